@@ -1,0 +1,584 @@
+//===- LowerToLinalg.cpp - dsc ops to linalg on tensors -------------------===//
+//
+// The reference semantics of every dsc op, as plain linalg/tensor/arith/math
+// on tensors. Codegen runs this first; the result is what both the CPU and
+// the GPU lowerings start from.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Passes.h"
+#include "dialects/dsc/DscOps.h"
+#include "dialects/dsc/TensorMath.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <cmath>
+#include <limits>
+
+
+#define DEBUG_TYPE "dsc-lower-to-linalg"
+
+namespace mlir::dsc {
+#define GEN_PASS_DEF_DSCLOWERTOLINALG
+#include "codegen/Passes.h.inc"
+} // namespace mlir::dsc
+
+using namespace mlir;
+using namespace mlir::dsc;
+
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+constexpr double kPi = 3.14159265358979323846;
+
+/// Identity dimension list [0, rank).
+SmallVector<unsigned> iota(unsigned rank) {
+  SmallVector<unsigned> dims;
+  for (unsigned d = 0; d < rank; ++d)
+    dims.push_back(d);
+  return dims;
+}
+
+/// Converts an f32 scalar to `type` (a float type).
+Value fromF32(OpBuilder &b, Location loc, Value v, Type type) {
+  if (type == b.getF32Type())
+    return v;
+  return arith::TruncFOp::create(b, loc, type, v);
+}
+
+//===----------------------------------------------------------------------===//
+// rms_norm
+//===----------------------------------------------------------------------===//
+
+struct LowerRmsNorm : OpRewritePattern<RmsNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RmsNormOp op,
+                                PatternRewriter &rewriter) const override {
+    TensorMath m(rewriter, op.getLoc());
+    auto type = op.getInput().getType();
+    unsigned rank = type.getRank();
+    int64_t width = type.getShape().back();
+    SmallVector<unsigned> all = iota(rank);
+    SmallVector<unsigned> lead(all.begin(), all.end() - 1);
+    SmallVector<OpFoldResult> leadSizes = m.sizes(op.getInput());
+    leadSizes.pop_back();
+    Value sumInit = m.filled(leadSizes, rewriter.getF32Type(), 0.0);
+    Value sumSq =
+        m.generic(op.getInput(), sumInit, rank, {all, lead}, {rank - 1},
+                  [](OpBuilder &b, Location l, ValueRange a) {
+                    Value x = TensorMath(b, l).toF32(a[0]);
+                    Value sq = arith::MulFOp::create(b, l, x, x);
+                    linalg::YieldOp::create(
+                        b, l, arith::AddFOp::create(b, l, sq, a[1]).getResult());
+                  })[0];
+    double eps = op.getEpsilon().convertToDouble();
+    Type eltType = type.getElementType();
+    Value init = m.empty(m.sizes(op.getInput()), eltType);
+    Value result =
+        m.generic({op.getInput(), sumSq, op.getWeight()}, init, rank,
+                  {all, lead, {rank - 1}, all}, {},
+                  [&](OpBuilder &b, Location l, ValueRange a) {
+                    TensorMath s(b, l);
+                    Value mean = arith::DivFOp::create(
+                        b, l, a[1], s.f32(static_cast<double>(width)));
+                    Value inv = math::RsqrtOp::create(
+                        b, l, arith::AddFOp::create(b, l, mean, s.f32(eps)));
+                    Value y = arith::MulFOp::create(b, l, s.toF32(a[0]), inv);
+                    y = arith::MulFOp::create(b, l, y, s.toF32(a[2]));
+                    linalg::YieldOp::create(b, l, fromF32(b, l, y, eltType));
+                  })[0];
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// rope
+//===----------------------------------------------------------------------===//
+
+/// The rotary inverse frequencies f_i, i in [0, dim/2), with YaRN applied.
+SmallVector<float> ropeInverseFrequencies(int64_t dim, double theta,
+                                          YarnAttr yarn) {
+  SmallVector<float> freqs;
+  for (int64_t i = 0; i < dim / 2; ++i)
+    freqs.push_back(
+        static_cast<float>(std::pow(theta, -2.0 * i / static_cast<double>(dim))));
+  if (!yarn)
+    return freqs;
+  double factor = yarn.getFactor().convertToDouble();
+  double orig = static_cast<double>(yarn.getOriginalMaxPosition());
+  auto correctionDim = [&](double rotations) {
+    return dim * std::log(orig / (rotations * 2.0 * kPi)) /
+           (2.0 * std::log(theta));
+  };
+  double low = std::floor(correctionDim(yarn.getBetaFast().convertToDouble()));
+  double high = std::ceil(correctionDim(yarn.getBetaSlow().convertToDouble()));
+  low = std::max(low, 0.0);
+  high = std::min(high, static_cast<double>(dim - 1));
+  if (low == high)
+    high += 0.001;
+  for (int64_t i = 0; i < dim / 2; ++i) {
+    double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
+    double smooth = 1.0 - ramp;
+    double f = freqs[i];
+    freqs[i] = static_cast<float>(f / factor * (1.0 - smooth) + f * smooth);
+  }
+  return freqs;
+}
+
+struct LowerRope : OpRewritePattern<RopeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RopeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    TensorMath m(rewriter, loc);
+    auto type = op.getInput().getType();
+    unsigned rank = type.getRank();
+    int64_t dim = type.getShape().back();
+    unsigned posRank = op.getPositions().getType().getRank();
+    SmallVector<float> freqs = ropeInverseFrequencies(
+        dim, op.getTheta().convertToDouble(), op.getYarnAttr());
+    auto freqType = RankedTensorType::get({dim / 2}, rewriter.getF32Type());
+    Value freqTensor = arith::ConstantOp::create(
+        rewriter, loc, DenseElementsAttr::get(freqType, ArrayRef(freqs)));
+    double magnitude = op.getYarnAttr() ? op.getYarnAttr().getAttentionFactor()
+                                        : 1.0;
+    bool interleaved = op.getInterleaved();
+    Value input = op.getInput();
+    Type eltType = type.getElementType();
+    SmallVector<unsigned> all = iota(rank);
+    SmallVector<unsigned> posMap(all.begin(), all.begin() + posRank);
+    Value init = m.empty(m.sizes(input), eltType);
+    Value result =
+        m.generic(
+             {input, op.getPositions()}, init, rank, {all, posMap, all}, {},
+             [&](OpBuilder &b, Location l, ValueRange a) {
+               TensorMath s(b, l);
+               SmallVector<Value> idx;
+               for (unsigned d = 0; d < rank; ++d)
+                 idx.push_back(linalg::IndexOp::create(b, l, d));
+               Value j = idx.back();
+               Value half = s.index(dim / 2);
+               Value two = s.index(2);
+               // Pair index i, whether this is the first of the pair, and
+               // the partner element.
+               Value i, isFirst, partner;
+               if (interleaved) {
+                 i = arith::DivUIOp::create(b, l, j, two);
+                 Value rem = arith::RemUIOp::create(b, l, j, two);
+                 isFirst = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                                 rem, s.index(0));
+                 Value odd = arith::AddIOp::create(b, l, j, s.index(1));
+                 Value even = arith::SubIOp::create(b, l, j, s.index(1));
+                 partner = arith::SelectOp::create(b, l, isFirst, odd, even);
+               } else {
+                 i = arith::RemUIOp::create(b, l, j, half);
+                 isFirst = arith::CmpIOp::create(
+                     b, l, arith::CmpIPredicate::ult, j, half);
+                 Value up = arith::AddIOp::create(b, l, j, half);
+                 Value down = arith::SubIOp::create(b, l, j, half);
+                 partner = arith::SelectOp::create(b, l, isFirst, up, down);
+               }
+               idx.back() = partner;
+               Value other = s.toF32(tensor::ExtractOp::create(b, l, input, idx));
+               Value freq = tensor::ExtractOp::create(b, l, freqTensor, i);
+               Value pos = arith::SIToFPOp::create(b, l, b.getF32Type(), a[1]);
+               Value angle = arith::MulFOp::create(b, l, pos, freq);
+               Value cos = math::CosOp::create(b, l, angle);
+               Value sin = math::SinOp::create(b, l, angle);
+               if (magnitude != 1.0) {
+                 cos = arith::MulFOp::create(b, l, cos, s.f32(magnitude));
+                 sin = arith::MulFOp::create(b, l, sin, s.f32(magnitude));
+               }
+               // first: x*cos - partner*sin; second: x*cos + partner*sin.
+               Value negSin = arith::NegFOp::create(b, l, sin);
+               Value signedSin = arith::SelectOp::create(b, l, isFirst, negSin, sin);
+               Value y = arith::AddFOp::create(
+                   b, l, arith::MulFOp::create(b, l, s.toF32(a[0]), cos),
+                   arith::MulFOp::create(b, l, other, signedSin));
+               linalg::YieldOp::create(b, l, fromF32(b, l, y, eltType));
+             })[0];
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// linear
+//===----------------------------------------------------------------------===//
+
+struct LowerLinear : OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearOp op,
+                                PatternRewriter &rewriter) const override {
+    TensorMath m(rewriter, op.getLoc());
+    Value weight = op.getWeight();
+    if (Value scales = op.getScales()) {
+      // Dequantize: w[o, i] * scales[o / bm, i / bn].
+      ArrayRef<int64_t> block = *op.getBlockSize();
+      Value init = m.empty(m.sizes(weight), rewriter.getF32Type());
+      weight = m.generic(
+          weight, init, 2, {{0, 1}, {0, 1}}, {},
+          [&](OpBuilder &b, Location l, ValueRange a) {
+            TensorMath s(b, l);
+            Value o = linalg::IndexOp::create(b, l, 0);
+            Value i = linalg::IndexOp::create(b, l, 1);
+            Value so = arith::DivUIOp::create(b, l, o, s.index(block[0]));
+            Value si = arith::DivUIOp::create(b, l, i, s.index(block[1]));
+            Value scale =
+                tensor::ExtractOp::create(b, l, scales, ValueRange{so, si});
+            linalg::YieldOp::create(
+                b, l,
+                arith::MulFOp::create(b, l, s.toF32(a[0]), scale).getResult());
+          })[0];
+    }
+    Value result = m.matmulTransposed(op.getInput(), weight);
+    Type eltType = op.getType().getElementType();
+    if (eltType != rewriter.getF32Type())
+      result = m.map(result, eltType,
+                     [&](OpBuilder &b, Location l, ValueRange a) {
+                       linalg::YieldOp::create(b, l,
+                                               fromF32(b, l, a[0], eltType));
+                     });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// embed
+//===----------------------------------------------------------------------===//
+
+struct LowerEmbed : OpRewritePattern<EmbedOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(EmbedOp op,
+                                PatternRewriter &rewriter) const override {
+    TensorMath m(rewriter, op.getLoc());
+    Value table = op.getTable();
+    int64_t vocab = op.getTable().getType().getDimSize(0);
+    int64_t hidden = op.getTable().getType().getDimSize(1);
+    unsigned rank = op.getType().getRank();
+    SmallVector<OpFoldResult> outSizes = m.sizes(op.getIds());
+    outSizes.push_back(rewriter.getIndexAttr(hidden));
+    Value init = m.empty(outSizes, op.getType().getElementType());
+    SmallVector<unsigned> all = iota(rank);
+    SmallVector<unsigned> idsMap(all.begin(), all.end() - 1);
+    Value result =
+        m.generic(op.getIds(), init, rank, {idsMap, all}, {},
+                  [&](OpBuilder &b, Location l, ValueRange a) {
+                    TensorMath s(b, l);
+                    Value id = arith::IndexCastOp::create(
+                        b, l, b.getIndexType(), a[0]);
+                    // Out-of-range ids read row 0 instead of out of bounds.
+                    Value ok = arith::AndIOp::create(
+                        b, l,
+                        arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge,
+                                              id, s.index(0)),
+                        arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
+                                              id, s.index(vocab)));
+                    id = arith::SelectOp::create(b, l, ok, id, s.index(0));
+                    Value d = linalg::IndexOp::create(b, l, rank - 1);
+                    linalg::YieldOp::create(
+                        b, l,
+                        tensor::ExtractOp::create(b, l, table, ValueRange{id, d})
+                            .getResult());
+                  })[0];
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// swiglu
+//===----------------------------------------------------------------------===//
+
+struct LowerSwiglu : OpRewritePattern<SwigluOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SwigluOp op,
+                                PatternRewriter &rewriter) const override {
+    TensorMath m(rewriter, op.getLoc());
+    Type eltType = op.getType().getElementType();
+    Value result = m.map(
+        {op.getGate(), op.getUp()}, eltType,
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          TensorMath s(b, l);
+          Value g = s.toF32(a[0]);
+          Value negG = arith::NegFOp::create(b, l, g);
+          Value denom =
+              arith::AddFOp::create(b, l, s.f32(1.0), math::ExpOp::create(b, l, negG));
+          Value silu = arith::DivFOp::create(b, l, g, denom);
+          Value y = arith::MulFOp::create(b, l, silu, s.toF32(a[1]));
+          linalg::YieldOp::create(b, l, fromF32(b, l, y, eltType));
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// gate
+//===----------------------------------------------------------------------===//
+
+/// Per row of `x` ([rows, n], f32): the maximum and its (lowest) index.
+std::pair<Value, Value> argmaxLastDim(TensorMath &m, Value x) {
+  OpBuilder &b = m.builder();
+  SmallVector<OpFoldResult> rows = {m.sizes(x)[0]};
+  Value maxInit = m.filled(rows, b.getF32Type(), kNegInf);
+  Value idxInit = m.filled(rows, b.getI64Type(), 0);
+  ValueRange r = m.generic(
+      x, {maxInit, idxInit}, 2, {{0, 1}, {0}, {0}}, {1},
+      [](OpBuilder &nb, Location l, ValueRange a) {
+        Value col = arith::IndexCastOp::create(
+            nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, 1));
+        Value better = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                             a[0], a[1]);
+        linalg::YieldOp::create(
+            nb, l,
+            ValueRange{arith::SelectOp::create(nb, l, better, a[0], a[1]),
+                       arith::SelectOp::create(nb, l, better, col, a[2])});
+      });
+  return {r[0], r[1]};
+}
+
+/// Sets x[row, idx[row]] to -inf.
+Value maskChosen(TensorMath &m, Value x, Value idx) {
+  Value init = m.empty(m.sizes(x), m.builder().getF32Type());
+  return m.generic({x, idx}, init, 2, {{0, 1}, {0}, {0, 1}}, {},
+                   [](OpBuilder &nb, Location l, ValueRange a) {
+                     TensorMath s(nb, l);
+                     Value col = arith::IndexCastOp::create(
+                         nb, l, nb.getI64Type(),
+                         linalg::IndexOp::create(nb, l, 1));
+                     Value hit = arith::CmpIOp::create(
+                         nb, l, arith::CmpIPredicate::eq, col, a[1]);
+                     linalg::YieldOp::create(
+                         nb, l,
+                         arith::SelectOp::create(nb, l, hit, s.f32(kNegInf), a[0])
+                             .getResult());
+                   })[0];
+}
+
+/// The `k` largest entries per row of `x` ([rows, n]), as (values, indices)
+/// tensors [rows, k] in descending order: k rounds of argmax-and-mask.
+std::pair<Value, Value> topK(TensorMath &m, Value x, int64_t k) {
+  OpBuilder &b = m.builder();
+  Location loc = m.getLoc();
+  Value rows = tensor::DimOp::create(b, loc, x, 0);
+  SmallVector<OpFoldResult> outSizes = {rows, b.getIndexAttr(k)};
+  Value values = m.empty(outSizes, b.getF32Type());
+  Value indices = m.empty(outSizes, b.getI64Type());
+  auto loop = scf::ForOp::create(
+      b, loc, m.index(0), m.index(k), m.index(1),
+      ValueRange{x, values, indices},
+      [&](OpBuilder &nb, Location l, Value iv, ValueRange iter) {
+        TensorMath s(nb, l);
+        auto [maxV, maxI] = argmaxLastDim(s, iter[0]);
+        Value masked = maskChosen(s, iter[0], maxI);
+        auto insertColumn = [&](Value column, Value into) {
+          auto colType = cast<RankedTensorType>(column.getType());
+          auto expanded = tensor::ExpandShapeOp::create(
+              nb, l,
+              RankedTensorType::get({colType.getDimSize(0), 1},
+                                    colType.getElementType()),
+              column, SmallVector<ReassociationIndices>{{0, 1}});
+          SmallVector<OpFoldResult> offsets = {nb.getIndexAttr(0), iv};
+          SmallVector<OpFoldResult> sizes = {rows, nb.getIndexAttr(1)};
+          SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
+          return tensor::InsertSliceOp::create(nb, l, expanded, into, offsets,
+                                               sizes, strides)
+              .getResult();
+        };
+        scf::YieldOp::create(nb, l,
+                             ValueRange{masked, insertColumn(maxV, iter[1]),
+                                        insertColumn(maxI, iter[2])});
+      });
+  return {loop.getResult(1), loop.getResult(2)};
+}
+
+struct LowerGate : OpRewritePattern<GateOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GateOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    TensorMath m(rewriter, loc);
+    Type f32 = rewriter.getF32Type();
+    int64_t experts = op.getWeight().getType().getDimSize(0);
+    int64_t groups = op.getNGroup();
+    int64_t perGroup = experts / groups;
+    Value logits = m.matmulTransposed(op.getInput(), op.getWeight());
+
+    // 1. Scores, in f32.
+    Value scores;
+    if (op.getScoring() == ScoringFunc::Sigmoid) {
+      scores = m.map(logits, f32, [](OpBuilder &b, Location l, ValueRange a) {
+        TensorMath s(b, l);
+        Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, a[0]));
+        linalg::YieldOp::create(
+            b, l,
+            arith::DivFOp::create(b, l, s.f32(1.0),
+                                  arith::AddFOp::create(b, l, s.f32(1.0), e))
+                .getResult());
+      });
+    } else {
+      scores = m.softmaxLastDim(logits);
+    }
+
+    // 2. Selection scores: biased for choosing only.
+    Value select = scores;
+    if (Value bias = op.getBias())
+      select = m.generic({scores, bias}, m.empty(m.sizes(scores), f32), 2,
+                         {{0, 1}, {1}, {0, 1}}, {},
+                         [](OpBuilder &b, Location l, ValueRange a) {
+                           Value bf = TensorMath(b, l).toF32(a[1]);
+                           linalg::YieldOp::create(
+                               b, l, arith::AddFOp::create(b, l, a[0], bf)
+                                         .getResult());
+                         })[0];
+
+    // 3. Group limit: keep the topk_group best groups, mask the rest.
+    if (op.getTopkMethod() != TopkMethod::Greedy && groups > 1)
+      select = limitGroups(m, select, groups, perGroup, op.getTopkGroup(),
+                           op.getTopkMethod() == TopkMethod::NoauxTc);
+
+    // 4. Top-k by selection score.
+    auto [unusedValues, indices] = topK(m, select, op.getTopK());
+    (void)unusedValues;
+
+    // 5. Weights: the original scores at the chosen experts.
+    SmallVector<OpFoldResult> kSizes = m.sizes(indices);
+    Value weights = m.generic(indices, m.empty(kSizes, f32), 2,
+                              {{0, 1}, {0, 1}}, {},
+                              [&](OpBuilder &b, Location l, ValueRange a) {
+                                Value row = linalg::IndexOp::create(b, l, 0);
+                                Value col = arith::IndexCastOp::create(
+                                    b, l, b.getIndexType(), a[0]);
+                                linalg::YieldOp::create(
+                                    b, l,
+                                    tensor::ExtractOp::create(
+                                        b, l, scores, ValueRange{row, col})
+                                        .getResult());
+                              })[0];
+    double scaling = op.getRoutedScalingFactor().convertToDouble();
+    if (op.getNormTopkProb()) {
+      Value sum = m.sumLastDim(weights);
+      weights = m.generic({weights, sum}, m.empty(kSizes, f32), 2,
+                          {{0, 1}, {0}, {0, 1}}, {},
+                          [&](OpBuilder &b, Location l, ValueRange a) {
+                            Value w = arith::DivFOp::create(b, l, a[0], a[1]);
+                            linalg::YieldOp::create(
+                                b, l,
+                                arith::MulFOp::create(
+                                    b, l, w, TensorMath(b, l).f32(scaling))
+                                    .getResult());
+                          })[0];
+    } else if (scaling != 1.0) {
+      weights = m.map(weights, f32, [&](OpBuilder &b, Location l, ValueRange a) {
+        linalg::YieldOp::create(
+            b, l,
+            arith::MulFOp::create(b, l, a[0], TensorMath(b, l).f32(scaling))
+                .getResult());
+      });
+    }
+    rewriter.replaceOp(op, {weights, indices});
+    return success();
+  }
+
+  /// Masks to -inf the experts outside the `keep` best of `groups` groups.
+  /// A group's score is the sum of its top-2 selection scores (`topTwo`) or
+  /// its maximum.
+  static Value limitGroups(TensorMath &m, Value select, int64_t groups,
+                           int64_t perGroup, int64_t keep, bool topTwo) {
+    OpBuilder &b = m.builder();
+    Location loc = m.getLoc();
+    Type f32 = b.getF32Type();
+    auto type = cast<RankedTensorType>(select.getType());
+    auto grouped = tensor::ExpandShapeOp::create(
+        b, loc,
+        RankedTensorType::get({type.getDimSize(0), groups, perGroup}, f32),
+        select, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+    SmallVector<OpFoldResult> groupSizes = m.sizes(grouped);
+    groupSizes.pop_back();
+    Value first = m.filled(groupSizes, f32, kNegInf);
+    Value second = m.filled(groupSizes, f32, kNegInf);
+    ValueRange best = m.generic(
+        grouped.getResult(), {first, second}, 3, {{0, 1, 2}, {0, 1}, {0, 1}},
+        {2}, [](OpBuilder &nb, Location l, ValueRange a) {
+          Value v = a[0], m1 = a[1], m2 = a[2];
+          Value above = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                              v, m1);
+          Value newM1 = arith::SelectOp::create(nb, l, above, v, m1);
+          Value newM2 = arith::SelectOp::create(
+              nb, l, above, m1, arith::MaximumFOp::create(nb, l, m2, v));
+          linalg::YieldOp::create(nb, l, ValueRange{newM1, newM2});
+        });
+    Value groupScore = best[0];
+    if (topTwo)
+      groupScore = m.map({best[0], best[1]}, f32,
+                         [](OpBuilder &nb, Location l, ValueRange a) {
+                           linalg::YieldOp::create(
+                               nb, l,
+                               arith::AddFOp::create(nb, l, a[0], a[1])
+                                   .getResult());
+                         });
+    auto [unused, keptGroups] = topK(m, groupScore, keep);
+    (void)unused;
+    // Mask: expert e of group g survives iff g is among the kept groups.
+    Value maskedInit = m.empty(m.sizes(grouped), f32);
+    Value masked = m.generic(
+        grouped.getResult(), maskedInit, 3, {{0, 1, 2}, {0, 1, 2}}, {},
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          TensorMath s(nb, l);
+          Value row = linalg::IndexOp::create(nb, l, 0);
+          Value g = arith::IndexCastOp::create(nb, l, nb.getI64Type(),
+                                               linalg::IndexOp::create(nb, l, 1));
+          Value kept = arith::ConstantIntOp::create(nb, l, 0, 1);
+          for (int64_t j = 0; j < keep; ++j) {
+            Value chosen = tensor::ExtractOp::create(
+                nb, l, keptGroups, ValueRange{row, s.index(j)});
+            kept = arith::OrIOp::create(
+                nb, l, kept,
+                arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, g,
+                                      chosen));
+          }
+          linalg::YieldOp::create(
+              nb, l,
+              arith::SelectOp::create(nb, l, kept, a[0], s.f32(kNegInf))
+                  .getResult());
+        })[0];
+    return tensor::CollapseShapeOp::create(
+        b, loc, type, masked, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+  }
+};
+
+struct DscLowerToLinalgPass
+    : mlir::dsc::impl::DscLowerToLinalgBase<DscLowerToLinalgPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateDscToLinalgPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+    // Every dsc op except the weights must be gone.
+    WalkResult left = getOperation()->walk([](Operation *op) {
+      if (isa<DscDialect>(op->getDialect()) && !isa<WeightOp>(op)) {
+        op->emitOpError("has no lowering to linalg");
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (left.wasInterrupted())
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void mlir::dsc::populateDscToLinalgPatterns(RewritePatternSet &patterns) {
+  patterns.add<LowerRmsNorm, LowerRope, LowerLinear, LowerEmbed, LowerSwiglu,
+               LowerGate>(patterns.getContext());
+}

@@ -1,0 +1,52 @@
+//===- Passes.h - Codegen passes and pipelines ------------------*- C++ -*-===//
+
+#ifndef DSC_CODEGEN_PASSES_H
+#define DSC_CODEGEN_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassManager.h"
+
+#include <string>
+
+namespace mlir {
+class RewritePatternSet;
+namespace dsc {
+
+#define GEN_PASS_DECL
+#include "codegen/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "codegen/Passes.h.inc"
+
+/// Adds the dsc op decompositions to `patterns`.
+void populateDscToLinalgPatterns(RewritePatternSet &patterns);
+
+/// Options of the lowering pipelines.
+struct CodegenOptions {
+  /// NVIDIA target for the GPU pipeline, e.g. "sm_80" or "sm_90a".
+  std::string chip = "sm_90a";
+};
+
+/// Graph (dsc + linalg on tensors) to the LLVM dialect for the host CPU:
+/// decomposition, bufferization, loops, LLVM, packed entry points.
+void buildCpuPipeline(OpPassManager &pm);
+
+/// Graph to GPU kernels for `options.chip`: decomposition, bufferization,
+/// parallel loops mapped to GPU blocks and threads, outlined kernels
+/// serialized to PTX (`gpu.binary`).
+void buildNvvmPipeline(OpPassManager &pm, const CodegenOptions &options);
+
+/// Registers the passes and the named pipelines (`dsc-lower-to-cpu`,
+/// `dsc-lower-to-nvvm`).
+void registerCodegenPipelines();
+
+} // namespace dsc
+} // namespace mlir
+
+#endif // DSC_CODEGEN_PASSES_H

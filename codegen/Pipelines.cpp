@@ -1,0 +1,102 @@
+//===- Pipelines.cpp - Lowering pipelines of dsc codegen ------------------===//
+//
+// The CPU and GPU lowerings, assembled step by step. Upstream passes are
+// added by their textual names so each step reads as `mlir-opt` would run it
+// (and `--dump-pass-pipeline` prints the same).
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/ErrorHandling.h"
+
+#include <mutex>
+
+using namespace mlir;
+using namespace mlir::dsc;
+
+namespace {
+
+/// Upstream passes are looked up by name; make sure they are registered.
+void ensureUpstreamPassesRegistered() {
+  static std::once_flag once;
+  std::call_once(once, [] { registerAllPasses(); });
+}
+
+/// Appends a textual pipeline (one step) to `pm`.
+void addSteps(OpPassManager &pm, StringRef pipeline) {
+  ensureUpstreamPassesRegistered();
+  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
+    llvm::report_fatal_error("dsc: malformed built-in pipeline step: " +
+                             pipeline);
+}
+
+/// Steps shared by every target: from the graph to bufferized loops' input.
+void buildGraphToBuffersSteps(OpPassManager &pm) {
+  // 1. Weights become entry-point arguments the runtime binds.
+  pm.addPass(createDscWeightsToArguments());
+  // 2. dsc ops to their reference linalg semantics, then clean up.
+  pm.addNestedPass<func::FuncOp>(createDscLowerToLinalg());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // 3. Tensors to buffers across function boundaries; results become
+  //    caller-allocated out-params so the runtime owns every output.
+  addSteps(pm, "one-shot-bufferize{bufferize-function-boundaries "
+               "function-boundary-type-conversion=identity-layout-map}");
+  addSteps(pm, "buffer-results-to-out-params");
+  addSteps(pm, "buffer-deallocation-pipeline");
+  pm.addPass(createCanonicalizerPass());
+}
+
+} // namespace
+
+void mlir::dsc::buildCpuPipeline(OpPassManager &pm) {
+  buildGraphToBuffersSteps(pm);
+  // 4. Structured ops to loops.
+  addSteps(pm, "func.func(convert-linalg-to-loops),lower-affine,"
+               "convert-scf-to-cf,expand-strided-metadata");
+  // 5. Everything to the LLVM dialect.
+  addSteps(pm, "finalize-memref-to-llvm,convert-math-to-llvm,"
+               "convert-math-to-libm,convert-arith-to-llvm,"
+               "convert-cf-to-llvm,convert-func-to-llvm,"
+               "reconcile-unrealized-casts");
+  // 6. One packed C signature per entry point for the runtime.
+  pm.addPass(createDscPackEntryPoints());
+}
+
+void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
+                                  const CodegenOptions &options) {
+  buildGraphToBuffersSteps(pm);
+  // 4. Parallel loops mapped to blocks and threads, kernels outlined.
+  addSteps(pm, "func.func(convert-linalg-to-parallel-loops,"
+               "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"
+               "lower-affine,gpu-kernel-outlining");
+  // 5. Kernels to NVVM and PTX text in `gpu.binary` ops. PTX 8.0 is the
+  //    first ISA with sm_90a; ptxas assembles it for sm_80 too.
+  addSteps(pm, "gpu-lower-to-nvvm-pipeline{cubin-chip=" + options.chip +
+                   " cubin-features=+ptx80 cubin-format=isa opt-level=3}");
+}
+
+void mlir::dsc::registerCodegenPipelines() {
+  registerDscCodegenPasses();
+  PassPipelineRegistration<>(
+      "dsc-lower-to-cpu",
+      "Lower a dsc graph to the LLVM dialect for the host CPU",
+      [](OpPassManager &pm) { buildCpuPipeline(pm); });
+  struct NvvmOptions : public PassPipelineOptions<NvvmOptions> {
+    Option<std::string> chip{*this, "chip",
+                             llvm::cl::desc("NVIDIA target (sm_80, sm_90a)"),
+                             llvm::cl::init("sm_90a")};
+  };
+  PassPipelineRegistration<NvvmOptions>(
+      "dsc-lower-to-nvvm", "Lower a dsc graph to GPU kernels as PTX",
+      [](OpPassManager &pm, const NvvmOptions &opts) {
+        CodegenOptions options;
+        options.chip = opts.chip;
+        buildNvvmPipeline(pm, options);
+      });
+}

@@ -1,0 +1,226 @@
+//===- DscOps.cpp - Operations of the dsc dialect -------------------------===//
+//
+// Verifiers check facts local to one op: ranks, the sizes that must agree,
+// and attribute ranges. Dynamic sizes agree with anything.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/dsc/DscOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+using namespace mlir;
+using namespace mlir::dsc;
+
+#define GET_OP_CLASSES
+#include "dialects/dsc/DscOps.cpp.inc"
+
+/// Whether two sizes can be equal at run time.
+static bool sizesAgree(int64_t a, int64_t b) {
+  return ShapedType::isDynamic(a) || ShapedType::isDynamic(b) || a == b;
+}
+
+/// Whether two shapes can be equal at run time.
+static bool shapesAgree(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+  if (a.size() != b.size())
+    return false;
+  for (auto [x, y] : llvm::zip_equal(a, b))
+    if (!sizesAgree(x, y))
+      return false;
+  return true;
+}
+
+static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+//===----------------------------------------------------------------------===//
+// WeightOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult WeightOp::verify() {
+  auto type = cast<RankedTensorType>(getType());
+  if (!type.hasStaticShape())
+    return emitOpError("weight '") << getName() << "' must have a static shape";
+  if (getName().empty())
+    return emitOpError("weight name must not be empty");
+  bool hasPlaceholder = getName().contains("{}");
+  if (std::optional<int64_t> stack = getStack()) {
+    if (*stack <= 0)
+      return emitOpError("stack count must be positive, got ") << *stack;
+    if (!hasPlaceholder)
+      return emitOpError("stacked weight name must contain '{}'");
+    if (type.getRank() < 1 || type.getDimSize(0) != *stack)
+      return emitOpError("stacked weight must have a leading dimension of ")
+             << *stack;
+  } else if (hasPlaceholder) {
+    return emitOpError("weight name contains '{}' but has no stack count");
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// EmbedOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult EmbedOp::verify() {
+  auto table = getTable().getType();
+  auto ids = getIds().getType();
+  auto result = getResult().getType();
+  if (table.getRank() != 2)
+    return emitOpError("table must be rank 2 [vocab, hidden], got rank ")
+           << table.getRank();
+  SmallVector<int64_t> expected(ids.getShape());
+  expected.push_back(table.getDimSize(1));
+  if (!shapesAgree(result.getShape(), expected))
+    return emitOpError("result shape must be the ids shape followed by the "
+                       "hidden size ")
+           << table.getDimSize(1);
+  if (result.getElementType() != table.getElementType())
+    return emitOpError("result element type must match the table's");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// RmsNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RmsNormOp::verify() {
+  auto input = getInput().getType();
+  auto weight = getWeight().getType();
+  if (input.getRank() < 1)
+    return emitOpError("input must have rank >= 1");
+  if (weight.getRank() != 1 ||
+      !sizesAgree(weight.getDimSize(0), input.getShape().back()))
+    return emitOpError("weight must be a vector of the input's last "
+                       "dimension size ")
+           << input.getShape().back();
+  if (getResult().getType() != input)
+    return emitOpError("result type must equal the input type");
+  if (!(getEpsilon().convertToDouble() > 0.0))
+    return emitOpError("epsilon must be positive");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// RopeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RopeOp::verify() {
+  auto input = getInput().getType();
+  auto positions = getPositions().getType();
+  if (input.getRank() < positions.getRank() + 1)
+    return emitOpError("input rank must exceed the positions rank");
+  if (!shapesAgree(input.getShape().take_front(positions.getRank()),
+                   positions.getShape()))
+    return emitOpError("leading input dimensions must match the positions "
+                       "shape");
+  int64_t dim = input.getShape().back();
+  if (ShapedType::isDynamic(dim) || dim % 2 != 0)
+    return emitOpError("rotated dimension must be static and even, got ")
+           << (ShapedType::isDynamic(dim) ? std::string("?")
+                                          : std::to_string(dim));
+  if (getResult().getType() != input)
+    return emitOpError("result type must equal the input type");
+  if (!(getTheta().convertToDouble() > 1.0))
+    return emitOpError("theta must be greater than 1");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearOp::verify() {
+  auto input = getInput().getType();
+  auto weight = getWeight().getType();
+  auto result = getResult().getType();
+  if (weight.getRank() != 2)
+    return emitOpError("weight must be rank 2 [out, in], got rank ")
+           << weight.getRank();
+  if (input.getRank() < 1 ||
+      !sizesAgree(input.getShape().back(), weight.getDimSize(1)))
+    return emitOpError("input's last dimension must equal the weight's in "
+                       "dimension ")
+           << weight.getDimSize(1);
+  SmallVector<int64_t> expected(input.getShape().drop_back());
+  expected.push_back(weight.getDimSize(0));
+  if (!shapesAgree(result.getShape(), expected))
+    return emitOpError("result shape must be the input's leading dimensions "
+                       "followed by the weight's out dimension ")
+           << weight.getDimSize(0);
+  if (result.getElementType() != input.getElementType())
+    return emitOpError("result element type must match the input's");
+
+  bool isFp8 = isa<Float8E4M3FNType>(weight.getElementType());
+  if (!getScales()) {
+    if (isFp8)
+      return emitOpError("f8E4M3FN weight requires block scales");
+    if (getBlockSize())
+      return emitOpError("block_size given without scales");
+    return success();
+  }
+  std::optional<ArrayRef<int64_t>> block = getBlockSize();
+  if (!block || block->size() != 2 || (*block)[0] <= 0 || (*block)[1] <= 0)
+    return emitOpError("scales require block_size = array<i64: rows, cols> "
+                       "with positive entries");
+  auto scales = getScales().getType();
+  if (!weight.hasStaticShape())
+    return emitOpError("a block-scaled weight must have a static shape");
+  SmallVector<int64_t> scaleShape = {
+      ceilDiv(weight.getDimSize(0), (*block)[0]),
+      ceilDiv(weight.getDimSize(1), (*block)[1])};
+  if (!shapesAgree(scales.getShape(), scaleShape))
+    return emitOpError("scales must have shape [")
+           << scaleShape[0] << ", " << scaleShape[1]
+           << "] for the weight and block size";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// GateOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult GateOp::verify() {
+  auto input = getInput().getType();
+  auto weight = getWeight().getType();
+  if (input.getRank() != 2)
+    return emitOpError("input must be rank 2 [tokens, hidden]");
+  if (weight.getRank() != 2 || !weight.hasStaticShape())
+    return emitOpError("weight must be a static [experts, hidden] matrix");
+  if (!sizesAgree(input.getDimSize(1), weight.getDimSize(1)))
+    return emitOpError("input hidden size must equal the weight's ")
+           << weight.getDimSize(1);
+  int64_t experts = weight.getDimSize(0);
+  if (Value bias = getBias()) {
+    auto biasType = cast<RankedTensorType>(bias.getType());
+    if (biasType.getRank() != 1 || biasType.getDimSize(0) != experts)
+      return emitOpError("bias must be a vector of ") << experts << " experts";
+  }
+  int64_t topK = getTopK(), groups = getNGroup(), keep = getTopkGroup();
+  if (groups <= 0 || experts % groups != 0)
+    return emitOpError("n_group ")
+           << groups << " must be positive and divide the expert count "
+           << experts;
+  if (keep <= 0 || keep > groups)
+    return emitOpError("topk_group ") << keep << " must be in [1, " << groups
+                                      << "]";
+  if (getTopkMethod() == TopkMethod::Greedy && keep != groups && groups != 1)
+    return emitOpError("greedy routing does not limit groups; expected "
+                       "topk_group == n_group");
+  int64_t reachable =
+      getTopkMethod() == TopkMethod::Greedy ? experts : keep * experts / groups;
+  if (topK <= 0 || topK > reachable)
+    return emitOpError("top_k ")
+           << topK << " must be in [1, " << reachable
+           << "] (the experts in the kept groups)";
+  if (getTopkMethod() == TopkMethod::NoauxTc && experts / groups < 2)
+    return emitOpError("noaux_tc scores groups by their top-2 experts; "
+                       "groups need at least 2 experts");
+  if (!(getRoutedScalingFactor().convertToDouble() > 0.0))
+    return emitOpError("routed_scaling_factor must be positive");
+  SmallVector<int64_t> shape = {input.getDimSize(0), topK};
+  if (!shapesAgree(getWeights().getType().getShape(), shape) ||
+      !shapesAgree(getIndices().getType().getShape(), shape))
+    return emitOpError("results must have shape [tokens, ") << topK << "]";
+  return success();
+}

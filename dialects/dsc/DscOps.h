@@ -1,0 +1,17 @@
+//===- DscOps.h - Operations of the dsc dialect -----------------*- C++ -*-===//
+
+#ifndef DSC_DIALECTS_DSC_DSCOPS_H
+#define DSC_DIALECTS_DSC_DSCOPS_H
+
+#include "dialects/dsc/DscDialect.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#define GET_OP_CLASSES
+#include "dialects/dsc/DscOps.h.inc"
+
+#endif // DSC_DIALECTS_DSC_DSCOPS_H

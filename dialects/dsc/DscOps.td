@@ -1,0 +1,225 @@
+//===- DscOps.td - Operations of the dsc dialect -----------*- tablegen -*-===//
+//
+// The model-level operations of the canonical pre-fusion graph. Each op's
+// semantics is defined by its decomposition in passes/LowerToLinalg.cpp; the
+// verifiers check only facts local to the op.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_OPS_TD
+#define DSC_OPS_TD
+
+include "dialects/dsc/DscDialect.td"
+include "dialects/dsc/DscAttrs.td"
+include "mlir/IR/OpBase.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+/// Tensors the model computes on; f32 in the reference path, bf16/f16 later.
+def Dsc_FloatTensor : RankedTensorOf<[F32, BF16, F16]>;
+/// Token ids and positions.
+def Dsc_IndexTensor : RankedTensorOf<[I32, I64]>;
+
+//===----------------------------------------------------------------------===//
+// WeightOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_WeightOp : Dsc_Op<"weight", [Pure]> {
+  let summary = "a model parameter, bound from the checkpoint at load time";
+  let description = [{
+    Names one runtime parameter. The artifact's manifest records, for each
+    parameter, the checkpoint tensors it is built from and how (cast,
+    dequantize, stack), so weights are bound when the artifact is loaded,
+    not baked into the compiled code.
+
+    With `stack = N` the parameter stacks the N checkpoint tensors named by
+    substituting `0 .. N-1` for `{}` in `name` along a new leading dimension
+    (the experts of one MoE layer).
+
+    ```mlir
+    %w = dsc.weight "model.norm.weight" : tensor<7168xf32>
+    %g = dsc.weight "model.layers.3.mlp.experts.{}.gate_proj.weight" {stack = 256 : i64}
+        : tensor<256x2048x7168xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, OptionalAttr<I64Attr>:$stack);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// EmbedOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_EmbedOp : Dsc_Op<"embed", [Pure]> {
+  let summary = "token embedding lookup";
+  let description = [{
+    `result[i..., d] = table[ids[i...], d]`. Token ids outside
+    `[0, vocab)` read row 0 (the runtime rejects them before they get here).
+
+    ```mlir
+    %h = dsc.embed %table, %ids
+        : (tensor<129280x7168xf32>, tensor<?x?xi64>) -> tensor<?x?x7168xf32>
+    ```
+  }];
+  let arguments = (ins Dsc_FloatTensor:$table, Dsc_IndexTensor:$ids);
+  let results = (outs Dsc_FloatTensor:$result);
+  let assemblyFormat =
+      "$table `,` $ids attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// RmsNormOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_RmsNormOp : Dsc_Op<"rms_norm", [Pure]> {
+  let summary = "root-mean-square normalisation over the last dimension";
+  let description = [{
+    `y = x * rsqrt(mean(x^2, -1) + epsilon) * weight`, computed in f32.
+
+    ```mlir
+    %y = dsc.rms_norm %x, %w {epsilon = 1.0e-06 : f64}
+        : (tensor<?x?x7168xf32>, tensor<7168xf32>) -> tensor<?x?x7168xf32>
+    ```
+  }];
+  let arguments = (ins Dsc_FloatTensor:$input, Dsc_FloatTensor:$weight,
+                       F64Attr:$epsilon);
+  let results = (outs Dsc_FloatTensor:$result);
+  let assemblyFormat =
+      "$input `,` $weight attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// RopeOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_RopeOp : Dsc_Op<"rope", [Pure]> {
+  let summary = "rotary position embedding with optional YaRN scaling";
+  let description = [{
+    Rotates pairs of the last dimension (size d, even) of `input` by the
+    angles `positions * f_i`, `f_i = theta^(-2i/d)`. With `interleaved` the
+    pairs are adjacent, `(x[2i], x[2i+1])` (DeepSeek's checkpoints); without
+    it they are the two halves, `(x[i], x[i + d/2])`. The leading dimensions
+    of `input` start with those of `positions` ([batch, seq]); any further
+    dimensions (heads) share the rotation. `yarn` rescales the frequencies
+    and the magnitude as described by `#dsc.yarn`.
+
+    ```mlir
+    %r = dsc.rope %q_pe, %pos {theta = 1.0e+04 : f64, interleaved,
+                               yarn = #dsc.yarn<factor = 40.0, ...>}
+        : (tensor<?x?x128x64xf32>, tensor<?x?xi64>) -> tensor<?x?x128x64xf32>
+    ```
+  }];
+  let arguments = (ins Dsc_FloatTensor:$input, Dsc_IndexTensor:$positions,
+                       F64Attr:$theta, UnitAttr:$interleaved,
+                       OptionalAttr<Dsc_YarnAttr>:$yarn);
+  let results = (outs Dsc_FloatTensor:$result);
+  let assemblyFormat =
+      "$input `,` $positions attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_LinearOp : Dsc_Op<"linear", [Pure]> {
+  let summary = "x times the transpose of a [out, in] weight";
+  let description = [{
+    `y[..., o] = sum_i x[..., i] * weight[o, i]`, accumulated in f32.
+
+    FP8 weights carry their block scales: with `scales` (f32,
+    `[ceil(out/bm), ceil(in/bn)]`) and `block_size = array<i64: bm, bn>`, the
+    weight is `weight[o, i] * scales[o / bm, i / bn]` (DeepSeek's
+    `weight_scale_inv`).
+
+    ```mlir
+    %y = dsc.linear %x, %w : (tensor<?x?x7168xf32>, tensor<1536x7168xf32>)
+        -> tensor<?x?x1536xf32>
+    %z = dsc.linear %x, %q scales %s {block_size = array<i64: 128, 128>}
+        : (tensor<?x?x7168xf32>, tensor<1536x7168xf8E4M3FN>, tensor<12x56xf32>)
+        -> tensor<?x?x1536xf32>
+    ```
+  }];
+  let arguments = (ins Dsc_FloatTensor:$input,
+                       RankedTensorOf<[F32, BF16, F16, F8E4M3FN]>:$weight,
+                       Optional<RankedTensorOf<[F32]>>:$scales,
+                       OptionalAttr<DenseI64ArrayAttr>:$block_size);
+  let results = (outs Dsc_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`scales` $scales^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// GateOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_GateOp : Dsc_Op<"gate", [Pure]> {
+  let summary = "mixture-of-experts router: scores, group limit, top-k";
+  let description = [{
+    For each token row of `input` ([tokens, hidden]):
+    1. `logits = input * weight^T` ([tokens, experts]); `scores` =
+       sigmoid or softmax of the logits (`scoring`), in f32.
+    2. Selection scores = scores + `bias` when present (choosing only).
+    3. `noaux_tc` and `group_limited_greedy` split the experts into `n_group`
+       groups and keep the `topk_group` best groups (group score: sum of the
+       top-2 selection scores for `noaux_tc`, the max for
+       `group_limited_greedy`); the other experts are masked to -inf.
+    4. The `top_k` experts with the highest selection scores are chosen.
+    5. Their weights are the original scores, divided by their sum when
+       `norm_topk_prob`, times `routed_scaling_factor`.
+
+    Results: the routing weights ([tokens, top_k], f32) and the chosen
+    expert indices ([tokens, top_k], i64), in descending selection order.
+
+    ```mlir
+    %w, %idx = dsc.gate %x, %gw bias %b {scoring = #dsc<scoring sigmoid>,
+        topk_method = #dsc<topk_method noaux_tc>, top_k = 8 : i64,
+        n_group = 8 : i64, topk_group = 4 : i64, norm_topk_prob = true,
+        routed_scaling_factor = 2.5 : f64}
+        : (tensor<?x7168xf32>, tensor<256x7168xf32>, tensor<256xf32>)
+        -> (tensor<?x8xf32>, tensor<?x8xi64>)
+    ```
+  }];
+  let arguments = (ins Dsc_FloatTensor:$input, Dsc_FloatTensor:$weight,
+                       Optional<Dsc_FloatTensor>:$bias,
+                       Dsc_ScoringFuncAttr:$scoring,
+                       Dsc_TopkMethodAttr:$topk_method,
+                       I64Attr:$top_k, I64Attr:$n_group, I64Attr:$topk_group,
+                       BoolAttr:$norm_topk_prob,
+                       F64Attr:$routed_scaling_factor);
+  let results = (outs RankedTensorOf<[F32]>:$weights,
+                      RankedTensorOf<[I64]>:$indices);
+  let assemblyFormat = [{
+    $input `,` $weight (`bias` $bias^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// SwigluOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_SwigluOp : Dsc_Op<"swiglu", [Pure, SameOperandsAndResultType]> {
+  let summary = "silu(gate) * up";
+  let description = [{
+    The gated activation of DeepSeek's MLPs and experts:
+    `result = gate * sigmoid(gate) * up`, elementwise.
+
+    ```mlir
+    %h = dsc.swiglu %g, %u : tensor<?x?x18432xf32>
+    ```
+  }];
+  let arguments = (ins Dsc_FloatTensor:$gate, Dsc_FloatTensor:$up);
+  let results = (outs Dsc_FloatTensor:$result);
+  let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
+}
+
+#endif // DSC_OPS_TD

@@ -1,0 +1,181 @@
+//===- TensorMath.cpp - Builders for plain tensor math --------------------===//
+
+#include "dialects/dsc/TensorMath.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::dsc;
+
+SmallVector<OpFoldResult> TensorMath::sizes(Value tensor) {
+  return tensor::getMixedSizes(b, loc, tensor);
+}
+
+Value TensorMath::empty(ArrayRef<OpFoldResult> sizes, Type elementType) {
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+Value TensorMath::filled(ArrayRef<OpFoldResult> sizes, Type elementType,
+                         double value) {
+  TypedAttr attr;
+  if (isa<FloatType>(elementType))
+    attr = b.getFloatAttr(elementType, value);
+  else
+    attr = b.getIntegerAttr(elementType, static_cast<int64_t>(value));
+  Value scalar = arith::ConstantOp::create(b, loc, attr);
+  return linalg::FillOp::create(b, loc, scalar, empty(sizes, elementType))
+      .getResult(0);
+}
+
+ValueRange TensorMath::generic(ValueRange inputs, ValueRange outputs,
+                               unsigned numLoops,
+                               ArrayRef<SmallVector<unsigned>> maps,
+                               ArrayRef<unsigned> reductions, BodyFn body) {
+  SmallVector<AffineMap> affineMaps;
+  for (ArrayRef<unsigned> dims : maps) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned d : dims)
+      exprs.push_back(b.getAffineDimExpr(d));
+    affineMaps.push_back(AffineMap::get(numLoops, 0, exprs, b.getContext()));
+  }
+  SmallVector<utils::IteratorType> iterators(numLoops,
+                                             utils::IteratorType::parallel);
+  for (unsigned r : reductions)
+    iterators[r] = utils::IteratorType::reduction;
+  SmallVector<Type> resultTypes(outputs.getTypes());
+  auto op = linalg::GenericOp::create(b, loc, resultTypes, inputs, outputs,
+                                      affineMaps, iterators, body);
+  return op.getResults();
+}
+
+Value TensorMath::map(ValueRange inputs, Type resultElementType, BodyFn body) {
+  auto type = cast<RankedTensorType>(inputs.front().getType());
+  unsigned rank = type.getRank();
+  SmallVector<unsigned> identity;
+  for (unsigned d = 0; d < rank; ++d)
+    identity.push_back(d);
+  SmallVector<SmallVector<unsigned>> maps(inputs.size() + 1, identity);
+  Value init = empty(sizes(inputs.front()), resultElementType);
+  return generic(inputs, init, rank, maps, {}, body)[0];
+}
+
+Value TensorMath::matmulTransposed(Value x, Value w) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto wType = cast<RankedTensorType>(w.getType());
+  unsigned lead = xType.getRank() - 1;
+  // Loops: the leading dims of x, then n, then the reduction k.
+  unsigned n = lead, k = lead + 1, numLoops = lead + 2;
+  SmallVector<unsigned> xMap, outMap;
+  for (unsigned d = 0; d < lead; ++d) {
+    xMap.push_back(d);
+    outMap.push_back(d);
+  }
+  xMap.push_back(k);
+  outMap.push_back(n);
+  SmallVector<OpFoldResult> outSizes = sizes(x);
+  outSizes.back() = b.getIndexAttr(wType.getDimSize(0));
+  Value init = filled(outSizes, b.getF32Type(), 0.0);
+  return generic({x, w}, init, numLoops, {xMap, {n, k}, outMap}, {k},
+                 [&](OpBuilder &nb, Location l, ValueRange args) {
+                   TensorMath m(nb, l);
+                   Value prod = arith::MulFOp::create(nb, l, m.toF32(args[0]),
+                                                      m.toF32(args[1]));
+                   Value sum = arith::AddFOp::create(nb, l, prod, args[2]);
+                   linalg::YieldOp::create(nb, l, sum);
+                 })[0];
+}
+
+Value TensorMath::sumLastDim(Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  SmallVector<unsigned> all, lead;
+  for (unsigned d = 0; d < rank; ++d)
+    all.push_back(d);
+  lead.assign(all.begin(), all.end() - 1);
+  SmallVector<OpFoldResult> outSizes = sizes(x);
+  outSizes.pop_back();
+  Value init = filled(outSizes, type.getElementType(), 0.0);
+  return generic(x, init, rank, {all, lead}, {rank - 1},
+                 [](OpBuilder &nb, Location l, ValueRange args) {
+                   linalg::YieldOp::create(
+                       nb, l, arith::AddFOp::create(nb, l, args[0], args[1])
+                                  .getResult());
+                 })[0];
+}
+
+Value TensorMath::maxLastDim(Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  SmallVector<unsigned> all, lead;
+  for (unsigned d = 0; d < rank; ++d)
+    all.push_back(d);
+  lead.assign(all.begin(), all.end() - 1);
+  SmallVector<OpFoldResult> outSizes = sizes(x);
+  outSizes.pop_back();
+  Value init = filled(outSizes, type.getElementType(),
+                      -std::numeric_limits<double>::infinity());
+  return generic(x, init, rank, {all, lead}, {rank - 1},
+                 [](OpBuilder &nb, Location l, ValueRange args) {
+                   linalg::YieldOp::create(
+                       nb, l, arith::MaximumFOp::create(nb, l, args[0], args[1])
+                                  .getResult());
+                 })[0];
+}
+
+Value TensorMath::softmaxLastDim(Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  SmallVector<unsigned> all, lead;
+  for (unsigned d = 0; d < rank; ++d)
+    all.push_back(d);
+  lead.assign(all.begin(), all.end() - 1);
+  Type elt = type.getElementType();
+  Value maxV = maxLastDim(x);
+  Value exps = generic({x, maxV}, empty(sizes(x), elt), rank, {all, lead, all},
+                       {}, [](OpBuilder &nb, Location l, ValueRange a) {
+                         Value d = arith::SubFOp::create(nb, l, a[0], a[1]);
+                         linalg::YieldOp::create(
+                             nb, l, math::ExpOp::create(nb, l, d).getResult());
+                       })[0];
+  Value sum = sumLastDim(exps);
+  return generic({exps, sum}, empty(sizes(x), elt), rank, {all, lead, all}, {},
+                 [](OpBuilder &nb, Location l, ValueRange a) {
+                   linalg::YieldOp::create(
+                       nb, l,
+                       arith::DivFOp::create(nb, l, a[0], a[1]).getResult());
+                 })[0];
+}
+
+Value TensorMath::add(Value lhs, Value rhs) {
+  Type elt = cast<RankedTensorType>(lhs.getType()).getElementType();
+  return map({lhs, rhs}, elt, [](OpBuilder &nb, Location l, ValueRange a) {
+    linalg::YieldOp::create(nb, l,
+                            arith::AddFOp::create(nb, l, a[0], a[1]).getResult());
+  });
+}
+
+Value TensorMath::f32(double value) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+Value TensorMath::i64(int64_t value) {
+  return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(value));
+}
+
+Value TensorMath::index(int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+Value TensorMath::toF32(Value scalar) {
+  Type type = scalar.getType();
+  Type f32Type = b.getF32Type();
+  if (type == f32Type)
+    return scalar;
+  if (cast<FloatType>(type).getWidth() < 32)
+    return arith::ExtFOp::create(b, loc, f32Type, scalar);
+  return arith::TruncFOp::create(b, loc, f32Type, scalar);
+}

@@ -1,0 +1,73 @@
+//===- TensorMath.h - Builders for plain tensor math ------------*- C++ -*-===//
+//
+// Small helpers that build `linalg` on tensors with dynamic sizes. The
+// frontends use them for the canonical graph's attention and experts math,
+// and the dsc decompositions use them for each op's reference semantics, so
+// both describe computations the same way.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_DIALECTS_DSC_TENSORMATH_H
+#define DSC_DIALECTS_DSC_TENSORMATH_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Utils/StructuredOpsUtils.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::dsc {
+
+/// Builds linalg-on-tensors computations at one location.
+class TensorMath {
+public:
+  using BodyFn = function_ref<void(OpBuilder &, Location, ValueRange)>;
+
+  TensorMath(OpBuilder &builder, Location loc) : b(builder), loc(loc) {}
+
+  OpBuilder &builder() { return b; }
+  Location getLoc() { return loc; }
+
+  /// The sizes of a ranked tensor: static ones as attributes, dynamic ones
+  /// as `tensor.dim` values.
+  SmallVector<OpFoldResult> sizes(Value tensor);
+  /// `tensor.empty` of the given sizes.
+  Value empty(ArrayRef<OpFoldResult> sizes, Type elementType);
+  /// A tensor of the given sizes filled with a float or integer constant.
+  Value filled(ArrayRef<OpFoldResult> sizes, Type elementType, double value);
+
+  /// `linalg.generic` over `numLoops` loops. Each map lists, per operand
+  /// (inputs, then outputs), the loop dimensions indexing it; `reductions`
+  /// lists the reduction loops.
+  ValueRange generic(ValueRange inputs, ValueRange outputs, unsigned numLoops,
+                     ArrayRef<SmallVector<unsigned>> maps,
+                     ArrayRef<unsigned> reductions, BodyFn body);
+  /// An elementwise map over same-shaped tensors (inputs may be broadcast
+  /// along leading dims by giving their maps explicitly via `generic`).
+  Value map(ValueRange inputs, Type resultElementType, BodyFn body);
+
+  /// `x[..., k] * w[n, k]^T -> [..., n]`, accumulating in f32. `w` may have
+  /// any float element type; it is extended to f32 element by element.
+  Value matmulTransposed(Value x, Value w);
+  /// Sum over the last dimension, keeping the leading ones.
+  Value sumLastDim(Value x);
+  /// Maximum over the last dimension, keeping the leading ones.
+  Value maxLastDim(Value x);
+  /// Softmax over the last dimension of an f32 tensor (max-subtracted).
+  Value softmaxLastDim(Value x);
+  /// Elementwise a + b of same-shaped tensors.
+  Value add(Value lhs, Value rhs);
+
+  /// Scalar constants.
+  Value f32(double value);
+  Value i64(int64_t value);
+  Value index(int64_t value);
+  /// Extends or truncates a float scalar to f32.
+  Value toF32(Value scalar);
+
+private:
+  OpBuilder &b;
+  Location loc;
+};
+
+} // namespace mlir::dsc
+
+#endif // DSC_DIALECTS_DSC_TENSORMATH_H

@@ -1,0 +1,550 @@
+//===- Importer.cpp - Hugging Face checkpoint importer --------------------===//
+
+#include "frontends/hf/Importer.h"
+
+#include "dialects/dsc/DscOps.h"
+#include "dialects/dsc/TensorMath.h"
+#include "runtime/support/Safetensors.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::dsc;
+
+namespace dsc::hf {
+namespace {
+
+constexpr int64_t kDyn = ShapedType::kDynamic;
+
+/// A weight a layer function takes as an argument; `@forward` binds it.
+struct WeightSpec {
+  std::string name;
+  RankedTensorType type;
+  std::optional<int64_t> stack;
+};
+
+/// Builds the canonical graph of one checkpoint.
+class Importer {
+public:
+  Importer(MLIRContext &ctx, const ModelConfig &config,
+           const st::Checkpoint *checkpoint, std::string configPath)
+      : ctx(ctx), cfg(config), ckpt(checkpoint),
+        configPath(std::move(configPath)), b(&ctx),
+        loc(FileLineColLoc::get(&ctx, this->configPath, 0, 0)) {}
+
+  absl::StatusOr<OwningOpRef<ModuleOp>> run();
+
+private:
+  //===--------------------------------------------------------------------===//
+  // Weights
+  //===--------------------------------------------------------------------===//
+
+  /// The storage type of a checkpoint tensor as the graph sees it: f32, or
+  /// f8E4M3FN for FP8 linear weights. Checks existence and shape.
+  Type checkTensor(const std::string &name, ArrayRef<int64_t> shape,
+                   bool quantizable);
+  /// A weight of the current function: a `dsc.weight` in `@forward`, a new
+  /// argument in a layer function.
+  Value weight(const std::string &name, ArrayRef<int64_t> shape,
+               bool quantizable = false,
+               std::optional<int64_t> stack = std::nullopt);
+  /// `dsc.linear` with the weight `name` ([out, in]) and its FP8 scales.
+  Value linear(Value x, const std::string &name, int64_t out, int64_t in);
+  /// A stacked expert projection as f32 [experts, out, in], dequantized
+  /// from FP8 when the checkpoint stores it so.
+  Value expertWeights(const std::string &pattern, int64_t experts,
+                      int64_t out, int64_t in);
+
+  //===--------------------------------------------------------------------===//
+  // Graph pieces
+  //===--------------------------------------------------------------------===//
+
+  Value rmsNorm(Value x, const std::string &name, int64_t width);
+  Value rope(Value x, Value positions);
+  Value mlp(Value x, const std::string &prefix, int64_t width);
+  Value attention(Value x, Value positions, const std::string &prefix);
+  Value moe(Value x, const std::string &prefix);
+  /// Causal softmax(q k^T * scale) v on decompressed per-head K/V.
+  Value causalAttention(Value qNope, Value qPe, Value kNope, Value kPe,
+                        Value v, double scale);
+  func::FuncOp buildLayer(int64_t index);
+
+  RankedTensorType tensor(ArrayRef<int64_t> shape, Type elt = {}) {
+    return RankedTensorType::get(shape, elt ? elt : b.getF32Type());
+  }
+  /// Shape of `v` with its last dimension replaced.
+  RankedTensorType withLastDim(Value v, int64_t last) {
+    auto t = cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> shape(t.getShape());
+    shape.back() = last;
+    return tensor(shape, t.getElementType());
+  }
+  /// `x[..., offset : offset + size]`.
+  Value sliceLast(Value x, int64_t offset, int64_t size);
+  Value fail(std::string message) {
+    if (error.ok())
+      error = absl::InvalidArgumentError(std::move(message));
+    return {};
+  }
+
+  MLIRContext &ctx;
+  const ModelConfig &cfg;
+  const st::Checkpoint *ckpt;
+  std::string configPath;
+  OpBuilder b;
+  Location loc;
+  absl::Status error;
+  /// Non-null while building a layer function.
+  Block *layerBlock = nullptr;
+  std::vector<WeightSpec> layerWeights;
+};
+
+std::string joinShape(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    absl::StrAppend(&s, i ? ", " : "", shape[i]);
+  return s + "]";
+}
+
+Type Importer::checkTensor(const std::string &name, ArrayRef<int64_t> shape,
+                           bool quantizable) {
+  Type f32 = b.getF32Type();
+  if (!ckpt)
+    return quantizable && cfg.fp8Block ? Type(b.getType<Float8E4M3FNType>())
+                                       : f32;
+  const st::TensorInfo *t = ckpt->find(name);
+  if (!t) {
+    fail(absl::StrCat(ckpt->directory(), ": missing tensor '", name, "'"));
+    return f32;
+  }
+  if (std::vector<int64_t>(shape.begin(), shape.end()) != t->shape) {
+    fail(absl::StrCat(t->file, ": tensor '", name, "' has shape ",
+                      joinShape(t->shape), ", expected ", joinShape(shape),
+                      " from ", configPath));
+    return f32;
+  }
+  switch (t->dtype) {
+  case st::DType::F32:
+  case st::DType::BF16:
+  case st::DType::F16:
+    return f32;
+  case st::DType::F8_E4M3:
+    if (quantizable)
+      return b.getType<Float8E4M3FNType>();
+    [[fallthrough]];
+  default:
+    fail(absl::StrCat(t->file, ": tensor '", name, "' has dtype ",
+                      std::string(st::dtypeName(t->dtype)),
+                      quantizable ? "; expected F32, BF16, F16 or F8_E4M3"
+                                  : "; expected F32, BF16 or F16"));
+    return f32;
+  }
+}
+
+Value Importer::weight(const std::string &name, ArrayRef<int64_t> shape,
+                       bool quantizable, std::optional<int64_t> stack) {
+  Type elt;
+  SmallVector<int64_t> fullShape;
+  if (stack) {
+    // Every expert must be present with the same shape and storage type.
+    fullShape.push_back(*stack);
+    for (int64_t j = 0; j < *stack && error.ok(); ++j) {
+      Type t = checkTensor(absl::StrReplaceAll(name, {{"{}", absl::StrCat(j)}}),
+                           shape, quantizable);
+      if (elt && t != elt)
+        fail(absl::StrCat(ckpt ? ckpt->directory() : configPath, ": tensor '",
+                          absl::StrReplaceAll(name, {{"{}", absl::StrCat(j)}}),
+                          "' has a different dtype than expert 0"));
+      elt = t;
+    }
+  } else {
+    elt = checkTensor(name, shape, quantizable);
+  }
+  fullShape.append(shape.begin(), shape.end());
+  auto type = tensor(fullShape, elt);
+  if (layerBlock) {
+    layerWeights.push_back({name, type, stack});
+    return layerBlock->addArgument(type, loc);
+  }
+  auto op = WeightOp::create(b, loc, type, b.getStringAttr(name),
+                             stack ? b.getI64IntegerAttr(*stack) : IntegerAttr());
+  return op.getResult();
+}
+
+Value Importer::linear(Value x, const std::string &name, int64_t out,
+                       int64_t in) {
+  Value w = weight(name, {out, in}, /*quantizable=*/true);
+  RankedTensorType resultType = withLastDim(x, out);
+  if (!isa<Float8E4M3FNType>(cast<RankedTensorType>(w.getType()).getElementType()))
+    return LinearOp::create(b, loc, resultType, x, w, Value(),
+                            DenseI64ArrayAttr());
+  auto [bm, bn] = cfg.fp8Block.value_or(std::make_pair<int64_t, int64_t>(128, 128));
+  Value scales = weight(name + "_scale_inv",
+                        {(out + bm - 1) / bm, (in + bn - 1) / bn});
+  return LinearOp::create(b, loc, resultType, x, w, scales,
+                          b.getDenseI64ArrayAttr({bm, bn}));
+}
+
+Value Importer::expertWeights(const std::string &pattern, int64_t experts,
+                              int64_t out, int64_t in) {
+  Value w = weight(pattern, {out, in}, /*quantizable=*/true, experts);
+  if (!isa<Float8E4M3FNType>(cast<RankedTensorType>(w.getType()).getElementType()))
+    return w;
+  auto [bm, bn] = cfg.fp8Block.value_or(std::make_pair<int64_t, int64_t>(128, 128));
+  Value scales = weight(pattern + "_scale_inv",
+                        {(out + bm - 1) / bm, (in + bn - 1) / bn},
+                        /*quantizable=*/false, experts);
+  TensorMath m(b, loc);
+  Value init = m.empty(m.sizes(w), b.getF32Type());
+  return m.generic(w, init, 3, {{0, 1, 2}, {0, 1, 2}}, {},
+                   [&, bm = bm, bn = bn](OpBuilder &nb, Location l,
+                                         ValueRange a) {
+                     TensorMath s(nb, l);
+                     Value e = linalg::IndexOp::create(nb, l, 0);
+                     Value o = arith::DivUIOp::create(
+                         nb, l, linalg::IndexOp::create(nb, l, 1), s.index(bm));
+                     Value i = arith::DivUIOp::create(
+                         nb, l, linalg::IndexOp::create(nb, l, 2), s.index(bn));
+                     Value scale = tensor::ExtractOp::create(
+                         nb, l, scales, ValueRange{e, o, i});
+                     linalg::YieldOp::create(
+                         nb, l,
+                         arith::MulFOp::create(nb, l, s.toF32(a[0]), scale)
+                             .getResult());
+                   })[0];
+}
+
+Value Importer::sliceLast(Value x, int64_t offset, int64_t size) {
+  TensorMath m(b, loc);
+  SmallVector<OpFoldResult> sizes = m.sizes(x);
+  SmallVector<OpFoldResult> offsets(sizes.size(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> strides(sizes.size(), b.getIndexAttr(1));
+  offsets.back() = b.getIndexAttr(offset);
+  sizes.back() = b.getIndexAttr(size);
+  return tensor::ExtractSliceOp::create(b, loc, withLastDim(x, size), x,
+                                        offsets, sizes, strides);
+}
+
+Value Importer::rmsNorm(Value x, const std::string &name, int64_t width) {
+  Value w = weight(name, {width});
+  return RmsNormOp::create(b, loc, x.getType(), x, w,
+                           b.getF64FloatAttr(cfg.rmsNormEps));
+}
+
+Value Importer::rope(Value x, Value positions) {
+  YarnAttr yarn;
+  if (cfg.yarn)
+    yarn = YarnAttr::get(&ctx, APFloat(cfg.yarn->factor),
+                         cfg.yarn->originalMaxPosition,
+                         APFloat(cfg.yarn->betaFast),
+                         APFloat(cfg.yarn->betaSlow), APFloat(cfg.yarn->mscale),
+                         APFloat(cfg.yarn->mscaleAllDim));
+  return RopeOp::create(b, loc, x.getType(), x, positions,
+                        b.getF64FloatAttr(cfg.ropeTheta),
+                        cfg.ropeInterleave ? b.getUnitAttr() : UnitAttr(), yarn);
+}
+
+Value Importer::mlp(Value x, const std::string &prefix, int64_t width) {
+  int64_t d = cfg.hiddenSize;
+  Value gate = linear(x, prefix + "gate_proj.weight", width, d);
+  Value up = linear(x, prefix + "up_proj.weight", width, d);
+  Value act = SwigluOp::create(b, loc, gate.getType(), gate, up);
+  return linear(act, prefix + "down_proj.weight", d, width);
+}
+
+Value Importer::causalAttention(Value qNope, Value qPe, Value kNope, Value kPe,
+                                Value v, double scale) {
+  TensorMath m(b, loc);
+  Type f32 = b.getF32Type();
+  // Sizes: q* [B, S, H, *], kPe [B, S, dr] (one head shared), v [B, S, H, dv].
+  SmallVector<OpFoldResult> qs = m.sizes(qNope);
+  SmallVector<OpFoldResult> scoreSizes = {qs[0], qs[2], qs[1], qs[1]};
+  // Loops (b, h, i, j, d): score[b, h, i, j] = sum_d q[b, i, h, d] k[b, j, h, d]
+  Value scores = m.filled(scoreSizes, f32, 0.0);
+  auto dot = [&](OpBuilder &nb, Location l, ValueRange a) {
+    Value p = arith::MulFOp::create(nb, l, a[0], a[1]);
+    linalg::YieldOp::create(nb, l,
+                            arith::AddFOp::create(nb, l, p, a[2]).getResult());
+  };
+  scores = m.generic({qNope, kNope}, scores, 5,
+                     {{0, 2, 1, 4}, {0, 3, 1, 4}, {0, 1, 2, 3}}, {4}, dot)[0];
+  scores = m.generic({qPe, kPe}, scores, 5,
+                     {{0, 2, 1, 4}, {0, 3, 4}, {0, 1, 2, 3}}, {4}, dot)[0];
+  // Scale and causal mask: position j > i is not visible from i.
+  Value masked = m.map(scores, f32, [&](OpBuilder &nb, Location l,
+                                         ValueRange a) {
+    TensorMath s(nb, l);
+    Value i = linalg::IndexOp::create(nb, l, 2);
+    Value j = linalg::IndexOp::create(nb, l, 3);
+    Value future = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, j, i);
+    Value scaled = arith::MulFOp::create(nb, l, a[0], s.f32(scale));
+    linalg::YieldOp::create(
+        nb, l,
+        arith::SelectOp::create(nb, l, future,
+                                s.f32(-std::numeric_limits<double>::infinity()),
+                                scaled)
+            .getResult());
+  });
+  Value probs = m.softmaxLastDim(masked);
+  // Loops (b, i, h, e, j): out[b, i, h, e] = sum_j p[b, h, i, j] v[b, j, h, e]
+  SmallVector<OpFoldResult> outSizes = m.sizes(v);
+  Value out = m.filled(outSizes, f32, 0.0);
+  return m.generic({probs, v}, out, 5,
+                   {{0, 2, 1, 4}, {0, 4, 2, 3}, {0, 1, 2, 3}}, {4}, dot)[0];
+}
+
+Value Importer::attention(Value x, Value positions, const std::string &prefix) {
+  TensorMath m(b, loc);
+  int64_t d = cfg.hiddenSize, h = cfg.numHeads, dn = cfg.qkNopeHeadDim,
+          dr = cfg.qkRopeHeadDim, dv = cfg.vHeadDim, c = cfg.kvLoraRank;
+  // Queries: [B, S, H, dn + dr].
+  Value q;
+  if (cfg.qLoraRank) {
+    int64_t r = *cfg.qLoraRank;
+    Value qa = linear(x, prefix + "q_a_proj.weight", r, d);
+    qa = rmsNorm(qa, prefix + "q_a_layernorm.weight", r);
+    q = linear(qa, prefix + "q_b_proj.weight", h * cfg.qHeadDim(), r);
+  } else {
+    q = linear(x, prefix + "q_proj.weight", h * cfg.qHeadDim(), d);
+  }
+  auto heads = [&](Value t, int64_t perHead) -> Value {
+    return tensor::ExpandShapeOp::create(
+        b, loc, tensor({kDyn, kDyn, h, perHead}), t,
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+  };
+  q = heads(q, cfg.qHeadDim());
+  Value qNope = sliceLast(q, 0, dn);
+  Value qPe = rope(sliceLast(q, dn, dr), positions);
+  // The compressed latent and the shared rope key: [B, S, C + dr].
+  Value kv = linear(x, prefix + "kv_a_proj_with_mqa.weight", c + dr, d);
+  Value latent = rmsNorm(sliceLast(kv, 0, c), prefix + "kv_a_layernorm.weight", c);
+  Value kPe = rope(sliceLast(kv, c, dr), positions);
+  // Decompress: per head k_nope (dn) and v (dv).
+  Value kvb = heads(linear(latent, prefix + "kv_b_proj.weight", h * (dn + dv), c),
+                    dn + dv);
+  Value kNope = sliceLast(kvb, 0, dn);
+  Value v = sliceLast(kvb, dn, dv);
+  double scale = 1.0 / std::sqrt(static_cast<double>(dn + dr));
+  if (cfg.yarn && cfg.yarn->mscaleAllDim != 0.0) {
+    double ms = YarnAttr::getMscale(cfg.yarn->factor, cfg.yarn->mscaleAllDim);
+    scale *= ms * ms;
+  }
+  Value o = causalAttention(qNope, qPe, kNope, kPe, v, scale);
+  o = tensor::CollapseShapeOp::create(
+      b, loc, o, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+  return linear(o, prefix + "o_proj.weight", d, h * dv);
+}
+
+Value Importer::moe(Value x, const std::string &prefix) {
+  TensorMath m(b, loc);
+  Type f32 = b.getF32Type();
+  int64_t d = cfg.hiddenSize, e = cfg.nRoutedExperts, k = cfg.numExpertsPerTok,
+          w = cfg.moeIntermediateSize;
+  SmallVector<OpFoldResult> xSizes = m.sizes(x);
+  // Tokens as rows: [T, D].
+  Value xt = tensor::CollapseShapeOp::create(
+      b, loc, x, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  Value gateW = weight(prefix + "gate.weight", {e, d});
+  Value bias;
+  if (cfg.topkMethod == "noaux_tc")
+    bias = weight(prefix + "gate.e_score_correction_bias", {e});
+  auto scoring = cfg.scoringFunc == "sigmoid" ? ScoringFunc::Sigmoid
+                                              : ScoringFunc::Softmax;
+  auto method = cfg.topkMethod == "noaux_tc" ? TopkMethod::NoauxTc
+                : cfg.topkMethod == "group_limited_greedy"
+                    ? TopkMethod::GroupLimitedGreedy
+                    : TopkMethod::Greedy;
+  int64_t groups = method == TopkMethod::Greedy ? 1 : cfg.nGroup;
+  int64_t keep = method == TopkMethod::Greedy ? 1 : cfg.topkGroup;
+  auto gate = GateOp::create(
+      b, loc, tensor({kDyn, k}), tensor({kDyn, k}, b.getI64Type()), xt, gateW,
+      bias, ScoringFuncAttr::get(&ctx, scoring),
+      TopkMethodAttr::get(&ctx, method), b.getI64IntegerAttr(k),
+      b.getI64IntegerAttr(groups), b.getI64IntegerAttr(keep),
+      b.getBoolAttr(cfg.normTopkProb),
+      b.getF64FloatAttr(cfg.routedScalingFactor));
+  // Dense routing weights [T, E]: zero for experts a token does not use.
+  SmallVector<OpFoldResult> te = {m.sizes(xt)[0], b.getIndexAttr(e)};
+  Value combine = m.generic(
+      {gate.getIndices(), gate.getWeights()}, m.filled(te, f32, 0.0), 3,
+      {{0, 2}, {0, 2}, {0, 1}}, {2},
+      [](OpBuilder &nb, Location l, ValueRange a) {
+        TensorMath s(nb, l);
+        Value expert = arith::IndexCastOp::create(
+            nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, 1));
+        Value hit =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, a[0], expert);
+        Value add = arith::SelectOp::create(nb, l, hit, a[1], s.f32(0.0));
+        linalg::YieldOp::create(nb, l,
+                                arith::AddFOp::create(nb, l, a[2], add).getResult());
+      })[0];
+  // Every expert on every token, [E, T, W]; the combine weights zero the
+  // unused ones. (Sparse dispatch is the MoE fusion's job.)
+  std::string ex = prefix + "experts.{}.";
+  Value wg = expertWeights(ex + "gate_proj.weight", e, w, d);
+  Value wu = expertWeights(ex + "up_proj.weight", e, w, d);
+  Value wd = expertWeights(ex + "down_proj.weight", e, d, w);
+  SmallVector<OpFoldResult> etw = {b.getIndexAttr(e), te[0], b.getIndexAttr(w)};
+  auto dot = [](OpBuilder &nb, Location l, ValueRange a) {
+    TensorMath s(nb, l);
+    Value p = arith::MulFOp::create(nb, l, s.toF32(a[0]), s.toF32(a[1]));
+    linalg::YieldOp::create(nb, l,
+                            arith::AddFOp::create(nb, l, p, a[2]).getResult());
+  };
+  // Loops (e, t, w, d).
+  Value g = m.generic({xt, wg}, m.filled(etw, f32, 0.0), 4,
+                      {{1, 3}, {0, 2, 3}, {0, 1, 2}}, {3}, dot)[0];
+  Value u = m.generic({xt, wu}, m.filled(etw, f32, 0.0), 4,
+                      {{1, 3}, {0, 2, 3}, {0, 1, 2}}, {3}, dot)[0];
+  Value act = SwigluOp::create(b, loc, g.getType(), g, u);
+  // Loops (t, d, e, w): y[t, d] = sum_e combine[t, e] sum_w act[e, t, w] wd[e, d, w]
+  SmallVector<OpFoldResult> td = {te[0], b.getIndexAttr(d)};
+  Value y = m.generic(
+      {combine, act, wd}, m.filled(td, f32, 0.0), 4,
+      {{0, 2}, {2, 0, 3}, {2, 1, 3}, {0, 1}}, {2, 3},
+      [](OpBuilder &nb, Location l, ValueRange a) {
+        TensorMath s(nb, l);
+        Value p = arith::MulFOp::create(nb, l, a[1], s.toF32(a[2]));
+        p = arith::MulFOp::create(nb, l, a[0], p);
+        linalg::YieldOp::create(nb, l,
+                                arith::AddFOp::create(nb, l, p, a[3]).getResult());
+      })[0];
+  if (cfg.nSharedExperts > 0)
+    y = m.add(y, mlp(xt, prefix + "shared_experts.",
+                     cfg.nSharedExperts * cfg.moeIntermediateSize));
+  return tensor::ExpandShapeOp::create(
+      b, loc, tensor({kDyn, kDyn, d}), y,
+      SmallVector<ReassociationIndices>{{0, 1}, {2}}, xSizes);
+}
+
+func::FuncOp Importer::buildLayer(int64_t index) {
+  std::string prefix = absl::StrCat("model.layers.", index, ".");
+  auto hidden = tensor({kDyn, kDyn, cfg.hiddenSize});
+  auto positions = tensor({kDyn, kDyn}, b.getI64Type());
+  auto fn = func::FuncOp::create(
+      b, loc, absl::StrCat("layer_", index),
+      b.getFunctionType({hidden, positions}, {hidden}));
+  fn.setPrivate();
+  Block *block = fn.addEntryBlock();
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(block);
+  layerBlock = block;
+  layerWeights.clear();
+  Value h = block->getArgument(0), pos = block->getArgument(1);
+  TensorMath m(b, loc);
+  Value x = rmsNorm(h, prefix + "input_layernorm.weight", cfg.hiddenSize);
+  h = m.add(h, attention(x, pos, prefix + "self_attn."));
+  x = rmsNorm(h, prefix + "post_attention_layernorm.weight", cfg.hiddenSize);
+  Value ffn = cfg.isMoeLayer(index)
+                  ? moe(x, prefix + "mlp.")
+                  : mlp(x, prefix + "mlp.", cfg.intermediateSize);
+  h = m.add(h, ffn);
+  func::ReturnOp::create(b, loc, h);
+  fn.setFunctionType(
+      b.getFunctionType(block->getArgumentTypes(), {hidden}));
+  layerBlock = nullptr;
+  return fn;
+}
+
+absl::StatusOr<OwningOpRef<ModuleOp>> Importer::run() {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  module->getOperation()->setAttr("dsc.model",
+                                  b.getStringAttr(cfg.architecture));
+  b.setInsertionPointToEnd(module->getBody());
+  int64_t d = cfg.hiddenSize, vocab = cfg.vocabSize;
+  auto tokensType = tensor({kDyn, kDyn}, b.getI64Type());
+  auto logitsType = tensor({kDyn, kDyn, vocab});
+  auto forward = func::FuncOp::create(
+      b, loc, "forward", b.getFunctionType({tokensType}, {logitsType}));
+  Block *entry = forward.addEntryBlock();
+  // Layer functions go before @forward.
+  std::vector<std::pair<func::FuncOp, std::vector<WeightSpec>>> layers;
+  for (int64_t i = 0; i < cfg.numLayers && error.ok(); ++i) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forward);
+    func::FuncOp fn = buildLayer(i);
+    layers.push_back({fn, layerWeights});
+  }
+  if (!error.ok())
+    return error;
+
+  b.setInsertionPointToStart(entry);
+  TensorMath m(b, loc);
+  Value tokens = entry->getArgument(0);
+  // Positions 0..S-1 for every sequence of the batch.
+  Value positions = m.generic(
+      {}, m.empty(m.sizes(tokens), b.getI64Type()), 2, {{0, 1}}, {},
+      [](OpBuilder &nb, Location l, ValueRange) {
+        Value s = linalg::IndexOp::create(nb, l, 1);
+        linalg::YieldOp::create(
+            nb, l,
+            arith::IndexCastOp::create(nb, l, nb.getI64Type(), s).getResult());
+      })[0];
+  Value table = weight("model.embed_tokens.weight", {vocab, d});
+  Value h = EmbedOp::create(b, loc, tensor({kDyn, kDyn, d}), table, tokens);
+  for (auto &[fn, specs] : layers) {
+    SmallVector<Value> args = {h, positions};
+    for (const WeightSpec &w : specs)
+      args.push_back(WeightOp::create(
+          b, loc, w.type, b.getStringAttr(w.name),
+          w.stack ? b.getI64IntegerAttr(*w.stack) : IntegerAttr()));
+    h = func::CallOp::create(b, loc, fn, args).getResult(0);
+  }
+  h = rmsNorm(h, "model.norm.weight", d);
+  std::string head = cfg.tieWordEmbeddings ? "model.embed_tokens.weight"
+                                           : "lm_head.weight";
+  Value logits = linear(h, head, vocab, d);
+  func::ReturnOp::create(b, loc, logits);
+  if (!error.ok())
+    return error;
+  if (failed(verify(*module)))
+    return absl::InternalError(
+        absl::StrCat(configPath, ": the imported graph failed to verify "
+                                 "(a compiler bug; see the diagnostics above)"));
+  return module;
+}
+
+} // namespace
+
+absl::StatusOr<OwningOpRef<ModuleOp>>
+importCheckpoint(MLIRContext &context, const std::string &dir,
+                 const ImportOptions &options) {
+  context.loadDialect<DscDialect, func::FuncDialect, arith::ArithDialect,
+                      linalg::LinalgDialect, tensor::TensorDialect,
+                      math::MathDialect, scf::SCFDialect>();
+  std::string configPath = (std::filesystem::path(dir) / "config.json").string();
+  absl::StatusOr<ModelConfig> config = loadModelConfig(configPath);
+  if (!config.ok())
+    return config.status();
+  std::unique_ptr<st::Checkpoint> checkpoint;
+  if (!options.shapesOnly) {
+    absl::StatusOr<std::unique_ptr<st::Checkpoint>> opened =
+        st::Checkpoint::open(dir);
+    if (!opened.ok())
+      return opened.status();
+    checkpoint = std::move(*opened);
+  }
+  Importer importer(context, *config, checkpoint.get(), configPath);
+  return importer.run();
+}
+
+void registerImporterDialects(DialectRegistry &registry) {
+  registry.insert<DscDialect, func::FuncDialect, arith::ArithDialect,
+                  linalg::LinalgDialect, tensor::TensorDialect,
+                  math::MathDialect, scf::SCFDialect>();
+}
+
+} // namespace dsc::hf

@@ -1,0 +1,24 @@
+//===- Pipelines.cpp - Graph pipelines ------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::dsc;
+
+void mlir::dsc::buildGraphPipeline(OpPassManager &pm) {
+  // 1. Fold shapes and constants the importer left behind.
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // 2. One function per distinct layer.
+  pm.addPass(createDscDedupFunctions());
+}
+
+void mlir::dsc::registerGraphPipelines() {
+  registerDscGraphPasses();
+  PassPipelineRegistration<>(
+      "dsc-graph", "Graph cleanup after import: canonicalize, CSE, dedup",
+      [](OpPassManager &pm) { buildGraphPipeline(pm); });
+}
