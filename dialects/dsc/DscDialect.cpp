@@ -9,6 +9,8 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 using namespace mlir;
 using namespace mlir::dsc;
@@ -38,15 +40,23 @@ FailureOr<APFloat> mlir::dsc::parseF64(AsmParser &parser) {
 }
 
 void mlir::dsc::printF64(AsmPrinter &printer, const APFloat &value) {
-  // APFloat's shortest round-tripping form; keep a '.' so it reads as float.
-  SmallString<32> text;
-  value.toString(text, /*FormatPrecision=*/0, /*FormatMaxPadding=*/0);
-  if (!StringRef(text).contains_insensitive('.') &&
-      !StringRef(text).contains_insensitive('e') &&
-      !StringRef(text).contains_insensitive("inf") &&
-      !StringRef(text).contains_insensitive("nan"))
-    text += ".0";
-  printer << text;
+  // The shortest decimal that reads back as the same double (40.0, 0.707).
+  double v = value.convertToDouble();
+  char text[32];
+  if (std::isfinite(v) && v == std::trunc(v) && std::fabs(v) < 1e15) {
+    std::snprintf(text, sizeof(text), "%.1f", v);
+    printer << text;
+    return;
+  }
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(text, sizeof(text), "%.*g", precision, v);
+    if (std::strtod(text, nullptr) == v)
+      break;
+  }
+  StringRef str(text);
+  printer << str;
+  if (std::isfinite(v) && !str.contains('.') && !str.contains('e'))
+    printer << ".0";
 }
 
 //===----------------------------------------------------------------------===//

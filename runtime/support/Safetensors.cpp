@@ -2,17 +2,16 @@
 
 #include "runtime/support/Safetensors.h"
 
+#include "runtime/support/Errors.h"
 #include "runtime/support/Json.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
 #include <map>
-#include <system_error>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -47,25 +46,6 @@ constexpr DTypeEntry kDTypes[] = {
     {DType::U8, "U8", 1},           {DType::BOOL, "BOOL", 1},
 };
 
-/// Quotes a name taken from untrusted input so that error messages stay on
-/// one line: control characters become \xNN.
-std::string quote(std::string_view name) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "'";
-  for (char c : name) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7F || c == '\\') {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xF];
-    } else {
-      out += c;
-    }
-  }
-  out += '\'';
-  return out;
-}
-
 /// The dtype's name for absl::StrCat, which takes absl::string_view: Debian's
 /// abseil defines that as its own class, not as std::string_view.
 absl::string_view nameOf(DType dtype) {
@@ -73,41 +53,10 @@ absl::string_view nameOf(DType dtype) {
   return absl::string_view(name.data(), name.size());
 }
 
-std::string formatShape(const std::vector<int64_t> &shape) {
-  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
-}
-
 /// "path: tensor 'name'" for a tensor's error messages.
 std::string describe(const TensorInfo &t) {
   return t.file.empty() ? absl::StrCat("tensor ", quote(t.name))
                         : absl::StrCat(t.file, ": tensor ", quote(t.name));
-}
-
-/// An error for a failed system call on `path`, with a status code the
-/// caller can act on (missing file versus anything else).
-absl::Status errnoError(int error, const std::string &path, const char *what) {
-  std::string message = absl::StrCat(path, ": ", what, ": ",
-                                     std::generic_category().message(error));
-  switch (error) {
-  case ENOENT:
-  case ENOTDIR:
-    return absl::NotFoundError(message);
-  case EACCES:
-  case EPERM:
-    return absl::PermissionDeniedError(message);
-  default:
-    return absl::UnavailableError(message);
-  }
-}
-
-/// Product of `shape`, or std::nullopt when a dimension is negative or the
-/// product does not fit in int64_t.
-std::optional<int64_t> checkedProduct(const std::vector<int64_t> &shape) {
-  int64_t product = 1;
-  for (int64_t dim : shape)
-    if (dim < 0 || __builtin_mul_overflow(product, dim, &product))
-      return std::nullopt;
-  return product;
 }
 
 /// Bytes a tensor of `dtype` and `shape` occupies, or std::nullopt on a

@@ -1,0 +1,212 @@
+//===- Targets.cpp - Compile lowered modules to target binaries -----------===//
+
+#include "codegen/Targets.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Triple.h"
+
+#include <cstdlib>
+
+using namespace mlir;
+using namespace mlir::dsc;
+
+bool mlir::dsc::isSupportedTarget(StringRef target) {
+  return llvm::is_contained(supportedTargets(), target);
+}
+
+ArrayRef<StringRef> mlir::dsc::supportedTargets() {
+  static const StringRef targets[] = {"cpu", "sm_80", "sm_90a"};
+  return targets;
+}
+
+namespace {
+/// A temporary file removed when it goes out of scope.
+struct TempFile {
+  SmallString<128> path;
+  ~TempFile() {
+    if (!path.empty())
+      llvm::sys::fs::remove(path);
+  }
+  LogicalResult create(StringRef prefix, StringRef suffix, std::string &error) {
+    int fd;
+    if (std::error_code ec =
+            llvm::sys::fs::createTemporaryFile(prefix, suffix, fd, path)) {
+      error = "cannot create a temporary file: " + ec.message();
+      return failure();
+    }
+    llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+    return success();
+  }
+};
+
+/// Runs `program args...`, capturing stderr into `error` on failure.
+LogicalResult run(StringRef program, ArrayRef<StringRef> args,
+                  std::string &error) {
+  TempFile log;
+  if (failed(log.create("dsc-tool", "log", error)))
+    return failure();
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(log.path),
+                                          StringRef(log.path)};
+  std::string execError;
+  int rc = llvm::sys::ExecuteAndWait(program, args, std::nullopt, redirects, 0,
+                                     0, &execError);
+  if (rc == 0)
+    return success();
+  auto output = llvm::MemoryBuffer::getFile(log.path);
+  error = (program + " failed" + (execError.empty() ? "" : ": " + execError) +
+           (output ? ": " + (*output)->getBuffer().trim() : ""))
+              .str();
+  return failure();
+}
+} // namespace
+
+FailureOr<std::vector<char>>
+mlir::dsc::compileHostSharedObject(ModuleOp module, std::string &error) {
+  registerBuiltinDialectTranslation(*module.getContext());
+  registerLLVMDialectTranslation(*module.getContext());
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmContext, "dsc_host");
+  if (!llvmModule) {
+    error = "translation of the host module to LLVM IR failed";
+    return failure();
+  }
+  // Baseline x86-64: the artifact must run on any x86-64 host, including
+  // the GPU machines it is shipped to.
+  llvm::Triple triple("x86_64-unknown-linux-gnu");
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return failure();
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, "x86-64", "", llvm::TargetOptions(), llvm::Reloc::PIC_,
+      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  llvmModule->setTargetTriple(triple);
+  llvmModule->setDataLayout(machine->createDataLayout());
+
+  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
+                                            machine.get());
+  if (llvm::Error err = optimize(llvmModule.get())) {
+    error = "LLVM optimization failed: " + llvm::toString(std::move(err));
+    return failure();
+  }
+
+  TempFile object, shared;
+  if (failed(object.create("dsc-host", "o", error)) ||
+      failed(shared.create("dsc-host", "so", error)))
+    return failure();
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(object.path, ec);
+    if (ec) {
+      error = "cannot write " + object.path.str().str() + ": " + ec.message();
+      return failure();
+    }
+    llvm::legacy::PassManager pm;
+    if (machine->addPassesToEmitFile(pm, os, nullptr,
+                                     llvm::CodeGenFileType::ObjectFile)) {
+      error = "the x86-64 backend cannot emit object files";
+      return failure();
+    }
+    pm.run(*llvmModule);
+  }
+  // Link with the C compiler driver ($DSC_LINKER, cc, clang-22): it knows
+  // the platform's crt files and libm, which the generated code calls.
+  std::string linker;
+  for (const char *candidate : {(const char *)std::getenv("DSC_LINKER"), "cc", "clang-22",
+                                "gcc", "clang"}) {
+    if (!candidate || !*candidate)
+      continue;
+    if (auto found = llvm::sys::findProgramByName(candidate)) {
+      linker = *found;
+      break;
+    }
+  }
+  if (linker.empty()) {
+    error = "no linker found: install a C compiler (cc) or set DSC_LINKER";
+    return failure();
+  }
+  if (failed(run(linker,
+                 {linker, "-shared", "-o", shared.path, object.path, "-lm"},
+                 error)))
+    return failure();
+  auto bytes = llvm::MemoryBuffer::getFile(shared.path);
+  if (!bytes) {
+    error = "cannot read the linked host object: " + bytes.getError().message();
+    return failure();
+  }
+  return std::vector<char>((*bytes)->getBufferStart(),
+                           (*bytes)->getBufferEnd());
+}
+
+std::vector<GpuKernelBinary> mlir::dsc::collectPtx(ModuleOp module) {
+  std::vector<GpuKernelBinary> kernels;
+  module.walk([&](gpu::BinaryOp binary) {
+    for (Attribute attr : binary.getObjects()) {
+      auto object = dyn_cast<gpu::ObjectAttr>(attr);
+      if (!object || object.getFormat() != gpu::CompilationTarget::Assembly)
+        continue;
+      kernels.push_back({binary.getSymName().str(),
+                         object.getObject().getValue().str(), {}});
+    }
+  });
+  return kernels;
+}
+
+std::optional<std::string> mlir::dsc::findPtxas() {
+  SmallVector<std::string> dirs;
+  if (const char *home = std::getenv("CUDA_HOME"))
+    dirs.push_back((Twine(home) + "/bin").str());
+  if (auto found = llvm::sys::findProgramByName("ptxas"))
+    return *found;
+  dirs.push_back("/usr/local/cuda/bin");
+  SmallVector<StringRef> paths(dirs.begin(), dirs.end());
+  if (auto found = llvm::sys::findProgramByName("ptxas", paths))
+    return *found;
+  return std::nullopt;
+}
+
+LogicalResult mlir::dsc::assemblePtx(const std::string &ptxas, StringRef chip,
+                                     GpuKernelBinary &kernel,
+                                     std::string &error) {
+  TempFile ptx, cubin;
+  if (failed(ptx.create("dsc-kernel", "ptx", error)) ||
+      failed(cubin.create("dsc-kernel", "cubin", error)))
+    return failure();
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(ptx.path, ec);
+    os << kernel.ptx;
+  }
+  std::string arch = ("-arch=" + chip).str();
+  if (failed(run(ptxas, {ptxas, arch, "-o", cubin.path, ptx.path}, error))) {
+    error = "kernel '" + kernel.name + "' for " + chip.str() + ": " + error;
+    return failure();
+  }
+  auto bytes = llvm::MemoryBuffer::getFile(cubin.path);
+  if (!bytes) {
+    error = "cannot read the cubin of '" + kernel.name + "'";
+    return failure();
+  }
+  kernel.cubin.assign((*bytes)->getBufferStart(), (*bytes)->getBufferEnd());
+  return success();
+}

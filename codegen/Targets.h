@@ -1,0 +1,51 @@
+//===- Targets.h - Compile lowered modules to target binaries ---*- C++ -*-===//
+//
+// The last step of codegen for each target: the CPU module (LLVM dialect) to
+// a host shared object, and the GPU module to PTX per kernel, checked and
+// assembled by ptxas when the CUDA Toolkit is present.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_CODEGEN_TARGETS_H
+#define DSC_CODEGEN_TARGETS_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir::dsc {
+
+/// The targets dsc compiles for.
+bool isSupportedTarget(StringRef target);
+/// "cpu", "sm_80", "sm_90a".
+ArrayRef<StringRef> supportedTargets();
+
+/// Translates an LLVM-dialect module to native code for x86-64 and links it
+/// into a shared object (with the system C compiler driver as linker).
+/// Returns the shared object's bytes, or fails with a message in `error`.
+FailureOr<std::vector<char>> compileHostSharedObject(ModuleOp module,
+                                                     std::string &error);
+
+/// One GPU kernel module's PTX, and its cubin when ptxas assembled it.
+struct GpuKernelBinary {
+  std::string name;
+  std::string ptx;
+  std::vector<char> cubin;
+};
+
+/// Collects the PTX of every `gpu.binary` in `module`.
+std::vector<GpuKernelBinary> collectPtx(ModuleOp module);
+
+/// The ptxas of the CUDA Toolkit, if installed ($CUDA_HOME/bin, PATH,
+/// /usr/local/cuda/bin).
+std::optional<std::string> findPtxas();
+
+/// Assembles `kernel.ptx` for `chip` with ptxas into `kernel.cubin`.
+LogicalResult assemblePtx(const std::string &ptxas, StringRef chip,
+                          GpuKernelBinary &kernel, std::string &error);
+
+} // namespace mlir::dsc
+
+#endif // DSC_CODEGEN_TARGETS_H

@@ -1,0 +1,335 @@
+// RUN: dsc-opt %s --split-input-file --verify-diagnostics
+
+func.func @weight_dynamic() -> tensor<?xf32> {
+  // expected-error @+1 {{'dsc.weight' op weight 'w' must have a static shape}}
+  %0 = dsc.weight "w" : tensor<?xf32>
+  return %0 : tensor<?xf32>
+}
+
+// -----
+
+func.func @weight_empty_name() -> tensor<4xf32> {
+  // expected-error @+1 {{weight name must not be empty}}
+  %0 = dsc.weight "" : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+func.func @weight_stack_no_placeholder() -> tensor<2x4xf32> {
+  // expected-error @+1 {{stacked weight name must contain '{}'}}
+  %0 = dsc.weight "w" {stack = 2 : i64} : tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @weight_stack_count() -> tensor<2x4xf32> {
+  // expected-error @+1 {{stack count must be positive, got 0}}
+  %0 = dsc.weight "w.{}" {stack = 0 : i64} : tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @weight_stack_dim() -> tensor<2x4xf32> {
+  // expected-error @+1 {{stacked weight must have a leading dimension of 3}}
+  %0 = dsc.weight "w.{}" {stack = 3 : i64} : tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @weight_placeholder_no_stack() -> tensor<2x4xf32> {
+  // expected-error @+1 {{weight name contains '{}' but has no stack count}}
+  %0 = dsc.weight "w.{}" : tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+func.func @embed_rank(%t: tensor<4xf32>, %i: tensor<?xi64>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{table must be rank 2 [vocab, hidden], got rank 1}}
+  %0 = dsc.embed %t, %i : (tensor<4xf32>, tensor<?xi64>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @embed_shape(%t: tensor<8x4xf32>, %i: tensor<?xi64>) -> tensor<?x5xf32> {
+  // expected-error @+1 {{result shape must be the ids shape followed by the hidden size 4}}
+  %0 = dsc.embed %t, %i : (tensor<8x4xf32>, tensor<?xi64>) -> tensor<?x5xf32>
+  return %0 : tensor<?x5xf32>
+}
+
+// -----
+
+func.func @embed_type(%t: tensor<8x4xf32>, %i: tensor<?xi64>) -> tensor<?x4xbf16> {
+  // expected-error @+1 {{result element type must match the table's}}
+  %0 = dsc.embed %t, %i : (tensor<8x4xf32>, tensor<?xi64>) -> tensor<?x4xbf16>
+  return %0 : tensor<?x4xbf16>
+}
+
+// -----
+
+func.func @rms_norm_scalar(%x: tensor<f32>, %w: tensor<4xf32>) -> tensor<f32> {
+  // expected-error @+1 {{input must have rank >= 1}}
+  %0 = dsc.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : (tensor<f32>, tensor<4xf32>) -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+func.func @rms_norm_weight(%x: tensor<?x8xf32>, %w: tensor<4xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{weight must be a vector of the input's last dimension size 8}}
+  %0 = dsc.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, tensor<4xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @rms_norm_result(%x: tensor<?x8xf32>, %w: tensor<8xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{result type must equal the input type}}
+  %0 = dsc.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<2x8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @rms_norm_eps(%x: tensor<?x8xf32>, %w: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{epsilon must be positive}}
+  %0 = dsc.rms_norm %x, %w {epsilon = 0.0 : f64} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @rope_rank(%x: tensor<?x?xf32>, %p: tensor<?x?xi64>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{input rank must exceed the positions rank}}
+  %0 = dsc.rope %x, %p {theta = 1.0e4 : f64} : (tensor<?x?xf32>, tensor<?x?xi64>) -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @rope_positions(%x: tensor<2x3x8xf32>, %p: tensor<2x4xi64>) -> tensor<2x3x8xf32> {
+  // expected-error @+1 {{leading input dimensions must match the positions shape}}
+  %0 = dsc.rope %x, %p {theta = 1.0e4 : f64} : (tensor<2x3x8xf32>, tensor<2x4xi64>) -> tensor<2x3x8xf32>
+  return %0 : tensor<2x3x8xf32>
+}
+
+// -----
+
+func.func @rope_odd(%x: tensor<?x?x7xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x7xf32> {
+  // expected-error @+1 {{rotated dimension must be static and even, got 7}}
+  %0 = dsc.rope %x, %p {theta = 1.0e4 : f64} : (tensor<?x?x7xf32>, tensor<?x?xi64>) -> tensor<?x?x7xf32>
+  return %0 : tensor<?x?x7xf32>
+}
+
+// -----
+
+func.func @rope_result(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xbf16> {
+  // expected-error @+1 {{result type must equal the input type}}
+  %0 = dsc.rope %x, %p {theta = 1.0e4 : f64} : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xbf16>
+  return %0 : tensor<?x?x8xbf16>
+}
+
+// -----
+
+func.func @rope_theta(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
+  // expected-error @+1 {{theta must be greater than 1}}
+  %0 = dsc.rope %x, %p {theta = 1.0 : f64} : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+func.func @yarn_factor(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
+  // expected-error @+1 {{yarn factor must be >= 1, got 5.000000e-01}}
+  %0 = dsc.rope %x, %p {theta = 1.0e4 : f64, yarn = #dsc.yarn<factor = 0.5, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 1.0>} : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+func.func @yarn_orig(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
+  // expected-error @+1 {{yarn original_max_position must be positive, got 0}}
+  %0 = dsc.rope %x, %p {theta = 1.0e4 : f64, yarn = #dsc.yarn<factor = 4.0, original_max_position = 0, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 1.0>} : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+func.func @yarn_beta(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
+  // expected-error @+1 {{yarn beta_fast and beta_slow must be positive}}
+  %0 = dsc.rope %x, %p {theta = 1.0e4 : f64, yarn = #dsc.yarn<factor = 4.0, original_max_position = 32, beta_fast = 0.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 1.0>} : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+func.func @linear_weight_rank(%x: tensor<?x8xf32>, %w: tensor<8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{weight must be rank 2 [out, in], got rank 1}}
+  %0 = dsc.linear %x, %w : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @linear_in(%x: tensor<?x8xf32>, %w: tensor<4x6xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{input's last dimension must equal the weight's in dimension 6}}
+  %0 = dsc.linear %x, %w : (tensor<?x8xf32>, tensor<4x6xf32>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @linear_out(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> tensor<?x5xf32> {
+  // expected-error @+1 {{result shape must be the input's leading dimensions followed by the weight's out dimension 4}}
+  %0 = dsc.linear %x, %w : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x5xf32>
+  return %0 : tensor<?x5xf32>
+}
+
+// -----
+
+func.func @linear_elt(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> tensor<?x4xbf16> {
+  // expected-error @+1 {{result element type must match the input's}}
+  %0 = dsc.linear %x, %w : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x4xbf16>
+  return %0 : tensor<?x4xbf16>
+}
+
+// -----
+
+func.func @linear_fp8_no_scales(%x: tensor<?x8xf32>, %w: tensor<4x8xf8E4M3FN>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{f8E4M3FN weight requires block scales}}
+  %0 = dsc.linear %x, %w : (tensor<?x8xf32>, tensor<4x8xf8E4M3FN>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @linear_block_no_scales(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{block_size given without scales}}
+  %0 = dsc.linear %x, %w {block_size = array<i64: 2, 2>} : (tensor<?x8xf32>, tensor<4x8xf32>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @linear_scales_no_block(%x: tensor<?x8xf32>, %w: tensor<4x8xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{scales require block_size = array<i64: rows, cols> with positive entries}}
+  %0 = dsc.linear %x, %w scales %s : (tensor<?x8xf32>, tensor<4x8xf8E4M3FN>, tensor<1x1xf32>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @linear_scales_shape(%x: tensor<?x8xf32>, %w: tensor<4x8xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{scales must have shape [2, 2] for the weight and block size}}
+  %0 = dsc.linear %x, %w scales %s {block_size = array<i64: 2, 4>} : (tensor<?x8xf32>, tensor<4x8xf8E4M3FN>, tensor<1x1xf32>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+func.func @linear_scales_dynamic(%x: tensor<?x8xf32>, %w: tensor<?x8xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{a block-scaled weight must have a static shape}}
+  %0 = dsc.linear %x, %w scales %s {block_size = array<i64: 2, 4>} : (tensor<?x8xf32>, tensor<?x8xf8E4M3FN>, tensor<1x1xf32>) -> tensor<?x?xf32>
+  return %0 : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @gate_rank(%x: tensor<?x?x8xf32>, %w: tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  // expected-error @+1 {{input must be rank 2 [tokens, hidden]}}
+  %0:2 = dsc.gate %x, %w {scoring = #dsc<scoring softmax>, topk_method = #dsc<topk_method greedy>, top_k = 2 : i64, n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64} : (tensor<?x?x8xf32>, tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  return %0#0, %0#1 : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @gate_weight(%x: tensor<?x8xf32>, %w: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  // expected-error @+1 {{weight must be a static [experts, hidden] matrix}}
+  %0:2 = dsc.gate %x, %w {scoring = #dsc<scoring softmax>, topk_method = #dsc<topk_method greedy>, top_k = 2 : i64, n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64} : (tensor<?x8xf32>, tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  return %0#0, %0#1 : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @gate_hidden(%x: tensor<?x6xf32>, %w: tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  // expected-error @+1 {{input hidden size must equal the weight's 8}}
+  %0:2 = dsc.gate %x, %w {scoring = #dsc<scoring softmax>, topk_method = #dsc<topk_method greedy>, top_k = 2 : i64, n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64} : (tensor<?x6xf32>, tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  return %0#0, %0#1 : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @gate_bias(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %b: tensor<3xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  // expected-error @+1 {{bias must be a vector of 4 experts}}
+  %0:2 = dsc.gate %x, %w bias %b {scoring = #dsc<scoring sigmoid>, topk_method = #dsc<topk_method noaux_tc>, top_k = 2 : i64, n_group = 2 : i64, topk_group = 1 : i64, norm_topk_prob = true, routed_scaling_factor = 1.0 : f64} : (tensor<?x8xf32>, tensor<4x8xf32>, tensor<3xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  return %0#0, %0#1 : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @gate_groups(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  // expected-error @+1 {{n_group 3 must be positive and divide the expert count 4}}
+  %0:2 = dsc.gate %x, %w {scoring = #dsc<scoring sigmoid>, topk_method = #dsc<topk_method noaux_tc>, top_k = 2 : i64, n_group = 3 : i64, topk_group = 1 : i64, norm_topk_prob = true, routed_scaling_factor = 1.0 : f64} : (tensor<?x8xf32>, tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  return %0#0, %0#1 : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @gate_keep(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  // expected-error @+1 {{topk_group 3 must be in [1, 2]}}
+  %0:2 = dsc.gate %x, %w {scoring = #dsc<scoring sigmoid>, topk_method = #dsc<topk_method noaux_tc>, top_k = 2 : i64, n_group = 2 : i64, topk_group = 3 : i64, norm_topk_prob = true, routed_scaling_factor = 1.0 : f64} : (tensor<?x8xf32>, tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  return %0#0, %0#1 : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @gate_greedy_groups(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  // expected-error @+1 {{greedy routing does not limit groups; expected topk_group == n_group}}
+  %0:2 = dsc.gate %x, %w {scoring = #dsc<scoring softmax>, topk_method = #dsc<topk_method greedy>, top_k = 2 : i64, n_group = 2 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64} : (tensor<?x8xf32>, tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  return %0#0, %0#1 : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @gate_topk(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> (tensor<?x3xf32>, tensor<?x3xi64>) {
+  // expected-error @+1 {{top_k 3 must be in [1, 2] (the experts in the kept groups)}}
+  %0:2 = dsc.gate %x, %w {scoring = #dsc<scoring sigmoid>, topk_method = #dsc<topk_method noaux_tc>, top_k = 3 : i64, n_group = 2 : i64, topk_group = 1 : i64, norm_topk_prob = true, routed_scaling_factor = 1.0 : f64} : (tensor<?x8xf32>, tensor<4x8xf32>) -> (tensor<?x3xf32>, tensor<?x3xi64>)
+  return %0#0, %0#1 : tensor<?x3xf32>, tensor<?x3xi64>
+}
+
+// -----
+
+func.func @gate_noaux_group_size(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  // expected-error @+1 {{noaux_tc scores groups by their top-2 experts; groups need at least 2 experts}}
+  %0:2 = dsc.gate %x, %w {scoring = #dsc<scoring sigmoid>, topk_method = #dsc<topk_method noaux_tc>, top_k = 2 : i64, n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 1.0 : f64} : (tensor<?x8xf32>, tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  return %0#0, %0#1 : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @gate_scaling(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>) {
+  // expected-error @+1 {{routed_scaling_factor must be positive}}
+  %0:2 = dsc.gate %x, %w {scoring = #dsc<scoring softmax>, topk_method = #dsc<topk_method greedy>, top_k = 2 : i64, n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 0.0 : f64} : (tensor<?x8xf32>, tensor<4x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi64>)
+  return %0#0, %0#1 : tensor<?x2xf32>, tensor<?x2xi64>
+}
+
+// -----
+
+func.func @gate_results(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>) -> (tensor<?x3xf32>, tensor<?x3xi64>) {
+  // expected-error @+1 {{results must have shape [tokens, 2]}}
+  %0:2 = dsc.gate %x, %w {scoring = #dsc<scoring softmax>, topk_method = #dsc<topk_method greedy>, top_k = 2 : i64, n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64} : (tensor<?x8xf32>, tensor<4x8xf32>) -> (tensor<?x3xf32>, tensor<?x3xi64>)
+  return %0#0, %0#1 : tensor<?x3xf32>, tensor<?x3xi64>
+}
+
+// -----
+
+func.func @swiglu_types(%g: tensor<?x8xf32>, %u: tensor<?x4xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{requires the same type for all operands and results}}
+  %0 = "dsc.swiglu"(%g, %u) : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}

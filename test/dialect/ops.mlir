@@ -1,0 +1,72 @@
+// RUN: dsc-opt %s --split-input-file | FileCheck %s
+// RUN: dsc-opt %s --split-input-file | dsc-opt --split-input-file | FileCheck %s
+
+// CHECK-LABEL: func.func @weights
+func.func @weights() -> (tensor<64xf32>, tensor<16x32x64xf32>) {
+  // CHECK: dsc.weight "model.norm.weight" : tensor<64xf32>
+  %0 = dsc.weight "model.norm.weight" : tensor<64xf32>
+  // CHECK: dsc.weight "model.layers.1.mlp.experts.{}.gate_proj.weight" {stack = 16 : i64} : tensor<16x32x64xf32>
+  %1 = dsc.weight "model.layers.1.mlp.experts.{}.gate_proj.weight" {stack = 16 : i64} : tensor<16x32x64xf32>
+  return %0, %1 : tensor<64xf32>, tensor<16x32x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @embed
+// CHECK-SAME: (%[[T:.*]]: tensor<256x64xf32>, %[[I:.*]]: tensor<?x?xi64>)
+func.func @embed(%t: tensor<256x64xf32>, %ids: tensor<?x?xi64>) -> tensor<?x?x64xf32> {
+  // CHECK: dsc.embed %[[T]], %[[I]] : (tensor<256x64xf32>, tensor<?x?xi64>) -> tensor<?x?x64xf32>
+  %0 = dsc.embed %t, %ids : (tensor<256x64xf32>, tensor<?x?xi64>) -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @rms_norm
+func.func @rms_norm(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>) -> tensor<?x?x64xf32> {
+  // CHECK: dsc.rms_norm %{{.*}}, %{{.*}} {epsilon = 9.9999999999999995E-7 : f64}
+  %0 = dsc.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32>
+  return %0 : tensor<?x?x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @rope
+func.func @rope(%x: tensor<?x?x4x8xf32>, %p: tensor<?x?xi64>) -> (tensor<?x?x4x8xf32>, tensor<?x?x4x8xf32>) {
+  // CHECK: dsc.rope %{{.*}}, %{{.*}} {interleaved, theta = 1.000000e+04 : f64, yarn = #dsc.yarn<factor = 40.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 0.707, mscale_all_dim = 0.707>}
+  %0 = dsc.rope %x, %p {theta = 1.0e4 : f64, interleaved, yarn = #dsc.yarn<factor = 40.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 0.707, mscale_all_dim = 0.707>} : (tensor<?x?x4x8xf32>, tensor<?x?xi64>) -> tensor<?x?x4x8xf32>
+  // CHECK: dsc.rope %{{.*}}, %{{.*}} {theta = 1.000000e+04 : f64}
+  %1 = dsc.rope %x, %p {theta = 1.0e4 : f64} : (tensor<?x?x4x8xf32>, tensor<?x?xi64>) -> tensor<?x?x4x8xf32>
+  return %0, %1 : tensor<?x?x4x8xf32>, tensor<?x?x4x8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @linear
+func.func @linear(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %q: tensor<96x64xf8E4M3FN>, %s: tensor<1x1xf32>) -> (tensor<?x?x96xf32>, tensor<?x?x96xf32>) {
+  // CHECK: dsc.linear %{{.*}}, %{{.*}} : (tensor<?x?x64xf32>, tensor<96x64xf32>) -> tensor<?x?x96xf32>
+  %0 = dsc.linear %x, %w : (tensor<?x?x64xf32>, tensor<96x64xf32>) -> tensor<?x?x96xf32>
+  // CHECK: dsc.linear %{{.*}}, %{{.*}} scales %{{.*}} {block_size = array<i64: 128, 128>}
+  %1 = dsc.linear %x, %q scales %s {block_size = array<i64: 128, 128>} : (tensor<?x?x64xf32>, tensor<96x64xf8E4M3FN>, tensor<1x1xf32>) -> tensor<?x?x96xf32>
+  return %0, %1 : tensor<?x?x96xf32>, tensor<?x?x96xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @gate
+func.func @gate(%x: tensor<?x64xf32>, %w: tensor<16x64xf32>, %b: tensor<16xf32>) -> (tensor<?x4xf32>, tensor<?x4xi64>, tensor<?x4xf32>, tensor<?x4xi64>) {
+  // CHECK: dsc.gate %{{.*}}, %{{.*}} bias %{{.*}} {n_group = 4 : i64, norm_topk_prob = true, routed_scaling_factor = 2.500000e+00 : f64, scoring = #dsc<scoring sigmoid>, top_k = 4 : i64, topk_group = 2 : i64, topk_method = #dsc<topk_method noaux_tc>}
+  %0:2 = dsc.gate %x, %w bias %b {scoring = #dsc<scoring sigmoid>, topk_method = #dsc<topk_method noaux_tc>, top_k = 4 : i64, n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64} : (tensor<?x64xf32>, tensor<16x64xf32>, tensor<16xf32>) -> (tensor<?x4xf32>, tensor<?x4xi64>)
+  // CHECK: dsc.gate %{{.*}}, %{{.*}} {{{.*}}scoring = #dsc<scoring softmax>{{.*}}topk_method = #dsc<topk_method greedy>}
+  %1:2 = dsc.gate %x, %w {scoring = #dsc<scoring softmax>, topk_method = #dsc<topk_method greedy>, top_k = 4 : i64, n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64} : (tensor<?x64xf32>, tensor<16x64xf32>) -> (tensor<?x4xf32>, tensor<?x4xi64>)
+  return %0#0, %0#1, %1#0, %1#1 : tensor<?x4xf32>, tensor<?x4xi64>, tensor<?x4xf32>, tensor<?x4xi64>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @swiglu
+func.func @swiglu(%g: tensor<?x128xf32>, %u: tensor<?x128xf32>) -> tensor<?x128xf32> {
+  // CHECK: dsc.swiglu %{{.*}}, %{{.*}} : tensor<?x128xf32>
+  %0 = dsc.swiglu %g, %u : tensor<?x128xf32>
+  return %0 : tensor<?x128xf32>
+}

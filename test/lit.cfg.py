@@ -1,0 +1,20 @@
+# lit configuration of the dsc test suite.
+import os
+import lit.formats
+
+config.name = "dsc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "fixtures", "unit", "CMakeLists.txt"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.dsc_obj_root, "test")
+
+config.environment["PATH"] = os.pathsep.join(
+    [config.dsc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
+config.substitutions.append(("%fixtures", os.path.join(config.dsc_src_root, "test", "fixtures")))
+config.substitutions.append(("%python", config.python))
+config.substitutions.append(("%scripts", os.path.join(config.dsc_src_root, "test", "scripts")))
+
+if config.ptxas:
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", config.ptxas))

@@ -1,0 +1,418 @@
+//===- dsc-compile.cpp - Ahead-of-time compiler driver --------------------===//
+//
+// dsc-compile MODEL -o OUT [--target cpu,sm_80,sm_90a]
+//             [--emit import|fused|ptx|artifact] [--shapes-only]
+//             [--embed-weights]
+//
+// MODEL is a Hugging Face checkpoint directory or a .mlir file holding the
+// canonical graph. The default output is one .dscx artifact: the manifest,
+// the host shared object for `cpu` and PTX (and cubins when ptxas exists)
+// for each GPU target.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Passes.h"
+#include "codegen/Targets.h"
+#include "dialects/dsc/DscDialect.h"
+#include "frontends/hf/Importer.h"
+#include "passes/Passes.h"
+#include "runtime/WeightBinder.h"
+#include "runtime/artifact/Artifact.h"
+#include "runtime/support/Json.h"
+#include "runtime/support/Safetensors.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+namespace {
+
+cl::OptionCategory category("dsc-compile options");
+
+cl::opt<std::string> modelPath(cl::Positional, cl::Required,
+                               cl::desc("<checkpoint dir or .mlir file>"),
+                               cl::cat(category));
+cl::opt<std::string> outputPath("o", cl::Required,
+                                cl::desc("Output file (a directory for "
+                                         "--emit ptx; - for stdout with "
+                                         "--emit import|fused)"),
+                                cl::value_desc("path"), cl::cat(category));
+cl::opt<std::string> targetList("target", cl::init("cpu,sm_90a"),
+                                cl::desc("Comma-separated targets: cpu, "
+                                         "sm_80, sm_90a"),
+                                cl::cat(category));
+enum class Emit { Import, Fused, Ptx, Artifact };
+cl::opt<Emit> emit(
+    "emit", cl::init(Emit::Artifact), cl::desc("What to write"),
+    cl::values(clEnumValN(Emit::Import, "import", "the imported graph (MLIR)"),
+               clEnumValN(Emit::Fused, "fused",
+                          "the graph after the graph pipeline (MLIR)"),
+               clEnumValN(Emit::Ptx, "ptx", "one .ptx file per kernel and "
+                                            "GPU target into directory -o"),
+               clEnumValN(Emit::Artifact, "artifact",
+                          "one .dscx artifact (default)")),
+    cl::cat(category));
+cl::opt<bool> shapesOnly("shapes-only",
+                         cl::desc("Import config.json alone; no weights are "
+                                  "read (bind them at load time)"),
+                         cl::cat(category));
+cl::opt<bool> embedWeights("embed-weights",
+                           cl::desc("Store the packed weights in the "
+                                    "artifact (self-contained file)"),
+                           cl::cat(category));
+cl::opt<bool> quiet("quiet", cl::desc("No progress lines on stderr"),
+                    cl::cat(category));
+
+/// One line per stage on stderr, with the time it took.
+class Progress {
+public:
+  void stage(const std::string &what) {
+    finish();
+    current = what;
+    start = std::chrono::steady_clock::now();
+    if (!quiet)
+      llvm::errs() << "[dsc-compile] " << what << "...\n";
+  }
+  void finish() {
+    if (current.empty() || quiet)
+      return;
+    double ms = std::chrono::duration<double, std::milli>(
+                    std::chrono::steady_clock::now() - start)
+                    .count();
+    llvm::errs() << "[dsc-compile]   done in " << llvm::format("%.1f", ms)
+                 << " ms\n";
+    current.clear();
+  }
+
+private:
+  std::string current;
+  std::chrono::steady_clock::time_point start;
+};
+
+int fail(const std::string &message) {
+  llvm::errs() << "dsc-compile: " << message << "\n";
+  return 1;
+}
+
+std::string dtypeOf(Type type) {
+  if (type.isF32())
+    return "f32";
+  if (isa<Float8E4M3FNType>(type))
+    return "f8e4m3";
+  if (type.isInteger(64))
+    return "i64";
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << type;
+  return s;
+}
+
+dsc::json::Value shapeOf(RankedTensorType type) {
+  dsc::json::Value shape = dsc::json::Value::array();
+  for (int64_t d : type.getShape())
+    shape.push(ShapedType::isDynamic(d) ? int64_t(-1) : d);
+  return shape;
+}
+
+/// The manifest's description of `@forward`, read after weights became
+/// arguments: inputs, params in argument order, then the output.
+FailureOr<dsc::json::Value> describeForward(ModuleOp module) {
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward || forward.isExternal() || forward.getNumResults() != 1) {
+    module.emitError("the graph must define `func.func @forward(tokens) -> "
+                     "logits`");
+    return failure();
+  }
+  dsc::json::Value args = dsc::json::Value::array();
+  for (unsigned i = 0; i < forward.getNumArguments(); ++i) {
+    auto type = dyn_cast<RankedTensorType>(forward.getArgument(i).getType());
+    if (!type) {
+      forward.emitError("argument ") << i << " is not a ranked tensor";
+      return failure();
+    }
+    dsc::json::Value arg = dsc::json::Value::object();
+    if (auto name = forward.getArgAttrOfType<StringAttr>(i, "dsc.weight")) {
+      arg.set("role", "param").set("name", name.str());
+      if (auto stack = forward.getArgAttrOfType<IntegerAttr>(i, "dsc.stack"))
+        arg.set("stack", stack.getInt());
+    } else {
+      arg.set("role", "input").set("name", i == 0 ? "tokens"
+                                                  : "input" + std::to_string(i));
+    }
+    arg.set("dtype", dtypeOf(type.getElementType())).set("shape", shapeOf(type));
+    args.push(std::move(arg));
+  }
+  auto result = cast<RankedTensorType>(forward.getResultTypes()[0]);
+  args.push(dsc::json::Value::object()
+                .set("role", "output")
+                .set("name", "logits")
+                .set("dtype", dtypeOf(result.getElementType()))
+                .set("shape", shapeOf(result)));
+  dsc::json::Value entry = dsc::json::Value::object();
+  entry.set("name", "forward")
+      .set("symbol", "dsc_entry_forward")
+      .set("args", std::move(args));
+  return entry;
+}
+
+LogicalResult writeText(const std::string &path, StringRef text,
+                        std::string &error) {
+  std::string ec;
+  auto file = openOutputFile(path, &ec);
+  if (!file) {
+    error = ec;
+    return failure();
+  }
+  file->os() << text;
+  file->keep();
+  return success();
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerDefaultTimingManagerCLOptions();
+  cl::HideUnrelatedOptions({&category, &cl::getGeneralCategory()});
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "dsc-compile: ahead-of-time compiler for DeepSeek-architecture models\n\n"
+      "  dsc-compile MODEL -o OUT [--target cpu,sm_80,sm_90a]\n"
+      "              [--emit import|fused|ptx|artifact] [--shapes-only] "
+      "[--embed-weights]\n\n"
+      "MODEL is a Hugging Face checkpoint directory (config.json + "
+      "safetensors) or a .mlir file.\nIR dumps: --mlir-print-ir-after-all; "
+      "timings: --mlir-timing.\n");
+
+  SmallVector<StringRef> targets;
+  StringRef(targetList).split(targets, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef t : targets)
+    if (!dsc::isSupportedTarget(t))
+      return fail("--target: unknown target '" + t.str() +
+                  "' (expected cpu, sm_80 or sm_90a)");
+  if (embedWeights && shapesOnly)
+    return fail("--embed-weights needs the weights; drop --shapes-only");
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  registry.insert<dsc::DscDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  DefaultTimingManager timing;
+  applyDefaultTimingManagerCLOptions(timing);
+  Progress progress;
+
+  // 1. Import.
+  progress.stage("import " + modelPath);
+  OwningOpRef<ModuleOp> module;
+  std::string source;
+  bool isMlir = StringRef(modelPath).ends_with(".mlir");
+  if (isMlir) {
+    llvm::SourceMgr sourceMgr;
+    SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+    module = parseSourceFile<ModuleOp>(modelPath, sourceMgr,
+                                       ParserConfig(&context));
+    if (!module)
+      return fail(modelPath + ": cannot parse the MLIR file");
+  } else {
+    if (!llvm::sys::fs::is_directory(modelPath))
+      return fail(modelPath + ": not a checkpoint directory or .mlir file");
+    dsc::hf::ImportOptions options;
+    options.shapesOnly = shapesOnly;
+    auto imported = dsc::hf::importCheckpoint(context, modelPath, options);
+    if (!imported.ok())
+      return fail(std::string(imported.status().message()));
+    module = std::move(*imported);
+    SmallString<256> abs(modelPath);
+    llvm::sys::fs::make_absolute(abs);
+    source = abs.str().str();
+  }
+  std::string error;
+  if (emit == Emit::Import) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    if (failed(writeText(outputPath, text, error)))
+      return fail(error);
+    return 0;
+  }
+
+  // 2. Graph pipeline, and weights to arguments (target independent).
+  progress.stage("graph pipeline");
+  {
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return fail("bad pass manager options");
+    pm.enableTiming(timing.getRootScope().nest("graph"));
+    dsc::buildGraphPipeline(pm);
+    if (emit != Emit::Fused)
+      pm.addPass(dsc::createDscWeightsToArguments());
+    if (failed(pm.run(*module)))
+      return fail("graph pipeline failed");
+  }
+  if (emit == Emit::Fused) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    module->print(os);
+    if (failed(writeText(outputPath, text, error)))
+      return fail(error);
+    return 0;
+  }
+  FailureOr<dsc::json::Value> entry = describeForward(*module);
+  if (failed(entry))
+    return fail("cannot describe @forward");
+
+  // 3. Per target codegen.
+  dsc::artifact::Writer writer;
+  dsc::json::Value targetsJson = dsc::json::Value::array();
+  std::optional<std::string> ptxas = dsc::findPtxas();
+  if (emit == Emit::Ptx)
+    llvm::sys::fs::create_directories(outputPath);
+  for (StringRef target : targets) {
+    OwningOpRef<ModuleOp> clone = module->clone();
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return fail("bad pass manager options");
+    pm.enableTiming(timing.getRootScope().nest(target));
+    if (target == "cpu") {
+      if (emit == Emit::Ptx)
+        continue;
+      progress.stage("cpu: lower to LLVM");
+      dsc::buildCpuPipeline(pm);
+      if (failed(pm.run(*clone)))
+        return fail("cpu: lowering failed");
+      progress.stage("cpu: compile and link the host shared object");
+      FailureOr<std::vector<char>> so =
+          dsc::compileHostSharedObject(*clone, error);
+      if (failed(so))
+        return fail("cpu: " + error);
+      writer.addSection("cpu/host.so", so->data(), so->size());
+      targetsJson.push(dsc::json::Value::object()
+                           .set("name", "cpu")
+                           .set("kind", "host-shared-object")
+                           .set("section", "cpu/host.so"));
+      continue;
+    }
+    progress.stage(target.str() + ": lower to NVVM and PTX");
+    dsc::CodegenOptions options;
+    options.chip = target.str();
+    dsc::buildNvvmPipeline(pm, options);
+    if (failed(pm.run(*clone)))
+      return fail(target.str() + ": lowering failed");
+    std::vector<dsc::GpuKernelBinary> kernels = dsc::collectPtx(*clone);
+    if (ptxas) {
+      progress.stage(target.str() + ": assemble " +
+                     std::to_string(kernels.size()) + " kernels with ptxas");
+      for (dsc::GpuKernelBinary &k : kernels)
+        if (failed(dsc::assemblePtx(*ptxas, target, k, error)))
+          return fail(error);
+    }
+    dsc::json::Value kernelsJson = dsc::json::Value::array();
+    for (dsc::GpuKernelBinary &k : kernels) {
+      std::string ptxSection = target.str() + "/" + k.name + ".ptx";
+      if (emit == Emit::Ptx) {
+        SmallString<256> path(outputPath);
+        llvm::sys::path::append(path, k.name + "." + target.str() + ".ptx");
+        if (failed(writeText(path.str().str(), k.ptx, error)))
+          return fail(error);
+        continue;
+      }
+      writer.addSection(ptxSection, k.ptx.data(), k.ptx.size());
+      dsc::json::Value kj = dsc::json::Value::object();
+      kj.set("name", k.name).set("section", ptxSection);
+      if (!k.cubin.empty()) {
+        std::string cubinSection = target.str() + "/" + k.name + ".cubin";
+        writer.addSection(cubinSection, k.cubin.data(), k.cubin.size());
+        kj.set("cubin", cubinSection);
+      }
+      kernelsJson.push(std::move(kj));
+    }
+    targetsJson.push(dsc::json::Value::object()
+                         .set("name", target.str())
+                         .set("kind", "ptx")
+                         .set("kernels", std::move(kernelsJson)));
+  }
+  if (emit == Emit::Ptx) {
+    progress.finish();
+    return 0;
+  }
+
+  // 4. Weights, when embedded: packed exactly as the runtime binds them.
+  dsc::json::Value &args =
+      const_cast<dsc::json::Value &>(*entry->find("args"));
+  if (embedWeights) {
+    progress.stage("pack weights into the artifact");
+    auto checkpoint = dsc::st::Checkpoint::open(source);
+    if (!checkpoint.ok())
+      return fail(std::string(checkpoint.status().message()));
+    // Section names are short: weights/<argument index>.
+    auto &list = const_cast<dsc::json::Value::ArrayStorage &>(args.getArray());
+    for (size_t i = 0; i < list.size(); ++i) {
+      dsc::json::Value &arg = list[i];
+      if (arg.find("role")->getString() != "param")
+        continue;
+      absl::StatusOr<dsc::runtime::ParamSpec> spec =
+          dsc::runtime::ParamSpec::fromJson(arg);
+      if (!spec.ok())
+        return fail(std::string(spec.status().message()));
+      std::vector<uint8_t> bytes(spec->numBytes());
+      if (absl::Status s = dsc::runtime::packParam(**checkpoint, *spec,
+                                                   bytes.data());
+          !s.ok())
+        return fail(std::string(s.message()));
+      std::string section = "weights/" + std::to_string(i);
+      writer.addSection(section, bytes.data(), bytes.size());
+      arg.set("section", section);
+    }
+  }
+
+  // 5. Manifest and artifact.
+  progress.stage("write " + outputPath);
+  auto forward = module->lookupSymbol<func::FuncOp>("forward");
+  auto logits = cast<RankedTensorType>(forward.getResultTypes()[0]);
+  std::string architecture = "unknown";
+  if (auto attr = (*module)->getAttrOfType<StringAttr>("dsc.model"))
+    architecture = attr.str();
+  dsc::json::Value manifest = dsc::json::Value::object();
+  manifest.set("format", "dscx")
+      .set("version", 1)
+      .set("compiler", "dsc 0.1.0")
+      .set("model", dsc::json::Value::object()
+                        .set("architecture", architecture)
+                        .set("vocab_size", logits.getShape().back())
+                        .set("source", source))
+      .set("weights", dsc::json::Value::object().set("embedded", embedWeights))
+      .set("entry_points", dsc::json::Value::array().push(std::move(*entry)))
+      .set("targets", std::move(targetsJson));
+  std::string text = manifest.dump();
+  writer.addSection("manifest.json", text.data(), text.size());
+  if (absl::Status s = writer.write(outputPath); !s.ok())
+    return fail(std::string(s.message()));
+  progress.finish();
+  timing.dump();
+  return 0;
+}
