@@ -41,6 +41,47 @@ def DscWeightsToArguments : Pass<"dsc-weights-to-arguments", "ModuleOp"> {
   ];
 }
 
+def DscOutputsToArguments : Pass<"dsc-outputs-to-arguments", "ModuleOp"> {
+  let summary = "Make entry points write their results into caller buffers";
+  let description = [{
+    Appends one writable argument per result to each public function and
+    materializes the result into it, so after bufferization (and
+    `drop-equivalent-buffer-results`) the runtime owns every output buffer,
+    including dynamically shaped ones (`buffer-results-to-out-params` cannot
+    size those).
+
+    Before: `func.func @forward(%t: tensor<?x?xi64>) -> tensor<?x?x256xf32>`
+    After: `func.func @forward(%t: ..., %out: tensor<?x?x256xf32>
+    {bufferization.writable = true}) -> tensor<?x?x256xf32>` returning
+    `bufferization.materialize_in_destination %r in %out`.
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
+}
+
+def DscDropOutputResults : Pass<"dsc-drop-output-results", "ModuleOp"> {
+  let summary = "Entry points stop returning the buffers they wrote";
+  let description = [{
+    After bufferization, a public function made by `dsc-outputs-to-arguments`
+    returns its `dsc.output` argument buffers. Upstream
+    `drop-equivalent-buffer-results` leaves public functions alone, so this
+    pass drops those results: the entry point returns nothing and the
+    caller's buffers hold the outputs.
+  }];
+}
+
+def DscStridedCopiesToLinalg
+    : Pass<"dsc-strided-copies-to-linalg", "func::FuncOp"> {
+  let summary = "Turn memref.copy of strided buffers into linalg.copy";
+  let description = [{
+    `finalize-memref-to-llvm` lowers a copy between non-contiguous buffers to
+    a call to `memrefCopy` from MLIR's runner library, which the host object
+    must not depend on (it is loaded into processes with libc and libm only).
+    As `linalg.copy` the copy becomes a loop nest instead; contiguous copies
+    stay `memref.copy` and become `memcpy`.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def DscPackEntryPoints : Pass<"dsc-pack-entry-points", "ModuleOp"> {
   let summary = "Add a packed-argument wrapper for each C-interface function";
   let description = [{
@@ -50,6 +91,22 @@ def DscPackEntryPoints : Pass<"dsc-pack-entry-points", "ModuleOp"> {
     any entry point, however many weights it takes.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def DscDedupKernels : Pass<"dsc-dedup-kernels", "ModuleOp"> {
+  let summary = "Merge outlined GPU kernels with identical bodies";
+  let description = [{
+    Kernel outlining makes one `gpu.module` per launch, so the same
+    elementwise or reduction loop nest used twice (two residual adds, the
+    norms of two layer kinds) becomes two kernels. This pass keeps one kernel
+    per equivalence class (same signature, equivalent body) and points every
+    `gpu.launch_func` at it, so the artifact carries each distinct kernel
+    once.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+  let statistics = [
+    Statistic<"numMerged", "merged", "Number of duplicate kernels removed">
+  ];
 }
 
 #endif // DSC_CODEGEN_PASSES_TD

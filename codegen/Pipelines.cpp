@@ -37,19 +37,26 @@ void addSteps(OpPassManager &pm, StringRef pipeline) {
 
 /// Steps shared by every target: from the graph to bufferized loops' input.
 void buildGraphToBuffersSteps(OpPassManager &pm) {
-  // 1. Weights become entry-point arguments the runtime binds.
+  // 1. Weights become entry-point arguments the runtime binds; results
+  //    become caller-owned output arguments.
   pm.addPass(createDscWeightsToArguments());
+  pm.addPass(createDscOutputsToArguments());
   // 2. dsc ops to their reference linalg semantics, then clean up.
   pm.addNestedPass<func::FuncOp>(createDscLowerToLinalg());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  // 3. Tensors to buffers across function boundaries; results become
-  //    caller-allocated out-params so the runtime owns every output.
+  // 3. Tensors to buffers across function boundaries; entry points then
+  //    return nothing (their results live in the output arguments).
+  //    The router's top-k loop carries fresh tensors, hence
+  //    allow-return-allocs-from-loops.
   addSteps(pm, "one-shot-bufferize{bufferize-function-boundaries "
-               "function-boundary-type-conversion=identity-layout-map}");
-  addSteps(pm, "buffer-results-to-out-params");
+               "function-boundary-type-conversion=identity-layout-map "
+               "allow-return-allocs-from-loops}");
+  addSteps(pm, "drop-equivalent-buffer-results");
+  pm.addPass(createDscDropOutputResults());
   addSteps(pm, "buffer-deallocation-pipeline");
   pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createDscStridedCopiesToLinalg());
 }
 
 } // namespace
@@ -57,8 +64,9 @@ void buildGraphToBuffersSteps(OpPassManager &pm) {
 void mlir::dsc::buildCpuPipeline(OpPassManager &pm) {
   buildGraphToBuffersSteps(pm);
   // 4. Structured ops to loops.
-  addSteps(pm, "func.func(convert-linalg-to-loops),lower-affine,"
-               "convert-scf-to-cf,expand-strided-metadata");
+  //    (expand-strided-metadata makes affine.apply ops: lower-affine after.)
+  addSteps(pm, "func.func(convert-linalg-to-loops),expand-strided-metadata,"
+               "lower-affine,convert-scf-to-cf");
   // 5. Everything to the LLVM dialect.
   addSteps(pm, "finalize-memref-to-llvm,convert-math-to-llvm,"
                "convert-math-to-libm,convert-arith-to-llvm,"
@@ -75,6 +83,7 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   addSteps(pm, "func.func(convert-linalg-to-parallel-loops,"
                "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"
                "lower-affine,gpu-kernel-outlining");
+  pm.addPass(createDscDedupKernels());
   // 5. Kernels to NVVM and PTX text in `gpu.binary` ops. PTX 8.0 is the
   //    first ISA with sm_90a; ptxas assembles it for sm_80 too.
   addSteps(pm, "gpu-lower-to-nvvm-pipeline{cubin-chip=" + options.chip +

@@ -146,7 +146,10 @@ mlir::dsc::compileHostSharedObject(ModuleOp module, std::string &error) {
     return failure();
   }
   if (failed(run(linker,
-                 {linker, "-shared", "-o", shared.path, object.path, "-lm"},
+                 // -z defs: every symbol must resolve against libc/libm now,
+                 // not when the runtime dlopens the artifact.
+                 {linker, "-shared", "-Wl,-z,defs", "-o", shared.path,
+                  object.path, "-lm"},
                  error)))
     return failure();
   auto bytes = llvm::MemoryBuffer::getFile(shared.path);

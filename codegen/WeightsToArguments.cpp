@@ -20,8 +20,13 @@ struct DscWeightsToArgumentsPass
     : mlir::dsc::impl::DscWeightsToArgumentsBase<DscWeightsToArgumentsPass> {
   void runOnOperation() override {
     for (auto func : getOperation().getOps<func::FuncOp>()) {
-      if (func.isPublic() && !func.isExternal())
+      if (func.isPublic() && !func.isExternal()) {
         func->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));
+        // Inputs belong to the caller.
+        for (unsigned i = 0; i < func.getNumArguments(); ++i)
+          func.setArgAttr(i, "bufferization.writable",
+                          BoolAttr::get(&getContext(), false));
+      }
       SmallVector<WeightOp> weights;
       func.walk([&](WeightOp op) { weights.push_back(op); });
       if (weights.empty())
@@ -43,6 +48,11 @@ struct DscWeightsToArgumentsPass
           SmallVector<NamedAttribute> attrs = {
               NamedAttribute(StringAttr::get(&getContext(), "dsc.weight"),
                              op.getNameAttr())};
+          // Weights may be mapped read-only (embedded in the artifact):
+          // bufferization must never write into them.
+          attrs.push_back(NamedAttribute(
+              StringAttr::get(&getContext(), "bufferization.writable"),
+              BoolAttr::get(&getContext(), false)));
           if (op.getStackAttr())
             attrs.push_back(NamedAttribute(
                 StringAttr::get(&getContext(), "dsc.stack"), op.getStackAttr()));

@@ -5,7 +5,7 @@ import lit.formats
 config.name = "dsc"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["Inputs", "fixtures", "unit", "CMakeLists.txt"]
+config.excludes = ["Inputs", "fixtures", "unit", "consumer", "scripts", "CMakeLists.txt"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.dsc_obj_root, "test")
 
@@ -13,6 +13,7 @@ config.environment["PATH"] = os.pathsep.join(
     [config.dsc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
 config.substitutions.append(("%fixtures", os.path.join(config.dsc_src_root, "test", "fixtures")))
 config.substitutions.append(("%python", config.python))
+config.substitutions.append(("%dsc_tools", config.dsc_tools_dir))
 config.substitutions.append(("%scripts", os.path.join(config.dsc_src_root, "test", "scripts")))
 
 if config.ptxas:

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -16,6 +17,8 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Verifier.h"
+
+#include "llvm/ADT/ScopeExit.h"
 
 #include <cmath>
 #include <filesystem>
@@ -62,7 +65,10 @@ private:
                bool quantizable = false,
                std::optional<int64_t> stack = std::nullopt);
   /// `dsc.linear` with the weight `name` ([out, in]) and its FP8 scales.
-  Value linear(Value x, const std::string &name, int64_t out, int64_t in);
+  /// DeepSeek quantizes the linears of attention and the MLPs, never the
+  /// output head.
+  Value linear(Value x, const std::string &name, int64_t out, int64_t in,
+               bool quantizable = true);
   /// A stacked expert projection as f32 [experts, out, in], dequantized
   /// from FP8 when the checkpoint stores it so.
   Value expertWeights(const std::string &pattern, int64_t experts,
@@ -185,8 +191,8 @@ Value Importer::weight(const std::string &name, ArrayRef<int64_t> shape,
 }
 
 Value Importer::linear(Value x, const std::string &name, int64_t out,
-                       int64_t in) {
-  Value w = weight(name, {out, in}, /*quantizable=*/true);
+                       int64_t in, bool quantizable) {
+  Value w = weight(name, {out, in}, quantizable);
   RankedTensorType resultType = withLastDim(x, out);
   if (!isa<Float8E4M3FNType>(cast<RankedTensorType>(w.getType()).getElementType()))
     return LinearOp::create(b, loc, resultType, x, w, Value(),
@@ -425,9 +431,21 @@ Value Importer::moe(Value x, const std::string &prefix) {
   if (cfg.nSharedExperts > 0)
     y = m.add(y, mlp(xt, prefix + "shared_experts.",
                      cfg.nSharedExperts * cfg.moeIntermediateSize));
-  return tensor::ExpandShapeOp::create(
-      b, loc, tensor({kDyn, kDyn, d}), y,
-      SmallVector<ReassociationIndices>{{0, 1}, {2}}, xSizes);
+  // Back to [B, S, D]. (An expand_shape with two dynamic sizes in one group
+  // crashes MLIR 22's expand-strided-metadata, so copy with index math.)
+  Value seqLen = getValueOrCreateConstantIndexOp(b, loc, xSizes[1]);
+  return m.generic(
+      {}, m.empty(xSizes, f32), 3, {{0, 1, 2}}, {},
+      [&](OpBuilder &nb, Location l, ValueRange) {
+        Value bi = linalg::IndexOp::create(nb, l, 0);
+        Value si = linalg::IndexOp::create(nb, l, 1);
+        Value di = linalg::IndexOp::create(nb, l, 2);
+        Value t = arith::AddIOp::create(
+            nb, l, arith::MulIOp::create(nb, l, bi, seqLen), si);
+        linalg::YieldOp::create(
+            nb, l, tensor::ExtractOp::create(nb, l, y, ValueRange{t, di})
+                       .getResult());
+      })[0];
 }
 
 func::FuncOp Importer::buildLayer(int64_t index) {
@@ -439,6 +457,12 @@ func::FuncOp Importer::buildLayer(int64_t index) {
       b.getFunctionType({hidden, positions}, {hidden}));
   fn.setPrivate();
   Block *block = fn.addEntryBlock();
+  // Ops of this layer carry its checkpoint prefix as their location, so
+  // diagnostics and reports name the layer.
+  Location fileLoc = loc;
+  auto restoreLoc = llvm::make_scope_exit([&] { loc = fileLoc; });
+  loc = NameLoc::get(b.getStringAttr(prefix.substr(0, prefix.size() - 1)),
+                     fileLoc);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(block);
   layerBlock = block;
@@ -506,7 +530,7 @@ absl::StatusOr<OwningOpRef<ModuleOp>> Importer::run() {
   h = rmsNorm(h, "model.norm.weight", d);
   std::string head = cfg.tieWordEmbeddings ? "model.embed_tokens.weight"
                                            : "lm_head.weight";
-  Value logits = linear(h, head, vocab, d);
+  Value logits = linear(h, head, vocab, d, /*quantizable=*/false);
   func::ReturnOp::create(b, loc, logits);
   if (!error.ok())
     return error;

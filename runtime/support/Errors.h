@@ -1,4 +1,4 @@
-//===- Errors.h - Helpers for one-line errors about untrusted input -*- C++ -*-===//
+//===- Errors.h - One-line errors about untrusted input ---------*- C++ -*-===//
 //
 // Shared by the readers of untrusted files (safetensors, artifacts,
 // manifests) so that every error names the file and the offending item the

@@ -29,6 +29,7 @@
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "llvm/Support/CommandLine.h"
@@ -43,6 +44,11 @@
 
 using namespace mlir;
 namespace cl = llvm::cl;
+namespace artifact = ::dsc::artifact;
+namespace hf = ::dsc::hf;
+namespace json = ::dsc::json;
+namespace rt = ::dsc::runtime;
+namespace st = ::dsc::st;
 
 namespace {
 
@@ -126,30 +132,30 @@ std::string dtypeOf(Type type) {
   return s;
 }
 
-dsc::json::Value shapeOf(RankedTensorType type) {
-  dsc::json::Value shape = dsc::json::Value::array();
+json::Value shapeOf(RankedTensorType type) {
+  json::Value shape = json::Value::array();
   for (int64_t d : type.getShape())
     shape.push(ShapedType::isDynamic(d) ? int64_t(-1) : d);
   return shape;
 }
 
-/// The manifest's description of `@forward`, read after weights became
+/// The manifest's arguments of `@forward`, read after weights became
 /// arguments: inputs, params in argument order, then the output.
-FailureOr<dsc::json::Value> describeForward(ModuleOp module) {
+FailureOr<json::Value> describeForwardArgs(ModuleOp module) {
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   if (!forward || forward.isExternal() || forward.getNumResults() != 1) {
     module.emitError("the graph must define `func.func @forward(tokens) -> "
                      "logits`");
     return failure();
   }
-  dsc::json::Value args = dsc::json::Value::array();
+  json::Value args = json::Value::array();
   for (unsigned i = 0; i < forward.getNumArguments(); ++i) {
     auto type = dyn_cast<RankedTensorType>(forward.getArgument(i).getType());
     if (!type) {
       forward.emitError("argument ") << i << " is not a ranked tensor";
       return failure();
     }
-    dsc::json::Value arg = dsc::json::Value::object();
+    json::Value arg = json::Value::object();
     if (auto name = forward.getArgAttrOfType<StringAttr>(i, "dsc.weight")) {
       arg.set("role", "param").set("name", name.str());
       if (auto stack = forward.getArgAttrOfType<IntegerAttr>(i, "dsc.stack"))
@@ -162,16 +168,12 @@ FailureOr<dsc::json::Value> describeForward(ModuleOp module) {
     args.push(std::move(arg));
   }
   auto result = cast<RankedTensorType>(forward.getResultTypes()[0]);
-  args.push(dsc::json::Value::object()
+  args.push(json::Value::object()
                 .set("role", "output")
                 .set("name", "logits")
                 .set("dtype", dtypeOf(result.getElementType()))
                 .set("shape", shapeOf(result)));
-  dsc::json::Value entry = dsc::json::Value::object();
-  entry.set("name", "forward")
-      .set("symbol", "dsc_entry_forward")
-      .set("args", std::move(args));
-  return entry;
+  return args;
 }
 
 LogicalResult writeText(const std::string &path, StringRef text,
@@ -209,7 +211,7 @@ int main(int argc, char **argv) {
   SmallVector<StringRef> targets;
   StringRef(targetList).split(targets, ',', -1, /*KeepEmpty=*/false);
   for (StringRef t : targets)
-    if (!dsc::isSupportedTarget(t))
+    if (!mlir::dsc::isSupportedTarget(t))
       return fail("--target: unknown target '" + t.str() +
                   "' (expected cpu, sm_80 or sm_90a)");
   if (embedWeights && shapesOnly)
@@ -219,11 +221,12 @@ int main(int argc, char **argv) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registerAllToLLVMIRTranslations(registry);
-  registry.insert<dsc::DscDialect>();
+  registry.insert<mlir::dsc::DscDialect>();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   DefaultTimingManager timing;
   applyDefaultTimingManagerCLOptions(timing);
+  TimingScope rootTiming = timing.getRootScope();
   Progress progress;
 
   // 1. Import.
@@ -241,9 +244,9 @@ int main(int argc, char **argv) {
   } else {
     if (!llvm::sys::fs::is_directory(modelPath))
       return fail(modelPath + ": not a checkpoint directory or .mlir file");
-    dsc::hf::ImportOptions options;
+    hf::ImportOptions options;
     options.shapesOnly = shapesOnly;
-    auto imported = dsc::hf::importCheckpoint(context, modelPath, options);
+    auto imported = hf::importCheckpoint(context, modelPath, options);
     if (!imported.ok())
       return fail(std::string(imported.status().message()));
     module = std::move(*imported);
@@ -267,10 +270,11 @@ int main(int argc, char **argv) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return fail("bad pass manager options");
-    pm.enableTiming(timing.getRootScope().nest("graph"));
-    dsc::buildGraphPipeline(pm);
+    TimingScope scope = rootTiming.nest("graph");
+    pm.enableTiming(scope);
+    mlir::dsc::buildGraphPipeline(pm);
     if (emit != Emit::Fused)
-      pm.addPass(dsc::createDscWeightsToArguments());
+      pm.addPass(mlir::dsc::createDscWeightsToArguments());
     if (failed(pm.run(*module)))
       return fail("graph pipeline failed");
   }
@@ -282,14 +286,14 @@ int main(int argc, char **argv) {
       return fail(error);
     return 0;
   }
-  FailureOr<dsc::json::Value> entry = describeForward(*module);
-  if (failed(entry))
+  FailureOr<json::Value> args = describeForwardArgs(*module);
+  if (failed(args))
     return fail("cannot describe @forward");
 
   // 3. Per target codegen.
-  dsc::artifact::Writer writer;
-  dsc::json::Value targetsJson = dsc::json::Value::array();
-  std::optional<std::string> ptxas = dsc::findPtxas();
+  artifact::Writer writer;
+  json::Value targetsJson = json::Value::array();
+  std::optional<std::string> ptxas = mlir::dsc::findPtxas();
   if (emit == Emit::Ptx)
     llvm::sys::fs::create_directories(outputPath);
   for (StringRef target : targets) {
@@ -297,43 +301,46 @@ int main(int argc, char **argv) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return fail("bad pass manager options");
-    pm.enableTiming(timing.getRootScope().nest(target));
+    TimingScope scope = rootTiming.nest(target);
+    pm.enableTiming(scope);
     if (target == "cpu") {
       if (emit == Emit::Ptx)
         continue;
       progress.stage("cpu: lower to LLVM");
-      dsc::buildCpuPipeline(pm);
+      mlir::dsc::buildCpuPipeline(pm);
       if (failed(pm.run(*clone)))
         return fail("cpu: lowering failed");
       progress.stage("cpu: compile and link the host shared object");
       FailureOr<std::vector<char>> so =
-          dsc::compileHostSharedObject(*clone, error);
+          mlir::dsc::compileHostSharedObject(*clone, error);
       if (failed(so))
         return fail("cpu: " + error);
       writer.addSection("cpu/host.so", so->data(), so->size());
-      targetsJson.push(dsc::json::Value::object()
+      targetsJson.push(json::Value::object()
                            .set("name", "cpu")
                            .set("kind", "host-shared-object")
                            .set("section", "cpu/host.so"));
       continue;
     }
     progress.stage(target.str() + ": lower to NVVM and PTX");
-    dsc::CodegenOptions options;
+    mlir::dsc::CodegenOptions options;
     options.chip = target.str();
-    dsc::buildNvvmPipeline(pm, options);
+    mlir::dsc::buildNvvmPipeline(pm, options);
     if (failed(pm.run(*clone)))
       return fail(target.str() + ": lowering failed");
-    std::vector<dsc::GpuKernelBinary> kernels = dsc::collectPtx(*clone);
+    std::vector<mlir::dsc::GpuKernelBinary> kernels = mlir::dsc::collectPtx(*clone);
     if (ptxas) {
       progress.stage(target.str() + ": assemble " +
                      std::to_string(kernels.size()) + " kernels with ptxas");
-      for (dsc::GpuKernelBinary &k : kernels)
-        if (failed(dsc::assemblePtx(*ptxas, target, k, error)))
+      for (mlir::dsc::GpuKernelBinary &k : kernels)
+        if (failed(mlir::dsc::assemblePtx(*ptxas, target, k, error)))
           return fail(error);
     }
-    dsc::json::Value kernelsJson = dsc::json::Value::array();
-    for (dsc::GpuKernelBinary &k : kernels) {
-      std::string ptxSection = target.str() + "/" + k.name + ".ptx";
+    json::Value kernelsJson = json::Value::array();
+    for (auto [index, k] : llvm::enumerate(kernels)) {
+      // Numbered: section names are short, kernel names need not be.
+      std::string section = target.str() + "/k" + std::to_string(index);
+      std::string ptxSection = section + ".ptx";
       if (emit == Emit::Ptx) {
         SmallString<256> path(outputPath);
         llvm::sys::path::append(path, k.name + "." + target.str() + ".ptx");
@@ -342,16 +349,16 @@ int main(int argc, char **argv) {
         continue;
       }
       writer.addSection(ptxSection, k.ptx.data(), k.ptx.size());
-      dsc::json::Value kj = dsc::json::Value::object();
+      json::Value kj = json::Value::object();
       kj.set("name", k.name).set("section", ptxSection);
       if (!k.cubin.empty()) {
-        std::string cubinSection = target.str() + "/" + k.name + ".cubin";
+        std::string cubinSection = section + ".cubin";
         writer.addSection(cubinSection, k.cubin.data(), k.cubin.size());
         kj.set("cubin", cubinSection);
       }
       kernelsJson.push(std::move(kj));
     }
-    targetsJson.push(dsc::json::Value::object()
+    targetsJson.push(json::Value::object()
                          .set("name", target.str())
                          .set("kind", "ptx")
                          .set("kernels", std::move(kernelsJson)));
@@ -362,32 +369,33 @@ int main(int argc, char **argv) {
   }
 
   // 4. Weights, when embedded: packed exactly as the runtime binds them.
-  dsc::json::Value &args =
-      const_cast<dsc::json::Value &>(*entry->find("args"));
   if (embedWeights) {
     progress.stage("pack weights into the artifact");
-    auto checkpoint = dsc::st::Checkpoint::open(source);
+    auto checkpoint = st::Checkpoint::open(source);
     if (!checkpoint.ok())
       return fail(std::string(checkpoint.status().message()));
-    // Section names are short: weights/<argument index>.
-    auto &list = const_cast<dsc::json::Value::ArrayStorage &>(args.getArray());
+    json::Value withSections = json::Value::array();
+    const auto &list = args->getArray();
     for (size_t i = 0; i < list.size(); ++i) {
-      dsc::json::Value &arg = list[i];
-      if (arg.find("role")->getString() != "param")
-        continue;
-      absl::StatusOr<dsc::runtime::ParamSpec> spec =
-          dsc::runtime::ParamSpec::fromJson(arg);
-      if (!spec.ok())
-        return fail(std::string(spec.status().message()));
-      std::vector<uint8_t> bytes(spec->numBytes());
-      if (absl::Status s = dsc::runtime::packParam(**checkpoint, *spec,
-                                                   bytes.data());
-          !s.ok())
-        return fail(std::string(s.message()));
-      std::string section = "weights/" + std::to_string(i);
-      writer.addSection(section, bytes.data(), bytes.size());
-      arg.set("section", section);
+      json::Value arg = list[i];
+      if (arg.find("role")->getString() == "param") {
+        absl::StatusOr<rt::ParamSpec> spec =
+            rt::ParamSpec::fromJson(arg);
+        if (!spec.ok())
+          return fail(std::string(spec.status().message()));
+        std::vector<uint8_t> bytes(spec->numBytes());
+        if (absl::Status s =
+                rt::packParam(**checkpoint, *spec, bytes.data());
+            !s.ok())
+          return fail(std::string(s.message()));
+        // Section names must be short: weights/<argument index>.
+        std::string section = "weights/" + std::to_string(i);
+        writer.addSection(section, std::move(bytes));
+        arg.set("section", section);
+      }
+      withSections.push(std::move(arg));
     }
+    *args = std::move(withSections);
   }
 
   // 5. Manifest and artifact.
@@ -397,22 +405,25 @@ int main(int argc, char **argv) {
   std::string architecture = "unknown";
   if (auto attr = (*module)->getAttrOfType<StringAttr>("dsc.model"))
     architecture = attr.str();
-  dsc::json::Value manifest = dsc::json::Value::object();
+  json::Value manifest = json::Value::object();
   manifest.set("format", "dscx")
       .set("version", 1)
       .set("compiler", "dsc 0.1.0")
-      .set("model", dsc::json::Value::object()
+      .set("model", json::Value::object()
                         .set("architecture", architecture)
                         .set("vocab_size", logits.getShape().back())
                         .set("source", source))
-      .set("weights", dsc::json::Value::object().set("embedded", embedWeights))
-      .set("entry_points", dsc::json::Value::array().push(std::move(*entry)))
+      .set("weights", json::Value::object().set("embedded", bool(embedWeights)))
+      .set("entry_points",
+           json::Value::array().push(json::Value::object()
+                                              .set("name", "forward")
+                                              .set("symbol", "dsc_entry_forward")
+                                              .set("args", std::move(*args))))
       .set("targets", std::move(targetsJson));
   std::string text = manifest.dump();
   writer.addSection("manifest.json", text.data(), text.size());
   if (absl::Status s = writer.write(outputPath); !s.ok())
     return fail(std::string(s.message()));
   progress.finish();
-  timing.dump();
   return 0;
 }

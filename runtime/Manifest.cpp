@@ -1,0 +1,312 @@
+//===- Manifest.cpp - The typed view of an artifact's manifest ------------===//
+
+#include "runtime/Manifest.h"
+
+#include "runtime/support/Errors.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace dsc::runtime {
+
+namespace {
+
+/// Reads the manifest of one artifact; every error names the artifact and
+/// the JSON path of the offending value.
+class ManifestReader {
+public:
+  explicit ManifestReader(const artifact::Artifact &artifact)
+      : artifact(artifact) {}
+
+  absl::StatusOr<Manifest> read();
+
+private:
+  template <typename... Parts>
+  absl::Status error(const std::string &where, const Parts &...parts) const {
+    return absl::InvalidArgumentError(
+        absl::StrCat(artifact.path(), ": manifest: ", where,
+                     where.empty() ? "" : ": ", parts...));
+  }
+
+  /// The string member `key` of `object`; absent is an error when
+  /// `required`, otherwise an empty string.
+  absl::StatusOr<std::string> getString(const json::Value &object,
+                                        const char *key,
+                                        const std::string &where,
+                                        bool required = true) const {
+    const json::Value *value = object.find(key);
+    if (!value && !required)
+      return std::string();
+    if (!value || !value->isString())
+      return error(where, "\"", key, "\" must be a string");
+    return value->getString();
+  }
+
+  /// The array member `key` of `object`.
+  absl::StatusOr<const json::Value::ArrayStorage *>
+  getArray(const json::Value &object, const char *key,
+           const std::string &where) const {
+    const json::Value *value = object.find(key);
+    if (!value || !value->isArray())
+      return error(where, "\"", key, "\" must be an array");
+    return &value->getArray();
+  }
+
+  /// Checks that the section a manifest entry refers to exists.
+  absl::Status checkSection(const std::string &name,
+                            const std::string &where) const {
+    if (!artifact.section(name))
+      return error(where, "section ", quote(name), " is not in the artifact");
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<Argument> readArgument(const json::Value &arg,
+                                        const std::string &where,
+                                        bool embeddedWeights) const;
+  absl::StatusOr<EntryPoint> readEntryPoint(const json::Value &entry,
+                                            const std::string &where,
+                                            bool embeddedWeights) const;
+  absl::StatusOr<Target> readTarget(const json::Value &target,
+                                    const std::string &where) const;
+
+  const artifact::Artifact &artifact;
+};
+
+absl::StatusOr<Argument>
+ManifestReader::readArgument(const json::Value &arg, const std::string &where,
+                             bool embeddedWeights) const {
+  if (!arg.isObject())
+    return error(where, "not an object");
+  Argument result;
+  absl::StatusOr<std::string> role = getString(arg, "role", where);
+  if (!role.ok())
+    return role.status();
+  if (*role == "param") {
+    result.role = ArgRole::Param;
+    absl::StatusOr<ParamSpec> param = ParamSpec::fromJson(arg);
+    if (!param.ok())
+      return error(where, param.status().message());
+    result.param = std::move(*param);
+    result.name = result.param.name;
+    result.dtype = result.param.dtype;
+    result.shape = result.param.shape;
+    if (embeddedWeights) {
+      absl::StatusOr<std::string> section = getString(arg, "section", where);
+      if (!section.ok())
+        return section.status();
+      if (absl::Status s = checkSection(*section, where); !s.ok())
+        return s;
+      result.section = std::move(*section);
+    }
+    return result;
+  }
+  if (*role == "input")
+    result.role = ArgRole::Input;
+  else if (*role == "output")
+    result.role = ArgRole::Output;
+  else
+    return error(where, "unknown role ", quote(*role),
+                 " (expected input, param or output)");
+  absl::StatusOr<std::string> name = getString(arg, "name", where);
+  if (!name.ok())
+    return name.status();
+  result.name = std::move(*name);
+  absl::StatusOr<std::string> dtype = getString(arg, "dtype", where);
+  if (!dtype.ok())
+    return dtype.status();
+  std::optional<ElementType> type = parseElementType(*dtype);
+  if (!type)
+    return error(where, "unknown dtype ", quote(*dtype),
+                 " (expected i64, f32 or f8e4m3)");
+  result.dtype = *type;
+  absl::StatusOr<const json::Value::ArrayStorage *> shape =
+      getArray(arg, "shape", where);
+  if (!shape.ok())
+    return shape.status();
+  for (const json::Value &dim : **shape) {
+    if (!dim.isInteger() || dim.getInt() < -1)
+      return error(where, "\"shape\" must hold integers >= -1 (-1 is a "
+                          "dynamic dimension)");
+    result.shape.push_back(dim.getInt());
+  }
+  return result;
+}
+
+absl::StatusOr<EntryPoint>
+ManifestReader::readEntryPoint(const json::Value &entry,
+                               const std::string &where,
+                               bool embeddedWeights) const {
+  if (!entry.isObject())
+    return error(where, "not an object");
+  EntryPoint result;
+  absl::StatusOr<std::string> name = getString(entry, "name", where);
+  if (!name.ok())
+    return name.status();
+  result.name = std::move(*name);
+  absl::StatusOr<std::string> symbol = getString(entry, "symbol", where);
+  if (!symbol.ok())
+    return symbol.status();
+  result.symbol = std::move(*symbol);
+  absl::StatusOr<const json::Value::ArrayStorage *> args =
+      getArray(entry, "args", where);
+  if (!args.ok())
+    return args.status();
+  for (size_t i = 0; i < (*args)->size(); ++i) {
+    absl::StatusOr<Argument> arg = readArgument(
+        (**args)[i], absl::StrCat(where, ".args[", i, "]"), embeddedWeights);
+    if (!arg.ok())
+      return arg.status();
+    result.args.push_back(std::move(*arg));
+  }
+  return result;
+}
+
+absl::StatusOr<Target>
+ManifestReader::readTarget(const json::Value &target,
+                           const std::string &where) const {
+  if (!target.isObject())
+    return error(where, "not an object");
+  Target result;
+  absl::StatusOr<std::string> name = getString(target, "name", where);
+  if (!name.ok())
+    return name.status();
+  result.name = std::move(*name);
+  absl::StatusOr<std::string> kind = getString(target, "kind", where);
+  if (!kind.ok())
+    return kind.status();
+  result.kind = std::move(*kind);
+  if (result.kind == "host-shared-object") {
+    absl::StatusOr<std::string> section = getString(target, "section", where);
+    if (!section.ok())
+      return section.status();
+    if (absl::Status s = checkSection(*section, where); !s.ok())
+      return s;
+    result.section = std::move(*section);
+    return result;
+  }
+  if (result.kind != "ptx")
+    return error(where, "unknown target kind ", quote(result.kind),
+                 " (expected host-shared-object or ptx)");
+  absl::StatusOr<const json::Value::ArrayStorage *> kernels =
+      getArray(target, "kernels", where);
+  if (!kernels.ok())
+    return kernels.status();
+  for (size_t i = 0; i < (*kernels)->size(); ++i) {
+    const json::Value &kernel = (**kernels)[i];
+    std::string kernelWhere = absl::StrCat(where, ".kernels[", i, "]");
+    if (!kernel.isObject())
+      return error(kernelWhere, "not an object");
+    Kernel k;
+    absl::StatusOr<std::string> kernelName =
+        getString(kernel, "name", kernelWhere);
+    if (!kernelName.ok())
+      return kernelName.status();
+    absl::StatusOr<std::string> ptx = getString(kernel, "section", kernelWhere);
+    if (!ptx.ok())
+      return ptx.status();
+    if (absl::Status s = checkSection(*ptx, kernelWhere); !s.ok())
+      return s;
+    absl::StatusOr<std::string> cubin =
+        getString(kernel, "cubin", kernelWhere, /*required=*/false);
+    if (!cubin.ok())
+      return cubin.status();
+    if (!cubin->empty())
+      if (absl::Status s = checkSection(*cubin, kernelWhere); !s.ok())
+        return s;
+    result.kernels.push_back(
+        {std::move(*kernelName), std::move(*ptx), std::move(*cubin)});
+  }
+  return result;
+}
+
+absl::StatusOr<Manifest> ManifestReader::read() {
+  // Artifact::open has checked that the manifest is an object with the
+  // right "format" and "version".
+  const json::Value &root = artifact.manifest();
+  Manifest manifest;
+  absl::StatusOr<std::string> compiler =
+      getString(root, "compiler", "", /*required=*/false);
+  if (!compiler.ok())
+    return compiler.status();
+  manifest.compiler = std::move(*compiler);
+
+  const json::Value *model = root.find("model");
+  if (!model || !model->isObject())
+    return error("", "\"model\" must be an object");
+  absl::StatusOr<std::string> architecture =
+      getString(*model, "architecture", "model", /*required=*/false);
+  if (!architecture.ok())
+    return architecture.status();
+  manifest.architecture = std::move(*architecture);
+  absl::StatusOr<std::string> source =
+      getString(*model, "source", "model", /*required=*/false);
+  if (!source.ok())
+    return source.status();
+  manifest.source = std::move(*source);
+  if (const json::Value *vocab = model->find("vocab_size")) {
+    if (!vocab->isInteger() || vocab->getInt() < 1)
+      return error("model", "\"vocab_size\" must be a positive integer");
+    manifest.vocabSize = vocab->getInt();
+  }
+
+  if (const json::Value *weights = root.find("weights")) {
+    const json::Value *embedded =
+        weights->isObject() ? weights->find("embedded") : nullptr;
+    if (!embedded || !embedded->isBool())
+      return error("weights", "\"embedded\" must be true or false");
+    manifest.embeddedWeights = embedded->getBool();
+  }
+
+  absl::StatusOr<const json::Value::ArrayStorage *> entries =
+      getArray(root, "entry_points", "");
+  if (!entries.ok())
+    return entries.status();
+  for (size_t i = 0; i < (*entries)->size(); ++i) {
+    absl::StatusOr<EntryPoint> entry =
+        readEntryPoint((**entries)[i], absl::StrCat("entry_points[", i, "]"),
+                       manifest.embeddedWeights);
+    if (!entry.ok())
+      return entry.status();
+    if (manifest.findEntryPoint(entry->name))
+      return error(absl::StrCat("entry_points[", i, "]"),
+                   "duplicate entry point ", quote(entry->name));
+    manifest.entryPoints.push_back(std::move(*entry));
+  }
+
+  absl::StatusOr<const json::Value::ArrayStorage *> targets =
+      getArray(root, "targets", "");
+  if (!targets.ok())
+    return targets.status();
+  for (size_t i = 0; i < (*targets)->size(); ++i) {
+    absl::StatusOr<Target> target =
+        readTarget((**targets)[i], absl::StrCat("targets[", i, "]"));
+    if (!target.ok())
+      return target.status();
+    if (manifest.findTarget(target->name))
+      return error(absl::StrCat("targets[", i, "]"), "duplicate target ",
+                   quote(target->name));
+    manifest.targets.push_back(std::move(*target));
+  }
+  return manifest;
+}
+
+} // namespace
+
+const EntryPoint *Manifest::findEntryPoint(std::string_view name) const {
+  for (const EntryPoint &e : entryPoints)
+    if (e.name == name)
+      return &e;
+  return nullptr;
+}
+
+const Target *Manifest::findTarget(std::string_view name) const {
+  for (const Target &t : targets)
+    if (t.name == name)
+      return &t;
+  return nullptr;
+}
+
+absl::StatusOr<Manifest> parseManifest(const artifact::Artifact &artifact) {
+  return ManifestReader(artifact).read();
+}
+
+} // namespace dsc::runtime

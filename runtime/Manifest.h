@@ -1,0 +1,113 @@
+//===- Manifest.h - The typed view of an artifact's manifest ----*- C++ -*-===//
+//
+// The manifest (section `manifest.json` of a .dscx artifact) is written by
+// dsc-compile. Its schema, version 1:
+//
+//   {"format": "dscx", "version": 1, "compiler": "dsc 0.1.0",
+//    "model": {"architecture": "DeepseekV3ForCausalLM", "vocab_size": 256,
+//              "source": "/abs/checkpoint/dir", ...},
+//    "weights": {"embedded": false},
+//    "entry_points": [{"name": "forward", "symbol": "dsc_entry_forward",
+//                      "args": [ARG, ...]}],
+//    "targets": [{"name": "cpu", "kind": "host-shared-object",
+//                 "section": "cpu/host.so"},
+//                {"name": "sm_90a", "kind": "ptx",
+//                 "kernels": [{"name": "k0", "section": "sm_90a/k0.ptx",
+//                              "cubin": "sm_90a/k0.cubin"}]}]}
+//
+// where each ARG is {"role": "input"|"param"|"output", "name", "dtype":
+// "i64"|"f32"|"f8e4m3", "shape": [dims, -1 for a dynamic one]} plus, for
+// params, optional "stack" (see ParamSpec) and, when the weights are
+// embedded, "section": the section holding the packed bytes. The compiled
+// entry symbol takes one descriptor per ARG, in this order.
+//
+// Unknown keys are ignored so that later compilers can add information
+// without breaking older runtimes of the same format version.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_RUNTIME_MANIFEST_H
+#define DSC_RUNTIME_MANIFEST_H
+
+#include "runtime/WeightBinder.h"
+#include "runtime/artifact/Artifact.h"
+
+#include "absl/status/statusor.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dsc::runtime {
+
+/// What an entry-point argument is for.
+enum class ArgRole { Input, Param, Output };
+
+/// One argument of an entry point.
+struct Argument {
+  ArgRole role = ArgRole::Input;
+  std::string name;
+  ElementType dtype = ElementType::F32;
+  /// Dimensions; -1 marks a dynamic one (inputs and outputs only).
+  std::vector<int64_t> shape;
+  /// For params: what to bind (name, dtype and shape repeat the above).
+  ParamSpec param;
+  /// For params of an artifact with embedded weights: their section.
+  std::string section;
+};
+
+/// One compiled function the runtime can call.
+struct EntryPoint {
+  std::string name;
+  /// The exported symbol of the host code: void symbol(void **argv).
+  std::string symbol;
+  std::vector<Argument> args;
+};
+
+/// One GPU kernel of a `ptx` target.
+struct Kernel {
+  std::string name;
+  std::string ptxSection;
+  /// Empty when ptxas was not available at compile time.
+  std::string cubinSection;
+};
+
+/// Code for one device: a host shared object or GPU kernels.
+struct Target {
+  std::string name;
+  /// "host-shared-object" or "ptx".
+  std::string kind;
+  /// For host-shared-object targets.
+  std::string section;
+  /// For ptx targets.
+  std::vector<Kernel> kernels;
+};
+
+/// The manifest of an artifact, validated.
+struct Manifest {
+  std::string compiler;
+  std::string architecture;
+  /// 0 when the manifest does not say.
+  int64_t vocabSize = 0;
+  /// The checkpoint the artifact was compiled from; may be empty.
+  std::string source;
+  bool embeddedWeights = false;
+  std::vector<EntryPoint> entryPoints;
+  std::vector<Target> targets;
+
+  /// The entry point called `name`, or nullptr.
+  const EntryPoint *findEntryPoint(std::string_view name) const;
+  /// The target called `name`, or nullptr.
+  const Target *findTarget(std::string_view name) const;
+};
+
+/// Reads and checks the manifest of `artifact`: required keys with the right
+/// types, valid arguments, and every section it names present in the
+/// artifact. Errors are one line: "PATH: manifest: entry_points[0].args[3]:
+/// ...".
+absl::StatusOr<Manifest> parseManifest(const artifact::Artifact &artifact);
+
+} // namespace dsc::runtime
+
+#endif // DSC_RUNTIME_MANIFEST_H

@@ -1,0 +1,337 @@
+//===- Session.cpp - A loaded model ready to run --------------------------===//
+
+#include "runtime/Session.h"
+
+#include "runtime/support/Errors.h"
+#include "runtime/support/Safetensors.h"
+
+#include "absl/strings/str_cat.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <dlfcn.h>
+
+namespace dsc::runtime {
+
+namespace {
+
+constexpr char kForward[] = "forward";
+constexpr char kCpuTarget[] = "cpu";
+
+/// Until the CUDA backend exists, says whether a driver is there so that
+/// the user learns which of the two problems they have.
+absl::Status cudaUnavailable() {
+  void *driver = ::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!driver) {
+    const char *message = ::dlerror();
+    // dlerror's text starts with the library name.
+    return absl::UnavailableError(absl::StrCat(
+        "no CUDA driver on this machine (",
+        message ? message : "libcuda.so.1: not found", "); use --device cpu"));
+  }
+  ::dlclose(driver);
+  return absl::FailedPreconditionError(
+      "the CUDA backend is not implemented yet (see issue #5); use --device "
+      "cpu");
+}
+
+/// "[batch, seq]" style shape with -1 shown as '?'.
+std::string formatCompiledShape(const std::vector<int64_t> &shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    absl::StrAppend(&out, i ? ", " : "",
+                    shape[i] < 0 ? "?" : absl::StrCat(shape[i]));
+  return out + "]";
+}
+
+} // namespace
+
+absl::StatusOr<std::unique_ptr<Session>>
+Session::create(std::shared_ptr<const artifact::Artifact> artifact,
+                const SessionOptions &options) {
+  if (options.device == "cuda")
+    return cudaUnavailable();
+  if (options.device != "cpu")
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown device ", quote(options.device), " (expected cpu or cuda)"));
+
+  std::unique_ptr<Session> session(new Session(std::move(artifact)));
+  absl::StatusOr<Manifest> manifest = parseManifest(*session->artifact);
+  if (!manifest.ok())
+    return manifest.status();
+  session->manifest = std::move(*manifest);
+  if (absl::Status s = session->checkSignature(); !s.ok())
+    return s;
+  // Loading the code is quick and binding may take minutes: fail early.
+  if (absl::Status s = session->loadHostCode(); !s.ok())
+    return s;
+  if (absl::Status s = session->bindParams(options); !s.ok())
+    return s;
+  return session;
+}
+
+absl::Status Session::checkSignature() {
+  const std::string &path = artifact->path();
+  forwardEntry = manifest.findEntryPoint(kForward);
+  if (!forwardEntry)
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": the artifact has no '", kForward, "' entry point"));
+  auto signatureError = [&](const auto &...parts) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": entry point '", kForward, "' ", parts...,
+                     " (the runtime needs tokens i64 [batch, seq] -> logits "
+                     "f32 [batch, seq, vocab])"));
+  };
+  int inputs = 0, outputs = 0;
+  for (size_t i = 0; i < forwardEntry->args.size(); ++i) {
+    const Argument &arg = forwardEntry->args[i];
+    if (arg.role == ArgRole::Input) {
+      ++inputs;
+      tokensIndex = i;
+    } else if (arg.role == ArgRole::Output) {
+      ++outputs;
+      logitsIndex = i;
+    }
+  }
+  if (inputs != 1 || outputs != 1)
+    return signatureError("has ", inputs, " inputs and ", outputs, " outputs");
+  const Argument &tokens = forwardEntry->args[tokensIndex];
+  const Argument &logits = forwardEntry->args[logitsIndex];
+  if (tokens.dtype != ElementType::I64 || tokens.shape.size() != 2)
+    return signatureError("takes ", elementTypeName(tokens.dtype), " ",
+                          formatCompiledShape(tokens.shape));
+  if (logits.dtype != ElementType::F32 || logits.shape.size() != 3)
+    return signatureError("returns ", elementTypeName(logits.dtype), " ",
+                          formatCompiledShape(logits.shape));
+  int64_t compiledVocab = logits.shape[2];
+  if (compiledVocab >= 0 && manifest.vocabSize &&
+      compiledVocab != manifest.vocabSize)
+    return signatureError("returns ", compiledVocab,
+                          " logits per token but model.vocab_size is ",
+                          manifest.vocabSize);
+  vocab = compiledVocab >= 0 ? compiledVocab : manifest.vocabSize;
+  if (vocab <= 0)
+    return signatureError("has a dynamic vocabulary dimension and the "
+                          "manifest has no model.vocab_size");
+  return absl::OkStatus();
+}
+
+absl::Status Session::loadHostCode() {
+  const std::string &path = artifact->path();
+  const Target *target = manifest.findTarget(kCpuTarget);
+  if (!target || target->kind != "host-shared-object")
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": the artifact has no host code for the '",
+                     kCpuTarget, "' target (recompile with --target cpu)"));
+  // parseManifest checked that the section exists.
+  std::string_view image = *artifact->section(target->section);
+  absl::StatusOr<std::unique_ptr<HostModule>> module = HostModule::load(
+      image, absl::StrCat(path, ": section ", quote(target->section)));
+  if (!module.ok())
+    return module.status();
+  hostModule = std::move(*module);
+  absl::StatusOr<void *> symbol = hostModule->symbol(forwardEntry->symbol);
+  if (!symbol.ok())
+    return symbol.status();
+  entry = reinterpret_cast<void (*)(void **)>(*symbol);
+  return absl::OkStatus();
+}
+
+absl::Status Session::bindParams(const SessionOptions &options) {
+  const std::string &path = artifact->path();
+  descriptors.resize(forwardEntry->args.size());
+  bool fromSections = options.weightsDir.empty() && manifest.embeddedWeights;
+  std::unique_ptr<st::Checkpoint> checkpoint;
+  if (!fromSections) {
+    const std::string &dir =
+        options.weightsDir.empty() ? manifest.source : options.weightsDir;
+    if (dir.empty())
+      return absl::FailedPreconditionError(absl::StrCat(
+          path, ": the weights are not embedded and the manifest names no "
+                "checkpoint; pass the weights directory (dsc-run --weights "
+                "DIR)"));
+    absl::StatusOr<std::unique_ptr<st::Checkpoint>> opened =
+        st::Checkpoint::open(dir);
+    if (!opened.ok()) {
+      if (!options.weightsDir.empty())
+        return opened.status();
+      return absl::Status(
+          opened.status().code(),
+          absl::StrCat(opened.status().message(), " (the checkpoint ", path,
+                       " was compiled from; if it moved, pass the weights "
+                       "directory: dsc-run --weights DIR)"));
+    }
+    checkpoint = std::move(*opened);
+  }
+
+  for (size_t i = 0; i < forwardEntry->args.size(); ++i) {
+    const Argument &arg = forwardEntry->args[i];
+    if (arg.role != ArgRole::Param)
+      continue;
+    const size_t bytes = arg.param.numBytes();
+    std::string what = absl::StrCat("param ", quote(arg.name));
+    if (fromSections) {
+      std::string_view data = *artifact->section(arg.section);
+      if (data.size() != bytes)
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": section ", quote(arg.section), " holds ",
+                         data.size(), " bytes but ", what, " needs ", bytes));
+      if (reinterpret_cast<uintptr_t>(data.data()) %
+              AlignedBuffer::kAlignment ==
+          0) {
+        descriptors[i] = MemRefDescriptor(data.data(), arg.shape);
+        continue;
+      }
+    }
+    absl::StatusOr<AlignedBuffer> buffer = AlignedBuffer::allocate(bytes, what);
+    if (!buffer.ok())
+      return buffer.status();
+    if (fromSections) {
+      std::memcpy(buffer->data(), artifact->section(arg.section)->data(),
+                  bytes);
+    } else if (absl::Status s =
+                   packParam(*checkpoint, arg.param, buffer->data());
+               !s.ok()) {
+      return s;
+    }
+    descriptors[i] = MemRefDescriptor(buffer->data(), arg.shape);
+    paramBuffers.push_back(std::move(*buffer));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Session::checkDimensions(int64_t batch, int64_t seq) const {
+  if (batch < 1 || seq < 1)
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch (", batch, ") and sequence length (", seq,
+                     ") must be at least 1"));
+  const Argument &tokens = forwardEntry->args[tokensIndex];
+  const Argument &logits = forwardEntry->args[logitsIndex];
+  const int64_t actual[] = {batch, seq};
+  for (int d = 0; d < 2; ++d) {
+    int64_t fixed = tokens.shape[d] >= 0 ? tokens.shape[d] : logits.shape[d];
+    if (fixed >= 0 && fixed != actual[d])
+      return absl::InvalidArgumentError(absl::StrCat(
+          artifact->path(), ": '", kForward, "' was compiled for ",
+          d == 0 ? "batch " : "sequence length ", fixed, "; got ", actual[d]));
+  }
+  int64_t elements;
+  if (__builtin_mul_overflow(batch, seq, &elements) ||
+      __builtin_mul_overflow(elements, vocab * int64_t(sizeof(float)),
+                             &elements))
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch ", batch, " x sequence length ", seq,
+                     " is too large for the logits"));
+  return absl::OkStatus();
+}
+
+void Session::run(const int64_t *tokens, int64_t batch, int64_t seq,
+                  float *logits) {
+  descriptors[tokensIndex] = MemRefDescriptor(tokens, {batch, seq});
+  descriptors[logitsIndex] = MemRefDescriptor(logits, {batch, seq, vocab});
+  std::vector<void *> argv;
+  argv.reserve(descriptors.size());
+  for (MemRefDescriptor &d : descriptors)
+    argv.push_back(d.get());
+  entry(argv.data());
+}
+
+absl::Status Session::forward(const int64_t *tokens, int64_t batch, int64_t seq,
+                              float *logits) {
+  if (absl::Status s = checkDimensions(batch, seq); !s.ok())
+    return s;
+  if (!tokens || !logits)
+    return absl::InvalidArgumentError("tokens and logits must not be null");
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t s = 0; s < seq; ++s)
+      if (int64_t id = tokens[b * seq + s]; id < 0 || id >= vocab)
+        return absl::InvalidArgumentError(
+            absl::StrCat("token id ", id, " at batch row ", b, ", position ", s,
+                         " is outside the vocabulary [0, ", vocab, ")"));
+  run(tokens, batch, seq, logits);
+  return absl::OkStatus();
+}
+
+absl::Status Session::generate(const int64_t *const *prompts,
+                               const int64_t *promptLengths, int64_t batch,
+                               int64_t maxNewTokens, int64_t *generated,
+                               float *prefillLogits,
+                               const ProgressFn &progress) {
+  if (batch < 1)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the batch must hold at least one prompt (got ", batch, ")"));
+  if (!prompts || !promptLengths)
+    return absl::InvalidArgumentError(
+        "prompts and prompt lengths must not be null");
+  if (maxNewTokens < 0)
+    return absl::InvalidArgumentError(
+        absl::StrCat("the number of new tokens must not be negative (got ",
+                     maxNewTokens, ")"));
+  if (maxNewTokens > 0 && !generated)
+    return absl::InvalidArgumentError(
+        "the output for generated tokens must not be null");
+  int64_t longestPrompt = 0;
+  for (int64_t b = 0; b < batch; ++b) {
+    if (promptLengths[b] < 1 || !prompts[b])
+      return absl::InvalidArgumentError(
+          absl::StrCat("prompt ", b, " is empty"));
+    for (int64_t p = 0; p < promptLengths[b]; ++p)
+      if (int64_t id = prompts[b][p]; id < 0 || id >= vocab)
+        return absl::InvalidArgumentError(
+            absl::StrCat("prompt ", b, ", position ", p, ": token id ", id,
+                         " is outside the vocabulary [0, ", vocab, ")"));
+    longestPrompt = std::max(longestPrompt, promptLengths[b]);
+  }
+
+  // Without new tokens, one forward still gives the prefill logits.
+  const int64_t steps = std::max<int64_t>(maxNewTokens, prefillLogits ? 1 : 0);
+  if (steps == 0)
+    return absl::OkStatus();
+  // The last step runs on the longest prompt plus all but the last token.
+  int64_t longest;
+  if (__builtin_add_overflow(longestPrompt, steps - 1, &longest))
+    return absl::InvalidArgumentError("the sequences are too long");
+  if (absl::Status s = checkDimensions(batch, longest); !s.ok())
+    return s;
+  absl::StatusOr<AlignedBuffer> tokens = AlignedBuffer::allocate(
+      size_t(batch * longest) * sizeof(int64_t), "the token batch");
+  if (!tokens.ok())
+    return tokens.status();
+  absl::StatusOr<AlignedBuffer> logits = AlignedBuffer::allocate(
+      size_t(batch * longest * vocab) * sizeof(float), "the logits");
+  if (!logits.ok())
+    return logits.status();
+  int64_t *tokenData = reinterpret_cast<int64_t *>(tokens->data());
+  float *logitData = reinterpret_cast<float *>(logits->data());
+
+  for (int64_t step = 0; step < steps; ++step) {
+    // Every sequence is its prompt plus the `step` tokens generated so far.
+    const int64_t width = longestPrompt + step;
+    if (absl::Status s = checkDimensions(batch, width); !s.ok())
+      return s;
+    for (int64_t b = 0; b < batch; ++b) {
+      int64_t *row = tokenData + b * width;
+      std::copy(prompts[b], prompts[b] + promptLengths[b], row);
+      std::copy(generated + b * maxNewTokens,
+                generated + b * maxNewTokens + step, row + promptLengths[b]);
+      std::fill(row + promptLengths[b] + step, row + width, int64_t(0));
+    }
+    run(tokenData, batch, width, logitData);
+    for (int64_t b = 0; b < batch; ++b) {
+      const float *last =
+          logitData + (b * width + promptLengths[b] + step - 1) * vocab;
+      if (step == 0 && prefillLogits)
+        std::copy(last, last + vocab, prefillLogits + b * vocab);
+      if (step < maxNewTokens)
+        // max_element returns the first maximum: the lowest id on ties.
+        generated[b * maxNewTokens + step] =
+            std::max_element(last, last + vocab) - last;
+    }
+    if (progress)
+      progress(step + 1, steps);
+  }
+  return absl::OkStatus();
+}
+
+} // namespace dsc::runtime

@@ -1,0 +1,193 @@
+//===- WeightBinder.cpp - Pack checkpoint tensors into parameters ---------===//
+
+#include "runtime/WeightBinder.h"
+
+#include "runtime/support/Errors.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+
+#include <cstring>
+#include <limits>
+
+namespace dsc::runtime {
+
+namespace {
+
+constexpr std::string_view kStackPlaceholder = "{}";
+
+struct ElementTypeEntry {
+  ElementType type;
+  const char *name;
+  size_t size;
+};
+
+constexpr ElementTypeEntry kElementTypes[] = {
+    {ElementType::I64, "i64", 8},
+    {ElementType::F32, "f32", 4},
+    {ElementType::F8E4M3, "f8e4m3", 1},
+};
+
+const ElementTypeEntry &entryOf(ElementType type) {
+  return kElementTypes[static_cast<size_t>(type)];
+}
+
+/// The safetensors header spelling of `dtype`, for StrCat (which takes
+/// Debian's absl::string_view, not std::string_view).
+std::string nameOf(st::DType dtype) {
+  return std::string(st::dtypeName(dtype));
+}
+
+} // namespace
+
+const char *elementTypeName(ElementType type) { return entryOf(type).name; }
+
+std::optional<ElementType> parseElementType(std::string_view name) {
+  for (const ElementTypeEntry &e : kElementTypes)
+    if (name == e.name)
+      return e.type;
+  return std::nullopt;
+}
+
+size_t elementSize(ElementType type) { return entryOf(type).size; }
+
+//===----------------------------------------------------------------------===//
+// ParamSpec
+//===----------------------------------------------------------------------===//
+
+absl::StatusOr<ParamSpec> ParamSpec::fromJson(const json::Value &arg) {
+  const json::Value *name = arg.find("name");
+  if (!name || !name->isString() || name->getString().empty())
+    return absl::InvalidArgumentError(
+        "param without a \"name\" string in the manifest");
+  ParamSpec spec;
+  spec.name = name->getString();
+  auto error = [&](const auto &...parts) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("param ", quote(spec.name), ": ", parts...));
+  };
+
+  const json::Value *dtype = arg.find("dtype");
+  std::optional<ElementType> type;
+  if (dtype && dtype->isString())
+    type = parseElementType(dtype->getString());
+  if (!type || *type == ElementType::I64)
+    return error("\"dtype\" must be \"f32\" or \"f8e4m3\", found ",
+                 dtype ? dtype->dump() : "nothing");
+  spec.dtype = *type;
+
+  const json::Value *shape = arg.find("shape");
+  if (!shape || !shape->isArray())
+    return error("\"shape\" must be an array of integers");
+  for (const json::Value &dim : shape->getArray()) {
+    if (!dim.isInteger() || dim.getInt() < 0)
+      return error("\"shape\" ", shape->dump(),
+                   " must hold non-negative integers (params have static "
+                   "shapes)");
+    spec.shape.push_back(dim.getInt());
+  }
+  std::optional<int64_t> elements = checkedProduct(spec.shape);
+  int64_t bytes;
+  if (!elements ||
+      __builtin_mul_overflow(
+          *elements, static_cast<int64_t>(elementSize(spec.dtype)), &bytes))
+    return error("shape ", formatShape(spec.shape), " is too large");
+
+  bool hasPlaceholder = spec.name.find(kStackPlaceholder) != std::string::npos;
+  if (const json::Value *stack = arg.find("stack")) {
+    if (!stack->isInteger() || stack->getInt() < 1)
+      return error("\"stack\" must be a positive integer, found ",
+                   stack->dump());
+    spec.stack = stack->getInt();
+    if (spec.shape.empty() || spec.shape[0] != spec.stack)
+      return error("shape ", formatShape(spec.shape), " must start with the ",
+                   "stack size ", spec.stack);
+    if (!hasPlaceholder)
+      return error("a stacked param's name must contain \"{}\"");
+  } else if (hasPlaceholder) {
+    return error("the name contains \"{}\" but there is no \"stack\"");
+  }
+  return spec;
+}
+
+int64_t ParamSpec::numElements() const {
+  return checkedProduct(shape).value_or(-1);
+}
+
+size_t ParamSpec::numBytes() const {
+  return static_cast<size_t>(numElements()) * elementSize(dtype);
+}
+
+std::string ParamSpec::tensorName(int64_t index) const {
+  if (stack == 0)
+    return name;
+  return absl::StrReplaceAll(name, {{"{}", absl::StrCat(index)}});
+}
+
+//===----------------------------------------------------------------------===//
+// Packing
+//===----------------------------------------------------------------------===//
+
+absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
+                       void *out) {
+  std::vector<int64_t> sliceShape = param.shape;
+  if (param.stack)
+    sliceShape.erase(sliceShape.begin());
+  int64_t sliceElements = checkedProduct(sliceShape).value_or(-1);
+  if (sliceElements < 0 || param.numElements() < 0)
+    return absl::InvalidArgumentError(absl::StrCat("param ", quote(param.name),
+                                                   ": invalid shape ",
+                                                   formatShape(param.shape)));
+  const size_t sliceBytes =
+      static_cast<size_t>(sliceElements) * elementSize(param.dtype);
+
+  uint8_t *dest = static_cast<uint8_t *>(out);
+  for (int64_t i = 0, e = param.stack ? param.stack : 1; i < e;
+       ++i, dest += sliceBytes) {
+    std::string name = param.tensorName(i);
+    const st::TensorInfo *t = checkpoint.find(name);
+    if (!t)
+      return absl::NotFoundError(absl::StrCat(
+          checkpoint.directory(), ": no tensor ", quote(name),
+          param.stack
+              ? absl::StrCat(" (for the stacked param ", quote(param.name), ")")
+              : ""));
+    if (t->shape != sliceShape)
+      return absl::InvalidArgumentError(
+          absl::StrCat(t->file, ": tensor ", quote(name), " has shape ",
+                       formatShape(t->shape), ", the artifact expects ",
+                       formatShape(sliceShape)));
+    switch (param.dtype) {
+    case ElementType::F32:
+      if (t->dtype != st::DType::F32 && t->dtype != st::DType::BF16 &&
+          t->dtype != st::DType::F16 && t->dtype != st::DType::F64)
+        // FP8 values mean nothing without their block scales, which the
+        // compiled code applies itself to f8e4m3 params.
+        return absl::InvalidArgumentError(absl::StrCat(
+            t->file, ": tensor ", quote(name), " is ", nameOf(t->dtype),
+            "; the artifact's f32 param needs F32, BF16, F16 or F64 "
+            "(recompile so that this weight is an f8e4m3 param)"));
+      if (absl::Status s =
+              st::convertToF32(*t, reinterpret_cast<float *>(dest));
+          !s.ok())
+        return s;
+      break;
+    case ElementType::F8E4M3:
+      if (t->dtype != st::DType::F8_E4M3)
+        return absl::InvalidArgumentError(absl::StrCat(
+            t->file, ": tensor ", quote(name), " is ", nameOf(t->dtype),
+            "; the artifact's f8e4m3 param needs F8_E4M3 (the checkpoint "
+            "does not match the one the artifact was compiled for)"));
+      std::memcpy(dest, t->data, sliceBytes);
+      break;
+    case ElementType::I64:
+      return absl::InvalidArgumentError(absl::StrCat("param ",
+                                                     quote(param.name),
+                                                     ": i64 params are not "
+                                                     "supported"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+} // namespace dsc::runtime

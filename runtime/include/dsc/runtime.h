@@ -1,0 +1,146 @@
+/*===- dsc/runtime.h - The dsc runtime C API -----------------------*- C -*-===*
+ *
+ * Loads a compiled model (a .dscx artifact), binds its weights and runs it:
+ *
+ *   dsc_artifact_t *artifact = NULL;
+ *   dsc_status_t status = dsc_artifact_open("model.dscx", &artifact);
+ *   if (status) {
+ *     fprintf(stderr, "%s\n", dsc_status_message(status));
+ *     dsc_status_free(status);
+ *     return 1;
+ *   }
+ *   dsc_session_t *session = NULL;
+ *   status = dsc_session_create(artifact, NULL, &session);
+ *   ...
+ *   dsc_session_release(session);
+ *   dsc_artifact_release(artifact);
+ *
+ * Functions that can fail return a dsc_status_t: NULL on success, otherwise
+ * a code and a one-line message saying what failed and how to fix it (the
+ * file, tensor or token), to be freed with dsc_status_free. Objects are
+ * opaque, made by *_open / *_create and freed by *_release. No function
+ * aborts on bad input. A session serves one thread at a time. The shared
+ * library exports exactly the functions declared here.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef DSC_RUNTIME_H
+#define DSC_RUNTIME_H
+
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define DSC_API __attribute__((visibility("default")))
+#else
+#define DSC_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*===----------------------------------------------------------------------===*
+ * Status
+ *===----------------------------------------------------------------------===*/
+
+/** What kind of failure a status reports. */
+typedef enum dsc_status_code_e {
+  DSC_STATUS_OK = 0,
+  /** A bad argument: token id out of range, empty prompt, corrupt file. */
+  DSC_STATUS_INVALID_ARGUMENT = 1,
+  /** A file or tensor that does not exist. */
+  DSC_STATUS_NOT_FOUND = 2,
+  /** The request cannot work in this state: wrong artifact, missing code,
+      unimplemented backend. */
+  DSC_STATUS_FAILED_PRECONDITION = 3,
+  /** Out of memory. */
+  DSC_STATUS_RESOURCE_EXHAUSTED = 4,
+  /** A device, driver or file system that is not available. */
+  DSC_STATUS_UNAVAILABLE = 5,
+  /** A bug in dsc. */
+  DSC_STATUS_INTERNAL = 6,
+} dsc_status_code_t;
+
+/** A failure; NULL means success. */
+typedef struct dsc_status_s *dsc_status_t;
+
+/** The code of `status` (DSC_STATUS_OK for NULL). */
+DSC_API dsc_status_code_t dsc_status_code(dsc_status_t status);
+/** The one-line message of `status` ("" for NULL); valid until freed. */
+DSC_API const char *dsc_status_message(dsc_status_t status);
+/** Frees `status`; NULL is allowed. */
+DSC_API void dsc_status_free(dsc_status_t status);
+
+/*===----------------------------------------------------------------------===*
+ * Artifacts
+ *===----------------------------------------------------------------------===*/
+
+/** A compiled model file, mapped and verified. */
+typedef struct dsc_artifact_s dsc_artifact_t;
+
+/** Opens and verifies the artifact at `path` (header, section table,
+    checksum, manifest); on success stores it in `*out`. */
+DSC_API dsc_status_t dsc_artifact_open(const char *path, dsc_artifact_t **out);
+/** Releases `artifact`; sessions created from it stay valid. NULL is
+    allowed. */
+DSC_API void dsc_artifact_release(dsc_artifact_t *artifact);
+/** The artifact's manifest (JSON text), valid until the artifact is
+    released. */
+DSC_API const char *dsc_artifact_manifest(const dsc_artifact_t *artifact);
+
+/*===----------------------------------------------------------------------===*
+ * Sessions
+ *===----------------------------------------------------------------------===*/
+
+/** A model bound to its weights and device, ready to run. */
+typedef struct dsc_session_s dsc_session_t;
+
+/** Options of dsc_session_create; zero-initialize, then set what you need.
+    A NULL options pointer means all defaults. */
+typedef struct dsc_session_options_s {
+  /** Checkpoint directory to bind the weights from. NULL: the weights
+      embedded in the artifact, or else the checkpoint named by the
+      manifest's model.source. */
+  const char *weights_dir;
+  /** "cpu" (NULL means cpu) or "cuda". */
+  const char *device;
+} dsc_session_options_t;
+
+/** Creates a session: loads the artifact's code for the device and binds
+    every weight. */
+DSC_API dsc_status_t dsc_session_create(dsc_artifact_t *artifact,
+                                        const dsc_session_options_t *options,
+                                        dsc_session_t **out);
+/** Releases `session`; NULL is allowed. */
+DSC_API void dsc_session_release(dsc_session_t *session);
+/** Logits per token (the vocabulary size). */
+DSC_API int64_t dsc_session_vocab_size(const dsc_session_t *session);
+
+/** Runs the model on `tokens` [batch, seq] (row-major) and writes `logits`
+    [batch, seq, vocab]. Token ids must be in [0, vocab). */
+DSC_API dsc_status_t dsc_session_forward(dsc_session_t *session,
+                                         const int64_t *tokens, int64_t batch,
+                                         int64_t seq, float *logits);
+
+/** Called by dsc_session_generate after each step: `step` steps of `total`
+    are done (1 <= step <= total). */
+typedef void (*dsc_progress_fn)(void *user, int64_t step, int64_t total);
+
+/** Greedy generation. `prompts[b]` holds `prompt_lengths[b]` (>= 1) token
+    ids; writes `max_new_tokens` tokens per prompt to `generated` [batch,
+    max_new_tokens] and, unless NULL, the logits at each prompt's last token
+    to `prefill_logits` [batch, vocab]. Ties go to the lowest token id.
+    `progress` may be NULL. */
+DSC_API dsc_status_t dsc_session_generate(dsc_session_t *session,
+                                          const int64_t *const *prompts,
+                                          const int64_t *prompt_lengths,
+                                          int64_t batch, int64_t max_new_tokens,
+                                          int64_t *generated,
+                                          float *prefill_logits,
+                                          dsc_progress_fn progress, void *user);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* DSC_RUNTIME_H */

@@ -1,0 +1,99 @@
+// RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg | FileCheck %s
+
+// CHECK-LABEL: func.func @rms_norm
+// CHECK-NOT: dsc.rms_norm
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: linalg.generic {{.*}}ins(%{{.*}}, %[[SUM]], %{{.*}} :
+// CHECK: arith.divf %{{.*}}, %{{.*}} : f32
+// CHECK: math.rsqrt
+func.func @rms_norm(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64xf32> {
+  %0 = dsc.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+// The YaRN-scaled inverse frequencies are folded into a constant at compile
+// time; adjacent pairs rotate together.
+// CHECK-LABEL: func.func @rope
+// CHECK: %[[FREQ:.*]] = arith.constant dense<[1.000000e+00, 2.500000e-02, 2.500000e-03, 2.500000e-04]> : tensor<4xf32>
+// CHECK: linalg.generic
+// CHECK: arith.remui
+// CHECK: tensor.extract %[[FREQ]]
+// CHECK: math.cos
+// CHECK: math.sin
+func.func @rope(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
+  %0 = dsc.rope %x, %p {theta = 1.0e4 : f64, interleaved, yarn = #dsc.yarn<factor = 4.0, original_max_position = 32, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 1.0>} : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @linear_fp8
+// Dequantize: the block scale is read at [o / 2, i / 4].
+// CHECK: linalg.generic
+// CHECK: arith.divui %{{.*}}, %c2
+// CHECK: arith.divui %{{.*}}, %c4
+// CHECK: arith.extf %{{.*}} : f8E4M3FN to f32
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+func.func @linear_fp8(%x: tensor<?x8xf32>, %w: tensor<4x8xf8E4M3FN>, %s: tensor<2x2xf32>) -> tensor<?x4xf32> {
+  %0 = dsc.linear %x, %w scales %s {block_size = array<i64: 2, 4>} : (tensor<?x8xf32>, tensor<4x8xf8E4M3FN>, tensor<2x2xf32>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @embed
+// CHECK: linalg.generic
+// CHECK: arith.index_cast
+// CHECK: arith.select
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<16x8xf32>
+func.func @embed(%t: tensor<16x8xf32>, %ids: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
+  %0 = dsc.embed %t, %ids : (tensor<16x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @swiglu
+// CHECK: linalg.generic
+// CHECK: arith.negf
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: arith.mulf
+func.func @swiglu(%g: tensor<?x8xf32>, %u: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %0 = dsc.swiglu %g, %u : tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// Sigmoid router with correction bias and group limit: top-2-sum group
+// scores, group top-k, then expert top-k, both as argmax-and-mask loops.
+// CHECK-LABEL: func.func @gate_v3
+// CHECK: math.exp
+// CHECK: tensor.expand_shape {{.*}} into tensor<?x4x4xf32>
+// CHECK: arith.maximumf
+// CHECK: scf.for {{.*}} to %c2
+// CHECK: scf.for {{.*}} to %c4
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: arith.divf
+func.func @gate_v3(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32>) -> (tensor<?x4xf32>, tensor<?x4xi64>) {
+  %0:2 = dsc.gate %x, %w bias %b {scoring = #dsc<scoring sigmoid>, topk_method = #dsc<topk_method noaux_tc>, top_k = 4 : i64, n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64} : (tensor<?x8xf32>, tensor<16x8xf32>, tensor<16xf32>) -> (tensor<?x4xf32>, tensor<?x4xi64>)
+  return %0#0, %0#1 : tensor<?x4xf32>, tensor<?x4xi64>
+}
+
+// -----
+
+// Softmax router, plain top-k, no normalisation, no group limit.
+// CHECK-LABEL: func.func @gate_v2_lite
+// CHECK-NOT: tensor.expand_shape
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: scf.for {{.*}} to %c6
+func.func @gate_v2_lite(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>) -> (tensor<?x6xf32>, tensor<?x6xi64>) {
+  %0:2 = dsc.gate %x, %w {scoring = #dsc<scoring softmax>, topk_method = #dsc<topk_method greedy>, top_k = 6 : i64, n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64} : (tensor<?x8xf32>, tensor<16x8xf32>) -> (tensor<?x6xf32>, tensor<?x6xi64>)
+  return %0#0, %0#1 : tensor<?x6xf32>, tensor<?x6xi64>
+}

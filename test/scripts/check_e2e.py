@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""End-to-end numerics: compile a fixture checkpoint with dsc-compile, run it
+with dsc-run (all prompts as one batch), and compare with the Hugging Face
+transformers reference outputs in the fixture's expected.json.
+
+Pass criteria (fp32 compute):
+  * greedy tokens identical to the reference, for every prompt;
+  * prefill logits (at each prompt's last position) within a max relative
+    error of 1e-4, where the error is max|dsc - ref| / max|ref| over the
+    prompt's vocabulary row (a per-element ratio is meaningless for logits
+    near zero);
+  * no NaN or infinity anywhere.
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+
+def run(cmd):
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"FAILED: {' '.join(cmd)}\n{proc.stderr}")
+    return proc.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--fixture", required=True)
+    ap.add_argument("--tools", required=True, help="directory of dsc-compile and dsc-run")
+    ap.add_argument("--work", required=True, help="scratch directory")
+    ap.add_argument("--targets", default="cpu")
+    ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--embed-weights", action="store_true")
+    args = ap.parse_args()
+
+    expected = json.load(open(os.path.join(args.fixture, "expected.json")))
+    results = expected["results"]
+    n_new = len(results[0]["greedy"])
+    os.makedirs(args.work, exist_ok=True)
+    artifact = os.path.join(args.work, "model.dscx")
+    compile_cmd = [os.path.join(args.tools, "dsc-compile"), args.fixture, "-o", artifact,
+                   "--target", args.targets, "--quiet"]
+    if args.embed_weights:
+        compile_cmd.append("--embed-weights")
+    run(compile_cmd)
+
+    prompts = ";".join(",".join(str(t) for t in r["prompt"]) for r in results)
+    out = run([os.path.join(args.tools, "dsc-run"), artifact, "--prompt-ids", prompts,
+               "--max-new-tokens", str(n_new), "--json"])
+    got = json.loads(out)
+
+    ok = True
+    for i, ref in enumerate(results):
+        logits = np.asarray(got["prefill_logits"][i], dtype=np.float64)
+        want = np.asarray(ref["prefill_logits"], dtype=np.float64)
+        if logits.shape != want.shape or not np.all(np.isfinite(logits)):
+            print(f"prompt {i}: bad logits (shape {logits.shape}, finite {np.all(np.isfinite(logits))})")
+            ok = False
+            continue
+        rel = float(np.max(np.abs(logits - want)) / np.max(np.abs(want)))
+        same = got["generated"][i] == ref["greedy"]
+        print(f"prompt {i} (len {len(ref['prompt'])}): max rel err {rel:.3e}, "
+              f"greedy {'identical' if same else 'DIFFERENT'}")
+        if not same:
+            print(f"  dsc: {got['generated'][i]}\n  ref: {ref['greedy']}")
+        if not (rel <= args.tolerance) or not same:
+            ok = False
+    print("PASS" if ok else "FAIL")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Writes broken variants of the tiny-v3 fixture into OUT/<case>/ for the
+bad-input tests: each case breaks one thing the importer or runtime must
+reject with one clear line."""
+import json
+import os
+import shutil
+import struct
+import sys
+
+src, out = sys.argv[1], sys.argv[2]
+config = json.load(open(os.path.join(src, "config.json")))
+blob = open(os.path.join(src, "model.safetensors"), "rb").read()
+(hlen,) = struct.unpack("<Q", blob[:8])
+header = json.loads(blob[8:8 + hlen])
+data = blob[8 + hlen:]
+
+
+def case(name, cfg=None, st=None, raw=None):
+    d = os.path.join(out, name)
+    os.makedirs(d, exist_ok=True)
+    json.dump(cfg if cfg is not None else config, open(os.path.join(d, "config.json"), "w"), indent=1)
+    if raw is not None:
+        open(os.path.join(d, "model.safetensors"), "wb").write(raw)
+    else:
+        h = json.dumps(st if st is not None else header).encode()
+        h += b" " * (-len(h) % 8)
+        open(os.path.join(d, "model.safetensors"), "wb").write(struct.pack("<Q", len(h)) + h + data)
+
+
+def cfg_with(**changes):
+    c = dict(config)
+    for k, v in changes.items():
+        if v is None:
+            c.pop(k, None)
+        else:
+            c[k] = v
+    return c
+
+
+def header_with(fn):
+    h = json.loads(json.dumps(header))
+    fn(h)
+    return h
+
+
+case("missing-key", cfg=cfg_with(hidden_size=None))
+case("unknown-key", cfg=cfg_with(frobnication_level=3))
+case("unknown-arch", cfg=cfg_with(architectures=["LlamaForCausalLM"]))
+case("bad-type", cfg=cfg_with(num_hidden_layers="three"))
+case("missing-tensor", st=header_with(lambda h: h.pop("model.layers.1.self_attn.kv_b_proj.weight")))
+
+
+def wrong_shape(h):
+    h["model.norm.weight"]["shape"] = [32, 2]
+
+
+case("wrong-shape", st=header_with(wrong_shape))
+
+
+def wrong_dtype(h):
+    t = h["model.norm.weight"]
+    t["dtype"] = "I16"
+
+
+case("wrong-dtype", st=header_with(wrong_dtype))
+
+
+def overlap(h):
+    a = h["model.norm.weight"]["data_offsets"]
+    b = h["lm_head.weight"]
+    # Same byte count, but starting inside another tensor.
+    size = b["data_offsets"][1] - b["data_offsets"][0]
+    b["data_offsets"] = [a[0] + 2, a[0] + 2 + size]
+
+
+case("overlapping-offsets", st=header_with(overlap))
+case("truncated", raw=blob[: len(blob) // 2])
+case("header-too-long", raw=struct.pack("<Q", 1 << 40) + blob[8:])

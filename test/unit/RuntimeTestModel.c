@@ -1,0 +1,73 @@
+/*===- RuntimeTestModel.c - A stand-in for compiled host code -------------===*
+ *
+ * Built as a shared object and stored as the `cpu/host.so` section of test
+ * artifacts, so the runtime's loading, binding, calling convention and
+ * generation loop are tested without the compiler. It exports what
+ * dsc-compile's host code exports:
+ *
+ *   void dsc_entry_forward(void **argv)
+ *
+ * with argv = {tokens i64 [B, S], embed f32 [V, V], bias f32 [2, V] (stacked),
+ * marker f8e4m3 [V], logits f32 [B, S, V]} as memref descriptors, and
+ * computes
+ *
+ *   logits[b, s, v] = embed[tokens[b, s], v] + bias[0, v] + bias[1, v]
+ *                     + 0.25 * #{t <= s : tokens[b, t] == v}
+ *
+ * which depends on the whole causal prefix, like attention. Any descriptor
+ * that breaks the convention (offset, strides, sizes, param alignment) or a
+ * marker byte that was not copied raw turns all logits into NaN.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include <stdint.h>
+
+#define V 8
+
+/* Checks the descriptor words {allocated, aligned, offset, sizes[rank],
+   strides[rank]}; -1 in `sizes` accepts any size. */
+static int valid(const int64_t *d, int rank, const int64_t *sizes,
+                 int isParam) {
+  if (d[0] != d[1] || d[2] != 0 || (isParam && d[1] % 64 != 0))
+    return 0;
+  int64_t stride = 1;
+  for (int i = rank - 1; i >= 0; --i) {
+    if ((sizes[i] >= 0 && d[3 + i] != sizes[i]) || d[3 + rank + i] != stride)
+      return 0;
+    stride *= d[3 + i];
+  }
+  return 1;
+}
+
+__attribute__((visibility("default"))) void dsc_entry_forward(void **argv) {
+  const int64_t *tokensDesc = argv[0], *embedDesc = argv[1],
+                *biasDesc = argv[2], *markerDesc = argv[3],
+                *logitsDesc = argv[4];
+  const int64_t batch = tokensDesc[3], seq = tokensDesc[4];
+  const int64_t *tokens = (const int64_t *)tokensDesc[1];
+  const float *embed = (const float *)embedDesc[1];
+  const float *bias = (const float *)biasDesc[1];
+  const uint8_t *marker = (const uint8_t *)markerDesc[1];
+  float *logits = (float *)logitsDesc[1];
+
+  const int64_t any2[] = {-1, -1}, embedSizes[] = {V, V}, biasSizes[] = {2, V},
+                markerSizes[] = {V}, logitsSizes[] = {batch, seq, V};
+  int ok = valid(tokensDesc, 2, any2, 0) &&
+           valid(embedDesc, 2, embedSizes, 1) &&
+           valid(biasDesc, 2, biasSizes, 1) &&
+           valid(markerDesc, 1, markerSizes, 1) &&
+           valid(logitsDesc, 3, logitsSizes, 0) && marker[0] == 0x38 &&
+           marker[V - 1] == 0xC0;
+
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t s = 0; s < seq; ++s)
+      for (int64_t v = 0; v < V; ++v) {
+        float count = 0;
+        for (int64_t t = 0; t <= s; ++t)
+          count += tokens[b * seq + t] == v;
+        logits[(b * seq + s) * V + v] =
+            ok ? embed[tokens[b * seq + s] * V + v] + bias[v] + bias[V + v] +
+                     0.25f * count
+               : __builtin_nanf("");
+      }
+}

@@ -1,0 +1,233 @@
+//===- WeightBinderTest.cpp - Tests for parameter packing -----------------===//
+
+#include "runtime/WeightBinder.h"
+
+#include "gtest/gtest.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+using namespace dsc;
+using namespace dsc::runtime;
+
+namespace {
+
+std::vector<uint8_t> f32Bytes(const std::vector<float> &values) {
+  std::vector<uint8_t> bytes(values.size() * 4);
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  return bytes;
+}
+
+/// bf16 of values exactly representable in bf16.
+std::vector<uint8_t> bf16Bytes(const std::vector<float> &values) {
+  std::vector<uint8_t> bytes;
+  for (float v : values) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    bytes.push_back(static_cast<uint8_t>(bits >> 16));
+    bytes.push_back(static_cast<uint8_t>(bits >> 24));
+  }
+  return bytes;
+}
+
+class WeightBinderTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "dsc_binder_XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir = pattern;
+    std::vector<st::WriteTensor> tensors = {
+        {"plain", st::DType::F32, {2, 3}, f32Bytes({1, 2, 3, 4, 5, 6})},
+        {"halfway",
+         st::DType::BF16,
+         {2, 3},
+         bf16Bytes({1.5f, -2.0f, 0.25f, 3.0f, -0.125f, 1024.0f})},
+        {"experts.0.w", st::DType::F32, {2, 2}, f32Bytes({0, 1, 2, 3})},
+        {"experts.1.w", st::DType::BF16, {2, 2}, bf16Bytes({4, 5, 6, 7})},
+        {"experts.2.w", st::DType::F32, {2, 2}, f32Bytes({8, 9, 10, 11})},
+        {"q.weight",
+         st::DType::F8_E4M3,
+         {2, 4},
+         {0x38, 0xB8, 0x40, 0x00, 0x7E, 0x01, 0x30, 0x44}},
+        {"q.weight_scale_inv", st::DType::F32, {1, 1}, f32Bytes({0.5f})},
+    };
+    ASSERT_TRUE(st::writeFile(dir + "/model.safetensors", tensors).ok());
+    auto opened = st::Checkpoint::open(dir);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    checkpoint = std::move(*opened);
+  }
+  void TearDown() override {
+    checkpoint.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+
+  static ParamSpec spec(const std::string &json) {
+    auto value = json::parse(json);
+    EXPECT_TRUE(value.ok()) << value.status();
+    auto parsed = ParamSpec::fromJson(*value);
+    EXPECT_TRUE(parsed.ok()) << parsed.status();
+    return parsed.ok() ? *parsed : ParamSpec();
+  }
+
+  static std::string specError(const std::string &json) {
+    auto value = json::parse(json);
+    EXPECT_TRUE(value.ok()) << value.status();
+    auto parsed = ParamSpec::fromJson(*value);
+    EXPECT_FALSE(parsed.ok());
+    return parsed.ok() ? "" : std::string(parsed.status().message());
+  }
+
+  std::vector<float> packF32(const ParamSpec &param) {
+    std::vector<float> out(param.numElements(), -99.0f);
+    absl::Status status = packParam(*checkpoint, param, out.data());
+    EXPECT_TRUE(status.ok()) << status;
+    return out;
+  }
+
+  std::string packError(const ParamSpec &param) {
+    std::vector<uint8_t> out(param.numBytes());
+    absl::Status status = packParam(*checkpoint, param, out.data());
+    EXPECT_FALSE(status.ok());
+    return std::string(status.message());
+  }
+
+  std::string dir;
+  std::unique_ptr<st::Checkpoint> checkpoint;
+};
+
+TEST_F(WeightBinderTest, ElementTypes) {
+  EXPECT_EQ(parseElementType("f32"), ElementType::F32);
+  EXPECT_EQ(parseElementType("f8e4m3"), ElementType::F8E4M3);
+  EXPECT_EQ(parseElementType("i64"), ElementType::I64);
+  EXPECT_FALSE(parseElementType("bf16"));
+  EXPECT_STREQ(elementTypeName(ElementType::F8E4M3), "f8e4m3");
+  EXPECT_EQ(elementSize(ElementType::F32), 4u);
+  EXPECT_EQ(elementSize(ElementType::F8E4M3), 1u);
+}
+
+TEST_F(WeightBinderTest, ParsesParamSpec) {
+  ParamSpec p = spec(R"({"role":"param","name":"experts.{}.w",
+      "dtype":"f32","shape":[3,2,2],"stack":3,"section":"weights/4"})");
+  EXPECT_EQ(p.name, "experts.{}.w");
+  EXPECT_EQ(p.dtype, ElementType::F32);
+  EXPECT_EQ(p.shape, (std::vector<int64_t>{3, 2, 2}));
+  EXPECT_EQ(p.stack, 3);
+  EXPECT_EQ(p.numElements(), 12);
+  EXPECT_EQ(p.numBytes(), 48u);
+  EXPECT_EQ(p.tensorName(2), "experts.2.w");
+
+  ParamSpec q = spec(R"({"name":"q.weight","dtype":"f8e4m3","shape":[2,4]})");
+  EXPECT_EQ(q.stack, 0);
+  EXPECT_EQ(q.numBytes(), 8u);
+  EXPECT_EQ(q.tensorName(0), "q.weight");
+}
+
+TEST_F(WeightBinderTest, RejectsBadParamSpecs) {
+  EXPECT_EQ(specError(R"({"dtype":"f32","shape":[1]})"),
+            "param without a \"name\" string in the manifest");
+  EXPECT_EQ(specError(R"({"name":"w","dtype":"bf16","shape":[1]})"),
+            "param 'w': \"dtype\" must be \"f32\" or \"f8e4m3\", found "
+            "\"bf16\"");
+  EXPECT_NE(specError(R"({"name":"w","dtype":"i64","shape":[1]})")
+                .find("\"dtype\" must be"),
+            std::string::npos);
+  EXPECT_NE(specError(R"({"name":"w","dtype":"f32","shape":[-1,4]})")
+                .find("static shapes"),
+            std::string::npos);
+  EXPECT_NE(specError(R"({"name":"w","dtype":"f32"})").find("\"shape\""),
+            std::string::npos);
+  EXPECT_NE(specError(R"({"name":"w","dtype":"f32",
+                "shape":[4294967296,4294967296]})")
+                .find("too large"),
+            std::string::npos);
+  EXPECT_EQ(specError(R"({"name":"e.{}.w","dtype":"f32","shape":[2,2],
+                "stack":3})"),
+            "param 'e.{}.w': shape [2, 2] must start with the stack size 3");
+  EXPECT_NE(specError(R"({"name":"e.w","dtype":"f32","shape":[3,2],
+                "stack":3})")
+                .find("must contain \"{}\""),
+            std::string::npos);
+  EXPECT_NE(specError(R"({"name":"e.{}.w","dtype":"f32","shape":[3,2]})")
+                .find("there is no \"stack\""),
+            std::string::npos);
+  EXPECT_NE(specError(R"({"name":"e.{}.w","dtype":"f32","shape":[3,2],
+                "stack":0})")
+                .find("positive integer"),
+            std::string::npos);
+}
+
+TEST_F(WeightBinderTest, F32FromF32) {
+  EXPECT_EQ(packF32(spec(R"({"name":"plain","dtype":"f32","shape":[2,3]})")),
+            (std::vector<float>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST_F(WeightBinderTest, F32FromBF16) {
+  EXPECT_EQ(packF32(spec(R"({"name":"halfway","dtype":"f32","shape":[2,3]})")),
+            (std::vector<float>{1.5f, -2.0f, 0.25f, 3.0f, -0.125f, 1024.0f}));
+}
+
+TEST_F(WeightBinderTest, StacksExpertsAlongANewLeadingDim) {
+  ParamSpec p = spec(R"({"name":"experts.{}.w","dtype":"f32",
+      "shape":[3,2,2],"stack":3})");
+  EXPECT_EQ(packF32(p),
+            (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}));
+}
+
+TEST_F(WeightBinderTest, F8ParamCopiesRawBytes) {
+  ParamSpec p = spec(R"({"name":"q.weight","dtype":"f8e4m3","shape":[2,4]})");
+  std::vector<uint8_t> out(p.numBytes());
+  ASSERT_TRUE(packParam(*checkpoint, p, out.data()).ok());
+  EXPECT_EQ(out, (std::vector<uint8_t>{0x38, 0xB8, 0x40, 0x00, 0x7E, 0x01, 0x30,
+                                       0x44}));
+  // Its block scales are an ordinary f32 param.
+  EXPECT_EQ(packF32(spec(R"({"name":"q.weight_scale_inv","dtype":"f32",
+      "shape":[1,1]})")),
+            (std::vector<float>{0.5f}));
+}
+
+TEST_F(WeightBinderTest, MissingTensor) {
+  ParamSpec p = spec(R"({"name":"nothing","dtype":"f32","shape":[2,3]})");
+  std::vector<float> out(6);
+  absl::Status status = packParam(*checkpoint, p, out.data());
+  EXPECT_TRUE(absl::IsNotFound(status));
+  EXPECT_EQ(status.message(), dir + ": no tensor 'nothing'");
+
+  ParamSpec stacked = spec(R"({"name":"experts.{}.w","dtype":"f32",
+      "shape":[4,2,2],"stack":4})");
+  EXPECT_EQ(packError(stacked),
+            dir + ": no tensor 'experts.3.w' (for the stacked param "
+                  "'experts.{}.w')");
+}
+
+TEST_F(WeightBinderTest, WrongShape) {
+  EXPECT_EQ(packError(spec(R"({"name":"plain","dtype":"f32","shape":[3,2]})")),
+            dir + "/model.safetensors: tensor 'plain' has shape [2, 3], the "
+                  "artifact expects [3, 2]");
+  EXPECT_NE(packError(spec(R"({"name":"experts.{}.w","dtype":"f32",
+                "shape":[3,4],"stack":3})"))
+                .find("tensor 'experts.0.w' has shape [2, 2], the artifact "
+                      "expects [4]"),
+            std::string::npos);
+}
+
+TEST_F(WeightBinderTest, WrongSourceDType) {
+  std::string f32FromF8 =
+      packError(spec(R"({"name":"q.weight","dtype":"f32","shape":[2,4]})"));
+  EXPECT_EQ(f32FromF8.rfind(dir + "/model.safetensors: tensor 'q.weight' is "
+                                  "F8_E4M3; the artifact's f32 param needs",
+                            0),
+            0u)
+      << f32FromF8;
+  std::string f8FromBf16 =
+      packError(spec(R"({"name":"halfway","dtype":"f8e4m3","shape":[2,3]})"));
+  EXPECT_NE(f8FromBf16.find("tensor 'halfway' is BF16; the artifact's f8e4m3 "
+                            "param needs F8_E4M3"),
+            std::string::npos)
+      << f8FromBf16;
+}
+
+} // namespace

@@ -1,0 +1,363 @@
+//===- dsc-run.cpp - Run a compiled model ---------------------------------===//
+//
+// dsc-run ART --prompt-ids "5,17,99;400,2,2" [--max-new-tokens N]
+//         [--weights DIR] [--device cpu|cuda] [--json]
+//
+// Greedy generation with a .dscx artifact through the runtime's C API only,
+// exactly as an application embedding libdsc_runtime would do it.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dsc/runtime.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+namespace {
+
+constexpr char kUsage[] =
+    R"(dsc-run: run a model compiled by dsc-compile (greedy generation)
+
+usage: dsc-run ARTIFACT --prompt-ids IDS [options]
+
+  ARTIFACT                 the .dscx file written by dsc-compile
+  --prompt-ids IDS         the prompts as token ids: ids separated by ',',
+                           prompts by ';', e.g. "5,17,99;400,2,2" (a batch
+                           of two); prompts may have different lengths
+  --max-new-tokens N       tokens to generate per prompt (default 16; 0 runs
+                           the prompt only, useful with --json)
+  --weights DIR            checkpoint directory to bind the weights from
+                           (default: the weights embedded in the artifact,
+                           else the checkpoint it was compiled from)
+  --device cpu|cuda        where to run (default cpu)
+  --json                   print one JSON object on stdout:
+                           {"generated": [[ids...] per prompt],
+                            "prefill_logits": [[vocab floats] per prompt],
+                            "timings": {"load_ms", "bind_ms", "prefill_ms",
+                                        "decode_ms_per_token",
+                                        "tokens_per_second"}}
+                           prefill_logits are the logits at each prompt's
+                           last token; decode timings are null when fewer
+                           than two tokens are generated
+  --help, -h               show this help
+
+Flags take their value as "--flag value" or "--flag=value".
+
+Without --json, stdout has one line per prompt,
+  prompt 0: 5 17 99 -> 12 44 ...
+and the timings (artifact load, weight binding, prefill, decode per token,
+decode tokens/s) go to stderr, as does a progress line when stderr is a
+terminal or the run takes more than 2 s.
+
+Exit status: 0 on success, 1 when loading or running the model fails, 2 on a
+usage error.
+)";
+
+/// Prints "dsc-run: MESSAGE" and returns the exit code.
+int fail(const std::string &message, int code = 1) {
+  std::fprintf(stderr, "dsc-run: %s\n", message.c_str());
+  return code;
+}
+
+int usageError(const std::string &message) {
+  return fail(message + " (see dsc-run --help)", 2);
+}
+
+struct Options {
+  std::string artifact;
+  std::string weights;
+  std::string device = "cpu";
+  std::string promptIds;
+  bool hasPromptIds = false;
+  int64_t maxNewTokens = 16;
+  bool json = false;
+  bool help = false;
+};
+
+/// Parses a whole decimal integer, or returns false.
+bool parseInteger(const std::string &text, int64_t &value) {
+  size_t begin = text.find_first_not_of(" \t");
+  size_t end = text.find_last_not_of(" \t");
+  if (begin == std::string::npos)
+    return false;
+  std::string trimmed = text.substr(begin, end - begin + 1);
+  errno = 0;
+  char *stop = nullptr;
+  long long parsed = std::strtoll(trimmed.c_str(), &stop, 10);
+  if (errno != 0 || stop != trimmed.c_str() + trimmed.size())
+    return false;
+  value = parsed;
+  return true;
+}
+
+/// Parses the command line; returns an exit code to stop with, or -1.
+int parseOptions(int argc, char **argv, Options &options) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      options.help = true;
+      continue;
+    }
+    if (arg.size() < 2 || arg.compare(0, 2, "--") != 0 || arg == "--") {
+      if (!arg.empty() && arg[0] == '-' && arg != "-")
+        return usageError("unknown option '" + arg + "'");
+      if (!options.artifact.empty())
+        return usageError("unexpected argument '" + arg +
+                          "' (only one artifact can be run)");
+      options.artifact = arg;
+      continue;
+    }
+    std::string name = arg.substr(2);
+    std::string value;
+    bool hasValue = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      hasValue = true;
+    }
+    if (name == "json") {
+      if (hasValue)
+        return usageError("--json takes no value");
+      options.json = true;
+      continue;
+    }
+    if (name != "weights" && name != "device" && name != "prompt-ids" &&
+        name != "max-new-tokens")
+      return usageError("unknown option '--" + name + "'");
+    if (!hasValue) {
+      if (i + 1 >= argc)
+        return usageError("--" + name + " needs a value");
+      value = argv[++i];
+    }
+    if (name == "weights") {
+      options.weights = value;
+    } else if (name == "device") {
+      if (value != "cpu" && value != "cuda")
+        return usageError("--device must be cpu or cuda, not '" + value + "'");
+      options.device = value;
+    } else if (name == "prompt-ids") {
+      options.promptIds = value;
+      options.hasPromptIds = true;
+    } else if (!parseInteger(value, options.maxNewTokens) ||
+               options.maxNewTokens < 0) {
+      return usageError("--max-new-tokens must be a non-negative integer, "
+                        "not '" +
+                        value + "'");
+    }
+  }
+  if (options.help)
+    return -1;
+  if (options.artifact.empty())
+    return usageError("no artifact given");
+  if (!options.hasPromptIds)
+    return usageError("--prompt-ids is required");
+  return -1;
+}
+
+/// Splits `text` at every `separator`.
+std::vector<std::string> split(const std::string &text, char separator) {
+  std::vector<std::string> parts;
+  size_t begin = 0;
+  for (size_t end; (end = text.find(separator, begin)) != std::string::npos;
+       begin = end + 1)
+    parts.push_back(text.substr(begin, end - begin));
+  parts.push_back(text.substr(begin));
+  return parts;
+}
+
+/// Parses --prompt-ids; returns an exit code to stop with, or -1.
+int parsePrompts(const std::string &text,
+                 std::vector<std::vector<int64_t>> &prompts) {
+  std::vector<std::string> promptTexts = split(text, ';');
+  for (size_t p = 0; p < promptTexts.size(); ++p) {
+    if (promptTexts[p].find_first_not_of(" \t") == std::string::npos)
+      return usageError("--prompt-ids: prompt " + std::to_string(p) +
+                        " is empty");
+    std::vector<int64_t> ids;
+    for (const std::string &idText : split(promptTexts[p], ',')) {
+      int64_t id;
+      if (!parseInteger(idText, id))
+        return usageError("--prompt-ids: '" + idText + "' in prompt " +
+                          std::to_string(p) + " is not a token id");
+      ids.push_back(id);
+    }
+    prompts.push_back(std::move(ids));
+  }
+  return -1;
+}
+
+using Clock = std::chrono::steady_clock;
+
+double millisecondsBetween(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+/// Records when each generation step ends and draws the progress line.
+struct Progress {
+  Clock::time_point start;
+  std::vector<Clock::time_point> stepEnds;
+  bool interactive = false;
+  bool shown = false;
+
+  static void callback(void *user, int64_t step, int64_t total) {
+    auto *self = static_cast<Progress *>(user);
+    Clock::time_point now = Clock::now();
+    self->stepEnds.push_back(now);
+    if (self->interactive || millisecondsBetween(self->start, now) > 2000) {
+      std::fprintf(stderr, "\r[dsc-run] step %lld/%lld",
+                   static_cast<long long>(step), static_cast<long long>(total));
+      std::fflush(stderr);
+      self->shown = true;
+    }
+  }
+};
+
+/// A float for JSON: enough digits to round-trip, null when not finite.
+std::string jsonNumber(double value, const char *format = "%.9g") {
+  if (!std::isfinite(value))
+    return "null";
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), format, value);
+  return buffer;
+}
+
+} // namespace
+
+static int run(int argc, char **argv) {
+  Options options;
+  if (int code = parseOptions(argc, argv, options); code >= 0)
+    return code;
+  if (options.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  std::vector<std::vector<int64_t>> prompts;
+  if (int code = parsePrompts(options.promptIds, prompts); code >= 0)
+    return code;
+  const int64_t batch = static_cast<int64_t>(prompts.size());
+
+  // Prints the status as the error and frees it.
+  auto failWith = [](dsc_status_t status) {
+    int code = fail(dsc_status_message(status));
+    dsc_status_free(status);
+    return code;
+  };
+
+  Clock::time_point loadStart = Clock::now();
+  dsc_artifact_t *artifact = nullptr;
+  if (dsc_status_t status =
+          dsc_artifact_open(options.artifact.c_str(), &artifact))
+    return failWith(status);
+  Clock::time_point bindStart = Clock::now();
+  dsc_session_options_t sessionOptions = {};
+  sessionOptions.weights_dir =
+      options.weights.empty() ? nullptr : options.weights.c_str();
+  sessionOptions.device = options.device.c_str();
+  dsc_session_t *session = nullptr;
+  if (dsc_status_t status =
+          dsc_session_create(artifact, &sessionOptions, &session)) {
+    dsc_artifact_release(artifact);
+    return failWith(status);
+  }
+  Clock::time_point bindEnd = Clock::now();
+
+  const int64_t vocab = dsc_session_vocab_size(session);
+  std::vector<const int64_t *> promptData;
+  std::vector<int64_t> promptLengths;
+  for (const std::vector<int64_t> &prompt : prompts) {
+    promptData.push_back(prompt.data());
+    promptLengths.push_back(static_cast<int64_t>(prompt.size()));
+  }
+  std::vector<int64_t> generated(batch * options.maxNewTokens);
+  std::vector<float> prefillLogits(options.json ? batch * vocab : 0);
+  Progress progress;
+  progress.interactive = ::isatty(STDERR_FILENO);
+  progress.start = Clock::now();
+  dsc_status_t status =
+      dsc_session_generate(session, promptData.data(), promptLengths.data(),
+                           batch, options.maxNewTokens, generated.data(),
+                           options.json ? prefillLogits.data() : nullptr,
+                           Progress::callback, &progress);
+  if (progress.shown)
+    std::fputc('\n', stderr);
+  dsc_session_release(session);
+  dsc_artifact_release(artifact);
+  if (status)
+    return failWith(status);
+
+  // Step 1 is the prefill; every later step decodes one token per prompt.
+  const double loadMs = millisecondsBetween(loadStart, bindStart);
+  const double bindMs = millisecondsBetween(bindStart, bindEnd);
+  const size_t steps = progress.stepEnds.size();
+  const double prefillMs =
+      steps ? millisecondsBetween(progress.start, progress.stepEnds[0]) : NAN;
+  const double decodeMsPerToken =
+      steps > 1 ? millisecondsBetween(progress.stepEnds[0],
+                                      progress.stepEnds.back()) /
+                      double(steps - 1)
+                : NAN;
+  const double tokensPerSecond = batch * 1000.0 / decodeMsPerToken;
+
+  if (options.json) {
+    std::string out = "{\"generated\":[";
+    for (int64_t b = 0; b < batch; ++b) {
+      out += b ? ",[" : "[";
+      for (int64_t t = 0; t < options.maxNewTokens; ++t)
+        out += (t ? "," : "") +
+               std::to_string(generated[b * options.maxNewTokens + t]);
+      out += "]";
+    }
+    out += "],\"prefill_logits\":[";
+    for (int64_t b = 0; b < batch; ++b) {
+      out += b ? ",[" : "[";
+      for (int64_t v = 0; v < vocab; ++v)
+        out += (v ? "," : "") + jsonNumber(prefillLogits[b * vocab + v]);
+      out += "]";
+    }
+    out += "],\"timings\":{\"load_ms\":" + jsonNumber(loadMs, "%.3f") +
+           ",\"bind_ms\":" + jsonNumber(bindMs, "%.3f") +
+           ",\"prefill_ms\":" + jsonNumber(prefillMs, "%.3f") +
+           ",\"decode_ms_per_token\":" + jsonNumber(decodeMsPerToken, "%.3f") +
+           ",\"tokens_per_second\":" + jsonNumber(tokensPerSecond, "%.3f") +
+           "}}\n";
+    std::fputs(out.c_str(), stdout);
+    return 0;
+  }
+
+  for (int64_t b = 0; b < batch; ++b) {
+    std::string line = "prompt " + std::to_string(b) + ":";
+    for (int64_t id : prompts[b])
+      line += " " + std::to_string(id);
+    line += " ->";
+    for (int64_t t = 0; t < options.maxNewTokens; ++t)
+      line += " " + std::to_string(generated[b * options.maxNewTokens + t]);
+    std::puts(line.c_str());
+  }
+  std::fprintf(stderr, "[dsc-run] load %.2f ms, bind %.2f ms", loadMs, bindMs);
+  if (steps > 0)
+    std::fprintf(stderr, ", prefill %.2f ms", prefillMs);
+  if (steps > 1)
+    std::fprintf(stderr, ", decode %.2f ms/token (%.1f tokens/s)",
+                 decodeMsPerToken, tokensPerSecond);
+  std::fputc('\n', stderr);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  // Containers sized by the command line (a huge --max-new-tokens) must not
+  // end the process with an uncaught exception.
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc &) {
+    return fail("out of memory");
+  }
+}
