@@ -188,6 +188,16 @@ std::optional<std::string> mlir::dsc::findPtxas() {
   return std::nullopt;
 }
 
+std::optional<std::string> mlir::dsc::findCudaToolkit() {
+  std::optional<std::string> ptxas = findPtxas();
+  if (!ptxas)
+    return std::nullopt;
+  SmallString<256> root(*ptxas);
+  llvm::sys::path::remove_filename(root); // bin/
+  llvm::sys::path::remove_filename(root); // the toolkit
+  return root.str().str();
+}
+
 LogicalResult mlir::dsc::assemblePtx(const std::string &ptxas, StringRef chip,
                                      GpuKernelBinary &kernel,
                                      std::string &error) {

@@ -42,6 +42,9 @@ std::vector<GpuKernelBinary> collectPtx(ModuleOp module);
 /// /usr/local/cuda/bin).
 std::optional<std::string> findPtxas();
 
+/// The CUDA Toolkit root (the directory above ptxas's bin/), if installed.
+std::optional<std::string> findCudaToolkit();
+
 /// Assembles `kernel.ptx` for `chip` with ptxas into `kernel.cubin`.
 LogicalResult assemblePtx(const std::string &ptxas, StringRef chip,
                           GpuKernelBinary &kernel, std::string &error);

@@ -170,11 +170,58 @@ Value TensorMath::index(int64_t value) {
   return arith::ConstantIndexOp::create(b, loc, value);
 }
 
+/// Decodes an f8E4M3FN scalar to f32 with integer arithmetic. LLVM has no
+/// 8-bit float type and MLIR 22 has no lowering for arith.extf from it (on
+/// either CPU or NVVM), so the bits are taken apart by hand: sign, 4-bit
+/// exponent (bias 7), 3-bit mantissa; exponent 0 is subnormal (m * 2^-9),
+/// S.1111.111 is NaN, and there are no infinities.
+static Value decodeF8E4M3FN(OpBuilder &b, Location loc, Value scalar) {
+  Type i8 = b.getI8Type(), i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto c32 = [&](int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  };
+  Value bits = arith::ExtUIOp::create(
+      b, loc, i32, arith::BitcastOp::create(b, loc, i8, scalar));
+  Value sign = arith::ShLIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, bits, c32(7)), c32(31));
+  Value exponent = arith::AndIOp::create(
+      b, loc, arith::ShRUIOp::create(b, loc, bits, c32(3)), c32(15));
+  Value mantissa = arith::AndIOp::create(b, loc, bits, c32(7));
+  // Normal: f32 exponent e - 7 + 127, mantissa bits at the top.
+  Value normal = arith::OrIOp::create(
+      b, loc,
+      arith::ShLIOp::create(b, loc,
+                            arith::AddIOp::create(b, loc, exponent, c32(120)),
+                            c32(23)),
+      arith::ShLIOp::create(b, loc, mantissa, c32(20)));
+  Value normalF = arith::BitcastOp::create(b, loc, f32, normal);
+  Value subnormalF = arith::MulFOp::create(
+      b, loc, arith::UIToFPOp::create(b, loc, f32, mantissa),
+      arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0f / 512.0f)));
+  Value isSubnormal = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            exponent, c32(0));
+  Value magnitude =
+      arith::SelectOp::create(b, loc, isSubnormal, subnormalF, normalF);
+  Value isNan = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::eq,
+      arith::AndIOp::create(b, loc, bits, c32(0x7f)), c32(0x7f));
+  magnitude = arith::SelectOp::create(
+      b, loc, isNan,
+      arith::ConstantOp::create(
+          b, loc, b.getF32FloatAttr(std::numeric_limits<float>::quiet_NaN())),
+      magnitude);
+  Value signedBits = arith::OrIOp::create(
+      b, loc, arith::BitcastOp::create(b, loc, i32, magnitude), sign);
+  return arith::BitcastOp::create(b, loc, f32, signedBits);
+}
+
 Value TensorMath::toF32(Value scalar) {
   Type type = scalar.getType();
   Type f32Type = b.getF32Type();
   if (type == f32Type)
     return scalar;
+  if (isa<Float8E4M3FNType>(type))
+    return decodeF8E4M3FN(b, loc, scalar);
   if (cast<FloatType>(type).getWidth() < 32)
     return arith::ExtFOp::create(b, loc, f32Type, scalar);
   return arith::TruncFOp::create(b, loc, f32Type, scalar);

@@ -2,7 +2,7 @@
 
 // Two identical loop nests (say, the same elementwise op on two pairs of
 // tensors) launch the same kernel: one gpu.binary, two launches.
-// CHECK-LABEL: func.func @forward
+// CHECK-LABEL: llvm.func @forward
 // CHECK: gpu.launch_func @[[K:[a-z_0-9]+]]::@
 // CHECK: gpu.launch_func @[[K]]::@
 // CHECK-COUNT-1: gpu.binary @

@@ -36,7 +36,7 @@ func.func @rope(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xf32>
 // CHECK: linalg.generic
 // CHECK: arith.divui %{{.*}}, %c2
 // CHECK: arith.divui %{{.*}}, %c4
-// CHECK: arith.extf %{{.*}} : f8E4M3FN to f32
+// CHECK: arith.bitcast %{{.*}} : f8E4M3FN to i8
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
 func.func @linear_fp8(%x: tensor<?x8xf32>, %w: tensor<4x8xf8E4M3FN>, %s: tensor<2x2xf32>) -> tensor<?x4xf32> {
   %0 = dsc.linear %x, %w scales %s {block_size = array<i64: 2, 4>} : (tensor<?x8xf32>, tensor<4x8xf8E4M3FN>, tensor<2x2xf32>) -> tensor<?x4xf32>

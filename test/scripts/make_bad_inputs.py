@@ -67,11 +67,11 @@ case("wrong-dtype", st=header_with(wrong_dtype))
 
 
 def overlap(h):
-    a = h["model.norm.weight"]["data_offsets"]
-    b = h["lm_head.weight"]
-    # Same byte count, but starting inside another tensor.
-    size = b["data_offsets"][1] - b["data_offsets"][0]
-    b["data_offsets"] = [a[0] + 2, a[0] + 2 + size]
+    # model.norm.weight's bytes start inside the embedding table's.
+    start = h["model.embed_tokens.weight"]["data_offsets"][0] + 64
+    t = h["model.norm.weight"]
+    size = t["data_offsets"][1] - t["data_offsets"][0]
+    t["data_offsets"] = [start, start + size]
 
 
 case("overlapping-offsets", st=header_with(overlap))

@@ -41,6 +41,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <cstdlib>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -294,6 +295,17 @@ int main(int argc, char **argv) {
   artifact::Writer writer;
   json::Value targetsJson = json::Value::array();
   std::optional<std::string> ptxas = mlir::dsc::findPtxas();
+  bool wantsGpu = llvm::any_of(targets, [](StringRef t) { return t != "cpu"; });
+  // MLIR's NVVM serializer links libdevice (the __nv_* math functions) from
+  // the toolkit named by CUDA_HOME; point it at the one ptxas came from.
+  if (std::optional<std::string> toolkit = mlir::dsc::findCudaToolkit();
+      toolkit && !std::getenv("CUDA_HOME") && !std::getenv("CUDA_ROOT") &&
+      !std::getenv("CUDA_PATH"))
+    ::setenv("CUDA_HOME", toolkit->c_str(), /*overwrite=*/0);
+  if (wantsGpu && !ptxas && !quiet)
+    llvm::errs() << "dsc-compile: warning: no CUDA Toolkit found (ptxas, "
+                    "libdevice): PTX is emitted unchecked and its math "
+                    "functions stay unresolved __nv_* calls\n";
   if (emit == Emit::Ptx)
     llvm::sys::fs::create_directories(outputPath);
   for (StringRef target : targets) {
