@@ -8,7 +8,10 @@ cmake --install "$build" --prefix "$work/prefix" >/dev/null
 cmake -S "$src" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
 ninja -C "$work/build" >/dev/null
-"$work/build/consumer-opt" "$src/../codegen/Inputs/all-ops.mlir" --dsc-lower-to-linalg \
-  | grep -q "linalg.generic"
-"$work/build/consumer-opt" --help | grep -q "dsc-fuse\|dsc-dedup-functions"
+"$work/build/consumer-opt" "$src/../codegen/Inputs/all-ops.mlir" \
+  --dsc-lower-to-linalg > "$work/lowered.mlir"
+grep -q "linalg.generic" "$work/lowered.mlir"
+"$work/build/consumer-opt" --help > "$work/help.txt"
+grep -q "dsc-dedup-functions" "$work/help.txt"
+grep -q "dsc-lower-to-cpu" "$work/help.txt"
 echo "consumer OK"
