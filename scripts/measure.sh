@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Reproduces the figures in docs/performance.md on this machine:
+#  1. dsc-compile --shapes-only of the full DeepSeek-V3 config to an artifact
+#     for cpu,sm_90a: wall time and peak memory (GNU time);
+#  2. CPU prefill time of the tiny fixtures (median of 7 runs of dsc-run, all
+#     three prompts of expected.json as one batch) and decode time per token.
+# The project build time is measured separately: see docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR="${DSC_BUILD_DIR:-build}"
+TOOLS="$BUILD_DIR/tools"
+WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
+
+echo "== dsc-compile --shapes-only DeepSeek-V3 (61 layers, 256 experts) -> cpu,sm_90a"
+/usr/bin/time -f "wall %e s, peak RSS %M KiB" \
+  "$TOOLS/dsc-compile" test/fixtures/configs/deepseek-v3 --shapes-only \
+  --target cpu,sm_90a -o "$WORK/v3.dscx" --quiet
+ls -l "$WORK/v3.dscx" | awk '{print "artifact", $5, "bytes"}'
+
+for fixture in tiny-v3 tiny-v2-lite tiny-v3-fp8; do
+  "$TOOLS/dsc-compile" "test/fixtures/$fixture" --target cpu -o "$WORK/$fixture.dscx" --quiet
+  prompts=$(python3 -c "import json,sys; e=json.load(open(sys.argv[1])); print(';'.join(','.join(map(str,r['prompt'])) for r in e['results']))" "test/fixtures/$fixture/expected.json")
+  for i in 1 2 3 4 5 6 7; do
+    "$TOOLS/dsc-run" "$WORK/$fixture.dscx" --prompt-ids "$prompts" --max-new-tokens 8 --json
+  done | python3 -c "
+import json, statistics, sys
+runs = [json.loads(line)['timings'] for line in sys.stdin]
+pre = statistics.median(r['prefill_ms'] for r in runs)
+dec = statistics.median(r['decode_ms_per_token'] for r in runs)
+print(f'== $fixture: prefill (batch 3, lengths 5/9/3) median {pre:.2f} ms; decode {dec:.2f} ms/token (full recompute)')"
+done
