@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/OperationSupport.h"
+#include "llvm/Support/DebugLog.h"
 
 #define DEBUG_TYPE "dsc-dedup-kernels"
 
@@ -53,6 +54,8 @@ struct DscDedupKernelsPass
         representatives.push_back(kernel);
         continue;
       }
+      LDBG() << "kernel module @" << gpuModule.getSymName() << " duplicates @"
+             << it->getName();
       replacement[gpuModule.getSymNameAttr()] = *it;
       duplicates.push_back(gpuModule);
     }

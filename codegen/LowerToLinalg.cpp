@@ -21,7 +21,6 @@
 #include <cmath>
 #include <limits>
 
-
 #define DEBUG_TYPE "dsc-lower-to-linalg"
 
 namespace mlir::dsc {
@@ -69,14 +68,14 @@ struct LowerRmsNorm : OpRewritePattern<RmsNormOp> {
     SmallVector<OpFoldResult> leadSizes = m.sizes(op.getInput());
     leadSizes.pop_back();
     Value sumInit = m.filled(leadSizes, rewriter.getF32Type(), 0.0);
-    Value sumSq =
-        m.generic(op.getInput(), sumInit, rank, {all, lead}, {rank - 1},
-                  [](OpBuilder &b, Location l, ValueRange a) {
-                    Value x = TensorMath(b, l).toF32(a[0]);
-                    Value sq = arith::MulFOp::create(b, l, x, x);
-                    linalg::YieldOp::create(
-                        b, l, arith::AddFOp::create(b, l, sq, a[1]).getResult());
-                  })[0];
+    Value sumSq = m.generic(
+        op.getInput(), sumInit, rank, {all, lead}, {rank - 1},
+        [](OpBuilder &b, Location l, ValueRange a) {
+          Value x = TensorMath(b, l).toF32(a[0]);
+          Value sq = arith::MulFOp::create(b, l, x, x);
+          linalg::YieldOp::create(
+              b, l, arith::AddFOp::create(b, l, sq, a[1]).getResult());
+        })[0];
     double eps = op.getEpsilon().convertToDouble();
     Type eltType = type.getElementType();
     Value init = m.empty(m.sizes(op.getInput()), eltType);
@@ -107,8 +106,8 @@ SmallVector<float> ropeInverseFrequencies(int64_t dim, double theta,
                                           YarnAttr yarn) {
   SmallVector<float> freqs;
   for (int64_t i = 0; i < dim / 2; ++i)
-    freqs.push_back(
-        static_cast<float>(std::pow(theta, -2.0 * i / static_cast<double>(dim))));
+    freqs.push_back(static_cast<float>(
+        std::pow(theta, -2.0 * i / static_cast<double>(dim))));
   if (!yarn)
     return freqs;
   double factor = yarn.getFactor().convertToDouble();
@@ -147,63 +146,62 @@ struct LowerRope : OpRewritePattern<RopeOp> {
     auto freqType = RankedTensorType::get({dim / 2}, rewriter.getF32Type());
     Value freqTensor = arith::ConstantOp::create(
         rewriter, loc, DenseElementsAttr::get(freqType, ArrayRef(freqs)));
-    double magnitude = op.getYarnAttr() ? op.getYarnAttr().getAttentionFactor()
-                                        : 1.0;
+    double magnitude =
+        op.getYarnAttr() ? op.getYarnAttr().getAttentionFactor() : 1.0;
     bool interleaved = op.getInterleaved();
     Value input = op.getInput();
     Type eltType = type.getElementType();
     SmallVector<unsigned> all = iota(rank);
     SmallVector<unsigned> posMap(all.begin(), all.begin() + posRank);
     Value init = m.empty(m.sizes(input), eltType);
-    Value result =
-        m.generic(
-             {input, op.getPositions()}, init, rank, {all, posMap, all}, {},
-             [&](OpBuilder &b, Location l, ValueRange a) {
-               TensorMath s(b, l);
-               SmallVector<Value> idx;
-               for (unsigned d = 0; d < rank; ++d)
-                 idx.push_back(linalg::IndexOp::create(b, l, d));
-               Value j = idx.back();
-               Value half = s.index(dim / 2);
-               Value two = s.index(2);
-               // Pair index i, whether this is the first of the pair, and
-               // the partner element.
-               Value i, isFirst, partner;
-               if (interleaved) {
-                 i = arith::DivUIOp::create(b, l, j, two);
-                 Value rem = arith::RemUIOp::create(b, l, j, two);
-                 isFirst = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
-                                                 rem, s.index(0));
-                 Value odd = arith::AddIOp::create(b, l, j, s.index(1));
-                 Value even = arith::SubIOp::create(b, l, j, s.index(1));
-                 partner = arith::SelectOp::create(b, l, isFirst, odd, even);
-               } else {
-                 i = arith::RemUIOp::create(b, l, j, half);
-                 isFirst = arith::CmpIOp::create(
-                     b, l, arith::CmpIPredicate::ult, j, half);
-                 Value up = arith::AddIOp::create(b, l, j, half);
-                 Value down = arith::SubIOp::create(b, l, j, half);
-                 partner = arith::SelectOp::create(b, l, isFirst, up, down);
-               }
-               idx.back() = partner;
-               Value other = s.toF32(tensor::ExtractOp::create(b, l, input, idx));
-               Value freq = tensor::ExtractOp::create(b, l, freqTensor, i);
-               Value pos = arith::SIToFPOp::create(b, l, b.getF32Type(), a[1]);
-               Value angle = arith::MulFOp::create(b, l, pos, freq);
-               Value cos = math::CosOp::create(b, l, angle);
-               Value sin = math::SinOp::create(b, l, angle);
-               if (magnitude != 1.0) {
-                 cos = arith::MulFOp::create(b, l, cos, s.f32(magnitude));
-                 sin = arith::MulFOp::create(b, l, sin, s.f32(magnitude));
-               }
-               // first: x*cos - partner*sin; second: x*cos + partner*sin.
-               Value negSin = arith::NegFOp::create(b, l, sin);
-               Value signedSin = arith::SelectOp::create(b, l, isFirst, negSin, sin);
-               Value y = arith::AddFOp::create(
-                   b, l, arith::MulFOp::create(b, l, s.toF32(a[0]), cos),
-                   arith::MulFOp::create(b, l, other, signedSin));
-               linalg::YieldOp::create(b, l, fromF32(b, l, y, eltType));
-             })[0];
+    Value result = m.generic(
+        {input, op.getPositions()}, init, rank, {all, posMap, all}, {},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          TensorMath s(b, l);
+          SmallVector<Value> idx;
+          for (unsigned d = 0; d < rank; ++d)
+            idx.push_back(linalg::IndexOp::create(b, l, d));
+          Value j = idx.back();
+          Value half = s.index(dim / 2);
+          Value two = s.index(2);
+          // Pair index i, whether this is the first of the pair, and
+          // the partner element.
+          Value i, isFirst, partner;
+          if (interleaved) {
+            i = arith::DivUIOp::create(b, l, j, two);
+            Value rem = arith::RemUIOp::create(b, l, j, two);
+            isFirst = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq, rem,
+                                            s.index(0));
+            Value odd = arith::AddIOp::create(b, l, j, s.index(1));
+            Value even = arith::SubIOp::create(b, l, j, s.index(1));
+            partner = arith::SelectOp::create(b, l, isFirst, odd, even);
+          } else {
+            i = arith::RemUIOp::create(b, l, j, half);
+            isFirst =
+                arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, j, half);
+            Value up = arith::AddIOp::create(b, l, j, half);
+            Value down = arith::SubIOp::create(b, l, j, half);
+            partner = arith::SelectOp::create(b, l, isFirst, up, down);
+          }
+          idx.back() = partner;
+          Value other = s.toF32(tensor::ExtractOp::create(b, l, input, idx));
+          Value freq = tensor::ExtractOp::create(b, l, freqTensor, i);
+          Value pos = arith::SIToFPOp::create(b, l, b.getF32Type(), a[1]);
+          Value angle = arith::MulFOp::create(b, l, pos, freq);
+          Value cos = math::CosOp::create(b, l, angle);
+          Value sin = math::SinOp::create(b, l, angle);
+          if (magnitude != 1.0) {
+            cos = arith::MulFOp::create(b, l, cos, s.f32(magnitude));
+            sin = arith::MulFOp::create(b, l, sin, s.f32(magnitude));
+          }
+          // first: x*cos - partner*sin; second: x*cos + partner*sin.
+          Value negSin = arith::NegFOp::create(b, l, sin);
+          Value signedSin = arith::SelectOp::create(b, l, isFirst, negSin, sin);
+          Value y = arith::AddFOp::create(
+              b, l, arith::MulFOp::create(b, l, s.toF32(a[0]), cos),
+              arith::MulFOp::create(b, l, other, signedSin));
+          linalg::YieldOp::create(b, l, fromF32(b, l, y, eltType));
+        })[0];
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -241,11 +239,10 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     Value result = m.matmulTransposed(op.getInput(), weight);
     Type eltType = op.getType().getElementType();
     if (eltType != rewriter.getF32Type())
-      result = m.map(result, eltType,
-                     [&](OpBuilder &b, Location l, ValueRange a) {
-                       linalg::YieldOp::create(b, l,
-                                               fromF32(b, l, a[0], eltType));
-                     });
+      result =
+          m.map(result, eltType, [&](OpBuilder &b, Location l, ValueRange a) {
+            linalg::YieldOp::create(b, l, fromF32(b, l, a[0], eltType));
+          });
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -269,26 +266,25 @@ struct LowerEmbed : OpRewritePattern<EmbedOp> {
     Value init = m.empty(outSizes, op.getType().getElementType());
     SmallVector<unsigned> all = iota(rank);
     SmallVector<unsigned> idsMap(all.begin(), all.end() - 1);
-    Value result =
-        m.generic(op.getIds(), init, rank, {idsMap, all}, {},
-                  [&](OpBuilder &b, Location l, ValueRange a) {
-                    TensorMath s(b, l);
-                    Value id = arith::IndexCastOp::create(
-                        b, l, b.getIndexType(), a[0]);
-                    // Out-of-range ids read row 0 instead of out of bounds.
-                    Value ok = arith::AndIOp::create(
-                        b, l,
-                        arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge,
-                                              id, s.index(0)),
-                        arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt,
-                                              id, s.index(vocab)));
-                    id = arith::SelectOp::create(b, l, ok, id, s.index(0));
-                    Value d = linalg::IndexOp::create(b, l, rank - 1);
-                    linalg::YieldOp::create(
-                        b, l,
-                        tensor::ExtractOp::create(b, l, table, ValueRange{id, d})
-                            .getResult());
-                  })[0];
+    Value result = m.generic(
+        op.getIds(), init, rank, {idsMap, all}, {},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          TensorMath s(b, l);
+          Value id = arith::IndexCastOp::create(b, l, b.getIndexType(), a[0]);
+          // Out-of-range ids read row 0 instead of out of bounds.
+          Value ok = arith::AndIOp::create(
+              b, l,
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::sge, id,
+                                    s.index(0)),
+              arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, id,
+                                    s.index(vocab)));
+          id = arith::SelectOp::create(b, l, ok, id, s.index(0));
+          Value d = linalg::IndexOp::create(b, l, rank - 1);
+          linalg::YieldOp::create(
+              b, l,
+              tensor::ExtractOp::create(b, l, table, ValueRange{id, d})
+                  .getResult());
+        })[0];
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -304,18 +300,18 @@ struct LowerSwiglu : OpRewritePattern<SwigluOp> {
                                 PatternRewriter &rewriter) const override {
     TensorMath m(rewriter, op.getLoc());
     Type eltType = op.getType().getElementType();
-    Value result = m.map(
-        {op.getGate(), op.getUp()}, eltType,
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          TensorMath s(b, l);
-          Value g = s.toF32(a[0]);
-          Value negG = arith::NegFOp::create(b, l, g);
-          Value denom =
-              arith::AddFOp::create(b, l, s.f32(1.0), math::ExpOp::create(b, l, negG));
-          Value silu = arith::DivFOp::create(b, l, g, denom);
-          Value y = arith::MulFOp::create(b, l, silu, s.toF32(a[1]));
-          linalg::YieldOp::create(b, l, fromF32(b, l, y, eltType));
-        });
+    Value result =
+        m.map({op.getGate(), op.getUp()}, eltType,
+              [&](OpBuilder &b, Location l, ValueRange a) {
+                TensorMath s(b, l);
+                Value g = s.toF32(a[0]);
+                Value negG = arith::NegFOp::create(b, l, g);
+                Value denom = arith::AddFOp::create(
+                    b, l, s.f32(1.0), math::ExpOp::create(b, l, negG));
+                Value silu = arith::DivFOp::create(b, l, g, denom);
+                Value y = arith::MulFOp::create(b, l, silu, s.toF32(a[1]));
+                linalg::YieldOp::create(b, l, fromF32(b, l, y, eltType));
+              });
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -336,8 +332,8 @@ std::pair<Value, Value> argmaxLastDim(TensorMath &m, Value x) {
       [](OpBuilder &nb, Location l, ValueRange a) {
         Value col = arith::IndexCastOp::create(
             nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, 1));
-        Value better = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
-                                             a[0], a[1]);
+        Value better =
+            arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, a[0], a[1]);
         linalg::YieldOp::create(
             nb, l,
             ValueRange{arith::SelectOp::create(nb, l, better, a[0], a[1]),
@@ -349,19 +345,19 @@ std::pair<Value, Value> argmaxLastDim(TensorMath &m, Value x) {
 /// Sets x[row, idx[row]] to -inf.
 Value maskChosen(TensorMath &m, Value x, Value idx) {
   Value init = m.empty(m.sizes(x), m.builder().getF32Type());
-  return m.generic({x, idx}, init, 2, {{0, 1}, {0}, {0, 1}}, {},
-                   [](OpBuilder &nb, Location l, ValueRange a) {
-                     TensorMath s(nb, l);
-                     Value col = arith::IndexCastOp::create(
-                         nb, l, nb.getI64Type(),
-                         linalg::IndexOp::create(nb, l, 1));
-                     Value hit = arith::CmpIOp::create(
-                         nb, l, arith::CmpIPredicate::eq, col, a[1]);
-                     linalg::YieldOp::create(
-                         nb, l,
-                         arith::SelectOp::create(nb, l, hit, s.f32(kNegInf), a[0])
-                             .getResult());
-                   })[0];
+  return m.generic(
+      {x, idx}, init, 2, {{0, 1}, {0}, {0, 1}}, {},
+      [](OpBuilder &nb, Location l, ValueRange a) {
+        TensorMath s(nb, l);
+        Value col = arith::IndexCastOp::create(
+            nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, 1));
+        Value hit =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, col, a[1]);
+        linalg::YieldOp::create(
+            nb, l,
+            arith::SelectOp::create(nb, l, hit, s.f32(kNegInf), a[0])
+                .getResult());
+      })[0];
 }
 
 /// The `k` largest entries per row of `x` ([rows, n]), as (values, indices)
@@ -432,14 +428,14 @@ struct LowerGate : OpRewritePattern<GateOp> {
     // 2. Selection scores: biased for choosing only.
     Value select = scores;
     if (Value bias = op.getBias())
-      select = m.generic({scores, bias}, m.empty(m.sizes(scores), f32), 2,
-                         {{0, 1}, {1}, {0, 1}}, {},
-                         [](OpBuilder &b, Location l, ValueRange a) {
-                           Value bf = TensorMath(b, l).toF32(a[1]);
-                           linalg::YieldOp::create(
-                               b, l, arith::AddFOp::create(b, l, a[0], bf)
-                                         .getResult());
-                         })[0];
+      select = m.generic(
+          {scores, bias}, m.empty(m.sizes(scores), f32), 2,
+          {{0, 1}, {1}, {0, 1}}, {},
+          [](OpBuilder &b, Location l, ValueRange a) {
+            Value bf = TensorMath(b, l).toF32(a[1]);
+            linalg::YieldOp::create(
+                b, l, arith::AddFOp::create(b, l, a[0], bf).getResult());
+          })[0];
 
     // 3. Group limit: keep the topk_group best groups, mask the rest.
     if (op.getTopkMethod() != TopkMethod::Greedy && groups > 1)
@@ -452,38 +448,36 @@ struct LowerGate : OpRewritePattern<GateOp> {
 
     // 5. Weights: the original scores at the chosen experts.
     SmallVector<OpFoldResult> kSizes = m.sizes(indices);
-    Value weights = m.generic(indices, m.empty(kSizes, f32), 2,
-                              {{0, 1}, {0, 1}}, {},
-                              [&](OpBuilder &b, Location l, ValueRange a) {
-                                Value row = linalg::IndexOp::create(b, l, 0);
-                                Value col = arith::IndexCastOp::create(
-                                    b, l, b.getIndexType(), a[0]);
-                                linalg::YieldOp::create(
-                                    b, l,
-                                    tensor::ExtractOp::create(
-                                        b, l, scores, ValueRange{row, col})
-                                        .getResult());
-                              })[0];
+    Value weights = m.generic(
+        indices, m.empty(kSizes, f32), 2, {{0, 1}, {0, 1}}, {},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          Value row = linalg::IndexOp::create(b, l, 0);
+          Value col = arith::IndexCastOp::create(b, l, b.getIndexType(), a[0]);
+          linalg::YieldOp::create(
+              b, l,
+              tensor::ExtractOp::create(b, l, scores, ValueRange{row, col})
+                  .getResult());
+        })[0];
     double scaling = op.getRoutedScalingFactor().convertToDouble();
     if (op.getNormTopkProb()) {
       Value sum = m.sumLastDim(weights);
-      weights = m.generic({weights, sum}, m.empty(kSizes, f32), 2,
-                          {{0, 1}, {0}, {0, 1}}, {},
-                          [&](OpBuilder &b, Location l, ValueRange a) {
-                            Value w = arith::DivFOp::create(b, l, a[0], a[1]);
-                            linalg::YieldOp::create(
-                                b, l,
-                                arith::MulFOp::create(
-                                    b, l, w, TensorMath(b, l).f32(scaling))
-                                    .getResult());
-                          })[0];
+      weights = m.generic(
+          {weights, sum}, m.empty(kSizes, f32), 2, {{0, 1}, {0}, {0, 1}}, {},
+          [&](OpBuilder &b, Location l, ValueRange a) {
+            Value w = arith::DivFOp::create(b, l, a[0], a[1]);
+            linalg::YieldOp::create(
+                b, l,
+                arith::MulFOp::create(b, l, w, TensorMath(b, l).f32(scaling))
+                    .getResult());
+          })[0];
     } else if (scaling != 1.0) {
-      weights = m.map(weights, f32, [&](OpBuilder &b, Location l, ValueRange a) {
-        linalg::YieldOp::create(
-            b, l,
-            arith::MulFOp::create(b, l, a[0], TensorMath(b, l).f32(scaling))
-                .getResult());
-      });
+      weights =
+          m.map(weights, f32, [&](OpBuilder &b, Location l, ValueRange a) {
+            linalg::YieldOp::create(
+                b, l,
+                arith::MulFOp::create(b, l, a[0], TensorMath(b, l).f32(scaling))
+                    .getResult());
+          });
     }
     rewriter.replaceOp(op, {weights, indices});
     return success();
@@ -510,8 +504,8 @@ struct LowerGate : OpRewritePattern<GateOp> {
         grouped.getResult(), {first, second}, 3, {{0, 1, 2}, {0, 1}, {0, 1}},
         {2}, [](OpBuilder &nb, Location l, ValueRange a) {
           Value v = a[0], m1 = a[1], m2 = a[2];
-          Value above = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
-                                              v, m1);
+          Value above =
+              arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, v, m1);
           Value newM1 = arith::SelectOp::create(nb, l, above, v, m1);
           Value newM2 = arith::SelectOp::create(
               nb, l, above, m1, arith::MaximumFOp::create(nb, l, m2, v));
@@ -519,13 +513,11 @@ struct LowerGate : OpRewritePattern<GateOp> {
         });
     Value groupScore = best[0];
     if (topTwo)
-      groupScore = m.map({best[0], best[1]}, f32,
-                         [](OpBuilder &nb, Location l, ValueRange a) {
-                           linalg::YieldOp::create(
-                               nb, l,
-                               arith::AddFOp::create(nb, l, a[0], a[1])
-                                   .getResult());
-                         });
+      groupScore = m.map(
+          {best[0], best[1]}, f32, [](OpBuilder &nb, Location l, ValueRange a) {
+            linalg::YieldOp::create(
+                nb, l, arith::AddFOp::create(nb, l, a[0], a[1]).getResult());
+          });
     auto [unused, keptGroups] = topK(m, groupScore, keep);
     (void)unused;
     // Mask: expert e of group g survives iff g is among the kept groups.
@@ -535,8 +527,8 @@ struct LowerGate : OpRewritePattern<GateOp> {
         [&](OpBuilder &nb, Location l, ValueRange a) {
           TensorMath s(nb, l);
           Value row = linalg::IndexOp::create(nb, l, 0);
-          Value g = arith::IndexCastOp::create(nb, l, nb.getI64Type(),
-                                               linalg::IndexOp::create(nb, l, 1));
+          Value g = arith::IndexCastOp::create(
+              nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, 1));
           Value kept = arith::ConstantIntOp::create(nb, l, 0, 1);
           for (int64_t j = 0; j < keep; ++j) {
             Value chosen = tensor::ExtractOp::create(

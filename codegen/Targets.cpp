@@ -103,8 +103,8 @@ mlir::dsc::compileHostSharedObject(ModuleOp module, std::string &error) {
   llvmModule->setTargetTriple(triple);
   llvmModule->setDataLayout(machine->createDataLayout());
 
-  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
-                                            machine.get());
+  auto optimize =
+      makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0, machine.get());
   if (llvm::Error err = optimize(llvmModule.get())) {
     error = "LLVM optimization failed: " + llvm::toString(std::move(err));
     return failure();
@@ -132,8 +132,8 @@ mlir::dsc::compileHostSharedObject(ModuleOp module, std::string &error) {
   // Link with the C compiler driver ($DSC_LINKER, cc, clang-22): it knows
   // the platform's crt files and libm, which the generated code calls.
   std::string linker;
-  for (const char *candidate : {(const char *)std::getenv("DSC_LINKER"), "cc", "clang-22",
-                                "gcc", "clang"}) {
+  for (const char *candidate : {(const char *)std::getenv("DSC_LINKER"), "cc",
+                                "clang-22", "gcc", "clang"}) {
     if (!candidate || !*candidate)
       continue;
     if (auto found = llvm::sys::findProgramByName(candidate)) {
@@ -168,8 +168,8 @@ std::vector<GpuKernelBinary> mlir::dsc::collectPtx(ModuleOp module) {
       auto object = dyn_cast<gpu::ObjectAttr>(attr);
       if (!object || object.getFormat() != gpu::CompilationTarget::Assembly)
         continue;
-      kernels.push_back({binary.getSymName().str(),
-                         object.getObject().getValue().str(), {}});
+      kernels.push_back(
+          {binary.getSymName().str(), object.getObject().getValue().str(), {}});
     }
   });
   return kernels;

@@ -45,21 +45,20 @@ struct DscWeightsToArgumentsPass
         auto it = args.find(key);
         if (it == args.end()) {
           unsigned index = func.getNumArguments();
-          SmallVector<NamedAttribute> attrs = {
-              NamedAttribute(StringAttr::get(&getContext(), "dsc.weight"),
-                             op.getNameAttr())};
+          SmallVector<NamedAttribute> attrs = {NamedAttribute(
+              StringAttr::get(&getContext(), "dsc.weight"), op.getNameAttr())};
           // Weights may be mapped read-only (embedded in the artifact):
           // bufferization must never write into them.
           attrs.push_back(NamedAttribute(
               StringAttr::get(&getContext(), "bufferization.writable"),
               BoolAttr::get(&getContext(), false)));
           if (op.getStackAttr())
-            attrs.push_back(NamedAttribute(
-                StringAttr::get(&getContext(), "dsc.stack"), op.getStackAttr()));
-          if (failed(func.insertArgument(index, op.getType(),
-                                         DictionaryAttr::get(&getContext(),
-                                                             attrs),
-                                         op.getLoc())))
+            attrs.push_back(
+                NamedAttribute(StringAttr::get(&getContext(), "dsc.stack"),
+                               op.getStackAttr()));
+          if (failed(func.insertArgument(
+                  index, op.getType(),
+                  DictionaryAttr::get(&getContext(), attrs), op.getLoc())))
             return signalPassFailure();
           it = args.insert({key, entry.getArgument(index)}).first;
           ++numWeights;

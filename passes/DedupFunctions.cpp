@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/OperationSupport.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/Support/DebugLog.h"
 
 #define DEBUG_TYPE "dsc-dedup-functions"
 
@@ -47,6 +48,8 @@ struct DscDedupFunctionsPass
     }
     // Then rewrite.
     for (auto [dup, rep] : merges) {
+      LDBG() << "merging @" << dup.getSymName() << " into @"
+             << rep.getSymName();
       if (failed(SymbolTable::replaceAllSymbolUses(
               dup.getSymNameAttr(), rep.getSymNameAttr(), module)))
         return signalPassFailure();

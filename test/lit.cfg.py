@@ -14,6 +14,8 @@ config.environment["PATH"] = os.pathsep.join(
 config.substitutions.append(("%fixtures", os.path.join(config.dsc_src_root, "test", "fixtures")))
 config.substitutions.append(("%python", config.python))
 config.substitutions.append(("%dsc_tools", config.dsc_tools_dir))
+config.substitutions.append(("%dsc_obj", config.dsc_obj_root))
+config.substitutions.append(("%dsc_src", config.dsc_src_root))
 config.substitutions.append(("%scripts", os.path.join(config.dsc_src_root, "test", "scripts")))
 
 if config.ptxas:

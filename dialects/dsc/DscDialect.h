@@ -7,10 +7,10 @@
 #ifndef DSC_DIALECTS_DSC_DSCDIALECT_H
 #define DSC_DIALECTS_DSC_DSCDIALECT_H
 
-#include "llvm/ADT/APFloat.h"
 #include "mlir/IR/Attributes.h"
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/APFloat.h"
 
 namespace mlir::dsc {
 /// Parses a floating-point attribute parameter (`40.0`, `1`, `-0.5`).

@@ -202,17 +202,16 @@ LogicalResult GateOp::verify() {
            << groups << " must be positive and divide the expert count "
            << experts;
   if (keep <= 0 || keep > groups)
-    return emitOpError("topk_group ") << keep << " must be in [1, " << groups
-                                      << "]";
+    return emitOpError("topk_group ")
+           << keep << " must be in [1, " << groups << "]";
   if (getTopkMethod() == TopkMethod::Greedy && keep != groups && groups != 1)
     return emitOpError("greedy routing does not limit groups; expected "
                        "topk_group == n_group");
   int64_t reachable =
       getTopkMethod() == TopkMethod::Greedy ? experts : keep * experts / groups;
   if (topK <= 0 || topK > reachable)
-    return emitOpError("top_k ")
-           << topK << " must be in [1, " << reachable
-           << "] (the experts in the kept groups)";
+    return emitOpError("top_k ") << topK << " must be in [1, " << reachable
+                                 << "] (the experts in the kept groups)";
   if (getTopkMethod() == TopkMethod::NoauxTc && experts / groups < 2)
     return emitOpError("noaux_tc scores groups by their top-2 experts; "
                        "groups need at least 2 experts");

@@ -89,72 +89,74 @@ Value TensorMath::matmulTransposed(Value x, Value w) {
                  })[0];
 }
 
-Value TensorMath::sumLastDim(Value x) {
-  auto type = cast<RankedTensorType>(x.getType());
-  unsigned rank = type.getRank();
-  SmallVector<unsigned> all, lead;
+/// Dimension lists of a rank-`rank` tensor: all of them, and all but the
+/// last.
+static std::pair<SmallVector<unsigned>, SmallVector<unsigned>>
+allAndLeading(unsigned rank) {
+  SmallVector<unsigned> all;
   for (unsigned d = 0; d < rank; ++d)
     all.push_back(d);
-  lead.assign(all.begin(), all.end() - 1);
-  SmallVector<OpFoldResult> outSizes = sizes(x);
+  return {all, SmallVector<unsigned>(all.begin(), all.end() - 1)};
+}
+
+/// Reduces the last dimension of `x` with `combine(element, accumulator)`,
+/// starting from `initial`.
+template <typename CombineOp>
+static Value reduceLastDim(TensorMath &m, Value x, double initial) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  auto [all, lead] = allAndLeading(rank);
+  SmallVector<OpFoldResult> outSizes = m.sizes(x);
   outSizes.pop_back();
-  Value init = filled(outSizes, type.getElementType(), 0.0);
-  return generic(x, init, rank, {all, lead}, {rank - 1},
-                 [](OpBuilder &nb, Location l, ValueRange args) {
-                   linalg::YieldOp::create(
-                       nb, l, arith::AddFOp::create(nb, l, args[0], args[1])
-                                  .getResult());
-                 })[0];
+  Value init = m.filled(outSizes, type.getElementType(), initial);
+  return m.generic(
+      x, init, rank, {all, lead}, {rank - 1},
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        linalg::YieldOp::create(
+            nb, l, CombineOp::create(nb, l, args[0], args[1]).getResult());
+      })[0];
+}
+
+Value TensorMath::sumLastDim(Value x) {
+  return reduceLastDim<arith::AddFOp>(*this, x, 0.0);
 }
 
 Value TensorMath::maxLastDim(Value x) {
+  return reduceLastDim<arith::MaximumFOp>(
+      *this, x, -std::numeric_limits<double>::infinity());
+}
+
+/// `combine(x, rowValue)` for every element, `rowValue` broadcast along the
+/// last dimension.
+template <typename CombineOp>
+static Value combineWithRow(TensorMath &m, Value x, Value row) {
   auto type = cast<RankedTensorType>(x.getType());
   unsigned rank = type.getRank();
-  SmallVector<unsigned> all, lead;
-  for (unsigned d = 0; d < rank; ++d)
-    all.push_back(d);
-  lead.assign(all.begin(), all.end() - 1);
-  SmallVector<OpFoldResult> outSizes = sizes(x);
-  outSizes.pop_back();
-  Value init = filled(outSizes, type.getElementType(),
-                      -std::numeric_limits<double>::infinity());
-  return generic(x, init, rank, {all, lead}, {rank - 1},
-                 [](OpBuilder &nb, Location l, ValueRange args) {
-                   linalg::YieldOp::create(
-                       nb, l, arith::MaximumFOp::create(nb, l, args[0], args[1])
-                                  .getResult());
-                 })[0];
+  auto [all, lead] = allAndLeading(rank);
+  return m.generic(
+      {x, row}, m.empty(m.sizes(x), type.getElementType()), rank,
+      {all, lead, all}, {}, [](OpBuilder &nb, Location l, ValueRange a) {
+        linalg::YieldOp::create(
+            nb, l, CombineOp::create(nb, l, a[0], a[1]).getResult());
+      })[0];
 }
 
 Value TensorMath::softmaxLastDim(Value x) {
-  auto type = cast<RankedTensorType>(x.getType());
-  unsigned rank = type.getRank();
-  SmallVector<unsigned> all, lead;
-  for (unsigned d = 0; d < rank; ++d)
-    all.push_back(d);
-  lead.assign(all.begin(), all.end() - 1);
-  Type elt = type.getElementType();
-  Value maxV = maxLastDim(x);
-  Value exps = generic({x, maxV}, empty(sizes(x), elt), rank, {all, lead, all},
-                       {}, [](OpBuilder &nb, Location l, ValueRange a) {
-                         Value d = arith::SubFOp::create(nb, l, a[0], a[1]);
-                         linalg::YieldOp::create(
-                             nb, l, math::ExpOp::create(nb, l, d).getResult());
-                       })[0];
-  Value sum = sumLastDim(exps);
-  return generic({exps, sum}, empty(sizes(x), elt), rank, {all, lead, all}, {},
-                 [](OpBuilder &nb, Location l, ValueRange a) {
-                   linalg::YieldOp::create(
-                       nb, l,
-                       arith::DivFOp::create(nb, l, a[0], a[1]).getResult());
-                 })[0];
+  Value shifted = combineWithRow<arith::SubFOp>(*this, x, maxLastDim(x));
+  Value exps =
+      map(shifted, cast<RankedTensorType>(x.getType()).getElementType(),
+          [](OpBuilder &nb, Location l, ValueRange a) {
+            linalg::YieldOp::create(
+                nb, l, math::ExpOp::create(nb, l, a[0]).getResult());
+          });
+  return combineWithRow<arith::DivFOp>(*this, exps, sumLastDim(exps));
 }
 
 Value TensorMath::add(Value lhs, Value rhs) {
   Type elt = cast<RankedTensorType>(lhs.getType()).getElementType();
   return map({lhs, rhs}, elt, [](OpBuilder &nb, Location l, ValueRange a) {
-    linalg::YieldOp::create(nb, l,
-                            arith::AddFOp::create(nb, l, a[0], a[1]).getResult());
+    linalg::YieldOp::create(
+        nb, l, arith::AddFOp::create(nb, l, a[0], a[1]).getResult());
   });
 }
 
@@ -190,16 +192,15 @@ static Value decodeF8E4M3FN(OpBuilder &b, Location loc, Value scalar) {
   // Normal: f32 exponent e - 7 + 127, mantissa bits at the top.
   Value normal = arith::OrIOp::create(
       b, loc,
-      arith::ShLIOp::create(b, loc,
-                            arith::AddIOp::create(b, loc, exponent, c32(120)),
-                            c32(23)),
+      arith::ShLIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, exponent, c32(120)), c32(23)),
       arith::ShLIOp::create(b, loc, mantissa, c32(20)));
   Value normalF = arith::BitcastOp::create(b, loc, f32, normal);
   Value subnormalF = arith::MulFOp::create(
       b, loc, arith::UIToFPOp::create(b, loc, f32, mantissa),
       arith::ConstantOp::create(b, loc, b.getF32FloatAttr(1.0f / 512.0f)));
-  Value isSubnormal = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                            exponent, c32(0));
+  Value isSubnormal =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, exponent, c32(0));
   Value magnitude =
       arith::SelectOp::create(b, loc, isSubnormal, subnormalF, normalF);
   Value isNan = arith::CmpIOp::create(

@@ -71,8 +71,8 @@ private:
                bool quantizable = true);
   /// A stacked expert projection as f32 [experts, out, in], dequantized
   /// from FP8 when the checkpoint stores it so.
-  Value expertWeights(const std::string &pattern, int64_t experts,
-                      int64_t out, int64_t in);
+  Value expertWeights(const std::string &pattern, int64_t experts, int64_t out,
+                      int64_t in);
 
   //===--------------------------------------------------------------------===//
   // Graph pieces
@@ -84,8 +84,8 @@ private:
   Value attention(Value x, Value positions, const std::string &prefix);
   Value moe(Value x, const std::string &prefix);
   /// Causal softmax(q k^T * scale) v on decompressed per-head K/V.
-  Value causalAttention(Value qNope, Value qPe, Value kNope, Value kPe,
-                        Value v, double scale);
+  Value causalAttention(Value qNope, Value qPe, Value kNope, Value kPe, Value v,
+                        double scale);
   func::FuncOp buildLayer(int64_t index);
 
   RankedTensorType tensor(ArrayRef<int64_t> shape, Type elt = {}) {
@@ -185,8 +185,9 @@ Value Importer::weight(const std::string &name, ArrayRef<int64_t> shape,
     layerWeights.push_back({name, type, stack});
     return layerBlock->addArgument(type, loc);
   }
-  auto op = WeightOp::create(b, loc, type, b.getStringAttr(name),
-                             stack ? b.getI64IntegerAttr(*stack) : IntegerAttr());
+  auto op =
+      WeightOp::create(b, loc, type, b.getStringAttr(name),
+                       stack ? b.getI64IntegerAttr(*stack) : IntegerAttr());
   return op.getResult();
 }
 
@@ -194,12 +195,14 @@ Value Importer::linear(Value x, const std::string &name, int64_t out,
                        int64_t in, bool quantizable) {
   Value w = weight(name, {out, in}, quantizable);
   RankedTensorType resultType = withLastDim(x, out);
-  if (!isa<Float8E4M3FNType>(cast<RankedTensorType>(w.getType()).getElementType()))
+  if (!isa<Float8E4M3FNType>(
+          cast<RankedTensorType>(w.getType()).getElementType()))
     return LinearOp::create(b, loc, resultType, x, w, Value(),
                             DenseI64ArrayAttr());
-  auto [bm, bn] = cfg.fp8Block.value_or(std::make_pair<int64_t, int64_t>(128, 128));
-  Value scales = weight(name + "_scale_inv",
-                        {(out + bm - 1) / bm, (in + bn - 1) / bn});
+  auto [bm, bn] =
+      cfg.fp8Block.value_or(std::make_pair<int64_t, int64_t>(128, 128));
+  Value scales =
+      weight(name + "_scale_inv", {(out + bm - 1) / bm, (in + bn - 1) / bn});
   return LinearOp::create(b, loc, resultType, x, w, scales,
                           b.getDenseI64ArrayAttr({bm, bn}));
 }
@@ -207,30 +210,31 @@ Value Importer::linear(Value x, const std::string &name, int64_t out,
 Value Importer::expertWeights(const std::string &pattern, int64_t experts,
                               int64_t out, int64_t in) {
   Value w = weight(pattern, {out, in}, /*quantizable=*/true, experts);
-  if (!isa<Float8E4M3FNType>(cast<RankedTensorType>(w.getType()).getElementType()))
+  if (!isa<Float8E4M3FNType>(
+          cast<RankedTensorType>(w.getType()).getElementType()))
     return w;
-  auto [bm, bn] = cfg.fp8Block.value_or(std::make_pair<int64_t, int64_t>(128, 128));
-  Value scales = weight(pattern + "_scale_inv",
-                        {(out + bm - 1) / bm, (in + bn - 1) / bn},
-                        /*quantizable=*/false, experts);
+  auto [bm, bn] =
+      cfg.fp8Block.value_or(std::make_pair<int64_t, int64_t>(128, 128));
+  Value scales =
+      weight(pattern + "_scale_inv", {(out + bm - 1) / bm, (in + bn - 1) / bn},
+             /*quantizable=*/false, experts);
   TensorMath m(b, loc);
   Value init = m.empty(m.sizes(w), b.getF32Type());
-  return m.generic(w, init, 3, {{0, 1, 2}, {0, 1, 2}}, {},
-                   [&, bm = bm, bn = bn](OpBuilder &nb, Location l,
-                                         ValueRange a) {
-                     TensorMath s(nb, l);
-                     Value e = linalg::IndexOp::create(nb, l, 0);
-                     Value o = arith::DivUIOp::create(
-                         nb, l, linalg::IndexOp::create(nb, l, 1), s.index(bm));
-                     Value i = arith::DivUIOp::create(
-                         nb, l, linalg::IndexOp::create(nb, l, 2), s.index(bn));
-                     Value scale = tensor::ExtractOp::create(
-                         nb, l, scales, ValueRange{e, o, i});
-                     linalg::YieldOp::create(
-                         nb, l,
-                         arith::MulFOp::create(nb, l, s.toF32(a[0]), scale)
-                             .getResult());
-                   })[0];
+  return m.generic(
+      w, init, 3, {{0, 1, 2}, {0, 1, 2}}, {},
+      [&, bm = bm, bn = bn](OpBuilder &nb, Location l, ValueRange a) {
+        TensorMath s(nb, l);
+        Value e = linalg::IndexOp::create(nb, l, 0);
+        Value o = arith::DivUIOp::create(
+            nb, l, linalg::IndexOp::create(nb, l, 1), s.index(bm));
+        Value i = arith::DivUIOp::create(
+            nb, l, linalg::IndexOp::create(nb, l, 2), s.index(bn));
+        Value scale =
+            tensor::ExtractOp::create(nb, l, scales, ValueRange{e, o, i});
+        linalg::YieldOp::create(
+            nb, l,
+            arith::MulFOp::create(nb, l, s.toF32(a[0]), scale).getResult());
+      })[0];
 }
 
 Value Importer::sliceLast(Value x, int64_t offset, int64_t size) {
@@ -253,14 +257,13 @@ Value Importer::rmsNorm(Value x, const std::string &name, int64_t width) {
 Value Importer::rope(Value x, Value positions) {
   YarnAttr yarn;
   if (cfg.yarn)
-    yarn = YarnAttr::get(&ctx, APFloat(cfg.yarn->factor),
-                         cfg.yarn->originalMaxPosition,
-                         APFloat(cfg.yarn->betaFast),
-                         APFloat(cfg.yarn->betaSlow), APFloat(cfg.yarn->mscale),
-                         APFloat(cfg.yarn->mscaleAllDim));
-  return RopeOp::create(b, loc, x.getType(), x, positions,
-                        b.getF64FloatAttr(cfg.ropeTheta),
-                        cfg.ropeInterleave ? b.getUnitAttr() : UnitAttr(), yarn);
+    yarn = YarnAttr::get(
+        &ctx, APFloat(cfg.yarn->factor), cfg.yarn->originalMaxPosition,
+        APFloat(cfg.yarn->betaFast), APFloat(cfg.yarn->betaSlow),
+        APFloat(cfg.yarn->mscale), APFloat(cfg.yarn->mscaleAllDim));
+  return RopeOp::create(
+      b, loc, x.getType(), x, positions, b.getF64FloatAttr(cfg.ropeTheta),
+      cfg.ropeInterleave ? b.getUnitAttr() : UnitAttr(), yarn);
 }
 
 Value Importer::mlp(Value x, const std::string &prefix, int64_t width) {
@@ -278,7 +281,8 @@ Value Importer::causalAttention(Value qNope, Value qPe, Value kNope, Value kPe,
   // Sizes: q* [B, S, H, *], kPe [B, S, dr] (one head shared), v [B, S, H, dv].
   SmallVector<OpFoldResult> qs = m.sizes(qNope);
   SmallVector<OpFoldResult> scoreSizes = {qs[0], qs[2], qs[1], qs[1]};
-  // Loops (b, h, i, j, d): score[b, h, i, j] = sum_d q[b, i, h, d] k[b, j, h, d]
+  // Loops (b, h, i, j, d): score[b, h, i, j] = sum_d q[b, i, h, d] k[b, j, h,
+  // d]
   Value scores = m.filled(scoreSizes, f32, 0.0);
   auto dot = [&](OpBuilder &nb, Location l, ValueRange a) {
     Value p = arith::MulFOp::create(nb, l, a[0], a[1]);
@@ -290,20 +294,21 @@ Value Importer::causalAttention(Value qNope, Value qPe, Value kNope, Value kPe,
   scores = m.generic({qPe, kPe}, scores, 5,
                      {{0, 2, 1, 4}, {0, 3, 4}, {0, 1, 2, 3}}, {4}, dot)[0];
   // Scale and causal mask: position j > i is not visible from i.
-  Value masked = m.map(scores, f32, [&](OpBuilder &nb, Location l,
-                                         ValueRange a) {
-    TensorMath s(nb, l);
-    Value i = linalg::IndexOp::create(nb, l, 2);
-    Value j = linalg::IndexOp::create(nb, l, 3);
-    Value future = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, j, i);
-    Value scaled = arith::MulFOp::create(nb, l, a[0], s.f32(scale));
-    linalg::YieldOp::create(
-        nb, l,
-        arith::SelectOp::create(nb, l, future,
-                                s.f32(-std::numeric_limits<double>::infinity()),
-                                scaled)
-            .getResult());
-  });
+  Value masked =
+      m.map(scores, f32, [&](OpBuilder &nb, Location l, ValueRange a) {
+        TensorMath s(nb, l);
+        Value i = linalg::IndexOp::create(nb, l, 2);
+        Value j = linalg::IndexOp::create(nb, l, 3);
+        Value future =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, j, i);
+        Value scaled = arith::MulFOp::create(nb, l, a[0], s.f32(scale));
+        linalg::YieldOp::create(
+            nb, l,
+            arith::SelectOp::create(
+                nb, l, future, s.f32(-std::numeric_limits<double>::infinity()),
+                scaled)
+                .getResult());
+      });
   Value probs = m.softmaxLastDim(masked);
   // Loops (b, i, h, e, j): out[b, i, h, e] = sum_j p[b, h, i, j] v[b, j, h, e]
   SmallVector<OpFoldResult> outSizes = m.sizes(v);
@@ -336,11 +341,12 @@ Value Importer::attention(Value x, Value positions, const std::string &prefix) {
   Value qPe = rope(sliceLast(q, dn, dr), positions);
   // The compressed latent and the shared rope key: [B, S, C + dr].
   Value kv = linear(x, prefix + "kv_a_proj_with_mqa.weight", c + dr, d);
-  Value latent = rmsNorm(sliceLast(kv, 0, c), prefix + "kv_a_layernorm.weight", c);
+  Value latent =
+      rmsNorm(sliceLast(kv, 0, c), prefix + "kv_a_layernorm.weight", c);
   Value kPe = rope(sliceLast(kv, c, dr), positions);
   // Decompress: per head k_nope (dn) and v (dv).
-  Value kvb = heads(linear(latent, prefix + "kv_b_proj.weight", h * (dn + dv), c),
-                    dn + dv);
+  Value kvb = heads(
+      linear(latent, prefix + "kv_b_proj.weight", h * (dn + dv), c), dn + dv);
   Value kNope = sliceLast(kvb, 0, dn);
   Value v = sliceLast(kvb, dn, dv);
   double scale = 1.0 / std::sqrt(static_cast<double>(dn + dr));
@@ -391,11 +397,11 @@ Value Importer::moe(Value x, const std::string &prefix) {
         TensorMath s(nb, l);
         Value expert = arith::IndexCastOp::create(
             nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, 1));
-        Value hit =
-            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, a[0], expert);
+        Value hit = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, a[0],
+                                          expert);
         Value add = arith::SelectOp::create(nb, l, hit, a[1], s.f32(0.0));
-        linalg::YieldOp::create(nb, l,
-                                arith::AddFOp::create(nb, l, a[2], add).getResult());
+        linalg::YieldOp::create(
+            nb, l, arith::AddFOp::create(nb, l, a[2], add).getResult());
       })[0];
   // Every expert on every token, [E, T, W]; the combine weights zero the
   // unused ones. (Sparse dispatch is the MoE fusion's job.)
@@ -416,18 +422,19 @@ Value Importer::moe(Value x, const std::string &prefix) {
   Value u = m.generic({xt, wu}, m.filled(etw, f32, 0.0), 4,
                       {{1, 3}, {0, 2, 3}, {0, 1, 2}}, {3}, dot)[0];
   Value act = SwigluOp::create(b, loc, g.getType(), g, u);
-  // Loops (t, d, e, w): y[t, d] = sum_e combine[t, e] sum_w act[e, t, w] wd[e, d, w]
+  // Loops (t, d, e, w): y[t, d] = sum_e combine[t, e] sum_w act[e, t, w] wd[e,
+  // d, w]
   SmallVector<OpFoldResult> td = {te[0], b.getIndexAttr(d)};
-  Value y = m.generic(
-      {combine, act, wd}, m.filled(td, f32, 0.0), 4,
-      {{0, 2}, {2, 0, 3}, {2, 1, 3}, {0, 1}}, {2, 3},
-      [](OpBuilder &nb, Location l, ValueRange a) {
-        TensorMath s(nb, l);
-        Value p = arith::MulFOp::create(nb, l, a[1], s.toF32(a[2]));
-        p = arith::MulFOp::create(nb, l, a[0], p);
-        linalg::YieldOp::create(nb, l,
-                                arith::AddFOp::create(nb, l, p, a[3]).getResult());
-      })[0];
+  Value y =
+      m.generic({combine, act, wd}, m.filled(td, f32, 0.0), 4,
+                {{0, 2}, {2, 0, 3}, {2, 1, 3}, {0, 1}}, {2, 3},
+                [](OpBuilder &nb, Location l, ValueRange a) {
+                  TensorMath s(nb, l);
+                  Value p = arith::MulFOp::create(nb, l, a[1], s.toF32(a[2]));
+                  p = arith::MulFOp::create(nb, l, a[0], p);
+                  linalg::YieldOp::create(
+                      nb, l, arith::AddFOp::create(nb, l, p, a[3]).getResult());
+                })[0];
   if (cfg.nSharedExperts > 0)
     y = m.add(y, mlp(xt, prefix + "shared_experts.",
                      cfg.nSharedExperts * cfg.moeIntermediateSize));
@@ -443,8 +450,8 @@ Value Importer::moe(Value x, const std::string &prefix) {
         Value t = arith::AddIOp::create(
             nb, l, arith::MulIOp::create(nb, l, bi, seqLen), si);
         linalg::YieldOp::create(
-            nb, l, tensor::ExtractOp::create(nb, l, y, ValueRange{t, di})
-                       .getResult());
+            nb, l,
+            tensor::ExtractOp::create(nb, l, y, ValueRange{t, di}).getResult());
       })[0];
 }
 
@@ -452,15 +459,15 @@ func::FuncOp Importer::buildLayer(int64_t index) {
   std::string prefix = absl::StrCat("model.layers.", index, ".");
   auto hidden = tensor({kDyn, kDyn, cfg.hiddenSize});
   auto positions = tensor({kDyn, kDyn}, b.getI64Type());
-  auto fn = func::FuncOp::create(
-      b, loc, absl::StrCat("layer_", index),
-      b.getFunctionType({hidden, positions}, {hidden}));
+  auto fn =
+      func::FuncOp::create(b, loc, absl::StrCat("layer_", index),
+                           b.getFunctionType({hidden, positions}, {hidden}));
   fn.setPrivate();
   Block *block = fn.addEntryBlock();
   // Ops of this layer carry its checkpoint prefix as their location, so
   // diagnostics and reports name the layer.
   Location fileLoc = loc;
-  auto restoreLoc = llvm::make_scope_exit([&] { loc = fileLoc; });
+  llvm::scope_exit restoreLoc([&] { loc = fileLoc; });
   loc = NameLoc::get(b.getStringAttr(prefix.substr(0, prefix.size() - 1)),
                      fileLoc);
   OpBuilder::InsertionGuard guard(b);
@@ -477,8 +484,7 @@ func::FuncOp Importer::buildLayer(int64_t index) {
                   : mlp(x, prefix + "mlp.", cfg.intermediateSize);
   h = m.add(h, ffn);
   func::ReturnOp::create(b, loc, h);
-  fn.setFunctionType(
-      b.getFunctionType(block->getArgumentTypes(), {hidden}));
+  fn.setFunctionType(b.getFunctionType(block->getArgumentTypes(), {hidden}));
   layerBlock = nullptr;
   return fn;
 }
@@ -522,22 +528,22 @@ absl::StatusOr<OwningOpRef<ModuleOp>> Importer::run() {
   for (auto &[fn, specs] : layers) {
     SmallVector<Value> args = {h, positions};
     for (const WeightSpec &w : specs)
-      args.push_back(WeightOp::create(
-          b, loc, w.type, b.getStringAttr(w.name),
-          w.stack ? b.getI64IntegerAttr(*w.stack) : IntegerAttr()));
+      args.push_back(WeightOp::create(b, loc, w.type, b.getStringAttr(w.name),
+                                      w.stack ? b.getI64IntegerAttr(*w.stack)
+                                              : IntegerAttr()));
     h = func::CallOp::create(b, loc, fn, args).getResult(0);
   }
   h = rmsNorm(h, "model.norm.weight", d);
-  std::string head = cfg.tieWordEmbeddings ? "model.embed_tokens.weight"
-                                           : "lm_head.weight";
+  std::string head =
+      cfg.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight";
   Value logits = linear(h, head, vocab, d, /*quantizable=*/false);
   func::ReturnOp::create(b, loc, logits);
   if (!error.ok())
     return error;
   if (failed(verify(*module)))
-    return absl::InternalError(
-        absl::StrCat(configPath, ": the imported graph failed to verify "
-                                 "(a compiler bug; see the diagnostics above)"));
+    return absl::InternalError(absl::StrCat(
+        configPath, ": the imported graph failed to verify "
+                    "(a compiler bug; see the diagnostics above)"));
   return module;
 }
 
@@ -549,7 +555,8 @@ importCheckpoint(MLIRContext &context, const std::string &dir,
   context.loadDialect<DscDialect, func::FuncDialect, arith::ArithDialect,
                       linalg::LinalgDialect, tensor::TensorDialect,
                       math::MathDialect, scf::SCFDialect>();
-  std::string configPath = (std::filesystem::path(dir) / "config.json").string();
+  std::string configPath =
+      (std::filesystem::path(dir) / "config.json").string();
   absl::StatusOr<ModelConfig> config = loadModelConfig(configPath);
   if (!config.ok())
     return config.status();

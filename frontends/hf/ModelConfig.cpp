@@ -19,30 +19,69 @@ using json::Value;
 
 /// Keys that describe training, tokenisation or the HF runtime and do not
 /// change what the model computes.
-const std::set<std::string_view> kIgnoredKeys = {
-    "attention_dropout", "auto_map", "bos_token_id", "dtype",
-    "eos_token_id", "ep_size", "hidden_act", "initializer_range",
-    "max_position_embeddings", "output_router_logits", "pad_token_id",
-    "pretraining_tp", "seq_aux", "torch_dtype", "transformers_version",
-    "use_cache", "aux_loss_alpha", "num_key_value_heads", "head_dim",
-    "qk_head_dim", "attention_bias", "mlp_bias", "router_aux_loss_coef",
-    "_name_or_path", "generation_config", "rope_scaling_type"};
+const std::set<std::string_view> kIgnoredKeys = {"attention_dropout",
+                                                 "auto_map",
+                                                 "bos_token_id",
+                                                 "dtype",
+                                                 "eos_token_id",
+                                                 "ep_size",
+                                                 "hidden_act",
+                                                 "initializer_range",
+                                                 "max_position_embeddings",
+                                                 "output_router_logits",
+                                                 "pad_token_id",
+                                                 "pretraining_tp",
+                                                 "seq_aux",
+                                                 "torch_dtype",
+                                                 "transformers_version",
+                                                 "use_cache",
+                                                 "aux_loss_alpha",
+                                                 "num_key_value_heads",
+                                                 "head_dim",
+                                                 "qk_head_dim",
+                                                 "attention_bias",
+                                                 "mlp_bias",
+                                                 "router_aux_loss_coef",
+                                                 "_name_or_path",
+                                                 "generation_config",
+                                                 "rope_scaling_type"};
 
 /// Keys the importer reads.
-const std::set<std::string_view> kModelKeys = {
-    "architectures", "model_type", "vocab_size", "hidden_size",
-    "intermediate_size", "moe_intermediate_size", "num_hidden_layers",
-    "num_attention_heads", "q_lora_rank", "kv_lora_rank",
-    "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim",
-    "n_routed_experts", "n_shared_experts", "num_experts_per_tok", "n_group",
-    "topk_group", "routed_scaling_factor", "scoring_func", "topk_method",
-    "norm_topk_prob", "first_k_dense_replace", "moe_layer_freq",
-    "rms_norm_eps", "rope_theta", "rope_interleave", "rope_scaling",
-    "rope_parameters", "tie_word_embeddings", "num_nextn_predict_layers",
-    "quantization_config"};
+const std::set<std::string_view> kModelKeys = {"architectures",
+                                               "model_type",
+                                               "vocab_size",
+                                               "hidden_size",
+                                               "intermediate_size",
+                                               "moe_intermediate_size",
+                                               "num_hidden_layers",
+                                               "num_attention_heads",
+                                               "q_lora_rank",
+                                               "kv_lora_rank",
+                                               "qk_nope_head_dim",
+                                               "qk_rope_head_dim",
+                                               "v_head_dim",
+                                               "n_routed_experts",
+                                               "n_shared_experts",
+                                               "num_experts_per_tok",
+                                               "n_group",
+                                               "topk_group",
+                                               "routed_scaling_factor",
+                                               "scoring_func",
+                                               "topk_method",
+                                               "norm_topk_prob",
+                                               "first_k_dense_replace",
+                                               "moe_layer_freq",
+                                               "rms_norm_eps",
+                                               "rope_theta",
+                                               "rope_interleave",
+                                               "rope_scaling",
+                                               "rope_parameters",
+                                               "tie_word_embeddings",
+                                               "num_nextn_predict_layers",
+                                               "quantization_config"};
 
-const std::set<std::string_view> kArchitectures = {
-    "DeepseekV3ForCausalLM", "DeepseekV2ForCausalLM"};
+const std::set<std::string_view> kArchitectures = {"DeepseekV3ForCausalLM",
+                                                   "DeepseekV2ForCausalLM"};
 
 std::string joinNames(const std::set<std::string_view> &names) {
   std::string out;
@@ -72,8 +111,8 @@ public:
       if (!v->isInteger())
         return fail(key, "must be an integer");
       if (v->getInt() < min)
-        return fail(key, absl::StrCat("must be >= ", min, ", got ",
-                                      v->getInt()));
+        return fail(key,
+                    absl::StrCat("must be >= ", min, ", got ", v->getInt()));
       out = v->getInt();
     }
   }
@@ -104,9 +143,8 @@ public:
 
   void fail(std::string_view key, std::string_view what) {
     if (error.ok())
-      error = absl::InvalidArgumentError(
-          absl::StrCat(path, ": key '", prefix, std::string(key), "' ",
-                       std::string(what)));
+      error = absl::InvalidArgumentError(absl::StrCat(
+          path, ": key '", prefix, std::string(key), "' ", std::string(what)));
   }
 
 private:
@@ -144,13 +182,12 @@ absl::Status parseRope(const Value &root, Reader &r, ModelConfig &c,
   if (type == "default")
     return absl::OkStatus();
   if (type != "yarn")
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": key '", blockKey, ".type' is '", type,
-                     "'; only 'yarn' and 'default' rope scaling are supported"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": key '", blockKey, ".type' is '", type,
+        "'; only 'yarn' and 'default' rope scaling are supported"));
   YarnConfig y;
   p.number("factor", y.factor, true);
-  p.integer("original_max_position_embeddings", y.originalMaxPosition, true,
-            1);
+  p.integer("original_max_position_embeddings", y.originalMaxPosition, true, 1);
   p.number("beta_fast", y.betaFast, false);
   p.number("beta_slow", y.betaSlow, false);
   p.number("mscale", y.mscale, false);
@@ -210,9 +247,9 @@ absl::StatusOr<ModelConfig> parseModelConfig(std::string_view text,
         absl::StrCat(path, ": expected a JSON object"));
   for (const auto &[key, value] : root.getObject())
     if (!kIgnoredKeys.count(key) && !kModelKeys.count(key))
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": unknown key '", key,
-          "' (not a DeepSeek config key this compiler knows)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": unknown key '", key,
+                       "' (not a DeepSeek config key this compiler knows)"));
 
   ModelConfig c;
   const Value *arch = root.find("architectures");
@@ -222,10 +259,10 @@ absl::StatusOr<ModelConfig> parseModelConfig(std::string_view text,
         path, ": key 'architectures' must be a list of one string"));
   c.architecture = arch->getArray()[0].getString();
   if (!kArchitectures.count(c.architecture))
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": key 'architectures': unsupported architecture '",
-        c.architecture, "' (expected one of: ",
-        joinNames(kArchitectures), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": key 'architectures': unsupported architecture '",
+                     c.architecture,
+                     "' (expected one of: ", joinNames(kArchitectures), ")"));
 
   Reader r(root, path);
   r.string("model_type", c.modelType, false);
@@ -272,9 +309,9 @@ absl::StatusOr<ModelConfig> parseModelConfig(std::string_view text,
                      "' (expected sigmoid or softmax)"));
   if (c.topkMethod != "greedy" && c.topkMethod != "group_limited_greedy" &&
       c.topkMethod != "noaux_tc")
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": key 'topk_method' is '", c.topkMethod,
-        "' (expected greedy, group_limited_greedy or noaux_tc)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": key 'topk_method' is '", c.topkMethod,
+                     "' (expected greedy, group_limited_greedy or noaux_tc)"));
   if (moe) {
     if (c.nRoutedExperts % c.nGroup != 0)
       return absl::InvalidArgumentError(absl::StrCat(

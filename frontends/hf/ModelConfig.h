@@ -50,7 +50,7 @@ struct ModelConfig {
   int64_t topkGroup = 1;
   double routedScalingFactor = 1.0;
   std::string scoringFunc = "softmax"; // sigmoid | softmax
-  std::string topkMethod = "greedy";   // greedy | group_limited_greedy | noaux_tc
+  std::string topkMethod = "greedy"; // greedy | group_limited_greedy | noaux_tc
   bool normTopkProb = false;
   int64_t firstKDenseReplace = 0;
   int64_t moeLayerFreq = 1;

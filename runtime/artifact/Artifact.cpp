@@ -13,11 +13,6 @@
 #include <functional>
 #include <set>
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 // The header and table are read and written as host integers.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "dsc::artifact assumes a little-endian host");
@@ -161,49 +156,20 @@ absl::Status Writer::write(const std::string &path) const {
 
 absl::StatusOr<std::unique_ptr<Artifact>>
 Artifact::open(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return errnoError(errno, path, "cannot open");
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int error = errno;
-    ::close(fd);
-    return errnoError(error, path, "cannot stat");
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return formatError(path, "not a regular file");
-  }
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size == 0) {
-    ::close(fd);
-    return formatError(path, "truncated header (0 bytes)");
-  }
   // Read-only: compiled code may read weights straight from this mapping.
-  // Like any mmap reader, this relies on nobody truncating the file while it
-  // is open.
-  void *mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  int mmapError = errno;
-  ::close(fd); // The mapping keeps the file alive.
-  if (mapping == MAP_FAILED)
-    return errnoError(mmapError, path, "cannot mmap");
-
+  absl::StatusOr<MappedFile> mapped = MappedFile::open(path);
+  if (!mapped.ok())
+    return mapped.status();
   std::unique_ptr<Artifact> artifact(new Artifact(path));
-  artifact->mapping = mapping;
-  artifact->mappingSize = size;
+  artifact->file = std::move(*mapped);
   if (absl::Status status = artifact->validate(); !status.ok())
     return status;
   return artifact;
 }
 
-Artifact::~Artifact() {
-  if (mapping)
-    ::munmap(mapping, mappingSize);
-}
-
 absl::Status Artifact::validate() {
-  const uint8_t *bytes = static_cast<const uint8_t *>(mapping);
-  const uint64_t size = mappingSize;
+  const uint8_t *bytes = file.data();
+  const uint64_t size = file.size();
 
   // A short file that starts like an artifact is truncated; anything else is
   // not an artifact at all.

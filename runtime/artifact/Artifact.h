@@ -27,6 +27,7 @@
 #define DSC_RUNTIME_ARTIFACT_ARTIFACT_H
 
 #include "runtime/support/Json.h"
+#include "runtime/support/MappedFile.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -100,7 +101,7 @@ public:
   static absl::StatusOr<std::unique_ptr<Artifact>>
   open(const std::string &path);
 
-  ~Artifact();
+  ~Artifact() = default;
   Artifact(const Artifact &) = delete;
   Artifact &operator=(const Artifact &) = delete;
 
@@ -119,8 +120,7 @@ private:
   absl::Status validate();
 
   std::string filePath;
-  void *mapping = nullptr;
-  uint64_t mappingSize = 0;
+  MappedFile file;
   std::map<std::string, std::string_view, std::less<>> sections;
   json::Value manifestValue;
   std::string manifestJson;

@@ -14,10 +14,7 @@
 #include <map>
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 // Safetensors data is little-endian; the loads below reinterpret it in place.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -107,26 +104,13 @@ bool pathExists(const std::string &path) {
 /// Reads a whole (small, e.g. index) file. The allocation is bounded by the
 /// file's actual size, not by anything the file claims.
 absl::StatusOr<std::string> readWholeFile(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return errnoError(errno, path, "cannot open");
-  std::string contents;
-  char buffer[1 << 16];
-  while (true) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      int error = errno;
-      ::close(fd);
-      return errnoError(error, path, "cannot read");
-    }
-    if (n == 0)
-      break;
-    contents.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return contents;
+  absl::StatusOr<MappedFile> mapped = MappedFile::open(path);
+  if (!mapped.ok())
+    return mapped.status();
+  if (mapped->size() == 0)
+    return std::string();
+  return std::string(reinterpret_cast<const char *>(mapped->data()),
+                     mapped->size());
 }
 
 /// Shard names come from an untrusted index; keep them inside the
@@ -173,53 +157,26 @@ int64_t TensorInfo::numElements() const {
 //===----------------------------------------------------------------------===//
 
 absl::StatusOr<std::unique_ptr<File>> File::open(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return errnoError(errno, path, "cannot open");
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int error = errno;
-    ::close(fd);
-    return errnoError(error, path, "cannot stat");
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
+  absl::StatusOr<MappedFile> mapped = MappedFile::open(path);
+  if (!mapped.ok())
+    return mapped.status();
+  if (mapped->size() < 8)
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a regular file"));
-  }
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size < 8) {
-    ::close(fd);
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": file is ", size,
+        absl::StrCat(path, ": file is ", mapped->size(),
                      " bytes, too short for the 8-byte header length"));
-  }
-  // Read-only: the data is never written. Like any mmap reader, this relies
-  // on nobody truncating or rewriting the file while it is open.
-  void *mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  int mmapError = errno;
-  ::close(fd); // The mapping keeps the file alive.
-  if (mapping == MAP_FAILED)
-    return errnoError(mmapError, path, "cannot mmap");
-
   std::unique_ptr<File> file(new File(path));
-  file->mapping = mapping;
-  file->mappingSize = size;
+  file->mapped = std::move(*mapped);
   if (absl::Status status = file->parseHeader(); !status.ok())
     return status;
   return file;
-}
-
-File::~File() {
-  if (mapping)
-    ::munmap(mapping, mappingSize);
 }
 
 absl::Status File::parseHeader() {
   auto error = [&](auto &&...parts) {
     return absl::InvalidArgumentError(absl::StrCat(filePath, ": ", parts...));
   };
-  const uint8_t *bytes = static_cast<const uint8_t *>(mapping);
+  const uint8_t *bytes = mapped.data();
+  const uint64_t mappingSize = mapped.size();
   uint64_t headerSize = 0;
   std::memcpy(&headerSize, bytes, sizeof(headerSize));
   if (headerSize > mappingSize - 8)

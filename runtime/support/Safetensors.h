@@ -20,6 +20,8 @@
 #ifndef DSC_RUNTIME_SUPPORT_SAFETENSORS_H
 #define DSC_RUNTIME_SUPPORT_SAFETENSORS_H
 
+#include "runtime/support/MappedFile.h"
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
@@ -89,7 +91,7 @@ public:
   /// dtype and shape, with no two tensors' bytes overlapping.
   static absl::StatusOr<std::unique_ptr<File>> open(const std::string &path);
 
-  ~File();
+  ~File() = default;
   File(const File &) = delete;
   File &operator=(const File &) = delete;
 
@@ -107,8 +109,7 @@ private:
   absl::Status parseHeader();
 
   std::string filePath;
-  void *mapping = nullptr;
-  uint64_t mappingSize = 0;
+  MappedFile mapped;
   std::vector<TensorInfo> tensorList;
   /// Indices into tensorList sorted by name, for find().
   std::vector<size_t> sortedByName;

@@ -73,8 +73,9 @@ cl::opt<Emit> emit(
     cl::values(clEnumValN(Emit::Import, "import", "the imported graph (MLIR)"),
                clEnumValN(Emit::Fused, "fused",
                           "the graph after the graph pipeline (MLIR)"),
-               clEnumValN(Emit::Ptx, "ptx", "one .ptx file per kernel and "
-                                            "GPU target into directory -o"),
+               clEnumValN(Emit::Ptx, "ptx",
+                          "one .ptx file per kernel and "
+                          "GPU target into directory -o"),
                clEnumValN(Emit::Artifact, "artifact",
                           "one .dscx artifact (default)")),
     cl::cat(category));
@@ -162,10 +163,11 @@ FailureOr<json::Value> describeForwardArgs(ModuleOp module) {
       if (auto stack = forward.getArgAttrOfType<IntegerAttr>(i, "dsc.stack"))
         arg.set("stack", stack.getInt());
     } else {
-      arg.set("role", "input").set("name", i == 0 ? "tokens"
-                                                  : "input" + std::to_string(i));
+      arg.set("role", "input")
+          .set("name", i == 0 ? "tokens" : "input" + std::to_string(i));
     }
-    arg.set("dtype", dtypeOf(type.getElementType())).set("shape", shapeOf(type));
+    arg.set("dtype", dtypeOf(type.getElementType()))
+        .set("shape", shapeOf(type));
     args.push(std::move(arg));
   }
   auto result = cast<RankedTensorType>(forward.getResultTypes()[0]);
@@ -238,8 +240,8 @@ int main(int argc, char **argv) {
   if (isMlir) {
     llvm::SourceMgr sourceMgr;
     SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-    module = parseSourceFile<ModuleOp>(modelPath, sourceMgr,
-                                       ParserConfig(&context));
+    module =
+        parseSourceFile<ModuleOp>(modelPath, sourceMgr, ParserConfig(&context));
     if (!module)
       return fail(modelPath + ": cannot parse the MLIR file");
   } else {
@@ -340,7 +342,8 @@ int main(int argc, char **argv) {
     mlir::dsc::buildNvvmPipeline(pm, options);
     if (failed(pm.run(*clone)))
       return fail(target.str() + ": lowering failed");
-    std::vector<mlir::dsc::GpuKernelBinary> kernels = mlir::dsc::collectPtx(*clone);
+    std::vector<mlir::dsc::GpuKernelBinary> kernels =
+        mlir::dsc::collectPtx(*clone);
     if (ptxas) {
       progress.stage(target.str() + ": assemble " +
                      std::to_string(kernels.size()) + " kernels with ptxas");
@@ -391,13 +394,11 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < list.size(); ++i) {
       json::Value arg = list[i];
       if (arg.find("role")->getString() == "param") {
-        absl::StatusOr<rt::ParamSpec> spec =
-            rt::ParamSpec::fromJson(arg);
+        absl::StatusOr<rt::ParamSpec> spec = rt::ParamSpec::fromJson(arg);
         if (!spec.ok())
           return fail(std::string(spec.status().message()));
         std::vector<uint8_t> bytes(spec->numBytes());
-        if (absl::Status s =
-                rt::packParam(**checkpoint, *spec, bytes.data());
+        if (absl::Status s = rt::packParam(**checkpoint, *spec, bytes.data());
             !s.ok())
           return fail(std::string(s.message()));
         // Section names must be short: weights/<argument index>.
@@ -428,9 +429,9 @@ int main(int argc, char **argv) {
       .set("weights", json::Value::object().set("embedded", bool(embedWeights)))
       .set("entry_points",
            json::Value::array().push(json::Value::object()
-                                              .set("name", "forward")
-                                              .set("symbol", "dsc_entry_forward")
-                                              .set("args", std::move(*args))))
+                                         .set("name", "forward")
+                                         .set("symbol", "dsc_entry_forward")
+                                         .set("args", std::move(*args))))
       .set("targets", std::move(targetsJson));
   std::string text = manifest.dump();
   writer.addSection("manifest.json", text.data(), text.size());

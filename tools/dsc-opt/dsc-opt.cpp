@@ -22,8 +22,9 @@ int main(int argc, char **argv) {
   // gpu-module-to-binary translates kernels through LLVM IR.
   mlir::registerAllToLLVMIRTranslations(registry);
   registry.insert<mlir::dsc::DscDialect>();
-  return mlir::asMainReturnCode(mlir::MlirOptMain(
-      argc, argv, "dsc optimizer driver: the dsc dialect, its passes and "
-                  "pipelines on top of mlir-opt\n",
-      registry));
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv,
+                        "dsc optimizer driver: the dsc dialect, its passes and "
+                        "pipelines on top of mlir-opt\n",
+                        registry));
 }

@@ -1,0 +1,43 @@
+//===- MappedFile.h - A read-only memory-mapped file ------------*- C++ -*-===//
+//
+// The one place the runtime maps files: safetensors shards and artifacts are
+// both read through it, zero-copy. Like any mmap reader, it relies on nobody
+// truncating or rewriting the file while it is mapped.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_RUNTIME_SUPPORT_MAPPEDFILE_H
+#define DSC_RUNTIME_SUPPORT_MAPPEDFILE_H
+
+#include "absl/status/statusor.h"
+
+#include <cstdint>
+#include <string>
+
+namespace dsc {
+
+/// A regular file mapped read-only (MAP_PRIVATE), unmapped on destruction.
+class MappedFile {
+public:
+  /// Maps the regular file at `path`. An empty file gives an empty mapping.
+  /// Errors are one line starting with the path.
+  static absl::StatusOr<MappedFile> open(const std::string &path);
+
+  MappedFile() = default;
+  MappedFile(MappedFile &&other) noexcept;
+  MappedFile &operator=(MappedFile &&other) noexcept;
+  MappedFile(const MappedFile &) = delete;
+  MappedFile &operator=(const MappedFile &) = delete;
+  ~MappedFile();
+
+  const uint8_t *data() const { return static_cast<const uint8_t *>(mapping); }
+  uint64_t size() const { return mappingSize; }
+
+private:
+  void *mapping = nullptr;
+  uint64_t mappingSize = 0;
+};
+
+} // namespace dsc
+
+#endif // DSC_RUNTIME_SUPPORT_MAPPEDFILE_H
