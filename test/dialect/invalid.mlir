@@ -333,3 +333,19 @@ func.func @swiglu_types(%g: tensor<?x8xf32>, %u: tensor<?x4xf32>) -> tensor<?x8x
   %0 = "dsc.swiglu"(%g, %u) : (tensor<?x8xf32>, tensor<?x4xf32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
+
+// -----
+
+func.func @yarn_mscale(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
+  // expected-error @+1 {{yarn mscale and mscale_all_dim must be finite}}
+  %0 = dsc.rope %x, %p {theta = 1.0e4 : f64, yarn = #dsc.yarn<factor = 4.0, original_max_position = 32, beta_fast = 32.0, beta_slow = 1.0, mscale = 0x7FF0000000000000, mscale_all_dim = 1.0>} : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+func.func @linear_scales_rank(%x: tensor<?x8xf32>, %w: tensor<4x8xf8E4M3FN>, %s: tensor<2xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{scales must have shape [2, 2] for the weight and block size}}
+  %0 = dsc.linear %x, %w scales %s {block_size = array<i64: 2, 4>} : (tensor<?x8xf32>, tensor<4x8xf8E4M3FN>, tensor<2xf32>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
