@@ -548,6 +548,252 @@ struct LowerGate : OpRewritePattern<GateOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// moe
+//===----------------------------------------------------------------------===//
+
+/// Sparse dispatch on tensors. With N = tokens * top_k slots:
+///   1. count the slots of each expert, and prefix-sum the counts into each
+///      expert's first row in expert-sorted order;
+///   2. place every slot at its expert's next free row, remembering its
+///      token, routing weight and row;
+///   3. gather the slots' input rows ([N, hidden], expert-sorted);
+///   4. per expert, one GEMM over its contiguous rows computes gate and up
+///      together, then SwiGLU, then per expert the down projection;
+///   5. each token sums its top_k rows, scaled by the routing weights.
+/// The sequential slot loops are O(N); the GEMMs are O(N * width * hidden),
+/// independent of the expert count.
+struct LowerMoe : OpRewritePattern<MoeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MoeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    TensorMath m(rewriter, loc);
+    OpBuilder &b = rewriter;
+    Type f32 = b.getF32Type(), i64 = b.getI64Type(),
+         indexType = b.getIndexType();
+    auto gateType = op.getGateProj().getType();
+    int64_t experts = gateType.getDimSize(0), width = gateType.getDimSize(1),
+            hidden = gateType.getDimSize(2);
+    int64_t topK = op.getWeights().getType().getDimSize(1);
+    Value x = op.getInput();
+    Value tokens = tensor::DimOp::create(b, loc, x, 0);
+    Value slots = arith::MulIOp::create(b, loc, tokens, m.index(topK));
+    Value zero = m.index(0), one = m.index(1);
+    auto toIndex = [](OpBuilder &nb, Location l, Value v) -> Value {
+      return arith::IndexCastOp::create(nb, l, nb.getIndexType(), v);
+    };
+    auto toI64 = [](OpBuilder &nb, Location l, Value v) -> Value {
+      return arith::IndexCastOp::create(nb, l, nb.getI64Type(), v);
+    };
+    // The expert of slot p (token p / top_k, choice p % top_k), clamped so
+    // a malformed index can never address outside the expert tables.
+    auto expertOf = [&](OpBuilder &nb, Location l, Value p) {
+      TensorMath s(nb, l);
+      Value t = arith::DivUIOp::create(nb, l, p, s.index(topK));
+      Value j = arith::RemUIOp::create(nb, l, p, s.index(topK));
+      Value e = toIndex(
+          nb, l,
+          tensor::ExtractOp::create(nb, l, op.getIndices(), ValueRange{t, j}));
+      e = arith::MaxSIOp::create(nb, l, e, s.index(0));
+      e = arith::MinSIOp::create(nb, l, e, s.index(experts - 1));
+      return std::make_tuple(t, j, e);
+    };
+
+    // 1. Slots per expert, and each expert's first sorted row.
+    SmallVector<OpFoldResult> eSize = {b.getIndexAttr(experts)};
+    Value counts =
+        scf::ForOp::create(
+            b, loc, zero, slots, one, m.filled(eSize, i64, 0),
+            [&](OpBuilder &nb, Location l, Value p, ValueRange iter) {
+              auto [t, j, e] = expertOf(nb, l, p);
+              (void)t;
+              (void)j;
+              Value c = tensor::ExtractOp::create(nb, l, iter[0], e);
+              Value next =
+                  arith::AddIOp::create(nb, l, c, TensorMath(nb, l).i64(1));
+              scf::YieldOp::create(
+                  nb, l,
+                  tensor::InsertOp::create(nb, l, next, iter[0], e)
+                      .getResult());
+            })
+            .getResult(0);
+    Value starts =
+        scf::ForOp::create(
+            b, loc, zero, m.index(experts - 1), one,
+            ValueRange{m.filled(eSize, i64, 0)},
+            [&](OpBuilder &nb, Location l, Value e, ValueRange iter) {
+              Value next =
+                  arith::AddIOp::create(nb, l, e, TensorMath(nb, l).index(1));
+              Value sum = arith::AddIOp::create(
+                  nb, l, tensor::ExtractOp::create(nb, l, iter[0], e),
+                  tensor::ExtractOp::create(nb, l, counts, e));
+              scf::YieldOp::create(
+                  nb, l,
+                  tensor::InsertOp::create(nb, l, sum, iter[0], next)
+                      .getResult());
+            })
+            .getResult(0);
+
+    // 2. Each slot's sorted row; the token and weight of each row.
+    SmallVector<OpFoldResult> nSize = {slots};
+    SmallVector<OpFoldResult> tkSize = {tokens, b.getIndexAttr(topK)};
+    auto placed = scf::ForOp::create(
+        b, loc, zero, slots, one,
+        ValueRange{starts, m.empty(nSize, i64), m.empty(nSize, f32),
+                   m.empty(tkSize, i64)},
+        [&](OpBuilder &nb, Location l, Value p, ValueRange iter) {
+          auto [t, j, e] = expertOf(nb, l, p);
+          Value row = tensor::ExtractOp::create(nb, l, iter[0], e);
+          Value rowIndex = toIndex(nb, l, row);
+          Value nextFree = tensor::InsertOp::create(
+              nb, l,
+              arith::AddIOp::create(nb, l, row, TensorMath(nb, l).i64(1)),
+              iter[0], e);
+          Value weight = tensor::ExtractOp::create(nb, l, op.getWeights(),
+                                                   ValueRange{t, j});
+          Value rowToken = tensor::InsertOp::create(nb, l, toI64(nb, l, t),
+                                                    iter[1], rowIndex);
+          Value rowWeight =
+              tensor::InsertOp::create(nb, l, weight, iter[2], rowIndex);
+          Value slotRow =
+              tensor::InsertOp::create(nb, l, row, iter[3], ValueRange{t, j});
+          scf::YieldOp::create(
+              nb, l, ValueRange{nextFree, rowToken, rowWeight, slotRow});
+        });
+    Value rowToken = placed.getResult(1), rowWeight = placed.getResult(2),
+          slotRow = placed.getResult(3);
+
+    // 3. Gather: xs[r, d] = x[rowToken[r], d].
+    SmallVector<OpFoldResult> ndSize = {slots, b.getIndexAttr(hidden)};
+    Value gathered = m.generic(
+        rowToken, m.empty(ndSize, op.getInput().getType().getElementType()), 2,
+        {{0}, {0, 1}}, {}, [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value t = toIndex(nb, l, a[0]);
+          Value d = linalg::IndexOp::create(nb, l, 1);
+          linalg::YieldOp::create(
+              nb, l,
+              tensor::ExtractOp::create(nb, l, x, ValueRange{t, d})
+                  .getResult());
+        })[0];
+
+    // 4. Grouped GEMMs over each expert's contiguous rows.
+    auto expertRows = [&](OpBuilder &nb, Location l, Value e) {
+      Value start = toIndex(nb, l, tensor::ExtractOp::create(nb, l, starts, e));
+      Value count = toIndex(nb, l, tensor::ExtractOp::create(nb, l, counts, e));
+      return std::make_pair(start, count);
+    };
+    auto rows = [&](OpBuilder &nb, Location l, Value src, Value start,
+                    Value count, int64_t cols) -> Value {
+      SmallVector<OpFoldResult> offsets = {start, nb.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {count, nb.getIndexAttr(cols)};
+      SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
+      return tensor::ExtractSliceOp::create(nb, l, src, offsets, sizes,
+                                            strides);
+    };
+    auto putRows = [&](OpBuilder &nb, Location l, Value src, Value into,
+                       Value start, Value count, int64_t cols) -> Value {
+      SmallVector<OpFoldResult> offsets = {start, nb.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {count, nb.getIndexAttr(cols)};
+      SmallVector<OpFoldResult> strides(2, nb.getIndexAttr(1));
+      return tensor::InsertSliceOp::create(nb, l, src, into, offsets, sizes,
+                                           strides);
+    };
+    auto expertMatrix = [&](OpBuilder &nb, Location l, Value stacked, Value e,
+                            int64_t r, int64_t c) -> Value {
+      SmallVector<OpFoldResult> offsets = {e, nb.getIndexAttr(0),
+                                           nb.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {nb.getIndexAttr(1), nb.getIndexAttr(r),
+                                         nb.getIndexAttr(c)};
+      SmallVector<OpFoldResult> strides(3, nb.getIndexAttr(1));
+      auto type = RankedTensorType::get(
+          {r, c}, cast<RankedTensorType>(stacked.getType()).getElementType());
+      return tensor::ExtractSliceOp::create(nb, l, type, stacked, offsets,
+                                            sizes, strides);
+    };
+    auto dot = [](OpBuilder &nb, Location l, Value acc, Value a, Value w) {
+      TensorMath s(nb, l);
+      return arith::AddFOp::create(
+          nb, l, acc, arith::MulFOp::create(nb, l, s.toF32(a), s.toF32(w)));
+    };
+    SmallVector<OpFoldResult> nwSize = {slots, b.getIndexAttr(width)};
+    auto gateUp = scf::ForOp::create(
+        b, loc, zero, m.index(experts), one,
+        ValueRange{m.empty(nwSize, f32), m.empty(nwSize, f32)},
+        [&](OpBuilder &nb, Location l, Value e, ValueRange iter) {
+          TensorMath s(nb, l);
+          auto [start, count] = expertRows(nb, l, e);
+          Value xe = rows(nb, l, gathered, start, count, hidden);
+          Value wg = expertMatrix(nb, l, op.getGateProj(), e, width, hidden);
+          Value wu = expertMatrix(nb, l, op.getUpProj(), e, width, hidden);
+          SmallVector<OpFoldResult> cw = {count, nb.getIndexAttr(width)};
+          // Loops (r, w, d): gate and up in one pass over the rows.
+          ValueRange gu = s.generic(
+              {xe, wg, wu}, {s.filled(cw, f32, 0.0), s.filled(cw, f32, 0.0)}, 3,
+              {{0, 2}, {1, 2}, {1, 2}, {0, 1}, {0, 1}}, {2},
+              [&](OpBuilder &bb, Location ll, ValueRange a) {
+                linalg::YieldOp::create(
+                    bb, ll,
+                    ValueRange{dot(bb, ll, a[3], a[0], a[1]),
+                               dot(bb, ll, a[4], a[0], a[2])});
+              });
+          scf::YieldOp::create(
+              nb, l,
+              ValueRange{putRows(nb, l, gu[0], iter[0], start, count, width),
+                         putRows(nb, l, gu[1], iter[1], start, count, width)});
+        });
+    Value act = SwigluOp::create(b, loc, gateUp.getResult(0).getType(),
+                                 gateUp.getResult(0), gateUp.getResult(1));
+    Value down =
+        scf::ForOp::create(
+            b, loc, zero, m.index(experts), one,
+            ValueRange{m.empty(ndSize, f32)},
+            [&](OpBuilder &nb, Location l, Value e, ValueRange iter) {
+              TensorMath s(nb, l);
+              auto [start, count] = expertRows(nb, l, e);
+              Value ae = rows(nb, l, act, start, count, width);
+              Value wd =
+                  expertMatrix(nb, l, op.getDownProj(), e, hidden, width);
+              SmallVector<OpFoldResult> cd = {count, nb.getIndexAttr(hidden)};
+              // Loops (r, d, w).
+              Value out = s.generic(
+                  {ae, wd}, s.filled(cd, f32, 0.0), 3, {{0, 2}, {1, 2}, {0, 1}},
+                  {2}, [&](OpBuilder &bb, Location ll, ValueRange a) {
+                    linalg::YieldOp::create(
+                        bb, ll, dot(bb, ll, a[2], a[0], a[1]).getResult());
+                  })[0];
+              scf::YieldOp::create(
+                  nb, l, putRows(nb, l, out, iter[0], start, count, hidden));
+            })
+            .getResult(0);
+
+    // 5. Combine: y[t, d] = sum_j w(row) * down[row, d], row = slotRow[t, j].
+    Type eltType = op.getType().getElementType();
+    SmallVector<OpFoldResult> tdSize = {tokens, b.getIndexAttr(hidden)};
+    Value combined = m.generic(
+        slotRow, m.filled(tdSize, f32, 0.0), 3, {{0, 2}, {0, 1}}, {2},
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value row = toIndex(nb, l, a[0]);
+          Value d = linalg::IndexOp::create(nb, l, 1);
+          Value w = tensor::ExtractOp::create(nb, l, rowWeight, row);
+          Value v = tensor::ExtractOp::create(nb, l, down, ValueRange{row, d});
+          linalg::YieldOp::create(
+              nb, l,
+              arith::AddFOp::create(nb, l, a[1],
+                                    arith::MulFOp::create(nb, l, w, v))
+                  .getResult());
+        })[0];
+    if (eltType != f32)
+      combined = m.map(
+          combined, eltType, [&](OpBuilder &nb, Location l, ValueRange a) {
+            linalg::YieldOp::create(nb, l, fromF32(nb, l, a[0], eltType));
+          });
+    (void)indexType;
+    rewriter.replaceOp(op, combined);
+    return success();
+  }
+};
+
 struct DscLowerToLinalgPass
     : mlir::dsc::impl::DscLowerToLinalgBase<DscLowerToLinalgPass> {
   void runOnOperation() override {
@@ -572,5 +818,5 @@ struct DscLowerToLinalgPass
 
 void mlir::dsc::populateDscToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<LowerRmsNorm, LowerRope, LowerLinear, LowerEmbed, LowerSwiglu,
-               LowerGate>(patterns.getContext());
+               LowerGate, LowerMoe>(patterns.getContext());
 }

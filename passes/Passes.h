@@ -3,8 +3,13 @@
 #ifndef DSC_PASSES_PASSES_H
 #define DSC_PASSES_PASSES_H
 
+#include "dialects/dsc/DscDialect.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
+
+namespace mlir {
+class RewritePatternSet;
+} // namespace mlir
 
 namespace mlir::dsc {
 
@@ -14,9 +19,19 @@ namespace mlir::dsc {
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 
-/// The graph-level pipeline run after import: cleanup and deduplication.
-/// (Fusion passes join it as they arrive.)
-void buildGraphPipeline(OpPassManager &pm);
+/// Adds the dense-masked-experts to dsc.moe fusion pattern.
+void populateFuseMoePatterns(RewritePatternSet &patterns);
+
+/// Options of the graph pipeline.
+struct GraphOptions {
+  /// Run the fusion passes (off: the canonical graph is compiled as is,
+  /// the baseline fusion is measured against).
+  bool fuse = true;
+};
+
+/// The graph-level pipeline run after import: cleanup, fusion and
+/// deduplication.
+void buildGraphPipeline(OpPassManager &pm, const GraphOptions &options = {});
 
 /// Registers the graph passes and the `dsc-graph` pipeline.
 void registerGraphPipelines();

@@ -21,4 +21,30 @@ def DscDedupFunctions : Pass<"dsc-dedup-functions", "ModuleOp"> {
   ];
 }
 
+def DscFuseMoe : Pass<"dsc-fuse-moe"> {
+  let summary = "Rewrite dense masked experts into dsc.moe (sparse dispatch)";
+  let description = [{
+    Finds the experts computation of the canonical graph in its dense masked
+    formulation, where every expert runs on every token and a
+    [tokens, experts] routing matrix, zero off the top-k, masks the sum:
+
+    ```
+    combine[t, e] = sum_j (indices[t, j] == e ? weights[t, j] : 0)
+    g[e, t, w] = sum_d x[t, d] gate[e, w, d];  u likewise with up
+    a = dsc.swiglu g, u
+    y[t, d] = sum_{e, w} combine[t, e] * a[e, t, w] * down[e, d, w]
+    ```
+
+    and replaces `y` with `dsc.moe %x, %weights, %indices experts(gate, up,
+    down)`, which runs only the chosen experts. Near misses (another
+    activation, a routing matrix that is not a one-hot scatter of the top-k,
+    different contraction maps) are left alone, with the reason reported
+    through `notifyMatchFailure` (`--debug-only=dsc-fuse-moe`).
+  }];
+  let dependentDialects = ["::mlir::dsc::DscDialect"];
+  let statistics = [
+    Statistic<"numFused", "fused", "Number of expert computations fused">
+  ];
+}
+
 #endif // DSC_PASSES_PASSES_TD

@@ -8,17 +8,23 @@
 using namespace mlir;
 using namespace mlir::dsc;
 
-void mlir::dsc::buildGraphPipeline(OpPassManager &pm) {
+void mlir::dsc::buildGraphPipeline(OpPassManager &pm,
+                                   const GraphOptions &options) {
   // 1. Fold shapes and constants the importer left behind.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  // 2. One function per distinct layer.
+  // 2. Fusion: sparse expert dispatch.
+  if (options.fuse) {
+    pm.addPass(createDscFuseMoe());
+    pm.addPass(createCanonicalizerPass());
+  }
+  // 3. One function per distinct layer.
   pm.addPass(createDscDedupFunctions());
 }
 
 void mlir::dsc::registerGraphPipelines() {
   registerDscGraphPasses();
   PassPipelineRegistration<>(
-      "dsc-graph", "Graph cleanup after import: canonicalize, CSE, dedup",
+      "dsc-graph", "Graph pipeline after import: cleanup, fusion, dedup",
       [](OpPassManager &pm) { buildGraphPipeline(pm); });
 }

@@ -223,3 +223,37 @@ LogicalResult GateOp::verify() {
     return emitOpError("results must have shape [tokens, ") << topK << "]";
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// MoeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MoeOp::verify() {
+  auto input = getInput().getType();
+  auto gate = getGateProj().getType();
+  auto up = getUpProj().getType();
+  auto down = getDownProj().getType();
+  if (input.getRank() != 2)
+    return emitOpError("input must be rank 2 [tokens, hidden]");
+  if (gate.getRank() != 3 || !gate.hasStaticShape() || up != gate)
+    return emitOpError("gate_proj and up_proj must be equal static "
+                       "[experts, width, hidden] tensors");
+  int64_t experts = gate.getDimSize(0), width = gate.getDimSize(1),
+          hidden = gate.getDimSize(2);
+  if (down.getRank() != 3 ||
+      down.getShape() != ArrayRef<int64_t>{experts, hidden, width})
+    return emitOpError("down_proj must have shape [")
+           << experts << ", " << hidden << ", " << width << "]";
+  if (!sizesAgree(input.getDimSize(1), hidden))
+    return emitOpError("input hidden size must be ") << hidden;
+  auto weights = getWeights().getType();
+  auto indices = getIndices().getType();
+  if (weights.getRank() != 2 ||
+      !shapesAgree(weights.getShape(), indices.getShape()))
+    return emitOpError("weights and indices must both be [tokens, top_k]");
+  if (!sizesAgree(weights.getDimSize(0), input.getDimSize(0)))
+    return emitOpError("weights must have one row per input token");
+  if (!shapesAgree(getType().getShape(), input.getShape()))
+    return emitOpError("result shape must equal the input shape");
+  return success();
+}

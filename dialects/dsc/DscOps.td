@@ -204,6 +204,48 @@ def Dsc_GateOp : Dsc_Op<"gate", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// MoeOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_MoeOp : Dsc_Op<"moe", [Pure]> {
+  let summary = "routed experts with sparse dispatch";
+  let description = [{
+    The routed experts of a mixture-of-experts layer, given the router's
+    choice (`dsc.gate`'s results): for each token row t of `input`
+    ([tokens, hidden]),
+    `result[t] = sum_j weights[t, j] * expert_{indices[t, j]}(input[t])`
+    where `expert_e(x) = down[e] (silu(gate[e] x) * up[e] x)` with the
+    stacked projections `gate_proj`, `up_proj` ([experts, width, hidden])
+    and `down_proj` ([experts, hidden, width]).
+
+    Only the chosen experts run: the (token, j) slots are sorted by expert,
+    each expert multiplies its contiguous run of gathered rows (a grouped
+    GEMM, gate and up together), SwiGLU, then the down projection scaled by
+    the routing weight, and each token sums its slots back. Compute grows
+    with `top_k`, not with the expert count. Shared experts stay separate
+    ops.
+
+    ```mlir
+    %y = dsc.moe %x, %w, %idx experts(%g, %u, %d)
+        : (tensor<?x7168xf32>, tensor<?x8xf32>, tensor<?x8xi64>,
+           tensor<256x2048x7168xf32>, tensor<256x2048x7168xf32>,
+           tensor<256x7168x2048xf32>) -> tensor<?x7168xf32>
+    ```
+  }];
+  let arguments = (ins Dsc_FloatTensor:$input,
+                       RankedTensorOf<[F32]>:$weights,
+                       RankedTensorOf<[I64]>:$indices,
+                       Dsc_FloatTensor:$gate_proj, Dsc_FloatTensor:$up_proj,
+                       Dsc_FloatTensor:$down_proj);
+  let results = (outs Dsc_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weights `,` $indices `experts` `(` $gate_proj `,` $up_proj `,`
+    $down_proj `)` attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // SwigluOp
 //===----------------------------------------------------------------------===//
 

@@ -97,3 +97,26 @@ func.func @gate_v2_lite(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>) -> (tensor<?x
   %0:2 = dsc.gate %x, %w {scoring = #dsc<scoring softmax>, topk_method = #dsc<topk_method greedy>, top_k = 6 : i64, n_group = 1 : i64, topk_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.0 : f64} : (tensor<?x8xf32>, tensor<16x8xf32>) -> (tensor<?x6xf32>, tensor<?x6xi64>)
   return %0#0, %0#1 : tensor<?x6xf32>, tensor<?x6xi64>
 }
+
+// -----
+
+// Sparse dispatch: count, place, gather, grouped GEMMs per expert over its
+// contiguous rows (gate and up in one generic with two results), SwiGLU,
+// down projection, weighted combine.
+// CHECK-LABEL: func.func @moe
+// CHECK: scf.for
+// CHECK: tensor.insert
+// CHECK: scf.for
+// CHECK: scf.for {{.*}} -> (tensor<16xi64>, tensor<?xi64>, tensor<?xf32>, tensor<?x4xi64>)
+// CHECK: linalg.generic
+// CHECK: scf.for {{.*}} -> (tensor<?x32xf32>, tensor<?x32xf32>)
+// CHECK: tensor.extract_slice {{.*}} to tensor<?x64xf32>
+// CHECK: %{{.*}}:2 = linalg.generic
+// CHECK: tensor.insert_slice
+// CHECK: math.exp
+// CHECK: scf.for {{.*}} -> (tensor<?x64xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+func.func @moe(%x: tensor<?x64xf32>, %w: tensor<?x4xf32>, %i: tensor<?x4xi64>, %g: tensor<16x32x64xf32>, %u: tensor<16x32x64xf32>, %d: tensor<16x64x32xf32>) -> tensor<?x64xf32> {
+  %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) : (tensor<?x64xf32>, tensor<?x4xf32>, tensor<?x4xi64>, tensor<16x32x64xf32>, tensor<16x32x64xf32>, tensor<16x64x32xf32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}

@@ -349,3 +349,59 @@ func.func @linear_scales_rank(%x: tensor<?x8xf32>, %w: tensor<4x8xf8E4M3FN>, %s:
   %0 = dsc.linear %x, %w scales %s {block_size = array<i64: 2, 4>} : (tensor<?x8xf32>, tensor<4x8xf8E4M3FN>, tensor<2xf32>) -> tensor<?x4xf32>
   return %0 : tensor<?x4xf32>
 }
+
+// -----
+
+func.func @moe_rank(%x: tensor<?x?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>) -> tensor<?x?x8xf32> {
+  // expected-error @+1 {{input must be rank 2 [tokens, hidden]}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) : (tensor<?x?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+func.func @moe_up(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %u: tensor<4x5x8xf32>, %d: tensor<4x8x6xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{gate_proj and up_proj must be equal static [experts, width, hidden] tensors}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x5x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @moe_down(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x6x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{down_proj must have shape [4, 8, 6]}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x6x8xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @moe_hidden(%x: tensor<?x7xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>) -> tensor<?x7xf32> {
+  // expected-error @+1 {{input hidden size must be 8}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) : (tensor<?x7xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x7xf32>
+  return %0 : tensor<?x7xf32>
+}
+
+// -----
+
+func.func @moe_routing(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x3xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{weights and indices must both be [tokens, top_k]}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x3xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @moe_tokens(%x: tensor<3x8xf32>, %w: tensor<2x2xf32>, %i: tensor<2x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>) -> tensor<3x8xf32> {
+  // expected-error @+1 {{weights must have one row per input token}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) : (tensor<3x8xf32>, tensor<2x2xf32>, tensor<2x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<3x8xf32>
+  return %0 : tensor<3x8xf32>
+}
+
+// -----
+
+func.func @moe_result(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>) -> tensor<?x9xf32> {
+  // expected-error @+1 {{result shape must equal the input shape}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x9xf32>
+  return %0 : tensor<?x9xf32>
+}

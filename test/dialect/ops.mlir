@@ -70,3 +70,12 @@ func.func @swiglu(%g: tensor<?x128xf32>, %u: tensor<?x128xf32>) -> tensor<?x128x
   %0 = dsc.swiglu %g, %u : tensor<?x128xf32>
   return %0 : tensor<?x128xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @moe
+func.func @moe(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %u: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>) -> tensor<?x8xf32> {
+  // CHECK: dsc.moe %{{.*}}, %{{.*}}, %{{.*}} experts(%{{.*}}, %{{.*}}, %{{.*}}) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
+  %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}

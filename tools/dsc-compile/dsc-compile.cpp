@@ -32,6 +32,7 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -87,6 +88,10 @@ cl::opt<bool> embedWeights("embed-weights",
                            cl::desc("Store the packed weights in the "
                                     "artifact (self-contained file)"),
                            cl::cat(category));
+cl::opt<bool> noFusion("no-fusion",
+                       cl::desc("Skip the fusion passes (compile the "
+                                "canonical graph as imported)"),
+                       cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress lines on stderr"),
                     cl::cat(category));
 
@@ -275,7 +280,9 @@ int main(int argc, char **argv) {
       return fail("bad pass manager options");
     TimingScope scope = rootTiming.nest("graph");
     pm.enableTiming(scope);
-    mlir::dsc::buildGraphPipeline(pm);
+    mlir::dsc::GraphOptions graphOptions;
+    graphOptions.fuse = !noFusion;
+    mlir::dsc::buildGraphPipeline(pm, graphOptions);
     if (emit != Emit::Fused)
       pm.addPass(mlir::dsc::createDscWeightsToArguments());
     if (failed(pm.run(*module)))
@@ -344,18 +351,25 @@ int main(int argc, char **argv) {
       return fail(target.str() + ": lowering failed");
     std::vector<mlir::dsc::GpuKernelBinary> kernels =
         mlir::dsc::collectPtx(*clone);
+    // Kernels that differ in MLIR (a static against a dynamic size) can
+    // still compile to the same PTX: keep each distinct text once.
+    std::vector<mlir::dsc::GpuKernelBinary> distinct;
+    std::vector<size_t> distinctOf;
+    llvm::StringMap<size_t> byText;
+    for (mlir::dsc::GpuKernelBinary &k : kernels) {
+      auto [it, inserted] = byText.try_emplace(k.ptx, distinct.size());
+      if (inserted)
+        distinct.push_back(k);
+      distinctOf.push_back(it->second);
+    }
     if (ptxas) {
       progress.stage(target.str() + ": assemble " +
-                     std::to_string(kernels.size()) + " kernels with ptxas");
-      for (mlir::dsc::GpuKernelBinary &k : kernels)
+                     std::to_string(distinct.size()) + " kernels with ptxas");
+      for (mlir::dsc::GpuKernelBinary &k : distinct)
         if (failed(mlir::dsc::assemblePtx(*ptxas, target, k, error)))
           return fail(error);
     }
-    json::Value kernelsJson = json::Value::array();
-    for (auto [index, k] : llvm::enumerate(kernels)) {
-      // Numbered: section names are short, kernel names need not be.
-      std::string section = target.str() + "/k" + std::to_string(index);
-      std::string ptxSection = section + ".ptx";
+    for (auto [index, k] : llvm::enumerate(distinct)) {
       if (emit == Emit::Ptx) {
         SmallString<256> path(outputPath);
         llvm::sys::path::append(path, k.name + "." + target.str() + ".ptx");
@@ -363,14 +377,19 @@ int main(int argc, char **argv) {
           return fail(error);
         continue;
       }
-      writer.addSection(ptxSection, k.ptx.data(), k.ptx.size());
+      // Numbered: section names are short, kernel names need not be.
+      std::string section = target.str() + "/k" + std::to_string(index);
+      writer.addSection(section + ".ptx", k.ptx.data(), k.ptx.size());
+      if (!k.cubin.empty())
+        writer.addSection(section + ".cubin", k.cubin.data(), k.cubin.size());
+    }
+    json::Value kernelsJson = json::Value::array();
+    for (auto [k, index] : llvm::zip_equal(kernels, distinctOf)) {
+      std::string section = target.str() + "/k" + std::to_string(index);
       json::Value kj = json::Value::object();
-      kj.set("name", k.name).set("section", ptxSection);
-      if (!k.cubin.empty()) {
-        std::string cubinSection = section + ".cubin";
-        writer.addSection(cubinSection, k.cubin.data(), k.cubin.size());
-        kj.set("cubin", cubinSection);
-      }
+      kj.set("name", k.name).set("section", section + ".ptx");
+      if (!distinct[index].cubin.empty())
+        kj.set("cubin", section + ".cubin");
       kernelsJson.push(std::move(kj));
     }
     targetsJson.push(json::Value::object()
