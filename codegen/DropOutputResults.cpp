@@ -23,17 +23,16 @@ struct DscDropOutputResultsPass
       if (!func.isPublic() || func.isExternal() || func.getNumResults() == 0)
         continue;
       // Every return must hand back the dsc.output arguments, in order.
-      auto isOutputArg = [&](Value v) {
-        auto arg = dyn_cast<BlockArgument>(v);
-        return arg && arg.getOwner()->isEntryBlock() &&
-               arg.getParentRegion() == &func.getBody() &&
-               func.getArgAttr(arg.getArgNumber(), "dsc.output");
-      };
+      SmallVector<BlockArgument> outputs;
+      for (BlockArgument arg : func.getArguments())
+        if (func.getArgAttr(arg.getArgNumber(), "dsc.output"))
+          outputs.push_back(arg);
       SmallVector<func::ReturnOp> returns;
       bool allOutputs = true;
       func.walk([&](func::ReturnOp ret) {
         returns.push_back(ret);
-        allOutputs &= llvm::all_of(ret.getOperands(), isOutputArg);
+        allOutputs &= ret.getNumOperands() == outputs.size() &&
+                      llvm::equal(ret.getOperands(), outputs);
       });
       if (!allOutputs) {
         func.emitError("entry point results are not its output arguments "

@@ -28,11 +28,17 @@ struct DscPackEntryPointsPass
     for (auto fn : module.getOps<LLVM::LLVMFuncOp>())
       if (fn.getName().starts_with(kCInterfacePrefix) && !fn.isExternal())
         ifaces.push_back(fn);
-    // Layer functions are shared by many call sites (61 layers, 2 bodies
-    // for DeepSeek-V3): inlining them would copy each body per layer and
-    // make LLVM's compile time grow with the layer count.
+    // A function called from several places (a layer body shared by all
+    // layers of its kind: 58 for DeepSeek-V3's MoE layers) stays out of
+    // line; inlining would copy it per call site and make LLVM's compile
+    // time grow with the layer count.
+    llvm::DenseMap<StringRef, unsigned> callSites;
+    module.walk([&](LLVM::CallOp call) {
+      if (std::optional<StringRef> callee = call.getCallee())
+        ++callSites[*callee];
+    });
     for (auto fn : module.getOps<LLVM::LLVMFuncOp>())
-      if (!fn.isExternal() && fn.getName().starts_with("layer_"))
+      if (!fn.isExternal() && callSites.lookup(fn.getName()) > 1)
         fn.setNoInline(true);
     auto ptrType = LLVM::LLVMPointerType::get(&getContext());
     OpBuilder b(module.getBodyRegion());

@@ -88,9 +88,9 @@ def DscPackEntryPoints : Pass<"dsc-pack-entry-points", "ModuleOp"> {
     For each LLVM function `_mlir_ciface_NAME` taking pointers to memref
     descriptors, adds `dsc_entry_NAME(ptr argv)` that loads the i-th pointer
     from `argv` and calls it: one fixed C signature the runtime can call for
-    any entry point, however many weights it takes. Layer functions are
-    marked `no_inline`: each is shared by many layers, and inlining would
-    copy its body per call site.
+    any entry point, however many weights it takes. Functions called from
+    more than one place (shared layer bodies) are marked `no_inline`:
+    inlining would copy the body per call site.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

@@ -128,6 +128,13 @@ mlir::dsc::compileHostSharedObject(ModuleOp module, std::string &error) {
       return failure();
     }
     pm.run(*llvmModule);
+    os.close();
+    if (os.has_error()) {
+      error = "cannot write " + object.path.str().str() + ": " +
+              os.error().message();
+      os.clear_error(); // Reported: do not let the destructor abort.
+      return failure();
+    }
   }
   // Link with the C compiler driver ($DSC_LINKER, cc, clang-22): it knows
   // the platform's crt files and libm, which the generated code calls.
@@ -176,14 +183,18 @@ std::vector<GpuKernelBinary> mlir::dsc::collectPtx(ModuleOp module) {
 }
 
 std::optional<std::string> mlir::dsc::findPtxas() {
-  SmallVector<std::string> dirs;
-  if (const char *home = std::getenv("CUDA_HOME"))
-    dirs.push_back((Twine(home) + "/bin").str());
+  // $CUDA_HOME names the toolkit the user chose; then PATH; then the
+  // toolkit's default location.
+  if (const char *home = std::getenv("CUDA_HOME")) {
+    SmallString<256> bin(home);
+    llvm::sys::path::append(bin, "bin");
+    if (auto found = llvm::sys::findProgramByName("ptxas", {bin}))
+      return *found;
+  }
   if (auto found = llvm::sys::findProgramByName("ptxas"))
     return *found;
-  dirs.push_back("/usr/local/cuda/bin");
-  SmallVector<StringRef> paths(dirs.begin(), dirs.end());
-  if (auto found = llvm::sys::findProgramByName("ptxas", paths))
+  if (auto found =
+          llvm::sys::findProgramByName("ptxas", {"/usr/local/cuda/bin"}))
     return *found;
   return std::nullopt;
 }
@@ -208,7 +219,15 @@ LogicalResult mlir::dsc::assemblePtx(const std::string &ptxas, StringRef chip,
   {
     std::error_code ec;
     llvm::raw_fd_ostream os(ptx.path, ec);
-    os << kernel.ptx;
+    if (!ec)
+      os << kernel.ptx;
+    os.close();
+    if (ec || os.has_error()) {
+      error = "cannot write " + ptx.path.str().str() + ": " +
+              (ec ? ec : os.error()).message();
+      os.clear_error();
+      return failure();
+    }
   }
   std::string arch = ("-arch=" + chip).str();
   if (failed(run(ptxas, {ptxas, arch, "-o", cubin.path, ptx.path}, error))) {

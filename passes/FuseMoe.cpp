@@ -27,7 +27,8 @@ namespace {
 bool hasStructure(linalg::GenericOp op, unsigned numLoops,
                   ArrayRef<SmallVector<unsigned>> maps,
                   ArrayRef<unsigned> reductions) {
-  if (op.getNumLoops() != numLoops || op.getIndexingMapsArray().size() != maps.size())
+  if (op.getNumLoops() != numLoops ||
+      op.getIndexingMapsArray().size() != maps.size())
     return false;
   for (auto [map, dims] : llvm::zip_equal(op.getIndexingMapsArray(), maps)) {
     if (map.getNumResults() != dims.size())
@@ -126,9 +127,9 @@ struct FuseDenseMaskedExperts : OpRewritePattern<linalg::GenericOp> {
       return rewriter.notifyMatchFailure(op, "expert indices are not i64");
 
     Value x = gateProj->first;
-    auto moe = MoeOp::create(rewriter, op.getLoc(), op.getResultTypes()[0], x,
-                             weights, indices, gateProj->second,
-                             upProj->second, down);
+    auto moe =
+        MoeOp::create(rewriter, op.getLoc(), op.getResultTypes()[0], x, weights,
+                      indices, gateProj->second, upProj->second, down);
     rewriter.replaceOp(op, moe.getResult());
     return success();
   }

@@ -247,6 +247,11 @@ absl::StatusOr<Manifest> ManifestReader::read() {
       return error("model", "\"vocab_size\" must be a positive integer");
     manifest.vocabSize = vocab->getInt();
   }
+  if (const json::Value *positions = model->find("max_positions")) {
+    if (!positions->isInteger() || positions->getInt() < 1)
+      return error("model", "\"max_positions\" must be a positive integer");
+    manifest.maxPositions = positions->getInt();
+  }
 
   if (const json::Value *weights = root.find("weights")) {
     const json::Value *embedded =

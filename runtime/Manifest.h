@@ -90,6 +90,9 @@ struct Manifest {
   std::string architecture;
   /// 0 when the manifest does not say.
   int64_t vocabSize = 0;
+  /// The longest sequence the model serves (max_position_embeddings); 0
+  /// when the manifest does not say.
+  int64_t maxPositions = 0;
   /// The checkpoint the artifact was compiled from; may be empty.
   std::string source;
   bool embeddedWeights = false;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include <dlfcn.h>
@@ -216,6 +217,10 @@ absl::Status Session::checkDimensions(int64_t batch, int64_t seq) const {
           artifact->path(), ": '", kForward, "' was compiled for ",
           d == 0 ? "batch " : "sequence length ", fixed, "; got ", actual[d]));
   }
+  if (int64_t limit = manifest.maxPositions; limit && seq > limit)
+    return absl::InvalidArgumentError(
+        absl::StrCat("sequence length ", seq, " exceeds the model's ", limit,
+                     " positions (max_position_embeddings)"));
   int64_t elements;
   if (__builtin_mul_overflow(batch, seq, &elements) ||
       __builtin_mul_overflow(elements, vocab * int64_t(sizeof(float)),
@@ -321,6 +326,14 @@ absl::Status Session::generate(const int64_t *const *prompts,
     for (int64_t b = 0; b < batch; ++b) {
       const float *last =
           logitData + (b * width + promptLengths[b] + step - 1) * vocab;
+      // A NaN would make argmax meaningless: report it, never a token.
+      if (!std::all_of(last, last + vocab,
+                       [](float v) { return std::isfinite(v); }))
+        return absl::InternalError(
+            absl::StrCat("the model produced non-finite logits for prompt ", b,
+                         " at step ", step,
+                         " (a numerical problem in the model or the "
+                         "compiled code)"));
       if (step == 0 && prefillLogits)
         std::copy(last, last + vocab, prefillLogits + b * vocab);
       if (step < maxNewTokens)

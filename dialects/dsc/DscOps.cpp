@@ -69,6 +69,8 @@ LogicalResult EmbedOp::verify() {
   if (table.getRank() != 2)
     return emitOpError("table must be rank 2 [vocab, hidden], got rank ")
            << table.getRank();
+  if (!table.hasStaticShape())
+    return emitOpError("table must have a static shape");
   SmallVector<int64_t> expected(ids.getShape());
   expected.push_back(table.getDimSize(1));
   if (!shapesAgree(result.getShape(), expected))

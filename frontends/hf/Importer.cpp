@@ -108,6 +108,8 @@ private:
 
   MLIRContext &ctx;
   const ModelConfig &cfg;
+  /// The YaRN parameters of every rope, when the config has them.
+  YarnAttr yarn;
   const st::Checkpoint *ckpt;
   std::string configPath;
   OpBuilder b;
@@ -255,12 +257,6 @@ Value Importer::rmsNorm(Value x, const std::string &name, int64_t width) {
 }
 
 Value Importer::rope(Value x, Value positions) {
-  YarnAttr yarn;
-  if (cfg.yarn)
-    yarn = YarnAttr::get(
-        &ctx, APFloat(cfg.yarn->factor), cfg.yarn->originalMaxPosition,
-        APFloat(cfg.yarn->betaFast), APFloat(cfg.yarn->betaSlow),
-        APFloat(cfg.yarn->mscale), APFloat(cfg.yarn->mscaleAllDim));
   return RopeOp::create(
       b, loc, x.getType(), x, positions, b.getF64FloatAttr(cfg.ropeTheta),
       cfg.ropeInterleave ? b.getUnitAttr() : UnitAttr(), yarn);
@@ -350,10 +346,8 @@ Value Importer::attention(Value x, Value positions, const std::string &prefix) {
   Value kNope = sliceLast(kvb, 0, dn);
   Value v = sliceLast(kvb, dn, dv);
   double scale = 1.0 / std::sqrt(static_cast<double>(dn + dr));
-  if (cfg.yarn && cfg.yarn->mscaleAllDim != 0.0) {
-    double ms = YarnAttr::getMscale(cfg.yarn->factor, cfg.yarn->mscaleAllDim);
-    scale *= ms * ms;
-  }
+  if (yarn)
+    scale *= yarn.getSoftmaxScaleFactor();
   Value o = causalAttention(qNope, qPe, kNope, kPe, v, scale);
   o = tensor::CollapseShapeOp::create(
       b, loc, o, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
@@ -490,9 +484,24 @@ func::FuncOp Importer::buildLayer(int64_t index) {
 }
 
 absl::StatusOr<OwningOpRef<ModuleOp>> Importer::run() {
+  if (cfg.yarn) {
+    // The config parser checked these values; getChecked keeps a bad one
+    // from ever reaching the IR.
+    yarn = YarnAttr::getChecked(
+        [&] { return emitError(loc); }, &ctx, APFloat(cfg.yarn->factor),
+        cfg.yarn->originalMaxPosition, APFloat(cfg.yarn->betaFast),
+        APFloat(cfg.yarn->betaSlow), APFloat(cfg.yarn->mscale),
+        APFloat(cfg.yarn->mscaleAllDim));
+    if (!yarn)
+      return absl::InvalidArgumentError(
+          absl::StrCat(configPath, ": invalid rope scaling parameters"));
+  }
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   module->getOperation()->setAttr("dsc.model",
                                   b.getStringAttr(cfg.architecture));
+  if (cfg.maxPositions)
+    module->getOperation()->setAttr("dsc.max_positions",
+                                    b.getI64IntegerAttr(*cfg.maxPositions));
   b.setInsertionPointToEnd(module->getBody());
   int64_t d = cfg.hiddenSize, vocab = cfg.vocabSize;
   auto tokensType = tensor({kDyn, kDyn}, b.getI64Type());

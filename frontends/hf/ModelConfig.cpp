@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -23,11 +24,12 @@ const std::set<std::string_view> kIgnoredKeys = {"attention_dropout",
                                                  "auto_map",
                                                  "bos_token_id",
                                                  "dtype",
+                                                 "model_type",
+                                                 "num_nextn_predict_layers",
                                                  "eos_token_id",
                                                  "ep_size",
                                                  "hidden_act",
                                                  "initializer_range",
-                                                 "max_position_embeddings",
                                                  "output_router_logits",
                                                  "pad_token_id",
                                                  "pretraining_tp",
@@ -48,7 +50,7 @@ const std::set<std::string_view> kIgnoredKeys = {"attention_dropout",
 
 /// Keys the importer reads.
 const std::set<std::string_view> kModelKeys = {"architectures",
-                                               "model_type",
+                                               "max_position_embeddings",
                                                "vocab_size",
                                                "hidden_size",
                                                "intermediate_size",
@@ -154,6 +156,20 @@ private:
   absl::Status error;
 };
 
+/// Rejects keys of a nested block that this compiler does not understand:
+/// an unread key (a typo, or a newer option) could change the model.
+absl::Status checkKnownKeys(const Value &block,
+                            const std::set<std::string_view> &known,
+                            const std::string &path,
+                            std::string_view blockKey) {
+  for (const auto &[key, value] : block.getObject())
+    if (!known.count(key))
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": unknown key '", std::string(blockKey), ".", key,
+                       "' (not a key this compiler understands)"));
+  return absl::OkStatus();
+}
+
 absl::Status parseRope(const Value &root, Reader &r, ModelConfig &c,
                        const std::string &path) {
   // Newer configs: `rope_parameters` {rope_type, rope_theta, ...};
@@ -170,6 +186,19 @@ absl::Status parseRope(const Value &root, Reader &r, ModelConfig &c,
   if (!params->isObject())
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": key '", blockKey, "' must be an object"));
+  static const std::set<std::string_view> kRopeKeys = {
+      "type",
+      "rope_type",
+      "rope_theta",
+      "factor",
+      "original_max_position_embeddings",
+      "beta_fast",
+      "beta_slow",
+      "mscale",
+      "mscale_all_dim"};
+  if (absl::Status s = checkKnownKeys(*params, kRopeKeys, path, blockKey);
+      !s.ok())
+    return s;
   Reader p(*params, path, blockKey + ".");
   p.number("rope_theta", c.ropeTheta, /*required=*/false);
   std::string type;
@@ -194,9 +223,21 @@ absl::Status parseRope(const Value &root, Reader &r, ModelConfig &c,
   p.number("mscale_all_dim", y.mscaleAllDim, false);
   if (!p.status().ok())
     return p.status();
+  auto invalid = [&](std::string_view key, std::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": key '", blockKey,
+                                                   ".", std::string(key), "' ",
+                                                   std::string(what)));
+  };
   if (!(y.factor >= 1.0))
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": key '", blockKey, ".factor' must be >= 1, got ", y.factor));
+    return invalid("factor", absl::StrCat("must be >= 1, got ", y.factor));
+  if (!(y.betaFast > 0.0) || !std::isfinite(y.betaFast))
+    return invalid("beta_fast", "must be a positive number");
+  if (!(y.betaSlow > 0.0) || !std::isfinite(y.betaSlow))
+    return invalid("beta_slow", "must be a positive number");
+  if (!std::isfinite(y.mscale))
+    return invalid("mscale", "must be finite");
+  if (!std::isfinite(y.mscaleAllDim))
+    return invalid("mscale_all_dim", "must be finite");
   c.yarn = y;
   return absl::OkStatus();
 }
@@ -209,6 +250,12 @@ absl::Status parseQuantization(const Value &root, ModelConfig &c,
   if (!q->isObject())
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": key 'quantization_config' must be an object"));
+  static const std::set<std::string_view> kQuantizationKeys = {
+      "quant_method", "fmt", "activation_scheme", "weight_block_size"};
+  if (absl::Status s =
+          checkKnownKeys(*q, kQuantizationKeys, path, "quantization_config");
+      !s.ok())
+    return s;
   Reader r(*q, path, "quantization_config.");
   std::string method, fmt = "e4m3";
   r.string("quant_method", method, true);
@@ -265,7 +312,6 @@ absl::StatusOr<ModelConfig> parseModelConfig(std::string_view text,
                      "' (expected one of: ", joinNames(kArchitectures), ")"));
 
   Reader r(root, path);
-  r.string("model_type", c.modelType, false);
   r.integer("vocab_size", c.vocabSize, true, 1);
   r.integer("hidden_size", c.hiddenSize, true, 1);
   r.integer("intermediate_size", c.intermediateSize, true, 1);
@@ -284,23 +330,31 @@ absl::StatusOr<ModelConfig> parseModelConfig(std::string_view text,
   r.integer("n_routed_experts", c.nRoutedExperts, false, 0);
   bool moe = c.nRoutedExperts > 0;
   r.integer("moe_intermediate_size", c.moeIntermediateSize, moe, 1);
-  r.integer("n_shared_experts", c.nSharedExperts, false, 0);
+  // The router keys are required for MoE models: their defaults differ
+  // between DeepseekV2Config and DeepseekV3Config, and a silently defaulted
+  // router computes a different model.
+  r.integer("n_shared_experts", c.nSharedExperts, moe, 0);
   r.integer("num_experts_per_tok", c.numExpertsPerTok, moe, 1);
-  r.integer("n_group", c.nGroup, false, 1);
-  r.integer("topk_group", c.topkGroup, false, 1);
-  r.number("routed_scaling_factor", c.routedScalingFactor, false);
+  r.integer("n_group", c.nGroup, moe, 1);
+  r.integer("topk_group", c.topkGroup, moe, 1);
+  r.number("routed_scaling_factor", c.routedScalingFactor, moe);
   r.string("scoring_func", c.scoringFunc, false);
-  r.string("topk_method", c.topkMethod, false);
-  r.boolean("norm_topk_prob", c.normTopkProb, false);
-  r.integer("first_k_dense_replace", c.firstKDenseReplace, false, 0);
+  r.string("topk_method", c.topkMethod, moe);
+  r.boolean("norm_topk_prob", c.normTopkProb, moe);
+  r.integer("first_k_dense_replace", c.firstKDenseReplace, moe, 0);
   r.integer("moe_layer_freq", c.moeLayerFreq, false, 1);
+  if (r.get("max_position_embeddings", false)) {
+    int64_t positions = 0;
+    r.integer("max_position_embeddings", positions, true, 1);
+    c.maxPositions = positions;
+  }
   r.number("rms_norm_eps", c.rmsNormEps, false);
   r.boolean("rope_interleave", c.ropeInterleave, false);
   r.boolean("tie_word_embeddings", c.tieWordEmbeddings, false);
-  r.integer("num_nextn_predict_layers", c.numNextnPredictLayers, false, 0);
   if (!r.status().ok())
     return r.status();
-  // DeepseekV3 in transformers always scores with a sigmoid.
+  // transformers' DeepseekV3 always scores with a sigmoid (its config has no
+  // scoring_func); DeepseekV2Config defaults to softmax.
   if (c.architecture == "DeepseekV3ForCausalLM" && !root.find("scoring_func"))
     c.scoringFunc = "sigmoid";
   if (c.scoringFunc != "sigmoid" && c.scoringFunc != "softmax")
@@ -321,10 +375,25 @@ absl::StatusOr<ModelConfig> parseModelConfig(std::string_view text,
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": key 'topk_group' (", c.topkGroup,
                        ") exceeds n_group (", c.nGroup, ")"));
-    if (c.numExpertsPerTok > c.nRoutedExperts)
+    bool limitsGroups = c.topkMethod != "greedy";
+    int64_t reachable = limitsGroups
+                            ? c.topkGroup * (c.nRoutedExperts / c.nGroup)
+                            : c.nRoutedExperts;
+    if (c.numExpertsPerTok > reachable)
       return absl::InvalidArgumentError(absl::StrCat(
           path, ": key 'num_experts_per_tok' (", c.numExpertsPerTok,
-          ") exceeds n_routed_experts (", c.nRoutedExperts, ")"));
+          ") exceeds the ", reachable, " experts the router can choose from",
+          limitsGroups ? " (topk_group * n_routed_experts / n_group)" : ""));
+    if (c.topkMethod == "noaux_tc" && c.nRoutedExperts / c.nGroup < 2)
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": key 'n_group' (", c.nGroup,
+          "): noaux_tc scores each group by its top-2 experts, so groups "
+          "need at least 2 of the ",
+          c.nRoutedExperts, " experts"));
+    if (!(c.routedScalingFactor > 0))
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": key 'routed_scaling_factor' must be positive, got ",
+          c.routedScalingFactor));
   }
   if (c.qkRopeHeadDim % 2 != 0)
     return absl::InvalidArgumentError(absl::StrCat(
@@ -334,6 +403,9 @@ absl::StatusOr<ModelConfig> parseModelConfig(std::string_view text,
         absl::StrCat(path, ": key 'rms_norm_eps' must be positive"));
   if (absl::Status s = parseRope(root, r, c, path); !s.ok())
     return s;
+  if (!(c.ropeTheta > 1))
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": key 'rope_theta' must be greater than 1, got ", c.ropeTheta));
   if (absl::Status s = parseQuantization(root, c, path); !s.ok())
     return s;
   return c;

@@ -31,7 +31,6 @@ struct YarnConfig {
 /// Everything the importer needs to know about a DeepSeek model.
 struct ModelConfig {
   std::string architecture; // e.g. DeepseekV3ForCausalLM
-  std::string modelType;    // deepseek_v3, deepseek_v2
   int64_t vocabSize = 0;
   int64_t hiddenSize = 0;
   int64_t intermediateSize = 0;
@@ -59,7 +58,8 @@ struct ModelConfig {
   bool ropeInterleave = true;
   std::optional<YarnConfig> yarn;
   bool tieWordEmbeddings = false;
-  int64_t numNextnPredictLayers = 0;
+  /// `max_position_embeddings`: the longest sequence the model serves.
+  std::optional<int64_t> maxPositions;
   /// FP8 block size from `quantization_config.weight_block_size`, when set.
   std::optional<std::pair<int64_t, int64_t>> fp8Block;
 

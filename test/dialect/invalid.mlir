@@ -405,3 +405,11 @@ func.func @moe_result(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi
   %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x9xf32>
   return %0 : tensor<?x9xf32>
 }
+
+// -----
+
+func.func @embed_dynamic(%t: tensor<?x4xf32>, %i: tensor<?xi64>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{table must have a static shape}}
+  %0 = dsc.embed %t, %i : (tensor<?x4xf32>, tensor<?xi64>) -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}

@@ -48,6 +48,12 @@ case("missing-key", cfg=cfg_with(hidden_size=None))
 case("unknown-key", cfg=cfg_with(frobnication_level=3))
 case("unknown-arch", cfg=cfg_with(architectures=["LlamaForCausalLM"]))
 case("bad-type", cfg=cfg_with(num_hidden_layers="three"))
+case("missing-router-key", cfg=cfg_with(topk_method=None))
+case("yarn-beta", cfg=cfg_with(rope_parameters=dict(config["rope_parameters"], beta_fast=0)))
+case("rope-typo", cfg=cfg_with(rope_parameters=dict(config["rope_parameters"], mscale_al_dim=1.0)))
+case("topk-too-large", cfg=cfg_with(num_experts_per_tok=12))
+case("scaling-zero", cfg=cfg_with(routed_scaling_factor=0.0))
+case("quant-unknown", cfg=cfg_with(quantization_config={"quant_method": "fp8", "fmt": "e4m3", "weight_block_size": [16, 16], "group_size": 4}))
 case("missing-tensor", st=header_with(lambda h: h.pop("model.layers.1.self_attn.kv_b_proj.weight")))
 
 

@@ -175,7 +175,22 @@ FailureOr<json::Value> describeForwardArgs(ModuleOp module) {
         .set("shape", shapeOf(type));
     args.push(std::move(arg));
   }
-  auto result = cast<RankedTensorType>(forward.getResultTypes()[0]);
+  auto result = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+  auto tokens = dyn_cast<RankedTensorType>(forward.getArgument(0).getType());
+  unsigned inputs = 0;
+  for (unsigned i = 0; i < forward.getNumArguments(); ++i)
+    inputs += !forward.getArgAttr(i, "dsc.weight");
+  // The runtime calls forward(tokens [batch, seq] i64) -> logits
+  // [batch, seq, vocab] f32.
+  if (inputs != 1 || !tokens || tokens.getRank() != 2 ||
+      !tokens.getElementType().isInteger(64) || !result ||
+      result.getRank() != 3 || !result.getElementType().isF32() ||
+      ShapedType::isDynamic(result.getShape().back())) {
+    forward.emitError("@forward must take token ids tensor<?x?xi64> (and "
+                      "weights) and return logits tensor<?x?xVxf32> with a "
+                      "static vocabulary V");
+    return failure();
+  }
   args.push(json::Value::object()
                 .set("role", "output")
                 .set("name", "logits")
@@ -217,13 +232,29 @@ int main(int argc, char **argv) {
       "timings: --mlir-timing.\n");
 
   SmallVector<StringRef> targets;
-  StringRef(targetList).split(targets, ',', -1, /*KeepEmpty=*/false);
-  for (StringRef t : targets)
-    if (!mlir::dsc::isSupportedTarget(t))
-      return fail("--target: unknown target '" + t.str() +
-                  "' (expected cpu, sm_80 or sm_90a)");
+  {
+    SmallVector<StringRef> listed;
+    StringRef(targetList).split(listed, ',', -1, /*KeepEmpty=*/false);
+    for (StringRef t : listed) {
+      t = t.trim();
+      if (!mlir::dsc::isSupportedTarget(t))
+        return fail("--target: unknown target '" + t.str() +
+                    "' (expected cpu, sm_80 or sm_90a)");
+      if (!llvm::is_contained(targets, t))
+        targets.push_back(t);
+    }
+  }
+  if (targets.empty())
+    return fail("--target: no target given (expected cpu, sm_80 or sm_90a)");
+  bool isMlir = StringRef(modelPath).ends_with(".mlir");
   if (embedWeights && shapesOnly)
     return fail("--embed-weights needs the weights; drop --shapes-only");
+  if (embedWeights && isMlir)
+    return fail("--embed-weights needs a checkpoint directory as MODEL, "
+                "not a .mlir file");
+  if (emit == Emit::Ptx &&
+      llvm::all_of(targets, [](StringRef t) { return t == "cpu"; }))
+    return fail("--emit ptx needs a GPU target (--target sm_80 or sm_90a)");
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -241,7 +272,6 @@ int main(int argc, char **argv) {
   progress.stage("import " + modelPath);
   OwningOpRef<ModuleOp> module;
   std::string source;
-  bool isMlir = StringRef(modelPath).ends_with(".mlir");
   if (isMlir) {
     llvm::SourceMgr sourceMgr;
     SourceMgrDiagnosticHandler handler(sourceMgr, &context);
@@ -437,14 +467,18 @@ int main(int argc, char **argv) {
   std::string architecture = "unknown";
   if (auto attr = (*module)->getAttrOfType<StringAttr>("dsc.model"))
     architecture = attr.str();
+  json::Value model = json::Value::object();
+  model.set("architecture", architecture)
+      .set("vocab_size", logits.getShape().back())
+      .set("source", source);
+  if (auto positions =
+          (*module)->getAttrOfType<IntegerAttr>("dsc.max_positions"))
+    model.set("max_positions", positions.getInt());
   json::Value manifest = json::Value::object();
   manifest.set("format", "dscx")
       .set("version", 1)
       .set("compiler", "dsc 0.1.0")
-      .set("model", json::Value::object()
-                        .set("architecture", architecture)
-                        .set("vocab_size", logits.getShape().back())
-                        .set("source", source))
+      .set("model", std::move(model))
       .set("weights", json::Value::object().set("embedded", bool(embedWeights)))
       .set("entry_points",
            json::Value::array().push(json::Value::object()

@@ -24,6 +24,10 @@
 
 namespace {
 
+/// More new tokens than any model's context: a larger request is a typo,
+/// and sizing buffers by it would only fail later.
+constexpr int64_t kMaxNewTokens = 1 << 20;
+
 constexpr char kUsage[] =
     R"(dsc-run: run a model compiled by dsc-compile (greedy generation)
 
@@ -148,10 +152,11 @@ int parseOptions(int argc, char **argv, Options &options) {
       options.promptIds = value;
       options.hasPromptIds = true;
     } else if (!parseInteger(value, options.maxNewTokens) ||
-               options.maxNewTokens < 0) {
-      return usageError("--max-new-tokens must be a non-negative integer, "
-                        "not '" +
-                        value + "'");
+               options.maxNewTokens < 0 ||
+               options.maxNewTokens > kMaxNewTokens) {
+      return usageError("--max-new-tokens must be an integer in [0, " +
+                        std::to_string(kMaxNewTokens) + "], not '" + value +
+                        "'");
     }
   }
   if (options.help)
@@ -359,5 +364,7 @@ int main(int argc, char **argv) {
     return run(argc, argv);
   } catch (const std::bad_alloc &) {
     return fail("out of memory");
+  } catch (const std::exception &e) {
+    return fail(std::string("internal error: ") + e.what());
   }
 }
