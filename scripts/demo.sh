@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job on the embedded default model (test/fixtures/tiny-v3, a tiny
 # DeepSeek-V3-like checkpoint made by transformers): compile it for cpu and
-# sm_90a into one artifact, then generate greedily from three prompts on the
-# GPU when there is one, else on the CPU. Prints tokens and timings.
+# sm_90a into one artifact, then generate greedily from three prompts. The
+# run uses the GPU once the runtime's CUDA backend exists (it does not yet:
+# dsc-run --device cuda says so), the CPU until then. Prints tokens and
+# timings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

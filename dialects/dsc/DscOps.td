@@ -1,7 +1,7 @@
 //===- DscOps.td - Operations of the dsc dialect -----------*- tablegen -*-===//
 //
 // The model-level operations of the canonical pre-fusion graph. Each op's
-// semantics is defined by its decomposition in passes/LowerToLinalg.cpp; the
+// semantics is defined by its decomposition in codegen/LowerToLinalg.cpp; the
 // verifiers check only facts local to the op.
 //
 //===----------------------------------------------------------------------===//
