@@ -138,10 +138,12 @@ V2_BASE = {
 def _bias_negative_groups(rng, E, n_group):
     """noaux-negative-bias: -0.9 on every expert of the last group and on most
     experts of the others (all but 2, 1, 1 of groups 0, 1, 2), small biases
-    U(-0.05, 0.05) elsewhere. The kept groups then hold at most 3 experts
-    whose biased sigmoid score is sure to be positive, so top-4 often has to
-    take a negative one; a dropped group masked to 0.0 would beat it, masked to
-    -inf it never does."""
+    U(-0.05, 0.05) elsewhere. Only those 4 experts have a biased sigmoid score
+    that is sure to be positive (the others need a sigmoid score above 0.9),
+    and the two kept groups hold at most 3 of them, so top-4 often has to take
+    a negative score from a kept group; a dropped group masked to 0.0 would
+    beat it, masked to -inf it never does. With the router std 0.3 the picture
+    varies per token."""
     per = E // n_group
     b = np.full(E, -0.9) + rng.uniform(-0.05, 0.05, E)
     for g, good in enumerate([2, 1, 1, 0][:n_group]):

@@ -134,9 +134,8 @@ class Config:
         self.n_group = g("n_group", 1) or 1
         self.topk_group = g("topk_group", 1) or 1
         self.rsf = g("routed_scaling_factor", 1.0)
+        # DeepseekV3 configs without the key score with a sigmoid, V2 with a softmax
         self.scoring = g("scoring_func", "sigmoid" if v3 else "softmax")
-        if v3:  # transformers' V3 model always uses the sigmoid noaux_tc router
-            self.scoring = g("scoring_func", "sigmoid")
         self.topk_method = g("topk_method", "noaux_tc" if v3 else "greedy")
         self.norm_topk = g("norm_topk_prob", v3)
         self.first_dense = g("first_k_dense_replace", 0)
