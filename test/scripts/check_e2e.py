@@ -6,9 +6,11 @@ transformers reference outputs in the fixture's expected.json.
 Pass criteria (fp32 compute):
   * greedy tokens identical to the reference, for every prompt;
   * prefill logits (at each prompt's last position) within a max relative
-    error of 1e-4, where the error is max|dsc - ref| / max|ref| over the
-    prompt's vocabulary row (a per-element ratio is meaningless for logits
-    near zero);
+    error of 1e-4, measured two ways, both required:
+      - scaled: max|dsc - ref| / max|ref| over the prompt's vocabulary row;
+      - per element: |dsc - ref| / |ref| for every logit with |ref| at least
+        1% of the row's largest (a per-element ratio is meaningless for
+        logits near zero, where f32 summation order alone moves it);
   * no NaN or infinity anywhere.
 """
 import argparse
@@ -62,13 +64,18 @@ def main():
             print(f"prompt {i}: bad logits (shape {logits.shape}, finite {np.all(np.isfinite(logits))})")
             ok = False
             continue
-        rel = float(np.max(np.abs(logits - want)) / np.max(np.abs(want)))
+        diff = np.abs(logits - want)
+        scale = np.max(np.abs(want))
+        rel = float(np.max(diff) / scale)
+        large = np.abs(want) >= 0.01 * scale
+        elementwise = float(np.max(diff[large] / np.abs(want[large])))
         same = got["generated"][i] == ref["greedy"]
-        print(f"prompt {i} (len {len(ref['prompt'])}): max rel err {rel:.3e}, "
+        print(f"prompt {i} (len {len(ref['prompt'])}): max rel err {rel:.3e} "
+              f"(scaled), {elementwise:.3e} (per element), "
               f"greedy {'identical' if same else 'DIFFERENT'}")
         if not same:
             print(f"  dsc: {got['generated'][i]}\n  ref: {ref['greedy']}")
-        if not (rel <= args.tolerance) or not same:
+        if not (rel <= args.tolerance and elementwise <= args.tolerance) or not same:
             ok = False
     print("PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)
