@@ -212,6 +212,15 @@ LogicalResult writeText(const std::string &path, StringRef text,
   return success();
 }
 
+/// Prints `module` to `path` ("-" for stdout).
+LogicalResult writeModule(ModuleOp module, const std::string &path,
+                          std::string &error) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os);
+  return writeText(path, text, error);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -294,12 +303,7 @@ int main(int argc, char **argv) {
   }
   std::string error;
   if (emit == Emit::Import) {
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    module->print(os);
-    if (failed(writeText(outputPath, text, error)))
-      return fail(error);
-    return 0;
+    return failed(writeModule(*module, outputPath, error)) ? fail(error) : 0;
   }
 
   // 2. Graph pipeline, and weights to arguments (target independent).
@@ -319,12 +323,7 @@ int main(int argc, char **argv) {
       return fail("graph pipeline failed");
   }
   if (emit == Emit::Fused) {
-    std::string text;
-    llvm::raw_string_ostream os(text);
-    module->print(os);
-    if (failed(writeText(outputPath, text, error)))
-      return fail(error);
-    return 0;
+    return failed(writeModule(*module, outputPath, error)) ? fail(error) : 0;
   }
   FailureOr<json::Value> args = describeForwardArgs(*module);
   if (failed(args))
