@@ -8,7 +8,9 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/StringExtras.h"
 
 #define DEBUG_TYPE "dsc-fuse-moe"
 
@@ -77,6 +79,10 @@ std::optional<std::pair<Value, Value>> matchExpertProjection(Value value) {
   return std::make_pair(op.getDpsInputs()[0], op.getDpsInputs()[1]);
 }
 
+/// The first check: is this generic the masked down projection at all? Its
+/// failure is not a near miss, so the report does not list it.
+constexpr StringLiteral kNotACandidate = "not a masked down projection";
+
 struct FuseDenseMaskedExperts : OpRewritePattern<linalg::GenericOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -85,7 +91,7 @@ struct FuseDenseMaskedExperts : OpRewritePattern<linalg::GenericOp> {
     // y[t, d] = sum_{e, w} combine[t, e] * act[e, t, w] * down[e, d, w].
     if (op.getNumDpsInputs() != 3 || op.getNumDpsInits() != 1 ||
         !hasStructure(op, 4, {{0, 2}, {2, 0, 3}, {2, 1, 3}, {0, 1}}, {2, 3}))
-      return rewriter.notifyMatchFailure(op, "not a masked down projection");
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
     if (!isZeroFilled(op.getDpsInits()[0]) ||
         !bodyIs<arith::MulFOp, arith::MulFOp, arith::AddFOp>(op))
       return rewriter.notifyMatchFailure(
@@ -135,16 +141,57 @@ struct FuseDenseMaskedExperts : OpRewritePattern<linalg::GenericOp> {
   }
 };
 
+/// Collects why candidates did not fuse.
+struct MissCollector : RewriterBase::Listener {
+  void
+  notifyMatchFailure(Location loc,
+                     function_ref<void(Diagnostic &)> reasonCallback) override {
+    Diagnostic diag(loc, DiagnosticSeverity::Remark);
+    reasonCallback(diag);
+    std::string reason = diag.str();
+    if (reason != kNotACandidate && !llvm::is_contained(reasons, reason))
+      reasons.push_back(reason);
+  }
+  SmallVector<std::string> reasons;
+};
+
 struct DscFuseMoePass : mlir::dsc::impl::DscFuseMoeBase<DscFuseMoePass> {
+  using DscFuseMoeBase::DscFuseMoeBase;
+
   void runOnOperation() override {
-    unsigned before = 0, after = 0;
-    getOperation()->walk([&](MoeOp) { ++before; });
-    RewritePatternSet patterns(&getContext());
-    populateFuseMoePatterns(patterns);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
-      return signalPassFailure();
-    getOperation()->walk([&](MoeOp) { ++after; });
-    numFused += after - before;
+    FrozenRewritePatternSet patterns = [&] {
+      RewritePatternSet set(&getContext());
+      populateFuseMoePatterns(set);
+      return FrozenRewritePatternSet(std::move(set));
+    }();
+    SmallVector<FunctionOpInterface> functions;
+    getOperation()->walk(
+        [&](FunctionOpInterface fn) { functions.push_back(fn); });
+    for (FunctionOpInterface fn : functions) {
+      MissCollector misses;
+      GreedyRewriteConfig config;
+      config.setListener(&misses);
+      unsigned before = countMoe(fn);
+      if (failed(applyPatternsGreedily(fn->getRegion(0), patterns, config)))
+        return signalPassFailure();
+      unsigned fused = countMoe(fn) - before;
+      numFused += fused;
+      if (!report)
+        continue;
+      std::string status =
+          fused ? "fused"
+          : misses.reasons.empty()
+              ? "no experts"
+              : "not fused: " + llvm::join(misses.reasons, "; ");
+      fn.emitRemark() << "fusion report: " << fn.getName()
+                      << ": moe: " << status;
+    }
+  }
+
+  static unsigned countMoe(Operation *op) {
+    unsigned count = 0;
+    op->walk([&](MoeOp) { ++count; });
+    return count;
   }
 };
 

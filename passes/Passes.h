@@ -27,6 +27,9 @@ struct GraphOptions {
   /// Run the fusion passes (off: the canonical graph is compiled as is,
   /// the baseline fusion is measured against).
   bool fuse = true;
+  /// Have the fusion passes emit a remark per function saying what fused,
+  /// or why not (`dsc-compile --fusion-report`).
+  bool report = false;
 };
 
 /// The graph-level pipeline run after import: cleanup, fusion and

@@ -39,9 +39,16 @@ def DscFuseMoe : Pass<"dsc-fuse-moe"> {
     down)`, which runs only the chosen experts. Near misses (another
     activation, a routing matrix that is not a one-hot scatter of the top-k,
     different contraction maps) are left alone, with the reason reported
-    through `notifyMatchFailure` (`--debug-only=dsc-fuse-moe`).
+    through `notifyMatchFailure`. With `report`, each function gets a remark
+    `fusion report: <function>: moe: <status>`, where the status is
+    `fused`, `not fused: <reason>` or `no experts`; `dsc-compile
+    --fusion-report` prints them as a table.
   }];
   let dependentDialects = ["::mlir::dsc::DscDialect"];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit one remark per function saying what fused, or why not">
+  ];
   let statistics = [
     Statistic<"numFused", "fused", "Number of expert computations fused">
   ];

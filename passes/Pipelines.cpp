@@ -15,7 +15,9 @@ void mlir::dsc::buildGraphPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
   // 2. Fusion: sparse expert dispatch.
   if (options.fuse) {
-    pm.addPass(createDscFuseMoe());
+    DscFuseMoeOptions fuseMoe;
+    fuseMoe.report = options.report;
+    pm.addPass(createDscFuseMoe(fuseMoe));
     pm.addPass(createCanonicalizerPass());
   }
   // 3. One function per distinct layer.

@@ -453,17 +453,17 @@ func::FuncOp Importer::buildLayer(int64_t index) {
   std::string prefix = absl::StrCat("model.layers.", index, ".");
   auto hidden = tensor({kDyn, kDyn, cfg.hiddenSize});
   auto positions = tensor({kDyn, kDyn}, b.getI64Type());
-  auto fn =
-      func::FuncOp::create(b, loc, absl::StrCat("layer_", index),
-                           b.getFunctionType({hidden, positions}, {hidden}));
-  fn.setPrivate();
-  Block *block = fn.addEntryBlock();
-  // Ops of this layer carry its checkpoint prefix as their location, so
+  // The layer and its ops carry its checkpoint prefix as their location, so
   // diagnostics and reports name the layer.
   Location fileLoc = loc;
   llvm::scope_exit restoreLoc([&] { loc = fileLoc; });
   loc = NameLoc::get(b.getStringAttr(prefix.substr(0, prefix.size() - 1)),
                      fileLoc);
+  auto fn =
+      func::FuncOp::create(b, loc, absl::StrCat("layer_", index),
+                           b.getFunctionType({hidden, positions}, {hidden}));
+  fn.setPrivate();
+  Block *block = fn.addEntryBlock();
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(block);
   layerBlock = block;

@@ -24,6 +24,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -35,6 +36,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
@@ -92,6 +94,11 @@ cl::opt<bool> noFusion("no-fusion",
                        cl::desc("Skip the fusion passes (compile the "
                                 "canonical graph as imported)"),
                        cl::cat(category));
+cl::opt<bool> fusionReport(
+    "fusion-report",
+    cl::desc("Print a table on stderr: per layer and fusion pattern, fused "
+             "or the reason it did not"),
+    cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress lines on stderr"),
                     cl::cat(category));
 
@@ -212,6 +219,51 @@ LogicalResult writeText(const std::string &path, StringRef text,
   return success();
 }
 
+/// The fusion passes' per-function remarks ("fusion report: FN: PATTERN:
+/// STATUS"), as a table.
+class FusionReport {
+public:
+  /// Keeps a fusion remark; lets every other diagnostic through.
+  LogicalResult collect(Diagnostic &diag) {
+    std::string text = diag.str();
+    StringRef rest(text);
+    if (diag.getSeverity() != DiagnosticSeverity::Remark ||
+        !rest.consume_front("fusion report: "))
+      return failure();
+    auto [function, tail] = rest.split(": ");
+    auto [pattern, status] = tail.split(": ");
+    std::string layer;
+    if (auto name = dyn_cast<NameLoc>(diag.getLocation()))
+      layer = name.getName().str();
+    // A function that is not a layer (the entry point) is only worth a row
+    // when it held a candidate.
+    if (layer.empty() && status == "no experts")
+      return success();
+    rows.push_back(
+        {layer.empty() ? function.str() : layer, pattern.str(), status.str()});
+    return success();
+  }
+
+  unsigned misses() const {
+    return llvm::count_if(rows, [](const Row &row) {
+      return StringRef(row.status).starts_with("not fused");
+    });
+  }
+
+  void print(raw_ostream &os) const {
+    os << llvm::format("%-24s %-8s %s\n", "layer", "pattern", "status");
+    for (const Row &row : rows)
+      os << llvm::format("%-24s %-8s %s\n", row.layer.c_str(),
+                         row.pattern.c_str(), row.status.c_str());
+  }
+
+private:
+  struct Row {
+    std::string layer, pattern, status;
+  };
+  std::vector<Row> rows;
+};
+
 /// Prints `module` to `path` ("-" for stdout).
 LogicalResult writeModule(ModuleOp module, const std::string &path,
                           std::string &error) {
@@ -316,11 +368,25 @@ int main(int argc, char **argv) {
     pm.enableTiming(scope);
     mlir::dsc::GraphOptions graphOptions;
     graphOptions.fuse = !noFusion;
+    graphOptions.report = true;
     mlir::dsc::buildGraphPipeline(pm, graphOptions);
     if (emit != Emit::Fused)
       pm.addPass(mlir::dsc::createDscWeightsToArguments());
-    if (failed(pm.run(*module)))
+    FusionReport report;
+    LogicalResult ran = failure();
+    {
+      ScopedDiagnosticHandler collect(
+          &context, [&](Diagnostic &diag) { return report.collect(diag); });
+      ran = pm.run(*module);
+    }
+    if (failed(ran))
       return fail("graph pipeline failed");
+    if (fusionReport)
+      report.print(llvm::errs());
+    if (unsigned misses = report.misses())
+      llvm::errs() << "dsc-compile: note: " << misses
+                   << " fusion candidate(s) did not fuse and run unfused"
+                   << (fusionReport ? "" : " (see --fusion-report)") << "\n";
   }
   if (emit == Emit::Fused) {
     return failed(writeModule(*module, outputPath, error)) ? fail(error) : 0;
