@@ -82,6 +82,22 @@ def DscStridedCopiesToLinalg
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def DscAllocationHooks : Pass<"dsc-allocation-hooks", "ModuleOp"> {
+  let summary = "Route the compiled code's allocations through hooks";
+  let description = [{
+    With `finalize-memref-to-llvm{use-generic-functions}` every allocation
+    of the compiled code calls `_mlir_memref_to_llvm_alloc` (and `_free`,
+    `_aligned_alloc`). This pass defines them in the module: each loads an
+    exported function pointer (`dsc_alloc_hook`, `dsc_free_hook`,
+    `dsc_aligned_alloc_hook`), initialized to libc's `malloc`, `free` and
+    `aligned_alloc`, and calls it. The host object then needs nothing but
+    libc, and a runtime that loads it may point the hooks at its own
+    allocator: the dsc runtime does, to turn an allocation failure into an
+    error status instead of a crash.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def DscPackEntryPoints : Pass<"dsc-pack-entry-points", "ModuleOp"> {
   let summary = "Add a packed-argument wrapper for each C-interface function";
   let description = [{

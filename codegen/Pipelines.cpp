@@ -68,11 +68,14 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm) {
   addSteps(pm, "func.func(convert-linalg-to-loops),expand-strided-metadata,"
                "lower-affine,convert-scf-to-cf");
   // 5. Everything to the LLVM dialect.
-  addSteps(pm, "finalize-memref-to-llvm,convert-math-to-llvm,"
+  addSteps(pm, "finalize-memref-to-llvm{use-generic-functions},"
+               "convert-math-to-llvm,"
                "convert-math-to-libm,convert-arith-to-llvm,"
                "convert-cf-to-llvm,convert-func-to-llvm,"
                "reconcile-unrealized-casts");
-  // 6. One packed C signature per entry point for the runtime.
+  // 6. Allocations through hooks the runtime can redirect; one packed C
+  //    signature per entry point.
+  pm.addPass(createDscAllocationHooks());
   pm.addPass(createDscPackEntryPoints());
 }
 

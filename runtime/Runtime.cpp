@@ -145,6 +145,8 @@ dsc_status_t dsc_session_create(dsc_artifact_t *artifact,
       sessionOptions.weightsDir = options->weights_dir;
     if (options && options->device)
       sessionOptions.device = options->device;
+    if (options)
+      sessionOptions.workspaceLimit = options->workspace_limit_bytes;
     absl::StatusOr<std::unique_ptr<dsc::runtime::Session>> session =
         dsc::runtime::Session::create(artifact->artifact, sessionOptions);
     if (!session.ok())

@@ -2,6 +2,8 @@
 
 #include "runtime/Session.h"
 
+#include "runtime/Workspace.h"
+
 #include "runtime/support/Errors.h"
 #include "runtime/support/Safetensors.h"
 
@@ -62,6 +64,7 @@ Session::create(std::shared_ptr<const artifact::Artifact> artifact,
   if (!manifest.ok())
     return manifest.status();
   session->manifest = std::move(*manifest);
+  session->workspaceLimit = options.workspaceLimit;
   if (absl::Status s = session->checkSignature(); !s.ok())
     return s;
   // Loading the code is quick and binding may take minutes: fail early.
@@ -136,6 +139,7 @@ absl::Status Session::loadHostCode() {
   if (!symbol.ok())
     return symbol.status();
   entry = reinterpret_cast<void (*)(void **)>(*symbol);
+  installAllocationHooks(*hostModule);
   return absl::OkStatus();
 }
 
@@ -231,15 +235,15 @@ absl::Status Session::checkDimensions(int64_t batch, int64_t seq) const {
   return absl::OkStatus();
 }
 
-void Session::run(const int64_t *tokens, int64_t batch, int64_t seq,
-                  float *logits) {
+absl::Status Session::run(const int64_t *tokens, int64_t batch, int64_t seq,
+                          float *logits) {
   descriptors[tokensIndex] = MemRefDescriptor(tokens, {batch, seq});
   descriptors[logitsIndex] = MemRefDescriptor(logits, {batch, seq, vocab});
   std::vector<void *> argv;
   argv.reserve(descriptors.size());
   for (MemRefDescriptor &d : descriptors)
     argv.push_back(d.get());
-  entry(argv.data());
+  return runInWorkspace(entry, argv.data(), workspaceLimit);
 }
 
 absl::Status Session::forward(const int64_t *tokens, int64_t batch, int64_t seq,
@@ -254,8 +258,7 @@ absl::Status Session::forward(const int64_t *tokens, int64_t batch, int64_t seq,
         return absl::InvalidArgumentError(
             absl::StrCat("token id ", id, " at batch row ", b, ", position ", s,
                          " is outside the vocabulary [0, ", vocab, ")"));
-  run(tokens, batch, seq, logits);
-  return absl::OkStatus();
+  return run(tokens, batch, seq, logits);
 }
 
 absl::Status Session::generate(const int64_t *const *prompts,
@@ -322,7 +325,8 @@ absl::Status Session::generate(const int64_t *const *prompts,
                 generated + b * maxNewTokens + step, row + promptLengths[b]);
       std::fill(row + promptLengths[b] + step, row + width, int64_t(0));
     }
-    run(tokenData, batch, width, logitData);
+    if (absl::Status s = run(tokenData, batch, width, logitData); !s.ok())
+      return s;
     for (int64_t b = 0; b < batch; ++b) {
       const float *last =
           logitData + (b * width + promptLengths[b] + step - 1) * vocab;

@@ -34,6 +34,9 @@ struct SessionOptions {
   std::string weightsDir;
   /// "cpu" or "cuda".
   std::string device = "cpu";
+  /// Bytes the compiled code may allocate at once during a call (attention
+  /// scores, expert activations, ...); 0: as much as the machine gives.
+  uint64_t workspaceLimit = 0;
 };
 
 /// A model ready to run. Not thread-safe: one call at a time per session.
@@ -84,8 +87,10 @@ private:
   /// logits fit in memory.
   absl::Status checkDimensions(int64_t batch, int64_t seq) const;
   /// Calls the compiled `forward`; the caller has checked the dimensions
-  /// and the token ids.
-  void run(const int64_t *tokens, int64_t batch, int64_t seq, float *logits);
+  /// and the token ids. Fails only when the compiled code runs out of
+  /// memory (or past the workspace limit).
+  absl::Status run(const int64_t *tokens, int64_t batch, int64_t seq,
+                   float *logits);
 
   std::shared_ptr<const artifact::Artifact> artifact;
   Manifest manifest;
@@ -93,6 +98,8 @@ private:
   /// Indices of the token input and the logits output in forward's args.
   size_t tokensIndex = 0, logitsIndex = 0;
   int64_t vocab = 0;
+  /// Bytes the compiled code may hold at once during a call; 0: no limit.
+  uint64_t workspaceLimit = 0;
   std::unique_ptr<HostModule> hostModule;
   void (*entry)(void **argv) = nullptr;
   /// Params that could not be used in place.

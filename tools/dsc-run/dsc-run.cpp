@@ -43,6 +43,10 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [options]
                            (default: the weights embedded in the artifact,
                            else the checkpoint it was compiled from)
   --device cpu|cuda        where to run (default cpu)
+  --workspace-limit BYTES  most bytes the compiled code may allocate at once
+                           during a step (default 0: no limit); past it, or
+                           when memory runs out, the run stops with an
+                           out-of-memory error instead of crashing
   --json                   print one JSON object on stdout:
                            {"generated": [[ids...] per prompt],
                             "prefill_logits": [[vocab floats] per prompt],
@@ -83,6 +87,7 @@ struct Options {
   std::string promptIds;
   bool hasPromptIds = false;
   int64_t maxNewTokens = 16;
+  int64_t workspaceLimit = 0;
   bool json = false;
   bool help = false;
 };
@@ -135,7 +140,7 @@ int parseOptions(int argc, char **argv, Options &options) {
       continue;
     }
     if (name != "weights" && name != "device" && name != "prompt-ids" &&
-        name != "max-new-tokens")
+        name != "max-new-tokens" && name != "workspace-limit")
       return usageError("unknown option '--" + name + "'");
     if (!hasValue) {
       if (i + 1 >= argc)
@@ -148,6 +153,12 @@ int parseOptions(int argc, char **argv, Options &options) {
       if (value != "cpu" && value != "cuda")
         return usageError("--device must be cpu or cuda, not '" + value + "'");
       options.device = value;
+    } else if (name == "workspace-limit") {
+      if (!parseInteger(value, options.workspaceLimit) ||
+          options.workspaceLimit < 0)
+        return usageError("--workspace-limit must be a non-negative number of "
+                          "bytes, not '" +
+                          value + "'");
     } else if (name == "prompt-ids") {
       options.promptIds = value;
       options.hasPromptIds = true;
@@ -267,6 +278,8 @@ static int run(int argc, char **argv) {
   sessionOptions.weights_dir =
       options.weights.empty() ? nullptr : options.weights.c_str();
   sessionOptions.device = options.device.c_str();
+  sessionOptions.workspace_limit_bytes =
+      static_cast<uint64_t>(options.workspaceLimit);
   dsc_session_t *session = nullptr;
   if (dsc_status_t status =
           dsc_session_create(artifact, &sessionOptions, &session)) {

@@ -104,6 +104,10 @@ typedef struct dsc_session_options_s {
   const char *weights_dir;
   /** "cpu" (NULL means cpu) or "cuda". */
   const char *device;
+  /** Bytes the compiled code may allocate at once during one call; 0 means
+      no limit. Past it, or when an allocation fails, the call returns
+      DSC_STATUS_RESOURCE_EXHAUSTED (never a crash). */
+  uint64_t workspace_limit_bytes;
 } dsc_session_options_t;
 
 /** Creates a session: loads the artifact's code for the device and binds

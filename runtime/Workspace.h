@@ -1,0 +1,37 @@
+//===- Workspace.h - The compiled code's allocations ------------*- C++ -*-===//
+//
+// The host code allocates its intermediate buffers through exported hooks
+// (`dsc-allocation-hooks`). The runtime points them here: every allocation
+// of one call is tracked against an optional byte limit, and an allocation
+// that fails (or would pass the limit) abandons the call with longjmp,
+// frees what the call had allocated and becomes a RESOURCE_EXHAUSTED status
+// instead of a crash inside compiled code.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_RUNTIME_WORKSPACE_H
+#define DSC_RUNTIME_WORKSPACE_H
+
+#include "runtime/HostModule.h"
+
+#include "absl/status/status.h"
+
+#include <csetjmp>
+#include <cstdint>
+#include <unordered_map>
+
+namespace dsc::runtime {
+
+/// Points the host module's allocation hooks at the workspace allocator.
+/// Modules without hooks (older artifacts) keep libc's allocator.
+void installAllocationHooks(const HostModule &module);
+
+/// Runs `entry(argv)` with its allocations tracked; `limit` bytes (0: no
+/// limit) may be live at once. Returns RESOURCE_EXHAUSTED, with everything
+/// the call allocated freed, when an allocation fails or passes the limit.
+absl::Status runInWorkspace(void (*entry)(void **), void **argv,
+                            uint64_t limit);
+
+} // namespace dsc::runtime
+
+#endif // DSC_RUNTIME_WORKSPACE_H
