@@ -443,8 +443,7 @@ struct LowerGate : OpRewritePattern<GateOp> {
                            op.getTopkMethod() == TopkMethod::NoauxTc);
 
     // 4. Top-k by selection score.
-    auto [unusedValues, indices] = topK(m, select, op.getTopK());
-    (void)unusedValues;
+    Value indices = topK(m, select, op.getTopK()).second;
 
     // 5. Weights: the original scores at the chosen experts.
     SmallVector<OpFoldResult> kSizes = m.sizes(indices);
@@ -518,8 +517,7 @@ struct LowerGate : OpRewritePattern<GateOp> {
             linalg::YieldOp::create(
                 nb, l, arith::AddFOp::create(nb, l, a[0], a[1]).getResult());
           });
-    auto [unused, keptGroups] = topK(m, groupScore, keep);
-    (void)unused;
+    Value keptGroups = topK(m, groupScore, keep).second;
     // Mask: expert e of group g survives iff g is among the kept groups.
     Value maskedInit = m.empty(m.sizes(grouped), f32);
     Value masked = m.generic(
@@ -570,8 +568,7 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
     Location loc = op.getLoc();
     TensorMath m(rewriter, loc);
     OpBuilder &b = rewriter;
-    Type f32 = b.getF32Type(), i64 = b.getI64Type(),
-         indexType = b.getIndexType();
+    Type f32 = b.getF32Type(), i64 = b.getI64Type();
     auto gateType = op.getGateProj().getType();
     int64_t experts = gateType.getDimSize(0), width = gateType.getDimSize(1),
             hidden = gateType.getDimSize(2);
@@ -606,9 +603,7 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
         scf::ForOp::create(
             b, loc, zero, slots, one, m.filled(eSize, i64, 0),
             [&](OpBuilder &nb, Location l, Value p, ValueRange iter) {
-              auto [t, j, e] = expertOf(nb, l, p);
-              (void)t;
-              (void)j;
+              Value e = std::get<2>(expertOf(nb, l, p));
               Value c = tensor::ExtractOp::create(nb, l, iter[0], e);
               Value next =
                   arith::AddIOp::create(nb, l, c, TensorMath(nb, l).i64(1));
@@ -788,7 +783,6 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
           combined, eltType, [&](OpBuilder &nb, Location l, ValueRange a) {
             linalg::YieldOp::create(nb, l, fromF32(nb, l, a[0], eltType));
           });
-    (void)indexType;
     rewriter.replaceOp(op, combined);
     return success();
   }

@@ -38,8 +38,8 @@ void *track(void *block, uint64_t size) {
 }
 
 bool passesLimit(uint64_t size) {
-  return current->limit && (size > current->limit ||
-                            current->live > current->limit - size);
+  return current->limit &&
+         (size > current->limit || current->live > current->limit - size);
 }
 
 extern "C" void *workspaceAlloc(uint64_t size) {
@@ -101,11 +101,11 @@ absl::Status runInWorkspace(void (*entry)(void **), void **argv,
     current = outer;
     std::string limitText =
         limit ? absl::StrCat(" (workspace limit ", limit, " bytes)") : "";
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "out of memory while running the model: an allocation of ",
-        workspace.failedRequest, " bytes failed with ", workspace.live,
-        " bytes in use", limitText,
-        "; use shorter or fewer sequences, or more memory"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("out of memory while running the model: an allocation of ",
+                     workspace.failedRequest, " bytes failed with ",
+                     workspace.live, " bytes in use", limitText,
+                     "; use shorter or fewer sequences, or more memory"));
   }
   entry(argv);
   current = outer;

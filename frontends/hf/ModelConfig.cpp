@@ -317,8 +317,7 @@ absl::StatusOr<ModelConfig> parseModelConfig(std::string_view text,
   r.integer("intermediate_size", c.intermediateSize, true, 1);
   r.integer("num_hidden_layers", c.numLayers, true, 1);
   r.integer("num_attention_heads", c.numHeads, true, 1);
-  if (const Value *q = r.get("q_lora_rank", false)) {
-    (void)q;
+  if (r.get("q_lora_rank", false)) {
     int64_t rank = 0;
     r.integer("q_lora_rank", rank, true, 1);
     c.qLoraRank = rank;
