@@ -152,6 +152,51 @@ Value TensorMath::softmaxLastDim(Value x) {
   return combineWithRow<arith::DivFOp>(*this, exps, sumLastDim(exps));
 }
 
+Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
+                                  Value v, double scale) {
+  Type f32 = b.getF32Type();
+  auto perHead = [](Value t) {
+    return cast<RankedTensorType>(t.getType()).getRank() == 4;
+  };
+  SmallVector<OpFoldResult> qs = sizes(qA);
+  auto multiplyAdd = [](OpBuilder &nb, Location l, ValueRange a) {
+    TensorMath s(nb, l);
+    Value p = arith::MulFOp::create(nb, l, s.toF32(a[0]), s.toF32(a[1]));
+    linalg::YieldOp::create(nb, l,
+                            arith::AddFOp::create(nb, l, p, a[2]).getResult());
+  };
+  // Loops (b, h, i, j, d): score[b, h, i, j] += q[b, i, h, d] * k[b, j, (h,) d]
+  Value scores = filled({qs[0], qs[2], qs[1], qs[1]}, f32, 0.0);
+  for (auto [q, k] : {std::make_pair(qA, kA), std::make_pair(qB, kB)}) {
+    SmallVector<unsigned> kMap =
+        perHead(k) ? SmallVector<unsigned>{0, 3, 1, 4}
+                   : SmallVector<unsigned>{0, 3, 4};
+    scores = generic({q, k}, scores, 5, {{0, 2, 1, 4}, kMap, {0, 1, 2, 3}},
+                     {4}, multiplyAdd)[0];
+  }
+  // Scale, and mask the future: position j > i is not visible from i.
+  Value masked = map(scores, f32, [&](OpBuilder &nb, Location l, ValueRange a) {
+    TensorMath s(nb, l);
+    Value i = linalg::IndexOp::create(nb, l, 2);
+    Value j = linalg::IndexOp::create(nb, l, 3);
+    Value future = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, j, i);
+    Value scaled = arith::MulFOp::create(nb, l, a[0], s.f32(scale));
+    linalg::YieldOp::create(
+        nb, l,
+        arith::SelectOp::create(nb, l, future,
+                                s.f32(-std::numeric_limits<double>::infinity()),
+                                scaled)
+            .getResult());
+  });
+  Value probs = softmaxLastDim(masked);
+  // Loops (b, i, h, e, j): out[b, i, h, e] += p[b, h, i, j] * v[b, j, (h,) e]
+  SmallVector<OpFoldResult> outSizes = {qs[0], qs[1], qs[2], sizes(v).back()};
+  SmallVector<unsigned> vMap = perHead(v) ? SmallVector<unsigned>{0, 4, 2, 3}
+                                          : SmallVector<unsigned>{0, 4, 3};
+  return generic({probs, v}, filled(outSizes, f32, 0.0), 5,
+                 {{0, 2, 1, 4}, vMap, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+}
+
 Value TensorMath::add(Value lhs, Value rhs) {
   Type elt = cast<RankedTensorType>(lhs.getType()).getElementType();
   return map({lhs, rhs}, elt, [](OpBuilder &nb, Location l, ValueRange a) {

@@ -53,6 +53,14 @@ public:
   Value maxLastDim(Value x);
   /// Softmax over the last dimension of an f32 tensor (max-subtracted).
   Value softmaxLastDim(Value x);
+  /// Causal attention with a query split in two parts:
+  /// `softmax((qA . kA + qB . kB) * scale, causal) . v`, in f32. Queries are
+  /// [batch, seq, heads, *]; each key and the value is either per head
+  /// ([batch, seq, heads, *]) or shared by all heads ([batch, seq, *], as
+  /// MLA's rope key and latent are). The result is
+  /// [batch, seq, heads, value width].
+  Value causalAttention(Value qA, Value kA, Value qB, Value kB, Value v,
+                        double scale);
   /// Elementwise a + b of same-shaped tensors.
   Value add(Value lhs, Value rhs);
 

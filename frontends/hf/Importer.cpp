@@ -270,49 +270,6 @@ Value Importer::mlp(Value x, const std::string &prefix, int64_t width) {
   return linear(act, prefix + "down_proj.weight", d, width);
 }
 
-Value Importer::causalAttention(Value qNope, Value qPe, Value kNope, Value kPe,
-                                Value v, double scale) {
-  TensorMath m(b, loc);
-  Type f32 = b.getF32Type();
-  // Sizes: q* [B, S, H, *], kPe [B, S, dr] (one head shared), v [B, S, H, dv].
-  SmallVector<OpFoldResult> qs = m.sizes(qNope);
-  SmallVector<OpFoldResult> scoreSizes = {qs[0], qs[2], qs[1], qs[1]};
-  // Loops (b, h, i, j, d): score[b, h, i, j] = sum_d q[b, i, h, d] k[b, j, h,
-  // d]
-  Value scores = m.filled(scoreSizes, f32, 0.0);
-  auto dot = [&](OpBuilder &nb, Location l, ValueRange a) {
-    Value p = arith::MulFOp::create(nb, l, a[0], a[1]);
-    linalg::YieldOp::create(nb, l,
-                            arith::AddFOp::create(nb, l, p, a[2]).getResult());
-  };
-  scores = m.generic({qNope, kNope}, scores, 5,
-                     {{0, 2, 1, 4}, {0, 3, 1, 4}, {0, 1, 2, 3}}, {4}, dot)[0];
-  scores = m.generic({qPe, kPe}, scores, 5,
-                     {{0, 2, 1, 4}, {0, 3, 4}, {0, 1, 2, 3}}, {4}, dot)[0];
-  // Scale and causal mask: position j > i is not visible from i.
-  Value masked =
-      m.map(scores, f32, [&](OpBuilder &nb, Location l, ValueRange a) {
-        TensorMath s(nb, l);
-        Value i = linalg::IndexOp::create(nb, l, 2);
-        Value j = linalg::IndexOp::create(nb, l, 3);
-        Value future =
-            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, j, i);
-        Value scaled = arith::MulFOp::create(nb, l, a[0], s.f32(scale));
-        linalg::YieldOp::create(
-            nb, l,
-            arith::SelectOp::create(
-                nb, l, future, s.f32(-std::numeric_limits<double>::infinity()),
-                scaled)
-                .getResult());
-      });
-  Value probs = m.softmaxLastDim(masked);
-  // Loops (b, i, h, e, j): out[b, i, h, e] = sum_j p[b, h, i, j] v[b, j, h, e]
-  SmallVector<OpFoldResult> outSizes = m.sizes(v);
-  Value out = m.filled(outSizes, f32, 0.0);
-  return m.generic({probs, v}, out, 5,
-                   {{0, 2, 1, 4}, {0, 4, 2, 3}, {0, 1, 2, 3}}, {4}, dot)[0];
-}
-
 Value Importer::attention(Value x, Value positions, const std::string &prefix) {
   TensorMath m(b, loc);
   int64_t d = cfg.hiddenSize, h = cfg.numHeads, dn = cfg.qkNopeHeadDim,
@@ -348,7 +305,8 @@ Value Importer::attention(Value x, Value positions, const std::string &prefix) {
   double scale = 1.0 / std::sqrt(static_cast<double>(dn + dr));
   if (yarn)
     scale *= yarn.getSoftmaxScaleFactor();
-  Value o = causalAttention(qNope, qPe, kNope, kPe, v, scale);
+  Value o = TensorMath(b, loc).causalAttention(qNope, kNope, qPe, kPe, v,
+                                               scale);
   o = tensor::CollapseShapeOp::create(
       b, loc, o, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
   return linear(o, prefix + "o_proj.weight", d, h * dv);
