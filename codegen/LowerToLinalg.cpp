@@ -211,31 +211,34 @@ struct LowerRope : OpRewritePattern<RopeOp> {
 // linear
 //===----------------------------------------------------------------------===//
 
+/// A block-scaled [out, in] weight in f32: w[o, i] * scales[o / bm, i / bn].
+Value dequantize(TensorMath &m, Value weight, Value scales,
+                 ArrayRef<int64_t> block) {
+  Value init = m.empty(m.sizes(weight), m.builder().getF32Type());
+  return m.generic(
+      weight, init, 2, {{0, 1}, {0, 1}}, {},
+      [&](OpBuilder &b, Location l, ValueRange a) {
+        TensorMath s(b, l);
+        Value o = linalg::IndexOp::create(b, l, 0);
+        Value i = linalg::IndexOp::create(b, l, 1);
+        Value so = arith::DivUIOp::create(b, l, o, s.index(block[0]));
+        Value si = arith::DivUIOp::create(b, l, i, s.index(block[1]));
+        Value scale =
+            tensor::ExtractOp::create(b, l, scales, ValueRange{so, si});
+        linalg::YieldOp::create(
+            b, l,
+            arith::MulFOp::create(b, l, s.toF32(a[0]), scale).getResult());
+      })[0];
+}
+
 struct LowerLinear : OpRewritePattern<LinearOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     TensorMath m(rewriter, op.getLoc());
     Value weight = op.getWeight();
-    if (Value scales = op.getScales()) {
-      // Dequantize: w[o, i] * scales[o / bm, i / bn].
-      ArrayRef<int64_t> block = *op.getBlockSize();
-      Value init = m.empty(m.sizes(weight), rewriter.getF32Type());
-      weight = m.generic(
-          weight, init, 2, {{0, 1}, {0, 1}}, {},
-          [&](OpBuilder &b, Location l, ValueRange a) {
-            TensorMath s(b, l);
-            Value o = linalg::IndexOp::create(b, l, 0);
-            Value i = linalg::IndexOp::create(b, l, 1);
-            Value so = arith::DivUIOp::create(b, l, o, s.index(block[0]));
-            Value si = arith::DivUIOp::create(b, l, i, s.index(block[1]));
-            Value scale =
-                tensor::ExtractOp::create(b, l, scales, ValueRange{so, si});
-            linalg::YieldOp::create(
-                b, l,
-                arith::MulFOp::create(b, l, s.toF32(a[0]), scale).getResult());
-          })[0];
-    }
+    if (Value scales = op.getScales())
+      weight = dequantize(m, weight, scales, *op.getBlockSize());
     Value result = m.matmulTransposed(op.getInput(), weight);
     Type eltType = op.getType().getElementType();
     if (eltType != rewriter.getF32Type())
@@ -547,6 +550,91 @@ struct LowerGate : OpRewritePattern<GateOp> {
 };
 
 //===----------------------------------------------------------------------===//
+// mla
+//===----------------------------------------------------------------------===//
+
+struct LowerMla : OpRewritePattern<MlaOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MlaOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    TensorMath m(rewriter, loc);
+    Type f32 = rewriter.getF32Type();
+    auto qType = op.getQNope().getType();
+    int64_t heads = qType.getDimSize(2), dn = qType.getDimSize(3),
+            dv = op.getType().getDimSize(3);
+    int64_t c = op.getLatent().getType().getDimSize(2);
+    double scale = op.getScale().convertToDouble();
+    Value kvb = op.getKvB();
+    if (Value scales = op.getScales())
+      kvb = dequantize(m, kvb, scales, *op.getBlockSize());
+
+    Value result;
+    if (op.getForm() == MlaForm::Naive) {
+      // Decompress: per head k_nope (dn) and v (dv) from the latent.
+      Value decompressed = m.matmulTransposed(op.getLatent(), kvb);
+      auto headsType = RankedTensorType::get(
+          {ShapedType::kDynamic, ShapedType::kDynamic, heads, dn + dv}, f32);
+      Value perHead = tensor::ExpandShapeOp::create(
+          rewriter, loc, headsType, decompressed,
+          SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+      result = m.causalAttention(op.getQNope(), m.sliceLast(perHead, 0, dn),
+                                 op.getQPe(), op.getKPe(),
+                                 m.sliceLast(perHead, dn, dv), scale);
+    } else {
+      // Absorb: W_UK into the queries, attend over the latent (keys and
+      // values of width C shared by all heads), W_UV into the outputs.
+      auto kvbType = cast<RankedTensorType>(kvb.getType());
+      Value perHead = tensor::ExpandShapeOp::create(
+          rewriter, loc,
+          RankedTensorType::get({heads, dn + dv, c}, kvbType.getElementType()),
+          kvb, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+      auto slab = [&](int64_t offset, int64_t rows) -> Value {
+        SmallVector<OpFoldResult> offsets = {rewriter.getIndexAttr(0),
+                                             rewriter.getIndexAttr(offset),
+                                             rewriter.getIndexAttr(0)};
+        SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(heads),
+                                           rewriter.getIndexAttr(rows),
+                                           rewriter.getIndexAttr(c)};
+        SmallVector<OpFoldResult> strides(3, rewriter.getIndexAttr(1));
+        return tensor::ExtractSliceOp::create(rewriter, loc, perHead, offsets,
+                                              sizes, strides);
+      };
+      Value wUK = slab(0, dn), wUV = slab(dn, dv);
+      auto multiplyAdd = [](OpBuilder &b, Location l, ValueRange a) {
+        TensorMath s(b, l);
+        Value p = arith::MulFOp::create(b, l, s.toF32(a[0]), s.toF32(a[1]));
+        linalg::YieldOp::create(
+            b, l, arith::AddFOp::create(b, l, p, a[2]).getResult());
+      };
+      // Loops (b, s, h, c, n): qLat[b, s, h, c] += qNope[b, s, h, n] W_UK[h, n,
+      // c]
+      SmallVector<OpFoldResult> qs = m.sizes(op.getQNope());
+      Value qLat = m.generic(
+          {op.getQNope(), wUK},
+          m.filled({qs[0], qs[1], qs[2], rewriter.getIndexAttr(c)}, f32, 0.0),
+          5, {{0, 1, 2, 4}, {2, 4, 3}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+      Value outLatent = m.causalAttention(qLat, op.getLatent(), op.getQPe(),
+                                          op.getKPe(), op.getLatent(), scale);
+      // Loops (b, s, h, v, c): out[b, s, h, v] += oLat[b, s, h, c] W_UV[h, v,
+      // c]
+      result = m.generic(
+          {outLatent, wUV},
+          m.filled({qs[0], qs[1], qs[2], rewriter.getIndexAttr(dv)}, f32, 0.0),
+          5, {{0, 1, 2, 4}, {2, 3, 4}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+    }
+    Type eltType = op.getType().getElementType();
+    if (eltType != f32)
+      result =
+          m.map(result, eltType, [&](OpBuilder &b, Location l, ValueRange a) {
+            linalg::YieldOp::create(b, l, fromF32(b, l, a[0], eltType));
+          });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
 // moe
 //===----------------------------------------------------------------------===//
 
@@ -812,5 +900,5 @@ struct DscLowerToLinalgPass
 
 void mlir::dsc::populateDscToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<LowerRmsNorm, LowerRope, LowerLinear, LowerEmbed, LowerSwiglu,
-               LowerGate, LowerMoe>(patterns.getContext());
+               LowerGate, LowerMla, LowerMoe>(patterns.getContext());
 }

@@ -3,6 +3,8 @@
 #include "passes/Passes.h"
 
 #include "dialects/dsc/DscOps.h"
+#include "passes/FusionDriver.h"
+#include "passes/LinalgMatchers.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -23,50 +25,6 @@ using namespace mlir;
 using namespace mlir::dsc;
 
 namespace {
-
-/// Whether `op` is a linalg.generic with exactly these indexing maps (each a
-/// list of loop dimensions) and these reduction loops.
-bool hasStructure(linalg::GenericOp op, unsigned numLoops,
-                  ArrayRef<SmallVector<unsigned>> maps,
-                  ArrayRef<unsigned> reductions) {
-  if (op.getNumLoops() != numLoops ||
-      op.getIndexingMapsArray().size() != maps.size())
-    return false;
-  for (auto [map, dims] : llvm::zip_equal(op.getIndexingMapsArray(), maps)) {
-    if (map.getNumResults() != dims.size())
-      return false;
-    for (auto [expr, d] : llvm::zip_equal(map.getResults(), dims))
-      if (expr != getAffineDimExpr(d, op.getContext()))
-        return false;
-  }
-  for (auto [i, type] : llvm::enumerate(op.getIteratorTypesArray()))
-    if ((type == utils::IteratorType::reduction) !=
-        llvm::is_contained(reductions, i))
-      return false;
-  return true;
-}
-
-/// Whether `value` is a tensor filled with the float constant 0.
-bool isZeroFilled(Value value) {
-  auto fill = value.getDefiningOp<linalg::FillOp>();
-  if (!fill)
-    return false;
-  auto cst = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
-  auto attr = cst ? dyn_cast<FloatAttr>(cst.getValue()) : FloatAttr();
-  return attr && attr.getValue().isZero();
-}
-
-/// Whether the body yields `acc + f(ins)` through ops of exactly the kinds
-/// in `kinds` (in order), the shape of a multiply-accumulate.
-template <typename... OpTys> bool bodyIs(linalg::GenericOp op) {
-  Block &body = op.getRegion().front();
-  auto ops = body.without_terminator();
-  if (static_cast<size_t>(std::distance(ops.begin(), ops.end())) !=
-      sizeof...(OpTys))
-    return false;
-  auto it = ops.begin();
-  return (isa<OpTys>(*it++) && ...);
-}
 
 /// `g[e, t, w] = sum_d x[t, d] * w[e, w, d]`: returns (x, w) or nothing.
 std::optional<std::pair<Value, Value>> matchExpertProjection(Value value) {
@@ -141,57 +99,24 @@ struct FuseDenseMaskedExperts : OpRewritePattern<linalg::GenericOp> {
   }
 };
 
-/// Collects why candidates did not fuse.
-struct MissCollector : RewriterBase::Listener {
-  void
-  notifyMatchFailure(Location loc,
-                     function_ref<void(Diagnostic &)> reasonCallback) override {
-    Diagnostic diag(loc, DiagnosticSeverity::Remark);
-    reasonCallback(diag);
-    std::string reason = diag.str();
-    if (reason != kNotACandidate && !llvm::is_contained(reasons, reason))
-      reasons.push_back(reason);
-  }
-  SmallVector<std::string> reasons;
-};
-
 struct DscFuseMoePass : mlir::dsc::impl::DscFuseMoeBase<DscFuseMoePass> {
   using DscFuseMoeBase::DscFuseMoeBase;
 
   void runOnOperation() override {
-    FrozenRewritePatternSet patterns = [&] {
-      RewritePatternSet set(&getContext());
-      populateFuseMoePatterns(set);
-      return FrozenRewritePatternSet(std::move(set));
-    }();
-    SmallVector<FunctionOpInterface> functions;
-    getOperation()->walk(
-        [&](FunctionOpInterface fn) { functions.push_back(fn); });
-    for (FunctionOpInterface fn : functions) {
-      MissCollector misses;
-      GreedyRewriteConfig config;
-      config.setListener(&misses);
-      unsigned before = countMoe(fn);
-      if (failed(applyPatternsGreedily(fn->getRegion(0), patterns, config)))
-        return signalPassFailure();
-      unsigned fused = countMoe(fn) - before;
-      numFused += fused;
-      if (!report)
-        continue;
-      std::string status =
-          fused ? "fused"
-          : misses.reasons.empty()
-              ? "no experts"
-              : "not fused: " + llvm::join(misses.reasons, "; ");
-      fn.emitRemark() << "fusion report: " << fn.getName()
-                      << ": moe: " << status;
-    }
-  }
-
-  static unsigned countMoe(Operation *op) {
-    unsigned count = 0;
-    op->walk([&](MoeOp) { ++count; });
-    return count;
+    RewritePatternSet set(&getContext());
+    populateFuseMoePatterns(set);
+    FrozenRewritePatternSet patterns(std::move(set));
+    auto countMoe = [](Operation *op) {
+      unsigned count = 0;
+      op->walk([&](MoeOp) { ++count; });
+      return count;
+    };
+    FusionSpec spec{"moe", "no experts", kNotACandidate, countMoe};
+    FailureOr<unsigned> fused =
+        applyFusionPatterns(getOperation(), patterns, spec, report);
+    if (failed(fused))
+      return signalPassFailure();
+    numFused += *fused;
   }
 };
 

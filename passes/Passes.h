@@ -7,6 +7,8 @@
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassManager.h"
 
+#include <string>
+
 namespace mlir {
 class RewritePatternSet;
 } // namespace mlir
@@ -30,6 +32,8 @@ struct GraphOptions {
   /// Have the fusion passes emit a remark per function saying what fused,
   /// or why not (`dsc-compile --fusion-report`).
   bool report = false;
+  /// The dsc.mla form: "auto" (by cost), "naive" or "absorbed".
+  std::string mlaForm = "auto";
 };
 
 /// The graph-level pipeline run after import: cleanup, fusion and

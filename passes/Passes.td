@@ -54,4 +54,35 @@ def DscFuseMoe : Pass<"dsc-fuse-moe"> {
   ];
 }
 
+def DscFuseMla : Pass<"dsc-fuse-mla"> {
+  let summary = "Rewrite naive latent attention into dsc.mla";
+  let description = [{
+    Finds multi-head latent attention in the canonical graph's naive form:
+    per-head keys and values decompressed from the latent by `kv_b_proj`
+    (`dsc.linear`, reshaped to heads and split into k_nope and v), causal
+    attention whose scores sum a no-rope part (q_nope . k_nope) and a rope
+    part (q_pe . k_pe, one key head shared by all), scaled, masked and
+    softmaxed. It is replaced by one `dsc.mla` on the latent.
+
+    The form follows the cost rule of `dsc.mla` (see its description): with
+    queries and keys the same sequence (prefill), `naive` when
+    dn + dv < 2 C, else `absorbed`. `form=naive|absorbed` forces one (the
+    tests run both against the references).
+
+    Before: `dsc.linear %latent, %kv_b`, expand_shape, two extract_slices,
+    the score, mask, softmax and value contractions.
+    After: `%o = dsc.mla %q_nope, %q_pe, %latent, %k_pe, %kv_b {...}`.
+  }];
+  let dependentDialects = ["::mlir::dsc::DscDialect"];
+  let options = [
+    Option<"form", "form", "std::string", /*default=*/"\"auto\"",
+           "auto (by cost), naive or absorbed">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit one remark per function saying what fused, or why not">
+  ];
+  let statistics = [
+    Statistic<"numFused", "fused", "Number of attention blocks fused">
+  ];
+}
+
 #endif // DSC_PASSES_PASSES_TD

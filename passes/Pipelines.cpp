@@ -13,8 +13,12 @@ void mlir::dsc::buildGraphPipeline(OpPassManager &pm,
   // 1. Fold shapes and constants the importer left behind.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  // 2. Fusion: sparse expert dispatch.
+  // 2. Fusion: latent attention, sparse expert dispatch.
   if (options.fuse) {
+    DscFuseMlaOptions fuseMla;
+    fuseMla.form = options.mlaForm;
+    fuseMla.report = options.report;
+    pm.addPass(createDscFuseMla(fuseMla));
     DscFuseMoeOptions fuseMoe;
     fuseMoe.report = options.report;
     pm.addPass(createDscFuseMoe(fuseMoe));

@@ -33,6 +33,20 @@ def Dsc_TopkMethod : I32EnumAttr<"TopkMethod",
 }
 def Dsc_TopkMethodAttr : EnumAttr<Dsc_Dialect, Dsc_TopkMethod, "topk_method">;
 
+def Dsc_MlaForm : I32EnumAttr<"MlaForm",
+    "how multi-head latent attention is computed", [
+      // Decompress per-head keys and values from the latent, then plain
+      // attention: cheaper when queries and keys are the same sequence.
+      I32EnumAttrCase<"Naive", 0, "naive">,
+      // Absorb W_UK into the query and W_UV into the output: attention on
+      // the latent itself, the form decode over a latent cache runs.
+      I32EnumAttrCase<"Absorbed", 1, "absorbed">
+    ]> {
+  let cppNamespace = "::mlir::dsc";
+  let genSpecializedAttr = 0;
+}
+def Dsc_MlaFormAttr : EnumAttr<Dsc_Dialect, Dsc_MlaForm, "mla_form">;
+
 //===----------------------------------------------------------------------===//
 // YaRN
 //===----------------------------------------------------------------------===//

@@ -204,6 +204,55 @@ def Dsc_GateOp : Dsc_Op<"gate", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// MlaOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_MlaOp : Dsc_Op<"mla", [Pure]> {
+  let summary = "multi-head latent attention (causal)";
+  let description = [{
+    DeepSeek's attention from its compressed form. With H heads, per-head
+    no-rope width dn, rope width dr, value width dv and latent width C:
+    `q_nope` [B, S, H, dn], `q_pe` [B, S, H, dr] (rotated), `latent`
+    [B, S, C] (the normalised compressed KV, `c_n`), `k_pe` [B, S, dr] (the
+    rotated rope key, one head shared by all) and `kv_b` [H * (dn + dv), C],
+    whose rows are per head the dn rows of W_UK then the dv rows of W_UV
+    (FP8 with `scales` and `block_size` as for `dsc.linear`).
+
+    `result[b, i, h] = sum_{j <= i} p[b, h, i, j] * W_UV[h] latent[b, j]`
+    with `p = softmax_j(scale * (q_nope[b, i, h] . W_UK[h] latent[b, j] +
+    q_pe[b, i, h] . k_pe[b, j]))`, [B, S, H, dv].
+
+    `form` chooses the computation. `naive` decompresses k_nope and v per
+    head (2 S C H (dn + dv) FLOPs) then attends over width dn + dr + dv;
+    `absorbed` multiplies W_UK into the queries and W_UV into the outputs
+    (the same 2 S C H (dn + dv)) and attends over the latent itself, width
+    2 C + dr. With queries and keys of the same length (prefill), naive is
+    cheaper whenever dn + dv < 2 C (V3: 256 < 1024); decode over a latent
+    cache needs the absorbed form, which never decompresses the cache.
+
+    ```mlir
+    %o = dsc.mla %qn, %qp, %c, %kp, %kvb {scale = 0.1352 : f64,
+                                           form = #dsc<mla_form naive>}
+        : (tensor<?x?x128x128xf32>, tensor<?x?x128x64xf32>,
+           tensor<?x?x512xf32>, tensor<?x?x64xf32>, tensor<32768x512xf32>)
+        -> tensor<?x?x128x128xf32>
+    ```
+  }];
+  let arguments = (ins Dsc_FloatTensor:$q_nope, Dsc_FloatTensor:$q_pe,
+                       Dsc_FloatTensor:$latent, Dsc_FloatTensor:$k_pe,
+                       RankedTensorOf<[F32, BF16, F16, F8E4M3FN]>:$kv_b,
+                       Optional<RankedTensorOf<[F32]>>:$scales,
+                       F64Attr:$scale, Dsc_MlaFormAttr:$form,
+                       OptionalAttr<DenseI64ArrayAttr>:$block_size);
+  let results = (outs Dsc_FloatTensor:$result);
+  let assemblyFormat = [{
+    $q_nope `,` $q_pe `,` $latent `,` $k_pe `,` $kv_b (`scales` $scales^)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // MoeOp
 //===----------------------------------------------------------------------===//
 

@@ -152,6 +152,20 @@ Value TensorMath::softmaxLastDim(Value x) {
   return combineWithRow<arith::DivFOp>(*this, exps, sumLastDim(exps));
 }
 
+Value TensorMath::sliceLast(Value x, int64_t offset, int64_t size) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> shape(type.getShape());
+  shape.back() = size;
+  SmallVector<OpFoldResult> sliceSizes = sizes(x);
+  SmallVector<OpFoldResult> offsets(sliceSizes.size(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> strides(sliceSizes.size(), b.getIndexAttr(1));
+  offsets.back() = b.getIndexAttr(offset);
+  sliceSizes.back() = b.getIndexAttr(size);
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), x, offsets,
+      sliceSizes, strides);
+}
+
 Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
                                   Value v, double scale) {
   Type f32 = b.getF32Type();
@@ -168,18 +182,18 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
   // Loops (b, h, i, j, d): score[b, h, i, j] += q[b, i, h, d] * k[b, j, (h,) d]
   Value scores = filled({qs[0], qs[2], qs[1], qs[1]}, f32, 0.0);
   for (auto [q, k] : {std::make_pair(qA, kA), std::make_pair(qB, kB)}) {
-    SmallVector<unsigned> kMap =
-        perHead(k) ? SmallVector<unsigned>{0, 3, 1, 4}
-                   : SmallVector<unsigned>{0, 3, 4};
-    scores = generic({q, k}, scores, 5, {{0, 2, 1, 4}, kMap, {0, 1, 2, 3}},
-                     {4}, multiplyAdd)[0];
+    SmallVector<unsigned> kMap = perHead(k) ? SmallVector<unsigned>{0, 3, 1, 4}
+                                            : SmallVector<unsigned>{0, 3, 4};
+    scores = generic({q, k}, scores, 5, {{0, 2, 1, 4}, kMap, {0, 1, 2, 3}}, {4},
+                     multiplyAdd)[0];
   }
   // Scale, and mask the future: position j > i is not visible from i.
   Value masked = map(scores, f32, [&](OpBuilder &nb, Location l, ValueRange a) {
     TensorMath s(nb, l);
     Value i = linalg::IndexOp::create(nb, l, 2);
     Value j = linalg::IndexOp::create(nb, l, 3);
-    Value future = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, j, i);
+    Value future =
+        arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, j, i);
     Value scaled = arith::MulFOp::create(nb, l, a[0], s.f32(scale));
     linalg::YieldOp::create(
         nb, l,

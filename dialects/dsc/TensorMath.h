@@ -53,6 +53,8 @@ public:
   Value maxLastDim(Value x);
   /// Softmax over the last dimension of an f32 tensor (max-subtracted).
   Value softmaxLastDim(Value x);
+  /// `x[..., offset : offset + size]`, static offset and size.
+  Value sliceLast(Value x, int64_t offset, int64_t size);
   /// Causal attention with a query split in two parts:
   /// `softmax((qA . kA + qB . kB) * scale, causal) . v`, in f32. Queries are
   /// [batch, seq, heads, *]; each key and the value is either per head

@@ -98,8 +98,6 @@ private:
     shape.back() = last;
     return tensor(shape, t.getElementType());
   }
-  /// `x[..., offset : offset + size]`.
-  Value sliceLast(Value x, int64_t offset, int64_t size);
   Value fail(std::string message) {
     if (error.ok())
       error = absl::InvalidArgumentError(std::move(message));
@@ -239,17 +237,6 @@ Value Importer::expertWeights(const std::string &pattern, int64_t experts,
       })[0];
 }
 
-Value Importer::sliceLast(Value x, int64_t offset, int64_t size) {
-  TensorMath m(b, loc);
-  SmallVector<OpFoldResult> sizes = m.sizes(x);
-  SmallVector<OpFoldResult> offsets(sizes.size(), b.getIndexAttr(0));
-  SmallVector<OpFoldResult> strides(sizes.size(), b.getIndexAttr(1));
-  offsets.back() = b.getIndexAttr(offset);
-  sizes.back() = b.getIndexAttr(size);
-  return tensor::ExtractSliceOp::create(b, loc, withLastDim(x, size), x,
-                                        offsets, sizes, strides);
-}
-
 Value Importer::rmsNorm(Value x, const std::string &name, int64_t width) {
   Value w = weight(name, {width});
   return RmsNormOp::create(b, loc, x.getType(), x, w,
@@ -290,6 +277,9 @@ Value Importer::attention(Value x, Value positions, const std::string &prefix) {
         SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
   };
   q = heads(q, cfg.qHeadDim());
+  auto sliceLast = [&](Value x, int64_t offset, int64_t size) {
+    return m.sliceLast(x, offset, size);
+  };
   Value qNope = sliceLast(q, 0, dn);
   Value qPe = rope(sliceLast(q, dn, dr), positions);
   // The compressed latent and the shared rope key: [B, S, C + dr].
@@ -305,8 +295,8 @@ Value Importer::attention(Value x, Value positions, const std::string &prefix) {
   double scale = 1.0 / std::sqrt(static_cast<double>(dn + dr));
   if (yarn)
     scale *= yarn.getSoftmaxScaleFactor();
-  Value o = TensorMath(b, loc).causalAttention(qNope, kNope, qPe, kPe, v,
-                                               scale);
+  Value o =
+      TensorMath(b, loc).causalAttention(qNope, kNope, qPe, kPe, v, scale);
   o = tensor::CollapseShapeOp::create(
       b, loc, o, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
   return linear(o, prefix + "o_proj.weight", d, h * dv);

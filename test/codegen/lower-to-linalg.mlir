@@ -120,3 +120,35 @@ func.func @moe(%x: tensor<?x64xf32>, %w: tensor<?x4xf32>, %i: tensor<?x4xi64>, %
   %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) : (tensor<?x64xf32>, tensor<?x4xf32>, tensor<?x4xi64>, tensor<16x32x64xf32>, tensor<16x32x64xf32>, tensor<16x64x32xf32>) -> tensor<?x64xf32>
   return %0 : tensor<?x64xf32>
 }
+
+// -----
+
+// Naive: decompress per-head keys and values from the latent, then attend.
+// CHECK-LABEL: func.func @mla_naive
+// CHECK: } -> tensor<?x?x128xf32>
+// CHECK: tensor.expand_shape {{.*}} into tensor<?x?x4x32xf32>
+// CHECK: tensor.extract_slice {{.*}} to tensor<?x?x4x16xf32>
+// CHECK: math.exp
+// CHECK: -> tensor<?x?x4x16xf32>
+func.func @mla_naive(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf32>) -> tensor<?x?x4x16xf32> {
+  %0 = dsc.mla %qn, %qp, %c, %kp, %w {scale = 0.25 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>) -> tensor<?x?x4x16xf32>
+  return %0 : tensor<?x?x4x16xf32>
+}
+
+// -----
+
+// Absorbed: W_UK into the queries ([B, S, H, C]), attention over the latent
+// shared by all heads, W_UV into the outputs; nothing is decompressed.
+// CHECK-LABEL: func.func @mla_absorbed
+// CHECK: tensor.expand_shape {{.*}} into tensor<4x32x32xf32>
+// CHECK: tensor.extract_slice {{.*}}[0, 0, 0] [4, 16, 32] [1, 1, 1]
+// CHECK: tensor.extract_slice {{.*}}[0, 16, 0] [4, 16, 32] [1, 1, 1]
+// CHECK: } -> tensor<?x?x4x32xf32>
+// CHECK: math.exp
+// CHECK: } -> tensor<?x?x4x32xf32>
+// CHECK: } -> tensor<?x?x4x16xf32>
+// CHECK-NOT: tensor<?x?x128xf32>
+func.func @mla_absorbed(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf32>) -> tensor<?x?x4x16xf32> {
+  %0 = dsc.mla %qn, %qp, %c, %kp, %w {scale = 0.25 : f64, form = #dsc<mla_form absorbed>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>) -> tensor<?x?x4x16xf32>
+  return %0 : tensor<?x?x4x16xf32>
+}

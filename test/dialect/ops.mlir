@@ -79,3 +79,14 @@ func.func @moe(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g
   %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @mla
+func.func @mla(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf32>, %q: tensor<128x32xf8E4M3FN>, %s: tensor<8x2xf32>) -> (tensor<?x?x4x16xf32>, tensor<?x?x4x16xf32>) {
+  // CHECK: dsc.mla %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {form = #dsc<mla_form naive>, scale = 2.500000e-01 : f64}
+  %0 = dsc.mla %qn, %qp, %c, %kp, %w {scale = 0.25 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>) -> tensor<?x?x4x16xf32>
+  // CHECK: dsc.mla {{.*}} scales %{{.*}} {block_size = array<i64: 16, 16>, form = #dsc<mla_form absorbed>
+  %1 = dsc.mla %qn, %qp, %c, %kp, %q scales %s {scale = 0.25 : f64, form = #dsc<mla_form absorbed>, block_size = array<i64: 16, 16>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf8E4M3FN>, tensor<8x2xf32>) -> tensor<?x?x4x16xf32>
+  return %0, %1 : tensor<?x?x4x16xf32>, tensor<?x?x4x16xf32>
+}

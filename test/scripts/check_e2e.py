@@ -38,6 +38,7 @@ def main():
     ap.add_argument("--targets", default="cpu")
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--embed-weights", action="store_true")
+    ap.add_argument("--mla-form", default="auto")
     args = ap.parse_args()
 
     expected = json.load(open(os.path.join(args.fixture, "expected.json")))
@@ -46,7 +47,7 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     artifact = os.path.join(args.work, "model.dscx")
     compile_cmd = [os.path.join(args.tools, "dsc-compile"), args.fixture, "-o", artifact,
-                   "--target", args.targets, "--quiet"]
+                   "--target", args.targets, "--quiet", "--mla-form", args.mla_form]
     if args.embed_weights:
         compile_cmd.append("--embed-weights")
     run(compile_cmd)

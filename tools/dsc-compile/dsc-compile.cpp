@@ -43,6 +43,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -94,6 +95,11 @@ cl::opt<bool> noFusion("no-fusion",
                        cl::desc("Skip the fusion passes (compile the "
                                 "canonical graph as imported)"),
                        cl::cat(category));
+cl::opt<std::string> mlaForm(
+    "mla-form", cl::init("auto"),
+    cl::desc("How fused latent attention computes: auto (by cost), naive "
+             "(decompressed keys and values) or absorbed (weight absorption)"),
+    cl::cat(category));
 cl::opt<bool> fusionReport(
     "fusion-report",
     cl::desc("Print a table on stderr: per layer and fusion pattern, fused "
@@ -237,7 +243,8 @@ public:
       layer = name.getName().str();
     // A function that is not a layer (the entry point) is only worth a row
     // when it held a candidate.
-    if (layer.empty() && status == "no experts")
+    if (layer.empty() && !status.starts_with("fused") &&
+        !status.starts_with("not fused"))
       return success();
     rows.push_back(
         {layer.empty() ? function.str() : layer, pattern.str(), status.str()});
@@ -251,8 +258,14 @@ public:
   }
 
   void print(raw_ostream &os) const {
+    // Layer by layer (numerically: model.layers.10 after model.layers.9).
+    std::vector<Row> sorted = rows;
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const Row &a, const Row &b) {
+                       return StringRef(a.layer).compare_numeric(b.layer) < 0;
+                     });
     os << llvm::format("%-24s %-8s %s\n", "layer", "pattern", "status");
-    for (const Row &row : rows)
+    for (const Row &row : sorted)
       os << llvm::format("%-24s %-8s %s\n", row.layer.c_str(),
                          row.pattern.c_str(), row.status.c_str());
   }
@@ -307,6 +320,9 @@ int main(int argc, char **argv) {
   }
   if (targets.empty())
     return fail("--target: no target given (expected cpu, sm_80 or sm_90a)");
+  if (mlaForm != "auto" && mlaForm != "naive" && mlaForm != "absorbed")
+    return fail("--mla-form: expected auto, naive or absorbed, not '" +
+                mlaForm + "'");
   bool isMlir = StringRef(modelPath).ends_with(".mlir");
   if (embedWeights && shapesOnly)
     return fail("--embed-weights needs the weights; drop --shapes-only");
@@ -369,6 +385,7 @@ int main(int argc, char **argv) {
     mlir::dsc::GraphOptions graphOptions;
     graphOptions.fuse = !noFusion;
     graphOptions.report = true;
+    graphOptions.mlaForm = mlaForm;
     mlir::dsc::buildGraphPipeline(pm, graphOptions);
     if (emit != Emit::Fused)
       pm.addPass(mlir::dsc::createDscWeightsToArguments());

@@ -1,0 +1,48 @@
+//===- LinalgMatchers.h - Recognizing linalg.generic shapes -----*- C++ -*-===//
+//
+// Small predicates the fusion patterns use to recognize the canonical
+// graph's linalg.generic ops: their loop structure, their initial value and
+// the kinds of ops in their bodies.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_PASSES_LINALGMATCHERS_H
+#define DSC_PASSES_LINALGMATCHERS_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+namespace mlir::dsc {
+
+/// Whether `op` has exactly these indexing maps (each a list of loop
+/// dimensions, inputs then outputs) and these reduction loops.
+bool hasStructure(linalg::GenericOp op, unsigned numLoops,
+                  ArrayRef<SmallVector<unsigned>> maps,
+                  ArrayRef<unsigned> reductions);
+
+/// Whether `value` is a tensor filled with the float constant 0.
+bool isZeroFilled(Value value);
+
+/// Whether the body consists of ops of exactly the kinds `OpTys`, in order,
+/// before its yield.
+template <typename... OpTys> bool bodyIs(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  auto ops = body.without_terminator();
+  if (static_cast<size_t>(std::distance(ops.begin(), ops.end())) !=
+      sizeof...(OpTys))
+    return false;
+  auto it = ops.begin();
+  return (isa<OpTys>(*it++) && ...);
+}
+
+/// Whether the body contains an op of kind `OpTy`.
+template <typename OpTy> bool bodyHas(linalg::GenericOp op) {
+  return !op.getRegion().front().getOps<OpTy>().empty();
+}
+
+/// The generic defining `value`, with `numInputs` inputs and one output, or
+/// null.
+linalg::GenericOp definingGeneric(Value value, unsigned numInputs);
+
+} // namespace mlir::dsc
+
+#endif // DSC_PASSES_LINALGMATCHERS_H

@@ -1,0 +1,30 @@
+// The importer's naive latent attention (three layers of tiny-v3) becomes
+// dsc.mla on the latent; the form follows the cost rule (prefill: naive when
+// dn + dv < 2 C, here 32 < 64) unless forced.
+// RUN: dsc-opt %S/Inputs/tiny-v3-import.mlir --dsc-fuse-mla --canonicalize | FileCheck %s
+// CHECK-LABEL: func.func private @layer_0
+// CHECK: %[[KV:.*]] = dsc.linear %{{.*}}, %{{.*}} : (tensor<?x?x64xf32>, tensor<40x64xf32>) -> tensor<?x?x40xf32>
+// CHECK: %[[LATENT:.*]] = dsc.rms_norm
+// CHECK: %[[KPE:.*]] = dsc.rope
+// CHECK: %[[O:.*]] = dsc.mla %{{.*}}, %{{.*}}, %[[LATENT]], %[[KPE]], %{{.*}} {form = #dsc<mla_form naive>, scale = 0.26464226841926575 : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>) -> tensor<?x?x4x16xf32>
+// CHECK-NOT: math.exp
+// CHECK-LABEL: func.func private @layer_1
+// CHECK: dsc.mla
+// CHECK-LABEL: func.func private @layer_2
+// CHECK: dsc.mla
+
+// RUN: dsc-opt %S/Inputs/tiny-v3-import.mlir --dsc-fuse-mla=form=absorbed | FileCheck %s --check-prefix=ABSORBED
+// ABSORBED: dsc.mla {{.*}}form = #dsc<mla_form absorbed>
+
+// Near misses stay unfused, and the report says why: attention that is not
+// causal (the mask compares the other way) ...
+// RUN: sed -e 's/arith.cmpi ugt/arith.cmpi ult/' %S/Inputs/tiny-v3-import.mlir | dsc-opt --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=NEGATIVE-MASK
+// NEGATIVE-MASK: remark: fusion report: layer_0: mla: not fused: scores are not scaled and causally masked
+
+// ... and a function without attention.
+// RUN: dsc-opt %S/../dialect/ops.mlir --split-input-file --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=NONE
+// NONE: remark: fusion report: weights: mla: no attention
+
+// A bad form is an error.
+// RUN: not dsc-opt %S/Inputs/tiny-v3-import.mlir --dsc-fuse-mla=form=fast -o /dev/null 2>&1 | FileCheck %s --check-prefix=FORM
+// FORM: error: dsc-fuse-mla: form must be auto, naive or absorbed, not 'fast'
