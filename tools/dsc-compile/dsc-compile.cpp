@@ -14,6 +14,7 @@
 #include "codegen/Passes.h"
 #include "codegen/Targets.h"
 #include "dialects/dsc/DscDialect.h"
+#include "dialects/dsc/DscOps.h"
 #include "frontends/hf/Importer.h"
 #include "passes/Passes.h"
 #include "runtime/WeightBinder.h"
@@ -44,8 +45,10 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdlib>
+#include <set>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -277,6 +280,29 @@ private:
   std::vector<Row> rows;
 };
 
+/// The KV cache a token costs per layer with fused latent attention (the
+/// latent and the rope key) against caching decompressed keys and values.
+void printKvCacheGeometry(ModuleOp module, raw_ostream &os) {
+  std::set<std::array<int64_t, 5>> seen;
+  module.walk([&](mlir::dsc::MlaOp op) {
+    int64_t heads = op.getQNope().getType().getDimSize(2),
+            dn = op.getQNope().getType().getDimSize(3),
+            dr = op.getKPe().getType().getDimSize(2),
+            c = op.getLatent().getType().getDimSize(2),
+            dv = op.getType().getDimSize(3);
+    if (!seen.insert({heads, dn, dr, c, dv}).second)
+      return;
+    int64_t latent = c + dr, decompressed = heads * (dn + dr + dv);
+    os << llvm::format(
+        "kv cache per token per layer: latent %lld values (%lld bytes "
+        "bf16) vs decompressed %lld values (%lld bytes bf16), %.1fx smaller\n",
+        static_cast<long long>(latent), static_cast<long long>(2 * latent),
+        static_cast<long long>(decompressed),
+        static_cast<long long>(2 * decompressed),
+        static_cast<double>(decompressed) / latent);
+  });
+}
+
 /// Prints `module` to `path` ("-" for stdout).
 LogicalResult writeModule(ModuleOp module, const std::string &path,
                           std::string &error) {
@@ -398,8 +424,10 @@ int main(int argc, char **argv) {
     }
     if (failed(ran))
       return fail("graph pipeline failed");
-    if (fusionReport)
+    if (fusionReport) {
       report.print(llvm::errs());
+      printKvCacheGeometry(*module, llvm::errs());
+    }
     if (unsigned misses = report.misses())
       llvm::errs() << "dsc-compile: note: " << misses
                    << " fusion candidate(s) did not fuse and run unfused"
