@@ -30,18 +30,20 @@ dec = statistics.median(r['decode_ms_per_token'] for r in runs)
 print(f'== $fixture: prefill (batch 3, lengths 5/9/3) median {pre:.2f} ms; decode {dec:.2f} ms/token (full recompute)')"
 done
 
-echo "== MoE fusion: tiny-v3 (16 experts, top-4) prefill of one 128-token prompt (its max_position_embeddings), fused vs --no-fusion"
+echo "== Fusion: tiny-v3 (16 experts, top-4) prefill of one 128-token prompt (its max_position_embeddings), fused vs --no-fusion, interleaved runs"
 "$TOOLS/dsc-compile" test/fixtures/tiny-v3 --target cpu -o "$WORK/fused.dscx" --quiet
 "$TOOLS/dsc-compile" test/fixtures/tiny-v3 --target cpu -o "$WORK/unfused.dscx" --quiet --no-fusion
 prompt=$(python3 -c "import random; random.seed(1); print(','.join(str(random.randrange(256)) for _ in range(128)))")
-for variant in fused unfused; do
-  for i in 1 2 3 4 5 6 7; do
-    "$TOOLS/dsc-run" "$WORK/$variant.dscx" --prompt-ids "$prompt" --max-new-tokens 0 --json
-  done | python3 -c "
-import json, statistics, sys
-print('$variant', statistics.median(json.loads(l)['timings']['prefill_ms'] for l in sys.stdin))"
+# Alternate the two so that machine noise hits both alike; medians of 11.
+for i in $(seq 11); do
+  for variant in fused unfused; do
+    echo "$variant $("$TOOLS/dsc-run" "$WORK/$variant.dscx" --prompt-ids "$prompt" --max-new-tokens 0 --json)"
+  done
 done | python3 -c "
-import sys
-t = dict(line.split() for line in sys.stdin)
-f, u = float(t['fused']), float(t['unfused'])
+import json, statistics, sys
+times = {}
+for line in sys.stdin:
+    variant, text = line.split(' ', 1)
+    times.setdefault(variant, []).append(json.loads(text)['timings']['prefill_ms'])
+f, u = statistics.median(times['fused']), statistics.median(times['unfused'])
 print(f'fused {f:.1f} ms, unfused {u:.1f} ms: {u / f:.2f}x')"
