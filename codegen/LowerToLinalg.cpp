@@ -51,6 +51,16 @@ Value fromF32(OpBuilder &b, Location loc, Value v, Type type) {
   return arith::TruncFOp::create(b, loc, type, v);
 }
 
+/// `value` (an f32 tensor) converted to the element type of `type`.
+Value castFromF32(TensorMath &m, Value value, ShapedType type) {
+  Type eltType = type.getElementType();
+  if (eltType == m.builder().getF32Type())
+    return value;
+  return m.map(value, eltType, [&](OpBuilder &b, Location l, ValueRange a) {
+    linalg::YieldOp::create(b, l, fromF32(b, l, a[0], eltType));
+  });
+}
+
 //===----------------------------------------------------------------------===//
 // rms_norm
 //===----------------------------------------------------------------------===//
@@ -240,13 +250,7 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     if (Value scales = op.getScales())
       weight = dequantize(m, weight, scales, *op.getBlockSize());
     Value result = m.matmulTransposed(op.getInput(), weight);
-    Type eltType = op.getType().getElementType();
-    if (eltType != rewriter.getF32Type())
-      result =
-          m.map(result, eltType, [&](OpBuilder &b, Location l, ValueRange a) {
-            linalg::YieldOp::create(b, l, fromF32(b, l, a[0], eltType));
-          });
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
     return success();
   }
 };
@@ -623,13 +627,7 @@ struct LowerMla : OpRewritePattern<MlaOp> {
           m.filled({qs[0], qs[1], qs[2], rewriter.getIndexAttr(dv)}, f32, 0.0),
           5, {{0, 1, 2, 4}, {2, 3, 4}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
     }
-    Type eltType = op.getType().getElementType();
-    if (eltType != f32)
-      result =
-          m.map(result, eltType, [&](OpBuilder &b, Location l, ValueRange a) {
-            linalg::YieldOp::create(b, l, fromF32(b, l, a[0], eltType));
-          });
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
     return success();
   }
 };
@@ -851,7 +849,6 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
             .getResult(0);
 
     // 5. Combine: y[t, d] = sum_j w(row) * down[row, d], row = slotRow[t, j].
-    Type eltType = op.getType().getElementType();
     SmallVector<OpFoldResult> tdSize = {tokens, b.getIndexAttr(hidden)};
     Value combined = m.generic(
         slotRow, m.filled(tdSize, f32, 0.0), 3, {{0, 2}, {0, 1}}, {2},
@@ -866,12 +863,7 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
                                     arith::MulFOp::create(nb, l, w, v))
                   .getResult());
         })[0];
-    if (eltType != f32)
-      combined = m.map(
-          combined, eltType, [&](OpBuilder &nb, Location l, ValueRange a) {
-            linalg::YieldOp::create(nb, l, fromF32(nb, l, a[0], eltType));
-          });
-    rewriter.replaceOp(op, combined);
+    rewriter.replaceOp(op, castFromF32(m, combined, op.getType()));
     return success();
   }
 };

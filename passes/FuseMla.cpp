@@ -160,12 +160,7 @@ struct DscFuseMlaPass : mlir::dsc::impl::DscFuseMlaBase<DscFuseMlaPass> {
     RewritePatternSet set(&getContext());
     set.add<FuseNaiveMla>(&getContext(), form);
     FrozenRewritePatternSet patterns(std::move(set));
-    auto countMla = [](Operation *root) {
-      unsigned count = 0;
-      root->walk([&](MlaOp) { ++count; });
-      return count;
-    };
-    FusionSpec spec{"mla", "no attention", kNotACandidate, countMla};
+    FusionSpec spec{"mla", "no attention", kNotACandidate, countOps<MlaOp>};
     FailureOr<unsigned> fused =
         applyFusionPatterns(getOperation(), patterns, spec, report);
     if (failed(fused))

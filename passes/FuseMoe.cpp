@@ -106,12 +106,7 @@ struct DscFuseMoePass : mlir::dsc::impl::DscFuseMoeBase<DscFuseMoePass> {
     RewritePatternSet set(&getContext());
     populateFuseMoePatterns(set);
     FrozenRewritePatternSet patterns(std::move(set));
-    auto countMoe = [](Operation *op) {
-      unsigned count = 0;
-      op->walk([&](MoeOp) { ++count; });
-      return count;
-    };
-    FusionSpec spec{"moe", "no experts", kNotACandidate, countMoe};
+    FusionSpec spec{"moe", "no experts", kNotACandidate, countOps<MoeOp>};
     FailureOr<unsigned> fused =
         applyFusionPatterns(getOperation(), patterns, spec, report);
     if (failed(fused))

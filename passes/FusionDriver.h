@@ -28,6 +28,13 @@ struct FusionSpec {
   function_ref<unsigned(Operation *)> countFused;
 };
 
+/// The number of `OpTy` ops under `root`.
+template <typename OpTy> unsigned countOps(Operation *root) {
+  unsigned count = 0;
+  root->walk([&](OpTy) { ++count; });
+  return count;
+}
+
 /// Applies `patterns` to every function under `root`. Returns the number of
 /// fusions, or failure when the rewrite driver fails.
 FailureOr<unsigned> applyFusionPatterns(Operation *root,
