@@ -28,7 +28,14 @@ if [[ "${DSC_SKIP_INSTALL:-0}" != 1 ]]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
   for p in "${PY_PACKAGES[@]}"; do
-    python3 -c "import $p" 2>/dev/null || { log "installing Python package $p"; python3 -m pip install -q "$p"; }
+    python3 -c "import $p" 2>/dev/null && continue
+    log "installing Python package $p"
+    # PyPI first; Debian's own python3 refuses pip installs (PEP 668), so
+    # fall back to its package there.
+    python3 -m pip install -q "$p" 2>/dev/null || {
+      SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "python3-$p" >/dev/null
+    }
   done
 fi
 
