@@ -1,6 +1,7 @@
 //===- ArtifactTest.cpp - Tests for the .dscx artifact format -------------===//
 
 #include "runtime/artifact/Artifact.h"
+#include "test/unit/TempDirTest.h"
 
 #include "gtest/gtest.h"
 
@@ -21,21 +22,8 @@ namespace {
 
 constexpr char kManifest[] = R"({"format":"dscx","version":1})";
 
-/// A fresh directory per test, removed afterwards.
-class ArtifactTest : public ::testing::Test {
+class ArtifactTest : public dsc::testing::TempDirTest {
 protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "dsc_artifact_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-
-  std::string path(const std::string &name) const { return dir + "/" + name; }
-
   /// Writes an artifact with a manifest and two data sections (the second
   /// one empty) and returns its bytes.
   std::vector<uint8_t> writeValid(const std::string &file) {
@@ -95,8 +83,6 @@ protected:
     EXPECT_NE(message.find(needle), std::string::npos) << message;
     return message;
   }
-
-  std::string dir;
 };
 
 TEST_F(ArtifactTest, RoundTrip) {

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dsc/runtime.h"
+#include "test/unit/TempDirTest.h"
 
 #include "runtime/WeightBinder.h"
 #include "runtime/artifact/Artifact.h"
@@ -106,12 +107,12 @@ struct ArtifactSpec {
   std::string hostCode; // default: the fake model
 };
 
-class RuntimeTest : public ::testing::Test {
+class RuntimeTest : public dsc::testing::TempDirTest {
 protected:
   void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "dsc_runtime_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir = pattern;
+    TempDirTest::SetUp();
+    if (HasFatalFailure())
+      return;
     checkpointDir = dir + "/ckpt";
     std::filesystem::create_directory(checkpointDir);
 
@@ -144,10 +145,6 @@ protected:
     std::ifstream in(DSC_TEST_FAKE_MODEL, std::ios::binary);
     fakeModel.assign(std::istreambuf_iterator<char>(in), {});
     ASSERT_FALSE(fakeModel.empty()) << "cannot read " << DSC_TEST_FAKE_MODEL;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
   }
 
   /// Writes an artifact for the fake model and returns its path.
@@ -263,7 +260,7 @@ protected:
     return status;
   }
 
-  std::string dir, checkpointDir;
+  std::string checkpointDir;
   std::string fakeModel;
 };
 

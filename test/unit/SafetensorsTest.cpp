@@ -1,6 +1,7 @@
 //===- SafetensorsTest.cpp - Tests for safetensors reading and writing ----===//
 
 #include "runtime/support/Safetensors.h"
+#include "test/unit/TempDirTest.h"
 
 #include "gtest/gtest.h"
 
@@ -18,21 +19,8 @@ using namespace dsc::st;
 
 namespace {
 
-/// A fresh directory per test, removed afterwards.
-class SafetensorsTest : public ::testing::Test {
+class SafetensorsTest : public dsc::testing::TempDirTest {
 protected:
-  void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "dsc_st_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir = pattern;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-
-  std::string path(const std::string &name) const { return dir + "/" + name; }
-
   /// Writes `bytes` verbatim to `name` in the test directory.
   std::string writeBytes(const std::string &name, const std::string &bytes) {
     std::string p = path(name);
@@ -66,8 +54,6 @@ protected:
     EXPECT_TRUE(status.ok()) << status;
     return p;
   }
-
-  std::string dir;
 };
 
 /// Expects `status` to be an error whose one-line message contains every

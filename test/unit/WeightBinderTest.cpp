@@ -1,6 +1,7 @@
 //===- WeightBinderTest.cpp - Tests for parameter packing -----------------===//
 
 #include "runtime/WeightBinder.h"
+#include "test/unit/TempDirTest.h"
 
 #include "gtest/gtest.h"
 
@@ -33,12 +34,12 @@ std::vector<uint8_t> bf16Bytes(const std::vector<float> &values) {
   return bytes;
 }
 
-class WeightBinderTest : public ::testing::Test {
+class WeightBinderTest : public dsc::testing::TempDirTest {
 protected:
   void SetUp() override {
-    std::string pattern = ::testing::TempDir() + "dsc_binder_XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir = pattern;
+    TempDirTest::SetUp();
+    if (HasFatalFailure())
+      return;
     std::vector<st::WriteTensor> tensors = {
         {"plain", st::DType::F32, {2, 3}, f32Bytes({1, 2, 3, 4, 5, 6})},
         {"halfway",
@@ -61,8 +62,7 @@ protected:
   }
   void TearDown() override {
     checkpoint.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
+    TempDirTest::TearDown();
   }
 
   static ParamSpec spec(const std::string &json) {
@@ -95,7 +95,6 @@ protected:
     return std::string(status.message());
   }
 
-  std::string dir;
   std::unique_ptr<st::Checkpoint> checkpoint;
 };
 
