@@ -41,6 +41,17 @@ private:
     return value->getString();
   }
 
+  /// Reads the string member `key` of `object` into `out` (see getString).
+  absl::Status readString(const json::Value &object, const char *key,
+                          const std::string &where, std::string &out,
+                          bool required = true) const {
+    absl::StatusOr<std::string> value = getString(object, key, where, required);
+    if (!value.ok())
+      return value.status();
+    out = std::move(*value);
+    return absl::OkStatus();
+  }
+
   /// The array member `key` of `object`.
   absl::StatusOr<const json::Value::ArrayStorage *>
   getArray(const json::Value &object, const char *key,
@@ -106,10 +117,8 @@ ManifestReader::readArgument(const json::Value &arg, const std::string &where,
   else
     return error(where, "unknown role ", quote(*role),
                  " (expected input, param or output)");
-  absl::StatusOr<std::string> name = getString(arg, "name", where);
-  if (!name.ok())
-    return name.status();
-  result.name = std::move(*name);
+  if (absl::Status s = readString(arg, "name", where, result.name); !s.ok())
+    return s;
   absl::StatusOr<std::string> dtype = getString(arg, "dtype", where);
   if (!dtype.ok())
     return dtype.status();
@@ -138,14 +147,11 @@ ManifestReader::readEntryPoint(const json::Value &entry,
   if (!entry.isObject())
     return error(where, "not an object");
   EntryPoint result;
-  absl::StatusOr<std::string> name = getString(entry, "name", where);
-  if (!name.ok())
-    return name.status();
-  result.name = std::move(*name);
-  absl::StatusOr<std::string> symbol = getString(entry, "symbol", where);
-  if (!symbol.ok())
-    return symbol.status();
-  result.symbol = std::move(*symbol);
+  if (absl::Status s = readString(entry, "name", where, result.name); !s.ok())
+    return s;
+  if (absl::Status s = readString(entry, "symbol", where, result.symbol);
+      !s.ok())
+    return s;
   absl::StatusOr<const json::Value::ArrayStorage *> args =
       getArray(entry, "args", where);
   if (!args.ok())
@@ -166,14 +172,10 @@ ManifestReader::readTarget(const json::Value &target,
   if (!target.isObject())
     return error(where, "not an object");
   Target result;
-  absl::StatusOr<std::string> name = getString(target, "name", where);
-  if (!name.ok())
-    return name.status();
-  result.name = std::move(*name);
-  absl::StatusOr<std::string> kind = getString(target, "kind", where);
-  if (!kind.ok())
-    return kind.status();
-  result.kind = std::move(*kind);
+  if (absl::Status s = readString(target, "name", where, result.name); !s.ok())
+    return s;
+  if (absl::Status s = readString(target, "kind", where, result.kind); !s.ok())
+    return s;
   if (result.kind == "host-shared-object") {
     absl::StatusOr<std::string> section = getString(target, "section", where);
     if (!section.ok())
@@ -223,25 +225,22 @@ absl::StatusOr<Manifest> ManifestReader::read() {
   // right "format" and "version".
   const json::Value &root = artifact.manifest();
   Manifest manifest;
-  absl::StatusOr<std::string> compiler =
-      getString(root, "compiler", "", /*required=*/false);
-  if (!compiler.ok())
-    return compiler.status();
-  manifest.compiler = std::move(*compiler);
+  if (absl::Status s = readString(root, "compiler", "", manifest.compiler,
+                                  /*required=*/false);
+      !s.ok())
+    return s;
 
   const json::Value *model = root.find("model");
   if (!model || !model->isObject())
     return error("", "\"model\" must be an object");
-  absl::StatusOr<std::string> architecture =
-      getString(*model, "architecture", "model", /*required=*/false);
-  if (!architecture.ok())
-    return architecture.status();
-  manifest.architecture = std::move(*architecture);
-  absl::StatusOr<std::string> source =
-      getString(*model, "source", "model", /*required=*/false);
-  if (!source.ok())
-    return source.status();
-  manifest.source = std::move(*source);
+  if (absl::Status s = readString(*model, "architecture", "model",
+                                  manifest.architecture, /*required=*/false);
+      !s.ok())
+    return s;
+  if (absl::Status s = readString(*model, "source", "model", manifest.source,
+                                  /*required=*/false);
+      !s.ok())
+    return s;
   if (const json::Value *vocab = model->find("vocab_size")) {
     if (!vocab->isInteger() || vocab->getInt() < 1)
       return error("model", "\"vocab_size\" must be a positive integer");
