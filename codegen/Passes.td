@@ -82,6 +82,27 @@ def DscStridedCopiesToLinalg
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def DscGlobalsToBuffers : Pass<"dsc-globals-to-buffers", "func::FuncOp"> {
+  let summary = "Copy constant globals into allocated buffers before use";
+  let description = [{
+    Constant tensors bufferize to `memref.global`s, which live in the host
+    object's read-only data where a GPU kernel cannot read them. For the GPU
+    targets each `memref.get_global` becomes a `memref.alloc` (memory the
+    runtime hands out, which the GPU reaches) filled by a `memref.copy`
+    from the global, and the uses read the copy. Run before the buffer
+    deallocation pipeline, which frees the copies.
+
+    ```mlir
+    %g = memref.get_global @__constant_4xf32 : memref<4xf32>
+    // becomes
+    %g0 = memref.get_global @__constant_4xf32 : memref<4xf32>
+    %g = memref.alloc() : memref<4xf32>
+    memref.copy %g0, %g : memref<4xf32> to memref<4xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def DscAllocationHooks : Pass<"dsc-allocation-hooks", "ModuleOp"> {
   let summary = "Route the compiled code's allocations through hooks";
   let description = [{

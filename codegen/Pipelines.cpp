@@ -36,7 +36,8 @@ void addSteps(OpPassManager &pm, StringRef pipeline) {
 }
 
 /// Steps shared by every target: from the graph to bufferized loops' input.
-void buildGraphToBuffersSteps(OpPassManager &pm) {
+/// `forGpu`: every buffer the code reads must be one the GPU reaches.
+void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu) {
   // 1. Weights become entry-point arguments the runtime binds; results
   //    become caller-owned output arguments.
   pm.addPass(createDscWeightsToArguments());
@@ -54,6 +55,8 @@ void buildGraphToBuffersSteps(OpPassManager &pm) {
                "allow-return-allocs-from-loops}");
   addSteps(pm, "drop-equivalent-buffer-results");
   pm.addPass(createDscDropOutputResults());
+  if (forGpu)
+    pm.addNestedPass<func::FuncOp>(createDscGlobalsToBuffers());
   addSteps(pm, "buffer-deallocation-pipeline");
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createDscStridedCopiesToLinalg());
@@ -62,7 +65,7 @@ void buildGraphToBuffersSteps(OpPassManager &pm) {
 } // namespace
 
 void mlir::dsc::buildCpuPipeline(OpPassManager &pm) {
-  buildGraphToBuffersSteps(pm);
+  buildGraphToBuffersSteps(pm, /*forGpu=*/false);
   // 4. Structured ops to loops.
   //    (expand-strided-metadata makes affine.apply ops: lower-affine after.)
   addSteps(pm, "func.func(convert-linalg-to-loops),expand-strided-metadata,"
@@ -81,7 +84,7 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm) {
 
 void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
                                   const CodegenOptions &options) {
-  buildGraphToBuffersSteps(pm);
+  buildGraphToBuffersSteps(pm, /*forGpu=*/true);
   // 4. Parallel loops mapped to blocks and threads, kernels outlined.
   addSteps(pm, "func.func(convert-linalg-to-parallel-loops,"
                "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"
@@ -91,6 +94,9 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   //    first ISA with sm_90a; ptxas assembles it for sm_80 too.
   addSteps(pm, "gpu-lower-to-nvvm-pipeline{cubin-chip=" + options.chip +
                    " cubin-features=+ptx80 cubin-format=isa opt-level=3}");
+  // 6. The host side gets the CPU pipeline's packed entry points; its
+  //    runtime calls are bound when it is compiled (Targets.h).
+  pm.addPass(createDscPackEntryPoints());
 }
 
 void mlir::dsc::registerCodegenPipelines() {

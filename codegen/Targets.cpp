@@ -5,8 +5,12 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -74,12 +78,143 @@ LogicalResult run(StringRef program, ArrayRef<StringRef> args,
               .str();
   return failure();
 }
+
+/// Libc functions the GPU host code calls directly (upstream's gpu-to-llvm
+/// does not use MLIR's generic allocation functions). Routed through the
+/// same slots as dsc-allocation-hooks makes for the CPU code, so that the
+/// runtime can hand out memory the GPU reaches.
+struct LibcImport {
+  StringLiteral function, slot;
+};
+constexpr LibcImport kLibcImports[] = {
+    {"malloc", "dsc_alloc_hook"},
+    {"aligned_alloc", "dsc_aligned_alloc_hook"},
+    {"free", "dsc_free_hook"},
+};
+
+/// An exported, writable pointer named `name`, initialized to `initial`
+/// (null when none).
+llvm::GlobalVariable *createSlot(llvm::Module &module, StringRef name,
+                                 llvm::Constant *initial) {
+  auto *ptrType = llvm::PointerType::get(module.getContext(), 0);
+  return new llvm::GlobalVariable(
+      module, ptrType, /*isConstant=*/false, llvm::GlobalValue::ExternalLinkage,
+      initial ? initial : llvm::ConstantPointerNull::get(ptrType), name);
+}
+
+/// Turns every call of `callee` into a call through the exported, writable
+/// pointer `slot`, which starts out as `initial`. Without an initial
+/// function, a call through an unfilled slot calls `unbound(name)` (the
+/// runtime's error path) instead of address zero.
+void routeThroughSlot(llvm::Module &module, llvm::Function &callee,
+                      StringRef slot, llvm::Constant *initial,
+                      llvm::GlobalVariable *unbound = nullptr) {
+  llvm::LLVMContext &context = module.getContext();
+  auto *ptrType = llvm::PointerType::get(context, 0);
+  llvm::GlobalVariable *global = createSlot(module, slot, initial);
+  auto *stub = llvm::Function::Create(callee.getFunctionType(),
+                                      llvm::GlobalValue::InternalLinkage,
+                                      "dsc.import." + callee.getName(), module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(context, "entry", stub));
+  llvm::Value *target = b.CreateLoad(ptrType, global);
+  if (unbound) {
+    auto *missing = llvm::BasicBlock::Create(context, "unbound", stub);
+    auto *bound = llvm::BasicBlock::Create(context, "bound", stub);
+    b.CreateCondBr(b.CreateIsNull(target), missing, bound);
+    b.SetInsertPoint(missing);
+    auto *reportType = llvm::FunctionType::get(llvm::Type::getVoidTy(context),
+                                               {ptrType}, false);
+    b.CreateCall(reportType, b.CreateLoad(ptrType, unbound),
+                 {b.CreateGlobalString(callee.getName())});
+    b.CreateUnreachable();
+    b.SetInsertPoint(bound);
+  }
+  SmallVector<llvm::Value *> args;
+  for (llvm::Argument &arg : stub->args())
+    args.push_back(&arg);
+  llvm::CallInst *call = b.CreateCall(callee.getFunctionType(), target, args);
+  if (stub->getReturnType()->isVoidTy())
+    b.CreateRetVoid();
+  else
+    b.CreateRet(call);
+  // Calls only: the slot's initializer keeps referring to libc itself.
+  for (llvm::Use &use : llvm::make_early_inc_range(callee.uses()))
+    if (auto *site = dyn_cast<llvm::CallBase>(use.getUser());
+        site && site->isCallee(&use))
+      use.set(stub);
+}
+
+/// Replaces the static constructor (destructor) list `list` by the exported
+/// function `name` that runs the same functions in the same order.
+void runStaticListOnRequest(llvm::Module &module, StringRef list,
+                            StringRef name) {
+  auto *ctors = module.getGlobalVariable(list);
+  auto *fnType = llvm::FunctionType::get(
+      llvm::Type::getVoidTy(module.getContext()), /*isVarArg=*/false);
+  auto *fn = llvm::Function::Create(fnType, llvm::GlobalValue::ExternalLinkage,
+                                    name, module);
+  llvm::IRBuilder<> b(
+      llvm::BasicBlock::Create(module.getContext(), "entry", fn));
+  if (ctors && ctors->hasInitializer()) {
+    SmallVector<std::pair<uint64_t, llvm::Function *>> entries;
+    if (auto *array = dyn_cast<llvm::ConstantArray>(ctors->getInitializer()))
+      for (llvm::Value *op : array->operands()) {
+        auto *entry = cast<llvm::ConstantStruct>(op);
+        uint64_t priority =
+            cast<llvm::ConstantInt>(entry->getOperand(0))->getZExtValue();
+        if (auto *f = dyn_cast<llvm::Function>(entry->getOperand(1)))
+          entries.push_back({priority, f});
+      }
+    llvm::stable_sort(entries, llvm::less_first());
+    for (auto &[priority, f] : entries)
+      b.CreateCall(f);
+    ctors->eraseFromParent();
+  }
+  b.CreateRetVoid();
+}
+
+/// The GPU host code calls MLIR's GPU runtime interface (mgpuModuleLoadJIT,
+/// mgpuLaunchKernel, ...) and libc's allocator, and loads its kernel modules
+/// in static constructors. A shared object dlopen'ed by the dsc runtime
+/// must not depend on either: every such call goes through an exported slot
+/// `dsc_import_<function>` the runtime fills (and the allocator's through
+/// the allocation hooks), and the constructors (destructors) run when the
+/// runtime calls `dsc_gpu_modules_load` (`dsc_gpu_modules_unload`), after it
+/// filled the slots.
+void bindGpuRuntimeImports(llvm::Module &module) {
+  llvm::GlobalVariable *unbound =
+      createSlot(module, "dsc_import_unbound", nullptr);
+  for (llvm::Function &f : llvm::make_early_inc_range(module.functions())) {
+    if (!f.isDeclaration() || f.use_empty())
+      continue;
+    if (f.getName().starts_with("mgpu")) {
+      routeThroughSlot(module, f, ("dsc_import_" + f.getName()).str(), nullptr,
+                       unbound);
+      if (f.use_empty())
+        f.eraseFromParent();
+      continue;
+    }
+    for (const LibcImport &libc : kLibcImports)
+      if (f.getName() == libc.function)
+        routeThroughSlot(module, f, libc.slot, &f);
+  }
+  runStaticListOnRequest(module, "llvm.global_ctors", "dsc_gpu_modules_load");
+  runStaticListOnRequest(module, "llvm.global_dtors", "dsc_gpu_modules_unload");
+}
 } // namespace
 
 FailureOr<std::vector<char>>
 mlir::dsc::compileHostSharedObject(ModuleOp module, std::string &error) {
-  registerBuiltinDialectTranslation(*module.getContext());
-  registerLLVMDialectTranslation(*module.getContext());
+  // The GPU host code holds gpu.binary and gpu.launch_func ops, translated
+  // by the GPU dialect's offloading interface.
+  bool hasGpuCode = !module.getOps<gpu::BinaryOp>().empty();
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
+  module.getContext()->appendDialectRegistry(registry);
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
 
@@ -90,6 +225,8 @@ mlir::dsc::compileHostSharedObject(ModuleOp module, std::string &error) {
     error = "translation of the host module to LLVM IR failed";
     return failure();
   }
+  if (hasGpuCode)
+    bindGpuRuntimeImports(*llvmModule);
   // Baseline x86-64: the artifact must run on any x86-64 host, including
   // the GPU machines it is shipped to.
   llvm::Triple triple("x86_64-unknown-linux-gnu");

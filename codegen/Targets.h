@@ -24,6 +24,9 @@ ArrayRef<StringRef> supportedTargets();
 
 /// Translates an LLVM-dialect module to native code for x86-64 and links it
 /// into a shared object (with the system C compiler driver as linker).
+/// For the host side of a GPU target (a module holding `gpu.binary` ops)
+/// the object embeds the kernels' PTX and leaves the GPU runtime calls and
+/// the module loading to the dsc runtime: see docs/architecture.md.
 /// Returns the shared object's bytes, or fails with a message in `error`.
 FailureOr<std::vector<char>> compileHostSharedObject(ModuleOp module,
                                                      std::string &error);

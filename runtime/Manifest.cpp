@@ -188,6 +188,14 @@ ManifestReader::readTarget(const json::Value &target,
   if (result.kind != "ptx")
     return error(where, "unknown target kind ", quote(result.kind),
                  " (expected host-shared-object or ptx)");
+  absl::StatusOr<std::string> host =
+      getString(target, "host", where, /*required=*/false);
+  if (!host.ok())
+    return host.status();
+  if (!host->empty())
+    if (absl::Status s = checkSection(*host, where); !s.ok())
+      return s;
+  result.section = std::move(*host);
   absl::StatusOr<const json::Value::ArrayStorage *> kernels =
       getArray(target, "kernels", where);
   if (!kernels.ok())

@@ -78,7 +78,9 @@ struct Target {
   std::string name;
   /// "host-shared-object" or "ptx".
   std::string kind;
-  /// For host-shared-object targets.
+  /// For host-shared-object targets: the shared object; for ptx targets:
+  /// the host shared object that launches the kernels (empty in artifacts
+  /// of dsc before the CUDA backend).
   std::string section;
   /// For ptx targets.
   std::vector<Kernel> kernels;

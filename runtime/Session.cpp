@@ -13,8 +13,6 @@
 #include <cmath>
 #include <cstring>
 
-#include <dlfcn.h>
-
 namespace dsc::runtime {
 
 namespace {
@@ -22,22 +20,9 @@ namespace {
 constexpr char kForward[] = "forward";
 constexpr char kCpuTarget[] = "cpu";
 
-/// Until the CUDA backend exists, says whether a driver is there so that
-/// the user learns which of the two problems they have.
-absl::Status cudaUnavailable() {
-  void *driver = ::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-  if (!driver) {
-    const char *message = ::dlerror();
-    // dlerror's text starts with the library name.
-    return absl::UnavailableError(absl::StrCat(
-        "no CUDA driver on this machine (",
-        message ? message : "libcuda.so.1: not found", "); use --device cpu"));
-  }
-  ::dlclose(driver);
-  return absl::FailedPreconditionError(
-      "the CUDA backend is not implemented yet (see issue #5); use --device "
-      "cpu");
-}
+/// Calls `argv[0]`, a `void()` function of the host code, as an entry point
+/// so that runInWorkspace can guard it.
+void callVoidFunction(void **argv) { reinterpret_cast<void (*)()>(argv[0])(); }
 
 /// "[batch, seq]" style shape with -1 shown as '?'.
 std::string formatCompiledShape(const std::vector<int64_t> &shape) {
@@ -53,13 +38,18 @@ std::string formatCompiledShape(const std::vector<int64_t> &shape) {
 absl::StatusOr<std::unique_ptr<Session>>
 Session::create(std::shared_ptr<const artifact::Artifact> artifact,
                 const SessionOptions &options) {
-  if (options.device == "cuda")
-    return cudaUnavailable();
-  if (options.device != "cpu")
+  if (options.device != "cpu" && options.device != "cuda")
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown device ", quote(options.device), " (expected cpu or cuda)"));
 
   std::unique_ptr<Session> session(new Session(std::move(artifact)));
+  if (options.device == "cuda") {
+    absl::StatusOr<std::unique_ptr<cuda::CudaDevice>> gpu =
+        cuda::CudaDevice::open();
+    if (!gpu.ok())
+      return gpu.status();
+    session->gpu = std::move(*gpu);
+  }
   absl::StatusOr<Manifest> manifest = parseManifest(*session->artifact);
   if (!manifest.ok())
     return manifest.status();
@@ -67,6 +57,9 @@ Session::create(std::shared_ptr<const artifact::Artifact> artifact,
   session->workspaceLimit = options.workspaceLimit;
   if (absl::Status s = session->checkSignature(); !s.ok())
     return s;
+  if (session->gpu)
+    if (absl::Status s = session->chooseGpuTarget(); !s.ok())
+      return s;
   // Loading the code is quick and binding may take minutes: fail early.
   if (absl::Status s = session->loadHostCode(); !s.ok())
     return s;
@@ -121,13 +114,42 @@ absl::Status Session::checkSignature() {
   return absl::OkStatus();
 }
 
+Session::~Session() {
+  if (gpu && unloadGpuModules) {
+    cuda::CudaDevice::Scope scope(*gpu);
+    void *argv[] = {reinterpret_cast<void *>(unloadGpuModules)};
+    runInWorkspace(&callVoidFunction, argv, 0, *gpu).IgnoreError();
+  }
+}
+
+absl::Status Session::chooseGpuTarget() {
+  std::vector<std::string> wanted = gpu->compatibleTargets();
+  for (const std::string &name : wanted) {
+    const Target *target = manifest.findTarget(name);
+    if (target && target->kind == "ptx" && !target->section.empty()) {
+      targetName = name;
+      return absl::OkStatus();
+    }
+  }
+  std::string list;
+  for (const std::string &name : wanted)
+    absl::StrAppend(&list, list.empty() ? "" : " or ", name);
+  return absl::FailedPreconditionError(
+      absl::StrCat(artifact->path(), ": no GPU code for ", gpu->name(),
+                   " (compute capability ", gpu->computeCapability() / 10, ".",
+                   gpu->computeCapability() % 10, "); recompile with --target ",
+                   list.empty() ? "sm_80" : list));
+}
+
 absl::Status Session::loadHostCode() {
   const std::string &path = artifact->path();
-  const Target *target = manifest.findTarget(kCpuTarget);
-  if (!target || target->kind != "host-shared-object")
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, ": the artifact has no host code for the '",
-                     kCpuTarget, "' target (recompile with --target cpu)"));
+  const Target *target = manifest.findTarget(targetName);
+  bool found = target && (gpu ? target->kind == "ptx"
+                              : target->kind == "host-shared-object");
+  if (!found)
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": the artifact has no host code for the '", targetName,
+        "' target (recompile with --target ", targetName, ")"));
   // parseManifest checked that the section exists.
   std::string_view image = *artifact->section(target->section);
   absl::StatusOr<std::unique_ptr<HostModule>> module = HostModule::load(
@@ -140,6 +162,26 @@ absl::Status Session::loadHostCode() {
     return symbol.status();
   entry = reinterpret_cast<void (*)(void **)>(*symbol);
   installAllocationHooks(*hostModule);
+  if (!gpu)
+    return absl::OkStatus();
+
+  // The kernels: the GPU runtime interface first, then the modules (the
+  // driver compiles their PTX for this GPU now).
+  gpu->bindImports(*hostModule);
+  absl::StatusOr<void *> load = hostModule->symbol("dsc_gpu_modules_load");
+  absl::StatusOr<void *> unload = hostModule->symbol("dsc_gpu_modules_unload");
+  if (!load.ok() || !unload.ok())
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": section ", quote(target->section),
+                     " is not GPU host code (no dsc_gpu_modules_load)"));
+  cuda::CudaDevice::Scope scope(*gpu);
+  void *argv[] = {*load};
+  if (absl::Status s = runInWorkspace(&callVoidFunction, argv, 0, *gpu);
+      !s.ok())
+    return absl::Status(s.code(),
+                        absl::StrCat(path, ": target ", targetName, " on ",
+                                     gpu->name(), ": ", s.message()));
+  unloadGpuModules = reinterpret_cast<void (*)()>(*unload);
   return absl::OkStatus();
 }
 
@@ -176,6 +218,26 @@ absl::Status Session::bindParams(const SessionOptions &options) {
       continue;
     const size_t bytes = arg.param.numBytes();
     std::string what = absl::StrCat("param ", quote(arg.name));
+    if (gpu) {
+      // Packed on the host, then into the GPU's memory (managed: a host
+      // copy). Freed with the device.
+      absl::StatusOr<void *> block = gpu->allocateFor(bytes, what);
+      if (!block.ok())
+        return block.status();
+      if (fromSections) {
+        std::string_view data = *artifact->section(arg.section);
+        if (data.size() != bytes)
+          return absl::InvalidArgumentError(
+              absl::StrCat(path, ": section ", quote(arg.section), " holds ",
+                           data.size(), " bytes but ", what, " needs ", bytes));
+        std::memcpy(*block, data.data(), bytes);
+      } else if (absl::Status s = packParam(*checkpoint, arg.param, *block);
+                 !s.ok()) {
+        return s;
+      }
+      descriptors[i] = MemRefDescriptor(*block, arg.shape);
+      continue;
+    }
     if (fromSections) {
       std::string_view data = *artifact->section(arg.section);
       if (data.size() != bytes)
@@ -241,9 +303,40 @@ absl::Status Session::run(const int64_t *tokens, int64_t batch, int64_t seq,
   descriptors[logitsIndex] = MemRefDescriptor(logits, {batch, seq, vocab});
   std::vector<void *> argv;
   argv.reserve(descriptors.size());
+  if (!gpu) {
+    for (MemRefDescriptor &d : descriptors)
+      argv.push_back(d.get());
+    return runInWorkspace(entry, argv.data(), workspaceLimit);
+  }
+  // The kernels read the tokens and write the logits: both go through the
+  // GPU's memory.
+  const size_t tokenBytes = size_t(batch * seq) * sizeof(int64_t);
+  const size_t logitBytes = size_t(batch * seq * vocab) * sizeof(float);
+  absl::StatusOr<void *> gpuTokens = gpu->allocateFor(tokenBytes, "the tokens");
+  if (!gpuTokens.ok())
+    return gpuTokens.status();
+  absl::StatusOr<void *> gpuLogits = gpu->allocateFor(logitBytes, "the logits");
+  if (!gpuLogits.ok()) {
+    gpu->release(*gpuTokens);
+    return gpuLogits.status();
+  }
+  std::memcpy(*gpuTokens, tokens, tokenBytes);
+  descriptors[tokensIndex] = MemRefDescriptor(*gpuTokens, {batch, seq});
+  descriptors[logitsIndex] = MemRefDescriptor(*gpuLogits, {batch, seq, vocab});
   for (MemRefDescriptor &d : descriptors)
     argv.push_back(d.get());
-  return runInWorkspace(entry, argv.data(), workspaceLimit);
+  absl::Status status;
+  {
+    cuda::CudaDevice::Scope scope(*gpu);
+    status = runInWorkspace(entry, argv.data(), workspaceLimit, *gpu);
+    if (status.ok())
+      status = gpu->synchronize();
+  }
+  if (status.ok())
+    std::memcpy(logits, *gpuLogits, logitBytes);
+  gpu->release(*gpuTokens);
+  gpu->release(*gpuLogits);
+  return status;
 }
 
 absl::Status Session::forward(const int64_t *tokens, int64_t batch, int64_t seq,

@@ -13,6 +13,7 @@
 #include "runtime/Manifest.h"
 #include "runtime/MemRefDescriptor.h"
 #include "runtime/artifact/Artifact.h"
+#include "runtime/cuda/CudaDevice.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -54,8 +55,14 @@ public:
   create(std::shared_ptr<const artifact::Artifact> artifact,
          const SessionOptions &options);
 
+  ~Session();
+
   /// The number of logits per token.
   int64_t vocabSize() const { return vocab; }
+  /// The artifact target whose code runs: "cpu", "sm_90a", "sm_80".
+  const std::string &target() const { return targetName; }
+  /// The device the session runs on: "cpu" or the GPU's name.
+  std::string deviceName() const { return gpu ? gpu->name() : "cpu"; }
 
   /// Runs `forward` on `tokens` [batch, seq] (row-major), writing `logits`
   /// [batch, seq, vocab]. Token ids outside [0, vocab) are an
@@ -81,7 +88,11 @@ private:
       : artifact(std::move(artifact)) {}
 
   absl::Status checkSignature();
+  /// Loads the host code of `targetName`; for a GPU target also binds its
+  /// GPU runtime imports and loads its kernel modules.
   absl::Status loadHostCode();
+  /// Picks the GPU target of the artifact that runs on `gpu`.
+  absl::Status chooseGpuTarget();
   absl::Status bindParams(const SessionOptions &options);
   /// Checks `batch` and `seq` against the compiled shapes and that the
   /// logits fit in memory.
@@ -100,9 +111,16 @@ private:
   int64_t vocab = 0;
   /// Bytes the compiled code may hold at once during a call; 0: no limit.
   uint64_t workspaceLimit = 0;
+  std::string targetName = "cpu";
+  /// The GPU of a cuda session; declared before the host module so that it
+  /// outlives the module's kernels and the parameters in its memory.
+  std::unique_ptr<cuda::CudaDevice> gpu;
   std::unique_ptr<HostModule> hostModule;
+  /// The GPU host code's `dsc_gpu_modules_unload`, run on release.
+  void (*unloadGpuModules)() = nullptr;
   void (*entry)(void **argv) = nullptr;
-  /// Params that could not be used in place.
+  /// Params that could not be used in place (on a GPU: all of them, in
+  /// the device's memory, freed with the device).
   std::vector<AlignedBuffer> paramBuffers;
   /// One per argument of forward; the params' are set once by bindParams.
   std::vector<MemRefDescriptor> descriptors;

@@ -4,17 +4,32 @@
 
 #include "absl/strings/str_cat.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 namespace dsc::runtime {
 namespace {
 
+class HeapAllocator final : public BlockAllocator {
+public:
+  void *allocate(uint64_t bytes, uint64_t alignment) override {
+    void *block = nullptr;
+    if (alignment <= alignof(std::max_align_t))
+      return std::malloc(bytes);
+    return posix_memalign(&block, alignment, bytes) == 0 ? block : nullptr;
+  }
+  void release(void *block) override { std::free(block); }
+};
+
 /// The allocations of the call in progress on this thread.
 struct Workspace {
+  BlockAllocator *allocator = nullptr;
   uint64_t limit = 0;
   uint64_t live = 0;
   uint64_t peak = 0;
   uint64_t failedRequest = 0;
+  /// Set when the call is abandoned for another reason than memory.
+  absl::Status failure;
   std::unordered_map<void *, uint64_t> blocks;
   std::jmp_buf abandon;
 };
@@ -28,7 +43,17 @@ thread_local Workspace *current = nullptr;
   std::longjmp(current->abandon, 1);
 }
 
-void *track(void *block, uint64_t size) {
+bool passesLimit(uint64_t size) {
+  return current->limit &&
+         (size > current->limit || current->live > current->limit - size);
+}
+
+void *allocateTracked(uint64_t size, uint64_t alignment) {
+  if (!current)
+    return heapAllocator().allocate(size, alignment);
+  if (passesLimit(size))
+    exhausted(size);
+  void *block = current->allocator->allocate(size, alignment);
   if (!block)
     exhausted(size);
   current->blocks.emplace(block, size);
@@ -37,39 +62,26 @@ void *track(void *block, uint64_t size) {
   return block;
 }
 
-bool passesLimit(uint64_t size) {
-  return current->limit &&
-         (size > current->limit || current->live > current->limit - size);
-}
-
 extern "C" void *workspaceAlloc(uint64_t size) {
-  if (!current)
-    return std::malloc(size);
-  if (passesLimit(size))
-    exhausted(size);
-  return track(std::malloc(size), size);
+  return allocateTracked(size, alignof(std::max_align_t));
 }
 
 extern "C" void *workspaceAlignedAlloc(uint64_t alignment, uint64_t size) {
-  void *block = nullptr;
-  if (!current)
-    return posix_memalign(&block, alignment, size) == 0 ? block : nullptr;
-  if (passesLimit(size))
-    exhausted(size);
-  if (posix_memalign(&block, alignment, size) != 0)
-    block = nullptr;
-  return track(block, size);
+  return allocateTracked(size, alignment);
 }
 
 extern "C" void workspaceFree(void *block) {
-  if (current && block) {
-    auto it = current->blocks.find(block);
-    if (it != current->blocks.end()) {
-      current->live -= it->second;
-      current->blocks.erase(it);
-    }
+  if (!block)
+    return;
+  if (!current) {
+    heapAllocator().release(block);
+    return;
   }
-  std::free(block);
+  if (auto it = current->blocks.find(block); it != current->blocks.end()) {
+    current->live -= it->second;
+    current->blocks.erase(it);
+  }
+  current->allocator->release(block);
 }
 
 void setHook(const HostModule &module, const char *name, void *function) {
@@ -80,6 +92,11 @@ void setHook(const HostModule &module, const char *name, void *function) {
 
 } // namespace
 
+BlockAllocator &heapAllocator() {
+  static HeapAllocator *heap = new HeapAllocator();
+  return *heap;
+}
+
 void installAllocationHooks(const HostModule &module) {
   setHook(module, "dsc_alloc_hook", reinterpret_cast<void *>(&workspaceAlloc));
   setHook(module, "dsc_aligned_alloc_hook",
@@ -87,9 +104,20 @@ void installAllocationHooks(const HostModule &module) {
   setHook(module, "dsc_free_hook", reinterpret_cast<void *>(&workspaceFree));
 }
 
-absl::Status runInWorkspace(void (*entry)(void **), void **argv,
-                            uint64_t limit) {
+void abandonCall(absl::Status status) {
+  if (!current) {
+    std::fprintf(stderr, "dsc: internal error outside a call: %s\n",
+                 std::string(status.message()).c_str());
+    std::abort();
+  }
+  current->failure = std::move(status);
+  std::longjmp(current->abandon, 1);
+}
+
+absl::Status runInWorkspace(void (*entry)(void **), void **argv, uint64_t limit,
+                            BlockAllocator &allocator) {
   Workspace workspace;
+  workspace.allocator = &allocator;
   workspace.limit = limit;
   Workspace *outer = current;
   current = &workspace;
@@ -97,8 +125,10 @@ absl::Status runInWorkspace(void (*entry)(void **), void **argv,
     // The call was abandoned mid-way: nothing it allocated is referenced
     // any more.
     for (auto &[block, size] : workspace.blocks)
-      std::free(block);
+      allocator.release(block);
     current = outer;
+    if (!workspace.failure.ok())
+      return workspace.failure;
     std::string limitText =
         limit ? absl::StrCat(" (workspace limit ", limit, " bytes)") : "";
     return absl::ResourceExhaustedError(

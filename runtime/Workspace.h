@@ -22,6 +22,19 @@
 
 namespace dsc::runtime {
 
+/// Where the blocks of a call come from: the C heap, or a GPU's memory.
+class BlockAllocator {
+public:
+  virtual ~BlockAllocator() = default;
+  /// A block of `bytes` aligned to `alignment`, or null.
+  virtual void *allocate(uint64_t bytes, uint64_t alignment) = 0;
+  /// Gives back a block from allocate().
+  virtual void release(void *block) = 0;
+};
+
+/// The C heap.
+BlockAllocator &heapAllocator();
+
 /// Points the host module's allocation hooks at the workspace allocator.
 /// Modules without hooks (older artifacts) keep libc's allocator.
 void installAllocationHooks(const HostModule &module);
@@ -29,8 +42,14 @@ void installAllocationHooks(const HostModule &module);
 /// Runs `entry(argv)` with its allocations tracked; `limit` bytes (0: no
 /// limit) may be live at once. Returns RESOURCE_EXHAUSTED, with everything
 /// the call allocated freed, when an allocation fails or passes the limit.
-absl::Status runInWorkspace(void (*entry)(void **), void **argv,
-                            uint64_t limit);
+absl::Status runInWorkspace(void (*entry)(void **), void **argv, uint64_t limit,
+                            BlockAllocator &allocator = heapAllocator());
+
+/// Abandons the call in progress on this thread (inside runInWorkspace),
+/// which then frees the call's blocks and returns `status`. For runtime
+/// functions the compiled code calls (the GPU runtime interface) whose
+/// failure must not end the process. Outside a call it aborts: a dsc bug.
+[[noreturn]] void abandonCall(absl::Status status);
 
 } // namespace dsc::runtime
 

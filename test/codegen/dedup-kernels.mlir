@@ -2,11 +2,11 @@
 
 // Two identical loop nests (say, the same elementwise op on two pairs of
 // tensors) launch the same kernel: one gpu.binary, two launches.
-// CHECK-LABEL: llvm.func @forward
-// CHECK: gpu.launch_func @[[K:[a-z_0-9]+]]::@
-// CHECK: gpu.launch_func @[[K]]::@
-// CHECK-COUNT-1: gpu.binary @
+// CHECK: gpu.binary @[[K:[a-z_0-9]+]]
 // CHECK-NOT: gpu.binary @
+// CHECK-LABEL: llvm.func @dsc_entry_forward
+// CHECK: gpu.launch_func @[[K]]::@
+// CHECK: gpu.launch_func @[[K]]::@
 func.func @forward(%a: tensor<?x8xf32>, %b: tensor<?x8xf32>, %c: tensor<?x8xf32>, %d: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
   %c0 = arith.constant 0 : index
   %n = tensor.dim %a, %c0 : tensor<?x8xf32>
@@ -22,8 +22,8 @@ func.func @forward(%a: tensor<?x8xf32>, %b: tensor<?x8xf32>, %c: tensor<?x8xf32>
 // Kernels whose bodies differ (an add, a multiply) stay separate.
 // (Constants defined outside a launch become kernel arguments, so kernels
 // differing only in such a constant are rightly the same kernel.)
-// CHECK-LABEL: llvm.func @negative_different_body
-// CHECK-COUNT-2: gpu.binary @
+// CHECK-COUNT-2: gpu.binary @negative_different_body_kernel
+// CHECK-LABEL: llvm.func @dsc_entry_negative_different_body
 func.func @negative_different_body(%a: tensor<?x8xf32>, %b: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
   %c0 = arith.constant 0 : index
   %n = tensor.dim %a, %c0 : tensor<?x8xf32>

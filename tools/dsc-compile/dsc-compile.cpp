@@ -532,9 +532,18 @@ int main(int argc, char **argv) {
         kj.set("cubin", section + ".cubin");
       kernelsJson.push(std::move(kj));
     }
+    // The host side: launches the kernels (whose PTX it embeds) in order.
+    progress.stage(target.str() + ": compile and link the host shared object");
+    FailureOr<std::vector<char>> host =
+        mlir::dsc::compileHostSharedObject(*clone, error);
+    if (failed(host))
+      return fail(target.str() + ": " + error);
+    std::string hostSection = target.str() + "/host.so";
+    writer.addSection(hostSection, host->data(), host->size());
     targetsJson.push(json::Value::object()
                          .set("name", target.str())
                          .set("kind", "ptx")
+                         .set("host", hostSection)
                          .set("kernels", std::move(kernelsJson)));
   }
   if (emit == Emit::Ptx) {

@@ -1,0 +1,271 @@
+//===- CudaDevice.cpp - One GPU: context, stream, memory, kernels ---------===//
+
+#include "runtime/cuda/CudaDevice.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace dsc::runtime::cuda {
+namespace {
+
+/// The device the compiled code of this thread runs on (CudaDevice::Scope).
+thread_local CudaDevice *active = nullptr;
+
+/// Abandons the compiled code's call when a driver call fails: the call
+/// returns the status (Workspace.h), never an abort.
+void orAbandon(CUresult result, const char *what) {
+  if (result != CUDA_SUCCESS)
+    abandonCall(active->driver().check(result, what));
+}
+
+CudaDevice &device() {
+  if (!active)
+    abandonCall(absl::InternalError(
+        "compiled GPU code ran outside a CUDA session (a dsc bug)"));
+  return *active;
+}
+
+//===----------------------------------------------------------------------===//
+// MLIR's GPU runtime interface, as the compiled host code calls it.
+//===----------------------------------------------------------------------===//
+
+void *mgpuModuleLoadJIT(void *ptx, int optLevel) {
+  CudaDevice &d = device();
+  // The JIT's error log names the PTX line when the driver rejects it.
+  char log[4096] = "";
+  int options[] = {CU_JIT_OPTIMIZATION_LEVEL, CU_JIT_ERROR_LOG_BUFFER,
+                   CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void *values[] = {reinterpret_cast<void *>(intptr_t(optLevel)), log,
+                    reinterpret_cast<void *>(uintptr_t(sizeof(log)))};
+  CUmodule module = nullptr;
+  CUresult r = d.driver().cuModuleLoadDataEx(&module, ptx, 3, options, values);
+  if (r != CUDA_SUCCESS)
+    abandonCall(
+        d.driver().check(r, absl::StrCat("loading a kernel module (PTX JIT",
+                                         *log ? ": " : "", log, ")")));
+  return module;
+}
+
+void *mgpuModuleLoad(void *image, size_t /*size*/) {
+  CUmodule module = nullptr;
+  orAbandon(device().driver().cuModuleLoadData(&module, image),
+            "loading a kernel module (cubin)");
+  return module;
+}
+
+void mgpuModuleUnload(void *module) {
+  // Unloading happens at session release: a failure there changes nothing.
+  device().driver().cuModuleUnload(static_cast<CUmodule>(module));
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  CUfunction function = nullptr;
+  orAbandon(device().driver().cuModuleGetFunction(
+                &function, static_cast<CUmodule>(module), name),
+            "looking up a kernel");
+  return function;
+}
+
+/// One stream per context: the compiled code's streams are that stream.
+void *mgpuStreamCreate() { return device().stream(); }
+void mgpuStreamDestroy(void *) {}
+
+void mgpuStreamSynchronize(void *stream) {
+  orAbandon(
+      device().driver().cuStreamSynchronize(static_cast<CUstream>(stream)),
+      "running a kernel");
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t sharedBytes, void *stream,
+                      void **params, void **extra, size_t /*paramCount*/) {
+  orAbandon(device().driver().cuLaunchKernel(
+                static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX,
+                blockY, blockZ, sharedBytes, static_cast<CUstream>(stream),
+                params, extra),
+            "launching a kernel");
+}
+
+/// Set where the compiled code calls a GPU runtime function this runtime
+/// lacks (the compiler checks every slot before the call).
+void mgpuUnbound(const char *name) {
+  abandonCall(absl::FailedPreconditionError(absl::StrCat(
+      "the artifact calls ", name,
+      ", which this dsc runtime does not provide (a newer compiler made "
+      "it; update the runtime)")));
+}
+
+struct Import {
+  const char *slot;
+  void *function;
+};
+
+const Import kImports[] = {
+    {"dsc_import_mgpuModuleLoadJIT",
+     reinterpret_cast<void *>(&mgpuModuleLoadJIT)},
+    {"dsc_import_mgpuModuleLoad", reinterpret_cast<void *>(&mgpuModuleLoad)},
+    {"dsc_import_mgpuModuleUnload",
+     reinterpret_cast<void *>(&mgpuModuleUnload)},
+    {"dsc_import_mgpuModuleGetFunction",
+     reinterpret_cast<void *>(&mgpuModuleGetFunction)},
+    {"dsc_import_mgpuStreamCreate",
+     reinterpret_cast<void *>(&mgpuStreamCreate)},
+    {"dsc_import_mgpuStreamDestroy",
+     reinterpret_cast<void *>(&mgpuStreamDestroy)},
+    {"dsc_import_mgpuStreamSynchronize",
+     reinterpret_cast<void *>(&mgpuStreamSynchronize)},
+    {"dsc_import_mgpuLaunchKernel",
+     reinterpret_cast<void *>(&mgpuLaunchKernel)},
+    {"dsc_import_unbound", reinterpret_cast<void *>(&mgpuUnbound)},
+};
+
+/// Blocks are rounded up to a power of two (at least 512 bytes) so that a
+/// freed block serves the next call's request of about the same size.
+uint64_t roundedSize(uint64_t bytes) {
+  constexpr uint64_t kMinimum = 512;
+  if (bytes > (uint64_t(1) << 62))
+    return bytes;
+  uint64_t size = kMinimum;
+  while (size < bytes)
+    size <<= 1;
+  return size;
+}
+
+} // namespace
+
+CudaDevice::Scope::Scope(CudaDevice &device) : outer(active) {
+  active = &device;
+  // A failure here shows at the first driver call of the scope.
+  device.makeCurrent().IgnoreError();
+}
+CudaDevice::Scope::~Scope() { active = outer; }
+
+absl::StatusOr<std::unique_ptr<CudaDevice>> CudaDevice::open(int ordinal) {
+  absl::StatusOr<const CudaDriver *> api = CudaDriver::get();
+  if (!api.ok())
+    return api.status();
+  std::unique_ptr<CudaDevice> d(new CudaDevice());
+  d->api = *api;
+  const CudaDriver &cu = **api;
+  if (absl::Status s = cu.check(cu.cuDeviceGet(&d->device, ordinal),
+                                absl::StrCat("opening GPU ", ordinal));
+      !s.ok())
+    return s;
+  char name[256] = "";
+  cu.cuDeviceGetName(name, sizeof(name), d->device);
+  d->deviceName = name;
+  int major = 0, minor = 0;
+  cu.cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR,
+                          d->device);
+  cu.cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR,
+                          d->device);
+  d->capability = major * 10 + minor;
+  if (absl::Status s =
+          cu.check(cu.cuDevicePrimaryCtxRetain(&d->context, d->device),
+                   absl::StrCat("creating a context on ", d->deviceName));
+      !s.ok())
+    return s;
+  if (absl::Status s = d->makeCurrent(); !s.ok())
+    return s;
+  if (absl::Status s =
+          cu.check(cu.cuStreamCreate(&d->launchStream, CU_STREAM_NON_BLOCKING),
+                   "creating a stream");
+      !s.ok())
+    return s;
+  return d;
+}
+
+CudaDevice::~CudaDevice() {
+  if (!api)
+    return;
+  if (context) {
+    makeCurrent().IgnoreError();
+    if (launchStream) {
+      api->cuStreamSynchronize(launchStream);
+      api->cuStreamDestroy(launchStream);
+    }
+    releaseCache();
+    for (auto &[block, size] : sizes)
+      api->cuMemFree(reinterpret_cast<CUdeviceptr>(block));
+    api->cuDevicePrimaryCtxRelease(device);
+  }
+}
+
+std::vector<std::string> CudaDevice::compatibleTargets() const {
+  std::vector<std::string> targets;
+  // sm_90a code (wgmma, TMA) runs on compute capability 9.0 only.
+  if (capability == 90)
+    targets.push_back("sm_90a");
+  if (capability >= 80)
+    targets.push_back("sm_80");
+  return targets;
+}
+
+absl::Status CudaDevice::makeCurrent() {
+  return api->check(api->cuCtxSetCurrent(context), "binding the CUDA context");
+}
+
+absl::Status CudaDevice::synchronize() {
+  return api->check(api->cuStreamSynchronize(launchStream),
+                    "waiting for the GPU");
+}
+
+void CudaDevice::releaseCache() {
+  for (auto &[size, block] : cached) {
+    api->cuMemFree(reinterpret_cast<CUdeviceptr>(block));
+    sizes.erase(block);
+    reserved -= size;
+  }
+  cached.clear();
+}
+
+void *CudaDevice::allocate(uint64_t bytes, uint64_t alignment) {
+  // Managed blocks are aligned to at least 256 bytes; nothing asks more.
+  if (alignment > 256)
+    return nullptr;
+  uint64_t size = roundedSize(bytes);
+  if (auto it = cached.find(size); it != cached.end()) {
+    void *block = it->second;
+    cached.erase(it);
+    return block;
+  }
+  CUdeviceptr pointer = 0;
+  CUresult r = api->cuMemAllocManaged(&pointer, size, CU_MEM_ATTACH_GLOBAL);
+  if (r == CUDA_ERROR_OUT_OF_MEMORY && !cached.empty()) {
+    // The cache may hold the memory this request needs.
+    releaseCache();
+    r = api->cuMemAllocManaged(&pointer, size, CU_MEM_ATTACH_GLOBAL);
+  }
+  if (r != CUDA_SUCCESS)
+    return nullptr;
+  void *block = reinterpret_cast<void *>(pointer);
+  sizes.emplace(block, size);
+  reserved += size;
+  return block;
+}
+
+void CudaDevice::release(void *block) {
+  if (!block)
+    return;
+  auto it = sizes.find(block);
+  if (it == sizes.end())
+    return; // Not ours: nothing to give back.
+  cached.emplace(it->second, block);
+}
+
+absl::StatusOr<void *> CudaDevice::allocateFor(uint64_t bytes,
+                                               const std::string &what) {
+  if (void *block = allocate(bytes, 256))
+    return block;
+  return absl::ResourceExhaustedError(
+      absl::StrCat("out of GPU memory: ", what, " needs ", bytes, " bytes on ",
+                   deviceName, " (", reserved, " bytes held by dsc)"));
+}
+
+void CudaDevice::bindImports(const HostModule &module) {
+  for (const Import &import : kImports)
+    if (absl::StatusOr<void *> slot = module.symbol(import.slot); slot.ok())
+      *static_cast<void **>(*slot) = import.function;
+}
+
+} // namespace dsc::runtime::cuda

@@ -1,0 +1,104 @@
+//===- CudaDevice.h - One GPU: context, stream, memory, kernels -*- C++ -*-===//
+//
+// What the runtime holds per GPU: the device's primary context, one stream
+// that every launch goes to, a caching allocator, and the implementation of
+// MLIR's GPU runtime interface (mgpuModuleLoadJIT, mgpuLaunchKernel, ...)
+// that the compiled host code calls through its `dsc_import_*` slots.
+//
+// Memory is CUDA managed memory for now: the compiled host code still
+// copies some buffers itself (reshapes lowered to memcpy), so host and
+// kernels must reach the same pointers. Launches synchronize the stream
+// before the host code goes on (MLIR's synchronous gpu.launch_func).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_RUNTIME_CUDA_CUDADEVICE_H
+#define DSC_RUNTIME_CUDA_CUDADEVICE_H
+
+#include "runtime/HostModule.h"
+#include "runtime/Workspace.h"
+#include "runtime/cuda/CudaDriver.h"
+
+#include "absl/status/statusor.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace dsc::runtime::cuda {
+
+class CudaDevice : public BlockAllocator {
+public:
+  /// Opens GPU `ordinal`: UNAVAILABLE (one line) without driver or GPU.
+  static absl::StatusOr<std::unique_ptr<CudaDevice>> open(int ordinal = 0);
+  ~CudaDevice() override;
+  CudaDevice(const CudaDevice &) = delete;
+  CudaDevice &operator=(const CudaDevice &) = delete;
+
+  /// "NVIDIA H200".
+  const std::string &name() const { return deviceName; }
+  /// 90 for compute capability 9.0.
+  int computeCapability() const { return capability; }
+  /// The artifact targets whose code runs here, best first: "sm_90a" then
+  /// "sm_80" on a 9.0 device (PTX for sm_80 is JIT-compiled for it).
+  std::vector<std::string> compatibleTargets() const;
+
+  /// A block of device-reachable (managed) memory from the cache, or a new
+  /// one; null when the device is out of memory even after the cache was
+  /// emptied. BlockAllocator's interface, used by the compiled code's
+  /// allocation hooks.
+  void *allocate(uint64_t bytes, uint64_t alignment) override;
+  /// Returns `block` (from allocate) to the cache.
+  void release(void *block) override;
+  /// allocate() with a status naming `what` on failure.
+  absl::StatusOr<void *> allocateFor(uint64_t bytes, const std::string &what);
+
+  /// Waits for the stream.
+  absl::Status synchronize();
+  /// Binds the device's context to the calling thread.
+  absl::Status makeCurrent();
+
+  /// Fills the host module's `dsc_import_mgpu*` slots with this runtime's
+  /// GPU runtime interface, bound to this device.
+  void bindImports(const HostModule &module);
+
+  /// Makes `device` the one the GPU runtime interface of the calling thread
+  /// works on, for the scope's lifetime: compiled code runs inside one.
+  class Scope {
+  public:
+    explicit Scope(CudaDevice &device);
+    ~Scope();
+
+  private:
+    CudaDevice *outer;
+  };
+
+  const CudaDriver &driver() const { return *api; }
+  CUstream stream() const { return launchStream; }
+
+  /// Bytes held from the driver, in use and cached.
+  uint64_t bytesReserved() const { return reserved; }
+
+private:
+  CudaDevice() = default;
+
+  const CudaDriver *api = nullptr;
+  CUdevice device = 0;
+  CUcontext context = nullptr;
+  CUstream launchStream = nullptr;
+  std::string deviceName;
+  int capability = 0;
+
+  /// Cached free blocks by their (rounded) size, and every live block's
+  /// size.
+  std::multimap<uint64_t, void *> cached;
+  std::unordered_map<void *, uint64_t> sizes;
+  uint64_t reserved = 0;
+  void releaseCache();
+};
+
+} // namespace dsc::runtime::cuda
+
+#endif // DSC_RUNTIME_CUDA_CUDADEVICE_H
