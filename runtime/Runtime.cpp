@@ -26,6 +26,7 @@ struct dsc_artifact_s {
 
 struct dsc_session_s {
   std::unique_ptr<dsc::runtime::Session> session;
+  std::string deviceName;
 };
 
 namespace {
@@ -151,7 +152,8 @@ dsc_status_t dsc_session_create(dsc_artifact_t *artifact,
         dsc::runtime::Session::create(artifact->artifact, sessionOptions);
     if (!session.ok())
       return session.status();
-    *out = new dsc_session_s{std::move(*session)};
+    std::string deviceName = (*session)->deviceName();
+    *out = new dsc_session_s{std::move(*session), std::move(deviceName)};
     return absl::OkStatus();
   });
 }
@@ -160,6 +162,14 @@ void dsc_session_release(dsc_session_t *session) { delete session; }
 
 int64_t dsc_session_vocab_size(const dsc_session_t *session) {
   return session ? session->session->vocabSize() : 0;
+}
+
+const char *dsc_session_device_name(const dsc_session_t *session) {
+  return session ? session->deviceName.c_str() : "";
+}
+
+const char *dsc_session_target(const dsc_session_t *session) {
+  return session ? session->session->target().c_str() : "";
 }
 
 dsc_status_t dsc_session_forward(dsc_session_t *session, const int64_t *tokens,

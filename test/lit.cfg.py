@@ -5,7 +5,7 @@ import lit.formats
 config.name = "dsc"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["Inputs", "fixtures", "unit", "consumer", "scripts", "CMakeLists.txt"]
+config.excludes = ["Inputs", "fixtures", "unit", "consumer", "scripts", "fake-cuda", "CMakeLists.txt", "__pycache__"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.dsc_obj_root, "test")
 
@@ -16,6 +16,7 @@ config.substitutions.append(("%python", config.python))
 config.substitutions.append(("%dsc_tools", config.dsc_tools_dir))
 config.substitutions.append(("%dsc_obj", config.dsc_obj_root))
 config.substitutions.append(("%dsc_src", config.dsc_src_root))
+config.substitutions.append(("%fake_cuda", config.fake_cuda_dir))
 config.substitutions.append(("%scripts", os.path.join(config.dsc_src_root, "test", "scripts")))
 
 if config.ptxas:

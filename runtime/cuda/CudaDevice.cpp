@@ -79,11 +79,20 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                       intptr_t blockZ, int32_t sharedBytes, void *stream,
                       void **params, void **extra, size_t /*paramCount*/) {
-  orAbandon(device().driver().cuLaunchKernel(
-                static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX,
-                blockY, blockZ, sharedBytes, static_cast<CUstream>(stream),
-                params, extra),
-            "launching a kernel");
+  // A kernel outlined from a parallel loop of no iterations (an expert no
+  // token was routed to) has nothing to do; the driver rejects empty grids.
+  if (gridX <= 0 || gridY <= 0 || gridZ <= 0 || blockX <= 0 || blockY <= 0 ||
+      blockZ <= 0)
+    return;
+  CUresult r = device().driver().cuLaunchKernel(
+      static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX, blockY,
+      blockZ, sharedBytes, static_cast<CUstream>(stream), params, extra);
+  if (r != CUDA_SUCCESS)
+    abandonCall(device().driver().check(
+        r, absl::StrCat("launching a kernel on grid (", gridX, ", ", gridY,
+                        ", ", gridZ, ") x block (", blockX, ", ", blockY,
+                        ", ", blockZ, ") with ", sharedBytes,
+                        " bytes of shared memory")));
 }
 
 /// Set where the compiled code calls a GPU runtime function this runtime

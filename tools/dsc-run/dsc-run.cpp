@@ -50,6 +50,8 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [options]
   --json                   print one JSON object on stdout:
                            {"generated": [[ids...] per prompt],
                             "prefill_logits": [[vocab floats] per prompt],
+                            "device": "cpu" or the GPU's name,
+                            "target": the artifact target that ran,
                             "timings": {"load_ms", "bind_ms", "prefill_ms",
                                         "decode_ms_per_token",
                                         "tokens_per_second"}}
@@ -238,6 +240,24 @@ struct Progress {
 };
 
 /// A float for JSON: enough digits to round-trip, null when not finite.
+/// `text` as the inside of a JSON string.
+std::string jsonEscape(const char *text) {
+  std::string out;
+  for (const char *c = text; *c; ++c) {
+    if (*c == '"' || *c == '\\') {
+      out += '\\';
+      out += *c;
+    } else if (static_cast<unsigned char>(*c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\u%04x", *c);
+      out += escaped;
+    } else {
+      out += *c;
+    }
+  }
+  return out;
+}
+
 std::string jsonNumber(double value, const char *format = "%.9g") {
   if (!std::isfinite(value))
     return "null";
@@ -307,6 +327,8 @@ static int run(int argc, char **argv) {
                            Progress::callback, &progress);
   if (progress.shown)
     std::fputc('\n', stderr);
+  const std::string deviceName = dsc_session_device_name(session);
+  const std::string target = dsc_session_target(session);
   dsc_session_release(session);
   dsc_artifact_release(artifact);
   if (status)
@@ -341,7 +363,9 @@ static int run(int argc, char **argv) {
         out += (v ? "," : "") + jsonNumber(prefillLogits[b * vocab + v]);
       out += "]";
     }
-    out += "],\"timings\":{\"load_ms\":" + jsonNumber(loadMs, "%.3f") +
+    out += "],\"device\":\"" + jsonEscape(deviceName.c_str()) +
+           "\",\"target\":\"" + jsonEscape(target.c_str()) + "\"";
+    out += ",\"timings\":{\"load_ms\":" + jsonNumber(loadMs, "%.3f") +
            ",\"bind_ms\":" + jsonNumber(bindMs, "%.3f") +
            ",\"prefill_ms\":" + jsonNumber(prefillMs, "%.3f") +
            ",\"decode_ms_per_token\":" + jsonNumber(decodeMsPerToken, "%.3f") +
@@ -360,7 +384,9 @@ static int run(int argc, char **argv) {
       line += " " + std::to_string(generated[b * options.maxNewTokens + t]);
     std::puts(line.c_str());
   }
-  std::fprintf(stderr, "[dsc-run] load %.2f ms, bind %.2f ms", loadMs, bindMs);
+  std::fprintf(stderr, "[dsc-run] %s (%s): load %.2f ms, bind %.2f ms",
+               deviceName.c_str(), target.c_str(),
+               loadMs, bindMs);
   if (steps > 0)
     std::fprintf(stderr, ", prefill %.2f ms", prefillMs);
   if (steps > 1)

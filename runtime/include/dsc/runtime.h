@@ -102,7 +102,9 @@ typedef struct dsc_session_options_s {
       embedded in the artifact, or else the checkpoint named by the
       manifest's model.source. */
   const char *weights_dir;
-  /** "cpu" (NULL means cpu) or "cuda". */
+  /** "cpu" (NULL means cpu) or "cuda": the first GPU, running the
+      artifact's sm_90a code on compute capability 9.0, else its sm_80 code
+      (DSC_STATUS_UNAVAILABLE without a driver or GPU). */
   const char *device;
   /** Bytes the compiled code may allocate at once during one call; 0 means
       no limit. Past it, or when an allocation fails, the call returns
@@ -119,6 +121,12 @@ DSC_API dsc_status_t dsc_session_create(dsc_artifact_t *artifact,
 DSC_API void dsc_session_release(dsc_session_t *session);
 /** Logits per token (the vocabulary size). */
 DSC_API int64_t dsc_session_vocab_size(const dsc_session_t *session);
+/** Where the session runs: "cpu", or the GPU's name ("NVIDIA H200"); valid
+    until the session is released. */
+DSC_API const char *dsc_session_device_name(const dsc_session_t *session);
+/** The artifact target whose code runs: "cpu", "sm_90a" or "sm_80"; valid
+    until the session is released. */
+DSC_API const char *dsc_session_target(const dsc_session_t *session);
 
 /** Runs the model on `tokens` [batch, seq] (row-major) and writes `logits`
     [batch, seq, vocab]. Token ids must be in [0, vocab). */

@@ -1,0 +1,226 @@
+/*===- FakeCudaDriver.c - A CUDA driver without a GPU, for tests ----------===*
+ *
+ * Built as libcuda.so.1 in its own directory; tests put that directory on
+ * LD_LIBRARY_PATH to run `--device cuda` on machines without a GPU. It
+ * implements the driver functions the dsc runtime looks up, with the real
+ * driver's checks where a compiler bug would show: modules must be PTX with
+ * an entry, kernels must exist in their module, launches must have a
+ * non-empty grid within the hardware's limits. Kernels do not run: managed
+ * memory is zeroed host memory, so the model's logits come out zero.
+ *
+ * At exit it prints one line to stderr:
+ *   fake-cuda: M modules, K kernels, L launches
+ *
+ *===----------------------------------------------------------------------===*/
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int CUresult;
+enum {
+  OK = 0,
+  INVALID_VALUE = 1,
+  OUT_OF_MEMORY = 2,
+  INVALID_IMAGE = 200,
+  NOT_FOUND = 500,
+};
+
+static long modules, kernels, launches;
+static int reported;
+
+static void report(void) {
+  fprintf(stderr, "fake-cuda: %ld modules, %ld kernels, %ld launches\n",
+          modules, kernels, launches);
+}
+
+/* A module is a copy of its PTX text; a function, its name in the module. */
+struct Module {
+  char *ptx;
+};
+
+static CUresult cuInit(unsigned flags) {
+  (void)flags;
+  if (!reported) {
+    reported = 1;
+    atexit(report);
+  }
+  return OK;
+}
+static CUresult cuDriverGetVersion(int *v) { *v = 13000; return OK; }
+static CUresult cuGetErrorName(CUresult r, const char **s) {
+  *s = r == INVALID_VALUE   ? "CUDA_ERROR_INVALID_VALUE"
+       : r == OUT_OF_MEMORY ? "CUDA_ERROR_OUT_OF_MEMORY"
+       : r == INVALID_IMAGE ? "CUDA_ERROR_INVALID_IMAGE"
+       : r == NOT_FOUND     ? "CUDA_ERROR_NOT_FOUND"
+                            : "CUDA_ERROR_UNKNOWN";
+  return OK;
+}
+static CUresult cuGetErrorString(CUresult r, const char **s) {
+  (void)r;
+  *s = "rejected by the fake CUDA driver";
+  return OK;
+}
+static CUresult cuDeviceGetCount(int *n) { *n = 1; return OK; }
+static CUresult cuDeviceGet(int *d, int ordinal) {
+  *d = ordinal;
+  return ordinal == 0 ? OK : INVALID_VALUE;
+}
+static CUresult cuDeviceGetName(char *name, int size, int d) {
+  (void)d;
+  snprintf(name, size, "Fake GPU");
+  return OK;
+}
+static CUresult cuDeviceGetAttribute(int *v, int attribute, int d) {
+  (void)d;
+  const char *cc = getenv("DSC_FAKE_CUDA_CC"); /* "80", default "90" */
+  int capability = cc ? atoi(cc) : 90;
+  *v = attribute == 75 ? capability / 10 : attribute == 76 ? capability % 10
+       : attribute == 16 ? 132 : 0;
+  return OK;
+}
+static CUresult cuDeviceTotalMem(size_t *bytes, int d) {
+  (void)d;
+  *bytes = (size_t)1 << 34;
+  return OK;
+}
+static CUresult cuDevicePrimaryCtxRetain(void **ctx, int d) {
+  (void)d;
+  *ctx = (void *)0x1;
+  return OK;
+}
+static CUresult cuDevicePrimaryCtxRelease(int d) { (void)d; return OK; }
+static CUresult cuCtxSetCurrent(void *ctx) { return ctx ? OK : INVALID_VALUE; }
+static CUresult cuStreamCreate(void **s, unsigned flags) {
+  (void)flags;
+  *s = malloc(1);
+  return OK;
+}
+static CUresult cuStreamDestroy(void *s) { free(s); return OK; }
+static CUresult cuStreamSynchronize(void *s) { (void)s; return OK; }
+static CUresult cuMemAllocManaged(uint64_t *p, size_t bytes, unsigned flags) {
+  (void)flags;
+  void *block = NULL;
+  if (bytes == 0 || posix_memalign(&block, 256, bytes) != 0)
+    return bytes == 0 ? INVALID_VALUE : OUT_OF_MEMORY;
+  memset(block, 0, bytes);
+  *p = (uint64_t)(uintptr_t)block;
+  return OK;
+}
+static CUresult cuMemAlloc(uint64_t *p, size_t bytes) {
+  return cuMemAllocManaged(p, bytes, 1);
+}
+static CUresult cuMemFree(uint64_t p) { free((void *)(uintptr_t)p); return OK; }
+static CUresult cuMemcpyHtoD(uint64_t d, const void *s, size_t n) {
+  memcpy((void *)(uintptr_t)d, s, n);
+  return OK;
+}
+static CUresult cuMemcpyDtoH(void *d, uint64_t s, size_t n) {
+  memcpy(d, (const void *)(uintptr_t)s, n);
+  return OK;
+}
+static CUresult cuMemcpyDtoD(uint64_t d, uint64_t s, size_t n) {
+  memmove((void *)(uintptr_t)d, (const void *)(uintptr_t)s, n);
+  return OK;
+}
+static CUresult cuMemsetD8(uint64_t d, unsigned char v, size_t n) {
+  memset((void *)(uintptr_t)d, v, n);
+  return OK;
+}
+static CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned n,
+                                   int *options, void **values) {
+  (void)n, (void)options, (void)values;
+  const char *ptx = image;
+  if (!strstr(ptx, ".version") || !strstr(ptx, ".entry"))
+    return INVALID_IMAGE;
+  struct Module *module = malloc(sizeof *module);
+  module->ptx = strdup(ptx);
+  *m = module;
+  ++modules;
+  return OK;
+}
+static CUresult cuModuleLoadData(void **m, const void *image) {
+  return cuModuleLoadDataEx(m, image, 0, NULL, NULL);
+}
+static CUresult cuModuleUnload(void *m) {
+  struct Module *module = m;
+  free(module->ptx);
+  free(module);
+  return OK;
+}
+static CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
+  struct Module *module = m;
+  char entry[512];
+  snprintf(entry, sizeof entry, ".entry %s(", name);
+  if (!strstr(module->ptx, entry))
+    return NOT_FOUND;
+  *f = module;
+  ++kernels;
+  return OK;
+}
+static CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
+                               unsigned bx, unsigned by, unsigned bz,
+                               unsigned shared, void *stream, void **params,
+                               void **extra) {
+  (void)stream, (void)extra;
+  /* The limits of compute capability 8.0 and 9.0. */
+  if (!f || !params || gx == 0 || gy == 0 || gz == 0 || gx > 0x7fffffffu ||
+      gy > 65535 || gz > 65535 || bx == 0 || by == 0 || bz == 0 ||
+      bz > 64 || (uint64_t)bx * by * bz > 1024 || shared > 227 * 1024) {
+    fprintf(stderr,
+            "fake-cuda: rejected launch on grid (%u, %u, %u) x block (%u, "
+            "%u, %u)\n",
+            gx, gy, gz, bx, by, bz);
+    return INVALID_VALUE;
+  }
+  if (getenv("DSC_FAKE_CUDA_TRACE"))
+    fprintf(stderr, "fake-cuda: launch (%u, %u, %u) x (%u, %u, %u)\n", gx,
+            gy, gz, bx, by, bz);
+  ++launches;
+  return OK;
+}
+static CUresult cuEventCreate(void **e, unsigned f) { (void)f; *e = malloc(1); return OK; }
+static CUresult cuEventDestroy(void *e) { free(e); return OK; }
+static CUresult cuEventRecord(void *e, void *s) { (void)e, (void)s; return OK; }
+static CUresult cuEventSynchronize(void *e) { (void)e; return OK; }
+static CUresult cuEventElapsedTime(float *ms, void *a, void *b) {
+  (void)a, (void)b;
+  *ms = 0;
+  return OK;
+}
+
+struct Entry {
+  const char *name;
+  void *function;
+};
+#define ENTRY(name) {#name, (void *)&name}
+static const struct Entry entries[] = {
+    ENTRY(cuInit), ENTRY(cuDriverGetVersion), ENTRY(cuGetErrorName),
+    ENTRY(cuGetErrorString), ENTRY(cuDeviceGetCount), ENTRY(cuDeviceGet),
+    ENTRY(cuDeviceGetName), ENTRY(cuDeviceGetAttribute),
+    ENTRY(cuDeviceTotalMem), ENTRY(cuDevicePrimaryCtxRetain),
+    ENTRY(cuDevicePrimaryCtxRelease), ENTRY(cuCtxSetCurrent),
+    ENTRY(cuStreamCreate), ENTRY(cuStreamDestroy), ENTRY(cuStreamSynchronize),
+    ENTRY(cuMemAlloc), ENTRY(cuMemAllocManaged), ENTRY(cuMemFree),
+    ENTRY(cuMemcpyHtoD), ENTRY(cuMemcpyDtoH), ENTRY(cuMemcpyDtoD),
+    ENTRY(cuMemsetD8), ENTRY(cuModuleLoadData), ENTRY(cuModuleLoadDataEx),
+    ENTRY(cuModuleUnload), ENTRY(cuModuleGetFunction), ENTRY(cuLaunchKernel),
+    ENTRY(cuEventCreate), ENTRY(cuEventDestroy), ENTRY(cuEventRecord),
+    ENTRY(cuEventSynchronize), ENTRY(cuEventElapsedTime),
+};
+
+__attribute__((visibility("default"))) CUresult
+cuGetProcAddress_v2(const char *symbol, void **pfn, int version,
+                    uint64_t flags, int *status) {
+  (void)version, (void)flags;
+  for (size_t i = 0; i < sizeof entries / sizeof *entries; ++i)
+    if (strcmp(entries[i].name, symbol) == 0) {
+      *pfn = entries[i].function;
+      if (status)
+        *status = 0;
+      return OK;
+    }
+  *pfn = NULL;
+  return NOT_FOUND;
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The GPU check (issue #5): the tiny fixtures on CUDA against the CPU, the
+# card's measured ceilings, and the decode-step ratio. It prints a table
+# last; docs/performance.md records it with the card and the date.
+#
+#   tools/gpu-check.sh [all]        # prepare, then run (a machine with both
+#                                   # LLVM/MLIR 22 and a GPU)
+#   tools/gpu-check.sh prepare DIR  # build dsc, compile the fixtures for
+#                                   # cpu, sm_90a and sm_80 with their weights
+#                                   # embedded, and copy the runtime and
+#                                   # dsc-run into the bundle DIR
+#   tools/gpu-check.sh run DIR      # on the GPU machine: needs python3 with
+#                                   # numpy (torch, when present, measures
+#                                   # the card's copy and bf16 GEMM rates)
+#
+# The two halves exist because the GPU machines we are lent have no LLVM:
+# the bundle (about 10 MB) travels, the compiler stays. Results go to
+# $GPU_CHECK_OUT (default DIR) as gpu-check.json and gpu-check.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-all}"
+bundle="${2:-.gpu-bundle}"
+log() { echo "[gpu-check] $*" >&2; }
+
+prepare() {
+  local build="${DSC_BUILD_DIR:-build}"
+  scripts/setup.sh >&2
+  rm -rf "$bundle" && mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/models"
+  cp "$build/tools/dsc-run" "$bundle/bin/"
+  # The runtime and the shared libraries it needs beyond the C/C++ ones
+  # (Abseil on Debian), as plain files: links do not travel.
+  cp -L "$build/runtime/libdsc_runtime.so.0" "$bundle/lib/"
+  ldd "$build/tools/dsc-run" | awk '/libabsl/ {print $3}' | while read -r lib; do
+    cp -L "$lib" "$bundle/lib/"
+  done
+  for model in tiny-v3 tiny-v2-lite tiny-v3-fp8; do
+    log "compile $model for cpu, sm_90a, sm_80"
+    "$build/tools/dsc-compile" "test/fixtures/$model" --target cpu,sm_90a,sm_80 \
+      --embed-weights --quiet -o "$bundle/models/$model.dscx"
+  done
+  # sm_80 code alone: the PTX the driver JIT-compiles for a newer GPU.
+  "$build/tools/dsc-compile" test/fixtures/tiny-v3 --target cpu,sm_80 \
+    --embed-weights --quiet -o "$bundle/models/tiny-v3-sm80.dscx"
+  log "bundle ready: $bundle ($(du -sh "$bundle" | cut -f1))"
+}
+
+run() {
+  export LD_LIBRARY_PATH="$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  PYTHONUNBUFFERED=1 python3 tools/gpu-check/run.py "$bundle" \
+    "${GPU_CHECK_OUT:-$bundle}"
+}
+
+case "$mode" in
+  prepare) prepare ;;
+  run) run ;;
+  all) prepare && run ;;
+  -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) echo "usage: tools/gpu-check.sh [all|prepare DIR|run DIR]" >&2; exit 2 ;;
+esac

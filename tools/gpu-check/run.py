@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""The GPU half of tools/gpu-check.sh: runs the bundle's artifacts on CUDA
+and on the CPU, compares them, measures the card, prints a table last.
+
+usage: run.py BUNDLE OUT
+"""
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+BUNDLE, OUT = sys.argv[1], sys.argv[2]
+DSC_RUN = os.path.join(BUNDLE, "bin", "dsc-run")
+MODELS = ["tiny-v3", "tiny-v2-lite", "tiny-v3-fp8", "tiny-v3-sm80"]
+# A batch of prompts of different lengths: padding must stay invisible.
+PROMPTS = "1,2,3,4,5,6,7,8,9,10,11,12;13,14,15;200,7"
+NEW_TOKENS = 16
+# Both devices compute in fp32 with different summation orders.
+LOGIT_TOLERANCE = 1e-2
+
+rows = []  # (check, result, verdict)
+report = {"date": datetime.date.today().isoformat()}
+
+
+def row(check, result, ok=None):
+    verdict = "" if ok is None else ("ok" if ok else "FAIL")
+    rows.append((check, result, verdict))
+    print(f"[gpu-check] {check}: {result} {verdict}", flush=True)
+
+
+def dsc_run(model, device, prompts=PROMPTS, new_tokens=NEW_TOKENS, extra=()):
+    cmd = [DSC_RUN, os.path.join(BUNDLE, "models", model + ".dscx"),
+           "--prompt-ids", prompts, "--max-new-tokens", str(new_tokens),
+           "--device", device, "--json", *extra]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if p.returncode != 0:
+        last = p.stderr.strip().splitlines()[-1:] or ["(no message)"]
+        if p.returncode != 1:  # Not a reported error: a crash.
+            last = [f"exit status {p.returncode}: {last[0]}"]
+            sanitize(cmd)
+        return None, last
+    return json.loads(p.stdout), None
+
+
+def sanitize(cmd):
+    """Reruns a crashed command under compute-sanitizer, once, for the log."""
+    if getattr(sanitize, "done", False):
+        return
+    sanitize.done = True
+    try:
+        p = subprocess.run(["compute-sanitizer", "--print-limit", "5", *cmd],
+                           capture_output=True, text=True, timeout=300)
+        print("[gpu-check] compute-sanitizer:\n" + p.stdout[-4000:] +
+              p.stderr[-2000:], flush=True)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        print(f"[gpu-check] compute-sanitizer unavailable: {e}", flush=True)
+
+
+def card():
+    try:
+        q = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+             "--format=csv,noheader"], capture_output=True, text=True)
+        report["card"] = q.stdout.strip()
+        row("card", report["card"])
+    except OSError as e:
+        row("card", f"nvidia-smi: {e}")
+
+
+def correctness():
+    for model in MODELS:
+        cpu, err = dsc_run(model, "cpu")
+        if err:
+            row(f"{model} cpu", err[0], False)
+            continue
+        gpu, err = dsc_run(model, "cuda")
+        if err:
+            row(f"{model} cuda", err[0], False)
+            continue
+        a = np.array(cpu["prefill_logits"], dtype=np.float64)
+        b = np.array(gpu["prefill_logits"], dtype=np.float64)
+        finite = bool(np.isfinite(b).all())
+        diff = float(np.abs(a - b).max()) if finite else float("nan")
+        same = cpu["generated"] == gpu["generated"]
+        ok = finite and same and diff <= LOGIT_TOLERANCE
+        report[model] = {"tokens_equal": same, "max_logit_diff": diff,
+                         "target": gpu.get("target"),
+                         "device": gpu.get("device")}
+        row(f"{model} cuda ({gpu.get('target')}) vs cpu",
+            f"tokens {'equal' if same else 'DIFFER'}, "
+            f"max |logit diff| {diff:.2e} (tolerance {LOGIT_TOLERANCE})", ok)
+
+
+def decode_step():
+    # One prompt of 16 tokens, 32 new ones: the decode timing is the mean
+    # over steps 2..32 (each recomputes the whole sequence: no KV cache yet).
+    prompt = ",".join(str(i) for i in range(1, 17))
+    times = {}
+    for device in ("cpu", "cuda"):
+        res, err = dsc_run("tiny-v3", device, prompts=prompt, new_tokens=32)
+        if err:
+            row(f"tiny-v3 decode step {device}", err[0], False)
+            return
+        times[device] = res["timings"]["decode_ms_per_token"]
+    ratio = times["cpu"] / times["cuda"]
+    report["decode_step_ms"] = times
+    row("tiny-v3 decode step", f"cpu {times['cpu']:.3f} ms, cuda "
+        f"{times['cuda']:.3f} ms: GPU {ratio:.2f}x the CPU (target 5x)",
+        ratio >= 5)
+
+
+def out_of_memory():
+    res, err = dsc_run("tiny-v3", "cuda", extra=("--workspace-limit", "4096"))
+    ok = res is None and err and "out of memory" in err[0]
+    row("cuda out-of-memory path", err[0] if err else "ran (unexpected)", ok)
+
+
+def ceilings():
+    try:
+        import torch
+    except ImportError:
+        row("card ceilings", "skipped: no torch on this machine")
+        return
+    if not torch.cuda.is_available():
+        row("card ceilings", "skipped: torch sees no GPU")
+        return
+    def timed(fn, reps):
+        for _ in range(3):
+            fn()
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(reps):
+            fn()
+        end.record()
+        torch.cuda.synchronize()
+        return start.elapsed_time(end) / 1e3 / reps
+    n = 2 << 30
+    src = torch.empty(n, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    seconds = timed(lambda: dst.copy_(src), 20)
+    copy_gbs = 2 * n / seconds / 1e9
+    del src, dst
+    m = 8192
+    a = torch.randn(m, m, dtype=torch.bfloat16, device="cuda")
+    b = torch.randn(m, m, dtype=torch.bfloat16, device="cuda")
+    seconds = timed(lambda: a @ b, 10)
+    gemm_tflops = 2 * m ** 3 / seconds / 1e12
+    report["copy_GBps"] = copy_gbs
+    report["bf16_gemm_TFLOPS"] = gemm_tflops
+    row("copy bandwidth (device to device, read+write)",
+        f"{copy_gbs:.0f} GB/s ({copy_gbs / 4800 * 100:.0f}% of 4.8 TB/s)")
+    row("bf16 GEMM 8192^3 (cuBLAS via torch)",
+        f"{gemm_tflops:.0f} TFLOPS ({gemm_tflops / 989 * 100:.0f}% of 989)")
+
+
+for step in (card, correctness, decode_step, out_of_memory, ceilings):
+    try:
+        step()
+    except Exception as e:  # A broken step must not hide the others.
+        row(step.__name__, f"error: {e!r}", False)
+
+os.makedirs(OUT, exist_ok=True)
+with open(os.path.join(OUT, "gpu-check.json"), "w") as f:
+    json.dump(report, f, indent=1)
+width = max(len(r[0]) for r in rows)
+table = [f"GPU check, {report['date']}, {report.get('card', 'unknown card')}",
+         f"{'check'.ljust(width)}  verdict  result"]
+table += [f"{c.ljust(width)}  {v.ljust(7)}  {r}" for c, r, v in rows]
+text = "\n".join(table)
+with open(os.path.join(OUT, "gpu-check.txt"), "w") as f:
+    f.write(text + "\n")
+print("\n" + text)
+sys.exit(1 if any(v == "FAIL" for _, _, v in rows) else 0)
