@@ -103,6 +103,26 @@ def DscGlobalsToBuffers : Pass<"dsc-globals-to-buffers", "func::FuncOp"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def DscTileParallelLoops
+    : Pass<"dsc-tile-parallel-loops", "func::FuncOp"> {
+  let summary = "Tile the innermost dimension of parallel loops for threads";
+  let description = [{
+    Each outermost `scf.parallel` is tiled by `threads` along its innermost
+    dimension (the one contiguous in memory) and by 1 along the others, with
+    in-bounds checks instead of `min` bounds. `gpu-map-parallel-loops
+    {mapping-policy=innermost-first}` then maps the tiles to blocks and the
+    tile's points to the threads of a block, so neighbouring threads touch
+    neighbouring elements (coalesced accesses). A dimension of static
+    extent below `threads` gets the next power of two above its extent.
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"128",
+           "Threads per block along the innermost dimension">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def DscAllocationHooks : Pass<"dsc-allocation-hooks", "ModuleOp"> {
   let summary = "Route the compiled code's allocations through hooks";
   let description = [{

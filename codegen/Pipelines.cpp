@@ -86,8 +86,12 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
                                   const CodegenOptions &options) {
   buildGraphToBuffersSteps(pm, /*forGpu=*/true);
   // 4. Parallel loops mapped to blocks and threads, kernels outlined.
-  addSteps(pm, "func.func(convert-linalg-to-parallel-loops,"
-               "gpu-map-parallel-loops,convert-parallel-loops-to-gpu),"
+  //    The innermost dimension is tiled so that a block's threads cover
+  //    neighbouring elements.
+  addSteps(pm, "func.func(convert-linalg-to-parallel-loops)");
+  pm.addNestedPass<func::FuncOp>(createDscTileParallelLoops());
+  addSteps(pm, "func.func(gpu-map-parallel-loops{mapping-policy="
+               "innermost-first},convert-parallel-loops-to-gpu),"
                "lower-affine,gpu-kernel-outlining");
   pm.addPass(createDscDedupKernels());
   // 5. Kernels to NVVM and PTX text in `gpu.binary` ops. PTX 8.0 is the
