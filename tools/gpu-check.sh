@@ -27,7 +27,11 @@ prepare() {
   local build="${DSC_BUILD_DIR:-build}"
   scripts/setup.sh >&2
   rm -rf "$bundle" && mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/models"
-  cp "$build/tools/dsc-run" "$bundle/bin/"
+  cp "$build/tools/dsc-run" "$build/tools/dsc-kernel-bench" "$bundle/bin/"
+  for chip in sm_90a sm_80; do
+    "$build/tools/dsc-kernels" codegen/kernels/grouped_gemm_bf16.mlir \
+      --chip "$chip" -o "$bundle/kernels"
+  done
   # The runtime and the shared libraries it needs beyond the C/C++ ones
   # (Abseil on Debian), as plain files: links do not travel.
   cp -L "$build/runtime/libdsc_runtime.so.0" "$bundle/lib/"

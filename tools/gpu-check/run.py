@@ -157,7 +157,51 @@ def ceilings():
         f"{gemm_tflops:.0f} TFLOPS ({gemm_tflops / 989 * 100:.0f}% of 989)")
 
 
-for step in (card, correctness, decode_step, out_of_memory, ceilings):
+def grouped_gemm():
+    """MoE's expert GEMMs at DeepSeek-V3 shapes: 4096 tokens, top-8 of 256
+    experts; gate and up together (N = 2 x 2048, K = 7168), then down
+    (N = 7168, K = 2048). Against the floor: the larger of bytes over the
+    measured copy rate and FLOPs over the measured bf16 GEMM rate."""
+    bench = os.path.join(BUNDLE, "bin", "dsc-kernel-bench")
+    for chip in ("sm_90a", "sm_80"):
+        ptx = os.path.join(BUNDLE, "kernels", f"dsc_grouped_gemm.{chip}.ptx")
+        shapes = (("gate+up", ["--n", "4096", "--k", "7168"]),
+                  ("down", ["--n", "7168", "--k", "2048"]),
+                  # One expert, every token: a plain 8192^3 GEMM, the
+                  # shape the card's rate was measured on.
+                  ("dense 8192^3", ["--tokens", "8192", "--top-k", "1",
+                                    "--experts", "1", "--n", "8192", "--k",
+                                    "8192"]))
+        for label, flags in shapes:
+            p = subprocess.run([bench, "grouped-gemm", "--ptx", ptx, *flags],
+                               capture_output=True, text=True, timeout=600)
+            print(p.stderr.strip(), flush=True)
+            if not p.stdout.strip():
+                row(f"grouped GEMM {label} ({chip} PTX)",
+                    f"exit {p.returncode}: {p.stderr.strip()[-200:]}", False)
+                continue
+            res = json.loads(p.stdout)
+            report.setdefault("grouped_gemm", []).append(res)
+            check_ok = res["check_max_rel_error"] < 1e-3
+            text = (f"{res['ms']:.3f} ms, {res['tflops']:.1f} TFLOPS, "
+                    f"check error {res['check_max_rel_error']:.1e}")
+            floor_ok = None
+            if "copy_GBps" in report and "bf16_gemm_TFLOPS" in report:
+                flops = res["tflops"] * 1e12 * res["ms"] * 1e-3
+                floor_ms = 1e3 * max(res["bytes"] / (report["copy_GBps"] * 1e9),
+                                     flops / (report["bf16_gemm_TFLOPS"] * 1e12))
+                ratio = res["ms"] / floor_ms
+                res["floor_ms"], res["x_floor"] = floor_ms, ratio
+                text += (f", {res['tflops'] / report['bf16_gemm_TFLOPS'] * 100:.0f}"
+                         f"% of cuBLAS, {ratio:.1f}x its floor "
+                         f"{floor_ms:.3f} ms (target 1.7x)")
+                floor_ok = ratio <= 1.7
+            row(f"grouped GEMM {label} ({chip} PTX)", text,
+                check_ok and (floor_ok is not False))
+
+
+for step in (card, ceilings, correctness, decode_step, out_of_memory,
+             grouped_gemm):
     try:
         step()
     except Exception as e:  # A broken step must not hide the others.
