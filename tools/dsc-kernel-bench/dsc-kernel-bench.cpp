@@ -10,7 +10,7 @@
 //
 // The grouped GEMM is MoE's expert GEMM: tokens * top_k rows routed to
 // experts (uniformly at random, seeded), each expert's rows padded to the
-// kernel's 64-row tile; FLOPs count the real rows only.
+// kernel's 128-row tile; FLOPs count the real rows only.
 //
 //===----------------------------------------------------------------------===//
 
@@ -82,12 +82,16 @@ MemRef1D descriptor(const Buffer &b, size_t elementBytes) {
   return {b.ptr, b.ptr, 0, int64_t(b.bytes / elementBytes), 1};
 }
 
-/// A grouped GEMM problem: expert row ranges, padded to 64 rows.
+/// The kernel's tile (codegen/kernels/gen_grouped_gemm.py).
+constexpr int64_t kBlockRows = 128, kBlockCols = 128, kBlockK = 32;
+constexpr unsigned kThreads = 256;
+
+/// A grouped GEMM problem: expert row ranges, padded to kBlockRows.
 struct Grouping {
   std::vector<int32_t> offsets; // experts + 1
   int64_t rows = 0;             // padded total
   int64_t realRows = 0;
-  int64_t maxBlocks = 0;        // most 64-row blocks of one expert
+  int64_t maxBlocks = 0;        // most row blocks of one expert
 };
 
 Grouping route(int64_t tokens, int64_t topK, int64_t experts, uint32_t seed) {
@@ -107,10 +111,10 @@ Grouping route(int64_t tokens, int64_t topK, int64_t experts, uint32_t seed) {
   Grouping g;
   g.offsets.push_back(0);
   for (int64_t e = 0; e < experts; ++e) {
-    int64_t padded = (counts[e] + 63) / 64 * 64;
+    int64_t padded = (counts[e] + kBlockRows - 1) / kBlockRows * kBlockRows;
     g.realRows += counts[e];
     g.rows += padded;
-    g.maxBlocks = std::max(g.maxBlocks, padded / 64);
+    g.maxBlocks = std::max(g.maxBlocks, padded / kBlockRows);
     g.offsets.push_back(int32_t(g.rows));
   }
   return g;
@@ -127,7 +131,7 @@ struct Args {
 float launch(CUfunction fn, const Buffer &a, const Buffer &b, const Buffer &c,
              const Buffer &offsets, int64_t n, int64_t k, int64_t experts,
              int64_t maxBlocks, int reps, CUstream stream) {
-  MemRef1D da = descriptor(a, 4), db = descriptor(b, 4), dc = descriptor(c, 4),
+  MemRef1D da = descriptor(a, 2), db = descriptor(b, 2), dc = descriptor(c, 4),
            doff = descriptor(offsets, 4);
   std::vector<void *> params;
   for (MemRef1D *d : {&da, &db, &dc, &doff})
@@ -137,8 +141,8 @@ float launch(CUfunction fn, const Buffer &a, const Buffer &b, const Buffer &c,
   params.push_back(&n);
   params.push_back(&k);
   auto once = [&] {
-    check(cu->cuLaunchKernel(fn, unsigned(n / 32), unsigned(maxBlocks),
-                             unsigned(experts), 128, 1, 1, 0, stream,
+    check(cu->cuLaunchKernel(fn, unsigned(n / kBlockCols), unsigned(maxBlocks),
+                             unsigned(experts), kThreads, 1, 1, 0, stream,
                              params.data(), nullptr),
           "launching grouped_gemm_bf16_tn");
   };
@@ -171,7 +175,7 @@ std::vector<uint16_t> randomBf16(size_t count, std::mt19937 &rng) {
 
 /// The small problem with a full CPU reference: max relative error.
 double checkGroupedGemm(CUfunction fn, CUstream stream) {
-  const int64_t experts = 3, n = 64, k = 256;
+  const int64_t experts = 3, n = 256, k = 256;
   Grouping g = route(/*tokens=*/40, /*topK=*/2, experts, /*seed=*/7);
   std::mt19937 rng(11);
   std::vector<uint16_t> a = randomBf16(g.rows * k, rng);
@@ -302,9 +306,9 @@ int main(int argc, char **argv) {
   }
   if (args.ptx.empty())
     die("--ptx is required");
-  if (args.n % 32 || args.k % 16 || args.tokens < 1 || args.experts < 1 ||
-      args.topK < 1)
-    die("need N % 32 == 0, K % 16 == 0 and positive sizes");
+  if (args.n % kBlockCols || args.k % kBlockK || args.tokens < 1 ||
+      args.experts < 1 || args.topK < 1)
+    die("need N % 128 == 0, K % 32 == 0 and positive sizes");
   absl::StatusOr<const CudaDriver *> driver = CudaDriver::get();
   if (!driver.ok())
     die(std::string(driver.status().message()));
