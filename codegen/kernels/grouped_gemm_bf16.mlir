@@ -7,17 +7,18 @@
 //     C[r, n] = sum_k A[r, k] * B[e * N + n, k]
 //
 // A [rows, K] holds the tokens' rows sorted by expert, each expert's rows
-// padded to a multiple of 128 (the block's M tile); B [experts * N, K] the
-// expert weights as nn.Linear stores them ([out, in], so A * B^T). Both are
-// bf16, typed f16 here: cp.async and ldmatrix move 16-bit words, and the
-// mma reads them as bf16. With one expert it is a plain GEMM. Requires
-// N % 128 == 0 and K % 32 == 0.
+// padded to a multiple of the kernel's M tile (128, or 64 for the _m64
+// variant); B [experts * N, K] the expert weights as nn.Linear stores them
+// ([out, in], so A * B^T). Both are bf16, typed f16 here: cp.async and
+// ldmatrix move 16-bit words, and the mma reads them as bf16. With one
+// expert it is a plain GEMM. Requires N % 128 == 0 and K % 32 == 0.
 //
-// Grid (N / 128, max rows per expert / 128, experts), 256 threads.
-// Block tile 128 x 128, K step 32, 2 x 4 warps of 64 x 32; a 3-stage
-// cp.async ring in shared memory; ldmatrix.x4 from XOR-swizzled rows.
+// Grid (N / 128, max rows per expert / M tile, experts). Warps of 64 x 32
+// (4 x 4 mma tiles), 4 across N; a 3-stage cp.async ring in
+// shared memory (L1 bypassed); ldmatrix.x4 from XOR-swizzled rows.
 module attributes {gpu.container_module} {
 gpu.module @dsc_grouped_gemm {
+  // Block tile 128 x 128, K step 32, 2 x 4 warps, 256 threads.
   gpu.func @grouped_gemm_bf16_tn(%A: memref<?xf16>, %B: memref<?xf16>,
                                  %C: memref<?xf32>, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
@@ -60,58 +61,76 @@ gpu.module @dsc_grouped_gemm {
     %nb0 = arith.addi %eN, %n0 : index
     %kTiles = arith.divui %K, %c32 : index
     %lastTile = arith.subi %kTiles, %c1 : index
-    %q0a = arith.constant 0 : index
-    %q0 = arith.addi %tid, %q0a : index
-    %lrow0 = arith.divui %q0, %c4 : index
-    %lchunk0 = arith.remui %q0, %c4 : index
-    %lcol0 = arith.muli %lchunk0, %c8 : index
-    %st0_r1 = arith.shrui %lrow0, %c1 : index
-    %st0_r3 = arith.andi %st0_r1, %c3 : index
-    %st0_x = arith.xori %lchunk0, %st0_r3 : index
-    %st0_col = arith.muli %st0_x, %c8 : index
-    %garow0 = arith.addi %m0, %lrow0 : index
-    %gaoff0 = arith.muli %garow0, %K : index
-    %gabase0 = arith.addi %gaoff0, %lcol0 : index
-    %gbrow0 = arith.addi %nb0, %lrow0 : index
-    %gboff0 = arith.muli %gbrow0, %K : index
-    %gbbase0 = arith.addi %gboff0, %lcol0 : index
-    %q1a = arith.constant 256 : index
-    %q1 = arith.addi %tid, %q1a : index
-    %lrow1 = arith.divui %q1, %c4 : index
-    %lchunk1 = arith.remui %q1, %c4 : index
-    %lcol1 = arith.muli %lchunk1, %c8 : index
-    %st1_r1 = arith.shrui %lrow1, %c1 : index
-    %st1_r3 = arith.andi %st1_r1, %c3 : index
-    %st1_x = arith.xori %lchunk1, %st1_r3 : index
-    %st1_col = arith.muli %st1_x, %c8 : index
-    %garow1 = arith.addi %m0, %lrow1 : index
-    %gaoff1 = arith.muli %garow1, %K : index
-    %gabase1 = arith.addi %gaoff1, %lcol1 : index
-    %gbrow1 = arith.addi %nb0, %lrow1 : index
-    %gboff1 = arith.muli %gbrow1, %K : index
-    %gbbase1 = arith.addi %gboff1, %lcol1 : index
+    %qA0a = arith.constant 0 : index
+    %qA0 = arith.addi %tid, %qA0a : index
+    %lrowA0 = arith.divui %qA0, %c4 : index
+    %lchunkA0 = arith.remui %qA0, %c4 : index
+    %lcolA0 = arith.muli %lchunkA0, %c8 : index
+    %stA0_r1 = arith.shrui %lrowA0, %c1 : index
+    %stA0_r3 = arith.andi %stA0_r1, %c3 : index
+    %stA0_x = arith.xori %lchunkA0, %stA0_r3 : index
+    %stA0_col = arith.muli %stA0_x, %c8 : index
+    %growA0 = arith.addi %m0, %lrowA0 : index
+    %goffA0 = arith.muli %growA0, %K : index
+    %gbaseA0 = arith.addi %goffA0, %lcolA0 : index
+    %qA1a = arith.constant 256 : index
+    %qA1 = arith.addi %tid, %qA1a : index
+    %lrowA1 = arith.divui %qA1, %c4 : index
+    %lchunkA1 = arith.remui %qA1, %c4 : index
+    %lcolA1 = arith.muli %lchunkA1, %c8 : index
+    %stA1_r1 = arith.shrui %lrowA1, %c1 : index
+    %stA1_r3 = arith.andi %stA1_r1, %c3 : index
+    %stA1_x = arith.xori %lchunkA1, %stA1_r3 : index
+    %stA1_col = arith.muli %stA1_x, %c8 : index
+    %growA1 = arith.addi %m0, %lrowA1 : index
+    %goffA1 = arith.muli %growA1, %K : index
+    %gbaseA1 = arith.addi %goffA1, %lcolA1 : index
+    %qB0a = arith.constant 0 : index
+    %qB0 = arith.addi %tid, %qB0a : index
+    %lrowB0 = arith.divui %qB0, %c4 : index
+    %lchunkB0 = arith.remui %qB0, %c4 : index
+    %lcolB0 = arith.muli %lchunkB0, %c8 : index
+    %stB0_r1 = arith.shrui %lrowB0, %c1 : index
+    %stB0_r3 = arith.andi %stB0_r1, %c3 : index
+    %stB0_x = arith.xori %lchunkB0, %stB0_r3 : index
+    %stB0_col = arith.muli %stB0_x, %c8 : index
+    %growB0 = arith.addi %nb0, %lrowB0 : index
+    %goffB0 = arith.muli %growB0, %K : index
+    %gbaseB0 = arith.addi %goffB0, %lcolB0 : index
+    %qB1a = arith.constant 256 : index
+    %qB1 = arith.addi %tid, %qB1a : index
+    %lrowB1 = arith.divui %qB1, %c4 : index
+    %lchunkB1 = arith.remui %qB1, %c4 : index
+    %lcolB1 = arith.muli %lchunkB1, %c8 : index
+    %stB1_r1 = arith.shrui %lrowB1, %c1 : index
+    %stB1_r3 = arith.andi %stB1_r1, %c3 : index
+    %stB1_x = arith.xori %lchunkB1, %stB1_r3 : index
+    %stB1_col = arith.muli %stB1_x, %c8 : index
+    %growB1 = arith.addi %nb0, %lrowB1 : index
+    %goffB1 = arith.muli %growB1, %K : index
+    %gbaseB1 = arith.addi %goffB1, %lcolB1 : index
     %pro0 = arith.minui %c0, %lastTile : index
     %ko1 = arith.muli %pro0, %c32 : index
-    %srcA0_1 = arith.addi %gabase0, %ko1 : index
-    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrow0, %st0_col], 8 : memref<?xf16> to memref<3x128x32xf16, 3>
-    %srcB0_1 = arith.addi %gbbase0, %ko1 : index
-    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrow0, %st0_col], 8 : memref<?xf16> to memref<3x128x32xf16, 3>
-    %srcA1_1 = arith.addi %gabase1, %ko1 : index
-    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrow1, %st1_col], 8 : memref<?xf16> to memref<3x128x32xf16, 3>
-    %srcB1_1 = arith.addi %gbbase1, %ko1 : index
-    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrow1, %st1_col], 8 : memref<?xf16> to memref<3x128x32xf16, 3>
-    %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokB0_1, %tokA1_1, %tokB1_1
+    %srcA0_1 = arith.addi %gbaseA0, %ko1 : index
+    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %srcA1_1 = arith.addi %gbaseA1, %ko1 : index
+    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %srcB0_1 = arith.addi %gbaseB0, %ko1 : index
+    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %srcB1_1 = arith.addi %gbaseB1, %ko1 : index
+    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokB0_1, %tokB1_1
     %pro1 = arith.minui %c1, %lastTile : index
     %ko2 = arith.muli %pro1, %c32 : index
-    %srcA0_2 = arith.addi %gabase0, %ko2 : index
-    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrow0, %st0_col], 8 : memref<?xf16> to memref<3x128x32xf16, 3>
-    %srcB0_2 = arith.addi %gbbase0, %ko2 : index
-    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrow0, %st0_col], 8 : memref<?xf16> to memref<3x128x32xf16, 3>
-    %srcA1_2 = arith.addi %gabase1, %ko2 : index
-    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrow1, %st1_col], 8 : memref<?xf16> to memref<3x128x32xf16, 3>
-    %srcB1_2 = arith.addi %gbbase1, %ko2 : index
-    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrow1, %st1_col], 8 : memref<?xf16> to memref<3x128x32xf16, 3>
-    %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokB0_2, %tokA1_2, %tokB1_2
+    %srcA0_2 = arith.addi %gbaseA0, %ko2 : index
+    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %srcA1_2 = arith.addi %gbaseA1, %ko2 : index
+    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %srcB0_2 = arith.addi %gbaseB0, %ko2 : index
+    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %srcB1_2 = arith.addi %gbaseB1, %ko2 : index
+    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokB0_2, %tokB1_2
     %warpM = arith.divui %warp, %c4 : index
     %warpN = arith.remui %warp, %c4 : index
     %wm0 = arith.muli %warpM, %c64 : index
@@ -131,15 +150,15 @@ gpu.module @dsc_grouped_gemm {
       nvgpu.device_async_wait %grp1 {numGroups = 1 : i32}
       gpu.barrier
       %ko3 = arith.muli %ktc, %c32 : index
-      %srcA0_3 = arith.addi %gabase0, %ko3 : index
-      %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%slot, %lrow0, %st0_col], 8 : memref<?xf16> to memref<3x128x32xf16, 3>
-      %srcB0_3 = arith.addi %gbbase0, %ko3 : index
-      %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%slot, %lrow0, %st0_col], 8 : memref<?xf16> to memref<3x128x32xf16, 3>
-      %srcA1_3 = arith.addi %gabase1, %ko3 : index
-      %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%slot, %lrow1, %st1_col], 8 : memref<?xf16> to memref<3x128x32xf16, 3>
-      %srcB1_3 = arith.addi %gbbase1, %ko3 : index
-      %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%slot, %lrow1, %st1_col], 8 : memref<?xf16> to memref<3x128x32xf16, 3>
-      %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokB0_3, %tokA1_3, %tokB1_3
+      %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
+      %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%slot, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+      %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
+      %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%slot, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+      %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
+      %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%slot, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+      %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
+      %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%slot, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+      %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokB0_3, %tokB1_3
       %a0_0_row0 = arith.addi %wm0, %c0 : index
       %a0_0_row = arith.addi %a0_0_row0, %l16 : index
       %a0_0_ch = arith.addi %lhi, %c0 : index
@@ -408,6 +427,808 @@ gpu.module @dsc_grouped_gemm {
       %a1_3_x = arith.xori %a1_3_ch, %a1_3_r3 : index
       %a1_3_col = arith.muli %a1_3_x, %c8 : index
       %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xf16> to vector<1xi32>
+      %a1_3_0 = vector.extract %a1_3_w0[0] : i32 from vector<1xi32>
+      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xf16> to vector<1xi32>
+      %a1_3_1 = vector.extract %a1_3_w1[0] : i32 from vector<1xi32>
+      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xf16> to vector<1xi32>
+      %a1_3_2 = vector.extract %a1_3_w2[0] : i32 from vector<1xi32>
+      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xf16> to vector<1xi32>
+      %a1_3_3 = vector.extract %a1_3_w3[0] : i32 from vector<1xi32>
+      %b1_0_row0 = arith.addi %wn0, %c0 : index
+      %b1_0_row = arith.addi %b1_0_row0, %bnrow : index
+      %b1_0_ch = arith.addi %lmid, %c2 : index
+      %b1_0_r1 = arith.shrui %b1_0_row, %c1 : index
+      %b1_0_r3 = arith.andi %b1_0_r1, %c3 : index
+      %b1_0_x = arith.xori %b1_0_ch, %b1_0_r3 : index
+      %b1_0_col = arith.muli %b1_0_x, %c8 : index
+      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xf16> from vector<4x2xf16>
+      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xf16> to vector<1xi32>
+      %b1_0_0 = vector.extract %b1_0_w0[0] : i32 from vector<1xi32>
+      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xf16> from vector<4x2xf16>
+      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xf16> to vector<1xi32>
+      %b1_0_1 = vector.extract %b1_0_w1[0] : i32 from vector<1xi32>
+      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xf16> from vector<4x2xf16>
+      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xf16> to vector<1xi32>
+      %b1_0_2 = vector.extract %b1_0_w2[0] : i32 from vector<1xi32>
+      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xf16> from vector<4x2xf16>
+      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xf16> to vector<1xi32>
+      %b1_0_3 = vector.extract %b1_0_w3[0] : i32 from vector<1xi32>
+      %b1_1_row0 = arith.addi %wn0, %c16 : index
+      %b1_1_row = arith.addi %b1_1_row0, %bnrow : index
+      %b1_1_ch = arith.addi %lmid, %c2 : index
+      %b1_1_r1 = arith.shrui %b1_1_row, %c1 : index
+      %b1_1_r3 = arith.andi %b1_1_r1, %c3 : index
+      %b1_1_x = arith.xori %b1_1_ch, %b1_1_r3 : index
+      %b1_1_col = arith.muli %b1_1_x, %c8 : index
+      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xf16> from vector<4x2xf16>
+      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xf16> to vector<1xi32>
+      %b1_1_0 = vector.extract %b1_1_w0[0] : i32 from vector<1xi32>
+      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xf16> from vector<4x2xf16>
+      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xf16> to vector<1xi32>
+      %b1_1_1 = vector.extract %b1_1_w1[0] : i32 from vector<1xi32>
+      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xf16> from vector<4x2xf16>
+      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xf16> to vector<1xi32>
+      %b1_1_2 = vector.extract %b1_1_w2[0] : i32 from vector<1xi32>
+      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xf16> from vector<4x2xf16>
+      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xf16> to vector<1xi32>
+      %b1_1_3 = vector.extract %b1_1_w3[0] : i32 from vector<1xi32>
+      %d1_0_0 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_0, %b1_0_1] C[%d0_0_0_0, %d0_0_0_1, %d0_0_0_2, %d0_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_0 = llvm.extractvalue %d1_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_1 = llvm.extractvalue %d1_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_2 = llvm.extractvalue %d1_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_3 = llvm.extractvalue %d1_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_2, %b1_0_3] C[%d0_0_1_0, %d0_0_1_1, %d0_0_1_2, %d0_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_0 = llvm.extractvalue %d1_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_1 = llvm.extractvalue %d1_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_2 = llvm.extractvalue %d1_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_3 = llvm.extractvalue %d1_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_1_0, %b1_1_1] C[%d0_0_2_0, %d0_0_2_1, %d0_0_2_2, %d0_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_0 = llvm.extractvalue %d1_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_1 = llvm.extractvalue %d1_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_2 = llvm.extractvalue %d1_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_3 = llvm.extractvalue %d1_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_1_2, %b1_1_3] C[%d0_0_3_0, %d0_0_3_1, %d0_0_3_2, %d0_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_0 = llvm.extractvalue %d1_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_1 = llvm.extractvalue %d1_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_2 = llvm.extractvalue %d1_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_3 = llvm.extractvalue %d1_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_0_0, %b1_0_1] C[%d0_1_0_0, %d0_1_0_1, %d0_1_0_2, %d0_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_0 = llvm.extractvalue %d1_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_1 = llvm.extractvalue %d1_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_2 = llvm.extractvalue %d1_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_3 = llvm.extractvalue %d1_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_0_2, %b1_0_3] C[%d0_1_1_0, %d0_1_1_1, %d0_1_1_2, %d0_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_0 = llvm.extractvalue %d1_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_1 = llvm.extractvalue %d1_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_2 = llvm.extractvalue %d1_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_3 = llvm.extractvalue %d1_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_1_0, %b1_1_1] C[%d0_1_2_0, %d0_1_2_1, %d0_1_2_2, %d0_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_0 = llvm.extractvalue %d1_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_1 = llvm.extractvalue %d1_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_2 = llvm.extractvalue %d1_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_3 = llvm.extractvalue %d1_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_1_2, %b1_1_3] C[%d0_1_3_0, %d0_1_3_1, %d0_1_3_2, %d0_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_0 = llvm.extractvalue %d1_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_1 = llvm.extractvalue %d1_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_2 = llvm.extractvalue %d1_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_3 = llvm.extractvalue %d1_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_0_0, %b1_0_1] C[%d0_2_0_0, %d0_2_0_1, %d0_2_0_2, %d0_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_0 = llvm.extractvalue %d1_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_1 = llvm.extractvalue %d1_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_2 = llvm.extractvalue %d1_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_3 = llvm.extractvalue %d1_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_0_2, %b1_0_3] C[%d0_2_1_0, %d0_2_1_1, %d0_2_1_2, %d0_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_0 = llvm.extractvalue %d1_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_1 = llvm.extractvalue %d1_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_2 = llvm.extractvalue %d1_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_3 = llvm.extractvalue %d1_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_1_0, %b1_1_1] C[%d0_2_2_0, %d0_2_2_1, %d0_2_2_2, %d0_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_0 = llvm.extractvalue %d1_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_1 = llvm.extractvalue %d1_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_2 = llvm.extractvalue %d1_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_3 = llvm.extractvalue %d1_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_1_2, %b1_1_3] C[%d0_2_3_0, %d0_2_3_1, %d0_2_3_2, %d0_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_0 = llvm.extractvalue %d1_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_1 = llvm.extractvalue %d1_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_2 = llvm.extractvalue %d1_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_3 = llvm.extractvalue %d1_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_0_0, %b1_0_1] C[%d0_3_0_0, %d0_3_0_1, %d0_3_0_2, %d0_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_0 = llvm.extractvalue %d1_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_1 = llvm.extractvalue %d1_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_2 = llvm.extractvalue %d1_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_3 = llvm.extractvalue %d1_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_0_2, %b1_0_3] C[%d0_3_1_0, %d0_3_1_1, %d0_3_1_2, %d0_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_0 = llvm.extractvalue %d1_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_1 = llvm.extractvalue %d1_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_2 = llvm.extractvalue %d1_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_3 = llvm.extractvalue %d1_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_1_0, %b1_1_1] C[%d0_3_2_0, %d0_3_2_1, %d0_3_2_2, %d0_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_0 = llvm.extractvalue %d1_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_1 = llvm.extractvalue %d1_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_2 = llvm.extractvalue %d1_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_3 = llvm.extractvalue %d1_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_1_2, %b1_1_3] C[%d0_3_3_0, %d0_3_3_1, %d0_3_3_2, %d0_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_0 = llvm.extractvalue %d1_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_1 = llvm.extractvalue %d1_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_2 = llvm.extractvalue %d1_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_3 = llvm.extractvalue %d1_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      scf.yield %d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3, %d1_0_1_0, %d1_0_1_1, %d1_0_1_2, %d1_0_1_3, %d1_0_2_0, %d1_0_2_1, %d1_0_2_2, %d1_0_2_3, %d1_0_3_0, %d1_0_3_1, %d1_0_3_2, %d1_0_3_3, %d1_1_0_0, %d1_1_0_1, %d1_1_0_2, %d1_1_0_3, %d1_1_1_0, %d1_1_1_1, %d1_1_1_2, %d1_1_1_3, %d1_1_2_0, %d1_1_2_1, %d1_1_2_2, %d1_1_2_3, %d1_1_3_0, %d1_1_3_1, %d1_1_3_2, %d1_1_3_3, %d1_2_0_0, %d1_2_0_1, %d1_2_0_2, %d1_2_0_3, %d1_2_1_0, %d1_2_1_1, %d1_2_1_2, %d1_2_1_3, %d1_2_2_0, %d1_2_2_1, %d1_2_2_2, %d1_2_2_3, %d1_2_3_0, %d1_2_3_1, %d1_2_3_2, %d1_2_3_3, %d1_3_0_0, %d1_3_0_1, %d1_3_0_2, %d1_3_0_3, %d1_3_1_0, %d1_3_1_1, %d1_3_1_2, %d1_3_1_3, %d1_3_2_0, %d1_3_2_1, %d1_3_2_2, %d1_3_2_3, %d1_3_3_0, %d1_3_3_1, %d1_3_3_2, %d1_3_3_3 : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32
+    }
+    nvgpu.device_async_wait %grp1 {numGroups = 0 : i32}
+    %g = arith.divui %lane, %c4 : index
+    %t = arith.remui %lane, %c4 : index
+    %t2 = arith.muli %t, %c2 : index
+    %er0a = arith.addi %m0, %wm0 : index
+    %er0b = arith.addi %er0a, %c0 : index
+    %er0 = arith.addi %er0b, %g : index
+    %er08 = arith.addi %er0, %c8 : index
+    %eo0 = arith.muli %er0, %N : index
+    %eo08 = arith.muli %er08, %N : index
+    %ec0_0a = arith.addi %n0, %wn0 : index
+    %ec0_0b = arith.addi %ec0_0a, %c0 : index
+    %ec0_0 = arith.addi %ec0_0b, %t2 : index
+    %ec0_0p = arith.addi %ec0_0, %c1 : index
+    %ei0_0_0 = arith.addi %eo0, %ec0_0 : index
+    memref.store %res#0, %C[%ei0_0_0] : memref<?xf32>
+    %ei0_0_1 = arith.addi %eo0, %ec0_0p : index
+    memref.store %res#1, %C[%ei0_0_1] : memref<?xf32>
+    %ei0_0_2 = arith.addi %eo08, %ec0_0 : index
+    memref.store %res#2, %C[%ei0_0_2] : memref<?xf32>
+    %ei0_0_3 = arith.addi %eo08, %ec0_0p : index
+    memref.store %res#3, %C[%ei0_0_3] : memref<?xf32>
+    %ec0_1a = arith.addi %n0, %wn0 : index
+    %ec0_1b = arith.addi %ec0_1a, %c8 : index
+    %ec0_1 = arith.addi %ec0_1b, %t2 : index
+    %ec0_1p = arith.addi %ec0_1, %c1 : index
+    %ei0_1_0 = arith.addi %eo0, %ec0_1 : index
+    memref.store %res#4, %C[%ei0_1_0] : memref<?xf32>
+    %ei0_1_1 = arith.addi %eo0, %ec0_1p : index
+    memref.store %res#5, %C[%ei0_1_1] : memref<?xf32>
+    %ei0_1_2 = arith.addi %eo08, %ec0_1 : index
+    memref.store %res#6, %C[%ei0_1_2] : memref<?xf32>
+    %ei0_1_3 = arith.addi %eo08, %ec0_1p : index
+    memref.store %res#7, %C[%ei0_1_3] : memref<?xf32>
+    %ec0_2a = arith.addi %n0, %wn0 : index
+    %ec0_2b = arith.addi %ec0_2a, %c16 : index
+    %ec0_2 = arith.addi %ec0_2b, %t2 : index
+    %ec0_2p = arith.addi %ec0_2, %c1 : index
+    %ei0_2_0 = arith.addi %eo0, %ec0_2 : index
+    memref.store %res#8, %C[%ei0_2_0] : memref<?xf32>
+    %ei0_2_1 = arith.addi %eo0, %ec0_2p : index
+    memref.store %res#9, %C[%ei0_2_1] : memref<?xf32>
+    %ei0_2_2 = arith.addi %eo08, %ec0_2 : index
+    memref.store %res#10, %C[%ei0_2_2] : memref<?xf32>
+    %ei0_2_3 = arith.addi %eo08, %ec0_2p : index
+    memref.store %res#11, %C[%ei0_2_3] : memref<?xf32>
+    %ec0_3a = arith.addi %n0, %wn0 : index
+    %ec0_3b = arith.addi %ec0_3a, %c24 : index
+    %ec0_3 = arith.addi %ec0_3b, %t2 : index
+    %ec0_3p = arith.addi %ec0_3, %c1 : index
+    %ei0_3_0 = arith.addi %eo0, %ec0_3 : index
+    memref.store %res#12, %C[%ei0_3_0] : memref<?xf32>
+    %ei0_3_1 = arith.addi %eo0, %ec0_3p : index
+    memref.store %res#13, %C[%ei0_3_1] : memref<?xf32>
+    %ei0_3_2 = arith.addi %eo08, %ec0_3 : index
+    memref.store %res#14, %C[%ei0_3_2] : memref<?xf32>
+    %ei0_3_3 = arith.addi %eo08, %ec0_3p : index
+    memref.store %res#15, %C[%ei0_3_3] : memref<?xf32>
+    %er1a = arith.addi %m0, %wm0 : index
+    %er1b = arith.addi %er1a, %c16 : index
+    %er1 = arith.addi %er1b, %g : index
+    %er18 = arith.addi %er1, %c8 : index
+    %eo1 = arith.muli %er1, %N : index
+    %eo18 = arith.muli %er18, %N : index
+    %ec1_0a = arith.addi %n0, %wn0 : index
+    %ec1_0b = arith.addi %ec1_0a, %c0 : index
+    %ec1_0 = arith.addi %ec1_0b, %t2 : index
+    %ec1_0p = arith.addi %ec1_0, %c1 : index
+    %ei1_0_0 = arith.addi %eo1, %ec1_0 : index
+    memref.store %res#16, %C[%ei1_0_0] : memref<?xf32>
+    %ei1_0_1 = arith.addi %eo1, %ec1_0p : index
+    memref.store %res#17, %C[%ei1_0_1] : memref<?xf32>
+    %ei1_0_2 = arith.addi %eo18, %ec1_0 : index
+    memref.store %res#18, %C[%ei1_0_2] : memref<?xf32>
+    %ei1_0_3 = arith.addi %eo18, %ec1_0p : index
+    memref.store %res#19, %C[%ei1_0_3] : memref<?xf32>
+    %ec1_1a = arith.addi %n0, %wn0 : index
+    %ec1_1b = arith.addi %ec1_1a, %c8 : index
+    %ec1_1 = arith.addi %ec1_1b, %t2 : index
+    %ec1_1p = arith.addi %ec1_1, %c1 : index
+    %ei1_1_0 = arith.addi %eo1, %ec1_1 : index
+    memref.store %res#20, %C[%ei1_1_0] : memref<?xf32>
+    %ei1_1_1 = arith.addi %eo1, %ec1_1p : index
+    memref.store %res#21, %C[%ei1_1_1] : memref<?xf32>
+    %ei1_1_2 = arith.addi %eo18, %ec1_1 : index
+    memref.store %res#22, %C[%ei1_1_2] : memref<?xf32>
+    %ei1_1_3 = arith.addi %eo18, %ec1_1p : index
+    memref.store %res#23, %C[%ei1_1_3] : memref<?xf32>
+    %ec1_2a = arith.addi %n0, %wn0 : index
+    %ec1_2b = arith.addi %ec1_2a, %c16 : index
+    %ec1_2 = arith.addi %ec1_2b, %t2 : index
+    %ec1_2p = arith.addi %ec1_2, %c1 : index
+    %ei1_2_0 = arith.addi %eo1, %ec1_2 : index
+    memref.store %res#24, %C[%ei1_2_0] : memref<?xf32>
+    %ei1_2_1 = arith.addi %eo1, %ec1_2p : index
+    memref.store %res#25, %C[%ei1_2_1] : memref<?xf32>
+    %ei1_2_2 = arith.addi %eo18, %ec1_2 : index
+    memref.store %res#26, %C[%ei1_2_2] : memref<?xf32>
+    %ei1_2_3 = arith.addi %eo18, %ec1_2p : index
+    memref.store %res#27, %C[%ei1_2_3] : memref<?xf32>
+    %ec1_3a = arith.addi %n0, %wn0 : index
+    %ec1_3b = arith.addi %ec1_3a, %c24 : index
+    %ec1_3 = arith.addi %ec1_3b, %t2 : index
+    %ec1_3p = arith.addi %ec1_3, %c1 : index
+    %ei1_3_0 = arith.addi %eo1, %ec1_3 : index
+    memref.store %res#28, %C[%ei1_3_0] : memref<?xf32>
+    %ei1_3_1 = arith.addi %eo1, %ec1_3p : index
+    memref.store %res#29, %C[%ei1_3_1] : memref<?xf32>
+    %ei1_3_2 = arith.addi %eo18, %ec1_3 : index
+    memref.store %res#30, %C[%ei1_3_2] : memref<?xf32>
+    %ei1_3_3 = arith.addi %eo18, %ec1_3p : index
+    memref.store %res#31, %C[%ei1_3_3] : memref<?xf32>
+    %er2a = arith.addi %m0, %wm0 : index
+    %er2b = arith.addi %er2a, %c32 : index
+    %er2 = arith.addi %er2b, %g : index
+    %er28 = arith.addi %er2, %c8 : index
+    %eo2 = arith.muli %er2, %N : index
+    %eo28 = arith.muli %er28, %N : index
+    %ec2_0a = arith.addi %n0, %wn0 : index
+    %ec2_0b = arith.addi %ec2_0a, %c0 : index
+    %ec2_0 = arith.addi %ec2_0b, %t2 : index
+    %ec2_0p = arith.addi %ec2_0, %c1 : index
+    %ei2_0_0 = arith.addi %eo2, %ec2_0 : index
+    memref.store %res#32, %C[%ei2_0_0] : memref<?xf32>
+    %ei2_0_1 = arith.addi %eo2, %ec2_0p : index
+    memref.store %res#33, %C[%ei2_0_1] : memref<?xf32>
+    %ei2_0_2 = arith.addi %eo28, %ec2_0 : index
+    memref.store %res#34, %C[%ei2_0_2] : memref<?xf32>
+    %ei2_0_3 = arith.addi %eo28, %ec2_0p : index
+    memref.store %res#35, %C[%ei2_0_3] : memref<?xf32>
+    %ec2_1a = arith.addi %n0, %wn0 : index
+    %ec2_1b = arith.addi %ec2_1a, %c8 : index
+    %ec2_1 = arith.addi %ec2_1b, %t2 : index
+    %ec2_1p = arith.addi %ec2_1, %c1 : index
+    %ei2_1_0 = arith.addi %eo2, %ec2_1 : index
+    memref.store %res#36, %C[%ei2_1_0] : memref<?xf32>
+    %ei2_1_1 = arith.addi %eo2, %ec2_1p : index
+    memref.store %res#37, %C[%ei2_1_1] : memref<?xf32>
+    %ei2_1_2 = arith.addi %eo28, %ec2_1 : index
+    memref.store %res#38, %C[%ei2_1_2] : memref<?xf32>
+    %ei2_1_3 = arith.addi %eo28, %ec2_1p : index
+    memref.store %res#39, %C[%ei2_1_3] : memref<?xf32>
+    %ec2_2a = arith.addi %n0, %wn0 : index
+    %ec2_2b = arith.addi %ec2_2a, %c16 : index
+    %ec2_2 = arith.addi %ec2_2b, %t2 : index
+    %ec2_2p = arith.addi %ec2_2, %c1 : index
+    %ei2_2_0 = arith.addi %eo2, %ec2_2 : index
+    memref.store %res#40, %C[%ei2_2_0] : memref<?xf32>
+    %ei2_2_1 = arith.addi %eo2, %ec2_2p : index
+    memref.store %res#41, %C[%ei2_2_1] : memref<?xf32>
+    %ei2_2_2 = arith.addi %eo28, %ec2_2 : index
+    memref.store %res#42, %C[%ei2_2_2] : memref<?xf32>
+    %ei2_2_3 = arith.addi %eo28, %ec2_2p : index
+    memref.store %res#43, %C[%ei2_2_3] : memref<?xf32>
+    %ec2_3a = arith.addi %n0, %wn0 : index
+    %ec2_3b = arith.addi %ec2_3a, %c24 : index
+    %ec2_3 = arith.addi %ec2_3b, %t2 : index
+    %ec2_3p = arith.addi %ec2_3, %c1 : index
+    %ei2_3_0 = arith.addi %eo2, %ec2_3 : index
+    memref.store %res#44, %C[%ei2_3_0] : memref<?xf32>
+    %ei2_3_1 = arith.addi %eo2, %ec2_3p : index
+    memref.store %res#45, %C[%ei2_3_1] : memref<?xf32>
+    %ei2_3_2 = arith.addi %eo28, %ec2_3 : index
+    memref.store %res#46, %C[%ei2_3_2] : memref<?xf32>
+    %ei2_3_3 = arith.addi %eo28, %ec2_3p : index
+    memref.store %res#47, %C[%ei2_3_3] : memref<?xf32>
+    %er3a = arith.addi %m0, %wm0 : index
+    %er3b = arith.addi %er3a, %c48 : index
+    %er3 = arith.addi %er3b, %g : index
+    %er38 = arith.addi %er3, %c8 : index
+    %eo3 = arith.muli %er3, %N : index
+    %eo38 = arith.muli %er38, %N : index
+    %ec3_0a = arith.addi %n0, %wn0 : index
+    %ec3_0b = arith.addi %ec3_0a, %c0 : index
+    %ec3_0 = arith.addi %ec3_0b, %t2 : index
+    %ec3_0p = arith.addi %ec3_0, %c1 : index
+    %ei3_0_0 = arith.addi %eo3, %ec3_0 : index
+    memref.store %res#48, %C[%ei3_0_0] : memref<?xf32>
+    %ei3_0_1 = arith.addi %eo3, %ec3_0p : index
+    memref.store %res#49, %C[%ei3_0_1] : memref<?xf32>
+    %ei3_0_2 = arith.addi %eo38, %ec3_0 : index
+    memref.store %res#50, %C[%ei3_0_2] : memref<?xf32>
+    %ei3_0_3 = arith.addi %eo38, %ec3_0p : index
+    memref.store %res#51, %C[%ei3_0_3] : memref<?xf32>
+    %ec3_1a = arith.addi %n0, %wn0 : index
+    %ec3_1b = arith.addi %ec3_1a, %c8 : index
+    %ec3_1 = arith.addi %ec3_1b, %t2 : index
+    %ec3_1p = arith.addi %ec3_1, %c1 : index
+    %ei3_1_0 = arith.addi %eo3, %ec3_1 : index
+    memref.store %res#52, %C[%ei3_1_0] : memref<?xf32>
+    %ei3_1_1 = arith.addi %eo3, %ec3_1p : index
+    memref.store %res#53, %C[%ei3_1_1] : memref<?xf32>
+    %ei3_1_2 = arith.addi %eo38, %ec3_1 : index
+    memref.store %res#54, %C[%ei3_1_2] : memref<?xf32>
+    %ei3_1_3 = arith.addi %eo38, %ec3_1p : index
+    memref.store %res#55, %C[%ei3_1_3] : memref<?xf32>
+    %ec3_2a = arith.addi %n0, %wn0 : index
+    %ec3_2b = arith.addi %ec3_2a, %c16 : index
+    %ec3_2 = arith.addi %ec3_2b, %t2 : index
+    %ec3_2p = arith.addi %ec3_2, %c1 : index
+    %ei3_2_0 = arith.addi %eo3, %ec3_2 : index
+    memref.store %res#56, %C[%ei3_2_0] : memref<?xf32>
+    %ei3_2_1 = arith.addi %eo3, %ec3_2p : index
+    memref.store %res#57, %C[%ei3_2_1] : memref<?xf32>
+    %ei3_2_2 = arith.addi %eo38, %ec3_2 : index
+    memref.store %res#58, %C[%ei3_2_2] : memref<?xf32>
+    %ei3_2_3 = arith.addi %eo38, %ec3_2p : index
+    memref.store %res#59, %C[%ei3_2_3] : memref<?xf32>
+    %ec3_3a = arith.addi %n0, %wn0 : index
+    %ec3_3b = arith.addi %ec3_3a, %c24 : index
+    %ec3_3 = arith.addi %ec3_3b, %t2 : index
+    %ec3_3p = arith.addi %ec3_3, %c1 : index
+    %ei3_3_0 = arith.addi %eo3, %ec3_3 : index
+    memref.store %res#60, %C[%ei3_3_0] : memref<?xf32>
+    %ei3_3_1 = arith.addi %eo3, %ec3_3p : index
+    memref.store %res#61, %C[%ei3_3_1] : memref<?xf32>
+    %ei3_3_2 = arith.addi %eo38, %ec3_3 : index
+    memref.store %res#62, %C[%ei3_3_2] : memref<?xf32>
+    %ei3_3_3 = arith.addi %eo38, %ec3_3p : index
+    memref.store %res#63, %C[%ei3_3_3] : memref<?xf32>
+    }
+    gpu.return
+  }
+  // Block tile 64 x 128, K step 32, 1 x 4 warps, 128 threads.
+  gpu.func @grouped_gemm_bf16_tn_m64(%A: memref<?xf16>, %B: memref<?xf16>,
+                                 %C: memref<?xf32>, %offsets: memref<?xi32>,
+                                 %N: index, %K: index)
+      workgroup(%smA : memref<3x64x32xf16, 3>, %smB : memref<3x128x32xf16, 3>)
+      kernel attributes {known_block_size = array<i32: 128, 1, 1>} {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c3 = arith.constant 3 : index
+    %c4 = arith.constant 4 : index
+    %c6 = arith.constant 6 : index
+    %c7 = arith.constant 7 : index
+    %c8 = arith.constant 8 : index
+    %c16 = arith.constant 16 : index
+    %c24 = arith.constant 24 : index
+    %c32 = arith.constant 32 : index
+    %c48 = arith.constant 48 : index
+    %c64 = arith.constant 64 : index
+    %c128 = arith.constant 128 : index
+    %c256 = arith.constant 256 : index
+    %c512 = arith.constant 512 : index
+    %zero = arith.constant 0.0 : f32
+    %e = gpu.block_id z
+    %bm = gpu.block_id y
+    %bn = gpu.block_id x
+    %tid = gpu.thread_id x
+    %lane = arith.remui %tid, %c32 : index
+    %warp = arith.divui %tid, %c32 : index
+    %e1 = arith.addi %e, %c1 : index
+    %start32 = memref.load %offsets[%e] : memref<?xi32>
+    %end32 = memref.load %offsets[%e1] : memref<?xi32>
+    %start = arith.index_cast %start32 : i32 to index
+    %end = arith.index_cast %end32 : i32 to index
+    %mb = arith.muli %bm, %c64 : index
+    %m0 = arith.addi %start, %mb : index
+    %inside = arith.cmpi ult, %m0, %end : index
+    scf.if %inside {
+    %n0 = arith.muli %bn, %c128 : index
+    %eN = arith.muli %e, %N : index
+    %nb0 = arith.addi %eN, %n0 : index
+    %kTiles = arith.divui %K, %c32 : index
+    %lastTile = arith.subi %kTiles, %c1 : index
+    %qA0a = arith.constant 0 : index
+    %qA0 = arith.addi %tid, %qA0a : index
+    %lrowA0 = arith.divui %qA0, %c4 : index
+    %lchunkA0 = arith.remui %qA0, %c4 : index
+    %lcolA0 = arith.muli %lchunkA0, %c8 : index
+    %stA0_r1 = arith.shrui %lrowA0, %c1 : index
+    %stA0_r3 = arith.andi %stA0_r1, %c3 : index
+    %stA0_x = arith.xori %lchunkA0, %stA0_r3 : index
+    %stA0_col = arith.muli %stA0_x, %c8 : index
+    %growA0 = arith.addi %m0, %lrowA0 : index
+    %goffA0 = arith.muli %growA0, %K : index
+    %gbaseA0 = arith.addi %goffA0, %lcolA0 : index
+    %qA1a = arith.constant 128 : index
+    %qA1 = arith.addi %tid, %qA1a : index
+    %lrowA1 = arith.divui %qA1, %c4 : index
+    %lchunkA1 = arith.remui %qA1, %c4 : index
+    %lcolA1 = arith.muli %lchunkA1, %c8 : index
+    %stA1_r1 = arith.shrui %lrowA1, %c1 : index
+    %stA1_r3 = arith.andi %stA1_r1, %c3 : index
+    %stA1_x = arith.xori %lchunkA1, %stA1_r3 : index
+    %stA1_col = arith.muli %stA1_x, %c8 : index
+    %growA1 = arith.addi %m0, %lrowA1 : index
+    %goffA1 = arith.muli %growA1, %K : index
+    %gbaseA1 = arith.addi %goffA1, %lcolA1 : index
+    %qB0a = arith.constant 0 : index
+    %qB0 = arith.addi %tid, %qB0a : index
+    %lrowB0 = arith.divui %qB0, %c4 : index
+    %lchunkB0 = arith.remui %qB0, %c4 : index
+    %lcolB0 = arith.muli %lchunkB0, %c8 : index
+    %stB0_r1 = arith.shrui %lrowB0, %c1 : index
+    %stB0_r3 = arith.andi %stB0_r1, %c3 : index
+    %stB0_x = arith.xori %lchunkB0, %stB0_r3 : index
+    %stB0_col = arith.muli %stB0_x, %c8 : index
+    %growB0 = arith.addi %nb0, %lrowB0 : index
+    %goffB0 = arith.muli %growB0, %K : index
+    %gbaseB0 = arith.addi %goffB0, %lcolB0 : index
+    %qB1a = arith.constant 128 : index
+    %qB1 = arith.addi %tid, %qB1a : index
+    %lrowB1 = arith.divui %qB1, %c4 : index
+    %lchunkB1 = arith.remui %qB1, %c4 : index
+    %lcolB1 = arith.muli %lchunkB1, %c8 : index
+    %stB1_r1 = arith.shrui %lrowB1, %c1 : index
+    %stB1_r3 = arith.andi %stB1_r1, %c3 : index
+    %stB1_x = arith.xori %lchunkB1, %stB1_r3 : index
+    %stB1_col = arith.muli %stB1_x, %c8 : index
+    %growB1 = arith.addi %nb0, %lrowB1 : index
+    %goffB1 = arith.muli %growB1, %K : index
+    %gbaseB1 = arith.addi %goffB1, %lcolB1 : index
+    %qB2a = arith.constant 256 : index
+    %qB2 = arith.addi %tid, %qB2a : index
+    %lrowB2 = arith.divui %qB2, %c4 : index
+    %lchunkB2 = arith.remui %qB2, %c4 : index
+    %lcolB2 = arith.muli %lchunkB2, %c8 : index
+    %stB2_r1 = arith.shrui %lrowB2, %c1 : index
+    %stB2_r3 = arith.andi %stB2_r1, %c3 : index
+    %stB2_x = arith.xori %lchunkB2, %stB2_r3 : index
+    %stB2_col = arith.muli %stB2_x, %c8 : index
+    %growB2 = arith.addi %nb0, %lrowB2 : index
+    %goffB2 = arith.muli %growB2, %K : index
+    %gbaseB2 = arith.addi %goffB2, %lcolB2 : index
+    %qB3a = arith.constant 384 : index
+    %qB3 = arith.addi %tid, %qB3a : index
+    %lrowB3 = arith.divui %qB3, %c4 : index
+    %lchunkB3 = arith.remui %qB3, %c4 : index
+    %lcolB3 = arith.muli %lchunkB3, %c8 : index
+    %stB3_r1 = arith.shrui %lrowB3, %c1 : index
+    %stB3_r3 = arith.andi %stB3_r1, %c3 : index
+    %stB3_x = arith.xori %lchunkB3, %stB3_r3 : index
+    %stB3_col = arith.muli %stB3_x, %c8 : index
+    %growB3 = arith.addi %nb0, %lrowB3 : index
+    %goffB3 = arith.muli %growB3, %K : index
+    %gbaseB3 = arith.addi %goffB3, %lcolB3 : index
+    %pro0 = arith.minui %c0, %lastTile : index
+    %ko1 = arith.muli %pro0, %c32 : index
+    %srcA0_1 = arith.addi %gbaseA0, %ko1 : index
+    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<3x64x32xf16, 3>
+    %srcA1_1 = arith.addi %gbaseA1, %ko1 : index
+    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<3x64x32xf16, 3>
+    %srcB0_1 = arith.addi %gbaseB0, %ko1 : index
+    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %srcB1_1 = arith.addi %gbaseB1, %ko1 : index
+    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %srcB2_1 = arith.addi %gbaseB2, %ko1 : index
+    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %srcB3_1 = arith.addi %gbaseB3, %ko1 : index
+    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokB0_1, %tokB1_1, %tokB2_1, %tokB3_1
+    %pro1 = arith.minui %c1, %lastTile : index
+    %ko2 = arith.muli %pro1, %c32 : index
+    %srcA0_2 = arith.addi %gbaseA0, %ko2 : index
+    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<3x64x32xf16, 3>
+    %srcA1_2 = arith.addi %gbaseA1, %ko2 : index
+    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<3x64x32xf16, 3>
+    %srcB0_2 = arith.addi %gbaseB0, %ko2 : index
+    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %srcB1_2 = arith.addi %gbaseB1, %ko2 : index
+    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %srcB2_2 = arith.addi %gbaseB2, %ko2 : index
+    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %srcB3_2 = arith.addi %gbaseB3, %ko2 : index
+    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokB0_2, %tokB1_2, %tokB2_2, %tokB3_2
+    %warpM = arith.divui %warp, %c4 : index
+    %warpN = arith.remui %warp, %c4 : index
+    %wm0 = arith.muli %warpM, %c64 : index
+    %wn0 = arith.muli %warpN, %c32 : index
+    %l16 = arith.remui %lane, %c16 : index
+    %lhi = arith.divui %lane, %c16 : index
+    %l8 = arith.remui %lane, %c8 : index
+    %lmid0 = arith.divui %lane, %c8 : index
+    %lmid = arith.remui %lmid0, %c2 : index
+    %bnrow0 = arith.muli %lhi, %c8 : index
+    %bnrow = arith.addi %bnrow0, %l8 : index
+    %res:64 = scf.for %kt = %c0 to %kTiles step %c1 iter_args(%acc0 = %zero, %acc1 = %zero, %acc2 = %zero, %acc3 = %zero, %acc4 = %zero, %acc5 = %zero, %acc6 = %zero, %acc7 = %zero, %acc8 = %zero, %acc9 = %zero, %acc10 = %zero, %acc11 = %zero, %acc12 = %zero, %acc13 = %zero, %acc14 = %zero, %acc15 = %zero, %acc16 = %zero, %acc17 = %zero, %acc18 = %zero, %acc19 = %zero, %acc20 = %zero, %acc21 = %zero, %acc22 = %zero, %acc23 = %zero, %acc24 = %zero, %acc25 = %zero, %acc26 = %zero, %acc27 = %zero, %acc28 = %zero, %acc29 = %zero, %acc30 = %zero, %acc31 = %zero, %acc32 = %zero, %acc33 = %zero, %acc34 = %zero, %acc35 = %zero, %acc36 = %zero, %acc37 = %zero, %acc38 = %zero, %acc39 = %zero, %acc40 = %zero, %acc41 = %zero, %acc42 = %zero, %acc43 = %zero, %acc44 = %zero, %acc45 = %zero, %acc46 = %zero, %acc47 = %zero, %acc48 = %zero, %acc49 = %zero, %acc50 = %zero, %acc51 = %zero, %acc52 = %zero, %acc53 = %zero, %acc54 = %zero, %acc55 = %zero, %acc56 = %zero, %acc57 = %zero, %acc58 = %zero, %acc59 = %zero, %acc60 = %zero, %acc61 = %zero, %acc62 = %zero, %acc63 = %zero) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
+      %ktn = arith.addi %kt, %c2 : index
+      %ktc = arith.minui %ktn, %lastTile : index
+      %slot = arith.remui %ktn, %c3 : index
+      %cur = arith.remui %kt, %c3 : index
+      nvgpu.device_async_wait %grp1 {numGroups = 1 : i32}
+      gpu.barrier
+      %ko3 = arith.muli %ktc, %c32 : index
+      %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
+      %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%slot, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<3x64x32xf16, 3>
+      %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
+      %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%slot, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<3x64x32xf16, 3>
+      %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
+      %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%slot, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+      %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
+      %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%slot, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+      %srcB2_3 = arith.addi %gbaseB2, %ko3 : index
+      %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%slot, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+      %srcB3_3 = arith.addi %gbaseB3, %ko3 : index
+      %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%slot, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+      %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokB0_3, %tokB1_3, %tokB2_3, %tokB3_3
+      %a0_0_row0 = arith.addi %wm0, %c0 : index
+      %a0_0_row = arith.addi %a0_0_row0, %l16 : index
+      %a0_0_ch = arith.addi %lhi, %c0 : index
+      %a0_0_r1 = arith.shrui %a0_0_row, %c1 : index
+      %a0_0_r3 = arith.andi %a0_0_r1, %c3 : index
+      %a0_0_x = arith.xori %a0_0_ch, %a0_0_r3 : index
+      %a0_0_col = arith.muli %a0_0_x, %c8 : index
+      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xf16> to vector<1xi32>
+      %a0_0_0 = vector.extract %a0_0_w0[0] : i32 from vector<1xi32>
+      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xf16> to vector<1xi32>
+      %a0_0_1 = vector.extract %a0_0_w1[0] : i32 from vector<1xi32>
+      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xf16> to vector<1xi32>
+      %a0_0_2 = vector.extract %a0_0_w2[0] : i32 from vector<1xi32>
+      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xf16> to vector<1xi32>
+      %a0_0_3 = vector.extract %a0_0_w3[0] : i32 from vector<1xi32>
+      %a0_1_row0 = arith.addi %wm0, %c16 : index
+      %a0_1_row = arith.addi %a0_1_row0, %l16 : index
+      %a0_1_ch = arith.addi %lhi, %c0 : index
+      %a0_1_r1 = arith.shrui %a0_1_row, %c1 : index
+      %a0_1_r3 = arith.andi %a0_1_r1, %c3 : index
+      %a0_1_x = arith.xori %a0_1_ch, %a0_1_r3 : index
+      %a0_1_col = arith.muli %a0_1_x, %c8 : index
+      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xf16> to vector<1xi32>
+      %a0_1_0 = vector.extract %a0_1_w0[0] : i32 from vector<1xi32>
+      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xf16> to vector<1xi32>
+      %a0_1_1 = vector.extract %a0_1_w1[0] : i32 from vector<1xi32>
+      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xf16> to vector<1xi32>
+      %a0_1_2 = vector.extract %a0_1_w2[0] : i32 from vector<1xi32>
+      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xf16> to vector<1xi32>
+      %a0_1_3 = vector.extract %a0_1_w3[0] : i32 from vector<1xi32>
+      %a0_2_row0 = arith.addi %wm0, %c32 : index
+      %a0_2_row = arith.addi %a0_2_row0, %l16 : index
+      %a0_2_ch = arith.addi %lhi, %c0 : index
+      %a0_2_r1 = arith.shrui %a0_2_row, %c1 : index
+      %a0_2_r3 = arith.andi %a0_2_r1, %c3 : index
+      %a0_2_x = arith.xori %a0_2_ch, %a0_2_r3 : index
+      %a0_2_col = arith.muli %a0_2_x, %c8 : index
+      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xf16> to vector<1xi32>
+      %a0_2_0 = vector.extract %a0_2_w0[0] : i32 from vector<1xi32>
+      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xf16> to vector<1xi32>
+      %a0_2_1 = vector.extract %a0_2_w1[0] : i32 from vector<1xi32>
+      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xf16> to vector<1xi32>
+      %a0_2_2 = vector.extract %a0_2_w2[0] : i32 from vector<1xi32>
+      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xf16> to vector<1xi32>
+      %a0_2_3 = vector.extract %a0_2_w3[0] : i32 from vector<1xi32>
+      %a0_3_row0 = arith.addi %wm0, %c48 : index
+      %a0_3_row = arith.addi %a0_3_row0, %l16 : index
+      %a0_3_ch = arith.addi %lhi, %c0 : index
+      %a0_3_r1 = arith.shrui %a0_3_row, %c1 : index
+      %a0_3_r3 = arith.andi %a0_3_r1, %c3 : index
+      %a0_3_x = arith.xori %a0_3_ch, %a0_3_r3 : index
+      %a0_3_col = arith.muli %a0_3_x, %c8 : index
+      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xf16> to vector<1xi32>
+      %a0_3_0 = vector.extract %a0_3_w0[0] : i32 from vector<1xi32>
+      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xf16> to vector<1xi32>
+      %a0_3_1 = vector.extract %a0_3_w1[0] : i32 from vector<1xi32>
+      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xf16> to vector<1xi32>
+      %a0_3_2 = vector.extract %a0_3_w2[0] : i32 from vector<1xi32>
+      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xf16> to vector<1xi32>
+      %a0_3_3 = vector.extract %a0_3_w3[0] : i32 from vector<1xi32>
+      %b0_0_row0 = arith.addi %wn0, %c0 : index
+      %b0_0_row = arith.addi %b0_0_row0, %bnrow : index
+      %b0_0_ch = arith.addi %lmid, %c0 : index
+      %b0_0_r1 = arith.shrui %b0_0_row, %c1 : index
+      %b0_0_r3 = arith.andi %b0_0_r1, %c3 : index
+      %b0_0_x = arith.xori %b0_0_ch, %b0_0_r3 : index
+      %b0_0_col = arith.muli %b0_0_x, %c8 : index
+      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xf16> from vector<4x2xf16>
+      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xf16> to vector<1xi32>
+      %b0_0_0 = vector.extract %b0_0_w0[0] : i32 from vector<1xi32>
+      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xf16> from vector<4x2xf16>
+      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xf16> to vector<1xi32>
+      %b0_0_1 = vector.extract %b0_0_w1[0] : i32 from vector<1xi32>
+      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xf16> from vector<4x2xf16>
+      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xf16> to vector<1xi32>
+      %b0_0_2 = vector.extract %b0_0_w2[0] : i32 from vector<1xi32>
+      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xf16> from vector<4x2xf16>
+      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xf16> to vector<1xi32>
+      %b0_0_3 = vector.extract %b0_0_w3[0] : i32 from vector<1xi32>
+      %b0_1_row0 = arith.addi %wn0, %c16 : index
+      %b0_1_row = arith.addi %b0_1_row0, %bnrow : index
+      %b0_1_ch = arith.addi %lmid, %c0 : index
+      %b0_1_r1 = arith.shrui %b0_1_row, %c1 : index
+      %b0_1_r3 = arith.andi %b0_1_r1, %c3 : index
+      %b0_1_x = arith.xori %b0_1_ch, %b0_1_r3 : index
+      %b0_1_col = arith.muli %b0_1_x, %c8 : index
+      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xf16> from vector<4x2xf16>
+      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xf16> to vector<1xi32>
+      %b0_1_0 = vector.extract %b0_1_w0[0] : i32 from vector<1xi32>
+      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xf16> from vector<4x2xf16>
+      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xf16> to vector<1xi32>
+      %b0_1_1 = vector.extract %b0_1_w1[0] : i32 from vector<1xi32>
+      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xf16> from vector<4x2xf16>
+      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xf16> to vector<1xi32>
+      %b0_1_2 = vector.extract %b0_1_w2[0] : i32 from vector<1xi32>
+      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xf16> from vector<4x2xf16>
+      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xf16> to vector<1xi32>
+      %b0_1_3 = vector.extract %b0_1_w3[0] : i32 from vector<1xi32>
+      %d0_0_0 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_0, %b0_0_1] C[%acc0, %acc1, %acc2, %acc3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_0 = llvm.extractvalue %d0_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_1 = llvm.extractvalue %d0_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_2 = llvm.extractvalue %d0_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_3 = llvm.extractvalue %d0_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_2, %b0_0_3] C[%acc4, %acc5, %acc6, %acc7] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_0 = llvm.extractvalue %d0_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_1 = llvm.extractvalue %d0_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_2 = llvm.extractvalue %d0_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_3 = llvm.extractvalue %d0_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_1_0, %b0_1_1] C[%acc8, %acc9, %acc10, %acc11] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_0 = llvm.extractvalue %d0_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_1 = llvm.extractvalue %d0_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_2 = llvm.extractvalue %d0_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_3 = llvm.extractvalue %d0_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_1_2, %b0_1_3] C[%acc12, %acc13, %acc14, %acc15] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_0 = llvm.extractvalue %d0_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_1 = llvm.extractvalue %d0_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_2 = llvm.extractvalue %d0_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_3 = llvm.extractvalue %d0_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_0_0, %b0_0_1] C[%acc16, %acc17, %acc18, %acc19] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_0 = llvm.extractvalue %d0_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_1 = llvm.extractvalue %d0_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_2 = llvm.extractvalue %d0_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_3 = llvm.extractvalue %d0_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_0_2, %b0_0_3] C[%acc20, %acc21, %acc22, %acc23] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_0 = llvm.extractvalue %d0_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_1 = llvm.extractvalue %d0_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_2 = llvm.extractvalue %d0_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_3 = llvm.extractvalue %d0_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_1_0, %b0_1_1] C[%acc24, %acc25, %acc26, %acc27] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_0 = llvm.extractvalue %d0_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_1 = llvm.extractvalue %d0_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_2 = llvm.extractvalue %d0_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_3 = llvm.extractvalue %d0_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_1_2, %b0_1_3] C[%acc28, %acc29, %acc30, %acc31] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_0 = llvm.extractvalue %d0_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_1 = llvm.extractvalue %d0_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_2 = llvm.extractvalue %d0_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_3 = llvm.extractvalue %d0_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_0_0, %b0_0_1] C[%acc32, %acc33, %acc34, %acc35] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_0 = llvm.extractvalue %d0_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_1 = llvm.extractvalue %d0_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_2 = llvm.extractvalue %d0_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_3 = llvm.extractvalue %d0_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_0_2, %b0_0_3] C[%acc36, %acc37, %acc38, %acc39] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_0 = llvm.extractvalue %d0_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_1 = llvm.extractvalue %d0_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_2 = llvm.extractvalue %d0_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_3 = llvm.extractvalue %d0_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_1_0, %b0_1_1] C[%acc40, %acc41, %acc42, %acc43] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_0 = llvm.extractvalue %d0_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_1 = llvm.extractvalue %d0_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_2 = llvm.extractvalue %d0_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_3 = llvm.extractvalue %d0_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_1_2, %b0_1_3] C[%acc44, %acc45, %acc46, %acc47] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_0 = llvm.extractvalue %d0_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_1 = llvm.extractvalue %d0_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_2 = llvm.extractvalue %d0_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_3 = llvm.extractvalue %d0_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_0_0, %b0_0_1] C[%acc48, %acc49, %acc50, %acc51] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_0 = llvm.extractvalue %d0_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_1 = llvm.extractvalue %d0_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_2 = llvm.extractvalue %d0_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_3 = llvm.extractvalue %d0_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_0_2, %b0_0_3] C[%acc52, %acc53, %acc54, %acc55] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_0 = llvm.extractvalue %d0_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_1 = llvm.extractvalue %d0_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_2 = llvm.extractvalue %d0_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_3 = llvm.extractvalue %d0_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_1_0, %b0_1_1] C[%acc56, %acc57, %acc58, %acc59] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_0 = llvm.extractvalue %d0_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_1 = llvm.extractvalue %d0_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_2 = llvm.extractvalue %d0_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_3 = llvm.extractvalue %d0_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_1_2, %b0_1_3] C[%acc60, %acc61, %acc62, %acc63] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_0 = llvm.extractvalue %d0_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_1 = llvm.extractvalue %d0_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_2 = llvm.extractvalue %d0_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_3 = llvm.extractvalue %d0_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a1_0_row0 = arith.addi %wm0, %c0 : index
+      %a1_0_row = arith.addi %a1_0_row0, %l16 : index
+      %a1_0_ch = arith.addi %lhi, %c2 : index
+      %a1_0_r1 = arith.shrui %a1_0_row, %c1 : index
+      %a1_0_r3 = arith.andi %a1_0_r1, %c3 : index
+      %a1_0_x = arith.xori %a1_0_ch, %a1_0_r3 : index
+      %a1_0_col = arith.muli %a1_0_x, %c8 : index
+      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xf16> to vector<1xi32>
+      %a1_0_0 = vector.extract %a1_0_w0[0] : i32 from vector<1xi32>
+      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xf16> to vector<1xi32>
+      %a1_0_1 = vector.extract %a1_0_w1[0] : i32 from vector<1xi32>
+      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xf16> to vector<1xi32>
+      %a1_0_2 = vector.extract %a1_0_w2[0] : i32 from vector<1xi32>
+      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xf16> to vector<1xi32>
+      %a1_0_3 = vector.extract %a1_0_w3[0] : i32 from vector<1xi32>
+      %a1_1_row0 = arith.addi %wm0, %c16 : index
+      %a1_1_row = arith.addi %a1_1_row0, %l16 : index
+      %a1_1_ch = arith.addi %lhi, %c2 : index
+      %a1_1_r1 = arith.shrui %a1_1_row, %c1 : index
+      %a1_1_r3 = arith.andi %a1_1_r1, %c3 : index
+      %a1_1_x = arith.xori %a1_1_ch, %a1_1_r3 : index
+      %a1_1_col = arith.muli %a1_1_x, %c8 : index
+      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xf16> to vector<1xi32>
+      %a1_1_0 = vector.extract %a1_1_w0[0] : i32 from vector<1xi32>
+      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xf16> to vector<1xi32>
+      %a1_1_1 = vector.extract %a1_1_w1[0] : i32 from vector<1xi32>
+      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xf16> to vector<1xi32>
+      %a1_1_2 = vector.extract %a1_1_w2[0] : i32 from vector<1xi32>
+      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xf16> to vector<1xi32>
+      %a1_1_3 = vector.extract %a1_1_w3[0] : i32 from vector<1xi32>
+      %a1_2_row0 = arith.addi %wm0, %c32 : index
+      %a1_2_row = arith.addi %a1_2_row0, %l16 : index
+      %a1_2_ch = arith.addi %lhi, %c2 : index
+      %a1_2_r1 = arith.shrui %a1_2_row, %c1 : index
+      %a1_2_r3 = arith.andi %a1_2_r1, %c3 : index
+      %a1_2_x = arith.xori %a1_2_ch, %a1_2_r3 : index
+      %a1_2_col = arith.muli %a1_2_x, %c8 : index
+      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xf16> to vector<1xi32>
+      %a1_2_0 = vector.extract %a1_2_w0[0] : i32 from vector<1xi32>
+      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xf16> to vector<1xi32>
+      %a1_2_1 = vector.extract %a1_2_w1[0] : i32 from vector<1xi32>
+      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xf16> to vector<1xi32>
+      %a1_2_2 = vector.extract %a1_2_w2[0] : i32 from vector<1xi32>
+      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xf16> to vector<1xi32>
+      %a1_2_3 = vector.extract %a1_2_w3[0] : i32 from vector<1xi32>
+      %a1_3_row0 = arith.addi %wm0, %c48 : index
+      %a1_3_row = arith.addi %a1_3_row0, %l16 : index
+      %a1_3_ch = arith.addi %lhi, %c2 : index
+      %a1_3_r1 = arith.shrui %a1_3_row, %c1 : index
+      %a1_3_r3 = arith.andi %a1_3_r1, %c3 : index
+      %a1_3_x = arith.xori %a1_3_ch, %a1_3_r3 : index
+      %a1_3_col = arith.muli %a1_3_x, %c8 : index
+      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
       %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xf16> from vector<4x2xf16>
       %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xf16> to vector<1xi32>
       %a1_3_0 = vector.extract %a1_3_w0[0] : i32 from vector<1xi32>

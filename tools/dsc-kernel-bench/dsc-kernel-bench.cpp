@@ -82,9 +82,14 @@ MemRef1D descriptor(const Buffer &b, size_t elementBytes) {
   return {b.ptr, b.ptr, 0, int64_t(b.bytes / elementBytes), 1};
 }
 
-/// The kernel's tile (codegen/kernels/gen_grouped_gemm.py).
-constexpr int64_t kBlockRows = 128, kBlockCols = 128, kBlockK = 32;
-constexpr unsigned kThreads = 256;
+/// The kernels' tiles (codegen/kernels/gen_grouped_gemm.py): 128 or 64
+/// rows (grouped_gemm_bf16_tn, _m64) by 128 columns, 4 warps per 64 rows.
+constexpr int64_t kBlockCols = 128, kBlockK = 32;
+int64_t kBlockRows = 128;
+unsigned threadsFor(int64_t blockRows) { return unsigned(blockRows / 64) * 128; }
+const char *kernelFor(int64_t blockRows) {
+  return blockRows == 64 ? "grouped_gemm_bf16_tn_m64" : "grouped_gemm_bf16_tn";
+}
 
 /// A grouped GEMM problem: expert row ranges, padded to kBlockRows.
 struct Grouping {
@@ -124,6 +129,7 @@ struct Args {
   std::string ptx;
   int64_t tokens = 4096, topK = 8, experts = 256, n = 4096, k = 7168;
   int reps = 10;
+  int64_t blockRows = 128;
 };
 
 /// Runs the kernel once on (A, B, offsets) -> C; returns milliseconds per
@@ -142,7 +148,8 @@ float launch(CUfunction fn, const Buffer &a, const Buffer &b, const Buffer &c,
   params.push_back(&k);
   auto once = [&] {
     check(cu->cuLaunchKernel(fn, unsigned(n / kBlockCols), unsigned(maxBlocks),
-                             unsigned(experts), kThreads, 1, 1, 0, stream,
+                             unsigned(experts), threadsFor(kBlockRows), 1, 1, 0,
+                             stream,
                              params.data(), nullptr),
           "launching grouped_gemm_bf16_tn");
   };
@@ -184,6 +191,7 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
   Buffer dc = upload(nullptr, g.rows * n * 4);
   Buffer doff = upload(g.offsets.data(), g.offsets.size() * 4);
   launch(fn, da, db, dc, doff, n, k, experts, g.maxBlocks, 0, stream);
+  // Every row of the expert ranges is checked, the padding rows too.
   std::vector<float> c(g.rows * n);
   check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size() * 4), "cuMemcpyDtoH");
   double worst = 0;
@@ -227,8 +235,8 @@ int groupedGemm(const Args &args) {
   CUmodule module;
   check(cu->cuModuleLoadData(&module, ptx.c_str()), "loading " + args.ptx);
   CUfunction fn;
-  check(cu->cuModuleGetFunction(&fn, module, "grouped_gemm_bf16_tn"),
-        "grouped_gemm_bf16_tn");
+  const char *kernel = kernelFor(args.blockRows);
+  check(cu->cuModuleGetFunction(&fn, module, kernel), kernel);
 
   double error = checkGroupedGemm(fn, stream);
   std::fprintf(stderr, "[bench] grouped GEMM check: max relative error %.2e\n",
@@ -262,12 +270,12 @@ int groupedGemm(const Args &args) {
                     g.maxBlocks, args.reps, stream);
   double flops = 2.0 * double(g.realRows) * args.n * args.k;
   double bytes = double(a.bytes) + double(b.bytes) + double(c.bytes);
-  std::printf("{\"kernel\":\"grouped_gemm_bf16_tn\",\"device\":\"%s\","
+  std::printf("{\"kernel\":\"%s\",\"device\":\"%s\","
               "\"check_max_rel_error\":%.3e,\"tokens\":%lld,\"top_k\":%lld,"
               "\"experts\":%lld,\"n\":%lld,\"k\":%lld,\"rows\":%lld,"
               "\"padded_rows\":%lld,\"ms\":%.4f,\"tflops\":%.2f,"
               "\"bytes\":%.0f,\"gbps\":%.1f}\n",
-              name, error, (long long)args.tokens, (long long)args.topK,
+              kernel, name, error, (long long)args.tokens, (long long)args.topK,
               (long long)args.experts, (long long)args.n, (long long)args.k,
               (long long)g.realRows, (long long)g.rows, ms,
               flops / (ms * 1e-3) / 1e12, bytes, bytes / (ms * 1e-3) / 1e9);
@@ -280,7 +288,8 @@ int main(int argc, char **argv) {
   if (argc < 2 || std::string(argv[1]) != "grouped-gemm") {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
-                 "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N]\n");
+                 "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
+                 "[--block-rows 128|64]\n");
     return 2;
   }
   Args args;
@@ -301,11 +310,16 @@ int main(int argc, char **argv) {
       args.k = std::atoll(value);
     else if (flag == "--reps")
       args.reps = std::atoi(value);
+    else if (flag == "--block-rows")
+      args.blockRows = std::atoll(value);
     else
       die("unknown flag " + flag);
   }
   if (args.ptx.empty())
     die("--ptx is required");
+  if (args.blockRows != 64 && args.blockRows != 128)
+    die("--block-rows must be 64 or 128");
+  kBlockRows = args.blockRows;
   if (args.n % kBlockCols || args.k % kBlockK || args.tokens < 1 ||
       args.experts < 1 || args.topK < 1)
     die("need N % 128 == 0, K % 32 == 0 and positive sizes");

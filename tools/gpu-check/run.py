@@ -163,7 +163,9 @@ def grouped_gemm():
     (N = 7168, K = 2048). Against the floor: the larger of bytes over the
     measured copy rate and FLOPs over the measured bf16 GEMM rate."""
     bench = os.path.join(BUNDLE, "bin", "dsc-kernel-bench")
-    for chip in ("sm_90a", "sm_80"):
+    # The sm_80 PTX is the same code JIT-compiled: measured once, on the
+    # 64-row variant (few rows per expert) and the 128-row one.
+    for chip, rows in (("sm_90a", "128"), ("sm_90a", "64")):
         ptx = os.path.join(BUNDLE, "kernels", f"dsc_grouped_gemm.{chip}.ptx")
         shapes = (("gate+up", ["--n", "4096", "--k", "7168"]),
                   ("down", ["--n", "7168", "--k", "2048"]),
@@ -173,11 +175,14 @@ def grouped_gemm():
                                     "--experts", "1", "--n", "8192", "--k",
                                     "8192"]))
         for label, flags in shapes:
-            p = subprocess.run([bench, "grouped-gemm", "--ptx", ptx, *flags],
+            if rows == "64" and label.startswith("dense"):
+                continue
+            p = subprocess.run([bench, "grouped-gemm", "--ptx", ptx,
+                                "--block-rows", rows, *flags],
                                capture_output=True, text=True, timeout=600)
             print(p.stderr.strip(), flush=True)
             if not p.stdout.strip():
-                row(f"grouped GEMM {label} ({chip} PTX)",
+                row(f"grouped GEMM {label} (M tile {rows})",
                     f"exit {p.returncode}: {p.stderr.strip()[-200:]}", False)
                 continue
             res = json.loads(p.stdout)
@@ -196,7 +201,7 @@ def grouped_gemm():
                          f"% of cuBLAS, {ratio:.1f}x its floor "
                          f"{floor_ms:.3f} ms (target 1.7x)")
                 floor_ok = ratio <= 1.7
-            row(f"grouped GEMM {label} ({chip} PTX)", text,
+            row(f"grouped GEMM {label} (M tile {rows})", text,
                 check_ok and (floor_ok is not False))
 
 
