@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the embedded default model (test/fixtures/tiny-v3, a tiny
 # DeepSeek-V3-like checkpoint made by transformers): compile it for cpu and
-# sm_90a into one artifact, then generate greedily from three prompts. The
-# run uses the GPU once the runtime's CUDA backend exists (it does not yet:
-# dsc-run --device cuda says so), the CPU until then. Prints tokens and
-# timings.
+# sm_90a into one artifact, then generate greedily from three prompts, on
+# the GPU where one is there (a CUDA driver and a GPU of compute capability
+# 9.0 for the sm_90a code), on the CPU otherwise. Prints tokens and timings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
