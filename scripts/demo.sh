@@ -12,7 +12,7 @@ MODEL="${1:-test/fixtures/tiny-v3}"
 OUT="$BUILD_DIR/demo"
 mkdir -p "$OUT"
 
-"$BUILD_DIR/tools/dsc-compile" "$MODEL" -o "$OUT/model.dscx" --target cpu,sm_90a
+"$BUILD_DIR/tools/dsc-compile" "$MODEL" -o "$OUT/model.dscx" --target cpu,sm_90a,sm_80
 ls -l "$OUT/model.dscx"
 
 device=cpu

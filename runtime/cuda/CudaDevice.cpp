@@ -89,10 +89,10 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
       blockZ, sharedBytes, static_cast<CUstream>(stream), params, extra);
   if (r != CUDA_SUCCESS)
     abandonCall(device().driver().check(
-        r, absl::StrCat("launching a kernel on grid (", gridX, ", ", gridY,
-                        ", ", gridZ, ") x block (", blockX, ", ", blockY,
-                        ", ", blockZ, ") with ", sharedBytes,
-                        " bytes of shared memory")));
+        r,
+        absl::StrCat("launching a kernel on grid (", gridX, ", ", gridY, ", ",
+                     gridZ, ") x block (", blockX, ", ", blockY, ", ", blockZ,
+                     ") with ", sharedBytes, " bytes of shared memory")));
 }
 
 /// Set where the compiled code calls a GPU runtime function this runtime

@@ -48,7 +48,10 @@ static CUresult cuInit(unsigned flags) {
   }
   return OK;
 }
-static CUresult cuDriverGetVersion(int *v) { *v = 13000; return OK; }
+static CUresult cuDriverGetVersion(int *v) {
+  *v = 13000;
+  return OK;
+}
 static CUresult cuGetErrorName(CUresult r, const char **s) {
   *s = r == INVALID_VALUE   ? "CUDA_ERROR_INVALID_VALUE"
        : r == OUT_OF_MEMORY ? "CUDA_ERROR_OUT_OF_MEMORY"
@@ -62,7 +65,10 @@ static CUresult cuGetErrorString(CUresult r, const char **s) {
   *s = "rejected by the fake CUDA driver";
   return OK;
 }
-static CUresult cuDeviceGetCount(int *n) { *n = 1; return OK; }
+static CUresult cuDeviceGetCount(int *n) {
+  *n = 1;
+  return OK;
+}
 static CUresult cuDeviceGet(int *d, int ordinal) {
   *d = ordinal;
   return ordinal == 0 ? OK : INVALID_VALUE;
@@ -76,8 +82,10 @@ static CUresult cuDeviceGetAttribute(int *v, int attribute, int d) {
   (void)d;
   const char *cc = getenv("DSC_FAKE_CUDA_CC"); /* "80", default "90" */
   int capability = cc ? atoi(cc) : 90;
-  *v = attribute == 75 ? capability / 10 : attribute == 76 ? capability % 10
-       : attribute == 16 ? 132 : 0;
+  *v = attribute == 75   ? capability / 10
+       : attribute == 76 ? capability % 10
+       : attribute == 16 ? 132
+                         : 0;
   return OK;
 }
 static CUresult cuDeviceTotalMem(size_t *bytes, int d) {
@@ -90,15 +98,24 @@ static CUresult cuDevicePrimaryCtxRetain(void **ctx, int d) {
   *ctx = (void *)0x1;
   return OK;
 }
-static CUresult cuDevicePrimaryCtxRelease(int d) { (void)d; return OK; }
+static CUresult cuDevicePrimaryCtxRelease(int d) {
+  (void)d;
+  return OK;
+}
 static CUresult cuCtxSetCurrent(void *ctx) { return ctx ? OK : INVALID_VALUE; }
 static CUresult cuStreamCreate(void **s, unsigned flags) {
   (void)flags;
   *s = malloc(1);
   return OK;
 }
-static CUresult cuStreamDestroy(void *s) { free(s); return OK; }
-static CUresult cuStreamSynchronize(void *s) { (void)s; return OK; }
+static CUresult cuStreamDestroy(void *s) {
+  free(s);
+  return OK;
+}
+static CUresult cuStreamSynchronize(void *s) {
+  (void)s;
+  return OK;
+}
 static CUresult cuMemAllocManaged(uint64_t *p, size_t bytes, unsigned flags) {
   (void)flags;
   void *block = NULL;
@@ -111,7 +128,10 @@ static CUresult cuMemAllocManaged(uint64_t *p, size_t bytes, unsigned flags) {
 static CUresult cuMemAlloc(uint64_t *p, size_t bytes) {
   return cuMemAllocManaged(p, bytes, 1);
 }
-static CUresult cuMemFree(uint64_t p) { free((void *)(uintptr_t)p); return OK; }
+static CUresult cuMemFree(uint64_t p) {
+  free((void *)(uintptr_t)p);
+  return OK;
+}
 static CUresult cuMemcpyHtoD(uint64_t d, const void *s, size_t n) {
   memcpy((void *)(uintptr_t)d, s, n);
   return OK;
@@ -166,8 +186,8 @@ static CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
   (void)stream, (void)extra;
   /* The limits of compute capability 8.0 and 9.0. */
   if (!f || !params || gx == 0 || gy == 0 || gz == 0 || gx > 0x7fffffffu ||
-      gy > 65535 || gz > 65535 || bx == 0 || by == 0 || bz == 0 ||
-      bz > 64 || (uint64_t)bx * by * bz > 1024 || shared > 227 * 1024) {
+      gy > 65535 || gz > 65535 || bx == 0 || by == 0 || bz == 0 || bz > 64 ||
+      (uint64_t)bx * by * bz > 1024 || shared > 227 * 1024) {
     fprintf(stderr,
             "fake-cuda: rejected launch on grid (%u, %u, %u) x block (%u, "
             "%u, %u)\n",
@@ -175,15 +195,28 @@ static CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
     return INVALID_VALUE;
   }
   if (getenv("DSC_FAKE_CUDA_TRACE"))
-    fprintf(stderr, "fake-cuda: launch (%u, %u, %u) x (%u, %u, %u)\n", gx,
-            gy, gz, bx, by, bz);
+    fprintf(stderr, "fake-cuda: launch (%u, %u, %u) x (%u, %u, %u)\n", gx, gy,
+            gz, bx, by, bz);
   ++launches;
   return OK;
 }
-static CUresult cuEventCreate(void **e, unsigned f) { (void)f; *e = malloc(1); return OK; }
-static CUresult cuEventDestroy(void *e) { free(e); return OK; }
-static CUresult cuEventRecord(void *e, void *s) { (void)e, (void)s; return OK; }
-static CUresult cuEventSynchronize(void *e) { (void)e; return OK; }
+static CUresult cuEventCreate(void **e, unsigned f) {
+  (void)f;
+  *e = malloc(1);
+  return OK;
+}
+static CUresult cuEventDestroy(void *e) {
+  free(e);
+  return OK;
+}
+static CUresult cuEventRecord(void *e, void *s) {
+  (void)e, (void)s;
+  return OK;
+}
+static CUresult cuEventSynchronize(void *e) {
+  (void)e;
+  return OK;
+}
 static CUresult cuEventElapsedTime(float *ms, void *a, void *b) {
   (void)a, (void)b;
   *ms = 0;
@@ -194,25 +227,46 @@ struct Entry {
   const char *name;
   void *function;
 };
-#define ENTRY(name) {#name, (void *)&name}
+#define ENTRY(name)                                                            \
+  { #name, (void *)&name }
 static const struct Entry entries[] = {
-    ENTRY(cuInit), ENTRY(cuDriverGetVersion), ENTRY(cuGetErrorName),
-    ENTRY(cuGetErrorString), ENTRY(cuDeviceGetCount), ENTRY(cuDeviceGet),
-    ENTRY(cuDeviceGetName), ENTRY(cuDeviceGetAttribute),
-    ENTRY(cuDeviceTotalMem), ENTRY(cuDevicePrimaryCtxRetain),
-    ENTRY(cuDevicePrimaryCtxRelease), ENTRY(cuCtxSetCurrent),
-    ENTRY(cuStreamCreate), ENTRY(cuStreamDestroy), ENTRY(cuStreamSynchronize),
-    ENTRY(cuMemAlloc), ENTRY(cuMemAllocManaged), ENTRY(cuMemFree),
-    ENTRY(cuMemcpyHtoD), ENTRY(cuMemcpyDtoH), ENTRY(cuMemcpyDtoD),
-    ENTRY(cuMemsetD8), ENTRY(cuModuleLoadData), ENTRY(cuModuleLoadDataEx),
-    ENTRY(cuModuleUnload), ENTRY(cuModuleGetFunction), ENTRY(cuLaunchKernel),
-    ENTRY(cuEventCreate), ENTRY(cuEventDestroy), ENTRY(cuEventRecord),
-    ENTRY(cuEventSynchronize), ENTRY(cuEventElapsedTime),
+    ENTRY(cuInit),
+    ENTRY(cuDriverGetVersion),
+    ENTRY(cuGetErrorName),
+    ENTRY(cuGetErrorString),
+    ENTRY(cuDeviceGetCount),
+    ENTRY(cuDeviceGet),
+    ENTRY(cuDeviceGetName),
+    ENTRY(cuDeviceGetAttribute),
+    ENTRY(cuDeviceTotalMem),
+    ENTRY(cuDevicePrimaryCtxRetain),
+    ENTRY(cuDevicePrimaryCtxRelease),
+    ENTRY(cuCtxSetCurrent),
+    ENTRY(cuStreamCreate),
+    ENTRY(cuStreamDestroy),
+    ENTRY(cuStreamSynchronize),
+    ENTRY(cuMemAlloc),
+    ENTRY(cuMemAllocManaged),
+    ENTRY(cuMemFree),
+    ENTRY(cuMemcpyHtoD),
+    ENTRY(cuMemcpyDtoH),
+    ENTRY(cuMemcpyDtoD),
+    ENTRY(cuMemsetD8),
+    ENTRY(cuModuleLoadData),
+    ENTRY(cuModuleLoadDataEx),
+    ENTRY(cuModuleUnload),
+    ENTRY(cuModuleGetFunction),
+    ENTRY(cuLaunchKernel),
+    ENTRY(cuEventCreate),
+    ENTRY(cuEventDestroy),
+    ENTRY(cuEventRecord),
+    ENTRY(cuEventSynchronize),
+    ENTRY(cuEventElapsedTime),
 };
 
 __attribute__((visibility("default"))) CUresult
-cuGetProcAddress_v2(const char *symbol, void **pfn, int version,
-                    uint64_t flags, int *status) {
+cuGetProcAddress_v2(const char *symbol, void **pfn, int version, uint64_t flags,
+                    int *status) {
   (void)version, (void)flags;
   for (size_t i = 0; i < sizeof entries / sizeof *entries; ++i)
     if (strcmp(entries[i].name, symbol) == 0) {

@@ -86,7 +86,9 @@ MemRef1D descriptor(const Buffer &b, size_t elementBytes) {
 /// rows (grouped_gemm_bf16_tn, _m64) by 128 columns, 4 warps per 64 rows.
 constexpr int64_t kBlockCols = 128, kBlockK = 32;
 int64_t kBlockRows = 128;
-unsigned threadsFor(int64_t blockRows) { return unsigned(blockRows / 64) * 128; }
+unsigned threadsFor(int64_t blockRows) {
+  return unsigned(blockRows / 64) * 128;
+}
 const char *kernelFor(int64_t blockRows) {
   return blockRows == 64 ? "grouped_gemm_bf16_tn_m64" : "grouped_gemm_bf16_tn";
 }
@@ -96,7 +98,7 @@ struct Grouping {
   std::vector<int32_t> offsets; // experts + 1
   int64_t rows = 0;             // padded total
   int64_t realRows = 0;
-  int64_t maxBlocks = 0;        // most row blocks of one expert
+  int64_t maxBlocks = 0; // most row blocks of one expert
 };
 
 Grouping route(int64_t tokens, int64_t topK, int64_t experts, uint32_t seed) {
@@ -149,8 +151,7 @@ float launch(CUfunction fn, const Buffer &a, const Buffer &b, const Buffer &c,
   auto once = [&] {
     check(cu->cuLaunchKernel(fn, unsigned(n / kBlockCols), unsigned(maxBlocks),
                              unsigned(experts), threadsFor(kBlockRows), 1, 1, 0,
-                             stream,
-                             params.data(), nullptr),
+                             stream, params.data(), nullptr),
           "launching grouped_gemm_bf16_tn");
   };
   once();
@@ -187,7 +188,8 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
   std::mt19937 rng(11);
   std::vector<uint16_t> a = randomBf16(g.rows * k, rng);
   std::vector<uint16_t> b = randomBf16(experts * n * k, rng);
-  Buffer da = upload(a.data(), a.size() * 2), db = upload(b.data(), b.size() * 2);
+  Buffer da = upload(a.data(), a.size() * 2),
+         db = upload(b.data(), b.size() * 2);
   Buffer dc = upload(nullptr, g.rows * n * 4);
   Buffer doff = upload(g.offsets.data(), g.offsets.size() * 4);
   launch(fn, da, db, dc, doff, n, k, experts, g.maxBlocks, 0, stream);

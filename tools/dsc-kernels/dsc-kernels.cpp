@@ -1,4 +1,4 @@
-//===- dsc-kernels.cpp - Compile dsc's kernel library to PTX ---------------===//
+//===- dsc-kernels.cpp - Compile dsc's kernel library to PTX --------------===//
 //
 // The hand-scheduled kernels of codegen/kernels/ (gpu, nvgpu and nvvm
 // dialects) lowered for one chip, one PTX file per gpu.module:

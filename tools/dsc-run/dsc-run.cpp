@@ -385,8 +385,7 @@ static int run(int argc, char **argv) {
     std::puts(line.c_str());
   }
   std::fprintf(stderr, "[dsc-run] %s (%s): load %.2f ms, bind %.2f ms",
-               deviceName.c_str(), target.c_str(),
-               loadMs, bindMs);
+               deviceName.c_str(), target.c_str(), loadMs, bindMs);
   if (steps > 0)
     std::fprintf(stderr, ", prefill %.2f ms", prefillMs);
   if (steps > 1)
