@@ -29,8 +29,9 @@ prepare() {
   rm -rf "$bundle" && mkdir -p "$bundle/bin" "$bundle/lib" "$bundle/models"
   cp "$build/tools/dsc-run" "$build/tools/dsc-kernel-bench" "$bundle/bin/"
   for chip in sm_90a sm_80; do
-    "$build/tools/dsc-kernels" codegen/kernels/grouped_gemm_bf16.mlir \
-      --chip "$chip" -o "$bundle/kernels"
+    for kernel in codegen/kernels/*.mlir; do
+      "$build/tools/dsc-kernels" "$kernel" --chip "$chip" -o "$bundle/kernels"
+    done
   done
   # The runtime and the shared libraries it needs beyond the C/C++ ones
   # (Abseil on Debian), as plain files: links do not travel.

@@ -6,15 +6,18 @@ into MLIR (gpu, nvgpu and nvvm dialects):
     python3 codegen/kernels/gen_grouped_gemm.py > codegen/kernels/grouped_gemm_bf16.mlir
 
 The schedule, sm_80 style (it runs on sm_90a unchanged):
-  * block tile BM x BN = 128 x 128, K step BK = 32, 8 warps in a 2 x 4 grid,
-    each warp a 64 x 32 tile: 4 x 4 mma.sync m16n8k16 per 16 of K;
-  * global -> shared with cp.async (16 bytes per copy), a 3-stage ring
-    (48 KiB of shared memory), one commit group per K step;
+  * block tile BM x BN = 128 x 128 (or 64 x 128), K step BK = 64, warps in a
+    2 x 4 (1 x 4) grid, each warp a 64 x 32 tile: 4 x 4 mma.sync m16n8k16
+    per 16 of K;
+  * global -> shared with cp.async (16 bytes per copy), a 4-stage ring in
+    dynamic shared memory (128 KiB; 96 KiB for 64 rows), one commit group
+    per K step;
   * shared -> registers with ldmatrix.x4, rows XOR-swizzled in 16-byte
     chunks so that the 8 rows one ldmatrix reads hit 8 different banks.
 """
 
-BN, BK, STAGES, WARPS_N = 128, 32, 3, 4
+BN, BK, STAGES, WARPS_N = 128, 64, 4, 4
+CPR = BK // 8  # 16-byte chunks per tile row
 
 
 def configure(bm):
@@ -26,8 +29,14 @@ def configure(bm):
     WM, WN = BM // WARPS_M, BN // WARPS_N  # 64 x 32 per warp
     MT, NT = WM // 16, WN // 8  # mma tiles per warp: 4 x 4
     THREADS = 32 * WARPS_M * WARPS_N
-    SMEM_A = f"memref<{STAGES}x{BM}x{BK}xf16, 3>"
-    SMEM_B = f"memref<{STAGES}x{BN}x{BK}xf16, 3>"
+    SMEM_A = f"memref<{STAGES}x{BM}x{BK}xf16, #gpu.address_space<workgroup>>"
+    SMEM_B = f"memref<{STAGES}x{BN}x{BK}xf16, #gpu.address_space<workgroup>>"
+
+
+def smem_bytes(bm):
+    """Dynamic shared memory of the kernel for M tile `bm` (the launch
+    passes it, after raising the kernel's limit)."""
+    return STAGES * (bm + BN) * BK * 2
 
 
 out = []
@@ -60,7 +69,9 @@ def file_header():
 //
 // Grid (N / {BN}, max rows per expert / M tile, experts). Warps of 64 x 32
 // (4 x 4 mma tiles), {WARPS_N} across N; a {STAGES}-stage cp.async ring in
-// shared memory (L1 bypassed); ldmatrix.x4 from XOR-swizzled rows.
+// dynamic shared memory (L1 bypassed; launch with the kernel's bytes:
+// {smem_bytes(128)} for the 128-row tile, {smem_bytes(64)} for _m64, above the default
+// 48 KiB limit); ldmatrix.x4 from XOR-swizzled rows.
 module attributes {{gpu.container_module}} {{
 gpu.module @dsc_grouped_gemm {{""")
 
@@ -71,22 +82,30 @@ def kernel_header(name):
   gpu.func @{name}(%A: memref<?xf16>, %B: memref<?xf16>,
                                  %C: memref<?xf32>, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
-      workgroup(%smA : {SMEM_A}, %smB : {SMEM_B})
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{""")
-    for value in sorted({0, 1, 2, 3, 4, 6, 7, 8, 16, 32, 64, BM, BN, BK, STAGES,
+    for value in sorted({0, 1, 2, 3, 4, 6, 7, 8, 16, 32, 64, BM, BN, BK, STAGES, CPR,
+                         STAGES - 1,
                          THREADS, 256, 512} | {i * 16 for i in range(MT)} |
                         {i * 8 for i in range(NT)} | {WM, WN}):
         emit(f"    %c{value} = arith.constant {value} : index")
         names.add(f"c{value}")
     emit("    %zero = arith.constant 0.0 : f32")
+    # The stages live in dynamic shared memory ({STAGES} x (A tile, B tile)
+    # is more than the 48 KiB a kernel may declare statically).
+    emit(f"""    %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+    %offB = arith.constant {STAGES * BM * BK * 2} : index
+    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to {SMEM_A}
+    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to {SMEM_B}""")
 
 
 def swizzled(row, col_chunk, prefix, indent="    "):
     """Physical column (in elements) of 16-byte chunk `col_chunk` of `row`:
-    the chunk index XOR (row / 2) % 4. A row is 4 chunks (64 bytes), so the
-    8 rows an ldmatrix reads land in 8 distinct 16-byte bank groups."""
-    emit(f"{indent}{v(prefix + '_r1')} = arith.shrui {row}, %c1 : index")
-    emit(f"{indent}{v(prefix + '_r3')} = arith.andi %{prefix}_r1, %c3 : index")
+    the chunk index XOR (row / (8 / CPR)) % CPR, so that the 8 consecutive
+    rows an ldmatrix reads land in 8 distinct 16-byte bank groups (a row
+    is CPR chunks; 8 chunks make the 128 bytes of all 32 banks)."""
+    shift = {8: 0, 4: 1, 2: 2}[CPR]
+    emit(f"{indent}{v(prefix + '_r1')} = arith.shrui {row}, %c{shift} : index")
+    emit(f"{indent}{v(prefix + '_r3')} = arith.remui %{prefix}_r1, %c{CPR} : index")
     emit(f"{indent}{v(prefix + '_x')} = arith.xori {col_chunk}, %{prefix}_r3 : index")
     emit(f"{indent}{v(prefix + '_col')} = arith.muli %{prefix}_x, %c8 : index")
     return f"%{prefix}_col"
@@ -126,15 +145,15 @@ def body():
     %kTiles = arith.divui %K, %c{BK} : index
     %lastTile = arith.subi %kTiles, %c1 : index""")
     # Each thread copies (tile rows * BK / 8) / THREADS 16-byte chunks of A
-    # and of B per stage: chunk q is row q / 4, chunk q % 4 of that row.
+    # and of B per stage: chunk q is row q / CPR, chunk q % CPR of that row.
     copies = {"A": BM * BK // 8 // THREADS, "B": BN * BK // 8 // THREADS}
     for op, rowBase in (("A", "%m0"), ("B", "%nb0")):
         for i in range(copies[op]):
             p = f"{op}{i}"
             emit(f"    %q{p}a = arith.constant {i * THREADS} : index")
             emit(f"    %q{p} = arith.addi %tid, %q{p}a : index")
-            emit(f"    %lrow{p} = arith.divui %q{p}, %c4 : index")
-            emit(f"    %lchunk{p} = arith.remui %q{p}, %c4 : index")
+            emit(f"    %lrow{p} = arith.divui %q{p}, %c{CPR} : index")
+            emit(f"    %lchunk{p} = arith.remui %q{p}, %c{CPR} : index")
             emit(f"    %lcol{p} = arith.muli %lchunk{p}, %c8 : index")
             swizzled(f"%lrow{p}", f"%lchunk{p}", f"st{p}")
             emit(f"    %grow{p} = arith.addi {rowBase}, %lrow{p} : index")
@@ -178,15 +197,16 @@ def body():
     inits = ", ".join(f"{a} = %zero" for a in acc)
     types = ", ".join(["f32"] * len(acc))
     emit(f"    %res:{len(acc)} = scf.for %kt = %c0 to %kTiles step %c1 iter_args({inits}) -> ({types}) {{")
-    emit("      %ktn = arith.addi %kt, %c2 : index")
+    emit(f"      %ktn = arith.addi %kt, %c{STAGES - 1} : index")
     emit("      %ktc = arith.minui %ktn, %lastTile : index")
     emit(f"      %slot = arith.remui %ktn, %c{STAGES} : index")
     emit(f"      %cur = arith.remui %kt, %c{STAGES} : index")
-    # Wait for tile kt (one newer group may stay in flight), make sure every
-    # warp is done with the stage the next copies overwrite (computed in
-    # step kt - 1), then start the copies of tile kt + 2 (the last tile again
-    # near the end: a group per step keeps the wait count uniform).
-    emit("      nvgpu.device_async_wait %grp1 {numGroups = 1 : i32}")
+    # Wait for tile kt (STAGES - 2 newer groups may stay in flight), make
+    # sure every warp is done with the stage the next copies overwrite
+    # (computed in step kt - 1), then start the copies of tile
+    # kt + STAGES - 1 (the last tile again near the end: a group per step
+    # keeps the wait count uniform).
+    emit(f"      nvgpu.device_async_wait %grp1 {{numGroups = {STAGES - 2} : i32}}")
     emit("      gpu.barrier")
     issue("%ktc", "%slot", indent="      ")
     cur = list(acc)

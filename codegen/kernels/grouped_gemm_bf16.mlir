@@ -11,18 +11,19 @@
 // variant); B [experts * N, K] the expert weights as nn.Linear stores them
 // ([out, in], so A * B^T). Both are bf16, typed f16 here: cp.async and
 // ldmatrix move 16-bit words, and the mma reads them as bf16. With one
-// expert it is a plain GEMM. Requires N % 128 == 0 and K % 32 == 0.
+// expert it is a plain GEMM. Requires N % 128 == 0 and K % 64 == 0.
 //
 // Grid (N / 128, max rows per expert / M tile, experts). Warps of 64 x 32
-// (4 x 4 mma tiles), 4 across N; a 3-stage cp.async ring in
-// shared memory (L1 bypassed); ldmatrix.x4 from XOR-swizzled rows.
+// (4 x 4 mma tiles), 4 across N; a 4-stage cp.async ring in
+// dynamic shared memory (L1 bypassed; launch with the kernel's bytes:
+// 131072 for the 128-row tile, 98304 for _m64, above the default
+// 48 KiB limit); ldmatrix.x4 from XOR-swizzled rows.
 module attributes {gpu.container_module} {
 gpu.module @dsc_grouped_gemm {
-  // Block tile 128 x 128, K step 32, 2 x 4 warps, 256 threads.
+  // Block tile 128 x 128, K step 64, 2 x 4 warps, 256 threads.
   gpu.func @grouped_gemm_bf16_tn(%A: memref<?xf16>, %B: memref<?xf16>,
                                  %C: memref<?xf32>, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
-      workgroup(%smA : memref<3x128x32xf16, 3>, %smB : memref<3x128x32xf16, 3>)
       kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
@@ -41,6 +42,10 @@ gpu.module @dsc_grouped_gemm {
     %c256 = arith.constant 256 : index
     %c512 = arith.constant 512 : index
     %zero = arith.constant 0.0 : f32
+    %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+    %offB = arith.constant 65536 : index
+    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %e = gpu.block_id z
     %bm = gpu.block_id y
     %bn = gpu.block_id x
@@ -59,15 +64,15 @@ gpu.module @dsc_grouped_gemm {
     %n0 = arith.muli %bn, %c128 : index
     %eN = arith.muli %e, %N : index
     %nb0 = arith.addi %eN, %n0 : index
-    %kTiles = arith.divui %K, %c32 : index
+    %kTiles = arith.divui %K, %c64 : index
     %lastTile = arith.subi %kTiles, %c1 : index
     %qA0a = arith.constant 0 : index
     %qA0 = arith.addi %tid, %qA0a : index
-    %lrowA0 = arith.divui %qA0, %c4 : index
-    %lchunkA0 = arith.remui %qA0, %c4 : index
+    %lrowA0 = arith.divui %qA0, %c8 : index
+    %lchunkA0 = arith.remui %qA0, %c8 : index
     %lcolA0 = arith.muli %lchunkA0, %c8 : index
-    %stA0_r1 = arith.shrui %lrowA0, %c1 : index
-    %stA0_r3 = arith.andi %stA0_r1, %c3 : index
+    %stA0_r1 = arith.shrui %lrowA0, %c0 : index
+    %stA0_r3 = arith.remui %stA0_r1, %c8 : index
     %stA0_x = arith.xori %lchunkA0, %stA0_r3 : index
     %stA0_col = arith.muli %stA0_x, %c8 : index
     %growA0 = arith.addi %m0, %lrowA0 : index
@@ -75,23 +80,47 @@ gpu.module @dsc_grouped_gemm {
     %gbaseA0 = arith.addi %goffA0, %lcolA0 : index
     %qA1a = arith.constant 256 : index
     %qA1 = arith.addi %tid, %qA1a : index
-    %lrowA1 = arith.divui %qA1, %c4 : index
-    %lchunkA1 = arith.remui %qA1, %c4 : index
+    %lrowA1 = arith.divui %qA1, %c8 : index
+    %lchunkA1 = arith.remui %qA1, %c8 : index
     %lcolA1 = arith.muli %lchunkA1, %c8 : index
-    %stA1_r1 = arith.shrui %lrowA1, %c1 : index
-    %stA1_r3 = arith.andi %stA1_r1, %c3 : index
+    %stA1_r1 = arith.shrui %lrowA1, %c0 : index
+    %stA1_r3 = arith.remui %stA1_r1, %c8 : index
     %stA1_x = arith.xori %lchunkA1, %stA1_r3 : index
     %stA1_col = arith.muli %stA1_x, %c8 : index
     %growA1 = arith.addi %m0, %lrowA1 : index
     %goffA1 = arith.muli %growA1, %K : index
     %gbaseA1 = arith.addi %goffA1, %lcolA1 : index
+    %qA2a = arith.constant 512 : index
+    %qA2 = arith.addi %tid, %qA2a : index
+    %lrowA2 = arith.divui %qA2, %c8 : index
+    %lchunkA2 = arith.remui %qA2, %c8 : index
+    %lcolA2 = arith.muli %lchunkA2, %c8 : index
+    %stA2_r1 = arith.shrui %lrowA2, %c0 : index
+    %stA2_r3 = arith.remui %stA2_r1, %c8 : index
+    %stA2_x = arith.xori %lchunkA2, %stA2_r3 : index
+    %stA2_col = arith.muli %stA2_x, %c8 : index
+    %growA2 = arith.addi %m0, %lrowA2 : index
+    %goffA2 = arith.muli %growA2, %K : index
+    %gbaseA2 = arith.addi %goffA2, %lcolA2 : index
+    %qA3a = arith.constant 768 : index
+    %qA3 = arith.addi %tid, %qA3a : index
+    %lrowA3 = arith.divui %qA3, %c8 : index
+    %lchunkA3 = arith.remui %qA3, %c8 : index
+    %lcolA3 = arith.muli %lchunkA3, %c8 : index
+    %stA3_r1 = arith.shrui %lrowA3, %c0 : index
+    %stA3_r3 = arith.remui %stA3_r1, %c8 : index
+    %stA3_x = arith.xori %lchunkA3, %stA3_r3 : index
+    %stA3_col = arith.muli %stA3_x, %c8 : index
+    %growA3 = arith.addi %m0, %lrowA3 : index
+    %goffA3 = arith.muli %growA3, %K : index
+    %gbaseA3 = arith.addi %goffA3, %lcolA3 : index
     %qB0a = arith.constant 0 : index
     %qB0 = arith.addi %tid, %qB0a : index
-    %lrowB0 = arith.divui %qB0, %c4 : index
-    %lchunkB0 = arith.remui %qB0, %c4 : index
+    %lrowB0 = arith.divui %qB0, %c8 : index
+    %lchunkB0 = arith.remui %qB0, %c8 : index
     %lcolB0 = arith.muli %lchunkB0, %c8 : index
-    %stB0_r1 = arith.shrui %lrowB0, %c1 : index
-    %stB0_r3 = arith.andi %stB0_r1, %c3 : index
+    %stB0_r1 = arith.shrui %lrowB0, %c0 : index
+    %stB0_r3 = arith.remui %stB0_r1, %c8 : index
     %stB0_x = arith.xori %lchunkB0, %stB0_r3 : index
     %stB0_col = arith.muli %stB0_x, %c8 : index
     %growB0 = arith.addi %nb0, %lrowB0 : index
@@ -99,38 +128,97 @@ gpu.module @dsc_grouped_gemm {
     %gbaseB0 = arith.addi %goffB0, %lcolB0 : index
     %qB1a = arith.constant 256 : index
     %qB1 = arith.addi %tid, %qB1a : index
-    %lrowB1 = arith.divui %qB1, %c4 : index
-    %lchunkB1 = arith.remui %qB1, %c4 : index
+    %lrowB1 = arith.divui %qB1, %c8 : index
+    %lchunkB1 = arith.remui %qB1, %c8 : index
     %lcolB1 = arith.muli %lchunkB1, %c8 : index
-    %stB1_r1 = arith.shrui %lrowB1, %c1 : index
-    %stB1_r3 = arith.andi %stB1_r1, %c3 : index
+    %stB1_r1 = arith.shrui %lrowB1, %c0 : index
+    %stB1_r3 = arith.remui %stB1_r1, %c8 : index
     %stB1_x = arith.xori %lchunkB1, %stB1_r3 : index
     %stB1_col = arith.muli %stB1_x, %c8 : index
     %growB1 = arith.addi %nb0, %lrowB1 : index
     %goffB1 = arith.muli %growB1, %K : index
     %gbaseB1 = arith.addi %goffB1, %lcolB1 : index
+    %qB2a = arith.constant 512 : index
+    %qB2 = arith.addi %tid, %qB2a : index
+    %lrowB2 = arith.divui %qB2, %c8 : index
+    %lchunkB2 = arith.remui %qB2, %c8 : index
+    %lcolB2 = arith.muli %lchunkB2, %c8 : index
+    %stB2_r1 = arith.shrui %lrowB2, %c0 : index
+    %stB2_r3 = arith.remui %stB2_r1, %c8 : index
+    %stB2_x = arith.xori %lchunkB2, %stB2_r3 : index
+    %stB2_col = arith.muli %stB2_x, %c8 : index
+    %growB2 = arith.addi %nb0, %lrowB2 : index
+    %goffB2 = arith.muli %growB2, %K : index
+    %gbaseB2 = arith.addi %goffB2, %lcolB2 : index
+    %qB3a = arith.constant 768 : index
+    %qB3 = arith.addi %tid, %qB3a : index
+    %lrowB3 = arith.divui %qB3, %c8 : index
+    %lchunkB3 = arith.remui %qB3, %c8 : index
+    %lcolB3 = arith.muli %lchunkB3, %c8 : index
+    %stB3_r1 = arith.shrui %lrowB3, %c0 : index
+    %stB3_r3 = arith.remui %stB3_r1, %c8 : index
+    %stB3_x = arith.xori %lchunkB3, %stB3_r3 : index
+    %stB3_col = arith.muli %stB3_x, %c8 : index
+    %growB3 = arith.addi %nb0, %lrowB3 : index
+    %goffB3 = arith.muli %growB3, %K : index
+    %gbaseB3 = arith.addi %goffB3, %lcolB3 : index
     %pro0 = arith.minui %c0, %lastTile : index
-    %ko1 = arith.muli %pro0, %c32 : index
+    %ko1 = arith.muli %pro0, %c64 : index
     %srcA0_1 = arith.addi %gbaseA0, %ko1 : index
-    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %srcA1_1 = arith.addi %gbaseA1, %ko1 : index
-    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcA2_1 = arith.addi %gbaseA2, %ko1 : index
+    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcA3_1 = arith.addi %gbaseA3, %ko1 : index
+    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %srcB0_1 = arith.addi %gbaseB0, %ko1 : index
-    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %srcB1_1 = arith.addi %gbaseB1, %ko1 : index
-    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
-    %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokB0_1, %tokB1_1
+    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB2_1 = arith.addi %gbaseB2, %ko1 : index
+    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB3_1 = arith.addi %gbaseB3, %ko1 : index
+    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokA2_1, %tokA3_1, %tokB0_1, %tokB1_1, %tokB2_1, %tokB3_1
     %pro1 = arith.minui %c1, %lastTile : index
-    %ko2 = arith.muli %pro1, %c32 : index
+    %ko2 = arith.muli %pro1, %c64 : index
     %srcA0_2 = arith.addi %gbaseA0, %ko2 : index
-    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %srcA1_2 = arith.addi %gbaseA1, %ko2 : index
-    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcA2_2 = arith.addi %gbaseA2, %ko2 : index
+    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcA3_2 = arith.addi %gbaseA3, %ko2 : index
+    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %srcB0_2 = arith.addi %gbaseB0, %ko2 : index
-    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %srcB1_2 = arith.addi %gbaseB1, %ko2 : index
-    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
-    %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokB0_2, %tokB1_2
+    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB2_2 = arith.addi %gbaseB2, %ko2 : index
+    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB3_2 = arith.addi %gbaseB3, %ko2 : index
+    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokA2_2, %tokA3_2, %tokB0_2, %tokB1_2, %tokB2_2, %tokB3_2
+    %pro2 = arith.minui %c2, %lastTile : index
+    %ko3 = arith.muli %pro2, %c64 : index
+    %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
+    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
+    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcA2_3 = arith.addi %gbaseA2, %ko3 : index
+    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcA3_3 = arith.addi %gbaseA3, %ko3 : index
+    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
+    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%c2, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
+    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%c2, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB2_3 = arith.addi %gbaseB2, %ko3 : index
+    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%c2, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB3_3 = arith.addi %gbaseB3, %ko3 : index
+    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%c2, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokA2_3, %tokA3_3, %tokB0_3, %tokB1_3, %tokB2_3, %tokB3_3
     %warpM = arith.divui %warp, %c4 : index
     %warpN = arith.remui %warp, %c4 : index
     %wm0 = arith.muli %warpM, %c64 : index
@@ -143,30 +231,38 @@ gpu.module @dsc_grouped_gemm {
     %bnrow0 = arith.muli %lhi, %c8 : index
     %bnrow = arith.addi %bnrow0, %l8 : index
     %res:64 = scf.for %kt = %c0 to %kTiles step %c1 iter_args(%acc0 = %zero, %acc1 = %zero, %acc2 = %zero, %acc3 = %zero, %acc4 = %zero, %acc5 = %zero, %acc6 = %zero, %acc7 = %zero, %acc8 = %zero, %acc9 = %zero, %acc10 = %zero, %acc11 = %zero, %acc12 = %zero, %acc13 = %zero, %acc14 = %zero, %acc15 = %zero, %acc16 = %zero, %acc17 = %zero, %acc18 = %zero, %acc19 = %zero, %acc20 = %zero, %acc21 = %zero, %acc22 = %zero, %acc23 = %zero, %acc24 = %zero, %acc25 = %zero, %acc26 = %zero, %acc27 = %zero, %acc28 = %zero, %acc29 = %zero, %acc30 = %zero, %acc31 = %zero, %acc32 = %zero, %acc33 = %zero, %acc34 = %zero, %acc35 = %zero, %acc36 = %zero, %acc37 = %zero, %acc38 = %zero, %acc39 = %zero, %acc40 = %zero, %acc41 = %zero, %acc42 = %zero, %acc43 = %zero, %acc44 = %zero, %acc45 = %zero, %acc46 = %zero, %acc47 = %zero, %acc48 = %zero, %acc49 = %zero, %acc50 = %zero, %acc51 = %zero, %acc52 = %zero, %acc53 = %zero, %acc54 = %zero, %acc55 = %zero, %acc56 = %zero, %acc57 = %zero, %acc58 = %zero, %acc59 = %zero, %acc60 = %zero, %acc61 = %zero, %acc62 = %zero, %acc63 = %zero) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
-      %ktn = arith.addi %kt, %c2 : index
+      %ktn = arith.addi %kt, %c3 : index
       %ktc = arith.minui %ktn, %lastTile : index
-      %slot = arith.remui %ktn, %c3 : index
-      %cur = arith.remui %kt, %c3 : index
-      nvgpu.device_async_wait %grp1 {numGroups = 1 : i32}
+      %slot = arith.remui %ktn, %c4 : index
+      %cur = arith.remui %kt, %c4 : index
+      nvgpu.device_async_wait %grp1 {numGroups = 2 : i32}
       gpu.barrier
-      %ko3 = arith.muli %ktc, %c32 : index
-      %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
-      %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%slot, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
-      %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
-      %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%slot, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
-      %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
-      %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%slot, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
-      %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
-      %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%slot, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
-      %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokB0_3, %tokB1_3
+      %ko4 = arith.muli %ktc, %c64 : index
+      %srcA0_4 = arith.addi %gbaseA0, %ko4 : index
+      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcA1_4 = arith.addi %gbaseA1, %ko4 : index
+      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcA2_4 = arith.addi %gbaseA2, %ko4 : index
+      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcA3_4 = arith.addi %gbaseA3, %ko4 : index
+      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcB0_4 = arith.addi %gbaseB0, %ko4 : index
+      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB[%slot, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcB1_4 = arith.addi %gbaseB1, %ko4 : index
+      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB[%slot, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcB2_4 = arith.addi %gbaseB2, %ko4 : index
+      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB[%slot, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcB3_4 = arith.addi %gbaseB3, %ko4 : index
+      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB[%slot, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %grp4 = nvgpu.device_async_create_group %tokA0_4, %tokA1_4, %tokA2_4, %tokA3_4, %tokB0_4, %tokB1_4, %tokB2_4, %tokB3_4
       %a0_0_row0 = arith.addi %wm0, %c0 : index
       %a0_0_row = arith.addi %a0_0_row0, %l16 : index
       %a0_0_ch = arith.addi %lhi, %c0 : index
-      %a0_0_r1 = arith.shrui %a0_0_row, %c1 : index
-      %a0_0_r3 = arith.andi %a0_0_r1, %c3 : index
+      %a0_0_r1 = arith.shrui %a0_0_row, %c0 : index
+      %a0_0_r3 = arith.remui %a0_0_r1, %c8 : index
       %a0_0_x = arith.xori %a0_0_ch, %a0_0_r3 : index
       %a0_0_col = arith.muli %a0_0_x, %c8 : index
-      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xf16> from vector<4x2xf16>
       %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xf16> to vector<1xi32>
       %a0_0_0 = vector.extract %a0_0_w0[0] : i32 from vector<1xi32>
@@ -182,11 +278,11 @@ gpu.module @dsc_grouped_gemm {
       %a0_1_row0 = arith.addi %wm0, %c16 : index
       %a0_1_row = arith.addi %a0_1_row0, %l16 : index
       %a0_1_ch = arith.addi %lhi, %c0 : index
-      %a0_1_r1 = arith.shrui %a0_1_row, %c1 : index
-      %a0_1_r3 = arith.andi %a0_1_r1, %c3 : index
+      %a0_1_r1 = arith.shrui %a0_1_row, %c0 : index
+      %a0_1_r3 = arith.remui %a0_1_r1, %c8 : index
       %a0_1_x = arith.xori %a0_1_ch, %a0_1_r3 : index
       %a0_1_col = arith.muli %a0_1_x, %c8 : index
-      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xf16> from vector<4x2xf16>
       %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xf16> to vector<1xi32>
       %a0_1_0 = vector.extract %a0_1_w0[0] : i32 from vector<1xi32>
@@ -202,11 +298,11 @@ gpu.module @dsc_grouped_gemm {
       %a0_2_row0 = arith.addi %wm0, %c32 : index
       %a0_2_row = arith.addi %a0_2_row0, %l16 : index
       %a0_2_ch = arith.addi %lhi, %c0 : index
-      %a0_2_r1 = arith.shrui %a0_2_row, %c1 : index
-      %a0_2_r3 = arith.andi %a0_2_r1, %c3 : index
+      %a0_2_r1 = arith.shrui %a0_2_row, %c0 : index
+      %a0_2_r3 = arith.remui %a0_2_r1, %c8 : index
       %a0_2_x = arith.xori %a0_2_ch, %a0_2_r3 : index
       %a0_2_col = arith.muli %a0_2_x, %c8 : index
-      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xf16> from vector<4x2xf16>
       %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xf16> to vector<1xi32>
       %a0_2_0 = vector.extract %a0_2_w0[0] : i32 from vector<1xi32>
@@ -222,11 +318,11 @@ gpu.module @dsc_grouped_gemm {
       %a0_3_row0 = arith.addi %wm0, %c48 : index
       %a0_3_row = arith.addi %a0_3_row0, %l16 : index
       %a0_3_ch = arith.addi %lhi, %c0 : index
-      %a0_3_r1 = arith.shrui %a0_3_row, %c1 : index
-      %a0_3_r3 = arith.andi %a0_3_r1, %c3 : index
+      %a0_3_r1 = arith.shrui %a0_3_row, %c0 : index
+      %a0_3_r3 = arith.remui %a0_3_r1, %c8 : index
       %a0_3_x = arith.xori %a0_3_ch, %a0_3_r3 : index
       %a0_3_col = arith.muli %a0_3_x, %c8 : index
-      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xf16> from vector<4x2xf16>
       %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xf16> to vector<1xi32>
       %a0_3_0 = vector.extract %a0_3_w0[0] : i32 from vector<1xi32>
@@ -242,11 +338,11 @@ gpu.module @dsc_grouped_gemm {
       %b0_0_row0 = arith.addi %wn0, %c0 : index
       %b0_0_row = arith.addi %b0_0_row0, %bnrow : index
       %b0_0_ch = arith.addi %lmid, %c0 : index
-      %b0_0_r1 = arith.shrui %b0_0_row, %c1 : index
-      %b0_0_r3 = arith.andi %b0_0_r1, %c3 : index
+      %b0_0_r1 = arith.shrui %b0_0_row, %c0 : index
+      %b0_0_r3 = arith.remui %b0_0_r1, %c8 : index
       %b0_0_x = arith.xori %b0_0_ch, %b0_0_r3 : index
       %b0_0_col = arith.muli %b0_0_x, %c8 : index
-      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xf16> from vector<4x2xf16>
       %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xf16> to vector<1xi32>
       %b0_0_0 = vector.extract %b0_0_w0[0] : i32 from vector<1xi32>
@@ -262,11 +358,11 @@ gpu.module @dsc_grouped_gemm {
       %b0_1_row0 = arith.addi %wn0, %c16 : index
       %b0_1_row = arith.addi %b0_1_row0, %bnrow : index
       %b0_1_ch = arith.addi %lmid, %c0 : index
-      %b0_1_r1 = arith.shrui %b0_1_row, %c1 : index
-      %b0_1_r3 = arith.andi %b0_1_r1, %c3 : index
+      %b0_1_r1 = arith.shrui %b0_1_row, %c0 : index
+      %b0_1_r3 = arith.remui %b0_1_r1, %c8 : index
       %b0_1_x = arith.xori %b0_1_ch, %b0_1_r3 : index
       %b0_1_col = arith.muli %b0_1_x, %c8 : index
-      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xf16> from vector<4x2xf16>
       %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xf16> to vector<1xi32>
       %b0_1_0 = vector.extract %b0_1_w0[0] : i32 from vector<1xi32>
@@ -362,11 +458,11 @@ gpu.module @dsc_grouped_gemm {
       %a1_0_row0 = arith.addi %wm0, %c0 : index
       %a1_0_row = arith.addi %a1_0_row0, %l16 : index
       %a1_0_ch = arith.addi %lhi, %c2 : index
-      %a1_0_r1 = arith.shrui %a1_0_row, %c1 : index
-      %a1_0_r3 = arith.andi %a1_0_r1, %c3 : index
+      %a1_0_r1 = arith.shrui %a1_0_row, %c0 : index
+      %a1_0_r3 = arith.remui %a1_0_r1, %c8 : index
       %a1_0_x = arith.xori %a1_0_ch, %a1_0_r3 : index
       %a1_0_col = arith.muli %a1_0_x, %c8 : index
-      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xf16> from vector<4x2xf16>
       %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xf16> to vector<1xi32>
       %a1_0_0 = vector.extract %a1_0_w0[0] : i32 from vector<1xi32>
@@ -382,11 +478,11 @@ gpu.module @dsc_grouped_gemm {
       %a1_1_row0 = arith.addi %wm0, %c16 : index
       %a1_1_row = arith.addi %a1_1_row0, %l16 : index
       %a1_1_ch = arith.addi %lhi, %c2 : index
-      %a1_1_r1 = arith.shrui %a1_1_row, %c1 : index
-      %a1_1_r3 = arith.andi %a1_1_r1, %c3 : index
+      %a1_1_r1 = arith.shrui %a1_1_row, %c0 : index
+      %a1_1_r3 = arith.remui %a1_1_r1, %c8 : index
       %a1_1_x = arith.xori %a1_1_ch, %a1_1_r3 : index
       %a1_1_col = arith.muli %a1_1_x, %c8 : index
-      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xf16> from vector<4x2xf16>
       %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xf16> to vector<1xi32>
       %a1_1_0 = vector.extract %a1_1_w0[0] : i32 from vector<1xi32>
@@ -402,11 +498,11 @@ gpu.module @dsc_grouped_gemm {
       %a1_2_row0 = arith.addi %wm0, %c32 : index
       %a1_2_row = arith.addi %a1_2_row0, %l16 : index
       %a1_2_ch = arith.addi %lhi, %c2 : index
-      %a1_2_r1 = arith.shrui %a1_2_row, %c1 : index
-      %a1_2_r3 = arith.andi %a1_2_r1, %c3 : index
+      %a1_2_r1 = arith.shrui %a1_2_row, %c0 : index
+      %a1_2_r3 = arith.remui %a1_2_r1, %c8 : index
       %a1_2_x = arith.xori %a1_2_ch, %a1_2_r3 : index
       %a1_2_col = arith.muli %a1_2_x, %c8 : index
-      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xf16> from vector<4x2xf16>
       %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xf16> to vector<1xi32>
       %a1_2_0 = vector.extract %a1_2_w0[0] : i32 from vector<1xi32>
@@ -422,11 +518,11 @@ gpu.module @dsc_grouped_gemm {
       %a1_3_row0 = arith.addi %wm0, %c48 : index
       %a1_3_row = arith.addi %a1_3_row0, %l16 : index
       %a1_3_ch = arith.addi %lhi, %c2 : index
-      %a1_3_r1 = arith.shrui %a1_3_row, %c1 : index
-      %a1_3_r3 = arith.andi %a1_3_r1, %c3 : index
+      %a1_3_r1 = arith.shrui %a1_3_row, %c0 : index
+      %a1_3_r3 = arith.remui %a1_3_r1, %c8 : index
       %a1_3_x = arith.xori %a1_3_ch, %a1_3_r3 : index
       %a1_3_col = arith.muli %a1_3_x, %c8 : index
-      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xf16> from vector<4x2xf16>
       %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xf16> to vector<1xi32>
       %a1_3_0 = vector.extract %a1_3_w0[0] : i32 from vector<1xi32>
@@ -442,11 +538,11 @@ gpu.module @dsc_grouped_gemm {
       %b1_0_row0 = arith.addi %wn0, %c0 : index
       %b1_0_row = arith.addi %b1_0_row0, %bnrow : index
       %b1_0_ch = arith.addi %lmid, %c2 : index
-      %b1_0_r1 = arith.shrui %b1_0_row, %c1 : index
-      %b1_0_r3 = arith.andi %b1_0_r1, %c3 : index
+      %b1_0_r1 = arith.shrui %b1_0_row, %c0 : index
+      %b1_0_r3 = arith.remui %b1_0_r1, %c8 : index
       %b1_0_x = arith.xori %b1_0_ch, %b1_0_r3 : index
       %b1_0_col = arith.muli %b1_0_x, %c8 : index
-      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xf16> from vector<4x2xf16>
       %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xf16> to vector<1xi32>
       %b1_0_0 = vector.extract %b1_0_w0[0] : i32 from vector<1xi32>
@@ -462,11 +558,11 @@ gpu.module @dsc_grouped_gemm {
       %b1_1_row0 = arith.addi %wn0, %c16 : index
       %b1_1_row = arith.addi %b1_1_row0, %bnrow : index
       %b1_1_ch = arith.addi %lmid, %c2 : index
-      %b1_1_r1 = arith.shrui %b1_1_row, %c1 : index
-      %b1_1_r3 = arith.andi %b1_1_r1, %c3 : index
+      %b1_1_r1 = arith.shrui %b1_1_row, %c0 : index
+      %b1_1_r3 = arith.remui %b1_1_r1, %c8 : index
       %b1_1_x = arith.xori %b1_1_ch, %b1_1_r3 : index
       %b1_1_col = arith.muli %b1_1_x, %c8 : index
-      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xf16> from vector<4x2xf16>
       %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xf16> to vector<1xi32>
       %b1_1_0 = vector.extract %b1_1_w0[0] : i32 from vector<1xi32>
@@ -559,7 +655,407 @@ gpu.module @dsc_grouped_gemm {
       %d1_3_3_1 = llvm.extractvalue %d1_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
       %d1_3_3_2 = llvm.extractvalue %d1_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
       %d1_3_3_3 = llvm.extractvalue %d1_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
-      scf.yield %d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3, %d1_0_1_0, %d1_0_1_1, %d1_0_1_2, %d1_0_1_3, %d1_0_2_0, %d1_0_2_1, %d1_0_2_2, %d1_0_2_3, %d1_0_3_0, %d1_0_3_1, %d1_0_3_2, %d1_0_3_3, %d1_1_0_0, %d1_1_0_1, %d1_1_0_2, %d1_1_0_3, %d1_1_1_0, %d1_1_1_1, %d1_1_1_2, %d1_1_1_3, %d1_1_2_0, %d1_1_2_1, %d1_1_2_2, %d1_1_2_3, %d1_1_3_0, %d1_1_3_1, %d1_1_3_2, %d1_1_3_3, %d1_2_0_0, %d1_2_0_1, %d1_2_0_2, %d1_2_0_3, %d1_2_1_0, %d1_2_1_1, %d1_2_1_2, %d1_2_1_3, %d1_2_2_0, %d1_2_2_1, %d1_2_2_2, %d1_2_2_3, %d1_2_3_0, %d1_2_3_1, %d1_2_3_2, %d1_2_3_3, %d1_3_0_0, %d1_3_0_1, %d1_3_0_2, %d1_3_0_3, %d1_3_1_0, %d1_3_1_1, %d1_3_1_2, %d1_3_1_3, %d1_3_2_0, %d1_3_2_1, %d1_3_2_2, %d1_3_2_3, %d1_3_3_0, %d1_3_3_1, %d1_3_3_2, %d1_3_3_3 : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32
+      %a2_0_row0 = arith.addi %wm0, %c0 : index
+      %a2_0_row = arith.addi %a2_0_row0, %l16 : index
+      %a2_0_ch = arith.addi %lhi, %c4 : index
+      %a2_0_r1 = arith.shrui %a2_0_row, %c0 : index
+      %a2_0_r3 = arith.remui %a2_0_r1, %c8 : index
+      %a2_0_x = arith.xori %a2_0_ch, %a2_0_r3 : index
+      %a2_0_col = arith.muli %a2_0_x, %c8 : index
+      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xf16> to vector<1xi32>
+      %a2_0_0 = vector.extract %a2_0_w0[0] : i32 from vector<1xi32>
+      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xf16> to vector<1xi32>
+      %a2_0_1 = vector.extract %a2_0_w1[0] : i32 from vector<1xi32>
+      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xf16> to vector<1xi32>
+      %a2_0_2 = vector.extract %a2_0_w2[0] : i32 from vector<1xi32>
+      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xf16> to vector<1xi32>
+      %a2_0_3 = vector.extract %a2_0_w3[0] : i32 from vector<1xi32>
+      %a2_1_row0 = arith.addi %wm0, %c16 : index
+      %a2_1_row = arith.addi %a2_1_row0, %l16 : index
+      %a2_1_ch = arith.addi %lhi, %c4 : index
+      %a2_1_r1 = arith.shrui %a2_1_row, %c0 : index
+      %a2_1_r3 = arith.remui %a2_1_r1, %c8 : index
+      %a2_1_x = arith.xori %a2_1_ch, %a2_1_r3 : index
+      %a2_1_col = arith.muli %a2_1_x, %c8 : index
+      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xf16> to vector<1xi32>
+      %a2_1_0 = vector.extract %a2_1_w0[0] : i32 from vector<1xi32>
+      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xf16> to vector<1xi32>
+      %a2_1_1 = vector.extract %a2_1_w1[0] : i32 from vector<1xi32>
+      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xf16> to vector<1xi32>
+      %a2_1_2 = vector.extract %a2_1_w2[0] : i32 from vector<1xi32>
+      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xf16> to vector<1xi32>
+      %a2_1_3 = vector.extract %a2_1_w3[0] : i32 from vector<1xi32>
+      %a2_2_row0 = arith.addi %wm0, %c32 : index
+      %a2_2_row = arith.addi %a2_2_row0, %l16 : index
+      %a2_2_ch = arith.addi %lhi, %c4 : index
+      %a2_2_r1 = arith.shrui %a2_2_row, %c0 : index
+      %a2_2_r3 = arith.remui %a2_2_r1, %c8 : index
+      %a2_2_x = arith.xori %a2_2_ch, %a2_2_r3 : index
+      %a2_2_col = arith.muli %a2_2_x, %c8 : index
+      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xf16> to vector<1xi32>
+      %a2_2_0 = vector.extract %a2_2_w0[0] : i32 from vector<1xi32>
+      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xf16> to vector<1xi32>
+      %a2_2_1 = vector.extract %a2_2_w1[0] : i32 from vector<1xi32>
+      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xf16> to vector<1xi32>
+      %a2_2_2 = vector.extract %a2_2_w2[0] : i32 from vector<1xi32>
+      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xf16> to vector<1xi32>
+      %a2_2_3 = vector.extract %a2_2_w3[0] : i32 from vector<1xi32>
+      %a2_3_row0 = arith.addi %wm0, %c48 : index
+      %a2_3_row = arith.addi %a2_3_row0, %l16 : index
+      %a2_3_ch = arith.addi %lhi, %c4 : index
+      %a2_3_r1 = arith.shrui %a2_3_row, %c0 : index
+      %a2_3_r3 = arith.remui %a2_3_r1, %c8 : index
+      %a2_3_x = arith.xori %a2_3_ch, %a2_3_r3 : index
+      %a2_3_col = arith.muli %a2_3_x, %c8 : index
+      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xf16> to vector<1xi32>
+      %a2_3_0 = vector.extract %a2_3_w0[0] : i32 from vector<1xi32>
+      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xf16> to vector<1xi32>
+      %a2_3_1 = vector.extract %a2_3_w1[0] : i32 from vector<1xi32>
+      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xf16> to vector<1xi32>
+      %a2_3_2 = vector.extract %a2_3_w2[0] : i32 from vector<1xi32>
+      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xf16> to vector<1xi32>
+      %a2_3_3 = vector.extract %a2_3_w3[0] : i32 from vector<1xi32>
+      %b2_0_row0 = arith.addi %wn0, %c0 : index
+      %b2_0_row = arith.addi %b2_0_row0, %bnrow : index
+      %b2_0_ch = arith.addi %lmid, %c4 : index
+      %b2_0_r1 = arith.shrui %b2_0_row, %c0 : index
+      %b2_0_r3 = arith.remui %b2_0_r1, %c8 : index
+      %b2_0_x = arith.xori %b2_0_ch, %b2_0_r3 : index
+      %b2_0_col = arith.muli %b2_0_x, %c8 : index
+      %b2_0_m = nvgpu.ldmatrix %smB[%cur, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xf16> from vector<4x2xf16>
+      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xf16> to vector<1xi32>
+      %b2_0_0 = vector.extract %b2_0_w0[0] : i32 from vector<1xi32>
+      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xf16> from vector<4x2xf16>
+      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xf16> to vector<1xi32>
+      %b2_0_1 = vector.extract %b2_0_w1[0] : i32 from vector<1xi32>
+      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xf16> from vector<4x2xf16>
+      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xf16> to vector<1xi32>
+      %b2_0_2 = vector.extract %b2_0_w2[0] : i32 from vector<1xi32>
+      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xf16> from vector<4x2xf16>
+      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xf16> to vector<1xi32>
+      %b2_0_3 = vector.extract %b2_0_w3[0] : i32 from vector<1xi32>
+      %b2_1_row0 = arith.addi %wn0, %c16 : index
+      %b2_1_row = arith.addi %b2_1_row0, %bnrow : index
+      %b2_1_ch = arith.addi %lmid, %c4 : index
+      %b2_1_r1 = arith.shrui %b2_1_row, %c0 : index
+      %b2_1_r3 = arith.remui %b2_1_r1, %c8 : index
+      %b2_1_x = arith.xori %b2_1_ch, %b2_1_r3 : index
+      %b2_1_col = arith.muli %b2_1_x, %c8 : index
+      %b2_1_m = nvgpu.ldmatrix %smB[%cur, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xf16> from vector<4x2xf16>
+      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xf16> to vector<1xi32>
+      %b2_1_0 = vector.extract %b2_1_w0[0] : i32 from vector<1xi32>
+      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xf16> from vector<4x2xf16>
+      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xf16> to vector<1xi32>
+      %b2_1_1 = vector.extract %b2_1_w1[0] : i32 from vector<1xi32>
+      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xf16> from vector<4x2xf16>
+      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xf16> to vector<1xi32>
+      %b2_1_2 = vector.extract %b2_1_w2[0] : i32 from vector<1xi32>
+      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xf16> from vector<4x2xf16>
+      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xf16> to vector<1xi32>
+      %b2_1_3 = vector.extract %b2_1_w3[0] : i32 from vector<1xi32>
+      %d2_0_0 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_0, %b2_0_1] C[%d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_0 = llvm.extractvalue %d2_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_1 = llvm.extractvalue %d2_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_2 = llvm.extractvalue %d2_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_3 = llvm.extractvalue %d2_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_2, %b2_0_3] C[%d1_0_1_0, %d1_0_1_1, %d1_0_1_2, %d1_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_0 = llvm.extractvalue %d2_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_1 = llvm.extractvalue %d2_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_2 = llvm.extractvalue %d2_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_3 = llvm.extractvalue %d2_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_1_0, %b2_1_1] C[%d1_0_2_0, %d1_0_2_1, %d1_0_2_2, %d1_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_0 = llvm.extractvalue %d2_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_1 = llvm.extractvalue %d2_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_2 = llvm.extractvalue %d2_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_3 = llvm.extractvalue %d2_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_1_2, %b2_1_3] C[%d1_0_3_0, %d1_0_3_1, %d1_0_3_2, %d1_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_0 = llvm.extractvalue %d2_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_1 = llvm.extractvalue %d2_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_2 = llvm.extractvalue %d2_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_3 = llvm.extractvalue %d2_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_0_0, %b2_0_1] C[%d1_1_0_0, %d1_1_0_1, %d1_1_0_2, %d1_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_0 = llvm.extractvalue %d2_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_1 = llvm.extractvalue %d2_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_2 = llvm.extractvalue %d2_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_3 = llvm.extractvalue %d2_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_0_2, %b2_0_3] C[%d1_1_1_0, %d1_1_1_1, %d1_1_1_2, %d1_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_0 = llvm.extractvalue %d2_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_1 = llvm.extractvalue %d2_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_2 = llvm.extractvalue %d2_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_3 = llvm.extractvalue %d2_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_1_0, %b2_1_1] C[%d1_1_2_0, %d1_1_2_1, %d1_1_2_2, %d1_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_0 = llvm.extractvalue %d2_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_1 = llvm.extractvalue %d2_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_2 = llvm.extractvalue %d2_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_3 = llvm.extractvalue %d2_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_1_2, %b2_1_3] C[%d1_1_3_0, %d1_1_3_1, %d1_1_3_2, %d1_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_0 = llvm.extractvalue %d2_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_1 = llvm.extractvalue %d2_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_2 = llvm.extractvalue %d2_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_3 = llvm.extractvalue %d2_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_0_0, %b2_0_1] C[%d1_2_0_0, %d1_2_0_1, %d1_2_0_2, %d1_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_0 = llvm.extractvalue %d2_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_1 = llvm.extractvalue %d2_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_2 = llvm.extractvalue %d2_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_3 = llvm.extractvalue %d2_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_0_2, %b2_0_3] C[%d1_2_1_0, %d1_2_1_1, %d1_2_1_2, %d1_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_0 = llvm.extractvalue %d2_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_1 = llvm.extractvalue %d2_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_2 = llvm.extractvalue %d2_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_3 = llvm.extractvalue %d2_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_1_0, %b2_1_1] C[%d1_2_2_0, %d1_2_2_1, %d1_2_2_2, %d1_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_0 = llvm.extractvalue %d2_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_1 = llvm.extractvalue %d2_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_2 = llvm.extractvalue %d2_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_3 = llvm.extractvalue %d2_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_1_2, %b2_1_3] C[%d1_2_3_0, %d1_2_3_1, %d1_2_3_2, %d1_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_0 = llvm.extractvalue %d2_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_1 = llvm.extractvalue %d2_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_2 = llvm.extractvalue %d2_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_3 = llvm.extractvalue %d2_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_0_0, %b2_0_1] C[%d1_3_0_0, %d1_3_0_1, %d1_3_0_2, %d1_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_0 = llvm.extractvalue %d2_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_1 = llvm.extractvalue %d2_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_2 = llvm.extractvalue %d2_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_3 = llvm.extractvalue %d2_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_0_2, %b2_0_3] C[%d1_3_1_0, %d1_3_1_1, %d1_3_1_2, %d1_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_0 = llvm.extractvalue %d2_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_1 = llvm.extractvalue %d2_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_2 = llvm.extractvalue %d2_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_3 = llvm.extractvalue %d2_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_1_0, %b2_1_1] C[%d1_3_2_0, %d1_3_2_1, %d1_3_2_2, %d1_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_0 = llvm.extractvalue %d2_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_1 = llvm.extractvalue %d2_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_2 = llvm.extractvalue %d2_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_3 = llvm.extractvalue %d2_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_1_2, %b2_1_3] C[%d1_3_3_0, %d1_3_3_1, %d1_3_3_2, %d1_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_0 = llvm.extractvalue %d2_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_1 = llvm.extractvalue %d2_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_2 = llvm.extractvalue %d2_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_3 = llvm.extractvalue %d2_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a3_0_row0 = arith.addi %wm0, %c0 : index
+      %a3_0_row = arith.addi %a3_0_row0, %l16 : index
+      %a3_0_ch = arith.addi %lhi, %c6 : index
+      %a3_0_r1 = arith.shrui %a3_0_row, %c0 : index
+      %a3_0_r3 = arith.remui %a3_0_r1, %c8 : index
+      %a3_0_x = arith.xori %a3_0_ch, %a3_0_r3 : index
+      %a3_0_col = arith.muli %a3_0_x, %c8 : index
+      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xf16> to vector<1xi32>
+      %a3_0_0 = vector.extract %a3_0_w0[0] : i32 from vector<1xi32>
+      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xf16> to vector<1xi32>
+      %a3_0_1 = vector.extract %a3_0_w1[0] : i32 from vector<1xi32>
+      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xf16> to vector<1xi32>
+      %a3_0_2 = vector.extract %a3_0_w2[0] : i32 from vector<1xi32>
+      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xf16> to vector<1xi32>
+      %a3_0_3 = vector.extract %a3_0_w3[0] : i32 from vector<1xi32>
+      %a3_1_row0 = arith.addi %wm0, %c16 : index
+      %a3_1_row = arith.addi %a3_1_row0, %l16 : index
+      %a3_1_ch = arith.addi %lhi, %c6 : index
+      %a3_1_r1 = arith.shrui %a3_1_row, %c0 : index
+      %a3_1_r3 = arith.remui %a3_1_r1, %c8 : index
+      %a3_1_x = arith.xori %a3_1_ch, %a3_1_r3 : index
+      %a3_1_col = arith.muli %a3_1_x, %c8 : index
+      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xf16> to vector<1xi32>
+      %a3_1_0 = vector.extract %a3_1_w0[0] : i32 from vector<1xi32>
+      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xf16> to vector<1xi32>
+      %a3_1_1 = vector.extract %a3_1_w1[0] : i32 from vector<1xi32>
+      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xf16> to vector<1xi32>
+      %a3_1_2 = vector.extract %a3_1_w2[0] : i32 from vector<1xi32>
+      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xf16> to vector<1xi32>
+      %a3_1_3 = vector.extract %a3_1_w3[0] : i32 from vector<1xi32>
+      %a3_2_row0 = arith.addi %wm0, %c32 : index
+      %a3_2_row = arith.addi %a3_2_row0, %l16 : index
+      %a3_2_ch = arith.addi %lhi, %c6 : index
+      %a3_2_r1 = arith.shrui %a3_2_row, %c0 : index
+      %a3_2_r3 = arith.remui %a3_2_r1, %c8 : index
+      %a3_2_x = arith.xori %a3_2_ch, %a3_2_r3 : index
+      %a3_2_col = arith.muli %a3_2_x, %c8 : index
+      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xf16> to vector<1xi32>
+      %a3_2_0 = vector.extract %a3_2_w0[0] : i32 from vector<1xi32>
+      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xf16> to vector<1xi32>
+      %a3_2_1 = vector.extract %a3_2_w1[0] : i32 from vector<1xi32>
+      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xf16> to vector<1xi32>
+      %a3_2_2 = vector.extract %a3_2_w2[0] : i32 from vector<1xi32>
+      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xf16> to vector<1xi32>
+      %a3_2_3 = vector.extract %a3_2_w3[0] : i32 from vector<1xi32>
+      %a3_3_row0 = arith.addi %wm0, %c48 : index
+      %a3_3_row = arith.addi %a3_3_row0, %l16 : index
+      %a3_3_ch = arith.addi %lhi, %c6 : index
+      %a3_3_r1 = arith.shrui %a3_3_row, %c0 : index
+      %a3_3_r3 = arith.remui %a3_3_r1, %c8 : index
+      %a3_3_x = arith.xori %a3_3_ch, %a3_3_r3 : index
+      %a3_3_col = arith.muli %a3_3_x, %c8 : index
+      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xf16> to vector<1xi32>
+      %a3_3_0 = vector.extract %a3_3_w0[0] : i32 from vector<1xi32>
+      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xf16> to vector<1xi32>
+      %a3_3_1 = vector.extract %a3_3_w1[0] : i32 from vector<1xi32>
+      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xf16> to vector<1xi32>
+      %a3_3_2 = vector.extract %a3_3_w2[0] : i32 from vector<1xi32>
+      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xf16> to vector<1xi32>
+      %a3_3_3 = vector.extract %a3_3_w3[0] : i32 from vector<1xi32>
+      %b3_0_row0 = arith.addi %wn0, %c0 : index
+      %b3_0_row = arith.addi %b3_0_row0, %bnrow : index
+      %b3_0_ch = arith.addi %lmid, %c6 : index
+      %b3_0_r1 = arith.shrui %b3_0_row, %c0 : index
+      %b3_0_r3 = arith.remui %b3_0_r1, %c8 : index
+      %b3_0_x = arith.xori %b3_0_ch, %b3_0_r3 : index
+      %b3_0_col = arith.muli %b3_0_x, %c8 : index
+      %b3_0_m = nvgpu.ldmatrix %smB[%cur, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xf16> from vector<4x2xf16>
+      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xf16> to vector<1xi32>
+      %b3_0_0 = vector.extract %b3_0_w0[0] : i32 from vector<1xi32>
+      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xf16> from vector<4x2xf16>
+      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xf16> to vector<1xi32>
+      %b3_0_1 = vector.extract %b3_0_w1[0] : i32 from vector<1xi32>
+      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xf16> from vector<4x2xf16>
+      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xf16> to vector<1xi32>
+      %b3_0_2 = vector.extract %b3_0_w2[0] : i32 from vector<1xi32>
+      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xf16> from vector<4x2xf16>
+      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xf16> to vector<1xi32>
+      %b3_0_3 = vector.extract %b3_0_w3[0] : i32 from vector<1xi32>
+      %b3_1_row0 = arith.addi %wn0, %c16 : index
+      %b3_1_row = arith.addi %b3_1_row0, %bnrow : index
+      %b3_1_ch = arith.addi %lmid, %c6 : index
+      %b3_1_r1 = arith.shrui %b3_1_row, %c0 : index
+      %b3_1_r3 = arith.remui %b3_1_r1, %c8 : index
+      %b3_1_x = arith.xori %b3_1_ch, %b3_1_r3 : index
+      %b3_1_col = arith.muli %b3_1_x, %c8 : index
+      %b3_1_m = nvgpu.ldmatrix %smB[%cur, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xf16> from vector<4x2xf16>
+      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xf16> to vector<1xi32>
+      %b3_1_0 = vector.extract %b3_1_w0[0] : i32 from vector<1xi32>
+      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xf16> from vector<4x2xf16>
+      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xf16> to vector<1xi32>
+      %b3_1_1 = vector.extract %b3_1_w1[0] : i32 from vector<1xi32>
+      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xf16> from vector<4x2xf16>
+      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xf16> to vector<1xi32>
+      %b3_1_2 = vector.extract %b3_1_w2[0] : i32 from vector<1xi32>
+      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xf16> from vector<4x2xf16>
+      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xf16> to vector<1xi32>
+      %b3_1_3 = vector.extract %b3_1_w3[0] : i32 from vector<1xi32>
+      %d3_0_0 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_0, %b3_0_1] C[%d2_0_0_0, %d2_0_0_1, %d2_0_0_2, %d2_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_0 = llvm.extractvalue %d3_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_1 = llvm.extractvalue %d3_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_2 = llvm.extractvalue %d3_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_3 = llvm.extractvalue %d3_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_2, %b3_0_3] C[%d2_0_1_0, %d2_0_1_1, %d2_0_1_2, %d2_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_0 = llvm.extractvalue %d3_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_1 = llvm.extractvalue %d3_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_2 = llvm.extractvalue %d3_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_3 = llvm.extractvalue %d3_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_1_0, %b3_1_1] C[%d2_0_2_0, %d2_0_2_1, %d2_0_2_2, %d2_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_0 = llvm.extractvalue %d3_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_1 = llvm.extractvalue %d3_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_2 = llvm.extractvalue %d3_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_3 = llvm.extractvalue %d3_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_1_2, %b3_1_3] C[%d2_0_3_0, %d2_0_3_1, %d2_0_3_2, %d2_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_0 = llvm.extractvalue %d3_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_1 = llvm.extractvalue %d3_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_2 = llvm.extractvalue %d3_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_3 = llvm.extractvalue %d3_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_0_0, %b3_0_1] C[%d2_1_0_0, %d2_1_0_1, %d2_1_0_2, %d2_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_0 = llvm.extractvalue %d3_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_1 = llvm.extractvalue %d3_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_2 = llvm.extractvalue %d3_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_3 = llvm.extractvalue %d3_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_0_2, %b3_0_3] C[%d2_1_1_0, %d2_1_1_1, %d2_1_1_2, %d2_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_0 = llvm.extractvalue %d3_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_1 = llvm.extractvalue %d3_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_2 = llvm.extractvalue %d3_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_3 = llvm.extractvalue %d3_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_1_0, %b3_1_1] C[%d2_1_2_0, %d2_1_2_1, %d2_1_2_2, %d2_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_0 = llvm.extractvalue %d3_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_1 = llvm.extractvalue %d3_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_2 = llvm.extractvalue %d3_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_3 = llvm.extractvalue %d3_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_1_2, %b3_1_3] C[%d2_1_3_0, %d2_1_3_1, %d2_1_3_2, %d2_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_0 = llvm.extractvalue %d3_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_1 = llvm.extractvalue %d3_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_2 = llvm.extractvalue %d3_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_3 = llvm.extractvalue %d3_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_0_0, %b3_0_1] C[%d2_2_0_0, %d2_2_0_1, %d2_2_0_2, %d2_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_0 = llvm.extractvalue %d3_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_1 = llvm.extractvalue %d3_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_2 = llvm.extractvalue %d3_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_3 = llvm.extractvalue %d3_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_0_2, %b3_0_3] C[%d2_2_1_0, %d2_2_1_1, %d2_2_1_2, %d2_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_0 = llvm.extractvalue %d3_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_1 = llvm.extractvalue %d3_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_2 = llvm.extractvalue %d3_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_3 = llvm.extractvalue %d3_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_1_0, %b3_1_1] C[%d2_2_2_0, %d2_2_2_1, %d2_2_2_2, %d2_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_0 = llvm.extractvalue %d3_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_1 = llvm.extractvalue %d3_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_2 = llvm.extractvalue %d3_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_3 = llvm.extractvalue %d3_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_1_2, %b3_1_3] C[%d2_2_3_0, %d2_2_3_1, %d2_2_3_2, %d2_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_0 = llvm.extractvalue %d3_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_1 = llvm.extractvalue %d3_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_2 = llvm.extractvalue %d3_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_3 = llvm.extractvalue %d3_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_0_0, %b3_0_1] C[%d2_3_0_0, %d2_3_0_1, %d2_3_0_2, %d2_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_0 = llvm.extractvalue %d3_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_1 = llvm.extractvalue %d3_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_2 = llvm.extractvalue %d3_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_3 = llvm.extractvalue %d3_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_0_2, %b3_0_3] C[%d2_3_1_0, %d2_3_1_1, %d2_3_1_2, %d2_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_0 = llvm.extractvalue %d3_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_1 = llvm.extractvalue %d3_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_2 = llvm.extractvalue %d3_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_3 = llvm.extractvalue %d3_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_1_0, %b3_1_1] C[%d2_3_2_0, %d2_3_2_1, %d2_3_2_2, %d2_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_0 = llvm.extractvalue %d3_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_1 = llvm.extractvalue %d3_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_2 = llvm.extractvalue %d3_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_3 = llvm.extractvalue %d3_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_1_2, %b3_1_3] C[%d2_3_3_0, %d2_3_3_1, %d2_3_3_2, %d2_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_0 = llvm.extractvalue %d3_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_1 = llvm.extractvalue %d3_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_2 = llvm.extractvalue %d3_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_3 = llvm.extractvalue %d3_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      scf.yield %d3_0_0_0, %d3_0_0_1, %d3_0_0_2, %d3_0_0_3, %d3_0_1_0, %d3_0_1_1, %d3_0_1_2, %d3_0_1_3, %d3_0_2_0, %d3_0_2_1, %d3_0_2_2, %d3_0_2_3, %d3_0_3_0, %d3_0_3_1, %d3_0_3_2, %d3_0_3_3, %d3_1_0_0, %d3_1_0_1, %d3_1_0_2, %d3_1_0_3, %d3_1_1_0, %d3_1_1_1, %d3_1_1_2, %d3_1_1_3, %d3_1_2_0, %d3_1_2_1, %d3_1_2_2, %d3_1_2_3, %d3_1_3_0, %d3_1_3_1, %d3_1_3_2, %d3_1_3_3, %d3_2_0_0, %d3_2_0_1, %d3_2_0_2, %d3_2_0_3, %d3_2_1_0, %d3_2_1_1, %d3_2_1_2, %d3_2_1_3, %d3_2_2_0, %d3_2_2_1, %d3_2_2_2, %d3_2_2_3, %d3_2_3_0, %d3_2_3_1, %d3_2_3_2, %d3_2_3_3, %d3_3_0_0, %d3_3_0_1, %d3_3_0_2, %d3_3_0_3, %d3_3_1_0, %d3_3_1_1, %d3_3_1_2, %d3_3_1_3, %d3_3_2_0, %d3_3_2_1, %d3_3_2_2, %d3_3_2_3, %d3_3_3_0, %d3_3_3_1, %d3_3_3_2, %d3_3_3_3 : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32
     }
     nvgpu.device_async_wait %grp1 {numGroups = 0 : i32}
     %g = arith.divui %lane, %c4 : index
@@ -784,11 +1280,10 @@ gpu.module @dsc_grouped_gemm {
     }
     gpu.return
   }
-  // Block tile 64 x 128, K step 32, 1 x 4 warps, 128 threads.
+  // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads.
   gpu.func @grouped_gemm_bf16_tn_m64(%A: memref<?xf16>, %B: memref<?xf16>,
                                  %C: memref<?xf32>, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
-      workgroup(%smA : memref<3x64x32xf16, 3>, %smB : memref<3x128x32xf16, 3>)
       kernel attributes {known_block_size = array<i32: 128, 1, 1>} {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
@@ -807,6 +1302,10 @@ gpu.module @dsc_grouped_gemm {
     %c256 = arith.constant 256 : index
     %c512 = arith.constant 512 : index
     %zero = arith.constant 0.0 : f32
+    %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+    %offB = arith.constant 32768 : index
+    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %e = gpu.block_id z
     %bm = gpu.block_id y
     %bn = gpu.block_id x
@@ -825,15 +1324,15 @@ gpu.module @dsc_grouped_gemm {
     %n0 = arith.muli %bn, %c128 : index
     %eN = arith.muli %e, %N : index
     %nb0 = arith.addi %eN, %n0 : index
-    %kTiles = arith.divui %K, %c32 : index
+    %kTiles = arith.divui %K, %c64 : index
     %lastTile = arith.subi %kTiles, %c1 : index
     %qA0a = arith.constant 0 : index
     %qA0 = arith.addi %tid, %qA0a : index
-    %lrowA0 = arith.divui %qA0, %c4 : index
-    %lchunkA0 = arith.remui %qA0, %c4 : index
+    %lrowA0 = arith.divui %qA0, %c8 : index
+    %lchunkA0 = arith.remui %qA0, %c8 : index
     %lcolA0 = arith.muli %lchunkA0, %c8 : index
-    %stA0_r1 = arith.shrui %lrowA0, %c1 : index
-    %stA0_r3 = arith.andi %stA0_r1, %c3 : index
+    %stA0_r1 = arith.shrui %lrowA0, %c0 : index
+    %stA0_r3 = arith.remui %stA0_r1, %c8 : index
     %stA0_x = arith.xori %lchunkA0, %stA0_r3 : index
     %stA0_col = arith.muli %stA0_x, %c8 : index
     %growA0 = arith.addi %m0, %lrowA0 : index
@@ -841,23 +1340,47 @@ gpu.module @dsc_grouped_gemm {
     %gbaseA0 = arith.addi %goffA0, %lcolA0 : index
     %qA1a = arith.constant 128 : index
     %qA1 = arith.addi %tid, %qA1a : index
-    %lrowA1 = arith.divui %qA1, %c4 : index
-    %lchunkA1 = arith.remui %qA1, %c4 : index
+    %lrowA1 = arith.divui %qA1, %c8 : index
+    %lchunkA1 = arith.remui %qA1, %c8 : index
     %lcolA1 = arith.muli %lchunkA1, %c8 : index
-    %stA1_r1 = arith.shrui %lrowA1, %c1 : index
-    %stA1_r3 = arith.andi %stA1_r1, %c3 : index
+    %stA1_r1 = arith.shrui %lrowA1, %c0 : index
+    %stA1_r3 = arith.remui %stA1_r1, %c8 : index
     %stA1_x = arith.xori %lchunkA1, %stA1_r3 : index
     %stA1_col = arith.muli %stA1_x, %c8 : index
     %growA1 = arith.addi %m0, %lrowA1 : index
     %goffA1 = arith.muli %growA1, %K : index
     %gbaseA1 = arith.addi %goffA1, %lcolA1 : index
+    %qA2a = arith.constant 256 : index
+    %qA2 = arith.addi %tid, %qA2a : index
+    %lrowA2 = arith.divui %qA2, %c8 : index
+    %lchunkA2 = arith.remui %qA2, %c8 : index
+    %lcolA2 = arith.muli %lchunkA2, %c8 : index
+    %stA2_r1 = arith.shrui %lrowA2, %c0 : index
+    %stA2_r3 = arith.remui %stA2_r1, %c8 : index
+    %stA2_x = arith.xori %lchunkA2, %stA2_r3 : index
+    %stA2_col = arith.muli %stA2_x, %c8 : index
+    %growA2 = arith.addi %m0, %lrowA2 : index
+    %goffA2 = arith.muli %growA2, %K : index
+    %gbaseA2 = arith.addi %goffA2, %lcolA2 : index
+    %qA3a = arith.constant 384 : index
+    %qA3 = arith.addi %tid, %qA3a : index
+    %lrowA3 = arith.divui %qA3, %c8 : index
+    %lchunkA3 = arith.remui %qA3, %c8 : index
+    %lcolA3 = arith.muli %lchunkA3, %c8 : index
+    %stA3_r1 = arith.shrui %lrowA3, %c0 : index
+    %stA3_r3 = arith.remui %stA3_r1, %c8 : index
+    %stA3_x = arith.xori %lchunkA3, %stA3_r3 : index
+    %stA3_col = arith.muli %stA3_x, %c8 : index
+    %growA3 = arith.addi %m0, %lrowA3 : index
+    %goffA3 = arith.muli %growA3, %K : index
+    %gbaseA3 = arith.addi %goffA3, %lcolA3 : index
     %qB0a = arith.constant 0 : index
     %qB0 = arith.addi %tid, %qB0a : index
-    %lrowB0 = arith.divui %qB0, %c4 : index
-    %lchunkB0 = arith.remui %qB0, %c4 : index
+    %lrowB0 = arith.divui %qB0, %c8 : index
+    %lchunkB0 = arith.remui %qB0, %c8 : index
     %lcolB0 = arith.muli %lchunkB0, %c8 : index
-    %stB0_r1 = arith.shrui %lrowB0, %c1 : index
-    %stB0_r3 = arith.andi %stB0_r1, %c3 : index
+    %stB0_r1 = arith.shrui %lrowB0, %c0 : index
+    %stB0_r3 = arith.remui %stB0_r1, %c8 : index
     %stB0_x = arith.xori %lchunkB0, %stB0_r3 : index
     %stB0_col = arith.muli %stB0_x, %c8 : index
     %growB0 = arith.addi %nb0, %lrowB0 : index
@@ -865,11 +1388,11 @@ gpu.module @dsc_grouped_gemm {
     %gbaseB0 = arith.addi %goffB0, %lcolB0 : index
     %qB1a = arith.constant 128 : index
     %qB1 = arith.addi %tid, %qB1a : index
-    %lrowB1 = arith.divui %qB1, %c4 : index
-    %lchunkB1 = arith.remui %qB1, %c4 : index
+    %lrowB1 = arith.divui %qB1, %c8 : index
+    %lchunkB1 = arith.remui %qB1, %c8 : index
     %lcolB1 = arith.muli %lchunkB1, %c8 : index
-    %stB1_r1 = arith.shrui %lrowB1, %c1 : index
-    %stB1_r3 = arith.andi %stB1_r1, %c3 : index
+    %stB1_r1 = arith.shrui %lrowB1, %c0 : index
+    %stB1_r3 = arith.remui %stB1_r1, %c8 : index
     %stB1_x = arith.xori %lchunkB1, %stB1_r3 : index
     %stB1_col = arith.muli %stB1_x, %c8 : index
     %growB1 = arith.addi %nb0, %lrowB1 : index
@@ -877,11 +1400,11 @@ gpu.module @dsc_grouped_gemm {
     %gbaseB1 = arith.addi %goffB1, %lcolB1 : index
     %qB2a = arith.constant 256 : index
     %qB2 = arith.addi %tid, %qB2a : index
-    %lrowB2 = arith.divui %qB2, %c4 : index
-    %lchunkB2 = arith.remui %qB2, %c4 : index
+    %lrowB2 = arith.divui %qB2, %c8 : index
+    %lchunkB2 = arith.remui %qB2, %c8 : index
     %lcolB2 = arith.muli %lchunkB2, %c8 : index
-    %stB2_r1 = arith.shrui %lrowB2, %c1 : index
-    %stB2_r3 = arith.andi %stB2_r1, %c3 : index
+    %stB2_r1 = arith.shrui %lrowB2, %c0 : index
+    %stB2_r3 = arith.remui %stB2_r1, %c8 : index
     %stB2_x = arith.xori %lchunkB2, %stB2_r3 : index
     %stB2_col = arith.muli %stB2_x, %c8 : index
     %growB2 = arith.addi %nb0, %lrowB2 : index
@@ -889,46 +1412,145 @@ gpu.module @dsc_grouped_gemm {
     %gbaseB2 = arith.addi %goffB2, %lcolB2 : index
     %qB3a = arith.constant 384 : index
     %qB3 = arith.addi %tid, %qB3a : index
-    %lrowB3 = arith.divui %qB3, %c4 : index
-    %lchunkB3 = arith.remui %qB3, %c4 : index
+    %lrowB3 = arith.divui %qB3, %c8 : index
+    %lchunkB3 = arith.remui %qB3, %c8 : index
     %lcolB3 = arith.muli %lchunkB3, %c8 : index
-    %stB3_r1 = arith.shrui %lrowB3, %c1 : index
-    %stB3_r3 = arith.andi %stB3_r1, %c3 : index
+    %stB3_r1 = arith.shrui %lrowB3, %c0 : index
+    %stB3_r3 = arith.remui %stB3_r1, %c8 : index
     %stB3_x = arith.xori %lchunkB3, %stB3_r3 : index
     %stB3_col = arith.muli %stB3_x, %c8 : index
     %growB3 = arith.addi %nb0, %lrowB3 : index
     %goffB3 = arith.muli %growB3, %K : index
     %gbaseB3 = arith.addi %goffB3, %lcolB3 : index
+    %qB4a = arith.constant 512 : index
+    %qB4 = arith.addi %tid, %qB4a : index
+    %lrowB4 = arith.divui %qB4, %c8 : index
+    %lchunkB4 = arith.remui %qB4, %c8 : index
+    %lcolB4 = arith.muli %lchunkB4, %c8 : index
+    %stB4_r1 = arith.shrui %lrowB4, %c0 : index
+    %stB4_r3 = arith.remui %stB4_r1, %c8 : index
+    %stB4_x = arith.xori %lchunkB4, %stB4_r3 : index
+    %stB4_col = arith.muli %stB4_x, %c8 : index
+    %growB4 = arith.addi %nb0, %lrowB4 : index
+    %goffB4 = arith.muli %growB4, %K : index
+    %gbaseB4 = arith.addi %goffB4, %lcolB4 : index
+    %qB5a = arith.constant 640 : index
+    %qB5 = arith.addi %tid, %qB5a : index
+    %lrowB5 = arith.divui %qB5, %c8 : index
+    %lchunkB5 = arith.remui %qB5, %c8 : index
+    %lcolB5 = arith.muli %lchunkB5, %c8 : index
+    %stB5_r1 = arith.shrui %lrowB5, %c0 : index
+    %stB5_r3 = arith.remui %stB5_r1, %c8 : index
+    %stB5_x = arith.xori %lchunkB5, %stB5_r3 : index
+    %stB5_col = arith.muli %stB5_x, %c8 : index
+    %growB5 = arith.addi %nb0, %lrowB5 : index
+    %goffB5 = arith.muli %growB5, %K : index
+    %gbaseB5 = arith.addi %goffB5, %lcolB5 : index
+    %qB6a = arith.constant 768 : index
+    %qB6 = arith.addi %tid, %qB6a : index
+    %lrowB6 = arith.divui %qB6, %c8 : index
+    %lchunkB6 = arith.remui %qB6, %c8 : index
+    %lcolB6 = arith.muli %lchunkB6, %c8 : index
+    %stB6_r1 = arith.shrui %lrowB6, %c0 : index
+    %stB6_r3 = arith.remui %stB6_r1, %c8 : index
+    %stB6_x = arith.xori %lchunkB6, %stB6_r3 : index
+    %stB6_col = arith.muli %stB6_x, %c8 : index
+    %growB6 = arith.addi %nb0, %lrowB6 : index
+    %goffB6 = arith.muli %growB6, %K : index
+    %gbaseB6 = arith.addi %goffB6, %lcolB6 : index
+    %qB7a = arith.constant 896 : index
+    %qB7 = arith.addi %tid, %qB7a : index
+    %lrowB7 = arith.divui %qB7, %c8 : index
+    %lchunkB7 = arith.remui %qB7, %c8 : index
+    %lcolB7 = arith.muli %lchunkB7, %c8 : index
+    %stB7_r1 = arith.shrui %lrowB7, %c0 : index
+    %stB7_r3 = arith.remui %stB7_r1, %c8 : index
+    %stB7_x = arith.xori %lchunkB7, %stB7_r3 : index
+    %stB7_col = arith.muli %stB7_x, %c8 : index
+    %growB7 = arith.addi %nb0, %lrowB7 : index
+    %goffB7 = arith.muli %growB7, %K : index
+    %gbaseB7 = arith.addi %goffB7, %lcolB7 : index
     %pro0 = arith.minui %c0, %lastTile : index
-    %ko1 = arith.muli %pro0, %c32 : index
+    %ko1 = arith.muli %pro0, %c64 : index
     %srcA0_1 = arith.addi %gbaseA0, %ko1 : index
-    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<3x64x32xf16, 3>
+    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
     %srcA1_1 = arith.addi %gbaseA1, %ko1 : index
-    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<3x64x32xf16, 3>
+    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %srcA2_1 = arith.addi %gbaseA2, %ko1 : index
+    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %srcA3_1 = arith.addi %gbaseA3, %ko1 : index
+    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
     %srcB0_1 = arith.addi %gbaseB0, %ko1 : index
-    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %srcB1_1 = arith.addi %gbaseB1, %ko1 : index
-    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %srcB2_1 = arith.addi %gbaseB2, %ko1 : index
-    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %srcB3_1 = arith.addi %gbaseB3, %ko1 : index
-    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
-    %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokB0_1, %tokB1_1, %tokB2_1, %tokB3_1
+    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB4_1 = arith.addi %gbaseB4, %ko1 : index
+    %tokB4_1 = nvgpu.device_async_copy %B[%srcB4_1], %smB[%c0, %lrowB4, %stB4_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB5_1 = arith.addi %gbaseB5, %ko1 : index
+    %tokB5_1 = nvgpu.device_async_copy %B[%srcB5_1], %smB[%c0, %lrowB5, %stB5_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB6_1 = arith.addi %gbaseB6, %ko1 : index
+    %tokB6_1 = nvgpu.device_async_copy %B[%srcB6_1], %smB[%c0, %lrowB6, %stB6_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB7_1 = arith.addi %gbaseB7, %ko1 : index
+    %tokB7_1 = nvgpu.device_async_copy %B[%srcB7_1], %smB[%c0, %lrowB7, %stB7_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokA2_1, %tokA3_1, %tokB0_1, %tokB1_1, %tokB2_1, %tokB3_1, %tokB4_1, %tokB5_1, %tokB6_1, %tokB7_1
     %pro1 = arith.minui %c1, %lastTile : index
-    %ko2 = arith.muli %pro1, %c32 : index
+    %ko2 = arith.muli %pro1, %c64 : index
     %srcA0_2 = arith.addi %gbaseA0, %ko2 : index
-    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<3x64x32xf16, 3>
+    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
     %srcA1_2 = arith.addi %gbaseA1, %ko2 : index
-    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<3x64x32xf16, 3>
+    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %srcA2_2 = arith.addi %gbaseA2, %ko2 : index
+    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %srcA3_2 = arith.addi %gbaseA3, %ko2 : index
+    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
     %srcB0_2 = arith.addi %gbaseB0, %ko2 : index
-    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %srcB1_2 = arith.addi %gbaseB1, %ko2 : index
-    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %srcB2_2 = arith.addi %gbaseB2, %ko2 : index
-    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
+    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
     %srcB3_2 = arith.addi %gbaseB3, %ko2 : index
-    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
-    %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokB0_2, %tokB1_2, %tokB2_2, %tokB3_2
+    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB4_2 = arith.addi %gbaseB4, %ko2 : index
+    %tokB4_2 = nvgpu.device_async_copy %B[%srcB4_2], %smB[%c1, %lrowB4, %stB4_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB5_2 = arith.addi %gbaseB5, %ko2 : index
+    %tokB5_2 = nvgpu.device_async_copy %B[%srcB5_2], %smB[%c1, %lrowB5, %stB5_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB6_2 = arith.addi %gbaseB6, %ko2 : index
+    %tokB6_2 = nvgpu.device_async_copy %B[%srcB6_2], %smB[%c1, %lrowB6, %stB6_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB7_2 = arith.addi %gbaseB7, %ko2 : index
+    %tokB7_2 = nvgpu.device_async_copy %B[%srcB7_2], %smB[%c1, %lrowB7, %stB7_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokA2_2, %tokA3_2, %tokB0_2, %tokB1_2, %tokB2_2, %tokB3_2, %tokB4_2, %tokB5_2, %tokB6_2, %tokB7_2
+    %pro2 = arith.minui %c2, %lastTile : index
+    %ko3 = arith.muli %pro2, %c64 : index
+    %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
+    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
+    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %srcA2_3 = arith.addi %gbaseA2, %ko3 : index
+    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %srcA3_3 = arith.addi %gbaseA3, %ko3 : index
+    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
+    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%c2, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
+    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%c2, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB2_3 = arith.addi %gbaseB2, %ko3 : index
+    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%c2, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB3_3 = arith.addi %gbaseB3, %ko3 : index
+    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%c2, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB4_3 = arith.addi %gbaseB4, %ko3 : index
+    %tokB4_3 = nvgpu.device_async_copy %B[%srcB4_3], %smB[%c2, %lrowB4, %stB4_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB5_3 = arith.addi %gbaseB5, %ko3 : index
+    %tokB5_3 = nvgpu.device_async_copy %B[%srcB5_3], %smB[%c2, %lrowB5, %stB5_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB6_3 = arith.addi %gbaseB6, %ko3 : index
+    %tokB6_3 = nvgpu.device_async_copy %B[%srcB6_3], %smB[%c2, %lrowB6, %stB6_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %srcB7_3 = arith.addi %gbaseB7, %ko3 : index
+    %tokB7_3 = nvgpu.device_async_copy %B[%srcB7_3], %smB[%c2, %lrowB7, %stB7_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokA2_3, %tokA3_3, %tokB0_3, %tokB1_3, %tokB2_3, %tokB3_3, %tokB4_3, %tokB5_3, %tokB6_3, %tokB7_3
     %warpM = arith.divui %warp, %c4 : index
     %warpN = arith.remui %warp, %c4 : index
     %wm0 = arith.muli %warpM, %c64 : index
@@ -941,34 +1563,46 @@ gpu.module @dsc_grouped_gemm {
     %bnrow0 = arith.muli %lhi, %c8 : index
     %bnrow = arith.addi %bnrow0, %l8 : index
     %res:64 = scf.for %kt = %c0 to %kTiles step %c1 iter_args(%acc0 = %zero, %acc1 = %zero, %acc2 = %zero, %acc3 = %zero, %acc4 = %zero, %acc5 = %zero, %acc6 = %zero, %acc7 = %zero, %acc8 = %zero, %acc9 = %zero, %acc10 = %zero, %acc11 = %zero, %acc12 = %zero, %acc13 = %zero, %acc14 = %zero, %acc15 = %zero, %acc16 = %zero, %acc17 = %zero, %acc18 = %zero, %acc19 = %zero, %acc20 = %zero, %acc21 = %zero, %acc22 = %zero, %acc23 = %zero, %acc24 = %zero, %acc25 = %zero, %acc26 = %zero, %acc27 = %zero, %acc28 = %zero, %acc29 = %zero, %acc30 = %zero, %acc31 = %zero, %acc32 = %zero, %acc33 = %zero, %acc34 = %zero, %acc35 = %zero, %acc36 = %zero, %acc37 = %zero, %acc38 = %zero, %acc39 = %zero, %acc40 = %zero, %acc41 = %zero, %acc42 = %zero, %acc43 = %zero, %acc44 = %zero, %acc45 = %zero, %acc46 = %zero, %acc47 = %zero, %acc48 = %zero, %acc49 = %zero, %acc50 = %zero, %acc51 = %zero, %acc52 = %zero, %acc53 = %zero, %acc54 = %zero, %acc55 = %zero, %acc56 = %zero, %acc57 = %zero, %acc58 = %zero, %acc59 = %zero, %acc60 = %zero, %acc61 = %zero, %acc62 = %zero, %acc63 = %zero) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
-      %ktn = arith.addi %kt, %c2 : index
+      %ktn = arith.addi %kt, %c3 : index
       %ktc = arith.minui %ktn, %lastTile : index
-      %slot = arith.remui %ktn, %c3 : index
-      %cur = arith.remui %kt, %c3 : index
-      nvgpu.device_async_wait %grp1 {numGroups = 1 : i32}
+      %slot = arith.remui %ktn, %c4 : index
+      %cur = arith.remui %kt, %c4 : index
+      nvgpu.device_async_wait %grp1 {numGroups = 2 : i32}
       gpu.barrier
-      %ko3 = arith.muli %ktc, %c32 : index
-      %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
-      %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%slot, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<3x64x32xf16, 3>
-      %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
-      %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%slot, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<3x64x32xf16, 3>
-      %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
-      %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%slot, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
-      %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
-      %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%slot, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
-      %srcB2_3 = arith.addi %gbaseB2, %ko3 : index
-      %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%slot, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
-      %srcB3_3 = arith.addi %gbaseB3, %ko3 : index
-      %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%slot, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<3x128x32xf16, 3>
-      %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokB0_3, %tokB1_3, %tokB2_3, %tokB3_3
+      %ko4 = arith.muli %ktc, %c64 : index
+      %srcA0_4 = arith.addi %gbaseA0, %ko4 : index
+      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+      %srcA1_4 = arith.addi %gbaseA1, %ko4 : index
+      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+      %srcA2_4 = arith.addi %gbaseA2, %ko4 : index
+      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+      %srcA3_4 = arith.addi %gbaseA3, %ko4 : index
+      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+      %srcB0_4 = arith.addi %gbaseB0, %ko4 : index
+      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB[%slot, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcB1_4 = arith.addi %gbaseB1, %ko4 : index
+      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB[%slot, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcB2_4 = arith.addi %gbaseB2, %ko4 : index
+      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB[%slot, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcB3_4 = arith.addi %gbaseB3, %ko4 : index
+      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB[%slot, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcB4_4 = arith.addi %gbaseB4, %ko4 : index
+      %tokB4_4 = nvgpu.device_async_copy %B[%srcB4_4], %smB[%slot, %lrowB4, %stB4_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcB5_4 = arith.addi %gbaseB5, %ko4 : index
+      %tokB5_4 = nvgpu.device_async_copy %B[%srcB5_4], %smB[%slot, %lrowB5, %stB5_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcB6_4 = arith.addi %gbaseB6, %ko4 : index
+      %tokB6_4 = nvgpu.device_async_copy %B[%srcB6_4], %smB[%slot, %lrowB6, %stB6_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %srcB7_4 = arith.addi %gbaseB7, %ko4 : index
+      %tokB7_4 = nvgpu.device_async_copy %B[%srcB7_4], %smB[%slot, %lrowB7, %stB7_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %grp4 = nvgpu.device_async_create_group %tokA0_4, %tokA1_4, %tokA2_4, %tokA3_4, %tokB0_4, %tokB1_4, %tokB2_4, %tokB3_4, %tokB4_4, %tokB5_4, %tokB6_4, %tokB7_4
       %a0_0_row0 = arith.addi %wm0, %c0 : index
       %a0_0_row = arith.addi %a0_0_row0, %l16 : index
       %a0_0_ch = arith.addi %lhi, %c0 : index
-      %a0_0_r1 = arith.shrui %a0_0_row, %c1 : index
-      %a0_0_r3 = arith.andi %a0_0_r1, %c3 : index
+      %a0_0_r1 = arith.shrui %a0_0_row, %c0 : index
+      %a0_0_r3 = arith.remui %a0_0_r1, %c8 : index
       %a0_0_x = arith.xori %a0_0_ch, %a0_0_r3 : index
       %a0_0_col = arith.muli %a0_0_x, %c8 : index
-      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xf16> from vector<4x2xf16>
       %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xf16> to vector<1xi32>
       %a0_0_0 = vector.extract %a0_0_w0[0] : i32 from vector<1xi32>
@@ -984,11 +1618,11 @@ gpu.module @dsc_grouped_gemm {
       %a0_1_row0 = arith.addi %wm0, %c16 : index
       %a0_1_row = arith.addi %a0_1_row0, %l16 : index
       %a0_1_ch = arith.addi %lhi, %c0 : index
-      %a0_1_r1 = arith.shrui %a0_1_row, %c1 : index
-      %a0_1_r3 = arith.andi %a0_1_r1, %c3 : index
+      %a0_1_r1 = arith.shrui %a0_1_row, %c0 : index
+      %a0_1_r3 = arith.remui %a0_1_r1, %c8 : index
       %a0_1_x = arith.xori %a0_1_ch, %a0_1_r3 : index
       %a0_1_col = arith.muli %a0_1_x, %c8 : index
-      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xf16> from vector<4x2xf16>
       %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xf16> to vector<1xi32>
       %a0_1_0 = vector.extract %a0_1_w0[0] : i32 from vector<1xi32>
@@ -1004,11 +1638,11 @@ gpu.module @dsc_grouped_gemm {
       %a0_2_row0 = arith.addi %wm0, %c32 : index
       %a0_2_row = arith.addi %a0_2_row0, %l16 : index
       %a0_2_ch = arith.addi %lhi, %c0 : index
-      %a0_2_r1 = arith.shrui %a0_2_row, %c1 : index
-      %a0_2_r3 = arith.andi %a0_2_r1, %c3 : index
+      %a0_2_r1 = arith.shrui %a0_2_row, %c0 : index
+      %a0_2_r3 = arith.remui %a0_2_r1, %c8 : index
       %a0_2_x = arith.xori %a0_2_ch, %a0_2_r3 : index
       %a0_2_col = arith.muli %a0_2_x, %c8 : index
-      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xf16> from vector<4x2xf16>
       %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xf16> to vector<1xi32>
       %a0_2_0 = vector.extract %a0_2_w0[0] : i32 from vector<1xi32>
@@ -1024,11 +1658,11 @@ gpu.module @dsc_grouped_gemm {
       %a0_3_row0 = arith.addi %wm0, %c48 : index
       %a0_3_row = arith.addi %a0_3_row0, %l16 : index
       %a0_3_ch = arith.addi %lhi, %c0 : index
-      %a0_3_r1 = arith.shrui %a0_3_row, %c1 : index
-      %a0_3_r3 = arith.andi %a0_3_r1, %c3 : index
+      %a0_3_r1 = arith.shrui %a0_3_row, %c0 : index
+      %a0_3_r3 = arith.remui %a0_3_r1, %c8 : index
       %a0_3_x = arith.xori %a0_3_ch, %a0_3_r3 : index
       %a0_3_col = arith.muli %a0_3_x, %c8 : index
-      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xf16> from vector<4x2xf16>
       %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xf16> to vector<1xi32>
       %a0_3_0 = vector.extract %a0_3_w0[0] : i32 from vector<1xi32>
@@ -1044,11 +1678,11 @@ gpu.module @dsc_grouped_gemm {
       %b0_0_row0 = arith.addi %wn0, %c0 : index
       %b0_0_row = arith.addi %b0_0_row0, %bnrow : index
       %b0_0_ch = arith.addi %lmid, %c0 : index
-      %b0_0_r1 = arith.shrui %b0_0_row, %c1 : index
-      %b0_0_r3 = arith.andi %b0_0_r1, %c3 : index
+      %b0_0_r1 = arith.shrui %b0_0_row, %c0 : index
+      %b0_0_r3 = arith.remui %b0_0_r1, %c8 : index
       %b0_0_x = arith.xori %b0_0_ch, %b0_0_r3 : index
       %b0_0_col = arith.muli %b0_0_x, %c8 : index
-      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xf16> from vector<4x2xf16>
       %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xf16> to vector<1xi32>
       %b0_0_0 = vector.extract %b0_0_w0[0] : i32 from vector<1xi32>
@@ -1064,11 +1698,11 @@ gpu.module @dsc_grouped_gemm {
       %b0_1_row0 = arith.addi %wn0, %c16 : index
       %b0_1_row = arith.addi %b0_1_row0, %bnrow : index
       %b0_1_ch = arith.addi %lmid, %c0 : index
-      %b0_1_r1 = arith.shrui %b0_1_row, %c1 : index
-      %b0_1_r3 = arith.andi %b0_1_r1, %c3 : index
+      %b0_1_r1 = arith.shrui %b0_1_row, %c0 : index
+      %b0_1_r3 = arith.remui %b0_1_r1, %c8 : index
       %b0_1_x = arith.xori %b0_1_ch, %b0_1_r3 : index
       %b0_1_col = arith.muli %b0_1_x, %c8 : index
-      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xf16> from vector<4x2xf16>
       %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xf16> to vector<1xi32>
       %b0_1_0 = vector.extract %b0_1_w0[0] : i32 from vector<1xi32>
@@ -1164,11 +1798,11 @@ gpu.module @dsc_grouped_gemm {
       %a1_0_row0 = arith.addi %wm0, %c0 : index
       %a1_0_row = arith.addi %a1_0_row0, %l16 : index
       %a1_0_ch = arith.addi %lhi, %c2 : index
-      %a1_0_r1 = arith.shrui %a1_0_row, %c1 : index
-      %a1_0_r3 = arith.andi %a1_0_r1, %c3 : index
+      %a1_0_r1 = arith.shrui %a1_0_row, %c0 : index
+      %a1_0_r3 = arith.remui %a1_0_r1, %c8 : index
       %a1_0_x = arith.xori %a1_0_ch, %a1_0_r3 : index
       %a1_0_col = arith.muli %a1_0_x, %c8 : index
-      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xf16> from vector<4x2xf16>
       %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xf16> to vector<1xi32>
       %a1_0_0 = vector.extract %a1_0_w0[0] : i32 from vector<1xi32>
@@ -1184,11 +1818,11 @@ gpu.module @dsc_grouped_gemm {
       %a1_1_row0 = arith.addi %wm0, %c16 : index
       %a1_1_row = arith.addi %a1_1_row0, %l16 : index
       %a1_1_ch = arith.addi %lhi, %c2 : index
-      %a1_1_r1 = arith.shrui %a1_1_row, %c1 : index
-      %a1_1_r3 = arith.andi %a1_1_r1, %c3 : index
+      %a1_1_r1 = arith.shrui %a1_1_row, %c0 : index
+      %a1_1_r3 = arith.remui %a1_1_r1, %c8 : index
       %a1_1_x = arith.xori %a1_1_ch, %a1_1_r3 : index
       %a1_1_col = arith.muli %a1_1_x, %c8 : index
-      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xf16> from vector<4x2xf16>
       %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xf16> to vector<1xi32>
       %a1_1_0 = vector.extract %a1_1_w0[0] : i32 from vector<1xi32>
@@ -1204,11 +1838,11 @@ gpu.module @dsc_grouped_gemm {
       %a1_2_row0 = arith.addi %wm0, %c32 : index
       %a1_2_row = arith.addi %a1_2_row0, %l16 : index
       %a1_2_ch = arith.addi %lhi, %c2 : index
-      %a1_2_r1 = arith.shrui %a1_2_row, %c1 : index
-      %a1_2_r3 = arith.andi %a1_2_r1, %c3 : index
+      %a1_2_r1 = arith.shrui %a1_2_row, %c0 : index
+      %a1_2_r3 = arith.remui %a1_2_r1, %c8 : index
       %a1_2_x = arith.xori %a1_2_ch, %a1_2_r3 : index
       %a1_2_col = arith.muli %a1_2_x, %c8 : index
-      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xf16> from vector<4x2xf16>
       %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xf16> to vector<1xi32>
       %a1_2_0 = vector.extract %a1_2_w0[0] : i32 from vector<1xi32>
@@ -1224,11 +1858,11 @@ gpu.module @dsc_grouped_gemm {
       %a1_3_row0 = arith.addi %wm0, %c48 : index
       %a1_3_row = arith.addi %a1_3_row0, %l16 : index
       %a1_3_ch = arith.addi %lhi, %c2 : index
-      %a1_3_r1 = arith.shrui %a1_3_row, %c1 : index
-      %a1_3_r3 = arith.andi %a1_3_r1, %c3 : index
+      %a1_3_r1 = arith.shrui %a1_3_row, %c0 : index
+      %a1_3_r3 = arith.remui %a1_3_r1, %c8 : index
       %a1_3_x = arith.xori %a1_3_ch, %a1_3_r3 : index
       %a1_3_col = arith.muli %a1_3_x, %c8 : index
-      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<3x64x32xf16, 3> -> vector<4x2xf16>
+      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xf16> from vector<4x2xf16>
       %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xf16> to vector<1xi32>
       %a1_3_0 = vector.extract %a1_3_w0[0] : i32 from vector<1xi32>
@@ -1244,11 +1878,11 @@ gpu.module @dsc_grouped_gemm {
       %b1_0_row0 = arith.addi %wn0, %c0 : index
       %b1_0_row = arith.addi %b1_0_row0, %bnrow : index
       %b1_0_ch = arith.addi %lmid, %c2 : index
-      %b1_0_r1 = arith.shrui %b1_0_row, %c1 : index
-      %b1_0_r3 = arith.andi %b1_0_r1, %c3 : index
+      %b1_0_r1 = arith.shrui %b1_0_row, %c0 : index
+      %b1_0_r3 = arith.remui %b1_0_r1, %c8 : index
       %b1_0_x = arith.xori %b1_0_ch, %b1_0_r3 : index
       %b1_0_col = arith.muli %b1_0_x, %c8 : index
-      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xf16> from vector<4x2xf16>
       %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xf16> to vector<1xi32>
       %b1_0_0 = vector.extract %b1_0_w0[0] : i32 from vector<1xi32>
@@ -1264,11 +1898,11 @@ gpu.module @dsc_grouped_gemm {
       %b1_1_row0 = arith.addi %wn0, %c16 : index
       %b1_1_row = arith.addi %b1_1_row0, %bnrow : index
       %b1_1_ch = arith.addi %lmid, %c2 : index
-      %b1_1_r1 = arith.shrui %b1_1_row, %c1 : index
-      %b1_1_r3 = arith.andi %b1_1_r1, %c3 : index
+      %b1_1_r1 = arith.shrui %b1_1_row, %c0 : index
+      %b1_1_r3 = arith.remui %b1_1_r1, %c8 : index
       %b1_1_x = arith.xori %b1_1_ch, %b1_1_r3 : index
       %b1_1_col = arith.muli %b1_1_x, %c8 : index
-      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<3x128x32xf16, 3> -> vector<4x2xf16>
+      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xf16> from vector<4x2xf16>
       %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xf16> to vector<1xi32>
       %b1_1_0 = vector.extract %b1_1_w0[0] : i32 from vector<1xi32>
@@ -1361,7 +1995,407 @@ gpu.module @dsc_grouped_gemm {
       %d1_3_3_1 = llvm.extractvalue %d1_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
       %d1_3_3_2 = llvm.extractvalue %d1_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
       %d1_3_3_3 = llvm.extractvalue %d1_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
-      scf.yield %d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3, %d1_0_1_0, %d1_0_1_1, %d1_0_1_2, %d1_0_1_3, %d1_0_2_0, %d1_0_2_1, %d1_0_2_2, %d1_0_2_3, %d1_0_3_0, %d1_0_3_1, %d1_0_3_2, %d1_0_3_3, %d1_1_0_0, %d1_1_0_1, %d1_1_0_2, %d1_1_0_3, %d1_1_1_0, %d1_1_1_1, %d1_1_1_2, %d1_1_1_3, %d1_1_2_0, %d1_1_2_1, %d1_1_2_2, %d1_1_2_3, %d1_1_3_0, %d1_1_3_1, %d1_1_3_2, %d1_1_3_3, %d1_2_0_0, %d1_2_0_1, %d1_2_0_2, %d1_2_0_3, %d1_2_1_0, %d1_2_1_1, %d1_2_1_2, %d1_2_1_3, %d1_2_2_0, %d1_2_2_1, %d1_2_2_2, %d1_2_2_3, %d1_2_3_0, %d1_2_3_1, %d1_2_3_2, %d1_2_3_3, %d1_3_0_0, %d1_3_0_1, %d1_3_0_2, %d1_3_0_3, %d1_3_1_0, %d1_3_1_1, %d1_3_1_2, %d1_3_1_3, %d1_3_2_0, %d1_3_2_1, %d1_3_2_2, %d1_3_2_3, %d1_3_3_0, %d1_3_3_1, %d1_3_3_2, %d1_3_3_3 : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32
+      %a2_0_row0 = arith.addi %wm0, %c0 : index
+      %a2_0_row = arith.addi %a2_0_row0, %l16 : index
+      %a2_0_ch = arith.addi %lhi, %c4 : index
+      %a2_0_r1 = arith.shrui %a2_0_row, %c0 : index
+      %a2_0_r3 = arith.remui %a2_0_r1, %c8 : index
+      %a2_0_x = arith.xori %a2_0_ch, %a2_0_r3 : index
+      %a2_0_col = arith.muli %a2_0_x, %c8 : index
+      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xf16> to vector<1xi32>
+      %a2_0_0 = vector.extract %a2_0_w0[0] : i32 from vector<1xi32>
+      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xf16> to vector<1xi32>
+      %a2_0_1 = vector.extract %a2_0_w1[0] : i32 from vector<1xi32>
+      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xf16> to vector<1xi32>
+      %a2_0_2 = vector.extract %a2_0_w2[0] : i32 from vector<1xi32>
+      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xf16> to vector<1xi32>
+      %a2_0_3 = vector.extract %a2_0_w3[0] : i32 from vector<1xi32>
+      %a2_1_row0 = arith.addi %wm0, %c16 : index
+      %a2_1_row = arith.addi %a2_1_row0, %l16 : index
+      %a2_1_ch = arith.addi %lhi, %c4 : index
+      %a2_1_r1 = arith.shrui %a2_1_row, %c0 : index
+      %a2_1_r3 = arith.remui %a2_1_r1, %c8 : index
+      %a2_1_x = arith.xori %a2_1_ch, %a2_1_r3 : index
+      %a2_1_col = arith.muli %a2_1_x, %c8 : index
+      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xf16> to vector<1xi32>
+      %a2_1_0 = vector.extract %a2_1_w0[0] : i32 from vector<1xi32>
+      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xf16> to vector<1xi32>
+      %a2_1_1 = vector.extract %a2_1_w1[0] : i32 from vector<1xi32>
+      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xf16> to vector<1xi32>
+      %a2_1_2 = vector.extract %a2_1_w2[0] : i32 from vector<1xi32>
+      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xf16> to vector<1xi32>
+      %a2_1_3 = vector.extract %a2_1_w3[0] : i32 from vector<1xi32>
+      %a2_2_row0 = arith.addi %wm0, %c32 : index
+      %a2_2_row = arith.addi %a2_2_row0, %l16 : index
+      %a2_2_ch = arith.addi %lhi, %c4 : index
+      %a2_2_r1 = arith.shrui %a2_2_row, %c0 : index
+      %a2_2_r3 = arith.remui %a2_2_r1, %c8 : index
+      %a2_2_x = arith.xori %a2_2_ch, %a2_2_r3 : index
+      %a2_2_col = arith.muli %a2_2_x, %c8 : index
+      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xf16> to vector<1xi32>
+      %a2_2_0 = vector.extract %a2_2_w0[0] : i32 from vector<1xi32>
+      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xf16> to vector<1xi32>
+      %a2_2_1 = vector.extract %a2_2_w1[0] : i32 from vector<1xi32>
+      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xf16> to vector<1xi32>
+      %a2_2_2 = vector.extract %a2_2_w2[0] : i32 from vector<1xi32>
+      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xf16> to vector<1xi32>
+      %a2_2_3 = vector.extract %a2_2_w3[0] : i32 from vector<1xi32>
+      %a2_3_row0 = arith.addi %wm0, %c48 : index
+      %a2_3_row = arith.addi %a2_3_row0, %l16 : index
+      %a2_3_ch = arith.addi %lhi, %c4 : index
+      %a2_3_r1 = arith.shrui %a2_3_row, %c0 : index
+      %a2_3_r3 = arith.remui %a2_3_r1, %c8 : index
+      %a2_3_x = arith.xori %a2_3_ch, %a2_3_r3 : index
+      %a2_3_col = arith.muli %a2_3_x, %c8 : index
+      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xf16> to vector<1xi32>
+      %a2_3_0 = vector.extract %a2_3_w0[0] : i32 from vector<1xi32>
+      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xf16> to vector<1xi32>
+      %a2_3_1 = vector.extract %a2_3_w1[0] : i32 from vector<1xi32>
+      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xf16> to vector<1xi32>
+      %a2_3_2 = vector.extract %a2_3_w2[0] : i32 from vector<1xi32>
+      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xf16> to vector<1xi32>
+      %a2_3_3 = vector.extract %a2_3_w3[0] : i32 from vector<1xi32>
+      %b2_0_row0 = arith.addi %wn0, %c0 : index
+      %b2_0_row = arith.addi %b2_0_row0, %bnrow : index
+      %b2_0_ch = arith.addi %lmid, %c4 : index
+      %b2_0_r1 = arith.shrui %b2_0_row, %c0 : index
+      %b2_0_r3 = arith.remui %b2_0_r1, %c8 : index
+      %b2_0_x = arith.xori %b2_0_ch, %b2_0_r3 : index
+      %b2_0_col = arith.muli %b2_0_x, %c8 : index
+      %b2_0_m = nvgpu.ldmatrix %smB[%cur, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xf16> from vector<4x2xf16>
+      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xf16> to vector<1xi32>
+      %b2_0_0 = vector.extract %b2_0_w0[0] : i32 from vector<1xi32>
+      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xf16> from vector<4x2xf16>
+      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xf16> to vector<1xi32>
+      %b2_0_1 = vector.extract %b2_0_w1[0] : i32 from vector<1xi32>
+      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xf16> from vector<4x2xf16>
+      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xf16> to vector<1xi32>
+      %b2_0_2 = vector.extract %b2_0_w2[0] : i32 from vector<1xi32>
+      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xf16> from vector<4x2xf16>
+      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xf16> to vector<1xi32>
+      %b2_0_3 = vector.extract %b2_0_w3[0] : i32 from vector<1xi32>
+      %b2_1_row0 = arith.addi %wn0, %c16 : index
+      %b2_1_row = arith.addi %b2_1_row0, %bnrow : index
+      %b2_1_ch = arith.addi %lmid, %c4 : index
+      %b2_1_r1 = arith.shrui %b2_1_row, %c0 : index
+      %b2_1_r3 = arith.remui %b2_1_r1, %c8 : index
+      %b2_1_x = arith.xori %b2_1_ch, %b2_1_r3 : index
+      %b2_1_col = arith.muli %b2_1_x, %c8 : index
+      %b2_1_m = nvgpu.ldmatrix %smB[%cur, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xf16> from vector<4x2xf16>
+      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xf16> to vector<1xi32>
+      %b2_1_0 = vector.extract %b2_1_w0[0] : i32 from vector<1xi32>
+      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xf16> from vector<4x2xf16>
+      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xf16> to vector<1xi32>
+      %b2_1_1 = vector.extract %b2_1_w1[0] : i32 from vector<1xi32>
+      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xf16> from vector<4x2xf16>
+      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xf16> to vector<1xi32>
+      %b2_1_2 = vector.extract %b2_1_w2[0] : i32 from vector<1xi32>
+      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xf16> from vector<4x2xf16>
+      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xf16> to vector<1xi32>
+      %b2_1_3 = vector.extract %b2_1_w3[0] : i32 from vector<1xi32>
+      %d2_0_0 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_0, %b2_0_1] C[%d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_0 = llvm.extractvalue %d2_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_1 = llvm.extractvalue %d2_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_2 = llvm.extractvalue %d2_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_3 = llvm.extractvalue %d2_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_2, %b2_0_3] C[%d1_0_1_0, %d1_0_1_1, %d1_0_1_2, %d1_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_0 = llvm.extractvalue %d2_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_1 = llvm.extractvalue %d2_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_2 = llvm.extractvalue %d2_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_3 = llvm.extractvalue %d2_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_1_0, %b2_1_1] C[%d1_0_2_0, %d1_0_2_1, %d1_0_2_2, %d1_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_0 = llvm.extractvalue %d2_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_1 = llvm.extractvalue %d2_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_2 = llvm.extractvalue %d2_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_3 = llvm.extractvalue %d2_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_1_2, %b2_1_3] C[%d1_0_3_0, %d1_0_3_1, %d1_0_3_2, %d1_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_0 = llvm.extractvalue %d2_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_1 = llvm.extractvalue %d2_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_2 = llvm.extractvalue %d2_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_3 = llvm.extractvalue %d2_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_0_0, %b2_0_1] C[%d1_1_0_0, %d1_1_0_1, %d1_1_0_2, %d1_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_0 = llvm.extractvalue %d2_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_1 = llvm.extractvalue %d2_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_2 = llvm.extractvalue %d2_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_3 = llvm.extractvalue %d2_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_0_2, %b2_0_3] C[%d1_1_1_0, %d1_1_1_1, %d1_1_1_2, %d1_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_0 = llvm.extractvalue %d2_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_1 = llvm.extractvalue %d2_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_2 = llvm.extractvalue %d2_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_3 = llvm.extractvalue %d2_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_1_0, %b2_1_1] C[%d1_1_2_0, %d1_1_2_1, %d1_1_2_2, %d1_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_0 = llvm.extractvalue %d2_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_1 = llvm.extractvalue %d2_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_2 = llvm.extractvalue %d2_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_3 = llvm.extractvalue %d2_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_1_2, %b2_1_3] C[%d1_1_3_0, %d1_1_3_1, %d1_1_3_2, %d1_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_0 = llvm.extractvalue %d2_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_1 = llvm.extractvalue %d2_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_2 = llvm.extractvalue %d2_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_3 = llvm.extractvalue %d2_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_0_0, %b2_0_1] C[%d1_2_0_0, %d1_2_0_1, %d1_2_0_2, %d1_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_0 = llvm.extractvalue %d2_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_1 = llvm.extractvalue %d2_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_2 = llvm.extractvalue %d2_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_3 = llvm.extractvalue %d2_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_0_2, %b2_0_3] C[%d1_2_1_0, %d1_2_1_1, %d1_2_1_2, %d1_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_0 = llvm.extractvalue %d2_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_1 = llvm.extractvalue %d2_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_2 = llvm.extractvalue %d2_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_3 = llvm.extractvalue %d2_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_1_0, %b2_1_1] C[%d1_2_2_0, %d1_2_2_1, %d1_2_2_2, %d1_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_0 = llvm.extractvalue %d2_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_1 = llvm.extractvalue %d2_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_2 = llvm.extractvalue %d2_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_3 = llvm.extractvalue %d2_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_1_2, %b2_1_3] C[%d1_2_3_0, %d1_2_3_1, %d1_2_3_2, %d1_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_0 = llvm.extractvalue %d2_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_1 = llvm.extractvalue %d2_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_2 = llvm.extractvalue %d2_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_3 = llvm.extractvalue %d2_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_0_0, %b2_0_1] C[%d1_3_0_0, %d1_3_0_1, %d1_3_0_2, %d1_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_0 = llvm.extractvalue %d2_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_1 = llvm.extractvalue %d2_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_2 = llvm.extractvalue %d2_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_3 = llvm.extractvalue %d2_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_0_2, %b2_0_3] C[%d1_3_1_0, %d1_3_1_1, %d1_3_1_2, %d1_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_0 = llvm.extractvalue %d2_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_1 = llvm.extractvalue %d2_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_2 = llvm.extractvalue %d2_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_3 = llvm.extractvalue %d2_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_1_0, %b2_1_1] C[%d1_3_2_0, %d1_3_2_1, %d1_3_2_2, %d1_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_0 = llvm.extractvalue %d2_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_1 = llvm.extractvalue %d2_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_2 = llvm.extractvalue %d2_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_3 = llvm.extractvalue %d2_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_1_2, %b2_1_3] C[%d1_3_3_0, %d1_3_3_1, %d1_3_3_2, %d1_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_0 = llvm.extractvalue %d2_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_1 = llvm.extractvalue %d2_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_2 = llvm.extractvalue %d2_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_3 = llvm.extractvalue %d2_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a3_0_row0 = arith.addi %wm0, %c0 : index
+      %a3_0_row = arith.addi %a3_0_row0, %l16 : index
+      %a3_0_ch = arith.addi %lhi, %c6 : index
+      %a3_0_r1 = arith.shrui %a3_0_row, %c0 : index
+      %a3_0_r3 = arith.remui %a3_0_r1, %c8 : index
+      %a3_0_x = arith.xori %a3_0_ch, %a3_0_r3 : index
+      %a3_0_col = arith.muli %a3_0_x, %c8 : index
+      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xf16> to vector<1xi32>
+      %a3_0_0 = vector.extract %a3_0_w0[0] : i32 from vector<1xi32>
+      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xf16> to vector<1xi32>
+      %a3_0_1 = vector.extract %a3_0_w1[0] : i32 from vector<1xi32>
+      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xf16> to vector<1xi32>
+      %a3_0_2 = vector.extract %a3_0_w2[0] : i32 from vector<1xi32>
+      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xf16> to vector<1xi32>
+      %a3_0_3 = vector.extract %a3_0_w3[0] : i32 from vector<1xi32>
+      %a3_1_row0 = arith.addi %wm0, %c16 : index
+      %a3_1_row = arith.addi %a3_1_row0, %l16 : index
+      %a3_1_ch = arith.addi %lhi, %c6 : index
+      %a3_1_r1 = arith.shrui %a3_1_row, %c0 : index
+      %a3_1_r3 = arith.remui %a3_1_r1, %c8 : index
+      %a3_1_x = arith.xori %a3_1_ch, %a3_1_r3 : index
+      %a3_1_col = arith.muli %a3_1_x, %c8 : index
+      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xf16> to vector<1xi32>
+      %a3_1_0 = vector.extract %a3_1_w0[0] : i32 from vector<1xi32>
+      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xf16> to vector<1xi32>
+      %a3_1_1 = vector.extract %a3_1_w1[0] : i32 from vector<1xi32>
+      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xf16> to vector<1xi32>
+      %a3_1_2 = vector.extract %a3_1_w2[0] : i32 from vector<1xi32>
+      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xf16> to vector<1xi32>
+      %a3_1_3 = vector.extract %a3_1_w3[0] : i32 from vector<1xi32>
+      %a3_2_row0 = arith.addi %wm0, %c32 : index
+      %a3_2_row = arith.addi %a3_2_row0, %l16 : index
+      %a3_2_ch = arith.addi %lhi, %c6 : index
+      %a3_2_r1 = arith.shrui %a3_2_row, %c0 : index
+      %a3_2_r3 = arith.remui %a3_2_r1, %c8 : index
+      %a3_2_x = arith.xori %a3_2_ch, %a3_2_r3 : index
+      %a3_2_col = arith.muli %a3_2_x, %c8 : index
+      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xf16> to vector<1xi32>
+      %a3_2_0 = vector.extract %a3_2_w0[0] : i32 from vector<1xi32>
+      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xf16> to vector<1xi32>
+      %a3_2_1 = vector.extract %a3_2_w1[0] : i32 from vector<1xi32>
+      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xf16> to vector<1xi32>
+      %a3_2_2 = vector.extract %a3_2_w2[0] : i32 from vector<1xi32>
+      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xf16> to vector<1xi32>
+      %a3_2_3 = vector.extract %a3_2_w3[0] : i32 from vector<1xi32>
+      %a3_3_row0 = arith.addi %wm0, %c48 : index
+      %a3_3_row = arith.addi %a3_3_row0, %l16 : index
+      %a3_3_ch = arith.addi %lhi, %c6 : index
+      %a3_3_r1 = arith.shrui %a3_3_row, %c0 : index
+      %a3_3_r3 = arith.remui %a3_3_r1, %c8 : index
+      %a3_3_x = arith.xori %a3_3_ch, %a3_3_r3 : index
+      %a3_3_col = arith.muli %a3_3_x, %c8 : index
+      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xf16> from vector<4x2xf16>
+      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xf16> to vector<1xi32>
+      %a3_3_0 = vector.extract %a3_3_w0[0] : i32 from vector<1xi32>
+      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xf16> from vector<4x2xf16>
+      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xf16> to vector<1xi32>
+      %a3_3_1 = vector.extract %a3_3_w1[0] : i32 from vector<1xi32>
+      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xf16> from vector<4x2xf16>
+      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xf16> to vector<1xi32>
+      %a3_3_2 = vector.extract %a3_3_w2[0] : i32 from vector<1xi32>
+      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xf16> from vector<4x2xf16>
+      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xf16> to vector<1xi32>
+      %a3_3_3 = vector.extract %a3_3_w3[0] : i32 from vector<1xi32>
+      %b3_0_row0 = arith.addi %wn0, %c0 : index
+      %b3_0_row = arith.addi %b3_0_row0, %bnrow : index
+      %b3_0_ch = arith.addi %lmid, %c6 : index
+      %b3_0_r1 = arith.shrui %b3_0_row, %c0 : index
+      %b3_0_r3 = arith.remui %b3_0_r1, %c8 : index
+      %b3_0_x = arith.xori %b3_0_ch, %b3_0_r3 : index
+      %b3_0_col = arith.muli %b3_0_x, %c8 : index
+      %b3_0_m = nvgpu.ldmatrix %smB[%cur, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xf16> from vector<4x2xf16>
+      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xf16> to vector<1xi32>
+      %b3_0_0 = vector.extract %b3_0_w0[0] : i32 from vector<1xi32>
+      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xf16> from vector<4x2xf16>
+      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xf16> to vector<1xi32>
+      %b3_0_1 = vector.extract %b3_0_w1[0] : i32 from vector<1xi32>
+      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xf16> from vector<4x2xf16>
+      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xf16> to vector<1xi32>
+      %b3_0_2 = vector.extract %b3_0_w2[0] : i32 from vector<1xi32>
+      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xf16> from vector<4x2xf16>
+      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xf16> to vector<1xi32>
+      %b3_0_3 = vector.extract %b3_0_w3[0] : i32 from vector<1xi32>
+      %b3_1_row0 = arith.addi %wn0, %c16 : index
+      %b3_1_row = arith.addi %b3_1_row0, %bnrow : index
+      %b3_1_ch = arith.addi %lmid, %c6 : index
+      %b3_1_r1 = arith.shrui %b3_1_row, %c0 : index
+      %b3_1_r3 = arith.remui %b3_1_r1, %c8 : index
+      %b3_1_x = arith.xori %b3_1_ch, %b3_1_r3 : index
+      %b3_1_col = arith.muli %b3_1_x, %c8 : index
+      %b3_1_m = nvgpu.ldmatrix %smB[%cur, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xf16> from vector<4x2xf16>
+      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xf16> to vector<1xi32>
+      %b3_1_0 = vector.extract %b3_1_w0[0] : i32 from vector<1xi32>
+      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xf16> from vector<4x2xf16>
+      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xf16> to vector<1xi32>
+      %b3_1_1 = vector.extract %b3_1_w1[0] : i32 from vector<1xi32>
+      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xf16> from vector<4x2xf16>
+      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xf16> to vector<1xi32>
+      %b3_1_2 = vector.extract %b3_1_w2[0] : i32 from vector<1xi32>
+      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xf16> from vector<4x2xf16>
+      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xf16> to vector<1xi32>
+      %b3_1_3 = vector.extract %b3_1_w3[0] : i32 from vector<1xi32>
+      %d3_0_0 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_0, %b3_0_1] C[%d2_0_0_0, %d2_0_0_1, %d2_0_0_2, %d2_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_0 = llvm.extractvalue %d3_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_1 = llvm.extractvalue %d3_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_2 = llvm.extractvalue %d3_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_3 = llvm.extractvalue %d3_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_2, %b3_0_3] C[%d2_0_1_0, %d2_0_1_1, %d2_0_1_2, %d2_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_0 = llvm.extractvalue %d3_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_1 = llvm.extractvalue %d3_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_2 = llvm.extractvalue %d3_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_3 = llvm.extractvalue %d3_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_1_0, %b3_1_1] C[%d2_0_2_0, %d2_0_2_1, %d2_0_2_2, %d2_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_0 = llvm.extractvalue %d3_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_1 = llvm.extractvalue %d3_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_2 = llvm.extractvalue %d3_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_3 = llvm.extractvalue %d3_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_1_2, %b3_1_3] C[%d2_0_3_0, %d2_0_3_1, %d2_0_3_2, %d2_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_0 = llvm.extractvalue %d3_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_1 = llvm.extractvalue %d3_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_2 = llvm.extractvalue %d3_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_3 = llvm.extractvalue %d3_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_0_0, %b3_0_1] C[%d2_1_0_0, %d2_1_0_1, %d2_1_0_2, %d2_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_0 = llvm.extractvalue %d3_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_1 = llvm.extractvalue %d3_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_2 = llvm.extractvalue %d3_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_3 = llvm.extractvalue %d3_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_0_2, %b3_0_3] C[%d2_1_1_0, %d2_1_1_1, %d2_1_1_2, %d2_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_0 = llvm.extractvalue %d3_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_1 = llvm.extractvalue %d3_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_2 = llvm.extractvalue %d3_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_3 = llvm.extractvalue %d3_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_1_0, %b3_1_1] C[%d2_1_2_0, %d2_1_2_1, %d2_1_2_2, %d2_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_0 = llvm.extractvalue %d3_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_1 = llvm.extractvalue %d3_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_2 = llvm.extractvalue %d3_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_3 = llvm.extractvalue %d3_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_1_2, %b3_1_3] C[%d2_1_3_0, %d2_1_3_1, %d2_1_3_2, %d2_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_0 = llvm.extractvalue %d3_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_1 = llvm.extractvalue %d3_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_2 = llvm.extractvalue %d3_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_3 = llvm.extractvalue %d3_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_0_0, %b3_0_1] C[%d2_2_0_0, %d2_2_0_1, %d2_2_0_2, %d2_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_0 = llvm.extractvalue %d3_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_1 = llvm.extractvalue %d3_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_2 = llvm.extractvalue %d3_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_3 = llvm.extractvalue %d3_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_0_2, %b3_0_3] C[%d2_2_1_0, %d2_2_1_1, %d2_2_1_2, %d2_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_0 = llvm.extractvalue %d3_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_1 = llvm.extractvalue %d3_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_2 = llvm.extractvalue %d3_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_3 = llvm.extractvalue %d3_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_1_0, %b3_1_1] C[%d2_2_2_0, %d2_2_2_1, %d2_2_2_2, %d2_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_0 = llvm.extractvalue %d3_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_1 = llvm.extractvalue %d3_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_2 = llvm.extractvalue %d3_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_3 = llvm.extractvalue %d3_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_1_2, %b3_1_3] C[%d2_2_3_0, %d2_2_3_1, %d2_2_3_2, %d2_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_0 = llvm.extractvalue %d3_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_1 = llvm.extractvalue %d3_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_2 = llvm.extractvalue %d3_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_3 = llvm.extractvalue %d3_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_0_0, %b3_0_1] C[%d2_3_0_0, %d2_3_0_1, %d2_3_0_2, %d2_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_0 = llvm.extractvalue %d3_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_1 = llvm.extractvalue %d3_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_2 = llvm.extractvalue %d3_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_3 = llvm.extractvalue %d3_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_0_2, %b3_0_3] C[%d2_3_1_0, %d2_3_1_1, %d2_3_1_2, %d2_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_0 = llvm.extractvalue %d3_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_1 = llvm.extractvalue %d3_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_2 = llvm.extractvalue %d3_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_3 = llvm.extractvalue %d3_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_1_0, %b3_1_1] C[%d2_3_2_0, %d2_3_2_1, %d2_3_2_2, %d2_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_0 = llvm.extractvalue %d3_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_1 = llvm.extractvalue %d3_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_2 = llvm.extractvalue %d3_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_3 = llvm.extractvalue %d3_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_1_2, %b3_1_3] C[%d2_3_3_0, %d2_3_3_1, %d2_3_3_2, %d2_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_0 = llvm.extractvalue %d3_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_1 = llvm.extractvalue %d3_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_2 = llvm.extractvalue %d3_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_3 = llvm.extractvalue %d3_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      scf.yield %d3_0_0_0, %d3_0_0_1, %d3_0_0_2, %d3_0_0_3, %d3_0_1_0, %d3_0_1_1, %d3_0_1_2, %d3_0_1_3, %d3_0_2_0, %d3_0_2_1, %d3_0_2_2, %d3_0_2_3, %d3_0_3_0, %d3_0_3_1, %d3_0_3_2, %d3_0_3_3, %d3_1_0_0, %d3_1_0_1, %d3_1_0_2, %d3_1_0_3, %d3_1_1_0, %d3_1_1_1, %d3_1_1_2, %d3_1_1_3, %d3_1_2_0, %d3_1_2_1, %d3_1_2_2, %d3_1_2_3, %d3_1_3_0, %d3_1_3_1, %d3_1_3_2, %d3_1_3_3, %d3_2_0_0, %d3_2_0_1, %d3_2_0_2, %d3_2_0_3, %d3_2_1_0, %d3_2_1_1, %d3_2_1_2, %d3_2_1_3, %d3_2_2_0, %d3_2_2_1, %d3_2_2_2, %d3_2_2_3, %d3_2_3_0, %d3_2_3_1, %d3_2_3_2, %d3_2_3_3, %d3_3_0_0, %d3_3_0_1, %d3_3_0_2, %d3_3_0_3, %d3_3_1_0, %d3_3_1_1, %d3_3_1_2, %d3_3_1_3, %d3_3_2_0, %d3_3_2_1, %d3_3_2_2, %d3_3_2_3, %d3_3_3_0, %d3_3_3_1, %d3_3_3_2, %d3_3_3_3 : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32
     }
     nvgpu.device_async_wait %grp1 {numGroups = 0 : i32}
     %g = arith.divui %lane, %c4 : index

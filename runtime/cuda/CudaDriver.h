@@ -38,6 +38,7 @@ inline constexpr CUresult CUDA_ERROR_NO_DEVICE = 100;
 inline constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
 inline constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
 inline constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+inline constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 inline constexpr int CU_JIT_ERROR_LOG_BUFFER = 5;
 inline constexpr int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
 inline constexpr int CU_JIT_OPTIMIZATION_LEVEL = 7;
@@ -73,6 +74,7 @@ inline constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
     CUresult(CUmodule *, const void *, unsigned, int *, void **))              \
   X(cuModuleUnload, CUresult(CUmodule))                                        \
   X(cuModuleGetFunction, CUresult(CUfunction *, CUmodule, const char *))       \
+  X(cuFuncSetAttribute, CUresult(CUfunction, int, int))                        \
   X(cuLaunchKernel,                                                            \
     CUresult(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,     \
              unsigned, unsigned, CUstream, void **, void **))                  \

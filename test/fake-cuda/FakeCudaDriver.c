@@ -200,6 +200,12 @@ static CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
   ++launches;
   return OK;
 }
+static CUresult cuFuncSetAttribute(void *f, int attribute, int value) {
+  /* Only the dynamic shared memory limit, within sm_90's 227 KiB. */
+  return f && attribute == 8 && value >= 0 && value <= 227 * 1024
+             ? OK
+             : INVALID_VALUE;
+}
 static CUresult cuEventCreate(void **e, unsigned f) {
   (void)f;
   *e = malloc(1);
@@ -257,6 +263,7 @@ static const struct Entry entries[] = {
     ENTRY(cuModuleUnload),
     ENTRY(cuModuleGetFunction),
     ENTRY(cuLaunchKernel),
+    ENTRY(cuFuncSetAttribute),
     ENTRY(cuEventCreate),
     ENTRY(cuEventDestroy),
     ENTRY(cuEventRecord),

@@ -83,11 +83,15 @@ MemRef1D descriptor(const Buffer &b, size_t elementBytes) {
 }
 
 /// The kernels' tiles (codegen/kernels/gen_grouped_gemm.py): 128 or 64
-/// rows (grouped_gemm_bf16_tn, _m64) by 128 columns, 4 warps per 64 rows.
-constexpr int64_t kBlockCols = 128, kBlockK = 32;
+/// rows (grouped_gemm_bf16_tn, _m64) by 128 columns, K steps of 64 in a
+/// 4-stage ring of dynamic shared memory, 4 warps per 64 rows.
+constexpr int64_t kBlockCols = 128, kBlockK = 64, kStages = 4;
 int64_t kBlockRows = 128;
 unsigned threadsFor(int64_t blockRows) {
   return unsigned(blockRows / 64) * 128;
+}
+unsigned sharedBytesFor(int64_t blockRows) {
+  return unsigned(kStages * (blockRows + kBlockCols) * kBlockK * 2);
 }
 const char *kernelFor(int64_t blockRows) {
   return blockRows == 64 ? "grouped_gemm_bf16_tn_m64" : "grouped_gemm_bf16_tn";
@@ -134,11 +138,11 @@ struct Args {
   int64_t blockRows = 128;
 };
 
-/// Runs the kernel once on (A, B, offsets) -> C; returns milliseconds per
-/// launch averaged over `reps` (after one warm-up) when reps > 0.
-float launch(CUfunction fn, const Buffer &a, const Buffer &b, const Buffer &c,
-             const Buffer &offsets, int64_t n, int64_t k, int64_t experts,
-             int64_t maxBlocks, int reps, CUstream stream) {
+/// Enqueues one launch of the grouped GEMM on (A, B, offsets) -> C.
+void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
+                       const Buffer &c, const Buffer &offsets, int64_t n,
+                       int64_t k, int64_t experts, int64_t maxBlocks,
+                       CUstream stream) {
   MemRef1D da = descriptor(a, 2), db = descriptor(b, 2), dc = descriptor(c, 4),
            doff = descriptor(offsets, 4);
   std::vector<void *> params;
@@ -148,14 +152,18 @@ float launch(CUfunction fn, const Buffer &a, const Buffer &b, const Buffer &c,
       params.push_back(p);
   params.push_back(&n);
   params.push_back(&k);
-  auto once = [&] {
-    check(cu->cuLaunchKernel(fn, unsigned(n / kBlockCols), unsigned(maxBlocks),
-                             unsigned(experts), threadsFor(kBlockRows), 1, 1, 0,
-                             stream, params.data(), nullptr),
-          "launching grouped_gemm_bf16_tn");
-  };
+  check(cu->cuLaunchKernel(fn, unsigned(n / kBlockCols), unsigned(maxBlocks),
+                           unsigned(experts), threadsFor(kBlockRows), 1, 1,
+                           sharedBytesFor(kBlockRows), stream, params.data(),
+                           nullptr),
+        "launching the grouped GEMM");
+}
+
+/// Milliseconds per call of `once` (which enqueues on `stream`), averaged
+/// over `reps` after one warm-up; with reps 0 just the warm-up.
+template <typename Fn> float timeLaunches(Fn once, int reps, CUstream stream) {
   once();
-  check(cu->cuStreamSynchronize(stream), "running grouped_gemm_bf16_tn");
+  check(cu->cuStreamSynchronize(stream), "running the kernel");
   if (reps <= 0)
     return 0;
   CUevent start, stop;
@@ -165,7 +173,7 @@ float launch(CUfunction fn, const Buffer &a, const Buffer &b, const Buffer &c,
   for (int r = 0; r < reps; ++r)
     once();
   check(cu->cuEventRecord(stop, stream), "cuEventRecord");
-  check(cu->cuEventSynchronize(stop), "running grouped_gemm_bf16_tn");
+  check(cu->cuEventSynchronize(stop), "running the kernel");
   float ms = 0;
   check(cu->cuEventElapsedTime(&ms, start, stop), "cuEventElapsedTime");
   cu->cuEventDestroy(start);
@@ -183,7 +191,7 @@ std::vector<uint16_t> randomBf16(size_t count, std::mt19937 &rng) {
 
 /// The small problem with a full CPU reference: max relative error.
 double checkGroupedGemm(CUfunction fn, CUstream stream) {
-  const int64_t experts = 3, n = 256, k = 256;
+  const int64_t experts = 3, n = 256, k = 512;
   Grouping g = route(/*tokens=*/40, /*topK=*/2, experts, /*seed=*/7);
   std::mt19937 rng(11);
   std::vector<uint16_t> a = randomBf16(g.rows * k, rng);
@@ -192,7 +200,8 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
          db = upload(b.data(), b.size() * 2);
   Buffer dc = upload(nullptr, g.rows * n * 4);
   Buffer doff = upload(g.offsets.data(), g.offsets.size() * 4);
-  launch(fn, da, db, dc, doff, n, k, experts, g.maxBlocks, 0, stream);
+  launchGroupedGemm(fn, da, db, dc, doff, n, k, experts, g.maxBlocks, stream);
+  check(cu->cuStreamSynchronize(stream), "running the grouped GEMM");
   // Every row of the expert ranges is checked, the padding rows too.
   std::vector<float> c(g.rows * n);
   check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size() * 4), "cuMemcpyDtoH");
@@ -217,28 +226,46 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
   return worst;
 }
 
-int groupedGemm(const Args &args) {
-  std::ifstream file(args.ptx);
+/// The first GPU, a stream on it, and `kernel` of the PTX file `ptxPath`.
+struct Gpu {
+  CUstream stream = nullptr;
+  CUfunction fn = nullptr;
+  char name[128] = "";
+};
+
+Gpu openGpu(const std::string &ptxPath, const char *kernel) {
+  std::ifstream file(ptxPath);
   if (!file)
-    die("cannot read " + args.ptx);
+    die("cannot read " + ptxPath);
   std::stringstream text;
   text << file.rdbuf();
   std::string ptx = text.str();
-
+  Gpu gpu;
   CUdevice device;
   CUcontext context;
-  CUstream stream;
   check(cu->cuDeviceGet(&device, 0), "cuDeviceGet");
   check(cu->cuDevicePrimaryCtxRetain(&context, device), "context");
   check(cu->cuCtxSetCurrent(context), "cuCtxSetCurrent");
-  check(cu->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
-  char name[128] = "";
-  cu->cuDeviceGetName(name, sizeof(name), device);
+  check(cu->cuStreamCreate(&gpu.stream, CU_STREAM_NON_BLOCKING),
+        "cuStreamCreate");
+  cu->cuDeviceGetName(gpu.name, sizeof(gpu.name), device);
   CUmodule module;
-  check(cu->cuModuleLoadData(&module, ptx.c_str()), "loading " + args.ptx);
-  CUfunction fn;
+  check(cu->cuModuleLoadData(&module, ptx.c_str()), "loading " + ptxPath);
+  check(cu->cuModuleGetFunction(&gpu.fn, module, kernel), kernel);
+  return gpu;
+}
+
+int groupedGemm(const Args &args) {
   const char *kernel = kernelFor(args.blockRows);
-  check(cu->cuModuleGetFunction(&fn, module, kernel), kernel);
+  Gpu gpu = openGpu(args.ptx, kernel);
+  // The ring of stages is more than the default 48 KiB of shared memory.
+  check(cu->cuFuncSetAttribute(gpu.fn,
+                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                               int(sharedBytesFor(args.blockRows))),
+        "raising the shared memory limit");
+  CUfunction fn = gpu.fn;
+  CUstream stream = gpu.stream;
+  const char *name = gpu.name;
 
   double error = checkGroupedGemm(fn, stream);
   std::fprintf(stderr, "[bench] grouped GEMM check: max relative error %.2e\n",
@@ -268,8 +295,12 @@ int groupedGemm(const Args &args) {
   Buffer b = fill(size_t(args.experts) * args.n * args.k);
   Buffer c = upload(nullptr, size_t(g.rows) * args.n * 4);
   Buffer offsets = upload(g.offsets.data(), g.offsets.size() * 4);
-  float ms = launch(fn, a, b, c, offsets, args.n, args.k, args.experts,
-                    g.maxBlocks, args.reps, stream);
+  float ms = timeLaunches(
+      [&] {
+        launchGroupedGemm(fn, a, b, c, offsets, args.n, args.k, args.experts,
+                          g.maxBlocks, stream);
+      },
+      args.reps, stream);
   double flops = 2.0 * double(g.realRows) * args.n * args.k;
   double bytes = double(a.bytes) + double(b.bytes) + double(c.bytes);
   std::printf("{\"kernel\":\"%s\",\"device\":\"%s\","
@@ -284,14 +315,106 @@ int groupedGemm(const Args &args) {
   return error < 1e-3 ? 0 : 1;
 }
 
+/// One launch of add_rmsnorm_bf16 over `rows` rows.
+void launchAddRmsNorm(const Gpu &gpu, const Buffer &x, const Buffer &res,
+                      const Buffer &w, const Buffer &h, const Buffer &y,
+                      int64_t rows, int64_t hidden, float eps) {
+  MemRef1D d[] = {descriptor(x, 2), descriptor(res, 2), descriptor(w, 2),
+                  descriptor(h, 2), descriptor(y, 2)};
+  std::vector<void *> params;
+  for (MemRef1D &m : d)
+    for (void *p : {(void *)&m.allocated, (void *)&m.aligned, (void *)&m.offset,
+                    (void *)&m.size, (void *)&m.stride})
+      params.push_back(p);
+  params.push_back(&hidden);
+  params.push_back(&eps);
+  check(cu->cuLaunchKernel(gpu.fn, unsigned(rows), 1, 1, 256, 1, 1, 0,
+                           gpu.stream, params.data(), nullptr),
+        "launching add_rmsnorm_bf16");
+}
+
+/// Residual add + RMSNorm against transformers' arithmetic on the CPU: h
+/// exactly, y within one bf16 rounding (the GPU's rsqrt is approximate).
+int addRmsNorm(const Args &args) {
+  Gpu gpu = openGpu(args.ptx, "add_rmsnorm_bf16");
+  const int64_t hidden = args.k, rows = args.tokens;
+  const float eps = 1e-6f;
+  auto run = [&](int64_t n, int reps, double *worstH, double *worstY) {
+    std::mt19937 rng(5);
+    std::vector<uint16_t> x = randomBf16(n * hidden, rng),
+                          res = randomBf16(n * hidden, rng),
+                          w = randomBf16(hidden, rng);
+    Buffer dx = upload(x.data(), x.size() * 2),
+           dr = upload(res.data(), res.size() * 2),
+           dw = upload(w.data(), w.size() * 2),
+           dh = upload(nullptr, x.size() * 2),
+           dy = upload(nullptr, x.size() * 2);
+    float ms = timeLaunches(
+        [&] { launchAddRmsNorm(gpu, dx, dr, dw, dh, dy, n, hidden, eps); },
+        reps, gpu.stream);
+    if (worstH) {
+      std::vector<uint16_t> h(x.size()), y(x.size());
+      check(cu->cuMemcpyDtoH(h.data(), dh.ptr, h.size() * 2), "cuMemcpyDtoH");
+      check(cu->cuMemcpyDtoH(y.data(), dy.ptr, y.size() * 2), "cuMemcpyDtoH");
+      *worstH = *worstY = 0;
+      for (int64_t r = 0; r < n; ++r) {
+        double sumsq = 0;
+        std::vector<float> hr(hidden);
+        for (int64_t i = 0; i < hidden; ++i) {
+          hr[i] = fromBf16(toBf16(fromBf16(x[r * hidden + i]) +
+                                  fromBf16(res[r * hidden + i])));
+          sumsq += double(hr[i]) * hr[i];
+          *worstH = std::max<double>(
+              *worstH, std::fabs(fromBf16(h[r * hidden + i]) - hr[i]));
+        }
+        float inv = float(1.0 / std::sqrt(sumsq / double(hidden) + eps));
+        for (int64_t i = 0; i < hidden; ++i) {
+          float want =
+              fromBf16(toBf16(fromBf16(toBf16(hr[i] * inv)) * fromBf16(w[i])));
+          float got = fromBf16(y[r * hidden + i]);
+          if (!std::isfinite(got))
+            *worstY = INFINITY;
+          else
+            *worstY =
+                std::max<double>(*worstY, std::fabs(got - want) /
+                                              std::max(std::fabs(want), 1e-3f));
+        }
+      }
+    }
+    for (Buffer *b : {&dx, &dr, &dw, &dh, &dy})
+      cu->cuMemFree(b->ptr);
+    return ms;
+  };
+  double errorH = 0, errorY = 0;
+  run(/*rows=*/64, /*reps=*/0, &errorH, &errorY);
+  std::fprintf(stderr,
+               "[bench] add_rmsnorm check: max |h error| %.2e, max relative "
+               "y error %.2e\n",
+               errorH, errorY);
+  float ms = run(rows, args.reps, nullptr, nullptr);
+  // x, res read; h written, read again, y written; w once.
+  double bytes = double(rows) * hidden * 2 * 5 + hidden * 2;
+  std::printf("{\"kernel\":\"add_rmsnorm_bf16\",\"device\":\"%s\","
+              "\"check_h_error\":%.3e,\"check_y_rel_error\":%.3e,"
+              "\"rows\":%lld,\"hidden\":%lld,\"ms\":%.4f,\"bytes\":%.0f,"
+              "\"gbps\":%.1f}\n",
+              gpu.name, errorH, errorY, (long long)rows, (long long)hidden, ms,
+              bytes, bytes / (ms * 1e-3) / 1e9);
+  // One bf16 rounding step is 2^-8 relative.
+  return errorH == 0 && errorY <= 1.0 / 128 ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc < 2 || std::string(argv[1]) != "grouped-gemm") {
+  std::string command = argc >= 2 ? argv[1] : "";
+  if (command != "grouped-gemm" && command != "add-rmsnorm") {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
-                 "[--block-rows 128|64]\n");
+                 "[--block-rows 128|64]\n"
+                 "       dsc-kernel-bench add-rmsnorm --ptx FILE [--tokens "
+                 "ROWS] [--k HIDDEN] [--reps N]\n");
     return 2;
   }
   Args args;
@@ -322,12 +445,18 @@ int main(int argc, char **argv) {
   if (args.blockRows != 64 && args.blockRows != 128)
     die("--block-rows must be 64 or 128");
   kBlockRows = args.blockRows;
-  if (args.n % kBlockCols || args.k % kBlockK || args.tokens < 1 ||
-      args.experts < 1 || args.topK < 1)
-    die("need N % 128 == 0, K % 32 == 0 and positive sizes");
+  if (command == "grouped-gemm" &&
+      (args.n % kBlockCols || args.k % kBlockK || args.tokens < 1 ||
+       args.experts < 1 || args.topK < 1))
+    die("need N % 128 == 0, K % 64 == 0 and positive sizes");
   absl::StatusOr<const CudaDriver *> driver = CudaDriver::get();
   if (!driver.ok())
     die(std::string(driver.status().message()));
   cu = *driver;
+  if (command == "add-rmsnorm") {
+    if (args.k % 1024)
+      die("add-rmsnorm needs a hidden size (--k) that is a multiple of 1024");
+    return addRmsNorm(args);
+  }
   return groupedGemm(args);
 }

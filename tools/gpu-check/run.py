@@ -205,8 +205,33 @@ def grouped_gemm():
                 check_ok and (floor_ok is not False))
 
 
+def add_rmsnorm():
+    """Residual add + RMSNorm over 4096 tokens of V3's hidden size 7168:
+    memory-bound, so its floor is its bytes over the copy rate."""
+    bench = os.path.join(BUNDLE, "bin", "dsc-kernel-bench")
+    ptx = os.path.join(BUNDLE, "kernels", "dsc_add_rmsnorm.sm_90a.ptx")
+    p = subprocess.run([bench, "add-rmsnorm", "--ptx", ptx, "--tokens", "4096",
+                        "--k", "7168", "--reps", "20"], capture_output=True,
+                       text=True, timeout=600)
+    print(p.stderr.strip(), flush=True)
+    if not p.stdout.strip():
+        row("add + RMSNorm 4096 x 7168", f"exit {p.returncode}: "
+            f"{p.stderr.strip()[-200:]}", False)
+        return
+    res = json.loads(p.stdout)
+    report["add_rmsnorm"] = res
+    text = (f"{res['ms'] * 1e3:.1f} us, {res['gbps']:.0f} GB/s, check h "
+            f"{res['check_h_error']:.0e} y {res['check_y_rel_error']:.1e}")
+    ok = p.returncode == 0
+    if "copy_GBps" in report:
+        floor_ms = 1e3 * res["bytes"] / (report["copy_GBps"] * 1e9)
+        res["floor_ms"], res["x_floor"] = floor_ms, res["ms"] / floor_ms
+        text += f", {res['ms'] / floor_ms:.2f}x its floor {floor_ms * 1e3:.1f} us"
+    row("add + RMSNorm bf16, 4096 x 7168", text, ok)
+
+
 for step in (card, ceilings, correctness, decode_step, out_of_memory,
-             grouped_gemm):
+             grouped_gemm, add_rmsnorm):
     try:
         step()
     except Exception as e:  # A broken step must not hide the others.
