@@ -76,11 +76,15 @@ module attributes {{gpu.container_module}} {{
 gpu.module @dsc_grouped_gemm {{""")
 
 
-def kernel_header(name):
+def kernel_header(name, swiglu):
     names.clear()
-    emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads.
+    out_type = "memref<?xbf16>" if swiglu else "memref<?xf32>"
+    what = ("D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2] (B packed for SwiGLU)"
+            if swiglu else "C[r, n] in f32 [rows, N]")
+    emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads;
+  // {what}.
   gpu.func @{name}(%A: memref<?xf16>, %B: memref<?xf16>,
-                                 %C: memref<?xf32>, %offsets: memref<?xi32>,
+                                 %C: {out_type}, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{""")
     for value in sorted({0, 1, 2, 3, 4, 6, 7, 8, 16, 32, 64, BM, BN, BK, STAGES, CPR,
@@ -123,7 +127,7 @@ def fragment_registers(p):
     return regs
 
 
-def body():
+def body(swiglu=False):
     emit("""    %e = gpu.block_id z
     %bm = gpu.block_id y
     %bn = gpu.block_id x
@@ -258,6 +262,17 @@ def body():
     emit("""    %g = arith.divui %lane, %c4 : index
     %t = arith.remui %lane, %c4 : index
     %t2 = arith.muli %t, %c2 : index""")
+    if swiglu:
+        swiglu_epilogue()
+    else:
+        store_epilogue()
+    emit("    }")
+    emit("    gpu.return")
+    emit("  }")
+
+
+def store_epilogue():
+    """C in f32, the accumulators as they are."""
     for mt in range(MT):
         emit(f"    %er{mt}a = arith.addi %m0, %wm0 : index")
         emit(f"    %er{mt}b = arith.addi %er{mt}a, %c{mt * 16} : index")
@@ -274,16 +289,60 @@ def body():
             for r, (row, col) in enumerate([("", ""), ("", "p"), ("8", ""), ("8", "p")]):
                 emit(f"    %ei{mt}_{nt}_{r} = arith.addi %eo{mt}{row}, %ec{mt}_{nt}{col} : index")
                 emit(f"    memref.store %res#{i + r}, %C[%ei{mt}_{nt}_{r}] : memref<?xf32>")
-    emit("    }")
-    emit("    gpu.return")
-    emit("  }")
+
+
+def swiglu_epilogue():
+    """SwiGLU fused into the gate+up GEMM. B's rows are packed so that each
+    warp's 32 columns are 16 gate columns then the same 16 up columns
+    (packed row 32 c + i is gate row 16 c + i, 32 c + 16 + i is up row
+    16 c + i): n tiles 0, 1 hold gate and tiles 2, 3 the matching up values
+    in the same registers of the same thread. Output column of packed
+    column p (a gate column) is p / 32 * 16 + p % 16; rounding as
+    transformers' bf16 MLP: gate and up rounded to bf16, silu in f32 rounded
+    to bf16, the product rounded to bf16."""
+    emit("""    %one = arith.constant 1.0 : f32
+    %halfN = arith.divui %N, %c2 : index
+    %ocol0 = arith.addi %n0, %wn0 : index
+    %ocol = arith.divui %ocol0, %c2 : index""")
+    for mt in range(MT):
+        emit(f"    %er{mt}a = arith.addi %m0, %wm0 : index")
+        emit(f"    %er{mt}b = arith.addi %er{mt}a, %c{mt * 16} : index")
+        emit(f"    %er{mt} = arith.addi %er{mt}b, %g : index")
+        emit(f"    %er{mt}8 = arith.addi %er{mt}, %c8 : index")
+        emit(f"    %eo{mt} = arith.muli %er{mt}, %halfN : index")
+        emit(f"    %eo{mt}8 = arith.muli %er{mt}8, %halfN : index")
+        for nt in range(NT // 2):
+            gate = (mt * NT + nt) * 4
+            up = (mt * NT + nt + NT // 2) * 4
+            p = f"{mt}_{nt}"
+            emit(f"    %sc{p}a = arith.addi %ocol, %c{nt * 8} : index")
+            emit(f"    %sc{p} = arith.addi %sc{p}a, %t2 : index")
+            emit(f"    %sc{p}p = arith.addi %sc{p}, %c1 : index")
+            for r, (row, col) in enumerate([("", ""), ("", "p"), ("8", ""), ("8", "p")]):
+                q = f"{p}_{r}"
+                emit(f"    %gb{q} = arith.truncf %res#{gate + r} : f32 to bf16")
+                emit(f"    %gf{q} = arith.extf %gb{q} : bf16 to f32")
+                emit(f"    %ub{q} = arith.truncf %res#{up + r} : f32 to bf16")
+                emit(f"    %uf{q} = arith.extf %ub{q} : bf16 to f32")
+                emit(f"    %ng{q} = arith.negf %gf{q} : f32")
+                emit(f"    %ex{q} = math.exp %ng{q} : f32")
+                emit(f"    %de{q} = arith.addf %one, %ex{q} : f32")
+                emit(f"    %si{q} = arith.divf %gf{q}, %de{q} : f32")
+                emit(f"    %sb{q} = arith.truncf %si{q} : f32 to bf16")
+                emit(f"    %sf{q} = arith.extf %sb{q} : bf16 to f32")
+                emit(f"    %pr{q} = arith.mulf %sf{q}, %uf{q} : f32")
+                emit(f"    %pb{q} = arith.truncf %pr{q} : f32 to bf16")
+                emit(f"    %si{q}i = arith.addi %eo{mt}{row}, %sc{p}{col} : index")
+                emit(f"    memref.store %pb{q}, %C[%si{q}i] : memref<?xbf16>")
 
 
 file_header()
-for bm, name in ((128, "grouped_gemm_bf16_tn"), (64, "grouped_gemm_bf16_tn_m64")):
-    configure(bm)
-    kernel_header(name)
-    body()
+for bm, suffix in ((128, ""), (64, "_m64")):
+    for swiglu, name in ((False, "grouped_gemm_bf16_tn"),
+                         (True, "grouped_gemm_swiglu_bf16_tn")):
+        configure(bm)
+        kernel_header(name + suffix, swiglu)
+        body(swiglu)
 emit("}")
 emit("}")
 print("\n".join(out))

@@ -93,9 +93,15 @@ unsigned threadsFor(int64_t blockRows) {
 unsigned sharedBytesFor(int64_t blockRows) {
   return unsigned(kStages * (blockRows + kBlockCols) * kBlockK * 2);
 }
-const char *kernelFor(int64_t blockRows) {
-  return blockRows == 64 ? "grouped_gemm_bf16_tn_m64" : "grouped_gemm_bf16_tn";
+/// SwiGLU fused into the epilogue: bf16 output of N / 2 columns.
+bool kSwiglu = false;
+std::string kernelFor(int64_t blockRows) {
+  return std::string(kSwiglu ? "grouped_gemm_swiglu_bf16_tn"
+                             : "grouped_gemm_bf16_tn") +
+         (blockRows == 64 ? "_m64" : "");
 }
+/// Bytes of one output row of N packed columns.
+int64_t outputRowBytes(int64_t n) { return kSwiglu ? n / 2 * 2 : n * 4; }
 
 /// A grouped GEMM problem: expert row ranges, padded to kBlockRows.
 struct Grouping {
@@ -136,6 +142,7 @@ struct Args {
   int64_t tokens = 4096, topK = 8, experts = 256, n = 4096, k = 7168;
   int reps = 10;
   int64_t blockRows = 128;
+  bool swiglu = false;
 };
 
 /// Enqueues one launch of the grouped GEMM on (A, B, offsets) -> C.
@@ -190,6 +197,13 @@ std::vector<uint16_t> randomBf16(size_t count, std::mt19937 &rng) {
 }
 
 /// The small problem with a full CPU reference: max relative error.
+/// The value of `f` rounded to bf16.
+float roundBf16(float f) { return fromBf16(toBf16(f)); }
+
+/// The small problem with a full CPU reference: max relative error. With
+/// SwiGLU, B's rows are packed as the kernel expects (per 32 rows: 16 gate
+/// rows, then the same 16 up rows) and the reference rounds as
+/// transformers' bf16 MLP does.
 double checkGroupedGemm(CUfunction fn, CUstream stream) {
   const int64_t experts = 3, n = 256, k = 512;
   Grouping g = route(/*tokens=*/40, /*topK=*/2, experts, /*seed=*/7);
@@ -198,29 +212,55 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
   std::vector<uint16_t> b = randomBf16(experts * n * k, rng);
   Buffer da = upload(a.data(), a.size() * 2),
          db = upload(b.data(), b.size() * 2);
-  Buffer dc = upload(nullptr, g.rows * n * 4);
+  Buffer dc = upload(nullptr, g.rows * outputRowBytes(n));
   Buffer doff = upload(g.offsets.data(), g.offsets.size() * 4);
   launchGroupedGemm(fn, da, db, dc, doff, n, k, experts, g.maxBlocks, stream);
   check(cu->cuStreamSynchronize(stream), "running the grouped GEMM");
+  std::vector<uint8_t> c(g.rows * outputRowBytes(n));
+  check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size()), "cuMemcpyDtoH");
+  auto dot = [&](int64_t e, int64_t r, int64_t row, double *scale) {
+    double sum = 0;
+    for (int64_t x = 0; x < k; ++x) {
+      double p = double(fromBf16(a[r * k + x])) *
+                 double(fromBf16(b[(e * n + row) * k + x]));
+      sum += p;
+      *scale += std::fabs(p);
+    }
+    return sum;
+  };
   // Every row of the expert ranges is checked, the padding rows too.
-  std::vector<float> c(g.rows * n);
-  check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size() * 4), "cuMemcpyDtoH");
   double worst = 0;
   for (int64_t e = 0; e < experts; ++e)
-    for (int64_t r = g.offsets[e]; r < g.offsets[e + 1]; ++r)
-      for (int64_t j = 0; j < n; ++j) {
-        double sum = 0, scale = 0;
-        for (int64_t x = 0; x < k; ++x) {
-          double p = double(fromBf16(a[r * k + x])) *
-                     double(fromBf16(b[(e * n + j) * k + x]));
-          sum += p;
-          scale += std::fabs(p);
+    for (int64_t r = g.offsets[e]; r < g.offsets[e + 1]; ++r) {
+      if (!kSwiglu) {
+        const float *row = reinterpret_cast<const float *>(c.data()) + r * n;
+        for (int64_t j = 0; j < n; ++j) {
+          double scale = 0, want = dot(e, r, j, &scale);
+          if (!std::isfinite(row[j]))
+            return INFINITY;
+          worst = std::max(worst,
+                           std::fabs(row[j] - want) / std::max(scale, 1e-30));
         }
-        double got = c[r * n + j];
+        continue;
+      }
+      const uint16_t *row =
+          reinterpret_cast<const uint16_t *>(c.data()) + r * (n / 2);
+      for (int64_t j = 0; j < n / 2; ++j) {
+        double scale = 0;
+        float gate = roundBf16(float(dot(e, r, j / 16 * 32 + j % 16, &scale)));
+        float up =
+            roundBf16(float(dot(e, r, j / 16 * 32 + 16 + j % 16, &scale)));
+        float silu = roundBf16(gate / (1.0f + std::exp(-gate)));
+        float want = roundBf16(silu * up);
+        float got = fromBf16(row[j]);
         if (!std::isfinite(got))
           return INFINITY;
-        worst = std::max(worst, std::fabs(got - sum) / std::max(scale, 1e-30));
+        // A rounding step of bf16 is 2^-8 relative: a different f32
+        // summation order may flip one.
+        worst = std::max<double>(worst, std::fabs(got - want) /
+                                            std::max(std::fabs(want), 1e-2f));
       }
+    }
   for (Buffer *buf : {&da, &db, &dc, &doff})
     cu->cuMemFree(buf->ptr);
   return worst;
@@ -256,7 +296,8 @@ Gpu openGpu(const std::string &ptxPath, const char *kernel) {
 }
 
 int groupedGemm(const Args &args) {
-  const char *kernel = kernelFor(args.blockRows);
+  std::string kernelName = kernelFor(args.blockRows);
+  const char *kernel = kernelName.c_str();
   Gpu gpu = openGpu(args.ptx, kernel);
   // The ring of stages is more than the default 48 KiB of shared memory.
   check(cu->cuFuncSetAttribute(gpu.fn,
@@ -293,7 +334,7 @@ int groupedGemm(const Args &args) {
   };
   Buffer a = fill(size_t(g.rows) * args.k);
   Buffer b = fill(size_t(args.experts) * args.n * args.k);
-  Buffer c = upload(nullptr, size_t(g.rows) * args.n * 4);
+  Buffer c = upload(nullptr, size_t(g.rows) * outputRowBytes(args.n));
   Buffer offsets = upload(g.offsets.data(), g.offsets.size() * 4);
   float ms = timeLaunches(
       [&] {
@@ -312,7 +353,8 @@ int groupedGemm(const Args &args) {
               (long long)args.experts, (long long)args.n, (long long)args.k,
               (long long)g.realRows, (long long)g.rows, ms,
               flops / (ms * 1e-3) / 1e12, bytes, bytes / (ms * 1e-3) / 1e9);
-  return error < 1e-3 ? 0 : 1;
+  // f32 output: summation order only; bf16 SwiGLU output: one rounding.
+  return error < (kSwiglu ? 1.0 / 64 : 1e-3) ? 0 : 1;
 }
 
 /// One launch of add_rmsnorm_bf16 over `rows` rows.
@@ -412,14 +454,21 @@ int main(int argc, char **argv) {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
-                 "[--block-rows 128|64]\n"
+                 "[--block-rows 128|64] [--swiglu]\n"
                  "       dsc-kernel-bench add-rmsnorm --ptx FILE [--tokens "
                  "ROWS] [--k HIDDEN] [--reps N]\n");
     return 2;
   }
   Args args;
-  for (int i = 2; i + 1 < argc; i += 2) {
+  for (int i = 2; i < argc; i += 2) {
     std::string flag = argv[i];
+    if (flag == "--swiglu") {
+      args.swiglu = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc)
+      die("flag " + flag + " needs a value");
     const char *value = argv[i + 1];
     if (flag == "--ptx")
       args.ptx = value;
@@ -445,6 +494,7 @@ int main(int argc, char **argv) {
   if (args.blockRows != 64 && args.blockRows != 128)
     die("--block-rows must be 64 or 128");
   kBlockRows = args.blockRows;
+  kSwiglu = args.swiglu;
   if (command == "grouped-gemm" &&
       (args.n % kBlockCols || args.k % kBlockK || args.tokens < 1 ||
        args.experts < 1 || args.topK < 1))
