@@ -218,52 +218,46 @@ absl::Status Session::bindParams(const SessionOptions &options) {
       continue;
     const size_t bytes = arg.param.numBytes();
     std::string what = absl::StrCat("param ", quote(arg.name));
-    if (gpu) {
-      // Packed on the host, then into the GPU's memory (managed: a host
-      // copy). Freed with the device.
-      absl::StatusOr<void *> block = gpu->allocateFor(bytes, what);
-      if (!block.ok())
-        return block.status();
-      if (fromSections) {
-        std::string_view data = *artifact->section(arg.section);
-        if (data.size() != bytes)
-          return absl::InvalidArgumentError(
-              absl::StrCat(path, ": section ", quote(arg.section), " holds ",
-                           data.size(), " bytes but ", what, " needs ", bytes));
-        std::memcpy(*block, data.data(), bytes);
-      } else if (absl::Status s = packParam(*checkpoint, arg.param, *block);
-                 !s.ok()) {
-        return s;
-      }
-      descriptors[i] = MemRefDescriptor(*block, arg.shape);
+    std::string_view embedded;
+    if (fromSections) {
+      embedded = *artifact->section(arg.section);
+      if (embedded.size() != bytes)
+        return absl::InvalidArgumentError(absl::StrCat(
+            path, ": section ", quote(arg.section), " holds ", embedded.size(),
+            " bytes but ", what, " needs ", bytes));
+    }
+    // Embedded weights are used in place from the mapping when the CPU
+    // runs them and the section is aligned.
+    if (!gpu && fromSections &&
+        reinterpret_cast<uintptr_t>(embedded.data()) %
+                AlignedBuffer::kAlignment ==
+            0) {
+      descriptors[i] = MemRefDescriptor(embedded.data(), arg.shape);
       continue;
     }
-    if (fromSections) {
-      std::string_view data = *artifact->section(arg.section);
-      if (data.size() != bytes)
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ": section ", quote(arg.section), " holds ",
-                         data.size(), " bytes but ", what, " needs ", bytes));
-      if (reinterpret_cast<uintptr_t>(data.data()) %
-              AlignedBuffer::kAlignment ==
-          0) {
-        descriptors[i] = MemRefDescriptor(data.data(), arg.shape);
-        continue;
-      }
+    // Otherwise packed into memory of their own: on a GPU its managed
+    // memory (freed with the device), on the CPU an aligned buffer.
+    void *block = nullptr;
+    if (gpu) {
+      absl::StatusOr<void *> gpuBlock = gpu->allocateFor(bytes, what);
+      if (!gpuBlock.ok())
+        return gpuBlock.status();
+      block = *gpuBlock;
+    } else {
+      absl::StatusOr<AlignedBuffer> buffer =
+          AlignedBuffer::allocate(bytes, what);
+      if (!buffer.ok())
+        return buffer.status();
+      block = buffer->data();
+      paramBuffers.push_back(std::move(*buffer));
     }
-    absl::StatusOr<AlignedBuffer> buffer = AlignedBuffer::allocate(bytes, what);
-    if (!buffer.ok())
-      return buffer.status();
     if (fromSections) {
-      std::memcpy(buffer->data(), artifact->section(arg.section)->data(),
-                  bytes);
-    } else if (absl::Status s =
-                   packParam(*checkpoint, arg.param, buffer->data());
+      std::memcpy(block, embedded.data(), bytes);
+    } else if (absl::Status s = packParam(*checkpoint, arg.param, block);
                !s.ok()) {
       return s;
     }
-    descriptors[i] = MemRefDescriptor(buffer->data(), arg.shape);
-    paramBuffers.push_back(std::move(*buffer));
+    descriptors[i] = MemRefDescriptor(block, arg.shape);
   }
   return absl::OkStatus();
 }

@@ -115,6 +115,20 @@ def swizzled(row, col_chunk, prefix, indent="    "):
     return f"%{prefix}_col"
 
 
+def load_fragments(p, smem, smem_type, warp_row, tile_row, lane_row,
+                   lane_chunk, kk):
+    """ldmatrix.x4 of the 16 x 16 block at row warp_row + tile_row, K step kk,
+    each lane addressing row lane_row and 16-byte chunk lane_chunk of it;
+    returns the 4 registers as i32 words."""
+    emit(f"      %{p}_row0 = arith.addi {warp_row}, %c{tile_row} : index")
+    emit(f"      %{p}_row = arith.addi %{p}_row0, {lane_row} : index")
+    emit(f"      %{p}_ch = arith.addi {lane_chunk}, %c{kk * 2} : index")
+    col = swizzled(f"%{p}_row", f"%{p}_ch", p, indent="      ")
+    emit(f"      %{p}_m = nvgpu.ldmatrix {smem}[%cur, %{p}_row, {col}] "
+         f"{{numTiles = 4 : i32, transpose = false}} : {smem_type} -> vector<4x2xf16>")
+    return fragment_registers(p)
+
+
 def fragment_registers(p):
     """The 4 registers of ldmatrix.x4 result %{p}_m as the i32 words mma
     takes (two 16-bit elements each)."""
@@ -215,29 +229,15 @@ def body(swiglu=False):
     issue("%ktc", "%slot", indent="      ")
     cur = list(acc)
     for kk in range(BK // 16):
-        # A fragments: one ldmatrix.x4 per 16-row m tile.
-        afr = []
-        for mt in range(MT):
-            p = f"a{kk}_{mt}"
-            emit(f"      %{p}_row0 = arith.addi %wm0, %c{mt * 16} : index")
-            emit(f"      %{p}_row = arith.addi %{p}_row0, %l16 : index")
-            emit(f"      %{p}_ch = arith.addi %lhi, %c{kk * 2} : index")
-            col = swizzled(f"%{p}_row", f"%{p}_ch", p, indent="      ")
-            emit(f"      %{p}_m = nvgpu.ldmatrix %smA[%cur, %{p}_row, {col}] "
-                 f"{{numTiles = 4 : i32, transpose = false}} : {SMEM_A} -> vector<4x2xf16>")
-            regs = fragment_registers(p)
-            afr.append(regs)
-        # B fragments: one ldmatrix.x4 per pair of 8-column n tiles.
+        # A fragments: one ldmatrix.x4 per 16-row m tile; B fragments: one
+        # per pair of 8-column n tiles.
+        afr = [load_fragments(f"a{kk}_{mt}", "%smA", SMEM_A, "%wm0", mt * 16,
+                              "%l16", "%lhi", kk)
+               for mt in range(MT)]
         bfr = []
         for pair in range(NT // 2):
-            p = f"b{kk}_{pair}"
-            emit(f"      %{p}_row0 = arith.addi %wn0, %c{pair * 16} : index")
-            emit(f"      %{p}_row = arith.addi %{p}_row0, %bnrow : index")
-            emit(f"      %{p}_ch = arith.addi %lmid, %c{kk * 2} : index")
-            col = swizzled(f"%{p}_row", f"%{p}_ch", p, indent="      ")
-            emit(f"      %{p}_m = nvgpu.ldmatrix %smB[%cur, %{p}_row, {col}] "
-                 f"{{numTiles = 4 : i32, transpose = false}} : {SMEM_B} -> vector<4x2xf16>")
-            regs = fragment_registers(p)
+            regs = load_fragments(f"b{kk}_{pair}", "%smB", SMEM_B, "%wn0",
+                                  pair * 16, "%bnrow", "%lmid", kk)
             bfr.append(regs[0:2])
             bfr.append(regs[2:4])
         nxt = []
