@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -143,6 +144,33 @@ struct Args {
   int reps = 10;
   int64_t blockRows = 128;
   bool swiglu = false;
+  std::string dispatchPtx;
+};
+
+/// A kernel's parameters in MLIR's calling convention, in call order: each
+/// memref<?xT> as its five descriptor fields, each index as an i64. The
+/// values live in deques, whose elements never move.
+struct KernelArgs {
+  std::deque<MemRef1D> memrefs;
+  std::deque<int64_t> indices;
+  std::deque<float> floats;
+  std::vector<void *> pointers;
+  KernelArgs &memref(const Buffer &b, size_t elementBytes) {
+    MemRef1D &m = memrefs.emplace_back(descriptor(b, elementBytes));
+    for (void *p : {(void *)&m.allocated, (void *)&m.aligned, (void *)&m.offset,
+                    (void *)&m.size, (void *)&m.stride})
+      pointers.push_back(p);
+    return *this;
+  }
+  KernelArgs &index(int64_t value) {
+    pointers.push_back(&indices.emplace_back(value));
+    return *this;
+  }
+  KernelArgs &f32(float value) {
+    pointers.push_back(&floats.emplace_back(value));
+    return *this;
+  }
+  void **data() { return pointers.data(); }
 };
 
 /// Enqueues one launch of the grouped GEMM on (A, B, offsets) -> C.
@@ -150,18 +178,12 @@ void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
                        const Buffer &c, const Buffer &offsets, int64_t n,
                        int64_t k, int64_t experts, int64_t maxBlocks,
                        CUstream stream) {
-  MemRef1D da = descriptor(a, 2), db = descriptor(b, 2), dc = descriptor(c, 4),
-           doff = descriptor(offsets, 4);
-  std::vector<void *> params;
-  for (MemRef1D *d : {&da, &db, &dc, &doff})
-    for (void *p : {(void *)&d->allocated, (void *)&d->aligned,
-                    (void *)&d->offset, (void *)&d->size, (void *)&d->stride})
-      params.push_back(p);
-  params.push_back(&n);
-  params.push_back(&k);
+  KernelArgs args;
+  args.memref(a, 2).memref(b, 2).memref(c, kSwiglu ? 2 : 4).memref(offsets, 4);
+  args.index(n).index(k);
   check(cu->cuLaunchKernel(fn, unsigned(n / kBlockCols), unsigned(maxBlocks),
                            unsigned(experts), threadsFor(kBlockRows), 1, 1,
-                           sharedBytesFor(kBlockRows), stream, params.data(),
+                           sharedBytesFor(kBlockRows), stream, args.data(),
                            nullptr),
         "launching the grouped GEMM");
 }
@@ -295,6 +317,230 @@ Gpu openGpu(const std::string &ptxPath, const char *kernel) {
   return gpu;
 }
 
+/// The kernels of one PTX file, loaded into the current context.
+CUmodule loadModule(const std::string &ptxPath) {
+  std::ifstream file(ptxPath);
+  if (!file)
+    die("cannot read " + ptxPath);
+  std::stringstream text;
+  text << file.rdbuf();
+  std::string ptx = text.str();
+  CUmodule module;
+  check(cu->cuModuleLoadData(&module, ptx.c_str()), "loading " + ptxPath);
+  return module;
+}
+
+CUfunction kernelOf(CUmodule module, const char *name) {
+  CUfunction fn;
+  check(cu->cuModuleGetFunction(&fn, module, name), name);
+  return fn;
+}
+
+/// One MoE layer's routed experts on the GPU, kernel after kernel: align
+/// the slots to expert-sorted rows, gather the tokens' rows, gate+up with
+/// SwiGLU fused, down, combine with the routing weights. Checked against a
+/// CPU reference on a small layer, then timed at the given shape.
+int moeLayer(const Args &args, const std::string &dispatchPtx) {
+  // (Both GEMMs use the 64-row tile: about 128 rows per expert at V3's
+  // shapes.)
+  CUdevice device;
+  CUcontext context;
+  CUstream stream;
+  check(cu->cuDeviceGet(&device, 0), "cuDeviceGet");
+  check(cu->cuDevicePrimaryCtxRetain(&context, device), "context");
+  check(cu->cuCtxSetCurrent(context), "cuCtxSetCurrent");
+  check(cu->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+  char name[128] = "";
+  cu->cuDeviceGetName(name, sizeof(name), device);
+  CUmodule gemms = loadModule(args.ptx), dispatch = loadModule(dispatchPtx);
+  kBlockRows = 64;
+  CUfunction upFn = kernelOf(gemms, "grouped_gemm_swiglu_bf16_tn_m64");
+  CUfunction downFn = kernelOf(gemms, "grouped_gemm_bf16_tn_m64");
+  CUfunction alignFn = kernelOf(dispatch, "moe_align");
+  CUfunction gatherFn = kernelOf(dispatch, "moe_gather");
+  CUfunction combineFn = kernelOf(dispatch, "moe_combine");
+  for (CUfunction fn : {upFn, downFn})
+    check(cu->cuFuncSetAttribute(
+              fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+              int(sharedBytesFor(kBlockRows))),
+          "raising the shared memory limit");
+
+  // Runs the layer for tokens x hidden with `experts` of width `width`;
+  // returns ms per layer (reps > 0) and, when `out` is set, the output.
+  auto run = [&](int64_t tokens, int64_t topK, int64_t experts, int64_t hidden,
+                 int64_t width, int reps, std::vector<uint16_t> *outHost,
+                 std::vector<uint16_t> *xHost, std::vector<uint16_t> *upHost,
+                 std::vector<uint16_t> *downHost, std::vector<int32_t> *idsHost,
+                 std::vector<float> *wHost, double *bytesMoved) {
+    std::mt19937 rng(17);
+    const int64_t slots = tokens * topK;
+    std::vector<int32_t> ids(slots);
+    std::vector<float> weights(slots);
+    std::uniform_real_distribution<float> uniform(0.1f, 1.0f);
+    for (int64_t t = 0; t < tokens; ++t) {
+      float total = 0;
+      for (int64_t j = 0; j < topK; ++j) {
+        int32_t e;
+        do
+          e = int32_t(rng() % experts);
+        while (std::find(&ids[t * topK], &ids[t * topK + j], e) !=
+               &ids[t * topK + j]);
+        ids[t * topK + j] = e;
+        weights[t * topK + j] = uniform(rng);
+        total += weights[t * topK + j];
+      }
+      for (int64_t j = 0; j < topK; ++j)
+        weights[t * topK + j] /= total;
+    }
+    std::vector<uint16_t> block = randomBf16(size_t(1) << 22, rng);
+    auto fill = [&](size_t elements, std::vector<uint16_t> *keep) {
+      Buffer buf = upload(nullptr, elements * 2);
+      if (keep)
+        keep->resize(elements);
+      for (size_t at = 0; at < elements; at += block.size()) {
+        size_t count = std::min(block.size(), elements - at);
+        check(cu->cuMemcpyHtoD(buf.ptr + at * 2, block.data(), count * 2),
+              "cuMemcpyHtoD");
+        if (keep)
+          std::copy(block.begin(), block.begin() + count, keep->begin() + at);
+        std::shuffle(block.begin(), block.end(), rng);
+      }
+      return buf;
+    };
+    const int64_t maxRows = slots + experts * (kBlockRows - 1);
+    Buffer x = fill(tokens * hidden, xHost);
+    Buffer up = fill(experts * 2 * width * hidden, upHost);
+    Buffer down = fill(experts * hidden * width, downHost);
+    Buffer dIds = upload(ids.data(), slots * 4);
+    Buffer dW = upload(weights.data(), slots * 4);
+    Buffer offsets = upload(nullptr, (experts + 1) * 4);
+    Buffer slotRow = upload(nullptr, slots * 4);
+    Buffer rowSlot = upload(nullptr, maxRows * 4);
+    Buffer a = upload(nullptr, maxRows * hidden * 2);
+    Buffer h = upload(nullptr, maxRows * width * 2);
+    Buffer d = upload(nullptr, maxRows * hidden * 4);
+    Buffer out = upload(nullptr, tokens * hidden * 2);
+    if (idsHost)
+      *idsHost = ids, *wHost = weights;
+
+    // Routing is fixed: align once to learn the largest expert (the GEMM
+    // grids' y extent), then time the whole sequence.
+    KernelArgs alignArgs;
+    alignArgs.memref(dIds, 4).index(slots).index(experts).index(kBlockRows);
+    alignArgs.memref(offsets, 4).memref(slotRow, 4).memref(rowSlot, 4);
+    auto align = [&] {
+      check(cu->cuMemsetD8(rowSlot.ptr, 0xff, rowSlot.bytes), "cuMemsetD8");
+      check(cu->cuLaunchKernel(alignFn, 1, 1, 1, 1024, 1, 1, 0, stream,
+                               alignArgs.data(), nullptr),
+            "launching moe_align");
+    };
+    align();
+    check(cu->cuStreamSynchronize(stream), "running moe_align");
+    std::vector<int32_t> off(experts + 1);
+    check(cu->cuMemcpyDtoH(off.data(), offsets.ptr, off.size() * 4),
+          "cuMemcpyDtoH");
+    int64_t rows = off[experts], maxBlocks = 1;
+    for (int64_t e = 0; e < experts; ++e)
+      maxBlocks =
+          std::max<int64_t>(maxBlocks, (off[e + 1] - off[e]) / kBlockRows);
+
+    KernelArgs gatherArgs, combineArgs;
+    gatherArgs.memref(x, 2).memref(rowSlot, 4).index(topK).index(hidden);
+    gatherArgs.memref(a, 2);
+    combineArgs.memref(d, 4).memref(slotRow, 4).memref(dW, 4);
+    combineArgs.index(topK).index(hidden).memref(out, 2);
+
+    auto layer = [&] {
+      align();
+      check(cu->cuLaunchKernel(gatherFn, unsigned(rows), 1, 1, 256, 1, 1, 0,
+                               stream, gatherArgs.data(), nullptr),
+            "launching moe_gather");
+      kSwiglu = true;
+      launchGroupedGemm(upFn, a, up, h, offsets, 2 * width, hidden, experts,
+                        maxBlocks, stream);
+      kSwiglu = false;
+      launchGroupedGemm(downFn, h, down, d, offsets, hidden, width, experts,
+                        maxBlocks, stream);
+      check(cu->cuLaunchKernel(combineFn, unsigned(tokens), 1, 1, 256, 1, 1, 0,
+                               stream, combineArgs.data(), nullptr),
+            "launching moe_combine");
+    };
+    float ms = timeLaunches(layer, reps, stream);
+    if (outHost) {
+      outHost->resize(tokens * hidden);
+      check(cu->cuMemcpyDtoH(outHost->data(), out.ptr, outHost->size() * 2),
+            "cuMemcpyDtoH");
+    }
+    if (bytesMoved)
+      *bytesMoved =
+          double(up.bytes + down.bytes + x.bytes + out.bytes) +
+          double(rows) * (hidden * 2 * 2 + width * 2 * 2 + hidden * 4 * 2);
+    for (Buffer *buf : {&x, &up, &down, &dIds, &dW, &offsets, &slotRow,
+                        &rowSlot, &a, &h, &d, &out})
+      cu->cuMemFree(buf->ptr);
+    return ms;
+  };
+
+  // The small layer against the CPU, with transformers' bf16 roundings.
+  const int64_t T = 48, K = 4, E = 8, H = 1024, W = 256;
+  std::vector<uint16_t> out, x, up, down;
+  std::vector<int32_t> ids;
+  std::vector<float> wts;
+  run(T, K, E, H, W, 0, &out, &x, &up, &down, &ids, &wts, nullptr);
+  double worst = 0, largest = 0;
+  std::vector<float> h(W);
+  std::vector<double> want(H);
+  for (int64_t t = 0; t < T; ++t) {
+    std::fill(want.begin(), want.end(), 0.0);
+    for (int64_t j = 0; j < K; ++j) {
+      int64_t e = ids[t * K + j];
+      auto dot = [&](const std::vector<uint16_t> &m, int64_t row, int64_t len,
+                     const float *v) {
+        double sum = 0;
+        for (int64_t c = 0; c < len; ++c)
+          sum += double(fromBf16(m[row * len + c])) * v[c];
+        return sum;
+      };
+      std::vector<float> xt(H);
+      for (int64_t c = 0; c < H; ++c)
+        xt[c] = fromBf16(x[t * H + c]);
+      for (int64_t c = 0; c < W; ++c) {
+        int64_t gateRow = e * 2 * W + c / 16 * 32 + c % 16;
+        float gate = roundBf16(float(dot(up, gateRow, H, xt.data())));
+        float upv = roundBf16(float(dot(up, gateRow + 16, H, xt.data())));
+        float silu = roundBf16(gate / (1.0f + std::exp(-gate)));
+        h[c] = roundBf16(silu * upv);
+      }
+      for (int64_t o = 0; o < H; ++o)
+        want[o] += double(wts[t * K + j]) * dot(down, e * H + o, W, h.data());
+    }
+    for (int64_t o = 0; o < H; ++o) {
+      largest = std::max(largest, std::fabs(want[o]));
+      worst = std::max(worst, std::fabs(fromBf16(out[t * H + o]) - want[o]));
+    }
+  }
+  double error = worst / std::max(largest, 1e-30);
+  std::fprintf(stderr,
+               "[bench] MoE layer check: max error %.2e of the largest "
+               "output %.2e\n",
+               worst, largest);
+
+  double bytes = 0;
+  float ms =
+      run(args.tokens, args.topK, args.experts, args.k, args.n, args.reps,
+          nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, &bytes);
+  double flops = 2.0 * args.tokens * args.topK *
+                 (2.0 * args.n * args.k + double(args.k) * args.n);
+  std::printf("{\"kernel\":\"moe_layer\",\"device\":\"%s\","
+              "\"check_rel_error\":%.3e,\"tokens\":%lld,\"top_k\":%lld,"
+              "\"experts\":%lld,\"hidden\":%lld,\"width\":%lld,"
+              "\"ms\":%.4f,\"tflops\":%.2f,\"bytes\":%.0f,\"gbps\":%.1f}\n",
+              name, error, (long long)args.tokens, (long long)args.topK,
+              (long long)args.experts, (long long)args.k, (long long)args.n, ms,
+              flops / (ms * 1e-3) / 1e12, bytes, bytes / (ms * 1e-3) / 1e9);
+  return std::isfinite(error) && error < 2e-2 ? 0 : 1;
+}
+
 int groupedGemm(const Args &args) {
   std::string kernelName = kernelFor(args.blockRows);
   const char *kernel = kernelName.c_str();
@@ -361,17 +607,11 @@ int groupedGemm(const Args &args) {
 void launchAddRmsNorm(const Gpu &gpu, const Buffer &x, const Buffer &res,
                       const Buffer &w, const Buffer &h, const Buffer &y,
                       int64_t rows, int64_t hidden, float eps) {
-  MemRef1D d[] = {descriptor(x, 2), descriptor(res, 2), descriptor(w, 2),
-                  descriptor(h, 2), descriptor(y, 2)};
-  std::vector<void *> params;
-  for (MemRef1D &m : d)
-    for (void *p : {(void *)&m.allocated, (void *)&m.aligned, (void *)&m.offset,
-                    (void *)&m.size, (void *)&m.stride})
-      params.push_back(p);
-  params.push_back(&hidden);
-  params.push_back(&eps);
+  KernelArgs args;
+  args.memref(x, 2).memref(res, 2).memref(w, 2).memref(h, 2).memref(y, 2);
+  args.index(hidden).f32(eps);
   check(cu->cuLaunchKernel(gpu.fn, unsigned(rows), 1, 1, 256, 1, 1, 0,
-                           gpu.stream, params.data(), nullptr),
+                           gpu.stream, args.data(), nullptr),
         "launching add_rmsnorm_bf16");
 }
 
@@ -450,13 +690,17 @@ int addRmsNorm(const Args &args) {
 
 int main(int argc, char **argv) {
   std::string command = argc >= 2 ? argv[1] : "";
-  if (command != "grouped-gemm" && command != "add-rmsnorm") {
+  if (command != "grouped-gemm" && command != "add-rmsnorm" &&
+      command != "moe-layer") {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
                  "[--block-rows 128|64] [--swiglu]\n"
                  "       dsc-kernel-bench add-rmsnorm --ptx FILE [--tokens "
-                 "ROWS] [--k HIDDEN] [--reps N]\n");
+                 "ROWS] [--k HIDDEN] [--reps N]\n"
+                 "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
+                 "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
+                 "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N]\n");
     return 2;
   }
   Args args;
@@ -484,6 +728,8 @@ int main(int argc, char **argv) {
       args.k = std::atoll(value);
     else if (flag == "--reps")
       args.reps = std::atoi(value);
+    else if (flag == "--dispatch-ptx")
+      args.dispatchPtx = value;
     else if (flag == "--block-rows")
       args.blockRows = std::atoll(value);
     else
@@ -503,6 +749,14 @@ int main(int argc, char **argv) {
   if (!driver.ok())
     die(std::string(driver.status().message()));
   cu = *driver;
+  if (command == "moe-layer") {
+    if (args.dispatchPtx.empty() || args.k % 1024 || args.n % 128 ||
+        args.experts > 1024 || args.topK > args.experts)
+      die("moe-layer needs --dispatch-ptx, a hidden size (--k) that is a "
+          "multiple of 1024, an expert width (--n) that is a multiple of "
+          "128, at most 1024 experts and top-k <= experts");
+    return moeLayer(args, args.dispatchPtx);
+  }
   if (command == "add-rmsnorm") {
     if (args.k % 1024)
       die("add-rmsnorm needs a hidden size (--k) that is a multiple of 1024");

@@ -232,8 +232,41 @@ def add_rmsnorm():
     row("add + RMSNorm bf16, 4096 x 7168", text, ok)
 
 
+def moe_layer():
+    """One MoE layer's routed experts at DeepSeek-V3 shapes on the kernels:
+    align, gather, gate+up with SwiGLU, down, weighted combine. Memory-bound
+    on the expert weights (each expert's 3 matrices read once)."""
+    bench = os.path.join(BUNDLE, "bin", "dsc-kernel-bench")
+    kernels = os.path.join(BUNDLE, "kernels")
+    p = subprocess.run([bench, "moe-layer", "--ptx",
+                        os.path.join(kernels, "dsc_grouped_gemm.sm_90a.ptx"),
+                        "--dispatch-ptx",
+                        os.path.join(kernels, "dsc_moe_dispatch.sm_90a.ptx"),
+                        "--tokens", "4096", "--top-k", "8", "--experts", "256",
+                        "--k", "7168", "--n", "2048", "--reps", "5"],
+                       capture_output=True, text=True, timeout=600)
+    print(p.stderr.strip(), flush=True)
+    if not p.stdout.strip():
+        row("MoE layer (V3 shapes, 4096 tokens)", f"exit {p.returncode}: "
+            f"{p.stderr.strip()[-200:]}", False)
+        return
+    res = json.loads(p.stdout)
+    report["moe_layer"] = res
+    text = (f"{res['ms']:.2f} ms, {res['tflops']:.0f} TFLOPS, "
+            f"check {res['check_rel_error']:.1e}")
+    floor_ok = None
+    if "copy_GBps" in report and "bf16_gemm_TFLOPS" in report:
+        flops = res["tflops"] * 1e12 * res["ms"] * 1e-3
+        floor_ms = 1e3 * max(res["bytes"] / (report["copy_GBps"] * 1e9),
+                             flops / (report["bf16_gemm_TFLOPS"] * 1e12))
+        res["floor_ms"], res["x_floor"] = floor_ms, res["ms"] / floor_ms
+        text += f", {res['ms'] / floor_ms:.1f}x its floor {floor_ms:.2f} ms"
+    row("MoE layer (V3 shapes, 4096 tokens, top-8 of 256)", text,
+        p.returncode == 0)
+
+
 for step in (card, ceilings, correctness, decode_step, out_of_memory,
-             grouped_gemm, add_rmsnorm):
+             grouped_gemm, add_rmsnorm, moe_layer):
     try:
         step()
     except Exception as e:  # A broken step must not hide the others.
