@@ -218,6 +218,28 @@ std::vector<uint16_t> randomBf16(size_t count, std::mt19937 &rng) {
   return out;
 }
 
+/// A device buffer of `elements` bf16 values copied from windows of the
+/// random `block` at shifting offsets: realistic bit patterns for the
+/// tensor cores' power draw without generating gigabytes on the host. With
+/// `keep`, the same values on the host too.
+Buffer uploadRandomBf16(size_t elements, const std::vector<uint16_t> &block,
+                        std::vector<uint16_t> *keep = nullptr) {
+  const size_t window = block.size() / 2;
+  Buffer buf = upload(nullptr, elements * 2);
+  if (keep)
+    keep->resize(elements);
+  size_t start = 0;
+  for (size_t at = 0; at < elements; at += window) {
+    size_t count = std::min(window, elements - at);
+    const uint16_t *src = block.data() + start;
+    check(cu->cuMemcpyHtoD(buf.ptr + at * 2, src, count * 2), "cuMemcpyHtoD");
+    if (keep)
+      std::copy(src, src + count, keep->begin() + at);
+    start = (start + 7919) % window; // A prime stride.
+  }
+  return buf;
+}
+
 /// The small problem with a full CPU reference: max relative error.
 /// The value of `f` rounded to bf16.
 float roundBf16(float f) { return fromBf16(toBf16(f)); }
@@ -392,20 +414,9 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
       for (int64_t j = 0; j < topK; ++j)
         weights[t * topK + j] /= total;
     }
-    std::vector<uint16_t> block = randomBf16(size_t(1) << 22, rng);
+    std::vector<uint16_t> block = randomBf16(size_t(1) << 23, rng);
     auto fill = [&](size_t elements, std::vector<uint16_t> *keep) {
-      Buffer buf = upload(nullptr, elements * 2);
-      if (keep)
-        keep->resize(elements);
-      for (size_t at = 0; at < elements; at += block.size()) {
-        size_t count = std::min(block.size(), elements - at);
-        check(cu->cuMemcpyHtoD(buf.ptr + at * 2, block.data(), count * 2),
-              "cuMemcpyHtoD");
-        if (keep)
-          std::copy(block.begin(), block.begin() + count, keep->begin() + at);
-        std::shuffle(block.begin(), block.end(), rng);
-      }
-      return buf;
+      return uploadRandomBf16(elements, block, keep);
     };
     const int64_t maxRows = slots + experts * (kBlockRows - 1);
     Buffer x = fill(tokens * hidden, xHost);
@@ -565,18 +576,11 @@ int groupedGemm(const Args &args) {
                (long long)args.tokens, (long long)args.topK,
                (long long)args.experts, (long long)g.realRows,
                (long long)g.rows, (long long)args.n, (long long)args.k);
-  // Inputs: a 64 MiB random block repeated (a realistic bit pattern for the
-  // tensor cores' power draw, without generating gigabytes on the host).
+  // Inputs: windows of a 64 MiB random block (uploadRandomBf16).
   std::mt19937 rng(3);
   std::vector<uint16_t> block = randomBf16(size_t(32) << 20, rng);
   auto fill = [&](size_t elements) {
-    Buffer buf = upload(nullptr, elements * 2);
-    for (size_t at = 0; at < elements; at += block.size()) {
-      size_t count = std::min(block.size(), elements - at);
-      check(cu->cuMemcpyHtoD(buf.ptr + at * 2, block.data(), count * 2),
-            "cuMemcpyHtoD");
-    }
-    return buf;
+    return uploadRandomBf16(elements, block);
   };
   Buffer a = fill(size_t(g.rows) * args.k);
   Buffer b = fill(size_t(args.experts) * args.n * args.k);
