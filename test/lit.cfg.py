@@ -5,7 +5,7 @@ import lit.formats
 config.name = "dsc"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["Inputs", "fixtures", "unit", "consumer", "scripts", "fake-cuda", "CMakeLists.txt", "__pycache__"]
+config.excludes = ["Inputs", "fixtures", "unit", "consumer", "scripts", "fake-cuda", "fuzz", "CMakeLists.txt", "__pycache__"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.dsc_obj_root, "test")
 

@@ -96,7 +96,7 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
 }
 
 /// Set where the compiled code calls a GPU runtime function this runtime
-/// lacks (the compiler checks every slot before the call).
+/// lacks (the compiled code checks the slot before each call).
 void mgpuUnbound(const char *name) {
   abandonCall(absl::FailedPreconditionError(absl::StrCat(
       "the artifact calls ", name,

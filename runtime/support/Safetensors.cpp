@@ -206,8 +206,10 @@ absl::Status File::parseHeader() {
       }
       continue;
     }
+    // (A structured binding cannot be captured in C++17: name it.)
+    const std::string &tensorName = name;
     auto tensorError = [&](auto &&...parts) {
-      return error("tensor ", quote(name), ": ", parts...);
+      return error("tensor ", quote(tensorName), ": ", parts...);
     };
     if (!entry.isObject())
       return tensorError("entry is not an object");
