@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 DEB_PACKAGES=(
   cmake ninja-build ccache g++ python3
   llvm-22-dev libmlir-22-dev mlir-22-tools llvm-22-tools clang-22 libclang-rt-22-dev
-  libabsl-dev libgtest-dev libbenchmark-dev
+  libabsl-dev libgtest-dev libbenchmark-dev libonnx-dev libprotobuf-dev
 )
 PY_PACKAGES=(numpy)
 

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "frontends/onnx/OnnxModel.h"
 #include "runtime/artifact/Artifact.h"
 #include "runtime/support/Json.h"
 #include "runtime/support/Safetensors.h"
@@ -41,7 +42,7 @@ int asFile(const uint8_t *data, size_t size, std::string &path) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0)
     return 0;
-  const uint8_t which = data[0] % 3;
+  const uint8_t which = data[0] % 4;
   ++data;
   --size;
   if (which == 0) {
@@ -55,8 +56,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   if (which == 1)
     (void)dsc::st::File::open(path);
-  else
+  else if (which == 2)
     (void)dsc::artifact::Artifact::open(path);
+  else
+    (void)dsc::onnx_frontend::OnnxModel::load(path);
   ::close(fd);
   return 0;
 }

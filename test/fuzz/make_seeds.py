@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the fuzzer's seed corpus (test/fuzz/corpus/): one small valid input
 per parser, behind the selector byte ParsersFuzzer.cpp reads first (0 JSON,
-1 safetensors, 2 .dscx). Run from the repository root; the outputs are
+1 safetensors, 2 .dscx, 3 ONNX: test/frontends/Inputs/onnx/good.onnx). Run from the repository root; the outputs are
 checked in."""
 import json
 import os
@@ -42,3 +42,6 @@ body = table + b"\0" * (offset - table_end) + manifest
 artifact = (b"DSCX\r\n\x1a\n" + struct.pack("<II", 1, 1) +
             struct.pack("<Q", fnv1a64(body)) + body)
 write("dscx", 2, artifact)
+
+root = os.path.join(os.path.dirname(__file__), "..", "frontends", "Inputs", "onnx")
+write("onnx", 3, open(os.path.join(root, "good.onnx"), "rb").read())

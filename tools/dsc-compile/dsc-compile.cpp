@@ -16,6 +16,7 @@
 #include "dialects/dsc/DscDialect.h"
 #include "dialects/dsc/DscOps.h"
 #include "frontends/hf/Importer.h"
+#include "frontends/onnx/OnnxModel.h"
 #include "passes/Passes.h"
 #include "runtime/WeightBinder.h"
 #include "runtime/artifact/Artifact.h"
@@ -350,6 +351,20 @@ int main(int argc, char **argv) {
     return fail("--mla-form: expected auto, naive or absorbed, not '" +
                 mlaForm + "'");
   bool isMlir = StringRef(modelPath).ends_with(".mlir");
+  if (StringRef(modelPath).ends_with(".onnx")) {
+    // The ONNX frontend reads and checks the file; the conversion to the
+    // canonical graph is not written yet.
+    absl::StatusOr<std::unique_ptr<::dsc::onnx_frontend::OnnxModel>> onnx =
+        ::dsc::onnx_frontend::OnnxModel::load(modelPath);
+    if (!onnx.ok())
+      return fail(std::string(onnx.status().message()));
+    return fail(modelPath + ": a valid ONNX model (opset " +
+                std::to_string((*onnx)->opset()) + ", " +
+                std::to_string((*onnx)->nodeCount()) + " nodes, " +
+                std::to_string((*onnx)->initializers().size()) +
+                " initializers), but converting ONNX graphs to the dsc graph "
+                "is not implemented yet (issue #4)");
+  }
   if (embedWeights && shapesOnly)
     return fail("--embed-weights needs the weights; drop --shapes-only");
   if (embedWeights && isMlir)
