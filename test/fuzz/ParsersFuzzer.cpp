@@ -13,6 +13,7 @@
 #include "frontends/onnx/OnnxModel.h"
 #include "runtime/artifact/Artifact.h"
 #include "runtime/support/Json.h"
+#include "runtime/support/Npy.h"
 #include "runtime/support/Safetensors.h"
 
 #include <cstddef>
@@ -42,12 +43,16 @@ int asFile(const uint8_t *data, size_t size, std::string &path) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0)
     return 0;
-  const uint8_t which = data[0] % 4;
+  const uint8_t which = data[0] % 5;
   ++data;
   --size;
+  std::string_view text(reinterpret_cast<const char *>(data), size);
   if (which == 0) {
-    (void)dsc::json::parse(
-        std::string_view(reinterpret_cast<const char *>(data), size));
+    (void)dsc::json::parse(text);
+    return 0;
+  }
+  if (which == 4) {
+    (void)dsc::npy::parse(text, "fuzz.npy");
     return 0;
   }
   std::string path;

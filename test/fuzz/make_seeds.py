@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the fuzzer's seed corpus (test/fuzz/corpus/): one small valid input
 per parser, behind the selector byte ParsersFuzzer.cpp reads first (0 JSON,
-1 safetensors, 2 .dscx, 3 ONNX: test/frontends/Inputs/onnx/good.onnx). Run from the repository root; the outputs are
+1 safetensors, 2 .dscx, 3 ONNX: test/frontends/Inputs/onnx/good.onnx,
+4 .npy). Run from the repository root; the outputs are
 checked in."""
 import json
 import os
@@ -45,3 +46,8 @@ write("dscx", 2, artifact)
 
 root = os.path.join(os.path.dirname(__file__), "..", "frontends", "Inputs", "onnx")
 write("onnx", 3, open(os.path.join(root, "good.onnx"), "rb").read())
+
+npy_header = b"{'descr': '<i8', 'fortran_order': False, 'shape': (2, 3), }"
+npy_header += b" " * ((64 - (10 + len(npy_header) + 1) % 64) % 64) + b"\n"
+write("npy", 4, b"\x93NUMPY\x01\x00" + struct.pack("<H", len(npy_header)) +
+      npy_header + struct.pack("<6q", 1, 2, 3, 4, 5, 6))

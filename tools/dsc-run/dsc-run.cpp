@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dsc/runtime.h"
+#include "runtime/support/Npy.h"
 
 #include <cerrno>
 #include <chrono>
@@ -32,6 +33,7 @@ constexpr char kUsage[] =
     R"(dsc-run: run a model compiled by dsc-compile (greedy generation)
 
 usage: dsc-run ARTIFACT --prompt-ids IDS [options]
+       dsc-run ARTIFACT --input=@TOKENS.npy [--output=@LOGITS.npy] [options]
 
   ARTIFACT                 the .dscx file written by dsc-compile
   --prompt-ids IDS         the prompts as token ids: ids separated by ',',
@@ -39,6 +41,12 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [options]
                            of two); prompts may have different lengths
   --max-new-tokens N       tokens to generate per prompt (default 16; 0 runs
                            the prompt only, useful with --json)
+  --input=@FILE.npy        run the model once on the token ids of FILE (a
+                           NumPy int64 or int32 array [batch, seq], or [seq])
+                           instead of generating: the runner convention of
+                           inputs and outputs as .npy files in graph order
+  --output=@FILE.npy       with --input: write the logits [batch, seq,
+                           vocab] as a float32 .npy file
   --weights DIR            checkpoint directory to bind the weights from
                            (default: the weights embedded in the artifact,
                            else the checkpoint it was compiled from)
@@ -92,6 +100,8 @@ struct Options {
   int64_t workspaceLimit = 0;
   bool json = false;
   bool help = false;
+  /// --input/--output files (without their '@').
+  std::string input, output;
 };
 
 /// Parses a whole decimal integer, or returns false.
@@ -142,14 +152,20 @@ int parseOptions(int argc, char **argv, Options &options) {
       continue;
     }
     if (name != "weights" && name != "device" && name != "prompt-ids" &&
-        name != "max-new-tokens" && name != "workspace-limit")
+        name != "max-new-tokens" && name != "workspace-limit" &&
+        name != "input" && name != "output")
       return usageError("unknown option '--" + name + "'");
     if (!hasValue) {
       if (i + 1 >= argc)
         return usageError("--" + name + " needs a value");
       value = argv[++i];
     }
-    if (name == "weights") {
+    if (name == "input" || name == "output") {
+      if (value.size() < 2 || value[0] != '@')
+        return usageError("--" + name + " takes @FILE.npy, not '" + value +
+                          "'");
+      (name == "input" ? options.input : options.output) = value.substr(1);
+    } else if (name == "weights") {
       options.weights = value;
     } else if (name == "device") {
       if (value != "cpu" && value != "cuda")
@@ -176,8 +192,12 @@ int parseOptions(int argc, char **argv, Options &options) {
     return -1;
   if (options.artifact.empty())
     return usageError("no artifact given");
-  if (!options.hasPromptIds)
-    return usageError("--prompt-ids is required");
+  if (!options.input.empty() && options.hasPromptIds)
+    return usageError("give --prompt-ids or --input, not both");
+  if (!options.output.empty() && options.input.empty())
+    return usageError("--output needs --input (generation prints its tokens)");
+  if (!options.hasPromptIds && options.input.empty())
+    return usageError("--prompt-ids (or --input) is required");
   return -1;
 }
 
@@ -268,7 +288,83 @@ std::string jsonNumber(double value, const char *format = "%.9g") {
 
 } // namespace
 
-static int run(int argc, char **argv) {
+static /// --input mode: one forward pass over the tokens of a .npy file, the
+    /// logits to another.
+    int
+    runForward(const Options &options) {
+  absl::StatusOr<dsc::npy::Array> input = dsc::npy::read(options.input);
+  if (!input.ok())
+    return fail(std::string(input.status().message()));
+  std::vector<int64_t> shape = input->shape;
+  if (shape.size() == 1)
+    shape.insert(shape.begin(), 1);
+  if (shape.size() != 2 || shape[0] < 1 || shape[1] < 1)
+    return fail(options.input + ": the tokens must be [batch, seq] or [seq] " +
+                "with at least one token");
+  const int64_t batch = shape[0], seq = shape[1];
+  std::vector<int64_t> tokens(batch * seq);
+  if (input->dtype == "<i8") {
+    std::memcpy(tokens.data(), input->data.data(), input->data.size());
+  } else if (input->dtype == "<i4") {
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      int32_t v;
+      std::memcpy(&v, input->data.data() + i * 4, 4);
+      tokens[i] = v;
+    }
+  } else {
+    return fail(options.input + ": token ids must be int64 or int32, not '" +
+                input->dtype + "'");
+  }
+
+  auto failWith = [](dsc_status_t status) {
+    int code = fail(dsc_status_message(status));
+    dsc_status_free(status);
+    return code;
+  };
+  dsc_artifact_t *artifact = nullptr;
+  if (dsc_status_t status =
+          dsc_artifact_open(options.artifact.c_str(), &artifact))
+    return failWith(status);
+  dsc_session_options_t sessionOptions = {};
+  sessionOptions.weights_dir =
+      options.weights.empty() ? nullptr : options.weights.c_str();
+  sessionOptions.device = options.device.c_str();
+  sessionOptions.workspace_limit_bytes =
+      static_cast<uint64_t>(options.workspaceLimit);
+  dsc_session_t *session = nullptr;
+  if (dsc_status_t status =
+          dsc_session_create(artifact, &sessionOptions, &session)) {
+    dsc_artifact_release(artifact);
+    return failWith(status);
+  }
+  const int64_t vocab = dsc_session_vocab_size(session);
+  std::vector<float> logits(size_t(batch * seq * vocab));
+  Clock::time_point start = Clock::now();
+  dsc_status_t status =
+      dsc_session_forward(session, tokens.data(), batch, seq, logits.data());
+  const double ms = millisecondsBetween(start, Clock::now());
+  dsc_session_release(session);
+  dsc_artifact_release(artifact);
+  if (status)
+    return failWith(status);
+  std::fprintf(stderr, "[dsc-run] forward of [%lld, %lld] tokens: %.2f ms\n",
+               (long long)batch, (long long)seq, ms);
+  if (options.output.empty()) {
+    std::fprintf(stderr,
+                 "[dsc-run] logits [%lld, %lld, %lld] computed; "
+                 "--output=@FILE.npy saves them\n",
+                 (long long)batch, (long long)seq, (long long)vocab);
+    return 0;
+  }
+  if (absl::Status s =
+          dsc::npy::write(options.output, "<f4", {batch, seq, vocab},
+                          logits.data(), logits.size() * sizeof(float));
+      !s.ok())
+    return fail(std::string(s.message()));
+  return 0;
+}
+
+int run(int argc, char **argv) {
   Options options;
   if (int code = parseOptions(argc, argv, options); code >= 0)
     return code;
@@ -276,6 +372,8 @@ static int run(int argc, char **argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
+  if (!options.input.empty())
+    return runForward(options);
   std::vector<std::vector<int64_t>> prompts;
   if (int code = parsePrompts(options.promptIds, prompts); code >= 0)
     return code;
