@@ -210,6 +210,12 @@ template <typename Fn> float timeLaunches(Fn once, int reps, CUstream stream) {
   return ms / reps;
 }
 
+/// `amount` per second over `ms` milliseconds; 0 for no time (a fake
+/// driver), which keeps the JSON finite.
+double perSecond(double amount, double ms) {
+  return ms > 0 ? amount / (ms * 1e-3) : 0;
+}
+
 std::vector<uint16_t> randomBf16(size_t count, std::mt19937 &rng) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<uint16_t> out(count);
@@ -317,13 +323,8 @@ struct Gpu {
   char name[128] = "";
 };
 
-Gpu openGpu(const std::string &ptxPath, const char *kernel) {
-  std::ifstream file(ptxPath);
-  if (!file)
-    die("cannot read " + ptxPath);
-  std::stringstream text;
-  text << file.rdbuf();
-  std::string ptx = text.str();
+/// The first GPU's context made current, and a stream on it.
+Gpu openContext() {
   Gpu gpu;
   CUdevice device;
   CUcontext context;
@@ -333,9 +334,6 @@ Gpu openGpu(const std::string &ptxPath, const char *kernel) {
   check(cu->cuStreamCreate(&gpu.stream, CU_STREAM_NON_BLOCKING),
         "cuStreamCreate");
   cu->cuDeviceGetName(gpu.name, sizeof(gpu.name), device);
-  CUmodule module;
-  check(cu->cuModuleLoadData(&module, ptx.c_str()), "loading " + ptxPath);
-  check(cu->cuModuleGetFunction(&gpu.fn, module, kernel), kernel);
   return gpu;
 }
 
@@ -358,6 +356,12 @@ CUfunction kernelOf(CUmodule module, const char *name) {
   return fn;
 }
 
+Gpu openGpu(const std::string &ptxPath, const char *kernel) {
+  Gpu gpu = openContext();
+  gpu.fn = kernelOf(loadModule(ptxPath), kernel);
+  return gpu;
+}
+
 /// One MoE layer's routed experts on the GPU, kernel after kernel: align
 /// the slots to expert-sorted rows, gather the tokens' rows, gate+up with
 /// SwiGLU fused, down, combine with the routing weights. Checked against a
@@ -365,15 +369,9 @@ CUfunction kernelOf(CUmodule module, const char *name) {
 int moeLayer(const Args &args, const std::string &dispatchPtx) {
   // (Both GEMMs use the 64-row tile: about 128 rows per expert at V3's
   // shapes.)
-  CUdevice device;
-  CUcontext context;
-  CUstream stream;
-  check(cu->cuDeviceGet(&device, 0), "cuDeviceGet");
-  check(cu->cuDevicePrimaryCtxRetain(&context, device), "context");
-  check(cu->cuCtxSetCurrent(context), "cuCtxSetCurrent");
-  check(cu->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate");
-  char name[128] = "";
-  cu->cuDeviceGetName(name, sizeof(name), device);
+  Gpu gpu = openContext();
+  CUstream stream = gpu.stream;
+  const char *name = gpu.name;
   CUmodule gemms = loadModule(args.ptx), dispatch = loadModule(dispatchPtx);
   kBlockRows = 64;
   CUfunction upFn = kernelOf(gemms, "grouped_gemm_swiglu_bf16_tn_m64");
@@ -451,6 +449,9 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
     check(cu->cuMemcpyDtoH(off.data(), offsets.ptr, off.size() * 4),
           "cuMemcpyDtoH");
     int64_t rows = off[experts], maxBlocks = 1;
+    if (rows <= 0)
+      die("moe_align placed no rows (" + std::to_string(slots) +
+          " slots): the align kernel did not run or is wrong");
     for (int64_t e = 0; e < experts; ++e)
       maxBlocks =
           std::max<int64_t>(maxBlocks, (off[e + 1] - off[e]) / kBlockRows);
@@ -548,7 +549,7 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
               "\"ms\":%.4f,\"tflops\":%.2f,\"bytes\":%.0f,\"gbps\":%.1f}\n",
               name, error, (long long)args.tokens, (long long)args.topK,
               (long long)args.experts, (long long)args.k, (long long)args.n, ms,
-              flops / (ms * 1e-3) / 1e12, bytes, bytes / (ms * 1e-3) / 1e9);
+              perSecond(flops, ms) / 1e12, bytes, perSecond(bytes, ms) / 1e9);
   return std::isfinite(error) && error < 2e-2 ? 0 : 1;
 }
 
@@ -602,7 +603,7 @@ int groupedGemm(const Args &args) {
               kernel, name, error, (long long)args.tokens, (long long)args.topK,
               (long long)args.experts, (long long)args.n, (long long)args.k,
               (long long)g.realRows, (long long)g.rows, ms,
-              flops / (ms * 1e-3) / 1e12, bytes, bytes / (ms * 1e-3) / 1e9);
+              perSecond(flops, ms) / 1e12, bytes, perSecond(bytes, ms) / 1e9);
   // f32 output: summation order only; bf16 SwiGLU output: one rounding.
   return error < (kSwiglu ? 1.0 / 64 : 1e-3) ? 0 : 1;
 }
@@ -685,7 +686,7 @@ int addRmsNorm(const Args &args) {
               "\"rows\":%lld,\"hidden\":%lld,\"ms\":%.4f,\"bytes\":%.0f,"
               "\"gbps\":%.1f}\n",
               gpu.name, errorH, errorY, (long long)rows, (long long)hidden, ms,
-              bytes, bytes / (ms * 1e-3) / 1e9);
+              bytes, perSecond(bytes, ms) / 1e9);
   // One bf16 rounding step is 2^-8 relative.
   return errorH == 0 && errorY <= 1.0 / 128 ? 0 : 1;
 }

@@ -288,10 +288,42 @@ std::string jsonNumber(double value, const char *format = "%.9g") {
 
 } // namespace
 
-static /// --input mode: one forward pass over the tokens of a .npy file, the
-    /// logits to another.
+static /// Prints the status as the error, frees it and returns the exit code.
     int
-    runForward(const Options &options) {
+    failWith(dsc_status_t status) {
+  int code = fail(dsc_status_message(status));
+  dsc_status_free(status);
+  return code;
+}
+
+/// The session the options ask for: 0 with `*artifact` and `*session` set,
+/// or the exit code (the error printed). `bindStart`, when set, receives
+/// the time the artifact was open and binding began.
+int openSession(const Options &options, dsc_artifact_t **artifact,
+                dsc_session_t **session,
+                Clock::time_point *bindStart = nullptr) {
+  if (dsc_status_t status =
+          dsc_artifact_open(options.artifact.c_str(), artifact))
+    return failWith(status);
+  if (bindStart)
+    *bindStart = Clock::now();
+  dsc_session_options_t sessionOptions = {};
+  sessionOptions.weights_dir =
+      options.weights.empty() ? nullptr : options.weights.c_str();
+  sessionOptions.device = options.device.c_str();
+  sessionOptions.workspace_limit_bytes =
+      static_cast<uint64_t>(options.workspaceLimit);
+  if (dsc_status_t status =
+          dsc_session_create(*artifact, &sessionOptions, session)) {
+    dsc_artifact_release(*artifact);
+    return failWith(status);
+  }
+  return 0;
+}
+
+/// --input mode: one forward pass over the tokens of a .npy file, the
+/// logits to another.
+int runForward(const Options &options) {
   absl::StatusOr<dsc::npy::Array> input = dsc::npy::read(options.input);
   if (!input.ok())
     return fail(std::string(input.status().message()));
@@ -316,27 +348,10 @@ static /// --input mode: one forward pass over the tokens of a .npy file, the
                 input->dtype + "'");
   }
 
-  auto failWith = [](dsc_status_t status) {
-    int code = fail(dsc_status_message(status));
-    dsc_status_free(status);
-    return code;
-  };
   dsc_artifact_t *artifact = nullptr;
-  if (dsc_status_t status =
-          dsc_artifact_open(options.artifact.c_str(), &artifact))
-    return failWith(status);
-  dsc_session_options_t sessionOptions = {};
-  sessionOptions.weights_dir =
-      options.weights.empty() ? nullptr : options.weights.c_str();
-  sessionOptions.device = options.device.c_str();
-  sessionOptions.workspace_limit_bytes =
-      static_cast<uint64_t>(options.workspaceLimit);
   dsc_session_t *session = nullptr;
-  if (dsc_status_t status =
-          dsc_session_create(artifact, &sessionOptions, &session)) {
-    dsc_artifact_release(artifact);
-    return failWith(status);
-  }
+  if (int code = openSession(options, &artifact, &session))
+    return code;
   const int64_t vocab = dsc_session_vocab_size(session);
   std::vector<float> logits(size_t(batch * seq * vocab));
   Clock::time_point start = Clock::now();
@@ -379,31 +394,11 @@ int run(int argc, char **argv) {
     return code;
   const int64_t batch = static_cast<int64_t>(prompts.size());
 
-  // Prints the status as the error and frees it.
-  auto failWith = [](dsc_status_t status) {
-    int code = fail(dsc_status_message(status));
-    dsc_status_free(status);
-    return code;
-  };
-
-  Clock::time_point loadStart = Clock::now();
+  Clock::time_point loadStart = Clock::now(), bindStart;
   dsc_artifact_t *artifact = nullptr;
-  if (dsc_status_t status =
-          dsc_artifact_open(options.artifact.c_str(), &artifact))
-    return failWith(status);
-  Clock::time_point bindStart = Clock::now();
-  dsc_session_options_t sessionOptions = {};
-  sessionOptions.weights_dir =
-      options.weights.empty() ? nullptr : options.weights.c_str();
-  sessionOptions.device = options.device.c_str();
-  sessionOptions.workspace_limit_bytes =
-      static_cast<uint64_t>(options.workspaceLimit);
   dsc_session_t *session = nullptr;
-  if (dsc_status_t status =
-          dsc_session_create(artifact, &sessionOptions, &session)) {
-    dsc_artifact_release(artifact);
-    return failWith(status);
-  }
+  if (int code = openSession(options, &artifact, &session, &bindStart))
+    return code;
   Clock::time_point bindEnd = Clock::now();
 
   const int64_t vocab = dsc_session_vocab_size(session);

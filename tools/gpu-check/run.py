@@ -157,112 +157,107 @@ def ceilings():
         f"{gemm_tflops:.0f} TFLOPS ({gemm_tflops / 989 * 100:.0f}% of 989)")
 
 
+def run_bench(label, args):
+    """Runs dsc-kernel-bench ARGS; returns its JSON line, or None after
+    recording the failure as row `label`."""
+    bench = os.path.join(BUNDLE, "bin", "dsc-kernel-bench")
+    p = subprocess.run([bench, *args], capture_output=True, text=True,
+                       timeout=600)
+    print(p.stderr.strip(), flush=True)
+    if not p.stdout.strip():
+        row(label, f"exit {p.returncode}: {p.stderr.strip()[-200:]}", False)
+        return None, p.returncode
+    return json.loads(p.stdout), p.returncode
+
+
+def floor_ms(res):
+    """The larger of bytes over the copy rate and FLOPs over the GEMM rate,
+    in ms; None before the ceilings are measured."""
+    if "copy_GBps" not in report or "bf16_gemm_TFLOPS" not in report:
+        return None
+    flops = res.get("tflops", 0) * 1e12 * res["ms"] * 1e-3
+    return 1e3 * max(res["bytes"] / (report["copy_GBps"] * 1e9),
+                     flops / (report["bf16_gemm_TFLOPS"] * 1e12))
+
+
 def grouped_gemm():
     """MoE's expert GEMMs at DeepSeek-V3 shapes: 4096 tokens, top-8 of 256
     experts; gate and up together (N = 2 x 2048, K = 7168), then down
-    (N = 7168, K = 2048). Against the floor: the larger of bytes over the
-    measured copy rate and FLOPs over the measured bf16 GEMM rate."""
-    bench = os.path.join(BUNDLE, "bin", "dsc-kernel-bench")
-    # The sm_80 PTX is the same code JIT-compiled: measured once, on the
-    # 64-row variant (few rows per expert) and the 128-row one.
-    for chip, rows in (("sm_90a", "128"), ("sm_90a", "64")):
-        ptx = os.path.join(BUNDLE, "kernels", f"dsc_grouped_gemm.{chip}.ptx")
-        shapes = (("gate+up", ["--n", "4096", "--k", "7168"]),
-                  ("gate+up+SwiGLU", ["--n", "4096", "--k", "7168",
-                                      "--swiglu"]),
-                  ("down", ["--n", "7168", "--k", "2048"]),
-                  # One expert, every token: a plain 8192^3 GEMM, the
-                  # shape the card's rate was measured on.
-                  ("dense 8192^3", ["--tokens", "8192", "--top-k", "1",
-                                    "--experts", "1", "--n", "8192", "--k",
-                                    "8192"]))
+    (N = 7168, K = 2048). Against the floor (floor_ms)."""
+    # The sm_80 PTX is the same code JIT-compiled: measured on sm_90a only,
+    # with the 128-row tile and the 64-row one (few rows per expert).
+    ptx = os.path.join(BUNDLE, "kernels", "dsc_grouped_gemm.sm_90a.ptx")
+    shapes = (("gate+up", ["--n", "4096", "--k", "7168"]),
+              ("gate+up+SwiGLU", ["--n", "4096", "--k", "7168", "--swiglu"]),
+              ("down", ["--n", "7168", "--k", "2048"]),
+              # One expert, every token: a plain 8192^3 GEMM, the shape
+              # the card's rate was measured on.
+              ("dense 8192^3", ["--tokens", "8192", "--top-k", "1",
+                                "--experts", "1", "--n", "8192", "--k",
+                                "8192"]))
+    for rows in ("128", "64"):
         for label, flags in shapes:
             if rows == "64" and label.startswith("dense"):
                 continue
-            p = subprocess.run([bench, "grouped-gemm", "--ptx", ptx,
-                                "--block-rows", rows, *flags],
-                               capture_output=True, text=True, timeout=600)
-            print(p.stderr.strip(), flush=True)
-            if not p.stdout.strip():
-                row(f"grouped GEMM {label} (M tile {rows})",
-                    f"exit {p.returncode}: {p.stderr.strip()[-200:]}", False)
+            name = f"grouped GEMM {label} (M tile {rows})"
+            res, code = run_bench(name, ["grouped-gemm", "--ptx", ptx,
+                                         "--block-rows", rows, *flags])
+            if res is None:
                 continue
-            res = json.loads(p.stdout)
             report.setdefault("grouped_gemm", []).append(res)
-            check_ok = p.returncode == 0
             text = (f"{res['ms']:.3f} ms, {res['tflops']:.1f} TFLOPS, "
                     f"check error {res['check_max_rel_error']:.1e}")
-            floor_ok = None
-            if "copy_GBps" in report and "bf16_gemm_TFLOPS" in report:
-                flops = res["tflops"] * 1e12 * res["ms"] * 1e-3
-                floor_ms = 1e3 * max(res["bytes"] / (report["copy_GBps"] * 1e9),
-                                     flops / (report["bf16_gemm_TFLOPS"] * 1e12))
-                ratio = res["ms"] / floor_ms
-                res["floor_ms"], res["x_floor"] = floor_ms, ratio
+            ok = code == 0
+            floor = floor_ms(res)
+            if floor:
+                res["floor_ms"], res["x_floor"] = floor, res["ms"] / floor
                 text += (f", {res['tflops'] / report['bf16_gemm_TFLOPS'] * 100:.0f}"
-                         f"% of cuBLAS, {ratio:.1f}x its floor "
-                         f"{floor_ms:.3f} ms (target 1.7x)")
-                floor_ok = ratio <= 1.7
-            row(f"grouped GEMM {label} (M tile {rows})", text,
-                check_ok and (floor_ok is not False))
+                         f"% of cuBLAS, {res['x_floor']:.1f}x its floor "
+                         f"{floor:.3f} ms (target 1.7x)")
+                ok = ok and res["x_floor"] <= 1.7
+            row(name, text, ok)
 
 
 def add_rmsnorm():
     """Residual add + RMSNorm over 4096 tokens of V3's hidden size 7168:
     memory-bound, so its floor is its bytes over the copy rate."""
-    bench = os.path.join(BUNDLE, "bin", "dsc-kernel-bench")
+    name = "add + RMSNorm bf16, 4096 x 7168"
     ptx = os.path.join(BUNDLE, "kernels", "dsc_add_rmsnorm.sm_90a.ptx")
-    p = subprocess.run([bench, "add-rmsnorm", "--ptx", ptx, "--tokens", "4096",
-                        "--k", "7168", "--reps", "20"], capture_output=True,
-                       text=True, timeout=600)
-    print(p.stderr.strip(), flush=True)
-    if not p.stdout.strip():
-        row("add + RMSNorm 4096 x 7168", f"exit {p.returncode}: "
-            f"{p.stderr.strip()[-200:]}", False)
+    res, code = run_bench(name, ["add-rmsnorm", "--ptx", ptx, "--tokens",
+                                 "4096", "--k", "7168", "--reps", "20"])
+    if res is None:
         return
-    res = json.loads(p.stdout)
     report["add_rmsnorm"] = res
     text = (f"{res['ms'] * 1e3:.1f} us, {res['gbps']:.0f} GB/s, check h "
             f"{res['check_h_error']:.0e} y {res['check_y_rel_error']:.1e}")
-    ok = p.returncode == 0
-    if "copy_GBps" in report:
-        floor_ms = 1e3 * res["bytes"] / (report["copy_GBps"] * 1e9)
-        res["floor_ms"], res["x_floor"] = floor_ms, res["ms"] / floor_ms
-        text += f", {res['ms'] / floor_ms:.2f}x its floor {floor_ms * 1e3:.1f} us"
-    row("add + RMSNorm bf16, 4096 x 7168", text, ok)
+    floor = floor_ms(res)
+    if floor:
+        res["floor_ms"], res["x_floor"] = floor, res["ms"] / floor
+        text += f", {res['x_floor']:.2f}x its floor {floor * 1e3:.1f} us"
+    row(name, text, code == 0)
 
 
 def moe_layer():
     """One MoE layer's routed experts at DeepSeek-V3 shapes on the kernels:
     align, gather, gate+up with SwiGLU, down, weighted combine. Memory-bound
     on the expert weights (each expert's 3 matrices read once)."""
-    bench = os.path.join(BUNDLE, "bin", "dsc-kernel-bench")
+    name = "MoE layer (V3 shapes, 4096 tokens, top-8 of 256)"
     kernels = os.path.join(BUNDLE, "kernels")
-    p = subprocess.run([bench, "moe-layer", "--ptx",
-                        os.path.join(kernels, "dsc_grouped_gemm.sm_90a.ptx"),
-                        "--dispatch-ptx",
-                        os.path.join(kernels, "dsc_moe_dispatch.sm_90a.ptx"),
-                        "--tokens", "4096", "--top-k", "8", "--experts", "256",
-                        "--k", "7168", "--n", "2048", "--reps", "5"],
-                       capture_output=True, text=True, timeout=600)
-    print(p.stderr.strip(), flush=True)
-    if not p.stdout.strip():
-        row("MoE layer (V3 shapes, 4096 tokens)", f"exit {p.returncode}: "
-            f"{p.stderr.strip()[-200:]}", False)
+    res, code = run_bench(name, [
+        "moe-layer", "--ptx", os.path.join(kernels, "dsc_grouped_gemm.sm_90a.ptx"),
+        "--dispatch-ptx", os.path.join(kernels, "dsc_moe_dispatch.sm_90a.ptx"),
+        "--tokens", "4096", "--top-k", "8", "--experts", "256", "--k", "7168",
+        "--n", "2048", "--reps", "5"])
+    if res is None:
         return
-    res = json.loads(p.stdout)
     report["moe_layer"] = res
     text = (f"{res['ms']:.2f} ms, {res['tflops']:.0f} TFLOPS, "
             f"check {res['check_rel_error']:.1e}")
-    floor_ok = None
-    if "copy_GBps" in report and "bf16_gemm_TFLOPS" in report:
-        flops = res["tflops"] * 1e12 * res["ms"] * 1e-3
-        floor_ms = 1e3 * max(res["bytes"] / (report["copy_GBps"] * 1e9),
-                             flops / (report["bf16_gemm_TFLOPS"] * 1e12))
-        res["floor_ms"], res["x_floor"] = floor_ms, res["ms"] / floor_ms
-        text += f", {res['ms'] / floor_ms:.1f}x its floor {floor_ms:.2f} ms"
-    row("MoE layer (V3 shapes, 4096 tokens, top-8 of 256)", text,
-        p.returncode == 0)
+    floor = floor_ms(res)
+    if floor:
+        res["floor_ms"], res["x_floor"] = floor, res["ms"] / floor
+        text += f", {res['x_floor']:.1f}x its floor {floor:.2f} ms"
+    row(name, text, code == 0)
 
 
 for step in (card, ceilings, correctness, decode_step, out_of_memory,
