@@ -168,6 +168,15 @@ absl::Status Session::loadHostCode() {
   // The kernels: the GPU runtime interface first, then the modules (the
   // driver compiles their PTX for this GPU now).
   gpu->bindImports(*hostModule);
+  // The kernels' cubins (ptxas ran at compile time) when they fit this GPU.
+  if (gpu->runsCubinsOf(targetName)) {
+    std::unordered_map<std::string_view, std::string_view> cubins;
+    for (const Kernel &kernel : target->kernels)
+      if (!kernel.cubinSection.empty())
+        cubins.emplace(*artifact->section(kernel.ptxSection),
+                       *artifact->section(kernel.cubinSection));
+    gpu->setCubins(std::move(cubins));
+  }
   absl::StatusOr<void *> load = hostModule->symbol("dsc_gpu_modules_load");
   absl::StatusOr<void *> unload = hostModule->symbol("dsc_gpu_modules_unload");
   if (!load.ok() || !unload.ok())

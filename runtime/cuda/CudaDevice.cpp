@@ -30,6 +30,13 @@ CudaDevice &device() {
 
 void *mgpuModuleLoadJIT(void *ptx, int optLevel) {
   CudaDevice &d = device();
+  // The artifact's cubin of this PTX, when it has one for this GPU.
+  if (std::string_view cubin = d.cubinFor(static_cast<const char *>(ptx));
+      !cubin.empty()) {
+    CUmodule module = nullptr;
+    if (d.driver().cuModuleLoadData(&module, cubin.data()) == CUDA_SUCCESS)
+      return module;
+  }
   // The JIT's error log names the PTX line when the driver rejects it.
   char log[4096] = "";
   int options[] = {CU_JIT_OPTIMIZATION_LEVEL, CU_JIT_ERROR_LOG_BUFFER,
@@ -208,6 +215,16 @@ std::vector<std::string> CudaDevice::compatibleTargets() const {
   if (capability >= 80)
     targets.push_back("sm_80");
   return targets;
+}
+
+bool CudaDevice::runsCubinsOf(std::string_view chip) const {
+  // sm_90a code runs on 9.0 only; sm_80 code on 8.x (binary compatible
+  // within a major version).
+  if (chip == "sm_90a")
+    return capability == 90;
+  if (chip == "sm_80")
+    return capability >= 80 && capability < 90;
+  return false;
 }
 
 absl::Status CudaDevice::makeCurrent() {

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -64,6 +65,22 @@ public:
   /// GPU runtime interface, bound to this device.
   void bindImports(const HostModule &module);
 
+  /// Machine code for the kernel modules the host code loads, by their PTX
+  /// text: a module whose PTX has an entry here loads from the cubin (no
+  /// JIT at load time); the others, or a cubin the driver refuses, are
+  /// JIT-compiled from their PTX. The views must outlive the modules'
+  /// loading (they point into the artifact's mapping).
+  void setCubins(std::unordered_map<std::string_view, std::string_view> map) {
+    cubins = std::move(map);
+  }
+  /// The cubin for `ptx`, or an empty view.
+  std::string_view cubinFor(std::string_view ptx) const {
+    auto it = cubins.find(ptx);
+    return it == cubins.end() ? std::string_view() : it->second;
+  }
+  /// Whether machine code for `chip` ("sm_90a", "sm_80") runs here.
+  bool runsCubinsOf(std::string_view chip) const;
+
   /// Makes `device` the one the GPU runtime interface of the calling thread
   /// works on, for the scope's lifetime: compiled code runs inside one.
   class Scope {
@@ -96,6 +113,7 @@ private:
   std::multimap<uint64_t, void *> cached;
   std::unordered_map<void *, uint64_t> sizes;
   uint64_t reserved = 0;
+  std::unordered_map<std::string_view, std::string_view> cubins;
   void releaseCache();
 };
 

@@ -9,7 +9,7 @@
  * memory is zeroed host memory, so the model's logits come out zero.
  *
  * At exit it prints one line to stderr:
- *   fake-cuda: M modules, K kernels, L launches
+ *   fake-cuda: M modules (C from cubins), K kernels, L launches
  *
  *===----------------------------------------------------------------------===*/
 
@@ -27,15 +27,18 @@ enum {
   NOT_FOUND = 500,
 };
 
-static long modules, kernels, launches;
+static long modules, cubinModules, kernels, launches;
 static int reported;
 
 static void report(void) {
-  fprintf(stderr, "fake-cuda: %ld modules, %ld kernels, %ld launches\n",
-          modules, kernels, launches);
+  fprintf(stderr,
+          "fake-cuda: %ld modules (%ld from cubins), %ld kernels, %ld "
+          "launches\n",
+          modules, cubinModules, kernels, launches);
 }
 
-/* A module is a copy of its PTX text; a function, its name in the module. */
+/* A module is a copy of its PTX text (NULL for a cubin, whose entries are
+ * taken on trust); a function, its name in the module. */
 struct Module {
   char *ptx;
 };
@@ -152,9 +155,21 @@ static CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned n,
                                    int *options, void **values) {
   (void)n, (void)options, (void)values;
   const char *ptx = image;
+  struct Module *module;
+  if (memcmp(image,
+             "\x7f"
+             "ELF",
+             4) == 0) {
+    module = malloc(sizeof *module);
+    module->ptx = NULL;
+    *m = module;
+    ++modules;
+    ++cubinModules;
+    return OK;
+  }
   if (!strstr(ptx, ".version") || !strstr(ptx, ".entry"))
     return INVALID_IMAGE;
-  struct Module *module = malloc(sizeof *module);
+  module = malloc(sizeof *module);
   module->ptx = strdup(ptx);
   *m = module;
   ++modules;
@@ -173,7 +188,7 @@ static CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
   struct Module *module = m;
   char entry[512];
   snprintf(entry, sizeof entry, ".entry %s(", name);
-  if (!strstr(module->ptx, entry))
+  if (module->ptx && !strstr(module->ptx, entry))
     return NOT_FOUND;
   *f = module;
   ++kernels;
