@@ -165,8 +165,8 @@ absl::Status Session::loadHostCode() {
   if (!gpu)
     return absl::OkStatus();
 
-  // The kernels: the GPU runtime interface first, then the modules (the
-  // driver compiles their PTX for this GPU now).
+  // The kernels: the GPU runtime interface first, then the modules (from
+  // their cubins, or the driver compiles their PTX for this GPU now).
   gpu->bindImports(*hostModule);
   // The kernels' cubins (ptxas ran at compile time) when they fit this GPU.
   if (gpu->runsCubinsOf(targetName)) {
