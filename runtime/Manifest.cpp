@@ -62,11 +62,16 @@ private:
     return &value->getArray();
   }
 
-  /// Checks that the section a manifest entry refers to exists.
-  absl::Status checkSection(const std::string &name,
-                            const std::string &where) const {
-    if (!artifact.section(name))
-      return error(where, "section ", quote(name), " is not in the artifact");
+  /// Reads the section name `key` of `object` into `out` and checks that the
+  /// artifact has that section; absent is an error when `required`,
+  /// otherwise an empty name.
+  absl::Status readSection(const json::Value &object, const char *key,
+                           const std::string &where, std::string &out,
+                           bool required = true) const {
+    if (absl::Status s = readString(object, key, where, out, required); !s.ok())
+      return s;
+    if ((required || !out.empty()) && !artifact.section(out))
+      return error(where, "section ", quote(out), " is not in the artifact");
     return absl::OkStatus();
   }
 
@@ -100,14 +105,10 @@ ManifestReader::readArgument(const json::Value &arg, const std::string &where,
     result.name = result.param.name;
     result.dtype = result.param.dtype;
     result.shape = result.param.shape;
-    if (embeddedWeights) {
-      absl::StatusOr<std::string> section = getString(arg, "section", where);
-      if (!section.ok())
-        return section.status();
-      if (absl::Status s = checkSection(*section, where); !s.ok())
+    if (embeddedWeights)
+      if (absl::Status s = readSection(arg, "section", where, result.section);
+          !s.ok())
         return s;
-      result.section = std::move(*section);
-    }
     return result;
   }
   if (*role == "input")
@@ -177,25 +178,18 @@ ManifestReader::readTarget(const json::Value &target,
   if (absl::Status s = readString(target, "kind", where, result.kind); !s.ok())
     return s;
   if (result.kind == "host-shared-object") {
-    absl::StatusOr<std::string> section = getString(target, "section", where);
-    if (!section.ok())
-      return section.status();
-    if (absl::Status s = checkSection(*section, where); !s.ok())
+    if (absl::Status s = readSection(target, "section", where, result.section);
+        !s.ok())
       return s;
-    result.section = std::move(*section);
     return result;
   }
   if (result.kind != "ptx")
     return error(where, "unknown target kind ", quote(result.kind),
                  " (expected host-shared-object or ptx)");
-  absl::StatusOr<std::string> host =
-      getString(target, "host", where, /*required=*/false);
-  if (!host.ok())
-    return host.status();
-  if (!host->empty())
-    if (absl::Status s = checkSection(*host, where); !s.ok())
-      return s;
-  result.section = std::move(*host);
+  if (absl::Status s = readSection(target, "host", where, result.section,
+                                   /*required=*/false);
+      !s.ok())
+    return s;
   absl::StatusOr<const json::Value::ArrayStorage *> kernels =
       getArray(target, "kernels", where);
   if (!kernels.ok())
@@ -206,24 +200,18 @@ ManifestReader::readTarget(const json::Value &target,
     if (!kernel.isObject())
       return error(kernelWhere, "not an object");
     Kernel k;
-    absl::StatusOr<std::string> kernelName =
-        getString(kernel, "name", kernelWhere);
-    if (!kernelName.ok())
-      return kernelName.status();
-    absl::StatusOr<std::string> ptx = getString(kernel, "section", kernelWhere);
-    if (!ptx.ok())
-      return ptx.status();
-    if (absl::Status s = checkSection(*ptx, kernelWhere); !s.ok())
+    if (absl::Status s = readString(kernel, "name", kernelWhere, k.name);
+        !s.ok())
       return s;
-    absl::StatusOr<std::string> cubin =
-        getString(kernel, "cubin", kernelWhere, /*required=*/false);
-    if (!cubin.ok())
-      return cubin.status();
-    if (!cubin->empty())
-      if (absl::Status s = checkSection(*cubin, kernelWhere); !s.ok())
-        return s;
-    result.kernels.push_back(
-        {std::move(*kernelName), std::move(*ptx), std::move(*cubin)});
+    if (absl::Status s =
+            readSection(kernel, "section", kernelWhere, k.ptxSection);
+        !s.ok())
+      return s;
+    if (absl::Status s = readSection(kernel, "cubin", kernelWhere,
+                                     k.cubinSection, /*required=*/false);
+        !s.ok())
+      return s;
+    result.kernels.push_back(std::move(k));
   }
   return result;
 }
