@@ -557,6 +557,70 @@ struct LowerGate : OpRewritePattern<GateOp> {
 // mla
 //===----------------------------------------------------------------------===//
 
+/// kv_b [heads * (dn + dv), C] as f32 [heads, dn + dv, C] (dequantized
+/// when it is FP8), split into W_UK [heads, dn, C] and W_UV [heads, dv, C].
+template <typename Op>
+std::pair<Value, Value> splitKvB(PatternRewriter &rewriter, TensorMath &m,
+                                 Op op) {
+  Location loc = op.getLoc();
+  int64_t heads = op.getQNope().getType().getDimSize(2),
+          dn = op.getQNope().getType().getDimSize(3),
+          dv = op.getType().getDimSize(3),
+          c = op.getLatent().getType().getDimSize(2);
+  Value kvb = op.getKvB();
+  if (Value scales = op.getScales())
+    kvb = dequantize(m, kvb, scales, *op.getBlockSize());
+  auto kvbType = cast<RankedTensorType>(kvb.getType());
+  Value perHead = tensor::ExpandShapeOp::create(
+      rewriter, loc,
+      RankedTensorType::get({heads, dn + dv, c}, kvbType.getElementType()), kvb,
+      SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  auto slab = [&](int64_t offset, int64_t rows) -> Value {
+    SmallVector<OpFoldResult> offsets = {rewriter.getIndexAttr(0),
+                                         rewriter.getIndexAttr(offset),
+                                         rewriter.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(heads),
+                                       rewriter.getIndexAttr(rows),
+                                       rewriter.getIndexAttr(c)};
+    SmallVector<OpFoldResult> strides(3, rewriter.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(rewriter, loc, perHead, offsets,
+                                          sizes, strides);
+  };
+  return {slab(0, dn), slab(dn, dv)};
+}
+
+/// The absorbed form: W_UK into the queries, attention over latent keys and
+/// values of width C shared by all heads (`latentKeys` [B, T, C], `ropeKeys`
+/// [B, T, dr]), W_UV into the outputs. `past` as for causalAttention.
+template <typename Op>
+Value absorbedAttention(PatternRewriter &rewriter, TensorMath &m, Op op,
+                        Value latentKeys, Value ropeKeys, Value past) {
+  Type f32 = rewriter.getF32Type();
+  int64_t c = op.getLatent().getType().getDimSize(2),
+          dv = op.getType().getDimSize(3);
+  auto [wUK, wUV] = splitKvB(rewriter, m, op);
+  auto multiplyAdd = [](OpBuilder &b, Location l, ValueRange a) {
+    TensorMath s(b, l);
+    Value p = arith::MulFOp::create(b, l, s.toF32(a[0]), s.toF32(a[1]));
+    linalg::YieldOp::create(b, l,
+                            arith::AddFOp::create(b, l, p, a[2]).getResult());
+  };
+  // Loops (b, s, h, c, n): qLat[b, s, h, c] += qNope[b, s, h, n] W_UK[h, n, c]
+  SmallVector<OpFoldResult> qs = m.sizes(op.getQNope());
+  Value qLat = m.generic(
+      {op.getQNope(), wUK},
+      m.filled({qs[0], qs[1], qs[2], rewriter.getIndexAttr(c)}, f32, 0.0), 5,
+      {{0, 1, 2, 4}, {2, 4, 3}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+  Value outLatent =
+      m.causalAttention(qLat, latentKeys, op.getQPe(), ropeKeys, latentKeys,
+                        op.getScale().convertToDouble(), past);
+  // Loops (b, s, h, v, c): out[b, s, h, v] += oLat[b, s, h, c] W_UV[h, v, c]
+  return m.generic(
+      {outLatent, wUV},
+      m.filled({qs[0], qs[1], qs[2], rewriter.getIndexAttr(dv)}, f32, 0.0), 5,
+      {{0, 1, 2, 4}, {2, 3, 4}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+}
+
 struct LowerMla : OpRewritePattern<MlaOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MlaOp op,
@@ -567,66 +631,118 @@ struct LowerMla : OpRewritePattern<MlaOp> {
     auto qType = op.getQNope().getType();
     int64_t heads = qType.getDimSize(2), dn = qType.getDimSize(3),
             dv = op.getType().getDimSize(3);
-    int64_t c = op.getLatent().getType().getDimSize(2);
-    double scale = op.getScale().convertToDouble();
-    Value kvb = op.getKvB();
-    if (Value scales = op.getScales())
-      kvb = dequantize(m, kvb, scales, *op.getBlockSize());
-
     Value result;
     if (op.getForm() == MlaForm::Naive) {
       // Decompress: per head k_nope (dn) and v (dv) from the latent.
+      Value kvb = op.getKvB();
+      if (Value scales = op.getScales())
+        kvb = dequantize(m, kvb, scales, *op.getBlockSize());
       Value decompressed = m.matmulTransposed(op.getLatent(), kvb);
       auto headsType = RankedTensorType::get(
           {ShapedType::kDynamic, ShapedType::kDynamic, heads, dn + dv}, f32);
       Value perHead = tensor::ExpandShapeOp::create(
           rewriter, loc, headsType, decompressed,
           SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
-      result = m.causalAttention(op.getQNope(), m.sliceLast(perHead, 0, dn),
-                                 op.getQPe(), op.getKPe(),
-                                 m.sliceLast(perHead, dn, dv), scale);
+      result = m.causalAttention(
+          op.getQNope(), m.sliceLast(perHead, 0, dn), op.getQPe(), op.getKPe(),
+          m.sliceLast(perHead, dn, dv), op.getScale().convertToDouble());
     } else {
-      // Absorb: W_UK into the queries, attend over the latent (keys and
-      // values of width C shared by all heads), W_UV into the outputs.
-      auto kvbType = cast<RankedTensorType>(kvb.getType());
-      Value perHead = tensor::ExpandShapeOp::create(
-          rewriter, loc,
-          RankedTensorType::get({heads, dn + dv, c}, kvbType.getElementType()),
-          kvb, SmallVector<ReassociationIndices>{{0, 1}, {2}});
-      auto slab = [&](int64_t offset, int64_t rows) -> Value {
-        SmallVector<OpFoldResult> offsets = {rewriter.getIndexAttr(0),
-                                             rewriter.getIndexAttr(offset),
-                                             rewriter.getIndexAttr(0)};
-        SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(heads),
-                                           rewriter.getIndexAttr(rows),
-                                           rewriter.getIndexAttr(c)};
-        SmallVector<OpFoldResult> strides(3, rewriter.getIndexAttr(1));
-        return tensor::ExtractSliceOp::create(rewriter, loc, perHead, offsets,
-                                              sizes, strides);
-      };
-      Value wUK = slab(0, dn), wUV = slab(dn, dv);
-      auto multiplyAdd = [](OpBuilder &b, Location l, ValueRange a) {
-        TensorMath s(b, l);
-        Value p = arith::MulFOp::create(b, l, s.toF32(a[0]), s.toF32(a[1]));
-        linalg::YieldOp::create(
-            b, l, arith::AddFOp::create(b, l, p, a[2]).getResult());
-      };
-      // Loops (b, s, h, c, n): qLat[b, s, h, c] += qNope[b, s, h, n] W_UK[h, n,
-      // c]
-      SmallVector<OpFoldResult> qs = m.sizes(op.getQNope());
-      Value qLat = m.generic(
-          {op.getQNope(), wUK},
-          m.filled({qs[0], qs[1], qs[2], rewriter.getIndexAttr(c)}, f32, 0.0),
-          5, {{0, 1, 2, 4}, {2, 4, 3}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
-      Value outLatent = m.causalAttention(qLat, op.getLatent(), op.getQPe(),
-                                          op.getKPe(), op.getLatent(), scale);
-      // Loops (b, s, h, v, c): out[b, s, h, v] += oLat[b, s, h, c] W_UV[h, v,
-      // c]
-      result = m.generic(
-          {outLatent, wUV},
-          m.filled({qs[0], qs[1], qs[2], rewriter.getIndexAttr(dv)}, f32, 0.0),
-          5, {{0, 1, 2, 4}, {2, 3, 4}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+      result = absorbedAttention(rewriter, m, op, op.getLatent(), op.getKPe(),
+                                 Value());
     }
+    rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
+    return success();
+  }
+};
+
+/// The keys of the new tokens: [B, T, C + dr] with T = max(past) + S, the
+/// cached entries of each sequence (through its block table) followed by
+/// its new tokens' latent and rope key. Rows past a sequence's own
+/// `past[b] + S` repeat its last new token; the causal mask hides them.
+/// Every index is clamped, so a bad block table cannot read outside the
+/// cache.
+struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(MlaDecodeOp op,
+                                PatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    TensorMath m(rewriter, loc);
+    OpBuilder &b = rewriter;
+    Type i64 = b.getI64Type();
+    int64_t c = op.getLatent().getType().getDimSize(2),
+            dr = op.getKPe().getType().getDimSize(2);
+    int64_t pageSize = op.getCache().getType().getDimSize(1);
+    Value cache = op.getCache(), table = op.getBlockTable(),
+          past = op.getPast();
+
+    // T = max(past) + S.
+    Value longest = m.generic(
+        past, m.filled({}, i64, 0.0), 1, {{0}, {}}, {0},
+        [](OpBuilder &nb, Location l, ValueRange a) {
+          linalg::YieldOp::create(
+              nb, l, arith::MaxSIOp::create(nb, l, a[0], a[1]).getResult());
+        })[0];
+    Value longestIndex = arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        tensor::ExtractOp::create(b, loc, longest, ValueRange{}));
+    Value newTokens = tensor::DimOp::create(b, loc, op.getLatent(), 1);
+    Value keyCount = arith::AddIOp::create(b, loc, longestIndex, newTokens);
+    Value pages = tensor::DimOp::create(b, loc, cache, 0);
+    Value tablePages = tensor::DimOp::create(b, loc, table, 1);
+    Value batch = tensor::DimOp::create(b, loc, op.getLatent(), 0);
+
+    SmallVector<OpFoldResult> keySizes = {batch, keyCount,
+                                          b.getIndexAttr(c + dr)};
+    Value keys = m.generic(
+        {}, m.empty(keySizes, b.getF32Type()), 3, {{0, 1, 2}}, {},
+        [&](OpBuilder &nb, Location l, ValueRange) {
+          TensorMath s(nb, l);
+          auto clamp = [&](Value v, Value upper) -> Value {
+            // upper - 1 >= 0 always holds for the dims used here.
+            Value last = arith::SubIOp::create(nb, l, upper, s.index(1));
+            return arith::MinSIOp::create(
+                nb, l, arith::MaxSIOp::create(nb, l, v, s.index(0)), last);
+          };
+          Value bi = linalg::IndexOp::create(nb, l, 0);
+          Value j = linalg::IndexOp::create(nb, l, 1);
+          Value w = linalg::IndexOp::create(nb, l, 2);
+          Value seen = arith::IndexCastOp::create(
+              nb, l, nb.getIndexType(),
+              tensor::ExtractOp::create(nb, l, past, ValueRange{bi}));
+          // From the cache: page table[b, j / P], row j % P.
+          Value slot = clamp(
+              arith::DivUIOp::create(nb, l, j, s.index(pageSize)), tablePages);
+          Value page = clamp(arith::IndexCastOp::create(
+                                 nb, l, nb.getIndexType(),
+                                 tensor::ExtractOp::create(
+                                     nb, l, table, ValueRange{bi, slot})),
+                             pages);
+          Value row = arith::RemUIOp::create(nb, l, j, s.index(pageSize));
+          Value cached =
+              tensor::ExtractOp::create(nb, l, cache, ValueRange{page, row, w});
+          // From the new tokens: token j - past[b].
+          Value token = clamp(arith::SubIOp::create(nb, l, j, seen), newTokens);
+          Value isLatent = arith::CmpIOp::create(
+              nb, l, arith::CmpIPredicate::ult, w, s.index(c));
+          Value fromLatent = tensor::ExtractOp::create(
+              nb, l, op.getLatent(),
+              ValueRange{bi, token,
+                         arith::MinUIOp::create(nb, l, w, s.index(c - 1))});
+          Value rope =
+              clamp(arith::SubIOp::create(nb, l, w, s.index(c)), s.index(dr));
+          Value fromRope = tensor::ExtractOp::create(
+              nb, l, op.getKPe(), ValueRange{bi, token, rope});
+          Value fresh = arith::SelectOp::create(
+              nb, l, isLatent, s.toF32(fromLatent), s.toF32(fromRope));
+          Value isCached =
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, j, seen);
+          linalg::YieldOp::create(
+              nb, l,
+              arith::SelectOp::create(nb, l, isCached, cached, fresh)
+                  .getResult());
+        })[0];
+    Value result = absorbedAttention(rewriter, m, op, m.sliceLast(keys, 0, c),
+                                     m.sliceLast(keys, c, dr), past);
     rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
     return success();
   }
@@ -892,5 +1008,6 @@ struct DscLowerToLinalgPass
 
 void mlir::dsc::populateDscToLinalgPatterns(RewritePatternSet &patterns) {
   patterns.add<LowerRmsNorm, LowerRope, LowerLinear, LowerEmbed, LowerSwiglu,
-               LowerGate, LowerMla, LowerMoe>(patterns.getContext());
+               LowerGate, LowerMla, LowerMlaDecode, LowerMoe>(
+      patterns.getContext());
 }

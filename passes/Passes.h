@@ -34,6 +34,9 @@ struct GraphOptions {
   bool report = false;
   /// The dsc.mla form: "auto" (by cost), "naive" or "absorbed".
   std::string mlaForm = "auto";
+  /// Derive the KV-cached `@prefill` and `@decode` entry points
+  /// (dsc-kv-cache) after fusion.
+  bool kvCache = false;
 };
 
 /// The graph-level pipeline run after import: cleanup, fusion and

@@ -85,4 +85,47 @@ def DscFuseMla : Pass<"dsc-fuse-mla"> {
   ];
 }
 
+def DscKvCache : Pass<"dsc-kv-cache", "ModuleOp"> {
+  let summary = "Add KV-cached prefill and decode entry points";
+  let description = [{
+    Fused latent attention (`dsc.mla`) needs only its latent and rope key
+    from earlier tokens, so generation can cache those and never recompute
+    a token. From `@forward(tokens) -> logits` (which stays) this pass
+    derives two entry points:
+
+    ```
+    @prefill(tokens [B, S]) -> (logits [B, S, V], latents [L, B, S, W])
+    @decode(tokens [B, S], past [B], block_table [B, max_pages],
+            cache [L, pages, page_size, W]) -> (logits, latents)
+    ```
+
+    where L counts the attention layers and W = kv_lora_rank +
+    qk_rope_head_dim. `latents` holds each new token's cache entry (its
+    latent, then its rotated rope key) for the caller to store; the
+    compiled code only reads the cache. `@decode` continues sequences whose
+    first `past[b]` tokens are cached: its `dsc.mla` ops become
+    `dsc.mla_decode` over the pages of the block table, and its rope
+    positions are offset by `past[b]`. Layer functions get `_prefill` and
+    `_decode` variants (the decode one takes the cache, the block table,
+    `past` and its first layer index), so deduplicated layers stay shared.
+
+    Every call in `@forward` must reach latent attention through a layer
+    function holding fused `dsc.mla` ops at its top level. A model without
+    fused attention is left unchanged (generation then recomputes); one
+    where only some layers fused gets a warning naming the first that did
+    not, and is left unchanged too.
+  }];
+  let dependentDialects = ["::mlir::dsc::DscDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"pageSize", "page-size", "int64_t", /*default=*/"64",
+           "Tokens per cache page">
+  ];
+  let statistics = [
+    Statistic<"numLayers", "layers", "Attention layers with a KV cache">
+  ];
+}
+
 #endif // DSC_PASSES_PASSES_TD

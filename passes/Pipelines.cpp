@@ -26,6 +26,9 @@ void mlir::dsc::buildGraphPipeline(OpPassManager &pm,
   }
   // 3. One function per distinct layer.
   pm.addPass(createDscDedupFunctions());
+  // 4. Entry points that generate through a latent KV cache.
+  if (options.fuse && options.kvCache)
+    pm.addPass(createDscKvCache());
 }
 
 void mlir::dsc::registerGraphPipelines() {

@@ -146,8 +146,10 @@ dsc_status_t dsc_session_create(dsc_artifact_t *artifact,
       sessionOptions.weightsDir = options->weights_dir;
     if (options && options->device)
       sessionOptions.device = options->device;
-    if (options)
+    if (options) {
       sessionOptions.workspaceLimit = options->workspace_limit_bytes;
+      sessionOptions.kvCacheTokens = options->kv_cache_tokens;
+    }
     absl::StatusOr<std::unique_ptr<dsc::runtime::Session>> session =
         dsc::runtime::Session::create(artifact->artifact, sessionOptions);
     if (!session.ok())
@@ -170,6 +172,13 @@ const char *dsc_session_device_name(const dsc_session_t *session) {
 
 const char *dsc_session_target(const dsc_session_t *session) {
   return session ? session->session->target().c_str() : "";
+}
+
+int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session) {
+  if (!session)
+    return 0;
+  const dsc::runtime::KvCache *cache = session->session->kvCache();
+  return cache ? cache->capacityTokens() : 0;
 }
 
 dsc_status_t dsc_session_forward(dsc_session_t *session, const int64_t *tokens,

@@ -12,13 +12,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 
 namespace dsc::runtime {
 
 namespace {
 
 constexpr char kForward[] = "forward";
-constexpr char kCpuTarget[] = "cpu";
+constexpr char kPrefill[] = "prefill";
+constexpr char kDecode[] = "decode";
 
 /// Calls `argv[0]`, a `void()` function of the host code, as an entry point
 /// so that runInWorkspace can guard it.
@@ -33,7 +35,26 @@ std::string formatCompiledShape(const std::vector<int64_t> &shape) {
   return out + "]";
 }
 
+/// The index of the largest logit, the lowest on ties; an error when the
+/// row holds a NaN or infinity (argmax over it would be meaningless).
+absl::StatusOr<int64_t> pickToken(const float *row, int64_t vocab,
+                                  int64_t prompt, int64_t step) {
+  if (!std::all_of(row, row + vocab, [](float v) { return std::isfinite(v); }))
+    return absl::InternalError(absl::StrCat(
+        "the model produced non-finite logits for prompt ", prompt, " at step ",
+        step, " (a numerical problem in the model or the compiled code)"));
+  // max_element returns the first maximum: the lowest id on ties.
+  return std::max_element(row, row + vocab) - row;
+}
+
 } // namespace
+
+int Session::Call::indexOf(ArgRole role, std::string_view name) const {
+  for (size_t i = 0; i < entry->args.size(); ++i)
+    if (entry->args[i].role == role && entry->args[i].name == name)
+      return int(i);
+  return -1;
+}
 
 absl::StatusOr<std::unique_ptr<Session>>
 Session::create(std::shared_ptr<const artifact::Artifact> artifact,
@@ -65,15 +86,22 @@ Session::create(std::shared_ptr<const artifact::Artifact> artifact,
     return s;
   if (absl::Status s = session->bindParams(options); !s.ok())
     return s;
+  if (session->cacheShape.layers && options.kvCacheTokens >= 0)
+    if (absl::Status s = session->createKvCache(
+            options.kvCacheTokens ? options.kvCacheTokens
+                                  : SessionOptions::kDefaultKvCacheTokens);
+        !s.ok())
+      return s;
   return session;
 }
 
 absl::Status Session::checkSignature() {
   const std::string &path = artifact->path();
-  forwardEntry = manifest.findEntryPoint(kForward);
-  if (!forwardEntry)
+  forwardCall.entry = manifest.findEntryPoint(kForward);
+  if (!forwardCall.entry)
     return absl::FailedPreconditionError(absl::StrCat(
         path, ": the artifact has no '", kForward, "' entry point"));
+  const EntryPoint &forward = *forwardCall.entry;
   auto signatureError = [&](const auto &...parts) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, ": entry point '", kForward, "' ", parts...,
@@ -81,20 +109,18 @@ absl::Status Session::checkSignature() {
                      "f32 [batch, seq, vocab])"));
   };
   int inputs = 0, outputs = 0;
-  for (size_t i = 0; i < forwardEntry->args.size(); ++i) {
-    const Argument &arg = forwardEntry->args[i];
-    if (arg.role == ArgRole::Input) {
-      ++inputs;
-      tokensIndex = i;
-    } else if (arg.role == ArgRole::Output) {
-      ++outputs;
-      logitsIndex = i;
-    }
+  for (const Argument &arg : forward.args) {
+    inputs += arg.role == ArgRole::Input;
+    outputs += arg.role == ArgRole::Output;
   }
   if (inputs != 1 || outputs != 1)
     return signatureError("has ", inputs, " inputs and ", outputs, " outputs");
-  const Argument &tokens = forwardEntry->args[tokensIndex];
-  const Argument &logits = forwardEntry->args[logitsIndex];
+  auto withRole = [&](ArgRole role) -> const Argument & {
+    return *std::find_if(forward.args.begin(), forward.args.end(),
+                         [&](const Argument &a) { return a.role == role; });
+  };
+  const Argument &tokens = withRole(ArgRole::Input);
+  const Argument &logits = withRole(ArgRole::Output);
   if (tokens.dtype != ElementType::I64 || tokens.shape.size() != 2)
     return signatureError("takes ", elementTypeName(tokens.dtype), " ",
                           formatCompiledShape(tokens.shape));
@@ -111,7 +137,91 @@ absl::Status Session::checkSignature() {
   if (vocab <= 0)
     return signatureError("has a dynamic vocabulary dimension and the "
                           "manifest has no model.vocab_size");
-  return absl::OkStatus();
+  absl::StatusOr<bool> cached = checkKvCacheSignatures();
+  return cached.status();
+}
+
+absl::StatusOr<bool> Session::checkKvCacheSignatures() {
+  const std::string &path = artifact->path();
+  prefillCall.entry = manifest.findEntryPoint(kPrefill);
+  decodeCall.entry = manifest.findEntryPoint(kDecode);
+  if (!prefillCall.entry && !decodeCall.entry)
+    return false;
+  auto signatureError = [&](const auto &...parts) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": ", parts...,
+        " (the runtime needs prefill(tokens) -> (logits, latents) and "
+        "decode(tokens, past, block_table, kv_cache) -> (logits, latents))"));
+  };
+  if (!prefillCall.entry || !decodeCall.entry)
+    return signatureError("the artifact has only one of the '", kPrefill,
+                          "' and '", kDecode, "' entry points");
+  // Each named argument: its role, dtype, rank, and static dimensions.
+  struct Expected {
+    ArgRole role;
+    const char *name;
+    ElementType dtype;
+    size_t rank;
+  };
+  auto check = [&](const Call &call,
+                   std::initializer_list<Expected> wanted) -> absl::Status {
+    int inputs = 0, outputs = 0;
+    for (const Argument &arg : call.entry->args) {
+      inputs += arg.role == ArgRole::Input;
+      outputs += arg.role == ArgRole::Output;
+    }
+    int wantedInputs = 0;
+    for (const Expected &e : wanted) {
+      wantedInputs += e.role == ArgRole::Input;
+      int index = call.indexOf(e.role, e.name);
+      if (index < 0)
+        return signatureError("entry point '", call.entry->name, "' has no ",
+                              e.name);
+      const Argument &arg = call.entry->args[index];
+      if (arg.dtype != e.dtype || arg.shape.size() != e.rank)
+        return signatureError("entry point '", call.entry->name, "': ", e.name,
+                              " is ", elementTypeName(arg.dtype), " ",
+                              formatCompiledShape(arg.shape));
+    }
+    if (inputs != wantedInputs || outputs != int(wanted.size()) - wantedInputs)
+      return signatureError("entry point '", call.entry->name, "' has ", inputs,
+                            " inputs and ", outputs, " outputs");
+    return absl::OkStatus();
+  };
+  constexpr ArgRole in = ArgRole::Input, out = ArgRole::Output;
+  constexpr ElementType i64 = ElementType::I64, f32 = ElementType::F32;
+  if (absl::Status s = check(prefillCall, {{in, "tokens", i64, 2},
+                                           {out, "logits", f32, 3},
+                                           {out, "latents", f32, 4}});
+      !s.ok())
+    return s;
+  if (absl::Status s = check(decodeCall, {{in, "tokens", i64, 2},
+                                          {in, "past", i64, 1},
+                                          {in, "block_table", i64, 2},
+                                          {in, "kv_cache", f32, 4},
+                                          {out, "logits", f32, 3},
+                                          {out, "latents", f32, 4}});
+      !s.ok())
+    return s;
+  // kv_cache [layers, pages, page size, width]; latents [layers, batch,
+  // seq, width] of both entry points agree with it.
+  const std::vector<int64_t> &pages =
+      decodeCall.entry->args[decodeCall.indexOf(in, "kv_cache")].shape;
+  cacheShape = {pages[0], pages[2], pages[3]};
+  for (const Call *call : {&prefillCall, &decodeCall}) {
+    const std::vector<int64_t> &latents =
+        call->entry->args[call->indexOf(out, "latents")].shape;
+    if (latents[0] != cacheShape.layers || latents[3] != cacheShape.width)
+      return signatureError("entry point '", call->entry->name,
+                            "' returns latents ", formatCompiledShape(latents),
+                            " that do not fit kv_cache ",
+                            formatCompiledShape(pages));
+  }
+  if (cacheShape.layers < 1 || cacheShape.pageSize < 1 || cacheShape.width < 1)
+    return signatureError("kv_cache must have static layers, page size and "
+                          "width; it is ",
+                          formatCompiledShape(pages));
+  return true;
 }
 
 Session::~Session() {
@@ -157,10 +267,14 @@ absl::Status Session::loadHostCode() {
   if (!module.ok())
     return module.status();
   hostModule = std::move(*module);
-  absl::StatusOr<void *> symbol = hostModule->symbol(forwardEntry->symbol);
-  if (!symbol.ok())
-    return symbol.status();
-  entry = reinterpret_cast<void (*)(void **)>(*symbol);
+  for (Call *call : {&forwardCall, &prefillCall, &decodeCall}) {
+    if (!call->entry)
+      continue;
+    absl::StatusOr<void *> symbol = hostModule->symbol(call->entry->symbol);
+    if (!symbol.ok())
+      return symbol.status();
+    call->fn = reinterpret_cast<void (*)(void **)>(*symbol);
+  }
   installAllocationHooks(*hostModule);
   if (!gpu)
     return absl::OkStatus();
@@ -196,7 +310,6 @@ absl::Status Session::loadHostCode() {
 
 absl::Status Session::bindParams(const SessionOptions &options) {
   const std::string &path = artifact->path();
-  descriptors.resize(forwardEntry->args.size());
   bool fromSections = options.weightsDir.empty() && manifest.embeddedWeights;
   std::unique_ptr<st::Checkpoint> checkpoint;
   if (!fromSections) {
@@ -221,53 +334,106 @@ absl::Status Session::bindParams(const SessionOptions &options) {
     checkpoint = std::move(*opened);
   }
 
-  for (size_t i = 0; i < forwardEntry->args.size(); ++i) {
-    const Argument &arg = forwardEntry->args[i];
-    if (arg.role != ArgRole::Param)
+  // Entry points share their weights: each distinct param is bound once.
+  std::map<std::string, const void *> bound;
+  for (Call *call : {&forwardCall, &prefillCall, &decodeCall}) {
+    if (!call->entry)
       continue;
-    const size_t bytes = arg.param.numBytes();
-    std::string what = absl::StrCat("param ", quote(arg.name));
-    std::string_view embedded;
-    if (fromSections) {
-      embedded = *artifact->section(arg.section);
-      if (embedded.size() != bytes)
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, ": section ", quote(arg.section), " holds ", embedded.size(),
-            " bytes but ", what, " needs ", bytes));
+    call->descriptors.resize(call->entry->args.size());
+    for (size_t i = 0; i < call->entry->args.size(); ++i) {
+      const Argument &arg = call->entry->args[i];
+      if (arg.role != ArgRole::Param)
+        continue;
+      std::string key = absl::StrCat(arg.name, "|", arg.param.stack, "|",
+                                     elementTypeName(arg.dtype), "|",
+                                     formatCompiledShape(arg.shape));
+      auto [it, inserted] = bound.try_emplace(key, nullptr);
+      if (inserted) {
+        absl::StatusOr<const void *> data =
+            bindParam(arg, fromSections, checkpoint.get());
+        if (!data.ok())
+          return data.status();
+        it->second = *data;
+      }
+      call->descriptors[i] = MemRefDescriptor(it->second, arg.shape);
     }
-    // Embedded weights are used in place from the mapping when the CPU
-    // runs them and the section is aligned.
-    if (!gpu && fromSections &&
-        reinterpret_cast<uintptr_t>(embedded.data()) %
-                AlignedBuffer::kAlignment ==
-            0) {
-      descriptors[i] = MemRefDescriptor(embedded.data(), arg.shape);
-      continue;
-    }
-    // Otherwise packed into memory of their own: on a GPU its managed
-    // memory (freed with the device), on the CPU an aligned buffer.
-    void *block = nullptr;
-    if (gpu) {
-      absl::StatusOr<void *> gpuBlock = gpu->allocateFor(bytes, what);
-      if (!gpuBlock.ok())
-        return gpuBlock.status();
-      block = *gpuBlock;
-    } else {
-      absl::StatusOr<AlignedBuffer> buffer =
-          AlignedBuffer::allocate(bytes, what);
-      if (!buffer.ok())
-        return buffer.status();
-      block = buffer->data();
-      paramBuffers.push_back(std::move(*buffer));
-    }
-    if (fromSections) {
-      std::memcpy(block, embedded.data(), bytes);
-    } else if (absl::Status s = packParam(*checkpoint, arg.param, block);
-               !s.ok()) {
-      return s;
-    }
-    descriptors[i] = MemRefDescriptor(block, arg.shape);
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const void *>
+Session::bindParam(const Argument &arg, bool fromSections,
+                   const st::Checkpoint *checkpoint) {
+  const std::string &path = artifact->path();
+  const size_t bytes = arg.param.numBytes();
+  std::string what = absl::StrCat("param ", quote(arg.name));
+  std::string_view embedded;
+  if (fromSections) {
+    embedded = *artifact->section(arg.section);
+    if (embedded.size() != bytes)
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": section ", quote(arg.section), " holds ",
+                       embedded.size(), " bytes but ", what, " needs ", bytes));
+  }
+  // Embedded weights are used in place from the mapping when the CPU runs
+  // them and the section is aligned.
+  if (!gpu && fromSections &&
+      reinterpret_cast<uintptr_t>(embedded.data()) %
+              AlignedBuffer::kAlignment ==
+          0)
+    return static_cast<const void *>(embedded.data());
+  // Otherwise packed into memory of their own: on a GPU its managed memory
+  // (freed with the device), on the CPU an aligned buffer.
+  void *block = nullptr;
+  if (gpu) {
+    absl::StatusOr<void *> gpuBlock = gpu->allocateFor(bytes, what);
+    if (!gpuBlock.ok())
+      return gpuBlock.status();
+    block = *gpuBlock;
+  } else {
+    absl::StatusOr<AlignedBuffer> buffer = AlignedBuffer::allocate(bytes, what);
+    if (!buffer.ok())
+      return buffer.status();
+    block = buffer->data();
+    paramBuffers.push_back(std::move(*buffer));
+  }
+  if (fromSections) {
+    std::memcpy(block, embedded.data(), bytes);
+  } else if (absl::Status s = packParam(*checkpoint, arg.param, block);
+             !s.ok()) {
+    return s;
+  }
+  return static_cast<const void *>(block);
+}
+
+absl::Status Session::createKvCache(int64_t tokens) {
+  const int64_t pages =
+      (tokens + cacheShape.pageSize - 1) / cacheShape.pageSize;
+  int64_t bytes;
+  if (__builtin_mul_overflow(pages * cacheShape.pageSize,
+                             cacheShape.bytesPerToken(), &bytes))
+    return absl::InvalidArgumentError(
+        absl::StrCat("a KV cache of ", tokens, " tokens is too large"));
+  std::string what = absl::StrCat("the KV cache (", tokens, " tokens, ",
+                                  cacheShape.layers, " layers)");
+  void *storage = nullptr;
+  if (gpu) {
+    absl::StatusOr<void *> block = gpu->allocateFor(bytes, what);
+    if (!block.ok())
+      return block.status();
+    storage = *block;
+  } else {
+    absl::StatusOr<AlignedBuffer> buffer = AlignedBuffer::allocate(bytes, what);
+    if (!buffer.ok())
+      return buffer.status();
+    storage = buffer->data();
+    paramBuffers.push_back(std::move(*buffer));
+  }
+  // Decode reads whole pages and masks the unused rows; zeros keep a NaN
+  // bit pattern from ever reaching the value products.
+  std::memset(storage, 0, bytes);
+  cache = std::make_unique<KvCache>(static_cast<float *>(storage), cacheShape,
+                                    pages);
   return absl::OkStatus();
 }
 
@@ -276,8 +442,9 @@ absl::Status Session::checkDimensions(int64_t batch, int64_t seq) const {
     return absl::InvalidArgumentError(
         absl::StrCat("batch (", batch, ") and sequence length (", seq,
                      ") must be at least 1"));
-  const Argument &tokens = forwardEntry->args[tokensIndex];
-  const Argument &logits = forwardEntry->args[logitsIndex];
+  const std::vector<Argument> &args = forwardCall.entry->args;
+  const Argument &tokens = args[forwardCall.indexOf(ArgRole::Input, "tokens")];
+  const Argument &logits = args[forwardCall.indexOf(ArgRole::Output, "logits")];
   const int64_t actual[] = {batch, seq};
   for (int d = 0; d < 2; ++d) {
     int64_t fixed = tokens.shape[d] >= 0 ? tokens.shape[d] : logits.shape[d];
@@ -300,46 +467,74 @@ absl::Status Session::checkDimensions(int64_t batch, int64_t seq) const {
   return absl::OkStatus();
 }
 
-absl::Status Session::run(const int64_t *tokens, int64_t batch, int64_t seq,
-                          float *logits) {
-  descriptors[tokensIndex] = MemRefDescriptor(tokens, {batch, seq});
-  descriptors[logitsIndex] = MemRefDescriptor(logits, {batch, seq, vocab});
+absl::Status Session::invoke(Call &call,
+                             const std::vector<CallTensor> &tensors) {
+  std::vector<MemRefDescriptor> &descriptors = call.descriptors;
   std::vector<void *> argv;
   argv.reserve(descriptors.size());
   if (!gpu) {
+    for (const CallTensor &t : tensors)
+      descriptors[t.index] = MemRefDescriptor(t.data, t.shape);
     for (MemRefDescriptor &d : descriptors)
       argv.push_back(d.get());
-    return runInWorkspace(entry, argv.data(), workspaceLimit);
+    return runInWorkspace(call.fn, argv.data(), workspaceLimit);
   }
-  // The kernels read the tokens and write the logits: both go through the
-  // GPU's memory.
-  const size_t tokenBytes = size_t(batch * seq) * sizeof(int64_t);
-  const size_t logitBytes = size_t(batch * seq * vocab) * sizeof(float);
-  absl::StatusOr<void *> gpuTokens = gpu->allocateFor(tokenBytes, "the tokens");
-  if (!gpuTokens.ok())
-    return gpuTokens.status();
-  absl::StatusOr<void *> gpuLogits = gpu->allocateFor(logitBytes, "the logits");
-  if (!gpuLogits.ok()) {
-    gpu->release(*gpuTokens);
-    return gpuLogits.status();
+  // The kernels read the inputs and write the outputs: those in host
+  // memory go through the GPU's memory.
+  std::vector<std::pair<void *, size_t>> staged;
+  auto releaseStaged = [&] {
+    for (auto &[block, bytes] : staged)
+      if (block)
+        gpu->release(block);
+  };
+  for (const CallTensor &t : tensors) {
+    if (t.onDevice) {
+      descriptors[t.index] = MemRefDescriptor(t.data, t.shape);
+      staged.push_back({nullptr, 0});
+      continue;
+    }
+    size_t bytes = t.elementSize;
+    for (int64_t d : t.shape)
+      bytes *= size_t(d);
+    absl::StatusOr<void *> block = gpu->allocateFor(
+        bytes,
+        absl::StrCat("argument ", quote(call.entry->args[t.index].name)));
+    if (!block.ok()) {
+      releaseStaged();
+      return block.status();
+    }
+    if (!t.isOutput)
+      std::memcpy(*block, t.data, bytes);
+    descriptors[t.index] = MemRefDescriptor(*block, t.shape);
+    staged.push_back({*block, bytes});
   }
-  std::memcpy(*gpuTokens, tokens, tokenBytes);
-  descriptors[tokensIndex] = MemRefDescriptor(*gpuTokens, {batch, seq});
-  descriptors[logitsIndex] = MemRefDescriptor(*gpuLogits, {batch, seq, vocab});
   for (MemRefDescriptor &d : descriptors)
     argv.push_back(d.get());
   absl::Status status;
   {
     cuda::CudaDevice::Scope scope(*gpu);
-    status = runInWorkspace(entry, argv.data(), workspaceLimit, *gpu);
+    status = runInWorkspace(call.fn, argv.data(), workspaceLimit, *gpu);
     if (status.ok())
       status = gpu->synchronize();
   }
-  if (status.ok())
-    std::memcpy(logits, *gpuLogits, logitBytes);
-  gpu->release(*gpuTokens);
-  gpu->release(*gpuLogits);
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (status.ok() && tensors[i].isOutput && staged[i].first)
+      std::memcpy(tensors[i].data, staged[i].first, staged[i].second);
+  releaseStaged();
   return status;
+}
+
+absl::Status Session::run(const int64_t *tokens, int64_t batch, int64_t seq,
+                          float *logits) {
+  return invoke(forwardCall, {{forwardCall.indexOf(ArgRole::Input, "tokens"),
+                               const_cast<int64_t *>(tokens),
+                               {batch, seq},
+                               sizeof(int64_t)},
+                              {forwardCall.indexOf(ArgRole::Output, "logits"),
+                               logits,
+                               {batch, seq, vocab},
+                               sizeof(float),
+                               /*isOutput=*/true}});
 }
 
 absl::Status Session::forward(const int64_t *tokens, int64_t batch, int64_t seq,
@@ -388,7 +583,7 @@ absl::Status Session::generate(const int64_t *const *prompts,
     longestPrompt = std::max(longestPrompt, promptLengths[b]);
   }
 
-  // Without new tokens, one forward still gives the prefill logits.
+  // Without new tokens, one step still gives the prefill logits.
   const int64_t steps = std::max<int64_t>(maxNewTokens, prefillLogits ? 1 : 0);
   if (steps == 0)
     return absl::OkStatus();
@@ -398,6 +593,20 @@ absl::Status Session::generate(const int64_t *const *prompts,
     return absl::InvalidArgumentError("the sequences are too long");
   if (absl::Status s = checkDimensions(batch, longest); !s.ok())
     return s;
+  if (cache)
+    return generateWithCache(prompts, promptLengths, batch, longestPrompt,
+                             steps, maxNewTokens, generated, prefillLogits,
+                             progress);
+  return generateByRecomputing(prompts, promptLengths, batch, longestPrompt,
+                               steps, maxNewTokens, generated, prefillLogits,
+                               progress);
+}
+
+absl::Status Session::generateByRecomputing(
+    const int64_t *const *prompts, const int64_t *promptLengths, int64_t batch,
+    int64_t longestPrompt, int64_t steps, int64_t maxNewTokens,
+    int64_t *generated, float *prefillLogits, const ProgressFn &progress) {
+  const int64_t longest = longestPrompt + steps - 1;
   absl::StatusOr<AlignedBuffer> tokens = AlignedBuffer::allocate(
       size_t(batch * longest) * sizeof(int64_t), "the token batch");
   if (!tokens.ok())
@@ -410,10 +619,9 @@ absl::Status Session::generate(const int64_t *const *prompts,
   float *logitData = reinterpret_cast<float *>(logits->data());
 
   for (int64_t step = 0; step < steps; ++step) {
-    // Every sequence is its prompt plus the `step` tokens generated so far.
+    // Every sequence is its prompt plus the `step` tokens generated so far,
+    // right-padded with token 0 to the longest.
     const int64_t width = longestPrompt + step;
-    if (absl::Status s = checkDimensions(batch, width); !s.ok())
-      return s;
     for (int64_t b = 0; b < batch; ++b) {
       int64_t *row = tokenData + b * width;
       std::copy(prompts[b], prompts[b] + promptLengths[b], row);
@@ -426,23 +634,142 @@ absl::Status Session::generate(const int64_t *const *prompts,
     for (int64_t b = 0; b < batch; ++b) {
       const float *last =
           logitData + (b * width + promptLengths[b] + step - 1) * vocab;
-      // A NaN would make argmax meaningless: report it, never a token.
-      if (!std::all_of(last, last + vocab,
-                       [](float v) { return std::isfinite(v); }))
-        return absl::InternalError(
-            absl::StrCat("the model produced non-finite logits for prompt ", b,
-                         " at step ", step,
-                         " (a numerical problem in the model or the "
-                         "compiled code)"));
+      absl::StatusOr<int64_t> token = pickToken(last, vocab, b, step);
+      if (!token.ok())
+        return token.status();
       if (step == 0 && prefillLogits)
         std::copy(last, last + vocab, prefillLogits + b * vocab);
       if (step < maxNewTokens)
-        // max_element returns the first maximum: the lowest id on ties.
-        generated[b * maxNewTokens + step] =
-            std::max_element(last, last + vocab) - last;
+        generated[b * maxNewTokens + step] = *token;
     }
     if (progress)
       progress(step + 1, steps);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Session::generateWithCache(
+    const int64_t *const *prompts, const int64_t *promptLengths, int64_t batch,
+    int64_t longestPrompt, int64_t steps, int64_t maxNewTokens,
+    int64_t *generated, float *prefillLogits, const ProgressFn &progress) {
+  const KvCacheShape &shape = cache->shape();
+  // Every page the generation will need, before any work: the prompt and
+  // each generated token but the last get an entry.
+  cache->reset(batch);
+  std::vector<int64_t> finalLengths(promptLengths, promptLengths + batch);
+  for (int64_t &length : finalLengths)
+    length += steps - 1;
+  if (absl::Status s = cache->reserve(finalLengths); !s.ok())
+    return s;
+
+  // Prefill: the prompts right-padded to the longest, one call.
+  const int64_t width = longestPrompt;
+  std::vector<int64_t> tokens(size_t(batch * width), 0);
+  for (int64_t b = 0; b < batch; ++b)
+    std::copy(prompts[b], prompts[b] + promptLengths[b],
+              tokens.begin() + b * width);
+  absl::StatusOr<AlignedBuffer> logits = AlignedBuffer::allocate(
+      size_t(batch * width * vocab) * sizeof(float), "the prefill logits");
+  if (!logits.ok())
+    return logits.status();
+  absl::StatusOr<AlignedBuffer> latents = AlignedBuffer::allocate(
+      size_t(shape.layers * batch * width * shape.width) * sizeof(float),
+      "the prefill cache entries");
+  if (!latents.ok())
+    return latents.status();
+  float *logitData = reinterpret_cast<float *>(logits->data());
+  float *latentData = reinterpret_cast<float *>(latents->data());
+  if (absl::Status s =
+          invoke(prefillCall, {{prefillCall.indexOf(ArgRole::Input, "tokens"),
+                                tokens.data(),
+                                {batch, width},
+                                sizeof(int64_t)},
+                               {prefillCall.indexOf(ArgRole::Output, "logits"),
+                                logitData,
+                                {batch, width, vocab},
+                                sizeof(float),
+                                true},
+                               {prefillCall.indexOf(ArgRole::Output, "latents"),
+                                latentData,
+                                {shape.layers, batch, width, shape.width},
+                                sizeof(float),
+                                true}});
+      !s.ok())
+    return s;
+  cache->store(latentData, batch, width,
+               std::vector<int64_t>(promptLengths, promptLengths + batch));
+
+  // The token each sequence feeds to the next step.
+  std::vector<int64_t> next(batch);
+  auto takeStep = [&](int64_t step, auto rowOf) -> absl::Status {
+    for (int64_t b = 0; b < batch; ++b) {
+      const float *row = rowOf(b);
+      absl::StatusOr<int64_t> token = pickToken(row, vocab, b, step);
+      if (!token.ok())
+        return token.status();
+      if (step == 0 && prefillLogits)
+        std::copy(row, row + vocab, prefillLogits + b * vocab);
+      if (step < maxNewTokens)
+        generated[b * maxNewTokens + step] = *token;
+      next[b] = *token;
+    }
+    if (progress)
+      progress(step + 1, steps);
+    return absl::OkStatus();
+  };
+  if (absl::Status s = takeStep(
+          0,
+          [&](int64_t b) {
+            return logitData + (b * width + promptLengths[b] - 1) * vocab;
+          });
+      !s.ok())
+    return s;
+
+  // Decode: one new token per sequence per call, over the cache.
+  const std::vector<int64_t> one(batch, 1);
+  std::vector<int64_t> past(batch);
+  for (int64_t step = 1; step < steps; ++step) {
+    for (int64_t b = 0; b < batch; ++b)
+      past[b] = cache->length(b);
+    int64_t maxPages = 0;
+    std::vector<int64_t> table = cache->blockTable(maxPages);
+    if (absl::Status s = invoke(
+            decodeCall,
+            {{decodeCall.indexOf(ArgRole::Input, "tokens"),
+              next.data(),
+              {batch, 1},
+              sizeof(int64_t)},
+             {decodeCall.indexOf(ArgRole::Input, "past"),
+              past.data(),
+              {batch},
+              sizeof(int64_t)},
+             {decodeCall.indexOf(ArgRole::Input, "block_table"),
+              table.data(),
+              {batch, maxPages},
+              sizeof(int64_t)},
+             {decodeCall.indexOf(ArgRole::Input, "kv_cache"),
+              cache->storage(),
+              {shape.layers, cache->pages(), shape.pageSize, shape.width},
+              sizeof(float),
+              false,
+              /*onDevice=*/true},
+             {decodeCall.indexOf(ArgRole::Output, "logits"),
+              logitData,
+              {batch, 1, vocab},
+              sizeof(float),
+              true},
+             {decodeCall.indexOf(ArgRole::Output, "latents"),
+              latentData,
+              {shape.layers, batch, 1, shape.width},
+              sizeof(float),
+              true}});
+        !s.ok())
+      return s;
+    cache->store(latentData, batch, 1, one);
+    if (absl::Status s =
+            takeStep(step, [&](int64_t b) { return logitData + b * vocab; });
+        !s.ok())
+      return s;
   }
   return absl::OkStatus();
 }

@@ -10,6 +10,7 @@
 
 #include "runtime/AlignedBuffer.h"
 #include "runtime/HostModule.h"
+#include "runtime/KvCache.h"
 #include "runtime/Manifest.h"
 #include "runtime/MemRefDescriptor.h"
 #include "runtime/artifact/Artifact.h"
@@ -22,7 +23,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
+
+namespace dsc::st {
+class Checkpoint;
+} // namespace dsc::st
 
 namespace dsc::runtime {
 
@@ -38,6 +44,14 @@ struct SessionOptions {
   /// Bytes the compiled code may allocate at once during a call (attention
   /// scores, expert activations, ...); 0: as much as the machine gives.
   uint64_t workspaceLimit = 0;
+  /// Tokens the KV cache holds over all sequences of a generation (rounded
+  /// up to whole pages), allocated when the session is created. 0: the
+  /// default, kDefaultKvCacheTokens; negative: no cache, generation
+  /// recomputes the whole sequence per token. Artifacts without the
+  /// `prefill` and `decode` entry points always recompute.
+  int64_t kvCacheTokens = 0;
+
+  static constexpr int64_t kDefaultKvCacheTokens = 4096;
 };
 
 /// A model ready to run. Not thread-safe: one call at a time per session.
@@ -73,42 +87,95 @@ public:
   /// Greedy generation for `batch` prompts of possibly different lengths:
   /// writes `maxNewTokens` tokens per prompt to `generated` [batch,
   /// maxNewTokens] and, when `prefillLogits` is not null, the logits at each
-  /// prompt's last token to `prefillLogits` [batch, vocab]. Each step
-  /// recomputes `forward` on all sequences right-padded with token 0 to the
-  /// longest, then takes every sequence's logits at its own last position
-  /// (causal attention makes the padding invisible to real positions) and
-  /// picks the argmax, the lowest id on ties.
+  /// prompt's last token to `prefillLogits` [batch, vocab]. Argmax picks the
+  /// lowest id on ties.
+  ///
+  /// With a KV cache (kvCache() is not null), `prefill` runs the prompts
+  /// (right-padded to the longest; causal attention makes the padding
+  /// invisible) and stores their cache entries, then each further token is
+  /// one `decode` call over the cache: no token is computed twice. The
+  /// pages for every sequence's final length are reserved first, so a
+  /// generation that does not fit fails before it starts. Without a cache,
+  /// each step recomputes `forward` on all sequences.
   absl::Status generate(const int64_t *const *prompts,
                         const int64_t *promptLengths, int64_t batch,
                         int64_t maxNewTokens, int64_t *generated,
                         float *prefillLogits, const ProgressFn &progress);
 
+  /// The KV cache generation uses, or null when it recomputes.
+  const KvCache *kvCache() const { return cache.get(); }
+
 private:
+  /// One entry point of the artifact, ready to call.
+  struct Call {
+    const EntryPoint *entry = nullptr;
+    void (*fn)(void **argv) = nullptr;
+    /// One per argument; the params' are set once by bindParams.
+    std::vector<MemRefDescriptor> descriptors;
+
+    /// The index of the input or output argument called `name`, or -1.
+    int indexOf(ArgRole role, std::string_view name) const;
+  };
+  /// A tensor a call reads or writes, in host memory (staged through the
+  /// GPU's memory on a cuda session) or already where the device reads
+  /// it.
+  struct CallTensor {
+    int index;
+    void *data;
+    std::vector<int64_t> shape;
+    size_t elementSize;
+    bool isOutput = false;
+    bool onDevice = false;
+  };
+
   explicit Session(std::shared_ptr<const artifact::Artifact> artifact)
       : artifact(std::move(artifact)) {}
 
   absl::Status checkSignature();
+  /// Finds `prefill` and `decode`, checks their signatures and the cache
+  /// geometry they agree on; false when the artifact has neither.
+  absl::StatusOr<bool> checkKvCacheSignatures();
   /// Loads the host code of `targetName`; for a GPU target also binds its
   /// GPU runtime imports and loads its kernel modules.
   absl::Status loadHostCode();
   /// Picks the GPU target of the artifact that runs on `gpu`.
   absl::Status chooseGpuTarget();
+  /// Binds the params of every entry point, each distinct one once.
   absl::Status bindParams(const SessionOptions &options);
+  /// Binds one param: its data, in place or packed into memory of its own.
+  absl::StatusOr<const void *> bindParam(const Argument &arg, bool fromSections,
+                                         const st::Checkpoint *checkpoint);
+  /// Allocates the KV cache storage for `tokens` tokens.
+  absl::Status createKvCache(int64_t tokens);
   /// Checks `batch` and `seq` against the compiled shapes and that the
   /// logits fit in memory.
   absl::Status checkDimensions(int64_t batch, int64_t seq) const;
-  /// Calls the compiled `forward`; the caller has checked the dimensions
-  /// and the token ids. Fails only when the compiled code runs out of
-  /// memory (or past the workspace limit).
+  /// Calls `call` with `tensors` bound to their arguments. Fails only when
+  /// the compiled code runs out of memory (or past the workspace limit).
+  absl::Status invoke(Call &call, const std::vector<CallTensor> &tensors);
+  /// Calls `forward`; the caller has checked the dimensions and the ids.
   absl::Status run(const int64_t *tokens, int64_t batch, int64_t seq,
                    float *logits);
+  /// generate() by recomputing `forward`, or through the KV cache.
+  absl::Status generateByRecomputing(const int64_t *const *prompts,
+                                     const int64_t *promptLengths,
+                                     int64_t batch, int64_t longestPrompt,
+                                     int64_t steps, int64_t maxNewTokens,
+                                     int64_t *generated, float *prefillLogits,
+                                     const ProgressFn &progress);
+  absl::Status generateWithCache(const int64_t *const *prompts,
+                                 const int64_t *promptLengths, int64_t batch,
+                                 int64_t longestPrompt, int64_t steps,
+                                 int64_t maxNewTokens, int64_t *generated,
+                                 float *prefillLogits,
+                                 const ProgressFn &progress);
 
   std::shared_ptr<const artifact::Artifact> artifact;
   Manifest manifest;
-  const EntryPoint *forwardEntry = nullptr;
-  /// Indices of the token input and the logits output in forward's args.
-  size_t tokensIndex = 0, logitsIndex = 0;
+  Call forwardCall, prefillCall, decodeCall;
   int64_t vocab = 0;
+  /// The cache geometry of `decode`; layers is 0 without one.
+  KvCacheShape cacheShape;
   /// Bytes the compiled code may hold at once during a call; 0: no limit.
   uint64_t workspaceLimit = 0;
   std::string targetName = "cpu";
@@ -118,12 +185,11 @@ private:
   std::unique_ptr<HostModule> hostModule;
   /// The GPU host code's `dsc_gpu_modules_unload`, run on release.
   void (*unloadGpuModules)() = nullptr;
-  void (*entry)(void **argv) = nullptr;
   /// Params that could not be used in place (on a GPU: all of them, in
-  /// the device's memory, freed with the device).
+  /// the device's memory, freed with the device), and the KV cache's
+  /// storage on the CPU.
   std::vector<AlignedBuffer> paramBuffers;
-  /// One per argument of forward; the params' are set once by bindParams.
-  std::vector<MemRefDescriptor> descriptors;
+  std::unique_ptr<KvCache> cache;
 };
 
 } // namespace dsc::runtime

@@ -264,59 +264,90 @@ LogicalResult MoeOp::verify() {
 // MlaOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult MlaOp::verify() {
-  auto qNope = getQNope().getType(), qPe = getQPe().getType();
-  auto latent = getLatent().getType(), kPe = getKPe().getType();
-  auto kvb = getKvB().getType();
+/// The checks `dsc.mla` and `dsc.mla_decode` share: the queries, the new
+/// tokens' latent and rope key, kv_b and its scales, and the result.
+template <typename Op> static LogicalResult verifyLatentAttention(Op op) {
+  auto qNope = op.getQNope().getType(), qPe = op.getQPe().getType();
+  auto latent = op.getLatent().getType(), kPe = op.getKPe().getType();
+  auto kvb = op.getKvB().getType();
   if (qNope.getRank() != 4 || qPe.getRank() != 4)
-    return emitOpError("queries must be rank 4 [batch, seq, heads, width]");
+    return op.emitOpError("queries must be rank 4 [batch, seq, heads, width]");
   if (latent.getRank() != 3 || kPe.getRank() != 3)
-    return emitOpError("latent and k_pe must be rank 3 [batch, seq, width]");
+    return op.emitOpError("latent and k_pe must be rank 3 [batch, seq, width]");
   if (kvb.getRank() != 2 || !kvb.hasStaticShape())
-    return emitOpError("kv_b must be a static [heads * (dn + dv), latent] "
-                       "matrix");
+    return op.emitOpError("kv_b must be a static [heads * (dn + dv), latent] "
+                          "matrix");
   int64_t heads = qNope.getDimSize(2), dn = qNope.getDimSize(3),
           dr = qPe.getDimSize(3), c = latent.getDimSize(2);
   if (ShapedType::isDynamic(heads) || ShapedType::isDynamic(dn) ||
       ShapedType::isDynamic(dr) || ShapedType::isDynamic(c))
-    return emitOpError("heads and widths must be static");
+    return op.emitOpError("heads and widths must be static");
   if (!shapesAgree(qPe.getShape().take_front(3),
                    qNope.getShape().take_front(3)))
-    return emitOpError("q_pe must have the batch, seq and heads of q_nope");
+    return op.emitOpError("q_pe must have the batch, seq and heads of q_nope");
   if (!sizesAgree(kPe.getDimSize(2), dr))
-    return emitOpError("k_pe width must be the rope width ") << dr;
+    return op.emitOpError("k_pe width must be the rope width ") << dr;
   if (!shapesAgree(kPe.getShape().take_front(2),
                    latent.getShape().take_front(2)) ||
       !shapesAgree(latent.getShape().take_front(2),
                    qNope.getShape().take_front(2)))
-    return emitOpError("queries, latent and k_pe must share batch and seq");
-  int64_t dv = getType().getRank() == 4 ? getType().getDimSize(3) : -1;
-  if (getType().getRank() != 4 ||
-      !shapesAgree(getType().getShape().take_front(3),
+    return op.emitOpError("queries, latent and k_pe must share batch and seq");
+  int64_t dv = op.getType().getRank() == 4 ? op.getType().getDimSize(3) : -1;
+  if (op.getType().getRank() != 4 ||
+      !shapesAgree(op.getType().getShape().take_front(3),
                    qNope.getShape().take_front(3)) ||
       ShapedType::isDynamic(dv))
-    return emitOpError("result must be [batch, seq, heads, dv] with a static "
-                       "dv");
+    return op.emitOpError(
+        "result must be [batch, seq, heads, dv] with a static "
+        "dv");
   if (kvb.getDimSize(1) != c || kvb.getDimSize(0) != heads * (dn + dv))
-    return emitOpError("kv_b must have shape [")
+    return op.emitOpError("kv_b must have shape [")
            << heads * (dn + dv) << ", " << c
            << "] (heads * (dn + dv), latent width)";
-  if (!(getScale().convertToDouble() > 0.0))
-    return emitOpError("scale must be positive");
+  if (!(op.getScale().convertToDouble() > 0.0))
+    return op.emitOpError("scale must be positive");
   bool isFp8 = isa<Float8E4M3FNType>(kvb.getElementType());
-  if (!getScales()) {
+  if (!op.getScales()) {
     if (isFp8)
-      return emitOpError("f8E4M3FN kv_b requires block scales");
+      return op.emitOpError("f8E4M3FN kv_b requires block scales");
     return success();
   }
-  std::optional<ArrayRef<int64_t>> block = getBlockSize();
+  std::optional<ArrayRef<int64_t>> block = op.getBlockSize();
   if (!block || block->size() != 2 || (*block)[0] <= 0 || (*block)[1] <= 0)
-    return emitOpError("scales require block_size = array<i64: rows, cols> "
-                       "with positive entries");
+    return op.emitOpError("scales require block_size = array<i64: rows, cols> "
+                          "with positive entries");
   SmallVector<int64_t> scaleShape = {ceilDiv(kvb.getDimSize(0), (*block)[0]),
                                      ceilDiv(kvb.getDimSize(1), (*block)[1])};
-  if (!shapesAgree(getScales().getType().getShape(), scaleShape))
-    return emitOpError("scales must have shape [")
+  if (!shapesAgree(op.getScales().getType().getShape(), scaleShape))
+    return op.emitOpError("scales must have shape [")
            << scaleShape[0] << ", " << scaleShape[1] << "]";
+  return success();
+}
+
+LogicalResult MlaOp::verify() { return verifyLatentAttention(*this); }
+
+//===----------------------------------------------------------------------===//
+// MlaDecodeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult MlaDecodeOp::verify() {
+  if (failed(verifyLatentAttention(*this)))
+    return failure();
+  auto cache = getCache().getType(), table = getBlockTable().getType(),
+       past = getPast().getType();
+  int64_t width =
+      getLatent().getType().getDimSize(2) + getKPe().getType().getDimSize(2);
+  if (cache.getRank() != 3 || ShapedType::isDynamic(cache.getDimSize(1)) ||
+      cache.getDimSize(1) < 1 || cache.getDimSize(2) != width)
+    return emitOpError("cache must be [pages, page_size, ")
+           << width << "] (latent + rope width) with a static page size";
+  if (table.getRank() != 2 || past.getRank() != 1)
+    return emitOpError("block_table must be [batch, max_pages] and past "
+                       "[batch]");
+  int64_t batch = getQNope().getType().getDimSize(0);
+  if (!sizesAgree(table.getDimSize(0), batch) ||
+      !sizesAgree(past.getDimSize(0), batch))
+    return emitOpError("block_table and past must have one row per "
+                       "sequence of the batch");
   return success();
 }

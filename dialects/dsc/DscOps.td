@@ -253,6 +253,58 @@ def Dsc_MlaOp : Dsc_Op<"mla", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// MlaDecodeOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_MlaDecodeOp : Dsc_Op<"mla_decode", [Pure]> {
+  let summary = "latent attention of new tokens over a paged latent KV cache";
+  let description = [{
+    `dsc.mla` for tokens that continue sequences whose earlier tokens are in
+    a paged latent cache. Operands as for `dsc.mla` (the queries, latent
+    and rope key of the S new tokens of each of B sequences), plus:
+
+    - `cache` [pages, page_size, C + dr]: one layer's pages; an entry is a
+      token's latent followed by its rotated rope key;
+    - `block_table` [B, max_pages] (i64): the pages of each sequence in
+      order, position p at page `block_table[b, p / page_size]`, row
+      `p % page_size`;
+    - `past` [B] (i64): how many tokens of each sequence the cache holds.
+
+    New token s of sequence b sits at position `past[b] + s` and attends
+    to the cached positions `0 .. past[b] - 1` and to the new tokens
+    `0 .. s`. The op reads the cache and never writes it: the new tokens'
+    entries are the caller's to store (the runtime does, after the step).
+    The computation is always the absorbed form, which works on the cached
+    latent directly and never decompresses it.
+
+    ```mlir
+    %o = dsc.mla_decode %qn, %qp, %c, %kp, %kvb
+        cache(%pages, %table, %past) {scale = 0.1352 : f64}
+        : (tensor<?x?x128x128xf32>, tensor<?x?x128x64xf32>,
+           tensor<?x?x512xf32>, tensor<?x?x64xf32>, tensor<32768x512xf32>,
+           tensor<?x64x576xf32>, tensor<?x?xi64>, tensor<?xi64>)
+        -> tensor<?x?x128x128xf32>
+    ```
+  }];
+  let arguments = (ins Dsc_FloatTensor:$q_nope, Dsc_FloatTensor:$q_pe,
+                       Dsc_FloatTensor:$latent, Dsc_FloatTensor:$k_pe,
+                       RankedTensorOf<[F32, BF16, F16, F8E4M3FN]>:$kv_b,
+                       Optional<RankedTensorOf<[F32]>>:$scales,
+                       RankedTensorOf<[F32]>:$cache,
+                       RankedTensorOf<[I64]>:$block_table,
+                       RankedTensorOf<[I64]>:$past,
+                       F64Attr:$scale,
+                       OptionalAttr<DenseI64ArrayAttr>:$block_size);
+  let results = (outs Dsc_FloatTensor:$result);
+  let assemblyFormat = [{
+    $q_nope `,` $q_pe `,` $latent `,` $k_pe `,` $kv_b (`scales` $scales^)?
+    `cache` `(` $cache `,` $block_table `,` $past `)`
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // MoeOp
 //===----------------------------------------------------------------------===//
 

@@ -167,7 +167,7 @@ Value TensorMath::sliceLast(Value x, int64_t offset, int64_t size) {
 }
 
 Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
-                                  Value v, double scale) {
+                                  Value v, double scale, Value past) {
   Type f32 = b.getF32Type();
   auto perHead = [](Value t) {
     return cast<RankedTensorType>(t.getType()).getRank() == 4;
@@ -180,7 +180,7 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
                             arith::AddFOp::create(nb, l, p, a[2]).getResult());
   };
   // Loops (b, h, i, j, d): score[b, h, i, j] += q[b, i, h, d] * k[b, j, (h,) d]
-  Value scores = filled({qs[0], qs[2], qs[1], qs[1]}, f32, 0.0);
+  Value scores = filled({qs[0], qs[2], qs[1], sizes(kA)[1]}, f32, 0.0);
   for (auto [q, k] : {std::make_pair(qA, kA), std::make_pair(qB, kB)}) {
     SmallVector<unsigned> kMap = perHead(k) ? SmallVector<unsigned>{0, 3, 1, 4}
                                             : SmallVector<unsigned>{0, 3, 4};
@@ -192,6 +192,13 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
     TensorMath s(nb, l);
     Value i = linalg::IndexOp::create(nb, l, 2);
     Value j = linalg::IndexOp::create(nb, l, 3);
+    if (past) {
+      // Query i is at position past[b] + i.
+      Value seen = tensor::ExtractOp::create(
+          nb, l, past, ValueRange{linalg::IndexOp::create(nb, l, 0)});
+      i = arith::AddIOp::create(
+          nb, l, i, arith::IndexCastOp::create(nb, l, nb.getIndexType(), seen));
+    }
     Value future =
         arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, j, i);
     Value scaled = arith::MulFOp::create(nb, l, a[0], s.f32(scale));

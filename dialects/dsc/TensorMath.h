@@ -61,8 +61,13 @@ public:
   /// ([batch, seq, heads, *]) or shared by all heads ([batch, seq, *], as
   /// MLA's rope key and latent are). The result is
   /// [batch, seq, heads, value width].
+  ///
+  /// With `past` ([batch] i64), the keys and values ([batch, keys, ...])
+  /// may be longer than the queries: query i of sequence b sits at position
+  /// `past[b] + i` and sees the keys at positions `0 .. past[b] + i`.
+  /// Without it, keys and queries are the same positions.
   Value causalAttention(Value qA, Value kA, Value qB, Value kB, Value v,
-                        double scale);
+                        double scale, Value past = {});
   /// Elementwise a + b of same-shaped tensors.
   Value add(Value lhs, Value rhs);
 

@@ -152,3 +152,27 @@ func.func @mla_absorbed(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c:
   %0 = dsc.mla %qn, %qp, %c, %kp, %w {scale = 0.25 : f64, form = #dsc<mla_form absorbed>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>) -> tensor<?x?x4x16xf32>
   return %0 : tensor<?x?x4x16xf32>
 }
+
+// -----
+
+// Decode: the keys are gathered from the pages of each sequence's block
+// table (j < past[b]) and from the new tokens (the rest), then the absorbed
+// attention runs with query i of sequence b at position past[b] + i.
+// CHECK-LABEL: func.func @mla_decode
+// CHECK: linalg.generic {{.*}}iterator_types = ["reduction"]{{.*}} ins(%[[PAST:[^ ]*]] : tensor<?xi64>)
+// CHECK: arith.maxsi
+// CHECK: %[[KEYS:.*]] = linalg.generic
+// CHECK: tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<?x?xi64>
+// CHECK: %[[CACHED:.*]] = tensor.extract %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : tensor<?x64x40xf32>
+// CHECK: arith.select %{{.*}}, %[[CACHED]], %{{.*}} : f32
+// CHECK: } -> tensor<?x?x40xf32>
+// CHECK-DAG: tensor.extract_slice %[[KEYS]][0, 0, 0] {{.*}} to tensor<?x?x32xf32>
+// CHECK-DAG: tensor.extract_slice %[[KEYS]][0, 0, 32] {{.*}} to tensor<?x?x8xf32>
+// CHECK: tensor.extract %[[PAST]]
+// CHECK: arith.cmpi ugt
+// CHECK: math.exp
+// CHECK: } -> tensor<?x1x4x16xf32>
+func.func @mla_decode(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: tensor<?x1x32xf32>, %kp: tensor<?x1x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xf32>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x8xf32>, tensor<?x1x32xf32>, tensor<?x1x8xf32>, tensor<128x32xf32>, tensor<?x64x40xf32>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
+  return %0 : tensor<?x1x4x16xf32>
+}

@@ -485,3 +485,35 @@ func.func @mla_scales_shape(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>,
   %0 = dsc.mla %qn, %qp, %c, %kp, %w scales %s {scale = 0.25 : f64, form = #dsc<mla_form naive>, block_size = array<i64: 16, 16>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf8E4M3FN>, tensor<1x1xf32>) -> tensor<?x?x4x16xf32>
   return %0 : tensor<?x?x4x16xf32>
 }
+
+// -----
+
+func.func @mla_decode_cache_width(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: tensor<?x1x32xf32>, %kp: tensor<?x1x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x32xf32>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
+  // expected-error @+1 {{cache must be [pages, page_size, 40] (latent + rope width) with a static page size}}
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x8xf32>, tensor<?x1x32xf32>, tensor<?x1x8xf32>, tensor<128x32xf32>, tensor<?x64x32xf32>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
+  return %0 : tensor<?x1x4x16xf32>
+}
+
+// -----
+
+func.func @mla_decode_table_rank(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: tensor<?x1x32xf32>, %kp: tensor<?x1x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xf32>, %table: tensor<?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
+  // expected-error @+1 {{block_table must be [batch, max_pages] and past [batch]}}
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x8xf32>, tensor<?x1x32xf32>, tensor<?x1x8xf32>, tensor<128x32xf32>, tensor<?x64x40xf32>, tensor<?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
+  return %0 : tensor<?x1x4x16xf32>
+}
+
+// -----
+
+func.func @mla_decode_batch(%qn: tensor<2x1x4x16xf32>, %qp: tensor<2x1x4x8xf32>, %c: tensor<2x1x32xf32>, %kp: tensor<2x1x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xf32>, %table: tensor<3x?xi64>, %past: tensor<2xi64>) -> tensor<2x1x4x16xf32> {
+  // expected-error @+1 {{block_table and past must have one row per sequence of the batch}}
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<2x1x4x16xf32>, tensor<2x1x4x8xf32>, tensor<2x1x32xf32>, tensor<2x1x8xf32>, tensor<128x32xf32>, tensor<?x64x40xf32>, tensor<3x?xi64>, tensor<2xi64>) -> tensor<2x1x4x16xf32>
+  return %0 : tensor<2x1x4x16xf32>
+}
+
+// -----
+
+func.func @mla_decode_shared_checks(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: tensor<?x1x32xf32>, %kp: tensor<?x1x6xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x38xf32>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
+  // expected-error @+1 {{k_pe width must be the rope width 8}}
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x8xf32>, tensor<?x1x32xf32>, tensor<?x1x6xf32>, tensor<128x32xf32>, tensor<?x64x38xf32>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
+  return %0 : tensor<?x1x4x16xf32>
+}

@@ -90,3 +90,10 @@ func.func @mla(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?
   %1 = dsc.mla %qn, %qp, %c, %kp, %q scales %s {scale = 0.25 : f64, form = #dsc<mla_form absorbed>, block_size = array<i64: 16, 16>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf8E4M3FN>, tensor<8x2xf32>) -> tensor<?x?x4x16xf32>
   return %0, %1 : tensor<?x?x4x16xf32>, tensor<?x?x4x16xf32>
 }
+
+// CHECK-LABEL: func.func @mla_decode
+func.func @mla_decode(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: tensor<?x1x32xf32>, %kp: tensor<?x1x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xf32>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
+  // CHECK: dsc.mla_decode %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} cache(%{{.*}}, %{{.*}}, %{{.*}}) {scale = 2.500000e-01 : f64}
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x8xf32>, tensor<?x1x32xf32>, tensor<?x1x8xf32>, tensor<128x32xf32>, tensor<?x64x40xf32>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
+  return %0 : tensor<?x1x4x16xf32>
+}

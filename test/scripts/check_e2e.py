@@ -4,7 +4,9 @@ with dsc-run (all prompts as one batch), and compare with the Hugging Face
 transformers reference outputs in the fixture's expected.json.
 
 Pass criteria (fp32 compute):
-  * greedy tokens identical to the reference, for every prompt;
+  * greedy tokens identical to the reference, for every prompt (by default
+    through the KV cache: one prefill, then one decode step per token;
+    --generation recompute reruns the whole sequence per token instead);
   * prefill logits (at each prompt's last position) within a max relative
     error of 1e-4, measured two ways, both required:
       - scaled: max|dsc - ref| / max|ref| over the prompt's vocabulary row;
@@ -39,6 +41,7 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--embed-weights", action="store_true")
     ap.add_argument("--mla-form", default="auto")
+    ap.add_argument("--generation", choices=["kv-cache", "recompute"], default="kv-cache")
     args = ap.parse_args()
 
     expected = json.load(open(os.path.join(args.fixture, "expected.json")))
@@ -53,11 +56,17 @@ def main():
     run(compile_cmd)
 
     prompts = ";".join(",".join(str(t) for t in r["prompt"]) for r in results)
-    out = run([os.path.join(args.tools, "dsc-run"), artifact, "--prompt-ids", prompts,
-               "--max-new-tokens", str(n_new), "--json"])
-    got = json.loads(out)
+    run_cmd = [os.path.join(args.tools, "dsc-run"), artifact, "--prompt-ids", prompts,
+               "--max-new-tokens", str(n_new), "--json"]
+    if args.generation == "recompute":
+        run_cmd.append("--no-kv-cache")
+    got = json.loads(run(run_cmd))
+    print(f"generation: {got['generation']}, {n_new} tokens per prompt, "
+          f"prompt lengths {[len(r['prompt']) for r in results]}")
 
-    ok = True
+    ok = got["generation"] == args.generation
+    if not ok:
+        print(f"expected generation {args.generation}, got {got['generation']}")
     for i, ref in enumerate(results):
         logits = np.asarray(got["prefill_logits"][i], dtype=np.float64)
         want = np.asarray(ref["prefill_logits"], dtype=np.float64)

@@ -49,6 +49,7 @@
 #include <array>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <set>
 
 using namespace mlir;
@@ -99,6 +100,11 @@ cl::opt<bool> noFusion("no-fusion",
                        cl::desc("Skip the fusion passes (compile the "
                                 "canonical graph as imported)"),
                        cl::cat(category));
+cl::opt<bool> noKvCache(
+    "no-kv-cache",
+    cl::desc("Do not add the KV-cached prefill and decode entry points "
+             "(generation then recomputes the whole sequence per token)"),
+    cl::cat(category));
 cl::opt<std::string> mlaForm(
     "mla-form", cl::init("auto"),
     cl::desc("How fused latent attention computes: auto (by cost), naive "
@@ -163,42 +169,73 @@ json::Value shapeOf(RankedTensorType type) {
   return shape;
 }
 
-/// The manifest's arguments of `@forward`, read after weights became
-/// arguments: inputs, params in argument order, then the output.
-FailureOr<json::Value> describeForwardArgs(ModuleOp module) {
+/// The entry points a compiled model may have, in manifest order:
+/// `forward`, and the KV-cached `prefill` and `decode` (dsc-kv-cache).
+constexpr const char *kEntryPoints[] = {"forward", "prefill", "decode"};
+
+/// The manifest's arguments of entry point `fn`, read after weights became
+/// arguments: its inputs and params in argument order, then its outputs.
+/// Inputs and outputs are named by their `dsc.input` and `dsc.output`
+/// attributes (dsc-kv-cache sets them), else "tokens" and "logits".
+FailureOr<json::Value> describeEntryArgs(func::FuncOp fn) {
+  json::Value args = json::Value::array();
+  for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+    auto type = dyn_cast<RankedTensorType>(fn.getArgument(i).getType());
+    if (!type) {
+      fn.emitError("argument ") << i << " is not a ranked tensor";
+      return failure();
+    }
+    json::Value arg = json::Value::object();
+    if (auto name = fn.getArgAttrOfType<StringAttr>(i, "dsc.weight")) {
+      arg.set("role", "param").set("name", name.str());
+      if (auto stack = fn.getArgAttrOfType<IntegerAttr>(i, "dsc.stack"))
+        arg.set("stack", stack.getInt());
+    } else {
+      auto input = fn.getArgAttrOfType<StringAttr>(i, "dsc.input");
+      arg.set("role", "input")
+          .set("name", input    ? input.str()
+                       : i == 0 ? std::string("tokens")
+                                : "input" + std::to_string(i));
+    }
+    arg.set("dtype", dtypeOf(type.getElementType()))
+        .set("shape", shapeOf(type));
+    args.push(std::move(arg));
+  }
+  for (unsigned i = 0; i < fn.getNumResults(); ++i) {
+    auto type = dyn_cast<RankedTensorType>(fn.getResultTypes()[i]);
+    if (!type) {
+      fn.emitError("result ") << i << " is not a ranked tensor";
+      return failure();
+    }
+    auto name = fn.getResultAttrOfType<StringAttr>(i, "dsc.output");
+    args.push(json::Value::object()
+                  .set("role", "output")
+                  .set("name", name     ? name.str()
+                               : i == 0 ? std::string("logits")
+                                        : "output" + std::to_string(i))
+                  .set("dtype", dtypeOf(type.getElementType()))
+                  .set("shape", shapeOf(type)));
+  }
+  return args;
+}
+
+/// Checks `@forward`, the entry point every artifact has: token ids
+/// tensor<?x?xi64> (and weights) to logits tensor<?x?xVxf32>.
+LogicalResult checkForward(ModuleOp module) {
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   if (!forward || forward.isExternal() || forward.getNumResults() != 1) {
     module.emitError("the graph must define `func.func @forward(tokens) -> "
                      "logits`");
     return failure();
   }
-  json::Value args = json::Value::array();
-  for (unsigned i = 0; i < forward.getNumArguments(); ++i) {
-    auto type = dyn_cast<RankedTensorType>(forward.getArgument(i).getType());
-    if (!type) {
-      forward.emitError("argument ") << i << " is not a ranked tensor";
-      return failure();
-    }
-    json::Value arg = json::Value::object();
-    if (auto name = forward.getArgAttrOfType<StringAttr>(i, "dsc.weight")) {
-      arg.set("role", "param").set("name", name.str());
-      if (auto stack = forward.getArgAttrOfType<IntegerAttr>(i, "dsc.stack"))
-        arg.set("stack", stack.getInt());
-    } else {
-      arg.set("role", "input")
-          .set("name", i == 0 ? "tokens" : "input" + std::to_string(i));
-    }
-    arg.set("dtype", dtypeOf(type.getElementType()))
-        .set("shape", shapeOf(type));
-    args.push(std::move(arg));
-  }
   auto result = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
-  auto tokens = dyn_cast<RankedTensorType>(forward.getArgument(0).getType());
+  auto tokens =
+      forward.getNumArguments()
+          ? dyn_cast<RankedTensorType>(forward.getArgument(0).getType())
+          : RankedTensorType();
   unsigned inputs = 0;
   for (unsigned i = 0; i < forward.getNumArguments(); ++i)
     inputs += !forward.getArgAttr(i, "dsc.weight");
-  // The runtime calls forward(tokens [batch, seq] i64) -> logits
-  // [batch, seq, vocab] f32.
   if (inputs != 1 || !tokens || tokens.getRank() != 2 ||
       !tokens.getElementType().isInteger(64) || !result ||
       result.getRank() != 3 || !result.getElementType().isF32() ||
@@ -208,12 +245,27 @@ FailureOr<json::Value> describeForwardArgs(ModuleOp module) {
                       "static vocabulary V");
     return failure();
   }
-  args.push(json::Value::object()
-                .set("role", "output")
-                .set("name", "logits")
-                .set("dtype", dtypeOf(result.getElementType()))
-                .set("shape", shapeOf(result)));
-  return args;
+  return success();
+}
+
+/// The manifest's entry points: name, symbol and arguments of each.
+FailureOr<json::Value> describeEntryPoints(ModuleOp module) {
+  if (failed(checkForward(module)))
+    return failure();
+  json::Value entries = json::Value::array();
+  for (const char *name : kEntryPoints) {
+    auto fn = module.lookupSymbol<func::FuncOp>(name);
+    if (!fn)
+      continue;
+    FailureOr<json::Value> args = describeEntryArgs(fn);
+    if (failed(args))
+      return failure();
+    entries.push(json::Value::object()
+                     .set("name", name)
+                     .set("symbol", std::string("dsc_entry_") + name)
+                     .set("args", std::move(*args)));
+  }
+  return entries;
 }
 
 LogicalResult writeText(const std::string &path, StringRef text,
@@ -427,6 +479,7 @@ int main(int argc, char **argv) {
     graphOptions.fuse = !noFusion;
     graphOptions.report = true;
     graphOptions.mlaForm = mlaForm;
+    graphOptions.kvCache = !noKvCache;
     mlir::dsc::buildGraphPipeline(pm, graphOptions);
     if (emit != Emit::Fused)
       pm.addPass(mlir::dsc::createDscWeightsToArguments());
@@ -451,9 +504,9 @@ int main(int argc, char **argv) {
   if (emit == Emit::Fused) {
     return failed(writeModule(*module, outputPath, error)) ? fail(error) : 0;
   }
-  FailureOr<json::Value> args = describeForwardArgs(*module);
-  if (failed(args))
-    return fail("cannot describe @forward");
+  FailureOr<json::Value> entryPoints = describeEntryPoints(*module);
+  if (failed(entryPoints))
+    return fail("cannot describe the entry points");
 
   // 3. Per target codegen.
   artifact::Writer writer;
@@ -566,32 +619,43 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  // 4. Weights, when embedded: packed exactly as the runtime binds them.
+  // 4. Weights, when embedded: packed exactly as the runtime binds them,
+  //    once per distinct param however many entry points take it.
   if (embedWeights) {
     progress.stage("pack weights into the artifact");
     auto checkpoint = st::Checkpoint::open(source);
     if (!checkpoint.ok())
       return fail(std::string(checkpoint.status().message()));
+    std::map<std::string, std::string> sectionOf;
     json::Value withSections = json::Value::array();
-    const auto &list = args->getArray();
-    for (size_t i = 0; i < list.size(); ++i) {
-      json::Value arg = list[i];
-      if (arg.find("role")->getString() == "param") {
-        absl::StatusOr<rt::ParamSpec> spec = rt::ParamSpec::fromJson(arg);
-        if (!spec.ok())
-          return fail(std::string(spec.status().message()));
-        std::vector<uint8_t> bytes(spec->numBytes());
-        if (absl::Status s = rt::packParam(**checkpoint, *spec, bytes.data());
-            !s.ok())
-          return fail(std::string(s.message()));
-        // Section names must be short: weights/<argument index>.
-        std::string section = "weights/" + std::to_string(i);
-        writer.addSection(section, std::move(bytes));
-        arg.set("section", section);
+    for (const json::Value &entryPoint : entryPoints->getArray()) {
+      json::Value entry = entryPoint;
+      json::Value args = json::Value::array();
+      for (const json::Value &original : entry.find("args")->getArray()) {
+        json::Value arg = original;
+        if (arg.find("role")->getString() == "param") {
+          absl::StatusOr<rt::ParamSpec> spec = rt::ParamSpec::fromJson(arg);
+          if (!spec.ok())
+            return fail(std::string(spec.status().message()));
+          std::string key = arg.dump();
+          auto [it, inserted] = sectionOf.try_emplace(
+              key, "weights/" + std::to_string(sectionOf.size()));
+          if (inserted) {
+            std::vector<uint8_t> bytes(spec->numBytes());
+            if (absl::Status s =
+                    rt::packParam(**checkpoint, *spec, bytes.data());
+                !s.ok())
+              return fail(std::string(s.message()));
+            writer.addSection(it->second, std::move(bytes));
+          }
+          arg.set("section", it->second);
+        }
+        args.push(std::move(arg));
       }
-      withSections.push(std::move(arg));
+      entry.set("args", std::move(args));
+      withSections.push(std::move(entry));
     }
-    *args = std::move(withSections);
+    *entryPoints = std::move(withSections);
   }
 
   // 5. Manifest and artifact.
@@ -614,11 +678,7 @@ int main(int argc, char **argv) {
       .set("compiler", "dsc 0.1.0")
       .set("model", std::move(model))
       .set("weights", json::Value::object().set("embedded", bool(embedWeights)))
-      .set("entry_points",
-           json::Value::array().push(json::Value::object()
-                                         .set("name", "forward")
-                                         .set("symbol", "dsc_entry_forward")
-                                         .set("args", std::move(*args))))
+      .set("entry_points", std::move(*entryPoints))
       .set("targets", std::move(targetsJson));
   std::string text = manifest.dump();
   writer.addSection("manifest.json", text.data(), text.size());

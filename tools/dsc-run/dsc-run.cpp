@@ -55,11 +55,20 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [options]
                            during a step (default 0: no limit); past it, or
                            when memory runs out, the run stops with an
                            out-of-memory error instead of crashing
+  --kv-cache-tokens N      KV cache capacity in tokens over all prompts,
+                           allocated at load (default 4096); generation
+                           needs each prompt's length + new tokens - 1
+  --no-kv-cache            recompute the whole sequence for every new token
+                           instead of decoding over the KV cache (artifacts
+                           compiled with --no-kv-cache or --no-fusion always
+                           do)
   --json                   print one JSON object on stdout:
                            {"generated": [[ids...] per prompt],
                             "prefill_logits": [[vocab floats] per prompt],
                             "device": "cpu" or the GPU's name,
                             "target": the artifact target that ran,
+                            "generation": "kv-cache" or "recompute",
+                            "kv_cache_tokens": capacity (0: recompute),
                             "timings": {"load_ms", "bind_ms", "prefill_ms",
                                         "decode_ms_per_token",
                                         "tokens_per_second"}}
@@ -98,6 +107,8 @@ struct Options {
   bool hasPromptIds = false;
   int64_t maxNewTokens = 16;
   int64_t workspaceLimit = 0;
+  /// 0: the runtime's default; -1: no cache.
+  int64_t kvCacheTokens = 0;
   bool json = false;
   bool help = false;
   /// --input/--output files (without their '@').
@@ -145,15 +156,18 @@ int parseOptions(int argc, char **argv, Options &options) {
       name = name.substr(0, eq);
       hasValue = true;
     }
-    if (name == "json") {
+    if (name == "json" || name == "no-kv-cache") {
       if (hasValue)
-        return usageError("--json takes no value");
-      options.json = true;
+        return usageError("--" + name + " takes no value");
+      if (name == "json")
+        options.json = true;
+      else
+        options.kvCacheTokens = -1;
       continue;
     }
     if (name != "weights" && name != "device" && name != "prompt-ids" &&
         name != "max-new-tokens" && name != "workspace-limit" &&
-        name != "input" && name != "output")
+        name != "input" && name != "output" && name != "kv-cache-tokens")
       return usageError("unknown option '--" + name + "'");
     if (!hasValue) {
       if (i + 1 >= argc)
@@ -176,6 +190,12 @@ int parseOptions(int argc, char **argv, Options &options) {
           options.workspaceLimit < 0)
         return usageError("--workspace-limit must be a non-negative number of "
                           "bytes, not '" +
+                          value + "'");
+    } else if (name == "kv-cache-tokens") {
+      if (!parseInteger(value, options.kvCacheTokens) ||
+          options.kvCacheTokens < 1)
+        return usageError("--kv-cache-tokens must be a positive number of "
+                          "tokens, not '" +
                           value + "'");
     } else if (name == "prompt-ids") {
       options.promptIds = value;
@@ -313,6 +333,7 @@ int openSession(const Options &options, dsc_artifact_t **artifact,
   sessionOptions.device = options.device.c_str();
   sessionOptions.workspace_limit_bytes =
       static_cast<uint64_t>(options.workspaceLimit);
+  sessionOptions.kv_cache_tokens = options.kvCacheTokens;
   if (dsc_status_t status =
           dsc_session_create(*artifact, &sessionOptions, session)) {
     dsc_artifact_release(*artifact);
@@ -422,6 +443,8 @@ int run(int argc, char **argv) {
     std::fputc('\n', stderr);
   const std::string deviceName = dsc_session_device_name(session);
   const std::string target = dsc_session_target(session);
+  const int64_t cacheTokens = dsc_session_kv_cache_tokens(session);
+  const char *generation = cacheTokens ? "kv-cache" : "recompute";
   dsc_session_release(session);
   dsc_artifact_release(artifact);
   if (status)
@@ -457,7 +480,9 @@ int run(int argc, char **argv) {
       out += "]";
     }
     out += "],\"device\":\"" + jsonEscape(deviceName.c_str()) +
-           "\",\"target\":\"" + jsonEscape(target.c_str()) + "\"";
+           "\",\"target\":\"" + jsonEscape(target.c_str()) +
+           "\",\"generation\":\"" + generation +
+           "\",\"kv_cache_tokens\":" + std::to_string(cacheTokens);
     out += ",\"timings\":{\"load_ms\":" + jsonNumber(loadMs, "%.3f") +
            ",\"bind_ms\":" + jsonNumber(bindMs, "%.3f") +
            ",\"prefill_ms\":" + jsonNumber(prefillMs, "%.3f") +
@@ -477,8 +502,13 @@ int run(int argc, char **argv) {
       line += " " + std::to_string(generated[b * options.maxNewTokens + t]);
     std::puts(line.c_str());
   }
-  std::fprintf(stderr, "[dsc-run] %s (%s): load %.2f ms, bind %.2f ms",
-               deviceName.c_str(), target.c_str(), loadMs, bindMs);
+  std::fprintf(
+      stderr, "[dsc-run] %s (%s, %s): load %.2f ms, bind %.2f ms",
+      deviceName.c_str(), target.c_str(),
+      cacheTokens
+          ? ("KV cache of " + std::to_string(cacheTokens) + " tokens").c_str()
+          : "recomputing every step",
+      loadMs, bindMs);
   if (steps > 0)
     std::fprintf(stderr, ", prefill %.2f ms", prefillMs);
   if (steps > 1)

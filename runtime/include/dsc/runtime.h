@@ -110,6 +110,12 @@ typedef struct dsc_session_options_s {
       no limit. Past it, or when an allocation fails, the call returns
       DSC_STATUS_RESOURCE_EXHAUSTED (never a crash). */
   uint64_t workspace_limit_bytes;
+  /** Tokens the KV cache holds over all sequences of one generation,
+      allocated at creation (rounded up to whole 64-token pages). 0: the
+      default, 4096; negative: no cache, generation recomputes the whole
+      sequence per token. Artifacts without KV-cached entry points always
+      recompute. */
+  int64_t kv_cache_tokens;
 } dsc_session_options_t;
 
 /** Creates a session: loads the artifact's code for the device and binds
@@ -128,6 +134,10 @@ DSC_API const char *dsc_session_device_name(const dsc_session_t *session);
     until the session is released. */
 DSC_API const char *dsc_session_target(const dsc_session_t *session);
 
+/** The KV cache capacity in tokens, or 0 when generation recomputes every
+    step (no cache). */
+DSC_API int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session);
+
 /** Runs the model on `tokens` [batch, seq] (row-major) and writes `logits`
     [batch, seq, vocab]. Token ids must be in [0, vocab). */
 DSC_API dsc_status_t dsc_session_forward(dsc_session_t *session,
@@ -142,7 +152,9 @@ typedef void (*dsc_progress_fn)(void *user, int64_t step, int64_t total);
     ids; writes `max_new_tokens` tokens per prompt to `generated` [batch,
     max_new_tokens] and, unless NULL, the logits at each prompt's last token
     to `prefill_logits` [batch, vocab]. Ties go to the lowest token id.
-    `progress` may be NULL. */
+    `progress` may be NULL. With a KV cache, step 1 is the prefill and each
+    later step one decode call; a batch that does not fit in the cache
+    fails with DSC_STATUS_RESOURCE_EXHAUSTED before any step runs. */
 DSC_API dsc_status_t dsc_session_generate(dsc_session_t *session,
                                           const int64_t *const *prompts,
                                           const int64_t *prompt_lengths,

@@ -1,0 +1,360 @@
+//===- KvCache.cpp - KV-cached prefill and decode entry points ------------===//
+//
+// Generation without recomputation: `@prefill` runs the prompt and returns
+// each token's latent cache entry, `@decode` runs new tokens against the
+// cached entries. See the pass description in Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Passes.h"
+
+#include "dialects/dsc/DscOps.h"
+#include "dialects/dsc/TensorMath.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+
+#include "llvm/ADT/MapVector.h"
+
+#define DEBUG_TYPE "dsc-kv-cache"
+
+namespace mlir::dsc {
+#define GEN_PASS_DEF_DSCKVCACHE
+#include "passes/Passes.h.inc"
+} // namespace mlir::dsc
+
+using namespace mlir;
+using namespace mlir::dsc;
+
+namespace {
+
+constexpr int64_t kDyn = ShapedType::kDynamic;
+
+/// The names the runtime finds entry-point arguments and results by.
+constexpr StringLiteral kInputAttr = "dsc.input";
+constexpr StringLiteral kOutputAttr = "dsc.output";
+
+SmallVector<MlaOp> mlaOpsOf(func::FuncOp fn) {
+  SmallVector<MlaOp> ops;
+  fn.walk([&](MlaOp op) { ops.push_back(op); });
+  return ops;
+}
+
+/// A token's cache entry: its latent then its rope key, [B, S, C + dr].
+Value cacheEntry(OpBuilder &b, Location loc, Value latent, Value kPe) {
+  TensorMath m(b, loc);
+  SmallVector<OpFoldResult> sizes = m.sizes(latent);
+  int64_t c = cast<RankedTensorType>(latent.getType()).getDimSize(2);
+  int64_t dr = cast<RankedTensorType>(kPe.getType()).getDimSize(2);
+  sizes.back() = b.getIndexAttr(c + dr);
+  Value entry = m.empty(sizes, b.getF32Type());
+  SmallVector<OpFoldResult> ones(3, b.getIndexAttr(1));
+  auto insert = [&](Value part, int64_t offset) {
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                         b.getIndexAttr(offset)};
+    entry = tensor::InsertSliceOp::create(b, loc, part, entry, offsets,
+                                          m.sizes(part), ones);
+  };
+  insert(latent, 0);
+  insert(kPe, c);
+  return entry;
+}
+
+/// Appends `values` to the results of `fn` (single block, one return).
+void appendResults(func::FuncOp fn, ValueRange values) {
+  auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
+  SmallVector<Value> operands(ret.getOperands());
+  for (Value v : values) {
+    (void)fn.insertResult(fn.getNumResults(), v.getType(), DictionaryAttr());
+    operands.push_back(v);
+  }
+  ret->setOperands(operands);
+}
+
+/// Appends an argument of `type` to `fn`.
+Value appendArgument(func::FuncOp fn, Type type) {
+  unsigned index = fn.getNumArguments();
+  (void)fn.insertArgument(index, type, DictionaryAttr(), fn.getLoc());
+  return fn.getArgument(index);
+}
+
+/// Stacks per-layer [B, S, W] entries into [L, B, S, W].
+Value stackLayers(OpBuilder &b, Location loc, ArrayRef<Value> entries) {
+  TensorMath m(b, loc);
+  SmallVector<OpFoldResult> sizes = m.sizes(entries.front());
+  sizes.insert(sizes.begin(), b.getIndexAttr(entries.size()));
+  Value all = m.empty(sizes, b.getF32Type());
+  for (auto [layer, entry] : llvm::enumerate(entries)) {
+    SmallVector<OpFoldResult> offsets(4, b.getIndexAttr(0));
+    offsets[0] = b.getIndexAttr(layer);
+    SmallVector<OpFoldResult> entrySizes = m.sizes(entry);
+    entrySizes.insert(entrySizes.begin(), b.getIndexAttr(1));
+    all = tensor::InsertSliceOp::create(
+        b, loc, entry, all, offsets, entrySizes,
+        SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+  }
+  return all;
+}
+
+struct DscKvCachePass : mlir::dsc::impl::DscKvCacheBase<DscKvCachePass> {
+  using DscKvCacheBase::DscKvCacheBase;
+
+  void runOnOperation() override;
+
+private:
+  /// Checks that `@forward` reaches its attention only through layer
+  /// functions with top-level f32 `dsc.mla` ops of one cache width. Returns
+  /// the number of attention layers, 0 to leave the module alone.
+  FailureOr<int64_t> analyze(func::FuncOp forward);
+  /// `fn` returning each of its attention's cache entries as well.
+  func::FuncOp makePrefillVariant(func::FuncOp fn);
+  /// `fn` attending over the cache: extra arguments (cache, block table,
+  /// past, first layer), and the new entries returned.
+  func::FuncOp makeDecodeVariant(func::FuncOp fn);
+  /// `@prefill` or `@decode` from `@forward`.
+  void makeEntryPoint(func::FuncOp forward, bool decode);
+
+  SymbolTable *symbols = nullptr;
+  /// The layer functions holding attention, in first-call order, and the
+  /// number of dsc.mla each holds.
+  llvm::MapVector<func::FuncOp, int64_t> layers;
+  llvm::DenseMap<func::FuncOp, func::FuncOp> prefillOf, decodeOf;
+  int64_t totalLayers = 0;
+  /// Cache entry width C + dr.
+  int64_t width = 0;
+  RankedTensorType cacheType, tableType, pastType;
+};
+
+FailureOr<int64_t> DscKvCachePass::analyze(func::FuncOp forward) {
+  if (!mlaOpsOf(forward).empty()) {
+    forward.emitError("dsc-kv-cache: latent attention directly in @forward; "
+                      "it must be in layer functions");
+    return failure();
+  }
+  std::optional<func::CallOp> withoutAttention;
+  int64_t total = 0;
+  WalkResult walk = forward.walk([&](func::CallOp call) {
+    auto callee = symbols->lookup<func::FuncOp>(call.getCallee());
+    if (!callee || callee.isExternal())
+      return WalkResult::advance();
+    SmallVector<MlaOp> ops = mlaOpsOf(callee);
+    if (ops.empty()) {
+      withoutAttention = withoutAttention.value_or(call);
+      return WalkResult::advance();
+    }
+    if (call->getParentOp() != forward || !callee.getBody().hasOneBlock()) {
+      call.emitError("dsc-kv-cache: a layer call must be at the top level of "
+                     "@forward and its function a single block");
+      return WalkResult::interrupt();
+    }
+    for (MlaOp op : ops) {
+      int64_t w = op.getLatent().getType().getDimSize(2) +
+                  op.getKPe().getType().getDimSize(2);
+      if (op->getParentOp() != callee.getOperation() ||
+          !op.getLatent().getType().getElementType().isF32() ||
+          !op.getKPe().getType().getElementType().isF32() ||
+          (width && w != width)) {
+        op.emitError("dsc-kv-cache: latent attention must be f32, at the top "
+                     "level of its layer function, with one cache width for "
+                     "all layers");
+        return WalkResult::interrupt();
+      }
+      width = w;
+    }
+    layers.insert({callee, int64_t(ops.size())});
+    total += ops.size();
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  if (total > 0 && withoutAttention) {
+    // A layer whose attention did not fuse would have to recompute its
+    // keys every step: without a cache for every layer, no cache at all.
+    withoutAttention->emitWarning("dsc-kv-cache: '")
+        << withoutAttention->getCallee()
+        << "' has no fused latent attention; the artifact gets no KV-cache "
+           "entry points and generation recomputes every token";
+    return 0;
+  }
+  return total;
+}
+
+func::FuncOp DscKvCachePass::makePrefillVariant(func::FuncOp fn) {
+  func::FuncOp clone = fn.clone();
+  clone.setSymName((fn.getSymName() + "_prefill").str());
+  symbols->insert(clone, Block::iterator(fn->getNextNode()));
+  SmallVector<Value> entries;
+  for (MlaOp op : mlaOpsOf(clone)) {
+    OpBuilder b(op->getNextNode());
+    entries.push_back(cacheEntry(b, op.getLoc(), op.getLatent(), op.getKPe()));
+  }
+  appendResults(clone, entries);
+  return clone;
+}
+
+func::FuncOp DscKvCachePass::makeDecodeVariant(func::FuncOp fn) {
+  MLIRContext *ctx = &getContext();
+  func::FuncOp clone = fn.clone();
+  clone.setSymName((fn.getSymName() + "_decode").str());
+  symbols->insert(clone, Block::iterator(fn->getNextNode()));
+  Value cache = appendArgument(clone, cacheType);
+  Value table = appendArgument(clone, tableType);
+  Value past = appendArgument(clone, pastType);
+  Value firstLayer = appendArgument(clone, IndexType::get(ctx));
+
+  // Rope positions count from each sequence's first new token: offset them
+  // by what the cache holds.
+  llvm::DenseMap<Value, Value> offsetPositions;
+  clone.walk([&](RopeOp rope) {
+    Value positions = rope.getPositions();
+    Value &offset = offsetPositions[positions];
+    if (!offset) {
+      OpBuilder b(ctx);
+      b.setInsertionPointAfterValue(positions);
+      TensorMath m(b, rope.getLoc());
+      Type elt = cast<RankedTensorType>(positions.getType()).getElementType();
+      offset = m.generic(
+          {positions, past}, m.empty(m.sizes(positions), elt), 2,
+          {{0, 1}, {0}, {0, 1}}, {},
+          [elt](OpBuilder &nb, Location l, ValueRange a) {
+            Value seen = a[1];
+            if (seen.getType() != elt)
+              seen = arith::TruncIOp::create(nb, l, elt, seen);
+            linalg::YieldOp::create(
+                nb, l, arith::AddIOp::create(nb, l, a[0], seen).getResult());
+          })[0];
+    }
+    rope.getPositionsMutable().assign(offset);
+  });
+
+  SmallVector<Value> entries;
+  for (auto [index, op] : llvm::enumerate(mlaOpsOf(clone))) {
+    OpBuilder b(op);
+    Location l = op.getLoc();
+    TensorMath m(b, l);
+    Value layer = arith::AddIOp::create(b, l, firstLayer, m.index(index));
+    // This layer's pages: cache[layer] as [pages, page_size, W].
+    SmallVector<OpFoldResult> offsets = {layer, b.getIndexAttr(0),
+                                         b.getIndexAttr(0), b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = m.sizes(cache);
+    sizes[0] = b.getIndexAttr(1);
+    auto pagesType =
+        RankedTensorType::get({kDyn, pageSize, width}, b.getF32Type());
+    Value pages = tensor::ExtractSliceOp::create(
+        b, l, pagesType, cache, offsets, sizes,
+        SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
+    auto decode = MlaDecodeOp::create(
+        b, l, op.getType(), op.getQNope(), op.getQPe(), op.getLatent(),
+        op.getKPe(), op.getKvB(), op.getScales(), pages, table, past,
+        op.getScaleAttr(), op.getBlockSizeAttr());
+    op.getResult().replaceAllUsesWith(decode.getResult());
+    b.setInsertionPointAfter(decode);
+    entries.push_back(cacheEntry(b, l, op.getLatent(), op.getKPe()));
+    op.erase();
+  }
+  appendResults(clone, entries);
+  return clone;
+}
+
+void DscKvCachePass::makeEntryPoint(func::FuncOp forward, bool decode) {
+  MLIRContext *ctx = &getContext();
+  func::FuncOp entry = forward.clone();
+  entry.setSymName(decode ? "decode" : "prefill");
+  symbols->insert(entry, Block::iterator(forward->getNextNode()));
+  Block &body = entry.getBody().front();
+  Location loc = entry.getLoc();
+  Value cache, table, past;
+  if (decode) {
+    // Inputs after the tokens, in the order the pass description gives.
+    unsigned next = 1;
+    auto addInput = [&](Type type, StringRef name) {
+      (void)entry.insertArgument(
+          next, type,
+          DictionaryAttr::get(ctx,
+                              {NamedAttribute(StringAttr::get(ctx, kInputAttr),
+                                              StringAttr::get(ctx, name))}),
+          loc);
+      return entry.getArgument(next++);
+    };
+    past = addInput(pastType, "past");
+    table = addInput(tableType, "block_table");
+    cache = addInput(cacheType, "kv_cache");
+  }
+  entry.setArgAttr(0, kInputAttr, StringAttr::get(ctx, "tokens"));
+
+  SmallVector<Value> entries;
+  int64_t layer = 0;
+  for (func::CallOp call :
+       llvm::make_early_inc_range(body.getOps<func::CallOp>())) {
+    auto callee = symbols->lookup<func::FuncOp>(call.getCallee());
+    auto it = layers.find(callee);
+    if (it == layers.end())
+      continue;
+    OpBuilder b(call);
+    SmallVector<Value> operands(call.getOperands());
+    func::FuncOp variant = decode ? decodeOf[callee] : prefillOf[callee];
+    if (decode) {
+      operands.append({cache, table, past});
+      operands.push_back(arith::ConstantIndexOp::create(b, loc, layer));
+    }
+    auto replacement =
+        func::CallOp::create(b, call.getLoc(), variant, operands);
+    unsigned kept = call.getNumResults();
+    call.replaceAllUsesWith(replacement.getResults().take_front(kept));
+    for (Value entryValue : replacement.getResults().drop_front(kept))
+      entries.push_back(entryValue);
+    layer += it->second;
+    call.erase();
+  }
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  OpBuilder b(ret);
+  appendResults(entry, stackLayers(b, loc, entries));
+  entry.setResultAttr(0, kOutputAttr, StringAttr::get(ctx, "logits"));
+  entry.setResultAttr(1, kOutputAttr, StringAttr::get(ctx, "latents"));
+}
+
+void DscKvCachePass::runOnOperation() {
+  ModuleOp module = getOperation();
+  SymbolTable table(module);
+  symbols = &table;
+  if (pageSize < 1) {
+    module.emitError("dsc-kv-cache: page-size must be positive");
+    return signalPassFailure();
+  }
+  auto forward = table.lookup<func::FuncOp>("forward");
+  if (!forward || forward.isExternal() || !forward.getBody().hasOneBlock() ||
+      forward.getNumResults() != 1) {
+    module.emitError("dsc-kv-cache: no single-block @forward(tokens) -> "
+                     "logits to derive the entry points from");
+    return signalPassFailure();
+  }
+  if (table.lookup("prefill") || table.lookup("decode")) {
+    module.emitError("dsc-kv-cache: the module already has @prefill or "
+                     "@decode");
+    return signalPassFailure();
+  }
+  FailureOr<int64_t> count = analyze(forward);
+  if (failed(count))
+    return signalPassFailure();
+  if (*count == 0)
+    return;
+  totalLayers = *count;
+  Type f32 = Float32Type::get(&getContext());
+  Type i64 = IntegerType::get(&getContext(), 64);
+  cacheType = RankedTensorType::get({totalLayers, kDyn, pageSize, width}, f32);
+  tableType = RankedTensorType::get({kDyn, kDyn}, i64);
+  pastType = RankedTensorType::get({kDyn}, i64);
+  for (auto &[fn, ops] : layers) {
+    prefillOf[fn] = makePrefillVariant(fn);
+    decodeOf[fn] = makeDecodeVariant(fn);
+  }
+  makeEntryPoint(forward, /*decode=*/false);
+  makeEntryPoint(forward, /*decode=*/true);
+  numLayers += totalLayers;
+}
+
+} // namespace

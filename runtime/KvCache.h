@@ -1,0 +1,81 @@
+//===- KvCache.h - The paged latent KV cache of a session -------*- C++ -*-===//
+//
+// With fused latent attention a token's cache entry is its compressed
+// latent and rotated rope key (kv_lora_rank + qk_rope_head_dim values per
+// layer), not per-head keys and values. The cache stores entries in pages of
+// `pageSize` tokens, shared by all sequences: a sequence owns a list of
+// pages (its block table) that grows as it does, so sequences of different
+// lengths waste at most one partial page each.
+//
+// Storage layout (what `@decode` reads): [layers, pages, pageSize, width]
+// f32, row-major. The compiled code only reads the cache; the runtime
+// stores the entries each `@prefill` or `@decode` call returns.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_RUNTIME_KVCACHE_H
+#define DSC_RUNTIME_KVCACHE_H
+
+#include "absl/status/status.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace dsc::runtime {
+
+/// The geometry of a cache, from the artifact's `@decode` signature.
+struct KvCacheShape {
+  int64_t layers = 0;
+  int64_t pageSize = 0;
+  /// Values per token per layer: kv_lora_rank + qk_rope_head_dim.
+  int64_t width = 0;
+
+  /// Bytes one token costs over all layers.
+  int64_t bytesPerToken() const {
+    return layers * width * int64_t(sizeof(float));
+  }
+};
+
+/// Page bookkeeping and entry stores over caller-owned storage.
+class KvCache {
+public:
+  /// `storage` holds `pages` pages; it must outlive the cache.
+  KvCache(float *storage, KvCacheShape shape, int64_t pages);
+
+  const KvCacheShape &shape() const { return geometry; }
+  int64_t pages() const { return pageCount; }
+  int64_t capacityTokens() const { return pageCount * geometry.pageSize; }
+  float *storage() const { return data; }
+
+  /// Starts `count` empty sequences (numbered 0 .. count - 1), dropping
+  /// the previous ones and freeing all pages.
+  void reset(int64_t count);
+  /// Gives each sequence b enough pages to hold `lengths[b]` tokens. Fails
+  /// with ResourceExhausted, allocating nothing, when the pages run out.
+  absl::Status reserve(const std::vector<int64_t> &lengths);
+  /// Tokens sequence b holds (entries stored so far).
+  int64_t length(int64_t b) const { return lengths[b]; }
+
+  /// Stores entries returned by a call over `batch` sequences of `seq`
+  /// new tokens (`latents` [layers, batch, seq, width]): for each sequence
+  /// b, its first `counts[b]` new tokens go to positions length(b) on.
+  /// The pages must have been reserved.
+  void store(const float *latents, int64_t batch, int64_t seq,
+             const std::vector<int64_t> &counts);
+
+  /// The block table [batch, maxPages] (i64) of all sequences, each row
+  /// padded with page 0 (never read: beyond its sequence's length).
+  std::vector<int64_t> blockTable(int64_t &maxPages) const;
+
+private:
+  float *data;
+  KvCacheShape geometry;
+  int64_t pageCount;
+  std::vector<int64_t> freePages;
+  std::vector<std::vector<int64_t>> pagesOf;
+  std::vector<int64_t> lengths;
+};
+
+} // namespace dsc::runtime
+
+#endif // DSC_RUNTIME_KVCACHE_H

@@ -1,0 +1,145 @@
+// RUN: dsc-opt %s --split-input-file --dsc-kv-cache -verify-diagnostics | FileCheck %s
+
+// Two calls of one layer function with fused latent attention (H 2, dn 4,
+// dr 2, dv 4, C 8: cache width 10). The layer gets a prefill variant that
+// also returns its cache entry, and a decode variant that attends over the
+// cache through dsc.mla_decode with rope positions offset by `past`.
+
+// CHECK-LABEL: func.func private @layer_decode
+// CHECK-SAME: %[[CACHE:[^:]*]]: tensor<2x?x64x10xf32>, %[[TABLE:[^:]*]]: tensor<?x?xi64>, %[[PAST:[^:]*]]: tensor<?xi64>, %[[FIRST:[^:]*]]: index)
+// CHECK-SAME: -> (tensor<?x?x2x4xf32>, tensor<?x?x10xf32>)
+// CHECK: %[[POS:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %[[PAST]] : tensor<?x?xi64>, tensor<?xi64>)
+// CHECK: arith.addi
+// CHECK: dsc.rope %{{.*}}, %[[POS]]
+// CHECK: %[[LAYER:.*]] = arith.addi %[[FIRST]], %c0
+// CHECK: %[[PAGES:.*]] = tensor.extract_slice %[[CACHE]][%[[LAYER]], 0, 0, 0] [1, %{{.*}}, 64, 10] [1, 1, 1, 1] : tensor<2x?x64x10xf32> to tensor<?x64x10xf32>
+// CHECK: %[[OUT:.*]] = dsc.mla_decode {{.*}} cache(%[[PAGES]], %[[TABLE]], %[[PAST]]) {scale = 5.000000e-01 : f64}
+// CHECK: tensor.insert_slice
+// CHECK: %[[ENTRY:.*]] = tensor.insert_slice
+// CHECK: return %[[OUT]], %[[ENTRY]]
+// CHECK-NOT: dsc.mla {{.*}}form
+
+// CHECK-LABEL: func.func private @layer_prefill
+// CHECK-SAME: -> (tensor<?x?x2x4xf32>, tensor<?x?x10xf32>)
+// CHECK: dsc.mla {{.*}}form = #dsc<mla_form naive>
+
+// @forward stays as it was.
+// CHECK-LABEL: func.func @forward
+// CHECK: call @layer(
+// CHECK: call @layer(
+
+// CHECK-LABEL: func.func @decode(
+// CHECK-SAME: {dsc.input = "tokens"}, %[[PAST:[^:]*]]: tensor<?xi64> {dsc.input = "past"}, %[[TABLE:[^:]*]]: tensor<?x?xi64> {dsc.input = "block_table"}, %[[CACHE:[^:]*]]: tensor<2x?x64x10xf32> {dsc.input = "kv_cache"})
+// CHECK-SAME: -> (tensor<?x?x2x4xf32> {dsc.output = "logits"}, tensor<2x?x?x10xf32> {dsc.output = "latents"})
+// CHECK: %[[L0:.*]]:2 = call @layer_decode({{.*}}, %[[CACHE]], %[[TABLE]], %[[PAST]], %c0{{.*}})
+// CHECK: %[[L1:.*]]:2 = call @layer_decode(%[[L0]]#0, {{.*}}, %[[CACHE]], %[[TABLE]], %[[PAST]], %c1{{.*}})
+// CHECK: tensor.insert_slice %[[L0]]#1 into %{{.*}}[0, 0, 0, 0]
+// CHECK: %[[ALL:.*]] = tensor.insert_slice %[[L1]]#1 into %{{.*}}[1, 0, 0, 0]
+// CHECK: return %[[L1]]#0, %[[ALL]]
+
+// CHECK-LABEL: func.func @prefill(
+// CHECK-SAME: {dsc.input = "tokens"})
+// CHECK: call @layer_prefill(
+// CHECK: call @layer_prefill(
+func.func private @layer(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %pos: tensor<?x?xi64>, %w: tensor<16x8xf32>) -> tensor<?x?x2x4xf32> {
+  %qr = dsc.rope %qp, %pos {theta = 1.0e4 : f64} : (tensor<?x?x2x2xf32>, tensor<?x?xi64>) -> tensor<?x?x2x2xf32>
+  %kr = dsc.rope %k, %pos {theta = 1.0e4 : f64} : (tensor<?x?x2xf32>, tensor<?x?xi64>) -> tensor<?x?x2xf32>
+  %o = dsc.mla %qn, %qr, %c, %kr, %w {scale = 0.5 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %o : tensor<?x?x2x4xf32>
+}
+func.func @forward(%t: tensor<?x?xi64>) -> tensor<?x?x2x4xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = tensor.dim %t, %c0 : tensor<?x?xi64>
+  %s = tensor.dim %t, %c1 : tensor<?x?xi64>
+  %qn = tensor.empty(%b, %s) : tensor<?x?x2x4xf32>
+  %qp = tensor.empty(%b, %s) : tensor<?x?x2x2xf32>
+  %c = tensor.empty(%b, %s) : tensor<?x?x8xf32>
+  %k = tensor.empty(%b, %s) : tensor<?x?x2xf32>
+  %w = dsc.weight "kv_b" : tensor<16x8xf32>
+  %0 = call @layer(%qn, %qp, %c, %k, %t, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?xi64>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  %1 = call @layer(%0, %qp, %c, %k, %t, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?xi64>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %1 : tensor<?x?x2x4xf32>
+}
+
+// -----
+
+// negative_unfused: no fused latent attention anywhere (a --no-fusion
+// compile): the module is left alone, generation recomputes.
+// CHECK-LABEL: func.func @forward
+// CHECK-NOT: @decode
+// CHECK-NOT: @prefill
+func.func private @layer(%h: tensor<?x8xf32>, %w: tensor<8xf32>) -> tensor<?x8xf32> {
+  %0 = dsc.rms_norm %h, %w {epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+func.func @forward(%h: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %w = dsc.weight "w" : tensor<8xf32>
+  %0 = call @layer(%h, %w) : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// negative_partly_fused: one layer's attention fused, the other's did not:
+// a cache for some layers only would still recompute the rest, so there is
+// none, with a warning.
+// CHECK-LABEL: func.func @forward
+// CHECK-NOT: @decode
+func.func private @fused(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %w: tensor<16x8xf32>) -> tensor<?x?x2x4xf32> {
+  %o = dsc.mla %qn, %qp, %c, %k, %w {scale = 0.5 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %o : tensor<?x?x2x4xf32>
+}
+func.func private @unfused(%qn: tensor<?x?x2x4xf32>) -> tensor<?x?x2x4xf32> {
+  return %qn : tensor<?x?x2x4xf32>
+}
+func.func @forward(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>) -> tensor<?x?x2x4xf32> {
+  %w = dsc.weight "kv_b" : tensor<16x8xf32>
+  %0 = call @fused(%qn, %qp, %c, %k, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  // expected-warning @below {{dsc-kv-cache: 'unfused' has no fused latent attention; the artifact gets no KV-cache entry points and generation recomputes every token}}
+  %1 = call @unfused(%0) : (tensor<?x?x2x4xf32>) -> tensor<?x?x2x4xf32>
+  return %1 : tensor<?x?x2x4xf32>
+}
+
+// -----
+
+// Attention outside a layer function is not supported.
+// expected-error @below {{dsc-kv-cache: latent attention directly in @forward; it must be in layer functions}}
+func.func @forward(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>) -> tensor<?x?x2x4xf32> {
+  %w = dsc.weight "kv_b" : tensor<16x8xf32>
+  %o = dsc.mla %qn, %qp, %c, %k, %w {scale = 0.5 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %o : tensor<?x?x2x4xf32>
+}
+
+// -----
+
+// The entry points are derived once.
+// expected-error @below {{dsc-kv-cache: the module already has @prefill or @decode}}
+module {
+  func.func @forward(%h: tensor<?x8xf32>) -> tensor<?x8xf32> {
+    return %h : tensor<?x8xf32>
+  }
+  func.func @decode(%h: tensor<?x8xf32>) -> tensor<?x8xf32> {
+    return %h : tensor<?x8xf32>
+  }
+}
+
+// -----
+
+// A layer function whose attention sits in a nested region cannot return
+// its cache entry.
+func.func private @layer(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %w: tensor<16x8xf32>, %flag: i1) -> tensor<?x?x2x4xf32> {
+  %r = scf.if %flag -> tensor<?x?x2x4xf32> {
+    // expected-error @below {{dsc-kv-cache: latent attention must be f32, at the top level of its layer function, with one cache width for all layers}}
+    %o = dsc.mla %qn, %qp, %c, %k, %w {scale = 0.5 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+    scf.yield %o : tensor<?x?x2x4xf32>
+  } else {
+    scf.yield %qn : tensor<?x?x2x4xf32>
+  }
+  return %r : tensor<?x?x2x4xf32>
+}
+func.func @forward(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %flag: i1) -> tensor<?x?x2x4xf32> {
+  %w = dsc.weight "kv_b" : tensor<16x8xf32>
+  %0 = call @layer(%qn, %qp, %c, %k, %w, %flag) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>, i1) -> tensor<?x?x2x4xf32>
+  return %0 : tensor<?x?x2x4xf32>
+}
