@@ -3,33 +3,52 @@
 #  1. dsc-compile --shapes-only of the full DeepSeek-V3 config to an artifact
 #     for cpu,sm_90a: wall time and peak memory (GNU time);
 #  2. CPU prefill time of the tiny fixtures (median of 7 runs of dsc-run, all
-#     three prompts of expected.json as one batch) and decode time per token.
+#     three prompts of expected.json as one batch) and decode time per token,
+#     through the KV cache and by recomputing the sequence;
+#  3. fused against unfused prefill (tiny-v3, 128 tokens);
+#  4. the KV-cached decode step against the context length (tiny-v2-lite,
+#     64 to 2040 tokens of context).
+# With an argument (compile, fixtures, fusion, context) only that part runs.
 # The project build time is measured separately: see docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${DSC_BUILD_DIR:-build}"
 TOOLS="$BUILD_DIR/tools"
 WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
+PART="${1:-all}"
+want() { [[ "$PART" == all || "$PART" == "$1" ]]; }
 
+if want compile; then
 echo "== dsc-compile --shapes-only DeepSeek-V3 (61 layers, 256 experts) -> cpu,sm_90a"
 /usr/bin/time -f "wall %e s, peak RSS %M KiB" \
   "$TOOLS/dsc-compile" test/fixtures/configs/deepseek-v3 --shapes-only \
   --target cpu,sm_90a -o "$WORK/v3.dscx" --quiet
 ls -l "$WORK/v3.dscx" | awk '{print "artifact", $5, "bytes"}'
+fi
 
+if want fixtures; then
 for fixture in tiny-v3 tiny-v2-lite tiny-v3-fp8; do
   "$TOOLS/dsc-compile" "test/fixtures/$fixture" --target cpu -o "$WORK/$fixture.dscx" --quiet
   prompts=$(python3 -c "import json,sys; e=json.load(open(sys.argv[1])); print(';'.join(','.join(map(str,r['prompt'])) for r in e['results']))" "test/fixtures/$fixture/expected.json")
   for i in 1 2 3 4 5 6 7; do
-    "$TOOLS/dsc-run" "$WORK/$fixture.dscx" --prompt-ids "$prompts" --max-new-tokens 8 --json
+    for mode in kv-cache recompute; do
+      flag=""; [[ $mode == recompute ]] && flag="--no-kv-cache"
+      echo "$mode $("$TOOLS/dsc-run" "$WORK/$fixture.dscx" --prompt-ids "$prompts" --max-new-tokens 32 --json $flag)"
+    done
   done | python3 -c "
 import json, statistics, sys
-runs = [json.loads(line)['timings'] for line in sys.stdin]
-pre = statistics.median(r['prefill_ms'] for r in runs)
-dec = statistics.median(r['decode_ms_per_token'] for r in runs)
-print(f'== $fixture: prefill (batch 3, lengths 5/9/3) median {pre:.2f} ms; decode {dec:.2f} ms/token (full recompute)')"
+runs = {}
+for line in sys.stdin:
+    mode, text = line.split(' ', 1)
+    runs.setdefault(mode, []).append(json.loads(text)['timings'])
+pre = statistics.median(r['prefill_ms'] for r in runs['kv-cache'])
+dec = statistics.median(r['decode_ms_per_token'] for r in runs['kv-cache'])
+rec = statistics.median(r['decode_ms_per_token'] for r in runs['recompute'])
+print(f'== $fixture: prefill (batch 3, lengths 5/9/3) median {pre:.2f} ms; 32 tokens: decode {dec:.2f} ms/token with the KV cache, {rec:.2f} recomputing ({rec / dec:.1f}x)')"
 done
+fi
 
+if want fusion; then
 echo "== Fusion: tiny-v3 (16 experts, top-4) prefill of one 128-token prompt (its max_position_embeddings), fused vs --no-fusion, interleaved runs"
 "$TOOLS/dsc-compile" test/fixtures/tiny-v3 --target cpu -o "$WORK/fused.dscx" --quiet
 "$TOOLS/dsc-compile" test/fixtures/tiny-v3 --target cpu -o "$WORK/unfused.dscx" --quiet --no-fusion
@@ -47,3 +66,20 @@ for line in sys.stdin:
     times.setdefault(variant, []).append(json.loads(text)['timings']['prefill_ms'])
 f, u = statistics.median(times['fused']), statistics.median(times['unfused'])
 print(f'fused {f:.1f} ms, unfused {u:.1f} ms: {u / f:.2f}x')"
+fi
+
+if want context; then
+echo "== KV-cached decode step against the context (tiny-v2-lite, max_position_embeddings 2048; one prompt of C tokens, 9 new, mean of the 8 decode steps, median of 3 runs)"
+"$TOOLS/dsc-compile" test/fixtures/tiny-v2-lite --target cpu -o "$WORK/v2.dscx" --quiet
+for context in 64 128 256 512 1024 2040; do
+  prompt=$(python3 -c "import random; random.seed($context); print(','.join(str(random.randrange(256)) for _ in range($context)))")
+  for i in 1 2 3; do
+    "$TOOLS/dsc-run" "$WORK/v2.dscx" --prompt-ids "$prompt" --max-new-tokens 9 --json
+  done | python3 -c "
+import json, statistics, sys
+runs = [json.loads(line)['timings'] for line in sys.stdin]
+dec = statistics.median(r['decode_ms_per_token'] for r in runs)
+pre = statistics.median(r['prefill_ms'] for r in runs)
+print(f'context {$context:5d}: decode step {dec:.3f} ms ({1000 * dec / $context:.2f} us per context token); prefill {pre:.1f} ms')"
+done
+fi
