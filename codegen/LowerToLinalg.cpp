@@ -557,68 +557,19 @@ struct LowerGate : OpRewritePattern<GateOp> {
 // mla
 //===----------------------------------------------------------------------===//
 
-/// kv_b [heads * (dn + dv), C] as f32 [heads, dn + dv, C] (dequantized
-/// when it is FP8), split into W_UK [heads, dn, C] and W_UV [heads, dv, C].
+/// `op`'s absorbed form over the given keys (TensorMath::absorbedAttention),
+/// with kv_b dequantized first when it is FP8.
 template <typename Op>
-std::pair<Value, Value> splitKvB(PatternRewriter &rewriter, TensorMath &m,
-                                 Op op) {
-  Location loc = op.getLoc();
-  int64_t heads = op.getQNope().getType().getDimSize(2),
-          dn = op.getQNope().getType().getDimSize(3),
-          dv = op.getType().getDimSize(3),
-          c = op.getLatent().getType().getDimSize(2);
+Value absorbedAttention(TensorMath &m, Op op, Value latentKeys, Value ropeKeys,
+                        Value past) {
   Value kvb = op.getKvB();
   if (Value scales = op.getScales())
     kvb = dequantize(m, kvb, scales, *op.getBlockSize());
-  auto kvbType = cast<RankedTensorType>(kvb.getType());
-  Value perHead = tensor::ExpandShapeOp::create(
-      rewriter, loc,
-      RankedTensorType::get({heads, dn + dv, c}, kvbType.getElementType()), kvb,
-      SmallVector<ReassociationIndices>{{0, 1}, {2}});
-  auto slab = [&](int64_t offset, int64_t rows) -> Value {
-    SmallVector<OpFoldResult> offsets = {rewriter.getIndexAttr(0),
-                                         rewriter.getIndexAttr(offset),
-                                         rewriter.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(heads),
-                                       rewriter.getIndexAttr(rows),
-                                       rewriter.getIndexAttr(c)};
-    SmallVector<OpFoldResult> strides(3, rewriter.getIndexAttr(1));
-    return tensor::ExtractSliceOp::create(rewriter, loc, perHead, offsets,
-                                          sizes, strides);
-  };
-  return {slab(0, dn), slab(dn, dv)};
-}
-
-/// The absorbed form: W_UK into the queries, attention over latent keys and
-/// values of width C shared by all heads (`latentKeys` [B, T, C], `ropeKeys`
-/// [B, T, dr]), W_UV into the outputs. `past` as for causalAttention.
-template <typename Op>
-Value absorbedAttention(PatternRewriter &rewriter, TensorMath &m, Op op,
-                        Value latentKeys, Value ropeKeys, Value past) {
-  Type f32 = rewriter.getF32Type();
-  int64_t c = op.getLatent().getType().getDimSize(2),
-          dv = op.getType().getDimSize(3);
-  auto [wUK, wUV] = splitKvB(rewriter, m, op);
-  auto multiplyAdd = [](OpBuilder &b, Location l, ValueRange a) {
-    TensorMath s(b, l);
-    Value p = arith::MulFOp::create(b, l, s.toF32(a[0]), s.toF32(a[1]));
-    linalg::YieldOp::create(b, l,
-                            arith::AddFOp::create(b, l, p, a[2]).getResult());
-  };
-  // Loops (b, s, h, c, n): qLat[b, s, h, c] += qNope[b, s, h, n] W_UK[h, n, c]
-  SmallVector<OpFoldResult> qs = m.sizes(op.getQNope());
-  Value qLat = m.generic(
-      {op.getQNope(), wUK},
-      m.filled({qs[0], qs[1], qs[2], rewriter.getIndexAttr(c)}, f32, 0.0), 5,
-      {{0, 1, 2, 4}, {2, 4, 3}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
-  Value outLatent =
-      m.causalAttention(qLat, latentKeys, op.getQPe(), ropeKeys, latentKeys,
-                        op.getScale().convertToDouble(), past);
-  // Loops (b, s, h, v, c): out[b, s, h, v] += oLat[b, s, h, c] W_UV[h, v, c]
-  return m.generic(
-      {outLatent, wUV},
-      m.filled({qs[0], qs[1], qs[2], rewriter.getIndexAttr(dv)}, f32, 0.0), 5,
-      {{0, 1, 2, 4}, {2, 3, 4}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+  auto qType = op.getQNope().getType();
+  auto [wUK, wUV] = m.splitKvB(kvb, qType.getDimSize(2), qType.getDimSize(3),
+                               op.getType().getDimSize(3));
+  return m.absorbedAttention(op.getQNope(), op.getQPe(), latentKeys, ropeKeys,
+                             wUK, wUV, op.getScale().convertToDouble(), past);
 }
 
 struct LowerMla : OpRewritePattern<MlaOp> {
@@ -647,8 +598,7 @@ struct LowerMla : OpRewritePattern<MlaOp> {
           op.getQNope(), m.sliceLast(perHead, 0, dn), op.getQPe(), op.getKPe(),
           m.sliceLast(perHead, dn, dv), op.getScale().convertToDouble());
     } else {
-      result = absorbedAttention(rewriter, m, op, op.getLatent(), op.getKPe(),
-                                 Value());
+      result = absorbedAttention(m, op, op.getLatent(), op.getKPe(), Value());
     }
     rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
     return success();
@@ -741,7 +691,7 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
               arith::SelectOp::create(nb, l, isCached, cached, fresh)
                   .getResult());
         })[0];
-    Value result = absorbedAttention(rewriter, m, op, m.sliceLast(keys, 0, c),
+    Value result = absorbedAttention(m, op, m.sliceLast(keys, 0, c),
                                      m.sliceLast(keys, c, dr), past);
     rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
     return success();

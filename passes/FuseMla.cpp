@@ -61,6 +61,50 @@ std::optional<double> matchCausalMask(linalg::GenericOp op) {
   return std::nullopt;
 }
 
+/// The scaled, causally masked softmax of attention scores that sum a
+/// no-rope part and a rope part with one key shared by all heads:
+/// `probs = softmax(mask(scale * (nope + qPe . kPe)))`.
+struct ScoreChain {
+  /// The rope part, `score[b, h, i, j] += q_pe[b, i, h, r] * k_pe[b, j, r]`
+  /// accumulated onto the no-rope part (its init).
+  linalg::GenericOp rope;
+  double scale;
+};
+
+FailureOr<ScoreChain> matchScoreChain(Value probs, PatternRewriter &rewriter,
+                                      Operation *root) {
+  // Softmax: divide(exp(masked - max), sum).
+  linalg::GenericOp normalize = definingGeneric(probs, 2);
+  linalg::GenericOp exps =
+      normalize ? definingGeneric(normalize.getDpsInputs()[0], 1) : nullptr;
+  linalg::GenericOp shifted =
+      exps ? definingGeneric(exps.getDpsInputs()[0], 2) : nullptr;
+  if (!normalize || !exps || !shifted || !bodyHas<arith::DivFOp>(normalize) ||
+      !bodyHas<math::ExpOp>(exps) || !bodyHas<arith::SubFOp>(shifted))
+    return rewriter.notifyMatchFailure(root, "probabilities are not a softmax");
+  linalg::GenericOp masked = definingGeneric(shifted.getDpsInputs()[0], 1);
+  std::optional<double> scale = masked ? matchCausalMask(masked) : std::nullopt;
+  if (!scale)
+    return rewriter.notifyMatchFailure(
+        root, "scores are not scaled and causally masked");
+  linalg::GenericOp rope = definingGeneric(masked.getDpsInputs()[0], 2);
+  if (!rope ||
+      !hasStructure(rope, 5, {{0, 2, 1, 4}, {0, 3, 4}, {0, 1, 2, 3}}, {4}) ||
+      !bodyIs<arith::MulFOp, arith::AddFOp>(rope))
+    return rewriter.notifyMatchFailure(
+        root, "no rope score part with a key shared by all heads");
+  return ScoreChain{rope, *scale};
+}
+
+/// The form the cost rule picks unless `form` forces one. Prefill (queries =
+/// keys): naive iff dn + dv < 2 C.
+MlaForm chooseForm(StringRef form, int64_t dn, int64_t dv, int64_t c) {
+  return form == "naive"      ? MlaForm::Naive
+         : form == "absorbed" ? MlaForm::Absorbed
+         : dn + dv < 2 * c    ? MlaForm::Naive
+                              : MlaForm::Absorbed;
+}
+
 struct FuseNaiveMla : OpRewritePattern<linalg::GenericOp> {
   FuseNaiveMla(MLIRContext *ctx, StringRef form)
       : OpRewritePattern(ctx), form(form) {}
@@ -88,29 +132,10 @@ struct FuseNaiveMla : OpRewritePattern<linalg::GenericOp> {
       return rewriter.notifyMatchFailure(
           op, "values are not decompressed from a latent by a linear layer");
 
-    // Softmax: divide(exp(masked - max), sum).
-    linalg::GenericOp normalize = definingGeneric(probs, 2);
-    linalg::GenericOp exps =
-        normalize ? definingGeneric(normalize.getDpsInputs()[0], 1) : nullptr;
-    linalg::GenericOp shifted =
-        exps ? definingGeneric(exps.getDpsInputs()[0], 2) : nullptr;
-    if (!normalize || !exps || !shifted || !bodyHas<arith::DivFOp>(normalize) ||
-        !bodyHas<math::ExpOp>(exps) || !bodyHas<arith::SubFOp>(shifted))
-      return rewriter.notifyMatchFailure(op, "probabilities are not a softmax");
-    linalg::GenericOp masked = definingGeneric(shifted.getDpsInputs()[0], 1);
-    std::optional<double> scale =
-        masked ? matchCausalMask(masked) : std::nullopt;
-    if (!scale)
-      return rewriter.notifyMatchFailure(
-          op, "scores are not scaled and causally masked");
-
-    // Scores: q_nope . k_nope (per head) + q_pe . k_pe (one shared head).
-    linalg::GenericOp rope = definingGeneric(masked.getDpsInputs()[0], 2);
-    if (!rope ||
-        !hasStructure(rope, 5, {{0, 2, 1, 4}, {0, 3, 4}, {0, 1, 2, 3}}, {4}) ||
-        !bodyIs<arith::MulFOp, arith::AddFOp>(rope))
-      return rewriter.notifyMatchFailure(
-          op, "no rope score part with a key shared by all heads");
+    FailureOr<ScoreChain> chain = matchScoreChain(probs, rewriter, op);
+    if (failed(chain))
+      return failure();
+    linalg::GenericOp rope = chain->rope;
     linalg::GenericOp nope = definingGeneric(rope.getDpsInits()[0], 2);
     if (!nope ||
         !hasStructure(nope, 5, {{0, 2, 1, 4}, {0, 3, 1, 4}, {0, 1, 2, 3}},
@@ -130,16 +155,112 @@ struct FuseNaiveMla : OpRewritePattern<linalg::GenericOp> {
 
     int64_t dn = std::get<2>(*kSlice);
     int64_t c = cast<ShapedType>(latent.getType()).getShape().back();
-    MlaForm chosen = form == "naive"      ? MlaForm::Naive
-                     : form == "absorbed" ? MlaForm::Absorbed
-                     // Prefill (queries = keys): naive iff dn + dv < 2 C.
-                     : dn + dv < 2 * c ? MlaForm::Naive
-                                       : MlaForm::Absorbed;
-    auto mla = MlaOp::create(rewriter, op.getLoc(), op.getResultTypes()[0],
-                             qNope, qPe, latent, kPe, kvb.getWeight(),
-                             kvb.getScales(), rewriter.getF64FloatAttr(*scale),
-                             MlaFormAttr::get(rewriter.getContext(), chosen),
-                             kvb.getBlockSizeAttr());
+    auto mla = MlaOp::create(
+        rewriter, op.getLoc(), op.getResultTypes()[0], qNope, qPe, latent, kPe,
+        kvb.getWeight(), kvb.getScales(),
+        rewriter.getF64FloatAttr(chain->scale),
+        MlaFormAttr::get(rewriter.getContext(), chooseForm(form, dn, dv, c)),
+        kvb.getBlockSizeAttr());
+    rewriter.replaceOp(op, mla.getResult());
+    return success();
+  }
+
+  std::string form;
+};
+
+/// `x[:, offset : offset + rows, :]` of the per-head view
+/// `expand_shape(kv_b [H * (dn + dv), C]) : [H, dn + dv, C]`: returns
+/// (kv_b, the view, offset, rows).
+std::optional<std::tuple<Value, Value, int64_t, int64_t>>
+matchKvBSlab(Value v) {
+  auto slice = v.getDefiningOp<tensor::ExtractSliceOp>();
+  if (!slice || !slice.hasUnitStride() || slice.getSourceType().getRank() != 3)
+    return std::nullopt;
+  ArrayRef<int64_t> offsets = slice.getStaticOffsets();
+  ArrayRef<int64_t> sizes = slice.getStaticSizes();
+  auto view = slice.getSource().getDefiningOp<tensor::ExpandShapeOp>();
+  if (offsets[0] != 0 || offsets[2] != 0 || ShapedType::isDynamic(offsets[1]) ||
+      ShapedType::isDynamic(sizes[1]) || !view ||
+      view.getSrcType().getRank() != 2 ||
+      view.getReassociationIndices() !=
+          SmallVector<ReassociationIndices>{{0, 1}, {2}} ||
+      sizes[0] != view.getResultType().getDimSize(0) ||
+      sizes[2] != view.getResultType().getDimSize(2))
+    return std::nullopt;
+  return std::make_tuple(view.getSrc(), view.getResult(), offsets[1], sizes[1]);
+}
+
+/// The already-absorbed formulation (DeepSeek's reference inference code
+/// with `attn_impl = "absorb"`): the queries times W_UK, the scores on the
+/// latent itself, the latent-space output times W_UV. Rooted at the W_UV
+/// contraction.
+struct FuseAbsorbedMla : OpRewritePattern<linalg::GenericOp> {
+  FuseAbsorbedMla(MLIRContext *ctx, StringRef form)
+      : OpRewritePattern(ctx), form(form) {}
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    // out[b, s, h, v] = sum_c oLat[b, s, h, c] * W_UV[h, v, c]
+    if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+        !hasStructure(op, 5, {{0, 1, 2, 4}, {2, 3, 4}, {0, 1, 2, 3}}, {4}) ||
+        !isZeroFilled(op.getDpsInits()[0]) ||
+        !bodyIs<arith::MulFOp, arith::AddFOp>(op))
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+    auto uv = matchKvBSlab(op.getDpsInputs()[1]);
+    if (!uv)
+      return rewriter.notifyMatchFailure(
+          op, "output projection is not a per-head slab of kv_b");
+    auto [kvb, view, dn, dv] = *uv;
+
+    // oLat[b, i, h, c] = sum_j p[b, h, i, j] * latent[b, j, c]
+    linalg::GenericOp values = definingGeneric(op.getDpsInputs()[0], 2);
+    if (!values ||
+        !hasStructure(values, 5, {{0, 2, 1, 4}, {0, 4, 3}, {0, 1, 2, 3}},
+                      {4}) ||
+        !isZeroFilled(values.getDpsInits()[0]) ||
+        !bodyIs<arith::MulFOp, arith::AddFOp>(values))
+      return rewriter.notifyMatchFailure(
+          op, "no attention over values shared by all heads");
+    Value latent = values.getDpsInputs()[1];
+    FailureOr<ScoreChain> chain =
+        matchScoreChain(values.getDpsInputs()[0], rewriter, op);
+    if (failed(chain))
+      return failure();
+    // score[b, h, i, j] = sum_c qLat[b, i, h, c] * latent[b, j, c]
+    linalg::GenericOp nope = definingGeneric(chain->rope.getDpsInits()[0], 2);
+    if (!nope ||
+        !hasStructure(nope, 5, {{0, 2, 1, 4}, {0, 3, 4}, {0, 1, 2, 3}}, {4}) ||
+        !isZeroFilled(nope.getDpsInits()[0]) ||
+        nope.getDpsInputs()[1] != latent)
+      return rewriter.notifyMatchFailure(
+          op, "scores and values do not use the same latent");
+    // qLat[b, s, h, c] = sum_n qNope[b, s, h, n] * W_UK[h, n, c]
+    linalg::GenericOp absorb = definingGeneric(nope.getDpsInputs()[0], 2);
+    auto uk = absorb ? matchKvBSlab(absorb.getDpsInputs()[1]) : std::nullopt;
+    if (!absorb ||
+        !hasStructure(absorb, 5, {{0, 1, 2, 4}, {2, 4, 3}, {0, 1, 2, 3}},
+                      {4}) ||
+        !isZeroFilled(absorb.getDpsInits()[0]) ||
+        !bodyIs<arith::MulFOp, arith::AddFOp>(absorb) || !uk ||
+        std::get<1>(*uk) != view || std::get<2>(*uk) != 0 ||
+        std::get<3>(*uk) != dn ||
+        cast<ShapedType>(view.getType()).getDimSize(1) != dn + dv)
+      return rewriter.notifyMatchFailure(
+          op, "queries are not multiplied by the W_UK half of the same kv_b");
+
+    Value qNope = absorb.getDpsInputs()[0], qPe = chain->rope.getDpsInputs()[0],
+          kPe = chain->rope.getDpsInputs()[1];
+    auto latentType = cast<ShapedType>(latent.getType());
+    auto kvbType = cast<ShapedType>(kvb.getType());
+    if (latentType.getRank() != 3 || !kvbType.getElementType().isF32())
+      return rewriter.notifyMatchFailure(
+          op, "latent is not [batch, seq, C] or kv_b is not f32");
+    int64_t c = latentType.getShape().back();
+    auto mla = MlaOp::create(
+        rewriter, op.getLoc(), op.getResultTypes()[0], qNope, qPe, latent, kPe,
+        kvb, Value(), rewriter.getF64FloatAttr(chain->scale),
+        MlaFormAttr::get(rewriter.getContext(), chooseForm(form, dn, dv, c)),
+        DenseI64ArrayAttr());
     rewriter.replaceOp(op, mla.getResult());
     return success();
   }
@@ -158,7 +279,7 @@ struct DscFuseMlaPass : mlir::dsc::impl::DscFuseMlaBase<DscFuseMlaPass> {
       return signalPassFailure();
     }
     RewritePatternSet set(&getContext());
-    set.add<FuseNaiveMla>(&getContext(), form);
+    set.add<FuseNaiveMla, FuseAbsorbedMla>(&getContext(), form);
     FrozenRewritePatternSet patterns(std::move(set));
     FusionSpec spec{"mla", "no attention", kNotACandidate, countOps<MlaOp>};
     FailureOr<unsigned> fused =

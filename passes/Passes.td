@@ -69,8 +69,16 @@ def DscFuseMla : Pass<"dsc-fuse-mla"> {
     dn + dv < 2 C, else `absorbed`. `form=naive|absorbed` forces one (the
     tests run both against the references).
 
+    It also finds the already-absorbed formulation (DeepSeek's reference
+    inference code with `attn_impl = "absorb"`; `dsc-compile
+    --import-attention absorbed`): q_nope times the W_UK half of the
+    per-head view of kv_b, scores on the latent itself plus the rope part,
+    the same causal softmax, values on the latent, and the latent-space
+    output times the W_UV half of the same view.
+
     Before: `dsc.linear %latent, %kv_b`, expand_shape, two extract_slices,
-    the score, mask, softmax and value contractions.
+    the score, mask, softmax and value contractions (or the absorbed
+    contractions).
     After: `%o = dsc.mla %q_nope, %q_pe, %latent, %k_pe, %kv_b {...}`.
   }];
   let dependentDialects = ["::mlir::dsc::DscDialect"];

@@ -218,6 +218,51 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
                  {{0, 2, 1, 4}, vMap, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
 }
 
+std::pair<Value, Value> TensorMath::splitKvB(Value kvb, int64_t heads,
+                                             int64_t dn, int64_t dv) {
+  auto type = cast<RankedTensorType>(kvb.getType());
+  int64_t c = type.getDimSize(1);
+  Value perHead = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get({heads, dn + dv, c}, type.getElementType()),
+      kvb, SmallVector<ReassociationIndices>{{0, 1}, {2}});
+  auto slab = [&](int64_t offset, int64_t rows) -> Value {
+    SmallVector<OpFoldResult> offsets = {
+        b.getIndexAttr(0), b.getIndexAttr(offset), b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(heads),
+                                       b.getIndexAttr(rows), b.getIndexAttr(c)};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    return tensor::ExtractSliceOp::create(b, loc, perHead, offsets, sizes,
+                                          strides);
+  };
+  return {slab(0, dn), slab(dn, dv)};
+}
+
+Value TensorMath::absorbedAttention(Value qNope, Value qPe, Value latentKeys,
+                                    Value ropeKeys, Value wUK, Value wUV,
+                                    double scale, Value past) {
+  Type f32 = b.getF32Type();
+  auto wType = cast<RankedTensorType>(wUK.getType());
+  int64_t c = wType.getDimSize(2);
+  int64_t dv = cast<RankedTensorType>(wUV.getType()).getDimSize(1);
+  auto multiplyAdd = [](OpBuilder &nb, Location l, ValueRange a) {
+    TensorMath s(nb, l);
+    Value p = arith::MulFOp::create(nb, l, s.toF32(a[0]), s.toF32(a[1]));
+    linalg::YieldOp::create(nb, l,
+                            arith::AddFOp::create(nb, l, p, a[2]).getResult());
+  };
+  // Loops (b, s, h, c, n): qLat[b, s, h, c] += qNope[b, s, h, n] W_UK[h, n, c]
+  SmallVector<OpFoldResult> qs = sizes(qNope);
+  Value qLat = generic(
+      {qNope, wUK}, filled({qs[0], qs[1], qs[2], b.getIndexAttr(c)}, f32, 0.0),
+      5, {{0, 1, 2, 4}, {2, 4, 3}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+  Value outLatent =
+      causalAttention(qLat, latentKeys, qPe, ropeKeys, latentKeys, scale, past);
+  // Loops (b, s, h, v, c): out[b, s, h, v] += oLat[b, s, h, c] W_UV[h, v, c]
+  return generic({outLatent, wUV},
+                 filled({qs[0], qs[1], qs[2], b.getIndexAttr(dv)}, f32, 0.0), 5,
+                 {{0, 1, 2, 4}, {2, 3, 4}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+}
+
 Value TensorMath::add(Value lhs, Value rhs) {
   Type elt = cast<RankedTensorType>(lhs.getType()).getElementType();
   return map({lhs, rhs}, elt, [](OpBuilder &nb, Location l, ValueRange a) {

@@ -68,6 +68,19 @@ public:
   /// Without it, keys and queries are the same positions.
   Value causalAttention(Value qA, Value kA, Value qB, Value kB, Value v,
                         double scale, Value past = {});
+  /// MLA's kv_b [heads * (dn + dv), C] split per head into W_UK
+  /// [heads, dn, C] and W_UV [heads, dv, C].
+  std::pair<Value, Value> splitKvB(Value kvb, int64_t heads, int64_t dn,
+                                   int64_t dv);
+  /// Latent attention in its absorbed form: W_UK multiplied into the
+  /// queries (`qNope` [B, S, H, dn] to [B, S, H, C]), causal attention over
+  /// the latent keys and values shared by all heads (`latentKeys` [B, T, C],
+  /// with `qPe` . `ropeKeys` [B, T, dr] added to the scores), and W_UV
+  /// multiplied into the outputs: [B, S, H, dv]. `past` as for
+  /// causalAttention.
+  Value absorbedAttention(Value qNope, Value qPe, Value latentKeys,
+                          Value ropeKeys, Value wUK, Value wUV, double scale,
+                          Value past = {});
   /// Elementwise a + b of same-shaped tensors.
   Value add(Value lhs, Value rhs);
 

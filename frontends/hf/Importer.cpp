@@ -43,8 +43,9 @@ struct WeightSpec {
 class Importer {
 public:
   Importer(MLIRContext &ctx, const ModelConfig &config,
-           const st::Checkpoint *checkpoint, std::string configPath)
-      : ctx(ctx), cfg(config), ckpt(checkpoint),
+           const st::Checkpoint *checkpoint, std::string configPath,
+           const ImportOptions &options)
+      : ctx(ctx), cfg(config), options(options), ckpt(checkpoint),
         configPath(std::move(configPath)), b(&ctx),
         loc(FileLineColLoc::get(&ctx, this->configPath, 0, 0)) {}
 
@@ -73,6 +74,9 @@ private:
   /// from FP8 when the checkpoint stores it so.
   Value expertWeights(const std::string &pattern, int64_t experts, int64_t out,
                       int64_t in);
+  /// f32 `w * scales` of an FP8 weight [..., out, in] with block scales
+  /// [..., ceil(out / bm), ceil(in / bn)].
+  Value dequantize(Value w, Value scales);
 
   //===--------------------------------------------------------------------===//
   // Graph pieces
@@ -106,6 +110,7 @@ private:
 
   MLIRContext &ctx;
   const ModelConfig &cfg;
+  const ImportOptions &options;
   /// The YaRN parameters of every rope, when the config has them.
   YarnAttr yarn;
   const st::Checkpoint *ckpt;
@@ -218,19 +223,32 @@ Value Importer::expertWeights(const std::string &pattern, int64_t experts,
   Value scales =
       weight(pattern + "_scale_inv", {(out + bm - 1) / bm, (in + bn - 1) / bn},
              /*quantizable=*/false, experts);
+  return dequantize(w, scales);
+}
+
+Value Importer::dequantize(Value w, Value scales) {
+  auto [bm, bn] =
+      cfg.fp8Block.value_or(std::make_pair<int64_t, int64_t>(128, 128));
   TensorMath m(b, loc);
+  unsigned rank = cast<RankedTensorType>(w.getType()).getRank();
   Value init = m.empty(m.sizes(w), b.getF32Type());
+  SmallVector<unsigned> all;
+  for (unsigned d = 0; d < rank; ++d)
+    all.push_back(d);
+  // [..., out, in]: the scale of block (out / bm, in / bn), per leading
+  // index (the expert of a stack).
   return m.generic(
-      w, init, 3, {{0, 1, 2}, {0, 1, 2}}, {},
+      w, init, rank, {all, all}, {},
       [&, bm = bm, bn = bn](OpBuilder &nb, Location l, ValueRange a) {
         TensorMath s(nb, l);
-        Value e = linalg::IndexOp::create(nb, l, 0);
-        Value o = arith::DivUIOp::create(
-            nb, l, linalg::IndexOp::create(nb, l, 1), s.index(bm));
-        Value i = arith::DivUIOp::create(
-            nb, l, linalg::IndexOp::create(nb, l, 2), s.index(bn));
-        Value scale =
-            tensor::ExtractOp::create(nb, l, scales, ValueRange{e, o, i});
+        SmallVector<Value> at;
+        for (unsigned d = 0; d + 2 < rank; ++d)
+          at.push_back(linalg::IndexOp::create(nb, l, d));
+        at.push_back(arith::DivUIOp::create(
+            nb, l, linalg::IndexOp::create(nb, l, rank - 2), s.index(bm)));
+        at.push_back(arith::DivUIOp::create(
+            nb, l, linalg::IndexOp::create(nb, l, rank - 1), s.index(bn)));
+        Value scale = tensor::ExtractOp::create(nb, l, scales, at);
         linalg::YieldOp::create(
             nb, l,
             arith::MulFOp::create(nb, l, s.toF32(a[0]), scale).getResult());
@@ -287,16 +305,32 @@ Value Importer::attention(Value x, Value positions, const std::string &prefix) {
   Value latent =
       rmsNorm(sliceLast(kv, 0, c), prefix + "kv_a_layernorm.weight", c);
   Value kPe = rope(sliceLast(kv, c, dr), positions);
-  // Decompress: per head k_nope (dn) and v (dv).
-  Value kvb = heads(
-      linear(latent, prefix + "kv_b_proj.weight", h * (dn + dv), c), dn + dv);
-  Value kNope = sliceLast(kvb, 0, dn);
-  Value v = sliceLast(kvb, dn, dv);
   double scale = 1.0 / std::sqrt(static_cast<double>(dn + dr));
   if (yarn)
     scale *= yarn.getSoftmaxScaleFactor();
-  Value o =
-      TensorMath(b, loc).causalAttention(qNope, kNope, qPe, kPe, v, scale);
+  Value o;
+  if (options.absorbedAttention) {
+    // Absorbed: W_UK into the queries, attention on the latent, W_UV into
+    // the outputs.
+    std::string name = prefix + "kv_b_proj.weight";
+    Value kvb = weight(name, {h * (dn + dv), c}, /*quantizable=*/true);
+    if (isa<Float8E4M3FNType>(
+            cast<RankedTensorType>(kvb.getType()).getElementType())) {
+      auto [bm, bn] =
+          cfg.fp8Block.value_or(std::make_pair<int64_t, int64_t>(128, 128));
+      kvb = dequantize(
+          kvb, weight(name + "_scale_inv",
+                      {(h * (dn + dv) + bm - 1) / bm, (c + bn - 1) / bn}));
+    }
+    auto [wUK, wUV] = m.splitKvB(kvb, h, dn, dv);
+    o = m.absorbedAttention(qNope, qPe, latent, kPe, wUK, wUV, scale);
+  } else {
+    // Decompress: per head k_nope (dn) and v (dv).
+    Value kvb = heads(
+        linear(latent, prefix + "kv_b_proj.weight", h * (dn + dv), c), dn + dv);
+    o = m.causalAttention(qNope, sliceLast(kvb, 0, dn), qPe, kPe,
+                          sliceLast(kvb, dn, dv), scale);
+  }
   o = tensor::CollapseShapeOp::create(
       b, loc, o, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
   return linear(o, prefix + "o_proj.weight", d, h * dv);
@@ -525,7 +559,7 @@ importCheckpoint(MLIRContext &context, const std::string &dir,
       return opened.status();
     checkpoint = std::move(*opened);
   }
-  Importer importer(context, *config, checkpoint.get(), configPath);
+  Importer importer(context, *config, checkpoint.get(), configPath, options);
   return importer.run();
 }
 

@@ -26,6 +26,12 @@ struct ImportOptions {
   /// Import from config.json alone: weights are declared with the shapes and
   /// dtypes the config implies, and no tensor is read or checked.
   bool shapesOnly = false;
+  /// How the graph computes attention: the naive formulation of
+  /// transformers (kv_b_proj decompresses per-head keys and values), or the
+  /// absorbed one of DeepSeek's reference inference code (`attn_impl =
+  /// "absorb"`: queries times W_UK, scores on the latent, outputs times
+  /// W_UV). dsc-fuse-mla finds both.
+  bool absorbedAttention = false;
 };
 
 /// Imports the checkpoint in `dir`. Errors name the file and the key or

@@ -41,6 +41,7 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--embed-weights", action="store_true")
     ap.add_argument("--mla-form", default="auto")
+    ap.add_argument("--import-attention", default="naive")
     ap.add_argument("--generation", choices=["kv-cache", "recompute"], default="kv-cache")
     args = ap.parse_args()
 
@@ -50,7 +51,8 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     artifact = os.path.join(args.work, "model.dscx")
     compile_cmd = [os.path.join(args.tools, "dsc-compile"), args.fixture, "-o", artifact,
-                   "--target", args.targets, "--quiet", "--mla-form", args.mla_form]
+                   "--target", args.targets, "--quiet", "--mla-form", args.mla_form,
+                   "--import-attention", args.import_attention]
     if args.embed_weights:
         compile_cmd.append("--embed-weights")
     run(compile_cmd)

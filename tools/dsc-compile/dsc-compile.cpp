@@ -100,6 +100,13 @@ cl::opt<bool> noFusion("no-fusion",
                        cl::desc("Skip the fusion passes (compile the "
                                 "canonical graph as imported)"),
                        cl::cat(category));
+cl::opt<std::string> importAttention(
+    "import-attention", cl::init("naive"),
+    cl::desc("How the imported graph computes attention: naive (as "
+             "transformers: decompressed keys and values) or absorbed (as "
+             "DeepSeek's reference code with attn_impl=absorb); the fusion "
+             "finds both"),
+    cl::cat(category));
 cl::opt<bool> noKvCache(
     "no-kv-cache",
     cl::desc("Do not add the KV-cached prefill and decode entry points "
@@ -402,6 +409,9 @@ int main(int argc, char **argv) {
   if (mlaForm != "auto" && mlaForm != "naive" && mlaForm != "absorbed")
     return fail("--mla-form: expected auto, naive or absorbed, not '" +
                 mlaForm + "'");
+  if (importAttention != "naive" && importAttention != "absorbed")
+    return fail("--import-attention: expected naive or absorbed, not '" +
+                importAttention + "'");
   bool isMlir = StringRef(modelPath).ends_with(".mlir");
   if (StringRef(modelPath).ends_with(".onnx")) {
     // The ONNX frontend reads and checks the file; the conversion to the
@@ -454,6 +464,7 @@ int main(int argc, char **argv) {
       return fail(modelPath + ": not a checkpoint directory or .mlir file");
     hf::ImportOptions options;
     options.shapesOnly = shapesOnly;
+    options.absorbedAttention = importAttention == "absorbed";
     auto imported = hf::importCheckpoint(context, modelPath, options);
     if (!imported.ok())
       return fail(std::string(imported.status().message()));
