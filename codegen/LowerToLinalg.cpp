@@ -929,6 +929,22 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
                                     arith::MulFOp::create(nb, l, w, v))
                   .getResult());
         })[0];
+    // 6. The shared experts, which every token runs: dsc ops of their own,
+    //    lowered by their patterns in turn.
+    if (!op.getShared().empty()) {
+      DenseI64ArrayAttr block = op.getSharedBlockSizeAttr();
+      auto linear = [&](Value in, unsigned i) -> Value {
+        auto w = cast<RankedTensorType>(op.getSharedMatrix(i).getType());
+        auto type =
+            RankedTensorType::get({ShapedType::kDynamic, w.getDimSize(0)}, f32);
+        Value scales = op.getSharedScales(i);
+        return LinearOp::create(b, loc, type, in, op.getSharedMatrix(i), scales,
+                                scales ? block : DenseI64ArrayAttr());
+      };
+      Value g = linear(x, 0), u = linear(x, 1);
+      Value act = SwigluOp::create(b, loc, g.getType(), g, u);
+      combined = m.add(combined, linear(act, 2));
+    }
     rewriter.replaceOp(op, castFromF32(m, combined, op.getType()));
     return success();
   }

@@ -91,10 +91,62 @@ struct FuseDenseMaskedExperts : OpRewritePattern<linalg::GenericOp> {
       return rewriter.notifyMatchFailure(op, "expert indices are not i64");
 
     Value x = gateProj->first;
-    auto moe =
-        MoeOp::create(rewriter, op.getLoc(), op.getResultTypes()[0], x, weights,
-                      indices, gateProj->second, upProj->second, down);
+    auto moe = MoeOp::create(rewriter, op.getLoc(), op.getResultTypes()[0], x,
+                             weights, indices, gateProj->second, upProj->second,
+                             down, ValueRange(), DenseI64ArrayAttr());
     rewriter.replaceOp(op, moe.getResult());
+    return success();
+  }
+};
+
+/// The shared experts added to the routed ones: `moe + down(swiglu(gate x,
+/// up x))` with three `dsc.linear` of the MoE input becomes one `dsc.moe
+/// ... shared(gate, up, down)`.
+struct FuseSharedExperts : OpRewritePattern<MoeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(MoeOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getShared().empty() || !op->hasOneUse())
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+    // sum = add(moe, shared) (either order), elementwise.
+    auto add = dyn_cast<linalg::GenericOp>(*op->getUsers().begin());
+    if (!add || add.getNumDpsInputs() != 2 || add.getNumDpsInits() != 1 ||
+        !hasStructure(add, 2, {{0, 1}, {0, 1}, {0, 1}}, {}) ||
+        !bodyIs<arith::AddFOp>(add))
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+    Value other = add.getDpsInputs()[add.getDpsInputs()[0] == op.getResult()];
+    auto down = other.getDefiningOp<LinearOp>();
+    auto act = down ? down.getInput().getDefiningOp<SwigluOp>() : SwigluOp();
+    auto gate = act ? act.getGate().getDefiningOp<LinearOp>() : LinearOp();
+    auto up = act ? act.getUp().getDefiningOp<LinearOp>() : LinearOp();
+    if (!gate || !up || gate.getInput() != op.getInput() ||
+        up.getInput() != op.getInput())
+      return rewriter.notifyMatchFailure(
+          op, "the routed experts' sum is not added to a SwiGLU MLP of the "
+              "same tokens (shared experts)");
+    SmallVector<LinearOp> linears = {gate, up, down};
+    bool quantized = llvm::all_of(
+        linears, [](LinearOp l) { return l.getScales() != nullptr; });
+    bool plain = llvm::none_of(
+        linears, [](LinearOp l) { return l.getScales() != nullptr; });
+    if ((!quantized && !plain) ||
+        (quantized && (gate.getBlockSizeAttr() != up.getBlockSizeAttr() ||
+                       gate.getBlockSizeAttr() != down.getBlockSizeAttr())))
+      return rewriter.notifyMatchFailure(
+          op, "shared experts mix FP8 and plain weights or block sizes");
+    SmallVector<Value> shared;
+    for (LinearOp l : linears)
+      shared.push_back(l.getWeight());
+    if (quantized)
+      for (LinearOp l : linears)
+        shared.push_back(l.getScales());
+    auto fused = MoeOp::create(
+        rewriter, op.getLoc(), add.getResultTypes()[0], op.getInput(),
+        op.getWeights(), op.getIndices(), op.getGateProj(), op.getUpProj(),
+        op.getDownProj(), shared,
+        quantized ? gate.getBlockSizeAttr() : DenseI64ArrayAttr());
+    rewriter.replaceOp(add, fused.getResult());
     return success();
   }
 };
@@ -118,5 +170,6 @@ struct DscFuseMoePass : mlir::dsc::impl::DscFuseMoeBase<DscFuseMoePass> {
 } // namespace
 
 void mlir::dsc::populateFuseMoePatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseDenseMaskedExperts>(patterns.getContext());
+  patterns.add<FuseDenseMaskedExperts, FuseSharedExperts>(
+      patterns.getContext());
 }

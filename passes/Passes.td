@@ -36,7 +36,10 @@ def DscFuseMoe : Pass<"dsc-fuse-moe"> {
     ```
 
     and replaces `y` with `dsc.moe %x, %weights, %indices experts(gate, up,
-    down)`, which runs only the chosen experts. Near misses (another
+    down)`, which runs only the chosen experts. When the routed sum is then
+    added to a SwiGLU MLP of the same tokens (DeepSeek's shared experts:
+    three `dsc.linear`, FP8 or not), that MLP is fused in too:
+    `dsc.moe ... shared(gate, up, down[, their scales])`. Near misses (another
     activation, a routing matrix that is not a one-hot scatter of the top-k,
     different contraction maps) are left alone, with the reason reported
     through `notifyMatchFailure`. With `report`, each function gets a remark

@@ -257,6 +257,51 @@ LogicalResult MoeOp::verify() {
     return emitOpError("weights must have one row per input token");
   if (!shapesAgree(getType().getShape(), input.getShape()))
     return emitOpError("result shape must equal the input shape");
+  return verifySharedExperts(hidden);
+}
+
+LogicalResult MoeOp::verifySharedExperts(int64_t hidden) {
+  size_t count = getShared().size();
+  if (count == 0)
+    return success();
+  if (count != 3 && count != 6)
+    return emitOpError("shared takes gate, up and down, then their scales "
+                       "when FP8 (3 or 6 operands), not ")
+           << count;
+  auto gate = cast<RankedTensorType>(getSharedMatrix(0).getType());
+  auto up = cast<RankedTensorType>(getSharedMatrix(1).getType());
+  auto down = cast<RankedTensorType>(getSharedMatrix(2).getType());
+  if (gate.getRank() != 2 || !gate.hasStaticShape() ||
+      gate.getShape() != up.getShape() || gate.getDimSize(1) != hidden)
+    return emitOpError("shared gate and up must be static [width, ")
+           << hidden << "] matrices";
+  int64_t width = gate.getDimSize(0);
+  if (down.getShape() != ArrayRef<int64_t>{hidden, width})
+    return emitOpError("shared down must have shape [")
+           << hidden << ", " << width << "]";
+  bool fp8 = false;
+  for (unsigned i = 0; i < 3; ++i)
+    fp8 |= isa<Float8E4M3FNType>(
+        cast<RankedTensorType>(getSharedMatrix(i).getType()).getElementType());
+  if (fp8 != (count == 6))
+    return emitOpError("FP8 shared experts need their three block scales, "
+                       "and only FP8 ones have scales");
+  if (count == 3)
+    return success();
+  std::optional<ArrayRef<int64_t>> block = getSharedBlockSize();
+  if (!block || block->size() != 2 || (*block)[0] <= 0 || (*block)[1] <= 0)
+    return emitOpError("shared scales require shared_block_size = "
+                       "array<i64: rows, cols> with positive entries");
+  for (unsigned i = 0; i < 3; ++i) {
+    auto matrix = cast<RankedTensorType>(getSharedMatrix(i).getType());
+    auto scales = cast<RankedTensorType>(getSharedScales(i).getType());
+    SmallVector<int64_t> want = {ceilDiv(matrix.getDimSize(0), (*block)[0]),
+                                 ceilDiv(matrix.getDimSize(1), (*block)[1])};
+    if (!scales.getElementType().isF32() ||
+        !shapesAgree(scales.getShape(), want))
+      return emitOpError("shared scales ")
+             << i << " must be f32 [" << want[0] << ", " << want[1] << "]";
+  }
   return success();
 }
 

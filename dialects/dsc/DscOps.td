@@ -323,25 +323,47 @@ def Dsc_MoeOp : Dsc_Op<"moe", [Pure]> {
     each expert multiplies its contiguous run of gathered rows (a grouped
     GEMM, gate and up together), SwiGLU, then the down projection scaled by
     the routing weight, and each token sums its slots back. Compute grows
-    with `top_k`, not with the expert count. Shared experts stay separate
-    ops.
+    with `top_k`, not with the expert count.
+
+    The shared experts, which every token runs (DeepSeek's
+    `n_shared_experts`, concatenated along their width), are fused in with
+    `shared(gate, up, down)`: [width_s, hidden], [width_s, hidden] and
+    [hidden, width_s] matrices as for `dsc.linear`, adding
+    `down (silu(gate x) * up x)` to each token. FP8 shared weights list
+    their block scales after the three matrices, `shared(gate, up, down,
+    gate_scales, up_scales, down_scales)`, with `shared_block_size`.
 
     ```mlir
-    %y = dsc.moe %x, %w, %idx experts(%g, %u, %d)
+    %y = dsc.moe %x, %w, %idx experts(%g, %u, %d) shared(%sg, %su, %sd)
         : (tensor<?x7168xf32>, tensor<?x8xf32>, tensor<?x8xi64>,
            tensor<256x2048x7168xf32>, tensor<256x2048x7168xf32>,
-           tensor<256x7168x2048xf32>) -> tensor<?x7168xf32>
+           tensor<256x7168x2048xf32>, tensor<2048x7168xf32>,
+           tensor<2048x7168xf32>, tensor<7168x2048xf32>)
+        -> tensor<?x7168xf32>
     ```
   }];
   let arguments = (ins Dsc_FloatTensor:$input,
                        RankedTensorOf<[F32]>:$weights,
                        RankedTensorOf<[I64]>:$indices,
                        Dsc_FloatTensor:$gate_proj, Dsc_FloatTensor:$up_proj,
-                       Dsc_FloatTensor:$down_proj);
+                       Dsc_FloatTensor:$down_proj,
+                       Variadic<RankedTensorOf<[F32, BF16, F16, F8E4M3FN]>>:$shared,
+                       OptionalAttr<DenseI64ArrayAttr>:$shared_block_size);
   let results = (outs Dsc_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weights `,` $indices `experts` `(` $gate_proj `,` $up_proj `,`
-    $down_proj `)` attr-dict `:` functional-type(operands, results)
+    $down_proj `)` (`shared` `(` $shared^ `)`)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// Shared expert matrix `i` (0 gate, 1 up, 2 down) and its block scales
+    /// (null when not FP8).
+    Value getSharedMatrix(unsigned i) { return getShared()[i]; }
+    Value getSharedScales(unsigned i) {
+      return getShared().size() == 6 ? getShared()[3 + i] : Value();
+    }
+    /// Checks `shared` (part of the verifier).
+    LogicalResult verifySharedExperts(int64_t hidden);
   }];
   let hasVerifier = 1;
 }

@@ -123,6 +123,24 @@ func.func @moe(%x: tensor<?x64xf32>, %w: tensor<?x4xf32>, %i: tensor<?x4xi64>, %
 
 // -----
 
+// Shared experts: after the routed combine, the shared MLP of every token
+// (its linears dequantize FP8 with their block scales), added.
+// CHECK-LABEL: func.func @moe_shared
+// CHECK: scf.for {{.*}} -> (tensor<?x64xf32>)
+// CHECK: %[[ROUTED:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}} : tensor<?x4xi64>)
+// CHECK: tensor.extract %{{.*}} : tensor<2x4xf32>
+// CHECK: } -> tensor<?x32xf32>
+// CHECK: math.exp
+// CHECK: } -> tensor<?x64xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[ROUTED]], %{{.*}} : tensor<?x64xf32>, tensor<?x64xf32>)
+// CHECK: arith.addf
+func.func @moe_shared(%x: tensor<?x64xf32>, %w: tensor<?x4xf32>, %i: tensor<?x4xi64>, %g: tensor<16x32x64xf32>, %u: tensor<16x32x64xf32>, %d: tensor<16x64x32xf32>, %sg: tensor<32x64xf8E4M3FN>, %sd: tensor<64x32xf8E4M3FN>, %s1: tensor<2x4xf32>, %s2: tensor<4x2xf32>) -> tensor<?x64xf32> {
+  %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) shared(%sg, %sg, %sd, %s1, %s1, %s2) {shared_block_size = array<i64: 16, 16>} : (tensor<?x64xf32>, tensor<?x4xf32>, tensor<?x4xi64>, tensor<16x32x64xf32>, tensor<16x32x64xf32>, tensor<16x64x32xf32>, tensor<32x64xf8E4M3FN>, tensor<32x64xf8E4M3FN>, tensor<64x32xf8E4M3FN>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<4x2xf32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
 // Naive: decompress per-head keys and values from the latent, then attend.
 // CHECK-LABEL: func.func @mla_naive
 // CHECK: } -> tensor<?x?x128xf32>

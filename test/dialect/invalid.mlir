@@ -517,3 +517,35 @@ func.func @mla_decode_shared_checks(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4
   %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x8xf32>, tensor<?x1x32xf32>, tensor<?x1x6xf32>, tensor<128x32xf32>, tensor<?x64x38xf32>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
   return %0 : tensor<?x1x4x16xf32>
 }
+
+// -----
+
+func.func @moe_shared_count(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %sg: tensor<6x8xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{shared takes gate, up and down, then their scales when FP8 (3 or 6 operands), not 2}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) shared(%sg, %sg) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<6x8xf32>, tensor<6x8xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @moe_shared_down_shape(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %sg: tensor<6x8xf32>, %sd: tensor<8x5xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{shared down must have shape [8, 6]}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) shared(%sg, %sg, %sd) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<6x8xf32>, tensor<6x8xf32>, tensor<8x5xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @moe_shared_fp8_without_scales(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %sg: tensor<6x8xf8E4M3FN>, %sd: tensor<8x6xf8E4M3FN>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{FP8 shared experts need their three block scales, and only FP8 ones have scales}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) shared(%sg, %sg, %sd) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<6x8xf8E4M3FN>, tensor<6x8xf8E4M3FN>, tensor<8x6xf8E4M3FN>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @moe_shared_scales_shape(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %sg: tensor<6x8xf8E4M3FN>, %sd: tensor<8x6xf8E4M3FN>, %s: tensor<2x2xf32>, %bad: tensor<3x2xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{shared scales 2 must be f32 [2, 2]}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) shared(%sg, %sg, %sd, %s, %s, %bad) {shared_block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<6x8xf8E4M3FN>, tensor<6x8xf8E4M3FN>, tensor<8x6xf8E4M3FN>, tensor<2x2xf32>, tensor<2x2xf32>, tensor<3x2xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}

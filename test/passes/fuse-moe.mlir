@@ -123,3 +123,79 @@ func.func @negative_not_swiglu(%comb: tensor<?x4xf32>, %act: tensor<4x?x6xf32>, 
   } -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
 }
+
+// -----
+
+// The shared expert (a SwiGLU MLP of the same tokens added to the routed
+// experts' sum) is fused into the dsc.moe.
+#id = affine_map<(t, d) -> (t, d)>
+// CHECK-LABEL: func.func @shared_expert
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<?x8xf32>, %[[W:[^:]*]]: tensor<?x2xf32>, %[[I:[^:]*]]: tensor<?x2xi64>, %[[G:[^:]*]]: tensor<4x6x8xf32>, %[[U:[^:]*]]: tensor<4x6x8xf32>, %[[D:[^:]*]]: tensor<4x8x6xf32>, %[[SG:[^:]*]]: tensor<6x8xf32>, %[[SU:[^:]*]]: tensor<6x8xf32>, %[[SD:[^:]*]]: tensor<8x6xf32>)
+// CHECK-NEXT: %[[Y:.*]] = dsc.moe %[[X]], %[[W]], %[[I]] experts(%[[G]], %[[U]], %[[D]]) shared(%[[SG]], %[[SU]], %[[SD]])
+// CHECK-NEXT: return %[[Y]]
+func.func @shared_expert(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %u: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %sg: tensor<6x8xf32>, %su: tensor<6x8xf32>, %sd: tensor<8x6xf32>) -> tensor<?x8xf32> {
+  %routed = dsc.moe %x, %w, %i experts(%g, %u, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
+  %a = dsc.linear %x, %sg : (tensor<?x8xf32>, tensor<6x8xf32>) -> tensor<?x6xf32>
+  %b = dsc.linear %x, %su : (tensor<?x8xf32>, tensor<6x8xf32>) -> tensor<?x6xf32>
+  %h = dsc.swiglu %a, %b : tensor<?x6xf32>
+  %s = dsc.linear %h, %sd : (tensor<?x6xf32>, tensor<8x6xf32>) -> tensor<?x8xf32>
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %x, %c0 : tensor<?x8xf32>
+  %e = tensor.empty(%n) : tensor<?x8xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%routed, %s : tensor<?x8xf32>, tensor<?x8xf32>) outs(%e : tensor<?x8xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %r = arith.addf %p, %q : f32
+    linalg.yield %r : f32
+  } -> tensor<?x8xf32>
+  return %sum : tensor<?x8xf32>
+}
+
+// -----
+
+// FP8 shared experts keep their block scales, after the three matrices.
+#id = affine_map<(t, d) -> (t, d)>
+// CHECK-LABEL: func.func @shared_expert_fp8
+// CHECK: dsc.moe {{.*}} shared(%[[SG:[^,]*]], %[[SU:[^,]*]], %[[SD:[^,]*]], %[[GS:[^,]*]], %[[US:[^,]*]], %[[DS:[^)]*]]) {shared_block_size = array<i64: 4, 4>}
+// CHECK-NOT: dsc.linear
+func.func @shared_expert_fp8(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %u: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %sg: tensor<6x8xf8E4M3FN>, %su: tensor<6x8xf8E4M3FN>, %sd: tensor<8x6xf8E4M3FN>, %gs: tensor<2x2xf32>, %us: tensor<2x2xf32>, %ds: tensor<2x2xf32>) -> tensor<?x8xf32> {
+  %routed = dsc.moe %x, %w, %i experts(%g, %u, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
+  %a = dsc.linear %x, %sg scales %gs {block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<6x8xf8E4M3FN>, tensor<2x2xf32>) -> tensor<?x6xf32>
+  %b = dsc.linear %x, %su scales %us {block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<6x8xf8E4M3FN>, tensor<2x2xf32>) -> tensor<?x6xf32>
+  %h = dsc.swiglu %a, %b : tensor<?x6xf32>
+  %s = dsc.linear %h, %sd scales %ds {block_size = array<i64: 4, 4>} : (tensor<?x6xf32>, tensor<8x6xf8E4M3FN>, tensor<2x2xf32>) -> tensor<?x8xf32>
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %x, %c0 : tensor<?x8xf32>
+  %e = tensor.empty(%n) : tensor<?x8xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%s, %routed : tensor<?x8xf32>, tensor<?x8xf32>) outs(%e : tensor<?x8xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %r = arith.addf %p, %q : f32
+    linalg.yield %r : f32
+  } -> tensor<?x8xf32>
+  return %sum : tensor<?x8xf32>
+}
+
+// -----
+
+// negative_shared_other_tokens: an MLP of other tokens added to the routed
+// sum is not a shared expert; it stays separate.
+#id = affine_map<(t, d) -> (t, d)>
+// CHECK-LABEL: func.func @negative_shared_other_tokens
+// CHECK: dsc.moe {{.*}} experts(%{{[^)]*}}) :
+// CHECK: dsc.linear
+// CHECK: linalg.generic
+func.func @negative_shared_other_tokens(%x: tensor<?x8xf32>, %y: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %u: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %sg: tensor<6x8xf32>, %su: tensor<6x8xf32>, %sd: tensor<8x6xf32>) -> tensor<?x8xf32> {
+  %routed = dsc.moe %x, %w, %i experts(%g, %u, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
+  %a = dsc.linear %y, %sg : (tensor<?x8xf32>, tensor<6x8xf32>) -> tensor<?x6xf32>
+  %b = dsc.linear %y, %su : (tensor<?x8xf32>, tensor<6x8xf32>) -> tensor<?x6xf32>
+  %h = dsc.swiglu %a, %b : tensor<?x6xf32>
+  %s = dsc.linear %h, %sd : (tensor<?x6xf32>, tensor<8x6xf32>) -> tensor<?x8xf32>
+  %c0 = arith.constant 0 : index
+  %n = tensor.dim %x, %c0 : tensor<?x8xf32>
+  %e = tensor.empty(%n) : tensor<?x8xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%routed, %s : tensor<?x8xf32>, tensor<?x8xf32>) outs(%e : tensor<?x8xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %r = arith.addf %p, %q : f32
+    linalg.yield %r : f32
+  } -> tensor<?x8xf32>
+  return %sum : tensor<?x8xf32>
+}
