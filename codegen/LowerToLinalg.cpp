@@ -70,39 +70,8 @@ struct LowerRmsNorm : OpRewritePattern<RmsNormOp> {
   LogicalResult matchAndRewrite(RmsNormOp op,
                                 PatternRewriter &rewriter) const override {
     TensorMath m(rewriter, op.getLoc());
-    auto type = op.getInput().getType();
-    unsigned rank = type.getRank();
-    int64_t width = type.getShape().back();
-    SmallVector<unsigned> all = iota(rank);
-    SmallVector<unsigned> lead(all.begin(), all.end() - 1);
-    SmallVector<OpFoldResult> leadSizes = m.sizes(op.getInput());
-    leadSizes.pop_back();
-    Value sumInit = m.filled(leadSizes, rewriter.getF32Type(), 0.0);
-    Value sumSq = m.generic(
-        op.getInput(), sumInit, rank, {all, lead}, {rank - 1},
-        [](OpBuilder &b, Location l, ValueRange a) {
-          Value x = TensorMath(b, l).toF32(a[0]);
-          Value sq = arith::MulFOp::create(b, l, x, x);
-          linalg::YieldOp::create(
-              b, l, arith::AddFOp::create(b, l, sq, a[1]).getResult());
-        })[0];
-    double eps = op.getEpsilon().convertToDouble();
-    Type eltType = type.getElementType();
-    Value init = m.empty(m.sizes(op.getInput()), eltType);
-    Value result =
-        m.generic({op.getInput(), sumSq, op.getWeight()}, init, rank,
-                  {all, lead, {rank - 1}, all}, {},
-                  [&](OpBuilder &b, Location l, ValueRange a) {
-                    TensorMath s(b, l);
-                    Value mean = arith::DivFOp::create(
-                        b, l, a[1], s.f32(static_cast<double>(width)));
-                    Value inv = math::RsqrtOp::create(
-                        b, l, arith::AddFOp::create(b, l, mean, s.f32(eps)));
-                    Value y = arith::MulFOp::create(b, l, s.toF32(a[0]), inv);
-                    y = arith::MulFOp::create(b, l, y, s.toF32(a[2]));
-                    linalg::YieldOp::create(b, l, fromF32(b, l, y, eltType));
-                  })[0];
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, m.rmsNorm(op.getInput(), op.getWeight(),
+                                     op.getEpsilon().convertToDouble()));
     return success();
   }
 };
@@ -306,20 +275,7 @@ struct LowerSwiglu : OpRewritePattern<SwigluOp> {
   LogicalResult matchAndRewrite(SwigluOp op,
                                 PatternRewriter &rewriter) const override {
     TensorMath m(rewriter, op.getLoc());
-    Type eltType = op.getType().getElementType();
-    Value result =
-        m.map({op.getGate(), op.getUp()}, eltType,
-              [&](OpBuilder &b, Location l, ValueRange a) {
-                TensorMath s(b, l);
-                Value g = s.toF32(a[0]);
-                Value negG = arith::NegFOp::create(b, l, g);
-                Value denom = arith::AddFOp::create(
-                    b, l, s.f32(1.0), math::ExpOp::create(b, l, negG));
-                Value silu = arith::DivFOp::create(b, l, g, denom);
-                Value y = arith::MulFOp::create(b, l, silu, s.toF32(a[1]));
-                linalg::YieldOp::create(b, l, fromF32(b, l, y, eltType));
-              });
-    rewriter.replaceOp(op, result);
+    rewriter.replaceOp(op, m.swiglu(op.getGate(), op.getUp()));
     return success();
   }
 };

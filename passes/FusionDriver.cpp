@@ -46,7 +46,8 @@ mlir::dsc::applyFusionPatterns(Operation *root,
       return failure();
     unsigned fused = spec.countFused(fn) - before;
     total += fused;
-    if (!report)
+    // An empty `none` means: no row for a function without candidates.
+    if (!report || (!fused && misses.reasons.empty() && spec.none.empty()))
       continue;
     std::string status = fused ? std::string("fused")
                          : misses.reasons.empty()

@@ -20,7 +20,8 @@ namespace mlir::dsc {
 struct FusionSpec {
   /// The pattern's name in the report ("moe", "mla").
   StringRef name;
-  /// The status when a function holds no candidate ("no experts").
+  /// The status when a function holds no candidate ("no experts"); empty:
+  /// such functions get no report remark.
   StringRef none;
   /// The failure reason that means "not a candidate at all": not a miss.
   StringRef notACandidate;

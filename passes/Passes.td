@@ -21,6 +21,37 @@ def DscDedupFunctions : Pass<"dsc-dedup-functions", "ModuleOp"> {
   ];
 }
 
+def DscFuseElementwise : Pass<"dsc-fuse-elementwise"> {
+  let summary = "Rewrite decomposed RMSNorm and SwiGLU into dsc ops";
+  let description = [{
+    Frontends that do not know DeepSeek spell RMSNorm and SwiGLU out as
+    arithmetic. This pass finds them by what an elementwise generic's body
+    computes, seen as a product of factors (any order of multiplications,
+    division or multiplication by a reciprocal, casts around values):
+
+    - `x * w * rsqrt(sum_sq / width + eps)` (or `/ sqrt(...)`), where
+      `sum_sq` is a reduction generic summing `x * x` (or `x^2`) over the
+      last dimension of the same `x` and `w` is indexed by the last
+      dimension: `dsc.rms_norm %x, %w {epsilon}`;
+    - `g / (1 + exp(-g)) * u` (`g * sigmoid(g) * u`), g and u same-shaped:
+      `dsc.swiglu %g, %u`.
+
+    The forms are those linalg's elementwise fusion leaves (one reduction,
+    one elementwise generic), which is also how `dsc-compile
+    --import-decomposed` imports them. Near misses (no epsilon, a mean
+    over another width, a sigmoid of another value) stay, with the reason
+    in the report; functions without a candidate get no report row.
+  }];
+  let dependentDialects = ["::mlir::dsc::DscDialect"];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit one remark per function with a candidate: fused, or why not">
+  ];
+  let statistics = [
+    Statistic<"numFused", "fused", "Number of norms and activations fused">
+  ];
+}
+
 def DscFuseMoe : Pass<"dsc-fuse-moe"> {
   let summary = "Rewrite dense masked experts into dsc.moe (sparse dispatch)";
   let description = [{

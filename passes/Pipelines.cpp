@@ -13,8 +13,13 @@ void mlir::dsc::buildGraphPipeline(OpPassManager &pm,
   // 1. Fold shapes and constants the importer left behind.
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  // 2. Fusion: latent attention, sparse expert dispatch.
+  // 2. Fusion: norms and activations, latent attention, sparse expert
+  //    dispatch.
   if (options.fuse) {
+    // Norms and activations first: the experts' pattern expects dsc.swiglu.
+    DscFuseElementwiseOptions fuseElementwise;
+    fuseElementwise.report = options.report;
+    pm.addPass(createDscFuseElementwise(fuseElementwise));
     DscFuseMlaOptions fuseMla;
     fuseMla.form = options.mlaForm;
     fuseMla.report = options.report;

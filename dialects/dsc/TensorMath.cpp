@@ -218,6 +218,50 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
                  {{0, 2, 1, 4}, vMap, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
 }
 
+Value TensorMath::rmsNorm(Value x, Value w, double eps) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  int64_t width = type.getShape().back();
+  auto [all, lead] = allAndLeading(rank);
+  SmallVector<OpFoldResult> leadSizes = sizes(x);
+  leadSizes.pop_back();
+  Value sumSq =
+      generic(x, filled(leadSizes, b.getF32Type(), 0.0), rank, {all, lead},
+              {rank - 1}, [](OpBuilder &nb, Location l, ValueRange a) {
+                Value v = TensorMath(nb, l).toF32(a[0]);
+                Value sq = arith::MulFOp::create(nb, l, v, v);
+                linalg::YieldOp::create(
+                    nb, l, arith::AddFOp::create(nb, l, sq, a[1]).getResult());
+              })[0];
+  Type eltType = type.getElementType();
+  return generic({x, sumSq, w}, empty(sizes(x), eltType), rank,
+                 {all, lead, {rank - 1}, all}, {},
+                 [&](OpBuilder &nb, Location l, ValueRange a) {
+                   TensorMath s(nb, l);
+                   Value mean = arith::DivFOp::create(
+                       nb, l, a[1], s.f32(static_cast<double>(width)));
+                   Value inv = math::RsqrtOp::create(
+                       nb, l, arith::AddFOp::create(nb, l, mean, s.f32(eps)));
+                   Value y = arith::MulFOp::create(nb, l, s.toF32(a[0]), inv);
+                   y = arith::MulFOp::create(nb, l, y, s.toF32(a[2]));
+                   linalg::YieldOp::create(nb, l, s.fromF32(y, eltType));
+                 })[0];
+}
+
+Value TensorMath::swiglu(Value g, Value u) {
+  Type eltType = cast<RankedTensorType>(g.getType()).getElementType();
+  return map({g, u}, eltType, [&](OpBuilder &nb, Location l, ValueRange a) {
+    TensorMath s(nb, l);
+    Value gate = s.toF32(a[0]);
+    Value negG = arith::NegFOp::create(nb, l, gate);
+    Value denom = arith::AddFOp::create(nb, l, s.f32(1.0),
+                                        math::ExpOp::create(nb, l, negG));
+    Value silu = arith::DivFOp::create(nb, l, gate, denom);
+    Value y = arith::MulFOp::create(nb, l, silu, s.toF32(a[1]));
+    linalg::YieldOp::create(nb, l, s.fromF32(y, eltType));
+  });
+}
+
 std::pair<Value, Value> TensorMath::splitKvB(Value kvb, int64_t heads,
                                              int64_t dn, int64_t dv) {
   auto type = cast<RankedTensorType>(kvb.getType());
@@ -337,4 +381,10 @@ Value TensorMath::toF32(Value scalar) {
   if (cast<FloatType>(type).getWidth() < 32)
     return arith::ExtFOp::create(b, loc, f32Type, scalar);
   return arith::TruncFOp::create(b, loc, f32Type, scalar);
+}
+
+Value TensorMath::fromF32(Value scalar, Type type) {
+  if (type == b.getF32Type())
+    return scalar;
+  return arith::TruncFOp::create(b, loc, type, scalar);
 }

@@ -68,6 +68,13 @@ public:
   /// Without it, keys and queries are the same positions.
   Value causalAttention(Value qA, Value kA, Value qB, Value kB, Value v,
                         double scale, Value past = {});
+  /// RMSNorm over the last dimension: `x * rsqrt(mean(x^2) + eps) * w`,
+  /// computed in f32 (a sum-of-squares reduction, then one elementwise
+  /// generic), the result in `x`'s element type.
+  Value rmsNorm(Value x, Value w, double eps);
+  /// SwiGLU: `g / (1 + exp(-g)) * u` (silu(g) * u) elementwise, computed in
+  /// f32, the result in `g`'s element type.
+  Value swiglu(Value g, Value u);
   /// MLA's kv_b [heads * (dn + dv), C] split per head into W_UK
   /// [heads, dn, C] and W_UV [heads, dv, C].
   std::pair<Value, Value> splitKvB(Value kvb, int64_t heads, int64_t dn,
@@ -90,6 +97,8 @@ public:
   Value index(int64_t value);
   /// Extends or truncates a float scalar to f32.
   Value toF32(Value scalar);
+  /// An f32 scalar truncated to `type` (a float type).
+  Value fromF32(Value scalar, Type type);
 
 private:
   OpBuilder &b;

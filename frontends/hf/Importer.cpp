@@ -83,6 +83,8 @@ private:
   //===--------------------------------------------------------------------===//
 
   Value rmsNorm(Value x, const std::string &name, int64_t width);
+  /// dsc.swiglu, or its arithmetic with ImportOptions::decomposed.
+  Value swiglu(Value gate, Value up);
   Value rope(Value x, Value positions);
   Value mlp(Value x, const std::string &prefix, int64_t width);
   Value attention(Value x, Value positions, const std::string &prefix);
@@ -257,8 +259,16 @@ Value Importer::dequantize(Value w, Value scales) {
 
 Value Importer::rmsNorm(Value x, const std::string &name, int64_t width) {
   Value w = weight(name, {width});
+  if (options.decomposed)
+    return TensorMath(b, loc).rmsNorm(x, w, cfg.rmsNormEps);
   return RmsNormOp::create(b, loc, x.getType(), x, w,
                            b.getF64FloatAttr(cfg.rmsNormEps));
+}
+
+Value Importer::swiglu(Value gate, Value up) {
+  if (options.decomposed)
+    return TensorMath(b, loc).swiglu(gate, up);
+  return SwigluOp::create(b, loc, gate.getType(), gate, up);
 }
 
 Value Importer::rope(Value x, Value positions) {
@@ -271,8 +281,7 @@ Value Importer::mlp(Value x, const std::string &prefix, int64_t width) {
   int64_t d = cfg.hiddenSize;
   Value gate = linear(x, prefix + "gate_proj.weight", width, d);
   Value up = linear(x, prefix + "up_proj.weight", width, d);
-  Value act = SwigluOp::create(b, loc, gate.getType(), gate, up);
-  return linear(act, prefix + "down_proj.weight", d, width);
+  return linear(swiglu(gate, up), prefix + "down_proj.weight", d, width);
 }
 
 Value Importer::attention(Value x, Value positions, const std::string &prefix) {
@@ -397,7 +406,7 @@ Value Importer::moe(Value x, const std::string &prefix) {
                       {{1, 3}, {0, 2, 3}, {0, 1, 2}}, {3}, dot)[0];
   Value u = m.generic({xt, wu}, m.filled(etw, f32, 0.0), 4,
                       {{1, 3}, {0, 2, 3}, {0, 1, 2}}, {3}, dot)[0];
-  Value act = SwigluOp::create(b, loc, g.getType(), g, u);
+  Value act = swiglu(g, u);
   // Loops (t, d, e, w): y[t, d] = sum_e combine[t, e] sum_w act[e, t, w] wd[e,
   // d, w]
   SmallVector<OpFoldResult> td = {te[0], b.getIndexAttr(d)};

@@ -42,6 +42,7 @@ def main():
     ap.add_argument("--embed-weights", action="store_true")
     ap.add_argument("--mla-form", default="auto")
     ap.add_argument("--import-attention", default="naive")
+    ap.add_argument("--import-decomposed", action="store_true")
     ap.add_argument("--generation", choices=["kv-cache", "recompute"], default="kv-cache")
     args = ap.parse_args()
 
@@ -55,6 +56,8 @@ def main():
                    "--import-attention", args.import_attention]
     if args.embed_weights:
         compile_cmd.append("--embed-weights")
+    if args.import_decomposed:
+        compile_cmd.append("--import-decomposed")
     run(compile_cmd)
 
     prompts = ";".join(",".join(str(t) for t in r["prompt"]) for r in results)

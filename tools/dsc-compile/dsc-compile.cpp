@@ -107,6 +107,12 @@ cl::opt<std::string> importAttention(
              "DeepSeek's reference code with attn_impl=absorb); the fusion "
              "finds both"),
     cl::cat(category));
+cl::opt<bool> importDecomposed(
+    "import-decomposed",
+    cl::desc("Import RMSNorm and SwiGLU as plain arithmetic, as a frontend "
+             "that does not know DeepSeek would; dsc-fuse-elementwise "
+             "recovers them"),
+    cl::cat(category));
 cl::opt<bool> noKvCache(
     "no-kv-cache",
     cl::desc("Do not add the KV-cached prefill and decode entry points "
@@ -465,6 +471,7 @@ int main(int argc, char **argv) {
     hf::ImportOptions options;
     options.shapesOnly = shapesOnly;
     options.absorbedAttention = importAttention == "absorbed";
+    options.decomposed = importDecomposed;
     auto imported = hf::importCheckpoint(context, modelPath, options);
     if (!imported.ok())
       return fail(std::string(imported.status().message()));
