@@ -270,6 +270,18 @@ struct LowerEmbed : OpRewritePattern<EmbedOp> {
 // swiglu
 //===----------------------------------------------------------------------===//
 
+struct LowerAddRmsNorm : OpRewritePattern<AddRmsNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AddRmsNormOp op,
+                                PatternRewriter &rewriter) const override {
+    TensorMath m(rewriter, op.getLoc());
+    Value sum = m.add(op.getInput(), op.getResidual());
+    rewriter.replaceOp(op, {sum, m.rmsNorm(sum, op.getWeight(),
+                                           op.getEpsilon().convertToDouble())});
+    return success();
+  }
+};
+
 struct LowerSwiglu : OpRewritePattern<SwigluOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(SwigluOp op,
@@ -929,7 +941,8 @@ struct DscLowerToLinalgPass
 } // namespace
 
 void mlir::dsc::populateDscToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<LowerRmsNorm, LowerRope, LowerLinear, LowerEmbed, LowerSwiglu,
-               LowerGate, LowerMla, LowerMlaDecode, LowerMoe>(
-      patterns.getContext());
+  patterns
+      .add<LowerRmsNorm, LowerAddRmsNorm, LowerRope, LowerLinear, LowerEmbed,
+           LowerSwiglu, LowerGate, LowerMla, LowerMlaDecode, LowerMoe>(
+          patterns.getContext());
 }

@@ -325,8 +325,44 @@ struct FuseSwiglu : OpRewritePattern<linalg::GenericOp> {
   }
 };
 
+/// A residual add whose sum is normalised: `s = x + r; y = rms_norm(s)`
+/// becomes `s, y = dsc.add_rms_norm x, r`, one pass over both operands.
+struct FuseAddRmsNorm : OpRewritePattern<RmsNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(RmsNormOp op,
+                                PatternRewriter &rewriter) const override {
+    auto add = op.getInput().getDefiningOp<linalg::GenericOp>();
+    if (!add || !isElementwise(add) || add.getNumDpsInputs() != 2 ||
+        !bodyIs<arith::AddFOp>(add))
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+    Block &body = add.getRegion().front();
+    auto sum = cast<arith::AddFOp>(body.front());
+    Value lhs = add.getDpsInputs()[0], rhs = add.getDpsInputs()[1];
+    auto type = op.getType();
+    if (!llvm::all_of(add.getIndexingMapsArray(),
+                      [](AffineMap m) { return m.isIdentity(); }) ||
+        lhs.getType() != type || rhs.getType() != type ||
+        !llvm::is_contained({sum.getLhs(), sum.getRhs()},
+                            body.getArgument(0)) ||
+        !llvm::is_contained({sum.getLhs(), sum.getRhs()}, body.getArgument(1)))
+      return rewriter.notifyMatchFailure(
+          op, "the normalised sum is not of two same-shaped tensors");
+    auto fused = AddRmsNormOp::create(rewriter, op.getLoc(), type, type, lhs,
+                                      rhs, op.getWeight(), op.getEpsilon());
+    rewriter.replaceOp(add, fused.getSum());
+    rewriter.replaceOp(op, fused.getNormed());
+    return success();
+  }
+};
+
+/// The fusions under `root`: each dsc.rms_norm and dsc.swiglu, and each
+/// dsc.add_rms_norm twice (it replaces a norm, fused or not, and fuses the
+/// add into it), so that the difference before and after counts each
+/// rewrite once.
 unsigned countFusedElementwise(Operation *root) {
-  return countOps<RmsNormOp>(root) + countOps<SwigluOp>(root);
+  return countOps<RmsNormOp>(root) + countOps<SwigluOp>(root) +
+         2 * countOps<AddRmsNormOp>(root);
 }
 
 struct DscFuseElementwisePass
@@ -335,7 +371,7 @@ struct DscFuseElementwisePass
 
   void runOnOperation() override {
     RewritePatternSet set(&getContext());
-    set.add<FuseRmsNorm, FuseSwiglu>(&getContext());
+    set.add<FuseRmsNorm, FuseSwiglu, FuseAddRmsNorm>(&getContext());
     FrozenRewritePatternSet patterns(std::move(set));
     // Functions without a candidate get no report row.
     FusionSpec spec{"norm/act", "", kNotACandidate, countFusedElementwise};

@@ -34,7 +34,9 @@ def DscFuseElementwise : Pass<"dsc-fuse-elementwise"> {
       last dimension of the same `x` and `w` is indexed by the last
       dimension: `dsc.rms_norm %x, %w {epsilon}`;
     - `g / (1 + exp(-g)) * u` (`g * sigmoid(g) * u`), g and u same-shaped:
-      `dsc.swiglu %g, %u`.
+      `dsc.swiglu %g, %u`;
+    - a residual add (an elementwise add of two same-shaped tensors) whose
+      sum is normalised: `%sum, %normed = dsc.add_rms_norm %x, %r, %w`.
 
     The forms are those linalg's elementwise fusion leaves (one reduction,
     one elementwise generic), which is also how `dsc-compile

@@ -104,6 +104,26 @@ LogicalResult RmsNormOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// AddRmsNormOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AddRmsNormOp::verify() {
+  auto input = getInput().getType();
+  auto weight = getWeight().getType();
+  if (getResidual().getType() != input || getSum().getType() != input ||
+      getNormed().getType() != input)
+    return emitOpError("input, residual and both results must have one type");
+  if (input.getRank() < 1 || weight.getRank() != 1 ||
+      !sizesAgree(weight.getDimSize(0), input.getShape().back()))
+    return emitOpError("weight must be a vector of the input's last "
+                       "dimension size ")
+           << input.getShape().back();
+  if (!(getEpsilon().convertToDouble() > 0.0))
+    return emitOpError("epsilon must be positive");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // RopeOp
 //===----------------------------------------------------------------------===//
 

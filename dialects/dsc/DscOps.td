@@ -93,6 +93,35 @@ def Dsc_RmsNormOp : Dsc_Op<"rms_norm", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// AddRmsNormOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_AddRmsNormOp : Dsc_Op<"add_rms_norm", [Pure]> {
+  let summary = "residual add followed by RMSNorm of the sum";
+  let description = [{
+    `sum = input + residual` and `normed = rms_norm(sum, weight, epsilon)`
+    in one op, as a decoder layer adds the attention output to its residual
+    stream and normalises the result for the MLP. A kernel reads both
+    operands once and writes both results (the kernel library's fused add
+    + RMSNorm); `sum` continues the residual stream.
+
+    ```mlir
+    %sum, %normed = dsc.add_rms_norm %x, %res, %w {epsilon = 1.0e-06 : f64}
+        : (tensor<?x?x7168xf32>, tensor<?x?x7168xf32>, tensor<7168xf32>)
+        -> (tensor<?x?x7168xf32>, tensor<?x?x7168xf32>)
+    ```
+  }];
+  let arguments = (ins Dsc_FloatTensor:$input, Dsc_FloatTensor:$residual,
+                       Dsc_FloatTensor:$weight, F64Attr:$epsilon);
+  let results = (outs Dsc_FloatTensor:$sum, Dsc_FloatTensor:$normed);
+  let assemblyFormat = [{
+    $input `,` $residual `,` $weight attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // RopeOp
 //===----------------------------------------------------------------------===//
 

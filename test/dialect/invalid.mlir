@@ -549,3 +549,19 @@ func.func @moe_shared_scales_shape(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i:
   %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) shared(%sg, %sg, %sd, %s, %s, %bad) {shared_block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<6x8xf8E4M3FN>, tensor<6x8xf8E4M3FN>, tensor<8x6xf8E4M3FN>, tensor<2x2xf32>, tensor<2x2xf32>, tensor<3x2xf32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
+
+// -----
+
+func.func @add_rms_norm_types(%x: tensor<?x?x8xf32>, %r: tensor<?x8xf32>, %w: tensor<8xf32>) -> tensor<?x?x8xf32> {
+  // expected-error @+1 {{input, residual and both results must have one type}}
+  %s, %n = dsc.add_rms_norm %x, %r, %w {epsilon = 1.0e-06 : f64} : (tensor<?x?x8xf32>, tensor<?x8xf32>, tensor<8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>)
+  return %n : tensor<?x?x8xf32>
+}
+
+// -----
+
+func.func @add_rms_norm_epsilon(%x: tensor<?x?x8xf32>, %w: tensor<8xf32>) -> tensor<?x?x8xf32> {
+  // expected-error @+1 {{epsilon must be positive}}
+  %s, %n = dsc.add_rms_norm %x, %x, %w {epsilon = 0.0 : f64} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>)
+  return %n : tensor<?x?x8xf32>
+}

@@ -44,3 +44,14 @@ func.func @norm_act(%x: tensor<?x?x8xf32>, %w: tensor<8xf32>, %g: tensor<?x6xf32
 // SIGMOID-LABEL: func.func @swiglu_onnx
 // SIGMOID-NOT: dsc.swiglu
 // SIGMOID: math.exp
+
+// A residual add whose sum is normalised becomes dsc.add_rms_norm: the sum
+// continues the residual stream, the norm feeds the MLP.
+// RUN: dsc-opt %S/Inputs/add-rms-norm.mlir --split-input-file --dsc-fuse-elementwise --canonicalize | FileCheck %s --check-prefix=ADD
+// ADD-LABEL: func.func @residual
+// ADD-NEXT: %[[S:.*]], %[[N:.*]] = dsc.add_rms_norm %arg0, %arg1, %arg2 {epsilon = 9.9999999999999995E-7 : f64}
+// ADD-NEXT: return %[[S]], %[[N]]
+// negative_broadcast_add: a bias broadcast into the sum is not a residual.
+// ADD-LABEL: func.func @negative_broadcast_add
+// ADD-NOT: dsc.add_rms_norm
+// ADD: dsc.rms_norm
