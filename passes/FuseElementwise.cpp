@@ -18,9 +18,11 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -369,7 +371,27 @@ struct DscFuseElementwisePass
     : mlir::dsc::impl::DscFuseElementwiseBase<DscFuseElementwisePass> {
   using DscFuseElementwiseBase::DscFuseElementwiseBase;
 
+  /// Merges chains of one-op generics (a frontend's op-by-op graph) the way
+  /// linalg's elementwise fusion does, but only into elementwise consumers
+  /// and single-input reductions: a producer merged into a contraction
+  /// would be recomputed for every term of its sum.
+  LogicalResult fuseElementwiseChains() {
+    RewritePatternSet set(&getContext());
+    linalg::populateElementwiseOpsFusionPatterns(set, [](OpOperand *operand) {
+      auto producer = operand->get().getDefiningOp<linalg::GenericOp>();
+      auto consumer = dyn_cast<linalg::GenericOp>(operand->getOwner());
+      if (!producer || !consumer || !producer->hasOneUse() ||
+          producer.getNumLoops() != producer.getNumParallelLoops())
+        return false;
+      return consumer.getNumLoops() == consumer.getNumParallelLoops() ||
+             consumer.getNumDpsInputs() == 1;
+    });
+    return applyPatternsGreedily(getOperation(), std::move(set));
+  }
+
   void runOnOperation() override {
+    if (chains && failed(fuseElementwiseChains()))
+      return signalPassFailure();
     RewritePatternSet set(&getContext());
     set.add<FuseRmsNorm, FuseSwiglu, FuseAddRmsNorm>(&getContext());
     FrozenRewritePatternSet patterns(std::move(set));

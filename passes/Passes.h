@@ -37,6 +37,9 @@ struct GraphOptions {
   /// Derive the KV-cached `@prefill` and `@decode` entry points
   /// (dsc-kv-cache) after fusion.
   bool kvCache = false;
+  /// Merge chains of one-op elementwise generics before matching norms and
+  /// activations (graphs from the ONNX importer).
+  bool elementwiseChains = false;
 };
 
 /// The graph-level pipeline run after import: cleanup, fusion and

@@ -40,14 +40,19 @@ def DscFuseElementwise : Pass<"dsc-fuse-elementwise"> {
 
     The forms are those linalg's elementwise fusion leaves (one reduction,
     one elementwise generic), which is also how `dsc-compile
-    --import-decomposed` imports them. Near misses (no epsilon, a mean
+    --import-decomposed` imports them; with `chains`, the pass first merges
+    an op-by-op graph (the ONNX importer's) into that form. Near misses (no epsilon, a mean
     over another width, a sigmoid of another value) stay, with the reason
     in the report; functions without a candidate get no report row.
   }];
-  let dependentDialects = ["::mlir::dsc::DscDialect"];
+  let dependentDialects = ["::mlir::dsc::DscDialect",
+                           "::mlir::linalg::LinalgDialect"];
   let options = [
     Option<"report", "report", "bool", /*default=*/"false",
-           "Emit one remark per function with a candidate: fused, or why not">
+           "Emit one remark per function with a candidate: fused, or why not">,
+    Option<"chains", "chains", "bool", /*default=*/"false",
+           "First merge chains of one-op elementwise generics (a frontend's "
+           "op-by-op graph) into their elementwise or reduction consumers">
   ];
   let statistics = [
     Statistic<"numFused", "fused", "Number of norms and activations fused">

@@ -19,6 +19,7 @@ void mlir::dsc::buildGraphPipeline(OpPassManager &pm,
     // Norms and activations first: the experts' pattern expects dsc.swiglu.
     DscFuseElementwiseOptions fuseElementwise;
     fuseElementwise.report = options.report;
+    fuseElementwise.chains = options.elementwiseChains;
     pm.addPass(createDscFuseElementwise(fuseElementwise));
     DscFuseMlaOptions fuseMla;
     fuseMla.form = options.mlaForm;

@@ -16,7 +16,7 @@
 #include "dialects/dsc/DscDialect.h"
 #include "dialects/dsc/DscOps.h"
 #include "frontends/hf/Importer.h"
-#include "frontends/onnx/OnnxModel.h"
+#include "frontends/onnx/OnnxImporter.h"
 #include "passes/Passes.h"
 #include "runtime/WeightBinder.h"
 #include "runtime/artifact/Artifact.h"
@@ -419,19 +419,18 @@ int main(int argc, char **argv) {
     return fail("--import-attention: expected naive or absorbed, not '" +
                 importAttention + "'");
   bool isMlir = StringRef(modelPath).ends_with(".mlir");
+  // An ONNX file carries its weights: the artifact always embeds them.
+  std::unique_ptr<::dsc::onnx_frontend::OnnxModel> onnxModel;
   if (StringRef(modelPath).ends_with(".onnx")) {
-    // The ONNX frontend reads and checks the file; the conversion to the
-    // canonical graph is not written yet.
     absl::StatusOr<std::unique_ptr<::dsc::onnx_frontend::OnnxModel>> onnx =
         ::dsc::onnx_frontend::OnnxModel::load(modelPath);
     if (!onnx.ok())
       return fail(std::string(onnx.status().message()));
-    return fail(modelPath + ": a valid ONNX model (opset " +
-                std::to_string((*onnx)->opset()) + ", " +
-                std::to_string((*onnx)->nodeCount()) + " nodes, " +
-                std::to_string((*onnx)->initializers().size()) +
-                " initializers), but converting ONNX graphs to the dsc graph "
-                "is not implemented yet (issue #4)");
+    onnxModel = std::move(*onnx);
+    if (shapesOnly)
+      return fail("--shapes-only reads a checkpoint's config.json; an ONNX "
+                  "file has its weights");
+    embedWeights = true;
   }
   if (embedWeights && shapesOnly)
     return fail("--embed-weights needs the weights; drop --shapes-only");
@@ -465,9 +464,19 @@ int main(int argc, char **argv) {
         parseSourceFile<ModuleOp>(modelPath, sourceMgr, ParserConfig(&context));
     if (!module)
       return fail(modelPath + ": cannot parse the MLIR file");
+  } else if (onnxModel) {
+    auto imported =
+        ::dsc::onnx_frontend::importOnnx(context, *onnxModel, modelPath);
+    if (!imported.ok())
+      return fail(std::string(imported.status().message()));
+    module = std::move(*imported);
+    SmallString<256> abs(modelPath);
+    llvm::sys::fs::make_absolute(abs);
+    source = abs.str().str();
   } else {
     if (!llvm::sys::fs::is_directory(modelPath))
-      return fail(modelPath + ": not a checkpoint directory or .mlir file");
+      return fail(modelPath +
+                  ": not a checkpoint directory, .onnx or .mlir file");
     hf::ImportOptions options;
     options.shapesOnly = shapesOnly;
     options.absorbedAttention = importAttention == "absorbed";
@@ -498,6 +507,7 @@ int main(int argc, char **argv) {
     graphOptions.report = true;
     graphOptions.mlaForm = mlaForm;
     graphOptions.kvCache = !noKvCache;
+    graphOptions.elementwiseChains = onnxModel != nullptr;
     mlir::dsc::buildGraphPipeline(pm, graphOptions);
     if (emit != Emit::Fused)
       pm.addPass(mlir::dsc::createDscWeightsToArguments());
@@ -641,9 +651,13 @@ int main(int argc, char **argv) {
   //    once per distinct param however many entry points take it.
   if (embedWeights) {
     progress.stage("pack weights into the artifact");
-    auto checkpoint = st::Checkpoint::open(source);
-    if (!checkpoint.ok())
-      return fail(std::string(checkpoint.status().message()));
+    std::unique_ptr<st::Checkpoint> checkpoint;
+    if (!onnxModel) {
+      auto opened = st::Checkpoint::open(source);
+      if (!opened.ok())
+        return fail(std::string(opened.status().message()));
+      checkpoint = std::move(*opened);
+    }
     std::map<std::string, std::string> sectionOf;
     json::Value withSections = json::Value::array();
     for (const json::Value &entryPoint : entryPoints->getArray()) {
@@ -660,10 +674,20 @@ int main(int argc, char **argv) {
               key, "weights/" + std::to_string(sectionOf.size()));
           if (inserted) {
             std::vector<uint8_t> bytes(spec->numBytes());
-            if (absl::Status s =
-                    rt::packParam(**checkpoint, *spec, bytes.data());
-                !s.ok())
+            if (onnxModel) {
+              // The importer made an f32 weight of each float initializer.
+              const ::dsc::onnx_frontend::OnnxInitializer *init =
+                  onnxModel->findInitializer(spec->name);
+              if (!init)
+                return fail(modelPath + ": no initializer '" + spec->name +
+                            "' for a weight of the graph");
+              ::dsc::onnx_frontend::initializerToF32(
+                  *init, reinterpret_cast<float *>(bytes.data()));
+            } else if (absl::Status s =
+                           rt::packParam(**&checkpoint, *spec, bytes.data());
+                       !s.ok()) {
               return fail(std::string(s.message()));
+            }
             writer.addSection(it->second, std::move(bytes));
           }
           arg.set("section", it->second);
