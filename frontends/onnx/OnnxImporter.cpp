@@ -371,6 +371,22 @@ Value Importer::tensor(const std::string &name) {
 // Building blocks
 //===----------------------------------------------------------------------===//
 
+/// An int64 index into a dimension of `extent` elements as an `index`:
+/// negative ones count from the end, and the result is clamped into the
+/// dimension so that a bad index can never read or write outside.
+Value clampIndex(OpBuilder &nb, Location l, Value i64Index, Value extent) {
+  Value i = arith::IndexCastOp::create(nb, l, nb.getIndexType(), i64Index);
+  Value zero = arith::ConstantIndexOp::create(nb, l, 0);
+  Value negative =
+      arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, i, zero);
+  i = arith::SelectOp::create(nb, l, negative,
+                              arith::AddIOp::create(nb, l, i, extent), i);
+  Value last = arith::SubIOp::create(nb, l, extent,
+                                     arith::ConstantIndexOp::create(nb, l, 1));
+  return arith::MinSIOp::create(nb, l, arith::MaxSIOp::create(nb, l, i, zero),
+                                last);
+}
+
 Value Importer::generic(
     ValueRange inputs, ArrayRef<OpFoldResult> outSizes, Type outElt,
     ArrayRef<AffineMap> inputMaps,
@@ -669,6 +685,16 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
       known(input(node, 0))->elements.size() == 1) {
     Known k = *known(input(node, 0));
     k.scalar = op == "Squeeze";
+    setKnown(out(0), std::move(k));
+    return absl::OkStatus();
+  }
+  if (op == "Reshape" && allKnown(2) &&
+      known(input(node, 1))->elements.size() <= 1) {
+    // A known vector (or scalar) reshaped to a vector or a scalar.
+    Known k = *known(input(node, 0));
+    k.scalar = known(input(node, 1))->elements.empty();
+    if (k.scalar && k.elements.size() != 1)
+      return fail(node, "cannot reshape a vector to a scalar");
     setKnown(out(0), std::move(k));
     return absl::OkStatus();
   }
@@ -1093,20 +1119,7 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
         generic(idx, outSizes, dt.getElementType(),
                 AffineMap::get(rank, 0, idxExprs, &ctx),
                 [&](OpBuilder &nb, Location l, ValueRange a) {
-                  // Negative indices count from the end; out-of-range ones
-                  // are clamped so that they can never read outside.
-                  Value i = arith::IndexCastOp::create(nb, l, nb.getIndexType(),
-                                                       a[0]);
-                  Value zero = arith::ConstantIndexOp::create(nb, l, 0);
-                  Value negative = arith::CmpIOp::create(
-                      nb, l, arith::CmpIPredicate::slt, i, zero);
-                  i = arith::SelectOp::create(
-                      nb, l, negative, arith::AddIOp::create(nb, l, i, extent),
-                      i);
-                  Value last = arith::SubIOp::create(
-                      nb, l, extent, arith::ConstantIndexOp::create(nb, l, 1));
-                  i = arith::MinSIOp::create(
-                      nb, l, arith::MaxSIOp::create(nb, l, i, zero), last);
+                  Value i = clampIndex(nb, l, a[0], extent);
                   SmallVector<Value> at;
                   for (int64_t d = 0; d < *ax; ++d)
                     at.push_back(linalg::IndexOp::create(nb, l, d));
@@ -1327,16 +1340,17 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
       }
       return absl::OkStatus();
     }
-    std::optional<SmallVector<int64_t>> starts = constInts(node, 1, nullptr),
-                                        ends = constInts(node, 2, nullptr);
-    if (!starts || !ends || starts->size() != ends->size())
+    // Starts and ends may be symbolic (a sequence length from Shape, never
+    // negative); axes and steps must be constants.
+    const Known *starts = known(input(node, 1)), *ends = known(input(node, 2));
+    if (!starts || !ends || starts->elements.size() != ends->elements.size())
       return fail(node, "starts and ends must be known when the graph is "
                         "imported");
     std::optional<SmallVector<int64_t>> axesList = constInts(node, 3, nullptr),
                                         steps = constInts(node, 4, nullptr);
     SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)),
         lengths = ds, strides(rank, b.getIndexAttr(1));
-    for (size_t i = 0; i < starts->size(); ++i) {
+    for (size_t i = 0; i < starts->elements.size(); ++i) {
       std::optional<int64_t> ax =
           axis(axesList ? (*axesList)[i] : int64_t(i), rank);
       int64_t step = steps ? (*steps)[i] : 1;
@@ -1344,23 +1358,25 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
         return fail(node, "only positive steps on valid axes are supported");
       // Clamp start and end into [0, size]; negative ones count from the
       // end. With a static size this folds to constants.
-      auto bound = [&](int64_t v) -> OpFoldResult {
+      auto bound = [&](OpFoldResult bound) -> OpFoldResult {
         OpFoldResult size = ds[*ax];
-        if (v >= 0) {
-          if (std::optional<int64_t> s = constant(size))
-            return b.getIndexAttr(std::min(v, *s));
-          return arith::MinSIOp::create(b, loc, index(b.getIndexAttr(v)),
-                                        index(size))
+        std::optional<int64_t> v = constant(bound);
+        if (!v || *v >= 0) {
+          std::optional<int64_t> s = constant(size);
+          if (v && s)
+            return b.getIndexAttr(std::min(*v, *s));
+          return arith::MinSIOp::create(b, loc, index(bound), index(size))
               .getResult();
         }
-        OpFoldResult shifted = arith(size, b.getIndexAttr(v), '+');
+        OpFoldResult shifted = arith(size, b.getIndexAttr(*v), '+');
         if (std::optional<int64_t> s = constant(shifted))
           return b.getIndexAttr(std::max<int64_t>(*s, 0));
         return arith::MaxSIOp::create(b, loc, index(shifted),
                                       index(b.getIndexAttr(0)))
             .getResult();
       };
-      OpFoldResult begin = bound((*starts)[i]), end = bound((*ends)[i]);
+      OpFoldResult begin = bound(starts->elements[i]),
+                   end = bound(ends->elements[i]);
       OpFoldResult span = arith(end, begin, '-');
       // ceil(span / step), and never negative.
       OpFoldResult count = arith(arith(span, b.getIndexAttr(step - 1), '+'),
@@ -1468,6 +1484,339 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
               arith::ConstantOp::create(nb, l, nb.getZeroAttr(a[0].getType()));
           return arith::SelectOp::create(nb, l, keep, a[0], zero).getResult();
         }));
+    return absl::OkStatus();
+  }
+  //--- selection and scatter (routers, masks, key assembly)
+  //---------------===//
+  if (op == "TopK") {
+    if (absl::Status st = needInputs(1); !st.ok())
+      return st;
+    std::optional<SmallVector<int64_t>> kv = constInts(node, 1, nullptr);
+    if (!kv || kv->size() != 1 || (*kv)[0] < 1)
+      return fail(node, "k must be a known positive number");
+    int64_t k = (*kv)[0];
+    Value x = in[0];
+    auto xt = typeOf(x);
+    int64_t rank = xt.getRank();
+    if (axis(intAttr(node, "axis", -1), rank) != rank - 1)
+      return fail(node, "only the last axis is supported");
+    bool largest = intAttr(node, "largest", 1);
+    Type elt = xt.getElementType(), i64 = b.getI64Type();
+    bool isFloat = isa<FloatType>(elt);
+    SmallVector<OpFoldResult> xs = sizes(x);
+    // 1. The rank of every element in its row: how many come before it
+    //    (larger, or equal at a lower index; ties go to the lower index).
+    SmallVector<AffineExpr> self, other, row;
+    for (int64_t d = 0; d < rank; ++d) {
+      self.push_back(b.getAffineDimExpr(d));
+      other.push_back(b.getAffineDimExpr(d == rank - 1 ? rank : d));
+    }
+    SmallVector<utils::IteratorType> iterators(rank + 1,
+                                               utils::IteratorType::parallel);
+    iterators.back() = utils::IteratorType::reduction;
+    Value ranks =
+        linalg::GenericOp::create(
+            b, loc, TypeRange{RankedTensorType::get(xt.getShape(), i64)},
+            ValueRange{x, x},
+            ValueRange{TensorMath(b, loc).filled(xs, i64, 0.0)},
+            ArrayRef<AffineMap>{AffineMap::get(rank + 1, 0, self, &ctx),
+                                AffineMap::get(rank + 1, 0, other, &ctx),
+                                AffineMap::get(rank + 1, 0, self, &ctx)},
+            iterators,
+            [&](OpBuilder &nb, Location l, ValueRange a) {
+              Value i = linalg::IndexOp::create(nb, l, rank - 1);
+              Value m = linalg::IndexOp::create(nb, l, rank);
+              Value before;
+              if (isFloat) {
+                before =
+                    arith::CmpFOp::create(nb, l,
+                                          largest ? arith::CmpFPredicate::OGT
+                                                  : arith::CmpFPredicate::OLT,
+                                          a[1], a[0]);
+                Value tie = arith::AndIOp::create(
+                    nb, l,
+                    arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
+                                          a[1], a[0]),
+                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, m,
+                                          i));
+                before = arith::OrIOp::create(nb, l, before, tie);
+              } else {
+                before =
+                    arith::CmpIOp::create(nb, l,
+                                          largest ? arith::CmpIPredicate::sgt
+                                                  : arith::CmpIPredicate::slt,
+                                          a[1], a[0]);
+                Value tie = arith::AndIOp::create(
+                    nb, l,
+                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, a[1],
+                                          a[0]),
+                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, m,
+                                          i));
+                before = arith::OrIOp::create(nb, l, before, tie);
+              }
+              Value one =
+                  arith::ExtUIOp::create(nb, l, nb.getI64Type(), before);
+              linalg::YieldOp::create(
+                  nb, l, arith::AddIOp::create(nb, l, a[2], one).getResult());
+            })
+            .getResult(0);
+    // 2. Output j of a row is the element whose rank is j.
+    SmallVector<OpFoldResult> outSizes = xs;
+    outSizes.back() = b.getIndexAttr(k);
+    SmallVector<AffineExpr> outExprs, readExprs;
+    for (int64_t d = 0; d < rank; ++d) {
+      outExprs.push_back(b.getAffineDimExpr(d));
+      readExprs.push_back(b.getAffineDimExpr(d == rank - 1 ? rank : d));
+    }
+    TensorMath tm(b, loc);
+    SmallVector<Value> inits = {tm.filled(outSizes, elt, 0.0),
+                                tm.filled(outSizes, i64, 0.0)};
+    auto picked = linalg::GenericOp::create(
+        b, loc, TypeRange{inits[0].getType(), inits[1].getType()},
+        ValueRange{x, ranks}, inits,
+        ArrayRef<AffineMap>{AffineMap::get(rank + 1, 0, readExprs, &ctx),
+                            AffineMap::get(rank + 1, 0, readExprs, &ctx),
+                            AffineMap::get(rank + 1, 0, outExprs, &ctx),
+                            AffineMap::get(rank + 1, 0, outExprs, &ctx)},
+        iterators, [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value j = arith::IndexCastOp::create(
+              nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, rank - 1));
+          Value m = arith::IndexCastOp::create(
+              nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, rank));
+          Value hit =
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, a[1], j);
+          linalg::YieldOp::create(
+              nb, l,
+              ValueRange{arith::SelectOp::create(nb, l, hit, a[0], a[2]),
+                         arith::SelectOp::create(nb, l, hit, m, a[3])});
+        });
+    setTensor(out(0), picked.getResult(0));
+    if (node.output_size() > 1)
+      setTensor(out(1), picked.getResult(1));
+    return absl::OkStatus();
+  }
+  if (op == "GatherElements") {
+    if (absl::Status st = needInputs(2); !st.ok())
+      return st;
+    Value data = in[0], idx = convert(in[1], b.getI64Type());
+    int64_t rank = typeOf(data).getRank();
+    std::optional<int64_t> ax = axis(intAttr(node, "axis", 0), rank);
+    if (!ax || typeOf(idx).getRank() != rank)
+      return fail(node, "indices must have the data's rank and a valid axis");
+    Value extent = index(sizes(data)[*ax]);
+    setTensor(
+        out(0),
+        generic(idx, sizes(idx), typeOf(data).getElementType(),
+                b.getMultiDimIdentityMap(rank),
+                [&](OpBuilder &nb, Location l, ValueRange a) {
+                  SmallVector<Value> at;
+                  for (int64_t d = 0; d < rank; ++d)
+                    at.push_back(
+                        d == *ax ? clampIndex(nb, l, a[0], extent)
+                                 : Value(linalg::IndexOp::create(nb, l, d)));
+                  return tensor::ExtractOp::create(nb, l, data, at).getResult();
+                }));
+    return absl::OkStatus();
+  }
+  if (op == "GatherND") {
+    if (absl::Status st = needInputs(2); !st.ok())
+      return st;
+    if (intAttr(node, "batch_dims", 0) != 0)
+      return fail(node, "only batch_dims = 0 is supported");
+    Value data = in[0], idx = convert(in[1], b.getI64Type());
+    auto dt = typeOf(data), it = typeOf(idx);
+    int64_t r = it.getDimSize(it.getRank() - 1);
+    if (r == kDyn || r < 1 || r > dt.getRank())
+      return fail(node, "the index tuple length must be static and at most "
+                        "the data's rank");
+    SmallVector<OpFoldResult> ds = sizes(data), is = sizes(idx), outSizes;
+    outSizes.append(is.begin(), is.end() - 1);
+    outSizes.append(ds.begin() + r, ds.end());
+    int64_t outRank = outSizes.size(), lead = it.getRank() - 1;
+    setTensor(
+        out(0),
+        generic({}, outSizes, dt.getElementType(), {},
+                [&](OpBuilder &nb, Location l, ValueRange) {
+                  SmallVector<Value> q, at;
+                  for (int64_t d = 0; d < lead; ++d)
+                    q.push_back(linalg::IndexOp::create(nb, l, d));
+                  for (int64_t c = 0; c < r; ++c) {
+                    SmallVector<Value> where = q;
+                    where.push_back(arith::ConstantIndexOp::create(nb, l, c));
+                    Value i = tensor::ExtractOp::create(nb, l, idx, where);
+                    at.push_back(clampIndex(nb, l, i, index(ds[c])));
+                  }
+                  for (int64_t d = lead; d < outRank; ++d)
+                    at.push_back(linalg::IndexOp::create(nb, l, d));
+                  return tensor::ExtractOp::create(nb, l, data, at).getResult();
+                }));
+    return absl::OkStatus();
+  }
+  if (op == "ScatterElements" || op == "ScatterND") {
+    if (absl::Status st = needInputs(3); !st.ok())
+      return st;
+    std::string reduction = "none";
+    if (const onnx::AttributeProto *a = attribute(node, "reduction"))
+      reduction = a->s();
+    if (reduction != "none" && reduction != "add")
+      return fail(node, "only reduction none or add is supported");
+    bool add = reduction == "add";
+    Value data = in[0], idx = convert(in[1], b.getI64Type()), updates = in[2];
+    Type elt = typeOf(data).getElementType();
+    updates = convert(updates, elt);
+    int64_t rank = typeOf(data).getRank();
+    // Written as a gather: each output element looks through the updates
+    // aimed at it (later ones win, or add up), starting from the data.
+    SmallVector<AffineExpr> outExprs;
+    for (int64_t d = 0; d < rank; ++d)
+      outExprs.push_back(b.getAffineDimExpr(d));
+    auto combine = [&](OpBuilder &nb, Location l, Value hit, Value update,
+                       Value acc) -> Value {
+      Value next = !add ? update
+                   : isa<FloatType>(elt)
+                       ? Value(arith::AddFOp::create(nb, l, acc, update))
+                       : Value(arith::AddIOp::create(nb, l, acc, update));
+      return arith::SelectOp::create(nb, l, hit, next, acc);
+    };
+    if (op == "ScatterElements") {
+      std::optional<int64_t> ax = axis(intAttr(node, "axis", 0), rank);
+      auto it = typeOf(idx);
+      if (!ax || it.getRank() != rank)
+        return fail(node, "indices must have the data's rank and a valid axis");
+      // Loops: the output's, then j along the axis of the indices.
+      SmallVector<AffineExpr> readExprs;
+      for (int64_t d = 0; d < rank; ++d)
+        readExprs.push_back(b.getAffineDimExpr(d == *ax ? rank : d));
+      for (int64_t d = 0; d < rank; ++d)
+        if (d != *ax && it.getDimSize(d) != typeOf(data).getDimSize(d))
+          return fail(node, "indices must span the data in every dimension "
+                            "but the axis");
+      SmallVector<utils::IteratorType> iterators(rank + 1,
+                                                 utils::IteratorType::parallel);
+      iterators.back() = utils::IteratorType::reduction;
+      Value extent = index(sizes(data)[*ax]);
+      SmallVector<OpFoldResult> loops = sizes(data);
+      setTensor(
+          out(0),
+          linalg::GenericOp::create(
+              b, loc, TypeRange{data.getType()}, ValueRange{idx, updates},
+              ValueRange{data},
+              ArrayRef<AffineMap>{AffineMap::get(rank + 1, 0, readExprs, &ctx),
+                                  AffineMap::get(rank + 1, 0, readExprs, &ctx),
+                                  AffineMap::get(rank + 1, 0, outExprs, &ctx)},
+              iterators,
+              [&](OpBuilder &nb, Location l, ValueRange a) {
+                Value target = clampIndex(nb, l, a[0], extent);
+                Value hit = arith::CmpIOp::create(
+                    nb, l, arith::CmpIPredicate::eq, target,
+                    linalg::IndexOp::create(nb, l, *ax));
+                linalg::YieldOp::create(nb, l, combine(nb, l, hit, a[1], a[2]));
+              })
+              .getResult(0));
+      (void)loops;
+      return absl::OkStatus();
+    }
+    // ScatterND: indices [q..., r], updates [q..., data dims r...].
+    auto it = typeOf(idx);
+    int64_t r = it.getDimSize(it.getRank() - 1), lead = it.getRank() - 1;
+    if (r == kDyn || r < 1 || r > rank)
+      return fail(node, "the index tuple length must be static and at most "
+                        "the data's rank");
+    // Loops: the output's, then the update index q (reductions).
+    int64_t loops = rank + lead;
+    SmallVector<AffineExpr> updExprs, idxExprs;
+    for (int64_t d = 0; d < lead; ++d) {
+      updExprs.push_back(b.getAffineDimExpr(rank + d));
+      idxExprs.push_back(b.getAffineDimExpr(rank + d));
+    }
+    for (int64_t d = r; d < rank; ++d)
+      updExprs.push_back(b.getAffineDimExpr(d));
+    SmallVector<utils::IteratorType> iterators(loops,
+                                               utils::IteratorType::parallel);
+    for (int64_t d = rank; d < loops; ++d)
+      iterators[d] = utils::IteratorType::reduction;
+    SmallVector<OpFoldResult> ds = sizes(data);
+    // The index tuple of update q: read through a 1-component view per
+    // component, all in the body.
+    setTensor(
+        out(0),
+        linalg::GenericOp::create(
+            b, loc, TypeRange{data.getType()}, ValueRange{updates},
+            ValueRange{data},
+            ArrayRef<AffineMap>{AffineMap::get(loops, 0, updExprs, &ctx),
+                                AffineMap::get(loops, 0, outExprs, &ctx)},
+            iterators,
+            [&](OpBuilder &nb, Location l, ValueRange a) {
+              SmallVector<Value> q;
+              for (int64_t d = 0; d < lead; ++d)
+                q.push_back(linalg::IndexOp::create(nb, l, rank + d));
+              Value hit =
+                  arith::ConstantOp::create(nb, l, nb.getBoolAttr(true));
+              for (int64_t c = 0; c < r; ++c) {
+                SmallVector<Value> where = q;
+                where.push_back(arith::ConstantIndexOp::create(nb, l, c));
+                Value target = clampIndex(
+                    nb, l, tensor::ExtractOp::create(nb, l, idx, where),
+                    index(ds[c]));
+                hit = arith::AndIOp::create(
+                    nb, l, hit,
+                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
+                                          target,
+                                          linalg::IndexOp::create(nb, l, c)));
+              }
+              linalg::YieldOp::create(nb, l, combine(nb, l, hit, a[0], a[1]));
+            })
+            .getResult(0));
+    return absl::OkStatus();
+  }
+  if (op == "CumSum") {
+    if (absl::Status st = needInputs(1); !st.ok())
+      return st;
+    std::optional<SmallVector<int64_t>> axv = constInts(node, 1, nullptr);
+    Value x = in[0];
+    int64_t rank = typeOf(x).getRank();
+    std::optional<int64_t> ax =
+        axv && axv->size() == 1 ? axis((*axv)[0], rank) : std::nullopt;
+    if (!ax)
+      return fail(node, "the axis must be known and valid");
+    bool exclusive = intAttr(node, "exclusive", 0),
+         reverse = intAttr(node, "reverse", 0);
+    Type elt = typeOf(x).getElementType();
+    // out[..i..] = sum over m of x[..m..] where m <= i (m < i exclusive;
+    // reversed: m >= i).
+    SmallVector<AffineExpr> readExprs, outExprs;
+    for (int64_t d = 0; d < rank; ++d) {
+      readExprs.push_back(b.getAffineDimExpr(d == *ax ? rank : d));
+      outExprs.push_back(b.getAffineDimExpr(d));
+    }
+    SmallVector<utils::IteratorType> iterators(rank + 1,
+                                               utils::IteratorType::parallel);
+    iterators.back() = utils::IteratorType::reduction;
+    setTensor(
+        out(0),
+        linalg::GenericOp::create(
+            b, loc, TypeRange{RankedTensorType::get(typeOf(x).getShape(), elt)},
+            ValueRange{x},
+            ValueRange{TensorMath(b, loc).filled(sizes(x), elt, 0.0)},
+            ArrayRef<AffineMap>{AffineMap::get(rank + 1, 0, readExprs, &ctx),
+                                AffineMap::get(rank + 1, 0, outExprs, &ctx)},
+            iterators,
+            [&](OpBuilder &nb, Location l, ValueRange a) {
+              Value i = linalg::IndexOp::create(nb, l, *ax);
+              Value m = linalg::IndexOp::create(nb, l, rank);
+              auto pred = reverse ? (exclusive ? arith::CmpIPredicate::ugt
+                                               : arith::CmpIPredicate::uge)
+                                  : (exclusive ? arith::CmpIPredicate::ult
+                                               : arith::CmpIPredicate::ule);
+              Value take = arith::CmpIOp::create(nb, l, pred, m, i);
+              Value sum = isa<FloatType>(elt)
+                              ? Value(arith::AddFOp::create(nb, l, a[1], a[0]))
+                              : Value(arith::AddIOp::create(nb, l, a[1], a[0]));
+              linalg::YieldOp::create(
+                  nb, l,
+                  arith::SelectOp::create(nb, l, take, sum, a[1]).getResult());
+            })
+            .getResult(0));
     return absl::OkStatus();
   }
   return fail(node, "not converted to the dsc graph yet (the ONNX importer "

@@ -82,8 +82,9 @@ int64_t onnxTypeSize(int32_t code) {
 }
 
 const std::vector<std::string_view> &OnnxModel::supportedOps() {
-  // What torch.onnx.export (opset 17) writes for DeepSeek-style models: the
-  // issue's list, and the few ops around them that such exports contain.
+  // What torch.onnx.export writes for DeepSeek-style models (opset 17 from
+  // the TorchScript exporter, 18 from the dynamo one): the list, and
+  // the few ops around them that such exports contain.
   static const std::vector<std::string_view> ops = {
       "Add",
       "And",
@@ -92,6 +93,7 @@ const std::vector<std::string_view> &OnnxModel::supportedOps() {
       "Constant",
       "ConstantOfShape",
       "Cos",
+      "CumSum",
       "Div",
       "Einsum",
       "Equal",
@@ -100,6 +102,7 @@ const std::vector<std::string_view> &OnnxModel::supportedOps() {
       "Flatten",
       "Gather",
       "GatherElements",
+      "GatherND",
       "Gemm",
       "Greater",
       "GreaterOrEqual",

@@ -120,16 +120,17 @@ def build(opset):
 
 def unconverted():
     """A valid LM-shaped graph with an op the importer reads but does not
-    convert yet (TopK)."""
+    convert yet (Einsum)."""
     embed = numpy_helper.from_array(np.ones((V, D), np.float32), "embed")
-    k = numpy_helper.from_array(np.array([V], np.int64), "k")
+    head = numpy_helper.from_array(np.ones((D, V), np.float32), "head")
     nodes = [helper.make_node("Gather", ["embed", "input_ids"], ["h"], name="embed"),
-             helper.make_node("TopK", ["h", "k"], ["logits", "idx"], name="topk", axis=-1)]
+             helper.make_node("Einsum", ["h", "head"], ["logits"], name="einsum",
+                              equation="bsd,dv->bsv")]
     graph = helper.make_graph(
         nodes, "unconverted",
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", V])],
-        [embed, k])
+        [embed, head])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     return model
@@ -183,7 +184,7 @@ def main():
         (logits,) = session.run(None, {"input_ids": tokens})
         np.save(os.path.join(out, name + ".logits.npy"), logits.astype(np.float32))
         print(f"{path}: {os.path.getsize(path)} bytes, logits {list(logits.shape)}")
-    onnx.save(unconverted(), os.path.join(out, "unconverted-topk.onnx"))
+    onnx.save(unconverted(), os.path.join(out, "unconverted-einsum.onnx"))
     for name, model in broken().items():
         onnx.save(model, os.path.join(out, name))
 
