@@ -103,6 +103,22 @@ def DscGlobalsToBuffers : Pass<"dsc-globals-to-buffers", "func::FuncOp"> {
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def DscReassociateReductions
+    : Pass<"dsc-reassociate-reductions", "func::FuncOp"> {
+  let summary = "Let the reductions' float arithmetic be reordered";
+  let description = [{
+    Marks the `arith.addf`, `arith.mulf` and `arith.subf` in the bodies of
+    linalg.generic ops with a reduction loop (matmuls, sums, the experts'
+    GEMMs) `fastmath<reassoc, contract>`. An f32 sum in strict order is a
+    serial dependence chain that LLVM may not vectorize; allowed to
+    reassociate, its loop vectorizer splits it into vector lanes and
+    interleaved accumulators, and fma can be formed. Sums then differ from
+    the strict order in their last bits (the tests' 1e-4 tolerances and
+    token checks hold); elementwise math keeps strict IEEE semantics.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 def DscTileParallelLoops
     : Pass<"dsc-tile-parallel-loops", "func::FuncOp"> {
   let summary = "Tile the innermost dimension of parallel loops for threads";

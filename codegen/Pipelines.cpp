@@ -66,6 +66,8 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu) {
 
 void mlir::dsc::buildCpuPipeline(OpPassManager &pm) {
   buildGraphToBuffersSteps(pm, /*forGpu=*/false);
+  // 3b. Reductions may be reordered, so that LLVM vectorizes them.
+  pm.addNestedPass<func::FuncOp>(createDscReassociateReductions());
   // 4. Structured ops to loops.
   //    (expand-strided-metadata makes affine.apply ops: lower-affine after.)
   addSteps(pm, "func.func(convert-linalg-to-loops),expand-strided-metadata,"
