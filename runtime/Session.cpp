@@ -382,21 +382,11 @@ Session::bindParam(const Argument &arg, bool fromSections,
               AlignedBuffer::kAlignment ==
           0)
     return static_cast<const void *>(embedded.data());
-  // Otherwise packed into memory of their own: on a GPU its managed memory
-  // (freed with the device), on the CPU an aligned buffer.
-  void *block = nullptr;
-  if (gpu) {
-    absl::StatusOr<void *> gpuBlock = gpu->allocateFor(bytes, what);
-    if (!gpuBlock.ok())
-      return gpuBlock.status();
-    block = *gpuBlock;
-  } else {
-    absl::StatusOr<AlignedBuffer> buffer = AlignedBuffer::allocate(bytes, what);
-    if (!buffer.ok())
-      return buffer.status();
-    block = buffer->data();
-    paramBuffers.push_back(std::move(*buffer));
-  }
+  // Otherwise packed into memory of their own.
+  absl::StatusOr<void *> allocated = allocateLongLived(bytes, what);
+  if (!allocated.ok())
+    return allocated.status();
+  void *block = *allocated;
   if (fromSections) {
     std::memcpy(block, embedded.data(), bytes);
   } else if (absl::Status s = packParam(*checkpoint, arg.param, block);
@@ -404,6 +394,20 @@ Session::bindParam(const Argument &arg, bool fromSections,
     return s;
   }
   return static_cast<const void *>(block);
+}
+
+absl::StatusOr<void *> Session::allocateLongLived(size_t bytes,
+                                                  const std::string &what) {
+  // On a GPU its managed memory (freed with the device), on the CPU an
+  // aligned buffer the session keeps.
+  if (gpu)
+    return gpu->allocateFor(bytes, what);
+  absl::StatusOr<AlignedBuffer> buffer = AlignedBuffer::allocate(bytes, what);
+  if (!buffer.ok())
+    return buffer.status();
+  void *block = buffer->data();
+  sessionBuffers.push_back(std::move(*buffer));
+  return block;
 }
 
 absl::Status Session::createKvCache(int64_t tokens) {
@@ -416,19 +420,10 @@ absl::Status Session::createKvCache(int64_t tokens) {
         absl::StrCat("a KV cache of ", tokens, " tokens is too large"));
   std::string what = absl::StrCat("the KV cache (", tokens, " tokens, ",
                                   cacheShape.layers, " layers)");
-  void *storage = nullptr;
-  if (gpu) {
-    absl::StatusOr<void *> block = gpu->allocateFor(bytes, what);
-    if (!block.ok())
-      return block.status();
-    storage = *block;
-  } else {
-    absl::StatusOr<AlignedBuffer> buffer = AlignedBuffer::allocate(bytes, what);
-    if (!buffer.ok())
-      return buffer.status();
-    storage = buffer->data();
-    paramBuffers.push_back(std::move(*buffer));
-  }
+  absl::StatusOr<void *> allocated = allocateLongLived(bytes, what);
+  if (!allocated.ok())
+    return allocated.status();
+  void *storage = *allocated;
   // Decode reads whole pages and masks the unused rows; zeros keep a NaN
   // bit pattern from ever reaching the value products.
   std::memset(storage, 0, bytes);

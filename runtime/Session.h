@@ -145,6 +145,10 @@ private:
   /// Binds one param: its data, in place or packed into memory of its own.
   absl::StatusOr<const void *> bindParam(const Argument &arg, bool fromSections,
                                          const st::Checkpoint *checkpoint);
+  /// Memory that lives as long as the session (params, the KV cache), where
+  /// its code reads it: the GPU's memory or an aligned host buffer.
+  absl::StatusOr<void *> allocateLongLived(size_t bytes,
+                                           const std::string &what);
   /// Allocates the KV cache storage for `tokens` tokens.
   absl::Status createKvCache(int64_t tokens);
   /// Checks `batch` and `seq` against the compiled shapes and that the
@@ -185,10 +189,9 @@ private:
   std::unique_ptr<HostModule> hostModule;
   /// The GPU host code's `dsc_gpu_modules_unload`, run on release.
   void (*unloadGpuModules)() = nullptr;
-  /// Params that could not be used in place (on a GPU: all of them, in
-  /// the device's memory, freed with the device), and the KV cache's
-  /// storage on the CPU.
-  std::vector<AlignedBuffer> paramBuffers;
+  /// Host memory of allocateLongLived: params that could not be used in
+  /// place and the KV cache's storage, on the CPU.
+  std::vector<AlignedBuffer> sessionBuffers;
   std::unique_ptr<KvCache> cache;
 };
 
