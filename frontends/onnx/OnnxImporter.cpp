@@ -594,6 +594,9 @@ Importer::constInts(const onnx::NodeProto &node, int i, const char *attr) {
 
 absl::Status Importer::convert(const onnx::NodeProto &node) {
   const std::string &op = node.op_type();
+  // Every op dsc converts has an output; the converters read output(0).
+  if (node.output_size() < 1 || node.output(0).empty())
+    return fail(node, "the node has no output");
   auto out = [&](int i) { return node.output(i); };
   // Every input a tensor, or an error naming the missing one.
   SmallVector<Value> in;
@@ -1147,8 +1150,8 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
     SmallVector<AffineExpr> exprs(rank);
     for (int64_t d = 0; d < rank; ++d) {
       std::optional<int64_t> p = axis(perm[d], rank);
-      if (!p)
-        return fail(node, "perm entry out of range");
+      if (!p || exprs[*p])
+        return fail(node, "perm is not a permutation of the dimensions");
       outSizes.push_back(is[*p]);
       exprs[*p] = b.getAffineDimExpr(d);
     }
@@ -1242,8 +1245,8 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
       SmallVector<int64_t> positions;
       for (int64_t a : *axes) {
         std::optional<int64_t> ax = axis(a, outRank);
-        if (!ax)
-          return fail(node, "axis out of range");
+        if (!ax || llvm::is_contained(positions, *ax))
+          return fail(node, "axes out of range or repeated");
         positions.push_back(*ax);
       }
       llvm::sort(positions);

@@ -160,6 +160,13 @@ def broken():
                                {"E": ones(10, 8), "S": np.array([0, 0, 3], np.int64)}),
         "undefined-input.onnx": lm([helper.make_node("MatMul", ["h", "W"], ["logits"], name="head")],
                                    {"W": ones(4, 8)}),
+        "bad-perm.onnx": lm([embed, helper.make_node("Transpose", ["h"], ["t"], name="transpose",
+                                                     perm=[0, 0, 2]),
+                             helper.make_node("MatMul", ["t", "W"], ["logits"], name="head")],
+                            {"E": ones(10, 4), "W": ones(4, 8)}),
+        "bad-axes.onnx": lm([embed, helper.make_node("Unsqueeze", ["h", "A"], ["u"], name="unsqueeze"),
+                             helper.make_node("MatMul", ["u", "W"], ["logits"], name="head")],
+                            {"E": ones(10, 4), "A": np.array([1, 1], np.int64), "W": ones(4, 8)}),
     }
 
 
