@@ -1428,9 +1428,11 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
     return absl::OkStatus();
   }
   if (op == "Range") {
-    if (!allKnown(3))
-      return fail(node, "start, limit and delta must be known when the graph "
-                        "is imported");
+    if (!allKnown(3) || known(input(node, 0))->elements.size() != 1 ||
+        known(input(node, 1))->elements.size() != 1 ||
+        known(input(node, 2))->elements.size() != 1)
+      return fail(node, "start, limit and delta must be scalars known when "
+                        "the graph is imported");
     OpFoldResult start = known(input(node, 0))->elements[0],
                  limit = known(input(node, 1))->elements[0],
                  delta = known(input(node, 2))->elements[0];
@@ -1440,6 +1442,13 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
     OpFoldResult count =
         arith(arith(arith(limit, start, '-'), b.getIndexAttr(*step - 1), '+'),
               b.getIndexAttr(*step), '/');
+    // An empty range when the limit is below the start.
+    if (std::optional<int64_t> c = constant(count))
+      count = b.getIndexAttr(std::max<int64_t>(*c, 0));
+    else
+      count =
+          arith::MaxSIOp::create(b, loc, index(count), index(b.getIndexAttr(0)))
+              .getResult();
     Value first = index(start);
     setTensor(out(0),
               generic({}, {count}, b.getI64Type(), {},
@@ -1628,6 +1637,8 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
       return fail(node, "only batch_dims = 0 is supported");
     Value data = in[0], idx = convert(in[1], b.getI64Type());
     auto dt = typeOf(data), it = typeOf(idx);
+    if (it.getRank() < 1)
+      return fail(node, "indices must have rank >= 1");
     int64_t r = it.getDimSize(it.getRank() - 1);
     if (r == kDyn || r < 1 || r > dt.getRank())
       return fail(node, "the index tuple length must be static and at most "
@@ -1721,6 +1732,8 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
     }
     // ScatterND: indices [q..., r], updates [q..., data dims r...].
     auto it = typeOf(idx);
+    if (it.getRank() < 1)
+      return fail(node, "indices must have rank >= 1");
     int64_t r = it.getDimSize(it.getRank() - 1), lead = it.getRank() - 1;
     if (r == kDyn || r < 1 || r > rank)
       return fail(node, "the index tuple length must be static and at most "
