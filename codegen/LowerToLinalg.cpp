@@ -842,20 +842,22 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
           Value wg = expertMatrix(nb, l, op.getGateProj(), e, width, hidden);
           Value wu = expertMatrix(nb, l, op.getUpProj(), e, width, hidden);
           SmallVector<OpFoldResult> cw = {count, nb.getIndexAttr(width)};
-          // Loops (r, w, d): gate and up in one pass over the rows.
-          ValueRange gu = s.generic(
-              {xe, wg, wu}, {s.filled(cw, f32, 0.0), s.filled(cw, f32, 0.0)}, 3,
-              {{0, 2}, {1, 2}, {1, 2}, {0, 1}, {0, 1}}, {2},
-              [&](OpBuilder &bb, Location ll, ValueRange a) {
-                linalg::YieldOp::create(
-                    bb, ll,
-                    ValueRange{dot(bb, ll, a[3], a[0], a[1]),
-                               dot(bb, ll, a[4], a[0], a[2])});
-              });
+          // Loops (r, w, d), one GEMM per projection: a single
+          // accumulator per loop nest is what LLVM's vectorizer handles.
+          auto project = [&](Value w) -> Value {
+            return s.generic({xe, w}, s.filled(cw, f32, 0.0), 3,
+                             {{0, 2}, {1, 2}, {0, 1}}, {2},
+                             [&](OpBuilder &bb, Location ll, ValueRange a) {
+                               linalg::YieldOp::create(
+                                   bb, ll,
+                                   dot(bb, ll, a[2], a[0], a[1]).getResult());
+                             })[0];
+          };
           scf::YieldOp::create(
               nb, l,
-              ValueRange{putRows(nb, l, gu[0], iter[0], start, count, width),
-                         putRows(nb, l, gu[1], iter[1], start, count, width)});
+              ValueRange{
+                  putRows(nb, l, project(wg), iter[0], start, count, width),
+                  putRows(nb, l, project(wu), iter[1], start, count, width)});
         });
     Value act = SwigluOp::create(b, loc, gateUp.getResult(0).getType(),
                                  gateUp.getResult(0), gateUp.getResult(1));
