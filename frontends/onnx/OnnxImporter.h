@@ -13,9 +13,9 @@
 // 16]` becomes an expand_shape with static sizes wherever they are known,
 // and no shape tensor is computed at run time.
 //
-// Not yet converted (an error names the node): TopK, GatherElements,
-// GatherND, ScatterND, ScatterElements, CumSum, Einsum, If, and the other
-// ops of OnnxModel::supportedOps that DeepSeek exports contain (issue #4).
+// Ops without a linalg counterpart (TopK, GatherElements, GatherND,
+// ScatterElements, ScatterND, CumSum) are written as parallel generics.
+// Not converted yet (an error names the node): Einsum and If.
 //
 //===----------------------------------------------------------------------===//
 

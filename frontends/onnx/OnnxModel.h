@@ -13,8 +13,7 @@
 // - every node's op is one the importer handles (ops of other domains or
 //   unknown ones are named with their node and opset).
 //
-// Converting the graph to the canonical dsc graph is the importer's job
-// (not written yet: issue #4).
+// Converting the graph to the canonical dsc graph is OnnxImporter's job.
 //
 //===----------------------------------------------------------------------===//
 

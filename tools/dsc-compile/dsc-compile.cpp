@@ -394,7 +394,8 @@ int main(int argc, char **argv) {
       "              [--emit import|fused|ptx|artifact] [--shapes-only] "
       "[--embed-weights]\n\n"
       "MODEL is a Hugging Face checkpoint directory (config.json + "
-      "safetensors) or a .mlir file.\nIR dumps: --mlir-print-ir-after-all; "
+      "safetensors), an .onnx file (token ids to logits; its weights are "
+      "embedded) or a .mlir file.\nIR dumps: --mlir-print-ir-after-all; "
       "timings: --mlir-timing.\n");
 
   SmallVector<StringRef> targets;
