@@ -22,6 +22,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <map>
 
 using namespace mlir;
 using namespace mlir::dsc;
@@ -1833,6 +1834,149 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
                   arith::SelectOp::create(nb, l, take, sum, a[1]).getResult());
             })
             .getResult(0));
+    return absl::OkStatus();
+  }
+  //--- Einsum and If
+  //------------------------------------------------------===//
+  if (op == "Einsum") {
+    const onnx::AttributeProto *eq = attribute(node, "equation");
+    if (!eq)
+      return fail(node, "no equation");
+    std::string equation;
+    for (char c : eq->s())
+      if (c != ' ')
+        equation += c;
+    if (equation.find("...") != std::string::npos)
+      return fail(node, "equations with '...' are not supported");
+    if (absl::Status st = needInputs(node.input_size()); !st.ok())
+      return st;
+    size_t arrow = equation.find("->");
+    std::string lhs = equation.substr(0, arrow);
+    std::vector<std::string> terms;
+    for (size_t start = 0;;) {
+      size_t comma = lhs.find(',', start);
+      terms.push_back(lhs.substr(start, comma - start));
+      if (comma == std::string::npos)
+        break;
+      start = comma + 1;
+    }
+    if (terms.size() != in.size())
+      return fail(node, "the equation's terms do not match the inputs");
+    std::string result;
+    if (arrow != std::string::npos) {
+      result = equation.substr(arrow + 2);
+    } else {
+      // Implicit output: the letters that appear once, in alphabetical order.
+      std::map<char, int> seen;
+      for (const std::string &t : terms)
+        for (char c : t)
+          ++seen[c];
+      for (auto [c, n] : seen)
+        if (n == 1)
+          result += c;
+    }
+    // Loops: the output's letters, then the summed ones.
+    std::string letters = result;
+    for (const std::string &t : terms)
+      for (char c : t)
+        if (letters.find(c) == std::string::npos)
+          letters += c;
+    std::map<char, OpFoldResult> extent;
+    SmallVector<AffineMap> maps;
+    SmallVector<Value> operands;
+    for (auto [t, v] : llvm::zip_equal(terms, in)) {
+      Value x = convert(v, f32);
+      if (int64_t(t.size()) != typeOf(x).getRank())
+        return fail(node, absl::StrCat("term '", t,
+                                       "' does not match its input's rank"));
+      SmallVector<AffineExpr> exprs;
+      SmallVector<OpFoldResult> xs = sizes(x);
+      for (auto [i, c] : llvm::enumerate(t)) {
+        if (std::count(t.begin(), t.end(), c) != 1)
+          return fail(node, "repeated letters in one term (diagonals) are "
+                            "not supported");
+        exprs.push_back(b.getAffineDimExpr(letters.find(c)));
+        auto [it, inserted] = extent.try_emplace(c, xs[i]);
+        if (!inserted) {
+          std::optional<int64_t> a = constant(it->second), bb = constant(xs[i]);
+          if (a && bb && *a != *bb)
+            return fail(node, absl::StrCat("letter '", std::string(1, c),
+                                           "' has sizes ", *a, " and ", *bb));
+        }
+      }
+      maps.push_back(AffineMap::get(letters.size(), 0, exprs, &ctx));
+      operands.push_back(x);
+    }
+    SmallVector<OpFoldResult> outSizes;
+    SmallVector<AffineExpr> outExprs;
+    for (auto [i, c] : llvm::enumerate(result)) {
+      if (!extent.count(c))
+        return fail(node, absl::StrCat("output letter '", std::string(1, c),
+                                       "' is in no input"));
+      outSizes.push_back(extent[c]);
+      outExprs.push_back(b.getAffineDimExpr(i));
+    }
+    maps.push_back(AffineMap::get(letters.size(), 0, outExprs, &ctx));
+    SmallVector<utils::IteratorType> iterators(letters.size(),
+                                               utils::IteratorType::parallel);
+    for (size_t d = result.size(); d < letters.size(); ++d)
+      iterators[d] = utils::IteratorType::reduction;
+    Value init = TensorMath(b, loc).filled(outSizes, f32, 0.0);
+    setTensor(out(0),
+              linalg::GenericOp::create(
+                  b, loc, TypeRange{init.getType()}, operands, ValueRange{init},
+                  maps, iterators,
+                  [](OpBuilder &nb, Location l, ValueRange a) {
+                    Value p = a[0];
+                    for (Value f : a.drop_front().drop_back())
+                      p = arith::MulFOp::create(nb, l, p, f);
+                    linalg::YieldOp::create(
+                        nb, l,
+                        arith::AddFOp::create(nb, l, p, a.back()).getResult());
+                  })
+                  .getResult(0));
+    return absl::OkStatus();
+  }
+  if (op == "If") {
+    // Only a condition known when the graph is imported: its branch is
+    // imported in place of the node.
+    const Known *cond = known(input(node, 0));
+    std::optional<int64_t> value = cond && cond->elements.size() == 1
+                                       ? constant(cond->elements[0])
+                                       : std::nullopt;
+    if (!value) {
+      // A boolean constant tensor works as well.
+      if (Value c = tensor(input(node, 0)))
+        if (auto cst = c.getDefiningOp<arith::ConstantOp>())
+          if (auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
+              dense && dense.getNumElements() == 1)
+            value = dense.getSplatValue<APInt>().getZExtValue();
+    }
+    if (!value)
+      return fail(node, "the condition must fold to a constant when the graph "
+                        "is imported");
+    const onnx::AttributeProto *branch =
+        attribute(node, *value ? "then_branch" : "else_branch");
+    if (!branch || !branch->has_g())
+      return fail(node, "the taken branch is missing");
+    const onnx::GraphProto &g = branch->g();
+    if (g.initializer_size())
+      return fail(node, "branches with initializers are not supported");
+    if (g.output_size() != node.output_size())
+      return fail(node, "the branch's outputs do not match the node's");
+    for (const onnx::NodeProto &inner : g.node())
+      if (absl::Status st = convert(inner); !st.ok())
+        return st;
+    for (int i = 0; i < g.output_size(); ++i) {
+      const std::string &name = g.output(i).name();
+      if (const Known *k = known(name))
+        setKnown(out(i), *k);
+      Value v = tensor(name);
+      if (!v)
+        return fail(node,
+                    absl::StrCat("the branch does not compute '", name, "'"));
+      setTensor(out(i), v);
+    }
     return absl::OkStatus();
   }
   return fail(node, "not converted to the dsc graph yet (the ONNX importer "

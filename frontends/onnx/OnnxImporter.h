@@ -14,8 +14,10 @@
 // and no shape tensor is computed at run time.
 //
 // Ops without a linalg counterpart (TopK, GatherElements, GatherND,
-// ScatterElements, ScatterND, CumSum) are written as parallel generics.
-// Not converted yet (an error names the node): Einsum and If.
+// ScatterElements, ScatterND, CumSum) are written as parallel generics;
+// Einsum is one generic; an If whose condition folds at import time is
+// replaced by its taken branch (one decided at run time is an error naming
+// the node).
 //
 //===----------------------------------------------------------------------===//
 

@@ -14,6 +14,11 @@ residual adds, and an output head. opset 13 passes reduction axes and
 Unsqueeze/Squeeze axes as attributes or inputs as that opset does; opset 18
 as inputs throughout (what torch's dynamo exporter writes).
 
+einsum-if.onnx: an Einsum output head and an If whose condition is a
+constant; if-dynamic.onnx: the same with a condition computed from the
+input (refused). bad-*.onnx and undefined-input.onnx: graphs the importer
+must refuse with one line naming the node.
+
 For each model: tokens.npy (int64 [2, 7], fresh random ids drawn once here,
 seed printed) and <model>.logits.npy, ONNX Runtime's output on CPU.
 """
@@ -118,19 +123,40 @@ def build(opset):
     return model
 
 
-def unconverted():
-    """A valid LM-shaped graph with an op the importer reads but does not
-    convert yet (Einsum)."""
-    embed = numpy_helper.from_array(np.ones((V, D), np.float32), "embed")
-    head = numpy_helper.from_array(np.ones((D, V), np.float32), "head")
+def einsum_if(constant_condition=True):
+    """Einsum for the output head, and an If whose condition is a constant
+    (the importer takes the branch) or, for the error test, an input-derived
+    one."""
+    rng = np.random.default_rng(7)
+    embed = numpy_helper.from_array(rng.standard_normal((V, D)).astype(np.float32), "embed")
+    head = numpy_helper.from_array(rng.standard_normal((D, V)).astype(np.float32), "head")
+    two = numpy_helper.from_array(np.array(2.0, np.float32), "two")
+    then_graph = helper.make_graph(
+        [helper.make_node("Mul", ["pre", "two"], ["doubled"], name="double")], "then", [],
+        [helper.make_tensor_value_info("doubled", TensorProto.FLOAT, None)])
+    else_graph = helper.make_graph(
+        [helper.make_node("Identity", ["pre"], ["same"], name="same")], "else", [],
+        [helper.make_tensor_value_info("same", TensorProto.FLOAT, None)])
     nodes = [helper.make_node("Gather", ["embed", "input_ids"], ["h"], name="embed"),
-             helper.make_node("Einsum", ["h", "head"], ["logits"], name="einsum",
+             helper.make_node("Einsum", ["h", "head"], ["pre"], name="einsum",
                               equation="bsd,dv->bsv")]
+    if constant_condition:
+        nodes.append(helper.make_node("Constant", [], ["cond"], name="cond",
+                                      value=numpy_helper.from_array(np.array(True), "c")))
+    else:
+        nodes.append(helper.make_node("ReduceSum", ["input_ids"], ["total"], name="total",
+                                      keepdims=0))
+        nodes.append(helper.make_node("Greater", ["total", "zero"], ["cond"], name="cond"))
+    nodes.append(helper.make_node("If", ["cond"], ["logits"], name="branch",
+                                  then_branch=then_graph, else_branch=else_graph))
+    inits = [embed, head, two]
+    if not constant_condition:
+        inits.append(numpy_helper.from_array(np.array(0, np.int64), "zero"))
     graph = helper.make_graph(
-        nodes, "unconverted",
+        nodes, "einsum_if",
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", V])],
-        [embed, head])
+        inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     return model
@@ -191,7 +217,12 @@ def main():
         (logits,) = session.run(None, {"input_ids": tokens})
         np.save(os.path.join(out, name + ".logits.npy"), logits.astype(np.float32))
         print(f"{path}: {os.path.getsize(path)} bytes, logits {list(logits.shape)}")
-    onnx.save(unconverted(), os.path.join(out, "unconverted-einsum.onnx"))
+    path = os.path.join(out, "einsum-if.onnx")
+    onnx.save(einsum_if(), path)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"input_ids": tokens})
+    np.save(os.path.join(out, "einsum-if.logits.npy"), logits.astype(np.float32))
+    onnx.save(einsum_if(constant_condition=False), os.path.join(out, "if-dynamic.onnx"))
     for name, model in broken().items():
         onnx.save(model, os.path.join(out, name))
 
