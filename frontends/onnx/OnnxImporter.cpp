@@ -4,6 +4,7 @@
 
 #include "dialects/dsc/DscOps.h"
 #include "dialects/dsc/TensorMath.h"
+#include "runtime/support/Safetensors.h"
 
 #include "absl/strings/str_cat.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -34,36 +35,9 @@ constexpr int64_t kDyn = ShapedType::kDynamic;
 /// Int64 vectors up to this length are tracked element by element.
 constexpr size_t kMaxKnown = 64;
 
-float bf16ToF32(uint16_t bits) {
-  uint32_t word = uint32_t(bits) << 16;
-  float f;
-  std::memcpy(&f, &word, 4);
-  return f;
-}
-
-float f16ToF32(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16, exponent = (h >> 10) & 0x1f,
-           mantissa = h & 0x3ff, word;
-  if (exponent == 0) {
-    if (mantissa == 0) {
-      word = sign;
-    } else { // subnormal: normalise
-      int shift = 0;
-      while (!(mantissa & 0x400)) {
-        mantissa <<= 1;
-        ++shift;
-      }
-      word = sign | uint32_t(113 - shift) << 23 | (mantissa & 0x3ff) << 13;
-    }
-  } else if (exponent == 31) {
-    word = sign | 0x7f800000 | mantissa << 13;
-  } else {
-    word = sign | (exponent + 112) << 23 | mantissa << 13;
-  }
-  float f;
-  std::memcpy(&f, &word, 4);
-  return f;
-}
+// Half-precision floats decode with the safetensors reader's converters.
+using st::bf16ToF32;
+using st::f16ToF32;
 
 /// An int64 vector (or scalar) known element by element: each a constant
 /// or an `index` value computed from tensor sizes.
