@@ -1684,7 +1684,6 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
                                                  utils::IteratorType::parallel);
       iterators.back() = utils::IteratorType::reduction;
       Value extent = index(sizes(data)[*ax]);
-      SmallVector<OpFoldResult> loops = sizes(data);
       setTensor(
           out(0),
           linalg::GenericOp::create(
@@ -1702,7 +1701,6 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
                 linalg::YieldOp::create(nb, l, combine(nb, l, hit, a[1], a[2]));
               })
               .getResult(0));
-      (void)loops;
       return absl::OkStatus();
     }
     // ScatterND: indices [q..., r], updates [q..., data dims r...].
