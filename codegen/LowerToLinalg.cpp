@@ -190,24 +190,11 @@ struct LowerRope : OpRewritePattern<RopeOp> {
 // linear
 //===----------------------------------------------------------------------===//
 
-/// A block-scaled [out, in] weight in f32: w[o, i] * scales[o / bm, i / bn].
+/// A block-scaled weight in f32 (TensorMath::dequantize) with the block
+/// size of an op's `block_size` attribute.
 Value dequantize(TensorMath &m, Value weight, Value scales,
                  ArrayRef<int64_t> block) {
-  Value init = m.empty(m.sizes(weight), m.builder().getF32Type());
-  return m.generic(
-      weight, init, 2, {{0, 1}, {0, 1}}, {},
-      [&](OpBuilder &b, Location l, ValueRange a) {
-        TensorMath s(b, l);
-        Value o = linalg::IndexOp::create(b, l, 0);
-        Value i = linalg::IndexOp::create(b, l, 1);
-        Value so = arith::DivUIOp::create(b, l, o, s.index(block[0]));
-        Value si = arith::DivUIOp::create(b, l, i, s.index(block[1]));
-        Value scale =
-            tensor::ExtractOp::create(b, l, scales, ValueRange{so, si});
-        linalg::YieldOp::create(
-            b, l,
-            arith::MulFOp::create(b, l, s.toF32(a[0]), scale).getResult());
-      })[0];
+  return m.dequantize(weight, scales, block[0], block[1]);
 }
 
 struct LowerLinear : OpRewritePattern<LinearOp> {
@@ -845,13 +832,12 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
           // Loops (r, w, d), one GEMM per projection: a single
           // accumulator per loop nest is what LLVM's vectorizer handles.
           auto project = [&](Value w) -> Value {
-            return s.generic({xe, w}, s.filled(cw, f32, 0.0), 3,
-                             {{0, 2}, {1, 2}, {0, 1}}, {2},
-                             [&](OpBuilder &bb, Location ll, ValueRange a) {
-                               linalg::YieldOp::create(
-                                   bb, ll,
-                                   dot(bb, ll, a[2], a[0], a[1]).getResult());
-                             })[0];
+            return s.generic(
+                {xe, w}, s.filled(cw, f32, 0.0), 3, {{0, 2}, {1, 2}, {0, 1}},
+                {2}, [&](OpBuilder &bb, Location ll, ValueRange a) {
+                  linalg::YieldOp::create(
+                      bb, ll, dot(bb, ll, a[2], a[0], a[1]).getResult());
+                })[0];
           };
           scf::YieldOp::create(
               nb, l,

@@ -262,6 +262,28 @@ Value TensorMath::swiglu(Value g, Value u) {
   });
 }
 
+Value TensorMath::dequantize(Value weight, Value scales, int64_t bm,
+                             int64_t bn) {
+  unsigned rank = cast<RankedTensorType>(weight.getType()).getRank();
+  auto [all, lead] = allAndLeading(rank);
+  return generic(
+      weight, empty(sizes(weight), b.getF32Type()), rank, {all, all}, {},
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        TensorMath s(nb, l);
+        SmallVector<Value> at;
+        for (unsigned d = 0; d + 2 < rank; ++d)
+          at.push_back(linalg::IndexOp::create(nb, l, d));
+        at.push_back(arith::DivUIOp::create(
+            nb, l, linalg::IndexOp::create(nb, l, rank - 2), s.index(bm)));
+        at.push_back(arith::DivUIOp::create(
+            nb, l, linalg::IndexOp::create(nb, l, rank - 1), s.index(bn)));
+        Value scale = tensor::ExtractOp::create(nb, l, scales, at);
+        linalg::YieldOp::create(
+            nb, l,
+            arith::MulFOp::create(nb, l, s.toF32(a[0]), scale).getResult());
+      })[0];
+}
+
 std::pair<Value, Value> TensorMath::splitKvB(Value kvb, int64_t heads,
                                              int64_t dn, int64_t dv) {
   auto type = cast<RankedTensorType>(kvb.getType());

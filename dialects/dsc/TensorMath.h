@@ -75,6 +75,10 @@ public:
   /// SwiGLU: `g / (1 + exp(-g)) * u` (silu(g) * u) elementwise, computed in
   /// f32, the result in `g`'s element type.
   Value swiglu(Value g, Value u);
+  /// An FP8 (or any float) weight [..., out, in] times its block scales
+  /// [..., ceil(out / bm), ceil(in / bn)] (DeepSeek's weight_scale_inv), as
+  /// f32; leading dimensions (the experts of a stack) index both alike.
+  Value dequantize(Value weight, Value scales, int64_t bm, int64_t bn);
   /// MLA's kv_b [heads * (dn + dv), C] split per head into W_UK
   /// [heads, dn, C] and W_UV [heads, dv, C].
   std::pair<Value, Value> splitKvB(Value kvb, int64_t heads, int64_t dn,

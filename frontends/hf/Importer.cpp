@@ -231,30 +231,7 @@ Value Importer::expertWeights(const std::string &pattern, int64_t experts,
 Value Importer::dequantize(Value w, Value scales) {
   auto [bm, bn] =
       cfg.fp8Block.value_or(std::make_pair<int64_t, int64_t>(128, 128));
-  TensorMath m(b, loc);
-  unsigned rank = cast<RankedTensorType>(w.getType()).getRank();
-  Value init = m.empty(m.sizes(w), b.getF32Type());
-  SmallVector<unsigned> all;
-  for (unsigned d = 0; d < rank; ++d)
-    all.push_back(d);
-  // [..., out, in]: the scale of block (out / bm, in / bn), per leading
-  // index (the expert of a stack).
-  return m.generic(
-      w, init, rank, {all, all}, {},
-      [&, bm = bm, bn = bn](OpBuilder &nb, Location l, ValueRange a) {
-        TensorMath s(nb, l);
-        SmallVector<Value> at;
-        for (unsigned d = 0; d + 2 < rank; ++d)
-          at.push_back(linalg::IndexOp::create(nb, l, d));
-        at.push_back(arith::DivUIOp::create(
-            nb, l, linalg::IndexOp::create(nb, l, rank - 2), s.index(bm)));
-        at.push_back(arith::DivUIOp::create(
-            nb, l, linalg::IndexOp::create(nb, l, rank - 1), s.index(bn)));
-        Value scale = tensor::ExtractOp::create(nb, l, scales, at);
-        linalg::YieldOp::create(
-            nb, l,
-            arith::MulFOp::create(nb, l, s.toF32(a[0]), scale).getResult());
-      })[0];
+  return TensorMath(b, loc).dequantize(w, scales, bm, bn);
 }
 
 Value Importer::rmsNorm(Value x, const std::string &name, int64_t width) {
