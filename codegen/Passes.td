@@ -119,6 +119,61 @@ def DscReassociateReductions
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def DscVectorizeContractions
+    : Pass<"dsc-vectorize-contractions", "func::FuncOp"> {
+  let summary = "Register-blocked vector code for CPU contractions";
+  let description = [{
+    Rewrites each `linalg.generic` on f32 memrefs that computes
+    `C += A * B` with one reduction loop (the model's GEMMs: projections,
+    the experts' grouped GEMMs, attention products) into loops over
+    register tiles of vector code:
+
+    - *dot form*, when the reduction dimension k is contiguous in A and B
+      (`x * W^T`, as `nn.Linear` stores W): `tile-m` x `tile-n` outputs are
+      accumulated as vectors of `lanes` along k and summed horizontally once
+      at the end, so each loaded vector feeds several `vector.fma`s;
+    - *axpy form*, when the output's innermost dimension n is contiguous in
+      B and C (`x * W`, as an exported MatMul stores W): `tile-m` rows x
+      `axpy-vectors` vectors of `lanes` along n, A broadcast per k.
+
+    Tiles at the edges are narrower and the k (or n) remainder uses masked
+    loads, so every size, static or dynamic, is handled. Other generics are
+    left to `convert-linalg-to-loops`. Reductions are reassociated (the sum
+    over k runs in `lanes` partial sums), as `dsc-reassociate-reductions`
+    already allows.
+
+    ```mlir
+    // x[m, k] * w[n, k] -> y[m, n] becomes, per 4 x 2 tile of y:
+    %acc:8 = scf.for %k = %c0 to %kfull step %c8 iter_args(...) {
+      %x0 = vector.load %x[%m0, %k] : memref<?x64xf32>, vector<8xf32>
+      ...
+      %w0 = vector.load %w[%n0, %k] : memref<32x64xf32>, vector<8xf32>
+      %a00 = vector.fma %x0, %w0, %acc00 : vector<8xf32>
+      ...
+    }
+    %y00 = vector.reduction <add>, %acc#0, %old fastmath<reassoc> : ...
+    ```
+  }];
+  let options = [
+    Option<"lanes", "lanes", "int64_t", /*default=*/"8",
+           "f32 lanes per vector (8: AVX2, 16: AVX-512)">,
+    Option<"tileM", "tile-m", "int64_t", /*default=*/"4",
+           "Rows of A per register tile">,
+    Option<"tileN", "tile-n", "int64_t", /*default=*/"2",
+           "Columns of B per register tile (dot form)">,
+    Option<"axpyVectors", "axpy-vectors", "int64_t", /*default=*/"2",
+           "Vectors along n per register tile (axpy form)">,
+  ];
+  let statistics = [
+    Statistic<"numDot", "dot-form", "Contractions vectorized along k">,
+    Statistic<"numAxpy", "axpy-form", "Contractions vectorized along n">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def DscTileParallelLoops
     : Pass<"dsc-tile-parallel-loops", "func::FuncOp"> {
   let summary = "Tile the innermost dimension of parallel loops for threads";

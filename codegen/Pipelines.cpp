@@ -68,12 +68,16 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm) {
   buildGraphToBuffersSteps(pm, /*forGpu=*/false);
   // 3b. Reductions may be reordered, so that LLVM vectorizes them.
   pm.addNestedPass<func::FuncOp>(createDscReassociateReductions());
+  // 3c. GEMMs to register-blocked vector code (8 lanes: AVX2; on a
+  //     baseline x86-64 host LLVM splits each vector in two).
+  pm.addNestedPass<func::FuncOp>(createDscVectorizeContractions());
   // 4. Structured ops to loops.
   //    (expand-strided-metadata makes affine.apply ops: lower-affine after.)
   addSteps(pm, "func.func(convert-linalg-to-loops),expand-strided-metadata,"
                "lower-affine,convert-scf-to-cf");
   // 5. Everything to the LLVM dialect.
-  addSteps(pm, "finalize-memref-to-llvm{use-generic-functions},"
+  addSteps(pm, "convert-vector-to-llvm,"
+               "finalize-memref-to-llvm{use-generic-functions},"
                "convert-math-to-llvm,"
                "convert-math-to-libm,convert-arith-to-llvm,"
                "convert-cf-to-llvm,convert-func-to-llvm,"

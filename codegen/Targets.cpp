@@ -204,7 +204,8 @@ void bindGpuRuntimeImports(llvm::Module &module) {
 } // namespace
 
 FailureOr<std::vector<char>>
-mlir::dsc::compileHostSharedObject(ModuleOp module, std::string &error) {
+mlir::dsc::compileHostSharedObject(ModuleOp module, StringRef cpu,
+                                   std::string &error) {
   // The GPU host code holds gpu.binary and gpu.launch_func ops, translated
   // by the GPU dialect's offloading interface.
   bool hasGpuCode = !module.getOps<gpu::BinaryOp>().empty();
@@ -227,16 +228,16 @@ mlir::dsc::compileHostSharedObject(ModuleOp module, std::string &error) {
   }
   if (hasGpuCode)
     bindGpuRuntimeImports(*llvmModule);
-  // Baseline x86-64: the artifact must run on any x86-64 host, including
-  // the GPU machines it is shipped to.
+  // One x86-64 level, recorded in the manifest and checked when the
+  // runtime loads the code.
   llvm::Triple triple("x86_64-unknown-linux-gnu");
   const llvm::Target *target =
       llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return failure();
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, "x86-64", "", llvm::TargetOptions(), llvm::Reloc::PIC_,
-      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+      triple, cpu, "", llvm::TargetOptions(), llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
   llvmModule->setTargetTriple(triple);
   llvmModule->setDataLayout(machine->createDataLayout());
 

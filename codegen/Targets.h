@@ -22,14 +22,15 @@ bool isSupportedTarget(StringRef target);
 /// "cpu", "sm_80", "sm_90a".
 ArrayRef<StringRef> supportedTargets();
 
-/// Translates an LLVM-dialect module to native code for x86-64 and links it
+/// Translates an LLVM-dialect module to native code for x86-64 level `cpu`
+/// (x86-64, x86-64-v2, -v3 or -v4; runtime/support/HostCpu.h) and links it
 /// into a shared object (with the system C compiler driver as linker).
 /// For the host side of a GPU target (a module holding `gpu.binary` ops)
 /// the object embeds the kernels' PTX and leaves the GPU runtime calls and
 /// the module loading to the dsc runtime: see docs/architecture.md.
 /// Returns the shared object's bytes, or fails with a message in `error`.
-FailureOr<std::vector<char>> compileHostSharedObject(ModuleOp module,
-                                                     std::string &error);
+FailureOr<std::vector<char>>
+compileHostSharedObject(ModuleOp module, StringRef cpu, std::string &error);
 
 /// One GPU kernel module's PTX, and its cubin when ptxas assembled it.
 struct GpuKernelBinary {

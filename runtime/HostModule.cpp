@@ -2,6 +2,7 @@
 
 #include "runtime/HostModule.h"
 
+#include "runtime/artifact/Artifact.h"
 #include "runtime/support/Errors.h"
 
 #include "absl/strings/str_cat.h"
@@ -37,8 +38,24 @@ absl::StatusOr<std::unique_ptr<HostModule>>
 HostModule::load(std::string_view image, const std::string &origin) {
   std::unique_ptr<HostModule> module(new HostModule(origin));
   std::string path;
-  module->fd = ::memfd_create("dsc-host-code", MFD_CLOEXEC);
-  if (module->fd >= 0) {
+  // Profilers cannot read symbols from a memfd: DSC_KEEP_HOST_CODE=DIR
+  // writes the shared object to DIR, named by its content, and keeps it.
+  const char *keepDir = std::getenv("DSC_KEEP_HOST_CODE");
+  if (keepDir && *keepDir) {
+    path = absl::StrCat(
+        keepDir, "/dsc-host-",
+        absl::Hex(artifact::fnv1a64(image.data(), image.size())), ".so");
+    module->fd =
+        ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (module->fd < 0) {
+      int error = errno;
+      return errnoError(error, path,
+                        "cannot create the file DSC_KEEP_HOST_CODE names");
+    }
+  } else {
+    module->fd = ::memfd_create("dsc-host-code", MFD_CLOEXEC);
+  }
+  if (module->fd >= 0 && path.empty()) {
     path = absl::StrCat("/proc/self/fd/", module->fd);
     // Containers without /proc: fall back to a file.
     if (::access(path.c_str(), R_OK) != 0) {

@@ -3,6 +3,7 @@
 #include "runtime/Manifest.h"
 
 #include "runtime/support/Errors.h"
+#include "runtime/support/HostCpu.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -177,6 +178,14 @@ ManifestReader::readTarget(const json::Value &target,
     return s;
   if (absl::Status s = readString(target, "kind", where, result.kind); !s.ok())
     return s;
+  if (target.find("host_cpu")) {
+    if (absl::Status s = readString(target, "host_cpu", where, result.hostCpu);
+        !s.ok())
+      return s;
+    if (!isHostCpuLevel(result.hostCpu))
+      return error(where, "unknown host_cpu ", quote(result.hostCpu),
+                   " (expected x86-64, x86-64-v2, x86-64-v3 or x86-64-v4)");
+  }
   if (result.kind == "host-shared-object") {
     if (absl::Status s = readSection(target, "section", where, result.section);
         !s.ok())

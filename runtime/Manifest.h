@@ -10,8 +10,8 @@
 //    "entry_points": [{"name": "forward", "symbol": "dsc_entry_forward",
 //                      "args": [ARG, ...]}],
 //    "targets": [{"name": "cpu", "kind": "host-shared-object",
-//                 "section": "cpu/host.so"},
-//                {"name": "sm_90a", "kind": "ptx",
+//                 "section": "cpu/host.so", "host_cpu": "x86-64-v3"},
+//                {"name": "sm_90a", "kind": "ptx", "host_cpu": "x86-64-v3",
 //                 "kernels": [{"name": "k0", "section": "sm_90a/k0.ptx",
 //                              "cubin": "sm_90a/k0.cubin"}]}]}
 //
@@ -84,6 +84,9 @@ struct Target {
   std::string section;
   /// For ptx targets.
   std::vector<Kernel> kernels;
+  /// The x86-64 level of the host code (runtime/support/HostCpu.h);
+  /// "x86-64" when the manifest does not say (artifacts of dsc before it).
+  std::string hostCpu = "x86-64";
 };
 
 /// The manifest of an artifact, validated.

@@ -5,6 +5,7 @@
 #include "runtime/Workspace.h"
 
 #include "runtime/support/Errors.h"
+#include "runtime/support/HostCpu.h"
 #include "runtime/support/Safetensors.h"
 
 #include "absl/strings/str_cat.h"
@@ -260,6 +261,12 @@ absl::Status Session::loadHostCode() {
     return absl::FailedPreconditionError(absl::StrCat(
         path, ": the artifact has no host code for the '", targetName,
         "' target (recompile with --target ", targetName, ")"));
+  if (!hostCpuSupports(target->hostCpu))
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, ": the host code is compiled for ", target->hostCpu, " (",
+        std::string(hostCpuFeatures(target->hostCpu)),
+        "), which this CPU lacks; recompile with dsc-compile --cpu ",
+        std::string(bestHostCpu())));
   // parseManifest checked that the section exists.
   std::string_view image = *artifact->section(target->section);
   absl::StatusOr<std::unique_ptr<HostModule>> module = HostModule::load(

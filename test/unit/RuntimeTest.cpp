@@ -11,6 +11,7 @@
 
 #include "runtime/WeightBinder.h"
 #include "runtime/artifact/Artifact.h"
+#include "runtime/support/HostCpu.h"
 #include "runtime/support/Json.h"
 #include "runtime/support/Safetensors.h"
 
@@ -105,6 +106,7 @@ struct ArtifactSpec {
   std::string symbol = "dsc_entry_forward";
   bool cpuTarget = true;
   std::string hostCode; // default: the fake model
+  std::string hostCpu;  // the manifest's host_cpu; none when empty
 };
 
 class RuntimeTest : public dsc::testing::TempDirTest {
@@ -201,10 +203,13 @@ protected:
       const std::string &code =
           spec.hostCode.empty() ? fakeModel : spec.hostCode;
       writer.addSection("cpu/host.so", code.data(), code.size());
-      targets.push(json::Value::object()
-                       .set("name", "cpu")
-                       .set("kind", "host-shared-object")
-                       .set("section", "cpu/host.so"));
+      auto target = json::Value::object()
+                        .set("name", "cpu")
+                        .set("kind", "host-shared-object")
+                        .set("section", "cpu/host.so");
+      if (!spec.hostCpu.empty())
+        target.set("host_cpu", spec.hostCpu);
+      targets.push(std::move(target));
     }
     auto manifest =
         json::Value::object()
@@ -534,6 +539,23 @@ TEST_F(RuntimeTest, HostCodeErrors) {
       expectError(createError(writeArtifact("garbage.dscx", garbage), &options),
                   DSC_STATUS_FAILED_PRECONDITION,
                   "section 'cpu/host.so': cannot load the host code: ");
+  ArtifactSpec badLevel;
+  badLevel.hostCpu = "x86-64-v9";
+  expectError(createError(writeArtifact("level.dscx", badLevel), &options),
+              DSC_STATUS_INVALID_ARGUMENT, "unknown host_cpu 'x86-64-v9'");
+  // Code of a level this CPU lacks is refused before it is loaded; the
+  // levels it has load.
+  for (std::string_view level : dsc::kHostCpuLevels) {
+    ArtifactSpec spec;
+    spec.hostCpu = std::string(level);
+    std::string path = writeArtifact(spec.hostCpu + ".dscx", spec);
+    if (dsc::hostCpuSupports(level)) {
+      session(path, checkpointDir);
+      continue;
+    }
+    expectError(createError(path, &options), DSC_STATUS_FAILED_PRECONDITION,
+                "the host code is compiled for " + spec.hostCpu);
+  }
   ArtifactSpec noCpu;
   noCpu.cpuTarget = false;
   expectError(createError(writeArtifact("nocpu.dscx", noCpu), &options),

@@ -20,6 +20,7 @@
 #include "passes/Passes.h"
 #include "runtime/WeightBinder.h"
 #include "runtime/artifact/Artifact.h"
+#include "runtime/support/HostCpu.h"
 #include "runtime/support/Json.h"
 #include "runtime/support/Safetensors.h"
 
@@ -30,6 +31,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
@@ -128,6 +130,13 @@ cl::opt<bool> fusionReport(
     cl::desc("Print a table on stderr: per layer and fusion pattern, fused "
              "or the reason it did not"),
     cl::cat(category));
+cl::opt<std::string> hostCpu(
+    "cpu", cl::init(std::string(::dsc::kDefaultHostCpu)),
+    cl::desc("x86-64 level of the host code: x86-64, x86-64-v2, x86-64-v3 "
+             "(AVX2, FMA; the default), x86-64-v4 (AVX-512) or native (the "
+             "highest this machine runs); the runtime refuses code the CPU "
+             "it runs on cannot execute"),
+    cl::value_desc("level"), cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress lines on stderr"),
                     cl::cat(category));
 
@@ -382,11 +391,23 @@ LogicalResult writeModule(ModuleOp module, const std::string &path,
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // Passes are registered before the pass manager's options, so that
+  // --mlir-print-ir-after=dsc-fuse-mla and the like can name them.
+  mlir::dsc::registerGraphPipelines();
+  mlir::dsc::registerCodegenPipelines();
+  registerAllPasses();
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
-  cl::HideUnrelatedOptions({&category, &cl::getGeneralCategory()});
+  // --help lists dsc-compile's options and MLIR's IR-dump and timing
+  // options, not the hundreds of LLVM backend flags that also register.
+  static cl::OptionCategory mlirCategory(
+      "MLIR options (IR dumps per pass, pass timing and statistics)");
+  for (auto &entry : cl::getRegisteredOptions())
+    if (entry.first.starts_with("mlir-"))
+      entry.second->addCategory(mlirCategory);
+  cl::HideUnrelatedOptions({&category, &mlirCategory});
   cl::ParseCommandLineOptions(
       argc, argv,
       "dsc-compile: ahead-of-time compiler for DeepSeek-architecture models\n\n"
@@ -413,6 +434,12 @@ int main(int argc, char **argv) {
   }
   if (targets.empty())
     return fail("--target: no target given (expected cpu, sm_80 or sm_90a)");
+  std::string cpu = hostCpu == "native" ? std::string(::dsc::bestHostCpu())
+                                        : std::string(hostCpu);
+  if (!::dsc::isHostCpuLevel(cpu))
+    return fail("--cpu: unknown level '" + hostCpu +
+                "' (expected x86-64, x86-64-v2, x86-64-v3, x86-64-v4 or "
+                "native)");
   if (mlaForm != "auto" && mlaForm != "naive" && mlaForm != "absorbed")
     return fail("--mla-form: expected auto, naive or absorbed, not '" +
                 mlaForm + "'");
@@ -570,14 +597,15 @@ int main(int argc, char **argv) {
         return fail("cpu: lowering failed");
       progress.stage("cpu: compile and link the host shared object");
       FailureOr<std::vector<char>> so =
-          mlir::dsc::compileHostSharedObject(*clone, error);
+          mlir::dsc::compileHostSharedObject(*clone, cpu, error);
       if (failed(so))
         return fail("cpu: " + error);
       writer.addSection("cpu/host.so", so->data(), so->size());
       targetsJson.push(json::Value::object()
                            .set("name", "cpu")
                            .set("kind", "host-shared-object")
-                           .set("section", "cpu/host.so"));
+                           .set("section", "cpu/host.so")
+                           .set("host_cpu", cpu));
       continue;
     }
     progress.stage(target.str() + ": lower to NVVM and PTX");
@@ -632,7 +660,7 @@ int main(int argc, char **argv) {
     // The host side: launches the kernels (whose PTX it embeds) in order.
     progress.stage(target.str() + ": compile and link the host shared object");
     FailureOr<std::vector<char>> host =
-        mlir::dsc::compileHostSharedObject(*clone, error);
+        mlir::dsc::compileHostSharedObject(*clone, cpu, error);
     if (failed(host))
       return fail(target.str() + ": " + error);
     std::string hostSection = target.str() + "/host.so";
@@ -641,6 +669,7 @@ int main(int argc, char **argv) {
                          .set("name", target.str())
                          .set("kind", "ptx")
                          .set("host", hostSection)
+                         .set("host_cpu", cpu)
                          .set("kernels", std::move(kernelsJson)));
   }
   if (emit == Emit::Ptx) {

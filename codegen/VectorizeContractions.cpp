@@ -1,0 +1,466 @@
+//===- VectorizeContractions.cpp - Register-blocked CPU contractions ------===//
+//
+// Every GEMM of the model (projections, the experts' grouped GEMMs, the
+// attention products) is a linalg.generic `C += A * B` with one reduction
+// loop. Lowered to plain loops, LLVM vectorizes the reduction alone: each
+// output element then loads one vector of A and one of B per multiply and
+// ends in its own horizontal sum, about one multiply-add per instruction.
+// This pass instead writes a register tile of outputs at a time, so that
+// each loaded vector feeds several multiply-adds:
+//
+//   dot form  (k contiguous in A and B, as x * W^T of nn.Linear): MR x NR
+//             vector accumulators along k, summed horizontally once per
+//             output at the end;
+//   axpy form (n contiguous in B and C, as x * W of an exported MatMul):
+//             MR x NV vector accumulators along n, A broadcast per k.
+//
+// Edges (rows and columns past the last full tile, the k or n remainder)
+// use narrower tiles and masked loads, so any size is handled. Generics of
+// another shape are left to convert-linalg-to-loops.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/PatternMatch.h"
+#include "llvm/ADT/Statistic.h"
+
+#define DEBUG_TYPE "dsc-vectorize-contractions"
+
+namespace mlir::dsc {
+#define GEN_PASS_DEF_DSCVECTORIZECONTRACTIONS
+#include "codegen/Passes.h.inc"
+} // namespace mlir::dsc
+
+using namespace mlir;
+using namespace mlir::dsc;
+
+namespace {
+
+enum class Form { Dot, Axpy };
+
+/// A generic `C[...] += A[...] * B[...] (* S[...] ...)` over memrefs of f32,
+/// and the roles of its loops. The scale factors S (e.g. the routing
+/// weights of a dense experts computation) depend on neither k nor n.
+struct Contraction {
+  Form form;
+  OpOperand *a, *b, *c;
+  SmallVector<OpOperand *> scales;
+  unsigned m, n, k;            // m indexes A and not B, n indexes B and not A.
+  SmallVector<unsigned> outer; // The other loops (parallel or reduction).
+};
+
+bool hasUnitInnerStride(Value memref) {
+  auto type = dyn_cast<MemRefType>(memref.getType());
+  if (!type || type.getRank() == 0)
+    return false;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  return succeeded(type.getStridesAndOffset(strides, offset)) &&
+         strides.back() == 1;
+}
+
+/// The loop index of `map`'s result `pos` (maps are projected permutations).
+unsigned dimAt(AffineMap map, int64_t pos) {
+  return cast<AffineDimExpr>(map.getResult(pos)).getPosition();
+}
+
+/// Adds the leaves of a tree of `arith.mulf` rooted at `value` to `leaves`.
+void collectFactors(Value value, SmallVectorImpl<Value> &leaves) {
+  if (auto mul = value.getDefiningOp<arith::MulFOp>()) {
+    collectFactors(mul.getLhs(), leaves);
+    collectFactors(mul.getRhs(), leaves);
+    return;
+  }
+  leaves.push_back(value);
+}
+
+/// Whether the body is `yield(out + in0 * in1 * ...)`, every input a factor
+/// exactly once, in any order and association.
+bool isMultiplyAccumulate(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  Value out = body.getArguments().back();
+  if (!add || (add.getLhs() != out && add.getRhs() != out))
+    return false;
+  SmallVector<Value> factors;
+  collectFactors(add.getLhs() == out ? add.getRhs() : add.getLhs(), factors);
+  // The body holds the multiplications, the addition and the yield only.
+  if (body.getOperations().size() != factors.size() + 1)
+    return false;
+  if (!llvm::all_of(factors, [&](Value v) {
+        auto arg = dyn_cast<BlockArgument>(v);
+        return arg && arg.getOwner() == &body;
+      }))
+    return false;
+  llvm::sort(factors, [](Value x, Value y) {
+    return cast<BlockArgument>(x).getArgNumber() <
+           cast<BlockArgument>(y).getArgNumber();
+  });
+  SmallVector<Value> inputs(body.getArguments().drop_back());
+  return factors == inputs;
+}
+
+/// The innermost loop of `map` (from its last result backwards) that is
+/// parallel and not a loop of `other`.
+std::optional<unsigned> ownParallelDim(AffineMap map, AffineMap other,
+                                       ArrayRef<utils::IteratorType> iters) {
+  for (int64_t pos = map.getNumResults() - 1; pos >= 0; --pos) {
+    unsigned dim = dimAt(map, pos);
+    if (iters[dim] == utils::IteratorType::parallel &&
+        !other.isFunctionOfDim(dim))
+      return dim;
+  }
+  return std::nullopt;
+}
+
+/// Tries A = `a`, B = `b` (the other inputs are scales).
+std::optional<Contraction> matchRoles(linalg::GenericOp op, OpOperand *a,
+                                      OpOperand *b) {
+  SmallVector<utils::IteratorType> iters = op.getIteratorTypesArray();
+  OpOperand *c = op.getDpsInitOperand(0);
+  AffineMap mapA = op.getMatchingIndexingMap(a);
+  AffineMap mapB = op.getMatchingIndexingMap(b);
+  AffineMap mapC = op.getMatchingIndexingMap(c);
+  std::optional<unsigned> m = ownParallelDim(mapA, mapB, iters);
+  std::optional<unsigned> n = ownParallelDim(mapB, mapA, iters);
+  if (!m || !n || !mapC.isFunctionOfDim(*m) || !mapC.isFunctionOfDim(*n))
+    return std::nullopt;
+  unsigned lastA = dimAt(mapA, mapA.getNumResults() - 1);
+  unsigned lastB = dimAt(mapB, mapB.getNumResults() - 1);
+  unsigned lastC = dimAt(mapC, mapC.getNumResults() - 1);
+  Contraction match{Form::Dot, a, b, c, {}, *m, *n, 0, {}};
+  if (lastA == lastB && iters[lastA] == utils::IteratorType::reduction &&
+      hasUnitInnerStride(a->get()) && hasUnitInnerStride(b->get())) {
+    match.k = lastA;
+  } else if (lastB == *n && lastC == *n && hasUnitInnerStride(b->get()) &&
+             hasUnitInnerStride(c->get())) {
+    // Axpy: the reduction A and B share, innermost in A.
+    match.form = Form::Axpy;
+    std::optional<unsigned> k;
+    for (int64_t pos = mapA.getNumResults() - 1; pos >= 0 && !k; --pos) {
+      unsigned dim = dimAt(mapA, pos);
+      if (iters[dim] == utils::IteratorType::reduction &&
+          mapB.isFunctionOfDim(dim))
+        k = dim;
+    }
+    if (!k)
+      return std::nullopt;
+    match.k = *k;
+  } else {
+    return std::nullopt;
+  }
+  // Scales multiply a whole k sum (dot: they may not vary along k) or a
+  // scalar of A (axpy: they may not vary along n).
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    if (input == a || input == b)
+      continue;
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (map.isFunctionOfDim(match.form == Form::Dot ? match.k : *n))
+      return std::nullopt;
+    match.scales.push_back(input);
+  }
+  for (unsigned dim = 0; dim < iters.size(); ++dim)
+    if (dim != *m && dim != *n && dim != match.k)
+      match.outer.push_back(dim);
+  return match;
+}
+
+std::optional<Contraction> matchContraction(linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() < 2 ||
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0 ||
+      op.hasIndexSemantics() || !isMultiplyAccumulate(op))
+    return std::nullopt;
+  OpOperand *c = op.getDpsInitOperand(0);
+  for (OpOperand &operand : op->getOpOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.get().getType());
+    if (!type || !type.getElementType().isF32() ||
+        !op.getMatchingIndexingMap(&operand).isProjectedPermutation())
+      return std::nullopt;
+    // In place on an input would see partial sums.
+    if (&operand != c && operand.get() == c->get())
+      return std::nullopt;
+  }
+  for (OpOperand *a : op.getDpsInputOperands())
+    for (OpOperand *b : op.getDpsInputOperands())
+      if (a != b)
+        if (std::optional<Contraction> match = matchRoles(op, a, b))
+          return match;
+  return std::nullopt;
+}
+
+/// Emits the register-blocked loops of one matched contraction.
+class Emitter {
+public:
+  Emitter(OpBuilder &builder, linalg::GenericOp op, const Contraction &match,
+          int64_t lanes, int64_t tileM, int64_t tileN)
+      : b(builder), loc(op.getLoc()), op(op), match(match), lanes(lanes),
+        tileM(tileM), tileN(tileN),
+        vectorType(VectorType::get({lanes}, b.getF32Type())),
+        maskType(VectorType::get({lanes}, b.getI1Type())) {}
+
+  void emit() {
+    SmallVector<Range> ranges =
+        cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+    for (Range &range : ranges)
+      sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, range.size));
+    dims.assign(sizes.size(), Value());
+    SmallVector<Value> lbs, ubs, steps;
+    for (unsigned dim : match.outer) {
+      lbs.push_back(constant(0));
+      ubs.push_back(sizes[dim]);
+      steps.push_back(constant(1));
+    }
+    scf::buildLoopNest(b, loc, lbs, ubs, steps,
+                       [&](OpBuilder &nested, Location, ValueRange ivs) {
+                         OpBuilder::InsertionGuard guard(b);
+                         b.setInsertionPoint(nested.getInsertionBlock(),
+                                             nested.getInsertionPoint());
+                         for (auto [dim, iv] : llvm::zip(match.outer, ivs))
+                           dims[dim] = iv;
+                         emitRows();
+                       });
+  }
+
+private:
+  Value constant(int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+  Value add(Value lhs, int64_t rhs) {
+    return rhs == 0 ? lhs : arith::AddIOp::create(b, loc, lhs, constant(rhs));
+  }
+  /// `size` rounded down to a multiple of `step`.
+  Value floorTo(Value size, int64_t step) {
+    Value rem = arith::RemUIOp::create(b, loc, size, constant(step));
+    return arith::SubIOp::create(b, loc, size, rem);
+  }
+
+  /// A loop `for iv = lb to ub step step` whose body `body(iv)` emits in place.
+  void loop(Value lb, Value ub, int64_t step, function_ref<void(Value)> body) {
+    auto forOp = scf::ForOp::create(b, loc, lb, ub, constant(step));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forOp.getBody()->getTerminator());
+    body(forOp.getInductionVar());
+  }
+
+  /// The indices of `operand` at the loop indices `dims`.
+  SmallVector<Value> indices(OpOperand *operand) {
+    AffineMap map = op.getMatchingIndexingMap(operand);
+    SmallVector<Value> result;
+    for (int64_t pos = 0; pos < map.getNumResults(); ++pos)
+      result.push_back(dims[dimAt(map, pos)]);
+    return result;
+  }
+
+  /// Full tiles of tileM rows, then the remaining rows one by one.
+  void emitRows() {
+    Value rows = sizes[match.m];
+    Value fullRows = floorTo(rows, tileM);
+    loop(constant(0), fullRows, tileM,
+         [&](Value m0) { emitColumns(m0, tileM); });
+    if (tileM > 1)
+      loop(fullRows, rows, 1, [&](Value m0) { emitColumns(m0, 1); });
+  }
+
+  void emitColumns(Value m0, int64_t rows) {
+    Value columns = sizes[match.n];
+    if (match.form == Form::Dot) {
+      Value full = floorTo(columns, tileN);
+      loop(constant(0), full, tileN,
+           [&](Value n0) { emitDotTile(m0, rows, n0, tileN); });
+      if (tileN > 1)
+        loop(full, columns, 1, [&](Value n0) { emitDotTile(m0, rows, n0, 1); });
+      return;
+    }
+    int64_t width = tileN * lanes;
+    Value full = floorTo(columns, width);
+    loop(constant(0), full, width,
+         [&](Value n0) { emitAxpyTile(m0, rows, n0, tileN, Value()); });
+    // The last columns: one masked vector at a time.
+    loop(full, columns, lanes, [&](Value n0) {
+      Value left = arith::SubIOp::create(b, loc, columns, n0);
+      Value mask = vector::CreateMaskOp::create(b, loc, maskType, left);
+      emitAxpyTile(m0, rows, n0, 1, mask);
+    });
+  }
+
+  /// `value` times the scale factors at the current indices.
+  Value scaled(Value value) {
+    for (OpOperand *scale : match.scales)
+      value = arith::MulFOp::create(
+          b, loc, value,
+          memref::LoadOp::create(b, loc, scale->get(), indices(scale)));
+    return value;
+  }
+
+  Value zeroVector() {
+    return arith::ConstantOp::create(b, loc, vectorType,
+                                     DenseElementsAttr::get(vectorType, 0.0f));
+  }
+
+  /// Loads a vector of `operand` at `dims` (its innermost index is the
+  /// vector's first lane), masked when `mask` is set.
+  Value loadVector(OpOperand *operand, Value mask) {
+    SmallVector<Value> at = indices(operand);
+    if (!mask)
+      return vector::LoadOp::create(b, loc, vectorType, operand->get(), at);
+    return vector::MaskedLoadOp::create(b, loc, vectorType, operand->get(), at,
+                                        mask, zeroVector());
+  }
+
+  /// Dot form: rows x cols outputs, each a vector accumulator along k.
+  void emitDotTile(Value m0, int64_t rows, Value n0, int64_t cols) {
+    Value depth = sizes[match.k];
+    Value fullDepth = floorTo(depth, lanes);
+    SmallVector<Value> init(rows * cols, zeroVector());
+    auto kLoop = scf::ForOp::create(b, loc, constant(0), fullDepth,
+                                    constant(lanes), init);
+    SmallVector<Value> accs;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(kLoop.getBody());
+      dims[match.k] = kLoop.getInductionVar();
+      accs = multiplyAccumulate(m0, rows, n0, cols, kLoop.getRegionIterArgs(),
+                                Value());
+      scf::YieldOp::create(b, loc, accs);
+    }
+    accs.assign(kLoop.getResults().begin(), kLoop.getResults().end());
+    // The k remainder, masked (all lanes off when k divides evenly, unless
+    // k is known to).
+    std::optional<int64_t> staticDepth = getConstantIntValue(depth);
+    if (!staticDepth || *staticDepth % lanes != 0) {
+      dims[match.k] = fullDepth;
+      Value left = arith::SubIOp::create(b, loc, depth, fullDepth);
+      Value mask = vector::CreateMaskOp::create(b, loc, maskType, left);
+      accs = multiplyAccumulate(m0, rows, n0, cols, accs, mask);
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      dims[match.m] = add(m0, i);
+      for (int64_t j = 0; j < cols; ++j) {
+        dims[match.n] = add(n0, j);
+        SmallVector<Value> at = indices(match.c);
+        Value old = memref::LoadOp::create(b, loc, match.c->get(), at);
+        Value sum;
+        if (match.scales.empty()) {
+          sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                            accs[i * cols + j], old,
+                                            arith::FastMathFlags::reassoc);
+        } else {
+          sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                            accs[i * cols + j],
+                                            arith::FastMathFlags::reassoc);
+          sum = arith::AddFOp::create(b, loc, old, scaled(sum));
+        }
+        memref::StoreOp::create(b, loc, sum, match.c->get(), at);
+      }
+    }
+  }
+
+  /// Dot form, one k step: A's rows and B's columns as vectors along k.
+  SmallVector<Value> multiplyAccumulate(Value m0, int64_t rows, Value n0,
+                                        int64_t cols, ValueRange accs,
+                                        Value mask) {
+    SmallVector<Value> aRows, result;
+    for (int64_t i = 0; i < rows; ++i) {
+      dims[match.m] = add(m0, i);
+      aRows.push_back(loadVector(match.a, mask));
+    }
+    result.assign(accs.begin(), accs.end());
+    for (int64_t j = 0; j < cols; ++j) {
+      dims[match.n] = add(n0, j);
+      Value bColumn = loadVector(match.b, mask);
+      for (int64_t i = 0; i < rows; ++i)
+        result[i * cols + j] = vector::FMAOp::create(b, loc, aRows[i], bColumn,
+                                                     result[i * cols + j]);
+    }
+    return result;
+  }
+
+  /// Axpy form: rows x vecs accumulators along n; A is broadcast per k.
+  void emitAxpyTile(Value m0, int64_t rows, Value n0, int64_t vecs,
+                    Value mask) {
+    SmallVector<Value> init(rows * vecs, zeroVector());
+    auto kLoop = scf::ForOp::create(b, loc, constant(0), sizes[match.k],
+                                    constant(1), init);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(kLoop.getBody());
+      dims[match.k] = kLoop.getInductionVar();
+      SmallVector<Value> bVectors, accs(kLoop.getRegionIterArgs());
+      for (int64_t j = 0; j < vecs; ++j) {
+        dims[match.n] = add(n0, j * lanes);
+        bVectors.push_back(loadVector(match.b, mask));
+      }
+      for (int64_t i = 0; i < rows; ++i) {
+        dims[match.m] = add(m0, i);
+        Value scalar = scaled(
+            memref::LoadOp::create(b, loc, match.a->get(), indices(match.a)));
+        Value splat = vector::BroadcastOp::create(b, loc, vectorType, scalar);
+        for (int64_t j = 0; j < vecs; ++j)
+          accs[i * vecs + j] = vector::FMAOp::create(b, loc, splat, bVectors[j],
+                                                     accs[i * vecs + j]);
+      }
+      scf::YieldOp::create(b, loc, accs);
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      dims[match.m] = add(m0, i);
+      for (int64_t j = 0; j < vecs; ++j) {
+        dims[match.n] = add(n0, j * lanes);
+        Value old = loadVector(match.c, mask);
+        Value sum =
+            arith::AddFOp::create(b, loc, old, kLoop.getResult(i * vecs + j));
+        SmallVector<Value> at = indices(match.c);
+        if (mask)
+          vector::MaskedStoreOp::create(b, loc, match.c->get(), at, mask, sum);
+        else
+          vector::StoreOp::create(b, loc, sum, match.c->get(), at);
+      }
+    }
+  }
+
+  OpBuilder &b;
+  Location loc;
+  linalg::GenericOp op;
+  const Contraction &match;
+  int64_t lanes, tileM, tileN;
+  VectorType vectorType, maskType;
+  SmallVector<Value> sizes; // Per loop.
+  SmallVector<Value> dims;  // Per loop: the current index.
+};
+
+struct DscVectorizeContractionsPass
+    : mlir::dsc::impl::DscVectorizeContractionsBase<
+          DscVectorizeContractionsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (lanes < 1 || tileM < 1 || tileN < 1) {
+      getOperation().emitError(
+          "dsc-vectorize-contractions: lanes and tile sizes must be >= 1");
+      return signalPassFailure();
+    }
+    SmallVector<std::pair<linalg::GenericOp, Contraction>> matches;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (std::optional<Contraction> match = matchContraction(op))
+        matches.emplace_back(op, *match);
+    });
+    OpBuilder builder(&getContext());
+    for (auto &[op, match] : matches) {
+      builder.setInsertionPoint(op);
+      Emitter(builder, op, match, lanes, tileM,
+              match.form == Form::Dot ? tileN : axpyVectors)
+          .emit();
+      ++(match.form == Form::Dot ? numDot : numAxpy);
+      op.erase();
+    }
+  }
+};
+
+} // namespace

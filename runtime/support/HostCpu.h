@@ -1,0 +1,70 @@
+//===- HostCpu.h - x86-64 levels of the host code ---------------*- C++ -*-===//
+//
+// The host code of an artifact is compiled for one x86-64 microarchitecture
+// level (the psABI's x86-64, -v2: SSE4.2, -v3: AVX2 and FMA, -v4:
+// AVX-512). dsc-compile records the level in the manifest; the runtime
+// refuses host code the CPU it runs on cannot execute, instead of dying of
+// an illegal instruction.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef DSC_RUNTIME_SUPPORT_HOSTCPU_H
+#define DSC_RUNTIME_SUPPORT_HOSTCPU_H
+
+#include <string_view>
+
+namespace dsc {
+
+/// The levels, lowest first.
+inline constexpr std::string_view kHostCpuLevels[] = {"x86-64", "x86-64-v2",
+                                                      "x86-64-v3", "x86-64-v4"};
+
+/// The level host code gets when the user does not choose one.
+inline constexpr std::string_view kDefaultHostCpu = "x86-64-v3";
+
+inline bool isHostCpuLevel(std::string_view level) {
+  for (std::string_view known : kHostCpuLevels)
+    if (level == known)
+      return true;
+  return false;
+}
+
+/// Whether the CPU this process runs on executes code of `level`.
+inline bool hostCpuSupports(std::string_view level) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (level == "x86-64")
+    return true;
+  if (level == "x86-64-v2")
+    return __builtin_cpu_supports("x86-64-v2");
+  if (level == "x86-64-v3")
+    return __builtin_cpu_supports("x86-64-v3");
+  if (level == "x86-64-v4")
+    return __builtin_cpu_supports("x86-64-v4");
+#endif
+  return false;
+}
+
+/// The highest level the CPU this process runs on executes.
+inline std::string_view bestHostCpu() {
+  std::string_view best = kHostCpuLevels[0];
+  for (std::string_view level : kHostCpuLevels)
+    if (hostCpuSupports(level))
+      best = level;
+  return best;
+}
+
+/// What a level adds, for messages.
+inline std::string_view hostCpuFeatures(std::string_view level) {
+  if (level == "x86-64-v2")
+    return "SSE4.2, POPCNT";
+  if (level == "x86-64-v3")
+    return "AVX2, FMA";
+  if (level == "x86-64-v4")
+    return "AVX-512";
+  return "SSE2";
+}
+
+} // namespace dsc
+
+#endif // DSC_RUNTIME_SUPPORT_HOSTCPU_H

@@ -1,0 +1,215 @@
+// RUN: dsc-opt %s --split-input-file --dsc-vectorize-contractions | FileCheck %s
+// RUN: dsc-opt %s --split-input-file --dsc-vectorize-contractions="lanes=4 tile-m=2 tile-n=1" | FileCheck %s --check-prefix=SMALL
+
+// Dot form (x * W^T, k contiguous in both): 4 x 2 tiles of vector
+// accumulators along k, one horizontal sum per output at the end; narrower
+// tiles for the last rows and columns. k = 64 divides by 8: no masks.
+#x = affine_map<(b, s, n, k) -> (b, s, k)>
+#w = affine_map<(b, s, n, k) -> (n, k)>
+#y = affine_map<(b, s, n, k) -> (b, s, n)>
+// CHECK-LABEL: func.func @linear
+// CHECK-NOT: linalg.generic
+// CHECK: scf.for
+// CHECK: %[[ACC:.*]]:8 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c8{{.*}} iter_args
+// CHECK-COUNT-4: vector.load %{{.*}} : memref<?x?x64xf32>, vector<8xf32>
+// CHECK: vector.load %{{.*}} : memref<40x64xf32>, vector<8xf32>
+// CHECK-COUNT-4: vector.fma
+// CHECK: scf.yield
+// CHECK-NOT: vector.create_mask
+// CHECK: vector.reduction <add>, %[[ACC]]#0, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
+// CHECK: memref.store
+// SMALL-LABEL: func.func @linear
+// SMALL: scf.for %{{.*}} step %c4{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
+func.func @linear(%x: memref<?x?x64xf32>, %w: memref<40x64xf32>, %y: memref<?x?x40xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x?x64xf32>, memref<40x64xf32>) outs(%y : memref<?x?x40xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A k that does not divide by the lanes: the last step loads masked.
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @ragged_depth
+// CHECK: vector.load
+// CHECK: vector.create_mask %{{.*}} : vector<8xi1>
+// CHECK: vector.maskedload %{{.*}}, %{{.*}}, %{{.*}} : memref<?x20xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+func.func @ragged_depth(%x: memref<?x20xf32>, %w: memref<6x20xf32>, %y: memref<?x6xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x20xf32>, memref<6x20xf32>) outs(%y : memref<?x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %b, %a : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Axpy form (x * W with W [k, n], as an exported MatMul): A is broadcast
+// per k, B and C are vectors along n; the last 20 % 16 columns masked.
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (k, n)>
+#y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @matmul
+// CHECK-NOT: linalg.generic
+// CHECK: scf.for %{{.*}} step %c1{{.*}} iter_args
+// CHECK: vector.load %{{.*}} : memref<64x20xf32>, vector<8xf32>
+// CHECK: memref.load %{{.*}} : memref<?x64xf32>
+// CHECK: vector.broadcast %{{.*}} : f32 to vector<8xf32>
+// CHECK: vector.fma
+// CHECK: vector.store %{{.*}} : memref<?x20xf32>, vector<8xf32>
+// CHECK: vector.create_mask
+// CHECK: vector.maskedload %{{.*}} : memref<64x20xf32>
+// CHECK: vector.maskedstore
+func.func @matmul(%x: memref<?x64xf32>, %w: memref<64x20xf32>, %y: memref<?x20xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xf32>, memref<64x20xf32>) outs(%y : memref<?x20xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Roles are found in either input order: here the output's contiguous
+// dimension comes from the second input (y^T = W * x^T).
+#x = affine_map<(n, m, k) -> (k, m)>
+#w = affine_map<(n, m, k) -> (n, k)>
+#y = affine_map<(n, m, k) -> (n, m)>
+// CHECK-LABEL: func.func @transposed_product
+// CHECK-NOT: linalg.generic
+// CHECK: memref.load %{{.*}} : memref<8x64xf32>
+// CHECK: vector.broadcast
+func.func @transposed_product(%x: memref<64x?xf32>, %w: memref<8x64xf32>, %y: memref<8x?xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<64x?xf32>, memref<8x64xf32>) outs(%y : memref<8x?xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// The dense experts' down projection (the unfused MoE): two reductions
+// (experts e, intermediate i) and a routing weight per token and expert,
+// which scales each k sum.
+#r = affine_map<(t, h, e, i) -> (t, e)>
+#a = affine_map<(t, h, e, i) -> (e, t, i)>
+#w = affine_map<(t, h, e, i) -> (e, h, i)>
+#y = affine_map<(t, h, e, i) -> (t, h)>
+// CHECK-LABEL: func.func @dense_experts_down
+// CHECK-NOT: linalg.generic
+// CHECK: vector.fma
+// CHECK: %[[SUM:.*]] = vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
+// CHECK: %[[WEIGHT:.*]] = memref.load %{{.*}} : memref<?x16xf32>
+// CHECK: arith.mulf %[[SUM]], %[[WEIGHT]]
+func.func @dense_experts_down(%r: memref<?x16xf32>, %act: memref<16x?x32xf32>, %w: memref<16x64x32xf32>, %y: memref<?x64xf32>) {
+  linalg.generic {indexing_maps = [#r, #a, #w, #y], iterator_types = ["parallel", "parallel", "reduction", "reduction"]} ins(%r, %act, %w : memref<?x16xf32>, memref<16x?x32xf32>, memref<16x64x32xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%g: f32, %a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %g, %a : f32
+    %q = arith.mulf %p, %b : f32
+    %s = arith.addf %acc, %q : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Near misses stay generic (convert-linalg-to-loops lowers them).
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#wt = affine_map<(m, n, k) -> (k, n)>
+#xt = affine_map<(m, n, k) -> (k, m)>
+#y = affine_map<(m, n, k) -> (m, n)>
+#yt = affine_map<(m, n, k) -> (n, m)>
+// CHECK-LABEL: func.func @negative_not_multiply_add
+// CHECK: linalg.generic
+// CHECK-NOT: vector.
+func.func @negative_not_multiply_add(%x: memref<?x64xf32>, %w: memref<8x64xf32>, %y: memref<?x8xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xf32>, memref<8x64xf32>) outs(%y : memref<?x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.subf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// CHECK-LABEL: func.func @negative_squared
+// CHECK: linalg.generic
+// CHECK-NOT: vector.
+func.func @negative_squared(%x: memref<?x64xf32>, %w: memref<8x64xf32>, %y: memref<?x8xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xf32>, memref<8x64xf32>) outs(%y : memref<?x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %a : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// Neither k contiguous in both inputs nor n (or m) in the output and its
+// input.
+// CHECK-LABEL: func.func @negative_no_contiguous_dimension
+// CHECK: linalg.generic
+// CHECK-NOT: vector.
+func.func @negative_no_contiguous_dimension(%x: memref<?x64xf32>, %w: memref<64x8xf32>, %y: memref<8x?xf32>) {
+  linalg.generic {indexing_maps = [#x, #wt, #yt], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xf32>, memref<64x8xf32>) outs(%y : memref<8x?xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// A strided view whose k is not unit-stride.
+// CHECK-LABEL: func.func @negative_strided
+// CHECK: linalg.generic
+// CHECK-NOT: vector.
+func.func @negative_strided(%x: memref<?x64xf32, strided<[1, ?]>>, %w: memref<8x64xf32, strided<[1, 8]>>, %y: memref<?x8xf32, strided<[1, ?]>>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xf32, strided<[1, ?]>>, memref<8x64xf32, strided<[1, 8]>>) outs(%y : memref<?x8xf32, strided<[1, ?]>>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// The scale varies along k: it cannot multiply a whole sum.
+#s = affine_map<(m, n, k) -> (k)>
+// CHECK-LABEL: func.func @negative_scale_along_k
+// CHECK: linalg.generic
+// CHECK-NOT: vector.
+func.func @negative_scale_along_k(%x: memref<?x64xf32>, %w: memref<8x64xf32>, %g: memref<64xf32>, %y: memref<?x8xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w, %g : memref<?x64xf32>, memref<8x64xf32>, memref<64xf32>) outs(%y : memref<?x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %q = arith.mulf %p, %c : f32
+    %s = arith.addf %q, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// f64 is left alone.
+// CHECK-LABEL: func.func @negative_f64
+// CHECK: linalg.generic
+// CHECK-NOT: vector.
+func.func @negative_f64(%x: memref<?x64xf64>, %w: memref<8x64xf64>, %y: memref<?x8xf64>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xf64>, memref<8x64xf64>) outs(%y : memref<?x8xf64>) {
+  ^bb0(%a: f64, %b: f64, %acc: f64):
+    %p = arith.mulf %a, %b : f64
+    %s = arith.addf %p, %acc : f64
+    linalg.yield %s : f64
+  }
+  return
+}
