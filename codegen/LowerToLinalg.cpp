@@ -818,50 +818,51 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
       return arith::AddFOp::create(
           nb, l, acc, arith::MulFOp::create(nb, l, s.toF32(a), s.toF32(w)));
     };
+    // Each expert's GEMMs accumulate into its own rows of the zero-filled
+    // loop tensors (init = the slice they are put back into), so that
+    // bufferization writes them in place: no per-expert buffer and copy.
     SmallVector<OpFoldResult> nwSize = {slots, b.getIndexAttr(width)};
     auto gateUp = scf::ForOp::create(
         b, loc, zero, m.index(experts), one,
-        ValueRange{m.empty(nwSize, f32), m.empty(nwSize, f32)},
+        ValueRange{m.filled(nwSize, f32, 0.0), m.filled(nwSize, f32, 0.0)},
         [&](OpBuilder &nb, Location l, Value e, ValueRange iter) {
           TensorMath s(nb, l);
           auto [start, count] = expertRows(nb, l, e);
           Value xe = rows(nb, l, gathered, start, count, hidden);
           Value wg = expertMatrix(nb, l, op.getGateProj(), e, width, hidden);
           Value wu = expertMatrix(nb, l, op.getUpProj(), e, width, hidden);
-          SmallVector<OpFoldResult> cw = {count, nb.getIndexAttr(width)};
           // Loops (r, w, d), one GEMM per projection: a single
           // accumulator per loop nest is what LLVM's vectorizer handles.
-          auto project = [&](Value w) -> Value {
-            return s.generic(
-                {xe, w}, s.filled(cw, f32, 0.0), 3, {{0, 2}, {1, 2}, {0, 1}},
-                {2}, [&](OpBuilder &bb, Location ll, ValueRange a) {
+          auto project = [&](Value w, Value into) -> Value {
+            Value out = s.generic(
+                {xe, w}, rows(nb, l, into, start, count, width), 3,
+                {{0, 2}, {1, 2}, {0, 1}}, {2},
+                [&](OpBuilder &bb, Location ll, ValueRange a) {
                   linalg::YieldOp::create(
                       bb, ll, dot(bb, ll, a[2], a[0], a[1]).getResult());
                 })[0];
+            return putRows(nb, l, out, into, start, count, width);
           };
           scf::YieldOp::create(
-              nb, l,
-              ValueRange{
-                  putRows(nb, l, project(wg), iter[0], start, count, width),
-                  putRows(nb, l, project(wu), iter[1], start, count, width)});
+              nb, l, ValueRange{project(wg, iter[0]), project(wu, iter[1])});
         });
     Value act = SwigluOp::create(b, loc, gateUp.getResult(0).getType(),
                                  gateUp.getResult(0), gateUp.getResult(1));
     Value down =
         scf::ForOp::create(
             b, loc, zero, m.index(experts), one,
-            ValueRange{m.empty(ndSize, f32)},
+            ValueRange{m.filled(ndSize, f32, 0.0)},
             [&](OpBuilder &nb, Location l, Value e, ValueRange iter) {
               TensorMath s(nb, l);
               auto [start, count] = expertRows(nb, l, e);
               Value ae = rows(nb, l, act, start, count, width);
               Value wd =
                   expertMatrix(nb, l, op.getDownProj(), e, hidden, width);
-              SmallVector<OpFoldResult> cd = {count, nb.getIndexAttr(hidden)};
               // Loops (r, d, w).
               Value out = s.generic(
-                  {ae, wd}, s.filled(cd, f32, 0.0), 3, {{0, 2}, {1, 2}, {0, 1}},
-                  {2}, [&](OpBuilder &bb, Location ll, ValueRange a) {
+                  {ae, wd}, rows(nb, l, iter[0], start, count, hidden), 3,
+                  {{0, 2}, {1, 2}, {0, 1}}, {2},
+                  [&](OpBuilder &bb, Location ll, ValueRange a) {
                     linalg::YieldOp::create(
                         bb, ll, dot(bb, ll, a[2], a[0], a[1]).getResult());
                   })[0];
