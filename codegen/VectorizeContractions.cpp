@@ -429,7 +429,9 @@ private:
   Location loc;
   linalg::GenericOp op;
   const Contraction &match;
-  int64_t lanes, tileM, tileN;
+  int64_t lanes, tileM;
+  /// Columns per tile in the dot form, vectors of `lanes` in the axpy form.
+  int64_t tileN;
   VectorType vectorType, maskType;
   SmallVector<Value> sizes; // Per loop.
   SmallVector<Value> dims;  // Per loop: the current index.
