@@ -40,17 +40,21 @@ HostModule::load(std::string_view image, const std::string &origin) {
   std::string path;
   // Profilers cannot read symbols from a memfd: DSC_KEEP_HOST_CODE=DIR
   // writes the shared object to DIR, named by its content, and keeps it.
+  // It is written under a temporary name and renamed into place, so that a
+  // process that has the same file loaded keeps its copy intact.
+  std::string keptPath;
   const char *keepDir = std::getenv("DSC_KEEP_HOST_CODE");
   if (keepDir && *keepDir) {
-    path = absl::StrCat(
+    keptPath = absl::StrCat(
         keepDir, "/dsc-host-",
         absl::Hex(artifact::fnv1a64(image.data(), image.size())), ".so");
-    module->fd =
-        ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    path = absl::StrCat(keepDir, "/.dsc-host-XXXXXX");
+    module->fd = ::mkostemp(path.data(), O_CLOEXEC);
     if (module->fd < 0) {
       int error = errno;
       return errnoError(error, path,
-                        "cannot create the file DSC_KEEP_HOST_CODE names");
+                        "cannot create a file in the DSC_KEEP_HOST_CODE "
+                        "directory");
     }
   } else {
     module->fd = ::memfd_create("dsc-host-code", MFD_CLOEXEC);
@@ -78,10 +82,20 @@ HostModule::load(std::string_view image, const std::string &origin) {
   }
   if (!writeAll(module->fd, image)) {
     int error = errno ? errno : EIO;
+    if (!keptPath.empty())
+      ::unlink(path.c_str());
     return errnoError(error, path,
                       ("cannot write the host code of " + origin).c_str());
   }
 
+  if (!keptPath.empty()) {
+    if (::rename(path.c_str(), keptPath.c_str()) != 0) {
+      int error = errno;
+      ::unlink(path.c_str());
+      return errnoError(error, keptPath, "cannot write the host code");
+    }
+    path = keptPath;
+  }
   module->handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!module->handle) {
     const char *message = ::dlerror();
