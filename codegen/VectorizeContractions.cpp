@@ -56,14 +56,10 @@ struct Contraction {
   SmallVector<unsigned> outer; // The other loops (parallel or reduction).
 };
 
+/// Whether the innermost dimension of `memref` is contiguous (matchContraction
+/// checked that every operand is a memref).
 bool hasUnitInnerStride(Value memref) {
-  auto type = dyn_cast<MemRefType>(memref.getType());
-  if (!type || type.getRank() == 0)
-    return false;
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  return succeeded(type.getStridesAndOffset(strides, offset)) &&
-         strides.back() == 1;
+  return cast<MemRefType>(memref.getType()).isLastDimUnitStride();
 }
 
 /// The loop index of `map`'s result `pos` (maps are projected permutations).

@@ -184,7 +184,7 @@ ManifestReader::readTarget(const json::Value &target,
       return s;
     if (!isHostCpuLevel(result.hostCpu))
       return error(where, "unknown host_cpu ", quote(result.hostCpu),
-                   " (expected x86-64, x86-64-v2, x86-64-v3 or x86-64-v4)");
+                   " (expected ", hostCpuLevelList(), ")");
   }
   if (result.kind == "host-shared-object") {
     if (absl::Status s = readSection(target, "section", where, result.section);

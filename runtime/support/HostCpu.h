@@ -11,7 +11,10 @@
 #ifndef DSC_RUNTIME_SUPPORT_HOSTCPU_H
 #define DSC_RUNTIME_SUPPORT_HOSTCPU_H
 
+#include <iterator>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace dsc {
 
@@ -27,6 +30,22 @@ inline bool isHostCpuLevel(std::string_view level) {
     if (level == known)
       return true;
   return false;
+}
+
+/// The levels for messages, then `extra` if given: "x86-64, x86-64-v2,
+/// x86-64-v3 or x86-64-v4".
+inline std::string hostCpuLevelList(std::string_view extra = {}) {
+  std::vector<std::string_view> names(std::begin(kHostCpuLevels),
+                                      std::end(kHostCpuLevels));
+  if (!extra.empty())
+    names.push_back(extra);
+  std::string list;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0)
+      list += i + 1 == names.size() ? " or " : ", ";
+    list += names[i];
+  }
+  return list;
 }
 
 /// Whether the CPU this process runs on executes code of `level`.

@@ -437,9 +437,8 @@ int main(int argc, char **argv) {
   std::string cpu = hostCpu == "native" ? std::string(::dsc::bestHostCpu())
                                         : std::string(hostCpu);
   if (!::dsc::isHostCpuLevel(cpu))
-    return fail("--cpu: unknown level '" + hostCpu +
-                "' (expected x86-64, x86-64-v2, x86-64-v3, x86-64-v4 or "
-                "native)");
+    return fail("--cpu: unknown level '" + hostCpu + "' (expected " +
+                ::dsc::hostCpuLevelList("native") + ")");
   if (mlaForm != "auto" && mlaForm != "naive" && mlaForm != "absorbed")
     return fail("--mla-form: expected auto, naive or absorbed, not '" +
                 mlaForm + "'");
