@@ -119,6 +119,32 @@ def DscReassociateReductions
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def DscApproximateMath : Pass<"dsc-approximate-math", "func::FuncOp"> {
+  let summary = "Inline polynomial approximations of f32 math functions";
+  let description = [{
+    Replaces the listed `math` ops on f32 (default: `exp`) with MLIR's
+    polynomial approximations: a few fmas, a floor and exponent bit
+    arithmetic, no library call. A call to libm's `expf` cannot be
+    vectorized; the inline form can, so a softmax, sigmoid router or SiLU
+    loop runs 8 lanes at a time. The approximation of `exp` is within
+    1.2e-7 relative error (about 1 ulp) of libm over the normal range
+    (test/codegen/approximate-math-accuracy.mlir checks it), and keeps
+    `exp(-inf) = 0`, `exp(+inf) = +inf` and NaN.
+
+    `sin` and `cos` are not replaced by default: RoPE's angles reach
+    position x frequency (thousands of radians), where the approximation's
+    single-precision range reduction loses digits that libm keeps.
+  }];
+  let options = [
+    ListOption<"opNames", "ops", "std::string",
+               "math ops to approximate, by name without 'math.' "
+               "(default: exp)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 def DscVectorizeContractions
     : Pass<"dsc-vectorize-contractions", "func::FuncOp"> {
   let summary = "Register-blocked vector code for CPU contractions";

@@ -71,6 +71,8 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm) {
   // 3c. GEMMs to register-blocked vector code (8 lanes: AVX2; on a
   //     baseline x86-64 host LLVM splits each vector in two).
   pm.addNestedPass<func::FuncOp>(createDscVectorizeContractions());
+  // 3d. exp inline, so that softmax, sigmoid and SiLU loops vectorize.
+  pm.addNestedPass<func::FuncOp>(createDscApproximateMath());
   // 4. Structured ops to loops.
   //    (expand-strided-metadata makes affine.apply ops: lower-affine after.)
   addSteps(pm, "func.func(convert-linalg-to-loops),expand-strided-metadata,"

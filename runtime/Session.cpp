@@ -77,6 +77,9 @@ Session::create(std::shared_ptr<const artifact::Artifact> artifact,
     return manifest.status();
   session->manifest = std::move(*manifest);
   session->workspaceLimit = options.workspaceLimit;
+  // Unused blocks are kept up to the workspace limit, else up to 1 GiB.
+  session->hostBlocks = std::make_unique<CachingHeapAllocator>(
+      options.workspaceLimit ? options.workspaceLimit : uint64_t(1) << 30);
   if (absl::Status s = session->checkSignature(); !s.ok())
     return s;
   if (session->gpu)
@@ -479,7 +482,7 @@ absl::Status Session::invoke(Call &call,
       descriptors[t.index] = MemRefDescriptor(t.data, t.shape);
     for (MemRefDescriptor &d : descriptors)
       argv.push_back(d.get());
-    return runInWorkspace(call.fn, argv.data(), workspaceLimit);
+    return runInWorkspace(call.fn, argv.data(), workspaceLimit, *hostBlocks);
   }
   // The kernels read the inputs and write the outputs: those in host
   // memory go through the GPU's memory.

@@ -183,6 +183,9 @@ private:
   /// Bytes the compiled code may hold at once during a call; 0: no limit.
   uint64_t workspaceLimit = 0;
   std::string targetName = "cpu";
+  /// The blocks of the compiled code's allocations on the CPU, kept from
+  /// call to call.
+  std::unique_ptr<CachingHeapAllocator> hostBlocks;
   /// The GPU of a cuda session; declared before the host module so that it
   /// outlives the module's kernels and the parameters in its memory.
   std::unique_ptr<cuda::CudaDevice> gpu;

@@ -4,22 +4,15 @@
 
 #include "absl/strings/str_cat.h"
 
+#include <algorithm>
+#include <csetjmp>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_map>
 
 namespace dsc::runtime {
 namespace {
-
-class HeapAllocator final : public BlockAllocator {
-public:
-  void *allocate(uint64_t bytes, uint64_t alignment) override {
-    void *block = nullptr;
-    if (alignment <= alignof(std::max_align_t))
-      return std::malloc(bytes);
-    return posix_memalign(&block, alignment, bytes) == 0 ? block : nullptr;
-  }
-  void release(void *block) override { std::free(block); }
-};
 
 /// The allocations of the call in progress on this thread.
 struct Workspace {
@@ -91,11 +84,6 @@ void setHook(const HostModule &module, const char *name, void *function) {
 }
 
 } // namespace
-
-BlockAllocator &heapAllocator() {
-  static HeapAllocator *heap = new HeapAllocator();
-  return *heap;
-}
 
 void installAllocationHooks(const HostModule &module) {
   setHook(module, "dsc_alloc_hook", reinterpret_cast<void *>(&workspaceAlloc));

@@ -12,28 +12,14 @@
 #ifndef DSC_RUNTIME_WORKSPACE_H
 #define DSC_RUNTIME_WORKSPACE_H
 
+#include "runtime/BlockAllocator.h"
 #include "runtime/HostModule.h"
 
 #include "absl/status/status.h"
 
-#include <csetjmp>
 #include <cstdint>
-#include <unordered_map>
 
 namespace dsc::runtime {
-
-/// Where the blocks of a call come from: the C heap, or a GPU's memory.
-class BlockAllocator {
-public:
-  virtual ~BlockAllocator() = default;
-  /// A block of `bytes` aligned to `alignment`, or null.
-  virtual void *allocate(uint64_t bytes, uint64_t alignment) = 0;
-  /// Gives back a block from allocate().
-  virtual void release(void *block) = 0;
-};
-
-/// The C heap.
-BlockAllocator &heapAllocator();
 
 /// Points the host module's allocation hooks at the workspace allocator.
 /// Modules without hooks (older artifacts) keep libc's allocator.

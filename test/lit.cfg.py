@@ -22,3 +22,10 @@ config.substitutions.append(("%scripts", os.path.join(config.dsc_src_root, "test
 if config.ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", config.ptxas))
+
+# mlir-runner and its C runner utilities (mlir-22-tools): for tests that run
+# lowered code to check its numerics.
+_runner_utils = os.path.join(config.llvm_tools_dir, "..", "lib", "libmlir_c_runner_utils.so")
+if os.path.exists(os.path.join(config.llvm_tools_dir, "mlir-runner")) and os.path.exists(_runner_utils):
+    config.available_features.add("mlir-runner")
+    config.substitutions.append(("%mlir_c_runner_utils", os.path.normpath(_runner_utils)))

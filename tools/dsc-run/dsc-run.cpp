@@ -11,6 +11,7 @@
 #include "dsc/runtime.h"
 #include "runtime/support/Npy.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -28,6 +29,7 @@ namespace {
 /// More new tokens than any model's context: a larger request is a typo,
 /// and sizing buffers by it would only fail later.
 constexpr int64_t kMaxNewTokens = 1 << 20;
+constexpr int64_t kMaxRepeat = 10000;
 
 constexpr char kUsage[] =
     R"(dsc-run: run a model compiled by dsc-compile (greedy generation)
@@ -62,6 +64,10 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [options]
                            instead of decoding over the KV cache (artifacts
                            compiled with --no-kv-cache or --no-fusion always
                            do)
+  --repeat N               run the generation (or the --input forward pass)
+                           N times in the same session and report the
+                           median timings (default 1); the first run pays
+                           for first-touch page faults, later ones do not
   --json                   print one JSON object on stdout:
                            {"generated": [[ids...] per prompt],
                             "prefill_logits": [[vocab floats] per prompt],
@@ -69,6 +75,7 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [options]
                             "target": the artifact target that ran,
                             "generation": "kv-cache" or "recompute",
                             "kv_cache_tokens": capacity (0: recompute),
+                            "repeat": N,
                             "timings": {"load_ms", "bind_ms", "prefill_ms",
                                         "decode_ms_per_token",
                                         "tokens_per_second"}}
@@ -109,6 +116,7 @@ struct Options {
   int64_t workspaceLimit = 0;
   /// 0: the runtime's default; -1: no cache.
   int64_t kvCacheTokens = 0;
+  int64_t repeat = 1;
   bool json = false;
   bool help = false;
   /// --input/--output files (without their '@').
@@ -167,7 +175,8 @@ int parseOptions(int argc, char **argv, Options &options) {
     }
     if (name != "weights" && name != "device" && name != "prompt-ids" &&
         name != "max-new-tokens" && name != "workspace-limit" &&
-        name != "input" && name != "output" && name != "kv-cache-tokens")
+        name != "input" && name != "output" && name != "kv-cache-tokens" &&
+        name != "repeat")
       return usageError("unknown option '--" + name + "'");
     if (!hasValue) {
       if (i + 1 >= argc)
@@ -197,6 +206,12 @@ int parseOptions(int argc, char **argv, Options &options) {
         return usageError("--kv-cache-tokens must be a positive number of "
                           "tokens, not '" +
                           value + "'");
+    } else if (name == "repeat") {
+      if (!parseInteger(value, options.repeat) || options.repeat < 1 ||
+          options.repeat > kMaxRepeat)
+        return usageError("--repeat must be an integer in [1, " +
+                          std::to_string(kMaxRepeat) + "], not '" + value +
+                          "'");
     } else if (name == "prompt-ids") {
       options.promptIds = value;
       options.hasPromptIds = true;
@@ -298,6 +313,17 @@ std::string jsonEscape(const char *text) {
   return out;
 }
 
+/// The median of `values` (NaN when empty); an even count averages the two
+/// middle values.
+double median(std::vector<double> values) {
+  if (values.empty())
+    return NAN;
+  std::sort(values.begin(), values.end());
+  size_t half = values.size() / 2;
+  return values.size() % 2 ? values[half]
+                           : (values[half - 1] + values[half]) / 2;
+}
+
 std::string jsonNumber(double value, const char *format = "%.9g") {
   if (!std::isfinite(value))
     return "null";
@@ -375,16 +401,27 @@ int runForward(const Options &options) {
     return code;
   const int64_t vocab = dsc_session_vocab_size(session);
   std::vector<float> logits(size_t(batch * seq * vocab));
-  Clock::time_point start = Clock::now();
-  dsc_status_t status =
-      dsc_session_forward(session, tokens.data(), batch, seq, logits.data());
-  const double ms = millisecondsBetween(start, Clock::now());
+  std::vector<double> times;
+  dsc_status_t status = nullptr;
+  for (int64_t run = 0; run < options.repeat && !status; ++run) {
+    Clock::time_point start = Clock::now();
+    status =
+        dsc_session_forward(session, tokens.data(), batch, seq, logits.data());
+    times.push_back(millisecondsBetween(start, Clock::now()));
+  }
   dsc_session_release(session);
   dsc_artifact_release(artifact);
   if (status)
     return failWith(status);
-  std::fprintf(stderr, "[dsc-run] forward of [%lld, %lld] tokens: %.2f ms\n",
-               (long long)batch, (long long)seq, ms);
+  if (options.repeat > 1)
+    std::fprintf(stderr,
+                 "[dsc-run] forward of [%lld, %lld] tokens: median %.3f ms "
+                 "of %lld runs (first %.3f ms)\n",
+                 (long long)batch, (long long)seq, median(times),
+                 (long long)options.repeat, times.front());
+  else
+    std::fprintf(stderr, "[dsc-run] forward of [%lld, %lld] tokens: %.2f ms\n",
+                 (long long)batch, (long long)seq, times.front());
   if (options.output.empty()) {
     std::fprintf(stderr,
                  "[dsc-run] logits [%lld, %lld, %lld] computed; "
@@ -431,16 +468,29 @@ int run(int argc, char **argv) {
   }
   std::vector<int64_t> generated(batch * options.maxNewTokens);
   std::vector<float> prefillLogits(options.json ? batch * vocab : 0);
-  Progress progress;
-  progress.interactive = ::isatty(STDERR_FILENO);
-  progress.start = Clock::now();
-  dsc_status_t status =
-      dsc_session_generate(session, promptData.data(), promptLengths.data(),
-                           batch, options.maxNewTokens, generated.data(),
-                           options.json ? prefillLogits.data() : nullptr,
-                           Progress::callback, &progress);
-  if (progress.shown)
-    std::fputc('\n', stderr);
+  // Step 1 is the prefill; every later step decodes one token per prompt.
+  std::vector<double> prefillTimes, decodeTimes;
+  dsc_status_t status = nullptr;
+  for (int64_t run = 0; run < options.repeat && !status; ++run) {
+    Progress progress;
+    progress.interactive = ::isatty(STDERR_FILENO);
+    progress.start = Clock::now();
+    status =
+        dsc_session_generate(session, promptData.data(), promptLengths.data(),
+                             batch, options.maxNewTokens, generated.data(),
+                             options.json ? prefillLogits.data() : nullptr,
+                             Progress::callback, &progress);
+    if (progress.shown)
+      std::fputc('\n', stderr);
+    const size_t steps = progress.stepEnds.size();
+    if (steps)
+      prefillTimes.push_back(
+          millisecondsBetween(progress.start, progress.stepEnds[0]));
+    if (steps > 1)
+      decodeTimes.push_back(
+          millisecondsBetween(progress.stepEnds[0], progress.stepEnds.back()) /
+          double(steps - 1));
+  }
   const std::string deviceName = dsc_session_device_name(session);
   const std::string target = dsc_session_target(session);
   const int64_t cacheTokens = dsc_session_kv_cache_tokens(session);
@@ -450,17 +500,10 @@ int run(int argc, char **argv) {
   if (status)
     return failWith(status);
 
-  // Step 1 is the prefill; every later step decodes one token per prompt.
   const double loadMs = millisecondsBetween(loadStart, bindStart);
   const double bindMs = millisecondsBetween(bindStart, bindEnd);
-  const size_t steps = progress.stepEnds.size();
-  const double prefillMs =
-      steps ? millisecondsBetween(progress.start, progress.stepEnds[0]) : NAN;
-  const double decodeMsPerToken =
-      steps > 1 ? millisecondsBetween(progress.stepEnds[0],
-                                      progress.stepEnds.back()) /
-                      double(steps - 1)
-                : NAN;
+  const double prefillMs = median(prefillTimes);
+  const double decodeMsPerToken = median(decodeTimes);
   const double tokensPerSecond = batch * 1000.0 / decodeMsPerToken;
 
   if (options.json) {
@@ -482,7 +525,8 @@ int run(int argc, char **argv) {
     out += "],\"device\":\"" + jsonEscape(deviceName.c_str()) +
            "\",\"target\":\"" + jsonEscape(target.c_str()) +
            "\",\"generation\":\"" + generation +
-           "\",\"kv_cache_tokens\":" + std::to_string(cacheTokens);
+           "\",\"kv_cache_tokens\":" + std::to_string(cacheTokens) +
+           ",\"repeat\":" + std::to_string(options.repeat);
     out += ",\"timings\":{\"load_ms\":" + jsonNumber(loadMs, "%.3f") +
            ",\"bind_ms\":" + jsonNumber(bindMs, "%.3f") +
            ",\"prefill_ms\":" + jsonNumber(prefillMs, "%.3f") +
@@ -509,11 +553,13 @@ int run(int argc, char **argv) {
           ? ("KV cache of " + std::to_string(cacheTokens) + " tokens").c_str()
           : "recomputing every step",
       loadMs, bindMs);
-  if (steps > 0)
+  if (!prefillTimes.empty())
     std::fprintf(stderr, ", prefill %.2f ms", prefillMs);
-  if (steps > 1)
+  if (!decodeTimes.empty())
     std::fprintf(stderr, ", decode %.2f ms/token (%.1f tokens/s)",
                  decodeMsPerToken, tokensPerSecond);
+  if (options.repeat > 1)
+    std::fprintf(stderr, " (medians of %lld runs)", (long long)options.repeat);
   std::fputc('\n', stderr);
   return 0;
 }
