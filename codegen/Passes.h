@@ -29,7 +29,10 @@ namespace dsc {
 #include "codegen/Passes.h.inc"
 
 /// Adds the dsc op decompositions to `patterns`.
-void populateDscToLinalgPatterns(RewritePatternSet &patterns);
+/// `plainAttention`: dsc.mla as the plain causal attention that the
+/// frontends produce (the --plain-attention option of dsc-lower-to-linalg).
+void populateDscToLinalgPatterns(RewritePatternSet &patterns,
+                                 bool plainAttention = false);
 
 /// Options of the lowering pipelines.
 struct CodegenOptions {

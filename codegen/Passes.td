@@ -15,7 +15,19 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
     Before: `%y = dsc.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : ...`
     After: a sum-of-squares `linalg.generic` reduction and an elementwise
     `linalg.generic` computing `x * rsqrt(mean + eps) * w`.
+
+    `dsc.mla` (a prefill: every query reads every earlier key) copies its
+    keys transposed once, so that the scores run along the keys, and takes
+    its queries in blocks of 32, each over the keys up to its last row, so
+    that the masked half of the causal scores is never computed. With
+    `plain-attention` it is the plain causal attention the frontends
+    produce instead, which `dsc-fuse-mla` recognizes again.
   }];
+  let options = [
+    Option<"plainAttention", "plain-attention", "bool", /*default=*/"false",
+           "Lower dsc.mla to plain causal attention (no transposed keys, "
+           "no query blocks)">,
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",

@@ -2,10 +2,12 @@
 # Reproduces the figures in docs/performance.md on this machine:
 #  1. dsc-compile --shapes-only of the full DeepSeek-V3 config to an artifact
 #     for cpu,sm_90a: wall time and peak memory (GNU time);
-#  2. CPU prefill time of the tiny fixtures (median of 7 runs of dsc-run, all
-#     three prompts of expected.json as one batch) and decode time per token,
-#     through the KV cache and by recomputing the sequence;
+#  2. CPU prefill time of the tiny fixtures (all three prompts of
+#     expected.json as one batch) and decode time per token, through the KV
+#     cache and by recomputing the sequence;
 #  3. fused against unfused prefill (tiny-v3, 128 tokens);
+# Times are medians over runs in one session (dsc-run --repeat): the steady
+# state of a serving process, blocks of memory reused from run to run.
 #  4. the KV-cached decode step against the context length (tiny-v2-lite,
 #     64 to 2040 tokens of context).
 # With an argument (compile, fixtures, fusion, context) only that part runs.
@@ -30,10 +32,10 @@ if want fixtures; then
 for fixture in tiny-v3 tiny-v2-lite tiny-v3-fp8; do
   "$TOOLS/dsc-compile" "test/fixtures/$fixture" --target cpu -o "$WORK/$fixture.dscx" --quiet
   prompts=$(python3 -c "import json,sys; e=json.load(open(sys.argv[1])); print(';'.join(','.join(map(str,r['prompt'])) for r in e['results']))" "test/fixtures/$fixture/expected.json")
-  for i in 1 2 3 4 5 6 7; do
+  for i in 1 2 3; do
     for mode in kv-cache recompute; do
       flag=""; [[ $mode == recompute ]] && flag="--no-kv-cache"
-      echo "$mode $("$TOOLS/dsc-run" "$WORK/$fixture.dscx" --prompt-ids "$prompts" --max-new-tokens 32 --json $flag)"
+      echo "$mode $("$TOOLS/dsc-run" "$WORK/$fixture.dscx" --prompt-ids "$prompts" --max-new-tokens 32 --repeat 5 --json $flag)"
     done
   done | python3 -c "
 import json, statistics, sys
@@ -51,15 +53,15 @@ fi
 if want fusion; then
 # Prefill of one 128-token prompt, MODEL compiled with and without
 # --no-fusion, the two run alternately (so that machine noise hits both
-# alike), medians of 11.
+# alike): the median of 5 processes' medians of 20 runs.
 compare_fusion() {
   local model="$1" label="$2"
   "$TOOLS/dsc-compile" "$model" --target cpu -o "$WORK/fused.dscx" --quiet
   "$TOOLS/dsc-compile" "$model" --target cpu -o "$WORK/unfused.dscx" --quiet --no-fusion
   prompt=$(python3 -c "import random; random.seed(1); print(','.join(str(random.randrange(256)) for _ in range(128)))")
-  for i in $(seq 11); do
+  for i in $(seq 5); do
     for variant in fused unfused; do
-      echo "$variant $("$TOOLS/dsc-run" "$WORK/$variant.dscx" --prompt-ids "$prompt" --max-new-tokens 0 --json)"
+      echo "$variant $("$TOOLS/dsc-run" "$WORK/$variant.dscx" --prompt-ids "$prompt" --max-new-tokens 0 --repeat 20 --json)"
     done
   done | python3 -c "
 import json, statistics, sys
@@ -80,12 +82,12 @@ compare_fusion "$WORK/wide" "tiny-v3 shape, 128 experts, top-4 (32x, as V3), ran
 fi
 
 if want context; then
-echo "== KV-cached decode step against the context (tiny-v2-lite, max_position_embeddings 2048; one prompt of C tokens, 9 new, mean of the 8 decode steps, median of 3 runs)"
+echo "== KV-cached decode step against the context (tiny-v2-lite, max_position_embeddings 2048; one prompt of C tokens, 9 new, mean of the 8 decode steps, median of 3 runs of 3 in one session)"
 "$TOOLS/dsc-compile" test/fixtures/tiny-v2-lite --target cpu -o "$WORK/v2.dscx" --quiet
 for context in 64 128 256 512 1024 2040; do
   prompt=$(python3 -c "import random; random.seed($context); print(','.join(str(random.randrange(256)) for _ in range($context)))")
   for i in 1 2 3; do
-    "$TOOLS/dsc-run" "$WORK/v2.dscx" --prompt-ids "$prompt" --max-new-tokens 9 --json
+    "$TOOLS/dsc-run" "$WORK/v2.dscx" --prompt-ids "$prompt" --max-new-tokens 9 --repeat 3 --json
   done | python3 -c "
 import json, statistics, sys
 runs = [json.loads(line)['timings'] for line in sys.stdin]

@@ -3,7 +3,9 @@
 #include "dialects/dsc/TensorMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 #include <limits>
@@ -166,12 +168,91 @@ Value TensorMath::sliceLast(Value x, int64_t offset, int64_t size) {
       sliceSizes, strides);
 }
 
+Value TensorMath::sliceDim(Value x, unsigned dim, OpFoldResult offset,
+                           OpFoldResult size) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<OpFoldResult> sliceSizes = sizes(x);
+  SmallVector<OpFoldResult> offsets(sliceSizes.size(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> strides(sliceSizes.size(), b.getIndexAttr(1));
+  offsets[dim] = offset;
+  sliceSizes[dim] = size;
+  SmallVector<int64_t> shape(type.getShape());
+  std::optional<int64_t> staticSize = getConstantIntValue(size);
+  shape[dim] = staticSize ? *staticSize : ShapedType::kDynamic;
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), x, offsets,
+      sliceSizes, strides);
+}
+
+namespace {
+bool isPerHead(Value t) {
+  return cast<RankedTensorType>(t.getType()).getRank() == 4;
+}
+} // namespace
+
 Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
-                                  Value v, double scale, Value past) {
+                                  Value v, double scale, Value past,
+                                  const AttentionLayout &layout) {
+  if (layout.transposeKeys) {
+    // k[b, j, h, d] -> kT[b, h, d, j] (loops b, h, d, j), or k[b, j, d]
+    // -> kT[b, d, j] (loops b, d, j).
+    auto transpose = [&](Value k) {
+      SmallVector<OpFoldResult> ks = sizes(k);
+      Type eltType = cast<RankedTensorType>(k.getType()).getElementType();
+      auto copy = [](OpBuilder &nb, Location l, ValueRange a) {
+        linalg::YieldOp::create(nb, l, a[0]);
+      };
+      if (isPerHead(k))
+        return generic(k, empty({ks[0], ks[2], ks[3], ks[1]}, eltType), 4,
+                       {{0, 3, 1, 2}, {0, 1, 2, 3}}, {}, copy)[0];
+      return generic(k, empty({ks[0], ks[2], ks[1]}, eltType), 3,
+                     {{0, 2, 1}, {0, 1, 2}}, {}, copy)[0];
+    };
+    kA = transpose(kA);
+    kB = transpose(kB);
+  }
+  if (!layout.queryBlock || past)
+    return attentionRows(qA, kA, qB, kB, v, scale, past, Value(),
+                         layout.transposeKeys);
+
+  // Blocks of queries [start, start + rows), each over keys [0, start +
+  // rows): the keys past a block's last query are masked for all its rows.
+  SmallVector<OpFoldResult> qs = sizes(qA);
+  Value seq = getValueOrCreateConstantIndexOp(b, loc, qs[1]);
+  Value block = index(layout.queryBlock);
+  Value out =
+      filled({qs[0], qs[1], qs[2], sizes(v).back()}, b.getF32Type(), 0.0);
+  auto loop = scf::ForOp::create(
+      b, loc, index(0), seq, block, ValueRange{out},
+      [&](OpBuilder &nb, Location l, Value start, ValueRange acc) {
+        TensorMath s(nb, l);
+        Value rows = arith::MinUIOp::create(
+            nb, l, block, arith::SubIOp::create(nb, l, seq, start));
+        Value keys = arith::AddIOp::create(nb, l, start, rows);
+        auto keysOf = [&](Value k) {
+          unsigned rank = cast<RankedTensorType>(k.getType()).getRank();
+          unsigned keyDim = layout.transposeKeys ? rank - 1 : 1;
+          return s.sliceDim(k, keyDim, nb.getIndexAttr(0), keys);
+        };
+        Value rowsOut =
+            s.attentionRows(s.sliceDim(qA, 1, start, rows), keysOf(kA),
+                            s.sliceDim(qB, 1, start, rows), keysOf(kB),
+                            s.sliceDim(v, 1, nb.getIndexAttr(0), keys), scale,
+                            Value(), start, layout.transposeKeys);
+        SmallVector<OpFoldResult> offsets(4, nb.getIndexAttr(0));
+        offsets[1] = start;
+        SmallVector<OpFoldResult> strides(4, nb.getIndexAttr(1));
+        Value updated = tensor::InsertSliceOp::create(
+            nb, l, rowsOut, acc[0], offsets, s.sizes(rowsOut), strides);
+        scf::YieldOp::create(nb, l, updated);
+      });
+  return loop.getResult(0);
+}
+
+Value TensorMath::attentionRows(Value qA, Value kA, Value qB, Value kB, Value v,
+                                double scale, Value past, Value firstQuery,
+                                bool keysTransposed) {
   Type f32 = b.getF32Type();
-  auto perHead = [](Value t) {
-    return cast<RankedTensorType>(t.getType()).getRank() == 4;
-  };
   SmallVector<OpFoldResult> qs = sizes(qA);
   auto multiplyAdd = [](OpBuilder &nb, Location l, ValueRange a) {
     TensorMath s(nb, l);
@@ -180,10 +261,18 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
                             arith::AddFOp::create(nb, l, p, a[2]).getResult());
   };
   // Loops (b, h, i, j, d): score[b, h, i, j] += q[b, i, h, d] * k[b, j, (h,) d]
-  Value scores = filled({qs[0], qs[2], qs[1], sizes(kA)[1]}, f32, 0.0);
+  // (or kT[b, (h,) d, j]).
+  unsigned rankA = cast<RankedTensorType>(kA.getType()).getRank();
+  unsigned keyDim = keysTransposed ? rankA - 1 : 1;
+  Value scores = filled({qs[0], qs[2], qs[1], sizes(kA)[keyDim]}, f32, 0.0);
   for (auto [q, k] : {std::make_pair(qA, kA), std::make_pair(qB, kB)}) {
-    SmallVector<unsigned> kMap = perHead(k) ? SmallVector<unsigned>{0, 3, 1, 4}
-                                            : SmallVector<unsigned>{0, 3, 4};
+    SmallVector<unsigned> kMap;
+    if (keysTransposed)
+      kMap = isPerHead(k) ? SmallVector<unsigned>{0, 1, 4, 3}
+                          : SmallVector<unsigned>{0, 4, 3};
+    else
+      kMap = isPerHead(k) ? SmallVector<unsigned>{0, 3, 1, 4}
+                          : SmallVector<unsigned>{0, 3, 4};
     scores = generic({q, k}, scores, 5, {{0, 2, 1, 4}, kMap, {0, 1, 2, 3}}, {4},
                      multiplyAdd)[0];
   }
@@ -192,6 +281,8 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
     TensorMath s(nb, l);
     Value i = linalg::IndexOp::create(nb, l, 2);
     Value j = linalg::IndexOp::create(nb, l, 3);
+    if (firstQuery)
+      i = arith::AddIOp::create(nb, l, i, firstQuery);
     if (past) {
       // Query i is at position past[b] + i.
       Value seen = tensor::ExtractOp::create(
@@ -212,8 +303,8 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
   Value probs = softmaxLastDim(masked);
   // Loops (b, i, h, e, j): out[b, i, h, e] += p[b, h, i, j] * v[b, j, (h,) e]
   SmallVector<OpFoldResult> outSizes = {qs[0], qs[1], qs[2], sizes(v).back()};
-  SmallVector<unsigned> vMap = perHead(v) ? SmallVector<unsigned>{0, 4, 2, 3}
-                                          : SmallVector<unsigned>{0, 4, 3};
+  SmallVector<unsigned> vMap = isPerHead(v) ? SmallVector<unsigned>{0, 4, 2, 3}
+                                            : SmallVector<unsigned>{0, 4, 3};
   return generic({probs, v}, filled(outSizes, f32, 0.0), 5,
                  {{0, 2, 1, 4}, vMap, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
 }
@@ -305,7 +396,8 @@ std::pair<Value, Value> TensorMath::splitKvB(Value kvb, int64_t heads,
 
 Value TensorMath::absorbedAttention(Value qNope, Value qPe, Value latentKeys,
                                     Value ropeKeys, Value wUK, Value wUV,
-                                    double scale, Value past) {
+                                    double scale, Value past,
+                                    const AttentionLayout &layout) {
   Type f32 = b.getF32Type();
   auto wType = cast<RankedTensorType>(wUK.getType());
   int64_t c = wType.getDimSize(2);
@@ -321,8 +413,8 @@ Value TensorMath::absorbedAttention(Value qNope, Value qPe, Value latentKeys,
   Value qLat = generic(
       {qNope, wUK}, filled({qs[0], qs[1], qs[2], b.getIndexAttr(c)}, f32, 0.0),
       5, {{0, 1, 2, 4}, {2, 4, 3}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
-  Value outLatent =
-      causalAttention(qLat, latentKeys, qPe, ropeKeys, latentKeys, scale, past);
+  Value outLatent = causalAttention(qLat, latentKeys, qPe, ropeKeys, latentKeys,
+                                    scale, past, layout);
   // Loops (b, s, h, v, c): out[b, s, h, v] += oLat[b, s, h, c] W_UV[h, v, c]
   return generic({outLatent, wUV},
                  filled({qs[0], qs[1], qs[2], b.getIndexAttr(dv)}, f32, 0.0), 5,

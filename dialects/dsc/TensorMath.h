@@ -16,6 +16,20 @@
 
 namespace mlir::dsc {
 
+/// How TensorMath::causalAttention computes its result (the default: the
+/// plain form the frontends produce and the fusion passes match).
+struct AttentionLayout {
+  /// Copy each key to [batch, (heads,) width, keys] first, so that the
+  /// scores' products run along the keys, contiguous in both the keys and
+  /// the scores (on the CPU: vector FMAs with no horizontal sums). The copy
+  /// pays off when many queries read each key, as in a prefill.
+  bool transposeKeys = false;
+  /// When non-zero (and without `past`), queries go in blocks of this many
+  /// rows, each over the keys up to its last row only: the masked half of
+  /// the causal scores, softmax and value products is never computed.
+  int64_t queryBlock = 0;
+};
+
 /// Builds linalg-on-tensors computations at one location.
 class TensorMath {
 public:
@@ -55,6 +69,8 @@ public:
   Value softmaxLastDim(Value x);
   /// `x[..., offset : offset + size]`, static offset and size.
   Value sliceLast(Value x, int64_t offset, int64_t size);
+  /// `x` restricted to `[offset, offset + size)` along `dim`.
+  Value sliceDim(Value x, unsigned dim, OpFoldResult offset, OpFoldResult size);
   /// Causal attention with a query split in two parts:
   /// `softmax((qA . kA + qB . kB) * scale, causal) . v`, in f32. Queries are
   /// [batch, seq, heads, *]; each key and the value is either per head
@@ -66,8 +82,11 @@ public:
   /// may be longer than the queries: query i of sequence b sits at position
   /// `past[b] + i` and sees the keys at positions `0 .. past[b] + i`.
   /// Without it, keys and queries are the same positions.
+  ///
+  /// `layout` changes how the same result is computed (AttentionLayout).
   Value causalAttention(Value qA, Value kA, Value qB, Value kB, Value v,
-                        double scale, Value past = {});
+                        double scale, Value past = {},
+                        const AttentionLayout &layout = {});
   /// RMSNorm over the last dimension: `x * rsqrt(mean(x^2) + eps) * w`,
   /// computed in f32 (a sum-of-squares reduction, then one elementwise
   /// generic), the result in `x`'s element type.
@@ -87,11 +106,11 @@ public:
   /// queries (`qNope` [B, S, H, dn] to [B, S, H, C]), causal attention over
   /// the latent keys and values shared by all heads (`latentKeys` [B, T, C],
   /// with `qPe` . `ropeKeys` [B, T, dr] added to the scores), and W_UV
-  /// multiplied into the outputs: [B, S, H, dv]. `past` as for
-  /// causalAttention.
+  /// multiplied into the outputs: [B, S, H, dv]. `past` and `layout` as
+  /// for causalAttention.
   Value absorbedAttention(Value qNope, Value qPe, Value latentKeys,
                           Value ropeKeys, Value wUK, Value wUV, double scale,
-                          Value past = {});
+                          Value past = {}, const AttentionLayout &layout = {});
   /// Elementwise a + b of same-shaped tensors.
   Value add(Value lhs, Value rhs);
 
@@ -105,6 +124,13 @@ public:
   Value fromF32(Value scalar, Type type);
 
 private:
+  /// causalAttention's scores, mask, softmax and value products for the
+  /// queries given, the first at position `firstQuery` (an index; null: 0)
+  /// plus `past[b]`; the keys as `keysTransposed` says.
+  Value attentionRows(Value qA, Value kA, Value qB, Value kB, Value v,
+                      double scale, Value past, Value firstQuery,
+                      bool keysTransposed);
+
   OpBuilder &b;
   Location loc;
 };

@@ -1,4 +1,5 @@
 // RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg | FileCheck %s
+// RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg=plain-attention | FileCheck %s --check-prefix=PLAIN
 
 // CHECK-LABEL: func.func @rms_norm
 // CHECK-NOT: dsc.rms_norm
@@ -144,12 +145,31 @@ func.func @moe_shared(%x: tensor<?x64xf32>, %w: tensor<?x4xf32>, %i: tensor<?x4x
 // -----
 
 // Naive: decompress per-head keys and values from the latent, then attend.
+// The keys are copied transposed ([B, H, d, T] and [B, dr, T]) once; the
+// queries go in blocks of 32, each over the keys up to its last row.
 // CHECK-LABEL: func.func @mla_naive
 // CHECK: } -> tensor<?x?x128xf32>
 // CHECK: tensor.expand_shape {{.*}} into tensor<?x?x4x32xf32>
 // CHECK: tensor.extract_slice {{.*}} to tensor<?x?x4x16xf32>
+// CHECK: } -> tensor<?x4x16x?xf32>
+// CHECK: } -> tensor<?x8x?xf32>
+// CHECK: scf.for %[[START:.*]] = %c0 to %{{.*}} step %c32 iter_args
+// CHECK: %[[ROWS:.*]] = arith.minui %{{.*}}, %c32
+// CHECK: %[[KEYS:.*]] = arith.addi %[[START]], %[[ROWS]] : index
+// CHECK: tensor.extract_slice %{{.*}}[0, 0, 0] [%{{.*}}, 8, %[[KEYS]]]
+// CHECK: tensor.extract_slice %arg1[0, %[[START]], 0, 0] [%{{.*}}, %[[ROWS]], 4, 8]
+// CHECK: linalg.index 2
+// CHECK: arith.addi %{{.*}}, %[[START]] : index
+// CHECK: arith.cmpi ugt
 // CHECK: math.exp
-// CHECK: -> tensor<?x?x4x16xf32>
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[0, %[[START]], 0, 0]
+// With plain-attention: the form the frontends produce, all at once.
+// PLAIN-LABEL: func.func @mla_naive
+// PLAIN-NOT: scf.for
+// PLAIN-NOT: tensor<?x4x16x?xf32>
+// PLAIN: math.exp
+// PLAIN-NOT: scf.for
+// PLAIN: return
 func.func @mla_naive(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf32>) -> tensor<?x?x4x16xf32> {
   %0 = dsc.mla %qn, %qp, %c, %kp, %w {scale = 0.25 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>) -> tensor<?x?x4x16xf32>
   return %0 : tensor<?x?x4x16xf32>

@@ -43,15 +43,15 @@
 // ABSORBED-INPUT: dsc.mla {{.*}} {form = #dsc<mla_form naive>, scale = 0.26464226841926575 : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>) -> tensor<?x?x4x16xf32>
 // ABSORBED-INPUT-NOT: math.exp
 // ABSORBED-INPUT-LABEL: func.func private @layer_1
-// RUN: dsc-opt %S/Inputs/mla-absorbed.mlir --dsc-lower-to-linalg | dsc-opt --dsc-fuse-mla --canonicalize | FileCheck %s --check-prefix=ROUNDTRIP
+// RUN: dsc-opt %S/Inputs/mla-absorbed.mlir --dsc-lower-to-linalg=plain-attention | dsc-opt --dsc-fuse-mla --canonicalize | FileCheck %s --check-prefix=ROUNDTRIP
 // ROUNDTRIP: dsc.mla %arg0, %arg1, %arg2, %arg3, %arg4 {form = #dsc<mla_form naive>, scale = 2.500000e-01 : f64}
 // ROUNDTRIP-NOT: linalg.generic
 
 // negative_absorbed_not_causal: the same graph with the mask reversed.
-// RUN: dsc-opt %S/Inputs/mla-absorbed.mlir --dsc-lower-to-linalg | sed -e 's/arith.cmpi ugt/arith.cmpi ult/' | dsc-opt --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=NEGATIVE-ABSORBED-MASK
+// RUN: dsc-opt %S/Inputs/mla-absorbed.mlir --dsc-lower-to-linalg=plain-attention | sed -e 's/arith.cmpi ugt/arith.cmpi ult/' | dsc-opt --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=NEGATIVE-ABSORBED-MASK
 // NEGATIVE-ABSORBED-MASK: remark: fusion report: mla_absorbed: mla: not fused: scores are not scaled and causally masked
 
 // negative_absorbed_wrong_half: the queries multiplied by the W_UV half of
 // kv_b instead of W_UK.
-// RUN: dsc-opt %S/Inputs/mla-absorbed.mlir --dsc-lower-to-linalg | sed -e 's/tensor.extract_slice %expanded\[0, 0, 0\]/tensor.extract_slice %expanded[0, 16, 0]/' | dsc-opt --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=NEGATIVE-ABSORBED-HALF
+// RUN: dsc-opt %S/Inputs/mla-absorbed.mlir --dsc-lower-to-linalg=plain-attention | sed -e 's/tensor.extract_slice %expanded\[0, 0, 0\]/tensor.extract_slice %expanded[0, 16, 0]/' | dsc-opt --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=NEGATIVE-ABSORBED-HALF
 // NEGATIVE-ABSORBED-HALF: remark: fusion report: mla_absorbed: mla: not fused: queries are not multiplied by the W_UK half of the same kv_b

@@ -32,6 +32,9 @@ def main():
     ap.add_argument("--batch", type=int, default=3)
     ap.add_argument("--seq", type=int, default=24)
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--fused-flag", action="append", default=[],
+                    help="extra dsc-compile flag for the fused program "
+                         "(e.g. --fused-flag=--mla-form=absorbed); repeatable")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     os.makedirs(args.work, exist_ok=True)
@@ -42,6 +45,8 @@ def main():
                "-o", artifact, "--quiet"]
         if variant == "unfused":
             cmd.append("--no-fusion")
+        else:
+            cmd += args.fused_flag
         run(cmd)
     rng = np.random.default_rng(seed)
     vocab = json.load(open(os.path.join(args.fixture, "config.json")))["vocab_size"]
