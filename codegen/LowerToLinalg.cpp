@@ -132,9 +132,34 @@ struct LowerRope : OpRewritePattern<RopeOp> {
     Type eltType = type.getElementType();
     SmallVector<unsigned> all = iota(rank);
     SmallVector<unsigned> posMap(all.begin(), all.begin() + posRank);
+    // cos and sin (times the YaRN magnitude) per position and pair, once:
+    // not once per head and element.
+    SmallVector<OpFoldResult> tableSizes = m.sizes(op.getPositions());
+    tableSizes.push_back(rewriter.getIndexAttr(dim / 2));
+    Type f32 = rewriter.getF32Type();
+    SmallVector<unsigned> tableAll = iota(posRank + 1);
+    SmallVector<unsigned> tablePos(tableAll.begin(), tableAll.end() - 1);
+    ValueRange tables =
+        m.generic({op.getPositions(), freqTensor},
+                  {m.empty(tableSizes, f32), m.empty(tableSizes, f32)},
+                  posRank + 1, {tablePos, {posRank}, tableAll, tableAll}, {},
+                  [&](OpBuilder &b, Location l, ValueRange a) {
+                    TensorMath s(b, l);
+                    Value pos =
+                        arith::SIToFPOp::create(b, l, b.getF32Type(), a[0]);
+                    Value angle = arith::MulFOp::create(b, l, pos, a[1]);
+                    Value cos = math::CosOp::create(b, l, angle);
+                    Value sin = math::SinOp::create(b, l, angle);
+                    if (magnitude != 1.0) {
+                      cos = arith::MulFOp::create(b, l, cos, s.f32(magnitude));
+                      sin = arith::MulFOp::create(b, l, sin, s.f32(magnitude));
+                    }
+                    linalg::YieldOp::create(b, l, ValueRange{cos, sin});
+                  });
+    Value cosTable = tables[0], sinTable = tables[1];
     Value init = m.empty(m.sizes(input), eltType);
     Value result = m.generic(
-        {input, op.getPositions()}, init, rank, {all, posMap, all}, {},
+        {input}, init, rank, {all, all}, {},
         [&](OpBuilder &b, Location l, ValueRange a) {
           TensorMath s(b, l);
           SmallVector<Value> idx;
@@ -162,17 +187,12 @@ struct LowerRope : OpRewritePattern<RopeOp> {
             Value down = arith::SubIOp::create(b, l, j, half);
             partner = arith::SelectOp::create(b, l, isFirst, up, down);
           }
+          SmallVector<Value> at(idx.begin(), idx.begin() + posRank);
+          at.push_back(i);
+          Value cos = tensor::ExtractOp::create(b, l, cosTable, at);
+          Value sin = tensor::ExtractOp::create(b, l, sinTable, at);
           idx.back() = partner;
           Value other = s.toF32(tensor::ExtractOp::create(b, l, input, idx));
-          Value freq = tensor::ExtractOp::create(b, l, freqTensor, i);
-          Value pos = arith::SIToFPOp::create(b, l, b.getF32Type(), a[1]);
-          Value angle = arith::MulFOp::create(b, l, pos, freq);
-          Value cos = math::CosOp::create(b, l, angle);
-          Value sin = math::SinOp::create(b, l, angle);
-          if (magnitude != 1.0) {
-            cos = arith::MulFOp::create(b, l, cos, s.f32(magnitude));
-            sin = arith::MulFOp::create(b, l, sin, s.f32(magnitude));
-          }
           // first: x*cos - partner*sin; second: x*cos + partner*sin.
           Value negSin = arith::NegFOp::create(b, l, sin);
           Value signedSin = arith::SelectOp::create(b, l, isFirst, negSin, sin);

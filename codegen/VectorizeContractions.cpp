@@ -30,6 +30,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/Statistic.h"
+#include "llvm/Support/MathExtras.h"
 
 #define DEBUG_TYPE "dsc-vectorize-contractions"
 
@@ -337,6 +338,13 @@ private:
       Value mask = vector::CreateMaskOp::create(b, loc, maskType, left);
       accs = multiplyAccumulate(m0, rows, n0, cols, accs, mask);
     }
+    // A full tile has as many accumulators as lanes: one tree of shuffles
+    // and adds sums them all into one vector (lanes - 1 adds in all, not
+    // log2(lanes) per accumulator).
+    Value sums;
+    SmallVector<int64_t> laneOf(accs.size(), -1);
+    if (int64_t(accs.size()) == lanes && llvm::isPowerOf2_64(lanes))
+      sums = sumEach(accs, laneOf);
     for (int64_t i = 0; i < rows; ++i) {
       dims[match.m] = add(m0, i);
       for (int64_t j = 0; j < cols; ++j) {
@@ -344,19 +352,56 @@ private:
         SmallVector<Value> at = indices(match.c);
         Value old = memref::LoadOp::create(b, loc, match.c->get(), at);
         Value sum;
-        if (match.scales.empty()) {
+        int64_t acc = i * cols + j;
+        if (sums)
+          sum = vector::ExtractOp::create(b, loc, sums, laneOf[acc]);
+        else
           sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                            accs[i * cols + j], old,
+                                            accs[acc],
                                             arith::FastMathFlags::reassoc);
-        } else {
-          sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                            accs[i * cols + j],
-                                            arith::FastMathFlags::reassoc);
-          sum = arith::AddFOp::create(b, loc, old, scaled(sum));
-        }
+        sum = arith::AddFOp::create(b, loc, old, scaled(sum));
         memref::StoreOp::create(b, loc, sum, match.c->get(), at);
       }
     }
+  }
+
+  /// One vector whose lane `laneOf[v]` is the sum of the lanes of
+  /// `vectors[v]`, for `lanes` vectors. Each step pairs the vectors and,
+  /// per pair (x, y), adds the two halves of every block of 2h lanes: the
+  /// result holds h partial sums of x, then h of y, per block. After
+  /// log2(lanes) steps (h = lanes/2, ..., 1) one vector of totals is left.
+  Value sumEach(ArrayRef<Value> vectors, SmallVectorImpl<int64_t> &laneOf) {
+    // owner[v][l]: the accumulator whose partial sum lane l of vector v
+    // holds.
+    SmallVector<Value> current(vectors.begin(), vectors.end());
+    SmallVector<SmallVector<int64_t>> owner;
+    for (int64_t v = 0; v < int64_t(vectors.size()); ++v)
+      owner.push_back(SmallVector<int64_t>(lanes, v));
+    for (int64_t h = lanes / 2; h >= 1; h /= 2) {
+      SmallVector<Value> next;
+      SmallVector<SmallVector<int64_t>> nextOwner;
+      for (size_t p = 0; p + 1 < current.size(); p += 2) {
+        SmallVector<int64_t> low, high, owners;
+        for (int64_t block = 0; block < lanes; block += 2 * h)
+          for (int64_t side = 0; side < 2; ++side) // x, then y
+            for (int64_t l = 0; l < h; ++l) {
+              low.push_back(side * lanes + block + l);
+              high.push_back(side * lanes + block + h + l);
+              owners.push_back(owner[p + side][block + l]);
+            }
+        Value x = current[p], y = current[p + 1];
+        Value lowHalves = vector::ShuffleOp::create(b, loc, x, y, low);
+        Value highHalves = vector::ShuffleOp::create(b, loc, x, y, high);
+        next.push_back(arith::AddFOp::create(b, loc, lowHalves, highHalves,
+                                             arith::FastMathFlags::reassoc));
+        nextOwner.push_back(owners);
+      }
+      current = std::move(next);
+      owner = std::move(nextOwner);
+    }
+    for (int64_t l = 0; l < lanes; ++l)
+      laneOf[owner[0][l]] = l;
+    return current[0];
   }
 
   /// Dot form, one k step: A's rows and B's columns as vectors along k.

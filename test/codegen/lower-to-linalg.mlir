@@ -17,14 +17,19 @@ func.func @rms_norm(%x: tensor<?x64xf32>, %w: tensor<64xf32>) -> tensor<?x64xf32
 // -----
 
 // The YaRN-scaled inverse frequencies are folded into a constant at compile
-// time; adjacent pairs rotate together.
+// time; cos and sin are tabled once per position and pair ([B, S, 4]), not
+// per element; adjacent pairs rotate together.
 // CHECK-LABEL: func.func @rope
 // CHECK: %[[FREQ:.*]] = arith.constant dense<[1.000000e+00, 2.500000e-02, 2.500000e-03, 2.500000e-04]> : tensor<4xf32>
-// CHECK: linalg.generic
-// CHECK: arith.remui
-// CHECK: tensor.extract %[[FREQ]]
+// CHECK: %[[TABLES:.*]]:2 = linalg.generic {{.*}} ins(%{{.*}}, %[[FREQ]] : tensor<?x?xi64>, tensor<4xf32>)
 // CHECK: math.cos
 // CHECK: math.sin
+// CHECK: -> (tensor<?x?x4xf32>, tensor<?x?x4xf32>)
+// CHECK: linalg.generic
+// CHECK: arith.remui
+// CHECK: tensor.extract %[[TABLES]]#0
+// CHECK: tensor.extract %[[TABLES]]#1
+// CHECK-NOT: math.cos
 func.func @rope(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
   %0 = dsc.rope %x, %p {theta = 1.0e4 : f64, interleaved, yarn = #dsc.yarn<factor = 4.0, original_max_position = 32, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 1.0>} : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
   return %0 : tensor<?x?x8xf32>

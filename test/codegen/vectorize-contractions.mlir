@@ -2,8 +2,10 @@
 // RUN: dsc-opt %s --split-input-file --dsc-vectorize-contractions="lanes=4 tile-m=2 tile-n=1" | FileCheck %s --check-prefix=SMALL
 
 // Dot form (x * W^T, k contiguous in both): 4 x 2 tiles of vector
-// accumulators along k, one horizontal sum per output at the end; narrower
-// tiles for the last rows and columns. k = 64 divides by 8: no masks.
+// accumulators along k. A full tile's 8 accumulators are summed by one tree
+// of shuffles and adds into one vector (lane l: the sum of one output);
+// narrower tiles for the last rows and columns reduce each accumulator.
+// k = 64 divides by 8: no masks.
 #x = affine_map<(b, s, n, k) -> (b, s, k)>
 #w = affine_map<(b, s, n, k) -> (n, k)>
 #y = affine_map<(b, s, n, k) -> (b, s, n)>
@@ -16,8 +18,20 @@
 // CHECK-COUNT-4: vector.fma
 // CHECK: scf.yield
 // CHECK-NOT: vector.create_mask
-// CHECK: vector.reduction <add>, %[[ACC]]#0, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
+// CHECK: %[[LO:.*]] = vector.shuffle %[[ACC]]#0, %[[ACC]]#1 [0, 1, 2, 3, 8, 9, 10, 11]
+// CHECK: %[[HI:.*]] = vector.shuffle %[[ACC]]#0, %[[ACC]]#1 [4, 5, 6, 7, 12, 13, 14, 15]
+// CHECK: arith.addf %[[LO]], %[[HI]] fastmath<reassoc> : vector<8xf32>
+// CHECK-COUNT-3: vector.shuffle {{.*}} [4, 5, 6, 7, 12, 13, 14, 15]
+// CHECK-COUNT-2: vector.shuffle {{.*}} [2, 3, 10, 11, 6, 7, 14, 15]
+// CHECK: vector.shuffle {{.*}} [0, 8, 2, 10, 4, 12, 6, 14]
+// CHECK: %[[SUMS:.*]] = arith.addf {{.*}} fastmath<reassoc> : vector<8xf32>
+// Row 0, column 0 (accumulator 0) is lane 0; row 0, column 1 is lane 4.
+// CHECK: vector.extract %[[SUMS]][0] : f32 from vector<8xf32>
 // CHECK: memref.store
+// CHECK: vector.extract %[[SUMS]][4] : f32 from vector<8xf32>
+// CHECK: memref.store
+// The last rows: one accumulator per output, reduced alone.
+// CHECK: vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
 // SMALL-LABEL: func.func @linear
 // SMALL: scf.for %{{.*}} step %c4{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
 func.func @linear(%x: memref<?x?x64xf32>, %w: memref<40x64xf32>, %y: memref<?x?x40xf32>) {
