@@ -906,12 +906,14 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
             .getResult(0);
 
     // 5. Combine: y[t, d] = sum_j w(row) * down[row, d], row = slotRow[t, j].
+    //    Loops (t, j, d): d innermost, so that each pick adds a contiguous
+    //    row (a vector loop), not one gathered element per pick.
     SmallVector<OpFoldResult> tdSize = {tokens, b.getIndexAttr(hidden)};
     Value combined = m.generic(
-        slotRow, m.filled(tdSize, f32, 0.0), 3, {{0, 2}, {0, 1}}, {2},
+        slotRow, m.filled(tdSize, f32, 0.0), 3, {{0, 1}, {0, 2}}, {1},
         [&](OpBuilder &nb, Location l, ValueRange a) {
           Value row = toIndex(nb, l, a[0]);
-          Value d = linalg::IndexOp::create(nb, l, 1);
+          Value d = linalg::IndexOp::create(nb, l, 2);
           Value w = tensor::ExtractOp::create(nb, l, rowWeight, row);
           Value v = tensor::ExtractOp::create(nb, l, down, ValueRange{row, d});
           linalg::YieldOp::create(
