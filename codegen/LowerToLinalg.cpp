@@ -210,11 +210,11 @@ struct LowerRope : OpRewritePattern<RopeOp> {
 // linear
 //===----------------------------------------------------------------------===//
 
-/// A block-scaled weight in f32 (TensorMath::dequantize) with the block
-/// size of an op's `block_size` attribute.
+/// A block-scaled weight in f32 (TensorMath::dequantizeByBlocks) with the
+/// block size of an op's `block_size` attribute.
 Value dequantize(TensorMath &m, Value weight, Value scales,
                  ArrayRef<int64_t> block) {
-  return m.dequantize(weight, scales, block[0], block[1]);
+  return m.dequantizeByBlocks(weight, scales, block[0], block[1]);
 }
 
 struct LowerLinear : OpRewritePattern<LinearOp> {
@@ -847,6 +847,38 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
       return tensor::ExtractSliceOp::create(nb, l, type, stacked, offsets,
                                             sizes, strides);
     };
+    // Expert e's matrix of a stack, dequantized when the stack is FP8: only
+    // the experts that have rows pay for it.
+    std::optional<ArrayRef<int64_t>> block = op.getExpertBlockSize();
+    auto expertWeight = [&](OpBuilder &nb, Location l, unsigned which,
+                            Value stacked, Value e, int64_t r,
+                            int64_t c) -> Value {
+      Value w = expertMatrix(nb, l, stacked, e, r, c);
+      Value scales = op.getExpertScales(which);
+      if (!scales)
+        return w;
+      int64_t bm = (*block)[0], bn = (*block)[1];
+      Value expertScales =
+          expertMatrix(nb, l, scales, e, (r + bm - 1) / bm, (c + bn - 1) / bn);
+      TensorMath s(nb, l);
+      return dequantize(s, w, expertScales, *block);
+    };
+    // Runs `body` for an expert with rows; one without keeps `iter`.
+    auto ifAnyRows =
+        [&](OpBuilder &nb, Location l, Value count, ValueRange iter,
+            function_ref<SmallVector<Value>(OpBuilder &, Location)> body) {
+          Value any = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ne,
+                                            count, TensorMath(nb, l).index(0));
+          auto guarded = scf::IfOp::create(
+              nb, l, any,
+              [&](OpBuilder &tb, Location tl) {
+                scf::YieldOp::create(tb, tl, body(tb, tl));
+              },
+              [&](OpBuilder &eb, Location el) {
+                scf::YieldOp::create(eb, el, iter);
+              });
+          scf::YieldOp::create(nb, l, guarded.getResults());
+        };
     auto dot = [](OpBuilder &nb, Location l, Value acc, Value a, Value w) {
       TensorMath s(nb, l);
       return arith::AddFOp::create(
@@ -860,25 +892,29 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
         b, loc, zero, m.index(experts), one,
         ValueRange{m.filled(nwSize, f32, 0.0), m.filled(nwSize, f32, 0.0)},
         [&](OpBuilder &nb, Location l, Value e, ValueRange iter) {
-          TensorMath s(nb, l);
           auto [start, count] = expertRows(nb, l, e);
-          Value xe = rows(nb, l, gathered, start, count, hidden);
-          Value wg = expertMatrix(nb, l, op.getGateProj(), e, width, hidden);
-          Value wu = expertMatrix(nb, l, op.getUpProj(), e, width, hidden);
-          // Loops (r, w, d), one GEMM per projection: a single
-          // accumulator per loop nest is what LLVM's vectorizer handles.
-          auto project = [&](Value w, Value into) -> Value {
-            Value out = s.generic(
-                {xe, w}, rows(nb, l, into, start, count, width), 3,
-                {{0, 2}, {1, 2}, {0, 1}}, {2},
-                [&](OpBuilder &bb, Location ll, ValueRange a) {
-                  linalg::YieldOp::create(
-                      bb, ll, dot(bb, ll, a[2], a[0], a[1]).getResult());
-                })[0];
-            return putRows(nb, l, out, into, start, count, width);
-          };
-          scf::YieldOp::create(
-              nb, l, ValueRange{project(wg, iter[0]), project(wu, iter[1])});
+          ifAnyRows(nb, l, count, iter, [&](OpBuilder &tb, Location tl) {
+            TensorMath s(tb, tl);
+            Value xe = rows(tb, tl, gathered, start, count, hidden);
+            Value wg =
+                expertWeight(tb, tl, 0, op.getGateProj(), e, width, hidden);
+            Value wu =
+                expertWeight(tb, tl, 1, op.getUpProj(), e, width, hidden);
+            // Loops (r, w, d), one GEMM per projection: a single
+            // accumulator per loop nest is what LLVM's vectorizer handles.
+            auto project = [&](Value w, Value into) -> Value {
+              Value out = s.generic(
+                  {xe, w}, rows(tb, tl, into, start, count, width), 3,
+                  {{0, 2}, {1, 2}, {0, 1}}, {2},
+                  [&](OpBuilder &bb, Location ll, ValueRange a) {
+                    linalg::YieldOp::create(
+                        bb, ll, dot(bb, ll, a[2], a[0], a[1]).getResult());
+                  })[0];
+              return putRows(tb, tl, out, into, start, count, width);
+            };
+            return SmallVector<Value>{project(wg, iter[0]),
+                                      project(wu, iter[1])};
+          });
         });
     Value act = SwigluOp::create(b, loc, gateUp.getResult(0).getType(),
                                  gateUp.getResult(0), gateUp.getResult(1));
@@ -887,21 +923,23 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
             b, loc, zero, m.index(experts), one,
             ValueRange{m.filled(ndSize, f32, 0.0)},
             [&](OpBuilder &nb, Location l, Value e, ValueRange iter) {
-              TensorMath s(nb, l);
               auto [start, count] = expertRows(nb, l, e);
-              Value ae = rows(nb, l, act, start, count, width);
-              Value wd =
-                  expertMatrix(nb, l, op.getDownProj(), e, hidden, width);
-              // Loops (r, d, w).
-              Value out = s.generic(
-                  {ae, wd}, rows(nb, l, iter[0], start, count, hidden), 3,
-                  {{0, 2}, {1, 2}, {0, 1}}, {2},
-                  [&](OpBuilder &bb, Location ll, ValueRange a) {
-                    linalg::YieldOp::create(
-                        bb, ll, dot(bb, ll, a[2], a[0], a[1]).getResult());
-                  })[0];
-              scf::YieldOp::create(
-                  nb, l, putRows(nb, l, out, iter[0], start, count, hidden));
+              ifAnyRows(nb, l, count, iter, [&](OpBuilder &tb, Location tl) {
+                TensorMath s(tb, tl);
+                Value ae = rows(tb, tl, act, start, count, width);
+                Value wd =
+                    expertWeight(tb, tl, 2, op.getDownProj(), e, hidden, width);
+                // Loops (r, d, w).
+                Value out = s.generic(
+                    {ae, wd}, rows(tb, tl, iter[0], start, count, hidden), 3,
+                    {{0, 2}, {1, 2}, {0, 1}}, {2},
+                    [&](OpBuilder &bb, Location ll, ValueRange a) {
+                      linalg::YieldOp::create(
+                          bb, ll, dot(bb, ll, a[2], a[0], a[1]).getResult());
+                    })[0];
+                return SmallVector<Value>{
+                    putRows(tb, tl, out, iter[0], start, count, hidden)};
+              });
             })
             .getResult(0);
 

@@ -90,10 +90,34 @@ struct FuseDenseMaskedExperts : OpRewritePattern<linalg::GenericOp> {
     if (!cast<ShapedType>(indices.getType()).getElementType().isInteger(64))
       return rewriter.notifyMatchFailure(op, "expert indices are not i64");
 
+    // FP8 stacks dequantized whole (as imported) go into dsc.moe as they
+    // are stored, with their scales: it dequantizes only the chosen
+    // experts. Stacks that are not all dequantized alike stay f32.
+    SmallVector<Value> stacks = {gateProj->second, upProj->second, down};
+    SmallVector<std::optional<Dequantized>> dequantized;
+    for (Value stack : stacks)
+      dequantized.push_back(matchDequantize(stack));
+    SmallVector<Value> scales;
+    DenseI64ArrayAttr block;
+    auto &first = dequantized.front();
+    if (llvm::all_of(dequantized, [&](const std::optional<Dequantized> &d) {
+          return d &&
+                 isa<Float8E4M3FNType>(
+                     cast<RankedTensorType>(d->weight.getType())
+                         .getElementType()) &&
+                 d->bm == first->bm && d->bn == first->bn;
+        })) {
+      for (unsigned i = 0; i < 3; ++i) {
+        stacks[i] = dequantized[i]->weight;
+        scales.push_back(dequantized[i]->scales);
+      }
+      block = rewriter.getDenseI64ArrayAttr({first->bm, first->bn});
+    }
+
     Value x = gateProj->first;
     auto moe = MoeOp::create(rewriter, op.getLoc(), op.getResultTypes()[0], x,
-                             weights, indices, gateProj->second, upProj->second,
-                             down, ValueRange(), DenseI64ArrayAttr());
+                             weights, indices, stacks[0], stacks[1], stacks[2],
+                             scales, block, ValueRange(), DenseI64ArrayAttr());
     rewriter.replaceOp(op, moe.getResult());
     return success();
   }
@@ -144,8 +168,8 @@ struct FuseSharedExperts : OpRewritePattern<MoeOp> {
     auto fused = MoeOp::create(
         rewriter, op.getLoc(), add.getResultTypes()[0], op.getInput(),
         op.getWeights(), op.getIndices(), op.getGateProj(), op.getUpProj(),
-        op.getDownProj(), shared,
-        quantized ? gate.getBlockSizeAttr() : DenseI64ArrayAttr());
+        op.getDownProj(), op.getExpertScales(), op.getExpertBlockSizeAttr(),
+        shared, quantized ? gate.getBlockSizeAttr() : DenseI64ArrayAttr());
     rewriter.replaceOp(add, fused.getResult());
     return success();
   }

@@ -3,6 +3,11 @@
 #include "passes/LinalgMatchers.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Matchers.h"
+
+#include <functional>
 
 using namespace mlir;
 
@@ -40,4 +45,72 @@ linalg::GenericOp mlir::dsc::definingGeneric(Value value, unsigned numInputs) {
   if (!op || op.getNumDpsInputs() != numInputs || op.getNumDpsInits() != 1)
     return {};
   return op;
+}
+
+std::optional<mlir::dsc::Dequantized> mlir::dsc::matchDequantize(Value value) {
+  linalg::GenericOp op = definingGeneric(value, 1);
+  if (!op)
+    return std::nullopt;
+  auto type = cast<RankedTensorType>(value.getType());
+  unsigned rank = type.getRank();
+  SmallVector<unsigned> identity;
+  for (unsigned d = 0; d < rank; ++d)
+    identity.push_back(d);
+  if (rank < 2 || !type.getElementType().isF32() ||
+      !hasStructure(op, rank, {identity, identity}, {}))
+    return std::nullopt;
+  // yield(mulf(f32(in), tensor.extract %scales[i0, ..., r / bm, c / bn]))
+  Block &body = op.getRegion().front();
+  auto mul = body.getTerminator()->getOperand(0).getDefiningOp<arith::MulFOp>();
+  if (!mul)
+    return std::nullopt;
+  // f32(in): computed from the input element alone (an extf, or the bit
+  // arithmetic that decodes FP8 where extf is not lowered).
+  Value in = body.getArgument(0);
+  std::function<bool(Value)> isInput = [&](Value v) {
+    if (v == in)
+      return true;
+    Operation *def = v.getDefiningOp();
+    if (!def || def->getParentRegion() != &op.getRegion() ||
+        isa<linalg::IndexOp, tensor::ExtractOp>(def) ||
+        def->getNumRegions() != 0)
+      return false;
+    if (def->getNumOperands() == 0)
+      return matchPattern(v, m_Constant());
+    return llvm::all_of(def->getOperands(), [&](Value operand) {
+      return matchPattern(operand, m_Constant()) || isInput(operand);
+    });
+  };
+  Value lhs = mul.getLhs(), rhs = mul.getRhs();
+  if (!isInput(lhs))
+    std::swap(lhs, rhs);
+  auto extract = rhs.getDefiningOp<tensor::ExtractOp>();
+  if (!isInput(lhs) || !extract ||
+      extract.getTensor().getParentRegion() == &op.getRegion() ||
+      extract.getIndices().size() != rank)
+    return std::nullopt;
+  auto loopIndex = [](Value v) -> std::optional<int64_t> {
+    if (auto index = v.getDefiningOp<linalg::IndexOp>())
+      return index.getDim();
+    return std::nullopt;
+  };
+  // Index d / block, with a constant block: the block.
+  auto blockOf = [&](Value v, unsigned d) -> std::optional<int64_t> {
+    auto div = v.getDefiningOp<arith::DivUIOp>();
+    if (!div || loopIndex(div.getLhs()) != int64_t(d))
+      return std::nullopt;
+    std::optional<int64_t> block = getConstantIntValue(div.getRhs());
+    if (!block || *block <= 0)
+      return std::nullopt;
+    return block;
+  };
+  ValueRange at = extract.getIndices();
+  for (unsigned d = 0; d + 2 < rank; ++d)
+    if (loopIndex(at[d]) != int64_t(d))
+      return std::nullopt;
+  std::optional<int64_t> bm = blockOf(at[rank - 2], rank - 2);
+  std::optional<int64_t> bn = blockOf(at[rank - 1], rank - 1);
+  if (!bm || !bn)
+    return std::nullopt;
+  return Dequantized{op.getDpsInputs()[0], extract.getTensor(), *bm, *bn};
 }

@@ -43,6 +43,15 @@ template <typename OpTy> bool bodyHas(linalg::GenericOp op) {
 /// null.
 linalg::GenericOp definingGeneric(Value value, unsigned numInputs);
 
+/// A block-scaled weight dequantized to f32 (TensorMath::dequantize):
+/// `out[..., r, c] = f32(weight[..., r, c]) * scales[..., r / bm, c / bn]`.
+struct Dequantized {
+  Value weight, scales;
+  int64_t bm, bn;
+};
+/// The dequantization computing `value`, if it is one.
+std::optional<Dequantized> matchDequantize(Value value);
+
 } // namespace mlir::dsc
 
 #endif // DSC_PASSES_LINALGMATCHERS_H

@@ -277,7 +277,43 @@ LogicalResult MoeOp::verify() {
     return emitOpError("weights must have one row per input token");
   if (!shapesAgree(getType().getShape(), input.getShape()))
     return emitOpError("result shape must equal the input shape");
+  if (failed(verifyExpertScales()))
+    return failure();
   return verifySharedExperts(hidden);
+}
+
+LogicalResult MoeOp::verifyExpertScales() {
+  size_t count = getExpertScales().size();
+  bool fp8 = false;
+  for (Value stack : {getGateProj(), getUpProj(), getDownProj()})
+    fp8 |= isa<Float8E4M3FNType>(
+        cast<RankedTensorType>(stack.getType()).getElementType());
+  if (count != 0 && count != 3)
+    return emitOpError("scales takes the gate, up and down block scales (3 "
+                       "operands), not ")
+           << count;
+  if (fp8 != (count == 3))
+    return emitOpError("FP8 experts need their three block scales, and only "
+                       "FP8 ones have scales");
+  if (count == 0)
+    return success();
+  std::optional<ArrayRef<int64_t>> block = getExpertBlockSize();
+  if (!block || block->size() != 2 || (*block)[0] <= 0 || (*block)[1] <= 0)
+    return emitOpError("expert scales require expert_block_size = "
+                       "array<i64: rows, cols> with positive entries");
+  Value stacks[] = {getGateProj(), getUpProj(), getDownProj()};
+  for (unsigned i = 0; i < 3; ++i) {
+    auto stack = cast<RankedTensorType>(stacks[i].getType());
+    auto scales = cast<RankedTensorType>(getExpertScales(i).getType());
+    SmallVector<int64_t> want = {stack.getDimSize(0),
+                                 ceilDiv(stack.getDimSize(1), (*block)[0]),
+                                 ceilDiv(stack.getDimSize(2), (*block)[1])};
+    if (!shapesAgree(scales.getShape(), want))
+      return emitOpError("expert scales ")
+             << i << " must be f32 [" << want[0] << ", " << want[1] << ", "
+             << want[2] << "]";
+  }
+  return success();
 }
 
 LogicalResult MoeOp::verifySharedExperts(int64_t hidden) {

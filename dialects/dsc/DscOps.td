@@ -17,6 +17,8 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 /// Tensors the model computes on; f32 in the reference path, bf16/f16 later.
 def Dsc_FloatTensor : RankedTensorOf<[F32, BF16, F16]>;
+/// Weights as checkpoints store them: also FP8 (with block scales).
+def Dsc_WeightTensor : RankedTensorOf<[F32, BF16, F16, F8E4M3FN]>;
 /// Token ids and positions.
 def Dsc_IndexTensor : RankedTensorOf<[I32, I64]>;
 
@@ -337,7 +339,7 @@ def Dsc_MlaDecodeOp : Dsc_Op<"mla_decode", [Pure]> {
 // MoeOp
 //===----------------------------------------------------------------------===//
 
-def Dsc_MoeOp : Dsc_Op<"moe", [Pure]> {
+def Dsc_MoeOp : Dsc_Op<"moe", [Pure, AttrSizedOperandSegments]> {
   let summary = "routed experts with sparse dispatch";
   let description = [{
     The routed experts of a mixture-of-experts layer, given the router's
@@ -353,6 +355,12 @@ def Dsc_MoeOp : Dsc_Op<"moe", [Pure]> {
     GEMM, gate and up together), SwiGLU, then the down projection scaled by
     the routing weight, and each token sums its slots back. Compute grows
     with `top_k`, not with the expert count.
+
+    FP8 routed experts (DeepSeek-V3's checkpoints) keep their FP8 stacks
+    and list the block scales ([experts, ceil(rows / bm), ceil(cols / bn)]
+    f32, `weight_scale_inv`) as `scales(gate_scales, up_scales,
+    down_scales)` with `expert_block_size = array<i64: bm, bn>`: only the
+    chosen experts' matrices are dequantized, not the whole stack.
 
     The shared experts, which every token runs (DeepSeek's
     `n_shared_experts`, concatenated along their width), are fused in with
@@ -374,14 +382,17 @@ def Dsc_MoeOp : Dsc_Op<"moe", [Pure]> {
   let arguments = (ins Dsc_FloatTensor:$input,
                        RankedTensorOf<[F32]>:$weights,
                        RankedTensorOf<[I64]>:$indices,
-                       Dsc_FloatTensor:$gate_proj, Dsc_FloatTensor:$up_proj,
-                       Dsc_FloatTensor:$down_proj,
+                       Dsc_WeightTensor:$gate_proj, Dsc_WeightTensor:$up_proj,
+                       Dsc_WeightTensor:$down_proj,
+                       Variadic<RankedTensorOf<[F32]>>:$expert_scales,
+                       OptionalAttr<DenseI64ArrayAttr>:$expert_block_size,
                        Variadic<RankedTensorOf<[F32, BF16, F16, F8E4M3FN]>>:$shared,
                        OptionalAttr<DenseI64ArrayAttr>:$shared_block_size);
   let results = (outs Dsc_FloatTensor:$result);
   let assemblyFormat = [{
     $input `,` $weights `,` $indices `experts` `(` $gate_proj `,` $up_proj `,`
-    $down_proj `)` (`shared` `(` $shared^ `)`)? attr-dict `:`
+    $down_proj `)` (`scales` `(` $expert_scales^ `)`)?
+    (`shared` `(` $shared^ `)`)? attr-dict `:`
     functional-type(operands, results)
   }];
   let extraClassDeclaration = [{
@@ -391,8 +402,15 @@ def Dsc_MoeOp : Dsc_Op<"moe", [Pure]> {
     Value getSharedScales(unsigned i) {
       return getShared().size() == 6 ? getShared()[3 + i] : Value();
     }
+    /// The routed experts' block scales (0 gate, 1 up, 2 down); null when
+    /// they are not FP8.
+    Value getExpertScales(unsigned i) {
+      return getExpertScales().empty() ? Value() : getExpertScales()[i];
+    }
     /// Checks `shared` (part of the verifier).
     LogicalResult verifySharedExperts(int64_t hidden);
+    /// Checks the routed experts' FP8 scales (part of the verifier).
+    LogicalResult verifyExpertScales();
   }];
   let hasVerifier = 1;
 }

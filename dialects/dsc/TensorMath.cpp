@@ -375,6 +375,52 @@ Value TensorMath::dequantize(Value weight, Value scales, int64_t bm,
       })[0];
 }
 
+Value TensorMath::dequantizeByBlocks(Value weight, Value scales, int64_t bm,
+                                     int64_t bn) {
+  auto type = cast<RankedTensorType>(weight.getType());
+  unsigned rank = type.getRank();
+  int64_t cols = type.getShape().back();
+  if (!type.hasStaticShape() || cols % bn != 0)
+    return dequantize(weight, scales, bm, bn);
+  // [..., R, C] -> [..., R, C / bn, bn]: loops (..., r, cb, ci) with the
+  // scale [..., r floordiv bm, cb] fixed along the innermost loop.
+  SmallVector<int64_t> shape(type.getShape());
+  shape.back() = cols / bn;
+  shape.push_back(bn);
+  SmallVector<ReassociationIndices> grouping;
+  for (unsigned d = 0; d + 1 < rank; ++d)
+    grouping.push_back({d});
+  grouping.push_back({rank - 1, rank});
+  Value blocks = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), weight,
+      grouping);
+  unsigned loops = rank + 1;
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineExpr> scaleAt;
+  for (unsigned d = 0; d + 2 < rank; ++d)
+    scaleAt.push_back(getAffineDimExpr(d, ctx));
+  scaleAt.push_back(getAffineDimExpr(rank - 2, ctx).floorDiv(bm));
+  scaleAt.push_back(getAffineDimExpr(rank - 1, ctx));
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(loops, ctx);
+  SmallVector<AffineMap> maps = {
+      identity, AffineMap::get(loops, 0, scaleAt, ctx), identity};
+  SmallVector<utils::IteratorType> iterators(loops,
+                                             utils::IteratorType::parallel);
+  Type f32 = b.getF32Type();
+  auto op = linalg::GenericOp::create(
+      b, loc, TypeRange{RankedTensorType::get(shape, f32)},
+      ValueRange{blocks, scales},
+      ValueRange{empty(getAsIndexOpFoldResult(ctx, shape), f32)}, maps,
+      iterators, [](OpBuilder &nb, Location l, ValueRange a) {
+        Value w = TensorMath(nb, l).toF32(a[0]);
+        linalg::YieldOp::create(
+            nb, l, arith::MulFOp::create(nb, l, w, a[1]).getResult());
+      });
+  return tensor::CollapseShapeOp::create(
+      b, loc, RankedTensorType::get(type.getShape(), f32), op.getResult(0),
+      grouping);
+}
+
 std::pair<Value, Value> TensorMath::splitKvB(Value kvb, int64_t heads,
                                              int64_t dn, int64_t dv) {
   auto type = cast<RankedTensorType>(kvb.getType());

@@ -98,6 +98,12 @@ public:
   /// [..., ceil(out / bm), ceil(in / bn)] (DeepSeek's weight_scale_inv), as
   /// f32; leading dimensions (the experts of a stack) index both alike.
   Value dequantize(Value weight, Value scales, int64_t bm, int64_t bn);
+  /// The same, computed along whole column blocks: the columns are split
+  /// into [C / bn, bn] so that the scale is fixed along the innermost loop,
+  /// which then vectorizes (the scale a broadcast, not a gather). For
+  /// codegen; falls back to dequantize() when the shape is dynamic or bn
+  /// does not divide the columns.
+  Value dequantizeByBlocks(Value weight, Value scales, int64_t bm, int64_t bn);
   /// MLA's kv_b [heads * (dn + dv), C] split per head into W_UK
   /// [heads, dn, C] and W_UV [heads, dv, C].
   std::pair<Value, Value> splitKvB(Value kvb, int64_t heads, int64_t dn,

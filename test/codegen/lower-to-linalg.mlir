@@ -37,12 +37,15 @@ func.func @rope(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xf32>
 
 // -----
 
+// CHECK-DAG: #[[ID3:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG: #[[SCALE:.*]] = affine_map<(d0, d1, d2) -> (d0 floordiv 2, d1)>
 // CHECK-LABEL: func.func @linear_fp8
-// Dequantize: the block scale is read at [o / 2, i / 4].
-// CHECK: linalg.generic
-// CHECK: arith.divui %{{.*}}, %c2
-// CHECK: arith.divui %{{.*}}, %c4
+// Dequantize along whole column blocks: the weight [4, 8] as [4, 2, 4],
+// the block scale [o / 2, block] fixed along the innermost loop.
+// CHECK: %[[BLOCKS:.*]] = tensor.expand_shape %arg1 {{\[\[}}0], [1, 2]] output_shape [4, 2, 4]
+// CHECK: linalg.generic {indexing_maps = [#[[ID3]], #[[SCALE]], #[[ID3]]]{{.*}} ins(%[[BLOCKS]], %arg2 : tensor<4x2x4xf8E4M3FN>, tensor<2x2xf32>)
 // CHECK: arith.bitcast %{{.*}} : f8E4M3FN to i8
+// CHECK: tensor.collapse_shape {{.*}} into tensor<4x8xf32>
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
 func.func @linear_fp8(%x: tensor<?x8xf32>, %w: tensor<4x8xf8E4M3FN>, %s: tensor<2x2xf32>) -> tensor<?x4xf32> {
   %0 = dsc.linear %x, %w scales %s {block_size = array<i64: 2, 4>} : (tensor<?x8xf32>, tensor<4x8xf8E4M3FN>, tensor<2x2xf32>) -> tensor<?x4xf32>
@@ -135,8 +138,8 @@ func.func @moe(%x: tensor<?x64xf32>, %w: tensor<?x4xf32>, %i: tensor<?x4xi64>, %
 // (its linears dequantize FP8 with their block scales), added.
 // CHECK-LABEL: func.func @moe_shared
 // CHECK: scf.for {{.*}} -> (tensor<?x64xf32>)
-// CHECK: %[[ROUTED:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%{{.*}} : tensor<?x4xi64>)
-// CHECK: tensor.extract %{{.*}} : tensor<2x4xf32>
+// CHECK: %[[ROUTED:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel"]{{.*}} ins(%{{.*}} : tensor<?x4xi64>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<32x4x16xf8E4M3FN>, tensor<2x4xf32>)
 // CHECK: } -> tensor<?x32xf32>
 // CHECK: math.exp
 // CHECK: } -> tensor<?x64xf32>
@@ -144,6 +147,27 @@ func.func @moe(%x: tensor<?x64xf32>, %w: tensor<?x4xf32>, %i: tensor<?x4xi64>, %
 // CHECK: arith.addf
 func.func @moe_shared(%x: tensor<?x64xf32>, %w: tensor<?x4xf32>, %i: tensor<?x4xi64>, %g: tensor<16x32x64xf32>, %u: tensor<16x32x64xf32>, %d: tensor<16x64x32xf32>, %sg: tensor<32x64xf8E4M3FN>, %sd: tensor<64x32xf8E4M3FN>, %s1: tensor<2x4xf32>, %s2: tensor<4x2xf32>) -> tensor<?x64xf32> {
   %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) shared(%sg, %sg, %sd, %s1, %s1, %s2) {shared_block_size = array<i64: 16, 16>} : (tensor<?x64xf32>, tensor<?x4xf32>, tensor<?x4xi64>, tensor<16x32x64xf32>, tensor<16x32x64xf32>, tensor<16x64x32xf32>, tensor<32x64xf8E4M3FN>, tensor<32x64xf8E4M3FN>, tensor<64x32xf8E4M3FN>, tensor<2x4xf32>, tensor<2x4xf32>, tensor<4x2xf32>) -> tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
+// -----
+
+// FP8 routed experts: an expert with rows dequantizes its own matrices
+// (along whole column blocks) inside its GEMM loop; one without is skipped.
+// CHECK-LABEL: func.func @moe_fp8
+// CHECK: scf.for {{.*}} -> (tensor<?x32xf32>, tensor<?x32xf32>)
+// CHECK: %[[ANY:.*]] = arith.cmpi ne
+// CHECK: scf.if %[[ANY]] -> (tensor<?x32xf32>, tensor<?x32xf32>)
+// CHECK: tensor.extract_slice %arg3[%{{.*}}, 0, 0] [1, 32, 64] [1, 1, 1] : tensor<16x32x64xf8E4M3FN> to tensor<32x64xf8E4M3FN>
+// CHECK: tensor.extract_slice %arg5[%{{.*}}, 0, 0] [1, 2, 4] [1, 1, 1] : tensor<16x2x4xf32> to tensor<2x4xf32>
+// CHECK: tensor.expand_shape {{.*}} into tensor<32x4x16xf8E4M3FN>
+// CHECK: } else {
+// CHECK-NEXT: scf.yield %{{.*}}, %{{.*}} : tensor<?x32xf32>, tensor<?x32xf32>
+// CHECK: scf.if %{{.*}} -> (tensor<?x64xf32>)
+// CHECK: tensor.extract_slice %arg6
+// CHECK-NOT: tensor<16x32x64xf32>
+func.func @moe_fp8(%x: tensor<?x64xf32>, %w: tensor<?x4xf32>, %i: tensor<?x4xi64>, %g: tensor<16x32x64xf8E4M3FN>, %d: tensor<16x64x32xf8E4M3FN>, %gs: tensor<16x2x4xf32>, %ds: tensor<16x4x2xf32>) -> tensor<?x64xf32> {
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) scales(%gs, %gs, %ds) {expert_block_size = array<i64: 16, 16>} : (tensor<?x64xf32>, tensor<?x4xf32>, tensor<?x4xi64>, tensor<16x32x64xf8E4M3FN>, tensor<16x32x64xf8E4M3FN>, tensor<16x64x32xf8E4M3FN>, tensor<16x2x4xf32>, tensor<16x2x4xf32>, tensor<16x4x2xf32>) -> tensor<?x64xf32>
   return %0 : tensor<?x64xf32>
 }
 

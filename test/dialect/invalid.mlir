@@ -565,3 +565,43 @@ func.func @add_rms_norm_epsilon(%x: tensor<?x?x8xf32>, %w: tensor<8xf32>) -> ten
   %s, %n = dsc.add_rms_norm %x, %x, %w {epsilon = 0.0 : f64} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>)
   return %n : tensor<?x?x8xf32>
 }
+
+// -----
+
+func.func @moe_fp8_without_scales(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf8E4M3FN>, %d: tensor<4x8x6xf8E4M3FN>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{FP8 experts need their three block scales, and only FP8 ones have scales}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf8E4M3FN>, tensor<4x6x8xf8E4M3FN>, tensor<4x8x6xf8E4M3FN>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @moe_scales_without_fp8(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %s: tensor<4x2x2xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{FP8 experts need their three block scales, and only FP8 ones have scales}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) scales(%s, %s, %s) {expert_block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<4x2x2xf32>, tensor<4x2x2xf32>, tensor<4x2x2xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @moe_scales_count(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf8E4M3FN>, %d: tensor<4x8x6xf8E4M3FN>, %s: tensor<4x2x2xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{scales takes the gate, up and down block scales (3 operands), not 2}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) scales(%s, %s) {expert_block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf8E4M3FN>, tensor<4x6x8xf8E4M3FN>, tensor<4x8x6xf8E4M3FN>, tensor<4x2x2xf32>, tensor<4x2x2xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @moe_scales_block(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf8E4M3FN>, %d: tensor<4x8x6xf8E4M3FN>, %s: tensor<4x2x2xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{expert scales require expert_block_size = array<i64: rows, cols> with positive entries}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) scales(%s, %s, %s) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf8E4M3FN>, tensor<4x6x8xf8E4M3FN>, tensor<4x8x6xf8E4M3FN>, tensor<4x2x2xf32>, tensor<4x2x2xf32>, tensor<4x2x2xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @moe_scales_shape(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf8E4M3FN>, %d: tensor<4x8x6xf8E4M3FN>, %s: tensor<4x2x2xf32>, %t: tensor<4x3x2xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{expert scales 1 must be f32 [4, 2, 2]}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) scales(%s, %t, %s) {expert_block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf8E4M3FN>, tensor<4x6x8xf8E4M3FN>, tensor<4x8x6xf8E4M3FN>, tensor<4x2x2xf32>, tensor<4x3x2xf32>, tensor<4x2x2xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}

@@ -80,6 +80,14 @@ func.func @moe(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g
   return %0 : tensor<?x8xf32>
 }
 
+// FP8 routed experts: their stacks as stored, the block scales after.
+// CHECK-LABEL: func.func @moe_fp8
+func.func @moe_fp8(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf8E4M3FN>, %d: tensor<4x8x6xf8E4M3FN>, %gs: tensor<4x2x2xf32>, %ds: tensor<4x2x2xf32>) -> tensor<?x8xf32> {
+  // CHECK: dsc.moe {{.*}} experts(%{{.*}}, %{{.*}}, %{{.*}}) scales(%{{.*}}, %{{.*}}, %{{.*}}) {expert_block_size = array<i64: 4, 4>}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) scales(%gs, %gs, %ds) {expert_block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf8E4M3FN>, tensor<4x6x8xf8E4M3FN>, tensor<4x8x6xf8E4M3FN>, tensor<4x2x2xf32>, tensor<4x2x2xf32>, tensor<4x2x2xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
 // CHECK-LABEL: func.func @moe_shared
 func.func @moe_shared(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %sg: tensor<6x8xf8E4M3FN>, %sd: tensor<8x6xf8E4M3FN>, %s: tensor<2x2xf32>) -> tensor<?x8xf32> {
   // CHECK: dsc.moe {{.*}} experts(%{{.*}}, %{{.*}}, %{{.*}}) shared(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) {shared_block_size = array<i64: 4, 4>}
