@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -123,6 +124,231 @@ struct FuseDenseMaskedExperts : OpRewritePattern<linalg::GenericOp> {
   }
 };
 
+/// `value` with shape-only ops looked through: tensor.reshape,
+/// expand_shape and collapse_shape reinterpret a row-major tensor.
+Value throughReshapes(Value value) {
+  while (Operation *def = value.getDefiningOp()) {
+    if (auto reshape = dyn_cast<tensor::ReshapeOp>(def))
+      value = reshape.getSource();
+    else if (auto expand = dyn_cast<tensor::ExpandShapeOp>(def))
+      value = expand.getSrc();
+    else if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(def))
+      value = collapse.getSrc();
+    else
+      break;
+  }
+  return value;
+}
+
+/// The first view of `value` of rank `rank` through shape-only ops (as
+/// throughReshapes), or null.
+Value viewOfRank(Value value, int64_t rank) {
+  while (true) {
+    if (cast<RankedTensorType>(value.getType()).getRank() == rank)
+      return value;
+    Value source = value;
+    if (auto reshape = value.getDefiningOp<tensor::ReshapeOp>())
+      source = reshape.getSource();
+    else if (auto expand = value.getDefiningOp<tensor::ExpandShapeOp>())
+      source = expand.getSrc();
+    else if (auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>())
+      source = collapse.getSrc();
+    if (source == value)
+      return Value();
+    value = source;
+  }
+}
+
+/// `c[s, r, n] = sum_k a[s, r, k] * b[s, k, n]` (a batched MatMul, one
+/// matrix per slot), zero-initialized: returns (a, b) or nothing.
+std::optional<std::pair<Value, Value>> matchBatchedMatmul(Value value) {
+  linalg::GenericOp op = definingGeneric(value, 2);
+  if (!op || !hasStructure(op, 4, {{0, 1, 3}, {0, 3, 2}, {0, 1, 2}}, {3}) ||
+      !isZeroFilled(op.getDpsInits()[0]) ||
+      !bodyIs<arith::MulFOp, arith::AddFOp>(op))
+    return std::nullopt;
+  return std::make_pair(op.getDpsInputs()[0], op.getDpsInputs()[1]);
+}
+
+/// A copy of one stacked expert matrix per slot (an exporter's GatherND of
+/// the stack): `out[s, r, c] = stack[index[s], r, c]`, the expert index
+/// read from `index[s, 0]`, clamped. Returns (stack, index) or nothing.
+std::optional<std::pair<Value, Value>> matchExpertGather(Value value) {
+  auto op = value.getDefiningOp<linalg::GenericOp>();
+  if (!op || op.getNumDpsInputs() != 0 || op.getNumDpsInits() != 1 ||
+      op.getNumLoops() != 3 || op.getNumReductionLoops() != 0)
+    return std::nullopt;
+  Block &body = op.getRegion().front();
+  auto element =
+      body.getTerminator()->getOperand(0).getDefiningOp<tensor::ExtractOp>();
+  auto isLoop = [](Value v, int64_t dim) {
+    auto index = v.getDefiningOp<linalg::IndexOp>();
+    return index && int64_t(index.getDim()) == dim;
+  };
+  if (!element || element.getIndices().size() != 3 ||
+      !isLoop(element.getIndices()[1], 1) ||
+      !isLoop(element.getIndices()[2], 2) ||
+      element.getTensor().getParentRegion() == &op.getRegion())
+    return std::nullopt;
+  // The one other read: the slot's expert index.
+  tensor::ExtractOp index;
+  for (auto read : body.getOps<tensor::ExtractOp>()) {
+    if (read == element)
+      continue;
+    if (index)
+      return std::nullopt;
+    index = read;
+  }
+  if (!index || index.getIndices().empty() ||
+      !isLoop(index.getIndices()[0], 0) ||
+      !llvm::all_of(index.getIndices().drop_front(),
+                    [](Value v) { return isConstantIntValue(v, 0); }) ||
+      index.getTensor().getParentRegion() == &op.getRegion())
+    return std::nullopt;
+  return std::make_pair(element.getTensor(), index.getTensor());
+}
+
+/// The experts as an exporter writes them from transformers' `batched_mm`:
+/// every (token, k) slot gathers copies of its expert's matrices and runs a
+/// batched MatMul on its own row:
+///
+/// ```
+/// xs = repeat each token's row top_k times            [N*K, H]
+/// gu[s] = gate_up[idx[s]] . xs[s]    (GatherND, MatMul) [N*K, 2W]
+/// a = swiglu(gu[:, :W], gu[:, W:])
+/// y[s] = down[idx[s]] . a[s] * w[s]                    [N*K, H]
+/// out[t] = sum_k y[t*K + k]                            (ReduceSum)
+/// ```
+///
+/// The root is the sum over k. It becomes `dsc.moe` with the gate and up
+/// halves of the stacked gate_up matrices.
+struct FuseGatheredExperts : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    // out[t, d] = sum_k y[t, k, d].
+    if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
+        !hasStructure(op, 3, {{0, 1, 2}, {0, 2}}, {1}) ||
+        !isZeroFilled(op.getDpsInits()[0]) || !bodyIs<arith::AddFOp>(op))
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+    auto slotsType = cast<RankedTensorType>(op.getDpsInputs()[0].getType());
+    int64_t topK = slotsType.getDimSize(1);
+    // y[s, d] = down_out[s, d] * w[s, 0].
+    linalg::GenericOp weighted =
+        definingGeneric(throughReshapes(op.getDpsInputs()[0]), 2);
+    if (!weighted || weighted.getNumLoops() != 2 ||
+        weighted.getNumReductionLoops() != 0 ||
+        !bodyIs<arith::MulFOp>(weighted) || ShapedType::isDynamic(topK))
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+    MLIRContext *ctx = op.getContext();
+    AffineMap rows = AffineMap::getMultiDimIdentityMap(2, ctx);
+    AffineMap column = AffineMap::get(
+        2, 0, {getAffineDimExpr(0, ctx), getAffineConstantExpr(0, ctx)}, ctx);
+    SmallVector<AffineMap> maps = weighted.getIndexingMapsArray();
+    if (maps[0] != rows || maps[1] != column || maps[2] != rows)
+      return rewriter.notifyMatchFailure(
+          op, "slot outputs are not scaled by one routing weight per slot");
+    auto down = matchBatchedMatmul(throughReshapes(weighted.getDpsInputs()[0]));
+    auto downGather = down ? matchExpertGather(down->first) : std::nullopt;
+    auto act = down ? throughReshapes(down->second).getDefiningOp<SwigluOp>()
+                    : SwigluOp();
+    if (!downGather || !act)
+      return rewriter.notifyMatchFailure(
+          op, "slot outputs are not a gathered down projection of SwiGLU");
+    // SwiGLU of the two halves of one gate_up product.
+    auto gateHalf = act.getGate().getDefiningOp<tensor::ExtractSliceOp>();
+    auto upHalf = act.getUp().getDefiningOp<tensor::ExtractSliceOp>();
+    auto halfAt = [](tensor::ExtractSliceOp slice) -> std::optional<int64_t> {
+      if (!slice || slice.getStaticOffsets().size() != 2 ||
+          slice.getStaticOffsets()[0] != 0 || !slice.hasUnitStride())
+        return std::nullopt;
+      return slice.getStaticOffsets()[1];
+    };
+    auto gateUp =
+        gateHalf && upHalf && gateHalf.getSource() == upHalf.getSource()
+            ? matchBatchedMatmul(throughReshapes(gateHalf.getSource()))
+            : std::nullopt;
+    auto gateUpGather =
+        gateUp ? matchExpertGather(gateUp->first) : std::nullopt;
+    if (!gateUpGather)
+      return rewriter.notifyMatchFailure(
+          op, "SwiGLU is not of a gathered gate_up projection");
+    auto stackType = cast<RankedTensorType>(gateUpGather->first.getType());
+    int64_t experts = stackType.getDimSize(0), hidden = stackType.getDimSize(2);
+    int64_t width = stackType.getDimSize(1) / 2;
+    if (!stackType.hasStaticShape() || stackType.getDimSize(1) != 2 * width ||
+        halfAt(gateHalf) != 0 || halfAt(upHalf) != width)
+      return rewriter.notifyMatchFailure(
+          op, "gate and up are not the two halves of the gate_up matrices");
+    // Both gathers read the same slot indices, and the slots' weights are
+    // one per slot: [N, K] tensors flattened to [N * K] (then [N * K, 1]).
+    auto perToken = [](Value slots) -> Value {
+      Value flat = viewOfRank(slots, 1);
+      return flat ? viewOfRank(flat, 2) : Value();
+    };
+    Value indices = perToken(gateUpGather->second);
+    Value weights = perToken(weighted.getDpsInputs()[1]);
+    auto indicesType =
+        indices ? dyn_cast<RankedTensorType>(indices.getType()) : nullptr;
+    auto weightsType =
+        weights ? dyn_cast<RankedTensorType>(weights.getType()) : nullptr;
+    if (!indices || perToken(downGather->second) != indices ||
+        !indicesType ||
+        indicesType.getRank() != 2 || indicesType.getDimSize(1) != topK ||
+        !indicesType.getElementType().isInteger(64) || !weightsType ||
+        weightsType.getShape() != indicesType.getShape() ||
+        !weightsType.getElementType().isF32())
+      return rewriter.notifyMatchFailure(
+          op, "the experts' indices and weights are not [tokens, top_k]");
+    // The slots' rows: each token's row repeated top_k times.
+    linalg::GenericOp repeat =
+        definingGeneric(throughReshapes(gateUp->second), 1);
+    AffineMap firstRow = AffineMap::get(
+        3, 0,
+        {getAffineDimExpr(0, ctx), getAffineConstantExpr(0, ctx),
+         getAffineDimExpr(2, ctx)},
+        ctx);
+    Value x = repeat ? viewOfRank(repeat.getDpsInputs()[0], 2) : Value();
+    auto xType = x ? dyn_cast<RankedTensorType>(x.getType()) : nullptr;
+    if (!repeat || repeat.getNumReductionLoops() != 0 ||
+        repeat.getIndexingMapsArray()[0] != firstRow ||
+        !repeat.getRegion().front().without_terminator().empty() || !xType || xType.getRank() != 2 ||
+        xType.getDimSize(1) != hidden ||
+        cast<RankedTensorType>(repeat.getResultTypes()[0]).getDimSize(1) !=
+            topK)
+      return rewriter.notifyMatchFailure(
+          op, "the slots' inputs are not each token's row repeated top_k "
+              "times");
+    auto downType = cast<RankedTensorType>(downGather->first.getType());
+    if (downType.getShape() != ArrayRef<int64_t>{experts, hidden, width})
+      return rewriter.notifyMatchFailure(
+          op, "the down matrices do not match gate_up");
+
+    Location loc = op.getLoc();
+    auto half = [&](int64_t offset) -> Value {
+      SmallVector<OpFoldResult> offsets = {rewriter.getIndexAttr(0),
+                                           rewriter.getIndexAttr(offset),
+                                           rewriter.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(experts),
+                                         rewriter.getIndexAttr(width),
+                                         rewriter.getIndexAttr(hidden)};
+      SmallVector<OpFoldResult> strides(3, rewriter.getIndexAttr(1));
+      return tensor::ExtractSliceOp::create(
+          rewriter, loc,
+          RankedTensorType::get({experts, width, hidden},
+                                stackType.getElementType()),
+          gateUpGather->first, offsets, sizes, strides);
+    };
+    auto moe = MoeOp::create(
+        rewriter, loc, op.getResultTypes()[0], x, weights, indices, half(0),
+        half(width), downGather->first, ValueRange(), DenseI64ArrayAttr(),
+        ValueRange(), DenseI64ArrayAttr());
+    rewriter.replaceOp(op, moe.getResult());
+    return success();
+  }
+};
+
 /// The shared experts added to the routed ones: `moe + down(swiglu(gate x,
 /// up x))` with three `dsc.linear` of the MoE input becomes one `dsc.moe
 /// ... shared(gate, up, down)`.
@@ -194,6 +420,6 @@ struct DscFuseMoePass : mlir::dsc::impl::DscFuseMoeBase<DscFuseMoePass> {
 } // namespace
 
 void mlir::dsc::populateFuseMoePatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseDenseMaskedExperts, FuseSharedExperts>(
+  patterns.add<FuseDenseMaskedExperts, FuseGatheredExperts, FuseSharedExperts>(
       patterns.getContext());
 }

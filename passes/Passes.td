@@ -74,7 +74,15 @@ def DscFuseMoe : Pass<"dsc-fuse-moe"> {
     ```
 
     and replaces `y` with `dsc.moe %x, %weights, %indices experts(gate, up,
-    down)`, which runs only the chosen experts. When the routed sum is then
+    down)`, which runs only the chosen experts. FP8 stacks that the importer
+    dequantizes whole go in as stored, with `scales(...)`.
+
+    It also finds the experts as torch.onnx.export writes transformers'
+    `batched_mm` (per (token, k) slot: GatherND copies of the expert's
+    gate_up and down matrices, batched MatMuls on the token's repeated row,
+    SwiGLU of the two gate_up halves, the routing weight, a ReduceSum over
+    k), which becomes `dsc.moe` with the gate and up halves of the stacked
+    gate_up matrices. When the routed sum is then
     added to a SwiGLU MLP of the same tokens (DeepSeek's shared experts:
     three `dsc.linear`, FP8 or not), that MLP is fused in too:
     `dsc.moe ... shared(gate, up, down[, their scales])`. Near misses (another
