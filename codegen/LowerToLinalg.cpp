@@ -131,7 +131,6 @@ struct LowerRope : OpRewritePattern<RopeOp> {
     Value input = op.getInput();
     Type eltType = type.getElementType();
     SmallVector<unsigned> all = iota(rank);
-    SmallVector<unsigned> posMap(all.begin(), all.begin() + posRank);
     // cos and sin (times the YaRN magnitude) per position and pair, once:
     // not once per head and element.
     SmallVector<OpFoldResult> tableSizes = m.sizes(op.getPositions());

@@ -43,7 +43,11 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu) {
   pm.addPass(createDscWeightsToArguments());
   pm.addPass(createDscOutputsToArguments());
   // 2. dsc ops to their reference linalg semantics, then clean up.
-  pm.addNestedPass<func::FuncOp>(createDscLowerToLinalg());
+  // The GPU's generated kernels take attention in its plain form: query
+  // blocks would be a host loop of kernel launches.
+  DscLowerToLinalgOptions lowering;
+  lowering.plainAttention = forGpu;
+  pm.addNestedPass<func::FuncOp>(createDscLowerToLinalg(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // 3. Tensors to buffers across function boundaries; entry points then

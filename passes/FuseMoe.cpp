@@ -32,8 +32,7 @@ std::optional<std::pair<Value, Value>> matchExpertProjection(Value value) {
   auto op = value.getDefiningOp<linalg::GenericOp>();
   if (!op || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
       !hasStructure(op, 4, {{1, 3}, {0, 2, 3}, {0, 1, 2}}, {3}) ||
-      !isZeroFilled(op.getDpsInits()[0]) ||
-      !bodyIs<arith::MulFOp, arith::AddFOp>(op))
+      !isZeroFilled(op.getDpsInits()[0]) || !isMultiplyAccumulate(op))
     return std::nullopt;
   return std::make_pair(op.getDpsInputs()[0], op.getDpsInputs()[1]);
 }
@@ -164,15 +163,47 @@ Value viewOfRank(Value value, int64_t rank) {
 std::optional<std::pair<Value, Value>> matchBatchedMatmul(Value value) {
   linalg::GenericOp op = definingGeneric(value, 2);
   if (!op || !hasStructure(op, 4, {{0, 1, 3}, {0, 3, 2}, {0, 1, 2}}, {3}) ||
-      !isZeroFilled(op.getDpsInits()[0]) ||
-      !bodyIs<arith::MulFOp, arith::AddFOp>(op))
+      !isZeroFilled(op.getDpsInits()[0]) || !isMultiplyAccumulate(op))
     return std::nullopt;
   return std::make_pair(op.getDpsInputs()[0], op.getDpsInputs()[1]);
 }
 
+/// Whether `expert` is the index `read`, cast to index, with only the
+/// bounds handling a gather applies: clamping to [0, experts - 1]
+/// (maxsi/minsi with constants) and wrapping negative indices (select
+/// between the index and the index + experts).
+bool isExpertIndex(Value expert, Value read, int64_t experts) {
+  if (expert == read)
+    return true;
+  Operation *def = expert.getDefiningOp();
+  if (!def)
+    return false;
+  if (auto cast = dyn_cast<arith::IndexCastOp>(def))
+    return isExpertIndex(cast.getIn(), read, experts);
+  if (isa<arith::MaxSIOp, arith::MinSIOp>(def)) {
+    for (unsigned i = 0; i < 2; ++i) {
+      std::optional<int64_t> bound = getConstantIntValue(def->getOperand(i));
+      if (bound && (*bound == 0 || *bound == experts - 1))
+        return isExpertIndex(def->getOperand(1 - i), read, experts);
+    }
+    return false;
+  }
+  if (auto add = dyn_cast<arith::AddIOp>(def)) {
+    for (unsigned i = 0; i < 2; ++i)
+      if (isConstantIntValue(add->getOperand(i), experts))
+        return isExpertIndex(add->getOperand(1 - i), read, experts);
+    return false;
+  }
+  if (auto select = dyn_cast<arith::SelectOp>(def))
+    return isExpertIndex(select.getTrueValue(), read, experts) &&
+           isExpertIndex(select.getFalseValue(), read, experts);
+  return false;
+}
+
 /// A copy of one stacked expert matrix per slot (an exporter's GatherND of
 /// the stack): `out[s, r, c] = stack[index[s], r, c]`, the expert index
-/// read from `index[s, 0]`, clamped. Returns (stack, index) or nothing.
+/// read from `index[s, 0]` (clamped, negative indices wrapped: nothing
+/// else). Returns (stack, index) or nothing.
 std::optional<std::pair<Value, Value>> matchExpertGather(Value value) {
   auto op = value.getDefiningOp<linalg::GenericOp>();
   if (!op || op.getNumDpsInputs() != 0 || op.getNumDpsInits() != 1 ||
@@ -199,11 +230,15 @@ std::optional<std::pair<Value, Value>> matchExpertGather(Value value) {
       return std::nullopt;
     index = read;
   }
+  auto stackType = cast<RankedTensorType>(element.getTensor().getType());
   if (!index || index.getIndices().empty() ||
       !isLoop(index.getIndices()[0], 0) ||
       !llvm::all_of(index.getIndices().drop_front(),
                     [](Value v) { return isConstantIntValue(v, 0); }) ||
-      index.getTensor().getParentRegion() == &op.getRegion())
+      index.getTensor().getParentRegion() == &op.getRegion() ||
+      !stackType.hasStaticShape() ||
+      !isExpertIndex(element.getIndices()[0], index.getResult(),
+                     stackType.getDimSize(0)))
     return std::nullopt;
   return std::make_pair(element.getTensor(), index.getTensor());
 }
@@ -230,7 +265,7 @@ struct FuseGatheredExperts : OpRewritePattern<linalg::GenericOp> {
     // out[t, d] = sum_k y[t, k, d].
     if (op.getNumDpsInputs() != 1 || op.getNumDpsInits() != 1 ||
         !hasStructure(op, 3, {{0, 1, 2}, {0, 2}}, {1}) ||
-        !isZeroFilled(op.getDpsInits()[0]) || !bodyIs<arith::AddFOp>(op))
+        !isZeroFilled(op.getDpsInits()[0]) || !isSum(op))
       return rewriter.notifyMatchFailure(op, kNotACandidate);
     auto slotsType = cast<RankedTensorType>(op.getDpsInputs()[0].getType());
     int64_t topK = slotsType.getDimSize(1);
@@ -238,8 +273,8 @@ struct FuseGatheredExperts : OpRewritePattern<linalg::GenericOp> {
     linalg::GenericOp weighted =
         definingGeneric(throughReshapes(op.getDpsInputs()[0]), 2);
     if (!weighted || weighted.getNumLoops() != 2 ||
-        weighted.getNumReductionLoops() != 0 ||
-        !bodyIs<arith::MulFOp>(weighted) || ShapedType::isDynamic(topK))
+        weighted.getNumReductionLoops() != 0 || !isProduct(weighted) ||
+        ShapedType::isDynamic(topK))
       return rewriter.notifyMatchFailure(op, kNotACandidate);
     MLIRContext *ctx = op.getContext();
     AffineMap rows = AffineMap::getMultiDimIdentityMap(2, ctx);
@@ -293,30 +328,38 @@ struct FuseGatheredExperts : OpRewritePattern<linalg::GenericOp> {
         indices ? dyn_cast<RankedTensorType>(indices.getType()) : nullptr;
     auto weightsType =
         weights ? dyn_cast<RankedTensorType>(weights.getType()) : nullptr;
-    if (!indices || perToken(downGather->second) != indices ||
-        !indicesType ||
+    if (!indices || perToken(downGather->second) != indices || !indicesType ||
         indicesType.getRank() != 2 || indicesType.getDimSize(1) != topK ||
         !indicesType.getElementType().isInteger(64) || !weightsType ||
         weightsType.getShape() != indicesType.getShape() ||
         !weightsType.getElementType().isF32())
       return rewriter.notifyMatchFailure(
           op, "the experts' indices and weights are not [tokens, top_k]");
-    // The slots' rows: each token's row repeated top_k times.
+    // The slots' rows: each token's row repeated top_k times, slot
+    // t * top_k + k being token t's row ([N, 1, H] broadcast to [N, K, H]).
     linalg::GenericOp repeat =
         definingGeneric(throughReshapes(gateUp->second), 1);
-    AffineMap firstRow = AffineMap::get(
-        3, 0,
-        {getAffineDimExpr(0, ctx), getAffineConstantExpr(0, ctx),
-         getAffineDimExpr(2, ctx)},
-        ctx);
+    AffineMap firstRow =
+        AffineMap::get(3, 0,
+                       {getAffineDimExpr(0, ctx), getAffineConstantExpr(0, ctx),
+                        getAffineDimExpr(2, ctx)},
+                       ctx);
+    auto isCopy = [](linalg::GenericOp g) {
+      Block &body = g.getRegion().front();
+      return body.without_terminator().empty() &&
+             body.getTerminator()->getOperand(0) == body.getArgument(0);
+    };
     Value x = repeat ? viewOfRank(repeat.getDpsInputs()[0], 2) : Value();
     auto xType = x ? dyn_cast<RankedTensorType>(x.getType()) : nullptr;
     if (!repeat || repeat.getNumReductionLoops() != 0 ||
         repeat.getIndexingMapsArray()[0] != firstRow ||
-        !repeat.getRegion().front().without_terminator().empty() || !xType || xType.getRank() != 2 ||
-        xType.getDimSize(1) != hidden ||
+        !repeat.getIndexingMapsArray()[1].isIdentity() || !isCopy(repeat) ||
+        cast<RankedTensorType>(repeat.getDpsInputs()[0].getType())
+                .getDimSize(1) != 1 ||
         cast<RankedTensorType>(repeat.getResultTypes()[0]).getDimSize(1) !=
-            topK)
+            topK ||
+        !xType || xType != op.getResultTypes()[0] ||
+        xType.getDimSize(1) != hidden)
       return rewriter.notifyMatchFailure(
           op, "the slots' inputs are not each token's row repeated top_k "
               "times");
@@ -340,10 +383,10 @@ struct FuseGatheredExperts : OpRewritePattern<linalg::GenericOp> {
                                 stackType.getElementType()),
           gateUpGather->first, offsets, sizes, strides);
     };
-    auto moe = MoeOp::create(
-        rewriter, loc, op.getResultTypes()[0], x, weights, indices, half(0),
-        half(width), downGather->first, ValueRange(), DenseI64ArrayAttr(),
-        ValueRange(), DenseI64ArrayAttr());
+    auto moe = MoeOp::create(rewriter, loc, op.getResultTypes()[0], x, weights,
+                             indices, half(0), half(width), downGather->first,
+                             ValueRange(), DenseI64ArrayAttr(), ValueRange(),
+                             DenseI64ArrayAttr());
     rewriter.replaceOp(op, moe.getResult());
     return success();
   }

@@ -47,6 +47,57 @@ linalg::GenericOp mlir::dsc::definingGeneric(Value value, unsigned numInputs) {
   return op;
 }
 
+namespace {
+/// Whether `op` (a binary op) has operands {a, b} in either order.
+bool hasOperands(Operation *op, Value a, Value b) {
+  return op && op->getNumOperands() == 2 &&
+         ((op->getOperand(0) == a && op->getOperand(1) == b) ||
+          (op->getOperand(0) == b && op->getOperand(1) == a));
+}
+
+/// The single value the body yields, if the body has exactly `numOps` ops
+/// before its yield.
+Value yielded(linalg::GenericOp op, size_t numOps) {
+  Block &body = op.getRegion().front();
+  auto ops = body.without_terminator();
+  if (size_t(std::distance(ops.begin(), ops.end())) != numOps ||
+      body.getTerminator()->getNumOperands() != 1)
+    return Value();
+  return body.getTerminator()->getOperand(0);
+}
+} // namespace
+
+bool mlir::dsc::isMultiplyAccumulate(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  Value result = yielded(op, 2);
+  if (!result || body.getNumArguments() != 3)
+    return false;
+  auto add = result.getDefiningOp<arith::AddFOp>();
+  if (!add)
+    return false;
+  Value product =
+      add.getLhs() == body.getArgument(2) ? add.getRhs() : add.getLhs();
+  auto mul = product.getDefiningOp<arith::MulFOp>();
+  return mul && hasOperands(add, product, body.getArgument(2)) &&
+         hasOperands(mul, body.getArgument(0), body.getArgument(1));
+}
+
+bool mlir::dsc::isProduct(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  Value result = yielded(op, 1);
+  return result && body.getNumArguments() == 3 &&
+         hasOperands(result.getDefiningOp<arith::MulFOp>(), body.getArgument(0),
+                     body.getArgument(1));
+}
+
+bool mlir::dsc::isSum(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  Value result = yielded(op, 1);
+  return result && body.getNumArguments() == 2 &&
+         hasOperands(result.getDefiningOp<arith::AddFOp>(), body.getArgument(0),
+                     body.getArgument(1));
+}
+
 std::optional<mlir::dsc::Dequantized> mlir::dsc::matchDequantize(Value value) {
   linalg::GenericOp op = definingGeneric(value, 1);
   if (!op)
@@ -67,19 +118,24 @@ std::optional<mlir::dsc::Dequantized> mlir::dsc::matchDequantize(Value value) {
   // f32(in): computed from the input element alone (an extf, or the bit
   // arithmetic that decodes FP8 where extf is not lowered).
   Value in = body.getArgument(0);
+  // The expression must reach `in` and nothing else but constants.
   std::function<bool(Value)> isInput = [&](Value v) {
     if (v == in)
       return true;
     Operation *def = v.getDefiningOp();
     if (!def || def->getParentRegion() != &op.getRegion() ||
         isa<linalg::IndexOp, tensor::ExtractOp>(def) ||
-        def->getNumRegions() != 0)
+        def->getNumRegions() != 0 || def->getNumOperands() == 0)
       return false;
-    if (def->getNumOperands() == 0)
-      return matchPattern(v, m_Constant());
-    return llvm::all_of(def->getOperands(), [&](Value operand) {
-      return matchPattern(operand, m_Constant()) || isInput(operand);
-    });
+    bool reachesInput = false;
+    for (Value operand : def->getOperands()) {
+      if (matchPattern(operand, m_Constant()))
+        continue;
+      if (!isInput(operand))
+        return false;
+      reachesInput = true;
+    }
+    return reachesInput;
   };
   Value lhs = mul.getLhs(), rhs = mul.getRhs();
   if (!isInput(lhs))

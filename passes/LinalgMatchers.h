@@ -34,6 +34,14 @@ template <typename... OpTys> bool bodyIs(linalg::GenericOp op) {
   return (isa<OpTys>(*it++) && ...);
 }
 
+/// Whether the body is exactly `yield(in0 * in1 + out)` (operands of the
+/// multiply and the add in either order): a multiply-accumulate.
+bool isMultiplyAccumulate(linalg::GenericOp op);
+/// Whether the body is exactly `yield(in0 * in1)` (either order).
+bool isProduct(linalg::GenericOp op);
+/// Whether the body is exactly `yield(in0 + out)` (either order): a sum.
+bool isSum(linalg::GenericOp op);
+
 /// Whether the body contains an op of kind `OpTy`.
 template <typename OpTy> bool bodyHas(linalg::GenericOp op) {
   return !op.getRegion().front().getOps<OpTy>().empty();

@@ -35,10 +35,16 @@ void *CachingHeapAllocator::allocate(uint64_t bytes, uint64_t alignment) {
     void *block = it->second.block;
     unusedBytes -= it->first.second;
     handedOut.emplace(block, it->first);
+    byAge.erase(it->second.age);
     unused.erase(it);
     return block;
   }
   void *block = heapAllocator().allocate(bytes, alignment);
+  if (!block && !unused.empty()) {
+    // The kept blocks may be what the heap is missing.
+    evictFor(cacheLimit);
+    block = heapAllocator().allocate(bytes, alignment);
+  }
   if (block)
     handedOut.emplace(block, Shape{alignment, bytes});
   return block;
@@ -57,19 +63,18 @@ void CachingHeapAllocator::release(void *block) {
     return;
   }
   evictFor(shape.second);
-  unused.emplace(shape, Unused{block, clock++});
+  uint64_t age = clock++;
+  byAge.emplace(age, unused.emplace(shape, Unused{block, age}));
   unusedBytes += shape.second;
 }
 
 void CachingHeapAllocator::evictFor(uint64_t incoming) {
-  while (!unused.empty() && unusedBytes + incoming > cacheLimit) {
-    auto oldest = unused.begin();
-    for (auto it = unused.begin(); it != unused.end(); ++it)
-      if (it->second.age < oldest->second.age)
-        oldest = it;
+  while (!byAge.empty() && unusedBytes + incoming > cacheLimit) {
+    auto oldest = byAge.begin()->second;
     unusedBytes -= oldest->first.second;
     std::free(oldest->second.block);
     unused.erase(oldest);
+    byAge.erase(byAge.begin());
   }
 }
 

@@ -34,7 +34,12 @@ BlockAllocator &heapAllocator();
 /// the same sizes step after step; fresh large blocks come from mmap as
 /// untouched pages, and their page faults were a quarter of a small model's
 /// prefill. At most `cacheLimit` bytes are kept unused; past it, the blocks
-/// kept longest are freed first. Not thread-safe: one per session.
+/// kept longest are freed first. When the heap refuses a block, the kept
+/// ones are freed and the request retried. A request may get a kept block
+/// of up to twice its size, and the kept blocks are memory the process
+/// holds on top of the live ones: a workspace limit bounds what the model
+/// asks for, not the process's footprint (at most about 3x the limit).
+/// Not thread-safe: one per session.
 class CachingHeapAllocator final : public BlockAllocator {
 public:
   explicit CachingHeapAllocator(uint64_t cacheLimit) : cacheLimit(cacheLimit) {}
@@ -64,6 +69,8 @@ private:
   uint64_t unusedBytes = 0;
   uint64_t clock = 0;
   std::multimap<Shape, Unused> unused;
+  /// The entries of `unused` by age, oldest first.
+  std::map<uint64_t, std::multimap<Shape, Unused>::iterator> byAge;
   std::unordered_map<void *, Shape> handedOut;
 };
 

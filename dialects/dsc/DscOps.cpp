@@ -284,19 +284,22 @@ LogicalResult MoeOp::verify() {
 
 LogicalResult MoeOp::verifyExpertScales() {
   size_t count = getExpertScales().size();
-  bool fp8 = false;
+  unsigned fp8 = 0;
   for (Value stack : {getGateProj(), getUpProj(), getDownProj()})
-    fp8 |= isa<Float8E4M3FNType>(
+    fp8 += isa<Float8E4M3FNType>(
         cast<RankedTensorType>(stack.getType()).getElementType());
   if (count != 0 && count != 3)
     return emitOpError("scales takes the gate, up and down block scales (3 "
                        "operands), not ")
            << count;
-  if (fp8 != (count == 3))
-    return emitOpError("FP8 experts need their three block scales, and only "
-                       "FP8 ones have scales");
-  if (count == 0)
+  if (fp8 != (count == 3 ? 3u : 0u))
+    return emitOpError("FP8 experts (all three stacks) need their three "
+                       "block scales, and only FP8 ones have scales");
+  if (count == 0) {
+    if (getExpertBlockSize())
+      return emitOpError("expert_block_size without expert scales");
     return success();
+  }
   std::optional<ArrayRef<int64_t>> block = getExpertBlockSize();
   if (!block || block->size() != 2 || (*block)[0] <= 0 || (*block)[1] <= 0)
     return emitOpError("expert scales require expert_block_size = "
@@ -335,13 +338,13 @@ LogicalResult MoeOp::verifySharedExperts(int64_t hidden) {
   if (down.getShape() != ArrayRef<int64_t>{hidden, width})
     return emitOpError("shared down must have shape [")
            << hidden << ", " << width << "]";
-  bool fp8 = false;
+  unsigned fp8 = 0;
   for (unsigned i = 0; i < 3; ++i)
-    fp8 |= isa<Float8E4M3FNType>(
+    fp8 += isa<Float8E4M3FNType>(
         cast<RankedTensorType>(getSharedMatrix(i).getType()).getElementType());
-  if (fp8 != (count == 6))
-    return emitOpError("FP8 shared experts need their three block scales, "
-                       "and only FP8 ones have scales");
+  if (fp8 != (count == 6 ? 3u : 0u))
+    return emitOpError("FP8 shared experts (all three matrices) need their "
+                       "three block scales, and only FP8 ones have scales");
   if (count == 3)
     return success();
   std::optional<ArrayRef<int64_t>> block = getSharedBlockSize();

@@ -220,8 +220,8 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
   SmallVector<OpFoldResult> qs = sizes(qA);
   Value seq = getValueOrCreateConstantIndexOp(b, loc, qs[1]);
   Value block = index(layout.queryBlock);
-  Value out =
-      filled({qs[0], qs[1], qs[2], sizes(v).back()}, b.getF32Type(), 0.0);
+  // Every row is written by its block.
+  Value out = empty({qs[0], qs[1], qs[2], sizes(v).back()}, b.getF32Type());
   auto loop = scf::ForOp::create(
       b, loc, index(0), seq, block, ValueRange{out},
       [&](OpBuilder &nb, Location l, Value start, ValueRange acc) {

@@ -537,7 +537,7 @@ func.func @moe_shared_down_shape(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: t
 // -----
 
 func.func @moe_shared_fp8_without_scales(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %sg: tensor<6x8xf8E4M3FN>, %sd: tensor<8x6xf8E4M3FN>) -> tensor<?x8xf32> {
-  // expected-error @+1 {{FP8 shared experts need their three block scales, and only FP8 ones have scales}}
+  // expected-error @+1 {{FP8 shared experts (all three matrices) need their three block scales, and only FP8 ones have scales}}
   %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) shared(%sg, %sg, %sd) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<6x8xf8E4M3FN>, tensor<6x8xf8E4M3FN>, tensor<8x6xf8E4M3FN>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
@@ -569,7 +569,7 @@ func.func @add_rms_norm_epsilon(%x: tensor<?x?x8xf32>, %w: tensor<8xf32>) -> ten
 // -----
 
 func.func @moe_fp8_without_scales(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf8E4M3FN>, %d: tensor<4x8x6xf8E4M3FN>) -> tensor<?x8xf32> {
-  // expected-error @+1 {{FP8 experts need their three block scales, and only FP8 ones have scales}}
+  // expected-error @+1 {{FP8 experts (all three stacks) need their three block scales, and only FP8 ones have scales}}
   %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf8E4M3FN>, tensor<4x6x8xf8E4M3FN>, tensor<4x8x6xf8E4M3FN>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
@@ -577,7 +577,7 @@ func.func @moe_fp8_without_scales(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: 
 // -----
 
 func.func @moe_scales_without_fp8(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>, %s: tensor<4x2x2xf32>) -> tensor<?x8xf32> {
-  // expected-error @+1 {{FP8 experts need their three block scales, and only FP8 ones have scales}}
+  // expected-error @+1 {{FP8 experts (all three stacks) need their three block scales, and only FP8 ones have scales}}
   %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) scales(%s, %s, %s) {expert_block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<4x2x2xf32>, tensor<4x2x2xf32>, tensor<4x2x2xf32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
@@ -603,5 +603,21 @@ func.func @moe_scales_block(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor
 func.func @moe_scales_shape(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf8E4M3FN>, %d: tensor<4x8x6xf8E4M3FN>, %s: tensor<4x2x2xf32>, %t: tensor<4x3x2xf32>) -> tensor<?x8xf32> {
   // expected-error @+1 {{expert scales 1 must be f32 [4, 2, 2]}}
   %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) scales(%s, %t, %s) {expert_block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf8E4M3FN>, tensor<4x6x8xf8E4M3FN>, tensor<4x8x6xf8E4M3FN>, tensor<4x2x2xf32>, tensor<4x3x2xf32>, tensor<4x2x2xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @moe_scales_mixed(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf8E4M3FN>, %d: tensor<4x8x6xbf16>, %s: tensor<4x2x2xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{FP8 experts (all three stacks) need their three block scales, and only FP8 ones have scales}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) scales(%s, %s, %s) {expert_block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf8E4M3FN>, tensor<4x6x8xf8E4M3FN>, tensor<4x8x6xbf16>, tensor<4x2x2xf32>, tensor<4x2x2xf32>, tensor<4x2x2xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @moe_block_without_scales(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{expert_block_size without expert scales}}
+  %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) {expert_block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }

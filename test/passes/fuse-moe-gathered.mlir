@@ -10,6 +10,17 @@
 // RUN: sed -e 's/dsc.swiglu %gate, %up : tensor<?x6xf32>/arith.addf %gate, %up : tensor<?x6xf32>/' %s | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=NOT-SWIGLU
 // NOT-SWIGLU: remark: fusion report: gathered_experts: moe: not fused: slot outputs are not a gathered down projection of SwiGLU
 //
+// negative_shifted_index: the gathered matrix is the index's expert + 2
+// (not the index itself, clamped), as an expert-parallel shard's offset
+// would be.
+// RUN: sed -e 's/%lo = arith.maxsi %vi, %c0 : index/%lo = arith.addi %vi, %c2 : index/' %s | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=SHIFTED
+// SHIFTED: remark: fusion report: gathered_experts: moe: not fused: slot outputs are not a gathered down projection of SwiGLU
+//
+// negative_repeat_transposed: the repeated rows laid out [K, N] (slot
+// k * N + t), not token by token.
+// RUN: sed -e 's/#bcast = affine_map<(n, k, d) -> (n, 0, d)>/#bcast = affine_map<(n, k, d) -> (k, 0, d)>/' -e 's/%e0 = tensor.empty(%n) : tensor<?x2x8xf32>/%e0 = tensor.empty(%n) : tensor<2x?x8xf32>/' -e 's/outs(%e0 : tensor<?x2x8xf32>)/outs(%e0 : tensor<2x?x8xf32>)/' -e 's/} -> tensor<?x2x8xf32>$/} -> tensor<2x?x8xf32>/' -e 's/tensor.reshape %rep(%dimsSD) : (tensor<?x2x8xf32>/tensor.reshape %rep(%dimsSD) : (tensor<2x?x8xf32>/' %s | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=TRANSPOSED
+// TRANSPOSED: remark: fusion report: gathered_experts: moe: not fused: the slots' inputs are not each token's row repeated top_k times
+//
 // negative_other_weights: the slots' outputs scaled by a second copy of
 // their own values (not one weight per slot).
 // RUN: sed -e 's/ins(%o2, %wCol : tensor<?x8xf32>, tensor<?x1xf32>)/ins(%o2, %o2 : tensor<?x8xf32>, tensor<?x8xf32>)/' -e 's/#col = affine_map<(s, d) -> (s, 0)>/#col = affine_map<(s, d) -> (s, d)>/' %s | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=WEIGHTS
@@ -51,14 +62,14 @@ func.func @gathered_experts(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %idx: tens
   ^bb0(%in: f32, %out: f32):
     linalg.yield %in : f32
   } -> tensor<?x2x8xf32>
-  %shapeSD = tensor.from_elements %s, %c8 : tensor<2xindex>
-  %xs = tensor.reshape %rep(%shapeSD) : (tensor<?x2x8xf32>, tensor<2xindex>) -> tensor<?x8xf32>
+  %dimsSD = tensor.from_elements %s, %c8 : tensor<2xindex>
+  %xs = tensor.reshape %rep(%dimsSD) : (tensor<?x2x8xf32>, tensor<2xindex>) -> tensor<?x8xf32>
   %xs3 = tensor.expand_shape %xs [[0], [1, 2]] output_shape [%s, 8, 1] : tensor<?x8xf32> into tensor<?x8x1xf32>
   // Indices and weights flattened per slot.
-  %shapeS = tensor.from_elements %s : tensor<1xindex>
-  %idxFlat = tensor.reshape %idx(%shapeS) : (tensor<?x2xi64>, tensor<1xindex>) -> tensor<?xi64>
+  %dimsS = tensor.from_elements %s : tensor<1xindex>
+  %idxFlat = tensor.reshape %idx(%dimsS) : (tensor<?x2xi64>, tensor<1xindex>) -> tensor<?xi64>
   %idxCol = tensor.expand_shape %idxFlat [[0, 1]] output_shape [%s, 1] : tensor<?xi64> into tensor<?x1xi64>
-  %wFlat = tensor.reshape %w(%shapeS) : (tensor<?x2xf32>, tensor<1xindex>) -> tensor<?xf32>
+  %wFlat = tensor.reshape %w(%dimsS) : (tensor<?x2xf32>, tensor<1xindex>) -> tensor<?xf32>
   %wCol = tensor.expand_shape %wFlat [[0, 1]] output_shape [%s, 1] : tensor<?xf32> into tensor<?x1xf32>
   // gate_up per slot, and its product with the slot's row.
   %e1 = tensor.empty(%s) : tensor<?x12x8xf32>
@@ -82,8 +93,8 @@ func.func @gathered_experts(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %idx: tens
     %q = arith.addf %p, %acc : f32
     linalg.yield %q : f32
   } -> tensor<?x12x1xf32>
-  %shapeSW = tensor.from_elements %s, %c12 : tensor<2xindex>
-  %h2 = tensor.reshape %h(%shapeSW) : (tensor<?x12x1xf32>, tensor<2xindex>) -> tensor<?x12xf32>
+  %dimsSW = tensor.from_elements %s, %c12 : tensor<2xindex>
+  %h2 = tensor.reshape %h(%dimsSW) : (tensor<?x12x1xf32>, tensor<2xindex>) -> tensor<?x12xf32>
   %gate = tensor.extract_slice %h2[0, 0] [%s, 6] [1, 1] : tensor<?x12xf32> to tensor<?x6xf32>
   %up = tensor.extract_slice %h2[0, 6] [%s, 6] [1, 1] : tensor<?x12xf32> to tensor<?x6xf32>
   %act = dsc.swiglu %gate, %up : tensor<?x6xf32>
@@ -110,15 +121,15 @@ func.func @gathered_experts(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %idx: tens
     %q = arith.addf %p, %acc : f32
     linalg.yield %q : f32
   } -> tensor<?x8x1xf32>
-  %o2 = tensor.reshape %o(%shapeSD) : (tensor<?x8x1xf32>, tensor<2xindex>) -> tensor<?x8xf32>
+  %o2 = tensor.reshape %o(%dimsSD) : (tensor<?x8x1xf32>, tensor<2xindex>) -> tensor<?x8xf32>
   %e5 = tensor.empty(%s) : tensor<?x8xf32>
   %ow = linalg.generic {indexing_maps = [#id2, #col, #id2], iterator_types = ["parallel", "parallel"]} ins(%o2, %wCol : tensor<?x8xf32>, tensor<?x1xf32>) outs(%e5 : tensor<?x8xf32>) {
   ^bb0(%a: f32, %b: f32, %out: f32):
     %p = arith.mulf %a, %b : f32
     linalg.yield %p : f32
   } -> tensor<?x8xf32>
-  %shapeNKD = tensor.from_elements %n, %c2, %c8 : tensor<3xindex>
-  %ow3 = tensor.reshape %ow(%shapeNKD) : (tensor<?x8xf32>, tensor<3xindex>) -> tensor<?x2x8xf32>
+  %dimsNKD = tensor.from_elements %n, %c2, %c8 : tensor<3xindex>
+  %ow3 = tensor.reshape %ow(%dimsNKD) : (tensor<?x8xf32>, tensor<3xindex>) -> tensor<?x2x8xf32>
   %e6 = tensor.empty(%n) : tensor<?x8xf32>
   %f6 = linalg.fill ins(%zero : f32) outs(%e6 : tensor<?x8xf32>) -> tensor<?x8xf32>
   %y = linalg.generic {indexing_maps = [#id3, #sumK], iterator_types = ["parallel", "reduction", "parallel"]} ins(%ow3 : tensor<?x2x8xf32>) outs(%f6 : tensor<?x8xf32>) {
