@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdlib>
+#include <vector>
 
 namespace dsc::runtime {
 namespace {
@@ -21,61 +22,104 @@ public:
 
 } // namespace
 
-CachingHeapAllocator::~CachingHeapAllocator() {
-  for (auto &[shape, entry] : unused)
-    std::free(entry.block);
+namespace {
+
+/// What precedes every block CachingHeapAllocator hands out, in the
+/// alignment padding before it.
+struct Header {
+  /// What posix_memalign returned.
+  void *allocation;
+  uint32_t sizeClass;
+  uint32_t magic;
+};
+constexpr uint32_t kMagic = 0x64736362; // "dscb"
+/// The alignment of every kept block, and the padding before it.
+constexpr uint64_t kKeptAlignment = 64;
+static_assert(sizeof(Header) <= kKeptAlignment);
+
+Header *headerOf(void *block) {
+  return reinterpret_cast<Header *>(static_cast<char *>(block) -
+                                    sizeof(Header));
+}
+
+/// The index of size class `bytes` (a classBytes() value): four classes
+/// per octave from 64 bytes up.
+unsigned classIndex(uint64_t bytes) {
+  unsigned octave = 63 - __builtin_clzll(bytes);
+  return octave * 4 + unsigned((bytes >> (octave - 2)) & 3);
+}
+
+/// The bytes of size class `index` (the inverse of classIndex).
+uint64_t classSize(unsigned index) {
+  return (uint64_t(4) + (index & 3)) << (index / 4 - 2);
+}
+
+} // namespace
+
+uint64_t CachingHeapAllocator::classBytes(uint64_t bytes) {
+  if (bytes <= kKeptAlignment)
+    return kKeptAlignment;
+  // 2^e < bytes <= 2^(e+1): round up to a multiple of 2^(e-2).
+  unsigned e = 63 - __builtin_clzll(bytes - 1);
+  uint64_t step = uint64_t(1) << (e - 2);
+  return (bytes + step - 1) / step * step;
+}
+
+CachingHeapAllocator::~CachingHeapAllocator() { freeKept(); }
+
+void CachingHeapAllocator::freeKept() {
+  for (std::vector<void *> &blocks : kept) {
+    for (void *block : blocks)
+      std::free(headerOf(block)->allocation);
+    blocks.clear();
+  }
+  unusedBytes = 0;
 }
 
 void *CachingHeapAllocator::allocate(uint64_t bytes, uint64_t alignment) {
-  // A kept block of this alignment, at least `bytes` and at most twice that
-  // (so that a small request does not pin a large block).
-  auto it = unused.lower_bound({alignment, bytes});
-  if (it != unused.end() && it->first.first == alignment &&
-      it->first.second / 2 <= bytes) {
-    void *block = it->second.block;
-    unusedBytes -= it->first.second;
-    handedOut.emplace(block, it->first);
-    byAge.erase(it->second.age);
-    unused.erase(it);
+  uint64_t size = classBytes(bytes);
+  unsigned sizeClass = classIndex(size);
+  uint64_t align = alignment > kKeptAlignment ? alignment : kKeptAlignment;
+  if (align == kKeptAlignment && !kept[sizeClass].empty()) {
+    void *block = kept[sizeClass].back();
+    kept[sizeClass].pop_back();
+    unusedBytes -= size;
     return block;
   }
-  void *block = heapAllocator().allocate(bytes, alignment);
-  if (!block && !unused.empty()) {
+  // The header sits in `align` bytes of padding before the block.
+  void *allocation = nullptr;
+  if (posix_memalign(&allocation, align, size + align) != 0) {
     // The kept blocks may be what the heap is missing.
-    evictFor(cacheLimit);
-    block = heapAllocator().allocate(bytes, alignment);
+    freeKept();
+    if (posix_memalign(&allocation, align, size + align) != 0)
+      return nullptr;
   }
-  if (block)
-    handedOut.emplace(block, Shape{alignment, bytes});
+  void *block = static_cast<char *>(allocation) + align;
+  *headerOf(block) = Header{
+      allocation, align == kKeptAlignment ? sizeClass : kClasses, kMagic};
   return block;
 }
 
 void CachingHeapAllocator::release(void *block) {
-  auto it = handedOut.find(block);
-  if (it == handedOut.end()) {
+  Header *header = headerOf(block);
+  if (header->magic != kMagic) {
+    // Not one of ours (the runtime routes only this allocator's blocks
+    // here): a plain heap block.
     std::free(block);
     return;
   }
-  Shape shape = it->second;
-  handedOut.erase(it);
-  if (shape.second > cacheLimit) {
-    std::free(block);
+  unsigned sizeClass = header->sizeClass;
+  if (sizeClass >= kClasses) {
+    std::free(header->allocation);
     return;
   }
-  evictFor(shape.second);
-  uint64_t age = clock++;
-  byAge.emplace(age, unused.emplace(shape, Unused{block, age}));
-  unusedBytes += shape.second;
-}
-
-void CachingHeapAllocator::evictFor(uint64_t incoming) {
-  while (!byAge.empty() && unusedBytes + incoming > cacheLimit) {
-    auto oldest = byAge.begin()->second;
-    unusedBytes -= oldest->first.second;
-    std::free(oldest->second.block);
-    unused.erase(oldest);
-    byAge.erase(byAge.begin());
+  uint64_t size = classSize(sizeClass);
+  if (unusedBytes + size > cacheLimit) {
+    std::free(header->allocation);
+    return;
   }
+  kept[sizeClass].push_back(block);
+  unusedBytes += size;
 }
 
 BlockAllocator &heapAllocator() {

@@ -11,9 +11,7 @@
 #define DSC_RUNTIME_BLOCKALLOCATOR_H
 
 #include <cstdint>
-#include <map>
-#include <unordered_map>
-#include <utility>
+#include <vector>
 
 namespace dsc::runtime {
 
@@ -33,13 +31,22 @@ BlockAllocator &heapAllocator();
 /// The C heap, keeping released blocks for reuse. A model's calls allocate
 /// the same sizes step after step; fresh large blocks come from mmap as
 /// untouched pages, and their page faults were a quarter of a small model's
-/// prefill. At most `cacheLimit` bytes are kept unused; past it, the blocks
-/// kept longest are freed first. When the heap refuses a block, the kept
-/// ones are freed and the request retried. A request may get a kept block
-/// of up to twice its size, and the kept blocks are memory the process
-/// holds on top of the live ones: a workspace limit bounds what the model
-/// asks for, not the process's footprint (at most about 3x the limit).
-/// Not thread-safe: one per session.
+/// prefill.
+///
+/// Requests are rounded up to size classes (quarter octaves: at most 25%
+/// more), and a released block goes on its class's free list, so that
+/// allocate and release are O(1) with no bookkeeping allocations: a decode
+/// step makes hundreds of small requests, and a map per block cost a third
+/// of it. Each block carries a header before the pointer handed out (its
+/// class and the underlying allocation). Blocks aligned to more than 64
+/// bytes are not kept.
+///
+/// At most `cacheLimit` bytes are kept unused: a released block that would
+/// pass it is freed. When the heap refuses a block, the kept ones are freed
+/// and the request retried. Kept blocks are memory the process holds on top
+/// of the live ones, and classes round up: a workspace limit bounds what
+/// the model asks for, not the process's footprint (at most about 2.5x the
+/// limit). Not thread-safe: one per session.
 class CachingHeapAllocator final : public BlockAllocator {
 public:
   explicit CachingHeapAllocator(uint64_t cacheLimit) : cacheLimit(cacheLimit) {}
@@ -47,31 +54,25 @@ public:
   CachingHeapAllocator &operator=(const CachingHeapAllocator &) = delete;
   ~CachingHeapAllocator() override;
 
+  /// A block of at least `bytes`, aligned to `alignment`, or null.
   void *allocate(uint64_t bytes, uint64_t alignment) override;
+  /// Gives back a block from this allocator's allocate().
   void release(void *block) override;
 
   /// Bytes held unused for reuse.
   uint64_t cachedBytes() const { return unusedBytes; }
+  /// The size class `bytes` rounds up to.
+  static uint64_t classBytes(uint64_t bytes);
 
 private:
-  /// (alignment, bytes) of a block.
-  using Shape = std::pair<uint64_t, uint64_t>;
-  struct Unused {
-    void *block;
-    /// When it was released: the smallest is evicted first.
-    uint64_t age;
-  };
+  /// Frees every kept block.
+  void freeKept();
 
-  /// Frees the oldest unused blocks until `incoming` more bytes fit.
-  void evictFor(uint64_t incoming);
-
+  static constexpr unsigned kClasses = 256;
   uint64_t cacheLimit;
   uint64_t unusedBytes = 0;
-  uint64_t clock = 0;
-  std::multimap<Shape, Unused> unused;
-  /// The entries of `unused` by age, oldest first.
-  std::map<uint64_t, std::multimap<Shape, Unused>::iterator> byAge;
-  std::unordered_map<void *, Shape> handedOut;
+  /// Kept blocks (the pointers handed out) per size class.
+  std::vector<void *> kept[kClasses];
 };
 
 } // namespace dsc::runtime
