@@ -123,39 +123,33 @@ struct FuseDenseMaskedExperts : OpRewritePattern<linalg::GenericOp> {
   }
 };
 
-/// `value` with shape-only ops looked through: tensor.reshape,
-/// expand_shape and collapse_shape reinterpret a row-major tensor.
+/// The tensor a shape-only op (tensor.reshape, expand_shape,
+/// collapse_shape: row-major reinterpretations) defining `value` reads, or
+/// null.
+Value reshapeSource(Value value) {
+  if (auto reshape = value.getDefiningOp<tensor::ReshapeOp>())
+    return reshape.getSource();
+  if (auto expand = value.getDefiningOp<tensor::ExpandShapeOp>())
+    return expand.getSrc();
+  if (auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>())
+    return collapse.getSrc();
+  return Value();
+}
+
+/// `value` with shape-only ops looked through.
 Value throughReshapes(Value value) {
-  while (Operation *def = value.getDefiningOp()) {
-    if (auto reshape = dyn_cast<tensor::ReshapeOp>(def))
-      value = reshape.getSource();
-    else if (auto expand = dyn_cast<tensor::ExpandShapeOp>(def))
-      value = expand.getSrc();
-    else if (auto collapse = dyn_cast<tensor::CollapseShapeOp>(def))
-      value = collapse.getSrc();
-    else
-      break;
-  }
+  while (Value source = reshapeSource(value))
+    value = source;
   return value;
 }
 
-/// The first view of `value` of rank `rank` through shape-only ops (as
-/// throughReshapes), or null.
+/// The first view of `value` of rank `rank` through shape-only ops, or
+/// null.
 Value viewOfRank(Value value, int64_t rank) {
-  while (true) {
+  for (; value; value = reshapeSource(value))
     if (cast<RankedTensorType>(value.getType()).getRank() == rank)
       return value;
-    Value source = value;
-    if (auto reshape = value.getDefiningOp<tensor::ReshapeOp>())
-      source = reshape.getSource();
-    else if (auto expand = value.getDefiningOp<tensor::ExpandShapeOp>())
-      source = expand.getSrc();
-    else if (auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>())
-      source = collapse.getSrc();
-    if (source == value)
-      return Value();
-    value = source;
-  }
+  return Value();
 }
 
 /// `c[s, r, n] = sum_k a[s, r, k] * b[s, k, n]` (a batched MatMul, one
