@@ -21,6 +21,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
+#include "passes/LinalgMatchers.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -66,43 +67,6 @@ bool hasUnitInnerStride(Value memref) {
 /// The loop index of `map`'s result `pos` (maps are projected permutations).
 unsigned dimAt(AffineMap map, int64_t pos) {
   return cast<AffineDimExpr>(map.getResult(pos)).getPosition();
-}
-
-/// Adds the leaves of a tree of `arith.mulf` rooted at `value` to `leaves`.
-void collectFactors(Value value, SmallVectorImpl<Value> &leaves) {
-  if (auto mul = value.getDefiningOp<arith::MulFOp>()) {
-    collectFactors(mul.getLhs(), leaves);
-    collectFactors(mul.getRhs(), leaves);
-    return;
-  }
-  leaves.push_back(value);
-}
-
-/// Whether the body is `yield(out + in0 * in1 * ...)`, every input a factor
-/// exactly once, in any order and association.
-bool isMultiplyAccumulate(linalg::GenericOp op) {
-  Block &body = op.getRegion().front();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
-  Value out = body.getArguments().back();
-  if (!add || (add.getLhs() != out && add.getRhs() != out))
-    return false;
-  SmallVector<Value> factors;
-  collectFactors(add.getLhs() == out ? add.getRhs() : add.getLhs(), factors);
-  // The body holds the multiplications, the addition and the yield only.
-  if (body.getOperations().size() != factors.size() + 1)
-    return false;
-  if (!llvm::all_of(factors, [&](Value v) {
-        auto arg = dyn_cast<BlockArgument>(v);
-        return arg && arg.getOwner() == &body;
-      }))
-    return false;
-  llvm::sort(factors, [](Value x, Value y) {
-    return cast<BlockArgument>(x).getArgNumber() <
-           cast<BlockArgument>(y).getArgNumber();
-  });
-  SmallVector<Value> inputs(body.getArguments().drop_back());
-  return factors == inputs;
 }
 
 /// The innermost loop of `map` (from its last result backwards) that is

@@ -65,21 +65,43 @@ Value yielded(linalg::GenericOp op, size_t numOps) {
     return Value();
   return body.getTerminator()->getOperand(0);
 }
+
+/// Adds the leaves of a tree of `arith.mulf` rooted at `value` to `leaves`.
+void collectFactors(Value value, SmallVectorImpl<Value> &leaves) {
+  if (auto mul = value.getDefiningOp<arith::MulFOp>()) {
+    collectFactors(mul.getLhs(), leaves);
+    collectFactors(mul.getRhs(), leaves);
+    return;
+  }
+  leaves.push_back(value);
+}
 } // namespace
 
 bool mlir::dsc::isMultiplyAccumulate(linalg::GenericOp op) {
   Block &body = op.getRegion().front();
-  Value result = yielded(op, 2);
-  if (!result || body.getNumArguments() != 3)
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (yield.getValues().size() != 1)
     return false;
-  auto add = result.getDefiningOp<arith::AddFOp>();
-  if (!add)
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  Value out = body.getArguments().back();
+  if (!add || (add.getLhs() != out && add.getRhs() != out))
     return false;
-  Value product =
-      add.getLhs() == body.getArgument(2) ? add.getRhs() : add.getLhs();
-  auto mul = product.getDefiningOp<arith::MulFOp>();
-  return mul && hasOperands(add, product, body.getArgument(2)) &&
-         hasOperands(mul, body.getArgument(0), body.getArgument(1));
+  SmallVector<Value> factors;
+  collectFactors(add.getLhs() == out ? add.getRhs() : add.getLhs(), factors);
+  // The body holds the multiplications, the addition and the yield only.
+  if (body.getOperations().size() != factors.size() + 1)
+    return false;
+  if (!llvm::all_of(factors, [&](Value v) {
+        auto arg = dyn_cast<BlockArgument>(v);
+        return arg && arg.getOwner() == &body;
+      }))
+    return false;
+  llvm::sort(factors, [](Value x, Value y) {
+    return cast<BlockArgument>(x).getArgNumber() <
+           cast<BlockArgument>(y).getArgNumber();
+  });
+  SmallVector<Value> inputs(body.getArguments().drop_back());
+  return factors == inputs;
 }
 
 bool mlir::dsc::isProduct(linalg::GenericOp op) {

@@ -34,8 +34,9 @@ template <typename... OpTys> bool bodyIs(linalg::GenericOp op) {
   return (isa<OpTys>(*it++) && ...);
 }
 
-/// Whether the body is exactly `yield(in0 * in1 + out)` (operands of the
-/// multiply and the add in either order): a multiply-accumulate.
+/// Whether the body is exactly `yield(out + in0 * in1 * ...)`: every input a
+/// factor once, in any order and association (a contraction, possibly with
+/// scale factors).
 bool isMultiplyAccumulate(linalg::GenericOp op);
 /// Whether the body is exactly `yield(in0 * in1)` (either order).
 bool isProduct(linalg::GenericOp op);
