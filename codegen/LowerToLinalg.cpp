@@ -878,10 +878,24 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
               });
           scf::YieldOp::create(nb, l, guarded.getResults());
         };
-    auto dot = [](OpBuilder &nb, Location l, Value acc, Value a, Value w) {
-      TensorMath s(nb, l);
-      return arith::AddFOp::create(
-          nb, l, acc, arith::MulFOp::create(nb, l, s.toF32(a), s.toF32(w)));
+    // rows(into)[r, n] += in[r, k] * w[n, k] over an expert's rows (loops
+    // r, n, k), put back into `into`. One GEMM per projection: a single
+    // accumulator per loop nest is what LLVM's vectorizer handles.
+    auto expertGemm = [&](OpBuilder &nb, Location l, Value in, Value w,
+                          Value into, Value start, Value count,
+                          int64_t cols) -> Value {
+      Value out = TensorMath(nb, l).generic(
+          {in, w}, rows(nb, l, into, start, count, cols), 3,
+          {{0, 2}, {1, 2}, {0, 1}}, {2},
+          [](OpBuilder &bb, Location ll, ValueRange a) {
+            TensorMath s(bb, ll);
+            Value product =
+                arith::MulFOp::create(bb, ll, s.toF32(a[0]), s.toF32(a[1]));
+            linalg::YieldOp::create(
+                bb, ll,
+                arith::AddFOp::create(bb, ll, a[2], product).getResult());
+          })[0];
+      return putRows(nb, l, out, into, start, count, cols);
     };
     // Each expert's GEMMs accumulate into its own rows of the zero-filled
     // loop tensors (init = the slice they are put back into), so that
@@ -893,26 +907,14 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
         [&](OpBuilder &nb, Location l, Value e, ValueRange iter) {
           auto [start, count] = expertRows(nb, l, e);
           ifAnyRows(nb, l, count, iter, [&](OpBuilder &tb, Location tl) {
-            TensorMath s(tb, tl);
             Value xe = rows(tb, tl, gathered, start, count, hidden);
             Value wg =
                 expertWeight(tb, tl, 0, op.getGateProj(), e, width, hidden);
             Value wu =
                 expertWeight(tb, tl, 1, op.getUpProj(), e, width, hidden);
-            // Loops (r, w, d), one GEMM per projection: a single
-            // accumulator per loop nest is what LLVM's vectorizer handles.
-            auto project = [&](Value w, Value into) -> Value {
-              Value out = s.generic(
-                  {xe, w}, rows(tb, tl, into, start, count, width), 3,
-                  {{0, 2}, {1, 2}, {0, 1}}, {2},
-                  [&](OpBuilder &bb, Location ll, ValueRange a) {
-                    linalg::YieldOp::create(
-                        bb, ll, dot(bb, ll, a[2], a[0], a[1]).getResult());
-                  })[0];
-              return putRows(tb, tl, out, into, start, count, width);
-            };
-            return SmallVector<Value>{project(wg, iter[0]),
-                                      project(wu, iter[1])};
+            return SmallVector<Value>{
+                expertGemm(tb, tl, xe, wg, iter[0], start, count, width),
+                expertGemm(tb, tl, xe, wu, iter[1], start, count, width)};
           });
         });
     Value act = SwigluOp::create(b, loc, gateUp.getResult(0).getType(),
@@ -924,20 +926,11 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
             [&](OpBuilder &nb, Location l, Value e, ValueRange iter) {
               auto [start, count] = expertRows(nb, l, e);
               ifAnyRows(nb, l, count, iter, [&](OpBuilder &tb, Location tl) {
-                TensorMath s(tb, tl);
                 Value ae = rows(tb, tl, act, start, count, width);
                 Value wd =
                     expertWeight(tb, tl, 2, op.getDownProj(), e, hidden, width);
-                // Loops (r, d, w).
-                Value out = s.generic(
-                    {ae, wd}, rows(tb, tl, iter[0], start, count, hidden), 3,
-                    {{0, 2}, {1, 2}, {0, 1}}, {2},
-                    [&](OpBuilder &bb, Location ll, ValueRange a) {
-                      linalg::YieldOp::create(
-                          bb, ll, dot(bb, ll, a[2], a[0], a[1]).getResult());
-                    })[0];
                 return SmallVector<Value>{
-                    putRows(tb, tl, out, iter[0], start, count, hidden)};
+                    expertGemm(tb, tl, ae, wd, iter[0], start, count, hidden)};
               });
             })
             .getResult(0);

@@ -155,17 +155,8 @@ Value TensorMath::softmaxLastDim(Value x) {
 }
 
 Value TensorMath::sliceLast(Value x, int64_t offset, int64_t size) {
-  auto type = cast<RankedTensorType>(x.getType());
-  SmallVector<int64_t> shape(type.getShape());
-  shape.back() = size;
-  SmallVector<OpFoldResult> sliceSizes = sizes(x);
-  SmallVector<OpFoldResult> offsets(sliceSizes.size(), b.getIndexAttr(0));
-  SmallVector<OpFoldResult> strides(sliceSizes.size(), b.getIndexAttr(1));
-  offsets.back() = b.getIndexAttr(offset);
-  sliceSizes.back() = b.getIndexAttr(size);
-  return tensor::ExtractSliceOp::create(
-      b, loc, RankedTensorType::get(shape, type.getElementType()), x, offsets,
-      sliceSizes, strides);
+  unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+  return sliceDim(x, rank - 1, b.getIndexAttr(offset), b.getIndexAttr(size));
 }
 
 Value TensorMath::sliceDim(Value x, unsigned dim, OpFoldResult offset,
