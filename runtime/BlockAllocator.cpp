@@ -20,10 +20,6 @@ public:
   void release(void *block) override { std::free(block); }
 };
 
-} // namespace
-
-namespace {
-
 /// What precedes every block CachingHeapAllocator hands out, in the
 /// alignment padding before it.
 struct Header {

@@ -1,5 +1,4 @@
-//===- BlockAllocator.h - Where compiled code's blocks come from -*- C++
-//-*-===//
+//===- BlockAllocator.h - The compiled code's memory blocks -----*- C++ -*-===//
 //
 // The blocks that the compiled code allocates during a call (Workspace.h)
 // come from a BlockAllocator: the C heap, a cache of the C heap's blocks
