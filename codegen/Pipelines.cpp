@@ -105,6 +105,10 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   addSteps(pm, "func.func(gpu-map-parallel-loops{mapping-policy="
                "innermost-first},convert-parallel-loops-to-gpu),"
                "lower-affine,gpu-kernel-outlining");
+  // The host lowering of gpu-lower-to-nvvm-pipeline has no pattern for
+  // memref.reshape (reshapes to sizes known only at run time, as ONNX
+  // graphs write them): memref-expand makes them reinterpret_casts.
+  addSteps(pm, "func.func(memref-expand)");
   pm.addPass(createDscDedupKernels());
   // 5. Kernels to NVVM and PTX text in `gpu.binary` ops. PTX 8.0 is the
   //    first ISA with sm_90a; ptxas assembles it for sm_80 too.
