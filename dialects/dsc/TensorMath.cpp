@@ -14,7 +14,83 @@ using namespace mlir;
 using namespace mlir::dsc;
 
 SmallVector<OpFoldResult> TensorMath::sizes(Value tensor) {
-  return tensor::getMixedSizes(b, loc, tensor);
+  // A run-time size is read from the op that states it (the sizes of the
+  // `tensor.empty` behind a linalg op, the output shape of an
+  // expand_shape, ...), so that one size stays one SSA value through the
+  // graph: the importers compare sizes by value (the ONNX one cancels them
+  // in reshapes), and fewer `tensor.dim` ops are left to fold.
+  auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<OpFoldResult> out;
+  Operation *def = tensor.getDefiningOp();
+  if (type.hasStaticShape()) {
+  } else if (auto dps = dyn_cast_or_null<DestinationStyleOpInterface>(def)) {
+    out = sizes(dps.getTiedOpOperand(cast<OpResult>(tensor))->get());
+  } else if (auto empty = dyn_cast_or_null<tensor::EmptyOp>(def)) {
+    out = empty.getMixedSizes();
+  } else if (auto expand = dyn_cast_or_null<tensor::ExpandShapeOp>(def)) {
+    out = expand.getMixedOutputShape();
+  } else if (auto collapse = dyn_cast_or_null<tensor::CollapseShapeOp>(def)) {
+    SmallVector<OpFoldResult> in = sizes(collapse.getSrc());
+    for (const ReassociationIndices &group :
+         collapse.getReassociationIndices()) {
+      OpFoldResult product = b.getIndexAttr(1);
+      for (int64_t d : group)
+        product = mul(product, in[d]);
+      out.push_back(product);
+    }
+  } else if (auto slice = dyn_cast_or_null<tensor::ExtractSliceOp>(def);
+             slice && slice.getSourceType().getRank() == type.getRank()) {
+    out = slice.getMixedSizes();
+  } else if (auto cast = dyn_cast_or_null<tensor::CastOp>(def)) {
+    out = sizes(cast.getSource());
+  } else if (auto reshape = dyn_cast_or_null<tensor::ReshapeOp>(def)) {
+    if (auto shape = reshape.getShape().getDefiningOp<tensor::FromElementsOp>())
+      out = getAsOpFoldResult(shape.getElements());
+  } else if (auto arg = dyn_cast<BlockArgument>(tensor)) {
+    // The first `tensor.dim` of the argument at the top of its block, if
+    // there is one before the insertion point.
+    Block *insertion = b.getInsertionBlock();
+    for (int64_t d = 0; d < type.getRank(); ++d) {
+      out.push_back(b.getIndexAttr(type.getDimSize(d)));
+      if (!type.isDynamicDim(d))
+        continue;
+      for (Operation *user : arg.getUsers()) {
+        auto dim = dyn_cast<tensor::DimOp>(user);
+        if (dim && dim->getBlock() == arg.getOwner() &&
+            dim.getConstantIndex() == d &&
+            (insertion != dim->getBlock() ||
+             b.getInsertionPoint() == insertion->end() ||
+             dim->isBeforeInBlock(&*b.getInsertionPoint()))) {
+          out.back() = dim.getResult();
+          break;
+        }
+      }
+      if (isa<Attribute>(out.back()))
+        out.back() = tensor::DimOp::create(b, loc, tensor, d).getResult();
+    }
+  }
+  if (out.size() != size_t(type.getRank()))
+    out = tensor::getMixedSizes(b, loc, tensor);
+  // The type may know more than the producer states.
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    if (!type.isDynamicDim(d))
+      out[d] = b.getIndexAttr(type.getDimSize(d));
+  return out;
+}
+
+OpFoldResult TensorMath::mul(OpFoldResult x, OpFoldResult y) {
+  std::optional<int64_t> cx = getConstantIntValue(x),
+                         cy = getConstantIntValue(y);
+  if (cx && cy)
+    return b.getIndexAttr(*cx * *cy);
+  if (cx == 1)
+    return y;
+  if (cy == 1)
+    return x;
+  return arith::MulIOp::create(b, loc,
+                               getValueOrCreateConstantIndexOp(b, loc, x),
+                               getValueOrCreateConstantIndexOp(b, loc, y))
+      .getResult();
 }
 
 Value TensorMath::empty(ArrayRef<OpFoldResult> sizes, Type elementType) {

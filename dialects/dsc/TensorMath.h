@@ -41,8 +41,10 @@ public:
   Location getLoc() { return loc; }
 
   /// The sizes of a ranked tensor: static ones as attributes, dynamic ones
-  /// as `tensor.dim` values.
+  /// as the values its producer was given (else `tensor.dim` values).
   SmallVector<OpFoldResult> sizes(Value tensor);
+  /// x * y, folded where either is a constant.
+  OpFoldResult mul(OpFoldResult x, OpFoldResult y);
   /// `tensor.empty` of the given sizes.
   Value empty(ArrayRef<OpFoldResult> sizes, Type elementType);
   /// A tensor of the given sizes filled with a float or integer constant.

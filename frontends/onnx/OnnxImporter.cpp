@@ -46,6 +46,50 @@ struct Known {
   bool scalar = false;
 };
 
+/// A product of tensor sizes: a constant times sizes known only at run time
+/// (SSA values, sorted), so that reshapes between tensors with run-time
+/// sizes can be reasoned about: [B, S, 96] to [B, S, -1, 24] infers 4, not
+/// (B * S * 96) / (B * S * 24). Sound as long as one run-time size is one
+/// SSA value, which the importer's `sizes` keeps.
+struct SizeProduct {
+  int64_t fixed = 1;
+  SmallVector<Value> symbols;
+
+  void multiply(OpFoldResult size) {
+    if (std::optional<int64_t> c = getConstantIntValue(size)) {
+      fixed *= *c;
+      return;
+    }
+    auto v = cast<Value>(size);
+    if (auto mul = v.getDefiningOp<arith::MulIOp>()) {
+      multiply(mul.getLhs());
+      multiply(mul.getRhs());
+      return;
+    }
+    symbols.insert(llvm::upper_bound(symbols, v, lessValue), v);
+  }
+  /// this / other, when it is exact: other's symbols are among this one's
+  /// and its constant divides this one's.
+  std::optional<SizeProduct> divide(const SizeProduct &other) const {
+    if (other.fixed == 0 || fixed % other.fixed != 0)
+      return std::nullopt;
+    SizeProduct q{fixed / other.fixed, symbols};
+    for (Value s : other.symbols) {
+      auto *it = llvm::find(q.symbols, s);
+      if (it == q.symbols.end())
+        return std::nullopt;
+      q.symbols.erase(it);
+    }
+    return q;
+  }
+  bool operator==(const SizeProduct &o) const {
+    return fixed == o.fixed && symbols == o.symbols;
+  }
+  static bool lessValue(Value x, Value y) {
+    return x.getAsOpaquePointer() < y.getAsOpaquePointer();
+  }
+};
+
 class Importer {
 public:
   Importer(MLIRContext &ctx, const OnnxModel &model, const std::string &path)
@@ -77,7 +121,8 @@ private:
   static std::optional<int64_t> constant(OpFoldResult v) {
     return getConstantIntValue(v);
   }
-  /// Sizes of a ranked tensor.
+  /// Sizes of a ranked tensor, read from the op that made it where the op
+  /// states them (one run-time size is one SSA value: see SizeProduct).
   SmallVector<OpFoldResult> sizes(Value v) {
     return TensorMath(b, loc).sizes(v);
   }
@@ -96,6 +141,8 @@ private:
   static Value convertScalar(OpBuilder &nb, Location l, Value v, Type elt);
   /// Inserts unit dimensions at `positions` of the result (sorted).
   Value insertUnitDims(Value v, ArrayRef<int64_t> positions);
+  /// `v` reshaped to `target` (row-major, same element count): as
+  /// expand_shape/collapse_shape where the sizes group, else tensor.reshape.
   Value reshape(Value v, ArrayRef<OpFoldResult> target);
   OpFoldResult arith(OpFoldResult a, OpFoldResult c, char op);
 
@@ -505,6 +552,71 @@ Value Importer::reshape(Value v, ArrayRef<OpFoldResult> target) {
   auto resultType = RankedTensorType::get(shape, type.getElementType());
   if (resultType == type && type.hasStaticShape())
     return v;
+
+  // Group the source and target dimensions so that each group has the same
+  // size: then the reshape only merges and splits dimensions, which later
+  // passes see through (tensor.reshape hides that). Greedy: a group grows
+  // on the side whose product is a divisor of the other side's.
+  SmallVector<OpFoldResult> source = sizes(v);
+  SmallVector<ReassociationIndices> sourceGroups, targetGroups;
+  size_t i = 0, j = 0;
+  bool grouped = !source.empty() && !target.empty();
+  while (grouped && i < source.size() && j < target.size()) {
+    SizeProduct ps, pt;
+    ReassociationIndices sg{int64_t(i)}, tg{int64_t(j)};
+    ps.multiply(source[i++]);
+    pt.multiply(target[j++]);
+    while (!(ps == pt)) {
+      if (pt.divide(ps) && i < source.size()) {
+        sg.push_back(i);
+        ps.multiply(source[i++]);
+      } else if (ps.divide(pt) && j < target.size()) {
+        tg.push_back(j);
+        pt.multiply(target[j++]);
+      } else {
+        grouped = false;
+        break;
+      }
+    }
+    sourceGroups.push_back(sg);
+    targetGroups.push_back(tg);
+  }
+  // Trailing unit dimensions join the last group.
+  for (; grouped && i < source.size(); ++i)
+    if (constant(source[i]) == 1)
+      sourceGroups.back().push_back(i);
+    else
+      grouped = false;
+  for (; grouped && j < target.size(); ++j)
+    if (constant(target[j]) == 1)
+      targetGroups.back().push_back(j);
+    else
+      grouped = false;
+  // Keep tensor.reshape where a static group size has a run-time size on
+  // the other side (the verifier would want a cast), and where a group
+  // splits into more than one run-time size (MLIR 22's
+  // expand-strided-metadata crashes on such an expand_shape).
+  for (size_t g = 0; grouped && g < sourceGroups.size(); ++g) {
+    auto dynamic = [](ArrayRef<int64_t> sizes, ArrayRef<int64_t> dims) {
+      return llvm::count_if(dims, [&](int64_t d) { return sizes[d] == kDyn; });
+    };
+    grouped = (dynamic(type.getShape(), sourceGroups[g]) == 0) ==
+                  (dynamic(shape, targetGroups[g]) == 0) &&
+              dynamic(shape, targetGroups[g]) <= 1;
+  }
+  if (grouped) {
+    auto single = [](ArrayRef<ReassociationIndices> groups) {
+      return llvm::all_of(groups, [](auto &g) { return g.size() == 1; });
+    };
+    Value collapsed = v;
+    if (!single(sourceGroups))
+      collapsed = tensor::CollapseShapeOp::create(b, loc, v, sourceGroups);
+    if (single(targetGroups))
+      return tensor::CastOp::create(b, loc, resultType, collapsed);
+    return tensor::ExpandShapeOp::create(b, loc, resultType, collapsed,
+                                         targetGroups, target);
+  }
+
   SmallVector<Value> dims;
   for (OpFoldResult t : target)
     dims.push_back(index(t));
@@ -1147,9 +1259,9 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
     SmallVector<OpFoldResult> is = sizes(in[0]), target;
     bool allowZero = intAttr(node, "allowzero", 0);
     int inferred = -1;
-    OpFoldResult total = b.getIndexAttr(1), product = b.getIndexAttr(1);
+    SizeProduct total, product;
     for (OpFoldResult s : is)
-      total = arith(total, s, '*');
+      total.multiply(s);
     for (auto [i, e] : llvm::enumerate(shape->elements)) {
       std::optional<int64_t> c = constant(e);
       if (c == 0 && !allowZero) {
@@ -1165,31 +1277,33 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
       } else {
         target.push_back(e);
       }
-      product = arith(product, target.back(), '*');
+      product.multiply(target.back());
     }
-    if (inferred >= 0)
-      target[inferred] = arith(total, product, '/');
-    else {
-      // Compare the element counts where they are comparable: the static
-      // parts, when both sides have the same dynamic sizes.
-      auto split = [&](ArrayRef<OpFoldResult> dims) {
-        int64_t fixed = 1;
-        SmallVector<void *> symbolic;
-        for (OpFoldResult d : dims) {
-          if (std::optional<int64_t> c = constant(d))
-            fixed *= *c;
-          else
-            symbolic.push_back(cast<Value>(d).getAsOpaquePointer());
-        }
-        llvm::sort(symbolic);
-        return std::make_pair(fixed, symbolic);
-      };
-      auto [inFixed, inSymbolic] = split(is);
-      auto [outFixed, outSymbolic] = split(target);
-      if (inSymbolic == outSymbolic && inFixed != outFixed)
-        return fail(node, absl::StrCat("cannot reshape ", inFixed, " elements ",
-                                       inSymbolic.empty() ? "" : "per row ",
-                                       "to ", outFixed));
+    // Compare the element counts where they are comparable: the constant
+    // parts, when both sides have the same run-time sizes.
+    std::optional<SizeProduct> quotient = total.divide(product);
+    if (total.symbols == product.symbols && !quotient && inferred >= 0)
+      return fail(node, absl::StrCat("cannot infer the -1 of the shape: ",
+                                     total.fixed, " elements ",
+                                     total.symbols.empty() ? "" : "per row ",
+                                     "are not a multiple of ", product.fixed));
+    if (total.symbols == product.symbols && !(total == product) && inferred < 0)
+      return fail(node,
+                  absl::StrCat("cannot reshape ", total.fixed, " elements ",
+                               total.symbols.empty() ? "" : "per row ", "to ",
+                               product.fixed));
+    if (inferred >= 0 && quotient) {
+      OpFoldResult size = b.getIndexAttr(quotient->fixed);
+      for (Value symbol : quotient->symbols)
+        size = arith(size, symbol, '*');
+      target[inferred] = size;
+    } else if (inferred >= 0) {
+      OpFoldResult all = b.getIndexAttr(1), known = b.getIndexAttr(1);
+      for (OpFoldResult s : is)
+        all = arith(all, s, '*');
+      for (OpFoldResult t : target)
+        known = arith(known, t, '*');
+      target[inferred] = arith(all, known, '/');
     }
     setTensor(out(0), reshape(in[0], target));
     return absl::OkStatus();
