@@ -654,8 +654,8 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
                                      nb, l, table, ValueRange{bi, slot})),
                              pages);
           Value row = arith::RemUIOp::create(nb, l, j, s.index(pageSize));
-          Value cached =
-              tensor::ExtractOp::create(nb, l, cache, ValueRange{page, row, w});
+          Value cached = s.toF32(tensor::ExtractOp::create(
+              nb, l, cache, ValueRange{page, row, w}));
           // From the new tokens: token j - past[b].
           Value token = clamp(arith::SubIOp::create(nb, l, j, seen), newTokens);
           Value isLatent = arith::CmpIOp::create(

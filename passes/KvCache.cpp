@@ -19,6 +19,7 @@
 #include "mlir/IR/SymbolTable.h"
 
 #include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/StringSwitch.h"
 
 #define DEBUG_TYPE "dsc-kv-cache"
 
@@ -126,7 +127,7 @@ private:
   int64_t totalLayers = 0;
   /// Cache entry width C + dr.
   int64_t width = 0;
-  RankedTensorType cacheType, tableType, pastType;
+  RankedTensorType cacheTensorType, tableType, pastType;
 };
 
 FailureOr<int64_t> DscKvCachePass::analyze(func::FuncOp forward) {
@@ -201,7 +202,7 @@ func::FuncOp DscKvCachePass::makeDecodeVariant(func::FuncOp fn) {
   func::FuncOp clone = fn.clone();
   clone.setSymName((fn.getSymName() + "_decode").str());
   symbols->insert(clone, Block::iterator(fn->getNextNode()));
-  Value cache = appendArgument(clone, cacheType);
+  Value cache = appendArgument(clone, cacheTensorType);
   Value table = appendArgument(clone, tableType);
   Value past = appendArgument(clone, pastType);
   Value firstLayer = appendArgument(clone, IndexType::get(ctx));
@@ -242,8 +243,8 @@ func::FuncOp DscKvCachePass::makeDecodeVariant(func::FuncOp fn) {
                                          b.getIndexAttr(0), b.getIndexAttr(0)};
     SmallVector<OpFoldResult> sizes = m.sizes(cache);
     sizes[0] = b.getIndexAttr(1);
-    auto pagesType =
-        RankedTensorType::get({kDyn, pageSize, width}, b.getF32Type());
+    auto pagesType = RankedTensorType::get({kDyn, pageSize, width},
+                                           cacheTensorType.getElementType());
     Value pages = tensor::ExtractSliceOp::create(
         b, l, pagesType, cache, offsets, sizes,
         SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
@@ -282,7 +283,7 @@ void DscKvCachePass::makeEntryPoint(func::FuncOp forward, bool decode) {
     };
     past = addInput(pastType, "past");
     table = addInput(tableType, "block_table");
-    cache = addInput(cacheType, "kv_cache");
+    cache = addInput(cacheTensorType, "kv_cache");
   }
   entry.setArgAttr(0, kInputAttr, StringAttr::get(ctx, "tokens"));
 
@@ -325,6 +326,15 @@ void DscKvCachePass::runOnOperation() {
     module.emitError("dsc-kv-cache: page-size must be positive");
     return signalPassFailure();
   }
+  Type element = llvm::StringSwitch<Type>(cacheType)
+                     .Case("f32", Float32Type::get(&getContext()))
+                     .Case("bf16", BFloat16Type::get(&getContext()))
+                     .Default(Type());
+  if (!element) {
+    module.emitError("dsc-kv-cache: cache-type must be f32 or bf16, not '")
+        << cacheType << "'";
+    return signalPassFailure();
+  }
   auto forward = table.lookup<func::FuncOp>("forward");
   if (!forward || forward.isExternal() || !forward.getBody().hasOneBlock() ||
       forward.getNumResults() != 1) {
@@ -343,9 +353,9 @@ void DscKvCachePass::runOnOperation() {
   if (*count == 0)
     return;
   totalLayers = *count;
-  Type f32 = Float32Type::get(&getContext());
   Type i64 = IntegerType::get(&getContext(), 64);
-  cacheType = RankedTensorType::get({totalLayers, kDyn, pageSize, width}, f32);
+  cacheTensorType =
+      RankedTensorType::get({totalLayers, kDyn, pageSize, width}, element);
   tableType = RankedTensorType::get({kDyn, kDyn}, i64);
   pastType = RankedTensorType::get({kDyn}, i64);
   for (auto &[fn, ops] : layers) {

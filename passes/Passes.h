@@ -37,6 +37,8 @@ struct GraphOptions {
   /// Derive the KV-cached `@prefill` and `@decode` entry points
   /// (dsc-kv-cache) after fusion.
   bool kvCache = false;
+  /// The cache's element type: "f32" or "bf16".
+  std::string kvCacheType = "f32";
   /// Merge chains of one-op elementwise generics before matching norms and
   /// activations (graphs from the ONNX importer).
   bool elementwiseChains = false;

@@ -158,8 +158,10 @@ def DscKvCache : Pass<"dsc-kv-cache", "ModuleOp"> {
 
     where L counts the attention layers and W = kv_lora_rank +
     qk_rope_head_dim. `latents` holds each new token's cache entry (its
-    latent, then its rotated rope key) for the caller to store; the
-    compiled code only reads the cache. `@decode` continues sequences whose
+    latent, then its rotated rope key) in f32 for the caller to store; the
+    compiled code only reads the cache, whose element type is
+    `cache-type` (a bf16 cache halves its bytes; the caller rounds the
+    entries when it stores them). `@decode` continues sequences whose
     first `past[b]` tokens are cached: its `dsc.mla` ops become
     `dsc.mla_decode` over the pages of the block table, and its rope
     positions are offset by `past[b]`. Layer functions get `_prefill` and
@@ -178,7 +180,10 @@ def DscKvCache : Pass<"dsc-kv-cache", "ModuleOp"> {
                            "::mlir::arith::ArithDialect"];
   let options = [
     Option<"pageSize", "page-size", "int64_t", /*default=*/"64",
-           "Tokens per cache page">
+           "Tokens per cache page">,
+    Option<"cacheType", "cache-type", "std::string", /*default=*/"\"f32\"",
+           "Element type of the cache: f32, or bf16 (half the bytes; the "
+           "entries are rounded when stored and read back as f32)">
   ];
   let statistics = [
     Statistic<"numLayers", "layers", "Attention layers with a KV cache">

@@ -33,8 +33,11 @@ void mlir::dsc::buildGraphPipeline(OpPassManager &pm,
   // 3. One function per distinct layer.
   pm.addPass(createDscDedupFunctions());
   // 4. Entry points that generate through a latent KV cache.
-  if (options.fuse && options.kvCache)
-    pm.addPass(createDscKvCache());
+  if (options.fuse && options.kvCache) {
+    DscKvCacheOptions kvCache;
+    kvCache.cacheType = options.kvCacheType;
+    pm.addPass(createDscKvCache(kvCache));
+  }
 }
 
 void mlir::dsc::registerGraphPipelines() {

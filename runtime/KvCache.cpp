@@ -2,6 +2,8 @@
 
 #include "runtime/KvCache.h"
 
+#include "runtime/support/Safetensors.h"
+
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
@@ -10,7 +12,7 @@
 
 namespace dsc::runtime {
 
-KvCache::KvCache(float *storage, KvCacheShape shape, int64_t pages)
+KvCache::KvCache(void *storage, KvCacheShape shape, int64_t pages)
     : data(storage), geometry(shape), pageCount(pages) {
   reset(0);
 }
@@ -53,7 +55,7 @@ absl::Status KvCache::reserve(const std::vector<int64_t> &wanted) {
 void KvCache::store(const float *latents, int64_t batch, int64_t seq,
                     const std::vector<int64_t> &counts) {
   const int64_t width = geometry.width, pageSize = geometry.pageSize;
-  const size_t rowBytes = size_t(width) * sizeof(float);
+  const bool bf16 = geometry.element == KvCacheElement::BF16;
   for (int64_t b = 0; b < batch; ++b) {
     assert(counts[b] <= seq && "more entries than the call returned");
     for (int64_t s = 0; s < counts[b]; ++s) {
@@ -63,10 +65,14 @@ void KvCache::store(const float *latents, int64_t batch, int64_t seq,
       int64_t page = pagesOf[b][position / pageSize];
       for (int64_t l = 0; l < geometry.layers; ++l) {
         const float *from = latents + ((l * batch + b) * seq + s) * width;
-        float *to =
-            data +
+        int64_t to =
             ((l * pageCount + page) * pageSize + position % pageSize) * width;
-        std::memcpy(to, from, rowBytes);
+        if (bf16)
+          std::transform(from, from + width, static_cast<uint16_t *>(data) + to,
+                         st::f32ToBf16);
+        else
+          std::memcpy(static_cast<float *>(data) + to, from,
+                      size_t(width) * sizeof(float));
       }
     }
     lengths[b] += counts[b];

@@ -8,8 +8,9 @@
 // lengths waste at most one partial page each.
 //
 // Storage layout (what `@decode` reads): [layers, pages, pageSize, width]
-// f32, row-major. The compiled code only reads the cache; the runtime
-// stores the entries each `@prefill` or `@decode` call returns.
+// f32 or bf16, row-major. The compiled code only reads the cache; the
+// runtime stores the entries each `@prefill` or `@decode` call returns (in
+// f32; a bf16 cache rounds them to nearest even).
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,29 +24,35 @@
 
 namespace dsc::runtime {
 
+/// What the cache stores its values as.
+enum class KvCacheElement { F32, BF16 };
+
 /// The geometry of a cache, from the artifact's `@decode` signature.
 struct KvCacheShape {
   int64_t layers = 0;
   int64_t pageSize = 0;
   /// Values per token per layer: kv_lora_rank + qk_rope_head_dim.
   int64_t width = 0;
+  KvCacheElement element = KvCacheElement::F32;
 
-  /// Bytes one token costs over all layers.
-  int64_t bytesPerToken() const {
-    return layers * width * int64_t(sizeof(float));
+  int64_t elementBytes() const {
+    return element == KvCacheElement::BF16 ? 2 : 4;
   }
+  /// Bytes one token costs over all layers.
+  int64_t bytesPerToken() const { return layers * width * elementBytes(); }
 };
 
 /// Page bookkeeping and entry stores over caller-owned storage.
 class KvCache {
 public:
   /// `storage` holds `pages` pages; it must outlive the cache.
-  KvCache(float *storage, KvCacheShape shape, int64_t pages);
+  KvCache(void *storage, KvCacheShape shape, int64_t pages);
 
   const KvCacheShape &shape() const { return geometry; }
   int64_t pages() const { return pageCount; }
   int64_t capacityTokens() const { return pageCount * geometry.pageSize; }
-  float *storage() const { return data; }
+  /// [layers, pages, pageSize, width] of `shape().element`.
+  void *storage() const { return data; }
 
   /// Starts `count` empty sequences (numbered 0 .. count - 1), dropping
   /// the previous ones and freeing all pages.
@@ -59,7 +66,8 @@ public:
   /// Stores entries returned by a call over `batch` sequences of `seq`
   /// new tokens (`latents` [layers, batch, seq, width]): for each sequence
   /// b, its first `counts[b]` new tokens go to positions length(b) on.
-  /// The pages must have been reserved.
+  /// The pages must have been reserved. A bf16 cache rounds each value to
+  /// nearest even.
   void store(const float *latents, int64_t batch, int64_t seq,
              const std::vector<int64_t> &counts);
 
@@ -68,7 +76,7 @@ public:
   std::vector<int64_t> blockTable(int64_t &maxPages) const;
 
 private:
-  float *data;
+  void *data;
   KvCacheShape geometry;
   int64_t pageCount;
   std::vector<int64_t> freePages;

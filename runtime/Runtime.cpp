@@ -181,6 +181,13 @@ int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session) {
   return cache ? cache->capacityTokens() : 0;
 }
 
+int64_t dsc_session_kv_cache_bytes_per_token(const dsc_session_t *session) {
+  if (!session)
+    return 0;
+  const dsc::runtime::KvCache *cache = session->session->kvCache();
+  return cache ? cache->shape().bytesPerToken() : 0;
+}
+
 dsc_status_t dsc_session_forward(dsc_session_t *session, const int64_t *tokens,
                                  int64_t batch, int64_t seq, float *logits) {
   return guarded([&]() -> absl::Status {
@@ -190,12 +197,12 @@ dsc_status_t dsc_session_forward(dsc_session_t *session, const int64_t *tokens,
   });
 }
 
-dsc_status_t dsc_session_generate(dsc_session_t *session,
-                                  const int64_t *const *prompts,
-                                  const int64_t *prompt_lengths, int64_t batch,
-                                  int64_t max_new_tokens, int64_t *generated,
-                                  float *prefill_logits,
-                                  dsc_progress_fn progress, void *user) {
+namespace {
+dsc_status_t generate(dsc_session_t *session, const int64_t *const *prompts,
+                      const int64_t *prompt_lengths, int64_t batch,
+                      int64_t max_new_tokens, int64_t *generated,
+                      float *prefill_logits, float *step_logits,
+                      dsc_progress_fn progress, void *user) {
   return guarded([&]() -> absl::Status {
     if (!session)
       return nullArgument("session");
@@ -205,9 +212,29 @@ dsc_status_t dsc_session_generate(dsc_session_t *session,
         progress(user, step, total);
       };
     return session->session->generate(prompts, prompt_lengths, batch,
-                                      max_new_tokens, generated, prefill_logits,
-                                      callback);
+                                      max_new_tokens, generated,
+                                      {prefill_logits, step_logits}, callback);
   });
+}
+} // namespace
+
+dsc_status_t dsc_session_generate(dsc_session_t *session,
+                                  const int64_t *const *prompts,
+                                  const int64_t *prompt_lengths, int64_t batch,
+                                  int64_t max_new_tokens, int64_t *generated,
+                                  float *prefill_logits,
+                                  dsc_progress_fn progress, void *user) {
+  return generate(session, prompts, prompt_lengths, batch, max_new_tokens,
+                  generated, prefill_logits, nullptr, progress, user);
+}
+
+dsc_status_t dsc_session_generate_with_logits(
+    dsc_session_t *session, const int64_t *const *prompts,
+    const int64_t *prompt_lengths, int64_t batch, int64_t max_new_tokens,
+    int64_t *generated, float *step_logits, dsc_progress_fn progress,
+    void *user) {
+  return generate(session, prompts, prompt_lengths, batch, max_new_tokens,
+                  generated, nullptr, step_logits, progress, user);
 }
 
 } // extern "C"

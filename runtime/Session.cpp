@@ -194,6 +194,13 @@ absl::StatusOr<bool> Session::checkKvCacheSignatures() {
   };
   constexpr ArgRole in = ArgRole::Input, out = ArgRole::Output;
   constexpr ElementType i64 = ElementType::I64, f32 = ElementType::F32;
+  // The cache holds f32 or bf16 values (dsc-compile --kv-cache-type).
+  int cacheIndex = decodeCall.indexOf(in, "kv_cache");
+  ElementType cacheType =
+      cacheIndex >= 0 &&
+              decodeCall.entry->args[cacheIndex].dtype == ElementType::BF16
+          ? ElementType::BF16
+          : f32;
   if (absl::Status s = check(prefillCall, {{in, "tokens", i64, 2},
                                            {out, "logits", f32, 3},
                                            {out, "latents", f32, 4}});
@@ -202,7 +209,7 @@ absl::StatusOr<bool> Session::checkKvCacheSignatures() {
   if (absl::Status s = check(decodeCall, {{in, "tokens", i64, 2},
                                           {in, "past", i64, 1},
                                           {in, "block_table", i64, 2},
-                                          {in, "kv_cache", f32, 4},
+                                          {in, "kv_cache", cacheType, 4},
                                           {out, "logits", f32, 3},
                                           {out, "latents", f32, 4}});
       !s.ok())
@@ -211,7 +218,9 @@ absl::StatusOr<bool> Session::checkKvCacheSignatures() {
   // seq, width] of both entry points agree with it.
   const std::vector<int64_t> &pages =
       decodeCall.entry->args[decodeCall.indexOf(in, "kv_cache")].shape;
-  cacheShape = {pages[0], pages[2], pages[3]};
+  cacheShape = {pages[0], pages[2], pages[3],
+                cacheType == ElementType::BF16 ? KvCacheElement::BF16
+                                               : KvCacheElement::F32};
   for (const Call *call : {&prefillCall, &decodeCall}) {
     const std::vector<int64_t> &latents =
         call->entry->args[call->indexOf(out, "latents")].shape;
@@ -437,8 +446,7 @@ absl::Status Session::createKvCache(int64_t tokens) {
   // Decode reads whole pages and masks the unused rows; zeros keep a NaN
   // bit pattern from ever reaching the value products.
   std::memset(storage, 0, bytes);
-  cache = std::make_unique<KvCache>(static_cast<float *>(storage), cacheShape,
-                                    pages);
+  cache = std::make_unique<KvCache>(storage, cacheShape, pages);
   return absl::OkStatus();
 }
 
@@ -560,7 +568,7 @@ absl::Status Session::forward(const int64_t *tokens, int64_t batch, int64_t seq,
 absl::Status Session::generate(const int64_t *const *prompts,
                                const int64_t *promptLengths, int64_t batch,
                                int64_t maxNewTokens, int64_t *generated,
-                               float *prefillLogits,
+                               GenerationLogits logits,
                                const ProgressFn &progress) {
   if (batch < 1)
     return absl::InvalidArgumentError(absl::StrCat(
@@ -589,7 +597,7 @@ absl::Status Session::generate(const int64_t *const *prompts,
   }
 
   // Without new tokens, one step still gives the prefill logits.
-  const int64_t steps = std::max<int64_t>(maxNewTokens, prefillLogits ? 1 : 0);
+  const int64_t steps = std::max<int64_t>(maxNewTokens, logits.prefill ? 1 : 0);
   if (steps == 0)
     return absl::OkStatus();
   // The last step runs on the longest prompt plus all but the last token.
@@ -600,17 +608,34 @@ absl::Status Session::generate(const int64_t *const *prompts,
     return s;
   if (cache)
     return generateWithCache(prompts, promptLengths, batch, longestPrompt,
-                             steps, maxNewTokens, generated, prefillLogits,
-                             progress);
+                             steps, maxNewTokens, generated, logits, progress);
   return generateByRecomputing(prompts, promptLengths, batch, longestPrompt,
-                               steps, maxNewTokens, generated, prefillLogits,
+                               steps, maxNewTokens, generated, logits,
                                progress);
+}
+
+absl::StatusOr<int64_t> Session::takeToken(const float *row, int64_t b,
+                                           int64_t step, int64_t maxNewTokens,
+                                           int64_t *generated,
+                                           GenerationLogits record) {
+  absl::StatusOr<int64_t> token = pickToken(row, vocab, b, step);
+  if (!token.ok())
+    return token;
+  if (step == 0 && record.prefill)
+    std::copy(row, row + vocab, record.prefill + b * vocab);
+  if (step < maxNewTokens) {
+    generated[b * maxNewTokens + step] = *token;
+    if (record.steps)
+      std::copy(row, row + vocab,
+                record.steps + (b * maxNewTokens + step) * vocab);
+  }
+  return token;
 }
 
 absl::Status Session::generateByRecomputing(
     const int64_t *const *prompts, const int64_t *promptLengths, int64_t batch,
     int64_t longestPrompt, int64_t steps, int64_t maxNewTokens,
-    int64_t *generated, float *prefillLogits, const ProgressFn &progress) {
+    int64_t *generated, GenerationLogits record, const ProgressFn &progress) {
   const int64_t longest = longestPrompt + steps - 1;
   absl::StatusOr<AlignedBuffer> tokens = AlignedBuffer::allocate(
       size_t(batch * longest) * sizeof(int64_t), "the token batch");
@@ -639,13 +664,11 @@ absl::Status Session::generateByRecomputing(
     for (int64_t b = 0; b < batch; ++b) {
       const float *last =
           logitData + (b * width + promptLengths[b] + step - 1) * vocab;
-      absl::StatusOr<int64_t> token = pickToken(last, vocab, b, step);
-      if (!token.ok())
-        return token.status();
-      if (step == 0 && prefillLogits)
-        std::copy(last, last + vocab, prefillLogits + b * vocab);
-      if (step < maxNewTokens)
-        generated[b * maxNewTokens + step] = *token;
+      if (absl::Status s =
+              takeToken(last, b, step, maxNewTokens, generated, record)
+                  .status();
+          !s.ok())
+        return s;
     }
     if (progress)
       progress(step + 1, steps);
@@ -656,7 +679,7 @@ absl::Status Session::generateByRecomputing(
 absl::Status Session::generateWithCache(
     const int64_t *const *prompts, const int64_t *promptLengths, int64_t batch,
     int64_t longestPrompt, int64_t steps, int64_t maxNewTokens,
-    int64_t *generated, float *prefillLogits, const ProgressFn &progress) {
+    int64_t *generated, GenerationLogits record, const ProgressFn &progress) {
   const KvCacheShape &shape = cache->shape();
   // Every page the generation will need, before any work: the prompt and
   // each generated token but the last get an entry.
@@ -708,14 +731,10 @@ absl::Status Session::generateWithCache(
   std::vector<int64_t> next(batch);
   auto takeStep = [&](int64_t step, auto rowOf) -> absl::Status {
     for (int64_t b = 0; b < batch; ++b) {
-      const float *row = rowOf(b);
-      absl::StatusOr<int64_t> token = pickToken(row, vocab, b, step);
+      absl::StatusOr<int64_t> token =
+          takeToken(rowOf(b), b, step, maxNewTokens, generated, record);
       if (!token.ok())
         return token.status();
-      if (step == 0 && prefillLogits)
-        std::copy(row, row + vocab, prefillLogits + b * vocab);
-      if (step < maxNewTokens)
-        generated[b * maxNewTokens + step] = *token;
       next[b] = *token;
     }
     if (progress)
@@ -755,7 +774,7 @@ absl::Status Session::generateWithCache(
              {decodeCall.indexOf(ArgRole::Input, "kv_cache"),
               cache->storage(),
               {shape.layers, cache->pages(), shape.pageSize, shape.width},
-              sizeof(float),
+              size_t(shape.elementBytes()),
               false,
               /*onDevice=*/true},
              {decodeCall.indexOf(ArgRole::Output, "logits"),

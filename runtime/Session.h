@@ -84,10 +84,18 @@ public:
   absl::Status forward(const int64_t *tokens, int64_t batch, int64_t seq,
                        float *logits);
 
+  /// Where generation copies the logits it picks tokens from; either may
+  /// be null.
+  struct GenerationLogits {
+    /// [batch, vocab]: at each prompt's last token.
+    float *prefill = nullptr;
+    /// [batch, maxNewTokens, vocab]: the logits step t picked token t from.
+    float *steps = nullptr;
+  };
+
   /// Greedy generation for `batch` prompts of possibly different lengths:
   /// writes `maxNewTokens` tokens per prompt to `generated` [batch,
-  /// maxNewTokens] and, when `prefillLogits` is not null, the logits at each
-  /// prompt's last token to `prefillLogits` [batch, vocab]. Argmax picks the
+  /// maxNewTokens], and the logits `logits` asks for. Argmax picks the
   /// lowest id on ties.
   ///
   /// With a KV cache (kvCache() is not null), `prefill` runs the prompts
@@ -100,7 +108,7 @@ public:
   absl::Status generate(const int64_t *const *prompts,
                         const int64_t *promptLengths, int64_t batch,
                         int64_t maxNewTokens, int64_t *generated,
-                        float *prefillLogits, const ProgressFn &progress);
+                        GenerationLogits logits, const ProgressFn &progress);
 
   /// The KV cache generation uses, or null when it recomputes.
   const KvCache *kvCache() const { return cache.get(); }
@@ -161,18 +169,21 @@ private:
   absl::Status run(const int64_t *tokens, int64_t batch, int64_t seq,
                    float *logits);
   /// generate() by recomputing `forward`, or through the KV cache.
-  absl::Status generateByRecomputing(const int64_t *const *prompts,
-                                     const int64_t *promptLengths,
-                                     int64_t batch, int64_t longestPrompt,
-                                     int64_t steps, int64_t maxNewTokens,
-                                     int64_t *generated, float *prefillLogits,
-                                     const ProgressFn &progress);
+  absl::Status generateByRecomputing(
+      const int64_t *const *prompts, const int64_t *promptLengths,
+      int64_t batch, int64_t longestPrompt, int64_t steps, int64_t maxNewTokens,
+      int64_t *generated, GenerationLogits record, const ProgressFn &progress);
   absl::Status generateWithCache(const int64_t *const *prompts,
                                  const int64_t *promptLengths, int64_t batch,
                                  int64_t longestPrompt, int64_t steps,
                                  int64_t maxNewTokens, int64_t *generated,
-                                 float *prefillLogits,
+                                 GenerationLogits record,
                                  const ProgressFn &progress);
+  /// Greedy pick from `row`, the logits of sequence b at `step`: records
+  /// the token in `generated` and the row where `record` asks.
+  absl::StatusOr<int64_t> takeToken(const float *row, int64_t b, int64_t step,
+                                    int64_t maxNewTokens, int64_t *generated,
+                                    GenerationLogits record);
 
   std::shared_ptr<const artifact::Artifact> artifact;
   Manifest manifest;

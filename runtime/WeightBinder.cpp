@@ -26,6 +26,7 @@ constexpr ElementTypeEntry kElementTypes[] = {
     {ElementType::I64, "i64", 8},
     {ElementType::F32, "f32", 4},
     {ElementType::F8E4M3, "f8e4m3", 1},
+    {ElementType::BF16, "bf16", 2},
 };
 
 const ElementTypeEntry &entryOf(ElementType type) {
@@ -71,7 +72,7 @@ absl::StatusOr<ParamSpec> ParamSpec::fromJson(const json::Value &arg) {
   std::optional<ElementType> type;
   if (dtype && dtype->isString())
     type = parseElementType(dtype->getString());
-  if (!type || *type == ElementType::I64)
+  if (!type || (*type != ElementType::F32 && *type != ElementType::F8E4M3))
     return error("\"dtype\" must be \"f32\" or \"f8e4m3\", found ",
                  dtype ? dtype->dump() : "nothing");
   spec.dtype = *type;
@@ -181,10 +182,10 @@ absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
       std::memcpy(dest, t->data, sliceBytes);
       break;
     case ElementType::I64:
-      return absl::InvalidArgumentError(absl::StrCat("param ",
-                                                     quote(param.name),
-                                                     ": i64 params are not "
-                                                     "supported"));
+    case ElementType::BF16:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "param ", quote(param.name), ": ", elementTypeName(param.dtype),
+          " params are not supported"));
     }
   }
   return absl::OkStatus();

@@ -36,9 +36,9 @@
 namespace dsc::runtime {
 
 /// Element types of entry-point arguments.
-enum class ElementType { I64, F32, F8E4M3 };
+enum class ElementType { I64, F32, F8E4M3, BF16 };
 
-/// The manifest spelling of `type`: "i64", "f32" or "f8e4m3".
+/// The manifest spelling of `type`: "i64", "f32", "f8e4m3" or "bf16".
 const char *elementTypeName(ElementType type);
 /// The type spelled `name` in a manifest, or std::nullopt.
 std::optional<ElementType> parseElementType(std::string_view name);

@@ -85,17 +85,22 @@ done
 fi
 
 if want context; then
-echo "== KV-cached decode step against the context (tiny-v2-lite, max_position_embeddings 2048; one prompt of C tokens, 9 new, mean of the 8 decode steps, median of 3 runs of 3 in one session)"
-"$TOOLS/dsc-compile" test/fixtures/tiny-v2-lite --target cpu -o "$WORK/v2.dscx" --quiet
+echo "== KV-cached decode step against the context (tiny-v2-lite, max_position_embeddings 2048; one prompt of C tokens, 9 new, mean of the 8 decode steps, median of 3 runs of 3 in one session), with an f32 and a bf16 cache"
+"$TOOLS/dsc-compile" test/fixtures/tiny-v2-lite --target cpu -o "$WORK/v2-f32.dscx" --quiet
+"$TOOLS/dsc-compile" test/fixtures/tiny-v2-lite --target cpu --kv-cache-type bf16 -o "$WORK/v2-bf16.dscx" --quiet
 for context in 64 128 256 512 1024 2040; do
   prompt=$(python3 -c "import random; random.seed($context); print(','.join(str(random.randrange(256)) for _ in range($context)))")
-  for i in 1 2 3; do
-    "$TOOLS/dsc-run" "$WORK/v2.dscx" --prompt-ids "$prompt" --max-new-tokens 9 --repeat 3 --json
-  done | python3 -c "
+  for cache in f32 bf16; do
+    for i in 1 2 3; do
+      "$TOOLS/dsc-run" "$WORK/v2-$cache.dscx" --prompt-ids "$prompt" --max-new-tokens 9 --repeat 3 --json
+    done | python3 -c "
 import json, statistics, sys
 runs = [json.loads(line)['timings'] for line in sys.stdin]
-dec = statistics.median(r['decode_ms_per_token'] for r in runs)
-pre = statistics.median(r['prefill_ms'] for r in runs)
-print(f'context {$context:5d}: decode step {dec:.3f} ms ({1000 * dec / $context:.2f} us per context token); prefill {pre:.1f} ms')"
+print(statistics.median(r['decode_ms_per_token'] for r in runs), statistics.median(r['prefill_ms'] for r in runs))"
+  done | python3 -c "
+import sys
+(f32, pre), (bf16, _) = [map(float, line.split()) for line in sys.stdin]
+print(f'context {$context:5d}: decode step {f32:.3f} ms ({1000 * f32 / $context:.2f} us per context token), '
+      f'bf16 cache {bf16:.3f} ms ({f32 / bf16:.2f}x); prefill {pre:.1f} ms')"
 done
 fi

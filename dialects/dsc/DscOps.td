@@ -294,8 +294,9 @@ def Dsc_MlaDecodeOp : Dsc_Op<"mla_decode", [Pure]> {
     a paged latent cache. Operands as for `dsc.mla` (the queries, latent
     and rope key of the S new tokens of each of B sequences), plus:
 
-    - `cache` [pages, page_size, C + dr]: one layer's pages; an entry is a
-      token's latent followed by its rotated rope key;
+    - `cache` [pages, page_size, C + dr] (f32, or bf16 read as f32): one
+      layer's pages; an entry is a token's latent followed by its rotated
+      rope key;
     - `block_table` [B, max_pages] (i64): the pages of each sequence in
       order, position p at page `block_table[b, p / page_size]`, row
       `p % page_size`;
@@ -321,7 +322,7 @@ def Dsc_MlaDecodeOp : Dsc_Op<"mla_decode", [Pure]> {
                        Dsc_FloatTensor:$latent, Dsc_FloatTensor:$k_pe,
                        RankedTensorOf<[F32, BF16, F16, F8E4M3FN]>:$kv_b,
                        Optional<RankedTensorOf<[F32]>>:$scales,
-                       RankedTensorOf<[F32]>:$cache,
+                       RankedTensorOf<[F32, BF16]>:$cache,
                        RankedTensorOf<[I64]>:$block_table,
                        RankedTensorOf<[I64]>:$past,
                        F64Attr:$scale,

@@ -160,6 +160,17 @@ inline float bf16ToF32(uint16_t bits) {
   return f;
 }
 
+/// float to the nearest bfloat16 (ties to even); a NaN stays a (quiet)
+/// NaN, and values past bf16's largest finite one round to infinity.
+inline uint16_t f32ToBf16(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, sizeof(bits));
+  if ((bits & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<uint16_t>((bits >> 16) | 0x40u);
+  bits += 0x7fffu + ((bits >> 16) & 1u);
+  return static_cast<uint16_t>(bits >> 16);
+}
+
 /// IEEE binary16 bits to float (exact, including subnormals, infinities and
 /// NaNs).
 inline float f16ToF32(uint16_t bits) {

@@ -248,6 +248,19 @@ func.func @mla_decode(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: t
 
 // -----
 
+// A bf16 cache: each cached value is widened to f32 as it is gathered.
+// CHECK-LABEL: func.func @mla_decode_bf16_cache
+// CHECK: %[[CACHED:.*]] = tensor.extract %{{.*}}[%{{.*}}, %{{.*}}, %{{.*}}] : tensor<?x64x40xbf16>
+// CHECK: %[[WIDE:.*]] = arith.extf %[[CACHED]] : bf16 to f32
+// CHECK: arith.select %{{.*}}, %[[WIDE]], %{{.*}} : f32
+// CHECK: } -> tensor<?x?x40xf32>
+func.func @mla_decode_bf16_cache(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: tensor<?x1x32xf32>, %kp: tensor<?x1x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x8xf32>, tensor<?x1x32xf32>, tensor<?x1x8xf32>, tensor<128x32xf32>, tensor<?x64x40xbf16>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
+  return %0 : tensor<?x1x4x16xf32>
+}
+
+// -----
+
 // add + RMSNorm: the sum, then the norm of the sum (one reduction, one
 // elementwise generic), both returned.
 // CHECK-LABEL: func.func @add_rms_norm

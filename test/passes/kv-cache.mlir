@@ -1,4 +1,7 @@
 // RUN: dsc-opt %s --split-input-file --dsc-kv-cache -verify-diagnostics | FileCheck %s
+// RUN: dsc-opt %s --split-input-file --dsc-kv-cache=cache-type=bf16 -verify-diagnostics | FileCheck %s --check-prefix=BF16
+// RUN: not dsc-opt %s --split-input-file --dsc-kv-cache=cache-type=f16 2>&1 | FileCheck %s --check-prefix=BAD-TYPE
+// BAD-TYPE: error: dsc-kv-cache: cache-type must be f32 or bf16, not 'f16'
 
 // Two calls of one layer function with fused latent attention (H 2, dn 4,
 // dr 2, dv 4, C 8: cache width 10). The layer gets a prefill variant that
@@ -39,6 +42,17 @@
 
 // CHECK-LABEL: func.func @prefill(
 // CHECK-SAME: {dsc.input = "tokens"})
+
+// cache-type=bf16: the cache and its pages are bf16; the entries returned
+// stay f32 (the runtime rounds them when it stores them).
+// BF16-LABEL: func.func private @layer_decode
+// BF16-SAME: tensor<2x?x64x10xbf16>
+// BF16-SAME: -> (tensor<?x?x2x4xf32>, tensor<?x?x10xf32>)
+// BF16: tensor.extract_slice {{.*}} : tensor<2x?x64x10xbf16> to tensor<?x64x10xbf16>
+// BF16: dsc.mla_decode {{.*}} tensor<?x64x10xbf16>
+// BF16-LABEL: func.func @decode(
+// BF16-SAME: tensor<2x?x64x10xbf16> {dsc.input = "kv_cache"})
+// BF16-SAME: tensor<2x?x?x10xf32> {dsc.output = "latents"}
 // CHECK: call @layer_prefill(
 // CHECK: call @layer_prefill(
 func.func private @layer(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %pos: tensor<?x?xi64>, %w: tensor<16x8xf32>) -> tensor<?x?x2x4xf32> {

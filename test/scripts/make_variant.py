@@ -187,6 +187,13 @@ VARIANTS = {
         V3_BASE,
         {"num_hidden_layers": 4, "moe_layer_freq": 2},
         {}),
+    "dense": (
+        "DeepseekV3ForCausalLM with every layer dense (first_k_dense_replace = "
+        "num_hidden_layers): without a router, a small perturbation of the hidden states "
+        "(a bf16 KV cache) moves the logits smoothly instead of switching experts",
+        V3_BASE,
+        {"first_k_dense_replace": V3_BASE["num_hidden_layers"]},
+        {}),
     "f16": (
         "DeepseekV3ForCausalLM stored in F16 (e_score_correction_bias F32)",
         V3_BASE,

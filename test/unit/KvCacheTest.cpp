@@ -2,14 +2,22 @@
 
 #include "runtime/KvCache.h"
 
+#include "runtime/support/Safetensors.h"
+
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace {
 
 using dsc::runtime::KvCache;
+using dsc::runtime::KvCacheElement;
 using dsc::runtime::KvCacheShape;
+using dsc::st::bf16ToF32;
+using dsc::st::f32ToBf16;
 
 /// 2 layers, pages of 4 tokens, entries of 3 values.
 constexpr KvCacheShape kShape{2, 4, 3};
@@ -39,11 +47,10 @@ std::vector<float> readEntry(const KvCache &cache, int64_t layer, int64_t seq,
   int64_t maxPages = 0;
   std::vector<int64_t> table = cache.blockTable(maxPages);
   int64_t page = table[seq * maxPages + position / kShape.pageSize];
-  const float *row =
-      cache.storage() +
-      ((layer * cache.pages() + page) * kShape.pageSize +
-       position % kShape.pageSize) *
-          kShape.width;
+  const float *row = static_cast<const float *>(cache.storage()) +
+                     ((layer * cache.pages() + page) * kShape.pageSize +
+                      position % kShape.pageSize) *
+                         kShape.width;
   return std::vector<float>(row, row + kShape.width);
 }
 
@@ -100,6 +107,45 @@ TEST(KvCache, ResetFreesEveryPage) {
   cache.reset(2);
   EXPECT_TRUE(cache.reserve({4, 4}).ok());
   EXPECT_EQ(cache.length(0), 0);
+}
+
+TEST(KvCache, Bf16CacheStoresRoundedEntries) {
+  KvCacheShape shape = kShape;
+  shape.element = KvCacheElement::BF16;
+  EXPECT_EQ(shape.bytesPerToken(), kShape.bytesPerToken() / 2);
+  std::vector<uint16_t> storage(shape.layers * 2 * shape.pageSize *
+                                shape.width);
+  KvCache cache(storage.data(), shape, 2);
+  cache.reset(1);
+  ASSERT_TRUE(cache.reserve({5}).ok());
+  // Position 4 is the first row of the second page.
+  std::vector<float> latents = latentsFor(1, 5, {0});
+  latents[4 * shape.width + 1] = 1.0f + 0x1p-8f + 0x1p-10f; // rounds up
+  cache.store(latents.data(), 1, 5, {5});
+  int64_t maxPages = 0;
+  std::vector<int64_t> table = cache.blockTable(maxPages);
+  const uint16_t *row =
+      storage.data() + (table[1] * shape.pageSize + 0) * shape.width;
+  EXPECT_EQ(bf16ToF32(row[0]), entryValue(0, 0, 4, 0));
+  EXPECT_EQ(bf16ToF32(row[1]), 1.0f + 0x1p-7f);
+}
+
+TEST(Bf16, RoundsToNearestEven) {
+  EXPECT_EQ(f32ToBf16(1.0f), 0x3f80);
+  // Halfway between 1 and 1 + 2^-7: ties go to the even one, 1.
+  EXPECT_EQ(f32ToBf16(1.0f + 0x1p-8f), 0x3f80);
+  // Halfway between 1 + 2^-7 (odd) and 1 + 2^-6: up, to the even one.
+  EXPECT_EQ(f32ToBf16(1.0f + 0x1p-7f + 0x1p-8f), 0x3f82);
+  EXPECT_EQ(f32ToBf16(-2.5f), 0xc020);
+  EXPECT_EQ(f32ToBf16(std::numeric_limits<float>::infinity()), 0x7f80);
+  EXPECT_EQ(f32ToBf16(std::numeric_limits<float>::max()), 0x7f80);
+  EXPECT_TRUE(std::isnan(
+      bf16ToF32(f32ToBf16(std::numeric_limits<float>::quiet_NaN()))));
+  // A NaN whose payload sits only in the low half stays a NaN.
+  uint32_t lowNan = 0x7f800001;
+  float f;
+  std::memcpy(&f, &lowNan, sizeof(f));
+  EXPECT_TRUE(std::isnan(bf16ToF32(f32ToBf16(f))));
 }
 
 } // namespace

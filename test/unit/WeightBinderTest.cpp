@@ -102,10 +102,13 @@ TEST_F(WeightBinderTest, ElementTypes) {
   EXPECT_EQ(parseElementType("f32"), ElementType::F32);
   EXPECT_EQ(parseElementType("f8e4m3"), ElementType::F8E4M3);
   EXPECT_EQ(parseElementType("i64"), ElementType::I64);
-  EXPECT_FALSE(parseElementType("bf16"));
+  // bf16: a KV cache's type (dsc-compile --kv-cache-type), never a param's.
+  EXPECT_EQ(parseElementType("bf16"), ElementType::BF16);
+  EXPECT_FALSE(parseElementType("f16"));
   EXPECT_STREQ(elementTypeName(ElementType::F8E4M3), "f8e4m3");
   EXPECT_EQ(elementSize(ElementType::F32), 4u);
   EXPECT_EQ(elementSize(ElementType::F8E4M3), 1u);
+  EXPECT_EQ(elementSize(ElementType::BF16), 2u);
 }
 
 TEST_F(WeightBinderTest, ParsesParamSpec) {

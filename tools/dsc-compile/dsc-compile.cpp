@@ -120,6 +120,11 @@ cl::opt<bool> noKvCache(
     cl::desc("Do not add the KV-cached prefill and decode entry points "
              "(generation then recomputes the whole sequence per token)"),
     cl::cat(category));
+cl::opt<std::string> kvCacheType(
+    "kv-cache-type", cl::init("f32"),
+    cl::desc("Element type of the latent KV cache: f32, or bf16 (half the "
+             "bytes; entries are rounded to bf16 when stored)"),
+    cl::cat(category));
 cl::opt<std::string> mlaForm(
     "mla-form", cl::init("auto"),
     cl::desc("How fused latent attention computes: auto (by cost), naive "
@@ -174,6 +179,8 @@ int fail(const std::string &message) {
 std::string dtypeOf(Type type) {
   if (type.isF32())
     return "f32";
+  if (type.isBF16())
+    return "bf16";
   if (isa<Float8E4M3FNType>(type))
     return "f8e4m3";
   if (type.isInteger(64))
@@ -439,6 +446,9 @@ int main(int argc, char **argv) {
   if (!::dsc::isHostCpuLevel(cpu))
     return fail("--cpu: unknown level '" + hostCpu + "' (expected " +
                 ::dsc::hostCpuLevelList("native") + ")");
+  if (kvCacheType != "f32" && kvCacheType != "bf16")
+    return fail("--kv-cache-type: expected f32 or bf16, not '" + kvCacheType +
+                "'");
   if (mlaForm != "auto" && mlaForm != "naive" && mlaForm != "absorbed")
     return fail("--mla-form: expected auto, naive or absorbed, not '" +
                 mlaForm + "'");
@@ -534,6 +544,7 @@ int main(int argc, char **argv) {
     graphOptions.report = true;
     graphOptions.mlaForm = mlaForm;
     graphOptions.kvCache = !noKvCache;
+    graphOptions.kvCacheType = kvCacheType;
     graphOptions.elementwiseChains = onnxModel != nullptr;
     mlir::dsc::buildGraphPipeline(pm, graphOptions);
     if (emit != Emit::Fused)

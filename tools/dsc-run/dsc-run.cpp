@@ -34,7 +34,7 @@ constexpr int64_t kMaxRepeat = 10000;
 constexpr char kUsage[] =
     R"(dsc-run: run a model compiled by dsc-compile (greedy generation)
 
-usage: dsc-run ARTIFACT --prompt-ids IDS [options]
+usage: dsc-run ARTIFACT --prompt-ids IDS [--output=@LOGITS.npy] [options]
        dsc-run ARTIFACT --input=@TOKENS.npy [--output=@LOGITS.npy] [options]
 
   ARTIFACT                 the .dscx file written by dsc-compile
@@ -48,7 +48,10 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [options]
                            instead of generating: the runner convention of
                            inputs and outputs as .npy files in graph order
   --output=@FILE.npy       with --input: write the logits [batch, seq,
-                           vocab] as a float32 .npy file
+                           vocab] as a float32 .npy file; when generating:
+                           the logits each new token was picked from,
+                           [batch, max-new-tokens, vocab] (to compare runs
+                           step by step)
   --weights DIR            checkpoint directory to bind the weights from
                            (default: the weights embedded in the artifact,
                            else the checkpoint it was compiled from)
@@ -75,6 +78,7 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [options]
                             "target": the artifact target that ran,
                             "generation": "kv-cache" or "recompute",
                             "kv_cache_tokens": capacity (0: recompute),
+                            "kv_cache_bytes_per_token": over all layers,
                             "repeat": N,
                             "timings": {"load_ms", "bind_ms", "prefill_ms",
                                         "decode_ms_per_token",
@@ -229,8 +233,10 @@ int parseOptions(int argc, char **argv, Options &options) {
     return usageError("no artifact given");
   if (!options.input.empty() && options.hasPromptIds)
     return usageError("give --prompt-ids or --input, not both");
-  if (!options.output.empty() && options.input.empty())
-    return usageError("--output needs --input (generation prints its tokens)");
+  if (!options.output.empty() && options.input.empty() &&
+      options.maxNewTokens < 1)
+    return usageError("--output when generating needs --max-new-tokens of at "
+                      "least 1 (it saves the logits of each new token)");
   if (!options.hasPromptIds && options.input.empty())
     return usageError("--prompt-ids (or --input) is required");
   return -1;
@@ -468,6 +474,8 @@ int run(int argc, char **argv) {
   }
   std::vector<int64_t> generated(batch * options.maxNewTokens);
   std::vector<float> prefillLogits(options.json ? batch * vocab : 0);
+  std::vector<float> stepLogits(
+      options.output.empty() ? 0 : batch * options.maxNewTokens * vocab);
   // Step 1 is the prefill; every later step decodes one token per prompt.
   std::vector<double> prefillTimes, decodeTimes;
   dsc_status_t status = nullptr;
@@ -475,11 +483,17 @@ int run(int argc, char **argv) {
     Progress progress;
     progress.interactive = ::isatty(STDERR_FILENO);
     progress.start = Clock::now();
-    status =
-        dsc_session_generate(session, promptData.data(), promptLengths.data(),
-                             batch, options.maxNewTokens, generated.data(),
-                             options.json ? prefillLogits.data() : nullptr,
-                             Progress::callback, &progress);
+    if (stepLogits.empty())
+      status =
+          dsc_session_generate(session, promptData.data(), promptLengths.data(),
+                               batch, options.maxNewTokens, generated.data(),
+                               options.json ? prefillLogits.data() : nullptr,
+                               Progress::callback, &progress);
+    else
+      status = dsc_session_generate_with_logits(
+          session, promptData.data(), promptLengths.data(), batch,
+          options.maxNewTokens, generated.data(), stepLogits.data(),
+          Progress::callback, &progress);
     if (progress.shown)
       std::fputc('\n', stderr);
     const size_t steps = progress.stepEnds.size();
@@ -494,11 +508,25 @@ int run(int argc, char **argv) {
   const std::string deviceName = dsc_session_device_name(session);
   const std::string target = dsc_session_target(session);
   const int64_t cacheTokens = dsc_session_kv_cache_tokens(session);
+  const int64_t cacheBytesPerToken =
+      dsc_session_kv_cache_bytes_per_token(session);
   const char *generation = cacheTokens ? "kv-cache" : "recompute";
   dsc_session_release(session);
   dsc_artifact_release(artifact);
   if (status)
     return failWith(status);
+
+  // The prefill logits are the first step's.
+  if (!stepLogits.empty() && options.json)
+    for (int64_t b = 0; b < batch; ++b)
+      std::copy_n(stepLogits.begin() + b * options.maxNewTokens * vocab, vocab,
+                  prefillLogits.begin() + b * vocab);
+  if (!stepLogits.empty())
+    if (absl::Status s = dsc::npy::write(
+            options.output, "<f4", {batch, options.maxNewTokens, vocab},
+            stepLogits.data(), stepLogits.size() * sizeof(float));
+        !s.ok())
+      return fail(std::string(s.message()));
 
   const double loadMs = millisecondsBetween(loadStart, bindStart);
   const double bindMs = millisecondsBetween(bindStart, bindEnd);
@@ -522,11 +550,13 @@ int run(int argc, char **argv) {
         out += (v ? "," : "") + jsonNumber(prefillLogits[b * vocab + v]);
       out += "]";
     }
-    out += "],\"device\":\"" + jsonEscape(deviceName.c_str()) +
-           "\",\"target\":\"" + jsonEscape(target.c_str()) +
-           "\",\"generation\":\"" + generation +
-           "\",\"kv_cache_tokens\":" + std::to_string(cacheTokens) +
-           ",\"repeat\":" + std::to_string(options.repeat);
+    out +=
+        "],\"device\":\"" + jsonEscape(deviceName.c_str()) +
+        "\",\"target\":\"" + jsonEscape(target.c_str()) +
+        "\",\"generation\":\"" + generation +
+        "\",\"kv_cache_tokens\":" + std::to_string(cacheTokens) +
+        ",\"kv_cache_bytes_per_token\":" + std::to_string(cacheBytesPerToken) +
+        ",\"repeat\":" + std::to_string(options.repeat);
     out += ",\"timings\":{\"load_ms\":" + jsonNumber(loadMs, "%.3f") +
            ",\"bind_ms\":" + jsonNumber(bindMs, "%.3f") +
            ",\"prefill_ms\":" + jsonNumber(prefillMs, "%.3f") +

@@ -137,6 +137,10 @@ DSC_API const char *dsc_session_target(const dsc_session_t *session);
 /** The KV cache capacity in tokens, or 0 when generation recomputes every
     step (no cache). */
 DSC_API int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session);
+/** The KV cache's bytes per token over all layers (its element type is the
+    artifact's: dsc-compile --kv-cache-type), or 0 without a cache. */
+DSC_API int64_t
+dsc_session_kv_cache_bytes_per_token(const dsc_session_t *session);
 
 /** Runs the model on `tokens` [batch, seq] (row-major) and writes `logits`
     [batch, seq, vocab]. Token ids must be in [0, vocab). */
@@ -162,6 +166,16 @@ DSC_API dsc_status_t dsc_session_generate(dsc_session_t *session,
                                           int64_t *generated,
                                           float *prefill_logits,
                                           dsc_progress_fn progress, void *user);
+
+/** dsc_session_generate, writing the logits of every step to
+    `step_logits` [batch, max_new_tokens, vocab] (unless NULL): the row
+    generated token t was picked from. For comparing numerics step by step
+    (a bf16 KV cache against an f32 one, a GPU against the CPU). */
+DSC_API dsc_status_t dsc_session_generate_with_logits(
+    dsc_session_t *session, const int64_t *const *prompts,
+    const int64_t *prompt_lengths, int64_t batch, int64_t max_new_tokens,
+    int64_t *generated, float *step_logits, dsc_progress_fn progress,
+    void *user);
 
 #ifdef __cplusplus
 } /* extern "C" */
