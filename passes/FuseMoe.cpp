@@ -123,35 +123,6 @@ struct FuseDenseMaskedExperts : OpRewritePattern<linalg::GenericOp> {
   }
 };
 
-/// The tensor a shape-only op (tensor.reshape, expand_shape,
-/// collapse_shape: row-major reinterpretations) defining `value` reads, or
-/// null.
-Value reshapeSource(Value value) {
-  if (auto reshape = value.getDefiningOp<tensor::ReshapeOp>())
-    return reshape.getSource();
-  if (auto expand = value.getDefiningOp<tensor::ExpandShapeOp>())
-    return expand.getSrc();
-  if (auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>())
-    return collapse.getSrc();
-  return Value();
-}
-
-/// `value` with shape-only ops looked through.
-Value throughReshapes(Value value) {
-  while (Value source = reshapeSource(value))
-    value = source;
-  return value;
-}
-
-/// The first view of `value` of rank `rank` through shape-only ops, or
-/// null.
-Value viewOfRank(Value value, int64_t rank) {
-  for (; value; value = reshapeSource(value))
-    if (cast<RankedTensorType>(value.getType()).getRank() == rank)
-      return value;
-  return Value();
-}
-
 /// `c[s, r, n] = sum_k a[s, r, k] * b[s, k, n]` (a batched MatMul, one
 /// matrix per slot), zero-initialized: returns (a, b) or nothing.
 std::optional<std::pair<Value, Value>> matchBatchedMatmul(Value value) {

@@ -192,3 +192,34 @@ std::optional<mlir::dsc::Dequantized> mlir::dsc::matchDequantize(Value value) {
     return std::nullopt;
   return Dequantized{op.getDpsInputs()[0], extract.getTensor(), *bm, *bn};
 }
+
+Value mlir::dsc::reshapeSource(Value value) {
+  if (auto reshape = value.getDefiningOp<tensor::ReshapeOp>())
+    return reshape.getSource();
+  if (auto expand = value.getDefiningOp<tensor::ExpandShapeOp>())
+    return expand.getSrc();
+  if (auto collapse = value.getDefiningOp<tensor::CollapseShapeOp>())
+    return collapse.getSrc();
+  return Value();
+}
+
+Value mlir::dsc::throughReshapes(Value value) {
+  while (Value source = reshapeSource(value))
+    value = source;
+  return value;
+}
+
+Value mlir::dsc::viewOfRank(Value value, int64_t rank) {
+  for (; value; value = reshapeSource(value))
+    if (cast<RankedTensorType>(value.getType()).getRank() == rank)
+      return value;
+  return Value();
+}
+
+bool mlir::dsc::isCopy(linalg::GenericOp op) {
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  return op.getNumDpsInputs() == 1 && body.getOperations().size() == 1 &&
+         yield.getNumOperands() == 1 &&
+         yield.getOperand(0) == body.getArgument(0);
+}

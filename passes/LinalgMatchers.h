@@ -38,6 +38,9 @@ template <typename... OpTys> bool bodyIs(linalg::GenericOp op) {
 /// factor once, in any order and association (a contraction, possibly with
 /// scale factors).
 bool isMultiplyAccumulate(linalg::GenericOp op);
+/// Whether the body is exactly `yield(in0)`: a copy (a transpose or a
+/// broadcast, by its indexing maps).
+bool isCopy(linalg::GenericOp op);
 /// Whether the body is exactly `yield(in0 * in1)` (either order).
 bool isProduct(linalg::GenericOp op);
 /// Whether the body is exactly `yield(in0 + out)` (either order): a sum.
@@ -60,6 +63,16 @@ struct Dequantized {
 };
 /// The dequantization computing `value`, if it is one.
 std::optional<Dequantized> matchDequantize(Value value);
+
+/// The tensor a shape-only op (tensor.reshape, expand_shape,
+/// collapse_shape: row-major reinterpretations) defining `value` reads, or
+/// null.
+Value reshapeSource(Value value);
+/// `value` with shape-only ops looked through.
+Value throughReshapes(Value value);
+/// The first view of `value` of rank `rank` through shape-only ops, or
+/// null.
+Value viewOfRank(Value value, int64_t rank);
 
 } // namespace mlir::dsc
 

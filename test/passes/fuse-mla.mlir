@@ -25,6 +25,18 @@
 // RUN: dsc-opt %S/../dialect/ops.mlir --split-input-file --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=NONE
 // NONE: remark: fusion report: weights: mla: no attention
 
+// Latent attention as torch.onnx.export writes it (the exported tiny-v3:
+// [batch, heads, seq] layout, keys assembled by scatters, an additive mask
+// from the graph) is found but not matched yet (after dsc-fuse-elementwise
+// made its latent norm a dsc.rms_norm): the report says so, once
+// per layer, rather than "no attention". Plain multi-head attention
+// (tiny-lm: values not decompressed from a latent) is no candidate.
+// RUN: dsc-compile %fixtures/onnx/tiny-v3/model.onnx --emit import -o - --quiet | dsc-opt --dsc-fuse-elementwise=chains=true --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXPORTED
+// EXPORTED-COUNT-3: remark: fusion report: forward: mla: not fused: attention in the exporter's [batch, heads, seq] layout
+// EXPORTED-NOT: remark
+// RUN: dsc-compile %S/../e2e/Inputs/onnx/tiny-lm-opset18.onnx --emit import -o - --quiet | dsc-opt --dsc-fuse-elementwise=chains=true --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXPORTED-MHA
+// EXPORTED-MHA: remark: fusion report: forward: mla: no attention
+
 // A bad form is an error.
 // RUN: not dsc-opt %S/Inputs/tiny-v3-import.mlir --dsc-fuse-mla=form=fast -o /dev/null 2>&1 | FileCheck %s --check-prefix=FORM
 // FORM: error: dsc-fuse-mla: form must be auto, naive or absorbed, not 'fast'
