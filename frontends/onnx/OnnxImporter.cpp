@@ -145,6 +145,10 @@ private:
   /// expand_shape/collapse_shape where the sizes group, else tensor.reshape.
   Value reshape(Value v, ArrayRef<OpFoldResult> target);
   OpFoldResult arith(OpFoldResult a, OpFoldResult c, char op);
+  /// When element q of `indices` (row-major) is start + q for a constant
+  /// start: that start. Looks through shape-only views and unit-stride
+  /// slices of a vector made by Range.
+  std::optional<int64_t> contiguousStart(Value indices);
 
   //===--- nodes ----------------------------------------------------------===//
 
@@ -178,6 +182,9 @@ private:
   Location loc;
   llvm::StringMap<Value> values;
   llvm::StringMap<Known> knowns;
+  /// Range results with a constant start and step 1: element i is
+  /// start + i. A scatter through such indices is a slice insertion.
+  DenseMap<Value, int64_t> rangeStarts;
   /// Set by the building blocks when operand shapes cannot agree; the node
   /// being converted fails with it.
   std::string shapeError;
@@ -624,6 +631,28 @@ Value Importer::reshape(Value v, ArrayRef<OpFoldResult> target) {
       b, loc, RankedTensorType::get({int64_t(dims.size())}, b.getIndexType()),
       dims);
   return tensor::ReshapeOp::create(b, loc, resultType, v, shapeTensor);
+}
+
+std::optional<int64_t> Importer::contiguousStart(Value indices) {
+  int64_t shift = 0;
+  for (Value v = indices; v;) {
+    if (auto it = rangeStarts.find(v); it != rangeStarts.end())
+      return it->second + shift;
+    if (auto expand = v.getDefiningOp<tensor::ExpandShapeOp>()) {
+      v = expand.getSrc();
+    } else if (auto collapse = v.getDefiningOp<tensor::CollapseShapeOp>()) {
+      v = collapse.getSrc();
+    } else if (auto slice = v.getDefiningOp<tensor::ExtractSliceOp>();
+               slice && slice.getSourceType().getRank() == 1 &&
+               slice.hasUnitStride() &&
+               !ShapedType::isDynamic(slice.getStaticOffsets()[0])) {
+      shift += slice.getStaticOffsets()[0];
+      v = slice.getSource();
+    } else {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
 }
 
 OpFoldResult Importer::arith(OpFoldResult x, OpFoldResult y, char op) {
@@ -1539,19 +1568,20 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
           arith::MaxSIOp::create(b, loc, index(count), index(b.getIndexAttr(0)))
               .getResult();
     Value first = index(start);
-    setTensor(out(0),
-              generic({}, {count}, b.getI64Type(), {},
-                      [&](OpBuilder &nb, Location l, ValueRange) {
-                        Value i = linalg::IndexOp::create(nb, l, 0);
-                        Value v = arith::AddIOp::create(
-                            nb, l, first,
-                            arith::MulIOp::create(
-                                nb, l, i,
-                                arith::ConstantIndexOp::create(nb, l, *step)));
-                        return arith::IndexCastOp::create(nb, l,
-                                                          nb.getI64Type(), v)
-                            .getResult();
-                      }));
+    Value range = generic(
+        {}, {count}, b.getI64Type(), {},
+        [&](OpBuilder &nb, Location l, ValueRange) {
+          Value i = linalg::IndexOp::create(nb, l, 0);
+          Value v = arith::AddIOp::create(
+              nb, l, first,
+              arith::MulIOp::create(
+                  nb, l, i, arith::ConstantIndexOp::create(nb, l, *step)));
+          return arith::IndexCastOp::create(nb, l, nb.getI64Type(), v)
+              .getResult();
+        });
+    if (std::optional<int64_t> c = constant(start); c && *step == 1)
+      rangeStarts[range] = *c;
+    setTensor(out(0), range);
     return absl::OkStatus();
   }
   if (op == "Trilu") {
@@ -1825,6 +1855,25 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
     if (r == kDyn || r < 1 || r > rank)
       return fail(node, "the index tuple length must be static and at most "
                         "the data's rank");
+    // Indices [n, 1] that are start, start + 1, ... (an exporter's spelling
+    // of a concatenation into a buffer): the updates are a slice of the
+    // result, at `start` along the first dimension.
+    auto ut = typeOf(updates);
+    if (!add && r == 1 && lead == 1 && !it.isDynamicDim(0) &&
+        ut.getRank() == rank && ut.getDimSize(0) == it.getDimSize(0)) {
+      std::optional<int64_t> start = contiguousStart(idx);
+      int64_t extent = typeOf(data).getDimSize(0);
+      if (start && *start >= 0 &&
+          (extent == kDyn || *start + it.getDimSize(0) <= extent)) {
+        SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+        offsets[0] = b.getIndexAttr(*start);
+        setTensor(out(0),
+                  tensor::InsertSliceOp::create(
+                      b, loc, updates, data, offsets, sizes(updates),
+                      SmallVector<OpFoldResult>(rank, b.getIndexAttr(1))));
+        return absl::OkStatus();
+      }
+    }
     // Loops: the output's, then the update index q (reductions).
     int64_t loops = rank + lead;
     SmallVector<AffineExpr> updExprs, idxExprs;

@@ -14,6 +14,9 @@ residual adds, and an output head. opset 13 passes reduction axes and
 Unsqueeze/Squeeze axes as attributes or inputs as that opset does; opset 18
 as inputs throughout (what torch's dynamo exporter writes).
 
+scatter-nd.onnx: ScatterND at general indices and at a Range's (which the
+importer turns into a slice insertion).
+
 einsum-if.onnx: an Einsum output head and an If whose condition is a
 constant; if-dynamic.onnx: the same with a condition computed from the
 input (refused). bad-*.onnx and undefined-input.onnx: graphs the importer
@@ -162,6 +165,49 @@ def einsum_if(constant_condition=True):
     return model
 
 
+def scatter_nd():
+    """ScatterND twice on a [hidden, batch, seq] view of the embeddings:
+    at indices [[5], [2]] (a general scatter), then at Range(3, 5)
+    unsqueezed to [[3], [4]] (contiguous: imported as a slice insertion)."""
+    rng = np.random.default_rng(11)
+    embed = numpy_helper.from_array(rng.standard_normal((V, 8)).astype(np.float32), "embed")
+    head = numpy_helper.from_array(rng.standard_normal((8, V)).astype(np.float32), "head")
+    const = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)
+    inits = [embed, head, const("idx", [[5], [2]]), const("start", 3), const("limit", 5),
+             const("one", 1), const("lo", [0]), const("hi", [2]), const("axis0", [0]),
+             const("unsq", [1]), numpy_helper.from_array(np.array(2.0, np.float32), "two")]
+    nodes = [
+        helper.make_node("Gather", ["embed", "input_ids"], ["h"], name="embed"),
+        helper.make_node("Transpose", ["h"], ["t"], name="to_hbs", perm=[2, 0, 1]),
+        helper.make_node("Slice", ["t", "lo", "hi", "axis0"], ["rows"], name="rows"),
+        helper.make_node("Mul", ["rows", "two"], ["upd"], name="double"),
+        helper.make_node("ScatterND", ["t", "idx", "upd"], ["s1"], name="scatter_general"),
+        helper.make_node("Range", ["start", "limit", "one"], ["r"], name="range"),
+        helper.make_node("Unsqueeze", ["r", "unsq"], ["ri"], name="range_column"),
+        helper.make_node("Neg", ["rows"], ["neg"], name="negate"),
+        helper.make_node("ScatterND", ["s1", "ri", "neg"], ["s2"], name="scatter_range"),
+        helper.make_node("Transpose", ["s2"], ["back"], name="to_bsh", perm=[1, 2, 0]),
+        helper.make_node("MatMul", ["back", "head"], ["logits"], name="head"),
+    ]
+    graph = helper.make_graph(
+        nodes, "scatter_nd",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", V])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def write_scatter_nd(out, tokens):
+    path = os.path.join(out, "scatter-nd.onnx")
+    onnx.save(scatter_nd(), path)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (logits,) = session.run(None, {"input_ids": tokens})
+    np.save(os.path.join(out, "scatter-nd.logits.npy"), logits.astype(np.float32))
+
+
 def broken():
     """Valid protobufs whose graphs cannot be converted, one way each: the
     importer's errors name the node."""
@@ -226,6 +272,7 @@ def main():
     (logits,) = session.run(None, {"input_ids": tokens})
     np.save(os.path.join(out, "einsum-if.logits.npy"), logits.astype(np.float32))
     onnx.save(einsum_if(constant_condition=False), os.path.join(out, "if-dynamic.onnx"))
+    write_scatter_nd(out, tokens)
     for name, model in broken().items():
         onnx.save(model, os.path.join(out, name))
 
