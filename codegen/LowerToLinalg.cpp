@@ -535,7 +535,8 @@ struct LowerGate : OpRewritePattern<GateOp> {
 /// with kv_b dequantized first when it is FP8.
 template <typename Op>
 Value absorbedAttention(TensorMath &m, Op op, Value latentKeys, Value ropeKeys,
-                        Value past, const AttentionLayout &layout = {}) {
+                        Value past, const AttentionLayout &layout = {},
+                        Value mask = {}) {
   Value kvb = op.getKvB();
   if (Value scales = op.getScales())
     kvb = dequantize(m, kvb, scales, *op.getBlockSize());
@@ -544,7 +545,7 @@ Value absorbedAttention(TensorMath &m, Op op, Value latentKeys, Value ropeKeys,
                                op.getType().getDimSize(3));
   return m.absorbedAttention(op.getQNope(), op.getQPe(), latentKeys, ropeKeys,
                              wUK, wUV, op.getScale().convertToDouble(), past,
-                             layout);
+                             layout, mask);
 }
 
 /// How dsc.mla computes its attention (TensorMath.h): every query reads
@@ -581,10 +582,10 @@ struct LowerMla : OpRewritePattern<MlaOp> {
       result = m.causalAttention(
           op.getQNope(), m.sliceLast(perHead, 0, dn), op.getQPe(), op.getKPe(),
           m.sliceLast(perHead, dn, dv), op.getScale().convertToDouble(),
-          Value(), layout);
+          Value(), layout, op.getMask());
     } else {
       result = absorbedAttention(m, op, op.getLatent(), op.getKPe(), Value(),
-                                 layout);
+                                 layout, op.getMask());
     }
     rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
     return success();

@@ -6,6 +6,8 @@
 #include "passes/FusionDriver.h"
 #include "passes/LinalgMatchers.h"
 
+#include "dialects/dsc/TensorMath.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -130,18 +132,6 @@ struct FuseNaiveMla : OpRewritePattern<linalg::GenericOp> {
     // out[b, i, h, e] = sum_j p[b, h, i, j] * v[b, j, h, e]
     if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
       return rewriter.notifyMatchFailure(op, kNotACandidate);
-    if (hasStructure(op, 5, {{0, 1, 2, 4}, {0, 1, 4, 3}, {0, 1, 2, 3}}, {4}) &&
-        isMultiplyAccumulate(op) && isDecompressedValue(op.getDpsInputs()[1]))
-      // out[b, h, i, e] = sum_j p[b, h, i, j] * v[b, h, j, e] over values
-      // decompressed from a latent: latent attention as exporters write it
-      // (torch.onnx.export of transformers' eager attention), with the keys
-      // assembled by scatters and transposes and an additive mask computed
-      // in the graph, which this pass does not take apart yet. Said, so
-      // that the fusion report shows the miss.
-      return rewriter.notifyMatchFailure(
-          op, "attention in the exporter's [batch, heads, seq] layout (keys "
-              "assembled by scatters, an additive mask from the graph) is "
-              "not matched yet");
     if (!hasStructure(op, 5, {{0, 2, 1, 4}, {0, 4, 2, 3}, {0, 1, 2, 3}}, {4}))
       return rewriter.notifyMatchFailure(op, kNotACandidate);
     if (!isZeroFilled(op.getDpsInits()[0]) ||
@@ -186,7 +176,7 @@ struct FuseNaiveMla : OpRewritePattern<linalg::GenericOp> {
     int64_t c = cast<ShapedType>(latent.getType()).getShape().back();
     auto mla = MlaOp::create(
         rewriter, op.getLoc(), op.getResultTypes()[0], qNope, qPe, latent, kPe,
-        kvb.getWeight(), kvb.getScales(),
+        kvb.getWeight(), kvb.getScales(), /*mask=*/Value(),
         rewriter.getF64FloatAttr(chain->scale),
         MlaFormAttr::get(rewriter.getContext(), chooseForm(form, dn, dv, c)),
         kvb.getBlockSizeAttr());
@@ -287,10 +277,221 @@ struct FuseAbsorbedMla : OpRewritePattern<linalg::GenericOp> {
     int64_t c = latentType.getShape().back();
     auto mla = MlaOp::create(
         rewriter, op.getLoc(), op.getResultTypes()[0], qNope, qPe, latent, kPe,
-        kvb, Value(), rewriter.getF64FloatAttr(chain->scale),
+        kvb, /*scales=*/Value(), /*mask=*/Value(),
+        rewriter.getF64FloatAttr(chain->scale),
         MlaFormAttr::get(rewriter.getContext(), chooseForm(form, dn, dv, c)),
         DenseI64ArrayAttr());
     rewriter.replaceOp(op, mla.getResult());
+    return success();
+  }
+
+  std::string form;
+};
+
+//===----------------------------------------------------------------------===//
+// Latent attention as exporters write it
+//===----------------------------------------------------------------------===//
+
+/// The source of `v` when a copy generic with input map `(d0..d3) ->
+/// exprs` (and an identity output map) makes it: a transpose or broadcast.
+Value copySource(Value v, ArrayRef<AffineExpr> exprs) {
+  linalg::GenericOp copy = definingGeneric(v, 1);
+  if (!copy || !isCopy(copy) || copy.getNumLoops() != exprs.size())
+    return Value();
+  SmallVector<AffineMap> maps = copy.getIndexingMapsArray();
+  MLIRContext *ctx = v.getContext();
+  if (maps[0] != AffineMap::get(exprs.size(), 0, exprs, ctx) ||
+      !maps[1].isIdentity())
+    return Value();
+  return copy.getDpsInputs()[0];
+}
+
+/// `v` = `b` inserted at `split` along `dim` into `a` inserted at 0 (into
+/// anything): a concatenation of `a` and `b`, the way a frontend writes
+/// torch.cat. Returns (a, b, split).
+std::optional<std::tuple<Value, Value, int64_t>> matchConcat(Value v,
+                                                             unsigned dim) {
+  auto second = v.getDefiningOp<tensor::InsertSliceOp>();
+  // An identity copy between the two (an exporter's no-op Expand) is
+  // looked through.
+  Value dest = second ? second.getDest() : Value();
+  while (dest) {
+    linalg::GenericOp copy = definingGeneric(dest, 1);
+    if (!copy || !isCopy(copy) ||
+        !llvm::all_of(copy.getIndexingMapsArray(),
+                      [](AffineMap map) { return map.isIdentity(); }))
+      break;
+    dest = copy.getDpsInputs()[0];
+  }
+  auto first = dest ? dest.getDefiningOp<tensor::InsertSliceOp>()
+                    : tensor::InsertSliceOp();
+  if (!first || !first.hasUnitStride() || !second.hasUnitStride())
+    return std::nullopt;
+  ArrayRef<int64_t> o1 = first.getStaticOffsets(),
+                    o2 = second.getStaticOffsets();
+  for (unsigned d = 0; d < o1.size(); ++d)
+    if (o1[d] != 0 || (d != dim && o2[d] != 0))
+      return std::nullopt;
+  auto type = cast<RankedTensorType>(v.getType());
+  int64_t split = first.getSourceType().getDimSize(dim);
+  if (ShapedType::isDynamic(split) || o2[dim] != split ||
+      type.isDynamicDim(dim) ||
+      split + second.getSourceType().getDimSize(dim) != type.getDimSize(dim))
+    return std::nullopt;
+  return std::make_tuple(first.getSource(), second.getSource(), split);
+}
+
+/// torch.onnx.export of transformers' eager DeepSeek attention, after
+/// import: [batch, heads, seq] layout throughout,
+///   q = cat(q_nope, rope(q_pe))                      [B, H, S, dn + dr]
+///   k = cat(k_nope, broadcast(rope(k_pe)))           via a [dn + dr, H, S,
+///       B] buffer (the ScatterNDs) transposed back
+///   scores = q . k^T, scaled, plus the graph's mask  [B, 1, S, S]
+///   out = softmax(scores) . v                        [B, H, S, dv]
+/// with k_nope and v the two halves of kv_b applied to the normalized
+/// latent (its weight stored transposed, [C, H * (dn + dv)]). Rewritten to
+/// dsc.mla with the mask; the result transposed back to [B, H, S, dv].
+struct FuseExportedMla : OpRewritePattern<linalg::GenericOp> {
+  FuseExportedMla(MLIRContext *ctx, StringRef form)
+      : OpRewritePattern(ctx, /*benefit=*/2), form(form) {}
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    // out[b, h, i, e] = sum_j p[b, h, i, j] * v[b, h, j, e]
+    if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+        !hasStructure(op, 5, {{0, 1, 2, 4}, {0, 1, 4, 3}, {0, 1, 2, 3}}, {4}) ||
+        !isMultiplyAccumulate(op) || !isZeroFilled(op.getDpsInits()[0]) ||
+        !isDecompressedValue(op.getDpsInputs()[1]))
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+    MLIRContext *ctx = getContext();
+    AffineExpr d0, d1, d2, d3;
+    bindDims(ctx, d0, d1, d2, d3);
+    AffineExpr zero = getAffineConstantExpr(0, ctx);
+
+    // Values: v = kvT[..., dn : dn + dv], kvT[b, h, s, :] = kv[b, s, h, :],
+    // kv = view of latent . W.
+    auto [kvT, dn, dv] = *matchSliceLast(op.getDpsInputs()[1]);
+    Value kv = copySource(kvT, {d0, d2, d1, d3});
+    auto kvView = kv ? kv.getDefiningOp<tensor::ExpandShapeOp>()
+                     : tensor::ExpandShapeOp();
+    linalg::GenericOp linear =
+        kvView ? definingGeneric(throughReshapes(kvView.getSrc()), 2)
+               : linalg::GenericOp();
+    Value weight = linear ? linear.getDpsInputs()[1] : Value();
+    auto weightType =
+        weight ? dyn_cast<RankedTensorType>(weight.getType()) : nullptr;
+    auto latent = linear ? throughReshapes(linear.getDpsInputs()[0])
+                               .getDefiningOp<RmsNormOp>()
+                         : RmsNormOp();
+    if (!kv || !kvView || !weightType || weightType.getRank() != 2 || !latent ||
+        cast<RankedTensorType>(kv.getType()).getDimSize(3) != dn + dv ||
+        weightType.getDimSize(1) !=
+            cast<RankedTensorType>(kv.getType()).getDimSize(2) * (dn + dv))
+      return rewriter.notifyMatchFailure(
+          op, "values are not the second half of a per-head view of the "
+              "latent times a [C, H * (dn + dv)] weight");
+
+    // Softmax: exps / sum(exps), exps = exp(masked - max(masked)).
+    linalg::GenericOp normalize = definingGeneric(op.getDpsInputs()[0], 2);
+    linalg::GenericOp exps =
+        normalize ? definingGeneric(normalize.getDpsInputs()[0], 2)
+                  : linalg::GenericOp();
+    if (!normalize || !bodyHas<arith::DivFOp>(normalize) || !exps ||
+        !bodyIs<arith::SubFOp, math::ExpOp>(exps))
+      return rewriter.notifyMatchFailure(op, "probabilities are not a softmax");
+    // masked[b, h, i, j] = scores * scale + mask[b, 0, i, j]
+    linalg::GenericOp masked = definingGeneric(exps.getDpsInputs()[0], 2);
+    std::optional<double> scale;
+    if (masked && bodyIs<arith::MulFOp, arith::AddFOp>(masked) &&
+        masked.getIndexingMapsArray()[1] ==
+            AffineMap::get(4, 0, {d0, zero, d2, d3}, ctx))
+      for (arith::MulFOp mul :
+           masked.getRegion().front().getOps<arith::MulFOp>())
+        if (auto cst = mul.getRhs().getDefiningOp<arith::ConstantOp>())
+          if (auto value = dyn_cast<FloatAttr>(cst.getValue()))
+            scale = value.getValueAsDouble();
+    if (!scale || !(*scale > 0.0))
+      return rewriter.notifyMatchFailure(
+          op, "scores are not scaled and masked by a [batch, 1, seq, seq] "
+              "mask");
+    Value mask = masked.getDpsInputs()[1];
+
+    // scores[b, h, i, j] = sum_k q[b, h, i, k] * kT[b, h, k, j]
+    linalg::GenericOp scores = definingGeneric(masked.getDpsInputs()[0], 2);
+    if (!scores ||
+        !hasStructure(scores, 5, {{0, 1, 2, 4}, {0, 1, 4, 3}, {0, 1, 2, 3}},
+                      {4}) ||
+        !isMultiplyAccumulate(scores) || !isZeroFilled(scores.getDpsInits()[0]))
+      return rewriter.notifyMatchFailure(op, "no query-key product");
+    auto q = matchConcat(scores.getDpsInputs()[0], 3);
+    Value qNopeT = q ? std::get<0>(*q) : Value();
+    auto qNopeSlice = qNopeT ? matchSliceLast(qNopeT) : std::nullopt;
+    Value qHeads = qNopeSlice
+                       ? copySource(std::get<0>(*qNopeSlice), {d0, d2, d1, d3})
+                       : Value();
+    if (!q || !qNopeSlice || !qHeads || std::get<1>(*qNopeSlice) != 0 ||
+        std::get<2>(*q) != dn)
+      return rewriter.notifyMatchFailure(
+          op, "queries are not the no-rope half of a per-head view and a "
+              "rope part, concatenated");
+    Value qRopeT = std::get<1>(*q);
+    int64_t dr = cast<RankedTensorType>(qRopeT.getType()).getDimSize(3);
+
+    // kT[b, h, k, j] = buf[k, h, j, b], buf = cat(kNopeT, kRopeT) along k,
+    // kNopeT[k, h, j, b] = kvT[b, h, j, k] (k < dn),
+    // kRopeT[r, h, j, b] = kPe[b, 0, j, r] (broadcast over the heads).
+    Value buffer = copySource(scores.getDpsInputs()[1], {d2, d1, d3, d0});
+    auto k = buffer ? matchConcat(buffer, 0) : std::nullopt;
+    Value kNope = k ? copySource(std::get<0>(*k), {d3, d1, d2, d0}) : Value();
+    auto kNopeSlice = kNope ? matchSliceLast(kNope) : std::nullopt;
+    Value kPe = k ? copySource(std::get<1>(*k), {d3, zero, d2, d0}) : Value();
+    if (!k || !kNopeSlice || std::get<0>(*kNopeSlice) != kvT ||
+        std::get<1>(*kNopeSlice) != 0 || std::get<2>(*kNopeSlice) != dn ||
+        std::get<2>(*k) != dn || !kPe ||
+        cast<RankedTensorType>(kPe.getType()).getDimSize(3) != dr)
+      return rewriter.notifyMatchFailure(
+          op, "keys are not the no-rope half of the same decompression and "
+              "a rope key shared by all heads, concatenated");
+
+    // dsc.mla's operands, in its [batch, seq, heads] layout.
+    Location loc = op.getLoc();
+    TensorMath m(rewriter, loc);
+    auto copyTo = [&](Value x, SmallVector<OpFoldResult> sizes,
+                      ArrayRef<unsigned> readMap) {
+      Type elt = cast<RankedTensorType>(x.getType()).getElementType();
+      SmallVector<unsigned> all;
+      for (unsigned d = 0; d < sizes.size(); ++d)
+        all.push_back(d);
+      return m.generic(x, m.empty(sizes, elt), sizes.size(),
+                       {SmallVector<unsigned>(readMap), all}, {},
+                       [](OpBuilder &nb, Location l, ValueRange a) {
+                         linalg::YieldOp::create(nb, l, a[0]);
+                       })[0];
+    };
+    Value qNope = m.sliceLast(qHeads, 0, dn);
+    SmallVector<OpFoldResult> qs = m.sizes(qRopeT);
+    Value qPe = copyTo(qRopeT, {qs[0], qs[2], qs[1], qs[3]}, {0, 2, 1, 3});
+    Value kPeRows = tensor::CollapseShapeOp::create(
+        rewriter, loc, kPe,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}});
+    SmallVector<OpFoldResult> ws = m.sizes(weight);
+    Value kvb = copyTo(weight, {ws[1], ws[0]}, {1, 0});
+    Value normed = latent.getResult();
+    int64_t c = cast<RankedTensorType>(normed.getType()).getDimSize(2);
+    auto resultType = RankedTensorType::get(
+        {ShapedType::kDynamic, ShapedType::kDynamic,
+         cast<RankedTensorType>(qHeads.getType()).getDimSize(2), dv},
+        rewriter.getF32Type());
+    auto mla = MlaOp::create(
+        rewriter, loc, resultType, qNope, qPe, normed, kPeRows, kvb,
+        /*scales=*/Value(), mask, rewriter.getF64FloatAttr(*scale),
+        MlaFormAttr::get(ctx, chooseForm(form, dn, dv, c)),
+        DenseI64ArrayAttr());
+    // Back to [batch, heads, seq, dv] for the graph's users.
+    SmallVector<OpFoldResult> os = m.sizes(op.getResult(0));
+    Value out = copyTo(mla.getResult(), os, {0, 2, 1, 3});
+    rewriter.replaceOp(
+        op, tensor::CastOp::create(rewriter, loc, op.getResultTypes()[0], out));
     return success();
   }
 
@@ -308,7 +509,8 @@ struct DscFuseMlaPass : mlir::dsc::impl::DscFuseMlaBase<DscFuseMlaPass> {
       return signalPassFailure();
     }
     RewritePatternSet set(&getContext());
-    set.add<FuseNaiveMla, FuseAbsorbedMla>(&getContext(), form);
+    set.add<FuseNaiveMla, FuseAbsorbedMla, FuseExportedMla>(&getContext(),
+                                                            form);
     FrozenRewritePatternSet patterns(std::move(set));
     FusionSpec spec{"mla", "no attention", kNotACandidate, countOps<MlaOp>};
     FailureOr<unsigned> fused =

@@ -131,6 +131,18 @@ private:
 };
 
 FailureOr<int64_t> DscKvCachePass::analyze(func::FuncOp forward) {
+  // A mask the graph computed says nothing about tokens to come.
+  MlaOp masked;
+  getOperation().walk([&](MlaOp op) {
+    if (op.getMask() && !masked)
+      masked = op;
+  });
+  if (masked) {
+    masked.emitWarning("dsc-kv-cache: latent attention masked by the graph "
+                       "(not causal by construction) cannot attend over a "
+                       "cache; the artifact gets no KV-cache entry points");
+    return 0;
+  }
   if (!mlaOpsOf(forward).empty()) {
     forward.emitError("dsc-kv-cache: latent attention directly in @forward; "
                       "it must be in layer functions");

@@ -169,7 +169,8 @@ def DscKvCache : Pass<"dsc-kv-cache", "ModuleOp"> {
     `past` and its first layer index), so deduplicated layers stay shared.
 
     Every call in `@forward` must reach latent attention through a layer
-    function holding fused `dsc.mla` ops at its top level. A model without
+    function holding fused `dsc.mla` ops at its top level. Attention with a
+    mask from the graph (an exported graph's) gets a warning and no cache. A model without
     fused attention is left unchanged (generation then recomputes); one
     where only some layers fused gets a warning naming the first that did
     not, and is left unchanged too.

@@ -428,7 +428,20 @@ template <typename Op> static LogicalResult verifyLatentAttention(Op op) {
   return success();
 }
 
-LogicalResult MlaOp::verify() { return verifyLatentAttention(*this); }
+LogicalResult MlaOp::verify() {
+  if (failed(verifyLatentAttention(*this)))
+    return failure();
+  if (Value mask = getMask()) {
+    auto type = cast<RankedTensorType>(mask.getType());
+    auto q = getQNope().getType();
+    if (type.getRank() != 4 || type.getDimSize(1) != 1 ||
+        !sizesAgree(type.getDimSize(0), q.getDimSize(0)) ||
+        !sizesAgree(type.getDimSize(2), q.getDimSize(1)) ||
+        !sizesAgree(type.getDimSize(3), q.getDimSize(1)))
+      return emitOpError("mask must be [batch, 1, seq, seq]");
+  }
+  return success();
+}
 
 //===----------------------------------------------------------------------===//
 // MlaDecodeOp

@@ -238,8 +238,8 @@ def Dsc_GateOp : Dsc_Op<"gate", [Pure]> {
 // MlaOp
 //===----------------------------------------------------------------------===//
 
-def Dsc_MlaOp : Dsc_Op<"mla", [Pure]> {
-  let summary = "multi-head latent attention (causal)";
+def Dsc_MlaOp : Dsc_Op<"mla", [Pure, AttrSizedOperandSegments]> {
+  let summary = "multi-head latent attention (causal, or masked by the graph)";
   let description = [{
     DeepSeek's attention from its compressed form. With H heads, per-head
     no-rope width dn, rope width dr, value width dv and latent width C:
@@ -252,6 +252,11 @@ def Dsc_MlaOp : Dsc_Op<"mla", [Pure]> {
     `result[b, i, h] = sum_{j <= i} p[b, h, i, j] * W_UV[h] latent[b, j]`
     with `p = softmax_j(scale * (q_nope[b, i, h] . W_UK[h] latent[b, j] +
     q_pe[b, i, h] . k_pe[b, j]))`, [B, S, H, dv].
+
+    With `mask` [B, 1, S, S] (f32, shared by the heads), the mask is the
+    graph's: it is added to the scaled scores in place of the causal one,
+    and j runs over all S keys (attention as an exported graph spells it,
+    its mask computed from the input). Such attention has no KV cache.
 
     `form` chooses the computation. `naive` decompresses k_nope and v per
     head (2 S C H (dn + dv) FLOPs) then attends over width dn + dr + dv;
@@ -273,12 +278,13 @@ def Dsc_MlaOp : Dsc_Op<"mla", [Pure]> {
                        Dsc_FloatTensor:$latent, Dsc_FloatTensor:$k_pe,
                        RankedTensorOf<[F32, BF16, F16, F8E4M3FN]>:$kv_b,
                        Optional<RankedTensorOf<[F32]>>:$scales,
+                       Optional<RankedTensorOf<[F32]>>:$mask,
                        F64Attr:$scale, Dsc_MlaFormAttr:$form,
                        OptionalAttr<DenseI64ArrayAttr>:$block_size);
   let results = (outs Dsc_FloatTensor:$result);
   let assemblyFormat = [{
     $q_nope `,` $q_pe `,` $latent `,` $k_pe `,` $kv_b (`scales` $scales^)?
-    attr-dict `:` functional-type(operands, results)
+    (`mask` $mask^)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

@@ -259,7 +259,7 @@ bool isPerHead(Value t) {
 
 Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
                                   Value v, double scale, Value past,
-                                  const AttentionLayout &layout) {
+                                  const AttentionLayout &layout, Value mask) {
   if (layout.transposeKeys) {
     // k[b, j, h, d] -> kT[b, h, d, j] (loops b, h, d, j), or k[b, j, d]
     // -> kT[b, d, j] (loops b, d, j).
@@ -278,9 +278,10 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
     kA = transpose(kA);
     kB = transpose(kB);
   }
-  if (!layout.queryBlock || past)
+  // A mask from the graph may show any key to any query: no blocks.
+  if (!layout.queryBlock || past || mask)
     return attentionRows(qA, kA, qB, kB, v, scale, past, Value(),
-                         layout.transposeKeys);
+                         layout.transposeKeys, mask);
 
   // Blocks of queries [start, start + rows), each over keys [0, start +
   // rows): the keys past a block's last query are masked for all its rows.
@@ -318,7 +319,7 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
 
 Value TensorMath::attentionRows(Value qA, Value kA, Value qB, Value kB, Value v,
                                 double scale, Value past, Value firstQuery,
-                                bool keysTransposed) {
+                                bool keysTransposed, Value mask) {
   Type f32 = b.getF32Type();
   SmallVector<OpFoldResult> qs = sizes(qA);
   auto multiplyAdd = [](OpBuilder &nb, Location l, ValueRange a) {
@@ -343,30 +344,47 @@ Value TensorMath::attentionRows(Value qA, Value kA, Value qB, Value kB, Value v,
     scores = generic({q, k}, scores, 5, {{0, 2, 1, 4}, kMap, {0, 1, 2, 3}}, {4},
                      multiplyAdd)[0];
   }
-  // Scale, and mask the future: position j > i is not visible from i.
-  Value masked = map(scores, f32, [&](OpBuilder &nb, Location l, ValueRange a) {
-    TensorMath s(nb, l);
-    Value i = linalg::IndexOp::create(nb, l, 2);
-    Value j = linalg::IndexOp::create(nb, l, 3);
-    if (firstQuery)
-      i = arith::AddIOp::create(nb, l, i, firstQuery);
-    if (past) {
-      // Query i is at position past[b] + i.
-      Value seen = tensor::ExtractOp::create(
-          nb, l, past, ValueRange{linalg::IndexOp::create(nb, l, 0)});
-      i = arith::AddIOp::create(
-          nb, l, i, arith::IndexCastOp::create(nb, l, nb.getIndexType(), seen));
-    }
-    Value future =
-        arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, j, i);
-    Value scaled = arith::MulFOp::create(nb, l, a[0], s.f32(scale));
-    linalg::YieldOp::create(
-        nb, l,
-        arith::SelectOp::create(nb, l, future,
-                                s.f32(-std::numeric_limits<double>::infinity()),
-                                scaled)
-            .getResult());
-  });
+  Value masked;
+  if (mask) {
+    // Scale, and add the graph's mask [b, 0, i, j].
+    Value rows = tensor::CollapseShapeOp::create(
+        b, loc, mask, SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}});
+    masked = generic(
+        {scores, rows}, empty(sizes(scores), f32), 4,
+        {{0, 1, 2, 3}, {0, 2, 3}, {0, 1, 2, 3}}, {},
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          TensorMath s(nb, l);
+          Value scaled = arith::MulFOp::create(nb, l, a[0], s.f32(scale));
+          linalg::YieldOp::create(
+              nb, l, arith::AddFOp::create(nb, l, scaled, a[1]).getResult());
+        })[0];
+  } else {
+    // Scale, and mask the future: position j > i is not visible from i.
+    masked = map(scores, f32, [&](OpBuilder &nb, Location l, ValueRange a) {
+      TensorMath s(nb, l);
+      Value i = linalg::IndexOp::create(nb, l, 2);
+      Value j = linalg::IndexOp::create(nb, l, 3);
+      if (firstQuery)
+        i = arith::AddIOp::create(nb, l, i, firstQuery);
+      if (past) {
+        // Query i is at position past[b] + i.
+        Value seen = tensor::ExtractOp::create(
+            nb, l, past, ValueRange{linalg::IndexOp::create(nb, l, 0)});
+        i = arith::AddIOp::create(
+            nb, l, i,
+            arith::IndexCastOp::create(nb, l, nb.getIndexType(), seen));
+      }
+      Value future =
+          arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ugt, j, i);
+      Value scaled = arith::MulFOp::create(nb, l, a[0], s.f32(scale));
+      linalg::YieldOp::create(
+          nb, l,
+          arith::SelectOp::create(
+              nb, l, future, s.f32(-std::numeric_limits<double>::infinity()),
+              scaled)
+              .getResult());
+    });
+  }
   Value probs = softmaxLastDim(masked);
   // Loops (b, i, h, e, j): out[b, i, h, e] += p[b, h, i, j] * v[b, j, (h,) e]
   SmallVector<OpFoldResult> outSizes = {qs[0], qs[1], qs[2], sizes(v).back()};
@@ -510,7 +528,7 @@ std::pair<Value, Value> TensorMath::splitKvB(Value kvb, int64_t heads,
 Value TensorMath::absorbedAttention(Value qNope, Value qPe, Value latentKeys,
                                     Value ropeKeys, Value wUK, Value wUV,
                                     double scale, Value past,
-                                    const AttentionLayout &layout) {
+                                    const AttentionLayout &layout, Value mask) {
   Type f32 = b.getF32Type();
   auto wType = cast<RankedTensorType>(wUK.getType());
   int64_t c = wType.getDimSize(2);
@@ -527,7 +545,7 @@ Value TensorMath::absorbedAttention(Value qNope, Value qPe, Value latentKeys,
       {qNope, wUK}, filled({qs[0], qs[1], qs[2], b.getIndexAttr(c)}, f32, 0.0),
       5, {{0, 1, 2, 4}, {2, 4, 3}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
   Value outLatent = causalAttention(qLat, latentKeys, qPe, ropeKeys, latentKeys,
-                                    scale, past, layout);
+                                    scale, past, layout, mask);
   // Loops (b, s, h, v, c): out[b, s, h, v] += oLat[b, s, h, c] W_UV[h, v, c]
   return generic({outLatent, wUV},
                  filled({qs[0], qs[1], qs[2], b.getIndexAttr(dv)}, f32, 0.0), 5,

@@ -85,10 +85,14 @@ public:
   /// `past[b] + i` and sees the keys at positions `0 .. past[b] + i`.
   /// Without it, keys and queries are the same positions.
   ///
+  /// With `mask` ([batch, 1, seq, seq] f32, shared by the heads), it is
+  /// added to the scaled scores in place of the causal mask (a mask the
+  /// graph computed); not with `past`.
+  ///
   /// `layout` changes how the same result is computed (AttentionLayout).
   Value causalAttention(Value qA, Value kA, Value qB, Value kB, Value v,
                         double scale, Value past = {},
-                        const AttentionLayout &layout = {});
+                        const AttentionLayout &layout = {}, Value mask = {});
   /// RMSNorm over the last dimension: `x * rsqrt(mean(x^2) + eps) * w`,
   /// computed in f32 (a sum-of-squares reduction, then one elementwise
   /// generic), the result in `x`'s element type.
@@ -114,11 +118,12 @@ public:
   /// queries (`qNope` [B, S, H, dn] to [B, S, H, C]), causal attention over
   /// the latent keys and values shared by all heads (`latentKeys` [B, T, C],
   /// with `qPe` . `ropeKeys` [B, T, dr] added to the scores), and W_UV
-  /// multiplied into the outputs: [B, S, H, dv]. `past` and `layout` as
-  /// for causalAttention.
+  /// multiplied into the outputs: [B, S, H, dv]. `past`, `layout` and
+  /// `mask` as for causalAttention.
   Value absorbedAttention(Value qNope, Value qPe, Value latentKeys,
                           Value ropeKeys, Value wUK, Value wUV, double scale,
-                          Value past = {}, const AttentionLayout &layout = {});
+                          Value past = {}, const AttentionLayout &layout = {},
+                          Value mask = {});
   /// Elementwise a + b of same-shaped tensors.
   Value add(Value lhs, Value rhs);
 
@@ -137,7 +142,7 @@ private:
   /// plus `past[b]`; the keys as `keysTransposed` says.
   Value attentionRows(Value qA, Value kA, Value qB, Value kB, Value v,
                       double scale, Value past, Value firstQuery,
-                      bool keysTransposed);
+                      bool keysTransposed, Value mask = {});
 
   OpBuilder &b;
   Location loc;

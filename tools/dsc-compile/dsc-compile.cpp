@@ -543,7 +543,9 @@ int main(int argc, char **argv) {
     graphOptions.fuse = !noFusion;
     graphOptions.report = true;
     graphOptions.mlaForm = mlaForm;
-    graphOptions.kvCache = !noKvCache;
+    // An ONNX graph is run as it is (forward over token ids): its
+    // attention's mask is the graph's, which no cache can extend.
+    graphOptions.kvCache = !noKvCache && !onnxModel;
     graphOptions.kvCacheType = kvCacheType;
     graphOptions.elementwiseChains = onnxModel != nullptr;
     mlir::dsc::buildGraphPipeline(pm, graphOptions);
