@@ -206,6 +206,25 @@ func.func @mla_naive(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: te
 
 // -----
 
+// With the graph's mask: no query blocks (the mask may show any key), and
+// the mask [b, 0, i, j] is added to the scaled scores instead of the causal
+// select.
+// CHECK-LABEL: func.func @mla_masked
+// CHECK-NOT: scf.for
+// CHECK: %[[ROWS:.*]] = tensor.collapse_shape %arg5 {{\[}}[0, 1], [2], [3]] : tensor<?x1x?x?xf32> into tensor<?x?x?xf32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[ROWS]] : tensor<?x4x?x?xf32>, tensor<?x?x?xf32>)
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: arith.mulf
+// CHECK-NEXT: arith.addf
+// CHECK-NOT: arith.cmpi ugt
+// CHECK: math.exp
+func.func @mla_masked(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf32>, %m: tensor<?x1x?x?xf32>) -> tensor<?x?x4x16xf32> {
+  %0 = dsc.mla %qn, %qp, %c, %kp, %w mask %m {scale = 0.25 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>, tensor<?x1x?x?xf32>) -> tensor<?x?x4x16xf32>
+  return %0 : tensor<?x?x4x16xf32>
+}
+
+// -----
+
 // Absorbed: W_UK into the queries ([B, S, H, C]), attention over the latent
 // shared by all heads, W_UV into the outputs; nothing is decompressed.
 // CHECK-LABEL: func.func @mla_absorbed

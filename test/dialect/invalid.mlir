@@ -480,6 +480,14 @@ func.func @mla_scale(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: te
 
 // -----
 
+func.func @mla_mask_shape(%qn: tensor<2x5x4x16xf32>, %qp: tensor<2x5x4x8xf32>, %c: tensor<2x5x32xf32>, %kp: tensor<2x5x8xf32>, %w: tensor<128x32xf32>, %m: tensor<2x4x5x5xf32>) -> tensor<2x5x4x16xf32> {
+  // expected-error @+1 {{mask must be [batch, 1, seq, seq]}}
+  %0 = dsc.mla %qn, %qp, %c, %kp, %w mask %m {scale = 0.25 : f64, form = #dsc<mla_form naive>} : (tensor<2x5x4x16xf32>, tensor<2x5x4x8xf32>, tensor<2x5x32xf32>, tensor<2x5x8xf32>, tensor<128x32xf32>, tensor<2x4x5x5xf32>) -> tensor<2x5x4x16xf32>
+  return %0 : tensor<2x5x4x16xf32>
+}
+
+// -----
+
 func.func @mla_scales_shape(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf8E4M3FN>, %s: tensor<1x1xf32>) -> tensor<?x?x4x16xf32> {
   // expected-error @+1 {{scales must have shape [8, 2]}}
   %0 = dsc.mla %qn, %qp, %c, %kp, %w scales %s {scale = 0.25 : f64, form = #dsc<mla_form naive>, block_size = array<i64: 16, 16>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf8E4M3FN>, tensor<1x1xf32>) -> tensor<?x?x4x16xf32>

@@ -106,6 +106,13 @@ func.func @mla(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?
   return %0, %1 : tensor<?x?x4x16xf32>, tensor<?x?x4x16xf32>
 }
 
+// CHECK-LABEL: func.func @mla_masked
+func.func @mla_masked(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf32>, %m: tensor<?x1x?x?xf32>) -> tensor<?x?x4x16xf32> {
+  // CHECK: dsc.mla %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} mask %{{.*}} {form = #dsc<mla_form naive>, scale = 2.500000e-01 : f64}
+  %0 = dsc.mla %qn, %qp, %c, %kp, %w mask %m {scale = 0.25 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>, tensor<?x1x?x?xf32>) -> tensor<?x?x4x16xf32>
+  return %0 : tensor<?x?x4x16xf32>
+}
+
 // CHECK-LABEL: func.func @mla_decode
 func.func @mla_decode(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: tensor<?x1x32xf32>, %kp: tensor<?x1x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xf32>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
   // CHECK: dsc.mla_decode %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} cache(%{{.*}}, %{{.*}}, %{{.*}}) {scale = 2.500000e-01 : f64}

@@ -25,15 +25,28 @@
 // RUN: dsc-opt %S/../dialect/ops.mlir --split-input-file --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=NONE
 // NONE: remark: fusion report: weights: mla: no attention
 
-// Latent attention as torch.onnx.export writes it (the exported tiny-v3:
-// [batch, heads, seq] layout, keys assembled by scatters, an additive mask
-// from the graph) is found but not matched yet (after dsc-fuse-elementwise
-// made its latent norm a dsc.rms_norm): the report says so, once
-// per layer, rather than "no attention". Plain multi-head attention
-// (tiny-lm: values not decompressed from a latent) is no candidate.
-// RUN: dsc-compile %fixtures/onnx/tiny-v3/model.onnx --emit import -o - --quiet | dsc-opt --dsc-fuse-elementwise=chains=true --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXPORTED
-// EXPORTED-COUNT-3: remark: fusion report: forward: mla: not fused: attention in the exporter's [batch, heads, seq] layout
-// EXPORTED-NOT: remark
+// Latent attention as torch.onnx.export writes it (the exported tiny-v3,
+// after dsc-fuse-elementwise made its latent norm a dsc.rms_norm):
+// [batch, heads, seq] layout, queries and keys concatenated from their
+// no-rope and rope parts (the keys through a transposed buffer), the
+// scores scaled plus a [batch, 1, seq, seq] mask computed in the graph,
+// kv_b stored transposed. Each layer becomes dsc.mla with that mask, and
+// the softmax scale the graph computed (with YaRN's mscale) is the one the
+// HF importer derives from config.json for the same model.
+// RUN: dsc-compile %fixtures/onnx/tiny-v3/model.onnx --emit import -o %t.exported.mlir --quiet
+// RUN: dsc-opt %t.exported.mlir --dsc-fuse-elementwise=chains=true -o %t.exported-norms.mlir
+// RUN: dsc-opt %t.exported-norms.mlir --dsc-fuse-mla=report=true --canonicalize -o %t.exported-fused.mlir 2>&1 | FileCheck %s --check-prefix=EXPORTED
+// EXPORTED-COUNT-3: remark: fusion report: forward: mla: fused
+// RUN: FileCheck %s --check-prefix=EXPORTED-IR < %t.exported-fused.mlir
+// EXPORTED-IR-COUNT-3: dsc.mla {{.*}} mask %{{.*}} {form = #dsc<mla_form naive>, scale = 0.264642268{{[0-9]*}} : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>, tensor<?x1x?x?xf32>) -> tensor<?x?x4x16xf32>
+// negative_transposed_mask: the mask read as [b, 0, j, i].
+// RUN: sed -e 's/-> (d0, 0, d2, d3)>/-> (d0, 0, d3, d2)>/' %t.exported-norms.mlir | dsc-opt --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXPORTED-MASK
+// EXPORTED-MASK-COUNT-3: remark: fusion report: forward: mla: not fused: scores are not scaled and masked by a [batch, 1, seq, seq] mask
+// negative_not_softmax: exp2 in place of exp.
+// RUN: sed -e 's/math.exp %/math.exp2 %/' %t.exported-norms.mlir | dsc-opt --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXPORTED-SOFTMAX
+// EXPORTED-SOFTMAX-COUNT-3: remark: fusion report: forward: mla: not fused: probabilities are not a softmax
+// Plain multi-head attention (tiny-lm: values not decompressed from a
+// latent) is no candidate.
 // RUN: dsc-compile %S/../e2e/Inputs/onnx/tiny-lm-opset18.onnx --emit import -o - --quiet | dsc-opt --dsc-fuse-elementwise=chains=true --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXPORTED-MHA
 // EXPORTED-MHA: remark: fusion report: forward: mla: no attention
 

@@ -157,3 +157,20 @@ func.func @forward(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tenso
   %0 = call @layer(%qn, %qp, %c, %k, %w, %flag) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>, i1) -> tensor<?x?x2x4xf32>
   return %0 : tensor<?x?x2x4xf32>
 }
+
+// -----
+
+// negative_graph_mask: attention masked by the graph (an exported graph's)
+// says nothing about tokens to come: a warning, and no entry points.
+// CHECK-LABEL: func.func @forward
+// CHECK-NOT: @decode
+func.func private @layer(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %m: tensor<?x1x?x?xf32>, %w: tensor<16x8xf32>) -> tensor<?x?x2x4xf32> {
+  // expected-warning @+1 {{dsc-kv-cache: latent attention masked by the graph (not causal by construction) cannot attend over a cache; the artifact gets no KV-cache entry points}}
+  %o = dsc.mla %qn, %qp, %c, %k, %w mask %m {scale = 0.5 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>, tensor<?x1x?x?xf32>) -> tensor<?x?x2x4xf32>
+  return %o : tensor<?x?x2x4xf32>
+}
+func.func @forward(%t: tensor<?x?xi64>, %qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %m: tensor<?x1x?x?xf32>) -> tensor<?x?x2x4xf32> {
+  %w = dsc.weight "kv_b" : tensor<16x8xf32>
+  %0 = call @layer(%qn, %qp, %c, %k, %m, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x1x?x?xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %0 : tensor<?x?x2x4xf32>
+}
