@@ -383,7 +383,28 @@ struct FuseExportedMla : OpRewritePattern<linalg::GenericOp> {
     auto latent = linear ? throughReshapes(linear.getDpsInputs()[0])
                                .getDefiningOp<RmsNormOp>()
                          : RmsNormOp();
-    if (!kv || !kvView || !weightType || weightType.getRank() != 2 || !latent ||
+    // out[..., n] = sum_k in[..., k] * w[k, n], k the last loop.
+    auto onLastDim = [&](linalg::GenericOp g) {
+      unsigned n = g.getNumLoops();
+      if (n < 2 || !isZeroFilled(g.getDpsInits()[0]) ||
+          g.getNumReductionLoops() != 1)
+        return false;
+      SmallVector<AffineMap> maps = g.getIndexingMapsArray();
+      SmallVector<AffineExpr> lead;
+      for (unsigned d = 0; d + 2 < n; ++d)
+        lead.push_back(getAffineDimExpr(d, ctx));
+      SmallVector<AffineExpr> in = lead, out = lead;
+      in.push_back(getAffineDimExpr(n - 1, ctx));
+      out.push_back(getAffineDimExpr(n - 2, ctx));
+      return maps[0] == AffineMap::get(n, 0, in, ctx) &&
+             maps[1] == AffineMap::get(n, 0,
+                                       {getAffineDimExpr(n - 1, ctx),
+                                        getAffineDimExpr(n - 2, ctx)},
+                                       ctx) &&
+             maps[2] == AffineMap::get(n, 0, out, ctx);
+    };
+    if (!kv || !kvView || !weightType || weightType.getRank() != 2 ||
+        !onLastDim(linear) || !latent ||
         cast<RankedTensorType>(kv.getType()).getDimSize(3) != dn + dv ||
         weightType.getDimSize(1) !=
             cast<RankedTensorType>(kv.getType()).getDimSize(2) * (dn + dv))
@@ -410,7 +431,11 @@ struct FuseExportedMla : OpRewritePattern<linalg::GenericOp> {
         if (auto cst = mul.getRhs().getDefiningOp<arith::ConstantOp>())
           if (auto value = dyn_cast<FloatAttr>(cst.getValue()))
             scale = value.getValueAsDouble();
-    if (!scale || !(*scale > 0.0))
+    auto maskType =
+        masked ? dyn_cast<RankedTensorType>(masked.getDpsInputs()[1].getType())
+               : nullptr;
+    if (!scale || !(*scale > 0.0) || !maskType || maskType.getRank() != 4 ||
+        maskType.getDimSize(1) != 1 || !maskType.getElementType().isF32())
       return rewriter.notifyMatchFailure(
           op, "scores are not scaled and masked by a [batch, 1, seq, seq] "
               "mask");
