@@ -412,18 +412,31 @@ struct FuseExportedMla : OpRewritePattern<linalg::GenericOp> {
           op, "values are not the second half of a per-head view of the "
               "latent times a [C, H * (dn + dv)] weight");
 
-    // Softmax: exps / sum(exps), exps = exp(masked - max(masked)).
+    // Softmax: exps / sum(exps), exps = exp(masked - max(masked)), the
+    // max and the sum over the last dimension of what they normalize.
+    auto rowReduction = [](Value row, Value of, auto isCombine) {
+      linalg::GenericOp reduce = definingGeneric(row, 1);
+      return reduce && reduce.getDpsInputs()[0] == of &&
+             reduce.getNumReductionLoops() == 1 && isCombine(reduce);
+    };
     linalg::GenericOp normalize = definingGeneric(op.getDpsInputs()[0], 2);
     linalg::GenericOp exps =
         normalize ? definingGeneric(normalize.getDpsInputs()[0], 2)
                   : linalg::GenericOp();
-    if (!normalize || !bodyHas<arith::DivFOp>(normalize) || !exps ||
-        !bodyIs<arith::SubFOp, math::ExpOp>(exps))
+    linalg::GenericOp masked =
+        exps ? definingGeneric(exps.getDpsInputs()[0], 2) : linalg::GenericOp();
+    if (!normalize || !bodyIs<arith::DivFOp>(normalize) || !exps ||
+        !bodyIs<arith::SubFOp, math::ExpOp>(exps) || !masked ||
+        !rowReduction(normalize.getDpsInputs()[1], exps.getResult(0),
+                      [](linalg::GenericOp g) { return isSum(g); }) ||
+        !rowReduction(
+            exps.getDpsInputs()[1], masked.getResult(0),
+            [](linalg::GenericOp g) { return bodyIs<arith::MaximumFOp>(g); }))
       return rewriter.notifyMatchFailure(op, "probabilities are not a softmax");
     // masked[b, h, i, j] = scores * scale + mask[b, 0, i, j]
-    linalg::GenericOp masked = definingGeneric(exps.getDpsInputs()[0], 2);
     std::optional<double> scale;
-    if (masked && bodyIs<arith::MulFOp, arith::AddFOp>(masked) &&
+    if (bodyIs<arith::MulFOp, arith::AddFOp>(masked) &&
+        masked.getIndexingMapsArray()[0].isIdentity() &&
         masked.getIndexingMapsArray()[1] ==
             AffineMap::get(4, 0, {d0, zero, d2, d3}, ctx))
       for (arith::MulFOp mul :
@@ -432,8 +445,7 @@ struct FuseExportedMla : OpRewritePattern<linalg::GenericOp> {
           if (auto value = dyn_cast<FloatAttr>(cst.getValue()))
             scale = value.getValueAsDouble();
     auto maskType =
-        masked ? dyn_cast<RankedTensorType>(masked.getDpsInputs()[1].getType())
-               : nullptr;
+        dyn_cast<RankedTensorType>(masked.getDpsInputs()[1].getType());
     if (!scale || !(*scale > 0.0) || !maskType || maskType.getRank() != 4 ||
         maskType.getDimSize(1) != 1 || !maskType.getElementType().isF32())
       return rewriter.notifyMatchFailure(
