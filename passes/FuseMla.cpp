@@ -45,22 +45,6 @@ std::optional<std::tuple<Value, int64_t, int64_t>> matchSliceLast(Value v) {
   return std::make_tuple(slice.getSource(), offsets.back(), sizes.back());
 }
 
-/// Whether `v` ([batch, heads, seq, dv]) is the value half of a latent
-/// decompressed per head, as exporters write it: a last-dimension slice of
-/// a transposed view of a linear layer applied to an RMS-normalized latent.
-bool isDecompressedValue(Value v) {
-  auto slice = matchSliceLast(v);
-  if (!slice || std::get<1>(*slice) == 0)
-    return false;
-  Value perHead = std::get<0>(*slice);
-  if (linalg::GenericOp copy = definingGeneric(perHead, 1);
-      copy && isCopy(copy))
-    perHead = copy.getDpsInputs()[0];
-  linalg::GenericOp linear = definingGeneric(throughReshapes(perHead), 2);
-  return linear && isMultiplyAccumulate(linear) &&
-         throughReshapes(linear.getDpsInputs()[0]).getDefiningOp<RmsNormOp>();
-}
-
 /// The scale of a `select(j > i, -inf, x * scale)` causal-mask generic.
 std::optional<double> matchCausalMask(linalg::GenericOp op) {
   if (!bodyHas<arith::SelectOp>(op) || !bodyHas<arith::CmpIOp>(op))
@@ -130,9 +114,8 @@ struct FuseNaiveMla : OpRewritePattern<linalg::GenericOp> {
   LogicalResult matchAndRewrite(linalg::GenericOp op,
                                 PatternRewriter &rewriter) const override {
     // out[b, i, h, e] = sum_j p[b, h, i, j] * v[b, j, h, e]
-    if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1)
-      return rewriter.notifyMatchFailure(op, kNotACandidate);
-    if (!hasStructure(op, 5, {{0, 2, 1, 4}, {0, 4, 2, 3}, {0, 1, 2, 3}}, {4}))
+    if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+        !hasStructure(op, 5, {{0, 2, 1, 4}, {0, 4, 2, 3}, {0, 1, 2, 3}}, {4}))
       return rewriter.notifyMatchFailure(op, kNotACandidate);
     if (!isZeroFilled(op.getDpsInits()[0]) ||
         !bodyIs<arith::MulFOp, arith::AddFOp>(op))
@@ -341,6 +324,35 @@ std::optional<std::tuple<Value, Value, int64_t>> matchConcat(Value v,
   return std::make_tuple(first.getSource(), second.getSource(), split);
 }
 
+/// Values decompressed from a latent per head, as exporters write them:
+/// v = kvT[..., dn : dn + dv], kvT[b, h, s, :] = kv[b, s, h, :], kv a view
+/// of `linear` (a contraction) applied to an RMS-normalized latent.
+struct DecompressedValue {
+  Value kvT, kv;
+  linalg::GenericOp linear;
+  RmsNormOp latent;
+  int64_t dn, dv;
+};
+std::optional<DecompressedValue> matchDecompressedValue(Value v) {
+  auto slice = matchSliceLast(v);
+  if (!slice || std::get<1>(*slice) == 0)
+    return std::nullopt;
+  auto [kvT, dn, dv] = *slice;
+  MLIRContext *ctx = v.getContext();
+  Value kv =
+      copySource(kvT, {getAffineDimExpr(0, ctx), getAffineDimExpr(2, ctx),
+                       getAffineDimExpr(1, ctx), getAffineDimExpr(3, ctx)});
+  linalg::GenericOp linear =
+      kv ? definingGeneric(throughReshapes(kv), 2) : linalg::GenericOp();
+  auto latent =
+      linear && isMultiplyAccumulate(linear)
+          ? throughReshapes(linear.getDpsInputs()[0]).getDefiningOp<RmsNormOp>()
+          : RmsNormOp();
+  if (!latent)
+    return std::nullopt;
+  return DecompressedValue{kvT, kv, linear, latent, dn, dv};
+}
+
 /// torch.onnx.export of transformers' eager DeepSeek attention, after
 /// import: [batch, heads, seq] layout throughout,
 ///   q = cat(q_nope, rope(q_pe))                      [B, H, S, dn + dr]
@@ -358,31 +370,27 @@ struct FuseExportedMla : OpRewritePattern<linalg::GenericOp> {
   LogicalResult matchAndRewrite(linalg::GenericOp op,
                                 PatternRewriter &rewriter) const override {
     // out[b, h, i, e] = sum_j p[b, h, i, j] * v[b, h, j, e]
-    if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+    // out[b, h, i, e] = sum_j p[b, h, i, j] * v[b, h, j, e], the values
+    // decompressed from a latent (else this is no latent attention).
+    std::optional<DecompressedValue> values =
+        op.getNumDpsInputs() == 2 && op.getNumDpsInits() == 1
+            ? matchDecompressedValue(op.getDpsInputs()[1])
+            : std::nullopt;
+    if (!values ||
         !hasStructure(op, 5, {{0, 1, 2, 4}, {0, 1, 4, 3}, {0, 1, 2, 3}}, {4}) ||
-        !isMultiplyAccumulate(op) || !isZeroFilled(op.getDpsInits()[0]) ||
-        !isDecompressedValue(op.getDpsInputs()[1]))
+        !isMultiplyAccumulate(op) || !isZeroFilled(op.getDpsInits()[0]))
       return rewriter.notifyMatchFailure(op, kNotACandidate);
     MLIRContext *ctx = getContext();
     AffineExpr d0, d1, d2, d3;
     bindDims(ctx, d0, d1, d2, d3);
     AffineExpr zero = getAffineConstantExpr(0, ctx);
 
-    // Values: v = kvT[..., dn : dn + dv], kvT[b, h, s, :] = kv[b, s, h, :],
-    // kv = view of latent . W.
-    auto [kvT, dn, dv] = *matchSliceLast(op.getDpsInputs()[1]);
-    Value kv = copySource(kvT, {d0, d2, d1, d3});
-    auto kvView = kv ? kv.getDefiningOp<tensor::ExpandShapeOp>()
-                     : tensor::ExpandShapeOp();
-    linalg::GenericOp linear =
-        kvView ? definingGeneric(throughReshapes(kvView.getSrc()), 2)
-               : linalg::GenericOp();
-    Value weight = linear ? linear.getDpsInputs()[1] : Value();
-    auto weightType =
-        weight ? dyn_cast<RankedTensorType>(weight.getType()) : nullptr;
-    auto latent = linear ? throughReshapes(linear.getDpsInputs()[0])
-                               .getDefiningOp<RmsNormOp>()
-                         : RmsNormOp();
+    // The decompression: kv a per-head view of latent . W, W [C, H (dn +
+    // dv)] (kv_b stored transposed).
+    auto [kvT, kv, linear, latent, dn, dv] = *values;
+    auto kvView = kv.getDefiningOp<tensor::ExpandShapeOp>();
+    Value weight = linear.getDpsInputs()[1];
+    auto weightType = dyn_cast<RankedTensorType>(weight.getType());
     // out[..., n] = sum_k in[..., k] * w[k, n], k the last loop.
     auto onLastDim = [&](linalg::GenericOp g) {
       unsigned n = g.getNumLoops();
@@ -403,8 +411,8 @@ struct FuseExportedMla : OpRewritePattern<linalg::GenericOp> {
                                        ctx) &&
              maps[2] == AffineMap::get(n, 0, out, ctx);
     };
-    if (!kv || !kvView || !weightType || weightType.getRank() != 2 ||
-        !onLastDim(linear) || !latent ||
+    if (!kvView || !weightType || weightType.getRank() != 2 ||
+        !onLastDim(linear) ||
         cast<RankedTensorType>(kv.getType()).getDimSize(3) != dn + dv ||
         weightType.getDimSize(1) !=
             cast<RankedTensorType>(kv.getType()).getDimSize(2) * (dn + dv))
@@ -493,26 +501,12 @@ struct FuseExportedMla : OpRewritePattern<linalg::GenericOp> {
     // dsc.mla's operands, in its [batch, seq, heads] layout.
     Location loc = op.getLoc();
     TensorMath m(rewriter, loc);
-    auto copyTo = [&](Value x, SmallVector<OpFoldResult> sizes,
-                      ArrayRef<unsigned> readMap) {
-      Type elt = cast<RankedTensorType>(x.getType()).getElementType();
-      SmallVector<unsigned> all;
-      for (unsigned d = 0; d < sizes.size(); ++d)
-        all.push_back(d);
-      return m.generic(x, m.empty(sizes, elt), sizes.size(),
-                       {SmallVector<unsigned>(readMap), all}, {},
-                       [](OpBuilder &nb, Location l, ValueRange a) {
-                         linalg::YieldOp::create(nb, l, a[0]);
-                       })[0];
-    };
     Value qNope = m.sliceLast(qHeads, 0, dn);
-    SmallVector<OpFoldResult> qs = m.sizes(qRopeT);
-    Value qPe = copyTo(qRopeT, {qs[0], qs[2], qs[1], qs[3]}, {0, 2, 1, 3});
+    Value qPe = m.transposed(qRopeT, {0, 2, 1, 3});
     Value kPeRows = tensor::CollapseShapeOp::create(
         rewriter, loc, kPe,
         SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}});
-    SmallVector<OpFoldResult> ws = m.sizes(weight);
-    Value kvb = copyTo(weight, {ws[1], ws[0]}, {1, 0});
+    Value kvb = m.transposed(weight, {1, 0});
     Value normed = latent.getResult();
     int64_t c = cast<RankedTensorType>(normed.getType()).getDimSize(2);
     auto resultType = RankedTensorType::get(
@@ -525,8 +519,7 @@ struct FuseExportedMla : OpRewritePattern<linalg::GenericOp> {
         MlaFormAttr::get(ctx, chooseForm(form, dn, dv, c)),
         DenseI64ArrayAttr());
     // Back to [batch, heads, seq, dv] for the graph's users.
-    SmallVector<OpFoldResult> os = m.sizes(op.getResult(0));
-    Value out = copyTo(mla.getResult(), os, {0, 2, 1, 3});
+    Value out = m.transposed(mla.getResult(), {0, 2, 1, 3});
     rewriter.replaceOp(
         op, tensor::CastOp::create(rewriter, loc, op.getResultTypes()[0], out));
     return success();

@@ -61,17 +61,17 @@ struct ReportUnit {
 /// (the unit named "").
 class ReportUnits {
 public:
-  explicit ReportUnits(FunctionOpInterface fn) : fn(fn) {}
+  // Split: not a layer function, and no caller of layer functions (whose
+  // weights it holds, named after their layers).
+  explicit ReportUnits(FunctionOpInterface fn)
+      : fn(fn), split(!isa<NameLoc>(fn->getLoc()) &&
+                      !fn->walk([](CallOpInterface) {
+                           return WalkResult::interrupt();
+                         }).wasInterrupted()) {}
 
   /// Calls `visit(unitName, op)` for every top-level op.
   void forEachOp(function_ref<void(StringRef, Operation &)> visit) {
     StringRef current;
-    // Split: not a layer function, and no caller of layer functions (whose
-    // weights it holds, named after their layers).
-    bool split =
-        !isa<NameLoc>(fn->getLoc()) && !fn->walk([](CallOpInterface) {
-                                            return WalkResult::interrupt();
-                                          }).wasInterrupted();
     if (fn->getRegion(0).empty())
       return;
     for (Operation &op : fn->getRegion(0).front()) {
@@ -108,6 +108,8 @@ public:
 
 private:
   FunctionOpInterface fn;
+  /// Whether the function is split by layer.
+  bool split;
   llvm::StringMap<ReportUnit> units;
   std::vector<std::string> order;
   DenseMap<Location, std::string> locations;

@@ -104,6 +104,11 @@ bool mlir::dsc::isMultiplyAccumulate(linalg::GenericOp op) {
   return factors == inputs;
 }
 
+bool mlir::dsc::isCopy(linalg::GenericOp op) {
+  return op.getNumDpsInputs() == 1 &&
+         yielded(op, 0) == op.getRegion().front().getArgument(0);
+}
+
 bool mlir::dsc::isProduct(linalg::GenericOp op) {
   Block &body = op.getRegion().front();
   Value result = yielded(op, 1);
@@ -214,12 +219,4 @@ Value mlir::dsc::viewOfRank(Value value, int64_t rank) {
     if (cast<RankedTensorType>(value.getType()).getRank() == rank)
       return value;
   return Value();
-}
-
-bool mlir::dsc::isCopy(linalg::GenericOp op) {
-  Block &body = op.getRegion().front();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  return op.getNumDpsInputs() == 1 && body.getOperations().size() == 1 &&
-         yield.getNumOperands() == 1 &&
-         yield.getOperand(0) == body.getArgument(0);
 }

@@ -230,6 +230,21 @@ Value TensorMath::softmaxLastDim(Value x) {
   return combineWithRow<arith::DivFOp>(*this, exps, sumLastDim(exps));
 }
 
+Value TensorMath::transposed(Value x, ArrayRef<unsigned> read) {
+  SmallVector<OpFoldResult> xs = sizes(x), outSizes(xs.size());
+  SmallVector<unsigned> all;
+  for (auto [k, loop] : llvm::enumerate(read)) {
+    outSizes[loop] = xs[k];
+    all.push_back(k);
+  }
+  Type eltType = cast<RankedTensorType>(x.getType()).getElementType();
+  return generic(x, empty(outSizes, eltType), read.size(),
+                 {SmallVector<unsigned>(read), all}, {},
+                 [](OpBuilder &nb, Location l, ValueRange a) {
+                   linalg::YieldOp::create(nb, l, a[0]);
+                 })[0];
+}
+
 Value TensorMath::sliceLast(Value x, int64_t offset, int64_t size) {
   unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
   return sliceDim(x, rank - 1, b.getIndexAttr(offset), b.getIndexAttr(size));
@@ -264,16 +279,8 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
     // k[b, j, h, d] -> kT[b, h, d, j] (loops b, h, d, j), or k[b, j, d]
     // -> kT[b, d, j] (loops b, d, j).
     auto transpose = [&](Value k) {
-      SmallVector<OpFoldResult> ks = sizes(k);
-      Type eltType = cast<RankedTensorType>(k.getType()).getElementType();
-      auto copy = [](OpBuilder &nb, Location l, ValueRange a) {
-        linalg::YieldOp::create(nb, l, a[0]);
-      };
-      if (isPerHead(k))
-        return generic(k, empty({ks[0], ks[2], ks[3], ks[1]}, eltType), 4,
-                       {{0, 3, 1, 2}, {0, 1, 2, 3}}, {}, copy)[0];
-      return generic(k, empty({ks[0], ks[2], ks[1]}, eltType), 3,
-                     {{0, 2, 1}, {0, 1, 2}}, {}, copy)[0];
+      return isPerHead(k) ? transposed(k, {0, 3, 1, 2})
+                          : transposed(k, {0, 2, 1});
     };
     kA = transpose(kA);
     kB = transpose(kB);

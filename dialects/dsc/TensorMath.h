@@ -69,6 +69,10 @@ public:
   Value maxLastDim(Value x);
   /// Softmax over the last dimension of an f32 tensor (max-subtracted).
   Value softmaxLastDim(Value x);
+  /// `x` with its dimensions permuted, as a copy: `out[l...] = x[l[read[0]],
+  /// ..., l[read[n - 1]]]` (dimension k of `x` is read along loop
+  /// `read[k]` of the result).
+  Value transposed(Value x, ArrayRef<unsigned> read);
   /// `x[..., offset : offset + size]`, static offset and size.
   Value sliceLast(Value x, int64_t offset, int64_t size);
   /// `x` restricted to `[offset, offset + size)` along `dim`.
