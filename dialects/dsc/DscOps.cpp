@@ -33,6 +33,19 @@ static bool shapesAgree(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
 
 static int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/// Whether `block` is a block size: [rows, cols], both positive.
+static bool isBlockSize(std::optional<ArrayRef<int64_t>> block) {
+  return block && block->size() == 2 && (*block)[0] > 0 && (*block)[1] > 0;
+}
+
+/// How many of `tensors` hold FP8 (e4m3) values.
+static unsigned countFp8(ArrayRef<Value> tensors) {
+  return llvm::count_if(tensors, [](Value t) {
+    return isa<Float8E4M3FNType>(
+        cast<RankedTensorType>(t.getType()).getElementType());
+  });
+}
+
 //===----------------------------------------------------------------------===//
 // WeightOp
 //===----------------------------------------------------------------------===//
@@ -182,7 +195,7 @@ LogicalResult LinearOp::verify() {
     return success();
   }
   std::optional<ArrayRef<int64_t>> block = getBlockSize();
-  if (!block || block->size() != 2 || (*block)[0] <= 0 || (*block)[1] <= 0)
+  if (!isBlockSize(block))
     return emitOpError("scales require block_size = array<i64: rows, cols> "
                        "with positive entries");
   auto scales = getScales().getType();
@@ -284,10 +297,7 @@ LogicalResult MoeOp::verify() {
 
 LogicalResult MoeOp::verifyExpertScales() {
   size_t count = getExpertScales().size();
-  unsigned fp8 = 0;
-  for (Value stack : {getGateProj(), getUpProj(), getDownProj()})
-    fp8 += isa<Float8E4M3FNType>(
-        cast<RankedTensorType>(stack.getType()).getElementType());
+  unsigned fp8 = countFp8({getGateProj(), getUpProj(), getDownProj()});
   if (count != 0 && count != 3)
     return emitOpError("scales takes the gate, up and down block scales (3 "
                        "operands), not ")
@@ -301,7 +311,7 @@ LogicalResult MoeOp::verifyExpertScales() {
     return success();
   }
   std::optional<ArrayRef<int64_t>> block = getExpertBlockSize();
-  if (!block || block->size() != 2 || (*block)[0] <= 0 || (*block)[1] <= 0)
+  if (!isBlockSize(block))
     return emitOpError("expert scales require expert_block_size = "
                        "array<i64: rows, cols> with positive entries");
   Value stacks[] = {getGateProj(), getUpProj(), getDownProj()};
@@ -338,17 +348,15 @@ LogicalResult MoeOp::verifySharedExperts(int64_t hidden) {
   if (down.getShape() != ArrayRef<int64_t>{hidden, width})
     return emitOpError("shared down must have shape [")
            << hidden << ", " << width << "]";
-  unsigned fp8 = 0;
-  for (unsigned i = 0; i < 3; ++i)
-    fp8 += isa<Float8E4M3FNType>(
-        cast<RankedTensorType>(getSharedMatrix(i).getType()).getElementType());
+  unsigned fp8 =
+      countFp8({getSharedMatrix(0), getSharedMatrix(1), getSharedMatrix(2)});
   if (fp8 != (count == 6 ? 3u : 0u))
     return emitOpError("FP8 shared experts (all three matrices) need their "
                        "three block scales, and only FP8 ones have scales");
   if (count == 3)
     return success();
   std::optional<ArrayRef<int64_t>> block = getSharedBlockSize();
-  if (!block || block->size() != 2 || (*block)[0] <= 0 || (*block)[1] <= 0)
+  if (!isBlockSize(block))
     return emitOpError("shared scales require shared_block_size = "
                        "array<i64: rows, cols> with positive entries");
   for (unsigned i = 0; i < 3; ++i) {
@@ -417,7 +425,7 @@ template <typename Op> static LogicalResult verifyLatentAttention(Op op) {
     return success();
   }
   std::optional<ArrayRef<int64_t>> block = op.getBlockSize();
-  if (!block || block->size() != 2 || (*block)[0] <= 0 || (*block)[1] <= 0)
+  if (!isBlockSize(block))
     return op.emitOpError("scales require block_size = array<i64: rows, cols> "
                           "with positive entries");
   SmallVector<int64_t> scaleShape = {ceilDiv(kvb.getDimSize(0), (*block)[0]),
