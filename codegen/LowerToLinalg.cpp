@@ -34,7 +34,6 @@ using namespace mlir::dsc;
 namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-constexpr double kPi = 3.14159265358979323846;
 
 /// Identity dimension list [0, rank).
 SmallVector<unsigned> iota(unsigned rank) {
@@ -80,36 +79,6 @@ struct LowerRmsNorm : OpRewritePattern<RmsNormOp> {
 // rope
 //===----------------------------------------------------------------------===//
 
-/// The rotary inverse frequencies f_i, i in [0, dim/2), with YaRN applied.
-SmallVector<float> ropeInverseFrequencies(int64_t dim, double theta,
-                                          YarnAttr yarn) {
-  SmallVector<float> freqs;
-  for (int64_t i = 0; i < dim / 2; ++i)
-    freqs.push_back(static_cast<float>(
-        std::pow(theta, -2.0 * i / static_cast<double>(dim))));
-  if (!yarn)
-    return freqs;
-  double factor = yarn.getFactor().convertToDouble();
-  double orig = static_cast<double>(yarn.getOriginalMaxPosition());
-  auto correctionDim = [&](double rotations) {
-    return dim * std::log(orig / (rotations * 2.0 * kPi)) /
-           (2.0 * std::log(theta));
-  };
-  double low = std::floor(correctionDim(yarn.getBetaFast().convertToDouble()));
-  double high = std::ceil(correctionDim(yarn.getBetaSlow().convertToDouble()));
-  low = std::max(low, 0.0);
-  high = std::min(high, static_cast<double>(dim - 1));
-  if (low == high)
-    high += 0.001;
-  for (int64_t i = 0; i < dim / 2; ++i) {
-    double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
-    double smooth = 1.0 - ramp;
-    double f = freqs[i];
-    freqs[i] = static_cast<float>(f / factor * (1.0 - smooth) + f * smooth);
-  }
-  return freqs;
-}
-
 struct LowerRope : OpRewritePattern<RopeOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RopeOp op,
@@ -119,12 +88,16 @@ struct LowerRope : OpRewritePattern<RopeOp> {
     auto type = op.getInput().getType();
     unsigned rank = type.getRank();
     int64_t dim = type.getShape().back();
-    unsigned posRank = op.getPositions().getType().getRank();
-    SmallVector<float> freqs = ropeInverseFrequencies(
-        dim, op.getTheta().convertToDouble(), op.getYarnAttr());
-    auto freqType = RankedTensorType::get({dim / 2}, rewriter.getF32Type());
-    Value freqTensor = arith::ConstantOp::create(
-        rewriter, loc, DenseElementsAttr::get(freqType, ArrayRef(freqs)));
+    auto posType = op.getPositions().getType();
+    unsigned posRank = posType.getRank();
+    Value freqTensor = op.getFrequencies();
+    if (!freqTensor) {
+      SmallVector<float> freqs = RopeOp::inverseFrequencies(
+          dim, op.getTheta()->convertToDouble(), op.getYarnAttr());
+      auto freqType = RankedTensorType::get({dim / 2}, rewriter.getF32Type());
+      freqTensor = arith::ConstantOp::create(
+          rewriter, loc, DenseElementsAttr::get(freqType, ArrayRef(freqs)));
+    }
     double magnitude =
         op.getYarnAttr() ? op.getYarnAttr().getAttentionFactor() : 1.0;
     bool interleaved = op.getInterleaved();
@@ -186,7 +159,10 @@ struct LowerRope : OpRewritePattern<RopeOp> {
             Value down = arith::SubIOp::create(b, l, j, half);
             partner = arith::SelectOp::create(b, l, isFirst, up, down);
           }
-          SmallVector<Value> at(idx.begin(), idx.begin() + posRank);
+          // A positions dimension of 1 is shared by all rows there.
+          SmallVector<Value> at;
+          for (unsigned d = 0; d < posRank; ++d)
+            at.push_back(posType.getDimSize(d) == 1 ? s.index(0) : idx[d]);
           at.push_back(i);
           Value cos = tensor::ExtractOp::create(b, l, cosTable, at);
           Value sin = tensor::ExtractOp::create(b, l, sinTable, at);

@@ -13,6 +13,7 @@
 #include "passes/Passes.h"
 
 #include "dialects/dsc/DscOps.h"
+#include "dialects/dsc/TensorMath.h"
 #include "passes/FusionDriver.h"
 #include "passes/LinalgMatchers.h"
 
@@ -20,6 +21,8 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -358,6 +361,287 @@ struct FuseAddRmsNorm : OpRewritePattern<RmsNormOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// RoPE
+//===----------------------------------------------------------------------===//
+
+constexpr StringLiteral kNotARotation = "not a rotation";
+
+/// `v` through reshapes that keep its last dimension.
+Value throughRowReshapes(Value v) {
+  int64_t width = cast<RankedTensorType>(v.getType()).getShape().back();
+  while (Value source = reshapeSource(v)) {
+    if (cast<RankedTensorType>(source.getType()).getShape().back() != width)
+      break;
+    v = source;
+  }
+  return v;
+}
+
+/// What a value inserted into `v` holds at `[offset, offset + size)` of the
+/// last dimension: the source of the last insertion covering exactly that
+/// range, through insertions elsewhere.
+Value insertedAt(Value v, int64_t offset, int64_t size) {
+  while (auto insert = v.getDefiningOp<tensor::InsertSliceOp>()) {
+    if (!insert.hasUnitStride() ||
+        insert.getSourceType().getRank() != insert.getType().getRank())
+      return {};
+    int64_t from = insert.getStaticOffsets().back();
+    int64_t width = insert.getSourceType().getShape().back();
+    if (ShapedType::isDynamic(from) || ShapedType::isDynamic(width))
+      return {};
+    if (from == offset && width == size &&
+        llvm::all_of(insert.getStaticOffsets().drop_back(),
+                     [](int64_t o) { return o == 0; }))
+      return insert.getSource();
+    if (from < offset + size && offset < from + width)
+      return {};
+    v = insert.getDest();
+  }
+  return {};
+}
+
+/// A rotation's angles: `positions[...] * frequencies[i]`, one generic.
+struct Angles {
+  /// The generic's result, which identifies the angles.
+  Value value;
+  /// Its positions (integers, indexed by the leading loops, then units)
+  /// and frequencies ([d/2] f32, indexed by the last loop).
+  Value positions, frequencies;
+};
+
+std::optional<Angles> matchAngles(Value v) {
+  auto op = v.getDefiningOp<linalg::GenericOp>();
+  if (!op || !isElementwise(op) || op.getNumDpsInputs() != 2)
+    return std::nullopt;
+  Product p = productOf(yieldedValue(op));
+  if (p.numerators.size() != 2 || !p.denominators.empty())
+    return std::nullopt;
+  Value posArg, freqArg;
+  for (Value f : p.numerators) {
+    if (auto convert = f.getDefiningOp<arith::SIToFPOp>())
+      posArg = convert.getIn();
+    else
+      freqArg = f;
+  }
+  auto pos = posArg ? inputOf(op, posArg) : std::nullopt;
+  auto freq = freqArg ? inputOf(op, freqArg) : std::nullopt;
+  if (!pos || !freq)
+    return std::nullopt;
+  unsigned rank = op.getNumLoops();
+  MLIRContext *ctx = op.getContext();
+  Value positions = op.getDpsInputs()[pos->first];
+  Value frequencies = op.getDpsInputs()[freq->first];
+  auto posType = cast<RankedTensorType>(positions.getType());
+  auto freqType = cast<RankedTensorType>(frequencies.getType());
+  if (freq->second !=
+          AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, ctx)) ||
+      freqType.getRank() != 1 || !freqType.getElementType().isF32() ||
+      pos->second.getNumResults() < rank - 1)
+    return std::nullopt;
+  for (auto [d, expr] : llvm::enumerate(pos->second.getResults())) {
+    bool lead = d + 1 < rank && expr == getAffineDimExpr(d, ctx);
+    bool unit = d + 1 >= rank && posType.getDimSize(d) == 1 &&
+                isa<AffineConstantExpr>(expr) &&
+                cast<AffineConstantExpr>(expr).getValue() == 0;
+    if (!lead && !unit)
+      return std::nullopt;
+  }
+  return Angles{op.getResult(0), positions, frequencies};
+}
+
+/// The angles whose cosine (or sine) `table` holds: `cos(angles)`,
+/// through reshapes and a slice of the last dimension (before or after the
+/// cosine) that picks one copy out of a concatenation (transformers'
+/// `cat(freqs, freqs)`).
+std::optional<Angles> matchTable(Value table, bool cosine) {
+  std::optional<std::pair<int64_t, int64_t>> range;
+  auto slice = [&](Value v) {
+    v = throughRowReshapes(v);
+    if (auto s = matchSliceLast(v); s && !range) {
+      range = {std::get<1>(*s), std::get<2>(*s)};
+      v = throughRowReshapes(std::get<0>(*s));
+    }
+    return v;
+  };
+  auto trig = slice(table).getDefiningOp<linalg::GenericOp>();
+  if (!trig || !isElementwise(trig) || trig.getNumDpsInputs() != 1)
+    return std::nullopt;
+  Product p = productOf(yieldedValue(trig));
+  Operation *op = p.numerators.size() == 1 && p.denominators.empty()
+                      ? peel(p.numerators[0]).getDefiningOp()
+                      : nullptr;
+  if (!op || !(cosine ? isa<math::CosOp>(op) : isa<math::SinOp>(op)))
+    return std::nullopt;
+  auto in = inputOf(trig, op->getOperand(0));
+  if (!in || !in->second.isIdentity())
+    return std::nullopt;
+  Value angles = slice(trig.getDpsInputs()[0]);
+  if (range)
+    angles = insertedAt(angles, range->first, range->second);
+  return angles ? matchAngles(angles) : std::nullopt;
+}
+
+/// `x * cos -/+ partner * sin`, one elementwise generic: x and partner
+/// are its inputs read elementwise, cos and sin tables of the same angles
+/// read through `tableMap` (a broadcast over the heads).
+struct RotatedHalf {
+  Value x, partner, table;
+  AffineMap tableMap;
+  Angles angles;
+  bool subtracts;
+};
+
+std::optional<RotatedHalf> matchRotatedHalf(Value v) {
+  auto op = v.getDefiningOp<linalg::GenericOp>();
+  if (!op || !isElementwise(op) || op.getNumDpsInputs() != 4)
+    return std::nullopt;
+  Operation *combine = peel(yieldedValue(op)).getDefiningOp();
+  if (!isa_and_nonnull<arith::SubFOp, arith::AddFOp>(combine))
+    return std::nullopt;
+  // Each term: an input read elementwise times a cos or sin table.
+  struct Term {
+    Value data, table;
+    AffineMap tableMap;
+    std::optional<Angles> angles;
+    bool cosine;
+  };
+  auto termOf = [&](Value t) -> std::optional<Term> {
+    auto mul = peel(t).getDefiningOp<arith::MulFOp>();
+    auto l = mul ? inputOf(op, mul.getLhs()) : std::nullopt;
+    auto r = mul ? inputOf(op, mul.getRhs()) : std::nullopt;
+    if (!l || !r)
+      return std::nullopt;
+    for (auto [data, table] : {std::pair(*l, *r), std::pair(*r, *l)}) {
+      if (!data.second.isIdentity())
+        continue;
+      Value tableValue = op.getDpsInputs()[table.first];
+      for (bool cosine : {true, false}) {
+        if (std::optional<Angles> angles = matchTable(tableValue, cosine))
+          return Term{op.getDpsInputs()[data.first], tableValue, table.second,
+                      angles, cosine};
+      }
+    }
+    return std::nullopt;
+  };
+  auto lhs = termOf(combine->getOperand(0));
+  auto rhs = termOf(combine->getOperand(1));
+  bool subtracts = isa<arith::SubFOp>(combine);
+  // x * cos first when subtracting; either order when adding.
+  if (lhs && rhs && !subtracts && !lhs->cosine)
+    std::swap(lhs, rhs);
+  if (!lhs || !rhs || !lhs->cosine || rhs->cosine ||
+      lhs->angles->value != rhs->angles->value ||
+      lhs->tableMap != rhs->tableMap ||
+      lhs->table.getType() != rhs->table.getType())
+    return std::nullopt;
+  return RotatedHalf{lhs->data,     rhs->data,    lhs->table,
+                     lhs->tableMap, *lhs->angles, subtracts};
+}
+
+/// The shape positions need to line up with the rows a table read through
+/// `map` serves (loops [0, rank - 1)): the table's size where it varies
+/// along a loop, 1 where it is shared. Empty when the map is not such a
+/// broadcast.
+SmallVector<OpFoldResult> positionSizes(PatternRewriter &rewriter, Value table,
+                                        AffineMap map) {
+  unsigned rank = map.getNumDims();
+  auto type = cast<RankedTensorType>(table.getType());
+  if (map.getNumResults() == 0 ||
+      map.getResults().back() != rewriter.getAffineDimExpr(rank - 1))
+    return {};
+  TensorMath m(rewriter, table.getLoc());
+  SmallVector<OpFoldResult> tableSizes = m.sizes(table);
+  SmallVector<OpFoldResult> out(rank - 1, rewriter.getIndexAttr(1));
+  int64_t last = -1;
+  for (auto [k, expr] : llvm::enumerate(map.getResults().drop_back())) {
+    if (auto dim = dyn_cast<AffineDimExpr>(expr);
+        dim && static_cast<int64_t>(dim.getPosition()) > last &&
+        dim.getPosition() + 1 < rank) {
+      last = dim.getPosition();
+      out[last] = tableSizes[k];
+      continue;
+    }
+    auto cst = dyn_cast<AffineConstantExpr>(expr);
+    if (!cst || cst.getValue() != 0 || type.getDimSize(k) != 1)
+      return {};
+  }
+  return out;
+}
+
+/// `a` and `b` as one tensor: the tensor whose two halves they are, else
+/// their concatenation.
+Value pairsOf(TensorMath &m, Value a, Value b, int64_t half) {
+  auto first = matchSliceLast(a), second = matchSliceLast(b);
+  if (first && second && std::get<0>(*first) == std::get<0>(*second) &&
+      std::get<1>(*first) == 0 && std::get<1>(*second) == half) {
+    Value whole = std::get<0>(*first);
+    auto slice = a.getDefiningOp<tensor::ExtractSliceOp>();
+    SmallVector<OpFoldResult> wholeSizes = m.sizes(whole);
+    wholeSizes.back() = m.builder().getIndexAttr(half);
+    if (cast<RankedTensorType>(whole.getType()).getShape().back() == 2 * half &&
+        llvm::all_of(llvm::zip(slice.getMixedSizes(), wholeSizes),
+                     [](auto pair) {
+                       return isEqualConstantIntOrValue(std::get<0>(pair),
+                                                        std::get<1>(pair));
+                     }))
+      return whole;
+  }
+  return m.concatLast(a, b);
+}
+
+/// `cat(a cos - b sin, b cos + a sin)` with cos and sin tables of
+/// `positions * frequencies` (transformers' DeepSeek rope, as an exporter
+/// writes it): dsc.rope of `cat(a, b)` (the halves form) with those
+/// frequencies. Where a and b are the even and odd elements of a vector
+/// (rope_interleave), the rope is the interleaved one followed by the
+/// graph's own permutation; the concatenation spells both.
+struct FuseRope : OpRewritePattern<tensor::InsertSliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(tensor::InsertSliceOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = cast<RankedTensorType>(op.getType());
+    auto concat = matchConcat(op, type.getRank() - 1);
+    if (!concat)
+      return rewriter.notifyMatchFailure(op, kNotARotation);
+    auto [low, high, split] = *concat;
+    std::optional<RotatedHalf> first = matchRotatedHalf(low);
+    std::optional<RotatedHalf> second = matchRotatedHalf(high);
+    if (!first && !second)
+      return rewriter.notifyMatchFailure(op, kNotARotation);
+    if (!first || !second || !first->subtracts || second->subtracts ||
+        first->x != second->partner || first->partner != second->x)
+      return rewriter.notifyMatchFailure(
+          op, "not a rotation of pairs: the halves are not `a cos - b sin` "
+              "and `b cos + a sin` of the same a and b");
+    if (first->angles.value != second->angles.value ||
+        first->tableMap != second->tableMap)
+      return rewriter.notifyMatchFailure(
+          op, "the halves rotate by different angles");
+    auto freqType = cast<RankedTensorType>(first->angles.frequencies.getType());
+    if (2 * split != type.getShape().back() ||
+        freqType.getDimSize(0) != split ||
+        first->x.getType() != first->partner.getType())
+      return rewriter.notifyMatchFailure(
+          op, "the frequencies do not cover the rotated pairs");
+    SmallVector<OpFoldResult> sizes =
+        positionSizes(rewriter, first->table, first->tableMap);
+    TensorMath m(rewriter, op.getLoc());
+    Value positions = sizes.empty()
+                          ? Value()
+                          : m.withUnitDims(first->angles.positions, sizes);
+    if (!positions)
+      return rewriter.notifyMatchFailure(
+          op, "the angles' positions do not line up with the rotated rows");
+    Value pairs = pairsOf(m, first->x, first->partner, split);
+    rewriter.replaceOpWithNewOp<RopeOp>(op, type, pairs, positions,
+                                        first->angles.frequencies, FloatAttr(),
+                                        UnitAttr(), YarnAttr());
+    return success();
+  }
+};
+
 /// The fusions under `root`: each dsc.rms_norm and dsc.swiglu, and each
 /// dsc.add_rms_norm twice (it replaces a norm, fused or not, and fuses the
 /// add into it), so that the difference before and after counts each
@@ -399,6 +683,16 @@ struct DscFuseElementwisePass
     FusionSpec spec{"norm/act", "", kNotACandidate, countFusedElementwise};
     FailureOr<unsigned> fused =
         applyFusionPatterns(getOperation(), patterns, spec, report);
+    if (failed(fused))
+      return signalPassFailure();
+    numFused += *fused;
+
+    RewritePatternSet ropeSet(&getContext());
+    ropeSet.add<FuseRope>(&getContext());
+    FusionSpec ropeSpec{"rope", "", kNotARotation, countOps<RopeOp>};
+    fused = applyFusionPatterns(getOperation(),
+                                FrozenRewritePatternSet(std::move(ropeSet)),
+                                ropeSpec, report);
     if (failed(fused))
       return signalPassFailure();
     numFused += *fused;

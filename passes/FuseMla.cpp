@@ -28,23 +28,6 @@ namespace {
 
 constexpr StringLiteral kNotACandidate = "not an attention value contraction";
 
-/// `x[..., offset : offset + size]` of a static-offset slice on the last
-/// dimension only: returns (x, offset, size).
-std::optional<std::tuple<Value, int64_t, int64_t>> matchSliceLast(Value v) {
-  auto slice = v.getDefiningOp<tensor::ExtractSliceOp>();
-  if (!slice || !slice.hasUnitStride())
-    return std::nullopt;
-  ArrayRef<int64_t> offsets = slice.getStaticOffsets();
-  ArrayRef<int64_t> sizes = slice.getStaticSizes();
-  for (int64_t o : offsets.drop_back())
-    if (o != 0)
-      return std::nullopt;
-  if (ShapedType::isDynamic(offsets.back()) ||
-      ShapedType::isDynamic(sizes.back()))
-    return std::nullopt;
-  return std::make_tuple(slice.getSource(), offsets.back(), sizes.back());
-}
-
 /// The scale of a `select(j > i, -inf, x * scale)` causal-mask generic.
 std::optional<double> matchCausalMask(linalg::GenericOp op) {
   if (!bodyHas<arith::SelectOp>(op) || !bodyHas<arith::CmpIOp>(op))
@@ -287,41 +270,6 @@ Value copySource(Value v, ArrayRef<AffineExpr> exprs) {
       !maps[1].isIdentity())
     return Value();
   return copy.getDpsInputs()[0];
-}
-
-/// `v` = `b` inserted at `split` along `dim` into `a` inserted at 0 (into
-/// anything): a concatenation of `a` and `b`, the way a frontend writes
-/// torch.cat. Returns (a, b, split).
-std::optional<std::tuple<Value, Value, int64_t>> matchConcat(Value v,
-                                                             unsigned dim) {
-  auto second = v.getDefiningOp<tensor::InsertSliceOp>();
-  // An identity copy between the two (an exporter's no-op Expand) is
-  // looked through.
-  Value dest = second ? second.getDest() : Value();
-  while (dest) {
-    linalg::GenericOp copy = definingGeneric(dest, 1);
-    if (!copy || !isCopy(copy) ||
-        !llvm::all_of(copy.getIndexingMapsArray(),
-                      [](AffineMap map) { return map.isIdentity(); }))
-      break;
-    dest = copy.getDpsInputs()[0];
-  }
-  auto first = dest ? dest.getDefiningOp<tensor::InsertSliceOp>()
-                    : tensor::InsertSliceOp();
-  if (!first || !first.hasUnitStride() || !second.hasUnitStride())
-    return std::nullopt;
-  ArrayRef<int64_t> o1 = first.getStaticOffsets(),
-                    o2 = second.getStaticOffsets();
-  for (unsigned d = 0; d < o1.size(); ++d)
-    if (o1[d] != 0 || (d != dim && o2[d] != 0))
-      return std::nullopt;
-  auto type = cast<RankedTensorType>(v.getType());
-  int64_t split = first.getSourceType().getDimSize(dim);
-  if (ShapedType::isDynamic(split) || o2[dim] != split ||
-      type.isDynamicDim(dim) ||
-      split + second.getSourceType().getDimSize(dim) != type.getDimSize(dim))
-    return std::nullopt;
-  return std::make_tuple(first.getSource(), second.getSource(), split);
 }
 
 /// Values decompressed from a latent per head, as exporters write them:

@@ -143,6 +143,21 @@ FailureOr<int64_t> DscKvCachePass::analyze(func::FuncOp forward) {
                        "cache; the artifact gets no KV-cache entry points");
     return 0;
   }
+  // Each sequence's positions are offset by its own past.
+  RopeOp shared;
+  getOperation().walk([&](RopeOp op) {
+    auto positions = op.getPositions().getType();
+    if (!shared && (positions.getRank() == 0 ||
+                    (positions.getDimSize(0) == 1 &&
+                     op.getInput().getType().getDimSize(0) != 1)))
+      shared = op;
+  });
+  if (shared) {
+    shared.emitWarning("dsc-kv-cache: rope positions shared by the whole "
+                       "batch cannot count from each sequence's past; the "
+                       "artifact gets no KV-cache entry points");
+    return 0;
+  }
   if (!mlaOpsOf(forward).empty()) {
     forward.emitError("dsc-kv-cache: latent attention directly in @forward; "
                       "it must be in layer functions");
@@ -229,11 +244,15 @@ func::FuncOp DscKvCachePass::makeDecodeVariant(func::FuncOp fn) {
       OpBuilder b(ctx);
       b.setInsertionPointAfterValue(positions);
       TensorMath m(b, rope.getLoc());
-      Type elt = cast<RankedTensorType>(positions.getType()).getElementType();
+      auto type = cast<RankedTensorType>(positions.getType());
+      Type elt = type.getElementType();
+      SmallVector<unsigned> all;
+      for (unsigned d = 0; d < type.getRank(); ++d)
+        all.push_back(d);
+      // The first dimension is the batch (analyze() checked).
       offset = m.generic(
-          {positions, past}, m.empty(m.sizes(positions), elt), 2,
-          {{0, 1}, {0}, {0, 1}}, {},
-          [elt](OpBuilder &nb, Location l, ValueRange a) {
+          {positions, past}, m.empty(m.sizes(positions), elt), type.getRank(),
+          {all, {0}, all}, {}, [elt](OpBuilder &nb, Location l, ValueRange a) {
             Value seen = a[1];
             if (seen.getType() != elt)
               seen = arith::TruncIOp::create(nb, l, elt, seen);

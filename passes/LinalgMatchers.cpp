@@ -220,3 +220,52 @@ Value mlir::dsc::viewOfRank(Value value, int64_t rank) {
       return value;
   return Value();
 }
+
+std::optional<std::tuple<Value, int64_t, int64_t>>
+mlir::dsc::matchSliceLast(Value v, int64_t stride) {
+  auto slice = v.getDefiningOp<tensor::ExtractSliceOp>();
+  if (!slice || slice.getSourceType().getRank() != slice.getType().getRank())
+    return std::nullopt;
+  ArrayRef<int64_t> offsets = slice.getStaticOffsets();
+  ArrayRef<int64_t> sizes = slice.getStaticSizes();
+  ArrayRef<int64_t> strides = slice.getStaticStrides();
+  for (auto [o, s] : llvm::zip(offsets.drop_back(), strides.drop_back()))
+    if (o != 0 || s != 1)
+      return std::nullopt;
+  if (strides.back() != stride || ShapedType::isDynamic(offsets.back()) ||
+      ShapedType::isDynamic(sizes.back()))
+    return std::nullopt;
+  return std::make_tuple(slice.getSource(), offsets.back(), sizes.back());
+}
+
+std::optional<std::tuple<Value, Value, int64_t>>
+mlir::dsc::matchConcat(Value v, unsigned dim) {
+  auto second = v.getDefiningOp<tensor::InsertSliceOp>();
+  // An identity copy between the two (an exporter's no-op Expand) is
+  // looked through.
+  Value dest = second ? second.getDest() : Value();
+  while (dest) {
+    linalg::GenericOp copy = definingGeneric(dest, 1);
+    if (!copy || !isCopy(copy) ||
+        !llvm::all_of(copy.getIndexingMapsArray(),
+                      [](AffineMap map) { return map.isIdentity(); }))
+      break;
+    dest = copy.getDpsInputs()[0];
+  }
+  auto first = dest ? dest.getDefiningOp<tensor::InsertSliceOp>()
+                    : tensor::InsertSliceOp();
+  if (!first || !first.hasUnitStride() || !second.hasUnitStride())
+    return std::nullopt;
+  ArrayRef<int64_t> o1 = first.getStaticOffsets(),
+                    o2 = second.getStaticOffsets();
+  for (unsigned d = 0; d < o1.size(); ++d)
+    if (o1[d] != 0 || (d != dim && o2[d] != 0))
+      return std::nullopt;
+  auto type = cast<RankedTensorType>(v.getType());
+  int64_t split = first.getSourceType().getDimSize(dim);
+  if (ShapedType::isDynamic(split) || o2[dim] != split ||
+      type.isDynamicDim(dim) ||
+      split + second.getSourceType().getDimSize(dim) != type.getDimSize(dim))
+    return std::nullopt;
+  return std::make_tuple(first.getSource(), second.getSource(), split);
+}

@@ -64,6 +64,18 @@ struct Dequantized {
 /// The dequantization computing `value`, if it is one.
 std::optional<Dequantized> matchDequantize(Value value);
 
+/// `x[..., offset : offset + size * stride : stride]`, a slice with static
+/// offset and size on the last dimension only (the others start at 0 with
+/// unit stride; the rank is kept): returns (x, offset, size).
+std::optional<std::tuple<Value, int64_t, int64_t>>
+matchSliceLast(Value v, int64_t stride = 1);
+
+/// `v` = `b` inserted at `split` along `dim` into `a` inserted at 0 (into
+/// anything): a concatenation of `a` and `b`, the way a frontend writes
+/// torch.cat. Returns (a, b, split).
+std::optional<std::tuple<Value, Value, int64_t>> matchConcat(Value v,
+                                                             unsigned dim);
+
 /// The tensor a shape-only op (tensor.reshape, expand_shape,
 /// collapse_shape: row-major reinterpretations) defining `value` reads, or
 /// null.

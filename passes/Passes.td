@@ -22,10 +22,10 @@ def DscDedupFunctions : Pass<"dsc-dedup-functions", "ModuleOp"> {
 }
 
 def DscFuseElementwise : Pass<"dsc-fuse-elementwise"> {
-  let summary = "Rewrite decomposed RMSNorm and SwiGLU into dsc ops";
+  let summary = "Rewrite decomposed RMSNorm, SwiGLU and RoPE into dsc ops";
   let description = [{
-    Frontends that do not know DeepSeek spell RMSNorm and SwiGLU out as
-    arithmetic. This pass finds them by what an elementwise generic's body
+    Frontends that do not know DeepSeek spell RMSNorm, SwiGLU and RoPE out
+    as arithmetic. This pass finds them by what an elementwise generic's body
     computes, seen as a product of factors (any order of multiplications,
     division or multiplication by a reciprocal, casts around values):
 
@@ -36,14 +36,22 @@ def DscFuseElementwise : Pass<"dsc-fuse-elementwise"> {
     - `g / (1 + exp(-g)) * u` (`g * sigmoid(g) * u`), g and u same-shaped:
       `dsc.swiglu %g, %u`;
     - a residual add (an elementwise add of two same-shaped tensors) whose
-      sum is normalised: `%sum, %normed = dsc.add_rms_norm %x, %r, %w`.
+      sum is normalised: `%sum, %normed = dsc.add_rms_norm %x, %r, %w`;
+    - `cat(a * cos - b * sin, b * cos + a * sin)` (transformers' rope,
+      whose `rotate_half` an exporter splits into two generics), cos and
+      sin elementwise of the same angles `sitofp(positions) * freqs[i]`
+      (through reshapes, and a slice of `cat(freqs, freqs)`), broadcast over
+      the heads: `dsc.rope %ab, %positions frequencies %freqs` on
+      `cat(a, b)`, its positions reshaped to line up with the rotated rows.
+      The report has its own `rope` row.
 
     The forms are those linalg's elementwise fusion leaves (one reduction,
     one elementwise generic), which is also how `dsc-compile
     --import-decomposed` imports them; with `chains`, the pass first merges
-    an op-by-op graph (the ONNX importer's) into that form. Near misses (no epsilon, a mean
-    over another width, a sigmoid of another value) stay, with the reason
-    in the report; functions without a candidate get no report row.
+    an op-by-op graph (the ONNX importer's) into that form. Near misses (no
+    epsilon, a mean over another width, a sigmoid of another value, halves
+    rotated by different angles) stay, with the reason in the report;
+    functions without a candidate get no report row.
   }];
   let dependentDialects = ["::mlir::dsc::DscDialect",
                            "::mlir::linalg::LinalgDialect"];
@@ -55,7 +63,8 @@ def DscFuseElementwise : Pass<"dsc-fuse-elementwise"> {
            "op-by-op graph) into their elementwise or reduction consumers">
   ];
   let statistics = [
-    Statistic<"numFused", "fused", "Number of norms and activations fused">
+    Statistic<"numFused", "fused",
+              "Number of norms, activations and rotations fused">
   ];
 }
 

@@ -9,6 +9,10 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <algorithm>
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::dsc;
@@ -145,10 +149,12 @@ LogicalResult RopeOp::verify() {
   auto positions = getPositions().getType();
   if (input.getRank() < positions.getRank() + 1)
     return emitOpError("input rank must exceed the positions rank");
-  if (!shapesAgree(input.getShape().take_front(positions.getRank()),
-                   positions.getShape()))
-    return emitOpError("leading input dimensions must match the positions "
-                       "shape");
+  for (auto [p, x] :
+       llvm::zip(positions.getShape(),
+                 input.getShape().take_front(positions.getRank())))
+    if (p != 1 && !sizesAgree(p, x))
+      return emitOpError("each positions dimension must be 1 or match the "
+                         "input's leading dimension");
   int64_t dim = input.getShape().back();
   if (ShapedType::isDynamic(dim) || dim % 2 != 0)
     return emitOpError("rotated dimension must be static and even, got ")
@@ -156,9 +162,49 @@ LogicalResult RopeOp::verify() {
                                           : std::to_string(dim));
   if (getResult().getType() != input)
     return emitOpError("result type must equal the input type");
-  if (!(getTheta().convertToDouble() > 1.0))
+  if (static_cast<bool>(getTheta()) == static_cast<bool>(getFrequencies()))
+    return emitOpError("needs exactly one of theta and frequencies");
+  if (getFrequencies()) {
+    if (getYarn())
+      return emitOpError("yarn rescales theta's frequencies; a frequencies "
+                         "table already has it applied");
+    auto table = getFrequencies().getType();
+    if (table.getRank() != 1 || table.getDimSize(0) != dim / 2)
+      return emitOpError("frequencies must be [")
+             << dim / 2 << "] (half the rotated dimension), got " << table;
+  } else if (!(getTheta()->convertToDouble() > 1.0)) {
     return emitOpError("theta must be greater than 1");
+  }
   return success();
+}
+
+SmallVector<float> RopeOp::inverseFrequencies(int64_t dim, double theta,
+                                              YarnAttr yarn) {
+  SmallVector<float> freqs;
+  for (int64_t i = 0; i < dim / 2; ++i)
+    freqs.push_back(static_cast<float>(
+        std::pow(theta, -2.0 * i / static_cast<double>(dim))));
+  if (!yarn)
+    return freqs;
+  double factor = yarn.getFactor().convertToDouble();
+  double orig = static_cast<double>(yarn.getOriginalMaxPosition());
+  auto correctionDim = [&](double rotations) {
+    return dim * std::log(orig / (rotations * 2.0 * llvm::numbers::pi)) /
+           (2.0 * std::log(theta));
+  };
+  double low = std::floor(correctionDim(yarn.getBetaFast().convertToDouble()));
+  double high = std::ceil(correctionDim(yarn.getBetaSlow().convertToDouble()));
+  low = std::max(low, 0.0);
+  high = std::min(high, static_cast<double>(dim - 1));
+  if (low == high)
+    high += 0.001;
+  for (int64_t i = 0; i < dim / 2; ++i) {
+    double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
+    double smooth = 1.0 - ramp;
+    double f = freqs[i];
+    freqs[i] = static_cast<float>(f / factor * (1.0 - smooth) + f * smooth);
+  }
+  return freqs;
 }
 
 //===----------------------------------------------------------------------===//

@@ -131,25 +131,45 @@ def Dsc_RopeOp : Dsc_Op<"rope", [Pure]> {
   let summary = "rotary position embedding with optional YaRN scaling";
   let description = [{
     Rotates pairs of the last dimension (size d, even) of `input` by the
-    angles `positions * f_i`, `f_i = theta^(-2i/d)`. With `interleaved` the
-    pairs are adjacent, `(x[2i], x[2i+1])` (DeepSeek's checkpoints); without
-    it they are the two halves, `(x[i], x[i + d/2])`. The leading dimensions
-    of `input` start with those of `positions` ([batch, seq]); any further
-    dimensions (heads) share the rotation. `yarn` rescales the frequencies
-    and the magnitude as described by `#dsc.yarn`.
+    angles `positions * f_i`. With `interleaved` the pairs are adjacent,
+    `(x[2i], x[2i+1])` (DeepSeek's checkpoints); without it they are the two
+    halves, `(x[i], x[i + d/2])`.
+
+    The frequencies are either `f_i = theta^(-2i/d)`, rescaled (frequencies
+    and magnitude) by `yarn` as described by `#dsc.yarn`, or the given
+    `frequencies` tensor ([d/2], f32): the inverse-frequency table an
+    exporter wrote, YaRN already applied. Exactly one of `theta` and
+    `frequencies` is present.
+
+    `positions` lines up with the leading dimensions of `input`; each of its
+    dimensions equals the input's or is 1 (shared by all rows there). The
+    importer's [batch, seq] positions rotate [batch, seq, heads, d] inputs;
+    an exporter's [1, 1, seq] rotate [batch, heads, seq, d].
 
     ```mlir
     %r = dsc.rope %q_pe, %pos {theta = 1.0e+04 : f64, interleaved,
                                yarn = #dsc.yarn<factor = 40.0, ...>}
         : (tensor<?x?x128x64xf32>, tensor<?x?xi64>) -> tensor<?x?x128x64xf32>
+    %e = dsc.rope %k, %pos frequencies %inv
+        : (tensor<?x1x?x64xf32>, tensor<1x1x?xi64>, tensor<32xf32>)
+        -> tensor<?x1x?x64xf32>
     ```
   }];
   let arguments = (ins Dsc_FloatTensor:$input, Dsc_IndexTensor:$positions,
-                       F64Attr:$theta, UnitAttr:$interleaved,
+                       Optional<RankedTensorOf<[F32]>>:$frequencies,
+                       OptionalAttr<F64Attr>:$theta, UnitAttr:$interleaved,
                        OptionalAttr<Dsc_YarnAttr>:$yarn);
   let results = (outs Dsc_FloatTensor:$result);
-  let assemblyFormat =
-      "$input `,` $positions attr-dict `:` functional-type(operands, results)";
+  let assemblyFormat = [{
+    $input `,` $positions (`frequencies` $frequencies^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// f_i = theta^(-2i/dim), i < dim/2, rescaled by YaRN when `yarn` is
+    /// set: the frequencies of a rope with `theta`.
+    static SmallVector<float> inverseFrequencies(int64_t dim, double theta,
+                                                YarnAttr yarn);
+  }];
   let hasVerifier = 1;
 }
 

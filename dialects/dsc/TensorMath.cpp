@@ -266,6 +266,145 @@ Value TensorMath::sliceDim(Value x, unsigned dim, OpFoldResult offset,
       sliceSizes, strides);
 }
 
+Value TensorMath::concatLast(Value first, Value second) {
+  auto type = cast<RankedTensorType>(first.getType());
+  unsigned rank = type.getRank();
+  int64_t width = type.getShape().back() +
+                  cast<RankedTensorType>(second.getType()).getShape().back();
+  SmallVector<OpFoldResult> total = sizes(first);
+  total.back() = b.getIndexAttr(width);
+  Value out = empty(total, type.getElementType());
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+  out = tensor::InsertSliceOp::create(b, loc, first, out, offsets, sizes(first),
+                                      strides);
+  offsets.back() = b.getIndexAttr(type.getShape().back());
+  return tensor::InsertSliceOp::create(b, loc, second, out, offsets,
+                                       sizes(second), strides);
+}
+
+/// Groups of consecutive dimensions of `shape`, each holding one dimension
+/// not statically 1 and the unit ones before it (the last group also those
+/// after it), with those dimensions; no groups when all are units.
+static std::pair<SmallVector<ReassociationIndices>, SmallVector<int64_t>>
+groupUnitDims(ArrayRef<int64_t> shape) {
+  SmallVector<ReassociationIndices> groups;
+  SmallVector<int64_t> kept;
+  ReassociationIndices pending;
+  for (int64_t d = 0, e = shape.size(); d < e; ++d) {
+    pending.push_back(d);
+    if (shape[d] == 1)
+      continue;
+    groups.push_back(std::move(pending));
+    pending.clear();
+    kept.push_back(shape[d]);
+  }
+  if (!groups.empty())
+    groups.back().append(pending.begin(), pending.end());
+  return {groups, kept};
+}
+
+Value TensorMath::withUnitDims(Value x, ArrayRef<OpFoldResult> target) {
+  auto type = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> targetShape;
+  for (OpFoldResult size : target)
+    targetShape.push_back(
+        getConstantIntValue(size).value_or(ShapedType::kDynamic));
+  auto [from, fromKept] = groupUnitDims(type.getShape());
+  auto [to, toKept] = groupUnitDims(targetShape);
+  if (fromKept.size() != toKept.size())
+    return {};
+  for (auto [p, q] : llvm::zip_equal(fromKept, toKept))
+    if (!ShapedType::isDynamic(p) && !ShapedType::isDynamic(q) && p != q)
+      return {};
+  if (type.getShape() == ArrayRef(targetShape))
+    return x;
+  // Through the kept dimensions alone; each group has at most one run-time
+  // size (an expand_shape group with two is not lowered reliably).
+  SmallVector<int64_t> keptShape(fromKept);
+  for (auto [k, q] : llvm::enumerate(toKept))
+    if (ShapedType::isDynamic(keptShape[k]))
+      keptShape[k] = q;
+  Value kept = x;
+  if (keptShape.size() != static_cast<size_t>(type.getRank()))
+    kept = tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get(keptShape, type.getElementType()), x,
+        from);
+  if (keptShape.size() == targetShape.size())
+    return kept;
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(targetShape, type.getElementType()), kept,
+      to, target);
+}
+
+/// `OpTy` (a unary float op) of each element of `x`.
+template <typename OpTy> static Value elementwise(TensorMath &m, Value x) {
+  Type eltType = cast<RankedTensorType>(x.getType()).getElementType();
+  return m.map(x, eltType, [](OpBuilder &nb, Location l, ValueRange a) {
+    linalg::YieldOp::create(nb, l, OpTy::create(nb, l, a[0]).getResult());
+  });
+}
+
+Value TensorMath::ropeDecomposed(Value x, Value positions, Value frequencies,
+                                 bool interleaved) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  int64_t half = type.getShape().back() / 2;
+  Type f32 = b.getF32Type();
+  // angles[b, s, i] = positions[b, s] * frequencies[i], then cos and sin.
+  SmallVector<OpFoldResult> tableSizes = sizes(positions);
+  unsigned posRank = tableSizes.size();
+  tableSizes.push_back(b.getIndexAttr(half));
+  auto [tableAll, tableLead] = allAndLeading(posRank + 1);
+  Value angles =
+      generic({positions, frequencies}, empty(tableSizes, f32), posRank + 1,
+              {tableLead, {posRank}, tableAll}, {},
+              [](OpBuilder &nb, Location l, ValueRange a) {
+                Value pos =
+                    arith::SIToFPOp::create(nb, l, nb.getF32Type(), a[0]);
+                linalg::YieldOp::create(
+                    nb, l, arith::MulFOp::create(nb, l, pos, a[1]).getResult());
+              })[0];
+  Value cos = elementwise<math::CosOp>(*this, angles);
+  Value sin = elementwise<math::SinOp>(*this, angles);
+
+  // The pairs' first and second elements.
+  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
+  SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+  SmallVector<OpFoldResult> halfSizes = sizes(x);
+  halfSizes.back() = b.getIndexAttr(half);
+  strides.back() = b.getIndexAttr(interleaved ? 2 : 1);
+  SmallVector<int64_t> halfShape(type.getShape());
+  halfShape.back() = half;
+  auto halfType = RankedTensorType::get(halfShape, type.getElementType());
+  auto element = [&](int64_t first) {
+    offsets.back() = b.getIndexAttr(first);
+    return tensor::ExtractSliceOp::create(b, loc, halfType, x, offsets,
+                                          halfSizes, strides)
+        .getResult();
+  };
+  Value first = element(0), second = element(interleaved ? 1 : half);
+
+  // The tables are shared by the heads.
+  auto [all, lead] = allAndLeading(rank);
+  SmallVector<unsigned> table(all.begin(), all.begin() + posRank);
+  table.push_back(rank - 1);
+  auto rotate = [&](Value v, Value partner, bool subtract) {
+    return generic(
+        {v, cos, partner, sin}, empty(sizes(v), type.getElementType()), rank,
+        {all, table, all, table, all}, {},
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          TensorMath s(nb, l);
+          Value c = arith::MulFOp::create(nb, l, s.toF32(a[0]), a[1]);
+          Value p = arith::MulFOp::create(nb, l, s.toF32(a[2]), a[3]);
+          Value y = subtract ? arith::SubFOp::create(nb, l, c, p).getResult()
+                             : arith::AddFOp::create(nb, l, c, p).getResult();
+          linalg::YieldOp::create(nb, l, s.fromF32(y, type.getElementType()));
+        })[0];
+  };
+  return concatLast(rotate(first, second, true), rotate(second, first, false));
+}
+
 namespace {
 bool isPerHead(Value t) {
   return cast<RankedTensorType>(t.getType()).getRank() == 4;

@@ -77,6 +77,11 @@ public:
   Value sliceLast(Value x, int64_t offset, int64_t size);
   /// `x` restricted to `[offset, offset + size)` along `dim`.
   Value sliceDim(Value x, unsigned dim, OpFoldResult offset, OpFoldResult size);
+  /// `first` and `second` concatenated along the last dimension.
+  Value concatLast(Value first, Value second);
+  /// `x` reshaped to `sizes` by adding or dropping dimensions of size 1
+  /// only: the others stay, in order. Null when they differ.
+  Value withUnitDims(Value x, ArrayRef<OpFoldResult> sizes);
   /// Causal attention with a query split in two parts:
   /// `softmax((qA . kA + qB . kB) * scale, causal) . v`, in f32. Queries are
   /// [batch, seq, heads, *]; each key and the value is either per head
@@ -104,6 +109,17 @@ public:
   /// SwiGLU: `g / (1 + exp(-g)) * u` (silu(g) * u) elementwise, computed in
   /// f32, the result in `g`'s element type.
   Value swiglu(Value g, Value u);
+  /// Rotary embedding spelled out as transformers' DeepSeek code computes
+  /// it (and so as an ONNX export of it reads): angles `positions[b, s] *
+  /// frequencies[i]` ([batch, seq] i64 times [d/2] f32), their cos and sin
+  /// tables, `x` ([batch, seq, (heads,) d]) split into its pairs' first
+  /// and second elements `a` and `b` (stride 2 with `interleaved`, else the
+  /// two halves), and `cat(a cos - b sin, b cos + a sin)`. The result holds
+  /// the rotated pairs' first elements, then their second ones: with
+  /// `interleaved`, a permutation of dsc.rope's result (the same one for
+  /// queries and keys, so the same scores).
+  Value ropeDecomposed(Value x, Value positions, Value frequencies,
+                       bool interleaved);
   /// An FP8 (or any float) weight [..., out, in] times its block scales
   /// [..., ceil(out / bm), ceil(in / bn)] (DeepSeek's weight_scale_inv), as
   /// f32; leading dimensions (the experts of a stack) index both alike.

@@ -249,9 +249,22 @@ Value Importer::swiglu(Value gate, Value up) {
 }
 
 Value Importer::rope(Value x, Value positions) {
-  return RopeOp::create(
-      b, loc, x.getType(), x, positions, b.getF64FloatAttr(cfg.ropeTheta),
-      cfg.ropeInterleave ? b.getUnitAttr() : UnitAttr(), yarn);
+  // YaRN's magnitude (1 unless mscale and mscale_all_dim differ) scales
+  // the tables; the decomposed form has no place for it.
+  if (options.decomposed && (!yarn || yarn.getAttentionFactor() == 1.0)) {
+    int64_t dim = cast<RankedTensorType>(x.getType()).getShape().back();
+    SmallVector<float> freqs =
+        RopeOp::inverseFrequencies(dim, cfg.ropeTheta, yarn);
+    auto freqType = RankedTensorType::get({dim / 2}, b.getF32Type());
+    Value table = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(freqType, ArrayRef(freqs)));
+    return TensorMath(b, loc).ropeDecomposed(x, positions, table,
+                                             cfg.ropeInterleave);
+  }
+  return RopeOp::create(b, loc, x.getType(), x, positions, Value(),
+                        b.getF64FloatAttr(cfg.ropeTheta),
+                        cfg.ropeInterleave ? b.getUnitAttr() : UnitAttr(),
+                        yarn);
 }
 
 Value Importer::mlp(Value x, const std::string &prefix, int64_t width) {

@@ -37,6 +37,22 @@ func.func @rope(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xf32>
 
 // -----
 
+// With a frequency table the tables read it; a positions dimension of 1 is
+// read at 0 whatever the row (the batch and heads share the positions).
+// CHECK-LABEL: func.func @rope_frequencies
+// CHECK: %[[C0:.*]] = arith.constant 0 : index
+// CHECK: %[[TABLES:.*]]:2 = linalg.generic {{.*}} ins(%arg1, %arg2 : tensor<1x1x?xi64>, tensor<4xf32>)
+// CHECK: -> (tensor<1x1x?x4xf32>, tensor<1x1x?x4xf32>)
+// CHECK: linalg.generic
+// CHECK: %[[S:.*]] = linalg.index 2 : index
+// CHECK: tensor.extract %[[TABLES]]#0[%[[C0]], %[[C0]], %[[S]], %{{.*}}]
+func.func @rope_frequencies(%x: tensor<?x4x?x8xf32>, %p: tensor<1x1x?xi64>, %f: tensor<4xf32>) -> tensor<?x4x?x8xf32> {
+  %0 = dsc.rope %x, %p frequencies %f : (tensor<?x4x?x8xf32>, tensor<1x1x?xi64>, tensor<4xf32>) -> tensor<?x4x?x8xf32>
+  return %0 : tensor<?x4x?x8xf32>
+}
+
+// -----
+
 // CHECK-DAG: #[[ID3:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 // CHECK-DAG: #[[SCALE:.*]] = affine_map<(d0, d1, d2) -> (d0 floordiv 2, d1)>
 // CHECK-LABEL: func.func @linear_fp8

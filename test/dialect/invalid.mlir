@@ -113,7 +113,7 @@ func.func @rope_rank(%x: tensor<?x?xf32>, %p: tensor<?x?xi64>) -> tensor<?x?xf32
 // -----
 
 func.func @rope_positions(%x: tensor<2x3x8xf32>, %p: tensor<2x4xi64>) -> tensor<2x3x8xf32> {
-  // expected-error @+1 {{leading input dimensions must match the positions shape}}
+  // expected-error @+1 {{each positions dimension must be 1 or match the input's leading dimension}}
   %0 = dsc.rope %x, %p {theta = 1.0e4 : f64} : (tensor<2x3x8xf32>, tensor<2x4xi64>) -> tensor<2x3x8xf32>
   return %0 : tensor<2x3x8xf32>
 }
@@ -139,6 +139,38 @@ func.func @rope_result(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?
 func.func @rope_theta(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
   // expected-error @+1 {{theta must be greater than 1}}
   %0 = dsc.rope %x, %p {theta = 1.0 : f64} : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+func.func @rope_no_frequencies(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
+  // expected-error @+1 {{needs exactly one of theta and frequencies}}
+  %0 = dsc.rope %x, %p : (tensor<?x?x8xf32>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+func.func @rope_both(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>, %f: tensor<4xf32>) -> tensor<?x?x8xf32> {
+  // expected-error @+1 {{needs exactly one of theta and frequencies}}
+  %0 = dsc.rope %x, %p frequencies %f {theta = 1.0e4 : f64} : (tensor<?x?x8xf32>, tensor<?x?xi64>, tensor<4xf32>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+func.func @rope_frequencies_size(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>, %f: tensor<8xf32>) -> tensor<?x?x8xf32> {
+  // expected-error @+1 {{frequencies must be [4] (half the rotated dimension), got 'tensor<8xf32>'}}
+  %0 = dsc.rope %x, %p frequencies %f : (tensor<?x?x8xf32>, tensor<?x?xi64>, tensor<8xf32>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
+func.func @rope_frequencies_yarn(%x: tensor<?x?x8xf32>, %p: tensor<?x?xi64>, %f: tensor<4xf32>) -> tensor<?x?x8xf32> {
+  // expected-error @+1 {{yarn rescales theta's frequencies; a frequencies table already has it applied}}
+  %0 = dsc.rope %x, %p frequencies %f {yarn = #dsc.yarn<factor = 4.0, original_max_position = 4096, beta_fast = 32.0, beta_slow = 1.0, mscale = 1.0, mscale_all_dim = 1.0>} : (tensor<?x?x8xf32>, tensor<?x?xi64>, tensor<4xf32>) -> tensor<?x?x8xf32>
   return %0 : tensor<?x?x8xf32>
 }
 

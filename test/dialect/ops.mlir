@@ -42,6 +42,17 @@ func.func @rope(%x: tensor<?x?x4x8xf32>, %p: tensor<?x?xi64>) -> (tensor<?x?x4x8
 
 // -----
 
+// An exporter's layout: [batch, heads, seq, d] rotated by positions shared
+// by the batch and the heads, with the graph's frequency table.
+// CHECK-LABEL: func.func @rope_frequencies
+func.func @rope_frequencies(%x: tensor<?x4x?x8xf32>, %p: tensor<1x1x?xi64>, %f: tensor<4xf32>) -> tensor<?x4x?x8xf32> {
+  // CHECK: dsc.rope %{{.*}}, %{{.*}} frequencies %{{.*}} : (tensor<?x4x?x8xf32>, tensor<1x1x?xi64>, tensor<4xf32>) -> tensor<?x4x?x8xf32>
+  %0 = dsc.rope %x, %p frequencies %f : (tensor<?x4x?x8xf32>, tensor<1x1x?xi64>, tensor<4xf32>) -> tensor<?x4x?x8xf32>
+  return %0 : tensor<?x4x?x8xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @linear
 func.func @linear(%x: tensor<?x?x64xf32>, %w: tensor<96x64xf32>, %q: tensor<96x64xf8E4M3FN>, %s: tensor<1x1xf32>) -> (tensor<?x?x96xf32>, tensor<?x?x96xf32>) {
   // CHECK: dsc.linear %{{.*}}, %{{.*}} : (tensor<?x?x64xf32>, tensor<96x64xf32>) -> tensor<?x?x96xf32>

@@ -174,3 +174,43 @@ func.func @forward(%t: tensor<?x?xi64>, %qn: tensor<?x?x2x4xf32>, %qp: tensor<?x
   %0 = call @layer(%qn, %qp, %c, %k, %m, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x1x?x?xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
   return %0 : tensor<?x?x2x4xf32>
 }
+
+// -----
+
+// The recovered rope of a decomposed import has [batch, seq, 1] positions
+// (lined up with [batch, seq, heads] rows): they are offset per sequence
+// all the same, along their first dimension.
+// CHECK-LABEL: func.func private @layer_decode
+// CHECK: %[[POS:.*]] = linalg.generic {indexing_maps = [#{{.*}}, #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel"]} ins(%{{.*}}, %{{.*}} : tensor<?x?x1xi64>, tensor<?xi64>)
+// CHECK: dsc.rope %{{.*}}, %[[POS]] frequencies
+func.func private @layer(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %pos: tensor<?x?x1xi64>, %f: tensor<1xf32>, %w: tensor<16x8xf32>) -> tensor<?x?x2x4xf32> {
+  %qr = dsc.rope %qp, %pos frequencies %f : (tensor<?x?x2x2xf32>, tensor<?x?x1xi64>, tensor<1xf32>) -> tensor<?x?x2x2xf32>
+  %o = dsc.mla %qn, %qr, %c, %k, %w {scale = 0.5 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %o : tensor<?x?x2x4xf32>
+}
+func.func @forward(%t: tensor<?x?xi64>, %qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %pos: tensor<?x?x1xi64>) -> tensor<?x?x2x4xf32> {
+  %f = arith.constant dense<1.0> : tensor<1xf32>
+  %w = dsc.weight "kv_b" : tensor<16x8xf32>
+  %0 = call @layer(%qn, %qp, %c, %k, %pos, %f, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?x1xi64>, tensor<1xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %0 : tensor<?x?x2x4xf32>
+}
+
+// -----
+
+// negative_shared_positions: positions shared by the whole batch (an
+// exporter's [1, 1, seq] Range) cannot count from each sequence's past: a
+// warning, and no entry points.
+// CHECK-LABEL: func.func @forward({{.*}}tensor<1x?xi64>)
+// CHECK-NOT: @decode
+func.func private @layer(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %pos: tensor<1x?xi64>, %f: tensor<1xf32>, %w: tensor<16x8xf32>) -> tensor<?x?x2x4xf32> {
+  // expected-warning @+1 {{dsc-kv-cache: rope positions shared by the whole batch cannot count from each sequence's past; the artifact gets no KV-cache entry points}}
+  %qr = dsc.rope %qp, %pos frequencies %f : (tensor<?x?x2x2xf32>, tensor<1x?xi64>, tensor<1xf32>) -> tensor<?x?x2x2xf32>
+  %o = dsc.mla %qn, %qr, %c, %k, %w {scale = 0.5 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %o : tensor<?x?x2x4xf32>
+}
+func.func @forward(%t: tensor<?x?xi64>, %qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %pos: tensor<1x?xi64>) -> tensor<?x?x2x4xf32> {
+  %f = arith.constant dense<1.0> : tensor<1xf32>
+  %w = dsc.weight "kv_b" : tensor<16x8xf32>
+  %0 = call @layer(%qn, %qp, %c, %k, %pos, %f, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<1x?xi64>, tensor<1xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %0 : tensor<?x?x2x4xf32>
+}

@@ -111,7 +111,8 @@ cl::opt<std::string> importAttention(
     cl::cat(category));
 cl::opt<bool> importDecomposed(
     "import-decomposed",
-    cl::desc("Import RMSNorm and SwiGLU as plain arithmetic, as a frontend "
+    cl::desc("Import RMSNorm, SwiGLU and RoPE as plain arithmetic, as a "
+             "frontend "
              "that does not know DeepSeek would; dsc-fuse-elementwise "
              "recovers them"),
     cl::cat(category));
