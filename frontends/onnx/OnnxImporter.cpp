@@ -1861,10 +1861,17 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
     auto ut = typeOf(updates);
     if (!add && r == 1 && lead == 1 && !it.isDynamicDim(0) &&
         ut.getRank() == rank && ut.getDimSize(0) == it.getDimSize(0)) {
+      // Only where the slice provably fits: the general form below is
+      // safe for any sizes the graph meets at run time, a slice is not.
       std::optional<int64_t> start = contiguousStart(idx);
       int64_t extent = typeOf(data).getDimSize(0);
-      if (start && *start >= 0 &&
-          (extent == kDyn || *start + it.getDimSize(0) <= extent)) {
+      SmallVector<OpFoldResult> dataSizes = sizes(data);
+      SmallVector<OpFoldResult> updateSizes = sizes(updates);
+      bool fits = start && *start >= 0 && extent != kDyn &&
+                  *start + it.getDimSize(0) <= extent;
+      for (int64_t d = 1; fits && d < rank; ++d)
+        fits = isEqualConstantIntOrValue(dataSizes[d], updateSizes[d]);
+      if (fits) {
         SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
         offsets[0] = b.getIndexAttr(*start);
         setTensor(out(0),
