@@ -620,9 +620,11 @@ struct FuseRope : OpRewritePattern<tensor::InsertSliceOp> {
       return rewriter.notifyMatchFailure(
           op, "the halves rotate by different angles");
     auto freqType = cast<RankedTensorType>(first->angles.frequencies.getType());
+    auto pairType = cast<RankedTensorType>(first->x.getType());
     if (2 * split != type.getShape().back() ||
         freqType.getDimSize(0) != split ||
-        first->x.getType() != first->partner.getType())
+        pairType != first->partner.getType() ||
+        pairType.getElementType() != type.getElementType())
       return rewriter.notifyMatchFailure(
           op, "the frequencies do not cover the rotated pairs");
     SmallVector<OpFoldResult> sizes =
