@@ -380,11 +380,14 @@ Value throughRowReshapes(Value v) {
 
 /// What a value inserted into `v` holds at `[offset, offset + size)` of the
 /// last dimension: the source of the last insertion covering exactly that
-/// range, through insertions elsewhere.
+/// range (and, as far as the types tell, all of the leading dimensions),
+/// through insertions elsewhere.
 Value insertedAt(Value v, int64_t offset, int64_t size) {
   while (auto insert = v.getDefiningOp<tensor::InsertSliceOp>()) {
     if (!insert.hasUnitStride() ||
-        insert.getSourceType().getRank() != insert.getType().getRank())
+        insert.getSourceType().getRank() != insert.getType().getRank() ||
+        insert.getSourceType().getShape().drop_back() !=
+            insert.getType().getShape().drop_back())
       return {};
     int64_t from = insert.getStaticOffsets().back();
     int64_t width = insert.getSourceType().getShape().back();
