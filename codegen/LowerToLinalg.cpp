@@ -35,14 +35,6 @@ namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-/// Identity dimension list [0, rank).
-SmallVector<unsigned> iota(unsigned rank) {
-  SmallVector<unsigned> dims;
-  for (unsigned d = 0; d < rank; ++d)
-    dims.push_back(d);
-  return dims;
-}
-
 /// Converts an f32 scalar to `type` (a float type).
 Value fromF32(OpBuilder &b, Location loc, Value v, Type type) {
   if (type == b.getF32Type())
@@ -91,13 +83,9 @@ struct LowerRope : OpRewritePattern<RopeOp> {
     auto posType = op.getPositions().getType();
     unsigned posRank = posType.getRank();
     Value freqTensor = op.getFrequencies();
-    if (!freqTensor) {
-      SmallVector<float> freqs = RopeOp::inverseFrequencies(
-          dim, op.getTheta()->convertToDouble(), op.getYarnAttr());
-      auto freqType = RankedTensorType::get({dim / 2}, rewriter.getF32Type());
-      freqTensor = arith::ConstantOp::create(
-          rewriter, loc, DenseElementsAttr::get(freqType, ArrayRef(freqs)));
-    }
+    if (!freqTensor)
+      freqTensor = m.f32Vector(RopeOp::inverseFrequencies(
+          dim, op.getTheta()->convertToDouble(), op.getYarnAttr()));
     double magnitude =
         op.getYarnAttr() ? op.getYarnAttr().getAttentionFactor() : 1.0;
     bool interleaved = op.getInterleaved();

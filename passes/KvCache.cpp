@@ -246,9 +246,7 @@ func::FuncOp DscKvCachePass::makeDecodeVariant(func::FuncOp fn) {
       TensorMath m(b, rope.getLoc());
       auto type = cast<RankedTensorType>(positions.getType());
       Type elt = type.getElementType();
-      SmallVector<unsigned> all;
-      for (unsigned d = 0; d < type.getRank(); ++d)
-        all.push_back(d);
+      SmallVector<unsigned> all = iota(type.getRank());
       // The first dimension is the batch (analyze() checked).
       offset = m.generic(
           {positions, past}, m.empty(m.sizes(positions), elt), type.getRank(),

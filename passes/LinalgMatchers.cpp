@@ -2,6 +2,8 @@
 
 #include "passes/LinalgMatchers.h"
 
+#include "dialects/dsc/TensorMath.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -131,9 +133,7 @@ std::optional<mlir::dsc::Dequantized> mlir::dsc::matchDequantize(Value value) {
     return std::nullopt;
   auto type = cast<RankedTensorType>(value.getType());
   unsigned rank = type.getRank();
-  SmallVector<unsigned> identity;
-  for (unsigned d = 0; d < rank; ++d)
-    identity.push_back(d);
+  SmallVector<unsigned> identity = iota(rank);
   if (rank < 2 || !type.getElementType().isF32() ||
       !hasStructure(op, rank, {identity, identity}, {}))
     return std::nullopt;

@@ -13,6 +13,13 @@
 using namespace mlir;
 using namespace mlir::dsc;
 
+SmallVector<unsigned> mlir::dsc::iota(unsigned rank) {
+  SmallVector<unsigned> dims;
+  for (unsigned d = 0; d < rank; ++d)
+    dims.push_back(d);
+  return dims;
+}
+
 SmallVector<OpFoldResult> TensorMath::sizes(Value tensor) {
   // A run-time size is read from the op that states it (the sizes of the
   // `tensor.empty` behind a linalg op, the output shape of an
@@ -133,10 +140,7 @@ ValueRange TensorMath::generic(ValueRange inputs, ValueRange outputs,
 Value TensorMath::map(ValueRange inputs, Type resultElementType, BodyFn body) {
   auto type = cast<RankedTensorType>(inputs.front().getType());
   unsigned rank = type.getRank();
-  SmallVector<unsigned> identity;
-  for (unsigned d = 0; d < rank; ++d)
-    identity.push_back(d);
-  SmallVector<SmallVector<unsigned>> maps(inputs.size() + 1, identity);
+  SmallVector<SmallVector<unsigned>> maps(inputs.size() + 1, iota(rank));
   Value init = empty(sizes(inputs.front()), resultElementType);
   return generic(inputs, init, rank, maps, {}, body)[0];
 }
@@ -171,9 +175,7 @@ Value TensorMath::matmulTransposed(Value x, Value w) {
 /// last.
 static std::pair<SmallVector<unsigned>, SmallVector<unsigned>>
 allAndLeading(unsigned rank) {
-  SmallVector<unsigned> all;
-  for (unsigned d = 0; d < rank; ++d)
-    all.push_back(d);
+  SmallVector<unsigned> all = iota(rank);
   return {all, SmallVector<unsigned>(all.begin(), all.end() - 1)};
 }
 
@@ -708,6 +710,13 @@ Value TensorMath::add(Value lhs, Value rhs) {
 
 Value TensorMath::f32(double value) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
+}
+
+Value TensorMath::f32Vector(ArrayRef<float> values) {
+  auto type = RankedTensorType::get({static_cast<int64_t>(values.size())},
+                                    b.getF32Type());
+  return arith::ConstantOp::create(b, loc,
+                                   DenseElementsAttr::get(type, values));
 }
 
 Value TensorMath::i64(int64_t value) {

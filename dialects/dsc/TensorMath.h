@@ -30,6 +30,10 @@ struct AttentionLayout {
   int64_t queryBlock = 0;
 };
 
+/// The dimension list [0, rank): an identity indexing map for
+/// TensorMath::generic.
+SmallVector<unsigned> iota(unsigned rank);
+
 /// Builds linalg-on-tensors computations at one location.
 class TensorMath {
 public:
@@ -149,6 +153,8 @@ public:
 
   /// Scalar constants.
   Value f32(double value);
+  /// A constant 1-D f32 tensor of `values`.
+  Value f32Vector(ArrayRef<float> values);
   Value i64(int64_t value);
   Value index(int64_t value);
   /// Extends or truncates a float scalar to f32.

@@ -253,13 +253,10 @@ Value Importer::rope(Value x, Value positions) {
   // the tables; the decomposed form has no place for it.
   if (options.decomposed && (!yarn || yarn.getAttentionFactor() == 1.0)) {
     int64_t dim = cast<RankedTensorType>(x.getType()).getShape().back();
-    SmallVector<float> freqs =
-        RopeOp::inverseFrequencies(dim, cfg.ropeTheta, yarn);
-    auto freqType = RankedTensorType::get({dim / 2}, b.getF32Type());
-    Value table = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(freqType, ArrayRef(freqs)));
-    return TensorMath(b, loc).ropeDecomposed(x, positions, table,
-                                             cfg.ropeInterleave);
+    TensorMath m(b, loc);
+    Value table =
+        m.f32Vector(RopeOp::inverseFrequencies(dim, cfg.ropeTheta, yarn));
+    return m.ropeDecomposed(x, positions, table, cfg.ropeInterleave);
   }
   return RopeOp::create(b, loc, x.getType(), x, positions, Value(),
                         b.getF64FloatAttr(cfg.ropeTheta),

@@ -37,6 +37,19 @@ V, D, H, F = 32, 16, 2, 24  # vocab, hidden, heads, MLP width
 HD = D // H
 
 
+def token_model(nodes, name, initializers, vocab=V, opset=18):
+    """A graph from int64 token ids [batch, seq] to float logits
+    [batch, seq, vocab], as a model of IR version 8."""
+    graph = helper.make_graph(
+        nodes, name,
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", vocab])],
+        initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
 def build(opset):
     rng = np.random.default_rng(1234)
     w = lambda *shape, s=0.3: (rng.standard_normal(shape) * s).astype(np.float32)
@@ -115,13 +128,7 @@ def build(opset):
     n("MatMul", ["h2", "head"], ["logits"])
 
     initializers = [numpy_helper.from_array(v, k) for k, v in {**inits, **consts}.items()]
-    graph = helper.make_graph(
-        nodes, "tiny_lm",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", V])],
-        initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
+    model = token_model(nodes, "tiny_lm", initializers, opset=opset)
     onnx.checker.check_model(model, full_check=True)
     return model
 
@@ -155,14 +162,7 @@ def einsum_if(constant_condition=True):
     inits = [embed, head, two]
     if not constant_condition:
         inits.append(numpy_helper.from_array(np.array(0, np.int64), "zero"))
-    graph = helper.make_graph(
-        nodes, "einsum_if",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", V])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    return model
+    return token_model(nodes, "einsum_if", inits)
 
 
 def scatter_nd():
@@ -189,13 +189,7 @@ def scatter_nd():
         helper.make_node("Transpose", ["s2"], ["back"], name="to_bsh", perm=[1, 2, 0]),
         helper.make_node("MatMul", ["back", "head"], ["logits"], name="head"),
     ]
-    graph = helper.make_graph(
-        nodes, "scatter_nd",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", V])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
+    model = token_model(nodes, "scatter_nd", inits)
     onnx.checker.check_model(model, full_check=True)
     return model
 
@@ -212,14 +206,8 @@ def broken():
     """Valid protobufs whose graphs cannot be converted, one way each: the
     importer's errors name the node."""
     def lm(nodes, inits):
-        g = helper.make_graph(
-            nodes, "broken",
-            [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])],
-            [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "seq", 8])],
-            [numpy_helper.from_array(v, k) for k, v in inits.items()])
-        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
-        m.ir_version = 8
-        return m
+        return token_model(nodes, "broken",
+                           [numpy_helper.from_array(v, k) for k, v in inits.items()], vocab=8)
     embed = helper.make_node("Gather", ["E", "input_ids"], ["h"], name="embed")
     ones = lambda *shape: np.ones(shape, np.float32)
     return {
