@@ -44,24 +44,6 @@ namespace {
 
 constexpr StringLiteral kNotACandidate = "not a normalisation or activation";
 
-/// `v` without float extensions and truncations around it.
-Value peel(Value v) {
-  while (Operation *op = v.getDefiningOp()) {
-    if (!isa<arith::ExtFOp, arith::TruncFOp>(op))
-      break;
-    v = op->getOperand(0);
-  }
-  return v;
-}
-
-/// The float constant `v` is, if it is one.
-std::optional<double> constantOf(Value v) {
-  if (auto cst = peel(v).getDefiningOp<arith::ConstantOp>())
-    if (auto attr = dyn_cast<FloatAttr>(cst.getValue()))
-      return attr.getValueAsDouble();
-  return std::nullopt;
-}
-
 /// The decimal with the fewest digits that rounds to the same f32 as
 /// `value`: an epsilon written as 1e-6 in f64 comes back from an f32
 /// constant as 9.99999997e-7, and its attribute should say 1e-06 again.
@@ -75,80 +57,6 @@ double shortestOf(double value) {
       return candidate;
   }
   return value;
-}
-
-/// `v` as a product: the factors it multiplies and the ones it divides by,
-/// through any nesting of mulf and divf. Constant factors of 1 are dropped.
-struct Product {
-  SmallVector<Value> numerators, denominators;
-};
-
-void flatten(Value v, bool inverted, Product &out) {
-  v = peel(v);
-  if (auto mul = v.getDefiningOp<arith::MulFOp>()) {
-    flatten(mul.getLhs(), inverted, out);
-    flatten(mul.getRhs(), inverted, out);
-    return;
-  }
-  if (auto div = v.getDefiningOp<arith::DivFOp>()) {
-    flatten(div.getLhs(), inverted, out);
-    flatten(div.getRhs(), !inverted, out);
-    return;
-  }
-  if (constantOf(v) == 1.0)
-    return;
-  (inverted ? out.denominators : out.numerators).push_back(v);
-}
-
-Product productOf(Value v) {
-  Product p;
-  flatten(v, false, p);
-  return p;
-}
-
-/// Whether `v` is the negation of `x`: negf x, 0 - x or x * -1.
-bool isNegationOf(Value v, Value x) {
-  v = peel(v);
-  if (auto neg = v.getDefiningOp<arith::NegFOp>())
-    return peel(neg.getOperand()) == x;
-  if (auto sub = v.getDefiningOp<arith::SubFOp>())
-    return constantOf(sub.getLhs()) == 0.0 && peel(sub.getRhs()) == x;
-  if (auto mul = v.getDefiningOp<arith::MulFOp>())
-    return (constantOf(mul.getRhs()) == -1.0 && peel(mul.getLhs()) == x) ||
-           (constantOf(mul.getLhs()) == -1.0 && peel(mul.getRhs()) == x);
-  return false;
-}
-
-/// The operand of `add` other than the constant `c`, if one is `c`.
-Value addendOf(arith::AddFOp add, double c) {
-  if (constantOf(add.getLhs()) == c)
-    return add.getRhs();
-  if (constantOf(add.getRhs()) == c)
-    return add.getLhs();
-  return {};
-}
-
-/// Block argument `v` of `op`'s body as (operand index, its indexing map).
-std::optional<std::pair<unsigned, AffineMap>> inputOf(linalg::GenericOp op,
-                                                      Value v) {
-  auto arg = dyn_cast<BlockArgument>(peel(v));
-  if (!arg || arg.getOwner() != &op.getRegion().front() ||
-      arg.getArgNumber() >= op.getNumDpsInputs())
-    return std::nullopt;
-  OpOperand *operand = op.getDpsInputOperand(arg.getArgNumber());
-  return std::make_pair(arg.getArgNumber(), op.getMatchingIndexingMap(operand));
-}
-
-/// An all-parallel generic with one identity-mapped result.
-bool isElementwise(linalg::GenericOp op) {
-  return op.getNumDpsInits() == 1 &&
-         op.getNumLoops() == op.getNumParallelLoops() &&
-         op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity();
-}
-
-Value yieldedValue(linalg::GenericOp op) {
-  return cast<linalg::YieldOp>(op.getRegion().front().getTerminator())
-      .getOperand(0);
 }
 
 /// `sum_last(x * x)` (or of `x^2` by math.powf/math.fpowi): the value it

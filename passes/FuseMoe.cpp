@@ -3,13 +3,16 @@
 #include "passes/Passes.h"
 
 #include "dialects/dsc/DscOps.h"
+#include "dialects/dsc/TensorMath.h"
 #include "passes/FusionDriver.h"
 #include "passes/LinalgMatchers.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -409,6 +412,338 @@ struct FuseSharedExperts : OpRewritePattern<MoeOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Router
+//===----------------------------------------------------------------------===//
+
+/// The first check: do the experts' weights come from a computation at all
+/// (not from dsc.gate, or an argument)? Not a near miss otherwise.
+constexpr StringLiteral kNotARouter = "routing not computed here";
+
+/// `v` without the wrap and clamp an importer puts around an index it reads
+/// (`select(i < 0, i + n, i)`, `max(i, 0)`, `min(i, n - 1)`, casts): the
+/// identity on the in-range indices a top-k yields.
+Value unclamped(Value v) {
+  while (Operation *op = v.getDefiningOp()) {
+    if (isa<arith::IndexCastOp>(op)) {
+      v = op->getOperand(0);
+    } else if (isa<arith::MinSIOp, arith::MaxSIOp>(op) &&
+               matchPattern(op->getOperand(1), m_Constant())) {
+      v = op->getOperand(0);
+    } else if (auto select = dyn_cast<arith::SelectOp>(op)) {
+      auto wrapped = select.getTrueValue().getDefiningOp<arith::AddIOp>();
+      auto negative = select.getCondition().getDefiningOp<arith::CmpIOp>();
+      if (!wrapped || !negative ||
+          negative.getPredicate() != arith::CmpIPredicate::slt ||
+          negative.getLhs() != select.getFalseValue() ||
+          wrapped.getLhs() != select.getFalseValue() ||
+          !matchPattern(negative.getRhs(), m_Zero()))
+        break;
+      v = select.getFalseValue();
+    } else {
+      break;
+    }
+  }
+  return v;
+}
+
+/// `scores[t, index[t, j]]`: a generic over `index` ([T, K]) reading
+/// `scores` in its own row at the index's column. Returns `scores`.
+Value matchGatherColumns(Value v, Value index) {
+  auto op = v.getDefiningOp<linalg::GenericOp>();
+  if (!op || op.getNumDpsInputs() != 1 || !isElementwise(op) ||
+      op.getDpsInputs()[0] != index ||
+      !op.getMatchingIndexingMap(op.getDpsInputOperand(0)).isIdentity())
+    return {};
+  auto extract = yieldedValue(op).getDefiningOp<tensor::ExtractOp>();
+  if (!extract || extract.getIndices().size() != 2)
+    return {};
+  auto row = extract.getIndices()[0].getDefiningOp<linalg::IndexOp>();
+  if (!row || row.getDim() != 0 ||
+      unclamped(extract.getIndices()[1]) != op.getRegion().getArgument(0))
+    return {};
+  return extract.getTensor();
+}
+
+/// The input of a reduction over the last of `rank` dimensions: a sum from
+/// zero, or with `max` a maximum from -inf.
+Value reducedRows(Value v, unsigned rank, bool max) {
+  auto op = v.getDefiningOp<linalg::GenericOp>();
+  SmallVector<unsigned> all = iota(rank), lead(all.begin(), all.end() - 1);
+  if (!op || op.getNumDpsInputs() != 1 ||
+      !hasStructure(op, rank, {all, lead}, {rank - 1}))
+    return {};
+  if (!max)
+    return isZeroFilled(op.getDpsInits()[0]) && isSum(op) ? op.getDpsInputs()[0]
+                                                          : Value();
+  auto fill = op.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
+  std::optional<double> init =
+      fill ? constantOf(fill.getInputs()[0]) : std::nullopt;
+  if (!init || !std::isinf(*init) || *init > 0 ||
+      (!bodyIs<arith::MaximumFOp>(op) && !bodyIs<arith::MaxNumFOp>(op)))
+    return {};
+  return op.getDpsInputs()[0];
+}
+
+/// `1 / (1 + exp(-x))`, elementwise: returns x.
+Value sigmoidInput(Value v) {
+  auto op = v.getDefiningOp<linalg::GenericOp>();
+  if (!op || op.getNumDpsInputs() != 1 || !isElementwise(op))
+    return {};
+  Product p = productOf(yieldedValue(op));
+  auto denom = p.numerators.empty() && p.denominators.size() == 1
+                   ? peel(p.denominators[0]).getDefiningOp<arith::AddFOp>()
+                   : arith::AddFOp();
+  Value e = denom ? addendOf(denom, 1.0) : Value();
+  auto exp = e ? peel(e).getDefiningOp<math::ExpOp>() : math::ExpOp();
+  auto in = exp ? inputOf(op, op.getRegion().getArgument(0)) : std::nullopt;
+  if (!in || !in->second.isIdentity() ||
+      !isNegationOf(exp.getOperand(), op.getRegion().getArgument(0)))
+    return {};
+  return op.getDpsInputs()[0];
+}
+
+/// `x[t, :] . w[e, :]` ([T, D] by [E, D], or [D, E] read transposed):
+/// returns (x, w, whether w is [D, E]).
+std::optional<std::tuple<Value, Value, bool>> matchRouterLogits(Value v) {
+  auto op = v.getDefiningOp<linalg::GenericOp>();
+  if (!op || op.getNumDpsInputs() != 2 || !isZeroFilled(op.getDpsInits()[0]) ||
+      !isMultiplyAccumulate(op))
+    return std::nullopt;
+  for (bool transposed : {false, true}) {
+    SmallVector<unsigned> w =
+        transposed ? SmallVector<unsigned>{2, 1} : SmallVector<unsigned>{1, 2};
+    if (hasStructure(op, 3, {{0, 2}, w, {0, 1}}, {2}))
+      return std::make_tuple(op.getDpsInputs()[0], op.getDpsInputs()[1],
+                             transposed);
+  }
+  return std::nullopt;
+}
+
+/// What the router chooses by: `scores + bias` (bias [E] per column), or
+/// the scores themselves.
+std::pair<Value, Value> unbiased(Value selection) {
+  auto op = selection.getDefiningOp<linalg::GenericOp>();
+  if (op && op.getNumDpsInputs() == 2 && isElementwise(op) &&
+      bodyIs<arith::AddFOp>(op) &&
+      hasStructure(op, 2, {{0, 1}, {1}, {0, 1}}, {}))
+    return {op.getDpsInputs()[0], op.getDpsInputs()[1]};
+  return {selection, Value()};
+}
+
+/// `select(mask != 0, x, -inf)` elementwise: returns (mask, x).
+std::optional<std::pair<Value, Value>> matchMaskedFill(Value v) {
+  auto op = v.getDefiningOp<linalg::GenericOp>();
+  if (!op || op.getNumDpsInputs() != 2 || !isElementwise(op))
+    return std::nullopt;
+  auto select = yieldedValue(op).getDefiningOp<arith::SelectOp>();
+  if (!select)
+    return std::nullopt;
+  // The condition, through negations (`xor c, true`: masked_fill's ~mask).
+  Value condition = select.getCondition();
+  bool negated = false;
+  while (auto xorOp = condition.getDefiningOp<arith::XOrIOp>()) {
+    if (!matchPattern(xorOp.getRhs(), m_One()))
+      break;
+    condition = xorOp.getLhs();
+    negated = !negated;
+  }
+  auto cmp = condition.getDefiningOp<arith::CmpFOp>();
+  if (!cmp || constantOf(cmp.getRhs()) != 0.0)
+    return std::nullopt;
+  if (cmp.getPredicate() == arith::CmpFPredicate::OEQ)
+    negated = !negated;
+  else if (cmp.getPredicate() != arith::CmpFPredicate::UNE &&
+           cmp.getPredicate() != arith::CmpFPredicate::ONE)
+    return std::nullopt;
+  Value kept = select.getTrueValue(), dropped = select.getFalseValue();
+  if (negated)
+    std::swap(kept, dropped);
+  std::optional<double> fill = constantOf(dropped);
+  auto mask = inputOf(op, cmp.getLhs()), x = inputOf(op, kept);
+  if (!fill || !std::isinf(*fill) || *fill > 0 || !mask || !x ||
+      !mask->second.isIdentity() || !x->second.isIdentity())
+    return std::nullopt;
+  return std::make_pair(op.getDpsInputs()[mask->first],
+                        op.getDpsInputs()[x->first]);
+}
+
+/// `mask[t, g] = 1 if g is among index[t, :]` (a scatter of ones into
+/// zeros): returns index.
+Value scatteredOnes(Value v) {
+  auto op = v.getDefiningOp<linalg::GenericOp>();
+  if (!op || op.getNumDpsInputs() != 1 ||
+      !hasStructure(op, 3, {{0, 2}, {0, 1}}, {2}) ||
+      !isZeroFilled(op.getDpsInits()[0]))
+    return {};
+  Block &body = op.getRegion().front();
+  auto select = yieldedValue(op).getDefiningOp<arith::SelectOp>();
+  auto cmp = select ? select.getCondition().getDefiningOp<arith::CmpIOp>()
+                    : arith::CmpIOp();
+  if (!cmp || cmp.getPredicate() != arith::CmpIPredicate::eq ||
+      constantOf(select.getTrueValue()) != 1.0 ||
+      select.getFalseValue() != body.getArgument(1))
+    return {};
+  for (auto [a, b] : {std::pair(cmp.getLhs(), cmp.getRhs()),
+                      std::pair(cmp.getRhs(), cmp.getLhs())}) {
+    auto column = unclamped(b).getDefiningOp<linalg::IndexOp>();
+    if (unclamped(a) == body.getArgument(0) && column && column.getDim() == 1)
+      return op.getDpsInputs()[0];
+  }
+  return {};
+}
+
+/// The top-k op whose `result` this is, and which result.
+std::pair<TopkOp, unsigned> topkOf(Value v) {
+  auto result = dyn_cast_if_present<OpResult>(v);
+  auto op = result ? dyn_cast<TopkOp>(result.getOwner()) : TopkOp();
+  return {op, op ? result.getResultNumber() : 0};
+}
+
+/// A router written out (transformers' DeepseekV3TopkRouter, as an exporter
+/// writes it), feeding dsc.moe its weights and indices:
+///   logits = x W^T; scores = sigmoid(logits); sel = scores + bias;
+///   [noaux_tc] groups = sum(topk(sel as [T, G, E/G], 2).values);
+///   [group_limited_greedy] groups = max(sel as [T, G, E/G]);
+///   kept = topk(groups, topk_group).indices, scattered into a [T, G]
+///   mask, broadcast over each group's experts; sel = masked_fill(sel, -inf);
+///   indices = topk(sel, K).indices; w = scores[indices];
+///   weights = w / sum(w) * scale (or w * scale).
+/// becomes one dsc.gate.
+struct FuseRouter : OpRewritePattern<MoeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(MoeOp op,
+                                PatternRewriter &rewriter) const override {
+    Value weights = op.getWeights(), indices = op.getIndices();
+    auto [choice, which] = topkOf(indices);
+    if (!choice || which != 1)
+      return rewriter.notifyMatchFailure(op, kNotARouter);
+
+    // Weights: the chosen scores, normalised by their sum, scaled.
+    double scale = 1.0;
+    bool normalised = false;
+    Value chosen = weights;
+    if (auto final = weights.getDefiningOp<linalg::GenericOp>();
+        final && isElementwise(final) &&
+        !matchGatherColumns(weights, indices)) {
+      Product p = productOf(yieldedValue(final));
+      Value picked, sum;
+      for (Value f : p.numerators) {
+        if (std::optional<double> c = constantOf(f))
+          scale *= *c;
+        else if (auto in = inputOf(final, f); in && !picked)
+          picked = final.getDpsInputs()[in->first];
+        else
+          return rewriter.notifyMatchFailure(
+              op, "routing weights are not the chosen scores scaled");
+      }
+      for (Value f : p.denominators) {
+        auto in = inputOf(final, f);
+        if (!in || sum)
+          return rewriter.notifyMatchFailure(
+              op, "routing weights are divided by something not their sum");
+        sum = final.getDpsInputs()[in->first];
+      }
+      if (sum && reducedRows(sum, 2, /*max=*/false) != picked)
+        return rewriter.notifyMatchFailure(
+            op, "routing weights are divided by something not their sum");
+      normalised = static_cast<bool>(sum);
+      chosen = picked;
+    }
+    Value scores = matchGatherColumns(chosen, indices);
+    auto [valuesOf, valuesWhich] = topkOf(chosen);
+    if (valuesOf == choice && valuesWhich == 0)
+      scores = choice.getInput(); // torch.topk(scores, k): both results
+    if (!scores)
+      return rewriter.notifyMatchFailure(
+          op, "routing weights are not the scores at the chosen experts");
+
+    // The choice: top-k of the (group-masked, biased) scores.
+    Value selection = choice.getInput();
+    TopkMethod method = TopkMethod::Greedy;
+    int64_t groups = 1, keptGroups = 1;
+    if (auto masked = matchMaskedFill(selection)) {
+      auto [mask, biased] = *masked;
+      // mask[t, e] = groupMask[t, e / (E / G)]: a broadcast over each
+      // group's experts.
+      auto spread = throughReshapes(mask).getDefiningOp<linalg::GenericOp>();
+      MLIRContext *ctx = getContext();
+      auto unitLast =
+          AffineMap::get(3, 0,
+                         {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx),
+                          getAffineConstantExpr(0, ctx)},
+                         ctx);
+      Value groupMask = spread && isCopy(spread) && isElementwise(spread) &&
+                                spread.getNumLoops() == 3 &&
+                                spread.getIndexingMapsArray()[0] == unitLast
+                            ? throughReshapes(spread.getDpsInputs()[0])
+                            : Value();
+      Value kept = groupMask ? scatteredOnes(groupMask) : Value();
+      auto [keep, keepWhich] = topkOf(kept);
+      if (!keep || keepWhich != 1)
+        return rewriter.notifyMatchFailure(
+            op, "experts are masked by something other than the best "
+                "groups' top-k");
+      auto spreadType = cast<RankedTensorType>(spread.getType(0));
+      groups = spreadType.getDimSize(1);
+      keptGroups = keep.getK();
+      Value groupScores = keep.getInput();
+      Value perGroup;
+      if (Value twoBest = reducedRows(groupScores, 3, /*max=*/false)) {
+        auto [best, bestWhich] = topkOf(twoBest);
+        if (best && bestWhich == 0 && best.getK() == 2) {
+          perGroup = best.getInput();
+          method = TopkMethod::NoauxTc;
+        }
+      } else if (Value grouped = reducedRows(groupScores, 3, /*max=*/true)) {
+        perGroup = grouped;
+        method = TopkMethod::GroupLimitedGreedy;
+      }
+      if (!perGroup || throughReshapes(perGroup) != biased ||
+          throughReshapes(mask) != spread.getResult(0) ||
+          cast<RankedTensorType>(perGroup.getType()).getDimSize(1) != groups)
+        return rewriter.notifyMatchFailure(
+            op, "group scores are neither the sum of each group's top 2 nor "
+                "its maximum of the selection scores");
+      selection = biased;
+    }
+    auto [unbiasedScores, bias] = unbiased(selection);
+    if (unbiasedScores != scores)
+      return rewriter.notifyMatchFailure(
+          op, "experts are chosen by something other than the weights' "
+              "scores (plus a bias, masked to -inf outside the kept groups)");
+    Value logits = sigmoidInput(scores);
+    auto matmul = logits ? matchRouterLogits(logits) : std::nullopt;
+    if (!matmul)
+      return rewriter.notifyMatchFailure(
+          op, "scores are not the sigmoid of the hidden states times a router "
+              "weight (softmax routers are not matched yet)");
+    auto [input, gateWeight, transposed] = *matmul;
+    if (cast<RankedTensorType>(weights.getType()).getElementType() !=
+        rewriter.getF32Type())
+      return rewriter.notifyMatchFailure(op, "routing weights are not f32");
+
+    TensorMath m(rewriter, op.getLoc());
+    if (transposed)
+      gateWeight = m.transposed(gateWeight, {1, 0});
+    auto gate = GateOp::create(
+        rewriter, op.getLoc(), weights.getType(), indices.getType(), input,
+        gateWeight, bias,
+        ScoringFuncAttr::get(getContext(), ScoringFunc::Sigmoid),
+        TopkMethodAttr::get(getContext(), method),
+        rewriter.getI64IntegerAttr(choice.getK()),
+        rewriter.getI64IntegerAttr(groups),
+        rewriter.getI64IntegerAttr(keptGroups),
+        rewriter.getBoolAttr(normalised), rewriter.getF64FloatAttr(scale));
+    rewriter.modifyOpInPlace(op, [&] {
+      op.getWeightsMutable().assign(gate.getWeights());
+      op.getIndicesMutable().assign(gate.getIndices());
+    });
+    return success();
+  }
+};
+
 struct DscFuseMoePass : mlir::dsc::impl::DscFuseMoeBase<DscFuseMoePass> {
   using DscFuseMoeBase::DscFuseMoeBase;
 
@@ -419,6 +754,17 @@ struct DscFuseMoePass : mlir::dsc::impl::DscFuseMoeBase<DscFuseMoePass> {
     FusionSpec spec{"moe", "no experts", kNotACandidate, countOps<MoeOp>};
     FailureOr<unsigned> fused =
         applyFusionPatterns(getOperation(), patterns, spec, report);
+    if (failed(fused))
+      return signalPassFailure();
+    numFused += *fused;
+
+    // The routers feeding the fused experts.
+    RewritePatternSet routerSet(&getContext());
+    routerSet.add<FuseRouter>(&getContext());
+    FusionSpec routerSpec{"router", "", kNotARouter, countOps<GateOp>};
+    fused = applyFusionPatterns(getOperation(),
+                                FrozenRewritePatternSet(std::move(routerSet)),
+                                routerSpec, report);
     if (failed(fused))
       return signalPassFailure();
     numFused += *fused;

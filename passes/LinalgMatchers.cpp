@@ -12,6 +12,7 @@
 #include <functional>
 
 using namespace mlir;
+using namespace mlir::dsc;
 
 bool mlir::dsc::hasStructure(linalg::GenericOp op, unsigned numLoops,
                              ArrayRef<SmallVector<unsigned>> maps,
@@ -34,10 +35,16 @@ bool mlir::dsc::hasStructure(linalg::GenericOp op, unsigned numLoops,
 }
 
 bool mlir::dsc::isZeroFilled(Value value) {
-  auto fill = value.getDefiningOp<linalg::FillOp>();
-  if (!fill)
-    return false;
-  auto cst = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
+  // linalg.fill, or a generic without inputs yielding the constant (an
+  // exporter's ConstantOfShape or zeros_like).
+  Value filler;
+  if (auto fill = value.getDefiningOp<linalg::FillOp>())
+    filler = fill.getInputs()[0];
+  else if (auto gen = value.getDefiningOp<linalg::GenericOp>();
+           gen && gen.getNumDpsInputs() == 0 && gen.getNumDpsInits() == 1)
+    filler = yieldedValue(gen);
+  auto cst =
+      filler ? filler.getDefiningOp<arith::ConstantOp>() : arith::ConstantOp();
   auto attr = cst ? dyn_cast<FloatAttr>(cst.getValue()) : FloatAttr();
   return attr && attr.getValue().isZero();
 }
@@ -268,4 +275,84 @@ mlir::dsc::matchConcat(Value v, unsigned dim) {
       split + second.getSourceType().getDimSize(dim) != type.getDimSize(dim))
     return std::nullopt;
   return std::make_tuple(first.getSource(), second.getSource(), split);
+}
+
+Value mlir::dsc::peel(Value v) {
+  while (Operation *op = v.getDefiningOp()) {
+    if (!isa<arith::ExtFOp, arith::TruncFOp>(op))
+      break;
+    v = op->getOperand(0);
+  }
+  return v;
+}
+
+std::optional<double> mlir::dsc::constantOf(Value v) {
+  if (auto cst = peel(v).getDefiningOp<arith::ConstantOp>())
+    if (auto attr = dyn_cast<FloatAttr>(cst.getValue()))
+      return attr.getValueAsDouble();
+  return std::nullopt;
+}
+
+static void flatten(Value v, bool inverted, Product &out) {
+  v = peel(v);
+  if (auto mul = v.getDefiningOp<arith::MulFOp>()) {
+    flatten(mul.getLhs(), inverted, out);
+    flatten(mul.getRhs(), inverted, out);
+    return;
+  }
+  if (auto div = v.getDefiningOp<arith::DivFOp>()) {
+    flatten(div.getLhs(), inverted, out);
+    flatten(div.getRhs(), !inverted, out);
+    return;
+  }
+  if (constantOf(v) == 1.0)
+    return;
+  (inverted ? out.denominators : out.numerators).push_back(v);
+}
+
+Product mlir::dsc::productOf(Value v) {
+  Product p;
+  flatten(v, false, p);
+  return p;
+}
+
+bool mlir::dsc::isNegationOf(Value v, Value x) {
+  v = peel(v);
+  if (auto neg = v.getDefiningOp<arith::NegFOp>())
+    return peel(neg.getOperand()) == x;
+  if (auto sub = v.getDefiningOp<arith::SubFOp>())
+    return constantOf(sub.getLhs()) == 0.0 && peel(sub.getRhs()) == x;
+  if (auto mul = v.getDefiningOp<arith::MulFOp>())
+    return (constantOf(mul.getRhs()) == -1.0 && peel(mul.getLhs()) == x) ||
+           (constantOf(mul.getLhs()) == -1.0 && peel(mul.getRhs()) == x);
+  return false;
+}
+
+Value mlir::dsc::addendOf(arith::AddFOp add, double c) {
+  if (constantOf(add.getLhs()) == c)
+    return add.getRhs();
+  if (constantOf(add.getRhs()) == c)
+    return add.getLhs();
+  return {};
+}
+
+std::optional<std::pair<unsigned, AffineMap>>
+mlir::dsc::inputOf(linalg::GenericOp op, Value v) {
+  auto arg = dyn_cast<BlockArgument>(peel(v));
+  if (!arg || arg.getOwner() != &op.getRegion().front() ||
+      arg.getArgNumber() >= op.getNumDpsInputs())
+    return std::nullopt;
+  OpOperand *operand = op.getDpsInputOperand(arg.getArgNumber());
+  return std::make_pair(arg.getArgNumber(), op.getMatchingIndexingMap(operand));
+}
+
+bool mlir::dsc::isElementwise(linalg::GenericOp op) {
+  return op.getNumDpsInits() == 1 &&
+         op.getNumLoops() == op.getNumParallelLoops() &&
+         op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity();
+}
+
+Value mlir::dsc::yieldedValue(linalg::GenericOp op) {
+  return cast<linalg::YieldOp>(op.getRegion().front().getTerminator())
+      .getOperand(0);
 }

@@ -9,6 +9,7 @@
 #ifndef DSC_PASSES_LINALGMATCHERS_H
 #define DSC_PASSES_LINALGMATCHERS_H
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace mlir::dsc {
@@ -19,7 +20,8 @@ bool hasStructure(linalg::GenericOp op, unsigned numLoops,
                   ArrayRef<SmallVector<unsigned>> maps,
                   ArrayRef<unsigned> reductions);
 
-/// Whether `value` is a tensor filled with the float constant 0.
+/// Whether `value` is a tensor filled with the float constant 0 (by
+/// linalg.fill or an input-less generic).
 bool isZeroFilled(Value value);
 
 /// Whether the body consists of ops of exactly the kinds `OpTys`, in order,
@@ -85,6 +87,36 @@ Value throughReshapes(Value value);
 /// The first view of `value` of rank `rank` through shape-only ops, or
 /// null.
 Value viewOfRank(Value value, int64_t rank);
+
+//===----------------------------------------------------------------------===//
+// Reading a generic's body as arithmetic
+//===----------------------------------------------------------------------===//
+
+/// `v` without float extensions and truncations around it.
+Value peel(Value v);
+/// The float constant `v` is, if it is one.
+std::optional<double> constantOf(Value v);
+
+/// `v` as a product: the factors it multiplies and the ones it divides by,
+/// through any nesting of mulf and divf. Constant factors of 1 are dropped.
+struct Product {
+  SmallVector<Value> numerators, denominators;
+};
+Product productOf(Value v);
+
+/// Whether `v` is the negation of `x`: negf x, 0 - x or x * -1.
+bool isNegationOf(Value v, Value x);
+/// The operand of `add` other than the constant `c`, if one is `c`.
+Value addendOf(arith::AddFOp add, double c);
+
+/// Block argument `v` of `op`'s body (through float casts) as (operand
+/// index, its indexing map), if it is an input's.
+std::optional<std::pair<unsigned, AffineMap>> inputOf(linalg::GenericOp op,
+                                                      Value v);
+/// An all-parallel generic with one identity-mapped result.
+bool isElementwise(linalg::GenericOp op);
+/// The first value the body yields.
+Value yieldedValue(linalg::GenericOp op);
 
 } // namespace mlir::dsc
 

@@ -101,6 +101,18 @@ def DscFuseMoe : Pass<"dsc-fuse-moe"> {
     `fusion report: <function>: moe: <status>`, where the status is
     `fused`, `not fused: <reason>` or `no experts`; `dsc-compile
     --fusion-report` prints them as a table.
+
+    Then the router feeding a fused `dsc.moe`, when it is written out
+    (transformers' DeepseekV3TopkRouter as an exporter writes it, top-k as
+    `dsc.topk`), becomes `dsc.gate`: `sigmoid(x W^T)` scores, an optional
+    correction bias added for choosing, the groups scored by the sum of
+    their top 2 (`noaux_tc`) or their maximum (`group_limited_greedy`), the
+    best `topk_group` kept through a scattered [tokens, groups] mask
+    broadcast over each group's experts and a -inf fill, `dsc.topk` of the
+    result, the unbiased scores at the chosen experts, divided by their sum
+    or not, times a constant. Its own `router` report row; softmax routers
+    are not matched yet, and a 0.0 fill (older DeepSeek code, which chooses
+    differently) is a near miss.
   }];
   let dependentDialects = ["::mlir::dsc::DscDialect"];
   let options = [
@@ -108,7 +120,8 @@ def DscFuseMoe : Pass<"dsc-fuse-moe"> {
            "Emit one remark per function saying what fused, or why not">
   ];
   let statistics = [
-    Statistic<"numFused", "fused", "Number of expert computations fused">
+    Statistic<"numFused", "fused",
+              "Number of expert computations and routers fused">
   ];
 }
 

@@ -261,6 +261,27 @@ LogicalResult LinearOp::verify() {
 // GateOp
 //===----------------------------------------------------------------------===//
 
+LogicalResult TopkOp::verify() {
+  auto input = getInput().getType();
+  if (input.getRank() < 1)
+    return emitOpError("input must have rank >= 1");
+  int64_t k = getK(), width = input.getShape().back();
+  if (k < 1 || (!ShapedType::isDynamic(width) && k > width))
+    return emitOpError("k must be in [1, ")
+           << (ShapedType::isDynamic(width) ? std::string("row width")
+                                            : std::to_string(width))
+           << "], got " << k;
+  SmallVector<int64_t> expected(input.getShape());
+  expected.back() = k;
+  for (auto result : {getValues().getType(), getIndices().getType()})
+    if (!shapesAgree(result.getShape(), expected))
+      return emitOpError("results must be the input shape with k as the last "
+                         "dimension");
+  if (getValues().getType().getElementType() != input.getElementType())
+    return emitOpError("values must have the input's element type");
+  return success();
+}
+
 LogicalResult GateOp::verify() {
   auto input = getInput().getType();
   auto weight = getWeight().getType();

@@ -255,6 +255,35 @@ def Dsc_GateOp : Dsc_Op<"gate", [Pure]> {
 }
 
 //===----------------------------------------------------------------------===//
+// TopkOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_TopkOp : Dsc_Op<"topk", [Pure]> {
+  let summary = "the k largest (or smallest) entries along the last dimension";
+  let description = [{
+    For each row (the last dimension) of `input`: its `k` largest entries
+    (smallest with `smallest`) and their positions in the row, in that
+    order; equal entries are taken lowest position first. This is ONNX's
+    TopK on the last axis and torch.topk with `sorted=True`; the ONNX
+    importer writes it for TopK nodes, and dsc-fuse-moe reads routers
+    through it.
+
+    ```mlir
+    %v, %i = dsc.topk %scores {k = 8 : i64}
+        : (tensor<?x256xf32>) -> (tensor<?x8xf32>, tensor<?x8xi64>)
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[AnyFloat, AnySignlessInteger]>:$input,
+                       I64Attr:$k, UnitAttr:$smallest);
+  let results = (outs RankedTensorOf<[AnyFloat, AnySignlessInteger]>:$values,
+                      RankedTensorOf<[I64]>:$indices);
+  let assemblyFormat = [{
+    $input attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // MlaOp
 //===----------------------------------------------------------------------===//
 

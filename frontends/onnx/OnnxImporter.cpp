@@ -1632,98 +1632,17 @@ absl::Status Importer::convert(const onnx::NodeProto &node) {
     if (axis(intAttr(node, "axis", -1), rank) != rank - 1)
       return fail(node, "only the last axis is supported");
     bool largest = intAttr(node, "largest", 1);
-    Type elt = xt.getElementType(), i64 = b.getI64Type();
-    bool isFloat = isa<FloatType>(elt);
-    SmallVector<OpFoldResult> xs = sizes(x);
-    // 1. The rank of every element in its row: how many come before it
-    //    (larger, or equal at a lower index; ties go to the lower index).
-    SmallVector<AffineExpr> self, other, row;
-    for (int64_t d = 0; d < rank; ++d) {
-      self.push_back(b.getAffineDimExpr(d));
-      other.push_back(b.getAffineDimExpr(d == rank - 1 ? rank : d));
-    }
-    SmallVector<utils::IteratorType> iterators(rank + 1,
-                                               utils::IteratorType::parallel);
-    iterators.back() = utils::IteratorType::reduction;
-    Value ranks =
-        linalg::GenericOp::create(
-            b, loc, TypeRange{RankedTensorType::get(xt.getShape(), i64)},
-            ValueRange{x, x},
-            ValueRange{TensorMath(b, loc).filled(xs, i64, 0.0)},
-            ArrayRef<AffineMap>{AffineMap::get(rank + 1, 0, self, &ctx),
-                                AffineMap::get(rank + 1, 0, other, &ctx),
-                                AffineMap::get(rank + 1, 0, self, &ctx)},
-            iterators,
-            [&](OpBuilder &nb, Location l, ValueRange a) {
-              Value i = linalg::IndexOp::create(nb, l, rank - 1);
-              Value m = linalg::IndexOp::create(nb, l, rank);
-              Value before;
-              if (isFloat) {
-                before =
-                    arith::CmpFOp::create(nb, l,
-                                          largest ? arith::CmpFPredicate::OGT
-                                                  : arith::CmpFPredicate::OLT,
-                                          a[1], a[0]);
-                Value tie = arith::AndIOp::create(
-                    nb, l,
-                    arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
-                                          a[1], a[0]),
-                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, m,
-                                          i));
-                before = arith::OrIOp::create(nb, l, before, tie);
-              } else {
-                before =
-                    arith::CmpIOp::create(nb, l,
-                                          largest ? arith::CmpIPredicate::sgt
-                                                  : arith::CmpIPredicate::slt,
-                                          a[1], a[0]);
-                Value tie = arith::AndIOp::create(
-                    nb, l,
-                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, a[1],
-                                          a[0]),
-                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, m,
-                                          i));
-                before = arith::OrIOp::create(nb, l, before, tie);
-              }
-              Value one =
-                  arith::ExtUIOp::create(nb, l, nb.getI64Type(), before);
-              linalg::YieldOp::create(
-                  nb, l, arith::AddIOp::create(nb, l, a[2], one).getResult());
-            })
-            .getResult(0);
-    // 2. Output j of a row is the element whose rank is j.
-    SmallVector<OpFoldResult> outSizes = xs;
-    outSizes.back() = b.getIndexAttr(k);
-    SmallVector<AffineExpr> outExprs, readExprs;
-    for (int64_t d = 0; d < rank; ++d) {
-      outExprs.push_back(b.getAffineDimExpr(d));
-      readExprs.push_back(b.getAffineDimExpr(d == rank - 1 ? rank : d));
-    }
-    TensorMath tm(b, loc);
-    SmallVector<Value> inits = {tm.filled(outSizes, elt, 0.0),
-                                tm.filled(outSizes, i64, 0.0)};
-    auto picked = linalg::GenericOp::create(
-        b, loc, TypeRange{inits[0].getType(), inits[1].getType()},
-        ValueRange{x, ranks}, inits,
-        ArrayRef<AffineMap>{AffineMap::get(rank + 1, 0, readExprs, &ctx),
-                            AffineMap::get(rank + 1, 0, readExprs, &ctx),
-                            AffineMap::get(rank + 1, 0, outExprs, &ctx),
-                            AffineMap::get(rank + 1, 0, outExprs, &ctx)},
-        iterators, [&](OpBuilder &nb, Location l, ValueRange a) {
-          Value j = arith::IndexCastOp::create(
-              nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, rank - 1));
-          Value m = arith::IndexCastOp::create(
-              nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, rank));
-          Value hit =
-              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, a[1], j);
-          linalg::YieldOp::create(
-              nb, l,
-              ValueRange{arith::SelectOp::create(nb, l, hit, a[0], a[2]),
-                         arith::SelectOp::create(nb, l, hit, m, a[3])});
-        });
-    setTensor(out(0), picked.getResult(0));
+    if (!xt.isDynamicDim(rank - 1) && k > xt.getDimSize(rank - 1))
+      return fail(node, "k exceeds the row width");
+    SmallVector<int64_t> shape(xt.getShape());
+    shape.back() = k;
+    auto topk = TopkOp::create(
+        b, loc, RankedTensorType::get(shape, xt.getElementType()),
+        RankedTensorType::get(shape, b.getI64Type()), x, b.getI64IntegerAttr(k),
+        largest ? UnitAttr() : b.getUnitAttr());
+    setTensor(out(0), topk.getValues());
     if (node.output_size() > 1)
-      setTensor(out(1), picked.getResult(1));
+      setTensor(out(1), topk.getIndices());
     return absl::OkStatus();
   }
   if (op == "GatherElements") {

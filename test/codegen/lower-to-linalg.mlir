@@ -309,3 +309,20 @@ func.func @add_rms_norm(%x: tensor<?x?x8xf32>, %r: tensor<?x?x8xf32>, %w: tensor
   %s, %n = dsc.add_rms_norm %x, %r, %w {epsilon = 1.0e-06 : f64} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>)
   return %s, %n : tensor<?x?x8xf32>, tensor<?x?x8xf32>
 }
+
+// -----
+
+// dsc.topk by ranks: each element's rank in its row (larger, or equal at a
+// lower position, counts before it), then output j is the element of rank
+// j.
+// CHECK-LABEL: func.func @topk
+// CHECK: %[[RANKS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg0, %arg0 : tensor<?x16xf32>, tensor<?x16xf32>)
+// CHECK: arith.cmpf ogt
+// CHECK: arith.cmpi ult
+// CHECK: %[[PICKED:.*]]:2 = linalg.generic {{.*}} ins(%arg0, %[[RANKS]] : tensor<?x16xf32>, tensor<?x16xi64>)
+// CHECK: -> (tensor<?x4xf32>, tensor<?x4xi64>)
+// CHECK: return %[[PICKED]]#0, %[[PICKED]]#1
+func.func @topk(%x: tensor<?x16xf32>) -> (tensor<?x4xf32>, tensor<?x4xi64>) {
+  %v, %i = dsc.topk %x {k = 4 : i64} : (tensor<?x16xf32>) -> (tensor<?x4xf32>, tensor<?x4xi64>)
+  return %v, %i : tensor<?x4xf32>, tensor<?x4xi64>
+}

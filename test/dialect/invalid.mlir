@@ -661,3 +661,27 @@ func.func @moe_block_without_scales(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i
   %0 = dsc.moe %x, %w, %i experts(%g, %g, %d) {expert_block_size = array<i64: 4, 4>} : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
 }
+
+// -----
+
+func.func @topk_k(%x: tensor<?x4xf32>) -> tensor<?x5xi64> {
+  // expected-error @+1 {{k must be in [1, 4], got 5}}
+  %v, %i = dsc.topk %x {k = 5 : i64} : (tensor<?x4xf32>) -> (tensor<?x5xf32>, tensor<?x5xi64>)
+  return %i : tensor<?x5xi64>
+}
+
+// -----
+
+func.func @topk_shape(%x: tensor<?x4xf32>) -> tensor<?x3xi64> {
+  // expected-error @+1 {{results must be the input shape with k as the last dimension}}
+  %v, %i = dsc.topk %x {k = 2 : i64} : (tensor<?x4xf32>) -> (tensor<?x2xf32>, tensor<?x3xi64>)
+  return %i : tensor<?x3xi64>
+}
+
+// -----
+
+func.func @topk_values(%x: tensor<?x4xf32>) -> tensor<?x2xf16> {
+  // expected-error @+1 {{values must have the input's element type}}
+  %v, %i = dsc.topk %x {k = 2 : i64} : (tensor<?x4xf32>) -> (tensor<?x2xf16>, tensor<?x2xi64>)
+  return %v : tensor<?x2xf16>
+}

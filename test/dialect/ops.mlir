@@ -137,3 +137,14 @@ func.func @add_rms_norm(%x: tensor<?x?x8xf32>, %r: tensor<?x?x8xf32>, %w: tensor
   %s, %n = dsc.add_rms_norm %x, %r, %w {epsilon = 1.0e-06 : f64} : (tensor<?x?x8xf32>, tensor<?x?x8xf32>, tensor<8xf32>) -> (tensor<?x?x8xf32>, tensor<?x?x8xf32>)
   return %s, %n : tensor<?x?x8xf32>, tensor<?x?x8xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func.func @topk
+func.func @topk(%x: tensor<?x4x16xf32>, %i: tensor<?x8xi64>) -> (tensor<?x4x2xf32>, tensor<?x4x2xi64>, tensor<?x3xi64>) {
+  // CHECK: dsc.topk %{{.*}} {k = 2 : i64} : (tensor<?x4x16xf32>) -> (tensor<?x4x2xf32>, tensor<?x4x2xi64>)
+  %v, %j = dsc.topk %x {k = 2 : i64} : (tensor<?x4x16xf32>) -> (tensor<?x4x2xf32>, tensor<?x4x2xi64>)
+  // CHECK: dsc.topk %{{.*}} {k = 3 : i64, smallest} : (tensor<?x8xi64>) -> (tensor<?x3xi64>, tensor<?x3xi64>)
+  %w, %l = dsc.topk %i {k = 3 : i64, smallest} : (tensor<?x8xi64>) -> (tensor<?x3xi64>, tensor<?x3xi64>)
+  return %v, %j, %l : tensor<?x4x2xf32>, tensor<?x4x2xi64>, tensor<?x3xi64>
+}
