@@ -362,7 +362,7 @@ struct LowerTopk : OpRewritePattern<TopkOp> {
     SmallVector<OpFoldResult> xs = m.sizes(x);
     // 1. The rank of every element in its row: how many come before it
     //    (larger, or equal at a lower index; ties go to the lower index).
-    SmallVector<AffineExpr> self, other, row;
+    SmallVector<AffineExpr> self, other;
     for (int64_t d = 0; d < rank; ++d) {
       self.push_back(b.getAffineDimExpr(d));
       other.push_back(b.getAffineDimExpr(d == rank - 1 ? rank : d));
@@ -379,36 +379,33 @@ struct LowerTopk : OpRewritePattern<TopkOp> {
                                 AffineMap::get(rank + 1, 0, self, ctx)},
             iterators,
             [&](OpBuilder &nb, Location l, ValueRange a) {
-              Value i = linalg::IndexOp::create(nb, l, rank - 1);
-              Value m = linalg::IndexOp::create(nb, l, rank);
-              Value before;
+              Value pos = linalg::IndexOp::create(nb, l, rank - 1);
+              Value otherPos = linalg::IndexOp::create(nb, l, rank);
+              // The other entry comes before this one: it is larger
+              // (smaller), or equal at a lower position.
+              Value entry = a[0], otherEntry = a[1];
+              Value ordered, equal;
               if (isFloat) {
-                before =
+                ordered =
                     arith::CmpFOp::create(nb, l,
                                           largest ? arith::CmpFPredicate::OGT
                                                   : arith::CmpFPredicate::OLT,
-                                          a[1], a[0]);
-                Value tie = arith::AndIOp::create(
-                    nb, l,
-                    arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
-                                          a[1], a[0]),
-                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, m,
-                                          i));
-                before = arith::OrIOp::create(nb, l, before, tie);
+                                          otherEntry, entry);
+                equal = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OEQ,
+                                              otherEntry, entry);
               } else {
-                before =
+                ordered =
                     arith::CmpIOp::create(nb, l,
                                           largest ? arith::CmpIPredicate::sgt
                                                   : arith::CmpIPredicate::slt,
-                                          a[1], a[0]);
-                Value tie = arith::AndIOp::create(
-                    nb, l,
-                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, a[1],
-                                          a[0]),
-                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, m,
-                                          i));
-                before = arith::OrIOp::create(nb, l, before, tie);
+                                          otherEntry, entry);
+                equal = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq,
+                                              otherEntry, entry);
               }
+              Value lower = arith::CmpIOp::create(
+                  nb, l, arith::CmpIPredicate::ult, otherPos, pos);
+              Value before = arith::OrIOp::create(
+                  nb, l, ordered, arith::AndIOp::create(nb, l, equal, lower));
               Value one =
                   arith::ExtUIOp::create(nb, l, nb.getI64Type(), before);
               linalg::YieldOp::create(
