@@ -96,7 +96,8 @@ func.func @swiglu(%g: tensor<?x8xf32>, %u: tensor<?x8xf32>) -> tensor<?x8xf32> {
 // -----
 
 // Sigmoid router with correction bias and group limit: top-2-sum group
-// scores, group top-k, then expert top-k, both as argmax-and-mask loops.
+// scores, group top-k, then expert top-k, both through dsc.topk as
+// argmax-and-mask loops.
 // CHECK-LABEL: func.func @gate_v3
 // CHECK: math.exp
 // CHECK: tensor.expand_shape {{.*}} into tensor<?x4x4xf32>
@@ -312,17 +313,32 @@ func.func @add_rms_norm(%x: tensor<?x?x8xf32>, %r: tensor<?x?x8xf32>, %w: tensor
 
 // -----
 
-// dsc.topk by ranks: each element's rank in its row (larger, or equal at a
-// lower position, counts before it), then output j is the element of rank
-// j.
+// dsc.topk in general (here rank 3) by ranks: each element's rank in its
+// row (larger, or equal at a lower position, counts before it), then output
+// j is the element of rank j.
 // CHECK-LABEL: func.func @topk
-// CHECK: %[[RANKS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]} ins(%arg0, %arg0 : tensor<?x16xf32>, tensor<?x16xf32>)
+// CHECK: %[[RANKS:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%arg0, %arg0 : tensor<?x2x16xf32>, tensor<?x2x16xf32>)
 // CHECK: arith.cmpf ogt
 // CHECK: arith.cmpi ult
-// CHECK: %[[PICKED:.*]]:2 = linalg.generic {{.*}} ins(%arg0, %[[RANKS]] : tensor<?x16xf32>, tensor<?x16xi64>)
-// CHECK: -> (tensor<?x4xf32>, tensor<?x4xi64>)
+// CHECK: %[[PICKED:.*]]:2 = linalg.generic {{.*}} ins(%arg0, %[[RANKS]] : tensor<?x2x16xf32>, tensor<?x2x16xi64>)
+// CHECK: -> (tensor<?x2x4xf32>, tensor<?x2x4xi64>)
 // CHECK: return %[[PICKED]]#0, %[[PICKED]]#1
-func.func @topk(%x: tensor<?x16xf32>) -> (tensor<?x4xf32>, tensor<?x4xi64>) {
+func.func @topk(%x: tensor<?x2x16xf32>) -> (tensor<?x2x4xf32>, tensor<?x2x4xi64>) {
+  %v, %i = dsc.topk %x {k = 4 : i64} : (tensor<?x2x16xf32>) -> (tensor<?x2x4xf32>, tensor<?x2x4xi64>)
+  return %v, %i : tensor<?x2x4xf32>, tensor<?x2x4xi64>
+}
+
+// -----
+
+// Rows of f32, the largest: k rounds of argmax-and-mask. A taken entry
+// becomes NaN, which argmax skips, so that a row of -inf still yields k
+// distinct positions.
+// CHECK-LABEL: func.func @topk_rows
+// CHECK: %[[NAN:.*]] = arith.constant 0x7FC00000 : f32
+// CHECK: scf.for {{.*}} to %c4
+// CHECK: arith.cmpf ord
+// CHECK: arith.select %{{.*}}, %[[NAN]], %{{.*}} : f32
+func.func @topk_rows(%x: tensor<?x16xf32>) -> (tensor<?x4xf32>, tensor<?x4xi64>) {
   %v, %i = dsc.topk %x {k = 4 : i64} : (tensor<?x16xf32>) -> (tensor<?x4xf32>, tensor<?x4xi64>)
   return %v, %i : tensor<?x4xf32>, tensor<?x4xi64>
 }
