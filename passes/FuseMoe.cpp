@@ -628,19 +628,30 @@ struct FuseRouter : OpRewritePattern<MoeOp> {
         final && isElementwise(final) &&
         !matchGatherColumns(weights, indices)) {
       Product p = productOf(yieldedValue(final));
+      AffineMap perRow =
+          AffineMap::get(2, 0, getAffineDimExpr(0, getContext()), getContext());
       Value picked, sum;
       for (Value f : p.numerators) {
         if (std::optional<double> c = constantOf(f))
           scale *= *c;
-        else if (auto in = inputOf(final, f); in && !picked)
+        else if (auto in = inputOf(final, f);
+                 in && !picked && in->second.isIdentity())
           picked = final.getDpsInputs()[in->first];
         else
           return rewriter.notifyMatchFailure(
               op, "routing weights are not the chosen scores scaled");
       }
       for (Value f : p.denominators) {
+        // transformers divides by `sum + 1e-20`: below f32's resolution of
+        // any sum of scores, so the sum itself.
+        if (auto add = peel(f).getDefiningOp<arith::AddFOp>())
+          for (auto [term, other] : {std::pair(add.getLhs(), add.getRhs()),
+                                     std::pair(add.getRhs(), add.getLhs())})
+            if (std::optional<double> c = constantOf(term);
+                c && *c >= 0.0 && *c <= 1e-12)
+              f = other;
         auto in = inputOf(final, f);
-        if (!in || sum)
+        if (!in || sum || in->second != perRow)
           return rewriter.notifyMatchFailure(
               op, "routing weights are divided by something not their sum");
         sum = final.getDpsInputs()[in->first];

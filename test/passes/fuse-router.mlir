@@ -30,3 +30,13 @@
 // negative_top3_groups: group scores from each group's top 3.
 // RUN: sed -e 's/{k = 2 : i64} : (tensor<?x2x4xf32>) -> (tensor<?x2x2xf32>, tensor<?x2x2xi64>)/{k = 3 : i64} : (tensor<?x2x4xf32>) -> (tensor<?x2x3xf32>, tensor<?x2x3xi64>)/' -e 's/ins(%best : tensor<?x2x2xf32>)/ins(%best : tensor<?x2x3xf32>)/' %S/Inputs/router-decomposed.mlir | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=TOP3
 // TOP3: remark: fusion report: router: router: not fused: group scores are neither the sum of each group's top 2 nor its maximum of the selection scores
+
+// transformers' `sum + 1e-20` divisor is the sum (below f32's resolution of
+// any sum of scores): still fused.
+// RUN: sed -e 's/%0 = arith.divf %a, %%s : f32/%%eps = arith.constant 1.0e-20 : f32\n    %%den = arith.addf %%s, %%eps : f32\n    %0 = arith.divf %a, %%den : f32/' %S/Inputs/router-decomposed.mlir | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=EPS
+// EPS: remark: fusion report: router: router: fused
+
+// negative_divided_by_max: the chosen scores divided by their maximum, not
+// their sum.
+// RUN: sed -e '/%%sum = linalg.generic/,/} ->/s/arith.addf %a, %acc/arith.maximumf %a, %acc/' %S/Inputs/router-decomposed.mlir | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=DIV
+// DIV: remark: fusion report: router: router: not fused: routing weights are divided by something not their sum
