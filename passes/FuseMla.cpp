@@ -301,6 +301,114 @@ std::optional<DecompressedValue> matchDecompressedValue(Value v) {
   return DecompressedValue{kvT, kv, linear, latent, dn, dv};
 }
 
+/// `x` of layout [batch, heads, seq, d] in dsc.mla's [batch, seq, heads, d]:
+/// the source of the transposing copy that made it (or the same slice of
+/// it), else a transpose.
+Value sequenceMajor(TensorMath &m, Value x) {
+  MLIRContext *ctx = x.getContext();
+  AffineExpr d0, d1, d2, d3;
+  bindDims(ctx, d0, d1, d2, d3);
+  if (Value source = copySource(x, {d0, d2, d1, d3}))
+    return source;
+  if (auto slice = matchSliceLast(x))
+    if (Value source = copySource(std::get<0>(*slice), {d0, d2, d1, d3}))
+      return m.sliceLast(source, std::get<1>(*slice), std::get<2>(*slice));
+  return m.transposed(x, {0, 2, 1, 3});
+}
+
+/// The softmax over the last dimension producing `probs` as exporters write
+/// it, exps / sum(exps) with exps = exp(x - max(x)): returns the generic
+/// computing x, or null.
+linalg::GenericOp matchExportedSoftmax(Value probs) {
+  auto rowReduction = [](Value row, Value of, auto isCombine) {
+    linalg::GenericOp reduce = definingGeneric(row, 1);
+    return reduce && reduce.getDpsInputs()[0] == of &&
+           reduce.getNumReductionLoops() == 1 && isCombine(reduce);
+  };
+  linalg::GenericOp normalize = definingGeneric(probs, 2);
+  linalg::GenericOp exps = normalize
+                               ? definingGeneric(normalize.getDpsInputs()[0], 2)
+                               : linalg::GenericOp();
+  linalg::GenericOp input =
+      exps ? exps.getDpsInputs()[0].getDefiningOp<linalg::GenericOp>()
+           : linalg::GenericOp();
+  if (!normalize || !bodyIs<arith::DivFOp>(normalize) || !exps ||
+      !bodyIs<arith::SubFOp, math::ExpOp>(exps) || !input ||
+      input->getNumResults() != 1 ||
+      !rowReduction(normalize.getDpsInputs()[1], exps.getResult(0),
+                    [](linalg::GenericOp g) { return isSum(g); }) ||
+      !rowReduction(
+          exps.getDpsInputs()[1], input.getResult(0),
+          [](linalg::GenericOp g) { return bodyIs<arith::MaximumFOp>(g); }))
+    return {};
+  return input;
+}
+
+/// Attention scores scaled and masked by the graph's mask, as exporters
+/// write them: `masked[b, h, i, j] = (s0 [+ s1]) * scale + mask[b, 0, i, j]`,
+/// the score parts read elementwise, the scale a positive constant.
+struct MaskedScores {
+  SmallVector<Value> parts;
+  double scale;
+  Value mask;
+};
+std::optional<MaskedScores> matchMaskedScores(linalg::GenericOp masked) {
+  unsigned inputs = masked.getNumDpsInputs();
+  if (!isElementwise(masked) || masked.getNumLoops() != 4 || inputs < 2 ||
+      inputs > 3)
+    return std::nullopt;
+  MLIRContext *ctx = masked.getContext();
+  AffineExpr d0, d1, d2, d3;
+  bindDims(ctx, d0, d1, d2, d3);
+  AffineMap maskMap =
+      AffineMap::get(4, 0, {d0, getAffineConstantExpr(0, ctx), d2, d3}, ctx);
+  SmallVector<AffineMap> maps = masked.getIndexingMapsArray();
+  for (unsigned i = 0; i + 1 < inputs; ++i)
+    if (!maps[i].isIdentity())
+      return std::nullopt;
+  Value mask = masked.getDpsInputs()[inputs - 1];
+  auto maskType = dyn_cast<RankedTensorType>(mask.getType());
+  if (maps[inputs - 1] != maskMap || !maskType || maskType.getDimSize(1) != 1 ||
+      !maskType.getElementType().isF32())
+    return std::nullopt;
+
+  // yield(scaled + mask), scaled = sum * scale, sum = in0 [+ in1].
+  auto isInput = [&](Value v, unsigned index) {
+    auto in = inputOf(masked, v);
+    return in && in->first == index;
+  };
+  auto add = peel(yieldedValue(masked)).getDefiningOp<arith::AddFOp>();
+  if (!add)
+    return std::nullopt;
+  Value scaled = isInput(add.getRhs(), inputs - 1)   ? add.getLhs()
+                 : isInput(add.getLhs(), inputs - 1) ? add.getRhs()
+                                                     : Value();
+  Product product = scaled ? productOf(scaled) : Product();
+  if (!scaled || product.numerators.size() != 2 ||
+      !product.denominators.empty())
+    return std::nullopt;
+  std::optional<double> scale = constantOf(product.numerators[1]);
+  Value sum = product.numerators[0];
+  if (!scale) {
+    scale = constantOf(product.numerators[0]);
+    sum = product.numerators[1];
+  }
+  if (!scale || !(*scale > 0.0))
+    return std::nullopt;
+  bool summed = inputs == 2 ? isInput(sum, 0) : [&] {
+    auto parts = peel(sum).getDefiningOp<arith::AddFOp>();
+    return parts &&
+           ((isInput(parts.getLhs(), 0) && isInput(parts.getRhs(), 1)) ||
+            (isInput(parts.getLhs(), 1) && isInput(parts.getRhs(), 0)));
+  }();
+  if (!summed)
+    return std::nullopt;
+  MaskedScores out{{}, *scale, mask};
+  for (unsigned i = 0; i + 1 < inputs; ++i)
+    out.parts.push_back(masked.getDpsInputs()[i]);
+  return out;
+}
+
 /// torch.onnx.export of transformers' eager DeepSeek attention, after
 /// import: [batch, heads, seq] layout throughout,
 ///   q = cat(q_nope, rope(q_pe))                      [B, H, S, dn + dr]
@@ -368,49 +476,20 @@ struct FuseExportedMla : OpRewritePattern<linalg::GenericOp> {
           op, "values are not the second half of a per-head view of the "
               "latent times a [C, H * (dn + dv)] weight");
 
-    // Softmax: exps / sum(exps), exps = exp(masked - max(masked)), the
-    // max and the sum over the last dimension of what they normalize.
-    auto rowReduction = [](Value row, Value of, auto isCombine) {
-      linalg::GenericOp reduce = definingGeneric(row, 1);
-      return reduce && reduce.getDpsInputs()[0] == of &&
-             reduce.getNumReductionLoops() == 1 && isCombine(reduce);
-    };
-    linalg::GenericOp normalize = definingGeneric(op.getDpsInputs()[0], 2);
-    linalg::GenericOp exps =
-        normalize ? definingGeneric(normalize.getDpsInputs()[0], 2)
-                  : linalg::GenericOp();
-    linalg::GenericOp masked =
-        exps ? definingGeneric(exps.getDpsInputs()[0], 2) : linalg::GenericOp();
-    if (!normalize || !bodyIs<arith::DivFOp>(normalize) || !exps ||
-        !bodyIs<arith::SubFOp, math::ExpOp>(exps) || !masked ||
-        !rowReduction(normalize.getDpsInputs()[1], exps.getResult(0),
-                      [](linalg::GenericOp g) { return isSum(g); }) ||
-        !rowReduction(
-            exps.getDpsInputs()[1], masked.getResult(0),
-            [](linalg::GenericOp g) { return bodyIs<arith::MaximumFOp>(g); }))
+    // probs = softmax(scores * scale + mask[b, 0, i, j]).
+    linalg::GenericOp masked = matchExportedSoftmax(op.getDpsInputs()[0]);
+    if (!masked)
       return rewriter.notifyMatchFailure(op, "probabilities are not a softmax");
-    // masked[b, h, i, j] = scores * scale + mask[b, 0, i, j]
-    std::optional<double> scale;
-    if (bodyIs<arith::MulFOp, arith::AddFOp>(masked) &&
-        masked.getIndexingMapsArray()[0].isIdentity() &&
-        masked.getIndexingMapsArray()[1] ==
-            AffineMap::get(4, 0, {d0, zero, d2, d3}, ctx))
-      for (arith::MulFOp mul :
-           masked.getRegion().front().getOps<arith::MulFOp>())
-        if (auto cst = mul.getRhs().getDefiningOp<arith::ConstantOp>())
-          if (auto value = dyn_cast<FloatAttr>(cst.getValue()))
-            scale = value.getValueAsDouble();
-    auto maskType =
-        dyn_cast<RankedTensorType>(masked.getDpsInputs()[1].getType());
-    if (!scale || !(*scale > 0.0) || !maskType || maskType.getRank() != 4 ||
-        maskType.getDimSize(1) != 1 || !maskType.getElementType().isF32())
+    std::optional<MaskedScores> scaled = matchMaskedScores(masked);
+    if (!scaled || scaled->parts.size() != 1 ||
+        cast<RankedTensorType>(scaled->mask.getType()).getRank() != 4)
       return rewriter.notifyMatchFailure(
           op, "scores are not scaled and masked by a [batch, 1, seq, seq] "
               "mask");
-    Value mask = masked.getDpsInputs()[1];
+    auto [parts, scale, mask] = *scaled;
 
     // scores[b, h, i, j] = sum_k q[b, h, i, k] * kT[b, h, k, j]
-    linalg::GenericOp scores = definingGeneric(masked.getDpsInputs()[0], 2);
+    linalg::GenericOp scores = definingGeneric(parts[0], 2);
     if (!scores ||
         !hasStructure(scores, 5, {{0, 1, 2, 4}, {0, 1, 4, 3}, {0, 1, 2, 3}},
                       {4}) ||
@@ -450,7 +529,7 @@ struct FuseExportedMla : OpRewritePattern<linalg::GenericOp> {
     Location loc = op.getLoc();
     TensorMath m(rewriter, loc);
     Value qNope = m.sliceLast(qHeads, 0, dn);
-    Value qPe = m.transposed(qRopeT, {0, 2, 1, 3});
+    Value qPe = sequenceMajor(m, qRopeT);
     Value kPeRows = tensor::CollapseShapeOp::create(
         rewriter, loc, kPe,
         SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}});
@@ -463,10 +542,122 @@ struct FuseExportedMla : OpRewritePattern<linalg::GenericOp> {
         rewriter.getF32Type());
     auto mla = MlaOp::create(
         rewriter, loc, resultType, qNope, qPe, normed, kPeRows, kvb,
-        /*scales=*/Value(), mask, rewriter.getF64FloatAttr(*scale),
+        /*scales=*/Value(), mask, rewriter.getF64FloatAttr(scale),
         MlaFormAttr::get(ctx, chooseForm(form, dn, dv, c)),
         DenseI64ArrayAttr());
     // Back to [batch, heads, seq, dv] for the graph's users.
+    Value out = m.transposed(mla.getResult(), {0, 2, 1, 3});
+    rewriter.replaceOp(
+        op, tensor::CastOp::create(rewriter, loc, op.getResultTypes()[0], out));
+    return success();
+  }
+
+  std::string form;
+};
+
+/// torch.onnx.export of the absorbed formulation in transformers' [batch,
+/// heads, seq] layout (test/fixtures/onnx/export_tiny_v3.py --attention
+/// absorbed), after import:
+///   qLat = qNope . W_UK[h]                         [B, H, S, C]
+///   scores = (qLat . c^T + qPe . kPe^T) * scale + the graph's mask
+///   out = (softmax(scores) . c) . W_UV[h]^T        [B, H, S, dv]
+/// with c the normalized latent shared by all heads and W_UK [H, dn, C],
+/// W_UV [H, dv, C] the halves of kv_b's per-head view (an exporter folds
+/// the view and slices of kv_b into two weights). Rooted at the W_UV
+/// contraction; rewritten to dsc.mla with kv_b joined from the halves
+/// (TensorMath::joinKvB, which the absorbed lowering sees through) and the
+/// result transposed back.
+struct FuseExportedAbsorbedMla : OpRewritePattern<linalg::GenericOp> {
+  FuseExportedAbsorbedMla(MLIRContext *ctx, StringRef form)
+      : OpRewritePattern(ctx), form(form) {}
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    // out[b, h, i, v] = sum_c oLat[b, h, i, c] * W_UV[h, v, c]
+    if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+        !hasStructure(op, 5, {{0, 1, 2, 4}, {1, 3, 4}, {0, 1, 2, 3}}, {4}) ||
+        !isMultiplyAccumulate(op) || !isZeroFilled(op.getDpsInits()[0]))
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+    Value wUV = op.getDpsInputs()[1];
+    // oLat[b, h, i, c] = sum_j p[b, h, i, j] * latent[b, j, c]
+    linalg::GenericOp values = definingGeneric(op.getDpsInputs()[0], 2);
+    if (!values ||
+        !hasStructure(values, 5, {{0, 1, 2, 4}, {0, 4, 3}, {0, 1, 2, 3}},
+                      {4}) ||
+        !isMultiplyAccumulate(values) || !isZeroFilled(values.getDpsInits()[0]))
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+    Value latent = values.getDpsInputs()[1];
+
+    linalg::GenericOp masked = matchExportedSoftmax(values.getDpsInputs()[0]);
+    if (!masked)
+      return rewriter.notifyMatchFailure(op, "probabilities are not a softmax");
+    std::optional<MaskedScores> scaled = matchMaskedScores(masked);
+    if (!scaled || scaled->parts.size() != 2)
+      return rewriter.notifyMatchFailure(
+          op, "scores are not a latent part and a rope part, scaled and "
+              "masked by a [batch, 1, seq, seq] mask");
+    // part[b, h, i, j] = sum_k q[b, h, i, k] * keys[b, j, k], one of them
+    // on the latent itself.
+    auto keyProduct = [](Value part) {
+      linalg::GenericOp g = definingGeneric(part, 2);
+      return g &&
+                     hasStructure(g, 5, {{0, 1, 2, 4}, {0, 3, 4}, {0, 1, 2, 3}},
+                                  {4}) &&
+                     isMultiplyAccumulate(g) && isZeroFilled(g.getDpsInits()[0])
+                 ? g
+                 : linalg::GenericOp();
+    };
+    linalg::GenericOp nope = keyProduct(scaled->parts[0]),
+                      rope = keyProduct(scaled->parts[1]);
+    if (nope && rope && rope.getDpsInputs()[1] == latent)
+      std::swap(nope, rope);
+    if (!nope || !rope || nope.getDpsInputs()[1] != latent ||
+        rope.getDpsInputs()[1] == latent)
+      return rewriter.notifyMatchFailure(
+          op, "scores and values do not use the same latent");
+    // qLat[b, h, s, c] = sum_n qNope[b, h, s, n] * W_UK[h, n, c]
+    linalg::GenericOp absorb = definingGeneric(nope.getDpsInputs()[0], 2);
+    Value wUK = absorb ? absorb.getDpsInputs()[1] : Value();
+    auto ukType =
+        wUK ? dyn_cast<RankedTensorType>(wUK.getType()) : RankedTensorType();
+    auto uvType = dyn_cast<RankedTensorType>(wUV.getType());
+    if (!absorb ||
+        !hasStructure(absorb, 5, {{0, 1, 2, 4}, {1, 4, 3}, {0, 1, 2, 3}},
+                      {4}) ||
+        !isMultiplyAccumulate(absorb) ||
+        !isZeroFilled(absorb.getDpsInits()[0]) || !ukType || !uvType ||
+        !ukType.hasStaticShape() || !uvType.hasStaticShape() ||
+        ukType.getElementType() != uvType.getElementType() ||
+        ukType.getDimSize(0) != uvType.getDimSize(0) ||
+        ukType.getDimSize(2) != uvType.getDimSize(2))
+      return rewriter.notifyMatchFailure(
+          op, "queries are not multiplied by a per-head [H, dn, C] W_UK "
+              "matching the output's W_UV");
+
+    Value qNopeT = absorb.getDpsInputs()[0], qPeT = rope.getDpsInputs()[0],
+          kPe = rope.getDpsInputs()[1];
+    auto latentType = cast<RankedTensorType>(latent.getType());
+    auto maskType = cast<RankedTensorType>(scaled->mask.getType());
+    if (latentType.getRank() != 3 ||
+        cast<RankedTensorType>(kPe.getType()).getRank() != 3 ||
+        !ukType.getElementType().isF32() || maskType.getRank() != 4)
+      return rewriter.notifyMatchFailure(
+          op, "latent or rope key is not [batch, seq, d], or W_UK is not f32");
+
+    Location loc = op.getLoc();
+    TensorMath m(rewriter, loc);
+    int64_t heads = ukType.getDimSize(0), dn = ukType.getDimSize(1),
+            dv = uvType.getDimSize(1), c = ukType.getDimSize(2);
+    auto resultType = RankedTensorType::get(
+        {ShapedType::kDynamic, ShapedType::kDynamic, heads, dv},
+        rewriter.getF32Type());
+    auto mla = MlaOp::create(
+        rewriter, loc, resultType, sequenceMajor(m, qNopeT),
+        sequenceMajor(m, qPeT), latent, kPe, m.joinKvB(wUK, wUV),
+        /*scales=*/Value(), scaled->mask,
+        rewriter.getF64FloatAttr(scaled->scale),
+        MlaFormAttr::get(getContext(), chooseForm(form, dn, dv, c)),
+        DenseI64ArrayAttr());
     Value out = m.transposed(mla.getResult(), {0, 2, 1, 3});
     rewriter.replaceOp(
         op, tensor::CastOp::create(rewriter, loc, op.getResultTypes()[0], out));
@@ -487,8 +678,8 @@ struct DscFuseMlaPass : mlir::dsc::impl::DscFuseMlaBase<DscFuseMlaPass> {
       return signalPassFailure();
     }
     RewritePatternSet set(&getContext());
-    set.add<FuseNaiveMla, FuseAbsorbedMla, FuseExportedMla>(&getContext(),
-                                                            form);
+    set.add<FuseNaiveMla, FuseAbsorbedMla, FuseExportedMla,
+            FuseExportedAbsorbedMla>(&getContext(), form);
     FrozenRewritePatternSet patterns(std::move(set));
     FusionSpec spec{"mla", "no attention", kNotACandidate, countOps<MlaOp>};
     FailureOr<unsigned> fused =

@@ -268,21 +268,25 @@ Value TensorMath::sliceDim(Value x, unsigned dim, OpFoldResult offset,
       sliceSizes, strides);
 }
 
-Value TensorMath::concatLast(Value first, Value second) {
+Value TensorMath::concat(Value first, Value second, unsigned dim) {
   auto type = cast<RankedTensorType>(first.getType());
-  unsigned rank = type.getRank();
-  int64_t width = type.getShape().back() +
-                  cast<RankedTensorType>(second.getType()).getShape().back();
+  int64_t split = type.getDimSize(dim);
   SmallVector<OpFoldResult> total = sizes(first);
-  total.back() = b.getIndexAttr(width);
+  total[dim] = b.getIndexAttr(
+      split + cast<RankedTensorType>(second.getType()).getDimSize(dim));
   Value out = empty(total, type.getElementType());
-  SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0));
-  SmallVector<OpFoldResult> strides(rank, b.getIndexAttr(1));
+  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
   out = tensor::InsertSliceOp::create(b, loc, first, out, offsets, sizes(first),
                                       strides);
-  offsets.back() = b.getIndexAttr(type.getShape().back());
+  offsets[dim] = b.getIndexAttr(split);
   return tensor::InsertSliceOp::create(b, loc, second, out, offsets,
                                        sizes(second), strides);
+}
+
+Value TensorMath::concatLast(Value first, Value second) {
+  return concat(first, second,
+                cast<RankedTensorType>(first.getType()).getRank() - 1);
 }
 
 /// Groups of consecutive dimensions of `shape`, each holding one dimension
@@ -654,8 +658,48 @@ Value TensorMath::dequantizeByBlocks(Value weight, Value scales, int64_t bm,
       grouping);
 }
 
+Value TensorMath::joinKvB(Value wUK, Value wUV) {
+  auto type = cast<RankedTensorType>(wUK.getType());
+  int64_t rows = type.getDimSize(0) *
+                 (type.getDimSize(1) +
+                  cast<RankedTensorType>(wUV.getType()).getDimSize(1));
+  return tensor::CollapseShapeOp::create(
+      b, loc,
+      RankedTensorType::get({rows, type.getDimSize(2)}, type.getElementType()),
+      concat(wUK, wUV, 1), SmallVector<ReassociationIndices>{{0, 1}, {2}});
+}
+
+/// The halves `joinKvB` joined into `kvb`, when it did.
+static std::optional<std::pair<Value, Value>>
+joinedHalves(Value kvb, int64_t heads, int64_t dn, int64_t dv) {
+  auto collapse = kvb.getDefiningOp<tensor::CollapseShapeOp>();
+  auto second = collapse
+                    ? collapse.getSrc().getDefiningOp<tensor::InsertSliceOp>()
+                    : tensor::InsertSliceOp();
+  auto first = second ? second.getDest().getDefiningOp<tensor::InsertSliceOp>()
+                      : tensor::InsertSliceOp();
+  if (!first || !first.getDest().getDefiningOp<tensor::EmptyOp>() ||
+      collapse.getReassociationIndices() !=
+          SmallVector<ReassociationIndices>{{0, 1}, {2}})
+    return std::nullopt;
+  int64_t c = collapse.getResultType().getDimSize(1);
+  auto isSlab = [&](tensor::InsertSliceOp slice, int64_t offset, int64_t rows) {
+    return slice.hasUnitStride() &&
+           slice.getStaticOffsets() == ArrayRef<int64_t>{0, offset, 0} &&
+           slice.getStaticSizes() == ArrayRef<int64_t>{heads, rows, c} &&
+           slice.getSourceType().hasStaticShape();
+  };
+  if (!isSlab(first, 0, dn) || !isSlab(second, dn, dv))
+    return std::nullopt;
+  return std::make_pair(first.getSource(), second.getSource());
+}
+
 std::pair<Value, Value> TensorMath::splitKvB(Value kvb, int64_t heads,
                                              int64_t dn, int64_t dv) {
+  // Halves joined for dsc.mla are read where they are, so the join itself
+  // dies.
+  if (auto halves = joinedHalves(kvb, heads, dn, dv))
+    return *halves;
   auto type = cast<RankedTensorType>(kvb.getType());
   int64_t c = type.getDimSize(1);
   Value perHead = tensor::ExpandShapeOp::create(

@@ -81,6 +81,8 @@ public:
   Value sliceLast(Value x, int64_t offset, int64_t size);
   /// `x` restricted to `[offset, offset + size)` along `dim`.
   Value sliceDim(Value x, unsigned dim, OpFoldResult offset, OpFoldResult size);
+  /// `first` and `second` concatenated along `dim` (static sizes there).
+  Value concat(Value first, Value second, unsigned dim);
   /// `first` and `second` concatenated along the last dimension.
   Value concatLast(Value first, Value second);
   /// `x` reshaped to `sizes` by adding or dropping dimensions of size 1
@@ -135,9 +137,13 @@ public:
   /// does not divide the columns.
   Value dequantizeByBlocks(Value weight, Value scales, int64_t bm, int64_t bn);
   /// MLA's kv_b [heads * (dn + dv), C] split per head into W_UK
-  /// [heads, dn, C] and W_UV [heads, dv, C].
+  /// [heads, dn, C] and W_UV [heads, dv, C]; when `joinKvB` made kv_b, the
+  /// halves it joined.
   std::pair<Value, Value> splitKvB(Value kvb, int64_t heads, int64_t dn,
                                    int64_t dv);
+  /// The inverse: kv_b [heads * (dn + dv), C] from W_UK [heads, dn, C] and
+  /// W_UV [heads, dv, C] (for graphs that hold the halves separately).
+  Value joinKvB(Value wUK, Value wUV);
   /// Latent attention in its absorbed form: W_UK multiplied into the
   /// queries (`qNope` [B, S, H, dn] to [B, S, H, C]), causal attention over
   /// the latent keys and values shared by all heads (`latentKeys` [B, T, C],

@@ -260,6 +260,31 @@ func.func @mla_absorbed(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c:
 
 // -----
 
+// kv_b joined from separate halves (FuseExportedAbsorbedMla, for graphs that
+// hold W_UK and W_UV as two weights): the absorbed form reads the halves
+// themselves, and the join is left dead (canonicalize removes it).
+// CHECK-LABEL: func.func @mla_absorbed_joined_halves
+// CHECK-NOT: tensor.expand_shape {{.*}} into tensor<4x32x32xf32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %arg4 : tensor<?x?x4x16xf32>, tensor<4x16x32xf32>)
+// CHECK: } -> tensor<?x?x4x32xf32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %arg5 : tensor<?x?x4x32xf32>, tensor<4x16x32xf32>)
+// CHECK: } -> tensor<?x?x4x16xf32>
+// RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg --canonicalize | FileCheck %s --check-prefix=JOINED
+// JOINED-LABEL: func.func @mla_absorbed_joined_halves
+// JOINED-NOT: tensor.insert_slice %arg{{[45]}}
+// JOINED-NOT: tensor.collapse_shape {{.*}} into tensor<128x32xf32>
+// JOINED: return
+func.func @mla_absorbed_joined_halves(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %uk: tensor<4x16x32xf32>, %uv: tensor<4x16x32xf32>) -> tensor<?x?x4x16xf32> {
+  %empty = tensor.empty() : tensor<4x32x32xf32>
+  %first = tensor.insert_slice %uk into %empty[0, 0, 0] [4, 16, 32] [1, 1, 1] : tensor<4x16x32xf32> into tensor<4x32x32xf32>
+  %both = tensor.insert_slice %uv into %first[0, 16, 0] [4, 16, 32] [1, 1, 1] : tensor<4x16x32xf32> into tensor<4x32x32xf32>
+  %w = tensor.collapse_shape %both [[0, 1], [2]] : tensor<4x32x32xf32> into tensor<128x32xf32>
+  %0 = dsc.mla %qn, %qp, %c, %kp, %w {scale = 0.25 : f64, form = #dsc<mla_form absorbed>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>) -> tensor<?x?x4x16xf32>
+  return %0 : tensor<?x?x4x16xf32>
+}
+
+// -----
+
 // Decode: the keys are gathered from the pages of each sequence's block
 // table (j < past[b]) and from the new tokens (the rest), then the absorbed
 // attention runs with query i of sequence b at position past[b] + i.

@@ -45,6 +45,28 @@
 // negative_not_softmax: exp2 in place of exp.
 // RUN: sed -e 's/math.exp %/math.exp2 %/' %t.exported-norms.mlir | dsc-opt --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXPORTED-SOFTMAX
 // EXPORTED-SOFTMAX-COUNT-3: remark: fusion report: forward: mla: not fused: probabilities are not a softmax
+// The absorbed formulation as torch.onnx.export writes it (tiny-v3 with
+// every attention module's forward in the absorbed form,
+// export_tiny_v3.py --attention absorbed): W_UK into the queries (an
+// Einsum with a weight the exporter sliced out of kv_b), the scores the
+// sum of a latent part and a rope part, scaled, plus the graph's mask, the
+// latent-space output times W_UV. Each layer becomes dsc.mla with kv_b
+// joined back from the two halves.
+// RUN: dsc-compile %fixtures/onnx/tiny-v3-absorbed/model.onnx --emit import -o %t.exported-absorbed.mlir --quiet
+// RUN: dsc-opt %t.exported-absorbed.mlir --dsc-fuse-elementwise=chains=true -o %t.exported-absorbed-norms.mlir
+// RUN: dsc-opt %t.exported-absorbed-norms.mlir --dsc-fuse-mla=report=true --canonicalize -o %t.exported-absorbed-fused.mlir 2>&1 | FileCheck %s --check-prefix=EXPORTED-ABSORBED
+// EXPORTED-ABSORBED-COUNT-3: remark: fusion report: forward: mla: fused
+// RUN: FileCheck %s --check-prefix=EXPORTED-ABSORBED-IR < %t.exported-absorbed-fused.mlir
+// EXPORTED-ABSORBED-IR-COUNT-3: dsc.mla {{.*}} mask %{{.*}} {form = #dsc<mla_form naive>, scale = 0.264642268{{[0-9]*}} : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>, tensor<?x1x?x?xf32>) -> tensor<?x?x4x16xf32>
+// EXPORTED-ABSORBED-IR-NOT: arith.maximumf
+// negative_absorbed_transposed_mask, negative_absorbed_not_softmax and
+// negative_absorbed_negative_scale: near misses say why.
+// RUN: sed -e 's/-> (d0, 0, d2, d3)>/-> (d0, 0, d3, d2)>/' %t.exported-absorbed-norms.mlir | dsc-opt --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXPORTED-ABSORBED-MASK
+// EXPORTED-ABSORBED-MASK-COUNT-3: remark: fusion report: forward: mla: not fused: scores are not a latent part and a rope part, scaled and masked by a [batch, 1, seq, seq] mask
+// RUN: sed -e 's/math.exp %/math.exp2 %/' %t.exported-absorbed-norms.mlir | dsc-opt --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXPORTED-ABSORBED-SOFTMAX
+// EXPORTED-ABSORBED-SOFTMAX-COUNT-3: remark: fusion report: forward: mla: not fused: probabilities are not a softmax
+// RUN: sed -e 's/dense<0.264642268> : tensor<f32>/dense<-0.264642268> : tensor<f32>/' %t.exported-absorbed.mlir | dsc-opt --dsc-fuse-elementwise=chains=true --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXPORTED-ABSORBED-SCALE
+// EXPORTED-ABSORBED-SCALE-COUNT-3: remark: fusion report: forward: mla: not fused: scores are not a latent part and a rope part, scaled and masked by a [batch, 1, seq, seq] mask
 // Plain multi-head attention (tiny-lm: values not decompressed from a
 // latent) is no candidate.
 // RUN: dsc-compile %S/../e2e/Inputs/onnx/tiny-lm-opset18.onnx --emit import -o - --quiet | dsc-opt --dsc-fuse-elementwise=chains=true --dsc-fuse-mla=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=EXPORTED-MHA
