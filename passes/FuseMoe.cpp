@@ -44,6 +44,70 @@ std::optional<std::pair<Value, Value>> matchExpertProjection(Value value) {
 /// failure is not a near miss, so the report does not list it.
 constexpr StringLiteral kNotACandidate = "not a masked down projection";
 
+/// The routing matrix of dense masked experts, `combine[t, e] = sum_j
+/// (indices[t, j] == e ? weights[t, j] : 0)` (the top-k weights scattered
+/// into zeros, the index wrapped and clamped or not): returns (indices,
+/// weights).
+FailureOr<std::pair<Value, Value>>
+matchRoutingScatter(Value combine, PatternRewriter &rewriter, Operation *root) {
+  auto scatter = combine.getDefiningOp<linalg::GenericOp>();
+  if (!scatter || scatter.getNumDpsInputs() != 2 ||
+      !hasStructure(scatter, 3, {{0, 2}, {0, 2}, {0, 1}}, {2}) ||
+      !isZeroFilled(scatter.getDpsInits()[0]))
+    return rewriter.notifyMatchFailure(
+        root, "routing matrix is not a scatter of top-k weights");
+  bool selects = false, comparesExpert = false;
+  for (Operation &bodyOp : scatter.getRegion().front()) {
+    selects |= isa<arith::SelectOp>(bodyOp);
+    if (auto cmp = dyn_cast<arith::CmpIOp>(bodyOp))
+      comparesExpert |= cmp.getPredicate() == arith::CmpIPredicate::eq;
+  }
+  if (!selects || !comparesExpert)
+    return rewriter.notifyMatchFailure(
+        root, "routing matrix does not select weights by expert index");
+  Value indices = scatter.getDpsInputs()[0],
+        weights = scatter.getDpsInputs()[1];
+  if (!cast<ShapedType>(indices.getType()).getElementType().isInteger(64))
+    return rewriter.notifyMatchFailure(root, "expert indices are not i64");
+  return std::make_pair(indices, weights);
+}
+
+/// SwiGLU of the two halves of one product along its last dimension (an
+/// exporter's split of a gate_up projection): returns (the product, the
+/// half width).
+std::optional<std::pair<Value, int64_t>> swigluHalves(SwigluOp act) {
+  auto gate = act ? matchSliceLast(act.getGate()) : std::nullopt;
+  auto up = act ? matchSliceLast(act.getUp()) : std::nullopt;
+  if (!gate || !up || std::get<0>(*gate) != std::get<0>(*up))
+    return std::nullopt;
+  Value product = std::get<0>(*gate);
+  int64_t width = std::get<2>(*gate);
+  if (std::get<1>(*gate) != 0 || std::get<1>(*up) != width ||
+      std::get<2>(*up) != width ||
+      cast<RankedTensorType>(product.getType()).getShape().back() != 2 * width)
+    return std::nullopt;
+  return std::make_pair(product, width);
+}
+
+/// Rows [offset, offset + width) of each matrix of a stack [E, 2W, H] of
+/// gate_up matrices: its gate (offset 0) or up (offset W) half.
+Value stackHalf(PatternRewriter &rewriter, Location loc, Value stack,
+                int64_t offset, int64_t width) {
+  auto type = cast<RankedTensorType>(stack.getType());
+  int64_t experts = type.getDimSize(0), hidden = type.getDimSize(2);
+  SmallVector<OpFoldResult> offsets = {rewriter.getIndexAttr(0),
+                                       rewriter.getIndexAttr(offset),
+                                       rewriter.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(experts),
+                                     rewriter.getIndexAttr(width),
+                                     rewriter.getIndexAttr(hidden)};
+  SmallVector<OpFoldResult> strides(3, rewriter.getIndexAttr(1));
+  return tensor::ExtractSliceOp::create(
+      rewriter, loc,
+      RankedTensorType::get({experts, width, hidden}, type.getElementType()),
+      stack, offsets, sizes, strides);
+}
+
 struct FuseDenseMaskedExperts : OpRewritePattern<linalg::GenericOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -72,26 +136,11 @@ struct FuseDenseMaskedExperts : OpRewritePattern<linalg::GenericOp> {
       return rewriter.notifyMatchFailure(
           op, "gate and up project different inputs");
 
-    // combine[t, e] = sum_j (indices[t, j] == e ? weights[t, j] : 0).
-    auto scatter = combine.getDefiningOp<linalg::GenericOp>();
-    if (!scatter || scatter.getNumDpsInputs() != 2 ||
-        !hasStructure(scatter, 3, {{0, 2}, {0, 2}, {0, 1}}, {2}) ||
-        !isZeroFilled(scatter.getDpsInits()[0]))
-      return rewriter.notifyMatchFailure(
-          op, "routing matrix is not a scatter of top-k weights");
-    bool selects = false, comparesExpert = false;
-    for (Operation &bodyOp : scatter.getRegion().front()) {
-      selects |= isa<arith::SelectOp>(bodyOp);
-      if (auto cmp = dyn_cast<arith::CmpIOp>(bodyOp))
-        comparesExpert |= cmp.getPredicate() == arith::CmpIPredicate::eq;
-    }
-    if (!selects || !comparesExpert)
-      return rewriter.notifyMatchFailure(
-          op, "routing matrix does not select weights by expert index");
-    Value indices = scatter.getDpsInputs()[0],
-          weights = scatter.getDpsInputs()[1];
-    if (!cast<ShapedType>(indices.getType()).getElementType().isInteger(64))
-      return rewriter.notifyMatchFailure(op, "expert indices are not i64");
+    FailureOr<std::pair<Value, Value>> routing =
+        matchRoutingScatter(combine, rewriter, op);
+    if (failed(routing))
+      return failure();
+    auto [indices, weights] = *routing;
 
     // FP8 stacks dequantized whole (as imported) go into dsc.moe as they
     // are stored, with their scales: it dequantizes only the chosen
@@ -260,18 +309,11 @@ struct FuseGatheredExperts : OpRewritePattern<linalg::GenericOp> {
       return rewriter.notifyMatchFailure(
           op, "slot outputs are not a gathered down projection of SwiGLU");
     // SwiGLU of the two halves of one gate_up product.
-    auto gateHalf = act.getGate().getDefiningOp<tensor::ExtractSliceOp>();
-    auto upHalf = act.getUp().getDefiningOp<tensor::ExtractSliceOp>();
-    auto halfAt = [](tensor::ExtractSliceOp slice) -> std::optional<int64_t> {
-      if (!slice || slice.getStaticOffsets().size() != 2 ||
-          slice.getStaticOffsets()[0] != 0 || !slice.hasUnitStride())
-        return std::nullopt;
-      return slice.getStaticOffsets()[1];
-    };
-    auto gateUp =
-        gateHalf && upHalf && gateHalf.getSource() == upHalf.getSource()
-            ? matchBatchedMatmul(throughReshapes(gateHalf.getSource()))
-            : std::nullopt;
+    auto halves = swigluHalves(act);
+    if (!halves)
+      return rewriter.notifyMatchFailure(
+          op, "gate and up are not the two halves of the gate_up matrices");
+    auto gateUp = matchBatchedMatmul(throughReshapes(halves->first));
     auto gateUpGather =
         gateUp ? matchExpertGather(gateUp->first) : std::nullopt;
     if (!gateUpGather)
@@ -279,9 +321,8 @@ struct FuseGatheredExperts : OpRewritePattern<linalg::GenericOp> {
           op, "SwiGLU is not of a gathered gate_up projection");
     auto stackType = cast<RankedTensorType>(gateUpGather->first.getType());
     int64_t experts = stackType.getDimSize(0), hidden = stackType.getDimSize(2);
-    int64_t width = stackType.getDimSize(1) / 2;
-    if (!stackType.hasStaticShape() || stackType.getDimSize(1) != 2 * width ||
-        halfAt(gateHalf) != 0 || halfAt(upHalf) != width)
+    int64_t width = halves->second;
+    if (!stackType.hasStaticShape() || stackType.getDimSize(1) != 2 * width)
       return rewriter.notifyMatchFailure(
           op, "gate and up are not the two halves of the gate_up matrices");
     // Both gathers read the same slot indices, and the slots' weights are
@@ -337,24 +378,88 @@ struct FuseGatheredExperts : OpRewritePattern<linalg::GenericOp> {
           op, "the down matrices do not match gate_up");
 
     Location loc = op.getLoc();
-    auto half = [&](int64_t offset) -> Value {
-      SmallVector<OpFoldResult> offsets = {rewriter.getIndexAttr(0),
-                                           rewriter.getIndexAttr(offset),
-                                           rewriter.getIndexAttr(0)};
-      SmallVector<OpFoldResult> sizes = {rewriter.getIndexAttr(experts),
-                                         rewriter.getIndexAttr(width),
-                                         rewriter.getIndexAttr(hidden)};
-      SmallVector<OpFoldResult> strides(3, rewriter.getIndexAttr(1));
-      return tensor::ExtractSliceOp::create(
-          rewriter, loc,
-          RankedTensorType::get({experts, width, hidden},
-                                stackType.getElementType()),
-          gateUpGather->first, offsets, sizes, strides);
+    Value stack = gateUpGather->first;
+    auto moe = MoeOp::create(
+        rewriter, loc, op.getResultTypes()[0], x, weights, indices,
+        stackHalf(rewriter, loc, stack, 0, width),
+        stackHalf(rewriter, loc, stack, width, width), downGather->first,
+        ValueRange(), DenseI64ArrayAttr(), ValueRange(), DenseI64ArrayAttr());
+    rewriter.replaceOp(op, moe.getResult());
+    return success();
+  }
+};
+
+/// The dense masked experts as an exporter writes a model that computes
+/// them that way (test/fixtures/onnx/export_tiny_v3.py --experts dense), in
+/// the [tokens, experts] layout:
+///
+/// ```
+/// gu[t, e, n] = sum_d x[t, d] * gate_up[e, n, d]     [T, E, 2W]
+/// a = swiglu(gu[..., :W], gu[..., W:])
+/// y[t, e, d] = sum_w a[t, e, w] * down[e, d, w]     [T, E, H]
+/// out[t, d] = sum_e combine[t, e] * y[t, e, d]
+/// ```
+///
+/// with `combine` the top-k weights scattered into [T, E]. The root is the
+/// combination; it becomes `dsc.moe` with the gate and up halves of the
+/// stacked gate_up matrices.
+struct FuseExportedDenseExperts : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    // out[t, d] = sum_e combine[t, e] * y[t, e, d], y a per-expert down
+    // projection (else this is no experts computation).
+    auto isContraction = [](linalg::GenericOp g) {
+      return g && g.getNumDpsInputs() == 2 && g.getNumDpsInits() == 1 &&
+             isMultiplyAccumulate(g) && isZeroFilled(g.getDpsInits()[0]);
     };
+    linalg::GenericOp down =
+        isContraction(op) &&
+                hasStructure(op, 3, {{0, 2}, {0, 2, 1}, {0, 1}}, {2})
+            ? definingGeneric(op.getDpsInputs()[1], 2)
+            : linalg::GenericOp();
+    if (!isContraction(down) ||
+        !hasStructure(down, 4, {{0, 1, 3}, {1, 2, 3}, {0, 1, 2}}, {3}))
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+
+    auto act = down.getDpsInputs()[0].getDefiningOp<SwigluOp>();
+    if (!act)
+      return rewriter.notifyMatchFailure(op, "expert activation is not SwiGLU");
+    // gu[t, e, n] = sum_d x[t, d] * gate_up[e, n, d], split in halves.
+    auto halves = swigluHalves(act);
+    if (!halves)
+      return rewriter.notifyMatchFailure(
+          op, "gate and up are not the two halves of one gate_up projection");
+    linalg::GenericOp gateUp = definingGeneric(halves->first, 2);
+    if (!isContraction(gateUp) ||
+        !hasStructure(gateUp, 4, {{0, 3}, {1, 2, 3}, {0, 1, 2}}, {3}))
+      return rewriter.notifyMatchFailure(
+          op, "SwiGLU is not of a per-expert gate_up projection of the tokens");
+    Value x = gateUp.getDpsInputs()[0], stack = gateUp.getDpsInputs()[1],
+          downStack = down.getDpsInputs()[1];
+    auto stackType = cast<RankedTensorType>(stack.getType());
+    auto downType = cast<RankedTensorType>(downStack.getType());
+    int64_t experts = stackType.getDimSize(0), hidden = stackType.getDimSize(2),
+            width = halves->second;
+    if (!stackType.hasStaticShape() ||
+        downType.getShape() != ArrayRef<int64_t>{experts, hidden, width} ||
+        x.getType() != op.getResultTypes()[0])
+      return rewriter.notifyMatchFailure(
+          op, "the down matrices or the tokens do not match gate_up");
+
+    FailureOr<std::pair<Value, Value>> routing =
+        matchRoutingScatter(op.getDpsInputs()[0], rewriter, op);
+    if (failed(routing))
+      return failure();
+    auto [indices, weights] = *routing;
+
+    Location loc = op.getLoc();
     auto moe = MoeOp::create(rewriter, loc, op.getResultTypes()[0], x, weights,
-                             indices, half(0), half(width), downGather->first,
-                             ValueRange(), DenseI64ArrayAttr(), ValueRange(),
-                             DenseI64ArrayAttr());
+                             indices, stackHalf(rewriter, loc, stack, 0, width),
+                             stackHalf(rewriter, loc, stack, width, width),
+                             downStack, ValueRange(), DenseI64ArrayAttr(),
+                             ValueRange(), DenseI64ArrayAttr());
     rewriter.replaceOp(op, moe.getResult());
     return success();
   }
@@ -785,6 +890,6 @@ struct DscFuseMoePass : mlir::dsc::impl::DscFuseMoeBase<DscFuseMoePass> {
 } // namespace
 
 void mlir::dsc::populateFuseMoePatterns(RewritePatternSet &patterns) {
-  patterns.add<FuseDenseMaskedExperts, FuseGatheredExperts, FuseSharedExperts>(
-      patterns.getContext());
+  patterns.add<FuseDenseMaskedExperts, FuseExportedDenseExperts,
+               FuseGatheredExperts, FuseSharedExperts>(patterns.getContext());
 }
