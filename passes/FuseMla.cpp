@@ -316,32 +316,12 @@ Value sequenceMajor(TensorMath &m, Value x) {
   return m.transposed(x, {0, 2, 1, 3});
 }
 
-/// The softmax over the last dimension producing `probs` as exporters write
-/// it, exps / sum(exps) with exps = exp(x - max(x)): returns the generic
-/// computing x, or null.
+/// The generic whose result `probs` is the softmax of (softmaxInput), or
+/// null.
 linalg::GenericOp matchExportedSoftmax(Value probs) {
-  auto rowReduction = [](Value row, Value of, auto isCombine) {
-    linalg::GenericOp reduce = definingGeneric(row, 1);
-    return reduce && reduce.getDpsInputs()[0] == of &&
-           reduce.getNumReductionLoops() == 1 && isCombine(reduce);
-  };
-  linalg::GenericOp normalize = definingGeneric(probs, 2);
-  linalg::GenericOp exps = normalize
-                               ? definingGeneric(normalize.getDpsInputs()[0], 2)
-                               : linalg::GenericOp();
-  linalg::GenericOp input =
-      exps ? exps.getDpsInputs()[0].getDefiningOp<linalg::GenericOp>()
-           : linalg::GenericOp();
-  if (!normalize || !bodyIs<arith::DivFOp>(normalize) || !exps ||
-      !bodyIs<arith::SubFOp, math::ExpOp>(exps) || !input ||
-      input->getNumResults() != 1 ||
-      !rowReduction(normalize.getDpsInputs()[1], exps.getResult(0),
-                    [](linalg::GenericOp g) { return isSum(g); }) ||
-      !rowReduction(
-          exps.getDpsInputs()[1], input.getResult(0),
-          [](linalg::GenericOp g) { return bodyIs<arith::MaximumFOp>(g); }))
-    return {};
-  return input;
+  Value x = softmaxInput(probs);
+  auto input = x ? x.getDefiningOp<linalg::GenericOp>() : linalg::GenericOp();
+  return input && input->getNumResults() == 1 ? input : linalg::GenericOp();
 }
 
 /// Attention scores scaled and masked by the graph's mask, as exporters

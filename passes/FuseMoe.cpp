@@ -636,8 +636,9 @@ std::pair<Value, Value> unbiased(Value selection) {
   return {selection, Value()};
 }
 
-/// `select(mask != 0, x, -inf)` elementwise: returns (mask, x).
-std::optional<std::pair<Value, Value>> matchMaskedFill(Value v) {
+/// `select(mask != 0, x, fill)` elementwise, `fill` a constant: returns
+/// (mask, x, fill).
+std::optional<std::tuple<Value, Value, double>> matchMaskedFill(Value v) {
   auto op = v.getDefiningOp<linalg::GenericOp>();
   if (!op || op.getNumDpsInputs() != 2 || !isElementwise(op))
     return std::nullopt;
@@ -666,11 +667,11 @@ std::optional<std::pair<Value, Value>> matchMaskedFill(Value v) {
     std::swap(kept, dropped);
   std::optional<double> fill = constantOf(dropped);
   auto mask = inputOf(op, cmp.getLhs()), x = inputOf(op, kept);
-  if (!fill || !std::isinf(*fill) || *fill > 0 || !mask || !x ||
-      !mask->second.isIdentity() || !x->second.isIdentity())
+  if (!fill || !mask || !x || !mask->second.isIdentity() ||
+      !x->second.isIdentity())
     return std::nullopt;
-  return std::make_pair(op.getDpsInputs()[mask->first],
-                        op.getDpsInputs()[x->first]);
+  return std::make_tuple(op.getDpsInputs()[mask->first],
+                         op.getDpsInputs()[x->first], *fill);
 }
 
 /// `mask[t, g] = 1 if g is among index[t, :]` (a scatter of ones into
@@ -769,8 +770,10 @@ struct FuseRouter : OpRewritePattern<MoeOp> {
     }
     Value scores = matchGatherColumns(chosen, indices);
     auto [valuesOf, valuesWhich] = topkOf(chosen);
-    if (valuesOf == choice && valuesWhich == 0)
-      scores = choice.getInput(); // torch.topk(scores, k): both results
+    // torch.topk(scores, k): both results.
+    bool fromValues = valuesOf == choice && valuesWhich == 0;
+    if (fromValues)
+      scores = choice.getInput();
     if (!scores)
       return rewriter.notifyMatchFailure(
           op, "routing weights are not the scores at the chosen experts");
@@ -779,8 +782,10 @@ struct FuseRouter : OpRewritePattern<MoeOp> {
     Value selection = choice.getInput();
     TopkMethod method = TopkMethod::Greedy;
     int64_t groups = 1, keptGroups = 1;
+    std::optional<double> fill;
     if (auto masked = matchMaskedFill(selection)) {
-      auto [mask, biased] = *masked;
+      auto [mask, biased, value] = *masked;
+      fill = value;
       // mask[t, e] = groupMask[t, e / (E / G)]: a broadcast over each
       // group's experts.
       auto spread = throughReshapes(mask).getDefiningOp<linalg::GenericOp>();
@@ -823,18 +828,38 @@ struct FuseRouter : OpRewritePattern<MoeOp> {
             op, "group scores are neither the sum of each group's top 2 nor "
                 "its maximum of the selection scores");
       selection = biased;
+      // The values of a top-k of the masked scores are the scores at the
+      // chosen experts.
+      if (fromValues)
+        scores = selection;
     }
     auto [unbiasedScores, bias] = unbiased(selection);
     if (unbiasedScores != scores)
       return rewriter.notifyMatchFailure(
           op, "experts are chosen by something other than the weights' "
               "scores (plus a bias, masked to -inf outside the kept groups)");
+    ScoringFunc scoring = ScoringFunc::Sigmoid;
     Value logits = sigmoidInput(scores);
+    if (!logits) {
+      logits = softmaxInput(scores);
+      scoring = ScoringFunc::Softmax;
+    }
     auto matmul = logits ? matchRouterLogits(logits) : std::nullopt;
     if (!matmul)
       return rewriter.notifyMatchFailure(
-          op, "scores are not the sigmoid of the hidden states times a router "
-              "weight (softmax routers are not matched yet)");
+          op, "scores are not the sigmoid or the softmax of the hidden "
+              "states times a router weight");
+    // Masked experts are filled with -inf, so that they are never chosen.
+    // transformers' V2 router fills softmax scores with 0.0 instead: the
+    // same choice, as softmax scores are positive (a score that underflows
+    // to 0 can tie with a masked expert; its weight is 0 either way). With
+    // sigmoid scores and a bias, selection scores can be negative, and a 0
+    // fill (older DeepSeek code) chooses differently.
+    if (fill && !(std::isinf(*fill) && *fill < 0) &&
+        !(*fill == 0.0 && scoring == ScoringFunc::Softmax && !bias))
+      return rewriter.notifyMatchFailure(
+          op, "experts outside the kept groups are not masked to -inf (nor "
+              "softmax scores to 0)");
     auto [input, gateWeight, transposed] = *matmul;
     if (cast<RankedTensorType>(weights.getType()).getElementType() !=
         rewriter.getF32Type())
@@ -845,8 +870,7 @@ struct FuseRouter : OpRewritePattern<MoeOp> {
       gateWeight = m.transposed(gateWeight, {1, 0});
     auto gate = GateOp::create(
         rewriter, op.getLoc(), weights.getType(), indices.getType(), input,
-        gateWeight, bias,
-        ScoringFuncAttr::get(getContext(), ScoringFunc::Sigmoid),
+        gateWeight, bias, ScoringFuncAttr::get(getContext(), scoring),
         TopkMethodAttr::get(getContext(), method),
         rewriter.getI64IntegerAttr(choice.getK()),
         rewriter.getI64IntegerAttr(groups),

@@ -2,9 +2,12 @@
 
 #include "passes/LinalgMatchers.h"
 
+#include "mlir/Dialect/Math/IR/Math.h"
+
 #include "dialects/dsc/TensorMath.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Matchers.h"
@@ -344,6 +347,40 @@ mlir::dsc::inputOf(linalg::GenericOp op, Value v) {
     return std::nullopt;
   OpOperand *operand = op.getDpsInputOperand(arg.getArgNumber());
   return std::make_pair(arg.getArgNumber(), op.getMatchingIndexingMap(operand));
+}
+
+/// The input of `row` when it is a reduction of it over one dimension.
+static Value reductionInput(Value row) {
+  linalg::GenericOp reduce = definingGeneric(row, 1);
+  return reduce && reduce.getNumReductionLoops() == 1 ? reduce.getDpsInputs()[0]
+                                                      : Value();
+}
+
+Value mlir::dsc::softmaxInput(Value probs) {
+  linalg::GenericOp normalize = definingGeneric(probs, 2);
+  if (!normalize || !bodyIs<arith::DivFOp>(normalize))
+    return {};
+  Value exps = normalize.getDpsInputs()[0];
+  linalg::GenericOp sum = definingGeneric(normalize.getDpsInputs()[1], 1);
+  if (!sum || !isSum(sum) || reductionInput(sum.getResult(0)) != exps)
+    return {};
+  // exp(x - max) in one generic, or exp of a subtraction generic.
+  linalg::GenericOp shifted = definingGeneric(exps, 2);
+  if (!shifted || !bodyIs<arith::SubFOp, math::ExpOp>(shifted)) {
+    linalg::GenericOp exp = definingGeneric(exps, 1);
+    shifted = exp && bodyIs<math::ExpOp>(exp)
+                  ? definingGeneric(exp.getDpsInputs()[0], 2)
+                  : linalg::GenericOp();
+    if (!shifted || !bodyIs<arith::SubFOp>(shifted))
+      return {};
+  }
+  Value x = shifted.getDpsInputs()[0];
+  linalg::GenericOp max = definingGeneric(shifted.getDpsInputs()[1], 1);
+  if (!max ||
+      (!bodyIs<arith::MaximumFOp>(max) && !bodyIs<arith::MaxNumFOp>(max)) ||
+      reductionInput(max.getResult(0)) != x)
+    return {};
+  return x;
 }
 
 bool mlir::dsc::isElementwise(linalg::GenericOp op) {

@@ -113,6 +113,11 @@ Value addendOf(arith::AddFOp add, double c);
 /// index, its indexing map), if it is an input's.
 std::optional<std::pair<unsigned, AffineMap>> inputOf(linalg::GenericOp op,
                                                       Value v);
+/// `x` when `probs` is its softmax over the last dimension as
+/// TensorMath::softmaxLastDim writes it (and frontends' Softmax ops import):
+/// `exps / sum(exps)`, `exps = exp(x - max(x))`, the subtraction and the
+/// exponential in one generic or two.
+Value softmaxInput(Value probs);
 /// An all-parallel generic with one identity-mapped result.
 bool isElementwise(linalg::GenericOp op);
 /// The first value the body yields.

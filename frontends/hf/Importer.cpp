@@ -89,6 +89,16 @@ private:
   Value mlp(Value x, const std::string &prefix, int64_t width);
   Value attention(Value x, Value positions, const std::string &prefix);
   Value moe(Value x, const std::string &prefix);
+  /// The router's (weights, indices) for tokens `xt` [T, D]: dsc.gate, or
+  /// with ImportOptions::decomposed the router written out as transformers
+  /// computes it (routerDecomposed).
+  std::pair<Value, Value> router(Value xt, Value gateW, Value bias,
+                                 ScoringFunc scoring, TopkMethod method,
+                                 int64_t k, int64_t groups, int64_t keep);
+  std::pair<Value, Value> routerDecomposed(Value xt, Value gateW, Value bias,
+                                           ScoringFunc scoring,
+                                           TopkMethod method, int64_t k,
+                                           int64_t groups, int64_t keep);
   /// Causal softmax(q k^T * scale) v on decompressed per-head K/V.
   Value causalAttention(Value qNope, Value qPe, Value kNope, Value kPe, Value v,
                         double scale);
@@ -332,6 +342,184 @@ Value Importer::attention(Value x, Value positions, const std::string &prefix) {
   return linear(o, prefix + "o_proj.weight", d, h * dv);
 }
 
+std::pair<Value, Value> Importer::router(Value xt, Value gateW, Value bias,
+                                         ScoringFunc scoring, TopkMethod method,
+                                         int64_t k, int64_t groups,
+                                         int64_t keep) {
+  if (options.decomposed)
+    return routerDecomposed(xt, gateW, bias, scoring, method, k, groups, keep);
+  auto gate = GateOp::create(
+      b, loc, tensor({kDyn, k}), tensor({kDyn, k}, b.getI64Type()), xt, gateW,
+      bias, ScoringFuncAttr::get(&ctx, scoring),
+      TopkMethodAttr::get(&ctx, method), b.getI64IntegerAttr(k),
+      b.getI64IntegerAttr(groups), b.getI64IntegerAttr(keep),
+      b.getBoolAttr(cfg.normTopkProb),
+      b.getF64FloatAttr(cfg.routedScalingFactor));
+  return {gate.getWeights(), gate.getIndices()};
+}
+
+/// transformers' DeepseekV3TopkRouter (sigmoid scores) or
+/// DeepseekV2TopkRouter (softmax scores), op by op (what `dsc-fuse-moe`'s
+/// FuseRouter recovers into dsc.gate):
+///   scores = sigmoid(x W^T) or softmax(x W^T); sel = scores [+ bias];
+///   with groups: grouped = sel as [T, G, E/G], group scores the sum of
+///   each group's top 2 (noaux_tc) or its maximum; the best `keep` groups
+///   scattered into a [T, G] mask, broadcast over the groups' experts,
+///   sel = masked_fill(sel, -inf where the mask is 0; V2: 0.0);
+///   indices = topk(sel, k); weights = scores.gather(indices) (V2 and
+///   ungrouped: the top-k's own values), / (sum + 1e-20) when normalised,
+///   * routed_scaling_factor.
+std::pair<Value, Value>
+Importer::routerDecomposed(Value xt, Value gateW, Value bias,
+                           ScoringFunc scoring, TopkMethod method, int64_t k,
+                           int64_t groups, int64_t keep) {
+  TensorMath m(b, loc);
+  Type f32 = b.getF32Type(), i64 = b.getI64Type();
+  int64_t experts = cast<RankedTensorType>(gateW.getType()).getDimSize(0);
+  auto topk = [&](Value x, int64_t n) {
+    auto type = cast<RankedTensorType>(x.getType());
+    SmallVector<int64_t> shape(type.getShape());
+    shape.back() = n;
+    return TopkOp::create(b, loc, tensor(shape), tensor(shape, i64), x,
+                          b.getI64IntegerAttr(n), UnitAttr());
+  };
+  auto elementwise =
+      [&](ValueRange inputs,
+          function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+        return m.map(inputs, f32, [&](OpBuilder &nb, Location l, ValueRange a) {
+          linalg::YieldOp::create(nb, l, body(nb, l, a));
+        });
+      };
+
+  bool softmax = scoring == ScoringFunc::Softmax;
+  Value logits = m.matmulTransposed(xt, gateW);
+  Value scores =
+      softmax
+          ? m.softmaxLastDim(logits)
+          : elementwise(logits, [](OpBuilder &nb, Location l, ValueRange a) {
+              TensorMath s(nb, l);
+              Value e = math::ExpOp::create(nb, l,
+                                            arith::NegFOp::create(nb, l, a[0]));
+              return arith::DivFOp::create(
+                         nb, l, s.f32(1.0),
+                         arith::AddFOp::create(nb, l, s.f32(1.0), e))
+                  .getResult();
+            });
+  Value select = scores;
+  if (bias)
+    select = m.generic(
+        {scores, bias}, m.empty(m.sizes(scores), f32), 2, {{0, 1}, {1}, {0, 1}},
+        {}, [](OpBuilder &nb, Location l, ValueRange a) {
+          linalg::YieldOp::create(
+              nb, l, arith::AddFOp::create(nb, l, a[0], a[1]).getResult());
+        })[0];
+
+  if (method != TopkMethod::Greedy && groups > 1) {
+    int64_t perGroup = experts / groups;
+    OpFoldResult rows = m.sizes(select)[0];
+    Value grouped = tensor::ExpandShapeOp::create(
+        b, loc, tensor({kDyn, groups, perGroup}), select,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}},
+        SmallVector<OpFoldResult>{rows, b.getIndexAttr(groups),
+                                  b.getIndexAttr(perGroup)});
+    Value groupScores = method == TopkMethod::NoauxTc
+                            ? m.sumLastDim(topk(grouped, 2).getValues())
+                            : m.maxLastDim(grouped);
+    Value kept = topk(groupScores, keep).getIndices();
+    // groupMask[t, g] = 1 where g is among kept[t, :].
+    Value groupMask = m.generic(
+        kept, m.filled({rows, b.getIndexAttr(groups)}, f32, 0.0), 3,
+        {{0, 2}, {0, 1}}, {2}, [](OpBuilder &nb, Location l, ValueRange a) {
+          Value g = arith::IndexCastOp::create(
+              nb, l, nb.getI64Type(), linalg::IndexOp::create(nb, l, 1));
+          Value hit =
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, a[0], g);
+          linalg::YieldOp::create(
+              nb, l,
+              arith::SelectOp::create(nb, l, hit, TensorMath(nb, l).f32(1.0),
+                                      a[1])
+                  .getResult());
+        })[0];
+    // Broadcast over each group's experts, then back to [T, E].
+    Value unit = tensor::ExpandShapeOp::create(
+        b, loc, tensor({kDyn, groups, 1}), groupMask,
+        SmallVector<ReassociationIndices>{{0}, {1, 2}},
+        SmallVector<OpFoldResult>{rows, b.getIndexAttr(groups),
+                                  b.getIndexAttr(1)});
+    MLIRContext *c = &ctx;
+    AffineMap unitLast =
+        AffineMap::get(3, 0,
+                       {getAffineDimExpr(0, c), getAffineDimExpr(1, c),
+                        getAffineConstantExpr(0, c)},
+                       c);
+    Value spread =
+        linalg::GenericOp::create(
+            b, loc, tensor({kDyn, groups, perGroup}), unit,
+            m.empty({rows, b.getIndexAttr(groups), b.getIndexAttr(perGroup)},
+                    f32),
+            ArrayRef<AffineMap>{unitLast,
+                                AffineMap::getMultiDimIdentityMap(3, c)},
+            SmallVector<utils::IteratorType>(3, utils::IteratorType::parallel),
+            [](OpBuilder &nb, Location l, ValueRange a) {
+              linalg::YieldOp::create(nb, l, a[0]);
+            })
+            .getResult(0);
+    Value mask = tensor::CollapseShapeOp::create(
+        b, loc, spread, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+    select =
+        m.map({mask, select}, f32, [](OpBuilder &nb, Location l, ValueRange a) {
+          TensorMath s(nb, l);
+          Value keepIt = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::UNE,
+                                               a[0], s.f32(0.0));
+          linalg::YieldOp::create(
+              nb, l,
+              arith::SelectOp::create(
+                  nb, l, keepIt, a[1],
+                  s.f32(-std::numeric_limits<double>::infinity()))
+                  .getResult());
+        });
+  }
+
+  TopkOp choice = topk(select, k);
+  Value weights = choice.getValues();
+  if (select != scores && !softmax)
+    // scores.gather(1, indices)
+    weights = m.generic(
+        choice.getIndices(), m.empty(m.sizes(choice.getIndices()), f32), 2,
+        {{0, 1}, {0, 1}}, {}, [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value row = linalg::IndexOp::create(nb, l, 0);
+          Value col =
+              arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
+          linalg::YieldOp::create(
+              nb, l,
+              tensor::ExtractOp::create(nb, l, scores, ValueRange{row, col})
+                  .getResult());
+        })[0];
+  // (weights / (sum + 1e-20)) * scale, or weights * scale.
+  double scaling = cfg.routedScalingFactor;
+  if (cfg.normTopkProb) {
+    Value sum = m.sumLastDim(weights);
+    weights = m.generic(
+        {weights, sum}, m.empty(m.sizes(weights), f32), 2,
+        {{0, 1}, {0}, {0, 1}}, {},
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          TensorMath s(nb, l);
+          Value denominator = arith::AddFOp::create(nb, l, a[1], s.f32(1e-20));
+          Value w = arith::DivFOp::create(nb, l, a[0], denominator);
+          linalg::YieldOp::create(
+              nb, l,
+              arith::MulFOp::create(nb, l, w, s.f32(scaling)).getResult());
+        })[0];
+  } else {
+    weights = elementwise(weights, [&](OpBuilder &nb, Location l,
+                                       ValueRange a) {
+      return arith::MulFOp::create(nb, l, a[0], TensorMath(nb, l).f32(scaling))
+          .getResult();
+    });
+  }
+  return {weights, choice.getIndices()};
+}
+
 Value Importer::moe(Value x, const std::string &prefix) {
   TensorMath m(b, loc);
   Type f32 = b.getF32Type();
@@ -353,17 +541,12 @@ Value Importer::moe(Value x, const std::string &prefix) {
                     : TopkMethod::Greedy;
   int64_t groups = method == TopkMethod::Greedy ? 1 : cfg.nGroup;
   int64_t keep = method == TopkMethod::Greedy ? 1 : cfg.topkGroup;
-  auto gate = GateOp::create(
-      b, loc, tensor({kDyn, k}), tensor({kDyn, k}, b.getI64Type()), xt, gateW,
-      bias, ScoringFuncAttr::get(&ctx, scoring),
-      TopkMethodAttr::get(&ctx, method), b.getI64IntegerAttr(k),
-      b.getI64IntegerAttr(groups), b.getI64IntegerAttr(keep),
-      b.getBoolAttr(cfg.normTopkProb),
-      b.getF64FloatAttr(cfg.routedScalingFactor));
+  auto [routingWeights, routingIndices] =
+      router(xt, gateW, bias, scoring, method, k, groups, keep);
   // Dense routing weights [T, E]: zero for experts a token does not use.
   SmallVector<OpFoldResult> te = {m.sizes(xt)[0], b.getIndexAttr(e)};
   Value combine = m.generic(
-      {gate.getIndices(), gate.getWeights()}, m.filled(te, f32, 0.0), 3,
+      {routingIndices, routingWeights}, m.filled(te, f32, 0.0), 3,
       {{0, 2}, {0, 2}, {0, 1}}, {2},
       [](OpBuilder &nb, Location l, ValueRange a) {
         TensorMath s(nb, l);

@@ -21,7 +21,7 @@
 // (older DeepSeek code): a different choice when biased scores are
 // negative, so not dsc.gate.
 // RUN: sed -e 's/arith.select %0, %%s, %ninf : f32/arith.select %0, %%s, %zero : f32/' %S/Inputs/router-decomposed.mlir | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=ZERO
-// ZERO: remark: fusion report: router: router: not fused: experts are chosen by something other than the weights' scores (plus a bias, masked to -inf outside the kept groups)
+// ZERO: remark: fusion report: router: router: not fused: experts outside the kept groups are not masked to -inf (nor softmax scores to 0)
 
 // negative_biased_weights: the weights read from the biased scores.
 // RUN: sed -e 's/tensor.extract %%scores\[/tensor.extract %%sel[/' %S/Inputs/router-decomposed.mlir | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=BIASED
@@ -40,3 +40,20 @@
 // their sum.
 // RUN: sed -e '/%%sum = linalg.generic/,/} ->/s/arith.addf %a, %acc/arith.maximumf %a, %acc/' %S/Inputs/router-decomposed.mlir | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=DIV
 // DIV: remark: fusion report: router: router: not fused: routing weights are divided by something not their sum
+
+// transformers' DeepseekV2TopkRouter as the HF importer writes it with
+// --import-decomposed: softmax scores, no bias; greedy (the top-k's own
+// values as the weights), and group_limited_greedy (each group's maximum,
+// the other groups' experts filled with 0.0: the same choice as -inf for
+// positive softmax scores). Both become dsc.gate with the config's
+// parameters.
+// RUN: dsc-compile %fixtures/tiny-v2-lite --import-decomposed --emit import -o - --quiet | dsc-opt --dsc-fuse-elementwise --dsc-fuse-moe --canonicalize | FileCheck %s --check-prefix=SOFTMAX
+// SOFTMAX: dsc.gate {{.*}} {n_group = 1 : i64, norm_topk_prob = false, routed_scaling_factor = 1.000000e+00 : f64, scoring = #dsc<scoring softmax>, top_k = 4 : i64, topk_group = 1 : i64, topk_method = #dsc<topk_method greedy>}
+// SOFTMAX-NOT: dsc.topk
+// RUN: rm -rf %t.glg && %python %scripts/make_variant.py --variant group-limited-greedy --out %t.glg --seed 7 > /dev/null
+// RUN: dsc-compile %t.glg --import-decomposed --emit import -o - --quiet | dsc-opt --dsc-fuse-elementwise --dsc-fuse-moe --canonicalize | FileCheck %s --check-prefix=SOFTMAX-GROUPS
+// SOFTMAX-GROUPS: dsc.gate {{.*}} {n_group = 4 : i64, norm_topk_prob = false, routed_scaling_factor = 2.000000e+00 : f64, scoring = #dsc<scoring softmax>, top_k = 4 : i64, topk_group = 2 : i64, topk_method = #dsc<topk_method group_limited_greedy>}
+// SOFTMAX-GROUPS-NOT: dsc.topk
+// negative_softmax_exp2: exp2 in place of exp in the scores' softmax.
+// RUN: dsc-compile %fixtures/tiny-v2-lite --import-decomposed --emit import -o - --quiet | dsc-opt --dsc-fuse-elementwise | sed -e 's/math.exp %/math.exp2 %/' | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=NOT-SOFTMAX
+// NOT-SOFTMAX: remark: fusion report: layer_1: router: not fused: scores are not the sigmoid or the softmax of the hidden states times a router weight

@@ -127,6 +127,8 @@ def main():
     ap.add_argument("--work", required=True, help="scratch directory")
     ap.add_argument("--seed", type=int, help="weights seed (default: per variant)")
     ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--compile-arg", action="append", default=[],
+                    help="an extra dsc-compile argument (repeatable)")
     args = ap.parse_args()
 
     seed = SEEDS[args.variant] if args.seed is None else args.seed
@@ -138,7 +140,7 @@ def main():
 
     artifact = os.path.join(args.work, "model.dscx")
     run([os.path.join(args.tools, "dsc-compile"), ckpt, "-o", artifact, "--target", "cpu",
-         "--quiet"])
+         "--quiet"] + args.compile_arg)
     out = run([os.path.join(args.tools, "dsc-run"), artifact, "--prompt-ids",
                ";".join(",".join(map(str, p)) for p in prompts),
                "--max-new-tokens", str(N_NEW), "--json"])

@@ -111,10 +111,9 @@ cl::opt<std::string> importAttention(
     cl::cat(category));
 cl::opt<bool> importDecomposed(
     "import-decomposed",
-    cl::desc("Import RMSNorm, SwiGLU and RoPE as plain arithmetic, as a "
-             "frontend "
-             "that does not know DeepSeek would; dsc-fuse-elementwise "
-             "recovers them"),
+    cl::desc("Import RMSNorm, SwiGLU, RoPE and the router as plain "
+             "arithmetic, as a frontend that does not know DeepSeek would; "
+             "dsc-fuse-elementwise and dsc-fuse-moe recover them"),
     cl::cat(category));
 cl::opt<bool> noKvCache(
     "no-kv-cache",
