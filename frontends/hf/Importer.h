@@ -32,9 +32,9 @@ struct ImportOptions {
   /// "absorb"`: queries times W_UK, scores on the latent, outputs times
   /// W_UV). dsc-fuse-mla finds both.
   bool absorbedAttention = false;
-  /// Spell RMSNorm, SwiGLU and RoPE out as linalg arithmetic (as a
-  /// frontend that does not know DeepSeek would) instead of dsc ops;
-  /// dsc-fuse-elementwise recovers them.
+  /// Spell RMSNorm, SwiGLU, RoPE and the router out as linalg arithmetic
+  /// (as a frontend that does not know DeepSeek would) instead of dsc ops;
+  /// dsc-fuse-elementwise and dsc-fuse-moe recover them.
   bool decomposed = false;
 };
 
