@@ -16,6 +16,7 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
 
 #define DEBUG_TYPE "dsc-fuse-moe"
@@ -460,6 +461,225 @@ struct FuseExportedDenseExperts : OpRewritePattern<linalg::GenericOp> {
                              stackHalf(rewriter, loc, stack, width, width),
                              downStack, ValueRange(), DenseI64ArrayAttr(),
                              ValueRange(), DenseI64ArrayAttr());
+    rewriter.replaceOp(op, moe.getResult());
+    return success();
+  }
+};
+
+/// One expert's matrix read out of a stack, `out[r, c] = stack[e, r, c]`
+/// for a constant `e` (an exporter's Gather of the stack at a constant, as
+/// imported): returns (stack, e).
+std::optional<std::pair<Value, int64_t>> matchExpertMatrix(Value v) {
+  auto op = v.getDefiningOp<linalg::GenericOp>();
+  if (!op || op.getNumDpsInputs() != 0 || op.getNumDpsInits() != 1 ||
+      !isElementwise(op) || op.getNumLoops() != 2)
+    return std::nullopt;
+  auto extract = yieldedValue(op).getDefiningOp<tensor::ExtractOp>();
+  if (!extract || extract.getIndices().size() != 3 ||
+      extract.getTensor().getParentRegion() == &op.getRegion())
+    return std::nullopt;
+  APInt expert;
+  if (!matchPattern(extract.getIndices()[0], m_ConstantInt(&expert)))
+    return std::nullopt;
+  for (unsigned d = 0; d < 2; ++d) {
+    auto index = extract.getIndices()[d + 1].getDefiningOp<linalg::IndexOp>();
+    if (!index || index.getDim() != d)
+      return std::nullopt;
+  }
+  return std::make_pair(extract.getTensor(), expert.getSExtValue());
+}
+
+/// `x . m^T`, `out[t, n] = sum_d x[t, d] * m[n, d]`, zero-initialized:
+/// returns (x, m).
+std::optional<std::pair<Value, Value>> matchLinear(Value v) {
+  linalg::GenericOp op = definingGeneric(v, 2);
+  if (!op || !hasStructure(op, 3, {{0, 2}, {1, 2}, {0, 1}}, {2}) ||
+      !isMultiplyAccumulate(op) || !isZeroFilled(op.getDpsInits()[0]))
+    return std::nullopt;
+  return std::make_pair(op.getDpsInputs()[0], op.getDpsInputs()[1]);
+}
+
+/// A token's routing weight for expert `e`, `w[t] = sum_k weights[t, k] *
+/// (indices[t, k] == e)`: returns (weights, indices, e).
+std::optional<std::tuple<Value, Value, int64_t>> matchExpertWeight(Value v) {
+  linalg::GenericOp op = definingGeneric(v, 2);
+  if (!op || !hasStructure(op, 2, {{0, 1}, {0, 1}, {0}}, {1}) ||
+      !isMultiplyAccumulate(op) || !isZeroFilled(op.getDpsInits()[0]))
+    return std::nullopt;
+  for (unsigned which : {0u, 1u}) {
+    // hit[t, k] = float(indices[t, k] == e), as uitofp or a select.
+    linalg::GenericOp hit = definingGeneric(op.getDpsInputs()[which], 1);
+    if (!hit || !isElementwise(hit) ||
+        !hit.getIndexingMapsArray()[0].isIdentity())
+      continue;
+    Value flag = peel(yieldedValue(hit));
+    if (auto cast = flag.getDefiningOp<arith::UIToFPOp>())
+      flag = cast.getIn();
+    else if (auto select = flag.getDefiningOp<arith::SelectOp>();
+             select && constantOf(select.getTrueValue()) == 1.0 &&
+             constantOf(select.getFalseValue()) == 0.0)
+      flag = select.getCondition();
+    auto cmp = flag.getDefiningOp<arith::CmpIOp>();
+    if (!cmp || cmp.getPredicate() != arith::CmpIPredicate::eq)
+      continue;
+    Value arg = hit.getRegion().getArgument(0);
+    APInt expert;
+    for (auto [a, c] : {std::pair(cmp.getLhs(), cmp.getRhs()),
+                        std::pair(cmp.getRhs(), cmp.getLhs())})
+      if (a == arg && matchPattern(c, m_ConstantInt(&expert)))
+        return std::make_tuple(op.getDpsInputs()[1 - which],
+                               hit.getDpsInputs()[0], expert.getSExtValue());
+  }
+  return std::nullopt;
+}
+
+/// The addends of `v` through nested addf.
+void collectAddends(Value v, SmallVectorImpl<Value> &terms) {
+  if (auto add = peel(v).getDefiningOp<arith::AddFOp>()) {
+    collectAddends(add.getLhs(), terms);
+    collectAddends(add.getRhs(), terms);
+    return;
+  }
+  terms.push_back(v);
+}
+
+/// One term of an unrolled loop over the experts: `w[:, None] * y` with
+/// `w` the tokens' routing weight for one expert and `y` its SwiGLU MLP of
+/// the tokens.
+struct ExpertTerm {
+  Value x, weights, indices, gateUp, down;
+  int64_t width, expert;
+
+  bool sameSources(const ExpertTerm &other) const {
+    return x == other.x && weights == other.weights &&
+           indices == other.indices && gateUp == other.gateUp &&
+           down == other.down && width == other.width;
+  }
+};
+std::optional<ExpertTerm> matchExpertTerm(Value w, Value y) {
+  auto route = matchExpertWeight(w);
+  auto downProj = matchLinear(y);
+  if (!route || !downProj)
+    return std::nullopt;
+  auto downMatrix = matchExpertMatrix(downProj->second);
+  auto halves = swigluHalves(downProj->first.getDefiningOp<SwigluOp>());
+  if (!downMatrix || !halves)
+    return std::nullopt;
+  auto gateUpProj = matchLinear(halves->first);
+  auto gateUpMatrix =
+      gateUpProj ? matchExpertMatrix(gateUpProj->second) : std::nullopt;
+  if (!gateUpMatrix)
+    return std::nullopt;
+  auto [weights, indices, expert] = *route;
+  // The routing weight, gate_up and down of one expert (-1 when not).
+  if (gateUpMatrix->second != expert || downMatrix->second != expert)
+    expert = -1;
+  return ExpertTerm{
+      gateUpProj->first, weights,        indices, gateUpMatrix->first,
+      downMatrix->first, halves->second, expert};
+}
+
+/// The experts as an exporter writes a static loop over them
+/// (test/fixtures/onnx/export_tiny_v3.py --experts loop), unrolled:
+///
+/// ```
+/// for e in 0 .. E-1:
+///   w_e[t] = sum_k weights[t, k] * (indices[t, k] == e)
+///   gu = x . gate_up[e]^T; a = swiglu(gu[:, :W], gu[:, W:])
+///   out += w_e[:, None] * (a . down[e]^T)
+/// ```
+///
+/// with gate_up[e] and down[e] read out of the stacks. After elementwise
+/// chains merge, the sum is one generic over every expert's terms (the
+/// root). Every expert must appear once, all reading the same tokens,
+/// routing and stacks; it becomes `dsc.moe`, which runs only the chosen
+/// experts.
+struct FuseExpertLoop : OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(linalg::GenericOp op,
+                                PatternRewriter &rewriter) const override {
+    // out[t, d] = [zero +] sum_e w_e[t] * y_e[t, d]: at least two products
+    // of a per-token weight and an expert's output (else not a candidate).
+    if (!isElementwise(op) || op.getNumLoops() != 2 || op.getNumDpsInputs() < 4)
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+    MLIRContext *ctx = getContext();
+    AffineMap perToken = AffineMap::get(2, 0, getAffineDimExpr(0, ctx), ctx);
+    SmallVector<Value> terms;
+    collectAddends(yieldedValue(op), terms);
+    SmallVector<std::pair<Value, Value>> products; // (w_e, y_e)
+    unsigned zeros = 0;
+    for (Value term : terms) {
+      auto in = inputOf(op, term);
+      if (in && in->second.isIdentity() &&
+          isZeroFilled(op.getDpsInputs()[in->first])) {
+        ++zeros;
+        continue;
+      }
+      auto mul = peel(term).getDefiningOp<arith::MulFOp>();
+      auto lhs = mul ? inputOf(op, mul.getLhs()) : std::nullopt;
+      auto rhs = mul ? inputOf(op, mul.getRhs()) : std::nullopt;
+      if (!lhs || !rhs)
+        return rewriter.notifyMatchFailure(op, kNotACandidate);
+      if (lhs->second != perToken)
+        std::swap(lhs, rhs);
+      if (lhs->second != perToken || !rhs->second.isIdentity())
+        return rewriter.notifyMatchFailure(op, kNotACandidate);
+      products.emplace_back(op.getDpsInputs()[lhs->first],
+                            op.getDpsInputs()[rhs->first]);
+    }
+    if (products.size() < 2 || zeros > 1 ||
+        !matchLinear(products.front().second))
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+
+    // Each product: an expert's SwiGLU MLP with matrices from two stacks,
+    // weighted by the tokens' routing weight for that expert.
+    std::optional<ExpertTerm> first;
+    llvm::SmallDenseSet<int64_t> seen;
+    for (auto [w, y] : products) {
+      std::optional<ExpertTerm> term = matchExpertTerm(w, y);
+      if (!term)
+        return rewriter.notifyMatchFailure(
+            op, "a term is not an expert's SwiGLU MLP (gate_up split in "
+                "halves, down; matrices read out of stacks) weighted by "
+                "the tokens' routing weight for it");
+      if (!first)
+        first = term;
+      if (!term->sameSources(*first))
+        return rewriter.notifyMatchFailure(
+            op, "the experts' terms read different tokens, routing or "
+                "stacks");
+      if (term->expert < 0 || !seen.insert(term->expert).second)
+        return rewriter.notifyMatchFailure(
+            op, "a term's routing weight, gate_up and down are of different "
+                "experts, or an expert appears twice");
+    }
+    Value x = first->x, weights = first->weights, indices = first->indices,
+          gateUp = first->gateUp, down = first->down;
+    int64_t width = first->width;
+    auto stackType = cast<RankedTensorType>(gateUp.getType());
+    auto downType = cast<RankedTensorType>(down.getType());
+    auto indicesType = cast<RankedTensorType>(indices.getType());
+    int64_t experts = stackType.getDimSize(0), hidden = stackType.getDimSize(2);
+    if (static_cast<int64_t>(seen.size()) != experts ||
+        llvm::any_of(seen, [&](int64_t e) { return e < 0 || e >= experts; }))
+      return rewriter.notifyMatchFailure(
+          op, "the terms do not cover every expert of the stacks once");
+    if (!stackType.hasStaticShape() || stackType.getDimSize(1) != 2 * width ||
+        downType.getShape() != ArrayRef<int64_t>{experts, hidden, width} ||
+        x.getType() != op.getResultTypes()[0] ||
+        !indicesType.getElementType().isInteger(64) ||
+        cast<RankedTensorType>(weights.getType()).getShape() !=
+            indicesType.getShape())
+      return rewriter.notifyMatchFailure(
+          op, "the stacks, tokens or routing do not match one another");
+
+    Location loc = op.getLoc();
+    auto moe = MoeOp::create(
+        rewriter, loc, op.getResultTypes()[0], x, weights, indices,
+        stackHalf(rewriter, loc, gateUp, 0, width),
+        stackHalf(rewriter, loc, gateUp, width, width), down, ValueRange(),
+        DenseI64ArrayAttr(), ValueRange(), DenseI64ArrayAttr());
     rewriter.replaceOp(op, moe.getResult());
     return success();
   }
@@ -915,5 +1135,6 @@ struct DscFuseMoePass : mlir::dsc::impl::DscFuseMoeBase<DscFuseMoePass> {
 
 void mlir::dsc::populateFuseMoePatterns(RewritePatternSet &patterns) {
   patterns.add<FuseDenseMaskedExperts, FuseExportedDenseExperts,
-               FuseGatheredExperts, FuseSharedExperts>(patterns.getContext());
+               FuseGatheredExperts, FuseExpertLoop, FuseSharedExperts>(
+      patterns.getContext());
 }
