@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/FoldWeights.h"
 #include "codegen/Passes.h"
 #include "codegen/Targets.h"
 #include "dialects/dsc/DscDialect.h"
@@ -51,7 +52,10 @@
 #include <array>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <map>
+#include <numeric>
 #include <set>
 
 using namespace mlir;
@@ -549,8 +553,6 @@ int main(int argc, char **argv) {
     graphOptions.kvCacheType = kvCacheType;
     graphOptions.elementwiseChains = onnxModel != nullptr;
     mlir::dsc::buildGraphPipeline(pm, graphOptions);
-    if (emit != Emit::Fused)
-      pm.addPass(mlir::dsc::createDscWeightsToArguments());
     FusionReport report;
     LogicalResult ran = failure();
     {
@@ -571,6 +573,44 @@ int main(int argc, char **argv) {
   }
   if (emit == Emit::Fused) {
     return failed(writeModule(*module, outputPath, error)) ? fail(error) : 0;
+  }
+
+  // Work on the weights alone (transposes, joins, slices a fusion left) is
+  // done once here when the weights are at hand (an ONNX model's
+  // initializers, which the artifact embeds), not on every call.
+  std::map<std::string, std::vector<float>> foldedWeights;
+  if (onnxModel) {
+    progress.stage("fold weight-only computations");
+    auto weightData = [&](StringRef name, ArrayRef<int64_t> shape,
+                          std::vector<float> &data) {
+      const ::dsc::onnx_frontend::OnnxInitializer *init =
+          onnxModel->findInitializer(name.str());
+      if (!init ||
+          init->shape != std::vector<int64_t>(shape.begin(), shape.end())) {
+        llvm::errs() << modelPath << ": no initializer '" << name
+                     << "' of the weight's shape to fold\n";
+        return false;
+      }
+      data.resize(std::accumulate(shape.begin(), shape.end(), int64_t{1},
+                                  std::multiplies<int64_t>()));
+      ::dsc::onnx_frontend::initializerToF32(*init, data.data());
+      return true;
+    };
+    FailureOr<unsigned> folded =
+        mlir::dsc::foldWeightComputations(*module, weightData, foldedWeights);
+    if (failed(folded))
+      return fail("folding weight-only computations failed");
+    if (!quiet)
+      llvm::errs() << "[dsc-compile]   " << *folded
+                   << " weight-only value(s) packed as weights\n";
+  }
+  {
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return fail("bad pass manager options");
+    pm.addPass(mlir::dsc::createDscWeightsToArguments());
+    if (failed(pm.run(*module)))
+      return fail("turning weights into arguments failed");
   }
   FailureOr<json::Value> entryPoints = describeEntryPoints(*module);
   if (failed(entryPoints))
@@ -716,7 +756,13 @@ int main(int argc, char **argv) {
               key, "weights/" + std::to_string(sectionOf.size()));
           if (inserted) {
             std::vector<uint8_t> bytes(spec->numBytes());
-            if (onnxModel) {
+            if (auto it = foldedWeights.find(spec->name);
+                it != foldedWeights.end()) {
+              if (it->second.size() * sizeof(float) != bytes.size())
+                return fail("folded weight '" + spec->name +
+                            "' has the wrong size");
+              std::memcpy(bytes.data(), it->second.data(), bytes.size());
+            } else if (onnxModel) {
               // The importer made an f32 weight of each float initializer.
               const ::dsc::onnx_frontend::OnnxInitializer *init =
                   onnxModel->findInitializer(spec->name);
