@@ -104,16 +104,21 @@ public:
     return "";
   }
 
-  /// `v`'s data, evaluated once; null after an error.
-  const HostTensor *evaluate(Value v) {
+  /// `v`'s data, evaluated once (until `forget`); null when it cannot be
+  /// had. The pointer stays valid until `forget`.
+  HostTensor *evaluate(Value v) {
     auto it = values.find(v);
     if (it != values.end())
-      return &it->second;
+      return it->second.get();
     std::optional<HostTensor> result = compute(v);
     if (!result)
       return nullptr;
-    return &values.try_emplace(v, std::move(*result)).first->second;
+    return values
+        .try_emplace(v, std::make_unique<HostTensor>(std::move(*result)))
+        .first->second.get();
   }
+  /// Drops the evaluated intermediates (a weight's worth of memory each).
+  void forget() { values.clear(); }
 
 private:
   bool computeWeightOnly(Value v) {
@@ -128,11 +133,12 @@ private:
     return TypeSwitch<Operation *, bool>(op)
         .Case([](dsc::WeightOp weight) { return !weight.getStack(); })
         .Case([](arith::ConstantOp cst) {
-          return isa<DenseElementsAttr>(cst.getValue());
+          return isa<DenseFPElementsAttr>(cst.getValue());
         })
         .Case([](tensor::EmptyOp) { return true; })
         .Case([&](linalg::FillOp fill) {
-          return matchPattern(fill.getInputs()[0], m_Constant()) &&
+          FloatAttr value;
+          return matchPattern(fill.getInputs()[0], m_Constant(&value)) &&
                  allWeightOnly(fill.getOutputs());
         })
         .Case([&](tensor::ExtractSliceOp slice) {
@@ -202,8 +208,9 @@ private:
       return out;
     }
     if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
-      auto values = cast<DenseElementsAttr>(cst.getValue()).getValues<float>();
-      out.data.assign(values.begin(), values.end());
+      auto elements =
+          cast<DenseFPElementsAttr>(cst.getValue()).getValues<float>();
+      out.data.assign(elements.begin(), elements.end());
       return out;
     }
     if (isa<tensor::EmptyOp>(op)) {
@@ -296,22 +303,20 @@ private:
       }
       out.data.push_back(inBounds ? in->data[offset] : 0.0f);
     });
-    if (!inBounds) {
-      generic.emitError("weight folding: a constant index reads outside ")
-          << extract.getTensor().getType();
+    // Out of bounds (a graph would clamp or fault at run time): leave it.
+    if (!inBounds)
       return std::nullopt;
-    }
     return out;
   }
 
   const mlir::dsc::WeightData &data;
   llvm::DenseMap<Value, bool> weightOnly;
-  llvm::DenseMap<Value, HostTensor> values;
+  llvm::DenseMap<Value, std::unique_ptr<HostTensor>> values;
 };
 
 } // namespace
 
-FailureOr<unsigned> mlir::dsc::foldWeightComputations(
+unsigned mlir::dsc::foldWeightComputations(
     ModuleOp module, const WeightData &data,
     std::map<std::string, std::vector<float>> &folded) {
   WeightFolder folder(data);
@@ -344,13 +349,21 @@ FailureOr<unsigned> mlir::dsc::foldWeightComputations(
           roots.push_back(result);
       }
     }
+    // Evaluate every root before replacing any (a root may read another),
+    // one at a time so that only one weight's intermediates are held. A
+    // value that cannot be evaluated stays in the graph, computed per call.
+    SmallVector<std::pair<Value, std::string>> replaced;
     for (Value root : roots) {
-      const HostTensor *value = folder.evaluate(root);
-      if (!value)
-        return failure();
-      std::string name =
-          folder.sourceName(root) + ".folded." + std::to_string(folded.size());
-      folded[name] = value->data;
+      HostTensor *value = folder.evaluate(root);
+      if (value) {
+        std::string name = folder.sourceName(root) + ".folded." +
+                           std::to_string(folded.size());
+        folded[name] = std::move(value->data);
+        replaced.emplace_back(root, std::move(name));
+      }
+      folder.forget();
+    }
+    for (auto &[root, name] : replaced) {
       OpBuilder b(root.getDefiningOp());
       auto weight = WeightOp::create(b, root.getLoc(), root.getType(),
                                      b.getStringAttr(name), IntegerAttr());

@@ -24,8 +24,8 @@
 
 namespace mlir::dsc {
 
-/// The f32 data of the weight `name`, row-major, of `shape`; false (after
-/// saying why) when it cannot be had.
+/// The f32 data of the weight `name`, row-major, of `shape`; false when it
+/// cannot be had.
 using WeightData = std::function<bool(StringRef name, ArrayRef<int64_t> shape,
                                       std::vector<float> &data)>;
 
@@ -35,9 +35,10 @@ using WeightData = std::function<bool(StringRef name, ArrayRef<int64_t> shape,
 /// `dsc.weight`s and constants by copies (linalg.generic yielding an input,
 /// read through projected permutations or constant indices: transposes,
 /// broadcasts, gathers at constant indices), slices, slice insertions,
-/// reshapes and fills. The computations left unused are erased. Returns how
-/// many values were folded.
-FailureOr<unsigned>
+/// reshapes and fills. A value whose weights' data cannot be had stays in
+/// the graph, computed on every call. The computations left unused are
+/// erased. Returns how many values were folded.
+unsigned
 foldWeightComputations(ModuleOp module, const WeightData &data,
                        std::map<std::string, std::vector<float>> &folded);
 

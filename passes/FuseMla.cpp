@@ -310,9 +310,19 @@ Value sequenceMajor(TensorMath &m, Value x) {
   bindDims(ctx, d0, d1, d2, d3);
   if (Value source = copySource(x, {d0, d2, d1, d3}))
     return source;
-  if (auto slice = matchSliceLast(x))
-    if (Value source = copySource(std::get<0>(*slice), {d0, d2, d1, d3}))
-      return m.sliceLast(source, std::get<1>(*slice), std::get<2>(*slice));
+  // x = T(source)[0:S0, 0:S1, 0:S2, o:o+S3] is source[0:S0, 0:S2, 0:S1,
+  // o:o+S3] transposed: the same slice of the source, sizes swapped.
+  if (auto slice = x.getDefiningOp<tensor::ExtractSliceOp>();
+      slice && matchSliceLast(x))
+    if (Value source = copySource(slice.getSource(), {d0, d2, d1, d3})) {
+      SmallVector<OpFoldResult> offsets = slice.getMixedOffsets();
+      SmallVector<OpFoldResult> sizes = slice.getMixedSizes();
+      std::swap(offsets[1], offsets[2]);
+      std::swap(sizes[1], sizes[2]);
+      return tensor::ExtractSliceOp::create(m.builder(), m.getLoc(), source,
+                                            offsets, sizes,
+                                            slice.getMixedStrides());
+    }
   return m.transposed(x, {0, 2, 1, 3});
 }
 

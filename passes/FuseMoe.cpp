@@ -45,6 +45,8 @@ std::optional<std::pair<Value, Value>> matchExpertProjection(Value value) {
 /// failure is not a near miss, so the report does not list it.
 constexpr StringLiteral kNotACandidate = "not a masked down projection";
 
+Value unclamped(Value v);
+
 /// The routing matrix of dense masked experts, `combine[t, e] = sum_j
 /// (indices[t, j] == e ? weights[t, j] : 0)` (the top-k weights scattered
 /// into zeros, the index wrapped and clamped or not): returns (indices,
@@ -57,13 +59,33 @@ matchRoutingScatter(Value combine, PatternRewriter &rewriter, Operation *root) {
       !isZeroFilled(scatter.getDpsInits()[0]))
     return rewriter.notifyMatchFailure(
         root, "routing matrix is not a scatter of top-k weights");
-  bool selects = false, comparesExpert = false;
-  for (Operation &bodyOp : scatter.getRegion().front()) {
-    selects |= isa<arith::SelectOp>(bodyOp);
-    if (auto cmp = dyn_cast<arith::CmpIOp>(bodyOp))
-      comparesExpert |= cmp.getPredicate() == arith::CmpIPredicate::eq;
+  // Body: select(indices == e, weights, out) or out + select(indices == e,
+  // weights, 0), e the expert (loop 1).
+  Block &body = scatter.getRegion().front();
+  Value yielded = peel(yieldedValue(scatter));
+  auto select = yielded.getDefiningOp<arith::SelectOp>();
+  if (auto add = yielded.getDefiningOp<arith::AddFOp>()) {
+    for (auto [acc, term] : {std::pair(add.getLhs(), add.getRhs()),
+                             std::pair(add.getRhs(), add.getLhs())})
+      if (peel(acc) == body.getArgument(2))
+        if (auto s = peel(term).getDefiningOp<arith::SelectOp>();
+            s && constantOf(s.getFalseValue()) == 0.0)
+          select = s;
+  } else if (select && peel(select.getFalseValue()) != body.getArgument(2)) {
+    select = arith::SelectOp();
   }
-  if (!selects || !comparesExpert)
+  auto cmp = select ? select.getCondition().getDefiningOp<arith::CmpIOp>()
+                    : arith::CmpIOp();
+  bool byIndex = false;
+  if (cmp && cmp.getPredicate() == arith::CmpIPredicate::eq &&
+      peel(select.getTrueValue()) == body.getArgument(1))
+    for (auto [a, b] : {std::pair(cmp.getLhs(), cmp.getRhs()),
+                        std::pair(cmp.getRhs(), cmp.getLhs())}) {
+      auto column = unclamped(b).getDefiningOp<linalg::IndexOp>();
+      byIndex |=
+          unclamped(a) == body.getArgument(0) && column && column.getDim() == 1;
+    }
+  if (!byIndex)
     return rewriter.notifyMatchFailure(
         root, "routing matrix does not select weights by expert index");
   Value indices = scatter.getDpsInputs()[0],
@@ -479,7 +501,10 @@ std::optional<std::pair<Value, int64_t>> matchExpertMatrix(Value v) {
       extract.getTensor().getParentRegion() == &op.getRegion())
     return std::nullopt;
   APInt expert;
-  if (!matchPattern(extract.getIndices()[0], m_ConstantInt(&expert)))
+  auto stackType = cast<RankedTensorType>(extract.getTensor().getType());
+  if (!matchPattern(extract.getIndices()[0], m_ConstantInt(&expert)) ||
+      cast<RankedTensorType>(op.getResultTypes()[0]).getShape() !=
+          stackType.getShape().drop_front())
     return std::nullopt;
   for (unsigned d = 0; d < 2; ++d) {
     auto index = extract.getIndices()[d + 1].getDefiningOp<linalg::IndexOp>();

@@ -349,36 +349,68 @@ mlir::dsc::inputOf(linalg::GenericOp op, Value v) {
   return std::make_pair(arg.getArgNumber(), op.getMatchingIndexingMap(operand));
 }
 
-/// The input of `row` when it is a reduction of it over one dimension.
-static Value reductionInput(Value row) {
+/// The generic computing `row` when it reduces its one input over the last
+/// dimension, written to the leading ones.
+static linalg::GenericOp lastDimReduction(Value row) {
   linalg::GenericOp reduce = definingGeneric(row, 1);
-  return reduce && reduce.getNumReductionLoops() == 1 ? reduce.getDpsInputs()[0]
-                                                      : Value();
+  if (!reduce || reduce.getNumLoops() < 1)
+    return {};
+  unsigned rank = reduce.getNumLoops();
+  SmallVector<unsigned> all = iota(rank), lead(all.begin(), all.end() - 1);
+  return hasStructure(reduce, rank, {all, lead}, {rank - 1})
+             ? reduce
+             : linalg::GenericOp();
+}
+
+/// Whether `op` is elementwise over its `rank` loops with `v` (in its body)
+/// computing `in0 <OpTy> in1`, in1 one value per row (the leading dims).
+template <typename OpTy>
+static bool combinesWithRow(linalg::GenericOp op, Value v) {
+  unsigned rank = op.getNumLoops();
+  SmallVector<unsigned> all = iota(rank), lead(all.begin(), all.end() - 1);
+  auto combine = peel(v).getDefiningOp<OpTy>();
+  auto lhs = combine ? inputOf(op, combine.getLhs()) : std::nullopt;
+  auto rhs = combine ? inputOf(op, combine.getRhs()) : std::nullopt;
+  return rank >= 1 && hasStructure(op, rank, {all, lead, all}, {}) && lhs &&
+         lhs->first == 0 && rhs && rhs->first == 1;
 }
 
 Value mlir::dsc::softmaxInput(Value probs) {
+  // probs = exps / sum(exps), the sum over the last dimension.
   linalg::GenericOp normalize = definingGeneric(probs, 2);
-  if (!normalize || !bodyIs<arith::DivFOp>(normalize))
+  if (!normalize ||
+      !combinesWithRow<arith::DivFOp>(normalize, yieldedValue(normalize)))
     return {};
   Value exps = normalize.getDpsInputs()[0];
-  linalg::GenericOp sum = definingGeneric(normalize.getDpsInputs()[1], 1);
-  if (!sum || !isSum(sum) || reductionInput(sum.getResult(0)) != exps)
+  linalg::GenericOp sum = lastDimReduction(normalize.getDpsInputs()[1]);
+  if (!sum || !isSum(sum) || sum.getDpsInputs()[0] != exps ||
+      !isZeroFilled(sum.getDpsInits()[0]))
     return {};
-  // exp(x - max) in one generic, or exp of a subtraction generic.
+  // exps = exp(x - m), m one value per row: in one generic, or the
+  // exponential of a subtraction. (Any m gives the same softmax; the max
+  // keeps it finite.)
   linalg::GenericOp shifted = definingGeneric(exps, 2);
-  if (!shifted || !bodyIs<arith::SubFOp, math::ExpOp>(shifted)) {
+  if (shifted) {
+    auto exp = peel(yieldedValue(shifted)).getDefiningOp<math::ExpOp>();
+    if (!exp || !combinesWithRow<arith::SubFOp>(shifted, exp.getOperand()))
+      return {};
+  } else {
     linalg::GenericOp exp = definingGeneric(exps, 1);
-    shifted = exp && bodyIs<math::ExpOp>(exp)
+    auto body = exp ? peel(yieldedValue(exp)).getDefiningOp<math::ExpOp>()
+                    : math::ExpOp();
+    auto in = body ? inputOf(exp, body.getOperand()) : std::nullopt;
+    shifted = in && in->second.isIdentity() && isElementwise(exp)
                   ? definingGeneric(exp.getDpsInputs()[0], 2)
                   : linalg::GenericOp();
-    if (!shifted || !bodyIs<arith::SubFOp>(shifted))
+    if (!shifted ||
+        !combinesWithRow<arith::SubFOp>(shifted, yieldedValue(shifted)))
       return {};
   }
   Value x = shifted.getDpsInputs()[0];
-  linalg::GenericOp max = definingGeneric(shifted.getDpsInputs()[1], 1);
+  linalg::GenericOp max = lastDimReduction(shifted.getDpsInputs()[1]);
   if (!max ||
       (!bodyIs<arith::MaximumFOp>(max) && !bodyIs<arith::MaxNumFOp>(max)) ||
-      reductionInput(max.getResult(0)) != x)
+      max.getDpsInputs()[0] != x)
     return {};
   return x;
 }

@@ -684,7 +684,7 @@ joinedHalves(Value kvb, int64_t heads, int64_t dn, int64_t dv) {
     return std::nullopt;
   int64_t c = collapse.getResultType().getDimSize(1);
   auto isSlab = [&](tensor::InsertSliceOp slice, int64_t offset, int64_t rows) {
-    return slice.hasUnitStride() &&
+    return slice.hasUnitStride() && slice.getSourceType().getRank() == 3 &&
            slice.getStaticOffsets() == ArrayRef<int64_t>{0, offset, 0} &&
            slice.getStaticSizes() == ArrayRef<int64_t>{heads, rows, c} &&
            slice.getSourceType().hasStaticShape();

@@ -392,6 +392,11 @@ Importer::routerDecomposed(Value xt, Value gateW, Value bias,
       };
 
   bool softmax = scoring == ScoringFunc::Softmax;
+  // V2's router (softmax, no bias) fills dropped groups with 0.0 and takes
+  // its top-k's values as the weights; V3's masks to -inf and gathers the
+  // unbiased scores. A softmax router with a bias gets V3's form, which
+  // dsc.gate computes.
+  bool v2Style = softmax && !bias;
   Value logits = m.matmulTransposed(xt, gateW);
   Value scores =
       softmax
@@ -482,7 +487,7 @@ Importer::routerDecomposed(Value xt, Value gateW, Value bias,
 
   TopkOp choice = topk(select, k);
   Value weights = choice.getValues();
-  if (select != scores && !softmax)
+  if (select != scores && !v2Style)
     // scores.gather(1, indices)
     weights = m.generic(
         choice.getIndices(), m.empty(m.sizes(choice.getIndices()), f32), 2,
