@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
@@ -762,6 +763,140 @@ struct FuseSharedExperts : OpRewritePattern<MoeOp> {
   }
 };
 
+/// `x . W`, `out[..., n] = sum_k x[..., k] * w[k, n]` with W [in, out] (as
+/// an exported MatMul stores it), zero-initialized: returns (x, w).
+std::optional<std::pair<Value, Value>> matchMatMul(Value v) {
+  linalg::GenericOp op = definingGeneric(v, 2);
+  if (!op || op.getNumLoops() < 2 || !isMultiplyAccumulate(op) ||
+      !isZeroFilled(op.getDpsInits()[0]))
+    return std::nullopt;
+  unsigned n = op.getNumLoops();
+  SmallVector<unsigned> lead = iota(n - 2), in = lead, out = lead;
+  in.push_back(n - 1);
+  out.push_back(n - 2);
+  if (!hasStructure(op, n, {in, {n - 1, n - 2}, out}, {n - 1}))
+    return std::nullopt;
+  return std::make_pair(op.getDpsInputs()[0], op.getDpsInputs()[1]);
+}
+
+/// The shared experts as an exporter writes them: a SwiGLU MLP of the MoE's
+/// tokens (in the graph's [batch, seq] view), its weights stored [in, out],
+/// added with the routed experts' sum (in that view) in one elementwise
+/// sum, the residual often a third term. Becomes `dsc.moe ... shared(...)`
+/// with the weights transposed to [out, in] (work on the weights alone,
+/// which dsc-compile folds into the artifact), and the sum without the
+/// shared term.
+struct FuseExportedSharedExperts : OpRewritePattern<MoeOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(MoeOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!op.getShared().empty() || !op->hasOneUse())
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+    // The routed sum, viewed as the graph's tokens, read by a sum of inputs.
+    Operation *user = *op->getUsers().begin();
+    Value routed = op.getResult();
+    if (isa<tensor::ReshapeOp, tensor::ExpandShapeOp>(user) &&
+        user->hasOneUse()) {
+      routed = user->getResult(0);
+      user = *user->getUsers().begin();
+    }
+    auto sum = dyn_cast<linalg::GenericOp>(user);
+    if (!sum || !isElementwise(sum) || sum.getNumDpsInputs() < 2)
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+    SmallVector<Value> terms;
+    collectAddends(yieldedValue(sum), terms);
+    SmallVector<unsigned> inputs;
+    for (Value term : terms) {
+      auto in = inputOf(sum, term);
+      if (!in || !in->second.isIdentity() ||
+          llvm::is_contained(inputs, in->first))
+        return rewriter.notifyMatchFailure(op, kNotACandidate);
+      inputs.push_back(in->first);
+    }
+    if (static_cast<int64_t>(inputs.size()) != sum.getNumDpsInputs())
+      return rewriter.notifyMatchFailure(op, kNotACandidate);
+
+    // One other term: down(swiglu(x . Wg, x . Wu)), x the MoE's tokens.
+    Value tokens = throughReshapes(op.getInput());
+    std::optional<unsigned> shared;
+    Value gate, up, down;
+    for (unsigned i : inputs) {
+      Value term = sum.getDpsInputs()[i];
+      auto downProj = term != routed ? matchMatMul(term) : std::nullopt;
+      auto act =
+          downProj ? downProj->first.getDefiningOp<SwigluOp>() : SwigluOp();
+      auto gateProj = act ? matchMatMul(act.getGate()) : std::nullopt;
+      auto upProj = act ? matchMatMul(act.getUp()) : std::nullopt;
+      if (!gateProj || !upProj || throughReshapes(gateProj->first) != tokens ||
+          throughReshapes(upProj->first) != tokens)
+        continue;
+      shared = i;
+      gate = gateProj->second;
+      up = upProj->second;
+      down = downProj->second;
+      break;
+    }
+    if (!llvm::is_contained(sum.getDpsInputs(), routed) || !shared)
+      return rewriter.notifyMatchFailure(
+          op, "the routed experts' sum is not added to a SwiGLU MLP of the "
+              "same tokens (shared experts)");
+    auto type = [](Value v) { return cast<RankedTensorType>(v.getType()); };
+    int64_t hidden = type(op.getInput()).getShape().back();
+    int64_t width = type(gate).getDimSize(1);
+    if (type(gate) != type(up) || type(gate).getDimSize(0) != hidden ||
+        type(down).getShape() != ArrayRef<int64_t>{width, hidden} ||
+        !type(gate).getElementType().isF32() ||
+        !type(down).getElementType().isF32())
+      return rewriter.notifyMatchFailure(
+          op, "the shared experts' weights are not f32 [hidden, width] and "
+              "[width, hidden]");
+
+    // The fused op goes where the sum was: the shared weights may be
+    // defined after the routed experts (the routed sum's view moves along).
+    Location loc = op.getLoc();
+    rewriter.setInsertionPoint(sum);
+    TensorMath m(rewriter, loc);
+    SmallVector<Value> weights = {m.transposed(gate, {1, 0}),
+                                  m.transposed(up, {1, 0}),
+                                  m.transposed(down, {1, 0})};
+    auto fused = MoeOp::create(
+        rewriter, loc, op.getType(), op.getInput(), op.getWeights(),
+        op.getIndices(), op.getGateProj(), op.getUpProj(), op.getDownProj(),
+        op.getExpertScales(), op.getExpertBlockSizeAttr(), weights,
+        DenseI64ArrayAttr());
+    Operation *view =
+        routed.getDefiningOp() == op ? nullptr : routed.getDefiningOp();
+    Value routedNow = fused.getResult();
+    if (view) {
+      IRMapping mapping;
+      mapping.map(op.getResult(), fused.getResult());
+      routedNow = rewriter.clone(*view, mapping)->getResult(0);
+    }
+    // The sum without the shared term.
+    SmallVector<Value> kept;
+    for (auto [i, input] : llvm::enumerate(sum.getDpsInputs()))
+      if (i != *shared)
+        kept.push_back(input == routed ? routedNow : input);
+    Value without =
+        kept.size() == 1
+            ? kept.front()
+            : m.map(kept, type(sum.getResult(0)).getElementType(),
+                    [&](OpBuilder &nb, Location l, ValueRange a) {
+                      // a: the kept inputs, then the output.
+                      Value total = a[0];
+                      for (Value next : a.slice(1, kept.size() - 1))
+                        total = arith::AddFOp::create(nb, l, total, next);
+                      linalg::YieldOp::create(nb, l, total);
+                    });
+    rewriter.replaceOp(sum, without);
+    if (view)
+      rewriter.eraseOp(view);
+    rewriter.eraseOp(op);
+    return success();
+  }
+};
+
 //===----------------------------------------------------------------------===//
 // Router
 //===----------------------------------------------------------------------===//
@@ -1160,6 +1295,6 @@ struct DscFuseMoePass : mlir::dsc::impl::DscFuseMoeBase<DscFuseMoePass> {
 
 void mlir::dsc::populateFuseMoePatterns(RewritePatternSet &patterns) {
   patterns.add<FuseDenseMaskedExperts, FuseExportedDenseExperts,
-               FuseGatheredExperts, FuseExpertLoop, FuseSharedExperts>(
-      patterns.getContext());
+               FuseGatheredExperts, FuseExpertLoop, FuseSharedExperts,
+               FuseExportedSharedExperts>(patterns.getContext());
 }
