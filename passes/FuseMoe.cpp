@@ -801,15 +801,26 @@ struct FuseExportedSharedExperts : OpRewritePattern<MoeOp> {
       routed = user->getResult(0);
       user = *user->getUsers().begin();
     }
+    // A plain f32 sum: n - 1 additions of the n inputs, each once, no casts.
     auto sum = dyn_cast<linalg::GenericOp>(user);
-    if (!sum || !isElementwise(sum) || sum.getNumDpsInputs() < 2)
+    auto isF32 = [](Value v) {
+      return cast<ShapedType>(v.getType()).getElementType().isF32();
+    };
+    if (!sum || !isElementwise(sum) || sum.getNumDpsInputs() < 2 ||
+        !llvm::all_of(sum->getOperands(), isF32) ||
+        !llvm::all_of(sum.getRegion().front().without_terminator(),
+                      [](Operation &o) { return isa<arith::AddFOp>(o); }) ||
+        static_cast<int64_t>(std::distance(
+            sum.getRegion().front().without_terminator().begin(),
+            sum.getRegion().front().without_terminator().end())) !=
+            sum.getNumDpsInputs() - 1)
       return rewriter.notifyMatchFailure(op, kNotACandidate);
     SmallVector<Value> terms;
     collectAddends(yieldedValue(sum), terms);
     SmallVector<unsigned> inputs;
     for (Value term : terms) {
       auto in = inputOf(sum, term);
-      if (!in || !in->second.isIdentity() ||
+      if (!isa<BlockArgument>(term) || !in || !in->second.isIdentity() ||
           llvm::is_contained(inputs, in->first))
         return rewriter.notifyMatchFailure(op, kNotACandidate);
       inputs.push_back(in->first);
@@ -844,7 +855,8 @@ struct FuseExportedSharedExperts : OpRewritePattern<MoeOp> {
     auto type = [](Value v) { return cast<RankedTensorType>(v.getType()); };
     int64_t hidden = type(op.getInput()).getShape().back();
     int64_t width = type(gate).getDimSize(1);
-    if (type(gate) != type(up) || type(gate).getDimSize(0) != hidden ||
+    if (!type(gate).hasStaticShape() || !type(down).hasStaticShape() ||
+        type(gate) != type(up) || type(gate).getDimSize(0) != hidden ||
         type(down).getShape() != ArrayRef<int64_t>{width, hidden} ||
         !type(gate).getElementType().isF32() ||
         !type(down).getElementType().isF32())
@@ -878,17 +890,17 @@ struct FuseExportedSharedExperts : OpRewritePattern<MoeOp> {
     for (auto [i, input] : llvm::enumerate(sum.getDpsInputs()))
       if (i != *shared)
         kept.push_back(input == routed ? routedNow : input);
-    Value without =
-        kept.size() == 1
-            ? kept.front()
-            : m.map(kept, type(sum.getResult(0)).getElementType(),
-                    [&](OpBuilder &nb, Location l, ValueRange a) {
-                      // a: the kept inputs, then the output.
-                      Value total = a[0];
-                      for (Value next : a.slice(1, kept.size() - 1))
-                        total = arith::AddFOp::create(nb, l, total, next);
-                      linalg::YieldOp::create(nb, l, total);
-                    });
+    unsigned rank = type(sum.getResult(0)).getRank();
+    SmallVector<SmallVector<unsigned>> maps(kept.size() + 1, iota(rank));
+    Value without = m.generic(kept, sum.getDpsInits()[0], rank, maps, {},
+                              [&](OpBuilder &nb, Location l, ValueRange a) {
+                                // a: the kept inputs, then the output.
+                                Value total = a[0];
+                                for (Value next : a.slice(1, kept.size() - 1))
+                                  total =
+                                      arith::AddFOp::create(nb, l, total, next);
+                                linalg::YieldOp::create(nb, l, total);
+                              })[0];
     rewriter.replaceOp(sum, without);
     if (view)
       rewriter.eraseOp(view);
