@@ -12,6 +12,7 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -50,6 +51,22 @@ void forEachIndex(ArrayRef<int64_t> shape,
     if (d < 0)
       return;
   }
+}
+
+/// Calls `body(offset)` with the flat offset, in a tensor of `strides`, of
+/// every element of a static slice (offsets, sizes, strides), in row-major
+/// order of the slice.
+void forEachSliceElement(OffsetSizeAndStrideOpInterface slice,
+                         ArrayRef<int64_t> strides,
+                         function_ref<void(int64_t)> body) {
+  forEachIndex(slice.getStaticSizes(), [&](ArrayRef<int64_t> index) {
+    int64_t offset = 0;
+    for (auto [d, i] : llvm::enumerate(index))
+      offset +=
+          (slice.getStaticOffsets()[d] + i * slice.getStaticStrides()[d]) *
+          strides[d];
+    body(offset);
+  });
 }
 
 bool allStatic(ArrayRef<int64_t> values) {
@@ -235,14 +252,8 @@ private:
       const HostTensor *in = evaluate(slice.getSource());
       if (!in)
         return std::nullopt;
-      SmallVector<int64_t> inStrides = stridesOf(in->shape);
       out.data.reserve(count);
-      forEachIndex(slice.getStaticSizes(), [&](ArrayRef<int64_t> index) {
-        int64_t offset = 0;
-        for (auto [d, i] : llvm::enumerate(index))
-          offset +=
-              (slice.getStaticOffsets()[d] + i * slice.getStaticStrides()[d]) *
-              inStrides[d];
+      forEachSliceElement(slice, stridesOf(in->shape), [&](int64_t offset) {
         out.data.push_back(in->data[offset]);
       });
       return out;
@@ -253,14 +264,8 @@ private:
       if (!source || !dest)
         return std::nullopt;
       out.data = dest->data;
-      SmallVector<int64_t> outStrides = stridesOf(out.shape);
       int64_t next = 0;
-      forEachIndex(slice.getStaticSizes(), [&](ArrayRef<int64_t> index) {
-        int64_t offset = 0;
-        for (auto [d, i] : llvm::enumerate(index))
-          offset +=
-              (slice.getStaticOffsets()[d] + i * slice.getStaticStrides()[d]) *
-              outStrides[d];
+      forEachSliceElement(slice, stridesOf(out.shape), [&](int64_t offset) {
         out.data[offset] = source->data[next++];
       });
       return out;
