@@ -581,6 +581,7 @@ int main(int argc, char **argv) {
   std::map<std::string, std::vector<float>> foldedWeights;
   if (onnxModel) {
     progress.stage("fold weight-only computations");
+    TimingScope foldTiming = rootTiming.nest("fold weights");
     auto weightData = [&](StringRef name, ArrayRef<int64_t> shape,
                           std::vector<float> &data) {
       const ::dsc::onnx_frontend::OnnxInitializer *init =
@@ -605,6 +606,8 @@ int main(int argc, char **argv) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return fail("bad pass manager options");
+    TimingScope scope = rootTiming.nest("weights to arguments");
+    pm.enableTiming(scope);
     pm.addPass(mlir::dsc::createDscWeightsToArguments());
     if (failed(pm.run(*module)))
       return fail("turning weights into arguments failed");
