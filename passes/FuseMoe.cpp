@@ -17,7 +17,6 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
-#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
 
 #define DEBUG_TYPE "dsc-fuse-moe"
@@ -569,40 +568,145 @@ void collectAddends(Value v, SmallVectorImpl<Value> &terms) {
   terms.push_back(v);
 }
 
+/// `x . W`, `out[..., n] = sum_k x[..., k] * w[k, n]` with W [in, out] (as
+/// an exported MatMul stores it), zero-initialized: returns (x, w).
+std::optional<std::pair<Value, Value>> matchMatMul(Value v) {
+  linalg::GenericOp op = definingGeneric(v, 2);
+  if (!op || op.getNumLoops() < 2 || !isMultiplyAccumulate(op) ||
+      !isZeroFilled(op.getDpsInits()[0]))
+    return std::nullopt;
+  unsigned n = op.getNumLoops();
+  SmallVector<unsigned> lead = iota(n - 2), in = lead, out = lead;
+  in.push_back(n - 1);
+  out.push_back(n - 2);
+  if (!hasStructure(op, n, {in, {n - 1, n - 2}, out}, {n - 1}))
+    return std::nullopt;
+  return std::make_pair(op.getDpsInputs()[0], op.getDpsInputs()[1]);
+}
+
+/// A projection of tokens by a matrix: `x . m^T` (m [out, in], as
+/// nn.Linear holds it) or `x . m` (m [in, out], as an exported MatMul
+/// stores it): returns (x, m, whether m is [in, out]).
+std::optional<std::tuple<Value, Value, bool>> matchProjection(Value v) {
+  if (auto linear = matchLinear(v))
+    return std::make_tuple(linear->first, linear->second, false);
+  if (auto matmul = matchMatMul(v))
+    return std::make_tuple(matmul->first, matmul->second, true);
+  return std::nullopt;
+}
+
 /// One term of an unrolled loop over the experts: `w[:, None] * y` with
 /// `w` the tokens' routing weight for one expert and `y` its SwiGLU MLP of
-/// the tokens.
+/// the tokens. Its matrices are read out of stacks (`gateUp` [E, 2W, H],
+/// `down` [E, H, W]), or are the expert's own (`gate`, `up`, `ownDown`,
+/// [in, out] when `transposed`).
 struct ExpertTerm {
-  Value x, weights, indices, gateUp, down;
-  int64_t width, expert;
+  Value x, weights, indices;
+  int64_t expert = -1;
+  Value gateUp, down;
+  int64_t width = 0;
+  Value gate, up, ownDown;
+  bool transposed = false;
 
+  bool stacked() const { return static_cast<bool>(gateUp); }
   bool sameSources(const ExpertTerm &other) const {
-    return x == other.x && weights == other.weights &&
-           indices == other.indices && gateUp == other.gateUp &&
-           down == other.down && width == other.width;
+    if (x != other.x || weights != other.weights || indices != other.indices ||
+        stacked() != other.stacked())
+      return false;
+    if (stacked())
+      return gateUp == other.gateUp && down == other.down &&
+             width == other.width;
+    return gate.getType() == other.gate.getType() &&
+           up.getType() == other.up.getType() &&
+           ownDown.getType() == other.ownDown.getType() &&
+           transposed == other.transposed;
   }
 };
 std::optional<ExpertTerm> matchExpertTerm(Value w, Value y) {
   auto route = matchExpertWeight(w);
-  auto downProj = matchLinear(y);
+  auto downProj = matchProjection(y);
   if (!route || !downProj)
     return std::nullopt;
-  auto downMatrix = matchExpertMatrix(downProj->second);
-  auto halves = swigluHalves(downProj->first.getDefiningOp<SwigluOp>());
-  if (!downMatrix || !halves)
-    return std::nullopt;
-  auto gateUpProj = matchLinear(halves->first);
-  auto gateUpMatrix =
-      gateUpProj ? matchExpertMatrix(gateUpProj->second) : std::nullopt;
-  if (!gateUpMatrix)
-    return std::nullopt;
   auto [weights, indices, expert] = *route;
-  // The routing weight, gate_up and down of one expert (-1 when not).
-  if (gateUpMatrix->second != expert || downMatrix->second != expert)
-    expert = -1;
-  return ExpertTerm{
-      gateUpProj->first, weights,        indices, gateUpMatrix->first,
-      downMatrix->first, halves->second, expert};
+  auto [act, downMatrix, downTransposed] = *downProj;
+  auto swiglu = act.getDefiningOp<SwigluOp>();
+  if (!swiglu)
+    return std::nullopt;
+  // Stacked: SwiGLU of the halves of x . gate_up[e]^T, down[e].
+  if (auto halves = swigluHalves(swiglu)) {
+    auto gateUpProj = matchLinear(halves->first);
+    auto gateUpMatrix =
+        gateUpProj ? matchExpertMatrix(gateUpProj->second) : std::nullopt;
+    auto downOfStack =
+        downTransposed ? std::nullopt : matchExpertMatrix(downMatrix);
+    if (!gateUpMatrix || !downOfStack)
+      return std::nullopt;
+    // The routing weight, gate_up and down of one expert (-1 when not).
+    if (gateUpMatrix->second != expert || downOfStack->second != expert)
+      expert = -1;
+    ExpertTerm term;
+    term.x = gateUpProj->first;
+    term.weights = weights;
+    term.indices = indices;
+    term.expert = expert;
+    term.gateUp = gateUpMatrix->first;
+    term.down = downOfStack->first;
+    term.width = halves->second;
+    return term;
+  }
+  // The expert's own matrices: SwiGLU of x . gate and x . up, then down,
+  // all stored the same way round.
+  auto gateProj = matchProjection(swiglu.getGate());
+  auto upProj = matchProjection(swiglu.getUp());
+  if (!gateProj || !upProj || std::get<0>(*gateProj) != std::get<0>(*upProj) ||
+      std::get<2>(*gateProj) != downTransposed ||
+      std::get<2>(*upProj) != downTransposed ||
+      matchExpertMatrix(std::get<1>(*gateProj)))
+    return std::nullopt;
+  ExpertTerm term;
+  term.x = std::get<0>(*gateProj);
+  term.weights = weights;
+  term.indices = indices;
+  term.expert = expert;
+  term.gate = std::get<1>(*gateProj);
+  term.up = std::get<1>(*upProj);
+  term.ownDown = downMatrix;
+  term.transposed = downTransposed;
+  return term;
+}
+
+/// How many experts the router behind `indices` chooses among, when it is
+/// a top-k or a gate here.
+std::optional<int64_t> routedExperts(Value indices) {
+  if (auto topk = indices.getDefiningOp<TopkOp>())
+    return topk.getInput().getType().getShape().back();
+  if (auto gate = indices.getDefiningOp<GateOp>())
+    return gate.getWeight().getType().getDimSize(0);
+  return std::nullopt;
+}
+
+/// `matrices` ([R, C] each, or [C, R] when `transposed`) stacked in order:
+/// [N, R, C]. Work on weights alone, which dsc-compile folds.
+Value stackMatrices(TensorMath &m, ArrayRef<Value> matrices, bool transposed) {
+  OpBuilder &b = m.builder();
+  SmallVector<Value> rows;
+  for (Value matrix : matrices)
+    rows.push_back(transposed ? m.transposed(matrix, {1, 0}) : matrix);
+  auto type = cast<RankedTensorType>(rows.front().getType());
+  int64_t r = type.getDimSize(0), c = type.getDimSize(1);
+  Value stack = m.empty(
+      {b.getIndexAttr(rows.size()), b.getIndexAttr(r), b.getIndexAttr(c)},
+      type.getElementType());
+  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(r),
+                                     b.getIndexAttr(c)};
+  SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+  for (auto [e, row] : llvm::enumerate(rows)) {
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(e), b.getIndexAttr(0),
+                                         b.getIndexAttr(0)};
+    stack = tensor::InsertSliceOp::create(b, m.getLoc(), row, stack, offsets,
+                                          sizes, strides);
+  }
+  return stack;
 }
 
 /// The experts as an exporter writes a static loop over them
@@ -615,11 +719,13 @@ std::optional<ExpertTerm> matchExpertTerm(Value w, Value y) {
 ///   out += w_e[:, None] * (a . down[e]^T)
 /// ```
 ///
-/// with gate_up[e] and down[e] read out of the stacks. After elementwise
-/// chains merge, the sum is one generic over every expert's terms (the
-/// root). Every expert must appear once, all reading the same tokens,
-/// routing and stacks; it becomes `dsc.moe`, which runs only the chosen
-/// experts.
+/// with gate_up[e] and down[e] read out of the stacks, or with each
+/// expert's own gate, up and down matrices (as DeepSeek's own modeling code
+/// holds its experts, `--experts modules`), which become stacks (work on
+/// the weights alone, folded at compile time). After elementwise chains
+/// merge, the sum is one generic over every expert's terms (the root). Every
+/// expert must appear once, all reading the same tokens, routing and stacks; it
+/// becomes `dsc.moe`, which runs only the chosen experts.
 struct FuseExpertLoop : OpRewritePattern<linalg::GenericOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -658,40 +764,73 @@ struct FuseExpertLoop : OpRewritePattern<linalg::GenericOp> {
         !matchLinear(products.front().second))
       return rewriter.notifyMatchFailure(op, kNotACandidate);
 
-    // Each product: an expert's SwiGLU MLP with matrices from two stacks,
-    // weighted by the tokens' routing weight for that expert.
+    // Each product: an expert's SwiGLU MLP (its matrices read out of two
+    // stacks, or its own), weighted by the tokens' routing weight for it.
     std::optional<ExpertTerm> first;
-    llvm::SmallDenseSet<int64_t> seen;
+    SmallVector<std::optional<ExpertTerm>> byExpert(products.size());
     for (auto [w, y] : products) {
       std::optional<ExpertTerm> term = matchExpertTerm(w, y);
       if (!term)
         return rewriter.notifyMatchFailure(
-            op, "a term is not an expert's SwiGLU MLP (gate_up split in "
-                "halves, down; matrices read out of stacks) weighted by "
-                "the tokens' routing weight for it");
+            op, "a term is not an expert's SwiGLU MLP (gate and up, or the "
+                "halves of gate_up, then down) weighted by the tokens' "
+                "routing weight for it");
       if (!first)
         first = term;
       if (!term->sameSources(*first))
         return rewriter.notifyMatchFailure(
             op, "the experts' terms read different tokens, routing or "
                 "stacks");
-      if (term->expert < 0 || !seen.insert(term->expert).second)
+      int64_t e = term->expert;
+      if (e < 0 || e >= static_cast<int64_t>(byExpert.size()) || byExpert[e])
         return rewriter.notifyMatchFailure(
             op, "a term's routing weight, gate_up and down are of different "
                 "experts, or an expert appears twice");
+      byExpert[e] = term;
     }
-    Value x = first->x, weights = first->weights, indices = first->indices,
-          gateUp = first->gateUp, down = first->down;
+    // Every expert 0 .. E-1 once (E terms), E the router's and the
+    // stacks' count.
+    int64_t experts = products.size();
+    std::optional<int64_t> routed = routedExperts(first->indices);
+    if ((first->stacked() &&
+         cast<RankedTensorType>(first->gateUp.getType()).getDimSize(0) !=
+             experts) ||
+        (routed && *routed != experts))
+      return rewriter.notifyMatchFailure(
+          op, "the terms do not cover every expert of the stacks and the "
+              "router once");
+    Value x = first->x, weights = first->weights, indices = first->indices;
+    Location loc = op.getLoc();
+    TensorMath m(rewriter, loc);
+    Value gate, up, down;
     int64_t width = first->width;
-    auto stackType = cast<RankedTensorType>(gateUp.getType());
+    if (first->stacked()) {
+      gate = stackHalf(rewriter, loc, first->gateUp, 0, width);
+      up = stackHalf(rewriter, loc, first->gateUp, width, width);
+      down = first->down;
+    } else {
+      SmallVector<Value> gates, ups, downs;
+      for (const std::optional<ExpertTerm> &term : byExpert) {
+        gates.push_back(term->gate);
+        ups.push_back(term->up);
+        downs.push_back(term->ownDown);
+      }
+      auto gateType = cast<RankedTensorType>(first->gate.getType());
+      if (!gateType.hasStaticShape() ||
+          !cast<RankedTensorType>(first->ownDown.getType()).hasStaticShape())
+        return rewriter.notifyMatchFailure(
+            op, "the experts' own matrices are not static");
+      width = gateType.getDimSize(first->transposed ? 1 : 0);
+      gate = stackMatrices(m, gates, first->transposed);
+      up = stackMatrices(m, ups, first->transposed);
+      down = stackMatrices(m, downs, first->transposed);
+    }
+    auto gateType = cast<RankedTensorType>(gate.getType());
     auto downType = cast<RankedTensorType>(down.getType());
     auto indicesType = cast<RankedTensorType>(indices.getType());
-    int64_t experts = stackType.getDimSize(0), hidden = stackType.getDimSize(2);
-    if (static_cast<int64_t>(seen.size()) != experts ||
-        llvm::any_of(seen, [&](int64_t e) { return e < 0 || e >= experts; }))
-      return rewriter.notifyMatchFailure(
-          op, "the terms do not cover every expert of the stacks once");
-    if (!stackType.hasStaticShape() || stackType.getDimSize(1) != 2 * width ||
+    int64_t hidden = gateType.getDimSize(2);
+    if (!gateType.hasStaticShape() || gate.getType() != up.getType() ||
+        gateType.getDimSize(1) != width ||
         downType.getShape() != ArrayRef<int64_t>{experts, hidden, width} ||
         x.getType() != op.getResultTypes()[0] ||
         !indicesType.getElementType().isInteger(64) ||
@@ -700,12 +839,10 @@ struct FuseExpertLoop : OpRewritePattern<linalg::GenericOp> {
       return rewriter.notifyMatchFailure(
           op, "the stacks, tokens or routing do not match one another");
 
-    Location loc = op.getLoc();
-    auto moe = MoeOp::create(
-        rewriter, loc, op.getResultTypes()[0], x, weights, indices,
-        stackHalf(rewriter, loc, gateUp, 0, width),
-        stackHalf(rewriter, loc, gateUp, width, width), down, ValueRange(),
-        DenseI64ArrayAttr(), ValueRange(), DenseI64ArrayAttr());
+    auto moe =
+        MoeOp::create(rewriter, loc, op.getResultTypes()[0], x, weights,
+                      indices, gate, up, down, ValueRange(),
+                      DenseI64ArrayAttr(), ValueRange(), DenseI64ArrayAttr());
     rewriter.replaceOp(op, moe.getResult());
     return success();
   }
@@ -762,22 +899,6 @@ struct FuseSharedExperts : OpRewritePattern<MoeOp> {
     return success();
   }
 };
-
-/// `x . W`, `out[..., n] = sum_k x[..., k] * w[k, n]` with W [in, out] (as
-/// an exported MatMul stores it), zero-initialized: returns (x, w).
-std::optional<std::pair<Value, Value>> matchMatMul(Value v) {
-  linalg::GenericOp op = definingGeneric(v, 2);
-  if (!op || op.getNumLoops() < 2 || !isMultiplyAccumulate(op) ||
-      !isZeroFilled(op.getDpsInits()[0]))
-    return std::nullopt;
-  unsigned n = op.getNumLoops();
-  SmallVector<unsigned> lead = iota(n - 2), in = lead, out = lead;
-  in.push_back(n - 1);
-  out.push_back(n - 2);
-  if (!hasStructure(op, n, {in, {n - 1, n - 2}, out}, {n - 1}))
-    return std::nullopt;
-  return std::make_pair(op.getDpsInputs()[0], op.getDpsInputs()[1]);
-}
 
 /// The shared experts as an exporter writes them: a SwiGLU MLP of the MoE's
 /// tokens (in the graph's [batch, seq] view), its weights stored [in, out],

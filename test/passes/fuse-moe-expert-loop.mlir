@@ -25,3 +25,18 @@
 // negative_not_swiglu: expert 1's activation is not SwiGLU (a sum).
 // RUN: sed -e '0,/dsc.swiglu \(%[a-z_0-9]*\), \(%[a-z_0-9]*\) : tensor<?x32xf32>/s//arith.addf \1, \2 : tensor<?x32xf32>/' %t.mlir | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=NOT-SWIGLU
 // NOT-SWIGLU: remark: fusion report: forward: moe: not fused: a term is not an expert's SwiGLU MLP
+
+// The same loop over experts that hold their own gate, up and down
+// matrices (export_tiny_v3.py --experts modules: 48 weights per MoE layer,
+// as DeepSeek's own modeling code holds its experts): one dsc.moe per layer
+// over stacks built from the matrices (weight-only work, which dsc-compile
+// folds into the artifact).
+// RUN: dsc-compile %fixtures/onnx/tiny-v3-expert-modules/model.onnx --emit import -o - --quiet | dsc-opt --canonicalize --cse --dsc-fuse-elementwise=chains=true -o %t.modules.mlir
+// RUN: dsc-opt %t.modules.mlir --dsc-fuse-moe=report=true -o %t.modules-fused.mlir 2>&1 | FileCheck %s --check-prefix=MODULES
+// MODULES-COUNT-2: remark: fusion report: forward: moe: fused
+// RUN: FileCheck %s --check-prefix=MODULES-IR < %t.modules-fused.mlir
+// MODULES-IR-COUNT-2: dsc.moe {{.*}} : (tensor<?x64xf32>, tensor<?x4xf32>, tensor<?x4xi64>, tensor<16x32x64xf32>, tensor<16x32x64xf32>, tensor<16x64x32xf32>, {{.*}}) -> tensor<?x64xf32>
+// negative_modules_other_experts_routing: expert 1's MLP weighted by the
+// routing weight for expert 2.
+// RUN: sed -e 's/arith.cmpi eq, %in, %c1_i64/arith.cmpi eq, %in, %c2_i64/' %t.modules.mlir | dsc-opt --dsc-fuse-moe=report=true -o /dev/null 2>&1 | FileCheck %s --check-prefix=MODULES-ROUTING
+// MODULES-ROUTING-COUNT-2: remark: fusion report: forward: moe: not fused: a term's routing weight, gate_up and down are of different experts, or an expert appears twice
