@@ -761,7 +761,7 @@ struct FuseExpertLoop : OpRewritePattern<linalg::GenericOp> {
                             op.getDpsInputs()[rhs->first]);
     }
     if (products.size() < 2 || zeros > 1 ||
-        !matchLinear(products.front().second))
+        !matchProjection(products.front().second))
       return rewriter.notifyMatchFailure(op, kNotACandidate);
 
     // Each product: an expert's SwiGLU MLP (its matrices read out of two
