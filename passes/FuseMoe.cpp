@@ -1121,23 +1121,6 @@ Value sigmoidInput(Value v) {
   return op.getDpsInputs()[0];
 }
 
-/// `x[t, :] . w[e, :]` ([T, D] by [E, D], or [D, E] read transposed):
-/// returns (x, w, whether w is [D, E]).
-std::optional<std::tuple<Value, Value, bool>> matchRouterLogits(Value v) {
-  auto op = v.getDefiningOp<linalg::GenericOp>();
-  if (!op || op.getNumDpsInputs() != 2 || !isZeroFilled(op.getDpsInits()[0]) ||
-      !isMultiplyAccumulate(op))
-    return std::nullopt;
-  for (bool transposed : {false, true}) {
-    SmallVector<unsigned> w =
-        transposed ? SmallVector<unsigned>{2, 1} : SmallVector<unsigned>{1, 2};
-    if (hasStructure(op, 3, {{0, 2}, w, {0, 1}}, {2}))
-      return std::make_tuple(op.getDpsInputs()[0], op.getDpsInputs()[1],
-                             transposed);
-  }
-  return std::nullopt;
-}
-
 /// What the router chooses by: `scores + bias` (bias [E] per column), or
 /// the scores themselves.
 std::pair<Value, Value> unbiased(Value selection) {
@@ -1357,8 +1340,10 @@ struct FuseRouter : OpRewritePattern<MoeOp> {
       logits = softmaxInput(scores);
       scoring = ScoringFunc::Softmax;
     }
-    auto matmul = logits ? matchRouterLogits(logits) : std::nullopt;
-    if (!matmul)
+    // x [T, D] times the router weight, [E, D] or [D, E] (transposed).
+    auto matmul = logits ? matchProjection(logits) : std::nullopt;
+    if (!matmul ||
+        cast<RankedTensorType>(std::get<0>(*matmul).getType()).getRank() != 2)
       return rewriter.notifyMatchFailure(
           op, "scores are not the sigmoid or the softmax of the hidden "
               "states times a router weight");
