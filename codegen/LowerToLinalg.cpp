@@ -496,15 +496,7 @@ struct LowerGate : OpRewritePattern<GateOp> {
     // 1. Scores, in f32.
     Value scores;
     if (op.getScoring() == ScoringFunc::Sigmoid) {
-      scores = m.map(logits, f32, [](OpBuilder &b, Location l, ValueRange a) {
-        TensorMath s(b, l);
-        Value e = math::ExpOp::create(b, l, arith::NegFOp::create(b, l, a[0]));
-        linalg::YieldOp::create(
-            b, l,
-            arith::DivFOp::create(b, l, s.f32(1.0),
-                                  arith::AddFOp::create(b, l, s.f32(1.0), e))
-                .getResult());
-      });
+      scores = m.sigmoid(logits);
     } else {
       scores = m.softmaxLastDim(logits);
     }
@@ -531,16 +523,7 @@ struct LowerGate : OpRewritePattern<GateOp> {
 
     // 5. Weights: the original scores at the chosen experts.
     SmallVector<OpFoldResult> kSizes = m.sizes(indices);
-    Value weights = m.generic(
-        indices, m.empty(kSizes, f32), 2, {{0, 1}, {0, 1}}, {},
-        [&](OpBuilder &b, Location l, ValueRange a) {
-          Value row = linalg::IndexOp::create(b, l, 0);
-          Value col = arith::IndexCastOp::create(b, l, b.getIndexType(), a[0]);
-          linalg::YieldOp::create(
-              b, l,
-              tensor::ExtractOp::create(b, l, scores, ValueRange{row, col})
-                  .getResult());
-        })[0];
+    Value weights = m.gatherColumns(scores, indices);
     double scaling = op.getRoutedScalingFactor().convertToDouble();
     if (op.getNormTopkProb()) {
       Value sum = m.sumLastDim(weights);

@@ -576,6 +576,31 @@ Value TensorMath::rmsNorm(Value x, Value w, double eps) {
                  })[0];
 }
 
+Value TensorMath::sigmoid(Value x) {
+  return map(x, b.getF32Type(), [](OpBuilder &nb, Location l, ValueRange a) {
+    TensorMath s(nb, l);
+    Value e = math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, a[0]));
+    linalg::YieldOp::create(
+        nb, l,
+        arith::DivFOp::create(nb, l, s.f32(1.0),
+                              arith::AddFOp::create(nb, l, s.f32(1.0), e))
+            .getResult());
+  });
+}
+
+Value TensorMath::gatherColumns(Value x, Value indices) {
+  return generic(
+      indices, empty(sizes(indices), b.getF32Type()), 2, {{0, 1}, {0, 1}}, {},
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value row = linalg::IndexOp::create(nb, l, 0);
+        Value col = arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
+        linalg::YieldOp::create(
+            nb, l,
+            tensor::ExtractOp::create(nb, l, x, ValueRange{row, col})
+                .getResult());
+      })[0];
+}
+
 Value TensorMath::swiglu(Value g, Value u) {
   Type eltType = cast<RankedTensorType>(g.getType()).getElementType();
   return map({g, u}, eltType, [&](OpBuilder &nb, Location l, ValueRange a) {

@@ -398,18 +398,7 @@ Importer::routerDecomposed(Value xt, Value gateW, Value bias,
   // dsc.gate computes.
   bool v2Style = softmax && !bias;
   Value logits = m.matmulTransposed(xt, gateW);
-  Value scores =
-      softmax
-          ? m.softmaxLastDim(logits)
-          : elementwise(logits, [](OpBuilder &nb, Location l, ValueRange a) {
-              TensorMath s(nb, l);
-              Value e = math::ExpOp::create(nb, l,
-                                            arith::NegFOp::create(nb, l, a[0]));
-              return arith::DivFOp::create(
-                         nb, l, s.f32(1.0),
-                         arith::AddFOp::create(nb, l, s.f32(1.0), e))
-                  .getResult();
-            });
+  Value scores = softmax ? m.softmaxLastDim(logits) : m.sigmoid(logits);
   Value select = scores;
   if (bias)
     select = m.generic(
@@ -488,18 +477,7 @@ Importer::routerDecomposed(Value xt, Value gateW, Value bias,
   TopkOp choice = topk(select, k);
   Value weights = choice.getValues();
   if (select != scores && !v2Style)
-    // scores.gather(1, indices)
-    weights = m.generic(
-        choice.getIndices(), m.empty(m.sizes(choice.getIndices()), f32), 2,
-        {{0, 1}, {0, 1}}, {}, [&](OpBuilder &nb, Location l, ValueRange a) {
-          Value row = linalg::IndexOp::create(nb, l, 0);
-          Value col =
-              arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
-          linalg::YieldOp::create(
-              nb, l,
-              tensor::ExtractOp::create(nb, l, scores, ValueRange{row, col})
-                  .getResult());
-        })[0];
+    weights = m.gatherColumns(scores, choice.getIndices()); // scores.gather
   // (weights / (sum + 1e-20)) * scale, or weights * scale.
   double scaling = cfg.routedScalingFactor;
   if (cfg.normTopkProb) {
