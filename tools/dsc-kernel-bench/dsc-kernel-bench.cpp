@@ -12,6 +12,12 @@
 // experts (uniformly at random, seeded), each expert's rows padded to the
 // kernel's 128-row tile; FLOPs count the real rows only.
 //
+//   dsc-kernel-bench mla-decode --ptx DIR/dsc_mla_decode.sm_90a.ptx
+//       [--batch 64 --context 4096 --heads 128 --splits 0 --reps 10]
+//
+// MLA decode: one query token per sequence, every head against the paged
+// latent cache (V3's widths); FLOPs and bytes count each cached token once.
+//
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cuda/CudaDriver.h"
@@ -143,6 +149,8 @@ struct Args {
   int64_t tokens = 4096, topK = 8, experts = 256, n = 4096, k = 7168;
   int reps = 10;
   int64_t blockRows = 128;
+  // mla-decode: V3's 128 heads; splits 0 picks enough blocks for the SMs.
+  int64_t batch = 64, context = 4096, heads = 128, splits = 0;
   bool swiglu = false;
   std::string dispatchPtx;
 };
@@ -691,12 +699,223 @@ int addRmsNorm(const Args &args) {
   return errorH == 0 && errorY <= 1.0 / 128 ? 0 : 1;
 }
 
+/// Multi-head latent attention decode (codegen/kernels/mla_decode_bf16.mlir):
+/// the absorbed queries of every head against a paged latent cache, split
+/// over the tokens, then the splits combined. Widths are DeepSeek's: keys of
+/// 576 (kv_lora_rank 512 + rope 64), values the first 512.
+constexpr int64_t kMlaWidth = 576, kMlaValue = 512, kMlaPage = 64,
+                  kMlaTile = 32, kMlaHeadBlock = 64;
+constexpr unsigned kMlaThreads = 256, kMlaCombineThreads = 128;
+/// Dynamic shared memory of mla_decode_bf16: the query block, two token
+/// tiles, P, and the two column halves' row maxima and sums.
+constexpr unsigned kMlaShared = unsigned(
+    kMlaHeadBlock * kMlaWidth * 2 + 2 * kMlaTile * kMlaWidth * 2 +
+    kMlaHeadBlock * kMlaTile * 2 + 2 * 2 * kMlaHeadBlock * 4);
+
+/// One decode problem: sequences of `lens` tokens in pages of 64 spread
+/// over a shuffled pool (the kernel must follow the block table), table
+/// entries past a sequence's pages poisoned so that reading one faults.
+struct MlaProblem {
+  int64_t batch = 0, heads = 0, maxPages = 0, pages = 0, tiles = 0;
+  int64_t splits = 0, tilesPerSplit = 0;
+  std::vector<int32_t> lens, table;
+  int64_t tokens() const {
+    int64_t n = 0;
+    for (int32_t len : lens)
+      n += len;
+    return n;
+  }
+};
+
+MlaProblem mlaProblem(int64_t heads, std::vector<int32_t> lens, int64_t splits,
+                      int sms, uint32_t seed) {
+  MlaProblem p;
+  p.batch = int64_t(lens.size());
+  p.heads = heads;
+  p.lens = std::move(lens);
+  int64_t longest = *std::max_element(p.lens.begin(), p.lens.end());
+  p.maxPages = std::max<int64_t>(1, (longest + kMlaPage - 1) / kMlaPage);
+  p.tiles = (longest + kMlaTile - 1) / kMlaTile;
+  std::vector<int32_t> pool;
+  for (int32_t len : p.lens)
+    p.pages += (len + kMlaPage - 1) / kMlaPage;
+  for (int64_t i = 0; i < p.pages; ++i)
+    pool.push_back(int32_t(i));
+  std::mt19937 rng(seed);
+  std::shuffle(pool.begin(), pool.end(), rng);
+  p.table.assign(p.batch * p.maxPages, INT32_MAX);
+  size_t next = 0;
+  for (int64_t b = 0; b < p.batch; ++b)
+    for (int64_t i = 0; i < (p.lens[b] + kMlaPage - 1) / kMlaPage; ++i)
+      p.table[b * p.maxPages + i] = pool[next++];
+  // Enough blocks for two per SM (each holds a whole SM's shared memory).
+  if (splits <= 0) {
+    int64_t perSplit = p.batch * (heads / kMlaHeadBlock);
+    splits = (2 * sms + perSplit - 1) / perSplit;
+  }
+  splits = std::clamp<int64_t>(splits, 1, std::max<int64_t>(p.tiles, 1));
+  p.tilesPerSplit = std::max<int64_t>(1, (p.tiles + splits - 1) / splits);
+  p.splits = std::max<int64_t>(
+      1, (p.tiles + p.tilesPerSplit - 1) / p.tilesPerSplit);
+  return p;
+}
+
+struct MlaKernels {
+  CUfunction decode, combine;
+};
+
+/// Runs `p` on random inputs (kept on the host when `q`/`kv` are given):
+/// ms per decode (both kernels) over `reps`, and the output when `out`.
+float runMla(const MlaKernels &fns, CUstream stream, const MlaProblem &p,
+             float scale, int reps, std::vector<uint16_t> *out,
+             std::vector<uint16_t> *q, std::vector<uint16_t> *kv) {
+  std::mt19937 rng(23);
+  std::vector<uint16_t> block = randomBf16(size_t(1) << 22, rng);
+  Buffer dq = uploadRandomBf16(p.batch * p.heads * kMlaWidth, block, q);
+  Buffer dkv =
+      uploadRandomBf16(std::max<int64_t>(p.pages, 1) * kMlaPage * kMlaWidth,
+                       block, kv);
+  Buffer table = upload(p.table.data(), p.table.size() * 4);
+  Buffer lens = upload(p.lens.data(), p.lens.size() * 4);
+  const int64_t rows = p.batch * p.heads;
+  Buffer opart = upload(nullptr, rows * p.splits * kMlaValue * 4);
+  Buffer lse = upload(nullptr, rows * p.splits * 4);
+  Buffer dout = upload(nullptr, rows * kMlaValue * 2);
+  KernelArgs decodeArgs, combineArgs;
+  decodeArgs.memref(dq, 2).memref(dkv, 2).memref(table, 4).memref(lens, 4);
+  decodeArgs.memref(opart, 4).memref(lse, 4);
+  decodeArgs.index(p.heads).index(p.maxPages).index(p.splits);
+  decodeArgs.index(p.tilesPerSplit).f32(scale);
+  combineArgs.memref(opart, 4).memref(lse, 4).memref(dout, 2);
+  combineArgs.index(p.heads).index(p.splits);
+  float ms = timeLaunches(
+      [&] {
+        check(cu->cuLaunchKernel(fns.decode, unsigned(p.heads / kMlaHeadBlock),
+                                 unsigned(p.splits), unsigned(p.batch),
+                                 kMlaThreads, 1, 1, kMlaShared, stream,
+                                 decodeArgs.data(), nullptr),
+              "launching mla_decode_bf16");
+        check(cu->cuLaunchKernel(fns.combine, unsigned(p.heads),
+                                 unsigned(p.batch), 1, kMlaCombineThreads, 1, 1,
+                                 0, stream, combineArgs.data(), nullptr),
+              "launching mla_decode_combine");
+      },
+      reps, stream);
+  if (out) {
+    out->resize(rows * kMlaValue);
+    check(cu->cuMemcpyDtoH(out->data(), dout.ptr, out->size() * 2),
+          "cuMemcpyDtoH");
+  }
+  for (Buffer *b : {&dq, &dkv, &table, &lens, &opart, &lse, &dout})
+    cu->cuMemFree(b->ptr);
+  return ms;
+}
+
+/// DeepSeek-V3's softmax scale (qk_head_dim 192, YaRN mscale for factor
+/// 40 and mscale_all_dim 1) times log2(e): the kernel's softmax is base 2.
+float v3ScaleLog2() {
+  double mscale = 0.1 * std::log(40.0) + 1.0;
+  return float(mscale * mscale / std::sqrt(192.0) / std::log(2.0));
+}
+
+/// The decode against a double-precision CPU reference on sequences that
+/// end mid-tile and mid-page, one shorter than a tile, and splits left
+/// empty; then timed at the given shape. Returns the max error over the
+/// largest output.
+int mlaDecode(const Args &args) {
+  Gpu gpu = openContext();
+  CUmodule module = loadModule(args.ptx);
+  MlaKernels fns{kernelOf(module, "mla_decode_bf16"),
+                 kernelOf(module, "mla_decode_combine")};
+  check(cu->cuFuncSetAttribute(fns.decode,
+                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                               int(kMlaShared)),
+        "raising the shared memory limit");
+  CUdevice device;
+  int sms = 0;
+  check(cu->cuDeviceGet(&device, 0), "cuDeviceGet");
+  check(cu->cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+                                 device),
+        "cuDeviceGetAttribute");
+  const float scale = v3ScaleLog2();
+
+  MlaProblem small = mlaProblem(args.heads, {1, 95, 333}, /*splits=*/4, sms, 5);
+  std::vector<uint16_t> out, q, kv;
+  runMla(fns, gpu.stream, small, scale, 0, &out, &q, &kv);
+  double worst = 0, largest = 0;
+  bool finite = true;
+  std::vector<double> s, o(kMlaValue);
+  for (int64_t b = 0; b < small.batch; ++b)
+    for (int64_t h = 0; h < small.heads; ++h) {
+      const uint16_t *qrow = &q[(b * small.heads + h) * kMlaWidth];
+      auto cached = [&](int64_t tok) {
+        int64_t page = small.table[b * small.maxPages + tok / kMlaPage];
+        return &kv[(page * kMlaPage + tok % kMlaPage) * kMlaWidth];
+      };
+      s.assign(small.lens[b], 0.0);
+      double top = -INFINITY;
+      for (int64_t j = 0; j < small.lens[b]; ++j) {
+        const uint16_t *krow = cached(j);
+        double dot = 0;
+        for (int64_t c = 0; c < kMlaWidth; ++c)
+          dot += double(fromBf16(qrow[c])) * double(fromBf16(krow[c]));
+        s[j] = dot * scale; // base 2
+        top = std::max(top, s[j]);
+      }
+      double total = 0;
+      for (double &v : s)
+        total += (v = std::exp2(v - top));
+      std::fill(o.begin(), o.end(), 0.0);
+      for (int64_t j = 0; j < small.lens[b]; ++j) {
+        const uint16_t *vrow = cached(j);
+        for (int64_t c = 0; c < kMlaValue; ++c)
+          o[c] += s[j] / total * double(fromBf16(vrow[c]));
+      }
+      for (int64_t c = 0; c < kMlaValue; ++c) {
+        float got = fromBf16(out[(b * small.heads + h) * kMlaValue + c]);
+        finite = finite && std::isfinite(got);
+        largest = std::max(largest, std::fabs(o[c]));
+        worst = std::max(worst, std::fabs(got - o[c]));
+      }
+    }
+  double error = finite ? worst / std::max(largest, 1e-30) : INFINITY;
+  std::fprintf(stderr,
+               "[bench] MLA decode check (lengths 1, 95, 333; %lld splits): "
+               "max error %.2e of the largest output %.2e\n",
+               (long long)small.splits, worst, largest);
+
+  std::vector<int32_t> lens(args.batch, int32_t(args.context));
+  MlaProblem big = mlaProblem(args.heads, lens, args.splits, sms, 9);
+  std::fprintf(stderr,
+               "[bench] batch %lld x %lld heads, context %lld: %lld splits of "
+               "%lld tiles, %d SMs\n",
+               (long long)big.batch, (long long)big.heads,
+               (long long)args.context, (long long)big.splits,
+               (long long)big.tilesPerSplit, sms);
+  float ms = runMla(fns, gpu.stream, big, scale, args.reps, nullptr, nullptr,
+                    nullptr);
+  // The floor's bytes: the cache once, the queries, the output.
+  double tokens = double(big.tokens());
+  double bytes = tokens * kMlaWidth * 2 +
+                 double(big.batch * big.heads) * (kMlaWidth + kMlaValue) * 2;
+  double flops = 2.0 * tokens * double(big.heads) * (kMlaWidth + kMlaValue);
+  std::printf("{\"kernel\":\"mla_decode\",\"device\":\"%s\","
+              "\"check_rel_error\":%.3e,\"batch\":%lld,\"heads\":%lld,"
+              "\"context\":%lld,\"splits\":%lld,\"ms\":%.4f,\"tflops\":%.2f,"
+              "\"bytes\":%.0f,\"gbps\":%.1f}\n",
+              gpu.name, error, (long long)big.batch, (long long)big.heads,
+              (long long)args.context, (long long)big.splits, ms,
+              perSecond(flops, ms) / 1e12, bytes, perSecond(bytes, ms) / 1e9);
+  // P and the output are rounded to bf16 (2^-9 relative each).
+  return error < 2e-2 ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   std::string command = argc >= 2 ? argv[1] : "";
   if (command != "grouped-gemm" && command != "add-rmsnorm" &&
-      command != "moe-layer") {
+      command != "moe-layer" && command != "mla-decode") {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
@@ -705,7 +924,9 @@ int main(int argc, char **argv) {
                  "ROWS] [--k HIDDEN] [--reps N]\n"
                  "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
                  "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
-                 "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N]\n");
+                 "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N]\n"
+                 "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
+                 "[--context TOKENS] [--heads N] [--splits N] [--reps N]\n");
     return 2;
   }
   Args args;
@@ -735,6 +956,14 @@ int main(int argc, char **argv) {
       args.reps = std::atoi(value);
     else if (flag == "--dispatch-ptx")
       args.dispatchPtx = value;
+    else if (flag == "--batch")
+      args.batch = std::atoll(value);
+    else if (flag == "--context")
+      args.context = std::atoll(value);
+    else if (flag == "--heads")
+      args.heads = std::atoll(value);
+    else if (flag == "--splits")
+      args.splits = std::atoll(value);
     else if (flag == "--block-rows")
       args.blockRows = std::atoll(value);
     else
@@ -750,6 +979,11 @@ int main(int argc, char **argv) {
       (args.n % kBlockCols || args.k % kBlockK || args.tokens < 1 ||
        args.experts < 1 || args.topK < 1))
     die("need N % 128 == 0, K % 64 == 0 and positive sizes");
+  if (command == "mla-decode" &&
+      (args.heads < kMlaHeadBlock || args.heads % kMlaHeadBlock ||
+       args.batch < 1 || args.context < 1 || args.context > INT32_MAX))
+    die("mla-decode needs a multiple of 64 heads, a batch of at least one "
+        "and a context of 1 to 2^31 - 1 tokens");
   absl::StatusOr<const CudaDriver *> driver = CudaDriver::get();
   if (!driver.ok())
     die(std::string(driver.status().message()));
@@ -762,6 +996,8 @@ int main(int argc, char **argv) {
           "128, at most 1024 experts and top-k <= experts");
     return moeLayer(args, args.dispatchPtx);
   }
+  if (command == "mla-decode")
+    return mlaDecode(args);
   if (command == "add-rmsnorm") {
     if (args.k % 1024)
       die("add-rmsnorm needs a hidden size (--k) that is a multiple of 1024");

@@ -260,8 +260,32 @@ def moe_layer():
     row(name, text, code == 0)
 
 
+def mla_decode():
+    """MLA decode at DeepSeek-V3's shape: batch 64, context 4096, 128 heads
+    against the paged latent cache (576-wide keys, 512-wide values), split
+    over the tokens and combined. Target: within 2x of its floor."""
+    name = "MLA decode (batch 64, context 4096, 128 heads)"
+    ptx = os.path.join(BUNDLE, "kernels", "dsc_mla_decode.sm_90a.ptx")
+    res, code = run_bench(name, ["mla-decode", "--ptx", ptx, "--batch", "64",
+                                 "--context", "4096", "--heads", "128",
+                                 "--reps", "20"])
+    if res is None:
+        return
+    report["mla_decode"] = res
+    text = (f"{res['ms'] * 1e3:.1f} us, {res['gbps']:.0f} GB/s "
+            f"({res['gbps'] / 4800 * 100:.0f}% of 4.8 TB/s), "
+            f"{res['tflops']:.0f} TFLOPS ({res['tflops'] / 989 * 100:.0f}% of "
+            f"989), {res['splits']} splits, check {res['check_rel_error']:.1e}")
+    ok = code == 0
+    floor = attach_floor(res)
+    if floor:
+        text += f", {res['x_floor']:.2f}x its floor {floor * 1e3:.1f} us (target 2x)"
+        ok = ok and res["x_floor"] <= 2
+    row(name, text, ok)
+
+
 for step in (card, ceilings, correctness, decode_step, out_of_memory,
-             grouped_gemm, add_rmsnorm, moe_layer):
+             grouped_gemm, add_rmsnorm, moe_layer, mla_decode):
     try:
         step()
     except Exception as e:  # A broken step must not hide the others.

@@ -1,0 +1,540 @@
+#!/usr/bin/env python3
+"""Generates codegen/kernels/mla_decode_bf16.mlir, multi-head latent
+attention's decode kernels (gpu, nvgpu and nvvm dialects):
+
+    python3 codegen/kernels/gen_mla_decode.py > codegen/kernels/mla_decode_bf16.mlir
+
+Decode with weight absorption (DEEPSEEK.md) is attention of every query
+head over one shared latent cache: each head's query q [576] is q_nope . W_UK
+(512) followed by q_rope (64); each cached token is c_kv (512) followed by
+k_rope (64), the key; the value is its first 512 entries. So all the heads
+of a token form the M dimension of two GEMMs against the same cache:
+
+    S = Q K^T   [heads, tokens], K = 576
+    O = P V     [heads, 512],    P = softmax(scale * S) over the tokens
+
+Split-KV flash decoding: each block takes 64 heads of one sequence and one
+split of its tokens, keeps a running max and sum per head (the softmax in
+base 2, the scale carrying log2 e), and writes its partial output with the
+log-sum-exp of its split; mla_decode_combine weighs the splits by their
+log-sum-exp. The cache is paged: page p of sequence b is block
+table[b, p], 64 tokens of 576 bf16 values each.
+
+The schedule, sm_80 style (it runs on sm_90a unchanged):
+  * 8 warps. Warp w owns heads 16 (w % 4) .. + 16. For S it takes the
+    tile's tokens 16 (w / 4) .. + 16; for O the value columns
+    256 (w / 4) .. + 256 (128 f32 accumulators per thread);
+  * token tiles of 32 (half a page) in a 2-stage cp.async ring, the query
+    block resident; tokens past the sequence are zero-filled by the copy
+    (src-size 0) and masked to -inf, so no garbage reaches the mma;
+  * S and P V on mma.sync m16n8k16 (bf16, f32 accumulation); K fragments
+    by ldmatrix, V fragments by ldmatrix.trans from the same rows; the
+    two warps of a head group exchange their row maxima through shared
+    memory and P goes through shared memory as bf16;
+  * rows of 576 values are 72 16-byte chunks, chunk c of row r stored at
+    c ^ (r % 8): the 8 rows one ldmatrix reads hit 8 distinct banks.
+"""
+
+D, DV, ROPE = 576, 512, 64  # key width, value width (kv_lora_rank), rope
+PAGE, TILE, HEADS = 64, 32, 64  # tokens per page, per tile; heads per block
+WARPS = 8
+THREADS = 32 * WARPS
+CHUNKS = D // 8  # 16-byte chunks per cached row
+OUT_COLS = DV // (WARPS // 4)  # value columns per warp: 256
+OUT_TILES = OUT_COLS // 8  # mma n tiles per warp: 32
+
+WG = "#gpu.address_space<workgroup>"
+SQ = f"memref<{HEADS}x{D}xf16, {WG}>"
+SKV = f"memref<2x{TILE}x{D}xf16, {WG}>"
+SP = f"memref<{HEADS}x{TILE}xf16, {WG}>"
+SRED = f"memref<2x{HEADS}xf32, {WG}>"
+# Dynamic shared memory: the query block, the 2 stages, P, the maxima and
+# the sums of the two column halves.
+OFF_KV = HEADS * D * 2
+OFF_P = OFF_KV + 2 * TILE * D * 2
+OFF_MAX = OFF_P + HEADS * TILE * 2
+OFF_SUM = OFF_MAX + 2 * HEADS * 4
+SMEM_BYTES = OFF_SUM + 2 * HEADS * 4
+MMA_ATTRS = ("{layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, "
+             "multiplicandAPtxType = #nvvm.mma_type<bf16>, "
+             "multiplicandBPtxType = #nvvm.mma_type<bf16>, "
+             "shape = #nvvm.shape<m = 16, n = 8, k = 16>}")
+MMA_RESULT = "!llvm.struct<(f32, f32, f32, f32)>"
+
+
+class Function:
+    """The body of one gpu.func: SSA values named after what they hold,
+    index constants gathered at the top."""
+
+    def __init__(self):
+        self.lines, self.consts, self.seen = [], set(), {}
+        self.depth = 2
+
+    def emit(self, text):
+        self.lines.append("  " * self.depth + text)
+
+    def let(self, hint, expr):
+        n = self.seen.get(hint, 0)
+        self.seen[hint] = n + 1
+        name = f"%{hint}" if n == 0 else f"%{hint}_{n}"
+        self.emit(f"{name} = {expr}")
+        return name
+
+    def fresh(self, hint):
+        """A name for a value an op defines itself (loop results)."""
+        n = self.seen.get(hint, 0)
+        self.seen[hint] = n + 1
+        return f"%{hint}" if n == 0 else f"%{hint}_{n}"
+
+    def c(self, value):
+        self.consts.add(value)
+        return f"%c{value}"
+
+    def idx(self, hint, op, a, b):
+        return self.let(hint, f"arith.{op} {a}, {b} : index")
+
+    def f32(self, hint, op, a, b):
+        return self.let(hint, f"arith.{op} {a}, {b} : f32")
+
+    def text(self):
+        head = ["  " * self.depth + f"%c{v} = arith.constant {v} : index"
+                for v in sorted(self.consts)]
+        return head + self.lines
+
+
+def ldmatrix(f, hint, smem, smem_type, indices, transpose=False):
+    """ldmatrix.x4 at `indices` (each lane its own row address); returns the
+    4 registers as the i32 words mma.sync takes."""
+    m = f.let(hint, f"nvgpu.ldmatrix {smem}[{', '.join(indices)}] "
+                    f"{{numTiles = 4 : i32, transpose = {str(transpose).lower()}}} "
+                    f": {smem_type} -> vector<4x2xf16>")
+    regs = []
+    for r in range(4):
+        h = f.let(f"{hint}h", f"vector.extract {m}[{r}] : vector<2xf16> from vector<4x2xf16>")
+        w = f.let(f"{hint}w", f"vector.bitcast {h} : vector<2xf16> to vector<1xi32>")
+        regs.append(f.let(f"{hint}r", f"vector.extract {w}[0] : i32 from vector<1xi32>"))
+    return regs
+
+
+def mma(f, a, b, acc):
+    """acc += a * b on one m16n8k16 tile; returns the 4 new accumulators."""
+    d = f.let("mma", f"nvvm.mma.sync A[{', '.join(a)}] B[{', '.join(b)}] "
+                     f"C[{', '.join(acc)}] {MMA_ATTRS} : (i32, i32, f32) -> {MMA_RESULT}")
+    return [f.let("acc", f"llvm.extractvalue {d}[{r}] : {MMA_RESULT}") for r in range(4)]
+
+
+def quad_reduce(f, value, op):
+    """`op` over the 4 lanes of a quad (the lanes holding one row of an mma
+    accumulator tile)."""
+    for offset in (1, 2):
+        other = f.fresh("shfl")
+        f.emit(f"{other}, {f.fresh('shflok')} = gpu.shuffle xor {value}, "
+               f"%i{offset}, %i32 : f32")
+        value = f.f32("red", op, value, other)
+    return value
+
+
+def decode_kernel():
+    f = Function()
+    c = f.c
+    emit = f.emit
+    emit("%zero = arith.constant 0.0 : f32")
+    emit("%ninf = arith.constant 0xFF800000 : f32")
+    emit("%one = arith.constant 1.0 : f32")
+    for offset in (1, 2, 32):
+        emit(f"%i{offset} = arith.constant {offset} : i32")
+    emit("%dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>")
+    for name, offset, ty in (("sQ", 0, SQ), ("sKV", OFF_KV, SKV), ("sP", OFF_P, SP),
+                             ("sMax", OFF_MAX, SRED), ("sSum", OFF_SUM, SRED)):
+        emit(f"%{name} = memref.view %dyn[{c(offset)}][] : "
+             f"memref<?xi8, #gpu.address_space<workgroup>> to {ty}")
+    hb = f.let("hblock", "gpu.block_id x")
+    split = f.let("split", "gpu.block_id y")
+    b = f.let("seq", "gpu.block_id z")
+    tid = f.let("tid", "gpu.thread_id x")
+    lane = f.idx("lane", "remui", tid, c(32))
+    warp = f.idx("warp", "divui", tid, c(32))
+    rg = f.idx("rowGroup", "remui", warp, c(4))
+    half = f.idx("half", "divui", warp, c(4))
+    g = f.idx("g", "divui", lane, c(4))
+    t = f.idx("t", "remui", lane, c(4))
+    t2 = f.idx("t2", "muli", t, c(2))
+    l16 = f.idx("l16", "remui", lane, c(16))
+    lhi = f.idx("lhi", "divui", lane, c(16))
+    l8 = f.idx("l8", "remui", lane, c(8))
+    lmid0 = f.idx("lmid0", "divui", lane, c(8))
+    lmid = f.idx("lmid", "remui", lmid0, c(2))
+    bnrow0 = f.idx("bnrow0", "muli", lhi, c(8))
+    bnrow = f.idx("bnrow", "addi", bnrow0, l8)
+
+    # The sequence's length and this split's token tiles [jBegin, jEnd).
+    len32 = f.let("len32", f"memref.load %lens[{b}] : memref<?xi32>")
+    length = f.let("len", f"arith.index_cast {len32} : i32 to index")
+    len31 = f.idx("len31", "addi", length, c(TILE - 1))
+    tiles = f.idx("tiles", "divui", len31, c(TILE))
+    jBegin = f.idx("jBegin", "muli", split, "%tilesPerSplit")
+    jEnd0 = f.idx("jEnd0", "addi", jBegin, "%tilesPerSplit")
+    jEnd = f.idx("jEnd", "minui", jEnd0, tiles)
+    any_ = f.let("any", f"arith.cmpi ugt, {jEnd}, {jBegin} : index")
+    count0 = f.idx("count0", "subi", jEnd, jBegin)
+    count = f.let("count", f"arith.select {any_}, {count0}, {c(0)} : index")
+    tableRow = f.idx("tableRow", "muli", b, "%maxPages")
+    lastSlot = f.idx("lastSlot", "subi", "%maxPages", c(1))
+    h0 = f.idx("h0", "muli", hb, c(HEADS))
+    bh = f.idx("bh", "muli", b, "%heads")
+    qRow0 = f.idx("qRow0", "addi", bh, h0)
+
+    # The query block: 64 x 72 chunks, 18 per thread; its copies join the
+    # first tile's group.
+    qcopies = []
+    for i in range(HEADS * CHUNKS // THREADS):
+        q = f.idx("qq", "addi", tid, c(i * THREADS))
+        row = f.idx("qrow", "divui", q, c(CHUNKS))
+        chunk = f.idx("qchunk", "remui", q, c(CHUNKS))
+        sw = f.idx("qsw", "remui", row, c(8))
+        phys = f.idx("qphys", "xori", chunk, sw)
+        col = f.idx("qcol", "muli", phys, c(8))
+        grow = f.idx("qgrow", "addi", qRow0, row)
+        goff = f.idx("qgoff", "muli", grow, c(D))
+        gcol = f.idx("qgcol", "muli", chunk, c(8))
+        src = f.idx("qsrc", "addi", goff, gcol)
+        qcopies.append(f.let("qtok", f"nvgpu.device_async_copy %Q[{src}], %sQ[{row}, {col}], 8 "
+                                     f"{{bypassL1}} : memref<?xf16> to {SQ}"))
+
+    # A tile's rows: 32 x 72 chunks, 9 per thread, the same (row, chunk)
+    # of every tile.
+    kvChunks = []
+    for i in range(TILE * CHUNKS // THREADS):
+        q = f.idx("kq", "addi", tid, c(i * THREADS))
+        row = f.idx("krow", "divui", q, c(CHUNKS))
+        chunk = f.idx("kchunk", "remui", q, c(CHUNKS))
+        sw = f.idx("ksw", "remui", row, c(8))
+        phys = f.idx("kphys", "xori", chunk, sw)
+        col = f.idx("kcol", "muli", phys, c(8))
+        gcol = f.idx("kgcol", "muli", chunk, c(8))
+        kvChunks.append((row, col, gcol))
+
+    def issue(rel, stage, extra=()):
+        """Copies tile jBegin + rel into `stage` as one group: rows of
+        tokens past the sequence, or of a tile past the split, are zero
+        (src-size 0, read from offset 0)."""
+        j = f.idx("j", "addi", jBegin, rel)
+        inSplit = f.let("inSplit", f"arith.cmpi ult, {j}, {jEnd} : index")
+        tok0 = f.idx("tok0", "muli", j, c(TILE))
+        slot0 = f.idx("slot0", "divui", tok0, c(PAGE))
+        slot = f.idx("slot", "minui", slot0, lastSlot)
+        entry = f.idx("entry", "addi", tableRow, slot)
+        page32 = f.let("page32", f"memref.load %table[{entry}] : memref<?xi32>")
+        page = f.let("page", f"arith.index_cast {page32} : i32 to index")
+        inPage = f.idx("inPage", "remui", tok0, c(PAGE))
+        pageRow0 = f.idx("pageRow0", "muli", page, c(PAGE))
+        rowBase = f.idx("rowBase", "addi", pageRow0, inPage)
+        tokens = list(extra)
+        for row, col, gcol in kvChunks:
+            tok = f.idx("tok", "addi", tok0, row)
+            live0 = f.let("live0", f"arith.cmpi ult, {tok}, {length} : index")
+            live = f.let("live", f"arith.andi {live0}, {inSplit} : i1")
+            grow = f.idx("grow", "addi", rowBase, row)
+            goff = f.idx("goff", "muli", grow, c(D))
+            src0 = f.idx("src0", "addi", goff, gcol)
+            src = f.let("src", f"arith.select {live}, {src0}, {c(0)} : index")
+            n = f.let("srcElems", f"arith.select {live}, {c(8)}, {c(0)} : index")
+            tokens.append(f.let("ktok", f"nvgpu.device_async_copy %KV[{src}], "
+                                        f"%sKV[{stage}, {row}, {col}], 8, {n} "
+                                        f"{{bypassL1}} : memref<?xf16> to {SKV}"))
+        return f.let("group", f"nvgpu.device_async_create_group {', '.join(tokens)}")
+
+    first = issue(c(0), c(0), qcopies)
+    issue(c(1), c(1))
+
+    # Per-lane addresses of the fragments (rows and swizzles that do not
+    # change from tile to tile).
+    rg16 = f.idx("rg16", "muli", rg, c(16))
+    aRow = f.idx("aRow", "addi", rg16, l16)  # Q and P rows, A operand
+    half16 = f.idx("half16", "muli", half, c(16))
+    kRow = f.idx("kRow", "addi", half16, bnrow)  # K rows (tokens), B operand
+    pSw0 = f.idx("pSw0", "shrui", l16, c(1))
+    pSw = f.idx("pSw", "remui", pSw0, c(4))  # P's swizzle for the A loads
+    gSw0 = f.idx("gSw0", "shrui", g, c(1))
+    gSw = f.idx("gSw", "remui", gSw0, c(4))  # P's swizzle for the stores
+    sRow = f.idx("sRow", "addi", rg16, g)  # accumulator rows g, g + 8
+    sRow8 = f.idx("sRow8", "addi", sRow, c(8))
+    tokCol = f.idx("tokCol", "addi", half16, t2)  # S column of this lane
+    half2 = f.idx("half2", "muli", half, c(2))
+    half32 = f.idx("half32", "muli", half, c(OUT_COLS // 8))
+    vChunk = f.idx("vChunk", "addi", half32, lhi)  # V chunk, n pair 0
+    leader = f.let("leader", f"arith.cmpi eq, {t}, {c(0)} : index")
+
+    # The tile loop: running max and sum of rows g and g + 8, and O.
+    outs = [f"%o{i}" for i in range(OUT_TILES * 4)]
+    carried = ["%mA", "%mB", "%lA", "%lB"] + outs
+    inits = ["%ninf", "%ninf", "%zero", "%zero"] + ["%zero"] * len(outs)
+    types = ", ".join(["f32"] * len(carried))
+    res = f.fresh("res")
+    emit(f"{res}:{len(carried)} = scf.for %i = {c(0)} to {count} step {c(1)} "
+         f"iter_args({', '.join(f'{a} = {v}' for a, v in zip(carried, inits))}) -> ({types}) {{")
+    f.depth += 1
+    stage = f.idx("stage", "remui", "%i", c(2))
+    emit(f"nvgpu.device_async_wait {first} {{numGroups = 1 : i32}}")
+    emit("gpu.barrier")
+
+    # S = Q K^T for 16 heads x 16 tokens, over K = 576 in steps of 16.
+    s = f.fresh("s")
+    sAcc = [f"%sa{i}" for i in range(8)]
+    emit(f"{s}:8 = scf.for %kc = {c(0)} to {c(D // 16)} step {c(1)} "
+         f"iter_args({', '.join(f'{a} = %zero' for a in sAcc)}) -> "
+         f"({', '.join(['f32'] * 8)}) {{")
+    f.depth += 1
+    kc2 = f.idx("kc2", "muli", "%kc", c(2))
+    aChunk = f.idx("aChunk", "addi", kc2, lhi)
+    aPhys = f.idx("aPhys", "xori", aChunk, l8)
+    aCol = f.idx("aCol", "muli", aPhys, c(8))
+    a = ldmatrix(f, "qf", "%sQ", SQ, [aRow, aCol])
+    bChunk = f.idx("bChunk", "addi", kc2, lmid)
+    bPhys = f.idx("bPhys", "xori", bChunk, l8)
+    bCol = f.idx("bCol", "muli", bPhys, c(8))
+    kf = ldmatrix(f, "kf", "%sKV", SKV, [stage, kRow, bCol])
+    s0 = mma(f, a, kf[0:2], sAcc[0:4])
+    s1 = mma(f, a, kf[2:4], sAcc[4:8])
+    emit(f"scf.yield {', '.join(s0 + s1)} : {', '.join(['f32'] * 8)}")
+    f.depth -= 1
+    emit("}")
+
+    # Scale into base 2 and mask the tokens past the sequence.
+    jt = f.idx("jt", "addi", jBegin, "%i")
+    tileTok = f.idx("tileTok", "muli", jt, c(TILE))
+    lanetok = f.idx("laneTok", "addi", tileTok, tokCol)
+    x = []
+    for nt in range(2):
+        for r in range(4):
+            tok = f.idx("stok", "addi", lanetok, c(nt * 8 + r % 2))
+            live = f.let("slive", f"arith.cmpi ult, {tok}, {length} : index")
+            scaled = f.f32("scaled", "mulf", f"{s}#{nt * 4 + r}", "%scale")
+            x.append(f.let("x", f"arith.select {live}, {scaled}, %ninf : f32"))
+    # Row maxima: this lane's 4 values, the quad, the other column half.
+    ms = []
+    for rows, srow in (((0, 1), sRow), ((2, 3), sRow8)):
+        vals = [x[nt * 4 + r] for nt in range(2) for r in rows]
+        m = vals[0]
+        for v in vals[1:]:
+            m = f.f32("lmax", "maximumf", m, v)
+        ms.append((quad_reduce(f, m, "maximumf"), srow))
+    emit(f"scf.if {leader} {{")
+    for m, srow in ms:
+        emit(f"  memref.store {m}, %sMax[{half}, {srow}] : {SRED}")
+    emit("}")
+    emit("gpu.barrier")
+    alphas, mNew = [], []
+    for (_, srow), old in zip(ms, ("%mA", "%mB")):
+        m0 = f.let("tmax0", f"memref.load %sMax[{c(0)}, {srow}] : {SRED}")
+        m1 = f.let("tmax1", f"memref.load %sMax[{c(1)}, {srow}] : {SRED}")
+        tm = f.f32("tmax", "maximumf", m0, m1)
+        mn = f.f32("mnew", "maximumf", old, tm)
+        d = f.f32("mdiff", "subf", old, mn)
+        alphas.append(f.let("alpha", f"math.exp2 {d} : f32"))
+        mNew.append(mn)
+    # P = exp2(x - max), its sums, and P as bf16 into shared memory.
+    p = []
+    for nt in range(2):
+        for r in range(4):
+            d = f.f32("xd", "subf", x[nt * 4 + r], mNew[r // 2])
+            p.append(f.let("p", f"math.exp2 {d} : f32"))
+    sums = []
+    for k, (old, rows) in enumerate((("%lA", (0, 1)), ("%lB", (2, 3)))):
+        acc = f.f32("lscaled", "mulf", old, alphas[k])
+        for nt in range(2):
+            for r in rows:
+                acc = f.f32("lsum", "addf", acc, p[nt * 4 + r])
+        sums.append(acc)
+    for nt in range(2):
+        chunk = f.idx("pChunk", "addi", half2, c(nt))
+        phys = f.idx("pPhys", "xori", chunk, gSw)
+        col0 = f.idx("pCol0", "muli", phys, c(8))
+        col = f.idx("pCol", "addi", col0, t2)
+        for rows, srow in (((0, 1), sRow), ((2, 3), sRow8)):
+            pair = f.let("pPair", f"vector.from_elements {p[nt * 4 + rows[0]]}, "
+                                  f"{p[nt * 4 + rows[1]]} : vector<2xf32>")
+            pb = f.let("pBf16", f"arith.truncf {pair} : vector<2xf32> to vector<2xbf16>")
+            ph = f.let("pBits", f"arith.bitcast {pb} : vector<2xbf16> to vector<2xf16>")
+            emit(f"vector.store {ph}, %sP[{srow}, {col}] : {SP}, vector<2xf16>")
+    # O *= alpha, row by row.
+    o = []
+    for nt in range(OUT_TILES):
+        for r in range(4):
+            o.append(f.f32("os", "mulf", outs[nt * 4 + r], alphas[r // 2]))
+    emit("gpu.barrier")
+
+    # O += P V: 16 heads x 256 value columns over the tile's 32 tokens.
+    for kk in range(TILE // 16):
+        pChunk = f.idx("paChunk", "addi", lhi, c(2 * kk))
+        pPhys = f.idx("paPhys", "xori", pChunk, pSw)
+        pCol = f.idx("paCol", "muli", pPhys, c(8))
+        pa = ldmatrix(f, "pf", "%sP", SP, [aRow, pCol])
+        vRow = f.idx("vRow", "addi", l16, c(16 * kk))
+        for pair in range(OUT_TILES // 2):
+            vc = f.idx("vc", "addi", vChunk, c(2 * pair))
+            vp = f.idx("vPhys", "xori", vc, l8)
+            vcol = f.idx("vCol", "muli", vp, c(8))
+            vf = ldmatrix(f, "vf", "%sKV", SKV, [stage, vRow, vcol], transpose=True)
+            for k, nt in enumerate((2 * pair, 2 * pair + 1)):
+                o[nt * 4:nt * 4 + 4] = mma(f, pa, vf[2 * k:2 * k + 2], o[nt * 4:nt * 4 + 4])
+    emit("gpu.barrier")
+    # The stage is free: start the copies of tile i + 2.
+    nxt = f.idx("next", "addi", "%i", c(2))
+    issue(nxt, stage)
+    emit(f"scf.yield {', '.join(mNew + sums + o)} : {types}")
+    f.depth -= 1
+    emit("}")
+    emit(f"nvgpu.device_async_wait {first} {{numGroups = 0 : i32}}")
+
+    # The rows' sums: the quad, then the two column halves.
+    total = []
+    for k, srow in enumerate((sRow, sRow8)):
+        total.append((quad_reduce(f, f"{res}#{2 + k}", "addf"), srow))
+    emit(f"scf.if {leader} {{")
+    for l, srow in total:
+        emit(f"  memref.store {l}, %sSum[{half}, {srow}] : {SRED}")
+    emit("}")
+    emit("gpu.barrier")
+    invs = []
+    lses = []
+    for k, (_, srow) in enumerate(total):
+        l0 = f.let("tsum0", f"memref.load %sSum[{c(0)}, {srow}] : {SRED}")
+        l1 = f.let("tsum1", f"memref.load %sSum[{c(1)}, {srow}] : {SRED}")
+        lt = f.f32("tsum", "addf", l0, l1)
+        pos = f.let("nonEmpty", f"arith.cmpf ogt, {lt}, %zero : f32")
+        inv0 = f.f32("inv0", "divf", "%one", lt)
+        invs.append(f.let("inv", f"arith.select {pos}, {inv0}, %zero : f32"))
+        lg = f.let("lg", f"math.log2 {lt} : f32")
+        lses.append(f.f32("lse", "addf", f"{res}#{k}", lg))
+    # Partial outputs [seq, head, split, 512] and their log-sum-exp.
+    colBase0 = f.idx("oCol0", "muli", half, c(OUT_COLS))
+    colBase = f.idx("oCol", "addi", colBase0, t2)
+    rowOffs = []
+    for srow in (sRow, sRow8):
+        hrow = f.idx("hrow", "addi", qRow0, srow)
+        hs = f.idx("hs", "muli", hrow, "%splits")
+        hss = f.idx("hss", "addi", hs, split)
+        rowOffs.append(hss)
+    for k, hss in enumerate(rowOffs):
+        base = f.idx("obase", "muli", hss, c(DV))
+        base2 = f.idx("obase2", "addi", base, colBase)
+        for nt in range(OUT_TILES):
+            i = nt * 4 + 2 * k
+            v0 = f.f32("on", "mulf", f"{res}#{4 + i}", invs[k])
+            v1 = f.f32("on", "mulf", f"{res}#{4 + i + 1}", invs[k])
+            vec = f.let("ov", f"vector.from_elements {v0}, {v1} : vector<2xf32>")
+            at = f.idx("oat", "addi", base2, c(nt * 8))
+            emit(f"vector.store {vec}, %Opart[{at}] : memref<?xf32>, vector<2xf32>")
+    first_half = f.let("firstHalf", f"arith.cmpi eq, {half}, {c(0)} : index")
+    writes = f.let("writesLse", f"arith.andi {first_half}, {leader} : i1")
+    emit(f"scf.if {writes} {{")
+    for k, hss in enumerate(rowOffs):
+        emit(f"  memref.store {lses[k]}, %Lse[{hss}] : memref<?xf32>")
+    emit("}")
+    emit("gpu.return")
+    return f
+
+
+def combine_kernel():
+    """out[b, h] = sum_s 2^(lse_s - lse) O_s, lse = log2 sum_s 2^lse_s: one
+    block of 128 threads per (head, sequence), 4 columns per thread."""
+    f = Function()
+    c = f.c
+    emit = f.emit
+    emit("%zero = arith.constant 0.0 : f32")
+    emit("%ninf = arith.constant 0xFF800000 : f32")
+    emit("%one = arith.constant 1.0 : f32")
+    emit("%zero4 = arith.constant dense<0.0> : vector<4xf32>")
+    h = f.let("head", "gpu.block_id x")
+    b = f.let("seq", "gpu.block_id y")
+    tid = f.let("tid", "gpu.thread_id x")
+    bh = f.idx("bh", "muli", b, "%heads")
+    row = f.idx("row", "addi", bh, h)
+    lseBase = f.idx("lseBase", "muli", row, "%splits")
+    col = f.idx("col", "muli", tid, c(4))
+    emit(f"%max = scf.for %s = {c(0)} to %splits step {c(1)} iter_args(%m = %ninf) -> (f32) {{")
+    emit(f"  %at = arith.addi {lseBase}, %s : index")
+    emit("  %l = memref.load %Lse[%at] : memref<?xf32>")
+    emit("  %mx = arith.maximumf %m, %l : f32")
+    emit("  scf.yield %mx : f32")
+    emit("}")
+    # Every split empty (a sequence of length 0): weights 0, output 0.
+    emit("%allEmpty = arith.cmpf oeq, %max, %ninf : f32")
+    emit("%ref = arith.select %allEmpty, %zero, %max : f32")
+    emit(f"%sum, %acc = scf.for %s = {c(0)} to %splits step {c(1)} "
+         f"iter_args(%w0 = %zero, %a0 = %zero4) -> (f32, vector<4xf32>) {{")
+    emit(f"  %at = arith.addi {lseBase}, %s : index")
+    emit("  %l = memref.load %Lse[%at] : memref<?xf32>")
+    emit("  %d = arith.subf %l, %ref : f32")
+    emit("  %w = math.exp2 %d : f32")
+    emit("  %w1 = arith.addf %w0, %w : f32")
+    emit(f"  %o0 = arith.muli %at, {c(DV)} : index")
+    emit(f"  %o = arith.addi %o0, {col} : index")
+    emit("  %v = vector.load %Opart[%o] : memref<?xf32>, vector<4xf32>")
+    emit("  %wv = vector.broadcast %w : f32 to vector<4xf32>")
+    emit("  %a1 = vector.fma %wv, %v, %a0 : vector<4xf32>")
+    emit("  scf.yield %w1, %a1 : f32, vector<4xf32>")
+    emit("}")
+    emit("%pos = arith.cmpf ogt, %sum, %zero : f32")
+    emit("%inv0 = arith.divf %one, %sum : f32")
+    emit("%inv = arith.select %pos, %inv0, %zero : f32")
+    emit("%invv = vector.broadcast %inv : f32 to vector<4xf32>")
+    emit("%out = arith.mulf %acc, %invv : vector<4xf32>")
+    emit("%outb = arith.truncf %out : vector<4xf32> to vector<4xbf16>")
+    out = f.idx("orow", "muli", row, c(DV))
+    at = f.idx("oat", "addi", out, col)
+    emit(f"vector.store %outb, %Out[{at}] : memref<?xbf16>, vector<4xbf16>")
+    emit("gpu.return")
+    return f
+
+
+def main():
+    out = [f"""// GENERATED by codegen/kernels/gen_mla_decode.py: edit that, not this.
+//
+// Multi-head latent attention decode over a paged latent cache, split-KV
+// flash decoding on tensor cores (mma.sync m16n8k16, bf16 in, f32
+// accumulation). For sequence b (one query token), head h and split s:
+//
+//   mla_decode_bf16     Opart[b, h, s] = softmax(scale * q K^T) V over the
+//                       split's tokens, Lse[b, h, s] its log2-sum-exp
+//   mla_decode_combine  Out[b, h] = the splits weighted by 2^(Lse - max)
+//
+// Q [batch, heads, {D}] bf16: q_nope . W_UK ({DV}) then q_rope ({ROPE}).
+// KV [pages, {PAGE}, {D}] bf16: c_kv ({DV}) then k_rope ({ROPE}); V is c_kv.
+// table [batch, maxPages] i32: page of the sequence's p-th {PAGE} tokens.
+// lens [batch] i32. scale: softmax scale times log2(e).
+// Opart f32 [batch, heads, splits, {DV}]; Lse f32 [batch, heads, splits];
+// Out bf16 [batch, heads, {DV}]. bf16 is typed f16 where cp.async and
+// ldmatrix move it as 16-bit words.
+//
+// mla_decode_bf16: grid (heads / {HEADS}, splits, batch), {THREADS} threads,
+// {SMEM_BYTES} bytes of dynamic shared memory (raise the kernel's limit);
+// split s takes token tiles [s * tilesPerSplit, (s + 1) * tilesPerSplit) of
+// {TILE} tokens. heads % {HEADS} == 0.
+// mla_decode_combine: grid (heads, batch), 128 threads.
+module attributes {{gpu.container_module}} {{
+gpu.module @dsc_mla_decode {{"""]
+    decode = decode_kernel()
+    out.append(f"""  gpu.func @mla_decode_bf16(%Q: memref<?xf16>, %KV: memref<?xf16>,
+                            %table: memref<?xi32>, %lens: memref<?xi32>,
+                            %Opart: memref<?xf32>, %Lse: memref<?xf32>,
+                            %heads: index, %maxPages: index, %splits: index,
+                            %tilesPerSplit: index, %scale: f32)
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{""")
+    out += decode.text()
+    out.append("  }")
+    combine = combine_kernel()
+    out.append("""  gpu.func @mla_decode_combine(%Opart: memref<?xf32>, %Lse: memref<?xf32>,
+                               %Out: memref<?xbf16>, %heads: index,
+                               %splits: index)
+      kernel attributes {known_block_size = array<i32: 128, 1, 1>} {""")
+    out += combine.text()
+    out.append("  }")
+    out.append("}")
+    out.append("}")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,619 @@
+"""A CPU emulator of the kernel library's GPU kernels, for checking them
+where no GPU is lent (the test suite, a laptop).
+
+It interprets the generic form of a kernel file (`mlir-opt
+--mlir-print-op-generic`), one thread block at a time, every thread of the
+block in lockstep with NumPy: each SSA value holds one entry per thread.
+The ops are the subset the kernel library uses (arith, math, scf, memref,
+vector, gpu, nvgpu, nvvm.mma.sync); anything else is refused by name.
+
+What it models, from the PTX ISA:
+  * mma.sync m16n8k16 (bf16 in, f32 accumulation) and ldmatrix.x4 (plain
+    and .trans) with their per-lane fragment layouts;
+  * cp.async with zero fill (src-size), commit groups and wait_group; data
+    read before its group is waited on is an error;
+  * shared memory races: between two barriers, a warp reading what another
+    warp wrote, or writing what another warp read or wrote, is an error
+    (cp.async data counts as written when its group is waited on);
+  * bounds: every global and shared access is checked against its memref.
+What it does not: timing, bank conflicts, the approximate ex2/rsqrt of the
+hardware (exact NumPy float32 here), warps running out of step.
+
+bf16 and f16 values are kept as their 16-bit patterns (uint16): the
+kernels only move f16-typed words; arithmetic happens in f32.
+"""
+
+import re
+
+import numpy as np
+
+
+class EmulationError(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------
+# Parsing the generic form.
+
+class Op:
+    __slots__ = ("name", "results", "operands", "text", "regions", "line")
+
+    def __init__(self, name, results, operands, text, line):
+        self.name, self.results, self.operands = name, results, operands
+        self.text, self.line = text, line
+        self.regions = []  # [(block argument names, [Op])]
+
+    def attr(self, pattern, default=None):
+        m = re.search(pattern, self.text)
+        return m.group(1) if m else default
+
+
+_OP = re.compile(r'^\s*(?:(%[\w#]+)(?::(\d+))? = )?"([\w.]+)"\((.*?)\)')
+_BLOCK = re.compile(r"^\s*\^bb\d+(?:\((.*)\))?:\s*$")
+
+
+def parse(text):
+    """The ops of a generic-form module as a tree; returns the top op."""
+    lines = text.splitlines()
+    stack = []  # open ops whose regions are being read
+    top = None
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("//"):
+            continue
+        if stripped.startswith("})"):
+            op = stack.pop()
+            op.text += " " + stripped
+            if not stack:
+                top = op
+            continue
+        if stripped == "}, {":
+            stack[-1].regions.append(([], []))
+            continue
+        m = _BLOCK.match(line)
+        if m:
+            args = re.findall(r"(%[\w]+):", m.group(1) or "")
+            stack[-1].regions[-1][0].extend(args)
+            continue
+        m = _OP.match(line)
+        if not m:
+            raise EmulationError(f"line {number}: cannot read '{stripped[:80]}'")
+        name, count, opname, operands = m.groups()
+        if name is None:
+            results = []
+        elif count is None:
+            results = [name]
+        else:
+            results = [f"{name}#{i}" for i in range(int(count))]
+        op = Op(opname, results, [o.strip() for o in operands.split(",") if o.strip()],
+                stripped, number)
+        if stack:
+            stack[-1].regions[-1][1].append(op)
+        if stripped.endswith("({"):
+            op.regions.append(([], []))
+            stack.append(op)
+        elif not stack:
+            top = op
+    return top
+
+
+def kernels(module):
+    """gpu.func name -> op, over every gpu.module of `module`."""
+    found = {}
+
+    def walk(op):
+        if op.name == "gpu.func":
+            found[op.attr(r'sym_name = "(\w+)"')] = op
+        for _, ops in op.regions:
+            for inner in ops:
+                walk(inner)
+    walk(module)
+    return found
+
+
+# ----------------------------------------------------------------------------
+# Values and memory.
+
+def _bits_to_f32(bits):
+    """bf16 bit patterns (uint16) as float32."""
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def _f32_to_bf16(values):
+    """float32 rounded to the nearest even bf16, as bit patterns."""
+    v = np.ascontiguousarray(values, dtype=np.float32)
+    u = v.view(np.uint32).astype(np.uint64)
+    rounded = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    nan = np.isnan(v)
+    return np.where(nan, np.uint16(0x7FC0), rounded)
+
+
+_DTYPES = {"f32": np.float32, "f16": np.uint16, "bf16": np.uint16,
+           "i32": np.int32, "i8": np.uint8, "i64": np.int64}
+
+
+class MemRef:
+    """A typed view of a byte buffer: shape, element type, the space."""
+
+    def __init__(self, data, shape, shared=None, base_unit=0):
+        self.data = data.reshape(shape)
+        self.shared = shared  # the block's SharedMemory, for the checks
+        self.base_unit = base_unit  # first 2-byte unit in shared memory
+
+    def flat_index(self, indices, what):
+        shape = self.data.shape
+        for axis, (i, n) in enumerate(zip(indices, shape)):
+            bad = (i < 0) | (i >= n)
+            if bad.any():
+                raise EmulationError(f"{what}: index {int(i[bad][0])} out of "
+                                     f"bounds for dimension {axis} of size {n}")
+        flat = np.zeros_like(indices[0])
+        for i, n in zip(indices, shape):
+            flat = flat * n + i
+        return flat
+
+
+class SharedMemory:
+    """The block's shared memory with the race bookkeeping, per 2-byte
+    unit: the epoch (barrier count) and warp of the last write and of the
+    reads since, and the cp.async group still writing it."""
+
+    def __init__(self, size):
+        self.bytes = np.zeros(size, dtype=np.uint8)
+        units = (size + 1) // 2
+        self.w_epoch = np.full(units, -1, np.int64)
+        self.w_warp = np.full(units, -1, np.int64)
+        self.r_epoch = np.full(units, -1, np.int64)
+        self.r_warp = np.full(units, -1, np.int64)  # -2: several warps
+        self.pending = np.full(units, -1, np.int64)  # -3: not yet committed
+        self.epoch = 0
+
+    def read(self, units, warps, what):
+        waiting = self.pending[units] != -1
+        if waiting.any():
+            raise EmulationError(f"{what}: reads shared memory that a cp.async "
+                                 "still writes (no wait_group covers it)")
+        race = (self.w_epoch[units] == self.epoch) & (self.w_warp[units] != warps)
+        if race.any():
+            raise EmulationError(f"{what}: warp {int(warps[race][0])} reads what "
+                                 f"warp {int(self.w_warp[units][race][0])} wrote "
+                                 "with no barrier between")
+        # The distinct (unit, warp) pairs: a unit read by two warps, now or
+        # earlier in this epoch, has several readers.
+        key = np.unique(units * 64 + warps)
+        u, w = key // 64, key % 64
+        uniq, first, counts = np.unique(u, return_index=True, return_counts=True)
+        reader = w[first]
+        earlier = (self.r_epoch[uniq] == self.epoch) & (self.r_warp[uniq] != reader)
+        self.r_warp[uniq] = np.where((counts > 1) | earlier, -2, reader)
+        self.r_epoch[uniq] = self.epoch
+
+    def write(self, units, warps, what, pending=-1):
+        read_now = self.r_epoch[units] == self.epoch
+        war = read_now & (self.r_warp[units] != warps)
+        if war.any():
+            raise EmulationError(f"{what}: warp {int(warps[war][0])} overwrites "
+                                 "shared memory another warp read with no "
+                                 "barrier between")
+        waw = (self.w_epoch[units] == self.epoch) & (self.w_warp[units] != warps) \
+            & (self.w_warp[units] >= 0)
+        if waw.any():
+            raise EmulationError(f"{what}: warps {int(warps[waw][0])} and "
+                                 f"{int(self.w_warp[units][waw][0])} write the same "
+                                 "shared memory with no barrier between")
+        self.w_epoch[units] = self.epoch
+        self.w_warp[units] = warps
+        self.pending[units] = pending
+
+
+def _units(memref, flat, count):
+    """The 2-byte units of shared memory `count` elements from `flat` span."""
+    size = memref.data.dtype.itemsize
+    first = memref.base_unit + flat * size // 2
+    per = max(1, count * size // 2)
+    return (first[:, None] + np.arange(per)[None, :]).ravel(), per
+
+
+# ----------------------------------------------------------------------------
+# The interpreter.
+
+# The mma.sync fragment positions of lane l = 4 g + t (see op_nvvm_mma_sync).
+_LANE = np.arange(32)
+_G, _T = _LANE // 4, _LANE % 4
+_A_ROWS = [_G, _G + 8, _G, _G + 8]
+_A_COLS = [2 * _T, 2 * _T, 2 * _T + 8, 2 * _T + 8]
+_C_ROWS = [_G, _G, _G + 8, _G + 8]
+_C_COLS = [2 * _T, 2 * _T + 1, 2 * _T, 2 * _T + 1]
+
+
+class Block:
+    """One thread block of `kernel` run to completion."""
+
+    def __init__(self, kernel, args, block_id, threads, shared_bytes):
+        self.kernel, self.threads = kernel, threads
+        self.block_id = block_id
+        self.tid = np.arange(threads, dtype=np.int64)
+        self.warp = self.tid // 32
+        self.shared = SharedMemory(max(shared_bytes, 2))
+        self.groups = 0  # committed cp.async groups
+        self.env = {}
+        params, body = kernel.regions[0]
+        if len(params) != len(args):
+            raise EmulationError(f"{len(args)} arguments for {len(params)} parameters")
+        for name, value in zip(params, args):
+            if isinstance(value, MemRef):
+                self.env[name] = value
+            else:
+                self.env[name] = np.full(threads, value,
+                                         np.float32 if isinstance(value, float) else np.int64)
+        self.mask = np.ones(threads, dtype=bool)
+        self.body = body
+
+    def run(self):
+        self.region(self.body)
+
+    def region(self, ops):
+        for op in ops:
+            if op.name in ("gpu.return", "scf.yield"):
+                return [self.env[o] for o in op.operands]
+            self.execute(op)
+        return []
+
+    def uniform(self, value, what):
+        if not np.all(value == value[0]):
+            raise EmulationError(f"{what}: differs between threads")
+        return int(value[0])
+
+    def execute(self, op):
+        handler = getattr(self, "op_" + op.name.replace(".", "_"), None)
+        if handler is None:
+            raise EmulationError(f"line {op.line}: {op.name} is not emulated")
+        values = [self.env.get(o) for o in op.operands]
+        try:
+            out = handler(op, *values)
+        except EmulationError as e:
+            raise EmulationError(f"line {op.line} ({op.name}): {e}") from None
+        # Ops with several results (scf.for, gpu.shuffle) return a list.
+        values = out if isinstance(out, list) else [out]
+        for name, value in zip(op.results, values):
+            self.env[name] = value
+
+    def where(self, what):
+        return f"block {self.block_id}, {what}"
+
+    # --- structure ---
+    def op_scf_for(self, op, lb, ub, step, *inits):
+        args, body = op.regions[0]
+        lo, hi, st = (self.uniform(v, "loop bound") for v in (lb, ub, step))
+        carried = list(inits)
+        for i in range(lo, hi, st):
+            self.env[args[0]] = np.full(self.threads, i, np.int64)
+            for name, value in zip(args[1:], carried):
+                self.env[name] = value
+            carried = self.region(body)
+        return carried
+
+    def op_scf_if(self, op, cond):
+        if op.results or len(op.regions) > 1 and op.regions[1][1]:
+            raise EmulationError("scf.if with results or an else region")
+        saved = self.mask
+        self.mask = saved & cond.astype(bool)
+        self.region(op.regions[0][1])
+        self.mask = saved
+
+    # --- arith ---
+    def op_arith_constant(self, op):
+        m = re.search(r"value = (dense<([^>]*)>|[-+.\w]+) : ([\w<>]+)", op.text)
+        literal, dense, ty = m.group(1), m.group(2), m.group(3)
+        if dense is not None:
+            n = int(re.search(r"vector<(\d+)x", ty).group(1))
+            return np.full((self.threads, n), float(dense), np.float32)
+        if ty == "f32":
+            value = (np.array([int(literal, 16)], np.uint32).view(np.float32)[0]
+                     if literal.startswith("0x") else float(literal))
+            return np.full(self.threads, value, np.float32)
+        if ty == "i1":
+            return np.full(self.threads, literal == "true", bool)
+        return np.full(self.threads, int(literal), np.int64)
+
+    def op_arith_addi(self, op, a, b): return a + b
+    def op_arith_subi(self, op, a, b): return a - b
+    def op_arith_muli(self, op, a, b): return a * b
+
+    def op_arith_divui(self, op, a, b):
+        if (b == 0).any():
+            raise EmulationError("division by zero")
+        return (a.astype(np.uint64) // b.astype(np.uint64)).astype(np.int64)
+
+    def op_arith_remui(self, op, a, b):
+        if (b == 0).any():
+            raise EmulationError("division by zero")
+        return (a.astype(np.uint64) % b.astype(np.uint64)).astype(np.int64)
+
+    def op_arith_minui(self, op, a, b):
+        return np.minimum(a.astype(np.uint64), b.astype(np.uint64)).astype(np.int64)
+
+    def op_arith_shrui(self, op, a, b):
+        return (a.astype(np.uint64) >> b.astype(np.uint64)).astype(np.int64)
+
+    def op_arith_xori(self, op, a, b): return a ^ b
+    def op_arith_andi(self, op, a, b): return a & b
+
+    def op_arith_cmpi(self, op, a, b):
+        p = int(op.attr(r"predicate = (\d+)"))
+        if p >= 6:
+            a, b = a.astype(np.uint64), b.astype(np.uint64)
+        return [a == b, a != b, a < b, a <= b, a > b, a >= b,
+                a < b, a <= b, a > b, a >= b][p]
+
+    def op_arith_index_cast(self, op, a):
+        if op.text.rstrip().endswith("-> i32"):
+            return a.astype(np.int32).astype(np.int64)
+        return a.astype(np.int64)
+
+    def op_arith_addf(self, op, a, b): return (a + b).astype(np.float32)
+    def op_arith_subf(self, op, a, b): return (a - b).astype(np.float32)
+    def op_arith_mulf(self, op, a, b): return (a * b).astype(np.float32)
+
+    def op_arith_divf(self, op, a, b):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (a / b).astype(np.float32)
+
+    def op_arith_negf(self, op, a): return -a
+    def op_arith_maximumf(self, op, a, b): return np.maximum(a, b)
+
+    def op_arith_cmpf(self, op, a, b):
+        p = int(op.attr(r"predicate = (\d+)"))
+        ordered = ~(np.isnan(a) | np.isnan(b))
+        table = {1: (a == b) & ordered, 2: (a > b) & ordered,
+                 3: (a >= b) & ordered, 4: (a < b) & ordered,
+                 5: (a <= b) & ordered, 6: (a != b) & ordered}
+        if p not in table:
+            raise EmulationError(f"cmpf predicate {p}")
+        return table[p]
+
+    def op_arith_select(self, op, c, a, b):
+        c = c.astype(bool)
+        if a.ndim > 1:
+            c = c.reshape(c.shape + (1,) * (a.ndim - 1))
+        return np.where(c, a, b)
+
+    def op_arith_truncf(self, op, a):
+        return _f32_to_bf16(a)
+
+    def op_arith_extf(self, op, a):
+        return _bits_to_f32(a)
+
+    def op_arith_bitcast(self, op, a):
+        return a  # bf16 <-> f16: the same 16 bits
+
+    # --- math ---
+    def op_math_exp(self, op, a):
+        with np.errstate(over="ignore"):
+            return np.exp(a).astype(np.float32)
+
+    def op_math_exp2(self, op, a):
+        with np.errstate(over="ignore"):
+            return np.exp2(a).astype(np.float32)
+
+    def op_math_log2(self, op, a):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log2(a).astype(np.float32)
+
+    def op_math_rsqrt(self, op, a):
+        return (1 / np.sqrt(a)).astype(np.float32)
+
+    # --- vector ---
+    def op_vector_extract(self, op, v):
+        pos = [int(p) for p in op.attr(r"static_position = array<i64: ([\d, ]+)>").split(",")]
+        for p in pos:
+            v = v[:, p]
+        return v
+
+    def op_vector_bitcast(self, op, v):
+        if "vector<2xf16>) -> vector<1xi32>" in op.text:
+            u = v.astype(np.uint32)
+            return (u[:, 0] | (u[:, 1] << 16)).astype(np.int64)[:, None]
+        raise EmulationError("vector.bitcast other than 2 x 16 bits to i32")
+
+    def op_vector_from_elements(self, op, *elements):
+        return np.stack(elements, axis=1)
+
+    def op_vector_broadcast(self, op, s):
+        n = int(re.search(r"-> vector<(\d+)x", op.text).group(1))
+        return np.repeat(s[:, None], n, axis=1)
+
+    def op_vector_fma(self, op, a, b, c):
+        return (a * b + c).astype(np.float32)
+
+    def vector_width(self, op):
+        return int(re.search(r"vector<(\d+)x", op.text).group(1))
+
+    def op_vector_load(self, op, memref, *indices):
+        n = self.vector_width(op)
+        return self.load(memref, indices, n, op.name)
+
+    def op_vector_store(self, op, value, memref, *indices):
+        self.store(memref, indices, value, value.shape[1], op.name)
+
+    # --- memref ---
+    def op_memref_load(self, op, memref, *indices):
+        return self.load(memref, indices, 1, op.name)[:, 0]
+
+    def op_memref_store(self, op, value, memref, *indices):
+        self.store(memref, indices, value[:, None], 1, op.name)
+
+    def op_memref_view(self, op, buffer, offset):
+        m = re.search(r"-> memref<([\dx]+)x(\w+),", op.text)
+        shape = [int(d) for d in m.group(1).split("x")]
+        dtype = np.dtype(_DTYPES[m.group(2)])
+        start = self.uniform(offset, "view offset")
+        size = int(np.prod(shape)) * dtype.itemsize
+        raw = self.shared.bytes
+        if start % 2 or start + size > raw.size:
+            raise EmulationError(f"view of {size} bytes at {start} outside "
+                                 f"{raw.size} bytes of shared memory")
+        return MemRef(raw[start:start + size].view(dtype), shape, self.shared, start // 2)
+
+    def access(self, memref, indices, count, what, active):
+        idx = [i[active] for i in indices]
+        flat = memref.flat_index(idx[:-1] + [idx[-1]], what)
+        last = memref.data.shape[-1]
+        if ((idx[-1] + count) > last).any():
+            raise EmulationError(f"{what}: {count} elements from index "
+                                 f"{int(idx[-1].max())} pass the end ({last})")
+        return flat
+
+    def load(self, memref, indices, count, what, active=None):
+        active = self.mask if active is None else active
+        flat = self.access(memref, indices, count, what, active)
+        data = memref.data.reshape(-1)
+        out = np.zeros((self.threads, count), memref.data.dtype)
+        out[active] = data[flat[:, None] + np.arange(count)[None, :]]
+        if memref.shared is not None:
+            units, per = _units(memref, flat, count)
+            memref.shared.read(units, np.repeat(self.warp[active], per), what)
+        return out
+
+    def store(self, memref, indices, value, count, what, pending=-1, active=None):
+        active = self.mask if active is None else active
+        flat = self.access(memref, indices, count, what, active)
+        data = memref.data.reshape(-1)
+        data[flat[:, None] + np.arange(count)[None, :]] = \
+            value[active].astype(memref.data.dtype)
+        if memref.shared is not None:
+            units, per = _units(memref, flat, count)
+            memref.shared.write(units, np.repeat(self.warp[active], per), what, pending)
+
+    # --- gpu ---
+    def op_gpu_block_id(self, op):
+        d = "xyz".index(op.attr(r"#gpu<dim (\w)>"))
+        return np.full(self.threads, self.block_id[d], np.int64)
+
+    def op_gpu_thread_id(self, op):
+        if op.attr(r"#gpu<dim (\w)>") != "x":
+            raise EmulationError("thread ids other than x")
+        return self.tid.copy()
+
+    def op_gpu_dynamic_shared_memory(self, op):
+        return MemRef(self.shared.bytes, [self.shared.bytes.size], self.shared, 0)
+
+    def op_gpu_barrier(self, op):
+        if not self.mask.all():
+            raise EmulationError("barrier inside a branch")
+        self.shared.epoch += 1
+
+    def op_gpu_shuffle(self, op, value, offset, width):
+        if op.attr(r"shuffle_mode (\w+)") != "xor":
+            raise EmulationError("shuffle modes other than xor")
+        w = self.uniform(width, "shuffle width")
+        off = self.uniform(offset, "shuffle offset")
+        if w != 32:
+            raise EmulationError("shuffle width other than 32")
+        source = (self.tid & ~31) | ((self.tid & 31) ^ off)
+        return [value[source], np.ones(self.threads, bool)]
+
+    # --- nvgpu / nvvm ---
+    def op_nvgpu_ldmatrix(self, op, memref, *indices):
+        """ldmatrix.x4: lane l gives the address of row l % 8 of matrix
+        l / 8 (8 consecutive 16-bit elements); register j of lane l holds
+        matrix j's row l / 4, columns 2 (l % 4) and + 1, or with .trans the
+        column l / 4, rows 2 (l % 4) and + 1."""
+        if op.attr(r"numTiles = (\d+)") != "4":
+            raise EmulationError("ldmatrix other than x4")
+        if not self.mask.all():
+            raise EmulationError("ldmatrix inside a branch")
+        transpose = op.attr(r"transpose = (\w+)") == "true"
+        rows = self.load(memref, indices, 8, op.name)  # [T, 8] per lane
+        out = np.zeros((self.threads, 4, 2), np.uint16)
+        lane = self.tid & 31
+        base = self.tid & ~31
+        for j in range(4):
+            if transpose:
+                for e in range(2):
+                    src = base + j * 8 + 2 * (lane % 4) + e
+                    out[:, j, e] = rows[src, lane // 4]
+            else:
+                src = base + j * 8 + lane // 4
+                out[:, j, 0] = rows[src, 2 * (lane % 4)]
+                out[:, j, 1] = rows[src, 2 * (lane % 4) + 1]
+        return out
+
+    def op_nvgpu_device_async_copy(self, op, *operands):
+        sizes = [int(s) for s in op.attr(r"operandSegmentSizes = array<i32: ([\d, ]+)>").split(",")]
+        dst, rest = operands[0], list(operands[1:])
+        dst_idx, rest = rest[:sizes[1]], rest[sizes[1]:]
+        src, rest = rest[0], rest[1:]
+        src_idx, rest = rest[:sizes[3]], rest[sizes[3]:]
+        count = int(op.attr(r"dstElements = (\d+) : index"))
+        src_count = rest[0] if sizes[4] else np.full(self.threads, count, np.int64)
+        if ((src_count < 0) | (src_count > count)).any():
+            raise EmulationError("src-size outside [0, dstElements]")
+        data = np.zeros((self.threads, count), dst.data.dtype)
+        reading = self.mask & (src_count > 0)
+        if reading.any():
+            read = self.load(src, src_idx, count, op.name + " source", reading)
+            keep = np.arange(count)[None, :] < src_count[:, None]
+            data = np.where(keep, read, 0).astype(dst.data.dtype)
+        self.store(dst, dst_idx, data, count, op.name, pending=-3)
+        return np.zeros(self.threads, np.int64)
+
+    def op_nvgpu_device_async_create_group(self, op, *tokens):
+        s = self.shared
+        s.pending[s.pending == -3] = self.groups
+        self.groups += 1
+        return np.zeros(self.threads, np.int64)
+
+    def op_nvgpu_device_async_wait(self, op, token):
+        keep = int(op.attr(r"numGroups = (\d+)"))
+        s = self.shared
+        done = (s.pending >= 0) & (s.pending < self.groups - keep)
+        s.pending[done] = -1
+        s.w_epoch[done] = s.epoch  # landed now: visible to others after a barrier
+
+    def op_nvvm_mma_sync(self, op, *operands):
+        """m16n8k16, A row-major, B column-major, bf16 in, f32 accumulate:
+        lane l = 4 g + t holds A (g, 2t..), (g+8, 2t..), (g, 2t+8..),
+        (g+8, 2t+8..); B (k 2t.., n g), (k 2t+8.., n g); C/D (g, 2t),
+        (g, 2t+1), (g+8, 2t), (g+8, 2t+1). Two bf16 per 32-bit register,
+        the lower k in the lower half."""
+        if "m = 16, n = 8, k = 16" not in op.text or "bf16" not in op.text:
+            raise EmulationError("mma.sync other than m16n8k16 bf16")
+        if not self.mask.all():
+            raise EmulationError("mma.sync inside a branch")
+        warps = self.threads // 32
+        a = np.stack(operands[0:4], axis=1).astype(np.uint32).reshape(warps, 32, 4)
+        b = np.stack(operands[4:6], axis=1).astype(np.uint32).reshape(warps, 32, 2)
+        c = np.stack(operands[6:10], axis=1).astype(np.float64).reshape(warps, 32, 4)
+        A = np.zeros((warps, 16, 16))
+        B = np.zeros((warps, 16, 8))
+        C = np.zeros((warps, 16, 8))
+        for j in range(4):
+            rows, cols = _A_ROWS[j], _A_COLS[j]
+            A[:, rows, cols] = _bits_to_f32((a[:, :, j] & 0xFFFF).astype(np.uint16))
+            A[:, rows, cols + 1] = _bits_to_f32((a[:, :, j] >> 16).astype(np.uint16))
+            C[:, _C_ROWS[j], _C_COLS[j]] = c[:, :, j]
+        for j in range(2):
+            k = 2 * _T + 8 * j
+            B[:, k, _G] = _bits_to_f32((b[:, :, j] & 0xFFFF).astype(np.uint16))
+            B[:, k + 1, _G] = _bits_to_f32((b[:, :, j] >> 16).astype(np.uint16))
+        D = A @ B + C
+        d = np.stack([D[:, _C_ROWS[j], _C_COLS[j]] for j in range(4)], axis=2)
+        return d.reshape(self.threads, 4).astype(np.float32)
+
+    def op_llvm_extractvalue(self, op, s):
+        return s[:, int(op.attr(r"position = array<i64: (\d+)>"))]
+
+
+def run_kernel(kernel, grid, threads, shared_bytes, args):
+    """Runs every block of `grid` (x, y, z) in order; `args` are MemRefs for
+    memref parameters and Python ints/floats for scalars."""
+    for z in range(grid[2]):
+        for y in range(grid[1]):
+            for x in range(grid[0]):
+                Block(kernel, args, (x, y, z), threads, shared_bytes).run()
+
+
+def global_memref(array):
+    """A flat global buffer (memref<?xT>) over `array` (kept, not copied)."""
+    return MemRef(array.reshape(-1), [array.size])

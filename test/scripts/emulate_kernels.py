@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Runs kernels of codegen/kernels/ on the CPU emulator
+(codegen/kernels/simt_emulator.py) against NumPy references.
+
+usage: emulate_kernels.py grouped-gemm GENERIC.mlir
+       emulate_kernels.py mla-decode GENERIC.mlir
+
+GENERIC.mlir is the kernel file in generic form (mlir-opt
+--mlir-print-op-generic). grouped-gemm checks the emulator itself: that
+kernel's results on an H200 matched the CPU (docs/performance.md), so the
+emulator's fragment layouts must reproduce them. Prints one line per check;
+exits 1 on a mismatch or an emulation error (a race, an out-of-bounds
+access, a read before its cp.async wait).
+"""
+import math
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..",
+                                "codegen", "kernels"))
+import simt_emulator as emu  # noqa: E402
+
+
+def bf16(values):
+    """float32 values rounded to bf16: (bit patterns, their float32 values)."""
+    bits = emu._f32_to_bf16(np.asarray(values, np.float32))
+    return bits, emu._bits_to_f32(bits)
+
+
+def grouped_gemm(kernels):
+    """Two experts of 64 and 40 rows (padded to 64) over K = 128 (fewer
+    K tiles than the ring has stages), N = 128: the m64 kernel."""
+    rng = np.random.default_rng(3)
+    rows, n, k, experts = 128, 128, 128, 2
+    a_bits, a = bf16(rng.standard_normal((rows, k)))
+    b_bits, b = bf16(rng.standard_normal((experts * n, k)))
+    offsets = np.array([0, 64, 128], np.int32)
+    c = np.full(rows * n, np.nan, np.float32)
+    args = [emu.global_memref(a_bits), emu.global_memref(b_bits),
+            emu.global_memref(c), emu.global_memref(offsets), n, k]
+    emu.run_kernel(kernels["grouped_gemm_bf16_tn_m64"], (n // 128, 1, experts),
+                   128, 4 * (64 + 128) * 64 * 2, args)
+    want = np.concatenate([a[0:64] @ b[0:n].T, a[64:128] @ b[n:2 * n].T])
+    got = c.reshape(rows, n)
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = np.isfinite(got).all() and err < 1e-5
+    print(f"grouped_gemm_bf16_tn_m64: max error {err:.1e} of the largest "
+          f"output {'ok' if ok else 'MISMATCH'}")
+    return ok
+
+
+def mla_reference(q, kv, table, lens, scale_log2):
+    """Decode attention in float64: q [B, H, 576], kv [pages, 64, 576]."""
+    batch, heads, _ = q.shape
+    out = np.zeros((batch, heads, 512))
+    for b in range(batch):
+        n = int(lens[b])
+        if n == 0:
+            continue
+        tok = np.arange(n)
+        rows = kv[table[b, tok // 64], tok % 64].astype(np.float64)  # [n, 576]
+        s = q[b].astype(np.float64) @ rows.T * scale_log2  # base 2
+        p = np.exp2(s - s.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        out[b] = p @ rows[:, :512]
+    return out
+
+
+def mla_decode(kernels):
+    """Sequences ending mid-tile and mid-page, one of one token, one of
+    none; 4 splits of 3 tiles (the short sequences leave splits empty); the
+    pages shuffled in the pool. Both kernels, then the combined output
+    against float64."""
+    rng = np.random.default_rng(7)
+    heads, splits, tiles_per_split = 64, 4, 3
+    lens = np.array([1, 95, 333, 0], np.int32)
+    batch = len(lens)
+    max_pages = 6
+    pages_needed = [(n + 63) // 64 for n in lens]
+    pool = rng.permutation(sum(pages_needed))
+    table = np.full((batch, max_pages), 2**31 - 1, np.int32)  # poisoned
+    at = 0
+    for b, count in enumerate(pages_needed):
+        table[b, :count] = pool[at:at + count]
+        at += count
+    # Queries small enough for a flat softmax, where one wrongly unmasked
+    # (zero) token would shift the output visibly.
+    q_bits, q = bf16(0.25 * rng.standard_normal((batch, heads, 576)))
+    kv_bits, kv = bf16(rng.standard_normal((len(pool), 64, 576)))
+    # The rows of a last page past its sequence hold NaN: copying one in
+    # place of zeros would poison P V even where P is 0.
+    for b, count in enumerate(pages_needed):
+        if count and lens[b] % 64:
+            kv_bits[table[b, count - 1], lens[b] % 64:] = 0x7FC0
+    scale = (0.1 * math.log(40) + 1) ** 2 / math.sqrt(192) / math.log(2)
+    opart = np.full(batch * heads * splits * 512, np.nan, np.float32)
+    lse = np.full(batch * heads * splits, np.nan, np.float32)
+    out = np.zeros(batch * heads * 512, np.uint16)
+    smem = 64 * 576 * 2 + 2 * 32 * 576 * 2 + 64 * 32 * 2 + 2 * 2 * 64 * 4
+    emu.run_kernel(kernels["mla_decode_bf16"], (heads // 64, splits, batch), 256,
+                   smem, [emu.global_memref(q_bits), emu.global_memref(kv_bits),
+                          emu.global_memref(table), emu.global_memref(lens),
+                          emu.global_memref(opart), emu.global_memref(lse),
+                          heads, max_pages, splits, tiles_per_split, float(scale)])
+    emu.run_kernel(kernels["mla_decode_combine"], (heads, batch, 1), 128, 0,
+                   [emu.global_memref(opart), emu.global_memref(lse),
+                    emu.global_memref(out), heads, splits])
+    got = emu._bits_to_f32(out).reshape(batch, heads, 512)
+    want = mla_reference(q, kv, table, lens, scale)
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    # P and the output are rounded to bf16: 2^-9 relative each.
+    ok = bool(np.isfinite(got).all()) and err < 1e-2 and not got[3].any()
+    print(f"mla_decode_bf16 + mla_decode_combine (lengths "
+          f"{', '.join(map(str, lens))}; {splits} splits): max error "
+          f"{err:.1e} of the largest output {'ok' if ok else 'MISMATCH'}")
+    return ok
+
+
+def main():
+    if len(sys.argv) != 3 or sys.argv[1] not in ("grouped-gemm", "mla-decode"):
+        print(__doc__.strip().splitlines()[3], file=sys.stderr)
+        sys.exit(2)
+    with open(sys.argv[2]) as f:
+        kernels = emu.kernels(emu.parse(f.read()))
+    check = grouped_gemm if sys.argv[1] == "grouped-gemm" else mla_decode
+    try:
+        ok = check(kernels)
+    except emu.EmulationError as e:
+        print(f"emulate_kernels: {e}", file=sys.stderr)
+        sys.exit(1)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
