@@ -35,6 +35,8 @@ The schedule, sm_80 style (it runs on sm_90a unchanged):
     c ^ (r % 8): the 8 rows one ldmatrix reads hit 8 distinct banks.
 """
 
+from kernelgen import WG, Function, copy_tile, ldmatrix, mma, quad_reduce
+
 D, DV, ROPE = 576, 512, 64  # key width, value width (kv_lora_rank), rope
 PAGE, TILE, HEADS = 64, 32, 64  # tokens per page, per tile; heads per block
 WARPS = 8
@@ -43,7 +45,6 @@ CHUNKS = D // 8  # 16-byte chunks per cached row
 OUT_COLS = DV // (WARPS // 4)  # value columns per warp: 256
 OUT_TILES = OUT_COLS // 8  # mma n tiles per warp: 32
 
-WG = "#gpu.address_space<workgroup>"
 SQ = f"memref<{HEADS}x{D}xf16, {WG}>"
 SKV = f"memref<2x{TILE}x{D}xf16, {WG}>"
 SP = f"memref<{HEADS}x{TILE}xf16, {WG}>"
@@ -55,83 +56,6 @@ OFF_P = OFF_KV + 2 * TILE * D * 2
 OFF_MAX = OFF_P + HEADS * TILE * 2
 OFF_SUM = OFF_MAX + 2 * HEADS * 4
 SMEM_BYTES = OFF_SUM + 2 * HEADS * 4
-MMA_ATTRS = ("{layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, "
-             "multiplicandAPtxType = #nvvm.mma_type<bf16>, "
-             "multiplicandBPtxType = #nvvm.mma_type<bf16>, "
-             "shape = #nvvm.shape<m = 16, n = 8, k = 16>}")
-MMA_RESULT = "!llvm.struct<(f32, f32, f32, f32)>"
-
-
-class Function:
-    """The body of one gpu.func: SSA values named after what they hold,
-    index constants gathered at the top."""
-
-    def __init__(self):
-        self.lines, self.consts, self.seen = [], set(), {}
-        self.depth = 2
-
-    def emit(self, text):
-        self.lines.append("  " * self.depth + text)
-
-    def let(self, hint, expr):
-        n = self.seen.get(hint, 0)
-        self.seen[hint] = n + 1
-        name = f"%{hint}" if n == 0 else f"%{hint}_{n}"
-        self.emit(f"{name} = {expr}")
-        return name
-
-    def fresh(self, hint):
-        """A name for a value an op defines itself (loop results)."""
-        n = self.seen.get(hint, 0)
-        self.seen[hint] = n + 1
-        return f"%{hint}" if n == 0 else f"%{hint}_{n}"
-
-    def c(self, value):
-        self.consts.add(value)
-        return f"%c{value}"
-
-    def idx(self, hint, op, a, b):
-        return self.let(hint, f"arith.{op} {a}, {b} : index")
-
-    def f32(self, hint, op, a, b):
-        return self.let(hint, f"arith.{op} {a}, {b} : f32")
-
-    def text(self):
-        head = ["  " * self.depth + f"%c{v} = arith.constant {v} : index"
-                for v in sorted(self.consts)]
-        return head + self.lines
-
-
-def ldmatrix(f, hint, smem, smem_type, indices, transpose=False):
-    """ldmatrix.x4 at `indices` (each lane its own row address); returns the
-    4 registers as the i32 words mma.sync takes."""
-    m = f.let(hint, f"nvgpu.ldmatrix {smem}[{', '.join(indices)}] "
-                    f"{{numTiles = 4 : i32, transpose = {str(transpose).lower()}}} "
-                    f": {smem_type} -> vector<4x2xf16>")
-    regs = []
-    for r in range(4):
-        h = f.let(f"{hint}h", f"vector.extract {m}[{r}] : vector<2xf16> from vector<4x2xf16>")
-        w = f.let(f"{hint}w", f"vector.bitcast {h} : vector<2xf16> to vector<1xi32>")
-        regs.append(f.let(f"{hint}r", f"vector.extract {w}[0] : i32 from vector<1xi32>"))
-    return regs
-
-
-def mma(f, a, b, acc):
-    """acc += a * b on one m16n8k16 tile; returns the 4 new accumulators."""
-    d = f.let("mma", f"nvvm.mma.sync A[{', '.join(a)}] B[{', '.join(b)}] "
-                     f"C[{', '.join(acc)}] {MMA_ATTRS} : (i32, i32, f32) -> {MMA_RESULT}")
-    return [f.let("acc", f"llvm.extractvalue {d}[{r}] : {MMA_RESULT}") for r in range(4)]
-
-
-def quad_reduce(f, value, op):
-    """`op` over the 4 lanes of a quad (the lanes holding one row of an mma
-    accumulator tile)."""
-    for offset in (1, 2):
-        other = f.fresh("shfl")
-        f.emit(f"{other}, {f.fresh('shflok')} = gpu.shuffle xor {value}, "
-               f"%i{offset}, %i32 : f32")
-        value = f.f32("red", op, value, other)
-    return value
 
 
 def decode_kernel():
@@ -141,8 +65,6 @@ def decode_kernel():
     emit("%zero = arith.constant 0.0 : f32")
     emit("%ninf = arith.constant 0xFF800000 : f32")
     emit("%one = arith.constant 1.0 : f32")
-    for offset in (1, 2, 32):
-        emit(f"%i{offset} = arith.constant {offset} : i32")
     emit("%dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>")
     for name, offset, ty in (("sQ", 0, SQ), ("sKV", OFF_KV, SKV), ("sP", OFF_P, SP),
                              ("sMax", OFF_MAX, SRED), ("sSum", OFF_SUM, SRED)):
@@ -187,32 +109,16 @@ def decode_kernel():
     # The query block: 64 x 72 chunks, 18 per thread; its copies join the
     # first tile's group.
     qcopies = []
-    for i in range(HEADS * CHUNKS // THREADS):
-        q = f.idx("qq", "addi", tid, c(i * THREADS))
-        row = f.idx("qrow", "divui", q, c(CHUNKS))
-        chunk = f.idx("qchunk", "remui", q, c(CHUNKS))
-        sw = f.idx("qsw", "remui", row, c(8))
-        phys = f.idx("qphys", "xori", chunk, sw)
-        col = f.idx("qcol", "muli", phys, c(8))
+    for row, col, gcol in copy_tile(f, tid, THREADS, HEADS, CHUNKS, "q"):
         grow = f.idx("qgrow", "addi", qRow0, row)
         goff = f.idx("qgoff", "muli", grow, c(D))
-        gcol = f.idx("qgcol", "muli", chunk, c(8))
         src = f.idx("qsrc", "addi", goff, gcol)
         qcopies.append(f.let("qtok", f"nvgpu.device_async_copy %Q[{src}], %sQ[{row}, {col}], 8 "
                                      f"{{bypassL1}} : memref<?xf16> to {SQ}"))
 
     # A tile's rows: 32 x 72 chunks, 9 per thread, the same (row, chunk)
     # of every tile.
-    kvChunks = []
-    for i in range(TILE * CHUNKS // THREADS):
-        q = f.idx("kq", "addi", tid, c(i * THREADS))
-        row = f.idx("krow", "divui", q, c(CHUNKS))
-        chunk = f.idx("kchunk", "remui", q, c(CHUNKS))
-        sw = f.idx("ksw", "remui", row, c(8))
-        phys = f.idx("kphys", "xori", chunk, sw)
-        col = f.idx("kcol", "muli", phys, c(8))
-        gcol = f.idx("kgcol", "muli", chunk, c(8))
-        kvChunks.append((row, col, gcol))
+    kvChunks = copy_tile(f, tid, THREADS, TILE, CHUNKS, "k")
 
     def issue(rel, stage, extra=()):
         """Copies tile jBegin + rel into `stage` as one group: rows of

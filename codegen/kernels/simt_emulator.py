@@ -229,9 +229,9 @@ _C_COLS = [2 * _T, 2 * _T + 1, 2 * _T, 2 * _T + 1]
 class Block:
     """One thread block of `kernel` run to completion."""
 
-    def __init__(self, kernel, args, block_id, threads, shared_bytes):
+    def __init__(self, kernel, args, block_id, threads, shared_bytes, grid=(1, 1, 1)):
         self.kernel, self.threads = kernel, threads
-        self.block_id = block_id
+        self.block_id, self.grid = block_id, grid
         self.tid = np.arange(threads, dtype=np.int64)
         self.warp = self.tid // 32
         self.shared = SharedMemory(max(shared_bytes, 2))
@@ -411,7 +411,7 @@ class Block:
         return v
 
     def op_vector_bitcast(self, op, v):
-        if "vector<2xf16>) -> vector<1xi32>" in op.text:
+        if re.search(r"vector<2xb?f16>\) -> vector<1xi32>", op.text):
             u = v.astype(np.uint32)
             return (u[:, 0] | (u[:, 1] << 16)).astype(np.int64)[:, None]
         raise EmulationError("vector.bitcast other than 2 x 16 bits to i32")
@@ -489,6 +489,10 @@ class Block:
     def op_gpu_block_id(self, op):
         d = "xyz".index(op.attr(r"#gpu<dim (\w)>"))
         return np.full(self.threads, self.block_id[d], np.int64)
+
+    def op_gpu_grid_dim(self, op):
+        d = "xyz".index(op.attr(r"#gpu<dim (\w)>"))
+        return np.full(self.threads, self.grid[d], np.int64)
 
     def op_gpu_thread_id(self, op):
         if op.attr(r"#gpu<dim (\w)>") != "x":
@@ -611,7 +615,7 @@ def run_kernel(kernel, grid, threads, shared_bytes, args):
     for z in range(grid[2]):
         for y in range(grid[1]):
             for x in range(grid[0]):
-                Block(kernel, args, (x, y, z), threads, shared_bytes).run()
+                Block(kernel, args, (x, y, z), threads, shared_bytes, grid).run()
 
 
 def global_memref(array):

@@ -2,8 +2,7 @@
 """Runs kernels of codegen/kernels/ on the CPU emulator
 (codegen/kernels/simt_emulator.py) against NumPy references.
 
-usage: emulate_kernels.py grouped-gemm GENERIC.mlir
-       emulate_kernels.py mla-decode GENERIC.mlir
+usage: emulate_kernels.py grouped-gemm|mla-decode|mla-prefill GENERIC.mlir
 
 GENERIC.mlir is the kernel file in generic form (mlir-opt
 --mlir-print-op-generic). grouped-gemm checks the emulator itself: that
@@ -118,13 +117,52 @@ def mla_decode(kernels):
     return ok
 
 
+def mla_prefill(kernels):
+    """Two sequences of 150 tokens (the last query and key tiles partial),
+    3 heads, against float64 causal attention with the rope key shared by
+    the heads."""
+    rng = np.random.default_rng(11)
+    batch, seq, heads = 2, 150, 3
+    q_bits, q = bf16(0.25 * rng.standard_normal((batch, seq, heads, 192)))
+    kv_bits, kv = bf16(rng.standard_normal((batch, seq, heads, 256)))
+    kr_bits, kr = bf16(rng.standard_normal((batch, seq, 64)))
+    scale = (0.1 * math.log(40) + 1) ** 2 / math.sqrt(192) / math.log(2)
+    out = np.full(batch * seq * heads * 128, 0x7FC0, np.uint16)
+    smem = 64 * 192 * 2 + 2 * 64 * 192 * 2 + 2 * 64 * 128 * 2
+    tiles = (seq + 63) // 64
+    emu.run_kernel(kernels["mla_prefill_bf16"], (tiles, heads, batch), 128, smem,
+                   [emu.global_memref(q_bits), emu.global_memref(kv_bits),
+                    emu.global_memref(kr_bits), emu.global_memref(out),
+                    seq, heads, float(scale)])
+    got = emu._bits_to_f32(out).reshape(batch, seq, heads, 128)
+    want = np.zeros((batch, seq, heads, 128))
+    causal = np.tril(np.ones((seq, seq), bool))
+    for b in range(batch):
+        for h in range(heads):
+            k = np.concatenate([kv[b, :, h, :128], kr[b]], axis=1).astype(np.float64)
+            s = q[b, :, h].astype(np.float64) @ k.T * scale
+            s = np.where(causal, s, -np.inf)
+            p = np.exp2(s - s.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            want[b, :, h] = p @ kv[b, :, h, 128:].astype(np.float64)
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = bool(np.isfinite(got).all()) and err < 1e-2
+    print(f"mla_prefill_bf16 ({batch} x {seq} tokens, {heads} heads): max error "
+          f"{err:.1e} of the largest output {'ok' if ok else 'MISMATCH'}")
+    return ok
+
+
+CHECKS = {"grouped-gemm": grouped_gemm, "mla-decode": mla_decode,
+          "mla-prefill": mla_prefill}
+
+
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("grouped-gemm", "mla-decode"):
-        print(__doc__.strip().splitlines()[3], file=sys.stderr)
+    if len(sys.argv) != 3 or sys.argv[1] not in CHECKS:
+        print(__doc__.strip().splitlines()[3].strip(), file=sys.stderr)
         sys.exit(2)
     with open(sys.argv[2]) as f:
         kernels = emu.kernels(emu.parse(f.read()))
-    check = grouped_gemm if sys.argv[1] == "grouped-gemm" else mla_decode
+    check = CHECKS[sys.argv[1]]
     try:
         ok = check(kernels)
     except emu.EmulationError as e:

@@ -18,6 +18,12 @@
 // MLA decode: one query token per sequence, every head against the paged
 // latent cache (V3's widths); FLOPs and bytes count each cached token once.
 //
+//   dsc-kernel-bench mla-prefill --ptx DIR/dsc_mla_prefill.sm_90a.ptx
+//       [--batch N --context 4096 --heads 128 --reps 10]
+//
+// MLA prefill: causal attention of a prompt, per head (FLOPs count the
+// causal half).
+//
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cuda/CudaDriver.h"
@@ -910,12 +916,133 @@ int mlaDecode(const Args &args) {
   return error < 2e-2 ? 0 : 1;
 }
 
+/// Multi-head latent attention prefill (codegen/kernels/mla_prefill_bf16.mlir):
+/// causal attention per head over kv_b_proj's keys and values, the rope key
+/// shared by the heads. Queries and keys 192 wide, values 128.
+constexpr int64_t kPrefillQk = 192, kPrefillKv = 256, kPrefillRope = 64,
+                  kPrefillValue = 128, kPrefillTile = 64;
+constexpr unsigned kPrefillThreads = 128;
+/// Dynamic shared memory: the query tile and two stages of keys and values.
+constexpr unsigned kPrefillShared =
+    unsigned(kPrefillTile * kPrefillQk * 2 * 3 + 2 * kPrefillTile * 128 * 2);
+
+/// Runs prefill on random inputs for `batch` sequences of `seq` tokens: ms
+/// per call over `reps`; the inputs and output on the host when asked.
+float runMlaPrefill(CUfunction fn, CUstream stream, int64_t batch, int64_t seq,
+                    int64_t heads, float scale, int reps,
+                    std::vector<uint16_t> *out, std::vector<uint16_t> *q,
+                    std::vector<uint16_t> *kv, std::vector<uint16_t> *kr) {
+  std::mt19937 rng(29);
+  std::vector<uint16_t> block = randomBf16(size_t(1) << 22, rng);
+  const int64_t tokens = batch * seq;
+  Buffer dq = uploadRandomBf16(tokens * heads * kPrefillQk, block, q);
+  Buffer dkv = uploadRandomBf16(tokens * heads * kPrefillKv, block, kv);
+  Buffer dkr = uploadRandomBf16(tokens * kPrefillRope, block, kr);
+  Buffer dout = upload(nullptr, tokens * heads * kPrefillValue * 2);
+  KernelArgs args;
+  args.memref(dq, 2).memref(dkv, 2).memref(dkr, 2).memref(dout, 2);
+  args.index(seq).index(heads).f32(scale);
+  unsigned tiles = unsigned((seq + kPrefillTile - 1) / kPrefillTile);
+  float ms = timeLaunches(
+      [&] {
+        check(cu->cuLaunchKernel(fn, tiles, unsigned(heads), unsigned(batch),
+                                 kPrefillThreads, 1, 1, kPrefillShared, stream,
+                                 args.data(), nullptr),
+              "launching mla_prefill_bf16");
+      },
+      reps, stream);
+  if (out) {
+    out->resize(tokens * heads * kPrefillValue);
+    check(cu->cuMemcpyDtoH(out->data(), dout.ptr, out->size() * 2),
+          "cuMemcpyDtoH");
+  }
+  for (Buffer *b : {&dq, &dkv, &dkr, &dout})
+    cu->cuMemFree(b->ptr);
+  return ms;
+}
+
+/// Prefill against a double-precision CPU reference on two sequences of 150
+/// tokens (partial last tiles), then timed at the given shape.
+int mlaPrefill(const Args &args) {
+  Gpu gpu = openGpu(args.ptx, "mla_prefill_bf16");
+  check(cu->cuFuncSetAttribute(gpu.fn,
+                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                               int(kPrefillShared)),
+        "raising the shared memory limit");
+  const float scale = v3ScaleLog2();
+  const int64_t batch = 2, seq = 150, heads = 3;
+  std::vector<uint16_t> out, q, kv, kr;
+  runMlaPrefill(gpu.fn, gpu.stream, batch, seq, heads, scale, 0, &out, &q, &kv,
+                &kr);
+  double worst = 0, largest = 0;
+  bool finite = true;
+  std::vector<double> p(seq), o(kPrefillValue);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < seq; ++i) {
+        const uint16_t *qrow = &q[((b * seq + i) * heads + h) * kPrefillQk];
+        double top = -INFINITY;
+        for (int64_t j = 0; j <= i; ++j) {
+          const uint16_t *kvrow = &kv[((b * seq + j) * heads + h) * kPrefillKv];
+          const uint16_t *krow = &kr[(b * seq + j) * kPrefillRope];
+          double dot = 0;
+          for (int64_t c = 0; c < kPrefillQk; ++c)
+            dot += double(fromBf16(qrow[c])) *
+                   double(fromBf16(c < 128 ? kvrow[c] : krow[c - 128]));
+          p[j] = dot * scale; // base 2
+          top = std::max(top, p[j]);
+        }
+        double total = 0;
+        for (int64_t j = 0; j <= i; ++j)
+          total += (p[j] = std::exp2(p[j] - top));
+        std::fill(o.begin(), o.end(), 0.0);
+        for (int64_t j = 0; j <= i; ++j) {
+          const uint16_t *v =
+              &kv[((b * seq + j) * heads + h) * kPrefillKv + 128];
+          for (int64_t c = 0; c < kPrefillValue; ++c)
+            o[c] += p[j] / total * double(fromBf16(v[c]));
+        }
+        const uint16_t *got = &out[((b * seq + i) * heads + h) * kPrefillValue];
+        for (int64_t c = 0; c < kPrefillValue; ++c) {
+          finite = finite && std::isfinite(fromBf16(got[c]));
+          largest = std::max(largest, std::fabs(o[c]));
+          worst = std::max(worst, std::fabs(fromBf16(got[c]) - o[c]));
+        }
+      }
+  double error = finite ? worst / std::max(largest, 1e-30) : INFINITY;
+  std::fprintf(stderr,
+               "[bench] MLA prefill check (2 x 150 tokens, 3 heads): max error "
+               "%.2e of the largest output %.2e\n",
+               worst, largest);
+  float ms = runMlaPrefill(gpu.fn, gpu.stream, args.batch, args.context,
+                           args.heads, scale, args.reps, nullptr, nullptr,
+                           nullptr, nullptr);
+  // Causal: query i scores i + 1 keys.
+  double pairs = double(args.batch) * double(args.context) *
+                 double(args.context + 1) / 2;
+  double flops = 2.0 * pairs * double(args.heads) * (kPrefillQk + kPrefillValue);
+  double tokens = double(args.batch) * double(args.context);
+  double bytes =
+      tokens * (double(args.heads) * (kPrefillQk + kPrefillKv + kPrefillValue) +
+                kPrefillRope) *
+      2;
+  std::printf("{\"kernel\":\"mla_prefill\",\"device\":\"%s\","
+              "\"check_rel_error\":%.3e,\"batch\":%lld,\"heads\":%lld,"
+              "\"context\":%lld,\"ms\":%.4f,\"tflops\":%.2f,\"bytes\":%.0f,"
+              "\"gbps\":%.1f}\n",
+              gpu.name, error, (long long)args.batch, (long long)args.heads,
+              (long long)args.context, ms, perSecond(flops, ms) / 1e12, bytes,
+              perSecond(bytes, ms) / 1e9);
+  return error < 2e-2 ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   std::string command = argc >= 2 ? argv[1] : "";
   if (command != "grouped-gemm" && command != "add-rmsnorm" &&
-      command != "moe-layer" && command != "mla-decode") {
+      command != "moe-layer" && command != "mla-decode" &&
+      command != "mla-prefill") {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
@@ -926,7 +1053,9 @@ int main(int argc, char **argv) {
                  "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
                  "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N]\n"
                  "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
-                 "[--context TOKENS] [--heads N] [--splits N] [--reps N]\n");
+                 "[--context TOKENS] [--heads N] [--splits N] [--reps N]\n"
+                 "       dsc-kernel-bench mla-prefill --ptx FILE [--batch N] "
+                 "[--context TOKENS] [--heads N] [--reps N]\n");
     return 2;
   }
   Args args;
@@ -984,6 +1113,11 @@ int main(int argc, char **argv) {
        args.batch < 1 || args.context < 1 || args.context > INT32_MAX))
     die("mla-decode needs a multiple of 64 heads, a batch of at least one "
         "and a context of 1 to 2^31 - 1 tokens");
+  if (command == "mla-prefill" &&
+      (args.heads < 1 || args.heads > 65535 || args.batch < 1 ||
+       args.batch > 65535 || args.context < 1 || args.context > (1 << 24)))
+    die("mla-prefill needs 1 to 65535 heads and sequences, and 1 to 2^24 "
+        "tokens");
   absl::StatusOr<const CudaDriver *> driver = CudaDriver::get();
   if (!driver.ok())
     die(std::string(driver.status().message()));
@@ -998,6 +1132,8 @@ int main(int argc, char **argv) {
   }
   if (command == "mla-decode")
     return mlaDecode(args);
+  if (command == "mla-prefill")
+    return mlaPrefill(args);
   if (command == "add-rmsnorm") {
     if (args.k % 1024)
       die("add-rmsnorm needs a hidden size (--k) that is a multiple of 1024");

@@ -284,8 +284,29 @@ def mla_decode():
     row(name, text, ok)
 
 
+def mla_prefill():
+    """MLA prefill at DeepSeek-V3's shape: one prompt of 4096 tokens, 128
+    heads, causal, queries and keys 192 wide, values 128. Compute-bound:
+    its floor is its FLOPs over the GEMM rate."""
+    name = "MLA prefill (4096 tokens, 128 heads, causal)"
+    ptx = os.path.join(BUNDLE, "kernels", "dsc_mla_prefill.sm_90a.ptx")
+    res, code = run_bench(name, ["mla-prefill", "--ptx", ptx, "--batch", "1",
+                                 "--context", "4096", "--heads", "128",
+                                 "--reps", "10"])
+    if res is None:
+        return
+    report["mla_prefill"] = res
+    text = (f"{res['ms']:.3f} ms, {res['tflops']:.0f} TFLOPS "
+            f"({res['tflops'] / 989 * 100:.0f}% of 989), check "
+            f"{res['check_rel_error']:.1e}")
+    floor = attach_floor(res)
+    if floor:
+        text += f", {res['x_floor']:.2f}x its floor {floor:.3f} ms"
+    row(name, text, code == 0)
+
+
 for step in (card, ceilings, correctness, decode_step, out_of_memory,
-             grouped_gemm, add_rmsnorm, moe_layer, mla_decode):
+             grouped_gemm, add_rmsnorm, moe_layer, mla_decode, mla_prefill):
     try:
         step()
     except Exception as e:  # A broken step must not hide the others.

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Generates codegen/kernels/mla_prefill_bf16.mlir, multi-head latent
+attention's prefill kernel (gpu, nvgpu and nvvm dialects):
+
+    python3 codegen/kernels/gen_mla_prefill.py > codegen/kernels/mla_prefill_bf16.mlir
+
+Prefill runs MLA unabsorbed (DEEPSEEK.md): every head has its own keys and
+values decompressed by kv_b_proj, [k_nope (128) | v (128)] per head, and one
+rope key k_pe (64) shared by all heads. The key of head h is
+[k_nope_h | k_pe], 192 wide like the query [q_nope | q_rope]; the kernel
+reads k_pe once per token instead of a copy per head. Causal flash
+attention, FlashAttention-2 style:
+
+  * a block takes 64 query tokens of one head (the last tiles first: they
+    have the most keys), 4 warps of 16 query rows each; a warp holds its
+    rows' scores, so the online softmax stays within the warp (quad
+    shuffles) and P goes from the S accumulators straight into the A
+    fragments of P V (the accumulator layout of two n tiles is the A layout
+    of one k step);
+  * the query tile stays in shared memory (its fragments for all of 192
+    would take 48 of the registers O and S need); key and value tiles of
+    64 tokens in a 2-stage cp.async ring (rows past the sequence
+    zero-filled);
+  * the causal mask is applied on every tile (only the diagonal one has
+    masked scores); tile j of query tile i exists for j <= i;
+  * rows of 16-byte chunks stored at chunk ^ (row % 8), as in every kernel
+    here.
+"""
+
+from kernelgen import WG, Function, copy_tile, ldmatrix, mma, pack_bf16, quad_reduce
+
+DQK, DNOPE, DROPE, DV = 192, 128, 64, 128  # query/key, no-rope, rope, value
+KVW = DNOPE + DV  # kv_b_proj's output per head: k_nope then v
+TILE = 64  # query and key tokens per tile
+WARPS = 4
+THREADS = 32 * WARPS
+SQ = f"memref<{TILE}x{DQK}xf16, {WG}>"
+SK = f"memref<2x{TILE}x{DQK}xf16, {WG}>"
+SV = f"memref<2x{TILE}x{DV}xf16, {WG}>"
+OFF_K = TILE * DQK * 2
+OFF_V = OFF_K + 2 * TILE * DQK * 2
+SMEM_BYTES = OFF_V + 2 * TILE * DV * 2
+KSTEPS = DQK // 16  # k steps of Q K^T
+S_TILES = TILE // 8  # n tiles of S per warp
+O_TILES = DV // 8  # n tiles of O per warp
+
+
+def prefill_kernel():
+    f = Function()
+    c = f.c
+    emit = f.emit
+    emit("%zero = arith.constant 0.0 : f32")
+    emit("%ninf = arith.constant 0xFF800000 : f32")
+    emit("%one = arith.constant 1.0 : f32")
+    emit("%dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>")
+    for name, offset, ty in (("sQ", 0, SQ), ("sK", OFF_K, SK), ("sV", OFF_V, SV)):
+        emit(f"%{name} = memref.view %dyn[{c(offset)}][] : "
+             f"memref<?xi8, #gpu.address_space<workgroup>> to {ty}")
+    bx = f.let("bx", "gpu.block_id x")
+    h = f.let("head", "gpu.block_id y")
+    b = f.let("seq", "gpu.block_id z")
+    qtiles = f.let("qtiles", "gpu.grid_dim x")
+    tid = f.let("tid", "gpu.thread_id x")
+    lane = f.idx("lane", "remui", tid, c(32))
+    warp = f.idx("warp", "divui", tid, c(32))
+    g = f.idx("g", "divui", lane, c(4))
+    t = f.idx("t", "remui", lane, c(4))
+    t2 = f.idx("t2", "muli", t, c(2))
+    l16 = f.idx("l16", "remui", lane, c(16))
+    lhi = f.idx("lhi", "divui", lane, c(16))
+    l8 = f.idx("l8", "remui", lane, c(8))
+    lmid0 = f.idx("lmid0", "divui", lane, c(8))
+    lmid = f.idx("lmid", "remui", lmid0, c(2))
+    bnrow0 = f.idx("bnrow0", "muli", lhi, c(8))
+    bnrow = f.idx("bnrow", "addi", bnrow0, l8)
+
+    # Query tile qt (the last first) and its key tiles 0 .. qt.
+    last = f.idx("lastTile", "subi", qtiles, c(1))
+    qt = f.idx("qt", "subi", last, bx)
+    q0 = f.idx("q0", "muli", qt, c(TILE))
+    count = f.idx("count", "addi", qt, c(1))
+    bS = f.idx("bS", "muli", b, "%seqLen")  # the sequence's first token
+
+    # The query tile: rows past the sequence zero-filled.
+    qcopies = []
+    for row, col, gcol in copy_tile(f, tid, THREADS, TILE, DQK // 8, "q"):
+        tok = f.idx("qtok", "addi", q0, row)
+        live = f.let("qlive", f"arith.cmpi ult, {tok}, %seqLen : index")
+        tokG = f.idx("qtokG", "addi", bS, tok)
+        rowH = f.idx("qrowH", "muli", tokG, "%heads")
+        rowHh = f.idx("qrowHh", "addi", rowH, h)
+        goff = f.idx("qgoff", "muli", rowHh, c(DQK))
+        src0 = f.idx("qsrc0", "addi", goff, gcol)
+        src = f.let("qsrc", f"arith.select {live}, {src0}, {c(0)} : index")
+        n = f.let("qn", f"arith.select {live}, {c(8)}, {c(0)} : index")
+        qcopies.append(f.let("qcopy", f"nvgpu.device_async_copy %Q[{src}], %sQ[{row}, {col}], "
+                                      f"8, {n} {{bypassL1}} : memref<?xf16> to {SQ}"))
+    # A key tile's chunks: k_nope (16 per row) from kv_b's output, k_pe (8)
+    # from the shared rope keys, v (16) from kv_b's output; the same
+    # (row, chunk) of every tile.
+    nopeChunks = copy_tile(f, tid, THREADS, TILE, DNOPE // 8, "kn")
+    ropeChunks = copy_tile(f, tid, THREADS, TILE, DROPE // 8, "kr")
+    vChunks = copy_tile(f, tid, THREADS, TILE, DV // 8, "v")
+
+    def issue(j, stage, extra=()):
+        """Copies key tile j into `stage` as one group; past the query
+        tile's last key tile, or past the sequence, rows are zero."""
+        inRange = f.let("inRange", f"arith.cmpi ult, {j}, {count} : index")
+        tok0 = f.idx("ktok0", "muli", j, c(TILE))
+        tokens = list(extra)
+        for chunks, what in ((nopeChunks, "nope"), (ropeChunks, "rope"), (vChunks, "v")):
+            for row, col, gcol in chunks:
+                tok = f.idx("ktok", "addi", tok0, row)
+                inSeq = f.let("kinSeq", f"arith.cmpi ult, {tok}, %seqLen : index")
+                live = f.let("klive", f"arith.andi {inSeq}, {inRange} : i1")
+                tokG = f.idx("ktokG", "addi", bS, tok)
+                if what == "rope":
+                    goff = f.idx("kgoff", "muli", tokG, c(DROPE))
+                    dcol = f.idx("kdcol", "addi", col, c(DNOPE))
+                    src_mem, dst, dty = "%KR", f"%sK[{stage}, {row}, {dcol}]", SK
+                else:
+                    rowH = f.idx("krowH", "muli", tokG, "%heads")
+                    rowHh = f.idx("krowHh", "addi", rowH, h)
+                    goff0 = f.idx("kgoff0", "muli", rowHh, c(KVW))
+                    goff = (goff0 if what == "nope"
+                            else f.idx("kgoffV", "addi", goff0, c(DNOPE)))
+                    dst = (f"%sK[{stage}, {row}, {col}]" if what == "nope"
+                           else f"%sV[{stage}, {row}, {col}]")
+                    src_mem, dty = "%KV", SK if what == "nope" else SV
+                src0 = f.idx("ksrc0", "addi", goff, gcol)
+                src = f.let("ksrc", f"arith.select {live}, {src0}, {c(0)} : index")
+                n = f.let("kn", f"arith.select {live}, {c(8)}, {c(0)} : index")
+                tokens.append(f.let("kcopy", f"nvgpu.device_async_copy {src_mem}[{src}], {dst}, "
+                                             f"8, {n} {{bypassL1}} : memref<?xf16> to {dty}"))
+        return f.let("group", f"nvgpu.device_async_create_group {', '.join(tokens)}")
+
+    first = issue(c(0), c(0), qcopies)
+    issue(c(1), c(1))
+
+    w16 = f.idx("w16", "muli", warp, c(16))
+    aRow = f.idx("aRow", "addi", w16, l16)  # the warp's query rows
+    # This lane's query positions (rows g, g + 8) and key offset.
+    qrow = f.idx("qrow", "addi", q0, w16)
+    qposA = f.idx("qposA", "addi", qrow, g)
+    qposB = f.idx("qposB", "addi", qposA, c(8))
+
+    outs = [f"%o{i}" for i in range(O_TILES * 4)]
+    carried = ["%mA", "%mB", "%lA", "%lB"] + outs
+    inits = ["%ninf", "%ninf", "%zero", "%zero"] + ["%zero"] * len(outs)
+    types = ", ".join(["f32"] * len(carried))
+    res = f.fresh("res")
+    emit(f"{res}:{len(carried)} = scf.for %j = {c(0)} to {count} step {c(1)} "
+         f"iter_args({', '.join(f'{a} = {v}' for a, v in zip(carried, inits))}) -> ({types}) {{")
+    f.depth += 1
+    stage = f.idx("stage", "remui", "%j", c(2))
+    emit(f"nvgpu.device_async_wait {first} {{numGroups = 1 : i32}}")
+    emit("gpu.barrier")
+
+    # S = Q K^T: 16 query rows x 64 keys, over 192 in a loop of k steps
+    # (unrolled, the loads of every step run ahead and spill).
+    sAcc = [f"%sa{i}" for i in range(S_TILES * 4)]
+    sres = f.fresh("s")
+    emit(f"{sres}:{len(sAcc)} = scf.for %kc = {c(0)} to {c(KSTEPS)} step {c(1)} "
+         f"iter_args({', '.join(f'{a} = %zero' for a in sAcc)}) -> "
+         f"({', '.join(['f32'] * len(sAcc))}) {{")
+    f.depth += 1
+    kc2 = f.idx("kc2", "muli", "%kc", c(2))
+    ch = f.idx("qfChunk", "addi", lhi, kc2)
+    ph = f.idx("qfPhys", "xori", ch, l8)
+    col = f.idx("qfCol", "muli", ph, c(8))
+    qf = ldmatrix(f, "qf", "%sQ", SQ, [aRow, col])
+    ch = f.idx("kfChunk", "addi", lmid, kc2)
+    ph = f.idx("kfPhys", "xori", ch, l8)
+    col = f.idx("kfCol", "muli", ph, c(8))
+    acc = list(sAcc)
+    for pair in range(S_TILES // 2):
+        row = f.idx("kfRow", "addi", bnrow, c(16 * pair))
+        kf = ldmatrix(f, "kf", "%sK", SK, [stage, row, col])
+        for k, nt in enumerate((2 * pair, 2 * pair + 1)):
+            acc[nt * 4:nt * 4 + 4] = mma(f, qf, kf[2 * k:2 * k + 2], acc[nt * 4:nt * 4 + 4])
+    emit(f"scf.yield {', '.join(acc)} : {', '.join(['f32'] * len(acc))}")
+    f.depth -= 1
+    emit("}")
+    s = [f"{sres}#{i}" for i in range(len(sAcc))]
+
+    # Causal mask and scale (base 2); row maxima within the quad.
+    j64 = f.idx("j64", "muli", "%j", c(TILE))
+    kbase = f.idx("kbase", "addi", j64, t2)
+    x = []
+    for nt in range(S_TILES):
+        for r in range(4):
+            kpos = f.idx("kpos", "addi", kbase, c(nt * 8 + r % 2))
+            qpos = qposA if r < 2 else qposB
+            live = f.let("causal", f"arith.cmpi ule, {kpos}, {qpos} : index")
+            scaled = f.f32("scaled", "mulf", s[nt * 4 + r], "%scale")
+            x.append(f.let("x", f"arith.select {live}, {scaled}, %ninf : f32"))
+    alphas, mNew, sums = [], [], []
+    for k, (old, oldL) in enumerate((("%mA", "%lA"), ("%mB", "%lB"))):
+        vals = [x[nt * 4 + r] for nt in range(S_TILES) for r in (2 * k, 2 * k + 1)]
+        m = vals[0]
+        for v in vals[1:]:
+            m = f.f32("lmax", "maximumf", m, v)
+        tm = quad_reduce(f, m, "maximumf")
+        mn = f.f32("mnew", "maximumf", old, tm)
+        d = f.f32("mdiff", "subf", old, mn)
+        alphas.append(f.let("alpha", f"math.exp2 {d} : f32"))
+        mNew.append(mn)
+    p = []
+    for i in range(len(x)):
+        d = f.f32("xd", "subf", x[i], mNew[(i % 4) // 2])
+        p.append(f.let("p", f"math.exp2 {d} : f32"))
+    for k, oldL in enumerate(("%lA", "%lB")):
+        acc = f.f32("lscaled", "mulf", oldL, alphas[k])
+        for nt in range(S_TILES):
+            for r in (2 * k, 2 * k + 1):
+                acc = f.f32("lsum", "addf", acc, p[nt * 4 + r])
+        sums.append(acc)
+    o = [f.f32("os", "mulf", outs[i], alphas[(i % 4) // 2]) for i in range(len(outs))]
+
+    # O += P V: P's accumulators are the A fragments (k step kk is n tiles
+    # 2 kk and 2 kk + 1), V by ldmatrix.trans.
+    for kk in range(TILE // 16):
+        lo, hi = p[8 * kk:8 * kk + 4], p[8 * kk + 4:8 * kk + 8]
+        pa = [pack_bf16(f, lo[0], lo[1]), pack_bf16(f, lo[2], lo[3]),
+              pack_bf16(f, hi[0], hi[1]), pack_bf16(f, hi[2], hi[3])]
+        vRow = f.idx("vRow", "addi", l16, c(16 * kk))
+        for pair in range(O_TILES // 2):
+            ch = f.idx("vfChunk", "addi", lhi, c(2 * pair))
+            ph = f.idx("vfPhys", "xori", ch, l8)
+            col = f.idx("vfCol", "muli", ph, c(8))
+            vf = ldmatrix(f, "vf", "%sV", SV, [stage, vRow, col], transpose=True)
+            for k, nt in enumerate((2 * pair, 2 * pair + 1)):
+                o[nt * 4:nt * 4 + 4] = mma(f, pa, vf[2 * k:2 * k + 2], o[nt * 4:nt * 4 + 4])
+    emit("gpu.barrier")
+    nxt = f.idx("next", "addi", "%j", c(2))
+    issue(nxt, stage)
+    emit(f"scf.yield {', '.join(mNew + sums + o)} : {types}")
+    f.depth -= 1
+    emit("}")
+    emit(f"nvgpu.device_async_wait {first} {{numGroups = 0 : i32}}")
+
+    # O / l in bf16 for the rows inside the sequence.
+    for k, qpos in enumerate((qposA, qposB)):
+        total = quad_reduce(f, f"{res}#{2 + k}", "addf")
+        inv = f.f32("inv", "divf", "%one", total)
+        inside = f.let("inside", f"arith.cmpi ult, {qpos}, %seqLen : index")
+        tokG = f.idx("otokG", "addi", bS, qpos)
+        rowH = f.idx("orowH", "muli", tokG, "%heads")
+        rowHh = f.idx("orowHh", "addi", rowH, h)
+        base0 = f.idx("obase0", "muli", rowHh, c(DV))
+        base = f.idx("obase", "addi", base0, t2)
+        vals = []
+        for nt in range(O_TILES):
+            i = nt * 4 + 2 * k
+            v0 = f.f32("on", "mulf", f"{res}#{4 + i}", inv)
+            v1 = f.f32("on", "mulf", f"{res}#{4 + i + 1}", inv)
+            pair = f.let("opair", f"vector.from_elements {v0}, {v1} : vector<2xf32>")
+            vals.append(f.let("obf16", f"arith.truncf {pair} : vector<2xf32> to vector<2xbf16>"))
+        emit(f"scf.if {inside} {{")
+        for nt, v in enumerate(vals):
+            emit(f"  %oat{k}_{nt} = arith.addi {base}, {c(nt * 8)} : index")
+            emit(f"  vector.store {v}, %O[%oat{k}_{nt}] : memref<?xbf16>, vector<2xbf16>")
+        emit("}")
+    emit("gpu.return")
+    return f
+
+
+def main():
+    out = [f"""// GENERATED by codegen/kernels/gen_mla_prefill.py: edit that, not this.
+//
+// Multi-head latent attention prefill: causal flash attention on tensor
+// cores (mma.sync m16n8k16, bf16 in, f32 accumulation) over the keys and
+// values kv_b_proj decompresses, with the rope key shared by the heads:
+//
+//   O[b, s, h] = softmax_{{t <= s}}(scale * [q_nope | q_rope] . [k_nope_h | k_pe]) v_h
+//
+// Q [batch, seqLen, heads, {DQK}] bf16 (rope applied to the last {DROPE});
+// KV [batch, seqLen, heads, {KVW}] bf16 (k_nope, then v); KR [batch, seqLen,
+// {DROPE}] bf16 (k_pe, roped); O [batch, seqLen, heads, {DV}] bf16.
+// scale: softmax scale times log2(e). bf16 is typed f16 where cp.async and
+// ldmatrix move it as 16-bit words.
+//
+// Grid (ceil(seqLen / {TILE}), heads, batch), {THREADS} threads, {SMEM_BYTES}
+// bytes of dynamic shared memory (raise the kernel's limit).
+module attributes {{gpu.container_module}} {{
+gpu.module @dsc_mla_prefill {{
+  gpu.func @mla_prefill_bf16(%Q: memref<?xf16>, %KV: memref<?xf16>,
+                             %KR: memref<?xf16>, %O: memref<?xbf16>,
+                             %seqLen: index, %heads: index, %scale: f32)
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{"""]
+    out += prefill_kernel().text()
+    out += ["  }", "}", "}"]
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""What the kernel generators of codegen/kernels/ share: a builder for the
+body of one gpu.func, and the tensor-core fragments of mma.sync m16n8k16
+(bf16 in, f32 accumulation) with ldmatrix.x4, whose per-lane layouts the
+PTX ISA fixes (and codegen/kernels/simt_emulator.py models):
+
+  lane l = 4 g + t holds
+    A (16 x 16, row-major): (g, 2t..2t+1), (g+8, 2t..), (g, 2t+8..), (g+8, 2t+8..)
+    B (16 x 8, "col"):      (k 2t..2t+1, n g), (k 2t+8.., n g)
+    C/D (16 x 8, f32):      (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1)
+"""
+
+WG = "#gpu.address_space<workgroup>"
+MMA_ATTRS = ("{layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, "
+             "multiplicandAPtxType = #nvvm.mma_type<bf16>, "
+             "multiplicandBPtxType = #nvvm.mma_type<bf16>, "
+             "shape = #nvvm.shape<m = 16, n = 8, k = 16>}")
+MMA_RESULT = "!llvm.struct<(f32, f32, f32, f32)>"
+
+
+class Function:
+    """The body of one gpu.func: SSA values named after what they hold,
+    index constants gathered at the top."""
+
+    def __init__(self):
+        self.lines, self.consts, self.i32s, self.seen = [], set(), set(), {}
+        self.depth = 2
+
+    def emit(self, text):
+        self.lines.append("  " * self.depth + text)
+
+    def let(self, hint, expr):
+        n = self.seen.get(hint, 0)
+        self.seen[hint] = n + 1
+        name = f"%{hint}" if n == 0 else f"%{hint}_{n}"
+        self.emit(f"{name} = {expr}")
+        return name
+
+    def fresh(self, hint):
+        """A name for a value an op defines itself (loop results)."""
+        n = self.seen.get(hint, 0)
+        self.seen[hint] = n + 1
+        return f"%{hint}" if n == 0 else f"%{hint}_{n}"
+
+    def c(self, value):
+        """The index constant `value`."""
+        self.consts.add(value)
+        return f"%c{value}"
+
+    def i32(self, value):
+        """The i32 constant `value`."""
+        self.i32s.add(value)
+        return f"%i{value}"
+
+    def idx(self, hint, op, a, b):
+        return self.let(hint, f"arith.{op} {a}, {b} : index")
+
+    def f32(self, hint, op, a, b):
+        return self.let(hint, f"arith.{op} {a}, {b} : f32")
+
+    def text(self):
+        head = ["  " * self.depth + f"%c{v} = arith.constant {v} : index"
+                for v in sorted(self.consts)]
+        head += ["  " * self.depth + f"%i{v} = arith.constant {v} : i32"
+                 for v in sorted(self.i32s)]
+        return head + self.lines
+
+
+def ldmatrix(f, hint, smem, smem_type, indices, transpose=False):
+    """ldmatrix.x4 at `indices` (each lane its own row address); returns the
+    4 registers as the i32 words mma.sync takes."""
+    m = f.let(hint, f"nvgpu.ldmatrix {smem}[{', '.join(indices)}] "
+                    f"{{numTiles = 4 : i32, transpose = {str(transpose).lower()}}} "
+                    f": {smem_type} -> vector<4x2xf16>")
+    regs = []
+    for r in range(4):
+        h = f.let(f"{hint}h", f"vector.extract {m}[{r}] : vector<2xf16> from vector<4x2xf16>")
+        w = f.let(f"{hint}w", f"vector.bitcast {h} : vector<2xf16> to vector<1xi32>")
+        regs.append(f.let(f"{hint}r", f"vector.extract {w}[0] : i32 from vector<1xi32>"))
+    return regs
+
+
+def mma(f, a, b, acc):
+    """acc += a * b on one m16n8k16 tile; returns the 4 new accumulators."""
+    d = f.let("mma", f"nvvm.mma.sync A[{', '.join(a)}] B[{', '.join(b)}] "
+                     f"C[{', '.join(acc)}] {MMA_ATTRS} : (i32, i32, f32) -> {MMA_RESULT}")
+    return [f.let("acc", f"llvm.extractvalue {d}[{r}] : {MMA_RESULT}") for r in range(4)]
+
+
+def quad_reduce(f, value, op):
+    """`op` over the 4 lanes of a quad (the lanes holding one row of an mma
+    accumulator tile)."""
+    for offset in (1, 2):
+        other = f.fresh("shfl")
+        f.emit(f"{other}, {f.fresh('shflok')} = gpu.shuffle xor {value}, "
+               f"{f.i32(offset)}, {f.i32(32)} : f32")
+        value = f.f32("red", op, value, other)
+    return value
+
+
+
+
+def pack_bf16(f, lo, hi):
+    """Two f32 values rounded to bf16 in one i32 register, `lo` in the low
+    half: an mma operand made from accumulators."""
+    pair = f.let("pair", f"vector.from_elements {lo}, {hi} : vector<2xf32>")
+    b = f.let("pairBf16", f"arith.truncf {pair} : vector<2xf32> to vector<2xbf16>")
+    w = f.let("pairWord", f"vector.bitcast {b} : vector<2xbf16> to vector<1xi32>")
+    return f.let("packed", f"vector.extract {w}[0] : i32 from vector<1xi32>")
+
+
+def copy_tile(f, tid, threads, rows, chunks, hint):
+    """The (row, swizzled column, source column) of each 16-byte chunk a
+    thread copies of a [rows, chunks * 8] tile: chunk q = tid + i * threads
+    is row q / chunks, chunk q % chunks, stored at chunk ^ (row % 8) (the 8
+    rows one ldmatrix reads land in 8 distinct banks). When the threads
+    cover whole rows, a thread copies the same chunk of rows 8 apart (or
+    more), so one column serves all its copies."""
+    assert rows * chunks % threads == 0
+    c = f.c
+    copies = rows * chunks // threads
+    if threads % chunks == 0 and (threads // chunks) % 8 == 0:
+        row0 = f.idx(f"{hint}row", "divui", tid, c(chunks))
+        chunk = f.idx(f"{hint}chunk", "remui", tid, c(chunks))
+        sw = f.idx(f"{hint}sw", "remui", row0, c(8))
+        phys = f.idx(f"{hint}phys", "xori", chunk, sw)
+        col = f.idx(f"{hint}col", "muli", phys, c(8))
+        gcol = f.idx(f"{hint}gcol", "muli", chunk, c(8))
+        step = threads // chunks
+        return [(row0 if i == 0 else f.idx(f"{hint}row", "addi", row0, c(i * step)), col, gcol)
+                for i in range(copies)]
+    out = []
+    for i in range(copies):
+        q = f.idx(f"{hint}q", "addi", tid, c(i * threads))
+        row = f.idx(f"{hint}row", "divui", q, c(chunks))
+        chunk = f.idx(f"{hint}chunk", "remui", q, c(chunks))
+        sw = f.idx(f"{hint}sw", "remui", row, c(8))
+        phys = f.idx(f"{hint}phys", "xori", chunk, sw)
+        col = f.idx(f"{hint}col", "muli", phys, c(8))
+        gcol = f.idx(f"{hint}gcol", "muli", chunk, c(8))
+        out.append((row, col, gcol))
+    return out
