@@ -167,6 +167,7 @@ class SharedMemory:
         self.r_warp = np.full(units, -1, np.int64)  # -2: several warps
         self.pending = np.full(units, -1, np.int64)  # -3: not yet committed
         self.epoch = 0
+        self.wgmma_reads = []  # units read by wgmma groups still in flight
 
     def read(self, units, warps, what):
         waiting = self.pending[units] != -1
@@ -189,6 +190,10 @@ class SharedMemory:
         self.r_epoch[uniq] = self.epoch
 
     def write(self, units, warps, what, pending=-1):
+        for inflight in self.wgmma_reads:
+            if np.isin(units, inflight).any():
+                raise EmulationError(f"{what}: overwrites shared memory a wgmma "
+                                     "may still read (no wgmma wait covers it)")
         read_now = self.r_epoch[units] == self.epoch
         war = read_now & (self.r_warp[units] != warps)
         if war.any():
@@ -236,12 +241,13 @@ class Block:
         self.warp = self.tid // 32
         self.shared = SharedMemory(max(shared_bytes, 2))
         self.groups = 0  # committed cp.async groups
+        self.tma_writes = []  # (mbarrier, phase, units) not yet waited for
         self.env = {}
         params, body = kernel.regions[0]
         if len(params) != len(args):
             raise EmulationError(f"{len(args)} arguments for {len(params)} parameters")
         for name, value in zip(params, args):
-            if isinstance(value, MemRef):
+            if isinstance(value, (MemRef, TensorMap)):
                 self.env[name] = value
             else:
                 self.env[name] = np.full(threads, value,
@@ -298,12 +304,19 @@ class Block:
             raise EmulationError("scf.if with results or an else region")
         saved = self.mask
         self.mask = saved & cond.astype(bool)
-        self.region(op.regions[0][1])
+        if self.mask.any():  # a branch no thread takes is skipped
+            self.region(op.regions[0][1])
         self.mask = saved
 
     # --- arith ---
     def op_arith_constant(self, op):
+        flag = re.search(r"value = (true|false)\b", op.text)
+        if flag:
+            return np.full(self.threads, flag.group(1) == "true", bool)
         m = re.search(r"value = (dense<([^>]*)>|[-+.\w]+) : ([\w<>]+)", op.text)
+        if not m:
+            raise EmulationError("a constant other than a number, a boolean or "
+                                 "a dense splat")
         literal, dense, ty = m.group(1), m.group(2), m.group(3)
         if dense is not None:
             n = int(re.search(r"vector<(\d+)x", ty).group(1))
@@ -347,6 +360,8 @@ class Block:
                 a < b, a <= b, a > b, a >= b][p]
 
     def op_arith_index_cast(self, op, a):
+        if op.text.rstrip().endswith("-> i1"):
+            return (a & 1).astype(bool)
         if op.text.rstrip().endswith("-> i32"):
             return a.astype(np.int32).astype(np.int64)
         return a.astype(np.int64)
@@ -605,8 +620,209 @@ class Block:
         d = np.stack([D[:, _C_ROWS[j], _C_COLS[j]] for j in range(4)], axis=2)
         return d.reshape(self.threads, 4).astype(np.float32)
 
+    # --- sm_90: mbarriers, TMA, wgmma (modelled on logical tiles: the
+    # 128-byte swizzle TMA writes is the one wgmma's descriptors read, so
+    # the emulator keeps tiles unswizzled) ---
+    def op_builtin_unrealized_conversion_cast(self, op, value):
+        return value
+
+    def op_memref_extract_aligned_pointer_as_index(self, op, memref):
+        if memref.shared is None:
+            raise EmulationError("the address of a global buffer")
+        return np.full(self.threads, memref.base_unit * 2, np.int64)
+
+    def op_nvgpu_mbarrier_create(self, op):
+        n = int(op.attr(r"num_barriers = (\d+)", "1"))
+        return tuple(Mbarrier() for _ in range(n))  # one value, not n results
+
+    def leaders(self):
+        return int(self.mask.sum())
+
+    def op_nvgpu_mbarrier_init(self, op, bars, count, index):
+        for _ in range(self.leaders()):
+            b = bars[self.uniform(index, "mbarrier index")]
+            b.expected = b.arrivals = self.uniform(count, "mbarrier count")
+            b.tx, b.phase = 0, 0
+
+    def op_nvgpu_mbarrier_arrive_expect_tx(self, op, bars, tx, index, *predicate):
+        if predicate:
+            raise EmulationError("predicated arrive")
+        for _ in range(self.leaders()):
+            b = bars[self.uniform(index, "mbarrier index")]
+            b.tx += self.uniform(tx, "transaction bytes")
+            b.arrivals -= 1
+            b.settle()
+
+    def op_nvgpu_mbarrier_try_wait_parity(self, op, bars, parity, ticks, index):
+        if not self.mask.all():
+            raise EmulationError("mbarrier wait inside a branch")
+        b = bars[self.uniform(index, "mbarrier index")]
+        if b.phase % 2 == self.uniform(parity.astype(np.int64), "parity"):
+            raise EmulationError(f"waits for phase {b.phase} of an mbarrier that "
+                                 f"never completes ({b.arrivals} arrivals and "
+                                 f"{b.tx} bytes outstanding): a deadlock")
+        landed = [r for r in self.tma_writes if r[0] is b and r[1] < b.phase]
+        for record in landed:
+            units = record[2]
+            self.shared.pending[units] = -1
+            self.shared.w_epoch[units] = -1  # visible to every waiting thread
+            self.tma_writes.remove(record)
+
+    def op_nvgpu_tma_prefetch_descriptor(self, op, tmap):
+        pass
+
+    def op_nvgpu_tma_async_load(self, op, *operands):
+        sizes = [int(x) for x in op.attr(r"operandSegmentSizes = array<i32: ([\d, ]+)>").split(",")]
+        dst, bars, tmap = operands[0], operands[1], operands[2]
+        coords = operands[3:3 + sizes[3]]
+        index = operands[3 + sizes[3]]
+        if sizes[5] or sizes[6]:
+            raise EmulationError("TMA multicast or predicates")
+        for _ in range(self.leaders()):
+            x = self.uniform(coords[0], "TMA column")
+            y = self.uniform(coords[1], "TMA row")
+            rows, cols = tmap.box
+            if dst.data.shape != (rows, cols):
+                raise EmulationError(f"box {rows}x{cols} into a "
+                                     f"{'x'.join(map(str, dst.data.shape))} tile")
+            box = np.zeros((rows, cols), tmap.array.dtype)
+            src = tmap.array[max(y, 0):y + rows, max(x, 0):x + cols]
+            box[:src.shape[0], :src.shape[1]] = src  # out of bounds: zero
+            b = bars[self.uniform(index, "mbarrier index")]
+            units = (dst.base_unit + np.arange(dst.data.size * dst.data.itemsize // 2))
+            self.shared.write(units, np.zeros_like(units), op.name, pending=-4)
+            dst.data[...] = box
+            self.tma_writes.append((b, b.phase, units))
+            b.tx -= box.nbytes
+            if b.tx < 0:
+                raise EmulationError("TMA delivers more bytes than the mbarrier expects")
+            b.settle()
+
+    def op_nvgpu_warpgroup_mma_init_accumulator(self, op):
+        m, n = (int(d) for d in re.search(r"vector<(\d+)x(\d+)xf32>", op.text).groups())
+        return Accumulator(np.zeros((m, n), np.float32))
+
+    def op_nvgpu_warpgroup_generate_descriptor(self, op, tile, tmap):
+        return tile
+
+    def op_nvgpu_warpgroup_mma(self, op, a, b, acc):
+        """D = A B + C over shared tiles: A [M, K] row-major; B [K, N]
+        N-major ({transposeB}) as TMA lays it out, N / 64 blocks of [K, 64]
+        one after the other. The group stays in flight until a wait; the
+        op itself waits for all but `waitGroup` groups."""
+        if self.threads != 128 or not self.mask.all():
+            raise EmulationError("warpgroup.mma by other than one whole warpgroup")
+        if "transposeB" not in op.text:
+            raise EmulationError("warpgroup.mma with K-major B")
+        m, k = a.data.shape
+        kb, n = b.data.shape
+        if k != kb or n % 64:
+            raise EmulationError(f"shapes {m}x{k} and {kb}x{n}")
+        flat = b.data.reshape(-1)
+        bm = np.concatenate([flat[c * k * 64:(c + 1) * k * 64].reshape(k, 64)
+                             for c in range(n // 64)], axis=1)
+        units = np.concatenate([t.base_unit + np.arange(t.data.size) for t in (a, b)])
+        for w in range(4):
+            self.shared.read(units, np.full_like(units, w), op.name)
+        d = acc.data.astype(np.float64) + _bits_to_f32(a.data).astype(np.float64) @ \
+            _bits_to_f32(bm).astype(np.float64)
+        self.shared.wgmma_reads.append(units)
+        keep = int(op.attr(r"waitGroup = (\d+)", "1"))
+        self.shared.wgmma_reads = self.shared.wgmma_reads[-keep:] if keep else []
+        return Accumulator(d.astype(np.float32))
+
+    def op_nvvm_wgmma_wait_group_sync_aligned(self, op):
+        keep = int(re.search(r"group = (\d+)", op.text).group(1))
+        self.shared.wgmma_reads = self.shared.wgmma_reads[-keep:] if keep else []
+
+    def op_nvgpu_warpgroup_mma_store(self, op, acc, memref):
+        if self.shared.wgmma_reads:
+            raise EmulationError("stores an accumulator with wgmma groups in flight")
+        if memref.data.shape != acc.data.shape:
+            raise EmulationError("accumulator and memref shapes differ")
+        memref.data[...] = acc.data
+
+    def op_memref_reinterpret_cast(self, op, source, *dynamic):
+        offsets, sizes, strides = _segments(op, dynamic, self)
+        if len(sizes) != 2 or strides != [sizes[1], 1] or offsets != [0]:
+            raise EmulationError("reinterpret_cast other than a row-major 2-d view")
+        flat = source.data.reshape(-1)
+        if sizes[0] * sizes[1] > flat.size:
+            raise EmulationError("view larger than its buffer")
+        return MemRef(flat[:sizes[0] * sizes[1]], sizes)
+
+    def op_memref_subview(self, op, source, *dynamic):
+        offsets, sizes, strides = _segments(op, dynamic, self)
+        if any(s != 1 for s in strides):
+            raise EmulationError("subview with strides")
+        shape = source.data.shape
+        for o, n, d in zip(offsets, sizes, shape):
+            if o < 0 or o + n > d:
+                raise EmulationError(f"subview [{o}, {o + n}) outside {d}")
+        view = source.data[tuple(slice(o, o + n) for o, n in zip(offsets, sizes))]
+        out = MemRef.__new__(MemRef)
+        out.data, out.shared, out.base_unit = view, source.shared, None
+        return out
+
     def op_llvm_extractvalue(self, op, s):
         return s[:, int(op.attr(r"position = array<i64: (\d+)>"))]
+
+
+class Mbarrier:
+    """An mbarrier: arrivals and transaction bytes outstanding in the
+    current phase; the phase advances when both reach zero."""
+
+    def __init__(self):
+        self.expected = self.arrivals = self.tx = self.phase = 0
+
+    def settle(self):
+        if self.arrivals < 0:
+            raise EmulationError("more arrivals than the mbarrier was initialised with")
+        if self.arrivals == 0 and self.tx == 0:
+            self.phase += 1
+            self.arrivals = self.expected
+
+
+class Accumulator:
+    """A warpgroup's wgmma accumulator, as the logical [M, N] matrix."""
+
+    def __init__(self, data):
+        self.data = data
+
+
+class TensorMap:
+    """A TMA descriptor: a 2-d global array (bit patterns for bf16) and the
+    box a load copies, [rows, columns]."""
+
+    def __init__(self, array, box):
+        self.array, self.box = array, tuple(box)
+
+
+_DYNAMIC = -9223372036854775808
+
+
+def _segments(op, dynamic, block):
+    """The offsets, sizes and strides of a view op (reinterpret_cast,
+    subview): static entries from its attributes, dynamic ones from its
+    operands in order."""
+    counts = [int(x) for x in op.attr(r"operandSegmentSizes = array<i32: ([\d, ]+)>").split(",")]
+    dynamic = list(dynamic)
+    at = 0
+    out = []
+    for name, count in zip(("static_offsets", "static_sizes", "static_strides"), counts[1:]):
+        out.append(_static(op, name, dynamic[at:at + count], block))
+        at += count
+    return out
+
+
+def _static(op, name, dynamic, block):
+    """The static list `name` of an op, its dynamic entries taken in order
+    from `dynamic` (uniform across threads)."""
+    values = [int(v) for v in op.attr(name + r" = array<i64: ([-\d, ]*)>", "").split(",") if v.strip()]
+    out = []
+    for v in values:
+        out.append(block.uniform(dynamic.pop(0), name) if v == _DYNAMIC else v)
+    return out
 
 
 def run_kernel(kernel, grid, threads, shared_bytes, args):

@@ -45,6 +45,17 @@ inline constexpr int CU_JIT_OPTIMIZATION_LEVEL = 7;
 inline constexpr unsigned CU_MEM_ATTACH_GLOBAL = 1;
 inline constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
 
+/// A TMA descriptor, filled by cuTensorMapEncodeTiled: opaque to the host,
+/// read by cp.async.bulk.tensor from device memory.
+struct alignas(128) CUtensorMap {
+  uint64_t opaque[16];
+};
+inline constexpr int CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 = 9;
+inline constexpr int CU_TENSOR_MAP_INTERLEAVE_NONE = 0;
+inline constexpr int CU_TENSOR_MAP_SWIZZLE_128B = 3;
+inline constexpr int CU_TENSOR_MAP_L2_PROMOTION_L2_128B = 2;
+inline constexpr int CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0;
+
 /// The driver entry points dsc uses, by their API names. X(name, signature).
 #define DSC_CUDA_DRIVER_FUNCTIONS(X)                                           \
   X(cuInit, CUresult(unsigned))                                                \
@@ -82,7 +93,11 @@ inline constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
   X(cuEventDestroy, CUresult(CUevent))                                         \
   X(cuEventRecord, CUresult(CUevent, CUstream))                                \
   X(cuEventSynchronize, CUresult(CUevent))                                     \
-  X(cuEventElapsedTime, CUresult(float *, CUevent, CUevent))
+  X(cuEventElapsedTime, CUresult(float *, CUevent, CUevent))                   \
+  X(cuTensorMapEncodeTiled,                                                    \
+    CUresult(CUtensorMap *, int, unsigned, void *, const uint64_t *,           \
+             const uint64_t *, const unsigned *, const unsigned *, int, int,   \
+             int, int))
 
 /// The driver's entry points, looked up once.
 struct CudaDriver {

@@ -9,7 +9,7 @@
  * memory is zeroed host memory, so the model's logits come out zero.
  *
  * At exit it prints one line to stderr:
- *   fake-cuda: M modules (C from cubins), K kernels, L launches
+ *   fake-cuda: M modules (C from cubins), K kernels, L launches[, T tensor maps]
  *
  *===----------------------------------------------------------------------===*/
 
@@ -27,14 +27,17 @@ enum {
   NOT_FOUND = 500,
 };
 
-static long modules, cubinModules, kernels, launches;
+static long modules, cubinModules, kernels, launches, tensorMaps;
 static int reported;
 
 static void report(void) {
   fprintf(stderr,
           "fake-cuda: %ld modules (%ld from cubins), %ld kernels, %ld "
-          "launches\n",
+          "launches",
           modules, cubinModules, kernels, launches);
+  if (tensorMaps)
+    fprintf(stderr, ", %ld tensor maps", tensorMaps);
+  fprintf(stderr, "\n");
 }
 
 /* A module is a copy of its PTX text (NULL for a cubin, whose entries are
@@ -243,6 +246,34 @@ static CUresult cuEventElapsedTime(float *ms, void *a, void *b) {
   *ms = 0;
   return OK;
 }
+/* The real driver's checks of a tiled TMA descriptor, for bf16 data: the
+   map and the tensor aligned, box sizes within 256 and 16-byte rows, the
+   row strides multiples of 16, a swizzled box row within the swizzle. */
+static CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank,
+                                       void *address, const uint64_t *dims,
+                                       const uint64_t *strides,
+                                       const unsigned *box,
+                                       const unsigned *elementStrides,
+                                       int interleave, int swizzle, int l2,
+                                       int oob) {
+  static const unsigned swizzleBytes[] = {0, 32, 64, 128};
+  (void)l2, (void)oob;
+  if (!map || (uintptr_t)map % 64 || type != 9 || rank < 1 || rank > 5 ||
+      !address || (uintptr_t)address % 16 || interleave != 0 || swizzle < 0 ||
+      swizzle > 3)
+    return INVALID_VALUE;
+  for (unsigned i = 0; i < rank; ++i) {
+    if (dims[i] == 0 || box[i] == 0 || box[i] > 256 || elementStrides[i] != 1)
+      return INVALID_VALUE;
+    if (i + 1 < rank && (strides[i] % 16 || strides[i] >= ((uint64_t)1 << 40)))
+      return INVALID_VALUE;
+  }
+  if (box[0] * 2 % 16 || (swizzle && box[0] * 2 > swizzleBytes[swizzle]))
+    return INVALID_VALUE;
+  memset(map, 0x5a, 128);
+  ++tensorMaps;
+  return OK;
+}
 
 struct Entry {
   const char *name;
@@ -284,6 +315,7 @@ static const struct Entry entries[] = {
     ENTRY(cuEventRecord),
     ENTRY(cuEventSynchronize),
     ENTRY(cuEventElapsedTime),
+    ENTRY(cuTensorMapEncodeTiled),
 };
 
 __attribute__((visibility("default"))) CUresult

@@ -2,7 +2,8 @@
 """Runs kernels of codegen/kernels/ on the CPU emulator
 (codegen/kernels/simt_emulator.py) against NumPy references.
 
-usage: emulate_kernels.py grouped-gemm|mla-decode|mla-prefill GENERIC.mlir
+usage: emulate_kernels.py CHECK GENERIC.mlir
+  CHECK: grouped-gemm, grouped-gemm-wgmma, mla-decode or mla-prefill
 
 GENERIC.mlir is the kernel file in generic form (mlir-opt
 --mlir-print-op-generic). grouped-gemm checks the emulator itself: that
@@ -47,6 +48,30 @@ def grouped_gemm(kernels):
     ok = np.isfinite(got).all() and err < 1e-5
     print(f"grouped_gemm_bf16_tn_m64: max error {err:.1e} of the largest "
           f"output {'ok' if ok else 'MISMATCH'}")
+    return ok
+
+
+def grouped_gemm_wgmma(kernels):
+    """The sm_90a grouped GEMM (TMA, mbarriers, wgmma): experts of 128 and
+    256 (padded from 200) rows, K = 256 (more K tiles than stages, so
+    stages are refilled), N = 256."""
+    rng = np.random.default_rng(5)
+    k, n = 256, 256
+    offsets = np.array([0, 128, 384], np.int32)
+    rows = int(offsets[-1])
+    a_bits, a = bf16(rng.standard_normal((rows, k)))
+    b_bits, b = bf16(rng.standard_normal((2 * k, n)))  # [experts * K, N]
+    c = np.full(rows * n, np.nan, np.float32)
+    args = [emu.TensorMap(a_bits, (128, 64)), emu.TensorMap(b_bits, (64, 64)),
+            emu.global_memref(c), emu.global_memref(offsets), rows, n, k]
+    emu.run_kernel(kernels["grouped_gemm_wgmma_bf16"], (n // 128, 2, 2), 128,
+                   3 * 32768 + 1024, args)
+    want = np.concatenate([a[0:128] @ b[0:k], a[128:384] @ b[k:2 * k]])
+    got = c.reshape(rows, n)
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = bool(np.isfinite(got).all()) and err < 1e-5
+    print(f"grouped_gemm_wgmma_bf16: max error {err:.1e} of the largest output "
+          f"{'ok' if ok else 'MISMATCH'}")
     return ok
 
 
@@ -152,13 +177,14 @@ def mla_prefill(kernels):
     return ok
 
 
-CHECKS = {"grouped-gemm": grouped_gemm, "mla-decode": mla_decode,
+CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,
+          "mla-decode": mla_decode,
           "mla-prefill": mla_prefill}
 
 
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in CHECKS:
-        print(__doc__.strip().splitlines()[3].strip(), file=sys.stderr)
+        print("\n".join(__doc__.strip().splitlines()[3:5]), file=sys.stderr)
         sys.exit(2)
     with open(sys.argv[2]) as f:
         kernels = emu.kernels(emu.parse(f.read()))

@@ -34,6 +34,17 @@ static_assert(dc::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES ==
 static_assert(dc::CU_JIT_OPTIMIZATION_LEVEL == ::CU_JIT_OPTIMIZATION_LEVEL);
 static_assert(dc::CU_MEM_ATTACH_GLOBAL == ::CU_MEM_ATTACH_GLOBAL);
 static_assert(dc::CU_STREAM_NON_BLOCKING == ::CU_STREAM_NON_BLOCKING);
+static_assert(sizeof(dc::CUtensorMap) == sizeof(::CUtensorMap));
+static_assert(alignof(dc::CUtensorMap) == alignof(::CUtensorMap));
+static_assert(dc::CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 ==
+              ::CU_TENSOR_MAP_DATA_TYPE_BFLOAT16);
+static_assert(dc::CU_TENSOR_MAP_INTERLEAVE_NONE ==
+              ::CU_TENSOR_MAP_INTERLEAVE_NONE);
+static_assert(dc::CU_TENSOR_MAP_SWIZZLE_128B == ::CU_TENSOR_MAP_SWIZZLE_128B);
+static_assert(dc::CU_TENSOR_MAP_L2_PROMOTION_L2_128B ==
+              ::CU_TENSOR_MAP_L2_PROMOTION_L2_128B);
+static_assert(dc::CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE ==
+              ::CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
 
 // Every function the table looks up exists in this toolkit's API (a typo
 // would make the lookup fail only on a GPU machine).

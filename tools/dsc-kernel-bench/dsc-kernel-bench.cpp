@@ -100,18 +100,31 @@ MemRef1D descriptor(const Buffer &b, size_t elementBytes) {
 /// 4-stage ring of dynamic shared memory, 4 warps per 64 rows.
 constexpr int64_t kBlockCols = 128, kBlockK = 64, kStages = 4;
 int64_t kBlockRows = 128;
+/// The sm_90a kernel (grouped_gemm_wgmma.mlir): TMA and wgmma, one
+/// warpgroup per 128 x 128 tile, B stored [experts * K, N], a 3-stage ring
+/// and 1 KiB to align it.
+bool kWgmma = false;
 unsigned threadsFor(int64_t blockRows) {
-  return unsigned(blockRows / 64) * 128;
+  return kWgmma ? 128 : unsigned(blockRows / 64) * 128;
 }
 unsigned sharedBytesFor(int64_t blockRows) {
-  return unsigned(kStages * (blockRows + kBlockCols) * kBlockK * 2);
+  return kWgmma ? 3 * 32768 + 1024
+                : unsigned(kStages * (blockRows + kBlockCols) * kBlockK * 2);
 }
 /// SwiGLU fused into the epilogue: bf16 output of N / 2 columns.
 bool kSwiglu = false;
 std::string kernelFor(int64_t blockRows) {
+  if (kWgmma)
+    return "grouped_gemm_wgmma_bf16";
   return std::string(kSwiglu ? "grouped_gemm_swiglu_bf16_tn"
                              : "grouped_gemm_bf16_tn") +
          (blockRows == 64 ? "_m64" : "");
+}
+/// Index of B's element (expert e, output column n, reduction k): nn.Linear's
+/// [experts, N, K] for the mma.sync kernels, [experts, K, N] for wgmma.
+int64_t bIndex(int64_t e, int64_t n, int64_t k, int64_t nTotal,
+               int64_t kTotal) {
+  return kWgmma ? (e * kTotal + k) * nTotal + n : (e * nTotal + n) * kTotal + k;
 }
 /// Bytes of one output row of N packed columns.
 int64_t outputRowBytes(int64_t n) { return kSwiglu ? n / 2 * 2 : n * 4; }
@@ -158,6 +171,7 @@ struct Args {
   // mla-decode: V3's 128 heads; splits 0 picks enough blocks for the SMs.
   int64_t batch = 64, context = 4096, heads = 128, splits = 0;
   bool swiglu = false;
+  bool wgmma = false; // the sm_90a TMA + wgmma kernel
   std::string dispatchPtx;
 };
 
@@ -168,6 +182,7 @@ struct KernelArgs {
   std::deque<MemRef1D> memrefs;
   std::deque<int64_t> indices;
   std::deque<float> floats;
+  std::deque<CUdeviceptr> devicePointers;
   std::vector<void *> pointers;
   KernelArgs &memref(const Buffer &b, size_t elementBytes) {
     MemRef1D &m = memrefs.emplace_back(descriptor(b, elementBytes));
@@ -180,6 +195,10 @@ struct KernelArgs {
     pointers.push_back(&indices.emplace_back(value));
     return *this;
   }
+  KernelArgs &pointer(CUdeviceptr value) {
+    pointers.push_back(&devicePointers.emplace_back(value));
+    return *this;
+  }
   KernelArgs &f32(float value) {
     pointers.push_back(&floats.emplace_back(value));
     return *this;
@@ -187,14 +206,47 @@ struct KernelArgs {
   void **data() { return pointers.data(); }
 };
 
-/// Enqueues one launch of the grouped GEMM on (A, B, offsets) -> C.
+/// A TMA descriptor in device memory for the bf16 matrix `data` of
+/// [rows, cols], loaded in boxes of [boxRows, boxCols] with the 128-byte
+/// swizzle (free with cuMemFree).
+Buffer tensorMap(const Buffer &data, uint64_t rows, uint64_t cols,
+                 unsigned boxRows, unsigned boxCols) {
+  CUtensorMap map;
+  const uint64_t dims[2] = {cols, rows}, strides[1] = {cols * 2};
+  const unsigned box[2] = {boxCols, boxRows}, elementStrides[2] = {1, 1};
+  check(cu->cuTensorMapEncodeTiled(
+            &map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2,
+            reinterpret_cast<void *>(data.ptr), dims, strides, box,
+            elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+        "cuTensorMapEncodeTiled");
+  return upload(&map, sizeof map);
+}
+
+/// The TMA descriptors of the wgmma kernel's A [rows, K] (boxes of 128
+/// rows x 64) and B [experts * K, N] (boxes of 64 x 64: a swizzled row
+/// holds 64 bf16).
+std::vector<Buffer> wgmmaMaps(const Buffer &a, const Buffer &b, int64_t rows,
+                              int64_t n, int64_t k, int64_t experts) {
+  return {tensorMap(a, rows, k, 128, 64), tensorMap(b, experts * k, n, 64, 64)};
+}
+
+/// Enqueues one launch of the grouped GEMM on (A, B, offsets) -> C. The
+/// wgmma kernel reads A and B through `maps`, their TMA descriptors
+/// (wgmmaMaps).
 void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
                        const Buffer &c, const Buffer &offsets, int64_t n,
                        int64_t k, int64_t experts, int64_t maxBlocks,
-                       CUstream stream) {
+                       CUstream stream, const Buffer *maps = nullptr) {
   KernelArgs args;
-  args.memref(a, 2).memref(b, 2).memref(c, kSwiglu ? 2 : 4).memref(offsets, 4);
-  args.index(n).index(k);
+  if (kWgmma) {
+    args.pointer(maps[0].ptr).pointer(maps[1].ptr).memref(c, 4);
+    args.memref(offsets, 4).index(int64_t(a.bytes / 2 / k)).index(n).index(k);
+  } else {
+    args.memref(a, 2).memref(b, 2).memref(c, kSwiglu ? 2 : 4);
+    args.memref(offsets, 4).index(n).index(k);
+  }
   check(cu->cuLaunchKernel(fn, unsigned(n / kBlockCols), unsigned(maxBlocks),
                            unsigned(experts), threadsFor(kBlockRows), 1, 1,
                            sharedBytesFor(kBlockRows), stream, args.data(),
@@ -278,7 +330,11 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
          db = upload(b.data(), b.size() * 2);
   Buffer dc = upload(nullptr, g.rows * outputRowBytes(n));
   Buffer doff = upload(g.offsets.data(), g.offsets.size() * 4);
-  launchGroupedGemm(fn, da, db, dc, doff, n, k, experts, g.maxBlocks, stream);
+  std::vector<Buffer> maps;
+  if (kWgmma)
+    maps = wgmmaMaps(da, db, g.rows, n, k, experts);
+  launchGroupedGemm(fn, da, db, dc, doff, n, k, experts, g.maxBlocks, stream,
+                    maps.data());
   check(cu->cuStreamSynchronize(stream), "running the grouped GEMM");
   std::vector<uint8_t> c(g.rows * outputRowBytes(n));
   check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size()), "cuMemcpyDtoH");
@@ -286,7 +342,7 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
     double sum = 0;
     for (int64_t x = 0; x < k; ++x) {
       double p = double(fromBf16(a[r * k + x])) *
-                 double(fromBf16(b[(e * n + row) * k + x]));
+                 double(fromBf16(b[bIndex(e, row, x, n, k)]));
       sum += p;
       *scale += std::fabs(p);
     }
@@ -327,6 +383,8 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
     }
   for (Buffer *buf : {&da, &db, &dc, &doff})
     cu->cuMemFree(buf->ptr);
+  for (Buffer &map : maps)
+    cu->cuMemFree(map.ptr);
   return worst;
 }
 
@@ -601,10 +659,13 @@ int groupedGemm(const Args &args) {
   Buffer b = fill(size_t(args.experts) * args.n * args.k);
   Buffer c = upload(nullptr, size_t(g.rows) * outputRowBytes(args.n));
   Buffer offsets = upload(g.offsets.data(), g.offsets.size() * 4);
+  std::vector<Buffer> maps;
+  if (kWgmma)
+    maps = wgmmaMaps(a, b, g.rows, args.n, args.k, args.experts);
   float ms = timeLaunches(
       [&] {
         launchGroupedGemm(fn, a, b, c, offsets, args.n, args.k, args.experts,
-                          g.maxBlocks, stream);
+                          g.maxBlocks, stream, maps.data());
       },
       args.reps, stream);
   double flops = 2.0 * double(g.realRows) * args.n * args.k;
@@ -1046,7 +1107,7 @@ int main(int argc, char **argv) {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
-                 "[--block-rows 128|64] [--swiglu]\n"
+                 "[--block-rows 128|64] [--swiglu | --wgmma]\n"
                  "       dsc-kernel-bench add-rmsnorm --ptx FILE [--tokens "
                  "ROWS] [--k HIDDEN] [--reps N]\n"
                  "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
@@ -1061,8 +1122,8 @@ int main(int argc, char **argv) {
   Args args;
   for (int i = 2; i < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--swiglu") {
-      args.swiglu = true;
+    if (flag == "--swiglu" || flag == "--wgmma") {
+      (flag == "--swiglu" ? args.swiglu : args.wgmma) = true;
       --i;
       continue;
     }
@@ -1104,6 +1165,9 @@ int main(int argc, char **argv) {
     die("--block-rows must be 64 or 128");
   kBlockRows = args.blockRows;
   kSwiglu = args.swiglu;
+  kWgmma = args.wgmma;
+  if (kWgmma && (kSwiglu || kBlockRows != 128 || command != "grouped-gemm"))
+    die("--wgmma is a grouped-gemm kernel with 128-row tiles and no SwiGLU");
   if (command == "grouped-gemm" &&
       (args.n % kBlockCols || args.k % kBlockK || args.tokens < 1 ||
        args.experts < 1 || args.topK < 1))

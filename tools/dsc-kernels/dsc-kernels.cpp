@@ -7,11 +7,13 @@
 //
 // writes DIR/<module>.<chip>.ptx, checked by ptxas when the CUDA Toolkit is
 // installed. The runtime benchmarks (tools/gpu-check.sh) load these files.
+// A gpu.module with a `dsc.chips` list is compiled for those chips only.
 //
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Targets.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
@@ -64,6 +66,25 @@ int main(int argc, char **argv) {
       parseSourceFile<ModuleOp>(input, sources, &context);
   if (!module)
     return fail("cannot parse " + input);
+  // A gpu.module may name the chips it is written for (dsc.chips, e.g.
+  // wgmma and TMA exist from sm_90a on); for any other chip it is left out.
+  int kept = 0;
+  for (gpu::GPUModuleOp gpuModule :
+       llvm::make_early_inc_range(module->getOps<gpu::GPUModuleOp>())) {
+    auto chips = gpuModule->getAttrOfType<ArrayAttr>("dsc.chips");
+    if (!chips || llvm::any_of(chips, [](Attribute a) {
+          auto s = dyn_cast<StringAttr>(a);
+          return s && s.getValue() == chip;
+        })) {
+      ++kept;
+      continue;
+    }
+    llvm::errs() << "dsc-kernels: " << gpuModule.getName() << " is for "
+                 << chips << " only; not compiled for " << chip << "\n";
+    gpuModule.erase();
+  }
+  if (kept == 0)
+    return 0;
   // libdevice comes from the toolkit named by CUDA_HOME.
   if (std::optional<std::string> toolkit = dsc::findCudaToolkit();
       toolkit && !std::getenv("CUDA_HOME"))

@@ -188,7 +188,8 @@ def grouped_gemm():
     experts; gate and up together (N = 2 x 2048, K = 7168), then down
     (N = 7168, K = 2048). Against the floor (attach_floor)."""
     # The sm_80 PTX is the same code JIT-compiled: measured on sm_90a only,
-    # with the 128-row tile and the 64-row one (few rows per expert).
+    # with the 128-row tile and the 64-row one (few rows per expert), then
+    # the sm_90a TMA + wgmma kernel.
     ptx = os.path.join(BUNDLE, "kernels", "dsc_grouped_gemm.sm_90a.ptx")
     shapes = (("gate+up", ["--n", "4096", "--k", "7168"]),
               ("gate+up+SwiGLU", ["--n", "4096", "--k", "7168", "--swiglu"]),
@@ -198,13 +199,19 @@ def grouped_gemm():
               ("dense 8192^3", ["--tokens", "8192", "--top-k", "1",
                                 "--experts", "1", "--n", "8192", "--k",
                                 "8192"]))
-    for rows in ("128", "64"):
+    wgmma = os.path.join(BUNDLE, "kernels", "dsc_grouped_gemm_wgmma.sm_90a.ptx")
+    runs = [(f"mma.sync, M tile {rows}", ptx, ["--block-rows", rows])
+            for rows in ("128", "64")]
+    # The sm_90a kernel: TMA + wgmma, 128 x 128 tiles, no SwiGLU variant.
+    runs.append(("TMA + wgmma", wgmma, ["--wgmma"]))
+    for kind, kernel, extra in runs:
         for label, flags in shapes:
-            if rows == "64" and label.startswith("dense"):
+            if ("64" in kind and label.startswith("dense")) or \
+                    ("wgmma" in kind and "SwiGLU" in label):
                 continue
-            name = f"grouped GEMM {label} (M tile {rows})"
-            res, code = run_bench(name, ["grouped-gemm", "--ptx", ptx,
-                                         "--block-rows", rows, *flags])
+            name = f"grouped GEMM {label} ({kind})"
+            res, code = run_bench(name, ["grouped-gemm", "--ptx", kernel,
+                                         *extra, *flags])
             if res is None:
                 continue
             report.setdefault("grouped_gemm", []).append(res)
