@@ -36,12 +36,14 @@ class EmulationError(Exception):
 # Parsing the generic form.
 
 class Op:
-    __slots__ = ("name", "results", "operands", "text", "regions", "line")
+    __slots__ = ("name", "results", "operands", "text", "regions", "line",
+                 "arg_types")
 
     def __init__(self, name, results, operands, text, line):
         self.name, self.results, self.operands = name, results, operands
         self.text, self.line = text, line
         self.regions = []  # [(block argument names, [Op])]
+        self.arg_types = []  # of every block argument, in order
 
     def attr(self, pattern, default=None):
         m = re.search(pattern, self.text)
@@ -50,6 +52,22 @@ class Op:
 
 _OP = re.compile(r'^\s*(?:(%[\w#]+)(?::(\d+))? = )?"([\w.]+)"\((.*?)\)')
 _BLOCK = re.compile(r"^\s*\^bb\d+(?:\((.*)\))?:\s*$")
+
+
+def _split_top(text):
+    """`text` split at the commas outside <>, () and []."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "<([":
+            depth += 1
+        elif ch in ">)]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if text[start:].strip():
+        parts.append(text[start:])
+    return [p.strip() for p in parts]
 
 
 def parse(text):
@@ -72,8 +90,10 @@ def parse(text):
             continue
         m = _BLOCK.match(line)
         if m:
-            args = re.findall(r"(%[\w]+):", m.group(1) or "")
-            stack[-1].regions[-1][0].extend(args)
+            for arg in _split_top(m.group(1) or ""):
+                name, _, ty = arg.partition(":")
+                stack[-1].regions[-1][0].append(name.strip())
+                stack[-1].arg_types.append(ty.strip())
             continue
         m = _OP.match(line)
         if not m:
@@ -239,11 +259,29 @@ class Block:
         self.block_id, self.grid = block_id, grid
         self.tid = np.arange(threads, dtype=np.int64)
         self.warp = self.tid // 32
-        self.shared = SharedMemory(max(shared_bytes, 2))
+        # Workgroup attributions (gpu.func's `workgroup(...)`) are the last
+        # block arguments; they follow the dynamic shared memory.
+        params, body = kernel.regions[0]
+        attributions = int(kernel.attr(r"workgroup_attributions = (\d+)", "0"))
+        static = []
+        for ty in kernel.arg_types[len(params) - attributions:]:
+            m = re.match(r"memref<([\dx]+)x(\w+),", ty)
+            shape = [int(d) for d in m.group(1).split("x")]
+            static.append((shape, np.dtype(_DTYPES[m.group(2)])))
+        dynamic = (max(shared_bytes, 2) + 15) // 16 * 16
+        total = dynamic + sum(int(np.prod(sh)) * dt.itemsize for sh, dt in static)
+        self.shared = SharedMemory(total)
+        self.shared_bytes = dynamic
         self.groups = 0  # committed cp.async groups
         self.tma_writes = []  # (mbarrier, phase, units) not yet waited for
         self.env = {}
-        params, body = kernel.regions[0]
+        at = dynamic
+        for name, (shape, dtype) in zip(params[len(params) - attributions:], static):
+            size = int(np.prod(shape)) * dtype.itemsize
+            self.env[name] = MemRef(self.shared.bytes[at:at + size].view(dtype), shape,
+                                    self.shared, at // 2)
+            at += size
+        params = params[:len(params) - attributions]
         if len(params) != len(args):
             raise EmulationError(f"{len(args)} arguments for {len(params)} parameters")
         for name, value in zip(params, args):
@@ -290,13 +328,30 @@ class Block:
     # --- structure ---
     def op_scf_for(self, op, lb, ub, step, *inits):
         args, body = op.regions[0]
-        lo, hi, st = (self.uniform(v, "loop bound") for v in (lb, ub, step))
+        st = self.uniform(step, "loop step")
         carried = list(inits)
-        for i in range(lo, hi, st):
-            self.env[args[0]] = np.full(self.threads, i, np.int64)
+        if np.all(lb == lb[0]) and np.all(ub == ub[0]):
+            for i in range(int(lb[0]), int(ub[0]), st):
+                self.env[args[0]] = np.full(self.threads, i, np.int64)
+                for name, value in zip(args[1:], carried):
+                    self.env[name] = value
+                carried = self.region(body)
+            return carried
+        # Bounds that differ between threads (a thread-strided loop): step
+        # all threads together, each active while its own bound holds.
+        saved = self.mask
+        trips = np.where(ub > lb, (ub - lb + st - 1) // st, 0)
+        for i in range(int(trips[saved].max()) if saved.any() else 0):
+            iv = lb + i * st
+            active = saved & (iv < ub)
+            self.mask = active
+            self.env[args[0]] = iv
             for name, value in zip(args[1:], carried):
                 self.env[name] = value
-            carried = self.region(body)
+            new = self.region(body)
+            carried = [np.where(active.reshape((-1,) + (1,) * (n.ndim - 1)), n, o)
+                       for n, o in zip(new, carried)]
+        self.mask = saved
         return carried
 
     def op_scf_if(self, op, cond):
@@ -350,6 +405,7 @@ class Block:
         return (a.astype(np.uint64) >> b.astype(np.uint64)).astype(np.int64)
 
     def op_arith_xori(self, op, a, b): return a ^ b
+    def op_arith_ori(self, op, a, b): return a | b
     def op_arith_andi(self, op, a, b): return a & b
 
     def op_arith_cmpi(self, op, a, b):
@@ -376,6 +432,7 @@ class Block:
 
     def op_arith_negf(self, op, a): return -a
     def op_arith_maximumf(self, op, a, b): return np.maximum(a, b)
+    def op_arith_minimumf(self, op, a, b): return np.minimum(a, b)
 
     def op_arith_cmpf(self, op, a, b):
         p = int(op.attr(r"predicate = (\d+)"))
@@ -414,6 +471,15 @@ class Block:
     def op_math_log2(self, op, a):
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.log2(a).astype(np.float32)
+
+    def op_math_cos(self, op, a):
+        return np.cos(a.astype(np.float64)).astype(np.float32)
+
+    def op_math_sin(self, op, a):
+        return np.sin(a.astype(np.float64)).astype(np.float32)
+
+    def op_arith_sitofp(self, op, a):
+        return a.astype(np.float32)
 
     def op_math_rsqrt(self, op, a):
         return (1 / np.sqrt(a)).astype(np.float32)
@@ -464,10 +530,12 @@ class Block:
         dtype = np.dtype(_DTYPES[m.group(2)])
         start = self.uniform(offset, "view offset")
         size = int(np.prod(shape)) * dtype.itemsize
-        raw = self.shared.bytes
+        raw = buffer.data  # the dynamic shared memory, bytes
+        if buffer.shared is None or raw.dtype != np.uint8 or buffer.base_unit:
+            raise EmulationError("view of other than the dynamic shared memory")
         if start % 2 or start + size > raw.size:
             raise EmulationError(f"view of {size} bytes at {start} outside "
-                                 f"{raw.size} bytes of shared memory")
+                                 f"{raw.size} bytes of dynamic shared memory")
         return MemRef(raw[start:start + size].view(dtype), shape, self.shared, start // 2)
 
     def access(self, memref, indices, count, what, active):
@@ -515,7 +583,8 @@ class Block:
         return self.tid.copy()
 
     def op_gpu_dynamic_shared_memory(self, op):
-        return MemRef(self.shared.bytes, [self.shared.bytes.size], self.shared, 0)
+        return MemRef(self.shared.bytes[:self.shared_bytes], [self.shared_bytes],
+                      self.shared, 0)
 
     def op_gpu_barrier(self, op):
         if not self.mask.all():
@@ -523,13 +592,20 @@ class Block:
         self.shared.epoch += 1
 
     def op_gpu_shuffle(self, op, value, offset, width):
-        if op.attr(r"shuffle_mode (\w+)") != "xor":
-            raise EmulationError("shuffle modes other than xor")
-        w = self.uniform(width, "shuffle width")
-        off = self.uniform(offset, "shuffle offset")
-        if w != 32:
+        """xor: lane l reads lane l ^ offset; idx: lane `offset` (its own
+        operand) of the same warp."""
+        mode = op.attr(r"shuffle_mode (\w+)")
+        if self.uniform(width, "shuffle width") != 32:
             raise EmulationError("shuffle width other than 32")
-        source = (self.tid & ~31) | ((self.tid & 31) ^ off)
+        base = self.tid & ~31
+        if mode == "xor":
+            source = base | ((self.tid & 31) ^ self.uniform(offset, "shuffle offset"))
+        elif mode == "idx":
+            if ((offset < 0) | (offset > 31)).any():
+                raise EmulationError("shuffle from a lane outside the warp")
+            source = base | offset.astype(np.int64)
+        else:
+            raise EmulationError(f"shuffle mode {mode}")
         return [value[source], np.ones(self.threads, bool)]
 
     # --- nvgpu / nvvm ---

@@ -3,7 +3,8 @@
 (codegen/kernels/simt_emulator.py) against NumPy references.
 
 usage: emulate_kernels.py CHECK GENERIC.mlir
-  CHECK: grouped-gemm, grouped-gemm-wgmma, mla-decode or mla-prefill
+  CHECK: grouped-gemm, grouped-gemm-wgmma, mla-decode, mla-prefill,
+         moe-route or rope
 
 GENERIC.mlir is the kernel file in generic form (mlir-opt
 --mlir-print-op-generic). grouped-gemm checks the emulator itself: that
@@ -72,6 +73,94 @@ def grouped_gemm_wgmma(kernels):
     ok = bool(np.isfinite(got).all()) and err < 1e-5
     print(f"grouped_gemm_wgmma_bf16: max error {err:.1e} of the largest output "
           f"{'ok' if ok else 'MISMATCH'}")
+    return ok
+
+
+def route_reference(logits, bias, groups, topk_group, top_k, normalize, scale):
+    """DeepSeek-V3's router in NumPy (DEEPSEEK.md): ids and weights per
+    token, ties to the lower index."""
+    tokens, experts = logits.shape
+    scores = 1 / (1 + np.exp(-logits.astype(np.float64)))
+    choice = scores + bias
+    grouped = choice.reshape(tokens, groups, -1)
+    group_score = np.sort(grouped, axis=2)[:, :, -2:].sum(axis=2)
+    kept = np.argsort(-group_score, axis=1, kind="stable")[:, :topk_group]
+    mask = np.zeros((tokens, groups), bool)
+    np.put_along_axis(mask, kept, True, axis=1)
+    masked = np.where(np.repeat(mask, experts // groups, axis=1), choice, -np.inf)
+    ids = np.argsort(-masked, axis=1, kind="stable")[:, :top_k]
+    w = np.take_along_axis(scores, ids, axis=1)
+    if normalize:
+        w = w / w.sum(axis=1, keepdims=True)
+    return ids, w * scale
+
+
+def moe_route(kernels):
+    """V3's router on 13 tokens (the last block partial): 256 experts, 8
+    groups, top-4 groups, top-8 experts, normalised, scale 2.5; one token
+    with tied logits (ties go to the lower index)."""
+    rng = np.random.default_rng(13)
+    tokens, top_k, topk_group, scale = 13, 8, 4, 2.5
+    logits = rng.standard_normal((tokens, 256)).astype(np.float32)
+    logits[5] = 0.25  # every score tied
+    # A coarse bias: tied logits make tied choices in many experts.
+    bias = (0.05 * rng.integers(-2, 3, 256)).astype(np.float32)
+    ids = np.full(tokens * top_k, -1, np.int32)
+    weights = np.full(tokens * top_k, np.nan, np.float32)
+    emu.run_kernel(kernels["moe_route_v3"], ((tokens + 3) // 4, 1, 1), 128, 0,
+                   [emu.global_memref(logits), emu.global_memref(bias), tokens,
+                    topk_group, top_k, 1, scale, emu.global_memref(ids),
+                    emu.global_memref(weights)])
+    want_ids, want_w = route_reference(logits, bias, 8, topk_group, top_k, True, scale)
+    same = bool((ids.reshape(tokens, top_k) == want_ids).all())
+    err = float(np.abs(weights.reshape(tokens, top_k) - want_w).max())
+    ok = same and err < 1e-5
+    print(f"moe_route_v3 ({tokens} tokens, top-{top_k} of 256 in {topk_group} of 8 "
+          f"groups): ids {'equal' if same else 'DIFFER'}, max weight error "
+          f"{err:.1e} {'ok' if ok else 'MISMATCH'}")
+    return ok
+
+
+def rope(kernels):
+    """RoPE on 3 tokens at positions up to 163839 (V3's longest context):
+    q rows of 4 heads (rope at 128 of 192), adjacent pairs, and k_pe rows
+    (one head at 512 of 576), halves; YaRN's frequencies for V3's config."""
+    rng = np.random.default_rng(17)
+    positions = np.array([0, 4097, 163839], np.int32)
+    d, theta, factor, orig = 64, 10000.0, 40.0, 4096
+    freqs = theta ** (-np.arange(0, d, 2) / d)
+
+    def dim(r):
+        return d * math.log(orig / (r * 2 * math.pi)) / (2 * math.log(theta))
+    low = max(math.floor(dim(32)), 0)
+    high = min(math.ceil(dim(1)), d - 1)
+    ramp = np.clip((np.arange(d // 2) - low) / (high - low), 0, 1)
+    smooth = 1 - ramp
+    freqs = (freqs / factor * (1 - smooth) + freqs * smooth).astype(np.float32)
+    ok = True
+    for heads, stride, offset, inter in ((4, 192, 128, 1), (1, 576, 512, 0)):
+        x_bits, x = bf16(rng.standard_normal((3, heads * stride)))
+        out = x_bits.copy().reshape(-1)
+        emu.run_kernel(kernels["rope_bf16"], (3, 1, 1), 256, 0,
+                       [emu.global_memref(out), emu.global_memref(positions),
+                        emu.global_memref(freqs), heads, heads * stride, stride,
+                        offset, inter, 1.0])
+        want = x.astype(np.float64).copy()
+        angle = (positions[:, None].astype(np.float32) * freqs[None, :]).astype(np.float64)
+        cos, sin = np.cos(angle), np.sin(angle)
+        for h in range(heads):
+            at = h * stride + offset
+            ia = at + (2 * np.arange(32) if inter else np.arange(32))
+            ib = ia + 1 if inter else ia + 32
+            a, b = x[:, ia].astype(np.float64), x[:, ib].astype(np.float64)
+            want[:, ia], want[:, ib] = a * cos - b * sin, a * sin + b * cos
+        got = emu._bits_to_f32(out).reshape(3, -1)
+        # One bf16 rounding: 2^-8 relative at most; everything else untouched.
+        err = np.abs(got - want) / np.maximum(np.abs(want), 1e-3)
+        worst = float(err.max())
+        ok = ok and bool(np.isfinite(got).all()) and worst <= 2 ** -8
+        print(f"rope_bf16 ({heads} head(s), {'adjacent pairs' if inter else 'halves'}): "
+              f"max relative error {worst:.1e} {'ok' if worst <= 2 ** -8 else 'MISMATCH'}")
     return ok
 
 
@@ -178,13 +267,13 @@ def mla_prefill(kernels):
 
 
 CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,
-          "mla-decode": mla_decode,
+          "mla-decode": mla_decode, "moe-route": moe_route, "rope": rope,
           "mla-prefill": mla_prefill}
 
 
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in CHECKS:
-        print("\n".join(__doc__.strip().splitlines()[3:5]), file=sys.stderr)
+        print("\n".join(__doc__.strip().splitlines()[3:6]), file=sys.stderr)
         sys.exit(2)
     with open(sys.argv[2]) as f:
         kernels = emu.kernels(emu.parse(f.read()))

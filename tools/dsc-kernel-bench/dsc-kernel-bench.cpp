@@ -24,6 +24,16 @@
 // MLA prefill: causal attention of a prompt, per head (FLOPs count the
 // causal half).
 //
+//   dsc-kernel-bench moe-route --ptx DIR/dsc_moe_route.sm_90a.ptx
+//       [--tokens 4096 --reps 10]
+//
+// DeepSeek-V3's router after the gate GEMM (256 experts, top-8 of 4 of 8
+// groups), against a double-precision reference.
+//
+//   dsc-kernel-bench rope --ptx DIR/dsc_rope.sm_90a.ptx [--tokens 4096]
+//
+// RoPE with YaRN on V3's queries (128 heads), in place.
+//
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cuda/CudaDriver.h"
@@ -1097,13 +1107,211 @@ int mlaPrefill(const Args &args) {
   return error < 2e-2 ? 0 : 1;
 }
 
+/// DeepSeek-V3's router after its GEMM (codegen/kernels/moe_route.mlir):
+/// sigmoid, the correction bias, 4 of 8 groups by their two best, top-8 of
+/// 256 experts, normalised, times 2.5.
+constexpr int64_t kRouteExperts = 256, kRouteGroups = 8, kRouteTopkGroup = 4,
+                  kRouteTopK = 8;
+constexpr float kRouteScale = 2.5f;
+
+/// The router in double precision, as DeepSeek's code computes it: ids and
+/// weights of one token.
+void routeReference(const float *logits, const float *bias, int32_t *ids,
+                    double *weights) {
+  std::vector<double> score(kRouteExperts), choice(kRouteExperts);
+  for (int64_t e = 0; e < kRouteExperts; ++e) {
+    score[e] = 1.0 / (1.0 + std::exp(-double(logits[e])));
+    choice[e] = score[e] + double(bias[e]);
+  }
+  const int64_t size = kRouteExperts / kRouteGroups;
+  std::vector<std::pair<double, int64_t>> groups;
+  for (int64_t g = 0; g < kRouteGroups; ++g) {
+    std::vector<double> v(choice.begin() + g * size,
+                          choice.begin() + (g + 1) * size);
+    std::partial_sort(v.begin(), v.begin() + 2, v.end(), std::greater<>());
+    groups.push_back({v[0] + v[1], g});
+  }
+  // Larger first; ties to the lower index.
+  auto better = [](const std::pair<double, int64_t> &a,
+                   const std::pair<double, int64_t> &b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
+  std::sort(groups.begin(), groups.end(), better);
+  std::vector<std::pair<double, int64_t>> experts;
+  for (int64_t k = 0; k < kRouteTopkGroup; ++k)
+    for (int64_t e = groups[k].second * size; e < (groups[k].second + 1) * size;
+         ++e)
+      experts.push_back({choice[e], e});
+  std::sort(experts.begin(), experts.end(), better);
+  double total = 0;
+  for (int64_t k = 0; k < kRouteTopK; ++k)
+    total += score[experts[k].second];
+  for (int64_t k = 0; k < kRouteTopK; ++k) {
+    ids[k] = int32_t(experts[k].second);
+    weights[k] = score[experts[k].second] / total * kRouteScale;
+  }
+}
+
+/// The router against routeReference on 4096 random tokens (ids equal,
+/// weights within 1e-5), then timed on `--tokens`.
+int moeRoute(const Args &args) {
+  Gpu gpu = openGpu(args.ptx, "moe_route_v3");
+  auto run = [&](int64_t tokens, int reps, std::vector<int32_t> *ids,
+                 std::vector<float> *weights, std::vector<float> *logitsOut,
+                 std::vector<float> *biasOut) {
+    std::mt19937 rng(31);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> logits(tokens * kRouteExperts), bias(kRouteExperts);
+    for (float &v : logits)
+      v = normal(rng);
+    for (float &v : bias)
+      v = 0.1f * normal(rng);
+    Buffer dl = upload(logits.data(), logits.size() * 4);
+    Buffer db = upload(bias.data(), bias.size() * 4);
+    Buffer di = upload(nullptr, tokens * kRouteTopK * 4);
+    Buffer dw = upload(nullptr, tokens * kRouteTopK * 4);
+    KernelArgs a;
+    a.memref(dl, 4).memref(db, 4).index(tokens).index(kRouteTopkGroup);
+    a.index(kRouteTopK).index(1).f32(kRouteScale).memref(di, 4).memref(dw, 4);
+    float ms = timeLaunches(
+        [&] {
+          check(cu->cuLaunchKernel(gpu.fn, unsigned((tokens + 3) / 4), 1, 1,
+                                   128, 1, 1, 0, gpu.stream, a.data(), nullptr),
+                "launching moe_route_v3");
+        },
+        reps, gpu.stream);
+    if (ids) {
+      ids->resize(tokens * kRouteTopK);
+      weights->resize(tokens * kRouteTopK);
+      check(cu->cuMemcpyDtoH(ids->data(), di.ptr, di.bytes), "cuMemcpyDtoH");
+      check(cu->cuMemcpyDtoH(weights->data(), dw.ptr, dw.bytes),
+            "cuMemcpyDtoH");
+      *logitsOut = logits, *biasOut = bias;
+    }
+    for (Buffer *b : {&dl, &db, &di, &dw})
+      cu->cuMemFree(b->ptr);
+    return ms;
+  };
+  const int64_t checked = 4096;
+  std::vector<int32_t> ids;
+  std::vector<float> weights, logits, bias;
+  run(checked, 0, &ids, &weights, &logits, &bias);
+  int64_t wrongIds = 0;
+  double worst = 0;
+  int32_t wantIds[kRouteTopK];
+  double wantWeights[kRouteTopK];
+  for (int64_t t = 0; t < checked; ++t) {
+    routeReference(&logits[t * kRouteExperts], bias.data(), wantIds,
+                   wantWeights);
+    for (int64_t k = 0; k < kRouteTopK; ++k) {
+      wrongIds += ids[t * kRouteTopK + k] != wantIds[k];
+      double got = weights[t * kRouteTopK + k];
+      worst = std::isfinite(got)
+                  ? std::max(worst, std::fabs(got - wantWeights[k]))
+                  : INFINITY;
+    }
+  }
+  std::fprintf(stderr,
+               "[bench] router check (%lld tokens): %lld ids differ, max weight "
+               "error %.2e\n",
+               (long long)checked, (long long)wrongIds, worst);
+  float ms = run(args.tokens, args.reps, nullptr, nullptr, nullptr, nullptr);
+  double bytes = double(args.tokens) * (kRouteExperts * 4 + kRouteTopK * 8);
+  std::printf("{\"kernel\":\"moe_route_v3\",\"device\":\"%s\","
+              "\"check_wrong_ids\":%lld,\"check_weight_error\":%.3e,"
+              "\"tokens\":%lld,\"ms\":%.4f,\"bytes\":%.0f,\"gbps\":%.1f}\n",
+              gpu.name, (long long)wrongIds, worst, (long long)args.tokens, ms,
+              bytes, perSecond(bytes, ms) / 1e9);
+  return wrongIds == 0 && worst < 1e-5 ? 0 : 1;
+}
+
+/// YaRN's inverse frequencies for DeepSeek-V3's config (DEEPSEEK.md): rope
+/// dims 64, theta 10000, factor 40, original context 4096, beta 32 / 1.
+std::vector<float> v3RopeFrequencies() {
+  const double d = 64, theta = 10000, factor = 40, orig = 4096;
+  auto dim = [&](double r) {
+    return d * std::log(orig / (r * 2 * M_PI)) / (2 * std::log(theta));
+  };
+  double low = std::max(std::floor(dim(32)), 0.0);
+  double high = std::min(std::ceil(dim(1)), d - 1);
+  if (low == high)
+    high += 0.001;
+  std::vector<float> freqs(32);
+  for (int i = 0; i < 32; ++i) {
+    double f = std::pow(theta, -2.0 * i / d);
+    double smooth = 1 - std::clamp((i - low) / (high - low), 0.0, 1.0);
+    freqs[i] = float(f / factor * (1 - smooth) + f * smooth);
+  }
+  return freqs;
+}
+
+/// RoPE (codegen/kernels/rope_bf16.mlir) on V3's queries: `--tokens` rows
+/// of 128 heads x 192, the rope slice at 128 of each head, adjacent pairs,
+/// positions spread over V3's context. Every value is checked against the
+/// CPU (within one bf16 rounding), then the kernel is timed.
+int ropeBench(const Args &args) {
+  Gpu gpu = openGpu(args.ptx, "rope_bf16");
+  const int64_t heads = 128, stride = 192, offset = 128;
+  const int64_t tokens = args.tokens, row = heads * stride;
+  std::mt19937 rng(37);
+  std::vector<uint16_t> x = randomBf16(tokens * row, rng), out(x.size());
+  std::vector<int32_t> positions(tokens);
+  for (int64_t t = 0; t < tokens; ++t)
+    positions[t] = int32_t((t * 40) % 163840);
+  std::vector<float> freqs = v3RopeFrequencies();
+  Buffer dx = upload(x.data(), x.size() * 2);
+  Buffer dp = upload(positions.data(), positions.size() * 4);
+  Buffer df = upload(freqs.data(), freqs.size() * 4);
+  KernelArgs a;
+  a.memref(dx, 2).memref(dp, 4).memref(df, 4).index(heads).index(row);
+  a.index(stride).index(offset).index(1).f32(1.0f);
+  auto launch = [&] {
+    check(cu->cuLaunchKernel(gpu.fn, unsigned(tokens), 1, 1, 256, 1, 1, 0,
+                             gpu.stream, a.data(), nullptr),
+          "launching rope_bf16");
+  };
+  timeLaunches(launch, 0, gpu.stream); // Once: rotated by each position.
+  check(cu->cuMemcpyDtoH(out.data(), dx.ptr, dx.bytes), "cuMemcpyDtoH");
+  double worst = 0;
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < 32; ++i) {
+        int64_t at = t * row + h * stride + offset + 2 * i;
+        double angle = double(float(positions[t]) * freqs[i]);
+        double av = fromBf16(x[at]), bv = fromBf16(x[at + 1]);
+        double want[2] = {av * std::cos(angle) - bv * std::sin(angle),
+                          av * std::sin(angle) + bv * std::cos(angle)};
+        for (int k = 0; k < 2; ++k) {
+          double got = fromBf16(out[at + k]);
+          worst = std::isfinite(got)
+                      ? std::max(worst, std::fabs(got - want[k]) /
+                                            std::max(std::fabs(want[k]), 1e-3))
+                      : INFINITY;
+        }
+      }
+  std::fprintf(stderr, "[bench] RoPE check: max relative error %.2e\n", worst);
+  float ms = timeLaunches(launch, args.reps, gpu.stream);
+  // The rope slices read and written, the positions.
+  double bytes = double(tokens) * (heads * 64 * 2 * 2 + 4);
+  std::printf("{\"kernel\":\"rope_bf16\",\"device\":\"%s\","
+              "\"check_rel_error\":%.3e,\"tokens\":%lld,\"heads\":%lld,"
+              "\"ms\":%.4f,\"bytes\":%.0f,\"gbps\":%.1f}\n",
+              gpu.name, worst, (long long)tokens, (long long)heads, ms, bytes,
+              perSecond(bytes, ms) / 1e9);
+  for (Buffer *b : {&dx, &dp, &df})
+    cu->cuMemFree(b->ptr);
+  // One bf16 rounding: 2^-8 relative.
+  return worst <= 1.0 / 256 ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   std::string command = argc >= 2 ? argv[1] : "";
   if (command != "grouped-gemm" && command != "add-rmsnorm" &&
       command != "moe-layer" && command != "mla-decode" &&
-      command != "mla-prefill") {
+      command != "mla-prefill" && command != "moe-route" &&
+      command != "rope") {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
@@ -1116,7 +1324,11 @@ int main(int argc, char **argv) {
                  "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
                  "[--context TOKENS] [--heads N] [--splits N] [--reps N]\n"
                  "       dsc-kernel-bench mla-prefill --ptx FILE [--batch N] "
-                 "[--context TOKENS] [--heads N] [--reps N]\n");
+                 "[--context TOKENS] [--heads N] [--reps N]\n"
+                 "       dsc-kernel-bench moe-route --ptx FILE [--tokens N] "
+                 "[--reps N]\n"
+                 "       dsc-kernel-bench rope --ptx FILE [--tokens N] "
+                 "[--reps N]\n");
     return 2;
   }
   Args args;
@@ -1177,6 +1389,9 @@ int main(int argc, char **argv) {
        args.batch < 1 || args.context < 1 || args.context > INT32_MAX))
     die("mla-decode needs a multiple of 64 heads, a batch of at least one "
         "and a context of 1 to 2^31 - 1 tokens");
+  if ((command == "moe-route" || command == "rope") &&
+      (args.tokens < 1 || args.tokens > (1 << 20)))
+    die(command + " needs 1 to 2^20 tokens");
   if (command == "mla-prefill" &&
       (args.heads < 1 || args.heads > 65535 || args.batch < 1 ||
        args.batch > 65535 || args.context < 1 || args.context > (1 << 24)))
@@ -1198,6 +1413,10 @@ int main(int argc, char **argv) {
     return mlaDecode(args);
   if (command == "mla-prefill")
     return mlaPrefill(args);
+  if (command == "moe-route")
+    return moeRoute(args);
+  if (command == "rope")
+    return ropeBench(args);
   if (command == "add-rmsnorm") {
     if (args.k % 1024)
       die("add-rmsnorm needs a hidden size (--k) that is a multiple of 1024");

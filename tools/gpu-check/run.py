@@ -312,8 +312,46 @@ def mla_prefill():
     row(name, text, code == 0)
 
 
+def moe_route():
+    """DeepSeek-V3's router after its GEMM over 4096 tokens: memory-bound
+    on the logits."""
+    name = "MoE router (V3: 4096 tokens, top-8 of 256)"
+    ptx = os.path.join(BUNDLE, "kernels", "dsc_moe_route.sm_90a.ptx")
+    res, code = run_bench(name, ["moe-route", "--ptx", ptx, "--tokens", "4096",
+                                 "--reps", "20"])
+    if res is None:
+        return
+    report["moe_route"] = res
+    text = (f"{res['ms'] * 1e3:.1f} us, {res['gbps']:.0f} GB/s, check: "
+            f"{res['check_wrong_ids']} ids differ, weights "
+            f"{res['check_weight_error']:.1e}")
+    floor = attach_floor(res)
+    if floor:
+        text += f", {res['x_floor']:.2f}x its floor {floor * 1e3:.1f} us"
+    row(name, text, code == 0)
+
+
+def rope():
+    """RoPE with YaRN on V3's queries of 4096 tokens (128 heads), in place:
+    memory-bound."""
+    name = "RoPE with YaRN (V3 queries, 4096 tokens)"
+    ptx = os.path.join(BUNDLE, "kernels", "dsc_rope.sm_90a.ptx")
+    res, code = run_bench(name, ["rope", "--ptx", ptx, "--tokens", "4096",
+                                 "--reps", "20"])
+    if res is None:
+        return
+    report["rope"] = res
+    text = (f"{res['ms'] * 1e3:.1f} us, {res['gbps']:.0f} GB/s, check "
+            f"{res['check_rel_error']:.1e}")
+    floor = attach_floor(res)
+    if floor:
+        text += f", {res['x_floor']:.2f}x its floor {floor * 1e3:.1f} us"
+    row(name, text, code == 0)
+
+
 for step in (card, ceilings, correctness, decode_step, out_of_memory,
-             grouped_gemm, add_rmsnorm, moe_layer, mla_decode, mla_prefill):
+             grouped_gemm, add_rmsnorm, rope, moe_layer, moe_route,
+             mla_decode, mla_prefill):
     try:
         step()
     except Exception as e:  # A broken step must not hide the others.
