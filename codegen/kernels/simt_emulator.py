@@ -242,6 +242,24 @@ def _units(memref, flat, count):
 # ----------------------------------------------------------------------------
 # The interpreter.
 
+def _e4m3_table():
+    """The value of every FP8 e4m3 (fn) byte: bias 7, no infinities,
+    S.1111.111 NaN."""
+    out = np.zeros(256)
+    for code in range(256):
+        sign = -1.0 if code & 0x80 else 1.0
+        exp, man = (code >> 3) & 15, code & 7
+        if exp == 15 and man == 7:
+            out[code] = np.nan
+        elif exp == 0:
+            out[code] = sign * man / 8 * 2.0 ** -6
+        else:
+            out[code] = sign * (1 + man / 8) * 2.0 ** (exp - 7)
+    return out
+
+
+_E4M3 = _e4m3_table()
+
 # The mma.sync fragment positions of lane l = 4 g + t (see op_nvvm_mma_sync).
 _LANE = np.arange(32)
 _G, _T = _LANE // 4, _LANE % 4
@@ -839,6 +857,40 @@ class Block:
         out = MemRef.__new__(MemRef)
         out.data, out.shared, out.base_unit = view, source.shared, None
         return out
+
+    def op_math_fma(self, op, a, b, c):
+        return (a.astype(np.float64) * b + c).astype(np.float32)
+
+    def op_llvm_inline_asm(self, op, *operands):
+        """The inline PTX the kernels use: mma.sync m16n8k32 over FP8 e4m3
+        (4 A, 2 B, 4 C registers in; the 4 D out). Lane l = 4 g + t holds
+        A (g, 4t..4t+3), (g+8, 4t..), (g, 16+4t..), (g+8, 16+4t..), four
+        e4m3 a register, the lowest k in the lowest byte; B (k 4t..4t+3,
+        n g), (k 16+4t.., n g); C and D as for m16n8k16."""
+        text = op.attr(r'asm_string = "([^"]*)"')
+        if not text.startswith("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32"):
+            raise EmulationError(f"inline PTX '{text[:60]}'")
+        if not self.mask.all():
+            raise EmulationError("mma.sync inside a branch")
+        warps = self.threads // 32
+        a = np.stack(operands[0:4], axis=1).astype(np.uint32).reshape(warps, 32, 4)
+        b = np.stack(operands[4:6], axis=1).astype(np.uint32).reshape(warps, 32, 2)
+        c = np.stack(operands[6:10], axis=1).astype(np.float64).reshape(warps, 32, 4)
+        A = np.zeros((warps, 16, 32))
+        B = np.zeros((warps, 32, 8))
+        C = np.zeros((warps, 16, 8))
+        for j in range(4):
+            rows = _G + 8 * (j % 2)
+            for byte in range(4):
+                A[:, rows, 4 * _T + 16 * (j // 2) + byte] = \
+                    _E4M3[(a[:, :, j] >> (8 * byte)) & 0xFF]
+            C[:, _C_ROWS[j], _C_COLS[j]] = c[:, :, j]
+        for j in range(2):
+            for byte in range(4):
+                B[:, 4 * _T + 16 * j + byte, _G] = _E4M3[(b[:, :, j] >> (8 * byte)) & 0xFF]
+        D = A @ B + C
+        d = np.stack([D[:, _C_ROWS[j], _C_COLS[j]] for j in range(4)], axis=2)
+        return d.reshape(self.threads, 4).astype(np.float32)
 
     def op_llvm_extractvalue(self, op, s):
         return s[:, int(op.attr(r"position = array<i64: (\d+)>"))]

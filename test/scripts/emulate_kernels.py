@@ -3,8 +3,8 @@
 (codegen/kernels/simt_emulator.py) against NumPy references.
 
 usage: emulate_kernels.py CHECK GENERIC.mlir
-  CHECK: grouped-gemm, grouped-gemm-wgmma, mla-decode, mla-prefill,
-         moe-route or rope
+  CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-fp8, mla-decode,
+         mla-prefill, moe-route or rope
 
 GENERIC.mlir is the kernel file in generic form (mlir-opt
 --mlir-print-op-generic). grouped-gemm checks the emulator itself: that
@@ -164,6 +164,45 @@ def rope(kernels):
     return ok
 
 
+def grouped_gemm_fp8(kernels):
+    """The FP8 grouped GEMM with block scales: experts of 64 and 128 rows
+    (one padded), K = 384 (three scale blocks, fewer K tiles than the ring
+    has stages), N = 256 (two weight scale rows per expert)."""
+    rng = np.random.default_rng(19)
+    k, n, experts = 384, 256, 2
+    offsets = np.array([0, 64, 192], np.int32)
+    rows = int(offsets[-1])
+
+    def e4m3(shape):
+        codes = rng.integers(0, 256, shape).astype(np.uint8)
+        codes[(codes & 0x7F) == 0x7F] = 0x38  # no NaN: 1.0 instead
+        return codes
+    a, b = e4m3((rows, k)), e4m3((experts * n, k))
+    sa = rng.uniform(0.01, 0.1, (rows, k // 128)).astype(np.float32)
+    sb = rng.uniform(0.01, 0.1, (experts * n // 128, k // 128)).astype(np.float32)
+    c = np.full(rows * n, np.nan, np.float32)
+    emu.run_kernel(kernels["grouped_gemm_fp8_tn_m64"], (n // 128, 2, experts), 256,
+                   4 * (64 + 128) * 64 * 2,
+                   [emu.global_memref(a.view(np.uint16).copy()),
+                    emu.global_memref(b.view(np.uint16).copy()), emu.global_memref(c),
+                    emu.global_memref(offsets), emu.global_memref(sa),
+                    emu.global_memref(sb), n, k])
+    av, bv = emu._E4M3[a], emu._E4M3[b]
+    want = np.zeros((rows, n))
+    for e in range(experts):
+        r = slice(offsets[e], offsets[e + 1])
+        for kb in range(k // 128):
+            ks = slice(128 * kb, 128 * kb + 128)
+            part = av[r, ks] @ bv[e * n:(e + 1) * n, ks].T
+            want[r] += part * sa[r, kb:kb + 1] * np.repeat(sb[e * n // 128:(e + 1) * n // 128, kb], 128)[None, :]
+    got = c.reshape(rows, n)
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = bool(np.isfinite(got).all()) and err < 1e-5
+    print(f"grouped_gemm_fp8_tn_m64: max error {err:.1e} of the largest output "
+          f"{'ok' if ok else 'MISMATCH'}")
+    return ok
+
+
 def mla_reference(q, kv, table, lens, scale_log2):
     """Decode attention in float64: q [B, H, 576], kv [pages, 64, 576]."""
     batch, heads, _ = q.shape
@@ -267,6 +306,7 @@ def mla_prefill(kernels):
 
 
 CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,
+          "grouped-gemm-fp8": grouped_gemm_fp8,
           "mla-decode": mla_decode, "moe-route": moe_route, "rope": rope,
           "mla-prefill": mla_prefill}
 

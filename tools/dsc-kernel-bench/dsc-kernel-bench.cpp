@@ -114,7 +114,12 @@ int64_t kBlockRows = 128;
 /// warpgroup per 128 x 128 tile, B stored [experts * K, N], a 3-stage ring
 /// and 1 KiB to align it.
 bool kWgmma = false;
+/// The FP8 kernel (grouped_gemm_fp8.mlir): e4m3 A and B with DeepSeek's
+/// block scales, 64 x 128 tiles of 8 warps, the mma.sync ring's bytes.
+bool kFp8 = false;
 unsigned threadsFor(int64_t blockRows) {
+  if (kFp8)
+    return 256; // 8 warps of 32 x 32
   return kWgmma ? 128 : unsigned(blockRows / 64) * 128;
 }
 unsigned sharedBytesFor(int64_t blockRows) {
@@ -126,6 +131,8 @@ bool kSwiglu = false;
 std::string kernelFor(int64_t blockRows) {
   if (kWgmma)
     return "grouped_gemm_wgmma_bf16";
+  if (kFp8)
+    return "grouped_gemm_fp8_tn_m64";
   return std::string(kSwiglu ? "grouped_gemm_swiglu_bf16_tn"
                              : "grouped_gemm_bf16_tn") +
          (blockRows == 64 ? "_m64" : "");
@@ -182,6 +189,7 @@ struct Args {
   int64_t batch = 64, context = 4096, heads = 128, splits = 0;
   bool swiglu = false;
   bool wgmma = false; // the sm_90a TMA + wgmma kernel
+  bool fp8 = false;   // the FP8 e4m3 block-scaled kernel
   std::string dispatchPtx;
 };
 
@@ -248,9 +256,13 @@ std::vector<Buffer> wgmmaMaps(const Buffer &a, const Buffer &b, int64_t rows,
 void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
                        const Buffer &c, const Buffer &offsets, int64_t n,
                        int64_t k, int64_t experts, int64_t maxBlocks,
-                       CUstream stream, const Buffer *maps = nullptr) {
+                       CUstream stream, const Buffer *maps = nullptr,
+                       const Buffer *scales = nullptr) {
   KernelArgs args;
-  if (kWgmma) {
+  if (kFp8) {
+    args.memref(a, 2).memref(b, 2).memref(c, 4).memref(offsets, 4);
+    args.memref(scales[0], 4).memref(scales[1], 4).index(n).index(k);
+  } else if (kWgmma) {
     args.pointer(maps[0].ptr).pointer(maps[1].ptr).memref(c, 4);
     args.memref(offsets, 4).index(int64_t(a.bytes / 2 / k)).index(n).index(k);
   } else {
@@ -325,6 +337,76 @@ Buffer uploadRandomBf16(size_t elements, const std::vector<uint16_t> &block,
 /// The small problem with a full CPU reference: max relative error.
 /// The value of `f` rounded to bf16.
 float roundBf16(float f) { return fromBf16(toBf16(f)); }
+
+/// `words` x 2 random FP8 e4m3 values (no NaN), two to a 16-bit word.
+std::vector<uint16_t> randomE4m3Words(size_t words, std::mt19937 &rng) {
+  std::vector<uint16_t> out(words);
+  auto code = [&] {
+    uint16_t c = uint16_t(rng() & 0xff);
+    return (c & 0x7f) == 0x7f ? uint16_t(0x38) : c; // NaN -> 1.0
+  };
+  for (uint16_t &w : out)
+    w = uint16_t(code() | code() << 8);
+  return out;
+}
+
+/// The value of an FP8 e4m3 (fn) byte.
+double fromE4m3(uint8_t code) {
+  int exp = (code >> 3) & 15, man = code & 7;
+  double magnitude = exp == 0 ? man / 8.0 * std::ldexp(1.0, -6)
+                              : (1 + man / 8.0) * std::ldexp(1.0, exp - 7);
+  if (exp == 15 && man == 7)
+    magnitude = NAN;
+  return code & 0x80 ? -magnitude : magnitude;
+}
+
+/// The FP8 kernel against the CPU: three experts, K = 512 (four scale
+/// blocks), random scales; max error over the largest output.
+double checkGroupedGemmFp8(CUfunction fn, CUstream stream) {
+  const int64_t experts = 3, n = 256, k = 512, kb = k / 128;
+  Grouping g = route(/*tokens=*/40, /*topK=*/2, experts, /*seed=*/7);
+  std::mt19937 rng(13);
+  std::vector<uint16_t> a = randomE4m3Words(g.rows * k / 2, rng);
+  std::vector<uint16_t> b = randomE4m3Words(experts * n * k / 2, rng);
+  std::uniform_real_distribution<float> scale(0.01f, 0.1f);
+  std::vector<float> sa(g.rows * kb), sb(experts * n / 128 * kb);
+  for (float &v : sa)
+    v = scale(rng);
+  for (float &v : sb)
+    v = scale(rng);
+  Buffer da = upload(a.data(), a.size() * 2), db = upload(b.data(), b.size() * 2);
+  Buffer dc = upload(nullptr, g.rows * n * 4);
+  Buffer doff = upload(g.offsets.data(), g.offsets.size() * 4);
+  Buffer scales[2] = {upload(sa.data(), sa.size() * 4),
+                      upload(sb.data(), sb.size() * 4)};
+  launchGroupedGemm(fn, da, db, dc, doff, n, k, experts, g.maxBlocks, stream,
+                    nullptr, scales);
+  check(cu->cuStreamSynchronize(stream), "running the FP8 grouped GEMM");
+  std::vector<float> c(g.rows * n);
+  check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size() * 4), "cuMemcpyDtoH");
+  const uint8_t *ab = reinterpret_cast<const uint8_t *>(a.data());
+  const uint8_t *bb = reinterpret_cast<const uint8_t *>(b.data());
+  double worst = 0, largest = 0;
+  for (int64_t e = 0; e < experts; ++e)
+    for (int64_t r = g.offsets[e]; r < g.offsets[e + 1]; ++r)
+      for (int64_t j = 0; j < n; ++j) {
+        double want = 0;
+        for (int64_t q = 0; q < kb; ++q) {
+          double block = 0;
+          for (int64_t x = q * 128; x < (q + 1) * 128; ++x)
+            block += fromE4m3(ab[r * k + x]) * fromE4m3(bb[(e * n + j) * k + x]);
+          want += block * sa[r * kb + q] * sb[((e * n + j) / 128) * kb + q];
+        }
+        float got = c[r * n + j];
+        if (!std::isfinite(got))
+          return INFINITY;
+        largest = std::max(largest, std::fabs(want));
+        worst = std::max(worst, std::fabs(got - want));
+      }
+  for (Buffer *buf : {&da, &db, &dc, &doff, &scales[0], &scales[1]})
+    cu->cuMemFree(buf->ptr);
+  return worst / std::max(largest, 1e-30);
+}
 
 /// The small problem with a full CPU reference: max relative error. With
 /// SwiGLU, B's rows are packed as the kernel expects (per 32 rows: 16 gate
@@ -648,7 +730,8 @@ int groupedGemm(const Args &args) {
   CUstream stream = gpu.stream;
   const char *name = gpu.name;
 
-  double error = checkGroupedGemm(fn, stream);
+  double error =
+      kFp8 ? checkGroupedGemmFp8(fn, stream) : checkGroupedGemm(fn, stream);
   std::fprintf(stderr, "[bench] grouped GEMM check: max relative error %.2e\n",
                error);
 
@@ -659,23 +742,33 @@ int groupedGemm(const Args &args) {
                (long long)args.tokens, (long long)args.topK,
                (long long)args.experts, (long long)g.realRows,
                (long long)g.rows, (long long)args.n, (long long)args.k);
-  // Inputs: windows of a 64 MiB random block (uploadRandomBf16).
+  // Inputs: windows of a 64 MiB random block (uploadRandomBf16); FP8
+  // packs two values a 16-bit word.
   std::mt19937 rng(3);
-  std::vector<uint16_t> block = randomBf16(size_t(32) << 20, rng);
+  std::vector<uint16_t> block = kFp8 ? randomE4m3Words(size_t(32) << 20, rng)
+                                     : randomBf16(size_t(32) << 20, rng);
+  const size_t perWord = kFp8 ? 2 : 1;
   auto fill = [&](size_t elements) {
-    return uploadRandomBf16(elements, block);
+    return uploadRandomBf16(elements / perWord, block);
   };
   Buffer a = fill(size_t(g.rows) * args.k);
   Buffer b = fill(size_t(args.experts) * args.n * args.k);
   Buffer c = upload(nullptr, size_t(g.rows) * outputRowBytes(args.n));
   Buffer offsets = upload(g.offsets.data(), g.offsets.size() * 4);
-  std::vector<Buffer> maps;
+  std::vector<Buffer> maps, scales;
   if (kWgmma)
     maps = wgmmaMaps(a, b, g.rows, args.n, args.k, args.experts);
+  if (kFp8) {
+    std::vector<float> ones(std::max(g.rows, args.experts * args.n / 128) *
+                                (args.k / 128),
+                            1.0f);
+    scales = {upload(ones.data(), g.rows * (args.k / 128) * 4),
+              upload(ones.data(), args.experts * args.n / 128 * (args.k / 128) * 4)};
+  }
   float ms = timeLaunches(
       [&] {
         launchGroupedGemm(fn, a, b, c, offsets, args.n, args.k, args.experts,
-                          g.maxBlocks, stream, maps.data());
+                          g.maxBlocks, stream, maps.data(), scales.data());
       },
       args.reps, stream);
   double flops = 2.0 * double(g.realRows) * args.n * args.k;
@@ -1315,7 +1408,7 @@ int main(int argc, char **argv) {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
-                 "[--block-rows 128|64] [--swiglu | --wgmma]\n"
+                 "[--block-rows 128|64] [--swiglu | --wgmma | --fp8]\n"
                  "       dsc-kernel-bench add-rmsnorm --ptx FILE [--tokens "
                  "ROWS] [--k HIDDEN] [--reps N]\n"
                  "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
@@ -1334,8 +1427,9 @@ int main(int argc, char **argv) {
   Args args;
   for (int i = 2; i < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--swiglu" || flag == "--wgmma") {
-      (flag == "--swiglu" ? args.swiglu : args.wgmma) = true;
+    if (flag == "--swiglu" || flag == "--wgmma" || flag == "--fp8") {
+      (flag == "--swiglu" ? args.swiglu
+                          : flag == "--wgmma" ? args.wgmma : args.fp8) = true;
       --i;
       continue;
     }
@@ -1378,6 +1472,11 @@ int main(int argc, char **argv) {
   kBlockRows = args.blockRows;
   kSwiglu = args.swiglu;
   kWgmma = args.wgmma;
+  kFp8 = args.fp8;
+  if (kFp8 && (kSwiglu || kWgmma || kBlockRows != 64 ||
+               command != "grouped-gemm" || args.k % 128))
+    die("--fp8 is a grouped-gemm kernel with 64-row tiles (--block-rows 64), "
+        "K % 128 == 0, no SwiGLU");
   if (kWgmma && (kSwiglu || kBlockRows != 128 || command != "grouped-gemm"))
     die("--wgmma is a grouped-gemm kernel with 128-row tiles and no SwiGLU");
   if (command == "grouped-gemm" &&

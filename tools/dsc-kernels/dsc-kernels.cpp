@@ -7,7 +7,8 @@
 //
 // writes DIR/<module>.<chip>.ptx, checked by ptxas when the CUDA Toolkit is
 // installed. The runtime benchmarks (tools/gpu-check.sh) load these files.
-// A gpu.module with a `dsc.chips` list is compiled for those chips only.
+// A gpu.module with a `dsc.chips` list is compiled for those chips only;
+// one with `dsc.ptx = N` needs PTX ISA N / 10 . N % 10 (default 8.0).
 //
 //===----------------------------------------------------------------------===//
 
@@ -68,7 +69,9 @@ int main(int argc, char **argv) {
     return fail("cannot parse " + input);
   // A gpu.module may name the chips it is written for (dsc.chips, e.g.
   // wgmma and TMA exist from sm_90a on); for any other chip it is left out.
-  int kept = 0;
+  // It may also need a newer PTX ISA than 8.0 (dsc.ptx, e.g. 84 for FP8
+  // mma.sync); the file is compiled with the newest any module asks for.
+  int kept = 0, ptxVersion = 80;
   for (gpu::GPUModuleOp gpuModule :
        llvm::make_early_inc_range(module->getOps<gpu::GPUModuleOp>())) {
     auto chips = gpuModule->getAttrOfType<ArrayAttr>("dsc.chips");
@@ -77,6 +80,8 @@ int main(int argc, char **argv) {
           return s && s.getValue() == chip;
         })) {
       ++kept;
+      if (auto ptx = gpuModule->getAttrOfType<IntegerAttr>("dsc.ptx"))
+        ptxVersion = std::max<int>(ptxVersion, ptx.getInt());
       continue;
     }
     llvm::errs() << "dsc-kernels: " << gpuModule.getName() << " is for "
@@ -92,7 +97,8 @@ int main(int argc, char **argv) {
   PassManager pm(&context);
   if (failed(parsePassPipeline(
           "gpu-lower-to-nvvm-pipeline{cubin-chip=" + chip +
-              " cubin-features=+ptx80 cubin-format=isa opt-level=3}",
+              " cubin-features=+ptx" + std::to_string(ptxVersion) +
+              " cubin-format=isa opt-level=3}",
           pm, llvm::errs())) ||
       failed(pm.run(*module)))
     return fail("lowering " + input + " failed");

@@ -202,12 +202,15 @@ def grouped_gemm():
     wgmma = os.path.join(BUNDLE, "kernels", "dsc_grouped_gemm_wgmma.sm_90a.ptx")
     runs = [(f"mma.sync, M tile {rows}", ptx, ["--block-rows", rows])
             for rows in ("128", "64")]
-    # The sm_90a kernel: TMA + wgmma, 128 x 128 tiles, no SwiGLU variant.
+    # The sm_90a kernel: TMA + wgmma, 128 x 128 tiles, no SwiGLU variant;
+    # then FP8 e4m3 with block scales (mma.sync k32, 64-row tiles).
     runs.append(("TMA + wgmma", wgmma, ["--wgmma"]))
+    fp8 = os.path.join(BUNDLE, "kernels", "dsc_grouped_gemm_fp8.sm_90a.ptx")
+    runs.append(("FP8 e4m3, block scales", fp8, ["--fp8", "--block-rows", "64"]))
     for kind, kernel, extra in runs:
         for label, flags in shapes:
             if ("64" in kind and label.startswith("dense")) or \
-                    ("wgmma" in kind and "SwiGLU" in label):
+                    (("wgmma" in kind or "FP8" in kind) and "SwiGLU" in label):
                 continue
             name = f"grouped GEMM {label} ({kind})"
             res, code = run_bench(name, ["grouped-gemm", "--ptx", kernel,
