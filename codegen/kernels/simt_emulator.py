@@ -373,12 +373,15 @@ class Block:
         return carried
 
     def op_scf_if(self, op, cond):
-        if op.results or len(op.regions) > 1 and op.regions[1][1]:
-            raise EmulationError("scf.if with results or an else region")
+        """Each thread runs the branch its condition picks (a branch no
+        thread takes is skipped); no results."""
+        if op.results:
+            raise EmulationError("scf.if with results")
         saved = self.mask
-        self.mask = saved & cond.astype(bool)
-        if self.mask.any():  # a branch no thread takes is skipped
-            self.region(op.regions[0][1])
+        for region, take in zip(op.regions, (cond.astype(bool), ~cond.astype(bool))):
+            self.mask = saved & take
+            if self.mask.any() and region[1]:
+                self.region(region[1])
         self.mask = saved
 
     # --- arith ---
@@ -521,6 +524,33 @@ class Block:
     def op_vector_broadcast(self, op, s):
         n = int(re.search(r"-> vector<(\d+)x", op.text).group(1))
         return np.repeat(s[:, None], n, axis=1)
+
+    def op_vector_reduction(self, op, v):
+        if op.attr(r"#vector.kind<(\w+)>") != "add":
+            raise EmulationError("vector.reduction other than add")
+        return v.astype(np.float64).sum(axis=1).astype(np.float32)
+
+    def op_memref_atomic_rmw(self, op, value, memref, *indices):
+        """addi, thread after thread: each active thread gets the value
+        before its own addition (any order is valid; this one is thread
+        order)."""
+        if int(op.attr(r"kind = (\d+)")) != 1:
+            raise EmulationError("atomic_rmw other than addi")
+        active = self.mask
+        flat = self.access(memref, indices, 1, op.name, active)
+        data = memref.data.reshape(-1)
+        out = np.zeros(self.threads, np.int64)
+        old = []
+        for f, v in zip(flat, value[active]):
+            old.append(int(data[f]))
+            data[f] += v
+        out[active] = old
+        if memref.shared is not None:
+            # Atomics do not race with each other: the units keep no owner.
+            units, _ = _units(memref, flat, 1)
+            memref.shared.write(units, np.full_like(units, -1), op.name)
+            memref.shared.w_warp[units] = -1
+        return out
 
     def op_vector_fma(self, op, a, b, c):
         return (a * b + c).astype(np.float32)

@@ -3,8 +3,8 @@
 (codegen/kernels/simt_emulator.py) against NumPy references.
 
 usage: emulate_kernels.py CHECK GENERIC.mlir
-  CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-fp8, mla-decode,
-         mla-prefill, moe-route or rope
+  CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-fp8, moe-dispatch,
+         add-rmsnorm, mla-decode, mla-prefill, moe-route or rope
 
 GENERIC.mlir is the kernel file in generic form (mlir-opt
 --mlir-print-op-generic). grouped-gemm checks the emulator itself: that
@@ -203,6 +203,85 @@ def grouped_gemm_fp8(kernels):
     return ok
 
 
+def moe_dispatch(kernels):
+    """MoE dispatch around the grouped GEMMs (known good on an H200, like
+    the grouped GEMM): 37 tokens, top-4 of 8 experts, 64-row blocks;
+    align, gather and combine against NumPy."""
+    rng = np.random.default_rng(23)
+    tokens, top_k, experts, block, hidden = 37, 4, 8, 64, 1024
+    ids = np.stack([rng.permutation(experts)[:top_k] for _ in range(tokens)])
+    ids = ids.reshape(-1).astype(np.int32)
+    slots = tokens * top_k
+    max_rows = slots + experts * (block - 1)
+    offsets = np.zeros(experts + 1, np.int32)
+    slot_row = np.zeros(slots, np.int32)
+    row_slot = np.full(max_rows, -1, np.int32)
+    emu.run_kernel(kernels["moe_align"], (1, 1, 1), 1024, 0,
+                   [emu.global_memref(ids), slots, experts, block,
+                    emu.global_memref(offsets), emu.global_memref(slot_row),
+                    emu.global_memref(row_slot)])
+    counts = np.bincount(ids, minlength=experts)
+    padded = (counts + block - 1) // block * block
+    ok = bool((offsets == np.concatenate([[0], np.cumsum(padded)])).all())
+    for s_ in range(slots):
+        e = ids[s_]
+        ok = ok and offsets[e] <= slot_row[s_] < offsets[e] + counts[e]
+        ok = ok and row_slot[slot_row[s_]] == s_
+    ok = ok and int((row_slot >= 0).sum()) == slots
+    rows = int(offsets[-1])
+    x_bits, x = bf16(rng.standard_normal((tokens, hidden)))
+    a = np.full(rows * hidden, 0x7FC0, np.uint16)
+    emu.run_kernel(kernels["moe_gather"], (rows, 1, 1), 256, 0,
+                   [emu.global_memref(x_bits), emu.global_memref(row_slot), top_k,
+                    hidden, emu.global_memref(a)])
+    a = a.reshape(rows, hidden)
+    for r in range(rows):
+        want = x_bits[row_slot[r] // top_k] if row_slot[r] >= 0 else 0
+        ok = ok and bool((a[r] == want).all())
+    d = rng.standard_normal((rows, hidden)).astype(np.float32)
+    w = rng.uniform(0.1, 1, slots).astype(np.float32)
+    out = np.zeros(tokens * hidden, np.uint16)
+    emu.run_kernel(kernels["moe_combine"], (tokens, 1, 1), 256, 0,
+                   [emu.global_memref(d), emu.global_memref(slot_row),
+                    emu.global_memref(w), top_k, hidden, emu.global_memref(out)])
+    want = np.zeros((tokens, hidden))
+    for s_ in range(slots):
+        want[s_ // top_k] += w[s_] * d[slot_row[s_]]
+    got = emu._bits_to_f32(out).reshape(tokens, hidden)
+    err = float((np.abs(got - want) / np.maximum(np.abs(want), 1e-2)).max())
+    ok = ok and err <= 2 ** -8
+    print(f"moe_align + moe_gather + moe_combine ({tokens} tokens, top-{top_k} of "
+          f"{experts}): {'ok' if ok else 'MISMATCH'} (combine within {err:.1e})")
+    return ok
+
+
+def add_rmsnorm(kernels):
+    """Residual add + RMSNorm (known good on an H200): h exactly, y within
+    one bf16 rounding of transformers' arithmetic."""
+    rng = np.random.default_rng(29)
+    rows, hidden, eps = 3, 2048, 1e-6
+    x_bits, x = bf16(rng.standard_normal((rows, hidden)))
+    r_bits, r = bf16(rng.standard_normal((rows, hidden)))
+    w_bits, w = bf16(rng.standard_normal(hidden))
+    h = np.zeros(rows * hidden, np.uint16)
+    y = np.zeros(rows * hidden, np.uint16)
+    emu.run_kernel(kernels["add_rmsnorm_bf16"], (rows, 1, 1), 256, 0,
+                   [emu.global_memref(x_bits), emu.global_memref(r_bits),
+                    emu.global_memref(w_bits), emu.global_memref(h),
+                    emu.global_memref(y), hidden, eps])
+    _, want_h = bf16(x + r)
+    inv = 1 / np.sqrt((want_h.astype(np.float64) ** 2).mean(axis=1, keepdims=True) + eps)
+    _, normed = bf16((want_h * inv).astype(np.float32))
+    _, want_y = bf16(normed * w)
+    got_h = emu._bits_to_f32(h).reshape(rows, hidden)
+    got_y = emu._bits_to_f32(y).reshape(rows, hidden)
+    err = float((np.abs(got_y - want_y) / np.maximum(np.abs(want_y), 1e-3)).max())
+    ok = bool((got_h == want_h).all()) and err <= 2 ** -7
+    print(f"add_rmsnorm_bf16 ({rows} x {hidden}): h {'equal' if (got_h == want_h).all() else 'DIFFERS'}, "
+          f"y within {err:.1e} {'ok' if ok else 'MISMATCH'}")
+    return ok
+
+
 def mla_reference(q, kv, table, lens, scale_log2):
     """Decode attention in float64: q [B, H, 576], kv [pages, 64, 576]."""
     batch, heads, _ = q.shape
@@ -306,7 +385,8 @@ def mla_prefill(kernels):
 
 
 CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,
-          "grouped-gemm-fp8": grouped_gemm_fp8,
+          "grouped-gemm-fp8": grouped_gemm_fp8, "moe-dispatch": moe_dispatch,
+          "add-rmsnorm": add_rmsnorm,
           "mla-decode": mla_decode, "moe-route": moe_route, "rope": rope,
           "mla-prefill": mla_prefill}
 
