@@ -259,6 +259,21 @@ def _e4m3_table():
 
 
 _E4M3 = _e4m3_table()
+_E4M3_POSITIVE = _E4M3[:0x7F]  # codes 0..126, increasing values
+
+
+def f32_to_e4m3(values):
+    """float32 values as e4m3 (fn) codes: rounded to nearest, ties to the
+    even code, saturating at 448 (cvt.rn.satfinite); NaN to 0x7F."""
+    v = np.asarray(values, np.float64)
+    mag = np.minimum(np.abs(v), 448.0)
+    hi = np.clip(np.searchsorted(_E4M3_POSITIVE, mag), 0, 0x7E)
+    lo = np.maximum(hi - 1, 0)
+    dlo, dhi = mag - _E4M3_POSITIVE[lo], _E4M3_POSITIVE[hi] - mag
+    code = np.where(dlo < dhi, lo, np.where(dhi < dlo, hi, np.where(lo % 2 == 0, lo, hi)))
+    code = np.where(mag == _E4M3_POSITIVE[hi], hi, code)
+    code = code | np.where(np.signbit(v), 0x80, 0)
+    return np.where(np.isnan(v), 0x7F, code).astype(np.int64)
 
 # The mma.sync fragment positions of lane l = 4 g + t (see op_nvvm_mma_sync).
 _LANE = np.arange(32)
@@ -526,9 +541,21 @@ class Block:
         return np.repeat(s[:, None], n, axis=1)
 
     def op_vector_reduction(self, op, v):
-        if op.attr(r"#vector.kind<(\w+)>") != "add":
-            raise EmulationError("vector.reduction other than add")
-        return v.astype(np.float64).sum(axis=1).astype(np.float32)
+        kind = op.attr(r"#vector.kind<(\w+)>")
+        if kind == "add":
+            return v.astype(np.float64).sum(axis=1).astype(np.float32)
+        if kind == "maximumf":
+            return v.max(axis=1)
+        raise EmulationError(f"vector.reduction {kind}")
+
+    def op_math_absf(self, op, a):
+        return np.abs(a)
+
+    def op_arith_extui(self, op, a):
+        return a.astype(np.int64) & 0xFFFF if "i16" in op.text.split("->")[0] else a
+
+    def op_arith_shli(self, op, a, b):
+        return a << b
 
     def op_memref_atomic_rmw(self, op, value, memref, *indices):
         """addi, thread after thread: each active thread gets the value
@@ -898,6 +925,10 @@ class Block:
         e4m3 a register, the lowest k in the lowest byte; B (k 4t..4t+3,
         n g), (k 16+4t.., n g); C and D as for m16n8k16."""
         text = op.attr(r'asm_string = "([^"]*)"')
+        if text.startswith("cvt.rn.satfinite.e4m3x2.f32"):
+            # a to the upper byte, b to the lower (PTX ISA, cvt).
+            a, b = operands
+            return (f32_to_e4m3(a).astype(np.int64) << 8) | f32_to_e4m3(b)
         if not text.startswith("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32"):
             raise EmulationError(f"inline PTX '{text[:60]}'")
         if not self.mask.all():

@@ -4,7 +4,7 @@
 
 usage: emulate_kernels.py CHECK GENERIC.mlir
   CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-fp8, moe-dispatch,
-         add-rmsnorm, mla-decode, mla-prefill, moe-route or rope
+         add-rmsnorm, quant-fp8, mla-decode, mla-prefill, moe-route or rope
 
 GENERIC.mlir is the kernel file in generic form (mlir-opt
 --mlir-print-op-generic). grouped-gemm checks the emulator itself: that
@@ -282,6 +282,40 @@ def add_rmsnorm(kernels):
     return ok
 
 
+def quant_fp8(kernels):
+    """Activation quantization for the FP8 GEMMs: 3 rows of 384 (9 groups of
+    128), one group all zero, one with values far beyond e4m3's range;
+    codes and scales exactly as DeepSeek's act_quant computes them (in
+    f32), and the dequantized values within e4m3's precision."""
+    rng = np.random.default_rng(31)
+    rows, k = 3, 384
+    x = rng.standard_normal((rows, k)).astype(np.float32)
+    x[1, 128:256] = 0
+    x[2, 0:128] *= 1e4
+    x_bits, x = bf16(x)
+    q = np.zeros(rows * k // 4, np.int32)
+    scales = np.full(rows * k // 128, np.nan, np.float32)
+    groups = rows * k // 128
+    emu.run_kernel(kernels["quant_fp8_bf16"], ((groups + 7) // 8, 1, 1), 256, 0,
+                   [emu.global_memref(x_bits), emu.global_memref(q),
+                    emu.global_memref(scales), groups])
+    g = x.reshape(groups, 128)
+    want_s = (np.maximum(np.abs(g).max(axis=1), np.float32(1e-30)) /
+              np.float32(448)).astype(np.float32)
+    want_q = emu.f32_to_e4m3((g / want_s[:, None]).astype(np.float32))
+    got_q = q.view(np.uint8).reshape(groups, 128).astype(np.int64)
+    same = bool((got_q == want_q).all() and (scales == want_s).all())
+    # Half a step of e4m3's 3-bit mantissa, relative to the value (or to
+    # the scale, for values in e4m3's subnormal range).
+    back = emu._E4M3[got_q] * scales[:, None]
+    err = float((np.abs(back - g) / np.maximum(np.abs(g), scales[:, None])).max())
+    ok = same and err <= 2 ** -4 and not got_q[4].any()
+    print(f"quant_fp8_bf16 ({groups} groups): codes and scales "
+          f"{'equal' if same else 'DIFFER'}, dequantized within {err:.1e} "
+          f"{'ok' if ok else 'MISMATCH'}")
+    return ok
+
+
 def mla_reference(q, kv, table, lens, scale_log2):
     """Decode attention in float64: q [B, H, 576], kv [pages, 64, 576]."""
     batch, heads, _ = q.shape
@@ -386,7 +420,7 @@ def mla_prefill(kernels):
 
 CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,
           "grouped-gemm-fp8": grouped_gemm_fp8, "moe-dispatch": moe_dispatch,
-          "add-rmsnorm": add_rmsnorm,
+          "add-rmsnorm": add_rmsnorm, "quant-fp8": quant_fp8,
           "mla-decode": mla_decode, "moe-route": moe_route, "rope": rope,
           "mla-prefill": mla_prefill}
 
