@@ -35,7 +35,7 @@ The schedule, sm_80 style (it runs on sm_90a unchanged):
     c ^ (r % 8): the 8 rows one ldmatrix reads hit 8 distinct banks.
 """
 
-from kernelgen import WG, Function, copy_tile, ldmatrix, mma, quad_reduce
+from kernelgen import WG, Function, Lanes, copy_tile, ldmatrix, mma, quad_reduce
 
 D, DV, ROPE = 576, 512, 64  # key width, value width (kv_lora_rank), rope
 PAGE, TILE, HEADS = 64, 32, 64  # tokens per page, per tile; heads per block
@@ -62,32 +62,18 @@ def decode_kernel():
     f = Function()
     c = f.c
     emit = f.emit
-    emit("%zero = arith.constant 0.0 : f32")
-    emit("%ninf = arith.constant 0xFF800000 : f32")
-    emit("%one = arith.constant 1.0 : f32")
-    emit("%dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>")
-    for name, offset, ty in (("sQ", 0, SQ), ("sKV", OFF_KV, SKV), ("sP", OFF_P, SP),
-                             ("sMax", OFF_MAX, SRED), ("sSum", OFF_SUM, SRED)):
-        emit(f"%{name} = memref.view %dyn[{c(offset)}][] : "
-             f"memref<?xi8, #gpu.address_space<workgroup>> to {ty}")
+    f.float_constants()
+    f.shared_views((("sQ", 0, SQ), ("sKV", OFF_KV, SKV), ("sP", OFF_P, SP),
+                    ("sMax", OFF_MAX, SRED), ("sSum", OFF_SUM, SRED)))
     hb = f.let("hblock", "gpu.block_id x")
     split = f.let("split", "gpu.block_id y")
     b = f.let("seq", "gpu.block_id z")
     tid = f.let("tid", "gpu.thread_id x")
-    lane = f.idx("lane", "remui", tid, c(32))
-    warp = f.idx("warp", "divui", tid, c(32))
-    rg = f.idx("rowGroup", "remui", warp, c(4))
-    half = f.idx("half", "divui", warp, c(4))
-    g = f.idx("g", "divui", lane, c(4))
-    t = f.idx("t", "remui", lane, c(4))
-    t2 = f.idx("t2", "muli", t, c(2))
-    l16 = f.idx("l16", "remui", lane, c(16))
-    lhi = f.idx("lhi", "divui", lane, c(16))
-    l8 = f.idx("l8", "remui", lane, c(8))
-    lmid0 = f.idx("lmid0", "divui", lane, c(8))
-    lmid = f.idx("lmid", "remui", lmid0, c(2))
-    bnrow0 = f.idx("bnrow0", "muli", lhi, c(8))
-    bnrow = f.idx("bnrow", "addi", bnrow0, l8)
+    ln = Lanes(f, tid)
+    g, t, t2, l16, lhi, l8, lmid, bnrow = (ln.g, ln.t, ln.t2, ln.l16, ln.lhi, ln.l8,
+                                           ln.lmid, ln.bnrow)
+    rg = f.idx("rowGroup", "remui", ln.warp, c(4))
+    half = f.idx("half", "divui", ln.warp, c(4))
 
     # The sequence's length and this split's token tiles [jBegin, jEnd).
     len32 = f.let("len32", f"memref.load %lens[{b}] : memref<?xi32>")
@@ -348,9 +334,7 @@ def combine_kernel():
     f = Function()
     c = f.c
     emit = f.emit
-    emit("%zero = arith.constant 0.0 : f32")
-    emit("%ninf = arith.constant 0xFF800000 : f32")
-    emit("%one = arith.constant 1.0 : f32")
+    f.float_constants()
     emit("%zero4 = arith.constant dense<0.0> : vector<4xf32>")
     h = f.let("head", "gpu.block_id x")
     b = f.let("seq", "gpu.block_id y")

@@ -27,7 +27,7 @@ attention, FlashAttention-2 style:
     here.
 """
 
-from kernelgen import WG, Function, copy_tile, ldmatrix, mma, pack_bf16, quad_reduce
+from kernelgen import WG, Function, Lanes, copy_tile, ldmatrix, mma, pack_bf16, quad_reduce
 
 DQK, DNOPE, DROPE, DV = 192, 128, 64, 128  # query/key, no-rope, rope, value
 KVW = DNOPE + DV  # kv_b_proj's output per head: k_nope then v
@@ -49,30 +49,16 @@ def prefill_kernel():
     f = Function()
     c = f.c
     emit = f.emit
-    emit("%zero = arith.constant 0.0 : f32")
-    emit("%ninf = arith.constant 0xFF800000 : f32")
-    emit("%one = arith.constant 1.0 : f32")
-    emit("%dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>")
-    for name, offset, ty in (("sQ", 0, SQ), ("sK", OFF_K, SK), ("sV", OFF_V, SV)):
-        emit(f"%{name} = memref.view %dyn[{c(offset)}][] : "
-             f"memref<?xi8, #gpu.address_space<workgroup>> to {ty}")
+    f.float_constants()
+    f.shared_views((("sQ", 0, SQ), ("sK", OFF_K, SK), ("sV", OFF_V, SV)))
     bx = f.let("bx", "gpu.block_id x")
     h = f.let("head", "gpu.block_id y")
     b = f.let("seq", "gpu.block_id z")
     qtiles = f.let("qtiles", "gpu.grid_dim x")
     tid = f.let("tid", "gpu.thread_id x")
-    lane = f.idx("lane", "remui", tid, c(32))
-    warp = f.idx("warp", "divui", tid, c(32))
-    g = f.idx("g", "divui", lane, c(4))
-    t = f.idx("t", "remui", lane, c(4))
-    t2 = f.idx("t2", "muli", t, c(2))
-    l16 = f.idx("l16", "remui", lane, c(16))
-    lhi = f.idx("lhi", "divui", lane, c(16))
-    l8 = f.idx("l8", "remui", lane, c(8))
-    lmid0 = f.idx("lmid0", "divui", lane, c(8))
-    lmid = f.idx("lmid", "remui", lmid0, c(2))
-    bnrow0 = f.idx("bnrow0", "muli", lhi, c(8))
-    bnrow = f.idx("bnrow", "addi", bnrow0, l8)
+    ln = Lanes(f, tid)
+    warp, g, t2, l16, lhi, l8, lmid, bnrow = (ln.warp, ln.g, ln.t2, ln.l16, ln.lhi,
+                                              ln.l8, ln.lmid, ln.bnrow)
 
     # Query tile qt (the last first) and its key tiles 0 .. qt.
     last = f.idx("lastTile", "subi", qtiles, c(1))
@@ -81,15 +67,20 @@ def prefill_kernel():
     count = f.idx("count", "addi", qt, c(1))
     bS = f.idx("bS", "muli", b, "%seqLen")  # the sequence's first token
 
+    def head_row(tok, width, hint):
+        """The offset of this head's row of `width` values for token `tok`
+        of the sequence in a [batch, seqLen, heads, width] tensor."""
+        tokG = f.idx(f"{hint}tokG", "addi", bS, tok)
+        rowH = f.idx(f"{hint}rowH", "muli", tokG, "%heads")
+        rowHh = f.idx(f"{hint}rowHh", "addi", rowH, h)
+        return f.idx(f"{hint}row0", "muli", rowHh, c(width))
+
     # The query tile: rows past the sequence zero-filled.
     qcopies = []
     for row, col, gcol in copy_tile(f, tid, THREADS, TILE, DQK // 8, "q"):
         tok = f.idx("qtok", "addi", q0, row)
         live = f.let("qlive", f"arith.cmpi ult, {tok}, %seqLen : index")
-        tokG = f.idx("qtokG", "addi", bS, tok)
-        rowH = f.idx("qrowH", "muli", tokG, "%heads")
-        rowHh = f.idx("qrowHh", "addi", rowH, h)
-        goff = f.idx("qgoff", "muli", rowHh, c(DQK))
+        goff = head_row(tok, DQK, "q")
         src0 = f.idx("qsrc0", "addi", goff, gcol)
         src = f.let("qsrc", f"arith.select {live}, {src0}, {c(0)} : index")
         n = f.let("qn", f"arith.select {live}, {c(8)}, {c(0)} : index")
@@ -113,15 +104,13 @@ def prefill_kernel():
                 tok = f.idx("ktok", "addi", tok0, row)
                 inSeq = f.let("kinSeq", f"arith.cmpi ult, {tok}, %seqLen : index")
                 live = f.let("klive", f"arith.andi {inSeq}, {inRange} : i1")
-                tokG = f.idx("ktokG", "addi", bS, tok)
                 if what == "rope":
+                    tokG = f.idx("ktokG", "addi", bS, tok)
                     goff = f.idx("kgoff", "muli", tokG, c(DROPE))
                     dcol = f.idx("kdcol", "addi", col, c(DNOPE))
                     src_mem, dst, dty = "%KR", f"%sK[{stage}, {row}, {dcol}]", SK
                 else:
-                    rowH = f.idx("krowH", "muli", tokG, "%heads")
-                    rowHh = f.idx("krowHh", "addi", rowH, h)
-                    goff0 = f.idx("kgoff0", "muli", rowHh, c(KVW))
+                    goff0 = head_row(tok, KVW, "k")
                     goff = (goff0 if what == "nope"
                             else f.idx("kgoffV", "addi", goff0, c(DNOPE)))
                     dst = (f"%sK[{stage}, {row}, {col}]" if what == "nope"
@@ -244,10 +233,7 @@ def prefill_kernel():
         total = quad_reduce(f, f"{res}#{2 + k}", "addf")
         inv = f.f32("inv", "divf", "%one", total)
         inside = f.let("inside", f"arith.cmpi ult, {qpos}, %seqLen : index")
-        tokG = f.idx("otokG", "addi", bS, qpos)
-        rowH = f.idx("orowH", "muli", tokG, "%heads")
-        rowHh = f.idx("orowHh", "addi", rowH, h)
-        base0 = f.idx("obase0", "muli", rowHh, c(DV))
+        base0 = head_row(qpos, DV, "o")
         base = f.idx("obase", "addi", base0, t2)
         vals = []
         for nt in range(O_TILES):

@@ -50,9 +50,7 @@ def route_kernel():
     f = Function()
     c = f.c
     emit = f.emit
-    emit("%zero = arith.constant 0.0 : f32")
-    emit("%one = arith.constant 1.0 : f32")
-    emit("%ninf = arith.constant 0xFF800000 : f32")
+    f.float_constants()
     tid = f.let("tid", "gpu.thread_id x")
     bid = f.let("bid", "gpu.block_id x")
     lane = f.idx("lane", "remui", tid, c(32))

@@ -57,12 +57,48 @@ class Function:
     def f32(self, hint, op, a, b):
         return self.let(hint, f"arith.{op} {a}, {b} : f32")
 
+    def float_constants(self):
+        """%zero, %one and %ninf (-infinity), f32."""
+        self.emit("%zero = arith.constant 0.0 : f32")
+        self.emit("%ninf = arith.constant 0xFF800000 : f32")
+        self.emit("%one = arith.constant 1.0 : f32")
+
+    def shared_views(self, views):
+        """Views of the dynamic shared memory: (name, byte offset, type)."""
+        smem = f"memref<?xi8, {WG}>"
+        self.emit(f"%dyn = gpu.dynamic_shared_memory : {smem}")
+        for name, offset, ty in views:
+            self.emit(f"%{name} = memref.view %dyn[{self.c(offset)}][] : {smem} to {ty}")
+
     def text(self):
         head = ["  " * self.depth + f"%c{v} = arith.constant {v} : index"
                 for v in sorted(self.consts)]
         head += ["  " * self.depth + f"%i{v} = arith.constant {v} : i32"
                  for v in sorted(self.i32s)]
         return head + self.lines
+
+
+class Lanes:
+    """A thread's place in its warp, as the fragment loads address it:
+    lane, warp; g = lane / 4 and t = lane % 4 (the accumulator's row and
+    column pair, t2 = 2 t); l16, lhi, l8 (the row and 16-byte chunk an
+    A-operand ldmatrix.x4 lane addresses, and the row's swizzle); lmid and
+    bnrow (the same for B: rows of two n tiles, two k chunks)."""
+
+    def __init__(self, f, tid):
+        c = f.c
+        self.lane = f.idx("lane", "remui", tid, c(32))
+        self.warp = f.idx("warp", "divui", tid, c(32))
+        self.g = f.idx("g", "divui", self.lane, c(4))
+        self.t = f.idx("t", "remui", self.lane, c(4))
+        self.t2 = f.idx("t2", "muli", self.t, c(2))
+        self.l16 = f.idx("l16", "remui", self.lane, c(16))
+        self.lhi = f.idx("lhi", "divui", self.lane, c(16))
+        self.l8 = f.idx("l8", "remui", self.lane, c(8))
+        lmid0 = f.idx("lmid0", "divui", self.lane, c(8))
+        self.lmid = f.idx("lmid", "remui", lmid0, c(2))
+        bnrow0 = f.idx("bnrow0", "muli", self.lhi, c(8))
+        self.bnrow = f.idx("bnrow", "addi", bnrow0, self.l8)
 
 
 def ldmatrix(f, hint, smem, smem_type, indices, transpose=False):
@@ -108,6 +144,17 @@ def pack_bf16(f, lo, hi):
     return f.let("packed", f"vector.extract {w}[0] : i32 from vector<1xi32>")
 
 
+def _swizzled_columns(f, row, chunk, hint):
+    """The stored column (chunk ^ (row % 8), in elements) and the source
+    column of 16-byte chunk `chunk` of tile row `row`."""
+    c = f.c
+    sw = f.idx(f"{hint}sw", "remui", row, c(8))
+    phys = f.idx(f"{hint}phys", "xori", chunk, sw)
+    col = f.idx(f"{hint}col", "muli", phys, c(8))
+    gcol = f.idx(f"{hint}gcol", "muli", chunk, c(8))
+    return col, gcol
+
+
 def copy_tile(f, tid, threads, rows, chunks, hint):
     """The (row, swizzled column, source column) of each 16-byte chunk a
     thread copies of a [rows, chunks * 8] tile: chunk q = tid + i * threads
@@ -121,10 +168,7 @@ def copy_tile(f, tid, threads, rows, chunks, hint):
     if threads % chunks == 0 and (threads // chunks) % 8 == 0:
         row0 = f.idx(f"{hint}row", "divui", tid, c(chunks))
         chunk = f.idx(f"{hint}chunk", "remui", tid, c(chunks))
-        sw = f.idx(f"{hint}sw", "remui", row0, c(8))
-        phys = f.idx(f"{hint}phys", "xori", chunk, sw)
-        col = f.idx(f"{hint}col", "muli", phys, c(8))
-        gcol = f.idx(f"{hint}gcol", "muli", chunk, c(8))
+        col, gcol = _swizzled_columns(f, row0, chunk, hint)
         step = threads // chunks
         return [(row0 if i == 0 else f.idx(f"{hint}row", "addi", row0, c(i * step)), col, gcol)
                 for i in range(copies)]
@@ -133,9 +177,5 @@ def copy_tile(f, tid, threads, rows, chunks, hint):
         q = f.idx(f"{hint}q", "addi", tid, c(i * threads))
         row = f.idx(f"{hint}row", "divui", q, c(chunks))
         chunk = f.idx(f"{hint}chunk", "remui", q, c(chunks))
-        sw = f.idx(f"{hint}sw", "remui", row, c(8))
-        phys = f.idx(f"{hint}phys", "xori", chunk, sw)
-        col = f.idx(f"{hint}col", "muli", phys, c(8))
-        gcol = f.idx(f"{hint}gcol", "muli", chunk, c(8))
-        out.append((row, col, gcol))
+        out.append((row,) + _swizzled_columns(f, row, chunk, hint))
     return out

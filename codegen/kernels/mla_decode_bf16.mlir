@@ -117,8 +117,6 @@ gpu.module @dsc_mla_decode {
     %tid = gpu.thread_id x
     %lane = arith.remui %tid, %c32 : index
     %warp = arith.divui %tid, %c32 : index
-    %rowGroup = arith.remui %warp, %c4 : index
-    %half = arith.divui %warp, %c4 : index
     %g = arith.divui %lane, %c4 : index
     %t = arith.remui %lane, %c4 : index
     %t2 = arith.muli %t, %c2 : index
@@ -129,6 +127,8 @@ gpu.module @dsc_mla_decode {
     %lmid = arith.remui %lmid0, %c2 : index
     %bnrow0 = arith.muli %lhi, %c8 : index
     %bnrow = arith.addi %bnrow0, %l8 : index
+    %rowGroup = arith.remui %warp, %c4 : index
+    %half = arith.divui %warp, %c4 : index
     %len32 = memref.load %lens[%seq] : memref<?xi32>
     %len = arith.index_cast %len32 : i32 to index
     %len31 = arith.addi %len, %c31 : index

@@ -35,8 +35,8 @@ gpu.module @dsc_moe_route {
     %i16 = arith.constant 16 : i32
     %i32 = arith.constant 32 : i32
     %zero = arith.constant 0.0 : f32
-    %one = arith.constant 1.0 : f32
     %ninf = arith.constant 0xFF800000 : f32
+    %one = arith.constant 1.0 : f32
     %tid = gpu.thread_id x
     %bid = gpu.block_id x
     %lane = arith.remui %tid, %c32 : index

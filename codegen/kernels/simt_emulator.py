@@ -275,11 +275,9 @@ def f32_to_e4m3(values):
     code = code | np.where(np.signbit(v), 0x80, 0)
     return np.where(np.isnan(v), 0x7F, code).astype(np.int64)
 
-# The mma.sync fragment positions of lane l = 4 g + t (see op_nvvm_mma_sync).
+# The mma.sync fragment positions of lane l = 4 g + t (see warp_mma).
 _LANE = np.arange(32)
 _G, _T = _LANE // 4, _LANE % 4
-_A_ROWS = [_G, _G + 8, _G, _G + 8]
-_A_COLS = [2 * _T, 2 * _T, 2 * _T + 8, 2 * _T + 8]
 _C_ROWS = [_G, _G, _G + 8, _G + 8]
 _C_COLS = [2 * _T, 2 * _T + 1, 2 * _T, 2 * _T + 1]
 
@@ -742,31 +740,37 @@ class Block:
         s.w_epoch[done] = s.epoch  # landed now: visible to others after a barrier
 
     def op_nvvm_mma_sync(self, op, *operands):
-        """m16n8k16, A row-major, B column-major, bf16 in, f32 accumulate:
-        lane l = 4 g + t holds A (g, 2t..), (g+8, 2t..), (g, 2t+8..),
-        (g+8, 2t+8..); B (k 2t.., n g), (k 2t+8.., n g); C/D (g, 2t),
-        (g, 2t+1), (g+8, 2t), (g+8, 2t+1). Two bf16 per 32-bit register,
-        the lower k in the lower half."""
+        """m16n8k16 over bf16 (see warp_mma)."""
         if "m = 16, n = 8, k = 16" not in op.text or "bf16" not in op.text:
             raise EmulationError("mma.sync other than m16n8k16 bf16")
+        return self.warp_mma(operands, 16, 16,
+                             lambda bits: _bits_to_f32(bits.astype(np.uint16)))
+
+    def warp_mma(self, operands, k, bits, decode):
+        """mma.sync m16n8k (k 16 for bf16, 32 for e4m3), A row-major, B
+        column-major, f32 accumulation, per warp. A register holds
+        32 / bits values, the lower k in the lower bits. Lane l = 4 g + t
+        holds A rows g + 8 (j % 2) of register j at k = e t + (k / 2)(j / 2)
+        + i (e values a register); B register j at k = e t + (k / 2) j + i,
+        column g; C/D (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1)."""
         if not self.mask.all():
             raise EmulationError("mma.sync inside a branch")
-        warps = self.threads // 32
+        warps, per = self.threads // 32, 32 // bits
         a = np.stack(operands[0:4], axis=1).astype(np.uint32).reshape(warps, 32, 4)
         b = np.stack(operands[4:6], axis=1).astype(np.uint32).reshape(warps, 32, 2)
         c = np.stack(operands[6:10], axis=1).astype(np.float64).reshape(warps, 32, 4)
-        A = np.zeros((warps, 16, 16))
-        B = np.zeros((warps, 16, 8))
+        A = np.zeros((warps, 16, k))
+        B = np.zeros((warps, k, 8))
         C = np.zeros((warps, 16, 8))
+        mask = (1 << bits) - 1
+        for i in range(per):
+            for j in range(4):
+                A[:, _G + 8 * (j % 2), per * _T + k // 2 * (j // 2) + i] = \
+                    decode((a[:, :, j] >> (bits * i)) & mask)
+            for j in range(2):
+                B[:, per * _T + k // 2 * j + i, _G] = decode((b[:, :, j] >> (bits * i)) & mask)
         for j in range(4):
-            rows, cols = _A_ROWS[j], _A_COLS[j]
-            A[:, rows, cols] = _bits_to_f32((a[:, :, j] & 0xFFFF).astype(np.uint16))
-            A[:, rows, cols + 1] = _bits_to_f32((a[:, :, j] >> 16).astype(np.uint16))
             C[:, _C_ROWS[j], _C_COLS[j]] = c[:, :, j]
-        for j in range(2):
-            k = 2 * _T + 8 * j
-            B[:, k, _G] = _bits_to_f32((b[:, :, j] & 0xFFFF).astype(np.uint16))
-            B[:, k + 1, _G] = _bits_to_f32((b[:, :, j] >> 16).astype(np.uint16))
         D = A @ B + C
         d = np.stack([D[:, _C_ROWS[j], _C_COLS[j]] for j in range(4)], axis=2)
         return d.reshape(self.threads, 4).astype(np.float32)
@@ -920,10 +924,8 @@ class Block:
 
     def op_llvm_inline_asm(self, op, *operands):
         """The inline PTX the kernels use: mma.sync m16n8k32 over FP8 e4m3
-        (4 A, 2 B, 4 C registers in; the 4 D out). Lane l = 4 g + t holds
-        A (g, 4t..4t+3), (g+8, 4t..), (g, 16+4t..), (g+8, 16+4t..), four
-        e4m3 a register, the lowest k in the lowest byte; B (k 4t..4t+3,
-        n g), (k 16+4t.., n g); C and D as for m16n8k16."""
+        (4 A, 2 B, 4 C registers in, the 4 D out; see warp_mma) and the
+        conversion of two f32 to e4m3 (cvt.rn.satfinite.e4m3x2)."""
         text = op.attr(r'asm_string = "([^"]*)"')
         if text.startswith("cvt.rn.satfinite.e4m3x2.f32"):
             # a to the upper byte, b to the lower (PTX ISA, cvt).
@@ -931,27 +933,7 @@ class Block:
             return (f32_to_e4m3(a).astype(np.int64) << 8) | f32_to_e4m3(b)
         if not text.startswith("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32"):
             raise EmulationError(f"inline PTX '{text[:60]}'")
-        if not self.mask.all():
-            raise EmulationError("mma.sync inside a branch")
-        warps = self.threads // 32
-        a = np.stack(operands[0:4], axis=1).astype(np.uint32).reshape(warps, 32, 4)
-        b = np.stack(operands[4:6], axis=1).astype(np.uint32).reshape(warps, 32, 2)
-        c = np.stack(operands[6:10], axis=1).astype(np.float64).reshape(warps, 32, 4)
-        A = np.zeros((warps, 16, 32))
-        B = np.zeros((warps, 32, 8))
-        C = np.zeros((warps, 16, 8))
-        for j in range(4):
-            rows = _G + 8 * (j % 2)
-            for byte in range(4):
-                A[:, rows, 4 * _T + 16 * (j // 2) + byte] = \
-                    _E4M3[(a[:, :, j] >> (8 * byte)) & 0xFF]
-            C[:, _C_ROWS[j], _C_COLS[j]] = c[:, :, j]
-        for j in range(2):
-            for byte in range(4):
-                B[:, 4 * _T + 16 * j + byte, _G] = _E4M3[(b[:, :, j] >> (8 * byte)) & 0xFF]
-        D = A @ B + C
-        d = np.stack([D[:, _C_ROWS[j], _C_COLS[j]] for j in range(4)], axis=2)
-        return d.reshape(self.threads, 4).astype(np.float32)
+        return self.warp_mma(operands, 32, 8, lambda byte: _E4M3[byte])
 
     def op_llvm_extractvalue(self, op, s):
         return s[:, int(op.attr(r"position = array<i64: (\d+)>"))]

@@ -30,6 +30,16 @@ def bf16(values):
     return bits, emu._bits_to_f32(bits)
 
 
+def verdict(label, got, want, tolerance, also=True):
+    """Prints and returns whether `got` is finite and within `tolerance` of
+    `want`, relative to want's largest magnitude (and `also` holds)."""
+    err = float(np.abs(got - want).max() / np.abs(want).max())
+    ok = bool(np.isfinite(got).all()) and err < tolerance and also
+    print(f"{label}: max error {err:.1e} of the largest output "
+          f"{'ok' if ok else 'MISMATCH'}")
+    return ok
+
+
 def grouped_gemm(kernels):
     """Two experts of 64 and 40 rows (padded to 64) over K = 128 (fewer
     K tiles than the ring has stages), N = 128: the m64 kernel."""
@@ -44,12 +54,7 @@ def grouped_gemm(kernels):
     emu.run_kernel(kernels["grouped_gemm_bf16_tn_m64"], (n // 128, 1, experts),
                    128, 4 * (64 + 128) * 64 * 2, args)
     want = np.concatenate([a[0:64] @ b[0:n].T, a[64:128] @ b[n:2 * n].T])
-    got = c.reshape(rows, n)
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    ok = np.isfinite(got).all() and err < 1e-5
-    print(f"grouped_gemm_bf16_tn_m64: max error {err:.1e} of the largest "
-          f"output {'ok' if ok else 'MISMATCH'}")
-    return ok
+    return verdict("grouped_gemm_bf16_tn_m64", c.reshape(rows, n), want, 1e-5)
 
 
 def grouped_gemm_wgmma(kernels):
@@ -68,12 +73,7 @@ def grouped_gemm_wgmma(kernels):
     emu.run_kernel(kernels["grouped_gemm_wgmma_bf16"], (n // 128, 2, 2), 128,
                    3 * 32768 + 1024, args)
     want = np.concatenate([a[0:128] @ b[0:k], a[128:384] @ b[k:2 * k]])
-    got = c.reshape(rows, n)
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    ok = bool(np.isfinite(got).all()) and err < 1e-5
-    print(f"grouped_gemm_wgmma_bf16: max error {err:.1e} of the largest output "
-          f"{'ok' if ok else 'MISMATCH'}")
-    return ok
+    return verdict("grouped_gemm_wgmma_bf16", c.reshape(rows, n), want, 1e-5)
 
 
 def route_reference(logits, bias, groups, topk_group, top_k, normalize, scale):
@@ -195,12 +195,7 @@ def grouped_gemm_fp8(kernels):
             ks = slice(128 * kb, 128 * kb + 128)
             part = av[r, ks] @ bv[e * n:(e + 1) * n, ks].T
             want[r] += part * sa[r, kb:kb + 1] * np.repeat(sb[e * n // 128:(e + 1) * n // 128, kb], 128)[None, :]
-    got = c.reshape(rows, n)
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    ok = bool(np.isfinite(got).all()) and err < 1e-5
-    print(f"grouped_gemm_fp8_tn_m64: max error {err:.1e} of the largest output "
-          f"{'ok' if ok else 'MISMATCH'}")
-    return ok
+    return verdict("grouped_gemm_fp8_tn_m64", c.reshape(rows, n), want, 1e-5)
 
 
 def moe_dispatch(kernels):
@@ -374,13 +369,11 @@ def mla_decode(kernels):
                     emu.global_memref(out), heads, splits])
     got = emu._bits_to_f32(out).reshape(batch, heads, 512)
     want = mla_reference(q, kv, table, lens, scale)
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    # P and the output are rounded to bf16: 2^-9 relative each.
-    ok = bool(np.isfinite(got).all()) and err < 1e-2 and not got[3].any()
-    print(f"mla_decode_bf16 + mla_decode_combine (lengths "
-          f"{', '.join(map(str, lens))}; {splits} splits): max error "
-          f"{err:.1e} of the largest output {'ok' if ok else 'MISMATCH'}")
-    return ok
+    # P and the output are rounded to bf16: 2^-9 relative each. The empty
+    # sequence's output is zero.
+    return verdict(f"mla_decode_bf16 + mla_decode_combine (lengths "
+                   f"{', '.join(map(str, lens))}; {splits} splits)", got, want, 1e-2,
+                   also=not got[3].any())
 
 
 def mla_prefill(kernels):
@@ -411,11 +404,8 @@ def mla_prefill(kernels):
             p = np.exp2(s - s.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
             want[b, :, h] = p @ kv[b, :, h, 128:].astype(np.float64)
-    err = float(np.abs(got - want).max() / np.abs(want).max())
-    ok = bool(np.isfinite(got).all()) and err < 1e-2
-    print(f"mla_prefill_bf16 ({batch} x {seq} tokens, {heads} heads): max error "
-          f"{err:.1e} of the largest output {'ok' if ok else 'MISMATCH'}")
-    return ok
+    return verdict(f"mla_prefill_bf16 ({batch} x {seq} tokens, {heads} heads)",
+                   got, want, 1e-2)
 
 
 CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,

@@ -190,7 +190,7 @@ def grouped_gemm():
     # The sm_80 PTX is the same code JIT-compiled: measured on sm_90a only,
     # with the 128-row tile and the 64-row one (few rows per expert), then
     # the sm_90a TMA + wgmma kernel.
-    ptx = os.path.join(BUNDLE, "kernels", "dsc_grouped_gemm.sm_90a.ptx")
+    ptx = kernel("grouped_gemm")
     shapes = (("gate+up", ["--n", "4096", "--k", "7168"]),
               ("gate+up+SwiGLU", ["--n", "4096", "--k", "7168", "--swiglu"]),
               ("down", ["--n", "7168", "--k", "2048"]),
@@ -199,13 +199,13 @@ def grouped_gemm():
               ("dense 8192^3", ["--tokens", "8192", "--top-k", "1",
                                 "--experts", "1", "--n", "8192", "--k",
                                 "8192"]))
-    wgmma = os.path.join(BUNDLE, "kernels", "dsc_grouped_gemm_wgmma.sm_90a.ptx")
+    wgmma = kernel("grouped_gemm_wgmma")
     runs = [(f"mma.sync, M tile {rows}", ptx, ["--block-rows", rows])
             for rows in ("128", "64")]
     # The sm_90a kernel: TMA + wgmma, 128 x 128 tiles, no SwiGLU variant;
     # then FP8 e4m3 with block scales (mma.sync k32, 64-row tiles).
     runs.append(("TMA + wgmma", wgmma, ["--wgmma"]))
-    fp8 = os.path.join(BUNDLE, "kernels", "dsc_grouped_gemm_fp8.sm_90a.ptx")
+    fp8 = kernel("grouped_gemm_fp8")
     runs.append(("FP8 e4m3, block scales", fp8, ["--fp8", "--block-rows", "64"]))
     for kind, kernel, extra in runs:
         for label, flags in shapes:
@@ -230,126 +230,102 @@ def grouped_gemm():
             row(name, text, ok)
 
 
+def kernel_row(name, key, args, describe, target=None):
+    """Runs one kernel benchmark (`args` for dsc-kernel-bench), records its
+    JSON under report[key] and a row: describe(res), its time over its
+    floor (attach_floor), and the target on that ratio when one is set."""
+    res, code = run_bench(name, args)
+    if res is None:
+        return
+    report[key] = res
+    text, ok = describe(res), code == 0
+    floor = attach_floor(res)
+    if floor:
+        unit, shown = ("ms", floor) if floor >= 1 else ("us", floor * 1e3)
+        text += f", {res['x_floor']:.2f}x its floor {shown:.1f} {unit}"
+        if target:
+            text += f" (target {target}x)"
+            ok = ok and res["x_floor"] <= target
+    row(name, text, ok)
+
+
+def kernel(name):
+    return os.path.join(BUNDLE, "kernels", f"dsc_{name}.sm_90a.ptx")
+
+
+def time_of(res):
+    return (f"{res['ms']:.3f} ms" if res["ms"] >= 1
+            else f"{res['ms'] * 1e3:.1f} us")
+
+
 def add_rmsnorm():
     """Residual add + RMSNorm over 4096 tokens of V3's hidden size 7168:
     memory-bound, so its floor is its bytes over the copy rate."""
-    name = "add + RMSNorm bf16, 4096 x 7168"
-    ptx = os.path.join(BUNDLE, "kernels", "dsc_add_rmsnorm.sm_90a.ptx")
-    res, code = run_bench(name, ["add-rmsnorm", "--ptx", ptx, "--tokens",
-                                 "4096", "--k", "7168", "--reps", "20"])
-    if res is None:
-        return
-    report["add_rmsnorm"] = res
-    text = (f"{res['ms'] * 1e3:.1f} us, {res['gbps']:.0f} GB/s, check h "
-            f"{res['check_h_error']:.0e} y {res['check_y_rel_error']:.1e}")
-    floor = attach_floor(res)
-    if floor:
-        text += f", {res['x_floor']:.2f}x its floor {floor * 1e3:.1f} us"
-    row(name, text, code == 0)
+    kernel_row("add + RMSNorm bf16, 4096 x 7168", "add_rmsnorm",
+               ["add-rmsnorm", "--ptx", kernel("add_rmsnorm"), "--tokens", "4096",
+                "--k", "7168", "--reps", "20"],
+               lambda r: (f"{time_of(r)}, {r['gbps']:.0f} GB/s, check h "
+                          f"{r['check_h_error']:.0e} y {r['check_y_rel_error']:.1e}"))
 
 
 def moe_layer():
     """One MoE layer's routed experts at DeepSeek-V3 shapes on the kernels:
     align, gather, gate+up with SwiGLU, down, weighted combine. Memory-bound
     on the expert weights (each expert's 3 matrices read once)."""
-    name = "MoE layer (V3 shapes, 4096 tokens, top-8 of 256)"
-    kernels = os.path.join(BUNDLE, "kernels")
-    res, code = run_bench(name, [
-        "moe-layer", "--ptx", os.path.join(kernels, "dsc_grouped_gemm.sm_90a.ptx"),
-        "--dispatch-ptx", os.path.join(kernels, "dsc_moe_dispatch.sm_90a.ptx"),
-        "--tokens", "4096", "--top-k", "8", "--experts", "256", "--k", "7168",
-        "--n", "2048", "--reps", "5"])
-    if res is None:
-        return
-    report["moe_layer"] = res
-    text = (f"{res['ms']:.2f} ms, {res['tflops']:.0f} TFLOPS, "
-            f"check {res['check_rel_error']:.1e}")
-    floor = attach_floor(res)
-    if floor:
-        text += f", {res['x_floor']:.1f}x its floor {floor:.2f} ms"
-    row(name, text, code == 0)
+    kernel_row("MoE layer (V3 shapes, 4096 tokens, top-8 of 256)", "moe_layer",
+               ["moe-layer", "--ptx", kernel("grouped_gemm"),
+                "--dispatch-ptx", kernel("moe_dispatch"), "--tokens", "4096",
+                "--top-k", "8", "--experts", "256", "--k", "7168", "--n", "2048",
+                "--reps", "5"],
+               lambda r: (f"{time_of(r)}, {r['tflops']:.0f} TFLOPS, "
+                          f"check {r['check_rel_error']:.1e}"))
+
+
+def moe_route():
+    """DeepSeek-V3's router after its GEMM over 4096 tokens: memory-bound
+    on the logits."""
+    kernel_row("MoE router (V3: 4096 tokens, top-8 of 256)", "moe_route",
+               ["moe-route", "--ptx", kernel("moe_route"), "--tokens", "4096",
+                "--reps", "20"],
+               lambda r: (f"{time_of(r)}, {r['gbps']:.0f} GB/s, check: "
+                          f"{r['check_wrong_ids']} ids differ, weights "
+                          f"{r['check_weight_error']:.1e}"))
+
+
+def rope():
+    """RoPE with YaRN on V3's queries of 4096 tokens (128 heads), in place:
+    memory-bound."""
+    kernel_row("RoPE with YaRN (V3 queries, 4096 tokens)", "rope",
+               ["rope", "--ptx", kernel("rope"), "--tokens", "4096", "--reps", "20"],
+               lambda r: (f"{time_of(r)}, {r['gbps']:.0f} GB/s, check "
+                          f"{r['check_rel_error']:.1e}"))
 
 
 def mla_decode():
     """MLA decode at DeepSeek-V3's shape: batch 64, context 4096, 128 heads
     against the paged latent cache (576-wide keys, 512-wide values), split
     over the tokens and combined. Target: within 2x of its floor."""
-    name = "MLA decode (batch 64, context 4096, 128 heads)"
-    ptx = os.path.join(BUNDLE, "kernels", "dsc_mla_decode.sm_90a.ptx")
-    res, code = run_bench(name, ["mla-decode", "--ptx", ptx, "--batch", "64",
-                                 "--context", "4096", "--heads", "128",
-                                 "--reps", "20"])
-    if res is None:
-        return
-    report["mla_decode"] = res
-    text = (f"{res['ms'] * 1e3:.1f} us, {res['gbps']:.0f} GB/s "
-            f"({res['gbps'] / 4800 * 100:.0f}% of 4.8 TB/s), "
-            f"{res['tflops']:.0f} TFLOPS ({res['tflops'] / 989 * 100:.0f}% of "
-            f"989), {res['splits']} splits, check {res['check_rel_error']:.1e}")
-    ok = code == 0
-    floor = attach_floor(res)
-    if floor:
-        text += f", {res['x_floor']:.2f}x its floor {floor * 1e3:.1f} us (target 2x)"
-        ok = ok and res["x_floor"] <= 2
-    row(name, text, ok)
+    kernel_row("MLA decode (batch 64, context 4096, 128 heads)", "mla_decode",
+               ["mla-decode", "--ptx", kernel("mla_decode"), "--batch", "64",
+                "--context", "4096", "--heads", "128", "--reps", "20"],
+               lambda r: (f"{time_of(r)}, {r['gbps']:.0f} GB/s "
+                          f"({r['gbps'] / 4800 * 100:.0f}% of 4.8 TB/s), "
+                          f"{r['tflops']:.0f} TFLOPS ({r['tflops'] / 989 * 100:.0f}% "
+                          f"of 989), {r['splits']} splits, check "
+                          f"{r['check_rel_error']:.1e}"),
+               target=2)
 
 
 def mla_prefill():
     """MLA prefill at DeepSeek-V3's shape: one prompt of 4096 tokens, 128
     heads, causal, queries and keys 192 wide, values 128. Compute-bound:
     its floor is its FLOPs over the GEMM rate."""
-    name = "MLA prefill (4096 tokens, 128 heads, causal)"
-    ptx = os.path.join(BUNDLE, "kernels", "dsc_mla_prefill.sm_90a.ptx")
-    res, code = run_bench(name, ["mla-prefill", "--ptx", ptx, "--batch", "1",
-                                 "--context", "4096", "--heads", "128",
-                                 "--reps", "10"])
-    if res is None:
-        return
-    report["mla_prefill"] = res
-    text = (f"{res['ms']:.3f} ms, {res['tflops']:.0f} TFLOPS "
-            f"({res['tflops'] / 989 * 100:.0f}% of 989), check "
-            f"{res['check_rel_error']:.1e}")
-    floor = attach_floor(res)
-    if floor:
-        text += f", {res['x_floor']:.2f}x its floor {floor:.3f} ms"
-    row(name, text, code == 0)
-
-
-def moe_route():
-    """DeepSeek-V3's router after its GEMM over 4096 tokens: memory-bound
-    on the logits."""
-    name = "MoE router (V3: 4096 tokens, top-8 of 256)"
-    ptx = os.path.join(BUNDLE, "kernels", "dsc_moe_route.sm_90a.ptx")
-    res, code = run_bench(name, ["moe-route", "--ptx", ptx, "--tokens", "4096",
-                                 "--reps", "20"])
-    if res is None:
-        return
-    report["moe_route"] = res
-    text = (f"{res['ms'] * 1e3:.1f} us, {res['gbps']:.0f} GB/s, check: "
-            f"{res['check_wrong_ids']} ids differ, weights "
-            f"{res['check_weight_error']:.1e}")
-    floor = attach_floor(res)
-    if floor:
-        text += f", {res['x_floor']:.2f}x its floor {floor * 1e3:.1f} us"
-    row(name, text, code == 0)
-
-
-def rope():
-    """RoPE with YaRN on V3's queries of 4096 tokens (128 heads), in place:
-    memory-bound."""
-    name = "RoPE with YaRN (V3 queries, 4096 tokens)"
-    ptx = os.path.join(BUNDLE, "kernels", "dsc_rope.sm_90a.ptx")
-    res, code = run_bench(name, ["rope", "--ptx", ptx, "--tokens", "4096",
-                                 "--reps", "20"])
-    if res is None:
-        return
-    report["rope"] = res
-    text = (f"{res['ms'] * 1e3:.1f} us, {res['gbps']:.0f} GB/s, check "
-            f"{res['check_rel_error']:.1e}")
-    floor = attach_floor(res)
-    if floor:
-        text += f", {res['x_floor']:.2f}x its floor {floor * 1e3:.1f} us"
-    row(name, text, code == 0)
+    kernel_row("MLA prefill (4096 tokens, 128 heads, causal)", "mla_prefill",
+               ["mla-prefill", "--ptx", kernel("mla_prefill"), "--batch", "1",
+                "--context", "4096", "--heads", "128", "--reps", "10"],
+               lambda r: (f"{time_of(r)}, {r['tflops']:.0f} TFLOPS "
+                          f"({r['tflops'] / 989 * 100:.0f}% of 989), check "
+                          f"{r['check_rel_error']:.1e}"))
 
 
 for step in (card, ceilings, correctness, decode_step, out_of_memory,
