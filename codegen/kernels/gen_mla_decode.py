@@ -35,7 +35,8 @@ The schedule, sm_80 style (it runs on sm_90a unchanged):
     c ^ (r % 8): the 8 rows one ldmatrix reads hit 8 distinct banks.
 """
 
-from kernelgen import WG, Function, Lanes, copy_tile, ldmatrix, mma, quad_reduce
+from kernelgen import (WG, Function, Lanes, copy_tile, ldmatrix, mma, mma_transposed_b,
+                       quad_reduce)
 
 D, DV, ROPE = 576, 512, 64  # key width, value width (kv_lora_rank), rope
 PAGE, TILE, HEADS = 64, 32, 64  # tokens per page, per tile; heads per block
@@ -263,13 +264,7 @@ def decode_kernel():
         pCol = f.idx("paCol", "muli", pPhys, c(8))
         pa = ldmatrix(f, "pf", "%sP", SP, [aRow, pCol])
         vRow = f.idx("vRow", "addi", l16, c(16 * kk))
-        for pair in range(OUT_TILES // 2):
-            vc = f.idx("vc", "addi", vChunk, c(2 * pair))
-            vp = f.idx("vPhys", "xori", vc, l8)
-            vcol = f.idx("vCol", "muli", vp, c(8))
-            vf = ldmatrix(f, "vf", "%sKV", SKV, [stage, vRow, vcol], transpose=True)
-            for k, nt in enumerate((2 * pair, 2 * pair + 1)):
-                o[nt * 4:nt * 4 + 4] = mma(f, pa, vf[2 * k:2 * k + 2], o[nt * 4:nt * 4 + 4])
+        o = mma_transposed_b(f, pa, "%sKV", SKV, [stage], vRow, vChunk, l8, o)
     emit("gpu.barrier")
     # The stage is free: start the copies of tile i + 2.
     nxt = f.idx("next", "addi", "%i", c(2))

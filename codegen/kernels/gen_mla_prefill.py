@@ -27,7 +27,8 @@ attention, FlashAttention-2 style:
     here.
 """
 
-from kernelgen import WG, Function, Lanes, copy_tile, ldmatrix, mma, pack_bf16, quad_reduce
+from kernelgen import (WG, Function, Lanes, copy_tile, ldmatrix, mma, mma_transposed_b,
+                       pack_bf16, quad_reduce)
 
 DQK, DNOPE, DROPE, DV = 192, 128, 64, 128  # query/key, no-rope, rope, value
 KVW = DNOPE + DV  # kv_b_proj's output per head: k_nope then v
@@ -213,13 +214,7 @@ def prefill_kernel():
         pa = [pack_bf16(f, lo[0], lo[1]), pack_bf16(f, lo[2], lo[3]),
               pack_bf16(f, hi[0], hi[1]), pack_bf16(f, hi[2], hi[3])]
         vRow = f.idx("vRow", "addi", l16, c(16 * kk))
-        for pair in range(O_TILES // 2):
-            ch = f.idx("vfChunk", "addi", lhi, c(2 * pair))
-            ph = f.idx("vfPhys", "xori", ch, l8)
-            col = f.idx("vfCol", "muli", ph, c(8))
-            vf = ldmatrix(f, "vf", "%sV", SV, [stage, vRow, col], transpose=True)
-            for k, nt in enumerate((2 * pair, 2 * pair + 1)):
-                o[nt * 4:nt * 4 + 4] = mma(f, pa, vf[2 * k:2 * k + 2], o[nt * 4:nt * 4 + 4])
+        o = mma_transposed_b(f, pa, "%sV", SV, [stage], vRow, lhi, l8, o)
     emit("gpu.barrier")
     nxt = f.idx("next", "addi", "%j", c(2))
     issue(nxt, stage)

@@ -122,6 +122,24 @@ def mma(f, a, b, acc):
     return [f.let("acc", f"llvm.extractvalue {d}[{r}] : {MMA_RESULT}") for r in range(4)]
 
 
+def mma_transposed_b(f, a, smem, smem_type, lead, row, chunk0, l8, acc):
+    """acc += a * B over one k step of 16, for the len(acc) / 4 n tiles:
+    B's rows are the k step's rows `row` of a swizzled shared tile (as
+    copy_tile stores it) and its columns the n dimension, so the fragments
+    come from ldmatrix.trans, two n tiles a load from 16-byte chunks
+    chunk0 + 2 pair (chunk0 includes the lane's lhi). `lead` indexes the
+    tile (a stage). P V in attention: V rows are tokens."""
+    acc = list(acc)
+    for pair in range(len(acc) // 8):
+        ch = f.idx("vfChunk", "addi", chunk0, f.c(2 * pair))
+        ph = f.idx("vfPhys", "xori", ch, l8)
+        col = f.idx("vfCol", "muli", ph, f.c(8))
+        vf = ldmatrix(f, "vf", smem, smem_type, lead + [row, col], transpose=True)
+        for k, nt in enumerate((2 * pair, 2 * pair + 1)):
+            acc[nt * 4:nt * 4 + 4] = mma(f, a, vf[2 * k:2 * k + 2], acc[nt * 4:nt * 4 + 4])
+    return acc
+
+
 def quad_reduce(f, value, op):
     """`op` over the 4 lanes of a quad (the lanes holding one row of an mma
     accumulator tile)."""

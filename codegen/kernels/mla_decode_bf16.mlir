@@ -918,10 +918,10 @@ gpu.module @dsc_mla_decode {
       %pfw_3 = vector.bitcast %pfh_3 : vector<2xf16> to vector<1xi32>
       %pfr_3 = vector.extract %pfw_3[0] : i32 from vector<1xi32>
       %vRow = arith.addi %l16, %c0 : index
-      %vc = arith.addi %vChunk, %c0 : index
-      %vPhys = arith.xori %vc, %l8 : index
-      %vCol = arith.muli %vPhys, %c8 : index
-      %vf = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk = arith.addi %vChunk, %c0 : index
+      %vfPhys = arith.xori %vfChunk, %l8 : index
+      %vfCol = arith.muli %vfPhys, %c8 : index
+      %vf = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh = vector.extract %vf[0] : vector<2xf16> from vector<4x2xf16>
       %vfw = vector.bitcast %vfh : vector<2xf16> to vector<1xi32>
       %vfr = vector.extract %vfw[0] : i32 from vector<1xi32>
@@ -944,10 +944,10 @@ gpu.module @dsc_mla_decode {
       %acc_13 = llvm.extractvalue %mma_3[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_14 = llvm.extractvalue %mma_3[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_15 = llvm.extractvalue %mma_3[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_1 = arith.addi %vChunk, %c2 : index
-      %vPhys_1 = arith.xori %vc_1, %l8 : index
-      %vCol_1 = arith.muli %vPhys_1, %c8 : index
-      %vf_1 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_1] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_1 = arith.addi %vChunk, %c2 : index
+      %vfPhys_1 = arith.xori %vfChunk_1, %l8 : index
+      %vfCol_1 = arith.muli %vfPhys_1, %c8 : index
+      %vf_1 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_1] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_4 = vector.extract %vf_1[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_4 = vector.bitcast %vfh_4 : vector<2xf16> to vector<1xi32>
       %vfr_4 = vector.extract %vfw_4[0] : i32 from vector<1xi32>
@@ -970,10 +970,10 @@ gpu.module @dsc_mla_decode {
       %acc_21 = llvm.extractvalue %mma_5[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_22 = llvm.extractvalue %mma_5[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_23 = llvm.extractvalue %mma_5[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_2 = arith.addi %vChunk, %c4 : index
-      %vPhys_2 = arith.xori %vc_2, %l8 : index
-      %vCol_2 = arith.muli %vPhys_2, %c8 : index
-      %vf_2 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_2] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_2 = arith.addi %vChunk, %c4 : index
+      %vfPhys_2 = arith.xori %vfChunk_2, %l8 : index
+      %vfCol_2 = arith.muli %vfPhys_2, %c8 : index
+      %vf_2 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_2] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_8 = vector.extract %vf_2[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_8 = vector.bitcast %vfh_8 : vector<2xf16> to vector<1xi32>
       %vfr_8 = vector.extract %vfw_8[0] : i32 from vector<1xi32>
@@ -996,10 +996,10 @@ gpu.module @dsc_mla_decode {
       %acc_29 = llvm.extractvalue %mma_7[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_30 = llvm.extractvalue %mma_7[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_31 = llvm.extractvalue %mma_7[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_3 = arith.addi %vChunk, %c6 : index
-      %vPhys_3 = arith.xori %vc_3, %l8 : index
-      %vCol_3 = arith.muli %vPhys_3, %c8 : index
-      %vf_3 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_3] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_3 = arith.addi %vChunk, %c6 : index
+      %vfPhys_3 = arith.xori %vfChunk_3, %l8 : index
+      %vfCol_3 = arith.muli %vfPhys_3, %c8 : index
+      %vf_3 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_3] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_12 = vector.extract %vf_3[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_12 = vector.bitcast %vfh_12 : vector<2xf16> to vector<1xi32>
       %vfr_12 = vector.extract %vfw_12[0] : i32 from vector<1xi32>
@@ -1022,10 +1022,10 @@ gpu.module @dsc_mla_decode {
       %acc_37 = llvm.extractvalue %mma_9[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_38 = llvm.extractvalue %mma_9[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_39 = llvm.extractvalue %mma_9[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_4 = arith.addi %vChunk, %c8 : index
-      %vPhys_4 = arith.xori %vc_4, %l8 : index
-      %vCol_4 = arith.muli %vPhys_4, %c8 : index
-      %vf_4 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_4] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_4 = arith.addi %vChunk, %c8 : index
+      %vfPhys_4 = arith.xori %vfChunk_4, %l8 : index
+      %vfCol_4 = arith.muli %vfPhys_4, %c8 : index
+      %vf_4 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_4] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_16 = vector.extract %vf_4[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_16 = vector.bitcast %vfh_16 : vector<2xf16> to vector<1xi32>
       %vfr_16 = vector.extract %vfw_16[0] : i32 from vector<1xi32>
@@ -1048,10 +1048,10 @@ gpu.module @dsc_mla_decode {
       %acc_45 = llvm.extractvalue %mma_11[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_46 = llvm.extractvalue %mma_11[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_47 = llvm.extractvalue %mma_11[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_5 = arith.addi %vChunk, %c10 : index
-      %vPhys_5 = arith.xori %vc_5, %l8 : index
-      %vCol_5 = arith.muli %vPhys_5, %c8 : index
-      %vf_5 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_5] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_5 = arith.addi %vChunk, %c10 : index
+      %vfPhys_5 = arith.xori %vfChunk_5, %l8 : index
+      %vfCol_5 = arith.muli %vfPhys_5, %c8 : index
+      %vf_5 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_5] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_20 = vector.extract %vf_5[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_20 = vector.bitcast %vfh_20 : vector<2xf16> to vector<1xi32>
       %vfr_20 = vector.extract %vfw_20[0] : i32 from vector<1xi32>
@@ -1074,10 +1074,10 @@ gpu.module @dsc_mla_decode {
       %acc_53 = llvm.extractvalue %mma_13[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_54 = llvm.extractvalue %mma_13[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_55 = llvm.extractvalue %mma_13[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_6 = arith.addi %vChunk, %c12 : index
-      %vPhys_6 = arith.xori %vc_6, %l8 : index
-      %vCol_6 = arith.muli %vPhys_6, %c8 : index
-      %vf_6 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_6] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_6 = arith.addi %vChunk, %c12 : index
+      %vfPhys_6 = arith.xori %vfChunk_6, %l8 : index
+      %vfCol_6 = arith.muli %vfPhys_6, %c8 : index
+      %vf_6 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_6] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_24 = vector.extract %vf_6[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_24 = vector.bitcast %vfh_24 : vector<2xf16> to vector<1xi32>
       %vfr_24 = vector.extract %vfw_24[0] : i32 from vector<1xi32>
@@ -1100,10 +1100,10 @@ gpu.module @dsc_mla_decode {
       %acc_61 = llvm.extractvalue %mma_15[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_62 = llvm.extractvalue %mma_15[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_63 = llvm.extractvalue %mma_15[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_7 = arith.addi %vChunk, %c14 : index
-      %vPhys_7 = arith.xori %vc_7, %l8 : index
-      %vCol_7 = arith.muli %vPhys_7, %c8 : index
-      %vf_7 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_7] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_7 = arith.addi %vChunk, %c14 : index
+      %vfPhys_7 = arith.xori %vfChunk_7, %l8 : index
+      %vfCol_7 = arith.muli %vfPhys_7, %c8 : index
+      %vf_7 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_7] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_28 = vector.extract %vf_7[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_28 = vector.bitcast %vfh_28 : vector<2xf16> to vector<1xi32>
       %vfr_28 = vector.extract %vfw_28[0] : i32 from vector<1xi32>
@@ -1126,10 +1126,10 @@ gpu.module @dsc_mla_decode {
       %acc_69 = llvm.extractvalue %mma_17[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_70 = llvm.extractvalue %mma_17[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_71 = llvm.extractvalue %mma_17[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_8 = arith.addi %vChunk, %c16 : index
-      %vPhys_8 = arith.xori %vc_8, %l8 : index
-      %vCol_8 = arith.muli %vPhys_8, %c8 : index
-      %vf_8 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_8] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_8 = arith.addi %vChunk, %c16 : index
+      %vfPhys_8 = arith.xori %vfChunk_8, %l8 : index
+      %vfCol_8 = arith.muli %vfPhys_8, %c8 : index
+      %vf_8 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_8] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_32 = vector.extract %vf_8[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_32 = vector.bitcast %vfh_32 : vector<2xf16> to vector<1xi32>
       %vfr_32 = vector.extract %vfw_32[0] : i32 from vector<1xi32>
@@ -1152,10 +1152,10 @@ gpu.module @dsc_mla_decode {
       %acc_77 = llvm.extractvalue %mma_19[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_78 = llvm.extractvalue %mma_19[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_79 = llvm.extractvalue %mma_19[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_9 = arith.addi %vChunk, %c18 : index
-      %vPhys_9 = arith.xori %vc_9, %l8 : index
-      %vCol_9 = arith.muli %vPhys_9, %c8 : index
-      %vf_9 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_9] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_9 = arith.addi %vChunk, %c18 : index
+      %vfPhys_9 = arith.xori %vfChunk_9, %l8 : index
+      %vfCol_9 = arith.muli %vfPhys_9, %c8 : index
+      %vf_9 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_9] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_36 = vector.extract %vf_9[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_36 = vector.bitcast %vfh_36 : vector<2xf16> to vector<1xi32>
       %vfr_36 = vector.extract %vfw_36[0] : i32 from vector<1xi32>
@@ -1178,10 +1178,10 @@ gpu.module @dsc_mla_decode {
       %acc_85 = llvm.extractvalue %mma_21[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_86 = llvm.extractvalue %mma_21[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_87 = llvm.extractvalue %mma_21[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_10 = arith.addi %vChunk, %c20 : index
-      %vPhys_10 = arith.xori %vc_10, %l8 : index
-      %vCol_10 = arith.muli %vPhys_10, %c8 : index
-      %vf_10 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_10] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_10 = arith.addi %vChunk, %c20 : index
+      %vfPhys_10 = arith.xori %vfChunk_10, %l8 : index
+      %vfCol_10 = arith.muli %vfPhys_10, %c8 : index
+      %vf_10 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_10] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_40 = vector.extract %vf_10[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_40 = vector.bitcast %vfh_40 : vector<2xf16> to vector<1xi32>
       %vfr_40 = vector.extract %vfw_40[0] : i32 from vector<1xi32>
@@ -1204,10 +1204,10 @@ gpu.module @dsc_mla_decode {
       %acc_93 = llvm.extractvalue %mma_23[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_94 = llvm.extractvalue %mma_23[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_95 = llvm.extractvalue %mma_23[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_11 = arith.addi %vChunk, %c22 : index
-      %vPhys_11 = arith.xori %vc_11, %l8 : index
-      %vCol_11 = arith.muli %vPhys_11, %c8 : index
-      %vf_11 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_11] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_11 = arith.addi %vChunk, %c22 : index
+      %vfPhys_11 = arith.xori %vfChunk_11, %l8 : index
+      %vfCol_11 = arith.muli %vfPhys_11, %c8 : index
+      %vf_11 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_11] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_44 = vector.extract %vf_11[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_44 = vector.bitcast %vfh_44 : vector<2xf16> to vector<1xi32>
       %vfr_44 = vector.extract %vfw_44[0] : i32 from vector<1xi32>
@@ -1230,10 +1230,10 @@ gpu.module @dsc_mla_decode {
       %acc_101 = llvm.extractvalue %mma_25[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_102 = llvm.extractvalue %mma_25[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_103 = llvm.extractvalue %mma_25[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_12 = arith.addi %vChunk, %c24 : index
-      %vPhys_12 = arith.xori %vc_12, %l8 : index
-      %vCol_12 = arith.muli %vPhys_12, %c8 : index
-      %vf_12 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_12] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_12 = arith.addi %vChunk, %c24 : index
+      %vfPhys_12 = arith.xori %vfChunk_12, %l8 : index
+      %vfCol_12 = arith.muli %vfPhys_12, %c8 : index
+      %vf_12 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_12] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_48 = vector.extract %vf_12[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_48 = vector.bitcast %vfh_48 : vector<2xf16> to vector<1xi32>
       %vfr_48 = vector.extract %vfw_48[0] : i32 from vector<1xi32>
@@ -1256,10 +1256,10 @@ gpu.module @dsc_mla_decode {
       %acc_109 = llvm.extractvalue %mma_27[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_110 = llvm.extractvalue %mma_27[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_111 = llvm.extractvalue %mma_27[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_13 = arith.addi %vChunk, %c26 : index
-      %vPhys_13 = arith.xori %vc_13, %l8 : index
-      %vCol_13 = arith.muli %vPhys_13, %c8 : index
-      %vf_13 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_13] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_13 = arith.addi %vChunk, %c26 : index
+      %vfPhys_13 = arith.xori %vfChunk_13, %l8 : index
+      %vfCol_13 = arith.muli %vfPhys_13, %c8 : index
+      %vf_13 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_13] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_52 = vector.extract %vf_13[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_52 = vector.bitcast %vfh_52 : vector<2xf16> to vector<1xi32>
       %vfr_52 = vector.extract %vfw_52[0] : i32 from vector<1xi32>
@@ -1282,10 +1282,10 @@ gpu.module @dsc_mla_decode {
       %acc_117 = llvm.extractvalue %mma_29[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_118 = llvm.extractvalue %mma_29[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_119 = llvm.extractvalue %mma_29[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_14 = arith.addi %vChunk, %c28 : index
-      %vPhys_14 = arith.xori %vc_14, %l8 : index
-      %vCol_14 = arith.muli %vPhys_14, %c8 : index
-      %vf_14 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_14] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_14 = arith.addi %vChunk, %c28 : index
+      %vfPhys_14 = arith.xori %vfChunk_14, %l8 : index
+      %vfCol_14 = arith.muli %vfPhys_14, %c8 : index
+      %vf_14 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_14] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_56 = vector.extract %vf_14[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_56 = vector.bitcast %vfh_56 : vector<2xf16> to vector<1xi32>
       %vfr_56 = vector.extract %vfw_56[0] : i32 from vector<1xi32>
@@ -1308,10 +1308,10 @@ gpu.module @dsc_mla_decode {
       %acc_125 = llvm.extractvalue %mma_31[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_126 = llvm.extractvalue %mma_31[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_127 = llvm.extractvalue %mma_31[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_15 = arith.addi %vChunk, %c30 : index
-      %vPhys_15 = arith.xori %vc_15, %l8 : index
-      %vCol_15 = arith.muli %vPhys_15, %c8 : index
-      %vf_15 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vCol_15] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_15 = arith.addi %vChunk, %c30 : index
+      %vfPhys_15 = arith.xori %vfChunk_15, %l8 : index
+      %vfCol_15 = arith.muli %vfPhys_15, %c8 : index
+      %vf_15 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_15] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_60 = vector.extract %vf_15[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_60 = vector.bitcast %vfh_60 : vector<2xf16> to vector<1xi32>
       %vfr_60 = vector.extract %vfw_60[0] : i32 from vector<1xi32>
@@ -1351,10 +1351,10 @@ gpu.module @dsc_mla_decode {
       %pfw_7 = vector.bitcast %pfh_7 : vector<2xf16> to vector<1xi32>
       %pfr_7 = vector.extract %pfw_7[0] : i32 from vector<1xi32>
       %vRow_1 = arith.addi %l16, %c16 : index
-      %vc_16 = arith.addi %vChunk, %c0 : index
-      %vPhys_16 = arith.xori %vc_16, %l8 : index
-      %vCol_16 = arith.muli %vPhys_16, %c8 : index
-      %vf_16 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_16] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_16 = arith.addi %vChunk, %c0 : index
+      %vfPhys_16 = arith.xori %vfChunk_16, %l8 : index
+      %vfCol_16 = arith.muli %vfPhys_16, %c8 : index
+      %vf_16 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_16] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_64 = vector.extract %vf_16[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_64 = vector.bitcast %vfh_64 : vector<2xf16> to vector<1xi32>
       %vfr_64 = vector.extract %vfw_64[0] : i32 from vector<1xi32>
@@ -1377,10 +1377,10 @@ gpu.module @dsc_mla_decode {
       %acc_141 = llvm.extractvalue %mma_35[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_142 = llvm.extractvalue %mma_35[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_143 = llvm.extractvalue %mma_35[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_17 = arith.addi %vChunk, %c2 : index
-      %vPhys_17 = arith.xori %vc_17, %l8 : index
-      %vCol_17 = arith.muli %vPhys_17, %c8 : index
-      %vf_17 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_17] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_17 = arith.addi %vChunk, %c2 : index
+      %vfPhys_17 = arith.xori %vfChunk_17, %l8 : index
+      %vfCol_17 = arith.muli %vfPhys_17, %c8 : index
+      %vf_17 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_17] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_68 = vector.extract %vf_17[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_68 = vector.bitcast %vfh_68 : vector<2xf16> to vector<1xi32>
       %vfr_68 = vector.extract %vfw_68[0] : i32 from vector<1xi32>
@@ -1403,10 +1403,10 @@ gpu.module @dsc_mla_decode {
       %acc_149 = llvm.extractvalue %mma_37[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_150 = llvm.extractvalue %mma_37[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_151 = llvm.extractvalue %mma_37[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_18 = arith.addi %vChunk, %c4 : index
-      %vPhys_18 = arith.xori %vc_18, %l8 : index
-      %vCol_18 = arith.muli %vPhys_18, %c8 : index
-      %vf_18 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_18] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_18 = arith.addi %vChunk, %c4 : index
+      %vfPhys_18 = arith.xori %vfChunk_18, %l8 : index
+      %vfCol_18 = arith.muli %vfPhys_18, %c8 : index
+      %vf_18 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_18] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_72 = vector.extract %vf_18[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_72 = vector.bitcast %vfh_72 : vector<2xf16> to vector<1xi32>
       %vfr_72 = vector.extract %vfw_72[0] : i32 from vector<1xi32>
@@ -1429,10 +1429,10 @@ gpu.module @dsc_mla_decode {
       %acc_157 = llvm.extractvalue %mma_39[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_158 = llvm.extractvalue %mma_39[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_159 = llvm.extractvalue %mma_39[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_19 = arith.addi %vChunk, %c6 : index
-      %vPhys_19 = arith.xori %vc_19, %l8 : index
-      %vCol_19 = arith.muli %vPhys_19, %c8 : index
-      %vf_19 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_19] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_19 = arith.addi %vChunk, %c6 : index
+      %vfPhys_19 = arith.xori %vfChunk_19, %l8 : index
+      %vfCol_19 = arith.muli %vfPhys_19, %c8 : index
+      %vf_19 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_19] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_76 = vector.extract %vf_19[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_76 = vector.bitcast %vfh_76 : vector<2xf16> to vector<1xi32>
       %vfr_76 = vector.extract %vfw_76[0] : i32 from vector<1xi32>
@@ -1455,10 +1455,10 @@ gpu.module @dsc_mla_decode {
       %acc_165 = llvm.extractvalue %mma_41[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_166 = llvm.extractvalue %mma_41[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_167 = llvm.extractvalue %mma_41[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_20 = arith.addi %vChunk, %c8 : index
-      %vPhys_20 = arith.xori %vc_20, %l8 : index
-      %vCol_20 = arith.muli %vPhys_20, %c8 : index
-      %vf_20 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_20] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_20 = arith.addi %vChunk, %c8 : index
+      %vfPhys_20 = arith.xori %vfChunk_20, %l8 : index
+      %vfCol_20 = arith.muli %vfPhys_20, %c8 : index
+      %vf_20 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_20] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_80 = vector.extract %vf_20[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_80 = vector.bitcast %vfh_80 : vector<2xf16> to vector<1xi32>
       %vfr_80 = vector.extract %vfw_80[0] : i32 from vector<1xi32>
@@ -1481,10 +1481,10 @@ gpu.module @dsc_mla_decode {
       %acc_173 = llvm.extractvalue %mma_43[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_174 = llvm.extractvalue %mma_43[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_175 = llvm.extractvalue %mma_43[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_21 = arith.addi %vChunk, %c10 : index
-      %vPhys_21 = arith.xori %vc_21, %l8 : index
-      %vCol_21 = arith.muli %vPhys_21, %c8 : index
-      %vf_21 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_21] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_21 = arith.addi %vChunk, %c10 : index
+      %vfPhys_21 = arith.xori %vfChunk_21, %l8 : index
+      %vfCol_21 = arith.muli %vfPhys_21, %c8 : index
+      %vf_21 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_21] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_84 = vector.extract %vf_21[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_84 = vector.bitcast %vfh_84 : vector<2xf16> to vector<1xi32>
       %vfr_84 = vector.extract %vfw_84[0] : i32 from vector<1xi32>
@@ -1507,10 +1507,10 @@ gpu.module @dsc_mla_decode {
       %acc_181 = llvm.extractvalue %mma_45[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_182 = llvm.extractvalue %mma_45[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_183 = llvm.extractvalue %mma_45[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_22 = arith.addi %vChunk, %c12 : index
-      %vPhys_22 = arith.xori %vc_22, %l8 : index
-      %vCol_22 = arith.muli %vPhys_22, %c8 : index
-      %vf_22 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_22] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_22 = arith.addi %vChunk, %c12 : index
+      %vfPhys_22 = arith.xori %vfChunk_22, %l8 : index
+      %vfCol_22 = arith.muli %vfPhys_22, %c8 : index
+      %vf_22 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_22] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_88 = vector.extract %vf_22[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_88 = vector.bitcast %vfh_88 : vector<2xf16> to vector<1xi32>
       %vfr_88 = vector.extract %vfw_88[0] : i32 from vector<1xi32>
@@ -1533,10 +1533,10 @@ gpu.module @dsc_mla_decode {
       %acc_189 = llvm.extractvalue %mma_47[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_190 = llvm.extractvalue %mma_47[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_191 = llvm.extractvalue %mma_47[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_23 = arith.addi %vChunk, %c14 : index
-      %vPhys_23 = arith.xori %vc_23, %l8 : index
-      %vCol_23 = arith.muli %vPhys_23, %c8 : index
-      %vf_23 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_23] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_23 = arith.addi %vChunk, %c14 : index
+      %vfPhys_23 = arith.xori %vfChunk_23, %l8 : index
+      %vfCol_23 = arith.muli %vfPhys_23, %c8 : index
+      %vf_23 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_23] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_92 = vector.extract %vf_23[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_92 = vector.bitcast %vfh_92 : vector<2xf16> to vector<1xi32>
       %vfr_92 = vector.extract %vfw_92[0] : i32 from vector<1xi32>
@@ -1559,10 +1559,10 @@ gpu.module @dsc_mla_decode {
       %acc_197 = llvm.extractvalue %mma_49[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_198 = llvm.extractvalue %mma_49[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_199 = llvm.extractvalue %mma_49[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_24 = arith.addi %vChunk, %c16 : index
-      %vPhys_24 = arith.xori %vc_24, %l8 : index
-      %vCol_24 = arith.muli %vPhys_24, %c8 : index
-      %vf_24 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_24] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_24 = arith.addi %vChunk, %c16 : index
+      %vfPhys_24 = arith.xori %vfChunk_24, %l8 : index
+      %vfCol_24 = arith.muli %vfPhys_24, %c8 : index
+      %vf_24 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_24] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_96 = vector.extract %vf_24[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_96 = vector.bitcast %vfh_96 : vector<2xf16> to vector<1xi32>
       %vfr_96 = vector.extract %vfw_96[0] : i32 from vector<1xi32>
@@ -1585,10 +1585,10 @@ gpu.module @dsc_mla_decode {
       %acc_205 = llvm.extractvalue %mma_51[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_206 = llvm.extractvalue %mma_51[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_207 = llvm.extractvalue %mma_51[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_25 = arith.addi %vChunk, %c18 : index
-      %vPhys_25 = arith.xori %vc_25, %l8 : index
-      %vCol_25 = arith.muli %vPhys_25, %c8 : index
-      %vf_25 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_25] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_25 = arith.addi %vChunk, %c18 : index
+      %vfPhys_25 = arith.xori %vfChunk_25, %l8 : index
+      %vfCol_25 = arith.muli %vfPhys_25, %c8 : index
+      %vf_25 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_25] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_100 = vector.extract %vf_25[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_100 = vector.bitcast %vfh_100 : vector<2xf16> to vector<1xi32>
       %vfr_100 = vector.extract %vfw_100[0] : i32 from vector<1xi32>
@@ -1611,10 +1611,10 @@ gpu.module @dsc_mla_decode {
       %acc_213 = llvm.extractvalue %mma_53[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_214 = llvm.extractvalue %mma_53[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_215 = llvm.extractvalue %mma_53[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_26 = arith.addi %vChunk, %c20 : index
-      %vPhys_26 = arith.xori %vc_26, %l8 : index
-      %vCol_26 = arith.muli %vPhys_26, %c8 : index
-      %vf_26 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_26] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_26 = arith.addi %vChunk, %c20 : index
+      %vfPhys_26 = arith.xori %vfChunk_26, %l8 : index
+      %vfCol_26 = arith.muli %vfPhys_26, %c8 : index
+      %vf_26 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_26] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_104 = vector.extract %vf_26[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_104 = vector.bitcast %vfh_104 : vector<2xf16> to vector<1xi32>
       %vfr_104 = vector.extract %vfw_104[0] : i32 from vector<1xi32>
@@ -1637,10 +1637,10 @@ gpu.module @dsc_mla_decode {
       %acc_221 = llvm.extractvalue %mma_55[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_222 = llvm.extractvalue %mma_55[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_223 = llvm.extractvalue %mma_55[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_27 = arith.addi %vChunk, %c22 : index
-      %vPhys_27 = arith.xori %vc_27, %l8 : index
-      %vCol_27 = arith.muli %vPhys_27, %c8 : index
-      %vf_27 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_27] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_27 = arith.addi %vChunk, %c22 : index
+      %vfPhys_27 = arith.xori %vfChunk_27, %l8 : index
+      %vfCol_27 = arith.muli %vfPhys_27, %c8 : index
+      %vf_27 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_27] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_108 = vector.extract %vf_27[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_108 = vector.bitcast %vfh_108 : vector<2xf16> to vector<1xi32>
       %vfr_108 = vector.extract %vfw_108[0] : i32 from vector<1xi32>
@@ -1663,10 +1663,10 @@ gpu.module @dsc_mla_decode {
       %acc_229 = llvm.extractvalue %mma_57[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_230 = llvm.extractvalue %mma_57[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_231 = llvm.extractvalue %mma_57[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_28 = arith.addi %vChunk, %c24 : index
-      %vPhys_28 = arith.xori %vc_28, %l8 : index
-      %vCol_28 = arith.muli %vPhys_28, %c8 : index
-      %vf_28 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_28] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_28 = arith.addi %vChunk, %c24 : index
+      %vfPhys_28 = arith.xori %vfChunk_28, %l8 : index
+      %vfCol_28 = arith.muli %vfPhys_28, %c8 : index
+      %vf_28 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_28] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_112 = vector.extract %vf_28[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_112 = vector.bitcast %vfh_112 : vector<2xf16> to vector<1xi32>
       %vfr_112 = vector.extract %vfw_112[0] : i32 from vector<1xi32>
@@ -1689,10 +1689,10 @@ gpu.module @dsc_mla_decode {
       %acc_237 = llvm.extractvalue %mma_59[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_238 = llvm.extractvalue %mma_59[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_239 = llvm.extractvalue %mma_59[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_29 = arith.addi %vChunk, %c26 : index
-      %vPhys_29 = arith.xori %vc_29, %l8 : index
-      %vCol_29 = arith.muli %vPhys_29, %c8 : index
-      %vf_29 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_29] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_29 = arith.addi %vChunk, %c26 : index
+      %vfPhys_29 = arith.xori %vfChunk_29, %l8 : index
+      %vfCol_29 = arith.muli %vfPhys_29, %c8 : index
+      %vf_29 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_29] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_116 = vector.extract %vf_29[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_116 = vector.bitcast %vfh_116 : vector<2xf16> to vector<1xi32>
       %vfr_116 = vector.extract %vfw_116[0] : i32 from vector<1xi32>
@@ -1715,10 +1715,10 @@ gpu.module @dsc_mla_decode {
       %acc_245 = llvm.extractvalue %mma_61[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_246 = llvm.extractvalue %mma_61[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_247 = llvm.extractvalue %mma_61[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_30 = arith.addi %vChunk, %c28 : index
-      %vPhys_30 = arith.xori %vc_30, %l8 : index
-      %vCol_30 = arith.muli %vPhys_30, %c8 : index
-      %vf_30 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_30] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_30 = arith.addi %vChunk, %c28 : index
+      %vfPhys_30 = arith.xori %vfChunk_30, %l8 : index
+      %vfCol_30 = arith.muli %vfPhys_30, %c8 : index
+      %vf_30 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_30] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_120 = vector.extract %vf_30[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_120 = vector.bitcast %vfh_120 : vector<2xf16> to vector<1xi32>
       %vfr_120 = vector.extract %vfw_120[0] : i32 from vector<1xi32>
@@ -1741,10 +1741,10 @@ gpu.module @dsc_mla_decode {
       %acc_253 = llvm.extractvalue %mma_63[1] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_254 = llvm.extractvalue %mma_63[2] : !llvm.struct<(f32, f32, f32, f32)>
       %acc_255 = llvm.extractvalue %mma_63[3] : !llvm.struct<(f32, f32, f32, f32)>
-      %vc_31 = arith.addi %vChunk, %c30 : index
-      %vPhys_31 = arith.xori %vc_31, %l8 : index
-      %vCol_31 = arith.muli %vPhys_31, %c8 : index
-      %vf_31 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vCol_31] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+      %vfChunk_31 = arith.addi %vChunk, %c30 : index
+      %vfPhys_31 = arith.xori %vfChunk_31, %l8 : index
+      %vfCol_31 = arith.muli %vfPhys_31, %c8 : index
+      %vf_31 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_31] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
       %vfh_124 = vector.extract %vf_31[0] : vector<2xf16> from vector<4x2xf16>
       %vfw_124 = vector.bitcast %vfh_124 : vector<2xf16> to vector<1xi32>
       %vfr_124 = vector.extract %vfw_124[0] : i32 from vector<1xi32>
