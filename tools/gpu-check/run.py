@@ -7,8 +7,12 @@ usage: run.py BUNDLE OUT
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
+import time
+
+START = time.monotonic()
 
 import numpy as np
 
@@ -328,9 +332,61 @@ def mla_prefill():
                           f"{r['check_rel_error']:.1e}"))
 
 
+def sanitized():
+    """The kernels written without a GPU (checked on the CPU emulator only)
+    under compute-sanitizer on small problems: memcheck (out-of-bounds and
+    misaligned accesses) for each, racecheck (shared memory hazards) for
+    the attention kernels. Skipped where the toolkit's sanitizer is
+    missing."""
+    bench = os.path.join(BUNDLE, "bin", "dsc-kernel-bench")
+    small = [
+        ("mla-decode", ["mla-decode", "--ptx", kernel("mla_decode"), "--batch", "2",
+                        "--context", "300", "--reps", "0"], True),
+        ("mla-prefill", ["mla-prefill", "--ptx", kernel("mla_prefill"), "--batch",
+                         "1", "--context", "200", "--heads", "2", "--reps", "0"], True),
+        ("grouped GEMM wgmma", ["grouped-gemm", "--wgmma", "--ptx",
+                                kernel("grouped_gemm_wgmma"), "--tokens", "64",
+                                "--experts", "4", "--n", "256", "--k", "256",
+                                "--reps", "0"], False),
+        ("grouped GEMM FP8", ["grouped-gemm", "--fp8", "--block-rows", "64", "--ptx",
+                              kernel("grouped_gemm_fp8"), "--tokens", "64",
+                              "--experts", "4", "--n", "256", "--k", "256",
+                              "--reps", "0"], False),
+        ("MoE router", ["moe-route", "--ptx", kernel("moe_route"), "--tokens", "64",
+                        "--reps", "0"], False),
+        ("RoPE", ["rope", "--ptx", kernel("rope"), "--tokens", "16", "--reps", "0"],
+         False),
+    ]
+    for label, args, races in small:
+        for tool in ("memcheck", "racecheck") if races else ("memcheck",):
+            name = f"compute-sanitizer {tool}: {label}"
+            # The sanitizer runs last and only within the check's budget.
+            if time.monotonic() - START > 240:
+                row(name, "skipped: past 240 s of the 5-minute budget")
+                continue
+            try:
+                p = subprocess.run(["compute-sanitizer", "--tool", tool,
+                                    "--print-limit", "5", bench, *args],
+                                   capture_output=True, text=True, timeout=240)
+            except OSError as e:
+                row("compute-sanitizer", f"skipped: {e}")
+                return
+            except subprocess.TimeoutExpired:
+                row(name, "timed out after 240 s", False)
+                continue
+            found = re.findall(r"(?:ERROR|RACECHECK) SUMMARY: (\d+) (?:error|hazard)",
+                               p.stdout)
+            summary = [l for l in p.stdout.splitlines() if "SUMMARY" in l]
+            text = summary[-1].strip("= ") if summary else p.stdout.strip()[-200:]
+            clean = bool(found) and found[-1] == "0"
+            if not clean:
+                print(p.stdout[-3000:], flush=True)
+            row(name, text, clean)
+
+
 for step in (card, ceilings, correctness, decode_step, out_of_memory,
              grouped_gemm, add_rmsnorm, rope, moe_layer, moe_route,
-             mla_decode, mla_prefill):
+             mla_decode, mla_prefill, sanitized):
     try:
         step()
     except Exception as e:  # A broken step must not hide the others.
