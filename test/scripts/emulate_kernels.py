@@ -416,6 +416,9 @@ CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma
 
 
 def main():
+    if len(sys.argv) == 2 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        sys.exit(0)
     if len(sys.argv) != 3 or sys.argv[1] not in CHECKS:
         print("\n".join(__doc__.strip().splitlines()[3:6]), file=sys.stderr)
         sys.exit(2)
