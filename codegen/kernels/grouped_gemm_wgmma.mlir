@@ -89,6 +89,9 @@ gpu.module @dsc_grouped_gemm_wgmma attributes {dsc.chips = ["sm_90a"]} {
         nvgpu.mbarrier.init %bar[%c0], %c1 : !barriers
         nvgpu.mbarrier.init %bar[%c1], %c1 : !barriers
         nvgpu.mbarrier.init %bar[%c2], %c1 : !barriers
+        // The barriers' initialization, made visible to the TMA unit (the
+        // async proxy) before any copy completes on them.
+        nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
         nvgpu.tma.prefetch.descriptor %mapA : !mapA
         nvgpu.tma.prefetch.descriptor %mapB : !mapB
       }

@@ -583,12 +583,18 @@ class Block:
     def vector_width(self, op):
         return int(re.search(r"vector<(\d+)x", op.text).group(1))
 
+    def declared_alignment(self, op, memref):
+        """A vector access's alignment: its attribute, else one element."""
+        return int(op.attr(r"alignment = (\d+)", str(memref.data.dtype.itemsize)))
+
     def op_vector_load(self, op, memref, *indices):
         n = self.vector_width(op)
-        return self.load(memref, indices, n, op.name)
+        return self.load(memref, indices, n, op.name,
+                         align=self.declared_alignment(op, memref))
 
     def op_vector_store(self, op, value, memref, *indices):
-        self.store(memref, indices, value, value.shape[1], op.name)
+        self.store(memref, indices, value, value.shape[1], op.name,
+                   align=self.declared_alignment(op, memref))
 
     # --- memref ---
     def op_memref_load(self, op, memref, *indices):
@@ -611,18 +617,29 @@ class Block:
                                  f"{raw.size} bytes of dynamic shared memory")
         return MemRef(raw[start:start + size].view(dtype), shape, self.shared, start // 2)
 
-    def access(self, memref, indices, count, what, active):
+    def access(self, memref, indices, count, what, active, align=1):
+        """The flat indices of the active threads' accesses of `count`
+        elements, checked against the bounds and to start at a multiple of
+        `align` bytes (global buffers start 256-byte aligned, as cuMemAlloc
+        gives them; shared offsets count from the dynamic shared memory)."""
         idx = [i[active] for i in indices]
         flat = memref.flat_index(idx[:-1] + [idx[-1]], what)
         last = memref.data.shape[-1]
         if ((idx[-1] + count) > last).any():
             raise EmulationError(f"{what}: {count} elements from index "
                                  f"{int(idx[-1].max())} pass the end ({last})")
+        if align > 1:
+            base = 2 * memref.base_unit if memref.shared is not None else 0
+            address = base + flat * memref.data.dtype.itemsize
+            bad = address % align != 0
+            if bad.any():
+                raise EmulationError(f"{what}: byte {int(address[bad][0])} is not "
+                                     f"{align}-byte aligned")
         return flat
 
-    def load(self, memref, indices, count, what, active=None):
+    def load(self, memref, indices, count, what, active=None, align=1):
         active = self.mask if active is None else active
-        flat = self.access(memref, indices, count, what, active)
+        flat = self.access(memref, indices, count, what, active, align)
         data = memref.data.reshape(-1)
         out = np.zeros((self.threads, count), memref.data.dtype)
         out[active] = data[flat[:, None] + np.arange(count)[None, :]]
@@ -631,9 +648,10 @@ class Block:
             memref.shared.read(units, np.repeat(self.warp[active], per), what)
         return out
 
-    def store(self, memref, indices, value, count, what, pending=-1, active=None):
+    def store(self, memref, indices, value, count, what, pending=-1, active=None,
+              align=1):
         active = self.mask if active is None else active
-        flat = self.access(memref, indices, count, what, active)
+        flat = self.access(memref, indices, count, what, active, align)
         data = memref.data.reshape(-1)
         data[flat[:, None] + np.arange(count)[None, :]] = \
             value[active].astype(memref.data.dtype)
@@ -692,7 +710,7 @@ class Block:
         if not self.mask.all():
             raise EmulationError("ldmatrix inside a branch")
         transpose = op.attr(r"transpose = (\w+)") == "true"
-        rows = self.load(memref, indices, 8, op.name)  # [T, 8] per lane
+        rows = self.load(memref, indices, 8, op.name, align=16)  # [T, 8] per lane
         out = np.zeros((self.threads, 4, 2), np.uint16)
         lane = self.tid & 31
         base = self.tid & ~31
@@ -720,10 +738,12 @@ class Block:
         data = np.zeros((self.threads, count), dst.data.dtype)
         reading = self.mask & (src_count > 0)
         if reading.any():
-            read = self.load(src, src_idx, count, op.name + " source", reading)
+            read = self.load(src, src_idx, count, op.name + " source", reading,
+                             align=count * src.data.dtype.itemsize)
             keep = np.arange(count)[None, :] < src_count[:, None]
             data = np.where(keep, read, 0).astype(dst.data.dtype)
-        self.store(dst, dst_idx, data, count, op.name, pending=-3)
+        self.store(dst, dst_idx, data, count, op.name, pending=-3,
+                   align=count * dst.data.dtype.itemsize)
         return np.zeros(self.threads, np.int64)
 
     def op_nvgpu_device_async_create_group(self, op, *tokens):
@@ -826,6 +846,9 @@ class Block:
     def op_nvgpu_tma_prefetch_descriptor(self, op, tmap):
         pass
 
+    def op_nvvm_fence_proxy(self, op):
+        pass  # Lockstep: every write is visible to every proxy at once.
+
     def op_nvgpu_tma_async_load(self, op, *operands):
         sizes = [int(x) for x in op.attr(r"operandSegmentSizes = array<i32: ([\d, ]+)>").split(",")]
         dst, bars, tmap = operands[0], operands[1], operands[2]
@@ -843,6 +866,12 @@ class Block:
             box = np.zeros((rows, cols), tmap.array.dtype)
             src = tmap.array[max(y, 0):y + rows, max(x, 0):x + cols]
             box[:src.shape[0], :src.shape[1]] = src  # out of bounds: zero
+            # The 128-byte swizzle repeats every 1024 bytes: the box must
+            # start on that boundary (128 bytes without a swizzle).
+            need = 1024 if "swizzle_128b" in op.text else 128
+            if (2 * dst.base_unit) % need:
+                raise EmulationError(f"TMA box at shared byte {2 * dst.base_unit}, "
+                                     f"not {need}-byte aligned")
             b = bars[self.uniform(index, "mbarrier index")]
             units = (dst.base_unit + np.arange(dst.data.size * dst.data.itemsize // 2))
             self.shared.write(units, np.zeros_like(units), op.name, pending=-4)

@@ -155,12 +155,13 @@ def rope(kernels):
             a, b = x[:, ia].astype(np.float64), x[:, ib].astype(np.float64)
             want[:, ia], want[:, ib] = a * cos - b * sin, a * sin + b * cos
         got = emu._bits_to_f32(out).reshape(3, -1)
-        # One bf16 rounding: 2^-8 relative at most; everything else untouched.
+        # Within one bf16 step (2^-7 relative at most) of the exact rotation,
+        # as dsc-kernel-bench checks it on the GPU; the rest untouched.
         err = np.abs(got - want) / np.maximum(np.abs(want), 1e-3)
         worst = float(err.max())
-        ok = ok and bool(np.isfinite(got).all()) and worst <= 2 ** -8
+        ok = ok and bool(np.isfinite(got).all()) and worst <= 2 ** -7
         print(f"rope_bf16 ({heads} head(s), {'adjacent pairs' if inter else 'halves'}): "
-              f"max relative error {worst:.1e} {'ok' if worst <= 2 ** -8 else 'MISMATCH'}")
+              f"max relative error {worst:.1e} {'ok' if worst <= 2 ** -7 else 'MISMATCH'}")
     return ok
 
 

@@ -34,6 +34,11 @@
 //
 // RoPE with YaRN on V3's queries (128 heads), in place.
 //
+//   dsc-kernel-bench quant-fp8 --ptx DIR/dsc_quant_fp8.sm_90a.ptx
+//       [--tokens 4096 --k 7168]
+//
+// FP8 activation quantization (per 128 values), every code checked.
+//
 //===----------------------------------------------------------------------===//
 
 #include "runtime/cuda/CudaDriver.h"
@@ -185,8 +190,10 @@ struct Args {
   int64_t tokens = 4096, topK = 8, experts = 256, n = 4096, k = 7168;
   int reps = 10;
   int64_t blockRows = 128;
-  // mla-decode: V3's 128 heads; splits 0 picks enough blocks for the SMs.
-  int64_t batch = 64, context = 4096, heads = 128, splits = 0;
+  // mla-decode / mla-prefill: V3's 128 heads; batch 0 is the mode's
+  // default (64 sequences decoding, one prompt in prefill); splits 0 picks
+  // about two waves of decode blocks.
+  int64_t batch = 0, context = 4096, heads = 128, splits = 0;
   bool swiglu = false;
   bool wgmma = false; // the sm_90a TMA + wgmma kernel
   bool fp8 = false;   // the FP8 e4m3 block-scaled kernel
@@ -304,8 +311,9 @@ double perSecond(double amount, double ms) {
   return ms > 0 ? amount / (ms * 1e-3) : 0;
 }
 
-std::vector<uint16_t> randomBf16(size_t count, std::mt19937 &rng) {
-  std::normal_distribution<float> normal(0.0f, 1.0f);
+std::vector<uint16_t> randomBf16(size_t count, std::mt19937 &rng,
+                                 float scale = 1.0f) {
+  std::normal_distribution<float> normal(0.0f, scale);
   std::vector<uint16_t> out(count);
   for (uint16_t &v : out)
     v = toBf16(normal(rng));
@@ -338,12 +346,14 @@ Buffer uploadRandomBf16(size_t elements, const std::vector<uint16_t> &block,
 /// The value of `f` rounded to bf16.
 float roundBf16(float f) { return fromBf16(toBf16(f)); }
 
-/// `words` x 2 random FP8 e4m3 values (no NaN), two to a 16-bit word.
+/// `words` x 2 random FP8 e4m3 values, two to a 16-bit word: any sign and
+/// mantissa, exponents 5 to 9 (magnitudes 0.25 to 3.75), so that no few
+/// products dominate a dot product.
 std::vector<uint16_t> randomE4m3Words(size_t words, std::mt19937 &rng) {
   std::vector<uint16_t> out(words);
   auto code = [&] {
-    uint16_t c = uint16_t(rng() & 0xff);
-    return (c & 0x7f) == 0x7f ? uint16_t(0x38) : c; // NaN -> 1.0
+    uint32_t r = rng();
+    return uint16_t((r & 0x80) | ((5 + (r >> 8) % 5) << 3) | ((r >> 16) & 7));
   };
   for (uint16_t &w : out)
     w = uint16_t(code() | code() << 8);
@@ -361,7 +371,8 @@ double fromE4m3(uint8_t code) {
 }
 
 /// The FP8 kernel against the CPU: three experts, K = 512 (four scale
-/// blocks), random scales; max error over the largest output.
+/// blocks), random scales; the largest error of an output relative to the
+/// sum of its products' magnitudes.
 double checkGroupedGemmFp8(CUfunction fn, CUstream stream) {
   const int64_t experts = 3, n = 256, k = 512, kb = k / 128;
   Grouping g = route(/*tokens=*/40, /*topK=*/2, experts, /*seed=*/7);
@@ -386,26 +397,29 @@ double checkGroupedGemmFp8(CUfunction fn, CUstream stream) {
   check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size() * 4), "cuMemcpyDtoH");
   const uint8_t *ab = reinterpret_cast<const uint8_t *>(a.data());
   const uint8_t *bb = reinterpret_cast<const uint8_t *>(b.data());
-  double worst = 0, largest = 0;
+  // Each output's error relative to the sum of its products' magnitudes
+  // (f32 summation order only).
+  double worst = 0;
   for (int64_t e = 0; e < experts; ++e)
     for (int64_t r = g.offsets[e]; r < g.offsets[e + 1]; ++r)
       for (int64_t j = 0; j < n; ++j) {
-        double want = 0;
+        double want = 0, magnitude = 0;
         for (int64_t q = 0; q < kb; ++q) {
-          double block = 0;
-          for (int64_t x = q * 128; x < (q + 1) * 128; ++x)
-            block += fromE4m3(ab[r * k + x]) * fromE4m3(bb[(e * n + j) * k + x]);
-          want += block * sa[r * kb + q] * sb[((e * n + j) / 128) * kb + q];
+          double s = sa[r * kb + q] * sb[((e * n + j) / 128) * kb + q];
+          for (int64_t x = q * 128; x < (q + 1) * 128; ++x) {
+            double p = fromE4m3(ab[r * k + x]) * fromE4m3(bb[(e * n + j) * k + x]);
+            want += p * s;
+            magnitude += std::fabs(p * s);
+          }
         }
         float got = c[r * n + j];
         if (!std::isfinite(got))
           return INFINITY;
-        largest = std::max(largest, std::fabs(want));
-        worst = std::max(worst, std::fabs(got - want));
+        worst = std::max(worst, std::fabs(got - want) / std::max(magnitude, 1e-30));
       }
   for (Buffer *buf : {&da, &db, &dc, &doff, &scales[0], &scales[1]})
     cu->cuMemFree(buf->ptr);
-  return worst / std::max(largest, 1e-30);
+  return worst;
 }
 
 /// The small problem with a full CPU reference: max relative error. With
@@ -918,7 +932,8 @@ MlaProblem mlaProblem(int64_t heads, std::vector<int32_t> lens, int64_t splits,
   for (int64_t b = 0; b < p.batch; ++b)
     for (int64_t i = 0; i < (p.lens[b] + kMlaPage - 1) / kMlaPage; ++i)
       p.table[b * p.maxPages + i] = pool[next++];
-  // Enough blocks for two per SM (each holds a whole SM's shared memory).
+  // About two waves of blocks (one block fills an SM's shared memory):
+  // more splits only add partial outputs to combine.
   if (splits <= 0) {
     int64_t perSplit = p.batch * (heads / kMlaHeadBlock);
     splits = (2 * sms + perSplit - 1) / perSplit;
@@ -939,12 +954,31 @@ struct MlaKernels {
 float runMla(const MlaKernels &fns, CUstream stream, const MlaProblem &p,
              float scale, int reps, std::vector<uint16_t> *out,
              std::vector<uint16_t> *q, std::vector<uint16_t> *kv) {
+  // Queries and cache from independent blocks (a query row equal to a key
+  // row makes the softmax one-hot), queries scaled for a flat softmax.
   std::mt19937 rng(23);
-  std::vector<uint16_t> block = randomBf16(size_t(1) << 22, rng);
-  Buffer dq = uploadRandomBf16(p.batch * p.heads * kMlaWidth, block, q);
+  std::vector<uint16_t> qBlock = randomBf16(size_t(1) << 22, rng, 0.25f);
+  std::vector<uint16_t> kvBlock = randomBf16(size_t(1) << 22, rng);
+  Buffer dq = uploadRandomBf16(p.batch * p.heads * kMlaWidth, qBlock, q);
   Buffer dkv =
       uploadRandomBf16(std::max<int64_t>(p.pages, 1) * kMlaPage * kMlaWidth,
-                       block, kv);
+                       kvBlock, kv);
+  if (kv) {
+    // The rows of a last page past its sequence hold NaN: a kernel that
+    // reads them into P V (where P is 0) shows it.
+    std::vector<uint16_t> nan(kMlaPage * kMlaWidth, 0x7fc0);
+    for (int64_t b = 0; b < p.batch; ++b) {
+      int64_t used = p.lens[b] % kMlaPage, last = (p.lens[b] - 1) / kMlaPage;
+      if (p.lens[b] == 0 || used == 0)
+        continue;
+      int64_t at = (int64_t(p.table[b * p.maxPages + last]) * kMlaPage + used) *
+                   kMlaWidth;
+      int64_t count = (kMlaPage - used) * kMlaWidth;
+      check(cu->cuMemcpyHtoD(dkv.ptr + at * 2, nan.data(), count * 2),
+            "cuMemcpyHtoD");
+      std::copy(nan.begin(), nan.begin() + count, kv->begin() + at);
+    }
+  }
   Buffer table = upload(p.table.data(), p.table.size() * 4);
   Buffer lens = upload(p.lens.data(), p.lens.size() * 4);
   const int64_t rows = p.batch * p.heads;
@@ -1096,12 +1130,16 @@ float runMlaPrefill(CUfunction fn, CUstream stream, int64_t batch, int64_t seq,
                     int64_t heads, float scale, int reps,
                     std::vector<uint16_t> *out, std::vector<uint16_t> *q,
                     std::vector<uint16_t> *kv, std::vector<uint16_t> *kr) {
+  // Independent blocks (equal query and key rows make the softmax
+  // one-hot), queries scaled for a flat softmax.
   std::mt19937 rng(29);
-  std::vector<uint16_t> block = randomBf16(size_t(1) << 22, rng);
+  std::vector<uint16_t> qBlock = randomBf16(size_t(1) << 22, rng, 0.25f),
+                        kvBlock = randomBf16(size_t(1) << 22, rng),
+                        krBlock = randomBf16(size_t(1) << 20, rng);
   const int64_t tokens = batch * seq;
-  Buffer dq = uploadRandomBf16(tokens * heads * kPrefillQk, block, q);
-  Buffer dkv = uploadRandomBf16(tokens * heads * kPrefillKv, block, kv);
-  Buffer dkr = uploadRandomBf16(tokens * kPrefillRope, block, kr);
+  Buffer dq = uploadRandomBf16(tokens * heads * kPrefillQk, qBlock, q);
+  Buffer dkv = uploadRandomBf16(tokens * heads * kPrefillKv, kvBlock, kv);
+  Buffer dkr = uploadRandomBf16(tokens * kPrefillRope, krBlock, kr);
   Buffer dout = upload(nullptr, tokens * heads * kPrefillValue * 2);
   KernelArgs args;
   args.memref(dq, 2).memref(dkv, 2).memref(dkr, 2).memref(dout, 2);
@@ -1210,8 +1248,10 @@ constexpr float kRouteScale = 2.5f;
 /// The router in double precision, as DeepSeek's code computes it: ids and
 /// weights of one token.
 void routeReference(const float *logits, const float *bias, int32_t *ids,
-                    double *weights) {
-  std::vector<double> score(kRouteExperts), choice(kRouteExperts);
+                    double *weights, std::vector<double> &score,
+                    std::vector<double> &choice) {
+  score.resize(kRouteExperts);
+  choice.resize(kRouteExperts);
   for (int64_t e = 0; e < kRouteExperts; ++e) {
     score[e] = 1.0 / (1.0 + std::exp(-double(logits[e])));
     choice[e] = score[e] + double(bias[e]);
@@ -1289,20 +1329,36 @@ int moeRoute(const Args &args) {
   std::vector<int32_t> ids;
   std::vector<float> weights, logits, bias;
   run(checked, 0, &ids, &weights, &logits, &bias);
+  // The kernel chooses in f32, the reference in double: an id that differs
+  // only where two choices are within 1e-6 (a few f32 steps) is a tie, not
+  // an error. Weights are checked at the kernel's own ids.
   int64_t wrongIds = 0;
   double worst = 0;
   int32_t wantIds[kRouteTopK];
   double wantWeights[kRouteTopK];
+  std::vector<double> score, choice;
   for (int64_t t = 0; t < checked; ++t) {
     routeReference(&logits[t * kRouteExperts], bias.data(), wantIds,
-                   wantWeights);
+                   wantWeights, score, choice);
+    const int32_t *got = &ids[t * kRouteTopK];
+    double total = 0;
     for (int64_t k = 0; k < kRouteTopK; ++k) {
-      wrongIds += ids[t * kRouteTopK + k] != wantIds[k];
-      double got = weights[t * kRouteTopK + k];
-      worst = std::isfinite(got)
-                  ? std::max(worst, std::fabs(got - wantWeights[k]))
-                  : INFINITY;
+      if (got[k] < 0 || got[k] >= kRouteExperts) {
+        wrongIds += kRouteTopK;
+        total = NAN;
+        break;
+      }
+      total += score[got[k]];
+      wrongIds += got[k] != wantIds[k] &&
+                  std::fabs(choice[got[k]] - choice[wantIds[k]]) > 1e-6;
     }
+    for (int64_t k = 0; k < kRouteTopK && std::isfinite(total); ++k) {
+      double want = score[got[k]] / total * kRouteScale;
+      double w = weights[t * kRouteTopK + k];
+      worst = std::isfinite(w) ? std::max(worst, std::fabs(w - want)) : INFINITY;
+    }
+    if (!std::isfinite(total))
+      worst = INFINITY;
   }
   std::fprintf(stderr,
                "[bench] router check (%lld tokens): %lld ids differ, max weight "
@@ -1393,8 +1449,76 @@ int ropeBench(const Args &args) {
               perSecond(bytes, ms) / 1e9);
   for (Buffer *b : {&dx, &dp, &df})
     cu->cuMemFree(b->ptr);
-  // One bf16 rounding: 2^-8 relative.
-  return worst <= 1.0 / 256 ? 0 : 1;
+  // Within one bf16 step (2^-7 relative at most) of the exact rotation:
+  // one rounding, and the GPU's f32 cos, sin and products.
+  return worst <= 1.0 / 128 ? 0 : 1;
+}
+
+/// `value` as an FP8 e4m3 (fn) code: nearest, ties to the even code,
+/// saturating at 448 (cvt.rn.satfinite); NaN to 0x7f.
+uint8_t toE4m3(float value) {
+  if (std::isnan(value))
+    return 0x7f;
+  double magnitude = std::min(std::fabs(double(value)), 448.0);
+  uint8_t best = 0;
+  for (int code = 1; code < 0x7f; ++code) {
+    double here = std::fabs(fromE4m3(uint8_t(code)) - magnitude),
+           there = std::fabs(fromE4m3(best) - magnitude);
+    if (here < there || (here == there && code % 2 == 0))
+      best = uint8_t(code);
+  }
+  return uint8_t(best | (std::signbit(value) ? 0x80 : 0));
+}
+
+/// Activation quantization (codegen/kernels/quant_fp8.mlir) of `--tokens`
+/// rows of V3's hidden size: every code and scale against the CPU's f32
+/// computation (DeepSeek's act_quant), then timed.
+int quantFp8(const Args &args) {
+  Gpu gpu = openGpu(args.ptx, "quant_fp8_bf16");
+  const int64_t rows = args.tokens, k = args.k, groups = rows * k / 128;
+  std::mt19937 rng(41);
+  std::vector<uint16_t> x = randomBf16(rows * k, rng);
+  for (int64_t i = 0; i < 128 && i < rows * k; ++i)
+    x[i] = 0; // An all-zero group.
+  Buffer dx = upload(x.data(), x.size() * 2);
+  Buffer dq = upload(nullptr, rows * k);
+  Buffer ds = upload(nullptr, groups * 4);
+  KernelArgs a;
+  a.memref(dx, 2).memref(dq, 4).memref(ds, 4).index(groups);
+  auto launch = [&] {
+    check(cu->cuLaunchKernel(gpu.fn, unsigned((groups + 7) / 8), 1, 1, 256, 1,
+                             1, 0, gpu.stream, a.data(), nullptr),
+          "launching quant_fp8_bf16");
+  };
+  timeLaunches(launch, 0, gpu.stream);
+  std::vector<uint8_t> q(rows * k);
+  std::vector<float> scales(groups);
+  check(cu->cuMemcpyDtoH(q.data(), dq.ptr, q.size()), "cuMemcpyDtoH");
+  check(cu->cuMemcpyDtoH(scales.data(), ds.ptr, scales.size() * 4),
+        "cuMemcpyDtoH");
+  int64_t wrong = 0;
+  for (int64_t g = 0; g < groups; ++g) {
+    float amax = 0;
+    for (int64_t i = 0; i < 128; ++i)
+      amax = std::max(amax, std::fabs(fromBf16(x[g * 128 + i])));
+    float scale = std::max(amax, 1e-30f) / 448.0f;
+    wrong += scales[g] != scale;
+    for (int64_t i = 0; i < 128; ++i)
+      wrong += q[g * 128 + i] != toE4m3(fromBf16(x[g * 128 + i]) / scale);
+  }
+  std::fprintf(stderr, "[bench] FP8 quantization check: %lld of %lld codes and "
+               "scales differ\n", (long long)wrong,
+               (long long)(rows * k + groups));
+  float ms = timeLaunches(launch, args.reps, gpu.stream);
+  double bytes = double(rows) * k * 3 + groups * 4.0;
+  std::printf("{\"kernel\":\"quant_fp8_bf16\",\"device\":\"%s\","
+              "\"check_wrong\":%lld,\"rows\":%lld,\"k\":%lld,\"ms\":%.4f,"
+              "\"bytes\":%.0f,\"gbps\":%.1f}\n",
+              gpu.name, (long long)wrong, (long long)rows, (long long)k, ms,
+              bytes, perSecond(bytes, ms) / 1e9);
+  for (Buffer *b : {&dx, &dq, &ds})
+    cu->cuMemFree(b->ptr);
+  return wrong == 0 ? 0 : 1;
 }
 
 } // namespace
@@ -1404,7 +1528,7 @@ int main(int argc, char **argv) {
   if (command != "grouped-gemm" && command != "add-rmsnorm" &&
       command != "moe-layer" && command != "mla-decode" &&
       command != "mla-prefill" && command != "moe-route" &&
-      command != "rope") {
+      command != "rope" && command != "quant-fp8") {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
@@ -1421,7 +1545,9 @@ int main(int argc, char **argv) {
                  "       dsc-kernel-bench moe-route --ptx FILE [--tokens N] "
                  "[--reps N]\n"
                  "       dsc-kernel-bench rope --ptx FILE [--tokens N] "
-                 "[--reps N]\n");
+                 "[--reps N]\n"
+                 "       dsc-kernel-bench quant-fp8 --ptx FILE [--tokens ROWS] "
+                 "[--k K] [--reps N]\n");
     return 2;
   }
   Args args;
@@ -1483,14 +1609,19 @@ int main(int argc, char **argv) {
       (args.n % kBlockCols || args.k % kBlockK || args.tokens < 1 ||
        args.experts < 1 || args.topK < 1))
     die("need N % 128 == 0, K % 64 == 0 and positive sizes");
+  if (args.batch == 0)
+    args.batch = command == "mla-decode" ? 64 : 1;
   if (command == "mla-decode" &&
       (args.heads < kMlaHeadBlock || args.heads % kMlaHeadBlock ||
        args.batch < 1 || args.context < 1 || args.context > INT32_MAX))
     die("mla-decode needs a multiple of 64 heads, a batch of at least one "
         "and a context of 1 to 2^31 - 1 tokens");
-  if ((command == "moe-route" || command == "rope") &&
+  if ((command == "moe-route" || command == "rope" ||
+       command == "quant-fp8") &&
       (args.tokens < 1 || args.tokens > (1 << 20)))
     die(command + " needs 1 to 2^20 tokens");
+  if (command == "quant-fp8" && (args.k % 128 || args.k < 128))
+    die("quant-fp8 needs K, the row length, a multiple of 128");
   if (command == "mla-prefill" &&
       (args.heads < 1 || args.heads > 65535 || args.batch < 1 ||
        args.batch > 65535 || args.context < 1 || args.context > (1 << 24)))
@@ -1516,6 +1647,8 @@ int main(int argc, char **argv) {
     return moeRoute(args);
   if (command == "rope")
     return ropeBench(args);
+  if (command == "quant-fp8")
+    return quantFp8(args);
   if (command == "add-rmsnorm") {
     if (args.k % 1024)
       die("add-rmsnorm needs a hidden size (--k) that is a multiple of 1024");
