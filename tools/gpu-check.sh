@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The GPU check (issue #5): the tiny fixtures on CUDA against the CPU, the
-# card's measured ceilings, and the decode-step ratio. It prints a table
-# last; docs/performance.md records it with the card and the date.
+# card's measured ceilings, the decode-step ratio, the kernel library
+# (each kernel checked against a CPU reference, then timed against its
+# floor), and compute-sanitizer on the kernels not yet run on a GPU. It
+# prints a table last; docs/performance.md records it with the card and the
+# date.
 #
 #   tools/gpu-check.sh [all]        # prepare, then run (a machine with both
 #                                   # LLVM/MLIR 22 and a GPU)
@@ -60,6 +63,6 @@ case "$mode" in
   prepare) prepare ;;
   run) run ;;
   all) prepare && run ;;
-  -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' ;;
+  -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' ;;
   *) echo "usage: tools/gpu-check.sh [all|prepare DIR|run DIR]" >&2; exit 2 ;;
 esac
