@@ -5,22 +5,31 @@ It interprets the generic form of a kernel file (`mlir-opt
 --mlir-print-op-generic`), one thread block at a time, every thread of the
 block in lockstep with NumPy: each SSA value holds one entry per thread.
 The ops are the subset the kernel library uses (arith, math, scf, memref,
-vector, gpu, nvgpu, nvvm.mma.sync); anything else is refused by name.
+vector, gpu, nvgpu, nvvm, and the inline PTX it writes); anything else is
+refused by name.
 
 What it models, from the PTX ISA:
-  * mma.sync m16n8k16 (bf16 in, f32 accumulation) and ldmatrix.x4 (plain
-    and .trans) with their per-lane fragment layouts;
+  * mma.sync m16n8k16 bf16 and m16n8k32 e4m3 (f32 accumulation) and
+    ldmatrix.x4 (plain and .trans) with their per-lane fragment layouts;
+    cvt to e4m3 (nearest even, saturating);
   * cp.async with zero fill (src-size), commit groups and wait_group; data
     read before its group is waited on is an error;
+  * mbarriers (arrivals and transaction bytes per phase; a wait on a phase
+    that never completes is a deadlock), TMA boxes (readable once their
+    phase is waited on), warpgroup.mma groups (shared memory they read may
+    not be written while they are in flight). Tiles are logical: the
+    swizzle TMA writes is the one wgmma's descriptors read, and those are
+    MLIR's lowering, not modelled;
   * shared memory races: between two barriers, a warp reading what another
     warp wrote, or writing what another warp read or wrote, is an error
-    (cp.async data counts as written when its group is waited on);
-  * bounds: every global and shared access is checked against its memref.
-What it does not: timing, bank conflicts, the approximate ex2/rsqrt of the
-hardware (exact NumPy float32 here), warps running out of step.
+    (asynchronously copied data counts as written when it is waited on);
+  * bounds and alignment of every global and shared access.
+What it does not: timing, bank conflicts, the hardware's approximate
+ex2/cos/sin/rsqrt and FP8 accumulation (exact here), lanes of one warp
+racing each other, warps running out of step.
 
-bf16 and f16 values are kept as their 16-bit patterns (uint16): the
-kernels only move f16-typed words; arithmetic happens in f32.
+bf16, f16 and e4m3 values are kept as their bit patterns: the kernels only
+move such words; arithmetic happens in f32.
 """
 
 import re
