@@ -396,11 +396,65 @@ def sanitized():
             row(name, text, clean)
 
 
+def v3_decode_layer():
+    """One decode step of a DeepSeek-V3 layer (batch 64, context 4096) as
+    the library's kernels at its shapes, each timed apart and the times
+    summed: no launch gaps, no overlap, no fusion between them. The q_a and
+    kv_a RMSNorms (64 x 1536 and 64 x 512 values) have no kernel at those
+    widths and are left out; kv_a's 576 outputs are padded to 640. Each
+    kernel is checked against its CPU reference as it runs."""
+    def gemm(n, k, experts=1, top_k=1, *extra):
+        return ["grouped-gemm", "--ptx", kernel("grouped_gemm"), "--tokens", "64",
+                "--top-k", str(top_k), "--experts", str(experts), "--n", str(n),
+                "--k", str(k), "--block-rows", "64", "--reps", "10", *extra]
+    norm = ["add-rmsnorm", "--ptx", kernel("add_rmsnorm"), "--tokens", "64",
+            "--k", "7168", "--reps", "20"]
+    steps = [
+        ("input add + RMSNorm", norm),
+        ("q_a 7168 -> 1536", gemm(1536, 7168)),
+        ("q_b 1536 -> 128 x 192", gemm(24576, 1536)),
+        ("q_nope . W_UK, per head", gemm(512, 128, 128, 128)),
+        ("kv_a 7168 -> 576 (640)", gemm(640, 7168)),
+        ("RoPE on q", ["rope", "--ptx", kernel("rope"), "--tokens", "64", "--reps", "20"]),
+        ("MLA decode", ["mla-decode", "--ptx", kernel("mla_decode"), "--batch", "64",
+                        "--context", "4096", "--reps", "10"]),
+        ("o_lat . W_UV, per head", gemm(128, 512, 128, 128)),
+        ("o_proj 16384 -> 7168", gemm(7168, 16384)),
+        ("post-attention add + RMSNorm", norm),
+        ("router GEMM 7168 -> 256", gemm(256, 7168)),
+        ("router", ["moe-route", "--ptx", kernel("moe_route"), "--tokens", "64",
+                    "--reps", "20"]),
+        ("routed experts (top-8 of 256)",
+         ["moe-layer", "--ptx", kernel("grouped_gemm"), "--dispatch-ptx",
+          kernel("moe_dispatch"), "--tokens", "64", "--top-k", "8", "--experts", "256",
+          "--k", "7168", "--n", "2048", "--reps", "5"]),
+        ("shared expert gate+up, SwiGLU", gemm(4096, 7168, 1, 1, "--swiglu")),
+        ("shared expert down", gemm(7168, 2048)),
+    ]
+    name = "V3 decode step, one layer (batch 64, context 4096)"
+    times, failed = [], []
+    for label, args in steps:
+        res, code = run_bench(f"{name}: {label}", args)
+        if res is None:
+            return
+        times.append((res["ms"], label))
+        if code != 0:
+            failed.append(label)
+    total = sum(ms for ms, _ in times)
+    report["v3_decode_layer"] = {"ms": total, "kernels": {l: ms for ms, l in times}}
+    top = ", ".join(f"{l} {ms:.3f}" for ms, l in sorted(times, reverse=True)[:3])
+    text = (f"{total:.3f} ms over {len(times)} kernels timed apart (x 61 layers: "
+            f"{total * 61:.1f} ms a step); largest: {top} ms")
+    if failed:
+        text += f"; check failed: {', '.join(failed)}"
+    row(name, text, not failed)
+
+
 # The sanitizer before the benchmarks: the kernels it checks were only run
 # on the CPU emulator before.
 for step in (card, ceilings, correctness, sanitized, decode_step,
              out_of_memory, grouped_gemm, add_rmsnorm, rope, quant_fp8,
-             moe_layer, moe_route, mla_decode, mla_prefill):
+             moe_layer, moe_route, mla_decode, mla_prefill, v3_decode_layer):
     try:
         step()
     except Exception as e:  # A broken step must not hide the others.
