@@ -72,6 +72,8 @@ int main(int argc, char **argv) {
   // It may also need a newer PTX ISA than 8.0 (dsc.ptx, e.g. 84 for FP8
   // mma.sync); the file is compiled with the newest any module asks for.
   int kept = 0, ptxVersion = 80;
+  if (module->getOps<gpu::GPUModuleOp>().empty())
+    return fail(input + " holds no gpu.module");
   for (gpu::GPUModuleOp gpuModule :
        llvm::make_early_inc_range(module->getOps<gpu::GPUModuleOp>())) {
     auto chips = gpuModule->getAttrOfType<ArrayAttr>("dsc.chips");
@@ -80,8 +82,14 @@ int main(int argc, char **argv) {
           return s && s.getValue() == chip;
         })) {
       ++kept;
-      if (auto ptx = gpuModule->getAttrOfType<IntegerAttr>("dsc.ptx"))
+      if (auto ptx = gpuModule->getAttrOfType<IntegerAttr>("dsc.ptx")) {
+        // PTX ISA 8.0 to 9.x: what LLVM 22's NVPTX backend can write.
+        if (ptx.getInt() < 80 || ptx.getInt() > 99)
+          return fail(input + ": " + gpuModule.getName() + " asks for PTX " +
+                      std::to_string(ptx.getInt()) +
+                      " (dsc.ptx must be 80 to 99)");
         ptxVersion = std::max<int>(ptxVersion, ptx.getInt());
+      }
       continue;
     }
     llvm::errs() << "dsc-kernels: " << gpuModule.getName() << " is for "
