@@ -188,17 +188,40 @@ class SharedMemory:
     reads since, and the cp.async group still writing it."""
 
     def __init__(self, size):
-        self.bytes = np.zeros(size, dtype=np.uint8)
+        self.bytes = np.empty(size, dtype=np.uint8)
         units = (size + 1) // 2
-        self.w_epoch = np.full(units, -1, np.int64)
-        self.w_warp = np.full(units, -1, np.int64)
-        self.r_epoch = np.full(units, -1, np.int64)
-        self.r_warp = np.full(units, -1, np.int64)  # -2: several warps
-        self.pending = np.full(units, -1, np.int64)  # -3: not yet committed
+        self.w_epoch = np.empty(units, np.int64)
+        self.w_warp = np.empty(units, np.int64)
+        self.r_epoch = np.empty(units, np.int64)
+        self.r_warp = np.empty(units, np.int64)  # -2: several warps
+        self.pending = np.empty(units, np.int64)  # -3: not yet committed
+        self.dirty = True
+        self.reset()
+
+    def reset(self):
+        """A new block's shared memory: its bytes all ones (a bf16 or f32
+        read of memory nobody wrote is NaN, which the checks catch)."""
+        if not self.dirty:
+            return
+        self.bytes.fill(0xFF)
+        for track in (self.w_epoch, self.w_warp, self.r_epoch, self.r_warp,
+                      self.pending):
+            track.fill(-1)
         self.epoch = 0
         self.wgmma_reads = []  # units read by wgmma groups still in flight
+        self.dirty = False
+
+    @staticmethod
+    def for_block(size, _pool={}):
+        """The shared memory of `size` bytes, reused from block to block."""
+        if size not in _pool:
+            _pool[size] = SharedMemory(size)
+        memory = _pool[size]
+        memory.reset()
+        return memory
 
     def read(self, units, warps, what):
+        self.dirty = True
         waiting = self.pending[units] != -1
         if waiting.any():
             raise EmulationError(f"{what}: reads shared memory that a cp.async "
@@ -219,6 +242,7 @@ class SharedMemory:
         self.r_epoch[uniq] = self.epoch
 
     def write(self, units, warps, what, pending=-1):
+        self.dirty = True
         for inflight in self.wgmma_reads:
             if np.isin(units, inflight).any():
                 raise EmulationError(f"{what}: overwrites shared memory a wgmma "
@@ -289,6 +313,29 @@ _LANE = np.arange(32)
 _G, _T = _LANE // 4, _LANE % 4
 _C_ROWS = [_G, _G, _G + 8, _G + 8]
 _C_COLS = [2 * _T, 2 * _T + 1, 2 * _T, 2 * _T + 1]
+_C_ROW_POS = np.stack(_C_ROWS, axis=1)  # [lane, register]
+_C_COL_POS = np.stack(_C_COLS, axis=1)
+_FRAGMENTS = {}
+
+
+def _fragment_positions(k, bits):
+    """Where each value of the A and B registers of mma.sync m16n8k (32 /
+    bits values a register) sits: A (row, column) and B (row, column) per
+    [lane, register, value], and the value's bit shift."""
+    if (k, bits) not in _FRAGMENTS:
+        per = 32 // bits
+        lane = np.arange(32)[:, None, None]
+        i = np.arange(per)[None, None, :]
+        ja = np.arange(4)[None, :, None]
+        jb = np.arange(2)[None, :, None]
+        g, t = lane // 4, lane % 4
+        rows_a = np.broadcast_to(g + 8 * (ja % 2), (32, 4, per))
+        cols_a = per * t + k // 2 * (ja // 2) + i
+        rows_b = per * t + k // 2 * jb + i
+        cols_b = np.broadcast_to(g, (32, 2, per))
+        _FRAGMENTS[(k, bits)] = (rows_a, cols_a, rows_b, cols_b,
+                                 (bits * np.arange(per)).astype(np.uint32))
+    return _FRAGMENTS[(k, bits)]
 
 
 class Block:
@@ -310,7 +357,7 @@ class Block:
             static.append((shape, np.dtype(_DTYPES[m.group(2)])))
         dynamic = (max(shared_bytes, 2) + 15) // 16 * 16
         total = dynamic + sum(int(np.prod(sh)) * dt.itemsize for sh, dt in static)
-        self.shared = SharedMemory(total)
+        self.shared = SharedMemory.for_block(total)
         self.shared_bytes = dynamic
         self.groups = 0  # committed cp.async groups
         self.tma_writes = []  # (mbarrier, phase, units) not yet waited for
@@ -784,24 +831,21 @@ class Block:
         column g; C/D (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1)."""
         if not self.mask.all():
             raise EmulationError("mma.sync inside a branch")
-        warps, per = self.threads // 32, 32 // bits
-        a = np.stack(operands[0:4], axis=1).astype(np.uint32).reshape(warps, 32, 4)
-        b = np.stack(operands[4:6], axis=1).astype(np.uint32).reshape(warps, 32, 2)
+        warps = self.threads // 32
+        rows_a, cols_a, rows_b, cols_b, shifts = _fragment_positions(k, bits)
+        mask = (1 << bits) - 1
+        a = np.stack(operands[0:4], axis=1).astype(np.uint32).reshape(warps, 32, 4, 1)
+        b = np.stack(operands[4:6], axis=1).astype(np.uint32).reshape(warps, 32, 2, 1)
         c = np.stack(operands[6:10], axis=1).astype(np.float64).reshape(warps, 32, 4)
+        w = np.arange(warps)[:, None, None, None]
         A = np.zeros((warps, 16, k))
         B = np.zeros((warps, k, 8))
+        A[w, rows_a, cols_a] = decode((a >> shifts) & mask)
+        B[w, rows_b, cols_b] = decode((b >> shifts) & mask)
         C = np.zeros((warps, 16, 8))
-        mask = (1 << bits) - 1
-        for i in range(per):
-            for j in range(4):
-                A[:, _G + 8 * (j % 2), per * _T + k // 2 * (j // 2) + i] = \
-                    decode((a[:, :, j] >> (bits * i)) & mask)
-            for j in range(2):
-                B[:, per * _T + k // 2 * j + i, _G] = decode((b[:, :, j] >> (bits * i)) & mask)
-        for j in range(4):
-            C[:, _C_ROWS[j], _C_COLS[j]] = c[:, :, j]
+        C[np.arange(warps)[:, None, None], _C_ROW_POS, _C_COL_POS] = c
         D = A @ B + C
-        d = np.stack([D[:, _C_ROWS[j], _C_COLS[j]] for j in range(4)], axis=2)
+        d = D[np.arange(warps)[:, None, None], _C_ROW_POS, _C_COL_POS]
         return d.reshape(self.threads, 4).astype(np.float32)
 
     # --- sm_90: mbarriers, TMA, wgmma (modelled on logical tiles: the

@@ -2,12 +2,14 @@
 """Runs kernels of codegen/kernels/ on the CPU emulator
 (codegen/kernels/simt_emulator.py) against NumPy references.
 
-usage: emulate_kernels.py CHECK GENERIC.mlir
+usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
   CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-fp8, moe-dispatch,
-         add-rmsnorm, quant-fp8, mla-decode, mla-prefill, moe-route or rope
+         add-rmsnorm, quant-fp8, moe-pipeline, mla-decode, mla-prefill,
+         moe-route or rope
 
-GENERIC.mlir is the kernel file in generic form (mlir-opt
---mlir-print-op-generic). grouped-gemm checks the emulator itself: that
+GENERIC.mlir are the kernel files in generic form (mlir-opt
+--mlir-print-op-generic); moe-pipeline takes moe_route, moe_dispatch and
+grouped_gemm_bf16. grouped-gemm checks the emulator itself: that
 kernel's results on an H200 matched the CPU (docs/performance.md), so the
 emulator's fragment layouts must reproduce them. Prints one line per check;
 exits 1 on a mismatch or an emulation error (a race, an out-of-bounds
@@ -251,6 +253,84 @@ def moe_dispatch(kernels):
     return ok
 
 
+def moe_pipeline(kernels):
+    """The MoE kernels chained as a layer runs them: the router (V3's, 256
+    experts) picks each token's 8 experts, moe_align sorts the slots into
+    64-row expert blocks, moe_gather copies the tokens' rows, the grouped
+    GEMM with SwiGLU fused (gate and up rows packed per 32) and the down
+    GEMM run the experts, moe_combine sums them back with the routing
+    weights; against a NumPy MoE with DeepSeek's router and transformers'
+    bf16 roundings. Each kernel is checked alone elsewhere: this checks
+    that their layouts fit together."""
+    rng = np.random.default_rng(37)
+    tokens, top_k, experts, hidden, width, block = 2, 8, 256, 1024, 128, 64
+    logits = rng.standard_normal((tokens, experts)).astype(np.float32)
+    bias = (0.1 * rng.standard_normal(experts)).astype(np.float32)
+    ids = np.zeros(tokens * top_k, np.int32)
+    weights = np.zeros(tokens * top_k, np.float32)
+    emu.run_kernel(kernels["moe_route_v3"], (1, 1, 1), 128, 0,
+                   [emu.global_memref(logits), emu.global_memref(bias), tokens, 4,
+                    top_k, 1, 2.5, emu.global_memref(ids), emu.global_memref(weights)])
+    slots = tokens * top_k
+    max_rows = slots + experts * (block - 1)
+    offsets = np.zeros(experts + 1, np.int32)
+    slot_row = np.zeros(slots, np.int32)
+    row_slot = np.full(max_rows, -1, np.int32)
+    emu.run_kernel(kernels["moe_align"], (1, 1, 1), 1024, 0,
+                   [emu.global_memref(ids), slots, experts, block,
+                    emu.global_memref(offsets), emu.global_memref(slot_row),
+                    emu.global_memref(row_slot)])
+    rows = int(offsets[-1])
+    x_bits, x = bf16(rng.standard_normal((tokens, hidden)))
+    a = np.zeros(rows * hidden, np.uint16)
+    emu.run_kernel(kernels["moe_gather"], (rows, 1, 1), 256, 0,
+                   [emu.global_memref(x_bits), emu.global_memref(row_slot), top_k,
+                    hidden, emu.global_memref(a)])
+    # Gate and up [experts, width, hidden] each, packed per 32 rows: 16 gate
+    # rows, then the same 16 up rows; down [experts, hidden, width]. Only
+    # the chosen experts' weights are drawn (the others stay zero, unread).
+    gate_bits = np.zeros((experts, width, hidden), np.uint16)
+    up_bits = np.zeros_like(gate_bits)
+    down_bits = np.zeros((experts, hidden, width), np.uint16)
+    for e in np.unique(ids):
+        gate_bits[e] = bf16(0.05 * rng.standard_normal((width, hidden)))[0]
+        up_bits[e] = bf16(0.05 * rng.standard_normal((width, hidden)))[0]
+        down_bits[e] = bf16(0.05 * rng.standard_normal((hidden, width)))[0]
+    gate, up, down = (emu._bits_to_f32(w) for w in (gate_bits, up_bits, down_bits))
+    packed = np.stack([gate_bits.reshape(experts, width // 16, 16, hidden),
+                       up_bits.reshape(experts, width // 16, 16, hidden)], axis=2)
+    h = np.zeros(rows * width, np.uint16)
+    max_blocks = int(np.max(np.diff(offsets)) // block)
+    gemm = kernels["grouped_gemm_swiglu_bf16_tn_m64"]
+    emu.run_kernel(gemm, (2 * width // 128, max_blocks, experts), 128, 4 * (64 + 128) * 64 * 2,
+                   [emu.global_memref(a), emu.global_memref(packed.reshape(-1).copy()),
+                    emu.global_memref(h), emu.global_memref(offsets), 2 * width, hidden])
+    d = np.zeros(rows * hidden, np.float32)
+    emu.run_kernel(kernels["grouped_gemm_bf16_tn_m64"], (hidden // 128, max_blocks, experts),
+                   128, 4 * (64 + 128) * 64 * 2,
+                   [emu.global_memref(h), emu.global_memref(down_bits.reshape(-1).copy()),
+                    emu.global_memref(d), emu.global_memref(offsets), hidden, width])
+    out = np.zeros(tokens * hidden, np.uint16)
+    emu.run_kernel(kernels["moe_combine"], (tokens, 1, 1), 256, 0,
+                   [emu.global_memref(d), emu.global_memref(slot_row),
+                    emu.global_memref(weights), top_k, hidden, emu.global_memref(out)])
+    want_ids, want_w = route_reference(logits, bias, 8, 4, top_k, True, 2.5)
+    want = np.zeros((tokens, hidden))
+    for t in range(tokens):
+        for j in range(top_k):
+            e = want_ids[t, j]
+            g = emu._bits_to_f32(emu._f32_to_bf16((gate[e] @ x[t]).astype(np.float32)))
+            u = emu._bits_to_f32(emu._f32_to_bf16((up[e] @ x[t]).astype(np.float32)))
+            silu = emu._bits_to_f32(emu._f32_to_bf16(g / (1 + np.exp(-g))))
+            act = emu._bits_to_f32(emu._f32_to_bf16(silu * u))
+            want[t] += want_w[t, j] * (down[e].astype(np.float64) @ act)
+    got = emu._bits_to_f32(out).reshape(tokens, hidden)
+    same = bool((ids.reshape(tokens, top_k) == want_ids).all())
+    return verdict(f"moe_route_v3 -> moe_align -> moe_gather -> grouped GEMM SwiGLU -> "
+                   f"grouped GEMM -> moe_combine ({tokens} tokens, top-{top_k} of "
+                   f"{experts})", got, want, 2e-2, also=same)
+
+
 def add_rmsnorm(kernels):
     """Residual add + RMSNorm (known good on an H200): h exactly, y within
     one bf16 rounding of transformers' arithmetic."""
@@ -412,6 +492,7 @@ def mla_prefill(kernels):
 CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,
           "grouped-gemm-fp8": grouped_gemm_fp8, "moe-dispatch": moe_dispatch,
           "add-rmsnorm": add_rmsnorm, "quant-fp8": quant_fp8,
+          "moe-pipeline": moe_pipeline,
           "mla-decode": mla_decode, "moe-route": moe_route, "rope": rope,
           "mla-prefill": mla_prefill}
 
@@ -420,11 +501,13 @@ def main():
     if len(sys.argv) == 2 and sys.argv[1] in ("-h", "--help"):
         print(__doc__.strip())
         sys.exit(0)
-    if len(sys.argv) != 3 or sys.argv[1] not in CHECKS:
+    if len(sys.argv) < 3 or sys.argv[1] not in CHECKS:
         print("\n".join(__doc__.strip().splitlines()[3:6]), file=sys.stderr)
         sys.exit(2)
-    with open(sys.argv[2]) as f:
-        kernels = emu.kernels(emu.parse(f.read()))
+    kernels = {}
+    for path in sys.argv[2:]:
+        with open(path) as f:
+            kernels.update(emu.kernels(emu.parse(f.read())))
     check = CHECKS[sys.argv[1]]
     try:
         ok = check(kernels)
