@@ -450,25 +450,38 @@ def v3_decode_layer():
     row(name, text, not failed)
 
 
+def write_results():
+    """The JSON report and the table so far, in OUT (after every step: a
+    run cut short by its time limit keeps what it measured)."""
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "gpu-check.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    width = max([len(r[0]) for r in rows] + [5])
+    table = [f"GPU check, {report['date']}, {report.get('card', 'unknown card')}",
+             f"{'check'.ljust(width)}  verdict  result"]
+    table += [f"{c.ljust(width)}  {v.ljust(7)}  {r}" for c, r, v in rows]
+    text = "\n".join(table)
+    with open(os.path.join(OUT, "gpu-check.txt"), "w") as f:
+        f.write(text + "\n")
+    return text
+
+
 # The sanitizer before the benchmarks: the kernels it checks were only run
 # on the CPU emulator before.
+report["step_seconds"] = {}
 for step in (card, ceilings, correctness, sanitized, decode_step,
              out_of_memory, grouped_gemm, add_rmsnorm, rope, quant_fp8,
              moe_layer, moe_route, mla_decode, mla_prefill, v3_decode_layer):
+    began = time.monotonic()
     try:
         step()
     except Exception as e:  # A broken step must not hide the others.
         row(step.__name__, f"error: {e!r}", False)
+    report["step_seconds"][step.__name__] = round(time.monotonic() - began, 1)
+    write_results()
 
-os.makedirs(OUT, exist_ok=True)
-with open(os.path.join(OUT, "gpu-check.json"), "w") as f:
-    json.dump(report, f, indent=1)
-width = max(len(r[0]) for r in rows)
-table = [f"GPU check, {report['date']}, {report.get('card', 'unknown card')}",
-         f"{'check'.ljust(width)}  verdict  result"]
-table += [f"{c.ljust(width)}  {v.ljust(7)}  {r}" for c, r, v in rows]
-text = "\n".join(table)
-with open(os.path.join(OUT, "gpu-check.txt"), "w") as f:
-    f.write(text + "\n")
-print("\n" + text)
+total = sum(report["step_seconds"].values())
+row("gpu-check time", f"{total:.0f} s (" + ", ".join(
+    f"{k} {v:.0f}" for k, v in report["step_seconds"].items()) + ")")
+print("\n" + write_results())
 sys.exit(1 if any(v == "FAIL" for _, _, v in rows) else 0)
