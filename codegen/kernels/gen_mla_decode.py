@@ -35,8 +35,8 @@ The schedule, sm_80 style (it runs on sm_90a unchanged):
     c ^ (r % 8): the 8 rows one ldmatrix reads hit 8 distinct banks.
 """
 
-from kernelgen import (WG, Function, Lanes, copy_tile, ldmatrix, mma, mma_transposed_b,
-                       quad_reduce)
+from kernelgen import (WG, Function, Lanes, copy_tile, ldmatrix, mma_loop_k,
+                       mma_transposed_b, quad_reduce)
 
 D, DV, ROPE = 576, 512, 64  # key width, value width (kv_lora_rank), rope
 PAGE, TILE, HEADS = 64, 32, 64  # tokens per page, per tile; heads per block
@@ -71,8 +71,7 @@ def decode_kernel():
     b = f.let("seq", "gpu.block_id z")
     tid = f.let("tid", "gpu.thread_id x")
     ln = Lanes(f, tid)
-    g, t, t2, l16, lhi, l8, lmid, bnrow = (ln.g, ln.t, ln.t2, ln.l16, ln.lhi, ln.l8,
-                                           ln.lmid, ln.bnrow)
+    g, t, t2, l16, lhi, l8, bnrow = ln.g, ln.t, ln.t2, ln.l16, ln.lhi, ln.l8, ln.bnrow
     rg = f.idx("rowGroup", "remui", ln.warp, c(4))
     half = f.idx("half", "divui", ln.warp, c(4))
 
@@ -172,26 +171,7 @@ def decode_kernel():
     emit("gpu.barrier")
 
     # S = Q K^T for 16 heads x 16 tokens, over K = 576 in steps of 16.
-    s = f.fresh("s")
-    sAcc = [f"%sa{i}" for i in range(8)]
-    emit(f"{s}:8 = scf.for %kc = {c(0)} to {c(D // 16)} step {c(1)} "
-         f"iter_args({', '.join(f'{a} = %zero' for a in sAcc)}) -> "
-         f"({', '.join(['f32'] * 8)}) {{")
-    f.depth += 1
-    kc2 = f.idx("kc2", "muli", "%kc", c(2))
-    aChunk = f.idx("aChunk", "addi", kc2, lhi)
-    aPhys = f.idx("aPhys", "xori", aChunk, l8)
-    aCol = f.idx("aCol", "muli", aPhys, c(8))
-    a = ldmatrix(f, "qf", "%sQ", SQ, [aRow, aCol])
-    bChunk = f.idx("bChunk", "addi", kc2, lmid)
-    bPhys = f.idx("bPhys", "xori", bChunk, l8)
-    bCol = f.idx("bCol", "muli", bPhys, c(8))
-    kf = ldmatrix(f, "kf", "%sKV", SKV, [stage, kRow, bCol])
-    s0 = mma(f, a, kf[0:2], sAcc[0:4])
-    s1 = mma(f, a, kf[2:4], sAcc[4:8])
-    emit(f"scf.yield {', '.join(s0 + s1)} : {', '.join(['f32'] * 8)}")
-    f.depth -= 1
-    emit("}")
+    s = mma_loop_k(f, D // 16, ("%sQ", SQ, [], aRow), ("%sKV", SKV, [stage], [kRow]), ln, 2)
 
     # Scale into base 2 and mask the tokens past the sequence.
     jt = f.idx("jt", "addi", jBegin, "%i")
@@ -202,7 +182,7 @@ def decode_kernel():
         for r in range(4):
             tok = f.idx("stok", "addi", lanetok, c(nt * 8 + r % 2))
             live = f.let("slive", f"arith.cmpi ult, {tok}, {length} : index")
-            scaled = f.f32("scaled", "mulf", f"{s}#{nt * 4 + r}", "%scale")
+            scaled = f.f32("scaled", "mulf", s[nt * 4 + r], "%scale")
             x.append(f.let("x", f"arith.select {live}, {scaled}, %ninf : f32"))
     # Row maxima: this lane's 4 values, the quad, the other column half.
     ms = []

@@ -27,7 +27,7 @@ attention, FlashAttention-2 style:
     here.
 """
 
-from kernelgen import (WG, Function, Lanes, copy_tile, ldmatrix, mma, mma_transposed_b,
+from kernelgen import (WG, Function, Lanes, copy_tile, mma_loop_k, mma_transposed_b,
                        pack_bf16, quad_reduce)
 
 DQK, DNOPE, DROPE, DV = 192, 128, 64, 128  # query/key, no-rope, rope, value
@@ -58,8 +58,8 @@ def prefill_kernel():
     qtiles = f.let("qtiles", "gpu.grid_dim x")
     tid = f.let("tid", "gpu.thread_id x")
     ln = Lanes(f, tid)
-    warp, g, t2, l16, lhi, l8, lmid, bnrow = (ln.warp, ln.g, ln.t2, ln.l16, ln.lhi,
-                                              ln.l8, ln.lmid, ln.bnrow)
+    warp, g, t2, l16, lhi, l8, bnrow = (ln.warp, ln.g, ln.t2, ln.l16, ln.lhi, ln.l8,
+                                        ln.bnrow)
 
     # Query tile qt (the last first) and its key tiles 0 .. qt.
     last = f.idx("lastTile", "subi", qtiles, c(1))
@@ -146,32 +146,9 @@ def prefill_kernel():
     emit(f"nvgpu.device_async_wait {first} {{numGroups = 1 : i32}}")
     emit("gpu.barrier")
 
-    # S = Q K^T: 16 query rows x 64 keys, over 192 in a loop of k steps
-    # (unrolled, the loads of every step run ahead and spill).
-    sAcc = [f"%sa{i}" for i in range(S_TILES * 4)]
-    sres = f.fresh("s")
-    emit(f"{sres}:{len(sAcc)} = scf.for %kc = {c(0)} to {c(KSTEPS)} step {c(1)} "
-         f"iter_args({', '.join(f'{a} = %zero' for a in sAcc)}) -> "
-         f"({', '.join(['f32'] * len(sAcc))}) {{")
-    f.depth += 1
-    kc2 = f.idx("kc2", "muli", "%kc", c(2))
-    ch = f.idx("qfChunk", "addi", lhi, kc2)
-    ph = f.idx("qfPhys", "xori", ch, l8)
-    col = f.idx("qfCol", "muli", ph, c(8))
-    qf = ldmatrix(f, "qf", "%sQ", SQ, [aRow, col])
-    ch = f.idx("kfChunk", "addi", lmid, kc2)
-    ph = f.idx("kfPhys", "xori", ch, l8)
-    col = f.idx("kfCol", "muli", ph, c(8))
-    acc = list(sAcc)
-    for pair in range(S_TILES // 2):
-        row = f.idx("kfRow", "addi", bnrow, c(16 * pair))
-        kf = ldmatrix(f, "kf", "%sK", SK, [stage, row, col])
-        for k, nt in enumerate((2 * pair, 2 * pair + 1)):
-            acc[nt * 4:nt * 4 + 4] = mma(f, qf, kf[2 * k:2 * k + 2], acc[nt * 4:nt * 4 + 4])
-    emit(f"scf.yield {', '.join(acc)} : {', '.join(['f32'] * len(acc))}")
-    f.depth -= 1
-    emit("}")
-    s = [f"{sres}#{i}" for i in range(len(sAcc))]
+    # S = Q K^T: 16 query rows x 64 keys, over 192.
+    kRows = [f.idx("kfRow", "addi", bnrow, c(16 * pair)) for pair in range(S_TILES // 2)]
+    s = mma_loop_k(f, KSTEPS, ("%sQ", SQ, [], aRow), ("%sK", SK, [stage], kRows), ln, S_TILES)
 
     # Causal mask and scale (base 2); row maxima within the quad.
     j64 = f.idx("j64", "muli", "%j", c(TILE))

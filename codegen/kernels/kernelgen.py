@@ -140,6 +140,40 @@ def mma_transposed_b(f, a, smem, smem_type, lead, row, chunk0, l8, acc):
     return acc
 
 
+def mma_loop_k(f, steps, a, b, lanes, tiles):
+    """Sums over `steps` k steps of 16 in an scf.for (unrolled, the loads
+    of every step would run ahead and spill): `tiles` n tiles of a 16-row
+    A block times B, both from swizzled shared tiles (as copy_tile stores
+    them) in K-major rows. a = (memref, type, leading indices, row); b =
+    (memref, type, leading indices, [row of each pair of n tiles]). Returns
+    the 4 * tiles sums."""
+    c = f.c
+    acc = [f"%sa{i}" for i in range(tiles * 4)]
+    res = f.fresh("s")
+    f.emit(f"{res}:{len(acc)} = scf.for %kc = {c(0)} to {c(steps)} step {c(1)} "
+           f"iter_args({', '.join(f'{v} = %zero' for v in acc)}) -> "
+           f"({', '.join(['f32'] * len(acc))}) {{")
+    f.depth += 1
+    kc2 = f.idx("kc2", "muli", "%kc", c(2))
+    a_mem, a_type, a_lead, a_row = a
+    ch = f.idx("aChunk", "addi", lanes.lhi, kc2)
+    ph = f.idx("aPhys", "xori", ch, lanes.l8)
+    col = f.idx("aCol", "muli", ph, c(8))
+    af = ldmatrix(f, "af", a_mem, a_type, a_lead + [a_row, col])
+    b_mem, b_type, b_lead, b_rows = b
+    ch = f.idx("bChunk", "addi", lanes.lmid, kc2)
+    ph = f.idx("bPhys", "xori", ch, lanes.l8)
+    col = f.idx("bCol", "muli", ph, c(8))
+    for pair, row in enumerate(b_rows):
+        bf = ldmatrix(f, "bf", b_mem, b_type, b_lead + [row, col])
+        for k, nt in enumerate((2 * pair, 2 * pair + 1)):
+            acc[nt * 4:nt * 4 + 4] = mma(f, af, bf[2 * k:2 * k + 2], acc[nt * 4:nt * 4 + 4])
+    f.emit(f"scf.yield {', '.join(acc)} : {', '.join(['f32'] * len(acc))}")
+    f.depth -= 1
+    f.emit("}")
+    return [f"{res}#{i}" for i in range(tiles * 4)]
+
+
 def quad_reduce(f, value, op):
     """`op` over the 4 lanes of a quad (the lanes holding one row of an mma
     accumulator tile)."""

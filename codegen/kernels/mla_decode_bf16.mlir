@@ -612,44 +612,44 @@ gpu.module @dsc_mla_decode {
       gpu.barrier
       %s:8 = scf.for %kc = %c0 to %c36 step %c1 iter_args(%sa0 = %zero, %sa1 = %zero, %sa2 = %zero, %sa3 = %zero, %sa4 = %zero, %sa5 = %zero, %sa6 = %zero, %sa7 = %zero) -> (f32, f32, f32, f32, f32, f32, f32, f32) {
         %kc2 = arith.muli %kc, %c2 : index
-        %aChunk = arith.addi %kc2, %lhi : index
+        %aChunk = arith.addi %lhi, %kc2 : index
         %aPhys = arith.xori %aChunk, %l8 : index
         %aCol = arith.muli %aPhys, %c8 : index
-        %qf = nvgpu.ldmatrix %sQ[%aRow, %aCol] {numTiles = 4 : i32, transpose = false} : memref<64x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %qfh = vector.extract %qf[0] : vector<2xf16> from vector<4x2xf16>
-        %qfw = vector.bitcast %qfh : vector<2xf16> to vector<1xi32>
-        %qfr = vector.extract %qfw[0] : i32 from vector<1xi32>
-        %qfh_1 = vector.extract %qf[1] : vector<2xf16> from vector<4x2xf16>
-        %qfw_1 = vector.bitcast %qfh_1 : vector<2xf16> to vector<1xi32>
-        %qfr_1 = vector.extract %qfw_1[0] : i32 from vector<1xi32>
-        %qfh_2 = vector.extract %qf[2] : vector<2xf16> from vector<4x2xf16>
-        %qfw_2 = vector.bitcast %qfh_2 : vector<2xf16> to vector<1xi32>
-        %qfr_2 = vector.extract %qfw_2[0] : i32 from vector<1xi32>
-        %qfh_3 = vector.extract %qf[3] : vector<2xf16> from vector<4x2xf16>
-        %qfw_3 = vector.bitcast %qfh_3 : vector<2xf16> to vector<1xi32>
-        %qfr_3 = vector.extract %qfw_3[0] : i32 from vector<1xi32>
-        %bChunk = arith.addi %kc2, %lmid : index
+        %af = nvgpu.ldmatrix %sQ[%aRow, %aCol] {numTiles = 4 : i32, transpose = false} : memref<64x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+        %afh = vector.extract %af[0] : vector<2xf16> from vector<4x2xf16>
+        %afw = vector.bitcast %afh : vector<2xf16> to vector<1xi32>
+        %afr = vector.extract %afw[0] : i32 from vector<1xi32>
+        %afh_1 = vector.extract %af[1] : vector<2xf16> from vector<4x2xf16>
+        %afw_1 = vector.bitcast %afh_1 : vector<2xf16> to vector<1xi32>
+        %afr_1 = vector.extract %afw_1[0] : i32 from vector<1xi32>
+        %afh_2 = vector.extract %af[2] : vector<2xf16> from vector<4x2xf16>
+        %afw_2 = vector.bitcast %afh_2 : vector<2xf16> to vector<1xi32>
+        %afr_2 = vector.extract %afw_2[0] : i32 from vector<1xi32>
+        %afh_3 = vector.extract %af[3] : vector<2xf16> from vector<4x2xf16>
+        %afw_3 = vector.bitcast %afh_3 : vector<2xf16> to vector<1xi32>
+        %afr_3 = vector.extract %afw_3[0] : i32 from vector<1xi32>
+        %bChunk = arith.addi %lmid, %kc2 : index
         %bPhys = arith.xori %bChunk, %l8 : index
         %bCol = arith.muli %bPhys, %c8 : index
-        %kf = nvgpu.ldmatrix %sKV[%stage, %kRow, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %kfh = vector.extract %kf[0] : vector<2xf16> from vector<4x2xf16>
-        %kfw = vector.bitcast %kfh : vector<2xf16> to vector<1xi32>
-        %kfr = vector.extract %kfw[0] : i32 from vector<1xi32>
-        %kfh_1 = vector.extract %kf[1] : vector<2xf16> from vector<4x2xf16>
-        %kfw_1 = vector.bitcast %kfh_1 : vector<2xf16> to vector<1xi32>
-        %kfr_1 = vector.extract %kfw_1[0] : i32 from vector<1xi32>
-        %kfh_2 = vector.extract %kf[2] : vector<2xf16> from vector<4x2xf16>
-        %kfw_2 = vector.bitcast %kfh_2 : vector<2xf16> to vector<1xi32>
-        %kfr_2 = vector.extract %kfw_2[0] : i32 from vector<1xi32>
-        %kfh_3 = vector.extract %kf[3] : vector<2xf16> from vector<4x2xf16>
-        %kfw_3 = vector.bitcast %kfh_3 : vector<2xf16> to vector<1xi32>
-        %kfr_3 = vector.extract %kfw_3[0] : i32 from vector<1xi32>
-        %mma = nvvm.mma.sync A[%qfr, %qfr_1, %qfr_2, %qfr_3] B[%kfr, %kfr_1] C[%sa0, %sa1, %sa2, %sa3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+        %bf = nvgpu.ldmatrix %sKV[%stage, %kRow, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+        %bfh = vector.extract %bf[0] : vector<2xf16> from vector<4x2xf16>
+        %bfw = vector.bitcast %bfh : vector<2xf16> to vector<1xi32>
+        %bfr = vector.extract %bfw[0] : i32 from vector<1xi32>
+        %bfh_1 = vector.extract %bf[1] : vector<2xf16> from vector<4x2xf16>
+        %bfw_1 = vector.bitcast %bfh_1 : vector<2xf16> to vector<1xi32>
+        %bfr_1 = vector.extract %bfw_1[0] : i32 from vector<1xi32>
+        %bfh_2 = vector.extract %bf[2] : vector<2xf16> from vector<4x2xf16>
+        %bfw_2 = vector.bitcast %bfh_2 : vector<2xf16> to vector<1xi32>
+        %bfr_2 = vector.extract %bfw_2[0] : i32 from vector<1xi32>
+        %bfh_3 = vector.extract %bf[3] : vector<2xf16> from vector<4x2xf16>
+        %bfw_3 = vector.bitcast %bfh_3 : vector<2xf16> to vector<1xi32>
+        %bfr_3 = vector.extract %bfw_3[0] : i32 from vector<1xi32>
+        %mma = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr, %bfr_1] C[%sa0, %sa1, %sa2, %sa3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc = llvm.extractvalue %mma[0] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_1 = llvm.extractvalue %mma[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_2 = llvm.extractvalue %mma[2] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_3 = llvm.extractvalue %mma[3] : !llvm.struct<(f32, f32, f32, f32)>
-        %mma_1 = nvvm.mma.sync A[%qfr, %qfr_1, %qfr_2, %qfr_3] B[%kfr_2, %kfr_3] C[%sa4, %sa5, %sa6, %sa7] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+        %mma_1 = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr_2, %bfr_3] C[%sa4, %sa5, %sa6, %sa7] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc_4 = llvm.extractvalue %mma_1[0] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_5 = llvm.extractvalue %mma_1[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_6 = llvm.extractvalue %mma_1[2] : !llvm.struct<(f32, f32, f32, f32)>

@@ -798,119 +798,119 @@ gpu.module @dsc_mla_prefill {
       %stage = arith.remui %j, %c2 : index
       nvgpu.device_async_wait %group {numGroups = 1 : i32}
       gpu.barrier
+      %kfRow = arith.addi %bnrow, %c0 : index
+      %kfRow_1 = arith.addi %bnrow, %c16 : index
+      %kfRow_2 = arith.addi %bnrow, %c32 : index
+      %kfRow_3 = arith.addi %bnrow, %c48 : index
       %s:32 = scf.for %kc = %c0 to %c12 step %c1 iter_args(%sa0 = %zero, %sa1 = %zero, %sa2 = %zero, %sa3 = %zero, %sa4 = %zero, %sa5 = %zero, %sa6 = %zero, %sa7 = %zero, %sa8 = %zero, %sa9 = %zero, %sa10 = %zero, %sa11 = %zero, %sa12 = %zero, %sa13 = %zero, %sa14 = %zero, %sa15 = %zero, %sa16 = %zero, %sa17 = %zero, %sa18 = %zero, %sa19 = %zero, %sa20 = %zero, %sa21 = %zero, %sa22 = %zero, %sa23 = %zero, %sa24 = %zero, %sa25 = %zero, %sa26 = %zero, %sa27 = %zero, %sa28 = %zero, %sa29 = %zero, %sa30 = %zero, %sa31 = %zero) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
         %kc2 = arith.muli %kc, %c2 : index
-        %qfChunk = arith.addi %lhi, %kc2 : index
-        %qfPhys = arith.xori %qfChunk, %l8 : index
-        %qfCol = arith.muli %qfPhys, %c8 : index
-        %qf = nvgpu.ldmatrix %sQ[%aRow, %qfCol] {numTiles = 4 : i32, transpose = false} : memref<64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %qfh = vector.extract %qf[0] : vector<2xf16> from vector<4x2xf16>
-        %qfw = vector.bitcast %qfh : vector<2xf16> to vector<1xi32>
-        %qfr = vector.extract %qfw[0] : i32 from vector<1xi32>
-        %qfh_1 = vector.extract %qf[1] : vector<2xf16> from vector<4x2xf16>
-        %qfw_1 = vector.bitcast %qfh_1 : vector<2xf16> to vector<1xi32>
-        %qfr_1 = vector.extract %qfw_1[0] : i32 from vector<1xi32>
-        %qfh_2 = vector.extract %qf[2] : vector<2xf16> from vector<4x2xf16>
-        %qfw_2 = vector.bitcast %qfh_2 : vector<2xf16> to vector<1xi32>
-        %qfr_2 = vector.extract %qfw_2[0] : i32 from vector<1xi32>
-        %qfh_3 = vector.extract %qf[3] : vector<2xf16> from vector<4x2xf16>
-        %qfw_3 = vector.bitcast %qfh_3 : vector<2xf16> to vector<1xi32>
-        %qfr_3 = vector.extract %qfw_3[0] : i32 from vector<1xi32>
-        %kfChunk = arith.addi %lmid, %kc2 : index
-        %kfPhys = arith.xori %kfChunk, %l8 : index
-        %kfCol = arith.muli %kfPhys, %c8 : index
-        %kfRow = arith.addi %bnrow, %c0 : index
-        %kf = nvgpu.ldmatrix %sK[%stage, %kfRow, %kfCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %kfh = vector.extract %kf[0] : vector<2xf16> from vector<4x2xf16>
-        %kfw = vector.bitcast %kfh : vector<2xf16> to vector<1xi32>
-        %kfr = vector.extract %kfw[0] : i32 from vector<1xi32>
-        %kfh_1 = vector.extract %kf[1] : vector<2xf16> from vector<4x2xf16>
-        %kfw_1 = vector.bitcast %kfh_1 : vector<2xf16> to vector<1xi32>
-        %kfr_1 = vector.extract %kfw_1[0] : i32 from vector<1xi32>
-        %kfh_2 = vector.extract %kf[2] : vector<2xf16> from vector<4x2xf16>
-        %kfw_2 = vector.bitcast %kfh_2 : vector<2xf16> to vector<1xi32>
-        %kfr_2 = vector.extract %kfw_2[0] : i32 from vector<1xi32>
-        %kfh_3 = vector.extract %kf[3] : vector<2xf16> from vector<4x2xf16>
-        %kfw_3 = vector.bitcast %kfh_3 : vector<2xf16> to vector<1xi32>
-        %kfr_3 = vector.extract %kfw_3[0] : i32 from vector<1xi32>
-        %mma = nvvm.mma.sync A[%qfr, %qfr_1, %qfr_2, %qfr_3] B[%kfr, %kfr_1] C[%sa0, %sa1, %sa2, %sa3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+        %aChunk = arith.addi %lhi, %kc2 : index
+        %aPhys = arith.xori %aChunk, %l8 : index
+        %aCol = arith.muli %aPhys, %c8 : index
+        %af = nvgpu.ldmatrix %sQ[%aRow, %aCol] {numTiles = 4 : i32, transpose = false} : memref<64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+        %afh = vector.extract %af[0] : vector<2xf16> from vector<4x2xf16>
+        %afw = vector.bitcast %afh : vector<2xf16> to vector<1xi32>
+        %afr = vector.extract %afw[0] : i32 from vector<1xi32>
+        %afh_1 = vector.extract %af[1] : vector<2xf16> from vector<4x2xf16>
+        %afw_1 = vector.bitcast %afh_1 : vector<2xf16> to vector<1xi32>
+        %afr_1 = vector.extract %afw_1[0] : i32 from vector<1xi32>
+        %afh_2 = vector.extract %af[2] : vector<2xf16> from vector<4x2xf16>
+        %afw_2 = vector.bitcast %afh_2 : vector<2xf16> to vector<1xi32>
+        %afr_2 = vector.extract %afw_2[0] : i32 from vector<1xi32>
+        %afh_3 = vector.extract %af[3] : vector<2xf16> from vector<4x2xf16>
+        %afw_3 = vector.bitcast %afh_3 : vector<2xf16> to vector<1xi32>
+        %afr_3 = vector.extract %afw_3[0] : i32 from vector<1xi32>
+        %bChunk = arith.addi %lmid, %kc2 : index
+        %bPhys = arith.xori %bChunk, %l8 : index
+        %bCol = arith.muli %bPhys, %c8 : index
+        %bf = nvgpu.ldmatrix %sK[%stage, %kfRow, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+        %bfh = vector.extract %bf[0] : vector<2xf16> from vector<4x2xf16>
+        %bfw = vector.bitcast %bfh : vector<2xf16> to vector<1xi32>
+        %bfr = vector.extract %bfw[0] : i32 from vector<1xi32>
+        %bfh_1 = vector.extract %bf[1] : vector<2xf16> from vector<4x2xf16>
+        %bfw_1 = vector.bitcast %bfh_1 : vector<2xf16> to vector<1xi32>
+        %bfr_1 = vector.extract %bfw_1[0] : i32 from vector<1xi32>
+        %bfh_2 = vector.extract %bf[2] : vector<2xf16> from vector<4x2xf16>
+        %bfw_2 = vector.bitcast %bfh_2 : vector<2xf16> to vector<1xi32>
+        %bfr_2 = vector.extract %bfw_2[0] : i32 from vector<1xi32>
+        %bfh_3 = vector.extract %bf[3] : vector<2xf16> from vector<4x2xf16>
+        %bfw_3 = vector.bitcast %bfh_3 : vector<2xf16> to vector<1xi32>
+        %bfr_3 = vector.extract %bfw_3[0] : i32 from vector<1xi32>
+        %mma = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr, %bfr_1] C[%sa0, %sa1, %sa2, %sa3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc = llvm.extractvalue %mma[0] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_1 = llvm.extractvalue %mma[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_2 = llvm.extractvalue %mma[2] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_3 = llvm.extractvalue %mma[3] : !llvm.struct<(f32, f32, f32, f32)>
-        %mma_1 = nvvm.mma.sync A[%qfr, %qfr_1, %qfr_2, %qfr_3] B[%kfr_2, %kfr_3] C[%sa4, %sa5, %sa6, %sa7] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+        %mma_1 = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr_2, %bfr_3] C[%sa4, %sa5, %sa6, %sa7] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc_4 = llvm.extractvalue %mma_1[0] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_5 = llvm.extractvalue %mma_1[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_6 = llvm.extractvalue %mma_1[2] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_7 = llvm.extractvalue %mma_1[3] : !llvm.struct<(f32, f32, f32, f32)>
-        %kfRow_1 = arith.addi %bnrow, %c16 : index
-        %kf_1 = nvgpu.ldmatrix %sK[%stage, %kfRow_1, %kfCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %kfh_4 = vector.extract %kf_1[0] : vector<2xf16> from vector<4x2xf16>
-        %kfw_4 = vector.bitcast %kfh_4 : vector<2xf16> to vector<1xi32>
-        %kfr_4 = vector.extract %kfw_4[0] : i32 from vector<1xi32>
-        %kfh_5 = vector.extract %kf_1[1] : vector<2xf16> from vector<4x2xf16>
-        %kfw_5 = vector.bitcast %kfh_5 : vector<2xf16> to vector<1xi32>
-        %kfr_5 = vector.extract %kfw_5[0] : i32 from vector<1xi32>
-        %kfh_6 = vector.extract %kf_1[2] : vector<2xf16> from vector<4x2xf16>
-        %kfw_6 = vector.bitcast %kfh_6 : vector<2xf16> to vector<1xi32>
-        %kfr_6 = vector.extract %kfw_6[0] : i32 from vector<1xi32>
-        %kfh_7 = vector.extract %kf_1[3] : vector<2xf16> from vector<4x2xf16>
-        %kfw_7 = vector.bitcast %kfh_7 : vector<2xf16> to vector<1xi32>
-        %kfr_7 = vector.extract %kfw_7[0] : i32 from vector<1xi32>
-        %mma_2 = nvvm.mma.sync A[%qfr, %qfr_1, %qfr_2, %qfr_3] B[%kfr_4, %kfr_5] C[%sa8, %sa9, %sa10, %sa11] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+        %bf_1 = nvgpu.ldmatrix %sK[%stage, %kfRow_1, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+        %bfh_4 = vector.extract %bf_1[0] : vector<2xf16> from vector<4x2xf16>
+        %bfw_4 = vector.bitcast %bfh_4 : vector<2xf16> to vector<1xi32>
+        %bfr_4 = vector.extract %bfw_4[0] : i32 from vector<1xi32>
+        %bfh_5 = vector.extract %bf_1[1] : vector<2xf16> from vector<4x2xf16>
+        %bfw_5 = vector.bitcast %bfh_5 : vector<2xf16> to vector<1xi32>
+        %bfr_5 = vector.extract %bfw_5[0] : i32 from vector<1xi32>
+        %bfh_6 = vector.extract %bf_1[2] : vector<2xf16> from vector<4x2xf16>
+        %bfw_6 = vector.bitcast %bfh_6 : vector<2xf16> to vector<1xi32>
+        %bfr_6 = vector.extract %bfw_6[0] : i32 from vector<1xi32>
+        %bfh_7 = vector.extract %bf_1[3] : vector<2xf16> from vector<4x2xf16>
+        %bfw_7 = vector.bitcast %bfh_7 : vector<2xf16> to vector<1xi32>
+        %bfr_7 = vector.extract %bfw_7[0] : i32 from vector<1xi32>
+        %mma_2 = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr_4, %bfr_5] C[%sa8, %sa9, %sa10, %sa11] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc_8 = llvm.extractvalue %mma_2[0] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_9 = llvm.extractvalue %mma_2[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_10 = llvm.extractvalue %mma_2[2] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_11 = llvm.extractvalue %mma_2[3] : !llvm.struct<(f32, f32, f32, f32)>
-        %mma_3 = nvvm.mma.sync A[%qfr, %qfr_1, %qfr_2, %qfr_3] B[%kfr_6, %kfr_7] C[%sa12, %sa13, %sa14, %sa15] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+        %mma_3 = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr_6, %bfr_7] C[%sa12, %sa13, %sa14, %sa15] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc_12 = llvm.extractvalue %mma_3[0] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_13 = llvm.extractvalue %mma_3[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_14 = llvm.extractvalue %mma_3[2] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_15 = llvm.extractvalue %mma_3[3] : !llvm.struct<(f32, f32, f32, f32)>
-        %kfRow_2 = arith.addi %bnrow, %c32 : index
-        %kf_2 = nvgpu.ldmatrix %sK[%stage, %kfRow_2, %kfCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %kfh_8 = vector.extract %kf_2[0] : vector<2xf16> from vector<4x2xf16>
-        %kfw_8 = vector.bitcast %kfh_8 : vector<2xf16> to vector<1xi32>
-        %kfr_8 = vector.extract %kfw_8[0] : i32 from vector<1xi32>
-        %kfh_9 = vector.extract %kf_2[1] : vector<2xf16> from vector<4x2xf16>
-        %kfw_9 = vector.bitcast %kfh_9 : vector<2xf16> to vector<1xi32>
-        %kfr_9 = vector.extract %kfw_9[0] : i32 from vector<1xi32>
-        %kfh_10 = vector.extract %kf_2[2] : vector<2xf16> from vector<4x2xf16>
-        %kfw_10 = vector.bitcast %kfh_10 : vector<2xf16> to vector<1xi32>
-        %kfr_10 = vector.extract %kfw_10[0] : i32 from vector<1xi32>
-        %kfh_11 = vector.extract %kf_2[3] : vector<2xf16> from vector<4x2xf16>
-        %kfw_11 = vector.bitcast %kfh_11 : vector<2xf16> to vector<1xi32>
-        %kfr_11 = vector.extract %kfw_11[0] : i32 from vector<1xi32>
-        %mma_4 = nvvm.mma.sync A[%qfr, %qfr_1, %qfr_2, %qfr_3] B[%kfr_8, %kfr_9] C[%sa16, %sa17, %sa18, %sa19] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+        %bf_2 = nvgpu.ldmatrix %sK[%stage, %kfRow_2, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+        %bfh_8 = vector.extract %bf_2[0] : vector<2xf16> from vector<4x2xf16>
+        %bfw_8 = vector.bitcast %bfh_8 : vector<2xf16> to vector<1xi32>
+        %bfr_8 = vector.extract %bfw_8[0] : i32 from vector<1xi32>
+        %bfh_9 = vector.extract %bf_2[1] : vector<2xf16> from vector<4x2xf16>
+        %bfw_9 = vector.bitcast %bfh_9 : vector<2xf16> to vector<1xi32>
+        %bfr_9 = vector.extract %bfw_9[0] : i32 from vector<1xi32>
+        %bfh_10 = vector.extract %bf_2[2] : vector<2xf16> from vector<4x2xf16>
+        %bfw_10 = vector.bitcast %bfh_10 : vector<2xf16> to vector<1xi32>
+        %bfr_10 = vector.extract %bfw_10[0] : i32 from vector<1xi32>
+        %bfh_11 = vector.extract %bf_2[3] : vector<2xf16> from vector<4x2xf16>
+        %bfw_11 = vector.bitcast %bfh_11 : vector<2xf16> to vector<1xi32>
+        %bfr_11 = vector.extract %bfw_11[0] : i32 from vector<1xi32>
+        %mma_4 = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr_8, %bfr_9] C[%sa16, %sa17, %sa18, %sa19] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc_16 = llvm.extractvalue %mma_4[0] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_17 = llvm.extractvalue %mma_4[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_18 = llvm.extractvalue %mma_4[2] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_19 = llvm.extractvalue %mma_4[3] : !llvm.struct<(f32, f32, f32, f32)>
-        %mma_5 = nvvm.mma.sync A[%qfr, %qfr_1, %qfr_2, %qfr_3] B[%kfr_10, %kfr_11] C[%sa20, %sa21, %sa22, %sa23] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+        %mma_5 = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr_10, %bfr_11] C[%sa20, %sa21, %sa22, %sa23] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc_20 = llvm.extractvalue %mma_5[0] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_21 = llvm.extractvalue %mma_5[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_22 = llvm.extractvalue %mma_5[2] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_23 = llvm.extractvalue %mma_5[3] : !llvm.struct<(f32, f32, f32, f32)>
-        %kfRow_3 = arith.addi %bnrow, %c48 : index
-        %kf_3 = nvgpu.ldmatrix %sK[%stage, %kfRow_3, %kfCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %kfh_12 = vector.extract %kf_3[0] : vector<2xf16> from vector<4x2xf16>
-        %kfw_12 = vector.bitcast %kfh_12 : vector<2xf16> to vector<1xi32>
-        %kfr_12 = vector.extract %kfw_12[0] : i32 from vector<1xi32>
-        %kfh_13 = vector.extract %kf_3[1] : vector<2xf16> from vector<4x2xf16>
-        %kfw_13 = vector.bitcast %kfh_13 : vector<2xf16> to vector<1xi32>
-        %kfr_13 = vector.extract %kfw_13[0] : i32 from vector<1xi32>
-        %kfh_14 = vector.extract %kf_3[2] : vector<2xf16> from vector<4x2xf16>
-        %kfw_14 = vector.bitcast %kfh_14 : vector<2xf16> to vector<1xi32>
-        %kfr_14 = vector.extract %kfw_14[0] : i32 from vector<1xi32>
-        %kfh_15 = vector.extract %kf_3[3] : vector<2xf16> from vector<4x2xf16>
-        %kfw_15 = vector.bitcast %kfh_15 : vector<2xf16> to vector<1xi32>
-        %kfr_15 = vector.extract %kfw_15[0] : i32 from vector<1xi32>
-        %mma_6 = nvvm.mma.sync A[%qfr, %qfr_1, %qfr_2, %qfr_3] B[%kfr_12, %kfr_13] C[%sa24, %sa25, %sa26, %sa27] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+        %bf_3 = nvgpu.ldmatrix %sK[%stage, %kfRow_3, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+        %bfh_12 = vector.extract %bf_3[0] : vector<2xf16> from vector<4x2xf16>
+        %bfw_12 = vector.bitcast %bfh_12 : vector<2xf16> to vector<1xi32>
+        %bfr_12 = vector.extract %bfw_12[0] : i32 from vector<1xi32>
+        %bfh_13 = vector.extract %bf_3[1] : vector<2xf16> from vector<4x2xf16>
+        %bfw_13 = vector.bitcast %bfh_13 : vector<2xf16> to vector<1xi32>
+        %bfr_13 = vector.extract %bfw_13[0] : i32 from vector<1xi32>
+        %bfh_14 = vector.extract %bf_3[2] : vector<2xf16> from vector<4x2xf16>
+        %bfw_14 = vector.bitcast %bfh_14 : vector<2xf16> to vector<1xi32>
+        %bfr_14 = vector.extract %bfw_14[0] : i32 from vector<1xi32>
+        %bfh_15 = vector.extract %bf_3[3] : vector<2xf16> from vector<4x2xf16>
+        %bfw_15 = vector.bitcast %bfh_15 : vector<2xf16> to vector<1xi32>
+        %bfr_15 = vector.extract %bfw_15[0] : i32 from vector<1xi32>
+        %mma_6 = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr_12, %bfr_13] C[%sa24, %sa25, %sa26, %sa27] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc_24 = llvm.extractvalue %mma_6[0] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_25 = llvm.extractvalue %mma_6[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_26 = llvm.extractvalue %mma_6[2] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_27 = llvm.extractvalue %mma_6[3] : !llvm.struct<(f32, f32, f32, f32)>
-        %mma_7 = nvvm.mma.sync A[%qfr, %qfr_1, %qfr_2, %qfr_3] B[%kfr_14, %kfr_15] C[%sa28, %sa29, %sa30, %sa31] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+        %mma_7 = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr_14, %bfr_15] C[%sa28, %sa29, %sa30, %sa31] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc_28 = llvm.extractvalue %mma_7[0] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_29 = llvm.extractvalue %mma_7[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_30 = llvm.extractvalue %mma_7[2] : !llvm.struct<(f32, f32, f32, f32)>

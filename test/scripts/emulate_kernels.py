@@ -201,6 +201,20 @@ def grouped_gemm_fp8(kernels):
     return verdict("grouped_gemm_fp8_tn_m64", c.reshape(rows, n), want, 1e-5)
 
 
+def align(kernels, ids, experts, block):
+    """moe_align on the emulator: (offsets, slot_row, row_slot) of the
+    slots `ids` sorted into `block`-row expert runs."""
+    slots = len(ids)
+    offsets = np.zeros(experts + 1, np.int32)
+    slot_row = np.zeros(slots, np.int32)
+    row_slot = np.full(slots + experts * (block - 1), -1, np.int32)
+    emu.run_kernel(kernels["moe_align"], (1, 1, 1), 1024, 0,
+                   [emu.global_memref(ids), slots, experts, block,
+                    emu.global_memref(offsets), emu.global_memref(slot_row),
+                    emu.global_memref(row_slot)])
+    return offsets, slot_row, row_slot
+
+
 def moe_dispatch(kernels):
     """MoE dispatch around the grouped GEMMs (known good on an H200, like
     the grouped GEMM): 37 tokens, top-4 of 8 experts, 64-row blocks;
@@ -210,14 +224,7 @@ def moe_dispatch(kernels):
     ids = np.stack([rng.permutation(experts)[:top_k] for _ in range(tokens)])
     ids = ids.reshape(-1).astype(np.int32)
     slots = tokens * top_k
-    max_rows = slots + experts * (block - 1)
-    offsets = np.zeros(experts + 1, np.int32)
-    slot_row = np.zeros(slots, np.int32)
-    row_slot = np.full(max_rows, -1, np.int32)
-    emu.run_kernel(kernels["moe_align"], (1, 1, 1), 1024, 0,
-                   [emu.global_memref(ids), slots, experts, block,
-                    emu.global_memref(offsets), emu.global_memref(slot_row),
-                    emu.global_memref(row_slot)])
+    offsets, slot_row, row_slot = align(kernels, ids, experts, block)
     counts = np.bincount(ids, minlength=experts)
     padded = (counts + block - 1) // block * block
     ok = bool((offsets == np.concatenate([[0], np.cumsum(padded)])).all())
@@ -271,15 +278,7 @@ def moe_pipeline(kernels):
     emu.run_kernel(kernels["moe_route_v3"], (1, 1, 1), 128, 0,
                    [emu.global_memref(logits), emu.global_memref(bias), tokens, 4,
                     top_k, 1, 2.5, emu.global_memref(ids), emu.global_memref(weights)])
-    slots = tokens * top_k
-    max_rows = slots + experts * (block - 1)
-    offsets = np.zeros(experts + 1, np.int32)
-    slot_row = np.zeros(slots, np.int32)
-    row_slot = np.full(max_rows, -1, np.int32)
-    emu.run_kernel(kernels["moe_align"], (1, 1, 1), 1024, 0,
-                   [emu.global_memref(ids), slots, experts, block,
-                    emu.global_memref(offsets), emu.global_memref(slot_row),
-                    emu.global_memref(row_slot)])
+    offsets, slot_row, row_slot = align(kernels, ids, experts, block)
     rows = int(offsets[-1])
     x_bits, x = bf16(rng.standard_normal((tokens, hidden)))
     a = np.zeros(rows * hidden, np.uint16)
