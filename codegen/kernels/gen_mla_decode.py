@@ -36,7 +36,7 @@ The schedule, sm_80 style (it runs on sm_90a unchanged):
 """
 
 from kernelgen import (WG, Function, Lanes, copy_tile, ldmatrix, mma_loop_k,
-                       mma_transposed_b, quad_reduce)
+                       mma_transposed_b, open_flash_loop, quad_reduce)
 
 D, DV, ROPE = 576, 512, 64  # key width, value width (kv_lora_rank), rope
 PAGE, TILE, HEADS = 64, 32, 64  # tokens per page, per tile; heads per block
@@ -158,17 +158,7 @@ def decode_kernel():
     leader = f.let("leader", f"arith.cmpi eq, {t}, {c(0)} : index")
 
     # The tile loop: running max and sum of rows g and g + 8, and O.
-    outs = [f"%o{i}" for i in range(OUT_TILES * 4)]
-    carried = ["%mA", "%mB", "%lA", "%lB"] + outs
-    inits = ["%ninf", "%ninf", "%zero", "%zero"] + ["%zero"] * len(outs)
-    types = ", ".join(["f32"] * len(carried))
-    res = f.fresh("res")
-    emit(f"{res}:{len(carried)} = scf.for %i = {c(0)} to {count} step {c(1)} "
-         f"iter_args({', '.join(f'{a} = {v}' for a, v in zip(carried, inits))}) -> ({types}) {{")
-    f.depth += 1
-    stage = f.idx("stage", "remui", "%i", c(2))
-    emit(f"nvgpu.device_async_wait {first} {{numGroups = 1 : i32}}")
-    emit("gpu.barrier")
+    res, outs, types, stage = open_flash_loop(f, "%i", count, OUT_TILES, first)
 
     # S = Q K^T for 16 heads x 16 tokens, over K = 576 in steps of 16.
     s = mma_loop_k(f, D // 16, ("%sQ", SQ, [], aRow), ("%sKV", SKV, [stage], [kRow]), ln, 2)

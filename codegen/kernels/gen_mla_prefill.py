@@ -28,7 +28,7 @@ attention, FlashAttention-2 style:
 """
 
 from kernelgen import (WG, Function, Lanes, copy_tile, mma_loop_k, mma_transposed_b,
-                       pack_bf16, quad_reduce)
+                       open_flash_loop, pack_bf16, quad_reduce)
 
 DQK, DNOPE, DROPE, DV = 192, 128, 64, 128  # query/key, no-rope, rope, value
 KVW = DNOPE + DV  # kv_b_proj's output per head: k_nope then v
@@ -134,17 +134,7 @@ def prefill_kernel():
     qposA = f.idx("qposA", "addi", qrow, g)
     qposB = f.idx("qposB", "addi", qposA, c(8))
 
-    outs = [f"%o{i}" for i in range(O_TILES * 4)]
-    carried = ["%mA", "%mB", "%lA", "%lB"] + outs
-    inits = ["%ninf", "%ninf", "%zero", "%zero"] + ["%zero"] * len(outs)
-    types = ", ".join(["f32"] * len(carried))
-    res = f.fresh("res")
-    emit(f"{res}:{len(carried)} = scf.for %j = {c(0)} to {count} step {c(1)} "
-         f"iter_args({', '.join(f'{a} = {v}' for a, v in zip(carried, inits))}) -> ({types}) {{")
-    f.depth += 1
-    stage = f.idx("stage", "remui", "%j", c(2))
-    emit(f"nvgpu.device_async_wait {first} {{numGroups = 1 : i32}}")
-    emit("gpu.barrier")
+    res, outs, types, stage = open_flash_loop(f, "%j", count, O_TILES, first)
 
     # S = Q K^T: 16 query rows x 64 keys, over 192.
     kRows = [f.idx("kfRow", "addi", bnrow, c(16 * pair)) for pair in range(S_TILES // 2)]

@@ -174,6 +174,30 @@ def mma_loop_k(f, steps, a, b, lanes, tiles):
     return [f"{res}#{i}" for i in range(tiles * 4)]
 
 
+def open_flash_loop(f, iv, count, out_tiles, group):
+    """Opens flash attention's loop over key tiles: `count` tiles, a
+    2-stage cp.async ring whose oldest copy group is `group`. It carries
+    the running max and sum of the thread's rows g and g + 8 (%mA, %mB,
+    %lA, %lB) and the O accumulators (%o0 ..); at the top of each
+    iteration the tile's stage has landed and every warp may read it.
+    Returns (the loop's results, the O names, the carried types, the
+    stage); the caller yields and closes it."""
+    c = f.c
+    outs = [f"%o{i}" for i in range(out_tiles * 4)]
+    carried = ["%mA", "%mB", "%lA", "%lB"] + outs
+    inits = ["%ninf", "%ninf", "%zero", "%zero"] + ["%zero"] * len(outs)
+    types = ", ".join(["f32"] * len(carried))
+    res = f.fresh("res")
+    f.emit(f"{res}:{len(carried)} = scf.for {iv} = {c(0)} to {count} step {c(1)} "
+           f"iter_args({', '.join(f'{a} = {v}' for a, v in zip(carried, inits))}) "
+           f"-> ({types}) {{")
+    f.depth += 1
+    stage = f.idx("stage", "remui", iv, c(2))
+    f.emit(f"nvgpu.device_async_wait {group} {{numGroups = 1 : i32}}")
+    f.emit("gpu.barrier")
+    return res, outs, types, stage
+
+
 def quad_reduce(f, value, op):
     """`op` over the 4 lanes of a quad (the lanes holding one row of an mma
     accumulator tile)."""
