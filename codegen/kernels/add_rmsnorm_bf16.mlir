@@ -8,7 +8,9 @@
 // bf16 residual, the normalized row rounded to bf16 before the weight. All
 // tensors bf16: x, res, h, y [rows, hidden], w [hidden]. One block of 256
 // threads per row, 4 contiguous elements per thread and step (8-byte
-// loads); hidden % 1024 == 0. The second pass re-reads h, which this thread
+// loads, 1024 values a step; the last step partial); hidden % 4 == 0 (V3's
+// 7168, and q_a's 1536 and kv_a's 512 for the norms with no residual: pass
+// zeros). The second pass re-reads h, which this thread
 // wrote and L2 still holds.
 module attributes {gpu.container_module} {
 gpu.module @dsc_add_rmsnorm {

@@ -334,7 +334,7 @@ def add_rmsnorm(kernels):
     """Residual add + RMSNorm (known good on an H200): h exactly, y within
     one bf16 rounding of transformers' arithmetic."""
     rng = np.random.default_rng(29)
-    rows, hidden, eps = 3, 2048, 1e-6
+    rows, hidden, eps = 3, 1536, 1e-6  # q_a's width: a partial last step
     x_bits, x = bf16(rng.standard_normal((rows, hidden)))
     r_bits, r = bf16(rng.standard_normal((rows, hidden)))
     w_bits, w = bf16(rng.standard_normal(hidden))

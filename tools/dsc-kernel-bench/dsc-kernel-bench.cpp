@@ -1650,8 +1650,8 @@ int main(int argc, char **argv) {
   if (command == "quant-fp8")
     return quantFp8(args);
   if (command == "add-rmsnorm") {
-    if (args.k % 1024)
-      die("add-rmsnorm needs a hidden size (--k) that is a multiple of 1024");
+    if (args.k % 4 || args.k < 4)
+      die("add-rmsnorm needs a hidden size (--k) that is a multiple of 4");
     return addRmsNorm(args);
   }
   return groupedGemm(args);

@@ -400,21 +400,26 @@ def v3_decode_layer():
     """One decode step of a DeepSeek-V3 layer (batch 64, context 4096) as
     the library's kernels at its shapes, each timed apart and the times
     summed: no launch gaps, no overlap, no fusion between them. The q_a and
-    kv_a RMSNorms (64 x 1536 and 64 x 512 values) have no kernel at those
-    widths and are left out; kv_a's 576 outputs are padded to 640. Each
-    kernel is checked against its CPU reference as it runs."""
+    kv_a RMSNorms run as add + RMSNorm (one more read than a plain norm);
+    kv_a's 576 outputs are padded to 640; the casts between kernels are
+    left out. Each kernel is checked against its CPU reference as it
+    runs."""
     def gemm(n, k, experts=1, top_k=1, *extra):
         return ["grouped-gemm", "--ptx", kernel("grouped_gemm"), "--tokens", "64",
                 "--top-k", str(top_k), "--experts", str(experts), "--n", str(n),
                 "--k", str(k), "--block-rows", "64", "--reps", "10", *extra]
-    norm = ["add-rmsnorm", "--ptx", kernel("add_rmsnorm"), "--tokens", "64",
-            "--k", "7168", "--reps", "20"]
+    def norm_of(width):
+        return ["add-rmsnorm", "--ptx", kernel("add_rmsnorm"), "--tokens", "64",
+                "--k", str(width), "--reps", "20"]
+    norm = norm_of(7168)
     steps = [
         ("input add + RMSNorm", norm),
         ("q_a 7168 -> 1536", gemm(1536, 7168)),
+        ("q_a RMSNorm", norm_of(1536)),
         ("q_b 1536 -> 128 x 192", gemm(24576, 1536)),
         ("q_nope . W_UK, per head", gemm(512, 128, 128, 128)),
         ("kv_a 7168 -> 576 (640)", gemm(640, 7168)),
+        ("kv_a RMSNorm (latent)", norm_of(512)),
         ("RoPE on q", ["rope", "--ptx", kernel("rope"), "--tokens", "64", "--reps", "20"]),
         ("MLA decode", ["mla-decode", "--ptx", kernel("mla_decode"), "--batch", "64",
                         "--context", "4096", "--reps", "10"]),
