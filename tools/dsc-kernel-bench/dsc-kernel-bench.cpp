@@ -1459,15 +1459,22 @@ int ropeBench(const Args &args) {
 uint8_t toE4m3(float value) {
   if (std::isnan(value))
     return 0x7f;
+  // The finite non-negative codes 0 .. 0x7e in increasing value.
+  static const std::vector<double> values = [] {
+    std::vector<double> v;
+    for (int code = 0; code < 0x7f; ++code)
+      v.push_back(fromE4m3(uint8_t(code)));
+    return v;
+  }();
   double magnitude = std::min(std::fabs(double(value)), 448.0);
-  uint8_t best = 0;
-  for (int code = 1; code < 0x7f; ++code) {
-    double here = std::fabs(fromE4m3(uint8_t(code)) - magnitude),
-           there = std::fabs(fromE4m3(best) - magnitude);
-    if (here < there || (here == there && code % 2 == 0))
-      best = uint8_t(code);
+  size_t hi = std::lower_bound(values.begin(), values.end(), magnitude) -
+              values.begin();
+  size_t code = hi;
+  if (hi > 0 && values[hi] != magnitude) {
+    double below = magnitude - values[hi - 1], above = values[hi] - magnitude;
+    code = below < above ? hi - 1 : above < below ? hi : (hi % 2 ? hi - 1 : hi);
   }
-  return uint8_t(best | (std::signbit(value) ? 0x80 : 0));
+  return uint8_t(code | (std::signbit(value) ? 0x80 : 0));
 }
 
 /// Activation quantization (codegen/kernels/quant_fp8.mlir) of `--tokens`
