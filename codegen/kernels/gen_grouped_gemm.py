@@ -28,6 +28,8 @@ both sets of sums in registers; the block tile is 64 x 128 (8 warps).
 
 import sys
 
+from kernelgen import MMA_ATTRS, MMA_RESULT
+
 FP8 = "--fp8" in sys.argv[1:]
 # Row length in 16-bit words: K itself for bf16, K / 2 for FP8's bytes.
 KW = "%Kw" if FP8 else "%K"
@@ -317,15 +319,13 @@ def body(swiglu=False):
                     operands = afr[mt] + bfr[nt] + cur[i:i + 4]
                     emit(f"      {d} = {F8_MMA} {', '.join(operands)} : "
                          f"({', '.join(['i32'] * 6 + ['f32'] * 4)}) -> "
-                         f"!llvm.struct<(f32, f32, f32, f32)>")
+                         f"{MMA_RESULT}")
                 else:
                     emit(f"      {d} = nvvm.mma.sync A[{', '.join(afr[mt])}] B[{', '.join(bfr[nt])}] "
-                         f"C[{', '.join(cur[i:i + 4])}] {{layoutA = #nvvm.mma_layout<row>, "
-                         f"layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, "
-                         f"multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}} "
-                         f": (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>")
+                         f"C[{', '.join(cur[i:i + 4])}] {MMA_ATTRS} "
+                         f": (i32, i32, f32) -> {MMA_RESULT}")
                 for r in range(4):
-                    emit(f"      {d}_{r} = llvm.extractvalue {d}[{r}] : !llvm.struct<(f32, f32, f32, f32)>")
+                    emit(f"      {d}_{r} = llvm.extractvalue {d}[{r}] : {MMA_RESULT}")
                     nxt.append(f"{d}_{r}")
         cur = nxt
     if FP8:

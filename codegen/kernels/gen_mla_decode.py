@@ -36,7 +36,8 @@ The schedule, sm_80 style (it runs on sm_90a unchanged):
 """
 
 from kernelgen import (WG, Function, Lanes, copy_tile, ldmatrix, mma_loop_k,
-                       mma_transposed_b, open_flash_loop, quad_reduce)
+                       mma_transposed_b, open_flash_loop, close_flash_loop,
+                       quad_reduce)
 
 D, DV, ROPE = 576, 512, 64  # key width, value width (kv_lora_rank), rope
 PAGE, TILE, HEADS = 64, 32, 64  # tokens per page, per tile; heads per block
@@ -235,14 +236,7 @@ def decode_kernel():
         pa = ldmatrix(f, "pf", "%sP", SP, [aRow, pCol])
         vRow = f.idx("vRow", "addi", l16, c(16 * kk))
         o = mma_transposed_b(f, pa, "%sKV", SKV, [stage], vRow, vChunk, l8, o)
-    emit("gpu.barrier")
-    # The stage is free: start the copies of tile i + 2.
-    nxt = f.idx("next", "addi", "%i", c(2))
-    issue(nxt, stage)
-    emit(f"scf.yield {', '.join(mNew + sums + o)} : {types}")
-    f.depth -= 1
-    emit("}")
-    emit(f"nvgpu.device_async_wait {first} {{numGroups = 0 : i32}}")
+    close_flash_loop(f, issue, "%i", stage, mNew + sums + o, types, first)
 
     # The rows' sums: the quad, then the two column halves.
     total = []

@@ -28,7 +28,7 @@ attention, FlashAttention-2 style:
 """
 
 from kernelgen import (WG, Function, Lanes, copy_tile, mma_loop_k, mma_transposed_b,
-                       open_flash_loop, pack_bf16, quad_reduce)
+                       open_flash_loop, close_flash_loop, pack_bf16, quad_reduce)
 
 DQK, DNOPE, DROPE, DV = 192, 128, 64, 128  # query/key, no-rope, rope, value
 KVW = DNOPE + DV  # kv_b_proj's output per head: k_nope then v
@@ -182,13 +182,7 @@ def prefill_kernel():
               pack_bf16(f, hi[0], hi[1]), pack_bf16(f, hi[2], hi[3])]
         vRow = f.idx("vRow", "addi", l16, c(16 * kk))
         o = mma_transposed_b(f, pa, "%sV", SV, [stage], vRow, lhi, l8, o)
-    emit("gpu.barrier")
-    nxt = f.idx("next", "addi", "%j", c(2))
-    issue(nxt, stage)
-    emit(f"scf.yield {', '.join(mNew + sums + o)} : {types}")
-    f.depth -= 1
-    emit("}")
-    emit(f"nvgpu.device_async_wait {first} {{numGroups = 0 : i32}}")
+    close_flash_loop(f, issue, "%j", stage, mNew + sums + o, types, first)
 
     # O / l in bf16 for the rows inside the sequence.
     for k, qpos in enumerate((qposA, qposB)):

@@ -198,6 +198,18 @@ def open_flash_loop(f, iv, count, out_tiles, group):
     return res, outs, types, stage
 
 
+def close_flash_loop(f, issue, iv, stage, carried, types, group):
+    """Closes open_flash_loop's loop over `iv`: once every warp is done
+    with the stage (a barrier), `issue` starts the copies of tile iv + 2
+    into it; yields `carried`, then drains the copies still in flight."""
+    f.emit("gpu.barrier")
+    issue(f.idx("next", "addi", iv, f.c(2)), stage)
+    f.emit(f"scf.yield {', '.join(carried)} : {types}")
+    f.depth -= 1
+    f.emit("}")
+    f.emit(f"nvgpu.device_async_wait {group} {{numGroups = 0 : i32}}")
+
+
 def quad_reduce(f, value, op):
     """`op` over the 4 lanes of a quad (the lanes holding one row of an mma
     accumulator tile)."""

@@ -606,7 +606,9 @@ class Block:
         return np.abs(a)
 
     def op_arith_extui(self, op, a):
-        return a.astype(np.int64) & 0xFFFF if "i16" in op.text.split("->")[0] else a
+        """Zero extension: the source width's bits, as an unsigned value."""
+        width = int(re.search(r": \(i(\d+)\)", op.text).group(1))
+        return a.astype(np.int64) & ((1 << width) - 1)
 
     def op_arith_shli(self, op, a, b):
         return a << b
