@@ -16,10 +16,14 @@ What it models, from the PTX ISA:
     read before its group is waited on is an error;
   * mbarriers (arrivals and transaction bytes per phase; a wait on a phase
     that never completes is a deadlock), TMA boxes (readable once their
-    phase is waited on), warpgroup.mma groups (shared memory they read may
-    not be written while they are in flight). Tiles are logical: the
-    swizzle TMA writes is the one wgmma's descriptors read, and those are
-    MLIR's lowering, not modelled;
+    phase is waited on) written with the 128-byte swizzle, and wgmma:
+    nvgpu.warpgroup.mma on its tiles (the descriptors are MLIR's lowering,
+    not modelled: the tiles are read back through the swizzle) and
+    nvvm.wgmma.mma_async on its own descriptors (start address, leading and
+    stride offsets, 128-byte swizzle; K-major and MN-major operands; the
+    accumulator in the per-thread fragment layout). Shared memory a wgmma
+    group reads may not be written while it is in flight, and what threads
+    wrote needs a fence.proxy.async before a wgmma reads it;
   * shared memory races: between two barriers, a warp reading what another
     warp wrote, or writing what another warp read or wrote, is an error
     (asynchronously copied data counts as written when it is waited on);
@@ -195,6 +199,7 @@ class SharedMemory:
         self.r_epoch = np.empty(units, np.int64)
         self.r_warp = np.empty(units, np.int64)  # -2: several warps
         self.pending = np.empty(units, np.int64)  # -3: not yet committed
+        self.unfenced = np.empty(units, bool)  # threads wrote, no proxy fence
         self.dirty = True
         self.reset()
 
@@ -204,11 +209,15 @@ class SharedMemory:
         if not self.dirty:
             return
         self.bytes.fill(0xFF)
+        self.unfenced.fill(False)
         for track in (self.w_epoch, self.w_warp, self.r_epoch, self.r_warp,
                       self.pending):
             track.fill(-1)
         self.epoch = 0
         self.wgmma_reads = []  # units read by wgmma groups still in flight
+        self.wgmma_open = []  # units read by wgmmas not yet committed
+        self.wgmma_pending = set()  # ids of uncommitted wgmmas' accumulators
+        self.wgmma_results = []  # per group in flight, its accumulators' ids
         self.dirty = False
 
     @staticmethod
@@ -243,7 +252,7 @@ class SharedMemory:
 
     def write(self, units, warps, what, pending=-1):
         self.dirty = True
-        for inflight in self.wgmma_reads:
+        for inflight in self.wgmma_reads + self.wgmma_open:
             if np.isin(units, inflight).any():
                 raise EmulationError(f"{what}: overwrites shared memory a wgmma "
                                      "may still read (no wgmma wait covers it)")
@@ -262,6 +271,39 @@ class SharedMemory:
         self.w_epoch[units] = self.epoch
         self.w_warp[units] = warps
         self.pending[units] = pending
+        # The generic proxy's writes (threads' stores, cp.async); TMA (-4)
+        # writes through the async proxy wgmma reads with.
+        self.unfenced[units] = pending != -4
+
+    def wgmma_read(self, units, warps, what):
+        """A wgmma's read of its operands: through the async proxy, which
+        sees what threads wrote only after a fence.proxy.async."""
+        if self.unfenced[units].any():
+            raise EmulationError(f"{what}: reads shared memory threads wrote with "
+                                 "no fence.proxy.async between")
+        for w in warps:
+            self.read(units, np.full_like(units, w), what)
+        self.wgmma_open.append(units)
+
+    def wgmma_commit(self, results=()):
+        """Closes a wgmma group: the reads and accumulators since the last."""
+        if self.wgmma_open:
+            self.wgmma_reads.append(np.concatenate(self.wgmma_open))
+            self.wgmma_results.append(self.wgmma_pending | set(results))
+            self.wgmma_open = []
+            self.wgmma_pending = set()
+
+    def wgmma_wait(self, keep):
+        """wgmma.wait_group `keep`: all but the newest `keep` groups done."""
+        cut = max(len(self.wgmma_reads) - keep, 0)
+        self.wgmma_reads = self.wgmma_reads[cut:]
+        self.wgmma_results = self.wgmma_results[cut:]
+
+    def check_accumulator(self, value, what):
+        if any(id(value) in group for group in self.wgmma_results) or \
+                id(value) in self.wgmma_pending:
+            raise EmulationError(f"{what}: reads an accumulator a wgmma in flight "
+                                 "still writes (no wgmma wait covers it)")
 
 
 def _units(memref, flat, count):
@@ -274,6 +316,12 @@ def _units(memref, flat, count):
 
 # ----------------------------------------------------------------------------
 # The interpreter.
+
+def _swizzle128(address):
+    """The 128-byte swizzle of a shared-memory byte address: its 16-byte
+    chunk (bits 4-6) XOR its row in a 1024-byte atom (bits 7-9)."""
+    return address ^ (((address >> 7) & 7) << 4)
+
 
 def _e4m3_table():
     """The value of every FP8 e4m3 (fn) byte: bias 7, no infinities,
@@ -391,6 +439,10 @@ class Block:
         return []
 
     def uniform(self, value, what):
+        """A value every active thread holds alike (what the others hold
+        does not matter: they do not run the op)."""
+        if len(value) == self.threads and self.mask.any():
+            value = value[self.mask]
         if not np.all(value == value[0]):
             raise EmulationError(f"{what}: differs between threads")
         return int(value[0])
@@ -902,7 +954,11 @@ class Block:
         pass
 
     def op_nvvm_fence_proxy(self, op):
-        pass  # Lockstep: every write is visible to every proxy at once.
+        """fence.proxy.async: what threads wrote to shared memory becomes
+        visible to the async proxy (TMA, wgmma). Lockstep: every thread has
+        written by now."""
+        if "async" in op.attr(r"kind = #nvvm.proxy_kind<([\w.]+)>", ""):
+            self.shared.unfenced.fill(False)
 
     def op_nvgpu_tma_async_load(self, op, *operands):
         sizes = [int(x) for x in op.attr(r"operandSegmentSizes = array<i32: ([\d, ]+)>").split(",")]
@@ -930,7 +986,13 @@ class Block:
             b = bars[self.uniform(index, "mbarrier index")]
             units = (dst.base_unit + np.arange(dst.data.size * dst.data.itemsize // 2))
             self.shared.write(units, np.zeros_like(units), op.name, pending=-4)
-            dst.data[...] = box
+            raw = np.ascontiguousarray(box).view(np.uint8).reshape(-1)
+            address = 2 * dst.base_unit + np.arange(raw.size)
+            if "swizzle_128b" in op.text:
+                if cols * box.itemsize != 128:
+                    raise EmulationError(f"128-byte swizzle of {cols * box.itemsize}-byte rows")
+                address = _swizzle128(address)
+            self.shared.bytes[address] = raw
             self.tma_writes.append((b, b.phase, units))
             b.tx -= box.nbytes
             if b.tx < 0:
@@ -957,22 +1019,124 @@ class Block:
         kb, n = b.data.shape
         if k != kb or n % 64:
             raise EmulationError(f"shapes {m}x{k} and {kb}x{n}")
-        flat = b.data.reshape(-1)
+        flat = self.unswizzled(b)
         bm = np.concatenate([flat[c * k * 64:(c + 1) * k * 64].reshape(k, 64)
                              for c in range(n // 64)], axis=1)
+        am = self.unswizzled(a).reshape(m, k)
         units = np.concatenate([t.base_unit + np.arange(t.data.size) for t in (a, b)])
-        for w in range(4):
-            self.shared.read(units, np.full_like(units, w), op.name)
-        d = acc.data.astype(np.float64) + _bits_to_f32(a.data).astype(np.float64) @ \
+        self.shared.wgmma_read(units, range(4), op.name)
+        d = acc.data.astype(np.float64) + _bits_to_f32(am).astype(np.float64) @ \
             _bits_to_f32(bm).astype(np.float64)
-        self.shared.wgmma_reads.append(units)
-        keep = int(op.attr(r"waitGroup = (\d+)", "1"))
-        self.shared.wgmma_reads = self.shared.wgmma_reads[-keep:] if keep else []
+        self.shared.wgmma_commit()
+        self.shared.wgmma_wait(int(op.attr(r"waitGroup = (\d+)", "1")))
         return Accumulator(d.astype(np.float32))
 
+    def unswizzled(self, tile):
+        """A tile of 128-byte rows as wgmma reads it through the 128-byte
+        swizzle (TMA wrote it so): its 16-bit words, flat, in logical order."""
+        address = _swizzle128(2 * tile.base_unit + np.arange(2 * tile.data.size))
+        return self.shared.bytes[address].view(np.uint16)
+
+    def op_nvvm_wgmma_fence_aligned(self, op):
+        pass  # Lockstep: the accumulator registers are already ordered.
+
+    def op_nvvm_wgmma_commit_group_sync_aligned(self, op):
+        self.shared.wgmma_commit()
+
+    def op_nvvm_wgmma_mma_async(self, op, acc, desc_a, desc_b):
+        """D = A B (+ D) for each warpgroup, bf16 operands read from shared
+        memory through their descriptors (PTX ISA, matrix descriptors: the
+        start address, the leading and stride byte offsets, over 16; the
+        128-byte swizzle), D in the accumulator's fragment layout: register
+        4 j + r of lane l in warp w holds row 16 w + l / 4 + 8 (r / 2),
+        column 8 j + 2 (l % 4) + r % 2."""
+        m, n, k = (int(x) for x in re.search(
+            r"#nvvm.shape<m = (\d+), n = (\d+), k = (\d+)>", op.text).groups())
+        types = re.findall(r"#nvvm.wgmma_type<(\w+)>", op.text)
+        if (m, k) != (64, 16) or types[:2] != ["bf16", "bf16"]:
+            raise EmulationError(f"wgmma m{m}n{n}k{k} {types}: only m64nNk16 bf16")
+        if acc.shape[1] != n // 2:
+            raise EmulationError(f"{acc.shape[1]} accumulator registers for n = {n}")
+        layout_a = op.attr(r"layoutA = #nvvm.mma_layout<(\w+)>")
+        layout_b = op.attr(r"layoutB = #nvvm.mma_layout<(\w+)>")
+        accumulate = op.attr(r"scaleD = #nvvm.wgmma_scale_out<(\w+)>") == "one"
+        if self.threads % 128 or not self.mask.all():
+            raise EmulationError("wgmma by other than whole warpgroups")
+        out = np.empty_like(acc)
+        lane = np.arange(128) % 32
+        rows = 16 * (np.arange(128) // 32)[:, None] + (lane // 4)[:, None] + \
+            8 * ((np.arange(n // 2) % 4) // 2)[None, :]
+        cols = 8 * (np.arange(n // 2) // 4)[None, :] + 2 * (lane % 4)[:, None] + \
+            (np.arange(n // 2) % 2)[None, :]
+        for g in range(self.threads // 128):
+            group = slice(128 * g, 128 * (g + 1))
+            a_at = self.operand(desc_a[group], m, k, layout_a == "row", "A")
+            b_at = self.operand(desc_b[group], n, k, layout_b == "col", "B")
+            units = np.unique(np.concatenate([a_at, b_at]) // 2)
+            self.shared.wgmma_read(units, range(4 * g, 4 * g + 4), op.name)
+            words = self.shared.bytes.view(np.uint16)
+            am = _bits_to_f32(words[a_at // 2]).astype(np.float64)  # [m, k]
+            bm = _bits_to_f32(words[b_at // 2]).astype(np.float64)  # [n, k]
+            d = am @ bm.T
+            if accumulate:
+                d[rows, cols] += acc[group]
+            out[group] = d[rows, cols]
+        out = out.astype(np.float32)
+        self.shared.wgmma_pending.add(id(out))
+        return out
+
+    def operand(self, desc, rows, k, k_major, what):
+        """The byte addresses of a wgmma operand, [rows, k] (rows: M of A, N
+        of B) from its descriptor. K-major: rows of 128 bytes, 8 to a
+        1024-byte atom, atoms `stride` apart, k the 2-byte columns. MN-major:
+        k the rows, 8 to an atom, atoms `stride` apart along k; 64 of `rows`
+        to a 128-byte row, such blocks `leading` apart."""
+        d = self.uniform(desc, f"{what} descriptor")
+        start = (d & 0x3FFF) << 4
+        leading = ((d >> 16) & 0x3FFF) << 4
+        stride = ((d >> 32) & 0x3FFF) << 4
+        if d >> 62 != 1 or (d >> 49) & 7:
+            raise EmulationError(f"{what} descriptor {d:#x}: only the 128-byte "
+                                 "swizzle with base offset 0 is modelled")
+        r = np.arange(rows)[:, None]
+        c = np.arange(k)[None, :]
+        if k_major:
+            at = start + (r // 8) * stride + (r % 8) * 128 + 2 * c
+            if (start % 128) + 2 * k > 128:
+                raise EmulationError(f"{what}: k{k} from byte {start % 128} of a "
+                                     "128-byte row crosses it")
+        else:
+            at = start + (r // 64) * leading + (c // 8) * stride + (c % 8) * 128 + \
+                2 * (r % 64)
+        if (start // 128) % 8 and not k_major:
+            raise EmulationError(f"{what}: starts at row {(start // 128) % 8} of a "
+                                 "swizzle atom")
+        at = _swizzle128(at)
+        if at.min() < 0 or at.max() + 2 > self.shared.bytes.size:
+            raise EmulationError(f"{what}: bytes [{at.min()}, {at.max() + 2}) outside "
+                                 f"{self.shared.bytes.size} bytes of shared memory")
+        return at
+
+    def op_llvm_mlir_zero(self, op):
+        return np.zeros((self.threads, self.struct_size(op)), np.float32)
+
+    op_llvm_mlir_undef = op_llvm_mlir_zero
+    op_llvm_mlir_poison = op_llvm_mlir_zero
+
+    def struct_size(self, op):
+        m = re.search(r"!llvm.struct<\(([^)]*)\)>", op.text)
+        if not m or set(t.strip() for t in m.group(1).split(",")) != {"f32"}:
+            raise EmulationError("a value of other than a struct of f32")
+        return len(m.group(1).split(","))
+
+    def op_llvm_insertvalue(self, op, s, value):
+        self.shared.check_accumulator(s, "insertvalue")
+        out = s.copy()
+        out[:, int(op.attr(r"position = array<i64: (\d+)>"))] = value
+        return out
+
     def op_nvvm_wgmma_wait_group_sync_aligned(self, op):
-        keep = int(re.search(r"group = (\d+)", op.text).group(1))
-        self.shared.wgmma_reads = self.shared.wgmma_reads[-keep:] if keep else []
+        self.shared.wgmma_wait(int(re.search(r"group = (\d+)", op.text).group(1)))
 
     def op_nvgpu_warpgroup_mma_store(self, op, acc, memref):
         if self.shared.wgmma_reads:
@@ -1020,6 +1184,7 @@ class Block:
         return self.warp_mma(operands, 32, 8, lambda byte: _E4M3[byte])
 
     def op_llvm_extractvalue(self, op, s):
+        self.shared.check_accumulator(s, "extractvalue")
         return s[:, int(op.attr(r"position = array<i64: (\d+)>"))]
 
 

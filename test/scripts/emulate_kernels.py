@@ -4,8 +4,8 @@
 
 usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
   CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-fp8, moe-dispatch,
-         add-rmsnorm, quant-fp8, moe-pipeline, mla-decode, mla-prefill,
-         moe-route or rope
+         add-rmsnorm, quant-fp8, moe-pipeline, mla-decode,
+         mla-decode-wgmma, mla-prefill, moe-route or rope
 
 GENERIC.mlir are the kernel files in generic form (mlir-opt
 --mlir-print-op-generic); moe-pipeline takes moe_route, moe_dispatch and
@@ -413,8 +413,18 @@ def mla_decode(kernels):
     none; 4 splits of 3 tiles (the short sequences leave splits empty); the
     pages shuffled in the pool. Both kernels, then the combined output
     against float64."""
+    return mla_decode_check(kernels, "mla_decode_bf16", 3)
+
+
+def mla_decode_wgmma(kernels):
+    """The sm_90a kernel (TMA, wgmma on its own descriptors) on mla-decode's
+    inputs, 4 splits of 3 pages (a stage refilled)."""
+    return mla_decode_check(kernels, "mla_decode_wgmma_bf16", 3)
+
+
+def mla_decode_check(kernels, name, tiles_per_split):
     rng = np.random.default_rng(7)
-    heads, splits, tiles_per_split = 64, 4, 3
+    heads, splits = 64, 4
     lens = np.array([1, 95, 333, 0], np.int32)
     batch = len(lens)
     max_pages = 6
@@ -438,12 +448,17 @@ def mla_decode(kernels):
     opart = np.full(batch * heads * splits * 512, np.nan, np.float32)
     lse = np.full(batch * heads * splits, np.nan, np.float32)
     out = np.zeros(batch * heads * 512, np.uint16)
-    smem = 64 * 576 * 2 + 2 * 32 * 576 * 2 + 64 * 32 * 2 + 2 * 2 * 64 * 4
-    emu.run_kernel(kernels["mla_decode_bf16"], (heads // 64, splits, batch), 256,
-                   smem, [emu.global_memref(q_bits), emu.global_memref(kv_bits),
-                          emu.global_memref(table), emu.global_memref(lens),
-                          emu.global_memref(opart), emu.global_memref(lse),
-                          heads, max_pages, splits, tiles_per_split, float(scale)])
+    if name == "mla_decode_wgmma_bf16":
+        smem = 3 * 73728 + 64 * 64 * 2 + 2 * 2 * 64 * 4 + 1024
+        inputs = [emu.TensorMap(q_bits.reshape(-1, 576), (64, 64)),
+                  emu.TensorMap(kv_bits.reshape(-1, 576), (64, 64))]
+    else:
+        smem = 64 * 576 * 2 + 2 * 32 * 576 * 2 + 64 * 32 * 2 + 2 * 2 * 64 * 4
+        inputs = [emu.global_memref(q_bits), emu.global_memref(kv_bits)]
+    emu.run_kernel(kernels[name], (heads // 64, splits, batch), 256,
+                   smem, inputs + [emu.global_memref(table), emu.global_memref(lens),
+                                   emu.global_memref(opart), emu.global_memref(lse),
+                                   heads, max_pages, splits, tiles_per_split, float(scale)])
     emu.run_kernel(kernels["mla_decode_combine"], (heads, batch, 1), 128, 0,
                    [emu.global_memref(opart), emu.global_memref(lse),
                     emu.global_memref(out), heads, splits])
@@ -451,7 +466,7 @@ def mla_decode(kernels):
     want = mla_reference(q, kv, table, lens, scale)
     # P and the output are rounded to bf16: 2^-9 relative each. The empty
     # sequence's output is zero.
-    return verdict(f"mla_decode_bf16 + mla_decode_combine (lengths "
+    return verdict(f"{name} + mla_decode_combine (lengths "
                    f"{', '.join(map(str, lens))}; {splits} splits)", got, want, 1e-2,
                    also=not got[3].any())
 
@@ -492,7 +507,8 @@ CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma
           "grouped-gemm-fp8": grouped_gemm_fp8, "moe-dispatch": moe_dispatch,
           "add-rmsnorm": add_rmsnorm, "quant-fp8": quant_fp8,
           "moe-pipeline": moe_pipeline,
-          "mla-decode": mla_decode, "moe-route": moe_route, "rope": rope,
+          "mla-decode": mla_decode, "mla-decode-wgmma": mla_decode_wgmma,
+          "moe-route": moe_route, "rope": rope,
           "mla-prefill": mla_prefill}
 
 

@@ -14,9 +14,12 @@
 //
 //   dsc-kernel-bench mla-decode --ptx DIR/dsc_mla_decode.sm_90a.ptx
 //       [--batch 64 --context 4096 --heads 128 --splits 0 --reps 10]
+//   dsc-kernel-bench mla-decode --wgmma
+//       --ptx DIR/dsc_mla_decode_wgmma.sm_90a.ptx
 //
 // MLA decode: one query token per sequence, every head against the paged
 // latent cache (V3's widths); FLOPs and bytes count each cached token once.
+// --wgmma: the sm_90a kernel (TMA, wgmma), its tiles whole pages.
 //
 //   dsc-kernel-bench mla-prefill --ptx DIR/dsc_mla_prefill.sm_90a.ptx
 //       [--batch N --context 4096 --heads 128 --reps 10]
@@ -385,7 +388,8 @@ double checkGroupedGemmFp8(CUfunction fn, CUstream stream) {
     v = scale(rng);
   for (float &v : sb)
     v = scale(rng);
-  Buffer da = upload(a.data(), a.size() * 2), db = upload(b.data(), b.size() * 2);
+  Buffer da = upload(a.data(), a.size() * 2),
+         db = upload(b.data(), b.size() * 2);
   Buffer dc = upload(nullptr, g.rows * n * 4);
   Buffer doff = upload(g.offsets.data(), g.offsets.size() * 4);
   Buffer scales[2] = {upload(sa.data(), sa.size() * 4),
@@ -407,7 +411,8 @@ double checkGroupedGemmFp8(CUfunction fn, CUstream stream) {
         for (int64_t q = 0; q < kb; ++q) {
           double s = sa[r * kb + q] * sb[((e * n + j) / 128) * kb + q];
           for (int64_t x = q * 128; x < (q + 1) * 128; ++x) {
-            double p = fromE4m3(ab[r * k + x]) * fromE4m3(bb[(e * n + j) * k + x]);
+            double p =
+                fromE4m3(ab[r * k + x]) * fromE4m3(bb[(e * n + j) * k + x]);
             want += p * s;
             magnitude += std::fabs(p * s);
           }
@@ -415,7 +420,8 @@ double checkGroupedGemmFp8(CUfunction fn, CUstream stream) {
         float got = c[r * n + j];
         if (!std::isfinite(got))
           return INFINITY;
-        worst = std::max(worst, std::fabs(got - want) / std::max(magnitude, 1e-30));
+        worst =
+            std::max(worst, std::fabs(got - want) / std::max(magnitude, 1e-30));
       }
   for (Buffer *buf : {&da, &db, &dc, &doff, &scales[0], &scales[1]})
     cu->cuMemFree(buf->ptr);
@@ -773,11 +779,11 @@ int groupedGemm(const Args &args) {
   if (kWgmma)
     maps = wgmmaMaps(a, b, g.rows, args.n, args.k, args.experts);
   if (kFp8) {
-    std::vector<float> ones(std::max(g.rows, args.experts * args.n / 128) *
-                                (args.k / 128),
-                            1.0f);
-    scales = {upload(ones.data(), g.rows * (args.k / 128) * 4),
-              upload(ones.data(), args.experts * args.n / 128 * (args.k / 128) * 4)};
+    std::vector<float> ones(
+        std::max(g.rows, args.experts * args.n / 128) * (args.k / 128), 1.0f);
+    scales = {
+        upload(ones.data(), g.rows * (args.k / 128) * 4),
+        upload(ones.data(), args.experts * args.n / 128 * (args.k / 128) * 4)};
   }
   float ms = timeLaunches(
       [&] {
@@ -883,18 +889,38 @@ int addRmsNorm(const Args &args) {
   return errorH == 0 && errorY <= 1.0 / 128 ? 0 : 1;
 }
 
-/// Multi-head latent attention decode (codegen/kernels/mla_decode_bf16.mlir):
-/// the absorbed queries of every head against a paged latent cache, split
-/// over the tokens, then the splits combined. Widths are DeepSeek's: keys of
-/// 576 (kv_lora_rank 512 + rope 64), values the first 512.
+/// Multi-head latent attention decode (codegen/kernels/mla_decode_bf16.mlir,
+/// and with --wgmma mla_decode_wgmma.mlir for sm_90a): the absorbed queries
+/// of every head against a paged latent cache, split over the tokens, then
+/// the splits combined. Widths are DeepSeek's: keys of 576 (kv_lora_rank
+/// 512 + rope 64), values the first 512.
 constexpr int64_t kMlaWidth = 576, kMlaValue = 512, kMlaPage = 64,
-                  kMlaTile = 32, kMlaHeadBlock = 64;
+                  kMlaHeadBlock = 64;
 constexpr unsigned kMlaThreads = 256, kMlaCombineThreads = 128;
-/// Dynamic shared memory of mla_decode_bf16: the query block, two token
-/// tiles, P, and the two column halves' row maxima and sums.
-constexpr unsigned kMlaShared = unsigned(
-    kMlaHeadBlock * kMlaWidth * 2 + 2 * kMlaTile * kMlaWidth * 2 +
-    kMlaHeadBlock * kMlaTile * 2 + 2 * 2 * kMlaHeadBlock * 4);
+
+/// What differs between the two decode kernels: the name, the tokens a
+/// tile (a split counts tiles), the dynamic shared memory, and whether the
+/// queries and the cache come as TMA descriptors.
+struct MlaKernel {
+  const char *name, *label;
+  int64_t tile;
+  unsigned shared;
+  bool tma;
+};
+/// mma.sync: the query block, two tiles of 32 tokens, P, and the two
+/// column halves' row maxima and sums.
+constexpr MlaKernel kMlaMmaSync{
+    "mla_decode_bf16", "mla_decode", 32,
+    unsigned(kMlaHeadBlock *kMlaWidth * 2 + 2 * 32 * kMlaWidth * 2 +
+             kMlaHeadBlock * 32 * 2 + 2 * 2 * kMlaHeadBlock * 4),
+    false};
+/// wgmma: the query block and two pages as TMA boxes, P, the maxima and
+/// sums, and 1 KiB to align them to the swizzle's 1024 bytes.
+constexpr MlaKernel kMlaWgmma{
+    "mla_decode_wgmma_bf16", "mla_decode_wgmma", kMlaPage,
+    unsigned(3 * kMlaHeadBlock * kMlaWidth * 2 + kMlaHeadBlock * kMlaPage * 2 +
+             2 * 2 * kMlaHeadBlock * 4 + 1024),
+    true};
 
 /// One decode problem: sequences of `lens` tokens in pages of 64 spread
 /// over a shuffled pool (the kernel must follow the block table), table
@@ -912,14 +938,14 @@ struct MlaProblem {
 };
 
 MlaProblem mlaProblem(int64_t heads, std::vector<int32_t> lens, int64_t splits,
-                      int sms, uint32_t seed) {
+                      int sms, uint32_t seed, int64_t tile) {
   MlaProblem p;
   p.batch = int64_t(lens.size());
   p.heads = heads;
   p.lens = std::move(lens);
   int64_t longest = *std::max_element(p.lens.begin(), p.lens.end());
   p.maxPages = std::max<int64_t>(1, (longest + kMlaPage - 1) / kMlaPage);
-  p.tiles = (longest + kMlaTile - 1) / kMlaTile;
+  p.tiles = (longest + tile - 1) / tile;
   std::vector<int32_t> pool;
   for (int32_t len : p.lens)
     p.pages += (len + kMlaPage - 1) / kMlaPage;
@@ -940,13 +966,14 @@ MlaProblem mlaProblem(int64_t heads, std::vector<int32_t> lens, int64_t splits,
   }
   splits = std::clamp<int64_t>(splits, 1, std::max<int64_t>(p.tiles, 1));
   p.tilesPerSplit = std::max<int64_t>(1, (p.tiles + splits - 1) / splits);
-  p.splits = std::max<int64_t>(
-      1, (p.tiles + p.tilesPerSplit - 1) / p.tilesPerSplit);
+  p.splits =
+      std::max<int64_t>(1, (p.tiles + p.tilesPerSplit - 1) / p.tilesPerSplit);
   return p;
 }
 
 struct MlaKernels {
   CUfunction decode, combine;
+  MlaKernel kind;
 };
 
 /// Runs `p` on random inputs (kept on the host when `q`/`kv` are given):
@@ -960,9 +987,8 @@ float runMla(const MlaKernels &fns, CUstream stream, const MlaProblem &p,
   std::vector<uint16_t> qBlock = randomBf16(size_t(1) << 22, rng, 0.25f);
   std::vector<uint16_t> kvBlock = randomBf16(size_t(1) << 22, rng);
   Buffer dq = uploadRandomBf16(p.batch * p.heads * kMlaWidth, qBlock, q);
-  Buffer dkv =
-      uploadRandomBf16(std::max<int64_t>(p.pages, 1) * kMlaPage * kMlaWidth,
-                       kvBlock, kv);
+  Buffer dkv = uploadRandomBf16(
+      std::max<int64_t>(p.pages, 1) * kMlaPage * kMlaWidth, kvBlock, kv);
   if (kv) {
     // The rows of a last page past its sequence hold NaN: a kernel that
     // reads them into P V (where P is 0) shows it.
@@ -986,7 +1012,17 @@ float runMla(const MlaKernels &fns, CUstream stream, const MlaProblem &p,
   Buffer lse = upload(nullptr, rows * p.splits * 4);
   Buffer dout = upload(nullptr, rows * kMlaValue * 2);
   KernelArgs decodeArgs, combineArgs;
-  decodeArgs.memref(dq, 2).memref(dkv, 2).memref(table, 4).memref(lens, 4);
+  std::vector<Buffer> maps;
+  if (fns.kind.tma) {
+    // TMA reads the queries and the cache as rows of 576 in 64 x 64 boxes.
+    maps.push_back(tensorMap(dq, p.batch * p.heads, kMlaWidth, 64, 64));
+    maps.push_back(tensorMap(dkv, std::max<int64_t>(p.pages, 1) * kMlaPage,
+                             kMlaWidth, 64, 64));
+    decodeArgs.pointer(maps[0].ptr).pointer(maps[1].ptr);
+  } else {
+    decodeArgs.memref(dq, 2).memref(dkv, 2);
+  }
+  decodeArgs.memref(table, 4).memref(lens, 4);
   decodeArgs.memref(opart, 4).memref(lse, 4);
   decodeArgs.index(p.heads).index(p.maxPages).index(p.splits);
   decodeArgs.index(p.tilesPerSplit).f32(scale);
@@ -996,9 +1032,9 @@ float runMla(const MlaKernels &fns, CUstream stream, const MlaProblem &p,
       [&] {
         check(cu->cuLaunchKernel(fns.decode, unsigned(p.heads / kMlaHeadBlock),
                                  unsigned(p.splits), unsigned(p.batch),
-                                 kMlaThreads, 1, 1, kMlaShared, stream,
+                                 kMlaThreads, 1, 1, fns.kind.shared, stream,
                                  decodeArgs.data(), nullptr),
-              "launching mla_decode_bf16");
+              "launching the MLA decode kernel");
         check(cu->cuLaunchKernel(fns.combine, unsigned(p.heads),
                                  unsigned(p.batch), 1, kMlaCombineThreads, 1, 1,
                                  0, stream, combineArgs.data(), nullptr),
@@ -1012,6 +1048,8 @@ float runMla(const MlaKernels &fns, CUstream stream, const MlaProblem &p,
   }
   for (Buffer *b : {&dq, &dkv, &table, &lens, &opart, &lse, &dout})
     cu->cuMemFree(b->ptr);
+  for (Buffer &map : maps)
+    cu->cuMemFree(map.ptr);
   return ms;
 }
 
@@ -1029,11 +1067,12 @@ float v3ScaleLog2() {
 int mlaDecode(const Args &args) {
   Gpu gpu = openContext();
   CUmodule module = loadModule(args.ptx);
-  MlaKernels fns{kernelOf(module, "mla_decode_bf16"),
-                 kernelOf(module, "mla_decode_combine")};
+  const MlaKernel kind = args.wgmma ? kMlaWgmma : kMlaMmaSync;
+  MlaKernels fns{kernelOf(module, kind.name),
+                 kernelOf(module, "mla_decode_combine"), kind};
   check(cu->cuFuncSetAttribute(fns.decode,
                                CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                               int(kMlaShared)),
+                               int(kind.shared)),
         "raising the shared memory limit");
   CUdevice device;
   int sms = 0;
@@ -1043,7 +1082,8 @@ int mlaDecode(const Args &args) {
         "cuDeviceGetAttribute");
   const float scale = v3ScaleLog2();
 
-  MlaProblem small = mlaProblem(args.heads, {1, 95, 333}, /*splits=*/4, sms, 5);
+  MlaProblem small =
+      mlaProblem(args.heads, {1, 95, 333}, /*splits=*/4, sms, 5, kind.tile);
   std::vector<uint16_t> out, q, kv;
   runMla(fns, gpu.stream, small, scale, 0, &out, &q, &kv);
   double worst = 0, largest = 0;
@@ -1084,32 +1124,34 @@ int mlaDecode(const Args &args) {
     }
   double error = finite ? worst / std::max(largest, 1e-30) : INFINITY;
   std::fprintf(stderr,
-               "[bench] MLA decode check (lengths 1, 95, 333; %lld splits): "
+               "[bench] MLA decode%s check (lengths 1, 95, 333; %lld splits): "
                "max error %.2e of the largest output %.2e\n",
-               (long long)small.splits, worst, largest);
+               kind.tma ? " (wgmma)" : "", (long long)small.splits, worst,
+               largest);
 
   std::vector<int32_t> lens(args.batch, int32_t(args.context));
-  MlaProblem big = mlaProblem(args.heads, lens, args.splits, sms, 9);
+  MlaProblem big = mlaProblem(args.heads, lens, args.splits, sms, 9, kind.tile);
   std::fprintf(stderr,
                "[bench] batch %lld x %lld heads, context %lld: %lld splits of "
                "%lld tiles, %d SMs\n",
                (long long)big.batch, (long long)big.heads,
                (long long)args.context, (long long)big.splits,
                (long long)big.tilesPerSplit, sms);
-  float ms = runMla(fns, gpu.stream, big, scale, args.reps, nullptr, nullptr,
-                    nullptr);
+  float ms =
+      runMla(fns, gpu.stream, big, scale, args.reps, nullptr, nullptr, nullptr);
   // The floor's bytes: the cache once, the queries, the output.
   double tokens = double(big.tokens());
   double bytes = tokens * kMlaWidth * 2 +
                  double(big.batch * big.heads) * (kMlaWidth + kMlaValue) * 2;
   double flops = 2.0 * tokens * double(big.heads) * (kMlaWidth + kMlaValue);
-  std::printf("{\"kernel\":\"mla_decode\",\"device\":\"%s\","
+  std::printf("{\"kernel\":\"%s\",\"device\":\"%s\","
               "\"check_rel_error\":%.3e,\"batch\":%lld,\"heads\":%lld,"
               "\"context\":%lld,\"splits\":%lld,\"ms\":%.4f,\"tflops\":%.2f,"
               "\"bytes\":%.0f,\"gbps\":%.1f}\n",
-              gpu.name, error, (long long)big.batch, (long long)big.heads,
-              (long long)args.context, (long long)big.splits, ms,
-              perSecond(flops, ms) / 1e12, bytes, perSecond(bytes, ms) / 1e9);
+              kind.label, gpu.name, error, (long long)big.batch,
+              (long long)big.heads, (long long)args.context,
+              (long long)big.splits, ms, perSecond(flops, ms) / 1e12, bytes,
+              perSecond(bytes, ms) / 1e9);
   // P and the output are rounded to bf16 (2^-9 relative each).
   return error < 2e-2 ? 0 : 1;
 }
@@ -1216,17 +1258,19 @@ int mlaPrefill(const Args &args) {
                "[bench] MLA prefill check (2 x 150 tokens, 3 heads): max error "
                "%.2e of the largest output %.2e\n",
                worst, largest);
-  float ms = runMlaPrefill(gpu.fn, gpu.stream, args.batch, args.context,
-                           args.heads, scale, args.reps, nullptr, nullptr,
-                           nullptr, nullptr);
+  float ms =
+      runMlaPrefill(gpu.fn, gpu.stream, args.batch, args.context, args.heads,
+                    scale, args.reps, nullptr, nullptr, nullptr, nullptr);
   // Causal: query i scores i + 1 keys.
-  double pairs = double(args.batch) * double(args.context) *
-                 double(args.context + 1) / 2;
-  double flops = 2.0 * pairs * double(args.heads) * (kPrefillQk + kPrefillValue);
+  double pairs =
+      double(args.batch) * double(args.context) * double(args.context + 1) / 2;
+  double flops =
+      2.0 * pairs * double(args.heads) * (kPrefillQk + kPrefillValue);
   double tokens = double(args.batch) * double(args.context);
   double bytes =
-      tokens * (double(args.heads) * (kPrefillQk + kPrefillKv + kPrefillValue) +
-                kPrefillRope) *
+      tokens *
+      (double(args.heads) * (kPrefillQk + kPrefillKv + kPrefillValue) +
+       kPrefillRope) *
       2;
   std::printf("{\"kernel\":\"mla_prefill\",\"device\":\"%s\","
               "\"check_rel_error\":%.3e,\"batch\":%lld,\"heads\":%lld,"
@@ -1355,15 +1399,17 @@ int moeRoute(const Args &args) {
     for (int64_t k = 0; k < kRouteTopK && std::isfinite(total); ++k) {
       double want = score[got[k]] / total * kRouteScale;
       double w = weights[t * kRouteTopK + k];
-      worst = std::isfinite(w) ? std::max(worst, std::fabs(w - want)) : INFINITY;
+      worst =
+          std::isfinite(w) ? std::max(worst, std::fabs(w - want)) : INFINITY;
     }
     if (!std::isfinite(total))
       worst = INFINITY;
   }
-  std::fprintf(stderr,
-               "[bench] router check (%lld tokens): %lld ids differ, max weight "
-               "error %.2e\n",
-               (long long)checked, (long long)wrongIds, worst);
+  std::fprintf(
+      stderr,
+      "[bench] router check (%lld tokens): %lld ids differ, max weight "
+      "error %.2e\n",
+      (long long)checked, (long long)wrongIds, worst);
   float ms = run(args.tokens, args.reps, nullptr, nullptr, nullptr, nullptr);
   double bytes = double(args.tokens) * (kRouteExperts * 4 + kRouteTopK * 8);
   std::printf("{\"kernel\":\"moe_route_v3\",\"device\":\"%s\","
@@ -1513,9 +1559,10 @@ int quantFp8(const Args &args) {
     for (int64_t i = 0; i < 128; ++i)
       wrong += q[g * 128 + i] != toE4m3(fromBf16(x[g * 128 + i]) / scale);
   }
-  std::fprintf(stderr, "[bench] FP8 quantization check: %lld of %lld codes and "
-               "scales differ\n", (long long)wrong,
-               (long long)(rows * k + groups));
+  std::fprintf(stderr,
+               "[bench] FP8 quantization check: %lld of %lld codes and "
+               "scales differ\n",
+               (long long)wrong, (long long)(rows * k + groups));
   float ms = timeLaunches(launch, args.reps, gpu.stream);
   double bytes = double(rows) * k * 3 + groups * 4.0;
   std::printf("{\"kernel\":\"quant_fp8_bf16\",\"device\":\"%s\","
@@ -1534,8 +1581,8 @@ int main(int argc, char **argv) {
   std::string command = argc >= 2 ? argv[1] : "";
   if (command != "grouped-gemm" && command != "add-rmsnorm" &&
       command != "moe-layer" && command != "mla-decode" &&
-      command != "mla-prefill" && command != "moe-route" &&
-      command != "rope" && command != "quant-fp8") {
+      command != "mla-prefill" && command != "moe-route" && command != "rope" &&
+      command != "quant-fp8") {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
@@ -1546,7 +1593,8 @@ int main(int argc, char **argv) {
                  "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
                  "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N]\n"
                  "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
-                 "[--context TOKENS] [--heads N] [--splits N] [--reps N]\n"
+                 "[--context TOKENS] [--heads N] [--splits N] [--reps N] "
+                 "[--wgmma]\n"
                  "       dsc-kernel-bench mla-prefill --ptx FILE [--batch N] "
                  "[--context TOKENS] [--heads N] [--reps N]\n"
                  "       dsc-kernel-bench moe-route --ptx FILE [--tokens N] "
@@ -1561,8 +1609,9 @@ int main(int argc, char **argv) {
   for (int i = 2; i < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--swiglu" || flag == "--wgmma" || flag == "--fp8") {
-      (flag == "--swiglu" ? args.swiglu
-                          : flag == "--wgmma" ? args.wgmma : args.fp8) = true;
+      (flag == "--swiglu"  ? args.swiglu
+       : flag == "--wgmma" ? args.wgmma
+                           : args.fp8) = true;
       --i;
       continue;
     }
@@ -1610,8 +1659,10 @@ int main(int argc, char **argv) {
                command != "grouped-gemm" || args.k % 128))
     die("--fp8 is a grouped-gemm kernel with 64-row tiles (--block-rows 64), "
         "K % 128 == 0, no SwiGLU");
-  if (kWgmma && (kSwiglu || kBlockRows != 128 || command != "grouped-gemm"))
-    die("--wgmma is a grouped-gemm kernel with 128-row tiles and no SwiGLU");
+  if (kWgmma && command != "mla-decode" &&
+      (kSwiglu || kBlockRows != 128 || command != "grouped-gemm"))
+    die("--wgmma is a grouped-gemm kernel with 128-row tiles and no SwiGLU, "
+        "or an mla-decode kernel");
   if (command == "grouped-gemm" &&
       (args.n % kBlockCols || args.k % kBlockK || args.tokens < 1 ||
        args.experts < 1 || args.topK < 1))
@@ -1623,8 +1674,7 @@ int main(int argc, char **argv) {
        args.batch < 1 || args.context < 1 || args.context > INT32_MAX))
     die("mla-decode needs a multiple of 64 heads, a batch of at least one "
         "and a context of 1 to 2^31 - 1 tokens");
-  if ((command == "moe-route" || command == "rope" ||
-       command == "quant-fp8") &&
+  if ((command == "moe-route" || command == "rope" || command == "quant-fp8") &&
       (args.tokens < 1 || args.tokens > (1 << 20)))
     die(command + " needs 1 to 2^20 tokens");
   if (command == "quant-fp8" && (args.k % 128 || args.k < 128))

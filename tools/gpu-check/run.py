@@ -341,16 +341,20 @@ def quant_fp8():
 def mla_decode():
     """MLA decode at DeepSeek-V3's shape: batch 64, context 4096, 128 heads
     against the paged latent cache (576-wide keys, 512-wide values), split
-    over the tokens and combined. Target: within 2x of its floor."""
-    kernel_row("MLA decode (batch 64, context 4096, 128 heads)", "mla_decode",
-               ["mla-decode", "--ptx", kernel("mla_decode"), "--batch", "64",
-                "--context", "4096", "--heads", "128", "--reps", "20"],
-               lambda r: (f"{time_of(r)}, {r['gbps']:.0f} GB/s "
-                          f"({r['gbps'] / 4800 * 100:.0f}% of 4.8 TB/s), "
-                          f"{r['tflops']:.0f} TFLOPS ({r['tflops'] / 989 * 100:.0f}% "
-                          f"of 989), {r['splits']} splits, check "
-                          f"{r['check_rel_error']:.1e}"),
-               target=2)
+    over the tokens and combined; the mma.sync kernel and the sm_90a one
+    (TMA, wgmma). Target: within 2x of its floor."""
+    for label, key, extra in (("", "mla_decode", []),
+                              (", TMA + wgmma", "mla_decode_wgmma", ["--wgmma"])):
+        kernel_row(f"MLA decode{label} (batch 64, context 4096, 128 heads)", key,
+                   ["mla-decode", *extra, "--ptx", kernel(key), "--batch", "64",
+                    "--context", "4096", "--heads", "128", "--reps", "20"],
+                   lambda r: (f"{time_of(r)}, {r['gbps']:.0f} GB/s "
+                              f"({r['gbps'] / 4800 * 100:.0f}% of 4.8 TB/s), "
+                              f"{r['tflops']:.0f} TFLOPS "
+                              f"({r['tflops'] / 989 * 100:.0f}% of 989), "
+                              f"{r['splits']} splits, check "
+                              f"{r['check_rel_error']:.1e}"),
+                   target=2)
 
 
 def mla_prefill():
@@ -376,6 +380,9 @@ def sanitized():
     small = [
         ("mla-decode", ["mla-decode", "--ptx", kernel("mla_decode"), "--batch", "2",
                         "--context", "300", "--reps", "0"], True),
+        ("mla-decode wgmma", ["mla-decode", "--wgmma", "--ptx",
+                              kernel("mla_decode_wgmma"), "--batch", "2",
+                              "--context", "300", "--reps", "0"], True),
         ("mla-prefill", ["mla-prefill", "--ptx", kernel("mla_prefill"), "--batch",
                          "1", "--context", "200", "--heads", "2", "--reps", "0"], True),
         ("grouped GEMM wgmma", ["grouped-gemm", "--wgmma", "--ptx",

@@ -1,0 +1,467 @@
+#!/usr/bin/env python3
+"""Generates codegen/kernels/mla_decode_wgmma.mlir, multi-head latent
+attention's decode kernel for sm_90a (gpu, nvgpu and nvvm dialects):
+
+    python3 codegen/kernels/gen_mla_decode_wgmma.py > codegen/kernels/mla_decode_wgmma.mlir
+
+The same computation as mla_decode_bf16 (gen_mla_decode.py, whose docstring
+states it; its mla_decode_combine, which joins the splits, is emitted into
+this module too), built Hopper's way: the cache pages arrive by TMA through an
+mbarrier pipeline and both GEMMs run on wgmma with operands in shared
+memory, addressed by descriptors this file builds itself (MLIR 22's
+nvgpu.warpgroup.mma steps K only within one 128-byte row and B only
+N-major; S = Q K^T over the token-major cache needs K-major B).
+
+The schedule:
+  * two warpgroups (256 threads), one block per 64 heads of a sequence and
+    one split of its pages; a tile is one page, 64 tokens;
+  * the query block (64 x 576) and each tile land by TMA as 64 x 64 boxes
+    with the 128-byte swizzle (9 boxes each, 8 KiB a box, 1024-byte
+    aligned), two tile stages, each stage and the query with an mbarrier;
+  * S: warpgroup w takes the tile's tokens 32 w .. + 32, 36 wgmma
+    m64n32k16 (A the query, B the tokens, both K-major);
+  * the softmax row maxima of the two halves meet in shared memory; P
+    goes to shared memory as bf16 in the same swizzled K-major layout;
+  * O += P V: warpgroup w owns value columns 256 w .. + 256, 4 wgmma
+    m64n256k16 (B the tile read MN-major: V's rows are its tokens);
+  * tokens past the sequence are masked to -inf in S and, on the last
+    page of a sequence, their rows zeroed before P V (the page's tail may
+    hold anything, and NaN times 0 is NaN);
+  * threads' shared-memory writes that wgmma reads (P, the zeroed tails)
+    are followed by fence.proxy.async.
+
+Descriptors (PTX ISA, matrix descriptor format): start address / 16 in
+bits 0-13, leading byte offset / 16 in 16-29, stride byte offset / 16 in
+32-45, the 128-byte swizzle (1) in 62-63. K-major operands: rows of 128
+bytes, 8-row atoms 1024 bytes apart (stride), a k16 step 32 bytes into the
+row. MN-major V: 64 columns to a 128-byte row, 8-row atoms of tokens 1024
+bytes apart (stride), the next 64 columns the next box, 8192 bytes on
+(leading), a k16 step 16 token rows (2048 bytes).
+"""
+
+from gen_mla_decode import combine_kernel
+from kernelgen import WG, Function, quad_reduce
+
+D, DV = 576, 512  # key width (kv_lora_rank + rope), value width
+PAGE = 64  # tokens per page and per tile
+HEADS = 64  # heads per block: wgmma's M
+THREADS = 256
+BOXES = D // 64  # 64-column boxes in a row of 576
+BOX_BYTES = 64 * 64 * 2
+TILE_BYTES = BOXES * BOX_BYTES  # 73728: a page, or the query block
+HALF = PAGE // 2  # tokens of S per warpgroup
+OUT_COLS = DV // 2  # value columns per warpgroup
+S_REGS = HALF // 2  # m64n32 accumulator registers per thread
+O_REGS = OUT_COLS // 2  # m64n256
+
+# Dynamic shared memory from its first 1024-byte boundary.
+OFF_Q = 0
+OFF_STAGE = TILE_BYTES
+OFF_P = OFF_STAGE + 2 * TILE_BYTES
+OFF_MAX = OFF_P + HEADS * PAGE * 2
+OFF_SUM = OFF_MAX + 2 * HEADS * 4
+SMEM_BYTES = OFF_SUM + 2 * HEADS * 4 + 1024  # the alignment slack
+
+SMEM = f"memref<?xi8, {WG}>"
+BOX = f"memref<64x64xbf16, {WG}>"
+STAGE = f"memref<{BOXES}x64x64xbf16, {WG}>"
+SP = f"memref<64x64xbf16, {WG}>"
+SRED = f"memref<2x{HEADS}xf32, {WG}>"
+MAP = ("!nvgpu.tensormap.descriptor<tensor = " + BOX + ", swizzle = swizzle_128b, "
+       "l2promo = l2promo_128b, oob = zero, interleave = none>")
+BARS = f"!nvgpu.mbarrier.group<memorySpace = {WG}, num_barriers = 3>"
+S_ACC = "!llvm.struct<(" + ", ".join(["f32"] * S_REGS) + ")>"
+O_ACC = "!llvm.struct<(" + ", ".join(["f32"] * O_REGS) + ")>"
+
+SWIZZLE_128B = 1 << 62
+K_MAJOR = SWIZZLE_128B | (1024 // 16) << 32 | 1 << 16  # leading unused (1)
+MN_MAJOR = SWIZZLE_128B | (1024 // 16) << 32 | (BOX_BYTES // 16) << 16
+
+
+def wgmma(f, acc, desc_a, desc_b, n, acc_type, accumulate, b_layout):
+    """One wgmma m64nNk16, bf16 in, f32 accumulated, A K-major."""
+    scale = "one" if accumulate else "zero"
+    return f.let("wg", f"nvvm.wgmma.mma_async {desc_a}, {desc_b}, {acc}, "
+                       f"#nvvm.shape<m = 64, n = {n}, k = 16>, "
+                       f"D[<f32>, <{scale}>], A[<bf16>, <one>, <row>], "
+                       f"B[<bf16>, <one>, <{b_layout}>] : {acc_type} -> {acc_type}")
+
+
+def decode_kernel():
+    f = Function()
+    c = f.c
+    emit = f.emit
+
+    def i64(hint, op, a, b):
+        return f.let(hint, f"arith.{op} {a}, {b} : i64")
+
+    def i64c(value):
+        return f.let("k", f"arith.constant {value} : i64")
+
+    f.float_constants()
+    hb = f.let("hblock", "gpu.block_id x")
+    split = f.let("split", "gpu.block_id y")
+    b = f.let("seq", "gpu.block_id z")
+    tid = f.let("tid", "gpu.thread_id x")
+    wg = f.idx("wg", "divui", tid, c(128))
+    wtid = f.idx("wtid", "remui", tid, c(128))
+    warp = f.idx("warp", "divui", wtid, c(32))  # in the warpgroup
+    lane = f.idx("lane", "remui", tid, c(32))
+    g = f.idx("g", "divui", lane, c(4))
+    t = f.idx("t", "remui", lane, c(4))
+    t2 = f.idx("t2", "muli", t, c(2))
+    leader = f.let("leader", f"arith.cmpi eq, {tid}, {c(0)} : index")
+    quadLead = f.let("quadLead", f"arith.cmpi eq, {t}, {c(0)} : index")
+
+    # The sequence's length and this split's pages [jBegin, jEnd).
+    len32 = f.let("len32", f"memref.load %lens[{b}] : memref<?xi32>")
+    length = f.let("len", f"arith.index_cast {len32} : i32 to index")
+    len63 = f.idx("len63", "addi", length, c(PAGE - 1))
+    tiles = f.idx("tiles", "divui", len63, c(PAGE))
+    jBegin = f.idx("jBegin", "muli", split, "%tilesPerSplit")
+    jEnd0 = f.idx("jEnd0", "addi", jBegin, "%tilesPerSplit")
+    jEnd = f.idx("jEnd", "minui", jEnd0, tiles)
+    any_ = f.let("any", f"arith.cmpi ugt, {jEnd}, {jBegin} : index")
+    count0 = f.idx("count0", "subi", jEnd, jBegin)
+    count = f.let("count", f"arith.select {any_}, {count0}, {c(0)} : index")
+    tableRow = f.idx("tableRow", "muli", b, "%maxPages")
+    h0 = f.idx("h0", "muli", hb, c(HEADS))
+    bh = f.idx("bh", "muli", b, "%heads")
+    qRow0 = f.idx("qRow0", "addi", bh, h0)
+
+    # Shared memory from its first 1024-byte boundary (the swizzle's).
+    emit(f"%dyn = gpu.dynamic_shared_memory : {SMEM}")
+    base = f.let("base", f"memref.extract_aligned_pointer_as_index %dyn : {SMEM} -> index")
+    up = f.idx("up", "addi", base, c(1023))
+    aligned0 = f.idx("aligned0", "divui", up, c(1024))
+    aligned = f.idx("aligned", "muli", aligned0, c(1024))
+    pad = f.idx("pad", "subi", aligned, base)
+
+    def view(hint, offset, ty):
+        at = f.idx(f"{hint}Off", "addi", pad, offset)
+        return f.let(hint, f"memref.view %dyn[{at}][] : {SMEM} to {ty}")
+
+    sP = view("sP", c(OFF_P), SP)
+    sMax = view("sMax", c(OFF_MAX), SRED)
+    sSum = view("sSum", c(OFF_SUM), SRED)
+    # The descriptors' start field: the shared address / 16, 14 bits (a
+    # generic address of shared memory has the same low 18 bits).
+    a64 = f.let("alignedI64", f"arith.index_cast {aligned} : index to i64")
+    a16 = i64("addr16", "shrui", a64, i64c(4))
+    start = i64("start", "andi", a16, i64c(0x3FFF))
+    kDesc = i64("kDesc", "ori", start, i64c(K_MAJOR))  # offset 0, K-major
+    vDesc = i64("vDesc", "ori", start, i64c(MN_MAJOR))
+
+    bar = f.let("bar", f"nvgpu.mbarrier.create -> {BARS}")
+    emit(f"scf.if {leader} {{")
+    for i in range(3):
+        emit(f"  nvgpu.mbarrier.init {bar}[{c(i)}], {c(1)} : {BARS}")
+    emit("  // The barriers' initialization, visible to the TMA unit (the async")
+    emit("  // proxy) before any copy completes on them.")
+    emit("  nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, "
+         "space = #nvvm.shared_space<cta>}")
+    emit(f"  nvgpu.tma.prefetch.descriptor %mapQ : {MAP}")
+    emit(f"  nvgpu.tma.prefetch.descriptor %mapKV : {MAP}")
+    emit("}")
+    emit("gpu.barrier")
+
+    def load_boxes(map_, row, offset, barrier):
+        """Thread 0 (inside its scf.if): a row of 9 boxes into `offset`."""
+        emit(f"  nvgpu.mbarrier.arrive.expect_tx {bar}[{barrier}], {c(TILE_BYTES)} : {BARS}")
+        for box in range(BOXES):
+            dst = view("box", f.idx("boxAt", "addi", offset, c(box * BOX_BYTES)), BOX)
+            emit(f"  nvgpu.tma.async.load {map_}[{c(64 * box)}, {row}], {bar}[{barrier}] "
+                 f"to {dst} : {MAP}, {BARS} -> {BOX}")
+
+    # The query block on barrier 2.
+    emit(f"scf.if {leader} {{")
+    f.depth += 1
+    load_boxes("%mapQ", qRow0, c(OFF_Q), c(2))
+    f.depth -= 1
+    emit("}")
+
+    def issue(rel, stage):
+        """Thread 0 loads page jBegin + rel of the split into `stage`."""
+        inSplit = f.let("inSplit", f"arith.cmpi ult, {rel}, {count} : index")
+        go = f.let("go", f"arith.andi {leader}, {inSplit} : i1")
+        emit(f"scf.if {go} {{")
+        f.depth += 1
+        j = f.idx("j", "addi", jBegin, rel)
+        entry = f.idx("entry", "addi", tableRow, j)
+        page32 = f.let("page32", f"memref.load %table[{entry}] : memref<?xi32>")
+        page = f.let("page", f"arith.index_cast {page32} : i32 to index")
+        row = f.idx("pageRow", "muli", page, c(PAGE))
+        so = f.idx("stageOff0", "muli", stage, c(TILE_BYTES))
+        at = f.idx("stageOff", "addi", so, c(OFF_STAGE))
+        load_boxes("%mapKV", row, at, stage)
+        f.depth -= 1
+        emit("}")
+
+    issue(c(0), c(0))
+    issue(c(1), c(1))
+    emit(f"nvgpu.mbarrier.try_wait.parity {bar}[{c(2)}], %false, {c(10000000)} : {BARS}")
+
+    # Per-thread constants: the rows g and g + 8 of the warp's 16, the
+    # columns of S (tokens) and of O this lane holds.
+    w16 = f.idx("w16", "muli", warp, c(16))
+    rowA = f.idx("rowA", "addi", w16, g)
+    rowB = f.idx("rowB", "addi", rowA, c(8))
+    half32 = f.idx("half32", "muli", wg, c(HALF))
+    sCol = f.idx("sCol", "addi", half32, t2)  # + 8 j + r % 2
+    # S's B: the warpgroup's 32 token rows of the tile, 4096 bytes in.
+    wgRows = f.let("wgRows", f"arith.index_cast {wg} : index to i64")
+    bHalf = i64("bHalf", "muli", wgRows, i64c(HALF * 128 // 16))
+    # P V's B: the warpgroup's 4 value boxes, 32 KiB in.
+    vHalf = i64("vHalf", "muli", wgRows, i64c(4 * BOX_BYTES // 16))
+
+    o_init = f.let("oInit", f"llvm.mlir.zero : {O_ACC}")
+    res = f.fresh("loop")
+    emit(f"{res}:5 = scf.for %i = {c(0)} to {count} step {c(1)} iter_args("
+         f"%mA = %ninf, %mB = %ninf, %lA = %zero, %lB = %zero, %o = {o_init}) "
+         f"-> (f32, f32, f32, f32, {O_ACC}) {{")
+    f.depth += 1
+    stage = f.idx("stage", "remui", "%i", c(2))
+    rnd = f.idx("round", "divui", "%i", c(2))
+    par = f.idx("parityIdx", "remui", rnd, c(2))
+    parity = f.let("parity", f"arith.index_cast {par} : index to i1")
+    emit(f"nvgpu.mbarrier.try_wait.parity {bar}[{stage}], {parity}, {c(10000000)} : {BARS}")
+    st64 = f.let("stageI64", f"arith.index_cast {stage} : index to i64")
+    stOff = i64("stageDesc0", "muli", st64, i64c(TILE_BYTES // 16))
+    stDesc0 = i64("stageDesc", "addi", stOff, i64c(OFF_STAGE // 16))
+    kStage = i64("kStage", "addi", kDesc, stDesc0)
+    kTok = i64("kTok", "addi", kStage, bHalf)
+    vStage = i64("vStage", "addi", vDesc, stDesc0)
+    vBase = i64("vBase", "addi", vStage, vHalf)
+
+    # S = Q K^T: 64 heads x this warpgroup's 32 tokens, K = 576.
+    emit("nvvm.wgmma.fence.aligned")
+    s = f.let("sInit", f"llvm.mlir.undef : {S_ACC}")
+    for kk in range(D // 16):
+        off = (kk // 4) * BOX_BYTES + (kk % 4) * 32
+        da = i64("qDesc", "addi", kDesc, i64c((OFF_Q + off) // 16))
+        db = i64("kDescK", "addi", kTok, i64c(off // 16))
+        s = wgmma(f, s, da, db, HALF, S_ACC, kk > 0, "col")
+    emit("nvvm.wgmma.commit.group.sync.aligned")
+    emit("nvvm.wgmma.wait.group.sync.aligned 0")
+
+    # Scale into base 2, mask the tokens past the sequence, row maxima.
+    j = f.idx("jt", "addi", jBegin, "%i")
+    tok0 = f.idx("tileTok", "muli", j, c(PAGE))
+    laneTok = f.idx("laneTok", "addi", tok0, sCol)
+    x = []
+    for r in range(S_REGS):
+        v = f.let("s", f"llvm.extractvalue {s}[{r}] : {S_ACC}")
+        tok = f.idx("stok", "addi", laneTok, c(8 * (r // 4) + r % 2))
+        live = f.let("slive", f"arith.cmpi ult, {tok}, {length} : index")
+        scaled = f.f32("scaled", "mulf", v, "%scale")
+        x.append(f.let("x", f"arith.select {live}, {scaled}, %ninf : f32"))
+    maxima = []
+    for hi, row in ((0, rowA), (1, rowB)):
+        vals = [x[r] for r in range(S_REGS) if (r % 4) // 2 == hi]
+        m = vals[0]
+        for v in vals[1:]:
+            m = f.f32("lmax", "maximumf", m, v)
+        maxima.append((quad_reduce(f, m, "maximumf"), row))
+    emit(f"scf.if {quadLead} {{")
+    for m, row in maxima:
+        emit(f"  memref.store {m}, {sMax}[{wg}, {row}] : {SRED}")
+    emit("}")
+    emit("gpu.barrier")
+
+    # The last page of a sequence: zero its rows past the sequence (both
+    # warpgroups' S reads of them are complete at the barrier above).
+    jNext = f.idx("jNext", "addi", j, c(1))
+    last = f.let("lastPage", f"arith.cmpi eq, {jNext}, {tiles} : index")
+    liveRows = f.idx("liveRows", "subi", length, tok0)
+    partial = f.let("partial", f"arith.cmpi ult, {liveRows}, {c(PAGE)} : index")
+    tail = f.let("tail", f"arith.andi {last}, {partial} : i1")
+    emit(f"scf.if {tail} {{")
+    f.depth += 1
+    so = f.idx("tailStage0", "muli", stage, c(TILE_BYTES))
+    sView = view("sStage", f.idx("tailStage", "addi", so, c(OFF_STAGE)), STAGE)
+    zeros = f.let("zeros", "arith.constant dense<0.0> : vector<8xbf16>")
+    # 9 boxes x 64 rows x 8 chunks of 16 bytes, 18 per thread.
+    for k in range(BOXES * PAGE * 8 // THREADS):
+        item = f.idx("zItem", "addi", tid, c(k * THREADS))
+        zbox = f.idx("zBox", "divui", item, c(PAGE * 8))
+        zrest = f.idx("zRest", "remui", item, c(PAGE * 8))
+        zrow = f.idx("zRow", "divui", zrest, c(8))
+        zch = f.idx("zChunk", "remui", zrest, c(8))
+        zcol = f.idx("zCol", "muli", zch, c(8))
+        dead = f.let("dead", f"arith.cmpi uge, {zrow}, {liveRows} : index")
+        emit(f"scf.if {dead} {{")
+        emit(f"  vector.store {zeros}, {sView}[{zbox}, {zrow}, {zcol}] : {STAGE}, vector<8xbf16>")
+        emit("}")
+    f.depth -= 1
+    emit("}")
+
+    # The new maxima, P = exp2(x - max) and the sums of this warpgroup's
+    # tokens.
+    alphas, mNew = [], []
+    for (_, row), old in zip(maxima, ("%mA", "%mB")):
+        m0 = f.let("tmax0", f"memref.load {sMax}[{c(0)}, {row}] : {SRED}")
+        m1 = f.let("tmax1", f"memref.load {sMax}[{c(1)}, {row}] : {SRED}")
+        tm = f.f32("tmax", "maximumf", m0, m1)
+        mn = f.f32("mnew", "maximumf", old, tm)
+        d = f.f32("mdiff", "subf", old, mn)
+        alphas.append(f.let("alpha", f"math.exp2 {d} : f32"))
+        mNew.append(mn)
+    p = []
+    for r in range(S_REGS):
+        d = f.f32("xd", "subf", x[r], mNew[(r % 4) // 2])
+        p.append(f.let("p", f"math.exp2 {d} : f32"))
+    sums = []
+    for hi, old in enumerate(("%lA", "%lB")):
+        acc = f.f32("lscaled", "mulf", old, alphas[hi])
+        for r in range(S_REGS):
+            if (r % 4) // 2 == hi:
+                acc = f.f32("lsum", "addf", acc, p[r])
+        sums.append(acc)
+    # P into shared memory, K-major and swizzled like a box: row h's 16-byte
+    # chunk c at chunk c ^ (h % 8).
+    for hi, row in ((0, rowA), (1, rowB)):
+        rsw = f.idx("pRowSw", "remui", row, c(8))
+        for jj in range(HALF // 8):
+            chunk = f.idx("pChunk", "addi", f.idx("pChunk0", "muli", wg, c(HALF // 8)), c(jj))
+            phys = f.idx("pPhys", "xori", chunk, rsw)
+            col0 = f.idx("pCol0", "muli", phys, c(8))
+            col = f.idx("pCol", "addi", col0, t2)
+            r = 4 * jj + 2 * hi
+            pair = f.let("pPair", f"vector.from_elements {p[r]}, {p[r + 1]} : vector<2xf32>")
+            pb = f.let("pBf16", f"arith.truncf {pair} : vector<2xf32> to vector<2xbf16>")
+            emit(f"vector.store {pb}, {sP}[{row}, {col}] : {SP}, vector<2xbf16>")
+    emit("// P and the zeroed tails, visible to wgmma (the async proxy).")
+    emit("nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, "
+         "space = #nvvm.shared_space<cta>}")
+    emit("gpu.barrier")
+
+    # O = O * alpha + P V over the tile's 64 tokens, this warpgroup's 256
+    # value columns.
+    o = "%o"
+    scaled = o
+    for r in range(O_REGS):
+        v = f.let("ov", f"llvm.extractvalue {o}[{r}] : {O_ACC}")
+        vs = f.f32("ovs", "mulf", v, alphas[(r % 4) // 2])
+        scaled = f.let("oacc", f"llvm.insertvalue {vs}, {scaled}[{r}] : {O_ACC}")
+    emit("nvvm.wgmma.fence.aligned")
+    pDesc = i64("pDesc", "addi", kDesc, i64c(OFF_P // 16))
+    acc = scaled
+    for kk in range(PAGE // 16):
+        da = i64("pDescK", "addi", pDesc, i64c(kk * 32 // 16))
+        db = i64("vDescK", "addi", vBase, i64c(kk * 16 * 128 // 16))
+        acc = wgmma(f, acc, da, db, OUT_COLS, O_ACC, True, "row")
+    emit("nvvm.wgmma.commit.group.sync.aligned")
+    emit("nvvm.wgmma.wait.group.sync.aligned 0")
+    emit("// Every warpgroup is done with the stage and P: refill the stage")
+    emit("// with page i + 2.")
+    emit("gpu.barrier")
+    nxt = f.idx("next", "addi", "%i", c(2))
+    issue(nxt, stage)
+    emit(f"scf.yield {mNew[0]}, {mNew[1]}, {sums[0]}, {sums[1]}, {acc} : "
+         f"f32, f32, f32, f32, {O_ACC}")
+    f.depth -= 1
+    emit("}")
+
+    # The rows' sums: the quad, then the two warpgroups' tokens.
+    totals = []
+    for k, row in enumerate((rowA, rowB)):
+        totals.append((quad_reduce(f, f"{res}#{2 + k}", "addf"), row))
+    emit(f"scf.if {quadLead} {{")
+    for l, row in totals:
+        emit(f"  memref.store {l}, {sSum}[{wg}, {row}] : {SRED}")
+    emit("}")
+    emit("gpu.barrier")
+    invs, lses = [], []
+    for k, (_, row) in enumerate(totals):
+        l0 = f.let("tsum0", f"memref.load {sSum}[{c(0)}, {row}] : {SRED}")
+        l1 = f.let("tsum1", f"memref.load {sSum}[{c(1)}, {row}] : {SRED}")
+        lt = f.f32("tsum", "addf", l0, l1)
+        pos = f.let("nonEmpty", f"arith.cmpf ogt, {lt}, %zero : f32")
+        inv0 = f.f32("inv0", "divf", "%one", lt)
+        invs.append(f.let("inv", f"arith.select {pos}, {inv0}, %zero : f32"))
+        lg = f.let("lg", f"math.log2 {lt} : f32")
+        lses.append(f.f32("lse", "addf", f"{res}#{k}", lg))
+
+    # Partial outputs [seq, head, split, 512] and their log-sum-exp.
+    colBase0 = f.idx("oCol0", "muli", wg, c(OUT_COLS))
+    colBase = f.idx("oCol", "addi", colBase0, t2)
+    rowOffs = []
+    for row in (rowA, rowB):
+        hrow = f.idx("hrow", "addi", qRow0, row)
+        hs = f.idx("hs", "muli", hrow, "%splits")
+        rowOffs.append(f.idx("hss", "addi", hs, split))
+    out = f"{res}#4"
+    for k, hss in enumerate(rowOffs):
+        base0 = f.idx("obase", "muli", hss, c(DV))
+        base2 = f.idx("obase2", "addi", base0, colBase)
+        for jj in range(OUT_COLS // 8):
+            r = 4 * jj + 2 * k
+            v0 = f.let("o0", f"llvm.extractvalue {out}[{r}] : {O_ACC}")
+            v1 = f.let("o1", f"llvm.extractvalue {out}[{r + 1}] : {O_ACC}")
+            n0 = f.f32("on", "mulf", v0, invs[k])
+            n1 = f.f32("on", "mulf", v1, invs[k])
+            vec = f.let("ovec", f"vector.from_elements {n0}, {n1} : vector<2xf32>")
+            at = f.idx("oat", "addi", base2, c(jj * 8))
+            emit(f"vector.store {vec}, %Opart[{at}] : memref<?xf32>, vector<2xf32>")
+    first = f.let("firstWg", f"arith.cmpi eq, {wg}, {c(0)} : index")
+    writes = f.let("writesLse", f"arith.andi {first}, {quadLead} : i1")
+    emit(f"scf.if {writes} {{")
+    for k, hss in enumerate(rowOffs):
+        emit(f"  memref.store {lses[k]}, %Lse[{hss}] : memref<?xf32>")
+    emit("}")
+    emit("gpu.return")
+    return f
+
+
+def main():
+    out = [f"""// GENERATED by codegen/kernels/gen_mla_decode_wgmma.py: edit that, not this.
+//
+// Multi-head latent attention decode for sm_90a: split-KV flash decoding
+// over the paged latent cache, TMA + mbarrier pipeline, wgmma (bf16 in, f32
+// accumulation) on descriptors built here. Writes what mla_decode_bf16
+// writes (mla_decode_bf16.mlir states the layouts); mla_decode_combine,
+// the same as there, joins the splits.
+//
+// mapQ: TMA descriptor over Q as [batch * heads, {D}] bf16, box 64 x 64,
+// 128-byte swizzle. mapKV: over the cache as [pages * {PAGE}, {D}], the same
+// box. Both in device memory (cuTensorMapEncodeTiled).
+// table [batch, maxPages] i32, lens [batch] i32, scale: softmax scale
+// times log2(e). Opart f32 [batch, heads, splits, {DV}], Lse f32 [batch,
+// heads, splits].
+//
+// mla_decode_wgmma_bf16: grid (heads / {HEADS}, splits, batch), {THREADS}
+// threads, {SMEM_BYTES} bytes of dynamic shared memory (raise the kernel's
+// limit); split s takes pages [s * tilesPerSplit, (s + 1) * tilesPerSplit).
+// heads % {HEADS} == 0.
+// mla_decode_combine: grid (heads, batch), 128 threads; Out bf16 [batch,
+// heads, {DV}].
+module attributes {{gpu.container_module}} {{
+gpu.module @dsc_mla_decode_wgmma attributes {{dsc.chips = ["sm_90a"]}} {{"""]
+    decode = decode_kernel()
+    out.append(f"""  // The descriptors arrive as pointers (the GPU lowering has no kernel
+  // argument conversion for the descriptor type; the casts fold away).
+  gpu.func @mla_decode_wgmma_bf16(%mapQPtr: !llvm.ptr, %mapKVPtr: !llvm.ptr,
+                                  %table: memref<?xi32>, %lens: memref<?xi32>,
+                                  %Opart: memref<?xf32>, %Lse: memref<?xf32>,
+                                  %heads: index, %maxPages: index, %splits: index,
+                                  %tilesPerSplit: index, %scale: f32)
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{
+    %mapQ = builtin.unrealized_conversion_cast %mapQPtr : !llvm.ptr to {MAP}
+    %mapKV = builtin.unrealized_conversion_cast %mapKVPtr : !llvm.ptr to {MAP}
+    %false = arith.constant false""")
+    out += decode.text()
+    out.append("  }")
+    combine = combine_kernel()
+    out.append("""  gpu.func @mla_decode_combine(%Opart: memref<?xf32>, %Lse: memref<?xf32>,
+                               %Out: memref<?xbf16>, %heads: index,
+                               %splits: index)
+      kernel attributes {known_block_size = array<i32: 128, 1, 1>} {""")
+    out += combine.text()
+    out.append("  }")
+    out.append("}")
+    out.append("}")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
