@@ -40,7 +40,10 @@ bytes apart (stride), the next 64 columns the next box, 8192 bytes on
 """
 
 from gen_mla_decode import combine_kernel
-from kernelgen import WG, Function, quad_reduce
+from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function,
+                       accumulator_aliases, accumulator_type, aligned_shared,
+                       init_barriers, mn_major, quad_reduce, shared_view,
+                       wgmma)
 
 D, DV = 576, 512  # key width (kv_lora_rank + rope), value width
 PAGE = 64  # tokens per page and per tile
@@ -53,6 +56,8 @@ HALF = PAGE // 2  # tokens of S per warpgroup
 OUT_COLS = DV // 2  # value columns per warpgroup
 S_REGS = HALF // 2  # m64n32 accumulator registers per thread
 O_REGS = OUT_COLS // 2  # m64n256
+S_ACC = accumulator_type(HALF)
+O_ACC = accumulator_type(OUT_COLS)
 
 # Dynamic shared memory from its first 1024-byte boundary.
 OFF_Q = 0
@@ -62,7 +67,6 @@ OFF_MAX = OFF_P + HEADS * PAGE * 2
 OFF_SUM = OFF_MAX + 2 * HEADS * 4
 SMEM_BYTES = OFF_SUM + 2 * HEADS * 4 + 1024  # the alignment slack
 
-SMEM = f"memref<?xi8, {WG}>"
 BOX = f"memref<64x64xbf16, {WG}>"
 STAGE = f"memref<{BOXES}x64x64xbf16, {WG}>"
 SP = f"memref<64x64xbf16, {WG}>"
@@ -70,21 +74,8 @@ SRED = f"memref<2x{HEADS}xf32, {WG}>"
 MAP = ("!nvgpu.tensormap.descriptor<tensor = " + BOX + ", swizzle = swizzle_128b, "
        "l2promo = l2promo_128b, oob = zero, interleave = none>")
 BARS = f"!nvgpu.mbarrier.group<memorySpace = {WG}, num_barriers = 3>"
-S_ACC = "!llvm.struct<(" + ", ".join(["f32"] * S_REGS) + ")>"
-O_ACC = "!llvm.struct<(" + ", ".join(["f32"] * O_REGS) + ")>"
-
-SWIZZLE_128B = 1 << 62
-K_MAJOR = SWIZZLE_128B | (1024 // 16) << 32 | 1 << 16  # leading unused (1)
-MN_MAJOR = SWIZZLE_128B | (1024 // 16) << 32 | (BOX_BYTES // 16) << 16
-
-
-def wgmma(f, acc, desc_a, desc_b, n, acc_type, accumulate, b_layout):
-    """One wgmma m64nNk16, bf16 in, f32 accumulated, A K-major."""
-    scale = "one" if accumulate else "zero"
-    return f.let("wg", f"nvvm.wgmma.mma_async {desc_a}, {desc_b}, {acc}, "
-                       f"#nvvm.shape<m = 64, n = {n}, k = 16>, "
-                       f"D[<f32>, <{scale}>], A[<bf16>, <one>, <row>], "
-                       f"B[<bf16>, <one>, <{b_layout}>] : {acc_type} -> {acc_type}")
+# V, the tile read MN-major: the next 64 value columns are the next box.
+MN_MAJOR = mn_major(BOX_BYTES)
 
 
 def decode_kernel():
@@ -129,41 +120,19 @@ def decode_kernel():
     bh = f.idx("bh", "muli", b, "%heads")
     qRow0 = f.idx("qRow0", "addi", bh, h0)
 
-    # Shared memory from its first 1024-byte boundary (the swizzle's).
-    emit(f"%dyn = gpu.dynamic_shared_memory : {SMEM}")
-    base = f.let("base", f"memref.extract_aligned_pointer_as_index %dyn : {SMEM} -> index")
-    up = f.idx("up", "addi", base, c(1023))
-    aligned0 = f.idx("aligned0", "divui", up, c(1024))
-    aligned = f.idx("aligned", "muli", aligned0, c(1024))
-    pad = f.idx("pad", "subi", aligned, base)
+    pad, start = aligned_shared(f)
 
     def view(hint, offset, ty):
-        at = f.idx(f"{hint}Off", "addi", pad, offset)
-        return f.let(hint, f"memref.view %dyn[{at}][] : {SMEM} to {ty}")
+        return shared_view(f, pad, hint, offset, ty)
 
     sP = view("sP", c(OFF_P), SP)
     sMax = view("sMax", c(OFF_MAX), SRED)
     sSum = view("sSum", c(OFF_SUM), SRED)
-    # The descriptors' start field: the shared address / 16, 14 bits (a
-    # generic address of shared memory has the same low 18 bits).
-    a64 = f.let("alignedI64", f"arith.index_cast {aligned} : index to i64")
-    a16 = i64("addr16", "shrui", a64, i64c(4))
-    start = i64("start", "andi", a16, i64c(0x3FFF))
     kDesc = i64("kDesc", "ori", start, i64c(K_MAJOR))  # offset 0, K-major
     vDesc = i64("vDesc", "ori", start, i64c(MN_MAJOR))
 
     bar = f.let("bar", f"nvgpu.mbarrier.create -> {BARS}")
-    emit(f"scf.if {leader} {{")
-    for i in range(3):
-        emit(f"  nvgpu.mbarrier.init {bar}[{c(i)}], {c(1)} : {BARS}")
-    emit("  // The barriers' initialization, visible to the TMA unit (the async")
-    emit("  // proxy) before any copy completes on them.")
-    emit("  nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, "
-         "space = #nvvm.shared_space<cta>}")
-    emit(f"  nvgpu.tma.prefetch.descriptor %mapQ : {MAP}")
-    emit(f"  nvgpu.tma.prefetch.descriptor %mapKV : {MAP}")
-    emit("}")
-    emit("gpu.barrier")
+    init_barriers(f, leader, bar, BARS, 3, (("%mapQ", MAP), ("%mapKV", MAP)))
 
     def load_boxes(map_, row, offset, barrier):
         """Thread 0 (inside its scf.if): a row of 9 boxes into `offset`."""
@@ -240,7 +209,7 @@ def decode_kernel():
         off = (kk // 4) * BOX_BYTES + (kk % 4) * 32
         da = i64("qDesc", "addi", kDesc, i64c((OFF_Q + off) // 16))
         db = i64("kDescK", "addi", kTok, i64c(off // 16))
-        s = wgmma(f, s, da, db, HALF, S_ACC, kk > 0, "col")
+        s = wgmma(f, s, da, db, HALF, kk > 0)
     emit("nvvm.wgmma.commit.group.sync.aligned")
     emit("nvvm.wgmma.wait.group.sync.aligned 0")
 
@@ -331,8 +300,7 @@ def decode_kernel():
             pb = f.let("pBf16", f"arith.truncf {pair} : vector<2xf32> to vector<2xbf16>")
             emit(f"vector.store {pb}, {sP}[{row}, {col}] : {SP}, vector<2xbf16>")
     emit("// P and the zeroed tails, visible to wgmma (the async proxy).")
-    emit("nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, "
-         "space = #nvvm.shared_space<cta>}")
+    emit(FENCE_PROXY_ASYNC)
     emit("gpu.barrier")
 
     # O = O * alpha + P V over the tile's 64 tokens, this warpgroup's 256
@@ -349,7 +317,7 @@ def decode_kernel():
     for kk in range(PAGE // 16):
         da = i64("pDescK", "addi", pDesc, i64c(kk * 32 // 16))
         db = i64("vDescK", "addi", vBase, i64c(kk * 16 * 128 // 16))
-        acc = wgmma(f, acc, da, db, OUT_COLS, O_ACC, True, "row")
+        acc = wgmma(f, acc, da, db, OUT_COLS, True, "row")
     emit("nvvm.wgmma.commit.group.sync.aligned")
     emit("nvvm.wgmma.wait.group.sync.aligned 0")
     emit("// Every warpgroup is done with the stage and P: refill the stage")
@@ -414,6 +382,7 @@ def decode_kernel():
 
 
 def main():
+    aliases = "\n".join(accumulator_aliases(HALF, OUT_COLS))
     out = [f"""// GENERATED by codegen/kernels/gen_mla_decode_wgmma.py: edit that, not this.
 //
 // Multi-head latent attention decode for sm_90a: split-KV flash decoding
@@ -435,6 +404,7 @@ def main():
 // heads % {HEADS} == 0.
 // mla_decode_combine: grid (heads, batch), 128 threads; Out bf16 [batch,
 // heads, {DV}].
+{aliases}
 module attributes {{gpu.container_module}} {{
 gpu.module @dsc_mla_decode_wgmma attributes {{dsc.chips = ["sm_90a"]}} {{"""]
     decode = decode_kernel()

@@ -267,3 +267,95 @@ def copy_tile(f, tid, threads, rows, chunks, hint):
         chunk = f.idx(f"{hint}chunk", "remui", q, c(chunks))
         out.append((row,) + _swizzled_columns(f, row, chunk, hint))
     return out
+
+
+# --- sm_90a: wgmma on descriptors built in the kernel, fed by TMA ---
+#
+# A wgmma operand in shared memory is a descriptor (PTX ISA, matrix
+# descriptor format): start address / 16 in bits 0-13, leading byte offset
+# / 16 in 16-29, stride byte offset / 16 in 32-45, the swizzle in 62-63 (1:
+# 128 bytes). Every operand here is laid out as TMA writes a box with the
+# 128-byte swizzle: rows of 128 bytes, 8-row atoms of 1024 bytes, so the
+# stride offset is 1024. K-major (A, and B as [N, K]): a k step moves the
+# start along the row (32 bytes a step); the leading offset is unused (1).
+# MN-major (B as [K, N], 16-bit types only): 64 columns to a row, the next
+# 64 columns `leading` bytes on.
+SWIZZLE_128B = 1 << 62
+K_MAJOR = SWIZZLE_128B | (1024 // 16) << 32 | 1 << 16
+
+
+def mn_major(leading):
+    return SWIZZLE_128B | (1024 // 16) << 32 | (leading // 16) << 16
+
+
+def accumulator_type(n):
+    """The struct of one thread's f32 accumulators of a wgmma m64nN, by its
+    alias (accumulator_aliases defines it)."""
+    return f"!acc{n}"
+
+
+def accumulator_aliases(*ns):
+    """The module-level alias definitions of accumulator_type(n) for `ns`."""
+    return [f"!acc{n} = !llvm.struct<(" + ", ".join(["f32"] * (n // 2)) + ")>"
+            for n in ns]
+
+
+def wgmma(f, acc, desc_a, desc_b, n, accumulate, b_layout="col", dtype="bf16"):
+    """One wgmma m64nNk16 (bf16) or m64nNk32 (e4m3), f32 accumulated, A
+    K-major; b_layout "col" is K-major B, "row" MN-major. The accumulator
+    register of index 4 j + r holds row 16 (warp % 4) + lane / 4 + 8 (r / 2),
+    column 8 j + 2 (lane % 4) + r % 2."""
+    k = 32 if dtype == "e4m3" else 16
+    scale = "one" if accumulate else "zero"
+    ty = accumulator_type(n)
+    return f.let("wg", f"nvvm.wgmma.mma_async {desc_a}, {desc_b}, {acc}, "
+                       f"#nvvm.shape<m = 64, n = {n}, k = {k}>, "
+                       f"D[<f32>, <{scale}>], A[<{dtype}>, <one>, <row>], "
+                       f"B[<{dtype}>, <one>, <{b_layout}>] : {ty} -> {ty}")
+
+
+def aligned_shared(f):
+    """The dynamic shared memory (%dyn) from its first 1024-byte boundary,
+    the swizzle's: returns (pad, start), the bytes skipped and the i64
+    descriptor start field of that boundary (its shared address / 16, 14
+    bits; a generic address of shared memory has the same low 18 bits)."""
+    c = f.c
+    smem = f"memref<?xi8, {WG}>"
+    f.emit(f"%dyn = gpu.dynamic_shared_memory : {smem}")
+    base = f.let("base", f"memref.extract_aligned_pointer_as_index %dyn : {smem} -> index")
+    up = f.idx("up", "addi", base, c(1023))
+    aligned0 = f.idx("aligned0", "divui", up, c(1024))
+    aligned = f.idx("aligned", "muli", aligned0, c(1024))
+    pad = f.idx("pad", "subi", aligned, base)
+    a64 = f.let("alignedI64", f"arith.index_cast {aligned} : index to i64")
+    four = f.let("four", "arith.constant 4 : i64")
+    a16 = f.let("addr16", f"arith.shrui {a64}, {four} : i64")
+    mask = f.let("mask14", f"arith.constant {0x3FFF} : i64")
+    start = f.let("start", f"arith.andi {a16}, {mask} : i64")
+    return pad, start
+
+
+def shared_view(f, pad, hint, offset, ty):
+    """A view of the aligned dynamic shared memory at byte `offset`."""
+    at = f.idx(f"{hint}Off", "addi", pad, offset)
+    return f.let(hint, f"memref.view %dyn[{at}][] : memref<?xi8, {WG}> to {ty}")
+
+
+def init_barriers(f, leader, bar, bars_type, count, maps):
+    """Thread `leader` initialises `count` mbarriers (one arrival each),
+    makes that visible to the TMA unit, and prefetches the tensor maps
+    [(value, type)]; then a block barrier."""
+    f.emit(f"scf.if {leader} {{")
+    for i in range(count):
+        f.emit(f"  nvgpu.mbarrier.init {bar}[{f.c(i)}], {f.c(1)} : {bars_type}")
+    f.emit("  // The barriers' initialization, visible to the TMA unit (the async")
+    f.emit("  // proxy) before any copy completes on them.")
+    f.emit("  " + FENCE_PROXY_ASYNC)
+    for value, ty in maps:
+        f.emit(f"  nvgpu.tma.prefetch.descriptor {value} : {ty}")
+    f.emit("}")
+    f.emit("gpu.barrier")
+
+
+FENCE_PROXY_ASYNC = ("nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, "
+                     "space = #nvvm.shared_space<cta>}")

@@ -1044,8 +1044,8 @@ class Block:
         self.shared.wgmma_commit()
 
     def op_nvvm_wgmma_mma_async(self, op, acc, desc_a, desc_b):
-        """D = A B (+ D) for each warpgroup, bf16 operands read from shared
-        memory through their descriptors (PTX ISA, matrix descriptors: the
+        """D = A B (+ D) for each warpgroup, bf16 (k16) or e4m3 (k32, K-major
+        only) operands read from shared memory through their descriptors (PTX ISA, matrix descriptors: the
         start address, the leading and stride byte offsets, over 16; the
         128-byte swizzle), D in the accumulator's fragment layout: register
         4 j + r of lane l in warp w holds row 16 w + l / 4 + 8 (r / 2),
@@ -1053,8 +1053,10 @@ class Block:
         m, n, k = (int(x) for x in re.search(
             r"#nvvm.shape<m = (\d+), n = (\d+), k = (\d+)>", op.text).groups())
         types = re.findall(r"#nvvm.wgmma_type<(\w+)>", op.text)
-        if (m, k) != (64, 16) or types[:2] != ["bf16", "bf16"]:
-            raise EmulationError(f"wgmma m{m}n{n}k{k} {types}: only m64nNk16 bf16")
+        size = {"bf16": 2, "e4m3": 1}.get(types[0])
+        if m != 64 or types[:2] != [types[0]] * 2 or size is None or k * size != 32:
+            raise EmulationError(f"wgmma m{m}n{n}k{k} {types}: only m64nNk16 bf16 "
+                                 "and m64nNk32 e4m3")
         if acc.shape[1] != n // 2:
             raise EmulationError(f"{acc.shape[1]} accumulator registers for n = {n}")
         layout_a = op.attr(r"layoutA = #nvvm.mma_layout<(\w+)>")
@@ -1070,13 +1072,19 @@ class Block:
             (np.arange(n // 2) % 2)[None, :]
         for g in range(self.threads // 128):
             group = slice(128 * g, 128 * (g + 1))
-            a_at = self.operand(desc_a[group], m, k, layout_a == "row", "A")
-            b_at = self.operand(desc_b[group], n, k, layout_b == "col", "B")
+            if size == 1 and (layout_a, layout_b) != ("row", "col"):
+                raise EmulationError("8-bit wgmma operands are K-major only")
+            a_at = self.operand(desc_a[group], m, k, layout_a == "row", "A", size)
+            b_at = self.operand(desc_b[group], n, k, layout_b == "col", "B", size)
             units = np.unique(np.concatenate([a_at, b_at]) // 2)
             self.shared.wgmma_read(units, range(4 * g, 4 * g + 4), op.name)
-            words = self.shared.bytes.view(np.uint16)
-            am = _bits_to_f32(words[a_at // 2]).astype(np.float64)  # [m, k]
-            bm = _bits_to_f32(words[b_at // 2]).astype(np.float64)  # [n, k]
+            if size == 2:
+                words = self.shared.bytes.view(np.uint16)
+                am = _bits_to_f32(words[a_at // 2]).astype(np.float64)  # [m, k]
+                bm = _bits_to_f32(words[b_at // 2]).astype(np.float64)  # [n, k]
+            else:
+                am = _E4M3[self.shared.bytes[a_at]].astype(np.float64)
+                bm = _E4M3[self.shared.bytes[b_at]].astype(np.float64)
             d = am @ bm.T
             if accumulate:
                 d[rows, cols] += acc[group]
@@ -1085,12 +1093,13 @@ class Block:
         self.shared.wgmma_pending.add(id(out))
         return out
 
-    def operand(self, desc, rows, k, k_major, what):
+    def operand(self, desc, rows, k, k_major, what, size=2):
         """The byte addresses of a wgmma operand, [rows, k] (rows: M of A, N
-        of B) from its descriptor. K-major: rows of 128 bytes, 8 to a
-        1024-byte atom, atoms `stride` apart, k the 2-byte columns. MN-major:
-        k the rows, 8 to an atom, atoms `stride` apart along k; 64 of `rows`
-        to a 128-byte row, such blocks `leading` apart."""
+        of B) from its descriptor, elements of `size` bytes. K-major: rows
+        of 128 bytes, 8 to a 1024-byte atom, atoms `stride` apart, k the
+        columns. MN-major (16-bit): k the rows, 8 to an atom, atoms `stride`
+        apart along k; 64 of `rows` to a 128-byte row, such blocks `leading`
+        apart."""
         d = self.uniform(desc, f"{what} descriptor")
         start = (d & 0x3FFF) << 4
         leading = ((d >> 16) & 0x3FFF) << 4
@@ -1101,8 +1110,8 @@ class Block:
         r = np.arange(rows)[:, None]
         c = np.arange(k)[None, :]
         if k_major:
-            at = start + (r // 8) * stride + (r % 8) * 128 + 2 * c
-            if (start % 128) + 2 * k > 128:
+            at = start + (r // 8) * stride + (r % 8) * 128 + size * c
+            if (start % 128) + size * k > 128:
                 raise EmulationError(f"{what}: k{k} from byte {start % 128} of a "
                                      "128-byte row crosses it")
         else:
@@ -1112,8 +1121,8 @@ class Block:
             raise EmulationError(f"{what}: starts at row {(start // 128) % 8} of a "
                                  "swizzle atom")
         at = _swizzle128(at)
-        if at.min() < 0 or at.max() + 2 > self.shared.bytes.size:
-            raise EmulationError(f"{what}: bytes [{at.min()}, {at.max() + 2}) outside "
+        if at.min() < 0 or at.max() + size > self.shared.bytes.size:
+            raise EmulationError(f"{what}: bytes [{at.min()}, {at.max() + size}) outside "
                                  f"{self.shared.bytes.size} bytes of shared memory")
         return at
 

@@ -50,6 +50,7 @@ inline constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
 struct alignas(128) CUtensorMap {
   uint64_t opaque[16];
 };
+inline constexpr int CU_TENSOR_MAP_DATA_TYPE_UINT8 = 0;
 inline constexpr int CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 = 9;
 inline constexpr int CU_TENSOR_MAP_INTERLEAVE_NONE = 0;
 inline constexpr int CU_TENSOR_MAP_SWIZZLE_128B = 3;

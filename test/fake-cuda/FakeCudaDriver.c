@@ -246,9 +246,10 @@ static CUresult cuEventElapsedTime(float *ms, void *a, void *b) {
   *ms = 0;
   return OK;
 }
-/* The real driver's checks of a tiled TMA descriptor, for bf16 data: the
-   map and the tensor aligned, box sizes within 256 and 16-byte rows, the
-   row strides multiples of 16, a swizzled box row within the swizzle. */
+/* The real driver's checks of a tiled TMA descriptor, for bf16 or 8-bit
+   data: the map and the tensor aligned, box sizes within 256 and 16-byte
+   rows, the row strides multiples of 16, a swizzled box row within the
+   swizzle. */
 static CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank,
                                        void *address, const uint64_t *dims,
                                        const uint64_t *strides,
@@ -257,8 +258,11 @@ static CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank,
                                        int interleave, int swizzle, int l2,
                                        int oob) {
   static const unsigned swizzleBytes[] = {0, 32, 64, 128};
+  /* CU_TENSOR_MAP_DATA_TYPE_UINT8 (0) or _BFLOAT16 (9). */
+  unsigned size = type == 0 ? 1 : 2;
   (void)l2, (void)oob;
-  if (!map || (uintptr_t)map % 64 || type != 9 || rank < 1 || rank > 5 ||
+  if (!map || (uintptr_t)map % 64 || (type != 0 && type != 9) || rank < 1 ||
+      rank > 5 ||
       !address || (uintptr_t)address % 16 || interleave != 0 || swizzle < 0 ||
       swizzle > 3)
     return INVALID_VALUE;
@@ -268,7 +272,8 @@ static CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank,
     if (i + 1 < rank && (strides[i] % 16 || strides[i] >= ((uint64_t)1 << 40)))
       return INVALID_VALUE;
   }
-  if (box[0] * 2 % 16 || (swizzle && box[0] * 2 > swizzleBytes[swizzle]))
+  if (box[0] * size % 16 ||
+      (swizzle && box[0] * size > swizzleBytes[swizzle]))
     return INVALID_VALUE;
   memset(map, 0x5a, 128);
   ++tensorMaps;

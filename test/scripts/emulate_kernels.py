@@ -3,7 +3,8 @@
 (codegen/kernels/simt_emulator.py) against NumPy references.
 
 usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
-  CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-fp8, moe-dispatch,
+  CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-fp8,
+         grouped-gemm-fp8-wgmma, moe-dispatch,
          add-rmsnorm, quant-fp8, moe-pipeline, mla-decode,
          mla-decode-wgmma, mla-prefill, moe-route or rope
 
@@ -167,13 +168,9 @@ def rope(kernels):
     return ok
 
 
-def grouped_gemm_fp8(kernels):
-    """The FP8 grouped GEMM with block scales: experts of 64 and 128 rows
-    (one padded), K = 384 (three scale blocks, fewer K tiles than the ring
-    has stages), N = 256 (two weight scale rows per expert)."""
-    rng = np.random.default_rng(19)
-    k, n, experts = 384, 256, 2
-    offsets = np.array([0, 64, 192], np.int32)
+def fp8_problem(rng, offsets, k, n, experts):
+    """Random e4m3 A [rows, K] and B [experts * N, K] (no NaN codes), their
+    block scales, and the block-scaled product in float64."""
     rows = int(offsets[-1])
 
     def e4m3(shape):
@@ -183,13 +180,6 @@ def grouped_gemm_fp8(kernels):
     a, b = e4m3((rows, k)), e4m3((experts * n, k))
     sa = rng.uniform(0.01, 0.1, (rows, k // 128)).astype(np.float32)
     sb = rng.uniform(0.01, 0.1, (experts * n // 128, k // 128)).astype(np.float32)
-    c = np.full(rows * n, np.nan, np.float32)
-    emu.run_kernel(kernels["grouped_gemm_fp8_tn_m64"], (n // 128, 2, experts), 256,
-                   4 * (64 + 128) * 64 * 2,
-                   [emu.global_memref(a.view(np.uint16).copy()),
-                    emu.global_memref(b.view(np.uint16).copy()), emu.global_memref(c),
-                    emu.global_memref(offsets), emu.global_memref(sa),
-                    emu.global_memref(sb), n, k])
     av, bv = emu._E4M3[a], emu._E4M3[b]
     want = np.zeros((rows, n))
     for e in range(experts):
@@ -198,7 +188,42 @@ def grouped_gemm_fp8(kernels):
             ks = slice(128 * kb, 128 * kb + 128)
             part = av[r, ks] @ bv[e * n:(e + 1) * n, ks].T
             want[r] += part * sa[r, kb:kb + 1] * np.repeat(sb[e * n // 128:(e + 1) * n // 128, kb], 128)[None, :]
+    return a, b, sa, sb, want
+
+
+def grouped_gemm_fp8(kernels):
+    """The FP8 grouped GEMM with block scales: experts of 64 and 128 rows
+    (one padded), K = 384 (three scale blocks, fewer K tiles than the ring
+    has stages), N = 256 (two weight scale rows per expert)."""
+    k, n, experts = 384, 256, 2
+    offsets = np.array([0, 64, 192], np.int32)
+    a, b, sa, sb, want = fp8_problem(np.random.default_rng(19), offsets, k, n, experts)
+    rows = int(offsets[-1])
+    c = np.full(rows * n, np.nan, np.float32)
+    emu.run_kernel(kernels["grouped_gemm_fp8_tn_m64"], (n // 128, 2, experts), 256,
+                   4 * (64 + 128) * 64 * 2,
+                   [emu.global_memref(a.view(np.uint16).copy()),
+                    emu.global_memref(b.view(np.uint16).copy()), emu.global_memref(c),
+                    emu.global_memref(offsets), emu.global_memref(sa),
+                    emu.global_memref(sb), n, k])
     return verdict("grouped_gemm_fp8_tn_m64", c.reshape(rows, n), want, 1e-5)
+
+
+def grouped_gemm_fp8_wgmma(kernels):
+    """The sm_90a FP8 grouped GEMM (TMA, e4m3 wgmma on its own descriptors):
+    experts of 128 and 256 rows (the second from 200, padded), K = 640 (5
+    scale blocks, more than the 4 stages: a stage refilled), N = 256."""
+    k, n, experts = 640, 256, 2
+    offsets = np.array([0, 128, 384], np.int32)
+    a, b, sa, sb, want = fp8_problem(np.random.default_rng(23), offsets, k, n, experts)
+    rows = int(offsets[-1])
+    c = np.full(rows * n, np.nan, np.float32)
+    emu.run_kernel(kernels["grouped_gemm_fp8_wgmma"], (n // 128, 2, experts), 256,
+                   4 * 32768 + 1024,
+                   [emu.TensorMap(a, (128, 128)), emu.TensorMap(b, (128, 128)),
+                    emu.global_memref(c), emu.global_memref(offsets),
+                    emu.global_memref(sa), emu.global_memref(sb), n, k])
+    return verdict("grouped_gemm_fp8_wgmma", c.reshape(rows, n), want, 1e-5)
 
 
 def align(kernels, ids, experts, block):
@@ -504,7 +529,8 @@ def mla_prefill(kernels):
 
 
 CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,
-          "grouped-gemm-fp8": grouped_gemm_fp8, "moe-dispatch": moe_dispatch,
+          "grouped-gemm-fp8": grouped_gemm_fp8,
+          "grouped-gemm-fp8-wgmma": grouped_gemm_fp8_wgmma, "moe-dispatch": moe_dispatch,
           "add-rmsnorm": add_rmsnorm, "quant-fp8": quant_fp8,
           "moe-pipeline": moe_pipeline,
           "mla-decode": mla_decode, "mla-decode-wgmma": mla_decode_wgmma,

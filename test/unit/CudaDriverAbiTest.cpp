@@ -38,6 +38,8 @@ static_assert(sizeof(dc::CUtensorMap) == sizeof(::CUtensorMap));
 static_assert(alignof(dc::CUtensorMap) == alignof(::CUtensorMap));
 static_assert(dc::CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 ==
               ::CU_TENSOR_MAP_DATA_TYPE_BFLOAT16);
+static_assert(dc::CU_TENSOR_MAP_DATA_TYPE_UINT8 ==
+              ::CU_TENSOR_MAP_DATA_TYPE_UINT8);
 static_assert(dc::CU_TENSOR_MAP_INTERLEAVE_NONE ==
               ::CU_TENSOR_MAP_INTERLEAVE_NONE);
 static_assert(dc::CU_TENSOR_MAP_SWIZZLE_128B == ::CU_TENSOR_MAP_SWIZZLE_128B);

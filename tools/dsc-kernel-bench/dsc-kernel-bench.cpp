@@ -10,7 +10,9 @@
 //
 // The grouped GEMM is MoE's expert GEMM: tokens * top_k rows routed to
 // experts (uniformly at random, seeded), each expert's rows padded to the
-// kernel's 128-row tile; FLOPs count the real rows only.
+// kernel's 128-row tile; FLOPs count the real rows only. --swiglu, --wgmma
+// (sm_90a, TMA), --fp8 --block-rows 64 (e4m3 with block scales) and --fp8
+// --wgmma pick the library's other grouped GEMMs.
 //
 //   dsc-kernel-bench mla-decode --ptx DIR/dsc_mla_decode.sm_90a.ptx
 //       [--batch 64 --context 4096 --heads 128 --splits 0 --reps 10]
@@ -122,23 +124,26 @@ int64_t kBlockRows = 128;
 /// warpgroup per 128 x 128 tile, B stored [experts * K, N], a 3-stage ring
 /// and 1 KiB to align it.
 bool kWgmma = false;
-/// The FP8 kernel (grouped_gemm_fp8.mlir): e4m3 A and B with DeepSeek's
-/// block scales, 64 x 128 tiles of 8 warps, the mma.sync ring's bytes.
+/// The FP8 kernels: e4m3 A and B with DeepSeek's block scales.
+/// grouped_gemm_fp8.mlir: 64 x 128 tiles of 8 warps, the mma.sync ring's
+/// bytes; with kWgmma grouped_gemm_fp8_wgmma.mlir: 128 x 128 tiles of two
+/// warpgroups, 4 TMA stages of 32 KiB and 1 KiB to align them.
 bool kFp8 = false;
 unsigned threadsFor(int64_t blockRows) {
   if (kFp8)
-    return 256; // 8 warps of 32 x 32
+    return 256; // 8 warps of 32 x 32, or 2 warpgroups
   return kWgmma ? 128 : unsigned(blockRows / 64) * 128;
 }
 unsigned sharedBytesFor(int64_t blockRows) {
-  return kWgmma ? 3 * 32768 + 1024
-                : unsigned(kStages * (blockRows + kBlockCols) * kBlockK * 2);
+  if (kWgmma)
+    return kFp8 ? 4 * 32768 + 1024 : 3 * 32768 + 1024;
+  return unsigned(kStages * (blockRows + kBlockCols) * kBlockK * 2);
 }
 /// SwiGLU fused into the epilogue: bf16 output of N / 2 columns.
 bool kSwiglu = false;
 std::string kernelFor(int64_t blockRows) {
   if (kWgmma)
-    return "grouped_gemm_wgmma_bf16";
+    return kFp8 ? "grouped_gemm_fp8_wgmma" : "grouped_gemm_wgmma_bf16";
   if (kFp8)
     return "grouped_gemm_fp8_tn_m64";
   return std::string(kSwiglu ? "grouped_gemm_swiglu_bf16_tn"
@@ -234,17 +239,20 @@ struct KernelArgs {
   void **data() { return pointers.data(); }
 };
 
-/// A TMA descriptor in device memory for the bf16 matrix `data` of
-/// [rows, cols], loaded in boxes of [boxRows, boxCols] with the 128-byte
-/// swizzle (free with cuMemFree).
+/// A TMA descriptor in device memory for the matrix `data` of [rows, cols]
+/// (bf16, or bytes when elementBytes is 1: e4m3), loaded in boxes of
+/// [boxRows, boxCols] with the 128-byte swizzle (free with cuMemFree).
 Buffer tensorMap(const Buffer &data, uint64_t rows, uint64_t cols,
-                 unsigned boxRows, unsigned boxCols) {
+                 unsigned boxRows, unsigned boxCols,
+                 unsigned elementBytes = 2) {
   CUtensorMap map;
-  const uint64_t dims[2] = {cols, rows}, strides[1] = {cols * 2};
+  const uint64_t dims[2] = {cols, rows}, strides[1] = {cols * elementBytes};
   const unsigned box[2] = {boxCols, boxRows}, elementStrides[2] = {1, 1};
   check(cu->cuTensorMapEncodeTiled(
-            &map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2,
-            reinterpret_cast<void *>(data.ptr), dims, strides, box,
+            &map,
+            elementBytes == 1 ? CU_TENSOR_MAP_DATA_TYPE_UINT8
+                              : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+            2, reinterpret_cast<void *>(data.ptr), dims, strides, box,
             elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
             CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
@@ -252,11 +260,15 @@ Buffer tensorMap(const Buffer &data, uint64_t rows, uint64_t cols,
   return upload(&map, sizeof map);
 }
 
-/// The TMA descriptors of the wgmma kernel's A [rows, K] (boxes of 128
-/// rows x 64) and B [experts * K, N] (boxes of 64 x 64: a swizzled row
-/// holds 64 bf16).
+/// The TMA descriptors of the wgmma kernels' A and B. bf16: A [rows, K]
+/// (boxes of 128 rows x 64) and B [experts * K, N] (boxes of 64 x 64: a
+/// swizzled row holds 64 bf16). FP8: A [rows, K] and B [experts * N, K] in
+/// boxes of 128 x 128 bytes.
 std::vector<Buffer> wgmmaMaps(const Buffer &a, const Buffer &b, int64_t rows,
                               int64_t n, int64_t k, int64_t experts) {
+  if (kFp8)
+    return {tensorMap(a, rows, k, 128, 128, 1),
+            tensorMap(b, experts * n, k, 128, 128, 1)};
   return {tensorMap(a, rows, k, 128, 64), tensorMap(b, experts * k, n, 64, 64)};
 }
 
@@ -269,7 +281,11 @@ void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
                        CUstream stream, const Buffer *maps = nullptr,
                        const Buffer *scales = nullptr) {
   KernelArgs args;
-  if (kFp8) {
+  if (kFp8 && kWgmma) {
+    args.pointer(maps[0].ptr).pointer(maps[1].ptr).memref(c, 4);
+    args.memref(offsets, 4).memref(scales[0], 4).memref(scales[1], 4);
+    args.index(n).index(k);
+  } else if (kFp8) {
     args.memref(a, 2).memref(b, 2).memref(c, 4).memref(offsets, 4);
     args.memref(scales[0], 4).memref(scales[1], 4).index(n).index(k);
   } else if (kWgmma) {
@@ -394,8 +410,11 @@ double checkGroupedGemmFp8(CUfunction fn, CUstream stream) {
   Buffer doff = upload(g.offsets.data(), g.offsets.size() * 4);
   Buffer scales[2] = {upload(sa.data(), sa.size() * 4),
                       upload(sb.data(), sb.size() * 4)};
+  std::vector<Buffer> maps;
+  if (kWgmma)
+    maps = wgmmaMaps(da, db, g.rows, n, k, experts);
   launchGroupedGemm(fn, da, db, dc, doff, n, k, experts, g.maxBlocks, stream,
-                    nullptr, scales);
+                    maps.data(), scales);
   check(cu->cuStreamSynchronize(stream), "running the FP8 grouped GEMM");
   std::vector<float> c(g.rows * n);
   check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size() * 4), "cuMemcpyDtoH");
@@ -425,6 +444,8 @@ double checkGroupedGemmFp8(CUfunction fn, CUstream stream) {
       }
   for (Buffer *buf : {&da, &db, &dc, &doff, &scales[0], &scales[1]})
     cu->cuMemFree(buf->ptr);
+  for (Buffer &map : maps)
+    cu->cuMemFree(map.ptr);
   return worst;
 }
 
@@ -1583,26 +1604,26 @@ int main(int argc, char **argv) {
       command != "moe-layer" && command != "mla-decode" &&
       command != "mla-prefill" && command != "moe-route" && command != "rope" &&
       command != "quant-fp8") {
-    std::fprintf(stderr,
-                 "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
-                 "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
-                 "[--block-rows 128|64] [--swiglu | --wgmma | --fp8]\n"
-                 "       dsc-kernel-bench add-rmsnorm --ptx FILE [--tokens "
-                 "ROWS] [--k HIDDEN] [--reps N]\n"
-                 "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
-                 "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
-                 "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N]\n"
-                 "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
-                 "[--context TOKENS] [--heads N] [--splits N] [--reps N] "
-                 "[--wgmma]\n"
-                 "       dsc-kernel-bench mla-prefill --ptx FILE [--batch N] "
-                 "[--context TOKENS] [--heads N] [--reps N]\n"
-                 "       dsc-kernel-bench moe-route --ptx FILE [--tokens N] "
-                 "[--reps N]\n"
-                 "       dsc-kernel-bench rope --ptx FILE [--tokens N] "
-                 "[--reps N]\n"
-                 "       dsc-kernel-bench quant-fp8 --ptx FILE [--tokens ROWS] "
-                 "[--k K] [--reps N]\n");
+    std::fprintf(
+        stderr, "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
+                "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
+                "[--block-rows 128|64] [--swiglu | --wgmma | --fp8 [--wgmma]]\n"
+                "       dsc-kernel-bench add-rmsnorm --ptx FILE [--tokens "
+                "ROWS] [--k HIDDEN] [--reps N]\n"
+                "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
+                "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
+                "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N]\n"
+                "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
+                "[--context TOKENS] [--heads N] [--splits N] [--reps N] "
+                "[--wgmma]\n"
+                "       dsc-kernel-bench mla-prefill --ptx FILE [--batch N] "
+                "[--context TOKENS] [--heads N] [--reps N]\n"
+                "       dsc-kernel-bench moe-route --ptx FILE [--tokens N] "
+                "[--reps N]\n"
+                "       dsc-kernel-bench rope --ptx FILE [--tokens N] "
+                "[--reps N]\n"
+                "       dsc-kernel-bench quant-fp8 --ptx FILE [--tokens ROWS] "
+                "[--k K] [--reps N]\n");
     return 2;
   }
   Args args;
@@ -1655,10 +1676,10 @@ int main(int argc, char **argv) {
   kSwiglu = args.swiglu;
   kWgmma = args.wgmma;
   kFp8 = args.fp8;
-  if (kFp8 && (kSwiglu || kWgmma || kBlockRows != 64 ||
+  if (kFp8 && (kSwiglu || kBlockRows != (kWgmma ? 128 : 64) ||
                command != "grouped-gemm" || args.k % 128))
-    die("--fp8 is a grouped-gemm kernel with 64-row tiles (--block-rows 64), "
-        "K % 128 == 0, no SwiGLU");
+    die("--fp8 is a grouped-gemm kernel with K % 128 == 0, no SwiGLU and "
+        "64-row tiles (--block-rows 64), or with --wgmma 128-row ones");
   if (kWgmma && command != "mla-decode" &&
       (kSwiglu || kBlockRows != 128 || command != "grouped-gemm"))
     die("--wgmma is a grouped-gemm kernel with 128-row tiles and no SwiGLU, "

@@ -230,10 +230,13 @@ def grouped_gemm():
     runs = [(f"mma.sync, M tile {rows}", ptx, ["--block-rows", rows])
             for rows in ("128", "64")]
     # The sm_90a kernel: TMA + wgmma, 128 x 128 tiles, no SwiGLU variant;
-    # then FP8 e4m3 with block scales (mma.sync k32, 64-row tiles).
+    # then FP8 e4m3 with block scales: mma.sync k32 with 64-row tiles, and
+    # TMA + wgmma k32 with 128-row ones.
     runs.append(("TMA + wgmma", wgmma, ["--wgmma"]))
     fp8 = kernel("grouped_gemm_fp8")
     runs.append(("FP8 e4m3, block scales", fp8, ["--fp8", "--block-rows", "64"]))
+    runs.append(("FP8 e4m3, block scales, TMA + wgmma",
+                 kernel("grouped_gemm_fp8_wgmma"), ["--fp8", "--wgmma"]))
     for kind, ptx_path, extra in runs:
         for label, flags in shapes:
             if ("64" in kind and label.startswith("dense")) or \
@@ -248,11 +251,16 @@ def grouped_gemm():
             text = (f"{res['ms']:.3f} ms, {res['tflops']:.1f} TFLOPS, "
                     f"check error {res['check_max_rel_error']:.1e}")
             ok = code == 0
-            floor = attach_floor(res)
-            if floor:
+            if "FP8" in kind:
+                # No FP8 GEMM rate is measured here: against the card's
+                # dense FP8 peak and DeepGEMM's public figure; the 1.7x
+                # target is the bf16 kernels'.
+                text += (f", {res['tflops'] / 1979 * 100:.0f}% of the H200's 1979 "
+                         "dense FP8 TFLOPS (DeepGEMM: 1200-1350 on an H800)")
+            elif attach_floor(res):
                 text += (f", {res['tflops'] / report['bf16_gemm_TFLOPS'] * 100:.0f}"
                          f"% of cuBLAS, {res['x_floor']:.1f}x its floor "
-                         f"{floor:.3f} ms (target 1.7x)")
+                         f"{res['floor_ms']:.3f} ms (target 1.7x)")
                 ok = ok and res["x_floor"] <= 1.7
             row(name, text, ok)
 
@@ -393,6 +401,10 @@ def sanitized():
                               kernel("grouped_gemm_fp8"), "--tokens", "64",
                               "--experts", "4", "--n", "256", "--k", "256",
                               "--reps", "0"], False),
+        ("grouped GEMM FP8 wgmma", ["grouped-gemm", "--fp8", "--wgmma", "--ptx",
+                                    kernel("grouped_gemm_fp8_wgmma"), "--tokens", "64",
+                                    "--experts", "4", "--n", "256", "--k", "256",
+                                    "--reps", "0"], False),
         ("MoE router", ["moe-route", "--ptx", kernel("moe_route"), "--tokens", "64",
                         "--reps", "0"], False),
         ("RoPE", ["rope", "--ptx", kernel("rope"), "--tokens", "16", "--reps", "0"],
