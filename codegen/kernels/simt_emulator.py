@@ -233,6 +233,9 @@ class SharedMemory:
         self.dirty = True
         waiting = self.pending[units] != -1
         if waiting.any():
+            if (self.pending[units] == -4).any():
+                raise EmulationError(f"{what}: reads shared memory that a TMA copy "
+                                     "still writes (no mbarrier wait covers it)")
             raise EmulationError(f"{what}: reads shared memory that a cp.async "
                                  "still writes (no wait_group covers it)")
         race = (self.w_epoch[units] == self.epoch) & (self.w_warp[units] != warps)
@@ -968,15 +971,20 @@ class Block:
         if sizes[5] or sizes[6]:
             raise EmulationError("TMA multicast or predicates")
         for _ in range(self.leaders()):
-            x = self.uniform(coords[0], "TMA column")
-            y = self.uniform(coords[1], "TMA row")
-            rows, cols = tmap.box
-            if dst.data.shape != (rows, cols):
-                raise EmulationError(f"box {rows}x{cols} into a "
+            # Coordinates innermost first; the box and the array outermost
+            # first.
+            at = [self.uniform(x, "TMA coordinate") for x in coords][::-1]
+            shape = tmap.box
+            if len(at) != tmap.array.ndim or dst.data.shape != shape:
+                raise EmulationError(f"box {'x'.join(map(str, shape))} at {len(at)} "
+                                     f"coordinates into a "
                                      f"{'x'.join(map(str, dst.data.shape))} tile")
-            box = np.zeros((rows, cols), tmap.array.dtype)
-            src = tmap.array[max(y, 0):y + rows, max(x, 0):x + cols]
-            box[:src.shape[0], :src.shape[1]] = src  # out of bounds: zero
+            box = np.zeros(shape, tmap.array.dtype)
+            if any(a < 0 for a in at):
+                raise EmulationError("negative TMA coordinates")
+            src = tmap.array[tuple(slice(a, a + n) for a, n in zip(at, shape))]
+            box[tuple(slice(0, n) for n in src.shape)] = src  # out of bounds: zero
+            cols = shape[-1]
             # The 128-byte swizzle repeats every 1024 bytes: the box must
             # start on that boundary (128 bytes without a swizzle).
             need = 1024 if "swizzle_128b" in op.text else 128
@@ -1220,8 +1228,8 @@ class Accumulator:
 
 
 class TensorMap:
-    """A TMA descriptor: a 2-d global array (bit patterns for bf16) and the
-    box a load copies, [rows, columns]."""
+    """A TMA descriptor: a global array (bit patterns for bf16, bytes for
+    e4m3) and the box a load copies, both outermost dimension first."""
 
     def __init__(self, array, box):
         self.array, self.box = array, tuple(box)

@@ -6,7 +6,8 @@ usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
   CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-fp8,
          grouped-gemm-fp8-wgmma, moe-dispatch,
          add-rmsnorm, quant-fp8, moe-pipeline, mla-decode,
-         mla-decode-wgmma, mla-prefill, moe-route or rope
+         mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route
+         or rope
 
 GENERIC.mlir are the kernel files in generic form (mlir-opt
 --mlir-print-op-generic); moe-pipeline takes moe_route, moe_dispatch and
@@ -500,6 +501,16 @@ def mla_prefill(kernels):
     """Two sequences of 150 tokens (the last query and key tiles partial),
     3 heads, against float64 causal attention with the rope key shared by
     the heads."""
+    return mla_prefill_check(kernels, "mla_prefill_bf16")
+
+
+def mla_prefill_wgmma(kernels):
+    """The sm_90a kernel (TMA through 3-d tensor maps, wgmma on its own
+    descriptors) on mla-prefill's inputs."""
+    return mla_prefill_check(kernels, "mla_prefill_wgmma_bf16")
+
+
+def mla_prefill_check(kernels, name):
     rng = np.random.default_rng(11)
     batch, seq, heads = 2, 150, 3
     q_bits, q = bf16(0.25 * rng.standard_normal((batch, seq, heads, 192)))
@@ -507,12 +518,18 @@ def mla_prefill(kernels):
     kr_bits, kr = bf16(rng.standard_normal((batch, seq, 64)))
     scale = (0.1 * math.log(40) + 1) ** 2 / math.sqrt(192) / math.log(2)
     out = np.full(batch * seq * heads * 128, 0x7FC0, np.uint16)
-    smem = 64 * 192 * 2 + 2 * 64 * 192 * 2 + 2 * 64 * 128 * 2
     tiles = (seq + 63) // 64
-    emu.run_kernel(kernels["mla_prefill_bf16"], (tiles, heads, batch), 128, smem,
-                   [emu.global_memref(q_bits), emu.global_memref(kv_bits),
-                    emu.global_memref(kr_bits), emu.global_memref(out),
-                    seq, heads, float(scale)])
+    if name == "mla_prefill_wgmma_bf16":
+        smem = 3 * 8192 + 2 * 5 * 8192 + 64 * 64 * 2 + 1024
+        inputs = [emu.TensorMap(q_bits.reshape(batch, seq, -1), (1, 64, 64)),
+                  emu.TensorMap(kv_bits.reshape(batch, seq, -1), (1, 64, 64)),
+                  emu.TensorMap(kr_bits, (1, 64, 64))]
+    else:
+        smem = 64 * 192 * 2 + 2 * 64 * 192 * 2 + 2 * 64 * 128 * 2
+        inputs = [emu.global_memref(q_bits), emu.global_memref(kv_bits),
+                  emu.global_memref(kr_bits)]
+    emu.run_kernel(kernels[name], (tiles, heads, batch), 128, smem,
+                   inputs + [emu.global_memref(out), seq, heads, float(scale)])
     got = emu._bits_to_f32(out).reshape(batch, seq, heads, 128)
     want = np.zeros((batch, seq, heads, 128))
     causal = np.tril(np.ones((seq, seq), bool))
@@ -524,8 +541,7 @@ def mla_prefill(kernels):
             p = np.exp2(s - s.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
             want[b, :, h] = p @ kv[b, :, h, 128:].astype(np.float64)
-    return verdict(f"mla_prefill_bf16 ({batch} x {seq} tokens, {heads} heads)",
-                   got, want, 1e-2)
+    return verdict(f"{name} ({batch} x {seq} tokens, {heads} heads)", got, want, 1e-2)
 
 
 CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,
@@ -535,7 +551,7 @@ CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma
           "moe-pipeline": moe_pipeline,
           "mla-decode": mla_decode, "mla-decode-wgmma": mla_decode_wgmma,
           "moe-route": moe_route, "rope": rope,
-          "mla-prefill": mla_prefill}
+          "mla-prefill": mla_prefill, "mla-prefill-wgmma": mla_prefill_wgmma}
 
 
 def main():

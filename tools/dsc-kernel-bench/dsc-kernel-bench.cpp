@@ -27,7 +27,7 @@
 //       [--batch N --context 4096 --heads 128 --reps 10]
 //
 // MLA prefill: causal attention of a prompt, per head (FLOPs count the
-// causal half).
+// causal half); --wgmma the sm_90a kernel (TMA, wgmma).
 //
 //   dsc-kernel-bench moe-route --ptx DIR/dsc_moe_route.sm_90a.ptx
 //       [--tokens 4096 --reps 10]
@@ -239,22 +239,28 @@ struct KernelArgs {
   void **data() { return pointers.data(); }
 };
 
-/// A TMA descriptor in device memory for the matrix `data` of [rows, cols]
-/// (bf16, or bytes when elementBytes is 1: e4m3), loaded in boxes of
-/// [boxRows, boxCols] with the 128-byte swizzle (free with cuMemFree).
-Buffer tensorMap(const Buffer &data, uint64_t rows, uint64_t cols,
-                 unsigned boxRows, unsigned boxCols,
-                 unsigned elementBytes = 2) {
+/// A TMA descriptor in device memory for the dense tensor `data` of `dims`
+/// (outermost first; bf16, or bytes when elementBytes is 1: e4m3), loaded
+/// in boxes of `box` with the 128-byte swizzle (free with cuMemFree).
+Buffer tensorMap(const Buffer &data, std::vector<uint64_t> dims,
+                 std::vector<unsigned> box, unsigned elementBytes = 2) {
+  // The driver takes the innermost dimension first.
+  std::reverse(dims.begin(), dims.end());
+  std::reverse(box.begin(), box.end());
+  std::vector<uint64_t> strides;
+  uint64_t stride = elementBytes;
+  for (size_t i = 0; i + 1 < dims.size(); ++i)
+    strides.push_back(stride *= dims[i]);
+  const std::vector<unsigned> elementStrides(dims.size(), 1);
   CUtensorMap map;
-  const uint64_t dims[2] = {cols, rows}, strides[1] = {cols * elementBytes};
-  const unsigned box[2] = {boxCols, boxRows}, elementStrides[2] = {1, 1};
   check(cu->cuTensorMapEncodeTiled(
             &map,
             elementBytes == 1 ? CU_TENSOR_MAP_DATA_TYPE_UINT8
                               : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
-            2, reinterpret_cast<void *>(data.ptr), dims, strides, box,
-            elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+            unsigned(dims.size()), reinterpret_cast<void *>(data.ptr),
+            dims.data(), strides.data(), box.data(), elementStrides.data(),
+            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+            CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
         "cuTensorMapEncodeTiled");
   return upload(&map, sizeof map);
@@ -266,10 +272,12 @@ Buffer tensorMap(const Buffer &data, uint64_t rows, uint64_t cols,
 /// boxes of 128 x 128 bytes.
 std::vector<Buffer> wgmmaMaps(const Buffer &a, const Buffer &b, int64_t rows,
                               int64_t n, int64_t k, int64_t experts) {
+  const uint64_t r = uint64_t(rows), e = uint64_t(experts);
   if (kFp8)
-    return {tensorMap(a, rows, k, 128, 128, 1),
-            tensorMap(b, experts * n, k, 128, 128, 1)};
-  return {tensorMap(a, rows, k, 128, 64), tensorMap(b, experts * k, n, 64, 64)};
+    return {tensorMap(a, {r, uint64_t(k)}, {128, 128}, 1),
+            tensorMap(b, {e * n, uint64_t(k)}, {128, 128}, 1)};
+  return {tensorMap(a, {r, uint64_t(k)}, {128, 64}),
+          tensorMap(b, {e * k, uint64_t(n)}, {64, 64})};
 }
 
 /// Enqueues one launch of the grouped GEMM on (A, B, offsets) -> C. The
@@ -1036,9 +1044,11 @@ float runMla(const MlaKernels &fns, CUstream stream, const MlaProblem &p,
   std::vector<Buffer> maps;
   if (fns.kind.tma) {
     // TMA reads the queries and the cache as rows of 576 in 64 x 64 boxes.
-    maps.push_back(tensorMap(dq, p.batch * p.heads, kMlaWidth, 64, 64));
-    maps.push_back(tensorMap(dkv, std::max<int64_t>(p.pages, 1) * kMlaPage,
-                             kMlaWidth, 64, 64));
+    maps.push_back(
+        tensorMap(dq, {uint64_t(p.batch * p.heads), kMlaWidth}, {64, 64}));
+    maps.push_back(tensorMap(
+        dkv, {uint64_t(std::max<int64_t>(p.pages, 1) * kMlaPage), kMlaWidth},
+        {64, 64}));
     decodeArgs.pointer(maps[0].ptr).pointer(maps[1].ptr);
   } else {
     decodeArgs.memref(dq, 2).memref(dkv, 2);
@@ -1177,20 +1187,26 @@ int mlaDecode(const Args &args) {
   return error < 2e-2 ? 0 : 1;
 }
 
-/// Multi-head latent attention prefill (codegen/kernels/mla_prefill_bf16.mlir):
-/// causal attention per head over kv_b_proj's keys and values, the rope key
-/// shared by the heads. Queries and keys 192 wide, values 128.
+/// Multi-head latent attention prefill (codegen/kernels/mla_prefill_bf16.mlir,
+/// and with --wgmma mla_prefill_wgmma.mlir for sm_90a): causal attention per
+/// head over kv_b_proj's keys and values, the rope key shared by the heads.
+/// Queries and keys 192 wide, values 128.
 constexpr int64_t kPrefillQk = 192, kPrefillKv = 256, kPrefillRope = 64,
                   kPrefillValue = 128, kPrefillTile = 64;
 constexpr unsigned kPrefillThreads = 128;
-/// Dynamic shared memory: the query tile and two stages of keys and values.
+/// Dynamic shared memory. mma.sync: the query tile and two stages of keys
+/// and values. wgmma: the same as 64 x 64 TMA boxes, P, and 1 KiB to align
+/// them to the swizzle's 1024 bytes.
 constexpr unsigned kPrefillShared =
     unsigned(kPrefillTile * kPrefillQk * 2 * 3 + 2 * kPrefillTile * 128 * 2);
+constexpr unsigned kPrefillWgmmaShared =
+    unsigned(kPrefillTile * (kPrefillQk * 3 + kPrefillValue * 2) * 2 +
+             kPrefillTile * kPrefillTile * 2 + 1024);
 
 /// Runs prefill on random inputs for `batch` sequences of `seq` tokens: ms
 /// per call over `reps`; the inputs and output on the host when asked.
-float runMlaPrefill(CUfunction fn, CUstream stream, int64_t batch, int64_t seq,
-                    int64_t heads, float scale, int reps,
+float runMlaPrefill(CUfunction fn, bool wgmma, CUstream stream, int64_t batch,
+                    int64_t seq, int64_t heads, float scale, int reps,
                     std::vector<uint16_t> *out, std::vector<uint16_t> *q,
                     std::vector<uint16_t> *kv, std::vector<uint16_t> *kr) {
   // Independent blocks (equal query and key rows make the softmax
@@ -1205,15 +1221,28 @@ float runMlaPrefill(CUfunction fn, CUstream stream, int64_t batch, int64_t seq,
   Buffer dkr = uploadRandomBf16(tokens * kPrefillRope, krBlock, kr);
   Buffer dout = upload(nullptr, tokens * heads * kPrefillValue * 2);
   KernelArgs args;
-  args.memref(dq, 2).memref(dkv, 2).memref(dkr, 2).memref(dout, 2);
-  args.index(seq).index(heads).f32(scale);
+  std::vector<Buffer> maps;
+  if (wgmma) {
+    // TMA reads [batch, seq, row] in 1 x 64 x 64 boxes: a box past a
+    // sequence is zero-filled.
+    const uint64_t b = uint64_t(batch), s = uint64_t(seq), h = uint64_t(heads);
+    maps.push_back(tensorMap(dq, {b, s, h * kPrefillQk}, {1, 64, 64}));
+    maps.push_back(tensorMap(dkv, {b, s, h * kPrefillKv}, {1, 64, 64}));
+    maps.push_back(tensorMap(dkr, {b, s, kPrefillRope}, {1, 64, 64}));
+    for (const Buffer &map : maps)
+      args.pointer(map.ptr);
+  } else {
+    args.memref(dq, 2).memref(dkv, 2).memref(dkr, 2);
+  }
+  args.memref(dout, 2).index(seq).index(heads).f32(scale);
   unsigned tiles = unsigned((seq + kPrefillTile - 1) / kPrefillTile);
   float ms = timeLaunches(
       [&] {
         check(cu->cuLaunchKernel(fn, tiles, unsigned(heads), unsigned(batch),
-                                 kPrefillThreads, 1, 1, kPrefillShared, stream,
-                                 args.data(), nullptr),
-              "launching mla_prefill_bf16");
+                                 kPrefillThreads, 1, 1,
+                                 wgmma ? kPrefillWgmmaShared : kPrefillShared,
+                                 stream, args.data(), nullptr),
+              "launching the MLA prefill kernel");
       },
       reps, stream);
   if (out) {
@@ -1223,22 +1252,26 @@ float runMlaPrefill(CUfunction fn, CUstream stream, int64_t batch, int64_t seq,
   }
   for (Buffer *b : {&dq, &dkv, &dkr, &dout})
     cu->cuMemFree(b->ptr);
+  for (Buffer &map : maps)
+    cu->cuMemFree(map.ptr);
   return ms;
 }
 
 /// Prefill against a double-precision CPU reference on two sequences of 150
 /// tokens (partial last tiles), then timed at the given shape.
 int mlaPrefill(const Args &args) {
-  Gpu gpu = openGpu(args.ptx, "mla_prefill_bf16");
-  check(cu->cuFuncSetAttribute(gpu.fn,
-                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                               int(kPrefillShared)),
+  const bool wgmma = args.wgmma;
+  Gpu gpu =
+      openGpu(args.ptx, wgmma ? "mla_prefill_wgmma_bf16" : "mla_prefill_bf16");
+  check(cu->cuFuncSetAttribute(
+            gpu.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            int(wgmma ? kPrefillWgmmaShared : kPrefillShared)),
         "raising the shared memory limit");
   const float scale = v3ScaleLog2();
   const int64_t batch = 2, seq = 150, heads = 3;
   std::vector<uint16_t> out, q, kv, kr;
-  runMlaPrefill(gpu.fn, gpu.stream, batch, seq, heads, scale, 0, &out, &q, &kv,
-                &kr);
+  runMlaPrefill(gpu.fn, wgmma, gpu.stream, batch, seq, heads, scale, 0, &out,
+                &q, &kv, &kr);
   double worst = 0, largest = 0;
   bool finite = true;
   std::vector<double> p(seq), o(kPrefillValue);
@@ -1276,12 +1309,12 @@ int mlaPrefill(const Args &args) {
       }
   double error = finite ? worst / std::max(largest, 1e-30) : INFINITY;
   std::fprintf(stderr,
-               "[bench] MLA prefill check (2 x 150 tokens, 3 heads): max error "
-               "%.2e of the largest output %.2e\n",
-               worst, largest);
-  float ms =
-      runMlaPrefill(gpu.fn, gpu.stream, args.batch, args.context, args.heads,
-                    scale, args.reps, nullptr, nullptr, nullptr, nullptr);
+               "[bench] MLA prefill%s check (2 x 150 tokens, 3 heads): max "
+               "error %.2e of the largest output %.2e\n",
+               wgmma ? " (wgmma)" : "", worst, largest);
+  float ms = runMlaPrefill(gpu.fn, wgmma, gpu.stream, args.batch, args.context,
+                           args.heads, scale, args.reps, nullptr, nullptr,
+                           nullptr, nullptr);
   // Causal: query i scores i + 1 keys.
   double pairs =
       double(args.batch) * double(args.context) * double(args.context + 1) / 2;
@@ -1293,11 +1326,12 @@ int mlaPrefill(const Args &args) {
       (double(args.heads) * (kPrefillQk + kPrefillKv + kPrefillValue) +
        kPrefillRope) *
       2;
-  std::printf("{\"kernel\":\"mla_prefill\",\"device\":\"%s\","
+  std::printf("{\"kernel\":\"%s\",\"device\":\"%s\","
               "\"check_rel_error\":%.3e,\"batch\":%lld,\"heads\":%lld,"
               "\"context\":%lld,\"ms\":%.4f,\"tflops\":%.2f,\"bytes\":%.0f,"
               "\"gbps\":%.1f}\n",
-              gpu.name, error, (long long)args.batch, (long long)args.heads,
+              wgmma ? "mla_prefill_wgmma" : "mla_prefill", gpu.name, error,
+              (long long)args.batch, (long long)args.heads,
               (long long)args.context, ms, perSecond(flops, ms) / 1e12, bytes,
               perSecond(bytes, ms) / 1e9);
   return error < 2e-2 ? 0 : 1;
@@ -1617,7 +1651,7 @@ int main(int argc, char **argv) {
                 "[--context TOKENS] [--heads N] [--splits N] [--reps N] "
                 "[--wgmma]\n"
                 "       dsc-kernel-bench mla-prefill --ptx FILE [--batch N] "
-                "[--context TOKENS] [--heads N] [--reps N]\n"
+                "[--context TOKENS] [--heads N] [--reps N] [--wgmma]\n"
                 "       dsc-kernel-bench moe-route --ptx FILE [--tokens N] "
                 "[--reps N]\n"
                 "       dsc-kernel-bench rope --ptx FILE [--tokens N] "
@@ -1680,10 +1714,10 @@ int main(int argc, char **argv) {
                command != "grouped-gemm" || args.k % 128))
     die("--fp8 is a grouped-gemm kernel with K % 128 == 0, no SwiGLU and "
         "64-row tiles (--block-rows 64), or with --wgmma 128-row ones");
-  if (kWgmma && command != "mla-decode" &&
+  if (kWgmma && command != "mla-decode" && command != "mla-prefill" &&
       (kSwiglu || kBlockRows != 128 || command != "grouped-gemm"))
     die("--wgmma is a grouped-gemm kernel with 128-row tiles and no SwiGLU, "
-        "or an mla-decode kernel");
+        "or an mla-decode or mla-prefill kernel");
   if (command == "grouped-gemm" &&
       (args.n % kBlockCols || args.k % kBlockK || args.tokens < 1 ||
        args.experts < 1 || args.topK < 1))

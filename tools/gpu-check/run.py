@@ -369,12 +369,14 @@ def mla_prefill():
     """MLA prefill at DeepSeek-V3's shape: one prompt of 4096 tokens, 128
     heads, causal, queries and keys 192 wide, values 128. Compute-bound:
     its floor is its FLOPs over the GEMM rate."""
-    kernel_row("MLA prefill (4096 tokens, 128 heads, causal)", "mla_prefill",
-               ["mla-prefill", "--ptx", kernel("mla_prefill"), "--batch", "1",
-                "--context", "4096", "--heads", "128", "--reps", "10"],
-               lambda r: (f"{time_of(r)}, {r['tflops']:.0f} TFLOPS "
-                          f"({r['tflops'] / 989 * 100:.0f}% of 989), check "
-                          f"{r['check_rel_error']:.1e}"))
+    for label, key, extra in (("", "mla_prefill", []),
+                              (", TMA + wgmma", "mla_prefill_wgmma", ["--wgmma"])):
+        kernel_row(f"MLA prefill{label} (4096 tokens, 128 heads, causal)", key,
+                   ["mla-prefill", *extra, "--ptx", kernel(key), "--batch", "1",
+                    "--context", "4096", "--heads", "128", "--reps", "10"],
+                   lambda r: (f"{time_of(r)}, {r['tflops']:.0f} TFLOPS "
+                              f"({r['tflops'] / 989 * 100:.0f}% of 989), check "
+                              f"{r['check_rel_error']:.1e}"))
 
 
 def sanitized():
@@ -393,6 +395,10 @@ def sanitized():
                               "--context", "300", "--reps", "0"], True),
         ("mla-prefill", ["mla-prefill", "--ptx", kernel("mla_prefill"), "--batch",
                          "1", "--context", "200", "--heads", "2", "--reps", "0"], True),
+        ("mla-prefill wgmma", ["mla-prefill", "--wgmma", "--ptx",
+                               kernel("mla_prefill_wgmma"), "--batch", "1",
+                               "--context", "200", "--heads", "2", "--reps", "0"],
+         True),
         ("grouped GEMM wgmma", ["grouped-gemm", "--wgmma", "--ptx",
                                 kernel("grouped_gemm_wgmma"), "--tokens", "64",
                                 "--experts", "4", "--n", "256", "--k", "256",
