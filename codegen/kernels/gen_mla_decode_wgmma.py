@@ -120,7 +120,8 @@ def decode_kernel():
     bh = f.idx("bh", "muli", b, "%heads")
     qRow0 = f.idx("qRow0", "addi", bh, h0)
 
-    pad, start = aligned_shared(f)
+    bar = f.let("bar", f"nvgpu.mbarrier.create -> {BARS}")
+    pad, start = aligned_shared(f, bar, BARS, 3)
 
     def view(hint, offset, ty):
         return shared_view(f, pad, hint, offset, ty)
@@ -131,7 +132,6 @@ def decode_kernel():
     kDesc = i64("kDesc", "ori", start, i64c(K_MAJOR))  # offset 0, K-major
     vDesc = i64("vDesc", "ori", start, i64c(MN_MAJOR))
 
-    bar = f.let("bar", f"nvgpu.mbarrier.create -> {BARS}")
     init_barriers(f, leader, bar, BARS, 3, (("%mapQ", MAP), ("%mapKV", MAP)))
 
     def load_boxes(map_, row, offset, barrier):

@@ -90,11 +90,11 @@ def prefill_kernel():
     qCol = f.idx("qCol", "muli", h, c(DQK))  # the head's columns in Q's rows
     kvCol = f.idx("kvCol", "muli", h, c(KVW))  # and in kv_b's
 
-    pad, start = aligned_shared(f)
+    bar = f.let("bar", f"nvgpu.mbarrier.create -> {BARS}")
+    pad, start = aligned_shared(f, bar, BARS, 3)
     kDesc = i64("kDesc", "ori", start, i64c(K_MAJOR))
     vDesc = i64("vDesc", "ori", start, i64c(MN_MAJOR))
     sP = shared_view(f, pad, "sP", c(OFF_P), SP)
-    bar = f.let("bar", f"nvgpu.mbarrier.create -> {BARS}")
     init_barriers(f, leader, bar, BARS, 3,
                   (("%mapQ", MAP), ("%mapKV", MAP), ("%mapKR", MAP)))
 

@@ -49,6 +49,7 @@ gpu.module @dsc_grouped_gemm_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %c1 = arith.constant 1 : index
     %c2 = arith.constant 2 : index
     %c3 = arith.constant 3 : index
+    %c8 = arith.constant 8 : index
     %c64 = arith.constant 64 : index
     %c128 = arith.constant 128 : index
     %c1023 = arith.constant 1023 : index
@@ -77,14 +78,22 @@ gpu.module @dsc_grouped_gemm_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %kTiles = arith.divui %K, %c64 : index
       %leader = arith.cmpi eq, %tid, %c0 : index
       // The stages start at the first 1024-byte boundary of the dynamic
-      // shared memory: A tiles, then B tiles (two 64-column halves each).
+      // shared memory past the barriers: A tiles, then B tiles (two
+      // 64-column halves each). Past the barriers: MLIR lowers %dyn to the
+      // address of a static symbol, and ptxas places the static barriers
+      // after it and the dynamic allocation after them (the launch's 1 KiB
+      // of slack covers both).
+      %bar = nvgpu.mbarrier.create -> !barriers
       %dyn = gpu.dynamic_shared_memory : !smem
       %base = memref.extract_aligned_pointer_as_index %dyn : !smem -> index
-      %up = arith.addi %base, %c1023 : index
+      %lastBar = nvgpu.mbarrier.get %bar[%c2] : !barriers -> i64
+      %lastBarAt = arith.index_cast %lastBar : i64 to index
+      %barsEnd = arith.addi %lastBarAt, %c8 : index
+      %free = arith.maxui %base, %barsEnd : index
+      %up = arith.addi %free, %c1023 : index
       %aligned = arith.divui %up, %c1024 : index
       %alignedBase = arith.muli %aligned, %c1024 : index
       %pad = arith.subi %alignedBase, %base : index
-      %bar = nvgpu.mbarrier.create -> !barriers
       scf.if %leader {
         nvgpu.mbarrier.init %bar[%c0], %c1 : !barriers
         nvgpu.mbarrier.init %bar[%c1], %c1 : !barriers

@@ -314,16 +314,27 @@ def wgmma(f, acc, desc_a, desc_b, n, accumulate, b_layout="col", dtype="bf16"):
                        f"B[<{dtype}>, <one>, <{b_layout}>] : {ty} -> {ty}")
 
 
-def aligned_shared(f):
-    """The dynamic shared memory (%dyn) from its first 1024-byte boundary,
-    the swizzle's: returns (pad, start), the bytes skipped and the i64
-    descriptor start field of that boundary (its shared address / 16, 14
-    bits; a generic address of shared memory has the same low 18 bits)."""
+def aligned_shared(f, bar, bars_type, count):
+    """The dynamic shared memory (%dyn) from its first 1024-byte boundary
+    (the swizzle's) past the `count` mbarriers of `bar`: returns (pad,
+    start), the bytes skipped from %dyn and the i64 descriptor start field
+    of that boundary (its shared address / 16, 14 bits; a generic address of
+    shared memory has the same low 18 bits).
+
+    Past the barriers: MLIR lowers %dyn to the address of a static symbol,
+    and ptxas places the static barriers after it and the dynamic
+    allocation after them, so from %dyn itself the barriers would be
+    overwritten. The 1024 bytes of slack every layout here asks for cover
+    the barriers and the alignment."""
     c = f.c
     smem = f"memref<?xi8, {WG}>"
     f.emit(f"%dyn = gpu.dynamic_shared_memory : {smem}")
     base = f.let("base", f"memref.extract_aligned_pointer_as_index %dyn : {smem} -> index")
-    up = f.idx("up", "addi", base, c(1023))
+    last = f.let("lastBarrier", f"nvgpu.mbarrier.get {bar}[{c(count - 1)}] : {bars_type} -> i64")
+    lastAt = f.let("lastBarrierAt", f"arith.index_cast {last} : i64 to index")
+    barEnd = f.idx("barriersEnd", "addi", lastAt, c(8))
+    first = f.idx("free", "maxui", base, barEnd)
+    up = f.idx("up", "addi", first, c(1023))
     aligned0 = f.idx("aligned0", "divui", up, c(1024))
     aligned = f.idx("aligned", "muli", aligned0, c(1024))
     pad = f.idx("pad", "subi", aligned, base)

@@ -141,9 +141,14 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %h0 = arith.muli %hblock, %c64 : index
     %bh = arith.muli %seq, %heads : index
     %qRow0 = arith.addi %bh, %h0 : index
+    %bar = nvgpu.mbarrier.create -> !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>
     %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
     %base = memref.extract_aligned_pointer_as_index %dyn : memref<?xi8, #gpu.address_space<workgroup>> -> index
-    %up = arith.addi %base, %c1023 : index
+    %lastBarrier = nvgpu.mbarrier.get %bar[%c2] : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3> -> i64
+    %lastBarrierAt = arith.index_cast %lastBarrier : i64 to index
+    %barriersEnd = arith.addi %lastBarrierAt, %c8 : index
+    %free = arith.maxui %base, %barriersEnd : index
+    %up = arith.addi %free, %c1023 : index
     %aligned0 = arith.divui %up, %c1024 : index
     %aligned = arith.muli %aligned0, %c1024 : index
     %pad = arith.subi %aligned, %base : index
@@ -162,7 +167,6 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %kDesc = arith.ori %start, %k : i64
     %k_1 = arith.constant 4611686293338849280 : i64
     %vDesc = arith.ori %start, %k_1 : i64
-    %bar = nvgpu.mbarrier.create -> !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>
     scf.if %leader {
       nvgpu.mbarrier.init %bar[%c0], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>
       nvgpu.mbarrier.init %bar[%c1], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>

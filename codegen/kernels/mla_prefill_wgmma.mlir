@@ -95,9 +95,14 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %count = arith.addi %qt, %c1 : index
     %qCol = arith.muli %head, %c192 : index
     %kvCol = arith.muli %head, %c256 : index
+    %bar = nvgpu.mbarrier.create -> !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>
     %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
     %base = memref.extract_aligned_pointer_as_index %dyn : memref<?xi8, #gpu.address_space<workgroup>> -> index
-    %up = arith.addi %base, %c1023 : index
+    %lastBarrier = nvgpu.mbarrier.get %bar[%c2] : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3> -> i64
+    %lastBarrierAt = arith.index_cast %lastBarrier : i64 to index
+    %barriersEnd = arith.addi %lastBarrierAt, %c8 : index
+    %free = arith.maxui %base, %barriersEnd : index
+    %up = arith.addi %free, %c1023 : index
     %aligned0 = arith.divui %up, %c1024 : index
     %aligned = arith.muli %aligned0, %c1024 : index
     %pad = arith.subi %aligned, %base : index
@@ -112,7 +117,6 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %vDesc = arith.ori %start, %k_1 : i64
     %sPOff = arith.addi %pad, %c106496 : index
     %sP = memref.view %dyn[%sPOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-    %bar = nvgpu.mbarrier.create -> !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>
     scf.if %leader {
       nvgpu.mbarrier.init %bar[%c0], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>
       nvgpu.mbarrier.init %bar[%c1], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>

@@ -199,6 +199,7 @@ class SharedMemory:
         self.r_epoch = np.empty(units, np.int64)
         self.r_warp = np.empty(units, np.int64)  # -2: several warps
         self.pending = np.empty(units, np.int64)  # -3: not yet committed
+        self.barrier_units = (0, 0)
         self.unfenced = np.empty(units, bool)  # threads wrote, no proxy fence
         self.dirty = True
         self.reset()
@@ -255,6 +256,13 @@ class SharedMemory:
 
     def write(self, units, warps, what, pending=-1):
         self.dirty = True
+        first, end = self.barrier_units
+        hit = (units >= first) & (units < end)
+        if hit.any():
+            at = STATIC_BASE + 2 * int(units[hit][0])
+            raise EmulationError(f"{what}: overwrites the mbarrier at shared address "
+                                 f"{at:#x} (the statics precede the dynamic shared "
+                                 "memory; its symbol's address is not its start)")
         for inflight in self.wgmma_reads + self.wgmma_open:
             if np.isin(units, inflight).any():
                 raise EmulationError(f"{what}: overwrites shared memory a wgmma "
@@ -406,9 +414,19 @@ class Block:
             m = re.match(r"memref<([\dx]+)x(\w+),", ty)
             shape = [int(d) for d in m.group(1).split("x")]
             static.append((shape, np.dtype(_DTYPES[m.group(2)])))
-        dynamic = (max(shared_bytes, 2) + 15) // 16 * 16
+        # Shared memory as ptxas lays it out on sm_90 (seen in the SASS):
+        # after 1 KiB the hardware reserves, the statics: MLIR's dynamic
+        # shared memory symbol (a demoted 1-byte variable, so its address
+        # is not where the dynamic allocation starts), then each
+        # mbarrier.create's barriers, 8 bytes each; the dynamic allocation
+        # follows them. Byte i of self.shared is address STATIC_BASE + i.
+        barriers = _count_barriers(body)
+        self.barrier_at = 8  # the next barrier's offset from STATIC_BASE
+        start = (8 + 8 * barriers + 15) // 16 * 16
+        dynamic = start + (max(shared_bytes, 2) + 15) // 16 * 16
         total = dynamic + sum(int(np.prod(sh)) * dt.itemsize for sh, dt in static)
         self.shared = SharedMemory.for_block(total)
+        self.shared.barrier_units = (4, 4 + 4 * barriers)  # [first, end) units
         self.shared_bytes = dynamic
         self.groups = 0  # committed cp.async groups
         self.tma_writes = []  # (mbarrier, phase, units) not yet waited for
@@ -542,6 +560,9 @@ class Block:
         if (b == 0).any():
             raise EmulationError("division by zero")
         return (a.astype(np.uint64) % b.astype(np.uint64)).astype(np.int64)
+
+    def op_arith_maxui(self, op, a, b):
+        return np.maximum(a.astype(np.uint64), b.astype(np.uint64)).astype(np.int64)
 
     def op_arith_minui(self, op, a, b):
         return np.minimum(a.astype(np.uint64), b.astype(np.uint64)).astype(np.int64)
@@ -914,11 +935,20 @@ class Block:
     def op_memref_extract_aligned_pointer_as_index(self, op, memref):
         if memref.shared is None:
             raise EmulationError("the address of a global buffer")
-        return np.full(self.threads, memref.base_unit * 2, np.int64)
+        return np.full(self.threads, STATIC_BASE + memref.base_unit * 2, np.int64)
 
     def op_nvgpu_mbarrier_create(self, op):
         n = int(op.attr(r"num_barriers = (\d+)", "1"))
-        return tuple(Mbarrier() for _ in range(n))  # one value, not n results
+        bars = []
+        for _ in range(n):
+            bars.append(Mbarrier(STATIC_BASE + self.barrier_at))
+            self.barrier_at += 8
+        return tuple(bars)  # one value, not n results
+
+    def op_nvgpu_mbarrier_get(self, op, bars, index):
+        """A barrier's shared address (as an integer)."""
+        return np.full(self.threads, bars[self.uniform(index, "mbarrier index")].address,
+                       np.int64)
 
     def leaders(self):
         return int(self.mask.sum())
@@ -1109,7 +1139,7 @@ class Block:
         apart along k; 64 of `rows` to a 128-byte row, such blocks `leading`
         apart."""
         d = self.uniform(desc, f"{what} descriptor")
-        start = (d & 0x3FFF) << 4
+        start = ((d & 0x3FFF) << 4) - STATIC_BASE  # an offset into self.shared
         leading = ((d >> 16) & 0x3FFF) << 4
         stride = ((d >> 32) & 0x3FFF) << 4
         if d >> 62 != 1 or (d >> 49) & 7:
@@ -1206,10 +1236,12 @@ class Block:
 
 
 class Mbarrier:
-    """An mbarrier: arrivals and transaction bytes outstanding in the
-    current phase; the phase advances when both reach zero."""
+    """An mbarrier at shared `address`: arrivals and transaction bytes
+    outstanding in the current phase; the phase advances when both reach
+    zero."""
 
-    def __init__(self):
+    def __init__(self, address):
+        self.address = address
         self.expected = self.arrivals = self.tx = self.phase = 0
 
     def settle(self):
@@ -1260,6 +1292,22 @@ def _static(op, name, dynamic, block):
     for v in values:
         out.append(block.uniform(dynamic.pop(0), name) if v == _DYNAMIC else v)
     return out
+
+
+# The shared address of MLIR's dynamic shared memory symbol: 1 KiB in, after
+# the hardware's reserved bytes (sm_90).
+STATIC_BASE = 1024
+
+
+def _count_barriers(ops):
+    """The barriers every nvgpu.mbarrier.create in `ops` (nested) makes."""
+    n = 0
+    for op in ops:
+        if op.name == "nvgpu.mbarrier.create":
+            n += int(op.attr(r"num_barriers = (\d+)", "1"))
+        for _, body in op.regions:
+            n += _count_barriers(body)
+    return n
 
 
 def run_kernel(kernel, grid, threads, shared_bytes, args):

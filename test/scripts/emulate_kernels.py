@@ -3,7 +3,7 @@
 (codegen/kernels/simt_emulator.py) against NumPy references.
 
 usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
-  CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-fp8,
+  CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-wgmma-tn, grouped-gemm-fp8,
          grouped-gemm-fp8-wgmma, moe-dispatch,
          add-rmsnorm, quant-fp8, moe-pipeline, mla-decode,
          mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route
@@ -78,6 +78,52 @@ def grouped_gemm_wgmma(kernels):
                    3 * 32768 + 1024, args)
     want = np.concatenate([a[0:128] @ b[0:k], a[128:384] @ b[k:2 * k]])
     return verdict("grouped_gemm_wgmma_bf16", c.reshape(rows, n), want, 1e-5)
+
+
+def grouped_gemm_wgmma_tn(kernels):
+    """The sm_90a grouped GEMMs with K-major B (TMA, wgmma on their own
+    descriptors): experts of 128 and 256 rows, K = 320 (5 steps, more than
+    the 4 stages: stages refilled), N = 256; plain (f32 out) and with SwiGLU
+    fused (B packed per 32 rows as 16 gate rows then the same 16 up rows;
+    bf16 out, rounded as transformers' bf16 MLP)."""
+    rng = np.random.default_rng(29)
+    k, n, experts = 320, 256, 2
+    offsets = np.array([0, 128, 384], np.int32)
+    rows = int(offsets[-1])
+    a_bits, a = bf16(rng.standard_normal((rows, k)))
+    b_bits, b = bf16(rng.standard_normal((experts * n, k)))  # [experts * N, K]
+    smem = 4 * 32768 + 1024
+    c = np.full(rows * n, np.nan, np.float32)
+    emu.run_kernel(kernels["grouped_gemm_wgmma_bf16_tn"], (n // 128, 2, experts), 256,
+                   smem, [emu.TensorMap(a_bits, (128, 64)), emu.TensorMap(b_bits, (128, 64)),
+                          emu.global_memref(c), emu.global_memref(offsets), n, k])
+    want = np.concatenate([a[0:128] @ b[0:n].T, a[128:384] @ b[n:2 * n].T])
+    ok = verdict("grouped_gemm_wgmma_bf16_tn", c.reshape(rows, n), want, 1e-5)
+    # SwiGLU: expert e's gate rows are its first N / 2, up rows the rest;
+    # packed per 32 rows (16 gate, 16 up).
+    half = n // 2
+    packed = np.empty_like(b_bits)
+    for e in range(experts):
+        w = b_bits[e * n:(e + 1) * n]
+        for q in range(half // 16):
+            packed[e * n + 32 * q:e * n + 32 * q + 16] = w[16 * q:16 * q + 16]
+            packed[e * n + 32 * q + 16:e * n + 32 * q + 32] = w[half + 16 * q:half + 16 * q + 16]
+    d = np.full(rows * half, 0x7FC0, np.uint16)
+    emu.run_kernel(kernels["grouped_gemm_wgmma_swiglu_bf16_tn"], (n // 128, 2, experts),
+                   256, smem, [emu.TensorMap(a_bits, (128, 64)),
+                               emu.TensorMap(packed, (128, 64)),
+                               emu.global_memref(d), emu.global_memref(offsets), n, k])
+    gate = np.concatenate([a[0:128] @ b[0:half].T, a[128:384] @ b[n:n + half].T])
+    up = np.concatenate([a[0:128] @ b[half:n].T, a[128:384] @ b[n + half:2 * n].T])
+
+    def r(x):
+        return bf16(np.asarray(x, np.float32))[1].astype(np.float64)
+    g = r(gate)
+    want = r(r(g / (1 + np.exp(-g))) * r(up))
+    got = emu._bits_to_f32(d).reshape(rows, half)
+    # f32 summation order may move gate or up across a bf16 rounding: a few
+    # outputs one bf16 step off.
+    return verdict("grouped_gemm_wgmma_swiglu_bf16_tn", got, want, 1.0 / 64) and ok
 
 
 def route_reference(logits, bias, groups, topk_group, top_k, normalize, scale):
@@ -545,6 +591,7 @@ def mla_prefill_check(kernels, name):
 
 
 CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,
+          "grouped-gemm-wgmma-tn": grouped_gemm_wgmma_tn,
           "grouped-gemm-fp8": grouped_gemm_fp8,
           "grouped-gemm-fp8-wgmma": grouped_gemm_fp8_wgmma, "moe-dispatch": moe_dispatch,
           "add-rmsnorm": add_rmsnorm, "quant-fp8": quant_fp8,

@@ -11,8 +11,9 @@
 // The grouped GEMM is MoE's expert GEMM: tokens * top_k rows routed to
 // experts (uniformly at random, seeded), each expert's rows padded to the
 // kernel's 128-row tile; FLOPs count the real rows only. --swiglu, --wgmma
-// (sm_90a, TMA), --fp8 --block-rows 64 (e4m3 with block scales) and --fp8
-// --wgmma pick the library's other grouped GEMMs.
+// (sm_90a, TMA; B N-major), --wgmma --tn [--swiglu] (B K-major), --fp8
+// --block-rows 64 (e4m3 with block scales) and --fp8 --wgmma pick the
+// library's other grouped GEMMs.
 //
 //   dsc-kernel-bench mla-decode --ptx DIR/dsc_mla_decode.sm_90a.ptx
 //       [--batch 64 --context 4096 --heads 128 --splits 0 --reps 10]
@@ -122,8 +123,10 @@ constexpr int64_t kBlockCols = 128, kBlockK = 64, kStages = 4;
 int64_t kBlockRows = 128;
 /// The sm_90a kernel (grouped_gemm_wgmma.mlir): TMA and wgmma, one
 /// warpgroup per 128 x 128 tile, B stored [experts * K, N], a 3-stage ring
-/// and 1 KiB to align it.
-bool kWgmma = false;
+/// and 1 KiB to align it. With kTn the K-major ones
+/// (grouped_gemm_wgmma_tn.mlir): B as nn.Linear stores it, two warpgroups
+/// per tile, 4 stages of 32 KiB and 1 KiB.
+bool kWgmma = false, kTn = false;
 /// The FP8 kernels: e4m3 A and B with DeepSeek's block scales.
 /// grouped_gemm_fp8.mlir: 64 x 128 tiles of 8 warps, the mma.sync ring's
 /// bytes; with kWgmma grouped_gemm_fp8_wgmma.mlir: 128 x 128 tiles of two
@@ -132,16 +135,21 @@ bool kFp8 = false;
 unsigned threadsFor(int64_t blockRows) {
   if (kFp8)
     return 256; // 8 warps of 32 x 32, or 2 warpgroups
-  return kWgmma ? 128 : unsigned(blockRows / 64) * 128;
+  if (kWgmma)
+    return kTn ? 256 : 128;
+  return unsigned(blockRows / 64) * 128;
 }
 unsigned sharedBytesFor(int64_t blockRows) {
   if (kWgmma)
-    return kFp8 ? 4 * 32768 + 1024 : 3 * 32768 + 1024;
+    return kFp8 || kTn ? 4 * 32768 + 1024 : 3 * 32768 + 1024;
   return unsigned(kStages * (blockRows + kBlockCols) * kBlockK * 2);
 }
 /// SwiGLU fused into the epilogue: bf16 output of N / 2 columns.
 bool kSwiglu = false;
 std::string kernelFor(int64_t blockRows) {
+  if (kWgmma && kTn)
+    return kSwiglu ? "grouped_gemm_wgmma_swiglu_bf16_tn"
+                   : "grouped_gemm_wgmma_bf16_tn";
   if (kWgmma)
     return kFp8 ? "grouped_gemm_fp8_wgmma" : "grouped_gemm_wgmma_bf16";
   if (kFp8)
@@ -151,10 +159,11 @@ std::string kernelFor(int64_t blockRows) {
          (blockRows == 64 ? "_m64" : "");
 }
 /// Index of B's element (expert e, output column n, reduction k): nn.Linear's
-/// [experts, N, K] for the mma.sync kernels, [experts, K, N] for wgmma.
+/// [experts, N, K], but [experts, K, N] for the N-major wgmma kernel.
 int64_t bIndex(int64_t e, int64_t n, int64_t k, int64_t nTotal,
                int64_t kTotal) {
-  return kWgmma ? (e * kTotal + k) * nTotal + n : (e * nTotal + n) * kTotal + k;
+  return kWgmma && !kTn ? (e * kTotal + k) * nTotal + n
+                        : (e * nTotal + n) * kTotal + k;
 }
 /// Bytes of one output row of N packed columns.
 int64_t outputRowBytes(int64_t n) { return kSwiglu ? n / 2 * 2 : n * 4; }
@@ -204,6 +213,7 @@ struct Args {
   int64_t batch = 0, context = 4096, heads = 128, splits = 0;
   bool swiglu = false;
   bool wgmma = false; // the sm_90a TMA + wgmma kernel
+  bool tn = false;    // with wgmma: the K-major bf16 kernels
   bool fp8 = false;   // the FP8 e4m3 block-scaled kernel
   std::string dispatchPtx;
 };
@@ -268,14 +278,18 @@ Buffer tensorMap(const Buffer &data, std::vector<uint64_t> dims,
 
 /// The TMA descriptors of the wgmma kernels' A and B. bf16: A [rows, K]
 /// (boxes of 128 rows x 64) and B [experts * K, N] (boxes of 64 x 64: a
-/// swizzled row holds 64 bf16). FP8: A [rows, K] and B [experts * N, K] in
-/// boxes of 128 x 128 bytes.
+/// swizzled row holds 64 bf16), or with kTn B [experts * N, K] (boxes of
+/// 128 x 64). FP8: A [rows, K] and B [experts * N, K] in boxes of 128 x 128
+/// bytes.
 std::vector<Buffer> wgmmaMaps(const Buffer &a, const Buffer &b, int64_t rows,
                               int64_t n, int64_t k, int64_t experts) {
   const uint64_t r = uint64_t(rows), e = uint64_t(experts);
   if (kFp8)
     return {tensorMap(a, {r, uint64_t(k)}, {128, 128}, 1),
             tensorMap(b, {e * n, uint64_t(k)}, {128, 128}, 1)};
+  if (kTn)
+    return {tensorMap(a, {r, uint64_t(k)}, {128, 64}),
+            tensorMap(b, {e * n, uint64_t(k)}, {128, 64})};
   return {tensorMap(a, {r, uint64_t(k)}, {128, 64}),
           tensorMap(b, {e * k, uint64_t(n)}, {64, 64})};
 }
@@ -293,6 +307,9 @@ void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
     args.pointer(maps[0].ptr).pointer(maps[1].ptr).memref(c, 4);
     args.memref(offsets, 4).memref(scales[0], 4).memref(scales[1], 4);
     args.index(n).index(k);
+  } else if (kWgmma && kTn) {
+    args.pointer(maps[0].ptr).pointer(maps[1].ptr).memref(c, kSwiglu ? 2 : 4);
+    args.memref(offsets, 4).index(n).index(k);
   } else if (kFp8) {
     args.memref(a, 2).memref(b, 2).memref(c, 4).memref(offsets, 4);
     args.memref(scales[0], 4).memref(scales[1], 4).index(n).index(k);
@@ -1638,31 +1655,36 @@ int main(int argc, char **argv) {
       command != "moe-layer" && command != "mla-decode" &&
       command != "mla-prefill" && command != "moe-route" && command != "rope" &&
       command != "quant-fp8") {
-    std::fprintf(
-        stderr, "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
-                "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
-                "[--block-rows 128|64] [--swiglu | --wgmma | --fp8 [--wgmma]]\n"
-                "       dsc-kernel-bench add-rmsnorm --ptx FILE [--tokens "
-                "ROWS] [--k HIDDEN] [--reps N]\n"
-                "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
-                "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
-                "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N]\n"
-                "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
-                "[--context TOKENS] [--heads N] [--splits N] [--reps N] "
-                "[--wgmma]\n"
-                "       dsc-kernel-bench mla-prefill --ptx FILE [--batch N] "
-                "[--context TOKENS] [--heads N] [--reps N] [--wgmma]\n"
-                "       dsc-kernel-bench moe-route --ptx FILE [--tokens N] "
-                "[--reps N]\n"
-                "       dsc-kernel-bench rope --ptx FILE [--tokens N] "
-                "[--reps N]\n"
-                "       dsc-kernel-bench quant-fp8 --ptx FILE [--tokens ROWS] "
-                "[--k K] [--reps N]\n");
+    std::fprintf(stderr,
+                 "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
+                 "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
+                 "[--block-rows 128|64] [--swiglu] [--wgmma [--tn]] [--fp8]\n"
+                 "       dsc-kernel-bench add-rmsnorm --ptx FILE [--tokens "
+                 "ROWS] [--k HIDDEN] [--reps N]\n"
+                 "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
+                 "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
+                 "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N]\n"
+                 "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
+                 "[--context TOKENS] [--heads N] [--splits N] [--reps N] "
+                 "[--wgmma]\n"
+                 "       dsc-kernel-bench mla-prefill --ptx FILE [--batch N] "
+                 "[--context TOKENS] [--heads N] [--reps N] [--wgmma]\n"
+                 "       dsc-kernel-bench moe-route --ptx FILE [--tokens N] "
+                 "[--reps N]\n"
+                 "       dsc-kernel-bench rope --ptx FILE [--tokens N] "
+                 "[--reps N]\n"
+                 "       dsc-kernel-bench quant-fp8 --ptx FILE [--tokens ROWS] "
+                 "[--k K] [--reps N]\n");
     return 2;
   }
   Args args;
   for (int i = 2; i < argc; i += 2) {
     std::string flag = argv[i];
+    if (flag == "--tn") {
+      args.tn = true;
+      --i;
+      continue;
+    }
     if (flag == "--swiglu" || flag == "--wgmma" || flag == "--fp8") {
       (flag == "--swiglu"  ? args.swiglu
        : flag == "--wgmma" ? args.wgmma
@@ -1709,15 +1731,19 @@ int main(int argc, char **argv) {
   kBlockRows = args.blockRows;
   kSwiglu = args.swiglu;
   kWgmma = args.wgmma;
+  kTn = args.tn;
   kFp8 = args.fp8;
   if (kFp8 && (kSwiglu || kBlockRows != (kWgmma ? 128 : 64) ||
                command != "grouped-gemm" || args.k % 128))
     die("--fp8 is a grouped-gemm kernel with K % 128 == 0, no SwiGLU and "
         "64-row tiles (--block-rows 64), or with --wgmma 128-row ones");
+  if (kTn && (!kWgmma || kFp8))
+    die("--tn picks the K-major bf16 kernels of --wgmma (the FP8 one is "
+        "K-major already)");
   if (kWgmma && command != "mla-decode" && command != "mla-prefill" &&
-      (kSwiglu || kBlockRows != 128 || command != "grouped-gemm"))
-    die("--wgmma is a grouped-gemm kernel with 128-row tiles and no SwiGLU, "
-        "or an mla-decode or mla-prefill kernel");
+      ((kSwiglu && !kTn) || kBlockRows != 128 || command != "grouped-gemm"))
+    die("--wgmma is a grouped-gemm kernel with 128-row tiles (SwiGLU with "
+        "--tn only), or an mla-decode or mla-prefill kernel");
   if (command == "grouped-gemm" &&
       (args.n % kBlockCols || args.k % kBlockK || args.tokens < 1 ||
        args.experts < 1 || args.topK < 1))

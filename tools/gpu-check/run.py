@@ -233,14 +233,17 @@ def grouped_gemm():
     # then FP8 e4m3 with block scales: mma.sync k32 with 64-row tiles, and
     # TMA + wgmma k32 with 128-row ones.
     runs.append(("TMA + wgmma", wgmma, ["--wgmma"]))
+    runs.append(("TMA + wgmma, B K-major", kernel("grouped_gemm_wgmma_tn"),
+                 ["--wgmma", "--tn"]))
     fp8 = kernel("grouped_gemm_fp8")
     runs.append(("FP8 e4m3, block scales", fp8, ["--fp8", "--block-rows", "64"]))
     runs.append(("FP8 e4m3, block scales, TMA + wgmma",
                  kernel("grouped_gemm_fp8_wgmma"), ["--fp8", "--wgmma"]))
     for kind, ptx_path, extra in runs:
         for label, flags in shapes:
+            no_swiglu = kind == "TMA + wgmma" or "FP8" in kind
             if ("64" in kind and label.startswith("dense")) or \
-                    (("wgmma" in kind or "FP8" in kind) and "SwiGLU" in label):
+                    (no_swiglu and "SwiGLU" in label):
                 continue
             name = f"grouped GEMM {label} ({kind})"
             res, code = run_bench(name, ["grouped-gemm", "--ptx", ptx_path,
@@ -407,6 +410,10 @@ def sanitized():
                               kernel("grouped_gemm_fp8"), "--tokens", "64",
                               "--experts", "4", "--n", "256", "--k", "256",
                               "--reps", "0"], False),
+        ("grouped GEMM wgmma K-major, SwiGLU",
+         ["grouped-gemm", "--wgmma", "--tn", "--swiglu", "--ptx",
+          kernel("grouped_gemm_wgmma_tn"), "--tokens", "64", "--experts", "4",
+          "--n", "256", "--k", "256", "--reps", "0"], False),
         ("grouped GEMM FP8 wgmma", ["grouped-gemm", "--fp8", "--wgmma", "--ptx",
                                     kernel("grouped_gemm_fp8_wgmma"), "--tokens", "64",
                                     "--experts", "4", "--n", "256", "--k", "256",

@@ -1,0 +1,352 @@
+#!/usr/bin/env python3
+"""Generates the grouped GEMMs for sm_90a whose B is K-major ("tn": B as
+nn.Linear and the checkpoint store it, [experts * N, K]), on wgmma fed by
+TMA (gpu, nvgpu and nvvm dialects):
+
+    python3 codegen/kernels/gen_grouped_gemm_wgmma_tn.py > codegen/kernels/grouped_gemm_wgmma_tn.mlir
+    python3 codegen/kernels/gen_grouped_gemm_wgmma_tn.py --fp8 > codegen/kernels/grouped_gemm_fp8_wgmma.mlir
+
+The computation is the mma.sync kernels' (gen_grouped_gemm.py), MoE's expert
+GEMM over the rows sorted by expert:
+
+    for each expert e, for rows r in [offsets[e], offsets[e+1]):
+      C[r, n] = sum_k A[r, k] * B[e N + n, k]
+
+bf16 (grouped_gemm_wgmma_bf16_tn, f32 out) and with SwiGLU fused into the
+epilogue (grouped_gemm_wgmma_swiglu_bf16_tn: B packed as for
+grouped_gemm_swiglu_bf16_tn, per 32 rows 16 gate rows then the same 16 up
+rows; bf16 out [rows, N / 2], rounded as transformers' bf16 MLP). With
+--fp8, e4m3 A and B with DeepSeek's block scales (grouped_gemm_fp8_wgmma):
+
+      C[r, n] = sum_kb sa[r, kb] * sb[(e N + n) / 128, kb]
+                       * sum_{k in block kb} A[r, k] * B[e N + n, k]
+
+Both operands are K-major (8-bit wgmma reads nothing else), on descriptors
+built here: MLIR 22's nvgpu.warpgroup.mma steps a K-major B wrongly.
+
+The schedule:
+  * two warpgroups (256 threads), a block tile of 128 rows (warpgroup w
+    takes rows 64 w .. + 64) by 128 columns of one expert;
+  * a K step is 128 bytes of a row (64 bf16, or 128 e4m3: one scale block):
+    A's [128 x 128 B] and B's [128 x 128 B] land by TMA as one box each with
+    the 128-byte swizzle (a box row is one swizzle row), 4 stages, each with
+    an mbarrier armed by thread 0;
+  * each step is 4 wgmma m64n128 (k16 bf16, k32 e4m3). bf16 chains them into
+    the running sums and keeps one step's group in flight, refilling the
+    previous step's stage once both warpgroups have waited for it. FP8 sums
+    each step from zero (an FP8 wgmma sums in reduced precision, so no more
+    than a block is summed there) and joins the running f32 sums scaled by
+    sa[row, kb] * sb[n block, kb] (DeepGEMM's promotion), then refills;
+  * no producer warp, no TMA multicast (DeepGEMM's full schedule).
+"""
+
+import sys
+
+from kernelgen import (K_MAJOR, WG, Function, accumulator_aliases,
+                       accumulator_type, aligned_shared, init_barriers,
+                       shared_view, wgmma)
+
+FP8 = "--fp8" in sys.argv[1:]
+TILE_M, TILE_N = 128, 128
+STEP_BYTES = 128  # a K step: one 128-byte swizzle row of A and of B
+TILE_K = STEP_BYTES if FP8 else STEP_BYTES // 2  # values a step
+STAGES = 4
+THREADS = 256
+ELEM = "i8" if FP8 else "bf16"
+BOX = f"memref<128x{TILE_K}x{ELEM}, {WG}>"
+BOX_BYTES = 128 * STEP_BYTES
+STAGE_BYTES = 2 * BOX_BYTES  # A's box, then B's
+SMEM_BYTES = STAGES * STAGE_BYTES + 1024  # the alignment slack
+MAP = ("!nvgpu.tensormap.descriptor<tensor = " + BOX + ", swizzle = swizzle_128b, "
+       "l2promo = l2promo_128b, oob = zero, interleave = none>")
+BARS = f"!nvgpu.mbarrier.group<memorySpace = {WG}, num_barriers = {STAGES}>"
+REGS = TILE_N // 2  # m64n128 accumulators per thread
+ACC = accumulator_type(TILE_N)
+
+
+def gemm_kernel(swiglu):
+    f = Function()
+    c = f.c
+    emit = f.emit
+
+    def i64c(value):
+        return f.let("k", f"arith.constant {value} : i64")
+
+    f.float_constants()
+    e = f.let("expert", "gpu.block_id z")
+    bm = f.let("bm", "gpu.block_id y")
+    bn = f.let("bn", "gpu.block_id x")
+    tid = f.let("tid", "gpu.thread_id x")
+    wg = f.idx("wg", "divui", tid, c(128))
+    wtid = f.idx("wtid", "remui", tid, c(128))
+    warp = f.idx("warp", "divui", wtid, c(32))
+    lane = f.idx("lane", "remui", tid, c(32))
+    g = f.idx("g", "divui", lane, c(4))
+    t = f.idx("t", "remui", lane, c(4))
+    t2 = f.idx("t2", "muli", t, c(2))
+    leader = f.let("leader", f"arith.cmpi eq, {tid}, {c(0)} : index")
+    e1 = f.idx("expert1", "addi", e, c(1))
+    start32 = f.let("start32", f"memref.load %offsets[{e}] : memref<?xi32>")
+    end32 = f.let("end32", f"memref.load %offsets[{e1}] : memref<?xi32>")
+    start = f.let("rowStart", f"arith.index_cast {start32} : i32 to index")
+    end = f.let("rowEnd", f"arith.index_cast {end32} : i32 to index")
+    mb = f.idx("mb", "muli", bm, c(TILE_M))
+    m0 = f.idx("m0", "addi", start, mb)
+    inside = f.let("inside", f"arith.cmpi ult, {m0}, {end} : index")
+    emit(f"scf.if {inside} {{")
+    f.depth += 1
+    n0 = f.idx("n0", "muli", bn, c(TILE_N))
+    eN = f.idx("eN", "muli", e, "%N")
+    nB = f.idx("nB", "addi", eN, n0)  # B's first row of the tile
+    kTiles = f.idx("kTiles", "divui", "%K", c(TILE_K))
+
+    bar = f.let("bar", f"nvgpu.mbarrier.create -> {BARS}")
+    pad, desc0 = aligned_shared(f, bar, BARS, STAGES)
+    kDesc = f.let("kDesc", f"arith.ori {desc0}, {i64c(K_MAJOR)} : i64")
+    init_barriers(f, leader, bar, BARS, STAGES, (("%mapA", MAP), ("%mapB", MAP)))
+
+    def issue(kt, stage):
+        """Thread 0 loads K step `kt` into `stage`, when there is one."""
+        inK = f.let("inK", f"arith.cmpi ult, {kt}, {kTiles} : index")
+        go = f.let("go", f"arith.andi {leader}, {inK} : i1")
+        emit(f"scf.if {go} {{")
+        f.depth += 1
+        so = f.idx("stageOff", "muli", stage, c(STAGE_BYTES))
+        tA = shared_view(f, pad, "tileA", so, BOX)
+        tB = shared_view(f, pad, "tileB", f.idx("bAt", "addi", so, c(BOX_BYTES)), BOX)
+        k0 = f.idx("k0", "muli", kt, c(TILE_K))
+        emit(f"nvgpu.mbarrier.arrive.expect_tx {bar}[{stage}], {c(STAGE_BYTES)} : {BARS}")
+        emit(f"nvgpu.tma.async.load %mapA[{k0}, {m0}], {bar}[{stage}] to {tA} "
+             f": {MAP}, {BARS} -> {BOX}")
+        emit(f"nvgpu.tma.async.load %mapB[{k0}, {nB}], {bar}[{stage}] to {tB} "
+             f": {MAP}, {BARS} -> {BOX}")
+        f.depth -= 1
+        emit("}")
+
+    for s in range(STAGES):
+        issue(c(s), c(s))
+
+    # The rows of this lane's accumulators: g and g + 8 of its warp's 16.
+    w64 = f.idx("w64", "muli", wg, c(64))
+    w16 = f.idx("w16", "muli", warp, c(16))
+    rowIn = f.idx("rowIn", "addi", w64, w16)
+    rowA0 = f.idx("rowA0", "addi", rowIn, g)
+    rowA = f.idx("rowA", "addi", m0, rowA0)
+    rowB = f.idx("rowB", "addi", rowA, c(8))
+    # A's descriptor: the warpgroup's 64 rows of the stage's A box.
+    wgI64 = f.let("wgI64", f"arith.index_cast {wg} : index to i64")
+    aHalf = f.let("aHalf", f"arith.muli {wgI64}, {i64c(64 * STEP_BYTES // 16)} : i64")
+    aDesc = f.let("aDesc", f"arith.addi {kDesc}, {aHalf} : i64")
+
+    def step(kt, acc, first):
+        """Waits for K step `kt`'s stage and issues its 4 wgmma along the
+        128-byte rows, 32 bytes each, as one group; returns the sums. The
+        first wgmma of a `first` step starts from zero."""
+        stage = f.idx("stage", "remui", kt, c(STAGES))
+        rnd = f.idx("round", "divui", kt, c(STAGES))
+        par = f.idx("parityIdx", "remui", rnd, c(2))
+        parity = f.let("parity", f"arith.index_cast {par} : index to i1")
+        emit(f"nvgpu.mbarrier.try_wait.parity {bar}[{stage}], {parity}, "
+             f"{c(10000000)} : {BARS}")
+        st64 = f.let("stageI64", f"arith.index_cast {stage} : index to i64")
+        stOff = f.let("stageDesc", f"arith.muli {st64}, {i64c(STAGE_BYTES // 16)} : i64")
+        aStage = f.let("aStage", f"arith.addi {aDesc}, {stOff} : i64")
+        bStage0 = f.let("bStage0", f"arith.addi {kDesc}, {stOff} : i64")
+        bStage = f.let("bStage", f"arith.addi {bStage0}, {i64c(BOX_BYTES // 16)} : i64")
+        emit("nvvm.wgmma.fence.aligned")
+        for kk in range(STEP_BYTES // 32):
+            da = f.let("aDescK", f"arith.addi {aStage}, {i64c(kk * 32 // 16)} : i64")
+            db = f.let("bDescK", f"arith.addi {bStage}, {i64c(kk * 32 // 16)} : i64")
+            acc = wgmma(f, acc, da, db, TILE_N, kk > 0 or not first,
+                        dtype="e4m3" if FP8 else "bf16")
+        emit("nvvm.wgmma.commit.group.sync.aligned")
+        return acc, stage
+
+    res = f.fresh("acc")
+    if FP8:
+        sbRow = f.idx("sbRow", "muli", f.idx("nBlock", "divui", nB, c(128)), kTiles)
+        saRows = [f.idx("saRow", "muli", r, kTiles) for r in (rowA, rowB)]
+        inits = ", ".join(f"%run{r} = %zero" for r in range(REGS))
+        emit(f"{res}:{REGS} = scf.for %kt = {c(0)} to {kTiles} step {c(1)} "
+             f"iter_args({inits}) -> ({', '.join(['f32'] * REGS)}) {{")
+        f.depth += 1
+        # Each step from zero, then promoted: run += step * sa[row, kt] *
+        # sb[n block, kt].
+        acc, stage = step("%kt", f.let("stepInit", f"llvm.mlir.undef : {ACC}"), True)
+        emit("nvvm.wgmma.wait.group.sync.aligned 0")
+        sbAt = f.idx("sbAt", "addi", sbRow, "%kt")
+        sb = f.let("sbKt", f"memref.load %sb[{sbAt}] : memref<?xf32>")
+        scales = []
+        for r in saRows:
+            at = f.idx("saAt", "addi", r, "%kt")
+            sa = f.let("saKt", f"memref.load %sa[{at}] : memref<?xf32>")
+            scales.append(f.f32("scale", "mulf", sa, sb))
+        out = []
+        for r in range(REGS):
+            v = f.let("step", f"llvm.extractvalue {acc}[{r}] : {ACC}")
+            out.append(f.let("run", f"math.fma {v}, {scales[(r % 4) // 2]}, %run{r} : f32"))
+        emit("// Every warp is done with the stage: refill it with step kt + 4.")
+        emit("gpu.barrier")
+        issue(f.idx("next", "addi", "%kt", c(STAGES)), stage)
+        emit(f"scf.yield {', '.join(out)} : {', '.join(['f32'] * REGS)}")
+    else:
+        # Step 0 starts the sums from zero (peeled: an initialised
+        # accumulator would be register moves between the fence and the
+        # wgmma); each later step chains on and leaves its group in flight.
+        first, _ = step(c(0), f.let("accInit", f"llvm.mlir.undef : {ACC}"), True)
+        emit(f"{res} = scf.for %kt = {c(1)} to {kTiles} step {c(1)} "
+             f"iter_args(%run = {first}) -> ({ACC}) {{")
+        f.depth += 1
+        acc, _ = step("%kt", "%run", False)
+        # Step kt - 1's group is complete in this warpgroup; after the
+        # barrier, in both: refill its stage with step kt + 3.
+        emit("nvvm.wgmma.wait.group.sync.aligned 1")
+        emit("// Every warp is done with step kt - 1: refill its stage.")
+        emit("gpu.barrier")
+        prev = f.idx("prev", "subi", "%kt", c(1))
+        pstage = f.idx("prevStage", "remui", prev, c(STAGES))
+        issue(f.idx("next", "addi", prev, c(STAGES)), pstage)
+        emit(f"scf.yield {acc} : {ACC}")
+    f.depth -= 1
+    emit("}")
+
+    if FP8:
+        sums = [f"{res}#{r}" for r in range(REGS)]
+    else:
+        emit("nvvm.wgmma.wait.group.sync.aligned 0")
+        sums = [f.let("sum", f"llvm.extractvalue {res}[{r}] : {ACC}") for r in range(REGS)]
+    if swiglu:
+        swiglu_epilogue(f, sums, rowA, rowB, n0, t2)
+    else:
+        # C [rows, N] f32: this lane's pairs of columns, rows g and g + 8.
+        col0 = f.idx("col0", "addi", n0, t2)
+        for k, row in enumerate((rowA, rowB)):
+            rowOff = f.idx("cRow", "muli", row, "%N")
+            base = f.idx("cBase", "addi", rowOff, col0)
+            for j in range(TILE_N // 8):
+                r = 4 * j + 2 * k
+                vec = f.let("cv", f"vector.from_elements {sums[r]}, {sums[r + 1]} "
+                                  ": vector<2xf32>")
+                at = f.idx("cAt", "addi", base, c(8 * j))
+                emit(f"vector.store {vec}, %C[{at}] : memref<?xf32>, vector<2xf32>")
+    f.depth -= 1
+    emit("}")
+    emit("gpu.return")
+    return f
+
+
+def swiglu_epilogue(f, sums, rowA, rowB, n0, t2):
+    """D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2]: B's
+    rows are packed per 32 as 16 gate rows then the same 16 up rows, so n
+    groups 4 q and 4 q + 1 (8 columns each) hold gate values and 4 q + 2,
+    4 q + 3 the matching up values, in the same thread; packed gate column
+    p is output column p / 32 * 16 + p % 16. Rounded as transformers' bf16
+    MLP: gate and up to bf16, silu in f32 to bf16, the product to bf16."""
+    c = f.c
+    halfN = f.idx("halfN", "divui", "%N", c(2))
+    ocol0 = f.idx("ocol0", "divui", n0, c(2))
+    ocol = f.idx("ocol", "addi", ocol0, t2)
+    for k, row in enumerate((rowA, rowB)):
+        rowOff = f.idx("dRow", "muli", row, halfN)
+        base = f.idx("dBase", "addi", rowOff, ocol)
+        for q in range(TILE_N // 32):
+            for half in range(2):
+                j = 4 * q + half  # the gate group; up is j + 2
+                vals = []
+                for i in range(2):
+                    r = 4 * j + 2 * k + i
+                    gb = f.let("gb", f"arith.truncf {sums[r]} : f32 to bf16")
+                    gf = f.let("gf", f"arith.extf {gb} : bf16 to f32")
+                    ub = f.let("ub", f"arith.truncf {sums[r + 8]} : f32 to bf16")
+                    uf = f.let("uf", f"arith.extf {ub} : bf16 to f32")
+                    ng = f.let("ng", f"arith.negf {gf} : f32")
+                    ex = f.let("ex", f"math.exp {ng} : f32")
+                    de = f.f32("de", "addf", "%one", ex)
+                    si = f.f32("si", "divf", gf, de)
+                    sb = f.let("sb", f"arith.truncf {si} : f32 to bf16")
+                    sf = f.let("sf", f"arith.extf {sb} : bf16 to f32")
+                    vals.append(f.f32("pr", "mulf", sf, uf))
+                pair = f.let("dPair", f"vector.from_elements {vals[0]}, {vals[1]} "
+                                      ": vector<2xf32>")
+                pb = f.let("dBf16", f"arith.truncf {pair} : vector<2xf32> to vector<2xbf16>")
+                at = f.idx("dAt", "addi", base, c(16 * q + 8 * half))
+                f.emit(f"vector.store {pb}, %D[{at}] : memref<?xbf16>, vector<2xbf16>")
+
+
+def signature(name, swiglu):
+    out = "%D: memref<?xbf16>" if swiglu else "%C: memref<?xf32>"
+    scales = "%sa: memref<?xf32>, %sb: memref<?xf32>,\n" + " " * 18 if FP8 else ""
+    return f"""  gpu.func @{name}(%mapAPtr: !llvm.ptr, %mapBPtr: !llvm.ptr,
+                  {out}, %offsets: memref<?xi32>,
+                  {scales}%N: index, %K: index)
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{
+    %mapA = builtin.unrealized_conversion_cast %mapAPtr : !llvm.ptr to {MAP}
+    %mapB = builtin.unrealized_conversion_cast %mapBPtr : !llvm.ptr to {MAP}"""
+
+
+def main():
+    aliases = "\n".join(accumulator_aliases(TILE_N))
+    if FP8:
+        what = """// Grouped GEMM over FP8 e4m3 with DeepSeek's block scales for sm_90a: wgmma
+// m64n128k32 e4m3 (f32 accumulation) fed by TMA through a 4-stage
+// mbarrier pipeline, the descriptors built here; each 128-value K step
+// accumulates from zero and joins the running sums scaled (DeepGEMM's
+// promotion). The computation and the layouts of A, B, sa and sb are
+// grouped_gemm_fp8.mlir's:
+//
+//   for each expert e, for rows r in [offsets[e], offsets[e+1]):
+//     C[r, n] = sum_kb sa[r, kb] * sb[(e N + n) / 128, kb]
+//                      * sum_{k in block kb} A[r, k] * B[e N + n, k]
+//
+// mapA: TMA descriptor over A as [rows, K] bytes (e4m3), box 128 x 128,
+// 128-byte swizzle; mapB: over B as [experts * N, K], the same box; both in
+// device memory (cuTensorMapEncodeTiled, UINT8). C f32 [rows, N]."""
+        variants = ((False, "grouped_gemm_fp8_wgmma"),)
+        module = "dsc_grouped_gemm_fp8_wgmma"
+        command = "gen_grouped_gemm_wgmma_tn.py --fp8"
+        k_rule = "K % 128 == 0"
+    else:
+        what = """// Grouped GEMM for sm_90a with B K-major ([experts * N, K], as nn.Linear
+// stores it): wgmma m64n128k16 bf16 (f32 accumulation) fed by TMA through
+// a 4-stage mbarrier pipeline, the descriptors built here:
+//
+//   for each expert e, for rows r in [offsets[e], offsets[e+1]):
+//     C[r, n] = sum_k A[r, k] * B[e N + n, k]
+//
+// grouped_gemm_wgmma_bf16_tn writes C f32 [rows, N];
+// grouped_gemm_wgmma_swiglu_bf16_tn fuses SwiGLU: B packed per 32 rows as
+// 16 gate rows then the same 16 up rows, D bf16 [rows, N / 2] =
+// bf16(silu(bf16(gate)) * bf16(up)).
+//
+// mapA: TMA descriptor over A as [rows, K] bf16, box 128 x 64, 128-byte
+// swizzle; mapB: over B as [experts * N, K], the same box; both in device
+// memory (cuTensorMapEncodeTiled)."""
+        variants = ((False, "grouped_gemm_wgmma_bf16_tn"),
+                    (True, "grouped_gemm_wgmma_swiglu_bf16_tn"))
+        module = "dsc_grouped_gemm_wgmma_tn"
+        command = "gen_grouped_gemm_wgmma_tn.py"
+        k_rule = "K % 64 == 0"
+    out = [f"""// GENERATED by codegen/kernels/{command}: edit that, not this.
+//
+{what}
+// Each expert's rows padded to {TILE_M}. N % {TILE_N} == 0, {k_rule}.
+//
+// Grid (N / {TILE_N}, max {TILE_M}-row blocks of an expert, experts), {THREADS}
+// threads, {SMEM_BYTES} bytes of dynamic shared memory ({STAGES} stages of
+// {STAGE_BYTES} and 1 KiB to align them to the swizzle's 1024 bytes).
+{aliases}
+module attributes {{gpu.container_module}} {{
+gpu.module @{module} attributes {{dsc.chips = ["sm_90a"]}} {{
+  // The descriptors arrive as pointers (the GPU lowering has no kernel
+  // argument conversion for the descriptor type; the casts fold away)."""]
+    for swiglu, name in variants:
+        out.append(signature(name, swiglu))
+        out += gemm_kernel(swiglu).text()
+        out.append("  }")
+    out.append("}")
+    out.append("}")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
