@@ -22,8 +22,12 @@ What it models, from the PTX ISA:
     nvvm.wgmma.mma_async on its own descriptors (start address, leading and
     stride offsets, 128-byte swizzle; K-major and MN-major operands; the
     accumulator in the per-thread fragment layout). Shared memory a wgmma
-    group reads may not be written while it is in flight, and what threads
-    wrote needs a fence.proxy.async before a wgmma reads it;
+    group reads may not be written while it is in flight; what threads
+    wrote needs a fence.proxy.async before a wgmma reads it or TMA
+    overwrites it; accumulators threads wrote need a wgmma.fence before a
+    wgmma accumulates into them. Shared memory is laid out as ptxas lays
+    it out on sm_90 (the statics, mbarriers included, before the dynamic
+    allocation), and writing a barrier's bytes is an error;
   * shared memory races: between two barriers, a warp reading what another
     warp wrote, or writing what another warp read or wrote, is an error
     (asynchronously copied data counts as written when it is waited on);
@@ -430,6 +434,8 @@ class Block:
         self.shared_bytes = dynamic
         self.groups = 0  # committed cp.async groups
         self.tma_writes = []  # (mbarrier, phase, units) not yet waited for
+        # Accumulator structs threads wrote since the last wgmma.fence.
+        self.unfenced_accumulators = set()
         self.env = {}
         at = dynamic
         for name, (shape, dtype) in zip(params[len(params) - attributions:], static):
@@ -1023,6 +1029,9 @@ class Block:
                                      f"not {need}-byte aligned")
             b = bars[self.uniform(index, "mbarrier index")]
             units = (dst.base_unit + np.arange(dst.data.size * dst.data.itemsize // 2))
+            if self.shared.unfenced[units].any():
+                raise EmulationError("overwrites shared memory threads wrote with no "
+                                     "fence.proxy.async between")
             self.shared.write(units, np.zeros_like(units), op.name, pending=-4)
             raw = np.ascontiguousarray(box).view(np.uint8).reshape(-1)
             address = 2 * dst.base_unit + np.arange(raw.size)
@@ -1076,7 +1085,8 @@ class Block:
         return self.shared.bytes[address].view(np.uint16)
 
     def op_nvvm_wgmma_fence_aligned(self, op):
-        pass  # Lockstep: the accumulator registers are already ordered.
+        """Orders the threads' register writes before the wgmmas after it."""
+        self.unfenced_accumulators.clear()
 
     def op_nvvm_wgmma_commit_group_sync_aligned(self, op):
         self.shared.wgmma_commit()
@@ -1097,6 +1107,10 @@ class Block:
                                  "and m64nNk32 e4m3")
         if acc.shape[1] != n // 2:
             raise EmulationError(f"{acc.shape[1]} accumulator registers for n = {n}")
+        if id(acc) in self.unfenced_accumulators and \
+                op.attr(r"scaleD = #nvvm.wgmma_scale_out<(\w+)>") == "one":
+            raise EmulationError("accumulates into registers threads wrote after the "
+                                 "last wgmma.fence")
         layout_a = op.attr(r"layoutA = #nvvm.mma_layout<(\w+)>")
         layout_b = op.attr(r"layoutB = #nvvm.mma_layout<(\w+)>")
         accumulate = op.attr(r"scaleD = #nvvm.wgmma_scale_out<(\w+)>") == "one"
@@ -1165,7 +1179,9 @@ class Block:
         return at
 
     def op_llvm_mlir_zero(self, op):
-        return np.zeros((self.threads, self.struct_size(op)), np.float32)
+        out = np.zeros((self.threads, self.struct_size(op)), np.float32)
+        self.unfenced_accumulators.add(id(out))
+        return out
 
     op_llvm_mlir_undef = op_llvm_mlir_zero
     op_llvm_mlir_poison = op_llvm_mlir_zero
@@ -1180,6 +1196,7 @@ class Block:
         self.shared.check_accumulator(s, "insertvalue")
         out = s.copy()
         out[:, int(op.attr(r"position = array<i64: (\d+)>"))] = value
+        self.unfenced_accumulators.add(id(out))
         return out
 
     def op_nvvm_wgmma_wait_group_sync_aligned(self, op):
