@@ -42,9 +42,9 @@ The schedule:
 
 import sys
 
-from kernelgen import (K_MAJOR, WG, Function, accumulator_aliases,
-                       accumulator_type, aligned_shared, init_barriers,
-                       shared_view, wgmma)
+from kernelgen import (K_MAJOR, WG, Function, WarpgroupLanes,
+                       accumulator_aliases, accumulator_type, aligned_shared,
+                       init_barriers, shared_view, wgmma)
 
 FP8 = "--fp8" in sys.argv[1:]
 TILE_M, TILE_N = 128, 128
@@ -69,21 +69,15 @@ def gemm_kernel(swiglu):
     c = f.c
     emit = f.emit
 
-    def i64c(value):
-        return f.let("k", f"arith.constant {value} : i64")
+    i64c = f.i64c
 
     f.float_constants()
     e = f.let("expert", "gpu.block_id z")
     bm = f.let("bm", "gpu.block_id y")
     bn = f.let("bn", "gpu.block_id x")
     tid = f.let("tid", "gpu.thread_id x")
-    wg = f.idx("wg", "divui", tid, c(128))
-    wtid = f.idx("wtid", "remui", tid, c(128))
-    warp = f.idx("warp", "divui", wtid, c(32))
-    lane = f.idx("lane", "remui", tid, c(32))
-    g = f.idx("g", "divui", lane, c(4))
-    t = f.idx("t", "remui", lane, c(4))
-    t2 = f.idx("t2", "muli", t, c(2))
+    ln = WarpgroupLanes(f, tid, 2)
+    wg, warp, g, t2 = ln.wg, ln.warp, ln.g, ln.t2
     leader = f.let("leader", f"arith.cmpi eq, {tid}, {c(0)} : index")
     e1 = f.idx("expert1", "addi", e, c(1))
     start32 = f.let("start32", f"memref.load %offsets[{e}] : memref<?xi32>")

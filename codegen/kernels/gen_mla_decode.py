@@ -238,20 +238,35 @@ def decode_kernel():
         o = mma_transposed_b(f, pa, "%sKV", SKV, [stage], vRow, vChunk, l8, o)
     close_flash_loop(f, issue, "%i", stage, mNew + sums + o, types, first)
 
-    # The rows' sums: the quad, then the two column halves.
+    finish_split(f, res, (sRow, sRow8), half, leader, "%sSum", SRED, qRow0, split, t2,
+                 lambda k, j: (f"{res}#{4 + 4 * j + 2 * k}", f"{res}#{5 + 4 * j + 2 * k}"))
+    emit("gpu.return")
+    return f
+
+
+def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, split, t2, values):
+    """The end of a split, as both decode kernels have it: each of the
+    thread's rows (g and g + 8, head qRow0 + row) sums the loop's result
+    2 + k over its quad and the block's two column halves (through sSum,
+    indexed by `half`); the split's partial output, normalised by it, gets
+    this thread's column pairs 256 half + 8 j + t2 (values(k, j) names the
+    unnormalised pair of row k), and half 0's quad leaders (`leader`) write
+    the row's log2-sum-exp (the running max, result k, plus log2 of the
+    sum). An empty split writes zeros and -inf."""
+    c = f.c
+    emit = f.emit
     total = []
-    for k, srow in enumerate((sRow, sRow8)):
-        total.append((quad_reduce(f, f"{res}#{2 + k}", "addf"), srow))
+    for k, row in enumerate(rows):
+        total.append((quad_reduce(f, f"{res}#{2 + k}", "addf"), row))
     emit(f"scf.if {leader} {{")
-    for l, srow in total:
-        emit(f"  memref.store {l}, %sSum[{half}, {srow}] : {SRED}")
+    for l, row in total:
+        emit(f"  memref.store {l}, {sSum}[{half}, {row}] : {sred}")
     emit("}")
     emit("gpu.barrier")
-    invs = []
-    lses = []
-    for k, (_, srow) in enumerate(total):
-        l0 = f.let("tsum0", f"memref.load %sSum[{c(0)}, {srow}] : {SRED}")
-        l1 = f.let("tsum1", f"memref.load %sSum[{c(1)}, {srow}] : {SRED}")
+    invs, lses = [], []
+    for k, (_, row) in enumerate(total):
+        l0 = f.let("tsum0", f"memref.load {sSum}[{c(0)}, {row}] : {sred}")
+        l1 = f.let("tsum1", f"memref.load {sSum}[{c(1)}, {row}] : {sred}")
         lt = f.f32("tsum", "addf", l0, l1)
         pos = f.let("nonEmpty", f"arith.cmpf ogt, {lt}, %zero : f32")
         inv0 = f.f32("inv0", "divf", "%one", lt)
@@ -262,20 +277,19 @@ def decode_kernel():
     colBase0 = f.idx("oCol0", "muli", half, c(OUT_COLS))
     colBase = f.idx("oCol", "addi", colBase0, t2)
     rowOffs = []
-    for srow in (sRow, sRow8):
-        hrow = f.idx("hrow", "addi", qRow0, srow)
+    for row in rows:
+        hrow = f.idx("hrow", "addi", qRow0, row)
         hs = f.idx("hs", "muli", hrow, "%splits")
-        hss = f.idx("hss", "addi", hs, split)
-        rowOffs.append(hss)
+        rowOffs.append(f.idx("hss", "addi", hs, split))
     for k, hss in enumerate(rowOffs):
         base = f.idx("obase", "muli", hss, c(DV))
         base2 = f.idx("obase2", "addi", base, colBase)
-        for nt in range(OUT_TILES):
-            i = nt * 4 + 2 * k
-            v0 = f.f32("on", "mulf", f"{res}#{4 + i}", invs[k])
-            v1 = f.f32("on", "mulf", f"{res}#{4 + i + 1}", invs[k])
-            vec = f.let("ov", f"vector.from_elements {v0}, {v1} : vector<2xf32>")
-            at = f.idx("oat", "addi", base2, c(nt * 8))
+        for j in range(OUT_COLS // 8):
+            v0, v1 = values(k, j)
+            n0 = f.f32("on", "mulf", v0, invs[k])
+            n1 = f.f32("on", "mulf", v1, invs[k])
+            vec = f.let("ov", f"vector.from_elements {n0}, {n1} : vector<2xf32>")
+            at = f.idx("oat", "addi", base2, c(j * 8))
             emit(f"vector.store {vec}, %Opart[{at}] : memref<?xf32>, vector<2xf32>")
     first_half = f.let("firstHalf", f"arith.cmpi eq, {half}, {c(0)} : index")
     writes = f.let("writesLse", f"arith.andi {first_half}, {leader} : i1")
@@ -283,8 +297,16 @@ def decode_kernel():
     for k, hss in enumerate(rowOffs):
         emit(f"  memref.store {lses[k]}, %Lse[{hss}] : memref<?xf32>")
     emit("}")
-    emit("gpu.return")
-    return f
+
+
+def combine_function():
+    """The lines of gpu.func @mla_decode_combine (both decode modules hold
+    it)."""
+    return ["""  gpu.func @mla_decode_combine(%Opart: memref<?xf32>, %Lse: memref<?xf32>,
+                               %Out: memref<?xbf16>, %heads: index,
+                               %splits: index)
+      kernel attributes {known_block_size = array<i32: 128, 1, 1>} {"""] + \
+        combine_kernel().text() + ["  }"]
 
 
 def combine_kernel():
@@ -373,13 +395,7 @@ gpu.module @dsc_mla_decode {{"""]
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{""")
     out += decode.text()
     out.append("  }")
-    combine = combine_kernel()
-    out.append("""  gpu.func @mla_decode_combine(%Opart: memref<?xf32>, %Lse: memref<?xf32>,
-                               %Out: memref<?xbf16>, %heads: index,
-                               %splits: index)
-      kernel attributes {known_block_size = array<i32: 128, 1, 1>} {""")
-    out += combine.text()
-    out.append("  }")
+    out += combine_function()
     out.append("}")
     out.append("}")
     print("\n".join(out))

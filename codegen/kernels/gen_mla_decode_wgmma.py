@@ -39,11 +39,11 @@ bytes apart (stride), the next 64 columns the next box, 8192 bytes on
 (leading), a k16 step 16 token rows (2048 bytes).
 """
 
-from gen_mla_decode import combine_kernel
-from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function,
+from gen_mla_decode import combine_function, finish_split
+from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function, WarpgroupLanes,
                        accumulator_aliases, accumulator_type, aligned_shared,
                        init_barriers, mn_major, quad_reduce, shared_view,
-                       wgmma)
+                       store_p, wgmma, wgmma_pv)
 
 D, DV = 576, 512  # key width (kv_lora_rank + rope), value width
 PAGE = 64  # tokens per page and per tile
@@ -55,7 +55,6 @@ TILE_BYTES = BOXES * BOX_BYTES  # 73728: a page, or the query block
 HALF = PAGE // 2  # tokens of S per warpgroup
 OUT_COLS = DV // 2  # value columns per warpgroup
 S_REGS = HALF // 2  # m64n32 accumulator registers per thread
-O_REGS = OUT_COLS // 2  # m64n256
 S_ACC = accumulator_type(HALF)
 O_ACC = accumulator_type(OUT_COLS)
 
@@ -83,24 +82,15 @@ def decode_kernel():
     c = f.c
     emit = f.emit
 
-    def i64(hint, op, a, b):
-        return f.let(hint, f"arith.{op} {a}, {b} : i64")
-
-    def i64c(value):
-        return f.let("k", f"arith.constant {value} : i64")
+    i64, i64c = f.i64, f.i64c
 
     f.float_constants()
     hb = f.let("hblock", "gpu.block_id x")
     split = f.let("split", "gpu.block_id y")
     b = f.let("seq", "gpu.block_id z")
     tid = f.let("tid", "gpu.thread_id x")
-    wg = f.idx("wg", "divui", tid, c(128))
-    wtid = f.idx("wtid", "remui", tid, c(128))
-    warp = f.idx("warp", "divui", wtid, c(32))  # in the warpgroup
-    lane = f.idx("lane", "remui", tid, c(32))
-    g = f.idx("g", "divui", lane, c(4))
-    t = f.idx("t", "remui", lane, c(4))
-    t2 = f.idx("t2", "muli", t, c(2))
+    ln = WarpgroupLanes(f, tid, 2)
+    wg, warp, g, t, t2 = ln.wg, ln.warp, ln.g, ln.t, ln.t2
     leader = f.let("leader", f"arith.cmpi eq, {tid}, {c(0)} : index")
     quadLead = f.let("quadLead", f"arith.cmpi eq, {t}, {c(0)} : index")
 
@@ -286,40 +276,18 @@ def decode_kernel():
             if (r % 4) // 2 == hi:
                 acc = f.f32("lsum", "addf", acc, p[r])
         sums.append(acc)
-    # P into shared memory, K-major and swizzled like a box: row h's 16-byte
-    # chunk c at chunk c ^ (h % 8).
-    for hi, row in ((0, rowA), (1, rowB)):
-        rsw = f.idx("pRowSw", "remui", row, c(8))
-        for jj in range(HALF // 8):
-            chunk = f.idx("pChunk", "addi", f.idx("pChunk0", "muli", wg, c(HALF // 8)), c(jj))
-            phys = f.idx("pPhys", "xori", chunk, rsw)
-            col0 = f.idx("pCol0", "muli", phys, c(8))
-            col = f.idx("pCol", "addi", col0, t2)
-            r = 4 * jj + 2 * hi
-            pair = f.let("pPair", f"vector.from_elements {p[r]}, {p[r + 1]} : vector<2xf32>")
-            pb = f.let("pBf16", f"arith.truncf {pair} : vector<2xf32> to vector<2xbf16>")
-            emit(f"vector.store {pb}, {sP}[{row}, {col}] : {SP}, vector<2xbf16>")
+    # P into shared memory: this warpgroup's 32 tokens are chunks 4 wg ..
+    # + 4 of the rows.
+    store_p(f, sP, SP, p, (rowA, rowB), t2, HALF // 8,
+            f.idx("pChunk0", "muli", wg, c(HALF // 8)))
     emit("// P and the zeroed tails, visible to wgmma (the async proxy).")
     emit(FENCE_PROXY_ASYNC)
     emit("gpu.barrier")
 
     # O = O * alpha + P V over the tile's 64 tokens, this warpgroup's 256
     # value columns.
-    o = "%o"
-    scaled = o
-    for r in range(O_REGS):
-        v = f.let("ov", f"llvm.extractvalue {o}[{r}] : {O_ACC}")
-        vs = f.f32("ovs", "mulf", v, alphas[(r % 4) // 2])
-        scaled = f.let("oacc", f"llvm.insertvalue {vs}, {scaled}[{r}] : {O_ACC}")
-    emit("nvvm.wgmma.fence.aligned")
     pDesc = i64("pDesc", "addi", kDesc, i64c(OFF_P // 16))
-    acc = scaled
-    for kk in range(PAGE // 16):
-        da = i64("pDescK", "addi", pDesc, i64c(kk * 32 // 16))
-        db = i64("vDescK", "addi", vBase, i64c(kk * 16 * 128 // 16))
-        acc = wgmma(f, acc, da, db, OUT_COLS, True, "row")
-    emit("nvvm.wgmma.commit.group.sync.aligned")
-    emit("nvvm.wgmma.wait.group.sync.aligned 0")
+    acc = wgmma_pv(f, "%o", alphas, pDesc, vBase, OUT_COLS, PAGE)
     emit("// Every warpgroup is done with the stage and P: refill the stage")
     emit("// with page i + 2.")
     emit("gpu.barrier")
@@ -330,53 +298,16 @@ def decode_kernel():
     f.depth -= 1
     emit("}")
 
-    # The rows' sums: the quad, then the two warpgroups' tokens.
-    totals = []
-    for k, row in enumerate((rowA, rowB)):
-        totals.append((quad_reduce(f, f"{res}#{2 + k}", "addf"), row))
-    emit(f"scf.if {quadLead} {{")
-    for l, row in totals:
-        emit(f"  memref.store {l}, {sSum}[{wg}, {row}] : {SRED}")
-    emit("}")
-    emit("gpu.barrier")
-    invs, lses = [], []
-    for k, (_, row) in enumerate(totals):
-        l0 = f.let("tsum0", f"memref.load {sSum}[{c(0)}, {row}] : {SRED}")
-        l1 = f.let("tsum1", f"memref.load {sSum}[{c(1)}, {row}] : {SRED}")
-        lt = f.f32("tsum", "addf", l0, l1)
-        pos = f.let("nonEmpty", f"arith.cmpf ogt, {lt}, %zero : f32")
-        inv0 = f.f32("inv0", "divf", "%one", lt)
-        invs.append(f.let("inv", f"arith.select {pos}, {inv0}, %zero : f32"))
-        lg = f.let("lg", f"math.log2 {lt} : f32")
-        lses.append(f.f32("lse", "addf", f"{res}#{k}", lg))
-
-    # Partial outputs [seq, head, split, 512] and their log-sum-exp.
-    colBase0 = f.idx("oCol0", "muli", wg, c(OUT_COLS))
-    colBase = f.idx("oCol", "addi", colBase0, t2)
-    rowOffs = []
-    for row in (rowA, rowB):
-        hrow = f.idx("hrow", "addi", qRow0, row)
-        hs = f.idx("hs", "muli", hrow, "%splits")
-        rowOffs.append(f.idx("hss", "addi", hs, split))
+    # The rows' sums over the two warpgroups' tokens, the partial output
+    # (this warpgroup's 256 value columns) and the log2-sum-exp.
     out = f"{res}#4"
-    for k, hss in enumerate(rowOffs):
-        base0 = f.idx("obase", "muli", hss, c(DV))
-        base2 = f.idx("obase2", "addi", base0, colBase)
-        for jj in range(OUT_COLS // 8):
-            r = 4 * jj + 2 * k
-            v0 = f.let("o0", f"llvm.extractvalue {out}[{r}] : {O_ACC}")
-            v1 = f.let("o1", f"llvm.extractvalue {out}[{r + 1}] : {O_ACC}")
-            n0 = f.f32("on", "mulf", v0, invs[k])
-            n1 = f.f32("on", "mulf", v1, invs[k])
-            vec = f.let("ovec", f"vector.from_elements {n0}, {n1} : vector<2xf32>")
-            at = f.idx("oat", "addi", base2, c(jj * 8))
-            emit(f"vector.store {vec}, %Opart[{at}] : memref<?xf32>, vector<2xf32>")
-    first = f.let("firstWg", f"arith.cmpi eq, {wg}, {c(0)} : index")
-    writes = f.let("writesLse", f"arith.andi {first}, {quadLead} : i1")
-    emit(f"scf.if {writes} {{")
-    for k, hss in enumerate(rowOffs):
-        emit(f"  memref.store {lses[k]}, %Lse[{hss}] : memref<?xf32>")
-    emit("}")
+
+    def values(k, j):
+        r = 4 * j + 2 * k
+        return (f.let("o0", f"llvm.extractvalue {out}[{r}] : {O_ACC}"),
+                f.let("o1", f"llvm.extractvalue {out}[{r + 1}] : {O_ACC}"))
+    finish_split(f, res, (rowA, rowB), wg, quadLead, sSum, SRED, qRow0, split, t2,
+                 values)
     emit("gpu.return")
     return f
 
@@ -421,13 +352,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {{dsc.chips = ["sm_90a"]}} {{"""]
     %false = arith.constant false""")
     out += decode.text()
     out.append("  }")
-    combine = combine_kernel()
-    out.append("""  gpu.func @mla_decode_combine(%Opart: memref<?xf32>, %Lse: memref<?xf32>,
-                               %Out: memref<?xbf16>, %heads: index,
-                               %splits: index)
-      kernel attributes {known_block_size = array<i32: 128, 1, 1>} {""")
-    out += combine.text()
-    out.append("  }")
+    out += combine_function()
     out.append("}")
     out.append("}")
     print("\n".join(out))

@@ -30,10 +30,10 @@ No producer warp and no overlap of softmax with the next tile's wgmma
 only overlap.
 """
 
-from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function,
+from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function, WarpgroupLanes,
                        accumulator_aliases, accumulator_type, aligned_shared,
                        init_barriers, mn_major, quad_reduce, shared_view,
-                       wgmma)
+                       store_p, wgmma, wgmma_pv)
 
 DQK, DNOPE, DROPE, DV = 192, 128, 64, 128  # query/key, no-rope, rope, value
 KVW = DNOPE + DV  # kv_b_proj's output per head: k_nope then v
@@ -53,7 +53,7 @@ SP = f"memref<{TILE}x{TILE}xbf16, {WG}>"
 MAP = ("!nvgpu.tensormap.descriptor<tensor = " + BOX + ", swizzle = swizzle_128b, "
        "l2promo = l2promo_128b, oob = zero, interleave = none>")
 BARS = f"!nvgpu.mbarrier.group<memorySpace = {WG}, num_barriers = 3>"
-S_REGS, O_REGS = TILE // 2, DV // 2
+S_REGS = TILE // 2
 S_ACC, O_ACC = accumulator_type(TILE), accumulator_type(DV)
 MN_MAJOR = mn_major(BOX_BYTES)  # V: the next 64 value columns, the next box
 
@@ -63,11 +63,7 @@ def prefill_kernel():
     c = f.c
     emit = f.emit
 
-    def i64(hint, op, a, b):
-        return f.let(hint, f"arith.{op} {a}, {b} : i64")
-
-    def i64c(value):
-        return f.let("k", f"arith.constant {value} : i64")
+    i64, i64c = f.i64, f.i64c
 
     f.float_constants()
     bx = f.let("bx", "gpu.block_id x")
@@ -75,11 +71,8 @@ def prefill_kernel():
     b = f.let("seq", "gpu.block_id z")
     qtiles = f.let("qtiles", "gpu.grid_dim x")
     tid = f.let("tid", "gpu.thread_id x")
-    warp = f.idx("warp", "divui", tid, c(32))
-    lane = f.idx("lane", "remui", tid, c(32))
-    g = f.idx("g", "divui", lane, c(4))
-    t = f.idx("t", "remui", lane, c(4))
-    t2 = f.idx("t2", "muli", t, c(2))
+    ln = WarpgroupLanes(f, tid, 1)
+    warp, g, t2 = ln.warp, ln.g, ln.t2
     leader = f.let("leader", f"arith.cmpi eq, {tid}, {c(0)} : index")
 
     # Query tile qt (the last first) and its key tiles 0 .. qt.
@@ -202,40 +195,18 @@ def prefill_kernel():
             if (r % 4) // 2 == hi:
                 acc = f.f32("lsum", "addf", acc, p[r])
         sums.append(acc)
-    # P into shared memory, K-major and swizzled like a box: row q's 16-byte
-    # chunk c at chunk c ^ (q % 8).
+    # P into shared memory, the tile's 64 keys its 8 chunks.
     rowA = f.idx("rowA", "addi", w16, g)
     rowB = f.idx("rowB", "addi", rowA, c(8))
-    for hi, row in ((0, rowA), (1, rowB)):
-        rsw = f.idx("pRowSw", "remui", row, c(8))
-        for jj in range(TILE // 8):
-            phys = f.idx("pPhys", "xori", rsw, c(jj))
-            col0 = f.idx("pCol0", "muli", phys, c(8))
-            col = f.idx("pCol", "addi", col0, t2)
-            r = 4 * jj + 2 * hi
-            pair = f.let("pPair", f"vector.from_elements {p[r]}, {p[r + 1]} : vector<2xf32>")
-            pb = f.let("pBf16", f"arith.truncf {pair} : vector<2xf32> to vector<2xbf16>")
-            emit(f"vector.store {pb}, {sP}[{row}, {col}] : {SP}, vector<2xbf16>")
+    store_p(f, sP, SP, p, (rowA, rowB), t2, TILE // 8)
     emit("// P, visible to wgmma (the async proxy), in every warp.")
     emit(FENCE_PROXY_ASYNC)
     emit("gpu.barrier")
 
     # O = O * alpha + P V over the tile's 64 keys.
-    scaled = "%o"
-    for r in range(O_REGS):
-        v = f.let("ov", f"llvm.extractvalue %o[{r}] : {O_ACC}")
-        vs = f.f32("ovs", "mulf", v, alphas[(r % 4) // 2])
-        scaled = f.let("oacc", f"llvm.insertvalue {vs}, {scaled}[{r}] : {O_ACC}")
-    emit("nvvm.wgmma.fence.aligned")
     pDesc = i64("pDesc", "addi", kDesc, i64c(OFF_P // 16))
     vBase = i64("vBase", "addi", vStage, i64c((OFF_STAGE + K_BOXES * BOX_BYTES) // 16))
-    acc = scaled
-    for kk in range(TILE // 16):
-        da = i64("pDescK", "addi", pDesc, i64c(kk * 32 // 16))
-        db = i64("vDescK", "addi", vBase, i64c(kk * 16 * 128 // 16))
-        acc = wgmma(f, acc, da, db, DV, True, "row")
-    emit("nvvm.wgmma.commit.group.sync.aligned")
-    emit("nvvm.wgmma.wait.group.sync.aligned 0")
+    acc = wgmma_pv(f, "%o", alphas, pDesc, vBase, DV, TILE)
     emit("// Every warp is done with the stage and P: refill the stage with")
     emit("// key tile j + 2.")
     emit("gpu.barrier")

@@ -57,6 +57,13 @@ class Function:
     def f32(self, hint, op, a, b):
         return self.let(hint, f"arith.{op} {a}, {b} : f32")
 
+    def i64(self, hint, op, a, b):
+        return self.let(hint, f"arith.{op} {a}, {b} : i64")
+
+    def i64c(self, value):
+        """An i64 constant (descriptor bits and offsets), where it is used."""
+        return self.let("k", f"arith.constant {value} : i64")
+
     def float_constants(self):
         """%zero, %one and %ninf (-infinity), f32."""
         self.emit("%zero = arith.constant 0.0 : f32")
@@ -370,3 +377,66 @@ def init_barriers(f, leader, bar, bars_type, count, maps):
 
 FENCE_PROXY_ASYNC = ("nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, "
                      "space = #nvvm.shared_space<cta>}")
+
+
+class WarpgroupLanes:
+    """A thread's place in its warpgroup, as the wgmma accumulator layout
+    addresses it: wg (the warpgroup, with several), warp (within it),
+    lane, g = lane / 4 (the thread's rows g and g + 8 of the warp's 16),
+    t = lane % 4 and t2 = 2 t (its column pair in each 8)."""
+
+    def __init__(self, f, tid, warpgroups):
+        c = f.c
+        wtid = tid
+        self.wg = None
+        if warpgroups > 1:
+            self.wg = f.idx("wg", "divui", tid, c(128))
+            wtid = f.idx("wtid", "remui", tid, c(128))
+        self.warp = f.idx("warp", "divui", wtid, c(32))
+        self.lane = f.idx("lane", "remui", tid, c(32))
+        self.g = f.idx("g", "divui", self.lane, c(4))
+        self.t = f.idx("t", "remui", self.lane, c(4))
+        self.t2 = f.idx("t2", "muli", self.t, c(2))
+
+
+def store_p(f, sp, sp_type, p, rows, t2, chunks, chunk0=None):
+    """Attention's P, this thread's f32 values of a wgmma m64nN accumulator
+    (N = 8 chunks), as bf16 into the shared tile `sp` [64 rows, 64 bf16]
+    laid out as a TMA box with the 128-byte swizzle (row r's 16-byte chunk
+    c at c ^ (r % 8)), K-major for the P V wgmma: column 8 j of the values
+    goes to chunk chunk0 + j. `rows` are the thread's two rows (g, g + 8)."""
+    c = f.c
+    for hi, row in enumerate(rows):
+        rsw = f.idx("pRowSw", "remui", row, c(8))
+        for j in range(chunks):
+            chunk = c(j) if chunk0 is None else f.idx("pChunk", "addi", chunk0, c(j))
+            phys = f.idx("pPhys", "xori", chunk, rsw)
+            col0 = f.idx("pCol0", "muli", phys, c(8))
+            col = f.idx("pCol", "addi", col0, t2)
+            r = 4 * j + 2 * hi
+            pair = f.let("pPair", f"vector.from_elements {p[r]}, {p[r + 1]} : vector<2xf32>")
+            pb = f.let("pBf16", f"arith.truncf {pair} : vector<2xf32> to vector<2xbf16>")
+            f.emit(f"vector.store {pb}, {sp}[{row}, {col}] : {sp_type}, vector<2xbf16>")
+
+
+def wgmma_pv(f, o, alphas, p_desc, v_desc, n, keys):
+    """Attention's O = O * alpha + P V on wgmma, this warpgroup's n value
+    columns: O the struct of m64nN accumulators (row halves scaled by
+    alphas[0] and [1]), P a K-major tile of `keys` columns (p_desc), V the
+    MN-major tile (v_desc, its rows the keys: a k16 step is 16 rows of 128
+    bytes). Returns the new O, its group waited for."""
+    ty = accumulator_type(n)
+    scaled = o
+    for r in range(n // 2):
+        v = f.let("ov", f"llvm.extractvalue {o}[{r}] : {ty}")
+        vs = f.f32("ovs", "mulf", v, alphas[(r % 4) // 2])
+        scaled = f.let("oacc", f"llvm.insertvalue {vs}, {scaled}[{r}] : {ty}")
+    f.emit("nvvm.wgmma.fence.aligned")
+    acc = scaled
+    for kk in range(keys // 16):
+        da = f.i64("pDescK", "addi", p_desc, f.i64c(kk * 32 // 16))
+        db = f.i64("vDescK", "addi", v_desc, f.i64c(kk * 16 * 128 // 16))
+        acc = wgmma(f, acc, da, db, n, True, "row")
+    f.emit("nvvm.wgmma.commit.group.sync.aligned")
+    f.emit("nvvm.wgmma.wait.group.sync.aligned 0")
+    return acc

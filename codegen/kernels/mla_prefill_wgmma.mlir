@@ -596,98 +596,98 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %rowA = arith.addi %w16, %g : index
       %rowB = arith.addi %rowA, %c8 : index
       %pRowSw = arith.remui %rowA, %c8 : index
-      %pPhys = arith.xori %pRowSw, %c0 : index
+      %pPhys = arith.xori %c0, %pRowSw : index
       %pCol0 = arith.muli %pPhys, %c8 : index
       %pCol = arith.addi %pCol0, %t2 : index
       %pPair = vector.from_elements %p, %p_1 : vector<2xf32>
       %pBf16 = arith.truncf %pPair : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16, %sP[%rowA, %pCol] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_1 = arith.xori %pRowSw, %c1 : index
+      %pPhys_1 = arith.xori %c1, %pRowSw : index
       %pCol0_1 = arith.muli %pPhys_1, %c8 : index
       %pCol_1 = arith.addi %pCol0_1, %t2 : index
       %pPair_1 = vector.from_elements %p_4, %p_5 : vector<2xf32>
       %pBf16_1 = arith.truncf %pPair_1 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_1, %sP[%rowA, %pCol_1] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_2 = arith.xori %pRowSw, %c2 : index
+      %pPhys_2 = arith.xori %c2, %pRowSw : index
       %pCol0_2 = arith.muli %pPhys_2, %c8 : index
       %pCol_2 = arith.addi %pCol0_2, %t2 : index
       %pPair_2 = vector.from_elements %p_8, %p_9 : vector<2xf32>
       %pBf16_2 = arith.truncf %pPair_2 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_2, %sP[%rowA, %pCol_2] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_3 = arith.xori %pRowSw, %c3 : index
+      %pPhys_3 = arith.xori %c3, %pRowSw : index
       %pCol0_3 = arith.muli %pPhys_3, %c8 : index
       %pCol_3 = arith.addi %pCol0_3, %t2 : index
       %pPair_3 = vector.from_elements %p_12, %p_13 : vector<2xf32>
       %pBf16_3 = arith.truncf %pPair_3 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_3, %sP[%rowA, %pCol_3] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_4 = arith.xori %pRowSw, %c4 : index
+      %pPhys_4 = arith.xori %c4, %pRowSw : index
       %pCol0_4 = arith.muli %pPhys_4, %c8 : index
       %pCol_4 = arith.addi %pCol0_4, %t2 : index
       %pPair_4 = vector.from_elements %p_16, %p_17 : vector<2xf32>
       %pBf16_4 = arith.truncf %pPair_4 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_4, %sP[%rowA, %pCol_4] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_5 = arith.xori %pRowSw, %c5 : index
+      %pPhys_5 = arith.xori %c5, %pRowSw : index
       %pCol0_5 = arith.muli %pPhys_5, %c8 : index
       %pCol_5 = arith.addi %pCol0_5, %t2 : index
       %pPair_5 = vector.from_elements %p_20, %p_21 : vector<2xf32>
       %pBf16_5 = arith.truncf %pPair_5 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_5, %sP[%rowA, %pCol_5] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_6 = arith.xori %pRowSw, %c6 : index
+      %pPhys_6 = arith.xori %c6, %pRowSw : index
       %pCol0_6 = arith.muli %pPhys_6, %c8 : index
       %pCol_6 = arith.addi %pCol0_6, %t2 : index
       %pPair_6 = vector.from_elements %p_24, %p_25 : vector<2xf32>
       %pBf16_6 = arith.truncf %pPair_6 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_6, %sP[%rowA, %pCol_6] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_7 = arith.xori %pRowSw, %c7 : index
+      %pPhys_7 = arith.xori %c7, %pRowSw : index
       %pCol0_7 = arith.muli %pPhys_7, %c8 : index
       %pCol_7 = arith.addi %pCol0_7, %t2 : index
       %pPair_7 = vector.from_elements %p_28, %p_29 : vector<2xf32>
       %pBf16_7 = arith.truncf %pPair_7 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_7, %sP[%rowA, %pCol_7] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pRowSw_1 = arith.remui %rowB, %c8 : index
-      %pPhys_8 = arith.xori %pRowSw_1, %c0 : index
+      %pPhys_8 = arith.xori %c0, %pRowSw_1 : index
       %pCol0_8 = arith.muli %pPhys_8, %c8 : index
       %pCol_8 = arith.addi %pCol0_8, %t2 : index
       %pPair_8 = vector.from_elements %p_2, %p_3 : vector<2xf32>
       %pBf16_8 = arith.truncf %pPair_8 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_8, %sP[%rowB, %pCol_8] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_9 = arith.xori %pRowSw_1, %c1 : index
+      %pPhys_9 = arith.xori %c1, %pRowSw_1 : index
       %pCol0_9 = arith.muli %pPhys_9, %c8 : index
       %pCol_9 = arith.addi %pCol0_9, %t2 : index
       %pPair_9 = vector.from_elements %p_6, %p_7 : vector<2xf32>
       %pBf16_9 = arith.truncf %pPair_9 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_9, %sP[%rowB, %pCol_9] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_10 = arith.xori %pRowSw_1, %c2 : index
+      %pPhys_10 = arith.xori %c2, %pRowSw_1 : index
       %pCol0_10 = arith.muli %pPhys_10, %c8 : index
       %pCol_10 = arith.addi %pCol0_10, %t2 : index
       %pPair_10 = vector.from_elements %p_10, %p_11 : vector<2xf32>
       %pBf16_10 = arith.truncf %pPair_10 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_10, %sP[%rowB, %pCol_10] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_11 = arith.xori %pRowSw_1, %c3 : index
+      %pPhys_11 = arith.xori %c3, %pRowSw_1 : index
       %pCol0_11 = arith.muli %pPhys_11, %c8 : index
       %pCol_11 = arith.addi %pCol0_11, %t2 : index
       %pPair_11 = vector.from_elements %p_14, %p_15 : vector<2xf32>
       %pBf16_11 = arith.truncf %pPair_11 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_11, %sP[%rowB, %pCol_11] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_12 = arith.xori %pRowSw_1, %c4 : index
+      %pPhys_12 = arith.xori %c4, %pRowSw_1 : index
       %pCol0_12 = arith.muli %pPhys_12, %c8 : index
       %pCol_12 = arith.addi %pCol0_12, %t2 : index
       %pPair_12 = vector.from_elements %p_18, %p_19 : vector<2xf32>
       %pBf16_12 = arith.truncf %pPair_12 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_12, %sP[%rowB, %pCol_12] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_13 = arith.xori %pRowSw_1, %c5 : index
+      %pPhys_13 = arith.xori %c5, %pRowSw_1 : index
       %pCol0_13 = arith.muli %pPhys_13, %c8 : index
       %pCol_13 = arith.addi %pCol0_13, %t2 : index
       %pPair_13 = vector.from_elements %p_22, %p_23 : vector<2xf32>
       %pBf16_13 = arith.truncf %pPair_13 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_13, %sP[%rowB, %pCol_13] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_14 = arith.xori %pRowSw_1, %c6 : index
+      %pPhys_14 = arith.xori %c6, %pRowSw_1 : index
       %pCol0_14 = arith.muli %pPhys_14, %c8 : index
       %pCol_14 = arith.addi %pCol0_14, %t2 : index
       %pPair_14 = vector.from_elements %p_26, %p_27 : vector<2xf32>
       %pBf16_14 = arith.truncf %pPair_14 : vector<2xf32> to vector<2xbf16>
       vector.store %pBf16_14, %sP[%rowB, %pCol_14] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
-      %pPhys_15 = arith.xori %pRowSw_1, %c7 : index
+      %pPhys_15 = arith.xori %c7, %pRowSw_1 : index
       %pCol0_15 = arith.muli %pPhys_15, %c8 : index
       %pCol_15 = arith.addi %pCol0_15, %t2 : index
       %pPair_15 = vector.from_elements %p_30, %p_31 : vector<2xf32>
@@ -696,6 +696,10 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
       // P, visible to wgmma (the async proxy), in every warp.
       nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
       gpu.barrier
+      %k_27 = arith.constant 6656 : i64
+      %pDesc = arith.addi %kDesc, %k_27 : i64
+      %k_28 = arith.constant 3072 : i64
+      %vBase = arith.addi %vStage, %k_28 : i64
       %ov = llvm.extractvalue %o[0] : !acc128
       %ovs = arith.mulf %ov, %alpha : f32
       %oacc = llvm.insertvalue %ovs, %o[0] : !acc128
@@ -889,10 +893,6 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %ovs_63 = arith.mulf %ov_63, %alpha_1 : f32
       %oacc_63 = llvm.insertvalue %ovs_63, %oacc_62[63] : !acc128
       nvvm.wgmma.fence.aligned
-      %k_27 = arith.constant 6656 : i64
-      %pDesc = arith.addi %kDesc, %k_27 : i64
-      %k_28 = arith.constant 3072 : i64
-      %vBase = arith.addi %vStage, %k_28 : i64
       %k_29 = arith.constant 0 : i64
       %pDescK = arith.addi %pDesc, %k_29 : i64
       %k_30 = arith.constant 0 : i64
