@@ -222,7 +222,8 @@ def gemm_kernel(swiglu):
                 vec = f.let("cv", f"vector.from_elements {sums[r]}, {sums[r + 1]} "
                                   ": vector<2xf32>")
                 at = f.idx("cAt", "addi", base, c(8 * j))
-                emit(f"vector.store {vec}, %C[{at}] : memref<?xf32>, vector<2xf32>")
+                emit(f"vector.store {vec}, %C[{at}] {{alignment = 8}} : memref<?xf32>, "
+                     "vector<2xf32>")
     f.depth -= 1
     emit("}")
     emit("gpu.return")
@@ -264,7 +265,8 @@ def swiglu_epilogue(f, sums, rowA, rowB, n0, t2):
                                       ": vector<2xf32>")
                 pb = f.let("dBf16", f"arith.truncf {pair} : vector<2xf32> to vector<2xbf16>")
                 at = f.idx("dAt", "addi", base, c(16 * q + 8 * half))
-                f.emit(f"vector.store {pb}, %D[{at}] : memref<?xbf16>, vector<2xbf16>")
+                f.emit(f"vector.store {pb}, %D[{at}] {{alignment = 4}} : memref<?xbf16>, "
+                       "vector<2xbf16>")
 
 
 def signature(name, swiglu):

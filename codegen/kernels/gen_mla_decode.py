@@ -290,7 +290,8 @@ def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, split, t2, value
             n1 = f.f32("on", "mulf", v1, invs[k])
             vec = f.let("ov", f"vector.from_elements {n0}, {n1} : vector<2xf32>")
             at = f.idx("oat", "addi", base2, c(j * 8))
-            emit(f"vector.store {vec}, %Opart[{at}] : memref<?xf32>, vector<2xf32>")
+            emit(f"vector.store {vec}, %Opart[{at}] {{alignment = 8}} : memref<?xf32>, "
+                 "vector<2xf32>")
     first_half = f.let("firstHalf", f"arith.cmpi eq, {half}, {c(0)} : index")
     writes = f.let("writesLse", f"arith.andi {first_half}, {leader} : i1")
     emit(f"scf.if {writes} {{")
@@ -355,7 +356,7 @@ def combine_kernel():
     emit("%outb = arith.truncf %out : vector<4xf32> to vector<4xbf16>")
     out = f.idx("orow", "muli", row, c(DV))
     at = f.idx("oat", "addi", out, col)
-    emit(f"vector.store %outb, %Out[{at}] : memref<?xbf16>, vector<4xbf16>")
+    emit(f"vector.store %outb, %Out[{at}] {{alignment = 8}} : memref<?xbf16>, vector<4xbf16>")
     emit("gpu.return")
     return f
 

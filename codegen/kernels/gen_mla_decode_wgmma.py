@@ -249,7 +249,8 @@ def decode_kernel():
         zcol = f.idx("zCol", "muli", zch, c(8))
         dead = f.let("dead", f"arith.cmpi uge, {zrow}, {liveRows} : index")
         emit(f"scf.if {dead} {{")
-        emit(f"  vector.store {zeros}, {sView}[{zbox}, {zrow}, {zcol}] : {STAGE}, vector<8xbf16>")
+        emit(f"  vector.store {zeros}, {sView}[{zbox}, {zrow}, {zcol}] {{alignment = 16}} : "
+             f"{STAGE}, vector<8xbf16>")
         emit("}")
     f.depth -= 1
     emit("}")

@@ -241,7 +241,8 @@ def prefill_kernel():
         emit(f"scf.if {inside} {{")
         for jj, v in enumerate(vals):
             emit(f"  %oat{k}_{jj} = arith.addi {base}, {c(jj * 8)} : index")
-            emit(f"  vector.store {v}, %O[%oat{k}_{jj}] : memref<?xbf16>, vector<2xbf16>")
+            emit(f"  vector.store {v}, %O[%oat{k}_{jj}] {{alignment = 4}} : memref<?xbf16>, "
+                 "vector<2xbf16>")
         emit("}")
     emit("gpu.return")
     return f

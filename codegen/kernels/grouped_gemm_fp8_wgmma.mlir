@@ -382,102 +382,102 @@ gpu.module @dsc_grouped_gemm_fp8_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %cBase = arith.addi %cRow, %col0 : index
       %cv = vector.from_elements %acc#0, %acc#1 : vector<2xf32>
       %cAt = arith.addi %cBase, %c0 : index
-      vector.store %cv, %C[%cAt] : memref<?xf32>, vector<2xf32>
+      vector.store %cv, %C[%cAt] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_1 = vector.from_elements %acc#4, %acc#5 : vector<2xf32>
       %cAt_1 = arith.addi %cBase, %c8 : index
-      vector.store %cv_1, %C[%cAt_1] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_1, %C[%cAt_1] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_2 = vector.from_elements %acc#8, %acc#9 : vector<2xf32>
       %cAt_2 = arith.addi %cBase, %c16 : index
-      vector.store %cv_2, %C[%cAt_2] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_2, %C[%cAt_2] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_3 = vector.from_elements %acc#12, %acc#13 : vector<2xf32>
       %cAt_3 = arith.addi %cBase, %c24 : index
-      vector.store %cv_3, %C[%cAt_3] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_3, %C[%cAt_3] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_4 = vector.from_elements %acc#16, %acc#17 : vector<2xf32>
       %cAt_4 = arith.addi %cBase, %c32 : index
-      vector.store %cv_4, %C[%cAt_4] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_4, %C[%cAt_4] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_5 = vector.from_elements %acc#20, %acc#21 : vector<2xf32>
       %cAt_5 = arith.addi %cBase, %c40 : index
-      vector.store %cv_5, %C[%cAt_5] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_5, %C[%cAt_5] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_6 = vector.from_elements %acc#24, %acc#25 : vector<2xf32>
       %cAt_6 = arith.addi %cBase, %c48 : index
-      vector.store %cv_6, %C[%cAt_6] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_6, %C[%cAt_6] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_7 = vector.from_elements %acc#28, %acc#29 : vector<2xf32>
       %cAt_7 = arith.addi %cBase, %c56 : index
-      vector.store %cv_7, %C[%cAt_7] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_7, %C[%cAt_7] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_8 = vector.from_elements %acc#32, %acc#33 : vector<2xf32>
       %cAt_8 = arith.addi %cBase, %c64 : index
-      vector.store %cv_8, %C[%cAt_8] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_8, %C[%cAt_8] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_9 = vector.from_elements %acc#36, %acc#37 : vector<2xf32>
       %cAt_9 = arith.addi %cBase, %c72 : index
-      vector.store %cv_9, %C[%cAt_9] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_9, %C[%cAt_9] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_10 = vector.from_elements %acc#40, %acc#41 : vector<2xf32>
       %cAt_10 = arith.addi %cBase, %c80 : index
-      vector.store %cv_10, %C[%cAt_10] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_10, %C[%cAt_10] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_11 = vector.from_elements %acc#44, %acc#45 : vector<2xf32>
       %cAt_11 = arith.addi %cBase, %c88 : index
-      vector.store %cv_11, %C[%cAt_11] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_11, %C[%cAt_11] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_12 = vector.from_elements %acc#48, %acc#49 : vector<2xf32>
       %cAt_12 = arith.addi %cBase, %c96 : index
-      vector.store %cv_12, %C[%cAt_12] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_12, %C[%cAt_12] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_13 = vector.from_elements %acc#52, %acc#53 : vector<2xf32>
       %cAt_13 = arith.addi %cBase, %c104 : index
-      vector.store %cv_13, %C[%cAt_13] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_13, %C[%cAt_13] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_14 = vector.from_elements %acc#56, %acc#57 : vector<2xf32>
       %cAt_14 = arith.addi %cBase, %c112 : index
-      vector.store %cv_14, %C[%cAt_14] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_14, %C[%cAt_14] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_15 = vector.from_elements %acc#60, %acc#61 : vector<2xf32>
       %cAt_15 = arith.addi %cBase, %c120 : index
-      vector.store %cv_15, %C[%cAt_15] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_15, %C[%cAt_15] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cRow_1 = arith.muli %rowB, %N : index
       %cBase_1 = arith.addi %cRow_1, %col0 : index
       %cv_16 = vector.from_elements %acc#2, %acc#3 : vector<2xf32>
       %cAt_16 = arith.addi %cBase_1, %c0 : index
-      vector.store %cv_16, %C[%cAt_16] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_16, %C[%cAt_16] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_17 = vector.from_elements %acc#6, %acc#7 : vector<2xf32>
       %cAt_17 = arith.addi %cBase_1, %c8 : index
-      vector.store %cv_17, %C[%cAt_17] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_17, %C[%cAt_17] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_18 = vector.from_elements %acc#10, %acc#11 : vector<2xf32>
       %cAt_18 = arith.addi %cBase_1, %c16 : index
-      vector.store %cv_18, %C[%cAt_18] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_18, %C[%cAt_18] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_19 = vector.from_elements %acc#14, %acc#15 : vector<2xf32>
       %cAt_19 = arith.addi %cBase_1, %c24 : index
-      vector.store %cv_19, %C[%cAt_19] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_19, %C[%cAt_19] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_20 = vector.from_elements %acc#18, %acc#19 : vector<2xf32>
       %cAt_20 = arith.addi %cBase_1, %c32 : index
-      vector.store %cv_20, %C[%cAt_20] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_20, %C[%cAt_20] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_21 = vector.from_elements %acc#22, %acc#23 : vector<2xf32>
       %cAt_21 = arith.addi %cBase_1, %c40 : index
-      vector.store %cv_21, %C[%cAt_21] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_21, %C[%cAt_21] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_22 = vector.from_elements %acc#26, %acc#27 : vector<2xf32>
       %cAt_22 = arith.addi %cBase_1, %c48 : index
-      vector.store %cv_22, %C[%cAt_22] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_22, %C[%cAt_22] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_23 = vector.from_elements %acc#30, %acc#31 : vector<2xf32>
       %cAt_23 = arith.addi %cBase_1, %c56 : index
-      vector.store %cv_23, %C[%cAt_23] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_23, %C[%cAt_23] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_24 = vector.from_elements %acc#34, %acc#35 : vector<2xf32>
       %cAt_24 = arith.addi %cBase_1, %c64 : index
-      vector.store %cv_24, %C[%cAt_24] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_24, %C[%cAt_24] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_25 = vector.from_elements %acc#38, %acc#39 : vector<2xf32>
       %cAt_25 = arith.addi %cBase_1, %c72 : index
-      vector.store %cv_25, %C[%cAt_25] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_25, %C[%cAt_25] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_26 = vector.from_elements %acc#42, %acc#43 : vector<2xf32>
       %cAt_26 = arith.addi %cBase_1, %c80 : index
-      vector.store %cv_26, %C[%cAt_26] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_26, %C[%cAt_26] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_27 = vector.from_elements %acc#46, %acc#47 : vector<2xf32>
       %cAt_27 = arith.addi %cBase_1, %c88 : index
-      vector.store %cv_27, %C[%cAt_27] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_27, %C[%cAt_27] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_28 = vector.from_elements %acc#50, %acc#51 : vector<2xf32>
       %cAt_28 = arith.addi %cBase_1, %c96 : index
-      vector.store %cv_28, %C[%cAt_28] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_28, %C[%cAt_28] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_29 = vector.from_elements %acc#54, %acc#55 : vector<2xf32>
       %cAt_29 = arith.addi %cBase_1, %c104 : index
-      vector.store %cv_29, %C[%cAt_29] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_29, %C[%cAt_29] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_30 = vector.from_elements %acc#58, %acc#59 : vector<2xf32>
       %cAt_30 = arith.addi %cBase_1, %c112 : index
-      vector.store %cv_30, %C[%cAt_30] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_30, %C[%cAt_30] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_31 = vector.from_elements %acc#62, %acc#63 : vector<2xf32>
       %cAt_31 = arith.addi %cBase_1, %c120 : index
-      vector.store %cv_31, %C[%cAt_31] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_31, %C[%cAt_31] {alignment = 8} : memref<?xf32>, vector<2xf32>
     }
     gpu.return
   }

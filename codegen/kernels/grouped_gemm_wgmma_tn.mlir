@@ -343,102 +343,102 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %cBase = arith.addi %cRow, %col0 : index
       %cv = vector.from_elements %sum, %sum_1 : vector<2xf32>
       %cAt = arith.addi %cBase, %c0 : index
-      vector.store %cv, %C[%cAt] : memref<?xf32>, vector<2xf32>
+      vector.store %cv, %C[%cAt] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_1 = vector.from_elements %sum_4, %sum_5 : vector<2xf32>
       %cAt_1 = arith.addi %cBase, %c8 : index
-      vector.store %cv_1, %C[%cAt_1] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_1, %C[%cAt_1] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_2 = vector.from_elements %sum_8, %sum_9 : vector<2xf32>
       %cAt_2 = arith.addi %cBase, %c16 : index
-      vector.store %cv_2, %C[%cAt_2] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_2, %C[%cAt_2] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_3 = vector.from_elements %sum_12, %sum_13 : vector<2xf32>
       %cAt_3 = arith.addi %cBase, %c24 : index
-      vector.store %cv_3, %C[%cAt_3] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_3, %C[%cAt_3] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_4 = vector.from_elements %sum_16, %sum_17 : vector<2xf32>
       %cAt_4 = arith.addi %cBase, %c32 : index
-      vector.store %cv_4, %C[%cAt_4] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_4, %C[%cAt_4] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_5 = vector.from_elements %sum_20, %sum_21 : vector<2xf32>
       %cAt_5 = arith.addi %cBase, %c40 : index
-      vector.store %cv_5, %C[%cAt_5] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_5, %C[%cAt_5] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_6 = vector.from_elements %sum_24, %sum_25 : vector<2xf32>
       %cAt_6 = arith.addi %cBase, %c48 : index
-      vector.store %cv_6, %C[%cAt_6] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_6, %C[%cAt_6] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_7 = vector.from_elements %sum_28, %sum_29 : vector<2xf32>
       %cAt_7 = arith.addi %cBase, %c56 : index
-      vector.store %cv_7, %C[%cAt_7] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_7, %C[%cAt_7] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_8 = vector.from_elements %sum_32, %sum_33 : vector<2xf32>
       %cAt_8 = arith.addi %cBase, %c64 : index
-      vector.store %cv_8, %C[%cAt_8] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_8, %C[%cAt_8] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_9 = vector.from_elements %sum_36, %sum_37 : vector<2xf32>
       %cAt_9 = arith.addi %cBase, %c72 : index
-      vector.store %cv_9, %C[%cAt_9] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_9, %C[%cAt_9] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_10 = vector.from_elements %sum_40, %sum_41 : vector<2xf32>
       %cAt_10 = arith.addi %cBase, %c80 : index
-      vector.store %cv_10, %C[%cAt_10] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_10, %C[%cAt_10] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_11 = vector.from_elements %sum_44, %sum_45 : vector<2xf32>
       %cAt_11 = arith.addi %cBase, %c88 : index
-      vector.store %cv_11, %C[%cAt_11] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_11, %C[%cAt_11] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_12 = vector.from_elements %sum_48, %sum_49 : vector<2xf32>
       %cAt_12 = arith.addi %cBase, %c96 : index
-      vector.store %cv_12, %C[%cAt_12] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_12, %C[%cAt_12] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_13 = vector.from_elements %sum_52, %sum_53 : vector<2xf32>
       %cAt_13 = arith.addi %cBase, %c104 : index
-      vector.store %cv_13, %C[%cAt_13] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_13, %C[%cAt_13] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_14 = vector.from_elements %sum_56, %sum_57 : vector<2xf32>
       %cAt_14 = arith.addi %cBase, %c112 : index
-      vector.store %cv_14, %C[%cAt_14] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_14, %C[%cAt_14] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_15 = vector.from_elements %sum_60, %sum_61 : vector<2xf32>
       %cAt_15 = arith.addi %cBase, %c120 : index
-      vector.store %cv_15, %C[%cAt_15] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_15, %C[%cAt_15] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cRow_1 = arith.muli %rowB, %N : index
       %cBase_1 = arith.addi %cRow_1, %col0 : index
       %cv_16 = vector.from_elements %sum_2, %sum_3 : vector<2xf32>
       %cAt_16 = arith.addi %cBase_1, %c0 : index
-      vector.store %cv_16, %C[%cAt_16] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_16, %C[%cAt_16] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_17 = vector.from_elements %sum_6, %sum_7 : vector<2xf32>
       %cAt_17 = arith.addi %cBase_1, %c8 : index
-      vector.store %cv_17, %C[%cAt_17] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_17, %C[%cAt_17] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_18 = vector.from_elements %sum_10, %sum_11 : vector<2xf32>
       %cAt_18 = arith.addi %cBase_1, %c16 : index
-      vector.store %cv_18, %C[%cAt_18] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_18, %C[%cAt_18] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_19 = vector.from_elements %sum_14, %sum_15 : vector<2xf32>
       %cAt_19 = arith.addi %cBase_1, %c24 : index
-      vector.store %cv_19, %C[%cAt_19] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_19, %C[%cAt_19] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_20 = vector.from_elements %sum_18, %sum_19 : vector<2xf32>
       %cAt_20 = arith.addi %cBase_1, %c32 : index
-      vector.store %cv_20, %C[%cAt_20] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_20, %C[%cAt_20] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_21 = vector.from_elements %sum_22, %sum_23 : vector<2xf32>
       %cAt_21 = arith.addi %cBase_1, %c40 : index
-      vector.store %cv_21, %C[%cAt_21] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_21, %C[%cAt_21] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_22 = vector.from_elements %sum_26, %sum_27 : vector<2xf32>
       %cAt_22 = arith.addi %cBase_1, %c48 : index
-      vector.store %cv_22, %C[%cAt_22] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_22, %C[%cAt_22] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_23 = vector.from_elements %sum_30, %sum_31 : vector<2xf32>
       %cAt_23 = arith.addi %cBase_1, %c56 : index
-      vector.store %cv_23, %C[%cAt_23] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_23, %C[%cAt_23] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_24 = vector.from_elements %sum_34, %sum_35 : vector<2xf32>
       %cAt_24 = arith.addi %cBase_1, %c64 : index
-      vector.store %cv_24, %C[%cAt_24] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_24, %C[%cAt_24] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_25 = vector.from_elements %sum_38, %sum_39 : vector<2xf32>
       %cAt_25 = arith.addi %cBase_1, %c72 : index
-      vector.store %cv_25, %C[%cAt_25] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_25, %C[%cAt_25] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_26 = vector.from_elements %sum_42, %sum_43 : vector<2xf32>
       %cAt_26 = arith.addi %cBase_1, %c80 : index
-      vector.store %cv_26, %C[%cAt_26] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_26, %C[%cAt_26] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_27 = vector.from_elements %sum_46, %sum_47 : vector<2xf32>
       %cAt_27 = arith.addi %cBase_1, %c88 : index
-      vector.store %cv_27, %C[%cAt_27] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_27, %C[%cAt_27] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_28 = vector.from_elements %sum_50, %sum_51 : vector<2xf32>
       %cAt_28 = arith.addi %cBase_1, %c96 : index
-      vector.store %cv_28, %C[%cAt_28] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_28, %C[%cAt_28] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_29 = vector.from_elements %sum_54, %sum_55 : vector<2xf32>
       %cAt_29 = arith.addi %cBase_1, %c104 : index
-      vector.store %cv_29, %C[%cAt_29] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_29, %C[%cAt_29] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_30 = vector.from_elements %sum_58, %sum_59 : vector<2xf32>
       %cAt_30 = arith.addi %cBase_1, %c112 : index
-      vector.store %cv_30, %C[%cAt_30] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_30, %C[%cAt_30] {alignment = 8} : memref<?xf32>, vector<2xf32>
       %cv_31 = vector.from_elements %sum_62, %sum_63 : vector<2xf32>
       %cAt_31 = arith.addi %cBase_1, %c120 : index
-      vector.store %cv_31, %C[%cAt_31] : memref<?xf32>, vector<2xf32>
+      vector.store %cv_31, %C[%cAt_31] {alignment = 8} : memref<?xf32>, vector<2xf32>
     }
     gpu.return
   }
@@ -778,7 +778,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair = vector.from_elements %pr, %pr_1 : vector<2xf32>
       %dBf16 = arith.truncf %dPair : vector<2xf32> to vector<2xbf16>
       %dAt = arith.addi %dBase, %c0 : index
-      vector.store %dBf16, %D[%dAt] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16, %D[%dAt] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_2 = arith.truncf %sum_4 : f32 to bf16
       %gf_2 = arith.extf %gb_2 : bf16 to f32
       %ub_2 = arith.truncf %sum_12 : f32 to bf16
@@ -804,7 +804,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_1 = vector.from_elements %pr_2, %pr_3 : vector<2xf32>
       %dBf16_1 = arith.truncf %dPair_1 : vector<2xf32> to vector<2xbf16>
       %dAt_1 = arith.addi %dBase, %c8 : index
-      vector.store %dBf16_1, %D[%dAt_1] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_1, %D[%dAt_1] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_4 = arith.truncf %sum_16 : f32 to bf16
       %gf_4 = arith.extf %gb_4 : bf16 to f32
       %ub_4 = arith.truncf %sum_24 : f32 to bf16
@@ -830,7 +830,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_2 = vector.from_elements %pr_4, %pr_5 : vector<2xf32>
       %dBf16_2 = arith.truncf %dPair_2 : vector<2xf32> to vector<2xbf16>
       %dAt_2 = arith.addi %dBase, %c16 : index
-      vector.store %dBf16_2, %D[%dAt_2] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_2, %D[%dAt_2] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_6 = arith.truncf %sum_20 : f32 to bf16
       %gf_6 = arith.extf %gb_6 : bf16 to f32
       %ub_6 = arith.truncf %sum_28 : f32 to bf16
@@ -856,7 +856,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_3 = vector.from_elements %pr_6, %pr_7 : vector<2xf32>
       %dBf16_3 = arith.truncf %dPair_3 : vector<2xf32> to vector<2xbf16>
       %dAt_3 = arith.addi %dBase, %c24 : index
-      vector.store %dBf16_3, %D[%dAt_3] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_3, %D[%dAt_3] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_8 = arith.truncf %sum_32 : f32 to bf16
       %gf_8 = arith.extf %gb_8 : bf16 to f32
       %ub_8 = arith.truncf %sum_40 : f32 to bf16
@@ -882,7 +882,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_4 = vector.from_elements %pr_8, %pr_9 : vector<2xf32>
       %dBf16_4 = arith.truncf %dPair_4 : vector<2xf32> to vector<2xbf16>
       %dAt_4 = arith.addi %dBase, %c32 : index
-      vector.store %dBf16_4, %D[%dAt_4] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_4, %D[%dAt_4] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_10 = arith.truncf %sum_36 : f32 to bf16
       %gf_10 = arith.extf %gb_10 : bf16 to f32
       %ub_10 = arith.truncf %sum_44 : f32 to bf16
@@ -908,7 +908,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_5 = vector.from_elements %pr_10, %pr_11 : vector<2xf32>
       %dBf16_5 = arith.truncf %dPair_5 : vector<2xf32> to vector<2xbf16>
       %dAt_5 = arith.addi %dBase, %c40 : index
-      vector.store %dBf16_5, %D[%dAt_5] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_5, %D[%dAt_5] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_12 = arith.truncf %sum_48 : f32 to bf16
       %gf_12 = arith.extf %gb_12 : bf16 to f32
       %ub_12 = arith.truncf %sum_56 : f32 to bf16
@@ -934,7 +934,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_6 = vector.from_elements %pr_12, %pr_13 : vector<2xf32>
       %dBf16_6 = arith.truncf %dPair_6 : vector<2xf32> to vector<2xbf16>
       %dAt_6 = arith.addi %dBase, %c48 : index
-      vector.store %dBf16_6, %D[%dAt_6] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_6, %D[%dAt_6] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_14 = arith.truncf %sum_52 : f32 to bf16
       %gf_14 = arith.extf %gb_14 : bf16 to f32
       %ub_14 = arith.truncf %sum_60 : f32 to bf16
@@ -960,7 +960,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_7 = vector.from_elements %pr_14, %pr_15 : vector<2xf32>
       %dBf16_7 = arith.truncf %dPair_7 : vector<2xf32> to vector<2xbf16>
       %dAt_7 = arith.addi %dBase, %c56 : index
-      vector.store %dBf16_7, %D[%dAt_7] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_7, %D[%dAt_7] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %dRow_1 = arith.muli %rowB, %halfN : index
       %dBase_1 = arith.addi %dRow_1, %ocol : index
       %gb_16 = arith.truncf %sum_2 : f32 to bf16
@@ -988,7 +988,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_8 = vector.from_elements %pr_16, %pr_17 : vector<2xf32>
       %dBf16_8 = arith.truncf %dPair_8 : vector<2xf32> to vector<2xbf16>
       %dAt_8 = arith.addi %dBase_1, %c0 : index
-      vector.store %dBf16_8, %D[%dAt_8] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_8, %D[%dAt_8] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_18 = arith.truncf %sum_6 : f32 to bf16
       %gf_18 = arith.extf %gb_18 : bf16 to f32
       %ub_18 = arith.truncf %sum_14 : f32 to bf16
@@ -1014,7 +1014,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_9 = vector.from_elements %pr_18, %pr_19 : vector<2xf32>
       %dBf16_9 = arith.truncf %dPair_9 : vector<2xf32> to vector<2xbf16>
       %dAt_9 = arith.addi %dBase_1, %c8 : index
-      vector.store %dBf16_9, %D[%dAt_9] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_9, %D[%dAt_9] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_20 = arith.truncf %sum_18 : f32 to bf16
       %gf_20 = arith.extf %gb_20 : bf16 to f32
       %ub_20 = arith.truncf %sum_26 : f32 to bf16
@@ -1040,7 +1040,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_10 = vector.from_elements %pr_20, %pr_21 : vector<2xf32>
       %dBf16_10 = arith.truncf %dPair_10 : vector<2xf32> to vector<2xbf16>
       %dAt_10 = arith.addi %dBase_1, %c16 : index
-      vector.store %dBf16_10, %D[%dAt_10] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_10, %D[%dAt_10] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_22 = arith.truncf %sum_22 : f32 to bf16
       %gf_22 = arith.extf %gb_22 : bf16 to f32
       %ub_22 = arith.truncf %sum_30 : f32 to bf16
@@ -1066,7 +1066,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_11 = vector.from_elements %pr_22, %pr_23 : vector<2xf32>
       %dBf16_11 = arith.truncf %dPair_11 : vector<2xf32> to vector<2xbf16>
       %dAt_11 = arith.addi %dBase_1, %c24 : index
-      vector.store %dBf16_11, %D[%dAt_11] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_11, %D[%dAt_11] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_24 = arith.truncf %sum_34 : f32 to bf16
       %gf_24 = arith.extf %gb_24 : bf16 to f32
       %ub_24 = arith.truncf %sum_42 : f32 to bf16
@@ -1092,7 +1092,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_12 = vector.from_elements %pr_24, %pr_25 : vector<2xf32>
       %dBf16_12 = arith.truncf %dPair_12 : vector<2xf32> to vector<2xbf16>
       %dAt_12 = arith.addi %dBase_1, %c32 : index
-      vector.store %dBf16_12, %D[%dAt_12] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_12, %D[%dAt_12] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_26 = arith.truncf %sum_38 : f32 to bf16
       %gf_26 = arith.extf %gb_26 : bf16 to f32
       %ub_26 = arith.truncf %sum_46 : f32 to bf16
@@ -1118,7 +1118,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_13 = vector.from_elements %pr_26, %pr_27 : vector<2xf32>
       %dBf16_13 = arith.truncf %dPair_13 : vector<2xf32> to vector<2xbf16>
       %dAt_13 = arith.addi %dBase_1, %c40 : index
-      vector.store %dBf16_13, %D[%dAt_13] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_13, %D[%dAt_13] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_28 = arith.truncf %sum_50 : f32 to bf16
       %gf_28 = arith.extf %gb_28 : bf16 to f32
       %ub_28 = arith.truncf %sum_58 : f32 to bf16
@@ -1144,7 +1144,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_14 = vector.from_elements %pr_28, %pr_29 : vector<2xf32>
       %dBf16_14 = arith.truncf %dPair_14 : vector<2xf32> to vector<2xbf16>
       %dAt_14 = arith.addi %dBase_1, %c48 : index
-      vector.store %dBf16_14, %D[%dAt_14] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_14, %D[%dAt_14] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %gb_30 = arith.truncf %sum_54 : f32 to bf16
       %gf_30 = arith.extf %gb_30 : bf16 to f32
       %ub_30 = arith.truncf %sum_62 : f32 to bf16
@@ -1170,7 +1170,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %dPair_15 = vector.from_elements %pr_30, %pr_31 : vector<2xf32>
       %dBf16_15 = arith.truncf %dPair_15 : vector<2xf32> to vector<2xbf16>
       %dAt_15 = arith.addi %dBase_1, %c56 : index
-      vector.store %dBf16_15, %D[%dAt_15] : memref<?xbf16>, vector<2xbf16>
+      vector.store %dBf16_15, %D[%dAt_15] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
     }
     gpu.return
   }

@@ -416,7 +416,8 @@ def store_p(f, sp, sp_type, p, rows, t2, chunks, chunk0=None):
             r = 4 * j + 2 * hi
             pair = f.let("pPair", f"vector.from_elements {p[r]}, {p[r + 1]} : vector<2xf32>")
             pb = f.let("pBf16", f"arith.truncf {pair} : vector<2xf32> to vector<2xbf16>")
-            f.emit(f"vector.store {pb}, {sp}[{row}, {col}] : {sp_type}, vector<2xbf16>")
+            f.emit(f"vector.store {pb}, {sp}[{row}, {col}] {{alignment = 4}} : {sp_type}, "
+                   "vector<2xbf16>")
 
 
 def wgmma_pv(f, o, alphas, p_desc, v_desc, n, keys):

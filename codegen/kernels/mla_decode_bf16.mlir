@@ -1908,324 +1908,324 @@ gpu.module @dsc_mla_decode {
     %on_1 = arith.mulf %res#5, %inv : f32
     %ov = vector.from_elements %on, %on_1 : vector<2xf32>
     %oat = arith.addi %obase2, %c0 : index
-    vector.store %ov, %Opart[%oat] : memref<?xf32>, vector<2xf32>
+    vector.store %ov, %Opart[%oat] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_2 = arith.mulf %res#8, %inv : f32
     %on_3 = arith.mulf %res#9, %inv : f32
     %ov_1 = vector.from_elements %on_2, %on_3 : vector<2xf32>
     %oat_1 = arith.addi %obase2, %c8 : index
-    vector.store %ov_1, %Opart[%oat_1] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_1, %Opart[%oat_1] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_4 = arith.mulf %res#12, %inv : f32
     %on_5 = arith.mulf %res#13, %inv : f32
     %ov_2 = vector.from_elements %on_4, %on_5 : vector<2xf32>
     %oat_2 = arith.addi %obase2, %c16 : index
-    vector.store %ov_2, %Opart[%oat_2] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_2, %Opart[%oat_2] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_6 = arith.mulf %res#16, %inv : f32
     %on_7 = arith.mulf %res#17, %inv : f32
     %ov_3 = vector.from_elements %on_6, %on_7 : vector<2xf32>
     %oat_3 = arith.addi %obase2, %c24 : index
-    vector.store %ov_3, %Opart[%oat_3] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_3, %Opart[%oat_3] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_8 = arith.mulf %res#20, %inv : f32
     %on_9 = arith.mulf %res#21, %inv : f32
     %ov_4 = vector.from_elements %on_8, %on_9 : vector<2xf32>
     %oat_4 = arith.addi %obase2, %c32 : index
-    vector.store %ov_4, %Opart[%oat_4] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_4, %Opart[%oat_4] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_10 = arith.mulf %res#24, %inv : f32
     %on_11 = arith.mulf %res#25, %inv : f32
     %ov_5 = vector.from_elements %on_10, %on_11 : vector<2xf32>
     %oat_5 = arith.addi %obase2, %c40 : index
-    vector.store %ov_5, %Opart[%oat_5] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_5, %Opart[%oat_5] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_12 = arith.mulf %res#28, %inv : f32
     %on_13 = arith.mulf %res#29, %inv : f32
     %ov_6 = vector.from_elements %on_12, %on_13 : vector<2xf32>
     %oat_6 = arith.addi %obase2, %c48 : index
-    vector.store %ov_6, %Opart[%oat_6] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_6, %Opart[%oat_6] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_14 = arith.mulf %res#32, %inv : f32
     %on_15 = arith.mulf %res#33, %inv : f32
     %ov_7 = vector.from_elements %on_14, %on_15 : vector<2xf32>
     %oat_7 = arith.addi %obase2, %c56 : index
-    vector.store %ov_7, %Opart[%oat_7] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_7, %Opart[%oat_7] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_16 = arith.mulf %res#36, %inv : f32
     %on_17 = arith.mulf %res#37, %inv : f32
     %ov_8 = vector.from_elements %on_16, %on_17 : vector<2xf32>
     %oat_8 = arith.addi %obase2, %c64 : index
-    vector.store %ov_8, %Opart[%oat_8] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_8, %Opart[%oat_8] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_18 = arith.mulf %res#40, %inv : f32
     %on_19 = arith.mulf %res#41, %inv : f32
     %ov_9 = vector.from_elements %on_18, %on_19 : vector<2xf32>
     %oat_9 = arith.addi %obase2, %c72 : index
-    vector.store %ov_9, %Opart[%oat_9] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_9, %Opart[%oat_9] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_20 = arith.mulf %res#44, %inv : f32
     %on_21 = arith.mulf %res#45, %inv : f32
     %ov_10 = vector.from_elements %on_20, %on_21 : vector<2xf32>
     %oat_10 = arith.addi %obase2, %c80 : index
-    vector.store %ov_10, %Opart[%oat_10] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_10, %Opart[%oat_10] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_22 = arith.mulf %res#48, %inv : f32
     %on_23 = arith.mulf %res#49, %inv : f32
     %ov_11 = vector.from_elements %on_22, %on_23 : vector<2xf32>
     %oat_11 = arith.addi %obase2, %c88 : index
-    vector.store %ov_11, %Opart[%oat_11] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_11, %Opart[%oat_11] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_24 = arith.mulf %res#52, %inv : f32
     %on_25 = arith.mulf %res#53, %inv : f32
     %ov_12 = vector.from_elements %on_24, %on_25 : vector<2xf32>
     %oat_12 = arith.addi %obase2, %c96 : index
-    vector.store %ov_12, %Opart[%oat_12] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_12, %Opart[%oat_12] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_26 = arith.mulf %res#56, %inv : f32
     %on_27 = arith.mulf %res#57, %inv : f32
     %ov_13 = vector.from_elements %on_26, %on_27 : vector<2xf32>
     %oat_13 = arith.addi %obase2, %c104 : index
-    vector.store %ov_13, %Opart[%oat_13] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_13, %Opart[%oat_13] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_28 = arith.mulf %res#60, %inv : f32
     %on_29 = arith.mulf %res#61, %inv : f32
     %ov_14 = vector.from_elements %on_28, %on_29 : vector<2xf32>
     %oat_14 = arith.addi %obase2, %c112 : index
-    vector.store %ov_14, %Opart[%oat_14] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_14, %Opart[%oat_14] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_30 = arith.mulf %res#64, %inv : f32
     %on_31 = arith.mulf %res#65, %inv : f32
     %ov_15 = vector.from_elements %on_30, %on_31 : vector<2xf32>
     %oat_15 = arith.addi %obase2, %c120 : index
-    vector.store %ov_15, %Opart[%oat_15] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_15, %Opart[%oat_15] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_32 = arith.mulf %res#68, %inv : f32
     %on_33 = arith.mulf %res#69, %inv : f32
     %ov_16 = vector.from_elements %on_32, %on_33 : vector<2xf32>
     %oat_16 = arith.addi %obase2, %c128 : index
-    vector.store %ov_16, %Opart[%oat_16] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_16, %Opart[%oat_16] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_34 = arith.mulf %res#72, %inv : f32
     %on_35 = arith.mulf %res#73, %inv : f32
     %ov_17 = vector.from_elements %on_34, %on_35 : vector<2xf32>
     %oat_17 = arith.addi %obase2, %c136 : index
-    vector.store %ov_17, %Opart[%oat_17] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_17, %Opart[%oat_17] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_36 = arith.mulf %res#76, %inv : f32
     %on_37 = arith.mulf %res#77, %inv : f32
     %ov_18 = vector.from_elements %on_36, %on_37 : vector<2xf32>
     %oat_18 = arith.addi %obase2, %c144 : index
-    vector.store %ov_18, %Opart[%oat_18] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_18, %Opart[%oat_18] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_38 = arith.mulf %res#80, %inv : f32
     %on_39 = arith.mulf %res#81, %inv : f32
     %ov_19 = vector.from_elements %on_38, %on_39 : vector<2xf32>
     %oat_19 = arith.addi %obase2, %c152 : index
-    vector.store %ov_19, %Opart[%oat_19] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_19, %Opart[%oat_19] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_40 = arith.mulf %res#84, %inv : f32
     %on_41 = arith.mulf %res#85, %inv : f32
     %ov_20 = vector.from_elements %on_40, %on_41 : vector<2xf32>
     %oat_20 = arith.addi %obase2, %c160 : index
-    vector.store %ov_20, %Opart[%oat_20] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_20, %Opart[%oat_20] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_42 = arith.mulf %res#88, %inv : f32
     %on_43 = arith.mulf %res#89, %inv : f32
     %ov_21 = vector.from_elements %on_42, %on_43 : vector<2xf32>
     %oat_21 = arith.addi %obase2, %c168 : index
-    vector.store %ov_21, %Opart[%oat_21] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_21, %Opart[%oat_21] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_44 = arith.mulf %res#92, %inv : f32
     %on_45 = arith.mulf %res#93, %inv : f32
     %ov_22 = vector.from_elements %on_44, %on_45 : vector<2xf32>
     %oat_22 = arith.addi %obase2, %c176 : index
-    vector.store %ov_22, %Opart[%oat_22] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_22, %Opart[%oat_22] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_46 = arith.mulf %res#96, %inv : f32
     %on_47 = arith.mulf %res#97, %inv : f32
     %ov_23 = vector.from_elements %on_46, %on_47 : vector<2xf32>
     %oat_23 = arith.addi %obase2, %c184 : index
-    vector.store %ov_23, %Opart[%oat_23] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_23, %Opart[%oat_23] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_48 = arith.mulf %res#100, %inv : f32
     %on_49 = arith.mulf %res#101, %inv : f32
     %ov_24 = vector.from_elements %on_48, %on_49 : vector<2xf32>
     %oat_24 = arith.addi %obase2, %c192 : index
-    vector.store %ov_24, %Opart[%oat_24] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_24, %Opart[%oat_24] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_50 = arith.mulf %res#104, %inv : f32
     %on_51 = arith.mulf %res#105, %inv : f32
     %ov_25 = vector.from_elements %on_50, %on_51 : vector<2xf32>
     %oat_25 = arith.addi %obase2, %c200 : index
-    vector.store %ov_25, %Opart[%oat_25] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_25, %Opart[%oat_25] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_52 = arith.mulf %res#108, %inv : f32
     %on_53 = arith.mulf %res#109, %inv : f32
     %ov_26 = vector.from_elements %on_52, %on_53 : vector<2xf32>
     %oat_26 = arith.addi %obase2, %c208 : index
-    vector.store %ov_26, %Opart[%oat_26] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_26, %Opart[%oat_26] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_54 = arith.mulf %res#112, %inv : f32
     %on_55 = arith.mulf %res#113, %inv : f32
     %ov_27 = vector.from_elements %on_54, %on_55 : vector<2xf32>
     %oat_27 = arith.addi %obase2, %c216 : index
-    vector.store %ov_27, %Opart[%oat_27] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_27, %Opart[%oat_27] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_56 = arith.mulf %res#116, %inv : f32
     %on_57 = arith.mulf %res#117, %inv : f32
     %ov_28 = vector.from_elements %on_56, %on_57 : vector<2xf32>
     %oat_28 = arith.addi %obase2, %c224 : index
-    vector.store %ov_28, %Opart[%oat_28] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_28, %Opart[%oat_28] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_58 = arith.mulf %res#120, %inv : f32
     %on_59 = arith.mulf %res#121, %inv : f32
     %ov_29 = vector.from_elements %on_58, %on_59 : vector<2xf32>
     %oat_29 = arith.addi %obase2, %c232 : index
-    vector.store %ov_29, %Opart[%oat_29] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_29, %Opart[%oat_29] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_60 = arith.mulf %res#124, %inv : f32
     %on_61 = arith.mulf %res#125, %inv : f32
     %ov_30 = vector.from_elements %on_60, %on_61 : vector<2xf32>
     %oat_30 = arith.addi %obase2, %c240 : index
-    vector.store %ov_30, %Opart[%oat_30] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_30, %Opart[%oat_30] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_62 = arith.mulf %res#128, %inv : f32
     %on_63 = arith.mulf %res#129, %inv : f32
     %ov_31 = vector.from_elements %on_62, %on_63 : vector<2xf32>
     %oat_31 = arith.addi %obase2, %c248 : index
-    vector.store %ov_31, %Opart[%oat_31] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_31, %Opart[%oat_31] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %obase_1 = arith.muli %hss_1, %c512 : index
     %obase2_1 = arith.addi %obase_1, %oCol : index
     %on_64 = arith.mulf %res#6, %inv_1 : f32
     %on_65 = arith.mulf %res#7, %inv_1 : f32
     %ov_32 = vector.from_elements %on_64, %on_65 : vector<2xf32>
     %oat_32 = arith.addi %obase2_1, %c0 : index
-    vector.store %ov_32, %Opart[%oat_32] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_32, %Opart[%oat_32] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_66 = arith.mulf %res#10, %inv_1 : f32
     %on_67 = arith.mulf %res#11, %inv_1 : f32
     %ov_33 = vector.from_elements %on_66, %on_67 : vector<2xf32>
     %oat_33 = arith.addi %obase2_1, %c8 : index
-    vector.store %ov_33, %Opart[%oat_33] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_33, %Opart[%oat_33] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_68 = arith.mulf %res#14, %inv_1 : f32
     %on_69 = arith.mulf %res#15, %inv_1 : f32
     %ov_34 = vector.from_elements %on_68, %on_69 : vector<2xf32>
     %oat_34 = arith.addi %obase2_1, %c16 : index
-    vector.store %ov_34, %Opart[%oat_34] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_34, %Opart[%oat_34] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_70 = arith.mulf %res#18, %inv_1 : f32
     %on_71 = arith.mulf %res#19, %inv_1 : f32
     %ov_35 = vector.from_elements %on_70, %on_71 : vector<2xf32>
     %oat_35 = arith.addi %obase2_1, %c24 : index
-    vector.store %ov_35, %Opart[%oat_35] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_35, %Opart[%oat_35] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_72 = arith.mulf %res#22, %inv_1 : f32
     %on_73 = arith.mulf %res#23, %inv_1 : f32
     %ov_36 = vector.from_elements %on_72, %on_73 : vector<2xf32>
     %oat_36 = arith.addi %obase2_1, %c32 : index
-    vector.store %ov_36, %Opart[%oat_36] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_36, %Opart[%oat_36] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_74 = arith.mulf %res#26, %inv_1 : f32
     %on_75 = arith.mulf %res#27, %inv_1 : f32
     %ov_37 = vector.from_elements %on_74, %on_75 : vector<2xf32>
     %oat_37 = arith.addi %obase2_1, %c40 : index
-    vector.store %ov_37, %Opart[%oat_37] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_37, %Opart[%oat_37] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_76 = arith.mulf %res#30, %inv_1 : f32
     %on_77 = arith.mulf %res#31, %inv_1 : f32
     %ov_38 = vector.from_elements %on_76, %on_77 : vector<2xf32>
     %oat_38 = arith.addi %obase2_1, %c48 : index
-    vector.store %ov_38, %Opart[%oat_38] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_38, %Opart[%oat_38] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_78 = arith.mulf %res#34, %inv_1 : f32
     %on_79 = arith.mulf %res#35, %inv_1 : f32
     %ov_39 = vector.from_elements %on_78, %on_79 : vector<2xf32>
     %oat_39 = arith.addi %obase2_1, %c56 : index
-    vector.store %ov_39, %Opart[%oat_39] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_39, %Opart[%oat_39] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_80 = arith.mulf %res#38, %inv_1 : f32
     %on_81 = arith.mulf %res#39, %inv_1 : f32
     %ov_40 = vector.from_elements %on_80, %on_81 : vector<2xf32>
     %oat_40 = arith.addi %obase2_1, %c64 : index
-    vector.store %ov_40, %Opart[%oat_40] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_40, %Opart[%oat_40] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_82 = arith.mulf %res#42, %inv_1 : f32
     %on_83 = arith.mulf %res#43, %inv_1 : f32
     %ov_41 = vector.from_elements %on_82, %on_83 : vector<2xf32>
     %oat_41 = arith.addi %obase2_1, %c72 : index
-    vector.store %ov_41, %Opart[%oat_41] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_41, %Opart[%oat_41] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_84 = arith.mulf %res#46, %inv_1 : f32
     %on_85 = arith.mulf %res#47, %inv_1 : f32
     %ov_42 = vector.from_elements %on_84, %on_85 : vector<2xf32>
     %oat_42 = arith.addi %obase2_1, %c80 : index
-    vector.store %ov_42, %Opart[%oat_42] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_42, %Opart[%oat_42] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_86 = arith.mulf %res#50, %inv_1 : f32
     %on_87 = arith.mulf %res#51, %inv_1 : f32
     %ov_43 = vector.from_elements %on_86, %on_87 : vector<2xf32>
     %oat_43 = arith.addi %obase2_1, %c88 : index
-    vector.store %ov_43, %Opart[%oat_43] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_43, %Opart[%oat_43] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_88 = arith.mulf %res#54, %inv_1 : f32
     %on_89 = arith.mulf %res#55, %inv_1 : f32
     %ov_44 = vector.from_elements %on_88, %on_89 : vector<2xf32>
     %oat_44 = arith.addi %obase2_1, %c96 : index
-    vector.store %ov_44, %Opart[%oat_44] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_44, %Opart[%oat_44] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_90 = arith.mulf %res#58, %inv_1 : f32
     %on_91 = arith.mulf %res#59, %inv_1 : f32
     %ov_45 = vector.from_elements %on_90, %on_91 : vector<2xf32>
     %oat_45 = arith.addi %obase2_1, %c104 : index
-    vector.store %ov_45, %Opart[%oat_45] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_45, %Opart[%oat_45] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_92 = arith.mulf %res#62, %inv_1 : f32
     %on_93 = arith.mulf %res#63, %inv_1 : f32
     %ov_46 = vector.from_elements %on_92, %on_93 : vector<2xf32>
     %oat_46 = arith.addi %obase2_1, %c112 : index
-    vector.store %ov_46, %Opart[%oat_46] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_46, %Opart[%oat_46] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_94 = arith.mulf %res#66, %inv_1 : f32
     %on_95 = arith.mulf %res#67, %inv_1 : f32
     %ov_47 = vector.from_elements %on_94, %on_95 : vector<2xf32>
     %oat_47 = arith.addi %obase2_1, %c120 : index
-    vector.store %ov_47, %Opart[%oat_47] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_47, %Opart[%oat_47] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_96 = arith.mulf %res#70, %inv_1 : f32
     %on_97 = arith.mulf %res#71, %inv_1 : f32
     %ov_48 = vector.from_elements %on_96, %on_97 : vector<2xf32>
     %oat_48 = arith.addi %obase2_1, %c128 : index
-    vector.store %ov_48, %Opart[%oat_48] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_48, %Opart[%oat_48] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_98 = arith.mulf %res#74, %inv_1 : f32
     %on_99 = arith.mulf %res#75, %inv_1 : f32
     %ov_49 = vector.from_elements %on_98, %on_99 : vector<2xf32>
     %oat_49 = arith.addi %obase2_1, %c136 : index
-    vector.store %ov_49, %Opart[%oat_49] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_49, %Opart[%oat_49] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_100 = arith.mulf %res#78, %inv_1 : f32
     %on_101 = arith.mulf %res#79, %inv_1 : f32
     %ov_50 = vector.from_elements %on_100, %on_101 : vector<2xf32>
     %oat_50 = arith.addi %obase2_1, %c144 : index
-    vector.store %ov_50, %Opart[%oat_50] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_50, %Opart[%oat_50] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_102 = arith.mulf %res#82, %inv_1 : f32
     %on_103 = arith.mulf %res#83, %inv_1 : f32
     %ov_51 = vector.from_elements %on_102, %on_103 : vector<2xf32>
     %oat_51 = arith.addi %obase2_1, %c152 : index
-    vector.store %ov_51, %Opart[%oat_51] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_51, %Opart[%oat_51] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_104 = arith.mulf %res#86, %inv_1 : f32
     %on_105 = arith.mulf %res#87, %inv_1 : f32
     %ov_52 = vector.from_elements %on_104, %on_105 : vector<2xf32>
     %oat_52 = arith.addi %obase2_1, %c160 : index
-    vector.store %ov_52, %Opart[%oat_52] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_52, %Opart[%oat_52] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_106 = arith.mulf %res#90, %inv_1 : f32
     %on_107 = arith.mulf %res#91, %inv_1 : f32
     %ov_53 = vector.from_elements %on_106, %on_107 : vector<2xf32>
     %oat_53 = arith.addi %obase2_1, %c168 : index
-    vector.store %ov_53, %Opart[%oat_53] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_53, %Opart[%oat_53] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_108 = arith.mulf %res#94, %inv_1 : f32
     %on_109 = arith.mulf %res#95, %inv_1 : f32
     %ov_54 = vector.from_elements %on_108, %on_109 : vector<2xf32>
     %oat_54 = arith.addi %obase2_1, %c176 : index
-    vector.store %ov_54, %Opart[%oat_54] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_54, %Opart[%oat_54] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_110 = arith.mulf %res#98, %inv_1 : f32
     %on_111 = arith.mulf %res#99, %inv_1 : f32
     %ov_55 = vector.from_elements %on_110, %on_111 : vector<2xf32>
     %oat_55 = arith.addi %obase2_1, %c184 : index
-    vector.store %ov_55, %Opart[%oat_55] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_55, %Opart[%oat_55] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_112 = arith.mulf %res#102, %inv_1 : f32
     %on_113 = arith.mulf %res#103, %inv_1 : f32
     %ov_56 = vector.from_elements %on_112, %on_113 : vector<2xf32>
     %oat_56 = arith.addi %obase2_1, %c192 : index
-    vector.store %ov_56, %Opart[%oat_56] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_56, %Opart[%oat_56] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_114 = arith.mulf %res#106, %inv_1 : f32
     %on_115 = arith.mulf %res#107, %inv_1 : f32
     %ov_57 = vector.from_elements %on_114, %on_115 : vector<2xf32>
     %oat_57 = arith.addi %obase2_1, %c200 : index
-    vector.store %ov_57, %Opart[%oat_57] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_57, %Opart[%oat_57] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_116 = arith.mulf %res#110, %inv_1 : f32
     %on_117 = arith.mulf %res#111, %inv_1 : f32
     %ov_58 = vector.from_elements %on_116, %on_117 : vector<2xf32>
     %oat_58 = arith.addi %obase2_1, %c208 : index
-    vector.store %ov_58, %Opart[%oat_58] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_58, %Opart[%oat_58] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_118 = arith.mulf %res#114, %inv_1 : f32
     %on_119 = arith.mulf %res#115, %inv_1 : f32
     %ov_59 = vector.from_elements %on_118, %on_119 : vector<2xf32>
     %oat_59 = arith.addi %obase2_1, %c216 : index
-    vector.store %ov_59, %Opart[%oat_59] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_59, %Opart[%oat_59] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_120 = arith.mulf %res#118, %inv_1 : f32
     %on_121 = arith.mulf %res#119, %inv_1 : f32
     %ov_60 = vector.from_elements %on_120, %on_121 : vector<2xf32>
     %oat_60 = arith.addi %obase2_1, %c224 : index
-    vector.store %ov_60, %Opart[%oat_60] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_60, %Opart[%oat_60] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_122 = arith.mulf %res#122, %inv_1 : f32
     %on_123 = arith.mulf %res#123, %inv_1 : f32
     %ov_61 = vector.from_elements %on_122, %on_123 : vector<2xf32>
     %oat_61 = arith.addi %obase2_1, %c232 : index
-    vector.store %ov_61, %Opart[%oat_61] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_61, %Opart[%oat_61] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_124 = arith.mulf %res#126, %inv_1 : f32
     %on_125 = arith.mulf %res#127, %inv_1 : f32
     %ov_62 = vector.from_elements %on_124, %on_125 : vector<2xf32>
     %oat_62 = arith.addi %obase2_1, %c240 : index
-    vector.store %ov_62, %Opart[%oat_62] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_62, %Opart[%oat_62] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %on_126 = arith.mulf %res#130, %inv_1 : f32
     %on_127 = arith.mulf %res#131, %inv_1 : f32
     %ov_63 = vector.from_elements %on_126, %on_127 : vector<2xf32>
     %oat_63 = arith.addi %obase2_1, %c248 : index
-    vector.store %ov_63, %Opart[%oat_63] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_63, %Opart[%oat_63] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %firstHalf = arith.cmpi eq, %half, %c0 : index
     %writesLse = arith.andi %firstHalf, %leader : i1
     scf.if %writesLse {
@@ -2282,7 +2282,7 @@ gpu.module @dsc_mla_decode {
     %outb = arith.truncf %out : vector<4xf32> to vector<4xbf16>
     %orow = arith.muli %row, %c512 : index
     %oat = arith.addi %orow, %col : index
-    vector.store %outb, %Out[%oat] : memref<?xbf16>, vector<4xbf16>
+    vector.store %outb, %Out[%oat] {alignment = 8} : memref<?xbf16>, vector<4xbf16>
     gpu.return
   }
 }

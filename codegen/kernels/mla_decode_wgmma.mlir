@@ -653,7 +653,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol = arith.muli %zChunk, %c8 : index
         %dead = arith.cmpi uge, %zRow, %liveRows : index
         scf.if %dead {
-          vector.store %zeros, %sStage[%zBox, %zRow, %zCol] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox, %zRow, %zCol] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_1 = arith.addi %tid, %c256 : index
         %zBox_1 = arith.divui %zItem_1, %c512 : index
@@ -663,7 +663,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_1 = arith.muli %zChunk_1, %c8 : index
         %dead_1 = arith.cmpi uge, %zRow_1, %liveRows : index
         scf.if %dead_1 {
-          vector.store %zeros, %sStage[%zBox_1, %zRow_1, %zCol_1] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_1, %zRow_1, %zCol_1] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_2 = arith.addi %tid, %c512 : index
         %zBox_2 = arith.divui %zItem_2, %c512 : index
@@ -673,7 +673,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_2 = arith.muli %zChunk_2, %c8 : index
         %dead_2 = arith.cmpi uge, %zRow_2, %liveRows : index
         scf.if %dead_2 {
-          vector.store %zeros, %sStage[%zBox_2, %zRow_2, %zCol_2] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_2, %zRow_2, %zCol_2] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_3 = arith.addi %tid, %c768 : index
         %zBox_3 = arith.divui %zItem_3, %c512 : index
@@ -683,7 +683,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_3 = arith.muli %zChunk_3, %c8 : index
         %dead_3 = arith.cmpi uge, %zRow_3, %liveRows : index
         scf.if %dead_3 {
-          vector.store %zeros, %sStage[%zBox_3, %zRow_3, %zCol_3] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_3, %zRow_3, %zCol_3] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_4 = arith.addi %tid, %c1024 : index
         %zBox_4 = arith.divui %zItem_4, %c512 : index
@@ -693,7 +693,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_4 = arith.muli %zChunk_4, %c8 : index
         %dead_4 = arith.cmpi uge, %zRow_4, %liveRows : index
         scf.if %dead_4 {
-          vector.store %zeros, %sStage[%zBox_4, %zRow_4, %zCol_4] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_4, %zRow_4, %zCol_4] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_5 = arith.addi %tid, %c1280 : index
         %zBox_5 = arith.divui %zItem_5, %c512 : index
@@ -703,7 +703,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_5 = arith.muli %zChunk_5, %c8 : index
         %dead_5 = arith.cmpi uge, %zRow_5, %liveRows : index
         scf.if %dead_5 {
-          vector.store %zeros, %sStage[%zBox_5, %zRow_5, %zCol_5] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_5, %zRow_5, %zCol_5] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_6 = arith.addi %tid, %c1536 : index
         %zBox_6 = arith.divui %zItem_6, %c512 : index
@@ -713,7 +713,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_6 = arith.muli %zChunk_6, %c8 : index
         %dead_6 = arith.cmpi uge, %zRow_6, %liveRows : index
         scf.if %dead_6 {
-          vector.store %zeros, %sStage[%zBox_6, %zRow_6, %zCol_6] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_6, %zRow_6, %zCol_6] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_7 = arith.addi %tid, %c1792 : index
         %zBox_7 = arith.divui %zItem_7, %c512 : index
@@ -723,7 +723,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_7 = arith.muli %zChunk_7, %c8 : index
         %dead_7 = arith.cmpi uge, %zRow_7, %liveRows : index
         scf.if %dead_7 {
-          vector.store %zeros, %sStage[%zBox_7, %zRow_7, %zCol_7] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_7, %zRow_7, %zCol_7] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_8 = arith.addi %tid, %c2048 : index
         %zBox_8 = arith.divui %zItem_8, %c512 : index
@@ -733,7 +733,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_8 = arith.muli %zChunk_8, %c8 : index
         %dead_8 = arith.cmpi uge, %zRow_8, %liveRows : index
         scf.if %dead_8 {
-          vector.store %zeros, %sStage[%zBox_8, %zRow_8, %zCol_8] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_8, %zRow_8, %zCol_8] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_9 = arith.addi %tid, %c2304 : index
         %zBox_9 = arith.divui %zItem_9, %c512 : index
@@ -743,7 +743,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_9 = arith.muli %zChunk_9, %c8 : index
         %dead_9 = arith.cmpi uge, %zRow_9, %liveRows : index
         scf.if %dead_9 {
-          vector.store %zeros, %sStage[%zBox_9, %zRow_9, %zCol_9] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_9, %zRow_9, %zCol_9] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_10 = arith.addi %tid, %c2560 : index
         %zBox_10 = arith.divui %zItem_10, %c512 : index
@@ -753,7 +753,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_10 = arith.muli %zChunk_10, %c8 : index
         %dead_10 = arith.cmpi uge, %zRow_10, %liveRows : index
         scf.if %dead_10 {
-          vector.store %zeros, %sStage[%zBox_10, %zRow_10, %zCol_10] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_10, %zRow_10, %zCol_10] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_11 = arith.addi %tid, %c2816 : index
         %zBox_11 = arith.divui %zItem_11, %c512 : index
@@ -763,7 +763,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_11 = arith.muli %zChunk_11, %c8 : index
         %dead_11 = arith.cmpi uge, %zRow_11, %liveRows : index
         scf.if %dead_11 {
-          vector.store %zeros, %sStage[%zBox_11, %zRow_11, %zCol_11] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_11, %zRow_11, %zCol_11] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_12 = arith.addi %tid, %c3072 : index
         %zBox_12 = arith.divui %zItem_12, %c512 : index
@@ -773,7 +773,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_12 = arith.muli %zChunk_12, %c8 : index
         %dead_12 = arith.cmpi uge, %zRow_12, %liveRows : index
         scf.if %dead_12 {
-          vector.store %zeros, %sStage[%zBox_12, %zRow_12, %zCol_12] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_12, %zRow_12, %zCol_12] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_13 = arith.addi %tid, %c3328 : index
         %zBox_13 = arith.divui %zItem_13, %c512 : index
@@ -783,7 +783,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_13 = arith.muli %zChunk_13, %c8 : index
         %dead_13 = arith.cmpi uge, %zRow_13, %liveRows : index
         scf.if %dead_13 {
-          vector.store %zeros, %sStage[%zBox_13, %zRow_13, %zCol_13] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_13, %zRow_13, %zCol_13] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_14 = arith.addi %tid, %c3584 : index
         %zBox_14 = arith.divui %zItem_14, %c512 : index
@@ -793,7 +793,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_14 = arith.muli %zChunk_14, %c8 : index
         %dead_14 = arith.cmpi uge, %zRow_14, %liveRows : index
         scf.if %dead_14 {
-          vector.store %zeros, %sStage[%zBox_14, %zRow_14, %zCol_14] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_14, %zRow_14, %zCol_14] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_15 = arith.addi %tid, %c3840 : index
         %zBox_15 = arith.divui %zItem_15, %c512 : index
@@ -803,7 +803,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_15 = arith.muli %zChunk_15, %c8 : index
         %dead_15 = arith.cmpi uge, %zRow_15, %liveRows : index
         scf.if %dead_15 {
-          vector.store %zeros, %sStage[%zBox_15, %zRow_15, %zCol_15] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_15, %zRow_15, %zCol_15] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_16 = arith.addi %tid, %c4096 : index
         %zBox_16 = arith.divui %zItem_16, %c512 : index
@@ -813,7 +813,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_16 = arith.muli %zChunk_16, %c8 : index
         %dead_16 = arith.cmpi uge, %zRow_16, %liveRows : index
         scf.if %dead_16 {
-          vector.store %zeros, %sStage[%zBox_16, %zRow_16, %zCol_16] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_16, %zRow_16, %zCol_16] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
         %zItem_17 = arith.addi %tid, %c4352 : index
         %zBox_17 = arith.divui %zItem_17, %c512 : index
@@ -823,7 +823,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %zCol_17 = arith.muli %zChunk_17, %c8 : index
         %dead_17 = arith.cmpi uge, %zRow_17, %liveRows : index
         scf.if %dead_17 {
-          vector.store %zeros, %sStage[%zBox_17, %zRow_17, %zCol_17] : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+          vector.store %zeros, %sStage[%zBox_17, %zRow_17, %zCol_17] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
       }
       %tmax0 = memref.load %sMax[%c0, %rowA] : memref<2x64xf32, #gpu.address_space<workgroup>>
@@ -896,28 +896,28 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %pCol = arith.addi %pCol0, %t2 : index
       %pPair = vector.from_elements %p, %p_1 : vector<2xf32>
       %pBf16 = arith.truncf %pPair : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16, %sP[%rowA, %pCol] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16, %sP[%rowA, %pCol] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pChunk_1 = arith.addi %pChunk0, %c1 : index
       %pPhys_1 = arith.xori %pChunk_1, %pRowSw : index
       %pCol0_1 = arith.muli %pPhys_1, %c8 : index
       %pCol_1 = arith.addi %pCol0_1, %t2 : index
       %pPair_1 = vector.from_elements %p_4, %p_5 : vector<2xf32>
       %pBf16_1 = arith.truncf %pPair_1 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_1, %sP[%rowA, %pCol_1] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_1, %sP[%rowA, %pCol_1] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pChunk_2 = arith.addi %pChunk0, %c2 : index
       %pPhys_2 = arith.xori %pChunk_2, %pRowSw : index
       %pCol0_2 = arith.muli %pPhys_2, %c8 : index
       %pCol_2 = arith.addi %pCol0_2, %t2 : index
       %pPair_2 = vector.from_elements %p_8, %p_9 : vector<2xf32>
       %pBf16_2 = arith.truncf %pPair_2 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_2, %sP[%rowA, %pCol_2] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_2, %sP[%rowA, %pCol_2] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pChunk_3 = arith.addi %pChunk0, %c3 : index
       %pPhys_3 = arith.xori %pChunk_3, %pRowSw : index
       %pCol0_3 = arith.muli %pPhys_3, %c8 : index
       %pCol_3 = arith.addi %pCol0_3, %t2 : index
       %pPair_3 = vector.from_elements %p_12, %p_13 : vector<2xf32>
       %pBf16_3 = arith.truncf %pPair_3 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_3, %sP[%rowA, %pCol_3] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_3, %sP[%rowA, %pCol_3] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pRowSw_1 = arith.remui %rowB, %c8 : index
       %pChunk_4 = arith.addi %pChunk0, %c0 : index
       %pPhys_4 = arith.xori %pChunk_4, %pRowSw_1 : index
@@ -925,28 +925,28 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %pCol_4 = arith.addi %pCol0_4, %t2 : index
       %pPair_4 = vector.from_elements %p_2, %p_3 : vector<2xf32>
       %pBf16_4 = arith.truncf %pPair_4 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_4, %sP[%rowB, %pCol_4] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_4, %sP[%rowB, %pCol_4] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pChunk_5 = arith.addi %pChunk0, %c1 : index
       %pPhys_5 = arith.xori %pChunk_5, %pRowSw_1 : index
       %pCol0_5 = arith.muli %pPhys_5, %c8 : index
       %pCol_5 = arith.addi %pCol0_5, %t2 : index
       %pPair_5 = vector.from_elements %p_6, %p_7 : vector<2xf32>
       %pBf16_5 = arith.truncf %pPair_5 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_5, %sP[%rowB, %pCol_5] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_5, %sP[%rowB, %pCol_5] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pChunk_6 = arith.addi %pChunk0, %c2 : index
       %pPhys_6 = arith.xori %pChunk_6, %pRowSw_1 : index
       %pCol0_6 = arith.muli %pPhys_6, %c8 : index
       %pCol_6 = arith.addi %pCol0_6, %t2 : index
       %pPair_6 = vector.from_elements %p_10, %p_11 : vector<2xf32>
       %pBf16_6 = arith.truncf %pPair_6 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_6, %sP[%rowB, %pCol_6] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_6, %sP[%rowB, %pCol_6] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pChunk_7 = arith.addi %pChunk0, %c3 : index
       %pPhys_7 = arith.xori %pChunk_7, %pRowSw_1 : index
       %pCol0_7 = arith.muli %pPhys_7, %c8 : index
       %pCol_7 = arith.addi %pCol0_7, %t2 : index
       %pPair_7 = vector.from_elements %p_14, %p_15 : vector<2xf32>
       %pBf16_7 = arith.truncf %pPair_7 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_7, %sP[%rowB, %pCol_7] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_7, %sP[%rowB, %pCol_7] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       // P and the zeroed tails, visible to wgmma (the async proxy).
       nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
       gpu.barrier
@@ -1458,224 +1458,224 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %on_1 = arith.mulf %o1, %inv : f32
     %ov_128 = vector.from_elements %on, %on_1 : vector<2xf32>
     %oat = arith.addi %obase2, %c0 : index
-    vector.store %ov_128, %Opart[%oat] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_128, %Opart[%oat] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_1 = llvm.extractvalue %loop#4[4] : !acc256
     %o1_1 = llvm.extractvalue %loop#4[5] : !acc256
     %on_2 = arith.mulf %o0_1, %inv : f32
     %on_3 = arith.mulf %o1_1, %inv : f32
     %ov_129 = vector.from_elements %on_2, %on_3 : vector<2xf32>
     %oat_1 = arith.addi %obase2, %c8 : index
-    vector.store %ov_129, %Opart[%oat_1] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_129, %Opart[%oat_1] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_2 = llvm.extractvalue %loop#4[8] : !acc256
     %o1_2 = llvm.extractvalue %loop#4[9] : !acc256
     %on_4 = arith.mulf %o0_2, %inv : f32
     %on_5 = arith.mulf %o1_2, %inv : f32
     %ov_130 = vector.from_elements %on_4, %on_5 : vector<2xf32>
     %oat_2 = arith.addi %obase2, %c16 : index
-    vector.store %ov_130, %Opart[%oat_2] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_130, %Opart[%oat_2] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_3 = llvm.extractvalue %loop#4[12] : !acc256
     %o1_3 = llvm.extractvalue %loop#4[13] : !acc256
     %on_6 = arith.mulf %o0_3, %inv : f32
     %on_7 = arith.mulf %o1_3, %inv : f32
     %ov_131 = vector.from_elements %on_6, %on_7 : vector<2xf32>
     %oat_3 = arith.addi %obase2, %c24 : index
-    vector.store %ov_131, %Opart[%oat_3] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_131, %Opart[%oat_3] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_4 = llvm.extractvalue %loop#4[16] : !acc256
     %o1_4 = llvm.extractvalue %loop#4[17] : !acc256
     %on_8 = arith.mulf %o0_4, %inv : f32
     %on_9 = arith.mulf %o1_4, %inv : f32
     %ov_132 = vector.from_elements %on_8, %on_9 : vector<2xf32>
     %oat_4 = arith.addi %obase2, %c32 : index
-    vector.store %ov_132, %Opart[%oat_4] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_132, %Opart[%oat_4] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_5 = llvm.extractvalue %loop#4[20] : !acc256
     %o1_5 = llvm.extractvalue %loop#4[21] : !acc256
     %on_10 = arith.mulf %o0_5, %inv : f32
     %on_11 = arith.mulf %o1_5, %inv : f32
     %ov_133 = vector.from_elements %on_10, %on_11 : vector<2xf32>
     %oat_5 = arith.addi %obase2, %c40 : index
-    vector.store %ov_133, %Opart[%oat_5] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_133, %Opart[%oat_5] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_6 = llvm.extractvalue %loop#4[24] : !acc256
     %o1_6 = llvm.extractvalue %loop#4[25] : !acc256
     %on_12 = arith.mulf %o0_6, %inv : f32
     %on_13 = arith.mulf %o1_6, %inv : f32
     %ov_134 = vector.from_elements %on_12, %on_13 : vector<2xf32>
     %oat_6 = arith.addi %obase2, %c48 : index
-    vector.store %ov_134, %Opart[%oat_6] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_134, %Opart[%oat_6] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_7 = llvm.extractvalue %loop#4[28] : !acc256
     %o1_7 = llvm.extractvalue %loop#4[29] : !acc256
     %on_14 = arith.mulf %o0_7, %inv : f32
     %on_15 = arith.mulf %o1_7, %inv : f32
     %ov_135 = vector.from_elements %on_14, %on_15 : vector<2xf32>
     %oat_7 = arith.addi %obase2, %c56 : index
-    vector.store %ov_135, %Opart[%oat_7] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_135, %Opart[%oat_7] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_8 = llvm.extractvalue %loop#4[32] : !acc256
     %o1_8 = llvm.extractvalue %loop#4[33] : !acc256
     %on_16 = arith.mulf %o0_8, %inv : f32
     %on_17 = arith.mulf %o1_8, %inv : f32
     %ov_136 = vector.from_elements %on_16, %on_17 : vector<2xf32>
     %oat_8 = arith.addi %obase2, %c64 : index
-    vector.store %ov_136, %Opart[%oat_8] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_136, %Opart[%oat_8] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_9 = llvm.extractvalue %loop#4[36] : !acc256
     %o1_9 = llvm.extractvalue %loop#4[37] : !acc256
     %on_18 = arith.mulf %o0_9, %inv : f32
     %on_19 = arith.mulf %o1_9, %inv : f32
     %ov_137 = vector.from_elements %on_18, %on_19 : vector<2xf32>
     %oat_9 = arith.addi %obase2, %c72 : index
-    vector.store %ov_137, %Opart[%oat_9] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_137, %Opart[%oat_9] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_10 = llvm.extractvalue %loop#4[40] : !acc256
     %o1_10 = llvm.extractvalue %loop#4[41] : !acc256
     %on_20 = arith.mulf %o0_10, %inv : f32
     %on_21 = arith.mulf %o1_10, %inv : f32
     %ov_138 = vector.from_elements %on_20, %on_21 : vector<2xf32>
     %oat_10 = arith.addi %obase2, %c80 : index
-    vector.store %ov_138, %Opart[%oat_10] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_138, %Opart[%oat_10] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_11 = llvm.extractvalue %loop#4[44] : !acc256
     %o1_11 = llvm.extractvalue %loop#4[45] : !acc256
     %on_22 = arith.mulf %o0_11, %inv : f32
     %on_23 = arith.mulf %o1_11, %inv : f32
     %ov_139 = vector.from_elements %on_22, %on_23 : vector<2xf32>
     %oat_11 = arith.addi %obase2, %c88 : index
-    vector.store %ov_139, %Opart[%oat_11] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_139, %Opart[%oat_11] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_12 = llvm.extractvalue %loop#4[48] : !acc256
     %o1_12 = llvm.extractvalue %loop#4[49] : !acc256
     %on_24 = arith.mulf %o0_12, %inv : f32
     %on_25 = arith.mulf %o1_12, %inv : f32
     %ov_140 = vector.from_elements %on_24, %on_25 : vector<2xf32>
     %oat_12 = arith.addi %obase2, %c96 : index
-    vector.store %ov_140, %Opart[%oat_12] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_140, %Opart[%oat_12] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_13 = llvm.extractvalue %loop#4[52] : !acc256
     %o1_13 = llvm.extractvalue %loop#4[53] : !acc256
     %on_26 = arith.mulf %o0_13, %inv : f32
     %on_27 = arith.mulf %o1_13, %inv : f32
     %ov_141 = vector.from_elements %on_26, %on_27 : vector<2xf32>
     %oat_13 = arith.addi %obase2, %c104 : index
-    vector.store %ov_141, %Opart[%oat_13] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_141, %Opart[%oat_13] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_14 = llvm.extractvalue %loop#4[56] : !acc256
     %o1_14 = llvm.extractvalue %loop#4[57] : !acc256
     %on_28 = arith.mulf %o0_14, %inv : f32
     %on_29 = arith.mulf %o1_14, %inv : f32
     %ov_142 = vector.from_elements %on_28, %on_29 : vector<2xf32>
     %oat_14 = arith.addi %obase2, %c112 : index
-    vector.store %ov_142, %Opart[%oat_14] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_142, %Opart[%oat_14] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_15 = llvm.extractvalue %loop#4[60] : !acc256
     %o1_15 = llvm.extractvalue %loop#4[61] : !acc256
     %on_30 = arith.mulf %o0_15, %inv : f32
     %on_31 = arith.mulf %o1_15, %inv : f32
     %ov_143 = vector.from_elements %on_30, %on_31 : vector<2xf32>
     %oat_15 = arith.addi %obase2, %c120 : index
-    vector.store %ov_143, %Opart[%oat_15] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_143, %Opart[%oat_15] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_16 = llvm.extractvalue %loop#4[64] : !acc256
     %o1_16 = llvm.extractvalue %loop#4[65] : !acc256
     %on_32 = arith.mulf %o0_16, %inv : f32
     %on_33 = arith.mulf %o1_16, %inv : f32
     %ov_144 = vector.from_elements %on_32, %on_33 : vector<2xf32>
     %oat_16 = arith.addi %obase2, %c128 : index
-    vector.store %ov_144, %Opart[%oat_16] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_144, %Opart[%oat_16] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_17 = llvm.extractvalue %loop#4[68] : !acc256
     %o1_17 = llvm.extractvalue %loop#4[69] : !acc256
     %on_34 = arith.mulf %o0_17, %inv : f32
     %on_35 = arith.mulf %o1_17, %inv : f32
     %ov_145 = vector.from_elements %on_34, %on_35 : vector<2xf32>
     %oat_17 = arith.addi %obase2, %c136 : index
-    vector.store %ov_145, %Opart[%oat_17] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_145, %Opart[%oat_17] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_18 = llvm.extractvalue %loop#4[72] : !acc256
     %o1_18 = llvm.extractvalue %loop#4[73] : !acc256
     %on_36 = arith.mulf %o0_18, %inv : f32
     %on_37 = arith.mulf %o1_18, %inv : f32
     %ov_146 = vector.from_elements %on_36, %on_37 : vector<2xf32>
     %oat_18 = arith.addi %obase2, %c144 : index
-    vector.store %ov_146, %Opart[%oat_18] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_146, %Opart[%oat_18] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_19 = llvm.extractvalue %loop#4[76] : !acc256
     %o1_19 = llvm.extractvalue %loop#4[77] : !acc256
     %on_38 = arith.mulf %o0_19, %inv : f32
     %on_39 = arith.mulf %o1_19, %inv : f32
     %ov_147 = vector.from_elements %on_38, %on_39 : vector<2xf32>
     %oat_19 = arith.addi %obase2, %c152 : index
-    vector.store %ov_147, %Opart[%oat_19] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_147, %Opart[%oat_19] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_20 = llvm.extractvalue %loop#4[80] : !acc256
     %o1_20 = llvm.extractvalue %loop#4[81] : !acc256
     %on_40 = arith.mulf %o0_20, %inv : f32
     %on_41 = arith.mulf %o1_20, %inv : f32
     %ov_148 = vector.from_elements %on_40, %on_41 : vector<2xf32>
     %oat_20 = arith.addi %obase2, %c160 : index
-    vector.store %ov_148, %Opart[%oat_20] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_148, %Opart[%oat_20] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_21 = llvm.extractvalue %loop#4[84] : !acc256
     %o1_21 = llvm.extractvalue %loop#4[85] : !acc256
     %on_42 = arith.mulf %o0_21, %inv : f32
     %on_43 = arith.mulf %o1_21, %inv : f32
     %ov_149 = vector.from_elements %on_42, %on_43 : vector<2xf32>
     %oat_21 = arith.addi %obase2, %c168 : index
-    vector.store %ov_149, %Opart[%oat_21] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_149, %Opart[%oat_21] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_22 = llvm.extractvalue %loop#4[88] : !acc256
     %o1_22 = llvm.extractvalue %loop#4[89] : !acc256
     %on_44 = arith.mulf %o0_22, %inv : f32
     %on_45 = arith.mulf %o1_22, %inv : f32
     %ov_150 = vector.from_elements %on_44, %on_45 : vector<2xf32>
     %oat_22 = arith.addi %obase2, %c176 : index
-    vector.store %ov_150, %Opart[%oat_22] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_150, %Opart[%oat_22] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_23 = llvm.extractvalue %loop#4[92] : !acc256
     %o1_23 = llvm.extractvalue %loop#4[93] : !acc256
     %on_46 = arith.mulf %o0_23, %inv : f32
     %on_47 = arith.mulf %o1_23, %inv : f32
     %ov_151 = vector.from_elements %on_46, %on_47 : vector<2xf32>
     %oat_23 = arith.addi %obase2, %c184 : index
-    vector.store %ov_151, %Opart[%oat_23] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_151, %Opart[%oat_23] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_24 = llvm.extractvalue %loop#4[96] : !acc256
     %o1_24 = llvm.extractvalue %loop#4[97] : !acc256
     %on_48 = arith.mulf %o0_24, %inv : f32
     %on_49 = arith.mulf %o1_24, %inv : f32
     %ov_152 = vector.from_elements %on_48, %on_49 : vector<2xf32>
     %oat_24 = arith.addi %obase2, %c192 : index
-    vector.store %ov_152, %Opart[%oat_24] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_152, %Opart[%oat_24] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_25 = llvm.extractvalue %loop#4[100] : !acc256
     %o1_25 = llvm.extractvalue %loop#4[101] : !acc256
     %on_50 = arith.mulf %o0_25, %inv : f32
     %on_51 = arith.mulf %o1_25, %inv : f32
     %ov_153 = vector.from_elements %on_50, %on_51 : vector<2xf32>
     %oat_25 = arith.addi %obase2, %c200 : index
-    vector.store %ov_153, %Opart[%oat_25] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_153, %Opart[%oat_25] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_26 = llvm.extractvalue %loop#4[104] : !acc256
     %o1_26 = llvm.extractvalue %loop#4[105] : !acc256
     %on_52 = arith.mulf %o0_26, %inv : f32
     %on_53 = arith.mulf %o1_26, %inv : f32
     %ov_154 = vector.from_elements %on_52, %on_53 : vector<2xf32>
     %oat_26 = arith.addi %obase2, %c208 : index
-    vector.store %ov_154, %Opart[%oat_26] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_154, %Opart[%oat_26] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_27 = llvm.extractvalue %loop#4[108] : !acc256
     %o1_27 = llvm.extractvalue %loop#4[109] : !acc256
     %on_54 = arith.mulf %o0_27, %inv : f32
     %on_55 = arith.mulf %o1_27, %inv : f32
     %ov_155 = vector.from_elements %on_54, %on_55 : vector<2xf32>
     %oat_27 = arith.addi %obase2, %c216 : index
-    vector.store %ov_155, %Opart[%oat_27] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_155, %Opart[%oat_27] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_28 = llvm.extractvalue %loop#4[112] : !acc256
     %o1_28 = llvm.extractvalue %loop#4[113] : !acc256
     %on_56 = arith.mulf %o0_28, %inv : f32
     %on_57 = arith.mulf %o1_28, %inv : f32
     %ov_156 = vector.from_elements %on_56, %on_57 : vector<2xf32>
     %oat_28 = arith.addi %obase2, %c224 : index
-    vector.store %ov_156, %Opart[%oat_28] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_156, %Opart[%oat_28] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_29 = llvm.extractvalue %loop#4[116] : !acc256
     %o1_29 = llvm.extractvalue %loop#4[117] : !acc256
     %on_58 = arith.mulf %o0_29, %inv : f32
     %on_59 = arith.mulf %o1_29, %inv : f32
     %ov_157 = vector.from_elements %on_58, %on_59 : vector<2xf32>
     %oat_29 = arith.addi %obase2, %c232 : index
-    vector.store %ov_157, %Opart[%oat_29] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_157, %Opart[%oat_29] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_30 = llvm.extractvalue %loop#4[120] : !acc256
     %o1_30 = llvm.extractvalue %loop#4[121] : !acc256
     %on_60 = arith.mulf %o0_30, %inv : f32
     %on_61 = arith.mulf %o1_30, %inv : f32
     %ov_158 = vector.from_elements %on_60, %on_61 : vector<2xf32>
     %oat_30 = arith.addi %obase2, %c240 : index
-    vector.store %ov_158, %Opart[%oat_30] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_158, %Opart[%oat_30] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_31 = llvm.extractvalue %loop#4[124] : !acc256
     %o1_31 = llvm.extractvalue %loop#4[125] : !acc256
     %on_62 = arith.mulf %o0_31, %inv : f32
     %on_63 = arith.mulf %o1_31, %inv : f32
     %ov_159 = vector.from_elements %on_62, %on_63 : vector<2xf32>
     %oat_31 = arith.addi %obase2, %c248 : index
-    vector.store %ov_159, %Opart[%oat_31] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_159, %Opart[%oat_31] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %obase_1 = arith.muli %hss_1, %c512 : index
     %obase2_1 = arith.addi %obase_1, %oCol : index
     %o0_32 = llvm.extractvalue %loop#4[2] : !acc256
@@ -1684,224 +1684,224 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %on_65 = arith.mulf %o1_32, %inv_1 : f32
     %ov_160 = vector.from_elements %on_64, %on_65 : vector<2xf32>
     %oat_32 = arith.addi %obase2_1, %c0 : index
-    vector.store %ov_160, %Opart[%oat_32] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_160, %Opart[%oat_32] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_33 = llvm.extractvalue %loop#4[6] : !acc256
     %o1_33 = llvm.extractvalue %loop#4[7] : !acc256
     %on_66 = arith.mulf %o0_33, %inv_1 : f32
     %on_67 = arith.mulf %o1_33, %inv_1 : f32
     %ov_161 = vector.from_elements %on_66, %on_67 : vector<2xf32>
     %oat_33 = arith.addi %obase2_1, %c8 : index
-    vector.store %ov_161, %Opart[%oat_33] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_161, %Opart[%oat_33] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_34 = llvm.extractvalue %loop#4[10] : !acc256
     %o1_34 = llvm.extractvalue %loop#4[11] : !acc256
     %on_68 = arith.mulf %o0_34, %inv_1 : f32
     %on_69 = arith.mulf %o1_34, %inv_1 : f32
     %ov_162 = vector.from_elements %on_68, %on_69 : vector<2xf32>
     %oat_34 = arith.addi %obase2_1, %c16 : index
-    vector.store %ov_162, %Opart[%oat_34] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_162, %Opart[%oat_34] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_35 = llvm.extractvalue %loop#4[14] : !acc256
     %o1_35 = llvm.extractvalue %loop#4[15] : !acc256
     %on_70 = arith.mulf %o0_35, %inv_1 : f32
     %on_71 = arith.mulf %o1_35, %inv_1 : f32
     %ov_163 = vector.from_elements %on_70, %on_71 : vector<2xf32>
     %oat_35 = arith.addi %obase2_1, %c24 : index
-    vector.store %ov_163, %Opart[%oat_35] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_163, %Opart[%oat_35] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_36 = llvm.extractvalue %loop#4[18] : !acc256
     %o1_36 = llvm.extractvalue %loop#4[19] : !acc256
     %on_72 = arith.mulf %o0_36, %inv_1 : f32
     %on_73 = arith.mulf %o1_36, %inv_1 : f32
     %ov_164 = vector.from_elements %on_72, %on_73 : vector<2xf32>
     %oat_36 = arith.addi %obase2_1, %c32 : index
-    vector.store %ov_164, %Opart[%oat_36] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_164, %Opart[%oat_36] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_37 = llvm.extractvalue %loop#4[22] : !acc256
     %o1_37 = llvm.extractvalue %loop#4[23] : !acc256
     %on_74 = arith.mulf %o0_37, %inv_1 : f32
     %on_75 = arith.mulf %o1_37, %inv_1 : f32
     %ov_165 = vector.from_elements %on_74, %on_75 : vector<2xf32>
     %oat_37 = arith.addi %obase2_1, %c40 : index
-    vector.store %ov_165, %Opart[%oat_37] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_165, %Opart[%oat_37] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_38 = llvm.extractvalue %loop#4[26] : !acc256
     %o1_38 = llvm.extractvalue %loop#4[27] : !acc256
     %on_76 = arith.mulf %o0_38, %inv_1 : f32
     %on_77 = arith.mulf %o1_38, %inv_1 : f32
     %ov_166 = vector.from_elements %on_76, %on_77 : vector<2xf32>
     %oat_38 = arith.addi %obase2_1, %c48 : index
-    vector.store %ov_166, %Opart[%oat_38] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_166, %Opart[%oat_38] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_39 = llvm.extractvalue %loop#4[30] : !acc256
     %o1_39 = llvm.extractvalue %loop#4[31] : !acc256
     %on_78 = arith.mulf %o0_39, %inv_1 : f32
     %on_79 = arith.mulf %o1_39, %inv_1 : f32
     %ov_167 = vector.from_elements %on_78, %on_79 : vector<2xf32>
     %oat_39 = arith.addi %obase2_1, %c56 : index
-    vector.store %ov_167, %Opart[%oat_39] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_167, %Opart[%oat_39] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_40 = llvm.extractvalue %loop#4[34] : !acc256
     %o1_40 = llvm.extractvalue %loop#4[35] : !acc256
     %on_80 = arith.mulf %o0_40, %inv_1 : f32
     %on_81 = arith.mulf %o1_40, %inv_1 : f32
     %ov_168 = vector.from_elements %on_80, %on_81 : vector<2xf32>
     %oat_40 = arith.addi %obase2_1, %c64 : index
-    vector.store %ov_168, %Opart[%oat_40] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_168, %Opart[%oat_40] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_41 = llvm.extractvalue %loop#4[38] : !acc256
     %o1_41 = llvm.extractvalue %loop#4[39] : !acc256
     %on_82 = arith.mulf %o0_41, %inv_1 : f32
     %on_83 = arith.mulf %o1_41, %inv_1 : f32
     %ov_169 = vector.from_elements %on_82, %on_83 : vector<2xf32>
     %oat_41 = arith.addi %obase2_1, %c72 : index
-    vector.store %ov_169, %Opart[%oat_41] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_169, %Opart[%oat_41] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_42 = llvm.extractvalue %loop#4[42] : !acc256
     %o1_42 = llvm.extractvalue %loop#4[43] : !acc256
     %on_84 = arith.mulf %o0_42, %inv_1 : f32
     %on_85 = arith.mulf %o1_42, %inv_1 : f32
     %ov_170 = vector.from_elements %on_84, %on_85 : vector<2xf32>
     %oat_42 = arith.addi %obase2_1, %c80 : index
-    vector.store %ov_170, %Opart[%oat_42] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_170, %Opart[%oat_42] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_43 = llvm.extractvalue %loop#4[46] : !acc256
     %o1_43 = llvm.extractvalue %loop#4[47] : !acc256
     %on_86 = arith.mulf %o0_43, %inv_1 : f32
     %on_87 = arith.mulf %o1_43, %inv_1 : f32
     %ov_171 = vector.from_elements %on_86, %on_87 : vector<2xf32>
     %oat_43 = arith.addi %obase2_1, %c88 : index
-    vector.store %ov_171, %Opart[%oat_43] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_171, %Opart[%oat_43] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_44 = llvm.extractvalue %loop#4[50] : !acc256
     %o1_44 = llvm.extractvalue %loop#4[51] : !acc256
     %on_88 = arith.mulf %o0_44, %inv_1 : f32
     %on_89 = arith.mulf %o1_44, %inv_1 : f32
     %ov_172 = vector.from_elements %on_88, %on_89 : vector<2xf32>
     %oat_44 = arith.addi %obase2_1, %c96 : index
-    vector.store %ov_172, %Opart[%oat_44] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_172, %Opart[%oat_44] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_45 = llvm.extractvalue %loop#4[54] : !acc256
     %o1_45 = llvm.extractvalue %loop#4[55] : !acc256
     %on_90 = arith.mulf %o0_45, %inv_1 : f32
     %on_91 = arith.mulf %o1_45, %inv_1 : f32
     %ov_173 = vector.from_elements %on_90, %on_91 : vector<2xf32>
     %oat_45 = arith.addi %obase2_1, %c104 : index
-    vector.store %ov_173, %Opart[%oat_45] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_173, %Opart[%oat_45] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_46 = llvm.extractvalue %loop#4[58] : !acc256
     %o1_46 = llvm.extractvalue %loop#4[59] : !acc256
     %on_92 = arith.mulf %o0_46, %inv_1 : f32
     %on_93 = arith.mulf %o1_46, %inv_1 : f32
     %ov_174 = vector.from_elements %on_92, %on_93 : vector<2xf32>
     %oat_46 = arith.addi %obase2_1, %c112 : index
-    vector.store %ov_174, %Opart[%oat_46] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_174, %Opart[%oat_46] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_47 = llvm.extractvalue %loop#4[62] : !acc256
     %o1_47 = llvm.extractvalue %loop#4[63] : !acc256
     %on_94 = arith.mulf %o0_47, %inv_1 : f32
     %on_95 = arith.mulf %o1_47, %inv_1 : f32
     %ov_175 = vector.from_elements %on_94, %on_95 : vector<2xf32>
     %oat_47 = arith.addi %obase2_1, %c120 : index
-    vector.store %ov_175, %Opart[%oat_47] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_175, %Opart[%oat_47] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_48 = llvm.extractvalue %loop#4[66] : !acc256
     %o1_48 = llvm.extractvalue %loop#4[67] : !acc256
     %on_96 = arith.mulf %o0_48, %inv_1 : f32
     %on_97 = arith.mulf %o1_48, %inv_1 : f32
     %ov_176 = vector.from_elements %on_96, %on_97 : vector<2xf32>
     %oat_48 = arith.addi %obase2_1, %c128 : index
-    vector.store %ov_176, %Opart[%oat_48] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_176, %Opart[%oat_48] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_49 = llvm.extractvalue %loop#4[70] : !acc256
     %o1_49 = llvm.extractvalue %loop#4[71] : !acc256
     %on_98 = arith.mulf %o0_49, %inv_1 : f32
     %on_99 = arith.mulf %o1_49, %inv_1 : f32
     %ov_177 = vector.from_elements %on_98, %on_99 : vector<2xf32>
     %oat_49 = arith.addi %obase2_1, %c136 : index
-    vector.store %ov_177, %Opart[%oat_49] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_177, %Opart[%oat_49] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_50 = llvm.extractvalue %loop#4[74] : !acc256
     %o1_50 = llvm.extractvalue %loop#4[75] : !acc256
     %on_100 = arith.mulf %o0_50, %inv_1 : f32
     %on_101 = arith.mulf %o1_50, %inv_1 : f32
     %ov_178 = vector.from_elements %on_100, %on_101 : vector<2xf32>
     %oat_50 = arith.addi %obase2_1, %c144 : index
-    vector.store %ov_178, %Opart[%oat_50] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_178, %Opart[%oat_50] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_51 = llvm.extractvalue %loop#4[78] : !acc256
     %o1_51 = llvm.extractvalue %loop#4[79] : !acc256
     %on_102 = arith.mulf %o0_51, %inv_1 : f32
     %on_103 = arith.mulf %o1_51, %inv_1 : f32
     %ov_179 = vector.from_elements %on_102, %on_103 : vector<2xf32>
     %oat_51 = arith.addi %obase2_1, %c152 : index
-    vector.store %ov_179, %Opart[%oat_51] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_179, %Opart[%oat_51] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_52 = llvm.extractvalue %loop#4[82] : !acc256
     %o1_52 = llvm.extractvalue %loop#4[83] : !acc256
     %on_104 = arith.mulf %o0_52, %inv_1 : f32
     %on_105 = arith.mulf %o1_52, %inv_1 : f32
     %ov_180 = vector.from_elements %on_104, %on_105 : vector<2xf32>
     %oat_52 = arith.addi %obase2_1, %c160 : index
-    vector.store %ov_180, %Opart[%oat_52] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_180, %Opart[%oat_52] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_53 = llvm.extractvalue %loop#4[86] : !acc256
     %o1_53 = llvm.extractvalue %loop#4[87] : !acc256
     %on_106 = arith.mulf %o0_53, %inv_1 : f32
     %on_107 = arith.mulf %o1_53, %inv_1 : f32
     %ov_181 = vector.from_elements %on_106, %on_107 : vector<2xf32>
     %oat_53 = arith.addi %obase2_1, %c168 : index
-    vector.store %ov_181, %Opart[%oat_53] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_181, %Opart[%oat_53] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_54 = llvm.extractvalue %loop#4[90] : !acc256
     %o1_54 = llvm.extractvalue %loop#4[91] : !acc256
     %on_108 = arith.mulf %o0_54, %inv_1 : f32
     %on_109 = arith.mulf %o1_54, %inv_1 : f32
     %ov_182 = vector.from_elements %on_108, %on_109 : vector<2xf32>
     %oat_54 = arith.addi %obase2_1, %c176 : index
-    vector.store %ov_182, %Opart[%oat_54] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_182, %Opart[%oat_54] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_55 = llvm.extractvalue %loop#4[94] : !acc256
     %o1_55 = llvm.extractvalue %loop#4[95] : !acc256
     %on_110 = arith.mulf %o0_55, %inv_1 : f32
     %on_111 = arith.mulf %o1_55, %inv_1 : f32
     %ov_183 = vector.from_elements %on_110, %on_111 : vector<2xf32>
     %oat_55 = arith.addi %obase2_1, %c184 : index
-    vector.store %ov_183, %Opart[%oat_55] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_183, %Opart[%oat_55] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_56 = llvm.extractvalue %loop#4[98] : !acc256
     %o1_56 = llvm.extractvalue %loop#4[99] : !acc256
     %on_112 = arith.mulf %o0_56, %inv_1 : f32
     %on_113 = arith.mulf %o1_56, %inv_1 : f32
     %ov_184 = vector.from_elements %on_112, %on_113 : vector<2xf32>
     %oat_56 = arith.addi %obase2_1, %c192 : index
-    vector.store %ov_184, %Opart[%oat_56] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_184, %Opart[%oat_56] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_57 = llvm.extractvalue %loop#4[102] : !acc256
     %o1_57 = llvm.extractvalue %loop#4[103] : !acc256
     %on_114 = arith.mulf %o0_57, %inv_1 : f32
     %on_115 = arith.mulf %o1_57, %inv_1 : f32
     %ov_185 = vector.from_elements %on_114, %on_115 : vector<2xf32>
     %oat_57 = arith.addi %obase2_1, %c200 : index
-    vector.store %ov_185, %Opart[%oat_57] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_185, %Opart[%oat_57] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_58 = llvm.extractvalue %loop#4[106] : !acc256
     %o1_58 = llvm.extractvalue %loop#4[107] : !acc256
     %on_116 = arith.mulf %o0_58, %inv_1 : f32
     %on_117 = arith.mulf %o1_58, %inv_1 : f32
     %ov_186 = vector.from_elements %on_116, %on_117 : vector<2xf32>
     %oat_58 = arith.addi %obase2_1, %c208 : index
-    vector.store %ov_186, %Opart[%oat_58] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_186, %Opart[%oat_58] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_59 = llvm.extractvalue %loop#4[110] : !acc256
     %o1_59 = llvm.extractvalue %loop#4[111] : !acc256
     %on_118 = arith.mulf %o0_59, %inv_1 : f32
     %on_119 = arith.mulf %o1_59, %inv_1 : f32
     %ov_187 = vector.from_elements %on_118, %on_119 : vector<2xf32>
     %oat_59 = arith.addi %obase2_1, %c216 : index
-    vector.store %ov_187, %Opart[%oat_59] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_187, %Opart[%oat_59] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_60 = llvm.extractvalue %loop#4[114] : !acc256
     %o1_60 = llvm.extractvalue %loop#4[115] : !acc256
     %on_120 = arith.mulf %o0_60, %inv_1 : f32
     %on_121 = arith.mulf %o1_60, %inv_1 : f32
     %ov_188 = vector.from_elements %on_120, %on_121 : vector<2xf32>
     %oat_60 = arith.addi %obase2_1, %c224 : index
-    vector.store %ov_188, %Opart[%oat_60] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_188, %Opart[%oat_60] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_61 = llvm.extractvalue %loop#4[118] : !acc256
     %o1_61 = llvm.extractvalue %loop#4[119] : !acc256
     %on_122 = arith.mulf %o0_61, %inv_1 : f32
     %on_123 = arith.mulf %o1_61, %inv_1 : f32
     %ov_189 = vector.from_elements %on_122, %on_123 : vector<2xf32>
     %oat_61 = arith.addi %obase2_1, %c232 : index
-    vector.store %ov_189, %Opart[%oat_61] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_189, %Opart[%oat_61] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_62 = llvm.extractvalue %loop#4[122] : !acc256
     %o1_62 = llvm.extractvalue %loop#4[123] : !acc256
     %on_124 = arith.mulf %o0_62, %inv_1 : f32
     %on_125 = arith.mulf %o1_62, %inv_1 : f32
     %ov_190 = vector.from_elements %on_124, %on_125 : vector<2xf32>
     %oat_62 = arith.addi %obase2_1, %c240 : index
-    vector.store %ov_190, %Opart[%oat_62] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_190, %Opart[%oat_62] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %o0_63 = llvm.extractvalue %loop#4[126] : !acc256
     %o1_63 = llvm.extractvalue %loop#4[127] : !acc256
     %on_126 = arith.mulf %o0_63, %inv_1 : f32
     %on_127 = arith.mulf %o1_63, %inv_1 : f32
     %ov_191 = vector.from_elements %on_126, %on_127 : vector<2xf32>
     %oat_63 = arith.addi %obase2_1, %c248 : index
-    vector.store %ov_191, %Opart[%oat_63] : memref<?xf32>, vector<2xf32>
+    vector.store %ov_191, %Opart[%oat_63] {alignment = 8} : memref<?xf32>, vector<2xf32>
     %firstHalf = arith.cmpi eq, %wg, %c0 : index
     %writesLse = arith.andi %firstHalf, %quadLead : i1
     scf.if %writesLse {
@@ -1958,7 +1958,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %outb = arith.truncf %out : vector<4xf32> to vector<4xbf16>
     %orow = arith.muli %row, %c512 : index
     %oat = arith.addi %orow, %col : index
-    vector.store %outb, %Out[%oat] : memref<?xbf16>, vector<4xbf16>
+    vector.store %outb, %Out[%oat] {alignment = 8} : memref<?xbf16>, vector<4xbf16>
     gpu.return
   }
 }

@@ -601,98 +601,98 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %pCol = arith.addi %pCol0, %t2 : index
       %pPair = vector.from_elements %p, %p_1 : vector<2xf32>
       %pBf16 = arith.truncf %pPair : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16, %sP[%rowA, %pCol] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16, %sP[%rowA, %pCol] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_1 = arith.xori %c1, %pRowSw : index
       %pCol0_1 = arith.muli %pPhys_1, %c8 : index
       %pCol_1 = arith.addi %pCol0_1, %t2 : index
       %pPair_1 = vector.from_elements %p_4, %p_5 : vector<2xf32>
       %pBf16_1 = arith.truncf %pPair_1 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_1, %sP[%rowA, %pCol_1] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_1, %sP[%rowA, %pCol_1] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_2 = arith.xori %c2, %pRowSw : index
       %pCol0_2 = arith.muli %pPhys_2, %c8 : index
       %pCol_2 = arith.addi %pCol0_2, %t2 : index
       %pPair_2 = vector.from_elements %p_8, %p_9 : vector<2xf32>
       %pBf16_2 = arith.truncf %pPair_2 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_2, %sP[%rowA, %pCol_2] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_2, %sP[%rowA, %pCol_2] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_3 = arith.xori %c3, %pRowSw : index
       %pCol0_3 = arith.muli %pPhys_3, %c8 : index
       %pCol_3 = arith.addi %pCol0_3, %t2 : index
       %pPair_3 = vector.from_elements %p_12, %p_13 : vector<2xf32>
       %pBf16_3 = arith.truncf %pPair_3 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_3, %sP[%rowA, %pCol_3] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_3, %sP[%rowA, %pCol_3] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_4 = arith.xori %c4, %pRowSw : index
       %pCol0_4 = arith.muli %pPhys_4, %c8 : index
       %pCol_4 = arith.addi %pCol0_4, %t2 : index
       %pPair_4 = vector.from_elements %p_16, %p_17 : vector<2xf32>
       %pBf16_4 = arith.truncf %pPair_4 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_4, %sP[%rowA, %pCol_4] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_4, %sP[%rowA, %pCol_4] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_5 = arith.xori %c5, %pRowSw : index
       %pCol0_5 = arith.muli %pPhys_5, %c8 : index
       %pCol_5 = arith.addi %pCol0_5, %t2 : index
       %pPair_5 = vector.from_elements %p_20, %p_21 : vector<2xf32>
       %pBf16_5 = arith.truncf %pPair_5 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_5, %sP[%rowA, %pCol_5] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_5, %sP[%rowA, %pCol_5] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_6 = arith.xori %c6, %pRowSw : index
       %pCol0_6 = arith.muli %pPhys_6, %c8 : index
       %pCol_6 = arith.addi %pCol0_6, %t2 : index
       %pPair_6 = vector.from_elements %p_24, %p_25 : vector<2xf32>
       %pBf16_6 = arith.truncf %pPair_6 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_6, %sP[%rowA, %pCol_6] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_6, %sP[%rowA, %pCol_6] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_7 = arith.xori %c7, %pRowSw : index
       %pCol0_7 = arith.muli %pPhys_7, %c8 : index
       %pCol_7 = arith.addi %pCol0_7, %t2 : index
       %pPair_7 = vector.from_elements %p_28, %p_29 : vector<2xf32>
       %pBf16_7 = arith.truncf %pPair_7 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_7, %sP[%rowA, %pCol_7] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_7, %sP[%rowA, %pCol_7] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pRowSw_1 = arith.remui %rowB, %c8 : index
       %pPhys_8 = arith.xori %c0, %pRowSw_1 : index
       %pCol0_8 = arith.muli %pPhys_8, %c8 : index
       %pCol_8 = arith.addi %pCol0_8, %t2 : index
       %pPair_8 = vector.from_elements %p_2, %p_3 : vector<2xf32>
       %pBf16_8 = arith.truncf %pPair_8 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_8, %sP[%rowB, %pCol_8] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_8, %sP[%rowB, %pCol_8] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_9 = arith.xori %c1, %pRowSw_1 : index
       %pCol0_9 = arith.muli %pPhys_9, %c8 : index
       %pCol_9 = arith.addi %pCol0_9, %t2 : index
       %pPair_9 = vector.from_elements %p_6, %p_7 : vector<2xf32>
       %pBf16_9 = arith.truncf %pPair_9 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_9, %sP[%rowB, %pCol_9] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_9, %sP[%rowB, %pCol_9] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_10 = arith.xori %c2, %pRowSw_1 : index
       %pCol0_10 = arith.muli %pPhys_10, %c8 : index
       %pCol_10 = arith.addi %pCol0_10, %t2 : index
       %pPair_10 = vector.from_elements %p_10, %p_11 : vector<2xf32>
       %pBf16_10 = arith.truncf %pPair_10 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_10, %sP[%rowB, %pCol_10] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_10, %sP[%rowB, %pCol_10] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_11 = arith.xori %c3, %pRowSw_1 : index
       %pCol0_11 = arith.muli %pPhys_11, %c8 : index
       %pCol_11 = arith.addi %pCol0_11, %t2 : index
       %pPair_11 = vector.from_elements %p_14, %p_15 : vector<2xf32>
       %pBf16_11 = arith.truncf %pPair_11 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_11, %sP[%rowB, %pCol_11] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_11, %sP[%rowB, %pCol_11] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_12 = arith.xori %c4, %pRowSw_1 : index
       %pCol0_12 = arith.muli %pPhys_12, %c8 : index
       %pCol_12 = arith.addi %pCol0_12, %t2 : index
       %pPair_12 = vector.from_elements %p_18, %p_19 : vector<2xf32>
       %pBf16_12 = arith.truncf %pPair_12 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_12, %sP[%rowB, %pCol_12] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_12, %sP[%rowB, %pCol_12] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_13 = arith.xori %c5, %pRowSw_1 : index
       %pCol0_13 = arith.muli %pPhys_13, %c8 : index
       %pCol_13 = arith.addi %pCol0_13, %t2 : index
       %pPair_13 = vector.from_elements %p_22, %p_23 : vector<2xf32>
       %pBf16_13 = arith.truncf %pPair_13 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_13, %sP[%rowB, %pCol_13] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_13, %sP[%rowB, %pCol_13] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_14 = arith.xori %c6, %pRowSw_1 : index
       %pCol0_14 = arith.muli %pPhys_14, %c8 : index
       %pCol_14 = arith.addi %pCol0_14, %t2 : index
       %pPair_14 = vector.from_elements %p_26, %p_27 : vector<2xf32>
       %pBf16_14 = arith.truncf %pPair_14 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_14, %sP[%rowB, %pCol_14] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_14, %sP[%rowB, %pCol_14] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPhys_15 = arith.xori %c7, %pRowSw_1 : index
       %pCol0_15 = arith.muli %pPhys_15, %c8 : index
       %pCol_15 = arith.addi %pCol0_15, %t2 : index
       %pPair_15 = vector.from_elements %p_30, %p_31 : vector<2xf32>
       %pBf16_15 = arith.truncf %pPair_15 : vector<2xf32> to vector<2xbf16>
-      vector.store %pBf16_15, %sP[%rowB, %pCol_15] : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
+      vector.store %pBf16_15, %sP[%rowB, %pCol_15] {alignment = 4} : memref<64x64xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       // P, visible to wgmma (the async proxy), in every warp.
       nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
       gpu.barrier
@@ -1063,37 +1063,37 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %obf16_15 = arith.truncf %opair_15 : vector<2xf32> to vector<2xbf16>
     scf.if %inside {
       %oat0_0 = arith.addi %obase, %c0 : index
-      vector.store %obf16, %O[%oat0_0] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16, %O[%oat0_0] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_1 = arith.addi %obase, %c8 : index
-      vector.store %obf16_1, %O[%oat0_1] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_1, %O[%oat0_1] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_2 = arith.addi %obase, %c16 : index
-      vector.store %obf16_2, %O[%oat0_2] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_2, %O[%oat0_2] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_3 = arith.addi %obase, %c24 : index
-      vector.store %obf16_3, %O[%oat0_3] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_3, %O[%oat0_3] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_4 = arith.addi %obase, %c32 : index
-      vector.store %obf16_4, %O[%oat0_4] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_4, %O[%oat0_4] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_5 = arith.addi %obase, %c40 : index
-      vector.store %obf16_5, %O[%oat0_5] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_5, %O[%oat0_5] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_6 = arith.addi %obase, %c48 : index
-      vector.store %obf16_6, %O[%oat0_6] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_6, %O[%oat0_6] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_7 = arith.addi %obase, %c56 : index
-      vector.store %obf16_7, %O[%oat0_7] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_7, %O[%oat0_7] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_8 = arith.addi %obase, %c64 : index
-      vector.store %obf16_8, %O[%oat0_8] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_8, %O[%oat0_8] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_9 = arith.addi %obase, %c72 : index
-      vector.store %obf16_9, %O[%oat0_9] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_9, %O[%oat0_9] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_10 = arith.addi %obase, %c80 : index
-      vector.store %obf16_10, %O[%oat0_10] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_10, %O[%oat0_10] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_11 = arith.addi %obase, %c88 : index
-      vector.store %obf16_11, %O[%oat0_11] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_11, %O[%oat0_11] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_12 = arith.addi %obase, %c96 : index
-      vector.store %obf16_12, %O[%oat0_12] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_12, %O[%oat0_12] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_13 = arith.addi %obase, %c104 : index
-      vector.store %obf16_13, %O[%oat0_13] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_13, %O[%oat0_13] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_14 = arith.addi %obase, %c112 : index
-      vector.store %obf16_14, %O[%oat0_14] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_14, %O[%oat0_14] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat0_15 = arith.addi %obase, %c120 : index
-      vector.store %obf16_15, %O[%oat0_15] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_15, %O[%oat0_15] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
     }
     %shfl_6, %shflok_6 = gpu.shuffle xor %loop#3, %i1, %i32 : f32
     %red_6 = arith.addf %loop#3, %shfl_6 : f32
@@ -1205,37 +1205,37 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %obf16_31 = arith.truncf %opair_31 : vector<2xf32> to vector<2xbf16>
     scf.if %inside_1 {
       %oat1_0 = arith.addi %obase_1, %c0 : index
-      vector.store %obf16_16, %O[%oat1_0] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_16, %O[%oat1_0] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_1 = arith.addi %obase_1, %c8 : index
-      vector.store %obf16_17, %O[%oat1_1] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_17, %O[%oat1_1] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_2 = arith.addi %obase_1, %c16 : index
-      vector.store %obf16_18, %O[%oat1_2] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_18, %O[%oat1_2] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_3 = arith.addi %obase_1, %c24 : index
-      vector.store %obf16_19, %O[%oat1_3] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_19, %O[%oat1_3] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_4 = arith.addi %obase_1, %c32 : index
-      vector.store %obf16_20, %O[%oat1_4] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_20, %O[%oat1_4] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_5 = arith.addi %obase_1, %c40 : index
-      vector.store %obf16_21, %O[%oat1_5] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_21, %O[%oat1_5] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_6 = arith.addi %obase_1, %c48 : index
-      vector.store %obf16_22, %O[%oat1_6] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_22, %O[%oat1_6] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_7 = arith.addi %obase_1, %c56 : index
-      vector.store %obf16_23, %O[%oat1_7] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_23, %O[%oat1_7] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_8 = arith.addi %obase_1, %c64 : index
-      vector.store %obf16_24, %O[%oat1_8] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_24, %O[%oat1_8] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_9 = arith.addi %obase_1, %c72 : index
-      vector.store %obf16_25, %O[%oat1_9] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_25, %O[%oat1_9] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_10 = arith.addi %obase_1, %c80 : index
-      vector.store %obf16_26, %O[%oat1_10] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_26, %O[%oat1_10] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_11 = arith.addi %obase_1, %c88 : index
-      vector.store %obf16_27, %O[%oat1_11] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_27, %O[%oat1_11] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_12 = arith.addi %obase_1, %c96 : index
-      vector.store %obf16_28, %O[%oat1_12] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_28, %O[%oat1_12] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_13 = arith.addi %obase_1, %c104 : index
-      vector.store %obf16_29, %O[%oat1_13] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_29, %O[%oat1_13] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_14 = arith.addi %obase_1, %c112 : index
-      vector.store %obf16_30, %O[%oat1_14] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_30, %O[%oat1_14] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
       %oat1_15 = arith.addi %obase_1, %c120 : index
-      vector.store %obf16_31, %O[%oat1_15] : memref<?xbf16>, vector<2xbf16>
+      vector.store %obf16_31, %O[%oat1_15] {alignment = 4} : memref<?xbf16>, vector<2xbf16>
     }
     gpu.return
   }
