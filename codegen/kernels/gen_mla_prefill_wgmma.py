@@ -48,7 +48,7 @@ OFF_Q = 0
 OFF_STAGE = Q_BOXES * BOX_BYTES
 STAGE_BYTES = (K_BOXES + V_BOXES) * BOX_BYTES
 OFF_P = OFF_STAGE + 2 * STAGE_BYTES
-SMEM_BYTES = OFF_P + TILE * TILE * 2 + 1024  # the alignment slack
+LAYOUT_BYTES = OFF_P + TILE * TILE * 2
 SP = f"memref<{TILE}x{TILE}xbf16, {WG}>"
 MAP = ("!nvgpu.tensormap.descriptor<tensor = " + BOX + ", swizzle = swizzle_128b, "
        "l2promo = l2promo_128b, oob = zero, interleave = none>")
@@ -266,8 +266,11 @@ def main():
 // (cuTensorMapEncodeTiled). O bf16 [batch, seqLen, heads, {DV}]; scale: softmax
 // scale times log2(e).
 //
-// Grid (ceil(seqLen / {TILE}), heads, batch), {THREADS} threads, {SMEM_BYTES}
-// bytes of dynamic shared memory (raise the kernel's limit).
+// Grid (ceil(seqLen / {TILE}), heads, batch), {THREADS} threads; dynamic shared
+// memory: the layout's {LAYOUT_BYTES} bytes + 1024 less the kernel's static
+// shared memory (its mbarriers; cuFuncGetAttribute SHARED_SIZE_BYTES): the
+// layout starts at the first 1024-byte boundary past them. Two blocks fit an
+// SM; raise the kernel's limit.
 {aliases}
 module attributes {{gpu.container_module}} {{
 gpu.module @dsc_mla_prefill_wgmma attributes {{dsc.chips = ["sm_90a"]}} {{

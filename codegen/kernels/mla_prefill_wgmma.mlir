@@ -14,8 +14,11 @@
 // (cuTensorMapEncodeTiled). O bf16 [batch, seqLen, heads, 128]; scale: softmax
 // scale times log2(e).
 //
-// Grid (ceil(seqLen / 64), heads, batch), 128 threads, 115712
-// bytes of dynamic shared memory (raise the kernel's limit).
+// Grid (ceil(seqLen / 64), heads, batch), 128 threads; dynamic shared
+// memory: the layout's 114688 bytes + 1024 less the kernel's static
+// shared memory (its mbarriers; cuFuncGetAttribute SHARED_SIZE_BYTES): the
+// layout starts at the first 1024-byte boundary past them. Two blocks fit an
+// SM; raise the kernel's limit.
 !acc64 = !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
 !acc128 = !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
 module attributes {gpu.container_module} {

@@ -38,6 +38,7 @@ inline constexpr CUresult CUDA_ERROR_NO_DEVICE = 100;
 inline constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
 inline constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
 inline constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+inline constexpr int CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES = 1;
 inline constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 inline constexpr int CU_JIT_ERROR_LOG_BUFFER = 5;
 inline constexpr int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
@@ -86,6 +87,7 @@ inline constexpr int CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0;
     CUresult(CUmodule *, const void *, unsigned, int *, void **))              \
   X(cuModuleUnload, CUresult(CUmodule))                                        \
   X(cuModuleGetFunction, CUresult(CUfunction *, CUmodule, const char *))       \
+  X(cuFuncGetAttribute, CUresult(int *, int, CUfunction))                      \
   X(cuFuncSetAttribute, CUresult(CUfunction, int, int))                        \
   X(cuLaunchKernel,                                                            \
     CUresult(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,     \

@@ -218,6 +218,13 @@ static CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
   ++launches;
   return OK;
 }
+static CUresult cuFuncGetAttribute(int *value, int attribute, void *f) {
+  /* Only the static shared memory, which the fake's kernels have none of. */
+  if (!value || !f || attribute != 1)
+    return INVALID_VALUE;
+  *value = 0;
+  return OK;
+}
 static CUresult cuFuncSetAttribute(void *f, int attribute, int value) {
   /* Only the dynamic shared memory limit, within sm_90's 227 KiB. */
   return f && attribute == 8 && value >= 0 && value <= 227 * 1024
@@ -314,6 +321,7 @@ static const struct Entry entries[] = {
     ENTRY(cuModuleUnload),
     ENTRY(cuModuleGetFunction),
     ENTRY(cuLaunchKernel),
+    ENTRY(cuFuncGetAttribute),
     ENTRY(cuFuncSetAttribute),
     ENTRY(cuEventCreate),
     ENTRY(cuEventDestroy),

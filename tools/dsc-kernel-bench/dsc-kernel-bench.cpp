@@ -1212,20 +1212,35 @@ constexpr int64_t kPrefillQk = 192, kPrefillKv = 256, kPrefillRope = 64,
                   kPrefillValue = 128, kPrefillTile = 64;
 constexpr unsigned kPrefillThreads = 128;
 /// Dynamic shared memory. mma.sync: the query tile and two stages of keys
-/// and values. wgmma: the same as 64 x 64 TMA boxes, P, and 1 KiB to align
-/// them to the swizzle's 1024 bytes.
+/// and values. wgmma: the same as 64 x 64 TMA boxes and P (its layout; see
+/// prefillWgmmaShared for the launch).
 constexpr unsigned kPrefillShared =
     unsigned(kPrefillTile * kPrefillQk * 2 * 3 + 2 * kPrefillTile * 128 * 2);
-constexpr unsigned kPrefillWgmmaShared =
+constexpr unsigned kPrefillWgmmaLayout =
     unsigned(kPrefillTile * (kPrefillQk * 3 + kPrefillValue * 2) * 2 +
-             kPrefillTile * kPrefillTile * 2 + 1024);
+             kPrefillTile * kPrefillTile * 2);
+
+/// The wgmma prefill's launch size: its layout starts at the first 1024-byte
+/// boundary past its statics (the mbarriers), which take the first bytes of
+/// the 1 KiB after the hardware's reserved 1 KiB, and the dynamic
+/// allocation starts right after them; so the layout plus 1024 bytes less
+/// the statics is what it spans. Asking no more lets two blocks share an
+/// SM (with the whole 1 KiB of slack they miss by 64 bytes).
+unsigned prefillWgmmaShared(CUfunction fn) {
+  int statics = 0;
+  check(
+      cu->cuFuncGetAttribute(&statics, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, fn),
+      "reading the kernel's static shared memory");
+  return kPrefillWgmmaLayout + 1024 - unsigned(std::clamp(statics, 0, 1024));
+}
 
 /// Runs prefill on random inputs for `batch` sequences of `seq` tokens: ms
 /// per call over `reps`; the inputs and output on the host when asked.
-float runMlaPrefill(CUfunction fn, bool wgmma, CUstream stream, int64_t batch,
-                    int64_t seq, int64_t heads, float scale, int reps,
-                    std::vector<uint16_t> *out, std::vector<uint16_t> *q,
-                    std::vector<uint16_t> *kv, std::vector<uint16_t> *kr) {
+float runMlaPrefill(CUfunction fn, bool wgmma, unsigned shared, CUstream stream,
+                    int64_t batch, int64_t seq, int64_t heads, float scale,
+                    int reps, std::vector<uint16_t> *out,
+                    std::vector<uint16_t> *q, std::vector<uint16_t> *kv,
+                    std::vector<uint16_t> *kr) {
   // Independent blocks (equal query and key rows make the softmax
   // one-hot), queries scaled for a flat softmax.
   std::mt19937 rng(29);
@@ -1256,9 +1271,8 @@ float runMlaPrefill(CUfunction fn, bool wgmma, CUstream stream, int64_t batch,
   float ms = timeLaunches(
       [&] {
         check(cu->cuLaunchKernel(fn, tiles, unsigned(heads), unsigned(batch),
-                                 kPrefillThreads, 1, 1,
-                                 wgmma ? kPrefillWgmmaShared : kPrefillShared,
-                                 stream, args.data(), nullptr),
+                                 kPrefillThreads, 1, 1, shared, stream,
+                                 args.data(), nullptr),
               "launching the MLA prefill kernel");
       },
       reps, stream);
@@ -1280,15 +1294,16 @@ int mlaPrefill(const Args &args) {
   const bool wgmma = args.wgmma;
   Gpu gpu =
       openGpu(args.ptx, wgmma ? "mla_prefill_wgmma_bf16" : "mla_prefill_bf16");
-  check(cu->cuFuncSetAttribute(
-            gpu.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-            int(wgmma ? kPrefillWgmmaShared : kPrefillShared)),
+  const unsigned shared = wgmma ? prefillWgmmaShared(gpu.fn) : kPrefillShared;
+  check(cu->cuFuncSetAttribute(gpu.fn,
+                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                               int(shared)),
         "raising the shared memory limit");
   const float scale = v3ScaleLog2();
   const int64_t batch = 2, seq = 150, heads = 3;
   std::vector<uint16_t> out, q, kv, kr;
-  runMlaPrefill(gpu.fn, wgmma, gpu.stream, batch, seq, heads, scale, 0, &out,
-                &q, &kv, &kr);
+  runMlaPrefill(gpu.fn, wgmma, shared, gpu.stream, batch, seq, heads, scale, 0,
+                &out, &q, &kv, &kr);
   double worst = 0, largest = 0;
   bool finite = true;
   std::vector<double> p(seq), o(kPrefillValue);
@@ -1329,9 +1344,9 @@ int mlaPrefill(const Args &args) {
                "[bench] MLA prefill%s check (2 x 150 tokens, 3 heads): max "
                "error %.2e of the largest output %.2e\n",
                wgmma ? " (wgmma)" : "", worst, largest);
-  float ms = runMlaPrefill(gpu.fn, wgmma, gpu.stream, args.batch, args.context,
-                           args.heads, scale, args.reps, nullptr, nullptr,
-                           nullptr, nullptr);
+  float ms = runMlaPrefill(gpu.fn, wgmma, shared, gpu.stream, args.batch,
+                           args.context, args.heads, scale, args.reps, nullptr,
+                           nullptr, nullptr, nullptr);
   // Causal: query i scores i + 1 keys.
   double pairs =
       double(args.batch) * double(args.context) * double(args.context + 1) / 2;
