@@ -1146,33 +1146,10 @@ class Block:
         return out
 
     def operand(self, desc, rows, k, k_major, what, size=2):
-        """The byte addresses of a wgmma operand, [rows, k] (rows: M of A, N
-        of B) from its descriptor, elements of `size` bytes. K-major: rows
-        of 128 bytes, 8 to a 1024-byte atom, atoms `stride` apart, k the
-        columns. MN-major (16-bit): k the rows, 8 to an atom, atoms `stride`
-        apart along k; 64 of `rows` to a 128-byte row, such blocks `leading`
-        apart."""
-        d = self.uniform(desc, f"{what} descriptor")
-        start = ((d & 0x3FFF) << 4) - STATIC_BASE  # an offset into self.shared
-        leading = ((d >> 16) & 0x3FFF) << 4
-        stride = ((d >> 32) & 0x3FFF) << 4
-        if d >> 62 != 1 or (d >> 49) & 7:
-            raise EmulationError(f"{what} descriptor {d:#x}: only the 128-byte "
-                                 "swizzle with base offset 0 is modelled")
-        r = np.arange(rows)[:, None]
-        c = np.arange(k)[None, :]
-        if k_major:
-            at = start + (r // 8) * stride + (r % 8) * 128 + size * c
-            if (start % 128) + size * k > 128:
-                raise EmulationError(f"{what}: k{k} from byte {start % 128} of a "
-                                     "128-byte row crosses it")
-        else:
-            at = start + (r // 64) * leading + (c // 8) * stride + (c % 8) * 128 + \
-                2 * (r % 64)
-        if (start // 128) % 8 and not k_major:
-            raise EmulationError(f"{what}: starts at row {(start // 128) % 8} of a "
-                                 "swizzle atom")
-        at = _swizzle128(at)
+        """The offsets into self.shared of a wgmma operand's bytes, [rows, k],
+        from its descriptor (uniform across the warpgroup)."""
+        at = descriptor_addresses(self.uniform(desc, f"{what} descriptor"), rows, k,
+                                  k_major, what, size) - STATIC_BASE
         if at.min() < 0 or at.max() + size > self.shared.bytes.size:
             raise EmulationError(f"{what}: bytes [{at.min()}, {at.max() + size}) outside "
                                  f"{self.shared.bytes.size} bytes of shared memory")
@@ -1309,6 +1286,38 @@ def _static(op, name, dynamic, block):
     for v in values:
         out.append(block.uniform(dynamic.pop(0), name) if v == _DYNAMIC else v)
     return out
+
+
+def descriptor_addresses(d, rows, k, k_major, what="operand", size=2):
+    """The shared byte addresses a wgmma operand's elements, [rows, k] (rows:
+    M of A, N of B), are read from, by its 64-bit descriptor `d` (PTX ISA,
+    matrix descriptor format: start address / 16 in bits 0-13, leading byte
+    offset / 16 in 16-29, stride byte offset / 16 in 32-45, the swizzle in
+    62-63, 1 = 128 bytes), elements of `size` bytes, the 128-byte swizzle
+    applied. K-major: rows of 128 bytes, 8 to a 1024-byte atom, atoms
+    `stride` apart, k along the row. MN-major (16-bit): k the rows, 8 to an
+    atom, atoms `stride` apart along k; 64 of `rows` to a 128-byte row, such
+    blocks `leading` apart."""
+    start = (d & 0x3FFF) << 4
+    leading = ((d >> 16) & 0x3FFF) << 4
+    stride = ((d >> 32) & 0x3FFF) << 4
+    if d >> 62 != 1 or (d >> 49) & 7:
+        raise EmulationError(f"{what} descriptor {d:#x}: only the 128-byte "
+                             "swizzle with base offset 0 is modelled")
+    r = np.arange(rows)[:, None]
+    c = np.arange(k)[None, :]
+    if k_major:
+        at = start + (r // 8) * stride + (r % 8) * 128 + size * c
+        if (start % 128) + size * k > 128:
+            raise EmulationError(f"{what}: k{k} from byte {start % 128} of a "
+                                 "128-byte row crosses it")
+    else:
+        at = start + (r // 64) * leading + (c // 8) * stride + (c % 8) * 128 + \
+            2 * (r % 64)
+        if (start // 128) % 8:
+            raise EmulationError(f"{what}: starts at row {(start // 128) % 8} of a "
+                                 "swizzle atom")
+    return _swizzle128(at)
 
 
 # The shared address of MLIR's dynamic shared memory symbol: 1 KiB in, after
