@@ -1,7 +1,9 @@
 """What the kernel generators of codegen/kernels/ share: a builder for the
-body of one gpu.func, and the tensor-core fragments of mma.sync m16n8k16
-(bf16 in, f32 accumulation) with ldmatrix.x4, whose per-lane layouts the
-PTX ISA fixes (and codegen/kernels/simt_emulator.py models):
+body of one gpu.func; for sm_90a (at the bottom) wgmma on descriptors the
+kernels build, the TMA layout of shared memory and the mbarriers; and the
+tensor-core fragments of mma.sync m16n8k16 (bf16 in, f32 accumulation)
+with ldmatrix.x4, whose per-lane layouts the PTX ISA fixes (and
+codegen/kernels/simt_emulator.py models):
 
   lane l = 4 g + t holds
     A (16 x 16, row-major): (g, 2t..2t+1), (g+8, 2t..), (g, 2t+8..), (g+8, 2t+8..)

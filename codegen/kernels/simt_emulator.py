@@ -300,11 +300,11 @@ class SharedMemory:
             self.read(units, np.full_like(units, w), what)
         self.wgmma_open.append(units)
 
-    def wgmma_commit(self, results=()):
+    def wgmma_commit(self):
         """Closes a wgmma group: the reads and accumulators since the last."""
         if self.wgmma_open:
             self.wgmma_reads.append(np.concatenate(self.wgmma_open))
-            self.wgmma_results.append(self.wgmma_pending | set(results))
+            self.wgmma_results.append(self.wgmma_pending)
             self.wgmma_open = []
             self.wgmma_pending = set()
 
