@@ -44,7 +44,7 @@ import sys
 
 from kernelgen import (K_MAJOR, WG, Function, WarpgroupLanes,
                        accumulator_aliases, accumulator_type, aligned_shared,
-                       init_barriers, shared_view, wgmma)
+                       init_barriers, shared_view, wait_stage, wgmma)
 
 FP8 = "--fp8" in sys.argv[1:]
 TILE_M, TILE_N = 128, 128
@@ -96,7 +96,7 @@ def gemm_kernel(swiglu):
 
     bar = f.let("bar", f"nvgpu.mbarrier.create -> {BARS}")
     pad, desc0 = aligned_shared(f, bar, BARS, STAGES)
-    kDesc = f.let("kDesc", f"arith.ori {desc0}, {i64c(K_MAJOR)} : i64")
+    kDesc = f.i64("kDesc", "ori", desc0, i64c(K_MAJOR))
     init_barriers(f, leader, bar, BARS, STAGES, (("%mapA", MAP), ("%mapB", MAP)))
 
     def issue(kt, stage):
@@ -129,28 +129,23 @@ def gemm_kernel(swiglu):
     rowB = f.idx("rowB", "addi", rowA, c(8))
     # A's descriptor: the warpgroup's 64 rows of the stage's A box.
     wgI64 = f.let("wgI64", f"arith.index_cast {wg} : index to i64")
-    aHalf = f.let("aHalf", f"arith.muli {wgI64}, {i64c(64 * STEP_BYTES // 16)} : i64")
-    aDesc = f.let("aDesc", f"arith.addi {kDesc}, {aHalf} : i64")
+    aHalf = f.i64("aHalf", "muli", wgI64, i64c(64 * STEP_BYTES // 16))
+    aDesc = f.i64("aDesc", "addi", kDesc, aHalf)
 
     def step(kt, acc, first):
         """Waits for K step `kt`'s stage and issues its 4 wgmma along the
         128-byte rows, 32 bytes each, as one group; returns the sums. The
         first wgmma of a `first` step starts from zero."""
-        stage = f.idx("stage", "remui", kt, c(STAGES))
-        rnd = f.idx("round", "divui", kt, c(STAGES))
-        par = f.idx("parityIdx", "remui", rnd, c(2))
-        parity = f.let("parity", f"arith.index_cast {par} : index to i1")
-        emit(f"nvgpu.mbarrier.try_wait.parity {bar}[{stage}], {parity}, "
-             f"{c(10000000)} : {BARS}")
+        stage = wait_stage(f, bar, BARS, kt, STAGES)
         st64 = f.let("stageI64", f"arith.index_cast {stage} : index to i64")
-        stOff = f.let("stageDesc", f"arith.muli {st64}, {i64c(STAGE_BYTES // 16)} : i64")
-        aStage = f.let("aStage", f"arith.addi {aDesc}, {stOff} : i64")
-        bStage0 = f.let("bStage0", f"arith.addi {kDesc}, {stOff} : i64")
-        bStage = f.let("bStage", f"arith.addi {bStage0}, {i64c(BOX_BYTES // 16)} : i64")
+        stOff = f.i64("stageDesc", "muli", st64, i64c(STAGE_BYTES // 16))
+        aStage = f.i64("aStage", "addi", aDesc, stOff)
+        bStage0 = f.i64("bStage0", "addi", kDesc, stOff)
+        bStage = f.i64("bStage", "addi", bStage0, i64c(BOX_BYTES // 16))
         emit("nvvm.wgmma.fence.aligned")
         for kk in range(STEP_BYTES // 32):
-            da = f.let("aDescK", f"arith.addi {aStage}, {i64c(kk * 32 // 16)} : i64")
-            db = f.let("bDescK", f"arith.addi {bStage}, {i64c(kk * 32 // 16)} : i64")
+            da = f.i64("aDescK", "addi", aStage, i64c(kk * 32 // 16))
+            db = f.i64("bDescK", "addi", bStage, i64c(kk * 32 // 16))
             acc = wgmma(f, acc, da, db, TILE_N, kk > 0 or not first,
                         dtype="e4m3" if FP8 else "bf16")
         emit("nvvm.wgmma.commit.group.sync.aligned")

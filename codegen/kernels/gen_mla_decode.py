@@ -244,12 +244,13 @@ def decode_kernel():
     return f
 
 
-def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, split, t2, values):
+def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, split, t2, values,
+                 out_cols=OUT_COLS):
     """The end of a split, as both decode kernels have it: each of the
     thread's rows (g and g + 8, head qRow0 + row) sums the loop's result
     2 + k over its quad and the block's two column halves (through sSum,
     indexed by `half`); the split's partial output, normalised by it, gets
-    this thread's column pairs 256 half + 8 j + t2 (values(k, j) names the
+    this thread's column pairs out_cols half + 8 j + t2 (values(k, j) names the
     unnormalised pair of row k), and half 0's quad leaders (`leader`) write
     the row's log2-sum-exp (the running max, result k, plus log2 of the
     sum). An empty split writes zeros and -inf."""
@@ -274,7 +275,7 @@ def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, split, t2, value
         lg = f.let("lg", f"math.log2 {lt} : f32")
         lses.append(f.f32("lse", "addf", f"{res}#{k}", lg))
     # Partial outputs [seq, head, split, 512] and their log-sum-exp.
-    colBase0 = f.idx("oCol0", "muli", half, c(OUT_COLS))
+    colBase0 = f.idx("oCol0", "muli", half, c(out_cols))
     colBase = f.idx("oCol", "addi", colBase0, t2)
     rowOffs = []
     for row in rows:
@@ -284,7 +285,7 @@ def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, split, t2, value
     for k, hss in enumerate(rowOffs):
         base = f.idx("obase", "muli", hss, c(DV))
         base2 = f.idx("obase2", "addi", base, colBase)
-        for j in range(OUT_COLS // 8):
+        for j in range(out_cols // 8):
             v0, v1 = values(k, j)
             n0 = f.f32("on", "mulf", v0, invs[k])
             n1 = f.f32("on", "mulf", v1, invs[k])

@@ -43,7 +43,7 @@ from gen_mla_decode import combine_function, finish_split
 from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function, WarpgroupLanes,
                        accumulator_aliases, accumulator_type, aligned_shared,
                        init_barriers, mn_major, quad_reduce, shared_view,
-                       store_p, wgmma, wgmma_pv)
+                       store_p, wait_stage, wgmma, wgmma_pv)
 
 D, DV = 576, 512  # key width (kv_lora_rank + rope), value width
 PAGE = 64  # tokens per page and per tile
@@ -179,11 +179,7 @@ def decode_kernel():
          f"%mA = %ninf, %mB = %ninf, %lA = %zero, %lB = %zero, %o = {o_init}) "
          f"-> (f32, f32, f32, f32, {O_ACC}) {{")
     f.depth += 1
-    stage = f.idx("stage", "remui", "%i", c(2))
-    rnd = f.idx("round", "divui", "%i", c(2))
-    par = f.idx("parityIdx", "remui", rnd, c(2))
-    parity = f.let("parity", f"arith.index_cast {par} : index to i1")
-    emit(f"nvgpu.mbarrier.try_wait.parity {bar}[{stage}], {parity}, {c(10000000)} : {BARS}")
+    stage = wait_stage(f, bar, BARS, "%i", 2)
     st64 = f.let("stageI64", f"arith.index_cast {stage} : index to i64")
     stOff = i64("stageDesc0", "muli", st64, i64c(TILE_BYTES // 16))
     stDesc0 = i64("stageDesc", "addi", stOff, i64c(OFF_STAGE // 16))
@@ -308,7 +304,7 @@ def decode_kernel():
         return (f.let("o0", f"llvm.extractvalue {out}[{r}] : {O_ACC}"),
                 f.let("o1", f"llvm.extractvalue {out}[{r + 1}] : {O_ACC}"))
     finish_split(f, res, (rowA, rowB), wg, quadLead, sSum, SRED, qRow0, split, t2,
-                 values)
+                 values, OUT_COLS)
     emit("gpu.return")
     return f
 

@@ -33,7 +33,7 @@ only overlap.
 from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function, WarpgroupLanes,
                        accumulator_aliases, accumulator_type, aligned_shared,
                        init_barriers, mn_major, quad_reduce, shared_view,
-                       store_p, wgmma, wgmma_pv)
+                       store_p, wait_stage, wgmma, wgmma_pv)
 
 DQK, DNOPE, DROPE, DV = 192, 128, 64, 128  # query/key, no-rope, rope, value
 KVW = DNOPE + DV  # kv_b_proj's output per head: k_nope then v
@@ -142,11 +142,7 @@ def prefill_kernel():
          f"%mA = %ninf, %mB = %ninf, %lA = %zero, %lB = %zero, %o = {o_init}) "
          f"-> (f32, f32, f32, f32, {O_ACC}) {{")
     f.depth += 1
-    stage = f.idx("stage", "remui", "%j", c(2))
-    rnd = f.idx("round", "divui", "%j", c(2))
-    par = f.idx("parityIdx", "remui", rnd, c(2))
-    parity = f.let("parity", f"arith.index_cast {par} : index to i1")
-    emit(f"nvgpu.mbarrier.try_wait.parity {bar}[{stage}], {parity}, {c(10000000)} : {BARS}")
+    stage = wait_stage(f, bar, BARS, "%j", 2)
     st64 = f.let("stageI64", f"arith.index_cast {stage} : index to i64")
     stOff = i64("stageDesc", "muli", st64, i64c(STAGE_BYTES // 16))
     kStage = i64("kStage", "addi", kDesc, stOff)
@@ -175,7 +171,7 @@ def prefill_kernel():
         scaled = f.f32("scaled", "mulf", v, "%scale")
         x.append(f.let("x", f"arith.select {live}, {scaled}, %ninf : f32"))
     alphas, mNew, sums = [], [], []
-    for hi, (old, oldL) in enumerate((("%mA", "%lA"), ("%mB", "%lB"))):
+    for hi, old in enumerate(("%mA", "%mB")):
         vals = [x[r] for r in range(S_REGS) if (r % 4) // 2 == hi]
         m = vals[0]
         for v in vals[1:]:

@@ -57,6 +57,15 @@ gpu.module @dsc_grouped_gemm_fp8_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %c16384 = arith.constant 16384 : index
     %c32768 = arith.constant 32768 : index
     %c10000000 = arith.constant 10000000 : index
+    %l0 = arith.constant 0 : i64
+    %l2 = arith.constant 2 : i64
+    %l4 = arith.constant 4 : i64
+    %l6 = arith.constant 6 : i64
+    %l512 = arith.constant 512 : i64
+    %l1024 = arith.constant 1024 : i64
+    %l2048 = arith.constant 2048 : i64
+    %l16383 = arith.constant 16383 : i64
+    %l4611686293305360384 = arith.constant 4611686293305360384 : i64
     %zero = arith.constant 0.0 : f32
     %ninf = arith.constant 0xFF800000 : f32
     %one = arith.constant 1.0 : f32
@@ -97,12 +106,9 @@ gpu.module @dsc_grouped_gemm_fp8_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %aligned = arith.muli %aligned0, %c1024 : index
       %pad = arith.subi %aligned, %base : index
       %alignedI64 = arith.index_cast %aligned : index to i64
-      %four = arith.constant 4 : i64
-      %addr16 = arith.shrui %alignedI64, %four : i64
-      %mask14 = arith.constant 16383 : i64
-      %start = arith.andi %addr16, %mask14 : i64
-      %k = arith.constant 4611686293305360384 : i64
-      %kDesc = arith.ori %start, %k : i64
+      %addr16 = arith.shrui %alignedI64, %l4 : i64
+      %start = arith.andi %addr16, %l16383 : i64
+      %kDesc = arith.ori %start, %l4611686293305360384 : i64
       scf.if %leader {
         nvgpu.mbarrier.init %bar[%c0], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         nvgpu.mbarrier.init %bar[%c1], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
@@ -178,8 +184,7 @@ gpu.module @dsc_grouped_gemm_fp8_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %rowA = arith.addi %m0, %rowA0 : index
       %rowB = arith.addi %rowA, %c8 : index
       %wgI64 = arith.index_cast %wg : index to i64
-      %k_1 = arith.constant 512 : i64
-      %aHalf = arith.muli %wgI64, %k_1 : i64
+      %aHalf = arith.muli %wgI64, %l512 : i64
       %aDesc = arith.addi %kDesc, %aHalf : i64
       %nBlock = arith.divui %nB, %c128 : index
       %sbRow = arith.muli %nBlock, %kTiles : index
@@ -193,32 +198,22 @@ gpu.module @dsc_grouped_gemm_fp8_wgmma attributes {dsc.chips = ["sm_90a"]} {
         %parity = arith.index_cast %parityIdx : index to i1
         nvgpu.mbarrier.try_wait.parity %bar[%stage], %parity, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %stageI64 = arith.index_cast %stage : index to i64
-        %k_2 = arith.constant 2048 : i64
-        %stageDesc = arith.muli %stageI64, %k_2 : i64
+        %stageDesc = arith.muli %stageI64, %l2048 : i64
         %aStage = arith.addi %aDesc, %stageDesc : i64
         %bStage0 = arith.addi %kDesc, %stageDesc : i64
-        %k_3 = arith.constant 1024 : i64
-        %bStage = arith.addi %bStage0, %k_3 : i64
+        %bStage = arith.addi %bStage0, %l1024 : i64
         nvvm.wgmma.fence.aligned
-        %k_4 = arith.constant 0 : i64
-        %aDescK = arith.addi %aStage, %k_4 : i64
-        %k_5 = arith.constant 0 : i64
-        %bDescK = arith.addi %bStage, %k_5 : i64
+        %aDescK = arith.addi %aStage, %l0 : i64
+        %bDescK = arith.addi %bStage, %l0 : i64
         %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %stepInit, #nvvm.shape<m = 64, n = 128, k = 32>, D[<f32>, <zero>], A[<e4m3>, <one>, <row>], B[<e4m3>, <one>, <col>] : !acc128 -> !acc128
-        %k_6 = arith.constant 2 : i64
-        %aDescK_1 = arith.addi %aStage, %k_6 : i64
-        %k_7 = arith.constant 2 : i64
-        %bDescK_1 = arith.addi %bStage, %k_7 : i64
+        %aDescK_1 = arith.addi %aStage, %l2 : i64
+        %bDescK_1 = arith.addi %bStage, %l2 : i64
         %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 32>, D[<f32>, <one>], A[<e4m3>, <one>, <row>], B[<e4m3>, <one>, <col>] : !acc128 -> !acc128
-        %k_8 = arith.constant 4 : i64
-        %aDescK_2 = arith.addi %aStage, %k_8 : i64
-        %k_9 = arith.constant 4 : i64
-        %bDescK_2 = arith.addi %bStage, %k_9 : i64
+        %aDescK_2 = arith.addi %aStage, %l4 : i64
+        %bDescK_2 = arith.addi %bStage, %l4 : i64
         %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 32>, D[<f32>, <one>], A[<e4m3>, <one>, <row>], B[<e4m3>, <one>, <col>] : !acc128 -> !acc128
-        %k_10 = arith.constant 6 : i64
-        %aDescK_3 = arith.addi %aStage, %k_10 : i64
-        %k_11 = arith.constant 6 : i64
-        %bDescK_3 = arith.addi %bStage, %k_11 : i64
+        %aDescK_3 = arith.addi %aStage, %l6 : i64
+        %bDescK_3 = arith.addi %bStage, %l6 : i64
         %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 32>, D[<f32>, <one>], A[<e4m3>, <one>, <row>], B[<e4m3>, <one>, <col>] : !acc128 -> !acc128
         nvvm.wgmma.commit.group.sync.aligned
         nvvm.wgmma.wait.group.sync.aligned 0

@@ -57,6 +57,15 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
     %c16384 = arith.constant 16384 : index
     %c32768 = arith.constant 32768 : index
     %c10000000 = arith.constant 10000000 : index
+    %l0 = arith.constant 0 : i64
+    %l2 = arith.constant 2 : i64
+    %l4 = arith.constant 4 : i64
+    %l6 = arith.constant 6 : i64
+    %l512 = arith.constant 512 : i64
+    %l1024 = arith.constant 1024 : i64
+    %l2048 = arith.constant 2048 : i64
+    %l16383 = arith.constant 16383 : i64
+    %l4611686293305360384 = arith.constant 4611686293305360384 : i64
     %zero = arith.constant 0.0 : f32
     %ninf = arith.constant 0xFF800000 : f32
     %one = arith.constant 1.0 : f32
@@ -97,12 +106,9 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %aligned = arith.muli %aligned0, %c1024 : index
       %pad = arith.subi %aligned, %base : index
       %alignedI64 = arith.index_cast %aligned : index to i64
-      %four = arith.constant 4 : i64
-      %addr16 = arith.shrui %alignedI64, %four : i64
-      %mask14 = arith.constant 16383 : i64
-      %start = arith.andi %addr16, %mask14 : i64
-      %k = arith.constant 4611686293305360384 : i64
-      %kDesc = arith.ori %start, %k : i64
+      %addr16 = arith.shrui %alignedI64, %l4 : i64
+      %start = arith.andi %addr16, %l16383 : i64
+      %kDesc = arith.ori %start, %l4611686293305360384 : i64
       scf.if %leader {
         nvgpu.mbarrier.init %bar[%c0], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         nvgpu.mbarrier.init %bar[%c1], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
@@ -178,8 +184,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %rowA = arith.addi %m0, %rowA0 : index
       %rowB = arith.addi %rowA, %c8 : index
       %wgI64 = arith.index_cast %wg : index to i64
-      %k_1 = arith.constant 512 : i64
-      %aHalf = arith.muli %wgI64, %k_1 : i64
+      %aHalf = arith.muli %wgI64, %l512 : i64
       %aDesc = arith.addi %kDesc, %aHalf : i64
       %accInit = llvm.mlir.undef : !acc128
       %stage = arith.remui %c0, %c4 : index
@@ -188,32 +193,22 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %parity = arith.index_cast %parityIdx : index to i1
       nvgpu.mbarrier.try_wait.parity %bar[%stage], %parity, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
       %stageI64 = arith.index_cast %stage : index to i64
-      %k_2 = arith.constant 2048 : i64
-      %stageDesc = arith.muli %stageI64, %k_2 : i64
+      %stageDesc = arith.muli %stageI64, %l2048 : i64
       %aStage = arith.addi %aDesc, %stageDesc : i64
       %bStage0 = arith.addi %kDesc, %stageDesc : i64
-      %k_3 = arith.constant 1024 : i64
-      %bStage = arith.addi %bStage0, %k_3 : i64
+      %bStage = arith.addi %bStage0, %l1024 : i64
       nvvm.wgmma.fence.aligned
-      %k_4 = arith.constant 0 : i64
-      %aDescK = arith.addi %aStage, %k_4 : i64
-      %k_5 = arith.constant 0 : i64
-      %bDescK = arith.addi %bStage, %k_5 : i64
+      %aDescK = arith.addi %aStage, %l0 : i64
+      %bDescK = arith.addi %bStage, %l0 : i64
       %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %k_6 = arith.constant 2 : i64
-      %aDescK_1 = arith.addi %aStage, %k_6 : i64
-      %k_7 = arith.constant 2 : i64
-      %bDescK_1 = arith.addi %bStage, %k_7 : i64
+      %aDescK_1 = arith.addi %aStage, %l2 : i64
+      %bDescK_1 = arith.addi %bStage, %l2 : i64
       %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %k_8 = arith.constant 4 : i64
-      %aDescK_2 = arith.addi %aStage, %k_8 : i64
-      %k_9 = arith.constant 4 : i64
-      %bDescK_2 = arith.addi %bStage, %k_9 : i64
+      %aDescK_2 = arith.addi %aStage, %l4 : i64
+      %bDescK_2 = arith.addi %bStage, %l4 : i64
       %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %k_10 = arith.constant 6 : i64
-      %aDescK_3 = arith.addi %aStage, %k_10 : i64
-      %k_11 = arith.constant 6 : i64
-      %bDescK_3 = arith.addi %bStage, %k_11 : i64
+      %aDescK_3 = arith.addi %aStage, %l6 : i64
+      %bDescK_3 = arith.addi %bStage, %l6 : i64
       %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
       nvvm.wgmma.commit.group.sync.aligned
       %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wg_4) -> (!acc128) {
@@ -223,32 +218,22 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
         %parity_1 = arith.index_cast %parityIdx_1 : index to i1
         nvgpu.mbarrier.try_wait.parity %bar[%stage_1], %parity_1, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %stageI64_1 = arith.index_cast %stage_1 : index to i64
-        %k_12 = arith.constant 2048 : i64
-        %stageDesc_1 = arith.muli %stageI64_1, %k_12 : i64
+        %stageDesc_1 = arith.muli %stageI64_1, %l2048 : i64
         %aStage_1 = arith.addi %aDesc, %stageDesc_1 : i64
         %bStage0_1 = arith.addi %kDesc, %stageDesc_1 : i64
-        %k_13 = arith.constant 1024 : i64
-        %bStage_1 = arith.addi %bStage0_1, %k_13 : i64
+        %bStage_1 = arith.addi %bStage0_1, %l1024 : i64
         nvvm.wgmma.fence.aligned
-        %k_14 = arith.constant 0 : i64
-        %aDescK_4 = arith.addi %aStage_1, %k_14 : i64
-        %k_15 = arith.constant 0 : i64
-        %bDescK_4 = arith.addi %bStage_1, %k_15 : i64
+        %aDescK_4 = arith.addi %aStage_1, %l0 : i64
+        %bDescK_4 = arith.addi %bStage_1, %l0 : i64
         %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %k_16 = arith.constant 2 : i64
-        %aDescK_5 = arith.addi %aStage_1, %k_16 : i64
-        %k_17 = arith.constant 2 : i64
-        %bDescK_5 = arith.addi %bStage_1, %k_17 : i64
+        %aDescK_5 = arith.addi %aStage_1, %l2 : i64
+        %bDescK_5 = arith.addi %bStage_1, %l2 : i64
         %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %k_18 = arith.constant 4 : i64
-        %aDescK_6 = arith.addi %aStage_1, %k_18 : i64
-        %k_19 = arith.constant 4 : i64
-        %bDescK_6 = arith.addi %bStage_1, %k_19 : i64
+        %aDescK_6 = arith.addi %aStage_1, %l4 : i64
+        %bDescK_6 = arith.addi %bStage_1, %l4 : i64
         %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %k_20 = arith.constant 6 : i64
-        %aDescK_7 = arith.addi %aStage_1, %k_20 : i64
-        %k_21 = arith.constant 6 : i64
-        %bDescK_7 = arith.addi %bStage_1, %k_21 : i64
+        %aDescK_7 = arith.addi %aStage_1, %l6 : i64
+        %bDescK_7 = arith.addi %bStage_1, %l6 : i64
         %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
         nvvm.wgmma.commit.group.sync.aligned
         nvvm.wgmma.wait.group.sync.aligned 1
@@ -467,6 +452,15 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
     %c16384 = arith.constant 16384 : index
     %c32768 = arith.constant 32768 : index
     %c10000000 = arith.constant 10000000 : index
+    %l0 = arith.constant 0 : i64
+    %l2 = arith.constant 2 : i64
+    %l4 = arith.constant 4 : i64
+    %l6 = arith.constant 6 : i64
+    %l512 = arith.constant 512 : i64
+    %l1024 = arith.constant 1024 : i64
+    %l2048 = arith.constant 2048 : i64
+    %l16383 = arith.constant 16383 : i64
+    %l4611686293305360384 = arith.constant 4611686293305360384 : i64
     %zero = arith.constant 0.0 : f32
     %ninf = arith.constant 0xFF800000 : f32
     %one = arith.constant 1.0 : f32
@@ -507,12 +501,9 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %aligned = arith.muli %aligned0, %c1024 : index
       %pad = arith.subi %aligned, %base : index
       %alignedI64 = arith.index_cast %aligned : index to i64
-      %four = arith.constant 4 : i64
-      %addr16 = arith.shrui %alignedI64, %four : i64
-      %mask14 = arith.constant 16383 : i64
-      %start = arith.andi %addr16, %mask14 : i64
-      %k = arith.constant 4611686293305360384 : i64
-      %kDesc = arith.ori %start, %k : i64
+      %addr16 = arith.shrui %alignedI64, %l4 : i64
+      %start = arith.andi %addr16, %l16383 : i64
+      %kDesc = arith.ori %start, %l4611686293305360384 : i64
       scf.if %leader {
         nvgpu.mbarrier.init %bar[%c0], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         nvgpu.mbarrier.init %bar[%c1], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
@@ -588,8 +579,7 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %rowA = arith.addi %m0, %rowA0 : index
       %rowB = arith.addi %rowA, %c8 : index
       %wgI64 = arith.index_cast %wg : index to i64
-      %k_1 = arith.constant 512 : i64
-      %aHalf = arith.muli %wgI64, %k_1 : i64
+      %aHalf = arith.muli %wgI64, %l512 : i64
       %aDesc = arith.addi %kDesc, %aHalf : i64
       %accInit = llvm.mlir.undef : !acc128
       %stage = arith.remui %c0, %c4 : index
@@ -598,32 +588,22 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
       %parity = arith.index_cast %parityIdx : index to i1
       nvgpu.mbarrier.try_wait.parity %bar[%stage], %parity, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
       %stageI64 = arith.index_cast %stage : index to i64
-      %k_2 = arith.constant 2048 : i64
-      %stageDesc = arith.muli %stageI64, %k_2 : i64
+      %stageDesc = arith.muli %stageI64, %l2048 : i64
       %aStage = arith.addi %aDesc, %stageDesc : i64
       %bStage0 = arith.addi %kDesc, %stageDesc : i64
-      %k_3 = arith.constant 1024 : i64
-      %bStage = arith.addi %bStage0, %k_3 : i64
+      %bStage = arith.addi %bStage0, %l1024 : i64
       nvvm.wgmma.fence.aligned
-      %k_4 = arith.constant 0 : i64
-      %aDescK = arith.addi %aStage, %k_4 : i64
-      %k_5 = arith.constant 0 : i64
-      %bDescK = arith.addi %bStage, %k_5 : i64
+      %aDescK = arith.addi %aStage, %l0 : i64
+      %bDescK = arith.addi %bStage, %l0 : i64
       %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %k_6 = arith.constant 2 : i64
-      %aDescK_1 = arith.addi %aStage, %k_6 : i64
-      %k_7 = arith.constant 2 : i64
-      %bDescK_1 = arith.addi %bStage, %k_7 : i64
+      %aDescK_1 = arith.addi %aStage, %l2 : i64
+      %bDescK_1 = arith.addi %bStage, %l2 : i64
       %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %k_8 = arith.constant 4 : i64
-      %aDescK_2 = arith.addi %aStage, %k_8 : i64
-      %k_9 = arith.constant 4 : i64
-      %bDescK_2 = arith.addi %bStage, %k_9 : i64
+      %aDescK_2 = arith.addi %aStage, %l4 : i64
+      %bDescK_2 = arith.addi %bStage, %l4 : i64
       %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %k_10 = arith.constant 6 : i64
-      %aDescK_3 = arith.addi %aStage, %k_10 : i64
-      %k_11 = arith.constant 6 : i64
-      %bDescK_3 = arith.addi %bStage, %k_11 : i64
+      %aDescK_3 = arith.addi %aStage, %l6 : i64
+      %bDescK_3 = arith.addi %bStage, %l6 : i64
       %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
       nvvm.wgmma.commit.group.sync.aligned
       %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wg_4) -> (!acc128) {
@@ -633,32 +613,22 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]} {
         %parity_1 = arith.index_cast %parityIdx_1 : index to i1
         nvgpu.mbarrier.try_wait.parity %bar[%stage_1], %parity_1, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %stageI64_1 = arith.index_cast %stage_1 : index to i64
-        %k_12 = arith.constant 2048 : i64
-        %stageDesc_1 = arith.muli %stageI64_1, %k_12 : i64
+        %stageDesc_1 = arith.muli %stageI64_1, %l2048 : i64
         %aStage_1 = arith.addi %aDesc, %stageDesc_1 : i64
         %bStage0_1 = arith.addi %kDesc, %stageDesc_1 : i64
-        %k_13 = arith.constant 1024 : i64
-        %bStage_1 = arith.addi %bStage0_1, %k_13 : i64
+        %bStage_1 = arith.addi %bStage0_1, %l1024 : i64
         nvvm.wgmma.fence.aligned
-        %k_14 = arith.constant 0 : i64
-        %aDescK_4 = arith.addi %aStage_1, %k_14 : i64
-        %k_15 = arith.constant 0 : i64
-        %bDescK_4 = arith.addi %bStage_1, %k_15 : i64
+        %aDescK_4 = arith.addi %aStage_1, %l0 : i64
+        %bDescK_4 = arith.addi %bStage_1, %l0 : i64
         %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %k_16 = arith.constant 2 : i64
-        %aDescK_5 = arith.addi %aStage_1, %k_16 : i64
-        %k_17 = arith.constant 2 : i64
-        %bDescK_5 = arith.addi %bStage_1, %k_17 : i64
+        %aDescK_5 = arith.addi %aStage_1, %l2 : i64
+        %bDescK_5 = arith.addi %bStage_1, %l2 : i64
         %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %k_18 = arith.constant 4 : i64
-        %aDescK_6 = arith.addi %aStage_1, %k_18 : i64
-        %k_19 = arith.constant 4 : i64
-        %bDescK_6 = arith.addi %bStage_1, %k_19 : i64
+        %aDescK_6 = arith.addi %aStage_1, %l4 : i64
+        %bDescK_6 = arith.addi %bStage_1, %l4 : i64
         %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %k_20 = arith.constant 6 : i64
-        %aDescK_7 = arith.addi %aStage_1, %k_20 : i64
-        %k_21 = arith.constant 6 : i64
-        %bDescK_7 = arith.addi %bStage_1, %k_21 : i64
+        %aDescK_7 = arith.addi %aStage_1, %l6 : i64
+        %bDescK_7 = arith.addi %bStage_1, %l6 : i64
         %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
         nvvm.wgmma.commit.group.sync.aligned
         nvvm.wgmma.wait.group.sync.aligned 1

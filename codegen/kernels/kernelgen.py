@@ -24,7 +24,8 @@ class Function:
     index constants gathered at the top."""
 
     def __init__(self):
-        self.lines, self.consts, self.i32s, self.seen = [], set(), set(), {}
+        self.lines, self.consts, self.i32s, self.i64s = [], set(), set(), set()
+        self.seen = {}
         self.depth = 2
 
     def emit(self, text):
@@ -63,8 +64,9 @@ class Function:
         return self.let(hint, f"arith.{op} {a}, {b} : i64")
 
     def i64c(self, value):
-        """An i64 constant (descriptor bits and offsets), where it is used."""
-        return self.let("k", f"arith.constant {value} : i64")
+        """The i64 constant `value` (descriptor bits and offsets)."""
+        self.i64s.add(value)
+        return f"%l{value}"
 
     def float_constants(self):
         """%zero, %one and %ninf (-infinity), f32."""
@@ -84,6 +86,8 @@ class Function:
                 for v in sorted(self.consts)]
         head += ["  " * self.depth + f"%i{v} = arith.constant {v} : i32"
                  for v in sorted(self.i32s)]
+        head += ["  " * self.depth + f"%l{v} = arith.constant {v} : i64"
+                 for v in sorted(self.i64s)]
         return head + self.lines
 
 
@@ -333,8 +337,10 @@ def aligned_shared(f, bar, bars_type, count):
     Past the barriers: MLIR lowers %dyn to the address of a static symbol,
     and ptxas places the static barriers after it and the dynamic
     allocation after them, so from %dyn itself the barriers would be
-    overwritten. The 1024 bytes of slack every layout here asks for cover
-    the barriers and the alignment."""
+    overwritten. Launched with the layout + 1024 bytes (or + 1024 less the
+    kernel's static shared memory, exactly what it spans), the slack covers
+    the barriers and the alignment, whichever order ptxas gives the symbol
+    and the barriers."""
     c = f.c
     smem = f"memref<?xi8, {WG}>"
     f.emit(f"%dyn = gpu.dynamic_shared_memory : {smem}")
@@ -348,10 +354,8 @@ def aligned_shared(f, bar, bars_type, count):
     aligned = f.idx("aligned", "muli", aligned0, c(1024))
     pad = f.idx("pad", "subi", aligned, base)
     a64 = f.let("alignedI64", f"arith.index_cast {aligned} : index to i64")
-    four = f.let("four", "arith.constant 4 : i64")
-    a16 = f.let("addr16", f"arith.shrui {a64}, {four} : i64")
-    mask = f.let("mask14", f"arith.constant {0x3FFF} : i64")
-    start = f.let("start", f"arith.andi {a16}, {mask} : i64")
+    a16 = f.i64("addr16", "shrui", a64, f.i64c(4))
+    start = f.i64("start", "andi", a16, f.i64c(0x3FFF))
     return pad, start
 
 
@@ -375,6 +379,20 @@ def init_barriers(f, leader, bar, bars_type, count, maps):
         f.emit(f"  nvgpu.tma.prefetch.descriptor {value} : {ty}")
     f.emit("}")
     f.emit("gpu.barrier")
+
+
+def wait_stage(f, bar, bars_type, step, stages):
+    """Waits for `step`'s stage of a ring of `stages` mbarriers: the stage
+    step % stages, in its phase step / stages (parity its lowest bit).
+    Returns the stage."""
+    c = f.c
+    stage = f.idx("stage", "remui", step, c(stages))
+    rnd = f.idx("round", "divui", step, c(stages))
+    par = f.idx("parityIdx", "remui", rnd, c(2))
+    parity = f.let("parity", f"arith.index_cast {par} : index to i1")
+    f.emit(f"nvgpu.mbarrier.try_wait.parity {bar}[{stage}], {parity}, "
+           f"{c(10000000)} : {bars_type}")
+    return stage
 
 
 FENCE_PROXY_ASYNC = ("nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, "

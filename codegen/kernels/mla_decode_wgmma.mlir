@@ -111,6 +111,50 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %i1 = arith.constant 1 : i32
     %i2 = arith.constant 2 : i32
     %i32 = arith.constant 32 : i32
+    %l0 = arith.constant 0 : i64
+    %l2 = arith.constant 2 : i64
+    %l4 = arith.constant 4 : i64
+    %l6 = arith.constant 6 : i64
+    %l128 = arith.constant 128 : i64
+    %l256 = arith.constant 256 : i64
+    %l384 = arith.constant 384 : i64
+    %l512 = arith.constant 512 : i64
+    %l514 = arith.constant 514 : i64
+    %l516 = arith.constant 516 : i64
+    %l518 = arith.constant 518 : i64
+    %l1024 = arith.constant 1024 : i64
+    %l1026 = arith.constant 1026 : i64
+    %l1028 = arith.constant 1028 : i64
+    %l1030 = arith.constant 1030 : i64
+    %l1536 = arith.constant 1536 : i64
+    %l1538 = arith.constant 1538 : i64
+    %l1540 = arith.constant 1540 : i64
+    %l1542 = arith.constant 1542 : i64
+    %l2048 = arith.constant 2048 : i64
+    %l2050 = arith.constant 2050 : i64
+    %l2052 = arith.constant 2052 : i64
+    %l2054 = arith.constant 2054 : i64
+    %l2560 = arith.constant 2560 : i64
+    %l2562 = arith.constant 2562 : i64
+    %l2564 = arith.constant 2564 : i64
+    %l2566 = arith.constant 2566 : i64
+    %l3072 = arith.constant 3072 : i64
+    %l3074 = arith.constant 3074 : i64
+    %l3076 = arith.constant 3076 : i64
+    %l3078 = arith.constant 3078 : i64
+    %l3584 = arith.constant 3584 : i64
+    %l3586 = arith.constant 3586 : i64
+    %l3588 = arith.constant 3588 : i64
+    %l3590 = arith.constant 3590 : i64
+    %l4096 = arith.constant 4096 : i64
+    %l4098 = arith.constant 4098 : i64
+    %l4100 = arith.constant 4100 : i64
+    %l4102 = arith.constant 4102 : i64
+    %l4608 = arith.constant 4608 : i64
+    %l13824 = arith.constant 13824 : i64
+    %l16383 = arith.constant 16383 : i64
+    %l4611686293305360384 = arith.constant 4611686293305360384 : i64
+    %l4611686293338849280 = arith.constant 4611686293338849280 : i64
     %zero = arith.constant 0.0 : f32
     %ninf = arith.constant 0xFF800000 : f32
     %one = arith.constant 1.0 : f32
@@ -153,20 +197,16 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %aligned = arith.muli %aligned0, %c1024 : index
     %pad = arith.subi %aligned, %base : index
     %alignedI64 = arith.index_cast %aligned : index to i64
-    %four = arith.constant 4 : i64
-    %addr16 = arith.shrui %alignedI64, %four : i64
-    %mask14 = arith.constant 16383 : i64
-    %start = arith.andi %addr16, %mask14 : i64
+    %addr16 = arith.shrui %alignedI64, %l4 : i64
+    %start = arith.andi %addr16, %l16383 : i64
     %sPOff = arith.addi %pad, %c221184 : index
     %sP = memref.view %dyn[%sPOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
     %sMaxOff = arith.addi %pad, %c229376 : index
     %sMax = memref.view %dyn[%sMaxOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64xf32, #gpu.address_space<workgroup>>
     %sSumOff = arith.addi %pad, %c229888 : index
     %sSum = memref.view %dyn[%sSumOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64xf32, #gpu.address_space<workgroup>>
-    %k = arith.constant 4611686293305360384 : i64
-    %kDesc = arith.ori %start, %k : i64
-    %k_1 = arith.constant 4611686293338849280 : i64
-    %vDesc = arith.ori %start, %k_1 : i64
+    %kDesc = arith.ori %start, %l4611686293305360384 : i64
+    %vDesc = arith.ori %start, %l4611686293338849280 : i64
     scf.if %leader {
       nvgpu.mbarrier.init %bar[%c0], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>
       nvgpu.mbarrier.init %bar[%c1], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>
@@ -320,10 +360,8 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %half32 = arith.muli %wg, %c32 : index
     %sCol = arith.addi %half32, %t2 : index
     %wgRows = arith.index_cast %wg : index to i64
-    %k_2 = arith.constant 256 : i64
-    %bHalf = arith.muli %wgRows, %k_2 : i64
-    %k_3 = arith.constant 2048 : i64
-    %vHalf = arith.muli %wgRows, %k_3 : i64
+    %bHalf = arith.muli %wgRows, %l256 : i64
+    %vHalf = arith.muli %wgRows, %l2048 : i64
     %oInit = llvm.mlir.zero : !acc256
     %loop:5 = scf.for %i = %c0 to %count step %c1 iter_args(%mA = %ninf, %mB = %ninf, %lA = %zero, %lB = %zero, %o = %oInit) -> (f32, f32, f32, f32, !acc256) {
       %stage = arith.remui %i, %c2 : index
@@ -332,195 +370,121 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %parity = arith.index_cast %parityIdx : index to i1
       nvgpu.mbarrier.try_wait.parity %bar[%stage], %parity, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>
       %stageI64 = arith.index_cast %stage : index to i64
-      %k_4 = arith.constant 4608 : i64
-      %stageDesc0 = arith.muli %stageI64, %k_4 : i64
-      %k_5 = arith.constant 4608 : i64
-      %stageDesc = arith.addi %stageDesc0, %k_5 : i64
+      %stageDesc0 = arith.muli %stageI64, %l4608 : i64
+      %stageDesc = arith.addi %stageDesc0, %l4608 : i64
       %kStage = arith.addi %kDesc, %stageDesc : i64
       %kTok = arith.addi %kStage, %bHalf : i64
       %vStage = arith.addi %vDesc, %stageDesc : i64
       %vBase = arith.addi %vStage, %vHalf : i64
       nvvm.wgmma.fence.aligned
       %sInit = llvm.mlir.undef : !acc32
-      %k_6 = arith.constant 0 : i64
-      %qDesc = arith.addi %kDesc, %k_6 : i64
-      %k_7 = arith.constant 0 : i64
-      %kDescK = arith.addi %kTok, %k_7 : i64
+      %qDesc = arith.addi %kDesc, %l0 : i64
+      %kDescK = arith.addi %kTok, %l0 : i64
       %wg_1 = nvvm.wgmma.mma_async %qDesc, %kDescK, %sInit, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_8 = arith.constant 2 : i64
-      %qDesc_1 = arith.addi %kDesc, %k_8 : i64
-      %k_9 = arith.constant 2 : i64
-      %kDescK_1 = arith.addi %kTok, %k_9 : i64
+      %qDesc_1 = arith.addi %kDesc, %l2 : i64
+      %kDescK_1 = arith.addi %kTok, %l2 : i64
       %wg_2 = nvvm.wgmma.mma_async %qDesc_1, %kDescK_1, %wg_1, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_10 = arith.constant 4 : i64
-      %qDesc_2 = arith.addi %kDesc, %k_10 : i64
-      %k_11 = arith.constant 4 : i64
-      %kDescK_2 = arith.addi %kTok, %k_11 : i64
+      %qDesc_2 = arith.addi %kDesc, %l4 : i64
+      %kDescK_2 = arith.addi %kTok, %l4 : i64
       %wg_3 = nvvm.wgmma.mma_async %qDesc_2, %kDescK_2, %wg_2, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_12 = arith.constant 6 : i64
-      %qDesc_3 = arith.addi %kDesc, %k_12 : i64
-      %k_13 = arith.constant 6 : i64
-      %kDescK_3 = arith.addi %kTok, %k_13 : i64
+      %qDesc_3 = arith.addi %kDesc, %l6 : i64
+      %kDescK_3 = arith.addi %kTok, %l6 : i64
       %wg_4 = nvvm.wgmma.mma_async %qDesc_3, %kDescK_3, %wg_3, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_14 = arith.constant 512 : i64
-      %qDesc_4 = arith.addi %kDesc, %k_14 : i64
-      %k_15 = arith.constant 512 : i64
-      %kDescK_4 = arith.addi %kTok, %k_15 : i64
+      %qDesc_4 = arith.addi %kDesc, %l512 : i64
+      %kDescK_4 = arith.addi %kTok, %l512 : i64
       %wg_5 = nvvm.wgmma.mma_async %qDesc_4, %kDescK_4, %wg_4, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_16 = arith.constant 514 : i64
-      %qDesc_5 = arith.addi %kDesc, %k_16 : i64
-      %k_17 = arith.constant 514 : i64
-      %kDescK_5 = arith.addi %kTok, %k_17 : i64
+      %qDesc_5 = arith.addi %kDesc, %l514 : i64
+      %kDescK_5 = arith.addi %kTok, %l514 : i64
       %wg_6 = nvvm.wgmma.mma_async %qDesc_5, %kDescK_5, %wg_5, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_18 = arith.constant 516 : i64
-      %qDesc_6 = arith.addi %kDesc, %k_18 : i64
-      %k_19 = arith.constant 516 : i64
-      %kDescK_6 = arith.addi %kTok, %k_19 : i64
+      %qDesc_6 = arith.addi %kDesc, %l516 : i64
+      %kDescK_6 = arith.addi %kTok, %l516 : i64
       %wg_7 = nvvm.wgmma.mma_async %qDesc_6, %kDescK_6, %wg_6, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_20 = arith.constant 518 : i64
-      %qDesc_7 = arith.addi %kDesc, %k_20 : i64
-      %k_21 = arith.constant 518 : i64
-      %kDescK_7 = arith.addi %kTok, %k_21 : i64
+      %qDesc_7 = arith.addi %kDesc, %l518 : i64
+      %kDescK_7 = arith.addi %kTok, %l518 : i64
       %wg_8 = nvvm.wgmma.mma_async %qDesc_7, %kDescK_7, %wg_7, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_22 = arith.constant 1024 : i64
-      %qDesc_8 = arith.addi %kDesc, %k_22 : i64
-      %k_23 = arith.constant 1024 : i64
-      %kDescK_8 = arith.addi %kTok, %k_23 : i64
+      %qDesc_8 = arith.addi %kDesc, %l1024 : i64
+      %kDescK_8 = arith.addi %kTok, %l1024 : i64
       %wg_9 = nvvm.wgmma.mma_async %qDesc_8, %kDescK_8, %wg_8, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_24 = arith.constant 1026 : i64
-      %qDesc_9 = arith.addi %kDesc, %k_24 : i64
-      %k_25 = arith.constant 1026 : i64
-      %kDescK_9 = arith.addi %kTok, %k_25 : i64
+      %qDesc_9 = arith.addi %kDesc, %l1026 : i64
+      %kDescK_9 = arith.addi %kTok, %l1026 : i64
       %wg_10 = nvvm.wgmma.mma_async %qDesc_9, %kDescK_9, %wg_9, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_26 = arith.constant 1028 : i64
-      %qDesc_10 = arith.addi %kDesc, %k_26 : i64
-      %k_27 = arith.constant 1028 : i64
-      %kDescK_10 = arith.addi %kTok, %k_27 : i64
+      %qDesc_10 = arith.addi %kDesc, %l1028 : i64
+      %kDescK_10 = arith.addi %kTok, %l1028 : i64
       %wg_11 = nvvm.wgmma.mma_async %qDesc_10, %kDescK_10, %wg_10, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_28 = arith.constant 1030 : i64
-      %qDesc_11 = arith.addi %kDesc, %k_28 : i64
-      %k_29 = arith.constant 1030 : i64
-      %kDescK_11 = arith.addi %kTok, %k_29 : i64
+      %qDesc_11 = arith.addi %kDesc, %l1030 : i64
+      %kDescK_11 = arith.addi %kTok, %l1030 : i64
       %wg_12 = nvvm.wgmma.mma_async %qDesc_11, %kDescK_11, %wg_11, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_30 = arith.constant 1536 : i64
-      %qDesc_12 = arith.addi %kDesc, %k_30 : i64
-      %k_31 = arith.constant 1536 : i64
-      %kDescK_12 = arith.addi %kTok, %k_31 : i64
+      %qDesc_12 = arith.addi %kDesc, %l1536 : i64
+      %kDescK_12 = arith.addi %kTok, %l1536 : i64
       %wg_13 = nvvm.wgmma.mma_async %qDesc_12, %kDescK_12, %wg_12, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_32 = arith.constant 1538 : i64
-      %qDesc_13 = arith.addi %kDesc, %k_32 : i64
-      %k_33 = arith.constant 1538 : i64
-      %kDescK_13 = arith.addi %kTok, %k_33 : i64
+      %qDesc_13 = arith.addi %kDesc, %l1538 : i64
+      %kDescK_13 = arith.addi %kTok, %l1538 : i64
       %wg_14 = nvvm.wgmma.mma_async %qDesc_13, %kDescK_13, %wg_13, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_34 = arith.constant 1540 : i64
-      %qDesc_14 = arith.addi %kDesc, %k_34 : i64
-      %k_35 = arith.constant 1540 : i64
-      %kDescK_14 = arith.addi %kTok, %k_35 : i64
+      %qDesc_14 = arith.addi %kDesc, %l1540 : i64
+      %kDescK_14 = arith.addi %kTok, %l1540 : i64
       %wg_15 = nvvm.wgmma.mma_async %qDesc_14, %kDescK_14, %wg_14, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_36 = arith.constant 1542 : i64
-      %qDesc_15 = arith.addi %kDesc, %k_36 : i64
-      %k_37 = arith.constant 1542 : i64
-      %kDescK_15 = arith.addi %kTok, %k_37 : i64
+      %qDesc_15 = arith.addi %kDesc, %l1542 : i64
+      %kDescK_15 = arith.addi %kTok, %l1542 : i64
       %wg_16 = nvvm.wgmma.mma_async %qDesc_15, %kDescK_15, %wg_15, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_38 = arith.constant 2048 : i64
-      %qDesc_16 = arith.addi %kDesc, %k_38 : i64
-      %k_39 = arith.constant 2048 : i64
-      %kDescK_16 = arith.addi %kTok, %k_39 : i64
+      %qDesc_16 = arith.addi %kDesc, %l2048 : i64
+      %kDescK_16 = arith.addi %kTok, %l2048 : i64
       %wg_17 = nvvm.wgmma.mma_async %qDesc_16, %kDescK_16, %wg_16, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_40 = arith.constant 2050 : i64
-      %qDesc_17 = arith.addi %kDesc, %k_40 : i64
-      %k_41 = arith.constant 2050 : i64
-      %kDescK_17 = arith.addi %kTok, %k_41 : i64
+      %qDesc_17 = arith.addi %kDesc, %l2050 : i64
+      %kDescK_17 = arith.addi %kTok, %l2050 : i64
       %wg_18 = nvvm.wgmma.mma_async %qDesc_17, %kDescK_17, %wg_17, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_42 = arith.constant 2052 : i64
-      %qDesc_18 = arith.addi %kDesc, %k_42 : i64
-      %k_43 = arith.constant 2052 : i64
-      %kDescK_18 = arith.addi %kTok, %k_43 : i64
+      %qDesc_18 = arith.addi %kDesc, %l2052 : i64
+      %kDescK_18 = arith.addi %kTok, %l2052 : i64
       %wg_19 = nvvm.wgmma.mma_async %qDesc_18, %kDescK_18, %wg_18, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_44 = arith.constant 2054 : i64
-      %qDesc_19 = arith.addi %kDesc, %k_44 : i64
-      %k_45 = arith.constant 2054 : i64
-      %kDescK_19 = arith.addi %kTok, %k_45 : i64
+      %qDesc_19 = arith.addi %kDesc, %l2054 : i64
+      %kDescK_19 = arith.addi %kTok, %l2054 : i64
       %wg_20 = nvvm.wgmma.mma_async %qDesc_19, %kDescK_19, %wg_19, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_46 = arith.constant 2560 : i64
-      %qDesc_20 = arith.addi %kDesc, %k_46 : i64
-      %k_47 = arith.constant 2560 : i64
-      %kDescK_20 = arith.addi %kTok, %k_47 : i64
+      %qDesc_20 = arith.addi %kDesc, %l2560 : i64
+      %kDescK_20 = arith.addi %kTok, %l2560 : i64
       %wg_21 = nvvm.wgmma.mma_async %qDesc_20, %kDescK_20, %wg_20, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_48 = arith.constant 2562 : i64
-      %qDesc_21 = arith.addi %kDesc, %k_48 : i64
-      %k_49 = arith.constant 2562 : i64
-      %kDescK_21 = arith.addi %kTok, %k_49 : i64
+      %qDesc_21 = arith.addi %kDesc, %l2562 : i64
+      %kDescK_21 = arith.addi %kTok, %l2562 : i64
       %wg_22 = nvvm.wgmma.mma_async %qDesc_21, %kDescK_21, %wg_21, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_50 = arith.constant 2564 : i64
-      %qDesc_22 = arith.addi %kDesc, %k_50 : i64
-      %k_51 = arith.constant 2564 : i64
-      %kDescK_22 = arith.addi %kTok, %k_51 : i64
+      %qDesc_22 = arith.addi %kDesc, %l2564 : i64
+      %kDescK_22 = arith.addi %kTok, %l2564 : i64
       %wg_23 = nvvm.wgmma.mma_async %qDesc_22, %kDescK_22, %wg_22, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_52 = arith.constant 2566 : i64
-      %qDesc_23 = arith.addi %kDesc, %k_52 : i64
-      %k_53 = arith.constant 2566 : i64
-      %kDescK_23 = arith.addi %kTok, %k_53 : i64
+      %qDesc_23 = arith.addi %kDesc, %l2566 : i64
+      %kDescK_23 = arith.addi %kTok, %l2566 : i64
       %wg_24 = nvvm.wgmma.mma_async %qDesc_23, %kDescK_23, %wg_23, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_54 = arith.constant 3072 : i64
-      %qDesc_24 = arith.addi %kDesc, %k_54 : i64
-      %k_55 = arith.constant 3072 : i64
-      %kDescK_24 = arith.addi %kTok, %k_55 : i64
+      %qDesc_24 = arith.addi %kDesc, %l3072 : i64
+      %kDescK_24 = arith.addi %kTok, %l3072 : i64
       %wg_25 = nvvm.wgmma.mma_async %qDesc_24, %kDescK_24, %wg_24, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_56 = arith.constant 3074 : i64
-      %qDesc_25 = arith.addi %kDesc, %k_56 : i64
-      %k_57 = arith.constant 3074 : i64
-      %kDescK_25 = arith.addi %kTok, %k_57 : i64
+      %qDesc_25 = arith.addi %kDesc, %l3074 : i64
+      %kDescK_25 = arith.addi %kTok, %l3074 : i64
       %wg_26 = nvvm.wgmma.mma_async %qDesc_25, %kDescK_25, %wg_25, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_58 = arith.constant 3076 : i64
-      %qDesc_26 = arith.addi %kDesc, %k_58 : i64
-      %k_59 = arith.constant 3076 : i64
-      %kDescK_26 = arith.addi %kTok, %k_59 : i64
+      %qDesc_26 = arith.addi %kDesc, %l3076 : i64
+      %kDescK_26 = arith.addi %kTok, %l3076 : i64
       %wg_27 = nvvm.wgmma.mma_async %qDesc_26, %kDescK_26, %wg_26, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_60 = arith.constant 3078 : i64
-      %qDesc_27 = arith.addi %kDesc, %k_60 : i64
-      %k_61 = arith.constant 3078 : i64
-      %kDescK_27 = arith.addi %kTok, %k_61 : i64
+      %qDesc_27 = arith.addi %kDesc, %l3078 : i64
+      %kDescK_27 = arith.addi %kTok, %l3078 : i64
       %wg_28 = nvvm.wgmma.mma_async %qDesc_27, %kDescK_27, %wg_27, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_62 = arith.constant 3584 : i64
-      %qDesc_28 = arith.addi %kDesc, %k_62 : i64
-      %k_63 = arith.constant 3584 : i64
-      %kDescK_28 = arith.addi %kTok, %k_63 : i64
+      %qDesc_28 = arith.addi %kDesc, %l3584 : i64
+      %kDescK_28 = arith.addi %kTok, %l3584 : i64
       %wg_29 = nvvm.wgmma.mma_async %qDesc_28, %kDescK_28, %wg_28, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_64 = arith.constant 3586 : i64
-      %qDesc_29 = arith.addi %kDesc, %k_64 : i64
-      %k_65 = arith.constant 3586 : i64
-      %kDescK_29 = arith.addi %kTok, %k_65 : i64
+      %qDesc_29 = arith.addi %kDesc, %l3586 : i64
+      %kDescK_29 = arith.addi %kTok, %l3586 : i64
       %wg_30 = nvvm.wgmma.mma_async %qDesc_29, %kDescK_29, %wg_29, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_66 = arith.constant 3588 : i64
-      %qDesc_30 = arith.addi %kDesc, %k_66 : i64
-      %k_67 = arith.constant 3588 : i64
-      %kDescK_30 = arith.addi %kTok, %k_67 : i64
+      %qDesc_30 = arith.addi %kDesc, %l3588 : i64
+      %kDescK_30 = arith.addi %kTok, %l3588 : i64
       %wg_31 = nvvm.wgmma.mma_async %qDesc_30, %kDescK_30, %wg_30, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_68 = arith.constant 3590 : i64
-      %qDesc_31 = arith.addi %kDesc, %k_68 : i64
-      %k_69 = arith.constant 3590 : i64
-      %kDescK_31 = arith.addi %kTok, %k_69 : i64
+      %qDesc_31 = arith.addi %kDesc, %l3590 : i64
+      %kDescK_31 = arith.addi %kTok, %l3590 : i64
       %wg_32 = nvvm.wgmma.mma_async %qDesc_31, %kDescK_31, %wg_31, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_70 = arith.constant 4096 : i64
-      %qDesc_32 = arith.addi %kDesc, %k_70 : i64
-      %k_71 = arith.constant 4096 : i64
-      %kDescK_32 = arith.addi %kTok, %k_71 : i64
+      %qDesc_32 = arith.addi %kDesc, %l4096 : i64
+      %kDescK_32 = arith.addi %kTok, %l4096 : i64
       %wg_33 = nvvm.wgmma.mma_async %qDesc_32, %kDescK_32, %wg_32, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_72 = arith.constant 4098 : i64
-      %qDesc_33 = arith.addi %kDesc, %k_72 : i64
-      %k_73 = arith.constant 4098 : i64
-      %kDescK_33 = arith.addi %kTok, %k_73 : i64
+      %qDesc_33 = arith.addi %kDesc, %l4098 : i64
+      %kDescK_33 = arith.addi %kTok, %l4098 : i64
       %wg_34 = nvvm.wgmma.mma_async %qDesc_33, %kDescK_33, %wg_33, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_74 = arith.constant 4100 : i64
-      %qDesc_34 = arith.addi %kDesc, %k_74 : i64
-      %k_75 = arith.constant 4100 : i64
-      %kDescK_34 = arith.addi %kTok, %k_75 : i64
+      %qDesc_34 = arith.addi %kDesc, %l4100 : i64
+      %kDescK_34 = arith.addi %kTok, %l4100 : i64
       %wg_35 = nvvm.wgmma.mma_async %qDesc_34, %kDescK_34, %wg_34, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %k_76 = arith.constant 4102 : i64
-      %qDesc_35 = arith.addi %kDesc, %k_76 : i64
-      %k_77 = arith.constant 4102 : i64
-      %kDescK_35 = arith.addi %kTok, %k_77 : i64
+      %qDesc_35 = arith.addi %kDesc, %l4102 : i64
+      %kDescK_35 = arith.addi %kTok, %l4102 : i64
       %wg_36 = nvvm.wgmma.mma_async %qDesc_35, %kDescK_35, %wg_35, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
       nvvm.wgmma.commit.group.sync.aligned
       nvvm.wgmma.wait.group.sync.aligned 0
@@ -950,8 +914,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
       // P and the zeroed tails, visible to wgmma (the async proxy).
       nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
       gpu.barrier
-      %k_78 = arith.constant 13824 : i64
-      %pDesc = arith.addi %kDesc, %k_78 : i64
+      %pDesc = arith.addi %kDesc, %l13824 : i64
       %ov = llvm.extractvalue %o[0] : !acc256
       %ovs = arith.mulf %ov, %alpha : f32
       %oacc = llvm.insertvalue %ovs, %o[0] : !acc256
@@ -1337,25 +1300,17 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %ovs_127 = arith.mulf %ov_127, %alpha_1 : f32
       %oacc_127 = llvm.insertvalue %ovs_127, %oacc_126[127] : !acc256
       nvvm.wgmma.fence.aligned
-      %k_79 = arith.constant 0 : i64
-      %pDescK = arith.addi %pDesc, %k_79 : i64
-      %k_80 = arith.constant 0 : i64
-      %vDescK = arith.addi %vBase, %k_80 : i64
+      %pDescK = arith.addi %pDesc, %l0 : i64
+      %vDescK = arith.addi %vBase, %l0 : i64
       %wg_37 = nvvm.wgmma.mma_async %pDescK, %vDescK, %oacc_127, #nvvm.shape<m = 64, n = 256, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>] : !acc256 -> !acc256
-      %k_81 = arith.constant 2 : i64
-      %pDescK_1 = arith.addi %pDesc, %k_81 : i64
-      %k_82 = arith.constant 128 : i64
-      %vDescK_1 = arith.addi %vBase, %k_82 : i64
+      %pDescK_1 = arith.addi %pDesc, %l2 : i64
+      %vDescK_1 = arith.addi %vBase, %l128 : i64
       %wg_38 = nvvm.wgmma.mma_async %pDescK_1, %vDescK_1, %wg_37, #nvvm.shape<m = 64, n = 256, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>] : !acc256 -> !acc256
-      %k_83 = arith.constant 4 : i64
-      %pDescK_2 = arith.addi %pDesc, %k_83 : i64
-      %k_84 = arith.constant 256 : i64
-      %vDescK_2 = arith.addi %vBase, %k_84 : i64
+      %pDescK_2 = arith.addi %pDesc, %l4 : i64
+      %vDescK_2 = arith.addi %vBase, %l256 : i64
       %wg_39 = nvvm.wgmma.mma_async %pDescK_2, %vDescK_2, %wg_38, #nvvm.shape<m = 64, n = 256, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>] : !acc256 -> !acc256
-      %k_85 = arith.constant 6 : i64
-      %pDescK_3 = arith.addi %pDesc, %k_85 : i64
-      %k_86 = arith.constant 384 : i64
-      %vDescK_3 = arith.addi %vBase, %k_86 : i64
+      %pDescK_3 = arith.addi %pDesc, %l6 : i64
+      %vDescK_3 = arith.addi %vBase, %l384 : i64
       %wg_40 = nvvm.wgmma.mma_async %pDescK_3, %vDescK_3, %wg_39, #nvvm.shape<m = 64, n = 256, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>] : !acc256 -> !acc256
       nvvm.wgmma.commit.group.sync.aligned
       nvvm.wgmma.wait.group.sync.aligned 0

@@ -78,6 +78,38 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %i1 = arith.constant 1 : i32
     %i2 = arith.constant 2 : i32
     %i32 = arith.constant 32 : i32
+    %l0 = arith.constant 0 : i64
+    %l2 = arith.constant 2 : i64
+    %l4 = arith.constant 4 : i64
+    %l6 = arith.constant 6 : i64
+    %l128 = arith.constant 128 : i64
+    %l256 = arith.constant 256 : i64
+    %l384 = arith.constant 384 : i64
+    %l512 = arith.constant 512 : i64
+    %l514 = arith.constant 514 : i64
+    %l516 = arith.constant 516 : i64
+    %l518 = arith.constant 518 : i64
+    %l1024 = arith.constant 1024 : i64
+    %l1026 = arith.constant 1026 : i64
+    %l1028 = arith.constant 1028 : i64
+    %l1030 = arith.constant 1030 : i64
+    %l1536 = arith.constant 1536 : i64
+    %l1538 = arith.constant 1538 : i64
+    %l1540 = arith.constant 1540 : i64
+    %l1542 = arith.constant 1542 : i64
+    %l2048 = arith.constant 2048 : i64
+    %l2050 = arith.constant 2050 : i64
+    %l2052 = arith.constant 2052 : i64
+    %l2054 = arith.constant 2054 : i64
+    %l2560 = arith.constant 2560 : i64
+    %l2562 = arith.constant 2562 : i64
+    %l2564 = arith.constant 2564 : i64
+    %l2566 = arith.constant 2566 : i64
+    %l3072 = arith.constant 3072 : i64
+    %l6656 = arith.constant 6656 : i64
+    %l16383 = arith.constant 16383 : i64
+    %l4611686293305360384 = arith.constant 4611686293305360384 : i64
+    %l4611686293338849280 = arith.constant 4611686293338849280 : i64
     %zero = arith.constant 0.0 : f32
     %ninf = arith.constant 0xFF800000 : f32
     %one = arith.constant 1.0 : f32
@@ -110,14 +142,10 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %aligned = arith.muli %aligned0, %c1024 : index
     %pad = arith.subi %aligned, %base : index
     %alignedI64 = arith.index_cast %aligned : index to i64
-    %four = arith.constant 4 : i64
-    %addr16 = arith.shrui %alignedI64, %four : i64
-    %mask14 = arith.constant 16383 : i64
-    %start = arith.andi %addr16, %mask14 : i64
-    %k = arith.constant 4611686293305360384 : i64
-    %kDesc = arith.ori %start, %k : i64
-    %k_1 = arith.constant 4611686293338849280 : i64
-    %vDesc = arith.ori %start, %k_1 : i64
+    %addr16 = arith.shrui %alignedI64, %l4 : i64
+    %start = arith.andi %addr16, %l16383 : i64
+    %kDesc = arith.ori %start, %l4611686293305360384 : i64
+    %vDesc = arith.ori %start, %l4611686293338849280 : i64
     %sPOff = arith.addi %pad, %c106496 : index
     %sP = memref.view %dyn[%sPOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
     scf.if %leader {
@@ -224,71 +252,46 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %parity = arith.index_cast %parityIdx : index to i1
       nvgpu.mbarrier.try_wait.parity %bar[%stage], %parity, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 3>
       %stageI64 = arith.index_cast %stage : index to i64
-      %k_2 = arith.constant 2560 : i64
-      %stageDesc = arith.muli %stageI64, %k_2 : i64
+      %stageDesc = arith.muli %stageI64, %l2560 : i64
       %kStage = arith.addi %kDesc, %stageDesc : i64
       %vStage = arith.addi %vDesc, %stageDesc : i64
       nvvm.wgmma.fence.aligned
       %sInit = llvm.mlir.undef : !acc64
-      %k_3 = arith.constant 0 : i64
-      %qDesc = arith.addi %kDesc, %k_3 : i64
-      %k_4 = arith.constant 1536 : i64
-      %kDescK = arith.addi %kStage, %k_4 : i64
+      %qDesc = arith.addi %kDesc, %l0 : i64
+      %kDescK = arith.addi %kStage, %l1536 : i64
       %wg = nvvm.wgmma.mma_async %qDesc, %kDescK, %sInit, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %k_5 = arith.constant 2 : i64
-      %qDesc_1 = arith.addi %kDesc, %k_5 : i64
-      %k_6 = arith.constant 1538 : i64
-      %kDescK_1 = arith.addi %kStage, %k_6 : i64
+      %qDesc_1 = arith.addi %kDesc, %l2 : i64
+      %kDescK_1 = arith.addi %kStage, %l1538 : i64
       %wg_1 = nvvm.wgmma.mma_async %qDesc_1, %kDescK_1, %wg, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %k_7 = arith.constant 4 : i64
-      %qDesc_2 = arith.addi %kDesc, %k_7 : i64
-      %k_8 = arith.constant 1540 : i64
-      %kDescK_2 = arith.addi %kStage, %k_8 : i64
+      %qDesc_2 = arith.addi %kDesc, %l4 : i64
+      %kDescK_2 = arith.addi %kStage, %l1540 : i64
       %wg_2 = nvvm.wgmma.mma_async %qDesc_2, %kDescK_2, %wg_1, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %k_9 = arith.constant 6 : i64
-      %qDesc_3 = arith.addi %kDesc, %k_9 : i64
-      %k_10 = arith.constant 1542 : i64
-      %kDescK_3 = arith.addi %kStage, %k_10 : i64
+      %qDesc_3 = arith.addi %kDesc, %l6 : i64
+      %kDescK_3 = arith.addi %kStage, %l1542 : i64
       %wg_3 = nvvm.wgmma.mma_async %qDesc_3, %kDescK_3, %wg_2, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %k_11 = arith.constant 512 : i64
-      %qDesc_4 = arith.addi %kDesc, %k_11 : i64
-      %k_12 = arith.constant 2048 : i64
-      %kDescK_4 = arith.addi %kStage, %k_12 : i64
+      %qDesc_4 = arith.addi %kDesc, %l512 : i64
+      %kDescK_4 = arith.addi %kStage, %l2048 : i64
       %wg_4 = nvvm.wgmma.mma_async %qDesc_4, %kDescK_4, %wg_3, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %k_13 = arith.constant 514 : i64
-      %qDesc_5 = arith.addi %kDesc, %k_13 : i64
-      %k_14 = arith.constant 2050 : i64
-      %kDescK_5 = arith.addi %kStage, %k_14 : i64
+      %qDesc_5 = arith.addi %kDesc, %l514 : i64
+      %kDescK_5 = arith.addi %kStage, %l2050 : i64
       %wg_5 = nvvm.wgmma.mma_async %qDesc_5, %kDescK_5, %wg_4, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %k_15 = arith.constant 516 : i64
-      %qDesc_6 = arith.addi %kDesc, %k_15 : i64
-      %k_16 = arith.constant 2052 : i64
-      %kDescK_6 = arith.addi %kStage, %k_16 : i64
+      %qDesc_6 = arith.addi %kDesc, %l516 : i64
+      %kDescK_6 = arith.addi %kStage, %l2052 : i64
       %wg_6 = nvvm.wgmma.mma_async %qDesc_6, %kDescK_6, %wg_5, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %k_17 = arith.constant 518 : i64
-      %qDesc_7 = arith.addi %kDesc, %k_17 : i64
-      %k_18 = arith.constant 2054 : i64
-      %kDescK_7 = arith.addi %kStage, %k_18 : i64
+      %qDesc_7 = arith.addi %kDesc, %l518 : i64
+      %kDescK_7 = arith.addi %kStage, %l2054 : i64
       %wg_7 = nvvm.wgmma.mma_async %qDesc_7, %kDescK_7, %wg_6, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %k_19 = arith.constant 1024 : i64
-      %qDesc_8 = arith.addi %kDesc, %k_19 : i64
-      %k_20 = arith.constant 2560 : i64
-      %kDescK_8 = arith.addi %kStage, %k_20 : i64
+      %qDesc_8 = arith.addi %kDesc, %l1024 : i64
+      %kDescK_8 = arith.addi %kStage, %l2560 : i64
       %wg_8 = nvvm.wgmma.mma_async %qDesc_8, %kDescK_8, %wg_7, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %k_21 = arith.constant 1026 : i64
-      %qDesc_9 = arith.addi %kDesc, %k_21 : i64
-      %k_22 = arith.constant 2562 : i64
-      %kDescK_9 = arith.addi %kStage, %k_22 : i64
+      %qDesc_9 = arith.addi %kDesc, %l1026 : i64
+      %kDescK_9 = arith.addi %kStage, %l2562 : i64
       %wg_9 = nvvm.wgmma.mma_async %qDesc_9, %kDescK_9, %wg_8, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %k_23 = arith.constant 1028 : i64
-      %qDesc_10 = arith.addi %kDesc, %k_23 : i64
-      %k_24 = arith.constant 2564 : i64
-      %kDescK_10 = arith.addi %kStage, %k_24 : i64
+      %qDesc_10 = arith.addi %kDesc, %l1028 : i64
+      %kDescK_10 = arith.addi %kStage, %l2564 : i64
       %wg_10 = nvvm.wgmma.mma_async %qDesc_10, %kDescK_10, %wg_9, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %k_25 = arith.constant 1030 : i64
-      %qDesc_11 = arith.addi %kDesc, %k_25 : i64
-      %k_26 = arith.constant 2566 : i64
-      %kDescK_11 = arith.addi %kStage, %k_26 : i64
+      %qDesc_11 = arith.addi %kDesc, %l1030 : i64
+      %kDescK_11 = arith.addi %kStage, %l2566 : i64
       %wg_11 = nvvm.wgmma.mma_async %qDesc_11, %kDescK_11, %wg_10, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
       nvvm.wgmma.commit.group.sync.aligned
       nvvm.wgmma.wait.group.sync.aligned 0
@@ -699,10 +702,8 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
       // P, visible to wgmma (the async proxy), in every warp.
       nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
       gpu.barrier
-      %k_27 = arith.constant 6656 : i64
-      %pDesc = arith.addi %kDesc, %k_27 : i64
-      %k_28 = arith.constant 3072 : i64
-      %vBase = arith.addi %vStage, %k_28 : i64
+      %pDesc = arith.addi %kDesc, %l6656 : i64
+      %vBase = arith.addi %vStage, %l3072 : i64
       %ov = llvm.extractvalue %o[0] : !acc128
       %ovs = arith.mulf %ov, %alpha : f32
       %oacc = llvm.insertvalue %ovs, %o[0] : !acc128
@@ -896,25 +897,17 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %ovs_63 = arith.mulf %ov_63, %alpha_1 : f32
       %oacc_63 = llvm.insertvalue %ovs_63, %oacc_62[63] : !acc128
       nvvm.wgmma.fence.aligned
-      %k_29 = arith.constant 0 : i64
-      %pDescK = arith.addi %pDesc, %k_29 : i64
-      %k_30 = arith.constant 0 : i64
-      %vDescK = arith.addi %vBase, %k_30 : i64
+      %pDescK = arith.addi %pDesc, %l0 : i64
+      %vDescK = arith.addi %vBase, %l0 : i64
       %wg_12 = nvvm.wgmma.mma_async %pDescK, %vDescK, %oacc_63, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>] : !acc128 -> !acc128
-      %k_31 = arith.constant 2 : i64
-      %pDescK_1 = arith.addi %pDesc, %k_31 : i64
-      %k_32 = arith.constant 128 : i64
-      %vDescK_1 = arith.addi %vBase, %k_32 : i64
+      %pDescK_1 = arith.addi %pDesc, %l2 : i64
+      %vDescK_1 = arith.addi %vBase, %l128 : i64
       %wg_13 = nvvm.wgmma.mma_async %pDescK_1, %vDescK_1, %wg_12, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>] : !acc128 -> !acc128
-      %k_33 = arith.constant 4 : i64
-      %pDescK_2 = arith.addi %pDesc, %k_33 : i64
-      %k_34 = arith.constant 256 : i64
-      %vDescK_2 = arith.addi %vBase, %k_34 : i64
+      %pDescK_2 = arith.addi %pDesc, %l4 : i64
+      %vDescK_2 = arith.addi %vBase, %l256 : i64
       %wg_14 = nvvm.wgmma.mma_async %pDescK_2, %vDescK_2, %wg_13, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>] : !acc128 -> !acc128
-      %k_35 = arith.constant 6 : i64
-      %pDescK_3 = arith.addi %pDesc, %k_35 : i64
-      %k_36 = arith.constant 384 : i64
-      %vDescK_3 = arith.addi %vBase, %k_36 : i64
+      %pDescK_3 = arith.addi %pDesc, %l6 : i64
+      %vDescK_3 = arith.addi %vBase, %l384 : i64
       %wg_15 = nvvm.wgmma.mma_async %pDescK_3, %vDescK_3, %wg_14, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <row>] : !acc128 -> !acc128
       nvvm.wgmma.commit.group.sync.aligned
       nvvm.wgmma.wait.group.sync.aligned 0

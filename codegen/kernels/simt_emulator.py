@@ -221,8 +221,8 @@ class SharedMemory:
         self.epoch = 0
         self.wgmma_reads = []  # units read by wgmma groups still in flight
         self.wgmma_open = []  # units read by wgmmas not yet committed
-        self.wgmma_pending = set()  # ids of uncommitted wgmmas' accumulators
-        self.wgmma_results = []  # per group in flight, its accumulators' ids
+        self.wgmma_pending = []  # uncommitted wgmmas' accumulators
+        self.wgmma_results = []  # per group in flight, its accumulators
         self.dirty = False
 
     @staticmethod
@@ -306,7 +306,7 @@ class SharedMemory:
             self.wgmma_reads.append(np.concatenate(self.wgmma_open))
             self.wgmma_results.append(self.wgmma_pending)
             self.wgmma_open = []
-            self.wgmma_pending = set()
+            self.wgmma_pending = []
 
     def wgmma_wait(self, keep):
         """wgmma.wait_group `keep`: all but the newest `keep` groups done."""
@@ -315,8 +315,8 @@ class SharedMemory:
         self.wgmma_results = self.wgmma_results[cut:]
 
     def check_accumulator(self, value, what):
-        if any(id(value) in group for group in self.wgmma_results) or \
-                id(value) in self.wgmma_pending:
+        if any(_holds(group, value) for group in self.wgmma_results) or \
+                _holds(self.wgmma_pending, value):
             raise EmulationError(f"{what}: reads an accumulator a wgmma in flight "
                                  "still writes (no wgmma wait covers it)")
 
@@ -331,6 +331,12 @@ def _units(memref, flat, count):
 
 # ----------------------------------------------------------------------------
 # The interpreter.
+
+def _holds(values, value):
+    """Whether the list `values` holds this very array (not an equal one):
+    the accumulators a hazard is tracked for, kept alive by the list."""
+    return any(v is value for v in values)
+
 
 def _swizzle128(address):
     """The 128-byte swizzle of a shared-memory byte address: its 16-byte
@@ -435,7 +441,7 @@ class Block:
         self.groups = 0  # committed cp.async groups
         self.tma_writes = []  # (mbarrier, phase, units) not yet waited for
         # Accumulator structs threads wrote since the last wgmma.fence.
-        self.unfenced_accumulators = set()
+        self.unfenced_accumulators = []
         self.env = {}
         at = dynamic
         for name, (shape, dtype) in zip(params[len(params) - attributions:], static):
@@ -1107,13 +1113,14 @@ class Block:
                                  "and m64nNk32 e4m3")
         if acc.shape[1] != n // 2:
             raise EmulationError(f"{acc.shape[1]} accumulator registers for n = {n}")
-        if id(acc) in self.unfenced_accumulators and \
-                op.attr(r"scaleD = #nvvm.wgmma_scale_out<(\w+)>") == "one":
+        accumulate = op.attr(r"scaleD = #nvvm.wgmma_scale_out<(\w+)>") == "one"
+        if accumulate and _holds(self.unfenced_accumulators, acc):
             raise EmulationError("accumulates into registers threads wrote after the "
                                  "last wgmma.fence")
         layout_a = op.attr(r"layoutA = #nvvm.mma_layout<(\w+)>")
         layout_b = op.attr(r"layoutB = #nvvm.mma_layout<(\w+)>")
-        accumulate = op.attr(r"scaleD = #nvvm.wgmma_scale_out<(\w+)>") == "one"
+        if size == 1 and (layout_a, layout_b) != ("row", "col"):
+            raise EmulationError("8-bit wgmma operands are K-major only")
         if self.threads % 128 or not self.mask.all():
             raise EmulationError("wgmma by other than whole warpgroups")
         out = np.empty_like(acc)
@@ -1124,8 +1131,6 @@ class Block:
             (np.arange(n // 2) % 2)[None, :]
         for g in range(self.threads // 128):
             group = slice(128 * g, 128 * (g + 1))
-            if size == 1 and (layout_a, layout_b) != ("row", "col"):
-                raise EmulationError("8-bit wgmma operands are K-major only")
             a_at = self.operand(desc_a[group], m, k, layout_a == "row", "A", size)
             b_at = self.operand(desc_b[group], n, k, layout_b == "col", "B", size)
             units = np.unique(np.concatenate([a_at, b_at]) // 2)
@@ -1142,7 +1147,7 @@ class Block:
                 d[rows, cols] += acc[group]
             out[group] = d[rows, cols]
         out = out.astype(np.float32)
-        self.shared.wgmma_pending.add(id(out))
+        self.shared.wgmma_pending.append(out)
         return out
 
     def operand(self, desc, rows, k, k_major, what, size=2):
@@ -1157,7 +1162,7 @@ class Block:
 
     def op_llvm_mlir_zero(self, op):
         out = np.zeros((self.threads, self.struct_size(op)), np.float32)
-        self.unfenced_accumulators.add(id(out))
+        self.unfenced_accumulators.append(out)
         return out
 
     op_llvm_mlir_undef = op_llvm_mlir_zero
@@ -1173,7 +1178,7 @@ class Block:
         self.shared.check_accumulator(s, "insertvalue")
         out = s.copy()
         out[:, int(op.attr(r"position = array<i64: (\d+)>"))] = value
-        self.unfenced_accumulators.add(id(out))
+        self.unfenced_accumulators.append(out)
         return out
 
     def op_nvvm_wgmma_wait_group_sync_aligned(self, op):

@@ -258,8 +258,8 @@ def grouped_gemm_fp8(kernels):
 
 def grouped_gemm_fp8_wgmma(kernels):
     """The sm_90a FP8 grouped GEMM (TMA, e4m3 wgmma on its own descriptors):
-    experts of 128 and 256 rows (the second from 200, padded), K = 640 (5
-    scale blocks, more than the 4 stages: a stage refilled), N = 256."""
+    experts of 128 and 256 rows (one and two row blocks), K = 640 (5 scale
+    blocks, more than the 4 stages: a stage refilled), N = 256."""
     k, n, experts = 640, 256, 2
     offsets = np.array([0, 128, 384], np.int32)
     a, b, sa, sb, want = fp8_problem(np.random.default_rng(23), offsets, k, n, experts)
@@ -485,18 +485,18 @@ def mla_decode(kernels):
     none; 4 splits of 3 tiles (the short sequences leave splits empty); the
     pages shuffled in the pool. Both kernels, then the combined output
     against float64."""
-    return mla_decode_check(kernels, "mla_decode_bf16", 3)
+    return mla_decode_check(kernels, "mla_decode_bf16")
 
 
 def mla_decode_wgmma(kernels):
     """The sm_90a kernel (TMA, wgmma on its own descriptors) on mla-decode's
     inputs, 4 splits of 3 pages (a stage refilled)."""
-    return mla_decode_check(kernels, "mla_decode_wgmma_bf16", 3)
+    return mla_decode_check(kernels, "mla_decode_wgmma_bf16")
 
 
-def mla_decode_check(kernels, name, tiles_per_split):
+def mla_decode_check(kernels, name):
     rng = np.random.default_rng(7)
-    heads, splits = 64, 4
+    heads, splits, tiles_per_split = 64, 4, 3
     lens = np.array([1, 95, 333, 0], np.int32)
     batch = len(lens)
     max_pages = 6

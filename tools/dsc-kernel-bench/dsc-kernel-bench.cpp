@@ -462,10 +462,11 @@ double checkGroupedGemmFp8(CUfunction fn, CUstream stream) {
           }
         }
         float got = c[r * n + j];
-        if (!std::isfinite(got))
-          return INFINITY;
-        worst =
-            std::max(worst, std::fabs(got - want) / std::max(magnitude, 1e-30));
+        // NaN fails the check (as infinity: the buffers are still freed).
+        worst = std::isfinite(got)
+                    ? std::max(worst, std::fabs(got - want) /
+                                          std::max(magnitude, 1e-30))
+                    : INFINITY;
       }
   for (Buffer *buf : {&da, &db, &dc, &doff, &scales[0], &scales[1]})
     cu->cuMemFree(buf->ptr);
@@ -514,10 +515,11 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
         const float *row = reinterpret_cast<const float *>(c.data()) + r * n;
         for (int64_t j = 0; j < n; ++j) {
           double scale = 0, want = dot(e, r, j, &scale);
-          if (!std::isfinite(row[j]))
-            return INFINITY;
-          worst = std::max(worst,
-                           std::fabs(row[j] - want) / std::max(scale, 1e-30));
+          // NaN fails the check (as infinity: the buffers are still freed).
+          worst = std::isfinite(row[j])
+                      ? std::max(worst, std::fabs(row[j] - want) /
+                                            std::max(scale, 1e-30))
+                      : INFINITY;
         }
         continue;
       }
@@ -531,12 +533,13 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
         float silu = roundBf16(gate / (1.0f + std::exp(-gate)));
         float want = roundBf16(silu * up);
         float got = fromBf16(row[j]);
-        if (!std::isfinite(got))
-          return INFINITY;
         // A rounding step of bf16 is 2^-8 relative: a different f32
-        // summation order may flip one.
-        worst = std::max<double>(worst, std::fabs(got - want) /
-                                            std::max(std::fabs(want), 1e-2f));
+        // summation order may flip one. NaN fails (as infinity).
+        worst =
+            std::isfinite(got)
+                ? std::max<double>(worst, std::fabs(got - want) /
+                                              std::max(std::fabs(want), 1e-2f))
+                : double(INFINITY);
       }
     }
   for (Buffer *buf : {&da, &db, &dc, &doff})
@@ -1760,9 +1763,13 @@ int main(int argc, char **argv) {
     die("--wgmma is a grouped-gemm kernel with 128-row tiles (SwiGLU with "
         "--tn only), or an mla-decode or mla-prefill kernel");
   if (command == "grouped-gemm" &&
-      (args.n % kBlockCols || args.k % kBlockK || args.tokens < 1 ||
-       args.experts < 1 || args.topK < 1))
+      (args.n % kBlockCols || args.k % kBlockK || args.n < kBlockCols ||
+       args.k < kBlockK || args.tokens < 1 || args.experts < 1 ||
+       args.topK < 1))
     die("need N % 128 == 0, K % 64 == 0 and positive sizes");
+  if ((command == "mla-decode" || command == "mla-prefill") &&
+      (kSwiglu || kTn || args.blockRows != 128))
+    die(command + " takes --wgmma but no --swiglu, --tn or --block-rows");
   if (args.batch == 0)
     args.batch = command == "mla-decode" ? 64 : 1;
   if (command == "mla-decode" &&
@@ -1780,6 +1787,12 @@ int main(int argc, char **argv) {
        args.batch > 65535 || args.context < 1 || args.context > (1 << 24)))
     die("mla-prefill needs 1 to 65535 heads and sequences, and 1 to 2^24 "
         "tokens");
+  // A TMA descriptor's strides are below 2^40 bytes: a sequence of kv_b's
+  // rows (the widest) must fit.
+  if (command == "mla-prefill" && kWgmma &&
+      args.context * args.heads * kPrefillKv * 2 >= (int64_t(1) << 40))
+    die("mla-prefill --wgmma needs context x heads below 2^31 (a TMA "
+        "descriptor's stride limit)");
   absl::StatusOr<const CudaDriver *> driver = CudaDriver::get();
   if (!driver.ok())
     die(std::string(driver.status().message()));
