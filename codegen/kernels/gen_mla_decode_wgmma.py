@@ -43,7 +43,7 @@ from gen_mla_decode import combine_function, finish_split
 from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function, WarpgroupLanes,
                        accumulator_aliases, accumulator_type, aligned_shared,
                        init_barriers, mn_major, quad_reduce, shared_view,
-                       store_p, wait_stage, wgmma, wgmma_pv)
+                       store_p, wait_stage, wgmma_pv, wgmma_qk)
 
 D, DV = 576, 512  # key width (kv_lora_rank + rope), value width
 PAGE = 64  # tokens per page and per tile
@@ -189,15 +189,8 @@ def decode_kernel():
     vBase = i64("vBase", "addi", vStage, vHalf)
 
     # S = Q K^T: 64 heads x this warpgroup's 32 tokens, K = 576.
-    emit("nvvm.wgmma.fence.aligned")
-    s = f.let("sInit", f"llvm.mlir.undef : {S_ACC}")
-    for kk in range(D // 16):
-        off = (kk // 4) * BOX_BYTES + (kk % 4) * 32
-        da = i64("qDesc", "addi", kDesc, i64c((OFF_Q + off) // 16))
-        db = i64("kDescK", "addi", kTok, i64c(off // 16))
-        s = wgmma(f, s, da, db, HALF, kk > 0)
-    emit("nvvm.wgmma.commit.group.sync.aligned")
-    emit("nvvm.wgmma.wait.group.sync.aligned 0")
+    qBox = i64("qBox", "addi", kDesc, i64c(OFF_Q // 16))
+    s = wgmma_qk(f, qBox, kTok, HALF, D)
 
     # Scale into base 2, mask the tokens past the sequence, row maxima.
     j = f.idx("jt", "addi", jBegin, "%i")

@@ -33,7 +33,7 @@ only overlap.
 from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function, WarpgroupLanes,
                        accumulator_aliases, accumulator_type, aligned_shared,
                        init_barriers, mn_major, quad_reduce, shared_view,
-                       store_p, wait_stage, wgmma, wgmma_pv)
+                       store_p, wait_stage, wgmma_pv, wgmma_qk)
 
 DQK, DNOPE, DROPE, DV = 192, 128, 64, 128  # query/key, no-rope, rope, value
 KVW = DNOPE + DV  # kv_b_proj's output per head: k_nope then v
@@ -149,15 +149,9 @@ def prefill_kernel():
     vStage = i64("vStage", "addi", vDesc, stOff)
 
     # S = Q K^T: 64 query rows x 64 keys over 192 (k_nope, then k_pe).
-    emit("nvvm.wgmma.fence.aligned")
-    s = f.let("sInit", f"llvm.mlir.undef : {S_ACC}")
-    for kk in range(DQK // 16):
-        off = (kk // 4) * BOX_BYTES + (kk % 4) * 32
-        da = i64("qDesc", "addi", kDesc, i64c((OFF_Q + off) // 16))
-        db = i64("kDescK", "addi", kStage, i64c((OFF_STAGE + off) // 16))
-        s = wgmma(f, s, da, db, TILE, kk > 0)
-    emit("nvvm.wgmma.commit.group.sync.aligned")
-    emit("nvvm.wgmma.wait.group.sync.aligned 0")
+    qBox = i64("qBox", "addi", kDesc, i64c(OFF_Q // 16))
+    kBox = i64("kBox", "addi", kStage, i64c(OFF_STAGE // 16))
+    s = wgmma_qk(f, qBox, kBox, TILE, DQK)
 
     # The causal mask and the scale (base 2); row maxima within the quad.
     j64 = f.idx("j64", "muli", "%j", c(TILE))

@@ -440,6 +440,23 @@ def store_p(f, sp, sp_type, p, rows, t2, chunks, chunk0=None):
                    "vector<2xbf16>")
 
 
+def wgmma_qk(f, q_desc, k_desc, n, width):
+    """Attention's S = Q K^T on wgmma: Q and K both K-major, `width` values
+    wide in 64-column TMA boxes of 64 rows (8 KiB apart), q_desc and k_desc
+    at their first box; n keys. Returns the m64nN accumulators of S, their
+    group waited for."""
+    f.emit("nvvm.wgmma.fence.aligned")
+    s = f.let("sInit", f"llvm.mlir.undef : {accumulator_type(n)}")
+    for kk in range(width // 16):
+        off = (kk // 4) * 64 * 64 * 2 + (kk % 4) * 32  # box, then k16 step
+        da = f.i64("qDesc", "addi", q_desc, f.i64c(off // 16))
+        db = f.i64("kDescK", "addi", k_desc, f.i64c(off // 16))
+        s = wgmma(f, s, da, db, n, kk > 0)
+    f.emit("nvvm.wgmma.commit.group.sync.aligned")
+    f.emit("nvvm.wgmma.wait.group.sync.aligned 0")
+    return s
+
+
 def wgmma_pv(f, o, alphas, p_desc, v_desc, n, keys):
     """Attention's O = O * alpha + P V on wgmma, this warpgroup's n value
     columns: O the struct of m64nN accumulators (row halves scaled by

@@ -376,114 +376,115 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %kTok = arith.addi %kStage, %bHalf : i64
       %vStage = arith.addi %vDesc, %stageDesc : i64
       %vBase = arith.addi %vStage, %vHalf : i64
+      %qBox = arith.addi %kDesc, %l0 : i64
       nvvm.wgmma.fence.aligned
       %sInit = llvm.mlir.undef : !acc32
-      %qDesc = arith.addi %kDesc, %l0 : i64
+      %qDesc = arith.addi %qBox, %l0 : i64
       %kDescK = arith.addi %kTok, %l0 : i64
       %wg_1 = nvvm.wgmma.mma_async %qDesc, %kDescK, %sInit, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_1 = arith.addi %kDesc, %l2 : i64
+      %qDesc_1 = arith.addi %qBox, %l2 : i64
       %kDescK_1 = arith.addi %kTok, %l2 : i64
       %wg_2 = nvvm.wgmma.mma_async %qDesc_1, %kDescK_1, %wg_1, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_2 = arith.addi %kDesc, %l4 : i64
+      %qDesc_2 = arith.addi %qBox, %l4 : i64
       %kDescK_2 = arith.addi %kTok, %l4 : i64
       %wg_3 = nvvm.wgmma.mma_async %qDesc_2, %kDescK_2, %wg_2, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_3 = arith.addi %kDesc, %l6 : i64
+      %qDesc_3 = arith.addi %qBox, %l6 : i64
       %kDescK_3 = arith.addi %kTok, %l6 : i64
       %wg_4 = nvvm.wgmma.mma_async %qDesc_3, %kDescK_3, %wg_3, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_4 = arith.addi %kDesc, %l512 : i64
+      %qDesc_4 = arith.addi %qBox, %l512 : i64
       %kDescK_4 = arith.addi %kTok, %l512 : i64
       %wg_5 = nvvm.wgmma.mma_async %qDesc_4, %kDescK_4, %wg_4, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_5 = arith.addi %kDesc, %l514 : i64
+      %qDesc_5 = arith.addi %qBox, %l514 : i64
       %kDescK_5 = arith.addi %kTok, %l514 : i64
       %wg_6 = nvvm.wgmma.mma_async %qDesc_5, %kDescK_5, %wg_5, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_6 = arith.addi %kDesc, %l516 : i64
+      %qDesc_6 = arith.addi %qBox, %l516 : i64
       %kDescK_6 = arith.addi %kTok, %l516 : i64
       %wg_7 = nvvm.wgmma.mma_async %qDesc_6, %kDescK_6, %wg_6, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_7 = arith.addi %kDesc, %l518 : i64
+      %qDesc_7 = arith.addi %qBox, %l518 : i64
       %kDescK_7 = arith.addi %kTok, %l518 : i64
       %wg_8 = nvvm.wgmma.mma_async %qDesc_7, %kDescK_7, %wg_7, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_8 = arith.addi %kDesc, %l1024 : i64
+      %qDesc_8 = arith.addi %qBox, %l1024 : i64
       %kDescK_8 = arith.addi %kTok, %l1024 : i64
       %wg_9 = nvvm.wgmma.mma_async %qDesc_8, %kDescK_8, %wg_8, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_9 = arith.addi %kDesc, %l1026 : i64
+      %qDesc_9 = arith.addi %qBox, %l1026 : i64
       %kDescK_9 = arith.addi %kTok, %l1026 : i64
       %wg_10 = nvvm.wgmma.mma_async %qDesc_9, %kDescK_9, %wg_9, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_10 = arith.addi %kDesc, %l1028 : i64
+      %qDesc_10 = arith.addi %qBox, %l1028 : i64
       %kDescK_10 = arith.addi %kTok, %l1028 : i64
       %wg_11 = nvvm.wgmma.mma_async %qDesc_10, %kDescK_10, %wg_10, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_11 = arith.addi %kDesc, %l1030 : i64
+      %qDesc_11 = arith.addi %qBox, %l1030 : i64
       %kDescK_11 = arith.addi %kTok, %l1030 : i64
       %wg_12 = nvvm.wgmma.mma_async %qDesc_11, %kDescK_11, %wg_11, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_12 = arith.addi %kDesc, %l1536 : i64
+      %qDesc_12 = arith.addi %qBox, %l1536 : i64
       %kDescK_12 = arith.addi %kTok, %l1536 : i64
       %wg_13 = nvvm.wgmma.mma_async %qDesc_12, %kDescK_12, %wg_12, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_13 = arith.addi %kDesc, %l1538 : i64
+      %qDesc_13 = arith.addi %qBox, %l1538 : i64
       %kDescK_13 = arith.addi %kTok, %l1538 : i64
       %wg_14 = nvvm.wgmma.mma_async %qDesc_13, %kDescK_13, %wg_13, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_14 = arith.addi %kDesc, %l1540 : i64
+      %qDesc_14 = arith.addi %qBox, %l1540 : i64
       %kDescK_14 = arith.addi %kTok, %l1540 : i64
       %wg_15 = nvvm.wgmma.mma_async %qDesc_14, %kDescK_14, %wg_14, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_15 = arith.addi %kDesc, %l1542 : i64
+      %qDesc_15 = arith.addi %qBox, %l1542 : i64
       %kDescK_15 = arith.addi %kTok, %l1542 : i64
       %wg_16 = nvvm.wgmma.mma_async %qDesc_15, %kDescK_15, %wg_15, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_16 = arith.addi %kDesc, %l2048 : i64
+      %qDesc_16 = arith.addi %qBox, %l2048 : i64
       %kDescK_16 = arith.addi %kTok, %l2048 : i64
       %wg_17 = nvvm.wgmma.mma_async %qDesc_16, %kDescK_16, %wg_16, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_17 = arith.addi %kDesc, %l2050 : i64
+      %qDesc_17 = arith.addi %qBox, %l2050 : i64
       %kDescK_17 = arith.addi %kTok, %l2050 : i64
       %wg_18 = nvvm.wgmma.mma_async %qDesc_17, %kDescK_17, %wg_17, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_18 = arith.addi %kDesc, %l2052 : i64
+      %qDesc_18 = arith.addi %qBox, %l2052 : i64
       %kDescK_18 = arith.addi %kTok, %l2052 : i64
       %wg_19 = nvvm.wgmma.mma_async %qDesc_18, %kDescK_18, %wg_18, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_19 = arith.addi %kDesc, %l2054 : i64
+      %qDesc_19 = arith.addi %qBox, %l2054 : i64
       %kDescK_19 = arith.addi %kTok, %l2054 : i64
       %wg_20 = nvvm.wgmma.mma_async %qDesc_19, %kDescK_19, %wg_19, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_20 = arith.addi %kDesc, %l2560 : i64
+      %qDesc_20 = arith.addi %qBox, %l2560 : i64
       %kDescK_20 = arith.addi %kTok, %l2560 : i64
       %wg_21 = nvvm.wgmma.mma_async %qDesc_20, %kDescK_20, %wg_20, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_21 = arith.addi %kDesc, %l2562 : i64
+      %qDesc_21 = arith.addi %qBox, %l2562 : i64
       %kDescK_21 = arith.addi %kTok, %l2562 : i64
       %wg_22 = nvvm.wgmma.mma_async %qDesc_21, %kDescK_21, %wg_21, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_22 = arith.addi %kDesc, %l2564 : i64
+      %qDesc_22 = arith.addi %qBox, %l2564 : i64
       %kDescK_22 = arith.addi %kTok, %l2564 : i64
       %wg_23 = nvvm.wgmma.mma_async %qDesc_22, %kDescK_22, %wg_22, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_23 = arith.addi %kDesc, %l2566 : i64
+      %qDesc_23 = arith.addi %qBox, %l2566 : i64
       %kDescK_23 = arith.addi %kTok, %l2566 : i64
       %wg_24 = nvvm.wgmma.mma_async %qDesc_23, %kDescK_23, %wg_23, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_24 = arith.addi %kDesc, %l3072 : i64
+      %qDesc_24 = arith.addi %qBox, %l3072 : i64
       %kDescK_24 = arith.addi %kTok, %l3072 : i64
       %wg_25 = nvvm.wgmma.mma_async %qDesc_24, %kDescK_24, %wg_24, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_25 = arith.addi %kDesc, %l3074 : i64
+      %qDesc_25 = arith.addi %qBox, %l3074 : i64
       %kDescK_25 = arith.addi %kTok, %l3074 : i64
       %wg_26 = nvvm.wgmma.mma_async %qDesc_25, %kDescK_25, %wg_25, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_26 = arith.addi %kDesc, %l3076 : i64
+      %qDesc_26 = arith.addi %qBox, %l3076 : i64
       %kDescK_26 = arith.addi %kTok, %l3076 : i64
       %wg_27 = nvvm.wgmma.mma_async %qDesc_26, %kDescK_26, %wg_26, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_27 = arith.addi %kDesc, %l3078 : i64
+      %qDesc_27 = arith.addi %qBox, %l3078 : i64
       %kDescK_27 = arith.addi %kTok, %l3078 : i64
       %wg_28 = nvvm.wgmma.mma_async %qDesc_27, %kDescK_27, %wg_27, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_28 = arith.addi %kDesc, %l3584 : i64
+      %qDesc_28 = arith.addi %qBox, %l3584 : i64
       %kDescK_28 = arith.addi %kTok, %l3584 : i64
       %wg_29 = nvvm.wgmma.mma_async %qDesc_28, %kDescK_28, %wg_28, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_29 = arith.addi %kDesc, %l3586 : i64
+      %qDesc_29 = arith.addi %qBox, %l3586 : i64
       %kDescK_29 = arith.addi %kTok, %l3586 : i64
       %wg_30 = nvvm.wgmma.mma_async %qDesc_29, %kDescK_29, %wg_29, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_30 = arith.addi %kDesc, %l3588 : i64
+      %qDesc_30 = arith.addi %qBox, %l3588 : i64
       %kDescK_30 = arith.addi %kTok, %l3588 : i64
       %wg_31 = nvvm.wgmma.mma_async %qDesc_30, %kDescK_30, %wg_30, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_31 = arith.addi %kDesc, %l3590 : i64
+      %qDesc_31 = arith.addi %qBox, %l3590 : i64
       %kDescK_31 = arith.addi %kTok, %l3590 : i64
       %wg_32 = nvvm.wgmma.mma_async %qDesc_31, %kDescK_31, %wg_31, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_32 = arith.addi %kDesc, %l4096 : i64
+      %qDesc_32 = arith.addi %qBox, %l4096 : i64
       %kDescK_32 = arith.addi %kTok, %l4096 : i64
       %wg_33 = nvvm.wgmma.mma_async %qDesc_32, %kDescK_32, %wg_32, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_33 = arith.addi %kDesc, %l4098 : i64
+      %qDesc_33 = arith.addi %qBox, %l4098 : i64
       %kDescK_33 = arith.addi %kTok, %l4098 : i64
       %wg_34 = nvvm.wgmma.mma_async %qDesc_33, %kDescK_33, %wg_33, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_34 = arith.addi %kDesc, %l4100 : i64
+      %qDesc_34 = arith.addi %qBox, %l4100 : i64
       %kDescK_34 = arith.addi %kTok, %l4100 : i64
       %wg_35 = nvvm.wgmma.mma_async %qDesc_34, %kDescK_34, %wg_34, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
-      %qDesc_35 = arith.addi %kDesc, %l4102 : i64
+      %qDesc_35 = arith.addi %qBox, %l4102 : i64
       %kDescK_35 = arith.addi %kTok, %l4102 : i64
       %wg_36 = nvvm.wgmma.mma_async %qDesc_35, %kDescK_35, %wg_35, #nvvm.shape<m = 64, n = 32, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc32 -> !acc32
       nvvm.wgmma.commit.group.sync.aligned

@@ -94,17 +94,7 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
     %l1028 = arith.constant 1028 : i64
     %l1030 = arith.constant 1030 : i64
     %l1536 = arith.constant 1536 : i64
-    %l1538 = arith.constant 1538 : i64
-    %l1540 = arith.constant 1540 : i64
-    %l1542 = arith.constant 1542 : i64
-    %l2048 = arith.constant 2048 : i64
-    %l2050 = arith.constant 2050 : i64
-    %l2052 = arith.constant 2052 : i64
-    %l2054 = arith.constant 2054 : i64
     %l2560 = arith.constant 2560 : i64
-    %l2562 = arith.constant 2562 : i64
-    %l2564 = arith.constant 2564 : i64
-    %l2566 = arith.constant 2566 : i64
     %l3072 = arith.constant 3072 : i64
     %l6656 = arith.constant 6656 : i64
     %l16383 = arith.constant 16383 : i64
@@ -255,43 +245,45 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
       %stageDesc = arith.muli %stageI64, %l2560 : i64
       %kStage = arith.addi %kDesc, %stageDesc : i64
       %vStage = arith.addi %vDesc, %stageDesc : i64
+      %qBox = arith.addi %kDesc, %l0 : i64
+      %kBox = arith.addi %kStage, %l1536 : i64
       nvvm.wgmma.fence.aligned
       %sInit = llvm.mlir.undef : !acc64
-      %qDesc = arith.addi %kDesc, %l0 : i64
-      %kDescK = arith.addi %kStage, %l1536 : i64
+      %qDesc = arith.addi %qBox, %l0 : i64
+      %kDescK = arith.addi %kBox, %l0 : i64
       %wg = nvvm.wgmma.mma_async %qDesc, %kDescK, %sInit, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %qDesc_1 = arith.addi %kDesc, %l2 : i64
-      %kDescK_1 = arith.addi %kStage, %l1538 : i64
+      %qDesc_1 = arith.addi %qBox, %l2 : i64
+      %kDescK_1 = arith.addi %kBox, %l2 : i64
       %wg_1 = nvvm.wgmma.mma_async %qDesc_1, %kDescK_1, %wg, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %qDesc_2 = arith.addi %kDesc, %l4 : i64
-      %kDescK_2 = arith.addi %kStage, %l1540 : i64
+      %qDesc_2 = arith.addi %qBox, %l4 : i64
+      %kDescK_2 = arith.addi %kBox, %l4 : i64
       %wg_2 = nvvm.wgmma.mma_async %qDesc_2, %kDescK_2, %wg_1, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %qDesc_3 = arith.addi %kDesc, %l6 : i64
-      %kDescK_3 = arith.addi %kStage, %l1542 : i64
+      %qDesc_3 = arith.addi %qBox, %l6 : i64
+      %kDescK_3 = arith.addi %kBox, %l6 : i64
       %wg_3 = nvvm.wgmma.mma_async %qDesc_3, %kDescK_3, %wg_2, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %qDesc_4 = arith.addi %kDesc, %l512 : i64
-      %kDescK_4 = arith.addi %kStage, %l2048 : i64
+      %qDesc_4 = arith.addi %qBox, %l512 : i64
+      %kDescK_4 = arith.addi %kBox, %l512 : i64
       %wg_4 = nvvm.wgmma.mma_async %qDesc_4, %kDescK_4, %wg_3, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %qDesc_5 = arith.addi %kDesc, %l514 : i64
-      %kDescK_5 = arith.addi %kStage, %l2050 : i64
+      %qDesc_5 = arith.addi %qBox, %l514 : i64
+      %kDescK_5 = arith.addi %kBox, %l514 : i64
       %wg_5 = nvvm.wgmma.mma_async %qDesc_5, %kDescK_5, %wg_4, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %qDesc_6 = arith.addi %kDesc, %l516 : i64
-      %kDescK_6 = arith.addi %kStage, %l2052 : i64
+      %qDesc_6 = arith.addi %qBox, %l516 : i64
+      %kDescK_6 = arith.addi %kBox, %l516 : i64
       %wg_6 = nvvm.wgmma.mma_async %qDesc_6, %kDescK_6, %wg_5, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %qDesc_7 = arith.addi %kDesc, %l518 : i64
-      %kDescK_7 = arith.addi %kStage, %l2054 : i64
+      %qDesc_7 = arith.addi %qBox, %l518 : i64
+      %kDescK_7 = arith.addi %kBox, %l518 : i64
       %wg_7 = nvvm.wgmma.mma_async %qDesc_7, %kDescK_7, %wg_6, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %qDesc_8 = arith.addi %kDesc, %l1024 : i64
-      %kDescK_8 = arith.addi %kStage, %l2560 : i64
+      %qDesc_8 = arith.addi %qBox, %l1024 : i64
+      %kDescK_8 = arith.addi %kBox, %l1024 : i64
       %wg_8 = nvvm.wgmma.mma_async %qDesc_8, %kDescK_8, %wg_7, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %qDesc_9 = arith.addi %kDesc, %l1026 : i64
-      %kDescK_9 = arith.addi %kStage, %l2562 : i64
+      %qDesc_9 = arith.addi %qBox, %l1026 : i64
+      %kDescK_9 = arith.addi %kBox, %l1026 : i64
       %wg_9 = nvvm.wgmma.mma_async %qDesc_9, %kDescK_9, %wg_8, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %qDesc_10 = arith.addi %kDesc, %l1028 : i64
-      %kDescK_10 = arith.addi %kStage, %l2564 : i64
+      %qDesc_10 = arith.addi %qBox, %l1028 : i64
+      %kDescK_10 = arith.addi %kBox, %l1028 : i64
       %wg_10 = nvvm.wgmma.mma_async %qDesc_10, %kDescK_10, %wg_9, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
-      %qDesc_11 = arith.addi %kDesc, %l1030 : i64
-      %kDescK_11 = arith.addi %kStage, %l2566 : i64
+      %qDesc_11 = arith.addi %qBox, %l1030 : i64
+      %kDescK_11 = arith.addi %kBox, %l1030 : i64
       %wg_11 = nvvm.wgmma.mma_async %qDesc_11, %kDescK_11, %wg_10, #nvvm.shape<m = 64, n = 64, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc64 -> !acc64
       nvvm.wgmma.commit.group.sync.aligned
       nvvm.wgmma.wait.group.sync.aligned 0
