@@ -452,36 +452,56 @@ def sanitized():
             row(name, text, clean)
 
 
-def v3_decode_layer():
+def v3_decode_layer(fp8=False):
     """One decode step of a DeepSeek-V3 layer (batch 64, context 4096) as
     the library's kernels at its shapes, each timed apart and the times
     summed: no launch gaps, no overlap, no fusion between them. The q_a and
     kv_a RMSNorms run as add + RMSNorm (one more read than a plain norm);
     kv_a's 576 outputs are padded to 640; the casts between kernels are
     left out. Each kernel is checked against its CPU reference as it
-    runs."""
+    runs. With `fp8`, the projections V3's checkpoint stores in FP8 (q_a,
+    q_b, kv_a, kv_b's halves for the absorption, o_proj, the shared
+    expert) run on the FP8 wgmma GEMM, each after the activation
+    quantization of its input; the routed experts stay bf16 (the MoE layer
+    benchmark has no FP8 path), and so does the shared expert's SwiGLU
+    (the FP8 GEMM fuses none)."""
     def gemm(n, k, experts=1, top_k=1, *extra):
         return ["grouped-gemm", "--ptx", kernel("grouped_gemm"), "--tokens", "64",
                 "--top-k", str(top_k), "--experts", str(experts), "--n", str(n),
                 "--k", str(k), "--block-rows", "64", "--reps", "10", *extra]
+
+    def proj(label, n, k, experts=1, top_k=1, rows=64):
+        """A projection the checkpoint stores in FP8: with `fp8`, the
+        quantization of its `rows` inputs of k values, then the FP8 GEMM."""
+        if not fp8:
+            return [(label, gemm(n, k, experts, top_k))]
+        return [(f"quantize {rows} x {k}",
+                 ["quant-fp8", "--ptx", kernel("quant_fp8"), "--tokens", str(rows),
+                  "--k", str(k), "--reps", "20"]),
+                (f"{label} (FP8)",
+                 ["grouped-gemm", "--fp8", "--wgmma", "--ptx",
+                  kernel("grouped_gemm_fp8_wgmma"), "--tokens", "64", "--top-k",
+                  str(top_k), "--experts", str(experts), "--n", str(n), "--k",
+                  str(k), "--reps", "10"])]
     def norm_of(width):
         return ["add-rmsnorm", "--ptx", kernel("add_rmsnorm"), "--tokens", "64",
                 "--k", str(width), "--reps", "20"]
     norm = norm_of(7168)
     steps = [
         ("input add + RMSNorm", norm),
-        ("q_a 7168 -> 1536", gemm(1536, 7168)),
+        *proj("q_a 7168 -> 1536", 1536, 7168),
         ("q_a RMSNorm", norm_of(1536)),
-        ("q_b 1536 -> 128 x 192", gemm(24576, 1536)),
-        ("q_nope . W_UK, per head", gemm(512, 128, 128, 128)),
-        ("kv_a 7168 -> 576 (640)", gemm(640, 7168)),
+        *proj("q_b 1536 -> 128 x 192", 24576, 1536),
+        *proj("q_nope . W_UK, per head", 512, 128, 128, 128, rows=64 * 128),
+        # kv_a reads the input q_a's quantization already made.
+        *proj("kv_a 7168 -> 576 (640)", 640, 7168)[-1:],
         ("kv_a RMSNorm (latent)", norm_of(512)),
         ("RoPE on q", ["rope", "--ptx", kernel("rope"), "--tokens", "64", "--reps", "20"]),
         ("MLA decode (TMA + wgmma)",
          ["mla-decode", "--wgmma", "--ptx", kernel("mla_decode_wgmma"), "--batch", "64",
           "--context", "4096", "--reps", "10"]),
-        ("o_lat . W_UV, per head", gemm(128, 512, 128, 128)),
-        ("o_proj 16384 -> 7168", gemm(7168, 16384)),
+        *proj("o_lat . W_UV, per head", 128, 512, 128, 128, rows=64 * 128),
+        *proj("o_proj 16384 -> 7168", 7168, 16384),
         ("post-attention add + RMSNorm", norm),
         ("router GEMM 7168 -> 256", gemm(256, 7168)),
         ("router", ["moe-route", "--ptx", kernel("moe_route"), "--tokens", "64",
@@ -491,9 +511,10 @@ def v3_decode_layer():
           kernel("moe_dispatch"), "--tokens", "64", "--top-k", "8", "--experts", "256",
           "--k", "7168", "--n", "2048", "--reps", "5"]),
         ("shared expert gate+up, SwiGLU", gemm(4096, 7168, 1, 1, "--swiglu")),
-        ("shared expert down", gemm(7168, 2048)),
+        *proj("shared expert down", 7168, 2048),
     ]
-    name = "V3 decode step, one layer (batch 64, context 4096)"
+    name = ("V3 decode step, one layer (batch 64, context 4096"
+            + (", FP8 projections)" if fp8 else ")"))
     times, failed = [], []
     for label, args in steps:
         res, code = run_bench(f"{name}: {label}", args)
@@ -503,13 +524,18 @@ def v3_decode_layer():
         if code != 0:
             failed.append(label)
     total = sum(ms for ms, _ in times)
-    report["v3_decode_layer"] = {"ms": total, "kernels": {l: ms for ms, l in times}}
+    report["v3_decode_layer_fp8" if fp8 else "v3_decode_layer"] = {
+        "ms": total, "kernels": {l: ms for ms, l in times}}
     top = ", ".join(f"{l} {ms:.3f}" for ms, l in sorted(times, reverse=True)[:3])
     text = (f"{total:.3f} ms over {len(times)} kernels timed apart (x 61 layers: "
             f"{total * 61:.1f} ms a step); largest: {top} ms")
     if failed:
         text += f"; check failed: {', '.join(failed)}"
     row(name, text, not failed)
+
+
+def v3_decode_layer_fp8():
+    v3_decode_layer(fp8=True)
 
 
 def write_results():
@@ -533,7 +559,7 @@ def write_results():
 report["step_seconds"] = {}
 STEPS = (card, ceilings, correctness, sanitized, decode_step, out_of_memory,
          grouped_gemm, add_rmsnorm, rope, quant_fp8, moe_layer, moe_route,
-         mla_decode, mla_prefill, v3_decode_layer)
+         mla_decode, mla_prefill, v3_decode_layer, v3_decode_layer_fp8)
 for step in STEPS:
     if SMOKE and step in (correctness, decode_step, out_of_memory):
         continue
