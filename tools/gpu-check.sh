@@ -17,8 +17,10 @@
 #                                   # the card's copy and bf16 GEMM rates)
 #
 # The two halves exist because the GPU machines we are lent have no LLVM:
-# the bundle (about 10 MB) travels, the compiler stays. Results go to
+# the bundle (about 20 MB) travels, the compiler stays. Results go to
 # $GPU_CHECK_OUT (default DIR) as gpu-check.json and gpu-check.txt.
+# GPU_CHECK_STEPS=a,b runs only those steps of tools/gpu-check/run.py (a
+# rerun of what failed or was cut off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

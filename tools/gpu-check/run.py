@@ -20,6 +20,10 @@ BUNDLE, OUT = sys.argv[1], sys.argv[2]
 # left out, so that the script itself runs in seconds on the test suite's
 # fake driver (test/tools/gpu-check-smoke.test): its plumbing, not a GPU.
 SMOKE = os.environ.get("GPU_CHECK_SMOKE") == "1"
+# GPU_CHECK_STEPS=a,b: only those steps (names as in STEPS below, e.g.
+# mla_decode,grouped_gemm), card and ceilings always: a rerun of what
+# failed or was cut off costs a lent GPU's minutes only for that.
+ONLY = [s for s in os.environ.get("GPU_CHECK_STEPS", "").split(",") if s]
 DSC_RUN = os.path.join(BUNDLE, "bin", "dsc-run")
 MODELS = ["tiny-v3", "tiny-v2-lite", "tiny-v3-fp8", "tiny-v3-sm80"]
 # A batch of prompts of different lengths: padding must stay invisible.
@@ -560,8 +564,14 @@ report["step_seconds"] = {}
 STEPS = (card, ceilings, correctness, sanitized, decode_step, out_of_memory,
          grouped_gemm, add_rmsnorm, rope, quant_fp8, moe_layer, moe_route,
          mla_decode, mla_prefill, v3_decode_layer, v3_decode_layer_fp8)
+unknown = set(ONLY) - {s.__name__ for s in STEPS}
+if unknown:
+    sys.exit(f"gpu-check: GPU_CHECK_STEPS names no step {', '.join(sorted(unknown))} "
+             f"(steps: {', '.join(s.__name__ for s in STEPS)})")
 for step in STEPS:
     if SMOKE and step in (correctness, decode_step, out_of_memory):
+        continue
+    if ONLY and step not in (card, ceilings) and step.__name__ not in ONLY:
         continue
     began = time.monotonic()
     try:
