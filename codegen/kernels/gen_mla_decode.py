@@ -36,8 +36,8 @@ The schedule, sm_80 style (it runs on sm_90a unchanged):
 """
 
 from kernelgen import (WG, Function, Lanes, copy_tile, ldmatrix, mma_loop_k,
-                       mma_transposed_b, open_flash_loop, close_flash_loop,
-                       quad_reduce)
+                       mma_transposed_b, online_softmax, open_flash_loop,
+                       close_flash_loop, quad_reduce, row_maxima)
 
 D, DV, ROPE = 576, 512, 64  # key width, value width (kv_lora_rank), rope
 PAGE, TILE, HEADS = 64, 32, 64  # tokens per page, per tile; heads per block
@@ -176,40 +176,10 @@ def decode_kernel():
             scaled = f.f32("scaled", "mulf", s[nt * 4 + r], "%scale")
             x.append(f.let("x", f"arith.select {live}, {scaled}, %ninf : f32"))
     # Row maxima: this lane's 4 values, the quad, the other column half.
-    ms = []
-    for rows, srow in (((0, 1), sRow), ((2, 3), sRow8)):
-        vals = [x[nt * 4 + r] for nt in range(2) for r in rows]
-        m = vals[0]
-        for v in vals[1:]:
-            m = f.f32("lmax", "maximumf", m, v)
-        ms.append((quad_reduce(f, m, "maximumf"), srow))
-    emit(f"scf.if {leader} {{")
-    for m, srow in ms:
-        emit(f"  memref.store {m}, %sMax[{half}, {srow}] : {SRED}")
-    emit("}")
-    emit("gpu.barrier")
-    alphas, mNew = [], []
-    for (_, srow), old in zip(ms, ("%mA", "%mB")):
-        m0 = f.let("tmax0", f"memref.load %sMax[{c(0)}, {srow}] : {SRED}")
-        m1 = f.let("tmax1", f"memref.load %sMax[{c(1)}, {srow}] : {SRED}")
-        tm = f.f32("tmax", "maximumf", m0, m1)
-        mn = f.f32("mnew", "maximumf", old, tm)
-        d = f.f32("mdiff", "subf", old, mn)
-        alphas.append(f.let("alpha", f"math.exp2 {d} : f32"))
-        mNew.append(mn)
+    tile_max = split_maxima(f, row_maxima(f, x), (sRow, sRow8), half, leader, "%sMax",
+                            SRED)
     # P = exp2(x - max), its sums, and P as bf16 into shared memory.
-    p = []
-    for nt in range(2):
-        for r in range(4):
-            d = f.f32("xd", "subf", x[nt * 4 + r], mNew[r // 2])
-            p.append(f.let("p", f"math.exp2 {d} : f32"))
-    sums = []
-    for k, (old, rows) in enumerate((("%lA", (0, 1)), ("%lB", (2, 3)))):
-        acc = f.f32("lscaled", "mulf", old, alphas[k])
-        for nt in range(2):
-            for r in rows:
-                acc = f.f32("lsum", "addf", acc, p[nt * 4 + r])
-        sums.append(acc)
+    alphas, mNew, p, sums = online_softmax(f, x, tile_max)
     for nt in range(2):
         chunk = f.idx("pChunk", "addi", half2, c(nt))
         phys = f.idx("pPhys", "xori", chunk, gSw)
@@ -242,6 +212,25 @@ def decode_kernel():
                  lambda k, j: (f"{res}#{4 + 4 * j + 2 * k}", f"{res}#{5 + 4 * j + 2 * k}"))
     emit("gpu.return")
     return f
+
+
+def split_maxima(f, maxima, rows, half, leader, sMax, sred):
+    """The rows' maxima over the block's two column halves, as both decode
+    kernels have them: each half's (`maxima`, of rows `rows`) through sMax
+    (indexed by `half`, written by the quad leaders `leader`), a barrier,
+    the larger of the two."""
+    c = f.c
+    f.emit(f"scf.if {leader} {{")
+    for m, row in zip(maxima, rows):
+        f.emit(f"  memref.store {m}, {sMax}[{half}, {row}] : {sred}")
+    f.emit("}")
+    f.emit("gpu.barrier")
+    out = []
+    for row in rows:
+        m0 = f.let("tmax0", f"memref.load {sMax}[{c(0)}, {row}] : {sred}")
+        m1 = f.let("tmax1", f"memref.load {sMax}[{c(1)}, {row}] : {sred}")
+        out.append(f.f32("tmax", "maximumf", m0, m1))
+    return out
 
 
 def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, split, t2, values,

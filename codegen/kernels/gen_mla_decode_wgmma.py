@@ -39,11 +39,11 @@ bytes apart (stride), the next 64 columns the next box, 8192 bytes on
 (leading), a k16 step 16 token rows (2048 bytes).
 """
 
-from gen_mla_decode import combine_function, finish_split
+from gen_mla_decode import combine_function, finish_split, split_maxima
 from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function, WarpgroupLanes,
                        accumulator_aliases, accumulator_type, aligned_shared,
-                       init_barriers, mn_major, quad_reduce, shared_view,
-                       store_p, wait_stage, wgmma_pv, wgmma_qk)
+                       init_barriers, mn_major, online_softmax, row_maxima,
+                       shared_view, store_p, wait_stage, wgmma_pv, wgmma_qk)
 
 D, DV = 576, 512  # key width (kv_lora_rank + rope), value width
 PAGE = 64  # tokens per page and per tile
@@ -203,18 +203,9 @@ def decode_kernel():
         live = f.let("slive", f"arith.cmpi ult, {tok}, {length} : index")
         scaled = f.f32("scaled", "mulf", v, "%scale")
         x.append(f.let("x", f"arith.select {live}, {scaled}, %ninf : f32"))
-    maxima = []
-    for hi, row in ((0, rowA), (1, rowB)):
-        vals = [x[r] for r in range(S_REGS) if (r % 4) // 2 == hi]
-        m = vals[0]
-        for v in vals[1:]:
-            m = f.f32("lmax", "maximumf", m, v)
-        maxima.append((quad_reduce(f, m, "maximumf"), row))
-    emit(f"scf.if {quadLead} {{")
-    for m, row in maxima:
-        emit(f"  memref.store {m}, {sMax}[{wg}, {row}] : {SRED}")
-    emit("}")
-    emit("gpu.barrier")
+    # The rows' maxima over both warpgroups' tokens (through sMax, a block
+    # barrier between).
+    tile_max = split_maxima(f, row_maxima(f, x), (rowA, rowB), wg, quadLead, sMax, SRED)
 
     # The last page of a sequence: zero its rows past the sequence (both
     # warpgroups' S reads of them are complete at the barrier above).
@@ -246,26 +237,7 @@ def decode_kernel():
 
     # The new maxima, P = exp2(x - max) and the sums of this warpgroup's
     # tokens.
-    alphas, mNew = [], []
-    for (_, row), old in zip(maxima, ("%mA", "%mB")):
-        m0 = f.let("tmax0", f"memref.load {sMax}[{c(0)}, {row}] : {SRED}")
-        m1 = f.let("tmax1", f"memref.load {sMax}[{c(1)}, {row}] : {SRED}")
-        tm = f.f32("tmax", "maximumf", m0, m1)
-        mn = f.f32("mnew", "maximumf", old, tm)
-        d = f.f32("mdiff", "subf", old, mn)
-        alphas.append(f.let("alpha", f"math.exp2 {d} : f32"))
-        mNew.append(mn)
-    p = []
-    for r in range(S_REGS):
-        d = f.f32("xd", "subf", x[r], mNew[(r % 4) // 2])
-        p.append(f.let("p", f"math.exp2 {d} : f32"))
-    sums = []
-    for hi, old in enumerate(("%lA", "%lB")):
-        acc = f.f32("lscaled", "mulf", old, alphas[hi])
-        for r in range(S_REGS):
-            if (r % 4) // 2 == hi:
-                acc = f.f32("lsum", "addf", acc, p[r])
-        sums.append(acc)
+    alphas, mNew, p, sums = online_softmax(f, x, tile_max)
     # P into shared memory: this warpgroup's 32 tokens are chunks 4 wg ..
     # + 4 of the rows.
     store_p(f, sP, SP, p, (rowA, rowB), t2, HALF // 8,

@@ -28,7 +28,8 @@ attention, FlashAttention-2 style:
 """
 
 from kernelgen import (WG, Function, Lanes, copy_tile, mma_loop_k, mma_transposed_b,
-                       open_flash_loop, close_flash_loop, pack_bf16, quad_reduce)
+                       online_softmax, open_flash_loop, close_flash_loop, pack_bf16,
+                       quad_reduce, row_maxima)
 
 DQK, DNOPE, DROPE, DV = 192, 128, 64, 128  # query/key, no-rope, rope, value
 KVW = DNOPE + DV  # kv_b_proj's output per head: k_nope then v
@@ -151,27 +152,7 @@ def prefill_kernel():
             live = f.let("causal", f"arith.cmpi ule, {kpos}, {qpos} : index")
             scaled = f.f32("scaled", "mulf", s[nt * 4 + r], "%scale")
             x.append(f.let("x", f"arith.select {live}, {scaled}, %ninf : f32"))
-    alphas, mNew, sums = [], [], []
-    for k, (old, oldL) in enumerate((("%mA", "%lA"), ("%mB", "%lB"))):
-        vals = [x[nt * 4 + r] for nt in range(S_TILES) for r in (2 * k, 2 * k + 1)]
-        m = vals[0]
-        for v in vals[1:]:
-            m = f.f32("lmax", "maximumf", m, v)
-        tm = quad_reduce(f, m, "maximumf")
-        mn = f.f32("mnew", "maximumf", old, tm)
-        d = f.f32("mdiff", "subf", old, mn)
-        alphas.append(f.let("alpha", f"math.exp2 {d} : f32"))
-        mNew.append(mn)
-    p = []
-    for i in range(len(x)):
-        d = f.f32("xd", "subf", x[i], mNew[(i % 4) // 2])
-        p.append(f.let("p", f"math.exp2 {d} : f32"))
-    for k, oldL in enumerate(("%lA", "%lB")):
-        acc = f.f32("lscaled", "mulf", oldL, alphas[k])
-        for nt in range(S_TILES):
-            for r in (2 * k, 2 * k + 1):
-                acc = f.f32("lsum", "addf", acc, p[nt * 4 + r])
-        sums.append(acc)
+    alphas, mNew, p, sums = online_softmax(f, x, row_maxima(f, x))
     o = [f.f32("os", "mulf", outs[i], alphas[(i % 4) // 2]) for i in range(len(outs))]
 
     # O += P V: P's accumulators are the A fragments (k step kk is n tiles

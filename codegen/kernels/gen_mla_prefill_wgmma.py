@@ -32,7 +32,8 @@ only overlap.
 
 from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function, WarpgroupLanes,
                        accumulator_aliases, accumulator_type, aligned_shared,
-                       init_barriers, mn_major, quad_reduce, shared_view,
+                       init_barriers, mn_major, online_softmax, quad_reduce,
+                       row_maxima, shared_view,
                        store_p, wait_stage, wgmma_pv, wgmma_qk)
 
 DQK, DNOPE, DROPE, DV = 192, 128, 64, 128  # query/key, no-rope, rope, value
@@ -164,27 +165,7 @@ def prefill_kernel():
         live = f.let("causal", f"arith.cmpi ule, {kpos}, {qpos} : index")
         scaled = f.f32("scaled", "mulf", v, "%scale")
         x.append(f.let("x", f"arith.select {live}, {scaled}, %ninf : f32"))
-    alphas, mNew, sums = [], [], []
-    for hi, old in enumerate(("%mA", "%mB")):
-        vals = [x[r] for r in range(S_REGS) if (r % 4) // 2 == hi]
-        m = vals[0]
-        for v in vals[1:]:
-            m = f.f32("lmax", "maximumf", m, v)
-        tm = quad_reduce(f, m, "maximumf")
-        mn = f.f32("mnew", "maximumf", old, tm)
-        d = f.f32("mdiff", "subf", old, mn)
-        alphas.append(f.let("alpha", f"math.exp2 {d} : f32"))
-        mNew.append(mn)
-    p = []
-    for r in range(S_REGS):
-        d = f.f32("xd", "subf", x[r], mNew[(r % 4) // 2])
-        p.append(f.let("p", f"math.exp2 {d} : f32"))
-    for hi, oldL in enumerate(("%lA", "%lB")):
-        acc = f.f32("lscaled", "mulf", oldL, alphas[hi])
-        for r in range(S_REGS):
-            if (r % 4) // 2 == hi:
-                acc = f.f32("lsum", "addf", acc, p[r])
-        sums.append(acc)
+    alphas, mNew, p, sums = online_softmax(f, x, row_maxima(f, x))
     # P into shared memory, the tile's 64 keys its 8 chunks.
     rowA = f.idx("rowA", "addi", w16, g)
     rowB = f.idx("rowB", "addi", rowA, c(8))

@@ -236,6 +236,46 @@ def quad_reduce(f, value, op):
 
 
 
+def row_maxima(f, x):
+    """The maxima of a thread's two accumulator rows (g and g + 8: value i
+    of `x` is in row (i % 4) // 2, the mma.sync and wgmma layouts alike),
+    each over its quad."""
+    out = []
+    for hi in range(2):
+        vals = [v for i, v in enumerate(x) if (i % 4) // 2 == hi]
+        m = vals[0]
+        for v in vals[1:]:
+            m = f.f32("lmax", "maximumf", m, v)
+        out.append(quad_reduce(f, m, "maximumf"))
+    return out
+
+
+def online_softmax(f, x, tile_max):
+    """Flash attention's online softmax step in base 2 for a thread's two
+    rows (value i of the scores `x` in row (i % 4) // 2): the running maxima
+    %mA, %mB and sums %lA, %lB (the loop's) against this tile's row maxima
+    `tile_max`. Returns (alphas, new maxima, p, new sums): alpha = exp2(old
+    max - new), p = exp2(x - new max), sum = old sum * alpha + its p."""
+    alphas, maxima = [], []
+    for old, tm in zip(("%mA", "%mB"), tile_max):
+        mn = f.f32("mnew", "maximumf", old, tm)
+        d = f.f32("mdiff", "subf", old, mn)
+        alphas.append(f.let("alpha", f"math.exp2 {d} : f32"))
+        maxima.append(mn)
+    p = []
+    for i, v in enumerate(x):
+        d = f.f32("xd", "subf", v, maxima[(i % 4) // 2])
+        p.append(f.let("p", f"math.exp2 {d} : f32"))
+    sums = []
+    for hi, old in enumerate(("%lA", "%lB")):
+        acc = f.f32("lscaled", "mulf", old, alphas[hi])
+        for i, v in enumerate(p):
+            if (i % 4) // 2 == hi:
+                acc = f.f32("lsum", "addf", acc, v)
+        sums.append(acc)
+    return alphas, maxima, p, sums
+
+
 def pack_bf16(f, lo, hi):
     """Two f32 values rounded to bf16 in one i32 register, `lo` in the low
     half: an mma operand made from accumulators."""

@@ -713,12 +713,12 @@ gpu.module @dsc_mla_decode {
       %tmax0 = memref.load %sMax[%c0, %sRow] : memref<2x64xf32, #gpu.address_space<workgroup>>
       %tmax1 = memref.load %sMax[%c1, %sRow] : memref<2x64xf32, #gpu.address_space<workgroup>>
       %tmax = arith.maximumf %tmax0, %tmax1 : f32
-      %mnew = arith.maximumf %mA, %tmax : f32
-      %mdiff = arith.subf %mA, %mnew : f32
-      %alpha = math.exp2 %mdiff : f32
       %tmax0_1 = memref.load %sMax[%c0, %sRow8] : memref<2x64xf32, #gpu.address_space<workgroup>>
       %tmax1_1 = memref.load %sMax[%c1, %sRow8] : memref<2x64xf32, #gpu.address_space<workgroup>>
       %tmax_1 = arith.maximumf %tmax0_1, %tmax1_1 : f32
+      %mnew = arith.maximumf %mA, %tmax : f32
+      %mdiff = arith.subf %mA, %mnew : f32
+      %alpha = math.exp2 %mdiff : f32
       %mnew_1 = arith.maximumf %mB, %tmax_1 : f32
       %mdiff_1 = arith.subf %mB, %mnew_1 : f32
       %alpha_1 = math.exp2 %mdiff_1 : f32

@@ -599,6 +599,12 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
         memref.store %red_3, %sMax[%wg, %rowB] : memref<2x64xf32, #gpu.address_space<workgroup>>
       }
       gpu.barrier
+      %tmax0 = memref.load %sMax[%c0, %rowA] : memref<2x64xf32, #gpu.address_space<workgroup>>
+      %tmax1 = memref.load %sMax[%c1, %rowA] : memref<2x64xf32, #gpu.address_space<workgroup>>
+      %tmax = arith.maximumf %tmax0, %tmax1 : f32
+      %tmax0_1 = memref.load %sMax[%c0, %rowB] : memref<2x64xf32, #gpu.address_space<workgroup>>
+      %tmax1_1 = memref.load %sMax[%c1, %rowB] : memref<2x64xf32, #gpu.address_space<workgroup>>
+      %tmax_1 = arith.maximumf %tmax0_1, %tmax1_1 : f32
       %jNext = arith.addi %jt, %c1 : index
       %lastPage = arith.cmpi eq, %jNext, %tiles : index
       %liveRows = arith.subi %len, %tileTok : index
@@ -791,15 +797,9 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"]} {
           vector.store %zeros, %sStage[%zBox_17, %zRow_17, %zCol_17] {alignment = 16} : memref<9x64x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         }
       }
-      %tmax0 = memref.load %sMax[%c0, %rowA] : memref<2x64xf32, #gpu.address_space<workgroup>>
-      %tmax1 = memref.load %sMax[%c1, %rowA] : memref<2x64xf32, #gpu.address_space<workgroup>>
-      %tmax = arith.maximumf %tmax0, %tmax1 : f32
       %mnew = arith.maximumf %mA, %tmax : f32
       %mdiff = arith.subf %mA, %mnew : f32
       %alpha = math.exp2 %mdiff : f32
-      %tmax0_1 = memref.load %sMax[%c0, %rowB] : memref<2x64xf32, #gpu.address_space<workgroup>>
-      %tmax1_1 = memref.load %sMax[%c1, %rowB] : memref<2x64xf32, #gpu.address_space<workgroup>>
-      %tmax_1 = arith.maximumf %tmax0_1, %tmax1_1 : f32
       %mnew_1 = arith.maximumf %mB, %tmax_1 : f32
       %mdiff_1 = arith.subf %mB, %mnew_1 : f32
       %alpha_1 = math.exp2 %mdiff_1 : f32

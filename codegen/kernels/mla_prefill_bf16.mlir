@@ -1066,9 +1066,6 @@ gpu.module @dsc_mla_prefill {
       %red = arith.maximumf %lmax_14, %shfl : f32
       %shfl_1, %shflok_1 = gpu.shuffle xor %red, %i2, %i32 : f32
       %red_1 = arith.maximumf %red, %shfl_1 : f32
-      %mnew = arith.maximumf %mA, %red_1 : f32
-      %mdiff = arith.subf %mA, %mnew : f32
-      %alpha = math.exp2 %mdiff : f32
       %lmax_15 = arith.maximumf %x_2, %x_3 : f32
       %lmax_16 = arith.maximumf %lmax_15, %x_6 : f32
       %lmax_17 = arith.maximumf %lmax_16, %x_7 : f32
@@ -1088,6 +1085,9 @@ gpu.module @dsc_mla_prefill {
       %red_2 = arith.maximumf %lmax_29, %shfl_2 : f32
       %shfl_3, %shflok_3 = gpu.shuffle xor %red_2, %i2, %i32 : f32
       %red_3 = arith.maximumf %red_2, %shfl_3 : f32
+      %mnew = arith.maximumf %mA, %red_1 : f32
+      %mdiff = arith.subf %mA, %mnew : f32
+      %alpha = math.exp2 %mdiff : f32
       %mnew_1 = arith.maximumf %mB, %red_3 : f32
       %mdiff_1 = arith.subf %mB, %mnew_1 : f32
       %alpha_1 = math.exp2 %mdiff_1 : f32
