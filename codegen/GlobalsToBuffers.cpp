@@ -3,6 +3,7 @@
 #include "codegen/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 
 #define DEBUG_TYPE "dsc-globals-to-buffers"
@@ -36,7 +37,26 @@ struct DscGlobalsToBuffersPass
       Location loc = global.getLoc();
       auto buffer = memref::AllocOp::create(b, loc, type);
       global.getResult().replaceAllUsesWith(buffer.getResult());
-      memref::CopyOp::create(b, loc, global.getResult(), buffer.getResult());
+      // buffer[i...] = global[i...], the global read inside the loop body:
+      // the loop becomes a kernel and the global moves into its module, so
+      // the host code copies nothing.
+      unsigned rank = type.getRank();
+      SmallVector<utils::IteratorType> parallel(rank,
+                                                utils::IteratorType::parallel);
+      linalg::GenericOp::create(
+          b, loc, TypeRange(), ValueRange(), buffer.getResult(),
+          b.getMultiDimIdentityMap(rank), parallel,
+          [&](OpBuilder &nb, Location l, ValueRange) {
+            SmallVector<Value> indices;
+            for (unsigned d = 0; d < rank; ++d)
+              indices.push_back(linalg::IndexOp::create(nb, l, d));
+            Value source =
+                memref::GetGlobalOp::create(nb, l, type, global.getNameAttr());
+            linalg::YieldOp::create(
+                nb, l,
+                memref::LoadOp::create(nb, l, source, indices).getResult());
+          });
+      global.erase();
     }
   }
 };

@@ -684,8 +684,16 @@ struct LowerMla : OpRewritePattern<MlaOp> {
 /// `past[b] + S` repeat its last new token; the causal mask hides them.
 /// Every index is clamped, so a bad block table cannot read outside the
 /// cache.
+///
+/// With `fixedShapes`, T = (block table width) * page size + S instead:
+/// the sizes then follow from the arguments' shapes alone, never from
+/// `past`'s values, so the host code reads nothing the GPU holds (a decode
+/// step it can capture into a CUDA graph). The table covers every cached
+/// entry, so T >= past[b] + S still; the extra keys are masked.
 struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerMlaDecode(MLIRContext *context, bool fixedShapes)
+      : OpRewritePattern(context), fixedShapes(fixedShapes) {}
+  bool fixedShapes;
   LogicalResult matchAndRewrite(MlaDecodeOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -698,20 +706,25 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     Value cache = op.getCache(), table = op.getBlockTable(),
           past = op.getPast();
 
-    // T = max(past) + S.
-    Value longest = m.generic(
-        past, m.filled({}, i64, 0.0), 1, {{0}, {}}, {0},
-        [](OpBuilder &nb, Location l, ValueRange a) {
-          linalg::YieldOp::create(
-              nb, l, arith::MaxSIOp::create(nb, l, a[0], a[1]).getResult());
-        })[0];
-    Value longestIndex = arith::IndexCastOp::create(
-        b, loc, b.getIndexType(),
-        tensor::ExtractOp::create(b, loc, longest, ValueRange{}));
     Value newTokens = tensor::DimOp::create(b, loc, op.getLatent(), 1);
-    Value keyCount = arith::AddIOp::create(b, loc, longestIndex, newTokens);
     Value pages = tensor::DimOp::create(b, loc, cache, 0);
     Value tablePages = tensor::DimOp::create(b, loc, table, 1);
+    // T = max(past) + S, or the table's capacity + S.
+    Value keysBefore;
+    if (fixedShapes) {
+      keysBefore = arith::MulIOp::create(b, loc, tablePages, m.index(pageSize));
+    } else {
+      Value longest = m.generic(
+          past, m.filled({}, i64, 0.0), 1, {{0}, {}}, {0},
+          [](OpBuilder &nb, Location l, ValueRange a) {
+            linalg::YieldOp::create(
+                nb, l, arith::MaxSIOp::create(nb, l, a[0], a[1]).getResult());
+          })[0];
+      keysBefore = arith::IndexCastOp::create(
+          b, loc, b.getIndexType(),
+          tensor::ExtractOp::create(b, loc, longest, ValueRange{}));
+    }
+    Value keyCount = arith::AddIOp::create(b, loc, keysBefore, newTokens);
     Value batch = tensor::DimOp::create(b, loc, op.getLatent(), 0);
 
     SmallVector<OpFoldResult> keySizes = {batch, keyCount,
@@ -788,13 +801,125 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
 ///   5. each token sums its top_k rows, scaled by the routing weights.
 /// The sequential slot loops are O(N); the GEMMs are O(N * width * hidden),
 /// independent of the expert count.
+///
+/// With `fixedShapes`, the routed experts are computed per slot instead
+/// (gatheredExperts): no host loop and no size that depends on the routing.
 struct LowerMoe : OpRewritePattern<MoeOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerMoe(MLIRContext *context, bool fixedShapes)
+      : OpRewritePattern(context), fixedShapes(fixedShapes) {}
+  bool fixedShapes;
+
   LogicalResult matchAndRewrite(MoeOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     TensorMath m(rewriter, loc);
-    OpBuilder &b = rewriter;
+    Value combined =
+        fixedShapes ? gatheredExperts(op, m) : sortedExperts(op, m);
+    // The shared experts, which every token runs: dsc ops of their own,
+    // lowered by their patterns in turn.
+    if (!op.getShared().empty()) {
+      Type f32 = rewriter.getF32Type();
+      DenseI64ArrayAttr block = op.getSharedBlockSizeAttr();
+      auto linear = [&](Value in, unsigned i) -> Value {
+        auto w = cast<RankedTensorType>(op.getSharedMatrix(i).getType());
+        auto type =
+            RankedTensorType::get({ShapedType::kDynamic, w.getDimSize(0)}, f32);
+        Value scales = op.getSharedScales(i);
+        return LinearOp::create(rewriter, loc, type, in, op.getSharedMatrix(i),
+                                scales, scales ? block : DenseI64ArrayAttr());
+      };
+      Value g = linear(op.getInput(), 0), u = linear(op.getInput(), 1);
+      Value act = SwigluOp::create(rewriter, loc, g.getType(), g, u);
+      combined = m.add(combined, linear(act, 2));
+    }
+    rewriter.replaceOp(op, castFromF32(m, combined, op.getType()));
+    return success();
+  }
+
+  /// The routed experts per slot: slot (t, j) multiplies token t's row by
+  /// the matrices of expert indices[t, j], read through the index (FP8
+  /// stacks dequantized element by element), and token t sums its slots
+  /// weighted. The FLOPs of sparse dispatch, summed in the same order (the
+  /// same f32 results), with fixed shapes: [tokens, top_k, width] and
+  /// [tokens, top_k, hidden] intermediates and no loop on the host. Each
+  /// slot reads its expert's matrices itself, where dispatch reads them
+  /// once per expert: the generated GPU kernels are simple anyway, and the
+  /// kernel library's grouped GEMM is the fast path.
+  static Value gatheredExperts(MoeOp op, TensorMath &m) {
+    OpBuilder &b = m.builder();
+    Location loc = m.getLoc();
+    Type f32 = b.getF32Type();
+    auto gateType = op.getGateProj().getType();
+    int64_t experts = gateType.getDimSize(0), width = gateType.getDimSize(1),
+            hidden = gateType.getDimSize(2);
+    int64_t topK = op.getWeights().getType().getDimSize(1);
+    Value x = op.getInput(), indices = op.getIndices();
+    Value tokens = tensor::DimOp::create(b, loc, x, 0);
+    std::optional<ArrayRef<int64_t>> block = op.getExpertBlockSize();
+    // Element [n, i] of the expert's matrix `which` in f32, the expert from
+    // its routing index (clamped: a malformed index stays in the stack).
+    auto expertElement = [&](OpBuilder &nb, Location l, unsigned which,
+                             Value stacked, Value index, Value n,
+                             Value i) -> Value {
+      TensorMath s(nb, l);
+      Value e = arith::IndexCastOp::create(nb, l, nb.getIndexType(), index);
+      e = arith::MinSIOp::create(nb, l,
+                                 arith::MaxSIOp::create(nb, l, e, s.index(0)),
+                                 s.index(experts - 1));
+      Value w = s.toF32(
+          tensor::ExtractOp::create(nb, l, stacked, ValueRange{e, n, i}));
+      Value scales = op.getExpertScales(which);
+      if (!scales)
+        return w;
+      Value bn = arith::DivUIOp::create(nb, l, n, s.index((*block)[0]));
+      Value bi = arith::DivUIOp::create(nb, l, i, s.index((*block)[1]));
+      Value scale = s.toF32(
+          tensor::ExtractOp::create(nb, l, scales, ValueRange{e, bn, bi}));
+      return arith::MulFOp::create(nb, l, w, scale);
+    };
+    // out[t, j, n] = sum_i in(t, j)[i] * W_e[n, i], loops (t, j, n, i).
+    // `perSlot`: the input is [tokens, top_k, cols] rather than the tokens.
+    auto slotGemm = [&](Value in, bool perSlot, unsigned which, Value stacked,
+                        int64_t rows) -> Value {
+      SmallVector<OpFoldResult> size = {tokens, b.getIndexAttr(topK),
+                                        b.getIndexAttr(rows)};
+      SmallVector<unsigned> inMap = perSlot ? SmallVector<unsigned>{0, 1, 3}
+                                            : SmallVector<unsigned>{0, 3};
+      return m.generic(
+          {in, indices}, m.filled(size, f32, 0.0), 4,
+          {inMap, {0, 1}, {0, 1, 2}}, {3},
+          [&](OpBuilder &nb, Location l, ValueRange a) {
+            Value n = linalg::IndexOp::create(nb, l, 2);
+            Value i = linalg::IndexOp::create(nb, l, 3);
+            Value w = expertElement(nb, l, which, stacked, a[1], n, i);
+            Value product =
+                arith::MulFOp::create(nb, l, TensorMath(nb, l).toF32(a[0]), w);
+            linalg::YieldOp::create(
+                nb, l, arith::AddFOp::create(nb, l, a[2], product).getResult());
+          })[0];
+    };
+    Value gate = slotGemm(x, false, 0, op.getGateProj(), width);
+    Value up = slotGemm(x, false, 1, op.getUpProj(), width);
+    Value act = m.swiglu(gate, up);
+    Value down = slotGemm(act, true, 2, op.getDownProj(), hidden);
+    // y[t, d] = sum_j weights[t, j] * down[t, j, d], loops (t, d, j).
+    SmallVector<OpFoldResult> tdSize = {tokens, b.getIndexAttr(hidden)};
+    return m.generic(
+        {op.getWeights(), down}, m.filled(tdSize, f32, 0.0), 3,
+        {{0, 2}, {0, 2, 1}, {0, 1}}, {2},
+        [](OpBuilder &nb, Location l, ValueRange a) {
+          linalg::YieldOp::create(
+              nb, l,
+              arith::AddFOp::create(nb, l, a[2],
+                                    arith::MulFOp::create(nb, l, a[0], a[1]))
+                  .getResult());
+        })[0];
+  }
+
+  /// Sparse dispatch (the type's comment), the routed sum [tokens, hidden].
+  static Value sortedExperts(MoeOp op, TensorMath &m) {
+    OpBuilder &b = m.builder();
+    Location loc = m.getLoc();
     Type f32 = b.getF32Type(), i64 = b.getI64Type();
     auto gateType = op.getGateProj().getType();
     int64_t experts = gateType.getDimSize(0), width = gateType.getDimSize(1),
@@ -1039,24 +1164,7 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
                                     arith::MulFOp::create(nb, l, w, v))
                   .getResult());
         })[0];
-    // 6. The shared experts, which every token runs: dsc ops of their own,
-    //    lowered by their patterns in turn.
-    if (!op.getShared().empty()) {
-      DenseI64ArrayAttr block = op.getSharedBlockSizeAttr();
-      auto linear = [&](Value in, unsigned i) -> Value {
-        auto w = cast<RankedTensorType>(op.getSharedMatrix(i).getType());
-        auto type =
-            RankedTensorType::get({ShapedType::kDynamic, w.getDimSize(0)}, f32);
-        Value scales = op.getSharedScales(i);
-        return LinearOp::create(b, loc, type, in, op.getSharedMatrix(i), scales,
-                                scales ? block : DenseI64ArrayAttr());
-      };
-      Value g = linear(x, 0), u = linear(x, 1);
-      Value act = SwigluOp::create(b, loc, g.getType(), g, u);
-      combined = m.add(combined, linear(act, 2));
-    }
-    rewriter.replaceOp(op, castFromF32(m, combined, op.getType()));
-    return success();
+    return combined;
   }
 };
 
@@ -1065,7 +1173,7 @@ struct DscLowerToLinalgPass
   using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateDscToLinalgPatterns(patterns, plainAttention);
+    populateDscToLinalgPatterns(patterns, plainAttention, fixedShapes);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // Every dsc op except the weights must be gone.
@@ -1084,10 +1192,11 @@ struct DscLowerToLinalgPass
 } // namespace
 
 void mlir::dsc::populateDscToLinalgPatterns(RewritePatternSet &patterns,
-                                            bool plainAttention) {
+                                            bool plainAttention,
+                                            bool fixedShapes) {
   patterns.add<LowerRmsNorm, LowerAddRmsNorm, LowerRope, LowerLinear, LowerTopk,
-               LowerEmbed, LowerSwiglu, LowerGate, LowerMlaDecode, LowerMoe>(
-      patterns.getContext());
+               LowerEmbed, LowerSwiglu, LowerGate>(patterns.getContext());
+  patterns.add<LowerMlaDecode, LowerMoe>(patterns.getContext(), fixedShapes);
   patterns.add<LowerMla>(patterns.getContext(),
                          plainAttention ? AttentionLayout() : kPrefillLayout);
 }

@@ -31,18 +31,24 @@ namespace dsc {
 /// Adds the dsc op decompositions to `patterns`.
 /// `plainAttention`: dsc.mla as the plain causal attention that the
 /// frontends produce (the --plain-attention option of dsc-lower-to-linalg).
+/// `fixedShapes`: the --fixed-shapes option (sizes from shapes only).
 void populateDscToLinalgPatterns(RewritePatternSet &patterns,
-                                 bool plainAttention = false);
+                                 bool plainAttention = false,
+                                 bool fixedShapes = false);
 
 /// Options of the lowering pipelines.
 struct CodegenOptions {
   /// NVIDIA target for the GPU pipeline, e.g. "sm_80" or "sm_90a".
   std::string chip = "sm_90a";
+  /// For the CPU pipeline: decompose with the GPU's fixed-shape forms
+  /// (dsc-lower-to-linalg{fixed-shapes}), so that the forms a GPU runs are
+  /// checked against the CPU references. The GPU pipeline always uses them.
+  bool fixedShapes = false;
 };
 
 /// Graph (dsc + linalg on tensors) to the LLVM dialect for the host CPU:
 /// decomposition, bufferization, loops, LLVM, packed entry points.
-void buildCpuPipeline(OpPassManager &pm);
+void buildCpuPipeline(OpPassManager &pm, const CodegenOptions &options = {});
 
 /// Graph to GPU kernels for `options.chip`: decomposition, bufferization,
 /// parallel loops mapped to GPU blocks and threads, outlined kernels

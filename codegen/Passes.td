@@ -27,6 +27,10 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
     Option<"plainAttention", "plain-attention", "bool", /*default=*/"false",
            "Lower dsc.mla to plain causal attention (no transposed keys, "
            "no query blocks)">,
+    Option<"fixedShapes", "fixed-shapes", "bool", /*default=*/"false",
+           "No size or loop bound that depends on a tensor's values: decode "
+           "attention over the whole block table, the routed experts per "
+           "slot (what a GPU step captured into a CUDA graph needs)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
@@ -89,8 +93,14 @@ def DscStridedCopiesToLinalg
     a call to `memrefCopy` from MLIR's runner library, which the host object
     must not depend on (it is loaded into processes with libc and libm only).
     As `linalg.copy` the copy becomes a loop nest instead; contiguous copies
-    stay `memref.copy` and become `memcpy`.
+    stay `memref.copy` and become `memcpy`. With `all-copies` (the GPU
+    pipeline) every copy becomes `linalg.copy` and so a kernel: the host
+    code of a GPU target touches no buffer the kernels use.
   }];
+  let options = [
+    Option<"allCopies", "all-copies", "bool", /*default=*/"false",
+           "Turn contiguous copies into linalg.copy too">,
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
@@ -100,19 +110,29 @@ def DscGlobalsToBuffers : Pass<"dsc-globals-to-buffers", "func::FuncOp"> {
     Constant tensors bufferize to `memref.global`s, which live in the host
     object's read-only data where a GPU kernel cannot read them. For the GPU
     targets each `memref.get_global` becomes a `memref.alloc` (memory the
-    runtime hands out, which the GPU reaches) filled by a `memref.copy`
-    from the global, and the uses read the copy. Run before the buffer
-    deallocation pipeline, which frees the copies.
+    runtime hands out, which the GPU reaches) filled by a `linalg.generic`
+    that reads the global in its body, and the uses read the copy. The
+    generic becomes a kernel and kernel outlining moves the global into the
+    kernel's module, so the host code itself copies nothing (a GPU step
+    stays capturable into a CUDA graph). Run before the buffer deallocation
+    pipeline, which frees the copies.
 
     ```mlir
     %g = memref.get_global @__constant_4xf32 : memref<4xf32>
     // becomes
-    %g0 = memref.get_global @__constant_4xf32 : memref<4xf32>
     %g = memref.alloc() : memref<4xf32>
-    memref.copy %g0, %g : memref<4xf32> to memref<4xf32>
+    linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>],
+                    iterator_types = ["parallel"]} outs(%g : memref<4xf32>) {
+    ^bb0(%out: f32):
+      %i = linalg.index 0 : index
+      %0 = memref.get_global @__constant_4xf32 : memref<4xf32>
+      %1 = memref.load %0[%i] : memref<4xf32>
+      linalg.yield %1 : f32
+    }
     ```
   }];
-  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::memref::MemRefDialect"];
 }
 
 def DscReassociateReductions
@@ -259,6 +279,33 @@ def DscPackEntryPoints : Pass<"dsc-pack-entry-points", "ModuleOp"> {
     inlining would copy the body per call site.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def DscCheckGraphCapture : Pass<"dsc-check-graph-capture", "ModuleOp"> {
+  let summary = "Find the entry points whose GPU step a CUDA graph can hold";
+  let description = [{
+    Run on the host side after kernel outlining. A CUDA graph replays the
+    kernels a host function launched, without the host function; that is
+    the same computation only when the host code reads nothing the kernels
+    computed and writes nothing they read. Per public function, this pass
+    looks through its host code and the functions it calls for an op that
+    reads or writes a buffer a kernel can see: an entry point's argument, a
+    global, or an allocation that reaches a `gpu.launch_func`. Allocations
+    that only host code uses (the ownership flags of buffer deallocation)
+    are free to use. The module gets `dsc.graph_capturable`, the names of
+    the entry points without such an op; the runtime captures those.
+
+    With `report`, every entry point gets a remark: capturable, or not with
+    a note at the first offending op.
+  }];
+  let options = [
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit a remark per entry point">,
+  ];
+  let statistics = [
+    Statistic<"numNotCapturable", "not-capturable",
+              "Entry points whose host code touches device data">
+  ];
 }
 
 def DscDedupKernels : Pass<"dsc-dedup-kernels", "ModuleOp"> {

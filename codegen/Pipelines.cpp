@@ -36,8 +36,10 @@ void addSteps(OpPassManager &pm, StringRef pipeline) {
 }
 
 /// Steps shared by every target: from the graph to bufferized loops' input.
-/// `forGpu`: every buffer the code reads must be one the GPU reaches.
-void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu) {
+/// `forGpu`: every buffer the code reads must be one the GPU reaches, and
+/// the host code reads none of them (so that a GPU step can be captured).
+void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
+                              bool fixedShapes) {
   // 1. Weights become entry-point arguments the runtime binds; results
   //    become caller-owned output arguments.
   pm.addPass(createDscWeightsToArguments());
@@ -47,6 +49,9 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu) {
   // blocks would be a host loop of kernel launches.
   DscLowerToLinalgOptions lowering;
   lowering.plainAttention = forGpu;
+  // The GPU's host code launches kernels; it must not size buffers or loops
+  // by what they compute.
+  lowering.fixedShapes = forGpu || fixedShapes;
   pm.addNestedPass<func::FuncOp>(createDscLowerToLinalg(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -63,13 +68,17 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu) {
     pm.addNestedPass<func::FuncOp>(createDscGlobalsToBuffers());
   addSteps(pm, "buffer-deallocation-pipeline");
   pm.addPass(createCanonicalizerPass());
-  pm.addNestedPass<func::FuncOp>(createDscStridedCopiesToLinalg());
+  // Copies the host would do with memcpy run as kernels on a GPU.
+  DscStridedCopiesToLinalgOptions copies;
+  copies.allCopies = forGpu;
+  pm.addNestedPass<func::FuncOp>(createDscStridedCopiesToLinalg(copies));
 }
 
 } // namespace
 
-void mlir::dsc::buildCpuPipeline(OpPassManager &pm) {
-  buildGraphToBuffersSteps(pm, /*forGpu=*/false);
+void mlir::dsc::buildCpuPipeline(OpPassManager &pm,
+                                 const CodegenOptions &options) {
+  buildGraphToBuffersSteps(pm, /*forGpu=*/false, options.fixedShapes);
   // 3b. Reductions may be reordered, so that LLVM vectorizes them.
   pm.addNestedPass<func::FuncOp>(createDscReassociateReductions());
   // 3c. GEMMs to register-blocked vector code (8 lanes: AVX2; on a
@@ -96,7 +105,7 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm) {
 
 void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
                                   const CodegenOptions &options) {
-  buildGraphToBuffersSteps(pm, /*forGpu=*/true);
+  buildGraphToBuffersSteps(pm, /*forGpu=*/true, /*fixedShapes=*/true);
   // 4. Parallel loops mapped to blocks and threads, kernels outlined.
   //    The innermost dimension is tiled so that a block's threads cover
   //    neighbouring elements.
@@ -110,6 +119,8 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   // graphs write them): memref-expand makes them reinterpret_casts.
   addSteps(pm, "func.func(memref-expand)");
   pm.addPass(createDscDedupKernels());
+  // Which entry points a CUDA graph can hold (the manifest says).
+  pm.addPass(createDscCheckGraphCapture());
   // 5. Kernels to NVVM and PTX text in `gpu.binary` ops. PTX 8.0 is the
   //    first ISA with sm_90a; ptxas assembles it for sm_80 too.
   addSteps(pm, "gpu-lower-to-nvvm-pipeline{cubin-chip=" + options.chip +

@@ -24,10 +24,12 @@ bool isContiguous(Value buffer) {
 struct DscStridedCopiesToLinalgPass
     : mlir::dsc::impl::DscStridedCopiesToLinalgBase<
           DscStridedCopiesToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     SmallVector<memref::CopyOp> copies;
     getOperation().walk([&](memref::CopyOp copy) {
-      if (!isContiguous(copy.getSource()) || !isContiguous(copy.getTarget()))
+      if (allCopies || !isContiguous(copy.getSource()) ||
+          !isContiguous(copy.getTarget()))
         copies.push_back(copy);
     });
     for (memref::CopyOp copy : copies) {

@@ -222,6 +222,20 @@ ManifestReader::readTarget(const json::Value &target,
       return s;
     result.kernels.push_back(std::move(k));
   }
+  // Absent in artifacts of dsc before CUDA graphs: nothing is captured.
+  if (target.find("graph_capturable")) {
+    absl::StatusOr<const json::Value::ArrayStorage *> names =
+        getArray(target, "graph_capturable", where);
+    if (!names.ok())
+      return names.status();
+    for (size_t i = 0; i < (*names)->size(); ++i) {
+      const json::Value &name = (**names)[i];
+      if (!name.isString())
+        return error(absl::StrCat(where, ".graph_capturable[", i, "]"),
+                     "must be an entry point's name");
+      result.graphCapturable.push_back(name.getString());
+    }
+  }
   return result;
 }
 

@@ -87,6 +87,9 @@ struct Target {
   /// The x86-64 level of the host code (runtime/support/HostCpu.h);
   /// "x86-64" when the manifest does not say (artifacts of dsc before it).
   std::string hostCpu = "x86-64";
+  /// For ptx targets: the entry points whose host code touches no device
+  /// data, so that a CUDA graph can hold a call (dsc-check-graph-capture).
+  std::vector<std::string> graphCapturable;
 };
 
 /// The manifest of an artifact, validated.

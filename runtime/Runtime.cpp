@@ -149,6 +149,8 @@ dsc_status_t dsc_session_create(dsc_artifact_t *artifact,
     if (options) {
       sessionOptions.workspaceLimit = options->workspace_limit_bytes;
       sessionOptions.kvCacheTokens = options->kv_cache_tokens;
+      sessionOptions.cudaGraphs = !options->disable_cuda_graphs;
+      sessionOptions.padDecodeBuckets = options->pad_decode_buckets != 0;
     }
     absl::StatusOr<std::unique_ptr<dsc::runtime::Session>> session =
         dsc::runtime::Session::create(artifact->artifact, sessionOptions);
@@ -172,6 +174,18 @@ const char *dsc_session_device_name(const dsc_session_t *session) {
 
 const char *dsc_session_target(const dsc_session_t *session) {
   return session ? session->session->target().c_str() : "";
+}
+
+int dsc_session_cuda_graphs(const dsc_session_t *session, int64_t *captured,
+                            int64_t *replayed) {
+  dsc::runtime::Session::GraphCounts counts;
+  if (session)
+    counts = session->session->graphCounts();
+  if (captured)
+    *captured = counts.captured;
+  if (replayed)
+    *replayed = counts.replayed;
+  return counts.enabled ? 1 : 0;
 }
 
 int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session) {

@@ -8,6 +8,7 @@
 #include "runtime/support/HostCpu.h"
 #include "runtime/support/Safetensors.h"
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
@@ -90,6 +91,14 @@ Session::create(std::shared_ptr<const artifact::Artifact> artifact,
     return s;
   if (absl::Status s = session->bindParams(options); !s.ok())
     return s;
+  if (session->gpu && options.cudaGraphs && session->decodeCall.entry) {
+    const Target *target = session->manifest.findTarget(session->targetName);
+    session->graphsForDecode =
+        target && absl::c_linear_search(target->graphCapturable,
+                                        session->decodeCall.entry->name);
+    session->graphStats.enabled = session->graphsForDecode;
+  }
+  session->padDecode = session->graphsForDecode || options.padDecodeBuckets;
   if (session->cacheShape.layers && options.kvCacheTokens >= 0)
     if (absl::Status s = session->createKvCache(
             options.kvCacheTokens ? options.kvCacheTokens
@@ -238,6 +247,8 @@ absl::StatusOr<bool> Session::checkKvCacheSignatures() {
 }
 
 Session::~Session() {
+  // The graphs hold the kernels of the modules about to go.
+  recordedSteps.clear();
   if (gpu && unloadGpuModules) {
     cuda::CudaDevice::Scope scope(*gpu);
     void *argv[] = {reinterpret_cast<void *>(unloadGpuModules)};
@@ -537,6 +548,164 @@ absl::Status Session::invoke(Call &call,
   return status;
 }
 
+Session::RecordedStep::~RecordedStep() {
+  graph.reset();
+  for (void *block : staging)
+    if (block)
+      device->release(block);
+}
+
+absl::Status Session::invokeRecorded(Call &call,
+                                     const std::vector<CallTensor> &tensors,
+                                     std::pair<int64_t, int64_t> key) {
+  auto bytesOf = [](const CallTensor &t) {
+    size_t bytes = t.elementSize;
+    for (int64_t d : t.shape)
+      bytes *= size_t(d);
+    return bytes;
+  };
+  std::unique_ptr<RecordedStep> &step = recordedSteps[key];
+  // A tensor already on the device (the KV cache) was recorded at its
+  // address: record again should it ever move.
+  if (step)
+    for (size_t i = 0; i < tensors.size(); ++i)
+      if (tensors[i].onDevice && tensors[i].data != step->inPlace[i])
+        step.reset();
+  cuda::CudaDevice::Scope scope(*gpu);
+  if (!step) {
+    auto fresh = std::make_unique<RecordedStep>();
+    fresh->device = gpu.get();
+    for (const CallTensor &t : tensors) {
+      void *block = nullptr;
+      if (!t.onDevice) {
+        absl::StatusOr<void *> staged = gpu->allocateFor(
+            bytesOf(t),
+            absl::StrCat("argument ", quote(call.entry->args[t.index].name)));
+        if (!staged.ok())
+          return staged.status();
+        block = *staged;
+      }
+      fresh->staging.push_back(block);
+      fresh->inPlace.push_back(t.onDevice ? t.data : nullptr);
+      call.descriptors[t.index] =
+          MemRefDescriptor(t.onDevice ? t.data : block, t.shape);
+    }
+    std::vector<void *> argv;
+    for (MemRefDescriptor &d : call.descriptors)
+      argv.push_back(d.get());
+    // Recording runs the host code, which launches into the graph; no
+    // kernel runs yet.
+    if (absl::Status s = gpu->beginCapture(); !s.ok())
+      return s;
+    absl::Status ran =
+        runInWorkspace(call.fn, argv.data(), workspaceLimit, *gpu);
+    absl::StatusOr<std::unique_ptr<cuda::CudaGraph>> graph =
+        gpu->endCapture(/*keep=*/ran.ok());
+    if (!ran.ok())
+      return ran;
+    if (!graph.ok())
+      return graph.status();
+    fresh->graph = std::move(*graph);
+    step = std::move(fresh);
+    ++graphStats.captured;
+  }
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (!tensors[i].isOutput && step->staging[i])
+      std::memcpy(step->staging[i], tensors[i].data, bytesOf(tensors[i]));
+  absl::Status status = gpu->launch(*step->graph);
+  if (status.ok())
+    status = gpu->synchronize();
+  if (!status.ok())
+    return status;
+  ++graphStats.replayed;
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (tensors[i].isOutput && step->staging[i])
+      std::memcpy(tensors[i].data, step->staging[i], bytesOf(tensors[i]));
+  return absl::OkStatus();
+}
+
+/// The bucket of a size: the next power of two, so that a handful of
+/// graphs serve every batch and block-table width.
+static int64_t bucketOf(int64_t size) {
+  int64_t bucket = 1;
+  while (bucket < size)
+    bucket <<= 1;
+  return bucket;
+}
+
+absl::Status Session::decodeStep(const int64_t *tokens, const int64_t *past,
+                                 const std::vector<int64_t> &table,
+                                 int64_t batch, int64_t tablePages,
+                                 float *logits, float *latents) {
+  const KvCacheShape &shape = cache->shape();
+  int64_t rows = batch, pages = tablePages;
+  if (padDecode) {
+    rows = bucketOf(batch);
+    pages = bucketOf(tablePages);
+  }
+  // Padding rows decode token 0 with nothing cached, and padded table
+  // entries are never read (past them the keys are masked): the real
+  // rows' results are those of the unpadded step.
+  std::vector<int64_t> paddedTokens(tokens, tokens + batch),
+      paddedPast(past, past + batch), paddedTable = table;
+  std::vector<float> stagedLogits, stagedLatents;
+  float *logitOut = logits, *latentOut = latents;
+  if (rows != batch || pages != tablePages) {
+    paddedTokens.resize(rows, 0);
+    paddedPast.resize(rows, 0);
+    paddedTable.assign(size_t(rows * pages), 0);
+    for (int64_t b = 0; b < batch; ++b)
+      std::copy(table.begin() + b * tablePages,
+                table.begin() + (b + 1) * tablePages,
+                paddedTable.begin() + b * pages);
+    stagedLogits.resize(size_t(rows * vocab));
+    stagedLatents.resize(size_t(shape.layers * rows * shape.width));
+    logitOut = stagedLogits.data();
+    latentOut = stagedLatents.data();
+  }
+  std::vector<CallTensor> tensors = {
+      {decodeCall.indexOf(ArgRole::Input, "tokens"),
+       paddedTokens.data(),
+       {rows, 1},
+       sizeof(int64_t)},
+      {decodeCall.indexOf(ArgRole::Input, "past"),
+       paddedPast.data(),
+       {rows},
+       sizeof(int64_t)},
+      {decodeCall.indexOf(ArgRole::Input, "block_table"),
+       paddedTable.data(),
+       {rows, pages},
+       sizeof(int64_t)},
+      {decodeCall.indexOf(ArgRole::Input, "kv_cache"),
+       cache->storage(),
+       {shape.layers, cache->pages(), shape.pageSize, shape.width},
+       size_t(shape.elementBytes()),
+       false,
+       /*onDevice=*/true},
+      {decodeCall.indexOf(ArgRole::Output, "logits"),
+       logitOut,
+       {rows, 1, vocab},
+       sizeof(float),
+       true},
+      {decodeCall.indexOf(ArgRole::Output, "latents"),
+       latentOut,
+       {shape.layers, rows, 1, shape.width},
+       sizeof(float),
+       true}};
+  absl::Status status = graphsForDecode
+                            ? invokeRecorded(decodeCall, tensors, {rows, pages})
+                            : invoke(decodeCall, tensors);
+  if (!status.ok() || logitOut == logits)
+    return status;
+  // The real rows back: [rows, vocab] and [layers, rows, width].
+  std::copy(stagedLogits.begin(), stagedLogits.begin() + batch * vocab, logits);
+  for (int64_t l = 0; l < shape.layers; ++l)
+    std::copy(stagedLatents.begin() + l * rows * shape.width,
+              stagedLatents.begin() + (l * rows + batch) * shape.width,
+              latents + l * batch * shape.width);
+  return absl::OkStatus();
+}
+
 absl::Status Session::run(const int64_t *tokens, int64_t batch, int64_t seq,
                           float *logits) {
   return invoke(forwardCall, {{forwardCall.indexOf(ArgRole::Input, "tokens"),
@@ -757,36 +926,8 @@ absl::Status Session::generateWithCache(
       past[b] = cache->length(b);
     int64_t maxPages = 0;
     std::vector<int64_t> table = cache->blockTable(maxPages);
-    if (absl::Status s = invoke(
-            decodeCall,
-            {{decodeCall.indexOf(ArgRole::Input, "tokens"),
-              next.data(),
-              {batch, 1},
-              sizeof(int64_t)},
-             {decodeCall.indexOf(ArgRole::Input, "past"),
-              past.data(),
-              {batch},
-              sizeof(int64_t)},
-             {decodeCall.indexOf(ArgRole::Input, "block_table"),
-              table.data(),
-              {batch, maxPages},
-              sizeof(int64_t)},
-             {decodeCall.indexOf(ArgRole::Input, "kv_cache"),
-              cache->storage(),
-              {shape.layers, cache->pages(), shape.pageSize, shape.width},
-              size_t(shape.elementBytes()),
-              false,
-              /*onDevice=*/true},
-             {decodeCall.indexOf(ArgRole::Output, "logits"),
-              logitData,
-              {batch, 1, vocab},
-              sizeof(float),
-              true},
-             {decodeCall.indexOf(ArgRole::Output, "latents"),
-              latentData,
-              {shape.layers, batch, 1, shape.width},
-              sizeof(float),
-              true}});
+    if (absl::Status s = decodeStep(next.data(), past.data(), table, batch,
+                                    maxPages, logitData, latentData);
         !s.ok())
       return s;
     cache->store(latentData, batch, 1, one);

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -50,6 +51,12 @@ struct SessionOptions {
   /// recomputes the whole sequence per token. Artifacts without the
   /// `prefill` and `decode` entry points always recompute.
   int64_t kvCacheTokens = 0;
+  /// On a GPU, replay decode steps from CUDA graphs (one per batch-size and
+  /// block-table bucket) when the artifact's decode step can be captured.
+  bool cudaGraphs = true;
+  /// Pad every decode step to its bucket as the graphs do, graphs or not
+  /// (to check that padding leaves the real rows' results unchanged).
+  bool padDecodeBuckets = false;
 
   static constexpr int64_t kDefaultKvCacheTokens = 4096;
 };
@@ -113,6 +120,15 @@ public:
   /// The KV cache generation uses, or null when it recomputes.
   const KvCache *kvCache() const { return cache.get(); }
 
+  /// Decode steps through CUDA graphs: graphs recorded, and steps replayed
+  /// from them (the recording's own step included).
+  struct GraphCounts {
+    bool enabled = false;
+    int64_t captured = 0;
+    int64_t replayed = 0;
+  };
+  GraphCounts graphCounts() const { return graphStats; }
+
 private:
   /// One entry point of the artifact, ready to call.
   struct Call {
@@ -165,6 +181,18 @@ private:
   /// Calls `call` with `tensors` bound to their arguments. Fails only when
   /// the compiled code runs out of memory (or past the workspace limit).
   absl::Status invoke(Call &call, const std::vector<CallTensor> &tensors);
+  /// One decode step through the cache (logits [batch, 1, vocab], latents
+  /// [layers, batch, 1, width] to host memory): a plain call, or a replay of
+  /// the CUDA graph of its bucket.
+  absl::Status decodeStep(const int64_t *tokens, const int64_t *past,
+                          const std::vector<int64_t> &table, int64_t batch,
+                          int64_t tablePages, float *logits, float *latents);
+  /// invoke() through the CUDA graph recorded for `key`, recording it on
+  /// first use: the tensors are staged in buffers kept with the graph, at
+  /// the addresses its kernels were recorded with.
+  absl::Status invokeRecorded(Call &call,
+                              const std::vector<CallTensor> &tensors,
+                              std::pair<int64_t, int64_t> key);
   /// Calls `forward`; the caller has checked the dimensions and the ids.
   absl::Status run(const int64_t *tokens, int64_t batch, int64_t seq,
                    float *logits);
@@ -207,6 +235,24 @@ private:
   /// place and the KV cache's storage, on the CPU.
   std::vector<AlignedBuffer> sessionBuffers;
   std::unique_ptr<KvCache> cache;
+
+  /// A recorded decode step and the buffers its kernels read and write:
+  /// one per staged tensor (null for one already on the device, whose
+  /// address is kept to check it has not moved).
+  struct RecordedStep {
+    std::unique_ptr<cuda::CudaGraph> graph;
+    std::vector<void *> staging;
+    std::vector<void *> inPlace;
+    ~RecordedStep();
+    cuda::CudaDevice *device = nullptr;
+  };
+  /// By (batch bucket, block-table bucket). Declared after `gpu`: the
+  /// graphs go first.
+  std::map<std::pair<int64_t, int64_t>, std::unique_ptr<RecordedStep>>
+      recordedSteps;
+  bool graphsForDecode = false;
+  bool padDecode = false;
+  GraphCounts graphStats;
 };
 
 } // namespace dsc::runtime

@@ -77,6 +77,10 @@ void *mgpuStreamCreate() { return device().stream(); }
 void mgpuStreamDestroy(void *) {}
 
 void mgpuStreamSynchronize(void *stream) {
+  // A recorded stream runs nothing yet: there is nothing to wait for, and
+  // the driver would end the recording with an error.
+  if (device().capturing())
+    return;
   orAbandon(
       device().driver().cuStreamSynchronize(static_cast<CUstream>(stream)),
       "running a kernel");
@@ -91,6 +95,7 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   if (gridX <= 0 || gridY <= 0 || gridZ <= 0 || blockX <= 0 || blockY <= 0 ||
       blockZ <= 0)
     return;
+  device().countLaunch();
   CUresult r = device().driver().cuLaunchKernel(
       static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX, blockY,
       blockZ, sharedBytes, static_cast<CUstream>(stream), params, extra);
@@ -191,11 +196,23 @@ absl::StatusOr<std::unique_ptr<CudaDevice>> CudaDevice::open(int ordinal) {
   return d;
 }
 
+CudaGraph::~CudaGraph() {
+  if (!device)
+    return;
+  if (exec)
+    device->api->cuGraphExecDestroy(exec);
+  // The graph's blocks serve other calls again.
+  for (void *block : blocks)
+    device->release(block);
+}
+
 CudaDevice::~CudaDevice() {
   if (!api)
     return;
   if (context) {
     makeCurrent().IgnoreError();
+    if (capture)
+      endCapture(/*keep=*/false).IgnoreError();
     if (launchStream) {
       api->cuStreamSynchronize(launchStream);
       api->cuStreamDestroy(launchStream);
@@ -236,6 +253,51 @@ absl::Status CudaDevice::synchronize() {
                     "waiting for the GPU");
 }
 
+absl::Status CudaDevice::beginCapture() {
+  if (capture)
+    return absl::InternalError("a CUDA graph is already being recorded");
+  if (absl::Status s =
+          api->check(api->cuStreamBeginCapture(launchStream,
+                                               CU_STREAM_CAPTURE_MODE_RELAXED),
+                     "starting to record a CUDA graph");
+      !s.ok())
+    return s;
+  capture = std::make_unique<Capture>();
+  capture->launchesBefore = launchTotal;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<CudaGraph>> CudaDevice::endCapture(bool keep) {
+  if (!capture)
+    return absl::InternalError("no CUDA graph is being recorded");
+  std::unique_ptr<Capture> recorded = std::move(capture);
+  CUgraph graph = nullptr;
+  CUresult ended = api->cuStreamEndCapture(launchStream, &graph);
+  std::unique_ptr<CudaGraph> result(new CudaGraph());
+  result->device = this;
+  result->blocks = std::move(recorded->owned);
+  result->launchCount = launchTotal - recorded->launchesBefore;
+  absl::Status status =
+      api->check(ended, "recording a CUDA graph of a decode step");
+  if (status.ok() && keep)
+    status = api->check(api->cuGraphInstantiateWithFlags(&result->exec, graph,
+                                                         /*flags=*/0),
+                        "instantiating a CUDA graph");
+  if (graph)
+    api->cuGraphDestroy(graph);
+  if (!keep)
+    return std::unique_ptr<CudaGraph>(); // The blocks go back to the cache.
+  if (!status.ok())
+    return status;
+  return result;
+}
+
+absl::Status CudaDevice::launch(const CudaGraph &graph) {
+  launchTotal += graph.launchCount;
+  return api->check(api->cuGraphLaunch(graph.exec, launchStream),
+                    "replaying a CUDA graph");
+}
+
 void CudaDevice::releaseCache() {
   for (auto &[size, block] : cached) {
     api->cuMemFree(reinterpret_cast<CUdeviceptr>(block));
@@ -250,6 +312,24 @@ void *CudaDevice::allocate(uint64_t bytes, uint64_t alignment) {
   if (alignment > 256)
     return nullptr;
   uint64_t size = roundedSize(bytes);
+  // A recording reuses what it freed itself: its graph replays the same
+  // order of work on one stream.
+  if (capture) {
+    if (auto it = capture->freed.find(size); it != capture->freed.end()) {
+      void *block = it->second;
+      capture->freed.erase(it);
+      return block;
+    }
+  }
+  void *block = takeBlock(size);
+  if (block && capture) {
+    capture->owned.push_back(block);
+    capture->ownedSize.emplace(block, size);
+  }
+  return block;
+}
+
+void *CudaDevice::takeBlock(uint64_t size) {
   if (auto it = cached.find(size); it != cached.end()) {
     void *block = it->second;
     cached.erase(it);
@@ -273,6 +353,13 @@ void *CudaDevice::allocate(uint64_t bytes, uint64_t alignment) {
 void CudaDevice::release(void *block) {
   if (!block)
     return;
+  if (capture) {
+    if (auto owned = capture->ownedSize.find(block);
+        owned != capture->ownedSize.end()) {
+      capture->freed.emplace(owned->second, block);
+      return;
+    }
+  }
   auto it = sizes.find(block);
   if (it == sizes.end())
     return; // Not ours: nothing to give back.

@@ -5,10 +5,13 @@
 // MLIR's GPU runtime interface (mgpuModuleLoadJIT, mgpuLaunchKernel, ...)
 // that the compiled host code calls through its `dsc_import_*` slots.
 //
-// Memory is CUDA managed memory for now: the compiled host code still
-// copies some buffers itself (reshapes lowered to memcpy), so host and
-// kernels must reach the same pointers. Launches synchronize the stream
-// before the host code goes on (MLIR's synchronous gpu.launch_func).
+// Memory is CUDA managed memory for now: the runtime stages a call's
+// inputs and outputs with plain host copies, so host and kernels must reach
+// the same pointers. Launches synchronize the stream before the host code
+// goes on (MLIR's synchronous gpu.launch_func), except while the stream is
+// captured into a CUDA graph: there the host code launches, records and
+// waits for nothing (dsc-check-graph-capture proved it reads no device
+// data), and a replay runs the recorded kernels alone.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,6 +32,29 @@
 #include <vector>
 
 namespace dsc::runtime::cuda {
+
+class CudaDevice;
+
+/// Work recorded from the device's stream (CudaDevice::beginCapture), ready
+/// to replay: the instantiated graph and the memory blocks its kernels use,
+/// which no one else gets while the graph lives.
+class CudaGraph {
+public:
+  ~CudaGraph();
+  CudaGraph(const CudaGraph &) = delete;
+  CudaGraph &operator=(const CudaGraph &) = delete;
+
+  /// Kernel launches the recording holds.
+  int64_t launches() const { return launchCount; }
+
+private:
+  friend class CudaDevice;
+  CudaGraph() = default;
+  CudaDevice *device = nullptr;
+  CUgraphExec exec = nullptr;
+  std::vector<void *> blocks;
+  int64_t launchCount = 0;
+};
 
 class CudaDevice : public BlockAllocator {
 public:
@@ -58,6 +84,23 @@ public:
 
   /// Waits for the stream.
   absl::Status synchronize();
+
+  /// Starts recording the stream's work into a graph instead of running it
+  /// (relaxed capture: the compiled code allocates while recorded). Until
+  /// endCapture, launches are recorded, stream synchronizations are
+  /// skipped, and every block allocated belongs to the recording; a block
+  /// freed during it is reused only by the recording itself.
+  absl::Status beginCapture();
+  /// Ends the recording started by beginCapture and instantiates it. With
+  /// `keep` false (the recorded call failed), discards it and returns the
+  /// blocks to the cache; the result is then null.
+  absl::StatusOr<std::unique_ptr<CudaGraph>> endCapture(bool keep);
+  /// Whether a recording is in progress.
+  bool capturing() const { return capture != nullptr; }
+  /// Replays `graph` on the stream (asynchronously: synchronize() waits).
+  absl::Status launch(const CudaGraph &graph);
+  /// Counts kernel launches, recorded or not (mgpuLaunchKernel).
+  void countLaunch() { ++launchTotal; }
   /// Binds the device's context to the calling thread.
   absl::Status makeCurrent();
 
@@ -115,6 +158,21 @@ private:
   uint64_t reserved = 0;
   std::unordered_map<std::string_view, std::string_view> cubins;
   void releaseCache();
+  /// A cached block of exactly `size` bytes, or a new one; null when out of
+  /// memory.
+  void *takeBlock(uint64_t size);
+
+  /// The recording in progress: the blocks it allocated, and those of them
+  /// freed again, by size.
+  struct Capture {
+    std::vector<void *> owned;
+    std::unordered_map<void *, uint64_t> ownedSize;
+    std::multimap<uint64_t, void *> freed;
+    int64_t launchesBefore = 0;
+  };
+  std::unique_ptr<Capture> capture;
+  int64_t launchTotal = 0;
+  friend class CudaGraph;
 };
 
 } // namespace dsc::runtime::cuda

@@ -45,6 +45,7 @@ inline constexpr int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
 inline constexpr int CU_JIT_OPTIMIZATION_LEVEL = 7;
 inline constexpr unsigned CU_MEM_ATTACH_GLOBAL = 1;
 inline constexpr unsigned CU_STREAM_NON_BLOCKING = 1;
+inline constexpr int CU_STREAM_CAPTURE_MODE_RELAXED = 2;
 
 /// A TMA descriptor, filled by cuTensorMapEncodeTiled: opaque to the host,
 /// read by cp.async.bulk.tensor from device memory.
@@ -97,6 +98,13 @@ inline constexpr int CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0;
   X(cuEventRecord, CUresult(CUevent, CUstream))                                \
   X(cuEventSynchronize, CUresult(CUevent))                                     \
   X(cuEventElapsedTime, CUresult(float *, CUevent, CUevent))                   \
+  X(cuStreamBeginCapture, CUresult(CUstream, int))                             \
+  X(cuStreamEndCapture, CUresult(CUstream, CUgraph *))                         \
+  X(cuGraphInstantiateWithFlags,                                               \
+    CUresult(CUgraphExec *, CUgraph, unsigned long long))                      \
+  X(cuGraphLaunch, CUresult(CUgraphExec, CUstream))                            \
+  X(cuGraphExecDestroy, CUresult(CUgraphExec))                                 \
+  X(cuGraphDestroy, CUresult(CUgraph))                                         \
   X(cuTensorMapEncodeTiled,                                                    \
     CUresult(CUtensorMap *, int, unsigned, void *, const uint64_t *,           \
              const uint64_t *, const unsigned *, const unsigned *, int, int,   \

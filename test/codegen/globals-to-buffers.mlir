@@ -2,12 +2,18 @@
 
 memref.global "private" constant @__constant_4xf32 : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]> {alignment = 64 : i64}
 
-// The uses read a fresh buffer filled from the global, never the global.
+// The uses read a fresh buffer filled from the global, never the global;
+// the global is read inside the filling loop's body (a kernel, once
+// outlined), not by the host.
 // CHECK-LABEL: func.func @reads_constant
-// CHECK:         %[[G:.*]] = memref.get_global @__constant_4xf32 : memref<4xf32>
-// CHECK-NEXT:    %[[B:.*]] = memref.alloc() : memref<4xf32>
-// CHECK-NEXT:    memref.copy %[[G]], %[[B]] : memref<4xf32> to memref<4xf32>
-// CHECK-NEXT:    memref.copy %[[B]], %arg0
+// CHECK:         %[[B:.*]] = memref.alloc() : memref<4xf32>
+// CHECK-NEXT:    linalg.generic {{.*}} outs(%[[B]] : memref<4xf32>)
+// CHECK-NEXT:    ^bb0(%{{.*}}: f32):
+// CHECK-NEXT:      %[[I:.*]] = linalg.index 0 : index
+// CHECK-NEXT:      %[[G:.*]] = memref.get_global @__constant_4xf32 : memref<4xf32>
+// CHECK-NEXT:      %[[V:.*]] = memref.load %[[G]][%[[I]]] : memref<4xf32>
+// CHECK-NEXT:      linalg.yield %[[V]] : f32
+// CHECK:         memref.copy %[[B]], %arg0
 func.func @reads_constant(%out: memref<4xf32>) {
   %0 = memref.get_global @__constant_4xf32 : memref<4xf32>
   memref.copy %0, %out : memref<4xf32> to memref<4xf32>

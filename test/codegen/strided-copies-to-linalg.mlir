@@ -1,4 +1,5 @@
 // RUN: dsc-opt %s --dsc-strided-copies-to-linalg | FileCheck %s
+// RUN: dsc-opt %s --dsc-strided-copies-to-linalg=all-copies | FileCheck %s --check-prefix=ALL
 
 // A copy into a strided view becomes linalg.copy (loops, no memrefCopy
 // runtime call); a contiguous copy stays memref.copy (memcpy).
@@ -12,3 +13,10 @@ func.func @copies(%col: memref<?x1xf32>, %m: memref<?x4xf32>, %n: memref<?x4xf32
   memref.copy %m, %n : memref<?x4xf32> to memref<?x4xf32>
   return
 }
+
+// For a GPU target every copy runs as a kernel: the host code copies
+// nothing itself.
+// ALL-LABEL: func.func @copies
+// ALL: linalg.copy ins(%{{.*}} : memref<?x1xf32>)
+// ALL: linalg.copy ins(%{{.*}} : memref<?x4xf32>) outs(%{{.*}} : memref<?x4xf32>)
+// ALL-NOT: memref.copy

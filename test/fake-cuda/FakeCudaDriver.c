@@ -8,8 +8,15 @@
  * non-empty grid within the hardware's limits. Kernels do not run: managed
  * memory is zeroed host memory, so the model's logits come out zero.
  *
+ * Stream capture records launches into a graph, as the real driver does:
+ * while a stream is captured, a synchronization or a synchronous copy is an
+ * error (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, and the capture is
+ * invalidated), and a graph launch replays the recorded launches.
+ *
  * At exit it prints one line to stderr:
- *   fake-cuda: M modules (C from cubins), K kernels, L launches[, T tensor maps]
+ *   fake-cuda: M modules (C from cubins), K kernels, L launches[, T tensor
+ *   maps][, G graphs of N launches, R graph launches]
+ * (L counts replayed launches too.)
  *
  *===----------------------------------------------------------------------===*/
 
@@ -25,10 +32,27 @@ enum {
   OUT_OF_MEMORY = 2,
   INVALID_IMAGE = 200,
   NOT_FOUND = 500,
+  CAPTURE_UNSUPPORTED = 900,
+  CAPTURE_INVALIDATED = 901,
 };
 
 static long modules, cubinModules, kernels, launches, tensorMaps;
+static long graphs, graphLaunchCount, graphLaunches;
 static int reported;
+
+/* The stream being captured (one at a time here), the launches recorded so
+ * far, and whether an illegal call invalidated the capture. */
+static void *capturing;
+static long recorded;
+static int invalidated;
+
+/* A call that may not happen while a stream is captured. */
+static CUresult notWhileCapturing(void) {
+  if (!capturing)
+    return OK;
+  invalidated = 1;
+  return CAPTURE_UNSUPPORTED;
+}
 
 static void report(void) {
   fprintf(stderr,
@@ -37,6 +61,9 @@ static void report(void) {
           modules, cubinModules, kernels, launches);
   if (tensorMaps)
     fprintf(stderr, ", %ld tensor maps", tensorMaps);
+  if (graphs)
+    fprintf(stderr, ", %ld graphs of %ld launches, %ld graph launches", graphs,
+            graphLaunchCount, graphLaunches);
   fprintf(stderr, "\n");
 }
 
@@ -59,11 +86,13 @@ static CUresult cuDriverGetVersion(int *v) {
   return OK;
 }
 static CUresult cuGetErrorName(CUresult r, const char **s) {
-  *s = r == INVALID_VALUE   ? "CUDA_ERROR_INVALID_VALUE"
-       : r == OUT_OF_MEMORY ? "CUDA_ERROR_OUT_OF_MEMORY"
-       : r == INVALID_IMAGE ? "CUDA_ERROR_INVALID_IMAGE"
-       : r == NOT_FOUND     ? "CUDA_ERROR_NOT_FOUND"
-                            : "CUDA_ERROR_UNKNOWN";
+  *s = r == INVALID_VALUE         ? "CUDA_ERROR_INVALID_VALUE"
+       : r == OUT_OF_MEMORY       ? "CUDA_ERROR_OUT_OF_MEMORY"
+       : r == INVALID_IMAGE       ? "CUDA_ERROR_INVALID_IMAGE"
+       : r == NOT_FOUND           ? "CUDA_ERROR_NOT_FOUND"
+       : r == CAPTURE_UNSUPPORTED ? "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"
+       : r == CAPTURE_INVALIDATED ? "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED"
+                                  : "CUDA_ERROR_UNKNOWN";
   return OK;
 }
 static CUresult cuGetErrorString(CUresult r, const char **s) {
@@ -120,7 +149,7 @@ static CUresult cuStreamDestroy(void *s) {
 }
 static CUresult cuStreamSynchronize(void *s) {
   (void)s;
-  return OK;
+  return notWhileCapturing();
 }
 static CUresult cuMemAllocManaged(uint64_t *p, size_t bytes, unsigned flags) {
   (void)flags;
@@ -139,10 +168,14 @@ static CUresult cuMemFree(uint64_t p) {
   return OK;
 }
 static CUresult cuMemcpyHtoD(uint64_t d, const void *s, size_t n) {
+  if (capturing)
+    return notWhileCapturing();
   memcpy((void *)(uintptr_t)d, s, n);
   return OK;
 }
 static CUresult cuMemcpyDtoH(void *d, uint64_t s, size_t n) {
+  if (capturing)
+    return notWhileCapturing();
   memcpy(d, (const void *)(uintptr_t)s, n);
   return OK;
 }
@@ -201,7 +234,7 @@ static CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
                                unsigned bx, unsigned by, unsigned bz,
                                unsigned shared, void *stream, void **params,
                                void **extra) {
-  (void)stream, (void)extra;
+  (void)extra;
   /* The limits of compute capability 8.0 and 9.0. */
   if (!f || !params || gx == 0 || gy == 0 || gz == 0 || gx > 0x7fffffffu ||
       gy > 65535 || gz > 65535 || bx == 0 || by == 0 || bz == 0 || bz > 64 ||
@@ -212,10 +245,69 @@ static CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
             gx, gy, gz, bx, by, bz);
     return INVALID_VALUE;
   }
+  if (stream == capturing) {
+    ++recorded;
+    return OK;
+  }
   if (getenv("DSC_FAKE_CUDA_TRACE"))
     fprintf(stderr, "fake-cuda: launch (%u, %u, %u) x (%u, %u, %u)\n", gx, gy,
             gz, bx, by, bz);
   ++launches;
+  return OK;
+}
+
+/* A graph, and its instantiation: the number of launches recorded. */
+struct Graph {
+  long launches;
+};
+static CUresult cuStreamBeginCapture(void *stream, int mode) {
+  if (!stream || capturing || mode < 0 || mode > 2)
+    return INVALID_VALUE;
+  capturing = stream;
+  recorded = 0;
+  invalidated = 0;
+  return OK;
+}
+static CUresult cuStreamEndCapture(void *stream, void **graph) {
+  struct Graph *g;
+  if (!stream || stream != capturing || !graph)
+    return INVALID_VALUE;
+  capturing = NULL;
+  if (invalidated) {
+    *graph = NULL;
+    return CAPTURE_INVALIDATED;
+  }
+  g = malloc(sizeof *g);
+  g->launches = recorded;
+  *graph = g;
+  return OK;
+}
+static CUresult cuGraphInstantiateWithFlags(void **exec, void *graph,
+                                            unsigned long long flags) {
+  struct Graph *g = graph, *e;
+  if (!exec || !g || flags)
+    return INVALID_VALUE;
+  e = malloc(sizeof *e);
+  *e = *g;
+  *exec = e;
+  ++graphs;
+  graphLaunchCount += g->launches;
+  return OK;
+}
+static CUresult cuGraphLaunch(void *exec, void *stream) {
+  struct Graph *e = exec;
+  if (!e || !stream || stream == capturing)
+    return INVALID_VALUE;
+  launches += e->launches;
+  ++graphLaunches;
+  return OK;
+}
+static CUresult cuGraphExecDestroy(void *exec) {
+  free(exec);
+  return OK;
+}
+static CUresult cuGraphDestroy(void *graph) {
+  free(graph);
   return OK;
 }
 static CUresult cuFuncGetAttribute(int *value, int attribute, void *f) {
@@ -257,21 +349,18 @@ static CUresult cuEventElapsedTime(float *ms, void *a, void *b) {
    data: the map and the tensor aligned, box sizes within 256 and 16-byte
    rows, the row strides multiples of 16, a swizzled box row within the
    swizzle. */
-static CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank,
-                                       void *address, const uint64_t *dims,
-                                       const uint64_t *strides,
-                                       const unsigned *box,
-                                       const unsigned *elementStrides,
-                                       int interleave, int swizzle, int l2,
-                                       int oob) {
+static CUresult
+cuTensorMapEncodeTiled(void *map, int type, unsigned rank, void *address,
+                       const uint64_t *dims, const uint64_t *strides,
+                       const unsigned *box, const unsigned *elementStrides,
+                       int interleave, int swizzle, int l2, int oob) {
   static const unsigned swizzleBytes[] = {0, 32, 64, 128};
   /* CU_TENSOR_MAP_DATA_TYPE_UINT8 (0) or _BFLOAT16 (9). */
   unsigned size = type == 0 ? 1 : 2;
   (void)l2, (void)oob;
   if (!map || (uintptr_t)map % 64 || (type != 0 && type != 9) || rank < 1 ||
-      rank > 5 ||
-      !address || (uintptr_t)address % 16 || interleave != 0 || swizzle < 0 ||
-      swizzle > 3)
+      rank > 5 || !address || (uintptr_t)address % 16 || interleave != 0 ||
+      swizzle < 0 || swizzle > 3)
     return INVALID_VALUE;
   for (unsigned i = 0; i < rank; ++i) {
     if (dims[i] == 0 || box[i] == 0 || box[i] > 256 || elementStrides[i] != 1)
@@ -279,8 +368,7 @@ static CUresult cuTensorMapEncodeTiled(void *map, int type, unsigned rank,
     if (i + 1 < rank && (strides[i] % 16 || strides[i] >= ((uint64_t)1 << 40)))
       return INVALID_VALUE;
   }
-  if (box[0] * size % 16 ||
-      (swizzle && box[0] * size > swizzleBytes[swizzle]))
+  if (box[0] * size % 16 || (swizzle && box[0] * size > swizzleBytes[swizzle]))
     return INVALID_VALUE;
   memset(map, 0x5a, 128);
   ++tensorMaps;
@@ -328,6 +416,12 @@ static const struct Entry entries[] = {
     ENTRY(cuEventRecord),
     ENTRY(cuEventSynchronize),
     ENTRY(cuEventElapsedTime),
+    ENTRY(cuStreamBeginCapture),
+    ENTRY(cuStreamEndCapture),
+    ENTRY(cuGraphInstantiateWithFlags),
+    ENTRY(cuGraphLaunch),
+    ENTRY(cuGraphExecDestroy),
+    ENTRY(cuGraphDestroy),
     ENTRY(cuTensorMapEncodeTiled),
 };
 

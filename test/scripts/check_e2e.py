@@ -43,6 +43,8 @@ def main():
     ap.add_argument("--mla-form", default="auto")
     ap.add_argument("--import-attention", default="naive")
     ap.add_argument("--import-decomposed", action="store_true")
+    ap.add_argument("--fixed-shapes", action="store_true",
+                    help="compile the CPU code with the GPU's fixed-shape forms")
     ap.add_argument("--generation", choices=["kv-cache", "recompute"], default="kv-cache")
     args = ap.parse_args()
 
@@ -58,6 +60,8 @@ def main():
         compile_cmd.append("--embed-weights")
     if args.import_decomposed:
         compile_cmd.append("--import-decomposed")
+    if args.fixed_shapes:
+        compile_cmd.append("--fixed-shapes")
     run(compile_cmd)
 
     prompts = ";".join(",".join(str(t) for t in r["prompt"]) for r in results)

@@ -36,6 +36,9 @@ static_assert(dc::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES ==
 static_assert(dc::CU_JIT_OPTIMIZATION_LEVEL == ::CU_JIT_OPTIMIZATION_LEVEL);
 static_assert(dc::CU_MEM_ATTACH_GLOBAL == ::CU_MEM_ATTACH_GLOBAL);
 static_assert(dc::CU_STREAM_NON_BLOCKING == ::CU_STREAM_NON_BLOCKING);
+static_assert(dc::CU_STREAM_CAPTURE_MODE_RELAXED ==
+              ::CU_STREAM_CAPTURE_MODE_RELAXED);
+static_assert(sizeof(::CUstreamCaptureMode) == sizeof(int));
 static_assert(sizeof(dc::CUtensorMap) == sizeof(::CUtensorMap));
 static_assert(alignof(dc::CUtensorMap) == alignof(::CUtensorMap));
 static_assert(dc::CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 ==

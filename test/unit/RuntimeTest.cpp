@@ -107,6 +107,9 @@ struct ArtifactSpec {
   bool cpuTarget = true;
   std::string hostCode; // default: the fake model
   std::string hostCpu;  // the manifest's host_cpu; none when empty
+  /// The graph_capturable member of an sm_90a target (no kernels, no host
+  /// code); no such target when null.
+  json::Value graphCapturable;
 };
 
 class RuntimeTest : public dsc::testing::TempDirTest {
@@ -211,6 +214,12 @@ protected:
         target.set("host_cpu", spec.hostCpu);
       targets.push(std::move(target));
     }
+    if (!spec.graphCapturable.isNull())
+      targets.push(json::Value::object()
+                       .set("name", "sm_90a")
+                       .set("kind", "ptx")
+                       .set("kernels", json::Value::array())
+                       .set("graph_capturable", spec.graphCapturable));
     auto manifest =
         json::Value::object()
             .set("format", "dscx")
@@ -539,6 +548,20 @@ TEST_F(RuntimeTest, HostCodeErrors) {
       expectError(createError(writeArtifact("garbage.dscx", garbage), &options),
                   DSC_STATUS_FAILED_PRECONDITION,
                   "section 'cpu/host.so': cannot load the host code: ");
+  // The entry points a GPU target's graphs may hold: names, or the
+  // manifest is refused.
+  ArtifactSpec badGraphs;
+  badGraphs.graphCapturable = json::Value::array().push(7);
+  expectError(createError(writeArtifact("graphs.dscx", badGraphs), &options),
+              DSC_STATUS_INVALID_ARGUMENT,
+              "targets[1].graph_capturable[0]: must be an entry point's name");
+  badGraphs.graphCapturable = json::Value("forward");
+  expectError(createError(writeArtifact("graphs2.dscx", badGraphs), &options),
+              DSC_STATUS_INVALID_ARGUMENT,
+              "targets[1]: \"graph_capturable\" must be an array");
+  ArtifactSpec goodGraphs;
+  goodGraphs.graphCapturable = json::Value::array().push("forward");
+  session(writeArtifact("graphs3.dscx", goodGraphs), checkpointDir);
   ArtifactSpec badLevel;
   badLevel.hostCpu = "x86-64-v9";
   expectError(createError(writeArtifact("level.dscx", badLevel), &options),

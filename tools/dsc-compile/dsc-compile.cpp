@@ -146,6 +146,12 @@ cl::opt<std::string> hostCpu(
              "highest this machine runs); the runtime refuses code the CPU "
              "it runs on cannot execute"),
     cl::value_desc("level"), cl::cat(category));
+cl::opt<bool> fixedShapes(
+    "fixed-shapes",
+    cl::desc("Lower the CPU code with the GPU's fixed-shape forms (decode "
+             "attention over the whole block table, the routed experts per "
+             "slot), to check them against CPU references"),
+    cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress lines on stderr"),
                     cl::cat(category));
 
@@ -644,7 +650,9 @@ int main(int argc, char **argv) {
       if (emit == Emit::Ptx)
         continue;
       progress.stage("cpu: lower to LLVM");
-      mlir::dsc::buildCpuPipeline(pm);
+      mlir::dsc::CodegenOptions options;
+      options.fixedShapes = fixedShapes;
+      mlir::dsc::buildCpuPipeline(pm, options);
       if (failed(pm.run(*clone)))
         return fail("cpu: lowering failed");
       progress.stage("cpu: compile and link the host shared object");
@@ -717,12 +725,18 @@ int main(int argc, char **argv) {
       return fail(target.str() + ": " + error);
     std::string hostSection = target.str() + "/host.so";
     writer.addSection(hostSection, host->data(), host->size());
+    json::Value capturable = json::Value::array();
+    if (auto names =
+            (*clone)->getAttrOfType<mlir::ArrayAttr>("dsc.graph_capturable"))
+      for (mlir::StringAttr name : names.getAsRange<mlir::StringAttr>())
+        capturable.push(json::Value(name.str()));
     targetsJson.push(json::Value::object()
                          .set("name", target.str())
                          .set("kind", "ptx")
                          .set("host", hostSection)
                          .set("host_cpu", cpu)
-                         .set("kernels", std::move(kernelsJson)));
+                         .set("kernels", std::move(kernelsJson))
+                         .set("graph_capturable", std::move(capturable)));
   }
   if (emit == Emit::Ptx) {
     progress.finish();

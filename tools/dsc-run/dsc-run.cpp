@@ -67,6 +67,14 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [--output=@LOGITS.npy] [options]
                            instead of decoding over the KV cache (artifacts
                            compiled with --no-kv-cache or --no-fusion always
                            do)
+  --no-cuda-graphs         on a GPU, launch every kernel of each decode step
+                           instead of replaying the step from a CUDA graph
+                           (graphs are recorded per batch size and block-table
+                           width, each rounded up to a power of two, when
+                           the artifact's decode step can be captured)
+  --pad-decode-buckets     pad each decode step's batch and block table to
+                           their buckets as the CUDA graphs do, on any device
+                           (a check that padding changes no result)
   --repeat N               run the generation (or the --input forward pass)
                            N times in the same session and report the
                            median timings (default 1); the first run pays
@@ -79,6 +87,9 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [--output=@LOGITS.npy] [options]
                             "generation": "kv-cache" or "recompute",
                             "kv_cache_tokens": capacity (0: recompute),
                             "kv_cache_bytes_per_token": over all layers,
+                            "cuda_graphs": null (not used) or {"captured",
+                                           "replayed"}: graphs recorded and
+                                           decode steps replayed,
                             "repeat": N,
                             "timings": {"load_ms", "bind_ms", "prefill_ms",
                                         "decode_ms_per_token",
@@ -122,6 +133,8 @@ struct Options {
   int64_t kvCacheTokens = 0;
   int64_t repeat = 1;
   bool json = false;
+  bool cudaGraphs = true;
+  bool padDecodeBuckets = false;
   bool help = false;
   /// --input/--output files (without their '@').
   std::string input, output;
@@ -168,13 +181,18 @@ int parseOptions(int argc, char **argv, Options &options) {
       name = name.substr(0, eq);
       hasValue = true;
     }
-    if (name == "json" || name == "no-kv-cache") {
+    if (name == "json" || name == "no-kv-cache" || name == "no-cuda-graphs" ||
+        name == "pad-decode-buckets") {
       if (hasValue)
         return usageError("--" + name + " takes no value");
       if (name == "json")
         options.json = true;
-      else
+      else if (name == "no-kv-cache")
         options.kvCacheTokens = -1;
+      else if (name == "no-cuda-graphs")
+        options.cudaGraphs = false;
+      else
+        options.padDecodeBuckets = true;
       continue;
     }
     if (name != "weights" && name != "device" && name != "prompt-ids" &&
@@ -366,6 +384,8 @@ int openSession(const Options &options, dsc_artifact_t **artifact,
   sessionOptions.workspace_limit_bytes =
       static_cast<uint64_t>(options.workspaceLimit);
   sessionOptions.kv_cache_tokens = options.kvCacheTokens;
+  sessionOptions.disable_cuda_graphs = options.cudaGraphs ? 0 : 1;
+  sessionOptions.pad_decode_buckets = options.padDecodeBuckets ? 1 : 0;
   if (dsc_status_t status =
           dsc_session_create(*artifact, &sessionOptions, session)) {
     dsc_artifact_release(*artifact);
@@ -511,6 +531,9 @@ int run(int argc, char **argv) {
   const int64_t cacheBytesPerToken =
       dsc_session_kv_cache_bytes_per_token(session);
   const char *generation = cacheTokens ? "kv-cache" : "recompute";
+  int64_t graphsCaptured = 0, graphsReplayed = 0;
+  const bool graphs =
+      dsc_session_cuda_graphs(session, &graphsCaptured, &graphsReplayed);
   dsc_session_release(session);
   dsc_artifact_release(artifact);
   if (status)
@@ -556,7 +579,10 @@ int run(int argc, char **argv) {
         "\",\"generation\":\"" + generation +
         "\",\"kv_cache_tokens\":" + std::to_string(cacheTokens) +
         ",\"kv_cache_bytes_per_token\":" + std::to_string(cacheBytesPerToken) +
-        ",\"repeat\":" + std::to_string(options.repeat);
+        ",\"repeat\":" + std::to_string(options.repeat) + ",\"cuda_graphs\":" +
+        (graphs ? "{\"captured\":" + std::to_string(graphsCaptured) +
+                      ",\"replayed\":" + std::to_string(graphsReplayed) + "}"
+                : std::string("null"));
     out += ",\"timings\":{\"load_ms\":" + jsonNumber(loadMs, "%.3f") +
            ",\"bind_ms\":" + jsonNumber(bindMs, "%.3f") +
            ",\"prefill_ms\":" + jsonNumber(prefillMs, "%.3f") +
@@ -588,6 +614,9 @@ int run(int argc, char **argv) {
   if (!decodeTimes.empty())
     std::fprintf(stderr, ", decode %.2f ms/token (%.1f tokens/s)",
                  decodeMsPerToken, tokensPerSecond);
+  if (graphs)
+    std::fprintf(stderr, ", %lld decode steps from %lld CUDA graphs",
+                 (long long)graphsReplayed, (long long)graphsCaptured);
   if (options.repeat > 1)
     std::fprintf(stderr, " (medians of %lld runs)", (long long)options.repeat);
   std::fputc('\n', stderr);

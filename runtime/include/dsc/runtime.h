@@ -116,6 +116,16 @@ typedef struct dsc_session_options_s {
       sequence per token. Artifacts without KV-cached entry points always
       recompute. */
   int64_t kv_cache_tokens;
+  /** Nonzero: on a GPU, run every decode step launch by launch. By default
+      each decode step is recorded into a CUDA graph once per bucket (batch
+      size and block-table width, each rounded up to a power of two) and
+      replayed, when the artifact's decode step can be captured (its
+      manifest says so per target). */
+  int disable_cuda_graphs;
+  /** Nonzero: pad every decode step to its bucket as the CUDA graphs do,
+      on any device, with or without graphs (padding rows and table entries
+      must leave the real rows' results unchanged; this checks it). */
+  int pad_decode_buckets;
 } dsc_session_options_t;
 
 /** Creates a session: loads the artifact's code for the device and binds
@@ -134,6 +144,12 @@ DSC_API const char *dsc_session_device_name(const dsc_session_t *session);
     until the session is released. */
 DSC_API const char *dsc_session_target(const dsc_session_t *session);
 
+/** Whether decode steps replay CUDA graphs (1) or not (0: a CPU session,
+    graphs disabled, or a decode step that cannot be captured). Writes the
+    graphs recorded so far and the decode steps replayed from them to the
+    pointers that are not NULL. */
+DSC_API int dsc_session_cuda_graphs(const dsc_session_t *session,
+                                    int64_t *captured, int64_t *replayed);
 /** The KV cache capacity in tokens, or 0 when generation recomputes every
     step (no cache). */
 DSC_API int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session);

@@ -1,0 +1,189 @@
+//===- CheckGraphCapture.cpp - Which GPU entry points a graph can hold ----===//
+//
+// A CUDA graph records the kernels a host function launches, with their
+// arguments, and replays them without the host function. That is only the
+// same computation when the host code itself neither reads what kernels
+// computed (a size, a loop bound, a branch taken from device data) nor
+// writes what kernels read (the replay would not repeat the write). This
+// pass finds, per entry point, whether its host code (the entry and every
+// function it calls) touches any buffer a kernel uses, and records the
+// entry points that do not in the module's `dsc.graph_capturable`.
+//
+// Buffers the host may use freely are the ones no kernel sees: allocations
+// whose uses, through views and calls, are host loads and stores,
+// deallocations and metadata queries (the ownership flags and pointer lists
+// of MLIR's buffer deallocation are such). Everything else counts as
+// device data: arguments of entry points (inputs, outputs, weights, cache),
+// globals, and any allocation a launch takes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+
+#define DEBUG_TYPE "dsc-check-graph-capture"
+
+namespace mlir::dsc {
+#define GEN_PASS_DEF_DSCCHECKGRAPHCAPTURE
+#include "codegen/Passes.h.inc"
+} // namespace mlir::dsc
+
+using namespace mlir;
+using namespace mlir::dsc;
+
+namespace {
+
+/// The buffer `value` is a view of (through subviews, reshapes and casts).
+Value rootBuffer(Value value) {
+  while (auto view = value.getDefiningOp<ViewLikeOpInterface>()) {
+    if (view.getViewSource() == value)
+      break;
+    value = view.getViewSource();
+  }
+  return value;
+}
+
+class HostAccessAnalysis {
+public:
+  explicit HostAccessAnalysis(ModuleOp module)
+      : module(module), symbols(module) {}
+
+  /// The first host op of `fn` or of a function it calls that reads or
+  /// writes a buffer a kernel uses, or null.
+  Operation *firstDeviceAccess(func::FuncOp fn) {
+    if (!visitedFunctions.insert(fn).second)
+      return nullptr;
+    Operation *found = nullptr;
+    fn.walk([&](Operation *op) {
+      if (auto call = dyn_cast<func::CallOp>(op)) {
+        if (auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+            callee && !callee.isExternal())
+          found = firstDeviceAccess(callee);
+        return found ? WalkResult::interrupt() : WalkResult::advance();
+      }
+      if (isa<gpu::LaunchFuncOp>(op) || op->getParentOfType<gpu::GPUModuleOp>())
+        return WalkResult::advance();
+      auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+      if (!effects)
+        return WalkResult::advance();
+      SmallVector<MemoryEffects::EffectInstance> list;
+      effects.getEffects(list);
+      for (const MemoryEffects::EffectInstance &effect : list) {
+        if (!isa<MemoryEffects::Read, MemoryEffects::Write>(effect.getEffect()))
+          continue;
+        Value buffer = effect.getValue();
+        if (!buffer || !isa<BaseMemRefType>(buffer.getType()))
+          continue;
+        if (!isHostOnly(rootBuffer(buffer))) {
+          found = op;
+          return WalkResult::interrupt();
+        }
+      }
+      return WalkResult::advance();
+    });
+    visitedFunctions.erase(fn);
+    return found;
+  }
+
+private:
+  /// Whether `root` is a buffer no kernel sees.
+  bool isHostOnly(Value root) {
+    if (auto arg = dyn_cast<BlockArgument>(root)) {
+      // An argument of a private function: host-only when every caller
+      // passes a host-only buffer.
+      auto fn = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
+      if (!fn || fn.isPublic() || arg.getOwner() != &fn.getBody().front())
+        return false;
+      std::optional<SymbolTable::UseRange> uses =
+          SymbolTable::getSymbolUses(fn, module);
+      if (!uses)
+        return false;
+      for (const SymbolTable::SymbolUse &use : *uses) {
+        auto call = dyn_cast<func::CallOp>(use.getUser());
+        if (!call ||
+            !isHostOnly(rootBuffer(call.getOperand(arg.getArgNumber()))))
+          return false;
+      }
+      return usedOnHostOnly(arg);
+    }
+    if (!isa_and_nonnull<memref::AllocOp, memref::AllocaOp>(
+            root.getDefiningOp()))
+      return false;
+    return usedOnHostOnly(root);
+  }
+
+  /// Whether no use of `buffer` (through views and calls) hands it to a
+  /// kernel or out of its function.
+  bool usedOnHostOnly(Value buffer) {
+    if (auto it = hostOnly.find(buffer); it != hostOnly.end())
+      return it->second;
+    hostOnly[buffer] = true; // Recursion through calls assumes the best.
+    bool result = true;
+    for (OpOperand &use : buffer.getUses()) {
+      Operation *user = use.getOwner();
+      if (isa<gpu::LaunchFuncOp, func::ReturnOp>(user)) {
+        result = false;
+      } else if (auto call = dyn_cast<func::CallOp>(user)) {
+        auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+        result = callee && !callee.isExternal() &&
+                 usedOnHostOnly(callee.getArgument(use.getOperandNumber()));
+      } else if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+                 view && view.getViewSource() == buffer) {
+        for (Value viewResult : user->getResults())
+          if (isa<BaseMemRefType>(viewResult.getType()) &&
+              !usedOnHostOnly(viewResult))
+            result = false;
+      }
+      if (!result)
+        break;
+    }
+    hostOnly[buffer] = result;
+    return result;
+  }
+
+  ModuleOp module;
+  SymbolTable symbols;
+  llvm::DenseMap<Value, bool> hostOnly;
+  llvm::SmallPtrSet<Operation *, 8> visitedFunctions;
+};
+
+struct DscCheckGraphCapturePass
+    : mlir::dsc::impl::DscCheckGraphCaptureBase<DscCheckGraphCapturePass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    HostAccessAnalysis analysis(module);
+    SmallVector<Attribute> capturable;
+    for (auto fn : module.getOps<func::FuncOp>()) {
+      if (!fn.isPublic() || fn.isExternal())
+        continue;
+      Operation *access = analysis.firstDeviceAccess(fn);
+      if (!access) {
+        capturable.push_back(fn.getSymNameAttr());
+        if (report)
+          fn.emitRemark() << "entry point '" << fn.getSymName()
+                          << "' can be captured into a CUDA graph";
+        continue;
+      }
+      ++numNotCapturable;
+      if (report) {
+        InFlightDiagnostic diag =
+            fn.emitRemark() << "entry point '" << fn.getSymName()
+                            << "' cannot be captured into a CUDA graph: its "
+                               "host code accesses a buffer the kernels use";
+        diag.attachNote(access->getLoc())
+            << "'" << access->getName() << "' here";
+      }
+    }
+    module->setAttr("dsc.graph_capturable",
+                    ArrayAttr::get(&getContext(), capturable));
+  }
+};
+
+} // namespace

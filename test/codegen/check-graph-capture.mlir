@@ -1,0 +1,86 @@
+// RUN: dsc-opt %s --split-input-file --dsc-check-graph-capture=report --verify-diagnostics | FileCheck %s
+
+// Host code that only launches kernels, and keeps its own bookkeeping in
+// buffers no kernel sees (as buffer deallocation's ownership flags, also
+// through a private helper), can be captured.
+// CHECK: module attributes {dsc.graph_capturable = ["step"], gpu.container_module}
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @scale(%x: memref<?xf32>) kernel {
+      gpu.return
+    }
+  }
+  func.func private @helper(%flags: memref<?xi1>) {
+    %c0 = arith.constant 0 : index
+    %true = arith.constant true
+    memref.store %true, %flags[%c0] : memref<?xi1>
+    return
+  }
+  // expected-remark @below {{entry point 'step' can be captured into a CUDA graph}}
+  func.func @step(%x: memref<?xf32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %n = memref.dim %x, %c0 : memref<?xf32>
+    gpu.launch_func @kernels::@scale blocks in (%n, %c1, %c1) threads in (%c1, %c1, %c1) args(%x : memref<?xf32>)
+    %flags = memref.alloc() : memref<2xi1>
+    %cast = memref.cast %flags : memref<2xi1> to memref<?xi1>
+    call @helper(%cast) : (memref<?xi1>) -> ()
+    %f = memref.load %flags[%c0] : memref<2xi1>
+    memref.dealloc %flags : memref<2xi1>
+    return
+  }
+}
+
+// -----
+
+// The host reads an argument (a size from device data, as max(past) was):
+// not capturable, and the note says where.
+// CHECK: module attributes {dsc.graph_capturable = [], gpu.container_module}
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @scale(%x: memref<?xf32>) kernel {
+      gpu.return
+    }
+  }
+  // expected-remark @below {{entry point 'step' cannot be captured into a CUDA graph: its host code accesses a buffer the kernels use}}
+  func.func @step(%x: memref<?xf32>, %past: memref<?xi64>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    // expected-note @below {{'memref.load' here}}
+    %p = memref.load %past[%c0] : memref<?xi64>
+    %n = arith.index_cast %p : i64 to index
+    gpu.launch_func @kernels::@scale blocks in (%n, %c1, %c1) threads in (%c1, %c1, %c1) args(%x : memref<?xf32>)
+    return
+  }
+}
+
+// -----
+
+// The host writes a buffer a kernel then reads (a replay would not repeat
+// the write), through a view and in a private function the entry calls.
+// CHECK: module attributes {dsc.graph_capturable = [], gpu.container_module}
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @scale(%x: memref<?xf32>) kernel {
+      gpu.return
+    }
+  }
+  func.func private @fill(%x: memref<?xf32>) {
+    %c0 = arith.constant 0 : index
+    %one = arith.constant 1.0 : f32
+    // expected-note @below {{'memref.store' here}}
+    memref.store %one, %x[%c0] : memref<?xf32>
+    return
+  }
+  // expected-remark @below {{entry point 'step' cannot be captured into a CUDA graph: its host code accesses a buffer the kernels use}}
+  func.func @step(%n: index) {
+    %c1 = arith.constant 1 : index
+    %buffer = memref.alloc(%n) : memref<?xf32>
+    %view = memref.subview %buffer[0] [%n] [1] : memref<?xf32> to memref<?xf32, strided<[1]>>
+    %cast = memref.cast %view : memref<?xf32, strided<[1]>> to memref<?xf32>
+    call @fill(%cast) : (memref<?xf32>) -> ()
+    gpu.launch_func @kernels::@scale blocks in (%n, %c1, %c1) threads in (%c1, %c1, %c1) args(%buffer : memref<?xf32>)
+    memref.dealloc %buffer : memref<?xf32>
+    return
+  }
+}
