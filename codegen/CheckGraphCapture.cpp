@@ -14,15 +14,21 @@
 // deallocations and metadata queries (the ownership flags and pointer lists
 // of MLIR's buffer deallocation are such). Everything else counts as
 // device data: arguments of entry points (inputs, outputs, weights, cache),
-// globals, and any allocation a launch takes.
+// globals, and any allocation a launch takes or that is passed on in a way
+// the analysis does not follow. It denies by default: an op it does not
+// know (no memory effects, an external call, a raw pointer) that takes a
+// buffer counts as an access.
 //
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
 
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMTypes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -49,49 +55,79 @@ Value rootBuffer(Value value) {
   return value;
 }
 
+bool isBufferLike(Type type) {
+  return isa<BaseMemRefType, LLVM::LLVMPointerType>(type);
+}
+
+/// Deny by default: an op counts as reading or writing the buffers among
+/// its operands unless it is known not to, or its memory effects say which
+/// buffers it touches (then those are checked).
 class HostAccessAnalysis {
 public:
   explicit HostAccessAnalysis(ModuleOp module)
       : module(module), symbols(module) {}
 
   /// The first host op of `fn` or of a function it calls that reads or
-  /// writes a buffer a kernel uses, or null.
+  /// writes a buffer a kernel uses (or that might), or null.
   Operation *firstDeviceAccess(func::FuncOp fn) {
     if (!visitedFunctions.insert(fn).second)
       return nullptr;
     Operation *found = nullptr;
     fn.walk([&](Operation *op) {
-      if (auto call = dyn_cast<func::CallOp>(op)) {
-        if (auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
-            callee && !callee.isExternal())
-          found = firstDeviceAccess(callee);
-        return found ? WalkResult::interrupt() : WalkResult::advance();
-      }
-      if (isa<gpu::LaunchFuncOp>(op) || op->getParentOfType<gpu::GPUModuleOp>())
-        return WalkResult::advance();
-      auto effects = dyn_cast<MemoryEffectOpInterface>(op);
-      if (!effects)
-        return WalkResult::advance();
-      SmallVector<MemoryEffects::EffectInstance> list;
-      effects.getEffects(list);
-      for (const MemoryEffects::EffectInstance &effect : list) {
-        if (!isa<MemoryEffects::Read, MemoryEffects::Write>(effect.getEffect()))
-          continue;
-        Value buffer = effect.getValue();
-        if (!buffer || !isa<BaseMemRefType>(buffer.getType()))
-          continue;
-        if (!isHostOnly(rootBuffer(buffer))) {
-          found = op;
-          return WalkResult::interrupt();
-        }
-      }
-      return WalkResult::advance();
+      found = deviceAccess(op);
+      return found ? WalkResult::interrupt() : WalkResult::advance();
     });
     visitedFunctions.erase(fn);
     return found;
   }
 
 private:
+  /// `op` if it (its nested ops are walked apart) may read or write a
+  /// buffer a kernel uses, or the op that does in a function it calls;
+  /// else null.
+  Operation *deviceAccess(Operation *op) {
+    if (op->getParentOfType<gpu::GPUModuleOp>() ||
+        isa<gpu::GPUModuleOp, gpu::LaunchFuncOp>(op))
+      return nullptr;
+    if (auto call = dyn_cast<func::CallOp>(op)) {
+      auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+      if (callee && !callee.isExternal())
+        return firstDeviceAccess(callee);
+      // An external function may do anything with its buffers.
+      return llvm::any_of(op->getOperandTypes(), isBufferLike) ? op : nullptr;
+    }
+    return accessesDeviceData(op) ? op : nullptr;
+  }
+
+  /// Whether `op`, not a call, may read or write a buffer a kernel uses.
+  bool accessesDeviceData(Operation *op) {
+    // Ops that hand buffers on without touching them.
+    if (isa<func::ReturnOp, scf::YieldOp, scf::ConditionOp, cf::BranchOp,
+            cf::CondBranchOp, memref::DeallocOp, memref::DimOp,
+            memref::ExtractStridedMetadataOp,
+            memref::ExtractAlignedPointerAsIndexOp, ViewLikeOpInterface>(op))
+      return false;
+    auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+    if (!effects) {
+      if (op->hasTrait<OpTrait::HasRecursiveMemoryEffects>())
+        return false; // Its nested ops are walked.
+      return llvm::any_of(op->getOperandTypes(), isBufferLike);
+    }
+    SmallVector<MemoryEffects::EffectInstance> list;
+    effects.getEffects(list);
+    for (const MemoryEffects::EffectInstance &effect : list) {
+      if (!isa<MemoryEffects::Read, MemoryEffects::Write>(effect.getEffect()))
+        continue;
+      Value buffer = effect.getValue();
+      // Memory it cannot name, or a raw pointer: assume the worst.
+      if (!buffer || !isa<BaseMemRefType>(buffer.getType()))
+        return true;
+      if (!isHostOnly(rootBuffer(buffer)))
+        return true;
+    }
+    return false;
+  }
+
   /// Whether `root` is a buffer no kernel sees.
   bool isHostOnly(Value root) {
     if (auto arg = dyn_cast<BlockArgument>(root)) {
@@ -118,8 +154,10 @@ private:
     return usedOnHostOnly(root);
   }
 
-  /// Whether no use of `buffer` (through views and calls) hands it to a
-  /// kernel or out of its function.
+  /// Whether every use of `buffer` (through views and calls) is a host
+  /// load, store, deallocation or metadata query: allowed uses only, so
+  /// that a buffer passed on any other way (a launch, a return, a loop or
+  /// branch operand, a select, an external call) counts as device data.
   bool usedOnHostOnly(Value buffer) {
     if (auto it = hostOnly.find(buffer); it != hostOnly.end())
       return it->second;
@@ -127,9 +165,14 @@ private:
     bool result = true;
     for (OpOperand &use : buffer.getUses()) {
       Operation *user = use.getOwner();
-      if (isa<gpu::LaunchFuncOp, func::ReturnOp>(user)) {
-        result = false;
-      } else if (auto call = dyn_cast<func::CallOp>(user)) {
+      if (isa<memref::LoadOp, memref::DeallocOp, memref::DimOp,
+              memref::ExtractStridedMetadataOp,
+              memref::ExtractAlignedPointerAsIndexOp>(user))
+        continue;
+      if (auto store = dyn_cast<memref::StoreOp>(user);
+          store && store.getMemRef() == buffer)
+        continue;
+      if (auto call = dyn_cast<func::CallOp>(user)) {
         auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
         result = callee && !callee.isExternal() &&
                  usedOnHostOnly(callee.getArgument(use.getOperandNumber()));
@@ -139,6 +182,8 @@ private:
           if (isa<BaseMemRefType>(viewResult.getType()) &&
               !usedOnHostOnly(viewResult))
             result = false;
+      } else {
+        result = false;
       }
       if (!result)
         break;

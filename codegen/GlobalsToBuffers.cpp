@@ -40,12 +40,20 @@ struct DscGlobalsToBuffersPass
       // buffer[i...] = global[i...], the global read inside the loop body:
       // the loop becomes a kernel and the global moves into its module, so
       // the host code copies nothing.
+      // A scalar is filled through a one-element view: a loop of no
+      // dimensions would stay on the host.
       unsigned rank = type.getRank();
-      SmallVector<utils::IteratorType> parallel(rank,
+      Value target = buffer.getResult();
+      if (rank == 0)
+        target = memref::ExpandShapeOp::create(
+            b, loc, MemRefType::get({1}, type.getElementType()), target,
+            ArrayRef<ReassociationIndices>{});
+      unsigned loops = std::max(rank, 1u);
+      SmallVector<utils::IteratorType> parallel(loops,
                                                 utils::IteratorType::parallel);
       linalg::GenericOp::create(
-          b, loc, TypeRange(), ValueRange(), buffer.getResult(),
-          b.getMultiDimIdentityMap(rank), parallel,
+          b, loc, TypeRange(), ValueRange(), target,
+          b.getMultiDimIdentityMap(loops), parallel,
           [&](OpBuilder &nb, Location l, ValueRange) {
             SmallVector<Value> indices;
             for (unsigned d = 0; d < rank; ++d)

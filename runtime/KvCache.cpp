@@ -12,8 +12,10 @@
 
 namespace dsc::runtime {
 
-KvCache::KvCache(void *storage, KvCacheShape shape, int64_t pages)
-    : data(storage), geometry(shape), pageCount(pages) {
+KvCache::KvCache(void *storage, KvCacheShape shape, int64_t pages,
+                 Writer writer)
+    : data(storage), write(std::move(writer)), geometry(shape),
+      pageCount(pages) {
   reset(0);
 }
 
@@ -52,10 +54,13 @@ absl::Status KvCache::reserve(const std::vector<int64_t> &wanted) {
   return absl::OkStatus();
 }
 
-void KvCache::store(const float *latents, int64_t batch, int64_t seq,
-                    const std::vector<int64_t> &counts) {
+absl::Status KvCache::store(const float *latents, int64_t batch, int64_t seq,
+                            const std::vector<int64_t> &counts) {
   const int64_t width = geometry.width, pageSize = geometry.pageSize;
   const bool bf16 = geometry.element == KvCacheElement::BF16;
+  const size_t rowBytes = size_t(width * geometry.elementBytes());
+  // One entry in the cache's element type, for a writer.
+  std::vector<uint16_t> rounded(bf16 ? width : 0);
   for (int64_t b = 0; b < batch; ++b) {
     assert(counts[b] <= seq && "more entries than the call returned");
     for (int64_t s = 0; s < counts[b]; ++s) {
@@ -67,16 +72,26 @@ void KvCache::store(const float *latents, int64_t batch, int64_t seq,
         const float *from = latents + ((l * batch + b) * seq + s) * width;
         int64_t to =
             ((l * pageCount + page) * pageSize + position % pageSize) * width;
-        if (bf16)
+        if (write) {
+          if (bf16)
+            std::transform(from, from + width, rounded.begin(), st::f32ToBf16);
+          if (absl::Status s =
+                  write(to * geometry.elementBytes(),
+                        bf16 ? static_cast<const void *>(rounded.data()) : from,
+                        rowBytes);
+              !s.ok())
+            return s;
+        } else if (bf16) {
           std::transform(from, from + width, static_cast<uint16_t *>(data) + to,
                          st::f32ToBf16);
-        else
-          std::memcpy(static_cast<float *>(data) + to, from,
-                      size_t(width) * sizeof(float));
+        } else {
+          std::memcpy(static_cast<float *>(data) + to, from, rowBytes);
+        }
       }
     }
     lengths[b] += counts[b];
   }
+  return absl::OkStatus();
 }
 
 std::vector<int64_t> KvCache::blockTable(int64_t &maxPages) const {

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace dsc::runtime {
@@ -45,8 +46,15 @@ struct KvCacheShape {
 /// Page bookkeeping and entry stores over caller-owned storage.
 class KvCache {
 public:
-  /// `storage` holds `pages` pages; it must outlive the cache.
-  KvCache(void *storage, KvCacheShape shape, int64_t pages);
+  /// Copies `bytes` bytes from host memory to `offset` bytes into storage
+  /// the host cannot write itself (a GPU's memory).
+  using Writer = std::function<absl::Status(int64_t offset, const void *from,
+                                            size_t bytes)>;
+
+  /// `storage` holds `pages` pages; it must outlive the cache. Without a
+  /// `writer`, the host writes the storage directly.
+  KvCache(void *storage, KvCacheShape shape, int64_t pages,
+          Writer writer = nullptr);
 
   const KvCacheShape &shape() const { return geometry; }
   int64_t pages() const { return pageCount; }
@@ -67,9 +75,9 @@ public:
   /// new tokens (`latents` [layers, batch, seq, width]): for each sequence
   /// b, its first `counts[b]` new tokens go to positions length(b) on.
   /// The pages must have been reserved. A bf16 cache rounds each value to
-  /// nearest even.
-  void store(const float *latents, int64_t batch, int64_t seq,
-             const std::vector<int64_t> &counts);
+  /// nearest even. Fails only when the writer does.
+  absl::Status store(const float *latents, int64_t batch, int64_t seq,
+                     const std::vector<int64_t> &counts);
 
   /// The block table [batch, maxPages] (i64) of all sequences, each row
   /// padded with page 0 (never read: beyond its sequence's length).
@@ -77,6 +85,7 @@ public:
 
 private:
   void *data;
+  Writer write;
   KvCacheShape geometry;
   int64_t pageCount;
   std::vector<int64_t> freePages;

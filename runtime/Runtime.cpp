@@ -177,7 +177,7 @@ const char *dsc_session_target(const dsc_session_t *session) {
 }
 
 int dsc_session_cuda_graphs(const dsc_session_t *session, int64_t *captured,
-                            int64_t *replayed) {
+                            int64_t *replayed, int64_t *unrecorded) {
   dsc::runtime::Session::GraphCounts counts;
   if (session)
     counts = session->session->graphCounts();
@@ -185,6 +185,8 @@ int dsc_session_cuda_graphs(const dsc_session_t *session, int64_t *captured,
     *captured = counts.captured;
   if (replayed)
     *replayed = counts.replayed;
+  if (unrecorded)
+    *unrecorded = counts.unrecorded;
   return counts.enabled ? 1 : 0;
 }
 

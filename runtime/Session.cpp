@@ -450,12 +450,30 @@ absl::Status Session::createKvCache(int64_t tokens) {
         absl::StrCat("a KV cache of ", tokens, " tokens is too large"));
   std::string what = absl::StrCat("the KV cache (", tokens, " tokens, ",
                                   cacheShape.layers, " layers)");
+  // Decode reads whole pages and masks the unused rows; zeros keep a NaN
+  // bit pattern from ever reaching the value products.
+  if (gpu) {
+    // Only kernels read the cache (the host code of the compiled calls
+    // never does: dsc-check-graph-capture), so it lives in device memory
+    // and the runtime writes new entries by copies.
+    absl::StatusOr<void *> storage = gpu->allocateDeviceMemory(bytes, what);
+    if (!storage.ok())
+      return storage.status();
+    if (absl::Status s = gpu->zero(*storage, bytes); !s.ok())
+      return s;
+    char *base = static_cast<char *>(*storage);
+    cuda::CudaDevice *device = gpu.get();
+    cache = std::make_unique<KvCache>(
+        *storage, cacheShape, pages,
+        [device, base](int64_t offset, const void *from, size_t n) {
+          return device->upload(base + offset, from, n);
+        });
+    return absl::OkStatus();
+  }
   absl::StatusOr<void *> allocated = allocateLongLived(bytes, what);
   if (!allocated.ok())
     return allocated.status();
   void *storage = *allocated;
-  // Decode reads whole pages and masks the unused rows; zeros keep a NaN
-  // bit pattern from ever reaching the value products.
   std::memset(storage, 0, bytes);
   cache = std::make_unique<KvCache>(storage, cacheShape, pages);
   return absl::OkStatus();
@@ -552,12 +570,13 @@ Session::RecordedStep::~RecordedStep() {
   graph.reset();
   for (void *block : staging)
     if (block)
-      device->release(block);
+      device->freeDeviceMemory(block);
 }
 
 absl::Status Session::invokeRecorded(Call &call,
                                      const std::vector<CallTensor> &tensors,
-                                     std::pair<int64_t, int64_t> key) {
+                                     std::pair<int64_t, int64_t> key,
+                                     bool &recordingFailed) {
   auto bytesOf = [](const CallTensor &t) {
     size_t bytes = t.elementSize;
     for (int64_t d : t.shape)
@@ -569,16 +588,20 @@ absl::Status Session::invokeRecorded(Call &call,
   // address: record again should it ever move.
   if (step)
     for (size_t i = 0; i < tensors.size(); ++i)
-      if (tensors[i].onDevice && tensors[i].data != step->inPlace[i])
+      if (tensors[i].onDevice && tensors[i].data != step->inPlace[i]) {
         step.reset();
+        break;
+      }
   cuda::CudaDevice::Scope scope(*gpu);
   if (!step) {
+    // Whatever goes wrong from here to the graph is a failed recording.
+    recordingFailed = true;
     auto fresh = std::make_unique<RecordedStep>();
     fresh->device = gpu.get();
     for (const CallTensor &t : tensors) {
       void *block = nullptr;
       if (!t.onDevice) {
-        absl::StatusOr<void *> staged = gpu->allocateFor(
+        absl::StatusOr<void *> staged = gpu->allocateDeviceMemory(
             bytesOf(t),
             absl::StrCat("argument ", quote(call.entry->args[t.index].name)));
         if (!staged.ok())
@@ -608,19 +631,27 @@ absl::Status Session::invokeRecorded(Call &call,
     fresh->graph = std::move(*graph);
     step = std::move(fresh);
     ++graphStats.captured;
+    recordingFailed = false;
   }
+  // The staging buffers are device memory: copies in stream order around
+  // the replay.
   for (size_t i = 0; i < tensors.size(); ++i)
     if (!tensors[i].isOutput && step->staging[i])
-      std::memcpy(step->staging[i], tensors[i].data, bytesOf(tensors[i]));
-  absl::Status status = gpu->launch(*step->graph);
-  if (status.ok())
-    status = gpu->synchronize();
-  if (!status.ok())
-    return status;
-  ++graphStats.replayed;
+      if (absl::Status s = gpu->upload(step->staging[i], tensors[i].data,
+                                       bytesOf(tensors[i]));
+          !s.ok())
+        return s;
+  if (absl::Status s = gpu->launch(*step->graph); !s.ok())
+    return s;
   for (size_t i = 0; i < tensors.size(); ++i)
     if (tensors[i].isOutput && step->staging[i])
-      std::memcpy(tensors[i].data, step->staging[i], bytesOf(tensors[i]));
+      if (absl::Status s = gpu->download(tensors[i].data, step->staging[i],
+                                         bytesOf(tensors[i]));
+          !s.ok())
+        return s;
+  if (absl::Status s = gpu->synchronize(); !s.ok())
+    return s;
+  ++graphStats.replayed;
   return absl::OkStatus();
 }
 
@@ -637,12 +668,43 @@ absl::Status Session::decodeStep(const int64_t *tokens, const int64_t *past,
                                  const std::vector<int64_t> &table,
                                  int64_t batch, int64_t tablePages,
                                  float *logits, float *latents) {
-  const KvCacheShape &shape = cache->shape();
-  int64_t rows = batch, pages = tablePages;
-  if (padDecode) {
-    rows = bucketOf(batch);
-    pages = bucketOf(tablePages);
+  std::pair<int64_t, int64_t> bucket = {bucketOf(batch), bucketOf(tablePages)};
+  if (!graphsForDecode || unrecordable.count(bucket)) {
+    if (padDecode && !graphsForDecode)
+      return runDecode(tokens, past, table, batch, tablePages, bucket.first,
+                       bucket.second, logits, latents, nullptr);
+    return runDecode(tokens, past, table, batch, tablePages, batch, tablePages,
+                     logits, latents, nullptr);
   }
+  bool recordingFailed = false;
+  absl::Status status =
+      runDecode(tokens, past, table, batch, tablePages, bucket.first,
+                bucket.second, logits, latents, &recordingFailed);
+  if (status.ok() || !recordingFailed)
+    return status;
+  // The other buckets' graphs hold memory of their own: out of memory,
+  // drop them and record once more.
+  if (absl::IsResourceExhausted(status) && recordedSteps.size() > 1) {
+    recordedSteps.clear();
+    recordingFailed = false;
+    status = runDecode(tokens, past, table, batch, tablePages, bucket.first,
+                       bucket.second, logits, latents, &recordingFailed);
+    if (status.ok() || !recordingFailed)
+      return status;
+  }
+  // This bucket runs launch by launch from now on, unpadded.
+  unrecordable.insert(bucket);
+  ++graphStats.unrecorded;
+  return runDecode(tokens, past, table, batch, tablePages, batch, tablePages,
+                   logits, latents, nullptr);
+}
+
+absl::Status Session::runDecode(const int64_t *tokens, const int64_t *past,
+                                const std::vector<int64_t> &table,
+                                int64_t batch, int64_t tablePages, int64_t rows,
+                                int64_t pages, float *logits, float *latents,
+                                bool *recordingFailed) {
+  const KvCacheShape &shape = cache->shape();
   // Padding rows decode token 0 with nothing cached, and padded table
   // entries are never read (past them the keys are masked): the real
   // rows' results are those of the unpadded step.
@@ -692,9 +754,10 @@ absl::Status Session::decodeStep(const int64_t *tokens, const int64_t *past,
        {shape.layers, rows, 1, shape.width},
        sizeof(float),
        true}};
-  absl::Status status = graphsForDecode
-                            ? invokeRecorded(decodeCall, tensors, {rows, pages})
-                            : invoke(decodeCall, tensors);
+  absl::Status status =
+      recordingFailed
+          ? invokeRecorded(decodeCall, tensors, {rows, pages}, *recordingFailed)
+          : invoke(decodeCall, tensors);
   if (!status.ok() || logitOut == logits)
     return status;
   // The real rows back: [rows, vocab] and [layers, rows, width].
@@ -893,8 +956,11 @@ absl::Status Session::generateWithCache(
                                 true}});
       !s.ok())
     return s;
-  cache->store(latentData, batch, width,
-               std::vector<int64_t>(promptLengths, promptLengths + batch));
+  if (absl::Status s = cache->store(
+          latentData, batch, width,
+          std::vector<int64_t>(promptLengths, promptLengths + batch));
+      !s.ok())
+    return s;
 
   // The token each sequence feeds to the next step.
   std::vector<int64_t> next(batch);
@@ -930,7 +996,8 @@ absl::Status Session::generateWithCache(
                                     maxPages, logitData, latentData);
         !s.ok())
       return s;
-    cache->store(latentData, batch, 1, one);
+    if (absl::Status s = cache->store(latentData, batch, 1, one); !s.ok())
+      return s;
     if (absl::Status s =
             takeStep(step, [&](int64_t b) { return logitData + b * vocab; });
         !s.ok())

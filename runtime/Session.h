@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -126,6 +127,8 @@ public:
     bool enabled = false;
     int64_t captured = 0;
     int64_t replayed = 0;
+    /// Buckets whose recording failed; their steps ran without a graph.
+    int64_t unrecorded = 0;
   };
   GraphCounts graphCounts() const { return graphStats; }
 
@@ -187,12 +190,22 @@ private:
   absl::Status decodeStep(const int64_t *tokens, const int64_t *past,
                           const std::vector<int64_t> &table, int64_t batch,
                           int64_t tablePages, float *logits, float *latents);
+  /// decodeStep's call with the batch padded to `rows` and the block table
+  /// to `pages` per row: through the bucket's CUDA graph when
+  /// `recordingFailed` is given (set when the failure was the recording's),
+  /// else a plain call.
+  absl::Status runDecode(const int64_t *tokens, const int64_t *past,
+                         const std::vector<int64_t> &table, int64_t batch,
+                         int64_t tablePages, int64_t rows, int64_t pages,
+                         float *logits, float *latents, bool *recordingFailed);
   /// invoke() through the CUDA graph recorded for `key`, recording it on
   /// first use: the tensors are staged in buffers kept with the graph, at
-  /// the addresses its kernels were recorded with.
+  /// the addresses its kernels were recorded with. `recordingFailed` says
+  /// whether a failure happened while recording.
   absl::Status invokeRecorded(Call &call,
                               const std::vector<CallTensor> &tensors,
-                              std::pair<int64_t, int64_t> key);
+                              std::pair<int64_t, int64_t> key,
+                              bool &recordingFailed);
   /// Calls `forward`; the caller has checked the dimensions and the ids.
   absl::Status run(const int64_t *tokens, int64_t batch, int64_t seq,
                    float *logits);
@@ -252,6 +265,9 @@ private:
       recordedSteps;
   bool graphsForDecode = false;
   bool padDecode = false;
+  /// Buckets whose recording failed (out of memory): they run launch by
+  /// launch.
+  std::set<std::pair<int64_t, int64_t>> unrecordable;
   GraphCounts graphStats;
 };
 

@@ -220,6 +220,8 @@ CudaDevice::~CudaDevice() {
     releaseCache();
     for (auto &[block, size] : sizes)
       api->cuMemFree(reinterpret_cast<CUdeviceptr>(block));
+    for (auto &[block, size] : deviceBlocks)
+      api->cuMemFree(reinterpret_cast<CUdeviceptr>(block));
     api->cuDevicePrimaryCtxRelease(device);
   }
 }
@@ -337,8 +339,10 @@ void *CudaDevice::takeBlock(uint64_t size) {
   }
   CUdeviceptr pointer = 0;
   CUresult r = api->cuMemAllocManaged(&pointer, size, CU_MEM_ATTACH_GLOBAL);
-  if (r == CUDA_ERROR_OUT_OF_MEMORY && !cached.empty()) {
-    // The cache may hold the memory this request needs.
+  // The cache may hold the memory this request needs; not while recording
+  // (freeing may synchronize, which a capture forbids: the caller falls
+  // back to running without a graph).
+  if (r == CUDA_ERROR_OUT_OF_MEMORY && !cached.empty() && !capture) {
     releaseCache();
     r = api->cuMemAllocManaged(&pointer, size, CU_MEM_ATTACH_GLOBAL);
   }
@@ -373,6 +377,59 @@ absl::StatusOr<void *> CudaDevice::allocateFor(uint64_t bytes,
   return absl::ResourceExhaustedError(
       absl::StrCat("out of GPU memory: ", what, " needs ", bytes, " bytes on ",
                    deviceName, " (", reserved, " bytes held by dsc)"));
+}
+
+absl::StatusOr<void *>
+CudaDevice::allocateDeviceMemory(uint64_t bytes, const std::string &what) {
+  CUdeviceptr pointer = 0;
+  CUresult r = api->cuMemAlloc(&pointer, bytes ? bytes : 1);
+  if (r == CUDA_ERROR_OUT_OF_MEMORY && !cached.empty()) {
+    releaseCache();
+    r = api->cuMemAlloc(&pointer, bytes ? bytes : 1);
+  }
+  if (r != CUDA_SUCCESS)
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "out of GPU memory: ", what, " needs ", bytes, " bytes on ", deviceName,
+        " (", reserved, " bytes held by dsc)"));
+  void *block = reinterpret_cast<void *>(pointer);
+  deviceBlocks.emplace(block, bytes);
+  reserved += bytes;
+  return block;
+}
+
+void CudaDevice::freeDeviceMemory(void *block) {
+  auto it = deviceBlocks.find(block);
+  if (it == deviceBlocks.end())
+    return;
+  api->cuMemFree(reinterpret_cast<CUdeviceptr>(block));
+  reserved -= it->second;
+  deviceBlocks.erase(it);
+}
+
+absl::Status CudaDevice::upload(void *device, const void *host, size_t bytes) {
+  // From pageable memory the driver has staged the bytes when this
+  // returns: `host` may go at once.
+  return api->check(
+      api->cuMemcpyHtoDAsync(reinterpret_cast<CUdeviceptr>(device), host, bytes,
+                             launchStream),
+      absl::StrCat("copying ", bytes, " bytes to the GPU"));
+}
+
+absl::Status CudaDevice::download(void *host, const void *device,
+                                  size_t bytes) {
+  if (absl::Status s = api->check(
+          api->cuMemcpyDtoHAsync(host, reinterpret_cast<CUdeviceptr>(device),
+                                 bytes, launchStream),
+          absl::StrCat("copying ", bytes, " bytes from the GPU"));
+      !s.ok())
+    return s;
+  return synchronize();
+}
+
+absl::Status CudaDevice::zero(void *device, size_t bytes) {
+  return api->check(api->cuMemsetD8Async(reinterpret_cast<CUdeviceptr>(device),
+                                         0, bytes, launchStream),
+                    absl::StrCat("zeroing ", bytes, " bytes on the GPU"));
 }
 
 void CudaDevice::bindImports(const HostModule &module) {

@@ -5,12 +5,14 @@
 // MLIR's GPU runtime interface (mgpuModuleLoadJIT, mgpuLaunchKernel, ...)
 // that the compiled host code calls through its `dsc_import_*` slots.
 //
-// Memory is CUDA managed memory for now: the runtime stages a call's
-// inputs and outputs with plain host copies, so host and kernels must reach
-// the same pointers. Launches synchronize the stream before the host code
-// goes on (MLIR's synchronous gpu.launch_func), except while the stream is
-// captured into a CUDA graph: there the host code launches, records and
-// waits for nothing (dsc-check-graph-capture proved it reads no device
+// The allocator serves CUDA managed memory: the runtime packs weights and
+// stages calls with plain host copies, and the compiled host code keeps its
+// own bookkeeping in blocks of the same allocator. Buffers only kernels and
+// the driver's copies touch (the KV cache, a graph's staging buffers) are
+// device memory (allocateDeviceMemory). Launches synchronize the stream before
+// the host code goes on (MLIR's synchronous gpu.launch_func), except while the
+// stream is captured into a CUDA graph: there the host code launches, records
+// and waits for nothing (dsc-check-graph-capture proved it reads no device
 // data), and a replay runs the recorded kernels alone.
 //
 //===----------------------------------------------------------------------===//
@@ -81,6 +83,18 @@ public:
   void release(void *block) override;
   /// allocate() with a status naming `what` on failure.
   absl::StatusOr<void *> allocateFor(uint64_t bytes, const std::string &what);
+
+  /// Device memory (not managed: the host cannot touch it) for buffers only
+  /// kernels and the copies below use: the KV cache, a CUDA graph's
+  /// staging buffers. Kept until freeDeviceMemory or the device's end.
+  absl::StatusOr<void *> allocateDeviceMemory(uint64_t bytes,
+                                              const std::string &what);
+  void freeDeviceMemory(void *block);
+  /// Copies in stream order on the device's stream: host to device, device
+  /// to host (returns when the host buffer holds the data), and zeroing.
+  absl::Status upload(void *device, const void *host, size_t bytes);
+  absl::Status download(void *host, const void *device, size_t bytes);
+  absl::Status zero(void *device, size_t bytes);
 
   /// Waits for the stream.
   absl::Status synchronize();
@@ -172,6 +186,8 @@ private:
   };
   std::unique_ptr<Capture> capture;
   int64_t launchTotal = 0;
+  /// Blocks of allocateDeviceMemory and their sizes.
+  std::unordered_map<void *, uint64_t> deviceBlocks;
   friend class CudaGraph;
 };
 

@@ -83,6 +83,9 @@ inline constexpr int CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0;
   X(cuMemcpyDtoH, CUresult(void *, CUdeviceptr, size_t))                       \
   X(cuMemcpyDtoD, CUresult(CUdeviceptr, CUdeviceptr, size_t))                  \
   X(cuMemsetD8, CUresult(CUdeviceptr, unsigned char, size_t))                  \
+  X(cuMemcpyHtoDAsync, CUresult(CUdeviceptr, const void *, size_t, CUstream))  \
+  X(cuMemcpyDtoHAsync, CUresult(void *, CUdeviceptr, size_t, CUstream))        \
+  X(cuMemsetD8Async, CUresult(CUdeviceptr, unsigned char, size_t, CUstream))   \
   X(cuModuleLoadData, CUresult(CUmodule *, const void *))                      \
   X(cuModuleLoadDataEx,                                                        \
     CUresult(CUmodule *, const void *, unsigned, int *, void **))              \

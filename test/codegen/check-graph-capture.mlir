@@ -84,3 +84,63 @@ module attributes {gpu.container_module} {
     return
   }
 }
+
+// -----
+
+// Passed on in ways the analysis does not follow, a buffer counts as device
+// data: here the buffer the host writes reaches the launch through an
+// scf.if.
+// CHECK: module attributes {dsc.graph_capturable = [], gpu.container_module}
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @scale(%x: memref<?xf32>) kernel {
+      gpu.return
+    }
+  }
+  // expected-remark @below {{entry point 'step' cannot be captured into a CUDA graph: its host code accesses a buffer the kernels use}}
+  func.func @step(%n: index, %flag: i1, %other: memref<?xf32>) {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %one = arith.constant 1.0 : f32
+    %buffer = memref.alloc(%n) : memref<?xf32>
+    // expected-note @below {{'memref.store' here}}
+    memref.store %one, %buffer[%c0] : memref<?xf32>
+    %chosen = scf.if %flag -> memref<?xf32> {
+      scf.yield %buffer : memref<?xf32>
+    } else {
+      scf.yield %other : memref<?xf32>
+    }
+    gpu.launch_func @kernels::@scale blocks in (%n, %c1, %c1) threads in (%c1, %c1, %c1) args(%chosen : memref<?xf32>)
+    return
+  }
+}
+
+// -----
+
+// An external function may do anything with the buffers it gets.
+// CHECK: module attributes {dsc.graph_capturable = [], gpu.container_module}
+module attributes {gpu.container_module} {
+  func.func private @memrefCopy(memref<?xf32>, memref<?xf32>)
+  // expected-remark @below {{entry point 'step' cannot be captured into a CUDA graph: its host code accesses a buffer the kernels use}}
+  func.func @step(%a: memref<?xf32>, %b: memref<?xf32>) {
+    // expected-note @below {{'func.call' here}}
+    call @memrefCopy(%a, %b) : (memref<?xf32>, memref<?xf32>) -> ()
+    return
+  }
+}
+
+// -----
+
+// A raw pointer's memory cannot be told apart: assume the worst.
+// CHECK: module attributes {dsc.graph_capturable = [], gpu.container_module}
+module attributes {gpu.container_module} {
+  // expected-remark @below {{entry point 'step' cannot be captured into a CUDA graph: its host code accesses a buffer the kernels use}}
+  func.func @step(%a: memref<?xf32>) {
+    %p = memref.extract_aligned_pointer_as_index %a : memref<?xf32> -> index
+    %i = arith.index_cast %p : index to i64
+    %ptr = llvm.inttoptr %i : i64 to !llvm.ptr
+    // expected-note @below {{'llvm.load' here}}
+    %v = llvm.load %ptr : !llvm.ptr -> f32
+    return
+  }
+}

@@ -22,6 +22,23 @@ func.func @reads_constant(%out: memref<4xf32>) {
 
 // -----
 
+// A scalar is filled through a one-element view, so that the fill is a
+// loop (a kernel), not a host store.
+memref.global "private" constant @__constant_f32 : memref<f32> = dense<2.0>
+// CHECK-LABEL: func.func @reads_scalar
+// CHECK:         %[[B:.*]] = memref.alloc() : memref<f32>
+// CHECK-NEXT:    %[[V:.*]] = memref.expand_shape %[[B]] [] output_shape [1] : memref<f32> into memref<1xf32>
+// CHECK-NEXT:    linalg.generic {{.*}} outs(%[[V]] : memref<1xf32>)
+// CHECK:           memref.get_global @__constant_f32 : memref<f32>
+// CHECK:         memref.copy %[[B]], %arg0
+func.func @reads_scalar(%out: memref<f32>) {
+  %0 = memref.get_global @__constant_f32 : memref<f32>
+  memref.copy %0, %out : memref<f32> to memref<f32>
+  return
+}
+
+// -----
+
 memref.global "private" constant @strided : memref<2x2xf32, strided<[4, 1]>> = dense<1.0>
 
 func.func @strided_global() {

@@ -8,6 +8,11 @@
  * non-empty grid within the hardware's limits. Kernels do not run: managed
  * memory is zeroed host memory, so the model's logits come out zero.
  *
+ * Device memory (cuMemAlloc) is mapped with no access at all, as the host
+ * sees a real GPU's memory: a host read or write of it crashes, so a test
+ * that passes on the fake shows the runtime and the compiled host code
+ * reach device memory through the driver's copies only.
+ *
  * Stream capture records launches into a graph, as the real driver does:
  * while a stream is captured, a synchronization or a synchronous copy is an
  * error (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, and the capture is
@@ -24,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 typedef int CUresult;
 enum {
@@ -160,32 +167,114 @@ static CUresult cuMemAllocManaged(uint64_t *p, size_t bytes, unsigned flags) {
   *p = (uint64_t)(uintptr_t)block;
   return OK;
 }
+/* Device memory: whole pages mapped PROT_NONE, opened only while the
+ * driver itself copies. */
+struct DeviceBlock {
+  char *base;
+  size_t size;
+};
+static struct DeviceBlock *deviceBlocks;
+static size_t deviceBlockCount;
+
+static struct DeviceBlock *deviceBlockOf(uint64_t p) {
+  for (size_t i = 0; i < deviceBlockCount; ++i)
+    if ((uint64_t)(uintptr_t)deviceBlocks[i].base <= p &&
+        p < (uint64_t)(uintptr_t)deviceBlocks[i].base + deviceBlocks[i].size)
+      return &deviceBlocks[i];
+  return NULL;
+}
 static CUresult cuMemAlloc(uint64_t *p, size_t bytes) {
-  return cuMemAllocManaged(p, bytes, 1);
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t size = (bytes + page - 1) / page * page;
+  struct DeviceBlock *grown;
+  void *base;
+  if (bytes == 0)
+    return INVALID_VALUE;
+  base = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  grown = realloc(deviceBlocks, (deviceBlockCount + 1) * sizeof *grown);
+  if (base == MAP_FAILED || !grown)
+    return OUT_OF_MEMORY;
+  deviceBlocks = grown;
+  deviceBlocks[deviceBlockCount].base = base;
+  deviceBlocks[deviceBlockCount].size = size;
+  ++deviceBlockCount;
+  *p = (uint64_t)(uintptr_t)base;
+  return OK;
 }
 static CUresult cuMemFree(uint64_t p) {
-  free((void *)(uintptr_t)p);
+  struct DeviceBlock *block = deviceBlockOf(p);
+  if (!block) {
+    free((void *)(uintptr_t)p);
+    return OK;
+  }
+  if ((uint64_t)(uintptr_t)block->base != p)
+    return INVALID_VALUE;
+  munmap(block->base, block->size);
+  *block = deviceBlocks[--deviceBlockCount];
   return OK;
+}
+/* Opens (or closes again) the device memory [p, p + n) for the driver's
+ * own access; managed memory needs nothing. A range that starts in device
+ * memory and runs past its block is invalid. */
+static CUresult openRange(uint64_t p, size_t n, int open) {
+  struct DeviceBlock *block = deviceBlockOf(p);
+  if (!block)
+    return OK;
+  if (p + n > (uint64_t)(uintptr_t)block->base + block->size)
+    return INVALID_VALUE;
+  mprotect(block->base, block->size, open ? PROT_READ | PROT_WRITE : PROT_NONE);
+  return OK;
+}
+static CUresult copy(uint64_t d, uint64_t s, size_t n) {
+  CUresult r = openRange(d, n, 1);
+  if (r == OK && (r = openRange(s, n, 1)) == OK)
+    memmove((void *)(uintptr_t)d, (const void *)(uintptr_t)s, n);
+  openRange(d, n, 0);
+  openRange(s, n, 0);
+  return r;
+}
+static CUresult fill(uint64_t d, unsigned char v, size_t n) {
+  CUresult r = openRange(d, n, 1);
+  if (r == OK)
+    memset((void *)(uintptr_t)d, v, n);
+  openRange(d, n, 0);
+  return r;
 }
 static CUresult cuMemcpyHtoD(uint64_t d, const void *s, size_t n) {
   if (capturing)
     return notWhileCapturing();
-  memcpy((void *)(uintptr_t)d, s, n);
-  return OK;
+  return copy(d, (uint64_t)(uintptr_t)s, n);
 }
 static CUresult cuMemcpyDtoH(void *d, uint64_t s, size_t n) {
   if (capturing)
     return notWhileCapturing();
-  memcpy(d, (const void *)(uintptr_t)s, n);
-  return OK;
+  return copy((uint64_t)(uintptr_t)d, s, n);
 }
 static CUresult cuMemcpyDtoD(uint64_t d, uint64_t s, size_t n) {
-  memmove((void *)(uintptr_t)d, (const void *)(uintptr_t)s, n);
-  return OK;
+  return copy(d, s, n);
 }
 static CUresult cuMemsetD8(uint64_t d, unsigned char v, size_t n) {
-  memset((void *)(uintptr_t)d, v, n);
-  return OK;
+  return fill(d, v, n);
+}
+/* The stream-ordered copies run at once (nothing runs asynchronously
+ * here). The fake records kernels only: a copy on a captured stream is
+ * refused. */
+static CUresult cuMemcpyHtoDAsync(uint64_t d, const void *s, size_t n,
+                                  void *stream) {
+  if (!stream || stream == capturing)
+    return INVALID_VALUE;
+  return copy(d, (uint64_t)(uintptr_t)s, n);
+}
+static CUresult cuMemcpyDtoHAsync(void *d, uint64_t s, size_t n, void *stream) {
+  if (!stream || stream == capturing)
+    return INVALID_VALUE;
+  return copy((uint64_t)(uintptr_t)d, s, n);
+}
+static CUresult cuMemsetD8Async(uint64_t d, unsigned char v, size_t n,
+                                void *stream) {
+  if (!stream || stream == capturing)
+    return INVALID_VALUE;
+  return fill(d, v, n);
 }
 static CUresult cuModuleLoadDataEx(void **m, const void *image, unsigned n,
                                    int *options, void **values) {
@@ -404,6 +493,9 @@ static const struct Entry entries[] = {
     ENTRY(cuMemcpyDtoH),
     ENTRY(cuMemcpyDtoD),
     ENTRY(cuMemsetD8),
+    ENTRY(cuMemcpyHtoDAsync),
+    ENTRY(cuMemcpyDtoHAsync),
+    ENTRY(cuMemsetD8Async),
     ENTRY(cuModuleLoadData),
     ENTRY(cuModuleLoadDataEx),
     ENTRY(cuModuleUnload),

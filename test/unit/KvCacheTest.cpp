@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -63,8 +64,8 @@ TEST(KvCache, StoresEntriesWhereTheBlockTableSays) {
   // Prompts of 6 and 2 tokens (right-padded to 6 in the call), then one
   // decode step each.
   ASSERT_TRUE(cache.reserve({7, 3}).ok());
-  cache.store(latentsFor(2, 6, {0, 0}).data(), 2, 6, {6, 2});
-  cache.store(latentsFor(2, 1, {6, 2}).data(), 2, 1, {1, 1});
+  ASSERT_TRUE(cache.store(latentsFor(2, 6, {0, 0}).data(), 2, 6, {6, 2}).ok());
+  ASSERT_TRUE(cache.store(latentsFor(2, 1, {6, 2}).data(), 2, 1, {1, 1}).ok());
   EXPECT_EQ(cache.length(0), 7);
   EXPECT_EQ(cache.length(1), 3);
   for (int64_t l = 0; l < kShape.layers; ++l) {
@@ -121,13 +122,49 @@ TEST(KvCache, Bf16CacheStoresRoundedEntries) {
   // Position 4 is the first row of the second page.
   std::vector<float> latents = latentsFor(1, 5, {0});
   latents[4 * shape.width + 1] = 1.0f + 0x1p-8f + 0x1p-10f; // rounds up
-  cache.store(latents.data(), 1, 5, {5});
+  ASSERT_TRUE(cache.store(latents.data(), 1, 5, {5}).ok());
   int64_t maxPages = 0;
   std::vector<int64_t> table = cache.blockTable(maxPages);
   const uint16_t *row =
       storage.data() + (table[1] * shape.pageSize + 0) * shape.width;
   EXPECT_EQ(bf16ToF32(row[0]), entryValue(0, 0, 4, 0));
   EXPECT_EQ(bf16ToF32(row[1]), 1.0f + 0x1p-7f);
+}
+
+// Storage the host cannot write (a GPU's) goes through the writer, one
+// entry at a time, at the offsets a direct store writes.
+TEST(KvCache, WriterStoresWhatADirectStoreWrites) {
+  for (KvCacheElement element : {KvCacheElement::F32, KvCacheElement::BF16}) {
+    KvCacheShape shape = kShape;
+    shape.element = element;
+    size_t bytes = size_t(shape.layers * 3 * shape.pageSize * shape.width *
+                          shape.elementBytes());
+    std::vector<uint8_t> direct(bytes), written(bytes);
+    int64_t calls = 0;
+    KvCache plain(direct.data(), shape, 3);
+    KvCache viaWriter(nullptr, shape, 3,
+                      [&](int64_t offset, const void *from, size_t n) {
+                        EXPECT_LE(offset + int64_t(n), int64_t(bytes));
+                        std::memcpy(written.data() + offset, from, n);
+                        ++calls;
+                        return absl::OkStatus();
+                      });
+    for (KvCache *cache : {&plain, &viaWriter}) {
+      cache->reset(2);
+      ASSERT_TRUE(cache->reserve({6, 3}).ok());
+      ASSERT_TRUE(
+          cache->store(latentsFor(2, 5, {0, 0}).data(), 2, 5, {5, 3}).ok());
+    }
+    EXPECT_EQ(direct, written);
+    EXPECT_EQ(calls, (5 + 3) * shape.layers);
+  }
+  KvCache failing(nullptr, kShape, 2, [](int64_t, const void *, size_t) {
+    return absl::InternalError("copy failed");
+  });
+  failing.reset(1);
+  ASSERT_TRUE(failing.reserve({1}).ok());
+  EXPECT_EQ(failing.store(latentsFor(1, 1, {0}).data(), 1, 1, {1}).message(),
+            "copy failed");
 }
 
 TEST(Bf16, RoundsToNearestEven) {

@@ -88,8 +88,10 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [--output=@LOGITS.npy] [options]
                             "kv_cache_tokens": capacity (0: recompute),
                             "kv_cache_bytes_per_token": over all layers,
                             "cuda_graphs": null (not used) or {"captured",
-                                           "replayed"}: graphs recorded and
-                                           decode steps replayed,
+                                           "replayed", "unrecorded"}: graphs
+                                           recorded, decode steps replayed,
+                                           buckets that could not be
+                                           recorded (out of memory),
                             "repeat": N,
                             "timings": {"load_ms", "bind_ms", "prefill_ms",
                                         "decode_ms_per_token",
@@ -531,9 +533,9 @@ int run(int argc, char **argv) {
   const int64_t cacheBytesPerToken =
       dsc_session_kv_cache_bytes_per_token(session);
   const char *generation = cacheTokens ? "kv-cache" : "recompute";
-  int64_t graphsCaptured = 0, graphsReplayed = 0;
-  const bool graphs =
-      dsc_session_cuda_graphs(session, &graphsCaptured, &graphsReplayed);
+  int64_t graphsCaptured = 0, graphsReplayed = 0, graphsUnrecorded = 0;
+  const bool graphs = dsc_session_cuda_graphs(
+      session, &graphsCaptured, &graphsReplayed, &graphsUnrecorded);
   dsc_session_release(session);
   dsc_artifact_release(artifact);
   if (status)
@@ -580,9 +582,11 @@ int run(int argc, char **argv) {
         "\",\"kv_cache_tokens\":" + std::to_string(cacheTokens) +
         ",\"kv_cache_bytes_per_token\":" + std::to_string(cacheBytesPerToken) +
         ",\"repeat\":" + std::to_string(options.repeat) + ",\"cuda_graphs\":" +
-        (graphs ? "{\"captured\":" + std::to_string(graphsCaptured) +
-                      ",\"replayed\":" + std::to_string(graphsReplayed) + "}"
-                : std::string("null"));
+        (graphs
+             ? "{\"captured\":" + std::to_string(graphsCaptured) +
+                   ",\"replayed\":" + std::to_string(graphsReplayed) +
+                   ",\"unrecorded\":" + std::to_string(graphsUnrecorded) + "}"
+             : std::string("null"));
     out += ",\"timings\":{\"load_ms\":" + jsonNumber(loadMs, "%.3f") +
            ",\"bind_ms\":" + jsonNumber(bindMs, "%.3f") +
            ",\"prefill_ms\":" + jsonNumber(prefillMs, "%.3f") +
@@ -617,6 +621,11 @@ int run(int argc, char **argv) {
   if (graphs)
     std::fprintf(stderr, ", %lld decode steps from %lld CUDA graphs",
                  (long long)graphsReplayed, (long long)graphsCaptured);
+  if (graphsUnrecorded)
+    std::fprintf(stderr,
+                 ", %lld bucket(s) ran without a graph (out of memory while "
+                 "recording)",
+                 (long long)graphsUnrecorded);
   if (options.repeat > 1)
     std::fprintf(stderr, " (medians of %lld runs)", (long long)options.repeat);
   std::fputc('\n', stderr);

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -81,28 +82,45 @@ def card():
         row("card", f"nvidia-smi: {e}")
 
 
+def graphs_text(graphs):
+    if not graphs:
+        return "no CUDA graphs"
+    return (f"{graphs['replayed']} steps from {graphs['captured']} CUDA "
+            f"graph(s)" + (f", {graphs['unrecorded']} bucket(s) unrecorded"
+                           if graphs.get("unrecorded") else ""))
+
+
 def correctness():
+    # Every step's logits (prefill and each decode step, the GPU's decode
+    # steps replayed from CUDA graphs), not just the prefill's.
+    scratch = tempfile.mkdtemp(prefix="gpu-check-")
     for model in MODELS:
-        cpu, err = dsc_run(model, "cpu")
-        if err:
-            row(f"{model} cpu", err[0], False)
+        steps = {}
+        results = {}
+        for device in ("cpu", "cuda"):
+            path = os.path.join(scratch, f"{model}-{device}.npy")
+            res, err = dsc_run(model, device, extra=(f"--output=@{path}",))
+            if err:
+                row(f"{model} {device}", err[0], False)
+                break
+            results[device] = res
+            steps[device] = np.load(path).astype(np.float64)
+        if len(results) < 2:
             continue
-        gpu, err = dsc_run(model, "cuda")
-        if err:
-            row(f"{model} cuda", err[0], False)
-            continue
-        a = np.array(cpu["prefill_logits"], dtype=np.float64)
-        b = np.array(gpu["prefill_logits"], dtype=np.float64)
+        cpu, gpu = results["cpu"], results["cuda"]
+        a, b = steps["cpu"], steps["cuda"]
         finite = bool(np.isfinite(b).all())
         diff = float(np.abs(a - b).max()) if finite else float("nan")
         same = cpu["generated"] == gpu["generated"]
         ok = finite and same and diff <= LOGIT_TOLERANCE
         report[model] = {"tokens_equal": same, "max_logit_diff": diff,
                          "target": gpu.get("target"),
-                         "device": gpu.get("device")}
+                         "device": gpu.get("device"),
+                         "cuda_graphs": gpu.get("cuda_graphs")}
         row(f"{model} cuda ({gpu.get('target')}) vs cpu",
-            f"tokens {'equal' if same else 'DIFFER'}, "
-            f"max |logit diff| {diff:.2e} (tolerance {LOGIT_TOLERANCE})", ok)
+            f"tokens {'equal' if same else 'DIFFER'}, max |logit diff| over "
+            f"all steps {diff:.2e} (tolerance {LOGIT_TOLERANCE}; "
+            f"{graphs_text(gpu.get('cuda_graphs'))})", ok)
 
 
 def decode_step():
@@ -127,7 +145,7 @@ def decode_step():
     report["decode_step_ms"] = times
     report["decode_cuda_graphs"] = graphs
     row("tiny-v3 decode step", f"cpu {times['cpu']:.3f} ms, cuda "
-        f"{times['cuda']:.3f} ms (graphs {graphs}), without graphs "
+        f"{times['cuda']:.3f} ms ({graphs_text(graphs)}), without graphs "
         f"{times['cuda-no-graphs']:.3f} ms: GPU {ratio:.2f}x the CPU "
         f"(target 5x)", ratio >= 5 and bool(graphs and graphs["replayed"]))
 

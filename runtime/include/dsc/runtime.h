@@ -96,7 +96,8 @@ DSC_API const char *dsc_artifact_manifest(const dsc_artifact_t *artifact);
 typedef struct dsc_session_s dsc_session_t;
 
 /** Options of dsc_session_create; zero-initialize, then set what you need.
-    A NULL options pointer means all defaults. */
+    A NULL options pointer means all defaults. New options are added at the
+    end: a client compiled against an older header must be rebuilt. */
 typedef struct dsc_session_options_s {
   /** Checkpoint directory to bind the weights from. NULL: the weights
       embedded in the artifact, or else the checkpoint named by the
@@ -146,10 +147,12 @@ DSC_API const char *dsc_session_target(const dsc_session_t *session);
 
 /** Whether decode steps replay CUDA graphs (1) or not (0: a CPU session,
     graphs disabled, or a decode step that cannot be captured). Writes the
-    graphs recorded so far and the decode steps replayed from them to the
-    pointers that are not NULL. */
+    graphs recorded so far, the decode steps replayed from them, and the
+    buckets whose recording failed (out of memory; their steps run launch
+    by launch) to the pointers that are not NULL. */
 DSC_API int dsc_session_cuda_graphs(const dsc_session_t *session,
-                                    int64_t *captured, int64_t *replayed);
+                                    int64_t *captured, int64_t *replayed,
+                                    int64_t *unrecorded);
 /** The KV cache capacity in tokens, or 0 when generation recomputes every
     step (no cache). */
 DSC_API int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session);
