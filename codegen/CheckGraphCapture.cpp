@@ -45,14 +45,20 @@ using namespace mlir::dsc;
 
 namespace {
 
-/// The buffer `value` is a view of (through subviews, reshapes and casts).
+/// The buffer `value` is a view of (through subviews, reshapes, casts and
+/// the base buffer of extract_strided_metadata).
 Value rootBuffer(Value value) {
-  while (auto view = value.getDefiningOp<ViewLikeOpInterface>()) {
-    if (view.getViewSource() == value)
-      break;
+  while (true) {
+    if (auto metadata =
+            value.getDefiningOp<memref::ExtractStridedMetadataOp>()) {
+      value = metadata.getSource();
+      continue;
+    }
+    auto view = value.getDefiningOp<ViewLikeOpInterface>();
+    if (!view || view.getViewSource() == value)
+      return value;
     value = view.getViewSource();
   }
-  return value;
 }
 
 bool isBufferLike(Type type) {
@@ -93,8 +99,8 @@ private:
       auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
       if (callee && !callee.isExternal())
         return firstDeviceAccess(callee);
-      // An external function may do anything with its buffers.
-      return llvm::any_of(op->getOperandTypes(), isBufferLike) ? op : nullptr;
+      // An external function may do anything, also with the globals.
+      return op;
     }
     return accessesDeviceData(op) ? op : nullptr;
   }
@@ -165,10 +171,25 @@ private:
     bool result = true;
     for (OpOperand &use : buffer.getUses()) {
       Operation *user = use.getOwner();
-      if (isa<memref::LoadOp, memref::DeallocOp, memref::DimOp,
-              memref::ExtractStridedMetadataOp,
-              memref::ExtractAlignedPointerAsIndexOp>(user))
+      if (isa<memref::LoadOp, memref::DeallocOp, memref::DimOp>(user))
         continue;
+      // The address, as long as no kernel gets it.
+      if (auto pointer =
+              dyn_cast<memref::ExtractAlignedPointerAsIndexOp>(user)) {
+        if (reachesKernel(pointer.getResult()))
+          result = false;
+        if (!result)
+          break;
+        continue;
+      }
+      // The base buffer: another view.
+      if (auto metadata = dyn_cast<memref::ExtractStridedMetadataOp>(user)) {
+        if (!usedOnHostOnly(metadata.getBaseBuffer()))
+          result = false;
+        if (!result)
+          break;
+        continue;
+      }
       if (auto store = dyn_cast<memref::StoreOp>(user);
           store && store.getMemRef() == buffer)
         continue;
@@ -190,6 +211,34 @@ private:
     }
     hostOnly[buffer] = result;
     return result;
+  }
+
+  /// Whether the integer `value` (an address) can reach a kernel: as a
+  /// launch operand, through arithmetic, or stored into a buffer that is
+  /// not a host allocation.
+  bool reachesKernel(Value value) {
+    SmallVector<Value> worklist = {value};
+    llvm::SmallPtrSet<Value, 8> seen;
+    while (!worklist.empty()) {
+      Value v = worklist.pop_back_val();
+      if (!seen.insert(v).second)
+        continue;
+      for (Operation *user : v.getUsers()) {
+        if (isa<gpu::LaunchFuncOp, func::CallOp, func::ReturnOp>(user))
+          return true;
+        if (auto store = dyn_cast<memref::StoreOp>(user)) {
+          if (!isa_and_nonnull<memref::AllocOp, memref::AllocaOp>(
+                  rootBuffer(store.getMemRef()).getDefiningOp()))
+            return true;
+          continue;
+        }
+        if (isa<arith::ArithDialect>(user->getDialect()))
+          llvm::append_range(worklist, user->getResults());
+        else if (!isa<memref::LoadOp>(user) && user->getNumResults())
+          return true; // Somewhere the analysis does not follow.
+      }
+    }
+    return false;
   }
 
   ModuleOp module;

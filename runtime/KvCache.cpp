@@ -58,36 +58,41 @@ absl::Status KvCache::store(const float *latents, int64_t batch, int64_t seq,
                             const std::vector<int64_t> &counts) {
   const int64_t width = geometry.width, pageSize = geometry.pageSize;
   const bool bf16 = geometry.element == KvCacheElement::BF16;
-  const size_t rowBytes = size_t(width * geometry.elementBytes());
-  // One entry in the cache's element type, for a writer.
-  std::vector<uint16_t> rounded(bf16 ? width : 0);
+  // A run of entries, in the cache's element type, for a writer.
+  std::vector<uint16_t> rounded(bf16 ? pageSize * width : 0);
   for (int64_t b = 0; b < batch; ++b) {
     assert(counts[b] <= seq && "more entries than the call returned");
-    for (int64_t s = 0; s < counts[b]; ++s) {
+    // Runs of positions within one page: contiguous in the latents (for a
+    // layer and sequence) and in the page, so one copy each.
+    for (int64_t s = 0; s < counts[b];) {
       int64_t position = lengths[b] + s;
       assert(position / pageSize < int64_t(pagesOf[b].size()) &&
              "store past the reserved pages");
       int64_t page = pagesOf[b][position / pageSize];
+      int64_t run = std::min(counts[b] - s, pageSize - position % pageSize);
+      size_t values = size_t(run * width);
       for (int64_t l = 0; l < geometry.layers; ++l) {
         const float *from = latents + ((l * batch + b) * seq + s) * width;
         int64_t to =
             ((l * pageCount + page) * pageSize + position % pageSize) * width;
         if (write) {
           if (bf16)
-            std::transform(from, from + width, rounded.begin(), st::f32ToBf16);
-          if (absl::Status s =
+            std::transform(from, from + values, rounded.begin(), st::f32ToBf16);
+          if (absl::Status status =
                   write(to * geometry.elementBytes(),
                         bf16 ? static_cast<const void *>(rounded.data()) : from,
-                        rowBytes);
-              !s.ok())
-            return s;
+                        values * geometry.elementBytes());
+              !status.ok())
+            return status;
         } else if (bf16) {
-          std::transform(from, from + width, static_cast<uint16_t *>(data) + to,
-                         st::f32ToBf16);
+          std::transform(from, from + values,
+                         static_cast<uint16_t *>(data) + to, st::f32ToBf16);
         } else {
-          std::memcpy(static_cast<float *>(data) + to, from, rowBytes);
+          std::memcpy(static_cast<float *>(data) + to, from,
+                      values * sizeof(float));
         }
       }
+      s += run;
     }
     lengths[b] += counts[b];
   }

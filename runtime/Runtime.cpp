@@ -176,18 +176,18 @@ const char *dsc_session_target(const dsc_session_t *session) {
   return session ? session->session->target().c_str() : "";
 }
 
-int dsc_session_cuda_graphs(const dsc_session_t *session, int64_t *captured,
-                            int64_t *replayed, int64_t *unrecorded) {
+void dsc_session_decode_stats(const dsc_session_t *session,
+                              dsc_decode_stats_t *stats) {
+  if (!stats)
+    return;
   dsc::runtime::Session::GraphCounts counts;
   if (session)
     counts = session->session->graphCounts();
-  if (captured)
-    *captured = counts.captured;
-  if (replayed)
-    *replayed = counts.replayed;
-  if (unrecorded)
-    *unrecorded = counts.unrecorded;
-  return counts.enabled ? 1 : 0;
+  stats->cuda_graphs = counts.enabled ? 1 : 0;
+  stats->graphs_recorded = counts.captured;
+  stats->steps_replayed = counts.replayed;
+  stats->buckets_unrecorded = counts.unrecorded;
+  stats->steps_padded = counts.padded;
 }
 
 int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session) {

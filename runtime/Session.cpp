@@ -9,6 +9,7 @@
 #include "runtime/support/Safetensors.h"
 
 #include "absl/algorithm/container.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 #include <algorithm>
@@ -91,11 +92,14 @@ Session::create(std::shared_ptr<const artifact::Artifact> artifact,
     return s;
   if (absl::Status s = session->bindParams(options); !s.ok())
     return s;
-  if (session->gpu && options.cudaGraphs && session->decodeCall.entry) {
+  if (session->gpu && session->decodeCall.entry) {
+    // The compiler proved that decode's host code touches no device data:
+    // the KV cache can be device memory, and the step can be recorded.
     const Target *target = session->manifest.findTarget(session->targetName);
-    session->graphsForDecode =
+    session->decodeCapturable =
         target && absl::c_linear_search(target->graphCapturable,
                                         session->decodeCall.entry->name);
+    session->graphsForDecode = session->decodeCapturable && options.cudaGraphs;
     session->graphStats.enabled = session->graphsForDecode;
   }
   session->padDecode = session->graphsForDecode || options.padDecodeBuckets;
@@ -452,10 +456,11 @@ absl::Status Session::createKvCache(int64_t tokens) {
                                   cacheShape.layers, " layers)");
   // Decode reads whole pages and masks the unused rows; zeros keep a NaN
   // bit pattern from ever reaching the value products.
-  if (gpu) {
-    // Only kernels read the cache (the host code of the compiled calls
-    // never does: dsc-check-graph-capture), so it lives in device memory
-    // and the runtime writes new entries by copies.
+  if (gpu && decodeCapturable) {
+    // Only kernels read the cache (decode's host code never does:
+    // dsc-check-graph-capture), so it lives in device memory and the
+    // runtime writes new entries by copies. (An artifact without that
+    // proof keeps it in managed memory.)
     absl::StatusOr<void *> storage = gpu->allocateDeviceMemory(bytes, what);
     if (!storage.ok())
       return storage.status();
@@ -466,6 +471,7 @@ absl::Status Session::createKvCache(int64_t tokens) {
     cache = std::make_unique<KvCache>(
         *storage, cacheShape, pages,
         [device, base](int64_t offset, const void *from, size_t n) {
+          cuda::CudaDevice::Scope scope(*device);
           return device->upload(base + offset, from, n);
         });
     return absl::OkStatus();
@@ -670,27 +676,43 @@ absl::Status Session::decodeStep(const int64_t *tokens, const int64_t *past,
                                  float *logits, float *latents) {
   std::pair<int64_t, int64_t> bucket = {bucketOf(batch), bucketOf(tablePages)};
   if (!graphsForDecode || unrecordable.count(bucket)) {
-    if (padDecode && !graphsForDecode)
+    if (padDecode && !graphsForDecode) {
+      ++graphStats.padded;
       return runDecode(tokens, past, table, batch, tablePages, bucket.first,
                        bucket.second, logits, latents, nullptr);
+    }
     return runDecode(tokens, past, table, batch, tablePages, batch, tablePages,
                      logits, latents, nullptr);
   }
+  // Out of memory, or a driver that refuses to record the step: the
+  // failures a step without a graph may not have. Others are the step's.
+  auto isStepFailure = [](const absl::Status &s) {
+    return !absl::IsResourceExhausted(s) &&
+           !absl::StrContains(s.message(), "STREAM_CAPTURE") &&
+           !absl::StrContains(s.message(), "CUDA graph");
+  };
   bool recordingFailed = false;
   absl::Status status =
       runDecode(tokens, past, table, batch, tablePages, bucket.first,
                 bucket.second, logits, latents, &recordingFailed);
-  if (status.ok() || !recordingFailed)
+  if (status.ok() || !recordingFailed || isStepFailure(status)) {
+    graphStats.padded += status.ok();
     return status;
-  // The other buckets' graphs hold memory of their own: out of memory,
-  // drop them and record once more.
-  if (absl::IsResourceExhausted(status) && recordedSteps.size() > 1) {
+  }
+  recordedSteps.erase(bucket);
+  // The other buckets' graphs hold memory of their own: drop them, give
+  // their blocks back to the driver, and record once more.
+  if (absl::IsResourceExhausted(status) && !recordedSteps.empty()) {
     recordedSteps.clear();
+    gpu->releaseCache();
     recordingFailed = false;
     status = runDecode(tokens, past, table, batch, tablePages, bucket.first,
                        bucket.second, logits, latents, &recordingFailed);
-    if (status.ok() || !recordingFailed)
+    if (status.ok() || !recordingFailed || isStepFailure(status)) {
+      graphStats.padded += status.ok();
       return status;
+    }
+    recordedSteps.erase(bucket);
   }
   // This bucket runs launch by launch from now on, unpadded.
   unrecordable.insert(bucket);

@@ -129,6 +129,9 @@ public:
     int64_t replayed = 0;
     /// Buckets whose recording failed; their steps ran without a graph.
     int64_t unrecorded = 0;
+    /// Decode steps run padded to their bucket (with a graph or with
+    /// SessionOptions::padDecodeBuckets).
+    int64_t padded = 0;
   };
   GraphCounts graphCounts() const { return graphStats; }
 
@@ -263,6 +266,8 @@ private:
   /// graphs go first.
   std::map<std::pair<int64_t, int64_t>, std::unique_ptr<RecordedStep>>
       recordedSteps;
+  /// The target's manifest lists decode as capturable.
+  bool decodeCapturable = false;
   bool graphsForDecode = false;
   bool padDecode = false;
   /// Buckets whose recording failed (out of memory): they run launch by

@@ -154,6 +154,8 @@ public:
 
   /// Bytes held from the driver, in use and cached.
   uint64_t bytesReserved() const { return reserved; }
+  /// Gives the cached free blocks back to the driver.
+  void releaseCache();
 
 private:
   CudaDevice() = default;
@@ -171,7 +173,6 @@ private:
   std::unordered_map<void *, uint64_t> sizes;
   uint64_t reserved = 0;
   std::unordered_map<std::string_view, std::string_view> cubins;
-  void releaseCache();
   /// A cached block of exactly `size` bytes, or a new one; null when out of
   /// memory.
   void *takeBlock(uint64_t size);

@@ -144,3 +144,54 @@ module attributes {gpu.container_module} {
     return
   }
 }
+
+// -----
+
+// The base buffer of a written host buffer, recast and launched: still the
+// same buffer.
+// CHECK: module attributes {dsc.graph_capturable = [], gpu.container_module}
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @scale(%x: memref<4xf32>) kernel {
+      gpu.return
+    }
+  }
+  // expected-remark @below {{entry point 'step' cannot be captured into a CUDA graph: its host code accesses a buffer the kernels use}}
+  func.func @step() {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %one = arith.constant 1.0 : f32
+    %buffer = memref.alloc() : memref<4xf32>
+    // expected-note @below {{'memref.store' here}}
+    memref.store %one, %buffer[%c0] : memref<4xf32>
+    %base, %offset, %size, %stride = memref.extract_strided_metadata %buffer : memref<4xf32> -> memref<f32>, index, index, index
+    %again = memref.reinterpret_cast %base to offset: [0], sizes: [4], strides: [1] : memref<f32> to memref<4xf32>
+    gpu.launch_func @kernels::@scale blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%again : memref<4xf32>)
+    return
+  }
+}
+
+// -----
+
+// Its address handed to a kernel as an integer.
+// CHECK: module attributes {dsc.graph_capturable = [], gpu.container_module}
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @at(%address: index) kernel {
+      gpu.return
+    }
+  }
+  // expected-remark @below {{entry point 'step' cannot be captured into a CUDA graph: its host code accesses a buffer the kernels use}}
+  func.func @step() {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %one = arith.constant 1.0 : f32
+    %buffer = memref.alloc() : memref<4xf32>
+    // expected-note @below {{'memref.store' here}}
+    memref.store %one, %buffer[%c0] : memref<4xf32>
+    %p = memref.extract_aligned_pointer_as_index %buffer : memref<4xf32> -> index
+    %q = arith.addi %p, %c0 : index
+    gpu.launch_func @kernels::@at blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%q : index)
+    return
+  }
+}

@@ -20,7 +20,8 @@
  *
  * At exit it prints one line to stderr:
  *   fake-cuda: M modules (C from cubins), K kernels, L launches[, T tensor
- *   maps][, G graphs of N launches, R graph launches]
+ *   maps][, G graphs of N launches, R graph launches][, D device
+ *   allocations]
  * (L counts replayed launches too.)
  *
  *===----------------------------------------------------------------------===*/
@@ -44,7 +45,7 @@ enum {
 };
 
 static long modules, cubinModules, kernels, launches, tensorMaps;
-static long graphs, graphLaunchCount, graphLaunches;
+static long graphs, graphLaunchCount, graphLaunches, deviceAllocations;
 static int reported;
 
 /* The stream being captured (one at a time here), the launches recorded so
@@ -71,6 +72,8 @@ static void report(void) {
   if (graphs)
     fprintf(stderr, ", %ld graphs of %ld launches, %ld graph launches", graphs,
             graphLaunchCount, graphLaunches);
+  if (deviceAllocations)
+    fprintf(stderr, ", %ld device allocations", deviceAllocations);
   fprintf(stderr, "\n");
 }
 
@@ -190,11 +193,14 @@ static CUresult cuMemAlloc(uint64_t *p, size_t bytes) {
   void *base;
   if (bytes == 0)
     return INVALID_VALUE;
-  base = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   grown = realloc(deviceBlocks, (deviceBlockCount + 1) * sizeof *grown);
-  if (base == MAP_FAILED || !grown)
+  if (!grown)
     return OUT_OF_MEMORY;
   deviceBlocks = grown;
+  base = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED)
+    return OUT_OF_MEMORY;
+  ++deviceAllocations;
   deviceBlocks[deviceBlockCount].base = base;
   deviceBlocks[deviceBlockCount].size = size;
   ++deviceBlockCount;

@@ -92,6 +92,8 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [--output=@LOGITS.npy] [options]
                                            recorded, decode steps replayed,
                                            buckets that could not be
                                            recorded (out of memory),
+                            "decode_padded_steps": decode steps run at
+                                           their bucket's padded shape,
                             "repeat": N,
                             "timings": {"load_ms", "bind_ms", "prefill_ms",
                                         "decode_ms_per_token",
@@ -533,9 +535,12 @@ int run(int argc, char **argv) {
   const int64_t cacheBytesPerToken =
       dsc_session_kv_cache_bytes_per_token(session);
   const char *generation = cacheTokens ? "kv-cache" : "recompute";
-  int64_t graphsCaptured = 0, graphsReplayed = 0, graphsUnrecorded = 0;
-  const bool graphs = dsc_session_cuda_graphs(
-      session, &graphsCaptured, &graphsReplayed, &graphsUnrecorded);
+  dsc_decode_stats_t decodeStats = {};
+  dsc_session_decode_stats(session, &decodeStats);
+  const bool graphs = decodeStats.cuda_graphs;
+  const int64_t graphsCaptured = decodeStats.graphs_recorded,
+                graphsReplayed = decodeStats.steps_replayed,
+                graphsUnrecorded = decodeStats.buckets_unrecorded;
   dsc_session_release(session);
   dsc_artifact_release(artifact);
   if (status)
@@ -586,7 +591,8 @@ int run(int argc, char **argv) {
              ? "{\"captured\":" + std::to_string(graphsCaptured) +
                    ",\"replayed\":" + std::to_string(graphsReplayed) +
                    ",\"unrecorded\":" + std::to_string(graphsUnrecorded) + "}"
-             : std::string("null"));
+             : std::string("null")) +
+        ",\"decode_padded_steps\":" + std::to_string(decodeStats.steps_padded);
     out += ",\"timings\":{\"load_ms\":" + jsonNumber(loadMs, "%.3f") +
            ",\"bind_ms\":" + jsonNumber(bindMs, "%.3f") +
            ",\"prefill_ms\":" + jsonNumber(prefillMs, "%.3f") +
@@ -623,8 +629,8 @@ int run(int argc, char **argv) {
                  (long long)graphsReplayed, (long long)graphsCaptured);
   if (graphsUnrecorded)
     std::fprintf(stderr,
-                 ", %lld bucket(s) ran without a graph (out of memory while "
-                 "recording)",
+                 ", %lld bucket(s) ran without a graph (their recording "
+                 "failed)",
                  (long long)graphsUnrecorded);
   if (options.repeat > 1)
     std::fprintf(stderr, " (medians of %lld runs)", (long long)options.repeat);

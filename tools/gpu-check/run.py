@@ -49,7 +49,10 @@ def dsc_run(model, device, prompts=PROMPTS, new_tokens=NEW_TOKENS, extra=()):
            "--device", device, "--json", *extra]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if p.returncode != 0:
-        last = p.stderr.strip().splitlines()[-1:] or ["(no message)"]
+        # dsc-run's own error line (a driver may print after it).
+        lines = p.stderr.strip().splitlines()
+        last = ([l for l in lines if l.startswith("dsc-run:")][-1:] or
+                lines[-1:] or ["(no message)"])
         if p.returncode != 1:  # Not a reported error: a crash.
             last = [f"exit status {p.returncode}: {last[0]}"]
             sanitize(cmd)

@@ -145,14 +145,25 @@ DSC_API const char *dsc_session_device_name(const dsc_session_t *session);
     until the session is released. */
 DSC_API const char *dsc_session_target(const dsc_session_t *session);
 
-/** Whether decode steps replay CUDA graphs (1) or not (0: a CPU session,
-    graphs disabled, or a decode step that cannot be captured). Writes the
-    graphs recorded so far, the decode steps replayed from them, and the
-    buckets whose recording failed (out of memory; their steps run launch
-    by launch) to the pointers that are not NULL. */
-DSC_API int dsc_session_cuda_graphs(const dsc_session_t *session,
-                                    int64_t *captured, int64_t *replayed,
-                                    int64_t *unrecorded);
+/** How a session's decode steps ran, so far. */
+typedef struct dsc_decode_stats_s {
+  /** 1 when decode steps replay CUDA graphs; 0 on a CPU, with graphs
+      disabled, or when the artifact's decode step cannot be captured. */
+  int cuda_graphs;
+  /** CUDA graphs recorded (one per bucket used). */
+  int64_t graphs_recorded;
+  /** Decode steps replayed from them. */
+  int64_t steps_replayed;
+  /** Buckets whose recording failed (out of memory, or the driver refused
+      it): their steps run launch by launch, unpadded. */
+  int64_t buckets_unrecorded;
+  /** Decode steps run at their bucket's padded shape. */
+  int64_t steps_padded;
+} dsc_decode_stats_t;
+
+/** Fills `stats` (not NULL). */
+DSC_API void dsc_session_decode_stats(const dsc_session_t *session,
+                                      dsc_decode_stats_t *stats);
 /** The KV cache capacity in tokens, or 0 when generation recomputes every
     step (no cache). */
 DSC_API int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session);
