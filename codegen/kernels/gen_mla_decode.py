@@ -13,8 +13,9 @@ of a token form the M dimension of two GEMMs against the same cache:
     S = Q K^T   [heads, tokens], K = 576
     O = P V     [heads, 512],    P = softmax(scale * S) over the tokens
 
-Split-KV flash decoding: each block takes 64 heads of one sequence and one
-split of its tokens, keeps a running max and sum per head (the softmax in
+Split-KV flash decoding: each block takes 64 heads of one sequence (the
+last block of a head count not a multiple of 64 has rows past the last
+head: zero queries, no writes) and one split of its tokens, keeps a running max and sum per head (the softmax in
 base 2, the scale carrying log2 e), and writes its partial output with the
 log-sum-exp of its split; mla_decode_combine weighs the splits by their
 log-sum-exp. The cache is paged: page p of sequence b is block
@@ -94,14 +95,20 @@ def decode_kernel():
     qRow0 = f.idx("qRow0", "addi", bh, h0)
 
     # The query block: 64 x 72 chunks, 18 per thread; its copies join the
-    # first tile's group.
+    # first tile's group. Rows past the last head are zero (src-size 0,
+    # read from offset 0): past the final sequence they would be out of
+    # bounds.
     qcopies = []
     for row, col, gcol in copy_tile(f, tid, THREADS, HEADS, CHUNKS, "q"):
         grow = f.idx("qgrow", "addi", qRow0, row)
+        head = f.idx("qhead", "addi", h0, row)
+        isHead = f.let("qIsHead", f"arith.cmpi ult, {head}, %heads : index")
         goff = f.idx("qgoff", "muli", grow, c(D))
-        src = f.idx("qsrc", "addi", goff, gcol)
-        qcopies.append(f.let("qtok", f"nvgpu.device_async_copy %Q[{src}], %sQ[{row}, {col}], 8 "
-                                     f"{{bypassL1}} : memref<?xf16> to {SQ}"))
+        src0 = f.idx("qsrc", "addi", goff, gcol)
+        src = f.let("qsrcIn", f"arith.select {isHead}, {src0}, {c(0)} : index")
+        n = f.let("qn", f"arith.select {isHead}, {c(8)}, {c(0)} : index")
+        qcopies.append(f.let("qtok", f"nvgpu.device_async_copy %Q[{src}], %sQ[{row}, {col}], "
+                                     f"8, {n} {{bypassL1}} : memref<?xf16> to {SQ}"))
 
     # A tile's rows: 32 x 72 chunks, 9 per thread, the same (row, chunk)
     # of every tile.
@@ -208,7 +215,7 @@ def decode_kernel():
         o = mma_transposed_b(f, pa, "%sKV", SKV, [stage], vRow, vChunk, l8, o)
     close_flash_loop(f, issue, "%i", stage, mNew + sums + o, types, first)
 
-    finish_split(f, res, (sRow, sRow8), half, leader, "%sSum", SRED, qRow0, split, t2,
+    finish_split(f, res, (sRow, sRow8), half, leader, "%sSum", SRED, qRow0, h0, split, t2,
                  lambda k, j: (f"{res}#{4 + 4 * j + 2 * k}", f"{res}#{5 + 4 * j + 2 * k}"))
     emit("gpu.return")
     return f
@@ -233,8 +240,8 @@ def split_maxima(f, maxima, rows, half, leader, sMax, sred):
     return out
 
 
-def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, split, t2, values,
-                 out_cols=OUT_COLS):
+def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, h0, split, t2,
+                 values, out_cols=OUT_COLS):
     """The end of a split, as both decode kernels have it: each of the
     thread's rows (g and g + 8, head qRow0 + row) sums the loop's result
     2 + k over its quad and the block's two column halves (through sSum,
@@ -242,7 +249,10 @@ def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, split, t2, value
     this thread's column pairs out_cols half + 8 j + t2 (values(k, j) names the
     unnormalised pair of row k), and half 0's quad leaders (`leader`) write
     the row's log2-sum-exp (the running max, result k, plus log2 of the
-    sum). An empty split writes zeros and -inf."""
+    sum). An empty split writes zeros and -inf. Rows past the last head
+    (block head h0 + row >= %heads: the last block of a head count that is
+    not a multiple of 64) write nothing: their rows of Opart are the next
+    sequence's."""
     c = f.c
     emit = f.emit
     total = []
@@ -266,28 +276,41 @@ def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, split, t2, value
     # Partial outputs [seq, head, split, 512] and their log-sum-exp.
     colBase0 = f.idx("oCol0", "muli", half, c(out_cols))
     colBase = f.idx("oCol", "addi", colBase0, t2)
-    rowOffs = []
+    rowOffs, valid = [], []
     for row in rows:
         hrow = f.idx("hrow", "addi", qRow0, row)
         hs = f.idx("hs", "muli", hrow, "%splits")
         rowOffs.append(f.idx("hss", "addi", hs, split))
+        head = f.idx("head", "addi", h0, row)
+        valid.append(f.let("isHead", f"arith.cmpi ult, {head}, %heads : index"))
+    # The values first: extracting them inside the branches would move
+    # accumulator registers around.
+    stores = []
     for k, hss in enumerate(rowOffs):
         base = f.idx("obase", "muli", hss, c(DV))
         base2 = f.idx("obase2", "addi", base, colBase)
+        row_stores = []
         for j in range(out_cols // 8):
             v0, v1 = values(k, j)
             n0 = f.f32("on", "mulf", v0, invs[k])
             n1 = f.f32("on", "mulf", v1, invs[k])
             vec = f.let("ov", f"vector.from_elements {n0}, {n1} : vector<2xf32>")
             at = f.idx("oat", "addi", base2, c(j * 8))
-            emit(f"vector.store {vec}, %Opart[{at}] {{alignment = 8}} : memref<?xf32>, "
-                 "vector<2xf32>")
+            row_stores.append(f"  vector.store {vec}, %Opart[{at}] {{alignment = 8}} : "
+                              "memref<?xf32>, vector<2xf32>")
+        stores.append(row_stores)
+    for k, row_stores in enumerate(stores):
+        emit(f"scf.if {valid[k]} {{")
+        for line in row_stores:
+            emit(line)
+        emit("}")
     first_half = f.let("firstHalf", f"arith.cmpi eq, {half}, {c(0)} : index")
     writes = f.let("writesLse", f"arith.andi {first_half}, {leader} : i1")
-    emit(f"scf.if {writes} {{")
     for k, hss in enumerate(rowOffs):
+        lead = f.let("writesRowLse", f"arith.andi {writes}, {valid[k]} : i1")
+        emit(f"scf.if {lead} {{")
         emit(f"  memref.store {lses[k]}, %Lse[{hss}] : memref<?xf32>")
-    emit("}")
+        emit("}")
 
 
 def combine_function():
@@ -370,10 +393,11 @@ def main():
 // Out bf16 [batch, heads, {DV}]. bf16 is typed f16 where cp.async and
 // ldmatrix move it as 16-bit words.
 //
-// mla_decode_bf16: grid (heads / {HEADS}, splits, batch), {THREADS} threads,
+// mla_decode_bf16: grid (ceil(heads / {HEADS}), splits, batch), {THREADS} threads,
 // {SMEM_BYTES} bytes of dynamic shared memory (raise the kernel's limit);
 // split s takes token tiles [s * tilesPerSplit, (s + 1) * tilesPerSplit) of
-// {TILE} tokens. heads % {HEADS} == 0.
+// {TILE} tokens. Any number of heads: the last block's rows past the last
+// head are zero and write nothing.
 // mla_decode_combine: grid (heads, batch), 128 threads.
 module attributes {{gpu.container_module}} {{
 gpu.module @dsc_mla_decode {{"""]

@@ -268,7 +268,7 @@ def decode_kernel():
         r = 4 * j + 2 * k
         return (f.let("o0", f"llvm.extractvalue {out}[{r}] : {O_ACC}"),
                 f.let("o1", f"llvm.extractvalue {out}[{r + 1}] : {O_ACC}"))
-    finish_split(f, res, (rowA, rowB), wg, quadLead, sSum, SRED, qRow0, split, t2,
+    finish_split(f, res, (rowA, rowB), wg, quadLead, sSum, SRED, qRow0, h0, split, t2,
                  values, OUT_COLS)
     emit("gpu.return")
     return f
@@ -291,10 +291,12 @@ def main():
 // times log2(e). Opart f32 [batch, heads, splits, {DV}], Lse f32 [batch,
 // heads, splits].
 //
-// mla_decode_wgmma_bf16: grid (heads / {HEADS}, splits, batch), {THREADS}
+// mla_decode_wgmma_bf16: grid (ceil(heads / {HEADS}), splits, batch), {THREADS}
 // threads, {SMEM_BYTES} bytes of dynamic shared memory (raise the kernel's
 // limit); split s takes pages [s * tilesPerSplit, (s + 1) * tilesPerSplit).
-// heads % {HEADS} == 0.
+// Any number of heads: the last block's rows past the last head read the
+// next sequence's queries (or TMA's zeros past the tensor) and write
+// nothing.
 // mla_decode_combine: grid (heads, batch), 128 threads; Out bf16 [batch,
 // heads, {DV}].
 {aliases}

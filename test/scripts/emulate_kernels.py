@@ -484,19 +484,24 @@ def mla_decode(kernels):
     """Sequences ending mid-tile and mid-page, one of one token, one of
     none; 4 splits of 3 tiles (the short sequences leave splits empty); the
     pages shuffled in the pool. Both kernels, then the combined output
-    against float64."""
-    return mla_decode_check(kernels, "mla_decode_bf16")
+    against float64; then 80 heads (a partial second block of heads)."""
+    return (mla_decode_check(kernels, "mla_decode_bf16") &
+            mla_decode_check(kernels, "mla_decode_bf16", heads=80))
 
 
 def mla_decode_wgmma(kernels):
     """The sm_90a kernel (TMA, wgmma on its own descriptors) on mla-decode's
-    inputs, 4 splits of 3 pages (a stage refilled)."""
-    return mla_decode_check(kernels, "mla_decode_wgmma_bf16")
+    inputs, 4 splits of 3 pages (a stage refilled); then 80 heads."""
+    return (mla_decode_check(kernels, "mla_decode_wgmma_bf16") &
+            mla_decode_check(kernels, "mla_decode_wgmma_bf16", heads=80))
 
 
-def mla_decode_check(kernels, name):
+def mla_decode_check(kernels, name, heads=64):
+    """`heads` need not be a multiple of 64: the last block's rows past the
+    last head must stay zero-filled and write nothing (80 heads: the second
+    block of the last sequence would write past Opart's end)."""
     rng = np.random.default_rng(7)
-    heads, splits, tiles_per_split = 64, 4, 3
+    splits, tiles_per_split = 4, 3
     lens = np.array([1, 95, 333, 0], np.int32)
     batch = len(lens)
     max_pages = 6
@@ -527,7 +532,7 @@ def mla_decode_check(kernels, name):
     else:
         smem = 64 * 576 * 2 + 2 * 32 * 576 * 2 + 64 * 32 * 2 + 2 * 2 * 64 * 4
         inputs = [emu.global_memref(q_bits), emu.global_memref(kv_bits)]
-    emu.run_kernel(kernels[name], (heads // 64, splits, batch), 256,
+    emu.run_kernel(kernels[name], ((heads + 63) // 64, splits, batch), 256,
                    smem, inputs + [emu.global_memref(table), emu.global_memref(lens),
                                    emu.global_memref(opart), emu.global_memref(lse),
                                    heads, max_pages, splits, tiles_per_split, float(scale)])
@@ -539,7 +544,8 @@ def mla_decode_check(kernels, name):
     # P and the output are rounded to bf16: 2^-9 relative each. The empty
     # sequence's output is zero.
     return verdict(f"{name} + mla_decode_combine (lengths "
-                   f"{', '.join(map(str, lens))}; {splits} splits)", got, want, 1e-2,
+                   f"{', '.join(map(str, lens))}; {splits} splits"
+                   + (f"; {heads} heads)" if heads != 64 else ")"), got, want, 1e-2,
                    also=not got[3].any())
 
 

@@ -986,6 +986,11 @@ struct MlaProblem {
   }
 };
 
+/// The decode kernel's blocks of 64 heads (the last one may be partial).
+int64_t headBlocks(int64_t heads) {
+  return (heads + kMlaHeadBlock - 1) / kMlaHeadBlock;
+}
+
 MlaProblem mlaProblem(int64_t heads, std::vector<int32_t> lens, int64_t splits,
                       int sms, uint32_t seed, int64_t tile) {
   MlaProblem p;
@@ -1010,7 +1015,7 @@ MlaProblem mlaProblem(int64_t heads, std::vector<int32_t> lens, int64_t splits,
   // About two waves of blocks (one block fills an SM's shared memory):
   // more splits only add partial outputs to combine.
   if (splits <= 0) {
-    int64_t perSplit = p.batch * (heads / kMlaHeadBlock);
+    int64_t perSplit = p.batch * headBlocks(heads);
     splits = (2 * sms + perSplit - 1) / perSplit;
   }
   splits = std::clamp<int64_t>(splits, 1, std::max<int64_t>(p.tiles, 1));
@@ -1081,7 +1086,7 @@ float runMla(const MlaKernels &fns, CUstream stream, const MlaProblem &p,
   combineArgs.index(p.heads).index(p.splits);
   float ms = timeLaunches(
       [&] {
-        check(cu->cuLaunchKernel(fns.decode, unsigned(p.heads / kMlaHeadBlock),
+        check(cu->cuLaunchKernel(fns.decode, unsigned(headBlocks(p.heads)),
                                  unsigned(p.splits), unsigned(p.batch),
                                  kMlaThreads, 1, 1, fns.kind.shared, stream,
                                  decodeArgs.data(), nullptr),
@@ -1773,10 +1778,10 @@ int main(int argc, char **argv) {
   if (args.batch == 0)
     args.batch = command == "mla-decode" ? 64 : 1;
   if (command == "mla-decode" &&
-      (args.heads < kMlaHeadBlock || args.heads % kMlaHeadBlock ||
-       args.batch < 1 || args.context < 1 || args.context > INT32_MAX))
-    die("mla-decode needs a multiple of 64 heads, a batch of at least one "
-        "and a context of 1 to 2^31 - 1 tokens");
+      (args.heads < 1 || args.heads > 65535 || args.batch < 1 ||
+       args.context < 1 || args.context > INT32_MAX))
+    die("mla-decode needs 1 to 65535 heads, a batch of at least one and a "
+        "context of 1 to 2^31 - 1 tokens");
   if ((command == "moe-route" || command == "rope" || command == "quant-fp8") &&
       (args.tokens < 1 || args.tokens > (1 << 20)))
     die(command + " needs 1 to 2^20 tokens");
