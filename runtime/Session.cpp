@@ -109,6 +109,11 @@ Session::create(std::shared_ptr<const artifact::Artifact> artifact,
                                   : SessionOptions::kDefaultKvCacheTokens);
         !s.ok())
       return s;
+  // Without a cache generation recomputes: no decode steps to record.
+  if (!session->cache) {
+    session->graphsForDecode = session->padDecode = false;
+    session->graphStats.enabled = false;
+  }
   return session;
 }
 

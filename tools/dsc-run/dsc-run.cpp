@@ -87,11 +87,12 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [--output=@LOGITS.npy] [options]
                             "generation": "kv-cache" or "recompute",
                             "kv_cache_tokens": capacity (0: recompute),
                             "kv_cache_bytes_per_token": over all layers,
-                            "cuda_graphs": null (not used) or {"captured",
+                            "cuda_graphs": null (graphs off) or {"captured",
                                            "replayed", "unrecorded"}: graphs
                                            recorded, decode steps replayed,
                                            buckets that could not be
-                                           recorded (out of memory),
+                                           recorded (out of memory, or
+                                           the driver refused),
                             "decode_padded_steps": decode steps run at
                                            their bucket's padded shape,
                             "repeat": N,
