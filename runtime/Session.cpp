@@ -257,7 +257,10 @@ absl::StatusOr<bool> Session::checkKvCacheSignatures() {
 
 Session::~Session() {
   // The graphs hold the kernels of the modules about to go.
-  recordedSteps.clear();
+  if (gpu) {
+    cuda::CudaDevice::Scope scope(*gpu);
+    recordedSteps.clear();
+  }
   if (gpu && unloadGpuModules) {
     cuda::CudaDevice::Scope scope(*gpu);
     void *argv[] = {reinterpret_cast<void *>(unloadGpuModules)};
@@ -689,8 +692,10 @@ absl::Status Session::decodeStep(const int64_t *tokens, const int64_t *past,
     return runDecode(tokens, past, table, batch, tablePages, batch, tablePages,
                      logits, latents, nullptr);
   }
-  // Out of memory, or a driver that refuses to record the step: the
-  // failures a step without a graph may not have. Others are the step's.
+  // Out of memory, or a driver that refuses to record the step (a
+  // STREAM_CAPTURE error, or the graph's end or instantiation, whose
+  // messages say so): the failures a step without a graph may not have.
+  // Others are the step's.
   auto isStepFailure = [](const absl::Status &s) {
     return !absl::IsResourceExhausted(s) &&
            !absl::StrContains(s.message(), "STREAM_CAPTURE") &&
@@ -733,8 +738,8 @@ absl::Status Session::runDecode(const int64_t *tokens, const int64_t *past,
                                 bool *recordingFailed) {
   const KvCacheShape &shape = cache->shape();
   // Padding rows decode token 0 with nothing cached, and padded table
-  // entries are never read (past them the keys are masked): the real
-  // rows' results are those of the unpadded step.
+  // entries are read but never used (past each sequence the keys are
+  // masked): the real rows' results are those of the unpadded step.
   std::vector<int64_t> paddedTokens(tokens, tokens + batch),
       paddedPast(past, past + batch), paddedTable = table;
   std::vector<float> stagedLogits, stagedLatents;

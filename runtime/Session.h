@@ -263,7 +263,7 @@ private:
     cuda::CudaDevice *device = nullptr;
   };
   /// By (batch bucket, block-table bucket). Declared after `gpu`: the
-  /// graphs go first.
+  /// graphs go first (~Session clears them before the modules unload).
   std::map<std::pair<int64_t, int64_t>, std::unique_ptr<RecordedStep>>
       recordedSteps;
   /// The target's manifest lists decode as capturable.
