@@ -281,6 +281,26 @@ def DscPackEntryPoints : Pass<"dsc-pack-entry-points", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def DscStoreCacheEntries
+    : Pass<"dsc-store-cache-entries", "func::FuncOp"> {
+  let summary = "Decode stores its new KV cache entries itself";
+  let description = [{
+    For a function dsc-kv-cache marked `dsc.stores_cache_entries` (its
+    `@decode`), after bufferization: appends a parallel loop over the
+    latents output [layers, batch, new tokens, width] that stores each
+    entry into the `kv_cache` argument at page
+    `block_table[b, (past[b] + s) / page_size]`, row
+    `(past[b] + s) % page_size`, rounded to the cache's element type.
+    Entries whose table slot or page is out of range write nothing (the
+    runtime pads bucketed steps' rows with page -1). On a GPU the loop is a
+    kernel of the step: nothing goes through the host, and a CUDA graph of
+    the step holds it.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
 def DscCheckGraphCapture : Pass<"dsc-check-graph-capture", "ModuleOp"> {
   let summary = "Find the entry points whose GPU step a CUDA graph can hold";
   let description = [{

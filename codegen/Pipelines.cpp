@@ -64,6 +64,8 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
                "allow-return-allocs-from-loops}");
   addSteps(pm, "drop-equivalent-buffer-results");
   pm.addPass(createDscDropOutputResults());
+  // Decode puts its new entries into the KV cache itself.
+  pm.addNestedPass<func::FuncOp>(createDscStoreCacheEntries());
   if (forGpu)
     pm.addNestedPass<func::FuncOp>(createDscGlobalsToBuffers());
   addSteps(pm, "buffer-deallocation-pipeline");

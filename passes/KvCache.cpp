@@ -345,6 +345,10 @@ void DscKvCachePass::makeEntryPoint(func::FuncOp forward, bool decode) {
   appendResults(entry, stackLayers(b, loc, entries));
   entry.setResultAttr(0, kOutputAttr, StringAttr::get(ctx, "logits"));
   entry.setResultAttr(1, kOutputAttr, StringAttr::get(ctx, "latents"));
+  // Decode also stores its entries into kv_cache (dsc-store-cache-entries,
+  // after bufferization); prefill only returns them.
+  if (decode)
+    entry->setAttr("dsc.stores_cache_entries", UnitAttr::get(ctx));
 }
 
 void DscKvCachePass::runOnOperation() {

@@ -180,10 +180,13 @@ def DscKvCache : Pass<"dsc-kv-cache", "ModuleOp"> {
 
     where L counts the attention layers and W = kv_lora_rank +
     qk_rope_head_dim. `latents` holds each new token's cache entry (its
-    latent, then its rotated rope key) in f32 for the caller to store; the
-    compiled code only reads the cache, whose element type is
-    `cache-type` (a bf16 cache halves its bytes; the caller rounds the
-    entries when it stores them). `@decode` continues sequences whose
+    latent, then its rotated rope key) in f32. Prefill's are for the caller
+    to store; `@decode` is marked `dsc.stores_cache_entries`: after
+    bufferization, codegen's `dsc-store-cache-entries` makes it store its
+    entries into the cache itself (the attention reads only the cached
+    tokens before `past[b]`, so the store comes last). The cache's element
+    type is `cache-type` (a bf16 cache halves its bytes; entries are
+    rounded to nearest even when stored). `@decode` continues sequences whose
     first `past[b]` tokens are cached: its `dsc.mla` ops become
     `dsc.mla_decode` over the pages of the block table, and its rope
     positions are offset by `past[b]`. Layer functions get `_prefill` and

@@ -99,6 +99,12 @@ absl::Status KvCache::store(const float *latents, int64_t batch, int64_t seq,
   return absl::OkStatus();
 }
 
+void KvCache::advance(const std::vector<int64_t> &counts) {
+  assert(counts.size() == lengths.size() && "one count per sequence");
+  for (size_t b = 0; b < counts.size(); ++b)
+    lengths[b] += counts[b];
+}
+
 std::vector<int64_t> KvCache::blockTable(int64_t &maxPages) const {
   maxPages = 1;
   for (const std::vector<int64_t> &pages : pagesOf)

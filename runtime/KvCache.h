@@ -79,6 +79,10 @@ public:
   absl::Status store(const float *latents, int64_t batch, int64_t seq,
                      const std::vector<int64_t> &counts);
 
+  /// Counts `counts[b]` more entries for each sequence b, stored by someone
+  /// else (a decode call that writes the cache itself).
+  void advance(const std::vector<int64_t> &counts);
+
   /// The block table [batch, maxPages] (i64) of all sequences, each row
   /// padded with page 0 (never read: beyond its sequence's length).
   std::vector<int64_t> blockTable(int64_t &maxPages) const;

@@ -165,6 +165,11 @@ ManifestReader::readEntryPoint(const json::Value &entry,
       return arg.status();
     result.args.push_back(std::move(*arg));
   }
+  if (const json::Value *stores = entry.find("stores_cache_entries")) {
+    if (!stores->isBool())
+      return error(where, "\"stores_cache_entries\" must be true or false");
+    result.storesCacheEntries = stores->getBool();
+  }
   return result;
 }
 

@@ -63,6 +63,9 @@ struct EntryPoint {
   /// The exported symbol of the host code: void symbol(void **argv).
   std::string symbol;
   std::vector<Argument> args;
+  /// `decode` stores its new entries into `kv_cache` itself (the runtime
+  /// then only advances the sequences' lengths); absent: false.
+  bool storesCacheEntries = false;
 };
 
 /// One GPU kernel of a `ptx` target.

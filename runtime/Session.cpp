@@ -747,7 +747,8 @@ absl::Status Session::runDecode(const int64_t *tokens, const int64_t *past,
   if (rows != batch || pages != tablePages) {
     paddedTokens.resize(rows, 0);
     paddedPast.resize(rows, 0);
-    paddedTable.assign(size_t(rows * pages), 0);
+    // Page -1: a decode that stores its entries skips the padding rows'.
+    paddedTable.assign(size_t(rows * pages), -1);
     for (int64_t b = 0; b < batch; ++b)
       std::copy(table.begin() + b * tablePages,
                 table.begin() + (b + 1) * tablePages,
@@ -1028,7 +1029,10 @@ absl::Status Session::generateWithCache(
                                     maxPages, logitData, latentData);
         !s.ok())
       return s;
-    if (absl::Status s = cache->store(latentData, batch, 1, one); !s.ok())
+    // An artifact's decode stores its entries itself.
+    if (decodeCall.entry->storesCacheEntries)
+      cache->advance(one);
+    else if (absl::Status s = cache->store(latentData, batch, 1, one); !s.ok())
       return s;
     if (absl::Status s =
             takeStep(step, [&](int64_t b) { return logitData + b * vocab; });

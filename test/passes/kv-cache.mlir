@@ -34,6 +34,7 @@
 // CHECK-LABEL: func.func @decode(
 // CHECK-SAME: {dsc.input = "tokens"}, %[[PAST:[^:]*]]: tensor<?xi64> {dsc.input = "past"}, %[[TABLE:[^:]*]]: tensor<?x?xi64> {dsc.input = "block_table"}, %[[CACHE:[^:]*]]: tensor<2x?x64x10xf32> {dsc.input = "kv_cache"})
 // CHECK-SAME: -> (tensor<?x?x2x4xf32> {dsc.output = "logits"}, tensor<2x?x?x10xf32> {dsc.output = "latents"})
+// CHECK-SAME: attributes {{{.*}}dsc.stores_cache_entries{{.*}}}
 // CHECK: %[[L0:.*]]:2 = call @layer_decode({{.*}}, %[[CACHE]], %[[TABLE]], %[[PAST]], %c0{{.*}})
 // CHECK: %[[L1:.*]]:2 = call @layer_decode(%[[L0]]#0, {{.*}}, %[[CACHE]], %[[TABLE]], %[[PAST]], %c1{{.*}})
 // CHECK: tensor.insert_slice %[[L0]]#1 into %{{.*}}[0, 0, 0, 0]

@@ -299,10 +299,13 @@ FailureOr<json::Value> describeEntryPoints(ModuleOp module) {
     FailureOr<json::Value> args = describeEntryArgs(fn);
     if (failed(args))
       return failure();
-    entries.push(json::Value::object()
-                     .set("name", name)
-                     .set("symbol", std::string("dsc_entry_") + name)
-                     .set("args", std::move(*args)));
+    json::Value entry = json::Value::object()
+                            .set("name", name)
+                            .set("symbol", std::string("dsc_entry_") + name)
+                            .set("args", std::move(*args));
+    if (fn->hasAttr("dsc.stores_cache_entries"))
+      entry.set("stores_cache_entries", true);
+    entries.push(std::move(entry));
   }
   return entries;
 }
