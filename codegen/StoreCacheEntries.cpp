@@ -67,8 +67,8 @@ struct DscStoreCacheEntriesPass
     for (BlockArgument arg : fn.getArguments()) {
       if (fn.getArgAttr(arg.getArgNumber(), "dsc.output"))
         outputs.push_back(arg);
-      auto name = fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                  "dsc.input");
+      auto name =
+          fn.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "dsc.input");
       if (!name)
         continue;
       if (name == "past")
@@ -96,8 +96,19 @@ struct DscStoreCacheEntriesPass
       return signalPassFailure();
     }
     Value latents = outputs[1];
+    auto latentsType = cast<MemRefType>(latents.getType());
     int64_t pageSize = cacheType.getDimSize(2);
     Type element = cacheType.getElementType();
+    if (!latentsType.getElementType().isF32() ||
+        latentsType.getDimSize(0) != cacheType.getDimSize(0) ||
+        latentsType.getDimSize(3) != cacheType.getDimSize(3)) {
+      fn.emitOpError("is marked dsc.stores_cache_entries but its latents ")
+          << latentsType << " are not f32 with the layers and width of "
+          << "kv_cache " << cacheType;
+      return signalPassFailure();
+    }
+    // Once: the store is appended, the mark consumed.
+    fn->removeAttr("dsc.stores_cache_entries");
 
     fn.walk([&](func::ReturnOp ret) {
       OpBuilder b(ret);
@@ -106,16 +117,20 @@ struct DscStoreCacheEntriesPass
         return arith::ConstantIndexOp::create(b, loc, v).getResult();
       };
       Value zero = index(0), one = index(1);
-      SmallVector<Value> upper;
+      SmallVector<Value> dims;
       for (unsigned d = 0; d < 4; ++d)
-        upper.push_back(memref::DimOp::create(b, loc, latents, d));
+        dims.push_back(memref::DimOp::create(b, loc, latents, d));
       Value pages = memref::DimOp::create(b, loc, cache, 1);
       Value width = memref::DimOp::create(b, loc, table, 1);
+      // Loops (entry, column), entry = (layer, sequence, token) flattened:
+      // on a GPU the entries map to blocks and the columns to threads.
+      Value perLayer = arith::MulIOp::create(b, loc, dims[1], dims[2]);
+      Value entries = arith::MulIOp::create(b, loc, dims[0], perLayer);
       scf::ParallelOp::create(
-          b, loc, SmallVector<Value>(4, zero), upper,
-          SmallVector<Value>(4, one),
+          b, loc, SmallVector<Value>(2, zero), ValueRange{entries, dims[3]},
+          SmallVector<Value>(2, one),
           [&](OpBuilder &nb, Location l, ValueRange ivs) {
-            Value layer = ivs[0], seq = ivs[1], token = ivs[2], col = ivs[3];
+            Value entry = ivs[0], col = ivs[1];
             auto toIndex = [&](Value v) {
               return arith::IndexCastOp::create(nb, l, nb.getIndexType(), v)
                   .getResult();
@@ -123,6 +138,10 @@ struct DscStoreCacheEntriesPass
             auto c = [&](int64_t v) {
               return arith::ConstantIndexOp::create(nb, l, v).getResult();
             };
+            Value layer = arith::DivUIOp::create(nb, l, entry, perLayer);
+            Value inLayer = arith::RemUIOp::create(nb, l, entry, perLayer);
+            Value seq = arith::DivUIOp::create(nb, l, inLayer, dims[2]);
+            Value token = arith::RemUIOp::create(nb, l, inLayer, dims[2]);
             Value seen = toIndex(memref::LoadOp::create(nb, l, past, seq));
             Value position = arith::AddIOp::create(nb, l, seen, token);
             Value slot = arith::DivUIOp::create(nb, l, position, c(pageSize));

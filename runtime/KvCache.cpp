@@ -101,15 +101,18 @@ absl::Status KvCache::store(const float *latents, int64_t batch, int64_t seq,
 
 void KvCache::advance(const std::vector<int64_t> &counts) {
   assert(counts.size() == lengths.size() && "one count per sequence");
-  for (size_t b = 0; b < counts.size(); ++b)
+  for (size_t b = 0; b < counts.size(); ++b) {
     lengths[b] += counts[b];
+    assert(lengths[b] <= int64_t(pagesOf[b].size()) * geometry.pageSize &&
+           "entries past the reserved pages");
+  }
 }
 
 std::vector<int64_t> KvCache::blockTable(int64_t &maxPages) const {
   maxPages = 1;
   for (const std::vector<int64_t> &pages : pagesOf)
     maxPages = std::max<int64_t>(maxPages, pages.size());
-  std::vector<int64_t> table(pagesOf.size() * maxPages, 0);
+  std::vector<int64_t> table(pagesOf.size() * maxPages, -1);
   for (size_t b = 0; b < pagesOf.size(); ++b)
     std::copy(pagesOf[b].begin(), pagesOf[b].end(),
               table.begin() + b * maxPages);

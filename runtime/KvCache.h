@@ -84,7 +84,9 @@ public:
   void advance(const std::vector<int64_t> &counts);
 
   /// The block table [batch, maxPages] (i64) of all sequences, each row
-  /// padded with page 0 (never read: beyond its sequence's length).
+  /// padded with page -1: beyond its sequence's length, never read (the
+  /// attention clamps it) and never written (a decode that stores its
+  /// entries skips it).
   std::vector<int64_t> blockTable(int64_t &maxPages) const;
 
 private:

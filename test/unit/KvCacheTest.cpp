@@ -81,6 +81,13 @@ TEST(KvCache, StoresEntriesWhereTheBlockTableSays) {
   EXPECT_NE(table[0], table[1]);
   EXPECT_NE(table[2], table[0]);
   EXPECT_NE(table[2], table[1]);
+  // The padding is no page at all: a decode that stores its entries
+  // skips it.
+  EXPECT_EQ(table[3], -1);
+  // Entries stored by the call itself only move the lengths on.
+  cache.advance({1, 0});
+  EXPECT_EQ(cache.length(0), 8);
+  EXPECT_EQ(cache.length(1), 3);
 }
 
 TEST(KvCache, ReservingPastTheCapacityFailsAndAllocatesNothing) {
