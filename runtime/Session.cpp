@@ -256,13 +256,12 @@ absl::StatusOr<bool> Session::checkKvCacheSignatures() {
 }
 
 Session::~Session() {
+  if (!gpu)
+    return;
+  cuda::CudaDevice::Scope scope(*gpu);
   // The graphs hold the kernels of the modules about to go.
-  if (gpu) {
-    cuda::CudaDevice::Scope scope(*gpu);
-    recordedSteps.clear();
-  }
-  if (gpu && unloadGpuModules) {
-    cuda::CudaDevice::Scope scope(*gpu);
+  recordedSteps.clear();
+  if (unloadGpuModules) {
     void *argv[] = {reinterpret_cast<void *>(unloadGpuModules)};
     runInWorkspace(&callVoidFunction, argv, 0, *gpu).IgnoreError();
   }
@@ -549,9 +548,7 @@ absl::Status Session::invoke(Call &call,
       staged.push_back({nullptr, 0});
       continue;
     }
-    size_t bytes = t.elementSize;
-    for (int64_t d : t.shape)
-      bytes *= size_t(d);
+    size_t bytes = t.bytes();
     absl::StatusOr<void *> block = gpu->allocateFor(
         bytes,
         absl::StrCat("argument ", quote(call.entry->args[t.index].name)));
@@ -591,12 +588,6 @@ absl::Status Session::invokeRecorded(Call &call,
                                      const std::vector<CallTensor> &tensors,
                                      std::pair<int64_t, int64_t> key,
                                      bool &recordingFailed) {
-  auto bytesOf = [](const CallTensor &t) {
-    size_t bytes = t.elementSize;
-    for (int64_t d : t.shape)
-      bytes *= size_t(d);
-    return bytes;
-  };
   std::unique_ptr<RecordedStep> &step = recordedSteps[key];
   // A tensor already on the device (the KV cache) was recorded at its
   // address: record again should it ever move.
@@ -616,7 +607,7 @@ absl::Status Session::invokeRecorded(Call &call,
       void *block = nullptr;
       if (!t.onDevice) {
         absl::StatusOr<void *> staged = gpu->allocateDeviceMemory(
-            bytesOf(t),
+            t.bytes(),
             absl::StrCat("argument ", quote(call.entry->args[t.index].name)));
         if (!staged.ok())
           return staged.status();
@@ -652,7 +643,7 @@ absl::Status Session::invokeRecorded(Call &call,
   for (size_t i = 0; i < tensors.size(); ++i)
     if (!tensors[i].isOutput && step->staging[i])
       if (absl::Status s = gpu->upload(step->staging[i], tensors[i].data,
-                                       bytesOf(tensors[i]));
+                                       tensors[i].bytes());
           !s.ok())
         return s;
   if (absl::Status s = gpu->launch(*step->graph); !s.ok())
@@ -660,7 +651,7 @@ absl::Status Session::invokeRecorded(Call &call,
   for (size_t i = 0; i < tensors.size(); ++i)
     if (tensors[i].isOutput && step->staging[i])
       if (absl::Status s = gpu->download(tensors[i].data, step->staging[i],
-                                         bytesOf(tensors[i]));
+                                         tensors[i].bytes());
           !s.ok())
         return s;
   if (absl::Status s = gpu->synchronize(); !s.ok())
@@ -701,28 +692,22 @@ absl::Status Session::decodeStep(const int64_t *tokens, const int64_t *past,
            !absl::StrContains(s.message(), "STREAM_CAPTURE") &&
            !absl::StrContains(s.message(), "CUDA graph");
   };
-  bool recordingFailed = false;
-  absl::Status status =
-      runDecode(tokens, past, table, batch, tablePages, bucket.first,
-                bucket.second, logits, latents, &recordingFailed);
-  if (status.ok() || !recordingFailed || isStepFailure(status)) {
-    graphStats.padded += status.ok();
-    return status;
-  }
-  recordedSteps.erase(bucket);
-  // The other buckets' graphs hold memory of their own: drop them, give
-  // their blocks back to the driver, and record once more.
-  if (absl::IsResourceExhausted(status) && !recordedSteps.empty()) {
-    recordedSteps.clear();
-    gpu->releaseCache();
-    recordingFailed = false;
-    status = runDecode(tokens, past, table, batch, tablePages, bucket.first,
-                       bucket.second, logits, latents, &recordingFailed);
+  for (bool retried = false;; retried = true) {
+    bool recordingFailed = false;
+    absl::Status status =
+        runDecode(tokens, past, table, batch, tablePages, bucket.first,
+                  bucket.second, logits, latents, &recordingFailed);
     if (status.ok() || !recordingFailed || isStepFailure(status)) {
       graphStats.padded += status.ok();
       return status;
     }
     recordedSteps.erase(bucket);
+    // The other buckets' graphs hold memory of their own: drop them, give
+    // their blocks back to the driver, and record once more.
+    if (retried || !absl::IsResourceExhausted(status) || recordedSteps.empty())
+      break;
+    recordedSteps.clear();
+    gpu->releaseCache();
   }
   // This bucket runs launch by launch from now on, unpadded.
   unrecordable.insert(bucket);

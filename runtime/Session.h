@@ -156,6 +156,13 @@ private:
     size_t elementSize;
     bool isOutput = false;
     bool onDevice = false;
+
+    size_t bytes() const {
+      size_t n = elementSize;
+      for (int64_t d : shape)
+        n *= size_t(d);
+      return n;
+    }
   };
 
   explicit Session(std::shared_ptr<const artifact::Artifact> artifact)
