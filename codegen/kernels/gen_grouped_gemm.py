@@ -37,6 +37,15 @@ F8_MMA = ('llvm.inline_asm "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 
           '{$0, $1, $2, $3}, {$4, $5, $6, $7}, {$8, $9}, {$10, $11, $12, $13};", '
           '"=f,=f,=f,=f,r,r,r,r,r,r,f,f,f,f"')
 
+# bf16 operands are typed bf16; FP8's bytes move as 16-bit words, typed f16.
+ELT = "f16" if FP8 else "bf16"
+# The bf16 kernels take any M, N and K % 8 == 0 (rows start 16-byte
+# aligned): copies past the rows or K zero-fill (cp.async src-size), stores
+# past the rows or N are skipped. So a dense linear layer is one expert of
+# any shape, and an expert's rows need no padding. FP8 keeps its padded
+# tiles (its activation scales are read per padded row).
+EDGES = not FP8
+
 BN, BK, STAGES, WARPS_N = 128, 64, 4, 4
 CPR = BK // 8  # 16-byte chunks per tile row
 
@@ -52,8 +61,8 @@ def configure(bm):
     WM, WN = BM // WARPS_M, BN // WARPS_N  # 64 (FP8: 32) x 32 per warp
     MT, NT = WM // 16, WN // 8  # mma tiles per warp: 4 (2) x 4
     THREADS = 32 * WARPS_M * WARPS_N
-    SMEM_A = f"memref<{STAGES}x{BM}x{BK}xf16, #gpu.address_space<workgroup>>"
-    SMEM_B = f"memref<{STAGES}x{BN}x{BK}xf16, #gpu.address_space<workgroup>>"
+    SMEM_A = f"memref<{STAGES}x{BM}x{BK}x{ELT}, #gpu.address_space<workgroup>>"
+    SMEM_B = f"memref<{STAGES}x{BN}x{BK}x{ELT}, #gpu.address_space<workgroup>>"
 
 
 def smem_bytes(bm):
@@ -111,14 +120,14 @@ gpu.module @dsc_grouped_gemm_fp8 attributes {{dsc.chips = ["sm_90a"], dsc.ptx = 
 //   for each expert e, for rows r in [offsets[e], offsets[e+1]):
 //     C[r, n] = sum_k A[r, k] * B[e * N + n, k]
 //
-// A [rows, K] holds the tokens' rows sorted by expert, each expert's rows
-// padded to a multiple of the kernel's M tile (128, or 64 for the _m64
-// variant); B [experts * N, K] the expert weights as nn.Linear stores them
-// ([out, in], so A * B^T). Both are bf16, typed f16 here: cp.async and
-// ldmatrix move 16-bit words, and the mma reads them as bf16. With one
-// expert it is a plain GEMM. Requires N % {BN} == 0 and K % {BK} == 0.
+// A [rows, K] holds the tokens' rows sorted by expert; B [experts * N, K]
+// the expert weights as nn.Linear stores them ([out, in], so A * B^T); both
+// bf16. With one expert it is a plain GEMM (a linear layer). Any rows and
+// N; K % 8 == 0 (rows start 16-byte aligned): copies past an expert's rows
+// or past K zero-fill (cp.async src-size), stores past its rows or N are
+// skipped.
 //
-// Grid (N / {BN}, max rows per expert / M tile, experts). Warps of 64 x 32
+// Grid (ceil(N / {BN}), ceil(max rows per expert / M tile), experts). Warps of 64 x 32
 // (4 x 4 mma tiles), {WARPS_N} across N; a {STAGES}-stage cp.async ring in
 // dynamic shared memory (L1 bypassed; launch with the kernel's bytes:
 // {smem_bytes(128)} for the 128-row tile, {smem_bytes(64)} for _m64, above the default
@@ -144,7 +153,7 @@ def kernel_header(name, swiglu):
             if swiglu else "C[r, n] in f32 [rows, N]")
     emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads;
   // {what}.
-  gpu.func @{name}(%A: memref<?xf16>, %B: memref<?xf16>,
+  gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xbf16>,
                                  %C: {out_type}, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{""")
@@ -153,7 +162,7 @@ def kernel_header(name, swiglu):
 
 def constants():
     for value in sorted({0, 1, 2, 3, 4, 6, 7, 8, 16, 32, 64, BM, BN, BK, STAGES, CPR,
-                         STAGES - 1,
+                         STAGES - 1, BK - 1,
                          THREADS, 256, 512} | {i * 16 for i in range(MT)} |
                         {i * 8 for i in range(NT)} | {WM, WN}):
         emit(f"    %c{value} = arith.constant {value} : index")
@@ -190,7 +199,7 @@ def load_fragments(p, smem, smem_type, warp_row, tile_row, lane_row,
     emit(f"      %{p}_ch = arith.addi {lane_chunk}, %c{kk * 2} : index")
     col = swizzled(f"%{p}_row", f"%{p}_ch", p, indent="      ")
     emit(f"      %{p}_m = nvgpu.ldmatrix {smem}[%cur, %{p}_row, {col}] "
-         f"{{numTiles = 4 : i32, transpose = false}} : {smem_type} -> vector<4x2xf16>")
+         f"{{numTiles = 4 : i32, transpose = false}} : {smem_type} -> vector<4x2x{ELT}>")
     return fragment_registers(p)
 
 
@@ -199,8 +208,8 @@ def fragment_registers(p):
     takes (two 16-bit elements each)."""
     regs = []
     for r in range(4):
-        emit(f"      %{p}_h{r} = vector.extract %{p}_m[{r}] : vector<2xf16> from vector<4x2xf16>")
-        emit(f"      %{p}_w{r} = vector.bitcast %{p}_h{r} : vector<2xf16> to vector<1xi32>")
+        emit(f"      %{p}_h{r} = vector.extract %{p}_m[{r}] : vector<2x{ELT}> from vector<4x2x{ELT}>")
+        emit(f"      %{p}_w{r} = vector.bitcast %{p}_h{r} : vector<2x{ELT}> to vector<1xi32>")
         emit(f"      %{p}_{r} = vector.extract %{p}_w{r}[0] : i32 from vector<1xi32>")
         regs.append(f"%{p}_{r}")
     return regs
@@ -220,6 +229,8 @@ def body(swiglu=False):
     %end = arith.index_cast %end32 : i32 to index""")
     if FP8:
         emit("    %Kw = arith.divui %K, %c2 : index")
+    if EDGES:
+        emit(f"    %kRounded = arith.addi %K, %c{BK - 1} : index")
     emit(f"""    %mb = arith.muli %bm, %c{BM} : index
     %m0 = arith.addi %start, %mb : index
     %inside = arith.cmpi ult, %m0, %end : index
@@ -227,12 +238,14 @@ def body(swiglu=False):
     %n0 = arith.muli %bn, %c{BN} : index
     %eN = arith.muli %e, %N : index
     %nb0 = arith.addi %eN, %n0 : index
-    %kTiles = arith.divui {KW}, %c{BK} : index
+    %kTiles = arith.divui {"%kRounded" if EDGES else KW}, %c{BK} : index
     %lastTile = arith.subi %kTiles, %c1 : index""")
+    if EDGES:
+        emit("    %rowsB = arith.addi %eN, %N : index")
     # Each thread copies (tile rows * BK / 8) / THREADS 16-byte chunks of A
     # and of B per stage: chunk q is row q / CPR, chunk q % CPR of that row.
     copies = {"A": BM * BK // 8 // THREADS, "B": BN * BK // 8 // THREADS}
-    for op, rowBase in (("A", "%m0"), ("B", "%nb0")):
+    for op, rowBase, rowEnd in (("A", "%m0", "%end"), ("B", "%nb0", "%rowsB")):
         for i in range(copies[op]):
             p = f"{op}{i}"
             emit(f"    %q{p}a = arith.constant {i * THREADS} : index")
@@ -244,6 +257,12 @@ def body(swiglu=False):
             emit(f"    %grow{p} = arith.addi {rowBase}, %lrow{p} : index")
             emit(f"    %goff{p} = arith.muli %grow{p}, {KW} : index")
             emit(f"    %gbase{p} = arith.addi %goff{p}, %lcol{p} : index")
+            if EDGES:
+                # Elements of K left from this chunk's column at K step 0;
+                # a row past the operand's rows copies none.
+                emit(f"    %in{p} = arith.cmpi ult, %grow{p}, {rowEnd} : index")
+                emit(f"    %kl{p} = arith.subi %K, %lcol{p} : index")
+                emit(f"    %kr{p} = arith.select %in{p}, %kl{p}, %c0 : index")
     # The copies of K tile %t into stage %s, committed as one group.
     counter = [0]
 
@@ -256,8 +275,16 @@ def body(swiglu=False):
             for i in range(copies[op]):
                 p = f"{op}{i}"
                 emit(f"{indent}%src{p}_{k} = arith.addi %gbase{p}, %ko{k} : index")
+                count = ""
+                if EDGES:
+                    # src-size: min(max(K left - k offset, 0), 8); the rest
+                    # of the 16 bytes is zero-filled, nothing past it read.
+                    emit(f"{indent}%kp{p}_{k} = arith.maxsi %kr{p}, %ko{k} : index")
+                    emit(f"{indent}%kq{p}_{k} = arith.subi %kp{p}_{k}, %ko{k} : index")
+                    emit(f"{indent}%n{p}_{k} = arith.minui %kq{p}_{k}, %c8 : index")
+                    count = f", %n{p}_{k}"
                 emit(f"{indent}%tok{p}_{k} = nvgpu.device_async_copy %{op}[%src{p}_{k}], "
-                     f"%sm{op}[{stage}, %lrow{p}, %st{p}_col], 8 {{bypassL1}} : memref<?xf16> to {smem}")
+                     f"%sm{op}[{stage}, %lrow{p}, %st{p}_col], 8{count} {{bypassL1}} : memref<?x{ELT}> to {smem}")
                 tokens.append(f"%tok{p}_{k}")
         emit(f"{indent}%grp{k} = nvgpu.device_async_create_group {', '.join(tokens)}")
         return f"%grp{k}"
@@ -383,6 +410,29 @@ def promote(acc, step):
     return out
 
 
+def row_guards(mt):
+    """Whether this thread's rows of m tile `mt` (g and g + 8) are the
+    expert's (EDGES only)."""
+    if EDGES:
+        emit(f"    %rv{mt} = arith.cmpi ult, %er{mt}, %end : index")
+        emit(f"    %rv{mt}8 = arith.cmpi ult, %er{mt}8, %end : index")
+
+
+def guarded_store(value, memref_type, index, row, col, limit):
+    """C[index] = value; with EDGES only where the row is the expert's and
+    the column below `limit`."""
+    store = f"memref.store {value}, %C[{index}] : {memref_type}"
+    if not EDGES:
+        emit(f"    {store}")
+        return
+    ok = index.replace("%", "%ok")
+    emit(f"    {ok}c = arith.cmpi ult, {col}, {limit} : index")
+    emit(f"    {ok} = arith.andi {row}, {ok}c : i1")
+    emit(f"    scf.if {ok} {{")
+    emit(f"      {store}")
+    emit("    }")
+
+
 def store_epilogue():
     """C in f32, the accumulators as they are."""
     for mt in range(MT):
@@ -392,6 +442,7 @@ def store_epilogue():
         emit(f"    %er{mt}8 = arith.addi %er{mt}, %c8 : index")
         emit(f"    %eo{mt} = arith.muli %er{mt}, %N : index")
         emit(f"    %eo{mt}8 = arith.muli %er{mt}8, %N : index")
+        row_guards(mt)
         for nt in range(NT):
             i = (mt * NT + nt) * 4
             emit(f"    %ec{mt}_{nt}a = arith.addi %n0, %wn0 : index")
@@ -400,7 +451,8 @@ def store_epilogue():
             emit(f"    %ec{mt}_{nt}p = arith.addi %ec{mt}_{nt}, %c1 : index")
             for r, (row, col) in enumerate([("", ""), ("", "p"), ("8", ""), ("8", "p")]):
                 emit(f"    %ei{mt}_{nt}_{r} = arith.addi %eo{mt}{row}, %ec{mt}_{nt}{col} : index")
-                emit(f"    memref.store %res#{i + r}, %C[%ei{mt}_{nt}_{r}] : memref<?xf32>")
+                guarded_store(f"%res#{i + r}", "memref<?xf32>", f"%ei{mt}_{nt}_{r}",
+                              f"%rv{mt}{row}", f"%ec{mt}_{nt}{col}", "%N")
 
 
 def swiglu_epilogue():
@@ -423,6 +475,7 @@ def swiglu_epilogue():
         emit(f"    %er{mt}8 = arith.addi %er{mt}, %c8 : index")
         emit(f"    %eo{mt} = arith.muli %er{mt}, %halfN : index")
         emit(f"    %eo{mt}8 = arith.muli %er{mt}8, %halfN : index")
+        row_guards(mt)
         for nt in range(NT // 2):
             gate = (mt * NT + nt) * 4
             up = (mt * NT + nt + NT // 2) * 4
@@ -445,7 +498,8 @@ def swiglu_epilogue():
                 emit(f"    %pr{q} = arith.mulf %sf{q}, %uf{q} : f32")
                 emit(f"    %pb{q} = arith.truncf %pr{q} : f32 to bf16")
                 emit(f"    %si{q}i = arith.addi %eo{mt}{row}, %sc{p}{col} : index")
-                emit(f"    memref.store %pb{q}, %C[%si{q}i] : memref<?xbf16>")
+                guarded_store(f"%pb{q}", "memref<?xbf16>", f"%si{q}i",
+                              f"%rv{mt}{row}", f"%sc{p}{col}", "%halfN")
 
 
 file_header()

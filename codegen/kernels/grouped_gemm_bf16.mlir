@@ -6,14 +6,14 @@
 //   for each expert e, for rows r in [offsets[e], offsets[e+1]):
 //     C[r, n] = sum_k A[r, k] * B[e * N + n, k]
 //
-// A [rows, K] holds the tokens' rows sorted by expert, each expert's rows
-// padded to a multiple of the kernel's M tile (128, or 64 for the _m64
-// variant); B [experts * N, K] the expert weights as nn.Linear stores them
-// ([out, in], so A * B^T). Both are bf16, typed f16 here: cp.async and
-// ldmatrix move 16-bit words, and the mma reads them as bf16. With one
-// expert it is a plain GEMM. Requires N % 128 == 0 and K % 64 == 0.
+// A [rows, K] holds the tokens' rows sorted by expert; B [experts * N, K]
+// the expert weights as nn.Linear stores them ([out, in], so A * B^T); both
+// bf16. With one expert it is a plain GEMM (a linear layer). Any rows and
+// N; K % 8 == 0 (rows start 16-byte aligned): copies past an expert's rows
+// or past K zero-fill (cp.async src-size), stores past its rows or N are
+// skipped.
 //
-// Grid (N / 128, max rows per expert / M tile, experts). Warps of 64 x 32
+// Grid (ceil(N / 128), ceil(max rows per expert / M tile), experts). Warps of 64 x 32
 // (4 x 4 mma tiles), 4 across N; a 4-stage cp.async ring in
 // dynamic shared memory (L1 bypassed; launch with the kernel's bytes:
 // 131072 for the 128-row tile, 98304 for _m64, above the default
@@ -22,7 +22,7 @@ module attributes {gpu.container_module} {
 gpu.module @dsc_grouped_gemm {
   // Block tile 128 x 128, K step 64, 2 x 4 warps, 256 threads;
   // C[r, n] in f32 [rows, N].
-  gpu.func @grouped_gemm_bf16_tn(%A: memref<?xf16>, %B: memref<?xf16>,
+  gpu.func @grouped_gemm_bf16_tn(%A: memref<?xbf16>, %B: memref<?xbf16>,
                                  %C: memref<?xf32>, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
       kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
@@ -38,6 +38,7 @@ gpu.module @dsc_grouped_gemm {
     %c24 = arith.constant 24 : index
     %c32 = arith.constant 32 : index
     %c48 = arith.constant 48 : index
+    %c63 = arith.constant 63 : index
     %c64 = arith.constant 64 : index
     %c128 = arith.constant 128 : index
     %c256 = arith.constant 256 : index
@@ -45,8 +46,8 @@ gpu.module @dsc_grouped_gemm {
     %zero = arith.constant 0.0 : f32
     %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
     %offB = arith.constant 65536 : index
-    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
-    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %e = gpu.block_id z
     %bm = gpu.block_id y
     %bn = gpu.block_id x
@@ -58,6 +59,7 @@ gpu.module @dsc_grouped_gemm {
     %end32 = memref.load %offsets[%e1] : memref<?xi32>
     %start = arith.index_cast %start32 : i32 to index
     %end = arith.index_cast %end32 : i32 to index
+    %kRounded = arith.addi %K, %c63 : index
     %mb = arith.muli %bm, %c128 : index
     %m0 = arith.addi %start, %mb : index
     %inside = arith.cmpi ult, %m0, %end : index
@@ -65,8 +67,9 @@ gpu.module @dsc_grouped_gemm {
     %n0 = arith.muli %bn, %c128 : index
     %eN = arith.muli %e, %N : index
     %nb0 = arith.addi %eN, %n0 : index
-    %kTiles = arith.divui %K, %c64 : index
+    %kTiles = arith.divui %kRounded, %c64 : index
     %lastTile = arith.subi %kTiles, %c1 : index
+    %rowsB = arith.addi %eN, %N : index
     %qA0a = arith.constant 0 : index
     %qA0 = arith.addi %tid, %qA0a : index
     %lrowA0 = arith.divui %qA0, %c8 : index
@@ -79,6 +82,9 @@ gpu.module @dsc_grouped_gemm {
     %growA0 = arith.addi %m0, %lrowA0 : index
     %goffA0 = arith.muli %growA0, %K : index
     %gbaseA0 = arith.addi %goffA0, %lcolA0 : index
+    %inA0 = arith.cmpi ult, %growA0, %end : index
+    %klA0 = arith.subi %K, %lcolA0 : index
+    %krA0 = arith.select %inA0, %klA0, %c0 : index
     %qA1a = arith.constant 256 : index
     %qA1 = arith.addi %tid, %qA1a : index
     %lrowA1 = arith.divui %qA1, %c8 : index
@@ -91,6 +97,9 @@ gpu.module @dsc_grouped_gemm {
     %growA1 = arith.addi %m0, %lrowA1 : index
     %goffA1 = arith.muli %growA1, %K : index
     %gbaseA1 = arith.addi %goffA1, %lcolA1 : index
+    %inA1 = arith.cmpi ult, %growA1, %end : index
+    %klA1 = arith.subi %K, %lcolA1 : index
+    %krA1 = arith.select %inA1, %klA1, %c0 : index
     %qA2a = arith.constant 512 : index
     %qA2 = arith.addi %tid, %qA2a : index
     %lrowA2 = arith.divui %qA2, %c8 : index
@@ -103,6 +112,9 @@ gpu.module @dsc_grouped_gemm {
     %growA2 = arith.addi %m0, %lrowA2 : index
     %goffA2 = arith.muli %growA2, %K : index
     %gbaseA2 = arith.addi %goffA2, %lcolA2 : index
+    %inA2 = arith.cmpi ult, %growA2, %end : index
+    %klA2 = arith.subi %K, %lcolA2 : index
+    %krA2 = arith.select %inA2, %klA2, %c0 : index
     %qA3a = arith.constant 768 : index
     %qA3 = arith.addi %tid, %qA3a : index
     %lrowA3 = arith.divui %qA3, %c8 : index
@@ -115,6 +127,9 @@ gpu.module @dsc_grouped_gemm {
     %growA3 = arith.addi %m0, %lrowA3 : index
     %goffA3 = arith.muli %growA3, %K : index
     %gbaseA3 = arith.addi %goffA3, %lcolA3 : index
+    %inA3 = arith.cmpi ult, %growA3, %end : index
+    %klA3 = arith.subi %K, %lcolA3 : index
+    %krA3 = arith.select %inA3, %klA3, %c0 : index
     %qB0a = arith.constant 0 : index
     %qB0 = arith.addi %tid, %qB0a : index
     %lrowB0 = arith.divui %qB0, %c8 : index
@@ -127,6 +142,9 @@ gpu.module @dsc_grouped_gemm {
     %growB0 = arith.addi %nb0, %lrowB0 : index
     %goffB0 = arith.muli %growB0, %K : index
     %gbaseB0 = arith.addi %goffB0, %lcolB0 : index
+    %inB0 = arith.cmpi ult, %growB0, %rowsB : index
+    %klB0 = arith.subi %K, %lcolB0 : index
+    %krB0 = arith.select %inB0, %klB0, %c0 : index
     %qB1a = arith.constant 256 : index
     %qB1 = arith.addi %tid, %qB1a : index
     %lrowB1 = arith.divui %qB1, %c8 : index
@@ -139,6 +157,9 @@ gpu.module @dsc_grouped_gemm {
     %growB1 = arith.addi %nb0, %lrowB1 : index
     %goffB1 = arith.muli %growB1, %K : index
     %gbaseB1 = arith.addi %goffB1, %lcolB1 : index
+    %inB1 = arith.cmpi ult, %growB1, %rowsB : index
+    %klB1 = arith.subi %K, %lcolB1 : index
+    %krB1 = arith.select %inB1, %klB1, %c0 : index
     %qB2a = arith.constant 512 : index
     %qB2 = arith.addi %tid, %qB2a : index
     %lrowB2 = arith.divui %qB2, %c8 : index
@@ -151,6 +172,9 @@ gpu.module @dsc_grouped_gemm {
     %growB2 = arith.addi %nb0, %lrowB2 : index
     %goffB2 = arith.muli %growB2, %K : index
     %gbaseB2 = arith.addi %goffB2, %lcolB2 : index
+    %inB2 = arith.cmpi ult, %growB2, %rowsB : index
+    %klB2 = arith.subi %K, %lcolB2 : index
+    %krB2 = arith.select %inB2, %klB2, %c0 : index
     %qB3a = arith.constant 768 : index
     %qB3 = arith.addi %tid, %qB3a : index
     %lrowB3 = arith.divui %qB3, %c8 : index
@@ -163,62 +187,137 @@ gpu.module @dsc_grouped_gemm {
     %growB3 = arith.addi %nb0, %lrowB3 : index
     %goffB3 = arith.muli %growB3, %K : index
     %gbaseB3 = arith.addi %goffB3, %lcolB3 : index
+    %inB3 = arith.cmpi ult, %growB3, %rowsB : index
+    %klB3 = arith.subi %K, %lcolB3 : index
+    %krB3 = arith.select %inB3, %klB3, %c0 : index
     %pro0 = arith.minui %c0, %lastTile : index
     %ko1 = arith.muli %pro0, %c64 : index
     %srcA0_1 = arith.addi %gbaseA0, %ko1 : index
-    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA0_1 = arith.maxsi %krA0, %ko1 : index
+    %kqA0_1 = arith.subi %kpA0_1, %ko1 : index
+    %nA0_1 = arith.minui %kqA0_1, %c8 : index
+    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8, %nA0_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA1_1 = arith.addi %gbaseA1, %ko1 : index
-    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA1_1 = arith.maxsi %krA1, %ko1 : index
+    %kqA1_1 = arith.subi %kpA1_1, %ko1 : index
+    %nA1_1 = arith.minui %kqA1_1, %c8 : index
+    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8, %nA1_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA2_1 = arith.addi %gbaseA2, %ko1 : index
-    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA2_1 = arith.maxsi %krA2, %ko1 : index
+    %kqA2_1 = arith.subi %kpA2_1, %ko1 : index
+    %nA2_1 = arith.minui %kqA2_1, %c8 : index
+    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8, %nA2_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA3_1 = arith.addi %gbaseA3, %ko1 : index
-    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA3_1 = arith.maxsi %krA3, %ko1 : index
+    %kqA3_1 = arith.subi %kpA3_1, %ko1 : index
+    %nA3_1 = arith.minui %kqA3_1, %c8 : index
+    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8, %nA3_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB0_1 = arith.addi %gbaseB0, %ko1 : index
-    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB0_1 = arith.maxsi %krB0, %ko1 : index
+    %kqB0_1 = arith.subi %kpB0_1, %ko1 : index
+    %nB0_1 = arith.minui %kqB0_1, %c8 : index
+    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8, %nB0_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB1_1 = arith.addi %gbaseB1, %ko1 : index
-    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB1_1 = arith.maxsi %krB1, %ko1 : index
+    %kqB1_1 = arith.subi %kpB1_1, %ko1 : index
+    %nB1_1 = arith.minui %kqB1_1, %c8 : index
+    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8, %nB1_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB2_1 = arith.addi %gbaseB2, %ko1 : index
-    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB2_1 = arith.maxsi %krB2, %ko1 : index
+    %kqB2_1 = arith.subi %kpB2_1, %ko1 : index
+    %nB2_1 = arith.minui %kqB2_1, %c8 : index
+    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8, %nB2_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB3_1 = arith.addi %gbaseB3, %ko1 : index
-    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB3_1 = arith.maxsi %krB3, %ko1 : index
+    %kqB3_1 = arith.subi %kpB3_1, %ko1 : index
+    %nB3_1 = arith.minui %kqB3_1, %c8 : index
+    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8, %nB3_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokA2_1, %tokA3_1, %tokB0_1, %tokB1_1, %tokB2_1, %tokB3_1
     %pro1 = arith.minui %c1, %lastTile : index
     %ko2 = arith.muli %pro1, %c64 : index
     %srcA0_2 = arith.addi %gbaseA0, %ko2 : index
-    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA0_2 = arith.maxsi %krA0, %ko2 : index
+    %kqA0_2 = arith.subi %kpA0_2, %ko2 : index
+    %nA0_2 = arith.minui %kqA0_2, %c8 : index
+    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8, %nA0_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA1_2 = arith.addi %gbaseA1, %ko2 : index
-    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA1_2 = arith.maxsi %krA1, %ko2 : index
+    %kqA1_2 = arith.subi %kpA1_2, %ko2 : index
+    %nA1_2 = arith.minui %kqA1_2, %c8 : index
+    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8, %nA1_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA2_2 = arith.addi %gbaseA2, %ko2 : index
-    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA2_2 = arith.maxsi %krA2, %ko2 : index
+    %kqA2_2 = arith.subi %kpA2_2, %ko2 : index
+    %nA2_2 = arith.minui %kqA2_2, %c8 : index
+    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8, %nA2_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA3_2 = arith.addi %gbaseA3, %ko2 : index
-    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA3_2 = arith.maxsi %krA3, %ko2 : index
+    %kqA3_2 = arith.subi %kpA3_2, %ko2 : index
+    %nA3_2 = arith.minui %kqA3_2, %c8 : index
+    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8, %nA3_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB0_2 = arith.addi %gbaseB0, %ko2 : index
-    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB0_2 = arith.maxsi %krB0, %ko2 : index
+    %kqB0_2 = arith.subi %kpB0_2, %ko2 : index
+    %nB0_2 = arith.minui %kqB0_2, %c8 : index
+    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8, %nB0_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB1_2 = arith.addi %gbaseB1, %ko2 : index
-    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB1_2 = arith.maxsi %krB1, %ko2 : index
+    %kqB1_2 = arith.subi %kpB1_2, %ko2 : index
+    %nB1_2 = arith.minui %kqB1_2, %c8 : index
+    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8, %nB1_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB2_2 = arith.addi %gbaseB2, %ko2 : index
-    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB2_2 = arith.maxsi %krB2, %ko2 : index
+    %kqB2_2 = arith.subi %kpB2_2, %ko2 : index
+    %nB2_2 = arith.minui %kqB2_2, %c8 : index
+    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8, %nB2_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB3_2 = arith.addi %gbaseB3, %ko2 : index
-    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB3_2 = arith.maxsi %krB3, %ko2 : index
+    %kqB3_2 = arith.subi %kpB3_2, %ko2 : index
+    %nB3_2 = arith.minui %kqB3_2, %c8 : index
+    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8, %nB3_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokA2_2, %tokA3_2, %tokB0_2, %tokB1_2, %tokB2_2, %tokB3_2
     %pro2 = arith.minui %c2, %lastTile : index
     %ko3 = arith.muli %pro2, %c64 : index
     %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
-    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA0_3 = arith.maxsi %krA0, %ko3 : index
+    %kqA0_3 = arith.subi %kpA0_3, %ko3 : index
+    %nA0_3 = arith.minui %kqA0_3, %c8 : index
+    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8, %nA0_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
-    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA1_3 = arith.maxsi %krA1, %ko3 : index
+    %kqA1_3 = arith.subi %kpA1_3, %ko3 : index
+    %nA1_3 = arith.minui %kqA1_3, %c8 : index
+    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8, %nA1_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA2_3 = arith.addi %gbaseA2, %ko3 : index
-    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA2_3 = arith.maxsi %krA2, %ko3 : index
+    %kqA2_3 = arith.subi %kpA2_3, %ko3 : index
+    %nA2_3 = arith.minui %kqA2_3, %c8 : index
+    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8, %nA2_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA3_3 = arith.addi %gbaseA3, %ko3 : index
-    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA3_3 = arith.maxsi %krA3, %ko3 : index
+    %kqA3_3 = arith.subi %kpA3_3, %ko3 : index
+    %nA3_3 = arith.minui %kqA3_3, %c8 : index
+    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8, %nA3_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
-    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%c2, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB0_3 = arith.maxsi %krB0, %ko3 : index
+    %kqB0_3 = arith.subi %kpB0_3, %ko3 : index
+    %nB0_3 = arith.minui %kqB0_3, %c8 : index
+    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%c2, %lrowB0, %stB0_col], 8, %nB0_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
-    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%c2, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB1_3 = arith.maxsi %krB1, %ko3 : index
+    %kqB1_3 = arith.subi %kpB1_3, %ko3 : index
+    %nB1_3 = arith.minui %kqB1_3, %c8 : index
+    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%c2, %lrowB1, %stB1_col], 8, %nB1_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB2_3 = arith.addi %gbaseB2, %ko3 : index
-    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%c2, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB2_3 = arith.maxsi %krB2, %ko3 : index
+    %kqB2_3 = arith.subi %kpB2_3, %ko3 : index
+    %nB2_3 = arith.minui %kqB2_3, %c8 : index
+    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%c2, %lrowB2, %stB2_col], 8, %nB2_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB3_3 = arith.addi %gbaseB3, %ko3 : index
-    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%c2, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB3_3 = arith.maxsi %krB3, %ko3 : index
+    %kqB3_3 = arith.subi %kpB3_3, %ko3 : index
+    %nB3_3 = arith.minui %kqB3_3, %c8 : index
+    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%c2, %lrowB3, %stB3_col], 8, %nB3_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokA2_3, %tokA3_3, %tokB0_3, %tokB1_3, %tokB2_3, %tokB3_3
     %warpM = arith.divui %warp, %c4 : index
     %warpN = arith.remui %warp, %c4 : index
@@ -240,21 +339,45 @@ gpu.module @dsc_grouped_gemm {
       gpu.barrier
       %ko4 = arith.muli %ktc, %c64 : index
       %srcA0_4 = arith.addi %gbaseA0, %ko4 : index
-      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpA0_4 = arith.maxsi %krA0, %ko4 : index
+      %kqA0_4 = arith.subi %kpA0_4, %ko4 : index
+      %nA0_4 = arith.minui %kqA0_4, %c8 : index
+      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8, %nA0_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcA1_4 = arith.addi %gbaseA1, %ko4 : index
-      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpA1_4 = arith.maxsi %krA1, %ko4 : index
+      %kqA1_4 = arith.subi %kpA1_4, %ko4 : index
+      %nA1_4 = arith.minui %kqA1_4, %c8 : index
+      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8, %nA1_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcA2_4 = arith.addi %gbaseA2, %ko4 : index
-      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpA2_4 = arith.maxsi %krA2, %ko4 : index
+      %kqA2_4 = arith.subi %kpA2_4, %ko4 : index
+      %nA2_4 = arith.minui %kqA2_4, %c8 : index
+      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8, %nA2_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcA3_4 = arith.addi %gbaseA3, %ko4 : index
-      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpA3_4 = arith.maxsi %krA3, %ko4 : index
+      %kqA3_4 = arith.subi %kpA3_4, %ko4 : index
+      %nA3_4 = arith.minui %kqA3_4, %c8 : index
+      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8, %nA3_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB0_4 = arith.addi %gbaseB0, %ko4 : index
-      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB[%slot, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB0_4 = arith.maxsi %krB0, %ko4 : index
+      %kqB0_4 = arith.subi %kpB0_4, %ko4 : index
+      %nB0_4 = arith.minui %kqB0_4, %c8 : index
+      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB[%slot, %lrowB0, %stB0_col], 8, %nB0_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB1_4 = arith.addi %gbaseB1, %ko4 : index
-      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB[%slot, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB1_4 = arith.maxsi %krB1, %ko4 : index
+      %kqB1_4 = arith.subi %kpB1_4, %ko4 : index
+      %nB1_4 = arith.minui %kqB1_4, %c8 : index
+      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB[%slot, %lrowB1, %stB1_col], 8, %nB1_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB2_4 = arith.addi %gbaseB2, %ko4 : index
-      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB[%slot, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB2_4 = arith.maxsi %krB2, %ko4 : index
+      %kqB2_4 = arith.subi %kpB2_4, %ko4 : index
+      %nB2_4 = arith.minui %kqB2_4, %c8 : index
+      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB[%slot, %lrowB2, %stB2_col], 8, %nB2_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB3_4 = arith.addi %gbaseB3, %ko4 : index
-      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB[%slot, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB3_4 = arith.maxsi %krB3, %ko4 : index
+      %kqB3_4 = arith.subi %kpB3_4, %ko4 : index
+      %nB3_4 = arith.minui %kqB3_4, %c8 : index
+      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB[%slot, %lrowB3, %stB3_col], 8, %nB3_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %grp4 = nvgpu.device_async_create_group %tokA0_4, %tokA1_4, %tokA2_4, %tokA3_4, %tokB0_4, %tokB1_4, %tokB2_4, %tokB3_4
       %a0_0_row0 = arith.addi %wm0, %c0 : index
       %a0_0_row = arith.addi %a0_0_row0, %l16 : index
@@ -263,18 +386,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_0_r3 = arith.remui %a0_0_r1, %c8 : index
       %a0_0_x = arith.xori %a0_0_ch, %a0_0_r3 : index
       %a0_0_col = arith.muli %a0_0_x, %c8 : index
-      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xf16> to vector<1xi32>
+      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xbf16> to vector<1xi32>
       %a0_0_0 = vector.extract %a0_0_w0[0] : i32 from vector<1xi32>
-      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xf16> to vector<1xi32>
+      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xbf16> to vector<1xi32>
       %a0_0_1 = vector.extract %a0_0_w1[0] : i32 from vector<1xi32>
-      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xf16> to vector<1xi32>
+      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xbf16> to vector<1xi32>
       %a0_0_2 = vector.extract %a0_0_w2[0] : i32 from vector<1xi32>
-      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xf16> to vector<1xi32>
+      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xbf16> to vector<1xi32>
       %a0_0_3 = vector.extract %a0_0_w3[0] : i32 from vector<1xi32>
       %a0_1_row0 = arith.addi %wm0, %c16 : index
       %a0_1_row = arith.addi %a0_1_row0, %l16 : index
@@ -283,18 +406,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_1_r3 = arith.remui %a0_1_r1, %c8 : index
       %a0_1_x = arith.xori %a0_1_ch, %a0_1_r3 : index
       %a0_1_col = arith.muli %a0_1_x, %c8 : index
-      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xf16> to vector<1xi32>
+      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xbf16> to vector<1xi32>
       %a0_1_0 = vector.extract %a0_1_w0[0] : i32 from vector<1xi32>
-      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xf16> to vector<1xi32>
+      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xbf16> to vector<1xi32>
       %a0_1_1 = vector.extract %a0_1_w1[0] : i32 from vector<1xi32>
-      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xf16> to vector<1xi32>
+      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xbf16> to vector<1xi32>
       %a0_1_2 = vector.extract %a0_1_w2[0] : i32 from vector<1xi32>
-      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xf16> to vector<1xi32>
+      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xbf16> to vector<1xi32>
       %a0_1_3 = vector.extract %a0_1_w3[0] : i32 from vector<1xi32>
       %a0_2_row0 = arith.addi %wm0, %c32 : index
       %a0_2_row = arith.addi %a0_2_row0, %l16 : index
@@ -303,18 +426,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_2_r3 = arith.remui %a0_2_r1, %c8 : index
       %a0_2_x = arith.xori %a0_2_ch, %a0_2_r3 : index
       %a0_2_col = arith.muli %a0_2_x, %c8 : index
-      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xf16> to vector<1xi32>
+      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xbf16> to vector<1xi32>
       %a0_2_0 = vector.extract %a0_2_w0[0] : i32 from vector<1xi32>
-      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xf16> to vector<1xi32>
+      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xbf16> to vector<1xi32>
       %a0_2_1 = vector.extract %a0_2_w1[0] : i32 from vector<1xi32>
-      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xf16> to vector<1xi32>
+      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xbf16> to vector<1xi32>
       %a0_2_2 = vector.extract %a0_2_w2[0] : i32 from vector<1xi32>
-      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xf16> to vector<1xi32>
+      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xbf16> to vector<1xi32>
       %a0_2_3 = vector.extract %a0_2_w3[0] : i32 from vector<1xi32>
       %a0_3_row0 = arith.addi %wm0, %c48 : index
       %a0_3_row = arith.addi %a0_3_row0, %l16 : index
@@ -323,18 +446,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_3_r3 = arith.remui %a0_3_r1, %c8 : index
       %a0_3_x = arith.xori %a0_3_ch, %a0_3_r3 : index
       %a0_3_col = arith.muli %a0_3_x, %c8 : index
-      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xf16> to vector<1xi32>
+      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xbf16> to vector<1xi32>
       %a0_3_0 = vector.extract %a0_3_w0[0] : i32 from vector<1xi32>
-      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xf16> to vector<1xi32>
+      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xbf16> to vector<1xi32>
       %a0_3_1 = vector.extract %a0_3_w1[0] : i32 from vector<1xi32>
-      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xf16> to vector<1xi32>
+      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xbf16> to vector<1xi32>
       %a0_3_2 = vector.extract %a0_3_w2[0] : i32 from vector<1xi32>
-      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xf16> to vector<1xi32>
+      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xbf16> to vector<1xi32>
       %a0_3_3 = vector.extract %a0_3_w3[0] : i32 from vector<1xi32>
       %b0_0_row0 = arith.addi %wn0, %c0 : index
       %b0_0_row = arith.addi %b0_0_row0, %bnrow : index
@@ -343,18 +466,18 @@ gpu.module @dsc_grouped_gemm {
       %b0_0_r3 = arith.remui %b0_0_r1, %c8 : index
       %b0_0_x = arith.xori %b0_0_ch, %b0_0_r3 : index
       %b0_0_col = arith.muli %b0_0_x, %c8 : index
-      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xf16> to vector<1xi32>
+      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xbf16> to vector<1xi32>
       %b0_0_0 = vector.extract %b0_0_w0[0] : i32 from vector<1xi32>
-      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xf16> to vector<1xi32>
+      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xbf16> to vector<1xi32>
       %b0_0_1 = vector.extract %b0_0_w1[0] : i32 from vector<1xi32>
-      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xf16> to vector<1xi32>
+      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xbf16> to vector<1xi32>
       %b0_0_2 = vector.extract %b0_0_w2[0] : i32 from vector<1xi32>
-      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xf16> to vector<1xi32>
+      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xbf16> to vector<1xi32>
       %b0_0_3 = vector.extract %b0_0_w3[0] : i32 from vector<1xi32>
       %b0_1_row0 = arith.addi %wn0, %c16 : index
       %b0_1_row = arith.addi %b0_1_row0, %bnrow : index
@@ -363,18 +486,18 @@ gpu.module @dsc_grouped_gemm {
       %b0_1_r3 = arith.remui %b0_1_r1, %c8 : index
       %b0_1_x = arith.xori %b0_1_ch, %b0_1_r3 : index
       %b0_1_col = arith.muli %b0_1_x, %c8 : index
-      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xf16> to vector<1xi32>
+      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xbf16> to vector<1xi32>
       %b0_1_0 = vector.extract %b0_1_w0[0] : i32 from vector<1xi32>
-      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xf16> to vector<1xi32>
+      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xbf16> to vector<1xi32>
       %b0_1_1 = vector.extract %b0_1_w1[0] : i32 from vector<1xi32>
-      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xf16> to vector<1xi32>
+      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xbf16> to vector<1xi32>
       %b0_1_2 = vector.extract %b0_1_w2[0] : i32 from vector<1xi32>
-      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xf16> to vector<1xi32>
+      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xbf16> to vector<1xi32>
       %b0_1_3 = vector.extract %b0_1_w3[0] : i32 from vector<1xi32>
       %d0_0_0 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_0, %b0_0_1] C[%acc0, %acc1, %acc2, %acc3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d0_0_0_0 = llvm.extractvalue %d0_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -463,18 +586,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_0_r3 = arith.remui %a1_0_r1, %c8 : index
       %a1_0_x = arith.xori %a1_0_ch, %a1_0_r3 : index
       %a1_0_col = arith.muli %a1_0_x, %c8 : index
-      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xf16> to vector<1xi32>
+      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xbf16> to vector<1xi32>
       %a1_0_0 = vector.extract %a1_0_w0[0] : i32 from vector<1xi32>
-      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xf16> to vector<1xi32>
+      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xbf16> to vector<1xi32>
       %a1_0_1 = vector.extract %a1_0_w1[0] : i32 from vector<1xi32>
-      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xf16> to vector<1xi32>
+      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xbf16> to vector<1xi32>
       %a1_0_2 = vector.extract %a1_0_w2[0] : i32 from vector<1xi32>
-      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xf16> to vector<1xi32>
+      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xbf16> to vector<1xi32>
       %a1_0_3 = vector.extract %a1_0_w3[0] : i32 from vector<1xi32>
       %a1_1_row0 = arith.addi %wm0, %c16 : index
       %a1_1_row = arith.addi %a1_1_row0, %l16 : index
@@ -483,18 +606,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_1_r3 = arith.remui %a1_1_r1, %c8 : index
       %a1_1_x = arith.xori %a1_1_ch, %a1_1_r3 : index
       %a1_1_col = arith.muli %a1_1_x, %c8 : index
-      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xf16> to vector<1xi32>
+      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xbf16> to vector<1xi32>
       %a1_1_0 = vector.extract %a1_1_w0[0] : i32 from vector<1xi32>
-      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xf16> to vector<1xi32>
+      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xbf16> to vector<1xi32>
       %a1_1_1 = vector.extract %a1_1_w1[0] : i32 from vector<1xi32>
-      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xf16> to vector<1xi32>
+      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xbf16> to vector<1xi32>
       %a1_1_2 = vector.extract %a1_1_w2[0] : i32 from vector<1xi32>
-      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xf16> to vector<1xi32>
+      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xbf16> to vector<1xi32>
       %a1_1_3 = vector.extract %a1_1_w3[0] : i32 from vector<1xi32>
       %a1_2_row0 = arith.addi %wm0, %c32 : index
       %a1_2_row = arith.addi %a1_2_row0, %l16 : index
@@ -503,18 +626,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_2_r3 = arith.remui %a1_2_r1, %c8 : index
       %a1_2_x = arith.xori %a1_2_ch, %a1_2_r3 : index
       %a1_2_col = arith.muli %a1_2_x, %c8 : index
-      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xf16> to vector<1xi32>
+      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xbf16> to vector<1xi32>
       %a1_2_0 = vector.extract %a1_2_w0[0] : i32 from vector<1xi32>
-      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xf16> to vector<1xi32>
+      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xbf16> to vector<1xi32>
       %a1_2_1 = vector.extract %a1_2_w1[0] : i32 from vector<1xi32>
-      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xf16> to vector<1xi32>
+      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xbf16> to vector<1xi32>
       %a1_2_2 = vector.extract %a1_2_w2[0] : i32 from vector<1xi32>
-      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xf16> to vector<1xi32>
+      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xbf16> to vector<1xi32>
       %a1_2_3 = vector.extract %a1_2_w3[0] : i32 from vector<1xi32>
       %a1_3_row0 = arith.addi %wm0, %c48 : index
       %a1_3_row = arith.addi %a1_3_row0, %l16 : index
@@ -523,18 +646,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_3_r3 = arith.remui %a1_3_r1, %c8 : index
       %a1_3_x = arith.xori %a1_3_ch, %a1_3_r3 : index
       %a1_3_col = arith.muli %a1_3_x, %c8 : index
-      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xf16> to vector<1xi32>
+      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xbf16> to vector<1xi32>
       %a1_3_0 = vector.extract %a1_3_w0[0] : i32 from vector<1xi32>
-      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xf16> to vector<1xi32>
+      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xbf16> to vector<1xi32>
       %a1_3_1 = vector.extract %a1_3_w1[0] : i32 from vector<1xi32>
-      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xf16> to vector<1xi32>
+      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xbf16> to vector<1xi32>
       %a1_3_2 = vector.extract %a1_3_w2[0] : i32 from vector<1xi32>
-      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xf16> to vector<1xi32>
+      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xbf16> to vector<1xi32>
       %a1_3_3 = vector.extract %a1_3_w3[0] : i32 from vector<1xi32>
       %b1_0_row0 = arith.addi %wn0, %c0 : index
       %b1_0_row = arith.addi %b1_0_row0, %bnrow : index
@@ -543,18 +666,18 @@ gpu.module @dsc_grouped_gemm {
       %b1_0_r3 = arith.remui %b1_0_r1, %c8 : index
       %b1_0_x = arith.xori %b1_0_ch, %b1_0_r3 : index
       %b1_0_col = arith.muli %b1_0_x, %c8 : index
-      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xf16> to vector<1xi32>
+      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xbf16> to vector<1xi32>
       %b1_0_0 = vector.extract %b1_0_w0[0] : i32 from vector<1xi32>
-      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xf16> to vector<1xi32>
+      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xbf16> to vector<1xi32>
       %b1_0_1 = vector.extract %b1_0_w1[0] : i32 from vector<1xi32>
-      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xf16> to vector<1xi32>
+      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xbf16> to vector<1xi32>
       %b1_0_2 = vector.extract %b1_0_w2[0] : i32 from vector<1xi32>
-      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xf16> to vector<1xi32>
+      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xbf16> to vector<1xi32>
       %b1_0_3 = vector.extract %b1_0_w3[0] : i32 from vector<1xi32>
       %b1_1_row0 = arith.addi %wn0, %c16 : index
       %b1_1_row = arith.addi %b1_1_row0, %bnrow : index
@@ -563,18 +686,18 @@ gpu.module @dsc_grouped_gemm {
       %b1_1_r3 = arith.remui %b1_1_r1, %c8 : index
       %b1_1_x = arith.xori %b1_1_ch, %b1_1_r3 : index
       %b1_1_col = arith.muli %b1_1_x, %c8 : index
-      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xf16> to vector<1xi32>
+      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xbf16> to vector<1xi32>
       %b1_1_0 = vector.extract %b1_1_w0[0] : i32 from vector<1xi32>
-      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xf16> to vector<1xi32>
+      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xbf16> to vector<1xi32>
       %b1_1_1 = vector.extract %b1_1_w1[0] : i32 from vector<1xi32>
-      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xf16> to vector<1xi32>
+      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xbf16> to vector<1xi32>
       %b1_1_2 = vector.extract %b1_1_w2[0] : i32 from vector<1xi32>
-      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xf16> to vector<1xi32>
+      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xbf16> to vector<1xi32>
       %b1_1_3 = vector.extract %b1_1_w3[0] : i32 from vector<1xi32>
       %d1_0_0 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_0, %b1_0_1] C[%d0_0_0_0, %d0_0_0_1, %d0_0_0_2, %d0_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d1_0_0_0 = llvm.extractvalue %d1_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -663,18 +786,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_0_r3 = arith.remui %a2_0_r1, %c8 : index
       %a2_0_x = arith.xori %a2_0_ch, %a2_0_r3 : index
       %a2_0_col = arith.muli %a2_0_x, %c8 : index
-      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xf16> to vector<1xi32>
+      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xbf16> to vector<1xi32>
       %a2_0_0 = vector.extract %a2_0_w0[0] : i32 from vector<1xi32>
-      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xf16> to vector<1xi32>
+      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xbf16> to vector<1xi32>
       %a2_0_1 = vector.extract %a2_0_w1[0] : i32 from vector<1xi32>
-      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xf16> to vector<1xi32>
+      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xbf16> to vector<1xi32>
       %a2_0_2 = vector.extract %a2_0_w2[0] : i32 from vector<1xi32>
-      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xf16> to vector<1xi32>
+      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xbf16> to vector<1xi32>
       %a2_0_3 = vector.extract %a2_0_w3[0] : i32 from vector<1xi32>
       %a2_1_row0 = arith.addi %wm0, %c16 : index
       %a2_1_row = arith.addi %a2_1_row0, %l16 : index
@@ -683,18 +806,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_1_r3 = arith.remui %a2_1_r1, %c8 : index
       %a2_1_x = arith.xori %a2_1_ch, %a2_1_r3 : index
       %a2_1_col = arith.muli %a2_1_x, %c8 : index
-      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xf16> to vector<1xi32>
+      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xbf16> to vector<1xi32>
       %a2_1_0 = vector.extract %a2_1_w0[0] : i32 from vector<1xi32>
-      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xf16> to vector<1xi32>
+      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xbf16> to vector<1xi32>
       %a2_1_1 = vector.extract %a2_1_w1[0] : i32 from vector<1xi32>
-      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xf16> to vector<1xi32>
+      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xbf16> to vector<1xi32>
       %a2_1_2 = vector.extract %a2_1_w2[0] : i32 from vector<1xi32>
-      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xf16> to vector<1xi32>
+      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xbf16> to vector<1xi32>
       %a2_1_3 = vector.extract %a2_1_w3[0] : i32 from vector<1xi32>
       %a2_2_row0 = arith.addi %wm0, %c32 : index
       %a2_2_row = arith.addi %a2_2_row0, %l16 : index
@@ -703,18 +826,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_2_r3 = arith.remui %a2_2_r1, %c8 : index
       %a2_2_x = arith.xori %a2_2_ch, %a2_2_r3 : index
       %a2_2_col = arith.muli %a2_2_x, %c8 : index
-      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xf16> to vector<1xi32>
+      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xbf16> to vector<1xi32>
       %a2_2_0 = vector.extract %a2_2_w0[0] : i32 from vector<1xi32>
-      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xf16> to vector<1xi32>
+      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xbf16> to vector<1xi32>
       %a2_2_1 = vector.extract %a2_2_w1[0] : i32 from vector<1xi32>
-      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xf16> to vector<1xi32>
+      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xbf16> to vector<1xi32>
       %a2_2_2 = vector.extract %a2_2_w2[0] : i32 from vector<1xi32>
-      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xf16> to vector<1xi32>
+      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xbf16> to vector<1xi32>
       %a2_2_3 = vector.extract %a2_2_w3[0] : i32 from vector<1xi32>
       %a2_3_row0 = arith.addi %wm0, %c48 : index
       %a2_3_row = arith.addi %a2_3_row0, %l16 : index
@@ -723,18 +846,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_3_r3 = arith.remui %a2_3_r1, %c8 : index
       %a2_3_x = arith.xori %a2_3_ch, %a2_3_r3 : index
       %a2_3_col = arith.muli %a2_3_x, %c8 : index
-      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xf16> to vector<1xi32>
+      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xbf16> to vector<1xi32>
       %a2_3_0 = vector.extract %a2_3_w0[0] : i32 from vector<1xi32>
-      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xf16> to vector<1xi32>
+      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xbf16> to vector<1xi32>
       %a2_3_1 = vector.extract %a2_3_w1[0] : i32 from vector<1xi32>
-      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xf16> to vector<1xi32>
+      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xbf16> to vector<1xi32>
       %a2_3_2 = vector.extract %a2_3_w2[0] : i32 from vector<1xi32>
-      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xf16> to vector<1xi32>
+      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xbf16> to vector<1xi32>
       %a2_3_3 = vector.extract %a2_3_w3[0] : i32 from vector<1xi32>
       %b2_0_row0 = arith.addi %wn0, %c0 : index
       %b2_0_row = arith.addi %b2_0_row0, %bnrow : index
@@ -743,18 +866,18 @@ gpu.module @dsc_grouped_gemm {
       %b2_0_r3 = arith.remui %b2_0_r1, %c8 : index
       %b2_0_x = arith.xori %b2_0_ch, %b2_0_r3 : index
       %b2_0_col = arith.muli %b2_0_x, %c8 : index
-      %b2_0_m = nvgpu.ldmatrix %smB[%cur, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xf16> to vector<1xi32>
+      %b2_0_m = nvgpu.ldmatrix %smB[%cur, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xbf16> to vector<1xi32>
       %b2_0_0 = vector.extract %b2_0_w0[0] : i32 from vector<1xi32>
-      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xf16> to vector<1xi32>
+      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xbf16> to vector<1xi32>
       %b2_0_1 = vector.extract %b2_0_w1[0] : i32 from vector<1xi32>
-      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xf16> to vector<1xi32>
+      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xbf16> to vector<1xi32>
       %b2_0_2 = vector.extract %b2_0_w2[0] : i32 from vector<1xi32>
-      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xf16> to vector<1xi32>
+      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xbf16> to vector<1xi32>
       %b2_0_3 = vector.extract %b2_0_w3[0] : i32 from vector<1xi32>
       %b2_1_row0 = arith.addi %wn0, %c16 : index
       %b2_1_row = arith.addi %b2_1_row0, %bnrow : index
@@ -763,18 +886,18 @@ gpu.module @dsc_grouped_gemm {
       %b2_1_r3 = arith.remui %b2_1_r1, %c8 : index
       %b2_1_x = arith.xori %b2_1_ch, %b2_1_r3 : index
       %b2_1_col = arith.muli %b2_1_x, %c8 : index
-      %b2_1_m = nvgpu.ldmatrix %smB[%cur, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xf16> to vector<1xi32>
+      %b2_1_m = nvgpu.ldmatrix %smB[%cur, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xbf16> to vector<1xi32>
       %b2_1_0 = vector.extract %b2_1_w0[0] : i32 from vector<1xi32>
-      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xf16> to vector<1xi32>
+      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xbf16> to vector<1xi32>
       %b2_1_1 = vector.extract %b2_1_w1[0] : i32 from vector<1xi32>
-      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xf16> to vector<1xi32>
+      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xbf16> to vector<1xi32>
       %b2_1_2 = vector.extract %b2_1_w2[0] : i32 from vector<1xi32>
-      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xf16> to vector<1xi32>
+      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xbf16> to vector<1xi32>
       %b2_1_3 = vector.extract %b2_1_w3[0] : i32 from vector<1xi32>
       %d2_0_0 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_0, %b2_0_1] C[%d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d2_0_0_0 = llvm.extractvalue %d2_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -863,18 +986,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_0_r3 = arith.remui %a3_0_r1, %c8 : index
       %a3_0_x = arith.xori %a3_0_ch, %a3_0_r3 : index
       %a3_0_col = arith.muli %a3_0_x, %c8 : index
-      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xf16> to vector<1xi32>
+      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xbf16> to vector<1xi32>
       %a3_0_0 = vector.extract %a3_0_w0[0] : i32 from vector<1xi32>
-      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xf16> to vector<1xi32>
+      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xbf16> to vector<1xi32>
       %a3_0_1 = vector.extract %a3_0_w1[0] : i32 from vector<1xi32>
-      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xf16> to vector<1xi32>
+      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xbf16> to vector<1xi32>
       %a3_0_2 = vector.extract %a3_0_w2[0] : i32 from vector<1xi32>
-      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xf16> to vector<1xi32>
+      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xbf16> to vector<1xi32>
       %a3_0_3 = vector.extract %a3_0_w3[0] : i32 from vector<1xi32>
       %a3_1_row0 = arith.addi %wm0, %c16 : index
       %a3_1_row = arith.addi %a3_1_row0, %l16 : index
@@ -883,18 +1006,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_1_r3 = arith.remui %a3_1_r1, %c8 : index
       %a3_1_x = arith.xori %a3_1_ch, %a3_1_r3 : index
       %a3_1_col = arith.muli %a3_1_x, %c8 : index
-      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xf16> to vector<1xi32>
+      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xbf16> to vector<1xi32>
       %a3_1_0 = vector.extract %a3_1_w0[0] : i32 from vector<1xi32>
-      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xf16> to vector<1xi32>
+      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xbf16> to vector<1xi32>
       %a3_1_1 = vector.extract %a3_1_w1[0] : i32 from vector<1xi32>
-      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xf16> to vector<1xi32>
+      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xbf16> to vector<1xi32>
       %a3_1_2 = vector.extract %a3_1_w2[0] : i32 from vector<1xi32>
-      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xf16> to vector<1xi32>
+      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xbf16> to vector<1xi32>
       %a3_1_3 = vector.extract %a3_1_w3[0] : i32 from vector<1xi32>
       %a3_2_row0 = arith.addi %wm0, %c32 : index
       %a3_2_row = arith.addi %a3_2_row0, %l16 : index
@@ -903,18 +1026,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_2_r3 = arith.remui %a3_2_r1, %c8 : index
       %a3_2_x = arith.xori %a3_2_ch, %a3_2_r3 : index
       %a3_2_col = arith.muli %a3_2_x, %c8 : index
-      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xf16> to vector<1xi32>
+      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xbf16> to vector<1xi32>
       %a3_2_0 = vector.extract %a3_2_w0[0] : i32 from vector<1xi32>
-      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xf16> to vector<1xi32>
+      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xbf16> to vector<1xi32>
       %a3_2_1 = vector.extract %a3_2_w1[0] : i32 from vector<1xi32>
-      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xf16> to vector<1xi32>
+      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xbf16> to vector<1xi32>
       %a3_2_2 = vector.extract %a3_2_w2[0] : i32 from vector<1xi32>
-      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xf16> to vector<1xi32>
+      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xbf16> to vector<1xi32>
       %a3_2_3 = vector.extract %a3_2_w3[0] : i32 from vector<1xi32>
       %a3_3_row0 = arith.addi %wm0, %c48 : index
       %a3_3_row = arith.addi %a3_3_row0, %l16 : index
@@ -923,18 +1046,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_3_r3 = arith.remui %a3_3_r1, %c8 : index
       %a3_3_x = arith.xori %a3_3_ch, %a3_3_r3 : index
       %a3_3_col = arith.muli %a3_3_x, %c8 : index
-      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xf16> to vector<1xi32>
+      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xbf16> to vector<1xi32>
       %a3_3_0 = vector.extract %a3_3_w0[0] : i32 from vector<1xi32>
-      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xf16> to vector<1xi32>
+      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xbf16> to vector<1xi32>
       %a3_3_1 = vector.extract %a3_3_w1[0] : i32 from vector<1xi32>
-      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xf16> to vector<1xi32>
+      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xbf16> to vector<1xi32>
       %a3_3_2 = vector.extract %a3_3_w2[0] : i32 from vector<1xi32>
-      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xf16> to vector<1xi32>
+      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xbf16> to vector<1xi32>
       %a3_3_3 = vector.extract %a3_3_w3[0] : i32 from vector<1xi32>
       %b3_0_row0 = arith.addi %wn0, %c0 : index
       %b3_0_row = arith.addi %b3_0_row0, %bnrow : index
@@ -943,18 +1066,18 @@ gpu.module @dsc_grouped_gemm {
       %b3_0_r3 = arith.remui %b3_0_r1, %c8 : index
       %b3_0_x = arith.xori %b3_0_ch, %b3_0_r3 : index
       %b3_0_col = arith.muli %b3_0_x, %c8 : index
-      %b3_0_m = nvgpu.ldmatrix %smB[%cur, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xf16> to vector<1xi32>
+      %b3_0_m = nvgpu.ldmatrix %smB[%cur, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xbf16> to vector<1xi32>
       %b3_0_0 = vector.extract %b3_0_w0[0] : i32 from vector<1xi32>
-      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xf16> to vector<1xi32>
+      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xbf16> to vector<1xi32>
       %b3_0_1 = vector.extract %b3_0_w1[0] : i32 from vector<1xi32>
-      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xf16> to vector<1xi32>
+      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xbf16> to vector<1xi32>
       %b3_0_2 = vector.extract %b3_0_w2[0] : i32 from vector<1xi32>
-      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xf16> to vector<1xi32>
+      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xbf16> to vector<1xi32>
       %b3_0_3 = vector.extract %b3_0_w3[0] : i32 from vector<1xi32>
       %b3_1_row0 = arith.addi %wn0, %c16 : index
       %b3_1_row = arith.addi %b3_1_row0, %bnrow : index
@@ -963,18 +1086,18 @@ gpu.module @dsc_grouped_gemm {
       %b3_1_r3 = arith.remui %b3_1_r1, %c8 : index
       %b3_1_x = arith.xori %b3_1_ch, %b3_1_r3 : index
       %b3_1_col = arith.muli %b3_1_x, %c8 : index
-      %b3_1_m = nvgpu.ldmatrix %smB[%cur, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xf16> to vector<1xi32>
+      %b3_1_m = nvgpu.ldmatrix %smB[%cur, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xbf16> to vector<1xi32>
       %b3_1_0 = vector.extract %b3_1_w0[0] : i32 from vector<1xi32>
-      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xf16> to vector<1xi32>
+      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xbf16> to vector<1xi32>
       %b3_1_1 = vector.extract %b3_1_w1[0] : i32 from vector<1xi32>
-      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xf16> to vector<1xi32>
+      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xbf16> to vector<1xi32>
       %b3_1_2 = vector.extract %b3_1_w2[0] : i32 from vector<1xi32>
-      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xf16> to vector<1xi32>
+      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xbf16> to vector<1xi32>
       %b3_1_3 = vector.extract %b3_1_w3[0] : i32 from vector<1xi32>
       %d3_0_0 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_0, %b3_0_1] C[%d2_0_0_0, %d2_0_0_1, %d2_0_0_2, %d2_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d3_0_0_0 = llvm.extractvalue %d3_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1068,222 +1191,486 @@ gpu.module @dsc_grouped_gemm {
     %er08 = arith.addi %er0, %c8 : index
     %eo0 = arith.muli %er0, %N : index
     %eo08 = arith.muli %er08, %N : index
+    %rv0 = arith.cmpi ult, %er0, %end : index
+    %rv08 = arith.cmpi ult, %er08, %end : index
     %ec0_0a = arith.addi %n0, %wn0 : index
     %ec0_0b = arith.addi %ec0_0a, %c0 : index
     %ec0_0 = arith.addi %ec0_0b, %t2 : index
     %ec0_0p = arith.addi %ec0_0, %c1 : index
     %ei0_0_0 = arith.addi %eo0, %ec0_0 : index
-    memref.store %res#0, %C[%ei0_0_0] : memref<?xf32>
+    %okei0_0_0c = arith.cmpi ult, %ec0_0, %N : index
+    %okei0_0_0 = arith.andi %rv0, %okei0_0_0c : i1
+    scf.if %okei0_0_0 {
+      memref.store %res#0, %C[%ei0_0_0] : memref<?xf32>
+    }
     %ei0_0_1 = arith.addi %eo0, %ec0_0p : index
-    memref.store %res#1, %C[%ei0_0_1] : memref<?xf32>
+    %okei0_0_1c = arith.cmpi ult, %ec0_0p, %N : index
+    %okei0_0_1 = arith.andi %rv0, %okei0_0_1c : i1
+    scf.if %okei0_0_1 {
+      memref.store %res#1, %C[%ei0_0_1] : memref<?xf32>
+    }
     %ei0_0_2 = arith.addi %eo08, %ec0_0 : index
-    memref.store %res#2, %C[%ei0_0_2] : memref<?xf32>
+    %okei0_0_2c = arith.cmpi ult, %ec0_0, %N : index
+    %okei0_0_2 = arith.andi %rv08, %okei0_0_2c : i1
+    scf.if %okei0_0_2 {
+      memref.store %res#2, %C[%ei0_0_2] : memref<?xf32>
+    }
     %ei0_0_3 = arith.addi %eo08, %ec0_0p : index
-    memref.store %res#3, %C[%ei0_0_3] : memref<?xf32>
+    %okei0_0_3c = arith.cmpi ult, %ec0_0p, %N : index
+    %okei0_0_3 = arith.andi %rv08, %okei0_0_3c : i1
+    scf.if %okei0_0_3 {
+      memref.store %res#3, %C[%ei0_0_3] : memref<?xf32>
+    }
     %ec0_1a = arith.addi %n0, %wn0 : index
     %ec0_1b = arith.addi %ec0_1a, %c8 : index
     %ec0_1 = arith.addi %ec0_1b, %t2 : index
     %ec0_1p = arith.addi %ec0_1, %c1 : index
     %ei0_1_0 = arith.addi %eo0, %ec0_1 : index
-    memref.store %res#4, %C[%ei0_1_0] : memref<?xf32>
+    %okei0_1_0c = arith.cmpi ult, %ec0_1, %N : index
+    %okei0_1_0 = arith.andi %rv0, %okei0_1_0c : i1
+    scf.if %okei0_1_0 {
+      memref.store %res#4, %C[%ei0_1_0] : memref<?xf32>
+    }
     %ei0_1_1 = arith.addi %eo0, %ec0_1p : index
-    memref.store %res#5, %C[%ei0_1_1] : memref<?xf32>
+    %okei0_1_1c = arith.cmpi ult, %ec0_1p, %N : index
+    %okei0_1_1 = arith.andi %rv0, %okei0_1_1c : i1
+    scf.if %okei0_1_1 {
+      memref.store %res#5, %C[%ei0_1_1] : memref<?xf32>
+    }
     %ei0_1_2 = arith.addi %eo08, %ec0_1 : index
-    memref.store %res#6, %C[%ei0_1_2] : memref<?xf32>
+    %okei0_1_2c = arith.cmpi ult, %ec0_1, %N : index
+    %okei0_1_2 = arith.andi %rv08, %okei0_1_2c : i1
+    scf.if %okei0_1_2 {
+      memref.store %res#6, %C[%ei0_1_2] : memref<?xf32>
+    }
     %ei0_1_3 = arith.addi %eo08, %ec0_1p : index
-    memref.store %res#7, %C[%ei0_1_3] : memref<?xf32>
+    %okei0_1_3c = arith.cmpi ult, %ec0_1p, %N : index
+    %okei0_1_3 = arith.andi %rv08, %okei0_1_3c : i1
+    scf.if %okei0_1_3 {
+      memref.store %res#7, %C[%ei0_1_3] : memref<?xf32>
+    }
     %ec0_2a = arith.addi %n0, %wn0 : index
     %ec0_2b = arith.addi %ec0_2a, %c16 : index
     %ec0_2 = arith.addi %ec0_2b, %t2 : index
     %ec0_2p = arith.addi %ec0_2, %c1 : index
     %ei0_2_0 = arith.addi %eo0, %ec0_2 : index
-    memref.store %res#8, %C[%ei0_2_0] : memref<?xf32>
+    %okei0_2_0c = arith.cmpi ult, %ec0_2, %N : index
+    %okei0_2_0 = arith.andi %rv0, %okei0_2_0c : i1
+    scf.if %okei0_2_0 {
+      memref.store %res#8, %C[%ei0_2_0] : memref<?xf32>
+    }
     %ei0_2_1 = arith.addi %eo0, %ec0_2p : index
-    memref.store %res#9, %C[%ei0_2_1] : memref<?xf32>
+    %okei0_2_1c = arith.cmpi ult, %ec0_2p, %N : index
+    %okei0_2_1 = arith.andi %rv0, %okei0_2_1c : i1
+    scf.if %okei0_2_1 {
+      memref.store %res#9, %C[%ei0_2_1] : memref<?xf32>
+    }
     %ei0_2_2 = arith.addi %eo08, %ec0_2 : index
-    memref.store %res#10, %C[%ei0_2_2] : memref<?xf32>
+    %okei0_2_2c = arith.cmpi ult, %ec0_2, %N : index
+    %okei0_2_2 = arith.andi %rv08, %okei0_2_2c : i1
+    scf.if %okei0_2_2 {
+      memref.store %res#10, %C[%ei0_2_2] : memref<?xf32>
+    }
     %ei0_2_3 = arith.addi %eo08, %ec0_2p : index
-    memref.store %res#11, %C[%ei0_2_3] : memref<?xf32>
+    %okei0_2_3c = arith.cmpi ult, %ec0_2p, %N : index
+    %okei0_2_3 = arith.andi %rv08, %okei0_2_3c : i1
+    scf.if %okei0_2_3 {
+      memref.store %res#11, %C[%ei0_2_3] : memref<?xf32>
+    }
     %ec0_3a = arith.addi %n0, %wn0 : index
     %ec0_3b = arith.addi %ec0_3a, %c24 : index
     %ec0_3 = arith.addi %ec0_3b, %t2 : index
     %ec0_3p = arith.addi %ec0_3, %c1 : index
     %ei0_3_0 = arith.addi %eo0, %ec0_3 : index
-    memref.store %res#12, %C[%ei0_3_0] : memref<?xf32>
+    %okei0_3_0c = arith.cmpi ult, %ec0_3, %N : index
+    %okei0_3_0 = arith.andi %rv0, %okei0_3_0c : i1
+    scf.if %okei0_3_0 {
+      memref.store %res#12, %C[%ei0_3_0] : memref<?xf32>
+    }
     %ei0_3_1 = arith.addi %eo0, %ec0_3p : index
-    memref.store %res#13, %C[%ei0_3_1] : memref<?xf32>
+    %okei0_3_1c = arith.cmpi ult, %ec0_3p, %N : index
+    %okei0_3_1 = arith.andi %rv0, %okei0_3_1c : i1
+    scf.if %okei0_3_1 {
+      memref.store %res#13, %C[%ei0_3_1] : memref<?xf32>
+    }
     %ei0_3_2 = arith.addi %eo08, %ec0_3 : index
-    memref.store %res#14, %C[%ei0_3_2] : memref<?xf32>
+    %okei0_3_2c = arith.cmpi ult, %ec0_3, %N : index
+    %okei0_3_2 = arith.andi %rv08, %okei0_3_2c : i1
+    scf.if %okei0_3_2 {
+      memref.store %res#14, %C[%ei0_3_2] : memref<?xf32>
+    }
     %ei0_3_3 = arith.addi %eo08, %ec0_3p : index
-    memref.store %res#15, %C[%ei0_3_3] : memref<?xf32>
+    %okei0_3_3c = arith.cmpi ult, %ec0_3p, %N : index
+    %okei0_3_3 = arith.andi %rv08, %okei0_3_3c : i1
+    scf.if %okei0_3_3 {
+      memref.store %res#15, %C[%ei0_3_3] : memref<?xf32>
+    }
     %er1a = arith.addi %m0, %wm0 : index
     %er1b = arith.addi %er1a, %c16 : index
     %er1 = arith.addi %er1b, %g : index
     %er18 = arith.addi %er1, %c8 : index
     %eo1 = arith.muli %er1, %N : index
     %eo18 = arith.muli %er18, %N : index
+    %rv1 = arith.cmpi ult, %er1, %end : index
+    %rv18 = arith.cmpi ult, %er18, %end : index
     %ec1_0a = arith.addi %n0, %wn0 : index
     %ec1_0b = arith.addi %ec1_0a, %c0 : index
     %ec1_0 = arith.addi %ec1_0b, %t2 : index
     %ec1_0p = arith.addi %ec1_0, %c1 : index
     %ei1_0_0 = arith.addi %eo1, %ec1_0 : index
-    memref.store %res#16, %C[%ei1_0_0] : memref<?xf32>
+    %okei1_0_0c = arith.cmpi ult, %ec1_0, %N : index
+    %okei1_0_0 = arith.andi %rv1, %okei1_0_0c : i1
+    scf.if %okei1_0_0 {
+      memref.store %res#16, %C[%ei1_0_0] : memref<?xf32>
+    }
     %ei1_0_1 = arith.addi %eo1, %ec1_0p : index
-    memref.store %res#17, %C[%ei1_0_1] : memref<?xf32>
+    %okei1_0_1c = arith.cmpi ult, %ec1_0p, %N : index
+    %okei1_0_1 = arith.andi %rv1, %okei1_0_1c : i1
+    scf.if %okei1_0_1 {
+      memref.store %res#17, %C[%ei1_0_1] : memref<?xf32>
+    }
     %ei1_0_2 = arith.addi %eo18, %ec1_0 : index
-    memref.store %res#18, %C[%ei1_0_2] : memref<?xf32>
+    %okei1_0_2c = arith.cmpi ult, %ec1_0, %N : index
+    %okei1_0_2 = arith.andi %rv18, %okei1_0_2c : i1
+    scf.if %okei1_0_2 {
+      memref.store %res#18, %C[%ei1_0_2] : memref<?xf32>
+    }
     %ei1_0_3 = arith.addi %eo18, %ec1_0p : index
-    memref.store %res#19, %C[%ei1_0_3] : memref<?xf32>
+    %okei1_0_3c = arith.cmpi ult, %ec1_0p, %N : index
+    %okei1_0_3 = arith.andi %rv18, %okei1_0_3c : i1
+    scf.if %okei1_0_3 {
+      memref.store %res#19, %C[%ei1_0_3] : memref<?xf32>
+    }
     %ec1_1a = arith.addi %n0, %wn0 : index
     %ec1_1b = arith.addi %ec1_1a, %c8 : index
     %ec1_1 = arith.addi %ec1_1b, %t2 : index
     %ec1_1p = arith.addi %ec1_1, %c1 : index
     %ei1_1_0 = arith.addi %eo1, %ec1_1 : index
-    memref.store %res#20, %C[%ei1_1_0] : memref<?xf32>
+    %okei1_1_0c = arith.cmpi ult, %ec1_1, %N : index
+    %okei1_1_0 = arith.andi %rv1, %okei1_1_0c : i1
+    scf.if %okei1_1_0 {
+      memref.store %res#20, %C[%ei1_1_0] : memref<?xf32>
+    }
     %ei1_1_1 = arith.addi %eo1, %ec1_1p : index
-    memref.store %res#21, %C[%ei1_1_1] : memref<?xf32>
+    %okei1_1_1c = arith.cmpi ult, %ec1_1p, %N : index
+    %okei1_1_1 = arith.andi %rv1, %okei1_1_1c : i1
+    scf.if %okei1_1_1 {
+      memref.store %res#21, %C[%ei1_1_1] : memref<?xf32>
+    }
     %ei1_1_2 = arith.addi %eo18, %ec1_1 : index
-    memref.store %res#22, %C[%ei1_1_2] : memref<?xf32>
+    %okei1_1_2c = arith.cmpi ult, %ec1_1, %N : index
+    %okei1_1_2 = arith.andi %rv18, %okei1_1_2c : i1
+    scf.if %okei1_1_2 {
+      memref.store %res#22, %C[%ei1_1_2] : memref<?xf32>
+    }
     %ei1_1_3 = arith.addi %eo18, %ec1_1p : index
-    memref.store %res#23, %C[%ei1_1_3] : memref<?xf32>
+    %okei1_1_3c = arith.cmpi ult, %ec1_1p, %N : index
+    %okei1_1_3 = arith.andi %rv18, %okei1_1_3c : i1
+    scf.if %okei1_1_3 {
+      memref.store %res#23, %C[%ei1_1_3] : memref<?xf32>
+    }
     %ec1_2a = arith.addi %n0, %wn0 : index
     %ec1_2b = arith.addi %ec1_2a, %c16 : index
     %ec1_2 = arith.addi %ec1_2b, %t2 : index
     %ec1_2p = arith.addi %ec1_2, %c1 : index
     %ei1_2_0 = arith.addi %eo1, %ec1_2 : index
-    memref.store %res#24, %C[%ei1_2_0] : memref<?xf32>
+    %okei1_2_0c = arith.cmpi ult, %ec1_2, %N : index
+    %okei1_2_0 = arith.andi %rv1, %okei1_2_0c : i1
+    scf.if %okei1_2_0 {
+      memref.store %res#24, %C[%ei1_2_0] : memref<?xf32>
+    }
     %ei1_2_1 = arith.addi %eo1, %ec1_2p : index
-    memref.store %res#25, %C[%ei1_2_1] : memref<?xf32>
+    %okei1_2_1c = arith.cmpi ult, %ec1_2p, %N : index
+    %okei1_2_1 = arith.andi %rv1, %okei1_2_1c : i1
+    scf.if %okei1_2_1 {
+      memref.store %res#25, %C[%ei1_2_1] : memref<?xf32>
+    }
     %ei1_2_2 = arith.addi %eo18, %ec1_2 : index
-    memref.store %res#26, %C[%ei1_2_2] : memref<?xf32>
+    %okei1_2_2c = arith.cmpi ult, %ec1_2, %N : index
+    %okei1_2_2 = arith.andi %rv18, %okei1_2_2c : i1
+    scf.if %okei1_2_2 {
+      memref.store %res#26, %C[%ei1_2_2] : memref<?xf32>
+    }
     %ei1_2_3 = arith.addi %eo18, %ec1_2p : index
-    memref.store %res#27, %C[%ei1_2_3] : memref<?xf32>
+    %okei1_2_3c = arith.cmpi ult, %ec1_2p, %N : index
+    %okei1_2_3 = arith.andi %rv18, %okei1_2_3c : i1
+    scf.if %okei1_2_3 {
+      memref.store %res#27, %C[%ei1_2_3] : memref<?xf32>
+    }
     %ec1_3a = arith.addi %n0, %wn0 : index
     %ec1_3b = arith.addi %ec1_3a, %c24 : index
     %ec1_3 = arith.addi %ec1_3b, %t2 : index
     %ec1_3p = arith.addi %ec1_3, %c1 : index
     %ei1_3_0 = arith.addi %eo1, %ec1_3 : index
-    memref.store %res#28, %C[%ei1_3_0] : memref<?xf32>
+    %okei1_3_0c = arith.cmpi ult, %ec1_3, %N : index
+    %okei1_3_0 = arith.andi %rv1, %okei1_3_0c : i1
+    scf.if %okei1_3_0 {
+      memref.store %res#28, %C[%ei1_3_0] : memref<?xf32>
+    }
     %ei1_3_1 = arith.addi %eo1, %ec1_3p : index
-    memref.store %res#29, %C[%ei1_3_1] : memref<?xf32>
+    %okei1_3_1c = arith.cmpi ult, %ec1_3p, %N : index
+    %okei1_3_1 = arith.andi %rv1, %okei1_3_1c : i1
+    scf.if %okei1_3_1 {
+      memref.store %res#29, %C[%ei1_3_1] : memref<?xf32>
+    }
     %ei1_3_2 = arith.addi %eo18, %ec1_3 : index
-    memref.store %res#30, %C[%ei1_3_2] : memref<?xf32>
+    %okei1_3_2c = arith.cmpi ult, %ec1_3, %N : index
+    %okei1_3_2 = arith.andi %rv18, %okei1_3_2c : i1
+    scf.if %okei1_3_2 {
+      memref.store %res#30, %C[%ei1_3_2] : memref<?xf32>
+    }
     %ei1_3_3 = arith.addi %eo18, %ec1_3p : index
-    memref.store %res#31, %C[%ei1_3_3] : memref<?xf32>
+    %okei1_3_3c = arith.cmpi ult, %ec1_3p, %N : index
+    %okei1_3_3 = arith.andi %rv18, %okei1_3_3c : i1
+    scf.if %okei1_3_3 {
+      memref.store %res#31, %C[%ei1_3_3] : memref<?xf32>
+    }
     %er2a = arith.addi %m0, %wm0 : index
     %er2b = arith.addi %er2a, %c32 : index
     %er2 = arith.addi %er2b, %g : index
     %er28 = arith.addi %er2, %c8 : index
     %eo2 = arith.muli %er2, %N : index
     %eo28 = arith.muli %er28, %N : index
+    %rv2 = arith.cmpi ult, %er2, %end : index
+    %rv28 = arith.cmpi ult, %er28, %end : index
     %ec2_0a = arith.addi %n0, %wn0 : index
     %ec2_0b = arith.addi %ec2_0a, %c0 : index
     %ec2_0 = arith.addi %ec2_0b, %t2 : index
     %ec2_0p = arith.addi %ec2_0, %c1 : index
     %ei2_0_0 = arith.addi %eo2, %ec2_0 : index
-    memref.store %res#32, %C[%ei2_0_0] : memref<?xf32>
+    %okei2_0_0c = arith.cmpi ult, %ec2_0, %N : index
+    %okei2_0_0 = arith.andi %rv2, %okei2_0_0c : i1
+    scf.if %okei2_0_0 {
+      memref.store %res#32, %C[%ei2_0_0] : memref<?xf32>
+    }
     %ei2_0_1 = arith.addi %eo2, %ec2_0p : index
-    memref.store %res#33, %C[%ei2_0_1] : memref<?xf32>
+    %okei2_0_1c = arith.cmpi ult, %ec2_0p, %N : index
+    %okei2_0_1 = arith.andi %rv2, %okei2_0_1c : i1
+    scf.if %okei2_0_1 {
+      memref.store %res#33, %C[%ei2_0_1] : memref<?xf32>
+    }
     %ei2_0_2 = arith.addi %eo28, %ec2_0 : index
-    memref.store %res#34, %C[%ei2_0_2] : memref<?xf32>
+    %okei2_0_2c = arith.cmpi ult, %ec2_0, %N : index
+    %okei2_0_2 = arith.andi %rv28, %okei2_0_2c : i1
+    scf.if %okei2_0_2 {
+      memref.store %res#34, %C[%ei2_0_2] : memref<?xf32>
+    }
     %ei2_0_3 = arith.addi %eo28, %ec2_0p : index
-    memref.store %res#35, %C[%ei2_0_3] : memref<?xf32>
+    %okei2_0_3c = arith.cmpi ult, %ec2_0p, %N : index
+    %okei2_0_3 = arith.andi %rv28, %okei2_0_3c : i1
+    scf.if %okei2_0_3 {
+      memref.store %res#35, %C[%ei2_0_3] : memref<?xf32>
+    }
     %ec2_1a = arith.addi %n0, %wn0 : index
     %ec2_1b = arith.addi %ec2_1a, %c8 : index
     %ec2_1 = arith.addi %ec2_1b, %t2 : index
     %ec2_1p = arith.addi %ec2_1, %c1 : index
     %ei2_1_0 = arith.addi %eo2, %ec2_1 : index
-    memref.store %res#36, %C[%ei2_1_0] : memref<?xf32>
+    %okei2_1_0c = arith.cmpi ult, %ec2_1, %N : index
+    %okei2_1_0 = arith.andi %rv2, %okei2_1_0c : i1
+    scf.if %okei2_1_0 {
+      memref.store %res#36, %C[%ei2_1_0] : memref<?xf32>
+    }
     %ei2_1_1 = arith.addi %eo2, %ec2_1p : index
-    memref.store %res#37, %C[%ei2_1_1] : memref<?xf32>
+    %okei2_1_1c = arith.cmpi ult, %ec2_1p, %N : index
+    %okei2_1_1 = arith.andi %rv2, %okei2_1_1c : i1
+    scf.if %okei2_1_1 {
+      memref.store %res#37, %C[%ei2_1_1] : memref<?xf32>
+    }
     %ei2_1_2 = arith.addi %eo28, %ec2_1 : index
-    memref.store %res#38, %C[%ei2_1_2] : memref<?xf32>
+    %okei2_1_2c = arith.cmpi ult, %ec2_1, %N : index
+    %okei2_1_2 = arith.andi %rv28, %okei2_1_2c : i1
+    scf.if %okei2_1_2 {
+      memref.store %res#38, %C[%ei2_1_2] : memref<?xf32>
+    }
     %ei2_1_3 = arith.addi %eo28, %ec2_1p : index
-    memref.store %res#39, %C[%ei2_1_3] : memref<?xf32>
+    %okei2_1_3c = arith.cmpi ult, %ec2_1p, %N : index
+    %okei2_1_3 = arith.andi %rv28, %okei2_1_3c : i1
+    scf.if %okei2_1_3 {
+      memref.store %res#39, %C[%ei2_1_3] : memref<?xf32>
+    }
     %ec2_2a = arith.addi %n0, %wn0 : index
     %ec2_2b = arith.addi %ec2_2a, %c16 : index
     %ec2_2 = arith.addi %ec2_2b, %t2 : index
     %ec2_2p = arith.addi %ec2_2, %c1 : index
     %ei2_2_0 = arith.addi %eo2, %ec2_2 : index
-    memref.store %res#40, %C[%ei2_2_0] : memref<?xf32>
+    %okei2_2_0c = arith.cmpi ult, %ec2_2, %N : index
+    %okei2_2_0 = arith.andi %rv2, %okei2_2_0c : i1
+    scf.if %okei2_2_0 {
+      memref.store %res#40, %C[%ei2_2_0] : memref<?xf32>
+    }
     %ei2_2_1 = arith.addi %eo2, %ec2_2p : index
-    memref.store %res#41, %C[%ei2_2_1] : memref<?xf32>
+    %okei2_2_1c = arith.cmpi ult, %ec2_2p, %N : index
+    %okei2_2_1 = arith.andi %rv2, %okei2_2_1c : i1
+    scf.if %okei2_2_1 {
+      memref.store %res#41, %C[%ei2_2_1] : memref<?xf32>
+    }
     %ei2_2_2 = arith.addi %eo28, %ec2_2 : index
-    memref.store %res#42, %C[%ei2_2_2] : memref<?xf32>
+    %okei2_2_2c = arith.cmpi ult, %ec2_2, %N : index
+    %okei2_2_2 = arith.andi %rv28, %okei2_2_2c : i1
+    scf.if %okei2_2_2 {
+      memref.store %res#42, %C[%ei2_2_2] : memref<?xf32>
+    }
     %ei2_2_3 = arith.addi %eo28, %ec2_2p : index
-    memref.store %res#43, %C[%ei2_2_3] : memref<?xf32>
+    %okei2_2_3c = arith.cmpi ult, %ec2_2p, %N : index
+    %okei2_2_3 = arith.andi %rv28, %okei2_2_3c : i1
+    scf.if %okei2_2_3 {
+      memref.store %res#43, %C[%ei2_2_3] : memref<?xf32>
+    }
     %ec2_3a = arith.addi %n0, %wn0 : index
     %ec2_3b = arith.addi %ec2_3a, %c24 : index
     %ec2_3 = arith.addi %ec2_3b, %t2 : index
     %ec2_3p = arith.addi %ec2_3, %c1 : index
     %ei2_3_0 = arith.addi %eo2, %ec2_3 : index
-    memref.store %res#44, %C[%ei2_3_0] : memref<?xf32>
+    %okei2_3_0c = arith.cmpi ult, %ec2_3, %N : index
+    %okei2_3_0 = arith.andi %rv2, %okei2_3_0c : i1
+    scf.if %okei2_3_0 {
+      memref.store %res#44, %C[%ei2_3_0] : memref<?xf32>
+    }
     %ei2_3_1 = arith.addi %eo2, %ec2_3p : index
-    memref.store %res#45, %C[%ei2_3_1] : memref<?xf32>
+    %okei2_3_1c = arith.cmpi ult, %ec2_3p, %N : index
+    %okei2_3_1 = arith.andi %rv2, %okei2_3_1c : i1
+    scf.if %okei2_3_1 {
+      memref.store %res#45, %C[%ei2_3_1] : memref<?xf32>
+    }
     %ei2_3_2 = arith.addi %eo28, %ec2_3 : index
-    memref.store %res#46, %C[%ei2_3_2] : memref<?xf32>
+    %okei2_3_2c = arith.cmpi ult, %ec2_3, %N : index
+    %okei2_3_2 = arith.andi %rv28, %okei2_3_2c : i1
+    scf.if %okei2_3_2 {
+      memref.store %res#46, %C[%ei2_3_2] : memref<?xf32>
+    }
     %ei2_3_3 = arith.addi %eo28, %ec2_3p : index
-    memref.store %res#47, %C[%ei2_3_3] : memref<?xf32>
+    %okei2_3_3c = arith.cmpi ult, %ec2_3p, %N : index
+    %okei2_3_3 = arith.andi %rv28, %okei2_3_3c : i1
+    scf.if %okei2_3_3 {
+      memref.store %res#47, %C[%ei2_3_3] : memref<?xf32>
+    }
     %er3a = arith.addi %m0, %wm0 : index
     %er3b = arith.addi %er3a, %c48 : index
     %er3 = arith.addi %er3b, %g : index
     %er38 = arith.addi %er3, %c8 : index
     %eo3 = arith.muli %er3, %N : index
     %eo38 = arith.muli %er38, %N : index
+    %rv3 = arith.cmpi ult, %er3, %end : index
+    %rv38 = arith.cmpi ult, %er38, %end : index
     %ec3_0a = arith.addi %n0, %wn0 : index
     %ec3_0b = arith.addi %ec3_0a, %c0 : index
     %ec3_0 = arith.addi %ec3_0b, %t2 : index
     %ec3_0p = arith.addi %ec3_0, %c1 : index
     %ei3_0_0 = arith.addi %eo3, %ec3_0 : index
-    memref.store %res#48, %C[%ei3_0_0] : memref<?xf32>
+    %okei3_0_0c = arith.cmpi ult, %ec3_0, %N : index
+    %okei3_0_0 = arith.andi %rv3, %okei3_0_0c : i1
+    scf.if %okei3_0_0 {
+      memref.store %res#48, %C[%ei3_0_0] : memref<?xf32>
+    }
     %ei3_0_1 = arith.addi %eo3, %ec3_0p : index
-    memref.store %res#49, %C[%ei3_0_1] : memref<?xf32>
+    %okei3_0_1c = arith.cmpi ult, %ec3_0p, %N : index
+    %okei3_0_1 = arith.andi %rv3, %okei3_0_1c : i1
+    scf.if %okei3_0_1 {
+      memref.store %res#49, %C[%ei3_0_1] : memref<?xf32>
+    }
     %ei3_0_2 = arith.addi %eo38, %ec3_0 : index
-    memref.store %res#50, %C[%ei3_0_2] : memref<?xf32>
+    %okei3_0_2c = arith.cmpi ult, %ec3_0, %N : index
+    %okei3_0_2 = arith.andi %rv38, %okei3_0_2c : i1
+    scf.if %okei3_0_2 {
+      memref.store %res#50, %C[%ei3_0_2] : memref<?xf32>
+    }
     %ei3_0_3 = arith.addi %eo38, %ec3_0p : index
-    memref.store %res#51, %C[%ei3_0_3] : memref<?xf32>
+    %okei3_0_3c = arith.cmpi ult, %ec3_0p, %N : index
+    %okei3_0_3 = arith.andi %rv38, %okei3_0_3c : i1
+    scf.if %okei3_0_3 {
+      memref.store %res#51, %C[%ei3_0_3] : memref<?xf32>
+    }
     %ec3_1a = arith.addi %n0, %wn0 : index
     %ec3_1b = arith.addi %ec3_1a, %c8 : index
     %ec3_1 = arith.addi %ec3_1b, %t2 : index
     %ec3_1p = arith.addi %ec3_1, %c1 : index
     %ei3_1_0 = arith.addi %eo3, %ec3_1 : index
-    memref.store %res#52, %C[%ei3_1_0] : memref<?xf32>
+    %okei3_1_0c = arith.cmpi ult, %ec3_1, %N : index
+    %okei3_1_0 = arith.andi %rv3, %okei3_1_0c : i1
+    scf.if %okei3_1_0 {
+      memref.store %res#52, %C[%ei3_1_0] : memref<?xf32>
+    }
     %ei3_1_1 = arith.addi %eo3, %ec3_1p : index
-    memref.store %res#53, %C[%ei3_1_1] : memref<?xf32>
+    %okei3_1_1c = arith.cmpi ult, %ec3_1p, %N : index
+    %okei3_1_1 = arith.andi %rv3, %okei3_1_1c : i1
+    scf.if %okei3_1_1 {
+      memref.store %res#53, %C[%ei3_1_1] : memref<?xf32>
+    }
     %ei3_1_2 = arith.addi %eo38, %ec3_1 : index
-    memref.store %res#54, %C[%ei3_1_2] : memref<?xf32>
+    %okei3_1_2c = arith.cmpi ult, %ec3_1, %N : index
+    %okei3_1_2 = arith.andi %rv38, %okei3_1_2c : i1
+    scf.if %okei3_1_2 {
+      memref.store %res#54, %C[%ei3_1_2] : memref<?xf32>
+    }
     %ei3_1_3 = arith.addi %eo38, %ec3_1p : index
-    memref.store %res#55, %C[%ei3_1_3] : memref<?xf32>
+    %okei3_1_3c = arith.cmpi ult, %ec3_1p, %N : index
+    %okei3_1_3 = arith.andi %rv38, %okei3_1_3c : i1
+    scf.if %okei3_1_3 {
+      memref.store %res#55, %C[%ei3_1_3] : memref<?xf32>
+    }
     %ec3_2a = arith.addi %n0, %wn0 : index
     %ec3_2b = arith.addi %ec3_2a, %c16 : index
     %ec3_2 = arith.addi %ec3_2b, %t2 : index
     %ec3_2p = arith.addi %ec3_2, %c1 : index
     %ei3_2_0 = arith.addi %eo3, %ec3_2 : index
-    memref.store %res#56, %C[%ei3_2_0] : memref<?xf32>
+    %okei3_2_0c = arith.cmpi ult, %ec3_2, %N : index
+    %okei3_2_0 = arith.andi %rv3, %okei3_2_0c : i1
+    scf.if %okei3_2_0 {
+      memref.store %res#56, %C[%ei3_2_0] : memref<?xf32>
+    }
     %ei3_2_1 = arith.addi %eo3, %ec3_2p : index
-    memref.store %res#57, %C[%ei3_2_1] : memref<?xf32>
+    %okei3_2_1c = arith.cmpi ult, %ec3_2p, %N : index
+    %okei3_2_1 = arith.andi %rv3, %okei3_2_1c : i1
+    scf.if %okei3_2_1 {
+      memref.store %res#57, %C[%ei3_2_1] : memref<?xf32>
+    }
     %ei3_2_2 = arith.addi %eo38, %ec3_2 : index
-    memref.store %res#58, %C[%ei3_2_2] : memref<?xf32>
+    %okei3_2_2c = arith.cmpi ult, %ec3_2, %N : index
+    %okei3_2_2 = arith.andi %rv38, %okei3_2_2c : i1
+    scf.if %okei3_2_2 {
+      memref.store %res#58, %C[%ei3_2_2] : memref<?xf32>
+    }
     %ei3_2_3 = arith.addi %eo38, %ec3_2p : index
-    memref.store %res#59, %C[%ei3_2_3] : memref<?xf32>
+    %okei3_2_3c = arith.cmpi ult, %ec3_2p, %N : index
+    %okei3_2_3 = arith.andi %rv38, %okei3_2_3c : i1
+    scf.if %okei3_2_3 {
+      memref.store %res#59, %C[%ei3_2_3] : memref<?xf32>
+    }
     %ec3_3a = arith.addi %n0, %wn0 : index
     %ec3_3b = arith.addi %ec3_3a, %c24 : index
     %ec3_3 = arith.addi %ec3_3b, %t2 : index
     %ec3_3p = arith.addi %ec3_3, %c1 : index
     %ei3_3_0 = arith.addi %eo3, %ec3_3 : index
-    memref.store %res#60, %C[%ei3_3_0] : memref<?xf32>
+    %okei3_3_0c = arith.cmpi ult, %ec3_3, %N : index
+    %okei3_3_0 = arith.andi %rv3, %okei3_3_0c : i1
+    scf.if %okei3_3_0 {
+      memref.store %res#60, %C[%ei3_3_0] : memref<?xf32>
+    }
     %ei3_3_1 = arith.addi %eo3, %ec3_3p : index
-    memref.store %res#61, %C[%ei3_3_1] : memref<?xf32>
+    %okei3_3_1c = arith.cmpi ult, %ec3_3p, %N : index
+    %okei3_3_1 = arith.andi %rv3, %okei3_3_1c : i1
+    scf.if %okei3_3_1 {
+      memref.store %res#61, %C[%ei3_3_1] : memref<?xf32>
+    }
     %ei3_3_2 = arith.addi %eo38, %ec3_3 : index
-    memref.store %res#62, %C[%ei3_3_2] : memref<?xf32>
+    %okei3_3_2c = arith.cmpi ult, %ec3_3, %N : index
+    %okei3_3_2 = arith.andi %rv38, %okei3_3_2c : i1
+    scf.if %okei3_3_2 {
+      memref.store %res#62, %C[%ei3_3_2] : memref<?xf32>
+    }
     %ei3_3_3 = arith.addi %eo38, %ec3_3p : index
-    memref.store %res#63, %C[%ei3_3_3] : memref<?xf32>
+    %okei3_3_3c = arith.cmpi ult, %ec3_3p, %N : index
+    %okei3_3_3 = arith.andi %rv38, %okei3_3_3c : i1
+    scf.if %okei3_3_3 {
+      memref.store %res#63, %C[%ei3_3_3] : memref<?xf32>
+    }
     }
     gpu.return
   }
   // Block tile 128 x 128, K step 64, 2 x 4 warps, 256 threads;
   // D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2] (B packed for SwiGLU).
-  gpu.func @grouped_gemm_swiglu_bf16_tn(%A: memref<?xf16>, %B: memref<?xf16>,
+  gpu.func @grouped_gemm_swiglu_bf16_tn(%A: memref<?xbf16>, %B: memref<?xbf16>,
                                  %C: memref<?xbf16>, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
       kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
@@ -1299,6 +1686,7 @@ gpu.module @dsc_grouped_gemm {
     %c24 = arith.constant 24 : index
     %c32 = arith.constant 32 : index
     %c48 = arith.constant 48 : index
+    %c63 = arith.constant 63 : index
     %c64 = arith.constant 64 : index
     %c128 = arith.constant 128 : index
     %c256 = arith.constant 256 : index
@@ -1306,8 +1694,8 @@ gpu.module @dsc_grouped_gemm {
     %zero = arith.constant 0.0 : f32
     %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
     %offB = arith.constant 65536 : index
-    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
-    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %e = gpu.block_id z
     %bm = gpu.block_id y
     %bn = gpu.block_id x
@@ -1319,6 +1707,7 @@ gpu.module @dsc_grouped_gemm {
     %end32 = memref.load %offsets[%e1] : memref<?xi32>
     %start = arith.index_cast %start32 : i32 to index
     %end = arith.index_cast %end32 : i32 to index
+    %kRounded = arith.addi %K, %c63 : index
     %mb = arith.muli %bm, %c128 : index
     %m0 = arith.addi %start, %mb : index
     %inside = arith.cmpi ult, %m0, %end : index
@@ -1326,8 +1715,9 @@ gpu.module @dsc_grouped_gemm {
     %n0 = arith.muli %bn, %c128 : index
     %eN = arith.muli %e, %N : index
     %nb0 = arith.addi %eN, %n0 : index
-    %kTiles = arith.divui %K, %c64 : index
+    %kTiles = arith.divui %kRounded, %c64 : index
     %lastTile = arith.subi %kTiles, %c1 : index
+    %rowsB = arith.addi %eN, %N : index
     %qA0a = arith.constant 0 : index
     %qA0 = arith.addi %tid, %qA0a : index
     %lrowA0 = arith.divui %qA0, %c8 : index
@@ -1340,6 +1730,9 @@ gpu.module @dsc_grouped_gemm {
     %growA0 = arith.addi %m0, %lrowA0 : index
     %goffA0 = arith.muli %growA0, %K : index
     %gbaseA0 = arith.addi %goffA0, %lcolA0 : index
+    %inA0 = arith.cmpi ult, %growA0, %end : index
+    %klA0 = arith.subi %K, %lcolA0 : index
+    %krA0 = arith.select %inA0, %klA0, %c0 : index
     %qA1a = arith.constant 256 : index
     %qA1 = arith.addi %tid, %qA1a : index
     %lrowA1 = arith.divui %qA1, %c8 : index
@@ -1352,6 +1745,9 @@ gpu.module @dsc_grouped_gemm {
     %growA1 = arith.addi %m0, %lrowA1 : index
     %goffA1 = arith.muli %growA1, %K : index
     %gbaseA1 = arith.addi %goffA1, %lcolA1 : index
+    %inA1 = arith.cmpi ult, %growA1, %end : index
+    %klA1 = arith.subi %K, %lcolA1 : index
+    %krA1 = arith.select %inA1, %klA1, %c0 : index
     %qA2a = arith.constant 512 : index
     %qA2 = arith.addi %tid, %qA2a : index
     %lrowA2 = arith.divui %qA2, %c8 : index
@@ -1364,6 +1760,9 @@ gpu.module @dsc_grouped_gemm {
     %growA2 = arith.addi %m0, %lrowA2 : index
     %goffA2 = arith.muli %growA2, %K : index
     %gbaseA2 = arith.addi %goffA2, %lcolA2 : index
+    %inA2 = arith.cmpi ult, %growA2, %end : index
+    %klA2 = arith.subi %K, %lcolA2 : index
+    %krA2 = arith.select %inA2, %klA2, %c0 : index
     %qA3a = arith.constant 768 : index
     %qA3 = arith.addi %tid, %qA3a : index
     %lrowA3 = arith.divui %qA3, %c8 : index
@@ -1376,6 +1775,9 @@ gpu.module @dsc_grouped_gemm {
     %growA3 = arith.addi %m0, %lrowA3 : index
     %goffA3 = arith.muli %growA3, %K : index
     %gbaseA3 = arith.addi %goffA3, %lcolA3 : index
+    %inA3 = arith.cmpi ult, %growA3, %end : index
+    %klA3 = arith.subi %K, %lcolA3 : index
+    %krA3 = arith.select %inA3, %klA3, %c0 : index
     %qB0a = arith.constant 0 : index
     %qB0 = arith.addi %tid, %qB0a : index
     %lrowB0 = arith.divui %qB0, %c8 : index
@@ -1388,6 +1790,9 @@ gpu.module @dsc_grouped_gemm {
     %growB0 = arith.addi %nb0, %lrowB0 : index
     %goffB0 = arith.muli %growB0, %K : index
     %gbaseB0 = arith.addi %goffB0, %lcolB0 : index
+    %inB0 = arith.cmpi ult, %growB0, %rowsB : index
+    %klB0 = arith.subi %K, %lcolB0 : index
+    %krB0 = arith.select %inB0, %klB0, %c0 : index
     %qB1a = arith.constant 256 : index
     %qB1 = arith.addi %tid, %qB1a : index
     %lrowB1 = arith.divui %qB1, %c8 : index
@@ -1400,6 +1805,9 @@ gpu.module @dsc_grouped_gemm {
     %growB1 = arith.addi %nb0, %lrowB1 : index
     %goffB1 = arith.muli %growB1, %K : index
     %gbaseB1 = arith.addi %goffB1, %lcolB1 : index
+    %inB1 = arith.cmpi ult, %growB1, %rowsB : index
+    %klB1 = arith.subi %K, %lcolB1 : index
+    %krB1 = arith.select %inB1, %klB1, %c0 : index
     %qB2a = arith.constant 512 : index
     %qB2 = arith.addi %tid, %qB2a : index
     %lrowB2 = arith.divui %qB2, %c8 : index
@@ -1412,6 +1820,9 @@ gpu.module @dsc_grouped_gemm {
     %growB2 = arith.addi %nb0, %lrowB2 : index
     %goffB2 = arith.muli %growB2, %K : index
     %gbaseB2 = arith.addi %goffB2, %lcolB2 : index
+    %inB2 = arith.cmpi ult, %growB2, %rowsB : index
+    %klB2 = arith.subi %K, %lcolB2 : index
+    %krB2 = arith.select %inB2, %klB2, %c0 : index
     %qB3a = arith.constant 768 : index
     %qB3 = arith.addi %tid, %qB3a : index
     %lrowB3 = arith.divui %qB3, %c8 : index
@@ -1424,62 +1835,137 @@ gpu.module @dsc_grouped_gemm {
     %growB3 = arith.addi %nb0, %lrowB3 : index
     %goffB3 = arith.muli %growB3, %K : index
     %gbaseB3 = arith.addi %goffB3, %lcolB3 : index
+    %inB3 = arith.cmpi ult, %growB3, %rowsB : index
+    %klB3 = arith.subi %K, %lcolB3 : index
+    %krB3 = arith.select %inB3, %klB3, %c0 : index
     %pro0 = arith.minui %c0, %lastTile : index
     %ko1 = arith.muli %pro0, %c64 : index
     %srcA0_1 = arith.addi %gbaseA0, %ko1 : index
-    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA0_1 = arith.maxsi %krA0, %ko1 : index
+    %kqA0_1 = arith.subi %kpA0_1, %ko1 : index
+    %nA0_1 = arith.minui %kqA0_1, %c8 : index
+    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8, %nA0_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA1_1 = arith.addi %gbaseA1, %ko1 : index
-    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA1_1 = arith.maxsi %krA1, %ko1 : index
+    %kqA1_1 = arith.subi %kpA1_1, %ko1 : index
+    %nA1_1 = arith.minui %kqA1_1, %c8 : index
+    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8, %nA1_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA2_1 = arith.addi %gbaseA2, %ko1 : index
-    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA2_1 = arith.maxsi %krA2, %ko1 : index
+    %kqA2_1 = arith.subi %kpA2_1, %ko1 : index
+    %nA2_1 = arith.minui %kqA2_1, %c8 : index
+    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8, %nA2_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA3_1 = arith.addi %gbaseA3, %ko1 : index
-    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA3_1 = arith.maxsi %krA3, %ko1 : index
+    %kqA3_1 = arith.subi %kpA3_1, %ko1 : index
+    %nA3_1 = arith.minui %kqA3_1, %c8 : index
+    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8, %nA3_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB0_1 = arith.addi %gbaseB0, %ko1 : index
-    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB0_1 = arith.maxsi %krB0, %ko1 : index
+    %kqB0_1 = arith.subi %kpB0_1, %ko1 : index
+    %nB0_1 = arith.minui %kqB0_1, %c8 : index
+    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8, %nB0_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB1_1 = arith.addi %gbaseB1, %ko1 : index
-    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB1_1 = arith.maxsi %krB1, %ko1 : index
+    %kqB1_1 = arith.subi %kpB1_1, %ko1 : index
+    %nB1_1 = arith.minui %kqB1_1, %c8 : index
+    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8, %nB1_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB2_1 = arith.addi %gbaseB2, %ko1 : index
-    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB2_1 = arith.maxsi %krB2, %ko1 : index
+    %kqB2_1 = arith.subi %kpB2_1, %ko1 : index
+    %nB2_1 = arith.minui %kqB2_1, %c8 : index
+    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8, %nB2_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB3_1 = arith.addi %gbaseB3, %ko1 : index
-    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB3_1 = arith.maxsi %krB3, %ko1 : index
+    %kqB3_1 = arith.subi %kpB3_1, %ko1 : index
+    %nB3_1 = arith.minui %kqB3_1, %c8 : index
+    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8, %nB3_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokA2_1, %tokA3_1, %tokB0_1, %tokB1_1, %tokB2_1, %tokB3_1
     %pro1 = arith.minui %c1, %lastTile : index
     %ko2 = arith.muli %pro1, %c64 : index
     %srcA0_2 = arith.addi %gbaseA0, %ko2 : index
-    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA0_2 = arith.maxsi %krA0, %ko2 : index
+    %kqA0_2 = arith.subi %kpA0_2, %ko2 : index
+    %nA0_2 = arith.minui %kqA0_2, %c8 : index
+    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8, %nA0_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA1_2 = arith.addi %gbaseA1, %ko2 : index
-    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA1_2 = arith.maxsi %krA1, %ko2 : index
+    %kqA1_2 = arith.subi %kpA1_2, %ko2 : index
+    %nA1_2 = arith.minui %kqA1_2, %c8 : index
+    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8, %nA1_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA2_2 = arith.addi %gbaseA2, %ko2 : index
-    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA2_2 = arith.maxsi %krA2, %ko2 : index
+    %kqA2_2 = arith.subi %kpA2_2, %ko2 : index
+    %nA2_2 = arith.minui %kqA2_2, %c8 : index
+    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8, %nA2_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA3_2 = arith.addi %gbaseA3, %ko2 : index
-    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA3_2 = arith.maxsi %krA3, %ko2 : index
+    %kqA3_2 = arith.subi %kpA3_2, %ko2 : index
+    %nA3_2 = arith.minui %kqA3_2, %c8 : index
+    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8, %nA3_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB0_2 = arith.addi %gbaseB0, %ko2 : index
-    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB0_2 = arith.maxsi %krB0, %ko2 : index
+    %kqB0_2 = arith.subi %kpB0_2, %ko2 : index
+    %nB0_2 = arith.minui %kqB0_2, %c8 : index
+    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8, %nB0_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB1_2 = arith.addi %gbaseB1, %ko2 : index
-    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB1_2 = arith.maxsi %krB1, %ko2 : index
+    %kqB1_2 = arith.subi %kpB1_2, %ko2 : index
+    %nB1_2 = arith.minui %kqB1_2, %c8 : index
+    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8, %nB1_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB2_2 = arith.addi %gbaseB2, %ko2 : index
-    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB2_2 = arith.maxsi %krB2, %ko2 : index
+    %kqB2_2 = arith.subi %kpB2_2, %ko2 : index
+    %nB2_2 = arith.minui %kqB2_2, %c8 : index
+    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8, %nB2_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB3_2 = arith.addi %gbaseB3, %ko2 : index
-    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB3_2 = arith.maxsi %krB3, %ko2 : index
+    %kqB3_2 = arith.subi %kpB3_2, %ko2 : index
+    %nB3_2 = arith.minui %kqB3_2, %c8 : index
+    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8, %nB3_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokA2_2, %tokA3_2, %tokB0_2, %tokB1_2, %tokB2_2, %tokB3_2
     %pro2 = arith.minui %c2, %lastTile : index
     %ko3 = arith.muli %pro2, %c64 : index
     %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
-    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA0_3 = arith.maxsi %krA0, %ko3 : index
+    %kqA0_3 = arith.subi %kpA0_3, %ko3 : index
+    %nA0_3 = arith.minui %kqA0_3, %c8 : index
+    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8, %nA0_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
-    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA1_3 = arith.maxsi %krA1, %ko3 : index
+    %kqA1_3 = arith.subi %kpA1_3, %ko3 : index
+    %nA1_3 = arith.minui %kqA1_3, %c8 : index
+    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8, %nA1_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA2_3 = arith.addi %gbaseA2, %ko3 : index
-    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA2_3 = arith.maxsi %krA2, %ko3 : index
+    %kqA2_3 = arith.subi %kpA2_3, %ko3 : index
+    %nA2_3 = arith.minui %kqA2_3, %c8 : index
+    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8, %nA2_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcA3_3 = arith.addi %gbaseA3, %ko3 : index
-    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpA3_3 = arith.maxsi %krA3, %ko3 : index
+    %kqA3_3 = arith.subi %kpA3_3, %ko3 : index
+    %nA3_3 = arith.minui %kqA3_3, %c8 : index
+    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8, %nA3_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
-    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%c2, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB0_3 = arith.maxsi %krB0, %ko3 : index
+    %kqB0_3 = arith.subi %kpB0_3, %ko3 : index
+    %nB0_3 = arith.minui %kqB0_3, %c8 : index
+    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%c2, %lrowB0, %stB0_col], 8, %nB0_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
-    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%c2, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB1_3 = arith.maxsi %krB1, %ko3 : index
+    %kqB1_3 = arith.subi %kpB1_3, %ko3 : index
+    %nB1_3 = arith.minui %kqB1_3, %c8 : index
+    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%c2, %lrowB1, %stB1_col], 8, %nB1_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB2_3 = arith.addi %gbaseB2, %ko3 : index
-    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%c2, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB2_3 = arith.maxsi %krB2, %ko3 : index
+    %kqB2_3 = arith.subi %kpB2_3, %ko3 : index
+    %nB2_3 = arith.minui %kqB2_3, %c8 : index
+    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%c2, %lrowB2, %stB2_col], 8, %nB2_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB3_3 = arith.addi %gbaseB3, %ko3 : index
-    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%c2, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB3_3 = arith.maxsi %krB3, %ko3 : index
+    %kqB3_3 = arith.subi %kpB3_3, %ko3 : index
+    %nB3_3 = arith.minui %kqB3_3, %c8 : index
+    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%c2, %lrowB3, %stB3_col], 8, %nB3_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokA2_3, %tokA3_3, %tokB0_3, %tokB1_3, %tokB2_3, %tokB3_3
     %warpM = arith.divui %warp, %c4 : index
     %warpN = arith.remui %warp, %c4 : index
@@ -1501,21 +1987,45 @@ gpu.module @dsc_grouped_gemm {
       gpu.barrier
       %ko4 = arith.muli %ktc, %c64 : index
       %srcA0_4 = arith.addi %gbaseA0, %ko4 : index
-      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpA0_4 = arith.maxsi %krA0, %ko4 : index
+      %kqA0_4 = arith.subi %kpA0_4, %ko4 : index
+      %nA0_4 = arith.minui %kqA0_4, %c8 : index
+      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8, %nA0_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcA1_4 = arith.addi %gbaseA1, %ko4 : index
-      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpA1_4 = arith.maxsi %krA1, %ko4 : index
+      %kqA1_4 = arith.subi %kpA1_4, %ko4 : index
+      %nA1_4 = arith.minui %kqA1_4, %c8 : index
+      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8, %nA1_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcA2_4 = arith.addi %gbaseA2, %ko4 : index
-      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpA2_4 = arith.maxsi %krA2, %ko4 : index
+      %kqA2_4 = arith.subi %kpA2_4, %ko4 : index
+      %nA2_4 = arith.minui %kqA2_4, %c8 : index
+      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8, %nA2_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcA3_4 = arith.addi %gbaseA3, %ko4 : index
-      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpA3_4 = arith.maxsi %krA3, %ko4 : index
+      %kqA3_4 = arith.subi %kpA3_4, %ko4 : index
+      %nA3_4 = arith.minui %kqA3_4, %c8 : index
+      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8, %nA3_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB0_4 = arith.addi %gbaseB0, %ko4 : index
-      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB[%slot, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB0_4 = arith.maxsi %krB0, %ko4 : index
+      %kqB0_4 = arith.subi %kpB0_4, %ko4 : index
+      %nB0_4 = arith.minui %kqB0_4, %c8 : index
+      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB[%slot, %lrowB0, %stB0_col], 8, %nB0_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB1_4 = arith.addi %gbaseB1, %ko4 : index
-      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB[%slot, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB1_4 = arith.maxsi %krB1, %ko4 : index
+      %kqB1_4 = arith.subi %kpB1_4, %ko4 : index
+      %nB1_4 = arith.minui %kqB1_4, %c8 : index
+      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB[%slot, %lrowB1, %stB1_col], 8, %nB1_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB2_4 = arith.addi %gbaseB2, %ko4 : index
-      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB[%slot, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB2_4 = arith.maxsi %krB2, %ko4 : index
+      %kqB2_4 = arith.subi %kpB2_4, %ko4 : index
+      %nB2_4 = arith.minui %kqB2_4, %c8 : index
+      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB[%slot, %lrowB2, %stB2_col], 8, %nB2_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB3_4 = arith.addi %gbaseB3, %ko4 : index
-      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB[%slot, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB3_4 = arith.maxsi %krB3, %ko4 : index
+      %kqB3_4 = arith.subi %kpB3_4, %ko4 : index
+      %nB3_4 = arith.minui %kqB3_4, %c8 : index
+      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB[%slot, %lrowB3, %stB3_col], 8, %nB3_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %grp4 = nvgpu.device_async_create_group %tokA0_4, %tokA1_4, %tokA2_4, %tokA3_4, %tokB0_4, %tokB1_4, %tokB2_4, %tokB3_4
       %a0_0_row0 = arith.addi %wm0, %c0 : index
       %a0_0_row = arith.addi %a0_0_row0, %l16 : index
@@ -1524,18 +2034,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_0_r3 = arith.remui %a0_0_r1, %c8 : index
       %a0_0_x = arith.xori %a0_0_ch, %a0_0_r3 : index
       %a0_0_col = arith.muli %a0_0_x, %c8 : index
-      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xf16> to vector<1xi32>
+      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xbf16> to vector<1xi32>
       %a0_0_0 = vector.extract %a0_0_w0[0] : i32 from vector<1xi32>
-      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xf16> to vector<1xi32>
+      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xbf16> to vector<1xi32>
       %a0_0_1 = vector.extract %a0_0_w1[0] : i32 from vector<1xi32>
-      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xf16> to vector<1xi32>
+      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xbf16> to vector<1xi32>
       %a0_0_2 = vector.extract %a0_0_w2[0] : i32 from vector<1xi32>
-      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xf16> to vector<1xi32>
+      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xbf16> to vector<1xi32>
       %a0_0_3 = vector.extract %a0_0_w3[0] : i32 from vector<1xi32>
       %a0_1_row0 = arith.addi %wm0, %c16 : index
       %a0_1_row = arith.addi %a0_1_row0, %l16 : index
@@ -1544,18 +2054,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_1_r3 = arith.remui %a0_1_r1, %c8 : index
       %a0_1_x = arith.xori %a0_1_ch, %a0_1_r3 : index
       %a0_1_col = arith.muli %a0_1_x, %c8 : index
-      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xf16> to vector<1xi32>
+      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xbf16> to vector<1xi32>
       %a0_1_0 = vector.extract %a0_1_w0[0] : i32 from vector<1xi32>
-      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xf16> to vector<1xi32>
+      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xbf16> to vector<1xi32>
       %a0_1_1 = vector.extract %a0_1_w1[0] : i32 from vector<1xi32>
-      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xf16> to vector<1xi32>
+      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xbf16> to vector<1xi32>
       %a0_1_2 = vector.extract %a0_1_w2[0] : i32 from vector<1xi32>
-      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xf16> to vector<1xi32>
+      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xbf16> to vector<1xi32>
       %a0_1_3 = vector.extract %a0_1_w3[0] : i32 from vector<1xi32>
       %a0_2_row0 = arith.addi %wm0, %c32 : index
       %a0_2_row = arith.addi %a0_2_row0, %l16 : index
@@ -1564,18 +2074,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_2_r3 = arith.remui %a0_2_r1, %c8 : index
       %a0_2_x = arith.xori %a0_2_ch, %a0_2_r3 : index
       %a0_2_col = arith.muli %a0_2_x, %c8 : index
-      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xf16> to vector<1xi32>
+      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xbf16> to vector<1xi32>
       %a0_2_0 = vector.extract %a0_2_w0[0] : i32 from vector<1xi32>
-      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xf16> to vector<1xi32>
+      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xbf16> to vector<1xi32>
       %a0_2_1 = vector.extract %a0_2_w1[0] : i32 from vector<1xi32>
-      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xf16> to vector<1xi32>
+      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xbf16> to vector<1xi32>
       %a0_2_2 = vector.extract %a0_2_w2[0] : i32 from vector<1xi32>
-      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xf16> to vector<1xi32>
+      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xbf16> to vector<1xi32>
       %a0_2_3 = vector.extract %a0_2_w3[0] : i32 from vector<1xi32>
       %a0_3_row0 = arith.addi %wm0, %c48 : index
       %a0_3_row = arith.addi %a0_3_row0, %l16 : index
@@ -1584,18 +2094,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_3_r3 = arith.remui %a0_3_r1, %c8 : index
       %a0_3_x = arith.xori %a0_3_ch, %a0_3_r3 : index
       %a0_3_col = arith.muli %a0_3_x, %c8 : index
-      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xf16> to vector<1xi32>
+      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xbf16> to vector<1xi32>
       %a0_3_0 = vector.extract %a0_3_w0[0] : i32 from vector<1xi32>
-      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xf16> to vector<1xi32>
+      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xbf16> to vector<1xi32>
       %a0_3_1 = vector.extract %a0_3_w1[0] : i32 from vector<1xi32>
-      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xf16> to vector<1xi32>
+      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xbf16> to vector<1xi32>
       %a0_3_2 = vector.extract %a0_3_w2[0] : i32 from vector<1xi32>
-      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xf16> to vector<1xi32>
+      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xbf16> to vector<1xi32>
       %a0_3_3 = vector.extract %a0_3_w3[0] : i32 from vector<1xi32>
       %b0_0_row0 = arith.addi %wn0, %c0 : index
       %b0_0_row = arith.addi %b0_0_row0, %bnrow : index
@@ -1604,18 +2114,18 @@ gpu.module @dsc_grouped_gemm {
       %b0_0_r3 = arith.remui %b0_0_r1, %c8 : index
       %b0_0_x = arith.xori %b0_0_ch, %b0_0_r3 : index
       %b0_0_col = arith.muli %b0_0_x, %c8 : index
-      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xf16> to vector<1xi32>
+      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xbf16> to vector<1xi32>
       %b0_0_0 = vector.extract %b0_0_w0[0] : i32 from vector<1xi32>
-      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xf16> to vector<1xi32>
+      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xbf16> to vector<1xi32>
       %b0_0_1 = vector.extract %b0_0_w1[0] : i32 from vector<1xi32>
-      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xf16> to vector<1xi32>
+      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xbf16> to vector<1xi32>
       %b0_0_2 = vector.extract %b0_0_w2[0] : i32 from vector<1xi32>
-      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xf16> to vector<1xi32>
+      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xbf16> to vector<1xi32>
       %b0_0_3 = vector.extract %b0_0_w3[0] : i32 from vector<1xi32>
       %b0_1_row0 = arith.addi %wn0, %c16 : index
       %b0_1_row = arith.addi %b0_1_row0, %bnrow : index
@@ -1624,18 +2134,18 @@ gpu.module @dsc_grouped_gemm {
       %b0_1_r3 = arith.remui %b0_1_r1, %c8 : index
       %b0_1_x = arith.xori %b0_1_ch, %b0_1_r3 : index
       %b0_1_col = arith.muli %b0_1_x, %c8 : index
-      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xf16> to vector<1xi32>
+      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xbf16> to vector<1xi32>
       %b0_1_0 = vector.extract %b0_1_w0[0] : i32 from vector<1xi32>
-      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xf16> to vector<1xi32>
+      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xbf16> to vector<1xi32>
       %b0_1_1 = vector.extract %b0_1_w1[0] : i32 from vector<1xi32>
-      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xf16> to vector<1xi32>
+      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xbf16> to vector<1xi32>
       %b0_1_2 = vector.extract %b0_1_w2[0] : i32 from vector<1xi32>
-      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xf16> to vector<1xi32>
+      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xbf16> to vector<1xi32>
       %b0_1_3 = vector.extract %b0_1_w3[0] : i32 from vector<1xi32>
       %d0_0_0 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_0, %b0_0_1] C[%acc0, %acc1, %acc2, %acc3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d0_0_0_0 = llvm.extractvalue %d0_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1724,18 +2234,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_0_r3 = arith.remui %a1_0_r1, %c8 : index
       %a1_0_x = arith.xori %a1_0_ch, %a1_0_r3 : index
       %a1_0_col = arith.muli %a1_0_x, %c8 : index
-      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xf16> to vector<1xi32>
+      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xbf16> to vector<1xi32>
       %a1_0_0 = vector.extract %a1_0_w0[0] : i32 from vector<1xi32>
-      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xf16> to vector<1xi32>
+      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xbf16> to vector<1xi32>
       %a1_0_1 = vector.extract %a1_0_w1[0] : i32 from vector<1xi32>
-      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xf16> to vector<1xi32>
+      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xbf16> to vector<1xi32>
       %a1_0_2 = vector.extract %a1_0_w2[0] : i32 from vector<1xi32>
-      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xf16> to vector<1xi32>
+      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xbf16> to vector<1xi32>
       %a1_0_3 = vector.extract %a1_0_w3[0] : i32 from vector<1xi32>
       %a1_1_row0 = arith.addi %wm0, %c16 : index
       %a1_1_row = arith.addi %a1_1_row0, %l16 : index
@@ -1744,18 +2254,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_1_r3 = arith.remui %a1_1_r1, %c8 : index
       %a1_1_x = arith.xori %a1_1_ch, %a1_1_r3 : index
       %a1_1_col = arith.muli %a1_1_x, %c8 : index
-      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xf16> to vector<1xi32>
+      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xbf16> to vector<1xi32>
       %a1_1_0 = vector.extract %a1_1_w0[0] : i32 from vector<1xi32>
-      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xf16> to vector<1xi32>
+      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xbf16> to vector<1xi32>
       %a1_1_1 = vector.extract %a1_1_w1[0] : i32 from vector<1xi32>
-      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xf16> to vector<1xi32>
+      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xbf16> to vector<1xi32>
       %a1_1_2 = vector.extract %a1_1_w2[0] : i32 from vector<1xi32>
-      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xf16> to vector<1xi32>
+      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xbf16> to vector<1xi32>
       %a1_1_3 = vector.extract %a1_1_w3[0] : i32 from vector<1xi32>
       %a1_2_row0 = arith.addi %wm0, %c32 : index
       %a1_2_row = arith.addi %a1_2_row0, %l16 : index
@@ -1764,18 +2274,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_2_r3 = arith.remui %a1_2_r1, %c8 : index
       %a1_2_x = arith.xori %a1_2_ch, %a1_2_r3 : index
       %a1_2_col = arith.muli %a1_2_x, %c8 : index
-      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xf16> to vector<1xi32>
+      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xbf16> to vector<1xi32>
       %a1_2_0 = vector.extract %a1_2_w0[0] : i32 from vector<1xi32>
-      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xf16> to vector<1xi32>
+      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xbf16> to vector<1xi32>
       %a1_2_1 = vector.extract %a1_2_w1[0] : i32 from vector<1xi32>
-      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xf16> to vector<1xi32>
+      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xbf16> to vector<1xi32>
       %a1_2_2 = vector.extract %a1_2_w2[0] : i32 from vector<1xi32>
-      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xf16> to vector<1xi32>
+      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xbf16> to vector<1xi32>
       %a1_2_3 = vector.extract %a1_2_w3[0] : i32 from vector<1xi32>
       %a1_3_row0 = arith.addi %wm0, %c48 : index
       %a1_3_row = arith.addi %a1_3_row0, %l16 : index
@@ -1784,18 +2294,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_3_r3 = arith.remui %a1_3_r1, %c8 : index
       %a1_3_x = arith.xori %a1_3_ch, %a1_3_r3 : index
       %a1_3_col = arith.muli %a1_3_x, %c8 : index
-      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xf16> to vector<1xi32>
+      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xbf16> to vector<1xi32>
       %a1_3_0 = vector.extract %a1_3_w0[0] : i32 from vector<1xi32>
-      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xf16> to vector<1xi32>
+      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xbf16> to vector<1xi32>
       %a1_3_1 = vector.extract %a1_3_w1[0] : i32 from vector<1xi32>
-      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xf16> to vector<1xi32>
+      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xbf16> to vector<1xi32>
       %a1_3_2 = vector.extract %a1_3_w2[0] : i32 from vector<1xi32>
-      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xf16> to vector<1xi32>
+      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xbf16> to vector<1xi32>
       %a1_3_3 = vector.extract %a1_3_w3[0] : i32 from vector<1xi32>
       %b1_0_row0 = arith.addi %wn0, %c0 : index
       %b1_0_row = arith.addi %b1_0_row0, %bnrow : index
@@ -1804,18 +2314,18 @@ gpu.module @dsc_grouped_gemm {
       %b1_0_r3 = arith.remui %b1_0_r1, %c8 : index
       %b1_0_x = arith.xori %b1_0_ch, %b1_0_r3 : index
       %b1_0_col = arith.muli %b1_0_x, %c8 : index
-      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xf16> to vector<1xi32>
+      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xbf16> to vector<1xi32>
       %b1_0_0 = vector.extract %b1_0_w0[0] : i32 from vector<1xi32>
-      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xf16> to vector<1xi32>
+      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xbf16> to vector<1xi32>
       %b1_0_1 = vector.extract %b1_0_w1[0] : i32 from vector<1xi32>
-      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xf16> to vector<1xi32>
+      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xbf16> to vector<1xi32>
       %b1_0_2 = vector.extract %b1_0_w2[0] : i32 from vector<1xi32>
-      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xf16> to vector<1xi32>
+      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xbf16> to vector<1xi32>
       %b1_0_3 = vector.extract %b1_0_w3[0] : i32 from vector<1xi32>
       %b1_1_row0 = arith.addi %wn0, %c16 : index
       %b1_1_row = arith.addi %b1_1_row0, %bnrow : index
@@ -1824,18 +2334,18 @@ gpu.module @dsc_grouped_gemm {
       %b1_1_r3 = arith.remui %b1_1_r1, %c8 : index
       %b1_1_x = arith.xori %b1_1_ch, %b1_1_r3 : index
       %b1_1_col = arith.muli %b1_1_x, %c8 : index
-      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xf16> to vector<1xi32>
+      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xbf16> to vector<1xi32>
       %b1_1_0 = vector.extract %b1_1_w0[0] : i32 from vector<1xi32>
-      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xf16> to vector<1xi32>
+      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xbf16> to vector<1xi32>
       %b1_1_1 = vector.extract %b1_1_w1[0] : i32 from vector<1xi32>
-      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xf16> to vector<1xi32>
+      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xbf16> to vector<1xi32>
       %b1_1_2 = vector.extract %b1_1_w2[0] : i32 from vector<1xi32>
-      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xf16> to vector<1xi32>
+      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xbf16> to vector<1xi32>
       %b1_1_3 = vector.extract %b1_1_w3[0] : i32 from vector<1xi32>
       %d1_0_0 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_0, %b1_0_1] C[%d0_0_0_0, %d0_0_0_1, %d0_0_0_2, %d0_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d1_0_0_0 = llvm.extractvalue %d1_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1924,18 +2434,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_0_r3 = arith.remui %a2_0_r1, %c8 : index
       %a2_0_x = arith.xori %a2_0_ch, %a2_0_r3 : index
       %a2_0_col = arith.muli %a2_0_x, %c8 : index
-      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xf16> to vector<1xi32>
+      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xbf16> to vector<1xi32>
       %a2_0_0 = vector.extract %a2_0_w0[0] : i32 from vector<1xi32>
-      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xf16> to vector<1xi32>
+      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xbf16> to vector<1xi32>
       %a2_0_1 = vector.extract %a2_0_w1[0] : i32 from vector<1xi32>
-      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xf16> to vector<1xi32>
+      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xbf16> to vector<1xi32>
       %a2_0_2 = vector.extract %a2_0_w2[0] : i32 from vector<1xi32>
-      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xf16> to vector<1xi32>
+      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xbf16> to vector<1xi32>
       %a2_0_3 = vector.extract %a2_0_w3[0] : i32 from vector<1xi32>
       %a2_1_row0 = arith.addi %wm0, %c16 : index
       %a2_1_row = arith.addi %a2_1_row0, %l16 : index
@@ -1944,18 +2454,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_1_r3 = arith.remui %a2_1_r1, %c8 : index
       %a2_1_x = arith.xori %a2_1_ch, %a2_1_r3 : index
       %a2_1_col = arith.muli %a2_1_x, %c8 : index
-      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xf16> to vector<1xi32>
+      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xbf16> to vector<1xi32>
       %a2_1_0 = vector.extract %a2_1_w0[0] : i32 from vector<1xi32>
-      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xf16> to vector<1xi32>
+      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xbf16> to vector<1xi32>
       %a2_1_1 = vector.extract %a2_1_w1[0] : i32 from vector<1xi32>
-      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xf16> to vector<1xi32>
+      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xbf16> to vector<1xi32>
       %a2_1_2 = vector.extract %a2_1_w2[0] : i32 from vector<1xi32>
-      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xf16> to vector<1xi32>
+      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xbf16> to vector<1xi32>
       %a2_1_3 = vector.extract %a2_1_w3[0] : i32 from vector<1xi32>
       %a2_2_row0 = arith.addi %wm0, %c32 : index
       %a2_2_row = arith.addi %a2_2_row0, %l16 : index
@@ -1964,18 +2474,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_2_r3 = arith.remui %a2_2_r1, %c8 : index
       %a2_2_x = arith.xori %a2_2_ch, %a2_2_r3 : index
       %a2_2_col = arith.muli %a2_2_x, %c8 : index
-      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xf16> to vector<1xi32>
+      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xbf16> to vector<1xi32>
       %a2_2_0 = vector.extract %a2_2_w0[0] : i32 from vector<1xi32>
-      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xf16> to vector<1xi32>
+      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xbf16> to vector<1xi32>
       %a2_2_1 = vector.extract %a2_2_w1[0] : i32 from vector<1xi32>
-      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xf16> to vector<1xi32>
+      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xbf16> to vector<1xi32>
       %a2_2_2 = vector.extract %a2_2_w2[0] : i32 from vector<1xi32>
-      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xf16> to vector<1xi32>
+      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xbf16> to vector<1xi32>
       %a2_2_3 = vector.extract %a2_2_w3[0] : i32 from vector<1xi32>
       %a2_3_row0 = arith.addi %wm0, %c48 : index
       %a2_3_row = arith.addi %a2_3_row0, %l16 : index
@@ -1984,18 +2494,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_3_r3 = arith.remui %a2_3_r1, %c8 : index
       %a2_3_x = arith.xori %a2_3_ch, %a2_3_r3 : index
       %a2_3_col = arith.muli %a2_3_x, %c8 : index
-      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xf16> to vector<1xi32>
+      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xbf16> to vector<1xi32>
       %a2_3_0 = vector.extract %a2_3_w0[0] : i32 from vector<1xi32>
-      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xf16> to vector<1xi32>
+      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xbf16> to vector<1xi32>
       %a2_3_1 = vector.extract %a2_3_w1[0] : i32 from vector<1xi32>
-      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xf16> to vector<1xi32>
+      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xbf16> to vector<1xi32>
       %a2_3_2 = vector.extract %a2_3_w2[0] : i32 from vector<1xi32>
-      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xf16> to vector<1xi32>
+      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xbf16> to vector<1xi32>
       %a2_3_3 = vector.extract %a2_3_w3[0] : i32 from vector<1xi32>
       %b2_0_row0 = arith.addi %wn0, %c0 : index
       %b2_0_row = arith.addi %b2_0_row0, %bnrow : index
@@ -2004,18 +2514,18 @@ gpu.module @dsc_grouped_gemm {
       %b2_0_r3 = arith.remui %b2_0_r1, %c8 : index
       %b2_0_x = arith.xori %b2_0_ch, %b2_0_r3 : index
       %b2_0_col = arith.muli %b2_0_x, %c8 : index
-      %b2_0_m = nvgpu.ldmatrix %smB[%cur, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xf16> to vector<1xi32>
+      %b2_0_m = nvgpu.ldmatrix %smB[%cur, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xbf16> to vector<1xi32>
       %b2_0_0 = vector.extract %b2_0_w0[0] : i32 from vector<1xi32>
-      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xf16> to vector<1xi32>
+      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xbf16> to vector<1xi32>
       %b2_0_1 = vector.extract %b2_0_w1[0] : i32 from vector<1xi32>
-      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xf16> to vector<1xi32>
+      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xbf16> to vector<1xi32>
       %b2_0_2 = vector.extract %b2_0_w2[0] : i32 from vector<1xi32>
-      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xf16> to vector<1xi32>
+      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xbf16> to vector<1xi32>
       %b2_0_3 = vector.extract %b2_0_w3[0] : i32 from vector<1xi32>
       %b2_1_row0 = arith.addi %wn0, %c16 : index
       %b2_1_row = arith.addi %b2_1_row0, %bnrow : index
@@ -2024,18 +2534,18 @@ gpu.module @dsc_grouped_gemm {
       %b2_1_r3 = arith.remui %b2_1_r1, %c8 : index
       %b2_1_x = arith.xori %b2_1_ch, %b2_1_r3 : index
       %b2_1_col = arith.muli %b2_1_x, %c8 : index
-      %b2_1_m = nvgpu.ldmatrix %smB[%cur, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xf16> to vector<1xi32>
+      %b2_1_m = nvgpu.ldmatrix %smB[%cur, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xbf16> to vector<1xi32>
       %b2_1_0 = vector.extract %b2_1_w0[0] : i32 from vector<1xi32>
-      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xf16> to vector<1xi32>
+      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xbf16> to vector<1xi32>
       %b2_1_1 = vector.extract %b2_1_w1[0] : i32 from vector<1xi32>
-      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xf16> to vector<1xi32>
+      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xbf16> to vector<1xi32>
       %b2_1_2 = vector.extract %b2_1_w2[0] : i32 from vector<1xi32>
-      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xf16> to vector<1xi32>
+      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xbf16> to vector<1xi32>
       %b2_1_3 = vector.extract %b2_1_w3[0] : i32 from vector<1xi32>
       %d2_0_0 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_0, %b2_0_1] C[%d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d2_0_0_0 = llvm.extractvalue %d2_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -2124,18 +2634,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_0_r3 = arith.remui %a3_0_r1, %c8 : index
       %a3_0_x = arith.xori %a3_0_ch, %a3_0_r3 : index
       %a3_0_col = arith.muli %a3_0_x, %c8 : index
-      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xf16> to vector<1xi32>
+      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xbf16> to vector<1xi32>
       %a3_0_0 = vector.extract %a3_0_w0[0] : i32 from vector<1xi32>
-      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xf16> to vector<1xi32>
+      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xbf16> to vector<1xi32>
       %a3_0_1 = vector.extract %a3_0_w1[0] : i32 from vector<1xi32>
-      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xf16> to vector<1xi32>
+      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xbf16> to vector<1xi32>
       %a3_0_2 = vector.extract %a3_0_w2[0] : i32 from vector<1xi32>
-      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xf16> to vector<1xi32>
+      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xbf16> to vector<1xi32>
       %a3_0_3 = vector.extract %a3_0_w3[0] : i32 from vector<1xi32>
       %a3_1_row0 = arith.addi %wm0, %c16 : index
       %a3_1_row = arith.addi %a3_1_row0, %l16 : index
@@ -2144,18 +2654,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_1_r3 = arith.remui %a3_1_r1, %c8 : index
       %a3_1_x = arith.xori %a3_1_ch, %a3_1_r3 : index
       %a3_1_col = arith.muli %a3_1_x, %c8 : index
-      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xf16> to vector<1xi32>
+      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xbf16> to vector<1xi32>
       %a3_1_0 = vector.extract %a3_1_w0[0] : i32 from vector<1xi32>
-      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xf16> to vector<1xi32>
+      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xbf16> to vector<1xi32>
       %a3_1_1 = vector.extract %a3_1_w1[0] : i32 from vector<1xi32>
-      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xf16> to vector<1xi32>
+      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xbf16> to vector<1xi32>
       %a3_1_2 = vector.extract %a3_1_w2[0] : i32 from vector<1xi32>
-      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xf16> to vector<1xi32>
+      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xbf16> to vector<1xi32>
       %a3_1_3 = vector.extract %a3_1_w3[0] : i32 from vector<1xi32>
       %a3_2_row0 = arith.addi %wm0, %c32 : index
       %a3_2_row = arith.addi %a3_2_row0, %l16 : index
@@ -2164,18 +2674,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_2_r3 = arith.remui %a3_2_r1, %c8 : index
       %a3_2_x = arith.xori %a3_2_ch, %a3_2_r3 : index
       %a3_2_col = arith.muli %a3_2_x, %c8 : index
-      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xf16> to vector<1xi32>
+      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xbf16> to vector<1xi32>
       %a3_2_0 = vector.extract %a3_2_w0[0] : i32 from vector<1xi32>
-      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xf16> to vector<1xi32>
+      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xbf16> to vector<1xi32>
       %a3_2_1 = vector.extract %a3_2_w1[0] : i32 from vector<1xi32>
-      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xf16> to vector<1xi32>
+      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xbf16> to vector<1xi32>
       %a3_2_2 = vector.extract %a3_2_w2[0] : i32 from vector<1xi32>
-      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xf16> to vector<1xi32>
+      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xbf16> to vector<1xi32>
       %a3_2_3 = vector.extract %a3_2_w3[0] : i32 from vector<1xi32>
       %a3_3_row0 = arith.addi %wm0, %c48 : index
       %a3_3_row = arith.addi %a3_3_row0, %l16 : index
@@ -2184,18 +2694,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_3_r3 = arith.remui %a3_3_r1, %c8 : index
       %a3_3_x = arith.xori %a3_3_ch, %a3_3_r3 : index
       %a3_3_col = arith.muli %a3_3_x, %c8 : index
-      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xf16> to vector<1xi32>
+      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xbf16> to vector<1xi32>
       %a3_3_0 = vector.extract %a3_3_w0[0] : i32 from vector<1xi32>
-      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xf16> to vector<1xi32>
+      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xbf16> to vector<1xi32>
       %a3_3_1 = vector.extract %a3_3_w1[0] : i32 from vector<1xi32>
-      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xf16> to vector<1xi32>
+      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xbf16> to vector<1xi32>
       %a3_3_2 = vector.extract %a3_3_w2[0] : i32 from vector<1xi32>
-      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xf16> to vector<1xi32>
+      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xbf16> to vector<1xi32>
       %a3_3_3 = vector.extract %a3_3_w3[0] : i32 from vector<1xi32>
       %b3_0_row0 = arith.addi %wn0, %c0 : index
       %b3_0_row = arith.addi %b3_0_row0, %bnrow : index
@@ -2204,18 +2714,18 @@ gpu.module @dsc_grouped_gemm {
       %b3_0_r3 = arith.remui %b3_0_r1, %c8 : index
       %b3_0_x = arith.xori %b3_0_ch, %b3_0_r3 : index
       %b3_0_col = arith.muli %b3_0_x, %c8 : index
-      %b3_0_m = nvgpu.ldmatrix %smB[%cur, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xf16> to vector<1xi32>
+      %b3_0_m = nvgpu.ldmatrix %smB[%cur, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xbf16> to vector<1xi32>
       %b3_0_0 = vector.extract %b3_0_w0[0] : i32 from vector<1xi32>
-      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xf16> to vector<1xi32>
+      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xbf16> to vector<1xi32>
       %b3_0_1 = vector.extract %b3_0_w1[0] : i32 from vector<1xi32>
-      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xf16> to vector<1xi32>
+      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xbf16> to vector<1xi32>
       %b3_0_2 = vector.extract %b3_0_w2[0] : i32 from vector<1xi32>
-      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xf16> to vector<1xi32>
+      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xbf16> to vector<1xi32>
       %b3_0_3 = vector.extract %b3_0_w3[0] : i32 from vector<1xi32>
       %b3_1_row0 = arith.addi %wn0, %c16 : index
       %b3_1_row = arith.addi %b3_1_row0, %bnrow : index
@@ -2224,18 +2734,18 @@ gpu.module @dsc_grouped_gemm {
       %b3_1_r3 = arith.remui %b3_1_r1, %c8 : index
       %b3_1_x = arith.xori %b3_1_ch, %b3_1_r3 : index
       %b3_1_col = arith.muli %b3_1_x, %c8 : index
-      %b3_1_m = nvgpu.ldmatrix %smB[%cur, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xf16> to vector<1xi32>
+      %b3_1_m = nvgpu.ldmatrix %smB[%cur, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xbf16> to vector<1xi32>
       %b3_1_0 = vector.extract %b3_1_w0[0] : i32 from vector<1xi32>
-      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xf16> to vector<1xi32>
+      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xbf16> to vector<1xi32>
       %b3_1_1 = vector.extract %b3_1_w1[0] : i32 from vector<1xi32>
-      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xf16> to vector<1xi32>
+      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xbf16> to vector<1xi32>
       %b3_1_2 = vector.extract %b3_1_w2[0] : i32 from vector<1xi32>
-      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xf16> to vector<1xi32>
+      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xbf16> to vector<1xi32>
       %b3_1_3 = vector.extract %b3_1_w3[0] : i32 from vector<1xi32>
       %d3_0_0 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_0, %b3_0_1] C[%d2_0_0_0, %d2_0_0_1, %d2_0_0_2, %d2_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d3_0_0_0 = llvm.extractvalue %d3_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -2333,6 +2843,8 @@ gpu.module @dsc_grouped_gemm {
     %er08 = arith.addi %er0, %c8 : index
     %eo0 = arith.muli %er0, %halfN : index
     %eo08 = arith.muli %er08, %halfN : index
+    %rv0 = arith.cmpi ult, %er0, %end : index
+    %rv08 = arith.cmpi ult, %er08, %end : index
     %sc0_0a = arith.addi %ocol, %c0 : index
     %sc0_0 = arith.addi %sc0_0a, %t2 : index
     %sc0_0p = arith.addi %sc0_0, %c1 : index
@@ -2349,7 +2861,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_0_0 = arith.mulf %sf0_0_0, %uf0_0_0 : f32
     %pb0_0_0 = arith.truncf %pr0_0_0 : f32 to bf16
     %si0_0_0i = arith.addi %eo0, %sc0_0 : index
-    memref.store %pb0_0_0, %C[%si0_0_0i] : memref<?xbf16>
+    %oksi0_0_0ic = arith.cmpi ult, %sc0_0, %halfN : index
+    %oksi0_0_0i = arith.andi %rv0, %oksi0_0_0ic : i1
+    scf.if %oksi0_0_0i {
+      memref.store %pb0_0_0, %C[%si0_0_0i] : memref<?xbf16>
+    }
     %gb0_0_1 = arith.truncf %res#1 : f32 to bf16
     %gf0_0_1 = arith.extf %gb0_0_1 : bf16 to f32
     %ub0_0_1 = arith.truncf %res#9 : f32 to bf16
@@ -2363,7 +2879,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_0_1 = arith.mulf %sf0_0_1, %uf0_0_1 : f32
     %pb0_0_1 = arith.truncf %pr0_0_1 : f32 to bf16
     %si0_0_1i = arith.addi %eo0, %sc0_0p : index
-    memref.store %pb0_0_1, %C[%si0_0_1i] : memref<?xbf16>
+    %oksi0_0_1ic = arith.cmpi ult, %sc0_0p, %halfN : index
+    %oksi0_0_1i = arith.andi %rv0, %oksi0_0_1ic : i1
+    scf.if %oksi0_0_1i {
+      memref.store %pb0_0_1, %C[%si0_0_1i] : memref<?xbf16>
+    }
     %gb0_0_2 = arith.truncf %res#2 : f32 to bf16
     %gf0_0_2 = arith.extf %gb0_0_2 : bf16 to f32
     %ub0_0_2 = arith.truncf %res#10 : f32 to bf16
@@ -2377,7 +2897,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_0_2 = arith.mulf %sf0_0_2, %uf0_0_2 : f32
     %pb0_0_2 = arith.truncf %pr0_0_2 : f32 to bf16
     %si0_0_2i = arith.addi %eo08, %sc0_0 : index
-    memref.store %pb0_0_2, %C[%si0_0_2i] : memref<?xbf16>
+    %oksi0_0_2ic = arith.cmpi ult, %sc0_0, %halfN : index
+    %oksi0_0_2i = arith.andi %rv08, %oksi0_0_2ic : i1
+    scf.if %oksi0_0_2i {
+      memref.store %pb0_0_2, %C[%si0_0_2i] : memref<?xbf16>
+    }
     %gb0_0_3 = arith.truncf %res#3 : f32 to bf16
     %gf0_0_3 = arith.extf %gb0_0_3 : bf16 to f32
     %ub0_0_3 = arith.truncf %res#11 : f32 to bf16
@@ -2391,7 +2915,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_0_3 = arith.mulf %sf0_0_3, %uf0_0_3 : f32
     %pb0_0_3 = arith.truncf %pr0_0_3 : f32 to bf16
     %si0_0_3i = arith.addi %eo08, %sc0_0p : index
-    memref.store %pb0_0_3, %C[%si0_0_3i] : memref<?xbf16>
+    %oksi0_0_3ic = arith.cmpi ult, %sc0_0p, %halfN : index
+    %oksi0_0_3i = arith.andi %rv08, %oksi0_0_3ic : i1
+    scf.if %oksi0_0_3i {
+      memref.store %pb0_0_3, %C[%si0_0_3i] : memref<?xbf16>
+    }
     %sc0_1a = arith.addi %ocol, %c8 : index
     %sc0_1 = arith.addi %sc0_1a, %t2 : index
     %sc0_1p = arith.addi %sc0_1, %c1 : index
@@ -2408,7 +2936,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_1_0 = arith.mulf %sf0_1_0, %uf0_1_0 : f32
     %pb0_1_0 = arith.truncf %pr0_1_0 : f32 to bf16
     %si0_1_0i = arith.addi %eo0, %sc0_1 : index
-    memref.store %pb0_1_0, %C[%si0_1_0i] : memref<?xbf16>
+    %oksi0_1_0ic = arith.cmpi ult, %sc0_1, %halfN : index
+    %oksi0_1_0i = arith.andi %rv0, %oksi0_1_0ic : i1
+    scf.if %oksi0_1_0i {
+      memref.store %pb0_1_0, %C[%si0_1_0i] : memref<?xbf16>
+    }
     %gb0_1_1 = arith.truncf %res#5 : f32 to bf16
     %gf0_1_1 = arith.extf %gb0_1_1 : bf16 to f32
     %ub0_1_1 = arith.truncf %res#13 : f32 to bf16
@@ -2422,7 +2954,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_1_1 = arith.mulf %sf0_1_1, %uf0_1_1 : f32
     %pb0_1_1 = arith.truncf %pr0_1_1 : f32 to bf16
     %si0_1_1i = arith.addi %eo0, %sc0_1p : index
-    memref.store %pb0_1_1, %C[%si0_1_1i] : memref<?xbf16>
+    %oksi0_1_1ic = arith.cmpi ult, %sc0_1p, %halfN : index
+    %oksi0_1_1i = arith.andi %rv0, %oksi0_1_1ic : i1
+    scf.if %oksi0_1_1i {
+      memref.store %pb0_1_1, %C[%si0_1_1i] : memref<?xbf16>
+    }
     %gb0_1_2 = arith.truncf %res#6 : f32 to bf16
     %gf0_1_2 = arith.extf %gb0_1_2 : bf16 to f32
     %ub0_1_2 = arith.truncf %res#14 : f32 to bf16
@@ -2436,7 +2972,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_1_2 = arith.mulf %sf0_1_2, %uf0_1_2 : f32
     %pb0_1_2 = arith.truncf %pr0_1_2 : f32 to bf16
     %si0_1_2i = arith.addi %eo08, %sc0_1 : index
-    memref.store %pb0_1_2, %C[%si0_1_2i] : memref<?xbf16>
+    %oksi0_1_2ic = arith.cmpi ult, %sc0_1, %halfN : index
+    %oksi0_1_2i = arith.andi %rv08, %oksi0_1_2ic : i1
+    scf.if %oksi0_1_2i {
+      memref.store %pb0_1_2, %C[%si0_1_2i] : memref<?xbf16>
+    }
     %gb0_1_3 = arith.truncf %res#7 : f32 to bf16
     %gf0_1_3 = arith.extf %gb0_1_3 : bf16 to f32
     %ub0_1_3 = arith.truncf %res#15 : f32 to bf16
@@ -2450,13 +2990,19 @@ gpu.module @dsc_grouped_gemm {
     %pr0_1_3 = arith.mulf %sf0_1_3, %uf0_1_3 : f32
     %pb0_1_3 = arith.truncf %pr0_1_3 : f32 to bf16
     %si0_1_3i = arith.addi %eo08, %sc0_1p : index
-    memref.store %pb0_1_3, %C[%si0_1_3i] : memref<?xbf16>
+    %oksi0_1_3ic = arith.cmpi ult, %sc0_1p, %halfN : index
+    %oksi0_1_3i = arith.andi %rv08, %oksi0_1_3ic : i1
+    scf.if %oksi0_1_3i {
+      memref.store %pb0_1_3, %C[%si0_1_3i] : memref<?xbf16>
+    }
     %er1a = arith.addi %m0, %wm0 : index
     %er1b = arith.addi %er1a, %c16 : index
     %er1 = arith.addi %er1b, %g : index
     %er18 = arith.addi %er1, %c8 : index
     %eo1 = arith.muli %er1, %halfN : index
     %eo18 = arith.muli %er18, %halfN : index
+    %rv1 = arith.cmpi ult, %er1, %end : index
+    %rv18 = arith.cmpi ult, %er18, %end : index
     %sc1_0a = arith.addi %ocol, %c0 : index
     %sc1_0 = arith.addi %sc1_0a, %t2 : index
     %sc1_0p = arith.addi %sc1_0, %c1 : index
@@ -2473,7 +3019,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_0_0 = arith.mulf %sf1_0_0, %uf1_0_0 : f32
     %pb1_0_0 = arith.truncf %pr1_0_0 : f32 to bf16
     %si1_0_0i = arith.addi %eo1, %sc1_0 : index
-    memref.store %pb1_0_0, %C[%si1_0_0i] : memref<?xbf16>
+    %oksi1_0_0ic = arith.cmpi ult, %sc1_0, %halfN : index
+    %oksi1_0_0i = arith.andi %rv1, %oksi1_0_0ic : i1
+    scf.if %oksi1_0_0i {
+      memref.store %pb1_0_0, %C[%si1_0_0i] : memref<?xbf16>
+    }
     %gb1_0_1 = arith.truncf %res#17 : f32 to bf16
     %gf1_0_1 = arith.extf %gb1_0_1 : bf16 to f32
     %ub1_0_1 = arith.truncf %res#25 : f32 to bf16
@@ -2487,7 +3037,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_0_1 = arith.mulf %sf1_0_1, %uf1_0_1 : f32
     %pb1_0_1 = arith.truncf %pr1_0_1 : f32 to bf16
     %si1_0_1i = arith.addi %eo1, %sc1_0p : index
-    memref.store %pb1_0_1, %C[%si1_0_1i] : memref<?xbf16>
+    %oksi1_0_1ic = arith.cmpi ult, %sc1_0p, %halfN : index
+    %oksi1_0_1i = arith.andi %rv1, %oksi1_0_1ic : i1
+    scf.if %oksi1_0_1i {
+      memref.store %pb1_0_1, %C[%si1_0_1i] : memref<?xbf16>
+    }
     %gb1_0_2 = arith.truncf %res#18 : f32 to bf16
     %gf1_0_2 = arith.extf %gb1_0_2 : bf16 to f32
     %ub1_0_2 = arith.truncf %res#26 : f32 to bf16
@@ -2501,7 +3055,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_0_2 = arith.mulf %sf1_0_2, %uf1_0_2 : f32
     %pb1_0_2 = arith.truncf %pr1_0_2 : f32 to bf16
     %si1_0_2i = arith.addi %eo18, %sc1_0 : index
-    memref.store %pb1_0_2, %C[%si1_0_2i] : memref<?xbf16>
+    %oksi1_0_2ic = arith.cmpi ult, %sc1_0, %halfN : index
+    %oksi1_0_2i = arith.andi %rv18, %oksi1_0_2ic : i1
+    scf.if %oksi1_0_2i {
+      memref.store %pb1_0_2, %C[%si1_0_2i] : memref<?xbf16>
+    }
     %gb1_0_3 = arith.truncf %res#19 : f32 to bf16
     %gf1_0_3 = arith.extf %gb1_0_3 : bf16 to f32
     %ub1_0_3 = arith.truncf %res#27 : f32 to bf16
@@ -2515,7 +3073,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_0_3 = arith.mulf %sf1_0_3, %uf1_0_3 : f32
     %pb1_0_3 = arith.truncf %pr1_0_3 : f32 to bf16
     %si1_0_3i = arith.addi %eo18, %sc1_0p : index
-    memref.store %pb1_0_3, %C[%si1_0_3i] : memref<?xbf16>
+    %oksi1_0_3ic = arith.cmpi ult, %sc1_0p, %halfN : index
+    %oksi1_0_3i = arith.andi %rv18, %oksi1_0_3ic : i1
+    scf.if %oksi1_0_3i {
+      memref.store %pb1_0_3, %C[%si1_0_3i] : memref<?xbf16>
+    }
     %sc1_1a = arith.addi %ocol, %c8 : index
     %sc1_1 = arith.addi %sc1_1a, %t2 : index
     %sc1_1p = arith.addi %sc1_1, %c1 : index
@@ -2532,7 +3094,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_1_0 = arith.mulf %sf1_1_0, %uf1_1_0 : f32
     %pb1_1_0 = arith.truncf %pr1_1_0 : f32 to bf16
     %si1_1_0i = arith.addi %eo1, %sc1_1 : index
-    memref.store %pb1_1_0, %C[%si1_1_0i] : memref<?xbf16>
+    %oksi1_1_0ic = arith.cmpi ult, %sc1_1, %halfN : index
+    %oksi1_1_0i = arith.andi %rv1, %oksi1_1_0ic : i1
+    scf.if %oksi1_1_0i {
+      memref.store %pb1_1_0, %C[%si1_1_0i] : memref<?xbf16>
+    }
     %gb1_1_1 = arith.truncf %res#21 : f32 to bf16
     %gf1_1_1 = arith.extf %gb1_1_1 : bf16 to f32
     %ub1_1_1 = arith.truncf %res#29 : f32 to bf16
@@ -2546,7 +3112,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_1_1 = arith.mulf %sf1_1_1, %uf1_1_1 : f32
     %pb1_1_1 = arith.truncf %pr1_1_1 : f32 to bf16
     %si1_1_1i = arith.addi %eo1, %sc1_1p : index
-    memref.store %pb1_1_1, %C[%si1_1_1i] : memref<?xbf16>
+    %oksi1_1_1ic = arith.cmpi ult, %sc1_1p, %halfN : index
+    %oksi1_1_1i = arith.andi %rv1, %oksi1_1_1ic : i1
+    scf.if %oksi1_1_1i {
+      memref.store %pb1_1_1, %C[%si1_1_1i] : memref<?xbf16>
+    }
     %gb1_1_2 = arith.truncf %res#22 : f32 to bf16
     %gf1_1_2 = arith.extf %gb1_1_2 : bf16 to f32
     %ub1_1_2 = arith.truncf %res#30 : f32 to bf16
@@ -2560,7 +3130,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_1_2 = arith.mulf %sf1_1_2, %uf1_1_2 : f32
     %pb1_1_2 = arith.truncf %pr1_1_2 : f32 to bf16
     %si1_1_2i = arith.addi %eo18, %sc1_1 : index
-    memref.store %pb1_1_2, %C[%si1_1_2i] : memref<?xbf16>
+    %oksi1_1_2ic = arith.cmpi ult, %sc1_1, %halfN : index
+    %oksi1_1_2i = arith.andi %rv18, %oksi1_1_2ic : i1
+    scf.if %oksi1_1_2i {
+      memref.store %pb1_1_2, %C[%si1_1_2i] : memref<?xbf16>
+    }
     %gb1_1_3 = arith.truncf %res#23 : f32 to bf16
     %gf1_1_3 = arith.extf %gb1_1_3 : bf16 to f32
     %ub1_1_3 = arith.truncf %res#31 : f32 to bf16
@@ -2574,13 +3148,19 @@ gpu.module @dsc_grouped_gemm {
     %pr1_1_3 = arith.mulf %sf1_1_3, %uf1_1_3 : f32
     %pb1_1_3 = arith.truncf %pr1_1_3 : f32 to bf16
     %si1_1_3i = arith.addi %eo18, %sc1_1p : index
-    memref.store %pb1_1_3, %C[%si1_1_3i] : memref<?xbf16>
+    %oksi1_1_3ic = arith.cmpi ult, %sc1_1p, %halfN : index
+    %oksi1_1_3i = arith.andi %rv18, %oksi1_1_3ic : i1
+    scf.if %oksi1_1_3i {
+      memref.store %pb1_1_3, %C[%si1_1_3i] : memref<?xbf16>
+    }
     %er2a = arith.addi %m0, %wm0 : index
     %er2b = arith.addi %er2a, %c32 : index
     %er2 = arith.addi %er2b, %g : index
     %er28 = arith.addi %er2, %c8 : index
     %eo2 = arith.muli %er2, %halfN : index
     %eo28 = arith.muli %er28, %halfN : index
+    %rv2 = arith.cmpi ult, %er2, %end : index
+    %rv28 = arith.cmpi ult, %er28, %end : index
     %sc2_0a = arith.addi %ocol, %c0 : index
     %sc2_0 = arith.addi %sc2_0a, %t2 : index
     %sc2_0p = arith.addi %sc2_0, %c1 : index
@@ -2597,7 +3177,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_0_0 = arith.mulf %sf2_0_0, %uf2_0_0 : f32
     %pb2_0_0 = arith.truncf %pr2_0_0 : f32 to bf16
     %si2_0_0i = arith.addi %eo2, %sc2_0 : index
-    memref.store %pb2_0_0, %C[%si2_0_0i] : memref<?xbf16>
+    %oksi2_0_0ic = arith.cmpi ult, %sc2_0, %halfN : index
+    %oksi2_0_0i = arith.andi %rv2, %oksi2_0_0ic : i1
+    scf.if %oksi2_0_0i {
+      memref.store %pb2_0_0, %C[%si2_0_0i] : memref<?xbf16>
+    }
     %gb2_0_1 = arith.truncf %res#33 : f32 to bf16
     %gf2_0_1 = arith.extf %gb2_0_1 : bf16 to f32
     %ub2_0_1 = arith.truncf %res#41 : f32 to bf16
@@ -2611,7 +3195,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_0_1 = arith.mulf %sf2_0_1, %uf2_0_1 : f32
     %pb2_0_1 = arith.truncf %pr2_0_1 : f32 to bf16
     %si2_0_1i = arith.addi %eo2, %sc2_0p : index
-    memref.store %pb2_0_1, %C[%si2_0_1i] : memref<?xbf16>
+    %oksi2_0_1ic = arith.cmpi ult, %sc2_0p, %halfN : index
+    %oksi2_0_1i = arith.andi %rv2, %oksi2_0_1ic : i1
+    scf.if %oksi2_0_1i {
+      memref.store %pb2_0_1, %C[%si2_0_1i] : memref<?xbf16>
+    }
     %gb2_0_2 = arith.truncf %res#34 : f32 to bf16
     %gf2_0_2 = arith.extf %gb2_0_2 : bf16 to f32
     %ub2_0_2 = arith.truncf %res#42 : f32 to bf16
@@ -2625,7 +3213,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_0_2 = arith.mulf %sf2_0_2, %uf2_0_2 : f32
     %pb2_0_2 = arith.truncf %pr2_0_2 : f32 to bf16
     %si2_0_2i = arith.addi %eo28, %sc2_0 : index
-    memref.store %pb2_0_2, %C[%si2_0_2i] : memref<?xbf16>
+    %oksi2_0_2ic = arith.cmpi ult, %sc2_0, %halfN : index
+    %oksi2_0_2i = arith.andi %rv28, %oksi2_0_2ic : i1
+    scf.if %oksi2_0_2i {
+      memref.store %pb2_0_2, %C[%si2_0_2i] : memref<?xbf16>
+    }
     %gb2_0_3 = arith.truncf %res#35 : f32 to bf16
     %gf2_0_3 = arith.extf %gb2_0_3 : bf16 to f32
     %ub2_0_3 = arith.truncf %res#43 : f32 to bf16
@@ -2639,7 +3231,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_0_3 = arith.mulf %sf2_0_3, %uf2_0_3 : f32
     %pb2_0_3 = arith.truncf %pr2_0_3 : f32 to bf16
     %si2_0_3i = arith.addi %eo28, %sc2_0p : index
-    memref.store %pb2_0_3, %C[%si2_0_3i] : memref<?xbf16>
+    %oksi2_0_3ic = arith.cmpi ult, %sc2_0p, %halfN : index
+    %oksi2_0_3i = arith.andi %rv28, %oksi2_0_3ic : i1
+    scf.if %oksi2_0_3i {
+      memref.store %pb2_0_3, %C[%si2_0_3i] : memref<?xbf16>
+    }
     %sc2_1a = arith.addi %ocol, %c8 : index
     %sc2_1 = arith.addi %sc2_1a, %t2 : index
     %sc2_1p = arith.addi %sc2_1, %c1 : index
@@ -2656,7 +3252,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_1_0 = arith.mulf %sf2_1_0, %uf2_1_0 : f32
     %pb2_1_0 = arith.truncf %pr2_1_0 : f32 to bf16
     %si2_1_0i = arith.addi %eo2, %sc2_1 : index
-    memref.store %pb2_1_0, %C[%si2_1_0i] : memref<?xbf16>
+    %oksi2_1_0ic = arith.cmpi ult, %sc2_1, %halfN : index
+    %oksi2_1_0i = arith.andi %rv2, %oksi2_1_0ic : i1
+    scf.if %oksi2_1_0i {
+      memref.store %pb2_1_0, %C[%si2_1_0i] : memref<?xbf16>
+    }
     %gb2_1_1 = arith.truncf %res#37 : f32 to bf16
     %gf2_1_1 = arith.extf %gb2_1_1 : bf16 to f32
     %ub2_1_1 = arith.truncf %res#45 : f32 to bf16
@@ -2670,7 +3270,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_1_1 = arith.mulf %sf2_1_1, %uf2_1_1 : f32
     %pb2_1_1 = arith.truncf %pr2_1_1 : f32 to bf16
     %si2_1_1i = arith.addi %eo2, %sc2_1p : index
-    memref.store %pb2_1_1, %C[%si2_1_1i] : memref<?xbf16>
+    %oksi2_1_1ic = arith.cmpi ult, %sc2_1p, %halfN : index
+    %oksi2_1_1i = arith.andi %rv2, %oksi2_1_1ic : i1
+    scf.if %oksi2_1_1i {
+      memref.store %pb2_1_1, %C[%si2_1_1i] : memref<?xbf16>
+    }
     %gb2_1_2 = arith.truncf %res#38 : f32 to bf16
     %gf2_1_2 = arith.extf %gb2_1_2 : bf16 to f32
     %ub2_1_2 = arith.truncf %res#46 : f32 to bf16
@@ -2684,7 +3288,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_1_2 = arith.mulf %sf2_1_2, %uf2_1_2 : f32
     %pb2_1_2 = arith.truncf %pr2_1_2 : f32 to bf16
     %si2_1_2i = arith.addi %eo28, %sc2_1 : index
-    memref.store %pb2_1_2, %C[%si2_1_2i] : memref<?xbf16>
+    %oksi2_1_2ic = arith.cmpi ult, %sc2_1, %halfN : index
+    %oksi2_1_2i = arith.andi %rv28, %oksi2_1_2ic : i1
+    scf.if %oksi2_1_2i {
+      memref.store %pb2_1_2, %C[%si2_1_2i] : memref<?xbf16>
+    }
     %gb2_1_3 = arith.truncf %res#39 : f32 to bf16
     %gf2_1_3 = arith.extf %gb2_1_3 : bf16 to f32
     %ub2_1_3 = arith.truncf %res#47 : f32 to bf16
@@ -2698,13 +3306,19 @@ gpu.module @dsc_grouped_gemm {
     %pr2_1_3 = arith.mulf %sf2_1_3, %uf2_1_3 : f32
     %pb2_1_3 = arith.truncf %pr2_1_3 : f32 to bf16
     %si2_1_3i = arith.addi %eo28, %sc2_1p : index
-    memref.store %pb2_1_3, %C[%si2_1_3i] : memref<?xbf16>
+    %oksi2_1_3ic = arith.cmpi ult, %sc2_1p, %halfN : index
+    %oksi2_1_3i = arith.andi %rv28, %oksi2_1_3ic : i1
+    scf.if %oksi2_1_3i {
+      memref.store %pb2_1_3, %C[%si2_1_3i] : memref<?xbf16>
+    }
     %er3a = arith.addi %m0, %wm0 : index
     %er3b = arith.addi %er3a, %c48 : index
     %er3 = arith.addi %er3b, %g : index
     %er38 = arith.addi %er3, %c8 : index
     %eo3 = arith.muli %er3, %halfN : index
     %eo38 = arith.muli %er38, %halfN : index
+    %rv3 = arith.cmpi ult, %er3, %end : index
+    %rv38 = arith.cmpi ult, %er38, %end : index
     %sc3_0a = arith.addi %ocol, %c0 : index
     %sc3_0 = arith.addi %sc3_0a, %t2 : index
     %sc3_0p = arith.addi %sc3_0, %c1 : index
@@ -2721,7 +3335,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_0_0 = arith.mulf %sf3_0_0, %uf3_0_0 : f32
     %pb3_0_0 = arith.truncf %pr3_0_0 : f32 to bf16
     %si3_0_0i = arith.addi %eo3, %sc3_0 : index
-    memref.store %pb3_0_0, %C[%si3_0_0i] : memref<?xbf16>
+    %oksi3_0_0ic = arith.cmpi ult, %sc3_0, %halfN : index
+    %oksi3_0_0i = arith.andi %rv3, %oksi3_0_0ic : i1
+    scf.if %oksi3_0_0i {
+      memref.store %pb3_0_0, %C[%si3_0_0i] : memref<?xbf16>
+    }
     %gb3_0_1 = arith.truncf %res#49 : f32 to bf16
     %gf3_0_1 = arith.extf %gb3_0_1 : bf16 to f32
     %ub3_0_1 = arith.truncf %res#57 : f32 to bf16
@@ -2735,7 +3353,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_0_1 = arith.mulf %sf3_0_1, %uf3_0_1 : f32
     %pb3_0_1 = arith.truncf %pr3_0_1 : f32 to bf16
     %si3_0_1i = arith.addi %eo3, %sc3_0p : index
-    memref.store %pb3_0_1, %C[%si3_0_1i] : memref<?xbf16>
+    %oksi3_0_1ic = arith.cmpi ult, %sc3_0p, %halfN : index
+    %oksi3_0_1i = arith.andi %rv3, %oksi3_0_1ic : i1
+    scf.if %oksi3_0_1i {
+      memref.store %pb3_0_1, %C[%si3_0_1i] : memref<?xbf16>
+    }
     %gb3_0_2 = arith.truncf %res#50 : f32 to bf16
     %gf3_0_2 = arith.extf %gb3_0_2 : bf16 to f32
     %ub3_0_2 = arith.truncf %res#58 : f32 to bf16
@@ -2749,7 +3371,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_0_2 = arith.mulf %sf3_0_2, %uf3_0_2 : f32
     %pb3_0_2 = arith.truncf %pr3_0_2 : f32 to bf16
     %si3_0_2i = arith.addi %eo38, %sc3_0 : index
-    memref.store %pb3_0_2, %C[%si3_0_2i] : memref<?xbf16>
+    %oksi3_0_2ic = arith.cmpi ult, %sc3_0, %halfN : index
+    %oksi3_0_2i = arith.andi %rv38, %oksi3_0_2ic : i1
+    scf.if %oksi3_0_2i {
+      memref.store %pb3_0_2, %C[%si3_0_2i] : memref<?xbf16>
+    }
     %gb3_0_3 = arith.truncf %res#51 : f32 to bf16
     %gf3_0_3 = arith.extf %gb3_0_3 : bf16 to f32
     %ub3_0_3 = arith.truncf %res#59 : f32 to bf16
@@ -2763,7 +3389,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_0_3 = arith.mulf %sf3_0_3, %uf3_0_3 : f32
     %pb3_0_3 = arith.truncf %pr3_0_3 : f32 to bf16
     %si3_0_3i = arith.addi %eo38, %sc3_0p : index
-    memref.store %pb3_0_3, %C[%si3_0_3i] : memref<?xbf16>
+    %oksi3_0_3ic = arith.cmpi ult, %sc3_0p, %halfN : index
+    %oksi3_0_3i = arith.andi %rv38, %oksi3_0_3ic : i1
+    scf.if %oksi3_0_3i {
+      memref.store %pb3_0_3, %C[%si3_0_3i] : memref<?xbf16>
+    }
     %sc3_1a = arith.addi %ocol, %c8 : index
     %sc3_1 = arith.addi %sc3_1a, %t2 : index
     %sc3_1p = arith.addi %sc3_1, %c1 : index
@@ -2780,7 +3410,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_1_0 = arith.mulf %sf3_1_0, %uf3_1_0 : f32
     %pb3_1_0 = arith.truncf %pr3_1_0 : f32 to bf16
     %si3_1_0i = arith.addi %eo3, %sc3_1 : index
-    memref.store %pb3_1_0, %C[%si3_1_0i] : memref<?xbf16>
+    %oksi3_1_0ic = arith.cmpi ult, %sc3_1, %halfN : index
+    %oksi3_1_0i = arith.andi %rv3, %oksi3_1_0ic : i1
+    scf.if %oksi3_1_0i {
+      memref.store %pb3_1_0, %C[%si3_1_0i] : memref<?xbf16>
+    }
     %gb3_1_1 = arith.truncf %res#53 : f32 to bf16
     %gf3_1_1 = arith.extf %gb3_1_1 : bf16 to f32
     %ub3_1_1 = arith.truncf %res#61 : f32 to bf16
@@ -2794,7 +3428,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_1_1 = arith.mulf %sf3_1_1, %uf3_1_1 : f32
     %pb3_1_1 = arith.truncf %pr3_1_1 : f32 to bf16
     %si3_1_1i = arith.addi %eo3, %sc3_1p : index
-    memref.store %pb3_1_1, %C[%si3_1_1i] : memref<?xbf16>
+    %oksi3_1_1ic = arith.cmpi ult, %sc3_1p, %halfN : index
+    %oksi3_1_1i = arith.andi %rv3, %oksi3_1_1ic : i1
+    scf.if %oksi3_1_1i {
+      memref.store %pb3_1_1, %C[%si3_1_1i] : memref<?xbf16>
+    }
     %gb3_1_2 = arith.truncf %res#54 : f32 to bf16
     %gf3_1_2 = arith.extf %gb3_1_2 : bf16 to f32
     %ub3_1_2 = arith.truncf %res#62 : f32 to bf16
@@ -2808,7 +3446,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_1_2 = arith.mulf %sf3_1_2, %uf3_1_2 : f32
     %pb3_1_2 = arith.truncf %pr3_1_2 : f32 to bf16
     %si3_1_2i = arith.addi %eo38, %sc3_1 : index
-    memref.store %pb3_1_2, %C[%si3_1_2i] : memref<?xbf16>
+    %oksi3_1_2ic = arith.cmpi ult, %sc3_1, %halfN : index
+    %oksi3_1_2i = arith.andi %rv38, %oksi3_1_2ic : i1
+    scf.if %oksi3_1_2i {
+      memref.store %pb3_1_2, %C[%si3_1_2i] : memref<?xbf16>
+    }
     %gb3_1_3 = arith.truncf %res#55 : f32 to bf16
     %gf3_1_3 = arith.extf %gb3_1_3 : bf16 to f32
     %ub3_1_3 = arith.truncf %res#63 : f32 to bf16
@@ -2822,13 +3464,17 @@ gpu.module @dsc_grouped_gemm {
     %pr3_1_3 = arith.mulf %sf3_1_3, %uf3_1_3 : f32
     %pb3_1_3 = arith.truncf %pr3_1_3 : f32 to bf16
     %si3_1_3i = arith.addi %eo38, %sc3_1p : index
-    memref.store %pb3_1_3, %C[%si3_1_3i] : memref<?xbf16>
+    %oksi3_1_3ic = arith.cmpi ult, %sc3_1p, %halfN : index
+    %oksi3_1_3i = arith.andi %rv38, %oksi3_1_3ic : i1
+    scf.if %oksi3_1_3i {
+      memref.store %pb3_1_3, %C[%si3_1_3i] : memref<?xbf16>
+    }
     }
     gpu.return
   }
   // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads;
   // C[r, n] in f32 [rows, N].
-  gpu.func @grouped_gemm_bf16_tn_m64(%A: memref<?xf16>, %B: memref<?xf16>,
+  gpu.func @grouped_gemm_bf16_tn_m64(%A: memref<?xbf16>, %B: memref<?xbf16>,
                                  %C: memref<?xf32>, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
       kernel attributes {known_block_size = array<i32: 128, 1, 1>} {
@@ -2844,6 +3490,7 @@ gpu.module @dsc_grouped_gemm {
     %c24 = arith.constant 24 : index
     %c32 = arith.constant 32 : index
     %c48 = arith.constant 48 : index
+    %c63 = arith.constant 63 : index
     %c64 = arith.constant 64 : index
     %c128 = arith.constant 128 : index
     %c256 = arith.constant 256 : index
@@ -2851,8 +3498,8 @@ gpu.module @dsc_grouped_gemm {
     %zero = arith.constant 0.0 : f32
     %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
     %offB = arith.constant 32768 : index
-    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
-    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %e = gpu.block_id z
     %bm = gpu.block_id y
     %bn = gpu.block_id x
@@ -2864,6 +3511,7 @@ gpu.module @dsc_grouped_gemm {
     %end32 = memref.load %offsets[%e1] : memref<?xi32>
     %start = arith.index_cast %start32 : i32 to index
     %end = arith.index_cast %end32 : i32 to index
+    %kRounded = arith.addi %K, %c63 : index
     %mb = arith.muli %bm, %c64 : index
     %m0 = arith.addi %start, %mb : index
     %inside = arith.cmpi ult, %m0, %end : index
@@ -2871,8 +3519,9 @@ gpu.module @dsc_grouped_gemm {
     %n0 = arith.muli %bn, %c128 : index
     %eN = arith.muli %e, %N : index
     %nb0 = arith.addi %eN, %n0 : index
-    %kTiles = arith.divui %K, %c64 : index
+    %kTiles = arith.divui %kRounded, %c64 : index
     %lastTile = arith.subi %kTiles, %c1 : index
+    %rowsB = arith.addi %eN, %N : index
     %qA0a = arith.constant 0 : index
     %qA0 = arith.addi %tid, %qA0a : index
     %lrowA0 = arith.divui %qA0, %c8 : index
@@ -2885,6 +3534,9 @@ gpu.module @dsc_grouped_gemm {
     %growA0 = arith.addi %m0, %lrowA0 : index
     %goffA0 = arith.muli %growA0, %K : index
     %gbaseA0 = arith.addi %goffA0, %lcolA0 : index
+    %inA0 = arith.cmpi ult, %growA0, %end : index
+    %klA0 = arith.subi %K, %lcolA0 : index
+    %krA0 = arith.select %inA0, %klA0, %c0 : index
     %qA1a = arith.constant 128 : index
     %qA1 = arith.addi %tid, %qA1a : index
     %lrowA1 = arith.divui %qA1, %c8 : index
@@ -2897,6 +3549,9 @@ gpu.module @dsc_grouped_gemm {
     %growA1 = arith.addi %m0, %lrowA1 : index
     %goffA1 = arith.muli %growA1, %K : index
     %gbaseA1 = arith.addi %goffA1, %lcolA1 : index
+    %inA1 = arith.cmpi ult, %growA1, %end : index
+    %klA1 = arith.subi %K, %lcolA1 : index
+    %krA1 = arith.select %inA1, %klA1, %c0 : index
     %qA2a = arith.constant 256 : index
     %qA2 = arith.addi %tid, %qA2a : index
     %lrowA2 = arith.divui %qA2, %c8 : index
@@ -2909,6 +3564,9 @@ gpu.module @dsc_grouped_gemm {
     %growA2 = arith.addi %m0, %lrowA2 : index
     %goffA2 = arith.muli %growA2, %K : index
     %gbaseA2 = arith.addi %goffA2, %lcolA2 : index
+    %inA2 = arith.cmpi ult, %growA2, %end : index
+    %klA2 = arith.subi %K, %lcolA2 : index
+    %krA2 = arith.select %inA2, %klA2, %c0 : index
     %qA3a = arith.constant 384 : index
     %qA3 = arith.addi %tid, %qA3a : index
     %lrowA3 = arith.divui %qA3, %c8 : index
@@ -2921,6 +3579,9 @@ gpu.module @dsc_grouped_gemm {
     %growA3 = arith.addi %m0, %lrowA3 : index
     %goffA3 = arith.muli %growA3, %K : index
     %gbaseA3 = arith.addi %goffA3, %lcolA3 : index
+    %inA3 = arith.cmpi ult, %growA3, %end : index
+    %klA3 = arith.subi %K, %lcolA3 : index
+    %krA3 = arith.select %inA3, %klA3, %c0 : index
     %qB0a = arith.constant 0 : index
     %qB0 = arith.addi %tid, %qB0a : index
     %lrowB0 = arith.divui %qB0, %c8 : index
@@ -2933,6 +3594,9 @@ gpu.module @dsc_grouped_gemm {
     %growB0 = arith.addi %nb0, %lrowB0 : index
     %goffB0 = arith.muli %growB0, %K : index
     %gbaseB0 = arith.addi %goffB0, %lcolB0 : index
+    %inB0 = arith.cmpi ult, %growB0, %rowsB : index
+    %klB0 = arith.subi %K, %lcolB0 : index
+    %krB0 = arith.select %inB0, %klB0, %c0 : index
     %qB1a = arith.constant 128 : index
     %qB1 = arith.addi %tid, %qB1a : index
     %lrowB1 = arith.divui %qB1, %c8 : index
@@ -2945,6 +3609,9 @@ gpu.module @dsc_grouped_gemm {
     %growB1 = arith.addi %nb0, %lrowB1 : index
     %goffB1 = arith.muli %growB1, %K : index
     %gbaseB1 = arith.addi %goffB1, %lcolB1 : index
+    %inB1 = arith.cmpi ult, %growB1, %rowsB : index
+    %klB1 = arith.subi %K, %lcolB1 : index
+    %krB1 = arith.select %inB1, %klB1, %c0 : index
     %qB2a = arith.constant 256 : index
     %qB2 = arith.addi %tid, %qB2a : index
     %lrowB2 = arith.divui %qB2, %c8 : index
@@ -2957,6 +3624,9 @@ gpu.module @dsc_grouped_gemm {
     %growB2 = arith.addi %nb0, %lrowB2 : index
     %goffB2 = arith.muli %growB2, %K : index
     %gbaseB2 = arith.addi %goffB2, %lcolB2 : index
+    %inB2 = arith.cmpi ult, %growB2, %rowsB : index
+    %klB2 = arith.subi %K, %lcolB2 : index
+    %krB2 = arith.select %inB2, %klB2, %c0 : index
     %qB3a = arith.constant 384 : index
     %qB3 = arith.addi %tid, %qB3a : index
     %lrowB3 = arith.divui %qB3, %c8 : index
@@ -2969,6 +3639,9 @@ gpu.module @dsc_grouped_gemm {
     %growB3 = arith.addi %nb0, %lrowB3 : index
     %goffB3 = arith.muli %growB3, %K : index
     %gbaseB3 = arith.addi %goffB3, %lcolB3 : index
+    %inB3 = arith.cmpi ult, %growB3, %rowsB : index
+    %klB3 = arith.subi %K, %lcolB3 : index
+    %krB3 = arith.select %inB3, %klB3, %c0 : index
     %qB4a = arith.constant 512 : index
     %qB4 = arith.addi %tid, %qB4a : index
     %lrowB4 = arith.divui %qB4, %c8 : index
@@ -2981,6 +3654,9 @@ gpu.module @dsc_grouped_gemm {
     %growB4 = arith.addi %nb0, %lrowB4 : index
     %goffB4 = arith.muli %growB4, %K : index
     %gbaseB4 = arith.addi %goffB4, %lcolB4 : index
+    %inB4 = arith.cmpi ult, %growB4, %rowsB : index
+    %klB4 = arith.subi %K, %lcolB4 : index
+    %krB4 = arith.select %inB4, %klB4, %c0 : index
     %qB5a = arith.constant 640 : index
     %qB5 = arith.addi %tid, %qB5a : index
     %lrowB5 = arith.divui %qB5, %c8 : index
@@ -2993,6 +3669,9 @@ gpu.module @dsc_grouped_gemm {
     %growB5 = arith.addi %nb0, %lrowB5 : index
     %goffB5 = arith.muli %growB5, %K : index
     %gbaseB5 = arith.addi %goffB5, %lcolB5 : index
+    %inB5 = arith.cmpi ult, %growB5, %rowsB : index
+    %klB5 = arith.subi %K, %lcolB5 : index
+    %krB5 = arith.select %inB5, %klB5, %c0 : index
     %qB6a = arith.constant 768 : index
     %qB6 = arith.addi %tid, %qB6a : index
     %lrowB6 = arith.divui %qB6, %c8 : index
@@ -3005,6 +3684,9 @@ gpu.module @dsc_grouped_gemm {
     %growB6 = arith.addi %nb0, %lrowB6 : index
     %goffB6 = arith.muli %growB6, %K : index
     %gbaseB6 = arith.addi %goffB6, %lcolB6 : index
+    %inB6 = arith.cmpi ult, %growB6, %rowsB : index
+    %klB6 = arith.subi %K, %lcolB6 : index
+    %krB6 = arith.select %inB6, %klB6, %c0 : index
     %qB7a = arith.constant 896 : index
     %qB7 = arith.addi %tid, %qB7a : index
     %lrowB7 = arith.divui %qB7, %c8 : index
@@ -3017,86 +3699,197 @@ gpu.module @dsc_grouped_gemm {
     %growB7 = arith.addi %nb0, %lrowB7 : index
     %goffB7 = arith.muli %growB7, %K : index
     %gbaseB7 = arith.addi %goffB7, %lcolB7 : index
+    %inB7 = arith.cmpi ult, %growB7, %rowsB : index
+    %klB7 = arith.subi %K, %lcolB7 : index
+    %krB7 = arith.select %inB7, %klB7, %c0 : index
     %pro0 = arith.minui %c0, %lastTile : index
     %ko1 = arith.muli %pro0, %c64 : index
     %srcA0_1 = arith.addi %gbaseA0, %ko1 : index
-    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA0_1 = arith.maxsi %krA0, %ko1 : index
+    %kqA0_1 = arith.subi %kpA0_1, %ko1 : index
+    %nA0_1 = arith.minui %kqA0_1, %c8 : index
+    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8, %nA0_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA1_1 = arith.addi %gbaseA1, %ko1 : index
-    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA1_1 = arith.maxsi %krA1, %ko1 : index
+    %kqA1_1 = arith.subi %kpA1_1, %ko1 : index
+    %nA1_1 = arith.minui %kqA1_1, %c8 : index
+    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8, %nA1_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA2_1 = arith.addi %gbaseA2, %ko1 : index
-    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA2_1 = arith.maxsi %krA2, %ko1 : index
+    %kqA2_1 = arith.subi %kpA2_1, %ko1 : index
+    %nA2_1 = arith.minui %kqA2_1, %c8 : index
+    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8, %nA2_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA3_1 = arith.addi %gbaseA3, %ko1 : index
-    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA3_1 = arith.maxsi %krA3, %ko1 : index
+    %kqA3_1 = arith.subi %kpA3_1, %ko1 : index
+    %nA3_1 = arith.minui %kqA3_1, %c8 : index
+    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8, %nA3_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcB0_1 = arith.addi %gbaseB0, %ko1 : index
-    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB0_1 = arith.maxsi %krB0, %ko1 : index
+    %kqB0_1 = arith.subi %kpB0_1, %ko1 : index
+    %nB0_1 = arith.minui %kqB0_1, %c8 : index
+    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8, %nB0_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB1_1 = arith.addi %gbaseB1, %ko1 : index
-    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB1_1 = arith.maxsi %krB1, %ko1 : index
+    %kqB1_1 = arith.subi %kpB1_1, %ko1 : index
+    %nB1_1 = arith.minui %kqB1_1, %c8 : index
+    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8, %nB1_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB2_1 = arith.addi %gbaseB2, %ko1 : index
-    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB2_1 = arith.maxsi %krB2, %ko1 : index
+    %kqB2_1 = arith.subi %kpB2_1, %ko1 : index
+    %nB2_1 = arith.minui %kqB2_1, %c8 : index
+    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8, %nB2_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB3_1 = arith.addi %gbaseB3, %ko1 : index
-    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB3_1 = arith.maxsi %krB3, %ko1 : index
+    %kqB3_1 = arith.subi %kpB3_1, %ko1 : index
+    %nB3_1 = arith.minui %kqB3_1, %c8 : index
+    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8, %nB3_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB4_1 = arith.addi %gbaseB4, %ko1 : index
-    %tokB4_1 = nvgpu.device_async_copy %B[%srcB4_1], %smB[%c0, %lrowB4, %stB4_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB4_1 = arith.maxsi %krB4, %ko1 : index
+    %kqB4_1 = arith.subi %kpB4_1, %ko1 : index
+    %nB4_1 = arith.minui %kqB4_1, %c8 : index
+    %tokB4_1 = nvgpu.device_async_copy %B[%srcB4_1], %smB[%c0, %lrowB4, %stB4_col], 8, %nB4_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB5_1 = arith.addi %gbaseB5, %ko1 : index
-    %tokB5_1 = nvgpu.device_async_copy %B[%srcB5_1], %smB[%c0, %lrowB5, %stB5_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB5_1 = arith.maxsi %krB5, %ko1 : index
+    %kqB5_1 = arith.subi %kpB5_1, %ko1 : index
+    %nB5_1 = arith.minui %kqB5_1, %c8 : index
+    %tokB5_1 = nvgpu.device_async_copy %B[%srcB5_1], %smB[%c0, %lrowB5, %stB5_col], 8, %nB5_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB6_1 = arith.addi %gbaseB6, %ko1 : index
-    %tokB6_1 = nvgpu.device_async_copy %B[%srcB6_1], %smB[%c0, %lrowB6, %stB6_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB6_1 = arith.maxsi %krB6, %ko1 : index
+    %kqB6_1 = arith.subi %kpB6_1, %ko1 : index
+    %nB6_1 = arith.minui %kqB6_1, %c8 : index
+    %tokB6_1 = nvgpu.device_async_copy %B[%srcB6_1], %smB[%c0, %lrowB6, %stB6_col], 8, %nB6_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB7_1 = arith.addi %gbaseB7, %ko1 : index
-    %tokB7_1 = nvgpu.device_async_copy %B[%srcB7_1], %smB[%c0, %lrowB7, %stB7_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB7_1 = arith.maxsi %krB7, %ko1 : index
+    %kqB7_1 = arith.subi %kpB7_1, %ko1 : index
+    %nB7_1 = arith.minui %kqB7_1, %c8 : index
+    %tokB7_1 = nvgpu.device_async_copy %B[%srcB7_1], %smB[%c0, %lrowB7, %stB7_col], 8, %nB7_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokA2_1, %tokA3_1, %tokB0_1, %tokB1_1, %tokB2_1, %tokB3_1, %tokB4_1, %tokB5_1, %tokB6_1, %tokB7_1
     %pro1 = arith.minui %c1, %lastTile : index
     %ko2 = arith.muli %pro1, %c64 : index
     %srcA0_2 = arith.addi %gbaseA0, %ko2 : index
-    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA0_2 = arith.maxsi %krA0, %ko2 : index
+    %kqA0_2 = arith.subi %kpA0_2, %ko2 : index
+    %nA0_2 = arith.minui %kqA0_2, %c8 : index
+    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8, %nA0_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA1_2 = arith.addi %gbaseA1, %ko2 : index
-    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA1_2 = arith.maxsi %krA1, %ko2 : index
+    %kqA1_2 = arith.subi %kpA1_2, %ko2 : index
+    %nA1_2 = arith.minui %kqA1_2, %c8 : index
+    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8, %nA1_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA2_2 = arith.addi %gbaseA2, %ko2 : index
-    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA2_2 = arith.maxsi %krA2, %ko2 : index
+    %kqA2_2 = arith.subi %kpA2_2, %ko2 : index
+    %nA2_2 = arith.minui %kqA2_2, %c8 : index
+    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8, %nA2_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA3_2 = arith.addi %gbaseA3, %ko2 : index
-    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA3_2 = arith.maxsi %krA3, %ko2 : index
+    %kqA3_2 = arith.subi %kpA3_2, %ko2 : index
+    %nA3_2 = arith.minui %kqA3_2, %c8 : index
+    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8, %nA3_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcB0_2 = arith.addi %gbaseB0, %ko2 : index
-    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB0_2 = arith.maxsi %krB0, %ko2 : index
+    %kqB0_2 = arith.subi %kpB0_2, %ko2 : index
+    %nB0_2 = arith.minui %kqB0_2, %c8 : index
+    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8, %nB0_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB1_2 = arith.addi %gbaseB1, %ko2 : index
-    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB1_2 = arith.maxsi %krB1, %ko2 : index
+    %kqB1_2 = arith.subi %kpB1_2, %ko2 : index
+    %nB1_2 = arith.minui %kqB1_2, %c8 : index
+    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8, %nB1_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB2_2 = arith.addi %gbaseB2, %ko2 : index
-    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB2_2 = arith.maxsi %krB2, %ko2 : index
+    %kqB2_2 = arith.subi %kpB2_2, %ko2 : index
+    %nB2_2 = arith.minui %kqB2_2, %c8 : index
+    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8, %nB2_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB3_2 = arith.addi %gbaseB3, %ko2 : index
-    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB3_2 = arith.maxsi %krB3, %ko2 : index
+    %kqB3_2 = arith.subi %kpB3_2, %ko2 : index
+    %nB3_2 = arith.minui %kqB3_2, %c8 : index
+    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8, %nB3_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB4_2 = arith.addi %gbaseB4, %ko2 : index
-    %tokB4_2 = nvgpu.device_async_copy %B[%srcB4_2], %smB[%c1, %lrowB4, %stB4_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB4_2 = arith.maxsi %krB4, %ko2 : index
+    %kqB4_2 = arith.subi %kpB4_2, %ko2 : index
+    %nB4_2 = arith.minui %kqB4_2, %c8 : index
+    %tokB4_2 = nvgpu.device_async_copy %B[%srcB4_2], %smB[%c1, %lrowB4, %stB4_col], 8, %nB4_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB5_2 = arith.addi %gbaseB5, %ko2 : index
-    %tokB5_2 = nvgpu.device_async_copy %B[%srcB5_2], %smB[%c1, %lrowB5, %stB5_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB5_2 = arith.maxsi %krB5, %ko2 : index
+    %kqB5_2 = arith.subi %kpB5_2, %ko2 : index
+    %nB5_2 = arith.minui %kqB5_2, %c8 : index
+    %tokB5_2 = nvgpu.device_async_copy %B[%srcB5_2], %smB[%c1, %lrowB5, %stB5_col], 8, %nB5_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB6_2 = arith.addi %gbaseB6, %ko2 : index
-    %tokB6_2 = nvgpu.device_async_copy %B[%srcB6_2], %smB[%c1, %lrowB6, %stB6_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB6_2 = arith.maxsi %krB6, %ko2 : index
+    %kqB6_2 = arith.subi %kpB6_2, %ko2 : index
+    %nB6_2 = arith.minui %kqB6_2, %c8 : index
+    %tokB6_2 = nvgpu.device_async_copy %B[%srcB6_2], %smB[%c1, %lrowB6, %stB6_col], 8, %nB6_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB7_2 = arith.addi %gbaseB7, %ko2 : index
-    %tokB7_2 = nvgpu.device_async_copy %B[%srcB7_2], %smB[%c1, %lrowB7, %stB7_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB7_2 = arith.maxsi %krB7, %ko2 : index
+    %kqB7_2 = arith.subi %kpB7_2, %ko2 : index
+    %nB7_2 = arith.minui %kqB7_2, %c8 : index
+    %tokB7_2 = nvgpu.device_async_copy %B[%srcB7_2], %smB[%c1, %lrowB7, %stB7_col], 8, %nB7_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokA2_2, %tokA3_2, %tokB0_2, %tokB1_2, %tokB2_2, %tokB3_2, %tokB4_2, %tokB5_2, %tokB6_2, %tokB7_2
     %pro2 = arith.minui %c2, %lastTile : index
     %ko3 = arith.muli %pro2, %c64 : index
     %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
-    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA0_3 = arith.maxsi %krA0, %ko3 : index
+    %kqA0_3 = arith.subi %kpA0_3, %ko3 : index
+    %nA0_3 = arith.minui %kqA0_3, %c8 : index
+    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8, %nA0_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
-    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA1_3 = arith.maxsi %krA1, %ko3 : index
+    %kqA1_3 = arith.subi %kpA1_3, %ko3 : index
+    %nA1_3 = arith.minui %kqA1_3, %c8 : index
+    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8, %nA1_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA2_3 = arith.addi %gbaseA2, %ko3 : index
-    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA2_3 = arith.maxsi %krA2, %ko3 : index
+    %kqA2_3 = arith.subi %kpA2_3, %ko3 : index
+    %nA2_3 = arith.minui %kqA2_3, %c8 : index
+    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8, %nA2_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA3_3 = arith.addi %gbaseA3, %ko3 : index
-    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA3_3 = arith.maxsi %krA3, %ko3 : index
+    %kqA3_3 = arith.subi %kpA3_3, %ko3 : index
+    %nA3_3 = arith.minui %kqA3_3, %c8 : index
+    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8, %nA3_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
-    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%c2, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB0_3 = arith.maxsi %krB0, %ko3 : index
+    %kqB0_3 = arith.subi %kpB0_3, %ko3 : index
+    %nB0_3 = arith.minui %kqB0_3, %c8 : index
+    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%c2, %lrowB0, %stB0_col], 8, %nB0_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
-    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%c2, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB1_3 = arith.maxsi %krB1, %ko3 : index
+    %kqB1_3 = arith.subi %kpB1_3, %ko3 : index
+    %nB1_3 = arith.minui %kqB1_3, %c8 : index
+    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%c2, %lrowB1, %stB1_col], 8, %nB1_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB2_3 = arith.addi %gbaseB2, %ko3 : index
-    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%c2, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB2_3 = arith.maxsi %krB2, %ko3 : index
+    %kqB2_3 = arith.subi %kpB2_3, %ko3 : index
+    %nB2_3 = arith.minui %kqB2_3, %c8 : index
+    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%c2, %lrowB2, %stB2_col], 8, %nB2_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB3_3 = arith.addi %gbaseB3, %ko3 : index
-    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%c2, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB3_3 = arith.maxsi %krB3, %ko3 : index
+    %kqB3_3 = arith.subi %kpB3_3, %ko3 : index
+    %nB3_3 = arith.minui %kqB3_3, %c8 : index
+    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%c2, %lrowB3, %stB3_col], 8, %nB3_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB4_3 = arith.addi %gbaseB4, %ko3 : index
-    %tokB4_3 = nvgpu.device_async_copy %B[%srcB4_3], %smB[%c2, %lrowB4, %stB4_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB4_3 = arith.maxsi %krB4, %ko3 : index
+    %kqB4_3 = arith.subi %kpB4_3, %ko3 : index
+    %nB4_3 = arith.minui %kqB4_3, %c8 : index
+    %tokB4_3 = nvgpu.device_async_copy %B[%srcB4_3], %smB[%c2, %lrowB4, %stB4_col], 8, %nB4_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB5_3 = arith.addi %gbaseB5, %ko3 : index
-    %tokB5_3 = nvgpu.device_async_copy %B[%srcB5_3], %smB[%c2, %lrowB5, %stB5_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB5_3 = arith.maxsi %krB5, %ko3 : index
+    %kqB5_3 = arith.subi %kpB5_3, %ko3 : index
+    %nB5_3 = arith.minui %kqB5_3, %c8 : index
+    %tokB5_3 = nvgpu.device_async_copy %B[%srcB5_3], %smB[%c2, %lrowB5, %stB5_col], 8, %nB5_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB6_3 = arith.addi %gbaseB6, %ko3 : index
-    %tokB6_3 = nvgpu.device_async_copy %B[%srcB6_3], %smB[%c2, %lrowB6, %stB6_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB6_3 = arith.maxsi %krB6, %ko3 : index
+    %kqB6_3 = arith.subi %kpB6_3, %ko3 : index
+    %nB6_3 = arith.minui %kqB6_3, %c8 : index
+    %tokB6_3 = nvgpu.device_async_copy %B[%srcB6_3], %smB[%c2, %lrowB6, %stB6_col], 8, %nB6_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB7_3 = arith.addi %gbaseB7, %ko3 : index
-    %tokB7_3 = nvgpu.device_async_copy %B[%srcB7_3], %smB[%c2, %lrowB7, %stB7_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB7_3 = arith.maxsi %krB7, %ko3 : index
+    %kqB7_3 = arith.subi %kpB7_3, %ko3 : index
+    %nB7_3 = arith.minui %kqB7_3, %c8 : index
+    %tokB7_3 = nvgpu.device_async_copy %B[%srcB7_3], %smB[%c2, %lrowB7, %stB7_col], 8, %nB7_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokA2_3, %tokA3_3, %tokB0_3, %tokB1_3, %tokB2_3, %tokB3_3, %tokB4_3, %tokB5_3, %tokB6_3, %tokB7_3
     %warpM = arith.divui %warp, %c4 : index
     %warpN = arith.remui %warp, %c4 : index
@@ -3118,29 +3911,65 @@ gpu.module @dsc_grouped_gemm {
       gpu.barrier
       %ko4 = arith.muli %ktc, %c64 : index
       %srcA0_4 = arith.addi %gbaseA0, %ko4 : index
-      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+      %kpA0_4 = arith.maxsi %krA0, %ko4 : index
+      %kqA0_4 = arith.subi %kpA0_4, %ko4 : index
+      %nA0_4 = arith.minui %kqA0_4, %c8 : index
+      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8, %nA0_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
       %srcA1_4 = arith.addi %gbaseA1, %ko4 : index
-      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+      %kpA1_4 = arith.maxsi %krA1, %ko4 : index
+      %kqA1_4 = arith.subi %kpA1_4, %ko4 : index
+      %nA1_4 = arith.minui %kqA1_4, %c8 : index
+      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8, %nA1_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
       %srcA2_4 = arith.addi %gbaseA2, %ko4 : index
-      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+      %kpA2_4 = arith.maxsi %krA2, %ko4 : index
+      %kqA2_4 = arith.subi %kpA2_4, %ko4 : index
+      %nA2_4 = arith.minui %kqA2_4, %c8 : index
+      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8, %nA2_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
       %srcA3_4 = arith.addi %gbaseA3, %ko4 : index
-      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+      %kpA3_4 = arith.maxsi %krA3, %ko4 : index
+      %kqA3_4 = arith.subi %kpA3_4, %ko4 : index
+      %nA3_4 = arith.minui %kqA3_4, %c8 : index
+      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8, %nA3_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
       %srcB0_4 = arith.addi %gbaseB0, %ko4 : index
-      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB[%slot, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB0_4 = arith.maxsi %krB0, %ko4 : index
+      %kqB0_4 = arith.subi %kpB0_4, %ko4 : index
+      %nB0_4 = arith.minui %kqB0_4, %c8 : index
+      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB[%slot, %lrowB0, %stB0_col], 8, %nB0_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB1_4 = arith.addi %gbaseB1, %ko4 : index
-      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB[%slot, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB1_4 = arith.maxsi %krB1, %ko4 : index
+      %kqB1_4 = arith.subi %kpB1_4, %ko4 : index
+      %nB1_4 = arith.minui %kqB1_4, %c8 : index
+      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB[%slot, %lrowB1, %stB1_col], 8, %nB1_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB2_4 = arith.addi %gbaseB2, %ko4 : index
-      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB[%slot, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB2_4 = arith.maxsi %krB2, %ko4 : index
+      %kqB2_4 = arith.subi %kpB2_4, %ko4 : index
+      %nB2_4 = arith.minui %kqB2_4, %c8 : index
+      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB[%slot, %lrowB2, %stB2_col], 8, %nB2_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB3_4 = arith.addi %gbaseB3, %ko4 : index
-      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB[%slot, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB3_4 = arith.maxsi %krB3, %ko4 : index
+      %kqB3_4 = arith.subi %kpB3_4, %ko4 : index
+      %nB3_4 = arith.minui %kqB3_4, %c8 : index
+      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB[%slot, %lrowB3, %stB3_col], 8, %nB3_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB4_4 = arith.addi %gbaseB4, %ko4 : index
-      %tokB4_4 = nvgpu.device_async_copy %B[%srcB4_4], %smB[%slot, %lrowB4, %stB4_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB4_4 = arith.maxsi %krB4, %ko4 : index
+      %kqB4_4 = arith.subi %kpB4_4, %ko4 : index
+      %nB4_4 = arith.minui %kqB4_4, %c8 : index
+      %tokB4_4 = nvgpu.device_async_copy %B[%srcB4_4], %smB[%slot, %lrowB4, %stB4_col], 8, %nB4_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB5_4 = arith.addi %gbaseB5, %ko4 : index
-      %tokB5_4 = nvgpu.device_async_copy %B[%srcB5_4], %smB[%slot, %lrowB5, %stB5_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB5_4 = arith.maxsi %krB5, %ko4 : index
+      %kqB5_4 = arith.subi %kpB5_4, %ko4 : index
+      %nB5_4 = arith.minui %kqB5_4, %c8 : index
+      %tokB5_4 = nvgpu.device_async_copy %B[%srcB5_4], %smB[%slot, %lrowB5, %stB5_col], 8, %nB5_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB6_4 = arith.addi %gbaseB6, %ko4 : index
-      %tokB6_4 = nvgpu.device_async_copy %B[%srcB6_4], %smB[%slot, %lrowB6, %stB6_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB6_4 = arith.maxsi %krB6, %ko4 : index
+      %kqB6_4 = arith.subi %kpB6_4, %ko4 : index
+      %nB6_4 = arith.minui %kqB6_4, %c8 : index
+      %tokB6_4 = nvgpu.device_async_copy %B[%srcB6_4], %smB[%slot, %lrowB6, %stB6_col], 8, %nB6_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB7_4 = arith.addi %gbaseB7, %ko4 : index
-      %tokB7_4 = nvgpu.device_async_copy %B[%srcB7_4], %smB[%slot, %lrowB7, %stB7_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB7_4 = arith.maxsi %krB7, %ko4 : index
+      %kqB7_4 = arith.subi %kpB7_4, %ko4 : index
+      %nB7_4 = arith.minui %kqB7_4, %c8 : index
+      %tokB7_4 = nvgpu.device_async_copy %B[%srcB7_4], %smB[%slot, %lrowB7, %stB7_col], 8, %nB7_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %grp4 = nvgpu.device_async_create_group %tokA0_4, %tokA1_4, %tokA2_4, %tokA3_4, %tokB0_4, %tokB1_4, %tokB2_4, %tokB3_4, %tokB4_4, %tokB5_4, %tokB6_4, %tokB7_4
       %a0_0_row0 = arith.addi %wm0, %c0 : index
       %a0_0_row = arith.addi %a0_0_row0, %l16 : index
@@ -3149,18 +3978,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_0_r3 = arith.remui %a0_0_r1, %c8 : index
       %a0_0_x = arith.xori %a0_0_ch, %a0_0_r3 : index
       %a0_0_col = arith.muli %a0_0_x, %c8 : index
-      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xf16> to vector<1xi32>
+      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xbf16> to vector<1xi32>
       %a0_0_0 = vector.extract %a0_0_w0[0] : i32 from vector<1xi32>
-      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xf16> to vector<1xi32>
+      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xbf16> to vector<1xi32>
       %a0_0_1 = vector.extract %a0_0_w1[0] : i32 from vector<1xi32>
-      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xf16> to vector<1xi32>
+      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xbf16> to vector<1xi32>
       %a0_0_2 = vector.extract %a0_0_w2[0] : i32 from vector<1xi32>
-      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xf16> to vector<1xi32>
+      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xbf16> to vector<1xi32>
       %a0_0_3 = vector.extract %a0_0_w3[0] : i32 from vector<1xi32>
       %a0_1_row0 = arith.addi %wm0, %c16 : index
       %a0_1_row = arith.addi %a0_1_row0, %l16 : index
@@ -3169,18 +3998,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_1_r3 = arith.remui %a0_1_r1, %c8 : index
       %a0_1_x = arith.xori %a0_1_ch, %a0_1_r3 : index
       %a0_1_col = arith.muli %a0_1_x, %c8 : index
-      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xf16> to vector<1xi32>
+      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xbf16> to vector<1xi32>
       %a0_1_0 = vector.extract %a0_1_w0[0] : i32 from vector<1xi32>
-      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xf16> to vector<1xi32>
+      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xbf16> to vector<1xi32>
       %a0_1_1 = vector.extract %a0_1_w1[0] : i32 from vector<1xi32>
-      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xf16> to vector<1xi32>
+      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xbf16> to vector<1xi32>
       %a0_1_2 = vector.extract %a0_1_w2[0] : i32 from vector<1xi32>
-      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xf16> to vector<1xi32>
+      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xbf16> to vector<1xi32>
       %a0_1_3 = vector.extract %a0_1_w3[0] : i32 from vector<1xi32>
       %a0_2_row0 = arith.addi %wm0, %c32 : index
       %a0_2_row = arith.addi %a0_2_row0, %l16 : index
@@ -3189,18 +4018,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_2_r3 = arith.remui %a0_2_r1, %c8 : index
       %a0_2_x = arith.xori %a0_2_ch, %a0_2_r3 : index
       %a0_2_col = arith.muli %a0_2_x, %c8 : index
-      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xf16> to vector<1xi32>
+      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xbf16> to vector<1xi32>
       %a0_2_0 = vector.extract %a0_2_w0[0] : i32 from vector<1xi32>
-      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xf16> to vector<1xi32>
+      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xbf16> to vector<1xi32>
       %a0_2_1 = vector.extract %a0_2_w1[0] : i32 from vector<1xi32>
-      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xf16> to vector<1xi32>
+      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xbf16> to vector<1xi32>
       %a0_2_2 = vector.extract %a0_2_w2[0] : i32 from vector<1xi32>
-      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xf16> to vector<1xi32>
+      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xbf16> to vector<1xi32>
       %a0_2_3 = vector.extract %a0_2_w3[0] : i32 from vector<1xi32>
       %a0_3_row0 = arith.addi %wm0, %c48 : index
       %a0_3_row = arith.addi %a0_3_row0, %l16 : index
@@ -3209,18 +4038,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_3_r3 = arith.remui %a0_3_r1, %c8 : index
       %a0_3_x = arith.xori %a0_3_ch, %a0_3_r3 : index
       %a0_3_col = arith.muli %a0_3_x, %c8 : index
-      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xf16> to vector<1xi32>
+      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xbf16> to vector<1xi32>
       %a0_3_0 = vector.extract %a0_3_w0[0] : i32 from vector<1xi32>
-      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xf16> to vector<1xi32>
+      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xbf16> to vector<1xi32>
       %a0_3_1 = vector.extract %a0_3_w1[0] : i32 from vector<1xi32>
-      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xf16> to vector<1xi32>
+      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xbf16> to vector<1xi32>
       %a0_3_2 = vector.extract %a0_3_w2[0] : i32 from vector<1xi32>
-      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xf16> to vector<1xi32>
+      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xbf16> to vector<1xi32>
       %a0_3_3 = vector.extract %a0_3_w3[0] : i32 from vector<1xi32>
       %b0_0_row0 = arith.addi %wn0, %c0 : index
       %b0_0_row = arith.addi %b0_0_row0, %bnrow : index
@@ -3229,18 +4058,18 @@ gpu.module @dsc_grouped_gemm {
       %b0_0_r3 = arith.remui %b0_0_r1, %c8 : index
       %b0_0_x = arith.xori %b0_0_ch, %b0_0_r3 : index
       %b0_0_col = arith.muli %b0_0_x, %c8 : index
-      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xf16> to vector<1xi32>
+      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xbf16> to vector<1xi32>
       %b0_0_0 = vector.extract %b0_0_w0[0] : i32 from vector<1xi32>
-      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xf16> to vector<1xi32>
+      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xbf16> to vector<1xi32>
       %b0_0_1 = vector.extract %b0_0_w1[0] : i32 from vector<1xi32>
-      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xf16> to vector<1xi32>
+      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xbf16> to vector<1xi32>
       %b0_0_2 = vector.extract %b0_0_w2[0] : i32 from vector<1xi32>
-      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xf16> to vector<1xi32>
+      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xbf16> to vector<1xi32>
       %b0_0_3 = vector.extract %b0_0_w3[0] : i32 from vector<1xi32>
       %b0_1_row0 = arith.addi %wn0, %c16 : index
       %b0_1_row = arith.addi %b0_1_row0, %bnrow : index
@@ -3249,18 +4078,18 @@ gpu.module @dsc_grouped_gemm {
       %b0_1_r3 = arith.remui %b0_1_r1, %c8 : index
       %b0_1_x = arith.xori %b0_1_ch, %b0_1_r3 : index
       %b0_1_col = arith.muli %b0_1_x, %c8 : index
-      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xf16> to vector<1xi32>
+      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xbf16> to vector<1xi32>
       %b0_1_0 = vector.extract %b0_1_w0[0] : i32 from vector<1xi32>
-      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xf16> to vector<1xi32>
+      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xbf16> to vector<1xi32>
       %b0_1_1 = vector.extract %b0_1_w1[0] : i32 from vector<1xi32>
-      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xf16> to vector<1xi32>
+      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xbf16> to vector<1xi32>
       %b0_1_2 = vector.extract %b0_1_w2[0] : i32 from vector<1xi32>
-      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xf16> to vector<1xi32>
+      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xbf16> to vector<1xi32>
       %b0_1_3 = vector.extract %b0_1_w3[0] : i32 from vector<1xi32>
       %d0_0_0 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_0, %b0_0_1] C[%acc0, %acc1, %acc2, %acc3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d0_0_0_0 = llvm.extractvalue %d0_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -3349,18 +4178,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_0_r3 = arith.remui %a1_0_r1, %c8 : index
       %a1_0_x = arith.xori %a1_0_ch, %a1_0_r3 : index
       %a1_0_col = arith.muli %a1_0_x, %c8 : index
-      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xf16> to vector<1xi32>
+      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xbf16> to vector<1xi32>
       %a1_0_0 = vector.extract %a1_0_w0[0] : i32 from vector<1xi32>
-      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xf16> to vector<1xi32>
+      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xbf16> to vector<1xi32>
       %a1_0_1 = vector.extract %a1_0_w1[0] : i32 from vector<1xi32>
-      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xf16> to vector<1xi32>
+      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xbf16> to vector<1xi32>
       %a1_0_2 = vector.extract %a1_0_w2[0] : i32 from vector<1xi32>
-      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xf16> to vector<1xi32>
+      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xbf16> to vector<1xi32>
       %a1_0_3 = vector.extract %a1_0_w3[0] : i32 from vector<1xi32>
       %a1_1_row0 = arith.addi %wm0, %c16 : index
       %a1_1_row = arith.addi %a1_1_row0, %l16 : index
@@ -3369,18 +4198,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_1_r3 = arith.remui %a1_1_r1, %c8 : index
       %a1_1_x = arith.xori %a1_1_ch, %a1_1_r3 : index
       %a1_1_col = arith.muli %a1_1_x, %c8 : index
-      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xf16> to vector<1xi32>
+      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xbf16> to vector<1xi32>
       %a1_1_0 = vector.extract %a1_1_w0[0] : i32 from vector<1xi32>
-      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xf16> to vector<1xi32>
+      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xbf16> to vector<1xi32>
       %a1_1_1 = vector.extract %a1_1_w1[0] : i32 from vector<1xi32>
-      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xf16> to vector<1xi32>
+      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xbf16> to vector<1xi32>
       %a1_1_2 = vector.extract %a1_1_w2[0] : i32 from vector<1xi32>
-      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xf16> to vector<1xi32>
+      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xbf16> to vector<1xi32>
       %a1_1_3 = vector.extract %a1_1_w3[0] : i32 from vector<1xi32>
       %a1_2_row0 = arith.addi %wm0, %c32 : index
       %a1_2_row = arith.addi %a1_2_row0, %l16 : index
@@ -3389,18 +4218,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_2_r3 = arith.remui %a1_2_r1, %c8 : index
       %a1_2_x = arith.xori %a1_2_ch, %a1_2_r3 : index
       %a1_2_col = arith.muli %a1_2_x, %c8 : index
-      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xf16> to vector<1xi32>
+      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xbf16> to vector<1xi32>
       %a1_2_0 = vector.extract %a1_2_w0[0] : i32 from vector<1xi32>
-      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xf16> to vector<1xi32>
+      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xbf16> to vector<1xi32>
       %a1_2_1 = vector.extract %a1_2_w1[0] : i32 from vector<1xi32>
-      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xf16> to vector<1xi32>
+      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xbf16> to vector<1xi32>
       %a1_2_2 = vector.extract %a1_2_w2[0] : i32 from vector<1xi32>
-      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xf16> to vector<1xi32>
+      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xbf16> to vector<1xi32>
       %a1_2_3 = vector.extract %a1_2_w3[0] : i32 from vector<1xi32>
       %a1_3_row0 = arith.addi %wm0, %c48 : index
       %a1_3_row = arith.addi %a1_3_row0, %l16 : index
@@ -3409,18 +4238,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_3_r3 = arith.remui %a1_3_r1, %c8 : index
       %a1_3_x = arith.xori %a1_3_ch, %a1_3_r3 : index
       %a1_3_col = arith.muli %a1_3_x, %c8 : index
-      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xf16> to vector<1xi32>
+      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xbf16> to vector<1xi32>
       %a1_3_0 = vector.extract %a1_3_w0[0] : i32 from vector<1xi32>
-      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xf16> to vector<1xi32>
+      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xbf16> to vector<1xi32>
       %a1_3_1 = vector.extract %a1_3_w1[0] : i32 from vector<1xi32>
-      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xf16> to vector<1xi32>
+      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xbf16> to vector<1xi32>
       %a1_3_2 = vector.extract %a1_3_w2[0] : i32 from vector<1xi32>
-      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xf16> to vector<1xi32>
+      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xbf16> to vector<1xi32>
       %a1_3_3 = vector.extract %a1_3_w3[0] : i32 from vector<1xi32>
       %b1_0_row0 = arith.addi %wn0, %c0 : index
       %b1_0_row = arith.addi %b1_0_row0, %bnrow : index
@@ -3429,18 +4258,18 @@ gpu.module @dsc_grouped_gemm {
       %b1_0_r3 = arith.remui %b1_0_r1, %c8 : index
       %b1_0_x = arith.xori %b1_0_ch, %b1_0_r3 : index
       %b1_0_col = arith.muli %b1_0_x, %c8 : index
-      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xf16> to vector<1xi32>
+      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xbf16> to vector<1xi32>
       %b1_0_0 = vector.extract %b1_0_w0[0] : i32 from vector<1xi32>
-      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xf16> to vector<1xi32>
+      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xbf16> to vector<1xi32>
       %b1_0_1 = vector.extract %b1_0_w1[0] : i32 from vector<1xi32>
-      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xf16> to vector<1xi32>
+      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xbf16> to vector<1xi32>
       %b1_0_2 = vector.extract %b1_0_w2[0] : i32 from vector<1xi32>
-      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xf16> to vector<1xi32>
+      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xbf16> to vector<1xi32>
       %b1_0_3 = vector.extract %b1_0_w3[0] : i32 from vector<1xi32>
       %b1_1_row0 = arith.addi %wn0, %c16 : index
       %b1_1_row = arith.addi %b1_1_row0, %bnrow : index
@@ -3449,18 +4278,18 @@ gpu.module @dsc_grouped_gemm {
       %b1_1_r3 = arith.remui %b1_1_r1, %c8 : index
       %b1_1_x = arith.xori %b1_1_ch, %b1_1_r3 : index
       %b1_1_col = arith.muli %b1_1_x, %c8 : index
-      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xf16> to vector<1xi32>
+      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xbf16> to vector<1xi32>
       %b1_1_0 = vector.extract %b1_1_w0[0] : i32 from vector<1xi32>
-      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xf16> to vector<1xi32>
+      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xbf16> to vector<1xi32>
       %b1_1_1 = vector.extract %b1_1_w1[0] : i32 from vector<1xi32>
-      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xf16> to vector<1xi32>
+      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xbf16> to vector<1xi32>
       %b1_1_2 = vector.extract %b1_1_w2[0] : i32 from vector<1xi32>
-      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xf16> to vector<1xi32>
+      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xbf16> to vector<1xi32>
       %b1_1_3 = vector.extract %b1_1_w3[0] : i32 from vector<1xi32>
       %d1_0_0 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_0, %b1_0_1] C[%d0_0_0_0, %d0_0_0_1, %d0_0_0_2, %d0_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d1_0_0_0 = llvm.extractvalue %d1_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -3549,18 +4378,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_0_r3 = arith.remui %a2_0_r1, %c8 : index
       %a2_0_x = arith.xori %a2_0_ch, %a2_0_r3 : index
       %a2_0_col = arith.muli %a2_0_x, %c8 : index
-      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xf16> to vector<1xi32>
+      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xbf16> to vector<1xi32>
       %a2_0_0 = vector.extract %a2_0_w0[0] : i32 from vector<1xi32>
-      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xf16> to vector<1xi32>
+      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xbf16> to vector<1xi32>
       %a2_0_1 = vector.extract %a2_0_w1[0] : i32 from vector<1xi32>
-      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xf16> to vector<1xi32>
+      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xbf16> to vector<1xi32>
       %a2_0_2 = vector.extract %a2_0_w2[0] : i32 from vector<1xi32>
-      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xf16> to vector<1xi32>
+      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xbf16> to vector<1xi32>
       %a2_0_3 = vector.extract %a2_0_w3[0] : i32 from vector<1xi32>
       %a2_1_row0 = arith.addi %wm0, %c16 : index
       %a2_1_row = arith.addi %a2_1_row0, %l16 : index
@@ -3569,18 +4398,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_1_r3 = arith.remui %a2_1_r1, %c8 : index
       %a2_1_x = arith.xori %a2_1_ch, %a2_1_r3 : index
       %a2_1_col = arith.muli %a2_1_x, %c8 : index
-      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xf16> to vector<1xi32>
+      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xbf16> to vector<1xi32>
       %a2_1_0 = vector.extract %a2_1_w0[0] : i32 from vector<1xi32>
-      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xf16> to vector<1xi32>
+      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xbf16> to vector<1xi32>
       %a2_1_1 = vector.extract %a2_1_w1[0] : i32 from vector<1xi32>
-      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xf16> to vector<1xi32>
+      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xbf16> to vector<1xi32>
       %a2_1_2 = vector.extract %a2_1_w2[0] : i32 from vector<1xi32>
-      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xf16> to vector<1xi32>
+      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xbf16> to vector<1xi32>
       %a2_1_3 = vector.extract %a2_1_w3[0] : i32 from vector<1xi32>
       %a2_2_row0 = arith.addi %wm0, %c32 : index
       %a2_2_row = arith.addi %a2_2_row0, %l16 : index
@@ -3589,18 +4418,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_2_r3 = arith.remui %a2_2_r1, %c8 : index
       %a2_2_x = arith.xori %a2_2_ch, %a2_2_r3 : index
       %a2_2_col = arith.muli %a2_2_x, %c8 : index
-      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xf16> to vector<1xi32>
+      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xbf16> to vector<1xi32>
       %a2_2_0 = vector.extract %a2_2_w0[0] : i32 from vector<1xi32>
-      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xf16> to vector<1xi32>
+      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xbf16> to vector<1xi32>
       %a2_2_1 = vector.extract %a2_2_w1[0] : i32 from vector<1xi32>
-      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xf16> to vector<1xi32>
+      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xbf16> to vector<1xi32>
       %a2_2_2 = vector.extract %a2_2_w2[0] : i32 from vector<1xi32>
-      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xf16> to vector<1xi32>
+      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xbf16> to vector<1xi32>
       %a2_2_3 = vector.extract %a2_2_w3[0] : i32 from vector<1xi32>
       %a2_3_row0 = arith.addi %wm0, %c48 : index
       %a2_3_row = arith.addi %a2_3_row0, %l16 : index
@@ -3609,18 +4438,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_3_r3 = arith.remui %a2_3_r1, %c8 : index
       %a2_3_x = arith.xori %a2_3_ch, %a2_3_r3 : index
       %a2_3_col = arith.muli %a2_3_x, %c8 : index
-      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xf16> to vector<1xi32>
+      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xbf16> to vector<1xi32>
       %a2_3_0 = vector.extract %a2_3_w0[0] : i32 from vector<1xi32>
-      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xf16> to vector<1xi32>
+      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xbf16> to vector<1xi32>
       %a2_3_1 = vector.extract %a2_3_w1[0] : i32 from vector<1xi32>
-      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xf16> to vector<1xi32>
+      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xbf16> to vector<1xi32>
       %a2_3_2 = vector.extract %a2_3_w2[0] : i32 from vector<1xi32>
-      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xf16> to vector<1xi32>
+      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xbf16> to vector<1xi32>
       %a2_3_3 = vector.extract %a2_3_w3[0] : i32 from vector<1xi32>
       %b2_0_row0 = arith.addi %wn0, %c0 : index
       %b2_0_row = arith.addi %b2_0_row0, %bnrow : index
@@ -3629,18 +4458,18 @@ gpu.module @dsc_grouped_gemm {
       %b2_0_r3 = arith.remui %b2_0_r1, %c8 : index
       %b2_0_x = arith.xori %b2_0_ch, %b2_0_r3 : index
       %b2_0_col = arith.muli %b2_0_x, %c8 : index
-      %b2_0_m = nvgpu.ldmatrix %smB[%cur, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xf16> to vector<1xi32>
+      %b2_0_m = nvgpu.ldmatrix %smB[%cur, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xbf16> to vector<1xi32>
       %b2_0_0 = vector.extract %b2_0_w0[0] : i32 from vector<1xi32>
-      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xf16> to vector<1xi32>
+      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xbf16> to vector<1xi32>
       %b2_0_1 = vector.extract %b2_0_w1[0] : i32 from vector<1xi32>
-      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xf16> to vector<1xi32>
+      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xbf16> to vector<1xi32>
       %b2_0_2 = vector.extract %b2_0_w2[0] : i32 from vector<1xi32>
-      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xf16> to vector<1xi32>
+      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xbf16> to vector<1xi32>
       %b2_0_3 = vector.extract %b2_0_w3[0] : i32 from vector<1xi32>
       %b2_1_row0 = arith.addi %wn0, %c16 : index
       %b2_1_row = arith.addi %b2_1_row0, %bnrow : index
@@ -3649,18 +4478,18 @@ gpu.module @dsc_grouped_gemm {
       %b2_1_r3 = arith.remui %b2_1_r1, %c8 : index
       %b2_1_x = arith.xori %b2_1_ch, %b2_1_r3 : index
       %b2_1_col = arith.muli %b2_1_x, %c8 : index
-      %b2_1_m = nvgpu.ldmatrix %smB[%cur, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xf16> to vector<1xi32>
+      %b2_1_m = nvgpu.ldmatrix %smB[%cur, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xbf16> to vector<1xi32>
       %b2_1_0 = vector.extract %b2_1_w0[0] : i32 from vector<1xi32>
-      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xf16> to vector<1xi32>
+      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xbf16> to vector<1xi32>
       %b2_1_1 = vector.extract %b2_1_w1[0] : i32 from vector<1xi32>
-      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xf16> to vector<1xi32>
+      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xbf16> to vector<1xi32>
       %b2_1_2 = vector.extract %b2_1_w2[0] : i32 from vector<1xi32>
-      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xf16> to vector<1xi32>
+      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xbf16> to vector<1xi32>
       %b2_1_3 = vector.extract %b2_1_w3[0] : i32 from vector<1xi32>
       %d2_0_0 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_0, %b2_0_1] C[%d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d2_0_0_0 = llvm.extractvalue %d2_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -3749,18 +4578,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_0_r3 = arith.remui %a3_0_r1, %c8 : index
       %a3_0_x = arith.xori %a3_0_ch, %a3_0_r3 : index
       %a3_0_col = arith.muli %a3_0_x, %c8 : index
-      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xf16> to vector<1xi32>
+      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xbf16> to vector<1xi32>
       %a3_0_0 = vector.extract %a3_0_w0[0] : i32 from vector<1xi32>
-      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xf16> to vector<1xi32>
+      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xbf16> to vector<1xi32>
       %a3_0_1 = vector.extract %a3_0_w1[0] : i32 from vector<1xi32>
-      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xf16> to vector<1xi32>
+      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xbf16> to vector<1xi32>
       %a3_0_2 = vector.extract %a3_0_w2[0] : i32 from vector<1xi32>
-      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xf16> to vector<1xi32>
+      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xbf16> to vector<1xi32>
       %a3_0_3 = vector.extract %a3_0_w3[0] : i32 from vector<1xi32>
       %a3_1_row0 = arith.addi %wm0, %c16 : index
       %a3_1_row = arith.addi %a3_1_row0, %l16 : index
@@ -3769,18 +4598,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_1_r3 = arith.remui %a3_1_r1, %c8 : index
       %a3_1_x = arith.xori %a3_1_ch, %a3_1_r3 : index
       %a3_1_col = arith.muli %a3_1_x, %c8 : index
-      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xf16> to vector<1xi32>
+      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xbf16> to vector<1xi32>
       %a3_1_0 = vector.extract %a3_1_w0[0] : i32 from vector<1xi32>
-      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xf16> to vector<1xi32>
+      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xbf16> to vector<1xi32>
       %a3_1_1 = vector.extract %a3_1_w1[0] : i32 from vector<1xi32>
-      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xf16> to vector<1xi32>
+      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xbf16> to vector<1xi32>
       %a3_1_2 = vector.extract %a3_1_w2[0] : i32 from vector<1xi32>
-      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xf16> to vector<1xi32>
+      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xbf16> to vector<1xi32>
       %a3_1_3 = vector.extract %a3_1_w3[0] : i32 from vector<1xi32>
       %a3_2_row0 = arith.addi %wm0, %c32 : index
       %a3_2_row = arith.addi %a3_2_row0, %l16 : index
@@ -3789,18 +4618,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_2_r3 = arith.remui %a3_2_r1, %c8 : index
       %a3_2_x = arith.xori %a3_2_ch, %a3_2_r3 : index
       %a3_2_col = arith.muli %a3_2_x, %c8 : index
-      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xf16> to vector<1xi32>
+      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xbf16> to vector<1xi32>
       %a3_2_0 = vector.extract %a3_2_w0[0] : i32 from vector<1xi32>
-      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xf16> to vector<1xi32>
+      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xbf16> to vector<1xi32>
       %a3_2_1 = vector.extract %a3_2_w1[0] : i32 from vector<1xi32>
-      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xf16> to vector<1xi32>
+      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xbf16> to vector<1xi32>
       %a3_2_2 = vector.extract %a3_2_w2[0] : i32 from vector<1xi32>
-      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xf16> to vector<1xi32>
+      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xbf16> to vector<1xi32>
       %a3_2_3 = vector.extract %a3_2_w3[0] : i32 from vector<1xi32>
       %a3_3_row0 = arith.addi %wm0, %c48 : index
       %a3_3_row = arith.addi %a3_3_row0, %l16 : index
@@ -3809,18 +4638,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_3_r3 = arith.remui %a3_3_r1, %c8 : index
       %a3_3_x = arith.xori %a3_3_ch, %a3_3_r3 : index
       %a3_3_col = arith.muli %a3_3_x, %c8 : index
-      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xf16> to vector<1xi32>
+      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xbf16> to vector<1xi32>
       %a3_3_0 = vector.extract %a3_3_w0[0] : i32 from vector<1xi32>
-      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xf16> to vector<1xi32>
+      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xbf16> to vector<1xi32>
       %a3_3_1 = vector.extract %a3_3_w1[0] : i32 from vector<1xi32>
-      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xf16> to vector<1xi32>
+      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xbf16> to vector<1xi32>
       %a3_3_2 = vector.extract %a3_3_w2[0] : i32 from vector<1xi32>
-      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xf16> to vector<1xi32>
+      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xbf16> to vector<1xi32>
       %a3_3_3 = vector.extract %a3_3_w3[0] : i32 from vector<1xi32>
       %b3_0_row0 = arith.addi %wn0, %c0 : index
       %b3_0_row = arith.addi %b3_0_row0, %bnrow : index
@@ -3829,18 +4658,18 @@ gpu.module @dsc_grouped_gemm {
       %b3_0_r3 = arith.remui %b3_0_r1, %c8 : index
       %b3_0_x = arith.xori %b3_0_ch, %b3_0_r3 : index
       %b3_0_col = arith.muli %b3_0_x, %c8 : index
-      %b3_0_m = nvgpu.ldmatrix %smB[%cur, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xf16> to vector<1xi32>
+      %b3_0_m = nvgpu.ldmatrix %smB[%cur, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xbf16> to vector<1xi32>
       %b3_0_0 = vector.extract %b3_0_w0[0] : i32 from vector<1xi32>
-      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xf16> to vector<1xi32>
+      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xbf16> to vector<1xi32>
       %b3_0_1 = vector.extract %b3_0_w1[0] : i32 from vector<1xi32>
-      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xf16> to vector<1xi32>
+      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xbf16> to vector<1xi32>
       %b3_0_2 = vector.extract %b3_0_w2[0] : i32 from vector<1xi32>
-      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xf16> to vector<1xi32>
+      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xbf16> to vector<1xi32>
       %b3_0_3 = vector.extract %b3_0_w3[0] : i32 from vector<1xi32>
       %b3_1_row0 = arith.addi %wn0, %c16 : index
       %b3_1_row = arith.addi %b3_1_row0, %bnrow : index
@@ -3849,18 +4678,18 @@ gpu.module @dsc_grouped_gemm {
       %b3_1_r3 = arith.remui %b3_1_r1, %c8 : index
       %b3_1_x = arith.xori %b3_1_ch, %b3_1_r3 : index
       %b3_1_col = arith.muli %b3_1_x, %c8 : index
-      %b3_1_m = nvgpu.ldmatrix %smB[%cur, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xf16> to vector<1xi32>
+      %b3_1_m = nvgpu.ldmatrix %smB[%cur, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xbf16> to vector<1xi32>
       %b3_1_0 = vector.extract %b3_1_w0[0] : i32 from vector<1xi32>
-      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xf16> to vector<1xi32>
+      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xbf16> to vector<1xi32>
       %b3_1_1 = vector.extract %b3_1_w1[0] : i32 from vector<1xi32>
-      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xf16> to vector<1xi32>
+      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xbf16> to vector<1xi32>
       %b3_1_2 = vector.extract %b3_1_w2[0] : i32 from vector<1xi32>
-      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xf16> to vector<1xi32>
+      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xbf16> to vector<1xi32>
       %b3_1_3 = vector.extract %b3_1_w3[0] : i32 from vector<1xi32>
       %d3_0_0 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_0, %b3_0_1] C[%d2_0_0_0, %d2_0_0_1, %d2_0_0_2, %d2_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d3_0_0_0 = llvm.extractvalue %d3_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -3954,222 +4783,486 @@ gpu.module @dsc_grouped_gemm {
     %er08 = arith.addi %er0, %c8 : index
     %eo0 = arith.muli %er0, %N : index
     %eo08 = arith.muli %er08, %N : index
+    %rv0 = arith.cmpi ult, %er0, %end : index
+    %rv08 = arith.cmpi ult, %er08, %end : index
     %ec0_0a = arith.addi %n0, %wn0 : index
     %ec0_0b = arith.addi %ec0_0a, %c0 : index
     %ec0_0 = arith.addi %ec0_0b, %t2 : index
     %ec0_0p = arith.addi %ec0_0, %c1 : index
     %ei0_0_0 = arith.addi %eo0, %ec0_0 : index
-    memref.store %res#0, %C[%ei0_0_0] : memref<?xf32>
+    %okei0_0_0c = arith.cmpi ult, %ec0_0, %N : index
+    %okei0_0_0 = arith.andi %rv0, %okei0_0_0c : i1
+    scf.if %okei0_0_0 {
+      memref.store %res#0, %C[%ei0_0_0] : memref<?xf32>
+    }
     %ei0_0_1 = arith.addi %eo0, %ec0_0p : index
-    memref.store %res#1, %C[%ei0_0_1] : memref<?xf32>
+    %okei0_0_1c = arith.cmpi ult, %ec0_0p, %N : index
+    %okei0_0_1 = arith.andi %rv0, %okei0_0_1c : i1
+    scf.if %okei0_0_1 {
+      memref.store %res#1, %C[%ei0_0_1] : memref<?xf32>
+    }
     %ei0_0_2 = arith.addi %eo08, %ec0_0 : index
-    memref.store %res#2, %C[%ei0_0_2] : memref<?xf32>
+    %okei0_0_2c = arith.cmpi ult, %ec0_0, %N : index
+    %okei0_0_2 = arith.andi %rv08, %okei0_0_2c : i1
+    scf.if %okei0_0_2 {
+      memref.store %res#2, %C[%ei0_0_2] : memref<?xf32>
+    }
     %ei0_0_3 = arith.addi %eo08, %ec0_0p : index
-    memref.store %res#3, %C[%ei0_0_3] : memref<?xf32>
+    %okei0_0_3c = arith.cmpi ult, %ec0_0p, %N : index
+    %okei0_0_3 = arith.andi %rv08, %okei0_0_3c : i1
+    scf.if %okei0_0_3 {
+      memref.store %res#3, %C[%ei0_0_3] : memref<?xf32>
+    }
     %ec0_1a = arith.addi %n0, %wn0 : index
     %ec0_1b = arith.addi %ec0_1a, %c8 : index
     %ec0_1 = arith.addi %ec0_1b, %t2 : index
     %ec0_1p = arith.addi %ec0_1, %c1 : index
     %ei0_1_0 = arith.addi %eo0, %ec0_1 : index
-    memref.store %res#4, %C[%ei0_1_0] : memref<?xf32>
+    %okei0_1_0c = arith.cmpi ult, %ec0_1, %N : index
+    %okei0_1_0 = arith.andi %rv0, %okei0_1_0c : i1
+    scf.if %okei0_1_0 {
+      memref.store %res#4, %C[%ei0_1_0] : memref<?xf32>
+    }
     %ei0_1_1 = arith.addi %eo0, %ec0_1p : index
-    memref.store %res#5, %C[%ei0_1_1] : memref<?xf32>
+    %okei0_1_1c = arith.cmpi ult, %ec0_1p, %N : index
+    %okei0_1_1 = arith.andi %rv0, %okei0_1_1c : i1
+    scf.if %okei0_1_1 {
+      memref.store %res#5, %C[%ei0_1_1] : memref<?xf32>
+    }
     %ei0_1_2 = arith.addi %eo08, %ec0_1 : index
-    memref.store %res#6, %C[%ei0_1_2] : memref<?xf32>
+    %okei0_1_2c = arith.cmpi ult, %ec0_1, %N : index
+    %okei0_1_2 = arith.andi %rv08, %okei0_1_2c : i1
+    scf.if %okei0_1_2 {
+      memref.store %res#6, %C[%ei0_1_2] : memref<?xf32>
+    }
     %ei0_1_3 = arith.addi %eo08, %ec0_1p : index
-    memref.store %res#7, %C[%ei0_1_3] : memref<?xf32>
+    %okei0_1_3c = arith.cmpi ult, %ec0_1p, %N : index
+    %okei0_1_3 = arith.andi %rv08, %okei0_1_3c : i1
+    scf.if %okei0_1_3 {
+      memref.store %res#7, %C[%ei0_1_3] : memref<?xf32>
+    }
     %ec0_2a = arith.addi %n0, %wn0 : index
     %ec0_2b = arith.addi %ec0_2a, %c16 : index
     %ec0_2 = arith.addi %ec0_2b, %t2 : index
     %ec0_2p = arith.addi %ec0_2, %c1 : index
     %ei0_2_0 = arith.addi %eo0, %ec0_2 : index
-    memref.store %res#8, %C[%ei0_2_0] : memref<?xf32>
+    %okei0_2_0c = arith.cmpi ult, %ec0_2, %N : index
+    %okei0_2_0 = arith.andi %rv0, %okei0_2_0c : i1
+    scf.if %okei0_2_0 {
+      memref.store %res#8, %C[%ei0_2_0] : memref<?xf32>
+    }
     %ei0_2_1 = arith.addi %eo0, %ec0_2p : index
-    memref.store %res#9, %C[%ei0_2_1] : memref<?xf32>
+    %okei0_2_1c = arith.cmpi ult, %ec0_2p, %N : index
+    %okei0_2_1 = arith.andi %rv0, %okei0_2_1c : i1
+    scf.if %okei0_2_1 {
+      memref.store %res#9, %C[%ei0_2_1] : memref<?xf32>
+    }
     %ei0_2_2 = arith.addi %eo08, %ec0_2 : index
-    memref.store %res#10, %C[%ei0_2_2] : memref<?xf32>
+    %okei0_2_2c = arith.cmpi ult, %ec0_2, %N : index
+    %okei0_2_2 = arith.andi %rv08, %okei0_2_2c : i1
+    scf.if %okei0_2_2 {
+      memref.store %res#10, %C[%ei0_2_2] : memref<?xf32>
+    }
     %ei0_2_3 = arith.addi %eo08, %ec0_2p : index
-    memref.store %res#11, %C[%ei0_2_3] : memref<?xf32>
+    %okei0_2_3c = arith.cmpi ult, %ec0_2p, %N : index
+    %okei0_2_3 = arith.andi %rv08, %okei0_2_3c : i1
+    scf.if %okei0_2_3 {
+      memref.store %res#11, %C[%ei0_2_3] : memref<?xf32>
+    }
     %ec0_3a = arith.addi %n0, %wn0 : index
     %ec0_3b = arith.addi %ec0_3a, %c24 : index
     %ec0_3 = arith.addi %ec0_3b, %t2 : index
     %ec0_3p = arith.addi %ec0_3, %c1 : index
     %ei0_3_0 = arith.addi %eo0, %ec0_3 : index
-    memref.store %res#12, %C[%ei0_3_0] : memref<?xf32>
+    %okei0_3_0c = arith.cmpi ult, %ec0_3, %N : index
+    %okei0_3_0 = arith.andi %rv0, %okei0_3_0c : i1
+    scf.if %okei0_3_0 {
+      memref.store %res#12, %C[%ei0_3_0] : memref<?xf32>
+    }
     %ei0_3_1 = arith.addi %eo0, %ec0_3p : index
-    memref.store %res#13, %C[%ei0_3_1] : memref<?xf32>
+    %okei0_3_1c = arith.cmpi ult, %ec0_3p, %N : index
+    %okei0_3_1 = arith.andi %rv0, %okei0_3_1c : i1
+    scf.if %okei0_3_1 {
+      memref.store %res#13, %C[%ei0_3_1] : memref<?xf32>
+    }
     %ei0_3_2 = arith.addi %eo08, %ec0_3 : index
-    memref.store %res#14, %C[%ei0_3_2] : memref<?xf32>
+    %okei0_3_2c = arith.cmpi ult, %ec0_3, %N : index
+    %okei0_3_2 = arith.andi %rv08, %okei0_3_2c : i1
+    scf.if %okei0_3_2 {
+      memref.store %res#14, %C[%ei0_3_2] : memref<?xf32>
+    }
     %ei0_3_3 = arith.addi %eo08, %ec0_3p : index
-    memref.store %res#15, %C[%ei0_3_3] : memref<?xf32>
+    %okei0_3_3c = arith.cmpi ult, %ec0_3p, %N : index
+    %okei0_3_3 = arith.andi %rv08, %okei0_3_3c : i1
+    scf.if %okei0_3_3 {
+      memref.store %res#15, %C[%ei0_3_3] : memref<?xf32>
+    }
     %er1a = arith.addi %m0, %wm0 : index
     %er1b = arith.addi %er1a, %c16 : index
     %er1 = arith.addi %er1b, %g : index
     %er18 = arith.addi %er1, %c8 : index
     %eo1 = arith.muli %er1, %N : index
     %eo18 = arith.muli %er18, %N : index
+    %rv1 = arith.cmpi ult, %er1, %end : index
+    %rv18 = arith.cmpi ult, %er18, %end : index
     %ec1_0a = arith.addi %n0, %wn0 : index
     %ec1_0b = arith.addi %ec1_0a, %c0 : index
     %ec1_0 = arith.addi %ec1_0b, %t2 : index
     %ec1_0p = arith.addi %ec1_0, %c1 : index
     %ei1_0_0 = arith.addi %eo1, %ec1_0 : index
-    memref.store %res#16, %C[%ei1_0_0] : memref<?xf32>
+    %okei1_0_0c = arith.cmpi ult, %ec1_0, %N : index
+    %okei1_0_0 = arith.andi %rv1, %okei1_0_0c : i1
+    scf.if %okei1_0_0 {
+      memref.store %res#16, %C[%ei1_0_0] : memref<?xf32>
+    }
     %ei1_0_1 = arith.addi %eo1, %ec1_0p : index
-    memref.store %res#17, %C[%ei1_0_1] : memref<?xf32>
+    %okei1_0_1c = arith.cmpi ult, %ec1_0p, %N : index
+    %okei1_0_1 = arith.andi %rv1, %okei1_0_1c : i1
+    scf.if %okei1_0_1 {
+      memref.store %res#17, %C[%ei1_0_1] : memref<?xf32>
+    }
     %ei1_0_2 = arith.addi %eo18, %ec1_0 : index
-    memref.store %res#18, %C[%ei1_0_2] : memref<?xf32>
+    %okei1_0_2c = arith.cmpi ult, %ec1_0, %N : index
+    %okei1_0_2 = arith.andi %rv18, %okei1_0_2c : i1
+    scf.if %okei1_0_2 {
+      memref.store %res#18, %C[%ei1_0_2] : memref<?xf32>
+    }
     %ei1_0_3 = arith.addi %eo18, %ec1_0p : index
-    memref.store %res#19, %C[%ei1_0_3] : memref<?xf32>
+    %okei1_0_3c = arith.cmpi ult, %ec1_0p, %N : index
+    %okei1_0_3 = arith.andi %rv18, %okei1_0_3c : i1
+    scf.if %okei1_0_3 {
+      memref.store %res#19, %C[%ei1_0_3] : memref<?xf32>
+    }
     %ec1_1a = arith.addi %n0, %wn0 : index
     %ec1_1b = arith.addi %ec1_1a, %c8 : index
     %ec1_1 = arith.addi %ec1_1b, %t2 : index
     %ec1_1p = arith.addi %ec1_1, %c1 : index
     %ei1_1_0 = arith.addi %eo1, %ec1_1 : index
-    memref.store %res#20, %C[%ei1_1_0] : memref<?xf32>
+    %okei1_1_0c = arith.cmpi ult, %ec1_1, %N : index
+    %okei1_1_0 = arith.andi %rv1, %okei1_1_0c : i1
+    scf.if %okei1_1_0 {
+      memref.store %res#20, %C[%ei1_1_0] : memref<?xf32>
+    }
     %ei1_1_1 = arith.addi %eo1, %ec1_1p : index
-    memref.store %res#21, %C[%ei1_1_1] : memref<?xf32>
+    %okei1_1_1c = arith.cmpi ult, %ec1_1p, %N : index
+    %okei1_1_1 = arith.andi %rv1, %okei1_1_1c : i1
+    scf.if %okei1_1_1 {
+      memref.store %res#21, %C[%ei1_1_1] : memref<?xf32>
+    }
     %ei1_1_2 = arith.addi %eo18, %ec1_1 : index
-    memref.store %res#22, %C[%ei1_1_2] : memref<?xf32>
+    %okei1_1_2c = arith.cmpi ult, %ec1_1, %N : index
+    %okei1_1_2 = arith.andi %rv18, %okei1_1_2c : i1
+    scf.if %okei1_1_2 {
+      memref.store %res#22, %C[%ei1_1_2] : memref<?xf32>
+    }
     %ei1_1_3 = arith.addi %eo18, %ec1_1p : index
-    memref.store %res#23, %C[%ei1_1_3] : memref<?xf32>
+    %okei1_1_3c = arith.cmpi ult, %ec1_1p, %N : index
+    %okei1_1_3 = arith.andi %rv18, %okei1_1_3c : i1
+    scf.if %okei1_1_3 {
+      memref.store %res#23, %C[%ei1_1_3] : memref<?xf32>
+    }
     %ec1_2a = arith.addi %n0, %wn0 : index
     %ec1_2b = arith.addi %ec1_2a, %c16 : index
     %ec1_2 = arith.addi %ec1_2b, %t2 : index
     %ec1_2p = arith.addi %ec1_2, %c1 : index
     %ei1_2_0 = arith.addi %eo1, %ec1_2 : index
-    memref.store %res#24, %C[%ei1_2_0] : memref<?xf32>
+    %okei1_2_0c = arith.cmpi ult, %ec1_2, %N : index
+    %okei1_2_0 = arith.andi %rv1, %okei1_2_0c : i1
+    scf.if %okei1_2_0 {
+      memref.store %res#24, %C[%ei1_2_0] : memref<?xf32>
+    }
     %ei1_2_1 = arith.addi %eo1, %ec1_2p : index
-    memref.store %res#25, %C[%ei1_2_1] : memref<?xf32>
+    %okei1_2_1c = arith.cmpi ult, %ec1_2p, %N : index
+    %okei1_2_1 = arith.andi %rv1, %okei1_2_1c : i1
+    scf.if %okei1_2_1 {
+      memref.store %res#25, %C[%ei1_2_1] : memref<?xf32>
+    }
     %ei1_2_2 = arith.addi %eo18, %ec1_2 : index
-    memref.store %res#26, %C[%ei1_2_2] : memref<?xf32>
+    %okei1_2_2c = arith.cmpi ult, %ec1_2, %N : index
+    %okei1_2_2 = arith.andi %rv18, %okei1_2_2c : i1
+    scf.if %okei1_2_2 {
+      memref.store %res#26, %C[%ei1_2_2] : memref<?xf32>
+    }
     %ei1_2_3 = arith.addi %eo18, %ec1_2p : index
-    memref.store %res#27, %C[%ei1_2_3] : memref<?xf32>
+    %okei1_2_3c = arith.cmpi ult, %ec1_2p, %N : index
+    %okei1_2_3 = arith.andi %rv18, %okei1_2_3c : i1
+    scf.if %okei1_2_3 {
+      memref.store %res#27, %C[%ei1_2_3] : memref<?xf32>
+    }
     %ec1_3a = arith.addi %n0, %wn0 : index
     %ec1_3b = arith.addi %ec1_3a, %c24 : index
     %ec1_3 = arith.addi %ec1_3b, %t2 : index
     %ec1_3p = arith.addi %ec1_3, %c1 : index
     %ei1_3_0 = arith.addi %eo1, %ec1_3 : index
-    memref.store %res#28, %C[%ei1_3_0] : memref<?xf32>
+    %okei1_3_0c = arith.cmpi ult, %ec1_3, %N : index
+    %okei1_3_0 = arith.andi %rv1, %okei1_3_0c : i1
+    scf.if %okei1_3_0 {
+      memref.store %res#28, %C[%ei1_3_0] : memref<?xf32>
+    }
     %ei1_3_1 = arith.addi %eo1, %ec1_3p : index
-    memref.store %res#29, %C[%ei1_3_1] : memref<?xf32>
+    %okei1_3_1c = arith.cmpi ult, %ec1_3p, %N : index
+    %okei1_3_1 = arith.andi %rv1, %okei1_3_1c : i1
+    scf.if %okei1_3_1 {
+      memref.store %res#29, %C[%ei1_3_1] : memref<?xf32>
+    }
     %ei1_3_2 = arith.addi %eo18, %ec1_3 : index
-    memref.store %res#30, %C[%ei1_3_2] : memref<?xf32>
+    %okei1_3_2c = arith.cmpi ult, %ec1_3, %N : index
+    %okei1_3_2 = arith.andi %rv18, %okei1_3_2c : i1
+    scf.if %okei1_3_2 {
+      memref.store %res#30, %C[%ei1_3_2] : memref<?xf32>
+    }
     %ei1_3_3 = arith.addi %eo18, %ec1_3p : index
-    memref.store %res#31, %C[%ei1_3_3] : memref<?xf32>
+    %okei1_3_3c = arith.cmpi ult, %ec1_3p, %N : index
+    %okei1_3_3 = arith.andi %rv18, %okei1_3_3c : i1
+    scf.if %okei1_3_3 {
+      memref.store %res#31, %C[%ei1_3_3] : memref<?xf32>
+    }
     %er2a = arith.addi %m0, %wm0 : index
     %er2b = arith.addi %er2a, %c32 : index
     %er2 = arith.addi %er2b, %g : index
     %er28 = arith.addi %er2, %c8 : index
     %eo2 = arith.muli %er2, %N : index
     %eo28 = arith.muli %er28, %N : index
+    %rv2 = arith.cmpi ult, %er2, %end : index
+    %rv28 = arith.cmpi ult, %er28, %end : index
     %ec2_0a = arith.addi %n0, %wn0 : index
     %ec2_0b = arith.addi %ec2_0a, %c0 : index
     %ec2_0 = arith.addi %ec2_0b, %t2 : index
     %ec2_0p = arith.addi %ec2_0, %c1 : index
     %ei2_0_0 = arith.addi %eo2, %ec2_0 : index
-    memref.store %res#32, %C[%ei2_0_0] : memref<?xf32>
+    %okei2_0_0c = arith.cmpi ult, %ec2_0, %N : index
+    %okei2_0_0 = arith.andi %rv2, %okei2_0_0c : i1
+    scf.if %okei2_0_0 {
+      memref.store %res#32, %C[%ei2_0_0] : memref<?xf32>
+    }
     %ei2_0_1 = arith.addi %eo2, %ec2_0p : index
-    memref.store %res#33, %C[%ei2_0_1] : memref<?xf32>
+    %okei2_0_1c = arith.cmpi ult, %ec2_0p, %N : index
+    %okei2_0_1 = arith.andi %rv2, %okei2_0_1c : i1
+    scf.if %okei2_0_1 {
+      memref.store %res#33, %C[%ei2_0_1] : memref<?xf32>
+    }
     %ei2_0_2 = arith.addi %eo28, %ec2_0 : index
-    memref.store %res#34, %C[%ei2_0_2] : memref<?xf32>
+    %okei2_0_2c = arith.cmpi ult, %ec2_0, %N : index
+    %okei2_0_2 = arith.andi %rv28, %okei2_0_2c : i1
+    scf.if %okei2_0_2 {
+      memref.store %res#34, %C[%ei2_0_2] : memref<?xf32>
+    }
     %ei2_0_3 = arith.addi %eo28, %ec2_0p : index
-    memref.store %res#35, %C[%ei2_0_3] : memref<?xf32>
+    %okei2_0_3c = arith.cmpi ult, %ec2_0p, %N : index
+    %okei2_0_3 = arith.andi %rv28, %okei2_0_3c : i1
+    scf.if %okei2_0_3 {
+      memref.store %res#35, %C[%ei2_0_3] : memref<?xf32>
+    }
     %ec2_1a = arith.addi %n0, %wn0 : index
     %ec2_1b = arith.addi %ec2_1a, %c8 : index
     %ec2_1 = arith.addi %ec2_1b, %t2 : index
     %ec2_1p = arith.addi %ec2_1, %c1 : index
     %ei2_1_0 = arith.addi %eo2, %ec2_1 : index
-    memref.store %res#36, %C[%ei2_1_0] : memref<?xf32>
+    %okei2_1_0c = arith.cmpi ult, %ec2_1, %N : index
+    %okei2_1_0 = arith.andi %rv2, %okei2_1_0c : i1
+    scf.if %okei2_1_0 {
+      memref.store %res#36, %C[%ei2_1_0] : memref<?xf32>
+    }
     %ei2_1_1 = arith.addi %eo2, %ec2_1p : index
-    memref.store %res#37, %C[%ei2_1_1] : memref<?xf32>
+    %okei2_1_1c = arith.cmpi ult, %ec2_1p, %N : index
+    %okei2_1_1 = arith.andi %rv2, %okei2_1_1c : i1
+    scf.if %okei2_1_1 {
+      memref.store %res#37, %C[%ei2_1_1] : memref<?xf32>
+    }
     %ei2_1_2 = arith.addi %eo28, %ec2_1 : index
-    memref.store %res#38, %C[%ei2_1_2] : memref<?xf32>
+    %okei2_1_2c = arith.cmpi ult, %ec2_1, %N : index
+    %okei2_1_2 = arith.andi %rv28, %okei2_1_2c : i1
+    scf.if %okei2_1_2 {
+      memref.store %res#38, %C[%ei2_1_2] : memref<?xf32>
+    }
     %ei2_1_3 = arith.addi %eo28, %ec2_1p : index
-    memref.store %res#39, %C[%ei2_1_3] : memref<?xf32>
+    %okei2_1_3c = arith.cmpi ult, %ec2_1p, %N : index
+    %okei2_1_3 = arith.andi %rv28, %okei2_1_3c : i1
+    scf.if %okei2_1_3 {
+      memref.store %res#39, %C[%ei2_1_3] : memref<?xf32>
+    }
     %ec2_2a = arith.addi %n0, %wn0 : index
     %ec2_2b = arith.addi %ec2_2a, %c16 : index
     %ec2_2 = arith.addi %ec2_2b, %t2 : index
     %ec2_2p = arith.addi %ec2_2, %c1 : index
     %ei2_2_0 = arith.addi %eo2, %ec2_2 : index
-    memref.store %res#40, %C[%ei2_2_0] : memref<?xf32>
+    %okei2_2_0c = arith.cmpi ult, %ec2_2, %N : index
+    %okei2_2_0 = arith.andi %rv2, %okei2_2_0c : i1
+    scf.if %okei2_2_0 {
+      memref.store %res#40, %C[%ei2_2_0] : memref<?xf32>
+    }
     %ei2_2_1 = arith.addi %eo2, %ec2_2p : index
-    memref.store %res#41, %C[%ei2_2_1] : memref<?xf32>
+    %okei2_2_1c = arith.cmpi ult, %ec2_2p, %N : index
+    %okei2_2_1 = arith.andi %rv2, %okei2_2_1c : i1
+    scf.if %okei2_2_1 {
+      memref.store %res#41, %C[%ei2_2_1] : memref<?xf32>
+    }
     %ei2_2_2 = arith.addi %eo28, %ec2_2 : index
-    memref.store %res#42, %C[%ei2_2_2] : memref<?xf32>
+    %okei2_2_2c = arith.cmpi ult, %ec2_2, %N : index
+    %okei2_2_2 = arith.andi %rv28, %okei2_2_2c : i1
+    scf.if %okei2_2_2 {
+      memref.store %res#42, %C[%ei2_2_2] : memref<?xf32>
+    }
     %ei2_2_3 = arith.addi %eo28, %ec2_2p : index
-    memref.store %res#43, %C[%ei2_2_3] : memref<?xf32>
+    %okei2_2_3c = arith.cmpi ult, %ec2_2p, %N : index
+    %okei2_2_3 = arith.andi %rv28, %okei2_2_3c : i1
+    scf.if %okei2_2_3 {
+      memref.store %res#43, %C[%ei2_2_3] : memref<?xf32>
+    }
     %ec2_3a = arith.addi %n0, %wn0 : index
     %ec2_3b = arith.addi %ec2_3a, %c24 : index
     %ec2_3 = arith.addi %ec2_3b, %t2 : index
     %ec2_3p = arith.addi %ec2_3, %c1 : index
     %ei2_3_0 = arith.addi %eo2, %ec2_3 : index
-    memref.store %res#44, %C[%ei2_3_0] : memref<?xf32>
+    %okei2_3_0c = arith.cmpi ult, %ec2_3, %N : index
+    %okei2_3_0 = arith.andi %rv2, %okei2_3_0c : i1
+    scf.if %okei2_3_0 {
+      memref.store %res#44, %C[%ei2_3_0] : memref<?xf32>
+    }
     %ei2_3_1 = arith.addi %eo2, %ec2_3p : index
-    memref.store %res#45, %C[%ei2_3_1] : memref<?xf32>
+    %okei2_3_1c = arith.cmpi ult, %ec2_3p, %N : index
+    %okei2_3_1 = arith.andi %rv2, %okei2_3_1c : i1
+    scf.if %okei2_3_1 {
+      memref.store %res#45, %C[%ei2_3_1] : memref<?xf32>
+    }
     %ei2_3_2 = arith.addi %eo28, %ec2_3 : index
-    memref.store %res#46, %C[%ei2_3_2] : memref<?xf32>
+    %okei2_3_2c = arith.cmpi ult, %ec2_3, %N : index
+    %okei2_3_2 = arith.andi %rv28, %okei2_3_2c : i1
+    scf.if %okei2_3_2 {
+      memref.store %res#46, %C[%ei2_3_2] : memref<?xf32>
+    }
     %ei2_3_3 = arith.addi %eo28, %ec2_3p : index
-    memref.store %res#47, %C[%ei2_3_3] : memref<?xf32>
+    %okei2_3_3c = arith.cmpi ult, %ec2_3p, %N : index
+    %okei2_3_3 = arith.andi %rv28, %okei2_3_3c : i1
+    scf.if %okei2_3_3 {
+      memref.store %res#47, %C[%ei2_3_3] : memref<?xf32>
+    }
     %er3a = arith.addi %m0, %wm0 : index
     %er3b = arith.addi %er3a, %c48 : index
     %er3 = arith.addi %er3b, %g : index
     %er38 = arith.addi %er3, %c8 : index
     %eo3 = arith.muli %er3, %N : index
     %eo38 = arith.muli %er38, %N : index
+    %rv3 = arith.cmpi ult, %er3, %end : index
+    %rv38 = arith.cmpi ult, %er38, %end : index
     %ec3_0a = arith.addi %n0, %wn0 : index
     %ec3_0b = arith.addi %ec3_0a, %c0 : index
     %ec3_0 = arith.addi %ec3_0b, %t2 : index
     %ec3_0p = arith.addi %ec3_0, %c1 : index
     %ei3_0_0 = arith.addi %eo3, %ec3_0 : index
-    memref.store %res#48, %C[%ei3_0_0] : memref<?xf32>
+    %okei3_0_0c = arith.cmpi ult, %ec3_0, %N : index
+    %okei3_0_0 = arith.andi %rv3, %okei3_0_0c : i1
+    scf.if %okei3_0_0 {
+      memref.store %res#48, %C[%ei3_0_0] : memref<?xf32>
+    }
     %ei3_0_1 = arith.addi %eo3, %ec3_0p : index
-    memref.store %res#49, %C[%ei3_0_1] : memref<?xf32>
+    %okei3_0_1c = arith.cmpi ult, %ec3_0p, %N : index
+    %okei3_0_1 = arith.andi %rv3, %okei3_0_1c : i1
+    scf.if %okei3_0_1 {
+      memref.store %res#49, %C[%ei3_0_1] : memref<?xf32>
+    }
     %ei3_0_2 = arith.addi %eo38, %ec3_0 : index
-    memref.store %res#50, %C[%ei3_0_2] : memref<?xf32>
+    %okei3_0_2c = arith.cmpi ult, %ec3_0, %N : index
+    %okei3_0_2 = arith.andi %rv38, %okei3_0_2c : i1
+    scf.if %okei3_0_2 {
+      memref.store %res#50, %C[%ei3_0_2] : memref<?xf32>
+    }
     %ei3_0_3 = arith.addi %eo38, %ec3_0p : index
-    memref.store %res#51, %C[%ei3_0_3] : memref<?xf32>
+    %okei3_0_3c = arith.cmpi ult, %ec3_0p, %N : index
+    %okei3_0_3 = arith.andi %rv38, %okei3_0_3c : i1
+    scf.if %okei3_0_3 {
+      memref.store %res#51, %C[%ei3_0_3] : memref<?xf32>
+    }
     %ec3_1a = arith.addi %n0, %wn0 : index
     %ec3_1b = arith.addi %ec3_1a, %c8 : index
     %ec3_1 = arith.addi %ec3_1b, %t2 : index
     %ec3_1p = arith.addi %ec3_1, %c1 : index
     %ei3_1_0 = arith.addi %eo3, %ec3_1 : index
-    memref.store %res#52, %C[%ei3_1_0] : memref<?xf32>
+    %okei3_1_0c = arith.cmpi ult, %ec3_1, %N : index
+    %okei3_1_0 = arith.andi %rv3, %okei3_1_0c : i1
+    scf.if %okei3_1_0 {
+      memref.store %res#52, %C[%ei3_1_0] : memref<?xf32>
+    }
     %ei3_1_1 = arith.addi %eo3, %ec3_1p : index
-    memref.store %res#53, %C[%ei3_1_1] : memref<?xf32>
+    %okei3_1_1c = arith.cmpi ult, %ec3_1p, %N : index
+    %okei3_1_1 = arith.andi %rv3, %okei3_1_1c : i1
+    scf.if %okei3_1_1 {
+      memref.store %res#53, %C[%ei3_1_1] : memref<?xf32>
+    }
     %ei3_1_2 = arith.addi %eo38, %ec3_1 : index
-    memref.store %res#54, %C[%ei3_1_2] : memref<?xf32>
+    %okei3_1_2c = arith.cmpi ult, %ec3_1, %N : index
+    %okei3_1_2 = arith.andi %rv38, %okei3_1_2c : i1
+    scf.if %okei3_1_2 {
+      memref.store %res#54, %C[%ei3_1_2] : memref<?xf32>
+    }
     %ei3_1_3 = arith.addi %eo38, %ec3_1p : index
-    memref.store %res#55, %C[%ei3_1_3] : memref<?xf32>
+    %okei3_1_3c = arith.cmpi ult, %ec3_1p, %N : index
+    %okei3_1_3 = arith.andi %rv38, %okei3_1_3c : i1
+    scf.if %okei3_1_3 {
+      memref.store %res#55, %C[%ei3_1_3] : memref<?xf32>
+    }
     %ec3_2a = arith.addi %n0, %wn0 : index
     %ec3_2b = arith.addi %ec3_2a, %c16 : index
     %ec3_2 = arith.addi %ec3_2b, %t2 : index
     %ec3_2p = arith.addi %ec3_2, %c1 : index
     %ei3_2_0 = arith.addi %eo3, %ec3_2 : index
-    memref.store %res#56, %C[%ei3_2_0] : memref<?xf32>
+    %okei3_2_0c = arith.cmpi ult, %ec3_2, %N : index
+    %okei3_2_0 = arith.andi %rv3, %okei3_2_0c : i1
+    scf.if %okei3_2_0 {
+      memref.store %res#56, %C[%ei3_2_0] : memref<?xf32>
+    }
     %ei3_2_1 = arith.addi %eo3, %ec3_2p : index
-    memref.store %res#57, %C[%ei3_2_1] : memref<?xf32>
+    %okei3_2_1c = arith.cmpi ult, %ec3_2p, %N : index
+    %okei3_2_1 = arith.andi %rv3, %okei3_2_1c : i1
+    scf.if %okei3_2_1 {
+      memref.store %res#57, %C[%ei3_2_1] : memref<?xf32>
+    }
     %ei3_2_2 = arith.addi %eo38, %ec3_2 : index
-    memref.store %res#58, %C[%ei3_2_2] : memref<?xf32>
+    %okei3_2_2c = arith.cmpi ult, %ec3_2, %N : index
+    %okei3_2_2 = arith.andi %rv38, %okei3_2_2c : i1
+    scf.if %okei3_2_2 {
+      memref.store %res#58, %C[%ei3_2_2] : memref<?xf32>
+    }
     %ei3_2_3 = arith.addi %eo38, %ec3_2p : index
-    memref.store %res#59, %C[%ei3_2_3] : memref<?xf32>
+    %okei3_2_3c = arith.cmpi ult, %ec3_2p, %N : index
+    %okei3_2_3 = arith.andi %rv38, %okei3_2_3c : i1
+    scf.if %okei3_2_3 {
+      memref.store %res#59, %C[%ei3_2_3] : memref<?xf32>
+    }
     %ec3_3a = arith.addi %n0, %wn0 : index
     %ec3_3b = arith.addi %ec3_3a, %c24 : index
     %ec3_3 = arith.addi %ec3_3b, %t2 : index
     %ec3_3p = arith.addi %ec3_3, %c1 : index
     %ei3_3_0 = arith.addi %eo3, %ec3_3 : index
-    memref.store %res#60, %C[%ei3_3_0] : memref<?xf32>
+    %okei3_3_0c = arith.cmpi ult, %ec3_3, %N : index
+    %okei3_3_0 = arith.andi %rv3, %okei3_3_0c : i1
+    scf.if %okei3_3_0 {
+      memref.store %res#60, %C[%ei3_3_0] : memref<?xf32>
+    }
     %ei3_3_1 = arith.addi %eo3, %ec3_3p : index
-    memref.store %res#61, %C[%ei3_3_1] : memref<?xf32>
+    %okei3_3_1c = arith.cmpi ult, %ec3_3p, %N : index
+    %okei3_3_1 = arith.andi %rv3, %okei3_3_1c : i1
+    scf.if %okei3_3_1 {
+      memref.store %res#61, %C[%ei3_3_1] : memref<?xf32>
+    }
     %ei3_3_2 = arith.addi %eo38, %ec3_3 : index
-    memref.store %res#62, %C[%ei3_3_2] : memref<?xf32>
+    %okei3_3_2c = arith.cmpi ult, %ec3_3, %N : index
+    %okei3_3_2 = arith.andi %rv38, %okei3_3_2c : i1
+    scf.if %okei3_3_2 {
+      memref.store %res#62, %C[%ei3_3_2] : memref<?xf32>
+    }
     %ei3_3_3 = arith.addi %eo38, %ec3_3p : index
-    memref.store %res#63, %C[%ei3_3_3] : memref<?xf32>
+    %okei3_3_3c = arith.cmpi ult, %ec3_3p, %N : index
+    %okei3_3_3 = arith.andi %rv38, %okei3_3_3c : i1
+    scf.if %okei3_3_3 {
+      memref.store %res#63, %C[%ei3_3_3] : memref<?xf32>
+    }
     }
     gpu.return
   }
   // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads;
   // D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2] (B packed for SwiGLU).
-  gpu.func @grouped_gemm_swiglu_bf16_tn_m64(%A: memref<?xf16>, %B: memref<?xf16>,
+  gpu.func @grouped_gemm_swiglu_bf16_tn_m64(%A: memref<?xbf16>, %B: memref<?xbf16>,
                                  %C: memref<?xbf16>, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
       kernel attributes {known_block_size = array<i32: 128, 1, 1>} {
@@ -4185,6 +5278,7 @@ gpu.module @dsc_grouped_gemm {
     %c24 = arith.constant 24 : index
     %c32 = arith.constant 32 : index
     %c48 = arith.constant 48 : index
+    %c63 = arith.constant 63 : index
     %c64 = arith.constant 64 : index
     %c128 = arith.constant 128 : index
     %c256 = arith.constant 256 : index
@@ -4192,8 +5286,8 @@ gpu.module @dsc_grouped_gemm {
     %zero = arith.constant 0.0 : f32
     %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
     %offB = arith.constant 32768 : index
-    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
-    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %e = gpu.block_id z
     %bm = gpu.block_id y
     %bn = gpu.block_id x
@@ -4205,6 +5299,7 @@ gpu.module @dsc_grouped_gemm {
     %end32 = memref.load %offsets[%e1] : memref<?xi32>
     %start = arith.index_cast %start32 : i32 to index
     %end = arith.index_cast %end32 : i32 to index
+    %kRounded = arith.addi %K, %c63 : index
     %mb = arith.muli %bm, %c64 : index
     %m0 = arith.addi %start, %mb : index
     %inside = arith.cmpi ult, %m0, %end : index
@@ -4212,8 +5307,9 @@ gpu.module @dsc_grouped_gemm {
     %n0 = arith.muli %bn, %c128 : index
     %eN = arith.muli %e, %N : index
     %nb0 = arith.addi %eN, %n0 : index
-    %kTiles = arith.divui %K, %c64 : index
+    %kTiles = arith.divui %kRounded, %c64 : index
     %lastTile = arith.subi %kTiles, %c1 : index
+    %rowsB = arith.addi %eN, %N : index
     %qA0a = arith.constant 0 : index
     %qA0 = arith.addi %tid, %qA0a : index
     %lrowA0 = arith.divui %qA0, %c8 : index
@@ -4226,6 +5322,9 @@ gpu.module @dsc_grouped_gemm {
     %growA0 = arith.addi %m0, %lrowA0 : index
     %goffA0 = arith.muli %growA0, %K : index
     %gbaseA0 = arith.addi %goffA0, %lcolA0 : index
+    %inA0 = arith.cmpi ult, %growA0, %end : index
+    %klA0 = arith.subi %K, %lcolA0 : index
+    %krA0 = arith.select %inA0, %klA0, %c0 : index
     %qA1a = arith.constant 128 : index
     %qA1 = arith.addi %tid, %qA1a : index
     %lrowA1 = arith.divui %qA1, %c8 : index
@@ -4238,6 +5337,9 @@ gpu.module @dsc_grouped_gemm {
     %growA1 = arith.addi %m0, %lrowA1 : index
     %goffA1 = arith.muli %growA1, %K : index
     %gbaseA1 = arith.addi %goffA1, %lcolA1 : index
+    %inA1 = arith.cmpi ult, %growA1, %end : index
+    %klA1 = arith.subi %K, %lcolA1 : index
+    %krA1 = arith.select %inA1, %klA1, %c0 : index
     %qA2a = arith.constant 256 : index
     %qA2 = arith.addi %tid, %qA2a : index
     %lrowA2 = arith.divui %qA2, %c8 : index
@@ -4250,6 +5352,9 @@ gpu.module @dsc_grouped_gemm {
     %growA2 = arith.addi %m0, %lrowA2 : index
     %goffA2 = arith.muli %growA2, %K : index
     %gbaseA2 = arith.addi %goffA2, %lcolA2 : index
+    %inA2 = arith.cmpi ult, %growA2, %end : index
+    %klA2 = arith.subi %K, %lcolA2 : index
+    %krA2 = arith.select %inA2, %klA2, %c0 : index
     %qA3a = arith.constant 384 : index
     %qA3 = arith.addi %tid, %qA3a : index
     %lrowA3 = arith.divui %qA3, %c8 : index
@@ -4262,6 +5367,9 @@ gpu.module @dsc_grouped_gemm {
     %growA3 = arith.addi %m0, %lrowA3 : index
     %goffA3 = arith.muli %growA3, %K : index
     %gbaseA3 = arith.addi %goffA3, %lcolA3 : index
+    %inA3 = arith.cmpi ult, %growA3, %end : index
+    %klA3 = arith.subi %K, %lcolA3 : index
+    %krA3 = arith.select %inA3, %klA3, %c0 : index
     %qB0a = arith.constant 0 : index
     %qB0 = arith.addi %tid, %qB0a : index
     %lrowB0 = arith.divui %qB0, %c8 : index
@@ -4274,6 +5382,9 @@ gpu.module @dsc_grouped_gemm {
     %growB0 = arith.addi %nb0, %lrowB0 : index
     %goffB0 = arith.muli %growB0, %K : index
     %gbaseB0 = arith.addi %goffB0, %lcolB0 : index
+    %inB0 = arith.cmpi ult, %growB0, %rowsB : index
+    %klB0 = arith.subi %K, %lcolB0 : index
+    %krB0 = arith.select %inB0, %klB0, %c0 : index
     %qB1a = arith.constant 128 : index
     %qB1 = arith.addi %tid, %qB1a : index
     %lrowB1 = arith.divui %qB1, %c8 : index
@@ -4286,6 +5397,9 @@ gpu.module @dsc_grouped_gemm {
     %growB1 = arith.addi %nb0, %lrowB1 : index
     %goffB1 = arith.muli %growB1, %K : index
     %gbaseB1 = arith.addi %goffB1, %lcolB1 : index
+    %inB1 = arith.cmpi ult, %growB1, %rowsB : index
+    %klB1 = arith.subi %K, %lcolB1 : index
+    %krB1 = arith.select %inB1, %klB1, %c0 : index
     %qB2a = arith.constant 256 : index
     %qB2 = arith.addi %tid, %qB2a : index
     %lrowB2 = arith.divui %qB2, %c8 : index
@@ -4298,6 +5412,9 @@ gpu.module @dsc_grouped_gemm {
     %growB2 = arith.addi %nb0, %lrowB2 : index
     %goffB2 = arith.muli %growB2, %K : index
     %gbaseB2 = arith.addi %goffB2, %lcolB2 : index
+    %inB2 = arith.cmpi ult, %growB2, %rowsB : index
+    %klB2 = arith.subi %K, %lcolB2 : index
+    %krB2 = arith.select %inB2, %klB2, %c0 : index
     %qB3a = arith.constant 384 : index
     %qB3 = arith.addi %tid, %qB3a : index
     %lrowB3 = arith.divui %qB3, %c8 : index
@@ -4310,6 +5427,9 @@ gpu.module @dsc_grouped_gemm {
     %growB3 = arith.addi %nb0, %lrowB3 : index
     %goffB3 = arith.muli %growB3, %K : index
     %gbaseB3 = arith.addi %goffB3, %lcolB3 : index
+    %inB3 = arith.cmpi ult, %growB3, %rowsB : index
+    %klB3 = arith.subi %K, %lcolB3 : index
+    %krB3 = arith.select %inB3, %klB3, %c0 : index
     %qB4a = arith.constant 512 : index
     %qB4 = arith.addi %tid, %qB4a : index
     %lrowB4 = arith.divui %qB4, %c8 : index
@@ -4322,6 +5442,9 @@ gpu.module @dsc_grouped_gemm {
     %growB4 = arith.addi %nb0, %lrowB4 : index
     %goffB4 = arith.muli %growB4, %K : index
     %gbaseB4 = arith.addi %goffB4, %lcolB4 : index
+    %inB4 = arith.cmpi ult, %growB4, %rowsB : index
+    %klB4 = arith.subi %K, %lcolB4 : index
+    %krB4 = arith.select %inB4, %klB4, %c0 : index
     %qB5a = arith.constant 640 : index
     %qB5 = arith.addi %tid, %qB5a : index
     %lrowB5 = arith.divui %qB5, %c8 : index
@@ -4334,6 +5457,9 @@ gpu.module @dsc_grouped_gemm {
     %growB5 = arith.addi %nb0, %lrowB5 : index
     %goffB5 = arith.muli %growB5, %K : index
     %gbaseB5 = arith.addi %goffB5, %lcolB5 : index
+    %inB5 = arith.cmpi ult, %growB5, %rowsB : index
+    %klB5 = arith.subi %K, %lcolB5 : index
+    %krB5 = arith.select %inB5, %klB5, %c0 : index
     %qB6a = arith.constant 768 : index
     %qB6 = arith.addi %tid, %qB6a : index
     %lrowB6 = arith.divui %qB6, %c8 : index
@@ -4346,6 +5472,9 @@ gpu.module @dsc_grouped_gemm {
     %growB6 = arith.addi %nb0, %lrowB6 : index
     %goffB6 = arith.muli %growB6, %K : index
     %gbaseB6 = arith.addi %goffB6, %lcolB6 : index
+    %inB6 = arith.cmpi ult, %growB6, %rowsB : index
+    %klB6 = arith.subi %K, %lcolB6 : index
+    %krB6 = arith.select %inB6, %klB6, %c0 : index
     %qB7a = arith.constant 896 : index
     %qB7 = arith.addi %tid, %qB7a : index
     %lrowB7 = arith.divui %qB7, %c8 : index
@@ -4358,86 +5487,197 @@ gpu.module @dsc_grouped_gemm {
     %growB7 = arith.addi %nb0, %lrowB7 : index
     %goffB7 = arith.muli %growB7, %K : index
     %gbaseB7 = arith.addi %goffB7, %lcolB7 : index
+    %inB7 = arith.cmpi ult, %growB7, %rowsB : index
+    %klB7 = arith.subi %K, %lcolB7 : index
+    %krB7 = arith.select %inB7, %klB7, %c0 : index
     %pro0 = arith.minui %c0, %lastTile : index
     %ko1 = arith.muli %pro0, %c64 : index
     %srcA0_1 = arith.addi %gbaseA0, %ko1 : index
-    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA0_1 = arith.maxsi %krA0, %ko1 : index
+    %kqA0_1 = arith.subi %kpA0_1, %ko1 : index
+    %nA0_1 = arith.minui %kqA0_1, %c8 : index
+    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8, %nA0_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA1_1 = arith.addi %gbaseA1, %ko1 : index
-    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA1_1 = arith.maxsi %krA1, %ko1 : index
+    %kqA1_1 = arith.subi %kpA1_1, %ko1 : index
+    %nA1_1 = arith.minui %kqA1_1, %c8 : index
+    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8, %nA1_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA2_1 = arith.addi %gbaseA2, %ko1 : index
-    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA2_1 = arith.maxsi %krA2, %ko1 : index
+    %kqA2_1 = arith.subi %kpA2_1, %ko1 : index
+    %nA2_1 = arith.minui %kqA2_1, %c8 : index
+    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8, %nA2_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA3_1 = arith.addi %gbaseA3, %ko1 : index
-    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA3_1 = arith.maxsi %krA3, %ko1 : index
+    %kqA3_1 = arith.subi %kpA3_1, %ko1 : index
+    %nA3_1 = arith.minui %kqA3_1, %c8 : index
+    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8, %nA3_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcB0_1 = arith.addi %gbaseB0, %ko1 : index
-    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB0_1 = arith.maxsi %krB0, %ko1 : index
+    %kqB0_1 = arith.subi %kpB0_1, %ko1 : index
+    %nB0_1 = arith.minui %kqB0_1, %c8 : index
+    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8, %nB0_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB1_1 = arith.addi %gbaseB1, %ko1 : index
-    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB1_1 = arith.maxsi %krB1, %ko1 : index
+    %kqB1_1 = arith.subi %kpB1_1, %ko1 : index
+    %nB1_1 = arith.minui %kqB1_1, %c8 : index
+    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8, %nB1_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB2_1 = arith.addi %gbaseB2, %ko1 : index
-    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB2_1 = arith.maxsi %krB2, %ko1 : index
+    %kqB2_1 = arith.subi %kpB2_1, %ko1 : index
+    %nB2_1 = arith.minui %kqB2_1, %c8 : index
+    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8, %nB2_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB3_1 = arith.addi %gbaseB3, %ko1 : index
-    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB3_1 = arith.maxsi %krB3, %ko1 : index
+    %kqB3_1 = arith.subi %kpB3_1, %ko1 : index
+    %nB3_1 = arith.minui %kqB3_1, %c8 : index
+    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8, %nB3_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB4_1 = arith.addi %gbaseB4, %ko1 : index
-    %tokB4_1 = nvgpu.device_async_copy %B[%srcB4_1], %smB[%c0, %lrowB4, %stB4_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB4_1 = arith.maxsi %krB4, %ko1 : index
+    %kqB4_1 = arith.subi %kpB4_1, %ko1 : index
+    %nB4_1 = arith.minui %kqB4_1, %c8 : index
+    %tokB4_1 = nvgpu.device_async_copy %B[%srcB4_1], %smB[%c0, %lrowB4, %stB4_col], 8, %nB4_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB5_1 = arith.addi %gbaseB5, %ko1 : index
-    %tokB5_1 = nvgpu.device_async_copy %B[%srcB5_1], %smB[%c0, %lrowB5, %stB5_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB5_1 = arith.maxsi %krB5, %ko1 : index
+    %kqB5_1 = arith.subi %kpB5_1, %ko1 : index
+    %nB5_1 = arith.minui %kqB5_1, %c8 : index
+    %tokB5_1 = nvgpu.device_async_copy %B[%srcB5_1], %smB[%c0, %lrowB5, %stB5_col], 8, %nB5_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB6_1 = arith.addi %gbaseB6, %ko1 : index
-    %tokB6_1 = nvgpu.device_async_copy %B[%srcB6_1], %smB[%c0, %lrowB6, %stB6_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB6_1 = arith.maxsi %krB6, %ko1 : index
+    %kqB6_1 = arith.subi %kpB6_1, %ko1 : index
+    %nB6_1 = arith.minui %kqB6_1, %c8 : index
+    %tokB6_1 = nvgpu.device_async_copy %B[%srcB6_1], %smB[%c0, %lrowB6, %stB6_col], 8, %nB6_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB7_1 = arith.addi %gbaseB7, %ko1 : index
-    %tokB7_1 = nvgpu.device_async_copy %B[%srcB7_1], %smB[%c0, %lrowB7, %stB7_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB7_1 = arith.maxsi %krB7, %ko1 : index
+    %kqB7_1 = arith.subi %kpB7_1, %ko1 : index
+    %nB7_1 = arith.minui %kqB7_1, %c8 : index
+    %tokB7_1 = nvgpu.device_async_copy %B[%srcB7_1], %smB[%c0, %lrowB7, %stB7_col], 8, %nB7_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokA2_1, %tokA3_1, %tokB0_1, %tokB1_1, %tokB2_1, %tokB3_1, %tokB4_1, %tokB5_1, %tokB6_1, %tokB7_1
     %pro1 = arith.minui %c1, %lastTile : index
     %ko2 = arith.muli %pro1, %c64 : index
     %srcA0_2 = arith.addi %gbaseA0, %ko2 : index
-    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA0_2 = arith.maxsi %krA0, %ko2 : index
+    %kqA0_2 = arith.subi %kpA0_2, %ko2 : index
+    %nA0_2 = arith.minui %kqA0_2, %c8 : index
+    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8, %nA0_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA1_2 = arith.addi %gbaseA1, %ko2 : index
-    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA1_2 = arith.maxsi %krA1, %ko2 : index
+    %kqA1_2 = arith.subi %kpA1_2, %ko2 : index
+    %nA1_2 = arith.minui %kqA1_2, %c8 : index
+    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8, %nA1_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA2_2 = arith.addi %gbaseA2, %ko2 : index
-    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA2_2 = arith.maxsi %krA2, %ko2 : index
+    %kqA2_2 = arith.subi %kpA2_2, %ko2 : index
+    %nA2_2 = arith.minui %kqA2_2, %c8 : index
+    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8, %nA2_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA3_2 = arith.addi %gbaseA3, %ko2 : index
-    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA3_2 = arith.maxsi %krA3, %ko2 : index
+    %kqA3_2 = arith.subi %kpA3_2, %ko2 : index
+    %nA3_2 = arith.minui %kqA3_2, %c8 : index
+    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8, %nA3_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcB0_2 = arith.addi %gbaseB0, %ko2 : index
-    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB0_2 = arith.maxsi %krB0, %ko2 : index
+    %kqB0_2 = arith.subi %kpB0_2, %ko2 : index
+    %nB0_2 = arith.minui %kqB0_2, %c8 : index
+    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8, %nB0_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB1_2 = arith.addi %gbaseB1, %ko2 : index
-    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB1_2 = arith.maxsi %krB1, %ko2 : index
+    %kqB1_2 = arith.subi %kpB1_2, %ko2 : index
+    %nB1_2 = arith.minui %kqB1_2, %c8 : index
+    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8, %nB1_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB2_2 = arith.addi %gbaseB2, %ko2 : index
-    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB2_2 = arith.maxsi %krB2, %ko2 : index
+    %kqB2_2 = arith.subi %kpB2_2, %ko2 : index
+    %nB2_2 = arith.minui %kqB2_2, %c8 : index
+    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8, %nB2_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB3_2 = arith.addi %gbaseB3, %ko2 : index
-    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB3_2 = arith.maxsi %krB3, %ko2 : index
+    %kqB3_2 = arith.subi %kpB3_2, %ko2 : index
+    %nB3_2 = arith.minui %kqB3_2, %c8 : index
+    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8, %nB3_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB4_2 = arith.addi %gbaseB4, %ko2 : index
-    %tokB4_2 = nvgpu.device_async_copy %B[%srcB4_2], %smB[%c1, %lrowB4, %stB4_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB4_2 = arith.maxsi %krB4, %ko2 : index
+    %kqB4_2 = arith.subi %kpB4_2, %ko2 : index
+    %nB4_2 = arith.minui %kqB4_2, %c8 : index
+    %tokB4_2 = nvgpu.device_async_copy %B[%srcB4_2], %smB[%c1, %lrowB4, %stB4_col], 8, %nB4_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB5_2 = arith.addi %gbaseB5, %ko2 : index
-    %tokB5_2 = nvgpu.device_async_copy %B[%srcB5_2], %smB[%c1, %lrowB5, %stB5_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB5_2 = arith.maxsi %krB5, %ko2 : index
+    %kqB5_2 = arith.subi %kpB5_2, %ko2 : index
+    %nB5_2 = arith.minui %kqB5_2, %c8 : index
+    %tokB5_2 = nvgpu.device_async_copy %B[%srcB5_2], %smB[%c1, %lrowB5, %stB5_col], 8, %nB5_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB6_2 = arith.addi %gbaseB6, %ko2 : index
-    %tokB6_2 = nvgpu.device_async_copy %B[%srcB6_2], %smB[%c1, %lrowB6, %stB6_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB6_2 = arith.maxsi %krB6, %ko2 : index
+    %kqB6_2 = arith.subi %kpB6_2, %ko2 : index
+    %nB6_2 = arith.minui %kqB6_2, %c8 : index
+    %tokB6_2 = nvgpu.device_async_copy %B[%srcB6_2], %smB[%c1, %lrowB6, %stB6_col], 8, %nB6_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB7_2 = arith.addi %gbaseB7, %ko2 : index
-    %tokB7_2 = nvgpu.device_async_copy %B[%srcB7_2], %smB[%c1, %lrowB7, %stB7_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB7_2 = arith.maxsi %krB7, %ko2 : index
+    %kqB7_2 = arith.subi %kpB7_2, %ko2 : index
+    %nB7_2 = arith.minui %kqB7_2, %c8 : index
+    %tokB7_2 = nvgpu.device_async_copy %B[%srcB7_2], %smB[%c1, %lrowB7, %stB7_col], 8, %nB7_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokA2_2, %tokA3_2, %tokB0_2, %tokB1_2, %tokB2_2, %tokB3_2, %tokB4_2, %tokB5_2, %tokB6_2, %tokB7_2
     %pro2 = arith.minui %c2, %lastTile : index
     %ko3 = arith.muli %pro2, %c64 : index
     %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
-    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA0_3 = arith.maxsi %krA0, %ko3 : index
+    %kqA0_3 = arith.subi %kpA0_3, %ko3 : index
+    %nA0_3 = arith.minui %kqA0_3, %c8 : index
+    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8, %nA0_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
-    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA1_3 = arith.maxsi %krA1, %ko3 : index
+    %kqA1_3 = arith.subi %kpA1_3, %ko3 : index
+    %nA1_3 = arith.minui %kqA1_3, %c8 : index
+    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8, %nA1_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA2_3 = arith.addi %gbaseA2, %ko3 : index
-    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA2_3 = arith.maxsi %krA2, %ko3 : index
+    %kqA2_3 = arith.subi %kpA2_3, %ko3 : index
+    %nA2_3 = arith.minui %kqA2_3, %c8 : index
+    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8, %nA2_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcA3_3 = arith.addi %gbaseA3, %ko3 : index
-    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+    %kpA3_3 = arith.maxsi %krA3, %ko3 : index
+    %kqA3_3 = arith.subi %kpA3_3, %ko3 : index
+    %nA3_3 = arith.minui %kqA3_3, %c8 : index
+    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8, %nA3_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
     %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
-    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%c2, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB0_3 = arith.maxsi %krB0, %ko3 : index
+    %kqB0_3 = arith.subi %kpB0_3, %ko3 : index
+    %nB0_3 = arith.minui %kqB0_3, %c8 : index
+    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%c2, %lrowB0, %stB0_col], 8, %nB0_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
-    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%c2, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB1_3 = arith.maxsi %krB1, %ko3 : index
+    %kqB1_3 = arith.subi %kpB1_3, %ko3 : index
+    %nB1_3 = arith.minui %kqB1_3, %c8 : index
+    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%c2, %lrowB1, %stB1_col], 8, %nB1_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB2_3 = arith.addi %gbaseB2, %ko3 : index
-    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%c2, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB2_3 = arith.maxsi %krB2, %ko3 : index
+    %kqB2_3 = arith.subi %kpB2_3, %ko3 : index
+    %nB2_3 = arith.minui %kqB2_3, %c8 : index
+    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%c2, %lrowB2, %stB2_col], 8, %nB2_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB3_3 = arith.addi %gbaseB3, %ko3 : index
-    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%c2, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB3_3 = arith.maxsi %krB3, %ko3 : index
+    %kqB3_3 = arith.subi %kpB3_3, %ko3 : index
+    %nB3_3 = arith.minui %kqB3_3, %c8 : index
+    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%c2, %lrowB3, %stB3_col], 8, %nB3_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB4_3 = arith.addi %gbaseB4, %ko3 : index
-    %tokB4_3 = nvgpu.device_async_copy %B[%srcB4_3], %smB[%c2, %lrowB4, %stB4_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB4_3 = arith.maxsi %krB4, %ko3 : index
+    %kqB4_3 = arith.subi %kpB4_3, %ko3 : index
+    %nB4_3 = arith.minui %kqB4_3, %c8 : index
+    %tokB4_3 = nvgpu.device_async_copy %B[%srcB4_3], %smB[%c2, %lrowB4, %stB4_col], 8, %nB4_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB5_3 = arith.addi %gbaseB5, %ko3 : index
-    %tokB5_3 = nvgpu.device_async_copy %B[%srcB5_3], %smB[%c2, %lrowB5, %stB5_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB5_3 = arith.maxsi %krB5, %ko3 : index
+    %kqB5_3 = arith.subi %kpB5_3, %ko3 : index
+    %nB5_3 = arith.minui %kqB5_3, %c8 : index
+    %tokB5_3 = nvgpu.device_async_copy %B[%srcB5_3], %smB[%c2, %lrowB5, %stB5_col], 8, %nB5_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB6_3 = arith.addi %gbaseB6, %ko3 : index
-    %tokB6_3 = nvgpu.device_async_copy %B[%srcB6_3], %smB[%c2, %lrowB6, %stB6_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB6_3 = arith.maxsi %krB6, %ko3 : index
+    %kqB6_3 = arith.subi %kpB6_3, %ko3 : index
+    %nB6_3 = arith.minui %kqB6_3, %c8 : index
+    %tokB6_3 = nvgpu.device_async_copy %B[%srcB6_3], %smB[%c2, %lrowB6, %stB6_col], 8, %nB6_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %srcB7_3 = arith.addi %gbaseB7, %ko3 : index
-    %tokB7_3 = nvgpu.device_async_copy %B[%srcB7_3], %smB[%c2, %lrowB7, %stB7_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+    %kpB7_3 = arith.maxsi %krB7, %ko3 : index
+    %kqB7_3 = arith.subi %kpB7_3, %ko3 : index
+    %nB7_3 = arith.minui %kqB7_3, %c8 : index
+    %tokB7_3 = nvgpu.device_async_copy %B[%srcB7_3], %smB[%c2, %lrowB7, %stB7_col], 8, %nB7_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
     %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokA2_3, %tokA3_3, %tokB0_3, %tokB1_3, %tokB2_3, %tokB3_3, %tokB4_3, %tokB5_3, %tokB6_3, %tokB7_3
     %warpM = arith.divui %warp, %c4 : index
     %warpN = arith.remui %warp, %c4 : index
@@ -4459,29 +5699,65 @@ gpu.module @dsc_grouped_gemm {
       gpu.barrier
       %ko4 = arith.muli %ktc, %c64 : index
       %srcA0_4 = arith.addi %gbaseA0, %ko4 : index
-      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+      %kpA0_4 = arith.maxsi %krA0, %ko4 : index
+      %kqA0_4 = arith.subi %kpA0_4, %ko4 : index
+      %nA0_4 = arith.minui %kqA0_4, %c8 : index
+      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8, %nA0_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
       %srcA1_4 = arith.addi %gbaseA1, %ko4 : index
-      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+      %kpA1_4 = arith.maxsi %krA1, %ko4 : index
+      %kqA1_4 = arith.subi %kpA1_4, %ko4 : index
+      %nA1_4 = arith.minui %kqA1_4, %c8 : index
+      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8, %nA1_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
       %srcA2_4 = arith.addi %gbaseA2, %ko4 : index
-      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+      %kpA2_4 = arith.maxsi %krA2, %ko4 : index
+      %kqA2_4 = arith.subi %kpA2_4, %ko4 : index
+      %nA2_4 = arith.minui %kqA2_4, %c8 : index
+      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8, %nA2_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
       %srcA3_4 = arith.addi %gbaseA3, %ko4 : index
-      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8 {bypassL1} : memref<?xf16> to memref<4x64x64xf16, #gpu.address_space<workgroup>>
+      %kpA3_4 = arith.maxsi %krA3, %ko4 : index
+      %kqA3_4 = arith.subi %kpA3_4, %ko4 : index
+      %nA3_4 = arith.minui %kqA3_4, %c8 : index
+      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8, %nA3_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
       %srcB0_4 = arith.addi %gbaseB0, %ko4 : index
-      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB[%slot, %lrowB0, %stB0_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB0_4 = arith.maxsi %krB0, %ko4 : index
+      %kqB0_4 = arith.subi %kpB0_4, %ko4 : index
+      %nB0_4 = arith.minui %kqB0_4, %c8 : index
+      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB[%slot, %lrowB0, %stB0_col], 8, %nB0_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB1_4 = arith.addi %gbaseB1, %ko4 : index
-      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB[%slot, %lrowB1, %stB1_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB1_4 = arith.maxsi %krB1, %ko4 : index
+      %kqB1_4 = arith.subi %kpB1_4, %ko4 : index
+      %nB1_4 = arith.minui %kqB1_4, %c8 : index
+      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB[%slot, %lrowB1, %stB1_col], 8, %nB1_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB2_4 = arith.addi %gbaseB2, %ko4 : index
-      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB[%slot, %lrowB2, %stB2_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB2_4 = arith.maxsi %krB2, %ko4 : index
+      %kqB2_4 = arith.subi %kpB2_4, %ko4 : index
+      %nB2_4 = arith.minui %kqB2_4, %c8 : index
+      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB[%slot, %lrowB2, %stB2_col], 8, %nB2_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB3_4 = arith.addi %gbaseB3, %ko4 : index
-      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB[%slot, %lrowB3, %stB3_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB3_4 = arith.maxsi %krB3, %ko4 : index
+      %kqB3_4 = arith.subi %kpB3_4, %ko4 : index
+      %nB3_4 = arith.minui %kqB3_4, %c8 : index
+      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB[%slot, %lrowB3, %stB3_col], 8, %nB3_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB4_4 = arith.addi %gbaseB4, %ko4 : index
-      %tokB4_4 = nvgpu.device_async_copy %B[%srcB4_4], %smB[%slot, %lrowB4, %stB4_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB4_4 = arith.maxsi %krB4, %ko4 : index
+      %kqB4_4 = arith.subi %kpB4_4, %ko4 : index
+      %nB4_4 = arith.minui %kqB4_4, %c8 : index
+      %tokB4_4 = nvgpu.device_async_copy %B[%srcB4_4], %smB[%slot, %lrowB4, %stB4_col], 8, %nB4_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB5_4 = arith.addi %gbaseB5, %ko4 : index
-      %tokB5_4 = nvgpu.device_async_copy %B[%srcB5_4], %smB[%slot, %lrowB5, %stB5_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB5_4 = arith.maxsi %krB5, %ko4 : index
+      %kqB5_4 = arith.subi %kpB5_4, %ko4 : index
+      %nB5_4 = arith.minui %kqB5_4, %c8 : index
+      %tokB5_4 = nvgpu.device_async_copy %B[%srcB5_4], %smB[%slot, %lrowB5, %stB5_col], 8, %nB5_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB6_4 = arith.addi %gbaseB6, %ko4 : index
-      %tokB6_4 = nvgpu.device_async_copy %B[%srcB6_4], %smB[%slot, %lrowB6, %stB6_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB6_4 = arith.maxsi %krB6, %ko4 : index
+      %kqB6_4 = arith.subi %kpB6_4, %ko4 : index
+      %nB6_4 = arith.minui %kqB6_4, %c8 : index
+      %tokB6_4 = nvgpu.device_async_copy %B[%srcB6_4], %smB[%slot, %lrowB6, %stB6_col], 8, %nB6_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %srcB7_4 = arith.addi %gbaseB7, %ko4 : index
-      %tokB7_4 = nvgpu.device_async_copy %B[%srcB7_4], %smB[%slot, %lrowB7, %stB7_col], 8 {bypassL1} : memref<?xf16> to memref<4x128x64xf16, #gpu.address_space<workgroup>>
+      %kpB7_4 = arith.maxsi %krB7, %ko4 : index
+      %kqB7_4 = arith.subi %kpB7_4, %ko4 : index
+      %nB7_4 = arith.minui %kqB7_4, %c8 : index
+      %tokB7_4 = nvgpu.device_async_copy %B[%srcB7_4], %smB[%slot, %lrowB7, %stB7_col], 8, %nB7_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
       %grp4 = nvgpu.device_async_create_group %tokA0_4, %tokA1_4, %tokA2_4, %tokA3_4, %tokB0_4, %tokB1_4, %tokB2_4, %tokB3_4, %tokB4_4, %tokB5_4, %tokB6_4, %tokB7_4
       %a0_0_row0 = arith.addi %wm0, %c0 : index
       %a0_0_row = arith.addi %a0_0_row0, %l16 : index
@@ -4490,18 +5766,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_0_r3 = arith.remui %a0_0_r1, %c8 : index
       %a0_0_x = arith.xori %a0_0_ch, %a0_0_r3 : index
       %a0_0_col = arith.muli %a0_0_x, %c8 : index
-      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xf16> to vector<1xi32>
+      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xbf16> to vector<1xi32>
       %a0_0_0 = vector.extract %a0_0_w0[0] : i32 from vector<1xi32>
-      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xf16> to vector<1xi32>
+      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xbf16> to vector<1xi32>
       %a0_0_1 = vector.extract %a0_0_w1[0] : i32 from vector<1xi32>
-      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xf16> to vector<1xi32>
+      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xbf16> to vector<1xi32>
       %a0_0_2 = vector.extract %a0_0_w2[0] : i32 from vector<1xi32>
-      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xf16> to vector<1xi32>
+      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xbf16> to vector<1xi32>
       %a0_0_3 = vector.extract %a0_0_w3[0] : i32 from vector<1xi32>
       %a0_1_row0 = arith.addi %wm0, %c16 : index
       %a0_1_row = arith.addi %a0_1_row0, %l16 : index
@@ -4510,18 +5786,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_1_r3 = arith.remui %a0_1_r1, %c8 : index
       %a0_1_x = arith.xori %a0_1_ch, %a0_1_r3 : index
       %a0_1_col = arith.muli %a0_1_x, %c8 : index
-      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xf16> to vector<1xi32>
+      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xbf16> to vector<1xi32>
       %a0_1_0 = vector.extract %a0_1_w0[0] : i32 from vector<1xi32>
-      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xf16> to vector<1xi32>
+      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xbf16> to vector<1xi32>
       %a0_1_1 = vector.extract %a0_1_w1[0] : i32 from vector<1xi32>
-      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xf16> to vector<1xi32>
+      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xbf16> to vector<1xi32>
       %a0_1_2 = vector.extract %a0_1_w2[0] : i32 from vector<1xi32>
-      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xf16> to vector<1xi32>
+      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xbf16> to vector<1xi32>
       %a0_1_3 = vector.extract %a0_1_w3[0] : i32 from vector<1xi32>
       %a0_2_row0 = arith.addi %wm0, %c32 : index
       %a0_2_row = arith.addi %a0_2_row0, %l16 : index
@@ -4530,18 +5806,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_2_r3 = arith.remui %a0_2_r1, %c8 : index
       %a0_2_x = arith.xori %a0_2_ch, %a0_2_r3 : index
       %a0_2_col = arith.muli %a0_2_x, %c8 : index
-      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xf16> to vector<1xi32>
+      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xbf16> to vector<1xi32>
       %a0_2_0 = vector.extract %a0_2_w0[0] : i32 from vector<1xi32>
-      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xf16> to vector<1xi32>
+      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xbf16> to vector<1xi32>
       %a0_2_1 = vector.extract %a0_2_w1[0] : i32 from vector<1xi32>
-      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xf16> to vector<1xi32>
+      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xbf16> to vector<1xi32>
       %a0_2_2 = vector.extract %a0_2_w2[0] : i32 from vector<1xi32>
-      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xf16> to vector<1xi32>
+      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xbf16> to vector<1xi32>
       %a0_2_3 = vector.extract %a0_2_w3[0] : i32 from vector<1xi32>
       %a0_3_row0 = arith.addi %wm0, %c48 : index
       %a0_3_row = arith.addi %a0_3_row0, %l16 : index
@@ -4550,18 +5826,18 @@ gpu.module @dsc_grouped_gemm {
       %a0_3_r3 = arith.remui %a0_3_r1, %c8 : index
       %a0_3_x = arith.xori %a0_3_ch, %a0_3_r3 : index
       %a0_3_col = arith.muli %a0_3_x, %c8 : index
-      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xf16> to vector<1xi32>
+      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xbf16> to vector<1xi32>
       %a0_3_0 = vector.extract %a0_3_w0[0] : i32 from vector<1xi32>
-      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xf16> to vector<1xi32>
+      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xbf16> to vector<1xi32>
       %a0_3_1 = vector.extract %a0_3_w1[0] : i32 from vector<1xi32>
-      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xf16> to vector<1xi32>
+      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xbf16> to vector<1xi32>
       %a0_3_2 = vector.extract %a0_3_w2[0] : i32 from vector<1xi32>
-      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xf16> to vector<1xi32>
+      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xbf16> to vector<1xi32>
       %a0_3_3 = vector.extract %a0_3_w3[0] : i32 from vector<1xi32>
       %b0_0_row0 = arith.addi %wn0, %c0 : index
       %b0_0_row = arith.addi %b0_0_row0, %bnrow : index
@@ -4570,18 +5846,18 @@ gpu.module @dsc_grouped_gemm {
       %b0_0_r3 = arith.remui %b0_0_r1, %c8 : index
       %b0_0_x = arith.xori %b0_0_ch, %b0_0_r3 : index
       %b0_0_col = arith.muli %b0_0_x, %c8 : index
-      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xf16> to vector<1xi32>
+      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xbf16> to vector<1xi32>
       %b0_0_0 = vector.extract %b0_0_w0[0] : i32 from vector<1xi32>
-      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xf16> to vector<1xi32>
+      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xbf16> to vector<1xi32>
       %b0_0_1 = vector.extract %b0_0_w1[0] : i32 from vector<1xi32>
-      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xf16> to vector<1xi32>
+      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xbf16> to vector<1xi32>
       %b0_0_2 = vector.extract %b0_0_w2[0] : i32 from vector<1xi32>
-      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xf16> to vector<1xi32>
+      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xbf16> to vector<1xi32>
       %b0_0_3 = vector.extract %b0_0_w3[0] : i32 from vector<1xi32>
       %b0_1_row0 = arith.addi %wn0, %c16 : index
       %b0_1_row = arith.addi %b0_1_row0, %bnrow : index
@@ -4590,18 +5866,18 @@ gpu.module @dsc_grouped_gemm {
       %b0_1_r3 = arith.remui %b0_1_r1, %c8 : index
       %b0_1_x = arith.xori %b0_1_ch, %b0_1_r3 : index
       %b0_1_col = arith.muli %b0_1_x, %c8 : index
-      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xf16> to vector<1xi32>
+      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xbf16> to vector<1xi32>
       %b0_1_0 = vector.extract %b0_1_w0[0] : i32 from vector<1xi32>
-      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xf16> to vector<1xi32>
+      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xbf16> to vector<1xi32>
       %b0_1_1 = vector.extract %b0_1_w1[0] : i32 from vector<1xi32>
-      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xf16> to vector<1xi32>
+      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xbf16> to vector<1xi32>
       %b0_1_2 = vector.extract %b0_1_w2[0] : i32 from vector<1xi32>
-      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xf16> to vector<1xi32>
+      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xbf16> to vector<1xi32>
       %b0_1_3 = vector.extract %b0_1_w3[0] : i32 from vector<1xi32>
       %d0_0_0 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_0, %b0_0_1] C[%acc0, %acc1, %acc2, %acc3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d0_0_0_0 = llvm.extractvalue %d0_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -4690,18 +5966,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_0_r3 = arith.remui %a1_0_r1, %c8 : index
       %a1_0_x = arith.xori %a1_0_ch, %a1_0_r3 : index
       %a1_0_col = arith.muli %a1_0_x, %c8 : index
-      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xf16> to vector<1xi32>
+      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xbf16> to vector<1xi32>
       %a1_0_0 = vector.extract %a1_0_w0[0] : i32 from vector<1xi32>
-      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xf16> to vector<1xi32>
+      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xbf16> to vector<1xi32>
       %a1_0_1 = vector.extract %a1_0_w1[0] : i32 from vector<1xi32>
-      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xf16> to vector<1xi32>
+      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xbf16> to vector<1xi32>
       %a1_0_2 = vector.extract %a1_0_w2[0] : i32 from vector<1xi32>
-      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xf16> to vector<1xi32>
+      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xbf16> to vector<1xi32>
       %a1_0_3 = vector.extract %a1_0_w3[0] : i32 from vector<1xi32>
       %a1_1_row0 = arith.addi %wm0, %c16 : index
       %a1_1_row = arith.addi %a1_1_row0, %l16 : index
@@ -4710,18 +5986,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_1_r3 = arith.remui %a1_1_r1, %c8 : index
       %a1_1_x = arith.xori %a1_1_ch, %a1_1_r3 : index
       %a1_1_col = arith.muli %a1_1_x, %c8 : index
-      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xf16> to vector<1xi32>
+      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xbf16> to vector<1xi32>
       %a1_1_0 = vector.extract %a1_1_w0[0] : i32 from vector<1xi32>
-      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xf16> to vector<1xi32>
+      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xbf16> to vector<1xi32>
       %a1_1_1 = vector.extract %a1_1_w1[0] : i32 from vector<1xi32>
-      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xf16> to vector<1xi32>
+      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xbf16> to vector<1xi32>
       %a1_1_2 = vector.extract %a1_1_w2[0] : i32 from vector<1xi32>
-      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xf16> to vector<1xi32>
+      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xbf16> to vector<1xi32>
       %a1_1_3 = vector.extract %a1_1_w3[0] : i32 from vector<1xi32>
       %a1_2_row0 = arith.addi %wm0, %c32 : index
       %a1_2_row = arith.addi %a1_2_row0, %l16 : index
@@ -4730,18 +6006,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_2_r3 = arith.remui %a1_2_r1, %c8 : index
       %a1_2_x = arith.xori %a1_2_ch, %a1_2_r3 : index
       %a1_2_col = arith.muli %a1_2_x, %c8 : index
-      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xf16> to vector<1xi32>
+      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xbf16> to vector<1xi32>
       %a1_2_0 = vector.extract %a1_2_w0[0] : i32 from vector<1xi32>
-      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xf16> to vector<1xi32>
+      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xbf16> to vector<1xi32>
       %a1_2_1 = vector.extract %a1_2_w1[0] : i32 from vector<1xi32>
-      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xf16> to vector<1xi32>
+      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xbf16> to vector<1xi32>
       %a1_2_2 = vector.extract %a1_2_w2[0] : i32 from vector<1xi32>
-      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xf16> to vector<1xi32>
+      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xbf16> to vector<1xi32>
       %a1_2_3 = vector.extract %a1_2_w3[0] : i32 from vector<1xi32>
       %a1_3_row0 = arith.addi %wm0, %c48 : index
       %a1_3_row = arith.addi %a1_3_row0, %l16 : index
@@ -4750,18 +6026,18 @@ gpu.module @dsc_grouped_gemm {
       %a1_3_r3 = arith.remui %a1_3_r1, %c8 : index
       %a1_3_x = arith.xori %a1_3_ch, %a1_3_r3 : index
       %a1_3_col = arith.muli %a1_3_x, %c8 : index
-      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xf16> to vector<1xi32>
+      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xbf16> to vector<1xi32>
       %a1_3_0 = vector.extract %a1_3_w0[0] : i32 from vector<1xi32>
-      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xf16> to vector<1xi32>
+      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xbf16> to vector<1xi32>
       %a1_3_1 = vector.extract %a1_3_w1[0] : i32 from vector<1xi32>
-      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xf16> to vector<1xi32>
+      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xbf16> to vector<1xi32>
       %a1_3_2 = vector.extract %a1_3_w2[0] : i32 from vector<1xi32>
-      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xf16> to vector<1xi32>
+      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xbf16> to vector<1xi32>
       %a1_3_3 = vector.extract %a1_3_w3[0] : i32 from vector<1xi32>
       %b1_0_row0 = arith.addi %wn0, %c0 : index
       %b1_0_row = arith.addi %b1_0_row0, %bnrow : index
@@ -4770,18 +6046,18 @@ gpu.module @dsc_grouped_gemm {
       %b1_0_r3 = arith.remui %b1_0_r1, %c8 : index
       %b1_0_x = arith.xori %b1_0_ch, %b1_0_r3 : index
       %b1_0_col = arith.muli %b1_0_x, %c8 : index
-      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xf16> to vector<1xi32>
+      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xbf16> to vector<1xi32>
       %b1_0_0 = vector.extract %b1_0_w0[0] : i32 from vector<1xi32>
-      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xf16> to vector<1xi32>
+      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xbf16> to vector<1xi32>
       %b1_0_1 = vector.extract %b1_0_w1[0] : i32 from vector<1xi32>
-      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xf16> to vector<1xi32>
+      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xbf16> to vector<1xi32>
       %b1_0_2 = vector.extract %b1_0_w2[0] : i32 from vector<1xi32>
-      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xf16> to vector<1xi32>
+      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xbf16> to vector<1xi32>
       %b1_0_3 = vector.extract %b1_0_w3[0] : i32 from vector<1xi32>
       %b1_1_row0 = arith.addi %wn0, %c16 : index
       %b1_1_row = arith.addi %b1_1_row0, %bnrow : index
@@ -4790,18 +6066,18 @@ gpu.module @dsc_grouped_gemm {
       %b1_1_r3 = arith.remui %b1_1_r1, %c8 : index
       %b1_1_x = arith.xori %b1_1_ch, %b1_1_r3 : index
       %b1_1_col = arith.muli %b1_1_x, %c8 : index
-      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xf16> to vector<1xi32>
+      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xbf16> to vector<1xi32>
       %b1_1_0 = vector.extract %b1_1_w0[0] : i32 from vector<1xi32>
-      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xf16> to vector<1xi32>
+      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xbf16> to vector<1xi32>
       %b1_1_1 = vector.extract %b1_1_w1[0] : i32 from vector<1xi32>
-      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xf16> to vector<1xi32>
+      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xbf16> to vector<1xi32>
       %b1_1_2 = vector.extract %b1_1_w2[0] : i32 from vector<1xi32>
-      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xf16> to vector<1xi32>
+      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xbf16> to vector<1xi32>
       %b1_1_3 = vector.extract %b1_1_w3[0] : i32 from vector<1xi32>
       %d1_0_0 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_0, %b1_0_1] C[%d0_0_0_0, %d0_0_0_1, %d0_0_0_2, %d0_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d1_0_0_0 = llvm.extractvalue %d1_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -4890,18 +6166,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_0_r3 = arith.remui %a2_0_r1, %c8 : index
       %a2_0_x = arith.xori %a2_0_ch, %a2_0_r3 : index
       %a2_0_col = arith.muli %a2_0_x, %c8 : index
-      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xf16> to vector<1xi32>
+      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xbf16> to vector<1xi32>
       %a2_0_0 = vector.extract %a2_0_w0[0] : i32 from vector<1xi32>
-      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xf16> to vector<1xi32>
+      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xbf16> to vector<1xi32>
       %a2_0_1 = vector.extract %a2_0_w1[0] : i32 from vector<1xi32>
-      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xf16> to vector<1xi32>
+      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xbf16> to vector<1xi32>
       %a2_0_2 = vector.extract %a2_0_w2[0] : i32 from vector<1xi32>
-      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xf16> to vector<1xi32>
+      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xbf16> to vector<1xi32>
       %a2_0_3 = vector.extract %a2_0_w3[0] : i32 from vector<1xi32>
       %a2_1_row0 = arith.addi %wm0, %c16 : index
       %a2_1_row = arith.addi %a2_1_row0, %l16 : index
@@ -4910,18 +6186,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_1_r3 = arith.remui %a2_1_r1, %c8 : index
       %a2_1_x = arith.xori %a2_1_ch, %a2_1_r3 : index
       %a2_1_col = arith.muli %a2_1_x, %c8 : index
-      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xf16> to vector<1xi32>
+      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xbf16> to vector<1xi32>
       %a2_1_0 = vector.extract %a2_1_w0[0] : i32 from vector<1xi32>
-      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xf16> to vector<1xi32>
+      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xbf16> to vector<1xi32>
       %a2_1_1 = vector.extract %a2_1_w1[0] : i32 from vector<1xi32>
-      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xf16> to vector<1xi32>
+      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xbf16> to vector<1xi32>
       %a2_1_2 = vector.extract %a2_1_w2[0] : i32 from vector<1xi32>
-      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xf16> to vector<1xi32>
+      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xbf16> to vector<1xi32>
       %a2_1_3 = vector.extract %a2_1_w3[0] : i32 from vector<1xi32>
       %a2_2_row0 = arith.addi %wm0, %c32 : index
       %a2_2_row = arith.addi %a2_2_row0, %l16 : index
@@ -4930,18 +6206,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_2_r3 = arith.remui %a2_2_r1, %c8 : index
       %a2_2_x = arith.xori %a2_2_ch, %a2_2_r3 : index
       %a2_2_col = arith.muli %a2_2_x, %c8 : index
-      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xf16> to vector<1xi32>
+      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xbf16> to vector<1xi32>
       %a2_2_0 = vector.extract %a2_2_w0[0] : i32 from vector<1xi32>
-      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xf16> to vector<1xi32>
+      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xbf16> to vector<1xi32>
       %a2_2_1 = vector.extract %a2_2_w1[0] : i32 from vector<1xi32>
-      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xf16> to vector<1xi32>
+      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xbf16> to vector<1xi32>
       %a2_2_2 = vector.extract %a2_2_w2[0] : i32 from vector<1xi32>
-      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xf16> to vector<1xi32>
+      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xbf16> to vector<1xi32>
       %a2_2_3 = vector.extract %a2_2_w3[0] : i32 from vector<1xi32>
       %a2_3_row0 = arith.addi %wm0, %c48 : index
       %a2_3_row = arith.addi %a2_3_row0, %l16 : index
@@ -4950,18 +6226,18 @@ gpu.module @dsc_grouped_gemm {
       %a2_3_r3 = arith.remui %a2_3_r1, %c8 : index
       %a2_3_x = arith.xori %a2_3_ch, %a2_3_r3 : index
       %a2_3_col = arith.muli %a2_3_x, %c8 : index
-      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xf16> to vector<1xi32>
+      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xbf16> to vector<1xi32>
       %a2_3_0 = vector.extract %a2_3_w0[0] : i32 from vector<1xi32>
-      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xf16> to vector<1xi32>
+      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xbf16> to vector<1xi32>
       %a2_3_1 = vector.extract %a2_3_w1[0] : i32 from vector<1xi32>
-      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xf16> to vector<1xi32>
+      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xbf16> to vector<1xi32>
       %a2_3_2 = vector.extract %a2_3_w2[0] : i32 from vector<1xi32>
-      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xf16> to vector<1xi32>
+      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xbf16> to vector<1xi32>
       %a2_3_3 = vector.extract %a2_3_w3[0] : i32 from vector<1xi32>
       %b2_0_row0 = arith.addi %wn0, %c0 : index
       %b2_0_row = arith.addi %b2_0_row0, %bnrow : index
@@ -4970,18 +6246,18 @@ gpu.module @dsc_grouped_gemm {
       %b2_0_r3 = arith.remui %b2_0_r1, %c8 : index
       %b2_0_x = arith.xori %b2_0_ch, %b2_0_r3 : index
       %b2_0_col = arith.muli %b2_0_x, %c8 : index
-      %b2_0_m = nvgpu.ldmatrix %smB[%cur, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xf16> to vector<1xi32>
+      %b2_0_m = nvgpu.ldmatrix %smB[%cur, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xbf16> to vector<1xi32>
       %b2_0_0 = vector.extract %b2_0_w0[0] : i32 from vector<1xi32>
-      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xf16> to vector<1xi32>
+      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xbf16> to vector<1xi32>
       %b2_0_1 = vector.extract %b2_0_w1[0] : i32 from vector<1xi32>
-      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xf16> to vector<1xi32>
+      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xbf16> to vector<1xi32>
       %b2_0_2 = vector.extract %b2_0_w2[0] : i32 from vector<1xi32>
-      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xf16> to vector<1xi32>
+      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xbf16> to vector<1xi32>
       %b2_0_3 = vector.extract %b2_0_w3[0] : i32 from vector<1xi32>
       %b2_1_row0 = arith.addi %wn0, %c16 : index
       %b2_1_row = arith.addi %b2_1_row0, %bnrow : index
@@ -4990,18 +6266,18 @@ gpu.module @dsc_grouped_gemm {
       %b2_1_r3 = arith.remui %b2_1_r1, %c8 : index
       %b2_1_x = arith.xori %b2_1_ch, %b2_1_r3 : index
       %b2_1_col = arith.muli %b2_1_x, %c8 : index
-      %b2_1_m = nvgpu.ldmatrix %smB[%cur, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xf16> to vector<1xi32>
+      %b2_1_m = nvgpu.ldmatrix %smB[%cur, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xbf16> to vector<1xi32>
       %b2_1_0 = vector.extract %b2_1_w0[0] : i32 from vector<1xi32>
-      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xf16> to vector<1xi32>
+      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xbf16> to vector<1xi32>
       %b2_1_1 = vector.extract %b2_1_w1[0] : i32 from vector<1xi32>
-      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xf16> to vector<1xi32>
+      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xbf16> to vector<1xi32>
       %b2_1_2 = vector.extract %b2_1_w2[0] : i32 from vector<1xi32>
-      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xf16> to vector<1xi32>
+      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xbf16> to vector<1xi32>
       %b2_1_3 = vector.extract %b2_1_w3[0] : i32 from vector<1xi32>
       %d2_0_0 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_0, %b2_0_1] C[%d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d2_0_0_0 = llvm.extractvalue %d2_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -5090,18 +6366,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_0_r3 = arith.remui %a3_0_r1, %c8 : index
       %a3_0_x = arith.xori %a3_0_ch, %a3_0_r3 : index
       %a3_0_col = arith.muli %a3_0_x, %c8 : index
-      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xf16> to vector<1xi32>
+      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xbf16> to vector<1xi32>
       %a3_0_0 = vector.extract %a3_0_w0[0] : i32 from vector<1xi32>
-      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xf16> to vector<1xi32>
+      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xbf16> to vector<1xi32>
       %a3_0_1 = vector.extract %a3_0_w1[0] : i32 from vector<1xi32>
-      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xf16> to vector<1xi32>
+      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xbf16> to vector<1xi32>
       %a3_0_2 = vector.extract %a3_0_w2[0] : i32 from vector<1xi32>
-      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xf16> to vector<1xi32>
+      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xbf16> to vector<1xi32>
       %a3_0_3 = vector.extract %a3_0_w3[0] : i32 from vector<1xi32>
       %a3_1_row0 = arith.addi %wm0, %c16 : index
       %a3_1_row = arith.addi %a3_1_row0, %l16 : index
@@ -5110,18 +6386,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_1_r3 = arith.remui %a3_1_r1, %c8 : index
       %a3_1_x = arith.xori %a3_1_ch, %a3_1_r3 : index
       %a3_1_col = arith.muli %a3_1_x, %c8 : index
-      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xf16> to vector<1xi32>
+      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xbf16> to vector<1xi32>
       %a3_1_0 = vector.extract %a3_1_w0[0] : i32 from vector<1xi32>
-      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xf16> to vector<1xi32>
+      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xbf16> to vector<1xi32>
       %a3_1_1 = vector.extract %a3_1_w1[0] : i32 from vector<1xi32>
-      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xf16> to vector<1xi32>
+      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xbf16> to vector<1xi32>
       %a3_1_2 = vector.extract %a3_1_w2[0] : i32 from vector<1xi32>
-      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xf16> to vector<1xi32>
+      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xbf16> to vector<1xi32>
       %a3_1_3 = vector.extract %a3_1_w3[0] : i32 from vector<1xi32>
       %a3_2_row0 = arith.addi %wm0, %c32 : index
       %a3_2_row = arith.addi %a3_2_row0, %l16 : index
@@ -5130,18 +6406,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_2_r3 = arith.remui %a3_2_r1, %c8 : index
       %a3_2_x = arith.xori %a3_2_ch, %a3_2_r3 : index
       %a3_2_col = arith.muli %a3_2_x, %c8 : index
-      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xf16> to vector<1xi32>
+      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xbf16> to vector<1xi32>
       %a3_2_0 = vector.extract %a3_2_w0[0] : i32 from vector<1xi32>
-      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xf16> to vector<1xi32>
+      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xbf16> to vector<1xi32>
       %a3_2_1 = vector.extract %a3_2_w1[0] : i32 from vector<1xi32>
-      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xf16> to vector<1xi32>
+      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xbf16> to vector<1xi32>
       %a3_2_2 = vector.extract %a3_2_w2[0] : i32 from vector<1xi32>
-      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xf16> to vector<1xi32>
+      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xbf16> to vector<1xi32>
       %a3_2_3 = vector.extract %a3_2_w3[0] : i32 from vector<1xi32>
       %a3_3_row0 = arith.addi %wm0, %c48 : index
       %a3_3_row = arith.addi %a3_3_row0, %l16 : index
@@ -5150,18 +6426,18 @@ gpu.module @dsc_grouped_gemm {
       %a3_3_r3 = arith.remui %a3_3_r1, %c8 : index
       %a3_3_x = arith.xori %a3_3_ch, %a3_3_r3 : index
       %a3_3_col = arith.muli %a3_3_x, %c8 : index
-      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xf16> to vector<1xi32>
+      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xbf16> to vector<1xi32>
       %a3_3_0 = vector.extract %a3_3_w0[0] : i32 from vector<1xi32>
-      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xf16> to vector<1xi32>
+      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xbf16> to vector<1xi32>
       %a3_3_1 = vector.extract %a3_3_w1[0] : i32 from vector<1xi32>
-      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xf16> to vector<1xi32>
+      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xbf16> to vector<1xi32>
       %a3_3_2 = vector.extract %a3_3_w2[0] : i32 from vector<1xi32>
-      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xf16> from vector<4x2xf16>
-      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xf16> to vector<1xi32>
+      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xbf16> to vector<1xi32>
       %a3_3_3 = vector.extract %a3_3_w3[0] : i32 from vector<1xi32>
       %b3_0_row0 = arith.addi %wn0, %c0 : index
       %b3_0_row = arith.addi %b3_0_row0, %bnrow : index
@@ -5170,18 +6446,18 @@ gpu.module @dsc_grouped_gemm {
       %b3_0_r3 = arith.remui %b3_0_r1, %c8 : index
       %b3_0_x = arith.xori %b3_0_ch, %b3_0_r3 : index
       %b3_0_col = arith.muli %b3_0_x, %c8 : index
-      %b3_0_m = nvgpu.ldmatrix %smB[%cur, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xf16> to vector<1xi32>
+      %b3_0_m = nvgpu.ldmatrix %smB[%cur, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xbf16> to vector<1xi32>
       %b3_0_0 = vector.extract %b3_0_w0[0] : i32 from vector<1xi32>
-      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xf16> to vector<1xi32>
+      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xbf16> to vector<1xi32>
       %b3_0_1 = vector.extract %b3_0_w1[0] : i32 from vector<1xi32>
-      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xf16> to vector<1xi32>
+      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xbf16> to vector<1xi32>
       %b3_0_2 = vector.extract %b3_0_w2[0] : i32 from vector<1xi32>
-      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xf16> to vector<1xi32>
+      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xbf16> to vector<1xi32>
       %b3_0_3 = vector.extract %b3_0_w3[0] : i32 from vector<1xi32>
       %b3_1_row0 = arith.addi %wn0, %c16 : index
       %b3_1_row = arith.addi %b3_1_row0, %bnrow : index
@@ -5190,18 +6466,18 @@ gpu.module @dsc_grouped_gemm {
       %b3_1_r3 = arith.remui %b3_1_r1, %c8 : index
       %b3_1_x = arith.xori %b3_1_ch, %b3_1_r3 : index
       %b3_1_col = arith.muli %b3_1_x, %c8 : index
-      %b3_1_m = nvgpu.ldmatrix %smB[%cur, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xf16> to vector<1xi32>
+      %b3_1_m = nvgpu.ldmatrix %smB[%cur, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xbf16> to vector<1xi32>
       %b3_1_0 = vector.extract %b3_1_w0[0] : i32 from vector<1xi32>
-      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xf16> to vector<1xi32>
+      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xbf16> to vector<1xi32>
       %b3_1_1 = vector.extract %b3_1_w1[0] : i32 from vector<1xi32>
-      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xf16> to vector<1xi32>
+      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xbf16> to vector<1xi32>
       %b3_1_2 = vector.extract %b3_1_w2[0] : i32 from vector<1xi32>
-      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xf16> from vector<4x2xf16>
-      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xf16> to vector<1xi32>
+      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xbf16> to vector<1xi32>
       %b3_1_3 = vector.extract %b3_1_w3[0] : i32 from vector<1xi32>
       %d3_0_0 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_0, %b3_0_1] C[%d2_0_0_0, %d2_0_0_1, %d2_0_0_2, %d2_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %d3_0_0_0 = llvm.extractvalue %d3_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -5299,6 +6575,8 @@ gpu.module @dsc_grouped_gemm {
     %er08 = arith.addi %er0, %c8 : index
     %eo0 = arith.muli %er0, %halfN : index
     %eo08 = arith.muli %er08, %halfN : index
+    %rv0 = arith.cmpi ult, %er0, %end : index
+    %rv08 = arith.cmpi ult, %er08, %end : index
     %sc0_0a = arith.addi %ocol, %c0 : index
     %sc0_0 = arith.addi %sc0_0a, %t2 : index
     %sc0_0p = arith.addi %sc0_0, %c1 : index
@@ -5315,7 +6593,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_0_0 = arith.mulf %sf0_0_0, %uf0_0_0 : f32
     %pb0_0_0 = arith.truncf %pr0_0_0 : f32 to bf16
     %si0_0_0i = arith.addi %eo0, %sc0_0 : index
-    memref.store %pb0_0_0, %C[%si0_0_0i] : memref<?xbf16>
+    %oksi0_0_0ic = arith.cmpi ult, %sc0_0, %halfN : index
+    %oksi0_0_0i = arith.andi %rv0, %oksi0_0_0ic : i1
+    scf.if %oksi0_0_0i {
+      memref.store %pb0_0_0, %C[%si0_0_0i] : memref<?xbf16>
+    }
     %gb0_0_1 = arith.truncf %res#1 : f32 to bf16
     %gf0_0_1 = arith.extf %gb0_0_1 : bf16 to f32
     %ub0_0_1 = arith.truncf %res#9 : f32 to bf16
@@ -5329,7 +6611,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_0_1 = arith.mulf %sf0_0_1, %uf0_0_1 : f32
     %pb0_0_1 = arith.truncf %pr0_0_1 : f32 to bf16
     %si0_0_1i = arith.addi %eo0, %sc0_0p : index
-    memref.store %pb0_0_1, %C[%si0_0_1i] : memref<?xbf16>
+    %oksi0_0_1ic = arith.cmpi ult, %sc0_0p, %halfN : index
+    %oksi0_0_1i = arith.andi %rv0, %oksi0_0_1ic : i1
+    scf.if %oksi0_0_1i {
+      memref.store %pb0_0_1, %C[%si0_0_1i] : memref<?xbf16>
+    }
     %gb0_0_2 = arith.truncf %res#2 : f32 to bf16
     %gf0_0_2 = arith.extf %gb0_0_2 : bf16 to f32
     %ub0_0_2 = arith.truncf %res#10 : f32 to bf16
@@ -5343,7 +6629,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_0_2 = arith.mulf %sf0_0_2, %uf0_0_2 : f32
     %pb0_0_2 = arith.truncf %pr0_0_2 : f32 to bf16
     %si0_0_2i = arith.addi %eo08, %sc0_0 : index
-    memref.store %pb0_0_2, %C[%si0_0_2i] : memref<?xbf16>
+    %oksi0_0_2ic = arith.cmpi ult, %sc0_0, %halfN : index
+    %oksi0_0_2i = arith.andi %rv08, %oksi0_0_2ic : i1
+    scf.if %oksi0_0_2i {
+      memref.store %pb0_0_2, %C[%si0_0_2i] : memref<?xbf16>
+    }
     %gb0_0_3 = arith.truncf %res#3 : f32 to bf16
     %gf0_0_3 = arith.extf %gb0_0_3 : bf16 to f32
     %ub0_0_3 = arith.truncf %res#11 : f32 to bf16
@@ -5357,7 +6647,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_0_3 = arith.mulf %sf0_0_3, %uf0_0_3 : f32
     %pb0_0_3 = arith.truncf %pr0_0_3 : f32 to bf16
     %si0_0_3i = arith.addi %eo08, %sc0_0p : index
-    memref.store %pb0_0_3, %C[%si0_0_3i] : memref<?xbf16>
+    %oksi0_0_3ic = arith.cmpi ult, %sc0_0p, %halfN : index
+    %oksi0_0_3i = arith.andi %rv08, %oksi0_0_3ic : i1
+    scf.if %oksi0_0_3i {
+      memref.store %pb0_0_3, %C[%si0_0_3i] : memref<?xbf16>
+    }
     %sc0_1a = arith.addi %ocol, %c8 : index
     %sc0_1 = arith.addi %sc0_1a, %t2 : index
     %sc0_1p = arith.addi %sc0_1, %c1 : index
@@ -5374,7 +6668,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_1_0 = arith.mulf %sf0_1_0, %uf0_1_0 : f32
     %pb0_1_0 = arith.truncf %pr0_1_0 : f32 to bf16
     %si0_1_0i = arith.addi %eo0, %sc0_1 : index
-    memref.store %pb0_1_0, %C[%si0_1_0i] : memref<?xbf16>
+    %oksi0_1_0ic = arith.cmpi ult, %sc0_1, %halfN : index
+    %oksi0_1_0i = arith.andi %rv0, %oksi0_1_0ic : i1
+    scf.if %oksi0_1_0i {
+      memref.store %pb0_1_0, %C[%si0_1_0i] : memref<?xbf16>
+    }
     %gb0_1_1 = arith.truncf %res#5 : f32 to bf16
     %gf0_1_1 = arith.extf %gb0_1_1 : bf16 to f32
     %ub0_1_1 = arith.truncf %res#13 : f32 to bf16
@@ -5388,7 +6686,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_1_1 = arith.mulf %sf0_1_1, %uf0_1_1 : f32
     %pb0_1_1 = arith.truncf %pr0_1_1 : f32 to bf16
     %si0_1_1i = arith.addi %eo0, %sc0_1p : index
-    memref.store %pb0_1_1, %C[%si0_1_1i] : memref<?xbf16>
+    %oksi0_1_1ic = arith.cmpi ult, %sc0_1p, %halfN : index
+    %oksi0_1_1i = arith.andi %rv0, %oksi0_1_1ic : i1
+    scf.if %oksi0_1_1i {
+      memref.store %pb0_1_1, %C[%si0_1_1i] : memref<?xbf16>
+    }
     %gb0_1_2 = arith.truncf %res#6 : f32 to bf16
     %gf0_1_2 = arith.extf %gb0_1_2 : bf16 to f32
     %ub0_1_2 = arith.truncf %res#14 : f32 to bf16
@@ -5402,7 +6704,11 @@ gpu.module @dsc_grouped_gemm {
     %pr0_1_2 = arith.mulf %sf0_1_2, %uf0_1_2 : f32
     %pb0_1_2 = arith.truncf %pr0_1_2 : f32 to bf16
     %si0_1_2i = arith.addi %eo08, %sc0_1 : index
-    memref.store %pb0_1_2, %C[%si0_1_2i] : memref<?xbf16>
+    %oksi0_1_2ic = arith.cmpi ult, %sc0_1, %halfN : index
+    %oksi0_1_2i = arith.andi %rv08, %oksi0_1_2ic : i1
+    scf.if %oksi0_1_2i {
+      memref.store %pb0_1_2, %C[%si0_1_2i] : memref<?xbf16>
+    }
     %gb0_1_3 = arith.truncf %res#7 : f32 to bf16
     %gf0_1_3 = arith.extf %gb0_1_3 : bf16 to f32
     %ub0_1_3 = arith.truncf %res#15 : f32 to bf16
@@ -5416,13 +6722,19 @@ gpu.module @dsc_grouped_gemm {
     %pr0_1_3 = arith.mulf %sf0_1_3, %uf0_1_3 : f32
     %pb0_1_3 = arith.truncf %pr0_1_3 : f32 to bf16
     %si0_1_3i = arith.addi %eo08, %sc0_1p : index
-    memref.store %pb0_1_3, %C[%si0_1_3i] : memref<?xbf16>
+    %oksi0_1_3ic = arith.cmpi ult, %sc0_1p, %halfN : index
+    %oksi0_1_3i = arith.andi %rv08, %oksi0_1_3ic : i1
+    scf.if %oksi0_1_3i {
+      memref.store %pb0_1_3, %C[%si0_1_3i] : memref<?xbf16>
+    }
     %er1a = arith.addi %m0, %wm0 : index
     %er1b = arith.addi %er1a, %c16 : index
     %er1 = arith.addi %er1b, %g : index
     %er18 = arith.addi %er1, %c8 : index
     %eo1 = arith.muli %er1, %halfN : index
     %eo18 = arith.muli %er18, %halfN : index
+    %rv1 = arith.cmpi ult, %er1, %end : index
+    %rv18 = arith.cmpi ult, %er18, %end : index
     %sc1_0a = arith.addi %ocol, %c0 : index
     %sc1_0 = arith.addi %sc1_0a, %t2 : index
     %sc1_0p = arith.addi %sc1_0, %c1 : index
@@ -5439,7 +6751,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_0_0 = arith.mulf %sf1_0_0, %uf1_0_0 : f32
     %pb1_0_0 = arith.truncf %pr1_0_0 : f32 to bf16
     %si1_0_0i = arith.addi %eo1, %sc1_0 : index
-    memref.store %pb1_0_0, %C[%si1_0_0i] : memref<?xbf16>
+    %oksi1_0_0ic = arith.cmpi ult, %sc1_0, %halfN : index
+    %oksi1_0_0i = arith.andi %rv1, %oksi1_0_0ic : i1
+    scf.if %oksi1_0_0i {
+      memref.store %pb1_0_0, %C[%si1_0_0i] : memref<?xbf16>
+    }
     %gb1_0_1 = arith.truncf %res#17 : f32 to bf16
     %gf1_0_1 = arith.extf %gb1_0_1 : bf16 to f32
     %ub1_0_1 = arith.truncf %res#25 : f32 to bf16
@@ -5453,7 +6769,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_0_1 = arith.mulf %sf1_0_1, %uf1_0_1 : f32
     %pb1_0_1 = arith.truncf %pr1_0_1 : f32 to bf16
     %si1_0_1i = arith.addi %eo1, %sc1_0p : index
-    memref.store %pb1_0_1, %C[%si1_0_1i] : memref<?xbf16>
+    %oksi1_0_1ic = arith.cmpi ult, %sc1_0p, %halfN : index
+    %oksi1_0_1i = arith.andi %rv1, %oksi1_0_1ic : i1
+    scf.if %oksi1_0_1i {
+      memref.store %pb1_0_1, %C[%si1_0_1i] : memref<?xbf16>
+    }
     %gb1_0_2 = arith.truncf %res#18 : f32 to bf16
     %gf1_0_2 = arith.extf %gb1_0_2 : bf16 to f32
     %ub1_0_2 = arith.truncf %res#26 : f32 to bf16
@@ -5467,7 +6787,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_0_2 = arith.mulf %sf1_0_2, %uf1_0_2 : f32
     %pb1_0_2 = arith.truncf %pr1_0_2 : f32 to bf16
     %si1_0_2i = arith.addi %eo18, %sc1_0 : index
-    memref.store %pb1_0_2, %C[%si1_0_2i] : memref<?xbf16>
+    %oksi1_0_2ic = arith.cmpi ult, %sc1_0, %halfN : index
+    %oksi1_0_2i = arith.andi %rv18, %oksi1_0_2ic : i1
+    scf.if %oksi1_0_2i {
+      memref.store %pb1_0_2, %C[%si1_0_2i] : memref<?xbf16>
+    }
     %gb1_0_3 = arith.truncf %res#19 : f32 to bf16
     %gf1_0_3 = arith.extf %gb1_0_3 : bf16 to f32
     %ub1_0_3 = arith.truncf %res#27 : f32 to bf16
@@ -5481,7 +6805,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_0_3 = arith.mulf %sf1_0_3, %uf1_0_3 : f32
     %pb1_0_3 = arith.truncf %pr1_0_3 : f32 to bf16
     %si1_0_3i = arith.addi %eo18, %sc1_0p : index
-    memref.store %pb1_0_3, %C[%si1_0_3i] : memref<?xbf16>
+    %oksi1_0_3ic = arith.cmpi ult, %sc1_0p, %halfN : index
+    %oksi1_0_3i = arith.andi %rv18, %oksi1_0_3ic : i1
+    scf.if %oksi1_0_3i {
+      memref.store %pb1_0_3, %C[%si1_0_3i] : memref<?xbf16>
+    }
     %sc1_1a = arith.addi %ocol, %c8 : index
     %sc1_1 = arith.addi %sc1_1a, %t2 : index
     %sc1_1p = arith.addi %sc1_1, %c1 : index
@@ -5498,7 +6826,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_1_0 = arith.mulf %sf1_1_0, %uf1_1_0 : f32
     %pb1_1_0 = arith.truncf %pr1_1_0 : f32 to bf16
     %si1_1_0i = arith.addi %eo1, %sc1_1 : index
-    memref.store %pb1_1_0, %C[%si1_1_0i] : memref<?xbf16>
+    %oksi1_1_0ic = arith.cmpi ult, %sc1_1, %halfN : index
+    %oksi1_1_0i = arith.andi %rv1, %oksi1_1_0ic : i1
+    scf.if %oksi1_1_0i {
+      memref.store %pb1_1_0, %C[%si1_1_0i] : memref<?xbf16>
+    }
     %gb1_1_1 = arith.truncf %res#21 : f32 to bf16
     %gf1_1_1 = arith.extf %gb1_1_1 : bf16 to f32
     %ub1_1_1 = arith.truncf %res#29 : f32 to bf16
@@ -5512,7 +6844,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_1_1 = arith.mulf %sf1_1_1, %uf1_1_1 : f32
     %pb1_1_1 = arith.truncf %pr1_1_1 : f32 to bf16
     %si1_1_1i = arith.addi %eo1, %sc1_1p : index
-    memref.store %pb1_1_1, %C[%si1_1_1i] : memref<?xbf16>
+    %oksi1_1_1ic = arith.cmpi ult, %sc1_1p, %halfN : index
+    %oksi1_1_1i = arith.andi %rv1, %oksi1_1_1ic : i1
+    scf.if %oksi1_1_1i {
+      memref.store %pb1_1_1, %C[%si1_1_1i] : memref<?xbf16>
+    }
     %gb1_1_2 = arith.truncf %res#22 : f32 to bf16
     %gf1_1_2 = arith.extf %gb1_1_2 : bf16 to f32
     %ub1_1_2 = arith.truncf %res#30 : f32 to bf16
@@ -5526,7 +6862,11 @@ gpu.module @dsc_grouped_gemm {
     %pr1_1_2 = arith.mulf %sf1_1_2, %uf1_1_2 : f32
     %pb1_1_2 = arith.truncf %pr1_1_2 : f32 to bf16
     %si1_1_2i = arith.addi %eo18, %sc1_1 : index
-    memref.store %pb1_1_2, %C[%si1_1_2i] : memref<?xbf16>
+    %oksi1_1_2ic = arith.cmpi ult, %sc1_1, %halfN : index
+    %oksi1_1_2i = arith.andi %rv18, %oksi1_1_2ic : i1
+    scf.if %oksi1_1_2i {
+      memref.store %pb1_1_2, %C[%si1_1_2i] : memref<?xbf16>
+    }
     %gb1_1_3 = arith.truncf %res#23 : f32 to bf16
     %gf1_1_3 = arith.extf %gb1_1_3 : bf16 to f32
     %ub1_1_3 = arith.truncf %res#31 : f32 to bf16
@@ -5540,13 +6880,19 @@ gpu.module @dsc_grouped_gemm {
     %pr1_1_3 = arith.mulf %sf1_1_3, %uf1_1_3 : f32
     %pb1_1_3 = arith.truncf %pr1_1_3 : f32 to bf16
     %si1_1_3i = arith.addi %eo18, %sc1_1p : index
-    memref.store %pb1_1_3, %C[%si1_1_3i] : memref<?xbf16>
+    %oksi1_1_3ic = arith.cmpi ult, %sc1_1p, %halfN : index
+    %oksi1_1_3i = arith.andi %rv18, %oksi1_1_3ic : i1
+    scf.if %oksi1_1_3i {
+      memref.store %pb1_1_3, %C[%si1_1_3i] : memref<?xbf16>
+    }
     %er2a = arith.addi %m0, %wm0 : index
     %er2b = arith.addi %er2a, %c32 : index
     %er2 = arith.addi %er2b, %g : index
     %er28 = arith.addi %er2, %c8 : index
     %eo2 = arith.muli %er2, %halfN : index
     %eo28 = arith.muli %er28, %halfN : index
+    %rv2 = arith.cmpi ult, %er2, %end : index
+    %rv28 = arith.cmpi ult, %er28, %end : index
     %sc2_0a = arith.addi %ocol, %c0 : index
     %sc2_0 = arith.addi %sc2_0a, %t2 : index
     %sc2_0p = arith.addi %sc2_0, %c1 : index
@@ -5563,7 +6909,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_0_0 = arith.mulf %sf2_0_0, %uf2_0_0 : f32
     %pb2_0_0 = arith.truncf %pr2_0_0 : f32 to bf16
     %si2_0_0i = arith.addi %eo2, %sc2_0 : index
-    memref.store %pb2_0_0, %C[%si2_0_0i] : memref<?xbf16>
+    %oksi2_0_0ic = arith.cmpi ult, %sc2_0, %halfN : index
+    %oksi2_0_0i = arith.andi %rv2, %oksi2_0_0ic : i1
+    scf.if %oksi2_0_0i {
+      memref.store %pb2_0_0, %C[%si2_0_0i] : memref<?xbf16>
+    }
     %gb2_0_1 = arith.truncf %res#33 : f32 to bf16
     %gf2_0_1 = arith.extf %gb2_0_1 : bf16 to f32
     %ub2_0_1 = arith.truncf %res#41 : f32 to bf16
@@ -5577,7 +6927,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_0_1 = arith.mulf %sf2_0_1, %uf2_0_1 : f32
     %pb2_0_1 = arith.truncf %pr2_0_1 : f32 to bf16
     %si2_0_1i = arith.addi %eo2, %sc2_0p : index
-    memref.store %pb2_0_1, %C[%si2_0_1i] : memref<?xbf16>
+    %oksi2_0_1ic = arith.cmpi ult, %sc2_0p, %halfN : index
+    %oksi2_0_1i = arith.andi %rv2, %oksi2_0_1ic : i1
+    scf.if %oksi2_0_1i {
+      memref.store %pb2_0_1, %C[%si2_0_1i] : memref<?xbf16>
+    }
     %gb2_0_2 = arith.truncf %res#34 : f32 to bf16
     %gf2_0_2 = arith.extf %gb2_0_2 : bf16 to f32
     %ub2_0_2 = arith.truncf %res#42 : f32 to bf16
@@ -5591,7 +6945,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_0_2 = arith.mulf %sf2_0_2, %uf2_0_2 : f32
     %pb2_0_2 = arith.truncf %pr2_0_2 : f32 to bf16
     %si2_0_2i = arith.addi %eo28, %sc2_0 : index
-    memref.store %pb2_0_2, %C[%si2_0_2i] : memref<?xbf16>
+    %oksi2_0_2ic = arith.cmpi ult, %sc2_0, %halfN : index
+    %oksi2_0_2i = arith.andi %rv28, %oksi2_0_2ic : i1
+    scf.if %oksi2_0_2i {
+      memref.store %pb2_0_2, %C[%si2_0_2i] : memref<?xbf16>
+    }
     %gb2_0_3 = arith.truncf %res#35 : f32 to bf16
     %gf2_0_3 = arith.extf %gb2_0_3 : bf16 to f32
     %ub2_0_3 = arith.truncf %res#43 : f32 to bf16
@@ -5605,7 +6963,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_0_3 = arith.mulf %sf2_0_3, %uf2_0_3 : f32
     %pb2_0_3 = arith.truncf %pr2_0_3 : f32 to bf16
     %si2_0_3i = arith.addi %eo28, %sc2_0p : index
-    memref.store %pb2_0_3, %C[%si2_0_3i] : memref<?xbf16>
+    %oksi2_0_3ic = arith.cmpi ult, %sc2_0p, %halfN : index
+    %oksi2_0_3i = arith.andi %rv28, %oksi2_0_3ic : i1
+    scf.if %oksi2_0_3i {
+      memref.store %pb2_0_3, %C[%si2_0_3i] : memref<?xbf16>
+    }
     %sc2_1a = arith.addi %ocol, %c8 : index
     %sc2_1 = arith.addi %sc2_1a, %t2 : index
     %sc2_1p = arith.addi %sc2_1, %c1 : index
@@ -5622,7 +6984,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_1_0 = arith.mulf %sf2_1_0, %uf2_1_0 : f32
     %pb2_1_0 = arith.truncf %pr2_1_0 : f32 to bf16
     %si2_1_0i = arith.addi %eo2, %sc2_1 : index
-    memref.store %pb2_1_0, %C[%si2_1_0i] : memref<?xbf16>
+    %oksi2_1_0ic = arith.cmpi ult, %sc2_1, %halfN : index
+    %oksi2_1_0i = arith.andi %rv2, %oksi2_1_0ic : i1
+    scf.if %oksi2_1_0i {
+      memref.store %pb2_1_0, %C[%si2_1_0i] : memref<?xbf16>
+    }
     %gb2_1_1 = arith.truncf %res#37 : f32 to bf16
     %gf2_1_1 = arith.extf %gb2_1_1 : bf16 to f32
     %ub2_1_1 = arith.truncf %res#45 : f32 to bf16
@@ -5636,7 +7002,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_1_1 = arith.mulf %sf2_1_1, %uf2_1_1 : f32
     %pb2_1_1 = arith.truncf %pr2_1_1 : f32 to bf16
     %si2_1_1i = arith.addi %eo2, %sc2_1p : index
-    memref.store %pb2_1_1, %C[%si2_1_1i] : memref<?xbf16>
+    %oksi2_1_1ic = arith.cmpi ult, %sc2_1p, %halfN : index
+    %oksi2_1_1i = arith.andi %rv2, %oksi2_1_1ic : i1
+    scf.if %oksi2_1_1i {
+      memref.store %pb2_1_1, %C[%si2_1_1i] : memref<?xbf16>
+    }
     %gb2_1_2 = arith.truncf %res#38 : f32 to bf16
     %gf2_1_2 = arith.extf %gb2_1_2 : bf16 to f32
     %ub2_1_2 = arith.truncf %res#46 : f32 to bf16
@@ -5650,7 +7020,11 @@ gpu.module @dsc_grouped_gemm {
     %pr2_1_2 = arith.mulf %sf2_1_2, %uf2_1_2 : f32
     %pb2_1_2 = arith.truncf %pr2_1_2 : f32 to bf16
     %si2_1_2i = arith.addi %eo28, %sc2_1 : index
-    memref.store %pb2_1_2, %C[%si2_1_2i] : memref<?xbf16>
+    %oksi2_1_2ic = arith.cmpi ult, %sc2_1, %halfN : index
+    %oksi2_1_2i = arith.andi %rv28, %oksi2_1_2ic : i1
+    scf.if %oksi2_1_2i {
+      memref.store %pb2_1_2, %C[%si2_1_2i] : memref<?xbf16>
+    }
     %gb2_1_3 = arith.truncf %res#39 : f32 to bf16
     %gf2_1_3 = arith.extf %gb2_1_3 : bf16 to f32
     %ub2_1_3 = arith.truncf %res#47 : f32 to bf16
@@ -5664,13 +7038,19 @@ gpu.module @dsc_grouped_gemm {
     %pr2_1_3 = arith.mulf %sf2_1_3, %uf2_1_3 : f32
     %pb2_1_3 = arith.truncf %pr2_1_3 : f32 to bf16
     %si2_1_3i = arith.addi %eo28, %sc2_1p : index
-    memref.store %pb2_1_3, %C[%si2_1_3i] : memref<?xbf16>
+    %oksi2_1_3ic = arith.cmpi ult, %sc2_1p, %halfN : index
+    %oksi2_1_3i = arith.andi %rv28, %oksi2_1_3ic : i1
+    scf.if %oksi2_1_3i {
+      memref.store %pb2_1_3, %C[%si2_1_3i] : memref<?xbf16>
+    }
     %er3a = arith.addi %m0, %wm0 : index
     %er3b = arith.addi %er3a, %c48 : index
     %er3 = arith.addi %er3b, %g : index
     %er38 = arith.addi %er3, %c8 : index
     %eo3 = arith.muli %er3, %halfN : index
     %eo38 = arith.muli %er38, %halfN : index
+    %rv3 = arith.cmpi ult, %er3, %end : index
+    %rv38 = arith.cmpi ult, %er38, %end : index
     %sc3_0a = arith.addi %ocol, %c0 : index
     %sc3_0 = arith.addi %sc3_0a, %t2 : index
     %sc3_0p = arith.addi %sc3_0, %c1 : index
@@ -5687,7 +7067,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_0_0 = arith.mulf %sf3_0_0, %uf3_0_0 : f32
     %pb3_0_0 = arith.truncf %pr3_0_0 : f32 to bf16
     %si3_0_0i = arith.addi %eo3, %sc3_0 : index
-    memref.store %pb3_0_0, %C[%si3_0_0i] : memref<?xbf16>
+    %oksi3_0_0ic = arith.cmpi ult, %sc3_0, %halfN : index
+    %oksi3_0_0i = arith.andi %rv3, %oksi3_0_0ic : i1
+    scf.if %oksi3_0_0i {
+      memref.store %pb3_0_0, %C[%si3_0_0i] : memref<?xbf16>
+    }
     %gb3_0_1 = arith.truncf %res#49 : f32 to bf16
     %gf3_0_1 = arith.extf %gb3_0_1 : bf16 to f32
     %ub3_0_1 = arith.truncf %res#57 : f32 to bf16
@@ -5701,7 +7085,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_0_1 = arith.mulf %sf3_0_1, %uf3_0_1 : f32
     %pb3_0_1 = arith.truncf %pr3_0_1 : f32 to bf16
     %si3_0_1i = arith.addi %eo3, %sc3_0p : index
-    memref.store %pb3_0_1, %C[%si3_0_1i] : memref<?xbf16>
+    %oksi3_0_1ic = arith.cmpi ult, %sc3_0p, %halfN : index
+    %oksi3_0_1i = arith.andi %rv3, %oksi3_0_1ic : i1
+    scf.if %oksi3_0_1i {
+      memref.store %pb3_0_1, %C[%si3_0_1i] : memref<?xbf16>
+    }
     %gb3_0_2 = arith.truncf %res#50 : f32 to bf16
     %gf3_0_2 = arith.extf %gb3_0_2 : bf16 to f32
     %ub3_0_2 = arith.truncf %res#58 : f32 to bf16
@@ -5715,7 +7103,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_0_2 = arith.mulf %sf3_0_2, %uf3_0_2 : f32
     %pb3_0_2 = arith.truncf %pr3_0_2 : f32 to bf16
     %si3_0_2i = arith.addi %eo38, %sc3_0 : index
-    memref.store %pb3_0_2, %C[%si3_0_2i] : memref<?xbf16>
+    %oksi3_0_2ic = arith.cmpi ult, %sc3_0, %halfN : index
+    %oksi3_0_2i = arith.andi %rv38, %oksi3_0_2ic : i1
+    scf.if %oksi3_0_2i {
+      memref.store %pb3_0_2, %C[%si3_0_2i] : memref<?xbf16>
+    }
     %gb3_0_3 = arith.truncf %res#51 : f32 to bf16
     %gf3_0_3 = arith.extf %gb3_0_3 : bf16 to f32
     %ub3_0_3 = arith.truncf %res#59 : f32 to bf16
@@ -5729,7 +7121,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_0_3 = arith.mulf %sf3_0_3, %uf3_0_3 : f32
     %pb3_0_3 = arith.truncf %pr3_0_3 : f32 to bf16
     %si3_0_3i = arith.addi %eo38, %sc3_0p : index
-    memref.store %pb3_0_3, %C[%si3_0_3i] : memref<?xbf16>
+    %oksi3_0_3ic = arith.cmpi ult, %sc3_0p, %halfN : index
+    %oksi3_0_3i = arith.andi %rv38, %oksi3_0_3ic : i1
+    scf.if %oksi3_0_3i {
+      memref.store %pb3_0_3, %C[%si3_0_3i] : memref<?xbf16>
+    }
     %sc3_1a = arith.addi %ocol, %c8 : index
     %sc3_1 = arith.addi %sc3_1a, %t2 : index
     %sc3_1p = arith.addi %sc3_1, %c1 : index
@@ -5746,7 +7142,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_1_0 = arith.mulf %sf3_1_0, %uf3_1_0 : f32
     %pb3_1_0 = arith.truncf %pr3_1_0 : f32 to bf16
     %si3_1_0i = arith.addi %eo3, %sc3_1 : index
-    memref.store %pb3_1_0, %C[%si3_1_0i] : memref<?xbf16>
+    %oksi3_1_0ic = arith.cmpi ult, %sc3_1, %halfN : index
+    %oksi3_1_0i = arith.andi %rv3, %oksi3_1_0ic : i1
+    scf.if %oksi3_1_0i {
+      memref.store %pb3_1_0, %C[%si3_1_0i] : memref<?xbf16>
+    }
     %gb3_1_1 = arith.truncf %res#53 : f32 to bf16
     %gf3_1_1 = arith.extf %gb3_1_1 : bf16 to f32
     %ub3_1_1 = arith.truncf %res#61 : f32 to bf16
@@ -5760,7 +7160,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_1_1 = arith.mulf %sf3_1_1, %uf3_1_1 : f32
     %pb3_1_1 = arith.truncf %pr3_1_1 : f32 to bf16
     %si3_1_1i = arith.addi %eo3, %sc3_1p : index
-    memref.store %pb3_1_1, %C[%si3_1_1i] : memref<?xbf16>
+    %oksi3_1_1ic = arith.cmpi ult, %sc3_1p, %halfN : index
+    %oksi3_1_1i = arith.andi %rv3, %oksi3_1_1ic : i1
+    scf.if %oksi3_1_1i {
+      memref.store %pb3_1_1, %C[%si3_1_1i] : memref<?xbf16>
+    }
     %gb3_1_2 = arith.truncf %res#54 : f32 to bf16
     %gf3_1_2 = arith.extf %gb3_1_2 : bf16 to f32
     %ub3_1_2 = arith.truncf %res#62 : f32 to bf16
@@ -5774,7 +7178,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_1_2 = arith.mulf %sf3_1_2, %uf3_1_2 : f32
     %pb3_1_2 = arith.truncf %pr3_1_2 : f32 to bf16
     %si3_1_2i = arith.addi %eo38, %sc3_1 : index
-    memref.store %pb3_1_2, %C[%si3_1_2i] : memref<?xbf16>
+    %oksi3_1_2ic = arith.cmpi ult, %sc3_1, %halfN : index
+    %oksi3_1_2i = arith.andi %rv38, %oksi3_1_2ic : i1
+    scf.if %oksi3_1_2i {
+      memref.store %pb3_1_2, %C[%si3_1_2i] : memref<?xbf16>
+    }
     %gb3_1_3 = arith.truncf %res#55 : f32 to bf16
     %gf3_1_3 = arith.extf %gb3_1_3 : bf16 to f32
     %ub3_1_3 = arith.truncf %res#63 : f32 to bf16
@@ -5788,7 +7196,11 @@ gpu.module @dsc_grouped_gemm {
     %pr3_1_3 = arith.mulf %sf3_1_3, %uf3_1_3 : f32
     %pb3_1_3 = arith.truncf %pr3_1_3 : f32 to bf16
     %si3_1_3i = arith.addi %eo38, %sc3_1p : index
-    memref.store %pb3_1_3, %C[%si3_1_3i] : memref<?xbf16>
+    %oksi3_1_3ic = arith.cmpi ult, %sc3_1p, %halfN : index
+    %oksi3_1_3i = arith.andi %rv38, %oksi3_1_3ic : i1
+    scf.if %oksi3_1_3i {
+      memref.store %pb3_1_3, %C[%si3_1_3i] : memref<?xbf16>
+    }
     }
     gpu.return
   }

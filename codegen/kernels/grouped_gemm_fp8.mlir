@@ -42,6 +42,7 @@ gpu.module @dsc_grouped_gemm_fp8 attributes {dsc.chips = ["sm_90a"], dsc.ptx = 8
     %c16 = arith.constant 16 : index
     %c24 = arith.constant 24 : index
     %c32 = arith.constant 32 : index
+    %c63 = arith.constant 63 : index
     %c64 = arith.constant 64 : index
     %c128 = arith.constant 128 : index
     %c256 = arith.constant 256 : index

@@ -579,6 +579,9 @@ class Block:
     def op_arith_minui(self, op, a, b):
         return np.minimum(a.astype(np.uint64), b.astype(np.uint64)).astype(np.int64)
 
+    def op_arith_maxsi(self, op, a, b):
+        return np.maximum(a, b)
+
     def op_arith_shrui(self, op, a, b):
         return (a.astype(np.uint64) >> b.astype(np.uint64)).astype(np.int64)
 
@@ -882,12 +885,20 @@ class Block:
         if ((src_count < 0) | (src_count > count)).any():
             raise EmulationError("src-size outside [0, dstElements]")
         data = np.zeros((self.threads, count), dst.data.dtype)
-        reading = self.mask & (src_count > 0)
-        if reading.any():
-            read = self.load(src, src_idx, count, op.name + " source", reading,
+        whole = self.mask & (src_count == count)
+        if whole.any():
+            read = self.load(src, src_idx, count, op.name + " source", whole,
                              align=count * src.data.dtype.itemsize)
-            keep = np.arange(count)[None, :] < src_count[:, None]
-            data = np.where(keep, read, 0).astype(dst.data.dtype)
+            data[whole] = read[whole].astype(dst.data.dtype)
+        # A partial copy reads its src-size elements only (the hardware
+        # reads src-size bytes): what lies past them may be out of bounds.
+        for j in range(count):
+            part = self.mask & (src_count > j) & (src_count < count)
+            if part.any():
+                at = list(src_idx[:-1]) + [src_idx[-1] + j]
+                read = self.load(src, at, 1, op.name + " source", part,
+                                 align=src.data.dtype.itemsize)
+                data[part, j] = read[part, 0].astype(dst.data.dtype)
         self.store(dst, dst_idx, data, count, op.name, pending=-3,
                    align=count * dst.data.dtype.itemsize)
         return np.zeros(self.threads, np.int64)

@@ -46,7 +46,11 @@ def verdict(label, got, want, tolerance, also=True):
 
 def grouped_gemm(kernels):
     """Two experts of 64 and 40 rows (padded to 64) over K = 128 (fewer
-    K tiles than the ring has stages), N = 128: the m64 kernel."""
+    K tiles than the ring has stages), N = 128: the m64 kernel. Then the
+    edges, on both tiles: experts of 70 and 5 rows, unpadded, K = 200 (a
+    last K step of 8) and N = 136 (a last column block of 8), A, B and C
+    exactly their sizes (a read or write past them is an error), and a
+    plain GEMM (one expert) of 3 rows, as a decode step's linear layer."""
     rng = np.random.default_rng(3)
     rows, n, k, experts = 128, 128, 128, 2
     a_bits, a = bf16(rng.standard_normal((rows, k)))
@@ -58,7 +62,25 @@ def grouped_gemm(kernels):
     emu.run_kernel(kernels["grouped_gemm_bf16_tn_m64"], (n // 128, 1, experts),
                    128, 4 * (64 + 128) * 64 * 2, args)
     want = np.concatenate([a[0:64] @ b[0:n].T, a[64:128] @ b[n:2 * n].T])
-    return verdict("grouped_gemm_bf16_tn_m64", c.reshape(rows, n), want, 1e-5)
+    ok = verdict("grouped_gemm_bf16_tn_m64", c.reshape(rows, n), want, 1e-5)
+    for offsets in (np.array([0, 70, 75], np.int32), np.array([0, 3], np.int32)):
+        experts, rows = len(offsets) - 1, int(offsets[-1])
+        n, k = 136, 200
+        a_bits, a = bf16(rng.standard_normal((rows, k)))
+        b_bits, b = bf16(rng.standard_normal((experts * n, k)))
+        want = np.concatenate([a[offsets[e]:offsets[e + 1]] @ b[e * n:(e + 1) * n].T
+                               for e in range(experts)])
+        for bm, suffix in ((64, "_m64"), (128, "")):
+            c = np.full(rows * n, np.nan, np.float32)
+            blocks = -(-int(np.diff(offsets).max()) // bm)
+            emu.run_kernel(kernels["grouped_gemm_bf16_tn" + suffix],
+                           (-(-n // 128), blocks, experts), 32 * 4 * bm // 64,
+                           4 * (bm + 128) * 64 * 2,
+                           [emu.global_memref(a_bits), emu.global_memref(b_bits),
+                            emu.global_memref(c), emu.global_memref(offsets), n, k])
+            ok = verdict(f"grouped_gemm_bf16_tn{suffix} {rows} rows of {experts} "
+                         f"experts, N {n}, K {k}", c.reshape(rows, n), want, 1e-5) and ok
+    return ok
 
 
 def grouped_gemm_wgmma(kernels):
