@@ -180,15 +180,38 @@ Value dequantize(TensorMath &m, Value weight, Value scales,
   return m.dequantizeByBlocks(weight, scales, block[0], block[1]);
 }
 
+/// With `bf16Inputs`, a linear layer with a bf16 weight (no scales) first
+/// rounds its input to bf16, as a tensor-core GEMM takes it, and its GEMM
+/// (bf16 x bf16, f32 sums) carries `kLibraryGemmAttr`: on a GPU,
+/// dsc-library-gemms runs it as the kernel library's GEMM; on the CPU it
+/// computes what that kernel does (the same roundings; another summation
+/// order).
 struct LowerLinear : OpRewritePattern<LinearOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerLinear(MLIRContext *context, bool bf16Inputs)
+      : OpRewritePattern(context), bf16Inputs(bf16Inputs) {}
+  bool bf16Inputs;
+
   LogicalResult matchAndRewrite(LinearOp op,
                                 PatternRewriter &rewriter) const override {
     TensorMath m(rewriter, op.getLoc());
     Value weight = op.getWeight();
+    Value input = op.getInput();
+    bool tensorCores =
+        bf16Inputs && !op.getScales() &&
+        cast<ShapedType>(weight.getType()).getElementType().isBF16();
     if (Value scales = op.getScales())
       weight = dequantize(m, weight, scales, *op.getBlockSize());
-    Value result = m.matmulTransposed(op.getInput(), weight);
+    if (tensorCores &&
+        !cast<ShapedType>(input.getType()).getElementType().isBF16())
+      input = m.map(input, rewriter.getBF16Type(),
+                    [&](OpBuilder &b, Location l, ValueRange a) {
+                      Value f32 = TensorMath(b, l).toF32(a[0]);
+                      linalg::YieldOp::create(
+                          b, l, fromF32(b, l, f32, b.getBF16Type()));
+                    });
+    Value result = m.matmulTransposed(input, weight);
+    if (tensorCores)
+      result.getDefiningOp()->setAttr(kLibraryGemmAttr, rewriter.getUnitAttr());
     rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
     return success();
   }
@@ -1173,7 +1196,8 @@ struct DscLowerToLinalgPass
   using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateDscToLinalgPatterns(patterns, plainAttention, fixedShapes);
+    populateDscToLinalgPatterns(patterns, plainAttention, fixedShapes,
+                                bf16LinearInputs);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
     // Every dsc op except the weights must be gone.
@@ -1193,9 +1217,11 @@ struct DscLowerToLinalgPass
 
 void mlir::dsc::populateDscToLinalgPatterns(RewritePatternSet &patterns,
                                             bool plainAttention,
-                                            bool fixedShapes) {
-  patterns.add<LowerRmsNorm, LowerAddRmsNorm, LowerRope, LowerLinear, LowerTopk,
-               LowerEmbed, LowerSwiglu, LowerGate>(patterns.getContext());
+                                            bool fixedShapes,
+                                            bool bf16LinearInputs) {
+  patterns.add<LowerRmsNorm, LowerAddRmsNorm, LowerRope, LowerTopk, LowerEmbed,
+               LowerSwiglu, LowerGate>(patterns.getContext());
+  patterns.add<LowerLinear>(patterns.getContext(), bf16LinearInputs);
   patterns.add<LowerMlaDecode, LowerMoe>(patterns.getContext(), fixedShapes);
   patterns.add<LowerMla>(patterns.getContext(),
                          plainAttention ? AttentionLayout() : kPrefillLayout);

@@ -7,9 +7,11 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -28,13 +30,23 @@ namespace dsc {
 #define GEN_PASS_REGISTRATION
 #include "codegen/Passes.h.inc"
 
+/// Marks a GEMM (a `linalg.generic`, bf16 x bf16 with f32 sums:
+/// C[..., n] += A[..., k] * B[n, k]) that dsc-library-gemms runs as the
+/// kernel library's tensor-core GEMM. Its contract: C holds zeros before
+/// (the kernel writes C = A B^T, not C + A B^T).
+inline constexpr llvm::StringLiteral kLibraryGemmAttr = "dsc.library_gemm";
+
 /// Adds the dsc op decompositions to `patterns`.
 /// `plainAttention`: dsc.mla as the plain causal attention that the
 /// frontends produce (the --plain-attention option of dsc-lower-to-linalg).
 /// `fixedShapes`: the --fixed-shapes option (sizes from shapes only).
+/// `bf16LinearInputs`: the --bf16-linear-inputs option (linear layers with
+/// bf16 weights as tensor-core GEMMs: inputs rounded to bf16, the GEMM
+/// marked with kLibraryGemmAttr).
 void populateDscToLinalgPatterns(RewritePatternSet &patterns,
                                  bool plainAttention = false,
-                                 bool fixedShapes = false);
+                                 bool fixedShapes = false,
+                                 bool bf16LinearInputs = false);
 
 /// Options of the lowering pipelines.
 struct CodegenOptions {
@@ -44,6 +56,11 @@ struct CodegenOptions {
   /// (dsc-lower-to-linalg{fixed-shapes}), so that the forms a GPU runs are
   /// checked against the CPU references. The GPU pipeline always uses them.
   bool fixedShapes = false;
+  /// For the CPU pipeline: linear layers with bf16 weights round their
+  /// inputs to bf16, as the GPU's tensor-core GEMMs do
+  /// (dsc-lower-to-linalg{bf16-linear-inputs}), so that the GPU's numerics
+  /// are checked against the CPU references. The GPU pipeline always does.
+  bool bf16LinearInputs = false;
 };
 
 /// Graph (dsc + linalg on tensors) to the LLVM dialect for the host CPU:

@@ -31,6 +31,11 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
            "No size or loop bound that depends on a tensor's values: decode "
            "attention over the whole block table, the routed experts per "
            "slot (what a GPU step captured into a CUDA graph needs)">,
+    Option<"bf16LinearInputs", "bf16-linear-inputs", "bool",
+           /*default=*/"false",
+           "Linear layers with bf16 weights round their inputs to bf16 and "
+           "mark their GEMM (bf16 x bf16, f32 sums) `dsc.library_gemm`, for "
+           "dsc-library-gemms (a GPU's tensor-core GEMM)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
@@ -299,6 +304,64 @@ def DscStoreCacheEntries
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];
+}
+
+def DscExpandBf16 : Pass<"dsc-expand-bf16", "func::FuncOp"> {
+  let summary = "Convert to and from bf16 with integer ops (host CPU code)";
+  let description = [{
+    `arith.truncf` to bf16 becomes integer ops rounding to nearest even
+    (NaN stays a quiet NaN), `arith.extf` from bf16 a shift: LLVM would
+    call libgcc's `__truncsfbf2`, which the host object does not link.
+    MLIR's bf16 expansions only, not the rest of arith-expand.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def DscBf16LinearWeights : Pass<"dsc-bf16-linear-weights", "ModuleOp"> {
+  let summary = "Bind the weights of linear layers as bf16";
+  let description = [{
+    For GPU targets (and the CPU's with dsc-compile --bf16-linear-inputs),
+    after dsc-weights-to-arguments: an entry point's f32
+    weight argument (`dsc.weight`, not stacked) whose every use is the
+    weight of a `dsc.linear` without block scales becomes bf16, the operand
+    type of the tensor-core GEMM (dsc-library-gemms): half the bytes a
+    step reads. The module's `dsc.bf16_params` lists their names; the
+    manifest carries it per target, and the runtime packs those params as
+    bf16 (exactly from a BF16 checkpoint, rounded to nearest even from
+    others). The runtime binds a param once by name for all entry points,
+    so a name becomes bf16 only where every entry point's argument of that
+    name qualifies.
+  }];
+  let dependentDialects = ["::mlir::dsc::DscDialect"];
+}
+
+def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
+  let summary = "Run the marked GEMMs as the kernel library's tensor-core GEMM";
+  let description = [{
+    For GPU targets, after bufferization and before the parallel loops
+    become kernels: each `linalg.generic` marked `dsc.library_gemm` (by
+    dsc-lower-to-linalg{bf16-linear-inputs}: `C[..., n] = sum_k A[..., k] *
+    B[n, k]`, A and B bf16, C f32) becomes a launch of the kernel library's
+    `grouped_gemm_bf16_tn_m64` (mma.sync, a 4-stage cp.async ring; any M
+    and N, K % 8 == 0) as one expert: grid (ceil(N / 128), ceil(M / 64)),
+    128 threads, 96 KiB of dynamic shared memory. Its expert offsets
+    `[0, M]` are written by a kernel too, so the host code stays free of
+    device data (dsc-check-graph-capture). The library's module, with that
+    one kernel, joins the module from the source dsc was built with.
+
+    A marked GEMM the kernel cannot take (K % 8 != 0, a non-contiguous
+    operand) stays a generic loop nest, with a remark saying why.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::NVVM::NVVMDialect",
+                           "::mlir::nvgpu::NVGPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
 }
 
 def DscCheckGraphCapture : Pass<"dsc-check-graph-capture", "ModuleOp"> {

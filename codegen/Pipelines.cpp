@@ -39,11 +39,15 @@ void addSteps(OpPassManager &pm, StringRef pipeline) {
 /// `forGpu`: every buffer the code reads must be one the GPU reaches, and
 /// the host code reads none of them (so that a GPU step can be captured).
 void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
-                              bool fixedShapes) {
+                              const CodegenOptions &options) {
   // 1. Weights become entry-point arguments the runtime binds; results
   //    become caller-owned output arguments.
   pm.addPass(createDscWeightsToArguments());
   pm.addPass(createDscOutputsToArguments());
+  // A GPU's linear layers read bf16 weights (tensor-core GEMMs); the CPU's
+  // too when it checks the GPU's numerics.
+  if (forGpu || options.bf16LinearInputs)
+    pm.addPass(createDscBf16LinearWeights());
   // 2. dsc ops to their reference linalg semantics, then clean up.
   // The GPU's generated kernels take attention in its plain form: query
   // blocks would be a host loop of kernel launches.
@@ -51,7 +55,9 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
   lowering.plainAttention = forGpu;
   // The GPU's host code launches kernels; it must not size buffers or loops
   // by what they compute.
-  lowering.fixedShapes = forGpu || fixedShapes;
+  lowering.fixedShapes = forGpu || options.fixedShapes;
+  // A GPU runs linear layers with bf16 weights on tensor cores (below).
+  lowering.bf16LinearInputs = forGpu || options.bf16LinearInputs;
   pm.addNestedPass<func::FuncOp>(createDscLowerToLinalg(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -80,7 +86,7 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
 
 void mlir::dsc::buildCpuPipeline(OpPassManager &pm,
                                  const CodegenOptions &options) {
-  buildGraphToBuffersSteps(pm, /*forGpu=*/false, options.fixedShapes);
+  buildGraphToBuffersSteps(pm, /*forGpu=*/false, options);
   // 3b. Reductions may be reordered, so that LLVM vectorizes them.
   pm.addNestedPass<func::FuncOp>(createDscReassociateReductions());
   // 3c. GEMMs to register-blocked vector code (8 lanes: AVX2; on a
@@ -88,6 +94,10 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createDscVectorizeContractions());
   // 3d. exp inline, so that softmax, sigmoid and SiLU loops vectorize.
   pm.addNestedPass<func::FuncOp>(createDscApproximateMath());
+  // 3e. bf16 conversions as integer ops (round to nearest even): LLVM
+  //     would call libgcc's __truncsfbf2, which the host object does not
+  //     link.
+  pm.addNestedPass<func::FuncOp>(createDscExpandBf16());
   // 4. Structured ops to loops.
   //    (expand-strided-metadata makes affine.apply ops: lower-affine after.)
   addSteps(pm, "func.func(convert-linalg-to-loops),expand-strided-metadata,"
@@ -107,7 +117,10 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm,
 
 void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
                                   const CodegenOptions &options) {
-  buildGraphToBuffersSteps(pm, /*forGpu=*/true, /*fixedShapes=*/true);
+  buildGraphToBuffersSteps(pm, /*forGpu=*/true, options);
+  // Linear layers' GEMMs become launches of the kernel library's
+  // tensor-core GEMM.
+  pm.addPass(createDscLibraryGemms());
   // 4. Parallel loops mapped to blocks and threads, kernels outlined.
   //    The innermost dimension is tiled so that a block's threads cover
   //    neighbouring elements.

@@ -191,6 +191,30 @@ ManifestReader::readTarget(const json::Value &target,
       return error(where, "unknown host_cpu ", quote(result.hostCpu),
                    " (expected ", hostCpuLevelList(), ")");
   }
+  // Optional lists of names: absent in artifacts of dsc before CUDA graphs
+  // (nothing is captured) and before bf16 linear weights (every param as
+  // its entry points say).
+  auto readNames = [&](const char *key, const char *what,
+                       std::vector<std::string> &out) -> absl::Status {
+    if (!target.find(key))
+      return absl::OkStatus();
+    absl::StatusOr<const json::Value::ArrayStorage *> names =
+        getArray(target, key, where);
+    if (!names.ok())
+      return names.status();
+    for (size_t i = 0; i < (*names)->size(); ++i) {
+      const json::Value &name = (**names)[i];
+      if (!name.isString())
+        return error(absl::StrCat(where, ".", key, "[", i, "]"),
+                     absl::StrCat("must be ", what));
+      out.push_back(name.getString());
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status s =
+          readNames("bf16_params", "a param's name", result.bf16Params);
+      !s.ok())
+    return s;
   if (result.kind == "host-shared-object") {
     if (absl::Status s = readSection(target, "section", where, result.section);
         !s.ok())
@@ -227,20 +251,10 @@ ManifestReader::readTarget(const json::Value &target,
       return s;
     result.kernels.push_back(std::move(k));
   }
-  // Absent in artifacts of dsc before CUDA graphs: nothing is captured.
-  if (target.find("graph_capturable")) {
-    absl::StatusOr<const json::Value::ArrayStorage *> names =
-        getArray(target, "graph_capturable", where);
-    if (!names.ok())
-      return names.status();
-    for (size_t i = 0; i < (*names)->size(); ++i) {
-      const json::Value &name = (**names)[i];
-      if (!name.isString())
-        return error(absl::StrCat(where, ".graph_capturable[", i, "]"),
-                     "must be an entry point's name");
-      result.graphCapturable.push_back(name.getString());
-    }
-  }
+  if (absl::Status s = readNames("graph_capturable", "an entry point's name",
+                                 result.graphCapturable);
+      !s.ok())
+    return s;
   return result;
 }
 

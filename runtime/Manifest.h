@@ -93,6 +93,9 @@ struct Target {
   /// For ptx targets: the entry points whose host code touches no device
   /// data, so that a CUDA graph can hold a call (dsc-check-graph-capture).
   std::vector<std::string> graphCapturable;
+  /// The f32 params (by name) this target's code takes as
+  /// bf16 (dsc-bf16-linear-weights), packed rounded to nearest even.
+  std::vector<std::string> bf16Params;
 };
 
 /// The manifest of an artifact, validated.

@@ -375,6 +375,13 @@ absl::Status Session::bindParams(const SessionOptions &options) {
     checkpoint = std::move(*opened);
   }
 
+  // A GPU target may take some f32 params as bf16 (its linear layers'
+  // weights, for tensor-core GEMMs).
+  const Target *target = manifest.findTarget(targetName);
+  auto asBf16 = [&](const Argument &arg) {
+    return target && arg.dtype == ElementType::F32 &&
+           absl::c_linear_search(target->bf16Params, arg.name);
+  };
   // Entry points share their weights: each distinct param is bound once.
   std::map<std::string, const void *> bound;
   for (Call *call : {&forwardCall, &prefillCall, &decodeCall}) {
@@ -382,9 +389,11 @@ absl::Status Session::bindParams(const SessionOptions &options) {
       continue;
     call->descriptors.resize(call->entry->args.size());
     for (size_t i = 0; i < call->entry->args.size(); ++i) {
-      const Argument &arg = call->entry->args[i];
+      Argument arg = call->entry->args[i];
       if (arg.role != ArgRole::Param)
         continue;
+      if (asBf16(arg))
+        arg.dtype = arg.param.dtype = ElementType::BF16;
       std::string key = absl::StrCat(arg.name, "|", arg.param.stack, "|",
                                      elementTypeName(arg.dtype), "|",
                                      formatCompiledShape(arg.shape));
@@ -408,17 +417,23 @@ Session::bindParam(const Argument &arg, bool fromSections,
   const std::string &path = artifact->path();
   const size_t bytes = arg.param.numBytes();
   std::string what = absl::StrCat("param ", quote(arg.name));
+  // A param the target takes as bf16 (Target::bf16Params) is embedded as
+  // the entry point's f32.
+  const bool narrowed = arg.param.dtype == ElementType::BF16;
+  const size_t sectionBytes =
+      narrowed ? static_cast<size_t>(arg.param.numElements()) * sizeof(float)
+               : bytes;
   std::string_view embedded;
   if (fromSections) {
     embedded = *artifact->section(arg.section);
-    if (embedded.size() != bytes)
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": section ", quote(arg.section), " holds ",
-                       embedded.size(), " bytes but ", what, " needs ", bytes));
+    if (embedded.size() != sectionBytes)
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": section ", quote(arg.section), " holds ", embedded.size(),
+          " bytes but ", what, " needs ", sectionBytes));
   }
   // Embedded weights are used in place from the mapping when the CPU runs
   // them and the section is aligned.
-  if (!gpu && fromSections &&
+  if (!gpu && !narrowed && fromSections &&
       reinterpret_cast<uintptr_t>(embedded.data()) %
               AlignedBuffer::kAlignment ==
           0)
@@ -428,7 +443,14 @@ Session::bindParam(const Argument &arg, bool fromSections,
   if (!allocated.ok())
     return allocated.status();
   void *block = *allocated;
-  if (fromSections) {
+  if (fromSections && narrowed) {
+    uint16_t *out = static_cast<uint16_t *>(block);
+    for (size_t i = 0; i < bytes / 2; ++i) {
+      float value;
+      std::memcpy(&value, embedded.data() + i * sizeof(float), sizeof(float));
+      out[i] = st::f32ToBf16(value);
+    }
+  } else if (fromSections) {
     std::memcpy(block, embedded.data(), bytes);
   } else if (absl::Status s = packParam(*checkpoint, arg.param, block);
              !s.ok()) {

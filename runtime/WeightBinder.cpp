@@ -160,19 +160,41 @@ absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
                        formatShape(sliceShape)));
     switch (param.dtype) {
     case ElementType::F32:
+    case ElementType::BF16: {
       if (t->dtype != st::DType::F32 && t->dtype != st::DType::BF16 &&
           t->dtype != st::DType::F16 && t->dtype != st::DType::F64)
         // FP8 values mean nothing without their block scales, which the
         // compiled code applies itself to f8e4m3 params.
         return absl::InvalidArgumentError(absl::StrCat(
             t->file, ": tensor ", quote(name), " is ", nameOf(t->dtype),
-            "; the artifact's f32 param needs F32, BF16, F16 or F64 "
-            "(recompile so that this weight is an f8e4m3 param)"));
-      if (absl::Status s =
-              st::convertToF32(*t, reinterpret_cast<float *>(dest));
-          !s.ok())
+            "; the artifact's ", elementTypeName(param.dtype),
+            " param needs F32, BF16, F16 or F64 (recompile so that this "
+            "weight is an f8e4m3 param)"));
+      if (param.dtype == ElementType::F32) {
+        if (absl::Status s =
+                st::convertToF32(*t, reinterpret_cast<float *>(dest));
+            !s.ok())
+          return s;
+        break;
+      }
+      // bf16 (a GPU's linear weights): a BF16 tensor as it is, others
+      // through f32, rounded to nearest even.
+      if (t->dtype == st::DType::BF16) {
+        if (t->numBytes != sliceBytes)
+          return absl::InvalidArgumentError(absl::StrCat(
+              t->file, ": tensor ", quote(name), " holds ", t->numBytes,
+              " bytes, its shape needs ", sliceBytes));
+        std::memcpy(dest, t->data, sliceBytes);
+        break;
+      }
+      std::vector<float> wide(static_cast<size_t>(sliceElements));
+      if (absl::Status s = st::convertToF32(*t, wide.data()); !s.ok())
         return s;
+      uint16_t *out = reinterpret_cast<uint16_t *>(dest);
+      for (size_t j = 0; j < wide.size(); ++j)
+        out[j] = st::f32ToBf16(wide[j]);
       break;
+    }
     case ElementType::F8E4M3:
       if (t->dtype != st::DType::F8_E4M3)
         return absl::InvalidArgumentError(absl::StrCat(
@@ -182,7 +204,6 @@ absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
       std::memcpy(dest, t->data, sliceBytes);
       break;
     case ElementType::I64:
-    case ElementType::BF16:
       return absl::InvalidArgumentError(absl::StrCat(
           "param ", quote(param.name), ": ", elementTypeName(param.dtype),
           " params are not supported"));

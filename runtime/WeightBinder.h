@@ -50,7 +50,8 @@ struct ParamSpec {
   /// The checkpoint tensor's name; for a stacked param it contains "{}",
   /// which stands for the index along the stacked dimension.
   std::string name;
-  /// F32 or F8E4M3.
+  /// F32 or F8E4M3 as the manifest says; BF16 where a target takes an f32
+  /// param as bf16 (Target::bf16Params).
   ElementType dtype = ElementType::F32;
   /// The packed shape, static; for a stacked param shape[0] == stack.
   std::vector<int64_t> shape;
@@ -73,10 +74,10 @@ struct ParamSpec {
 };
 
 /// Packs `param` from `checkpoint` into `out`, which must hold
-/// param.numBytes() bytes. f32 params accept F32, BF16, F16 and F64 tensors
-/// (converted exactly or rounded to nearest); f8e4m3 params accept F8_E4M3
-/// tensors only (copied). Each source tensor must exist and have the param's
-/// shape (without the stacked dimension). Errors name the checkpoint
+/// param.numBytes() bytes. f32 and bf16 params accept F32, BF16, F16 and F64
+/// tensors (converted exactly or rounded to nearest even); f8e4m3 params accept
+/// F8_E4M3 tensors only (copied). Each source tensor must exist and have the
+/// param's shape (without the stacked dimension). Errors name the checkpoint
 /// directory or file and the tensor.
 absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
                        void *out);

@@ -96,6 +96,14 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
       blockZ <= 0)
     return;
   device().countLaunch();
+  // Past 48 KiB of dynamic shared memory a kernel must opt in (the kernel
+  // library's GEMM takes 96 KiB); the driver keeps the setting per function.
+  constexpr int32_t kDefaultSharedLimit = 48 * 1024;
+  if (sharedBytes > kDefaultSharedLimit)
+    orAbandon(device().driver().cuFuncSetAttribute(
+                  static_cast<CUfunction>(function),
+                  CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, sharedBytes),
+              "allowing a kernel its dynamic shared memory");
   CUresult r = device().driver().cuLaunchKernel(
       static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX, blockY,
       blockZ, sharedBytes, static_cast<CUstream>(stream), params, extra);

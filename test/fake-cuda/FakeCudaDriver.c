@@ -315,13 +315,24 @@ static CUresult cuModuleUnload(void *m) {
   free(module);
   return OK;
 }
+/* A kernel: its dynamic shared memory limit, 48 KiB unless raised by
+   cuFuncSetAttribute, as on the real driver (never freed: a test process
+   is short). */
+struct Function {
+  int maxDynamicShared;
+};
 static CUresult cuModuleGetFunction(void **f, void *m, const char *name) {
   struct Module *module = m;
+  struct Function *function;
   char entry[512];
   snprintf(entry, sizeof entry, ".entry %s(", name);
   if (module->ptx && !strstr(module->ptx, entry))
     return NOT_FOUND;
-  *f = module;
+  function = calloc(1, sizeof *function);
+  if (!function)
+    return OUT_OF_MEMORY;
+  function->maxDynamicShared = 48 * 1024;
+  *f = function;
   ++kernels;
   return OK;
 }
@@ -338,6 +349,13 @@ static CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz,
             "fake-cuda: rejected launch on grid (%u, %u, %u) x block (%u, "
             "%u, %u)\n",
             gx, gy, gz, bx, by, bz);
+    return INVALID_VALUE;
+  }
+  if ((int)shared > ((struct Function *)f)->maxDynamicShared) {
+    fprintf(stderr,
+            "fake-cuda: rejected launch with %u bytes of dynamic shared "
+            "memory, over the kernel's limit of %d\n",
+            shared, ((struct Function *)f)->maxDynamicShared);
     return INVALID_VALUE;
   }
   if (stream == capturing) {
@@ -414,9 +432,10 @@ static CUresult cuFuncGetAttribute(int *value, int attribute, void *f) {
 }
 static CUresult cuFuncSetAttribute(void *f, int attribute, int value) {
   /* Only the dynamic shared memory limit, within sm_90's 227 KiB. */
-  return f && attribute == 8 && value >= 0 && value <= 227 * 1024
-             ? OK
-             : INVALID_VALUE;
+  if (!f || attribute != 8 || value < 0 || value > 227 * 1024)
+    return INVALID_VALUE;
+  ((struct Function *)f)->maxDynamicShared = value;
+  return OK;
 }
 static CUresult cuEventCreate(void **e, unsigned f) {
   (void)f;

@@ -110,6 +110,8 @@ struct ArtifactSpec {
   /// The graph_capturable member of an sm_90a target (no kernels, no host
   /// code); no such target when null.
   json::Value graphCapturable;
+  /// That target's bf16_params; none when null.
+  json::Value bf16Params;
 };
 
 class RuntimeTest : public dsc::testing::TempDirTest {
@@ -214,12 +216,16 @@ protected:
         target.set("host_cpu", spec.hostCpu);
       targets.push(std::move(target));
     }
-    if (!spec.graphCapturable.isNull())
-      targets.push(json::Value::object()
-                       .set("name", "sm_90a")
-                       .set("kind", "ptx")
-                       .set("kernels", json::Value::array())
-                       .set("graph_capturable", spec.graphCapturable));
+    if (!spec.graphCapturable.isNull()) {
+      auto target = json::Value::object()
+                        .set("name", "sm_90a")
+                        .set("kind", "ptx")
+                        .set("kernels", json::Value::array())
+                        .set("graph_capturable", spec.graphCapturable);
+      if (!spec.bf16Params.isNull())
+        target.set("bf16_params", spec.bf16Params);
+      targets.push(std::move(target));
+    }
     auto manifest =
         json::Value::object()
             .set("format", "dscx")
@@ -559,6 +565,13 @@ TEST_F(RuntimeTest, HostCodeErrors) {
   expectError(createError(writeArtifact("graphs2.dscx", badGraphs), &options),
               DSC_STATUS_INVALID_ARGUMENT,
               "targets[1]: \"graph_capturable\" must be an array");
+  // The params a target takes as bf16: names too.
+  ArtifactSpec badBf16;
+  badBf16.graphCapturable = json::Value::array();
+  badBf16.bf16Params = json::Value::array().push(json::Value::array());
+  expectError(createError(writeArtifact("bf16.dscx", badBf16), &options),
+              DSC_STATUS_INVALID_ARGUMENT,
+              "targets[1].bf16_params[0]: must be a param's name");
   ArtifactSpec goodGraphs;
   goodGraphs.graphCapturable = json::Value::array().push("forward");
   session(writeArtifact("graphs3.dscx", goodGraphs), checkpointDir);

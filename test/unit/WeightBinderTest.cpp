@@ -172,6 +172,42 @@ TEST_F(WeightBinderTest, F32FromBF16) {
             (std::vector<float>{1.5f, -2.0f, 0.25f, 3.0f, -0.125f, 1024.0f}));
 }
 
+// A GPU target takes its linear layers' weights as bf16
+// (Target::bf16Params): a BF16 tensor's bits as they are, an F32 one
+// rounded to nearest even.
+TEST_F(WeightBinderTest, Bf16Params) {
+  ParamSpec p = spec(R"({"name":"halfway","dtype":"f32","shape":[2,3]})");
+  p.dtype = ElementType::BF16;
+  std::vector<uint8_t> out(p.numBytes());
+  ASSERT_EQ(out.size(), 12u);
+  ASSERT_TRUE(packParam(*checkpoint, p, out.data()).ok());
+  EXPECT_EQ(out, bf16Bytes({1.5f, -2.0f, 0.25f, 3.0f, -0.125f, 1024.0f}));
+
+  // 1 + 2^-8 is halfway between two bf16 values: it rounds to the even
+  // one (1.0); 1 + 3 * 2^-8 to 1 + 2^-6 (even), just above it up.
+  std::vector<st::WriteTensor> tensors = {
+      {"w",
+       st::DType::F32,
+       {4},
+       f32Bytes({1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, 1.0f + 0x1p-8f + 0x1p-20f,
+                 -3.0f})}};
+  std::filesystem::create_directory(dir + "/r");
+  ASSERT_TRUE(st::writeFile(dir + "/r/model.safetensors", tensors).ok());
+  auto rounded = st::Checkpoint::open(dir + "/r");
+  ASSERT_TRUE(rounded.ok()) << rounded.status();
+  ParamSpec w = spec(R"({"name":"w","dtype":"f32","shape":[4]})");
+  w.dtype = ElementType::BF16;
+  std::vector<uint8_t> bits(w.numBytes());
+  ASSERT_TRUE(packParam(**rounded, w, bits.data()).ok());
+  EXPECT_EQ(bits, bf16Bytes({1.0f, 1.0f + 0x1p-6f, 1.0f + 0x1p-7f, -3.0f}));
+
+  // FP8 bytes are refused for a bf16 param as for an f32 one.
+  ParamSpec q = spec(R"({"name":"q.weight","dtype":"f32","shape":[2,4]})");
+  q.dtype = ElementType::BF16;
+  EXPECT_NE(packError(q).find("the artifact's bf16 param needs F32, BF16"),
+            std::string::npos);
+}
+
 TEST_F(WeightBinderTest, StacksExpertsAlongANewLeadingDim) {
   ParamSpec p = spec(R"({"name":"experts.{}.w","dtype":"f32",
       "shape":[3,2,2],"stack":3})");

@@ -152,6 +152,12 @@ cl::opt<bool> fixedShapes(
              "attention over the whole block table, the routed experts per "
              "slot), to check them against CPU references"),
     cl::cat(category));
+cl::opt<bool> bf16LinearInputs(
+    "bf16-linear-inputs",
+    cl::desc("Lower the CPU code rounding linear layers' inputs to bf16 "
+             "where the weight is bf16, as the GPU's tensor-core GEMMs do, to "
+             "check the GPU's numerics against CPU references"),
+    cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress lines on stderr"),
                     cl::cat(category));
 
@@ -648,6 +654,16 @@ int main(int argc, char **argv) {
     if (failed(applyPassManagerCLOptions(pm)))
       return fail("bad pass manager options");
     TimingScope scope = rootTiming.nest(target);
+    // A list of names the lowered module holds (an array attribute), as
+    // JSON.
+    auto names = [&](StringRef attr) {
+      json::Value list = json::Value::array();
+      if (auto array =
+              clone->getOperation()->getAttrOfType<mlir::ArrayAttr>(attr))
+        for (mlir::StringAttr name : array.getAsRange<mlir::StringAttr>())
+          list.push(json::Value(name.str()));
+      return list;
+    };
     pm.enableTiming(scope);
     if (target == "cpu") {
       if (emit == Emit::Ptx)
@@ -655,6 +671,7 @@ int main(int argc, char **argv) {
       progress.stage("cpu: lower to LLVM");
       mlir::dsc::CodegenOptions options;
       options.fixedShapes = fixedShapes;
+      options.bf16LinearInputs = bf16LinearInputs;
       mlir::dsc::buildCpuPipeline(pm, options);
       if (failed(pm.run(*clone)))
         return fail("cpu: lowering failed");
@@ -668,7 +685,8 @@ int main(int argc, char **argv) {
                            .set("name", "cpu")
                            .set("kind", "host-shared-object")
                            .set("section", "cpu/host.so")
-                           .set("host_cpu", cpu));
+                           .set("host_cpu", cpu)
+                           .set("bf16_params", names("dsc.bf16_params")));
       continue;
     }
     progress.stage(target.str() + ": lower to NVVM and PTX");
@@ -728,18 +746,14 @@ int main(int argc, char **argv) {
       return fail(target.str() + ": " + error);
     std::string hostSection = target.str() + "/host.so";
     writer.addSection(hostSection, host->data(), host->size());
-    json::Value capturable = json::Value::array();
-    if (auto names =
-            (*clone)->getAttrOfType<mlir::ArrayAttr>("dsc.graph_capturable"))
-      for (mlir::StringAttr name : names.getAsRange<mlir::StringAttr>())
-        capturable.push(json::Value(name.str()));
     targetsJson.push(json::Value::object()
                          .set("name", target.str())
                          .set("kind", "ptx")
                          .set("host", hostSection)
                          .set("host_cpu", cpu)
                          .set("kernels", std::move(kernelsJson))
-                         .set("graph_capturable", std::move(capturable)));
+                         .set("graph_capturable", names("dsc.graph_capturable"))
+                         .set("bf16_params", names("dsc.bf16_params")));
   }
   if (emit == Emit::Ptx) {
     progress.finish();

@@ -1,0 +1,70 @@
+// dsc-bf16-linear-weights (GPU pipelines; the CPU's with
+// --bf16-linear-inputs): an entry point's f32 weight that reaches only
+// linear layers' weight operands, through the private layer functions that
+// take it, becomes bf16 everywhere along the way, and the module lists it in
+// dsc.bf16_params (the runtime packs it as bf16).
+// RUN: dsc-opt %s --split-input-file --dsc-bf16-linear-weights | FileCheck %s
+// A second run keeps the list (its arguments are bf16 already).
+// RUN: dsc-opt %s --split-input-file --dsc-bf16-linear-weights --dsc-bf16-linear-weights | FileCheck %s
+
+// Through a layer function; the norm weight and the stacked experts stay.
+// CHECK: module attributes {dsc.bf16_params = ["layers.0.q.weight", "head.weight"]}
+// CHECK-LABEL: func.func private @layer_0
+// CHECK-SAME: %arg1: tensor<16x8xbf16>, %arg2: tensor<8xf32>
+// CHECK: dsc.linear %{{.*}}, %arg1 : (tensor<?x8xf32>, tensor<16x8xbf16>)
+func.func private @layer_0(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>, %n: tensor<8xf32>) -> tensor<?x16xf32> {
+  %0 = dsc.rms_norm %x, %n {epsilon = 1.0e-06 : f64} : (tensor<?x8xf32>, tensor<8xf32>) -> tensor<?x8xf32>
+  %1 = dsc.linear %0, %w : (tensor<?x8xf32>, tensor<16x8xf32>) -> tensor<?x16xf32>
+  return %1 : tensor<?x16xf32>
+}
+// CHECK-LABEL: func.func @forward
+// CHECK-SAME: %arg1: tensor<16x8xbf16> {dsc.weight = "layers.0.q.weight"}
+// CHECK-SAME: %arg2: tensor<8xf32> {dsc.weight = "layers.0.norm.weight"}
+// CHECK-SAME: %arg3: tensor<4x16xbf16> {dsc.weight = "head.weight"}
+// CHECK-SAME: %arg4: tensor<2x4x16xf32> {dsc.stack = 2 : i64, dsc.weight = "experts.{}.w"}
+func.func @forward(%x: tensor<?x8xf32>, %w: tensor<16x8xf32> {dsc.weight = "layers.0.q.weight"}, %n: tensor<8xf32> {dsc.weight = "layers.0.norm.weight"}, %h: tensor<4x16xf32> {dsc.weight = "head.weight"}, %e: tensor<2x4x16xf32> {dsc.stack = 2 : i64, dsc.weight = "experts.{}.w"}) -> tensor<?x4xf32> {
+  %0 = func.call @layer_0(%x, %w, %n) : (tensor<?x8xf32>, tensor<16x8xf32>, tensor<8xf32>) -> tensor<?x16xf32>
+  %1 = dsc.linear %0, %h : (tensor<?x16xf32>, tensor<4x16xf32>) -> tensor<?x4xf32>
+  return %1 : tensor<?x4xf32>
+}
+
+// -----
+
+// A weight that is also read otherwise (here a linear's input), or passed
+// to a layer that another caller gives a computed tensor, stays f32: the
+// GEMM would need both types.
+// CHECK: module attributes {dsc.bf16_params = []}
+// CHECK-LABEL: func.func private @shared
+// CHECK-SAME: %arg1: tensor<8x8xf32>
+// CHECK-LABEL: func.func @forward
+// CHECK-SAME: %arg1: tensor<8x8xf32> {dsc.weight = "a"}, %arg2: tensor<8x8xf32> {dsc.weight = "b"}
+func.func private @shared(%x: tensor<?x8xf32>, %w: tensor<8x8xf32>) -> tensor<?x8xf32> {
+  %0 = dsc.linear %x, %w : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+func.func @forward(%x: tensor<?x8xf32>, %a: tensor<8x8xf32> {dsc.weight = "a"}, %b: tensor<8x8xf32> {dsc.weight = "b"}) -> tensor<?x8xf32> {
+  %0 = dsc.linear %a, %a : (tensor<8x8xf32>, tensor<8x8xf32>) -> tensor<8x8xf32>
+  %1 = func.call @shared(%x, %b) : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  %2 = func.call @shared(%x, %0) : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  return %2 : tensor<?x8xf32>
+}
+
+// -----
+
+// The runtime binds a param once by name for every entry point: a weight
+// that one entry point reads otherwise stays f32 in all of them.
+// CHECK: module attributes {dsc.bf16_params = ["w"]}
+// CHECK-LABEL: func.func @prefill
+// CHECK-SAME: %arg1: tensor<8x8xbf16> {dsc.weight = "w"}, %arg2: tensor<8x8xf32> {dsc.weight = "v"}
+// CHECK-LABEL: func.func @decode
+// CHECK-SAME: %arg1: tensor<8x8xbf16> {dsc.weight = "w"}, %arg2: tensor<8x8xf32> {dsc.weight = "v"}
+func.func @prefill(%x: tensor<?x8xf32>, %w: tensor<8x8xf32> {dsc.weight = "w"}, %v: tensor<8x8xf32> {dsc.weight = "v"}) -> tensor<?x8xf32> {
+  %0 = dsc.linear %x, %w : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  %1 = dsc.linear %0, %v : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  return %1 : tensor<?x8xf32>
+}
+func.func @decode(%x: tensor<?x8xf32>, %w: tensor<8x8xf32> {dsc.weight = "w"}, %v: tensor<8x8xf32> {dsc.weight = "v"}) -> tensor<8x8xf32> {
+  %0 = dsc.linear %x, %w : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+  %1 = dsc.linear %v, %v : (tensor<8x8xf32>, tensor<8x8xf32>) -> tensor<8x8xf32>
+  return %1 : tensor<8x8xf32>
+}

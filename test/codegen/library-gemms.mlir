@@ -1,0 +1,103 @@
+// dsc-library-gemms (GPU pipelines): a GEMM dsc-lower-to-linalg marked
+// dsc.library_gemm (a linear layer with a bf16 weight: C[..., n] =
+// sum_k A[..., k] * B[n, k], A and B bf16, C f32) becomes a launch of the
+// kernel library's grouped_gemm_bf16_tn_m64 as one expert. The library's
+// module joins, with that kernel alone; the expert offsets [0, M] are
+// written by a generic (a kernel once mapped), not by the host.
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms -canonicalize -verify-diagnostics | FileCheck %s
+
+#a = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#b = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
+#c = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK: module attributes {gpu.container_module}
+// CHECK-LABEL: func.func @linear
+// CHECK-SAME: (%[[A:.*]]: memref<?x?x64xbf16>, %[[B:.*]]: memref<136x64xbf16>, %[[C:.*]]: memref<?x?x136xf32>)
+// CHECK-DAG: %[[SMEM:.*]] = arith.constant 98304 : i32
+// CHECK-DAG: %[[D0:.*]] = memref.dim %[[A]], %c0
+// CHECK-DAG: %[[D1:.*]] = memref.dim %[[A]], %c1
+// CHECK: %[[M:.*]] = arith.muli %[[D0]], %[[D1]]
+// CHECK: %[[OFF:.*]] = memref.alloc() : memref<2xi32>
+// CHECK: linalg.generic {{.*}} outs(%[[OFF]] : memref<2xi32>)
+// CHECK: %[[I:.*]] = linalg.index 0
+// CHECK: arith.muli %[[I]], %[[M]]
+// CHECK: %[[M63:.*]] = arith.addi %[[M]], %c63
+// CHECK: %[[GY:.*]] = arith.divui %[[M63]], %c64
+// CHECK: %[[FA:.*]] = memref.collapse_shape %[[A]] {{\[\[}}0, 1, 2]]
+// CHECK: %[[FB0:.*]] = memref.collapse_shape %[[B]] {{\[\[}}0, 1]]
+// CHECK: %[[FB:.*]] = memref.cast %[[FB0]] : memref<8704xbf16> to memref<?xbf16>
+// CHECK: %[[FC:.*]] = memref.collapse_shape %[[C]] {{\[\[}}0, 1, 2]]
+// CHECK: %[[FO:.*]] = memref.cast %[[OFF]] : memref<2xi32> to memref<?xi32>
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64 blocks in (%c2, %[[GY]], %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %[[SMEM]] args(%[[FA]] : memref<?xbf16>, %[[FB]] : memref<?xbf16>, %[[FC]] : memref<?xf32>, %[[FO]] : memref<?xi32>, %c136 : index, %c64 : index)
+// CHECK: memref.dealloc %[[OFF]]
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// The library's module, with the one kernel launched.
+// CHECK: gpu.module @dsc_grouped_gemm
+// CHECK-NOT: gpu.func @grouped_gemm_swiglu
+// CHECK: gpu.func @grouped_gemm_bf16_tn_m64(
+// CHECK-NOT: gpu.func
+func.func @linear(%a: memref<?x?x64xbf16>, %b: memref<136x64xbf16>, %c: memref<?x?x136xf32>) {
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %b : memref<?x?x64xbf16>, memref<136x64xbf16>) outs(%c : memref<?x?x136xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%x: bf16, %w: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %wf = arith.extf %w : bf16 to f32
+    %p = arith.mulf %xf, %wf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// What the kernel cannot take stays generated code, with a remark why:
+// K % 8 != 0 (its rows would not start 16-byte aligned), a strided
+// operand, a body other than the mark's (the kernel computes only that).
+// An unmarked GEMM is not touched.
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d1, d2)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-NOT: gpu.container_module
+// CHECK-LABEL: func.func @left
+// CHECK-NOT: gpu.launch_func
+// CHECK-COUNT-4: linalg.generic
+// CHECK-NOT: dsc.library_gemm
+// CHECK-NOT: gpu.module
+func.func @left(%a: memref<?x12xbf16>, %b: memref<16x12xbf16>, %c: memref<?x16xf32>, %s: memref<?x16xbf16, strided<[32, 1]>>, %w: memref<16x16xbf16>) {
+  // expected-remark @+1 {{GEMM left as generated code: K = 12 is not a multiple of 8 (rows must start 16-byte aligned)}}
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<?x12xbf16>, memref<16x12xbf16>) outs(%c : memref<?x16xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %yf = arith.extf %y : bf16 to f32
+    %p = arith.mulf %xf, %yf : f32
+    %r = arith.addf %p, %acc : f32
+    linalg.yield %r : f32
+  }
+  // expected-remark @+1 {{GEMM left as generated code: an operand is not a contiguous row-major buffer}}
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%s, %w : memref<?x16xbf16, strided<[32, 1]>>, memref<16x16xbf16>) outs(%c : memref<?x16xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %yf = arith.extf %y : bf16 to f32
+    %p = arith.mulf %xf, %yf : f32
+    %r = arith.addf %p, %acc : f32
+    linalg.yield %r : f32
+  }
+  // expected-remark @+1 {{GEMM left as generated code: its body is not acc + extf(a) * extf(b)}}
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%w, %w : memref<16x16xbf16>, memref<16x16xbf16>) outs(%c : memref<?x16xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %yf = arith.extf %y : bf16 to f32
+    %p = arith.mulf %xf, %yf : f32
+    %r = arith.subf %p, %acc : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%s, %w : memref<?x16xbf16, strided<[32, 1]>>, memref<16x16xbf16>) outs(%c : memref<?x16xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %yf = arith.extf %y : bf16 to f32
+    %p = arith.mulf %xf, %yf : f32
+    %r = arith.addf %p, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
