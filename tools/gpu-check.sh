@@ -52,6 +52,11 @@ prepare() {
     "$build/tools/dsc-compile" "test/fixtures/$model" --target cpu,sm_90a,sm_80 \
       --bf16-linear-inputs --embed-weights --quiet -o "$bundle/models/$model.dscx"
   done
+  # The CPU baseline of the decode-step timing: the CPU's own code (f32,
+  # vectorized GEMMs), not the bf16 roundings it computes above to match a
+  # GPU.
+  "$build/tools/dsc-compile" test/fixtures/tiny-v3 --target cpu \
+    --embed-weights --quiet -o "$bundle/models/tiny-v3-cpu.dscx"
   # sm_80 code alone: the PTX the driver JIT-compiles for a newer GPU.
   "$build/tools/dsc-compile" test/fixtures/tiny-v3 --target cpu,sm_80 \
     --bf16-linear-inputs --embed-weights --quiet -o "$bundle/models/tiny-v3-sm80.dscx"

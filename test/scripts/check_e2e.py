@@ -17,7 +17,6 @@ Pass criteria (fp32 compute):
 """
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
