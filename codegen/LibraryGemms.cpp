@@ -19,6 +19,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AffineMap.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/ADT/SetVector.h"
 
@@ -163,8 +165,26 @@ Value flattened(OpBuilder &b, Location loc, Value value) {
   return memref::CastOp::create(b, loc, dynamic, flat);
 }
 
+/// The zero fill of C that the GEMM `op` accumulates onto (the mark's
+/// contract), when nothing but memory-effect-free ops lies between them:
+/// the kernel writes every element of C, so the fill is dead.
+linalg::FillOp deadZeroFill(linalg::GenericOp op, Value c) {
+  for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
+    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
+      if (fill.getDpsInits()[0] == c &&
+          matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
+        return fill;
+      return {};
+    }
+    if (!isMemoryEffectFree(prev))
+      return {};
+  }
+  return {};
+}
+
 /// Replaces `op` with the launch of `kernel` on `gemm`.
 void launch(linalg::GenericOp op, const Gemm &gemm, gpu::GPUFuncOp kernel) {
+  linalg::FillOp deadFill = deadZeroFill(op, gemm.c);
   OpBuilder b(op);
   Location loc = op.getLoc();
   auto index = [&](int64_t v) {
@@ -207,6 +227,8 @@ void launch(linalg::GenericOp op, const Gemm &gemm, gpu::GPUFuncOp kernel) {
                  flattened(b, loc, gemm.c), flattened(b, loc, offsets),
                  index(gemm.n), index(gemm.k)});
   memref::DeallocOp::create(b, loc, offsets);
+  if (deadFill)
+    deadFill.erase();
   op.erase();
 }
 

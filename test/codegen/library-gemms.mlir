@@ -5,6 +5,17 @@
 // module joins, with that kernel alone; the expert offsets [0, M] are
 // written by a generic (a kernel once mapped), not by the host.
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms -canonicalize -verify-diagnostics | FileCheck %s
+// The zero fill of C the GEMM accumulated onto is dead (the kernel writes
+// all of C): gone, unless something else touches C in between.
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms 2>/dev/null | FileCheck %s --check-prefix=FILL
+// FILL-LABEL: func.func @linear
+// FILL-NOT: linalg.fill
+// FILL: gpu.launch_func
+// FILL-LABEL: func.func @left
+// FILL: linalg.fill
+// FILL-LABEL: func.func @kept_fill
+// FILL: linalg.fill
+// FILL: gpu.launch_func
 
 #a = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #b = affine_map<(d0, d1, d2, d3) -> (d2, d3)>
@@ -37,6 +48,8 @@
 // CHECK: gpu.func @grouped_gemm_bf16_tn_m64(
 // CHECK-NOT: gpu.func
 func.func @linear(%a: memref<?x?x64xbf16>, %b: memref<136x64xbf16>, %c: memref<?x?x136xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x?x136xf32>)
   linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %b : memref<?x?x64xbf16>, memref<136x64xbf16>) outs(%c : memref<?x?x136xf32>) attrs = {dsc.library_gemm} {
   ^bb0(%x: bf16, %w: bf16, %acc: f32):
     %xf = arith.extf %x : bf16 to f32
@@ -59,11 +72,14 @@ func.func @linear(%a: memref<?x?x64xbf16>, %b: memref<136x64xbf16>, %c: memref<?
 #c = affine_map<(d0, d1, d2) -> (d0, d1)>
 // CHECK-NOT: gpu.container_module
 // CHECK-LABEL: func.func @left
+// CHECK: linalg.fill
 // CHECK-NOT: gpu.launch_func
 // CHECK-COUNT-4: linalg.generic
 // CHECK-NOT: dsc.library_gemm
 // CHECK-NOT: gpu.module
 func.func @left(%a: memref<?x12xbf16>, %b: memref<16x12xbf16>, %c: memref<?x16xf32>, %s: memref<?x16xbf16, strided<[32, 1]>>, %w: memref<16x16xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16xf32>)
   // expected-remark @+1 {{GEMM left as generated code: K = 12 is not a multiple of 8 (rows must start 16-byte aligned)}}
   linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<?x12xbf16>, memref<16x12xbf16>) outs(%c : memref<?x16xf32>) attrs = {dsc.library_gemm} {
   ^bb0(%x: bf16, %y: bf16, %acc: f32):
@@ -92,6 +108,34 @@ func.func @left(%a: memref<?x12xbf16>, %b: memref<16x12xbf16>, %c: memref<?x16xf
     linalg.yield %r : f32
   }
   linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%s, %w : memref<?x16xbf16, strided<[32, 1]>>, memref<16x16xbf16>) outs(%c : memref<?x16xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %yf = arith.extf %y : bf16 to f32
+    %p = arith.mulf %xf, %yf : f32
+    %r = arith.addf %p, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// A fill with a write to C between it and the GEMM stays: C's contents
+// then are not the fill's alone (the kernel still overwrites them, as the
+// mark's contract allows).
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d1, d2)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @kept_fill
+// CHECK: linalg.fill
+// CHECK: memref.store
+// CHECK: gpu.launch_func
+func.func @kept_fill(%a: memref<?x16xbf16>, %b: memref<16x16xbf16>, %c: memref<?x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16xf32>)
+  memref.store %zero, %c[%c0, %c0] : memref<?x16xf32>
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<?x16xbf16>, memref<16x16xbf16>) outs(%c : memref<?x16xf32>) attrs = {dsc.library_gemm} {
   ^bb0(%x: bf16, %y: bf16, %acc: f32):
     %xf = arith.extf %x : bf16 to f32
     %yf = arith.extf %y : bf16 to f32
