@@ -232,10 +232,20 @@ void launch(linalg::GenericOp op, const Gemm &gemm, gpu::GPUFuncOp kernel) {
   op.erase();
 }
 
-/// Whether `use` is the weight of a linear layer without block scales.
+/// Whether `use` is the weight of a linear layer without block scales: a
+/// dsc.linear's, or one of a dsc.moe's shared-expert matrices (linear layers
+/// once the MoE is lowered) when they have no scales.
 bool isLinearWeight(OpOperand &use) {
-  auto linear = dyn_cast<dsc::LinearOp>(use.getOwner());
-  return linear && !linear.getScales() && &use == &linear.getWeightMutable();
+  if (auto linear = dyn_cast<dsc::LinearOp>(use.getOwner()))
+    return !linear.getScales() && &use == &linear.getWeightMutable();
+  if (auto moe = dyn_cast<dsc::MoeOp>(use.getOwner())) {
+    MutableOperandRange shared = moe.getSharedMutable();
+    if (shared.size() == 3)
+      for (unsigned i = 0; i < 3; ++i)
+        if (&use == &shared[i])
+          return true;
+  }
+  return false;
 }
 
 struct DscBf16LinearWeightsPass

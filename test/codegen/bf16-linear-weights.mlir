@@ -68,3 +68,17 @@ func.func @decode(%x: tensor<?x8xf32>, %w: tensor<8x8xf32> {dsc.weight = "w"}, %
   %1 = dsc.linear %v, %v : (tensor<8x8xf32>, tensor<8x8xf32>) -> tensor<8x8xf32>
   return %1 : tensor<8x8xf32>
 }
+
+// -----
+
+// A dsc.moe's shared experts are linear layers once lowered: their
+// matrices become bf16; the routed experts (stacked) stay.
+// CHECK: module attributes {dsc.bf16_params = ["sg", "su", "sd"]}
+// CHECK-LABEL: func.func @forward
+// CHECK-SAME: %arg3: tensor<4x6x8xf32> {dsc.stack = 4 : i64, dsc.weight = "g.{}"}
+// CHECK-SAME: %arg6: tensor<6x8xbf16> {dsc.weight = "sg"}, %arg7: tensor<6x8xbf16> {dsc.weight = "su"}, %arg8: tensor<8x6xbf16> {dsc.weight = "sd"}
+// CHECK: dsc.moe {{.*}} shared(%arg6, %arg7, %arg8) : ({{.*}}, tensor<6x8xbf16>, tensor<6x8xbf16>, tensor<8x6xbf16>)
+func.func @forward(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32> {dsc.stack = 4 : i64, dsc.weight = "g.{}"}, %u: tensor<4x6x8xf32> {dsc.stack = 4 : i64, dsc.weight = "u.{}"}, %d: tensor<4x8x6xf32> {dsc.stack = 4 : i64, dsc.weight = "d.{}"}, %sg: tensor<6x8xf32> {dsc.weight = "sg"}, %su: tensor<6x8xf32> {dsc.weight = "su"}, %sd: tensor<8x6xf32> {dsc.weight = "sd"}) -> tensor<?x8xf32> {
+  %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) shared(%sg, %su, %sd) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<6x8xf32>, tensor<6x8xf32>, tensor<8x6xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
