@@ -444,12 +444,8 @@ Session::bindParam(const Argument &arg, bool fromSections,
     return allocated.status();
   void *block = *allocated;
   if (fromSections && narrowed) {
-    uint16_t *out = static_cast<uint16_t *>(block);
-    for (size_t i = 0; i < bytes / 2; ++i) {
-      float value;
-      std::memcpy(&value, embedded.data() + i * sizeof(float), sizeof(float));
-      out[i] = st::f32ToBf16(value);
-    }
+    st::narrowToBf16(embedded.data(), bytes / 2,
+                     static_cast<uint16_t *>(block));
   } else if (fromSections) {
     std::memcpy(block, embedded.data(), bytes);
   } else if (absl::Status s = packParam(*checkpoint, arg.param, block);

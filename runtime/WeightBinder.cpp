@@ -190,9 +190,8 @@ absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
       std::vector<float> wide(static_cast<size_t>(sliceElements));
       if (absl::Status s = st::convertToF32(*t, wide.data()); !s.ok())
         return s;
-      uint16_t *out = reinterpret_cast<uint16_t *>(dest);
-      for (size_t j = 0; j < wide.size(); ++j)
-        out[j] = st::f32ToBf16(wide[j]);
+      st::narrowToBf16(wide.data(), wide.size(),
+                       reinterpret_cast<uint16_t *>(dest));
       break;
     }
     case ElementType::F8E4M3:

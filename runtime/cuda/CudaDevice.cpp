@@ -96,14 +96,11 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
       blockZ <= 0)
     return;
   device().countLaunch();
-  // Past 48 KiB of dynamic shared memory a kernel must opt in (the kernel
-  // library's GEMM takes 96 KiB); the driver keeps the setting per function.
-  constexpr int32_t kDefaultSharedLimit = 48 * 1024;
-  if (sharedBytes > kDefaultSharedLimit)
-    orAbandon(device().driver().cuFuncSetAttribute(
-                  static_cast<CUfunction>(function),
-                  CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, sharedBytes),
-              "allowing a kernel its dynamic shared memory");
+  // The kernel library's GEMM takes 96 KiB.
+  if (absl::Status s = device().allowSharedMemory(
+          static_cast<CUfunction>(function), sharedBytes);
+      !s.ok())
+    abandonCall(s);
   CUresult r = device().driver().cuLaunchKernel(
       static_cast<CUfunction>(function), gridX, gridY, gridZ, blockX, blockY,
       blockZ, sharedBytes, static_cast<CUstream>(stream), params, extra);
@@ -300,6 +297,23 @@ absl::StatusOr<std::unique_ptr<CudaGraph>> CudaDevice::endCapture(bool keep) {
   if (!status.ok())
     return status;
   return result;
+}
+
+absl::Status CudaDevice::allowSharedMemory(CUfunction function, int32_t bytes) {
+  constexpr int32_t kDefaultLimit = 48 * 1024;
+  if (bytes <= kDefaultLimit)
+    return absl::OkStatus();
+  int32_t &allowed = sharedAllowed[function];
+  if (bytes <= allowed)
+    return absl::OkStatus();
+  if (absl::Status s = api->check(
+          api->cuFuncSetAttribute(
+              function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+          "allowing a kernel its dynamic shared memory");
+      !s.ok())
+    return s;
+  allowed = bytes;
+  return absl::OkStatus();
 }
 
 absl::Status CudaDevice::launch(const CudaGraph &graph) {

@@ -115,6 +115,10 @@ public:
   absl::Status launch(const CudaGraph &graph);
   /// Counts kernel launches, recorded or not (mgpuLaunchKernel).
   void countLaunch() { ++launchTotal; }
+  /// Lets `function` take `bytes` of dynamic shared memory: past the
+  /// default 48 KiB a kernel must opt in. The driver keeps the setting per
+  /// function, so each is raised once (to the most it was asked).
+  absl::Status allowSharedMemory(CUfunction function, int32_t bytes);
   /// Binds the device's context to the calling thread.
   absl::Status makeCurrent();
 
@@ -187,6 +191,8 @@ private:
   };
   std::unique_ptr<Capture> capture;
   int64_t launchTotal = 0;
+  /// The dynamic shared memory each kernel was allowed past the default.
+  std::unordered_map<CUfunction, int32_t> sharedAllowed;
   /// Blocks of allocateDeviceMemory and their sizes.
   std::unordered_map<void *, uint64_t> deviceBlocks;
   friend class CudaGraph;

@@ -171,6 +171,16 @@ inline uint16_t f32ToBf16(float f) {
   return static_cast<uint16_t>(bits >> 16);
 }
 
+/// `count` floats at `f32` (any alignment) to the nearest bfloat16 each.
+inline void narrowToBf16(const void *f32, size_t count, uint16_t *out) {
+  const char *from = static_cast<const char *>(f32);
+  for (size_t i = 0; i < count; ++i) {
+    float f;
+    std::memcpy(&f, from + i * sizeof(float), sizeof(f));
+    out[i] = f32ToBf16(f);
+  }
+}
+
 /// IEEE binary16 bits to float (exact, including subnormals, infinities and
 /// NaNs).
 inline float f16ToF32(uint16_t bits) {
