@@ -317,11 +317,10 @@ struct DscBf16LinearWeightsPass
         // Every caller must pass a value that becomes bf16 too (a private
         // function needs callers; a public one may have none).
         const SmallVector<func::CallOp> &calls = callsTo[fn];
-        if (ok && (fn.isPrivate() || !calls.empty()))
-          ok = (fn.isPublic() || !calls.empty()) &&
-               llvm::all_of(calls, [&](func::CallOp call) {
-                 return previous.contains(call.getOperand(arg.getArgNumber()));
-               });
+        ok = ok && !(fn.isPrivate() && calls.empty()) &&
+             llvm::all_of(calls, [&](func::CallOp call) {
+               return previous.contains(call.getOperand(arg.getArgNumber()));
+             });
         if (ok)
           chosen.insert(value);
         else
