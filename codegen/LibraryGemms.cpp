@@ -37,12 +37,11 @@ using namespace mlir::dsc;
 
 namespace {
 
-// The kernel and its launch, as gen_grouped_gemm.py writes them: a 64 x 128
-// tile of C per block of 4 warps, a 4-stage ring of (64 + 128) x 64 bf16.
+// The kernel launched: gen_grouped_gemm.py's 64-row tile of C per block of 4
+// warps. Its launch (tile, threads, shared memory) is read from the kernel's
+// attributes, so that the generator states it once.
 constexpr StringLiteral kLibraryModule = "dsc_grouped_gemm";
 constexpr StringLiteral kKernel = "grouped_gemm_bf16_tn_m64";
-constexpr int64_t kTileM = 64, kTileN = 128, kThreads = 128;
-constexpr int64_t kSharedBytes = 4 * (kTileM + kTileN) * 64 * 2;
 // cp.async moves 16 bytes: every row of A and B must start 16-byte aligned.
 constexpr int64_t kKMultiple = 8;
 
@@ -121,9 +120,15 @@ FailureOr<Gemm> matchGemm(linalg::GenericOp op, std::string &why) {
   return gemm;
 }
 
+/// The library kernel and its launch configuration.
+struct LibraryKernel {
+  gpu::GPUFuncOp fn;
+  int64_t tileM, tileN, threads, sharedBytes;
+};
+
 /// The library's GEMM module in `module`: parsed from the source dsc was
 /// built with, keeping the one kernel launched.
-FailureOr<gpu::GPUFuncOp> libraryKernel(ModuleOp module) {
+FailureOr<LibraryKernel> libraryKernel(ModuleOp module) {
   auto existing = module.lookupSymbol<gpu::GPUModuleOp>(kLibraryModule);
   if (!existing) {
     ParserConfig config(module.getContext());
@@ -147,7 +152,12 @@ FailureOr<gpu::GPUFuncOp> libraryKernel(ModuleOp module) {
   auto kernel = existing.lookupSymbol<gpu::GPUFuncOp>(kKernel);
   if (!kernel)
     return failure();
-  return kernel;
+  auto tile = kernel->getAttrOfType<DenseI64ArrayAttr>("dsc.tile");
+  auto shared = kernel->getAttrOfType<IntegerAttr>("dsc.dynamic_shared_memory");
+  std::optional<ArrayRef<int32_t>> block = kernel.getKnownBlockSize();
+  if (!tile || tile.size() != 2 || !shared || !block || block->size() != 3)
+    return failure();
+  return LibraryKernel{kernel, tile[0], tile[1], (*block)[0], shared.getInt()};
 }
 
 /// `value` (a contiguous buffer) as a 1-D buffer of unknown size, the
@@ -183,7 +193,8 @@ linalg::FillOp deadZeroFill(linalg::GenericOp op, Value c) {
 }
 
 /// Replaces `op` with the launch of `kernel` on `gemm`.
-void launch(linalg::GenericOp op, const Gemm &gemm, gpu::GPUFuncOp kernel) {
+void launch(linalg::GenericOp op, const Gemm &gemm,
+            const LibraryKernel &kernel) {
   linalg::FillOp deadFill = deadZeroFill(op, gemm.c);
   OpBuilder b(op);
   Location loc = op.getLoc();
@@ -216,13 +227,14 @@ void launch(linalg::GenericOp op, const Gemm &gemm, gpu::GPUFuncOp kernel) {
             nb, l, arith::IndexCastOp::create(nb, l, i32, bound).getResult());
       });
   Value gridY = arith::DivUIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, rows, index(kTileM - 1)),
-      index(kTileM));
-  gpu::KernelDim3 grid{index((gemm.n + kTileN - 1) / kTileN), gridY, index(1)};
-  gpu::KernelDim3 block{index(kThreads), index(1), index(1)};
-  Value shared = arith::ConstantIntOp::create(b, loc, i32, kSharedBytes);
+      b, loc, arith::AddIOp::create(b, loc, rows, index(kernel.tileM - 1)),
+      index(kernel.tileM));
+  gpu::KernelDim3 grid{index(llvm::divideCeil(gemm.n, kernel.tileN)), gridY,
+                       index(1)};
+  gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
+  Value shared = arith::ConstantIntOp::create(b, loc, i32, kernel.sharedBytes);
   gpu::LaunchFuncOp::create(
-      b, loc, kernel, grid, block, shared,
+      b, loc, kernel.fn, grid, block, shared,
       ValueRange{flattened(b, loc, gemm.a), flattened(b, loc, gemm.b),
                  flattened(b, loc, gemm.c), flattened(b, loc, offsets),
                  index(gemm.n), index(gemm.k)});
@@ -369,10 +381,12 @@ struct DscLibraryGemmsPass
         op->removeAttr(kLibraryGemmAttr);
         continue;
       }
-      FailureOr<gpu::GPUFuncOp> kernel = libraryKernel(module);
+      FailureOr<LibraryKernel> kernel = libraryKernel(module);
       if (failed(kernel)) {
         module.emitError("the kernel library's ")
-            << kKernel << " did not parse (a build of dsc without it?)";
+            << kKernel
+            << " did not parse or lacks its launch attributes (dsc.tile, "
+               "known_block_size, dsc.dynamic_shared_memory)";
         return signalPassFailure();
       }
       launch(op, *gemm, *kernel);

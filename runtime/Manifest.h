@@ -1,9 +1,9 @@
 //===- Manifest.h - The typed view of an artifact's manifest ----*- C++ -*-===//
 //
 // The manifest (section `manifest.json` of a .dscx artifact) is written by
-// dsc-compile. Its schema, version 1:
+// dsc-compile. Its schema, version 2 (artifact::kManifestVersion):
 //
-//   {"format": "dscx", "version": 1, "compiler": "dsc 0.1.0",
+//   {"format": "dscx", "version": 2, "compiler": "dsc 0.1.0",
 //    "model": {"architecture": "DeepseekV3ForCausalLM", "vocab_size": 256,
 //              "source": "/abs/checkpoint/dir", ...},
 //    "weights": {"embedded": false},

@@ -9,6 +9,7 @@
 #include "runtime/support/Safetensors.h"
 
 #include "absl/algorithm/container.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -377,10 +378,12 @@ absl::Status Session::bindParams(const SessionOptions &options) {
 
   // A GPU target may take some f32 params as bf16 (its linear layers'
   // weights, for tensor-core GEMMs).
-  const Target *target = manifest.findTarget(targetName);
+  // V3 has thousands of params, so the names are looked up in a set.
+  absl::flat_hash_set<std::string_view> bf16Params;
+  if (const Target *target = manifest.findTarget(targetName))
+    bf16Params.insert(target->bf16Params.begin(), target->bf16Params.end());
   auto asBf16 = [&](const Argument &arg) {
-    return target && arg.dtype == ElementType::F32 &&
-           absl::c_linear_search(target->bf16Params, arg.name);
+    return arg.dtype == ElementType::F32 && bf16Params.contains(arg.name);
   };
   // Entry points share their weights: each distinct param is bound once.
   std::map<std::string, const void *> bound;

@@ -153,10 +153,15 @@ def kernel_header(name, swiglu):
             if swiglu else "C[r, n] in f32 [rows, N]")
     emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads;
   // {what}.
+  // Its launch, as dsc-library-gemms reads it: dsc.tile is the rows x
+  // columns of C one block computes, known_block_size its threads,
+  // dsc.dynamic_shared_memory its bytes.
   gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xbf16>,
                                  %C: {out_type}, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
-      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{""")
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
+                         dsc.tile = array<i64: {BM}, {BN}>,
+                         dsc.dynamic_shared_memory = {smem_bytes(BM)} : i64}} {{""")
     constants()
 
 

@@ -22,10 +22,15 @@ module attributes {gpu.container_module} {
 gpu.module @dsc_grouped_gemm {
   // Block tile 128 x 128, K step 64, 2 x 4 warps, 256 threads;
   // C[r, n] in f32 [rows, N].
+  // Its launch, as dsc-library-gemms reads it: dsc.tile is the rows x
+  // columns of C one block computes, known_block_size its threads,
+  // dsc.dynamic_shared_memory its bytes.
   gpu.func @grouped_gemm_bf16_tn(%A: memref<?xbf16>, %B: memref<?xbf16>,
                                  %C: memref<?xf32>, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
-      kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
+      kernel attributes {known_block_size = array<i32: 256, 1, 1>,
+                         dsc.tile = array<i64: 128, 128>,
+                         dsc.dynamic_shared_memory = 131072 : i64} {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c2 = arith.constant 2 : index
@@ -1670,10 +1675,15 @@ gpu.module @dsc_grouped_gemm {
   }
   // Block tile 128 x 128, K step 64, 2 x 4 warps, 256 threads;
   // D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2] (B packed for SwiGLU).
+  // Its launch, as dsc-library-gemms reads it: dsc.tile is the rows x
+  // columns of C one block computes, known_block_size its threads,
+  // dsc.dynamic_shared_memory its bytes.
   gpu.func @grouped_gemm_swiglu_bf16_tn(%A: memref<?xbf16>, %B: memref<?xbf16>,
                                  %C: memref<?xbf16>, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
-      kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
+      kernel attributes {known_block_size = array<i32: 256, 1, 1>,
+                         dsc.tile = array<i64: 128, 128>,
+                         dsc.dynamic_shared_memory = 131072 : i64} {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c2 = arith.constant 2 : index
@@ -3474,10 +3484,15 @@ gpu.module @dsc_grouped_gemm {
   }
   // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads;
   // C[r, n] in f32 [rows, N].
+  // Its launch, as dsc-library-gemms reads it: dsc.tile is the rows x
+  // columns of C one block computes, known_block_size its threads,
+  // dsc.dynamic_shared_memory its bytes.
   gpu.func @grouped_gemm_bf16_tn_m64(%A: memref<?xbf16>, %B: memref<?xbf16>,
                                  %C: memref<?xf32>, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
-      kernel attributes {known_block_size = array<i32: 128, 1, 1>} {
+      kernel attributes {known_block_size = array<i32: 128, 1, 1>,
+                         dsc.tile = array<i64: 64, 128>,
+                         dsc.dynamic_shared_memory = 98304 : i64} {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c2 = arith.constant 2 : index
@@ -5262,10 +5277,15 @@ gpu.module @dsc_grouped_gemm {
   }
   // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads;
   // D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2] (B packed for SwiGLU).
+  // Its launch, as dsc-library-gemms reads it: dsc.tile is the rows x
+  // columns of C one block computes, known_block_size its threads,
+  // dsc.dynamic_shared_memory its bytes.
   gpu.func @grouped_gemm_swiglu_bf16_tn_m64(%A: memref<?xbf16>, %B: memref<?xbf16>,
                                  %C: memref<?xbf16>, %offsets: memref<?xi32>,
                                  %N: index, %K: index)
-      kernel attributes {known_block_size = array<i32: 128, 1, 1>} {
+      kernel attributes {known_block_size = array<i32: 128, 1, 1>,
+                         dsc.tile = array<i64: 64, 128>,
+                         dsc.dynamic_shared_memory = 98304 : i64} {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c2 = arith.constant 2 : index

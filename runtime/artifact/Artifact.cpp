@@ -263,11 +263,11 @@ absl::Status Artifact::validate() {
                        format ? format->dump() : "nothing");
   const json::Value *manifestVersion = manifestValue.find("version");
   if (!manifestVersion || !manifestVersion->isInteger() ||
-      manifestVersion->getInt() != kFormatVersion)
+      manifestVersion->getInt() != kManifestVersion)
     return formatError(filePath, kManifestSection, ": manifest version ",
                        manifestVersion ? manifestVersion->dump() : "(missing)",
                        " is not supported (this runtime reads version ",
-                       kFormatVersion, ")");
+                       kManifestVersion, "; recompile the model)");
   return absl::OkStatus();
 }
 

@@ -46,8 +46,15 @@ namespace dsc::artifact {
 /// The first 8 bytes of every artifact.
 inline constexpr char kMagic[8] = {'D',  'S',  'C',    'X',
                                    '\r', '\n', '\x1a', '\n'};
-/// The format version this code writes and reads.
+/// The container format version (header and section table) this code
+/// writes and reads.
 inline constexpr uint32_t kFormatVersion = 1;
+/// The manifest schema version this code writes and reads. It changes when
+/// a runtime that ignores a new key would compute wrong results, not when a
+/// key is added that an older runtime can safely ignore. Version 2 added a
+/// target's "bf16_params": a version 1 runtime would bind those params as
+/// f32 and feed their bytes to kernels that read bf16.
+inline constexpr int64_t kManifestVersion = 2;
 /// Bytes of the fixed header: magic, version, section count, checksum.
 inline constexpr uint64_t kHeaderSize = 24;
 /// Bytes of one section table entry: name, offset, size.
@@ -95,7 +102,7 @@ public:
   /// each section aligned, inside the file without overflow and not
   /// overlapping the header, the table or another section), the checksum,
   /// and the manifest (valid JSON object with "format": "dscx" and
-  /// "version": kFormatVersion). Every error is one line starting with
+  /// "version": kManifestVersion). Every error is one line starting with
   /// `path`, e.g. "model.dscx: checksum mismatch (file is corrupted or
   /// truncated)".
   static absl::StatusOr<std::unique_ptr<Artifact>>

@@ -35,7 +35,7 @@ def fnv1a64(data, h=0xcbf29ce484222325):
 
 
 # runtime/artifact/Artifact.h: header, section table, 64-byte aligned data.
-manifest = json.dumps({"format": "dscx", "version": 1}).encode()
+manifest = json.dumps({"format": "dscx", "version": 2}).encode()
 table_end = 24 + 80
 offset = (table_end + 63) // 64 * 64
 table = struct.pack("<64sQQ", b"manifest.json", offset, len(manifest))

@@ -20,7 +20,7 @@ using namespace dsc::artifact;
 
 namespace {
 
-constexpr char kManifest[] = R"({"format":"dscx","version":1})";
+constexpr char kManifest[] = R"({"format":"dscx","version":2})";
 
 class ArtifactTest : public dsc::testing::TempDirTest {
 protected:
@@ -327,12 +327,15 @@ TEST_F(ArtifactTest, ManifestErrors) {
   expectError("notjson.dscx", "manifest.json: invalid JSON at line 1");
   withManifest("array.dscx", "[1, 2]");
   expectError("array.dscx", "manifest.json: not a JSON object");
-  withManifest("format.dscx", R"({"format":"onnx","version":1})");
+  withManifest("format.dscx", R"({"format":"onnx","version":2})");
   expectError("format.dscx", "\"format\" must be \"dscx\", found \"onnx\"");
   withManifest("version.dscx", R"({"format":"dscx","version":7})");
   expectError("version.dscx",
               "manifest version 7 is not supported (this runtime reads "
-              "version 1)");
+              "version 2; recompile the model)");
+  // An artifact from before "bf16_params" is refused too, not half-read.
+  withManifest("v1.dscx", R"({"format":"dscx","version":1})");
+  expectError("v1.dscx", "manifest version 1 is not supported");
 
   // No manifest section at all (renamed in the table).
   std::vector<uint8_t> bytes = writeValid("model.dscx");
@@ -345,7 +348,7 @@ TEST_F(ArtifactTest, ManifestErrors) {
 TEST_F(ArtifactTest, OverwritesAtomically) {
   writeValid("model.dscx");
   Writer writer;
-  std::string manifest = R"({"format":"dscx","version":1,"x":2})";
+  std::string manifest = R"({"format":"dscx","version":2,"x":2})";
   writer.addSection("manifest.json", manifest.data(), manifest.size());
   ASSERT_TRUE(writer.write(path("model.dscx")).ok());
   auto artifact = Artifact::open(path("model.dscx"));

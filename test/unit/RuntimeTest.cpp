@@ -229,7 +229,7 @@ protected:
     auto manifest =
         json::Value::object()
             .set("format", "dscx")
-            .set("version", 1)
+            .set("version", dsc::artifact::kManifestVersion)
             .set("compiler", "dsc test")
             .set("model", json::Value::object()
                               .set("architecture", "Fake")

@@ -835,7 +835,7 @@ int main(int argc, char **argv) {
     model.set("max_positions", positions.getInt());
   json::Value manifest = json::Value::object();
   manifest.set("format", "dscx")
-      .set("version", 1)
+      .set("version", artifact::kManifestVersion)
       .set("compiler", "dsc 0.1.0")
       .set("model", std::move(model))
       .set("weights", json::Value::object().set("embedded", bool(embedWeights)))
