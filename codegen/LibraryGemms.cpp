@@ -14,6 +14,7 @@
 #include "codegen/Passes.h"
 
 #include "codegen/GroupedGemmBf16.inc"
+#include "codegen/MoeDispatch.inc"
 
 #include "dialects/dsc/DscOps.h"
 
@@ -37,11 +38,25 @@ using namespace mlir::dsc;
 
 namespace {
 
-// The kernel launched: gen_grouped_gemm.py's 64-row tile of C per block of 4
-// warps. Its launch (tile, threads, shared memory) is read from the kernel's
-// attributes, so that the generator states it once.
-constexpr StringLiteral kLibraryModule = "dsc_grouped_gemm";
-constexpr StringLiteral kKernel = "grouped_gemm_bf16_tn_m64";
+/// A kernel of the library that dsc carries: its source text (embedded by
+/// cmake/EmbedText.cmake), the module holding it and its name.
+struct LibrarySource {
+  const char *text;
+  StringLiteral path, module, kernel;
+};
+// gen_grouped_gemm.py's 64-row tile of C per block of 4 warps. Its launch
+// (tile, threads, shared memory) is read from the kernel's attributes, so
+// that the generator states it once.
+constexpr LibrarySource kGemmKernel = {
+    kGroupedGemmBf16Source, "codegen/kernels/grouped_gemm_bf16.mlir",
+    "dsc_grouped_gemm", "grouped_gemm_bf16_tn_m64"};
+// Slots to expert-sorted rows, one block.
+constexpr LibrarySource kAlignKernel = {kMoeDispatchSource,
+                                        "codegen/kernels/moe_dispatch.mlir",
+                                        "dsc_moe_dispatch", "moe_align"};
+// moe_align counts each expert's slots in shared memory, one counter per
+// expert.
+constexpr int64_t kAlignMaxExperts = 1024;
 // cp.async moves 16 bytes: every row of A and B must start 16-byte aligned.
 constexpr int64_t kKMultiple = 8;
 
@@ -120,44 +135,50 @@ FailureOr<Gemm> matchGemm(linalg::GenericOp op, std::string &why) {
   return gemm;
 }
 
-/// The library kernel and its launch configuration.
+/// A library kernel in the module and its launch configuration (tile and
+/// dynamic shared memory 0 where the kernel states none).
 struct LibraryKernel {
   gpu::GPUFuncOp fn;
-  int64_t tileM, tileN, threads, sharedBytes;
+  int64_t threads, tileM = 0, tileN = 0, sharedBytes = 0;
 };
 
-/// The library's GEMM module in `module`: parsed from the source dsc was
-/// built with, keeping the one kernel launched.
-FailureOr<LibraryKernel> libraryKernel(ModuleOp module) {
-  auto existing = module.lookupSymbol<gpu::GPUModuleOp>(kLibraryModule);
+/// The library kernel `source` in `module`: its module is parsed from the
+/// source dsc was built with and joins `module` keeping that one kernel.
+FailureOr<LibraryKernel> libraryKernel(ModuleOp module,
+                                       const LibrarySource &source) {
+  auto existing = module.lookupSymbol<gpu::GPUModuleOp>(source.module);
   if (!existing) {
     ParserConfig config(module.getContext());
     OwningOpRef<ModuleOp> parsed =
-        parseSourceString<ModuleOp>(kGroupedGemmBf16Source, config,
-                                    "codegen/kernels/grouped_gemm_bf16.mlir");
+        parseSourceString<ModuleOp>(source.text, config, source.path);
     if (!parsed)
       return failure();
-    existing = parsed->lookupSymbol<gpu::GPUModuleOp>(kLibraryModule);
+    existing = parsed->lookupSymbol<gpu::GPUModuleOp>(source.module);
     if (!existing)
       return failure();
     for (auto fn :
          llvm::make_early_inc_range(existing.getOps<gpu::GPUFuncOp>()))
-      if (fn.getName() != kKernel)
+      if (fn.getName() != source.kernel)
         fn.erase();
     existing->remove();
     module.push_back(existing);
     module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                     UnitAttr::get(module.getContext()));
   }
-  auto kernel = existing.lookupSymbol<gpu::GPUFuncOp>(kKernel);
-  if (!kernel)
+  auto fn = existing.lookupSymbol<gpu::GPUFuncOp>(source.kernel);
+  std::optional<ArrayRef<int32_t>> block =
+      fn ? fn.getKnownBlockSize() : std::nullopt;
+  if (!block || block->size() != 3)
     return failure();
-  auto tile = kernel->getAttrOfType<DenseI64ArrayAttr>("dsc.tile");
-  auto shared = kernel->getAttrOfType<IntegerAttr>("dsc.dynamic_shared_memory");
-  std::optional<ArrayRef<int32_t>> block = kernel.getKnownBlockSize();
-  if (!tile || tile.size() != 2 || !shared || !block || block->size() != 3)
-    return failure();
-  return LibraryKernel{kernel, tile[0], tile[1], (*block)[0], shared.getInt()};
+  LibraryKernel kernel{fn, (*block)[0]};
+  if (auto tile = fn->getAttrOfType<DenseI64ArrayAttr>("dsc.tile");
+      tile && tile.size() == 2) {
+    kernel.tileM = tile[0];
+    kernel.tileN = tile[1];
+  }
+  if (auto shared = fn->getAttrOfType<IntegerAttr>("dsc.dynamic_shared_memory"))
+    kernel.sharedBytes = shared.getInt();
+  return kernel;
 }
 
 /// `value` (a contiguous buffer) as a 1-D buffer of unknown size, the
@@ -175,27 +196,64 @@ Value flattened(OpBuilder &b, Location loc, Value value) {
   return memref::CastOp::create(b, loc, dynamic, flat);
 }
 
-/// The zero fill of C that the GEMM `op` accumulates onto (the mark's
-/// contract), when nothing but memory-effect-free ops lies between them:
-/// the kernel writes every element of C, so the fill is dead.
-linalg::FillOp deadZeroFill(linalg::GenericOp op, Value c) {
+/// The write that initializes C for the GEMM `op` (the mark's contract: a
+/// zero fill, or a copy of zeros bufferization made), when nothing but
+/// memory-effect-free ops lies between them: the library writes every
+/// element of C, so that write is dead.
+Operation *deadInit(linalg::GenericOp op, Value c) {
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
-    if (auto fill = dyn_cast<linalg::FillOp>(prev)) {
-      if (fill.getDpsInits()[0] == c &&
-          matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
-        return fill;
-      return {};
-    }
+    if (isa<linalg::FillOp, linalg::CopyOp>(prev))
+      return cast<DestinationStyleOpInterface>(prev).getDpsInits()[0] == c
+                 ? prev
+                 : nullptr;
     if (!isMemoryEffectFree(prev))
-      return {};
+      return nullptr;
   }
-  return {};
+  return nullptr;
+}
+
+/// Launches the library GEMM `kernel`: for each expert e < `experts`, rows
+/// [offsets[e], offsets[e+1]) of C [rows, n] = A [rows, k] times B [e]
+/// ([n, k]) transposed. `maxRows` bounds an expert's rows (the grid's y).
+void launchGemm(OpBuilder &b, Location loc, const LibraryKernel &kernel,
+                Value a, Value bMatrix, Value c, Value offsets, Value maxRows,
+                int64_t experts, int64_t n, int64_t k) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  Value gridY = arith::DivUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, maxRows, index(kernel.tileM - 1)),
+      index(kernel.tileM));
+  gpu::KernelDim3 grid{index(llvm::divideCeil(n, kernel.tileN)), gridY,
+                       index(experts)};
+  gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
+  Value shared =
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);
+  gpu::LaunchFuncOp::create(
+      b, loc, kernel.fn, grid, block, shared,
+      ValueRange{flattened(b, loc, a), flattened(b, loc, bMatrix),
+                 flattened(b, loc, c), flattened(b, loc, offsets), index(n),
+                 index(k)});
+}
+
+/// A linalg.generic on buffers, all loops parallel, identity map for `out`.
+void parallelGeneric(
+    OpBuilder &b, Location loc, ValueRange ins, Value out,
+    ArrayRef<AffineMap> inMaps,
+    function_ref<void(OpBuilder &, Location, ValueRange)> body) {
+  unsigned rank = cast<MemRefType>(out.getType()).getRank();
+  SmallVector<AffineMap> maps(inMaps);
+  maps.push_back(AffineMap::getMultiDimIdentityMap(rank, b.getContext()));
+  linalg::GenericOp::create(
+      b, loc, TypeRange{}, ins, ValueRange{out}, maps,
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      body);
 }
 
 /// Replaces `op` with the launch of `kernel` on `gemm`.
 void launch(linalg::GenericOp op, const Gemm &gemm,
             const LibraryKernel &kernel) {
-  linalg::FillOp deadFill = deadZeroFill(op, gemm.c);
+  Operation *dead = deadInit(op, gemm.c);
   OpBuilder b(op);
   Location loc = op.getLoc();
   auto index = [&](int64_t v) {
@@ -215,38 +273,246 @@ void launch(linalg::GenericOp op, const Gemm &gemm,
   // replay.
   Type i32 = b.getI32Type();
   Value offsets = memref::AllocOp::create(b, loc, MemRefType::get({2}, i32));
-  MLIRContext *ctx = op.getContext();
-  linalg::GenericOp::create(
-      b, loc, TypeRange{}, ValueRange{}, ValueRange{offsets},
-      ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(1, ctx)},
-      ArrayRef<utils::IteratorType>{utils::IteratorType::parallel},
-      [&](OpBuilder &nb, Location l, ValueRange) {
+  parallelGeneric(
+      b, loc, {}, offsets, {}, [&](OpBuilder &nb, Location l, ValueRange) {
         Value i = linalg::IndexOp::create(nb, l, 0);
         Value bound = arith::MulIOp::create(nb, l, i, rows);
         linalg::YieldOp::create(
             nb, l, arith::IndexCastOp::create(nb, l, i32, bound).getResult());
       });
-  Value gridY = arith::DivUIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, rows, index(kernel.tileM - 1)),
-      index(kernel.tileM));
-  gpu::KernelDim3 grid{index(llvm::divideCeil(gemm.n, kernel.tileN)), gridY,
-                       index(1)};
-  gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
-  Value shared = arith::ConstantIntOp::create(b, loc, i32, kernel.sharedBytes);
-  gpu::LaunchFuncOp::create(
-      b, loc, kernel.fn, grid, block, shared,
-      ValueRange{flattened(b, loc, gemm.a), flattened(b, loc, gemm.b),
-                 flattened(b, loc, gemm.c), flattened(b, loc, offsets),
-                 index(gemm.n), index(gemm.k)});
+  launchGemm(b, loc, kernel, gemm.a, gemm.b, gemm.c, offsets, rows,
+             /*experts=*/1, gemm.n, gemm.k);
   memref::DeallocOp::create(b, loc, offsets);
-  if (deadFill)
-    deadFill.erase();
+  if (dead)
+    dead->erase();
+  op.erase();
+}
+
+/// The operands of a marked routed experts' GEMM (kLibraryGroupedGemmAttr)
+/// the library can run: C [tokens, topK, n] += A [tokens, (topK,) k] times
+/// the stack W [experts, n, k] at each slot's expert.
+struct GroupedGemm {
+  Value a, indices, c, w;
+  bool perSlot;
+  int64_t experts, topK, n, k;
+};
+
+/// `v` with the clamp the mark's body applies, minsi(maxsi(v, 0), max),
+/// peeled off; null when it is not that.
+Value unclamped(Value v, int64_t max) {
+  auto isConstant = [](Value c, int64_t value) {
+    APInt bits;
+    return matchPattern(c, m_ConstantInt(&bits)) && bits == value;
+  };
+  auto min = v.getDefiningOp<arith::MinSIOp>();
+  if (!min || !isConstant(min.getRhs(), max))
+    return {};
+  auto lowered = min.getLhs().getDefiningOp<arith::MaxSIOp>();
+  if (!lowered || !isConstant(lowered.getRhs(), 0))
+    return {};
+  auto cast = lowered.getLhs().getDefiningOp<arith::IndexCastOp>();
+  return cast ? cast.getIn() : Value();
+}
+
+FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
+                                        std::string &why) {
+  auto fail = [&](const Twine &reason) {
+    why = reason.str();
+    return failure();
+  };
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1)
+    return fail("not a GEMM on buffers with two inputs and one output");
+  GroupedGemm g{op.getDpsInputs()[0],
+                op.getDpsInputs()[1],
+                op.getDpsInits()[0],
+                Value(),
+                false,
+                0,
+                0,
+                0,
+                0};
+  auto aType = cast<MemRefType>(g.a.getType());
+  auto idxType = cast<MemRefType>(g.indices.getType());
+  auto cType = cast<MemRefType>(g.c.getType());
+  if (cType.getRank() != 3 || idxType.getRank() != 2 || cType.isDynamicDim(1) ||
+      cType.isDynamicDim(2) ||
+      idxType.getShape().back() != cType.getDimSize(1) || aType.getRank() < 2 ||
+      aType.getRank() > 3 || aType.isDynamicDim(aType.getRank() - 1))
+    return fail("shapes are not [T, (top_k,) K], [T, top_k] -> [T, top_k, N]");
+  g.perSlot = aType.getRank() == 3;
+  g.topK = cType.getDimSize(1);
+  g.n = cType.getDimSize(2);
+  g.k = aType.getShape().back();
+  // Loops (t, j, n, k).
+  MLIRContext *ctx = op.getContext();
+  auto map = [&](ArrayRef<unsigned> dims) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned d : dims)
+      exprs.push_back(getAffineDimExpr(d, ctx));
+    return AffineMap::get(4, 0, exprs, ctx);
+  };
+  SmallVector<AffineMap> want = {g.perSlot ? map({0, 1, 3}) : map({0, 3}),
+                                 map({0, 1}), map({0, 1, 2})};
+  if (op.getIndexingMapsArray() != want || op.getNumReductionLoops() != 1 ||
+      op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
+    return fail("indexing is not C[t, j, n] += A[t, (j,) k] * W[e, n, k]");
+  // The body: acc + extf(a) * extf(W[clamp(index), n, k]), W from above.
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  Value acc = body.getArgument(2);
+  Value product = !add                  ? Value()
+                  : add.getRhs() == acc ? add.getLhs()
+                  : add.getLhs() == acc ? add.getRhs()
+                                        : Value();
+  auto mul = product ? product.getDefiningOp<arith::MulFOp>() : nullptr;
+  auto extended = [](Value v) {
+    auto ext = v.getDefiningOp<arith::ExtFOp>();
+    return ext ? ext.getIn() : Value();
+  };
+  Value lhs = mul ? extended(mul.getLhs()) : Value();
+  Value rhs = mul ? extended(mul.getRhs()) : Value();
+  if (rhs == body.getArgument(0))
+    std::swap(lhs, rhs);
+  auto load = rhs ? rhs.getDefiningOp<memref::LoadOp>() : nullptr;
+  auto isIndex = [](Value v, int64_t dim) {
+    auto index = v.getDefiningOp<linalg::IndexOp>();
+    return index && index.getDim() == dim;
+  };
+  unsigned ops = llvm::count_if(
+      body, [](Operation &o) { return !o.hasTrait<OpTrait::ConstantLike>(); });
+  if (lhs != body.getArgument(0) || !load || ops != 11 ||
+      op.getRegion().isAncestor(load.getMemRef().getParentRegion()) ||
+      load.getIndices().size() != 3 || !isIndex(load.getIndices()[1], 2) ||
+      !isIndex(load.getIndices()[2], 3))
+    return fail("its body is not acc + extf(a) * extf(W[e, n, k])");
+  g.w = load.getMemRef();
+  auto wType = cast<MemRefType>(g.w.getType());
+  if (!wType.hasStaticShape() || !wType.getElementType().isBF16() ||
+      wType.getDimSize(1) != g.n || wType.getDimSize(2) != g.k)
+    return fail("the stack is not a static bf16 [experts, N, K]");
+  g.experts = wType.getDimSize(0);
+  if (unclamped(load.getIndices()[0], g.experts - 1) != body.getArgument(1))
+    return fail("the expert is not indices[t, j] clamped to the stack");
+  if (!aType.getElementType().isBF16() || !cType.getElementType().isF32())
+    return fail("operands are not bf16 x bf16 -> f32");
+  if (g.k % kKMultiple != 0)
+    return fail("K = " + Twine(g.k) + " is not a multiple of " +
+                Twine(kKMultiple) + " (rows must start 16-byte aligned)");
+  if (g.experts > kAlignMaxExperts)
+    return fail(Twine(g.experts) + " experts, the dispatch takes at most " +
+                Twine(kAlignMaxExperts));
+  if (!aType.getLayout().isIdentity() || !idxType.getLayout().isIdentity() ||
+      !cType.getLayout().isIdentity() || !wType.getLayout().isIdentity())
+    return fail("an operand is not a contiguous row-major buffer");
+  return g;
+}
+
+/// Replaces `op` with the library's dispatch around its grouped GEMM:
+///   1. ids[s] = indices[s] clamped to the stack (as the marked body);
+///   2. moe_align: the slots sorted by expert (unpadded: the GEMM takes any
+///      rows), each expert's row range, each slot's row and each row's slot;
+///   3. the rows gathered in that order, A[row] = A[token of its slot] (or
+///      the slot's own row of a per-slot input);
+///   4. the grouped GEMM over each expert's rows;
+///   5. C[t, j] = the row of slot (t, j).
+/// Sizes come from the shapes (no device data on the host), so the step
+/// stays capturable. Each expert's rows take ceil(slots / tile) blocks of
+/// the grid: an expert may hold every slot.
+void launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
+                   const LibraryKernel &gemm, const LibraryKernel &align) {
+  Operation *dead = deadInit(op, g.c);
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  MLIRContext *ctx = op.getContext();
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  auto dims = [&](ArrayRef<unsigned> d, unsigned rank) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned i : d)
+      exprs.push_back(getAffineDimExpr(i, ctx));
+    return AffineMap::get(rank, 0, exprs, ctx);
+  };
+  Type i32 = b.getI32Type(), bf16 = b.getBF16Type(), f32 = b.getF32Type();
+  Value tokens = memref::DimOp::create(b, loc, g.c, 0);
+  Value slots = arith::MulIOp::create(b, loc, tokens, index(g.topK));
+  auto alloc = [&](ArrayRef<int64_t> shape, Type type, ValueRange sizes) {
+    return memref::AllocOp::create(b, loc, MemRefType::get(shape, type), sizes)
+        .getResult();
+  };
+  constexpr int64_t dyn = ShapedType::kDynamic;
+  auto toIndex = [](OpBuilder &nb, Location l, Value v) -> Value {
+    return arith::IndexCastOp::create(nb, l, nb.getIndexType(), v);
+  };
+
+  // 1. The experts as i32, clamped.
+  Value ids = alloc({dyn, g.topK}, i32, tokens);
+  parallelGeneric(
+      b, loc, g.indices, ids, dims({0, 1}, 2),
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value e = toIndex(nb, l, a[0]);
+        e = arith::MaxSIOp::create(nb, l, e,
+                                   arith::ConstantIndexOp::create(nb, l, 0));
+        e = arith::MinSIOp::create(
+            nb, l, e, arith::ConstantIndexOp::create(nb, l, g.experts - 1));
+        linalg::YieldOp::create(
+            nb, l, arith::IndexCastOp::create(nb, l, i32, e).getResult());
+      });
+  // 2. Sorted rows.
+  Value offsets = alloc({g.experts + 1}, i32, {});
+  Value slotRow = alloc({dyn, g.topK}, i32, tokens);
+  Value rowSlot = alloc({dyn}, i32, slots);
+  gpu::LaunchFuncOp::create(
+      b, loc, align.fn, gpu::KernelDim3{index(1), index(1), index(1)},
+      gpu::KernelDim3{index(align.threads), index(1), index(1)},
+      /*dynamicSharedMemorySize=*/Value(),
+      ValueRange{flattened(b, loc, ids), slots, index(g.experts),
+                 /*blockRows=*/index(1), flattened(b, loc, offsets),
+                 flattened(b, loc, slotRow), rowSlot});
+  // 3. The gathered rows.
+  Value sortedA = alloc({dyn, g.k}, bf16, slots);
+  parallelGeneric(
+      b, loc, rowSlot, sortedA, dims({0}, 2),
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value slot = toIndex(nb, l, a[0]);
+        Value topK = arith::ConstantIndexOp::create(nb, l, g.topK);
+        Value t = arith::DivUIOp::create(nb, l, slot, topK);
+        Value i = linalg::IndexOp::create(nb, l, 1);
+        SmallVector<Value> at = {t, i};
+        if (g.perSlot)
+          at.insert(at.begin() + 1,
+                    arith::RemUIOp::create(nb, l, slot, topK).getResult());
+        linalg::YieldOp::create(
+            nb, l, memref::LoadOp::create(nb, l, g.a, at).getResult());
+      });
+  // 4. The grouped GEMM.
+  Value sortedC = alloc({dyn, g.n}, f32, slots);
+  launchGemm(b, loc, gemm, sortedA, g.w, sortedC, offsets, slots, g.experts,
+             g.n, g.k);
+  // 5. Back to the slots.
+  parallelGeneric(
+      b, loc, slotRow, g.c, dims({0, 1}, 3),
+      [&](OpBuilder &nb, Location l, ValueRange a) {
+        Value row = toIndex(nb, l, a[0]);
+        Value n = linalg::IndexOp::create(nb, l, 2);
+        linalg::YieldOp::create(
+            nb, l,
+            memref::LoadOp::create(nb, l, sortedC, ValueRange{row, n})
+                .getResult());
+      });
+  for (Value buffer : {ids, offsets, slotRow, rowSlot, sortedA, sortedC})
+    memref::DeallocOp::create(b, loc, buffer);
+  if (dead)
+    dead->erase();
   op.erase();
 }
 
 /// Whether `use` is the weight of a linear layer without block scales: a
-/// dsc.linear's, or one of a dsc.moe's shared-expert matrices (linear layers
-/// once the MoE is lowered) when they have no scales.
+/// dsc.linear's, one of a dsc.moe's shared-expert matrices (linear layers
+/// once the MoE is lowered), or one of its routed expert stacks (grouped
+/// GEMMs), each when they have no scales.
 bool isLinearWeight(OpOperand &use) {
   if (auto linear = dyn_cast<dsc::LinearOp>(use.getOwner()))
     return !linear.getScales() && &use == &linear.getWeightMutable();
@@ -256,6 +522,10 @@ bool isLinearWeight(OpOperand &use) {
       for (unsigned i = 0; i < 3; ++i)
         if (&use == &shared[i])
           return true;
+    if (moe.getExpertScales().empty())
+      return &use == &moe.getGateProjMutable() ||
+             &use == &moe.getUpProjMutable() ||
+             &use == &moe.getDownProjMutable();
   }
   return false;
 }
@@ -284,8 +554,7 @@ struct DscBf16LinearWeightsPass
       for (BlockArgument arg : fn.getArguments()) {
         auto type = dyn_cast<RankedTensorType>(arg.getType());
         unsigned i = arg.getArgNumber();
-        bool entryWeight = fn.isPublic() && fn.getArgAttr(i, "dsc.weight") &&
-                           !fn.getArgAttr(i, "dsc.stack");
+        bool entryWeight = fn.isPublic() && fn.getArgAttr(i, "dsc.weight");
         if (!type || !type.getElementType().isF32() || arg.use_empty() ||
             !(entryWeight || fn.isPrivate()))
           continue;
@@ -370,26 +639,45 @@ struct DscLibraryGemmsPass
     ModuleOp module = getOperation();
     SmallVector<linalg::GenericOp> marked;
     module.walk([&](linalg::GenericOp op) {
-      if (op->hasAttr(kLibraryGemmAttr))
+      if (op->hasAttr(kLibraryGemmAttr) || op->hasAttr(kLibraryGroupedGemmAttr))
         marked.push_back(op);
     });
+    auto kernel = [&](const LibrarySource &source) -> FailureOr<LibraryKernel> {
+      FailureOr<LibraryKernel> found = libraryKernel(module, source);
+      if (failed(found) || (&source == &kGemmKernel && !found->tileM)) {
+        module.emitError("the kernel library's ")
+            << source.kernel << " (" << source.path
+            << ") did not parse or lacks its launch attributes";
+        return failure();
+      }
+      return found;
+    };
     for (linalg::GenericOp op : marked) {
       std::string why;
-      FailureOr<Gemm> gemm = matchGemm(op, why);
-      if (failed(gemm)) {
+      bool grouped = op->hasAttr(kLibraryGroupedGemmAttr);
+      FailureOr<Gemm> gemm;
+      FailureOr<GroupedGemm> groupedGemm;
+      if (grouped)
+        groupedGemm = matchGroupedGemm(op, why);
+      else
+        gemm = matchGemm(op, why);
+      if (grouped ? failed(groupedGemm) : failed(gemm)) {
         op.emitRemark("GEMM left as generated code: ") << why;
         op->removeAttr(kLibraryGemmAttr);
+        op->removeAttr(kLibraryGroupedGemmAttr);
         continue;
       }
-      FailureOr<LibraryKernel> kernel = libraryKernel(module);
-      if (failed(kernel)) {
-        module.emitError("the kernel library's ")
-            << kKernel
-            << " did not parse or lacks its launch attributes (dsc.tile, "
-               "known_block_size, dsc.dynamic_shared_memory)";
+      FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
+      if (failed(gemmKernel))
         return signalPassFailure();
+      if (!grouped) {
+        launch(op, *gemm, *gemmKernel);
+        continue;
       }
-      launch(op, *gemm, *kernel);
+      FailureOr<LibraryKernel> alignKernel = kernel(kAlignKernel);
+      if (failed(alignKernel))
+        return signalPassFailure();
+      launchGrouped(op, *groupedGemm, *gemmKernel, *alignKernel);
     }
   }
 };

@@ -180,6 +180,18 @@ Value dequantize(TensorMath &m, Value weight, Value scales,
   return m.dequantizeByBlocks(weight, scales, block[0], block[1]);
 }
 
+/// `value` rounded to bf16 (to nearest even), the input a tensor-core GEMM
+/// takes; `value` itself when it is bf16 already.
+Value roundedToBf16(TensorMath &m, Value value) {
+  Type bf16 = m.builder().getBF16Type();
+  if (cast<ShapedType>(value.getType()).getElementType() == bf16)
+    return value;
+  return m.map(value, bf16, [&](OpBuilder &b, Location l, ValueRange a) {
+    Value f32 = TensorMath(b, l).toF32(a[0]);
+    linalg::YieldOp::create(b, l, fromF32(b, l, f32, bf16));
+  });
+}
+
 /// With `bf16Inputs`, a linear layer with a bf16 weight (no scales) first
 /// rounds its input to bf16, as a tensor-core GEMM takes it, and its GEMM
 /// (bf16 x bf16, f32 sums) carries `kLibraryGemmAttr`: on a GPU,
@@ -201,14 +213,8 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
         cast<ShapedType>(weight.getType()).getElementType().isBF16();
     if (Value scales = op.getScales())
       weight = dequantize(m, weight, scales, *op.getBlockSize());
-    if (tensorCores &&
-        !cast<ShapedType>(input.getType()).getElementType().isBF16())
-      input = m.map(input, rewriter.getBF16Type(),
-                    [&](OpBuilder &b, Location l, ValueRange a) {
-                      Value f32 = TensorMath(b, l).toF32(a[0]);
-                      linalg::YieldOp::create(
-                          b, l, fromF32(b, l, f32, b.getBF16Type()));
-                    });
+    if (tensorCores)
+      input = roundedToBf16(m, input);
     Value result = m.matmulTransposed(input, weight);
     if (tensorCores)
       result.getDefiningOp()->setAttr(kLibraryGemmAttr, rewriter.getUnitAttr());
@@ -827,17 +833,26 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
 ///
 /// With `fixedShapes`, the routed experts are computed per slot instead
 /// (gatheredExperts): no host loop and no size that depends on the routing.
+///
+/// With `bf16Inputs` and bf16 expert stacks (no scales), the routed
+/// experts' GEMMs take their inputs rounded to bf16, as tensor-core GEMMs
+/// do; with `fixedShapes` too, each per-slot GEMM carries
+/// `kLibraryGroupedGemmAttr`, for dsc-library-gemms.
 struct LowerMoe : OpRewritePattern<MoeOp> {
-  LowerMoe(MLIRContext *context, bool fixedShapes)
-      : OpRewritePattern(context), fixedShapes(fixedShapes) {}
-  bool fixedShapes;
+  LowerMoe(MLIRContext *context, bool fixedShapes, bool bf16Inputs)
+      : OpRewritePattern(context), fixedShapes(fixedShapes),
+        bf16Inputs(bf16Inputs) {}
+  bool fixedShapes, bf16Inputs;
 
   LogicalResult matchAndRewrite(MoeOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     TensorMath m(rewriter, loc);
-    Value combined =
-        fixedShapes ? gatheredExperts(op, m) : sortedExperts(op, m);
+    bool tensorCores = bf16Inputs && op.getExpertScales().empty();
+    for (Value stack : {op.getGateProj(), op.getUpProj(), op.getDownProj()})
+      tensorCores = tensorCores && getElementTypeOrSelf(stack).isBF16();
+    Value combined = fixedShapes ? gatheredExperts(op, m, tensorCores)
+                                 : sortedExperts(op, m, tensorCores);
     // The shared experts, which every token runs: dsc ops of their own,
     // lowered by their patterns in turn.
     if (!op.getShared().empty()) {
@@ -867,8 +882,10 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
   /// [tokens, top_k, hidden] intermediates and no loop on the host. Each
   /// slot reads its expert's matrices itself, where dispatch reads them
   /// once per expert: the generated GPU kernels are simple anyway, and the
-  /// kernel library's grouped GEMM is the fast path.
-  static Value gatheredExperts(MoeOp op, TensorMath &m) {
+  /// kernel library's grouped GEMM is the fast path: with `tensorCores`,
+  /// the inputs are rounded to bf16 and dsc-library-gemms replaces each
+  /// marked per-slot GEMM with the library's dispatch and grouped GEMM.
+  static Value gatheredExperts(MoeOp op, TensorMath &m, bool tensorCores) {
     OpBuilder &b = m.builder();
     Location loc = m.getLoc();
     Type f32 = b.getF32Type();
@@ -908,7 +925,9 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
                                         b.getIndexAttr(rows)};
       SmallVector<unsigned> inMap = perSlot ? SmallVector<unsigned>{0, 1, 3}
                                             : SmallVector<unsigned>{0, 3};
-      return m.generic(
+      if (tensorCores)
+        in = roundedToBf16(m, in);
+      Value out = m.generic(
           {in, indices}, m.filled(size, f32, 0.0), 4,
           {inMap, {0, 1}, {0, 1, 2}}, {3},
           [&](OpBuilder &nb, Location l, ValueRange a) {
@@ -920,6 +939,9 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
             linalg::YieldOp::create(
                 nb, l, arith::AddFOp::create(nb, l, a[2], product).getResult());
           })[0];
+      if (tensorCores)
+        out.getDefiningOp()->setAttr(kLibraryGroupedGemmAttr, b.getUnitAttr());
+      return out;
     };
     Value gate = slotGemm(x, false, 0, op.getGateProj(), width);
     Value up = slotGemm(x, false, 1, op.getUpProj(), width);
@@ -940,7 +962,8 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
   }
 
   /// Sparse dispatch (the type's comment), the routed sum [tokens, hidden].
-  static Value sortedExperts(MoeOp op, TensorMath &m) {
+  /// With `tensorCores`, the GEMMs' inputs are rounded to bf16.
+  static Value sortedExperts(MoeOp op, TensorMath &m, bool tensorCores) {
     OpBuilder &b = m.builder();
     Location loc = m.getLoc();
     Type f32 = b.getF32Type(), i64 = b.getI64Type();
@@ -949,6 +972,8 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
             hidden = gateType.getDimSize(2);
     int64_t topK = op.getWeights().getType().getDimSize(1);
     Value x = op.getInput();
+    if (tensorCores)
+      x = roundedToBf16(m, x);
     Value tokens = tensor::DimOp::create(b, loc, x, 0);
     Value slots = arith::MulIOp::create(b, loc, tokens, m.index(topK));
     Value zero = m.index(0), one = m.index(1);
@@ -1037,8 +1062,8 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
     // 3. Gather: xs[r, d] = x[rowToken[r], d].
     SmallVector<OpFoldResult> ndSize = {slots, b.getIndexAttr(hidden)};
     Value gathered = m.generic(
-        rowToken, m.empty(ndSize, op.getInput().getType().getElementType()), 2,
-        {{0}, {0, 1}}, {}, [&](OpBuilder &nb, Location l, ValueRange a) {
+        rowToken, m.empty(ndSize, getElementTypeOrSelf(x)), 2, {{0}, {0, 1}},
+        {}, [&](OpBuilder &nb, Location l, ValueRange a) {
           Value t = toIndex(nb, l, a[0]);
           Value d = linalg::IndexOp::create(nb, l, 1);
           linalg::YieldOp::create(
@@ -1154,6 +1179,8 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
         });
     Value act = SwigluOp::create(b, loc, gateUp.getResult(0).getType(),
                                  gateUp.getResult(0), gateUp.getResult(1));
+    if (tensorCores)
+      act = roundedToBf16(m, act);
     Value down =
         scf::ForOp::create(
             b, loc, zero, m.index(experts), one,
@@ -1222,7 +1249,8 @@ void mlir::dsc::populateDscToLinalgPatterns(RewritePatternSet &patterns,
   patterns.add<LowerRmsNorm, LowerAddRmsNorm, LowerRope, LowerTopk, LowerEmbed,
                LowerSwiglu, LowerGate>(patterns.getContext());
   patterns.add<LowerLinear>(patterns.getContext(), bf16LinearInputs);
-  patterns.add<LowerMlaDecode, LowerMoe>(patterns.getContext(), fixedShapes);
+  patterns.add<LowerMlaDecode>(patterns.getContext(), fixedShapes);
+  patterns.add<LowerMoe>(patterns.getContext(), fixedShapes, bf16LinearInputs);
   patterns.add<LowerMla>(patterns.getContext(),
                          plainAttention ? AttentionLayout() : kPrefillLayout);
 }

@@ -36,13 +36,22 @@ namespace dsc {
 /// (the kernel writes C = A B^T, not C + A B^T).
 inline constexpr llvm::StringLiteral kLibraryGemmAttr = "dsc.library_gemm";
 
+/// Marks a routed experts' GEMM per slot (a `linalg.generic` over (t, j, n,
+/// k): C[t, j, n] += A[t, (j,) k] * W[e, n, k], e = indices[t, j] clamped
+/// to the stack, W a bf16 [experts, N, K] stack read in the body) that
+/// dsc-library-gemms runs as the kernel library's dispatch and grouped
+/// GEMM. The same contract: C holds zeros before.
+inline constexpr llvm::StringLiteral kLibraryGroupedGemmAttr =
+    "dsc.library_grouped_gemm";
+
 /// Adds the dsc op decompositions to `patterns`.
 /// `plainAttention`: dsc.mla as the plain causal attention that the
 /// frontends produce (the --plain-attention option of dsc-lower-to-linalg).
 /// `fixedShapes`: the --fixed-shapes option (sizes from shapes only).
-/// `bf16LinearInputs`: the --bf16-linear-inputs option (linear layers with
-/// bf16 weights as tensor-core GEMMs: inputs rounded to bf16, the GEMM
-/// marked with kLibraryGemmAttr).
+/// `bf16LinearInputs`: the --bf16-linear-inputs option (linear layers and
+/// routed experts with bf16 weights as tensor-core GEMMs: inputs rounded to
+/// bf16, the GEMMs marked with kLibraryGemmAttr or, per slot with
+/// `fixedShapes`, kLibraryGroupedGemmAttr).
 void populateDscToLinalgPatterns(RewritePatternSet &patterns,
                                  bool plainAttention = false,
                                  bool fixedShapes = false,

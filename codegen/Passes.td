@@ -322,10 +322,11 @@ def DscBf16LinearWeights : Pass<"dsc-bf16-linear-weights", "ModuleOp"> {
   let description = [{
     For GPU targets (and the CPU's with dsc-compile --bf16-linear-inputs),
     after dsc-weights-to-arguments: an entry point's f32
-    weight argument (`dsc.weight`, not stacked) whose every use is the
-    weight of a `dsc.linear` without block scales becomes bf16, the operand
-    type of the tensor-core GEMM (dsc-library-gemms): half the bytes a
-    step reads. The module's `dsc.bf16_params` lists their names; the
+    weight argument (`dsc.weight`, stacked or not) whose every use is the
+    weight of a `dsc.linear` or one of a `dsc.moe`'s shared or routed
+    expert matrices, without block scales, becomes bf16, the operand type
+    of the tensor-core GEMM (dsc-library-gemms): half the bytes a step
+    reads. The module's `dsc.bf16_params` lists their names; the
     manifest carries it per target, and the runtime packs those params as
     bf16 (exactly from a BF16 checkpoint, rounded to nearest even from
     others). The runtime binds a param once by name for all entry points,
@@ -347,10 +348,23 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     128 threads, 96 KiB of dynamic shared memory. Its expert offsets
     `[0, M]` are written by a kernel too, so the host code stays free of
     device data (dsc-check-graph-capture). The library's module, with that
-    one kernel, joins the module from the source dsc was built with.
+    one kernel, joins the module from the source dsc was built with. The
+    launch (tile, threads, shared bytes) is read from the kernel's
+    attributes (`dsc.tile`, `known_block_size`,
+    `dsc.dynamic_shared_memory`).
+
+    Each routed experts' GEMM per slot marked `dsc.library_grouped_gemm`
+    (by dsc-lower-to-linalg{fixed-shapes bf16-linear-inputs}: `C[t, j, n] =
+    sum_k A[t, (j,) k] * W[indices[t, j], n, k]`, W a bf16 stack) becomes
+    the library's dispatch around the same kernel: the experts clamped to
+    i32, `moe_align` (moe_dispatch.mlir; the slots sorted by expert,
+    unpadded), the rows gathered in that order, the GEMM over each
+    expert's rows (grid z: the experts; y: ceil(slots / 64), since one
+    expert may hold every slot), and each slot's row put back.
 
     A marked GEMM the kernel cannot take (K % 8 != 0, a non-contiguous
-    operand) stays a generic loop nest, with a remark saying why.
+    operand, more than 1024 experts) stays a generic loop nest, with a
+    remark saying why.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

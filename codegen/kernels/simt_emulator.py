@@ -40,6 +40,7 @@ bf16, f16 and e4m3 values are kept as their bit patterns: the kernels only
 move such words; arithmetic happens in f32.
 """
 
+import json
 import re
 
 import numpy as np
@@ -134,18 +135,23 @@ def parse(text):
     return top
 
 
-def kernels(module):
-    """gpu.func name -> op, over every gpu.module of `module`."""
+def _named(module, opname):
+    """Symbol name -> op for the `opname` ops nested in `module`."""
     found = {}
 
     def walk(op):
-        if op.name == "gpu.func":
+        if op.name == opname:
             found[op.attr(r'sym_name = "(\w+)"')] = op
         for _, ops in op.regions:
             for inner in ops:
                 walk(inner)
     walk(module)
     return found
+
+
+def kernels(module):
+    """gpu.func name -> op, over every gpu.module of `module`."""
+    return _named(module, "gpu.func")
 
 
 # ----------------------------------------------------------------------------
@@ -1364,3 +1370,93 @@ def run_kernel(kernel, grid, threads, shared_bytes, args):
 def global_memref(array):
     """A flat global buffer (memref<?xT>) over `array` (kept, not copied)."""
     return MemRef(array.reshape(-1), [array.size])
+
+
+# ----------------------------------------------------------------------------
+# Host code: a function that launches kernels, as the compiler emits it
+# before the kernels are outlined (dsc-library-gemms' output, its loops from
+# --convert-linalg-to-loops), run as one thread.
+
+def _memref_type(text):
+    """(shape with None for dynamic dims, dtype) of a `memref<...>` type."""
+    m = re.match(r"memref<((?:[\d?]+x)*)(\w+)", text)
+    dims = [d for d in m.group(1).split("x") if d]
+    return [None if d == "?" else int(d) for d in dims], np.dtype(_DTYPES[m.group(2)])
+
+
+class Host(Block):
+    """The function `func` (a func.func op) run on the CPU; its kernel
+    launches run on the emulator, each block in turn. Buffers it allocates
+    start as NaN (floats) or -1 (integers), so that a read of what nothing
+    wrote shows."""
+
+    def __init__(self, func, kernels, args):
+        self.kernels = kernels
+        self.threads = 1
+        self.tid = np.zeros(1, np.int64)
+        self.warp = self.tid
+        self.mask = np.ones(1, dtype=bool)
+        params, self.body = func.regions[0]
+        if len(params) != len(args):
+            raise EmulationError(f"{len(args)} arguments for {len(params)} parameters")
+        self.env = dict(zip(params, args))
+        self.launches = []
+
+    def run(self):
+        self.region(self.body)
+        return self.launches
+
+    def region(self, ops):
+        for op in ops:
+            if op.name in ("func.return", "scf.yield"):
+                return [self.env[o] for o in op.operands]
+            self.execute(op)
+        return []
+
+    def op_memref_alloc(self, op, *sizes):
+        shape, dtype = _memref_type(re.search(r"-> (memref<[^>]*>)", op.text).group(1))
+        dynamic = iter(int(s[0]) for s in sizes)
+        shape = [next(dynamic) if d is None else d for d in shape]
+        fill = {np.float32: np.nan, np.uint16: 0x7FC0}.get(dtype.type, -1)
+        return MemRef(np.full(shape, fill, dtype), shape)
+
+    def op_memref_dealloc(self, op, memref):
+        return None
+
+    def op_memref_dim(self, op, memref, dim):
+        return np.full(1, memref.data.shape[int(dim[0])], np.int64)
+
+    def op_memref_collapse_shape(self, op, memref):
+        groups = re.search(r"reassociation = (\[\[.*?\]\])", op.text).group(1)
+        shape = [int(np.prod([memref.data.shape[d] for d in g]))
+                 for g in json.loads(groups)]
+        return MemRef(memref.data, shape)
+
+    def op_memref_cast(self, op, memref):
+        return memref
+
+    def op_arith_minsi(self, op, a, b):
+        return np.minimum(a, b)
+
+    def op_gpu_launch_func(self, op, *operands):
+        sizes = [int(n) for n in op.attr(r"operandSegmentSizes = array<i32: ([\d, ]+)>").split(",")]
+        if sizes[0] or any(sizes[7:10]) or sizes[12]:
+            raise EmulationError("async, cluster or async-object launches")
+        grid = tuple(int(v[0]) for v in operands[0:3])
+        block = tuple(int(v[0]) for v in operands[3:6])
+        if block[1:] != (1, 1):
+            raise EmulationError("a block of more than one dimension")
+        shared = int(operands[6][0]) if sizes[10] else 0
+        args = [a if isinstance(a, MemRef) else int(a[0])
+                for a in operands[6 + sizes[10]:]]
+        name = op.attr(r"kernel = @\w+::@(\w+)")
+        flat = [MemRef(a.data.reshape(-1), [a.data.size]) if isinstance(a, MemRef) else a
+                for a in args]
+        run_kernel(self.kernels[name], grid, block[0], shared, flat)
+        self.launches.append((name, grid))
+
+
+def run_host(module, name, args):
+    """Runs the host function `name` of `module` (parsed) with `args`
+    (MemRefs and ints); returns the launches it made, (kernel, grid)."""
+    return Host(_named(module, "func.func")[name], kernels(module), args).run()

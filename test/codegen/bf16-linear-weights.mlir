@@ -1,13 +1,14 @@
 // dsc-bf16-linear-weights (GPU pipelines; the CPU's with
 // --bf16-linear-inputs): an entry point's f32 weight that reaches only
-// linear layers' weight operands, through the private layer functions that
+// linear layers' weight operands (dsc.linear's, dsc.moe's shared and routed
+// expert matrices without scales), through the private layer functions that
 // take it, becomes bf16 everywhere along the way, and the module lists it in
 // dsc.bf16_params (the runtime packs it as bf16).
 // RUN: dsc-opt %s --split-input-file --dsc-bf16-linear-weights | FileCheck %s
 // A second run keeps the list (its arguments are bf16 already).
 // RUN: dsc-opt %s --split-input-file --dsc-bf16-linear-weights --dsc-bf16-linear-weights | FileCheck %s
 
-// Through a layer function; the norm weight and the stacked experts stay.
+// Through a layer function; the norm weight and an unused weight stay.
 // CHECK: module attributes {dsc.bf16_params = ["layers.0.q.weight", "head.weight"]}
 // CHECK-LABEL: func.func private @layer_0
 // CHECK-SAME: %arg1: tensor<16x8xbf16>, %arg2: tensor<8xf32>
@@ -71,11 +72,11 @@ func.func @decode(%x: tensor<?x8xf32>, %w: tensor<8x8xf32> {dsc.weight = "w"}, %
 
 // -----
 
-// A dsc.moe's shared experts are linear layers once lowered: their
-// matrices become bf16; the routed experts (stacked) stay.
-// CHECK: module attributes {dsc.bf16_params = ["sg", "su", "sd"]}
+// A dsc.moe's shared experts are linear layers once lowered, and its
+// routed experts grouped GEMMs: their matrices and stacks become bf16.
+// CHECK: module attributes {dsc.bf16_params = ["g.{}", "u.{}", "d.{}", "sg", "su", "sd"]}
 // CHECK-LABEL: func.func @forward
-// CHECK-SAME: %arg3: tensor<4x6x8xf32> {dsc.stack = 4 : i64, dsc.weight = "g.{}"}
+// CHECK-SAME: %arg3: tensor<4x6x8xbf16> {dsc.stack = 4 : i64, dsc.weight = "g.{}"}, %arg4: tensor<4x6x8xbf16> {dsc.stack = 4 : i64, dsc.weight = "u.{}"}, %arg5: tensor<4x8x6xbf16> {dsc.stack = 4 : i64, dsc.weight = "d.{}"}
 // CHECK-SAME: %arg6: tensor<6x8xbf16> {dsc.weight = "sg"}, %arg7: tensor<6x8xbf16> {dsc.weight = "su"}, %arg8: tensor<8x6xbf16> {dsc.weight = "sd"}
 // CHECK: dsc.moe {{.*}} shared(%arg6, %arg7, %arg8) : ({{.*}}, tensor<6x8xbf16>, tensor<6x8xbf16>, tensor<8x6xbf16>)
 func.func @forward(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32> {dsc.stack = 4 : i64, dsc.weight = "g.{}"}, %u: tensor<4x6x8xf32> {dsc.stack = 4 : i64, dsc.weight = "u.{}"}, %d: tensor<4x8x6xf32> {dsc.stack = 4 : i64, dsc.weight = "d.{}"}, %sg: tensor<6x8xf32> {dsc.weight = "sg"}, %su: tensor<6x8xf32> {dsc.weight = "su"}, %sd: tensor<8x6xf32> {dsc.weight = "sd"}) -> tensor<?x8xf32> {

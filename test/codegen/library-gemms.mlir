@@ -145,3 +145,128 @@ func.func @kept_fill(%a: memref<?x16xbf16>, %b: memref<16x16xbf16>, %c: memref<?
   }
   return
 }
+
+// -----
+
+// A routed experts' GEMM per slot (dsc.library_grouped_gemm) becomes the
+// library's dispatch around the same kernel: the experts clamped to i32,
+// moe_align (blockRows 1: unpadded), the rows gathered in expert order,
+// the GEMM over every expert (grid z; y from all the slots, since one
+// expert may hold them all), each slot's row put back. The copy of zeros
+// bufferization made into C is dead like a fill. (kernels-emulated.test
+// runs this on the emulator.)
+#slot = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#ids = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
+#out = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @routed
+// CHECK-SAME: (%[[A:.*]]: memref<?x2x64xbf16>, %[[IDX:.*]]: memref<?x2xi64>, %[[W:.*]]: memref<4x32x64xbf16>, %[[C:.*]]: memref<?x2x32xf32>, %[[Z:.*]]: memref<?x2x32xf32>)
+// CHECK-NOT: linalg.copy
+// CHECK: %[[T:.*]] = memref.dim %[[C]], %c0
+// CHECK: %[[S:.*]] = arith.muli %[[T]], %c2
+// CHECK: %[[IDS:.*]] = memref.alloc(%[[T]]) : memref<?x2xi32>
+// CHECK: linalg.generic {{.*}} ins(%[[IDX]] : memref<?x2xi64>) outs(%[[IDS]] : memref<?x2xi32>)
+// CHECK: arith.maxsi %{{.*}}, %c0
+// CHECK: arith.minsi %{{.*}}, %c3
+// CHECK: %[[OFF:.*]] = memref.alloc() : memref<5xi32>
+// CHECK: %[[SLOTROW:.*]] = memref.alloc(%[[T]]) : memref<?x2xi32>
+// CHECK: %[[ROWSLOT:.*]] = memref.alloc(%[[S]]) : memref<?xi32>
+// CHECK: gpu.launch_func @dsc_moe_dispatch::@moe_align blocks in (%c1, %c1, %c1) threads in (%c1024, %c1, %c1) args(%{{.*}} : memref<?xi32>, %[[S]] : index, %c4 : index, %c1 : index, %{{.*}} : memref<?xi32>, %{{.*}} : memref<?xi32>, %[[ROWSLOT]] : memref<?xi32>)
+// CHECK: %[[SA:.*]] = memref.alloc(%[[S]]) : memref<?x64xbf16>
+// CHECK: linalg.generic {{.*}} ins(%[[ROWSLOT]] : memref<?xi32>) outs(%[[SA]] : memref<?x64xbf16>)
+// CHECK: %[[SLOT:.*]] = arith.index_cast
+// CHECK: %[[TOK:.*]] = arith.divui %[[SLOT]], %c2
+// CHECK: %[[J:.*]] = arith.remui %[[SLOT]], %c2
+// CHECK: memref.load %[[A]][%[[TOK]], %[[J]], %{{.*}}]
+// CHECK: %[[SC:.*]] = memref.alloc(%[[S]]) : memref<?x32xf32>
+// CHECK: %[[GY:.*]] = arith.divui %{{.*}}, %c64
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64 blocks in (%c1, %[[GY]], %c4) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %{{.*}} args({{.*}}, %c32 : index, %c64 : index)
+// CHECK: linalg.generic {{.*}} ins(%[[SLOTROW]] : memref<?x2xi32>) outs(%[[C]] : memref<?x2x32xf32>)
+// CHECK: memref.load %[[SC]]
+// CHECK-COUNT-6: memref.dealloc
+// CHECK-NOT: dsc.library_grouped_gemm
+// CHECK: gpu.module @dsc_moe_dispatch
+// CHECK-NEXT: gpu.func @moe_align(
+// CHECK-NOT: gpu.func @moe_gather
+func.func @routed(%a: memref<?x2x64xbf16>, %idx: memref<?x2xi64>, %w: memref<4x32x64xbf16>, %c: memref<?x2x32xf32>, %zeros: memref<?x2x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c3 = arith.constant 3 : index
+  linalg.copy ins(%zeros : memref<?x2x32xf32>) outs(%c : memref<?x2x32xf32>)
+  linalg.generic {indexing_maps = [#slot, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %idx : memref<?x2x64xbf16>, memref<?x2xi64>) outs(%c : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%x: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c3 : index
+    %wv = memref.load %w[%e, %n, %k] : memref<4x32x64xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %xf = arith.extf %x : bf16 to f32
+    %p = arith.mulf %xf, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// What the dispatch cannot take stays generated code, with a remark: more
+// experts than moe_align counts, an expert not clamped to the stack (the
+// library would read past it), a body that is not the product.
+#token = affine_map<(d0, d1, d2, d3) -> (d0, d3)>
+#ids = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
+#out = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @routed_left
+// CHECK-NOT: gpu.launch_func
+// CHECK-NOT: dsc.library_grouped_gemm
+func.func @routed_left(%a: memref<?x64xbf16>, %idx: memref<?x2xi64>, %big: memref<1025x32x64xbf16>, %w: memref<4x32x64xbf16>, %c: memref<?x2x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c3 = arith.constant 3 : index
+  %c1024 = arith.constant 1024 : index
+  // expected-remark @+1 {{GEMM left as generated code: 1025 experts, the dispatch takes at most 1024}}
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%c : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%x: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c1024 : index
+    %wv = memref.load %big[%e, %n, %k] : memref<1025x32x64xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %xf = arith.extf %x : bf16 to f32
+    %p = arith.mulf %xf, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  // expected-remark @+1 {{GEMM left as generated code: the expert is not indices[t, j] clamped to the stack}}
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%c : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%x: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c1024 : index
+    %wv = memref.load %w[%e, %n, %k] : memref<4x32x64xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %xf = arith.extf %x : bf16 to f32
+    %p = arith.mulf %xf, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  // expected-remark @+1 {{GEMM left as generated code: its body is not acc + extf(a) * extf(W[e, n, k])}}
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%a, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%c : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%x: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c3 : index
+    %wv = memref.load %w[%e, %n, %k] : memref<4x32x64xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %xf = arith.extf %x : bf16 to f32
+    %p = arith.mulf %xf, %wf : f32
+    %s = arith.subf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}

@@ -6,8 +6,8 @@ usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
   CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-wgmma-tn, grouped-gemm-fp8,
          grouped-gemm-fp8-wgmma, moe-dispatch,
          add-rmsnorm, quant-fp8, moe-pipeline, mla-decode,
-         mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route
-         or rope
+         mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route,
+         rope, or routed-experts (host code: dsc-library-gemms' output)
 
 GENERIC.mlir are the kernel files in generic form (mlir-opt
 --mlir-print-op-generic); moe-pipeline takes moe_route, moe_dispatch and
@@ -620,6 +620,37 @@ def mla_prefill_check(kernels, name):
     return verdict(f"{name} ({batch} x {seq} tokens, {heads} heads)", got, want, 1e-2)
 
 
+def routed_experts(modules):
+    """dsc-library-gemms' output for the routed experts' GEMMs per slot
+    (test/codegen/Inputs/routed-experts.mlir): its host code (the experts
+    clamped, the rows gathered in expert order, each slot's row put back)
+    run with its launches of moe_align and the grouped GEMM, against
+    C[t, j] = A[t, (j)] W[clamp(indices[t, j])]^T. 37 tokens, top-3 of 5
+    experts (N 136, K 40), one expert holding 68 slots or more (more
+    than a 64-row block), two indices out of range; C starts as NaN (the marked GEMM's zero fill is gone), so
+    every element must be written."""
+    rng = np.random.default_rng(11)
+    tokens, top_k, experts, n, k = 37, 3, 5, 136, 40
+    (module,) = modules
+    ok = True
+    for name, shape in (("per_token", (tokens, k)), ("per_slot", (tokens, top_k, k))):
+        a_bits, a = bf16(rng.standard_normal(shape))
+        w_bits, w = bf16(rng.standard_normal((experts, n, k)))
+        indices = rng.integers(0, experts, (tokens, top_k)).astype(np.int64)
+        indices[:34, :2] = 2  # 68 rows: more than one 64-row block
+        indices[3, 2], indices[30, 2] = -4, 9
+        c = np.full((tokens, top_k, n), np.nan, np.float32)
+        launches = emu.run_host(module, name, [
+            emu.MemRef(a_bits, list(shape)), emu.MemRef(indices, [tokens, top_k]),
+            emu.MemRef(w_bits, [experts, n, k]), emu.MemRef(c, [tokens, top_k, n])])
+        e = np.clip(indices, 0, experts - 1)
+        rows = a if name == "per_slot" else a[:, None, :].repeat(top_k, axis=1)
+        want = np.einsum("tjk,tjnk->tjn", rows.astype(np.float64), w[e].astype(np.float64))
+        kernels_run = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
+        ok &= verdict(f"routed experts {name} ({kernels_run})", c, want, 1e-5)
+    return ok
+
+
 CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,
           "grouped-gemm-wgmma-tn": grouped_gemm_wgmma_tn,
           "grouped-gemm-fp8": grouped_gemm_fp8,
@@ -629,22 +660,29 @@ CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma
           "mla-decode": mla_decode, "mla-decode-wgmma": mla_decode_wgmma,
           "moe-route": moe_route, "rope": rope,
           "mla-prefill": mla_prefill, "mla-prefill-wgmma": mla_prefill_wgmma}
+# Checks of host code and its launches: they take the parsed modules.
+HOST_CHECKS = {"routed-experts": routed_experts}
 
 
 def main():
     if len(sys.argv) == 2 and sys.argv[1] in ("-h", "--help"):
         print(__doc__.strip())
         sys.exit(0)
-    if len(sys.argv) < 3 or sys.argv[1] not in CHECKS:
-        print("\n".join(__doc__.strip().splitlines()[3:6]), file=sys.stderr)
+    if len(sys.argv) < 3 or sys.argv[1] not in {**CHECKS, **HOST_CHECKS}:
+        print("\n".join(__doc__.strip().splitlines()[3:7]), file=sys.stderr)
         sys.exit(2)
-    kernels = {}
+    modules = []
     for path in sys.argv[2:]:
         with open(path) as f:
-            kernels.update(emu.kernels(emu.parse(f.read())))
-    check = CHECKS[sys.argv[1]]
+            modules.append(emu.parse(f.read()))
     try:
-        ok = check(kernels)
+        if sys.argv[1] in HOST_CHECKS:
+            ok = HOST_CHECKS[sys.argv[1]](modules)
+        else:
+            kernels = {}
+            for module in modules:
+                kernels.update(emu.kernels(module))
+            ok = CHECKS[sys.argv[1]](kernels)
     except emu.EmulationError as e:
         print(f"emulate_kernels: {e}", file=sys.stderr)
         sys.exit(1)
