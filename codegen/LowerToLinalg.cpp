@@ -925,8 +925,6 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
                                         b.getIndexAttr(rows)};
       SmallVector<unsigned> inMap = perSlot ? SmallVector<unsigned>{0, 1, 3}
                                             : SmallVector<unsigned>{0, 3};
-      if (tensorCores)
-        in = roundedToBf16(m, in);
       Value out = m.generic(
           {in, indices}, m.filled(size, f32, 0.0), 4,
           {inMap, {0, 1}, {0, 1, 2}}, {3},
@@ -943,9 +941,12 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
         out.getDefiningOp()->setAttr(kLibraryGroupedGemmAttr, b.getUnitAttr());
       return out;
     };
-    Value gate = slotGemm(x, false, 0, op.getGateProj(), width);
-    Value up = slotGemm(x, false, 1, op.getUpProj(), width);
+    Value in = tensorCores ? roundedToBf16(m, x) : x;
+    Value gate = slotGemm(in, false, 0, op.getGateProj(), width);
+    Value up = slotGemm(in, false, 1, op.getUpProj(), width);
     Value act = m.swiglu(gate, up);
+    if (tensorCores)
+      act = roundedToBf16(m, act);
     Value down = slotGemm(act, true, 2, op.getDownProj(), hidden);
     // y[t, d] = sum_j weights[t, j] * down[t, j, d], loops (t, d, j).
     SmallVector<OpFoldResult> tdSize = {tokens, b.getIndexAttr(hidden)};

@@ -35,3 +35,44 @@ func.func @fp8_weight(%x: tensor<?x8xf32>, %w: tensor<4x8xf8E4M3FN>, %s: tensor<
   %0 = dsc.linear %x, %w scales %s {block_size = array<i64: 2, 4>} : (tensor<?x8xf32>, tensor<4x8xf8E4M3FN>, tensor<2x2xf32>) -> tensor<?x4xf32>
   return %0 : tensor<?x4xf32>
 }
+
+// Routed experts with bf16 stacks: the inputs of their GEMMs (the tokens'
+// rows, the SwiGLU activations) are rounded to bf16. With fixed-shapes
+// (GPU targets), each GEMM per slot is marked dsc.library_grouped_gemm for
+// dsc-library-gemms; its stack is read in the body, the expert clamped.
+// RUN: dsc-opt %s --dsc-lower-to-linalg="bf16-linear-inputs fixed-shapes" | FileCheck %s --check-prefix=FIXED
+// FIXED-LABEL: func.func @bf16_experts
+// FIXED: %[[X:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<?x8xf32>)
+// FIXED: arith.truncf %{{.*}} : f32 to bf16
+// FIXED: linalg.generic {{.*}} ins(%[[X]], %arg2 : tensor<?x8xbf16>, tensor<?x2xi64>) {{.*}} attrs = {dsc.library_grouped_gemm}
+// FIXED: arith.maxsi
+// FIXED: arith.minsi %{{.*}}, %c3
+// FIXED: tensor.extract %arg3
+// FIXED: linalg.generic {{.*}} ins(%[[X]], %arg2 : tensor<?x8xbf16>, tensor<?x2xi64>) {{.*}} attrs = {dsc.library_grouped_gemm}
+// FIXED: tensor.extract %arg4
+// FIXED: arith.truncf %{{.*}} : f32 to bf16
+// FIXED: } -> tensor<?x2x6xbf16>
+// FIXED: linalg.generic {{.*}} ins(%{{.*}}, %arg2 : tensor<?x2x6xbf16>, tensor<?x2xi64>) {{.*}} attrs = {dsc.library_grouped_gemm}
+// FIXED: tensor.extract %arg5
+// FIXED-LABEL: func.func @f32_experts
+// FIXED-NOT: dsc.library_grouped_gemm
+// FIXED-NOT: bf16
+// FIXED: return
+// Sparse dispatch (CPU code without fixed-shapes) rounds the same inputs,
+// unmarked.
+// CHECK-LABEL: func.func @bf16_experts
+// CHECK-NOT: dsc.library_grouped_gemm
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: } -> tensor<?x8xbf16>
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: } -> tensor<?x6xbf16>
+// CHECK-NOT: dsc.library_grouped_gemm
+// CHECK: return
+func.func @bf16_experts(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xbf16>, %u: tensor<4x6x8xbf16>, %d: tensor<4x8x6xbf16>) -> tensor<?x8xf32> {
+  %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xbf16>, tensor<4x6x8xbf16>, tensor<4x8x6xbf16>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+func.func @f32_experts(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %u: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>) -> tensor<?x8xf32> {
+  %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
