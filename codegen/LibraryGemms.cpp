@@ -196,17 +196,47 @@ Value flattened(OpBuilder &b, Location loc, Value value) {
   return memref::CastOp::create(b, loc, dynamic, flat);
 }
 
-/// The write that initializes C for the GEMM `op` (the mark's contract: a
-/// zero fill, or a copy of zeros bufferization made), when nothing but
-/// memory-effect-free ops lies between them: the library writes every
-/// element of C, so that write is dead.
+/// The buffer `value` views (through view-like ops).
+Value rootBuffer(Value value) {
+  while (auto view = value.getDefiningOp<ViewLikeOpInterface>())
+    value = view.getViewSource();
+  return value;
+}
+
+/// Whether `a` and `b` may share memory: not when they view distinct
+/// buffers of which one is an allocation (nothing else reaches a fresh
+/// allocation).
+bool mayAlias(Value a, Value b) {
+  Value ra = rootBuffer(a), rb = rootBuffer(b);
+  return ra == rb || !(ra.getDefiningOp<memref::AllocOp>() ||
+                       rb.getDefiningOp<memref::AllocOp>());
+}
+
+/// Whether `op` may read, write or free `buffer` (`writes`: write or free
+/// only). Unknown effects count.
+bool touches(Operation *op, Value buffer, bool writes) {
+  std::optional<SmallVector<MemoryEffects::EffectInstance>> effects =
+      getEffectsRecursively(op);
+  if (!effects)
+    return true;
+  return llvm::any_of(*effects, [&](const MemoryEffects::EffectInstance &e) {
+    bool counted =
+        isa<MemoryEffects::Write, MemoryEffects::Free>(e.getEffect()) ||
+        (!writes && isa<MemoryEffects::Read>(e.getEffect()));
+    return counted && (!e.getValue() || mayAlias(e.getValue(), buffer));
+  });
+}
+
+/// The write that initializes C for the marked GEMM `op` (the mark's
+/// contract: a zero fill, or a copy of zeros bufferization made), when no
+/// op between them touches C: the library writes every element of C, so
+/// that write is dead.
 Operation *deadInit(linalg::GenericOp op, Value c) {
   for (Operation *prev = op->getPrevNode(); prev; prev = prev->getPrevNode()) {
-    if (isa<linalg::FillOp, linalg::CopyOp>(prev))
-      return cast<DestinationStyleOpInterface>(prev).getDpsInits()[0] == c
-                 ? prev
-                 : nullptr;
-    if (!isMemoryEffectFree(prev))
+    if (isa<linalg::FillOp, linalg::CopyOp>(prev) &&
+        cast<DestinationStyleOpInterface>(prev).getDpsInits()[0] == c)
+      return prev;
+    if (touches(prev, c, /*writes=*/false))
       return nullptr;
   }
   return nullptr;
@@ -253,7 +283,6 @@ void parallelGeneric(
 /// Replaces `op` with the launch of `kernel` on `gemm`.
 void launch(linalg::GenericOp op, const Gemm &gemm,
             const LibraryKernel &kernel) {
-  Operation *dead = deadInit(op, gemm.c);
   OpBuilder b(op);
   Location loc = op.getLoc();
   auto index = [&](int64_t v) {
@@ -283,8 +312,6 @@ void launch(linalg::GenericOp op, const Gemm &gemm,
   launchGemm(b, loc, kernel, gemm.a, gemm.b, gemm.c, offsets, rows,
              /*experts=*/1, gemm.n, gemm.k);
   memref::DeallocOp::create(b, loc, offsets);
-  if (dead)
-    dead->erase();
   op.erase();
 }
 
@@ -409,50 +436,35 @@ FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
   return g;
 }
 
-/// Replaces `op` with the library's dispatch around its grouped GEMM:
-///   1. ids[s] = indices[s] clamped to the stack (as the marked body);
-///   2. moe_align: the slots sorted by expert (unpadded: the GEMM takes any
-///      rows), each expert's row range, each slot's row and each row's slot;
-///   3. the rows gathered in that order, A[row] = A[token of its slot] (or
-///      the slot's own row of a per-slot input);
-///   4. the grouped GEMM over each expert's rows;
-///   5. C[t, j] = the row of slot (t, j).
-/// Sizes come from the shapes (no device data on the host), so the step
-/// stays capturable. Each expert's rows take ceil(slots / tile) blocks of
-/// the grid: an expert may hold every slot.
-void launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
-                   const LibraryKernel &gemm, const LibraryKernel &align) {
-  Operation *dead = deadInit(op, g.c);
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  MLIRContext *ctx = op.getContext();
+/// The slots of routed GEMMs sorted by expert (moe_align's results), shared
+/// by the GEMMs of one `indices`.
+struct SortedSlots {
+  Value tokens, slots;
+  Value ids, offsets, slotRow, rowSlot; // buffers to free after the last use
+};
+
+/// Emits, before `b`'s insertion point, the sorting of the slots of
+/// `g.indices`: the experts as i32, clamped to the stack (as the marked
+/// body clamps them), then moe_align (the slots sorted by expert,
+/// unpadded: the GEMM takes any rows), giving each expert's row range, each
+/// slot's row and each row's slot.
+SortedSlots sortSlots(OpBuilder &b, Location loc, const GroupedGemm &g,
+                      const LibraryKernel &align) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  auto dims = [&](ArrayRef<unsigned> d, unsigned rank) {
-    SmallVector<AffineExpr> exprs;
-    for (unsigned i : d)
-      exprs.push_back(getAffineDimExpr(i, ctx));
-    return AffineMap::get(rank, 0, exprs, ctx);
-  };
-  Type i32 = b.getI32Type(), bf16 = b.getBF16Type(), f32 = b.getF32Type();
-  Value tokens = memref::DimOp::create(b, loc, g.c, 0);
-  Value slots = arith::MulIOp::create(b, loc, tokens, index(g.topK));
-  auto alloc = [&](ArrayRef<int64_t> shape, Type type, ValueRange sizes) {
-    return memref::AllocOp::create(b, loc, MemRefType::get(shape, type), sizes)
-        .getResult();
-  };
-  constexpr int64_t dyn = ShapedType::kDynamic;
-  auto toIndex = [](OpBuilder &nb, Location l, Value v) -> Value {
-    return arith::IndexCastOp::create(nb, l, nb.getIndexType(), v);
-  };
-
-  // 1. The experts as i32, clamped.
-  Value ids = alloc({dyn, g.topK}, i32, tokens);
+  Type i32 = b.getI32Type();
+  SortedSlots sorted;
+  sorted.tokens = memref::DimOp::create(b, loc, g.indices, 0);
+  sorted.slots = arith::MulIOp::create(b, loc, sorted.tokens, index(g.topK));
+  sorted.ids = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, g.topK}, i32),
+      sorted.tokens);
+  MLIRContext *ctx = b.getContext();
   parallelGeneric(
-      b, loc, g.indices, ids, dims({0, 1}, 2),
+      b, loc, g.indices, sorted.ids, AffineMap::getMultiDimIdentityMap(2, ctx),
       [&](OpBuilder &nb, Location l, ValueRange a) {
-        Value e = toIndex(nb, l, a[0]);
+        Value e = arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
         e = arith::MaxSIOp::create(nb, l, e,
                                    arith::ConstantIndexOp::create(nb, l, 0));
         e = arith::MinSIOp::create(
@@ -460,23 +472,36 @@ void launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
         linalg::YieldOp::create(
             nb, l, arith::IndexCastOp::create(nb, l, i32, e).getResult());
       });
-  // 2. Sorted rows.
-  Value offsets = alloc({g.experts + 1}, i32, {});
-  Value slotRow = alloc({dyn, g.topK}, i32, tokens);
-  Value rowSlot = alloc({dyn}, i32, slots);
+  sorted.offsets =
+      memref::AllocOp::create(b, loc, MemRefType::get({g.experts + 1}, i32));
+  sorted.slotRow = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, g.topK}, i32),
+      sorted.tokens);
+  sorted.rowSlot = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, i32), sorted.slots);
   gpu::LaunchFuncOp::create(
       b, loc, align.fn, gpu::KernelDim3{index(1), index(1), index(1)},
       gpu::KernelDim3{index(align.threads), index(1), index(1)},
       /*dynamicSharedMemorySize=*/Value(),
-      ValueRange{flattened(b, loc, ids), slots, index(g.experts),
-                 /*blockRows=*/index(1), flattened(b, loc, offsets),
-                 flattened(b, loc, slotRow), rowSlot});
-  // 3. The gathered rows.
-  Value sortedA = alloc({dyn, g.k}, bf16, slots);
+      ValueRange{flattened(b, loc, sorted.ids), sorted.slots, index(g.experts),
+                 /*blockRows=*/index(1), flattened(b, loc, sorted.offsets),
+                 flattened(b, loc, sorted.slotRow), sorted.rowSlot});
+  return sorted;
+}
+
+/// The rows of `g.a` in expert order: row r is the token of slot
+/// rowSlot[r] (or that slot's own row of a per-slot input).
+Value gatherRows(OpBuilder &b, Location loc, const GroupedGemm &g,
+                 const SortedSlots &sorted) {
+  Value rows = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, g.k}, b.getBF16Type()),
+      sorted.slots);
+  MLIRContext *ctx = b.getContext();
   parallelGeneric(
-      b, loc, rowSlot, sortedA, dims({0}, 2),
+      b, loc, sorted.rowSlot, rows,
+      AffineMap::get(2, 0, getAffineDimExpr(0, ctx)),
       [&](OpBuilder &nb, Location l, ValueRange a) {
-        Value slot = toIndex(nb, l, a[0]);
+        Value slot = arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
         Value topK = arith::ConstantIndexOp::create(nb, l, g.topK);
         Value t = arith::DivUIOp::create(nb, l, slot, topK);
         Value i = linalg::IndexOp::create(nb, l, 1);
@@ -487,26 +512,109 @@ void launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
         linalg::YieldOp::create(
             nb, l, memref::LoadOp::create(nb, l, g.a, at).getResult());
       });
-  // 4. The grouped GEMM.
-  Value sortedC = alloc({dyn, g.n}, f32, slots);
-  launchGemm(b, loc, gemm, sortedA, g.w, sortedC, offsets, slots, g.experts,
-             g.n, g.k);
-  // 5. Back to the slots.
+  return rows;
+}
+
+/// Replaces `op` with the library's grouped GEMM over `rows` (gatherRows)
+/// for every expert (grid z; y from all the slots, since one expert may
+/// hold every slot), then puts each slot's row back into C.
+void launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
+                   const SortedSlots &sorted, Value rows,
+                   const LibraryKernel &gemm) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value sortedC = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic, g.n}, b.getF32Type()),
+      sorted.slots);
+  launchGemm(b, loc, gemm, rows, g.w, sortedC, sorted.offsets, sorted.slots,
+             g.experts, g.n, g.k);
+  MLIRContext *ctx = op.getContext();
   parallelGeneric(
-      b, loc, slotRow, g.c, dims({0, 1}, 3),
+      b, loc, sorted.slotRow, g.c,
+      AffineMap::get(3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)},
+                     ctx),
       [&](OpBuilder &nb, Location l, ValueRange a) {
-        Value row = toIndex(nb, l, a[0]);
+        Value row = arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
         Value n = linalg::IndexOp::create(nb, l, 2);
         linalg::YieldOp::create(
             nb, l,
             memref::LoadOp::create(nb, l, sortedC, ValueRange{row, n})
                 .getResult());
       });
-  for (Value buffer : {ids, offsets, slotRow, rowSlot, sortedA, sortedC})
-    memref::DeallocOp::create(b, loc, buffer);
-  if (dead)
-    dead->erase();
+  memref::DeallocOp::create(b, loc, sortedC);
   op.erase();
+}
+
+/// Whether an op strictly between `from` and `to` (one block) may write
+/// `buffer`.
+bool writtenBetween(Operation *from, Operation *to, Value buffer) {
+  for (Operation *op = from->getNextNode(); op && op != to;
+       op = op->getNextNode())
+    if (touches(op, buffer, /*writes=*/true))
+      return true;
+  return false;
+}
+
+/// Marked routed GEMMs of one block that share their slots' sorting: the
+/// same `indices`, which nothing between them writes (a MoE layer's gate,
+/// up and down). `rowsOf[i]` is the member whose gathered rows member i
+/// reuses (itself when it gathers): gate and up read the same input.
+struct RoutedGroup {
+  SmallVector<std::pair<linalg::GenericOp, GroupedGemm>> members;
+  SmallVector<unsigned> rowsOf;
+};
+
+SmallVector<RoutedGroup>
+groupRouted(ArrayRef<std::pair<linalg::GenericOp, GroupedGemm>> routed) {
+  SmallVector<RoutedGroup> groups;
+  for (const auto &[op, g] : routed) {
+    RoutedGroup *group = groups.empty() ? nullptr : &groups.back();
+    if (group) {
+      auto [last, lastGemm] = group->members.back();
+      if (last->getBlock() != op->getBlock() || lastGemm.indices != g.indices ||
+          writtenBetween(last, op, g.indices))
+        group = nullptr;
+    }
+    if (!group)
+      group = &groups.emplace_back();
+    unsigned rowsOf = group->members.size();
+    for (auto [i, member] : llvm::enumerate(group->members))
+      if (member.second.a == g.a && member.second.perSlot == g.perSlot &&
+          !writtenBetween(member.first, op, g.a)) {
+        rowsOf = group->rowsOf[i];
+        break;
+      }
+    group->members.push_back({op, g});
+    group->rowsOf.push_back(rowsOf);
+  }
+  return groups;
+}
+
+/// Replaces a group's GEMMs: one sorting before the first, one gather per
+/// distinct input, the buffers freed after the last.
+void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
+                  const LibraryKernel &align) {
+  auto [first, firstGemm] = group.members.front();
+  Operation *afterLast = group.members.back().first->getNextNode();
+  OpBuilder b(first);
+  SortedSlots sorted = sortSlots(b, first.getLoc(), firstGemm, align);
+  SmallVector<Value> rows;
+  for (auto [i, member] : llvm::enumerate(group.members)) {
+    auto [op, g] = member;
+    b.setInsertionPoint(op);
+    rows.push_back(group.rowsOf[i] == i ? gatherRows(b, op.getLoc(), g, sorted)
+                                        : rows[group.rowsOf[i]]);
+    launchGrouped(op, g, sorted, rows.back(), gemm);
+  }
+  b.setInsertionPoint(afterLast);
+  Location loc = afterLast->getLoc();
+  SmallVector<Value> buffers = {sorted.ids, sorted.offsets, sorted.slotRow,
+                                sorted.rowSlot};
+  for (auto [i, row] : llvm::enumerate(rows))
+    if (group.rowsOf[i] == i)
+      buffers.push_back(row);
+  for (Value buffer : buffers)
+    memref::DeallocOp::create(b, loc, buffer);
 }
 
 /// Whether `use` is the weight of a linear layer without block scales: a
@@ -637,11 +745,31 @@ struct DscLibraryGemmsPass
     : mlir::dsc::impl::DscLibraryGemmsBase<DscLibraryGemmsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    SmallVector<linalg::GenericOp> marked;
+    // Everything is matched before anything is replaced, so that the
+    // grouping of routed GEMMs sees the ops between them as they were.
+    SmallVector<std::pair<linalg::GenericOp, Gemm>> plain;
+    SmallVector<std::pair<linalg::GenericOp, GroupedGemm>> routed;
     module.walk([&](linalg::GenericOp op) {
-      if (op->hasAttr(kLibraryGemmAttr) || op->hasAttr(kLibraryGroupedGemmAttr))
-        marked.push_back(op);
+      bool grouped = op->hasAttr(kLibraryGroupedGemmAttr);
+      if (!grouped && !op->hasAttr(kLibraryGemmAttr))
+        return;
+      std::string why;
+      if (grouped) {
+        if (FailureOr<GroupedGemm> g = matchGroupedGemm(op, why);
+            succeeded(g)) {
+          routed.push_back({op, *g});
+          return;
+        }
+      } else if (FailureOr<Gemm> g = matchGemm(op, why); succeeded(g)) {
+        plain.push_back({op, *g});
+        return;
+      }
+      op.emitRemark("GEMM left as generated code: ") << why;
+      op->removeAttr(kLibraryGemmAttr);
+      op->removeAttr(kLibraryGroupedGemmAttr);
     });
+    if (plain.empty() && routed.empty())
+      return;
     auto kernel = [&](const LibrarySource &source) -> FailureOr<LibraryKernel> {
       FailureOr<LibraryKernel> found = libraryKernel(module, source);
       if (failed(found) || (&source == &kGemmKernel && !found->tileM)) {
@@ -652,33 +780,28 @@ struct DscLibraryGemmsPass
       }
       return found;
     };
-    for (linalg::GenericOp op : marked) {
-      std::string why;
-      bool grouped = op->hasAttr(kLibraryGroupedGemmAttr);
-      FailureOr<Gemm> gemm;
-      FailureOr<GroupedGemm> groupedGemm;
-      if (grouped)
-        groupedGemm = matchGroupedGemm(op, why);
-      else
-        gemm = matchGemm(op, why);
-      if (grouped ? failed(groupedGemm) : failed(gemm)) {
-        op.emitRemark("GEMM left as generated code: ") << why;
-        op->removeAttr(kLibraryGemmAttr);
-        op->removeAttr(kLibraryGroupedGemmAttr);
-        continue;
-      }
-      FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
-      if (failed(gemmKernel))
-        return signalPassFailure();
-      if (!grouped) {
-        launch(op, *gemm, *gemmKernel);
-        continue;
-      }
-      FailureOr<LibraryKernel> alignKernel = kernel(kAlignKernel);
-      if (failed(alignKernel))
-        return signalPassFailure();
-      launchGrouped(op, *groupedGemm, *gemmKernel, *alignKernel);
-    }
+    FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
+    if (failed(gemmKernel))
+      return signalPassFailure();
+    // Dead initializations of C go first, in order: a GEMM's copy of zeros
+    // may be what kept the next GEMM's zero fill alive.
+    module.walk([&](linalg::GenericOp op) {
+      if (!op->hasAttr(kLibraryGemmAttr) &&
+          !op->hasAttr(kLibraryGroupedGemmAttr))
+        return;
+      if (Operation *dead = deadInit(op, op.getDpsInits()[0]))
+        dead->erase();
+    });
+    SmallVector<RoutedGroup> groups = groupRouted(routed);
+    for (auto &[op, gemm] : plain)
+      launch(op, gemm, *gemmKernel);
+    if (groups.empty())
+      return;
+    FailureOr<LibraryKernel> alignKernel = kernel(kAlignKernel);
+    if (failed(alignKernel))
+      return signalPassFailure();
+    for (const RoutedGroup &group : groups)
+      launchRouted(group, *gemmKernel, *alignKernel);
   }
 };
 

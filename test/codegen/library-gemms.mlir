@@ -161,7 +161,7 @@ func.func @kept_fill(%a: memref<?x16xbf16>, %b: memref<16x16xbf16>, %c: memref<?
 // CHECK-LABEL: func.func @routed
 // CHECK-SAME: (%[[A:.*]]: memref<?x2x64xbf16>, %[[IDX:.*]]: memref<?x2xi64>, %[[W:.*]]: memref<4x32x64xbf16>, %[[C:.*]]: memref<?x2x32xf32>, %[[Z:.*]]: memref<?x2x32xf32>)
 // CHECK-NOT: linalg.copy
-// CHECK: %[[T:.*]] = memref.dim %[[C]], %c0
+// CHECK: %[[T:.*]] = memref.dim %[[IDX]], %c0
 // CHECK: %[[S:.*]] = arith.muli %[[T]], %c2
 // CHECK: %[[IDS:.*]] = memref.alloc(%[[T]]) : memref<?x2xi32>
 // CHECK: linalg.generic {{.*}} ins(%[[IDX]] : memref<?x2xi64>) outs(%[[IDS]] : memref<?x2xi32>)
@@ -182,7 +182,12 @@ func.func @kept_fill(%a: memref<?x16xbf16>, %b: memref<16x16xbf16>, %c: memref<?
 // CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64 blocks in (%c1, %[[GY]], %c4) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %{{.*}} args({{.*}}, %c32 : index, %c64 : index)
 // CHECK: linalg.generic {{.*}} ins(%[[SLOTROW]] : memref<?x2xi32>) outs(%[[C]] : memref<?x2x32xf32>)
 // CHECK: memref.load %[[SC]]
-// CHECK-COUNT-6: memref.dealloc
+// CHECK: memref.dealloc %[[SC]]
+// CHECK: memref.dealloc %[[IDS]]
+// CHECK: memref.dealloc %[[OFF]]
+// CHECK: memref.dealloc %[[SLOTROW]]
+// CHECK: memref.dealloc %[[ROWSLOT]]
+// CHECK: memref.dealloc %[[SA]]
 // CHECK-NOT: dsc.library_grouped_gemm
 // CHECK: gpu.module @dsc_moe_dispatch
 // CHECK-NEXT: gpu.func @moe_align(
@@ -266,6 +271,132 @@ func.func @routed_left(%a: memref<?x64xbf16>, %idx: memref<?x2xi64>, %big: memre
     %xf = arith.extf %x : bf16 to f32
     %p = arith.mulf %xf, %wf : f32
     %s = arith.subf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A MoE layer's GEMMs share the slots' sorting (one moe_align: the same
+// indices, which nothing between them writes: the SwiGLU writes a buffer
+// of its own), and gate and up the rows gathered from their one input;
+// down gathers its own. The zero fill of
+// up's C, kept alive only by the copy into gate's C, is dead too. A write
+// to the indices between two GEMMs makes the second sort again.
+#token = affine_map<(d0, d1, d2, d3) -> (d0, d3)>
+#slot = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#ids = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
+#out = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+#same = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @layer
+// CHECK-NOT: linalg.fill
+// CHECK-NOT: linalg.copy
+// CHECK-COUNT-1: gpu.launch_func @dsc_moe_dispatch::@moe_align
+// CHECK-NOT: moe_align
+// CHECK: ins(%{{.*}} : memref<?xi32>) outs(%{{.*}} : memref<?x64xbf16>)
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64
+// CHECK-NOT: outs(%{{.*}} : memref<?x64xbf16>)
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64
+// CHECK: ins(%{{.*}} : memref<?xi32>) outs(%{{.*}} : memref<?x32xbf16>)
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64
+// CHECK-COUNT-7: memref.dealloc
+// CHECK-NOT: gpu.launch_func
+// CHECK: return
+// CHECK-LABEL: func.func @rewritten
+// CHECK-COUNT-2: gpu.launch_func @dsc_moe_dispatch::@moe_align
+func.func @layer(%x: memref<?x64xbf16>, %idx: memref<?x2xi64>, %wg: memref<4x32x64xbf16>, %wu: memref<4x32x64xbf16>, %wd: memref<4x64x32xbf16>, %t: index) {
+  %c0 = arith.constant 0 : index
+  %c3 = arith.constant 3 : index
+  %zero = arith.constant 0.0 : f32
+  %up = memref.alloc(%t) : memref<?x2x32xf32>
+  linalg.fill ins(%zero : f32) outs(%up : memref<?x2x32xf32>)
+  %gate = memref.alloc(%t) : memref<?x2x32xf32>
+  linalg.copy ins(%up : memref<?x2x32xf32>) outs(%gate : memref<?x2x32xf32>)
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%gate : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c3 : index
+    %wv = memref.load %wg[%e, %n, %k] : memref<4x32x64xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%up : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c3 : index
+    %wv = memref.load %wu[%e, %n, %k] : memref<4x32x64xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  %act = memref.alloc(%t) : memref<?x2x32xbf16>
+  linalg.generic {indexing_maps = [#same, #same, #same], iterator_types = ["parallel", "parallel", "parallel"]} ins(%gate, %up : memref<?x2x32xf32>, memref<?x2x32xf32>) outs(%act : memref<?x2x32xbf16>) {
+  ^bb0(%g: f32, %u: f32, %o: bf16):
+    %m = arith.mulf %g, %u : f32
+    %r = arith.truncf %m : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  %down = memref.alloc(%t) : memref<?x2x64xf32>
+  linalg.fill ins(%zero : f32) outs(%down : memref<?x2x64xf32>)
+  linalg.generic {indexing_maps = [#slot, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%act, %idx : memref<?x2x32xbf16>, memref<?x2xi64>) outs(%down : memref<?x2x64xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c3 : index
+    %wv = memref.load %wd[%e, %n, %k] : memref<4x64x32xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+func.func @rewritten(%x: memref<?x64xbf16>, %idx: memref<?x2xi64>, %wg: memref<4x32x64xbf16>, %c1: memref<?x2x32xf32>, %c2: memref<?x2x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c3 = arith.constant 3 : index
+  %one = arith.constant 1 : i64
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%c1 : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c3 : index
+    %wv = memref.load %wg[%e, %n, %k] : memref<4x32x64xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  memref.store %one, %idx[%c0, %c0] : memref<?x2xi64>
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%c2 : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c3 : index
+    %wv = memref.load %wg[%e, %n, %k] : memref<4x32x64xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %acc, %p : f32
     linalg.yield %s : f32
   }
   return

@@ -648,6 +648,24 @@ def routed_experts(modules):
         want = np.einsum("tjk,tjnk->tjn", rows.astype(np.float64), w[e].astype(np.float64))
         kernels_run = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
         ok &= verdict(f"routed experts {name} ({kernels_run})", c, want, 1e-5)
+    # A layer's three GEMMs: one sorting, gate and up on one gather.
+    x_bits, x = bf16(rng.standard_normal((tokens, k)))
+    act_bits, act = bf16(rng.standard_normal((tokens, top_k, k)))
+    w_bits, w = zip(*(bf16(rng.standard_normal((experts, n, k))) for _ in range(3)))
+    indices = rng.integers(-1, experts + 1, (tokens, top_k)).astype(np.int64)
+    outs = [np.full((tokens, top_k, n), np.nan, np.float32) for _ in range(3)]
+    launches = emu.run_host(module, "layer", [
+        emu.MemRef(x_bits, [tokens, k]), emu.MemRef(act_bits, [tokens, top_k, k]),
+        emu.MemRef(indices, [tokens, top_k])] +
+        [emu.MemRef(bits, [experts, n, k]) for bits in w_bits] +
+        [emu.MemRef(c, [tokens, top_k, n]) for c in outs])
+    e = np.clip(indices, 0, experts - 1)
+    inputs = (x[:, None, :].repeat(top_k, axis=1),) * 2 + (act,)
+    kernels_run = ", ".join(kernel for kernel, _ in launches)
+    for what, c, rows, weights in zip(("gate", "up", "down"), outs, inputs, w):
+        want = np.einsum("tjk,tjnk->tjn", rows.astype(np.float64),
+                         weights[e].astype(np.float64))
+        ok &= verdict(f"routed experts layer {what} ({kernels_run})", c, want, 1e-5)
     return ok
 
 

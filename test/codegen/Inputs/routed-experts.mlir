@@ -1,7 +1,8 @@
 // Routed experts' GEMMs per slot as dsc-lower-to-linalg{fixed-shapes
 // bf16-linear-inputs} marks them, for dsc-library-gemms: a per-token input
-// (the gate and up projections) and a per-slot one (the down projection).
-// kernels-emulated.test runs the result on the emulator.
+// (the gate and up projections) and a per-slot one (the down projection),
+// alone and as a layer's three (one sorting of the slots, one gather for
+// gate and up). kernels-emulated.test runs the result on the emulator.
 #token = affine_map<(d0, d1, d2, d3) -> (d0, d3)>
 #slot = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #ids = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
@@ -40,6 +41,53 @@ func.func @per_slot(%x: memref<?x3x40xbf16>, %idx: memref<?x3xi64>, %w: memref<5
     %e1 = arith.maxsi %e0, %c0 : index
     %e = arith.minsi %e1, %c4 : index
     %wv = memref.load %w[%e, %n, %k] : memref<5x136x40xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+func.func @layer(%x: memref<?x40xbf16>, %act: memref<?x3x40xbf16>, %idx: memref<?x3xi64>, %wg: memref<5x136x40xbf16>, %wu: memref<5x136x40xbf16>, %wd: memref<5x136x40xbf16>, %cg: memref<?x3x136xf32>, %cu: memref<?x3x136xf32>, %cd: memref<?x3x136xf32>) {
+  %c0 = arith.constant 0 : index
+  %c4 = arith.constant 4 : index
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x40xbf16>, memref<?x3xi64>) outs(%cg : memref<?x3x136xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c4 : index
+    %wv = memref.load %wg[%e, %n, %k] : memref<5x136x40xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x40xbf16>, memref<?x3xi64>) outs(%cu : memref<?x3x136xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c4 : index
+    %wv = memref.load %wu[%e, %n, %k] : memref<5x136x40xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#slot, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%act, %idx : memref<?x3x40xbf16>, memref<?x3xi64>) outs(%cd : memref<?x3x136xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c4 : index
+    %wv = memref.load %wd[%e, %n, %k] : memref<5x136x40xbf16>
     %wf = arith.extf %wv : bf16 to f32
     %af = arith.extf %a : bf16 to f32
     %p = arith.mulf %af, %wf : f32
