@@ -21,6 +21,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/CallInterfaces.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/ADT/SetVector.h"
@@ -50,10 +52,17 @@ struct LibrarySource {
 constexpr LibrarySource kGemmKernel = {
     kGroupedGemmBf16Source, "codegen/kernels/grouped_gemm_bf16.mlir",
     "dsc_grouped_gemm", "grouped_gemm_bf16_tn_m64"};
-// Slots to expert-sorted rows, one block.
+// The same tile over the M tiles moe_tiles lists (the routed experts).
+constexpr LibrarySource kTiledGemmKernel = {
+    kGroupedGemmBf16Source, "codegen/kernels/grouped_gemm_bf16.mlir",
+    "dsc_grouped_gemm", "grouped_gemm_bf16_tn_m64_tiled"};
+// Slots to expert-sorted rows, and those rows to M tiles; one block each.
 constexpr LibrarySource kAlignKernel = {kMoeDispatchSource,
                                         "codegen/kernels/moe_dispatch.mlir",
                                         "dsc_moe_dispatch", "moe_align"};
+constexpr LibrarySource kTilesKernel = {kMoeDispatchSource,
+                                        "codegen/kernels/moe_dispatch.mlir",
+                                        "dsc_moe_dispatch", "moe_tiles"};
 // moe_align counts each expert's slots in shared memory, one counter per
 // expert.
 constexpr int64_t kAlignMaxExperts = 1024;
@@ -142,30 +151,38 @@ struct LibraryKernel {
   int64_t threads, tileM = 0, tileN = 0, sharedBytes = 0;
 };
 
-/// The library kernel `source` in `module`: its module is parsed from the
-/// source dsc was built with and joins `module` keeping that one kernel.
+/// The library kernel `source` in `module`, parsed from the source dsc was
+/// built with: its module joins `module` with the kernels launched only.
 FailureOr<LibraryKernel> libraryKernel(ModuleOp module,
                                        const LibrarySource &source) {
   auto existing = module.lookupSymbol<gpu::GPUModuleOp>(source.module);
-  if (!existing) {
+  auto fn = existing ? existing.lookupSymbol<gpu::GPUFuncOp>(source.kernel)
+                     : gpu::GPUFuncOp();
+  if (!fn) {
     ParserConfig config(module.getContext());
     OwningOpRef<ModuleOp> parsed =
         parseSourceString<ModuleOp>(source.text, config, source.path);
-    if (!parsed)
+    auto library = parsed
+                       ? parsed->lookupSymbol<gpu::GPUModuleOp>(source.module)
+                       : gpu::GPUModuleOp();
+    fn = library ? library.lookupSymbol<gpu::GPUFuncOp>(source.kernel)
+                 : gpu::GPUFuncOp();
+    if (!fn)
       return failure();
-    existing = parsed->lookupSymbol<gpu::GPUModuleOp>(source.module);
-    if (!existing)
-      return failure();
-    for (auto fn :
-         llvm::make_early_inc_range(existing.getOps<gpu::GPUFuncOp>()))
-      if (fn.getName() != source.kernel)
-        fn.erase();
-    existing->remove();
-    module.push_back(existing);
-    module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
-                    UnitAttr::get(module.getContext()));
+    if (existing) {
+      fn->remove();
+      existing.push_back(fn);
+    } else {
+      for (auto other :
+           llvm::make_early_inc_range(library.getOps<gpu::GPUFuncOp>()))
+        if (other != fn)
+          other.erase();
+      library->remove();
+      module.push_back(library);
+      module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                      UnitAttr::get(module.getContext()));
+    }
   }
-  auto fn = existing.lookupSymbol<gpu::GPUFuncOp>(source.kernel);
   std::optional<ArrayRef<int32_t>> block =
       fn ? fn.getKnownBlockSize() : std::nullopt;
   if (!block || block->size() != 3)
@@ -203,13 +220,37 @@ Value rootBuffer(Value value) {
   return value;
 }
 
+/// Whether `buffer` (or a view of it) reaches another SSA value that is not
+/// a view of it: through a terminator (a loop's or branch's yield, a
+/// return), a loop or branch op or a call that takes it, or an op with a
+/// buffer result (a select).
+bool escapes(Value buffer) {
+  for (Operation *user : buffer.getUsers()) {
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+        view && view.getViewSource() == buffer) {
+      if (llvm::any_of(user->getResults(), escapes))
+        return true;
+      continue;
+    }
+    if (isa<memref::DeallocOp>(user))
+      continue;
+    if (user->hasTrait<OpTrait::IsTerminator>() ||
+        isa<RegionBranchOpInterface, CallOpInterface>(user) ||
+        llvm::any_of(user->getResultTypes(), llvm::IsaPred<BaseMemRefType>))
+      return true;
+  }
+  return false;
+}
+
 /// Whether `a` and `b` may share memory: not when they view distinct
-/// buffers of which one is an allocation (nothing else reaches a fresh
-/// allocation).
+/// buffers of which one is an allocation that no other value can hold
+/// (it does not escape).
 bool mayAlias(Value a, Value b) {
   Value ra = rootBuffer(a), rb = rootBuffer(b);
-  return ra == rb || !(ra.getDefiningOp<memref::AllocOp>() ||
-                       rb.getDefiningOp<memref::AllocOp>());
+  auto isPrivate = [](Value root) {
+    return root.getDefiningOp<memref::AllocOp>() && !escapes(root);
+  };
+  return ra == rb || !(isPrivate(ra) || isPrivate(rb));
 }
 
 /// Whether `op` may read, write or free `buffer` (`writes`: write or free
@@ -242,28 +283,35 @@ Operation *deadInit(linalg::GenericOp op, Value c) {
   return nullptr;
 }
 
-/// Launches the library GEMM `kernel`: for each expert e < `experts`, rows
+/// The number of `tile`-row tiles that cover `rows`.
+Value tilesFor(OpBuilder &b, Location loc, Value rows, int64_t tile) {
+  Value last = arith::AddIOp::create(
+      b, loc, rows, arith::ConstantIndexOp::create(b, loc, tile - 1));
+  return arith::DivUIOp::create(b, loc, last,
+                                arith::ConstantIndexOp::create(b, loc, tile));
+}
+
+/// Launches the library GEMM `kernel`: for each expert e, rows
 /// [offsets[e], offsets[e+1]) of C [rows, n] = A [rows, k] times B [e]
-/// ([n, k]) transposed. `maxRows` bounds an expert's rows (the grid's y).
+/// ([n, k]) transposed, over `mTiles` M tiles: the tiles of one expert's
+/// rows, or, for the tiled kernel, the tiles `tiles` lists (moe_tiles).
 void launchGemm(OpBuilder &b, Location loc, const LibraryKernel &kernel,
-                Value a, Value bMatrix, Value c, Value offsets, Value maxRows,
-                int64_t experts, int64_t n, int64_t k) {
+                Value a, Value bMatrix, Value c, Value offsets, Value tiles,
+                Value mTiles, int64_t n, int64_t k) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  Value gridY = arith::DivUIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, maxRows, index(kernel.tileM - 1)),
-      index(kernel.tileM));
-  gpu::KernelDim3 grid{index(llvm::divideCeil(n, kernel.tileN)), gridY,
-                       index(experts)};
+  gpu::KernelDim3 grid{index(llvm::divideCeil(n, kernel.tileN)), mTiles,
+                       index(1)};
   gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
   Value shared =
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);
-  gpu::LaunchFuncOp::create(
-      b, loc, kernel.fn, grid, block, shared,
-      ValueRange{flattened(b, loc, a), flattened(b, loc, bMatrix),
-                 flattened(b, loc, c), flattened(b, loc, offsets), index(n),
-                 index(k)});
+  SmallVector<Value> args = {flattened(b, loc, a), flattened(b, loc, bMatrix),
+                             flattened(b, loc, c), flattened(b, loc, offsets)};
+  if (tiles)
+    args.push_back(tiles);
+  args.append({index(n), index(k)});
+  gpu::LaunchFuncOp::create(b, loc, kernel.fn, grid, block, shared, args);
 }
 
 /// A linalg.generic on buffers, all loops parallel, identity map for `out`.
@@ -309,8 +357,12 @@ void launch(linalg::GenericOp op, const Gemm &gemm,
         linalg::YieldOp::create(
             nb, l, arith::IndexCastOp::create(nb, l, i32, bound).getResult());
       });
-  launchGemm(b, loc, kernel, gemm.a, gemm.b, gemm.c, offsets, rows,
-             /*experts=*/1, gemm.n, gemm.k);
+  // At least one block: a grid dimension of 0 is a launch error, and a
+  // block past the rows exits.
+  Value mTiles = arith::MaxUIOp::create(
+      b, loc, tilesFor(b, loc, rows, kernel.tileM), index(1));
+  launchGemm(b, loc, kernel, gemm.a, gemm.b, gemm.c, offsets, /*tiles=*/{},
+             mTiles, gemm.n, gemm.k);
   memref::DeallocOp::create(b, loc, offsets);
   op.erase();
 }
@@ -403,7 +455,7 @@ FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
   if (rhs == body.getArgument(0))
     std::swap(lhs, rhs);
   auto load = rhs ? rhs.getDefiningOp<memref::LoadOp>() : nullptr;
-  auto isIndex = [](Value v, int64_t dim) {
+  auto isIndex = [](Value v, uint64_t dim) {
     auto index = v.getDefiningOp<linalg::IndexOp>();
     return index && index.getDim() == dim;
   };
@@ -439,17 +491,20 @@ FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
 /// The slots of routed GEMMs sorted by expert (moe_align's results), shared
 /// by the GEMMs of one `indices`.
 struct SortedSlots {
-  Value tokens, slots;
-  Value ids, offsets, slotRow, rowSlot; // buffers to free after the last use
+  Value tokens, slots, maxTiles;
+  // Buffers to free after the last use.
+  Value ids, offsets, slotRow, rowSlot, tiles;
 };
 
 /// Emits, before `b`'s insertion point, the sorting of the slots of
 /// `g.indices`: the experts as i32, clamped to the stack (as the marked
 /// body clamps them), then moe_align (the slots sorted by expert,
 /// unpadded: the GEMM takes any rows), giving each expert's row range, each
-/// slot's row and each row's slot.
+/// slot's row and each row's slot; then moe_tiles, the `tileRows`-row M
+/// tiles of each expert's rows (at most ceil(slots / tileRows) + experts).
 SortedSlots sortSlots(OpBuilder &b, Location loc, const GroupedGemm &g,
-                      const LibraryKernel &align) {
+                      const LibraryKernel &align,
+                      const LibraryKernel &tilesKernel, int64_t tileRows) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
@@ -486,6 +541,17 @@ SortedSlots sortSlots(OpBuilder &b, Location loc, const GroupedGemm &g,
       ValueRange{flattened(b, loc, sorted.ids), sorted.slots, index(g.experts),
                  /*blockRows=*/index(1), flattened(b, loc, sorted.offsets),
                  flattened(b, loc, sorted.slotRow), sorted.rowSlot});
+  sorted.maxTiles = arith::AddIOp::create(
+      b, loc, tilesFor(b, loc, sorted.slots, tileRows), index(g.experts));
+  sorted.tiles = memref::AllocOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, i32),
+      ValueRange{arith::MulIOp::create(b, loc, sorted.maxTiles, index(2))});
+  gpu::LaunchFuncOp::create(
+      b, loc, tilesKernel.fn, gpu::KernelDim3{index(1), index(1), index(1)},
+      gpu::KernelDim3{index(tilesKernel.threads), index(1), index(1)},
+      /*dynamicSharedMemorySize=*/Value(),
+      ValueRange{flattened(b, loc, sorted.offsets), index(g.experts),
+                 index(tileRows), sorted.maxTiles, sorted.tiles});
   return sorted;
 }
 
@@ -515,9 +581,9 @@ Value gatherRows(OpBuilder &b, Location loc, const GroupedGemm &g,
   return rows;
 }
 
-/// Replaces `op` with the library's grouped GEMM over `rows` (gatherRows)
-/// for every expert (grid z; y from all the slots, since one expert may
-/// hold every slot), then puts each slot's row back into C.
+/// Replaces `op` with the library's grouped GEMM over `rows` (gatherRows),
+/// one block per listed M tile and column tile, then puts each slot's row
+/// back into C.
 void launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
                    const SortedSlots &sorted, Value rows,
                    const LibraryKernel &gemm) {
@@ -526,8 +592,8 @@ void launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
   Value sortedC = memref::AllocOp::create(
       b, loc, MemRefType::get({ShapedType::kDynamic, g.n}, b.getF32Type()),
       sorted.slots);
-  launchGemm(b, loc, gemm, rows, g.w, sortedC, sorted.offsets, sorted.slots,
-             g.experts, g.n, g.k);
+  launchGemm(b, loc, gemm, rows, g.w, sortedC, sorted.offsets, sorted.tiles,
+             sorted.maxTiles, g.n, g.k);
   MLIRContext *ctx = op.getContext();
   parallelGeneric(
       b, loc, sorted.slotRow, g.c,
@@ -572,7 +638,7 @@ groupRouted(ArrayRef<std::pair<linalg::GenericOp, GroupedGemm>> routed) {
     if (group) {
       auto [last, lastGemm] = group->members.back();
       if (last->getBlock() != op->getBlock() || lastGemm.indices != g.indices ||
-          writtenBetween(last, op, g.indices))
+          lastGemm.experts != g.experts || writtenBetween(last, op, g.indices))
         group = nullptr;
     }
     if (!group)
@@ -593,11 +659,12 @@ groupRouted(ArrayRef<std::pair<linalg::GenericOp, GroupedGemm>> routed) {
 /// Replaces a group's GEMMs: one sorting before the first, one gather per
 /// distinct input, the buffers freed after the last.
 void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
-                  const LibraryKernel &align) {
+                  const LibraryKernel &align, const LibraryKernel &tiles) {
   auto [first, firstGemm] = group.members.front();
   Operation *afterLast = group.members.back().first->getNextNode();
   OpBuilder b(first);
-  SortedSlots sorted = sortSlots(b, first.getLoc(), firstGemm, align);
+  SortedSlots sorted =
+      sortSlots(b, first.getLoc(), firstGemm, align, tiles, gemm.tileM);
   SmallVector<Value> rows;
   for (auto [i, member] : llvm::enumerate(group.members)) {
     auto [op, g] = member;
@@ -609,7 +676,7 @@ void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
   b.setInsertionPoint(afterLast);
   Location loc = afterLast->getLoc();
   SmallVector<Value> buffers = {sorted.ids, sorted.offsets, sorted.slotRow,
-                                sorted.rowSlot};
+                                sorted.rowSlot, sorted.tiles};
   for (auto [i, row] : llvm::enumerate(rows))
     if (group.rowsOf[i] == i)
       buffers.push_back(row);
@@ -772,7 +839,9 @@ struct DscLibraryGemmsPass
       return;
     auto kernel = [&](const LibrarySource &source) -> FailureOr<LibraryKernel> {
       FailureOr<LibraryKernel> found = libraryKernel(module, source);
-      if (failed(found) || (&source == &kGemmKernel && !found->tileM)) {
+      bool isGemm = source.text == kGroupedGemmBf16Source;
+      if (failed(found) || (isGemm && (found->tileM <= 0 || found->tileN <= 0 ||
+                                       found->sharedBytes <= 0))) {
         module.emitError("the kernel library's ")
             << source.kernel << " (" << source.path
             << ") did not parse or lacks its launch attributes";
@@ -780,9 +849,6 @@ struct DscLibraryGemmsPass
       }
       return found;
     };
-    FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
-    if (failed(gemmKernel))
-      return signalPassFailure();
     // Dead initializations of C go first, in order: a GEMM's copy of zeros
     // may be what kept the next GEMM's zero fill alive.
     module.walk([&](linalg::GenericOp op) {
@@ -793,15 +859,22 @@ struct DscLibraryGemmsPass
         dead->erase();
     });
     SmallVector<RoutedGroup> groups = groupRouted(routed);
-    for (auto &[op, gemm] : plain)
-      launch(op, gemm, *gemmKernel);
+    if (!plain.empty()) {
+      FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
+      if (failed(gemmKernel))
+        return signalPassFailure();
+      for (auto &[op, gemm] : plain)
+        launch(op, gemm, *gemmKernel);
+    }
     if (groups.empty())
       return;
+    FailureOr<LibraryKernel> tiledKernel = kernel(kTiledGemmKernel);
     FailureOr<LibraryKernel> alignKernel = kernel(kAlignKernel);
-    if (failed(alignKernel))
+    FailureOr<LibraryKernel> tilesKernel = kernel(kTilesKernel);
+    if (failed(tiledKernel) || failed(alignKernel) || failed(tilesKernel))
       return signalPassFailure();
     for (const RoutedGroup &group : groups)
-      launchRouted(group, *gemmKernel, *alignKernel);
+      launchRouted(group, *tiledKernel, *alignKernel, *tilesKernel);
   }
 };
 

@@ -347,20 +347,27 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     and N, K % 8 == 0) as one expert: grid (ceil(N / 128), ceil(M / 64)),
     128 threads, 96 KiB of dynamic shared memory. Its expert offsets
     `[0, M]` are written by a kernel too, so the host code stays free of
-    device data (dsc-check-graph-capture). The library's module, with that
-    one kernel, joins the module from the source dsc was built with. The
-    launch (tile, threads, shared bytes) is read from the kernel's
-    attributes (`dsc.tile`, `known_block_size`,
+    device data (dsc-check-graph-capture). The library's modules join the
+    module from the source dsc was built with, holding the kernels launched
+    only. The launch (tile, threads, shared bytes) is read from the
+    kernel's attributes (`dsc.tile`, `known_block_size`,
     `dsc.dynamic_shared_memory`).
 
     Each routed experts' GEMM per slot marked `dsc.library_grouped_gemm`
     (by dsc-lower-to-linalg{fixed-shapes bf16-linear-inputs}: `C[t, j, n] =
     sum_k A[t, (j,) k] * W[indices[t, j], n, k]`, W a bf16 stack) becomes
-    the library's dispatch around the same kernel: the experts clamped to
-    i32, `moe_align` (moe_dispatch.mlir; the slots sorted by expert,
-    unpadded), the rows gathered in that order, the GEMM over each
-    expert's rows (grid z: the experts; y: ceil(slots / 64), since one
-    expert may hold every slot), and each slot's row put back.
+    the library's dispatch around its GEMM: the experts clamped to i32,
+    `moe_align` (moe_dispatch.mlir; the slots sorted by expert, unpadded),
+    `moe_tiles` (each expert's 64-row M tiles), the rows gathered in that
+    order, `grouped_gemm_bf16_tn_m64_tiled` over the listed tiles (grid
+    (ceil(N / 128), ceil(slots / 64) + experts); blocks past the last tile
+    exit), and each slot's row put back. The GEMMs of one `indices` (a MoE
+    layer's gate, up and down; nothing between them writing it) share one
+    sorting, and those of one input (gate and up) one gather.
+
+    A write that initializes C before a marked GEMM (a fill, or the copy of
+    zeros bufferization makes) is removed when nothing between them
+    touches C: the library writes all of C.
 
     A marked GEMM the kernel cannot take (K % 8 != 0, a non-contiguous
     operand, more than 1024 experts) stays a generic loop nest, with a

@@ -13,7 +13,9 @@
 //                 "section": "cpu/host.so", "host_cpu": "x86-64-v3"},
 //                {"name": "sm_90a", "kind": "ptx", "host_cpu": "x86-64-v3",
 //                 "kernels": [{"name": "k0", "section": "sm_90a/k0.ptx",
-//                              "cubin": "sm_90a/k0.cubin"}]}]}
+//                              "cubin": "sm_90a/k0.cubin"}],
+//                 "bf16_params": ["lm_head.weight", ...],
+//                 "graph_capturable": ["decode"]}]}
 //
 // where each ARG is {"role": "input"|"param"|"output", "name", "dtype":
 // "i64"|"f32"|"f8e4m3", "shape": [dims, -1 for a dynamic one]} plus, for
@@ -22,7 +24,8 @@
 // entry symbol takes one descriptor per ARG, in this order.
 //
 // Unknown keys are ignored so that later compilers can add information
-// without breaking older runtimes of the same format version.
+// without breaking older runtimes of the same manifest version; a key an
+// older runtime must not ignore (as "bf16_params") bumps the version.
 //
 //===----------------------------------------------------------------------===//
 

@@ -376,9 +376,10 @@ absl::Status Session::bindParams(const SessionOptions &options) {
     checkpoint = std::move(*opened);
   }
 
-  // A GPU target may take some f32 params as bf16 (its linear layers'
-  // weights, for tensor-core GEMMs).
-  // V3 has thousands of params, so the names are looked up in a set.
+  // A target may take some f32 params as bf16 (the weights of its linear
+  // layers and experts, for tensor-core GEMMs; the CPU's with
+  // --bf16-linear-inputs). V3 has thousands of params, so the names are
+  // looked up in a set.
   absl::flat_hash_set<std::string_view> bf16Params;
   if (const Target *target = manifest.findTarget(targetName))
     bf16Params.insert(target->bf16Params.begin(), target->bf16Params.end());

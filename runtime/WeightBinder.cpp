@@ -177,8 +177,9 @@ absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
           return s;
         break;
       }
-      // bf16 (a GPU's linear weights): a BF16 tensor as it is, others
-      // through f32, rounded to nearest even.
+      // bf16 (the weights of a target's tensor-core GEMMs, experts'
+      // stacks slice by slice): a BF16 tensor as it is, others through
+      // f32, rounded to nearest even.
       if (t->dtype == st::DType::BF16) {
         if (t->numBytes != sliceBytes)
           return absl::InvalidArgumentError(absl::StrCat(

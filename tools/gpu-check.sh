@@ -44,9 +44,9 @@ prepare() {
   ldd "$build/tools/dsc-run" | awk '/libabsl/ {print $3}' | while read -r lib; do
     cp -L "$lib" "$bundle/lib/"
   done
-  # --bf16-linear-inputs: the CPU code rounds linear layers' inputs and
-  # weights to bf16 as the GPU's tensor-core GEMMs do, so that the two
-  # compute the same numbers (up to summation order).
+  # --bf16-linear-inputs: the CPU code rounds the inputs and weights of
+  # linear layers and routed experts to bf16 as the GPU's tensor-core GEMMs
+  # do, so that the two compute the same numbers (up to summation order).
   for model in tiny-v3 tiny-v2-lite tiny-v3-fp8; do
     log "compile $model for cpu, sm_90a, sm_80"
     "$build/tools/dsc-compile" "test/fixtures/$model" --target cpu,sm_90a,sm_80 \

@@ -136,7 +136,7 @@ module attributes {{gpu.container_module}} {{
 gpu.module @dsc_grouped_gemm {{""")
 
 
-def kernel_header(name, swiglu):
+def kernel_header(name, swiglu, tiled=False):
     names.clear()
     out_type = "memref<?xbf16>" if swiglu else "memref<?xf32>"
     if FP8:
@@ -151,13 +151,20 @@ def kernel_header(name, swiglu):
         return
     what = ("D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2] (B packed for SwiGLU)"
             if swiglu else "C[r, n] in f32 [rows, N]")
+    tiles = ""
+    if tiled:
+        emit(f"""  // The M tiles listed: block (x, t) computes tile t of %tiles (moe_tiles:
+  // [expert, first row] pairs, [-1, -1] past the last), so the grid is
+  // (ceil(N / {BN}), tiles there may be) and no block is launched per expert
+  // for rows it does not have.""")
+        tiles = " %tiles: memref<?xi32>,"
     emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads;
   // {what}.
   // Its launch, as dsc-library-gemms reads it: dsc.tile is the rows x
   // columns of C one block computes, known_block_size its threads,
   // dsc.dynamic_shared_memory its bytes.
   gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xbf16>,
-                                 %C: {out_type}, %offsets: memref<?xi32>,
+                                 %C: {out_type}, %offsets: memref<?xi32>,{tiles}
                                  %N: index, %K: index)
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
                          dsc.tile = array<i64: {BM}, {BN}>,
@@ -220,8 +227,30 @@ def fragment_registers(p):
     return regs
 
 
-def body(swiglu=False):
-    emit("""    %e = gpu.block_id z
+def body(swiglu=False, tiled=False):
+    if tiled:
+        # The block's tile: its expert and first row (a block past the last
+        # tile exits; its clamped expert only keeps the loads in bounds).
+        emit("""    %tile = gpu.block_id y
+    %bn = gpu.block_id x
+    %tid = gpu.thread_id x
+    %lane = arith.remui %tid, %c32 : index
+    %warp = arith.divui %tid, %c32 : index
+    %noTile = arith.constant 0 : i32
+    %tAt = arith.muli %tile, %c2 : index
+    %tAt1 = arith.addi %tAt, %c1 : index
+    %tileE = memref.load %tiles[%tAt] : memref<?xi32>
+    %tileRow = memref.load %tiles[%tAt1] : memref<?xi32>
+    %inside = arith.cmpi sge, %tileE, %noTile : i32
+    %eSafe = arith.maxsi %tileE, %noTile : i32
+    %rowSafe = arith.maxsi %tileRow, %noTile : i32
+    %e = arith.index_cast %eSafe : i32 to index
+    %m0 = arith.index_cast %rowSafe : i32 to index
+    %e1 = arith.addi %e, %c1 : index
+    %end32 = memref.load %offsets[%e1] : memref<?xi32>
+    %end = arith.index_cast %end32 : i32 to index""")
+    else:
+        emit("""    %e = gpu.block_id z
     %bm = gpu.block_id y
     %bn = gpu.block_id x
     %tid = gpu.thread_id x
@@ -236,10 +265,11 @@ def body(swiglu=False):
         emit("    %Kw = arith.divui %K, %c2 : index")
     if EDGES:
         emit(f"    %kRounded = arith.addi %K, %c{BK - 1} : index")
-    emit(f"""    %mb = arith.muli %bm, %c{BM} : index
+    if not tiled:
+        emit(f"""    %mb = arith.muli %bm, %c{BM} : index
     %m0 = arith.addi %start, %mb : index
-    %inside = arith.cmpi ult, %m0, %end : index
-    scf.if %inside {{
+    %inside = arith.cmpi ult, %m0, %end : index""")
+    emit(f"""    scf.if %inside {{
     %n0 = arith.muli %bn, %c{BN} : index
     %eN = arith.muli %e, %N : index
     %nb0 = arith.addi %eN, %n0 : index
@@ -517,6 +547,12 @@ for bm, suffix in (((64, "_m64"),) if FP8 else ((128, ""), (64, "_m64"))):
         configure(bm)
         kernel_header(name + suffix, swiglu)
         body(swiglu)
+# The model's routed experts (dsc-library-gemms): the 64-row tile over the
+# tiles moe_tiles lists.
+if not FP8:
+    configure(64)
+    kernel_header("grouped_gemm_bf16_tn_m64_tiled", False, tiled=True)
+    body(tiled=True)
 emit("}")
 emit("}")
 print("\n".join(out))

@@ -6,6 +6,13 @@
 //                the GEMM's M tile: offsets [E + 1], the row of each slot,
 //                the slot of each row (-1 for padding rows, set by the
 //                caller beforehand). One block of 1024 threads; E <= 1024.
+//   moe_tiles    the M tiles of a grouped GEMM over unpadded expert rows:
+//                tile t is [expert, first row] (tiles[2t], tiles[2t + 1]),
+//                each expert's rows cut into tileRows-row tiles, in expert
+//                order; [-1, -1] past the last tile. A GEMM launched over
+//                maxTiles tiles runs only real ones (a grid of every
+//                expert times the most rows one could hold would launch
+//                mostly empty blocks). One block of 1024 threads; E <= 1024.
 //   moe_gather   A[row] = x[token of row's slot] (bf16, zero for padding).
 //   moe_combine  out[t] = sum_j weight[s] * D[row of s], s = t * top_k + j:
 //                the experts' outputs (f32) back per token, scaled by the
@@ -68,6 +75,75 @@ gpu.module @dsc_moe_dispatch {
       %row = arith.index_cast %row32 : i32 to index
       %s32 = arith.index_cast %s : index to i32
       memref.store %s32, %rowSlot[%row] : memref<?xi32>
+    }
+    gpu.return
+  }
+
+  // offsets [E + 1] from moe_align; tiles [2 * maxTiles], maxTiles at
+  // least the tiles there are (slots / tileRows + E bounds them).
+  gpu.func @moe_tiles(%offsets: memref<?xi32>, %experts: index,
+                      %tileRows: index, %maxTiles: index,
+                      %tiles: memref<?xi32>)
+      workgroup(%first: memref<1025xi32, #gpu.address_space<workgroup>>)
+      kernel attributes {known_block_size = array<i32: 1024, 1, 1>} {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c1024 = arith.constant 1024 : index
+    %zero = arith.constant 0 : i32
+    %one = arith.constant 1 : i32
+    %none = arith.constant -1 : i32
+    %tid = gpu.thread_id x
+    // Expert e's first tile: the tiles of the experts before it (one
+    // thread; E is at most 1024).
+    %leader = arith.cmpi eq, %tid, %c0 : index
+    scf.if %leader {
+      %bm = arith.index_cast %tileRows : index to i32
+      %bm1 = arith.subi %bm, %one : i32
+      %total = scf.for %e = %c0 to %experts step %c1 iter_args(%at = %zero) -> (i32) {
+        memref.store %at, %first[%e] : memref<1025xi32, #gpu.address_space<workgroup>>
+        %e1 = arith.addi %e, %c1 : index
+        %lo = memref.load %offsets[%e] : memref<?xi32>
+        %hi = memref.load %offsets[%e1] : memref<?xi32>
+        %n = arith.subi %hi, %lo : i32
+        %up = arith.addi %n, %bm1 : i32
+        %count = arith.divui %up, %bm : i32
+        %next = arith.addi %at, %count : i32
+        scf.yield %next : i32
+      }
+      memref.store %total, %first[%experts] : memref<1025xi32, #gpu.address_space<workgroup>>
+    }
+    gpu.barrier
+    // Each expert's tiles, by the thread of the expert.
+    %bmIdx = arith.index_cast %tileRows : index to i32
+    scf.for %e = %tid to %experts step %c1024 {
+      %e1 = arith.addi %e, %c1 : index
+      %t0 = memref.load %first[%e] : memref<1025xi32, #gpu.address_space<workgroup>>
+      %t1 = memref.load %first[%e1] : memref<1025xi32, #gpu.address_space<workgroup>>
+      %lo = memref.load %offsets[%e] : memref<?xi32>
+      %e32 = arith.index_cast %e : index to i32
+      %from = arith.index_cast %t0 : i32 to index
+      %to = arith.index_cast %t1 : i32 to index
+      scf.for %t = %from to %to step %c1 {
+        %k = arith.subi %t, %from : index
+        %k32 = arith.index_cast %k : index to i32
+        %skip = arith.muli %k32, %bmIdx : i32
+        %row = arith.addi %lo, %skip : i32
+        %at = arith.muli %t, %c2 : index
+        %at1 = arith.addi %at, %c1 : index
+        memref.store %e32, %tiles[%at] : memref<?xi32>
+        memref.store %row, %tiles[%at1] : memref<?xi32>
+      }
+    }
+    // The rest: no tile.
+    %total32 = memref.load %first[%experts] : memref<1025xi32, #gpu.address_space<workgroup>>
+    %total = arith.index_cast %total32 : i32 to index
+    %rest = arith.addi %total, %tid : index
+    scf.for %t = %rest to %maxTiles step %c1024 {
+      %at = arith.muli %t, %c2 : index
+      %at1 = arith.addi %at, %c1 : index
+      memref.store %none, %tiles[%at] : memref<?xi32>
+      memref.store %none, %tiles[%at1] : memref<?xi32>
     }
     gpu.return
   }

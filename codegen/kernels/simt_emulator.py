@@ -1387,8 +1387,8 @@ def _memref_type(text):
 class Host(Block):
     """The function `func` (a func.func op) run on the CPU; its kernel
     launches run on the emulator, each block in turn. Buffers it allocates
-    start as NaN (floats) or -1 (integers), so that a read of what nothing
-    wrote shows."""
+    start as NaN (floats) or -1 (integers), and so do the ones it frees,
+    so that a read of what nothing wrote, or of a freed buffer, shows."""
 
     def __init__(self, func, kernels, args):
         self.kernels = kernels
@@ -1421,7 +1421,9 @@ class Host(Block):
         return MemRef(np.full(shape, fill, dtype), shape)
 
     def op_memref_dealloc(self, op, memref):
-        return None
+        """Poisons the buffer, so that a use after the free shows."""
+        fill = {np.float32: np.nan, np.uint16: 0x7FC0}.get(memref.data.dtype.type, -1)
+        memref.data[...] = fill
 
     def op_memref_dim(self, op, memref, dim):
         return np.full(1, memref.data.shape[int(dim[0])], np.int64)

@@ -15,6 +15,9 @@
 // FILL: linalg.fill
 // FILL-LABEL: func.func @kept_fill
 // FILL: linalg.fill
+// FILL-LABEL: func.func @fill_read_through_select
+// FILL: linalg.fill
+// FILL: gpu.launch_func
 // FILL: gpu.launch_func
 
 #a = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
@@ -32,7 +35,8 @@
 // CHECK: %[[I:.*]] = linalg.index 0
 // CHECK: arith.muli %[[I]], %[[M]]
 // CHECK: %[[M63:.*]] = arith.addi %[[M]], %c63
-// CHECK: %[[GY:.*]] = arith.divui %[[M63]], %c64
+// CHECK: %[[TILES:.*]] = arith.divui %[[M63]], %c64
+// CHECK: %[[GY:.*]] = arith.maxui %[[TILES]], %c1
 // CHECK: %[[FA:.*]] = memref.collapse_shape %[[A]] {{\[\[}}0, 1, 2]]
 // CHECK: %[[FB0:.*]] = memref.collapse_shape %[[B]] {{\[\[}}0, 1]]
 // CHECK: %[[FB:.*]] = memref.cast %[[FB0]] : memref<8704xbf16> to memref<?xbf16>
@@ -145,16 +149,36 @@ func.func @kept_fill(%a: memref<?x16xbf16>, %b: memref<16x16xbf16>, %c: memref<?
   }
   return
 }
+// The fill's buffer read through a select in between: it is not dead (the
+// select makes another value of the buffer).
+func.func @fill_read_through_select(%a: memref<?x16xbf16>, %b: memref<16x16xbf16>, %other: memref<?x16xf32>, %p: i1, %n: index, %out: memref<f32>) {
+  %zero = arith.constant 0.0 : f32
+  %c0 = arith.constant 0 : index
+  %c = memref.alloc(%n) : memref<?x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16xf32>)
+  %s = arith.select %p, %c, %other : memref<?x16xf32>
+  %v = memref.load %s[%c0, %c0] : memref<?x16xf32>
+  memref.store %v, %out[] : memref<f32>
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<?x16xbf16>, memref<16x16xbf16>) outs(%c : memref<?x16xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %yf = arith.extf %y : bf16 to f32
+    %pr = arith.mulf %xf, %yf : f32
+    %r = arith.addf %pr, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
 
 // -----
 
 // A routed experts' GEMM per slot (dsc.library_grouped_gemm) becomes the
-// library's dispatch around the same kernel: the experts clamped to i32,
-// moe_align (blockRows 1: unpadded), the rows gathered in expert order,
-// the GEMM over every expert (grid z; y from all the slots, since one
-// expert may hold them all), each slot's row put back. The copy of zeros
+// library's dispatch around its GEMM: the experts clamped to i32,
+// moe_align (blockRows 1: unpadded), moe_tiles (each expert's 64-row
+// tiles; at most ceil(slots / 64) + experts), the rows gathered in expert
+// order, the tiled GEMM over the listed tiles, each slot's row put back. The copy of zeros
 // bufferization made into C is dead like a fill. (kernels-emulated.test
-// runs this on the emulator.)
+// runs Inputs/routed-experts.mlir, the same form, on the emulator.)
 #slot = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #ids = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
 #out = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
@@ -171,6 +195,12 @@ func.func @kept_fill(%a: memref<?x16xbf16>, %b: memref<16x16xbf16>, %c: memref<?
 // CHECK: %[[SLOTROW:.*]] = memref.alloc(%[[T]]) : memref<?x2xi32>
 // CHECK: %[[ROWSLOT:.*]] = memref.alloc(%[[S]]) : memref<?xi32>
 // CHECK: gpu.launch_func @dsc_moe_dispatch::@moe_align blocks in (%c1, %c1, %c1) threads in (%c1024, %c1, %c1) args(%{{.*}} : memref<?xi32>, %[[S]] : index, %c4 : index, %c1 : index, %{{.*}} : memref<?xi32>, %{{.*}} : memref<?xi32>, %[[ROWSLOT]] : memref<?xi32>)
+// CHECK: %[[S63:.*]] = arith.addi %[[S]], %c63
+// CHECK: %[[STILES:.*]] = arith.divui %[[S63]], %c64
+// CHECK: %[[MT:.*]] = arith.addi %[[STILES]], %c4
+// CHECK: %[[MT2:.*]] = arith.muli %[[MT]], %c2
+// CHECK: %[[TILES:.*]] = memref.alloc(%[[MT2]]) : memref<?xi32>
+// CHECK: gpu.launch_func @dsc_moe_dispatch::@moe_tiles blocks in (%c1, %c1, %c1) threads in (%c1024, %c1, %c1) args(%{{.*}} : memref<?xi32>, %c4 : index, %c64 : index, %[[MT]] : index, %[[TILES]] : memref<?xi32>)
 // CHECK: %[[SA:.*]] = memref.alloc(%[[S]]) : memref<?x64xbf16>
 // CHECK: linalg.generic {{.*}} ins(%[[ROWSLOT]] : memref<?xi32>) outs(%[[SA]] : memref<?x64xbf16>)
 // CHECK: %[[SLOT:.*]] = arith.index_cast
@@ -178,8 +208,7 @@ func.func @kept_fill(%a: memref<?x16xbf16>, %b: memref<16x16xbf16>, %c: memref<?
 // CHECK: %[[J:.*]] = arith.remui %[[SLOT]], %c2
 // CHECK: memref.load %[[A]][%[[TOK]], %[[J]], %{{.*}}]
 // CHECK: %[[SC:.*]] = memref.alloc(%[[S]]) : memref<?x32xf32>
-// CHECK: %[[GY:.*]] = arith.divui %{{.*}}, %c64
-// CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64 blocks in (%c1, %[[GY]], %c4) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %{{.*}} args({{.*}}, %c32 : index, %c64 : index)
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64_tiled blocks in (%c1, %[[MT]], %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %{{.*}} args({{.*}} : memref<?xi32>, %[[TILES]] : memref<?xi32>, %c32 : index, %c64 : index)
 // CHECK: linalg.generic {{.*}} ins(%[[SLOTROW]] : memref<?x2xi32>) outs(%[[C]] : memref<?x2x32xf32>)
 // CHECK: memref.load %[[SC]]
 // CHECK: memref.dealloc %[[SC]]
@@ -187,10 +216,17 @@ func.func @kept_fill(%a: memref<?x16xbf16>, %b: memref<16x16xbf16>, %c: memref<?
 // CHECK: memref.dealloc %[[OFF]]
 // CHECK: memref.dealloc %[[SLOTROW]]
 // CHECK: memref.dealloc %[[ROWSLOT]]
+// CHECK: memref.dealloc %[[TILES]]
 // CHECK: memref.dealloc %[[SA]]
 // CHECK-NOT: dsc.library_grouped_gemm
+// CHECK: gpu.module @dsc_grouped_gemm
+// CHECK-NOT: gpu.func
+// CHECK: gpu.func @grouped_gemm_bf16_tn_m64_tiled(
+// CHECK-NOT: gpu.func
 // CHECK: gpu.module @dsc_moe_dispatch
-// CHECK-NEXT: gpu.func @moe_align(
+// CHECK-NOT: gpu.func @moe_gather
+// CHECK-DAG: gpu.func @moe_align(
+// CHECK-DAG: gpu.func @moe_tiles(
 // CHECK-NOT: gpu.func @moe_gather
 func.func @routed(%a: memref<?x2x64xbf16>, %idx: memref<?x2xi64>, %w: memref<4x32x64xbf16>, %c: memref<?x2x32xf32>, %zeros: memref<?x2x32xf32>) {
   %c0 = arith.constant 0 : index
@@ -300,11 +336,19 @@ func.func @routed_left(%a: memref<?x64xbf16>, %idx: memref<?x2xi64>, %big: memre
 // CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64
 // CHECK: ins(%{{.*}} : memref<?xi32>) outs(%{{.*}} : memref<?x32xbf16>)
 // CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64
-// CHECK-COUNT-7: memref.dealloc
+// CHECK-COUNT-8: memref.dealloc
 // CHECK-NOT: gpu.launch_func
 // CHECK: return
 // CHECK-LABEL: func.func @rewritten
 // CHECK-COUNT-2: gpu.launch_func @dsc_moe_dispatch::@moe_align
+// Stacks of another expert count sort again too (the sorting clamps to
+// the stack), and a write to the input between two GEMMs gathers again.
+// CHECK-LABEL: func.func @other_experts
+// CHECK-COUNT-2: gpu.launch_func @dsc_moe_dispatch::@moe_align
+// CHECK-LABEL: func.func @input_written
+// CHECK-COUNT-1: gpu.launch_func @dsc_moe_dispatch::@moe_align
+// CHECK-NOT: moe_align
+// CHECK-COUNT-2: outs(%{{.*}} : memref<?x64xbf16>)
 func.func @layer(%x: memref<?x64xbf16>, %idx: memref<?x2xi64>, %wg: memref<4x32x64xbf16>, %wu: memref<4x32x64xbf16>, %wd: memref<4x64x32xbf16>, %t: index) {
   %c0 = arith.constant 0 : index
   %c3 = arith.constant 3 : index
@@ -385,6 +429,79 @@ func.func @rewritten(%x: memref<?x64xbf16>, %idx: memref<?x2xi64>, %wg: memref<4
     linalg.yield %s : f32
   }
   memref.store %one, %idx[%c0, %c0] : memref<?x2xi64>
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%c2 : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c3 : index
+    %wv = memref.load %wg[%e, %n, %k] : memref<4x32x64xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+func.func @other_experts(%x: memref<?x64xbf16>, %idx: memref<?x2xi64>, %wg: memref<4x32x64xbf16>, %w8: memref<8x32x64xbf16>, %t: index) {
+  %c0 = arith.constant 0 : index
+  %c3 = arith.constant 3 : index
+  %c7 = arith.constant 7 : index
+  %c1 = memref.alloc(%t) : memref<?x2x32xf32>
+  %c2 = memref.alloc(%t) : memref<?x2x32xf32>
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%c1 : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c3 : index
+    %wv = memref.load %wg[%e, %n, %k] : memref<4x32x64xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%c2 : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c7 : index
+    %wv = memref.load %w8[%e, %n, %k] : memref<8x32x64xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+func.func @input_written(%idx: memref<?x2xi64>, %wg: memref<4x32x64xbf16>, %t: index, %v: bf16) {
+  %c0 = arith.constant 0 : index
+  %c3 = arith.constant 3 : index
+  %x = memref.alloc(%t) : memref<?x64xbf16>
+  %c1 = memref.alloc(%t) : memref<?x2x32xf32>
+  %c2 = memref.alloc(%t) : memref<?x2x32xf32>
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%c1 : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c3 : index
+    %wv = memref.load %wg[%e, %n, %k] : memref<4x32x64xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  memref.store %v, %x[%c0, %c0] : memref<?x64xbf16>
   linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%c2 : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm} {
   ^bb0(%a: bf16, %i: i64, %acc: f32):
     %n = linalg.index 2 : index

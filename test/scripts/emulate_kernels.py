@@ -351,6 +351,28 @@ def moe_dispatch(kernels):
     ok = ok and err <= 2 ** -8
     print(f"moe_align + moe_gather + moe_combine ({tokens} tokens, top-{top_k} of "
           f"{experts}): {'ok' if ok else 'MISMATCH'} (combine within {err:.1e})")
+    return moe_tiles(kernels) and ok
+
+
+def moe_tiles(kernels):
+    """moe_tiles on unpadded rows (moe_align with blocks of 1): experts of
+    0, 1, 64, 65 and 130 rows in 64-row tiles, listed in expert order as
+    [expert, first row], then [-1, -1] up to the buffer's end."""
+    counts = np.array([0, 1, 64, 65, 130, 0])
+    experts, tile = len(counts), 64
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    max_tiles = int(-(-counts.sum() // tile)) + experts
+    tiles = np.full(2 * max_tiles, 12345, np.int32)
+    emu.run_kernel(kernels["moe_tiles"], (1, 1, 1), 1024, 0,
+                   [emu.global_memref(offsets), experts, tile, max_tiles,
+                    emu.global_memref(tiles)])
+    want = [[e, offsets[e] + k * tile] for e in range(experts)
+            for k in range(-(-counts[e] // tile))]
+    real = len(want)
+    want += [[-1, -1]] * (max_tiles - real)
+    ok = bool((tiles.reshape(-1, 2) == np.array(want)).all())
+    print(f"moe_tiles ({real} tiles of {counts.sum()} rows of {experts} experts, "
+          f"{max_tiles} entries): {'ok' if ok else 'MISMATCH'}")
     return ok
 
 
@@ -653,6 +675,7 @@ def routed_experts(modules):
     act_bits, act = bf16(rng.standard_normal((tokens, top_k, k)))
     w_bits, w = zip(*(bf16(rng.standard_normal((experts, n, k))) for _ in range(3)))
     indices = rng.integers(-1, experts + 1, (tokens, top_k)).astype(np.int64)
+    indices[:33, 1:] = 3  # 66 rows: more than one 64-row tile
     outs = [np.full((tokens, top_k, n), np.nan, np.float32) for _ in range(3)]
     launches = emu.run_host(module, "layer", [
         emu.MemRef(x_bits, [tokens, k]), emu.MemRef(act_bits, [tokens, top_k, k]),

@@ -13,7 +13,9 @@
 // kernel's 128-row tile; FLOPs count the real rows only. --swiglu, --wgmma
 // (sm_90a, TMA; B N-major), --wgmma --tn [--swiglu] (B K-major), --fp8
 // --block-rows 64 (e4m3 with block scales) and --fp8 --wgmma pick the
-// library's other grouped GEMMs.
+// library's other grouped GEMMs; --tiled --block-rows 64 the one the
+// model's routed experts run (rows unpadded, one block per listed 64-row
+// tile instead of every expert times its most rows).
 //
 //   dsc-kernel-bench mla-decode --ptx DIR/dsc_mla_decode.sm_90a.ptx
 //       [--batch 64 --context 4096 --heads 128 --splits 0 --reps 10]
@@ -146,7 +148,12 @@ unsigned sharedBytesFor(int64_t blockRows) {
 }
 /// SwiGLU fused into the epilogue: bf16 output of N / 2 columns.
 bool kSwiglu = false;
+/// The tiled kernel the model's routed experts run (--tiled): experts'
+/// rows unpadded, the grid over the 64-row tiles moe_tiles lists.
+bool kTiled = false;
 std::string kernelFor(int64_t blockRows) {
+  if (kTiled)
+    return "grouped_gemm_bf16_tn_m64_tiled";
   if (kWgmma && kTn)
     return kSwiglu ? "grouped_gemm_wgmma_swiglu_bf16_tn"
                    : "grouped_gemm_wgmma_bf16_tn";
@@ -168,12 +175,17 @@ int64_t bIndex(int64_t e, int64_t n, int64_t k, int64_t nTotal,
 /// Bytes of one output row of N packed columns.
 int64_t outputRowBytes(int64_t n) { return kSwiglu ? n / 2 * 2 : n * 4; }
 
-/// A grouped GEMM problem: expert row ranges, padded to kBlockRows.
+/// A grouped GEMM problem: expert row ranges, padded to kBlockRows (with
+/// kTiled: unpadded, and the tiles listed as moe_tiles lists them).
 struct Grouping {
   std::vector<int32_t> offsets; // experts + 1
   int64_t rows = 0;             // padded total
   int64_t realRows = 0;
   int64_t maxBlocks = 0; // most row blocks of one expert
+  // kTiled: [expert, first row] per 64-row tile, [-1, -1] up to maxTiles
+  // (ceil(rows / 64) + experts, the bound the compiler launches).
+  std::vector<int32_t> tiles;
+  int64_t maxTiles = 0;
 };
 
 Grouping route(int64_t tokens, int64_t topK, int64_t experts, uint32_t seed) {
@@ -192,12 +204,20 @@ Grouping route(int64_t tokens, int64_t topK, int64_t experts, uint32_t seed) {
   }
   Grouping g;
   g.offsets.push_back(0);
+  const int64_t pad = kTiled ? 1 : kBlockRows;
   for (int64_t e = 0; e < experts; ++e) {
-    int64_t padded = (counts[e] + kBlockRows - 1) / kBlockRows * kBlockRows;
+    int64_t padded = (counts[e] + pad - 1) / pad * pad;
     g.realRows += counts[e];
     g.rows += padded;
     g.maxBlocks = std::max(g.maxBlocks, padded / kBlockRows);
     g.offsets.push_back(int32_t(g.rows));
+  }
+  if (kTiled) {
+    for (int64_t e = 0; e < experts; ++e)
+      for (int64_t r = g.offsets[e]; r < g.offsets[e + 1]; r += kBlockRows)
+        g.tiles.insert(g.tiles.end(), {int32_t(e), int32_t(r)});
+    g.maxTiles = (g.rows + kBlockRows - 1) / kBlockRows + experts;
+    g.tiles.resize(2 * g.maxTiles, -1);
   }
   return g;
 }
@@ -215,6 +235,7 @@ struct Args {
   bool wgmma = false; // the sm_90a TMA + wgmma kernel
   bool tn = false;    // with wgmma: the K-major bf16 kernels
   bool fp8 = false;   // the FP8 e4m3 block-scaled kernel
+  bool tiled = false; // the model's routed experts' kernel (64-row tiles)
   std::string dispatchPtx;
 };
 
@@ -297,11 +318,13 @@ std::vector<Buffer> wgmmaMaps(const Buffer &a, const Buffer &b, int64_t rows,
 /// Enqueues one launch of the grouped GEMM on (A, B, offsets) -> C. The
 /// wgmma kernel reads A and B through `maps`, their TMA descriptors
 /// (wgmmaMaps).
+/// With kTiled, `maxBlocks` is the tiles' count and `tiles` their list.
 void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
                        const Buffer &c, const Buffer &offsets, int64_t n,
                        int64_t k, int64_t experts, int64_t maxBlocks,
                        CUstream stream, const Buffer *maps = nullptr,
-                       const Buffer *scales = nullptr) {
+                       const Buffer *scales = nullptr,
+                       const Buffer *tiles = nullptr) {
   KernelArgs args;
   if (kFp8 && kWgmma) {
     args.pointer(maps[0].ptr).pointer(maps[1].ptr).memref(c, 4);
@@ -318,10 +341,14 @@ void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
     args.memref(offsets, 4).index(int64_t(a.bytes / 2 / k)).index(n).index(k);
   } else {
     args.memref(a, 2).memref(b, 2).memref(c, kSwiglu ? 2 : 4);
-    args.memref(offsets, 4).index(n).index(k);
+    args.memref(offsets, 4);
+    if (kTiled)
+      args.memref(*tiles, 4);
+    args.index(n).index(k);
   }
   check(cu->cuLaunchKernel(fn, unsigned(n / kBlockCols), unsigned(maxBlocks),
-                           unsigned(experts), threadsFor(kBlockRows), 1, 1,
+                           unsigned(kTiled ? 1 : experts),
+                           threadsFor(kBlockRows), 1, 1,
                            sharedBytesFor(kBlockRows), stream, args.data(),
                            nullptr),
         "launching the grouped GEMM");
@@ -489,11 +516,13 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
          db = upload(b.data(), b.size() * 2);
   Buffer dc = upload(nullptr, g.rows * outputRowBytes(n));
   Buffer doff = upload(g.offsets.data(), g.offsets.size() * 4);
+  Buffer dtiles = upload(g.tiles.data(), g.tiles.size() * 4);
   std::vector<Buffer> maps;
   if (kWgmma)
     maps = wgmmaMaps(da, db, g.rows, n, k, experts);
-  launchGroupedGemm(fn, da, db, dc, doff, n, k, experts, g.maxBlocks, stream,
-                    maps.data());
+  launchGroupedGemm(fn, da, db, dc, doff, n, k, experts,
+                    kTiled ? g.maxTiles : g.maxBlocks, stream, maps.data(),
+                    nullptr, &dtiles);
   check(cu->cuStreamSynchronize(stream), "running the grouped GEMM");
   std::vector<uint8_t> c(g.rows * outputRowBytes(n));
   check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size()), "cuMemcpyDtoH");
@@ -542,8 +571,9 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
                 : double(INFINITY);
       }
     }
-  for (Buffer *buf : {&da, &db, &dc, &doff})
-    cu->cuMemFree(buf->ptr);
+  for (Buffer *buf : {&da, &db, &dc, &doff, &dtiles})
+    if (buf->ptr)
+      cu->cuMemFree(buf->ptr);
   for (Buffer &map : maps)
     cu->cuMemFree(map.ptr);
   return worst;
@@ -824,6 +854,7 @@ int groupedGemm(const Args &args) {
   Buffer b = fill(size_t(args.experts) * args.n * args.k);
   Buffer c = upload(nullptr, size_t(g.rows) * outputRowBytes(args.n));
   Buffer offsets = upload(g.offsets.data(), g.offsets.size() * 4);
+  Buffer tiles = upload(g.tiles.data(), g.tiles.size() * 4);
   std::vector<Buffer> maps, scales;
   if (kWgmma)
     maps = wgmmaMaps(a, b, g.rows, args.n, args.k, args.experts);
@@ -837,7 +868,8 @@ int groupedGemm(const Args &args) {
   float ms = timeLaunches(
       [&] {
         launchGroupedGemm(fn, a, b, c, offsets, args.n, args.k, args.experts,
-                          g.maxBlocks, stream, maps.data(), scales.data());
+                          kTiled ? g.maxTiles : g.maxBlocks, stream,
+                          maps.data(), scales.data(), &tiles);
       },
       args.reps, stream);
   double flops = 2.0 * double(g.realRows) * args.n * args.k;
@@ -1681,7 +1713,8 @@ int main(int argc, char **argv) {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
-                 "[--block-rows 128|64] [--swiglu] [--wgmma [--tn]] [--fp8]\n"
+                 "[--block-rows 128|64] [--swiglu] [--wgmma [--tn]] [--fp8] "
+                 "[--tiled]\n"
                  "       dsc-kernel-bench add-rmsnorm --ptx FILE [--tokens "
                  "ROWS] [--k HIDDEN] [--reps N]\n"
                  "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
@@ -1703,8 +1736,8 @@ int main(int argc, char **argv) {
   Args args;
   for (int i = 2; i < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--tn") {
-      args.tn = true;
+    if (flag == "--tn" || flag == "--tiled") {
+      (flag == "--tn" ? args.tn : args.tiled) = true;
       --i;
       continue;
     }
@@ -1756,6 +1789,11 @@ int main(int argc, char **argv) {
   kWgmma = args.wgmma;
   kTn = args.tn;
   kFp8 = args.fp8;
+  kTiled = args.tiled;
+  if (kTiled && (kSwiglu || kWgmma || kFp8 || kBlockRows != 64 ||
+                 command != "grouped-gemm"))
+    die("--tiled is a grouped-gemm kernel with 64-row tiles (--block-rows "
+        "64), no SwiGLU, wgmma or FP8");
   if (kFp8 && (kSwiglu || kBlockRows != (kWgmma ? 128 : 64) ||
                command != "grouped-gemm" || args.k % 128))
     die("--fp8 is a grouped-gemm kernel with K % 128 == 0, no SwiGLU and "
