@@ -346,11 +346,10 @@ void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
       args.memref(*tiles, 4);
     args.index(n).index(k);
   }
-  check(cu->cuLaunchKernel(fn, unsigned(n / kBlockCols), unsigned(maxBlocks),
-                           unsigned(kTiled ? 1 : experts),
-                           threadsFor(kBlockRows), 1, 1,
-                           sharedBytesFor(kBlockRows), stream, args.data(),
-                           nullptr),
+  check(cu->cuLaunchKernel(
+            fn, unsigned(n / kBlockCols), unsigned(maxBlocks),
+            unsigned(kTiled ? 1 : experts), threadsFor(kBlockRows), 1, 1,
+            sharedBytesFor(kBlockRows), stream, args.data(), nullptr),
         "launching the grouped GEMM");
 }
 
