@@ -75,6 +75,26 @@ struct Gemm {
   int64_t n, k;
 };
 
+/// x and y of a GEMM body `yield acc + extf(x) * extf(y)` (acc the output's
+/// block argument, on either side of the add); nulls when it is not that.
+std::pair<Value, Value> multipliedValues(Block &body) {
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  Value acc = body.getArgument(2);
+  Value product = !add                  ? Value()
+                  : add.getRhs() == acc ? add.getLhs()
+                  : add.getLhs() == acc ? add.getRhs()
+                                        : Value();
+  auto mul = product ? product.getDefiningOp<arith::MulFOp>() : nullptr;
+  auto extended = [](Value v) {
+    auto ext = v.getDefiningOp<arith::ExtFOp>();
+    return ext ? ext.getIn() : Value();
+  };
+  if (!mul)
+    return {};
+  return {extended(mul.getLhs()), extended(mul.getRhs())};
+}
+
 FailureOr<Gemm> matchGemm(linalg::GenericOp op, std::string &why) {
   auto fail = [&](const Twine &reason) {
     why = reason.str();
@@ -117,19 +137,8 @@ FailureOr<Gemm> matchGemm(linalg::GenericOp op, std::string &why) {
     return fail("indexing is not C[..., n] += A[..., k] * B[n, k]");
   // The body: acc + extf(a) * extf(b).
   Block &body = op.getRegion().front();
-  auto extended = [&](Value v, unsigned argument) {
-    auto ext = v.getDefiningOp<arith::ExtFOp>();
-    return ext && ext.getIn() == body.getArgument(argument);
-  };
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
-  Value acc = body.getArgument(2);
-  Value product = !add                  ? Value()
-                  : add.getRhs() == acc ? add.getLhs()
-                  : add.getLhs() == acc ? add.getRhs()
-                                        : Value();
-  auto mul = product ? product.getDefiningOp<arith::MulFOp>() : nullptr;
-  if (!mul || !extended(mul.getLhs(), 0) || !extended(mul.getRhs(), 1) ||
+  auto [x, y] = multipliedValues(body);
+  if (x != body.getArgument(0) || y != body.getArgument(1) ||
       body.getOperations().size() != 5)
     return fail("its body is not acc + extf(a) * extf(b)");
   if (aType.getDimSize(rank - 1) != gemm.k ||
@@ -438,20 +447,7 @@ FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
     return fail("indexing is not C[t, j, n] += A[t, (j,) k] * W[e, n, k]");
   // The body: acc + extf(a) * extf(W[clamp(index), n, k]), W from above.
   Block &body = op.getRegion().front();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
-  Value acc = body.getArgument(2);
-  Value product = !add                  ? Value()
-                  : add.getRhs() == acc ? add.getLhs()
-                  : add.getLhs() == acc ? add.getRhs()
-                                        : Value();
-  auto mul = product ? product.getDefiningOp<arith::MulFOp>() : nullptr;
-  auto extended = [](Value v) {
-    auto ext = v.getDefiningOp<arith::ExtFOp>();
-    return ext ? ext.getIn() : Value();
-  };
-  Value lhs = mul ? extended(mul.getLhs()) : Value();
-  Value rhs = mul ? extended(mul.getRhs()) : Value();
+  auto [lhs, rhs] = multipliedValues(body);
   if (rhs == body.getArgument(0))
     std::swap(lhs, rhs);
   auto load = rhs ? rhs.getDefiningOp<memref::LoadOp>() : nullptr;
