@@ -150,8 +150,16 @@ def _named(module, opname):
 
 
 def kernels(module):
-    """gpu.func name -> op, over every gpu.module of `module`."""
-    return _named(module, "gpu.func")
+    """gpu.func name -> op, over every gpu.module of `module`; also under
+    "module::name", the symbol a launch names (kernels of several modules
+    may share a name)."""
+    found = _named(module, "gpu.func")
+    for name, gpu_module in _named(module, "gpu.module").items():
+        for _, ops in gpu_module.regions:
+            for op in ops:
+                if op.name == "gpu.func":
+                    found[f"{name}::" + op.attr(r'sym_name = "(\w+)"')] = op
+    return found
 
 
 # ----------------------------------------------------------------------------
@@ -172,7 +180,8 @@ def _f32_to_bf16(values):
 
 
 _DTYPES = {"f32": np.float32, "f16": np.uint16, "bf16": np.uint16,
-           "i32": np.int32, "i8": np.uint8, "i64": np.int64}
+           "i32": np.int32, "i8": np.uint8, "i64": np.int64, "index": np.int64,
+           "i1": np.bool_, "f8E4M3FN": np.uint8}
 
 
 class MemRef:
@@ -416,8 +425,11 @@ def _fragment_positions(k, bits):
 class Block:
     """One thread block of `kernel` run to completion."""
 
-    def __init__(self, kernel, args, block_id, threads, shared_bytes, grid=(1, 1, 1)):
+    def __init__(self, kernel, args, block_id, threads, shared_bytes, grid=(1, 1, 1),
+                 block_dims=None):
         self.kernel, self.threads = kernel, threads
+        # Threads are numbered x fastest, then y, then z.
+        self.block_dims = block_dims or (threads, 1, 1)
         self.block_id, self.grid = block_id, grid
         self.tid = np.arange(threads, dtype=np.int64)
         self.warp = self.tid // 32
@@ -585,6 +597,16 @@ class Block:
     def op_arith_minui(self, op, a, b):
         return np.minimum(a.astype(np.uint64), b.astype(np.uint64)).astype(np.int64)
 
+    def op_arith_minsi(self, op, a, b):
+        return np.minimum(a, b)
+
+    def op_arith_divsi(self, op, a, b):
+        """Truncating signed division."""
+        return np.sign(a) * np.sign(b) * (np.abs(a) // np.abs(b))
+
+    def op_arith_remsi(self, op, a, b):
+        return a - self.op_arith_divsi(op, a, b) * b
+
     def op_arith_maxsi(self, op, a, b):
         return np.maximum(a, b)
 
@@ -624,9 +646,16 @@ class Block:
     def op_arith_cmpf(self, op, a, b):
         p = int(op.attr(r"predicate = (\d+)"))
         ordered = ~(np.isnan(a) | np.isnan(b))
-        table = {1: (a == b) & ordered, 2: (a > b) & ordered,
+        # MLIR's arith::CmpFPredicate, in order: ordered (NaN false), then
+        # unordered (NaN true) comparisons.
+        unordered = ~ordered
+        table = {0: np.zeros_like(ordered), 1: (a == b) & ordered, 2: (a > b) & ordered,
                  3: (a >= b) & ordered, 4: (a < b) & ordered,
-                 5: (a <= b) & ordered, 6: (a != b) & ordered}
+                 5: (a <= b) & ordered, 6: (a != b) & ordered, 7: ordered,
+                 8: (a == b) | unordered, 9: (a > b) | unordered,
+                 10: (a >= b) | unordered, 11: (a < b) | unordered,
+                 12: (a <= b) | unordered, 13: (a != b) | unordered, 14: unordered,
+                 15: np.ones_like(ordered)}
         if p not in table:
             raise EmulationError(f"cmpf predicate {p}")
         return table[p]
@@ -641,6 +670,8 @@ class Block:
         return _f32_to_bf16(a)
 
     def op_arith_extf(self, op, a):
+        if "f8E4M3FN to f32" in op.text:
+            return _E4M3[a.astype(np.int64) & 0xFF].astype(np.float32)
         return _bits_to_f32(a)
 
     def op_arith_bitcast(self, op, a):
@@ -664,6 +695,10 @@ class Block:
 
     def op_math_sin(self, op, a):
         return np.sin(a.astype(np.float64)).astype(np.float32)
+
+    def op_arith_uitofp(self, op, a):
+        width = int(re.search(r": \(i(\d+)\)", op.text).group(1))
+        return (a.astype(np.int64) & ((1 << width) - 1)).astype(np.float32)
 
     def op_arith_sitofp(self, op, a):
         return a.astype(np.float32)
@@ -795,6 +830,8 @@ class Block:
     def load(self, memref, indices, count, what, active=None, align=1):
         active = self.mask if active is None else active
         flat = self.access(memref, indices, count, what, active, align)
+        if not memref.data.flags.c_contiguous:
+            return self.strided(memref, indices, count, what, active)
         data = memref.data.reshape(-1)
         out = np.zeros((self.threads, count), memref.data.dtype)
         out[active] = data[flat[:, None] + np.arange(count)[None, :]]
@@ -807,12 +844,28 @@ class Block:
               align=1):
         active = self.mask if active is None else active
         flat = self.access(memref, indices, count, what, active, align)
+        if not memref.data.flags.c_contiguous:
+            self.strided(memref, indices, count, what, active, value)
+            return
         data = memref.data.reshape(-1)
         data[flat[:, None] + np.arange(count)[None, :]] = \
             value[active].astype(memref.data.dtype)
         if memref.shared is not None:
             units, per = _units(memref, flat, count)
             memref.shared.write(units, np.repeat(self.warp[active], per), what, pending)
+
+    def strided(self, memref, indices, count, what, active, value=None):
+        """A scalar load (or, with `value`, store) of a strided view (a
+        subview of global memory), through the view itself."""
+        if count != 1 or memref.shared is not None:
+            raise EmulationError(f"{what}: a vector or shared access of a strided view")
+        at = tuple(i[active] for i in indices)
+        if value is not None:
+            memref.data[at] = value[active].reshape(-1).astype(memref.data.dtype)
+            return None
+        out = np.zeros((self.threads, 1), memref.data.dtype)
+        out[active, 0] = memref.data[at]
+        return out
 
     # --- gpu ---
     def op_gpu_block_id(self, op):
@@ -824,9 +877,19 @@ class Block:
         return np.full(self.threads, self.grid[d], np.int64)
 
     def op_gpu_thread_id(self, op):
-        if op.attr(r"#gpu<dim (\w)>") != "x":
-            raise EmulationError("thread ids other than x")
-        return self.tid.copy()
+        d = "xyz".index(op.attr(r"#gpu<dim (\w)>"))
+        bx, by, _ = self.block_dims
+        return (self.tid, self.tid // bx % by, self.tid // (bx * by))[d].copy()
+
+    def op_gpu_block_dim(self, op):
+        d = "xyz".index(op.attr(r"#gpu<dim (\w)>"))
+        return np.full(self.threads, self.block_dims[d], np.int64)
+
+    def op_memref_get_global(self, op):
+        name = op.attr(r"name = @(\w+)")
+        if name not in GLOBALS:
+            raise EmulationError(f"no memref.global @{name} (run_host loads them)")
+        return GLOBALS[name]
 
     def op_gpu_dynamic_shared_memory(self, op):
         return MemRef(self.shared.bytes[:self.shared_bytes], [self.shared_bytes],
@@ -1358,13 +1421,19 @@ def _count_barriers(ops):
     return n
 
 
-def run_kernel(kernel, grid, threads, shared_bytes, args):
+def run_kernel(kernel, grid, threads, shared_bytes, args, block_dims=None):
     """Runs every block of `grid` (x, y, z) in order; `args` are MemRefs for
-    memref parameters and Python ints/floats for scalars."""
+    memref parameters and Python ints/floats for scalars. `threads` is the
+    block's size, `block_dims` its shape (default: all along x)."""
     for z in range(grid[2]):
         for y in range(grid[1]):
             for x in range(grid[0]):
-                Block(kernel, args, (x, y, z), threads, shared_bytes, grid).run()
+                Block(kernel, args, (x, y, z), threads, shared_bytes, grid,
+                      block_dims).run()
+
+
+# memref.global name -> MemRef, for memref.get_global (run_host fills it).
+GLOBALS = {}
 
 
 def global_memref(array):
@@ -1390,8 +1459,8 @@ class Host(Block):
     start as NaN (floats) or -1 (integers), and so do the ones it frees,
     so that a read of what nothing wrote, or of a freed buffer, shows."""
 
-    def __init__(self, func, kernels, args):
-        self.kernels = kernels
+    def __init__(self, func, module_funcs, kernels, args, launches=None):
+        self.funcs, self.kernels = module_funcs, kernels
         self.threads = 1
         self.tid = np.zeros(1, np.int64)
         self.warp = self.tid
@@ -1400,11 +1469,11 @@ class Host(Block):
         if len(params) != len(args):
             raise EmulationError(f"{len(args)} arguments for {len(params)} parameters")
         self.env = dict(zip(params, args))
-        self.launches = []
+        self.launches = [] if launches is None else launches
 
     def run(self):
-        self.region(self.body)
-        return self.launches
+        """The function's results (func.return's operands)."""
+        return self.region(self.body)
 
     def region(self, ops):
         for op in ops:
@@ -1413,17 +1482,27 @@ class Host(Block):
             self.execute(op)
         return []
 
+    def op_func_call(self, op, *args):
+        callee = op.attr(r"callee = @(\w+)")
+        if callee not in self.funcs:
+            raise EmulationError(f"call of @{callee}, which the module does not define")
+        return Host(self.funcs[callee], self.funcs, self.kernels, list(args),
+                    self.launches).run()
+
+    def op_scf_if(self, op, cond):
+        """The branch the (one) condition picks, with its results."""
+        region = op.regions[0] if bool(cond[0]) else op.regions[1]
+        return self.region(region[1]) if region[1] else []
+
     def op_memref_alloc(self, op, *sizes):
         shape, dtype = _memref_type(re.search(r"-> (memref<[^>]*>)", op.text).group(1))
         dynamic = iter(int(s[0]) for s in sizes)
         shape = [next(dynamic) if d is None else d for d in shape]
-        fill = {np.float32: np.nan, np.uint16: 0x7FC0}.get(dtype.type, -1)
-        return MemRef(np.full(shape, fill, dtype), shape)
+        return MemRef(np.full(shape, _poison(dtype), dtype), shape)
 
     def op_memref_dealloc(self, op, memref):
         """Poisons the buffer, so that a use after the free shows."""
-        fill = {np.float32: np.nan, np.uint16: 0x7FC0}.get(memref.data.dtype.type, -1)
-        memref.data[...] = fill
+        memref.data[...] = _poison(memref.data.dtype)
 
     def op_memref_dim(self, op, memref, dim):
         return np.full(1, memref.data.shape[int(dim[0])], np.int64)
@@ -1432,13 +1511,36 @@ class Host(Block):
         groups = re.search(r"reassociation = (\[\[.*?\]\])", op.text).group(1)
         shape = [int(np.prod([memref.data.shape[d] for d in g]))
                  for g in json.loads(groups)]
-        return MemRef(memref.data, shape)
+        return _view(memref, memref.data.reshape(shape))
+
+    def op_memref_expand_shape(self, op, memref, *sizes):
+        dynamic = [int(v[0]) for v in sizes]
+        shape = [dynamic.pop(0) if v == _DYNAMIC else v for v in
+                 (int(x) for x in op.attr(r"static_output_shape = array<i64: ([-\d, ]*)>")
+                  .split(","))]
+        return _view(memref, memref.data.reshape(shape))
 
     def op_memref_cast(self, op, memref):
         return memref
 
-    def op_arith_minsi(self, op, a, b):
-        return np.minimum(a, b)
+    def op_memref_extract_strided_metadata(self, op, memref):
+        """The base buffer (as a 0-d view of its first element), offset,
+        sizes and strides, in elements."""
+        root = _root(memref.data)
+        item = memref.data.itemsize
+        offset = (_address(memref.data) - _address(root)) // item
+        base = MemRef(root.reshape(-1)[:1].reshape(()), [])
+        return ([base, np.full(1, offset, np.int64)] +
+                [np.full(1, n, np.int64) for n in memref.data.shape] +
+                [np.full(1, st // item, np.int64) for st in memref.data.strides])
+
+    def op_memref_extract_aligned_pointer_as_index(self, op, memref):
+        return np.full(1, _address(_root(memref.data)), np.int64)
+
+    def op_arith_select(self, op, c, a, b):
+        if isinstance(a, MemRef):
+            return a if bool(c[0]) else b
+        return super().op_arith_select(op, c, a, b)
 
     def op_gpu_launch_func(self, op, *operands):
         sizes = [int(n) for n in op.attr(r"operandSegmentSizes = array<i32: ([\d, ]+)>").split(",")]
@@ -1446,19 +1548,63 @@ class Host(Block):
             raise EmulationError("async, cluster or async-object launches")
         grid = tuple(int(v[0]) for v in operands[0:3])
         block = tuple(int(v[0]) for v in operands[3:6])
-        if block[1:] != (1, 1):
-            raise EmulationError("a block of more than one dimension")
         shared = int(operands[6][0]) if sizes[10] else 0
-        args = [a if isinstance(a, MemRef) else int(a[0])
+        args = [a if isinstance(a, MemRef) else
+                float(a[0]) if np.issubdtype(a.dtype, np.floating) else int(a[0])
                 for a in operands[6 + sizes[10]:]]
-        name = op.attr(r"kernel = @\w+::@(\w+)")
-        flat = [MemRef(a.data.reshape(-1), [a.data.size]) if isinstance(a, MemRef) else a
-                for a in args]
-        run_kernel(self.kernels[name], grid, block[0], shared, flat)
+        module, name = re.search(r"kernel = @(\w+)::@(\w+)", op.text).groups()
+        run_kernel(self.kernels[f"{module}::{name}"], grid, int(np.prod(block)), shared,
+                   args, block)
         self.launches.append((name, grid))
+
+
+def _poison(dtype):
+    """What a fresh or freed buffer holds: NaN (bf16's too), else -1."""
+    return {np.float32: np.nan, np.uint16: 0x7FC0, np.bool_: True}.get(
+        np.dtype(dtype).type, -1)
+
+
+def _root(array):
+    """The array owning `array`'s memory."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _address(array):
+    return array.__array_interface__["data"][0]
+
+
+def _view(memref, data):
+    """A MemRef over `data`, a view of `memref`'s (it must not be a copy)."""
+    if not np.shares_memory(data, memref.data) and data.size:
+        raise EmulationError("a reshape of a strided view (would copy)")
+    return MemRef(data, list(data.shape))
 
 
 def run_host(module, name, args):
     """Runs the host function `name` of `module` (parsed) with `args`
-    (MemRefs and ints); returns the launches it made, (kernel, grid)."""
-    return Host(_named(module, "func.func")[name], kernels(module), args).run()
+    (MemRefs and ints); returns the launches it made, (kernel, grid). The
+    module's memref.globals are loaded for memref.get_global."""
+    GLOBALS.clear()
+    for op in _named(module, "memref.global").values():
+        GLOBALS[op.attr(r'sym_name = "(\w+)"')] = _global(op)
+    funcs = _named(module, "func.func")
+    launches = []
+    Host(funcs[name], funcs, kernels(module), args, launches).run()
+    return launches
+
+
+def _global(op):
+    """A memref.global's constant value: a dense list or splat of floats
+    or integers."""
+    shape, dtype = _memref_type(op.attr(r"type = (memref<[^>]*>)"))
+    m = re.search(r"initial_value = dense<(.*?)> : tensor", op.text)
+    if not m:
+        raise EmulationError(f"line {op.line}: a global without a dense initial value")
+    text = m.group(1)
+    if text.startswith('"'):
+        raise EmulationError(f"line {op.line}: a global in hex form")
+    values = np.array(json.loads(text.replace("true", "1").replace("false", "0"))
+                      if text.startswith("[") else [float(text)] * int(np.prod(shape)))
+    return MemRef(values.astype(dtype).reshape(shape), shape)

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Runs a fixture model's compiled GPU code on the CPU emulator
+(codegen/kernels/simt_emulator.py): the host code of an entry point and
+every kernel it launches, the generated ones and the kernel library's, as
+dsc-compile produces them for a GPU target before they become PTX. The
+logits are compared with the CPU's code computing the same roundings
+(--fixed-shapes --bf16-linear-inputs: only summation orders differ) and
+with transformers' reference in the fixture.
+
+usage: emulate_model.py --fixture DIR --tools DIR --work DIR
+                        [--prompt 0] [--chip sm_90a] [--tolerance 1e-2]
+
+It checks what no test without a GPU did before: that the GPU lowering
+(tiling into blocks and threads, kernel outlining, the library launches,
+the host code around them) computes the model. What it cannot check: PTX
+and the hardware (the emulator interprets the kernels' MLIR), the runtime's
+CUDA backend, graphs and the KV cache (forward only).
+"""
+import argparse
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..",
+                                "codegen", "kernels"))
+import simt_emulator as emu  # noqa: E402
+
+
+def read_checkpoint(directory):
+    """name -> array of every tensor of the checkpoint's safetensors files:
+    float32, or the raw bytes of FP8 e4m3 ones."""
+    out = {}
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".safetensors"):
+            out.update(read_safetensors(os.path.join(directory, name)))
+    return out
+
+
+def read_safetensors(path):
+    """name -> array of every tensor of a safetensors file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    body = data[8 + n:]
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        raw = body[begin:end]
+        if info["dtype"] == "F32":
+            values = np.frombuffer(raw, np.float32)
+        elif info["dtype"] == "BF16":
+            values = emu._bits_to_f32(np.frombuffer(raw, np.uint16))
+        elif info["dtype"] == "F8_E4M3":
+            out[name] = np.frombuffer(raw, np.uint8).reshape(info["shape"])
+            continue
+        else:
+            raise SystemExit(f"{path}: tensor {name} is {info['dtype']}, "
+                             "which this script does not read")
+        out[name] = values.astype(np.float32).reshape(info["shape"])
+    return out
+
+
+def compiled_module(args):
+    """The fixture's module for the GPU target after
+    dsc-check-graph-capture (kernels outlined, not yet NVVM), parsed."""
+    path = os.path.join(args.work, "gpu.mlir")
+    cmd = [os.path.join(args.tools, "dsc-compile"), args.fixture, "--target", args.chip,
+           "-o", os.path.join(args.work, "gpu.dscx"), "--quiet",
+           "--mlir-print-ir-after=dsc-check-graph-capture", "--mlir-print-op-generic"]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode:
+        raise SystemExit(f"dsc-compile failed:\n{p.stderr[-2000:]}")
+    lines = [l for l in p.stderr.splitlines()
+             if not l.startswith("[") and not l.startswith("// -----//")]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return emu.parse("\n".join(lines))
+
+
+def dictionaries(text):
+    """The top-level `{...}` entries of an attribute list (braces inside
+    strings, as in a stacked weight's "experts.{}" name, do not count)."""
+    entries, depth, quoted, start = [], 0, False, 0
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "{":
+            depth += 1
+            start = i + 1 if depth == 1 else start
+        elif not quoted and ch == "}":
+            depth -= 1
+            if depth == 0:
+                entries.append(text[start:i])
+    return entries
+
+
+def arguments(func, weights, tokens):
+    """The entry point's arguments: the tokens, each weight in the type the
+    compiler gave it (bf16 rounded to nearest even), stacks assembled from
+    their experts, and NaN-filled outputs sized by the tokens' shape."""
+    attrs = re.search(r"arg_attrs = \[(.*?)\], function_type", func.text).group(1)
+    entries = dictionaries(attrs)
+    args = []
+    for entry, ty in zip(entries, func.arg_types):
+        shape, dtype = emu._memref_type(ty)
+        if "dsc.weight" not in entry and "dsc.output" not in entry:  # the tokens
+            args.append(emu.MemRef(tokens, list(tokens.shape)))
+            continue
+        if "dsc.output" in entry:
+            dims = iter(tokens.shape)
+            shape = [next(dims) if d is None else d for d in shape]
+            args.append(emu.MemRef(np.full(shape, np.nan, np.float32), shape))
+            continue
+        name = re.search(r'dsc.weight = "([^"]*)"', entry).group(1)
+        stack = re.search(r"dsc.stack = (\d+)", entry)
+        value = (np.stack([weights[name.replace("{}", str(i))]
+                           for i in range(int(stack.group(1)))])
+                 if stack else weights[name])
+        if list(value.shape) != shape:
+            raise SystemExit(f"weight {name}: shape {list(value.shape)}, the "
+                             f"entry point takes {shape}")
+        if dtype == np.uint16:  # bf16
+            value = emu._f32_to_bf16(value)
+        elif dtype == np.uint8 and value.dtype != np.uint8:
+            raise SystemExit(f"weight {name}: the entry point takes FP8, the "
+                             "checkpoint has another type")
+        args.append(emu.MemRef(np.ascontiguousarray(value.astype(dtype)), shape))
+    return args
+
+
+def cpu_logits(args, prompt):
+    """The CPU code's logits at every position of `prompt` (a prefill of
+    each prefix), computing the GPU's roundings."""
+    artifact = os.path.join(args.work, "cpu.dscx")
+    subprocess.run([os.path.join(args.tools, "dsc-compile"), args.fixture, "--target",
+                    "cpu", "--fixed-shapes", "--bf16-linear-inputs", "--quiet", "-o",
+                    artifact], check=True)
+    rows = []
+    for n in range(1, len(prompt) + 1):
+        p = subprocess.run([os.path.join(args.tools, "dsc-run"), artifact, "--prompt-ids",
+                            ",".join(map(str, prompt[:n])), "--max-new-tokens", "1",
+                            "--json"], check=True, capture_output=True, text=True)
+        rows.append(json.loads(p.stdout)["prefill_logits"][0])
+    return np.asarray(rows, np.float64)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fixture", required=True)
+    parser.add_argument("--tools", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--prompt", type=int, default=0,
+                        help="which of the fixture's prompts (expected.json)")
+    parser.add_argument("--chip", default="sm_90a")
+    parser.add_argument("--tolerance", type=float, default=1e-2,
+                        help="against the CPU, relative to each position's "
+                        "largest logit (issue 5's bf16 GPU-vs-CPU tolerance)")
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+
+    expected = json.load(open(os.path.join(args.fixture, "expected.json")))
+    ref = expected["results"][args.prompt]
+    prompt = ref["prompt"]
+    module = compiled_module(args)
+    funcs = emu._named(module, "func.func")
+    weights = read_checkpoint(args.fixture)
+    tokens = np.array([prompt], np.int64)
+    call = arguments(funcs["forward"], weights, tokens)
+    launches = emu.run_host(module, "forward", call)
+    logits = call[-1].data[0].astype(np.float64)  # [positions, vocab]
+    library = sorted({name for name, _ in launches
+                      if name.startswith(("grouped", "moe"))})
+    print(f"forward of {len(prompt)} tokens ({args.chip} code): {len(launches)} kernel "
+          "launches on the emulator")
+    ok = bool(np.isfinite(logits).all())
+
+    want = cpu_logits(args, prompt)
+    errors = np.abs(logits - want).max(axis=1) / np.abs(want).max(axis=1)
+    same = bool((np.argmax(logits, axis=1) == np.argmax(want, axis=1)).all())
+    print("every position vs the CPU (same roundings): " +
+          ", ".join(f"{e:.1e}" for e in errors) + " of the largest logit, argmax " +
+          ("equal" if same else "DIFFERENT"))
+    # Only summation orders differ, so positions agree to f32 rounding,
+    # unless a sum lands on the other side of a bf16 rounding or of a
+    # routing near-tie: that moves its position and, through attention,
+    # every later one (tiny-v3's prompt 0 from its 4th token, tiny-v2-lite's
+    # prompt 1 from its first), within the tolerance. The test picks
+    # prompts without one and checks the count below.
+    exact = int((errors <= 1e-5).sum())
+    print(f"  {exact} of {len(errors)} positions within 1e-5")
+    ok = ok and float(errors.max()) <= args.tolerance and same
+
+    # For the record: bf16's distance from f32, the GPU's and the CPU's
+    # (every position where the fixture has them, else the last).
+    if "all_logits" in ref:
+        reference = np.asarray(ref["all_logits"], np.float64)
+    else:
+        reference = np.asarray(ref["prefill_logits"], np.float64)[None]
+
+    def ref_err(x):
+        x = x[-len(reference):]
+        return float((np.abs(x - reference).max(axis=1) /
+                      np.abs(reference).max(axis=1)).max())
+    print(f"vs transformers' f32 model: up to {ref_err(logits):.1e} of the largest "
+          f"logit (the CPU: {ref_err(want):.1e}; bf16 GEMM operands)")
+    print("library kernels launched: " + ", ".join(library))
+    print("PASS" if ok else "FAIL")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except emu.EmulationError as e:
+        sys.exit(f"emulate_model: {e}")
