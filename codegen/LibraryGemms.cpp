@@ -21,8 +21,6 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/Matchers.h"
-#include "mlir/Interfaces/CallInterfaces.h"
-#include "mlir/Interfaces/ControlFlowInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/ADT/SetVector.h"
@@ -229,23 +227,28 @@ Value rootBuffer(Value value) {
   return value;
 }
 
-/// Whether `buffer` (or a view of it) reaches another SSA value that is not
-/// a view of it: through a terminator (a loop's or branch's yield, a
-/// return), a loop or branch op or a call that takes it, or an op with a
-/// buffer result (a select).
+/// Whether `buffer` (or a view of it) may be reached through anything but
+/// itself and its views: every use must be one that reads or writes its
+/// elements and makes no other handle of it (a load or store into it, a
+/// linalg or copy operand, a dim, a dealloc, a kernel launch operand).
+/// Anything else (a yield, select, call, loop, cast to a pointer or an LLVM
+/// struct, a store of the buffer itself) counts as an escape.
 bool escapes(Value buffer) {
-  for (Operation *user : buffer.getUsers()) {
+  for (OpOperand &use : buffer.getUses()) {
+    Operation *user = use.getOwner();
     if (auto view = dyn_cast<ViewLikeOpInterface>(user);
         view && view.getViewSource() == buffer) {
       if (llvm::any_of(user->getResults(), escapes))
         return true;
       continue;
     }
-    if (isa<memref::DeallocOp>(user))
+    if (auto store = dyn_cast<memref::StoreOp>(user)) {
+      if (&use != &store.getMemrefMutable())
+        return true;
       continue;
-    if (user->hasTrait<OpTrait::IsTerminator>() ||
-        isa<RegionBranchOpInterface, CallOpInterface>(user) ||
-        llvm::any_of(user->getResultTypes(), llvm::IsaPred<BaseMemRefType>))
+    }
+    if (!isa<memref::LoadOp, memref::DimOp, memref::DeallocOp, memref::CopyOp,
+             linalg::LinalgOp, gpu::LaunchFuncOp>(user))
       return true;
   }
   return false;
@@ -607,11 +610,10 @@ void launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
   op.erase();
 }
 
-/// Whether an op strictly between `from` and `to` (one block) may write
+/// Whether `from` or an op after it and before `to` (one block) may write
 /// `buffer`.
 bool writtenBetween(Operation *from, Operation *to, Value buffer) {
-  for (Operation *op = from->getNextNode(); op && op != to;
-       op = op->getNextNode())
+  for (Operation *op = from; op && op != to; op = op->getNextNode())
     if (touches(op, buffer, /*writes=*/true))
       return true;
   return false;

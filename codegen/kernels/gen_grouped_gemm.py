@@ -127,7 +127,8 @@ gpu.module @dsc_grouped_gemm_fp8 attributes {{dsc.chips = ["sm_90a"], dsc.ptx = 
 // or past K zero-fill (cp.async src-size), stores past its rows or N are
 // skipped.
 //
-// Grid (ceil(N / {BN}), ceil(max rows per expert / M tile), experts). Warps of 64 x 32
+// Grid (ceil(N / {BN}), ceil(max rows per expert / M tile), experts), or for
+// the _tiled kernel (ceil(N / {BN}), tiles listed). Warps of 64 x 32
 // (4 x 4 mma tiles), {WARPS_N} across N; a {STAGES}-stage cp.async ring in
 // dynamic shared memory (L1 bypassed; launch with the kernel's bytes:
 // {smem_bytes(128)} for the 128-row tile, {smem_bytes(64)} for _m64, above the default

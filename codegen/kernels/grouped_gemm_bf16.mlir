@@ -13,7 +13,8 @@
 // or past K zero-fill (cp.async src-size), stores past its rows or N are
 // skipped.
 //
-// Grid (ceil(N / 128), ceil(max rows per expert / M tile), experts). Warps of 64 x 32
+// Grid (ceil(N / 128), ceil(max rows per expert / M tile), experts), or for
+// the _tiled kernel (ceil(N / 128), tiles listed). Warps of 64 x 32
 // (4 x 4 mma tiles), 4 across N; a 4-stage cp.async ring in
 // dynamic shared memory (L1 bypassed; launch with the kernel's bytes:
 // 131072 for the 128-row tile, 98304 for _m64, above the default

@@ -1523,6 +1523,11 @@ class Host(Block):
     def op_memref_cast(self, op, memref):
         return memref
 
+    def op_memref_copy(self, op, source, target):
+        if source.data.shape != target.data.shape:
+            raise EmulationError("memref.copy between shapes")
+        target.data[...] = source.data
+
     def op_memref_extract_strided_metadata(self, op, memref):
         """The base buffer (as a 0-d view of its first element), offset,
         sizes and strides, in elements."""

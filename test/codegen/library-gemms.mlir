@@ -18,6 +18,9 @@
 // FILL-LABEL: func.func @fill_read_through_select
 // FILL: linalg.fill
 // FILL: gpu.launch_func
+// FILL-LABEL: func.func @fill_read_through_pointer
+// FILL: linalg.fill
+// FILL: gpu.launch_func
 // FILL: gpu.launch_func
 
 #a = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
@@ -159,6 +162,24 @@ func.func @fill_read_through_select(%a: memref<?x16xbf16>, %b: memref<16x16xbf16
   %s = arith.select %p, %c, %other : memref<?x16xf32>
   %v = memref.load %s[%c0, %c0] : memref<?x16xf32>
   memref.store %v, %out[] : memref<f32>
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<?x16xbf16>, memref<16x16xbf16>) outs(%c : memref<?x16xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xf = arith.extf %x : bf16 to f32
+    %yf = arith.extf %y : bf16 to f32
+    %pr = arith.mulf %xf, %yf : f32
+    %r = arith.addf %pr, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+// Or through its address (any use that makes another handle of the buffer
+// counts as a possible read).
+func.func @fill_read_through_pointer(%a: memref<?x16xbf16>, %b: memref<16x16xbf16>, %n: index, %out: memref<index>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc(%n) : memref<?x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<?x16xf32>)
+  %p = memref.extract_aligned_pointer_as_index %c : memref<?x16xf32> -> index
+  memref.store %p, %out[] : memref<index>
   linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%a, %b : memref<?x16xbf16>, memref<16x16xbf16>) outs(%c : memref<?x16xf32>) attrs = {dsc.library_gemm} {
   ^bb0(%x: bf16, %y: bf16, %acc: f32):
     %xf = arith.extf %x : bf16 to f32

@@ -507,7 +507,9 @@ double checkGroupedGemmFp8(CUfunction fn, CUstream stream) {
 /// transformers' bf16 MLP does.
 double checkGroupedGemm(CUfunction fn, CUstream stream) {
   const int64_t experts = 3, n = 256, k = 512;
-  Grouping g = route(/*tokens=*/40, /*topK=*/2, experts, /*seed=*/7);
+  // --tiled: about 100 rows an expert, so that second tiles are checked.
+  Grouping g = route(/*tokens=*/kTiled ? 150 : 40, /*topK=*/2, experts,
+                     /*seed=*/7);
   std::mt19937 rng(11);
   std::vector<uint16_t> a = randomBf16(g.rows * k, rng);
   std::vector<uint16_t> b = randomBf16(experts * n * k, rng);

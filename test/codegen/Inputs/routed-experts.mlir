@@ -49,9 +49,15 @@ func.func @per_slot(%x: memref<?x3x40xbf16>, %idx: memref<?x3xi64>, %w: memref<5
   }
   return
 }
-func.func @layer(%x: memref<?x40xbf16>, %act: memref<?x3x40xbf16>, %idx: memref<?x3xi64>, %wg: memref<5x136x40xbf16>, %wu: memref<5x136x40xbf16>, %wd: memref<5x136x40xbf16>, %cg: memref<?x3x136xf32>, %cu: memref<?x3x136xf32>, %cd: memref<?x3x136xf32>) {
+func.func @layer(%x: memref<?x40xbf16>, %act: memref<?x3x40xbf16>, %idx: memref<?x3xi64>, %wg: memref<5x136x40xbf16>, %wu: memref<5x136x40xbf16>, %wd: memref<5x136x40xbf16>, %outg: memref<?x3x136xf32>, %outu: memref<?x3x136xf32>, %outd: memref<?x3x136xf32>) {
   %c0 = arith.constant 0 : index
   %c4 = arith.constant 4 : index
+  // The outputs in buffers of their own (as bufferization makes them): an
+  // argument might alias the indices, and then nothing could be shared.
+  %t = memref.dim %idx, %c0 : memref<?x3xi64>
+  %cg = memref.alloc(%t) : memref<?x3x136xf32>
+  %cu = memref.alloc(%t) : memref<?x3x136xf32>
+  %cd = memref.alloc(%t) : memref<?x3x136xf32>
   linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x40xbf16>, memref<?x3xi64>) outs(%cg : memref<?x3x136xf32>) attrs = {dsc.library_grouped_gemm} {
   ^bb0(%a: bf16, %i: i64, %acc: f32):
     %n = linalg.index 2 : index
@@ -94,5 +100,11 @@ func.func @layer(%x: memref<?x40xbf16>, %act: memref<?x3x40xbf16>, %idx: memref<
     %s = arith.addf %acc, %p : f32
     linalg.yield %s : f32
   }
+  memref.copy %cg, %outg : memref<?x3x136xf32> to memref<?x3x136xf32>
+  memref.copy %cu, %outu : memref<?x3x136xf32> to memref<?x3x136xf32>
+  memref.copy %cd, %outd : memref<?x3x136xf32> to memref<?x3x136xf32>
+  memref.dealloc %cg : memref<?x3x136xf32>
+  memref.dealloc %cu : memref<?x3x136xf32>
+  memref.dealloc %cd : memref<?x3x136xf32>
   return
 }
