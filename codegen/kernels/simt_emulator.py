@@ -675,7 +675,15 @@ class Block:
         return _bits_to_f32(a)
 
     def op_arith_bitcast(self, op, a):
-        return a  # bf16 <-> f16: the same 16 bits
+        """f32 <-> i32 reinterpret the 32 bits; 16- and 8-bit floats are
+        kept as their bits already (bf16 <-> f16, f8 -> i8: the same)."""
+        m = re.search(r": \((\w+)\) -> (\w+)", op.text)
+        src, dst = m.groups() if m else ("", "")
+        if (src, dst) == ("f32", "i32"):
+            return np.ascontiguousarray(a, np.float32).view(np.int32).astype(np.int64)
+        if (src, dst) == ("i32", "f32"):
+            return (np.asarray(a, np.int64) & 0xFFFFFFFF).astype(np.uint32).view(np.float32)
+        return a
 
     # --- math ---
     def op_math_exp(self, op, a):
