@@ -93,13 +93,19 @@ std::pair<Value, Value> multipliedValues(Block &body) {
   return {extended(mul.getLhs()), extended(mul.getRhs())};
 }
 
+/// Whether `op` has the operands of a marked GEMM: two input buffers and
+/// one output buffer.
+bool isGemmOnBuffers(linalg::GenericOp op) {
+  return op.hasPureBufferSemantics() && op.getNumDpsInputs() == 2 &&
+         op.getNumDpsInits() == 1;
+}
+
 FailureOr<Gemm> matchGemm(linalg::GenericOp op, std::string &why) {
   auto fail = [&](const Twine &reason) {
     why = reason.str();
     return failure();
   };
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1)
+  if (!isGemmOnBuffers(op))
     return fail("not a GEMM on buffers with two inputs and one output");
   Gemm gemm{op.getDpsInputs()[0], op.getDpsInputs()[1], op.getDpsInits()[0], 0,
             0};
@@ -411,8 +417,7 @@ FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
     why = reason.str();
     return failure();
   };
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
-      op.getNumDpsInits() != 1)
+  if (!isGemmOnBuffers(op))
     return fail("not a GEMM on buffers with two inputs and one output");
   GroupedGemm g{op.getDpsInputs()[0],
                 op.getDpsInputs()[1],
