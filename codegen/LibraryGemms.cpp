@@ -4,10 +4,12 @@
 // thread per output and a sequential sum: no tensor cores, no reuse through
 // shared memory. The kernel library's grouped GEMM (mma.sync, a cp.async
 // ring, ldmatrix from swizzled rows) takes any M and N, so a linear layer is
-// one launch of it with one expert. dsc-library-gemms swaps the marked
-// generics for that launch; everything else about the step stays as
-// generated. dsc-bf16-linear-weights, before it, gives those GEMMs their
-// weights in bf16, the kernel's operand type (and half the bytes).
+// one launch of it with one expert, and the routed experts' GEMMs are its
+// grouped form behind the library's MoE dispatch (moe_align, moe_tiles).
+// dsc-library-gemms swaps the marked generics for those launches;
+// everything else about the step stays as generated.
+// dsc-bf16-linear-weights, before it, gives those GEMMs their weights in
+// bf16, the kernel's operand type (and half the bytes).
 //
 //===----------------------------------------------------------------------===//
 
