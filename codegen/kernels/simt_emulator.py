@@ -1297,6 +1297,14 @@ class Block:
             if o < 0 or o + n > d:
                 raise EmulationError(f"subview [{o}, {o + n}) outside {d}")
         view = source.data[tuple(slice(o, o + n) for o, n in zip(offsets, sizes))]
+        # A rank-reducing subview drops unit dimensions (the first ones that
+        # make the result's rank).
+        rank = re.search(r"-> memref<((?:[\d?]+x)*)", op.text).group(1).count("x")
+        drop = [d for d, n in enumerate(sizes) if n == 1][:view.ndim - rank]
+        if view.ndim - rank > len(drop):
+            raise EmulationError("a rank-reducing subview without unit dimensions")
+        if drop:
+            view = np.squeeze(view, axis=tuple(drop))  # a view, never a copy
         out = MemRef.__new__(MemRef)
         out.data, out.shared, out.base_unit = view, source.shared, None
         return out

@@ -102,22 +102,26 @@ def dictionaries(text):
     return entries
 
 
-def arguments(func, weights, tokens):
-    """The entry point's arguments: the tokens, each weight in the type the
-    compiler gave it (bf16 rounded to nearest even), stacks assembled from
-    their experts, and NaN-filled outputs sized by the tokens' shape."""
+def arguments(func, weights, inputs):
+    """The entry point's arguments: its inputs from `inputs` (name -> array;
+    an unnamed one is "tokens"), each weight in the type the compiler gave
+    it (bf16 rounded to nearest even), stacks assembled from their experts,
+    and NaN-filled outputs, their unknown sizes the tokens' shape."""
     attrs = re.search(r"arg_attrs = \[(.*?)\], function_type", func.text).group(1)
     entries = dictionaries(attrs)
+    tokens = inputs["tokens"]
     args = []
     for entry, ty in zip(entries, func.arg_types):
         shape, dtype = emu._memref_type(ty)
-        if "dsc.weight" not in entry and "dsc.output" not in entry:  # the tokens
-            args.append(emu.MemRef(tokens, list(tokens.shape)))
-            continue
         if "dsc.output" in entry:
             dims = iter(tokens.shape)
             shape = [next(dims) if d is None else d for d in shape]
             args.append(emu.MemRef(np.full(shape, np.nan, np.float32), shape))
+            continue
+        if "dsc.weight" not in entry:
+            name = re.search(r'dsc.input = "([^"]*)"', entry)
+            value = inputs[name.group(1) if name else "tokens"]
+            args.append(emu.MemRef(value, list(value.shape)))
             continue
         name = re.search(r'dsc.weight = "([^"]*)"', entry).group(1)
         stack = re.search(r"dsc.stack = (\d+)", entry)
@@ -134,6 +138,44 @@ def arguments(func, weights, tokens):
                              "checkpoint has another type")
         args.append(emu.MemRef(np.ascontiguousarray(value.astype(dtype)), shape))
     return args
+
+
+def generation(args, module, weights, prompt, cpu_artifact):
+    """Greedy generation on the emulator as the runtime runs it: prefill,
+    its latents into a one-page KV cache, then `args.decode` decode steps,
+    each storing its new latents; every step fed the CPU's token, so that
+    both see one context. Returns (the emulated step logits, the CPU's),
+    each [steps, vocab]."""
+    p = subprocess.run([os.path.join(args.tools, "dsc-run"), cpu_artifact,
+                        "--prompt-ids", ",".join(map(str, prompt)), "--max-new-tokens",
+                        str(args.decode + 1), "--json",
+                        f"--output=@{os.path.join(args.work, 'steps.npy')}"],
+                       check=True, capture_output=True, text=True)
+    generated = json.loads(p.stdout)["generated"][0]
+    want = np.load(os.path.join(args.work, "steps.npy"))[0].astype(np.float64)
+    funcs = emu._named(module, "func.func")
+    call = arguments(funcs["prefill"], weights, {"tokens": np.array([prompt], np.int64)})
+    emu.run_host(module, "prefill", call)
+    logits, latents = call[-2].data, call[-1].data  # [1, S, V], [L, 1, S, W]
+    page = int(re.search(r"memref<\d+x\?x(\d+)x", [
+        t for t in funcs["decode"].arg_types if "x?x" in t and t.count("x") == 4][0])
+        .group(1))
+    if len(prompt) + args.decode > page:
+        raise SystemExit(f"--decode {args.decode}: the prompt and its steps pass "
+                         f"one page of {page} tokens")
+    cache = np.zeros((latents.shape[0], 1, page, latents.shape[-1]), np.float32)
+    cache[:, 0, :len(prompt)] = latents[:, 0]
+    got = [logits[0, -1].astype(np.float64)]
+    for k in range(args.decode):
+        inputs = {"tokens": np.array([[generated[k]]], np.int64),
+                  "past": np.array([len(prompt) + k], np.int64),
+                  "block_table": np.zeros((1, 1), np.int64),
+                  "kv_cache": cache}
+        call = arguments(funcs["decode"], weights, inputs)
+        emu.run_host(module, "decode", call)
+        got.append(call[-2].data[0, -1].astype(np.float64))
+        cache[:, 0, len(prompt) + k] = call[-1].data[:, 0, 0]
+    return np.array(got), want
 
 
 def cpu_logits(args, prompt):
@@ -160,6 +202,8 @@ def main():
     parser.add_argument("--prompt", type=int, default=0,
                         help="which of the fixture's prompts (expected.json)")
     parser.add_argument("--chip", default="sm_90a")
+    parser.add_argument("--decode", type=int, default=0,
+                        help="then prefill and this many decode steps (KV cache)")
     parser.add_argument("--tolerance", type=float, default=1e-2,
                         help="against the CPU, relative to each position's "
                         "largest logit (issue 5's bf16 GPU-vs-CPU tolerance)")
@@ -173,7 +217,7 @@ def main():
     funcs = emu._named(module, "func.func")
     weights = read_checkpoint(args.fixture)
     tokens = np.array([prompt], np.int64)
-    call = arguments(funcs["forward"], weights, tokens)
+    call = arguments(funcs["forward"], weights, {"tokens": tokens})
     launches = emu.run_host(module, "forward", call)
     logits = call[-1].data[0].astype(np.float64)  # [positions, vocab]
     library = sorted({name for name, _ in launches
@@ -212,6 +256,16 @@ def main():
     print(f"vs transformers' f32 model: up to {ref_err(logits):.1e} of the largest "
           f"logit (the CPU: {ref_err(want):.1e}; bf16 GEMM operands)")
     print("library kernels launched: " + ", ".join(library))
+
+    if args.decode:
+        got, steps = generation(args, module, weights, prompt,
+                                os.path.join(args.work, "cpu.dscx"))
+        errors = np.abs(got - steps).max(axis=1) / np.abs(steps).max(axis=1)
+        same = bool((np.argmax(got, axis=1) == np.argmax(steps, axis=1)).all())
+        print(f"prefill and {args.decode} decode steps through the KV cache vs the CPU: " +
+              ", ".join(f"{e:.1e}" for e in errors) + ", argmax " +
+              ("equal" if same else "DIFFERENT"))
+        ok = ok and float(errors.max()) <= args.tolerance and same
     print("PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)
 
