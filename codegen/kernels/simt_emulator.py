@@ -670,7 +670,7 @@ class Block:
         return _f32_to_bf16(a)
 
     def op_arith_extf(self, op, a):
-        if "f8E4M3FN to f32" in op.text:
+        if re.search(r": \(f8E4M3FN\) -> f32", op.text):
             return _E4M3[a.astype(np.int64) & 0xFF].astype(np.float32)
         return _bits_to_f32(a)
 
@@ -887,7 +887,7 @@ class Block:
     def op_gpu_thread_id(self, op):
         d = "xyz".index(op.attr(r"#gpu<dim (\w)>"))
         bx, by, _ = self.block_dims
-        return (self.tid, self.tid // bx % by, self.tid // (bx * by))[d].copy()
+        return (self.tid % bx, self.tid // bx % by, self.tid // (bx * by))[d].copy()
 
     def op_gpu_block_dim(self, op):
         d = "xyz".index(op.attr(r"#gpu<dim (\w)>"))
@@ -1517,8 +1517,10 @@ class Host(Block):
         return MemRef(np.full(shape, _poison(dtype), dtype), shape)
 
     def op_memref_dealloc(self, op, memref):
-        """Poisons the buffer, so that a use after the free shows."""
-        memref.data[...] = _poison(memref.data.dtype)
+        """Poisons the whole allocation (buffer deallocation frees it
+        through its base: a 0-d view of the first element), so that a use
+        after the free shows."""
+        _root(memref.data)[...] = _poison(memref.data.dtype)
 
     def op_memref_dim(self, op, memref, dim):
         return np.full(1, memref.data.shape[int(dim[0])], np.int64)

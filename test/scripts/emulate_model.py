@@ -8,13 +8,19 @@ logits are compared with the CPU's code computing the same roundings
 with transformers' reference in the fixture.
 
 usage: emulate_model.py --fixture DIR --tools DIR --work DIR
-                        [--prompt 0] [--chip sm_90a] [--tolerance 1e-2]
+                        [--prompt 0] [--chip sm_90a] [--decode N]
+                        [--tolerance 1e-2]
 
 It checks what no test without a GPU did before: that the GPU lowering
 (tiling into blocks and threads, kernel outlining, the library launches,
-the host code around them) computes the model. What it cannot check: PTX
-and the hardware (the emulator interprets the kernels' MLIR), the runtime's
-CUDA backend, graphs and the KV cache (forward only).
+the host code around them) computes the model; with --decode N, also
+prefill and N decode steps through one page of an f32 KV cache (each step
+must store its own latents there). What it cannot check: PTX and the
+hardware (the emulator interprets the kernels' MLIR, blocks one after
+another), the runtime's CUDA backend and KV cache code (the script
+places the prefill's latents as the runtime does), graphs, batches.
+It passes at --tolerance; the test suite also checks how many positions
+agree to 1e-5.
 """
 import argparse
 import json
@@ -157,9 +163,13 @@ def generation(args, module, weights, prompt, cpu_artifact):
     call = arguments(funcs["prefill"], weights, {"tokens": np.array([prompt], np.int64)})
     emu.run_host(module, "prefill", call)
     logits, latents = call[-2].data, call[-1].data  # [1, S, V], [L, 1, S, W]
-    page = int(re.search(r"memref<\d+x\?x(\d+)x", [
-        t for t in funcs["decode"].arg_types if "x?x" in t and t.count("x") == 4][0])
-        .group(1))
+    attrs = dictionaries(re.search(r"arg_attrs = \[(.*?)\], function_type",
+                                   funcs["decode"].text).group(1))
+    cache_type = next(t for e, t in zip(attrs, funcs["decode"].arg_types)
+                      if 'dsc.input = "kv_cache"' in e)
+    (_, _, page, _), cache_dtype = emu._memref_type(cache_type)
+    if cache_dtype != np.float32:
+        raise SystemExit("--decode takes an f32 KV cache")
     if len(prompt) + args.decode > page:
         raise SystemExit(f"--decode {args.decode}: the prompt and its steps pass "
                          f"one page of {page} tokens")
@@ -167,14 +177,21 @@ def generation(args, module, weights, prompt, cpu_artifact):
     cache[:, 0, :len(prompt)] = latents[:, 0]
     got = [logits[0, -1].astype(np.float64)]
     for k in range(args.decode):
+        past = len(prompt) + k
         inputs = {"tokens": np.array([[generated[k]]], np.int64),
-                  "past": np.array([len(prompt) + k], np.int64),
+                  "past": np.array([past], np.int64),
                   "block_table": np.zeros((1, 1), np.int64),
                   "kv_cache": cache}
+        before = cache.copy()
         call = arguments(funcs["decode"], weights, inputs)
         emu.run_host(module, "decode", call)
         got.append(call[-2].data[0, -1].astype(np.float64))
-        cache[:, 0, len(prompt) + k] = call[-1].data[:, 0, 0]
+        # The step stores its own entries (dsc-store-cache-entries): row
+        # `past` of the page holds its latents, and nothing else changed.
+        before[:, 0, past] = call[-1].data[:, 0, 0]
+        if not np.array_equal(cache, before):
+            raise SystemExit(f"decode step {k}: the KV cache is not the old one with "
+                             f"this step's latents at row {past}")
     return np.array(got), want
 
 
@@ -265,6 +282,8 @@ def main():
         print(f"prefill and {args.decode} decode steps through the KV cache vs the CPU: " +
               ", ".join(f"{e:.1e}" for e in errors) + ", argmax " +
               ("equal" if same else "DIFFERENT"))
+        print(f"  {int((errors <= 1e-5).sum())} of {len(errors)} steps within 1e-5; each "
+              "step stored its latents in the cache")
         ok = ok and float(errors.max()) <= args.tolerance and same
     print("PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)
