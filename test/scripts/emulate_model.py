@@ -14,8 +14,8 @@ usage: emulate_model.py --fixture DIR --tools DIR --work DIR
 It checks what no test without a GPU did before: that the GPU lowering
 (tiling into blocks and threads, kernel outlining, the library launches,
 the host code around them) computes the model; with --decode N, also
-prefill and N decode steps through one page of an f32 KV cache (each step
-must store its own latents there). What it cannot check: PTX and the
+prefill and N decode steps through page 2 of a four-page f32 KV cache,
+the others NaN (each step must store its own latents there). What it cannot check: PTX and the
 hardware (the emulator interprets the kernels' MLIR, blocks one after
 another), the runtime's CUDA backend and KV cache code (the script
 places the prefill's latents as the runtime does), graphs, batches.
@@ -173,23 +173,27 @@ def generation(args, module, weights, prompt, cpu_artifact):
     if len(prompt) + args.decode > page:
         raise SystemExit(f"--decode {args.decode}: the prompt and its steps pass "
                          f"one page of {page} tokens")
-    cache = np.zeros((latents.shape[0], 1, page, latents.shape[-1]), np.float32)
-    cache[:, 0, :len(prompt)] = latents[:, 0]
+    # Four pages, the sequence on page 2 and the others NaN: the steps must
+    # find their page through the block table and read no other.
+    pages, mine = 4, 2
+    cache = np.full((latents.shape[0], pages, page, latents.shape[-1]), np.nan,
+                    np.float32)
+    cache[:, mine, :len(prompt)] = latents[:, 0]
     got = [logits[0, -1].astype(np.float64)]
     for k in range(args.decode):
         past = len(prompt) + k
         inputs = {"tokens": np.array([[generated[k]]], np.int64),
                   "past": np.array([past], np.int64),
-                  "block_table": np.zeros((1, 1), np.int64),
+                  "block_table": np.full((1, 1), mine, np.int64),
                   "kv_cache": cache}
         before = cache.copy()
         call = arguments(funcs["decode"], weights, inputs)
         emu.run_host(module, "decode", call)
         got.append(call[-2].data[0, -1].astype(np.float64))
         # The step stores its own entries (dsc-store-cache-entries): row
-        # `past` of the page holds its latents, and nothing else changed.
-        before[:, 0, past] = call[-1].data[:, 0, 0]
-        if not np.array_equal(cache, before):
+        # `past` of its page holds its latents, and nothing else changed.
+        before[:, mine, past] = call[-1].data[:, 0, 0]
+        if not np.array_equal(cache, before, equal_nan=True):
             raise SystemExit(f"decode step {k}: the KV cache is not the old one with "
                              f"this step's latents at row {past}")
     return np.array(got), want
