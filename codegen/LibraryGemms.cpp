@@ -40,29 +40,34 @@ using namespace mlir::dsc;
 
 namespace {
 
-/// A kernel of the library that dsc carries: its source text (embedded by
-/// cmake/EmbedText.cmake), the module holding it and its name.
-struct LibrarySource {
+/// A kernel library file that dsc carries: its source text (embedded by
+/// cmake/EmbedText.cmake), its path for diagnostics and its gpu.module.
+struct LibraryFile {
   const char *text;
-  StringLiteral path, module, kernel;
+  StringLiteral path, module;
+};
+constexpr LibraryFile kGemmFile = {kGroupedGemmBf16Source,
+                                   "codegen/kernels/grouped_gemm_bf16.mlir",
+                                   "dsc_grouped_gemm"};
+constexpr LibraryFile kDispatchFile = {kMoeDispatchSource,
+                                       "codegen/kernels/moe_dispatch.mlir",
+                                       "dsc_moe_dispatch"};
+
+/// A kernel of a library file.
+struct LibrarySource {
+  const LibraryFile &file;
+  StringLiteral kernel;
 };
 // gen_grouped_gemm.py's 64-row tile of C per block of 4 warps. Its launch
 // (tile, threads, shared memory) is read from the kernel's attributes, so
 // that the generator states it once.
-constexpr LibrarySource kGemmKernel = {
-    kGroupedGemmBf16Source, "codegen/kernels/grouped_gemm_bf16.mlir",
-    "dsc_grouped_gemm", "grouped_gemm_bf16_tn_m64"};
+constexpr LibrarySource kGemmKernel = {kGemmFile, "grouped_gemm_bf16_tn_m64"};
 // The same tile over the M tiles moe_tiles lists (the routed experts).
-constexpr LibrarySource kTiledGemmKernel = {
-    kGroupedGemmBf16Source, "codegen/kernels/grouped_gemm_bf16.mlir",
-    "dsc_grouped_gemm", "grouped_gemm_bf16_tn_m64_tiled"};
+constexpr LibrarySource kTiledGemmKernel = {kGemmFile,
+                                            "grouped_gemm_bf16_tn_m64_tiled"};
 // Slots to expert-sorted rows, and those rows to M tiles; one block each.
-constexpr LibrarySource kAlignKernel = {kMoeDispatchSource,
-                                        "codegen/kernels/moe_dispatch.mlir",
-                                        "dsc_moe_dispatch", "moe_align"};
-constexpr LibrarySource kTilesKernel = {kMoeDispatchSource,
-                                        "codegen/kernels/moe_dispatch.mlir",
-                                        "dsc_moe_dispatch", "moe_tiles"};
+constexpr LibrarySource kAlignKernel = {kDispatchFile, "moe_align"};
+constexpr LibrarySource kTilesKernel = {kDispatchFile, "moe_tiles"};
 // moe_align counts each expert's slots in shared memory, one counter per
 // expert.
 constexpr int64_t kAlignMaxExperts = 1024;
@@ -170,16 +175,16 @@ struct LibraryKernel {
 /// built with: its module joins `module` with the kernels launched only.
 FailureOr<LibraryKernel> libraryKernel(ModuleOp module,
                                        const LibrarySource &source) {
-  auto existing = module.lookupSymbol<gpu::GPUModuleOp>(source.module);
+  const LibraryFile &file = source.file;
+  auto existing = module.lookupSymbol<gpu::GPUModuleOp>(file.module);
   auto fn = existing ? existing.lookupSymbol<gpu::GPUFuncOp>(source.kernel)
                      : gpu::GPUFuncOp();
   if (!fn) {
     ParserConfig config(module.getContext());
     OwningOpRef<ModuleOp> parsed =
-        parseSourceString<ModuleOp>(source.text, config, source.path);
-    auto library = parsed
-                       ? parsed->lookupSymbol<gpu::GPUModuleOp>(source.module)
-                       : gpu::GPUModuleOp();
+        parseSourceString<ModuleOp>(file.text, config, file.path);
+    auto library = parsed ? parsed->lookupSymbol<gpu::GPUModuleOp>(file.module)
+                          : gpu::GPUModuleOp();
     fn = library ? library.lookupSymbol<gpu::GPUFuncOp>(source.kernel)
                  : gpu::GPUFuncOp();
     if (!fn)
@@ -844,11 +849,11 @@ struct DscLibraryGemmsPass
       return;
     auto kernel = [&](const LibrarySource &source) -> FailureOr<LibraryKernel> {
       FailureOr<LibraryKernel> found = libraryKernel(module, source);
-      bool isGemm = source.text == kGroupedGemmBf16Source;
+      bool isGemm = &source.file == &kGemmFile;
       if (failed(found) || (isGemm && (found->tileM <= 0 || found->tileN <= 0 ||
                                        found->sharedBytes <= 0))) {
         module.emitError("the kernel library's ")
-            << source.kernel << " (" << source.path
+            << source.kernel << " (" << source.file.path
             << ") did not parse or lacks its launch attributes";
         return failure();
       }

@@ -154,9 +154,10 @@ cl::opt<bool> fixedShapes(
     cl::cat(category));
 cl::opt<bool> bf16LinearInputs(
     "bf16-linear-inputs",
-    cl::desc("Lower the CPU code rounding linear layers' inputs to bf16 "
-             "where the weight is bf16, as the GPU's tensor-core GEMMs do, to "
-             "check the GPU's numerics against CPU references"),
+    cl::desc("Lower the CPU code as the GPU's tensor-core GEMMs compute: "
+             "the weights of linear layers and routed experts bound as bf16, "
+             "their inputs rounded to bf16, to check the GPU's numerics "
+             "against CPU references"),
     cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress lines on stderr"),
                     cl::cat(category));
