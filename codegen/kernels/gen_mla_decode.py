@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
-"""Generates codegen/kernels/mla_decode_bf16.mlir, multi-head latent
-attention's decode kernels (gpu, nvgpu and nvvm dialects):
+"""Generates multi-head latent attention's decode kernels (gpu, nvgpu and
+nvvm dialects) for one latent width and rope width:
 
     python3 codegen/kernels/gen_mla_decode.py > codegen/kernels/mla_decode_bf16.mlir
+    python3 codegen/kernels/gen_mla_decode.py --latent 32 --rope 8 \
+        > codegen/kernels/mla_decode_bf16_c32_r8.mlir
+
+The first is every DeepSeek model's (kv_lora_rank 512, qk_rope_head_dim
+64: V2, V2-Lite, V3); the second the test fixtures'. The text below says
+576, 512 and 64 for those widths.
 
 Decode with weight absorption (DEEPSEEK.md) is attention of every query
 head over one shared latent cache: each head's query q [576] is q_nope . W_UK
@@ -36,38 +42,65 @@ The schedule, sm_80 style (it runs on sm_90a unchanged):
     c ^ (r % 8): the 8 rows one ldmatrix reads hit 8 distinct banks.
 """
 
+import argparse
+
 from kernelgen import (WG, Function, Lanes, copy_tile, ldmatrix, mma_loop_k,
                        mma_transposed_b, online_softmax, open_flash_loop,
                        close_flash_loop, quad_reduce, row_maxima)
 
-D, DV, ROPE = 576, 512, 64  # key width, value width (kv_lora_rank), rope
 PAGE, TILE, HEADS = 64, 32, 64  # tokens per page, per tile; heads per block
 WARPS = 8
 THREADS = 32 * WARPS
-CHUNKS = D // 8  # 16-byte chunks per cached row
-OUT_COLS = DV // (WARPS // 4)  # value columns per warp: 256
-OUT_TILES = OUT_COLS // 8  # mma n tiles per warp: 32
 
-SQ = f"memref<{HEADS}x{D}xf16, {WG}>"
-SKV = f"memref<2x{TILE}x{D}xf16, {WG}>"
+
+class Widths:
+    """The widths one variant is generated for: the key (latent then rope,
+    D), the value (the latent, DV). A cached row is D / 8 16-byte chunks in
+    memory; in shared memory it takes `chunks`, a multiple of 8 (the
+    swizzle permutes groups of 8), the chunks past D / 8 zero-filled by
+    their copies, so S's k loop runs over zeros there."""
+
+    def __init__(self, latent=512, rope=64):
+        assert latent % 32 == 0 and rope % 8 == 0, (latent, rope)
+        self.latent, self.rope = latent, rope
+        self.d, self.dv = latent + rope, latent
+        self.src_chunks = self.d // 8  # 16-byte chunks per cached row
+        self.chunks = -(-self.src_chunks // 8) * 8  # per shared row
+        self.out_cols = self.dv // (WARPS // 4)  # value columns per warp
+        self.out_tiles = self.out_cols // 8  # mma n tiles per warp
+        width = self.chunks * 8
+        self.sq = f"memref<{HEADS}x{width}xf16, {WG}>"
+        self.skv = f"memref<2x{TILE}x{width}xf16, {WG}>"
+        # Dynamic shared memory: the query block, the 2 stages, P, the
+        # maxima and the sums of the two column halves.
+        self.off_kv = HEADS * width * 2
+        self.off_p = self.off_kv + 2 * TILE * width * 2
+        self.off_max = self.off_p + HEADS * TILE * 2
+        self.off_sum = self.off_max + 2 * HEADS * 4
+        self.smem_bytes = self.off_sum + 2 * HEADS * 4
+        self.combine_threads = self.dv // 4
+
+    @property
+    def default(self):
+        return (self.latent, self.rope) == (512, 64)
+
+    @property
+    def suffix(self):
+        """The variant's name suffix: none for DeepSeek's widths."""
+        return "" if self.default else f"_c{self.latent}_r{self.rope}"
+
+
 SP = f"memref<{HEADS}x{TILE}xf16, {WG}>"
 SRED = f"memref<2x{HEADS}xf32, {WG}>"
-# Dynamic shared memory: the query block, the 2 stages, P, the maxima and
-# the sums of the two column halves.
-OFF_KV = HEADS * D * 2
-OFF_P = OFF_KV + 2 * TILE * D * 2
-OFF_MAX = OFF_P + HEADS * TILE * 2
-OFF_SUM = OFF_MAX + 2 * HEADS * 4
-SMEM_BYTES = OFF_SUM + 2 * HEADS * 4
 
 
-def decode_kernel():
+def decode_kernel(w):
     f = Function()
     c = f.c
     emit = f.emit
     f.float_constants()
-    f.shared_views((("sQ", 0, SQ), ("sKV", OFF_KV, SKV), ("sP", OFF_P, SP),
-                    ("sMax", OFF_MAX, SRED), ("sSum", OFF_SUM, SRED)))
+    f.shared_views((("sQ", 0, w.sq), ("sKV", w.off_kv, w.skv), ("sP", w.off_p, SP),
+                    ("sMax", w.off_max, SRED), ("sSum", w.off_sum, SRED)))
     hb = f.let("hblock", "gpu.block_id x")
     split = f.let("split", "gpu.block_id y")
     b = f.let("seq", "gpu.block_id z")
@@ -94,25 +127,38 @@ def decode_kernel():
     bh = f.idx("bh", "muli", b, "%heads")
     qRow0 = f.idx("qRow0", "addi", bh, h0)
 
+    def in_row(gcol):
+        """Whether source column `gcol` is in the cached row, or None when
+        every shared chunk is (DeepSeek's widths): the chunks past it are
+        zero-filled."""
+        if w.chunks == w.src_chunks:
+            return None
+        return f.let("inRow", f"arith.cmpi ult, {gcol}, {c(w.d)} : index")
+
+    def both(a, b):
+        return a if b is None else f.let("copied", f"arith.andi {a}, {b} : i1")
+
     # The query block: 64 x 72 chunks, 18 per thread; its copies join the
     # first tile's group. Rows past the last head are zero (src-size 0,
     # read from offset 0): past the final sequence they would be out of
     # bounds.
     qcopies = []
-    for row, col, gcol in copy_tile(f, tid, THREADS, HEADS, CHUNKS, "q"):
+    for row, col, gcol in copy_tile(f, tid, THREADS, HEADS, w.chunks, "q"):
         grow = f.idx("qgrow", "addi", qRow0, row)
         head = f.idx("qhead", "addi", h0, row)
-        isHead = f.let("qIsHead", f"arith.cmpi ult, {head}, %heads : index")
-        goff = f.idx("qgoff", "muli", grow, c(D))
+        isHead = both(f.let("qIsHead", f"arith.cmpi ult, {head}, %heads : index"),
+                      in_row(gcol))
+        goff = f.idx("qgoff", "muli", grow, c(w.d))
         src0 = f.idx("qsrc", "addi", goff, gcol)
         src = f.let("qsrcIn", f"arith.select {isHead}, {src0}, {c(0)} : index")
         n = f.let("qn", f"arith.select {isHead}, {c(8)}, {c(0)} : index")
         qcopies.append(f.let("qtok", f"nvgpu.device_async_copy %Q[{src}], %sQ[{row}, {col}], "
-                                     f"8, {n} {{bypassL1}} : memref<?xf16> to {SQ}"))
+                                     f"8, {n} {{bypassL1}} : memref<?xf16> to {w.sq}"))
 
     # A tile's rows: 32 x 72 chunks, 9 per thread, the same (row, chunk)
     # of every tile.
-    kvChunks = copy_tile(f, tid, THREADS, TILE, CHUNKS, "k")
+    kvChunks = [(row, col, gcol, in_row(gcol))
+                for row, col, gcol in copy_tile(f, tid, THREADS, TILE, w.chunks, "k")]
 
     def issue(rel, stage, extra=()):
         """Copies tile jBegin + rel into `stage` as one group: rows of
@@ -130,18 +176,18 @@ def decode_kernel():
         pageRow0 = f.idx("pageRow0", "muli", page, c(PAGE))
         rowBase = f.idx("rowBase", "addi", pageRow0, inPage)
         tokens = list(extra)
-        for row, col, gcol in kvChunks:
+        for row, col, gcol, inRow in kvChunks:
             tok = f.idx("tok", "addi", tok0, row)
             live0 = f.let("live0", f"arith.cmpi ult, {tok}, {length} : index")
-            live = f.let("live", f"arith.andi {live0}, {inSplit} : i1")
+            live = both(f.let("live", f"arith.andi {live0}, {inSplit} : i1"), inRow)
             grow = f.idx("grow", "addi", rowBase, row)
-            goff = f.idx("goff", "muli", grow, c(D))
+            goff = f.idx("goff", "muli", grow, c(w.d))
             src0 = f.idx("src0", "addi", goff, gcol)
             src = f.let("src", f"arith.select {live}, {src0}, {c(0)} : index")
             n = f.let("srcElems", f"arith.select {live}, {c(8)}, {c(0)} : index")
             tokens.append(f.let("ktok", f"nvgpu.device_async_copy %KV[{src}], "
                                         f"%sKV[{stage}, {row}, {col}], 8, {n} "
-                                        f"{{bypassL1}} : memref<?xf16> to {SKV}"))
+                                        f"{{bypassL1}} : memref<?xf16> to {w.skv}"))
         return f.let("group", f"nvgpu.device_async_create_group {', '.join(tokens)}")
 
     first = issue(c(0), c(0), qcopies)
@@ -161,15 +207,16 @@ def decode_kernel():
     sRow8 = f.idx("sRow8", "addi", sRow, c(8))
     tokCol = f.idx("tokCol", "addi", half16, t2)  # S column of this lane
     half2 = f.idx("half2", "muli", half, c(2))
-    half32 = f.idx("half32", "muli", half, c(OUT_COLS // 8))
+    half32 = f.idx("half32", "muli", half, c(w.out_cols // 8))
     vChunk = f.idx("vChunk", "addi", half32, lhi)  # V chunk, n pair 0
     leader = f.let("leader", f"arith.cmpi eq, {t}, {c(0)} : index")
 
     # The tile loop: running max and sum of rows g and g + 8, and O.
-    res, outs, types, stage = open_flash_loop(f, "%i", count, OUT_TILES, first)
+    res, outs, types, stage = open_flash_loop(f, "%i", count, w.out_tiles, first)
 
     # S = Q K^T for 16 heads x 16 tokens, over K = 576 in steps of 16.
-    s = mma_loop_k(f, D // 16, ("%sQ", SQ, [], aRow), ("%sKV", SKV, [stage], [kRow]), ln, 2)
+    s = mma_loop_k(f, w.chunks // 2, ("%sQ", w.sq, [], aRow), ("%sKV", w.skv, [stage], [kRow]),
+                   ln, 2)
 
     # Scale into base 2 and mask the tokens past the sequence.
     jt = f.idx("jt", "addi", jBegin, "%i")
@@ -200,7 +247,7 @@ def decode_kernel():
             emit(f"vector.store {ph}, %sP[{srow}, {col}] : {SP}, vector<2xf16>")
     # O *= alpha, row by row.
     o = []
-    for nt in range(OUT_TILES):
+    for nt in range(w.out_tiles):
         for r in range(4):
             o.append(f.f32("os", "mulf", outs[nt * 4 + r], alphas[r // 2]))
     emit("gpu.barrier")
@@ -212,11 +259,12 @@ def decode_kernel():
         pCol = f.idx("paCol", "muli", pPhys, c(8))
         pa = ldmatrix(f, "pf", "%sP", SP, [aRow, pCol])
         vRow = f.idx("vRow", "addi", l16, c(16 * kk))
-        o = mma_transposed_b(f, pa, "%sKV", SKV, [stage], vRow, vChunk, l8, o)
+        o = mma_transposed_b(f, pa, "%sKV", w.skv, [stage], vRow, vChunk, l8, o)
     close_flash_loop(f, issue, "%i", stage, mNew + sums + o, types, first)
 
     finish_split(f, res, (sRow, sRow8), half, leader, "%sSum", SRED, qRow0, h0, split, t2,
-                 lambda k, j: (f"{res}#{4 + 4 * j + 2 * k}", f"{res}#{5 + 4 * j + 2 * k}"))
+                 lambda k, j: (f"{res}#{4 + 4 * j + 2 * k}", f"{res}#{5 + 4 * j + 2 * k}"),
+                 w.dv, w.out_cols)
     emit("gpu.return")
     return f
 
@@ -241,12 +289,13 @@ def split_maxima(f, maxima, rows, half, leader, sMax, sred):
 
 
 def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, h0, split, t2,
-                 values, out_cols=OUT_COLS):
+                 values, dv, out_cols):
     """The end of a split, as both decode kernels have it: each of the
     thread's rows (g and g + 8, head qRow0 + row) sums the loop's result
     2 + k over its quad and the block's two column halves (through sSum,
     indexed by `half`); the split's partial output, normalised by it, gets
-    this thread's column pairs out_cols half + 8 j + t2 (values(k, j) names the
+    this thread's column pairs out_cols half + 8 j + t2 of its row of dv
+    columns (values(k, j) names the
     unnormalised pair of row k), and half 0's quad leaders (`leader`) write
     the row's log2-sum-exp (the running max, result k, plus log2 of the
     sum). An empty split writes zeros and -inf. Rows past the last head
@@ -287,7 +336,7 @@ def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, h0, split, t2,
     # accumulator registers around.
     stores = []
     for k, hss in enumerate(rowOffs):
-        base = f.idx("obase", "muli", hss, c(DV))
+        base = f.idx("obase", "muli", hss, c(dv))
         base2 = f.idx("obase2", "addi", base, colBase)
         row_stores = []
         for j in range(out_cols // 8):
@@ -313,19 +362,19 @@ def finish_split(f, res, rows, half, leader, sSum, sred, qRow0, h0, split, t2,
         emit("}")
 
 
-def combine_function():
+def combine_function(w):
     """The lines of gpu.func @mla_decode_combine (both decode modules hold
     it)."""
-    return ["""  gpu.func @mla_decode_combine(%Opart: memref<?xf32>, %Lse: memref<?xf32>,
+    return [f"""  gpu.func @mla_decode_combine{w.suffix}(%Opart: memref<?xf32>, %Lse: memref<?xf32>,
                                %Out: memref<?xbf16>, %heads: index,
                                %splits: index)
-      kernel attributes {known_block_size = array<i32: 128, 1, 1>} {"""] + \
-        combine_kernel().text() + ["  }"]
+      kernel attributes {{known_block_size = array<i32: {w.combine_threads}, 1, 1>}} {{"""] + \
+        combine_kernel(w.dv).text() + ["  }"]
 
 
-def combine_kernel():
+def combine_kernel(dv):
     """out[b, h] = sum_s 2^(lse_s - lse) O_s, lse = log2 sum_s 2^lse_s: one
-    block of 128 threads per (head, sequence), 4 columns per thread."""
+    block of dv / 4 threads per (head, sequence), 4 columns per thread."""
     f = Function()
     c = f.c
     emit = f.emit
@@ -354,7 +403,7 @@ def combine_kernel():
     emit("  %d = arith.subf %l, %ref : f32")
     emit("  %w = math.exp2 %d : f32")
     emit("  %w1 = arith.addf %w0, %w : f32")
-    emit(f"  %o0 = arith.muli %at, {c(DV)} : index")
+    emit(f"  %o0 = arith.muli %at, {c(dv)} : index")
     emit(f"  %o = arith.addi %o0, {col} : index")
     emit("  %v = vector.load %Opart[%o] : memref<?xf32>, vector<4xf32>")
     emit("  %wv = vector.broadcast %w : f32 to vector<4xf32>")
@@ -367,7 +416,7 @@ def combine_kernel():
     emit("%invv = vector.broadcast %inv : f32 to vector<4xf32>")
     emit("%out = arith.mulf %acc, %invv : vector<4xf32>")
     emit("%outb = arith.truncf %out : vector<4xf32> to vector<4xbf16>")
-    out = f.idx("orow", "muli", row, c(DV))
+    out = f.idx("orow", "muli", row, c(dv))
     at = f.idx("oat", "addi", out, col)
     emit(f"vector.store %outb, %Out[{at}] {{alignment = 8}} : memref<?xbf16>, vector<4xbf16>")
     emit("gpu.return")
@@ -375,15 +424,25 @@ def combine_kernel():
 
 
 def main():
-    out = [f"""// GENERATED by codegen/kernels/gen_mla_decode.py: edit that, not this.
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latent", type=int, default=512,
+                        help="kv_lora_rank, the value width (a multiple of 32)")
+    parser.add_argument("--rope", type=int, default=64,
+                        help="qk_rope_head_dim (a multiple of 8)")
+    args = parser.parse_args()
+    w = Widths(args.latent, args.rope)
+    D, DV, ROPE, X = w.d, w.dv, w.rope, w.suffix
+    command = "gen_mla_decode.py" + ("" if w.default else
+                                     f" --latent {w.latent} --rope {w.rope}")
+    out = [f"""// GENERATED by codegen/kernels/{command}: edit that, not this.
 //
 // Multi-head latent attention decode over a paged latent cache, split-KV
 // flash decoding on tensor cores (mma.sync m16n8k16, bf16 in, f32
 // accumulation). For sequence b (one query token), head h and split s:
 //
-//   mla_decode_bf16     Opart[b, h, s] = softmax(scale * q K^T) V over the
+//   mla_decode_bf16{X}     Opart[b, h, s] = softmax(scale * q K^T) V over the
 //                       split's tokens, Lse[b, h, s] its log2-sum-exp
-//   mla_decode_combine  Out[b, h] = the splits weighted by 2^(Lse - max)
+//   mla_decode_combine{X}  Out[b, h] = the splits weighted by 2^(Lse - max)
 //
 // Q [batch, heads, {D}] bf16: q_nope . W_UK ({DV}) then q_rope ({ROPE}).
 // KV [pages, {PAGE}, {D}] bf16: c_kv ({DV}) then k_rope ({ROPE}); V is c_kv.
@@ -393,24 +452,25 @@ def main():
 // Out bf16 [batch, heads, {DV}]. bf16 is typed f16 where cp.async and
 // ldmatrix move it as 16-bit words.
 //
-// mla_decode_bf16: grid (ceil(heads / {HEADS}), splits, batch), {THREADS} threads,
-// {SMEM_BYTES} bytes of dynamic shared memory (raise the kernel's limit);
+// mla_decode_bf16{X}: grid (ceil(heads / {HEADS}), splits, batch), {THREADS} threads,
+// {w.smem_bytes} bytes of dynamic shared memory (raise the kernel's limit);
 // split s takes token tiles [s * tilesPerSplit, (s + 1) * tilesPerSplit) of
 // {TILE} tokens. Any number of heads: the last block's rows past the last
 // head are zero and write nothing.
-// mla_decode_combine: grid (heads, batch), 128 threads.
+// mla_decode_combine{X}: grid (heads, batch), {w.combine_threads} threads.
 module attributes {{gpu.container_module}} {{
-gpu.module @dsc_mla_decode {{"""]
-    decode = decode_kernel()
-    out.append(f"""  gpu.func @mla_decode_bf16(%Q: memref<?xf16>, %KV: memref<?xf16>,
+gpu.module @dsc_mla_decode{X} {{"""]
+    decode = decode_kernel(w)
+    out.append(f"""  gpu.func @mla_decode_bf16{X}(%Q: memref<?xf16>, %KV: memref<?xf16>,
                             %table: memref<?xi32>, %lens: memref<?xi32>,
                             %Opart: memref<?xf32>, %Lse: memref<?xf32>,
                             %heads: index, %maxPages: index, %splits: index,
                             %tilesPerSplit: index, %scale: f32)
-      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{""")
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
+                         dsc.dynamic_shared_memory = {w.smem_bytes} : i64}} {{""")
     out += decode.text()
     out.append("  }")
-    out += combine_function()
+    out += combine_function(w)
     out.append("}")
     out.append("}")
     print("\n".join(out))

@@ -39,7 +39,7 @@ bytes apart (stride), the next 64 columns the next box, 8192 bytes on
 (leading), a k16 step 16 token rows (2048 bytes).
 """
 
-from gen_mla_decode import combine_function, finish_split, split_maxima
+from gen_mla_decode import Widths, combine_function, finish_split, split_maxima
 from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function, WarpgroupLanes,
                        accumulator_aliases, accumulator_type, aligned_shared,
                        init_barriers, mn_major, online_softmax, row_maxima,
@@ -269,7 +269,7 @@ def decode_kernel():
         return (f.let("o0", f"llvm.extractvalue {out}[{r}] : {O_ACC}"),
                 f.let("o1", f"llvm.extractvalue {out}[{r + 1}] : {O_ACC}"))
     finish_split(f, res, (rowA, rowB), wg, quadLead, sSum, SRED, qRow0, h0, split, t2,
-                 values, OUT_COLS)
+                 values, DV, OUT_COLS)
     emit("gpu.return")
     return f
 
@@ -316,7 +316,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {{dsc.chips = ["sm_90a"]}} {{"""]
     %false = arith.constant false""")
     out += decode.text()
     out.append("  }")
-    out += combine_function()
+    out += combine_function(Widths())
     out.append("}")
     out.append("}")
     print("\n".join(out))

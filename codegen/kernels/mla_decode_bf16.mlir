@@ -29,7 +29,8 @@ gpu.module @dsc_mla_decode {
                             %Opart: memref<?xf32>, %Lse: memref<?xf32>,
                             %heads: index, %maxPages: index, %splits: index,
                             %tilesPerSplit: index, %scale: f32)
-      kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
+      kernel attributes {known_block_size = array<i32: 256, 1, 1>,
+                         dsc.dynamic_shared_memory = 152576 : i64} {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c2 = arith.constant 2 : index

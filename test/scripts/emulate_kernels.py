@@ -19,6 +19,7 @@ access, a read before its cp.async wait).
 """
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -507,20 +508,21 @@ def quant_fp8(kernels):
     return ok
 
 
-def mla_reference(q, kv, table, lens, scale_log2):
-    """Decode attention in float64: q [B, H, 576], kv [pages, 64, 576]."""
+def mla_reference(q, kv, table, lens, scale_log2, dv=512):
+    """Decode attention in float64: q [B, H, dv + rope], kv [pages, 64,
+    dv + rope]."""
     batch, heads, _ = q.shape
-    out = np.zeros((batch, heads, 512))
+    out = np.zeros((batch, heads, dv))
     for b in range(batch):
         n = int(lens[b])
         if n == 0:
             continue
         tok = np.arange(n)
-        rows = kv[table[b, tok // 64], tok % 64].astype(np.float64)  # [n, 576]
+        rows = kv[table[b, tok // 64], tok % 64].astype(np.float64)  # [n, D]
         s = q[b].astype(np.float64) @ rows.T * scale_log2  # base 2
         p = np.exp2(s - s.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
-        out[b] = p @ rows[:, :512]
+        out[b] = p @ rows[:, :dv]
     return out
 
 
@@ -528,9 +530,19 @@ def mla_decode(kernels):
     """Sequences ending mid-tile and mid-page, one of one token, one of
     none; 4 splits of 3 tiles (the short sequences leave splits empty); the
     pages shuffled in the pool. Both kernels, then the combined output
-    against float64; then 80 heads (a partial second block of heads)."""
-    return (mla_decode_check(kernels, "mla_decode_bf16") &
-            mla_decode_check(kernels, "mla_decode_bf16", heads=80))
+    against float64; then 80 heads (a partial second block of heads). The
+    widths are the variant's (DeepSeek's, or _c<latent>_r<rope>, whose
+    shared rows have zero-filled chunks past the cached ones)."""
+    ok = True
+    for name in sorted(kernels):
+        found = re.fullmatch(r"mla_decode_bf16(_c(\d+)_r(\d+))?", name)
+        if not found:
+            continue
+        latent, rope = (int(found[2]), int(found[3])) if found[1] else (512, 64)
+        for heads in (64, 80):
+            ok &= mla_decode_check(kernels, name, heads, latent, rope,
+                                   combine=f"mla_decode_combine{found[1] or ''}")
+    return ok
 
 
 def mla_decode_wgmma(kernels):
@@ -540,10 +552,12 @@ def mla_decode_wgmma(kernels):
             mla_decode_check(kernels, "mla_decode_wgmma_bf16", heads=80))
 
 
-def mla_decode_check(kernels, name, heads=64):
+def mla_decode_check(kernels, name, heads=64, latent=512, rope=64,
+                     combine="mla_decode_combine"):
     """`heads` need not be a multiple of 64: the last block's rows past the
     last head must stay zero-filled and write nothing (80 heads: the second
     block of the last sequence would write past Opart's end)."""
+    d = latent + rope
     rng = np.random.default_rng(7)
     splits, tiles_per_split = 4, 3
     lens = np.array([1, 95, 333, 0], np.int32)
@@ -558,36 +572,36 @@ def mla_decode_check(kernels, name, heads=64):
         at += count
     # Queries small enough for a flat softmax, where one wrongly unmasked
     # (zero) token would shift the output visibly.
-    q_bits, q = bf16(0.25 * rng.standard_normal((batch, heads, 576)))
-    kv_bits, kv = bf16(rng.standard_normal((len(pool), 64, 576)))
+    q_bits, q = bf16(0.25 * rng.standard_normal((batch, heads, d)))
+    kv_bits, kv = bf16(rng.standard_normal((len(pool), 64, d)))
     # The rows of a last page past its sequence hold NaN: copying one in
     # place of zeros would poison P V even where P is 0.
     for b, count in enumerate(pages_needed):
         if count and lens[b] % 64:
             kv_bits[table[b, count - 1], lens[b] % 64:] = 0x7FC0
     scale = (0.1 * math.log(40) + 1) ** 2 / math.sqrt(192) / math.log(2)
-    opart = np.full(batch * heads * splits * 512, np.nan, np.float32)
+    opart = np.full(batch * heads * splits * latent, np.nan, np.float32)
     lse = np.full(batch * heads * splits, np.nan, np.float32)
-    out = np.zeros(batch * heads * 512, np.uint16)
+    out = np.zeros(batch * heads * latent, np.uint16)
     if name == "mla_decode_wgmma_bf16":
         smem = 3 * 73728 + 64 * 64 * 2 + 2 * 2 * 64 * 4 + 1024
         inputs = [emu.TensorMap(q_bits.reshape(-1, 576), (64, 64)),
                   emu.TensorMap(kv_bits.reshape(-1, 576), (64, 64))]
     else:
-        smem = 64 * 576 * 2 + 2 * 32 * 576 * 2 + 64 * 32 * 2 + 2 * 2 * 64 * 4
+        smem = int(kernels[name].attr(r"dsc.dynamic_shared_memory = (\d+)"))
         inputs = [emu.global_memref(q_bits), emu.global_memref(kv_bits)]
     emu.run_kernel(kernels[name], ((heads + 63) // 64, splits, batch), 256,
                    smem, inputs + [emu.global_memref(table), emu.global_memref(lens),
                                    emu.global_memref(opart), emu.global_memref(lse),
                                    heads, max_pages, splits, tiles_per_split, float(scale)])
-    emu.run_kernel(kernels["mla_decode_combine"], (heads, batch, 1), 128, 0,
+    emu.run_kernel(kernels[combine], (heads, batch, 1), latent // 4, 0,
                    [emu.global_memref(opart), emu.global_memref(lse),
                     emu.global_memref(out), heads, splits])
-    got = emu._bits_to_f32(out).reshape(batch, heads, 512)
-    want = mla_reference(q, kv, table, lens, scale)
+    got = emu._bits_to_f32(out).reshape(batch, heads, latent)
+    want = mla_reference(q, kv, table, lens, scale, latent)
     # P and the output are rounded to bf16: 2^-9 relative each. The empty
     # sequence's output is zero.
-    return verdict(f"{name} + mla_decode_combine (lengths "
+    return verdict(f"{name} + {combine} (lengths "
                    f"{', '.join(map(str, lens))}; {splits} splits"
                    + (f"; {heads} heads)" if heads != 64 else ")"), got, want, 1e-2,
                    also=not got[3].any())
