@@ -16,11 +16,14 @@
 #include "codegen/Passes.h"
 
 #include "codegen/GroupedGemmBf16.inc"
+#include "codegen/MlaDecodeBf16.inc"
+#include "codegen/MlaDecodeBf16C32R8.inc"
 #include "codegen/MoeDispatch.inc"
 
 #include "dialects/dsc/DscOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
@@ -53,11 +56,48 @@ constexpr LibraryFile kDispatchFile = {kMoeDispatchSource,
                                        "codegen/kernels/moe_dispatch.mlir",
                                        "dsc_moe_dispatch"};
 
+constexpr LibraryFile kMlaDecodeFile = {kMlaDecodeBf16Source,
+                                        "codegen/kernels/mla_decode_bf16.mlir",
+                                        "dsc_mla_decode"};
+constexpr LibraryFile kMlaDecodeNarrowFile = {
+    kMlaDecodeBf16C32R8Source, "codegen/kernels/mla_decode_bf16_c32_r8.mlir",
+    "dsc_mla_decode_c32_r8"};
+
 /// A kernel of a library file.
 struct LibrarySource {
   const LibraryFile &file;
   StringLiteral kernel;
 };
+
+/// The library's MLA decode kernels for one latent and rope width
+/// (gen_mla_decode.py): DeepSeek's models' (V2, V2-Lite, V3) and the test
+/// fixtures'.
+struct MlaDecodeVariant {
+  int64_t latent, rope;
+  LibrarySource decode, combine;
+};
+constexpr MlaDecodeVariant kMlaDecodeVariants[] = {
+    {512,
+     64,
+     {kMlaDecodeFile, "mla_decode_bf16"},
+     {kMlaDecodeFile, "mla_decode_combine"}},
+    {32,
+     8,
+     {kMlaDecodeNarrowFile, "mla_decode_bf16_c32_r8"},
+     {kMlaDecodeNarrowFile, "mla_decode_combine_c32_r8"}},
+};
+
+const MlaDecodeVariant *mlaDecodeVariant(int64_t latent, int64_t rope) {
+  for (const MlaDecodeVariant &v : kMlaDecodeVariants)
+    if (v.latent == latent && v.rope == rope)
+      return &v;
+  return nullptr;
+}
+// The decode kernel's blocks per launch to aim for when choosing the
+// splits of the tokens: two waves on an H100/H200 (132 SMs; one block
+// fills an SM's shared memory at DeepSeek's widths). More splits only add
+// partial outputs to combine.
+constexpr int64_t kMlaTargetBlocks = 2 * 132;
 // gen_grouped_gemm.py's 64-row tile of C per block of 4 warps. Its launch
 // (tile, threads, shared memory) is read from the kernel's attributes, so
 // that the generator states it once.
@@ -390,6 +430,152 @@ void launch(linalg::GenericOp op, const Gemm &gemm,
              mTiles, gemm.n, gemm.k);
   memref::DeallocOp::create(b, loc, offsets);
   op.erase();
+}
+
+/// Replaces `op` (on buffers) with the library's MLA decode: a kernel that
+/// stores each row's entry at its position (the op's contract lets its
+/// lowering do so: the step stores those entries anyway), then `decode`
+/// over splits of the rows' tokens and `combine` of the splits. The cache
+/// may be a layer's pages within a cache of all layers: the decode kernel
+/// takes the whole buffer and the element offset of the layer's page 0.
+LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
+                              const LibraryKernel &combine) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  Value queries = op.getQueries(), entries = op.getEntries(),
+        cache = op.getCache(), table = op.getBlockTable(),
+        lengths = op.getLengths(), out = op.getInit();
+  auto cacheType = cast<MemRefType>(cache.getType());
+  int64_t heads = cast<MemRefType>(queries.getType()).getDimSize(1);
+  int64_t width = cacheType.getDimSize(2), pageSize = cacheType.getDimSize(1);
+  auto [strides, offset] = cacheType.getStridesAndOffset();
+  if (strides != ArrayRef<int64_t>{pageSize * width, width, 1})
+    return op.emitOpError("needs a cache of contiguous pages, not ")
+           << cacheType;
+  if (ShapedType::isDynamic(heads) || decode.tileM <= 0 || decode.tileN <= 0 ||
+      pageSize % decode.tileN != 0)
+    return op.emitOpError("has dynamic heads, or pages of ")
+           << pageSize << " tokens the kernel's tiles do not divide";
+  Value root = rootBuffer(cache);
+  if (!cast<MemRefType>(root.getType()).getLayout().isIdentity())
+    return op.emitOpError("needs a cache that views a contiguous buffer");
+  Value rows = memref::DimOp::create(b, loc, queries, 0);
+  Value pages = memref::DimOp::create(b, loc, cache, 0);
+  Value tablePages = memref::DimOp::create(b, loc, table, 1);
+
+  // 1. Entry r at position lengths[r] - 1 (none for a length of 0), one
+  //    thread per value. The indices are checked: a bad table skips the
+  //    entry rather than write outside the cache.
+  Value zero = index(0), one = index(1);
+  scf::ParallelOp::create(
+      b, loc, ValueRange{zero, zero}, ValueRange{rows, index(width)},
+      ValueRange{one, one}, [&](OpBuilder &nb, Location l, ValueRange ivs) {
+        auto c = [&](int64_t v) {
+          return arith::ConstantIndexOp::create(nb, l, v).getResult();
+        };
+        auto toIndex = [&](Value v) {
+          return arith::IndexCastOp::create(nb, l, nb.getIndexType(), v)
+              .getResult();
+        };
+        auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) {
+          return arith::CmpIOp::create(nb, l, p, x, y).getResult();
+        };
+        Value r = ivs[0], col = ivs[1];
+        Value length = toIndex(memref::LoadOp::create(nb, l, lengths, r));
+        Value position = arith::SubIOp::create(nb, l, length, c(1));
+        Value slot = arith::DivUIOp::create(nb, l, position, c(pageSize));
+        Value inTable = arith::AndIOp::create(
+            nb, l, cmp(arith::CmpIPredicate::sgt, length, c(0)),
+            cmp(arith::CmpIPredicate::slt, slot, tablePages));
+        Value safeSlot = arith::SelectOp::create(nb, l, inTable, slot, c(0));
+        Value page = toIndex(
+            memref::LoadOp::create(nb, l, table, ValueRange{r, safeSlot}));
+        Value ok = arith::AndIOp::create(
+            nb, l, inTable,
+            arith::AndIOp::create(nb, l,
+                                  cmp(arith::CmpIPredicate::sge, page, c(0)),
+                                  cmp(arith::CmpIPredicate::slt, page, pages)));
+        scf::IfOp::create(nb, l, ok, [&](OpBuilder &tb, Location tl) {
+          Value row = arith::RemUIOp::create(tb, tl, position, c(pageSize));
+          Value value =
+              memref::LoadOp::create(tb, tl, entries, ValueRange{r, col});
+          memref::StoreOp::create(tb, tl, value, cache,
+                                  ValueRange{page, row, col});
+          scf::YieldOp::create(tb, tl);
+        });
+      });
+
+  // 2. The splits: each takes tilesPerSplit token tiles of every row, so
+  //    that the rows, head blocks and splits make about kMlaTargetBlocks
+  //    blocks (sizes from shapes only: a CUDA graph replays them).
+  auto ceilDiv = [&](Value x, Value y) {
+    return arith::DivUIOp::create(
+               b, loc,
+               arith::AddIOp::create(b, loc, x,
+                                     arith::SubIOp::create(b, loc, y, one)),
+               y)
+        .getResult();
+  };
+  auto max = [&](Value x, Value y) {
+    return arith::MaxUIOp::create(b, loc, x, y).getResult();
+  };
+  Value tiles = max(
+      arith::MulIOp::create(b, loc, tablePages, index(pageSize / decode.tileN)),
+      one);
+  Value headBlocks = index(llvm::divideCeil(heads, decode.tileM));
+  Value perSplit = max(arith::MulIOp::create(b, loc, rows, headBlocks), one);
+  Value wanted = arith::MinUIOp::create(
+      b, loc, ceilDiv(index(kMlaTargetBlocks), perSplit), tiles);
+  Value tilesPerSplit = ceilDiv(tiles, max(wanted, one));
+  Value splits = ceilDiv(tiles, tilesPerSplit);
+
+  // 3. Partial outputs and their log-sum-exp, then the launches. A step
+  //    without rows launches nothing (a grid of 0 blocks is an error).
+  Type f32 = b.getF32Type();
+  Value headRows = arith::MulIOp::create(b, loc, rows, index(heads));
+  Value partials = arith::MulIOp::create(b, loc, headRows, splits);
+  auto buffer = MemRefType::get({ShapedType::kDynamic}, f32);
+  int64_t valueWidth = cast<MemRefType>(out.getType()).getDimSize(2);
+  Value opart = memref::AllocOp::create(
+      b, loc, buffer,
+      ValueRange{arith::MulIOp::create(b, loc, partials, index(valueWidth))});
+  Value lse = memref::AllocOp::create(b, loc, buffer, ValueRange{partials});
+  Value anyRows =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, rows, zero);
+  Value headCount = index(heads);
+  Value decodeThreads = index(decode.threads),
+        combineThreads = index(combine.threads);
+  scf::IfOp::create(b, loc, anyRows, [&](OpBuilder &tb, Location tl) {
+    // The buffer the cache views, whole, and where the view's page 0 is.
+    Value cacheOffset =
+        memref::ExtractStridedMetadataOp::create(tb, tl, cache).getOffset();
+    Value whole = flattened(tb, tl, root);
+    double scale = op.getScale().convertToDouble() * M_LOG2E;
+    Value scaleLog2 =
+        arith::ConstantOp::create(tb, tl, tb.getF32FloatAttr(float(scale)));
+    gpu::KernelDim3 decodeGrid{headBlocks, splits, rows};
+    gpu::KernelDim3 decodeBlock{decodeThreads, one, one};
+    Value decodeShared = arith::ConstantIntOp::create(tb, tl, tb.getI32Type(),
+                                                      decode.sharedBytes);
+    gpu::LaunchFuncOp::create(
+        tb, tl, decode.fn, decodeGrid, decodeBlock, decodeShared,
+        ValueRange{flattened(tb, tl, queries), whole, flattened(tb, tl, table),
+                   flattened(tb, tl, lengths), opart, lse, headCount,
+                   tablePages, splits, tilesPerSplit, cacheOffset, scaleLog2});
+    gpu::KernelDim3 combineGrid{headCount, rows, one};
+    gpu::KernelDim3 combineBlock{combineThreads, one, one};
+    gpu::LaunchFuncOp::create(
+        tb, tl, combine.fn, combineGrid, combineBlock, Value(),
+        ValueRange{opart, lse, flattened(tb, tl, out), headCount, splits});
+    scf::YieldOp::create(tb, tl);
+  });
+  memref::DeallocOp::create(b, loc, opart);
+  memref::DeallocOp::create(b, loc, lse);
+  op.erase();
+  return success();
 }
 
 /// The operands of a marked routed experts' GEMM (kLibraryGroupedGemmAttr)
@@ -845,13 +1031,22 @@ struct DscLibraryGemmsPass
       op->removeAttr(kLibraryGemmAttr);
       op->removeAttr(kLibraryGroupedGemmAttr);
     });
-    if (plain.empty() && routed.empty())
+    SmallVector<PagedMlaDecodeOp> attention;
+    module.walk([&](PagedMlaDecodeOp op) {
+      if (op.hasPureBufferSemantics())
+        attention.push_back(op);
+    });
+    if (plain.empty() && routed.empty() && attention.empty())
       return;
     auto kernel = [&](const LibrarySource &source) -> FailureOr<LibraryKernel> {
       FailureOr<LibraryKernel> found = libraryKernel(module, source);
-      bool isGemm = &source.file == &kGemmFile;
-      if (failed(found) || (isGemm && (found->tileM <= 0 || found->tileN <= 0 ||
-                                       found->sharedBytes <= 0))) {
+      // The GEMMs' and the MLA decode's launches are read from their
+      // attributes.
+      bool statesLaunch = &source.file == &kGemmFile ||
+                          source.kernel.starts_with("mla_decode_bf16");
+      if (failed(found) ||
+          (statesLaunch && (found->tileM <= 0 || found->tileN <= 0 ||
+                            found->sharedBytes <= 0))) {
         module.emitError("the kernel library's ")
             << source.kernel << " (" << source.file.path
             << ") did not parse or lacks its launch attributes";
@@ -868,6 +1063,22 @@ struct DscLibraryGemmsPass
       if (Operation *dead = deadInit(op, op.getDpsInits()[0]))
         dead->erase();
     });
+    for (PagedMlaDecodeOp op : attention) {
+      int64_t latent = cast<MemRefType>(op.getInit().getType()).getDimSize(2);
+      int64_t width = cast<MemRefType>(op.getQueries().getType()).getDimSize(2);
+      const MlaDecodeVariant *variant =
+          mlaDecodeVariant(latent, width - latent);
+      if (!variant) {
+        op.emitOpError("the kernel library has no MLA decode for latent ")
+            << latent << " and rope " << width - latent;
+        return signalPassFailure();
+      }
+      FailureOr<LibraryKernel> decode = kernel(variant->decode);
+      FailureOr<LibraryKernel> combine = kernel(variant->combine);
+      if (failed(decode) || failed(combine) ||
+          failed(launchAttention(op, *decode, *combine)))
+        return signalPassFailure();
+    }
     SmallVector<RoutedGroup> groups = groupRouted(routed);
     if (!plain.empty()) {
       FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
@@ -889,3 +1100,7 @@ struct DscLibraryGemmsPass
 };
 
 } // namespace
+
+bool mlir::dsc::libraryHasMlaDecode(int64_t latent, int64_t rope) {
+  return mlaDecodeVariant(latent, rope) != nullptr;
+}

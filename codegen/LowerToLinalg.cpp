@@ -646,18 +646,24 @@ struct LowerGate : OpRewritePattern<GateOp> {
 // mla
 //===----------------------------------------------------------------------===//
 
-/// `op`'s absorbed form over the given keys (TensorMath::absorbedAttention),
-/// with kv_b dequantized first when it is FP8.
+/// `op`'s W_UK and W_UV (TensorMath::splitKvB), kv_b dequantized first
+/// when it is FP8.
 template <typename Op>
-Value absorbedAttention(TensorMath &m, Op op, Value latentKeys, Value ropeKeys,
-                        Value past, const AttentionLayout &layout = {},
-                        Value mask = {}) {
+std::pair<Value, Value> absorptionWeights(TensorMath &m, Op op) {
   Value kvb = op.getKvB();
   if (Value scales = op.getScales())
     kvb = dequantize(m, kvb, scales, *op.getBlockSize());
   auto qType = op.getQNope().getType();
-  auto [wUK, wUV] = m.splitKvB(kvb, qType.getDimSize(2), qType.getDimSize(3),
-                               op.getType().getDimSize(3));
+  return m.splitKvB(kvb, qType.getDimSize(2), qType.getDimSize(3),
+                    op.getType().getDimSize(3));
+}
+
+/// `op`'s absorbed form over the given keys (TensorMath::absorbedAttention).
+template <typename Op>
+Value absorbedAttention(TensorMath &m, Op op, Value latentKeys, Value ropeKeys,
+                        Value past, const AttentionLayout &layout = {},
+                        Value mask = {}) {
+  auto [wUK, wUV] = absorptionWeights(m, op);
   return m.absorbedAttention(op.getQNope(), op.getQPe(), latentKeys, ropeKeys,
                              wUK, wUV, op.getScale().convertToDouble(), past,
                              layout, mask);
@@ -719,15 +725,32 @@ struct LowerMla : OpRewritePattern<MlaOp> {
 /// `past`'s values, so the host code reads nothing the GPU holds (a decode
 /// step it can capture into a CUDA graph). The table covers every cached
 /// entry, so T >= past[b] + S still; the extra keys are masked.
+///
+/// With `fixedShapes`, attention the kernel library can run (libraryRuns:
+/// a bf16 cache of widths and a page size it has) is dsc.paged_mla_decode
+/// instead when `library` is set (libraryAttention()); with `bf16Inputs`
+/// instead, this form rounds as the library does: the absorbed queries,
+/// the new tokens' keys (as the cache stores them) and the latent outputs
+/// to bf16. (The library also rounds the probabilities to bf16 for P V;
+/// this form keeps them in f32.)
 struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
-  LowerMlaDecode(MLIRContext *context, bool fixedShapes)
-      : OpRewritePattern(context), fixedShapes(fixedShapes) {}
-  bool fixedShapes;
+  LowerMlaDecode(MLIRContext *context, bool fixedShapes, bool library,
+                 bool bf16Inputs)
+      : OpRewritePattern(context), fixedShapes(fixedShapes), library(library),
+        bf16Inputs(bf16Inputs) {}
+  bool fixedShapes, library, bf16Inputs;
   LogicalResult matchAndRewrite(MlaDecodeOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     TensorMath m(rewriter, loc);
     OpBuilder &b = rewriter;
+    bool libraryCan = fixedShapes && libraryRuns(op);
+    if (library && libraryCan) {
+      Value result = libraryAttention(op, m);
+      rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
+      return success();
+    }
+    bool roundLikeLibrary = bf16Inputs && libraryCan;
     Type i64 = b.getI64Type();
     int64_t c = op.getLatent().getType().getDimSize(2),
             dr = op.getKPe().getType().getDimSize(2);
@@ -799,6 +822,8 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
               nb, l, op.getKPe(), ValueRange{bi, token, rope});
           Value fresh = arith::SelectOp::create(
               nb, l, isLatent, s.toF32(fromLatent), s.toF32(fromRope));
+          if (roundLikeLibrary)
+            fresh = s.toF32(fromF32(nb, l, fresh, nb.getBF16Type()));
           Value isCached =
               arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, j, seen);
           linalg::YieldOp::create(
@@ -808,10 +833,185 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
         })[0];
     // One new token per step reads each key once: a transposed copy of the
     // keys would cost as much as the scores (the default layout).
-    Value result = absorbedAttention(m, op, m.sliceLast(keys, 0, c),
-                                     m.sliceLast(keys, c, dr), past);
+    Value latentKeys = m.sliceLast(keys, 0, c),
+          ropeKeys = m.sliceLast(keys, c, dr);
+    Value result;
+    if (roundLikeLibrary) {
+      auto [wUK, wUV] = absorptionWeights(m, op);
+      Value outLatent = m.causalAttention(
+          roundedToBf16(m, m.absorbQueries(op.getQNope(), wUK)), latentKeys,
+          roundedToBf16(m, op.getQPe()), ropeKeys, latentKeys,
+          op.getScale().convertToDouble(), past);
+      result = m.projectValues(roundedToBf16(m, outLatent), wUV);
+    } else {
+      result = absorbedAttention(m, op, latentKeys, ropeKeys, past);
+    }
     rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
     return success();
+  }
+
+  /// Whether the kernel library's MLA decode can run `op`'s attention.
+  static bool libraryRuns(MlaDecodeOp op) {
+    return op.getCache().getType().getElementType().isBF16() &&
+           op.getCache().getType().getDimSize(1) == kLibraryMlaPageSize &&
+           libraryHasMlaDecode(op.getLatent().getType().getDimSize(2),
+                               op.getKPe().getType().getDimSize(2)) &&
+           !ShapedType::isDynamic(op.getQNope().getType().getDimSize(2));
+  }
+
+  /// The absorbed attention of `op` with its attention step as
+  /// dsc.paged_mla_decode, the operands in the kernel library's layout; null
+  /// when the library cannot run it (an f32 cache, widths or a page size it
+  /// has no kernel for). The R = B * S new tokens are the op's rows:
+  ///   queries [R, H, C + dr] = (q_nope . W_UK, q_pe), rounded to bf16;
+  ///   entries [R, C + dr] = (latent, k_pe), rounded to bf16 as the cache
+  ///   stores them;
+  ///   block_table [R, max_pages] (i32): the row's sequence's, each page
+  ///   clamped into the cache (as this lowering's other form clamps);
+  ///   lengths [R] (i32): past[b] + s + 1, or 0 when the table has no page
+  ///   for the token's own position (the runtime's padding rows, page -1);
+  /// then W_UV times the result (bf16, as the library's combine writes it).
+  /// `op` must be one the library runs (libraryRuns).
+  static Value libraryAttention(MlaDecodeOp op, TensorMath &m) {
+    OpBuilder &b = m.builder();
+    Location loc = m.getLoc();
+    int64_t c = op.getLatent().getType().getDimSize(2),
+            dr = op.getKPe().getType().getDimSize(2), d = c + dr;
+    int64_t heads = op.getQNope().getType().getDimSize(2),
+            dv = op.getType().getDimSize(3);
+    int64_t pageSize = op.getCache().getType().getDimSize(1);
+    Type bf16 = b.getBF16Type(), i32 = b.getI32Type();
+    auto [wUK, wUV] = absorptionWeights(m, op);
+    Value qLat = m.absorbQueries(op.getQNope(), wUK);
+
+    // (first, second) joined along the last dimension, as bf16.
+    auto joined = [&](Value first, Value second, int64_t split) {
+      SmallVector<OpFoldResult> sizes = m.sizes(first);
+      sizes.back() = b.getIndexAttr(d);
+      unsigned rank = sizes.size();
+      auto identity = llvm::to_vector(llvm::seq<unsigned>(0, rank));
+      return m.generic(
+          {}, m.empty(sizes, bf16), rank, {identity}, {},
+          [&](OpBuilder &nb, Location l, ValueRange) {
+            TensorMath s(nb, l);
+            SmallVector<Value> at;
+            for (unsigned i = 0; i < rank; ++i)
+              at.push_back(linalg::IndexOp::create(nb, l, i));
+            Value w = at.back();
+            Value inFirst = arith::CmpIOp::create(
+                nb, l, arith::CmpIPredicate::ult, w, s.index(split));
+            at.back() = arith::MinUIOp::create(nb, l, w, s.index(split - 1));
+            Value x = tensor::ExtractOp::create(nb, l, first, at);
+            at.back() = arith::SubIOp::create(
+                nb, l, arith::MaxUIOp::create(nb, l, w, s.index(split)),
+                s.index(split));
+            Value y = tensor::ExtractOp::create(nb, l, second, at);
+            Value v =
+                arith::SelectOp::create(nb, l, inFirst, s.toF32(x), s.toF32(y));
+            linalg::YieldOp::create(nb, l, fromF32(nb, l, v, bf16));
+          })[0];
+    };
+    auto rowsOf = [&](Value v, unsigned rank) {
+      SmallVector<ReassociationIndices> groups = {{0, 1}};
+      for (unsigned i = 2; i < rank; ++i)
+        groups.push_back({i});
+      return tensor::CollapseShapeOp::create(b, loc, v, groups).getResult();
+    };
+    Value queries = rowsOf(joined(qLat, op.getQPe(), c), 4);
+    Value entries = rowsOf(joined(op.getLatent(), op.getKPe(), c), 3);
+
+    Value table = op.getBlockTable(), past = op.getPast();
+    Value batch = tensor::DimOp::create(b, loc, op.getLatent(), 0);
+    Value newTokens = tensor::DimOp::create(b, loc, op.getLatent(), 1);
+    Value rows = arith::MulIOp::create(b, loc, batch, newTokens);
+    Value tablePages = tensor::DimOp::create(b, loc, table, 1);
+    Value pages = tensor::DimOp::create(b, loc, op.getCache(), 0);
+    // Page `slot` of row r's sequence (r / S), and whether it is a page of
+    // the cache.
+    auto pageOf = [&](OpBuilder &nb, Location l, Value r, Value slot) {
+      TensorMath s(nb, l);
+      Value seq = arith::DivUIOp::create(nb, l, r, newTokens);
+      Value inTable = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult,
+                                            slot, tablePages);
+      Value clampedSlot = arith::MinUIOp::create(
+          nb, l, slot, arith::SubIOp::create(nb, l, tablePages, s.index(1)));
+      Value page = arith::IndexCastOp::create(
+          nb, l, nb.getIndexType(),
+          tensor::ExtractOp::create(nb, l, table,
+                                    ValueRange{seq, clampedSlot}));
+      Value last = arith::SubIOp::create(nb, l, pages, s.index(1));
+      Value valid = arith::AndIOp::create(
+          nb, l, inTable,
+          arith::AndIOp::create(
+              nb, l,
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, page,
+                                    s.index(0)),
+              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sle, page,
+                                    last)));
+      Value clamped = arith::MinSIOp::create(
+          nb, l, arith::MaxSIOp::create(nb, l, page, s.index(0)), last);
+      return std::make_pair(clamped, valid);
+    };
+    Value rowTable = m.generic(
+        {}, m.empty({rows, tablePages}, i32), 2, {{0, 1}}, {},
+        [&](OpBuilder &nb, Location l, ValueRange) {
+          Value r = linalg::IndexOp::create(nb, l, 0);
+          Value slot = linalg::IndexOp::create(nb, l, 1);
+          Value page = pageOf(nb, l, r, slot).first;
+          linalg::YieldOp::create(
+              nb, l, arith::IndexCastOp::create(nb, l, i32, page).getResult());
+        })[0];
+    Value lengths = m.generic(
+        {}, m.empty({rows}, i32), 1, {{0}}, {},
+        [&](OpBuilder &nb, Location l, ValueRange) {
+          TensorMath s(nb, l);
+          Value r = linalg::IndexOp::create(nb, l, 0);
+          Value seq = arith::DivUIOp::create(nb, l, r, newTokens);
+          Value token = arith::RemUIOp::create(nb, l, r, newTokens);
+          Value seen = arith::IndexCastOp::create(
+              nb, l, nb.getIndexType(),
+              tensor::ExtractOp::create(nb, l, past, ValueRange{seq}));
+          Value position = arith::AddIOp::create(nb, l, seen, token);
+          Value slot =
+              arith::DivUIOp::create(nb, l, position, s.index(pageSize));
+          Value valid = pageOf(nb, l, r, slot).second;
+          Value length = arith::AddIOp::create(nb, l, position, s.index(1));
+          Value chosen =
+              arith::SelectOp::create(nb, l, valid, length, s.index(0));
+          linalg::YieldOp::create(
+              nb, l,
+              arith::IndexCastOp::create(nb, l, i32, chosen).getResult());
+        })[0];
+    Value init =
+        m.empty({rows, b.getIndexAttr(heads), b.getIndexAttr(c)}, bf16);
+    Value attended =
+        PagedMlaDecodeOp::create(b, loc, TypeRange{init.getType()}, queries,
+                                 entries, op.getCache(), rowTable, lengths,
+                                 init, op.getScaleAttr())
+            .getResult()[0];
+    // W_UV times the result, [B, S, H, dv]: loops (b, s, h, v, c), the
+    // result's row b * S + s read in the body (an expand_shape of R into
+    // [B, S], both dynamic, crashes MLIR 22's expand-strided-metadata).
+    Type f32 = b.getF32Type();
+    return m.generic(
+        wUV,
+        m.filled({batch, newTokens, b.getIndexAttr(heads), b.getIndexAttr(dv)},
+                 f32, 0.0),
+        5, {{2, 3, 4}, {0, 1, 2, 3}}, {4},
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          TensorMath s(nb, l);
+          Value seq = linalg::IndexOp::create(nb, l, 0);
+          Value token = linalg::IndexOp::create(nb, l, 1);
+          Value r = arith::AddIOp::create(
+              nb, l, arith::MulIOp::create(nb, l, seq, newTokens), token);
+          Value x = tensor::ExtractOp::create(
+              nb, l, attended,
+              ValueRange{r, linalg::IndexOp::create(nb, l, 2),
+                         linalg::IndexOp::create(nb, l, 4)});
+          Value p = arith::MulFOp::create(nb, l, s.toF32(x), s.toF32(a[0]));
+          linalg::YieldOp::create(
+              nb, l, arith::AddFOp::create(nb, l, p, a[1]).getResult());
+        })[0];
   }
 };
 
@@ -1224,13 +1424,19 @@ struct DscLowerToLinalgPass
   using Base::Base;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateDscToLinalgPatterns(patterns, plainAttention, fixedShapes,
-                                bf16LinearInputs);
+    DscLowerToLinalgOptions options;
+    options.plainAttention = plainAttention;
+    options.fixedShapes = fixedShapes;
+    options.bf16LinearInputs = bf16LinearInputs;
+    options.libraryAttention = libraryAttention;
+    populateDscToLinalgPatterns(patterns, options);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
-    // Every dsc op except the weights must be gone.
+    // Every dsc op except the weights and the library's attention must be
+    // gone.
     WalkResult left = getOperation()->walk([](Operation *op) {
-      if (isa<DscDialect>(op->getDialect()) && !isa<WeightOp>(op)) {
+      if (isa<DscDialect>(op->getDialect()) &&
+          !isa<WeightOp, PagedMlaDecodeOp>(op)) {
         op->emitOpError("has no lowering to linalg");
         return WalkResult::interrupt();
       }
@@ -1243,15 +1449,17 @@ struct DscLowerToLinalgPass
 
 } // namespace
 
-void mlir::dsc::populateDscToLinalgPatterns(RewritePatternSet &patterns,
-                                            bool plainAttention,
-                                            bool fixedShapes,
-                                            bool bf16LinearInputs) {
+void mlir::dsc::populateDscToLinalgPatterns(
+    RewritePatternSet &patterns, const DscLowerToLinalgOptions &options) {
+  MLIRContext *context = patterns.getContext();
   patterns.add<LowerRmsNorm, LowerAddRmsNorm, LowerRope, LowerTopk, LowerEmbed,
-               LowerSwiglu, LowerGate>(patterns.getContext());
-  patterns.add<LowerLinear>(patterns.getContext(), bf16LinearInputs);
-  patterns.add<LowerMlaDecode>(patterns.getContext(), fixedShapes);
-  patterns.add<LowerMoe>(patterns.getContext(), fixedShapes, bf16LinearInputs);
-  patterns.add<LowerMla>(patterns.getContext(),
-                         plainAttention ? AttentionLayout() : kPrefillLayout);
+               LowerSwiglu, LowerGate>(context);
+  patterns.add<LowerLinear>(context, options.bf16LinearInputs);
+  patterns.add<LowerMlaDecode>(context, options.fixedShapes,
+                               options.libraryAttention,
+                               options.bf16LinearInputs);
+  patterns.add<LowerMoe>(context, options.fixedShapes,
+                         options.bf16LinearInputs);
+  patterns.add<LowerMla>(context, options.plainAttention ? AttentionLayout()
+                                                         : kPrefillLayout);
 }

@@ -44,18 +44,24 @@ inline constexpr llvm::StringLiteral kLibraryGemmAttr = "dsc.library_gemm";
 inline constexpr llvm::StringLiteral kLibraryGroupedGemmAttr =
     "dsc.library_grouped_gemm";
 
-/// Adds the dsc op decompositions to `patterns`.
-/// `plainAttention`: dsc.mla as the plain causal attention that the
-/// frontends produce (the --plain-attention option of dsc-lower-to-linalg).
-/// `fixedShapes`: the --fixed-shapes option (sizes from shapes only).
-/// `bf16LinearInputs`: the --bf16-linear-inputs option (linear layers and
-/// routed experts with bf16 weights as tensor-core GEMMs: inputs rounded to
-/// bf16, the GEMMs marked with kLibraryGemmAttr or, per slot with
-/// `fixedShapes`, kLibraryGroupedGemmAttr).
+/// Adds the dsc op decompositions to `patterns`, as dsc-lower-to-linalg
+/// with `options` runs them: `plainAttention` (dsc.mla as the plain causal
+/// attention the frontends produce), `fixedShapes` (sizes from shapes
+/// only), `bf16LinearInputs` (linear layers and routed experts with bf16
+/// weights as tensor-core GEMMs: inputs rounded to bf16, the GEMMs marked
+/// with kLibraryGemmAttr or, per slot with `fixedShapes`,
+/// kLibraryGroupedGemmAttr), `libraryAttention` (decode attention as
+/// dsc.paged_mla_decode where the library has its widths).
 void populateDscToLinalgPatterns(RewritePatternSet &patterns,
-                                 bool plainAttention = false,
-                                 bool fixedShapes = false,
-                                 bool bf16LinearInputs = false);
+                                 const DscLowerToLinalgOptions &options = {});
+
+/// The tokens per page of the KV cache that the kernel library's MLA
+/// decode kernels read.
+inline constexpr int64_t kLibraryMlaPageSize = 64;
+
+/// Whether the kernel library has MLA decode kernels for latent width
+/// `latent` (kv_lora_rank) and rope width `rope`.
+bool libraryHasMlaDecode(int64_t latent, int64_t rope);
 
 /// Options of the lowering pipelines.
 struct CodegenOptions {

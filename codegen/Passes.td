@@ -36,6 +36,12 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
            "Linear layers with bf16 weights round their inputs to bf16 and "
            "mark their GEMM (bf16 x bf16, f32 sums) `dsc.library_gemm`, for "
            "dsc-library-gemms (a GPU's tensor-core GEMM)">,
+    Option<"libraryAttention", "library-attention", "bool",
+           /*default=*/"false",
+           "With fixed-shapes, decode attention over a bf16 cache of widths "
+           "the kernel library has becomes dsc.paged_mla_decode (the "
+           "absorbed queries and the cache entries in bf16), which "
+           "dsc-library-gemms launches as the library's MLA decode kernels">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -58,6 +58,9 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
   lowering.fixedShapes = forGpu || options.fixedShapes;
   // A GPU runs linear layers with bf16 weights on tensor cores (below).
   lowering.bf16LinearInputs = forGpu || options.bf16LinearInputs;
+  // A GPU runs decode attention over a bf16 cache as the kernel library's
+  // MLA decode (dsc-library-gemms).
+  lowering.libraryAttention = forGpu;
   pm.addNestedPass<func::FuncOp>(createDscLowerToLinalg(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

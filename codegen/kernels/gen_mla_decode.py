@@ -69,8 +69,8 @@ class Widths:
         self.out_cols = self.dv // (WARPS // 4)  # value columns per warp
         self.out_tiles = self.out_cols // 8  # mma n tiles per warp
         width = self.chunks * 8
-        self.sq = f"memref<{HEADS}x{width}xf16, {WG}>"
-        self.skv = f"memref<2x{TILE}x{width}xf16, {WG}>"
+        self.sq = f"memref<{HEADS}x{width}xbf16, {WG}>"
+        self.skv = f"memref<2x{TILE}x{width}xbf16, {WG}>"
         # Dynamic shared memory: the query block, the 2 stages, P, the
         # maxima and the sums of the two column halves.
         self.off_kv = HEADS * width * 2
@@ -90,7 +90,7 @@ class Widths:
         return "" if self.default else f"_c{self.latent}_r{self.rope}"
 
 
-SP = f"memref<{HEADS}x{TILE}xf16, {WG}>"
+SP = f"memref<{HEADS}x{TILE}xbf16, {WG}>"
 SRED = f"memref<2x{HEADS}xf32, {WG}>"
 
 
@@ -153,12 +153,14 @@ def decode_kernel(w):
         src = f.let("qsrcIn", f"arith.select {isHead}, {src0}, {c(0)} : index")
         n = f.let("qn", f"arith.select {isHead}, {c(8)}, {c(0)} : index")
         qcopies.append(f.let("qtok", f"nvgpu.device_async_copy %Q[{src}], %sQ[{row}, {col}], "
-                                     f"8, {n} {{bypassL1}} : memref<?xf16> to {w.sq}"))
+                                     f"8, {n} {{bypassL1}} : memref<?xbf16> to {w.sq}"))
 
     # A tile's rows: 32 x 72 chunks, 9 per thread, the same (row, chunk)
     # of every tile.
-    kvChunks = [(row, col, gcol, in_row(gcol))
-                for row, col, gcol in copy_tile(f, tid, THREADS, TILE, w.chunks, "k")]
+    kvChunks = []
+    for row, col, gcol in copy_tile(f, tid, THREADS, TILE, w.chunks, "k"):
+        rowOff = f.idx("kRowOff", "muli", row, c(w.d))
+        kvChunks.append((row, col, f.idx("kChunkOff", "addi", rowOff, gcol), in_row(gcol)))
 
     def issue(rel, stage, extra=()):
         """Copies tile jBegin + rel into `stage` as one group: rows of
@@ -175,19 +177,19 @@ def decode_kernel(w):
         inPage = f.idx("inPage", "remui", tok0, c(PAGE))
         pageRow0 = f.idx("pageRow0", "muli", page, c(PAGE))
         rowBase = f.idx("rowBase", "addi", pageRow0, inPage)
+        tileOff0 = f.idx("tileOff0", "muli", rowBase, c(w.d))
+        tileOff = f.idx("tileOff", "addi", tileOff0, "%kvOffset")
         tokens = list(extra)
-        for row, col, gcol, inRow in kvChunks:
+        for row, col, chunkOff, inRow in kvChunks:
             tok = f.idx("tok", "addi", tok0, row)
             live0 = f.let("live0", f"arith.cmpi ult, {tok}, {length} : index")
             live = both(f.let("live", f"arith.andi {live0}, {inSplit} : i1"), inRow)
-            grow = f.idx("grow", "addi", rowBase, row)
-            goff = f.idx("goff", "muli", grow, c(w.d))
-            src0 = f.idx("src0", "addi", goff, gcol)
+            src0 = f.idx("src0", "addi", tileOff, chunkOff)
             src = f.let("src", f"arith.select {live}, {src0}, {c(0)} : index")
             n = f.let("srcElems", f"arith.select {live}, {c(8)}, {c(0)} : index")
             tokens.append(f.let("ktok", f"nvgpu.device_async_copy %KV[{src}], "
                                         f"%sKV[{stage}, {row}, {col}], 8, {n} "
-                                        f"{{bypassL1}} : memref<?xf16> to {w.skv}"))
+                                        f"{{bypassL1}} : memref<?xbf16> to {w.skv}"))
         return f.let("group", f"nvgpu.device_async_create_group {', '.join(tokens)}")
 
     first = issue(c(0), c(0), qcopies)
@@ -243,8 +245,7 @@ def decode_kernel(w):
             pair = f.let("pPair", f"vector.from_elements {p[nt * 4 + rows[0]]}, "
                                   f"{p[nt * 4 + rows[1]]} : vector<2xf32>")
             pb = f.let("pBf16", f"arith.truncf {pair} : vector<2xf32> to vector<2xbf16>")
-            ph = f.let("pBits", f"arith.bitcast {pb} : vector<2xbf16> to vector<2xf16>")
-            emit(f"vector.store {ph}, %sP[{srow}, {col}] : {SP}, vector<2xf16>")
+            emit(f"vector.store {pb}, %sP[{srow}, {col}] : {SP}, vector<2xbf16>")
     # O *= alpha, row by row.
     o = []
     for nt in range(w.out_tiles):
@@ -445,15 +446,16 @@ def main():
 //   mla_decode_combine{X}  Out[b, h] = the splits weighted by 2^(Lse - max)
 //
 // Q [batch, heads, {D}] bf16: q_nope . W_UK ({DV}) then q_rope ({ROPE}).
-// KV [pages, {PAGE}, {D}] bf16: c_kv ({DV}) then k_rope ({ROPE}); V is c_kv.
+// KV [pages, {PAGE}, {D}] bf16 from element kvOffset on (a layer's pages in
+// a cache of all layers): c_kv ({DV}) then k_rope ({ROPE}); V is c_kv.
 // table [batch, maxPages] i32: page of the sequence's p-th {PAGE} tokens.
 // lens [batch] i32. scale: softmax scale times log2(e).
 // Opart f32 [batch, heads, splits, {DV}]; Lse f32 [batch, heads, splits];
-// Out bf16 [batch, heads, {DV}]. bf16 is typed f16 where cp.async and
-// ldmatrix move it as 16-bit words.
+// Out bf16 [batch, heads, {DV}].
 //
 // mla_decode_bf16{X}: grid (ceil(heads / {HEADS}), splits, batch), {THREADS} threads,
-// {w.smem_bytes} bytes of dynamic shared memory (raise the kernel's limit);
+// {w.smem_bytes} bytes of dynamic shared memory (raise the kernel's limit), as
+// its attributes state (dsc.tile: heads per block, tokens per tile);
 // split s takes token tiles [s * tilesPerSplit, (s + 1) * tilesPerSplit) of
 // {TILE} tokens. Any number of heads: the last block's rows past the last
 // head are zero and write nothing.
@@ -461,12 +463,13 @@ def main():
 module attributes {{gpu.container_module}} {{
 gpu.module @dsc_mla_decode{X} {{"""]
     decode = decode_kernel(w)
-    out.append(f"""  gpu.func @mla_decode_bf16{X}(%Q: memref<?xf16>, %KV: memref<?xf16>,
+    out.append(f"""  gpu.func @mla_decode_bf16{X}(%Q: memref<?xbf16>, %KV: memref<?xbf16>,
                             %table: memref<?xi32>, %lens: memref<?xi32>,
                             %Opart: memref<?xf32>, %Lse: memref<?xf32>,
                             %heads: index, %maxPages: index, %splits: index,
-                            %tilesPerSplit: index, %scale: f32)
+                            %tilesPerSplit: index, %kvOffset: index, %scale: f32)
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
+                         dsc.tile = array<i64: {HEADS}, {TILE}>,
                          dsc.dynamic_shared_memory = {w.smem_bytes} : i64}} {{""")
     out += decode.text()
     out.append("  }")

@@ -116,14 +116,16 @@ class Lanes:
 
 def ldmatrix(f, hint, smem, smem_type, indices, transpose=False):
     """ldmatrix.x4 at `indices` (each lane its own row address); returns the
-    4 registers as the i32 words mma.sync takes."""
+    4 registers as the i32 words mma.sync takes. The element type (bf16, or
+    f16 for 16-bit words of any meaning) is the shared tile's."""
+    elt = smem_type.split(",")[0].rsplit("x", 1)[1]
     m = f.let(hint, f"nvgpu.ldmatrix {smem}[{', '.join(indices)}] "
                     f"{{numTiles = 4 : i32, transpose = {str(transpose).lower()}}} "
-                    f": {smem_type} -> vector<4x2xf16>")
+                    f": {smem_type} -> vector<4x2x{elt}>")
     regs = []
     for r in range(4):
-        h = f.let(f"{hint}h", f"vector.extract {m}[{r}] : vector<2xf16> from vector<4x2xf16>")
-        w = f.let(f"{hint}w", f"vector.bitcast {h} : vector<2xf16> to vector<1xi32>")
+        h = f.let(f"{hint}h", f"vector.extract {m}[{r}] : vector<2x{elt}> from vector<4x2x{elt}>")
+        w = f.let(f"{hint}w", f"vector.bitcast {h} : vector<2x{elt}> to vector<1xi32>")
         regs.append(f.let(f"{hint}r", f"vector.extract {w}[0] : i32 from vector<1xi32>"))
     return regs
 

@@ -9,27 +9,29 @@
 //   mla_decode_combine  Out[b, h] = the splits weighted by 2^(Lse - max)
 //
 // Q [batch, heads, 576] bf16: q_nope . W_UK (512) then q_rope (64).
-// KV [pages, 64, 576] bf16: c_kv (512) then k_rope (64); V is c_kv.
+// KV [pages, 64, 576] bf16 from element kvOffset on (a layer's pages in
+// a cache of all layers): c_kv (512) then k_rope (64); V is c_kv.
 // table [batch, maxPages] i32: page of the sequence's p-th 64 tokens.
 // lens [batch] i32. scale: softmax scale times log2(e).
 // Opart f32 [batch, heads, splits, 512]; Lse f32 [batch, heads, splits];
-// Out bf16 [batch, heads, 512]. bf16 is typed f16 where cp.async and
-// ldmatrix move it as 16-bit words.
+// Out bf16 [batch, heads, 512].
 //
 // mla_decode_bf16: grid (ceil(heads / 64), splits, batch), 256 threads,
-// 152576 bytes of dynamic shared memory (raise the kernel's limit);
+// 152576 bytes of dynamic shared memory (raise the kernel's limit), as
+// its attributes state (dsc.tile: heads per block, tokens per tile);
 // split s takes token tiles [s * tilesPerSplit, (s + 1) * tilesPerSplit) of
 // 32 tokens. Any number of heads: the last block's rows past the last
 // head are zero and write nothing.
 // mla_decode_combine: grid (heads, batch), 128 threads.
 module attributes {gpu.container_module} {
 gpu.module @dsc_mla_decode {
-  gpu.func @mla_decode_bf16(%Q: memref<?xf16>, %KV: memref<?xf16>,
+  gpu.func @mla_decode_bf16(%Q: memref<?xbf16>, %KV: memref<?xbf16>,
                             %table: memref<?xi32>, %lens: memref<?xi32>,
                             %Opart: memref<?xf32>, %Lse: memref<?xf32>,
                             %heads: index, %maxPages: index, %splits: index,
-                            %tilesPerSplit: index, %scale: f32)
+                            %tilesPerSplit: index, %kvOffset: index, %scale: f32)
       kernel attributes {known_block_size = array<i32: 256, 1, 1>,
+                         dsc.tile = array<i64: 64, 32>,
                          dsc.dynamic_shared_memory = 152576 : i64} {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
@@ -108,9 +110,9 @@ gpu.module @dsc_mla_decode {
     %ninf = arith.constant 0xFF800000 : f32
     %one = arith.constant 1.0 : f32
     %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
-    %sQ = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x576xf16, #gpu.address_space<workgroup>>
-    %sKV = memref.view %dyn[%c73728][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
-    %sP = memref.view %dyn[%c147456][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x32xf16, #gpu.address_space<workgroup>>
+    %sQ = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x576xbf16, #gpu.address_space<workgroup>>
+    %sKV = memref.view %dyn[%c73728][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
+    %sP = memref.view %dyn[%c147456][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x32xbf16, #gpu.address_space<workgroup>>
     %sMax = memref.view %dyn[%c151552][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64xf32, #gpu.address_space<workgroup>>
     %sSum = memref.view %dyn[%c152064][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64xf32, #gpu.address_space<workgroup>>
     %hblock = gpu.block_id x
@@ -279,7 +281,7 @@ gpu.module @dsc_mla_decode {
     %qsrc = arith.addi %qgoff, %qgcol : index
     %qsrcIn = arith.select %qIsHead, %qsrc, %c0 : index
     %qn = arith.select %qIsHead, %c8, %c0 : index
-    %qtok = nvgpu.device_async_copy %Q[%qsrcIn], %sQ[%qrow, %qcol], 8, %qn {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok = nvgpu.device_async_copy %Q[%qsrcIn], %sQ[%qrow, %qcol], 8, %qn {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_1 = arith.addi %qRow0, %qrow_1 : index
     %qhead_1 = arith.addi %h0, %qrow_1 : index
     %qIsHead_1 = arith.cmpi ult, %qhead_1, %heads : index
@@ -287,7 +289,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_1 = arith.addi %qgoff_1, %qgcol_1 : index
     %qsrcIn_1 = arith.select %qIsHead_1, %qsrc_1, %c0 : index
     %qn_1 = arith.select %qIsHead_1, %c8, %c0 : index
-    %qtok_1 = nvgpu.device_async_copy %Q[%qsrcIn_1], %sQ[%qrow_1, %qcol_1], 8, %qn_1 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_1 = nvgpu.device_async_copy %Q[%qsrcIn_1], %sQ[%qrow_1, %qcol_1], 8, %qn_1 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_2 = arith.addi %qRow0, %qrow_2 : index
     %qhead_2 = arith.addi %h0, %qrow_2 : index
     %qIsHead_2 = arith.cmpi ult, %qhead_2, %heads : index
@@ -295,7 +297,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_2 = arith.addi %qgoff_2, %qgcol_2 : index
     %qsrcIn_2 = arith.select %qIsHead_2, %qsrc_2, %c0 : index
     %qn_2 = arith.select %qIsHead_2, %c8, %c0 : index
-    %qtok_2 = nvgpu.device_async_copy %Q[%qsrcIn_2], %sQ[%qrow_2, %qcol_2], 8, %qn_2 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_2 = nvgpu.device_async_copy %Q[%qsrcIn_2], %sQ[%qrow_2, %qcol_2], 8, %qn_2 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_3 = arith.addi %qRow0, %qrow_3 : index
     %qhead_3 = arith.addi %h0, %qrow_3 : index
     %qIsHead_3 = arith.cmpi ult, %qhead_3, %heads : index
@@ -303,7 +305,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_3 = arith.addi %qgoff_3, %qgcol_3 : index
     %qsrcIn_3 = arith.select %qIsHead_3, %qsrc_3, %c0 : index
     %qn_3 = arith.select %qIsHead_3, %c8, %c0 : index
-    %qtok_3 = nvgpu.device_async_copy %Q[%qsrcIn_3], %sQ[%qrow_3, %qcol_3], 8, %qn_3 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_3 = nvgpu.device_async_copy %Q[%qsrcIn_3], %sQ[%qrow_3, %qcol_3], 8, %qn_3 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_4 = arith.addi %qRow0, %qrow_4 : index
     %qhead_4 = arith.addi %h0, %qrow_4 : index
     %qIsHead_4 = arith.cmpi ult, %qhead_4, %heads : index
@@ -311,7 +313,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_4 = arith.addi %qgoff_4, %qgcol_4 : index
     %qsrcIn_4 = arith.select %qIsHead_4, %qsrc_4, %c0 : index
     %qn_4 = arith.select %qIsHead_4, %c8, %c0 : index
-    %qtok_4 = nvgpu.device_async_copy %Q[%qsrcIn_4], %sQ[%qrow_4, %qcol_4], 8, %qn_4 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_4 = nvgpu.device_async_copy %Q[%qsrcIn_4], %sQ[%qrow_4, %qcol_4], 8, %qn_4 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_5 = arith.addi %qRow0, %qrow_5 : index
     %qhead_5 = arith.addi %h0, %qrow_5 : index
     %qIsHead_5 = arith.cmpi ult, %qhead_5, %heads : index
@@ -319,7 +321,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_5 = arith.addi %qgoff_5, %qgcol_5 : index
     %qsrcIn_5 = arith.select %qIsHead_5, %qsrc_5, %c0 : index
     %qn_5 = arith.select %qIsHead_5, %c8, %c0 : index
-    %qtok_5 = nvgpu.device_async_copy %Q[%qsrcIn_5], %sQ[%qrow_5, %qcol_5], 8, %qn_5 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_5 = nvgpu.device_async_copy %Q[%qsrcIn_5], %sQ[%qrow_5, %qcol_5], 8, %qn_5 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_6 = arith.addi %qRow0, %qrow_6 : index
     %qhead_6 = arith.addi %h0, %qrow_6 : index
     %qIsHead_6 = arith.cmpi ult, %qhead_6, %heads : index
@@ -327,7 +329,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_6 = arith.addi %qgoff_6, %qgcol_6 : index
     %qsrcIn_6 = arith.select %qIsHead_6, %qsrc_6, %c0 : index
     %qn_6 = arith.select %qIsHead_6, %c8, %c0 : index
-    %qtok_6 = nvgpu.device_async_copy %Q[%qsrcIn_6], %sQ[%qrow_6, %qcol_6], 8, %qn_6 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_6 = nvgpu.device_async_copy %Q[%qsrcIn_6], %sQ[%qrow_6, %qcol_6], 8, %qn_6 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_7 = arith.addi %qRow0, %qrow_7 : index
     %qhead_7 = arith.addi %h0, %qrow_7 : index
     %qIsHead_7 = arith.cmpi ult, %qhead_7, %heads : index
@@ -335,7 +337,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_7 = arith.addi %qgoff_7, %qgcol_7 : index
     %qsrcIn_7 = arith.select %qIsHead_7, %qsrc_7, %c0 : index
     %qn_7 = arith.select %qIsHead_7, %c8, %c0 : index
-    %qtok_7 = nvgpu.device_async_copy %Q[%qsrcIn_7], %sQ[%qrow_7, %qcol_7], 8, %qn_7 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_7 = nvgpu.device_async_copy %Q[%qsrcIn_7], %sQ[%qrow_7, %qcol_7], 8, %qn_7 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_8 = arith.addi %qRow0, %qrow_8 : index
     %qhead_8 = arith.addi %h0, %qrow_8 : index
     %qIsHead_8 = arith.cmpi ult, %qhead_8, %heads : index
@@ -343,7 +345,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_8 = arith.addi %qgoff_8, %qgcol_8 : index
     %qsrcIn_8 = arith.select %qIsHead_8, %qsrc_8, %c0 : index
     %qn_8 = arith.select %qIsHead_8, %c8, %c0 : index
-    %qtok_8 = nvgpu.device_async_copy %Q[%qsrcIn_8], %sQ[%qrow_8, %qcol_8], 8, %qn_8 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_8 = nvgpu.device_async_copy %Q[%qsrcIn_8], %sQ[%qrow_8, %qcol_8], 8, %qn_8 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_9 = arith.addi %qRow0, %qrow_9 : index
     %qhead_9 = arith.addi %h0, %qrow_9 : index
     %qIsHead_9 = arith.cmpi ult, %qhead_9, %heads : index
@@ -351,7 +353,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_9 = arith.addi %qgoff_9, %qgcol_9 : index
     %qsrcIn_9 = arith.select %qIsHead_9, %qsrc_9, %c0 : index
     %qn_9 = arith.select %qIsHead_9, %c8, %c0 : index
-    %qtok_9 = nvgpu.device_async_copy %Q[%qsrcIn_9], %sQ[%qrow_9, %qcol_9], 8, %qn_9 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_9 = nvgpu.device_async_copy %Q[%qsrcIn_9], %sQ[%qrow_9, %qcol_9], 8, %qn_9 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_10 = arith.addi %qRow0, %qrow_10 : index
     %qhead_10 = arith.addi %h0, %qrow_10 : index
     %qIsHead_10 = arith.cmpi ult, %qhead_10, %heads : index
@@ -359,7 +361,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_10 = arith.addi %qgoff_10, %qgcol_10 : index
     %qsrcIn_10 = arith.select %qIsHead_10, %qsrc_10, %c0 : index
     %qn_10 = arith.select %qIsHead_10, %c8, %c0 : index
-    %qtok_10 = nvgpu.device_async_copy %Q[%qsrcIn_10], %sQ[%qrow_10, %qcol_10], 8, %qn_10 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_10 = nvgpu.device_async_copy %Q[%qsrcIn_10], %sQ[%qrow_10, %qcol_10], 8, %qn_10 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_11 = arith.addi %qRow0, %qrow_11 : index
     %qhead_11 = arith.addi %h0, %qrow_11 : index
     %qIsHead_11 = arith.cmpi ult, %qhead_11, %heads : index
@@ -367,7 +369,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_11 = arith.addi %qgoff_11, %qgcol_11 : index
     %qsrcIn_11 = arith.select %qIsHead_11, %qsrc_11, %c0 : index
     %qn_11 = arith.select %qIsHead_11, %c8, %c0 : index
-    %qtok_11 = nvgpu.device_async_copy %Q[%qsrcIn_11], %sQ[%qrow_11, %qcol_11], 8, %qn_11 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_11 = nvgpu.device_async_copy %Q[%qsrcIn_11], %sQ[%qrow_11, %qcol_11], 8, %qn_11 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_12 = arith.addi %qRow0, %qrow_12 : index
     %qhead_12 = arith.addi %h0, %qrow_12 : index
     %qIsHead_12 = arith.cmpi ult, %qhead_12, %heads : index
@@ -375,7 +377,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_12 = arith.addi %qgoff_12, %qgcol_12 : index
     %qsrcIn_12 = arith.select %qIsHead_12, %qsrc_12, %c0 : index
     %qn_12 = arith.select %qIsHead_12, %c8, %c0 : index
-    %qtok_12 = nvgpu.device_async_copy %Q[%qsrcIn_12], %sQ[%qrow_12, %qcol_12], 8, %qn_12 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_12 = nvgpu.device_async_copy %Q[%qsrcIn_12], %sQ[%qrow_12, %qcol_12], 8, %qn_12 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_13 = arith.addi %qRow0, %qrow_13 : index
     %qhead_13 = arith.addi %h0, %qrow_13 : index
     %qIsHead_13 = arith.cmpi ult, %qhead_13, %heads : index
@@ -383,7 +385,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_13 = arith.addi %qgoff_13, %qgcol_13 : index
     %qsrcIn_13 = arith.select %qIsHead_13, %qsrc_13, %c0 : index
     %qn_13 = arith.select %qIsHead_13, %c8, %c0 : index
-    %qtok_13 = nvgpu.device_async_copy %Q[%qsrcIn_13], %sQ[%qrow_13, %qcol_13], 8, %qn_13 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_13 = nvgpu.device_async_copy %Q[%qsrcIn_13], %sQ[%qrow_13, %qcol_13], 8, %qn_13 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_14 = arith.addi %qRow0, %qrow_14 : index
     %qhead_14 = arith.addi %h0, %qrow_14 : index
     %qIsHead_14 = arith.cmpi ult, %qhead_14, %heads : index
@@ -391,7 +393,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_14 = arith.addi %qgoff_14, %qgcol_14 : index
     %qsrcIn_14 = arith.select %qIsHead_14, %qsrc_14, %c0 : index
     %qn_14 = arith.select %qIsHead_14, %c8, %c0 : index
-    %qtok_14 = nvgpu.device_async_copy %Q[%qsrcIn_14], %sQ[%qrow_14, %qcol_14], 8, %qn_14 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_14 = nvgpu.device_async_copy %Q[%qsrcIn_14], %sQ[%qrow_14, %qcol_14], 8, %qn_14 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_15 = arith.addi %qRow0, %qrow_15 : index
     %qhead_15 = arith.addi %h0, %qrow_15 : index
     %qIsHead_15 = arith.cmpi ult, %qhead_15, %heads : index
@@ -399,7 +401,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_15 = arith.addi %qgoff_15, %qgcol_15 : index
     %qsrcIn_15 = arith.select %qIsHead_15, %qsrc_15, %c0 : index
     %qn_15 = arith.select %qIsHead_15, %c8, %c0 : index
-    %qtok_15 = nvgpu.device_async_copy %Q[%qsrcIn_15], %sQ[%qrow_15, %qcol_15], 8, %qn_15 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_15 = nvgpu.device_async_copy %Q[%qsrcIn_15], %sQ[%qrow_15, %qcol_15], 8, %qn_15 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_16 = arith.addi %qRow0, %qrow_16 : index
     %qhead_16 = arith.addi %h0, %qrow_16 : index
     %qIsHead_16 = arith.cmpi ult, %qhead_16, %heads : index
@@ -407,7 +409,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_16 = arith.addi %qgoff_16, %qgcol_16 : index
     %qsrcIn_16 = arith.select %qIsHead_16, %qsrc_16, %c0 : index
     %qn_16 = arith.select %qIsHead_16, %c8, %c0 : index
-    %qtok_16 = nvgpu.device_async_copy %Q[%qsrcIn_16], %sQ[%qrow_16, %qcol_16], 8, %qn_16 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_16 = nvgpu.device_async_copy %Q[%qsrcIn_16], %sQ[%qrow_16, %qcol_16], 8, %qn_16 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %qgrow_17 = arith.addi %qRow0, %qrow_17 : index
     %qhead_17 = arith.addi %h0, %qrow_17 : index
     %qIsHead_17 = arith.cmpi ult, %qhead_17, %heads : index
@@ -415,7 +417,7 @@ gpu.module @dsc_mla_decode {
     %qsrc_17 = arith.addi %qgoff_17, %qgcol_17 : index
     %qsrcIn_17 = arith.select %qIsHead_17, %qsrc_17, %c0 : index
     %qn_17 = arith.select %qIsHead_17, %c8, %c0 : index
-    %qtok_17 = nvgpu.device_async_copy %Q[%qsrcIn_17], %sQ[%qrow_17, %qcol_17], 8, %qn_17 {bypassL1} : memref<?xf16> to memref<64x576xf16, #gpu.address_space<workgroup>>
+    %qtok_17 = nvgpu.device_async_copy %Q[%qsrcIn_17], %sQ[%qrow_17, %qcol_17], 8, %qn_17 {bypassL1} : memref<?xbf16> to memref<64x576xbf16, #gpu.address_space<workgroup>>
     %kq = arith.addi %tid, %c0 : index
     %krow = arith.divui %kq, %c72 : index
     %kchunk = arith.remui %kq, %c72 : index
@@ -479,6 +481,24 @@ gpu.module @dsc_mla_decode {
     %kphys_8 = arith.xori %kchunk_8, %ksw_8 : index
     %kcol_8 = arith.muli %kphys_8, %c8 : index
     %kgcol_8 = arith.muli %kchunk_8, %c8 : index
+    %kRowOff = arith.muli %krow, %c576 : index
+    %kChunkOff = arith.addi %kRowOff, %kgcol : index
+    %kRowOff_1 = arith.muli %krow_1, %c576 : index
+    %kChunkOff_1 = arith.addi %kRowOff_1, %kgcol_1 : index
+    %kRowOff_2 = arith.muli %krow_2, %c576 : index
+    %kChunkOff_2 = arith.addi %kRowOff_2, %kgcol_2 : index
+    %kRowOff_3 = arith.muli %krow_3, %c576 : index
+    %kChunkOff_3 = arith.addi %kRowOff_3, %kgcol_3 : index
+    %kRowOff_4 = arith.muli %krow_4, %c576 : index
+    %kChunkOff_4 = arith.addi %kRowOff_4, %kgcol_4 : index
+    %kRowOff_5 = arith.muli %krow_5, %c576 : index
+    %kChunkOff_5 = arith.addi %kRowOff_5, %kgcol_5 : index
+    %kRowOff_6 = arith.muli %krow_6, %c576 : index
+    %kChunkOff_6 = arith.addi %kRowOff_6, %kgcol_6 : index
+    %kRowOff_7 = arith.muli %krow_7, %c576 : index
+    %kChunkOff_7 = arith.addi %kRowOff_7, %kgcol_7 : index
+    %kRowOff_8 = arith.muli %krow_8, %c576 : index
+    %kChunkOff_8 = arith.addi %kRowOff_8, %kgcol_8 : index
     %j = arith.addi %jBegin, %c0 : index
     %inSplit = arith.cmpi ult, %j, %jEnd : index
     %tok0 = arith.muli %j, %c32 : index
@@ -490,87 +510,71 @@ gpu.module @dsc_mla_decode {
     %inPage = arith.remui %tok0, %c64 : index
     %pageRow0 = arith.muli %page, %c64 : index
     %rowBase = arith.addi %pageRow0, %inPage : index
+    %tileOff0 = arith.muli %rowBase, %c576 : index
+    %tileOff = arith.addi %tileOff0, %kvOffset : index
     %tok = arith.addi %tok0, %krow : index
     %live0 = arith.cmpi ult, %tok, %len : index
     %live = arith.andi %live0, %inSplit : i1
-    %grow = arith.addi %rowBase, %krow : index
-    %goff = arith.muli %grow, %c576 : index
-    %src0 = arith.addi %goff, %kgcol : index
+    %src0 = arith.addi %tileOff, %kChunkOff : index
     %src = arith.select %live, %src0, %c0 : index
     %srcElems = arith.select %live, %c8, %c0 : index
-    %ktok = nvgpu.device_async_copy %KV[%src], %sKV[%c0, %krow, %kcol], 8, %srcElems {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok = nvgpu.device_async_copy %KV[%src], %sKV[%c0, %krow, %kcol], 8, %srcElems {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_1 = arith.addi %tok0, %krow_1 : index
     %live0_1 = arith.cmpi ult, %tok_1, %len : index
     %live_1 = arith.andi %live0_1, %inSplit : i1
-    %grow_1 = arith.addi %rowBase, %krow_1 : index
-    %goff_1 = arith.muli %grow_1, %c576 : index
-    %src0_1 = arith.addi %goff_1, %kgcol_1 : index
+    %src0_1 = arith.addi %tileOff, %kChunkOff_1 : index
     %src_1 = arith.select %live_1, %src0_1, %c0 : index
     %srcElems_1 = arith.select %live_1, %c8, %c0 : index
-    %ktok_1 = nvgpu.device_async_copy %KV[%src_1], %sKV[%c0, %krow_1, %kcol_1], 8, %srcElems_1 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_1 = nvgpu.device_async_copy %KV[%src_1], %sKV[%c0, %krow_1, %kcol_1], 8, %srcElems_1 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_2 = arith.addi %tok0, %krow_2 : index
     %live0_2 = arith.cmpi ult, %tok_2, %len : index
     %live_2 = arith.andi %live0_2, %inSplit : i1
-    %grow_2 = arith.addi %rowBase, %krow_2 : index
-    %goff_2 = arith.muli %grow_2, %c576 : index
-    %src0_2 = arith.addi %goff_2, %kgcol_2 : index
+    %src0_2 = arith.addi %tileOff, %kChunkOff_2 : index
     %src_2 = arith.select %live_2, %src0_2, %c0 : index
     %srcElems_2 = arith.select %live_2, %c8, %c0 : index
-    %ktok_2 = nvgpu.device_async_copy %KV[%src_2], %sKV[%c0, %krow_2, %kcol_2], 8, %srcElems_2 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_2 = nvgpu.device_async_copy %KV[%src_2], %sKV[%c0, %krow_2, %kcol_2], 8, %srcElems_2 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_3 = arith.addi %tok0, %krow_3 : index
     %live0_3 = arith.cmpi ult, %tok_3, %len : index
     %live_3 = arith.andi %live0_3, %inSplit : i1
-    %grow_3 = arith.addi %rowBase, %krow_3 : index
-    %goff_3 = arith.muli %grow_3, %c576 : index
-    %src0_3 = arith.addi %goff_3, %kgcol_3 : index
+    %src0_3 = arith.addi %tileOff, %kChunkOff_3 : index
     %src_3 = arith.select %live_3, %src0_3, %c0 : index
     %srcElems_3 = arith.select %live_3, %c8, %c0 : index
-    %ktok_3 = nvgpu.device_async_copy %KV[%src_3], %sKV[%c0, %krow_3, %kcol_3], 8, %srcElems_3 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_3 = nvgpu.device_async_copy %KV[%src_3], %sKV[%c0, %krow_3, %kcol_3], 8, %srcElems_3 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_4 = arith.addi %tok0, %krow_4 : index
     %live0_4 = arith.cmpi ult, %tok_4, %len : index
     %live_4 = arith.andi %live0_4, %inSplit : i1
-    %grow_4 = arith.addi %rowBase, %krow_4 : index
-    %goff_4 = arith.muli %grow_4, %c576 : index
-    %src0_4 = arith.addi %goff_4, %kgcol_4 : index
+    %src0_4 = arith.addi %tileOff, %kChunkOff_4 : index
     %src_4 = arith.select %live_4, %src0_4, %c0 : index
     %srcElems_4 = arith.select %live_4, %c8, %c0 : index
-    %ktok_4 = nvgpu.device_async_copy %KV[%src_4], %sKV[%c0, %krow_4, %kcol_4], 8, %srcElems_4 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_4 = nvgpu.device_async_copy %KV[%src_4], %sKV[%c0, %krow_4, %kcol_4], 8, %srcElems_4 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_5 = arith.addi %tok0, %krow_5 : index
     %live0_5 = arith.cmpi ult, %tok_5, %len : index
     %live_5 = arith.andi %live0_5, %inSplit : i1
-    %grow_5 = arith.addi %rowBase, %krow_5 : index
-    %goff_5 = arith.muli %grow_5, %c576 : index
-    %src0_5 = arith.addi %goff_5, %kgcol_5 : index
+    %src0_5 = arith.addi %tileOff, %kChunkOff_5 : index
     %src_5 = arith.select %live_5, %src0_5, %c0 : index
     %srcElems_5 = arith.select %live_5, %c8, %c0 : index
-    %ktok_5 = nvgpu.device_async_copy %KV[%src_5], %sKV[%c0, %krow_5, %kcol_5], 8, %srcElems_5 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_5 = nvgpu.device_async_copy %KV[%src_5], %sKV[%c0, %krow_5, %kcol_5], 8, %srcElems_5 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_6 = arith.addi %tok0, %krow_6 : index
     %live0_6 = arith.cmpi ult, %tok_6, %len : index
     %live_6 = arith.andi %live0_6, %inSplit : i1
-    %grow_6 = arith.addi %rowBase, %krow_6 : index
-    %goff_6 = arith.muli %grow_6, %c576 : index
-    %src0_6 = arith.addi %goff_6, %kgcol_6 : index
+    %src0_6 = arith.addi %tileOff, %kChunkOff_6 : index
     %src_6 = arith.select %live_6, %src0_6, %c0 : index
     %srcElems_6 = arith.select %live_6, %c8, %c0 : index
-    %ktok_6 = nvgpu.device_async_copy %KV[%src_6], %sKV[%c0, %krow_6, %kcol_6], 8, %srcElems_6 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_6 = nvgpu.device_async_copy %KV[%src_6], %sKV[%c0, %krow_6, %kcol_6], 8, %srcElems_6 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_7 = arith.addi %tok0, %krow_7 : index
     %live0_7 = arith.cmpi ult, %tok_7, %len : index
     %live_7 = arith.andi %live0_7, %inSplit : i1
-    %grow_7 = arith.addi %rowBase, %krow_7 : index
-    %goff_7 = arith.muli %grow_7, %c576 : index
-    %src0_7 = arith.addi %goff_7, %kgcol_7 : index
+    %src0_7 = arith.addi %tileOff, %kChunkOff_7 : index
     %src_7 = arith.select %live_7, %src0_7, %c0 : index
     %srcElems_7 = arith.select %live_7, %c8, %c0 : index
-    %ktok_7 = nvgpu.device_async_copy %KV[%src_7], %sKV[%c0, %krow_7, %kcol_7], 8, %srcElems_7 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_7 = nvgpu.device_async_copy %KV[%src_7], %sKV[%c0, %krow_7, %kcol_7], 8, %srcElems_7 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_8 = arith.addi %tok0, %krow_8 : index
     %live0_8 = arith.cmpi ult, %tok_8, %len : index
     %live_8 = arith.andi %live0_8, %inSplit : i1
-    %grow_8 = arith.addi %rowBase, %krow_8 : index
-    %goff_8 = arith.muli %grow_8, %c576 : index
-    %src0_8 = arith.addi %goff_8, %kgcol_8 : index
+    %src0_8 = arith.addi %tileOff, %kChunkOff_8 : index
     %src_8 = arith.select %live_8, %src0_8, %c0 : index
     %srcElems_8 = arith.select %live_8, %c8, %c0 : index
-    %ktok_8 = nvgpu.device_async_copy %KV[%src_8], %sKV[%c0, %krow_8, %kcol_8], 8, %srcElems_8 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_8 = nvgpu.device_async_copy %KV[%src_8], %sKV[%c0, %krow_8, %kcol_8], 8, %srcElems_8 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %group = nvgpu.device_async_create_group %qtok, %qtok_1, %qtok_2, %qtok_3, %qtok_4, %qtok_5, %qtok_6, %qtok_7, %qtok_8, %qtok_9, %qtok_10, %qtok_11, %qtok_12, %qtok_13, %qtok_14, %qtok_15, %qtok_16, %qtok_17, %ktok, %ktok_1, %ktok_2, %ktok_3, %ktok_4, %ktok_5, %ktok_6, %ktok_7, %ktok_8
     %j_1 = arith.addi %jBegin, %c1 : index
     %inSplit_1 = arith.cmpi ult, %j_1, %jEnd : index
@@ -583,87 +587,71 @@ gpu.module @dsc_mla_decode {
     %inPage_1 = arith.remui %tok0_1, %c64 : index
     %pageRow0_1 = arith.muli %page_1, %c64 : index
     %rowBase_1 = arith.addi %pageRow0_1, %inPage_1 : index
+    %tileOff0_1 = arith.muli %rowBase_1, %c576 : index
+    %tileOff_1 = arith.addi %tileOff0_1, %kvOffset : index
     %tok_9 = arith.addi %tok0_1, %krow : index
     %live0_9 = arith.cmpi ult, %tok_9, %len : index
     %live_9 = arith.andi %live0_9, %inSplit_1 : i1
-    %grow_9 = arith.addi %rowBase_1, %krow : index
-    %goff_9 = arith.muli %grow_9, %c576 : index
-    %src0_9 = arith.addi %goff_9, %kgcol : index
+    %src0_9 = arith.addi %tileOff_1, %kChunkOff : index
     %src_9 = arith.select %live_9, %src0_9, %c0 : index
     %srcElems_9 = arith.select %live_9, %c8, %c0 : index
-    %ktok_9 = nvgpu.device_async_copy %KV[%src_9], %sKV[%c1, %krow, %kcol], 8, %srcElems_9 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_9 = nvgpu.device_async_copy %KV[%src_9], %sKV[%c1, %krow, %kcol], 8, %srcElems_9 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_10 = arith.addi %tok0_1, %krow_1 : index
     %live0_10 = arith.cmpi ult, %tok_10, %len : index
     %live_10 = arith.andi %live0_10, %inSplit_1 : i1
-    %grow_10 = arith.addi %rowBase_1, %krow_1 : index
-    %goff_10 = arith.muli %grow_10, %c576 : index
-    %src0_10 = arith.addi %goff_10, %kgcol_1 : index
+    %src0_10 = arith.addi %tileOff_1, %kChunkOff_1 : index
     %src_10 = arith.select %live_10, %src0_10, %c0 : index
     %srcElems_10 = arith.select %live_10, %c8, %c0 : index
-    %ktok_10 = nvgpu.device_async_copy %KV[%src_10], %sKV[%c1, %krow_1, %kcol_1], 8, %srcElems_10 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_10 = nvgpu.device_async_copy %KV[%src_10], %sKV[%c1, %krow_1, %kcol_1], 8, %srcElems_10 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_11 = arith.addi %tok0_1, %krow_2 : index
     %live0_11 = arith.cmpi ult, %tok_11, %len : index
     %live_11 = arith.andi %live0_11, %inSplit_1 : i1
-    %grow_11 = arith.addi %rowBase_1, %krow_2 : index
-    %goff_11 = arith.muli %grow_11, %c576 : index
-    %src0_11 = arith.addi %goff_11, %kgcol_2 : index
+    %src0_11 = arith.addi %tileOff_1, %kChunkOff_2 : index
     %src_11 = arith.select %live_11, %src0_11, %c0 : index
     %srcElems_11 = arith.select %live_11, %c8, %c0 : index
-    %ktok_11 = nvgpu.device_async_copy %KV[%src_11], %sKV[%c1, %krow_2, %kcol_2], 8, %srcElems_11 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_11 = nvgpu.device_async_copy %KV[%src_11], %sKV[%c1, %krow_2, %kcol_2], 8, %srcElems_11 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_12 = arith.addi %tok0_1, %krow_3 : index
     %live0_12 = arith.cmpi ult, %tok_12, %len : index
     %live_12 = arith.andi %live0_12, %inSplit_1 : i1
-    %grow_12 = arith.addi %rowBase_1, %krow_3 : index
-    %goff_12 = arith.muli %grow_12, %c576 : index
-    %src0_12 = arith.addi %goff_12, %kgcol_3 : index
+    %src0_12 = arith.addi %tileOff_1, %kChunkOff_3 : index
     %src_12 = arith.select %live_12, %src0_12, %c0 : index
     %srcElems_12 = arith.select %live_12, %c8, %c0 : index
-    %ktok_12 = nvgpu.device_async_copy %KV[%src_12], %sKV[%c1, %krow_3, %kcol_3], 8, %srcElems_12 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_12 = nvgpu.device_async_copy %KV[%src_12], %sKV[%c1, %krow_3, %kcol_3], 8, %srcElems_12 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_13 = arith.addi %tok0_1, %krow_4 : index
     %live0_13 = arith.cmpi ult, %tok_13, %len : index
     %live_13 = arith.andi %live0_13, %inSplit_1 : i1
-    %grow_13 = arith.addi %rowBase_1, %krow_4 : index
-    %goff_13 = arith.muli %grow_13, %c576 : index
-    %src0_13 = arith.addi %goff_13, %kgcol_4 : index
+    %src0_13 = arith.addi %tileOff_1, %kChunkOff_4 : index
     %src_13 = arith.select %live_13, %src0_13, %c0 : index
     %srcElems_13 = arith.select %live_13, %c8, %c0 : index
-    %ktok_13 = nvgpu.device_async_copy %KV[%src_13], %sKV[%c1, %krow_4, %kcol_4], 8, %srcElems_13 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_13 = nvgpu.device_async_copy %KV[%src_13], %sKV[%c1, %krow_4, %kcol_4], 8, %srcElems_13 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_14 = arith.addi %tok0_1, %krow_5 : index
     %live0_14 = arith.cmpi ult, %tok_14, %len : index
     %live_14 = arith.andi %live0_14, %inSplit_1 : i1
-    %grow_14 = arith.addi %rowBase_1, %krow_5 : index
-    %goff_14 = arith.muli %grow_14, %c576 : index
-    %src0_14 = arith.addi %goff_14, %kgcol_5 : index
+    %src0_14 = arith.addi %tileOff_1, %kChunkOff_5 : index
     %src_14 = arith.select %live_14, %src0_14, %c0 : index
     %srcElems_14 = arith.select %live_14, %c8, %c0 : index
-    %ktok_14 = nvgpu.device_async_copy %KV[%src_14], %sKV[%c1, %krow_5, %kcol_5], 8, %srcElems_14 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_14 = nvgpu.device_async_copy %KV[%src_14], %sKV[%c1, %krow_5, %kcol_5], 8, %srcElems_14 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_15 = arith.addi %tok0_1, %krow_6 : index
     %live0_15 = arith.cmpi ult, %tok_15, %len : index
     %live_15 = arith.andi %live0_15, %inSplit_1 : i1
-    %grow_15 = arith.addi %rowBase_1, %krow_6 : index
-    %goff_15 = arith.muli %grow_15, %c576 : index
-    %src0_15 = arith.addi %goff_15, %kgcol_6 : index
+    %src0_15 = arith.addi %tileOff_1, %kChunkOff_6 : index
     %src_15 = arith.select %live_15, %src0_15, %c0 : index
     %srcElems_15 = arith.select %live_15, %c8, %c0 : index
-    %ktok_15 = nvgpu.device_async_copy %KV[%src_15], %sKV[%c1, %krow_6, %kcol_6], 8, %srcElems_15 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_15 = nvgpu.device_async_copy %KV[%src_15], %sKV[%c1, %krow_6, %kcol_6], 8, %srcElems_15 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_16 = arith.addi %tok0_1, %krow_7 : index
     %live0_16 = arith.cmpi ult, %tok_16, %len : index
     %live_16 = arith.andi %live0_16, %inSplit_1 : i1
-    %grow_16 = arith.addi %rowBase_1, %krow_7 : index
-    %goff_16 = arith.muli %grow_16, %c576 : index
-    %src0_16 = arith.addi %goff_16, %kgcol_7 : index
+    %src0_16 = arith.addi %tileOff_1, %kChunkOff_7 : index
     %src_16 = arith.select %live_16, %src0_16, %c0 : index
     %srcElems_16 = arith.select %live_16, %c8, %c0 : index
-    %ktok_16 = nvgpu.device_async_copy %KV[%src_16], %sKV[%c1, %krow_7, %kcol_7], 8, %srcElems_16 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_16 = nvgpu.device_async_copy %KV[%src_16], %sKV[%c1, %krow_7, %kcol_7], 8, %srcElems_16 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %tok_17 = arith.addi %tok0_1, %krow_8 : index
     %live0_17 = arith.cmpi ult, %tok_17, %len : index
     %live_17 = arith.andi %live0_17, %inSplit_1 : i1
-    %grow_17 = arith.addi %rowBase_1, %krow_8 : index
-    %goff_17 = arith.muli %grow_17, %c576 : index
-    %src0_17 = arith.addi %goff_17, %kgcol_8 : index
+    %src0_17 = arith.addi %tileOff_1, %kChunkOff_8 : index
     %src_17 = arith.select %live_17, %src0_17, %c0 : index
     %srcElems_17 = arith.select %live_17, %c8, %c0 : index
-    %ktok_17 = nvgpu.device_async_copy %KV[%src_17], %sKV[%c1, %krow_8, %kcol_8], 8, %srcElems_17 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+    %ktok_17 = nvgpu.device_async_copy %KV[%src_17], %sKV[%c1, %krow_8, %kcol_8], 8, %srcElems_17 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
     %group_1 = nvgpu.device_async_create_group %ktok_9, %ktok_10, %ktok_11, %ktok_12, %ktok_13, %ktok_14, %ktok_15, %ktok_16, %ktok_17
     %rg16 = arith.muli %rowGroup, %c16 : index
     %aRow = arith.addi %rg16, %l16 : index
@@ -689,34 +677,34 @@ gpu.module @dsc_mla_decode {
         %aChunk = arith.addi %lhi, %kc2 : index
         %aPhys = arith.xori %aChunk, %l8 : index
         %aCol = arith.muli %aPhys, %c8 : index
-        %af = nvgpu.ldmatrix %sQ[%aRow, %aCol] {numTiles = 4 : i32, transpose = false} : memref<64x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %afh = vector.extract %af[0] : vector<2xf16> from vector<4x2xf16>
-        %afw = vector.bitcast %afh : vector<2xf16> to vector<1xi32>
+        %af = nvgpu.ldmatrix %sQ[%aRow, %aCol] {numTiles = 4 : i32, transpose = false} : memref<64x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+        %afh = vector.extract %af[0] : vector<2xbf16> from vector<4x2xbf16>
+        %afw = vector.bitcast %afh : vector<2xbf16> to vector<1xi32>
         %afr = vector.extract %afw[0] : i32 from vector<1xi32>
-        %afh_1 = vector.extract %af[1] : vector<2xf16> from vector<4x2xf16>
-        %afw_1 = vector.bitcast %afh_1 : vector<2xf16> to vector<1xi32>
+        %afh_1 = vector.extract %af[1] : vector<2xbf16> from vector<4x2xbf16>
+        %afw_1 = vector.bitcast %afh_1 : vector<2xbf16> to vector<1xi32>
         %afr_1 = vector.extract %afw_1[0] : i32 from vector<1xi32>
-        %afh_2 = vector.extract %af[2] : vector<2xf16> from vector<4x2xf16>
-        %afw_2 = vector.bitcast %afh_2 : vector<2xf16> to vector<1xi32>
+        %afh_2 = vector.extract %af[2] : vector<2xbf16> from vector<4x2xbf16>
+        %afw_2 = vector.bitcast %afh_2 : vector<2xbf16> to vector<1xi32>
         %afr_2 = vector.extract %afw_2[0] : i32 from vector<1xi32>
-        %afh_3 = vector.extract %af[3] : vector<2xf16> from vector<4x2xf16>
-        %afw_3 = vector.bitcast %afh_3 : vector<2xf16> to vector<1xi32>
+        %afh_3 = vector.extract %af[3] : vector<2xbf16> from vector<4x2xbf16>
+        %afw_3 = vector.bitcast %afh_3 : vector<2xbf16> to vector<1xi32>
         %afr_3 = vector.extract %afw_3[0] : i32 from vector<1xi32>
         %bChunk = arith.addi %lmid, %kc2 : index
         %bPhys = arith.xori %bChunk, %l8 : index
         %bCol = arith.muli %bPhys, %c8 : index
-        %bf = nvgpu.ldmatrix %sKV[%stage, %kRow, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %bfh = vector.extract %bf[0] : vector<2xf16> from vector<4x2xf16>
-        %bfw = vector.bitcast %bfh : vector<2xf16> to vector<1xi32>
+        %bf = nvgpu.ldmatrix %sKV[%stage, %kRow, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+        %bfh = vector.extract %bf[0] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw = vector.bitcast %bfh : vector<2xbf16> to vector<1xi32>
         %bfr = vector.extract %bfw[0] : i32 from vector<1xi32>
-        %bfh_1 = vector.extract %bf[1] : vector<2xf16> from vector<4x2xf16>
-        %bfw_1 = vector.bitcast %bfh_1 : vector<2xf16> to vector<1xi32>
+        %bfh_1 = vector.extract %bf[1] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_1 = vector.bitcast %bfh_1 : vector<2xbf16> to vector<1xi32>
         %bfr_1 = vector.extract %bfw_1[0] : i32 from vector<1xi32>
-        %bfh_2 = vector.extract %bf[2] : vector<2xf16> from vector<4x2xf16>
-        %bfw_2 = vector.bitcast %bfh_2 : vector<2xf16> to vector<1xi32>
+        %bfh_2 = vector.extract %bf[2] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_2 = vector.bitcast %bfh_2 : vector<2xbf16> to vector<1xi32>
         %bfr_2 = vector.extract %bfw_2[0] : i32 from vector<1xi32>
-        %bfh_3 = vector.extract %bf[3] : vector<2xf16> from vector<4x2xf16>
-        %bfw_3 = vector.bitcast %bfh_3 : vector<2xf16> to vector<1xi32>
+        %bfh_3 = vector.extract %bf[3] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_3 = vector.bitcast %bfh_3 : vector<2xbf16> to vector<1xi32>
         %bfr_3 = vector.extract %bfw_3[0] : i32 from vector<1xi32>
         %mma = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr, %bfr_1] C[%sa0, %sa1, %sa2, %sa3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc = llvm.extractvalue %mma[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -828,24 +816,20 @@ gpu.module @dsc_mla_decode {
       %pCol = arith.addi %pCol0, %t2 : index
       %pPair = vector.from_elements %p, %p_1 : vector<2xf32>
       %pBf16 = arith.truncf %pPair : vector<2xf32> to vector<2xbf16>
-      %pBits = arith.bitcast %pBf16 : vector<2xbf16> to vector<2xf16>
-      vector.store %pBits, %sP[%sRow, %pCol] : memref<64x32xf16, #gpu.address_space<workgroup>>, vector<2xf16>
+      vector.store %pBf16, %sP[%sRow, %pCol] : memref<64x32xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPair_1 = vector.from_elements %p_2, %p_3 : vector<2xf32>
       %pBf16_1 = arith.truncf %pPair_1 : vector<2xf32> to vector<2xbf16>
-      %pBits_1 = arith.bitcast %pBf16_1 : vector<2xbf16> to vector<2xf16>
-      vector.store %pBits_1, %sP[%sRow8, %pCol] : memref<64x32xf16, #gpu.address_space<workgroup>>, vector<2xf16>
+      vector.store %pBf16_1, %sP[%sRow8, %pCol] : memref<64x32xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pChunk_1 = arith.addi %half2, %c1 : index
       %pPhys_1 = arith.xori %pChunk_1, %gSw : index
       %pCol0_1 = arith.muli %pPhys_1, %c8 : index
       %pCol_1 = arith.addi %pCol0_1, %t2 : index
       %pPair_2 = vector.from_elements %p_4, %p_5 : vector<2xf32>
       %pBf16_2 = arith.truncf %pPair_2 : vector<2xf32> to vector<2xbf16>
-      %pBits_2 = arith.bitcast %pBf16_2 : vector<2xbf16> to vector<2xf16>
-      vector.store %pBits_2, %sP[%sRow, %pCol_1] : memref<64x32xf16, #gpu.address_space<workgroup>>, vector<2xf16>
+      vector.store %pBf16_2, %sP[%sRow, %pCol_1] : memref<64x32xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPair_3 = vector.from_elements %p_6, %p_7 : vector<2xf32>
       %pBf16_3 = arith.truncf %pPair_3 : vector<2xf32> to vector<2xbf16>
-      %pBits_3 = arith.bitcast %pBf16_3 : vector<2xbf16> to vector<2xf16>
-      vector.store %pBits_3, %sP[%sRow8, %pCol_1] : memref<64x32xf16, #gpu.address_space<workgroup>>, vector<2xf16>
+      vector.store %pBf16_3, %sP[%sRow8, %pCol_1] : memref<64x32xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %os = arith.mulf %o0, %alpha : f32
       %os_1 = arith.mulf %o1, %alpha : f32
       %os_2 = arith.mulf %o2, %alpha_1 : f32
@@ -978,35 +962,35 @@ gpu.module @dsc_mla_decode {
       %paChunk = arith.addi %lhi, %c0 : index
       %paPhys = arith.xori %paChunk, %pSw : index
       %paCol = arith.muli %paPhys, %c8 : index
-      %pf = nvgpu.ldmatrix %sP[%aRow, %paCol] {numTiles = 4 : i32, transpose = false} : memref<64x32xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %pfh = vector.extract %pf[0] : vector<2xf16> from vector<4x2xf16>
-      %pfw = vector.bitcast %pfh : vector<2xf16> to vector<1xi32>
+      %pf = nvgpu.ldmatrix %sP[%aRow, %paCol] {numTiles = 4 : i32, transpose = false} : memref<64x32xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %pfh = vector.extract %pf[0] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw = vector.bitcast %pfh : vector<2xbf16> to vector<1xi32>
       %pfr = vector.extract %pfw[0] : i32 from vector<1xi32>
-      %pfh_1 = vector.extract %pf[1] : vector<2xf16> from vector<4x2xf16>
-      %pfw_1 = vector.bitcast %pfh_1 : vector<2xf16> to vector<1xi32>
+      %pfh_1 = vector.extract %pf[1] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_1 = vector.bitcast %pfh_1 : vector<2xbf16> to vector<1xi32>
       %pfr_1 = vector.extract %pfw_1[0] : i32 from vector<1xi32>
-      %pfh_2 = vector.extract %pf[2] : vector<2xf16> from vector<4x2xf16>
-      %pfw_2 = vector.bitcast %pfh_2 : vector<2xf16> to vector<1xi32>
+      %pfh_2 = vector.extract %pf[2] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_2 = vector.bitcast %pfh_2 : vector<2xbf16> to vector<1xi32>
       %pfr_2 = vector.extract %pfw_2[0] : i32 from vector<1xi32>
-      %pfh_3 = vector.extract %pf[3] : vector<2xf16> from vector<4x2xf16>
-      %pfw_3 = vector.bitcast %pfh_3 : vector<2xf16> to vector<1xi32>
+      %pfh_3 = vector.extract %pf[3] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_3 = vector.bitcast %pfh_3 : vector<2xbf16> to vector<1xi32>
       %pfr_3 = vector.extract %pfw_3[0] : i32 from vector<1xi32>
       %vRow = arith.addi %l16, %c0 : index
       %vfChunk = arith.addi %vChunk, %c0 : index
       %vfPhys = arith.xori %vfChunk, %l8 : index
       %vfCol = arith.muli %vfPhys, %c8 : index
-      %vf = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh = vector.extract %vf[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw = vector.bitcast %vfh : vector<2xf16> to vector<1xi32>
+      %vf = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh = vector.extract %vf[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw = vector.bitcast %vfh : vector<2xbf16> to vector<1xi32>
       %vfr = vector.extract %vfw[0] : i32 from vector<1xi32>
-      %vfh_1 = vector.extract %vf[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_1 = vector.bitcast %vfh_1 : vector<2xf16> to vector<1xi32>
+      %vfh_1 = vector.extract %vf[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_1 = vector.bitcast %vfh_1 : vector<2xbf16> to vector<1xi32>
       %vfr_1 = vector.extract %vfw_1[0] : i32 from vector<1xi32>
-      %vfh_2 = vector.extract %vf[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_2 = vector.bitcast %vfh_2 : vector<2xf16> to vector<1xi32>
+      %vfh_2 = vector.extract %vf[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_2 = vector.bitcast %vfh_2 : vector<2xbf16> to vector<1xi32>
       %vfr_2 = vector.extract %vfw_2[0] : i32 from vector<1xi32>
-      %vfh_3 = vector.extract %vf[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_3 = vector.bitcast %vfh_3 : vector<2xf16> to vector<1xi32>
+      %vfh_3 = vector.extract %vf[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_3 = vector.bitcast %vfh_3 : vector<2xbf16> to vector<1xi32>
       %vfr_3 = vector.extract %vfw_3[0] : i32 from vector<1xi32>
       %mma_2 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr, %vfr_1] C[%os, %os_1, %os_2, %os_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_8 = llvm.extractvalue %mma_2[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1021,18 +1005,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_1 = arith.addi %vChunk, %c2 : index
       %vfPhys_1 = arith.xori %vfChunk_1, %l8 : index
       %vfCol_1 = arith.muli %vfPhys_1, %c8 : index
-      %vf_1 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_1] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_4 = vector.extract %vf_1[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_4 = vector.bitcast %vfh_4 : vector<2xf16> to vector<1xi32>
+      %vf_1 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_1] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_4 = vector.extract %vf_1[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_4 = vector.bitcast %vfh_4 : vector<2xbf16> to vector<1xi32>
       %vfr_4 = vector.extract %vfw_4[0] : i32 from vector<1xi32>
-      %vfh_5 = vector.extract %vf_1[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_5 = vector.bitcast %vfh_5 : vector<2xf16> to vector<1xi32>
+      %vfh_5 = vector.extract %vf_1[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_5 = vector.bitcast %vfh_5 : vector<2xbf16> to vector<1xi32>
       %vfr_5 = vector.extract %vfw_5[0] : i32 from vector<1xi32>
-      %vfh_6 = vector.extract %vf_1[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_6 = vector.bitcast %vfh_6 : vector<2xf16> to vector<1xi32>
+      %vfh_6 = vector.extract %vf_1[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_6 = vector.bitcast %vfh_6 : vector<2xbf16> to vector<1xi32>
       %vfr_6 = vector.extract %vfw_6[0] : i32 from vector<1xi32>
-      %vfh_7 = vector.extract %vf_1[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_7 = vector.bitcast %vfh_7 : vector<2xf16> to vector<1xi32>
+      %vfh_7 = vector.extract %vf_1[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_7 = vector.bitcast %vfh_7 : vector<2xbf16> to vector<1xi32>
       %vfr_7 = vector.extract %vfw_7[0] : i32 from vector<1xi32>
       %mma_4 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_4, %vfr_5] C[%os_8, %os_9, %os_10, %os_11] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_16 = llvm.extractvalue %mma_4[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1047,18 +1031,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_2 = arith.addi %vChunk, %c4 : index
       %vfPhys_2 = arith.xori %vfChunk_2, %l8 : index
       %vfCol_2 = arith.muli %vfPhys_2, %c8 : index
-      %vf_2 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_2] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_8 = vector.extract %vf_2[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_8 = vector.bitcast %vfh_8 : vector<2xf16> to vector<1xi32>
+      %vf_2 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_2] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_8 = vector.extract %vf_2[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_8 = vector.bitcast %vfh_8 : vector<2xbf16> to vector<1xi32>
       %vfr_8 = vector.extract %vfw_8[0] : i32 from vector<1xi32>
-      %vfh_9 = vector.extract %vf_2[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_9 = vector.bitcast %vfh_9 : vector<2xf16> to vector<1xi32>
+      %vfh_9 = vector.extract %vf_2[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_9 = vector.bitcast %vfh_9 : vector<2xbf16> to vector<1xi32>
       %vfr_9 = vector.extract %vfw_9[0] : i32 from vector<1xi32>
-      %vfh_10 = vector.extract %vf_2[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_10 = vector.bitcast %vfh_10 : vector<2xf16> to vector<1xi32>
+      %vfh_10 = vector.extract %vf_2[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_10 = vector.bitcast %vfh_10 : vector<2xbf16> to vector<1xi32>
       %vfr_10 = vector.extract %vfw_10[0] : i32 from vector<1xi32>
-      %vfh_11 = vector.extract %vf_2[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_11 = vector.bitcast %vfh_11 : vector<2xf16> to vector<1xi32>
+      %vfh_11 = vector.extract %vf_2[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_11 = vector.bitcast %vfh_11 : vector<2xbf16> to vector<1xi32>
       %vfr_11 = vector.extract %vfw_11[0] : i32 from vector<1xi32>
       %mma_6 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_8, %vfr_9] C[%os_16, %os_17, %os_18, %os_19] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_24 = llvm.extractvalue %mma_6[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1073,18 +1057,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_3 = arith.addi %vChunk, %c6 : index
       %vfPhys_3 = arith.xori %vfChunk_3, %l8 : index
       %vfCol_3 = arith.muli %vfPhys_3, %c8 : index
-      %vf_3 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_3] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_12 = vector.extract %vf_3[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_12 = vector.bitcast %vfh_12 : vector<2xf16> to vector<1xi32>
+      %vf_3 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_3] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_12 = vector.extract %vf_3[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_12 = vector.bitcast %vfh_12 : vector<2xbf16> to vector<1xi32>
       %vfr_12 = vector.extract %vfw_12[0] : i32 from vector<1xi32>
-      %vfh_13 = vector.extract %vf_3[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_13 = vector.bitcast %vfh_13 : vector<2xf16> to vector<1xi32>
+      %vfh_13 = vector.extract %vf_3[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_13 = vector.bitcast %vfh_13 : vector<2xbf16> to vector<1xi32>
       %vfr_13 = vector.extract %vfw_13[0] : i32 from vector<1xi32>
-      %vfh_14 = vector.extract %vf_3[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_14 = vector.bitcast %vfh_14 : vector<2xf16> to vector<1xi32>
+      %vfh_14 = vector.extract %vf_3[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_14 = vector.bitcast %vfh_14 : vector<2xbf16> to vector<1xi32>
       %vfr_14 = vector.extract %vfw_14[0] : i32 from vector<1xi32>
-      %vfh_15 = vector.extract %vf_3[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_15 = vector.bitcast %vfh_15 : vector<2xf16> to vector<1xi32>
+      %vfh_15 = vector.extract %vf_3[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_15 = vector.bitcast %vfh_15 : vector<2xbf16> to vector<1xi32>
       %vfr_15 = vector.extract %vfw_15[0] : i32 from vector<1xi32>
       %mma_8 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_12, %vfr_13] C[%os_24, %os_25, %os_26, %os_27] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_32 = llvm.extractvalue %mma_8[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1099,18 +1083,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_4 = arith.addi %vChunk, %c8 : index
       %vfPhys_4 = arith.xori %vfChunk_4, %l8 : index
       %vfCol_4 = arith.muli %vfPhys_4, %c8 : index
-      %vf_4 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_4] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_16 = vector.extract %vf_4[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_16 = vector.bitcast %vfh_16 : vector<2xf16> to vector<1xi32>
+      %vf_4 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_4] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_16 = vector.extract %vf_4[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_16 = vector.bitcast %vfh_16 : vector<2xbf16> to vector<1xi32>
       %vfr_16 = vector.extract %vfw_16[0] : i32 from vector<1xi32>
-      %vfh_17 = vector.extract %vf_4[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_17 = vector.bitcast %vfh_17 : vector<2xf16> to vector<1xi32>
+      %vfh_17 = vector.extract %vf_4[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_17 = vector.bitcast %vfh_17 : vector<2xbf16> to vector<1xi32>
       %vfr_17 = vector.extract %vfw_17[0] : i32 from vector<1xi32>
-      %vfh_18 = vector.extract %vf_4[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_18 = vector.bitcast %vfh_18 : vector<2xf16> to vector<1xi32>
+      %vfh_18 = vector.extract %vf_4[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_18 = vector.bitcast %vfh_18 : vector<2xbf16> to vector<1xi32>
       %vfr_18 = vector.extract %vfw_18[0] : i32 from vector<1xi32>
-      %vfh_19 = vector.extract %vf_4[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_19 = vector.bitcast %vfh_19 : vector<2xf16> to vector<1xi32>
+      %vfh_19 = vector.extract %vf_4[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_19 = vector.bitcast %vfh_19 : vector<2xbf16> to vector<1xi32>
       %vfr_19 = vector.extract %vfw_19[0] : i32 from vector<1xi32>
       %mma_10 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_16, %vfr_17] C[%os_32, %os_33, %os_34, %os_35] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_40 = llvm.extractvalue %mma_10[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1125,18 +1109,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_5 = arith.addi %vChunk, %c10 : index
       %vfPhys_5 = arith.xori %vfChunk_5, %l8 : index
       %vfCol_5 = arith.muli %vfPhys_5, %c8 : index
-      %vf_5 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_5] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_20 = vector.extract %vf_5[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_20 = vector.bitcast %vfh_20 : vector<2xf16> to vector<1xi32>
+      %vf_5 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_5] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_20 = vector.extract %vf_5[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_20 = vector.bitcast %vfh_20 : vector<2xbf16> to vector<1xi32>
       %vfr_20 = vector.extract %vfw_20[0] : i32 from vector<1xi32>
-      %vfh_21 = vector.extract %vf_5[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_21 = vector.bitcast %vfh_21 : vector<2xf16> to vector<1xi32>
+      %vfh_21 = vector.extract %vf_5[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_21 = vector.bitcast %vfh_21 : vector<2xbf16> to vector<1xi32>
       %vfr_21 = vector.extract %vfw_21[0] : i32 from vector<1xi32>
-      %vfh_22 = vector.extract %vf_5[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_22 = vector.bitcast %vfh_22 : vector<2xf16> to vector<1xi32>
+      %vfh_22 = vector.extract %vf_5[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_22 = vector.bitcast %vfh_22 : vector<2xbf16> to vector<1xi32>
       %vfr_22 = vector.extract %vfw_22[0] : i32 from vector<1xi32>
-      %vfh_23 = vector.extract %vf_5[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_23 = vector.bitcast %vfh_23 : vector<2xf16> to vector<1xi32>
+      %vfh_23 = vector.extract %vf_5[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_23 = vector.bitcast %vfh_23 : vector<2xbf16> to vector<1xi32>
       %vfr_23 = vector.extract %vfw_23[0] : i32 from vector<1xi32>
       %mma_12 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_20, %vfr_21] C[%os_40, %os_41, %os_42, %os_43] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_48 = llvm.extractvalue %mma_12[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1151,18 +1135,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_6 = arith.addi %vChunk, %c12 : index
       %vfPhys_6 = arith.xori %vfChunk_6, %l8 : index
       %vfCol_6 = arith.muli %vfPhys_6, %c8 : index
-      %vf_6 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_6] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_24 = vector.extract %vf_6[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_24 = vector.bitcast %vfh_24 : vector<2xf16> to vector<1xi32>
+      %vf_6 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_6] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_24 = vector.extract %vf_6[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_24 = vector.bitcast %vfh_24 : vector<2xbf16> to vector<1xi32>
       %vfr_24 = vector.extract %vfw_24[0] : i32 from vector<1xi32>
-      %vfh_25 = vector.extract %vf_6[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_25 = vector.bitcast %vfh_25 : vector<2xf16> to vector<1xi32>
+      %vfh_25 = vector.extract %vf_6[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_25 = vector.bitcast %vfh_25 : vector<2xbf16> to vector<1xi32>
       %vfr_25 = vector.extract %vfw_25[0] : i32 from vector<1xi32>
-      %vfh_26 = vector.extract %vf_6[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_26 = vector.bitcast %vfh_26 : vector<2xf16> to vector<1xi32>
+      %vfh_26 = vector.extract %vf_6[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_26 = vector.bitcast %vfh_26 : vector<2xbf16> to vector<1xi32>
       %vfr_26 = vector.extract %vfw_26[0] : i32 from vector<1xi32>
-      %vfh_27 = vector.extract %vf_6[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_27 = vector.bitcast %vfh_27 : vector<2xf16> to vector<1xi32>
+      %vfh_27 = vector.extract %vf_6[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_27 = vector.bitcast %vfh_27 : vector<2xbf16> to vector<1xi32>
       %vfr_27 = vector.extract %vfw_27[0] : i32 from vector<1xi32>
       %mma_14 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_24, %vfr_25] C[%os_48, %os_49, %os_50, %os_51] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_56 = llvm.extractvalue %mma_14[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1177,18 +1161,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_7 = arith.addi %vChunk, %c14 : index
       %vfPhys_7 = arith.xori %vfChunk_7, %l8 : index
       %vfCol_7 = arith.muli %vfPhys_7, %c8 : index
-      %vf_7 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_7] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_28 = vector.extract %vf_7[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_28 = vector.bitcast %vfh_28 : vector<2xf16> to vector<1xi32>
+      %vf_7 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_7] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_28 = vector.extract %vf_7[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_28 = vector.bitcast %vfh_28 : vector<2xbf16> to vector<1xi32>
       %vfr_28 = vector.extract %vfw_28[0] : i32 from vector<1xi32>
-      %vfh_29 = vector.extract %vf_7[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_29 = vector.bitcast %vfh_29 : vector<2xf16> to vector<1xi32>
+      %vfh_29 = vector.extract %vf_7[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_29 = vector.bitcast %vfh_29 : vector<2xbf16> to vector<1xi32>
       %vfr_29 = vector.extract %vfw_29[0] : i32 from vector<1xi32>
-      %vfh_30 = vector.extract %vf_7[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_30 = vector.bitcast %vfh_30 : vector<2xf16> to vector<1xi32>
+      %vfh_30 = vector.extract %vf_7[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_30 = vector.bitcast %vfh_30 : vector<2xbf16> to vector<1xi32>
       %vfr_30 = vector.extract %vfw_30[0] : i32 from vector<1xi32>
-      %vfh_31 = vector.extract %vf_7[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_31 = vector.bitcast %vfh_31 : vector<2xf16> to vector<1xi32>
+      %vfh_31 = vector.extract %vf_7[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_31 = vector.bitcast %vfh_31 : vector<2xbf16> to vector<1xi32>
       %vfr_31 = vector.extract %vfw_31[0] : i32 from vector<1xi32>
       %mma_16 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_28, %vfr_29] C[%os_56, %os_57, %os_58, %os_59] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_64 = llvm.extractvalue %mma_16[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1203,18 +1187,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_8 = arith.addi %vChunk, %c16 : index
       %vfPhys_8 = arith.xori %vfChunk_8, %l8 : index
       %vfCol_8 = arith.muli %vfPhys_8, %c8 : index
-      %vf_8 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_8] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_32 = vector.extract %vf_8[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_32 = vector.bitcast %vfh_32 : vector<2xf16> to vector<1xi32>
+      %vf_8 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_8] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_32 = vector.extract %vf_8[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_32 = vector.bitcast %vfh_32 : vector<2xbf16> to vector<1xi32>
       %vfr_32 = vector.extract %vfw_32[0] : i32 from vector<1xi32>
-      %vfh_33 = vector.extract %vf_8[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_33 = vector.bitcast %vfh_33 : vector<2xf16> to vector<1xi32>
+      %vfh_33 = vector.extract %vf_8[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_33 = vector.bitcast %vfh_33 : vector<2xbf16> to vector<1xi32>
       %vfr_33 = vector.extract %vfw_33[0] : i32 from vector<1xi32>
-      %vfh_34 = vector.extract %vf_8[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_34 = vector.bitcast %vfh_34 : vector<2xf16> to vector<1xi32>
+      %vfh_34 = vector.extract %vf_8[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_34 = vector.bitcast %vfh_34 : vector<2xbf16> to vector<1xi32>
       %vfr_34 = vector.extract %vfw_34[0] : i32 from vector<1xi32>
-      %vfh_35 = vector.extract %vf_8[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_35 = vector.bitcast %vfh_35 : vector<2xf16> to vector<1xi32>
+      %vfh_35 = vector.extract %vf_8[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_35 = vector.bitcast %vfh_35 : vector<2xbf16> to vector<1xi32>
       %vfr_35 = vector.extract %vfw_35[0] : i32 from vector<1xi32>
       %mma_18 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_32, %vfr_33] C[%os_64, %os_65, %os_66, %os_67] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_72 = llvm.extractvalue %mma_18[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1229,18 +1213,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_9 = arith.addi %vChunk, %c18 : index
       %vfPhys_9 = arith.xori %vfChunk_9, %l8 : index
       %vfCol_9 = arith.muli %vfPhys_9, %c8 : index
-      %vf_9 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_9] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_36 = vector.extract %vf_9[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_36 = vector.bitcast %vfh_36 : vector<2xf16> to vector<1xi32>
+      %vf_9 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_9] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_36 = vector.extract %vf_9[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_36 = vector.bitcast %vfh_36 : vector<2xbf16> to vector<1xi32>
       %vfr_36 = vector.extract %vfw_36[0] : i32 from vector<1xi32>
-      %vfh_37 = vector.extract %vf_9[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_37 = vector.bitcast %vfh_37 : vector<2xf16> to vector<1xi32>
+      %vfh_37 = vector.extract %vf_9[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_37 = vector.bitcast %vfh_37 : vector<2xbf16> to vector<1xi32>
       %vfr_37 = vector.extract %vfw_37[0] : i32 from vector<1xi32>
-      %vfh_38 = vector.extract %vf_9[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_38 = vector.bitcast %vfh_38 : vector<2xf16> to vector<1xi32>
+      %vfh_38 = vector.extract %vf_9[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_38 = vector.bitcast %vfh_38 : vector<2xbf16> to vector<1xi32>
       %vfr_38 = vector.extract %vfw_38[0] : i32 from vector<1xi32>
-      %vfh_39 = vector.extract %vf_9[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_39 = vector.bitcast %vfh_39 : vector<2xf16> to vector<1xi32>
+      %vfh_39 = vector.extract %vf_9[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_39 = vector.bitcast %vfh_39 : vector<2xbf16> to vector<1xi32>
       %vfr_39 = vector.extract %vfw_39[0] : i32 from vector<1xi32>
       %mma_20 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_36, %vfr_37] C[%os_72, %os_73, %os_74, %os_75] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_80 = llvm.extractvalue %mma_20[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1255,18 +1239,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_10 = arith.addi %vChunk, %c20 : index
       %vfPhys_10 = arith.xori %vfChunk_10, %l8 : index
       %vfCol_10 = arith.muli %vfPhys_10, %c8 : index
-      %vf_10 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_10] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_40 = vector.extract %vf_10[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_40 = vector.bitcast %vfh_40 : vector<2xf16> to vector<1xi32>
+      %vf_10 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_10] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_40 = vector.extract %vf_10[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_40 = vector.bitcast %vfh_40 : vector<2xbf16> to vector<1xi32>
       %vfr_40 = vector.extract %vfw_40[0] : i32 from vector<1xi32>
-      %vfh_41 = vector.extract %vf_10[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_41 = vector.bitcast %vfh_41 : vector<2xf16> to vector<1xi32>
+      %vfh_41 = vector.extract %vf_10[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_41 = vector.bitcast %vfh_41 : vector<2xbf16> to vector<1xi32>
       %vfr_41 = vector.extract %vfw_41[0] : i32 from vector<1xi32>
-      %vfh_42 = vector.extract %vf_10[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_42 = vector.bitcast %vfh_42 : vector<2xf16> to vector<1xi32>
+      %vfh_42 = vector.extract %vf_10[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_42 = vector.bitcast %vfh_42 : vector<2xbf16> to vector<1xi32>
       %vfr_42 = vector.extract %vfw_42[0] : i32 from vector<1xi32>
-      %vfh_43 = vector.extract %vf_10[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_43 = vector.bitcast %vfh_43 : vector<2xf16> to vector<1xi32>
+      %vfh_43 = vector.extract %vf_10[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_43 = vector.bitcast %vfh_43 : vector<2xbf16> to vector<1xi32>
       %vfr_43 = vector.extract %vfw_43[0] : i32 from vector<1xi32>
       %mma_22 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_40, %vfr_41] C[%os_80, %os_81, %os_82, %os_83] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_88 = llvm.extractvalue %mma_22[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1281,18 +1265,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_11 = arith.addi %vChunk, %c22 : index
       %vfPhys_11 = arith.xori %vfChunk_11, %l8 : index
       %vfCol_11 = arith.muli %vfPhys_11, %c8 : index
-      %vf_11 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_11] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_44 = vector.extract %vf_11[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_44 = vector.bitcast %vfh_44 : vector<2xf16> to vector<1xi32>
+      %vf_11 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_11] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_44 = vector.extract %vf_11[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_44 = vector.bitcast %vfh_44 : vector<2xbf16> to vector<1xi32>
       %vfr_44 = vector.extract %vfw_44[0] : i32 from vector<1xi32>
-      %vfh_45 = vector.extract %vf_11[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_45 = vector.bitcast %vfh_45 : vector<2xf16> to vector<1xi32>
+      %vfh_45 = vector.extract %vf_11[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_45 = vector.bitcast %vfh_45 : vector<2xbf16> to vector<1xi32>
       %vfr_45 = vector.extract %vfw_45[0] : i32 from vector<1xi32>
-      %vfh_46 = vector.extract %vf_11[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_46 = vector.bitcast %vfh_46 : vector<2xf16> to vector<1xi32>
+      %vfh_46 = vector.extract %vf_11[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_46 = vector.bitcast %vfh_46 : vector<2xbf16> to vector<1xi32>
       %vfr_46 = vector.extract %vfw_46[0] : i32 from vector<1xi32>
-      %vfh_47 = vector.extract %vf_11[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_47 = vector.bitcast %vfh_47 : vector<2xf16> to vector<1xi32>
+      %vfh_47 = vector.extract %vf_11[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_47 = vector.bitcast %vfh_47 : vector<2xbf16> to vector<1xi32>
       %vfr_47 = vector.extract %vfw_47[0] : i32 from vector<1xi32>
       %mma_24 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_44, %vfr_45] C[%os_88, %os_89, %os_90, %os_91] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_96 = llvm.extractvalue %mma_24[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1307,18 +1291,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_12 = arith.addi %vChunk, %c24 : index
       %vfPhys_12 = arith.xori %vfChunk_12, %l8 : index
       %vfCol_12 = arith.muli %vfPhys_12, %c8 : index
-      %vf_12 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_12] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_48 = vector.extract %vf_12[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_48 = vector.bitcast %vfh_48 : vector<2xf16> to vector<1xi32>
+      %vf_12 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_12] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_48 = vector.extract %vf_12[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_48 = vector.bitcast %vfh_48 : vector<2xbf16> to vector<1xi32>
       %vfr_48 = vector.extract %vfw_48[0] : i32 from vector<1xi32>
-      %vfh_49 = vector.extract %vf_12[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_49 = vector.bitcast %vfh_49 : vector<2xf16> to vector<1xi32>
+      %vfh_49 = vector.extract %vf_12[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_49 = vector.bitcast %vfh_49 : vector<2xbf16> to vector<1xi32>
       %vfr_49 = vector.extract %vfw_49[0] : i32 from vector<1xi32>
-      %vfh_50 = vector.extract %vf_12[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_50 = vector.bitcast %vfh_50 : vector<2xf16> to vector<1xi32>
+      %vfh_50 = vector.extract %vf_12[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_50 = vector.bitcast %vfh_50 : vector<2xbf16> to vector<1xi32>
       %vfr_50 = vector.extract %vfw_50[0] : i32 from vector<1xi32>
-      %vfh_51 = vector.extract %vf_12[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_51 = vector.bitcast %vfh_51 : vector<2xf16> to vector<1xi32>
+      %vfh_51 = vector.extract %vf_12[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_51 = vector.bitcast %vfh_51 : vector<2xbf16> to vector<1xi32>
       %vfr_51 = vector.extract %vfw_51[0] : i32 from vector<1xi32>
       %mma_26 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_48, %vfr_49] C[%os_96, %os_97, %os_98, %os_99] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_104 = llvm.extractvalue %mma_26[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1333,18 +1317,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_13 = arith.addi %vChunk, %c26 : index
       %vfPhys_13 = arith.xori %vfChunk_13, %l8 : index
       %vfCol_13 = arith.muli %vfPhys_13, %c8 : index
-      %vf_13 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_13] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_52 = vector.extract %vf_13[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_52 = vector.bitcast %vfh_52 : vector<2xf16> to vector<1xi32>
+      %vf_13 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_13] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_52 = vector.extract %vf_13[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_52 = vector.bitcast %vfh_52 : vector<2xbf16> to vector<1xi32>
       %vfr_52 = vector.extract %vfw_52[0] : i32 from vector<1xi32>
-      %vfh_53 = vector.extract %vf_13[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_53 = vector.bitcast %vfh_53 : vector<2xf16> to vector<1xi32>
+      %vfh_53 = vector.extract %vf_13[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_53 = vector.bitcast %vfh_53 : vector<2xbf16> to vector<1xi32>
       %vfr_53 = vector.extract %vfw_53[0] : i32 from vector<1xi32>
-      %vfh_54 = vector.extract %vf_13[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_54 = vector.bitcast %vfh_54 : vector<2xf16> to vector<1xi32>
+      %vfh_54 = vector.extract %vf_13[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_54 = vector.bitcast %vfh_54 : vector<2xbf16> to vector<1xi32>
       %vfr_54 = vector.extract %vfw_54[0] : i32 from vector<1xi32>
-      %vfh_55 = vector.extract %vf_13[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_55 = vector.bitcast %vfh_55 : vector<2xf16> to vector<1xi32>
+      %vfh_55 = vector.extract %vf_13[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_55 = vector.bitcast %vfh_55 : vector<2xbf16> to vector<1xi32>
       %vfr_55 = vector.extract %vfw_55[0] : i32 from vector<1xi32>
       %mma_28 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_52, %vfr_53] C[%os_104, %os_105, %os_106, %os_107] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_112 = llvm.extractvalue %mma_28[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1359,18 +1343,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_14 = arith.addi %vChunk, %c28 : index
       %vfPhys_14 = arith.xori %vfChunk_14, %l8 : index
       %vfCol_14 = arith.muli %vfPhys_14, %c8 : index
-      %vf_14 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_14] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_56 = vector.extract %vf_14[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_56 = vector.bitcast %vfh_56 : vector<2xf16> to vector<1xi32>
+      %vf_14 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_14] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_56 = vector.extract %vf_14[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_56 = vector.bitcast %vfh_56 : vector<2xbf16> to vector<1xi32>
       %vfr_56 = vector.extract %vfw_56[0] : i32 from vector<1xi32>
-      %vfh_57 = vector.extract %vf_14[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_57 = vector.bitcast %vfh_57 : vector<2xf16> to vector<1xi32>
+      %vfh_57 = vector.extract %vf_14[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_57 = vector.bitcast %vfh_57 : vector<2xbf16> to vector<1xi32>
       %vfr_57 = vector.extract %vfw_57[0] : i32 from vector<1xi32>
-      %vfh_58 = vector.extract %vf_14[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_58 = vector.bitcast %vfh_58 : vector<2xf16> to vector<1xi32>
+      %vfh_58 = vector.extract %vf_14[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_58 = vector.bitcast %vfh_58 : vector<2xbf16> to vector<1xi32>
       %vfr_58 = vector.extract %vfw_58[0] : i32 from vector<1xi32>
-      %vfh_59 = vector.extract %vf_14[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_59 = vector.bitcast %vfh_59 : vector<2xf16> to vector<1xi32>
+      %vfh_59 = vector.extract %vf_14[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_59 = vector.bitcast %vfh_59 : vector<2xbf16> to vector<1xi32>
       %vfr_59 = vector.extract %vfw_59[0] : i32 from vector<1xi32>
       %mma_30 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_56, %vfr_57] C[%os_112, %os_113, %os_114, %os_115] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_120 = llvm.extractvalue %mma_30[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1385,18 +1369,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_15 = arith.addi %vChunk, %c30 : index
       %vfPhys_15 = arith.xori %vfChunk_15, %l8 : index
       %vfCol_15 = arith.muli %vfPhys_15, %c8 : index
-      %vf_15 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_15] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_60 = vector.extract %vf_15[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_60 = vector.bitcast %vfh_60 : vector<2xf16> to vector<1xi32>
+      %vf_15 = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol_15] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_60 = vector.extract %vf_15[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_60 = vector.bitcast %vfh_60 : vector<2xbf16> to vector<1xi32>
       %vfr_60 = vector.extract %vfw_60[0] : i32 from vector<1xi32>
-      %vfh_61 = vector.extract %vf_15[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_61 = vector.bitcast %vfh_61 : vector<2xf16> to vector<1xi32>
+      %vfh_61 = vector.extract %vf_15[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_61 = vector.bitcast %vfh_61 : vector<2xbf16> to vector<1xi32>
       %vfr_61 = vector.extract %vfw_61[0] : i32 from vector<1xi32>
-      %vfh_62 = vector.extract %vf_15[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_62 = vector.bitcast %vfh_62 : vector<2xf16> to vector<1xi32>
+      %vfh_62 = vector.extract %vf_15[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_62 = vector.bitcast %vfh_62 : vector<2xbf16> to vector<1xi32>
       %vfr_62 = vector.extract %vfw_62[0] : i32 from vector<1xi32>
-      %vfh_63 = vector.extract %vf_15[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_63 = vector.bitcast %vfh_63 : vector<2xf16> to vector<1xi32>
+      %vfh_63 = vector.extract %vf_15[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_63 = vector.bitcast %vfh_63 : vector<2xbf16> to vector<1xi32>
       %vfr_63 = vector.extract %vfw_63[0] : i32 from vector<1xi32>
       %mma_32 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr_60, %vfr_61] C[%os_120, %os_121, %os_122, %os_123] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_128 = llvm.extractvalue %mma_32[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1411,35 +1395,35 @@ gpu.module @dsc_mla_decode {
       %paChunk_1 = arith.addi %lhi, %c2 : index
       %paPhys_1 = arith.xori %paChunk_1, %pSw : index
       %paCol_1 = arith.muli %paPhys_1, %c8 : index
-      %pf_1 = nvgpu.ldmatrix %sP[%aRow, %paCol_1] {numTiles = 4 : i32, transpose = false} : memref<64x32xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %pfh_4 = vector.extract %pf_1[0] : vector<2xf16> from vector<4x2xf16>
-      %pfw_4 = vector.bitcast %pfh_4 : vector<2xf16> to vector<1xi32>
+      %pf_1 = nvgpu.ldmatrix %sP[%aRow, %paCol_1] {numTiles = 4 : i32, transpose = false} : memref<64x32xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %pfh_4 = vector.extract %pf_1[0] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_4 = vector.bitcast %pfh_4 : vector<2xbf16> to vector<1xi32>
       %pfr_4 = vector.extract %pfw_4[0] : i32 from vector<1xi32>
-      %pfh_5 = vector.extract %pf_1[1] : vector<2xf16> from vector<4x2xf16>
-      %pfw_5 = vector.bitcast %pfh_5 : vector<2xf16> to vector<1xi32>
+      %pfh_5 = vector.extract %pf_1[1] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_5 = vector.bitcast %pfh_5 : vector<2xbf16> to vector<1xi32>
       %pfr_5 = vector.extract %pfw_5[0] : i32 from vector<1xi32>
-      %pfh_6 = vector.extract %pf_1[2] : vector<2xf16> from vector<4x2xf16>
-      %pfw_6 = vector.bitcast %pfh_6 : vector<2xf16> to vector<1xi32>
+      %pfh_6 = vector.extract %pf_1[2] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_6 = vector.bitcast %pfh_6 : vector<2xbf16> to vector<1xi32>
       %pfr_6 = vector.extract %pfw_6[0] : i32 from vector<1xi32>
-      %pfh_7 = vector.extract %pf_1[3] : vector<2xf16> from vector<4x2xf16>
-      %pfw_7 = vector.bitcast %pfh_7 : vector<2xf16> to vector<1xi32>
+      %pfh_7 = vector.extract %pf_1[3] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_7 = vector.bitcast %pfh_7 : vector<2xbf16> to vector<1xi32>
       %pfr_7 = vector.extract %pfw_7[0] : i32 from vector<1xi32>
       %vRow_1 = arith.addi %l16, %c16 : index
       %vfChunk_16 = arith.addi %vChunk, %c0 : index
       %vfPhys_16 = arith.xori %vfChunk_16, %l8 : index
       %vfCol_16 = arith.muli %vfPhys_16, %c8 : index
-      %vf_16 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_16] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_64 = vector.extract %vf_16[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_64 = vector.bitcast %vfh_64 : vector<2xf16> to vector<1xi32>
+      %vf_16 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_16] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_64 = vector.extract %vf_16[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_64 = vector.bitcast %vfh_64 : vector<2xbf16> to vector<1xi32>
       %vfr_64 = vector.extract %vfw_64[0] : i32 from vector<1xi32>
-      %vfh_65 = vector.extract %vf_16[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_65 = vector.bitcast %vfh_65 : vector<2xf16> to vector<1xi32>
+      %vfh_65 = vector.extract %vf_16[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_65 = vector.bitcast %vfh_65 : vector<2xbf16> to vector<1xi32>
       %vfr_65 = vector.extract %vfw_65[0] : i32 from vector<1xi32>
-      %vfh_66 = vector.extract %vf_16[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_66 = vector.bitcast %vfh_66 : vector<2xf16> to vector<1xi32>
+      %vfh_66 = vector.extract %vf_16[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_66 = vector.bitcast %vfh_66 : vector<2xbf16> to vector<1xi32>
       %vfr_66 = vector.extract %vfw_66[0] : i32 from vector<1xi32>
-      %vfh_67 = vector.extract %vf_16[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_67 = vector.bitcast %vfh_67 : vector<2xf16> to vector<1xi32>
+      %vfh_67 = vector.extract %vf_16[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_67 = vector.bitcast %vfh_67 : vector<2xbf16> to vector<1xi32>
       %vfr_67 = vector.extract %vfw_67[0] : i32 from vector<1xi32>
       %mma_34 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_64, %vfr_65] C[%acc_8, %acc_9, %acc_10, %acc_11] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_136 = llvm.extractvalue %mma_34[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1454,18 +1438,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_17 = arith.addi %vChunk, %c2 : index
       %vfPhys_17 = arith.xori %vfChunk_17, %l8 : index
       %vfCol_17 = arith.muli %vfPhys_17, %c8 : index
-      %vf_17 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_17] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_68 = vector.extract %vf_17[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_68 = vector.bitcast %vfh_68 : vector<2xf16> to vector<1xi32>
+      %vf_17 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_17] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_68 = vector.extract %vf_17[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_68 = vector.bitcast %vfh_68 : vector<2xbf16> to vector<1xi32>
       %vfr_68 = vector.extract %vfw_68[0] : i32 from vector<1xi32>
-      %vfh_69 = vector.extract %vf_17[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_69 = vector.bitcast %vfh_69 : vector<2xf16> to vector<1xi32>
+      %vfh_69 = vector.extract %vf_17[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_69 = vector.bitcast %vfh_69 : vector<2xbf16> to vector<1xi32>
       %vfr_69 = vector.extract %vfw_69[0] : i32 from vector<1xi32>
-      %vfh_70 = vector.extract %vf_17[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_70 = vector.bitcast %vfh_70 : vector<2xf16> to vector<1xi32>
+      %vfh_70 = vector.extract %vf_17[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_70 = vector.bitcast %vfh_70 : vector<2xbf16> to vector<1xi32>
       %vfr_70 = vector.extract %vfw_70[0] : i32 from vector<1xi32>
-      %vfh_71 = vector.extract %vf_17[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_71 = vector.bitcast %vfh_71 : vector<2xf16> to vector<1xi32>
+      %vfh_71 = vector.extract %vf_17[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_71 = vector.bitcast %vfh_71 : vector<2xbf16> to vector<1xi32>
       %vfr_71 = vector.extract %vfw_71[0] : i32 from vector<1xi32>
       %mma_36 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_68, %vfr_69] C[%acc_16, %acc_17, %acc_18, %acc_19] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_144 = llvm.extractvalue %mma_36[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1480,18 +1464,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_18 = arith.addi %vChunk, %c4 : index
       %vfPhys_18 = arith.xori %vfChunk_18, %l8 : index
       %vfCol_18 = arith.muli %vfPhys_18, %c8 : index
-      %vf_18 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_18] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_72 = vector.extract %vf_18[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_72 = vector.bitcast %vfh_72 : vector<2xf16> to vector<1xi32>
+      %vf_18 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_18] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_72 = vector.extract %vf_18[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_72 = vector.bitcast %vfh_72 : vector<2xbf16> to vector<1xi32>
       %vfr_72 = vector.extract %vfw_72[0] : i32 from vector<1xi32>
-      %vfh_73 = vector.extract %vf_18[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_73 = vector.bitcast %vfh_73 : vector<2xf16> to vector<1xi32>
+      %vfh_73 = vector.extract %vf_18[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_73 = vector.bitcast %vfh_73 : vector<2xbf16> to vector<1xi32>
       %vfr_73 = vector.extract %vfw_73[0] : i32 from vector<1xi32>
-      %vfh_74 = vector.extract %vf_18[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_74 = vector.bitcast %vfh_74 : vector<2xf16> to vector<1xi32>
+      %vfh_74 = vector.extract %vf_18[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_74 = vector.bitcast %vfh_74 : vector<2xbf16> to vector<1xi32>
       %vfr_74 = vector.extract %vfw_74[0] : i32 from vector<1xi32>
-      %vfh_75 = vector.extract %vf_18[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_75 = vector.bitcast %vfh_75 : vector<2xf16> to vector<1xi32>
+      %vfh_75 = vector.extract %vf_18[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_75 = vector.bitcast %vfh_75 : vector<2xbf16> to vector<1xi32>
       %vfr_75 = vector.extract %vfw_75[0] : i32 from vector<1xi32>
       %mma_38 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_72, %vfr_73] C[%acc_24, %acc_25, %acc_26, %acc_27] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_152 = llvm.extractvalue %mma_38[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1506,18 +1490,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_19 = arith.addi %vChunk, %c6 : index
       %vfPhys_19 = arith.xori %vfChunk_19, %l8 : index
       %vfCol_19 = arith.muli %vfPhys_19, %c8 : index
-      %vf_19 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_19] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_76 = vector.extract %vf_19[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_76 = vector.bitcast %vfh_76 : vector<2xf16> to vector<1xi32>
+      %vf_19 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_19] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_76 = vector.extract %vf_19[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_76 = vector.bitcast %vfh_76 : vector<2xbf16> to vector<1xi32>
       %vfr_76 = vector.extract %vfw_76[0] : i32 from vector<1xi32>
-      %vfh_77 = vector.extract %vf_19[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_77 = vector.bitcast %vfh_77 : vector<2xf16> to vector<1xi32>
+      %vfh_77 = vector.extract %vf_19[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_77 = vector.bitcast %vfh_77 : vector<2xbf16> to vector<1xi32>
       %vfr_77 = vector.extract %vfw_77[0] : i32 from vector<1xi32>
-      %vfh_78 = vector.extract %vf_19[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_78 = vector.bitcast %vfh_78 : vector<2xf16> to vector<1xi32>
+      %vfh_78 = vector.extract %vf_19[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_78 = vector.bitcast %vfh_78 : vector<2xbf16> to vector<1xi32>
       %vfr_78 = vector.extract %vfw_78[0] : i32 from vector<1xi32>
-      %vfh_79 = vector.extract %vf_19[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_79 = vector.bitcast %vfh_79 : vector<2xf16> to vector<1xi32>
+      %vfh_79 = vector.extract %vf_19[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_79 = vector.bitcast %vfh_79 : vector<2xbf16> to vector<1xi32>
       %vfr_79 = vector.extract %vfw_79[0] : i32 from vector<1xi32>
       %mma_40 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_76, %vfr_77] C[%acc_32, %acc_33, %acc_34, %acc_35] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_160 = llvm.extractvalue %mma_40[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1532,18 +1516,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_20 = arith.addi %vChunk, %c8 : index
       %vfPhys_20 = arith.xori %vfChunk_20, %l8 : index
       %vfCol_20 = arith.muli %vfPhys_20, %c8 : index
-      %vf_20 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_20] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_80 = vector.extract %vf_20[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_80 = vector.bitcast %vfh_80 : vector<2xf16> to vector<1xi32>
+      %vf_20 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_20] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_80 = vector.extract %vf_20[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_80 = vector.bitcast %vfh_80 : vector<2xbf16> to vector<1xi32>
       %vfr_80 = vector.extract %vfw_80[0] : i32 from vector<1xi32>
-      %vfh_81 = vector.extract %vf_20[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_81 = vector.bitcast %vfh_81 : vector<2xf16> to vector<1xi32>
+      %vfh_81 = vector.extract %vf_20[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_81 = vector.bitcast %vfh_81 : vector<2xbf16> to vector<1xi32>
       %vfr_81 = vector.extract %vfw_81[0] : i32 from vector<1xi32>
-      %vfh_82 = vector.extract %vf_20[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_82 = vector.bitcast %vfh_82 : vector<2xf16> to vector<1xi32>
+      %vfh_82 = vector.extract %vf_20[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_82 = vector.bitcast %vfh_82 : vector<2xbf16> to vector<1xi32>
       %vfr_82 = vector.extract %vfw_82[0] : i32 from vector<1xi32>
-      %vfh_83 = vector.extract %vf_20[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_83 = vector.bitcast %vfh_83 : vector<2xf16> to vector<1xi32>
+      %vfh_83 = vector.extract %vf_20[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_83 = vector.bitcast %vfh_83 : vector<2xbf16> to vector<1xi32>
       %vfr_83 = vector.extract %vfw_83[0] : i32 from vector<1xi32>
       %mma_42 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_80, %vfr_81] C[%acc_40, %acc_41, %acc_42, %acc_43] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_168 = llvm.extractvalue %mma_42[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1558,18 +1542,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_21 = arith.addi %vChunk, %c10 : index
       %vfPhys_21 = arith.xori %vfChunk_21, %l8 : index
       %vfCol_21 = arith.muli %vfPhys_21, %c8 : index
-      %vf_21 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_21] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_84 = vector.extract %vf_21[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_84 = vector.bitcast %vfh_84 : vector<2xf16> to vector<1xi32>
+      %vf_21 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_21] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_84 = vector.extract %vf_21[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_84 = vector.bitcast %vfh_84 : vector<2xbf16> to vector<1xi32>
       %vfr_84 = vector.extract %vfw_84[0] : i32 from vector<1xi32>
-      %vfh_85 = vector.extract %vf_21[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_85 = vector.bitcast %vfh_85 : vector<2xf16> to vector<1xi32>
+      %vfh_85 = vector.extract %vf_21[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_85 = vector.bitcast %vfh_85 : vector<2xbf16> to vector<1xi32>
       %vfr_85 = vector.extract %vfw_85[0] : i32 from vector<1xi32>
-      %vfh_86 = vector.extract %vf_21[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_86 = vector.bitcast %vfh_86 : vector<2xf16> to vector<1xi32>
+      %vfh_86 = vector.extract %vf_21[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_86 = vector.bitcast %vfh_86 : vector<2xbf16> to vector<1xi32>
       %vfr_86 = vector.extract %vfw_86[0] : i32 from vector<1xi32>
-      %vfh_87 = vector.extract %vf_21[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_87 = vector.bitcast %vfh_87 : vector<2xf16> to vector<1xi32>
+      %vfh_87 = vector.extract %vf_21[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_87 = vector.bitcast %vfh_87 : vector<2xbf16> to vector<1xi32>
       %vfr_87 = vector.extract %vfw_87[0] : i32 from vector<1xi32>
       %mma_44 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_84, %vfr_85] C[%acc_48, %acc_49, %acc_50, %acc_51] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_176 = llvm.extractvalue %mma_44[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1584,18 +1568,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_22 = arith.addi %vChunk, %c12 : index
       %vfPhys_22 = arith.xori %vfChunk_22, %l8 : index
       %vfCol_22 = arith.muli %vfPhys_22, %c8 : index
-      %vf_22 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_22] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_88 = vector.extract %vf_22[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_88 = vector.bitcast %vfh_88 : vector<2xf16> to vector<1xi32>
+      %vf_22 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_22] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_88 = vector.extract %vf_22[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_88 = vector.bitcast %vfh_88 : vector<2xbf16> to vector<1xi32>
       %vfr_88 = vector.extract %vfw_88[0] : i32 from vector<1xi32>
-      %vfh_89 = vector.extract %vf_22[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_89 = vector.bitcast %vfh_89 : vector<2xf16> to vector<1xi32>
+      %vfh_89 = vector.extract %vf_22[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_89 = vector.bitcast %vfh_89 : vector<2xbf16> to vector<1xi32>
       %vfr_89 = vector.extract %vfw_89[0] : i32 from vector<1xi32>
-      %vfh_90 = vector.extract %vf_22[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_90 = vector.bitcast %vfh_90 : vector<2xf16> to vector<1xi32>
+      %vfh_90 = vector.extract %vf_22[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_90 = vector.bitcast %vfh_90 : vector<2xbf16> to vector<1xi32>
       %vfr_90 = vector.extract %vfw_90[0] : i32 from vector<1xi32>
-      %vfh_91 = vector.extract %vf_22[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_91 = vector.bitcast %vfh_91 : vector<2xf16> to vector<1xi32>
+      %vfh_91 = vector.extract %vf_22[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_91 = vector.bitcast %vfh_91 : vector<2xbf16> to vector<1xi32>
       %vfr_91 = vector.extract %vfw_91[0] : i32 from vector<1xi32>
       %mma_46 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_88, %vfr_89] C[%acc_56, %acc_57, %acc_58, %acc_59] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_184 = llvm.extractvalue %mma_46[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1610,18 +1594,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_23 = arith.addi %vChunk, %c14 : index
       %vfPhys_23 = arith.xori %vfChunk_23, %l8 : index
       %vfCol_23 = arith.muli %vfPhys_23, %c8 : index
-      %vf_23 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_23] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_92 = vector.extract %vf_23[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_92 = vector.bitcast %vfh_92 : vector<2xf16> to vector<1xi32>
+      %vf_23 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_23] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_92 = vector.extract %vf_23[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_92 = vector.bitcast %vfh_92 : vector<2xbf16> to vector<1xi32>
       %vfr_92 = vector.extract %vfw_92[0] : i32 from vector<1xi32>
-      %vfh_93 = vector.extract %vf_23[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_93 = vector.bitcast %vfh_93 : vector<2xf16> to vector<1xi32>
+      %vfh_93 = vector.extract %vf_23[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_93 = vector.bitcast %vfh_93 : vector<2xbf16> to vector<1xi32>
       %vfr_93 = vector.extract %vfw_93[0] : i32 from vector<1xi32>
-      %vfh_94 = vector.extract %vf_23[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_94 = vector.bitcast %vfh_94 : vector<2xf16> to vector<1xi32>
+      %vfh_94 = vector.extract %vf_23[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_94 = vector.bitcast %vfh_94 : vector<2xbf16> to vector<1xi32>
       %vfr_94 = vector.extract %vfw_94[0] : i32 from vector<1xi32>
-      %vfh_95 = vector.extract %vf_23[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_95 = vector.bitcast %vfh_95 : vector<2xf16> to vector<1xi32>
+      %vfh_95 = vector.extract %vf_23[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_95 = vector.bitcast %vfh_95 : vector<2xbf16> to vector<1xi32>
       %vfr_95 = vector.extract %vfw_95[0] : i32 from vector<1xi32>
       %mma_48 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_92, %vfr_93] C[%acc_64, %acc_65, %acc_66, %acc_67] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_192 = llvm.extractvalue %mma_48[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1636,18 +1620,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_24 = arith.addi %vChunk, %c16 : index
       %vfPhys_24 = arith.xori %vfChunk_24, %l8 : index
       %vfCol_24 = arith.muli %vfPhys_24, %c8 : index
-      %vf_24 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_24] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_96 = vector.extract %vf_24[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_96 = vector.bitcast %vfh_96 : vector<2xf16> to vector<1xi32>
+      %vf_24 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_24] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_96 = vector.extract %vf_24[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_96 = vector.bitcast %vfh_96 : vector<2xbf16> to vector<1xi32>
       %vfr_96 = vector.extract %vfw_96[0] : i32 from vector<1xi32>
-      %vfh_97 = vector.extract %vf_24[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_97 = vector.bitcast %vfh_97 : vector<2xf16> to vector<1xi32>
+      %vfh_97 = vector.extract %vf_24[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_97 = vector.bitcast %vfh_97 : vector<2xbf16> to vector<1xi32>
       %vfr_97 = vector.extract %vfw_97[0] : i32 from vector<1xi32>
-      %vfh_98 = vector.extract %vf_24[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_98 = vector.bitcast %vfh_98 : vector<2xf16> to vector<1xi32>
+      %vfh_98 = vector.extract %vf_24[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_98 = vector.bitcast %vfh_98 : vector<2xbf16> to vector<1xi32>
       %vfr_98 = vector.extract %vfw_98[0] : i32 from vector<1xi32>
-      %vfh_99 = vector.extract %vf_24[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_99 = vector.bitcast %vfh_99 : vector<2xf16> to vector<1xi32>
+      %vfh_99 = vector.extract %vf_24[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_99 = vector.bitcast %vfh_99 : vector<2xbf16> to vector<1xi32>
       %vfr_99 = vector.extract %vfw_99[0] : i32 from vector<1xi32>
       %mma_50 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_96, %vfr_97] C[%acc_72, %acc_73, %acc_74, %acc_75] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_200 = llvm.extractvalue %mma_50[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1662,18 +1646,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_25 = arith.addi %vChunk, %c18 : index
       %vfPhys_25 = arith.xori %vfChunk_25, %l8 : index
       %vfCol_25 = arith.muli %vfPhys_25, %c8 : index
-      %vf_25 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_25] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_100 = vector.extract %vf_25[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_100 = vector.bitcast %vfh_100 : vector<2xf16> to vector<1xi32>
+      %vf_25 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_25] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_100 = vector.extract %vf_25[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_100 = vector.bitcast %vfh_100 : vector<2xbf16> to vector<1xi32>
       %vfr_100 = vector.extract %vfw_100[0] : i32 from vector<1xi32>
-      %vfh_101 = vector.extract %vf_25[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_101 = vector.bitcast %vfh_101 : vector<2xf16> to vector<1xi32>
+      %vfh_101 = vector.extract %vf_25[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_101 = vector.bitcast %vfh_101 : vector<2xbf16> to vector<1xi32>
       %vfr_101 = vector.extract %vfw_101[0] : i32 from vector<1xi32>
-      %vfh_102 = vector.extract %vf_25[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_102 = vector.bitcast %vfh_102 : vector<2xf16> to vector<1xi32>
+      %vfh_102 = vector.extract %vf_25[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_102 = vector.bitcast %vfh_102 : vector<2xbf16> to vector<1xi32>
       %vfr_102 = vector.extract %vfw_102[0] : i32 from vector<1xi32>
-      %vfh_103 = vector.extract %vf_25[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_103 = vector.bitcast %vfh_103 : vector<2xf16> to vector<1xi32>
+      %vfh_103 = vector.extract %vf_25[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_103 = vector.bitcast %vfh_103 : vector<2xbf16> to vector<1xi32>
       %vfr_103 = vector.extract %vfw_103[0] : i32 from vector<1xi32>
       %mma_52 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_100, %vfr_101] C[%acc_80, %acc_81, %acc_82, %acc_83] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_208 = llvm.extractvalue %mma_52[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1688,18 +1672,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_26 = arith.addi %vChunk, %c20 : index
       %vfPhys_26 = arith.xori %vfChunk_26, %l8 : index
       %vfCol_26 = arith.muli %vfPhys_26, %c8 : index
-      %vf_26 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_26] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_104 = vector.extract %vf_26[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_104 = vector.bitcast %vfh_104 : vector<2xf16> to vector<1xi32>
+      %vf_26 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_26] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_104 = vector.extract %vf_26[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_104 = vector.bitcast %vfh_104 : vector<2xbf16> to vector<1xi32>
       %vfr_104 = vector.extract %vfw_104[0] : i32 from vector<1xi32>
-      %vfh_105 = vector.extract %vf_26[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_105 = vector.bitcast %vfh_105 : vector<2xf16> to vector<1xi32>
+      %vfh_105 = vector.extract %vf_26[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_105 = vector.bitcast %vfh_105 : vector<2xbf16> to vector<1xi32>
       %vfr_105 = vector.extract %vfw_105[0] : i32 from vector<1xi32>
-      %vfh_106 = vector.extract %vf_26[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_106 = vector.bitcast %vfh_106 : vector<2xf16> to vector<1xi32>
+      %vfh_106 = vector.extract %vf_26[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_106 = vector.bitcast %vfh_106 : vector<2xbf16> to vector<1xi32>
       %vfr_106 = vector.extract %vfw_106[0] : i32 from vector<1xi32>
-      %vfh_107 = vector.extract %vf_26[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_107 = vector.bitcast %vfh_107 : vector<2xf16> to vector<1xi32>
+      %vfh_107 = vector.extract %vf_26[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_107 = vector.bitcast %vfh_107 : vector<2xbf16> to vector<1xi32>
       %vfr_107 = vector.extract %vfw_107[0] : i32 from vector<1xi32>
       %mma_54 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_104, %vfr_105] C[%acc_88, %acc_89, %acc_90, %acc_91] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_216 = llvm.extractvalue %mma_54[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1714,18 +1698,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_27 = arith.addi %vChunk, %c22 : index
       %vfPhys_27 = arith.xori %vfChunk_27, %l8 : index
       %vfCol_27 = arith.muli %vfPhys_27, %c8 : index
-      %vf_27 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_27] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_108 = vector.extract %vf_27[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_108 = vector.bitcast %vfh_108 : vector<2xf16> to vector<1xi32>
+      %vf_27 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_27] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_108 = vector.extract %vf_27[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_108 = vector.bitcast %vfh_108 : vector<2xbf16> to vector<1xi32>
       %vfr_108 = vector.extract %vfw_108[0] : i32 from vector<1xi32>
-      %vfh_109 = vector.extract %vf_27[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_109 = vector.bitcast %vfh_109 : vector<2xf16> to vector<1xi32>
+      %vfh_109 = vector.extract %vf_27[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_109 = vector.bitcast %vfh_109 : vector<2xbf16> to vector<1xi32>
       %vfr_109 = vector.extract %vfw_109[0] : i32 from vector<1xi32>
-      %vfh_110 = vector.extract %vf_27[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_110 = vector.bitcast %vfh_110 : vector<2xf16> to vector<1xi32>
+      %vfh_110 = vector.extract %vf_27[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_110 = vector.bitcast %vfh_110 : vector<2xbf16> to vector<1xi32>
       %vfr_110 = vector.extract %vfw_110[0] : i32 from vector<1xi32>
-      %vfh_111 = vector.extract %vf_27[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_111 = vector.bitcast %vfh_111 : vector<2xf16> to vector<1xi32>
+      %vfh_111 = vector.extract %vf_27[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_111 = vector.bitcast %vfh_111 : vector<2xbf16> to vector<1xi32>
       %vfr_111 = vector.extract %vfw_111[0] : i32 from vector<1xi32>
       %mma_56 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_108, %vfr_109] C[%acc_96, %acc_97, %acc_98, %acc_99] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_224 = llvm.extractvalue %mma_56[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1740,18 +1724,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_28 = arith.addi %vChunk, %c24 : index
       %vfPhys_28 = arith.xori %vfChunk_28, %l8 : index
       %vfCol_28 = arith.muli %vfPhys_28, %c8 : index
-      %vf_28 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_28] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_112 = vector.extract %vf_28[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_112 = vector.bitcast %vfh_112 : vector<2xf16> to vector<1xi32>
+      %vf_28 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_28] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_112 = vector.extract %vf_28[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_112 = vector.bitcast %vfh_112 : vector<2xbf16> to vector<1xi32>
       %vfr_112 = vector.extract %vfw_112[0] : i32 from vector<1xi32>
-      %vfh_113 = vector.extract %vf_28[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_113 = vector.bitcast %vfh_113 : vector<2xf16> to vector<1xi32>
+      %vfh_113 = vector.extract %vf_28[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_113 = vector.bitcast %vfh_113 : vector<2xbf16> to vector<1xi32>
       %vfr_113 = vector.extract %vfw_113[0] : i32 from vector<1xi32>
-      %vfh_114 = vector.extract %vf_28[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_114 = vector.bitcast %vfh_114 : vector<2xf16> to vector<1xi32>
+      %vfh_114 = vector.extract %vf_28[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_114 = vector.bitcast %vfh_114 : vector<2xbf16> to vector<1xi32>
       %vfr_114 = vector.extract %vfw_114[0] : i32 from vector<1xi32>
-      %vfh_115 = vector.extract %vf_28[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_115 = vector.bitcast %vfh_115 : vector<2xf16> to vector<1xi32>
+      %vfh_115 = vector.extract %vf_28[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_115 = vector.bitcast %vfh_115 : vector<2xbf16> to vector<1xi32>
       %vfr_115 = vector.extract %vfw_115[0] : i32 from vector<1xi32>
       %mma_58 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_112, %vfr_113] C[%acc_104, %acc_105, %acc_106, %acc_107] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_232 = llvm.extractvalue %mma_58[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1766,18 +1750,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_29 = arith.addi %vChunk, %c26 : index
       %vfPhys_29 = arith.xori %vfChunk_29, %l8 : index
       %vfCol_29 = arith.muli %vfPhys_29, %c8 : index
-      %vf_29 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_29] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_116 = vector.extract %vf_29[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_116 = vector.bitcast %vfh_116 : vector<2xf16> to vector<1xi32>
+      %vf_29 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_29] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_116 = vector.extract %vf_29[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_116 = vector.bitcast %vfh_116 : vector<2xbf16> to vector<1xi32>
       %vfr_116 = vector.extract %vfw_116[0] : i32 from vector<1xi32>
-      %vfh_117 = vector.extract %vf_29[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_117 = vector.bitcast %vfh_117 : vector<2xf16> to vector<1xi32>
+      %vfh_117 = vector.extract %vf_29[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_117 = vector.bitcast %vfh_117 : vector<2xbf16> to vector<1xi32>
       %vfr_117 = vector.extract %vfw_117[0] : i32 from vector<1xi32>
-      %vfh_118 = vector.extract %vf_29[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_118 = vector.bitcast %vfh_118 : vector<2xf16> to vector<1xi32>
+      %vfh_118 = vector.extract %vf_29[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_118 = vector.bitcast %vfh_118 : vector<2xbf16> to vector<1xi32>
       %vfr_118 = vector.extract %vfw_118[0] : i32 from vector<1xi32>
-      %vfh_119 = vector.extract %vf_29[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_119 = vector.bitcast %vfh_119 : vector<2xf16> to vector<1xi32>
+      %vfh_119 = vector.extract %vf_29[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_119 = vector.bitcast %vfh_119 : vector<2xbf16> to vector<1xi32>
       %vfr_119 = vector.extract %vfw_119[0] : i32 from vector<1xi32>
       %mma_60 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_116, %vfr_117] C[%acc_112, %acc_113, %acc_114, %acc_115] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_240 = llvm.extractvalue %mma_60[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1792,18 +1776,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_30 = arith.addi %vChunk, %c28 : index
       %vfPhys_30 = arith.xori %vfChunk_30, %l8 : index
       %vfCol_30 = arith.muli %vfPhys_30, %c8 : index
-      %vf_30 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_30] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_120 = vector.extract %vf_30[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_120 = vector.bitcast %vfh_120 : vector<2xf16> to vector<1xi32>
+      %vf_30 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_30] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_120 = vector.extract %vf_30[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_120 = vector.bitcast %vfh_120 : vector<2xbf16> to vector<1xi32>
       %vfr_120 = vector.extract %vfw_120[0] : i32 from vector<1xi32>
-      %vfh_121 = vector.extract %vf_30[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_121 = vector.bitcast %vfh_121 : vector<2xf16> to vector<1xi32>
+      %vfh_121 = vector.extract %vf_30[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_121 = vector.bitcast %vfh_121 : vector<2xbf16> to vector<1xi32>
       %vfr_121 = vector.extract %vfw_121[0] : i32 from vector<1xi32>
-      %vfh_122 = vector.extract %vf_30[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_122 = vector.bitcast %vfh_122 : vector<2xf16> to vector<1xi32>
+      %vfh_122 = vector.extract %vf_30[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_122 = vector.bitcast %vfh_122 : vector<2xbf16> to vector<1xi32>
       %vfr_122 = vector.extract %vfw_122[0] : i32 from vector<1xi32>
-      %vfh_123 = vector.extract %vf_30[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_123 = vector.bitcast %vfh_123 : vector<2xf16> to vector<1xi32>
+      %vfh_123 = vector.extract %vf_30[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_123 = vector.bitcast %vfh_123 : vector<2xbf16> to vector<1xi32>
       %vfr_123 = vector.extract %vfw_123[0] : i32 from vector<1xi32>
       %mma_62 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_120, %vfr_121] C[%acc_120, %acc_121, %acc_122, %acc_123] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_248 = llvm.extractvalue %mma_62[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1818,18 +1802,18 @@ gpu.module @dsc_mla_decode {
       %vfChunk_31 = arith.addi %vChunk, %c30 : index
       %vfPhys_31 = arith.xori %vfChunk_31, %l8 : index
       %vfCol_31 = arith.muli %vfPhys_31, %c8 : index
-      %vf_31 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_31] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_124 = vector.extract %vf_31[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_124 = vector.bitcast %vfh_124 : vector<2xf16> to vector<1xi32>
+      %vf_31 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_31] {numTiles = 4 : i32, transpose = true} : memref<2x32x576xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_124 = vector.extract %vf_31[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_124 = vector.bitcast %vfh_124 : vector<2xbf16> to vector<1xi32>
       %vfr_124 = vector.extract %vfw_124[0] : i32 from vector<1xi32>
-      %vfh_125 = vector.extract %vf_31[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_125 = vector.bitcast %vfh_125 : vector<2xf16> to vector<1xi32>
+      %vfh_125 = vector.extract %vf_31[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_125 = vector.bitcast %vfh_125 : vector<2xbf16> to vector<1xi32>
       %vfr_125 = vector.extract %vfw_125[0] : i32 from vector<1xi32>
-      %vfh_126 = vector.extract %vf_31[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_126 = vector.bitcast %vfh_126 : vector<2xf16> to vector<1xi32>
+      %vfh_126 = vector.extract %vf_31[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_126 = vector.bitcast %vfh_126 : vector<2xbf16> to vector<1xi32>
       %vfr_126 = vector.extract %vfw_126[0] : i32 from vector<1xi32>
-      %vfh_127 = vector.extract %vf_31[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_127 = vector.bitcast %vfh_127 : vector<2xf16> to vector<1xi32>
+      %vfh_127 = vector.extract %vf_31[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_127 = vector.bitcast %vfh_127 : vector<2xbf16> to vector<1xi32>
       %vfr_127 = vector.extract %vfw_127[0] : i32 from vector<1xi32>
       %mma_64 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_124, %vfr_125] C[%acc_128, %acc_129, %acc_130, %acc_131] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_256 = llvm.extractvalue %mma_64[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1854,87 +1838,71 @@ gpu.module @dsc_mla_decode {
       %inPage_2 = arith.remui %tok0_2, %c64 : index
       %pageRow0_2 = arith.muli %page_2, %c64 : index
       %rowBase_2 = arith.addi %pageRow0_2, %inPage_2 : index
+      %tileOff0_2 = arith.muli %rowBase_2, %c576 : index
+      %tileOff_2 = arith.addi %tileOff0_2, %kvOffset : index
       %tok_18 = arith.addi %tok0_2, %krow : index
       %live0_18 = arith.cmpi ult, %tok_18, %len : index
       %live_18 = arith.andi %live0_18, %inSplit_2 : i1
-      %grow_18 = arith.addi %rowBase_2, %krow : index
-      %goff_18 = arith.muli %grow_18, %c576 : index
-      %src0_18 = arith.addi %goff_18, %kgcol : index
+      %src0_18 = arith.addi %tileOff_2, %kChunkOff : index
       %src_18 = arith.select %live_18, %src0_18, %c0 : index
       %srcElems_18 = arith.select %live_18, %c8, %c0 : index
-      %ktok_18 = nvgpu.device_async_copy %KV[%src_18], %sKV[%stage, %krow, %kcol], 8, %srcElems_18 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+      %ktok_18 = nvgpu.device_async_copy %KV[%src_18], %sKV[%stage, %krow, %kcol], 8, %srcElems_18 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
       %tok_19 = arith.addi %tok0_2, %krow_1 : index
       %live0_19 = arith.cmpi ult, %tok_19, %len : index
       %live_19 = arith.andi %live0_19, %inSplit_2 : i1
-      %grow_19 = arith.addi %rowBase_2, %krow_1 : index
-      %goff_19 = arith.muli %grow_19, %c576 : index
-      %src0_19 = arith.addi %goff_19, %kgcol_1 : index
+      %src0_19 = arith.addi %tileOff_2, %kChunkOff_1 : index
       %src_19 = arith.select %live_19, %src0_19, %c0 : index
       %srcElems_19 = arith.select %live_19, %c8, %c0 : index
-      %ktok_19 = nvgpu.device_async_copy %KV[%src_19], %sKV[%stage, %krow_1, %kcol_1], 8, %srcElems_19 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+      %ktok_19 = nvgpu.device_async_copy %KV[%src_19], %sKV[%stage, %krow_1, %kcol_1], 8, %srcElems_19 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
       %tok_20 = arith.addi %tok0_2, %krow_2 : index
       %live0_20 = arith.cmpi ult, %tok_20, %len : index
       %live_20 = arith.andi %live0_20, %inSplit_2 : i1
-      %grow_20 = arith.addi %rowBase_2, %krow_2 : index
-      %goff_20 = arith.muli %grow_20, %c576 : index
-      %src0_20 = arith.addi %goff_20, %kgcol_2 : index
+      %src0_20 = arith.addi %tileOff_2, %kChunkOff_2 : index
       %src_20 = arith.select %live_20, %src0_20, %c0 : index
       %srcElems_20 = arith.select %live_20, %c8, %c0 : index
-      %ktok_20 = nvgpu.device_async_copy %KV[%src_20], %sKV[%stage, %krow_2, %kcol_2], 8, %srcElems_20 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+      %ktok_20 = nvgpu.device_async_copy %KV[%src_20], %sKV[%stage, %krow_2, %kcol_2], 8, %srcElems_20 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
       %tok_21 = arith.addi %tok0_2, %krow_3 : index
       %live0_21 = arith.cmpi ult, %tok_21, %len : index
       %live_21 = arith.andi %live0_21, %inSplit_2 : i1
-      %grow_21 = arith.addi %rowBase_2, %krow_3 : index
-      %goff_21 = arith.muli %grow_21, %c576 : index
-      %src0_21 = arith.addi %goff_21, %kgcol_3 : index
+      %src0_21 = arith.addi %tileOff_2, %kChunkOff_3 : index
       %src_21 = arith.select %live_21, %src0_21, %c0 : index
       %srcElems_21 = arith.select %live_21, %c8, %c0 : index
-      %ktok_21 = nvgpu.device_async_copy %KV[%src_21], %sKV[%stage, %krow_3, %kcol_3], 8, %srcElems_21 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+      %ktok_21 = nvgpu.device_async_copy %KV[%src_21], %sKV[%stage, %krow_3, %kcol_3], 8, %srcElems_21 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
       %tok_22 = arith.addi %tok0_2, %krow_4 : index
       %live0_22 = arith.cmpi ult, %tok_22, %len : index
       %live_22 = arith.andi %live0_22, %inSplit_2 : i1
-      %grow_22 = arith.addi %rowBase_2, %krow_4 : index
-      %goff_22 = arith.muli %grow_22, %c576 : index
-      %src0_22 = arith.addi %goff_22, %kgcol_4 : index
+      %src0_22 = arith.addi %tileOff_2, %kChunkOff_4 : index
       %src_22 = arith.select %live_22, %src0_22, %c0 : index
       %srcElems_22 = arith.select %live_22, %c8, %c0 : index
-      %ktok_22 = nvgpu.device_async_copy %KV[%src_22], %sKV[%stage, %krow_4, %kcol_4], 8, %srcElems_22 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+      %ktok_22 = nvgpu.device_async_copy %KV[%src_22], %sKV[%stage, %krow_4, %kcol_4], 8, %srcElems_22 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
       %tok_23 = arith.addi %tok0_2, %krow_5 : index
       %live0_23 = arith.cmpi ult, %tok_23, %len : index
       %live_23 = arith.andi %live0_23, %inSplit_2 : i1
-      %grow_23 = arith.addi %rowBase_2, %krow_5 : index
-      %goff_23 = arith.muli %grow_23, %c576 : index
-      %src0_23 = arith.addi %goff_23, %kgcol_5 : index
+      %src0_23 = arith.addi %tileOff_2, %kChunkOff_5 : index
       %src_23 = arith.select %live_23, %src0_23, %c0 : index
       %srcElems_23 = arith.select %live_23, %c8, %c0 : index
-      %ktok_23 = nvgpu.device_async_copy %KV[%src_23], %sKV[%stage, %krow_5, %kcol_5], 8, %srcElems_23 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+      %ktok_23 = nvgpu.device_async_copy %KV[%src_23], %sKV[%stage, %krow_5, %kcol_5], 8, %srcElems_23 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
       %tok_24 = arith.addi %tok0_2, %krow_6 : index
       %live0_24 = arith.cmpi ult, %tok_24, %len : index
       %live_24 = arith.andi %live0_24, %inSplit_2 : i1
-      %grow_24 = arith.addi %rowBase_2, %krow_6 : index
-      %goff_24 = arith.muli %grow_24, %c576 : index
-      %src0_24 = arith.addi %goff_24, %kgcol_6 : index
+      %src0_24 = arith.addi %tileOff_2, %kChunkOff_6 : index
       %src_24 = arith.select %live_24, %src0_24, %c0 : index
       %srcElems_24 = arith.select %live_24, %c8, %c0 : index
-      %ktok_24 = nvgpu.device_async_copy %KV[%src_24], %sKV[%stage, %krow_6, %kcol_6], 8, %srcElems_24 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+      %ktok_24 = nvgpu.device_async_copy %KV[%src_24], %sKV[%stage, %krow_6, %kcol_6], 8, %srcElems_24 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
       %tok_25 = arith.addi %tok0_2, %krow_7 : index
       %live0_25 = arith.cmpi ult, %tok_25, %len : index
       %live_25 = arith.andi %live0_25, %inSplit_2 : i1
-      %grow_25 = arith.addi %rowBase_2, %krow_7 : index
-      %goff_25 = arith.muli %grow_25, %c576 : index
-      %src0_25 = arith.addi %goff_25, %kgcol_7 : index
+      %src0_25 = arith.addi %tileOff_2, %kChunkOff_7 : index
       %src_25 = arith.select %live_25, %src0_25, %c0 : index
       %srcElems_25 = arith.select %live_25, %c8, %c0 : index
-      %ktok_25 = nvgpu.device_async_copy %KV[%src_25], %sKV[%stage, %krow_7, %kcol_7], 8, %srcElems_25 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+      %ktok_25 = nvgpu.device_async_copy %KV[%src_25], %sKV[%stage, %krow_7, %kcol_7], 8, %srcElems_25 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
       %tok_26 = arith.addi %tok0_2, %krow_8 : index
       %live0_26 = arith.cmpi ult, %tok_26, %len : index
       %live_26 = arith.andi %live0_26, %inSplit_2 : i1
-      %grow_26 = arith.addi %rowBase_2, %krow_8 : index
-      %goff_26 = arith.muli %grow_26, %c576 : index
-      %src0_26 = arith.addi %goff_26, %kgcol_8 : index
+      %src0_26 = arith.addi %tileOff_2, %kChunkOff_8 : index
       %src_26 = arith.select %live_26, %src0_26, %c0 : index
       %srcElems_26 = arith.select %live_26, %c8, %c0 : index
-      %ktok_26 = nvgpu.device_async_copy %KV[%src_26], %sKV[%stage, %krow_8, %kcol_8], 8, %srcElems_26 {bypassL1} : memref<?xf16> to memref<2x32x576xf16, #gpu.address_space<workgroup>>
+      %ktok_26 = nvgpu.device_async_copy %KV[%src_26], %sKV[%stage, %krow_8, %kcol_8], 8, %srcElems_26 {bypassL1} : memref<?xbf16> to memref<2x32x576xbf16, #gpu.address_space<workgroup>>
       %group_2 = nvgpu.device_async_create_group %ktok_18, %ktok_19, %ktok_20, %ktok_21, %ktok_22, %ktok_23, %ktok_24, %ktok_25, %ktok_26
       scf.yield %mnew, %mnew_1, %lsum_3, %lsum_7, %acc_136, %acc_137, %acc_138, %acc_139, %acc_140, %acc_141, %acc_142, %acc_143, %acc_144, %acc_145, %acc_146, %acc_147, %acc_148, %acc_149, %acc_150, %acc_151, %acc_152, %acc_153, %acc_154, %acc_155, %acc_156, %acc_157, %acc_158, %acc_159, %acc_160, %acc_161, %acc_162, %acc_163, %acc_164, %acc_165, %acc_166, %acc_167, %acc_168, %acc_169, %acc_170, %acc_171, %acc_172, %acc_173, %acc_174, %acc_175, %acc_176, %acc_177, %acc_178, %acc_179, %acc_180, %acc_181, %acc_182, %acc_183, %acc_184, %acc_185, %acc_186, %acc_187, %acc_188, %acc_189, %acc_190, %acc_191, %acc_192, %acc_193, %acc_194, %acc_195, %acc_196, %acc_197, %acc_198, %acc_199, %acc_200, %acc_201, %acc_202, %acc_203, %acc_204, %acc_205, %acc_206, %acc_207, %acc_208, %acc_209, %acc_210, %acc_211, %acc_212, %acc_213, %acc_214, %acc_215, %acc_216, %acc_217, %acc_218, %acc_219, %acc_220, %acc_221, %acc_222, %acc_223, %acc_224, %acc_225, %acc_226, %acc_227, %acc_228, %acc_229, %acc_230, %acc_231, %acc_232, %acc_233, %acc_234, %acc_235, %acc_236, %acc_237, %acc_238, %acc_239, %acc_240, %acc_241, %acc_242, %acc_243, %acc_244, %acc_245, %acc_246, %acc_247, %acc_248, %acc_249, %acc_250, %acc_251, %acc_252, %acc_253, %acc_254, %acc_255, %acc_256, %acc_257, %acc_258, %acc_259, %acc_260, %acc_261, %acc_262, %acc_263 : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32
     }

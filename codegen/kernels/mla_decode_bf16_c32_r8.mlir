@@ -9,27 +9,29 @@
 //   mla_decode_combine_c32_r8  Out[b, h] = the splits weighted by 2^(Lse - max)
 //
 // Q [batch, heads, 40] bf16: q_nope . W_UK (32) then q_rope (8).
-// KV [pages, 64, 40] bf16: c_kv (32) then k_rope (8); V is c_kv.
+// KV [pages, 64, 40] bf16 from element kvOffset on (a layer's pages in
+// a cache of all layers): c_kv (32) then k_rope (8); V is c_kv.
 // table [batch, maxPages] i32: page of the sequence's p-th 64 tokens.
 // lens [batch] i32. scale: softmax scale times log2(e).
 // Opart f32 [batch, heads, splits, 32]; Lse f32 [batch, heads, splits];
-// Out bf16 [batch, heads, 32]. bf16 is typed f16 where cp.async and
-// ldmatrix move it as 16-bit words.
+// Out bf16 [batch, heads, 32].
 //
 // mla_decode_bf16_c32_r8: grid (ceil(heads / 64), splits, batch), 256 threads,
-// 21504 bytes of dynamic shared memory (raise the kernel's limit);
+// 21504 bytes of dynamic shared memory (raise the kernel's limit), as
+// its attributes state (dsc.tile: heads per block, tokens per tile);
 // split s takes token tiles [s * tilesPerSplit, (s + 1) * tilesPerSplit) of
 // 32 tokens. Any number of heads: the last block's rows past the last
 // head are zero and write nothing.
 // mla_decode_combine_c32_r8: grid (heads, batch), 8 threads.
 module attributes {gpu.container_module} {
 gpu.module @dsc_mla_decode_c32_r8 {
-  gpu.func @mla_decode_bf16_c32_r8(%Q: memref<?xf16>, %KV: memref<?xf16>,
+  gpu.func @mla_decode_bf16_c32_r8(%Q: memref<?xbf16>, %KV: memref<?xbf16>,
                             %table: memref<?xi32>, %lens: memref<?xi32>,
                             %Opart: memref<?xf32>, %Lse: memref<?xf32>,
                             %heads: index, %maxPages: index, %splits: index,
-                            %tilesPerSplit: index, %scale: f32)
+                            %tilesPerSplit: index, %kvOffset: index, %scale: f32)
       kernel attributes {known_block_size = array<i32: 256, 1, 1>,
+                         dsc.tile = array<i64: 64, 32>,
                          dsc.dynamic_shared_memory = 21504 : i64} {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
@@ -53,9 +55,9 @@ gpu.module @dsc_mla_decode_c32_r8 {
     %ninf = arith.constant 0xFF800000 : f32
     %one = arith.constant 1.0 : f32
     %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
-    %sQ = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xf16, #gpu.address_space<workgroup>>
-    %sKV = memref.view %dyn[%c8192][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x32x64xf16, #gpu.address_space<workgroup>>
-    %sP = memref.view %dyn[%c16384][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x32xf16, #gpu.address_space<workgroup>>
+    %sQ = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+    %sKV = memref.view %dyn[%c8192][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x32x64xbf16, #gpu.address_space<workgroup>>
+    %sP = memref.view %dyn[%c16384][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x32xbf16, #gpu.address_space<workgroup>>
     %sMax = memref.view %dyn[%c20480][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64xf32, #gpu.address_space<workgroup>>
     %sSum = memref.view %dyn[%c20992][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64xf32, #gpu.address_space<workgroup>>
     %hblock = gpu.block_id x
@@ -107,7 +109,7 @@ gpu.module @dsc_mla_decode_c32_r8 {
     %qsrc = arith.addi %qgoff, %qgcol : index
     %qsrcIn = arith.select %copied, %qsrc, %c0 : index
     %qn = arith.select %copied, %c8, %c0 : index
-    %qtok = nvgpu.device_async_copy %Q[%qsrcIn], %sQ[%qrow, %qcol], 8, %qn {bypassL1} : memref<?xf16> to memref<64x64xf16, #gpu.address_space<workgroup>>
+    %qtok = nvgpu.device_async_copy %Q[%qsrcIn], %sQ[%qrow, %qcol], 8, %qn {bypassL1} : memref<?xbf16> to memref<64x64xbf16, #gpu.address_space<workgroup>>
     %qgrow_1 = arith.addi %qRow0, %qrow_1 : index
     %qhead_1 = arith.addi %h0, %qrow_1 : index
     %qIsHead_1 = arith.cmpi ult, %qhead_1, %heads : index
@@ -117,13 +119,15 @@ gpu.module @dsc_mla_decode_c32_r8 {
     %qsrc_1 = arith.addi %qgoff_1, %qgcol : index
     %qsrcIn_1 = arith.select %copied_1, %qsrc_1, %c0 : index
     %qn_1 = arith.select %copied_1, %c8, %c0 : index
-    %qtok_1 = nvgpu.device_async_copy %Q[%qsrcIn_1], %sQ[%qrow_1, %qcol], 8, %qn_1 {bypassL1} : memref<?xf16> to memref<64x64xf16, #gpu.address_space<workgroup>>
+    %qtok_1 = nvgpu.device_async_copy %Q[%qsrcIn_1], %sQ[%qrow_1, %qcol], 8, %qn_1 {bypassL1} : memref<?xbf16> to memref<64x64xbf16, #gpu.address_space<workgroup>>
     %krow = arith.divui %tid, %c8 : index
     %kchunk = arith.remui %tid, %c8 : index
     %ksw = arith.remui %krow, %c8 : index
     %kphys = arith.xori %kchunk, %ksw : index
     %kcol = arith.muli %kphys, %c8 : index
     %kgcol = arith.muli %kchunk, %c8 : index
+    %kRowOff = arith.muli %krow, %c40 : index
+    %kChunkOff = arith.addi %kRowOff, %kgcol : index
     %inRow_2 = arith.cmpi ult, %kgcol, %c40 : index
     %j = arith.addi %jBegin, %c0 : index
     %inSplit = arith.cmpi ult, %j, %jEnd : index
@@ -136,16 +140,16 @@ gpu.module @dsc_mla_decode_c32_r8 {
     %inPage = arith.remui %tok0, %c64 : index
     %pageRow0 = arith.muli %page, %c64 : index
     %rowBase = arith.addi %pageRow0, %inPage : index
+    %tileOff0 = arith.muli %rowBase, %c40 : index
+    %tileOff = arith.addi %tileOff0, %kvOffset : index
     %tok = arith.addi %tok0, %krow : index
     %live0 = arith.cmpi ult, %tok, %len : index
     %live = arith.andi %live0, %inSplit : i1
     %copied_2 = arith.andi %live, %inRow_2 : i1
-    %grow = arith.addi %rowBase, %krow : index
-    %goff = arith.muli %grow, %c40 : index
-    %src0 = arith.addi %goff, %kgcol : index
+    %src0 = arith.addi %tileOff, %kChunkOff : index
     %src = arith.select %copied_2, %src0, %c0 : index
     %srcElems = arith.select %copied_2, %c8, %c0 : index
-    %ktok = nvgpu.device_async_copy %KV[%src], %sKV[%c0, %krow, %kcol], 8, %srcElems {bypassL1} : memref<?xf16> to memref<2x32x64xf16, #gpu.address_space<workgroup>>
+    %ktok = nvgpu.device_async_copy %KV[%src], %sKV[%c0, %krow, %kcol], 8, %srcElems {bypassL1} : memref<?xbf16> to memref<2x32x64xbf16, #gpu.address_space<workgroup>>
     %group = nvgpu.device_async_create_group %qtok, %qtok_1, %ktok
     %j_1 = arith.addi %jBegin, %c1 : index
     %inSplit_1 = arith.cmpi ult, %j_1, %jEnd : index
@@ -158,16 +162,16 @@ gpu.module @dsc_mla_decode_c32_r8 {
     %inPage_1 = arith.remui %tok0_1, %c64 : index
     %pageRow0_1 = arith.muli %page_1, %c64 : index
     %rowBase_1 = arith.addi %pageRow0_1, %inPage_1 : index
+    %tileOff0_1 = arith.muli %rowBase_1, %c40 : index
+    %tileOff_1 = arith.addi %tileOff0_1, %kvOffset : index
     %tok_1 = arith.addi %tok0_1, %krow : index
     %live0_1 = arith.cmpi ult, %tok_1, %len : index
     %live_1 = arith.andi %live0_1, %inSplit_1 : i1
     %copied_3 = arith.andi %live_1, %inRow_2 : i1
-    %grow_1 = arith.addi %rowBase_1, %krow : index
-    %goff_1 = arith.muli %grow_1, %c40 : index
-    %src0_1 = arith.addi %goff_1, %kgcol : index
+    %src0_1 = arith.addi %tileOff_1, %kChunkOff : index
     %src_1 = arith.select %copied_3, %src0_1, %c0 : index
     %srcElems_1 = arith.select %copied_3, %c8, %c0 : index
-    %ktok_1 = nvgpu.device_async_copy %KV[%src_1], %sKV[%c1, %krow, %kcol], 8, %srcElems_1 {bypassL1} : memref<?xf16> to memref<2x32x64xf16, #gpu.address_space<workgroup>>
+    %ktok_1 = nvgpu.device_async_copy %KV[%src_1], %sKV[%c1, %krow, %kcol], 8, %srcElems_1 {bypassL1} : memref<?xbf16> to memref<2x32x64xbf16, #gpu.address_space<workgroup>>
     %group_1 = nvgpu.device_async_create_group %ktok_1
     %rg16 = arith.muli %rowGroup, %c16 : index
     %aRow = arith.addi %rg16, %l16 : index
@@ -193,34 +197,34 @@ gpu.module @dsc_mla_decode_c32_r8 {
         %aChunk = arith.addi %lhi, %kc2 : index
         %aPhys = arith.xori %aChunk, %l8 : index
         %aCol = arith.muli %aPhys, %c8 : index
-        %af = nvgpu.ldmatrix %sQ[%aRow, %aCol] {numTiles = 4 : i32, transpose = false} : memref<64x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %afh = vector.extract %af[0] : vector<2xf16> from vector<4x2xf16>
-        %afw = vector.bitcast %afh : vector<2xf16> to vector<1xi32>
+        %af = nvgpu.ldmatrix %sQ[%aRow, %aCol] {numTiles = 4 : i32, transpose = false} : memref<64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+        %afh = vector.extract %af[0] : vector<2xbf16> from vector<4x2xbf16>
+        %afw = vector.bitcast %afh : vector<2xbf16> to vector<1xi32>
         %afr = vector.extract %afw[0] : i32 from vector<1xi32>
-        %afh_1 = vector.extract %af[1] : vector<2xf16> from vector<4x2xf16>
-        %afw_1 = vector.bitcast %afh_1 : vector<2xf16> to vector<1xi32>
+        %afh_1 = vector.extract %af[1] : vector<2xbf16> from vector<4x2xbf16>
+        %afw_1 = vector.bitcast %afh_1 : vector<2xbf16> to vector<1xi32>
         %afr_1 = vector.extract %afw_1[0] : i32 from vector<1xi32>
-        %afh_2 = vector.extract %af[2] : vector<2xf16> from vector<4x2xf16>
-        %afw_2 = vector.bitcast %afh_2 : vector<2xf16> to vector<1xi32>
+        %afh_2 = vector.extract %af[2] : vector<2xbf16> from vector<4x2xbf16>
+        %afw_2 = vector.bitcast %afh_2 : vector<2xbf16> to vector<1xi32>
         %afr_2 = vector.extract %afw_2[0] : i32 from vector<1xi32>
-        %afh_3 = vector.extract %af[3] : vector<2xf16> from vector<4x2xf16>
-        %afw_3 = vector.bitcast %afh_3 : vector<2xf16> to vector<1xi32>
+        %afh_3 = vector.extract %af[3] : vector<2xbf16> from vector<4x2xbf16>
+        %afw_3 = vector.bitcast %afh_3 : vector<2xbf16> to vector<1xi32>
         %afr_3 = vector.extract %afw_3[0] : i32 from vector<1xi32>
         %bChunk = arith.addi %lmid, %kc2 : index
         %bPhys = arith.xori %bChunk, %l8 : index
         %bCol = arith.muli %bPhys, %c8 : index
-        %bf = nvgpu.ldmatrix %sKV[%stage, %kRow, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x32x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %bfh = vector.extract %bf[0] : vector<2xf16> from vector<4x2xf16>
-        %bfw = vector.bitcast %bfh : vector<2xf16> to vector<1xi32>
+        %bf = nvgpu.ldmatrix %sKV[%stage, %kRow, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x32x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+        %bfh = vector.extract %bf[0] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw = vector.bitcast %bfh : vector<2xbf16> to vector<1xi32>
         %bfr = vector.extract %bfw[0] : i32 from vector<1xi32>
-        %bfh_1 = vector.extract %bf[1] : vector<2xf16> from vector<4x2xf16>
-        %bfw_1 = vector.bitcast %bfh_1 : vector<2xf16> to vector<1xi32>
+        %bfh_1 = vector.extract %bf[1] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_1 = vector.bitcast %bfh_1 : vector<2xbf16> to vector<1xi32>
         %bfr_1 = vector.extract %bfw_1[0] : i32 from vector<1xi32>
-        %bfh_2 = vector.extract %bf[2] : vector<2xf16> from vector<4x2xf16>
-        %bfw_2 = vector.bitcast %bfh_2 : vector<2xf16> to vector<1xi32>
+        %bfh_2 = vector.extract %bf[2] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_2 = vector.bitcast %bfh_2 : vector<2xbf16> to vector<1xi32>
         %bfr_2 = vector.extract %bfw_2[0] : i32 from vector<1xi32>
-        %bfh_3 = vector.extract %bf[3] : vector<2xf16> from vector<4x2xf16>
-        %bfw_3 = vector.bitcast %bfh_3 : vector<2xf16> to vector<1xi32>
+        %bfh_3 = vector.extract %bf[3] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_3 = vector.bitcast %bfh_3 : vector<2xbf16> to vector<1xi32>
         %bfr_3 = vector.extract %bfw_3[0] : i32 from vector<1xi32>
         %mma = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr, %bfr_1] C[%sa0, %sa1, %sa2, %sa3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc = llvm.extractvalue %mma[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -332,24 +336,20 @@ gpu.module @dsc_mla_decode_c32_r8 {
       %pCol = arith.addi %pCol0, %t2 : index
       %pPair = vector.from_elements %p, %p_1 : vector<2xf32>
       %pBf16 = arith.truncf %pPair : vector<2xf32> to vector<2xbf16>
-      %pBits = arith.bitcast %pBf16 : vector<2xbf16> to vector<2xf16>
-      vector.store %pBits, %sP[%sRow, %pCol] : memref<64x32xf16, #gpu.address_space<workgroup>>, vector<2xf16>
+      vector.store %pBf16, %sP[%sRow, %pCol] : memref<64x32xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPair_1 = vector.from_elements %p_2, %p_3 : vector<2xf32>
       %pBf16_1 = arith.truncf %pPair_1 : vector<2xf32> to vector<2xbf16>
-      %pBits_1 = arith.bitcast %pBf16_1 : vector<2xbf16> to vector<2xf16>
-      vector.store %pBits_1, %sP[%sRow8, %pCol] : memref<64x32xf16, #gpu.address_space<workgroup>>, vector<2xf16>
+      vector.store %pBf16_1, %sP[%sRow8, %pCol] : memref<64x32xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pChunk_1 = arith.addi %half2, %c1 : index
       %pPhys_1 = arith.xori %pChunk_1, %gSw : index
       %pCol0_1 = arith.muli %pPhys_1, %c8 : index
       %pCol_1 = arith.addi %pCol0_1, %t2 : index
       %pPair_2 = vector.from_elements %p_4, %p_5 : vector<2xf32>
       %pBf16_2 = arith.truncf %pPair_2 : vector<2xf32> to vector<2xbf16>
-      %pBits_2 = arith.bitcast %pBf16_2 : vector<2xbf16> to vector<2xf16>
-      vector.store %pBits_2, %sP[%sRow, %pCol_1] : memref<64x32xf16, #gpu.address_space<workgroup>>, vector<2xf16>
+      vector.store %pBf16_2, %sP[%sRow, %pCol_1] : memref<64x32xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %pPair_3 = vector.from_elements %p_6, %p_7 : vector<2xf32>
       %pBf16_3 = arith.truncf %pPair_3 : vector<2xf32> to vector<2xbf16>
-      %pBits_3 = arith.bitcast %pBf16_3 : vector<2xbf16> to vector<2xf16>
-      vector.store %pBits_3, %sP[%sRow8, %pCol_1] : memref<64x32xf16, #gpu.address_space<workgroup>>, vector<2xf16>
+      vector.store %pBf16_3, %sP[%sRow8, %pCol_1] : memref<64x32xbf16, #gpu.address_space<workgroup>>, vector<2xbf16>
       %os = arith.mulf %o0, %alpha : f32
       %os_1 = arith.mulf %o1, %alpha : f32
       %os_2 = arith.mulf %o2, %alpha_1 : f32
@@ -362,35 +362,35 @@ gpu.module @dsc_mla_decode_c32_r8 {
       %paChunk = arith.addi %lhi, %c0 : index
       %paPhys = arith.xori %paChunk, %pSw : index
       %paCol = arith.muli %paPhys, %c8 : index
-      %pf = nvgpu.ldmatrix %sP[%aRow, %paCol] {numTiles = 4 : i32, transpose = false} : memref<64x32xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %pfh = vector.extract %pf[0] : vector<2xf16> from vector<4x2xf16>
-      %pfw = vector.bitcast %pfh : vector<2xf16> to vector<1xi32>
+      %pf = nvgpu.ldmatrix %sP[%aRow, %paCol] {numTiles = 4 : i32, transpose = false} : memref<64x32xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %pfh = vector.extract %pf[0] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw = vector.bitcast %pfh : vector<2xbf16> to vector<1xi32>
       %pfr = vector.extract %pfw[0] : i32 from vector<1xi32>
-      %pfh_1 = vector.extract %pf[1] : vector<2xf16> from vector<4x2xf16>
-      %pfw_1 = vector.bitcast %pfh_1 : vector<2xf16> to vector<1xi32>
+      %pfh_1 = vector.extract %pf[1] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_1 = vector.bitcast %pfh_1 : vector<2xbf16> to vector<1xi32>
       %pfr_1 = vector.extract %pfw_1[0] : i32 from vector<1xi32>
-      %pfh_2 = vector.extract %pf[2] : vector<2xf16> from vector<4x2xf16>
-      %pfw_2 = vector.bitcast %pfh_2 : vector<2xf16> to vector<1xi32>
+      %pfh_2 = vector.extract %pf[2] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_2 = vector.bitcast %pfh_2 : vector<2xbf16> to vector<1xi32>
       %pfr_2 = vector.extract %pfw_2[0] : i32 from vector<1xi32>
-      %pfh_3 = vector.extract %pf[3] : vector<2xf16> from vector<4x2xf16>
-      %pfw_3 = vector.bitcast %pfh_3 : vector<2xf16> to vector<1xi32>
+      %pfh_3 = vector.extract %pf[3] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_3 = vector.bitcast %pfh_3 : vector<2xbf16> to vector<1xi32>
       %pfr_3 = vector.extract %pfw_3[0] : i32 from vector<1xi32>
       %vRow = arith.addi %l16, %c0 : index
       %vfChunk = arith.addi %vChunk, %c0 : index
       %vfPhys = arith.xori %vfChunk, %l8 : index
       %vfCol = arith.muli %vfPhys, %c8 : index
-      %vf = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol] {numTiles = 4 : i32, transpose = true} : memref<2x32x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh = vector.extract %vf[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw = vector.bitcast %vfh : vector<2xf16> to vector<1xi32>
+      %vf = nvgpu.ldmatrix %sKV[%stage, %vRow, %vfCol] {numTiles = 4 : i32, transpose = true} : memref<2x32x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh = vector.extract %vf[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw = vector.bitcast %vfh : vector<2xbf16> to vector<1xi32>
       %vfr = vector.extract %vfw[0] : i32 from vector<1xi32>
-      %vfh_1 = vector.extract %vf[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_1 = vector.bitcast %vfh_1 : vector<2xf16> to vector<1xi32>
+      %vfh_1 = vector.extract %vf[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_1 = vector.bitcast %vfh_1 : vector<2xbf16> to vector<1xi32>
       %vfr_1 = vector.extract %vfw_1[0] : i32 from vector<1xi32>
-      %vfh_2 = vector.extract %vf[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_2 = vector.bitcast %vfh_2 : vector<2xf16> to vector<1xi32>
+      %vfh_2 = vector.extract %vf[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_2 = vector.bitcast %vfh_2 : vector<2xbf16> to vector<1xi32>
       %vfr_2 = vector.extract %vfw_2[0] : i32 from vector<1xi32>
-      %vfh_3 = vector.extract %vf[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_3 = vector.bitcast %vfh_3 : vector<2xf16> to vector<1xi32>
+      %vfh_3 = vector.extract %vf[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_3 = vector.bitcast %vfh_3 : vector<2xbf16> to vector<1xi32>
       %vfr_3 = vector.extract %vfw_3[0] : i32 from vector<1xi32>
       %mma_2 = nvvm.mma.sync A[%pfr, %pfr_1, %pfr_2, %pfr_3] B[%vfr, %vfr_1] C[%os, %os_1, %os_2, %os_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_8 = llvm.extractvalue %mma_2[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -405,35 +405,35 @@ gpu.module @dsc_mla_decode_c32_r8 {
       %paChunk_1 = arith.addi %lhi, %c2 : index
       %paPhys_1 = arith.xori %paChunk_1, %pSw : index
       %paCol_1 = arith.muli %paPhys_1, %c8 : index
-      %pf_1 = nvgpu.ldmatrix %sP[%aRow, %paCol_1] {numTiles = 4 : i32, transpose = false} : memref<64x32xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %pfh_4 = vector.extract %pf_1[0] : vector<2xf16> from vector<4x2xf16>
-      %pfw_4 = vector.bitcast %pfh_4 : vector<2xf16> to vector<1xi32>
+      %pf_1 = nvgpu.ldmatrix %sP[%aRow, %paCol_1] {numTiles = 4 : i32, transpose = false} : memref<64x32xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %pfh_4 = vector.extract %pf_1[0] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_4 = vector.bitcast %pfh_4 : vector<2xbf16> to vector<1xi32>
       %pfr_4 = vector.extract %pfw_4[0] : i32 from vector<1xi32>
-      %pfh_5 = vector.extract %pf_1[1] : vector<2xf16> from vector<4x2xf16>
-      %pfw_5 = vector.bitcast %pfh_5 : vector<2xf16> to vector<1xi32>
+      %pfh_5 = vector.extract %pf_1[1] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_5 = vector.bitcast %pfh_5 : vector<2xbf16> to vector<1xi32>
       %pfr_5 = vector.extract %pfw_5[0] : i32 from vector<1xi32>
-      %pfh_6 = vector.extract %pf_1[2] : vector<2xf16> from vector<4x2xf16>
-      %pfw_6 = vector.bitcast %pfh_6 : vector<2xf16> to vector<1xi32>
+      %pfh_6 = vector.extract %pf_1[2] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_6 = vector.bitcast %pfh_6 : vector<2xbf16> to vector<1xi32>
       %pfr_6 = vector.extract %pfw_6[0] : i32 from vector<1xi32>
-      %pfh_7 = vector.extract %pf_1[3] : vector<2xf16> from vector<4x2xf16>
-      %pfw_7 = vector.bitcast %pfh_7 : vector<2xf16> to vector<1xi32>
+      %pfh_7 = vector.extract %pf_1[3] : vector<2xbf16> from vector<4x2xbf16>
+      %pfw_7 = vector.bitcast %pfh_7 : vector<2xbf16> to vector<1xi32>
       %pfr_7 = vector.extract %pfw_7[0] : i32 from vector<1xi32>
       %vRow_1 = arith.addi %l16, %c16 : index
       %vfChunk_1 = arith.addi %vChunk, %c0 : index
       %vfPhys_1 = arith.xori %vfChunk_1, %l8 : index
       %vfCol_1 = arith.muli %vfPhys_1, %c8 : index
-      %vf_1 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_1] {numTiles = 4 : i32, transpose = true} : memref<2x32x64xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_4 = vector.extract %vf_1[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_4 = vector.bitcast %vfh_4 : vector<2xf16> to vector<1xi32>
+      %vf_1 = nvgpu.ldmatrix %sKV[%stage, %vRow_1, %vfCol_1] {numTiles = 4 : i32, transpose = true} : memref<2x32x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_4 = vector.extract %vf_1[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_4 = vector.bitcast %vfh_4 : vector<2xbf16> to vector<1xi32>
       %vfr_4 = vector.extract %vfw_4[0] : i32 from vector<1xi32>
-      %vfh_5 = vector.extract %vf_1[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_5 = vector.bitcast %vfh_5 : vector<2xf16> to vector<1xi32>
+      %vfh_5 = vector.extract %vf_1[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_5 = vector.bitcast %vfh_5 : vector<2xbf16> to vector<1xi32>
       %vfr_5 = vector.extract %vfw_5[0] : i32 from vector<1xi32>
-      %vfh_6 = vector.extract %vf_1[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_6 = vector.bitcast %vfh_6 : vector<2xf16> to vector<1xi32>
+      %vfh_6 = vector.extract %vf_1[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_6 = vector.bitcast %vfh_6 : vector<2xbf16> to vector<1xi32>
       %vfr_6 = vector.extract %vfw_6[0] : i32 from vector<1xi32>
-      %vfh_7 = vector.extract %vf_1[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_7 = vector.bitcast %vfh_7 : vector<2xf16> to vector<1xi32>
+      %vfh_7 = vector.extract %vf_1[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_7 = vector.bitcast %vfh_7 : vector<2xbf16> to vector<1xi32>
       %vfr_7 = vector.extract %vfw_7[0] : i32 from vector<1xi32>
       %mma_4 = nvvm.mma.sync A[%pfr_4, %pfr_5, %pfr_6, %pfr_7] B[%vfr_4, %vfr_5] C[%acc_8, %acc_9, %acc_10, %acc_11] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_16 = llvm.extractvalue %mma_4[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -458,16 +458,16 @@ gpu.module @dsc_mla_decode_c32_r8 {
       %inPage_2 = arith.remui %tok0_2, %c64 : index
       %pageRow0_2 = arith.muli %page_2, %c64 : index
       %rowBase_2 = arith.addi %pageRow0_2, %inPage_2 : index
+      %tileOff0_2 = arith.muli %rowBase_2, %c40 : index
+      %tileOff_2 = arith.addi %tileOff0_2, %kvOffset : index
       %tok_2 = arith.addi %tok0_2, %krow : index
       %live0_2 = arith.cmpi ult, %tok_2, %len : index
       %live_2 = arith.andi %live0_2, %inSplit_2 : i1
       %copied_4 = arith.andi %live_2, %inRow_2 : i1
-      %grow_2 = arith.addi %rowBase_2, %krow : index
-      %goff_2 = arith.muli %grow_2, %c40 : index
-      %src0_2 = arith.addi %goff_2, %kgcol : index
+      %src0_2 = arith.addi %tileOff_2, %kChunkOff : index
       %src_2 = arith.select %copied_4, %src0_2, %c0 : index
       %srcElems_2 = arith.select %copied_4, %c8, %c0 : index
-      %ktok_2 = nvgpu.device_async_copy %KV[%src_2], %sKV[%stage, %krow, %kcol], 8, %srcElems_2 {bypassL1} : memref<?xf16> to memref<2x32x64xf16, #gpu.address_space<workgroup>>
+      %ktok_2 = nvgpu.device_async_copy %KV[%src_2], %sKV[%stage, %krow, %kcol], 8, %srcElems_2 {bypassL1} : memref<?xbf16> to memref<2x32x64xbf16, #gpu.address_space<workgroup>>
       %group_2 = nvgpu.device_async_create_group %ktok_2
       scf.yield %mnew, %mnew_1, %lsum_3, %lsum_7, %acc_16, %acc_17, %acc_18, %acc_19, %acc_20, %acc_21, %acc_22, %acc_23 : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32
     }

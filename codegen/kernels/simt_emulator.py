@@ -753,6 +753,14 @@ class Block:
     def op_arith_shli(self, op, a, b):
         return a << b
 
+    def op_arith_trunci(self, op, a):
+        """Narrowing: the destination width's low bits, as an unsigned value
+        (the bits a 16-bit float is kept as)."""
+        width = int(re.search(r"-> i(\d+)", op.text).group(1))
+        if width == 1:
+            return (a & 1).astype(bool)
+        return a.astype(np.int64) & ((1 << width) - 1)
+
     def op_memref_atomic_rmw(self, op, value, memref, *indices):
         """addi, thread after thread: each active thread gets the value
         before its own addition (any order is valid; this one is thread

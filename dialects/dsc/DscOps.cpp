@@ -543,3 +543,107 @@ LogicalResult MlaDecodeOp::verify() {
                        "sequence of the batch");
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// PagedMlaDecodeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PagedMlaDecodeOp::verify() {
+  auto type = [](Value v) { return cast<ShapedType>(v.getType()); };
+  ShapedType queries = type(getQueries()), entries = type(getEntries()),
+             cache = type(getCache()), table = type(getBlockTable()),
+             lengths = type(getLengths()), init = type(getInit());
+  bool onTensors = isa<RankedTensorType>(init);
+  for (Value operand : getOperands())
+    if (isa<RankedTensorType>(operand.getType()) != onTensors ||
+        !type(operand).hasRank())
+      return emitOpError("operands must be all ranked tensors or all memrefs");
+  if (onTensors != (getNumResults() == 1) ||
+      (onTensors && getResult()[0].getType() != init))
+    return emitOpError("on tensors the result is init's type; on buffers "
+                       "there is none");
+  if (queries.getRank() != 3 || entries.getRank() != 2 ||
+      cache.getRank() != 3 || table.getRank() != 2 || lengths.getRank() != 1 ||
+      init.getRank() != 3)
+    return emitOpError("expects queries [R, H, D], entries [R, D], cache "
+                       "[pages, page_size, D], block_table [R, max_pages], "
+                       "lengths [R] and init [R, H, C]");
+  for (ShapedType t : {queries, entries, cache, init})
+    if (!t.getElementType().isBF16())
+      return emitOpError("queries, entries, cache and init must be bf16");
+  for (ShapedType t : {table, lengths})
+    if (!t.getElementType().isInteger(32))
+      return emitOpError("block_table and lengths must be i32");
+  int64_t width = queries.getDimSize(2), rows = queries.getDimSize(0);
+  if (ShapedType::isDynamic(width) || ShapedType::isDynamic(init.getDimSize(2)))
+    return emitOpError("the key width D and value width C must be static");
+  if (!sizesAgree(entries.getDimSize(1), width) ||
+      !sizesAgree(cache.getDimSize(2), width))
+    return emitOpError("entries and cache rows must be D = ")
+           << width << " wide, as the queries";
+  if (init.getDimSize(2) >= width)
+    return emitOpError("the value width C must be below the key width D");
+  if (ShapedType::isDynamic(cache.getDimSize(1)))
+    return emitOpError("the cache's page size must be static");
+  for (int64_t n : {entries.getDimSize(0), table.getDimSize(0),
+                    lengths.getDimSize(0), init.getDimSize(0)})
+    if (!sizesAgree(n, rows))
+      return emitOpError("entries, block_table, lengths and init must have "
+                         "the queries' R rows");
+  if (!sizesAgree(init.getDimSize(1), queries.getDimSize(1)))
+    return emitOpError("init must have the queries' heads");
+  return success();
+}
+
+void PagedMlaDecodeOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  // On tensors the op is pure; on buffers it reads its inputs and writes
+  // init.
+  if (!hasPureBufferSemantics())
+    return;
+  for (OpOperand *input : getDpsInputOperands())
+    effects.emplace_back(MemoryEffects::Read::get(), input,
+                         SideEffects::DefaultResource::get());
+  effects.emplace_back(MemoryEffects::Write::get(), &getInitMutable(),
+                       SideEffects::DefaultResource::get());
+}
+
+bool PagedMlaDecodeOp::bufferizesToMemoryRead(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  // Every element of init is written, none read.
+  return &operand != &getInitMutable();
+}
+
+bool PagedMlaDecodeOp::bufferizesToMemoryWrite(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return &operand == &getInitMutable();
+}
+
+bufferization::AliasingValueList
+PagedMlaDecodeOp::getAliasingValues(OpOperand &operand,
+                                    const bufferization::AnalysisState &) {
+  if (&operand != &getInitMutable())
+    return {};
+  return {{getResult()[0], bufferization::BufferRelation::Equivalent}};
+}
+
+LogicalResult
+PagedMlaDecodeOp::bufferize(RewriterBase &rewriter,
+                            const bufferization::BufferizationOptions &options,
+                            bufferization::BufferizationState &state) {
+  SmallVector<Value> buffers;
+  for (Value operand : getOperands()) {
+    FailureOr<Value> buffer =
+        bufferization::getBuffer(rewriter, operand, options, state);
+    if (failed(buffer))
+      return failure();
+    buffers.push_back(*buffer);
+  }
+  rewriter.setInsertionPoint(*this);
+  PagedMlaDecodeOp::create(rewriter, getLoc(), TypeRange{}, buffers[0],
+                           buffers[1], buffers[2], buffers[3], buffers[4],
+                           buffers[5], getScaleAttr());
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, buffers[5]);
+  return success();
+}

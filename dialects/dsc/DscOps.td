@@ -12,6 +12,8 @@
 include "dialects/dsc/DscDialect.td"
 include "dialects/dsc/DscAttrs.td"
 include "mlir/IR/OpBase.td"
+include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
@@ -488,6 +490,74 @@ def Dsc_SwigluOp : Dsc_Op<"swiglu", [Pure, SameOperandsAndResultType]> {
   let arguments = (ins Dsc_FloatTensor:$gate, Dsc_FloatTensor:$up);
   let results = (outs Dsc_FloatTensor:$result);
   let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
+}
+
+//===----------------------------------------------------------------------===//
+// PagedMlaDecodeOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_PagedMlaDecodeOp : Dsc_Op<"paged_mla_decode", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>]> {
+  let summary = "latent attention over a paged bf16 cache, as the kernel "
+                "library's MLA decode computes it";
+  let description = [{
+    The attention step of `dsc.mla_decode` in the operand layout of the
+    kernel library's decode kernels (`codegen/kernels/mla_decode_bf16*.mlir`),
+    which `dsc-library-gemms` launches in its place. `dsc-lower-to-linalg`
+    makes it on GPU targets (W_UK and W_UV stay around it as generated
+    code). With R query rows (one per new token), H heads, key width D
+    (latent C then rope) and value width C:
+
+    - `queries` [R, H, D] (bf16): each head's absorbed query, q_nope . W_UK
+      then q_pe;
+    - `entries` [R, D] (bf16): row r's own cache entry, its latent then its
+      rope key;
+    - `cache` [pages, page_size, D] (bf16) and `block_table` [R, max_pages]
+      (i32, every entry a page of `cache`): row r's positions, position p at
+      page `block_table[r, p / page_size]`, row `p % page_size`;
+    - `lengths` [R] (i32): row r attends to positions 0 .. lengths[r] - 1,
+      the last of which is `entries[r]`; a length of 0 attends to nothing
+      (a zero result).
+
+    `init` [R, H, C] (bf16) receives `softmax(scale * q K^T) V`, K the
+    entries of the positions, V their first C values.
+
+    The op only reads `cache`. Its library lowering stores each row's entry
+    at its position before the kernels read the cache: the decode step
+    stores those entries there anyway (`dsc-store-cache-entries`), and no
+    other op of the step reads them.
+
+    On tensors it returns the result; on buffers (after bufferization) it
+    writes `init` and returns nothing.
+
+    ```mlir
+    %o = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens)
+        outs(%init) {scale = 0.1352 : f64}
+        : tensor<?x128x576xbf16>, tensor<?x576xbf16>, tensor<?x64x576xbf16>,
+          tensor<?x?xi32>, tensor<?xi32>, tensor<?x128x512xbf16>
+        -> tensor<?x128x512xbf16>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$queries, AnyShaped:$entries,
+                       AnyShaped:$cache, AnyShaped:$block_table,
+                       AnyShaped:$lengths, AnyShaped:$init, F64Attr:$scale);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $queries `,` $entries `cache` `(` $cache `,` $block_table `,` $lengths `)`
+    `outs` `(` $init `)` attr-dict `:` type($queries) `,` type($entries) `,`
+    type($cache) `,` type($block_table) `,` type($lengths) `,` type($init)
+    (`->` type($result)^)?
+  }];
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() {
+      return MutableOperandRange(getInitMutable());
+    }
+  }];
+  let hasVerifier = 1;
 }
 
 #endif // DSC_OPS_TD

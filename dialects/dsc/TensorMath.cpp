@@ -742,31 +742,42 @@ std::pair<Value, Value> TensorMath::splitKvB(Value kvb, int64_t heads,
   return {slab(0, dn), slab(dn, dv)};
 }
 
+/// acc + x * y in f32, the body of the absorption GEMMs.
+static void multiplyAdd(OpBuilder &nb, Location l, ValueRange a) {
+  TensorMath s(nb, l);
+  Value p = arith::MulFOp::create(nb, l, s.toF32(a[0]), s.toF32(a[1]));
+  linalg::YieldOp::create(nb, l,
+                          arith::AddFOp::create(nb, l, p, a[2]).getResult());
+}
+
+Value TensorMath::absorbQueries(Value qNope, Value wUK) {
+  int64_t c = cast<RankedTensorType>(wUK.getType()).getDimSize(2);
+  // Loops (b, s, h, c, n): qLat[b, s, h, c] += qNope[b, s, h, n] W_UK[h, n, c]
+  SmallVector<OpFoldResult> qs = sizes(qNope);
+  return generic(
+      {qNope, wUK},
+      filled({qs[0], qs[1], qs[2], b.getIndexAttr(c)}, b.getF32Type(), 0.0), 5,
+      {{0, 1, 2, 4}, {2, 4, 3}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+}
+
+Value TensorMath::projectValues(Value outLatent, Value wUV) {
+  int64_t dv = cast<RankedTensorType>(wUV.getType()).getDimSize(1);
+  // Loops (b, s, h, v, c): out[b, s, h, v] += oLat[b, s, h, c] W_UV[h, v, c]
+  SmallVector<OpFoldResult> os = sizes(outLatent);
+  return generic(
+      {outLatent, wUV},
+      filled({os[0], os[1], os[2], b.getIndexAttr(dv)}, b.getF32Type(), 0.0), 5,
+      {{0, 1, 2, 4}, {2, 3, 4}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+}
+
 Value TensorMath::absorbedAttention(Value qNope, Value qPe, Value latentKeys,
                                     Value ropeKeys, Value wUK, Value wUV,
                                     double scale, Value past,
                                     const AttentionLayout &layout, Value mask) {
-  Type f32 = b.getF32Type();
-  auto wType = cast<RankedTensorType>(wUK.getType());
-  int64_t c = wType.getDimSize(2);
-  int64_t dv = cast<RankedTensorType>(wUV.getType()).getDimSize(1);
-  auto multiplyAdd = [](OpBuilder &nb, Location l, ValueRange a) {
-    TensorMath s(nb, l);
-    Value p = arith::MulFOp::create(nb, l, s.toF32(a[0]), s.toF32(a[1]));
-    linalg::YieldOp::create(nb, l,
-                            arith::AddFOp::create(nb, l, p, a[2]).getResult());
-  };
-  // Loops (b, s, h, c, n): qLat[b, s, h, c] += qNope[b, s, h, n] W_UK[h, n, c]
-  SmallVector<OpFoldResult> qs = sizes(qNope);
-  Value qLat = generic(
-      {qNope, wUK}, filled({qs[0], qs[1], qs[2], b.getIndexAttr(c)}, f32, 0.0),
-      5, {{0, 1, 2, 4}, {2, 4, 3}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
-  Value outLatent = causalAttention(qLat, latentKeys, qPe, ropeKeys, latentKeys,
-                                    scale, past, layout, mask);
-  // Loops (b, s, h, v, c): out[b, s, h, v] += oLat[b, s, h, c] W_UV[h, v, c]
-  return generic({outLatent, wUV},
-                 filled({qs[0], qs[1], qs[2], b.getIndexAttr(dv)}, f32, 0.0), 5,
-                 {{0, 1, 2, 4}, {2, 3, 4}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+  Value outLatent =
+      causalAttention(absorbQueries(qNope, wUK), latentKeys, qPe, ropeKeys,
+                      latentKeys, scale, past, layout, mask);
+  return projectValues(outLatent, wUV);
 }
 
 Value TensorMath::add(Value lhs, Value rhs) {

@@ -685,3 +685,75 @@ func.func @topk_values(%x: tensor<?x4xf32>) -> tensor<?x2xf16> {
   %v, %i = dsc.topk %x {k = 2 : i64} : (tensor<?x4xf32>) -> (tensor<?x2xf16>, tensor<?x2xi64>)
   return %v : tensor<?x2xf16>
 }
+
+// -----
+
+func.func @paged_mla_decode_mixed(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>, %pages: memref<?x64x40xbf16>, %table: tensor<?x?xi32>, %lens: tensor<?xi32>, %init: tensor<?x4x32xbf16>) -> tensor<?x4x32xbf16> {
+  // expected-error @+1 {{operands must be all ranked tensors or all memrefs}}
+  %0 = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = 0.25 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, memref<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
+  return %0 : tensor<?x4x32xbf16>
+}
+
+// -----
+
+func.func @paged_mla_decode_no_result(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi32>, %lens: tensor<?xi32>, %init: tensor<?x4x32xbf16>) {
+  // expected-error @+1 {{on tensors the result is init's type; on buffers there is none}}
+  dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = 0.25 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @paged_mla_decode_f32(%q: tensor<?x4x40xf32>, %e: tensor<?x40xbf16>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi32>, %lens: tensor<?xi32>, %init: tensor<?x4x32xbf16>) -> tensor<?x4x32xbf16> {
+  // expected-error @+1 {{queries, entries, cache and init must be bf16}}
+  %0 = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = 0.25 : f64} : tensor<?x4x40xf32>, tensor<?x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
+  return %0 : tensor<?x4x32xbf16>
+}
+
+// -----
+
+func.func @paged_mla_decode_table(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi64>, %lens: tensor<?xi32>, %init: tensor<?x4x32xbf16>) -> tensor<?x4x32xbf16> {
+  // expected-error @+1 {{block_table and lengths must be i32}}
+  %0 = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = 0.25 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi64>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
+  return %0 : tensor<?x4x32xbf16>
+}
+
+// -----
+
+func.func @paged_mla_decode_width(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>, %pages: tensor<?x64x48xbf16>, %table: tensor<?x?xi32>, %lens: tensor<?xi32>, %init: tensor<?x4x32xbf16>) -> tensor<?x4x32xbf16> {
+  // expected-error @+1 {{entries and cache rows must be D = 40 wide, as the queries}}
+  %0 = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = 0.25 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x64x48xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
+  return %0 : tensor<?x4x32xbf16>
+}
+
+// -----
+
+func.func @paged_mla_decode_value_width(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi32>, %lens: tensor<?xi32>, %init: tensor<?x4x40xbf16>) -> tensor<?x4x40xbf16> {
+  // expected-error @+1 {{the value width C must be below the key width D}}
+  %0 = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = 0.25 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x40xbf16> -> tensor<?x4x40xbf16>
+  return %0 : tensor<?x4x40xbf16>
+}
+
+// -----
+
+func.func @paged_mla_decode_rows(%q: tensor<3x4x40xbf16>, %e: tensor<2x40xbf16>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi32>, %lens: tensor<?xi32>, %init: tensor<?x4x32xbf16>) -> tensor<?x4x32xbf16> {
+  // expected-error @+1 {{entries, block_table, lengths and init must have the queries' R rows}}
+  %0 = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = 0.25 : f64} : tensor<3x4x40xbf16>, tensor<2x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
+  return %0 : tensor<?x4x32xbf16>
+}
+
+// -----
+
+func.func @paged_mla_decode_heads(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi32>, %lens: tensor<?xi32>, %init: tensor<?x8x32xbf16>) -> tensor<?x8x32xbf16> {
+  // expected-error @+1 {{init must have the queries' heads}}
+  %0 = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = 0.25 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x8x32xbf16> -> tensor<?x8x32xbf16>
+  return %0 : tensor<?x8x32xbf16>
+}
+
+// -----
+
+func.func @paged_mla_decode_rank(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>, %pages: tensor<?x40xbf16>, %table: tensor<?x?xi32>, %lens: tensor<?xi32>, %init: tensor<?x4x32xbf16>) -> tensor<?x4x32xbf16> {
+  // expected-error @+1 {{expects queries [R, H, D], entries [R, D], cache [pages, page_size, D], block_table [R, max_pages], lengths [R] and init [R, H, C]}}
+  %0 = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = 0.25 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
+  return %0 : tensor<?x4x32xbf16>
+}

@@ -148,3 +148,16 @@ func.func @topk(%x: tensor<?x4x16xf32>, %i: tensor<?x8xi64>) -> (tensor<?x4x2xf3
   %w, %l = dsc.topk %i {k = 3 : i64, smallest} : (tensor<?x8xi64>) -> (tensor<?x3xi64>, tensor<?x3xi64>)
   return %v, %j, %l : tensor<?x4x2xf32>, tensor<?x4x2xi64>, tensor<?x3xi64>
 }
+
+// -----
+
+// The kernel library's decode attention, on tensors (a result) and on
+// buffers (none).
+// CHECK-LABEL: func.func @paged_mla_decode
+func.func @paged_mla_decode(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi32>, %lens: tensor<?xi32>, %init: tensor<?x4x32xbf16>, %qb: memref<?x4x40xbf16>, %eb: memref<?x40xbf16>, %pb: memref<?x64x40xbf16>, %tb: memref<?x?xi32>, %lb: memref<?xi32>, %ob: memref<?x4x32xbf16>) -> tensor<?x4x32xbf16> {
+  // CHECK: dsc.paged_mla_decode %{{.*}}, %{{.*}} cache(%{{.*}}, %{{.*}}, %{{.*}}) outs(%{{.*}}) {scale = 2.500000e-01 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
+  %0 = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = 0.25 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
+  // CHECK: dsc.paged_mla_decode %{{.*}}, %{{.*}} cache(%{{.*}}, %{{.*}}, %{{.*}}) outs(%{{.*}}) {scale = 2.500000e-01 : f64} : memref<?x4x40xbf16>, memref<?x40xbf16>, memref<?x64x40xbf16>, memref<?x?xi32>, memref<?xi32>, memref<?x4x32xbf16>{{$}}
+  dsc.paged_mla_decode %qb, %eb cache(%pb, %tb, %lb) outs(%ob) {scale = 0.25 : f64} : memref<?x4x40xbf16>, memref<?x40xbf16>, memref<?x64x40xbf16>, memref<?x?xi32>, memref<?xi32>, memref<?x4x32xbf16>
+  return %0 : tensor<?x4x32xbf16>
+}

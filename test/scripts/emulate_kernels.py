@@ -7,7 +7,8 @@ usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
          grouped-gemm-fp8-wgmma, moe-dispatch,
          add-rmsnorm, quant-fp8, moe-pipeline, mla-decode,
          mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route,
-         rope, or routed-experts (host code: dsc-library-gemms' output)
+         rope, routed-experts or paged-attention (host code:
+         dsc-library-gemms' output)
 
 GENERIC.mlir are the kernel files in generic form (mlir-opt
 --mlir-print-op-generic); moe-pipeline takes moe_route, moe_dispatch and
@@ -587,13 +588,19 @@ def mla_decode_check(kernels, name, heads=64, latent=512, rope=64,
         smem = 3 * 73728 + 64 * 64 * 2 + 2 * 2 * 64 * 4 + 1024
         inputs = [emu.TensorMap(q_bits.reshape(-1, 576), (64, 64)),
                   emu.TensorMap(kv_bits.reshape(-1, 576), (64, 64))]
+        offset = []
     else:
         smem = int(kernels[name].attr(r"dsc.dynamic_shared_memory = (\d+)"))
-        inputs = [emu.global_memref(q_bits), emu.global_memref(kv_bits)]
+        # The pages follow two pages of another layer (NaN): kvOffset must
+        # skip them.
+        layers = np.concatenate([np.full((2, 64, d), 0x7FC0, np.uint16), kv_bits])
+        inputs = [emu.global_memref(q_bits), emu.global_memref(layers)]
+        offset = [2 * 64 * d]
     emu.run_kernel(kernels[name], ((heads + 63) // 64, splits, batch), 256,
                    smem, inputs + [emu.global_memref(table), emu.global_memref(lens),
                                    emu.global_memref(opart), emu.global_memref(lse),
-                                   heads, max_pages, splits, tiles_per_split, float(scale)])
+                                   heads, max_pages, splits, tiles_per_split] + offset +
+                   [float(scale)])
     emu.run_kernel(kernels[combine], (heads, batch, 1), latent // 4, 0,
                    [emu.global_memref(opart), emu.global_memref(lse),
                     emu.global_memref(out), heads, splits])
@@ -706,6 +713,50 @@ def routed_experts(modules):
     return ok
 
 
+def paged_attention(modules):
+    """dsc-library-gemms' lowering of dsc.paged_mla_decode
+    (test/codegen/Inputs/paged-attention.mlir, mapped to blocks and
+    threads): the entries' store, then the library's decode and combine,
+    against float64 attention over each row's positions, its own entry
+    last. Five rows of 4 heads: lengths within a page, across pages, of
+    one token, and 0 (a padding row: no store, a zero result); the layer's
+    pages within a cache of 3 layers whose others hold NaN, its unused
+    rows NaN too. The cache must change only at each row's entry."""
+    rng = np.random.default_rng(5)
+    (module,) = modules
+    heads, latent, rope, page, pages, max_pages = 4, 32, 8, 64, 6, 3
+    d = latent + rope
+    lens = np.array([9, 130, 1, 0, 64], np.int32)
+    rows = len(lens)
+    table = np.array([[4, 0, 0], [1, 5, 2], [3, 0, 0], [0, 0, 0], [0, 0, 0]],
+                     np.int32)
+    cache = np.full((3, pages, page, d), 0x7FC0, np.uint16)
+    for r, n in enumerate(lens):  # every position but the row's own entry
+        for p in range(max(n - 1, 0)):
+            cache[1, table[r, p // page], p % page] = bf16(rng.standard_normal(d))[0]
+    q_bits, q = bf16(0.5 * rng.standard_normal((rows, heads, d)))
+    e_bits, _ = bf16(rng.standard_normal((rows, d)))
+    out = np.full((rows, heads, latent), 0x7FC0, np.uint16)
+    before = cache.copy()
+    scale = 0.26464226841926575
+    launches = emu.run_host(module, "decode", [
+        emu.MemRef(q_bits, [rows, heads, d]), emu.MemRef(e_bits, [rows, d]),
+        emu.MemRef(cache, list(cache.shape)), emu.MemRef(table, [rows, max_pages]),
+        emu.MemRef(lens, [rows]), emu.MemRef(out, [rows, heads, latent])])
+    for r, n in enumerate(lens):
+        if n:
+            before[1, table[r, (n - 1) // page], (n - 1) % page] = e_bits[r]
+    stored = np.array_equal(cache, before)
+    kv = emu._bits_to_f32(cache[1])
+    want = mla_reference(q, kv, table, lens, scale / math.log(2), latent)
+    got = emu._bits_to_f32(out)
+    kernels_run = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
+    print(f"paged attention: the entries stored, nothing else written: "
+          f"{'ok' if stored else 'MISMATCH'}")
+    return stored & verdict(f"paged attention ({kernels_run})", got, want, 1e-2,
+                            also=not got[3].any())
+
+
 CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,
           "grouped-gemm-wgmma-tn": grouped_gemm_wgmma_tn,
           "grouped-gemm-fp8": grouped_gemm_fp8,
@@ -716,7 +767,7 @@ CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma
           "moe-route": moe_route, "rope": rope,
           "mla-prefill": mla_prefill, "mla-prefill-wgmma": mla_prefill_wgmma}
 # Checks of host code and its launches: they take the parsed modules.
-HOST_CHECKS = {"routed-experts": routed_experts}
+HOST_CHECKS = {"routed-experts": routed_experts, "paged-attention": paged_attention}
 
 
 def main():

@@ -14,8 +14,13 @@ usage: emulate_model.py --fixture DIR --tools DIR --work DIR
 It checks what no test without a GPU did before: that the GPU lowering
 (tiling into blocks and threads, kernel outlining, the library launches,
 the host code around them) computes the model; with --decode N, also
-prefill and N decode steps through page 2 of a four-page f32 KV cache,
-the others NaN (each step must store its own latents there). What it cannot check: PTX and the
+prefill and N decode steps through page 2 of a four-page KV cache, the
+others NaN (each step must store its own latents there). With
+--kv-cache-type bf16 the decode steps' attention is the kernel library's
+MLA decode, which rounds its probabilities to bf16 where the CPU keeps
+them in f32: the steps then differ by that rounding, about 1e-2 of the
+largest logit on tiny-v3 (its exactness is checked kernel by kernel, in
+emulate_kernels.py's paged-attention). What it cannot check: PTX and the
 hardware (the emulator interprets the kernels' MLIR, blocks one after
 another), the runtime's CUDA backend and KV cache code (the script
 places the prefill's latents as the runtime does), graphs, batches.
@@ -79,6 +84,7 @@ def compiled_module(args):
     dsc-check-graph-capture (kernels outlined, not yet NVVM), parsed."""
     path = os.path.join(args.work, "gpu.mlir")
     cmd = [os.path.join(args.tools, "dsc-compile"), args.fixture, "--target", args.chip,
+           "--kv-cache-type", args.kv_cache_type,
            "-o", os.path.join(args.work, "gpu.dscx"), "--quiet",
            "--mlir-print-ir-after=dsc-check-graph-capture", "--mlir-print-op-generic"]
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -151,7 +157,8 @@ def generation(args, module, weights, prompt, cpu_artifact):
     its latents into a one-page KV cache, then `args.decode` decode steps,
     each storing its new latents; every step fed the CPU's token, so that
     both see one context. Returns (the emulated step logits, the CPU's),
-    each [steps, vocab]."""
+    each [steps, vocab], and the library kernels the decode steps
+    launched."""
     p = subprocess.run([os.path.join(args.tools, "dsc-run"), cpu_artifact,
                         "--prompt-ids", ",".join(map(str, prompt)), "--max-new-tokens",
                         str(args.decode + 1), "--json",
@@ -168,17 +175,19 @@ def generation(args, module, weights, prompt, cpu_artifact):
     cache_type = next(t for e, t in zip(attrs, funcs["decode"].arg_types)
                       if 'dsc.input = "kv_cache"' in e)
     (_, _, page, _), cache_dtype = emu._memref_type(cache_type)
-    if cache_dtype != np.float32:
-        raise SystemExit("--decode takes an f32 KV cache")
+    # The cache's element type: f32, or bf16 (held as its bits, rounded to
+    # nearest even as the runtime stores entries).
+    stored = ((lambda x: emu._f32_to_bf16(x)) if cache_dtype == np.uint16
+              else (lambda x: x.astype(np.float32)))
     if len(prompt) + args.decode > page:
         raise SystemExit(f"--decode {args.decode}: the prompt and its steps pass "
                          f"one page of {page} tokens")
     # Four pages, the sequence on page 2 and the others NaN: the steps must
     # find their page through the block table and read no other.
     pages, mine = 4, 2
-    cache = np.full((latents.shape[0], pages, page, latents.shape[-1]), np.nan,
-                    np.float32)
-    cache[:, mine, :len(prompt)] = latents[:, 0]
+    cache = stored(np.full((latents.shape[0], pages, page, latents.shape[-1]),
+                           np.nan, np.float32))
+    cache[:, mine, :len(prompt)] = stored(latents[:, 0])
     got = [logits[0, -1].astype(np.float64)]
     for k in range(args.decode):
         past = len(prompt) + k
@@ -188,15 +197,21 @@ def generation(args, module, weights, prompt, cpu_artifact):
                   "kv_cache": cache}
         before = cache.copy()
         call = arguments(funcs["decode"], weights, inputs)
-        emu.run_host(module, "decode", call)
+        launches = emu.run_host(module, "decode", call)
         got.append(call[-2].data[0, -1].astype(np.float64))
         # The step stores its own entries (dsc-store-cache-entries): row
         # `past` of its page holds its latents, and nothing else changed.
-        before[:, mine, past] = call[-1].data[:, 0, 0]
+        before[:, mine, past] = stored(call[-1].data[:, 0, 0])
         if not np.array_equal(cache, before, equal_nan=True):
             raise SystemExit(f"decode step {k}: the KV cache is not the old one with "
                              f"this step's latents at row {past}")
-    return np.array(got), want
+    return np.array(got), want, library_kernels(launches)
+
+
+def library_kernels(launches):
+    """The kernel library's kernels among `launches`, sorted."""
+    return sorted({name for name, _ in launches
+                   if name.startswith(("grouped", "moe", "mla"))})
 
 
 def cpu_logits(args, prompt):
@@ -204,8 +219,8 @@ def cpu_logits(args, prompt):
     each prefix), computing the GPU's roundings."""
     artifact = os.path.join(args.work, "cpu.dscx")
     subprocess.run([os.path.join(args.tools, "dsc-compile"), args.fixture, "--target",
-                    "cpu", "--fixed-shapes", "--bf16-linear-inputs", "--quiet", "-o",
-                    artifact], check=True)
+                    "cpu", "--fixed-shapes", "--bf16-linear-inputs", "--kv-cache-type",
+                    args.kv_cache_type, "--quiet", "-o", artifact], check=True)
     rows = []
     for n in range(1, len(prompt) + 1):
         p = subprocess.run([os.path.join(args.tools, "dsc-run"), artifact, "--prompt-ids",
@@ -225,6 +240,9 @@ def main():
     parser.add_argument("--chip", default="sm_90a")
     parser.add_argument("--decode", type=int, default=0,
                         help="then prefill and this many decode steps (KV cache)")
+    parser.add_argument("--kv-cache-type", default="f32", choices=("f32", "bf16"),
+                        help="the KV cache's element type (dsc-compile's option; "
+                        "with bf16, GPU decode attention is the kernel library's)")
     parser.add_argument("--tolerance", type=float, default=1e-2,
                         help="against the CPU, relative to each position's "
                         "largest logit (issue 5's bf16 GPU-vs-CPU tolerance)")
@@ -241,8 +259,7 @@ def main():
     call = arguments(funcs["forward"], weights, {"tokens": tokens})
     launches = emu.run_host(module, "forward", call)
     logits = call[-1].data[0].astype(np.float64)  # [positions, vocab]
-    library = sorted({name for name, _ in launches
-                      if name.startswith(("grouped", "moe"))})
+    library = library_kernels(launches)
     print(f"forward of {len(prompt)} tokens ({args.chip} code): {len(launches)} kernel "
           "launches on the emulator")
     ok = bool(np.isfinite(logits).all())
@@ -279,8 +296,8 @@ def main():
     print("library kernels launched: " + ", ".join(library))
 
     if args.decode:
-        got, steps = generation(args, module, weights, prompt,
-                                os.path.join(args.work, "cpu.dscx"))
+        got, steps, decode_library = generation(args, module, weights, prompt,
+                                                os.path.join(args.work, "cpu.dscx"))
         errors = np.abs(got - steps).max(axis=1) / np.abs(steps).max(axis=1)
         same = bool((np.argmax(got, axis=1) == np.argmax(steps, axis=1)).all())
         print(f"prefill and {args.decode} decode steps through the KV cache vs the CPU: " +
@@ -288,6 +305,7 @@ def main():
               ("equal" if same else "DIFFERENT"))
         print(f"  {int((errors <= 1e-5).sum())} of {len(errors)} steps within 1e-5; each "
               "step stored its latents in the cache")
+        print("decode steps launched library kernels: " + ", ".join(decode_library))
         ok = ok and float(errors.max()) <= args.tolerance and same
     print("PASS" if ok else "FAIL")
     sys.exit(0 if ok else 1)

@@ -1114,7 +1114,12 @@ float runMla(const MlaKernels &fns, CUstream stream, const MlaProblem &p,
   decodeArgs.memref(table, 4).memref(lens, 4);
   decodeArgs.memref(opart, 4).memref(lse, 4);
   decodeArgs.index(p.heads).index(p.maxPages).index(p.splits);
-  decodeArgs.index(p.tilesPerSplit).f32(scale);
+  decodeArgs.index(p.tilesPerSplit);
+  // The mma.sync kernel reads the cache from an element offset (a layer's
+  // pages within all layers'); here the pages start the buffer.
+  if (!fns.kind.tma)
+    decodeArgs.index(0);
+  decodeArgs.f32(scale);
   combineArgs.memref(opart, 4).memref(lse, 4).memref(dout, 2);
   combineArgs.index(p.heads).index(p.splits);
   float ms = timeLaunches(

@@ -1,0 +1,48 @@
+// dsc-library-gemms (GPU pipelines) lowers dsc.paged_mla_decode on
+// buffers to the kernel library's MLA decode of its widths: a parallel
+// loop storing each row's entry at its position (a kernel once mapped),
+// the splits of the rows' token tiles chosen from shapes, the decode
+// kernel over the whole cache buffer from the layer's element offset,
+// then the combine. The library's module joins with both kernels.
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms -verify-diagnostics | FileCheck %s
+
+// CHECK-LABEL: func.func @layer
+// CHECK: scf.parallel
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[LAYER:.*]][%{{.*}}, %{{.*}}, %{{.*}}] : memref<?x64x40xbf16, strided<[2560, 40, 1], offset: ?>>
+// CHECK: %[[OPART:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK: %[[LSE:.*]] = memref.alloc(%{{.*}}) : memref<?xf32>
+// CHECK: scf.if
+// CHECK: %{{.*}}, %[[OFFSET:.*]], %{{.*}}:3, %{{.*}}:3 = memref.extract_strided_metadata %[[LAYER]]
+// CHECK: %[[WHOLE:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1, 2, 3]] : memref<3x?x64x40xbf16> into memref<?xbf16>
+// CHECK: gpu.launch_func @dsc_mla_decode_c32_r8::@mla_decode_bf16_c32_r8 blocks in (%{{.*}}, %[[SPLITS:.*]], %[[ROWS:.*]]) threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %{{.*}} args(%{{.*}} : memref<?xbf16>, %[[WHOLE]] : memref<?xbf16>, %{{.*}} : memref<?xi32>, %{{.*}} : memref<?xi32>, %[[OPART]] : memref<?xf32>, %[[LSE]] : memref<?xf32>, %{{.*}} : index, %{{.*}} : index, %[[SPLITS]] : index, %{{.*}} : index, %[[OFFSET]] : index, %{{.*}} : f32)
+// CHECK: gpu.launch_func @dsc_mla_decode_c32_r8::@mla_decode_combine_c32_r8 blocks in (%{{.*}}, %[[ROWS]], %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) args(%[[OPART]] : memref<?xf32>, %[[LSE]] : memref<?xf32>, %{{.*}} : memref<?xbf16>, %{{.*}} : index, %[[SPLITS]] : index)
+// CHECK: memref.dealloc %[[OPART]]
+// CHECK: memref.dealloc %[[LSE]]
+// CHECK-NOT: dsc.paged_mla_decode
+// CHECK: gpu.module @dsc_mla_decode_c32_r8
+// CHECK-DAG: gpu.func @mla_decode_bf16_c32_r8(
+// CHECK-DAG: gpu.func @mla_decode_combine_c32_r8(
+func.func @layer(%q: memref<?x4x40xbf16>, %e: memref<?x40xbf16>, %cache: memref<3x?x64x40xbf16>, %table: memref<?x?xi32>, %lens: memref<?xi32>, %out: memref<?x4x32xbf16>, %l: index) {
+  %c1 = arith.constant 1 : index
+  %pages = memref.dim %cache, %c1 : memref<3x?x64x40xbf16>
+  %layer = memref.subview %cache[%l, 0, 0, 0] [1, %pages, 64, 40] [1, 1, 1, 1] : memref<3x?x64x40xbf16> to memref<?x64x40xbf16, strided<[2560, 40, 1], offset: ?>>
+  dsc.paged_mla_decode %q, %e cache(%layer, %table, %lens) outs(%out) {scale = 0.25 : f64} : memref<?x4x40xbf16>, memref<?x40xbf16>, memref<?x64x40xbf16, strided<[2560, 40, 1], offset: ?>>, memref<?x?xi32>, memref<?xi32>, memref<?x4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @pages_apart(%q: memref<?x4x40xbf16>, %e: memref<?x40xbf16>, %pages: memref<?x64x40xbf16, strided<[5120, 40, 1]>>, %table: memref<?x?xi32>, %lens: memref<?xi32>, %out: memref<?x4x32xbf16>) {
+  // expected-error @+1 {{'dsc.paged_mla_decode' op needs a cache of contiguous pages, not 'memref<?x64x40xbf16, strided<[5120, 40, 1]>>'}}
+  dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%out) {scale = 0.25 : f64} : memref<?x4x40xbf16>, memref<?x40xbf16>, memref<?x64x40xbf16, strided<[5120, 40, 1]>>, memref<?x?xi32>, memref<?xi32>, memref<?x4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @other_widths(%q: memref<?x4x64xbf16>, %e: memref<?x64xbf16>, %pages: memref<?x64x64xbf16>, %table: memref<?x?xi32>, %lens: memref<?xi32>, %out: memref<?x4x48xbf16>) {
+  // expected-error @+1 {{'dsc.paged_mla_decode' op the kernel library has no MLA decode for latent 48 and rope 16}}
+  dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%out) {scale = 0.25 : f64} : memref<?x4x64xbf16>, memref<?x64xbf16>, memref<?x64x64xbf16>, memref<?x?xi32>, memref<?xi32>, memref<?x4x48xbf16>
+  return
+}

@@ -1,0 +1,55 @@
+// dsc-lower-to-linalg{fixed-shapes library-attention} (GPU pipelines):
+// decode attention over a bf16 cache of widths the kernel library has
+// (the fixtures' latent 32 and rope 8; pages of 64) becomes
+// dsc.paged_mla_decode, between W_UK multiplied into the queries and W_UV
+// into its result: the new tokens are its rows, with their own entries,
+// the rows' block tables (i32, pages clamped into the cache) and lengths.
+// RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="fixed-shapes library-attention" | FileCheck %s
+// It bufferizes: on buffers it writes init and returns nothing.
+// RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="fixed-shapes library-attention" --one-shot-bufferize="bufferize-function-boundaries" | FileCheck %s --check-prefix=BUFFERS
+// On the CPU, --bf16-linear-inputs rounds as the library does instead.
+// RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="fixed-shapes bf16-linear-inputs" | FileCheck %s --check-prefix=CPU
+
+// CHECK-LABEL: func.func @bf16_cache
+// CHECK: %[[Q:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2], [3]] : tensor<?x?x4x40xbf16> into tensor<?x4x40xbf16>
+// CHECK: %[[E:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : tensor<?x?x40xbf16> into tensor<?x40xbf16>
+// CHECK: %[[T:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<?x?xi32>)
+// CHECK: %[[L:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<?xi32>)
+// CHECK: %[[O:.*]] = dsc.paged_mla_decode %[[Q]], %[[E]] cache(%{{.*}}, %[[T]], %[[L]]) outs(%{{.*}}) {scale = 2.500000e-01 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<4x16x32xf32>) outs(%{{.*}} : tensor<?x?x4x16xf32>)
+// CHECK: tensor.extract %[[O]]
+// BUFFERS-LABEL: func.func @bf16_cache
+// BUFFERS: dsc.paged_mla_decode %{{.*}}, %{{.*}} cache(%{{.*}}, %{{.*}}, %{{.*}}) outs(%{{.*}}) {scale = 2.500000e-01 : f64} : memref<?x4x40xbf16>, memref<?x40xbf16>, memref<?x64x40xbf16{{.*}}>, memref<?x?xi32>, memref<?xi32>, memref<?x4x32xbf16>{{$}}
+// CPU-LABEL: func.func @bf16_cache
+// CPU-NOT: dsc.paged_mla_decode
+// CPU: arith.truncf %{{.*}} : f32 to bf16
+// CPU: return
+func.func @bf16_cache(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x?x4x16xf32> {
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>, tensor<?x64x40xbf16>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x?x4x16xf32>
+  return %0 : tensor<?x?x4x16xf32>
+}
+
+// -----
+
+// An f32 cache, or widths the library has no kernel for: the generated
+// form.
+// CHECK-LABEL: func.func @f32_cache
+// CHECK-NOT: dsc.paged_mla_decode
+// CHECK: return
+// CPU-LABEL: func.func @f32_cache
+// CPU-NOT: arith.truncf
+// CPU: return
+func.func @f32_cache(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: tensor<?x1x32xf32>, %kp: tensor<?x1x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xf32>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x8xf32>, tensor<?x1x32xf32>, tensor<?x1x8xf32>, tensor<128x32xf32>, tensor<?x64x40xf32>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
+  return %0 : tensor<?x1x4x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @other_widths
+// CHECK-NOT: dsc.paged_mla_decode
+// CHECK: return
+func.func @other_widths(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x16xf32>, %c: tensor<?x1x48xf32>, %kp: tensor<?x1x16xf32>, %w: tensor<128x48xf32>, %pages: tensor<?x64x64xbf16>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x16xf32>, tensor<?x1x48xf32>, tensor<?x1x16xf32>, tensor<128x48xf32>, tensor<?x64x64xbf16>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
+  return %0 : tensor<?x1x4x16xf32>
+}
