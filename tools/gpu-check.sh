@@ -52,6 +52,12 @@ prepare() {
     "$build/tools/dsc-compile" "test/fixtures/$model" --target cpu,sm_90a,sm_80 \
       --bf16-linear-inputs --embed-weights --quiet -o "$bundle/models/$model.dscx"
   done
+  # A bf16 KV cache: the GPU's decode attention is then the kernel
+  # library's MLA decode (its fixtures' variant).
+  log "compile tiny-v3 with a bf16 KV cache for cpu, sm_90a"
+  "$build/tools/dsc-compile" test/fixtures/tiny-v3 --target cpu,sm_90a \
+    --bf16-linear-inputs --kv-cache-type bf16 --embed-weights --quiet \
+    -o "$bundle/models/tiny-v3-bf16kv.dscx"
   # The CPU baseline of the decode-step timing: the CPU's own code (f32,
   # vectorized GEMMs), not the bf16 roundings it computes above to match a
   # GPU.

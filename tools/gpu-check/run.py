@@ -26,12 +26,18 @@ SMOKE = os.environ.get("GPU_CHECK_SMOKE") == "1"
 # failed or was cut off costs a lent GPU's minutes only for that.
 ONLY = [s for s in os.environ.get("GPU_CHECK_STEPS", "").split(",") if s]
 DSC_RUN = os.path.join(BUNDLE, "bin", "dsc-run")
-MODELS = ["tiny-v3", "tiny-v2-lite", "tiny-v3-fp8", "tiny-v3-sm80"]
+MODELS = ["tiny-v3", "tiny-v2-lite", "tiny-v3-fp8", "tiny-v3-sm80",
+          "tiny-v3-bf16kv"]
 # A batch of prompts of different lengths: padding must stay invisible.
 PROMPTS = "1,2,3,4,5,6,7,8,9,10,11,12;13,14,15;200,7"
 NEW_TOKENS = 16
 # Both devices compute in fp32 with different summation orders.
 LOGIT_TOLERANCE = 1e-2
+# With a bf16 KV cache the GPU's decode attention is the library's MLA
+# decode, whose probabilities are bf16 (the CPU's f32): on the emulator its
+# decode steps differ from the CPU's by up to 1.1e-2 of the largest logit,
+# which is about 5 (docs/numerics.md).
+TOLERANCES = {"tiny-v3-bf16kv": 1e-1}
 
 rows = []  # (check, result, verdict)
 report = {"date": datetime.date.today().isoformat()}
@@ -115,14 +121,15 @@ def correctness():
         finite = bool(np.isfinite(b).all())
         diff = float(np.abs(a - b).max()) if finite else float("nan")
         same = cpu["generated"] == gpu["generated"]
-        ok = finite and same and diff <= LOGIT_TOLERANCE
+        tolerance = TOLERANCES.get(model, LOGIT_TOLERANCE)
+        ok = finite and same and diff <= tolerance
         report[model] = {"tokens_equal": same, "max_logit_diff": diff,
                          "target": gpu.get("target"),
                          "device": gpu.get("device"),
                          "cuda_graphs": gpu.get("cuda_graphs")}
         row(f"{model} cuda ({gpu.get('target')}) vs cpu",
             f"tokens {'equal' if same else 'DIFFER'}, max |logit diff| over "
-            f"all steps {diff:.2e} (tolerance {LOGIT_TOLERANCE}; "
+            f"all steps {diff:.2e} (tolerance {tolerance}; "
             f"{graphs_text(gpu.get('cuda_graphs'))})", ok)
 
 
@@ -136,7 +143,8 @@ def decode_step():
     times, graphs = {}, None
     for name, model, device, extra in (
             ("cpu", "tiny-v3-cpu", "cpu", ()), ("cuda", "tiny-v3", "cuda", ()),
-            ("cuda-no-graphs", "tiny-v3", "cuda", ("--no-cuda-graphs",))):
+            ("cuda-no-graphs", "tiny-v3", "cuda", ("--no-cuda-graphs",)),
+            ("cuda-bf16-cache", "tiny-v3-bf16kv", "cuda", ())):
         res, err = dsc_run(model, device, prompts=prompt, new_tokens=32,
                            extra=extra)
         if err:
@@ -150,7 +158,8 @@ def decode_step():
     report["decode_cuda_graphs"] = graphs
     row("tiny-v3 decode step", f"cpu {times['cpu']:.3f} ms, cuda "
         f"{times['cuda']:.3f} ms ({graphs_text(graphs)}), without graphs "
-        f"{times['cuda-no-graphs']:.3f} ms: GPU {ratio:.2f}x the CPU "
+        f"{times['cuda-no-graphs']:.3f} ms, with a bf16 cache (the library's "
+        f"MLA decode) {times['cuda-bf16-cache']:.3f} ms: GPU {ratio:.2f}x the CPU "
         f"(target 5x)", ratio >= 5 and bool(graphs and graphs["replayed"]))
 
 
