@@ -9,21 +9,23 @@ with transformers' reference in the fixture.
 
 usage: emulate_model.py --fixture DIR --tools DIR --work DIR
                         [--prompt 0] [--chip sm_90a] [--decode N]
-                        [--tolerance 1e-2]
+                        [--kv-cache-type f32|bf16] [--tolerance 1e-2]
 
 It checks what no test without a GPU did before: that the GPU lowering
 (tiling into blocks and threads, kernel outlining, the library launches,
 the host code around them) computes the model; with --decode N, also
 prefill and N decode steps through page 2 of a four-page KV cache, the
-others NaN (each step must store its own latents there). With
---kv-cache-type bf16 the decode steps' attention is the kernel library's
-MLA decode, which rounds its probabilities to bf16 where the CPU keeps
-them in f32: the steps then differ by that rounding, about 1e-2 of the
-largest logit on tiny-v3 (its exactness is checked kernel by kernel, in
-emulate_kernels.py's paged-attention). What it cannot check: PTX and the
-hardware (the emulator interprets the kernels' MLIR, blocks one after
-another), the runtime's CUDA backend and KV cache code (the script
-places the prefill's latents as the runtime does), graphs, batches.
+others NaN (each step must store its own latents there), each step a padded
+bucket of two rows (the second a padding row as the runtime pads one: it
+must store nothing). With --kv-cache-type bf16 the decode steps' attention
+is the kernel library's MLA decode, which rounds its probabilities to bf16
+where the CPU keeps them in f32: the steps then differ by that rounding,
+about 1e-2 of the largest logit on tiny-v3 (its exactness is checked on
+its own by emulate_kernels.py's paged-attention). What it cannot check:
+PTX and the hardware (the emulator interprets the kernels' MLIR, blocks
+one after another), the runtime's CUDA backend and KV cache code (the
+script places the prefill's latents as the runtime does), graphs, batches
+of more than one real sequence.
 It passes at --tolerance; the test suite also checks how many positions
 agree to 1e-5.
 """
@@ -191,9 +193,13 @@ def generation(args, module, weights, prompt, cpu_artifact):
     got = [logits[0, -1].astype(np.float64)]
     for k in range(args.decode):
         past = len(prompt) + k
-        inputs = {"tokens": np.array([[generated[k]]], np.int64),
-                  "past": np.array([past], np.int64),
-                  "block_table": np.full((1, 1), mine, np.int64),
+        # A padded bucket, as the runtime runs a batch that fills none: a
+        # second row of token 0 with nothing cached and a table of -1 (and
+        # a padding column in the real row's table). It must store nothing
+        # and leave the real row's logits alone.
+        inputs = {"tokens": np.array([[generated[k]], [0]], np.int64),
+                  "past": np.array([past, 0], np.int64),
+                  "block_table": np.array([[mine, -1], [-1, -1]], np.int64),
                   "kv_cache": cache}
         before = cache.copy()
         call = arguments(funcs["decode"], weights, inputs)
