@@ -414,6 +414,29 @@ LogicalResult writeModule(ModuleOp module, const std::string &path,
   return writeText(path, text, error);
 }
 
+/// Says how a GPU will run decode attention when it is not the kernel
+/// library's MLA decode (which needs a bf16 KV cache of widths it has).
+void noteGpuDecodeAttention(ModuleOp module) {
+  mlir::dsc::MlaDecodeOp decode;
+  module.walk([&](mlir::dsc::MlaDecodeOp op) {
+    decode = op;
+    return WalkResult::interrupt();
+  });
+  if (!decode)
+    return;
+  int64_t latent = decode.getLatent().getType().getDimSize(2),
+          rope = decode.getKPe().getType().getDimSize(2);
+  if (!decode.getCache().getType().getElementType().isBF16())
+    llvm::errs() << "dsc-compile: note: GPU decode attention runs as generated "
+                    "code over an f32 KV cache (--kv-cache-type bf16 runs the "
+                    "kernel library's MLA decode)\n";
+  else if (!mlir::dsc::libraryHasMlaDecode(latent, rope))
+    llvm::errs() << "dsc-compile: note: the kernel library has no MLA decode "
+                    "for latent width "
+                 << latent << " and rope width " << rope
+                 << ": GPU decode attention runs as generated code\n";
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -647,6 +670,8 @@ int main(int argc, char **argv) {
     llvm::errs() << "dsc-compile: warning: no CUDA Toolkit found (ptxas, "
                     "libdevice): PTX is emitted unchecked and its math "
                     "functions stay unresolved __nv_* calls\n";
+  if (wantsGpu && !quiet)
+    noteGpuDecodeAttention(*module);
   if (emit == Emit::Ptx)
     llvm::sys::fs::create_directories(outputPath);
   for (StringRef target : targets) {
