@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/KvCacheIndexing.h"
 #include "codegen/Passes.h"
 
 #include "codegen/GroupedGemmBf16.inc"
@@ -455,13 +456,21 @@ LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
   if (strides != ArrayRef<int64_t>{pageSize * width, width, 1})
     return op.emitOpError("needs a cache of contiguous pages, not ")
            << cacheType;
-  if (ShapedType::isDynamic(heads) || decode.tileM <= 0 || decode.tileN <= 0 ||
-      pageSize % decode.tileN != 0)
-    return op.emitOpError("has dynamic heads, or pages of ")
-           << pageSize << " tokens the kernel's tiles do not divide";
+  // The kernels' pages hold kLibraryMlaPageSize tokens, a whole number of
+  // its token tiles.
+  if (pageSize != kLibraryMlaPageSize || kLibraryMlaPageSize % decode.tileN)
+    return op.emitOpError("needs pages of ")
+           << kLibraryMlaPageSize << " tokens, not " << pageSize;
+  if (ShapedType::isDynamic(heads))
+    return op.emitOpError("needs a static head count");
   Value root = rootBuffer(cache);
   if (!cast<MemRefType>(root.getType()).getLayout().isIdentity())
     return op.emitOpError("needs a cache that views a contiguous buffer");
+  // The other operands are passed as flat buffers.
+  for (Value operand : {queries, entries, table, lengths, out})
+    if (!cast<MemRefType>(operand.getType()).getLayout().isIdentity())
+      return op.emitOpError("needs contiguous row-major queries, entries, "
+                            "block table, lengths and init");
   Value rows = memref::DimOp::create(b, loc, queries, 0);
   Value pages = memref::DimOp::create(b, loc, cache, 0);
   Value tablePages = memref::DimOp::create(b, loc, table, 1);
@@ -473,33 +482,17 @@ LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
   scf::ParallelOp::create(
       b, loc, ValueRange{zero, zero}, ValueRange{rows, index(width)},
       ValueRange{one, one}, [&](OpBuilder &nb, Location l, ValueRange ivs) {
-        auto c = [&](int64_t v) {
-          return arith::ConstantIndexOp::create(nb, l, v).getResult();
-        };
-        auto toIndex = [&](Value v) {
-          return arith::IndexCastOp::create(nb, l, nb.getIndexType(), v)
-              .getResult();
-        };
-        auto cmp = [&](arith::CmpIPredicate p, Value x, Value y) {
-          return arith::CmpIOp::create(nb, l, p, x, y).getResult();
-        };
         Value r = ivs[0], col = ivs[1];
-        Value length = toIndex(memref::LoadOp::create(nb, l, lengths, r));
-        Value position = arith::SubIOp::create(nb, l, length, c(1));
-        Value slot = arith::DivUIOp::create(nb, l, position, c(pageSize));
-        Value inTable = arith::AndIOp::create(
-            nb, l, cmp(arith::CmpIPredicate::sgt, length, c(0)),
-            cmp(arith::CmpIPredicate::slt, slot, tablePages));
-        Value safeSlot = arith::SelectOp::create(nb, l, inTable, slot, c(0));
-        Value page = toIndex(
-            memref::LoadOp::create(nb, l, table, ValueRange{r, safeSlot}));
-        Value ok = arith::AndIOp::create(
-            nb, l, inTable,
-            arith::AndIOp::create(nb, l,
-                                  cmp(arith::CmpIPredicate::sge, page, c(0)),
-                                  cmp(arith::CmpIPredicate::slt, page, pages)));
+        Value length = arith::IndexCastOp::create(
+            nb, l, nb.getIndexType(),
+            memref::LoadOp::create(nb, l, lengths, r));
+        Value one = arith::ConstantIndexOp::create(nb, l, 1);
+        Value any = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge,
+                                          length, one);
+        Value position = arith::SubIOp::create(nb, l, length, one);
+        auto [page, row, ok] = cachePosition(nb, l, table, tablePages, r,
+                                             position, pageSize, pages, any);
         scf::IfOp::create(nb, l, ok, [&](OpBuilder &tb, Location tl) {
-          Value row = arith::RemUIOp::create(tb, tl, position, c(pageSize));
           Value value =
               memref::LoadOp::create(tb, tl, entries, ValueRange{r, col});
           memref::StoreOp::create(tb, tl, value, cache,

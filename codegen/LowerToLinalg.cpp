@@ -726,13 +726,13 @@ struct LowerMla : OpRewritePattern<MlaOp> {
 /// step it can capture into a CUDA graph). The table covers every cached
 /// entry, so T >= past[b] + S still; the extra keys are masked.
 ///
-/// With `fixedShapes`, attention the kernel library can run (libraryRuns:
-/// a bf16 cache of widths and a page size it has) is dsc.paged_mla_decode
-/// instead when `library` is set (libraryAttention()); with `bf16Inputs`
-/// instead, this form rounds as the library does: the absorbed queries,
-/// the new tokens' keys (as the cache stores them) and the latent outputs
-/// to bf16. (The library also rounds the probabilities to bf16 for P V;
-/// this form keeps them in f32.)
+/// Attention the kernel library can run (libraryRuns: a bf16 cache of
+/// widths and a page size it has) is dsc.paged_mla_decode instead when
+/// `library` and `fixedShapes` are set (libraryAttention()). Otherwise,
+/// with `bf16Inputs`, this form rounds such attention as the library does:
+/// the absorbed queries, the new tokens' keys (as the cache stores them)
+/// and the latent outputs to bf16. (The library also rounds the
+/// probabilities to bf16 for P V; this form keeps them in f32.)
 struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
   LowerMlaDecode(MLIRContext *context, bool fixedShapes, bool library,
                  bool bf16Inputs)
@@ -744,13 +744,12 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     Location loc = op.getLoc();
     TensorMath m(rewriter, loc);
     OpBuilder &b = rewriter;
-    bool libraryCan = fixedShapes && libraryRuns(op);
-    if (library && libraryCan) {
+    if (library && fixedShapes && libraryRuns(op)) {
       Value result = libraryAttention(op, m);
       rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
       return success();
     }
-    bool roundLikeLibrary = bf16Inputs && libraryCan;
+    bool roundLikeLibrary = bf16Inputs && libraryRuns(op);
     Type i64 = b.getI64Type();
     int64_t c = op.getLatent().getType().getDimSize(2),
             dr = op.getKPe().getType().getDimSize(2);

@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/KvCacheIndexing.h"
 #include "codegen/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -135,31 +136,14 @@ struct DscStoreCacheEntriesPass
               return arith::IndexCastOp::create(nb, l, nb.getIndexType(), v)
                   .getResult();
             };
-            auto c = [&](int64_t v) {
-              return arith::ConstantIndexOp::create(nb, l, v).getResult();
-            };
             Value layer = arith::DivUIOp::create(nb, l, entry, perLayer);
             Value inLayer = arith::RemUIOp::create(nb, l, entry, perLayer);
             Value seq = arith::DivUIOp::create(nb, l, inLayer, dims[2]);
             Value token = arith::RemUIOp::create(nb, l, inLayer, dims[2]);
             Value seen = toIndex(memref::LoadOp::create(nb, l, past, seq));
             Value position = arith::AddIOp::create(nb, l, seen, token);
-            Value slot = arith::DivUIOp::create(nb, l, position, c(pageSize));
-            Value row = arith::RemUIOp::create(nb, l, position, c(pageSize));
-            Value inTable = arith::CmpIOp::create(
-                nb, l, arith::CmpIPredicate::slt, slot, width);
-            Value safeSlot =
-                arith::SelectOp::create(nb, l, inTable, slot, c(0));
-            Value page = toIndex(memref::LoadOp::create(
-                nb, l, table, ValueRange{seq, safeSlot}));
-            Value ok = arith::AndIOp::create(
-                nb, l, inTable,
-                arith::AndIOp::create(
-                    nb, l,
-                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge,
-                                          page, c(0)),
-                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
-                                          page, pages)));
+            auto [page, row, ok] = cachePosition(nb, l, table, width, seq,
+                                                 position, pageSize, pages);
             scf::IfOp::create(nb, l, ok, [&](OpBuilder &tb, Location tl) {
               Value value = memref::LoadOp::create(
                   tb, tl, latents, ValueRange{layer, seq, token, col});

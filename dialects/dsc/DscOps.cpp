@@ -599,12 +599,14 @@ void PagedMlaDecodeOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
   // On tensors the op is pure; on buffers it reads its inputs and writes
-  // init.
+  // init, and its lowering may write the rows' entries into the cache.
   if (!hasPureBufferSemantics())
     return;
   for (OpOperand *input : getDpsInputOperands())
     effects.emplace_back(MemoryEffects::Read::get(), input,
                          SideEffects::DefaultResource::get());
+  effects.emplace_back(MemoryEffects::Write::get(), &getCacheMutable(),
+                       SideEffects::DefaultResource::get());
   effects.emplace_back(MemoryEffects::Write::get(), &getInitMutable(),
                        SideEffects::DefaultResource::get());
 }

@@ -526,13 +526,15 @@ def Dsc_PagedMlaDecodeOp : Dsc_Op<"paged_mla_decode", [
     `init` [R, H, C] (bf16) receives `softmax(scale * q K^T) V`, K the
     entries of the positions, V their first C values.
 
-    The op only reads `cache`. Its library lowering stores each row's entry
-    at its position before the kernels read the cache: the decode step
-    stores those entries there anyway (`dsc-store-cache-entries`), and no
-    other op of the step reads them.
+    On tensors the op only reads `cache`. Its library lowering stores each
+    row's entry at its position before the kernels read the cache: the
+    decode step stores those entries there anyway
+    (`dsc-store-cache-entries`), and no other op of the step reads them.
+    So make it only in a decode step that stores its entries.
 
     On tensors it returns the result; on buffers (after bufferization) it
-    writes `init` and returns nothing.
+    writes `init`, declares a write of `cache` (its lowering's store) and
+    returns nothing.
 
     ```mlir
     %o = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens)

@@ -742,32 +742,38 @@ std::pair<Value, Value> TensorMath::splitKvB(Value kvb, int64_t heads,
   return {slab(0, dn), slab(dn, dv)};
 }
 
-/// acc + x * y in f32, the body of the absorption GEMMs.
-static void multiplyAdd(OpBuilder &nb, Location l, ValueRange a) {
-  TensorMath s(nb, l);
-  Value p = arith::MulFOp::create(nb, l, s.toF32(a[0]), s.toF32(a[1]));
-  linalg::YieldOp::create(nb, l,
-                          arith::AddFOp::create(nb, l, p, a[2]).getResult());
+/// Per head, x [B, S, H, n] times W's slab of head h, summed over n into
+/// [B, S, H, width]: loops (b, s, h, o, n), W [H, ...] indexed by `wDims`
+/// over them; f32 sums.
+static Value perHeadProduct(TensorMath &m, Value x, Value w, int64_t width,
+                            SmallVector<unsigned> wDims) {
+  OpBuilder &b = m.builder();
+  SmallVector<OpFoldResult> xs = m.sizes(x);
+  return m.generic(
+      {x, w},
+      m.filled({xs[0], xs[1], xs[2], b.getIndexAttr(width)}, b.getF32Type(),
+               0.0),
+      5, {{0, 1, 2, 4}, wDims, {0, 1, 2, 3}}, {4},
+      [](OpBuilder &nb, Location l, ValueRange a) {
+        TensorMath s(nb, l);
+        Value p = arith::MulFOp::create(nb, l, s.toF32(a[0]), s.toF32(a[1]));
+        linalg::YieldOp::create(
+            nb, l, arith::AddFOp::create(nb, l, p, a[2]).getResult());
+      })[0];
 }
 
 Value TensorMath::absorbQueries(Value qNope, Value wUK) {
-  int64_t c = cast<RankedTensorType>(wUK.getType()).getDimSize(2);
-  // Loops (b, s, h, c, n): qLat[b, s, h, c] += qNope[b, s, h, n] W_UK[h, n, c]
-  SmallVector<OpFoldResult> qs = sizes(qNope);
-  return generic(
-      {qNope, wUK},
-      filled({qs[0], qs[1], qs[2], b.getIndexAttr(c)}, b.getF32Type(), 0.0), 5,
-      {{0, 1, 2, 4}, {2, 4, 3}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+  // qLat[b, s, h, c] += qNope[b, s, h, n] W_UK[h, n, c]
+  return perHeadProduct(*this, qNope, wUK,
+                        cast<RankedTensorType>(wUK.getType()).getDimSize(2),
+                        {2, 4, 3});
 }
 
 Value TensorMath::projectValues(Value outLatent, Value wUV) {
-  int64_t dv = cast<RankedTensorType>(wUV.getType()).getDimSize(1);
-  // Loops (b, s, h, v, c): out[b, s, h, v] += oLat[b, s, h, c] W_UV[h, v, c]
-  SmallVector<OpFoldResult> os = sizes(outLatent);
-  return generic(
-      {outLatent, wUV},
-      filled({os[0], os[1], os[2], b.getIndexAttr(dv)}, b.getF32Type(), 0.0), 5,
-      {{0, 1, 2, 4}, {2, 3, 4}, {0, 1, 2, 3}}, {4}, multiplyAdd)[0];
+  // out[b, s, h, v] += oLat[b, s, h, c] W_UV[h, v, c]
+  return perHeadProduct(*this, outLatent, wUV,
+                        cast<RankedTensorType>(wUV.getType()).getDimSize(1),
+                        {2, 3, 4});
 }
 
 Value TensorMath::absorbedAttention(Value qNope, Value qPe, Value latentKeys,

@@ -46,3 +46,38 @@ func.func @other_widths(%q: memref<?x4x64xbf16>, %e: memref<?x64xbf16>, %pages: 
   dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%out) {scale = 0.25 : f64} : memref<?x4x64xbf16>, memref<?x64xbf16>, memref<?x64x64xbf16>, memref<?x?xi32>, memref<?xi32>, memref<?x4x48xbf16>
   return
 }
+
+// -----
+
+func.func @pages_of_32(%q: memref<?x4x40xbf16>, %e: memref<?x40xbf16>, %pages: memref<?x32x40xbf16>, %table: memref<?x?xi32>, %lens: memref<?xi32>, %out: memref<?x4x32xbf16>) {
+  // expected-error @+1 {{'dsc.paged_mla_decode' op needs pages of 64 tokens, not 32}}
+  dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%out) {scale = 0.25 : f64} : memref<?x4x40xbf16>, memref<?x40xbf16>, memref<?x32x40xbf16>, memref<?x?xi32>, memref<?xi32>, memref<?x4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @dynamic_heads(%q: memref<?x?x40xbf16>, %e: memref<?x40xbf16>, %pages: memref<?x64x40xbf16>, %table: memref<?x?xi32>, %lens: memref<?xi32>, %out: memref<?x?x32xbf16>) {
+  // expected-error @+1 {{'dsc.paged_mla_decode' op needs a static head count}}
+  dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%out) {scale = 0.25 : f64} : memref<?x?x40xbf16>, memref<?x40xbf16>, memref<?x64x40xbf16>, memref<?x?xi32>, memref<?xi32>, memref<?x?x32xbf16>
+  return
+}
+
+// -----
+
+func.func @cache_view_of_strided(%q: memref<?x4x40xbf16>, %e: memref<?x40xbf16>, %cache: memref<3x?x64x40xbf16, strided<[?, 2560, 40, 1]>>, %table: memref<?x?xi32>, %lens: memref<?xi32>, %out: memref<?x4x32xbf16>) {
+  %c1 = arith.constant 1 : index
+  %pages = memref.dim %cache, %c1 : memref<3x?x64x40xbf16, strided<[?, 2560, 40, 1]>>
+  %layer = memref.subview %cache[1, 0, 0, 0] [1, %pages, 64, 40] [1, 1, 1, 1] : memref<3x?x64x40xbf16, strided<[?, 2560, 40, 1]>> to memref<?x64x40xbf16, strided<[2560, 40, 1], offset: ?>>
+  // expected-error @+1 {{'dsc.paged_mla_decode' op needs a cache that views a contiguous buffer}}
+  dsc.paged_mla_decode %q, %e cache(%layer, %table, %lens) outs(%out) {scale = 0.25 : f64} : memref<?x4x40xbf16>, memref<?x40xbf16>, memref<?x64x40xbf16, strided<[2560, 40, 1], offset: ?>>, memref<?x?xi32>, memref<?xi32>, memref<?x4x32xbf16>
+  return
+}
+
+// -----
+
+func.func @strided_queries(%q: memref<?x4x40xbf16, strided<[320, 80, 1]>>, %e: memref<?x40xbf16>, %pages: memref<?x64x40xbf16>, %table: memref<?x?xi32>, %lens: memref<?xi32>, %out: memref<?x4x32xbf16>) {
+  // expected-error @+1 {{'dsc.paged_mla_decode' op needs contiguous row-major queries, entries, block table, lengths and init}}
+  dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%out) {scale = 0.25 : f64} : memref<?x4x40xbf16, strided<[320, 80, 1]>>, memref<?x40xbf16>, memref<?x64x40xbf16>, memref<?x?xi32>, memref<?xi32>, memref<?x4x32xbf16>
+  return
+}

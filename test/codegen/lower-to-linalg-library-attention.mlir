@@ -7,8 +7,10 @@
 // RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="fixed-shapes library-attention" | FileCheck %s
 // It bufferizes: on buffers it writes init and returns nothing.
 // RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="fixed-shapes library-attention" --one-shot-bufferize="bufferize-function-boundaries" | FileCheck %s --check-prefix=BUFFERS
-// On the CPU, --bf16-linear-inputs rounds as the library does instead.
+// On the CPU, --bf16-linear-inputs rounds as the library does instead,
+// with fixed shapes or without.
 // RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="fixed-shapes bf16-linear-inputs" | FileCheck %s --check-prefix=CPU
+// RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="bf16-linear-inputs" | FileCheck %s --check-prefix=CPU
 
 // CHECK-LABEL: func.func @bf16_cache
 // CHECK: %[[Q:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2], [3]] : tensor<?x?x4x40xbf16> into tensor<?x4x40xbf16>
