@@ -71,19 +71,21 @@ bool isBufferLike(Type type) {
 class HostAccessAnalysis {
 public:
   explicit HostAccessAnalysis(ModuleOp module)
-      : module(module), symbols(module) {}
+      : symbols(module), users(symbolTables, module) {}
 
   /// The first host op of `fn` or of a function it calls that reads or
-  /// writes a buffer a kernel uses (or that might), or null.
+  /// writes a buffer a kernel uses (or that might), or null. Once per
+  /// function: a step calls each layer function once per layer.
   Operation *firstDeviceAccess(func::FuncOp fn) {
-    if (!visitedFunctions.insert(fn).second)
-      return nullptr;
+    auto [it, inserted] = functionAccess.try_emplace(fn, nullptr);
+    if (!inserted)
+      return it->second; // Known, or in progress (recursion assumes none).
     Operation *found = nullptr;
     fn.walk([&](Operation *op) {
       found = deviceAccess(op);
       return found ? WalkResult::interrupt() : WalkResult::advance();
     });
-    visitedFunctions.erase(fn);
+    functionAccess[fn] = found;
     return found;
   }
 
@@ -142,17 +144,17 @@ private:
       auto fn = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp());
       if (!fn || fn.isPublic() || arg.getOwner() != &fn.getBody().front())
         return false;
-      std::optional<SymbolTable::UseRange> uses =
-          SymbolTable::getSymbolUses(fn, module);
-      if (!uses)
-        return false;
-      for (const SymbolTable::SymbolUse &use : *uses) {
-        auto call = dyn_cast<func::CallOp>(use.getUser());
-        if (!call ||
-            !isHostOnly(rootBuffer(call.getOperand(arg.getArgNumber()))))
-          return false;
-      }
-      return usedOnHostOnly(arg);
+      if (auto it = hostOnlyArguments.find(arg); it != hostOnlyArguments.end())
+        return it->second;
+      hostOnlyArguments[arg] = true; // Recursion assumes the best.
+      bool result = llvm::all_of(users.getUsers(fn), [&](Operation *user) {
+        auto call = dyn_cast<func::CallOp>(user);
+        return call &&
+               isHostOnly(rootBuffer(call.getOperand(arg.getArgNumber())));
+      });
+      result = result && usedOnHostOnly(arg);
+      hostOnlyArguments[arg] = result;
+      return result;
     }
     if (!isa_and_nonnull<memref::AllocOp, memref::AllocaOp>(
             root.getDefiningOp()))
@@ -241,10 +243,13 @@ private:
     return false;
   }
 
-  ModuleOp module;
   SymbolTable symbols;
-  llvm::DenseMap<Value, bool> hostOnly;
-  llvm::SmallPtrSet<Operation *, 8> visitedFunctions;
+  SymbolTableCollection symbolTables;
+  // The calls of each function, found once (a walk of the module per query
+  // made this pass half of DeepSeek-V3's GPU compile).
+  SymbolUserMap users;
+  llvm::DenseMap<Value, bool> hostOnly, hostOnlyArguments;
+  llvm::DenseMap<Operation *, Operation *> functionAccess;
 };
 
 struct DscCheckGraphCapturePass
