@@ -1,4 +1,4 @@
-//===- LibraryGemms.cpp - Marked GEMMs as the library's tensor-core GEMM --===//
+//===- LibraryGemms.cpp - GEMMs and decode attention on the library -------===//
 //
 // A linear layer's GEMM on a GPU, as generated code, is a loop nest with one
 // thread per output and a sequential sum: no tensor cores, no reuse through
@@ -6,7 +6,8 @@
 // ring, ldmatrix from swizzled rows) takes any M and N, so a linear layer is
 // one launch of it with one expert, and the routed experts' GEMMs are its
 // grouped form behind the library's MoE dispatch (moe_align, moe_tiles).
-// dsc-library-gemms swaps the marked generics for those launches;
+// dsc-library-gemms swaps the marked generics for those launches, and
+// dsc.paged_mla_decode (decode attention) for the library's MLA decode;
 // everything else about the step stays as generated.
 // dsc-bf16-linear-weights, before it, gives those GEMMs their weights in
 // bf16, the kernel's operand type (and half the bytes).

@@ -859,9 +859,8 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
   }
 
   /// The absorbed attention of `op` with its attention step as
-  /// dsc.paged_mla_decode, the operands in the kernel library's layout; null
-  /// when the library cannot run it (an f32 cache, widths or a page size it
-  /// has no kernel for). The R = B * S new tokens are the op's rows:
+  /// dsc.paged_mla_decode, the operands in the kernel library's layout.
+  /// The R = B * S new tokens are the op's rows:
   ///   queries [R, H, C + dr] = (q_nope . W_UK, q_pe), rounded to bf16;
   ///   entries [R, C + dr] = (latent, k_pe), rounded to bf16 as the cache
   ///   stores them;

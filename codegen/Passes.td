@@ -343,7 +343,8 @@ def DscBf16LinearWeights : Pass<"dsc-bf16-linear-weights", "ModuleOp"> {
 }
 
 def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
-  let summary = "Run the marked GEMMs as the kernel library's tensor-core GEMM";
+  let summary = "Run the marked GEMMs and dsc.paged_mla_decode on the kernel "
+                "library's kernels";
   let description = [{
     For GPU targets, after bufferization and before the parallel loops
     become kernels: each `linalg.generic` marked `dsc.library_gemm` (by
@@ -378,6 +379,17 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     A marked GEMM the kernel cannot take (K % 8 != 0, a non-contiguous
     operand, more than 1024 experts) stays a generic loop nest, with a
     remark saying why.
+
+    Each `dsc.paged_mla_decode` on buffers (decode attention, made by
+    dsc-lower-to-linalg{fixed-shapes library-attention}) becomes the
+    library's MLA decode for its widths (`mla_decode_bf16.mlir`, or a
+    variant such as `mla_decode_bf16_c32_r8.mlir`): a parallel loop storing
+    each row's entry at its position in the cache, `mla_decode_bf16*` over
+    splits of the rows' 32-token tiles chosen from shapes (about 264
+    blocks), reading the whole cache buffer from the layer's element
+    offset, then `mla_decode_combine*`. One it cannot run (pages other than
+    64 tokens, dynamic heads, a strided operand, widths the library lacks)
+    is an error: the op has no other lowering.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
