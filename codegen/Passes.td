@@ -249,17 +249,23 @@ def DscTileParallelLoops
   let description = [{
     Each outermost `scf.parallel` is tiled by `threads` along its innermost
     dimension (the one contiguous in memory) and by 1 along the others, with
-    in-bounds checks instead of `min` bounds. `gpu-map-parallel-loops
-    {mapping-policy=innermost-first}` then maps the tiles to blocks and the
-    tile's points to the threads of a block, so neighbouring threads touch
-    neighbouring elements (coalesced accesses). A dimension of static
-    extent below `threads` gets the next power of two above its extent.
+    in-bounds checks instead of `min` bounds, and mapped: the tile's points
+    to the threads of a block (the innermost dimension to thread x, so
+    neighbouring threads touch neighbouring elements: coalesced accesses),
+    the tiles to blocks. A grid takes 2^31 - 1 blocks along x but 65535
+    along y and z, so x gets the dimension likeliest to be long (a static
+    one past 65535, else the innermost of unknown extent, such as a
+    prefill's tokens times experts per token, else the longest); the others
+    take y and z innermost first, and run sequentially past three.
+    `gpu-map-parallel-loops` maps the loops this pass did not tile. A
+    dimension of static extent below `threads` gets the next power of two
+    above its extent.
   }];
   let options = [
     Option<"threads", "threads", "int64_t", /*default=*/"128",
            "Threads per block along the innermost dimension">,
   ];
-  let dependentDialects = ["::mlir::scf::SCFDialect",
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect"];
 }
 

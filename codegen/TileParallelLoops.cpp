@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/Transforms/ParallelLoopMapper.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/IR/Matchers.h"
@@ -29,6 +30,51 @@ std::optional<int64_t> staticTripCount(scf::ParallelOp loop, unsigned d) {
     return std::nullopt;
   int64_t s = step.getSExtValue();
   return (ub.getSExtValue() - lb.getSExtValue() + s - 1) / s;
+}
+
+/// Maps the tiled loop nest to the GPU: the tile's points to threads (the
+/// innermost dimension to thread x: neighbouring threads, neighbouring
+/// elements), the tiles to blocks. A grid has up to 2^31 - 1 blocks along x
+/// but 65535 along y and z, so x takes the dimension likeliest to be long:
+/// a static one past 65535, else the innermost of unknown extent (prefill's
+/// tokens, or tokens times experts per token), else the longest; the
+/// others take y and z innermost first, and run sequentially past three.
+/// `blockTrips` are the blocks' trip counts where known.
+LogicalResult mapToGpu(scf::ParallelOp blocks, scf::ParallelOp points,
+                       ArrayRef<std::optional<int64_t>> blockTrips) {
+  using gpu::Processor;
+  MLIRContext *ctx = blocks.getContext();
+  unsigned rank = blocks.getNumLoops();
+  std::optional<unsigned> unknown, longest;
+  int64_t longestTrip = -1;
+  for (unsigned d = 0; d < rank; ++d) {
+    std::optional<int64_t> trip = blockTrips[d];
+    if (!trip)
+      unknown = d;
+    else if (*trip > longestTrip)
+      std::tie(longest, longestTrip) = std::make_pair(d, *trip);
+  }
+  unsigned x = longestTrip > 65535 || !unknown ? *longest : *unknown;
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(1, ctx);
+  auto dim = [&](Processor p) {
+    return gpu::ParallelLoopDimMappingAttr::get(ctx, p, identity, identity);
+  };
+  SmallVector<gpu::ParallelLoopDimMappingAttr> blockMap(
+      rank, dim(Processor::Sequential));
+  blockMap[x] = dim(Processor::BlockX);
+  Processor next[] = {Processor::BlockY, Processor::BlockZ};
+  unsigned used = 0;
+  for (unsigned d = rank; d-- > 0;)
+    if (d != x && used < 2)
+      blockMap[d] = dim(next[used++]);
+  SmallVector<gpu::ParallelLoopDimMappingAttr> pointMap(
+      points.getNumLoops(), dim(Processor::Sequential));
+  pointMap.back() = dim(Processor::ThreadX);
+  if (failed(gpu::setMappingAttr(blocks, blockMap)) ||
+      failed(gpu::setMappingAttr(points, pointMap)))
+    return blocks.emitError("dsc-tile-parallel-loops: cannot map the loop "
+                            "to blocks and threads");
+  return success();
 }
 
 struct DscTileParallelLoopsPass
@@ -58,7 +104,17 @@ struct DscTileParallelLoopsPass
         continue;
       SmallVector<int64_t> sizes(rank, 1);
       sizes.back() = tile;
-      scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/true);
+      SmallVector<std::optional<int64_t>> blockTrips;
+      for (unsigned d = 0; d < rank; ++d) {
+        std::optional<int64_t> trip = staticTripCount(loop, d);
+        blockTrips.push_back(
+            trip ? std::optional<int64_t>((*trip + sizes[d] - 1) / sizes[d])
+                 : std::nullopt);
+      }
+      auto [blocks, points] =
+          scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/true);
+      if (failed(mapToGpu(blocks, points, blockTrips)))
+        return signalPassFailure();
     }
   }
 };

@@ -151,6 +151,7 @@ dsc_status_t dsc_session_create(dsc_artifact_t *artifact,
       sessionOptions.kvCacheTokens = options->kv_cache_tokens;
       sessionOptions.cudaGraphs = !options->disable_cuda_graphs;
       sessionOptions.padDecodeBuckets = options->pad_decode_buckets != 0;
+      sessionOptions.randomWeightsSeed = options->random_weights_seed;
     }
     absl::StatusOr<std::unique_ptr<dsc::runtime::Session>> session =
         dsc::runtime::Session::create(artifact->artifact, sessionOptions);

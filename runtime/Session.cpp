@@ -352,16 +352,22 @@ absl::Status Session::loadHostCode() {
 
 absl::Status Session::bindParams(const SessionOptions &options) {
   const std::string &path = artifact->path();
-  bool fromSections = options.weightsDir.empty() && manifest.embeddedWeights;
+  const uint64_t seed = options.randomWeightsSeed;
+  bool fromSections =
+      !seed && options.weightsDir.empty() && manifest.embeddedWeights;
   std::unique_ptr<st::Checkpoint> checkpoint;
-  if (!fromSections) {
+  if (seed && !options.weightsDir.empty())
+    return absl::InvalidArgumentError(
+        "random weights and a weights directory: give one of them");
+  if (!fromSections && !seed) {
     const std::string &dir =
         options.weightsDir.empty() ? manifest.source : options.weightsDir;
     if (dir.empty())
       return absl::FailedPreconditionError(absl::StrCat(
           path, ": the weights are not embedded and the manifest names no "
                 "checkpoint; pass the weights directory (dsc-run --weights "
-                "DIR)"));
+                "DIR), or time the model with random ones (dsc-run "
+                "--random-weights SEED)"));
     absl::StatusOr<std::unique_ptr<st::Checkpoint>> opened =
         st::Checkpoint::open(dir);
     if (!opened.ok()) {
@@ -371,7 +377,8 @@ absl::Status Session::bindParams(const SessionOptions &options) {
           opened.status().code(),
           absl::StrCat(opened.status().message(), " (the checkpoint ", path,
                        " was compiled from; if it moved, pass the weights "
-                       "directory: dsc-run --weights DIR)"));
+                       "directory: dsc-run --weights DIR; to time the model "
+                       "without them: dsc-run --random-weights SEED)"));
     }
     checkpoint = std::move(*opened);
   }
@@ -404,7 +411,7 @@ absl::Status Session::bindParams(const SessionOptions &options) {
       auto [it, inserted] = bound.try_emplace(key, nullptr);
       if (inserted) {
         absl::StatusOr<const void *> data =
-            bindParam(arg, fromSections, checkpoint.get());
+            bindParam(arg, fromSections, checkpoint.get(), seed);
         if (!data.ok())
           return data.status();
         it->second = *data;
@@ -417,7 +424,7 @@ absl::Status Session::bindParams(const SessionOptions &options) {
 
 absl::StatusOr<const void *>
 Session::bindParam(const Argument &arg, bool fromSections,
-                   const st::Checkpoint *checkpoint) {
+                   const st::Checkpoint *checkpoint, uint64_t randomSeed) {
   const std::string &path = artifact->path();
   const size_t bytes = arg.param.numBytes();
   std::string what = absl::StrCat("param ", quote(arg.name));
@@ -447,7 +454,9 @@ Session::bindParam(const Argument &arg, bool fromSections,
   if (!allocated.ok())
     return allocated.status();
   void *block = *allocated;
-  if (fromSections && narrowed) {
+  if (randomSeed) {
+    fillRandomParam(arg.param, randomSeed, block);
+  } else if (fromSections && narrowed) {
     st::narrowToBf16(embedded.data(), bytes / 2,
                      static_cast<uint16_t *>(block));
   } else if (fromSections) {

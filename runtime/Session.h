@@ -58,6 +58,9 @@ struct SessionOptions {
   /// Pad every decode step to its bucket as the graphs do, graphs or not
   /// (to check that padding leaves the real rows' results unchanged).
   bool padDecodeBuckets = false;
+  /// Nonzero: bind every weight with random values from this seed
+  /// (fillRandomParam) instead of a checkpoint or the embedded weights.
+  uint64_t randomWeightsSeed = 0;
 
   static constexpr int64_t kDefaultKvCacheTokens = 4096;
 };
@@ -179,9 +182,11 @@ private:
   absl::Status chooseGpuTarget();
   /// Binds the params of every entry point, each distinct one once.
   absl::Status bindParams(const SessionOptions &options);
-  /// Binds one param: its data, in place or packed into memory of its own.
+  /// Binds one param: its data, in place or packed into memory of its own
+  /// (random values when `randomSeed` is nonzero).
   absl::StatusOr<const void *> bindParam(const Argument &arg, bool fromSections,
-                                         const st::Checkpoint *checkpoint);
+                                         const st::Checkpoint *checkpoint,
+                                         uint64_t randomSeed);
   /// Memory that lives as long as the session (params, the KV cache), where
   /// its code reads it: the GPU's memory or an aligned host buffer.
   absl::StatusOr<void *> allocateLongLived(size_t bytes,

@@ -7,8 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <thread>
+#include <vector>
 
 namespace dsc::runtime {
 
@@ -210,6 +215,104 @@ absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
     }
   }
   return absl::OkStatus();
+}
+
+//===----------------------------------------------------------------------===//
+// Random weights
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// splitmix64: a fast generator whose every output is a full 64-bit mix of
+/// its counter, so that each param's stream depends on its own seed only.
+struct SplitMix64 {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+};
+
+/// FNV-1a of `name`: each param's own stream.
+uint64_t nameHash(std::string_view name) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : name)
+    h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  return h;
+}
+
+bool endsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.substr(s.size() - suffix.size()) == suffix;
+}
+
+} // namespace
+
+void fillRandomParam(const ParamSpec &param, uint64_t seed, void *out) {
+  const int64_t count = param.numElements();
+  std::string_view name = param.name;
+  // A constant for the params whose scale a model relies on.
+  std::optional<float> constant;
+  if (name.find("norm") != std::string_view::npos)
+    constant = 1.0f;
+  else if (endsWith(name, "bias"))
+    constant = 0.0f;
+  else if (endsWith(name, "scale_inv"))
+    constant = 1.0f / 64;
+  const uint64_t stream = seed ^ nameHash(name);
+  // Chunks of 1M values, each from its own generator, filled by all the
+  // machine's threads (V3's MoE layer alone is 11G values): the values do
+  // not depend on the thread count.
+  constexpr int64_t kChunk = int64_t{1} << 20;
+  auto fillChunk = [&](int64_t first, int64_t last) {
+    SplitMix64 rng{stream + static_cast<uint64_t>(first / kChunk) *
+                                0xd1b54a32d192ed03ull};
+    // Uniform in [-0.03, 0.03], two values from each 64 random bits.
+    uint64_t bits = 0;
+    auto value = [&](int64_t i) {
+      if (constant)
+        return *constant;
+      bits = i % 2 == 0 ? rng.next() : bits >> 32;
+      return (static_cast<float>(bits & 0xffffff) / 0x800000 - 1.0f) * 0.03f;
+    };
+    for (int64_t i = first; i < last; ++i) {
+      switch (param.dtype) {
+      case ElementType::F32:
+        static_cast<float *>(out)[i] = value(i);
+        break;
+      case ElementType::BF16:
+        static_cast<uint16_t *>(out)[i] = st::f32ToBf16(value(i));
+        break;
+      case ElementType::F8E4M3: {
+        // A random sign and a code below 0x38 (1.0): never NaN (0x7f,
+        // 0xff).
+        uint64_t r = rng.next();
+        static_cast<uint8_t *>(out)[i] =
+            static_cast<uint8_t>((r & 0x80) | ((r >> 8) % 0x38));
+        break;
+      }
+      case ElementType::I64:
+        static_cast<int64_t *>(out)[i] = 0;
+        break;
+      }
+    }
+  };
+  const int64_t chunks = (count + kChunk - 1) / kChunk;
+  const int64_t threads = std::min<int64_t>(
+      chunks, std::max(1u, std::thread::hardware_concurrency()));
+  std::atomic<int64_t> next{0};
+  auto work = [&] {
+    for (int64_t c = next++; c < chunks; c = next++)
+      fillChunk(c * kChunk, std::min(count, (c + 1) * kChunk));
+  };
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < threads; ++t)
+    pool.emplace_back(work);
+  work();
+  for (std::thread &thread : pool)
+    thread.join();
 }
 
 } // namespace dsc::runtime

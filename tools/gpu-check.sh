@@ -58,6 +58,22 @@ prepare() {
   "$build/tools/dsc-compile" test/fixtures/tiny-v3 --target cpu,sm_90a \
     --bf16-linear-inputs --kv-cache-type bf16 --embed-weights --quiet \
     -o "$bundle/models/tiny-v3-bf16kv.dscx"
+  # DeepSeek-V3's shapes in one MoE layer, bf16 (the config without its
+  # FP8 quantization), compiled from the config alone: run.py times its
+  # decode step with random weights (dsc-run --random-weights).
+  log "compile a one-layer bf16 DeepSeek-V3 (config only) for sm_90a"
+  mkdir -p "$bundle/configs/v3-moe-layer"
+  python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+c.pop("quantization_config", None)
+c.update(num_hidden_layers=1, first_k_dense_replace=0)
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+' test/fixtures/configs/deepseek-v3/config.json \
+    "$bundle/configs/v3-moe-layer/config.json"
+  "$build/tools/dsc-compile" "$bundle/configs/v3-moe-layer" --shapes-only \
+    --target sm_90a --kv-cache-type bf16 --quiet \
+    -o "$bundle/models/v3-moe-layer.dscx"
   # The CPU baseline of the decode-step timing: the CPU's own code (f32,
   # vectorized GEMMs), not the bf16 roundings it computes above to match a
   # GPU.

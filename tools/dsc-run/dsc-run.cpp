@@ -55,6 +55,11 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [--output=@LOGITS.npy] [options]
   --weights DIR            checkpoint directory to bind the weights from
                            (default: the weights embedded in the artifact,
                            else the checkpoint it was compiled from)
+  --random-weights SEED    bind every weight with random values from SEED
+                           (a positive integer) instead of a checkpoint:
+                           to time a model whose weights are not at hand,
+                           e.g. a config compiled with --shapes-only (its
+                           outputs mean nothing)
   --device cpu|cuda        where to run (default cpu)
   --workspace-limit BYTES  most bytes the compiled code may allocate at once
                            during a step (default 0: no limit); past it, or
@@ -137,6 +142,8 @@ struct Options {
   /// 0: the runtime's default; -1: no cache.
   int64_t kvCacheTokens = 0;
   int64_t repeat = 1;
+  /// --random-weights; 0: none.
+  int64_t randomWeightsSeed = 0;
   bool json = false;
   bool cudaGraphs = true;
   bool padDecodeBuckets = false;
@@ -203,7 +210,7 @@ int parseOptions(int argc, char **argv, Options &options) {
     if (name != "weights" && name != "device" && name != "prompt-ids" &&
         name != "max-new-tokens" && name != "workspace-limit" &&
         name != "input" && name != "output" && name != "kv-cache-tokens" &&
-        name != "repeat")
+        name != "repeat" && name != "random-weights")
       return usageError("unknown option '--" + name + "'");
     if (!hasValue) {
       if (i + 1 >= argc)
@@ -233,6 +240,12 @@ int parseOptions(int argc, char **argv, Options &options) {
         return usageError("--kv-cache-tokens must be a positive number of "
                           "tokens, not '" +
                           value + "'");
+    } else if (name == "random-weights") {
+      if (!parseInteger(value, options.randomWeightsSeed) ||
+          options.randomWeightsSeed < 1)
+        return usageError("--random-weights must be a positive integer seed, "
+                          "not '" +
+                          value + "'");
     } else if (name == "repeat") {
       if (!parseInteger(value, options.repeat) || options.repeat < 1 ||
           options.repeat > kMaxRepeat)
@@ -256,6 +269,8 @@ int parseOptions(int argc, char **argv, Options &options) {
     return usageError("no artifact given");
   if (!options.input.empty() && options.hasPromptIds)
     return usageError("give --prompt-ids or --input, not both");
+  if (options.randomWeightsSeed && !options.weights.empty())
+    return usageError("give --weights or --random-weights, not both");
   if (!options.output.empty() && options.input.empty() &&
       options.maxNewTokens < 1)
     return usageError("--output when generating needs --max-new-tokens of at "
@@ -391,6 +406,8 @@ int openSession(const Options &options, dsc_artifact_t **artifact,
   sessionOptions.kv_cache_tokens = options.kvCacheTokens;
   sessionOptions.disable_cuda_graphs = options.cudaGraphs ? 0 : 1;
   sessionOptions.pad_decode_buckets = options.padDecodeBuckets ? 1 : 0;
+  sessionOptions.random_weights_seed =
+      static_cast<uint64_t>(options.randomWeightsSeed);
   if (dsc_status_t status =
           dsc_session_create(*artifact, &sessionOptions, session)) {
     dsc_artifact_release(*artifact);

@@ -589,6 +589,34 @@ def v3_decode_layer_fp8():
     v3_decode_layer(fp8=True)
 
 
+def v3_model_decode():
+    """The compiled model's decode step at DeepSeek-V3's shapes: one MoE
+    layer (bf16, 128 heads, 256 experts, top-8) with lm_head, compiled from
+    the config alone and run with random weights; 64 prompts of 128 tokens,
+    16 new tokens each, the KV cache bf16 (decode attention on the
+    library's MLA decode), the step replayed from a CUDA graph. What the
+    kernels-apart sum above leaves out shows here: launch gaps, the
+    generated kernels between the library's, the host side of a step."""
+    prompt = ",".join(str(i) for i in range(1, 129))
+    res, err = dsc_run("v3-moe-layer", "cuda", prompts=";".join([prompt] * 64),
+                       new_tokens=16,
+                       extra=("--random-weights", "1", "--kv-cache-tokens",
+                              str(64 * 192)))
+    name = "V3 decode step, compiled model (1 MoE layer, batch 64, context 128)"
+    if err:
+        row(name, err[0], False)
+        return
+    ms = res["timings"]["decode_ms_per_token"]
+    graphs = res.get("cuda_graphs")
+    report["v3_model_decode"] = {"ms": ms, "prefill_ms": res["timings"]["prefill_ms"],
+                                 "cuda_graphs": graphs}
+    apart = report.get("v3_decode_layer", {}).get("ms")
+    text = f"{ms:.3f} ms a step ({graphs_text(graphs)})"
+    if apart:
+        text += f"; the kernels timed apart at context 4096: {apart:.3f} ms"
+    row(name, text, bool(graphs and graphs["replayed"]))
+
+
 def write_results():
     """The JSON report and the table so far, in OUT (after every step: a
     run cut short by its time limit keeps what it measured)."""
@@ -610,13 +638,14 @@ def write_results():
 report["step_seconds"] = {}
 STEPS = (card, ceilings, correctness, sanitized, decode_step, out_of_memory,
          grouped_gemm, add_rmsnorm, rope, quant_fp8, moe_layer, moe_route,
-         mla_decode, mla_prefill, v3_decode_layer, v3_decode_layer_fp8)
+         mla_decode, mla_prefill, v3_decode_layer, v3_decode_layer_fp8,
+         v3_model_decode)
 unknown = set(ONLY) - {s.__name__ for s in STEPS}
 if unknown:
     sys.exit(f"gpu-check: GPU_CHECK_STEPS names no step {', '.join(sorted(unknown))} "
              f"(steps: {', '.join(s.__name__ for s in STEPS)})")
 for step in STEPS:
-    if SMOKE and step in (correctness, decode_step, out_of_memory):
+    if SMOKE and step in (correctness, decode_step, out_of_memory, v3_model_decode):
         continue
     if ONLY and step not in (card, ceilings) and step.__name__ not in ONLY:
         continue

@@ -127,6 +127,12 @@ typedef struct dsc_session_options_s {
       on any device, with or without graphs (padding rows and table entries
       must leave the real rows' results unchanged; this checks it). */
   int pad_decode_buckets;
+  /** Nonzero: bind every weight with random values from this seed instead
+      of a checkpoint or the embedded weights (for benchmarks of a model
+      whose weights are not at hand, such as a config compiled with
+      --shapes-only): norm weights 1, biases 0, FP8 scales 2^-6, other
+      values small. The outputs mean nothing. Not with weights_dir. */
+  uint64_t random_weights_seed;
 } dsc_session_options_t;
 
 /** Creates a session: loads the artifact's code for the device and binds
