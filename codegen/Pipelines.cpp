@@ -126,7 +126,9 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   pm.addPass(createDscLibraryGemms());
   // 4. Parallel loops mapped to blocks and threads, kernels outlined.
   //    The innermost dimension is tiled so that a block's threads cover
-  //    neighbouring elements.
+  //    neighbouring elements, and the tiles mapped so that a long dimension
+  //    takes grid x (dsc-tile-parallel-loops); gpu-map-parallel-loops maps
+  //    the loops it left.
   addSteps(pm, "func.func(convert-linalg-to-parallel-loops)");
   pm.addNestedPass<func::FuncOp>(createDscTileParallelLoops());
   addSteps(pm, "func.func(gpu-map-parallel-loops{mapping-policy="
