@@ -75,11 +75,13 @@ public:
 
   /// The first host op of `fn` or of a function it calls that reads or
   /// writes a buffer a kernel uses (or that might), or null. Once per
-  /// function: a step calls each layer function once per layer.
+  /// function: a step calls each layer function once per layer. A call
+  /// back into a function still being analysed (recursion) counts as an
+  /// access: an answer assumed there would be kept.
   Operation *firstDeviceAccess(func::FuncOp fn) {
-    auto [it, inserted] = functionAccess.try_emplace(fn, nullptr);
+    auto [it, inserted] = functionAccess.try_emplace(fn, fn);
     if (!inserted)
-      return it->second; // Known, or in progress (recursion assumes none).
+      return it->second; // Known, or in progress: fn itself.
     Operation *found = nullptr;
     fn.walk([&](Operation *op) {
       found = deviceAccess(op);
@@ -146,7 +148,9 @@ private:
         return false;
       if (auto it = hostOnlyArguments.find(arg); it != hostOnlyArguments.end())
         return it->second;
-      hostOnlyArguments[arg] = true; // Recursion assumes the best.
+      // Recursion back to this argument assumes the worst (the answer is
+      // kept).
+      hostOnlyArguments[arg] = false;
       bool result = llvm::all_of(users.getUsers(fn), [&](Operation *user) {
         auto call = dyn_cast<func::CallOp>(user);
         return call &&

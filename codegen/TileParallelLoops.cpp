@@ -32,14 +32,36 @@ std::optional<int64_t> staticTripCount(scf::ParallelOp loop, unsigned d) {
   return (ub.getSExtValue() - lb.getSExtValue() + s - 1) / s;
 }
 
-/// Maps the tiled loop nest to the GPU: the tile's points to threads (the
-/// innermost dimension to thread x: neighbouring threads, neighbouring
-/// elements), the tiles to blocks. A grid has up to 2^31 - 1 blocks along x
-/// but 65535 along y and z, so x takes the dimension likeliest to be long:
-/// a static one past 65535, else the innermost of unknown extent (prefill's
-/// tokens, or tokens times experts per token), else the longest; the
-/// others take y and z innermost first, and run sequentially past three.
-/// `blockTrips` are the blocks' trip counts where known.
+/// A loop dimension's mapping to `p`.
+gpu::ParallelLoopDimMappingAttr dimMapping(MLIRContext *ctx, gpu::Processor p) {
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(1, ctx);
+  return gpu::ParallelLoopDimMappingAttr::get(ctx, p, identity, identity);
+}
+
+/// Maps the parallel loops directly in `body` (and theirs) to sequential
+/// loops in the kernel, as gpu-map-parallel-loops maps loops past the
+/// threads (it does not descend into loops already mapped).
+LogicalResult mapNestedSequential(Block &body) {
+  for (auto nested : body.getOps<scf::ParallelOp>()) {
+    SmallVector<gpu::ParallelLoopDimMappingAttr> map(
+        nested.getNumLoops(),
+        dimMapping(nested.getContext(), gpu::Processor::Sequential));
+    if (failed(gpu::setMappingAttr(nested, map)) ||
+        failed(mapNestedSequential(*nested.getBody())))
+      return failure();
+  }
+  return success();
+}
+
+/// Maps a loop nest to the GPU: the tile's `points` (when tiled) to
+/// threads, the innermost dimension to thread x (neighbouring threads,
+/// neighbouring elements), and `blocks` to blocks. A grid has up to
+/// 2^31 - 1 blocks along x but 65535 along y and z, so x takes the
+/// dimension likeliest to be long: a static one past 65535, else the
+/// innermost of unknown extent (prefill's tokens, or tokens times experts
+/// per token), else the longest; the others take y and z innermost first,
+/// and run sequentially past three. `blockTrips` are the blocks' trip
+/// counts where known.
 LogicalResult mapToGpu(scf::ParallelOp blocks, scf::ParallelOp points,
                        ArrayRef<std::optional<int64_t>> blockTrips) {
   using gpu::Processor;
@@ -55,23 +77,24 @@ LogicalResult mapToGpu(scf::ParallelOp blocks, scf::ParallelOp points,
       std::tie(longest, longestTrip) = std::make_pair(d, *trip);
   }
   unsigned x = longestTrip > 65535 || !unknown ? *longest : *unknown;
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(1, ctx);
-  auto dim = [&](Processor p) {
-    return gpu::ParallelLoopDimMappingAttr::get(ctx, p, identity, identity);
-  };
   SmallVector<gpu::ParallelLoopDimMappingAttr> blockMap(
-      rank, dim(Processor::Sequential));
-  blockMap[x] = dim(Processor::BlockX);
+      rank, dimMapping(ctx, Processor::Sequential));
+  blockMap[x] = dimMapping(ctx, Processor::BlockX);
   Processor next[] = {Processor::BlockY, Processor::BlockZ};
   unsigned used = 0;
   for (unsigned d = rank; d-- > 0;)
     if (d != x && used < 2)
-      blockMap[d] = dim(next[used++]);
-  SmallVector<gpu::ParallelLoopDimMappingAttr> pointMap(
-      points.getNumLoops(), dim(Processor::Sequential));
-  pointMap.back() = dim(Processor::ThreadX);
-  if (failed(gpu::setMappingAttr(blocks, blockMap)) ||
-      failed(gpu::setMappingAttr(points, pointMap)))
+      blockMap[d] = dimMapping(ctx, next[used++]);
+  bool mapped = succeeded(gpu::setMappingAttr(blocks, blockMap));
+  Block *inner = blocks.getBody();
+  if (points) {
+    SmallVector<gpu::ParallelLoopDimMappingAttr> pointMap(
+        points.getNumLoops(), dimMapping(ctx, Processor::Sequential));
+    pointMap.back() = dimMapping(ctx, Processor::ThreadX);
+    mapped = mapped && succeeded(gpu::setMappingAttr(points, pointMap));
+    inner = points.getBody();
+  }
+  if (!mapped || failed(mapNestedSequential(*inner)))
     return blocks.emitError("dsc-tile-parallel-loops: cannot map the loop "
                             "to blocks and threads");
   return success();
@@ -100,8 +123,6 @@ struct DscTileParallelLoopsPass
           enough *= 2;
         tile = std::min<int64_t>(tile, enough);
       }
-      if (tile == 1)
-        continue;
       SmallVector<int64_t> sizes(rank, 1);
       sizes.back() = tile;
       SmallVector<std::optional<int64_t>> blockTrips;
@@ -111,8 +132,11 @@ struct DscTileParallelLoopsPass
             trip ? std::optional<int64_t>((*trip + sizes[d] - 1) / sizes[d])
                  : std::nullopt);
       }
-      auto [blocks, points] =
-          scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/true);
+      // A loop of one thread per block stays as it is, mapped to blocks.
+      scf::ParallelOp blocks = loop, points;
+      if (tile > 1)
+        std::tie(blocks, points) =
+            scf::tileParallelLoop(loop, sizes, /*noMinMaxBounds=*/true);
       if (failed(mapToGpu(blocks, points, blockTrips)))
         return signalPassFailure();
     }

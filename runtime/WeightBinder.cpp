@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -255,11 +256,14 @@ void fillRandomParam(const ParamSpec &param, uint64_t seed, void *out) {
   std::string_view name = param.name;
   // A constant for the params whose scale a model relies on.
   std::optional<float> constant;
-  if (name.find("norm") != std::string_view::npos)
-    constant = 1.0f;
-  else if (endsWith(name, "bias"))
+  std::string lower(name);
+  for (char &c : lower)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (endsWith(lower, "bias"))
     constant = 0.0f;
-  else if (endsWith(name, "scale_inv"))
+  else if (lower.find("norm") != std::string::npos)
+    constant = 1.0f;
+  else if (endsWith(lower, "scale_inv"))
     constant = 1.0f / 64;
   const uint64_t stream = seed ^ nameHash(name);
   // Chunks of 1M values, each from its own generator, filled by all the

@@ -84,11 +84,11 @@ absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
 
 /// Fills `out` (param.numBytes() bytes) with random values for `param`,
 /// from `seed` and the param's name, for benchmarks of a model whose
-/// weights are not at hand: norm weights 1, biases 0, FP8 block scales
-/// 2^-6, FP8 weights codes of magnitude below 1, other floats uniform in
-/// [-0.03, 0.03] (a transformer's initial scale, so that activations stay
-/// finite through many layers), integers 0. What the model computes then
-/// means nothing.
+/// weights are not at hand. By name, in any case: biases 0, norm weights 1,
+/// FP8 block scales 2^-6; FP8 weights get codes of magnitude below 1, other
+/// floats uniform values in [-0.03, 0.03] (a transformer's initial scale,
+/// so that activations stay finite through many layers), integers 0. What
+/// the model computes then means nothing.
 void fillRandomParam(const ParamSpec &param, uint64_t seed, void *out);
 
 } // namespace dsc::runtime

@@ -195,3 +195,35 @@ module attributes {gpu.container_module} {
     return
   }
 }
+
+// -----
+
+// Functions that call each other: the call back into a function still
+// being analysed counts as an access (an answer assumed there is kept for
+// every later query), so neither entry point is capturable although the
+// external call is reached only through the cycle.
+// CHECK: module attributes {dsc.graph_capturable = [], gpu.container_module}
+module attributes {gpu.container_module} {
+  func.func private @ext()
+  // (Both entry points' notes point here.)
+  // expected-note @below {{'func.func' here}}
+  func.func private @f() {
+    func.call @g() : () -> ()
+    func.call @ext() : () -> ()
+    return
+  }
+  func.func private @g() {
+    func.call @f() : () -> ()
+    return
+  }
+  // expected-remark @below {{entry point 'e1' cannot be captured into a CUDA graph: its host code accesses a buffer the kernels use}}
+  func.func @e1() {
+    func.call @f() : () -> ()
+    return
+  }
+  // expected-remark @below {{entry point 'e2' cannot be captured into a CUDA graph: its host code accesses a buffer the kernels use}}
+  func.func @e2() {
+    func.call @g() : () -> ()
+    return
+  }
+}

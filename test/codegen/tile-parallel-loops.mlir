@@ -25,3 +25,36 @@ func.func @static(%a: memref<2x3x1000x256xf32>, %b: memref<2x3x1000x256xf32>) {
   linalg.copy ins(%a : memref<2x3x1000x256xf32>) outs(%b : memref<2x3x1000x256xf32>)
   return
 }
+
+// A loop whose innermost extent is 1 stays untiled, one thread per block:
+// its rows still take grid x.
+// CHECK-LABEL: func.func @one_column
+// CHECK: } {mapping = [#gpu.loop_dim_map<processor = block_x, {{.*}}>, #gpu.loop_dim_map<processor = block_y, {{.*}}>]}
+func.func @one_column(%a: memref<?x1xf32>, %b: memref<?x1xf32>) {
+  linalg.copy ins(%a : memref<?x1xf32>) outs(%b : memref<?x1xf32>)
+  return
+}
+
+// A parallel loop directly in the tiled body runs sequentially in the
+// kernel (gpu-map-parallel-loops does not descend into mapped loops).
+// CHECK-LABEL: func.func @nested
+// CHECK: scf.parallel
+// CHECK: scf.parallel
+// CHECK: scf.parallel
+// CHECK: } {mapping = [#gpu.loop_dim_map<processor = sequential, {{.*}}>]}
+// CHECK: } {mapping = [#gpu.loop_dim_map<processor = sequential, {{.*}}>, #gpu.loop_dim_map<processor = thread_x, {{.*}}>]}
+// CHECK: } {mapping = [#gpu.loop_dim_map<processor = block_x, {{.*}}>, #gpu.loop_dim_map<processor = block_y, {{.*}}>]}
+func.func @nested(%a: memref<64x256x4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c64 = arith.constant 64 : index
+  %c256 = arith.constant 256 : index
+  %zero = arith.constant 0.0 : f32
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c64, %c256) step (%c1, %c1) {
+    scf.parallel (%k) = (%c0) to (%c4) step (%c1) {
+      memref.store %zero, %a[%i, %j, %k] : memref<64x256x4xf32>
+    }
+  }
+  return
+}
