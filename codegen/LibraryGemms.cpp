@@ -350,12 +350,17 @@ Operation *deadInit(linalg::GenericOp op, Value c) {
   return nullptr;
 }
 
+/// ceil(x / y) of index values.
+Value ceilDiv(OpBuilder &b, Location loc, Value x, Value y) {
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value last =
+      arith::AddIOp::create(b, loc, x, arith::SubIOp::create(b, loc, y, one));
+  return arith::DivUIOp::create(b, loc, last, y);
+}
+
 /// The number of `tile`-row tiles that cover `rows`.
 Value tilesFor(OpBuilder &b, Location loc, Value rows, int64_t tile) {
-  Value last = arith::AddIOp::create(
-      b, loc, rows, arith::ConstantIndexOp::create(b, loc, tile - 1));
-  return arith::DivUIOp::create(b, loc, last,
-                                arith::ConstantIndexOp::create(b, loc, tile));
+  return ceilDiv(b, loc, rows, arith::ConstantIndexOp::create(b, loc, tile));
 }
 
 /// Launches the library GEMM `kernel`: for each expert e, rows
@@ -487,10 +492,10 @@ LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
         Value length = arith::IndexCastOp::create(
             nb, l, nb.getIndexType(),
             memref::LoadOp::create(nb, l, lengths, r));
-        Value one = arith::ConstantIndexOp::create(nb, l, 1);
+        Value first = arith::ConstantIndexOp::create(nb, l, 1);
         Value any = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge,
-                                          length, one);
-        Value position = arith::SubIOp::create(nb, l, length, one);
+                                          length, first);
+        Value position = arith::SubIOp::create(nb, l, length, first);
         auto [page, row, ok] = cachePosition(nb, l, table, tablePages, r,
                                              position, pageSize, pages, any);
         scf::IfOp::create(nb, l, ok, [&](OpBuilder &tb, Location tl) {
@@ -505,14 +510,6 @@ LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
   // 2. The splits: each takes tilesPerSplit token tiles of every row, so
   //    that the rows, head blocks and splits make about kMlaTargetBlocks
   //    blocks (sizes from shapes only: a CUDA graph replays them).
-  auto ceilDiv = [&](Value x, Value y) {
-    return arith::DivUIOp::create(
-               b, loc,
-               arith::AddIOp::create(b, loc, x,
-                                     arith::SubIOp::create(b, loc, y, one)),
-               y)
-        .getResult();
-  };
   auto max = [&](Value x, Value y) {
     return arith::MaxUIOp::create(b, loc, x, y).getResult();
   };
@@ -522,9 +519,9 @@ LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
   Value headBlocks = index(llvm::divideCeil(heads, decode.tileM));
   Value perSplit = max(arith::MulIOp::create(b, loc, rows, headBlocks), one);
   Value wanted = arith::MinUIOp::create(
-      b, loc, ceilDiv(index(kMlaTargetBlocks), perSplit), tiles);
-  Value tilesPerSplit = ceilDiv(tiles, max(wanted, one));
-  Value splits = ceilDiv(tiles, tilesPerSplit);
+      b, loc, ceilDiv(b, loc, index(kMlaTargetBlocks), perSplit), tiles);
+  Value tilesPerSplit = ceilDiv(b, loc, tiles, max(wanted, one));
+  Value splits = ceilDiv(b, loc, tiles, tilesPerSplit);
 
   // 3. Partial outputs and their log-sum-exp, then the launches. A step
   //    without rows launches nothing (a grid of 0 blocks is an error).
