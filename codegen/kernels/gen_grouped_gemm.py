@@ -50,9 +50,10 @@ BN, BK, STAGES, WARPS_N = 128, 64, 4, 4
 CPR = BK // 8  # 16-byte chunks per tile row
 
 
-def configure(bm):
+def configure(bm, b_by_k=False):
     """Sets the tile configuration for a block M tile of `bm` rows (128: 2 x 4
-    warps; 64: 1 x 4 warps, for experts with few rows)."""
+    warps; 64: 1 x 4 warps, for experts with few rows). `b_by_k`: B's tile
+    is stored K rows of N (B given K x N), not N rows of K."""
     global BM, WARPS_M, WM, WN, MT, NT, THREADS, SMEM_A, SMEM_B
     BM = bm
     # FP8 keeps a step's products apart from the running sums: warps of 32
@@ -62,7 +63,8 @@ def configure(bm):
     MT, NT = WM // 16, WN // 8  # mma tiles per warp: 4 (2) x 4
     THREADS = 32 * WARPS_M * WARPS_N
     SMEM_A = f"memref<{STAGES}x{BM}x{BK}x{ELT}, #gpu.address_space<workgroup>>"
-    SMEM_B = f"memref<{STAGES}x{BN}x{BK}x{ELT}, #gpu.address_space<workgroup>>"
+    b_shape = f"{BK}x{BN}" if b_by_k else f"{BN}x{BK}"
+    SMEM_B = f"memref<{STAGES}x{b_shape}x{ELT}, #gpu.address_space<workgroup>>"
 
 
 def smem_bytes(bm):
@@ -137,7 +139,7 @@ module attributes {{gpu.container_module}} {{
 gpu.module @dsc_grouped_gemm {{""")
 
 
-def kernel_header(name, swiglu, tiled=False):
+def kernel_header(name, swiglu, tiled=False, batched=None):
     names.clear()
     out_type = "memref<?xbf16>" if swiglu else "memref<?xf32>"
     if FP8:
@@ -148,6 +150,25 @@ def kernel_header(name, swiglu, tiled=False):
                                  %sa: memref<?xf32>, %sb: memref<?xf32>,
                                  %N: index, %K: index)
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{""")
+        constants()
+        return
+    if batched:
+        b_at, given = (("B[n ldb + k]", "N x K, rows of K") if batched == "tn" else
+                       ("B[k ldb + n]", "K x N, read with ldmatrix.trans"))
+        emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads;
+  // batch e is block z: for rows m < M and columns n < N,
+  //   C[e cBatch + m ldc + n] = sum_k A[e aBatch + m lda + k] * {b_at},
+  // B from bBase + e bBatch, given {given}. Offsets
+  // and strides in elements; A's and B's multiples of 8 (rows start
+  // 16-byte aligned). K % 8 == 0.
+  gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xbf16>,
+                                 %C: memref<?xf32>, %M: index, %N: index, %K: index,
+                                 %lda: index, %aBatch: index, %bBase: index,
+                                 %bBatch: index, %ldb: index, %ldc: index,
+                                 %cBatch: index)
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
+                         dsc.tile = array<i64: {BM}, {BN}>,
+                         dsc.dynamic_shared_memory = {smem_bytes(BM)} : i64}} {{""")
         constants()
         return
     what = ("D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2] (B packed for SwiGLU)"
@@ -216,6 +237,25 @@ def load_fragments(p, smem, smem_type, warp_row, tile_row, lane_row,
     return fragment_registers(p)
 
 
+def load_fragments_by_k(p, pair, kk):
+    """B's fragments of n tiles 2 pair and 2 pair + 1 at K step kk from a
+    tile stored K rows of N: ldmatrix.x4.trans of the 8 x 8 blocks (k half
+    0, n half 0), (1, 0), (0, 1), (1, 1), lane l addressing k row l % 8 of
+    block l / 8; transposed, each lane holds the column-major fragment
+    mma.sync takes (two k values of one n)."""
+    emit(f"      %{p}_row0 = arith.muli %lmid, %c8 : index")
+    emit(f"      %{p}_row1 = arith.addi %{p}_row0, %l8 : index")
+    emit(f"      %{p}_row = arith.addi %{p}_row1, %c{kk * 16} : index")
+    emit(f"      %{p}_n0 = arith.addi %wn0, %c{pair * 16} : index")
+    emit(f"      %{p}_n1 = arith.divui %{p}_n0, %c8 : index")
+    emit(f"      %{p}_ch = arith.addi %{p}_n1, %lhi : index")
+    emit(f"      %{p}_x = arith.xori %{p}_ch, %l8 : index")
+    emit(f"      %{p}_col = arith.muli %{p}_x, %c8 : index")
+    emit(f"      %{p}_m = nvgpu.ldmatrix %smB[%cur, %{p}_row, %{p}_col] "
+         f"{{numTiles = 4 : i32, transpose = true}} : {SMEM_B} -> vector<4x2x{ELT}>")
+    return fragment_registers(p)
+
+
 def fragment_registers(p):
     """The 4 registers of ldmatrix.x4 result %{p}_m as the i32 words mma
     takes (two 16-bit elements each)."""
@@ -228,8 +268,24 @@ def fragment_registers(p):
     return regs
 
 
-def body(swiglu=False, tiled=False):
-    if tiled:
+def body(swiglu=False, tiled=False, batched=None):
+    """The kernel's body: grouped by `offsets` (or the listed `tiles`), or
+    `batched` ("tn": B given N x K; "nn": K x N) with strides."""
+    global BATCHED, END
+    BATCHED, END = batched, "%M" if batched else "%end"
+    if batched:
+        # Batch e's operands start at e times their batch strides.
+        emit("""    %e = gpu.block_id z
+    %bm = gpu.block_id y
+    %bn = gpu.block_id x
+    %tid = gpu.thread_id x
+    %lane = arith.remui %tid, %c32 : index
+    %warp = arith.divui %tid, %c32 : index
+    %aOrigin = arith.muli %e, %aBatch : index
+    %bOrigin0 = arith.muli %e, %bBatch : index
+    %bOrigin = arith.addi %bOrigin0, %bBase : index
+    %cOrigin = arith.muli %e, %cBatch : index""")
+    elif tiled:
         # The block's tile: its expert and first row (a block past the last
         # tile exits; its clamped expert only keeps the loads in bounds).
         emit("""    %tile = gpu.block_id y
@@ -266,22 +322,34 @@ def body(swiglu=False, tiled=False):
         emit("    %Kw = arith.divui %K, %c2 : index")
     if EDGES:
         emit(f"    %kRounded = arith.addi %K, %c{BK - 1} : index")
-    if not tiled:
+    if batched:
+        emit(f"""    %m0 = arith.muli %bm, %c{BM} : index
+    %inside = arith.cmpi ult, %m0, %M : index""")
+    elif not tiled:
         emit(f"""    %mb = arith.muli %bm, %c{BM} : index
     %m0 = arith.addi %start, %mb : index
     %inside = arith.cmpi ult, %m0, %end : index""")
     emit(f"""    scf.if %inside {{
-    %n0 = arith.muli %bn, %c{BN} : index
-    %eN = arith.muli %e, %N : index
-    %nb0 = arith.addi %eN, %n0 : index
-    %kTiles = arith.divui {"%kRounded" if EDGES else KW}, %c{BK} : index
+    %n0 = arith.muli %bn, %c{BN} : index""")
+    if not batched:
+        emit("""    %eN = arith.muli %e, %N : index
+    %nb0 = arith.addi %eN, %n0 : index""")
+    emit(f"""    %kTiles = arith.divui {"%kRounded" if EDGES else KW}, %c{BK} : index
     %lastTile = arith.subi %kTiles, %c1 : index""")
-    if EDGES:
+    if EDGES and not batched:
         emit("    %rowsB = arith.addi %eN, %N : index")
     # Each thread copies (tile rows * BK / 8) / THREADS 16-byte chunks of A
     # and of B per stage: chunk q is row q / CPR, chunk q % CPR of that row.
     copies = {"A": BM * BK // 8 // THREADS, "B": BN * BK // 8 // THREADS}
-    for op, rowBase, rowEnd in (("A", "%m0", "%end"), ("B", "%nb0", "%rowsB")):
+    # The operands' rows: A's and (unless B is K x N) B's, each chunk's
+    # first element at K step 0 (%gbase) and the K it has left (%kr).
+    rows = [("A", "%m0", END, "%lda", "%aOrigin")]
+    if batched != "nn":
+        rows.append(("B", "%n0", "%N", "%ldb", "%bOrigin") if batched else
+                    ("B", "%nb0", "%rowsB", KW, None))
+    for op, rowBase, rowEnd, stride, origin in rows:
+        if not batched:
+            stride, origin = KW, None
         for i in range(copies[op]):
             p = f"{op}{i}"
             emit(f"    %q{p}a = arith.constant {i * THREADS} : index")
@@ -291,14 +359,39 @@ def body(swiglu=False, tiled=False):
             emit(f"    %lcol{p} = arith.muli %lchunk{p}, %c8 : index")
             swizzled(f"%lrow{p}", f"%lchunk{p}", f"st{p}")
             emit(f"    %grow{p} = arith.addi {rowBase}, %lrow{p} : index")
-            emit(f"    %goff{p} = arith.muli %grow{p}, {KW} : index")
-            emit(f"    %gbase{p} = arith.addi %goff{p}, %lcol{p} : index")
+            emit(f"    %goff{p} = arith.muli %grow{p}, {stride} : index")
+            if origin:
+                emit(f"    %gorg{p} = arith.addi %goff{p}, {origin} : index")
+            emit(f"    %gbase{p} = arith.addi %{'gorg' if origin else 'goff'}{p}, %lcol{p} : index")
             if EDGES:
                 # Elements of K left from this chunk's column at K step 0;
                 # a row past the operand's rows copies none.
                 emit(f"    %in{p} = arith.cmpi ult, %grow{p}, {rowEnd} : index")
                 emit(f"    %kl{p} = arith.subi %K, %lcol{p} : index")
                 emit(f"    %kr{p} = arith.select %in{p}, %kl{p}, %c0 : index")
+    if batched == "nn":
+        # B given K x N: its tile is BK rows of k, BN / 8 chunks each; chunk
+        # q is k row q / (BN / 8), n chunk q % (BN / 8), stored at chunk
+        # XOR (k row % 8) (the 8 k rows one ldmatrix reads, 256 bytes
+        # apart, land in 8 distinct bank groups). A chunk past N copies
+        # what N has left of it.
+        for i in range(copies["B"]):
+            p = f"B{i}"
+            emit(f"    %q{p}a = arith.constant {i * THREADS} : index")
+            emit(f"    %q{p} = arith.addi %tid, %q{p}a : index")
+            emit(f"    %lrow{p} = arith.divui %q{p}, %c{BN // 8} : index")
+            emit(f"    %lchunk{p} = arith.remui %q{p}, %c{BN // 8} : index")
+            emit(f"    %lsw{p} = arith.remui %lrow{p}, %c8 : index")
+            emit(f"    %lx{p} = arith.xori %lchunk{p}, %lsw{p} : index")
+            emit(f"    %st{p}_col = arith.muli %lx{p}, %c8 : index")
+            emit(f"    %lcol{p} = arith.muli %lchunk{p}, %c8 : index")
+            emit(f"    %ncol{p} = arith.addi %n0, %lcol{p} : index")
+            emit(f"    %goff{p} = arith.muli %lrow{p}, %ldb : index")
+            emit(f"    %gorg{p} = arith.addi %goff{p}, %bOrigin : index")
+            emit(f"    %gbase{p} = arith.addi %gorg{p}, %ncol{p} : index")
+            emit(f"    %nmax{p} = arith.maxsi %N, %ncol{p} : index")
+            emit(f"    %nl{p} = arith.subi %nmax{p}, %ncol{p} : index")
+            emit(f"    %nleft{p} = arith.minui %nl{p}, %c8 : index")
     # The copies of K tile %t into stage %s, committed as one group.
     counter = [0]
 
@@ -306,10 +399,22 @@ def body(swiglu=False, tiled=False):
         counter[0] += 1
         k = counter[0]
         emit(f"{indent}%ko{k} = arith.muli {tile}, %c{BK} : index")
+        if batched == "nn":
+            emit(f"{indent}%kob{k} = arith.muli %ko{k}, %ldb : index")
         tokens = []
         for op, smem in (("A", SMEM_A), ("B", SMEM_B)):
             for i in range(copies[op]):
                 p = f"{op}{i}"
+                if op == "B" and batched == "nn":
+                    # k row ko + row of B: all of N's chunk, or none past K.
+                    emit(f"{indent}%src{p}_{k} = arith.addi %gbase{p}, %kob{k} : index")
+                    emit(f"{indent}%kk{p}_{k} = arith.addi %lrow{p}, %ko{k} : index")
+                    emit(f"{indent}%kin{p}_{k} = arith.cmpi ult, %kk{p}_{k}, %K : index")
+                    emit(f"{indent}%n{p}_{k} = arith.select %kin{p}_{k}, %nleft{p}, %c0 : index")
+                    emit(f"{indent}%tok{p}_{k} = nvgpu.device_async_copy %B[%src{p}_{k}], "
+                         f"%smB[{stage}, %lrow{p}, %st{p}_col], 8, %n{p}_{k} {{bypassL1}} : memref<?x{ELT}> to {smem}")
+                    tokens.append(f"%tok{p}_{k}")
+                    continue
                 emit(f"{indent}%src{p}_{k} = arith.addi %gbase{p}, %ko{k} : index")
                 count = ""
                 if EDGES:
@@ -369,8 +474,11 @@ def body(swiglu=False, tiled=False):
                for mt in range(MT)]
         bfr = []
         for pair in range(NT // 2):
-            regs = load_fragments(f"b{kk}_{pair}", "%smB", SMEM_B, "%wn0",
-                                  pair * 16, "%bnrow", "%lmid", kk)
+            if batched == "nn":
+                regs = load_fragments_by_k(f"b{kk}_{pair}", pair, kk)
+            else:
+                regs = load_fragments(f"b{kk}_{pair}", "%smB", SMEM_B, "%wn0",
+                                      pair * 16, "%bnrow", "%lmid", kk)
             bfr.append(regs[0:2])
             bfr.append(regs[2:4])
         nxt = []
@@ -450,8 +558,8 @@ def row_guards(mt):
     """Whether this thread's rows of m tile `mt` (g and g + 8) are the
     expert's (EDGES only)."""
     if EDGES:
-        emit(f"    %rv{mt} = arith.cmpi ult, %er{mt}, %end : index")
-        emit(f"    %rv{mt}8 = arith.cmpi ult, %er{mt}8, %end : index")
+        emit(f"    %rv{mt} = arith.cmpi ult, %er{mt}, {END} : index")
+        emit(f"    %rv{mt}8 = arith.cmpi ult, %er{mt}8, {END} : index")
 
 
 def guarded_store(value, memref_type, index, row, col, limit):
@@ -476,8 +584,12 @@ def store_epilogue():
         emit(f"    %er{mt}b = arith.addi %er{mt}a, %c{mt * 16} : index")
         emit(f"    %er{mt} = arith.addi %er{mt}b, %g : index")
         emit(f"    %er{mt}8 = arith.addi %er{mt}, %c8 : index")
-        emit(f"    %eo{mt} = arith.muli %er{mt}, %N : index")
-        emit(f"    %eo{mt}8 = arith.muli %er{mt}8, %N : index")
+        for half in ("", "8"):
+            if BATCHED:
+                emit(f"    %eo{mt}{half}a = arith.muli %er{mt}{half}, %ldc : index")
+                emit(f"    %eo{mt}{half} = arith.addi %eo{mt}{half}a, %cOrigin : index")
+            else:
+                emit(f"    %eo{mt}{half} = arith.muli %er{mt}{half}, %N : index")
         row_guards(mt)
         for nt in range(NT):
             i = (mt * NT + nt) * 4
@@ -554,6 +666,15 @@ if not FP8:
     configure(64)
     kernel_header("grouped_gemm_bf16_tn_m64_tiled", False, tiled=True)
     body(tiled=True)
+# The attention's per-head products (dsc-library-gemms), heads as batches:
+# the absorbed queries (q_nope times W_UK, which kv_b stores K x N) and the
+# values (the attention's latent output times W_UV, N x K), each head's
+# slab of kv_b read where the checkpoint puts it.
+if not FP8:
+    for layout in ("tn", "nn"):
+        configure(64, b_by_k=layout == "nn")
+        kernel_header(f"batched_gemm_bf16_{layout}_m64", False, batched=layout)
+        body(batched=layout)
 emit("}")
 emit("}")
 print("\n".join(out))

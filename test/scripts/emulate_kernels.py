@@ -3,7 +3,7 @@
 (codegen/kernels/simt_emulator.py) against NumPy references.
 
 usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
-  CHECK: grouped-gemm, grouped-gemm-wgmma, grouped-gemm-wgmma-tn, grouped-gemm-fp8,
+  CHECK: grouped-gemm, batched-gemm, grouped-gemm-wgmma, grouped-gemm-wgmma-tn, grouped-gemm-fp8,
          grouped-gemm-fp8-wgmma, moe-dispatch,
          add-rmsnorm, quant-fp8, moe-pipeline, mla-decode,
          mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route,
@@ -82,6 +82,48 @@ def grouped_gemm(kernels):
                             emu.global_memref(c), emu.global_memref(offsets), n, k])
             ok = verdict(f"grouped_gemm_bf16_tn{suffix} {rows} rows of {experts} "
                          f"experts, N {n}, K {k}", c.reshape(rows, n), want, 1e-5) and ok
+    return ok
+
+
+def batched_gemm(kernels):
+    """The per-head products of the absorbed attention, heads as batches,
+    each head's slab read where kv_b [H (dn + dv), C] holds it (the other
+    slab NaN, so a read past a slab shows): values = x [M, H, C] times
+    W_UV (N x K: batched_gemm_bf16_tn_m64) and absorbed queries = q [M, H,
+    dn] times W_UK (K x N: batched_gemm_bf16_nn_m64). 70 rows (two M
+    tiles), a partial last column block and K step, outputs starting as
+    NaN, every buffer exactly its size."""
+    rng = np.random.default_rng(11)
+    heads, dn, dv, c, m = 3, 72, 136, 200, 70
+
+    def run(name, x, b_bits, n, k, b_base):
+        x_bits, x = bf16(x)
+        out = np.full(m * heads * n, np.nan, np.float32)
+        emu.run_kernel(kernels[name], (-(-n // 128), -(-m // 64), heads), 128,
+                       4 * (64 + 128) * 64 * 2,
+                       [emu.global_memref(x_bits), emu.global_memref(b_bits),
+                        emu.global_memref(out), m, n, k, heads * k, k, b_base,
+                        (dn + dv) * c, c, heads * n, n])
+        return x, out.reshape(m, heads, n)
+
+    ok = True
+    kvb = rng.standard_normal((heads, dn + dv, c)).astype(np.float32)
+    for name, nan_rows in (("batched_gemm_bf16_tn_m64", slice(0, dn)),
+                           ("batched_gemm_bf16_nn_m64", slice(dn, dn + dv))):
+        kv_bits, kv = bf16(kvb)
+        kv_bits[:, nan_rows] = 0x7fc0  # NaN: the slab the product must not read
+        if name.endswith("tn_m64"):
+            x, got = run(name, rng.standard_normal((m, heads, c)), kv_bits,
+                         dv, c, dn * c)
+            want = np.einsum("mhc,hvc->mhv", x, kv[:, dn:])
+            shape = f"N {dv} x K {c}"
+        else:
+            x, got = run(name, rng.standard_normal((m, heads, dn)), kv_bits,
+                         c, dn, 0)
+            want = np.einsum("mhd,hdc->mhc", x, kv[:, :dn])
+            shape = f"K {dn} x N {c}"
+        ok = verdict(f"{name} ({heads} heads of {m} rows, {shape} slabs of kv_b)",
+                     got, want, 1e-5) and ok
     return ok
 
 
@@ -757,7 +799,8 @@ def paged_attention(modules):
                             also=not got[3].any())
 
 
-CHECKS = {"grouped-gemm": grouped_gemm, "grouped-gemm-wgmma": grouped_gemm_wgmma,
+CHECKS = {"grouped-gemm": grouped_gemm, "batched-gemm": batched_gemm,
+          "grouped-gemm-wgmma": grouped_gemm_wgmma,
           "grouped-gemm-wgmma-tn": grouped_gemm_wgmma_tn,
           "grouped-gemm-fp8": grouped_gemm_fp8,
           "grouped-gemm-fp8-wgmma": grouped_gemm_fp8_wgmma, "moe-dispatch": moe_dispatch,
