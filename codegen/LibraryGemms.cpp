@@ -32,6 +32,8 @@
 #include "mlir/Parser/Parser.h"
 #include "llvm/ADT/SetVector.h"
 
+#include <array>
+
 #define DEBUG_TYPE "dsc-library-gemms"
 
 namespace mlir::dsc {
@@ -107,6 +109,13 @@ constexpr LibrarySource kGemmKernel = {kGemmFile, "grouped_gemm_bf16_tn_m64"};
 // The same tile over the M tiles moe_tiles lists (the routed experts).
 constexpr LibrarySource kTiledGemmKernel = {kGemmFile,
                                             "grouped_gemm_bf16_tn_m64_tiled"};
+// The same tile with the heads as batches and strided operands (the
+// absorbed attention's per-head products): B given N x K (W_UV) or K x N
+// (W_UK, read with ldmatrix.trans).
+constexpr LibrarySource kBatchedGemmKernel = {kGemmFile,
+                                              "batched_gemm_bf16_tn_m64"};
+constexpr LibrarySource kBatchedGemmByKKernel = {kGemmFile,
+                                                 "batched_gemm_bf16_nn_m64"};
 // Slots to expert-sorted rows, and those rows to M tiles; one block each.
 constexpr LibrarySource kAlignKernel = {kDispatchFile, "moe_align"};
 constexpr LibrarySource kTilesKernel = {kDispatchFile, "moe_tiles"};
@@ -282,6 +291,108 @@ Value rootBuffer(Value value) {
   return value;
 }
 
+/// The operands of a marked per-head product the batched kernel can run:
+/// C [..., H, N] = A [..., H, K] times W's slab of each head, W read where
+/// it lies: `wOffset` and `wStrides` (of its head and row dimensions) in
+/// elements of its root buffer.
+struct BatchedGemm {
+  Value a, w, c;
+  bool wByK; // W [H, K, N], else [H, N, K]
+  int64_t heads, n, k, wOffset;
+  std::array<int64_t, 2> wStrides;
+};
+
+FailureOr<BatchedGemm> matchBatchedGemm(linalg::GenericOp op,
+                                        std::string &why) {
+  auto fail = [&](const Twine &reason) {
+    why = reason.str();
+    return failure();
+  };
+  if (!isGemmOnBuffers(op))
+    return fail("not a GEMM on buffers with two inputs and one output");
+  Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1],
+        c = op.getDpsInits()[0];
+  auto aType = cast<MemRefType>(a.getType());
+  auto wType = cast<MemRefType>(w.getType());
+  auto cType = cast<MemRefType>(c.getType());
+  if (!aType.getElementType().isBF16() || !wType.getElementType().isBF16() ||
+      !cType.getElementType().isF32())
+    return fail("operands are not bf16 x bf16 -> f32");
+  unsigned rank = aType.getRank();
+  if (rank < 3 || cType.getRank() != rank || wType.getRank() != 3 ||
+      !wType.hasStaticShape())
+    return fail("shapes are not [..., H, K] x [H, ., .] -> [..., H, N] with "
+                "W's known");
+  // The loops: A's leading dims, then h, n and the reduction k.
+  MLIRContext *ctx = op.getContext();
+  unsigned h = rank - 2, n = rank - 1, k = rank;
+  auto map = [&](ArrayRef<unsigned> dims) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned d : dims)
+      exprs.push_back(getAffineDimExpr(d, ctx));
+    return AffineMap::get(rank + 1, 0, exprs, ctx);
+  };
+  SmallVector<unsigned> lead = llvm::to_vector(llvm::seq<unsigned>(0, h));
+  auto withLead = [&](unsigned x, unsigned y) {
+    SmallVector<unsigned> dims(lead);
+    dims.append({x, y});
+    return map(dims);
+  };
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  bool wByK = maps[1] == map({h, k, n});
+  if (maps[0] != withLead(h, k) || maps[2] != withLead(h, n) ||
+      !(wByK || maps[1] == map({h, n, k})) || op.getNumReductionLoops() != 1 ||
+      op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
+    return fail("indexing is not C[..., h, n] += A[..., h, k] * W[h, n, k] "
+                "(or W[h, k, n])");
+  Block &body = op.getRegion().front();
+  auto [x, y] = multipliedValues(body);
+  if (x != body.getArgument(0) || y != body.getArgument(1) ||
+      body.getOperations().size() != 5)
+    return fail("its body is not acc + extf(a) * extf(b)");
+  BatchedGemm gemm{a,
+                   w,
+                   c,
+                   wByK,
+                   aType.getDimSize(h),
+                   cType.getDimSize(n),
+                   aType.getDimSize(n),
+                   0,
+                   {0, 0}};
+  int64_t wN = wType.getDimSize(wByK ? 2 : 1),
+          wK = wType.getDimSize(wByK ? 1 : 2);
+  if (ShapedType::isDynamic(gemm.heads) || ShapedType::isDynamic(gemm.k) ||
+      ShapedType::isDynamic(gemm.n) || cType.getDimSize(h) != gemm.heads ||
+      wType.getDimSize(0) != gemm.heads || wN != gemm.n || wK != gemm.k)
+    return fail("heads, N or K unknown or different in A, W and C");
+  if (gemm.heads > 65535)
+    return fail(Twine(gemm.heads) + " heads are more than a grid's z holds");
+  auto [strides, offset] = wType.getStridesAndOffset();
+  if (ShapedType::isDynamic(offset) ||
+      llvm::any_of(strides, ShapedType::isDynamic) || strides[2] != 1)
+    return fail("W's offset or strides are unknown, or its rows strided");
+  // W's offset counts from its buffer's start: the views between them keep
+  // the start (a memref.view, say, would move it).
+  Value root = w;
+  while (auto view = root.getDefiningOp<ViewLikeOpInterface>()) {
+    if (!isa<memref::SubViewOp, memref::ExpandShapeOp, memref::CollapseShapeOp,
+             memref::CastOp>(view))
+      return fail("W is a view whose offset cannot be read from its type");
+    root = view.getViewSource();
+  }
+  if (!aType.getLayout().isIdentity() || !cType.getLayout().isIdentity() ||
+      !cast<MemRefType>(root.getType()).getLayout().isIdentity())
+    return fail("A, C or W's buffer is not a contiguous row-major buffer");
+  // cp.async moves 16 bytes: every row of A and W must start aligned.
+  if (gemm.k % kKMultiple || offset % kKMultiple || strides[0] % kKMultiple ||
+      strides[1] % kKMultiple)
+    return fail("K, W's offset or its strides are not multiples of " +
+                Twine(kKMultiple) + " (rows must start 16-byte aligned)");
+  gemm.wOffset = offset;
+  gemm.wStrides = {strides[0], strides[1]};
+  return gemm;
+}
+
 /// Whether `buffer` (or a view of it) may be reached through anything but
 /// itself and its views: every use must be one that reads or writes its
 /// elements and makes no other handle of it (a load or store into it, a
@@ -436,6 +547,51 @@ void launch(linalg::GenericOp op, const Gemm &gemm,
   launchGemm(b, loc, kernel, gemm.a, gemm.b, gemm.c, offsets, /*tiles=*/{},
              mTiles, gemm.n, gemm.k);
   memref::DeallocOp::create(b, loc, offsets);
+  op.erase();
+}
+
+/// Replaces `op` with the launch of the batched `kernel` on `gemm`: grid
+/// (N tiles, M tiles, heads), W passed as its whole buffer with its slab's
+/// offset and strides.
+void launchBatched(linalg::GenericOp op, const BatchedGemm &gemm,
+                   const LibraryKernel &kernel) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  // M: the product of A's leading dims.
+  Value rows = index(1);
+  auto aType = cast<MemRefType>(gemm.a.getType());
+  for (int64_t d = 0; d + 2 < aType.getRank(); ++d) {
+    Value size = aType.isDynamicDim(d)
+                     ? memref::DimOp::create(b, loc, gemm.a, d).getResult()
+                     : index(aType.getDimSize(d));
+    rows = arith::MulIOp::create(b, loc, rows, size);
+  }
+  // At least one block: a grid dimension of 0 is a launch error, and a
+  // block past the rows exits.
+  Value mTiles = arith::MaxUIOp::create(
+      b, loc, tilesFor(b, loc, rows, kernel.tileM), index(1));
+  gpu::KernelDim3 grid{index(llvm::divideCeil(gemm.n, kernel.tileN)), mTiles,
+                       index(gemm.heads)};
+  gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
+  Value shared =
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);
+  SmallVector<Value> args = {flattened(b, loc, gemm.a),
+                             flattened(b, loc, rootBuffer(gemm.w)),
+                             flattened(b, loc, gemm.c),
+                             rows,
+                             index(gemm.n),
+                             index(gemm.k),
+                             index(gemm.heads * gemm.k),
+                             index(gemm.k),
+                             index(gemm.wOffset),
+                             index(gemm.wStrides[0]),
+                             index(gemm.wStrides[1]),
+                             index(gemm.heads * gemm.n),
+                             index(gemm.n)};
+  gpu::LaunchFuncOp::create(b, loc, kernel.fn, grid, block, shared, args);
   op.erase();
 }
 
@@ -878,6 +1034,12 @@ void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
 bool isLinearWeight(OpOperand &use) {
   if (auto linear = dyn_cast<dsc::LinearOp>(use.getOwner()))
     return !linear.getScales() && &use == &linear.getWeightMutable();
+  // kv_b: the decode's per-head products run on the library's batched GEMM
+  // (the prefill's generated code reads it as bf16 too).
+  if (auto mla = dyn_cast<dsc::MlaOp>(use.getOwner()))
+    return !mla.getScales() && &use == &mla.getKvBMutable();
+  if (auto mla = dyn_cast<dsc::MlaDecodeOp>(use.getOwner()))
+    return !mla.getScales() && &use == &mla.getKvBMutable();
   if (auto moe = dyn_cast<dsc::MoeOp>(use.getOwner())) {
     MutableOperandRange shared = moe.getSharedMutable();
     if (shared.size() == 3)
@@ -995,6 +1157,15 @@ struct DscBf16LinearWeightsPass
   }
 };
 
+/// The marks of GEMMs dsc-library-gemms runs on the library.
+constexpr StringLiteral kMarks[] = {kLibraryGemmAttr, kLibraryGroupedGemmAttr,
+                                    kLibraryBatchedGemmAttr};
+
+bool isMarked(Operation *op) {
+  return llvm::any_of(kMarks,
+                      [&](StringLiteral mark) { return op->hasAttr(mark); });
+}
+
 struct DscLibraryGemmsPass
     : mlir::dsc::impl::DscLibraryGemmsBase<DscLibraryGemmsPass> {
   void runOnOperation() override {
@@ -1003,15 +1174,21 @@ struct DscLibraryGemmsPass
     // grouping of routed GEMMs sees the ops between them as they were.
     SmallVector<std::pair<linalg::GenericOp, Gemm>> plain;
     SmallVector<std::pair<linalg::GenericOp, GroupedGemm>> routed;
+    SmallVector<std::pair<linalg::GenericOp, BatchedGemm>> batched;
     module.walk([&](linalg::GenericOp op) {
-      bool grouped = op->hasAttr(kLibraryGroupedGemmAttr);
-      if (!grouped && !op->hasAttr(kLibraryGemmAttr))
+      if (!isMarked(op))
         return;
       std::string why;
-      if (grouped) {
+      if (op->hasAttr(kLibraryGroupedGemmAttr)) {
         if (FailureOr<GroupedGemm> g = matchGroupedGemm(op, why);
             succeeded(g)) {
           routed.push_back({op, *g});
+          return;
+        }
+      } else if (op->hasAttr(kLibraryBatchedGemmAttr)) {
+        if (FailureOr<BatchedGemm> g = matchBatchedGemm(op, why);
+            succeeded(g)) {
+          batched.push_back({op, *g});
           return;
         }
       } else if (FailureOr<Gemm> g = matchGemm(op, why); succeeded(g)) {
@@ -1019,15 +1196,15 @@ struct DscLibraryGemmsPass
         return;
       }
       op.emitRemark("GEMM left as generated code: ") << why;
-      op->removeAttr(kLibraryGemmAttr);
-      op->removeAttr(kLibraryGroupedGemmAttr);
+      for (StringRef mark : kMarks)
+        op->removeAttr(mark);
     });
     SmallVector<PagedMlaDecodeOp> attention;
     module.walk([&](PagedMlaDecodeOp op) {
       if (op.hasPureBufferSemantics())
         attention.push_back(op);
     });
-    if (plain.empty() && routed.empty() && attention.empty())
+    if (plain.empty() && routed.empty() && batched.empty() && attention.empty())
       return;
     auto kernel = [&](const LibrarySource &source) -> FailureOr<LibraryKernel> {
       FailureOr<LibraryKernel> found = libraryKernel(module, source);
@@ -1048,8 +1225,7 @@ struct DscLibraryGemmsPass
     // Dead initializations of C go first, in order: a GEMM's copy of zeros
     // may be what kept the next GEMM's zero fill alive.
     module.walk([&](linalg::GenericOp op) {
-      if (!op->hasAttr(kLibraryGemmAttr) &&
-          !op->hasAttr(kLibraryGroupedGemmAttr))
+      if (!isMarked(op))
         return;
       if (Operation *dead = deadInit(op, op.getDpsInits()[0]))
         dead->erase();
@@ -1077,6 +1253,13 @@ struct DscLibraryGemmsPass
         return signalPassFailure();
       for (auto &[op, gemm] : plain)
         launch(op, gemm, *gemmKernel);
+    }
+    for (auto &[op, gemm] : batched) {
+      FailureOr<LibraryKernel> batchedKernel =
+          kernel(gemm.wByK ? kBatchedGemmByKKernel : kBatchedGemmKernel);
+      if (failed(batchedKernel))
+        return signalPassFailure();
+      launchBatched(op, gemm, *batchedKernel);
     }
     if (groups.empty())
       return;

@@ -838,8 +838,9 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     if (roundLikeLibrary) {
       auto [wUK, wUV] = absorptionWeights(m, op);
       Value outLatent = m.causalAttention(
-          roundedToBf16(m, m.absorbQueries(op.getQNope(), wUK)), latentKeys,
-          roundedToBf16(m, op.getQPe()), ropeKeys, latentKeys,
+          roundedToBf16(m,
+                        m.absorbQueries(roundedToBf16(m, op.getQNope()), wUK)),
+          latentKeys, roundedToBf16(m, op.getQPe()), ropeKeys, latentKeys,
           op.getScale().convertToDouble(), past);
       result = m.projectValues(roundedToBf16(m, outLatent), wUV);
     } else {
@@ -858,10 +859,22 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
            !ShapedType::isDynamic(op.getQNope().getType().getDimSize(2));
   }
 
+  /// `product` (TensorMath::absorbQueries or projectValues: inputs bf16)
+  /// marked for the kernel library's batched GEMM when its weight `w` is
+  /// bf16 too (kv_b bound as bf16 by dsc-bf16-linear-weights; an FP8 kv_b
+  /// is dequantized to f32, and its products stay generated code).
+  static Value onLibrary(Value product, Value w) {
+    if (cast<ShapedType>(w.getType()).getElementType().isBF16())
+      product.getDefiningOp()->setAttr(kLibraryBatchedGemmAttr,
+                                       UnitAttr::get(product.getContext()));
+    return product;
+  }
+
   /// The absorbed attention of `op` with its attention step as
   /// dsc.paged_mla_decode, the operands in the kernel library's layout.
   /// The R = B * S new tokens are the op's rows:
-  ///   queries [R, H, C + dr] = (q_nope . W_UK, q_pe), rounded to bf16;
+  ///   queries [R, H, C + dr] = (bf16(q_nope) . W_UK, q_pe), rounded to
+  ///   bf16;
   ///   entries [R, C + dr] = (latent, k_pe), rounded to bf16 as the cache
   ///   stores them;
   ///   block_table [R, max_pages] (i32): the row's sequence's, each page
@@ -869,7 +882,8 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
   ///   lengths [R] (i32): past[b] + s + 1, or 0 when the table has no page
   ///   for the token's own position (the runtime's padding rows, page -1);
   /// then W_UV times the result (bf16, as the library's combine writes it).
-  /// `op` must be one the library runs (libraryRuns).
+  /// Both per-head products run on the library's batched GEMM
+  /// (onLibrary). `op` must be one the library runs (libraryRuns).
   static Value libraryAttention(MlaDecodeOp op, TensorMath &m) {
     OpBuilder &b = m.builder();
     Location loc = m.getLoc();
@@ -880,7 +894,8 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     int64_t pageSize = op.getCache().getType().getDimSize(1);
     Type bf16 = b.getBF16Type(), i32 = b.getI32Type();
     auto [wUK, wUV] = absorptionWeights(m, op);
-    Value qLat = m.absorbQueries(op.getQNope(), wUK);
+    Value qLat =
+        onLibrary(m.absorbQueries(roundedToBf16(m, op.getQNope()), wUK), wUK);
 
     // (first, second) joined along the last dimension, as bf16.
     auto joined = [&](Value first, Value second, int64_t split) {
@@ -987,28 +1002,27 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
                                  entries, op.getCache(), rowTable, lengths,
                                  init, op.getScaleAttr())
             .getResult()[0];
-    // W_UV times the result, [B, S, H, dv]: loops (b, s, h, v, c), the
-    // result's row b * S + s read in the body (an expand_shape of R into
-    // [B, S], both dynamic, crashes MLIR 22's expand-strided-metadata).
+    // W_UV times the result: [R, H, dv], then as [B, S, H, dv], its rows
+    // read by index (an expand_shape of R into [B, S], both dynamic,
+    // crashes MLIR 22's expand-strided-metadata).
+    Value values = onLibrary(m.projectValues(attended, wUV), wUV);
     Type f32 = b.getF32Type();
     return m.generic(
-        wUV,
-        m.filled({batch, newTokens, b.getIndexAttr(heads), b.getIndexAttr(dv)},
-                 f32, 0.0),
-        5, {{2, 3, 4}, {0, 1, 2, 3}}, {4},
-        [&](OpBuilder &nb, Location l, ValueRange a) {
-          TensorMath s(nb, l);
+        {},
+        m.empty({batch, newTokens, b.getIndexAttr(heads), b.getIndexAttr(dv)},
+                f32),
+        4, {{0, 1, 2, 3}}, {}, [&](OpBuilder &nb, Location l, ValueRange) {
           Value seq = linalg::IndexOp::create(nb, l, 0);
           Value token = linalg::IndexOp::create(nb, l, 1);
           Value r = arith::AddIOp::create(
               nb, l, arith::MulIOp::create(nb, l, seq, newTokens), token);
-          Value x = tensor::ExtractOp::create(
-              nb, l, attended,
-              ValueRange{r, linalg::IndexOp::create(nb, l, 2),
-                         linalg::IndexOp::create(nb, l, 4)});
-          Value p = arith::MulFOp::create(nb, l, s.toF32(x), s.toF32(a[0]));
           linalg::YieldOp::create(
-              nb, l, arith::AddFOp::create(nb, l, p, a[1]).getResult());
+              nb, l,
+              tensor::ExtractOp::create(
+                  nb, l, values,
+                  ValueRange{r, linalg::IndexOp::create(nb, l, 2),
+                             linalg::IndexOp::create(nb, l, 3)})
+                  .getResult());
         })[0];
   }
 };

@@ -44,6 +44,15 @@ inline constexpr llvm::StringLiteral kLibraryGemmAttr = "dsc.library_gemm";
 inline constexpr llvm::StringLiteral kLibraryGroupedGemmAttr =
     "dsc.library_grouped_gemm";
 
+/// Marks a per-head product of the absorbed attention (a `linalg.generic`
+/// over (..., h, n, k): C[..., h, n] += A[..., h, k] * W[h, n, k], or
+/// W[h, k, n]; A and W bf16, C f32), q_nope times W_UK or the attention's
+/// latent output times W_UV, that dsc-library-gemms runs as the kernel
+/// library's batched GEMM with the heads as batches, W read where it lies
+/// (a slab of kv_b). The same contract: C holds zeros before.
+inline constexpr llvm::StringLiteral kLibraryBatchedGemmAttr =
+    "dsc.library_batched_gemm";
+
 /// Adds the dsc op decompositions to `patterns`, as dsc-lower-to-linalg
 /// with `options` runs them: `plainAttention` (dsc.mla as the plain causal
 /// attention the frontends produce), `fixedShapes` (sizes from shapes

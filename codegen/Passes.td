@@ -41,7 +41,10 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
            "With fixed-shapes, decode attention over a bf16 cache of widths "
            "the kernel library has becomes dsc.paged_mla_decode (the "
            "absorbed queries and the cache entries in bf16), which "
-           "dsc-library-gemms launches as the library's MLA decode kernels">,
+           "dsc-library-gemms launches as the library's MLA decode kernels; "
+           "with a bf16 kv_b its per-head products (q_nope rounded to bf16 "
+           "times W_UK, the result times W_UV) are marked "
+           "`dsc.library_batched_gemm`">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::linalg::LinalgDialect",
@@ -335,10 +338,11 @@ def DscBf16LinearWeights : Pass<"dsc-bf16-linear-weights", "ModuleOp"> {
     For GPU targets (and the CPU's with dsc-compile --bf16-linear-inputs),
     after dsc-weights-to-arguments: an entry point's f32
     weight argument (`dsc.weight`, stacked or not) whose every use is the
-    weight of a `dsc.linear` or one of a `dsc.moe`'s shared or routed
-    expert matrices, without block scales, becomes bf16, the operand type
-    of the tensor-core GEMM (dsc-library-gemms): half the bytes a step
-    reads. The module's `dsc.bf16_params` lists their names; the
+    weight of a `dsc.linear`, one of a `dsc.moe`'s shared or routed
+    expert matrices, or the kv_b of a `dsc.mla` or `dsc.mla_decode`
+    (whose decode's per-head products run on the batched GEMM), without
+    block scales, becomes bf16, the operand type of the tensor-core GEMMs
+    (dsc-library-gemms): half the bytes a step reads. The module's `dsc.bf16_params` lists their names; the
     manifest carries it per target, and the runtime packs those params as
     bf16 (exactly from a BF16 checkpoint, rounded to nearest even from
     others). The runtime binds a param once by name for all entry points,
@@ -378,12 +382,23 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     layer's gate, up and down; nothing between them writing it) share one
     sorting, and those of one input (gate and up) one gather.
 
+    Each per-head product of the absorbed attention marked
+    `dsc.library_batched_gemm` (by dsc-lower-to-linalg{fixed-shapes
+    library-attention} when kv_b is bf16: `C[..., h, n] = sum_k A[..., h,
+    k] * W[h, n, k]` or `W[h, k, n]`, W a strided view of a contiguous
+    buffer, such as W_UK's or W_UV's slab of kv_b) becomes a launch of
+    `batched_gemm_bf16_tn_m64` (W given [h, n, k]) or `_nn_m64` (W given
+    [h, k, n], read with ldmatrix.trans): grid (ceil(N / 128),
+    ceil(M / 64), H), W passed as its whole buffer with its offset and
+    strides, read from its type.
+
     A write that initializes C before a marked GEMM (a fill, or the copy of
     zeros bufferization makes) is removed when nothing between them
     touches C: the library writes all of C.
 
     A marked GEMM the kernel cannot take (K % 8 != 0, a non-contiguous
-    operand, more than 1024 experts) stays a generic loop nest, with a
+    operand, more than 1024 experts, a W whose offset or strides are
+    unknown or not multiples of 8) stays a generic loop nest, with a
     remark saying why.
 
     Each `dsc.paged_mla_decode` on buffers (decode attention, made by

@@ -742,19 +742,27 @@ std::pair<Value, Value> TensorMath::splitKvB(Value kvb, int64_t heads,
   return {slab(0, dn), slab(dn, dv)};
 }
 
-/// Per head, x [B, S, H, n] times W's slab of head h, summed over n into
-/// [B, S, H, width]: loops (b, s, h, o, n), W [H, ...] indexed by `wDims`
-/// over them; f32 sums.
+/// Per head, x [..., H, n] times W's slab of head h, summed over n into
+/// [..., H, width]: loops (..., h, o, n), W [H, n, width] or, `byOutput`,
+/// [H, width, n]; f32 sums.
 static Value perHeadProduct(TensorMath &m, Value x, Value w, int64_t width,
-                            SmallVector<unsigned> wDims) {
+                            bool byOutput) {
   OpBuilder &b = m.builder();
-  SmallVector<OpFoldResult> xs = m.sizes(x);
+  SmallVector<OpFoldResult> sizes = m.sizes(x);
+  unsigned rank = sizes.size(), h = rank - 2, o = rank - 1, n = rank;
+  SmallVector<unsigned> xMap, outMap;
+  for (unsigned d = 0; d < h; ++d) {
+    xMap.push_back(d);
+    outMap.push_back(d);
+  }
+  xMap.append({h, n});
+  outMap.append({h, o});
+  SmallVector<unsigned> wMap = byOutput ? SmallVector<unsigned>{h, o, n}
+                                        : SmallVector<unsigned>{h, n, o};
+  sizes.back() = b.getIndexAttr(width);
   return m.generic(
-      {x, w},
-      m.filled({xs[0], xs[1], xs[2], b.getIndexAttr(width)}, b.getF32Type(),
-               0.0),
-      5, {{0, 1, 2, 4}, wDims, {0, 1, 2, 3}}, {4},
-      [](OpBuilder &nb, Location l, ValueRange a) {
+      {x, w}, m.filled(sizes, b.getF32Type(), 0.0), rank + 1,
+      {xMap, wMap, outMap}, {n}, [](OpBuilder &nb, Location l, ValueRange a) {
         TensorMath s(nb, l);
         Value p = arith::MulFOp::create(nb, l, s.toF32(a[0]), s.toF32(a[1]));
         linalg::YieldOp::create(
@@ -763,17 +771,17 @@ static Value perHeadProduct(TensorMath &m, Value x, Value w, int64_t width,
 }
 
 Value TensorMath::absorbQueries(Value qNope, Value wUK) {
-  // qLat[b, s, h, c] += qNope[b, s, h, n] W_UK[h, n, c]
+  // qLat[..., h, c] += qNope[..., h, n] W_UK[h, n, c]
   return perHeadProduct(*this, qNope, wUK,
                         cast<RankedTensorType>(wUK.getType()).getDimSize(2),
-                        {2, 4, 3});
+                        /*byOutput=*/false);
 }
 
 Value TensorMath::projectValues(Value outLatent, Value wUV) {
-  // out[b, s, h, v] += oLat[b, s, h, c] W_UV[h, v, c]
+  // out[..., h, v] += oLat[..., h, c] W_UV[h, v, c]
   return perHeadProduct(*this, outLatent, wUV,
                         cast<RankedTensorType>(wUV.getType()).getDimSize(1),
-                        {2, 3, 4});
+                        /*byOutput=*/true);
 }
 
 Value TensorMath::absorbedAttention(Value qNope, Value qPe, Value latentKeys,

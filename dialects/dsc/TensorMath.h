@@ -149,11 +149,11 @@ public:
   /// The inverse: kv_b [heads * (dn + dv), C] from W_UK [heads, dn, C] and
   /// W_UV [heads, dv, C] (for graphs that hold the halves separately).
   Value joinKvB(Value wUK, Value wUV);
-  /// W_UK [H, dn, C] multiplied into the queries `qNope` [B, S, H, dn]:
-  /// [B, S, H, C] in f32.
+  /// W_UK [H, dn, C] multiplied into the queries `qNope` [..., H, dn]
+  /// (e.g. [B, S, H, dn]): [..., H, C] in f32.
   Value absorbQueries(Value qNope, Value wUK);
   /// W_UV [H, dv, C] multiplied into attention's latent outputs
-  /// `outLatent` [B, S, H, C]: [B, S, H, dv] in f32.
+  /// `outLatent` [..., H, C]: [..., H, dv] in f32.
   Value projectValues(Value outLatent, Value wUV);
   /// Latent attention in its absorbed form: W_UK multiplied into the
   /// queries (`qNope` [B, S, H, dn] to [B, S, H, C]), causal attention over

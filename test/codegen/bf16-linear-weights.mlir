@@ -1,7 +1,7 @@
 // dsc-bf16-linear-weights (GPU pipelines; the CPU's with
 // --bf16-linear-inputs): an entry point's f32 weight that reaches only
 // linear layers' weight operands (dsc.linear's, dsc.moe's shared and routed
-// expert matrices without scales), through the private layer functions that
+// expert matrices without scales) or MLA's kv_b, through the private layer functions that
 // take it, becomes bf16 everywhere along the way, and the module lists it in
 // dsc.bf16_params (the runtime packs it as bf16).
 // RUN: dsc-opt %s --split-input-file --dsc-bf16-linear-weights | FileCheck %s
@@ -82,4 +82,29 @@ func.func @decode(%x: tensor<?x8xf32>, %w: tensor<8x8xf32> {dsc.weight = "w"}, %
 func.func @forward(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32> {dsc.stack = 4 : i64, dsc.weight = "g.{}"}, %u: tensor<4x6x8xf32> {dsc.stack = 4 : i64, dsc.weight = "u.{}"}, %d: tensor<4x8x6xf32> {dsc.stack = 4 : i64, dsc.weight = "d.{}"}, %sg: tensor<6x8xf32> {dsc.weight = "sg"}, %su: tensor<6x8xf32> {dsc.weight = "su"}, %sd: tensor<8x6xf32> {dsc.weight = "sd"}) -> tensor<?x8xf32> {
   %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) shared(%sg, %su, %sd) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>, tensor<6x8xf32>, tensor<6x8xf32>, tensor<8x6xf32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
+}
+
+// -----
+
+// kv_b, read by dsc.mla (prefill) and dsc.mla_decode (decode): the
+// decode's per-head products run on the library's batched GEMM. With
+// block scales (FP8) it stays as it is.
+// CHECK: module attributes {dsc.bf16_params = ["kv_b"]}
+// CHECK-LABEL: func.func @prefill
+// CHECK-SAME: %arg4: tensor<128x32xbf16> {dsc.weight = "kv_b"}
+// CHECK-LABEL: func.func @decode
+// CHECK-SAME: %arg4: tensor<128x32xbf16> {dsc.weight = "kv_b"}
+// CHECK-LABEL: func.func @fp8
+// CHECK-SAME: %arg4: tensor<128x32xf8E4M3FN>
+func.func @prefill(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf32> {dsc.weight = "kv_b"}) -> tensor<?x?x4x16xf32> {
+  %0 = dsc.mla %qn, %qp, %c, %kp, %w {form = #dsc<mla_form absorbed>, scale = 0.25 : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>) -> tensor<?x?x4x16xf32>
+  return %0 : tensor<?x?x4x16xf32>
+}
+func.func @decode(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf32> {dsc.weight = "kv_b"}, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x?x4x16xf32> {
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>, tensor<?x64x40xbf16>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x?x4x16xf32>
+  return %0 : tensor<?x?x4x16xf32>
+}
+func.func @fp8(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf8E4M3FN> {dsc.weight = "kv_b_fp8"}, %s: tensor<1x1xf32> {dsc.weight = "kv_b_fp8_scale_inv"}) -> tensor<?x?x4x16xf32> {
+  %0 = dsc.mla %qn, %qp, %c, %kp, %w scales %s {block_size = array<i64: 128, 128>, form = #dsc<mla_form absorbed>, scale = 0.25 : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf8E4M3FN>, tensor<1x1xf32>) -> tensor<?x?x4x16xf32>
+  return %0 : tensor<?x?x4x16xf32>
 }

@@ -13,13 +13,16 @@
 // RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="bf16-linear-inputs" | FileCheck %s --check-prefix=CPU
 
 // CHECK-LABEL: func.func @bf16_cache
+// CHECK-NOT: dsc.library_batched_gemm
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x?x4x16xbf16>, tensor<4x16x32xf32>) outs(%{{.*}} : tensor<?x?x4x32xf32>) {
 // CHECK: %[[Q:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2], [3]] : tensor<?x?x4x40xbf16> into tensor<?x4x40xbf16>
 // CHECK: %[[E:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : tensor<?x?x40xbf16> into tensor<?x40xbf16>
 // CHECK: %[[T:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<?x?xi32>)
 // CHECK: %[[L:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<?xi32>)
 // CHECK: %[[O:.*]] = dsc.paged_mla_decode %[[Q]], %[[E]] cache(%{{.*}}, %[[T]], %[[L]]) outs(%{{.*}}) {scale = 2.500000e-01 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
-// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<4x16x32xf32>) outs(%{{.*}} : tensor<?x?x4x16xf32>)
-// CHECK: tensor.extract %[[O]]
+// CHECK: %[[V:.*]] = linalg.generic {{.*}} ins(%[[O]], %{{.*}} : tensor<?x4x32xbf16>, tensor<4x16x32xf32>) outs(%{{.*}} : tensor<?x4x16xf32>) {
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x?x4x16xf32>)
+// CHECK: tensor.extract %[[V]]
 // BUFFERS-LABEL: func.func @bf16_cache
 // BUFFERS: dsc.paged_mla_decode %{{.*}}, %{{.*}} cache(%{{.*}}, %{{.*}}, %{{.*}}) outs(%{{.*}}) {scale = 2.500000e-01 : f64} : memref<?x4x40xbf16>, memref<?x40xbf16>, memref<?x64x40xbf16{{.*}}>, memref<?x?xi32>, memref<?xi32>, memref<?x4x32xbf16>{{$}}
 // CPU-LABEL: func.func @bf16_cache
@@ -28,6 +31,23 @@
 // CPU: return
 func.func @bf16_cache(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x?x4x16xf32> {
   %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf32>, tensor<?x64x40xbf16>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x?x4x16xf32>
+  return %0 : tensor<?x?x4x16xf32>
+}
+
+// -----
+
+// kv_b bound as bf16 (dsc-bf16-linear-weights): the per-head products
+// are marked for the library's batched GEMM, W_UK and W_UV read as
+// slabs of kv_b; W_UV's product has the rows of the op's result.
+// CHECK-LABEL: func.func @bf16_kv_b
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x?x4x16xbf16>, tensor<4x16x32xbf16>) outs(%{{.*}} : tensor<?x?x4x32xf32>) attrs = {{.*}}dsc.library_batched_gemm
+// CHECK: %[[O:.*]] = dsc.paged_mla_decode
+// CHECK: linalg.generic {{.*}} ins(%[[O]], %{{.*}} : tensor<?x4x32xbf16>, tensor<4x16x32xbf16>) outs(%{{.*}} : tensor<?x4x16xf32>) attrs = {{.*}}dsc.library_batched_gemm
+// CPU-LABEL: func.func @bf16_kv_b
+// CPU-NOT: dsc.library_batched_gemm
+// CPU: return
+func.func @bf16_kv_b(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xbf16>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x?x4x16xf32> {
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x?x4x16xf32>
   return %0 : tensor<?x?x4x16xf32>
 }
 

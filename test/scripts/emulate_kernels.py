@@ -7,7 +7,7 @@ usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
          grouped-gemm-fp8-wgmma, moe-dispatch,
          add-rmsnorm, quant-fp8, moe-pipeline, mla-decode,
          mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route,
-         rope, routed-experts or paged-attention (host code:
+         rope, routed-experts, head-products or paged-attention (host code:
          dsc-library-gemms' output)
 
 GENERIC.mlir are the kernel files in generic form (mlir-opt
@@ -755,6 +755,35 @@ def routed_experts(modules):
     return ok
 
 
+def head_products(modules):
+    """dsc-library-gemms' output for the absorbed attention's per-head
+    products (test/codegen/Inputs/head-products.mlir): its launches of the
+    batched GEMM, each head's slab of W_UK and W_UV read in place in kv_b
+    [3 (72 + 136), 200], against NumPy. 2 x 35 query rows and 70 latent
+    rows (two M tiles); the outputs start as NaN (their zero fills are
+    gone, so every element must be written)."""
+    rng = np.random.default_rng(5)
+    (module,) = modules
+    batch, seq, heads, dn, dv, c = 2, 35, 3, 72, 136, 200
+    qn_bits, qn = bf16(rng.standard_normal((batch, seq, heads, dn)))
+    lat_bits, lat = bf16(rng.standard_normal((batch * seq, heads, c)))
+    kv_bits, kv = bf16(rng.standard_normal((heads * (dn + dv), c)))
+    qlat = np.full((batch, seq, heads, c), np.nan, np.float32)
+    values = np.full((batch * seq, heads, dv), np.nan, np.float32)
+    launches = emu.run_host(module, "head_products", [
+        emu.MemRef(qn_bits, [batch, seq, heads, dn]),
+        emu.MemRef(lat_bits, [batch * seq, heads, c]),
+        emu.MemRef(kv_bits, [heads * (dn + dv), c]),
+        emu.MemRef(qlat, [batch, seq, heads, c]),
+        emu.MemRef(values, [batch * seq, heads, dv])])
+    per_head = kv.reshape(heads, dn + dv, c).astype(np.float64)
+    kernels_run = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
+    ok = verdict(f"queries times W_UK ({kernels_run})", qlat,
+                 np.einsum("bshd,hdc->bshc", qn, per_head[:, :dn]), 1e-5)
+    return verdict("latent output times W_UV", values,
+                   np.einsum("rhc,hvc->rhv", lat, per_head[:, dn:]), 1e-5) and ok
+
+
 def paged_attention(modules):
     """dsc-library-gemms' lowering of dsc.paged_mla_decode
     (test/codegen/Inputs/paged-attention.mlir, mapped to blocks and
@@ -810,7 +839,8 @@ CHECKS = {"grouped-gemm": grouped_gemm, "batched-gemm": batched_gemm,
           "moe-route": moe_route, "rope": rope,
           "mla-prefill": mla_prefill, "mla-prefill-wgmma": mla_prefill_wgmma}
 # Checks of host code and its launches: they take the parsed modules.
-HOST_CHECKS = {"routed-experts": routed_experts, "paged-attention": paged_attention}
+HOST_CHECKS = {"routed-experts": routed_experts, "head-products": head_products,
+               "paged-attention": paged_attention}
 
 
 def main():

@@ -1,0 +1,111 @@
+// dsc-library-gemms: the absorbed attention's per-head products that
+// dsc-lower-to-linalg marked dsc.library_batched_gemm (C[..., h, n] =
+// sum_k A[..., h, k] * W[h, n, k] or W[h, k, n]; A and W bf16, C f32)
+// become launches of the library's batched GEMM, the heads as grid z:
+// batched_gemm_bf16_nn_m64 for W_UK (K x N per head), _tn_ for W_UV
+// (N x K). W is passed as its whole buffer, kv_b, with its slab's offset
+// and strides; the zero fills of C are gone (the kernel writes all of C).
+// kernels-emulated.test runs this input's launches on the emulator.
+// RUN: dsc-opt %S/Inputs/head-products.mlir --dsc-library-gemms -canonicalize | FileCheck %s
+// CHECK-LABEL: func.func @head_products
+// CHECK-SAME: (%[[Q:.*]]: memref<?x?x3x72xbf16>, %[[L:.*]]: memref<?x3x200xbf16>, %[[KVB:.*]]: memref<624x200xbf16>, %[[QL:.*]]: memref<?x?x3x200xf32>, %[[V:.*]]: memref<?x3x136xf32>)
+// CHECK-NOT: linalg.fill
+// CHECK-DAG: %[[D0:.*]] = memref.dim %[[Q]], %c0
+// CHECK-DAG: %[[D1:.*]] = memref.dim %[[Q]], %c1
+// CHECK: %[[M:.*]] = arith.muli %[[D0]], %[[D1]]
+// CHECK: %[[GY:.*]] = arith.maxui %{{.*}}, %c1
+// CHECK: %[[FQ:.*]] = memref.collapse_shape %[[Q]] {{\[\[}}0, 1, 2, 3]]
+// CHECK: %[[FW0:.*]] = memref.collapse_shape %[[KVB]] {{\[\[}}0, 1]]
+// CHECK: %[[FW:.*]] = memref.cast %[[FW0]] : memref<124800xbf16> to memref<?xbf16>
+// CHECK: %[[FQL:.*]] = memref.collapse_shape %[[QL]] {{\[\[}}0, 1, 2, 3]]
+// Args: M, N, K, lda = H K, aBatch = K, W's offset, head stride and row
+// stride, ldc = H N, cBatch = N.
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_nn_m64 blocks in (%c2, %[[GY]], %c3) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c98304_i32 args(%[[FQ]] : memref<?xbf16>, %[[FW]] : memref<?xbf16>, %[[FQL]] : memref<?xf32>, %[[M]] : index, %c200 : index, %c72 : index, %c216 : index, %c72 : index, %c0 : index, %c41600 : index, %c200 : index, %c600 : index, %c200 : index)
+// CHECK: %[[R:.*]] = memref.dim %[[L]], %c0
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64 blocks in (%c2, %{{.*}}, %c3) {{.*}} args(%{{.*}} : memref<?xbf16>, %{{.*}} : memref<?xbf16>, %{{.*}} : memref<?xf32>, %[[R]] : index, %c136 : index, %c200 : index, %c600 : index, %c200 : index, %c14400 : index, %c41600 : index, %c200 : index, %c408 : index, %c136 : index)
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// CHECK: gpu.module @dsc_grouped_gemm
+// CHECK-DAG: gpu.func @batched_gemm_bf16_nn_m64(
+// CHECK-DAG: gpu.func @batched_gemm_bf16_tn_m64(
+
+// What the kernel cannot take stays generated code, with a remark.
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms -verify-diagnostics | FileCheck %s --check-prefix=LEFT
+#q = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#wuk = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
+#ql = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// LEFT-LABEL: func.func @k_unaligned
+// LEFT: linalg.generic
+// LEFT-NOT: dsc.library_batched_gemm
+func.func @k_unaligned(%qn: memref<?x2x12xbf16>, %w: memref<2x12x32xbf16>, %out: memref<?x2x32xf32>) {
+  // expected-remark @below {{GEMM left as generated code: K, W's offset or its strides are not multiples of 8 (rows must start 16-byte aligned)}}
+  linalg.generic {indexing_maps = [#q, #wuk, #ql], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%qn, %w : memref<?x2x12xbf16>, memref<2x12x32xbf16>) outs(%out : memref<?x2x32xf32>) attrs = {dsc.library_batched_gemm} {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %af = arith.extf %a : bf16 to f32
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %af, %bf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+#q = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#wuk = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
+#ql = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// LEFT-LABEL: func.func @dynamic_offset
+// LEFT: linalg.generic
+func.func @dynamic_offset(%qn: memref<?x2x16xbf16>, %w: memref<2x16x32xbf16, strided<[1024, 32, 1], offset: ?>>, %out: memref<?x2x32xf32>) {
+  // expected-remark @below {{GEMM left as generated code: W's offset or strides are unknown, or its rows strided}}
+  linalg.generic {indexing_maps = [#q, #wuk, #ql], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%qn, %w : memref<?x2x16xbf16>, memref<2x16x32xbf16, strided<[1024, 32, 1], offset: ?>>) outs(%out : memref<?x2x32xf32>) attrs = {dsc.library_batched_gemm} {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %af = arith.extf %a : bf16 to f32
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %af, %bf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+#q = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#w = affine_map<(d0, d1, d2, d3) -> (d3, d1, d2)>
+#ql = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// LEFT-LABEL: func.func @heads_not_first
+func.func @heads_not_first(%qn: memref<?x2x16xbf16>, %w: memref<16x2x32xbf16>, %out: memref<?x2x32xf32>) {
+  // expected-remark @below {{GEMM left as generated code: indexing is not C[..., h, n] += A[..., h, k] * W[h, n, k] (or W[h, k, n])}}
+  linalg.generic {indexing_maps = [#q, #w, #ql], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%qn, %w : memref<?x2x16xbf16>, memref<16x2x32xbf16>) outs(%out : memref<?x2x32xf32>) attrs = {dsc.library_batched_gemm} {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %af = arith.extf %a : bf16 to f32
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %af, %bf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+#q = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#wuk = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
+#ql = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// LEFT-LABEL: func.func @moved_start
+func.func @moved_start(%qn: memref<?x2x16xbf16>, %bytes: memref<?xi8>, %out: memref<?x2x32xf32>) {
+  %shift = arith.constant 64 : index
+  %w = memref.view %bytes[%shift][] : memref<?xi8> to memref<2x16x32xbf16>
+  // expected-remark @below {{GEMM left as generated code: W is a view whose offset cannot be read from its type}}
+  linalg.generic {indexing_maps = [#q, #wuk, #ql], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%qn, %w : memref<?x2x16xbf16>, memref<2x16x32xbf16>) outs(%out : memref<?x2x32xf32>) attrs = {dsc.library_batched_gemm} {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %af = arith.extf %a : bf16 to f32
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %af, %bf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
