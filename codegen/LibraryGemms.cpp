@@ -1027,10 +1027,11 @@ void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
     memref::DeallocOp::create(b, loc, buffer);
 }
 
-/// Whether `use` is the weight of a linear layer without block scales: a
-/// dsc.linear's, one of a dsc.moe's shared-expert matrices (linear layers
-/// once the MoE is lowered), or one of its routed expert stacks (grouped
-/// GEMMs), each when they have no scales.
+/// Whether `use` is the weight of a tensor-core GEMM without block scales:
+/// a dsc.linear's, one of a dsc.moe's shared-expert matrices (linear layers
+/// once the MoE is lowered), one of its routed expert stacks (grouped
+/// GEMMs), or MLA's kv_b (the decode's per-head products: batched GEMMs),
+/// each when they have no scales.
 bool isLinearWeight(OpOperand &use) {
   if (auto linear = dyn_cast<dsc::LinearOp>(use.getOwner()))
     return !linear.getScales() && &use == &linear.getWeightMutable();

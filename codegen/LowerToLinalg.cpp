@@ -838,8 +838,8 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     if (roundLikeLibrary) {
       auto [wUK, wUV] = absorptionWeights(m, op);
       Value outLatent = m.causalAttention(
-          roundedToBf16(m,
-                        m.absorbQueries(roundedToBf16(m, op.getQNope()), wUK)),
+          roundedToBf16(
+              m, m.absorbQueries(productInput(m, op.getQNope(), wUK), wUK)),
           latentKeys, roundedToBf16(m, op.getQPe()), ropeKeys, latentKeys,
           op.getScale().convertToDouble(), past);
       result = m.projectValues(roundedToBf16(m, outLatent), wUV);
@@ -857,6 +857,15 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
            libraryHasMlaDecode(op.getLatent().getType().getDimSize(2),
                                op.getKPe().getType().getDimSize(2)) &&
            !ShapedType::isDynamic(op.getQNope().getType().getDimSize(2));
+  }
+
+  /// `x`, an operand of a per-head product with `w`, rounded to bf16 when
+  /// `w` is bf16: the product then runs on the library's batched GEMM
+  /// (onLibrary), whose operands are bf16; the CPU rounds the same.
+  static Value productInput(TensorMath &m, Value x, Value w) {
+    return cast<ShapedType>(w.getType()).getElementType().isBF16()
+               ? roundedToBf16(m, x)
+               : x;
   }
 
   /// `product` (TensorMath::absorbQueries or projectValues: inputs bf16)
@@ -894,8 +903,8 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     int64_t pageSize = op.getCache().getType().getDimSize(1);
     Type bf16 = b.getBF16Type(), i32 = b.getI32Type();
     auto [wUK, wUV] = absorptionWeights(m, op);
-    Value qLat =
-        onLibrary(m.absorbQueries(roundedToBf16(m, op.getQNope()), wUK), wUK);
+    Value qLat = onLibrary(
+        m.absorbQueries(productInput(m, op.getQNope(), wUK), wUK), wUK);
 
     // (first, second) joined along the last dimension, as bf16.
     auto joined = [&](Value first, Value second, int64_t split) {

@@ -109,3 +109,80 @@ func.func @moved_start(%qn: memref<?x2x16xbf16>, %bytes: memref<?xi8>, %out: mem
   }
   return
 }
+
+// -----
+
+#q = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#wuk = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
+#ql = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// LEFT-LABEL: func.func @strided_queries
+func.func @strided_queries(%qn: memref<?x2x16xbf16, strided<[64, 16, 1]>>, %w: memref<2x16x32xbf16>, %out: memref<?x2x32xf32>) {
+  // expected-remark @below {{GEMM left as generated code: A, C or W's buffer is not a contiguous row-major buffer}}
+  linalg.generic {indexing_maps = [#q, #wuk, #ql], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%qn, %w : memref<?x2x16xbf16, strided<[64, 16, 1]>>, memref<2x16x32xbf16>) outs(%out : memref<?x2x32xf32>) attrs = {dsc.library_batched_gemm} {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %af = arith.extf %a : bf16 to f32
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %af, %bf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+#q = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#wuk = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
+#ql = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// LEFT-LABEL: func.func @strided_weight_buffer
+func.func @strided_weight_buffer(%qn: memref<?x2x16xbf16>, %w: memref<2x16x32xbf16, strided<[1024, 32, 1]>>, %out: memref<?x2x32xf32>) {
+  // expected-remark @below {{GEMM left as generated code: A, C or W's buffer is not a contiguous row-major buffer}}
+  linalg.generic {indexing_maps = [#q, #wuk, #ql], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%qn, %w : memref<?x2x16xbf16>, memref<2x16x32xbf16, strided<[1024, 32, 1]>>) outs(%out : memref<?x2x32xf32>) attrs = {dsc.library_batched_gemm} {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %af = arith.extf %a : bf16 to f32
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %af, %bf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+#q = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#wuk = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
+#ql = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// LEFT-LABEL: func.func @column_strided_weight
+func.func @column_strided_weight(%qn: memref<?x2x16xbf16>, %kvb: memref<2x16x64xbf16>, %out: memref<?x2x32xf32>) {
+  %w = memref.subview %kvb[0, 0, 0] [2, 16, 32] [1, 1, 2] : memref<2x16x64xbf16> to memref<2x16x32xbf16, strided<[1024, 64, 2]>>
+  // expected-remark @below {{GEMM left as generated code: W's offset or strides are unknown, or its rows strided}}
+  linalg.generic {indexing_maps = [#q, #wuk, #ql], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%qn, %w : memref<?x2x16xbf16>, memref<2x16x32xbf16, strided<[1024, 64, 2]>>) outs(%out : memref<?x2x32xf32>) attrs = {dsc.library_batched_gemm} {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %af = arith.extf %a : bf16 to f32
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %af, %bf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+#q = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#wuk = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
+#ql = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// LEFT-LABEL: func.func @too_many_heads
+func.func @too_many_heads(%qn: memref<?x70000x16xbf16>, %w: memref<70000x16x32xbf16>, %out: memref<?x70000x32xf32>) {
+  // expected-remark @below {{GEMM left as generated code: 70000 heads are more than a grid's z holds}}
+  linalg.generic {indexing_maps = [#q, #wuk, #ql], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%qn, %w : memref<?x70000x16xbf16>, memref<70000x16x32xbf16>) outs(%out : memref<?x70000x32xf32>) attrs = {dsc.library_batched_gemm} {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %af = arith.extf %a : bf16 to f32
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %af, %bf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}

@@ -155,8 +155,9 @@ cl::opt<bool> fixedShapes(
 cl::opt<bool> bf16LinearInputs(
     "bf16-linear-inputs",
     cl::desc("Lower the CPU code as the GPU's tensor-core GEMMs compute: "
-             "the weights of linear layers and routed experts bound as bf16, "
-             "their inputs rounded to bf16, to check the GPU's numerics "
+             "the weights of linear layers, routed experts and MLA's kv_b "
+             "bound as bf16, their inputs rounded to bf16, to check the "
+             "GPU's numerics "
              "against CPU references"),
     cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress lines on stderr"),

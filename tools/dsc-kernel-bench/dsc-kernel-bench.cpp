@@ -17,6 +17,15 @@
 // model's routed experts run (rows unpadded, one block per listed 64-row
 // tile instead of every expert times its most rows).
 //
+//   dsc-kernel-bench head-products --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
+//       [--batch 64 --heads 128 --w-uv --reps 10]
+//
+// The absorbed attention's per-head products on the batched GEMM, at
+// DeepSeek-V3's widths (head dim 128, latent 512), each head's slab read
+// in place in kv_b [H * 256, 512]: --batch query rows (batch x new
+// tokens) of queries times W_UK (batched_gemm_bf16_nn_m64), or with
+// --w-uv the attention's latent outputs times W_UV (_tn_m64).
+//
 //   dsc-kernel-bench mla-decode --ptx DIR/dsc_mla_decode.sm_90a.ptx
 //       [--batch 64 --context 4096 --heads 128 --splits 0 --reps 10]
 //   dsc-kernel-bench mla-decode --wgmma
@@ -236,6 +245,7 @@ struct Args {
   bool tn = false;    // with wgmma: the K-major bf16 kernels
   bool fp8 = false;   // the FP8 e4m3 block-scaled kernel
   bool tiled = false; // the model's routed experts' kernel (64-row tiles)
+  bool wUv = false;   // head-products: W_UV's product, not W_UK's
   std::string dispatchPtx;
 };
 
@@ -624,6 +634,119 @@ Gpu openGpu(const std::string &ptxPath, const char *kernel) {
   Gpu gpu = openContext();
   gpu.fn = kernelOf(loadModule(ptxPath), kernel);
   return gpu;
+}
+
+/// kv_b's widths in DeepSeek-V3: each head's dn = dv = 128 rows of the
+/// 512-wide latent.
+constexpr int64_t kHeadDim = 128, kLatent = 512;
+
+/// The head-products problem: `rows` rows of `heads` heads, kv_b [heads *
+/// 2 dn, latent] (each head's W_UK rows, then its W_UV rows).
+struct HeadProducts {
+  int64_t rows, heads, dn, latent;
+  bool wUv;
+  int64_t n() const { return wUv ? dn : latent; }
+  int64_t k() const { return wUv ? latent : dn; }
+};
+
+/// Launches the batched GEMM of `p` (the nn kernel for W_UK, tn for W_UV)
+/// on A [rows, heads, k], kv_b and C [rows, heads, n] (f32).
+void launchHeadProducts(CUfunction fn, const HeadProducts &p, const Buffer &a,
+                        const Buffer &kvb, const Buffer &c, CUstream stream) {
+  KernelArgs args;
+  args.memref(a, 2).memref(kvb, 2).memref(c, 4);
+  args.index(p.rows).index(p.n()).index(p.k());
+  args.index(p.heads * p.k()).index(p.k());
+  // W's slab: W_UV's rows follow W_UK's in each head's 2 dn rows.
+  args.index(p.wUv ? p.dn * p.latent : 0).index(2 * p.dn * p.latent);
+  args.index(p.latent).index(p.heads * p.n()).index(p.n());
+  const int64_t blockRows = 64;
+  check(
+      cu->cuLaunchKernel(
+          fn, unsigned((p.n() + kBlockCols - 1) / kBlockCols),
+          unsigned(std::max<int64_t>((p.rows + blockRows - 1) / blockRows, 1)),
+          unsigned(p.heads), threadsFor(blockRows), 1, 1,
+          sharedBytesFor(blockRows), stream, args.data(), nullptr),
+      "launching the batched GEMM");
+}
+
+/// The batched GEMM on a small problem (3 heads of 70 rows, dn 72 and a
+/// latent of 200: partial K steps, column blocks and M tiles) against a
+/// CPU reference in double: the worst error relative to the sum of the
+/// products' magnitudes.
+double checkHeadProducts(CUfunction fn, bool wUv, CUstream stream) {
+  HeadProducts p{70, 3, 72, 200, wUv};
+  std::mt19937 rng(13);
+  std::vector<uint16_t> a = randomBf16(p.rows * p.heads * p.k(), rng);
+  std::vector<uint16_t> kvb = randomBf16(p.heads * 2 * p.dn * p.latent, rng);
+  Buffer da = upload(a.data(), a.size() * 2),
+         dw = upload(kvb.data(), kvb.size() * 2);
+  Buffer dc = upload(nullptr, p.rows * p.heads * p.n() * 4);
+  launchHeadProducts(fn, p, da, dw, dc, stream);
+  check(cu->cuStreamSynchronize(stream), "running the batched GEMM");
+  std::vector<float> c(p.rows * p.heads * p.n());
+  check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size() * 4), "cuMemcpyDtoH");
+  double worst = 0;
+  for (int64_t r = 0; r < p.rows; ++r)
+    for (int64_t h = 0; h < p.heads; ++h)
+      for (int64_t j = 0; j < p.n(); ++j) {
+        double sum = 0, scale = 0;
+        for (int64_t x = 0; x < p.k(); ++x) {
+          // W_UK [dn, latent] is K x N; W_UV [dv, latent] N x K.
+          int64_t row = wUv ? p.dn + j : x, col = wUv ? x : j;
+          double prod =
+              double(fromBf16(a[(r * p.heads + h) * p.k() + x])) *
+              double(fromBf16(kvb[(h * 2 * p.dn + row) * p.latent + col]));
+          sum += prod;
+          scale += std::fabs(prod);
+        }
+        float got = c[(r * p.heads + h) * p.n() + j];
+        // NaN fails the check (as infinity: the buffers are still freed).
+        worst =
+            std::isfinite(got)
+                ? std::max(worst, std::fabs(got - sum) / std::max(scale, 1e-30))
+                : INFINITY;
+      }
+  for (Buffer *buf : {&da, &dw, &dc})
+    cu->cuMemFree(buf->ptr);
+  return worst;
+}
+
+int headProducts(const Args &args) {
+  const char *kernel =
+      args.wUv ? "batched_gemm_bf16_tn_m64" : "batched_gemm_bf16_nn_m64";
+  Gpu gpu = openGpu(args.ptx, kernel);
+  check(cu->cuFuncSetAttribute(gpu.fn,
+                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                               int(sharedBytesFor(64))),
+        "raising the shared memory limit");
+  double error = checkHeadProducts(gpu.fn, args.wUv, gpu.stream);
+  std::fprintf(stderr, "[bench] batched GEMM check: max relative error %.2e\n",
+               error);
+  HeadProducts p{args.batch, args.heads, kHeadDim, kLatent, args.wUv};
+  std::mt19937 rng(3);
+  std::vector<uint16_t> block = randomBf16(size_t(8) << 20, rng);
+  Buffer a = uploadRandomBf16(size_t(p.rows) * p.heads * p.k(), block);
+  Buffer kvb = uploadRandomBf16(size_t(p.heads) * 2 * p.dn * p.latent, block);
+  Buffer c = upload(nullptr, size_t(p.rows) * p.heads * p.n() * 4);
+  float ms = timeLaunches(
+      [&] { launchHeadProducts(gpu.fn, p, a, kvb, c, gpu.stream); }, args.reps,
+      gpu.stream);
+  double flops = 2.0 * double(p.rows) * p.heads * p.n() * p.k();
+  // The slab read (half of kv_b), A and C.
+  double bytes =
+      double(a.bytes) + double(p.heads) * p.dn * p.latent * 2 + double(c.bytes);
+  std::printf("{\"kernel\":\"%s\",\"device\":\"%s\","
+              "\"check_max_rel_error\":%.3e,\"rows\":%lld,\"heads\":%lld,"
+              "\"n\":%lld,\"k\":%lld,\"ms\":%.4f,\"tflops\":%.2f,"
+              "\"bytes\":%.0f,\"gbps\":%.1f}\n",
+              kernel, gpu.name, error, (long long)p.rows, (long long)p.heads,
+              (long long)p.n(), (long long)p.k(), ms,
+              perSecond(flops, ms) / 1e12, bytes, perSecond(bytes, ms) / 1e9);
+  for (Buffer *buf : {&a, &kvb, &c})
+    cu->cuMemFree(buf->ptr);
+  // f32 output: summation order only.
+  return error < 1e-3 ? 0 : 1;
 }
 
 /// One MoE layer's routed experts on the GPU, kernel after kernel: align
@@ -1715,7 +1838,7 @@ int main(int argc, char **argv) {
   if (command != "grouped-gemm" && command != "add-rmsnorm" &&
       command != "moe-layer" && command != "mla-decode" &&
       command != "mla-prefill" && command != "moe-route" && command != "rope" &&
-      command != "quant-fp8") {
+      command != "quant-fp8" && command != "head-products") {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
@@ -1726,6 +1849,8 @@ int main(int argc, char **argv) {
                  "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
                  "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
                  "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N]\n"
+                 "       dsc-kernel-bench head-products --ptx FILE [--batch "
+                 "ROWS] [--heads N] [--w-uv] [--reps N]\n"
                  "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
                  "[--context TOKENS] [--heads N] [--splits N] [--reps N] "
                  "[--wgmma]\n"
@@ -1742,8 +1867,10 @@ int main(int argc, char **argv) {
   Args args;
   for (int i = 2; i < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--tn" || flag == "--tiled") {
-      (flag == "--tn" ? args.tn : args.tiled) = true;
+    if (flag == "--tn" || flag == "--tiled" || flag == "--w-uv") {
+      (flag == "--tn"      ? args.tn
+       : flag == "--tiled" ? args.tiled
+                           : args.wUv) = true;
       --i;
       continue;
     }
@@ -1820,7 +1947,15 @@ int main(int argc, char **argv) {
       (kSwiglu || kTn || args.blockRows != 128))
     die(command + " takes --wgmma but no --swiglu, --tn or --block-rows");
   if (args.batch == 0)
-    args.batch = command == "mla-decode" ? 64 : 1;
+    args.batch = command == "mla-decode" || command == "head-products" ? 64 : 1;
+  if (args.wUv && command != "head-products")
+    die("--w-uv is a head-products flag");
+  if (command == "head-products" &&
+      (kSwiglu || kWgmma || kTn || kFp8 || kTiled || args.blockRows != 128 ||
+       args.heads < 1 || args.heads > 65535 || args.batch < 1 ||
+       args.batch > (int64_t(1) << 22)))
+    die("head-products takes 1 to 65535 heads, 1 to 2^22 rows (--batch) and "
+        "no kernel flags but --w-uv");
   if (command == "mla-decode" &&
       (args.heads < 1 || args.heads > 65535 || args.batch < 1 ||
        args.context < 1 || args.context > INT32_MAX))
@@ -1856,6 +1991,8 @@ int main(int argc, char **argv) {
   }
   if (command == "mla-decode")
     return mlaDecode(args);
+  if (command == "head-products")
+    return headProducts(args);
   if (command == "mla-prefill")
     return mlaPrefill(args);
   if (command == "moe-route")

@@ -450,6 +450,9 @@ def sanitized():
                                kernel("mla_prefill_wgmma"), "--batch", "1",
                                "--context", "200", "--heads", "2", "--reps", "0"],
          True),
+        ("batched GEMM, B K x N (W_UK)",
+         ["head-products", "--ptx", kernel("grouped_gemm"), "--batch", "2",
+          "--heads", "4", "--reps", "0"], True),
         ("grouped GEMM wgmma", ["grouped-gemm", "--wgmma", "--ptx",
                                 kernel("grouped_gemm_wgmma"), "--tokens", "64",
                                 "--experts", "4", "--n", "256", "--k", "256",
@@ -534,6 +537,18 @@ def v3_decode_layer(fp8=False):
                   kernel("grouped_gemm_fp8_wgmma"), "--tokens", "64", "--top-k",
                   str(top_k), "--experts", str(experts), "--n", str(n), "--k",
                   str(k), "--reps", "10"])]
+    def head_products(label, w_uv):
+        """A per-head product of the absorbed attention: bf16, the batched
+        GEMM reading each head's slab of kv_b in place (as the compiled
+        model runs it); FP8, the projection above over the heads as
+        experts."""
+        if fp8:
+            n, k = (128, 512) if w_uv else (512, 128)
+            return proj(label, n, k, 128, 128, rows=64 * 128)
+        return [(f"{label} (batched GEMM)",
+                 ["head-products", "--ptx", kernel("grouped_gemm"), "--batch", "64",
+                  "--heads", "128", "--reps", "10", *(["--w-uv"] if w_uv else [])])]
+
     def norm_of(width):
         return ["add-rmsnorm", "--ptx", kernel("add_rmsnorm"), "--tokens", "64",
                 "--k", str(width), "--reps", "20"]
@@ -543,7 +558,7 @@ def v3_decode_layer(fp8=False):
         *proj("q_a 7168 -> 1536", 1536, 7168),
         ("q_a RMSNorm", norm_of(1536)),
         *proj("q_b 1536 -> 128 x 192", 24576, 1536),
-        *proj("q_nope . W_UK, per head", 512, 128, 128, 128, rows=64 * 128),
+        *head_products("q_nope . W_UK, per head", w_uv=False),
         # kv_a reads the input q_a's quantization already made.
         *proj("kv_a 7168 -> 576 (640)", 640, 7168)[-1:],
         ("kv_a RMSNorm (latent)", norm_of(512)),
@@ -551,7 +566,7 @@ def v3_decode_layer(fp8=False):
         ("MLA decode (TMA + wgmma)",
          ["mla-decode", "--wgmma", "--ptx", kernel("mla_decode_wgmma"), "--batch", "64",
           "--context", "4096", "--reps", "10"]),
-        *proj("o_lat . W_UV, per head", 128, 512, 128, 128, rows=64 * 128),
+        *head_products("o_lat . W_UV, per head", w_uv=True),
         *proj("o_proj 16384 -> 7168", 7168, 16384),
         ("post-attention add + RMSNorm", norm),
         ("router GEMM 7168 -> 256", gemm(256, 7168)),
