@@ -474,6 +474,30 @@ Value tilesFor(OpBuilder &b, Location loc, Value rows, int64_t tile) {
   return ceilDiv(b, loc, rows, arith::ConstantIndexOp::create(b, loc, tile));
 }
 
+/// The product of the first `count` dimensions of the buffer `value`: a
+/// GEMM's M (sizes the host holds, not data).
+Value leadingProduct(OpBuilder &b, Location loc, Value value, int64_t count) {
+  auto type = cast<MemRefType>(value.getType());
+  Value product = arith::ConstantIndexOp::create(b, loc, 1);
+  for (int64_t d = 0; d < count; ++d) {
+    Value size =
+        type.isDynamicDim(d)
+            ? memref::DimOp::create(b, loc, value, d).getResult()
+            : arith::ConstantIndexOp::create(b, loc, type.getDimSize(d))
+                  .getResult();
+    product = arith::MulIOp::create(b, loc, product, size);
+  }
+  return product;
+}
+
+/// The M tiles of `kernel` over `rows`, at least one: a grid dimension of
+/// 0 is a launch error, and a block past the rows exits.
+Value mTilesFor(OpBuilder &b, Location loc, Value rows,
+                const LibraryKernel &kernel) {
+  return arith::MaxUIOp::create(b, loc, tilesFor(b, loc, rows, kernel.tileM),
+                                arith::ConstantIndexOp::create(b, loc, 1));
+}
+
 /// Launches the library GEMM `kernel`: for each expert e, rows
 /// [offsets[e], offsets[e+1]) of C [rows, n] = A [rows, k] times B [e]
 /// ([n, k]) transposed, over `mTiles` M tiles: the tiles of one expert's
@@ -516,18 +540,9 @@ void launch(linalg::GenericOp op, const Gemm &gemm,
             const LibraryKernel &kernel) {
   OpBuilder b(op);
   Location loc = op.getLoc();
-  auto index = [&](int64_t v) {
-    return arith::ConstantIndexOp::create(b, loc, v).getResult();
-  };
-  // M: the product of A's leading dims (sizes the host holds, not data).
-  Value rows = index(1);
-  auto aType = cast<MemRefType>(gemm.a.getType());
-  for (int64_t d = 0; d + 1 < aType.getRank(); ++d) {
-    Value size = aType.isDynamicDim(d)
-                     ? memref::DimOp::create(b, loc, gemm.a, d).getResult()
-                     : index(aType.getDimSize(d));
-    rows = arith::MulIOp::create(b, loc, rows, size);
-  }
+  // M: the product of A's leading dims.
+  Value rows = leadingProduct(b, loc, gemm.a,
+                              cast<MemRefType>(gemm.a.getType()).getRank() - 1);
   // The one expert's row range [0, M], written by a kernel: a host store
   // would put device data in the host code, which a CUDA graph cannot
   // replay.
@@ -540,12 +555,8 @@ void launch(linalg::GenericOp op, const Gemm &gemm,
         linalg::YieldOp::create(
             nb, l, arith::IndexCastOp::create(nb, l, i32, bound).getResult());
       });
-  // At least one block: a grid dimension of 0 is a launch error, and a
-  // block past the rows exits.
-  Value mTiles = arith::MaxUIOp::create(
-      b, loc, tilesFor(b, loc, rows, kernel.tileM), index(1));
   launchGemm(b, loc, kernel, gemm.a, gemm.b, gemm.c, offsets, /*tiles=*/{},
-             mTiles, gemm.n, gemm.k);
+             mTilesFor(b, loc, rows, kernel), gemm.n, gemm.k);
   memref::DeallocOp::create(b, loc, offsets);
   op.erase();
 }
@@ -560,21 +571,11 @@ void launchBatched(linalg::GenericOp op, const BatchedGemm &gemm,
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  // M: the product of A's leading dims.
-  Value rows = index(1);
-  auto aType = cast<MemRefType>(gemm.a.getType());
-  for (int64_t d = 0; d + 2 < aType.getRank(); ++d) {
-    Value size = aType.isDynamicDim(d)
-                     ? memref::DimOp::create(b, loc, gemm.a, d).getResult()
-                     : index(aType.getDimSize(d));
-    rows = arith::MulIOp::create(b, loc, rows, size);
-  }
-  // At least one block: a grid dimension of 0 is a launch error, and a
-  // block past the rows exits.
-  Value mTiles = arith::MaxUIOp::create(
-      b, loc, tilesFor(b, loc, rows, kernel.tileM), index(1));
-  gpu::KernelDim3 grid{index(llvm::divideCeil(gemm.n, kernel.tileN)), mTiles,
-                       index(gemm.heads)};
+  // M: the product of A's leading dims (all but heads and K).
+  Value rows = leadingProduct(b, loc, gemm.a,
+                              cast<MemRefType>(gemm.a.getType()).getRank() - 2);
+  gpu::KernelDim3 grid{index(llvm::divideCeil(gemm.n, kernel.tileN)),
+                       mTilesFor(b, loc, rows, kernel), index(gemm.heads)};
   gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
   Value shared =
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);

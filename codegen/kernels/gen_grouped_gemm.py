@@ -282,27 +282,25 @@ def body(swiglu=False, tiled=False, batched=None):
     `batched` ("tn": B given N x K; "nn": K x N) with strides."""
     global BATCHED, END
     BATCHED, END = batched, "%M" if batched else "%end"
-    if batched:
-        # Batch e's operands start at e times their batch strides.
-        emit("""    %e = gpu.block_id z
-    %bm = gpu.block_id y
-    %bn = gpu.block_id x
+    # The block's place: its N tile (x), its M tile or listed tile (y), its
+    # expert or batch (z).
+    emit("    %e = gpu.block_id z" if not tiled else "    %tile = gpu.block_id y")
+    if not tiled:
+        emit("    %bm = gpu.block_id y")
+    emit("""    %bn = gpu.block_id x
     %tid = gpu.thread_id x
     %lane = arith.remui %tid, %c32 : index
-    %warp = arith.divui %tid, %c32 : index
-    %aOrigin = arith.muli %e, %aBatch : index
+    %warp = arith.divui %tid, %c32 : index""")
+    if batched:
+        # Batch e's operands start at e times their batch strides.
+        emit("""    %aOrigin = arith.muli %e, %aBatch : index
     %bOrigin0 = arith.muli %e, %bBatch : index
     %bOrigin = arith.addi %bOrigin0, %bBase : index
     %cOrigin = arith.muli %e, %cBatch : index""")
     elif tiled:
         # The block's tile: its expert and first row (a block past the last
         # tile exits; its clamped expert only keeps the loads in bounds).
-        emit("""    %tile = gpu.block_id y
-    %bn = gpu.block_id x
-    %tid = gpu.thread_id x
-    %lane = arith.remui %tid, %c32 : index
-    %warp = arith.divui %tid, %c32 : index
-    %noTile = arith.constant 0 : i32
+        emit("""    %noTile = arith.constant 0 : i32
     %tAt = arith.muli %tile, %c2 : index
     %tAt1 = arith.addi %tAt, %c1 : index
     %tileE = memref.load %tiles[%tAt] : memref<?xi32>
@@ -316,13 +314,7 @@ def body(swiglu=False, tiled=False, batched=None):
     %end32 = memref.load %offsets[%e1] : memref<?xi32>
     %end = arith.index_cast %end32 : i32 to index""")
     else:
-        emit("""    %e = gpu.block_id z
-    %bm = gpu.block_id y
-    %bn = gpu.block_id x
-    %tid = gpu.thread_id x
-    %lane = arith.remui %tid, %c32 : index
-    %warp = arith.divui %tid, %c32 : index
-    %e1 = arith.addi %e, %c1 : index
+        emit("""    %e1 = arith.addi %e, %c1 : index
     %start32 = memref.load %offsets[%e] : memref<?xi32>
     %end32 = memref.load %offsets[%e1] : memref<?xi32>
     %start = arith.index_cast %start32 : i32 to index
