@@ -246,6 +246,41 @@ def DscVectorizeContractions
                            "::mlir::vector::VectorDialect"];
 }
 
+def DscSplitReductions : Pass<"dsc-split-reductions", "func::FuncOp"> {
+  let summary = "Split long reductions into parallel partial sums and their "
+                "sum (GPU kernels)";
+  let description = [{
+    For GPU targets, on tensors after dsc-lower-to-linalg: a
+    `linalg.generic` reducing one input into one output over one reduction
+    loop of static extent at least `min-extent` (RMSNorm's sum of squares
+    over the hidden size, say) becomes two: `parts` partial sums per output
+    (linalg's splitReduction, the parts an inner parallel dimension: part p
+    sums values p, p + parts, ..., so that neighbouring threads read
+    neighbouring values), then the sum of the parts. A generated kernel
+    gives each output of a reduction one thread that runs its whole
+    extent in order; split, an output's sum is two short chains over
+    `parts` threads. `parts` is the largest divisor of the extent that
+    leaves at least `min-part` values a part, at most `max-parts`:
+    DeepSeek-V3's hidden size 7168 splits into 112 parts of 64.
+
+    The library's GEMMs (marked `dsc.library_*gemm`) and reductions with
+    more than one input (generated GEMMs, parallel along their outputs
+    already) stay whole, as do bodies whose combiner linalg cannot name.
+    The float sums are reassociated: the result differs from the sum in
+    order in its last bits.
+  }];
+  let options = [
+    Option<"minExtent", "min-extent", "int64_t", /*default=*/"512",
+           "The shortest reduction that is split">,
+    Option<"minPart", "min-part", "int64_t", /*default=*/"64",
+           "The fewest values a part sums">,
+    Option<"maxParts", "max-parts", "int64_t", /*default=*/"128",
+           "The most parts">,
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def DscTileParallelLoops
     : Pass<"dsc-tile-parallel-loops", "func::FuncOp"> {
   let summary = "Tile the innermost dimension of parallel loops for threads";

@@ -64,6 +64,10 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
   pm.addNestedPass<func::FuncOp>(createDscLowerToLinalg(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  // A generated kernel sums a reduction on one thread per output: long
+  // ones (RMSNorm's over the hidden size) become partial sums over many.
+  if (forGpu)
+    pm.addNestedPass<func::FuncOp>(createDscSplitReductions());
   // 3. Tensors to buffers across function boundaries; entry points then
   //    return nothing (their results live in the output arguments).
   //    The router's top-k loop carries fresh tensors, hence

@@ -7,7 +7,8 @@ usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
          grouped-gemm-fp8-wgmma, moe-dispatch,
          add-rmsnorm, quant-fp8, moe-pipeline, mla-decode,
          mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route,
-         rope, routed-experts, head-products or paged-attention (host code:
+         rope, routed-experts, head-products, split-reductions or
+         paged-attention (host code:
          dsc-library-gemms' output)
 
 GENERIC.mlir are the kernel files in generic form (mlir-opt
@@ -800,6 +801,31 @@ def head_products(modules):
                    np.einsum("rhc,hvc->rhv", lat, per_head[:, dn:]), 1e-5) and ok
 
 
+def split_reductions(modules):
+    """dsc-split-reductions' output (test/codegen/Inputs/split-reductions.mlir)
+    mapped to blocks and threads as the GPU pipeline maps it: a sum of
+    squares over 1024 values of 3 x 5 rows and a maximum over 1536 of 7
+    rows, each as partial reductions then their reduction, against NumPy
+    in double. The outputs start as NaN."""
+    rng = np.random.default_rng(17)
+    (module,) = modules
+    x = rng.standard_normal((3, 5, 1024)).astype(np.float32)
+    out = np.full((3, 5), np.nan, np.float32)
+    launches = emu.run_host(module, "sum_of_squares",
+                            [emu.MemRef(x, [3, 5, 1024]), emu.MemRef(out, [3, 5])])
+    grids = ", ".join(str(grid) for _, grid in launches)
+    ok = verdict(f"sum of squares over 1024 (launches {grids})", out,
+                 (x.astype(np.float64) ** 2).sum(-1), 1e-6)
+    y = rng.standard_normal((7, 1536)).astype(np.float32)
+    y[3, 1535], y[5, 0] = 9.0, 8.5  # the maximum at a last and a first value
+    top = np.full(7, np.nan, np.float32)
+    launches = emu.run_host(module, "row_max",
+                            [emu.MemRef(y, [7, 1536]), emu.MemRef(top, [7])])
+    grids = ", ".join(str(grid) for _, grid in launches)
+    return verdict(f"maximum over 1536 (launches {grids})", top, y.max(-1), 1e-7,
+                   also=bool((top == y.max(-1)).all())) and ok
+
+
 def paged_attention(modules):
     """dsc-library-gemms' lowering of dsc.paged_mla_decode
     (test/codegen/Inputs/paged-attention.mlir, mapped to blocks and
@@ -856,6 +882,7 @@ CHECKS = {"grouped-gemm": grouped_gemm, "batched-gemm": batched_gemm,
           "mla-prefill": mla_prefill, "mla-prefill-wgmma": mla_prefill_wgmma}
 # Checks of host code and its launches: they take the parsed modules.
 HOST_CHECKS = {"routed-experts": routed_experts, "head-products": head_products,
+               "split-reductions": split_reductions,
                "paged-attention": paged_attention}
 
 

@@ -1,0 +1,30 @@
+// Long reductions as dsc-lower-to-linalg writes them (one input, one
+// output; here into the caller's buffer), for dsc-split-reductions: RMSNorm's sum of squares over 1024
+// values (16 parts of 64) and a row's maximum over 1536 (24 parts; its
+// neutral element -inf). kernels-emulated.test runs them, split and
+// mapped to blocks and threads as the GPU pipeline maps them.
+#x3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#o3 = affine_map<(d0, d1, d2) -> (d0, d1)>
+#x2 = affine_map<(d0, d1) -> (d0, d1)>
+#o2 = affine_map<(d0, d1) -> (d0)>
+func.func @sum_of_squares(%x: tensor<?x?x1024xf32>, %e: tensor<?x?xf32> {bufferization.writable = true}) -> tensor<?x?xf32> {
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<?x?xf32>) -> tensor<?x?xf32>
+  %r = linalg.generic {indexing_maps = [#x3, #o3], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x : tensor<?x?x1024xf32>) outs(%f : tensor<?x?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %sq = arith.mulf %a, %a : f32
+    %y = arith.addf %sq, %acc : f32
+    linalg.yield %y : f32
+  } -> tensor<?x?xf32>
+  return %r : tensor<?x?xf32>
+}
+func.func @row_max(%x: tensor<?x1536xf32>, %e: tensor<?xf32> {bufferization.writable = true}) -> tensor<?xf32> {
+  %lowest = arith.constant 0xFF800000 : f32
+  %f = linalg.fill ins(%lowest : f32) outs(%e : tensor<?xf32>) -> tensor<?xf32>
+  %r = linalg.generic {indexing_maps = [#x2, #o2], iterator_types = ["parallel", "reduction"]} ins(%x : tensor<?x1536xf32>) outs(%f : tensor<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %y = arith.maximumf %a, %acc : f32
+    linalg.yield %y : f32
+  } -> tensor<?xf32>
+  return %r : tensor<?xf32>
+}
