@@ -106,6 +106,14 @@ constexpr int64_t kMlaTargetBlocks = 2 * 132;
 // (tile, threads, shared memory) is read from the kernel's attributes, so
 // that the generator states it once.
 constexpr LibrarySource kGemmKernel = {kGemmFile, "grouped_gemm_bf16_tn_m64"};
+// Its 128-row tile (8 warps, 128 KiB of shared memory): twice the reuse of
+// each B tile, for a GEMM with rows enough to fill the GPU with such
+// blocks (a prefill's).
+constexpr LibrarySource kLargeGemmKernel = {kGemmFile, "grouped_gemm_bf16_tn"};
+// The blocks a GEMM's 128-row tiles must make for it to take them: two
+// waves on an H100/H200 (132 SMs). Fewer, and the 64-row tile's twice as
+// many blocks keep more SMs busy.
+constexpr int64_t kLargeTileBlocks = 2 * 132;
 // The same tile over the M tiles moe_tiles lists (the routed experts).
 constexpr LibrarySource kTiledGemmKernel = {kGemmFile,
                                             "grouped_gemm_bf16_tn_m64_tiled"};
@@ -536,8 +544,8 @@ void parallelGeneric(
 }
 
 /// Replaces `op` with the launch of `kernel` on `gemm`.
-void launch(linalg::GenericOp op, const Gemm &gemm,
-            const LibraryKernel &kernel) {
+void launch(linalg::GenericOp op, const Gemm &gemm, const LibraryKernel &kernel,
+            const LibraryKernel &large) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   // M: the product of A's leading dims.
@@ -555,8 +563,26 @@ void launch(linalg::GenericOp op, const Gemm &gemm,
         linalg::YieldOp::create(
             nb, l, arith::IndexCastOp::create(nb, l, i32, bound).getResult());
       });
-  launchGemm(b, loc, kernel, gemm.a, gemm.b, gemm.c, offsets, /*tiles=*/{},
-             mTilesFor(b, loc, rows, kernel), gemm.n, gemm.k);
+  // The tile by the rows, which the host holds: a CUDA graph captures the
+  // branch its step's shapes take.
+  int64_t nTiles = llvm::divideCeil(gemm.n, large.tileN);
+  Value largeRows = arith::ConstantIndexOp::create(
+      b, loc, llvm::divideCeil(kLargeTileBlocks, nTiles) * large.tileM);
+  Value many =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, rows, largeRows);
+  scf::IfOp::create(
+      b, loc, many,
+      [&](OpBuilder &tb, Location l) {
+        launchGemm(tb, l, large, gemm.a, gemm.b, gemm.c, offsets,
+                   /*tiles=*/{}, mTilesFor(tb, l, rows, large), gemm.n, gemm.k);
+        scf::YieldOp::create(tb, l);
+      },
+      [&](OpBuilder &tb, Location l) {
+        launchGemm(tb, l, kernel, gemm.a, gemm.b, gemm.c, offsets,
+                   /*tiles=*/{}, mTilesFor(tb, l, rows, kernel), gemm.n,
+                   gemm.k);
+        scf::YieldOp::create(tb, l);
+      });
   memref::DeallocOp::create(b, loc, offsets);
   op.erase();
 }
@@ -1251,10 +1277,11 @@ struct DscLibraryGemmsPass
     SmallVector<RoutedGroup> groups = groupRouted(routed);
     if (!plain.empty()) {
       FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
-      if (failed(gemmKernel))
+      FailureOr<LibraryKernel> largeKernel = kernel(kLargeGemmKernel);
+      if (failed(gemmKernel) || failed(largeKernel))
         return signalPassFailure();
       for (auto &[op, gemm] : plain)
-        launch(op, gemm, *gemmKernel);
+        launch(op, gemm, *gemmKernel, *largeKernel);
     }
     for (auto &[op, gemm] : batched) {
       FailureOr<LibraryKernel> batchedKernel =

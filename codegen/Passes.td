@@ -397,7 +397,10 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     B[n, k]`, A and B bf16, C f32) becomes a launch of the kernel library's
     `grouped_gemm_bf16_tn_m64` (mma.sync, a 4-stage cp.async ring; any M
     and N, K % 8 == 0) as one expert: grid (ceil(N / 128), ceil(M / 64)),
-    128 threads, 96 KiB of dynamic shared memory. Its expert offsets
+    128 threads, 96 KiB of dynamic shared memory; or, when M is large
+    enough for its blocks to make two waves on 132 SMs (ceil(M / 128) *
+    ceil(N / 128) >= 264, decided on the host by M), the 128-row tile
+    `grouped_gemm_bf16_tn` (256 threads, 128 KiB). Its expert offsets
     `[0, M]` are written by a kernel too, so the host code stays free of
     device data (dsc-check-graph-capture). The library's modules join the
     module from the source dsc was built with, holding the kernels launched
