@@ -676,6 +676,15 @@ Value absorbedAttention(TensorMath &m, Op op, Value latentKeys, Value ropeKeys,
 constexpr AttentionLayout kPrefillLayout{/*transposeKeys=*/true,
                                          /*queryBlock=*/32};
 
+/// How the CPU computes decode attention where a GPU runs the kernel
+/// library's MLA decode: each probability's numerator rounded to bf16
+/// before P V, as the kernel does (its sum not). The numerators match the
+/// kernel's where a split's running maximum is the row's (a split of one
+/// token tile; the rest differ by a rounding).
+constexpr AttentionLayout kLibraryDecodeLayout{/*transposeKeys=*/false,
+                                               /*queryBlock=*/0,
+                                               /*bf16Probabilities=*/true};
+
 struct LowerMla : OpRewritePattern<MlaOp> {
   LowerMla(MLIRContext *context, const AttentionLayout &layout)
       : OpRewritePattern(context), layout(layout) {}
@@ -841,7 +850,7 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
           roundedToBf16(
               m, m.absorbQueries(productInput(m, op.getQNope(), wUK), wUK)),
           latentKeys, roundedToBf16(m, op.getQPe()), ropeKeys, latentKeys,
-          op.getScale().convertToDouble(), past);
+          op.getScale().convertToDouble(), past, kLibraryDecodeLayout);
       result = m.projectValues(roundedToBf16(m, outLatent), wUV);
     } else {
       result = absorbedAttention(m, op, latentKeys, ropeKeys, past);

@@ -221,15 +221,23 @@ static Value combineWithRow(TensorMath &m, Value x, Value row) {
       })[0];
 }
 
-Value TensorMath::softmaxLastDim(Value x) {
+Value TensorMath::softmaxLastDim(Value x, bool bf16Numerators) {
   Value shifted = combineWithRow<arith::SubFOp>(*this, x, maxLastDim(x));
+  Type eltType = cast<RankedTensorType>(x.getType()).getElementType();
   Value exps =
-      map(shifted, cast<RankedTensorType>(x.getType()).getElementType(),
-          [](OpBuilder &nb, Location l, ValueRange a) {
-            linalg::YieldOp::create(
-                nb, l, math::ExpOp::create(nb, l, a[0]).getResult());
-          });
-  return combineWithRow<arith::DivFOp>(*this, exps, sumLastDim(exps));
+      map(shifted, eltType, [](OpBuilder &nb, Location l, ValueRange a) {
+        linalg::YieldOp::create(nb, l,
+                                math::ExpOp::create(nb, l, a[0]).getResult());
+      });
+  Value numerators = exps;
+  if (bf16Numerators)
+    numerators =
+        map(exps, eltType, [&](OpBuilder &nb, Location l, ValueRange a) {
+          TensorMath s(nb, l);
+          linalg::YieldOp::create(nb, l,
+                                  s.toF32(s.fromF32(a[0], nb.getBF16Type())));
+        });
+  return combineWithRow<arith::DivFOp>(*this, numerators, sumLastDim(exps));
 }
 
 Value TensorMath::transposed(Value x, ArrayRef<unsigned> read) {
@@ -432,8 +440,7 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
   }
   // A mask from the graph may show any key to any query: no blocks.
   if (!layout.queryBlock || past || mask)
-    return attentionRows(qA, kA, qB, kB, v, scale, past, Value(),
-                         layout.transposeKeys, mask);
+    return attentionRows(qA, kA, qB, kB, v, scale, past, Value(), layout, mask);
 
   // Blocks of queries [start, start + rows), each over keys [0, start +
   // rows): the keys past a block's last query are masked for all its rows.
@@ -458,7 +465,7 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
             s.attentionRows(s.sliceDim(qA, 1, start, rows), keysOf(kA),
                             s.sliceDim(qB, 1, start, rows), keysOf(kB),
                             s.sliceDim(v, 1, nb.getIndexAttr(0), keys), scale,
-                            Value(), start, layout.transposeKeys);
+                            Value(), start, layout);
         SmallVector<OpFoldResult> offsets(4, nb.getIndexAttr(0));
         offsets[1] = start;
         SmallVector<OpFoldResult> strides(4, nb.getIndexAttr(1));
@@ -471,7 +478,8 @@ Value TensorMath::causalAttention(Value qA, Value kA, Value qB, Value kB,
 
 Value TensorMath::attentionRows(Value qA, Value kA, Value qB, Value kB, Value v,
                                 double scale, Value past, Value firstQuery,
-                                bool keysTransposed, Value mask) {
+                                const AttentionLayout &layout, Value mask) {
+  bool keysTransposed = layout.transposeKeys;
   Type f32 = b.getF32Type();
   SmallVector<OpFoldResult> qs = sizes(qA);
   auto multiplyAdd = [](OpBuilder &nb, Location l, ValueRange a) {
@@ -537,7 +545,7 @@ Value TensorMath::attentionRows(Value qA, Value kA, Value qB, Value kB, Value v,
               .getResult());
     });
   }
-  Value probs = softmaxLastDim(masked);
+  Value probs = softmaxLastDim(masked, layout.bf16Probabilities);
   // Loops (b, i, h, e, j): out[b, i, h, e] += p[b, h, i, j] * v[b, j, (h,) e]
   SmallVector<OpFoldResult> outSizes = {qs[0], qs[1], qs[2], sizes(v).back()};
   SmallVector<unsigned> vMap = isPerHead(v) ? SmallVector<unsigned>{0, 4, 2, 3}

@@ -28,6 +28,11 @@ struct AttentionLayout {
   /// rows, each over the keys up to its last row only: the masked half of
   /// the causal scores, softmax and value products is never computed.
   int64_t queryBlock = 0;
+  /// Round each probability's numerator exp(s - max) to bf16 before the
+  /// value products, its sum kept in f32: as the kernel library's flash
+  /// kernels compute P V (FlashMLA's numerics), for the CPU to compute what
+  /// a GPU does.
+  bool bf16Probabilities = false;
 };
 
 /// The dimension list [0, rank): an identity indexing map for
@@ -71,8 +76,10 @@ public:
   Value sumLastDim(Value x);
   /// Maximum over the last dimension, keeping the leading ones.
   Value maxLastDim(Value x);
-  /// Softmax over the last dimension of an f32 tensor (max-subtracted).
-  Value softmaxLastDim(Value x);
+  /// Softmax over the last dimension of an f32 tensor (max-subtracted);
+  /// with `bf16Numerators`, each exp(x - max) rounded to bf16 before it is
+  /// divided by their sum (which is not).
+  Value softmaxLastDim(Value x, bool bf16Numerators = false);
   /// `x` with its dimensions permuted, as a copy: `out[l...] = x[l[read[0]],
   /// ..., l[read[n - 1]]]` (dimension k of `x` is read along loop
   /// `read[k]` of the result).
@@ -182,10 +189,10 @@ public:
 private:
   /// causalAttention's scores, mask, softmax and value products for the
   /// queries given, the first at position `firstQuery` (an index; null: 0)
-  /// plus `past[b]`; the keys as `keysTransposed` says.
+  /// plus `past[b]`; the keys and probabilities as `layout` says.
   Value attentionRows(Value qA, Value kA, Value qB, Value kB, Value v,
                       double scale, Value past, Value firstQuery,
-                      bool keysTransposed, Value mask = {});
+                      const AttentionLayout &layout, Value mask = {});
 
   OpBuilder &b;
   Location loc;

@@ -18,10 +18,11 @@ prefill and N decode steps through page 2 of a four-page KV cache, the
 others NaN (each step must store its own latents there), each step a padded
 bucket of two rows (the second a padding row as the runtime pads one: it
 must store nothing). With --kv-cache-type bf16 the decode steps' attention
-is the kernel library's MLA decode, which rounds its probabilities to bf16
-where the CPU keeps them in f32: the steps then differ by that rounding,
-about 1e-2 of the largest logit on tiny-v3 (its exactness is checked on
-its own by emulate_kernels.py's paged-attention). What it cannot check:
+is the kernel library's MLA decode, which rounds its probabilities to bf16;
+the CPU code rounds them the same way (each exp(s - max) before P V), so
+the steps agree to f32 rounding where a split's running maximum is its
+row's, as in these short contexts (the kernels alone against float64:
+emulate_kernels.py's paged-attention). What it cannot check:
 PTX and the hardware (the emulator interprets the kernels' MLIR, blocks
 one after another), the runtime's CUDA backend and KV cache code (the
 script places the prefill's latents as the runtime does), graphs, batches
