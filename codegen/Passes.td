@@ -254,18 +254,24 @@ def DscSplitReductions : Pass<"dsc-split-reductions", "func::FuncOp"> {
     `linalg.generic` reducing one input into one output over one reduction
     loop of static extent at least `min-extent` (RMSNorm's sum of squares
     over the hidden size, say) becomes two: `parts` partial sums per output
-    (linalg's splitReduction, the parts an inner parallel dimension: part p
-    sums values p, p + parts, ..., so that neighbouring threads read
-    neighbouring values), then the sum of the parts. A generated kernel
+    (the parts a parallel loop before the reduction: part p sums values p,
+    p + parts, ... of the input expanded to [extent / parts, parts], so that
+    neighbouring threads read neighbouring values), then the sum of the
+    parts. (MLIR 22's linalg::splitReduction makes invalid IR for dynamic
+    output sizes, which every token dimension has.) A generated kernel
     gives each output of a reduction one thread that runs its whole
     extent in order; split, an output's sum is two short chains over
     `parts` threads. `parts` is the largest divisor of the extent that
-    leaves at least `min-part` values a part, at most `max-parts`:
-    DeepSeek-V3's hidden size 7168 splits into 112 parts of 64.
+    leaves at least `min-part` values a part, at most `max-parts`, and no
+    split below 4 parts: DeepSeek-V3's hidden size 7168 splits into 112
+    parts of 64.
 
     The library's GEMMs (marked `dsc.library_*gemm`) and reductions with
     more than one input (generated GEMMs, parallel along their outputs
-    already) stay whole, as do bodies whose combiner linalg cannot name.
+    already) stay whole, as do bodies whose combiner linalg cannot name or
+    that read their loop indices, outputs indexed by the reduction loop,
+    and integer reductions (reordered, a sum could overflow where the
+    ordered one did not).
     The float sums are reassociated: the result differs from the sum in
     order in its last bits.
   }];

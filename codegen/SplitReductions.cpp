@@ -31,11 +31,16 @@ using namespace mlir::dsc;
 
 namespace {
 
+// Fewer parts than this are not worth a second launch and a buffer.
+constexpr int64_t kFewestParts = 4;
+
 /// The number of parts to split a reduction of static `extent` into: the
 /// largest divisor of `extent` that leaves each part at least `minPart`
-/// values, at most `maxParts`; 1 when there is none above 1.
+/// values, at most `maxParts`; 1 when there is none of kFewestParts or
+/// more.
 int64_t partsFor(int64_t extent, int64_t minPart, int64_t maxParts) {
-  for (int64_t parts = std::min(maxParts, extent / minPart); parts > 1; --parts)
+  for (int64_t parts = std::min(maxParts, extent / minPart);
+       parts >= kFewestParts; --parts)
     if (extent % parts == 0)
       return parts;
   return 1;
@@ -43,17 +48,28 @@ int64_t partsFor(int64_t extent, int64_t minPart, int64_t maxParts) {
 
 /// The static extent of `op`'s one reduction loop and the op that folds
 /// each value into the accumulator, if `op` is a plain reduction this pass
-/// splits: one input and one output, not a library GEMM (their kernels
-/// take them whole), a combiner linalg can name (one add, mul, min or max
-/// into the accumulator), a body that does not read its loop indices.
+/// splits: one input read along the reduction and one float output that
+/// is not (a projected permutation each), not a library GEMM (their
+/// kernels take them whole), a combiner linalg can name (one add, mul, min
+/// or max into the accumulator), a body that does not read its loop
+/// indices. Floats only: an integer sum reordered could overflow where the
+/// ordered one did not.
 std::optional<std::pair<int64_t, Operation *>>
 splittable(linalg::GenericOp op) {
   if (!op.hasPureTensorSemantics() || op.getNumDpsInputs() != 1 ||
-      !op.getIndexingMapsArray()[0].isProjectedPermutation() ||
       op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1 ||
       op->hasAttr(kLibraryGemmAttr) || op->hasAttr(kLibraryGroupedGemmAttr) ||
       op->hasAttr(kLibraryBatchedGemmAttr) ||
-      !op.getBody()->getOps<linalg::IndexOp>().empty())
+      !op.getBody()->getOps<linalg::IndexOp>().empty() ||
+      !isa<FloatType>(getElementTypeOrSelf(op.getDpsInits()[0].getType())))
+    return std::nullopt;
+  SmallVector<unsigned> reductionDims;
+  op.getReductionDims(reductionDims);
+  AffineExpr r = getAffineDimExpr(reductionDims.front(), op.getContext());
+  AffineMap inMap = op.getIndexingMapsArray()[0],
+            outMap = op.getIndexingMapsArray()[1];
+  if (!inMap.isProjectedPermutation() || !outMap.isProjectedPermutation() ||
+      !inMap.getResultPosition(r) || outMap.getResultPosition(r))
     return std::nullopt;
   SmallVector<Operation *> combiners;
   if (!matchReduction(op.getRegionOutputArgs(), 0, combiners) ||
@@ -148,8 +164,13 @@ void split(linalg::GenericOp op, Operation *combiner, int64_t parts) {
   auto sum = linalg::GenericOp::create(
       b, loc, initType, partial.getResult(0), init,
       ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank + 1, ctx),
-                          AffineMap::getMultiDimIdentityMap(rank + 1, ctx)
-                              .getMajorSubMap(rank)},
+                          AffineMap::get(rank + 1, 0,
+                                         llvm::to_vector(llvm::map_range(
+                                             llvm::seq<unsigned>(0, rank),
+                                             [&](unsigned d) -> AffineExpr {
+                                               return getAffineDimExpr(d, ctx);
+                                             })),
+                                         ctx)},
       sumIterators, [&](OpBuilder &nb, Location l, ValueRange args) {
         Value acc = op.getRegionOutputArgs()[0];
         IRMapping map;
@@ -166,6 +187,11 @@ struct DscSplitReductionsPass
     : mlir::dsc::impl::DscSplitReductionsBase<DscSplitReductionsPass> {
   using Base::Base;
   void runOnOperation() override {
+    if (minPart < 1 || maxParts < 1) {
+      getOperation().emitError("dsc-split-reductions: min-part and "
+                               "max-parts must be at least 1");
+      return signalPassFailure();
+    }
     SmallVector<std::tuple<linalg::GenericOp, Operation *, int64_t>> chosen;
     getOperation().walk([&](linalg::GenericOp op) {
       auto found = splittable(op);

@@ -29,17 +29,59 @@
 // CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x24xf32>) outs(%{{.*}} : tensor<?xf32>)
 // CHECK: arith.maximumf
 
+// A scalar result: 64 parts of 64, then their sum into the scalar.
+// CHECK-LABEL: func.func @total
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [64, 64] : tensor<4096xf32> into tensor<64x64xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%{{.*}} : tensor<64x64xf32>) outs(%{{.*}} : tensor<64xf32>)
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction"]} ins(%{{.*}} : tensor<64xf32>) outs(%{{.*}} : tensor<f32>)
+// A reduction over the outer dimension: the parts before it.
+// CHECK-LABEL: func.func @column_sums
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1], [2]] output_shape [64, 32, %{{.*}}] : tensor<2048x?xf32> into tensor<64x32x?xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[COLIN:.*]], #[[COLOUT:.*]]], iterator_types = ["parallel", "reduction", "parallel"]} ins(%{{.*}} : tensor<64x32x?xf32>) outs(%{{.*}} : tensor<?x32xf32>)
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x32xf32>) outs(%{{.*}} : tensor<?xf32>)
+
+// Bad options: one line.
+// RUN: not dsc-opt %S/Inputs/split-reductions.mlir --dsc-split-reductions=min-part=0 2>&1 | FileCheck %s --check-prefix=OPTIONS
+// OPTIONS: error: dsc-split-reductions: min-part and max-parts must be at least 1
+
 // What stays whole: a short reduction, one of two inputs (a generated
 // GEMM), a library GEMM, a dynamic extent, a body reading its indices, a
 // body linalg cannot name as a reduction, an extent with no divisor
-// leaving parts of 64.
+// leaving parts of 64, an output indexed by the reduction loop (with the
+// input indexed by it or not), integer and index reductions.
 // RUN: dsc-opt %s --dsc-split-reductions | FileCheck %s --check-prefix=WHOLE
+// WHOLE-LABEL: func.func @whole_more
+// WHOLE-NOT: tensor.expand_shape
+// WHOLE: return
 // WHOLE-LABEL: func.func @whole
 // WHOLE-NOT: tensor.expand_shape
 // WHOLE: return
 #x = affine_map<(d0, d1) -> (d0, d1)>
 #o = affine_map<(d0, d1) -> (d0)>
 #w = affine_map<(d0, d1) -> (d1)>
+func.func @whole_more(%x: tensor<?x1024xf32>, %v: tensor<?xf32>, %wide: tensor<?x1024xf32>, %ints: tensor<?x1024xi32>, %idx: tensor<?x1024xindex>, %iinit: tensor<?xi32>, %xinit: tensor<?xindex>) -> (tensor<?x1024xf32>, tensor<?x1024xf32>, tensor<?xi32>, tensor<?xindex>) {
+  %0 = linalg.generic {indexing_maps = [#x, #x], iterator_types = ["parallel", "reduction"]} ins(%x : tensor<?x1024xf32>) outs(%wide : tensor<?x1024xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %y = arith.addf %a, %acc : f32
+    linalg.yield %y : f32
+  } -> tensor<?x1024xf32>
+  %1 = linalg.generic {indexing_maps = [#o, #x], iterator_types = ["parallel", "reduction"]} ins(%v : tensor<?xf32>) outs(%wide : tensor<?x1024xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %y = arith.addf %a, %acc : f32
+    linalg.yield %y : f32
+  } -> tensor<?x1024xf32>
+  %2 = linalg.generic {indexing_maps = [#x, #o], iterator_types = ["parallel", "reduction"]} ins(%ints : tensor<?x1024xi32>) outs(%iinit : tensor<?xi32>) {
+  ^bb0(%a: i32, %acc: i32):
+    %y = arith.addi %a, %acc : i32
+    linalg.yield %y : i32
+  } -> tensor<?xi32>
+  %3 = linalg.generic {indexing_maps = [#x, #o], iterator_types = ["parallel", "reduction"]} ins(%idx : tensor<?x1024xindex>) outs(%xinit : tensor<?xindex>) {
+  ^bb0(%a: index, %acc: index):
+    %y = arith.maxsi %a, %acc : index
+    linalg.yield %y : index
+  } -> tensor<?xindex>
+  return %0, %1, %2, %3 : tensor<?x1024xf32>, tensor<?x1024xf32>, tensor<?xi32>, tensor<?xindex>
+}
 func.func @whole(%short: tensor<?x256xf32>, %x: tensor<?x1024xf32>, %w: tensor<1024xf32>, %wb: tensor<1024xbf16>, %xb: tensor<?x1024xbf16>, %dyn: tensor<?x?xf32>, %prime: tensor<?x1031xf32>, %init: tensor<?xf32>) -> (tensor<?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>, tensor<?xf32>) {
   %0 = linalg.generic {indexing_maps = [#x, #o], iterator_types = ["parallel", "reduction"]} ins(%short : tensor<?x256xf32>) outs(%init : tensor<?xf32>) {
   ^bb0(%a: f32, %acc: f32):

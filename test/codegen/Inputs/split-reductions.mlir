@@ -28,3 +28,28 @@ func.func @row_max(%x: tensor<?x1536xf32>, %e: tensor<?xf32> {bufferization.writ
   } -> tensor<?xf32>
   return %r : tensor<?xf32>
 }
+// A whole vector's sum into a scalar (an ONNX ReduceSum over all axes) and
+// a reduction over the outer dimension of [2048, ?] (into [?]).
+#v = affine_map<(d0) -> (d0)>
+#s = affine_map<(d0) -> ()>
+#cols = affine_map<(d0, d1) -> (d1)>
+func.func @total(%x: tensor<4096xf32>, %e: tensor<f32> {bufferization.writable = true}) -> tensor<f32> {
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<f32>) -> tensor<f32>
+  %r = linalg.generic {indexing_maps = [#v, #s], iterator_types = ["reduction"]} ins(%x : tensor<4096xf32>) outs(%f : tensor<f32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %y = arith.addf %a, %acc : f32
+    linalg.yield %y : f32
+  } -> tensor<f32>
+  return %r : tensor<f32>
+}
+func.func @column_sums(%x: tensor<2048x?xf32>, %e: tensor<?xf32> {bufferization.writable = true}) -> tensor<?xf32> {
+  %zero = arith.constant 0.0 : f32
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<?xf32>) -> tensor<?xf32>
+  %r = linalg.generic {indexing_maps = [#x2, #cols], iterator_types = ["reduction", "parallel"]} ins(%x : tensor<2048x?xf32>) outs(%f : tensor<?xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %y = arith.addf %a, %acc : f32
+    linalg.yield %y : f32
+  } -> tensor<?xf32>
+  return %r : tensor<?xf32>
+}
