@@ -173,11 +173,12 @@ struct LowerRope : OpRewritePattern<RopeOp> {
 // linear
 //===----------------------------------------------------------------------===//
 
-/// A block-scaled weight in f32 (TensorMath::dequantizeByBlocks) with the
-/// block size of an op's `block_size` attribute.
+/// A block-scaled weight in f32, or `elementType`
+/// (TensorMath::dequantizeByBlocks), with the block size of an op's
+/// `block_size` attribute.
 Value dequantize(TensorMath &m, Value weight, Value scales,
-                 ArrayRef<int64_t> block) {
-  return m.dequantizeByBlocks(weight, scales, block[0], block[1]);
+                 ArrayRef<int64_t> block, Type elementType = {}) {
+  return m.dequantizeByBlocks(weight, scales, block[0], block[1], elementType);
 }
 
 /// `value` rounded to bf16 (to nearest even), the input a tensor-core GEMM
@@ -647,12 +648,16 @@ struct LowerGate : OpRewritePattern<GateOp> {
 //===----------------------------------------------------------------------===//
 
 /// `op`'s W_UK and W_UV (TensorMath::splitKvB), kv_b dequantized first
-/// when it is FP8.
+/// when it is FP8: to f32, or with `bf16` to bf16 (as DeepSeek's reference
+/// code dequantizes kv_b for its absorbed attention), the operand type of
+/// the library's batched GEMM.
 template <typename Op>
-std::pair<Value, Value> absorptionWeights(TensorMath &m, Op op) {
+std::pair<Value, Value> absorptionWeights(TensorMath &m, Op op,
+                                          bool bf16 = false) {
   Value kvb = op.getKvB();
   if (Value scales = op.getScales())
-    kvb = dequantize(m, kvb, scales, *op.getBlockSize());
+    kvb = dequantize(m, kvb, scales, *op.getBlockSize(),
+                     bf16 ? m.builder().getBF16Type() : Type());
   auto qType = op.getQNope().getType();
   return m.splitKvB(kvb, qType.getDimSize(2), qType.getDimSize(3),
                     op.getType().getDimSize(3));
@@ -845,7 +850,7 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
           ropeKeys = m.sliceLast(keys, c, dr);
     Value result;
     if (roundLikeLibrary) {
-      auto [wUK, wUV] = absorptionWeights(m, op);
+      auto [wUK, wUV] = absorptionWeights(m, op, /*bf16=*/true);
       Value outLatent = m.causalAttention(
           roundedToBf16(
               m, m.absorbQueries(productInput(m, op.getQNope(), wUK), wUK)),
@@ -911,7 +916,7 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
             dv = op.getType().getDimSize(3);
     int64_t pageSize = op.getCache().getType().getDimSize(1);
     Type bf16 = b.getBF16Type(), i32 = b.getI32Type();
-    auto [wUK, wUV] = absorptionWeights(m, op);
+    auto [wUK, wUV] = absorptionWeights(m, op, /*bf16=*/true);
     Value qLat = onLibrary(
         m.absorbQueries(productInput(m, op.getQNope(), wUK), wUK), wUK);
 

@@ -646,12 +646,23 @@ Value TensorMath::dequantize(Value weight, Value scales, int64_t bm,
 }
 
 Value TensorMath::dequantizeByBlocks(Value weight, Value scales, int64_t bm,
-                                     int64_t bn) {
+                                     int64_t bn, Type elementType) {
+  Type f32 = b.getF32Type();
+  if (!elementType)
+    elementType = f32;
   auto type = cast<RankedTensorType>(weight.getType());
   unsigned rank = type.getRank();
   int64_t cols = type.getShape().back();
-  if (!type.hasStaticShape() || cols % bn != 0)
-    return dequantize(weight, scales, bm, bn);
+  if (!type.hasStaticShape() || cols % bn != 0) {
+    Value dequantized = dequantize(weight, scales, bm, bn);
+    if (elementType == f32)
+      return dequantized;
+    return map(dequantized, elementType,
+               [&](OpBuilder &nb, Location l, ValueRange a) {
+                 linalg::YieldOp::create(
+                     nb, l, TensorMath(nb, l).fromF32(a[0], elementType));
+               });
+  }
   // [..., R, C] -> [..., R, C / bn, bn]: loops (..., r, cb, ci) with the
   // scale [..., r floordiv bm, cb] fixed along the innermost loop.
   SmallVector<int64_t> shape(type.getShape());
@@ -676,19 +687,18 @@ Value TensorMath::dequantizeByBlocks(Value weight, Value scales, int64_t bm,
       identity, AffineMap::get(loops, 0, scaleAt, ctx), identity};
   SmallVector<utils::IteratorType> iterators(loops,
                                              utils::IteratorType::parallel);
-  Type f32 = b.getF32Type();
   auto op = linalg::GenericOp::create(
-      b, loc, TypeRange{RankedTensorType::get(shape, f32)},
+      b, loc, TypeRange{RankedTensorType::get(shape, elementType)},
       ValueRange{blocks, scales},
-      ValueRange{empty(getAsIndexOpFoldResult(ctx, shape), f32)}, maps,
-      iterators, [](OpBuilder &nb, Location l, ValueRange a) {
-        Value w = TensorMath(nb, l).toF32(a[0]);
-        linalg::YieldOp::create(
-            nb, l, arith::MulFOp::create(nb, l, w, a[1]).getResult());
+      ValueRange{empty(getAsIndexOpFoldResult(ctx, shape), elementType)}, maps,
+      iterators, [&](OpBuilder &nb, Location l, ValueRange a) {
+        TensorMath s(nb, l);
+        Value w = arith::MulFOp::create(nb, l, s.toF32(a[0]), a[1]);
+        linalg::YieldOp::create(nb, l, s.fromF32(w, elementType));
       });
   return tensor::CollapseShapeOp::create(
-      b, loc, RankedTensorType::get(type.getShape(), f32), op.getResult(0),
-      grouping);
+      b, loc, RankedTensorType::get(type.getShape(), elementType),
+      op.getResult(0), grouping);
 }
 
 Value TensorMath::joinKvB(Value wUK, Value wUV) {

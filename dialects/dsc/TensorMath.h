@@ -146,8 +146,10 @@ public:
   /// into [C / bn, bn] so that the scale is fixed along the innermost loop,
   /// which then vectorizes (the scale a broadcast, not a gather). For
   /// codegen; falls back to dequantize() when the shape is dynamic or bn
-  /// does not divide the columns.
-  Value dequantizeByBlocks(Value weight, Value scales, int64_t bm, int64_t bn);
+  /// does not divide the columns. With `elementType` bf16, each product is
+  /// rounded to bf16 (in the fallback, after it).
+  Value dequantizeByBlocks(Value weight, Value scales, int64_t bm, int64_t bn,
+                           Type elementType = {});
   /// MLA's kv_b [heads * (dn + dv), C] split per head into W_UK
   /// [heads, dn, C] and W_UV [heads, dv, C]; when `joinKvB` made kv_b, the
   /// halves it joined.

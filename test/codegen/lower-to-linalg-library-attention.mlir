@@ -12,8 +12,8 @@
 // RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="fixed-shapes bf16-linear-inputs" | FileCheck %s --check-prefix=CPU
 // RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="bf16-linear-inputs" | FileCheck %s --check-prefix=CPU
 
-// An f32 kv_b (here; or FP8, dequantized to f32): the per-head products
-// stay generated code, q_nope as it is.
+// An f32 kv_b: the per-head products stay generated code, q_nope as it
+// is.
 // CHECK-LABEL: func.func @bf16_cache
 // CHECK-NOT: dsc.library_batched_gemm
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x?x4x16xf32>, tensor<4x16x32xf32>) outs(%{{.*}} : tensor<?x?x4x32xf32>) {
@@ -53,6 +53,23 @@ func.func @bf16_cache(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: t
 // CPU: return
 func.func @bf16_kv_b(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xbf16>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x?x4x16xf32> {
   %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x?x4x16xf32>
+  return %0 : tensor<?x?x4x16xf32>
+}
+
+// -----
+
+// An FP8 kv_b is dequantized to bf16 (as DeepSeek's reference code does for
+// its absorbed attention), and its products run on the batched GEMM too;
+// the CPU dequantizes to bf16 the same way.
+// CHECK-LABEL: func.func @fp8_kv_b
+// CHECK: %[[KVB:.*]] = tensor.collapse_shape %{{.*}} : tensor<128x2x16xbf16> into tensor<128x32xbf16>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x?x4x16xbf16>, tensor<4x16x32xbf16>) outs(%{{.*}} : tensor<?x?x4x32xf32>) attrs = {{.*}}dsc.library_batched_gemm
+// CPU-LABEL: func.func @fp8_kv_b
+// CPU: tensor<128x2x16xbf16>
+// CPU-NOT: dsc.library_batched_gemm
+// CPU: return
+func.func @fp8_kv_b(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf8E4M3FN>, %s: tensor<8x2xf32>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x?x4x16xf32> {
+  %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w scales %s cache(%pages, %table, %past) {block_size = array<i64: 16, 16>, scale = 0.25 : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf8E4M3FN>, tensor<8x2xf32>, tensor<?x64x40xbf16>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x?x4x16xf32>
   return %0 : tensor<?x?x4x16xf32>
 }
 
