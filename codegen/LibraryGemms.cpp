@@ -545,7 +545,7 @@ void parallelGeneric(
 
 /// Replaces `op` with the launch of `kernel` on `gemm`.
 void launch(linalg::GenericOp op, const Gemm &gemm, const LibraryKernel &kernel,
-            const LibraryKernel &large) {
+            const LibraryKernel *large) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   // M: the product of A's leading dims.
@@ -563,26 +563,31 @@ void launch(linalg::GenericOp op, const Gemm &gemm, const LibraryKernel &kernel,
         linalg::YieldOp::create(
             nb, l, arith::IndexCastOp::create(nb, l, i32, bound).getResult());
       });
-  // The tile by the rows, which the host holds: a CUDA graph captures the
-  // branch its step's shapes take.
-  int64_t nTiles = llvm::divideCeil(gemm.n, large.tileN);
-  Value largeRows = arith::ConstantIndexOp::create(
-      b, loc, llvm::divideCeil(kLargeTileBlocks, nTiles) * large.tileM);
-  Value many =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, rows, largeRows);
-  scf::IfOp::create(
-      b, loc, many,
-      [&](OpBuilder &tb, Location l) {
-        launchGemm(tb, l, large, gemm.a, gemm.b, gemm.c, offsets,
-                   /*tiles=*/{}, mTilesFor(tb, l, rows, large), gemm.n, gemm.k);
-        scf::YieldOp::create(tb, l);
-      },
-      [&](OpBuilder &tb, Location l) {
-        launchGemm(tb, l, kernel, gemm.a, gemm.b, gemm.c, offsets,
-                   /*tiles=*/{}, mTilesFor(tb, l, rows, kernel), gemm.n,
-                   gemm.k);
-        scf::YieldOp::create(tb, l);
-      });
+  auto launchOf = [&](OpBuilder &tb, Location l, const LibraryKernel &k) {
+    launchGemm(tb, l, k, gemm.a, gemm.b, gemm.c, offsets, /*tiles=*/{},
+               mTilesFor(tb, l, rows, k), gemm.n, gemm.k);
+  };
+  if (!large) {
+    launchOf(b, loc, kernel);
+  } else {
+    // The tile by the rows, which the host holds: a CUDA graph captures
+    // the branch its step's shapes take.
+    int64_t nTiles = llvm::divideCeil(gemm.n, large->tileN);
+    Value largeRows = arith::ConstantIndexOp::create(
+        b, loc, llvm::divideCeil(kLargeTileBlocks, nTiles) * large->tileM);
+    Value many = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, rows,
+                                       largeRows);
+    scf::IfOp::create(
+        b, loc, many,
+        [&](OpBuilder &tb, Location l) {
+          launchOf(tb, l, *large);
+          scf::YieldOp::create(tb, l);
+        },
+        [&](OpBuilder &tb, Location l) {
+          launchOf(tb, l, kernel);
+          scf::YieldOp::create(tb, l);
+        });
+  }
   memref::DeallocOp::create(b, loc, offsets);
   op.erase();
 }
@@ -1196,6 +1201,7 @@ bool isMarked(Operation *op) {
 
 struct DscLibraryGemmsPass
     : mlir::dsc::impl::DscLibraryGemmsBase<DscLibraryGemmsPass> {
+  using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     // Everything is matched before anything is replaced, so that the
@@ -1277,11 +1283,12 @@ struct DscLibraryGemmsPass
     SmallVector<RoutedGroup> groups = groupRouted(routed);
     if (!plain.empty()) {
       FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
-      FailureOr<LibraryKernel> largeKernel = kernel(kLargeGemmKernel);
+      FailureOr<LibraryKernel> largeKernel =
+          largeTiles ? kernel(kLargeGemmKernel) : gemmKernel;
       if (failed(gemmKernel) || failed(largeKernel))
         return signalPassFailure();
       for (auto &[op, gemm] : plain)
-        launch(op, gemm, *gemmKernel, *largeKernel);
+        launch(op, gemm, *gemmKernel, largeTiles ? &*largeKernel : nullptr);
     }
     for (auto &[op, gemm] : batched) {
       FailureOr<LibraryKernel> batchedKernel =

@@ -682,10 +682,12 @@ constexpr AttentionLayout kPrefillLayout{/*transposeKeys=*/true,
                                          /*queryBlock=*/32};
 
 /// How the CPU computes decode attention where a GPU runs the kernel
-/// library's MLA decode: each probability's numerator rounded to bf16
-/// before P V, as the kernel does (its sum not). The numerators match the
-/// kernel's where a split's running maximum is the row's (a split of one
-/// token tile; the rest differ by a rounding).
+/// library's MLA decode: each probability's numerator exp(s - max) rounded
+/// to bf16 before P V, as the kernel does (its sum not). The kernel rounds
+/// against its split's running maximum, so the two round the same values
+/// only where all of a row's tokens are in one split with the maximum in
+/// its first tile: in practice, contexts of at most one 32-token tile.
+/// Past that they differ by a bf16 rounding of some probabilities.
 constexpr AttentionLayout kLibraryDecodeLayout{/*transposeKeys=*/false,
                                                /*queryBlock=*/0,
                                                /*bf16Probabilities=*/true};
@@ -744,9 +746,10 @@ struct LowerMla : OpRewritePattern<MlaOp> {
 /// widths and a page size it has) is dsc.paged_mla_decode instead when
 /// `library` and `fixedShapes` are set (libraryAttention()). Otherwise,
 /// with `bf16Inputs`, this form rounds such attention as the library does:
-/// the absorbed queries, the new tokens' keys (as the cache stores them)
-/// and the latent outputs to bf16. (The library also rounds the
-/// probabilities to bf16 for P V; this form keeps them in f32.)
+/// q_nope (with a bf16 kv_b, FP8 ones dequantized to bf16), the absorbed
+/// queries, the new tokens' keys (as the cache stores them), the
+/// probabilities' numerators (kLibraryDecodeLayout) and the latent outputs
+/// to bf16.
 struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
   LowerMlaDecode(MLIRContext *context, bool fixedShapes, bool library,
                  bool bf16Inputs)
@@ -884,8 +887,8 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
 
   /// `product` (TensorMath::absorbQueries or projectValues: inputs bf16)
   /// marked for the kernel library's batched GEMM when its weight `w` is
-  /// bf16 too (kv_b bound as bf16 by dsc-bf16-linear-weights; an FP8 kv_b
-  /// is dequantized to f32, and its products stay generated code).
+  /// bf16 too (kv_b bound as bf16 by dsc-bf16-linear-weights, or an FP8
+  /// kv_b dequantized to bf16 by absorptionWeights).
   static Value onLibrary(Value product, Value w) {
     if (cast<ShapedType>(w.getType()).getElementType().isBF16())
       product.getDefiningOp()->setAttr(kLibraryBatchedGemmAttr,

@@ -403,10 +403,11 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     B[n, k]`, A and B bf16, C f32) becomes a launch of the kernel library's
     `grouped_gemm_bf16_tn_m64` (mma.sync, a 4-stage cp.async ring; any M
     and N, K % 8 == 0) as one expert: grid (ceil(N / 128), ceil(M / 64)),
-    128 threads, 96 KiB of dynamic shared memory; or, when M is large
-    enough for its blocks to make two waves on 132 SMs (ceil(M / 128) *
-    ceil(N / 128) >= 264, decided on the host by M), the 128-row tile
-    `grouped_gemm_bf16_tn` (256 threads, 128 KiB). Its expert offsets
+    128 threads, 96 KiB of dynamic shared memory; or, with `large-tiles`
+    and M large enough for the 128-row tile's blocks to make two waves on
+    132 SMs (M >= ceil(264 / ceil(N / 128)) * 128, decided on the host by
+    M), the 128-row tile `grouped_gemm_bf16_tn` (256 threads, 128 KiB). Its
+    expert offsets
     `[0, M]` are written by a kernel too, so the host code stays free of
     device data (dsc-check-graph-capture). The library's modules join the
     module from the source dsc was built with, holding the kernels launched
@@ -456,6 +457,12 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     64 tokens, dynamic heads, a strided operand, widths the library lacks)
     is an error: the op has no other lowering.
   }];
+  let options = [
+    Option<"largeTiles", "large-tiles", "bool", /*default=*/"false",
+           "Let linear layers with many rows take the 128-row tile (128 KiB "
+           "of shared memory: sm_90 and sm_80's A100, not sm_86/sm_89's 99 "
+           "KiB); GPU pipelines set it for sm_90a">,
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::linalg::LinalgDialect",

@@ -127,7 +127,11 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   buildGraphToBuffersSteps(pm, /*forGpu=*/true, options);
   // Linear layers' GEMMs become launches of the kernel library's
   // tensor-core GEMM.
-  pm.addPass(createDscLibraryGemms());
+  // The 128-row tile's 128 KiB of shared memory: an sm_90 has 227 KiB a
+  // block; an sm_80 artifact may run on an sm_86 or sm_89, which have 99.
+  DscLibraryGemmsOptions library;
+  library.largeTiles = options.chip == "sm_90a";
+  pm.addPass(createDscLibraryGemms(library));
   // 4. Parallel loops mapped to blocks and threads, kernels outlined.
   //    The innermost dimension is tiled so that a block's threads cover
   //    neighbouring elements, and the tiles mapped so that a long dimension

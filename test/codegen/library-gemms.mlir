@@ -1,11 +1,30 @@
 // dsc-library-gemms (GPU pipelines): a GEMM dsc-lower-to-linalg marked
 // dsc.library_gemm (a linear layer with a bf16 weight: C[..., n] =
 // sum_k A[..., k] * B[n, k], A and B bf16, C f32) becomes a launch of the
-// kernel library's grouped_gemm_bf16_tn_m64, or for many rows its 128-row
-// grouped_gemm_bf16_tn, as one expert. The library's module joins, with
+// kernel library's grouped_gemm_bf16_tn_m64 (with large-tiles, for many
+// rows, its 128-row grouped_gemm_bf16_tn) as one expert. The library's module joins, with
 // the kernels launched alone; the expert offsets [0, M] are written by a
 // generic (a kernel once mapped), not by the host.
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms -canonicalize -verify-diagnostics | FileCheck %s
+// With large-tiles (sm_90a's pipeline: the 128-row tile's 128 KiB of
+// shared memory), a GEMM whose rows make two waves of 128-row blocks on 132
+// SMs (here 2 N tiles: 132 M tiles, 16896 rows) takes that tile, 256
+// threads; the host picks by the rows.
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms=large-tiles -canonicalize 2>/dev/null | FileCheck %s --check-prefix=LARGE
+// LARGE-LABEL: func.func @linear
+// LARGE: %[[M:.*]] = arith.muli
+// LARGE: %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c16896
+// LARGE: scf.if %[[MANY]] {
+// LARGE: %[[M127:.*]] = arith.addi %[[M]], %c127
+// LARGE: %[[T128:.*]] = arith.divui %[[M127]], %c128
+// LARGE: %[[GY128:.*]] = arith.maxui %[[T128]], %c1
+// LARGE: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn blocks in (%c2, %[[GY128]], %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c131072_i32 args({{.*}}, %c136 : index, %c64 : index)
+// LARGE: } else {
+// LARGE: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64 blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
+// LARGE: }
+// LARGE: gpu.module @dsc_grouped_gemm
+// LARGE-DAG: gpu.func @grouped_gemm_bf16_tn_m64(
+// LARGE-DAG: gpu.func @grouped_gemm_bf16_tn(
 // The zero fill of C the GEMM accumulated onto is dead (the kernel writes
 // all of C): gone, unless something else touches C in between.
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms 2>/dev/null | FileCheck %s --check-prefix=FILL
@@ -38,16 +57,7 @@
 // CHECK: linalg.generic {{.*}} outs(%[[OFF]] : memref<2xi32>)
 // CHECK: %[[I:.*]] = linalg.index 0
 // CHECK: arith.muli %[[I]], %[[M]]
-// The tile by the rows: the 128-row one (256 threads, 128 KiB) when its
-// blocks make two waves on 132 SMs (2 N tiles: 132 M tiles, 16896 rows),
-// else the 64-row one.
-// CHECK: %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c16896
-// CHECK: scf.if %[[MANY]] {
-// CHECK: %[[M127:.*]] = arith.addi %[[M]], %c127
-// CHECK: %[[TILES128:.*]] = arith.divui %[[M127]], %c128
-// CHECK: %[[GY128:.*]] = arith.maxui %[[TILES128]], %c1
-// CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn blocks in (%c2, %[[GY128]], %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c131072_i32 args(%{{.*}} : memref<?xbf16>, %{{.*}} : memref<?xbf16>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xi32>, %c136 : index, %c64 : index)
-// CHECK: } else {
+// CHECK-NOT: scf.if
 // CHECK: %[[M63:.*]] = arith.addi %[[M]], %c63
 // CHECK: %[[TILES:.*]] = arith.divui %[[M63]], %c64
 // CHECK: %[[GY:.*]] = arith.maxui %[[TILES]], %c1
@@ -57,15 +67,13 @@
 // CHECK: %[[FC:.*]] = memref.collapse_shape %[[C]] {{\[\[}}0, 1, 2]]
 // CHECK: %[[FO:.*]] = memref.cast %[[OFF]] : memref<2xi32> to memref<?xi32>
 // CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64 blocks in (%c2, %[[GY]], %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %[[SMEM]] args(%[[FA]] : memref<?xbf16>, %[[FB]] : memref<?xbf16>, %[[FC]] : memref<?xf32>, %[[FO]] : memref<?xi32>, %c136 : index, %c64 : index)
-// CHECK: }
 // CHECK: memref.dealloc %[[OFF]]
 // CHECK-NOT: linalg.generic
 // CHECK: return
-// The library's module, with the two kernels launched.
+// The library's module, with the one kernel launched.
 // CHECK: gpu.module @dsc_grouped_gemm
 // CHECK-NOT: gpu.func @grouped_gemm_swiglu
-// CHECK-DAG: gpu.func @grouped_gemm_bf16_tn_m64(
-// CHECK-DAG: gpu.func @grouped_gemm_bf16_tn(
+// CHECK: gpu.func @grouped_gemm_bf16_tn_m64(
 // CHECK-NOT: gpu.func
 func.func @linear(%a: memref<?x?x64xbf16>, %b: memref<136x64xbf16>, %c: memref<?x?x136xf32>) {
   %zero = arith.constant 0.0 : f32
