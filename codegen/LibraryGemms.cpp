@@ -159,20 +159,20 @@ std::pair<Value, Value> multipliedValues(Block &body) {
   return {extended(mul.getLhs()), extended(mul.getRhs())};
 }
 
+/// A matcher's refusal: `reason` recorded in `why`.
+LogicalResult refuse(std::string &why, const Twine &reason) {
+  why = reason.str();
+  return failure();
+}
+
 /// Whether `op` has the operands of a marked GEMM: two input buffers and
-/// one output buffer.
+/// one output buffer (the pass checks this before any matcher).
 bool isGemmOnBuffers(linalg::GenericOp op) {
   return op.hasPureBufferSemantics() && op.getNumDpsInputs() == 2 &&
          op.getNumDpsInits() == 1;
 }
 
 FailureOr<Gemm> matchGemm(linalg::GenericOp op, std::string &why) {
-  auto fail = [&](const Twine &reason) {
-    why = reason.str();
-    return failure();
-  };
-  if (!isGemmOnBuffers(op))
-    return fail("not a GEMM on buffers with two inputs and one output");
   Gemm gemm{op.getDpsInputs()[0], op.getDpsInputs()[1], op.getDpsInits()[0], 0,
             0};
   auto aType = cast<MemRefType>(gemm.a.getType());
@@ -180,11 +180,12 @@ FailureOr<Gemm> matchGemm(linalg::GenericOp op, std::string &why) {
   auto cType = cast<MemRefType>(gemm.c.getType());
   if (!aType.getElementType().isBF16() || !bType.getElementType().isBF16() ||
       !cType.getElementType().isF32())
-    return fail("operands are not bf16 x bf16 -> f32");
+    return refuse(why, "operands are not bf16 x bf16 -> f32");
   unsigned rank = aType.getRank();
   if (bType.getRank() != 2 || rank < 2 || cType.getRank() != rank ||
       bType.isDynamicDim(0) || bType.isDynamicDim(1))
-    return fail("shapes are not [..., K] x [N, K] -> [..., N] with N, K known");
+    return refuse(
+        why, "shapes are not [..., K] x [N, K] -> [..., N] with N, K known");
   gemm.n = bType.getDimSize(0);
   gemm.k = bType.getDimSize(1);
   // The loops: A's leading dims, then n, then the reduction k.
@@ -204,22 +205,23 @@ FailureOr<Gemm> matchGemm(linalg::GenericOp op, std::string &why) {
       with(k), AffineMap::get(numLoops, 0, {n, k}, ctx), with(n)};
   if (op.getIndexingMapsArray() != want || op.getNumReductionLoops() != 1 ||
       op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
-    return fail("indexing is not C[..., n] += A[..., k] * B[n, k]");
+    return refuse(why, "indexing is not C[..., n] += A[..., k] * B[n, k]");
   // The body: acc + extf(a) * extf(b).
   Block &body = op.getRegion().front();
   auto [x, y] = multipliedValues(body);
   if (x != body.getArgument(0) || y != body.getArgument(1) ||
       body.getOperations().size() != 5)
-    return fail("its body is not acc + extf(a) * extf(b)");
+    return refuse(why, "its body is not acc + extf(a) * extf(b)");
   if (aType.getDimSize(rank - 1) != gemm.k ||
       cType.getDimSize(rank - 1) != gemm.n)
-    return fail("A's or C's last dimension differs from B's");
+    return refuse(why, "A's or C's last dimension differs from B's");
   if (gemm.k % kKMultiple != 0)
-    return fail("K = " + Twine(gemm.k) + " is not a multiple of " +
-                Twine(kKMultiple) + " (rows must start 16-byte aligned)");
+    return refuse(why, "K = " + Twine(gemm.k) + " is not a multiple of " +
+                           Twine(kKMultiple) +
+                           " (rows must start 16-byte aligned)");
   if (!aType.getLayout().isIdentity() || !bType.getLayout().isIdentity() ||
       !cType.getLayout().isIdentity())
-    return fail("an operand is not a contiguous row-major buffer");
+    return refuse(why, "an operand is not a contiguous row-major buffer");
   return gemm;
 }
 
@@ -312,12 +314,6 @@ struct BatchedGemm {
 
 FailureOr<BatchedGemm> matchBatchedGemm(linalg::GenericOp op,
                                         std::string &why) {
-  auto fail = [&](const Twine &reason) {
-    why = reason.str();
-    return failure();
-  };
-  if (!isGemmOnBuffers(op))
-    return fail("not a GEMM on buffers with two inputs and one output");
   Value a = op.getDpsInputs()[0], w = op.getDpsInputs()[1],
         c = op.getDpsInits()[0];
   auto aType = cast<MemRefType>(a.getType());
@@ -325,12 +321,13 @@ FailureOr<BatchedGemm> matchBatchedGemm(linalg::GenericOp op,
   auto cType = cast<MemRefType>(c.getType());
   if (!aType.getElementType().isBF16() || !wType.getElementType().isBF16() ||
       !cType.getElementType().isF32())
-    return fail("operands are not bf16 x bf16 -> f32");
+    return refuse(why, "operands are not bf16 x bf16 -> f32");
   unsigned rank = aType.getRank();
   if (rank < 3 || cType.getRank() != rank || wType.getRank() != 3 ||
       !wType.hasStaticShape())
-    return fail("shapes are not [..., H, K] x [H, ., .] -> [..., H, N] with "
-                "W's known");
+    return refuse(why,
+                  "shapes are not [..., H, K] x [H, ., .] -> [..., H, N] with "
+                  "W's known");
   // The loops: A's leading dims, then h, n and the reduction k.
   MLIRContext *ctx = op.getContext();
   unsigned h = rank - 2, n = rank - 1, k = rank;
@@ -351,13 +348,14 @@ FailureOr<BatchedGemm> matchBatchedGemm(linalg::GenericOp op,
   if (maps[0] != withLead(h, k) || maps[2] != withLead(h, n) ||
       !(wByK || maps[1] == map({h, n, k})) || op.getNumReductionLoops() != 1 ||
       op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
-    return fail("indexing is not C[..., h, n] += A[..., h, k] * W[h, n, k] "
-                "(or W[h, k, n])");
+    return refuse(why,
+                  "indexing is not C[..., h, n] += A[..., h, k] * W[h, n, k] "
+                  "(or W[h, k, n])");
   Block &body = op.getRegion().front();
   auto [x, y] = multipliedValues(body);
   if (x != body.getArgument(0) || y != body.getArgument(1) ||
       body.getOperations().size() != 5)
-    return fail("its body is not acc + extf(a) * extf(b)");
+    return refuse(why, "its body is not acc + extf(a) * extf(b)");
   BatchedGemm gemm{a,
                    w,
                    c,
@@ -372,30 +370,35 @@ FailureOr<BatchedGemm> matchBatchedGemm(linalg::GenericOp op,
   if (ShapedType::isDynamic(gemm.heads) || ShapedType::isDynamic(gemm.k) ||
       ShapedType::isDynamic(gemm.n) || cType.getDimSize(h) != gemm.heads ||
       wType.getDimSize(0) != gemm.heads || wN != gemm.n || wK != gemm.k)
-    return fail("heads, N or K unknown or different in A, W and C");
+    return refuse(why, "heads, N or K unknown or different in A, W and C");
   if (gemm.heads > 65535)
-    return fail(Twine(gemm.heads) + " heads are more than a grid's z holds");
+    return refuse(why,
+                  Twine(gemm.heads) + " heads are more than a grid's z holds");
   auto [strides, offset] = wType.getStridesAndOffset();
   if (ShapedType::isDynamic(offset) ||
       llvm::any_of(strides, ShapedType::isDynamic) || strides[2] != 1)
-    return fail("W's offset or strides are unknown, or its rows strided");
+    return refuse(why,
+                  "W's offset or strides are unknown, or its rows strided");
   // W's offset counts from its buffer's start: the views between them keep
   // the start (a memref.view, say, would move it).
   Value root = w;
   while (auto view = root.getDefiningOp<ViewLikeOpInterface>()) {
     if (!isa<memref::SubViewOp, memref::ExpandShapeOp, memref::CollapseShapeOp,
              memref::CastOp>(view))
-      return fail("W is a view whose offset cannot be read from its type");
+      return refuse(why,
+                    "W is a view whose offset cannot be read from its type");
     root = view.getViewSource();
   }
   if (!aType.getLayout().isIdentity() || !cType.getLayout().isIdentity() ||
       !cast<MemRefType>(root.getType()).getLayout().isIdentity())
-    return fail("A, C or W's buffer is not a contiguous row-major buffer");
+    return refuse(why,
+                  "A, C or W's buffer is not a contiguous row-major buffer");
   // cp.async moves 16 bytes: every row of A and W must start aligned.
   if (gemm.k % kKMultiple || offset % kKMultiple || strides[0] % kKMultiple ||
       strides[1] % kKMultiple)
-    return fail("K, W's offset or its strides are not multiples of " +
-                Twine(kKMultiple) + " (rows must start 16-byte aligned)");
+    return refuse(why, "K, W's offset or its strides are not multiples of " +
+                           Twine(kKMultiple) +
+                           " (rows must start 16-byte aligned)");
   gemm.wOffset = offset;
   gemm.wStrides = {strides[0], strides[1]};
   return gemm;
@@ -785,12 +788,6 @@ Value unclamped(Value v, int64_t max) {
 
 FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
                                         std::string &why) {
-  auto fail = [&](const Twine &reason) {
-    why = reason.str();
-    return failure();
-  };
-  if (!isGemmOnBuffers(op))
-    return fail("not a GEMM on buffers with two inputs and one output");
   GroupedGemm g{op.getDpsInputs()[0],
                 op.getDpsInputs()[1],
                 op.getDpsInits()[0],
@@ -807,7 +804,8 @@ FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
       cType.isDynamicDim(2) ||
       idxType.getShape().back() != cType.getDimSize(1) || aType.getRank() < 2 ||
       aType.getRank() > 3 || aType.isDynamicDim(aType.getRank() - 1))
-    return fail("shapes are not [T, (top_k,) K], [T, top_k] -> [T, top_k, N]");
+    return refuse(
+        why, "shapes are not [T, (top_k,) K], [T, top_k] -> [T, top_k, N]");
   g.perSlot = aType.getRank() == 3;
   g.topK = cType.getDimSize(1);
   g.n = cType.getDimSize(2);
@@ -824,7 +822,8 @@ FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
                                  map({0, 1}), map({0, 1, 2})};
   if (op.getIndexingMapsArray() != want || op.getNumReductionLoops() != 1 ||
       op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
-    return fail("indexing is not C[t, j, n] += A[t, (j,) k] * W[e, n, k]");
+    return refuse(why,
+                  "indexing is not C[t, j, n] += A[t, (j,) k] * W[e, n, k]");
   // The body: acc + extf(a) * extf(W[clamp(index), n, k]), W from above.
   Block &body = op.getRegion().front();
   auto [lhs, rhs] = multipliedValues(body);
@@ -841,26 +840,28 @@ FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
       op.getRegion().isAncestor(load.getMemRef().getParentRegion()) ||
       load.getIndices().size() != 3 || !isIndex(load.getIndices()[1], 2) ||
       !isIndex(load.getIndices()[2], 3))
-    return fail("its body is not acc + extf(a) * extf(W[e, n, k])");
+    return refuse(why, "its body is not acc + extf(a) * extf(W[e, n, k])");
   g.w = load.getMemRef();
   auto wType = cast<MemRefType>(g.w.getType());
   if (!wType.hasStaticShape() || !wType.getElementType().isBF16() ||
       wType.getDimSize(1) != g.n || wType.getDimSize(2) != g.k)
-    return fail("the stack is not a static bf16 [experts, N, K]");
+    return refuse(why, "the stack is not a static bf16 [experts, N, K]");
   g.experts = wType.getDimSize(0);
   if (unclamped(load.getIndices()[0], g.experts - 1) != body.getArgument(1))
-    return fail("the expert is not indices[t, j] clamped to the stack");
+    return refuse(why, "the expert is not indices[t, j] clamped to the stack");
   if (!aType.getElementType().isBF16() || !cType.getElementType().isF32())
-    return fail("operands are not bf16 x bf16 -> f32");
+    return refuse(why, "operands are not bf16 x bf16 -> f32");
   if (g.k % kKMultiple != 0)
-    return fail("K = " + Twine(g.k) + " is not a multiple of " +
-                Twine(kKMultiple) + " (rows must start 16-byte aligned)");
+    return refuse(why, "K = " + Twine(g.k) + " is not a multiple of " +
+                           Twine(kKMultiple) +
+                           " (rows must start 16-byte aligned)");
   if (g.experts > kAlignMaxExperts)
-    return fail(Twine(g.experts) + " experts, the dispatch takes at most " +
-                Twine(kAlignMaxExperts));
+    return refuse(why, Twine(g.experts) +
+                           " experts, the dispatch takes at most " +
+                           Twine(kAlignMaxExperts));
   if (!aType.getLayout().isIdentity() || !idxType.getLayout().isIdentity() ||
       !cType.getLayout().isIdentity() || !wType.getLayout().isIdentity())
-    return fail("an operand is not a contiguous row-major buffer");
+    return refuse(why, "an operand is not a contiguous row-major buffer");
   return g;
 }
 
@@ -1213,7 +1214,9 @@ struct DscLibraryGemmsPass
       if (!isMarked(op))
         return;
       std::string why;
-      if (op->hasAttr(kLibraryGroupedGemmAttr)) {
+      if (!isGemmOnBuffers(op)) {
+        why = "not a GEMM on buffers with two inputs and one output";
+      } else if (op->hasAttr(kLibraryGroupedGemmAttr)) {
         if (FailureOr<GroupedGemm> g = matchGroupedGemm(op, why);
             succeeded(g)) {
           routed.push_back({op, *g});

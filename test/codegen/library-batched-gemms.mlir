@@ -186,3 +186,22 @@ func.func @too_many_heads(%qn: memref<?x70000x16xbf16>, %w: memref<70000x16x32xb
   }
   return
 }
+
+// -----
+
+#q = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#wuk = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
+#ql = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// LEFT-LABEL: func.func @on_tensors
+func.func @on_tensors(%qn: tensor<?x2x16xbf16>, %w: tensor<2x16x32xbf16>, %out: tensor<?x2x32xf32>) -> tensor<?x2x32xf32> {
+  // expected-remark @below {{GEMM left as generated code: not a GEMM on buffers with two inputs and one output}}
+  %r = linalg.generic {indexing_maps = [#q, #wuk, #ql], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%qn, %w : tensor<?x2x16xbf16>, tensor<2x16x32xbf16>) outs(%out : tensor<?x2x32xf32>) attrs = {dsc.library_batched_gemm} {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %af = arith.extf %a : bf16 to f32
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %af, %bf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  } -> tensor<?x2x32xf32>
+  return %r : tensor<?x2x32xf32>
+}
