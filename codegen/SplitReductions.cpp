@@ -75,9 +75,7 @@ splittable(linalg::GenericOp op) {
   if (!matchReduction(op.getRegionOutputArgs(), 0, combiners) ||
       combiners.size() != 1 || !arith::getNeutralElement(combiners.front()))
     return std::nullopt;
-  SmallVector<unsigned> dims;
-  op.getReductionDims(dims);
-  int64_t extent = op.getStaticLoopRanges()[dims.front()];
+  int64_t extent = op.getStaticLoopRanges()[reductionDims.front()];
   if (ShapedType::isDynamic(extent))
     return std::nullopt;
   return std::make_pair(extent, combiners.front());
@@ -163,14 +161,10 @@ void split(linalg::GenericOp op, Operation *combiner, int64_t parts) {
   sumIterators.push_back(utils::IteratorType::reduction);
   auto sum = linalg::GenericOp::create(
       b, loc, initType, partial.getResult(0), init,
-      ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank + 1, ctx),
-                          AffineMap::get(rank + 1, 0,
-                                         llvm::to_vector(llvm::map_range(
-                                             llvm::seq<unsigned>(0, rank),
-                                             [&](unsigned d) -> AffineExpr {
-                                               return getAffineDimExpr(d, ctx);
-                                             })),
-                                         ctx)},
+      ArrayRef<AffineMap>{
+          AffineMap::getMultiDimIdentityMap(rank + 1, ctx),
+          AffineMap::getMultiDimMapWithTargets(
+              rank + 1, llvm::to_vector(llvm::seq(0u, rank)), ctx)},
       sumIterators, [&](OpBuilder &nb, Location l, ValueRange args) {
         Value acc = op.getRegionOutputArgs()[0];
         IRMapping map;
