@@ -105,11 +105,11 @@ constexpr int64_t kMlaTargetBlocks = 2 * 132;
 // gen_grouped_gemm.py's 64-row tile of C per block of 4 warps. Its launch
 // (tile, threads, shared memory) is read from the kernel's attributes, so
 // that the generator states it once.
-constexpr LibrarySource kGemmKernel = {kGemmFile, "grouped_gemm_bf16_tn_m64"};
+constexpr LibrarySource kGemmKernel = {kGemmFile, "batched_gemm_bf16_tn_m64"};
 // Its 128-row tile (8 warps, 128 KiB of shared memory): twice the reuse of
 // each B tile, for a GEMM with rows enough to fill the GPU with such
 // blocks (a prefill's).
-constexpr LibrarySource kLargeGemmKernel = {kGemmFile, "grouped_gemm_bf16_tn"};
+constexpr LibrarySource kLargeGemmKernel = {kGemmFile, "batched_gemm_bf16_tn"};
 // The blocks a GEMM's 128-row tiles must make for it to take them: two
 // waves on an H100/H200 (132 SMs). Fewer, and the 64-row tile's twice as
 // many blocks keep more SMs busy.
@@ -546,75 +546,21 @@ void parallelGeneric(
       body);
 }
 
-/// Replaces `op` with the launch of `kernel` on `gemm`.
-void launch(linalg::GenericOp op, const Gemm &gemm, const LibraryKernel &kernel,
-            const LibraryKernel *large) {
-  OpBuilder b(op);
-  Location loc = op.getLoc();
-  // M: the product of A's leading dims.
-  Value rows = leadingProduct(b, loc, gemm.a,
-                              cast<MemRefType>(gemm.a.getType()).getRank() - 1);
-  // The one expert's row range [0, M], written by a kernel: a host store
-  // would put device data in the host code, which a CUDA graph cannot
-  // replay.
-  Type i32 = b.getI32Type();
-  Value offsets = memref::AllocOp::create(b, loc, MemRefType::get({2}, i32));
-  parallelGeneric(
-      b, loc, {}, offsets, {}, [&](OpBuilder &nb, Location l, ValueRange) {
-        Value i = linalg::IndexOp::create(nb, l, 0);
-        Value bound = arith::MulIOp::create(nb, l, i, rows);
-        linalg::YieldOp::create(
-            nb, l, arith::IndexCastOp::create(nb, l, i32, bound).getResult());
-      });
-  auto launchOf = [&](OpBuilder &tb, Location l, const LibraryKernel &k) {
-    launchGemm(tb, l, k, gemm.a, gemm.b, gemm.c, offsets, /*tiles=*/{},
-               mTilesFor(tb, l, rows, k), gemm.n, gemm.k);
-  };
-  if (!large) {
-    launchOf(b, loc, kernel);
-  } else {
-    // The tile by the rows, which the host holds: a CUDA graph captures
-    // the branch its step's shapes take.
-    int64_t nTiles = llvm::divideCeil(gemm.n, large->tileN);
-    Value largeRows = arith::ConstantIndexOp::create(
-        b, loc, llvm::divideCeil(kLargeTileBlocks, nTiles) * large->tileM);
-    Value many = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, rows,
-                                       largeRows);
-    scf::IfOp::create(
-        b, loc, many,
-        [&](OpBuilder &tb, Location l) {
-          launchOf(tb, l, *large);
-          scf::YieldOp::create(tb, l);
-        },
-        [&](OpBuilder &tb, Location l) {
-          launchOf(tb, l, kernel);
-          scf::YieldOp::create(tb, l);
-        });
-  }
-  memref::DeallocOp::create(b, loc, offsets);
-  op.erase();
-}
-
-/// Replaces `op` with the launch of the batched `kernel` on `gemm`: grid
-/// (N tiles, M tiles, heads), W passed as its whole buffer with its slab's
+/// Launches the batched `kernel` on `gemm` over `rows` rows: grid (N tiles,
+/// M tiles, heads), W from `flatW` (its whole buffer, flat) at its slab's
 /// offset and strides.
-void launchBatched(linalg::GenericOp op, const BatchedGemm &gemm,
-                   const LibraryKernel &kernel) {
-  OpBuilder b(op);
-  Location loc = op.getLoc();
+void launchBatchedKernel(OpBuilder &b, Location loc, const BatchedGemm &gemm,
+                         Value flatW, Value rows, const LibraryKernel &kernel) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  // M: the product of A's leading dims (all but heads and K).
-  Value rows = leadingProduct(b, loc, gemm.a,
-                              cast<MemRefType>(gemm.a.getType()).getRank() - 2);
   gpu::KernelDim3 grid{index(llvm::divideCeil(gemm.n, kernel.tileN)),
                        mTilesFor(b, loc, rows, kernel), index(gemm.heads)};
   gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
   Value shared =
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);
   SmallVector<Value> args = {flattened(b, loc, gemm.a),
-                             flattened(b, loc, rootBuffer(gemm.w)),
+                             flatW,
                              flattened(b, loc, gemm.c),
                              rows,
                              index(gemm.n),
@@ -627,6 +573,59 @@ void launchBatched(linalg::GenericOp op, const BatchedGemm &gemm,
                              index(gemm.heads * gemm.n),
                              index(gemm.n)};
   gpu::LaunchFuncOp::create(b, loc, kernel.fn, grid, block, shared, args);
+}
+
+/// Replaces `op` with the launch of the batched `kernel` on `gemm`, W
+/// passed as its whole buffer.
+void launchBatched(linalg::GenericOp op, const BatchedGemm &gemm,
+                   const LibraryKernel &kernel) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  // M: the product of A's leading dims (all but heads and K).
+  Value rows = leadingProduct(b, loc, gemm.a,
+                              cast<MemRefType>(gemm.a.getType()).getRank() - 2);
+  launchBatchedKernel(b, loc, gemm, flattened(b, loc, rootBuffer(gemm.w)), rows,
+                      kernel);
+  op.erase();
+}
+
+/// Replaces `op` with the launch of `kernel` on `gemm`: one batch of the
+/// batched GEMM, its rows' count an argument (the grouped GEMM would need
+/// the one expert's offsets [0, M] written by a kernel of their own: the
+/// host cannot store device data a CUDA graph replays). With `large`, the
+/// 128-row tile when the rows make enough of its blocks.
+void launch(linalg::GenericOp op, const Gemm &gemm, const LibraryKernel &kernel,
+            const LibraryKernel *large) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  // M: the product of A's leading dims.
+  Value rows = leadingProduct(b, loc, gemm.a,
+                              cast<MemRefType>(gemm.a.getType()).getRank() - 1);
+  BatchedGemm one{
+      gemm.a,      gemm.b, gemm.c, /*wByK=*/false,
+      /*heads=*/1, gemm.n, gemm.k, /*wOffset=*/0,  {gemm.n * gemm.k, gemm.k}};
+  Value flatB = flattened(b, loc, gemm.b);
+  if (!large) {
+    launchBatchedKernel(b, loc, one, flatB, rows, kernel);
+  } else {
+    // The tile by the rows, which the host holds: a CUDA graph captures
+    // the branch its step's shapes take.
+    int64_t nTiles = llvm::divideCeil(gemm.n, large->tileN);
+    Value largeRows = arith::ConstantIndexOp::create(
+        b, loc, llvm::divideCeil(kLargeTileBlocks, nTiles) * large->tileM);
+    Value many = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, rows,
+                                       largeRows);
+    scf::IfOp::create(
+        b, loc, many,
+        [&](OpBuilder &tb, Location l) {
+          launchBatchedKernel(tb, l, one, flatB, rows, *large);
+          scf::YieldOp::create(tb, l);
+        },
+        [&](OpBuilder &tb, Location l) {
+          launchBatchedKernel(tb, l, one, flatB, rows, kernel);
+          scf::YieldOp::create(tb, l);
+        });
+  }
   op.erase();
 }
 

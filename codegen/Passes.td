@@ -401,15 +401,15 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     become kernels: each `linalg.generic` marked `dsc.library_gemm` (by
     dsc-lower-to-linalg{bf16-linear-inputs}: `C[..., n] = sum_k A[..., k] *
     B[n, k]`, A and B bf16, C f32) becomes a launch of the kernel library's
-    `grouped_gemm_bf16_tn_m64` (mma.sync, a 4-stage cp.async ring; any M
-    and N, K % 8 == 0) as one expert: grid (ceil(N / 128), ceil(M / 64)),
-    128 threads, 96 KiB of dynamic shared memory; or, with `large-tiles`
-    and M large enough for the 128-row tile's blocks to make two waves on
-    132 SMs (M >= ceil(264 / ceil(N / 128)) * 128, decided on the host by
-    M), the 128-row tile `grouped_gemm_bf16_tn` (256 threads, 128 KiB). Its
-    expert offsets
-    `[0, M]` are written by a kernel too, so the host code stays free of
-    device data (dsc-check-graph-capture). The library's modules join the
+    `batched_gemm_bf16_tn_m64` (the grouped GEMM's mma.sync schedule, a
+    4-stage cp.async ring; any M and N, K % 8 == 0) as one batch: grid
+    (ceil(N / 128), ceil(M / 64)), 128 threads, 96 KiB of dynamic shared
+    memory, M an argument (sizes the host holds, not device data:
+    dsc-check-graph-capture); or, with `large-tiles` and M large enough
+    for the 128-row tile's blocks to make two waves on 132 SMs (M >=
+    ceil(264 / ceil(N / 128)) * 128, decided on the host by M), the
+    128-row tile `batched_gemm_bf16_tn` (256 threads, 128 KiB). The
+    library's modules join the
     module from the source dsc was built with, holding the kernels launched
     only. The launch (tile, threads, shared bytes) is read from the
     kernel's attributes (`dsc.tile`, `known_block_size`,

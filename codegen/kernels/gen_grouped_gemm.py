@@ -15,10 +15,11 @@ The schedule, sm_80 style (it runs on sm_90a unchanged):
   * shared -> registers with ldmatrix.x4, rows XOR-swizzled in 16-byte
     chunks so that the 8 rows one ldmatrix reads hit 8 different banks.
 
-The batched variants (batched_gemm_bf16_{tn,nn}_m64) run the same schedule
-with the batches (the attention's heads) as block z and every operand given
-an origin and strides, so that a head's slab of a weight is read where it
-lies (W_UK and W_UV inside kv_b). The nn one takes B as K x N: its tile is
+The batched variants (batched_gemm_bf16_{tn,nn}_m64, and batched_gemm_bf16_tn
+for 128 rows) run the same schedule with the batches (the attention's
+heads) as block z and every operand given an origin and strides, so that a
+head's slab of a weight is read where it lies (W_UK and W_UV inside kv_b);
+a linear layer is one batch, its rows' count an argument. The nn one takes B as K x N: its tile is
 copied as BK rows of BN (16 chunks a row, XOR-swizzled by k % 8) and its
 fragments loaded with ldmatrix.x4.trans, which hands each lane the two k
 values of one n that mma.sync's column-major B fragment holds.
@@ -670,11 +671,14 @@ if not FP8:
 # The attention's per-head products (dsc-library-gemms), heads as batches:
 # the absorbed queries (q_nope times W_UK, which kv_b stores K x N) and the
 # values (the attention's latent output times W_UV, N x K), each head's
-# slab of kv_b read where the checkpoint puts it.
+# slab of kv_b read where the checkpoint puts it. A linear layer is one
+# batch of the tn kernel (its rows' count an argument: no offsets to
+# write), the 128-row tile for GEMMs with many rows.
 if not FP8:
-    for layout in ("tn", "nn"):
-        configure(64, b_by_k=layout == "nn")
-        kernel_header(f"batched_gemm_bf16_{layout}_m64", False, batched=layout)
+    for bm, layout in ((64, "tn"), (64, "nn"), (128, "tn")):
+        configure(bm, b_by_k=layout == "nn")
+        kernel_header(f"batched_gemm_bf16_{layout}" + ("_m64" if bm == 64 else ""),
+                      False, batched=layout)
         body(batched=layout)
 emit("}")
 emit("}")

@@ -12653,5 +12653,1672 @@ gpu.module @dsc_grouped_gemm {
     }
     gpu.return
   }
+  // Block tile 128 x 128, K step 64, 2 x 4 warps, 256 threads;
+  // batch e is block z: for rows m < M and columns n < N,
+  //   C[e cBatch + m ldc + n] = sum_k A[e aBatch + m lda + k] * B[n ldb + k],
+  // B from bBase + e bBatch, given N x K, rows of K. Offsets
+  // and strides in elements; A's and B's multiples of 8 (rows start
+  // 16-byte aligned). K % 8 == 0.
+  gpu.func @batched_gemm_bf16_tn(%A: memref<?xbf16>, %B: memref<?xbf16>,
+                                 %C: memref<?xf32>, %M: index, %N: index, %K: index,
+                                 %lda: index, %aBatch: index, %bBase: index,
+                                 %bBatch: index, %ldb: index, %ldc: index,
+                                 %cBatch: index)
+      kernel attributes {known_block_size = array<i32: 256, 1, 1>,
+                         dsc.tile = array<i64: 128, 128>,
+                         dsc.dynamic_shared_memory = 131072 : i64} {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c3 = arith.constant 3 : index
+    %c4 = arith.constant 4 : index
+    %c6 = arith.constant 6 : index
+    %c7 = arith.constant 7 : index
+    %c8 = arith.constant 8 : index
+    %c16 = arith.constant 16 : index
+    %c24 = arith.constant 24 : index
+    %c32 = arith.constant 32 : index
+    %c48 = arith.constant 48 : index
+    %c63 = arith.constant 63 : index
+    %c64 = arith.constant 64 : index
+    %c128 = arith.constant 128 : index
+    %c256 = arith.constant 256 : index
+    %c512 = arith.constant 512 : index
+    %zero = arith.constant 0.0 : f32
+    %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+    %offB = arith.constant 65536 : index
+    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %e = gpu.block_id z
+    %bm = gpu.block_id y
+    %bn = gpu.block_id x
+    %tid = gpu.thread_id x
+    %lane = arith.remui %tid, %c32 : index
+    %warp = arith.divui %tid, %c32 : index
+    %aOrigin = arith.muli %e, %aBatch : index
+    %bOrigin0 = arith.muli %e, %bBatch : index
+    %bOrigin = arith.addi %bOrigin0, %bBase : index
+    %cOrigin = arith.muli %e, %cBatch : index
+    %kRounded = arith.addi %K, %c63 : index
+    %m0 = arith.muli %bm, %c128 : index
+    %inside = arith.cmpi ult, %m0, %M : index
+    scf.if %inside {
+    %n0 = arith.muli %bn, %c128 : index
+    %kTiles = arith.divui %kRounded, %c64 : index
+    %lastTile = arith.subi %kTiles, %c1 : index
+    %qA0a = arith.constant 0 : index
+    %qA0 = arith.addi %tid, %qA0a : index
+    %lrowA0 = arith.divui %qA0, %c8 : index
+    %lchunkA0 = arith.remui %qA0, %c8 : index
+    %lcolA0 = arith.muli %lchunkA0, %c8 : index
+    %stA0_r1 = arith.shrui %lrowA0, %c0 : index
+    %stA0_r3 = arith.remui %stA0_r1, %c8 : index
+    %stA0_x = arith.xori %lchunkA0, %stA0_r3 : index
+    %stA0_col = arith.muli %stA0_x, %c8 : index
+    %growA0 = arith.addi %m0, %lrowA0 : index
+    %goffA0 = arith.muli %growA0, %lda : index
+    %gorgA0 = arith.addi %goffA0, %aOrigin : index
+    %gbaseA0 = arith.addi %gorgA0, %lcolA0 : index
+    %inA0 = arith.cmpi ult, %growA0, %M : index
+    %klA0 = arith.subi %K, %lcolA0 : index
+    %krA0 = arith.select %inA0, %klA0, %c0 : index
+    %qA1a = arith.constant 256 : index
+    %qA1 = arith.addi %tid, %qA1a : index
+    %lrowA1 = arith.divui %qA1, %c8 : index
+    %lchunkA1 = arith.remui %qA1, %c8 : index
+    %lcolA1 = arith.muli %lchunkA1, %c8 : index
+    %stA1_r1 = arith.shrui %lrowA1, %c0 : index
+    %stA1_r3 = arith.remui %stA1_r1, %c8 : index
+    %stA1_x = arith.xori %lchunkA1, %stA1_r3 : index
+    %stA1_col = arith.muli %stA1_x, %c8 : index
+    %growA1 = arith.addi %m0, %lrowA1 : index
+    %goffA1 = arith.muli %growA1, %lda : index
+    %gorgA1 = arith.addi %goffA1, %aOrigin : index
+    %gbaseA1 = arith.addi %gorgA1, %lcolA1 : index
+    %inA1 = arith.cmpi ult, %growA1, %M : index
+    %klA1 = arith.subi %K, %lcolA1 : index
+    %krA1 = arith.select %inA1, %klA1, %c0 : index
+    %qA2a = arith.constant 512 : index
+    %qA2 = arith.addi %tid, %qA2a : index
+    %lrowA2 = arith.divui %qA2, %c8 : index
+    %lchunkA2 = arith.remui %qA2, %c8 : index
+    %lcolA2 = arith.muli %lchunkA2, %c8 : index
+    %stA2_r1 = arith.shrui %lrowA2, %c0 : index
+    %stA2_r3 = arith.remui %stA2_r1, %c8 : index
+    %stA2_x = arith.xori %lchunkA2, %stA2_r3 : index
+    %stA2_col = arith.muli %stA2_x, %c8 : index
+    %growA2 = arith.addi %m0, %lrowA2 : index
+    %goffA2 = arith.muli %growA2, %lda : index
+    %gorgA2 = arith.addi %goffA2, %aOrigin : index
+    %gbaseA2 = arith.addi %gorgA2, %lcolA2 : index
+    %inA2 = arith.cmpi ult, %growA2, %M : index
+    %klA2 = arith.subi %K, %lcolA2 : index
+    %krA2 = arith.select %inA2, %klA2, %c0 : index
+    %qA3a = arith.constant 768 : index
+    %qA3 = arith.addi %tid, %qA3a : index
+    %lrowA3 = arith.divui %qA3, %c8 : index
+    %lchunkA3 = arith.remui %qA3, %c8 : index
+    %lcolA3 = arith.muli %lchunkA3, %c8 : index
+    %stA3_r1 = arith.shrui %lrowA3, %c0 : index
+    %stA3_r3 = arith.remui %stA3_r1, %c8 : index
+    %stA3_x = arith.xori %lchunkA3, %stA3_r3 : index
+    %stA3_col = arith.muli %stA3_x, %c8 : index
+    %growA3 = arith.addi %m0, %lrowA3 : index
+    %goffA3 = arith.muli %growA3, %lda : index
+    %gorgA3 = arith.addi %goffA3, %aOrigin : index
+    %gbaseA3 = arith.addi %gorgA3, %lcolA3 : index
+    %inA3 = arith.cmpi ult, %growA3, %M : index
+    %klA3 = arith.subi %K, %lcolA3 : index
+    %krA3 = arith.select %inA3, %klA3, %c0 : index
+    %qB0a = arith.constant 0 : index
+    %qB0 = arith.addi %tid, %qB0a : index
+    %lrowB0 = arith.divui %qB0, %c8 : index
+    %lchunkB0 = arith.remui %qB0, %c8 : index
+    %lcolB0 = arith.muli %lchunkB0, %c8 : index
+    %stB0_r1 = arith.shrui %lrowB0, %c0 : index
+    %stB0_r3 = arith.remui %stB0_r1, %c8 : index
+    %stB0_x = arith.xori %lchunkB0, %stB0_r3 : index
+    %stB0_col = arith.muli %stB0_x, %c8 : index
+    %growB0 = arith.addi %n0, %lrowB0 : index
+    %goffB0 = arith.muli %growB0, %ldb : index
+    %gorgB0 = arith.addi %goffB0, %bOrigin : index
+    %gbaseB0 = arith.addi %gorgB0, %lcolB0 : index
+    %inB0 = arith.cmpi ult, %growB0, %N : index
+    %klB0 = arith.subi %K, %lcolB0 : index
+    %krB0 = arith.select %inB0, %klB0, %c0 : index
+    %qB1a = arith.constant 256 : index
+    %qB1 = arith.addi %tid, %qB1a : index
+    %lrowB1 = arith.divui %qB1, %c8 : index
+    %lchunkB1 = arith.remui %qB1, %c8 : index
+    %lcolB1 = arith.muli %lchunkB1, %c8 : index
+    %stB1_r1 = arith.shrui %lrowB1, %c0 : index
+    %stB1_r3 = arith.remui %stB1_r1, %c8 : index
+    %stB1_x = arith.xori %lchunkB1, %stB1_r3 : index
+    %stB1_col = arith.muli %stB1_x, %c8 : index
+    %growB1 = arith.addi %n0, %lrowB1 : index
+    %goffB1 = arith.muli %growB1, %ldb : index
+    %gorgB1 = arith.addi %goffB1, %bOrigin : index
+    %gbaseB1 = arith.addi %gorgB1, %lcolB1 : index
+    %inB1 = arith.cmpi ult, %growB1, %N : index
+    %klB1 = arith.subi %K, %lcolB1 : index
+    %krB1 = arith.select %inB1, %klB1, %c0 : index
+    %qB2a = arith.constant 512 : index
+    %qB2 = arith.addi %tid, %qB2a : index
+    %lrowB2 = arith.divui %qB2, %c8 : index
+    %lchunkB2 = arith.remui %qB2, %c8 : index
+    %lcolB2 = arith.muli %lchunkB2, %c8 : index
+    %stB2_r1 = arith.shrui %lrowB2, %c0 : index
+    %stB2_r3 = arith.remui %stB2_r1, %c8 : index
+    %stB2_x = arith.xori %lchunkB2, %stB2_r3 : index
+    %stB2_col = arith.muli %stB2_x, %c8 : index
+    %growB2 = arith.addi %n0, %lrowB2 : index
+    %goffB2 = arith.muli %growB2, %ldb : index
+    %gorgB2 = arith.addi %goffB2, %bOrigin : index
+    %gbaseB2 = arith.addi %gorgB2, %lcolB2 : index
+    %inB2 = arith.cmpi ult, %growB2, %N : index
+    %klB2 = arith.subi %K, %lcolB2 : index
+    %krB2 = arith.select %inB2, %klB2, %c0 : index
+    %qB3a = arith.constant 768 : index
+    %qB3 = arith.addi %tid, %qB3a : index
+    %lrowB3 = arith.divui %qB3, %c8 : index
+    %lchunkB3 = arith.remui %qB3, %c8 : index
+    %lcolB3 = arith.muli %lchunkB3, %c8 : index
+    %stB3_r1 = arith.shrui %lrowB3, %c0 : index
+    %stB3_r3 = arith.remui %stB3_r1, %c8 : index
+    %stB3_x = arith.xori %lchunkB3, %stB3_r3 : index
+    %stB3_col = arith.muli %stB3_x, %c8 : index
+    %growB3 = arith.addi %n0, %lrowB3 : index
+    %goffB3 = arith.muli %growB3, %ldb : index
+    %gorgB3 = arith.addi %goffB3, %bOrigin : index
+    %gbaseB3 = arith.addi %gorgB3, %lcolB3 : index
+    %inB3 = arith.cmpi ult, %growB3, %N : index
+    %klB3 = arith.subi %K, %lcolB3 : index
+    %krB3 = arith.select %inB3, %klB3, %c0 : index
+    %pro0 = arith.minui %c0, %lastTile : index
+    %ko1 = arith.muli %pro0, %c64 : index
+    %srcA0_1 = arith.addi %gbaseA0, %ko1 : index
+    %kpA0_1 = arith.maxsi %krA0, %ko1 : index
+    %kqA0_1 = arith.subi %kpA0_1, %ko1 : index
+    %nA0_1 = arith.minui %kqA0_1, %c8 : index
+    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8, %nA0_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcA1_1 = arith.addi %gbaseA1, %ko1 : index
+    %kpA1_1 = arith.maxsi %krA1, %ko1 : index
+    %kqA1_1 = arith.subi %kpA1_1, %ko1 : index
+    %nA1_1 = arith.minui %kqA1_1, %c8 : index
+    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8, %nA1_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcA2_1 = arith.addi %gbaseA2, %ko1 : index
+    %kpA2_1 = arith.maxsi %krA2, %ko1 : index
+    %kqA2_1 = arith.subi %kpA2_1, %ko1 : index
+    %nA2_1 = arith.minui %kqA2_1, %c8 : index
+    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8, %nA2_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcA3_1 = arith.addi %gbaseA3, %ko1 : index
+    %kpA3_1 = arith.maxsi %krA3, %ko1 : index
+    %kqA3_1 = arith.subi %kpA3_1, %ko1 : index
+    %nA3_1 = arith.minui %kqA3_1, %c8 : index
+    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8, %nA3_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB0_1 = arith.addi %gbaseB0, %ko1 : index
+    %kpB0_1 = arith.maxsi %krB0, %ko1 : index
+    %kqB0_1 = arith.subi %kpB0_1, %ko1 : index
+    %nB0_1 = arith.minui %kqB0_1, %c8 : index
+    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8, %nB0_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB1_1 = arith.addi %gbaseB1, %ko1 : index
+    %kpB1_1 = arith.maxsi %krB1, %ko1 : index
+    %kqB1_1 = arith.subi %kpB1_1, %ko1 : index
+    %nB1_1 = arith.minui %kqB1_1, %c8 : index
+    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8, %nB1_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB2_1 = arith.addi %gbaseB2, %ko1 : index
+    %kpB2_1 = arith.maxsi %krB2, %ko1 : index
+    %kqB2_1 = arith.subi %kpB2_1, %ko1 : index
+    %nB2_1 = arith.minui %kqB2_1, %c8 : index
+    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8, %nB2_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB3_1 = arith.addi %gbaseB3, %ko1 : index
+    %kpB3_1 = arith.maxsi %krB3, %ko1 : index
+    %kqB3_1 = arith.subi %kpB3_1, %ko1 : index
+    %nB3_1 = arith.minui %kqB3_1, %c8 : index
+    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8, %nB3_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokA2_1, %tokA3_1, %tokB0_1, %tokB1_1, %tokB2_1, %tokB3_1
+    %pro1 = arith.minui %c1, %lastTile : index
+    %ko2 = arith.muli %pro1, %c64 : index
+    %srcA0_2 = arith.addi %gbaseA0, %ko2 : index
+    %kpA0_2 = arith.maxsi %krA0, %ko2 : index
+    %kqA0_2 = arith.subi %kpA0_2, %ko2 : index
+    %nA0_2 = arith.minui %kqA0_2, %c8 : index
+    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8, %nA0_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcA1_2 = arith.addi %gbaseA1, %ko2 : index
+    %kpA1_2 = arith.maxsi %krA1, %ko2 : index
+    %kqA1_2 = arith.subi %kpA1_2, %ko2 : index
+    %nA1_2 = arith.minui %kqA1_2, %c8 : index
+    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8, %nA1_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcA2_2 = arith.addi %gbaseA2, %ko2 : index
+    %kpA2_2 = arith.maxsi %krA2, %ko2 : index
+    %kqA2_2 = arith.subi %kpA2_2, %ko2 : index
+    %nA2_2 = arith.minui %kqA2_2, %c8 : index
+    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8, %nA2_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcA3_2 = arith.addi %gbaseA3, %ko2 : index
+    %kpA3_2 = arith.maxsi %krA3, %ko2 : index
+    %kqA3_2 = arith.subi %kpA3_2, %ko2 : index
+    %nA3_2 = arith.minui %kqA3_2, %c8 : index
+    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8, %nA3_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB0_2 = arith.addi %gbaseB0, %ko2 : index
+    %kpB0_2 = arith.maxsi %krB0, %ko2 : index
+    %kqB0_2 = arith.subi %kpB0_2, %ko2 : index
+    %nB0_2 = arith.minui %kqB0_2, %c8 : index
+    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8, %nB0_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB1_2 = arith.addi %gbaseB1, %ko2 : index
+    %kpB1_2 = arith.maxsi %krB1, %ko2 : index
+    %kqB1_2 = arith.subi %kpB1_2, %ko2 : index
+    %nB1_2 = arith.minui %kqB1_2, %c8 : index
+    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8, %nB1_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB2_2 = arith.addi %gbaseB2, %ko2 : index
+    %kpB2_2 = arith.maxsi %krB2, %ko2 : index
+    %kqB2_2 = arith.subi %kpB2_2, %ko2 : index
+    %nB2_2 = arith.minui %kqB2_2, %c8 : index
+    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8, %nB2_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB3_2 = arith.addi %gbaseB3, %ko2 : index
+    %kpB3_2 = arith.maxsi %krB3, %ko2 : index
+    %kqB3_2 = arith.subi %kpB3_2, %ko2 : index
+    %nB3_2 = arith.minui %kqB3_2, %c8 : index
+    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8, %nB3_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokA2_2, %tokA3_2, %tokB0_2, %tokB1_2, %tokB2_2, %tokB3_2
+    %pro2 = arith.minui %c2, %lastTile : index
+    %ko3 = arith.muli %pro2, %c64 : index
+    %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
+    %kpA0_3 = arith.maxsi %krA0, %ko3 : index
+    %kqA0_3 = arith.subi %kpA0_3, %ko3 : index
+    %nA0_3 = arith.minui %kqA0_3, %c8 : index
+    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8, %nA0_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
+    %kpA1_3 = arith.maxsi %krA1, %ko3 : index
+    %kqA1_3 = arith.subi %kpA1_3, %ko3 : index
+    %nA1_3 = arith.minui %kqA1_3, %c8 : index
+    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8, %nA1_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcA2_3 = arith.addi %gbaseA2, %ko3 : index
+    %kpA2_3 = arith.maxsi %krA2, %ko3 : index
+    %kqA2_3 = arith.subi %kpA2_3, %ko3 : index
+    %nA2_3 = arith.minui %kqA2_3, %c8 : index
+    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8, %nA2_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcA3_3 = arith.addi %gbaseA3, %ko3 : index
+    %kpA3_3 = arith.maxsi %krA3, %ko3 : index
+    %kqA3_3 = arith.subi %kpA3_3, %ko3 : index
+    %nA3_3 = arith.minui %kqA3_3, %c8 : index
+    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8, %nA3_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
+    %kpB0_3 = arith.maxsi %krB0, %ko3 : index
+    %kqB0_3 = arith.subi %kpB0_3, %ko3 : index
+    %nB0_3 = arith.minui %kqB0_3, %c8 : index
+    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%c2, %lrowB0, %stB0_col], 8, %nB0_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
+    %kpB1_3 = arith.maxsi %krB1, %ko3 : index
+    %kqB1_3 = arith.subi %kpB1_3, %ko3 : index
+    %nB1_3 = arith.minui %kqB1_3, %c8 : index
+    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB[%c2, %lrowB1, %stB1_col], 8, %nB1_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB2_3 = arith.addi %gbaseB2, %ko3 : index
+    %kpB2_3 = arith.maxsi %krB2, %ko3 : index
+    %kqB2_3 = arith.subi %kpB2_3, %ko3 : index
+    %nB2_3 = arith.minui %kqB2_3, %c8 : index
+    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%c2, %lrowB2, %stB2_col], 8, %nB2_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB3_3 = arith.addi %gbaseB3, %ko3 : index
+    %kpB3_3 = arith.maxsi %krB3, %ko3 : index
+    %kqB3_3 = arith.subi %kpB3_3, %ko3 : index
+    %nB3_3 = arith.minui %kqB3_3, %c8 : index
+    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB[%c2, %lrowB3, %stB3_col], 8, %nB3_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokA2_3, %tokA3_3, %tokB0_3, %tokB1_3, %tokB2_3, %tokB3_3
+    %warpM = arith.divui %warp, %c4 : index
+    %warpN = arith.remui %warp, %c4 : index
+    %wm0 = arith.muli %warpM, %c64 : index
+    %wn0 = arith.muli %warpN, %c32 : index
+    %l16 = arith.remui %lane, %c16 : index
+    %lhi = arith.divui %lane, %c16 : index
+    %l8 = arith.remui %lane, %c8 : index
+    %lmid0 = arith.divui %lane, %c8 : index
+    %lmid = arith.remui %lmid0, %c2 : index
+    %bnrow0 = arith.muli %lhi, %c8 : index
+    %bnrow = arith.addi %bnrow0, %l8 : index
+    %res:64 = scf.for %kt = %c0 to %kTiles step %c1 iter_args(%acc0 = %zero, %acc1 = %zero, %acc2 = %zero, %acc3 = %zero, %acc4 = %zero, %acc5 = %zero, %acc6 = %zero, %acc7 = %zero, %acc8 = %zero, %acc9 = %zero, %acc10 = %zero, %acc11 = %zero, %acc12 = %zero, %acc13 = %zero, %acc14 = %zero, %acc15 = %zero, %acc16 = %zero, %acc17 = %zero, %acc18 = %zero, %acc19 = %zero, %acc20 = %zero, %acc21 = %zero, %acc22 = %zero, %acc23 = %zero, %acc24 = %zero, %acc25 = %zero, %acc26 = %zero, %acc27 = %zero, %acc28 = %zero, %acc29 = %zero, %acc30 = %zero, %acc31 = %zero, %acc32 = %zero, %acc33 = %zero, %acc34 = %zero, %acc35 = %zero, %acc36 = %zero, %acc37 = %zero, %acc38 = %zero, %acc39 = %zero, %acc40 = %zero, %acc41 = %zero, %acc42 = %zero, %acc43 = %zero, %acc44 = %zero, %acc45 = %zero, %acc46 = %zero, %acc47 = %zero, %acc48 = %zero, %acc49 = %zero, %acc50 = %zero, %acc51 = %zero, %acc52 = %zero, %acc53 = %zero, %acc54 = %zero, %acc55 = %zero, %acc56 = %zero, %acc57 = %zero, %acc58 = %zero, %acc59 = %zero, %acc60 = %zero, %acc61 = %zero, %acc62 = %zero, %acc63 = %zero) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
+      %ktn = arith.addi %kt, %c3 : index
+      %ktc = arith.minui %ktn, %lastTile : index
+      %slot = arith.remui %ktn, %c4 : index
+      %cur = arith.remui %kt, %c4 : index
+      nvgpu.device_async_wait %grp1 {numGroups = 2 : i32}
+      gpu.barrier
+      %ko4 = arith.muli %ktc, %c64 : index
+      %srcA0_4 = arith.addi %gbaseA0, %ko4 : index
+      %kpA0_4 = arith.maxsi %krA0, %ko4 : index
+      %kqA0_4 = arith.subi %kpA0_4, %ko4 : index
+      %nA0_4 = arith.minui %kqA0_4, %c8 : index
+      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8, %nA0_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcA1_4 = arith.addi %gbaseA1, %ko4 : index
+      %kpA1_4 = arith.maxsi %krA1, %ko4 : index
+      %kqA1_4 = arith.subi %kpA1_4, %ko4 : index
+      %nA1_4 = arith.minui %kqA1_4, %c8 : index
+      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8, %nA1_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcA2_4 = arith.addi %gbaseA2, %ko4 : index
+      %kpA2_4 = arith.maxsi %krA2, %ko4 : index
+      %kqA2_4 = arith.subi %kpA2_4, %ko4 : index
+      %nA2_4 = arith.minui %kqA2_4, %c8 : index
+      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8, %nA2_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcA3_4 = arith.addi %gbaseA3, %ko4 : index
+      %kpA3_4 = arith.maxsi %krA3, %ko4 : index
+      %kqA3_4 = arith.subi %kpA3_4, %ko4 : index
+      %nA3_4 = arith.minui %kqA3_4, %c8 : index
+      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8, %nA3_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcB0_4 = arith.addi %gbaseB0, %ko4 : index
+      %kpB0_4 = arith.maxsi %krB0, %ko4 : index
+      %kqB0_4 = arith.subi %kpB0_4, %ko4 : index
+      %nB0_4 = arith.minui %kqB0_4, %c8 : index
+      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB[%slot, %lrowB0, %stB0_col], 8, %nB0_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcB1_4 = arith.addi %gbaseB1, %ko4 : index
+      %kpB1_4 = arith.maxsi %krB1, %ko4 : index
+      %kqB1_4 = arith.subi %kpB1_4, %ko4 : index
+      %nB1_4 = arith.minui %kqB1_4, %c8 : index
+      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB[%slot, %lrowB1, %stB1_col], 8, %nB1_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcB2_4 = arith.addi %gbaseB2, %ko4 : index
+      %kpB2_4 = arith.maxsi %krB2, %ko4 : index
+      %kqB2_4 = arith.subi %kpB2_4, %ko4 : index
+      %nB2_4 = arith.minui %kqB2_4, %c8 : index
+      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB[%slot, %lrowB2, %stB2_col], 8, %nB2_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcB3_4 = arith.addi %gbaseB3, %ko4 : index
+      %kpB3_4 = arith.maxsi %krB3, %ko4 : index
+      %kqB3_4 = arith.subi %kpB3_4, %ko4 : index
+      %nB3_4 = arith.minui %kqB3_4, %c8 : index
+      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB[%slot, %lrowB3, %stB3_col], 8, %nB3_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %grp4 = nvgpu.device_async_create_group %tokA0_4, %tokA1_4, %tokA2_4, %tokA3_4, %tokB0_4, %tokB1_4, %tokB2_4, %tokB3_4
+      %a0_0_row0 = arith.addi %wm0, %c0 : index
+      %a0_0_row = arith.addi %a0_0_row0, %l16 : index
+      %a0_0_ch = arith.addi %lhi, %c0 : index
+      %a0_0_r1 = arith.shrui %a0_0_row, %c0 : index
+      %a0_0_r3 = arith.remui %a0_0_r1, %c8 : index
+      %a0_0_x = arith.xori %a0_0_ch, %a0_0_r3 : index
+      %a0_0_col = arith.muli %a0_0_x, %c8 : index
+      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_0_0 = vector.extract %a0_0_w0[0] : i32 from vector<1xi32>
+      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_0_1 = vector.extract %a0_0_w1[0] : i32 from vector<1xi32>
+      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_0_2 = vector.extract %a0_0_w2[0] : i32 from vector<1xi32>
+      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_0_3 = vector.extract %a0_0_w3[0] : i32 from vector<1xi32>
+      %a0_1_row0 = arith.addi %wm0, %c16 : index
+      %a0_1_row = arith.addi %a0_1_row0, %l16 : index
+      %a0_1_ch = arith.addi %lhi, %c0 : index
+      %a0_1_r1 = arith.shrui %a0_1_row, %c0 : index
+      %a0_1_r3 = arith.remui %a0_1_r1, %c8 : index
+      %a0_1_x = arith.xori %a0_1_ch, %a0_1_r3 : index
+      %a0_1_col = arith.muli %a0_1_x, %c8 : index
+      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_1_0 = vector.extract %a0_1_w0[0] : i32 from vector<1xi32>
+      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_1_1 = vector.extract %a0_1_w1[0] : i32 from vector<1xi32>
+      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_1_2 = vector.extract %a0_1_w2[0] : i32 from vector<1xi32>
+      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_1_3 = vector.extract %a0_1_w3[0] : i32 from vector<1xi32>
+      %a0_2_row0 = arith.addi %wm0, %c32 : index
+      %a0_2_row = arith.addi %a0_2_row0, %l16 : index
+      %a0_2_ch = arith.addi %lhi, %c0 : index
+      %a0_2_r1 = arith.shrui %a0_2_row, %c0 : index
+      %a0_2_r3 = arith.remui %a0_2_r1, %c8 : index
+      %a0_2_x = arith.xori %a0_2_ch, %a0_2_r3 : index
+      %a0_2_col = arith.muli %a0_2_x, %c8 : index
+      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_2_0 = vector.extract %a0_2_w0[0] : i32 from vector<1xi32>
+      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_2_1 = vector.extract %a0_2_w1[0] : i32 from vector<1xi32>
+      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_2_2 = vector.extract %a0_2_w2[0] : i32 from vector<1xi32>
+      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_2_3 = vector.extract %a0_2_w3[0] : i32 from vector<1xi32>
+      %a0_3_row0 = arith.addi %wm0, %c48 : index
+      %a0_3_row = arith.addi %a0_3_row0, %l16 : index
+      %a0_3_ch = arith.addi %lhi, %c0 : index
+      %a0_3_r1 = arith.shrui %a0_3_row, %c0 : index
+      %a0_3_r3 = arith.remui %a0_3_r1, %c8 : index
+      %a0_3_x = arith.xori %a0_3_ch, %a0_3_r3 : index
+      %a0_3_col = arith.muli %a0_3_x, %c8 : index
+      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_3_0 = vector.extract %a0_3_w0[0] : i32 from vector<1xi32>
+      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_3_1 = vector.extract %a0_3_w1[0] : i32 from vector<1xi32>
+      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_3_2 = vector.extract %a0_3_w2[0] : i32 from vector<1xi32>
+      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_3_3 = vector.extract %a0_3_w3[0] : i32 from vector<1xi32>
+      %b0_0_row0 = arith.addi %wn0, %c0 : index
+      %b0_0_row = arith.addi %b0_0_row0, %bnrow : index
+      %b0_0_ch = arith.addi %lmid, %c0 : index
+      %b0_0_r1 = arith.shrui %b0_0_row, %c0 : index
+      %b0_0_r3 = arith.remui %b0_0_r1, %c8 : index
+      %b0_0_x = arith.xori %b0_0_ch, %b0_0_r3 : index
+      %b0_0_col = arith.muli %b0_0_x, %c8 : index
+      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b0_0_0 = vector.extract %b0_0_w0[0] : i32 from vector<1xi32>
+      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b0_0_1 = vector.extract %b0_0_w1[0] : i32 from vector<1xi32>
+      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b0_0_2 = vector.extract %b0_0_w2[0] : i32 from vector<1xi32>
+      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b0_0_3 = vector.extract %b0_0_w3[0] : i32 from vector<1xi32>
+      %b0_1_row0 = arith.addi %wn0, %c16 : index
+      %b0_1_row = arith.addi %b0_1_row0, %bnrow : index
+      %b0_1_ch = arith.addi %lmid, %c0 : index
+      %b0_1_r1 = arith.shrui %b0_1_row, %c0 : index
+      %b0_1_r3 = arith.remui %b0_1_r1, %c8 : index
+      %b0_1_x = arith.xori %b0_1_ch, %b0_1_r3 : index
+      %b0_1_col = arith.muli %b0_1_x, %c8 : index
+      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b0_1_0 = vector.extract %b0_1_w0[0] : i32 from vector<1xi32>
+      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b0_1_1 = vector.extract %b0_1_w1[0] : i32 from vector<1xi32>
+      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b0_1_2 = vector.extract %b0_1_w2[0] : i32 from vector<1xi32>
+      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b0_1_3 = vector.extract %b0_1_w3[0] : i32 from vector<1xi32>
+      %d0_0_0 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_0, %b0_0_1] C[%acc0, %acc1, %acc2, %acc3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_0 = llvm.extractvalue %d0_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_1 = llvm.extractvalue %d0_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_2 = llvm.extractvalue %d0_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_3 = llvm.extractvalue %d0_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_2, %b0_0_3] C[%acc4, %acc5, %acc6, %acc7] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_0 = llvm.extractvalue %d0_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_1 = llvm.extractvalue %d0_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_2 = llvm.extractvalue %d0_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_3 = llvm.extractvalue %d0_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_1_0, %b0_1_1] C[%acc8, %acc9, %acc10, %acc11] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_0 = llvm.extractvalue %d0_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_1 = llvm.extractvalue %d0_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_2 = llvm.extractvalue %d0_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_3 = llvm.extractvalue %d0_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_1_2, %b0_1_3] C[%acc12, %acc13, %acc14, %acc15] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_0 = llvm.extractvalue %d0_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_1 = llvm.extractvalue %d0_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_2 = llvm.extractvalue %d0_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_3 = llvm.extractvalue %d0_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_0_0, %b0_0_1] C[%acc16, %acc17, %acc18, %acc19] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_0 = llvm.extractvalue %d0_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_1 = llvm.extractvalue %d0_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_2 = llvm.extractvalue %d0_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_3 = llvm.extractvalue %d0_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_0_2, %b0_0_3] C[%acc20, %acc21, %acc22, %acc23] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_0 = llvm.extractvalue %d0_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_1 = llvm.extractvalue %d0_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_2 = llvm.extractvalue %d0_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_3 = llvm.extractvalue %d0_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_1_0, %b0_1_1] C[%acc24, %acc25, %acc26, %acc27] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_0 = llvm.extractvalue %d0_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_1 = llvm.extractvalue %d0_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_2 = llvm.extractvalue %d0_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_3 = llvm.extractvalue %d0_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_1_2, %b0_1_3] C[%acc28, %acc29, %acc30, %acc31] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_0 = llvm.extractvalue %d0_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_1 = llvm.extractvalue %d0_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_2 = llvm.extractvalue %d0_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_3 = llvm.extractvalue %d0_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_0_0, %b0_0_1] C[%acc32, %acc33, %acc34, %acc35] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_0 = llvm.extractvalue %d0_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_1 = llvm.extractvalue %d0_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_2 = llvm.extractvalue %d0_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_3 = llvm.extractvalue %d0_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_0_2, %b0_0_3] C[%acc36, %acc37, %acc38, %acc39] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_0 = llvm.extractvalue %d0_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_1 = llvm.extractvalue %d0_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_2 = llvm.extractvalue %d0_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_3 = llvm.extractvalue %d0_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_1_0, %b0_1_1] C[%acc40, %acc41, %acc42, %acc43] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_0 = llvm.extractvalue %d0_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_1 = llvm.extractvalue %d0_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_2 = llvm.extractvalue %d0_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_3 = llvm.extractvalue %d0_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_1_2, %b0_1_3] C[%acc44, %acc45, %acc46, %acc47] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_0 = llvm.extractvalue %d0_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_1 = llvm.extractvalue %d0_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_2 = llvm.extractvalue %d0_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_3 = llvm.extractvalue %d0_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_0_0, %b0_0_1] C[%acc48, %acc49, %acc50, %acc51] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_0 = llvm.extractvalue %d0_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_1 = llvm.extractvalue %d0_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_2 = llvm.extractvalue %d0_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_3 = llvm.extractvalue %d0_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_0_2, %b0_0_3] C[%acc52, %acc53, %acc54, %acc55] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_0 = llvm.extractvalue %d0_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_1 = llvm.extractvalue %d0_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_2 = llvm.extractvalue %d0_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_3 = llvm.extractvalue %d0_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_1_0, %b0_1_1] C[%acc56, %acc57, %acc58, %acc59] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_0 = llvm.extractvalue %d0_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_1 = llvm.extractvalue %d0_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_2 = llvm.extractvalue %d0_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_3 = llvm.extractvalue %d0_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_1_2, %b0_1_3] C[%acc60, %acc61, %acc62, %acc63] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_0 = llvm.extractvalue %d0_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_1 = llvm.extractvalue %d0_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_2 = llvm.extractvalue %d0_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_3 = llvm.extractvalue %d0_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a1_0_row0 = arith.addi %wm0, %c0 : index
+      %a1_0_row = arith.addi %a1_0_row0, %l16 : index
+      %a1_0_ch = arith.addi %lhi, %c2 : index
+      %a1_0_r1 = arith.shrui %a1_0_row, %c0 : index
+      %a1_0_r3 = arith.remui %a1_0_r1, %c8 : index
+      %a1_0_x = arith.xori %a1_0_ch, %a1_0_r3 : index
+      %a1_0_col = arith.muli %a1_0_x, %c8 : index
+      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_0_0 = vector.extract %a1_0_w0[0] : i32 from vector<1xi32>
+      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_0_1 = vector.extract %a1_0_w1[0] : i32 from vector<1xi32>
+      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_0_2 = vector.extract %a1_0_w2[0] : i32 from vector<1xi32>
+      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_0_3 = vector.extract %a1_0_w3[0] : i32 from vector<1xi32>
+      %a1_1_row0 = arith.addi %wm0, %c16 : index
+      %a1_1_row = arith.addi %a1_1_row0, %l16 : index
+      %a1_1_ch = arith.addi %lhi, %c2 : index
+      %a1_1_r1 = arith.shrui %a1_1_row, %c0 : index
+      %a1_1_r3 = arith.remui %a1_1_r1, %c8 : index
+      %a1_1_x = arith.xori %a1_1_ch, %a1_1_r3 : index
+      %a1_1_col = arith.muli %a1_1_x, %c8 : index
+      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_1_0 = vector.extract %a1_1_w0[0] : i32 from vector<1xi32>
+      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_1_1 = vector.extract %a1_1_w1[0] : i32 from vector<1xi32>
+      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_1_2 = vector.extract %a1_1_w2[0] : i32 from vector<1xi32>
+      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_1_3 = vector.extract %a1_1_w3[0] : i32 from vector<1xi32>
+      %a1_2_row0 = arith.addi %wm0, %c32 : index
+      %a1_2_row = arith.addi %a1_2_row0, %l16 : index
+      %a1_2_ch = arith.addi %lhi, %c2 : index
+      %a1_2_r1 = arith.shrui %a1_2_row, %c0 : index
+      %a1_2_r3 = arith.remui %a1_2_r1, %c8 : index
+      %a1_2_x = arith.xori %a1_2_ch, %a1_2_r3 : index
+      %a1_2_col = arith.muli %a1_2_x, %c8 : index
+      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_2_0 = vector.extract %a1_2_w0[0] : i32 from vector<1xi32>
+      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_2_1 = vector.extract %a1_2_w1[0] : i32 from vector<1xi32>
+      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_2_2 = vector.extract %a1_2_w2[0] : i32 from vector<1xi32>
+      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_2_3 = vector.extract %a1_2_w3[0] : i32 from vector<1xi32>
+      %a1_3_row0 = arith.addi %wm0, %c48 : index
+      %a1_3_row = arith.addi %a1_3_row0, %l16 : index
+      %a1_3_ch = arith.addi %lhi, %c2 : index
+      %a1_3_r1 = arith.shrui %a1_3_row, %c0 : index
+      %a1_3_r3 = arith.remui %a1_3_r1, %c8 : index
+      %a1_3_x = arith.xori %a1_3_ch, %a1_3_r3 : index
+      %a1_3_col = arith.muli %a1_3_x, %c8 : index
+      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_3_0 = vector.extract %a1_3_w0[0] : i32 from vector<1xi32>
+      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_3_1 = vector.extract %a1_3_w1[0] : i32 from vector<1xi32>
+      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_3_2 = vector.extract %a1_3_w2[0] : i32 from vector<1xi32>
+      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_3_3 = vector.extract %a1_3_w3[0] : i32 from vector<1xi32>
+      %b1_0_row0 = arith.addi %wn0, %c0 : index
+      %b1_0_row = arith.addi %b1_0_row0, %bnrow : index
+      %b1_0_ch = arith.addi %lmid, %c2 : index
+      %b1_0_r1 = arith.shrui %b1_0_row, %c0 : index
+      %b1_0_r3 = arith.remui %b1_0_r1, %c8 : index
+      %b1_0_x = arith.xori %b1_0_ch, %b1_0_r3 : index
+      %b1_0_col = arith.muli %b1_0_x, %c8 : index
+      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b1_0_0 = vector.extract %b1_0_w0[0] : i32 from vector<1xi32>
+      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b1_0_1 = vector.extract %b1_0_w1[0] : i32 from vector<1xi32>
+      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b1_0_2 = vector.extract %b1_0_w2[0] : i32 from vector<1xi32>
+      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b1_0_3 = vector.extract %b1_0_w3[0] : i32 from vector<1xi32>
+      %b1_1_row0 = arith.addi %wn0, %c16 : index
+      %b1_1_row = arith.addi %b1_1_row0, %bnrow : index
+      %b1_1_ch = arith.addi %lmid, %c2 : index
+      %b1_1_r1 = arith.shrui %b1_1_row, %c0 : index
+      %b1_1_r3 = arith.remui %b1_1_r1, %c8 : index
+      %b1_1_x = arith.xori %b1_1_ch, %b1_1_r3 : index
+      %b1_1_col = arith.muli %b1_1_x, %c8 : index
+      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b1_1_0 = vector.extract %b1_1_w0[0] : i32 from vector<1xi32>
+      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b1_1_1 = vector.extract %b1_1_w1[0] : i32 from vector<1xi32>
+      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b1_1_2 = vector.extract %b1_1_w2[0] : i32 from vector<1xi32>
+      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b1_1_3 = vector.extract %b1_1_w3[0] : i32 from vector<1xi32>
+      %d1_0_0 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_0, %b1_0_1] C[%d0_0_0_0, %d0_0_0_1, %d0_0_0_2, %d0_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_0 = llvm.extractvalue %d1_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_1 = llvm.extractvalue %d1_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_2 = llvm.extractvalue %d1_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_3 = llvm.extractvalue %d1_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_2, %b1_0_3] C[%d0_0_1_0, %d0_0_1_1, %d0_0_1_2, %d0_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_0 = llvm.extractvalue %d1_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_1 = llvm.extractvalue %d1_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_2 = llvm.extractvalue %d1_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_3 = llvm.extractvalue %d1_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_1_0, %b1_1_1] C[%d0_0_2_0, %d0_0_2_1, %d0_0_2_2, %d0_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_0 = llvm.extractvalue %d1_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_1 = llvm.extractvalue %d1_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_2 = llvm.extractvalue %d1_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_3 = llvm.extractvalue %d1_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_1_2, %b1_1_3] C[%d0_0_3_0, %d0_0_3_1, %d0_0_3_2, %d0_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_0 = llvm.extractvalue %d1_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_1 = llvm.extractvalue %d1_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_2 = llvm.extractvalue %d1_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_3 = llvm.extractvalue %d1_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_0_0, %b1_0_1] C[%d0_1_0_0, %d0_1_0_1, %d0_1_0_2, %d0_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_0 = llvm.extractvalue %d1_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_1 = llvm.extractvalue %d1_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_2 = llvm.extractvalue %d1_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_3 = llvm.extractvalue %d1_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_0_2, %b1_0_3] C[%d0_1_1_0, %d0_1_1_1, %d0_1_1_2, %d0_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_0 = llvm.extractvalue %d1_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_1 = llvm.extractvalue %d1_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_2 = llvm.extractvalue %d1_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_3 = llvm.extractvalue %d1_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_1_0, %b1_1_1] C[%d0_1_2_0, %d0_1_2_1, %d0_1_2_2, %d0_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_0 = llvm.extractvalue %d1_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_1 = llvm.extractvalue %d1_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_2 = llvm.extractvalue %d1_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_3 = llvm.extractvalue %d1_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_1_2, %b1_1_3] C[%d0_1_3_0, %d0_1_3_1, %d0_1_3_2, %d0_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_0 = llvm.extractvalue %d1_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_1 = llvm.extractvalue %d1_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_2 = llvm.extractvalue %d1_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_3 = llvm.extractvalue %d1_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_0_0, %b1_0_1] C[%d0_2_0_0, %d0_2_0_1, %d0_2_0_2, %d0_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_0 = llvm.extractvalue %d1_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_1 = llvm.extractvalue %d1_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_2 = llvm.extractvalue %d1_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_3 = llvm.extractvalue %d1_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_0_2, %b1_0_3] C[%d0_2_1_0, %d0_2_1_1, %d0_2_1_2, %d0_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_0 = llvm.extractvalue %d1_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_1 = llvm.extractvalue %d1_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_2 = llvm.extractvalue %d1_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_3 = llvm.extractvalue %d1_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_1_0, %b1_1_1] C[%d0_2_2_0, %d0_2_2_1, %d0_2_2_2, %d0_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_0 = llvm.extractvalue %d1_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_1 = llvm.extractvalue %d1_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_2 = llvm.extractvalue %d1_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_3 = llvm.extractvalue %d1_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_1_2, %b1_1_3] C[%d0_2_3_0, %d0_2_3_1, %d0_2_3_2, %d0_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_0 = llvm.extractvalue %d1_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_1 = llvm.extractvalue %d1_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_2 = llvm.extractvalue %d1_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_3 = llvm.extractvalue %d1_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_0_0, %b1_0_1] C[%d0_3_0_0, %d0_3_0_1, %d0_3_0_2, %d0_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_0 = llvm.extractvalue %d1_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_1 = llvm.extractvalue %d1_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_2 = llvm.extractvalue %d1_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_3 = llvm.extractvalue %d1_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_0_2, %b1_0_3] C[%d0_3_1_0, %d0_3_1_1, %d0_3_1_2, %d0_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_0 = llvm.extractvalue %d1_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_1 = llvm.extractvalue %d1_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_2 = llvm.extractvalue %d1_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_3 = llvm.extractvalue %d1_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_1_0, %b1_1_1] C[%d0_3_2_0, %d0_3_2_1, %d0_3_2_2, %d0_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_0 = llvm.extractvalue %d1_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_1 = llvm.extractvalue %d1_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_2 = llvm.extractvalue %d1_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_3 = llvm.extractvalue %d1_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_1_2, %b1_1_3] C[%d0_3_3_0, %d0_3_3_1, %d0_3_3_2, %d0_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_0 = llvm.extractvalue %d1_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_1 = llvm.extractvalue %d1_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_2 = llvm.extractvalue %d1_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_3 = llvm.extractvalue %d1_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a2_0_row0 = arith.addi %wm0, %c0 : index
+      %a2_0_row = arith.addi %a2_0_row0, %l16 : index
+      %a2_0_ch = arith.addi %lhi, %c4 : index
+      %a2_0_r1 = arith.shrui %a2_0_row, %c0 : index
+      %a2_0_r3 = arith.remui %a2_0_r1, %c8 : index
+      %a2_0_x = arith.xori %a2_0_ch, %a2_0_r3 : index
+      %a2_0_col = arith.muli %a2_0_x, %c8 : index
+      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_0_0 = vector.extract %a2_0_w0[0] : i32 from vector<1xi32>
+      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_0_1 = vector.extract %a2_0_w1[0] : i32 from vector<1xi32>
+      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_0_2 = vector.extract %a2_0_w2[0] : i32 from vector<1xi32>
+      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_0_3 = vector.extract %a2_0_w3[0] : i32 from vector<1xi32>
+      %a2_1_row0 = arith.addi %wm0, %c16 : index
+      %a2_1_row = arith.addi %a2_1_row0, %l16 : index
+      %a2_1_ch = arith.addi %lhi, %c4 : index
+      %a2_1_r1 = arith.shrui %a2_1_row, %c0 : index
+      %a2_1_r3 = arith.remui %a2_1_r1, %c8 : index
+      %a2_1_x = arith.xori %a2_1_ch, %a2_1_r3 : index
+      %a2_1_col = arith.muli %a2_1_x, %c8 : index
+      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_1_0 = vector.extract %a2_1_w0[0] : i32 from vector<1xi32>
+      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_1_1 = vector.extract %a2_1_w1[0] : i32 from vector<1xi32>
+      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_1_2 = vector.extract %a2_1_w2[0] : i32 from vector<1xi32>
+      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_1_3 = vector.extract %a2_1_w3[0] : i32 from vector<1xi32>
+      %a2_2_row0 = arith.addi %wm0, %c32 : index
+      %a2_2_row = arith.addi %a2_2_row0, %l16 : index
+      %a2_2_ch = arith.addi %lhi, %c4 : index
+      %a2_2_r1 = arith.shrui %a2_2_row, %c0 : index
+      %a2_2_r3 = arith.remui %a2_2_r1, %c8 : index
+      %a2_2_x = arith.xori %a2_2_ch, %a2_2_r3 : index
+      %a2_2_col = arith.muli %a2_2_x, %c8 : index
+      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_2_0 = vector.extract %a2_2_w0[0] : i32 from vector<1xi32>
+      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_2_1 = vector.extract %a2_2_w1[0] : i32 from vector<1xi32>
+      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_2_2 = vector.extract %a2_2_w2[0] : i32 from vector<1xi32>
+      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_2_3 = vector.extract %a2_2_w3[0] : i32 from vector<1xi32>
+      %a2_3_row0 = arith.addi %wm0, %c48 : index
+      %a2_3_row = arith.addi %a2_3_row0, %l16 : index
+      %a2_3_ch = arith.addi %lhi, %c4 : index
+      %a2_3_r1 = arith.shrui %a2_3_row, %c0 : index
+      %a2_3_r3 = arith.remui %a2_3_r1, %c8 : index
+      %a2_3_x = arith.xori %a2_3_ch, %a2_3_r3 : index
+      %a2_3_col = arith.muli %a2_3_x, %c8 : index
+      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_3_0 = vector.extract %a2_3_w0[0] : i32 from vector<1xi32>
+      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_3_1 = vector.extract %a2_3_w1[0] : i32 from vector<1xi32>
+      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_3_2 = vector.extract %a2_3_w2[0] : i32 from vector<1xi32>
+      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_3_3 = vector.extract %a2_3_w3[0] : i32 from vector<1xi32>
+      %b2_0_row0 = arith.addi %wn0, %c0 : index
+      %b2_0_row = arith.addi %b2_0_row0, %bnrow : index
+      %b2_0_ch = arith.addi %lmid, %c4 : index
+      %b2_0_r1 = arith.shrui %b2_0_row, %c0 : index
+      %b2_0_r3 = arith.remui %b2_0_r1, %c8 : index
+      %b2_0_x = arith.xori %b2_0_ch, %b2_0_r3 : index
+      %b2_0_col = arith.muli %b2_0_x, %c8 : index
+      %b2_0_m = nvgpu.ldmatrix %smB[%cur, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b2_0_0 = vector.extract %b2_0_w0[0] : i32 from vector<1xi32>
+      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b2_0_1 = vector.extract %b2_0_w1[0] : i32 from vector<1xi32>
+      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b2_0_2 = vector.extract %b2_0_w2[0] : i32 from vector<1xi32>
+      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b2_0_3 = vector.extract %b2_0_w3[0] : i32 from vector<1xi32>
+      %b2_1_row0 = arith.addi %wn0, %c16 : index
+      %b2_1_row = arith.addi %b2_1_row0, %bnrow : index
+      %b2_1_ch = arith.addi %lmid, %c4 : index
+      %b2_1_r1 = arith.shrui %b2_1_row, %c0 : index
+      %b2_1_r3 = arith.remui %b2_1_r1, %c8 : index
+      %b2_1_x = arith.xori %b2_1_ch, %b2_1_r3 : index
+      %b2_1_col = arith.muli %b2_1_x, %c8 : index
+      %b2_1_m = nvgpu.ldmatrix %smB[%cur, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b2_1_0 = vector.extract %b2_1_w0[0] : i32 from vector<1xi32>
+      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b2_1_1 = vector.extract %b2_1_w1[0] : i32 from vector<1xi32>
+      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b2_1_2 = vector.extract %b2_1_w2[0] : i32 from vector<1xi32>
+      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b2_1_3 = vector.extract %b2_1_w3[0] : i32 from vector<1xi32>
+      %d2_0_0 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_0, %b2_0_1] C[%d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_0 = llvm.extractvalue %d2_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_1 = llvm.extractvalue %d2_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_2 = llvm.extractvalue %d2_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_3 = llvm.extractvalue %d2_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_2, %b2_0_3] C[%d1_0_1_0, %d1_0_1_1, %d1_0_1_2, %d1_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_0 = llvm.extractvalue %d2_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_1 = llvm.extractvalue %d2_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_2 = llvm.extractvalue %d2_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_3 = llvm.extractvalue %d2_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_1_0, %b2_1_1] C[%d1_0_2_0, %d1_0_2_1, %d1_0_2_2, %d1_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_0 = llvm.extractvalue %d2_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_1 = llvm.extractvalue %d2_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_2 = llvm.extractvalue %d2_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_3 = llvm.extractvalue %d2_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_1_2, %b2_1_3] C[%d1_0_3_0, %d1_0_3_1, %d1_0_3_2, %d1_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_0 = llvm.extractvalue %d2_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_1 = llvm.extractvalue %d2_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_2 = llvm.extractvalue %d2_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_3 = llvm.extractvalue %d2_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_0_0, %b2_0_1] C[%d1_1_0_0, %d1_1_0_1, %d1_1_0_2, %d1_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_0 = llvm.extractvalue %d2_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_1 = llvm.extractvalue %d2_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_2 = llvm.extractvalue %d2_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_3 = llvm.extractvalue %d2_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_0_2, %b2_0_3] C[%d1_1_1_0, %d1_1_1_1, %d1_1_1_2, %d1_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_0 = llvm.extractvalue %d2_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_1 = llvm.extractvalue %d2_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_2 = llvm.extractvalue %d2_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_3 = llvm.extractvalue %d2_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_1_0, %b2_1_1] C[%d1_1_2_0, %d1_1_2_1, %d1_1_2_2, %d1_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_0 = llvm.extractvalue %d2_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_1 = llvm.extractvalue %d2_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_2 = llvm.extractvalue %d2_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_3 = llvm.extractvalue %d2_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_1_2, %b2_1_3] C[%d1_1_3_0, %d1_1_3_1, %d1_1_3_2, %d1_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_0 = llvm.extractvalue %d2_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_1 = llvm.extractvalue %d2_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_2 = llvm.extractvalue %d2_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_3 = llvm.extractvalue %d2_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_0_0, %b2_0_1] C[%d1_2_0_0, %d1_2_0_1, %d1_2_0_2, %d1_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_0 = llvm.extractvalue %d2_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_1 = llvm.extractvalue %d2_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_2 = llvm.extractvalue %d2_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_3 = llvm.extractvalue %d2_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_0_2, %b2_0_3] C[%d1_2_1_0, %d1_2_1_1, %d1_2_1_2, %d1_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_0 = llvm.extractvalue %d2_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_1 = llvm.extractvalue %d2_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_2 = llvm.extractvalue %d2_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_3 = llvm.extractvalue %d2_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_1_0, %b2_1_1] C[%d1_2_2_0, %d1_2_2_1, %d1_2_2_2, %d1_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_0 = llvm.extractvalue %d2_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_1 = llvm.extractvalue %d2_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_2 = llvm.extractvalue %d2_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_3 = llvm.extractvalue %d2_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_1_2, %b2_1_3] C[%d1_2_3_0, %d1_2_3_1, %d1_2_3_2, %d1_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_0 = llvm.extractvalue %d2_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_1 = llvm.extractvalue %d2_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_2 = llvm.extractvalue %d2_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_3 = llvm.extractvalue %d2_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_0_0, %b2_0_1] C[%d1_3_0_0, %d1_3_0_1, %d1_3_0_2, %d1_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_0 = llvm.extractvalue %d2_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_1 = llvm.extractvalue %d2_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_2 = llvm.extractvalue %d2_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_3 = llvm.extractvalue %d2_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_0_2, %b2_0_3] C[%d1_3_1_0, %d1_3_1_1, %d1_3_1_2, %d1_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_0 = llvm.extractvalue %d2_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_1 = llvm.extractvalue %d2_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_2 = llvm.extractvalue %d2_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_3 = llvm.extractvalue %d2_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_1_0, %b2_1_1] C[%d1_3_2_0, %d1_3_2_1, %d1_3_2_2, %d1_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_0 = llvm.extractvalue %d2_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_1 = llvm.extractvalue %d2_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_2 = llvm.extractvalue %d2_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_3 = llvm.extractvalue %d2_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_1_2, %b2_1_3] C[%d1_3_3_0, %d1_3_3_1, %d1_3_3_2, %d1_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_0 = llvm.extractvalue %d2_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_1 = llvm.extractvalue %d2_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_2 = llvm.extractvalue %d2_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_3 = llvm.extractvalue %d2_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a3_0_row0 = arith.addi %wm0, %c0 : index
+      %a3_0_row = arith.addi %a3_0_row0, %l16 : index
+      %a3_0_ch = arith.addi %lhi, %c6 : index
+      %a3_0_r1 = arith.shrui %a3_0_row, %c0 : index
+      %a3_0_r3 = arith.remui %a3_0_r1, %c8 : index
+      %a3_0_x = arith.xori %a3_0_ch, %a3_0_r3 : index
+      %a3_0_col = arith.muli %a3_0_x, %c8 : index
+      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_0_0 = vector.extract %a3_0_w0[0] : i32 from vector<1xi32>
+      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_0_1 = vector.extract %a3_0_w1[0] : i32 from vector<1xi32>
+      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_0_2 = vector.extract %a3_0_w2[0] : i32 from vector<1xi32>
+      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_0_3 = vector.extract %a3_0_w3[0] : i32 from vector<1xi32>
+      %a3_1_row0 = arith.addi %wm0, %c16 : index
+      %a3_1_row = arith.addi %a3_1_row0, %l16 : index
+      %a3_1_ch = arith.addi %lhi, %c6 : index
+      %a3_1_r1 = arith.shrui %a3_1_row, %c0 : index
+      %a3_1_r3 = arith.remui %a3_1_r1, %c8 : index
+      %a3_1_x = arith.xori %a3_1_ch, %a3_1_r3 : index
+      %a3_1_col = arith.muli %a3_1_x, %c8 : index
+      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_1_0 = vector.extract %a3_1_w0[0] : i32 from vector<1xi32>
+      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_1_1 = vector.extract %a3_1_w1[0] : i32 from vector<1xi32>
+      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_1_2 = vector.extract %a3_1_w2[0] : i32 from vector<1xi32>
+      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_1_3 = vector.extract %a3_1_w3[0] : i32 from vector<1xi32>
+      %a3_2_row0 = arith.addi %wm0, %c32 : index
+      %a3_2_row = arith.addi %a3_2_row0, %l16 : index
+      %a3_2_ch = arith.addi %lhi, %c6 : index
+      %a3_2_r1 = arith.shrui %a3_2_row, %c0 : index
+      %a3_2_r3 = arith.remui %a3_2_r1, %c8 : index
+      %a3_2_x = arith.xori %a3_2_ch, %a3_2_r3 : index
+      %a3_2_col = arith.muli %a3_2_x, %c8 : index
+      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_2_0 = vector.extract %a3_2_w0[0] : i32 from vector<1xi32>
+      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_2_1 = vector.extract %a3_2_w1[0] : i32 from vector<1xi32>
+      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_2_2 = vector.extract %a3_2_w2[0] : i32 from vector<1xi32>
+      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_2_3 = vector.extract %a3_2_w3[0] : i32 from vector<1xi32>
+      %a3_3_row0 = arith.addi %wm0, %c48 : index
+      %a3_3_row = arith.addi %a3_3_row0, %l16 : index
+      %a3_3_ch = arith.addi %lhi, %c6 : index
+      %a3_3_r1 = arith.shrui %a3_3_row, %c0 : index
+      %a3_3_r3 = arith.remui %a3_3_r1, %c8 : index
+      %a3_3_x = arith.xori %a3_3_ch, %a3_3_r3 : index
+      %a3_3_col = arith.muli %a3_3_x, %c8 : index
+      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_3_0 = vector.extract %a3_3_w0[0] : i32 from vector<1xi32>
+      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_3_1 = vector.extract %a3_3_w1[0] : i32 from vector<1xi32>
+      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_3_2 = vector.extract %a3_3_w2[0] : i32 from vector<1xi32>
+      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_3_3 = vector.extract %a3_3_w3[0] : i32 from vector<1xi32>
+      %b3_0_row0 = arith.addi %wn0, %c0 : index
+      %b3_0_row = arith.addi %b3_0_row0, %bnrow : index
+      %b3_0_ch = arith.addi %lmid, %c6 : index
+      %b3_0_r1 = arith.shrui %b3_0_row, %c0 : index
+      %b3_0_r3 = arith.remui %b3_0_r1, %c8 : index
+      %b3_0_x = arith.xori %b3_0_ch, %b3_0_r3 : index
+      %b3_0_col = arith.muli %b3_0_x, %c8 : index
+      %b3_0_m = nvgpu.ldmatrix %smB[%cur, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b3_0_0 = vector.extract %b3_0_w0[0] : i32 from vector<1xi32>
+      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b3_0_1 = vector.extract %b3_0_w1[0] : i32 from vector<1xi32>
+      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b3_0_2 = vector.extract %b3_0_w2[0] : i32 from vector<1xi32>
+      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b3_0_3 = vector.extract %b3_0_w3[0] : i32 from vector<1xi32>
+      %b3_1_row0 = arith.addi %wn0, %c16 : index
+      %b3_1_row = arith.addi %b3_1_row0, %bnrow : index
+      %b3_1_ch = arith.addi %lmid, %c6 : index
+      %b3_1_r1 = arith.shrui %b3_1_row, %c0 : index
+      %b3_1_r3 = arith.remui %b3_1_r1, %c8 : index
+      %b3_1_x = arith.xori %b3_1_ch, %b3_1_r3 : index
+      %b3_1_col = arith.muli %b3_1_x, %c8 : index
+      %b3_1_m = nvgpu.ldmatrix %smB[%cur, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b3_1_0 = vector.extract %b3_1_w0[0] : i32 from vector<1xi32>
+      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b3_1_1 = vector.extract %b3_1_w1[0] : i32 from vector<1xi32>
+      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b3_1_2 = vector.extract %b3_1_w2[0] : i32 from vector<1xi32>
+      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b3_1_3 = vector.extract %b3_1_w3[0] : i32 from vector<1xi32>
+      %d3_0_0 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_0, %b3_0_1] C[%d2_0_0_0, %d2_0_0_1, %d2_0_0_2, %d2_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_0 = llvm.extractvalue %d3_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_1 = llvm.extractvalue %d3_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_2 = llvm.extractvalue %d3_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_3 = llvm.extractvalue %d3_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_2, %b3_0_3] C[%d2_0_1_0, %d2_0_1_1, %d2_0_1_2, %d2_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_0 = llvm.extractvalue %d3_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_1 = llvm.extractvalue %d3_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_2 = llvm.extractvalue %d3_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_3 = llvm.extractvalue %d3_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_1_0, %b3_1_1] C[%d2_0_2_0, %d2_0_2_1, %d2_0_2_2, %d2_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_0 = llvm.extractvalue %d3_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_1 = llvm.extractvalue %d3_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_2 = llvm.extractvalue %d3_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_3 = llvm.extractvalue %d3_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_1_2, %b3_1_3] C[%d2_0_3_0, %d2_0_3_1, %d2_0_3_2, %d2_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_0 = llvm.extractvalue %d3_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_1 = llvm.extractvalue %d3_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_2 = llvm.extractvalue %d3_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_3 = llvm.extractvalue %d3_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_0_0, %b3_0_1] C[%d2_1_0_0, %d2_1_0_1, %d2_1_0_2, %d2_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_0 = llvm.extractvalue %d3_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_1 = llvm.extractvalue %d3_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_2 = llvm.extractvalue %d3_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_3 = llvm.extractvalue %d3_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_0_2, %b3_0_3] C[%d2_1_1_0, %d2_1_1_1, %d2_1_1_2, %d2_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_0 = llvm.extractvalue %d3_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_1 = llvm.extractvalue %d3_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_2 = llvm.extractvalue %d3_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_3 = llvm.extractvalue %d3_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_1_0, %b3_1_1] C[%d2_1_2_0, %d2_1_2_1, %d2_1_2_2, %d2_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_0 = llvm.extractvalue %d3_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_1 = llvm.extractvalue %d3_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_2 = llvm.extractvalue %d3_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_3 = llvm.extractvalue %d3_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_1_2, %b3_1_3] C[%d2_1_3_0, %d2_1_3_1, %d2_1_3_2, %d2_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_0 = llvm.extractvalue %d3_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_1 = llvm.extractvalue %d3_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_2 = llvm.extractvalue %d3_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_3 = llvm.extractvalue %d3_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_0_0, %b3_0_1] C[%d2_2_0_0, %d2_2_0_1, %d2_2_0_2, %d2_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_0 = llvm.extractvalue %d3_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_1 = llvm.extractvalue %d3_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_2 = llvm.extractvalue %d3_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_3 = llvm.extractvalue %d3_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_0_2, %b3_0_3] C[%d2_2_1_0, %d2_2_1_1, %d2_2_1_2, %d2_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_0 = llvm.extractvalue %d3_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_1 = llvm.extractvalue %d3_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_2 = llvm.extractvalue %d3_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_3 = llvm.extractvalue %d3_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_1_0, %b3_1_1] C[%d2_2_2_0, %d2_2_2_1, %d2_2_2_2, %d2_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_0 = llvm.extractvalue %d3_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_1 = llvm.extractvalue %d3_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_2 = llvm.extractvalue %d3_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_3 = llvm.extractvalue %d3_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_1_2, %b3_1_3] C[%d2_2_3_0, %d2_2_3_1, %d2_2_3_2, %d2_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_0 = llvm.extractvalue %d3_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_1 = llvm.extractvalue %d3_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_2 = llvm.extractvalue %d3_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_3 = llvm.extractvalue %d3_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_0_0, %b3_0_1] C[%d2_3_0_0, %d2_3_0_1, %d2_3_0_2, %d2_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_0 = llvm.extractvalue %d3_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_1 = llvm.extractvalue %d3_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_2 = llvm.extractvalue %d3_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_3 = llvm.extractvalue %d3_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_0_2, %b3_0_3] C[%d2_3_1_0, %d2_3_1_1, %d2_3_1_2, %d2_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_0 = llvm.extractvalue %d3_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_1 = llvm.extractvalue %d3_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_2 = llvm.extractvalue %d3_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_3 = llvm.extractvalue %d3_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_1_0, %b3_1_1] C[%d2_3_2_0, %d2_3_2_1, %d2_3_2_2, %d2_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_0 = llvm.extractvalue %d3_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_1 = llvm.extractvalue %d3_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_2 = llvm.extractvalue %d3_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_3 = llvm.extractvalue %d3_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_1_2, %b3_1_3] C[%d2_3_3_0, %d2_3_3_1, %d2_3_3_2, %d2_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_0 = llvm.extractvalue %d3_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_1 = llvm.extractvalue %d3_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_2 = llvm.extractvalue %d3_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_3 = llvm.extractvalue %d3_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      scf.yield %d3_0_0_0, %d3_0_0_1, %d3_0_0_2, %d3_0_0_3, %d3_0_1_0, %d3_0_1_1, %d3_0_1_2, %d3_0_1_3, %d3_0_2_0, %d3_0_2_1, %d3_0_2_2, %d3_0_2_3, %d3_0_3_0, %d3_0_3_1, %d3_0_3_2, %d3_0_3_3, %d3_1_0_0, %d3_1_0_1, %d3_1_0_2, %d3_1_0_3, %d3_1_1_0, %d3_1_1_1, %d3_1_1_2, %d3_1_1_3, %d3_1_2_0, %d3_1_2_1, %d3_1_2_2, %d3_1_2_3, %d3_1_3_0, %d3_1_3_1, %d3_1_3_2, %d3_1_3_3, %d3_2_0_0, %d3_2_0_1, %d3_2_0_2, %d3_2_0_3, %d3_2_1_0, %d3_2_1_1, %d3_2_1_2, %d3_2_1_3, %d3_2_2_0, %d3_2_2_1, %d3_2_2_2, %d3_2_2_3, %d3_2_3_0, %d3_2_3_1, %d3_2_3_2, %d3_2_3_3, %d3_3_0_0, %d3_3_0_1, %d3_3_0_2, %d3_3_0_3, %d3_3_1_0, %d3_3_1_1, %d3_3_1_2, %d3_3_1_3, %d3_3_2_0, %d3_3_2_1, %d3_3_2_2, %d3_3_2_3, %d3_3_3_0, %d3_3_3_1, %d3_3_3_2, %d3_3_3_3 : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32
+    }
+    nvgpu.device_async_wait %grp1 {numGroups = 0 : i32}
+    %g = arith.divui %lane, %c4 : index
+    %t = arith.remui %lane, %c4 : index
+    %t2 = arith.muli %t, %c2 : index
+    %er0a = arith.addi %m0, %wm0 : index
+    %er0b = arith.addi %er0a, %c0 : index
+    %er0 = arith.addi %er0b, %g : index
+    %er08 = arith.addi %er0, %c8 : index
+    %eo0a = arith.muli %er0, %ldc : index
+    %eo0 = arith.addi %eo0a, %cOrigin : index
+    %eo08a = arith.muli %er08, %ldc : index
+    %eo08 = arith.addi %eo08a, %cOrigin : index
+    %rv0 = arith.cmpi ult, %er0, %M : index
+    %rv08 = arith.cmpi ult, %er08, %M : index
+    %ec0_0a = arith.addi %n0, %wn0 : index
+    %ec0_0b = arith.addi %ec0_0a, %c0 : index
+    %ec0_0 = arith.addi %ec0_0b, %t2 : index
+    %ec0_0p = arith.addi %ec0_0, %c1 : index
+    %ei0_0_0 = arith.addi %eo0, %ec0_0 : index
+    %okei0_0_0c = arith.cmpi ult, %ec0_0, %N : index
+    %okei0_0_0 = arith.andi %rv0, %okei0_0_0c : i1
+    scf.if %okei0_0_0 {
+      memref.store %res#0, %C[%ei0_0_0] : memref<?xf32>
+    }
+    %ei0_0_1 = arith.addi %eo0, %ec0_0p : index
+    %okei0_0_1c = arith.cmpi ult, %ec0_0p, %N : index
+    %okei0_0_1 = arith.andi %rv0, %okei0_0_1c : i1
+    scf.if %okei0_0_1 {
+      memref.store %res#1, %C[%ei0_0_1] : memref<?xf32>
+    }
+    %ei0_0_2 = arith.addi %eo08, %ec0_0 : index
+    %okei0_0_2c = arith.cmpi ult, %ec0_0, %N : index
+    %okei0_0_2 = arith.andi %rv08, %okei0_0_2c : i1
+    scf.if %okei0_0_2 {
+      memref.store %res#2, %C[%ei0_0_2] : memref<?xf32>
+    }
+    %ei0_0_3 = arith.addi %eo08, %ec0_0p : index
+    %okei0_0_3c = arith.cmpi ult, %ec0_0p, %N : index
+    %okei0_0_3 = arith.andi %rv08, %okei0_0_3c : i1
+    scf.if %okei0_0_3 {
+      memref.store %res#3, %C[%ei0_0_3] : memref<?xf32>
+    }
+    %ec0_1a = arith.addi %n0, %wn0 : index
+    %ec0_1b = arith.addi %ec0_1a, %c8 : index
+    %ec0_1 = arith.addi %ec0_1b, %t2 : index
+    %ec0_1p = arith.addi %ec0_1, %c1 : index
+    %ei0_1_0 = arith.addi %eo0, %ec0_1 : index
+    %okei0_1_0c = arith.cmpi ult, %ec0_1, %N : index
+    %okei0_1_0 = arith.andi %rv0, %okei0_1_0c : i1
+    scf.if %okei0_1_0 {
+      memref.store %res#4, %C[%ei0_1_0] : memref<?xf32>
+    }
+    %ei0_1_1 = arith.addi %eo0, %ec0_1p : index
+    %okei0_1_1c = arith.cmpi ult, %ec0_1p, %N : index
+    %okei0_1_1 = arith.andi %rv0, %okei0_1_1c : i1
+    scf.if %okei0_1_1 {
+      memref.store %res#5, %C[%ei0_1_1] : memref<?xf32>
+    }
+    %ei0_1_2 = arith.addi %eo08, %ec0_1 : index
+    %okei0_1_2c = arith.cmpi ult, %ec0_1, %N : index
+    %okei0_1_2 = arith.andi %rv08, %okei0_1_2c : i1
+    scf.if %okei0_1_2 {
+      memref.store %res#6, %C[%ei0_1_2] : memref<?xf32>
+    }
+    %ei0_1_3 = arith.addi %eo08, %ec0_1p : index
+    %okei0_1_3c = arith.cmpi ult, %ec0_1p, %N : index
+    %okei0_1_3 = arith.andi %rv08, %okei0_1_3c : i1
+    scf.if %okei0_1_3 {
+      memref.store %res#7, %C[%ei0_1_3] : memref<?xf32>
+    }
+    %ec0_2a = arith.addi %n0, %wn0 : index
+    %ec0_2b = arith.addi %ec0_2a, %c16 : index
+    %ec0_2 = arith.addi %ec0_2b, %t2 : index
+    %ec0_2p = arith.addi %ec0_2, %c1 : index
+    %ei0_2_0 = arith.addi %eo0, %ec0_2 : index
+    %okei0_2_0c = arith.cmpi ult, %ec0_2, %N : index
+    %okei0_2_0 = arith.andi %rv0, %okei0_2_0c : i1
+    scf.if %okei0_2_0 {
+      memref.store %res#8, %C[%ei0_2_0] : memref<?xf32>
+    }
+    %ei0_2_1 = arith.addi %eo0, %ec0_2p : index
+    %okei0_2_1c = arith.cmpi ult, %ec0_2p, %N : index
+    %okei0_2_1 = arith.andi %rv0, %okei0_2_1c : i1
+    scf.if %okei0_2_1 {
+      memref.store %res#9, %C[%ei0_2_1] : memref<?xf32>
+    }
+    %ei0_2_2 = arith.addi %eo08, %ec0_2 : index
+    %okei0_2_2c = arith.cmpi ult, %ec0_2, %N : index
+    %okei0_2_2 = arith.andi %rv08, %okei0_2_2c : i1
+    scf.if %okei0_2_2 {
+      memref.store %res#10, %C[%ei0_2_2] : memref<?xf32>
+    }
+    %ei0_2_3 = arith.addi %eo08, %ec0_2p : index
+    %okei0_2_3c = arith.cmpi ult, %ec0_2p, %N : index
+    %okei0_2_3 = arith.andi %rv08, %okei0_2_3c : i1
+    scf.if %okei0_2_3 {
+      memref.store %res#11, %C[%ei0_2_3] : memref<?xf32>
+    }
+    %ec0_3a = arith.addi %n0, %wn0 : index
+    %ec0_3b = arith.addi %ec0_3a, %c24 : index
+    %ec0_3 = arith.addi %ec0_3b, %t2 : index
+    %ec0_3p = arith.addi %ec0_3, %c1 : index
+    %ei0_3_0 = arith.addi %eo0, %ec0_3 : index
+    %okei0_3_0c = arith.cmpi ult, %ec0_3, %N : index
+    %okei0_3_0 = arith.andi %rv0, %okei0_3_0c : i1
+    scf.if %okei0_3_0 {
+      memref.store %res#12, %C[%ei0_3_0] : memref<?xf32>
+    }
+    %ei0_3_1 = arith.addi %eo0, %ec0_3p : index
+    %okei0_3_1c = arith.cmpi ult, %ec0_3p, %N : index
+    %okei0_3_1 = arith.andi %rv0, %okei0_3_1c : i1
+    scf.if %okei0_3_1 {
+      memref.store %res#13, %C[%ei0_3_1] : memref<?xf32>
+    }
+    %ei0_3_2 = arith.addi %eo08, %ec0_3 : index
+    %okei0_3_2c = arith.cmpi ult, %ec0_3, %N : index
+    %okei0_3_2 = arith.andi %rv08, %okei0_3_2c : i1
+    scf.if %okei0_3_2 {
+      memref.store %res#14, %C[%ei0_3_2] : memref<?xf32>
+    }
+    %ei0_3_3 = arith.addi %eo08, %ec0_3p : index
+    %okei0_3_3c = arith.cmpi ult, %ec0_3p, %N : index
+    %okei0_3_3 = arith.andi %rv08, %okei0_3_3c : i1
+    scf.if %okei0_3_3 {
+      memref.store %res#15, %C[%ei0_3_3] : memref<?xf32>
+    }
+    %er1a = arith.addi %m0, %wm0 : index
+    %er1b = arith.addi %er1a, %c16 : index
+    %er1 = arith.addi %er1b, %g : index
+    %er18 = arith.addi %er1, %c8 : index
+    %eo1a = arith.muli %er1, %ldc : index
+    %eo1 = arith.addi %eo1a, %cOrigin : index
+    %eo18a = arith.muli %er18, %ldc : index
+    %eo18 = arith.addi %eo18a, %cOrigin : index
+    %rv1 = arith.cmpi ult, %er1, %M : index
+    %rv18 = arith.cmpi ult, %er18, %M : index
+    %ec1_0a = arith.addi %n0, %wn0 : index
+    %ec1_0b = arith.addi %ec1_0a, %c0 : index
+    %ec1_0 = arith.addi %ec1_0b, %t2 : index
+    %ec1_0p = arith.addi %ec1_0, %c1 : index
+    %ei1_0_0 = arith.addi %eo1, %ec1_0 : index
+    %okei1_0_0c = arith.cmpi ult, %ec1_0, %N : index
+    %okei1_0_0 = arith.andi %rv1, %okei1_0_0c : i1
+    scf.if %okei1_0_0 {
+      memref.store %res#16, %C[%ei1_0_0] : memref<?xf32>
+    }
+    %ei1_0_1 = arith.addi %eo1, %ec1_0p : index
+    %okei1_0_1c = arith.cmpi ult, %ec1_0p, %N : index
+    %okei1_0_1 = arith.andi %rv1, %okei1_0_1c : i1
+    scf.if %okei1_0_1 {
+      memref.store %res#17, %C[%ei1_0_1] : memref<?xf32>
+    }
+    %ei1_0_2 = arith.addi %eo18, %ec1_0 : index
+    %okei1_0_2c = arith.cmpi ult, %ec1_0, %N : index
+    %okei1_0_2 = arith.andi %rv18, %okei1_0_2c : i1
+    scf.if %okei1_0_2 {
+      memref.store %res#18, %C[%ei1_0_2] : memref<?xf32>
+    }
+    %ei1_0_3 = arith.addi %eo18, %ec1_0p : index
+    %okei1_0_3c = arith.cmpi ult, %ec1_0p, %N : index
+    %okei1_0_3 = arith.andi %rv18, %okei1_0_3c : i1
+    scf.if %okei1_0_3 {
+      memref.store %res#19, %C[%ei1_0_3] : memref<?xf32>
+    }
+    %ec1_1a = arith.addi %n0, %wn0 : index
+    %ec1_1b = arith.addi %ec1_1a, %c8 : index
+    %ec1_1 = arith.addi %ec1_1b, %t2 : index
+    %ec1_1p = arith.addi %ec1_1, %c1 : index
+    %ei1_1_0 = arith.addi %eo1, %ec1_1 : index
+    %okei1_1_0c = arith.cmpi ult, %ec1_1, %N : index
+    %okei1_1_0 = arith.andi %rv1, %okei1_1_0c : i1
+    scf.if %okei1_1_0 {
+      memref.store %res#20, %C[%ei1_1_0] : memref<?xf32>
+    }
+    %ei1_1_1 = arith.addi %eo1, %ec1_1p : index
+    %okei1_1_1c = arith.cmpi ult, %ec1_1p, %N : index
+    %okei1_1_1 = arith.andi %rv1, %okei1_1_1c : i1
+    scf.if %okei1_1_1 {
+      memref.store %res#21, %C[%ei1_1_1] : memref<?xf32>
+    }
+    %ei1_1_2 = arith.addi %eo18, %ec1_1 : index
+    %okei1_1_2c = arith.cmpi ult, %ec1_1, %N : index
+    %okei1_1_2 = arith.andi %rv18, %okei1_1_2c : i1
+    scf.if %okei1_1_2 {
+      memref.store %res#22, %C[%ei1_1_2] : memref<?xf32>
+    }
+    %ei1_1_3 = arith.addi %eo18, %ec1_1p : index
+    %okei1_1_3c = arith.cmpi ult, %ec1_1p, %N : index
+    %okei1_1_3 = arith.andi %rv18, %okei1_1_3c : i1
+    scf.if %okei1_1_3 {
+      memref.store %res#23, %C[%ei1_1_3] : memref<?xf32>
+    }
+    %ec1_2a = arith.addi %n0, %wn0 : index
+    %ec1_2b = arith.addi %ec1_2a, %c16 : index
+    %ec1_2 = arith.addi %ec1_2b, %t2 : index
+    %ec1_2p = arith.addi %ec1_2, %c1 : index
+    %ei1_2_0 = arith.addi %eo1, %ec1_2 : index
+    %okei1_2_0c = arith.cmpi ult, %ec1_2, %N : index
+    %okei1_2_0 = arith.andi %rv1, %okei1_2_0c : i1
+    scf.if %okei1_2_0 {
+      memref.store %res#24, %C[%ei1_2_0] : memref<?xf32>
+    }
+    %ei1_2_1 = arith.addi %eo1, %ec1_2p : index
+    %okei1_2_1c = arith.cmpi ult, %ec1_2p, %N : index
+    %okei1_2_1 = arith.andi %rv1, %okei1_2_1c : i1
+    scf.if %okei1_2_1 {
+      memref.store %res#25, %C[%ei1_2_1] : memref<?xf32>
+    }
+    %ei1_2_2 = arith.addi %eo18, %ec1_2 : index
+    %okei1_2_2c = arith.cmpi ult, %ec1_2, %N : index
+    %okei1_2_2 = arith.andi %rv18, %okei1_2_2c : i1
+    scf.if %okei1_2_2 {
+      memref.store %res#26, %C[%ei1_2_2] : memref<?xf32>
+    }
+    %ei1_2_3 = arith.addi %eo18, %ec1_2p : index
+    %okei1_2_3c = arith.cmpi ult, %ec1_2p, %N : index
+    %okei1_2_3 = arith.andi %rv18, %okei1_2_3c : i1
+    scf.if %okei1_2_3 {
+      memref.store %res#27, %C[%ei1_2_3] : memref<?xf32>
+    }
+    %ec1_3a = arith.addi %n0, %wn0 : index
+    %ec1_3b = arith.addi %ec1_3a, %c24 : index
+    %ec1_3 = arith.addi %ec1_3b, %t2 : index
+    %ec1_3p = arith.addi %ec1_3, %c1 : index
+    %ei1_3_0 = arith.addi %eo1, %ec1_3 : index
+    %okei1_3_0c = arith.cmpi ult, %ec1_3, %N : index
+    %okei1_3_0 = arith.andi %rv1, %okei1_3_0c : i1
+    scf.if %okei1_3_0 {
+      memref.store %res#28, %C[%ei1_3_0] : memref<?xf32>
+    }
+    %ei1_3_1 = arith.addi %eo1, %ec1_3p : index
+    %okei1_3_1c = arith.cmpi ult, %ec1_3p, %N : index
+    %okei1_3_1 = arith.andi %rv1, %okei1_3_1c : i1
+    scf.if %okei1_3_1 {
+      memref.store %res#29, %C[%ei1_3_1] : memref<?xf32>
+    }
+    %ei1_3_2 = arith.addi %eo18, %ec1_3 : index
+    %okei1_3_2c = arith.cmpi ult, %ec1_3, %N : index
+    %okei1_3_2 = arith.andi %rv18, %okei1_3_2c : i1
+    scf.if %okei1_3_2 {
+      memref.store %res#30, %C[%ei1_3_2] : memref<?xf32>
+    }
+    %ei1_3_3 = arith.addi %eo18, %ec1_3p : index
+    %okei1_3_3c = arith.cmpi ult, %ec1_3p, %N : index
+    %okei1_3_3 = arith.andi %rv18, %okei1_3_3c : i1
+    scf.if %okei1_3_3 {
+      memref.store %res#31, %C[%ei1_3_3] : memref<?xf32>
+    }
+    %er2a = arith.addi %m0, %wm0 : index
+    %er2b = arith.addi %er2a, %c32 : index
+    %er2 = arith.addi %er2b, %g : index
+    %er28 = arith.addi %er2, %c8 : index
+    %eo2a = arith.muli %er2, %ldc : index
+    %eo2 = arith.addi %eo2a, %cOrigin : index
+    %eo28a = arith.muli %er28, %ldc : index
+    %eo28 = arith.addi %eo28a, %cOrigin : index
+    %rv2 = arith.cmpi ult, %er2, %M : index
+    %rv28 = arith.cmpi ult, %er28, %M : index
+    %ec2_0a = arith.addi %n0, %wn0 : index
+    %ec2_0b = arith.addi %ec2_0a, %c0 : index
+    %ec2_0 = arith.addi %ec2_0b, %t2 : index
+    %ec2_0p = arith.addi %ec2_0, %c1 : index
+    %ei2_0_0 = arith.addi %eo2, %ec2_0 : index
+    %okei2_0_0c = arith.cmpi ult, %ec2_0, %N : index
+    %okei2_0_0 = arith.andi %rv2, %okei2_0_0c : i1
+    scf.if %okei2_0_0 {
+      memref.store %res#32, %C[%ei2_0_0] : memref<?xf32>
+    }
+    %ei2_0_1 = arith.addi %eo2, %ec2_0p : index
+    %okei2_0_1c = arith.cmpi ult, %ec2_0p, %N : index
+    %okei2_0_1 = arith.andi %rv2, %okei2_0_1c : i1
+    scf.if %okei2_0_1 {
+      memref.store %res#33, %C[%ei2_0_1] : memref<?xf32>
+    }
+    %ei2_0_2 = arith.addi %eo28, %ec2_0 : index
+    %okei2_0_2c = arith.cmpi ult, %ec2_0, %N : index
+    %okei2_0_2 = arith.andi %rv28, %okei2_0_2c : i1
+    scf.if %okei2_0_2 {
+      memref.store %res#34, %C[%ei2_0_2] : memref<?xf32>
+    }
+    %ei2_0_3 = arith.addi %eo28, %ec2_0p : index
+    %okei2_0_3c = arith.cmpi ult, %ec2_0p, %N : index
+    %okei2_0_3 = arith.andi %rv28, %okei2_0_3c : i1
+    scf.if %okei2_0_3 {
+      memref.store %res#35, %C[%ei2_0_3] : memref<?xf32>
+    }
+    %ec2_1a = arith.addi %n0, %wn0 : index
+    %ec2_1b = arith.addi %ec2_1a, %c8 : index
+    %ec2_1 = arith.addi %ec2_1b, %t2 : index
+    %ec2_1p = arith.addi %ec2_1, %c1 : index
+    %ei2_1_0 = arith.addi %eo2, %ec2_1 : index
+    %okei2_1_0c = arith.cmpi ult, %ec2_1, %N : index
+    %okei2_1_0 = arith.andi %rv2, %okei2_1_0c : i1
+    scf.if %okei2_1_0 {
+      memref.store %res#36, %C[%ei2_1_0] : memref<?xf32>
+    }
+    %ei2_1_1 = arith.addi %eo2, %ec2_1p : index
+    %okei2_1_1c = arith.cmpi ult, %ec2_1p, %N : index
+    %okei2_1_1 = arith.andi %rv2, %okei2_1_1c : i1
+    scf.if %okei2_1_1 {
+      memref.store %res#37, %C[%ei2_1_1] : memref<?xf32>
+    }
+    %ei2_1_2 = arith.addi %eo28, %ec2_1 : index
+    %okei2_1_2c = arith.cmpi ult, %ec2_1, %N : index
+    %okei2_1_2 = arith.andi %rv28, %okei2_1_2c : i1
+    scf.if %okei2_1_2 {
+      memref.store %res#38, %C[%ei2_1_2] : memref<?xf32>
+    }
+    %ei2_1_3 = arith.addi %eo28, %ec2_1p : index
+    %okei2_1_3c = arith.cmpi ult, %ec2_1p, %N : index
+    %okei2_1_3 = arith.andi %rv28, %okei2_1_3c : i1
+    scf.if %okei2_1_3 {
+      memref.store %res#39, %C[%ei2_1_3] : memref<?xf32>
+    }
+    %ec2_2a = arith.addi %n0, %wn0 : index
+    %ec2_2b = arith.addi %ec2_2a, %c16 : index
+    %ec2_2 = arith.addi %ec2_2b, %t2 : index
+    %ec2_2p = arith.addi %ec2_2, %c1 : index
+    %ei2_2_0 = arith.addi %eo2, %ec2_2 : index
+    %okei2_2_0c = arith.cmpi ult, %ec2_2, %N : index
+    %okei2_2_0 = arith.andi %rv2, %okei2_2_0c : i1
+    scf.if %okei2_2_0 {
+      memref.store %res#40, %C[%ei2_2_0] : memref<?xf32>
+    }
+    %ei2_2_1 = arith.addi %eo2, %ec2_2p : index
+    %okei2_2_1c = arith.cmpi ult, %ec2_2p, %N : index
+    %okei2_2_1 = arith.andi %rv2, %okei2_2_1c : i1
+    scf.if %okei2_2_1 {
+      memref.store %res#41, %C[%ei2_2_1] : memref<?xf32>
+    }
+    %ei2_2_2 = arith.addi %eo28, %ec2_2 : index
+    %okei2_2_2c = arith.cmpi ult, %ec2_2, %N : index
+    %okei2_2_2 = arith.andi %rv28, %okei2_2_2c : i1
+    scf.if %okei2_2_2 {
+      memref.store %res#42, %C[%ei2_2_2] : memref<?xf32>
+    }
+    %ei2_2_3 = arith.addi %eo28, %ec2_2p : index
+    %okei2_2_3c = arith.cmpi ult, %ec2_2p, %N : index
+    %okei2_2_3 = arith.andi %rv28, %okei2_2_3c : i1
+    scf.if %okei2_2_3 {
+      memref.store %res#43, %C[%ei2_2_3] : memref<?xf32>
+    }
+    %ec2_3a = arith.addi %n0, %wn0 : index
+    %ec2_3b = arith.addi %ec2_3a, %c24 : index
+    %ec2_3 = arith.addi %ec2_3b, %t2 : index
+    %ec2_3p = arith.addi %ec2_3, %c1 : index
+    %ei2_3_0 = arith.addi %eo2, %ec2_3 : index
+    %okei2_3_0c = arith.cmpi ult, %ec2_3, %N : index
+    %okei2_3_0 = arith.andi %rv2, %okei2_3_0c : i1
+    scf.if %okei2_3_0 {
+      memref.store %res#44, %C[%ei2_3_0] : memref<?xf32>
+    }
+    %ei2_3_1 = arith.addi %eo2, %ec2_3p : index
+    %okei2_3_1c = arith.cmpi ult, %ec2_3p, %N : index
+    %okei2_3_1 = arith.andi %rv2, %okei2_3_1c : i1
+    scf.if %okei2_3_1 {
+      memref.store %res#45, %C[%ei2_3_1] : memref<?xf32>
+    }
+    %ei2_3_2 = arith.addi %eo28, %ec2_3 : index
+    %okei2_3_2c = arith.cmpi ult, %ec2_3, %N : index
+    %okei2_3_2 = arith.andi %rv28, %okei2_3_2c : i1
+    scf.if %okei2_3_2 {
+      memref.store %res#46, %C[%ei2_3_2] : memref<?xf32>
+    }
+    %ei2_3_3 = arith.addi %eo28, %ec2_3p : index
+    %okei2_3_3c = arith.cmpi ult, %ec2_3p, %N : index
+    %okei2_3_3 = arith.andi %rv28, %okei2_3_3c : i1
+    scf.if %okei2_3_3 {
+      memref.store %res#47, %C[%ei2_3_3] : memref<?xf32>
+    }
+    %er3a = arith.addi %m0, %wm0 : index
+    %er3b = arith.addi %er3a, %c48 : index
+    %er3 = arith.addi %er3b, %g : index
+    %er38 = arith.addi %er3, %c8 : index
+    %eo3a = arith.muli %er3, %ldc : index
+    %eo3 = arith.addi %eo3a, %cOrigin : index
+    %eo38a = arith.muli %er38, %ldc : index
+    %eo38 = arith.addi %eo38a, %cOrigin : index
+    %rv3 = arith.cmpi ult, %er3, %M : index
+    %rv38 = arith.cmpi ult, %er38, %M : index
+    %ec3_0a = arith.addi %n0, %wn0 : index
+    %ec3_0b = arith.addi %ec3_0a, %c0 : index
+    %ec3_0 = arith.addi %ec3_0b, %t2 : index
+    %ec3_0p = arith.addi %ec3_0, %c1 : index
+    %ei3_0_0 = arith.addi %eo3, %ec3_0 : index
+    %okei3_0_0c = arith.cmpi ult, %ec3_0, %N : index
+    %okei3_0_0 = arith.andi %rv3, %okei3_0_0c : i1
+    scf.if %okei3_0_0 {
+      memref.store %res#48, %C[%ei3_0_0] : memref<?xf32>
+    }
+    %ei3_0_1 = arith.addi %eo3, %ec3_0p : index
+    %okei3_0_1c = arith.cmpi ult, %ec3_0p, %N : index
+    %okei3_0_1 = arith.andi %rv3, %okei3_0_1c : i1
+    scf.if %okei3_0_1 {
+      memref.store %res#49, %C[%ei3_0_1] : memref<?xf32>
+    }
+    %ei3_0_2 = arith.addi %eo38, %ec3_0 : index
+    %okei3_0_2c = arith.cmpi ult, %ec3_0, %N : index
+    %okei3_0_2 = arith.andi %rv38, %okei3_0_2c : i1
+    scf.if %okei3_0_2 {
+      memref.store %res#50, %C[%ei3_0_2] : memref<?xf32>
+    }
+    %ei3_0_3 = arith.addi %eo38, %ec3_0p : index
+    %okei3_0_3c = arith.cmpi ult, %ec3_0p, %N : index
+    %okei3_0_3 = arith.andi %rv38, %okei3_0_3c : i1
+    scf.if %okei3_0_3 {
+      memref.store %res#51, %C[%ei3_0_3] : memref<?xf32>
+    }
+    %ec3_1a = arith.addi %n0, %wn0 : index
+    %ec3_1b = arith.addi %ec3_1a, %c8 : index
+    %ec3_1 = arith.addi %ec3_1b, %t2 : index
+    %ec3_1p = arith.addi %ec3_1, %c1 : index
+    %ei3_1_0 = arith.addi %eo3, %ec3_1 : index
+    %okei3_1_0c = arith.cmpi ult, %ec3_1, %N : index
+    %okei3_1_0 = arith.andi %rv3, %okei3_1_0c : i1
+    scf.if %okei3_1_0 {
+      memref.store %res#52, %C[%ei3_1_0] : memref<?xf32>
+    }
+    %ei3_1_1 = arith.addi %eo3, %ec3_1p : index
+    %okei3_1_1c = arith.cmpi ult, %ec3_1p, %N : index
+    %okei3_1_1 = arith.andi %rv3, %okei3_1_1c : i1
+    scf.if %okei3_1_1 {
+      memref.store %res#53, %C[%ei3_1_1] : memref<?xf32>
+    }
+    %ei3_1_2 = arith.addi %eo38, %ec3_1 : index
+    %okei3_1_2c = arith.cmpi ult, %ec3_1, %N : index
+    %okei3_1_2 = arith.andi %rv38, %okei3_1_2c : i1
+    scf.if %okei3_1_2 {
+      memref.store %res#54, %C[%ei3_1_2] : memref<?xf32>
+    }
+    %ei3_1_3 = arith.addi %eo38, %ec3_1p : index
+    %okei3_1_3c = arith.cmpi ult, %ec3_1p, %N : index
+    %okei3_1_3 = arith.andi %rv38, %okei3_1_3c : i1
+    scf.if %okei3_1_3 {
+      memref.store %res#55, %C[%ei3_1_3] : memref<?xf32>
+    }
+    %ec3_2a = arith.addi %n0, %wn0 : index
+    %ec3_2b = arith.addi %ec3_2a, %c16 : index
+    %ec3_2 = arith.addi %ec3_2b, %t2 : index
+    %ec3_2p = arith.addi %ec3_2, %c1 : index
+    %ei3_2_0 = arith.addi %eo3, %ec3_2 : index
+    %okei3_2_0c = arith.cmpi ult, %ec3_2, %N : index
+    %okei3_2_0 = arith.andi %rv3, %okei3_2_0c : i1
+    scf.if %okei3_2_0 {
+      memref.store %res#56, %C[%ei3_2_0] : memref<?xf32>
+    }
+    %ei3_2_1 = arith.addi %eo3, %ec3_2p : index
+    %okei3_2_1c = arith.cmpi ult, %ec3_2p, %N : index
+    %okei3_2_1 = arith.andi %rv3, %okei3_2_1c : i1
+    scf.if %okei3_2_1 {
+      memref.store %res#57, %C[%ei3_2_1] : memref<?xf32>
+    }
+    %ei3_2_2 = arith.addi %eo38, %ec3_2 : index
+    %okei3_2_2c = arith.cmpi ult, %ec3_2, %N : index
+    %okei3_2_2 = arith.andi %rv38, %okei3_2_2c : i1
+    scf.if %okei3_2_2 {
+      memref.store %res#58, %C[%ei3_2_2] : memref<?xf32>
+    }
+    %ei3_2_3 = arith.addi %eo38, %ec3_2p : index
+    %okei3_2_3c = arith.cmpi ult, %ec3_2p, %N : index
+    %okei3_2_3 = arith.andi %rv38, %okei3_2_3c : i1
+    scf.if %okei3_2_3 {
+      memref.store %res#59, %C[%ei3_2_3] : memref<?xf32>
+    }
+    %ec3_3a = arith.addi %n0, %wn0 : index
+    %ec3_3b = arith.addi %ec3_3a, %c24 : index
+    %ec3_3 = arith.addi %ec3_3b, %t2 : index
+    %ec3_3p = arith.addi %ec3_3, %c1 : index
+    %ei3_3_0 = arith.addi %eo3, %ec3_3 : index
+    %okei3_3_0c = arith.cmpi ult, %ec3_3, %N : index
+    %okei3_3_0 = arith.andi %rv3, %okei3_3_0c : i1
+    scf.if %okei3_3_0 {
+      memref.store %res#60, %C[%ei3_3_0] : memref<?xf32>
+    }
+    %ei3_3_1 = arith.addi %eo3, %ec3_3p : index
+    %okei3_3_1c = arith.cmpi ult, %ec3_3p, %N : index
+    %okei3_3_1 = arith.andi %rv3, %okei3_3_1c : i1
+    scf.if %okei3_3_1 {
+      memref.store %res#61, %C[%ei3_3_1] : memref<?xf32>
+    }
+    %ei3_3_2 = arith.addi %eo38, %ec3_3 : index
+    %okei3_3_2c = arith.cmpi ult, %ec3_3, %N : index
+    %okei3_3_2 = arith.andi %rv38, %okei3_3_2c : i1
+    scf.if %okei3_3_2 {
+      memref.store %res#62, %C[%ei3_3_2] : memref<?xf32>
+    }
+    %ei3_3_3 = arith.addi %eo38, %ec3_3p : index
+    %okei3_3_3c = arith.cmpi ult, %ec3_3p, %N : index
+    %okei3_3_3 = arith.andi %rv38, %okei3_3_3c : i1
+    scf.if %okei3_3_3 {
+      memref.store %res#63, %C[%ei3_3_3] : memref<?xf32>
+    }
+    }
+    gpu.return
+  }
 }
 }

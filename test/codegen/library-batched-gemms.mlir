@@ -13,10 +13,10 @@
 // CHECK-DAG: %[[D0:.*]] = memref.dim %[[Q]], %c0
 // CHECK-DAG: %[[D1:.*]] = memref.dim %[[Q]], %c1
 // CHECK: %[[M:.*]] = arith.muli %[[D0]], %[[D1]]
-// CHECK: %[[GY:.*]] = arith.maxui %{{.*}}, %c1
-// CHECK: %[[FQ:.*]] = memref.collapse_shape %[[Q]] {{\[\[}}0, 1, 2, 3]]
 // CHECK: %[[FW0:.*]] = memref.collapse_shape %[[KVB]] {{\[\[}}0, 1]]
 // CHECK: %[[FW:.*]] = memref.cast %[[FW0]] : memref<124800xbf16> to memref<?xbf16>
+// CHECK: %[[GY:.*]] = arith.maxui %{{.*}}, %c1
+// CHECK: %[[FQ:.*]] = memref.collapse_shape %[[Q]] {{\[\[}}0, 1, 2, 3]]
 // CHECK: %[[FQL:.*]] = memref.collapse_shape %[[QL]] {{\[\[}}0, 1, 2, 3]]
 // Args: M, N, K, lda = H K, aBatch = K, W's offset, head stride and row
 // stride, ldc = H N, cBatch = N.

@@ -1,10 +1,10 @@
 // dsc-library-gemms (GPU pipelines): a GEMM dsc-lower-to-linalg marked
 // dsc.library_gemm (a linear layer with a bf16 weight: C[..., n] =
 // sum_k A[..., k] * B[n, k], A and B bf16, C f32) becomes a launch of the
-// kernel library's grouped_gemm_bf16_tn_m64 (with large-tiles, for many
-// rows, its 128-row grouped_gemm_bf16_tn) as one expert. The library's module joins, with
-// the kernels launched alone; the expert offsets [0, M] are written by a
-// generic (a kernel once mapped), not by the host.
+// kernel library's batched_gemm_bf16_tn_m64 (with large-tiles, for many
+// rows, its 128-row batched_gemm_bf16_tn) as one batch, its rows' count an
+// argument: no offsets to write. The library's module joins, with the
+// kernels launched alone.
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms -canonicalize -verify-diagnostics | FileCheck %s
 // With large-tiles (sm_90a's pipeline: the 128-row tile's 128 KiB of
 // shared memory), a GEMM whose rows make two waves of 128-row blocks on 132
@@ -18,13 +18,13 @@
 // LARGE: %[[M127:.*]] = arith.addi %[[M]], %c127
 // LARGE: %[[T128:.*]] = arith.divui %[[M127]], %c128
 // LARGE: %[[GY128:.*]] = arith.maxui %[[T128]], %c1
-// LARGE: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn blocks in (%c2, %[[GY128]], %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c131072_i32 args({{.*}}, %c136 : index, %c64 : index)
+// LARGE: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn blocks in (%c2, %[[GY128]], %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c131072_i32 args({{.*}}, %[[M]] : index, %c136 : index, %c64 : index,
 // LARGE: } else {
-// LARGE: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64 blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
+// LARGE: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64 blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1)
 // LARGE: }
 // LARGE: gpu.module @dsc_grouped_gemm
-// LARGE-DAG: gpu.func @grouped_gemm_bf16_tn_m64(
-// LARGE-DAG: gpu.func @grouped_gemm_bf16_tn(
+// LARGE-DAG: gpu.func @batched_gemm_bf16_tn_m64(
+// LARGE-DAG: gpu.func @batched_gemm_bf16_tn(
 // The zero fill of C the GEMM accumulated onto is dead (the kernel writes
 // all of C): gone, unless something else touches C in between.
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms 2>/dev/null | FileCheck %s --check-prefix=FILL
@@ -53,27 +53,24 @@
 // CHECK-DAG: %[[D0:.*]] = memref.dim %[[A]], %c0
 // CHECK-DAG: %[[D1:.*]] = memref.dim %[[A]], %c1
 // CHECK: %[[M:.*]] = arith.muli %[[D0]], %[[D1]]
-// CHECK: %[[OFF:.*]] = memref.alloc() : memref<2xi32>
-// CHECK: linalg.generic {{.*}} outs(%[[OFF]] : memref<2xi32>)
-// CHECK: %[[I:.*]] = linalg.index 0
-// CHECK: arith.muli %[[I]], %[[M]]
+// CHECK-NOT: memref.alloc
 // CHECK-NOT: scf.if
+// CHECK: %[[FB0:.*]] = memref.collapse_shape %[[B]] {{\[\[}}0, 1]]
+// CHECK: %[[FB:.*]] = memref.cast %[[FB0]] : memref<8704xbf16> to memref<?xbf16>
 // CHECK: %[[M63:.*]] = arith.addi %[[M]], %c63
 // CHECK: %[[TILES:.*]] = arith.divui %[[M63]], %c64
 // CHECK: %[[GY:.*]] = arith.maxui %[[TILES]], %c1
 // CHECK: %[[FA:.*]] = memref.collapse_shape %[[A]] {{\[\[}}0, 1, 2]]
-// CHECK: %[[FB0:.*]] = memref.collapse_shape %[[B]] {{\[\[}}0, 1]]
-// CHECK: %[[FB:.*]] = memref.cast %[[FB0]] : memref<8704xbf16> to memref<?xbf16>
 // CHECK: %[[FC:.*]] = memref.collapse_shape %[[C]] {{\[\[}}0, 1, 2]]
-// CHECK: %[[FO:.*]] = memref.cast %[[OFF]] : memref<2xi32> to memref<?xi32>
-// CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_bf16_tn_m64 blocks in (%c2, %[[GY]], %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %[[SMEM]] args(%[[FA]] : memref<?xbf16>, %[[FB]] : memref<?xbf16>, %[[FC]] : memref<?xf32>, %[[FO]] : memref<?xi32>, %c136 : index, %c64 : index)
-// CHECK: memref.dealloc %[[OFF]]
+// Args: M, N, K, lda = K, 0 (one batch), B at 0 (the rest of the batch
+// strides unused), ldb = K, ldc = N, 0.
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64 blocks in (%c2, %[[GY]], %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %[[SMEM]] args(%[[FA]] : memref<?xbf16>, %[[FB]] : memref<?xbf16>, %[[FC]] : memref<?xf32>, %[[M]] : index, %c136 : index, %c64 : index, %c64 : index, %c64 : index, %c0 : index, %c8704 : index, %c64 : index, %c136 : index, %c136 : index)
 // CHECK-NOT: linalg.generic
 // CHECK: return
 // The library's module, with the one kernel launched.
 // CHECK: gpu.module @dsc_grouped_gemm
-// CHECK-NOT: gpu.func @grouped_gemm_swiglu
-// CHECK: gpu.func @grouped_gemm_bf16_tn_m64(
+// CHECK-NOT: gpu.func @grouped_gemm
+// CHECK: gpu.func @batched_gemm_bf16_tn_m64(
 // CHECK-NOT: gpu.func
 func.func @linear(%a: memref<?x?x64xbf16>, %b: memref<136x64xbf16>, %c: memref<?x?x136xf32>) {
   %zero = arith.constant 0.0 : f32

@@ -139,9 +139,24 @@ def batched_gemm(kernels):
                     emu.global_memref(out), m, n, k, heads * k, k, 0, k * ldb,
                     ldb, heads * n, n])
     want = np.einsum("mhk,hkn->mhn", x, w[:, :, :n])
-    return verdict(f"batched_gemm_bf16_nn_m64 (K {k} x N {n} of rows of {ldb}, "
-                   "the buffer ending at its last element)",
-                   out.reshape(m, heads, n), want, 1e-5) and ok
+    ok = verdict(f"batched_gemm_bf16_nn_m64 (K {k} x N {n} of rows of {ldb}, "
+                 "the buffer ending at its last element)",
+                 out.reshape(m, heads, n), want, 1e-5) and ok
+    # A linear layer: one batch, A [rows, K], B [N, K], C [rows, N], on both
+    # tiles (the 128-row one of 256 threads): 150 rows (a partial second
+    # 128-row tile), N 136, K 200.
+    rows, n, k = 150, 136, 200
+    a_bits, a = bf16(rng.standard_normal((rows, k)))
+    b_bits, b = bf16(rng.standard_normal((n, k)))
+    for bm, name in ((64, "batched_gemm_bf16_tn_m64"), (128, "batched_gemm_bf16_tn")):
+        c = np.full(rows * n, np.nan, np.float32)
+        emu.run_kernel(kernels[name], (-(-n // 128), -(-rows // bm), 1), 2 * bm,
+                       4 * (bm + 128) * 64 * 2,
+                       [emu.global_memref(a_bits), emu.global_memref(b_bits),
+                        emu.global_memref(c), rows, n, k, k, 0, 0, 0, k, n, 0])
+        ok = verdict(f"{name} as a linear layer ({rows} rows, N {n}, K {k})",
+                     c.reshape(rows, n), a @ b.T, 1e-5) and ok
+    return ok
 
 
 def grouped_gemm_wgmma(kernels):
