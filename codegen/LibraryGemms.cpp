@@ -3,9 +3,10 @@
 // A linear layer's GEMM on a GPU, as generated code, is a loop nest with one
 // thread per output and a sequential sum: no tensor cores, no reuse through
 // shared memory. The kernel library's grouped GEMM (mma.sync, a cp.async
-// ring, ldmatrix from swizzled rows) takes any M and N, so a linear layer is
-// one launch of it with one expert, and the routed experts' GEMMs are its
-// grouped form behind the library's MoE dispatch (moe_align, moe_tiles).
+// ring, ldmatrix from swizzled rows) takes any M and N: a linear layer is
+// one batch of its batched form (which also runs the attention's per-head
+// products), and the routed experts' GEMMs are its grouped form behind the
+// library's MoE dispatch (moe_align, moe_tiles).
 // dsc-library-gemms swaps the marked generics for those launches, and
 // dsc.paged_mla_decode (decode attention) for the library's MLA decode;
 // everything else about the step stays as generated.

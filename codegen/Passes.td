@@ -409,9 +409,8 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     for the 128-row tile's blocks to make two waves on 132 SMs (M >=
     ceil(264 / ceil(N / 128)) * 128, decided on the host by M), the
     128-row tile `batched_gemm_bf16_tn` (256 threads, 128 KiB). The
-    library's modules join the
-    module from the source dsc was built with, holding the kernels launched
-    only. The launch (tile, threads, shared bytes) is read from the
+    library's modules join the module from the source dsc was built with,
+    holding the kernels launched only. The launch (tile, threads, shared bytes) is read from the
     kernel's attributes (`dsc.tile`, `known_block_size`,
     `dsc.dynamic_shared_memory`).
 

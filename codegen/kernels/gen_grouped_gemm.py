@@ -15,11 +15,12 @@ The schedule, sm_80 style (it runs on sm_90a unchanged):
   * shared -> registers with ldmatrix.x4, rows XOR-swizzled in 16-byte
     chunks so that the 8 rows one ldmatrix reads hit 8 different banks.
 
-The batched variants (batched_gemm_bf16_{tn,nn}_m64, and batched_gemm_bf16_tn
-for 128 rows) run the same schedule with the batches (the attention's
-heads) as block z and every operand given an origin and strides, so that a
-head's slab of a weight is read where it lies (W_UK and W_UV inside kv_b);
-a linear layer is one batch, its rows' count an argument. The nn one takes B as K x N: its tile is
+The batched variants (batched_gemm_bf16_{tn,nn}_m64, and for 128 rows
+batched_gemm_bf16_tn) run the same schedule with the batches (the
+attention's heads) as block z and every operand given an origin and
+strides, so that a head's slab of a weight is read where it lies (W_UK and
+W_UV inside kv_b); a linear layer is one batch, its rows' count an
+argument. The nn one takes B as K x N: its tile is
 copied as BK rows of BN (16 chunks a row, XOR-swizzled by k % 8) and its
 fragments loaded with ldmatrix.x4.trans, which hands each lane the two k
 values of one n that mma.sync's column-major B fragment holds.

@@ -62,8 +62,8 @@
 // CHECK: %[[GY:.*]] = arith.maxui %[[TILES]], %c1
 // CHECK: %[[FA:.*]] = memref.collapse_shape %[[A]] {{\[\[}}0, 1, 2]]
 // CHECK: %[[FC:.*]] = memref.collapse_shape %[[C]] {{\[\[}}0, 1, 2]]
-// Args: M, N, K, lda = K, 0 (one batch), B at 0 (the rest of the batch
-// strides unused), ldb = K, ldc = N, 0.
+// Args: M, N, K, lda = K, aBatch = K, B at 0, bBatch = N K, ldb = K,
+// ldc = N, cBatch = N (one batch: the batch strides unused).
 // CHECK: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64 blocks in (%c2, %[[GY]], %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %[[SMEM]] args(%[[FA]] : memref<?xbf16>, %[[FB]] : memref<?xbf16>, %[[FC]] : memref<?xf32>, %[[M]] : index, %c136 : index, %c64 : index, %c64 : index, %c64 : index, %c0 : index, %c8704 : index, %c64 : index, %c136 : index, %c136 : index)
 // CHECK-NOT: linalg.generic
 // CHECK: return

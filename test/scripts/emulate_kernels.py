@@ -153,7 +153,7 @@ def batched_gemm(kernels):
         emu.run_kernel(kernels[name], (-(-n // 128), -(-rows // bm), 1), 2 * bm,
                        4 * (bm + 128) * 64 * 2,
                        [emu.global_memref(a_bits), emu.global_memref(b_bits),
-                        emu.global_memref(c), rows, n, k, k, 0, 0, 0, k, n, 0])
+                        emu.global_memref(c), rows, n, k, k, k, 0, n * k, k, n, n])
         ok = verdict(f"{name} as a linear layer ({rows} rows, N {n}, K {k})",
                      c.reshape(rows, n), a @ b.T, 1e-5) and ok
     return ok
