@@ -103,9 +103,11 @@ const MlaDecodeVariant *mlaDecodeVariant(int64_t latent, int64_t rope) {
 // fills an SM's shared memory at DeepSeek's widths). More splits only add
 // partial outputs to combine.
 constexpr int64_t kMlaTargetBlocks = 2 * 132;
-// gen_grouped_gemm.py's 64-row tile of C per block of 4 warps. Its launch
-// (tile, threads, shared memory) is read from the kernel's attributes, so
-// that the generator states it once.
+// gen_grouped_gemm.py's 64-row tile of C per block of 4 warps, its batched
+// form: the heads as batches and strided operands, B given N x K. It runs
+// a linear layer (one batch) and W_UV's per-head product. Its launch (tile,
+// threads, shared memory) is read from the kernel's attributes, so that the
+// generator states it once.
 constexpr LibrarySource kGemmKernel = {kGemmFile, "batched_gemm_bf16_tn_m64"};
 // Its 128-row tile (8 warps, 128 KiB of shared memory): twice the reuse of
 // each B tile, for a GEMM with rows enough to fill the GPU with such
@@ -118,13 +120,10 @@ constexpr int64_t kLargeTileBlocks = 2 * 132;
 // The same tile over the M tiles moe_tiles lists (the routed experts).
 constexpr LibrarySource kTiledGemmKernel = {kGemmFile,
                                             "grouped_gemm_bf16_tn_m64_tiled"};
-// The same tile with the heads as batches and strided operands (the
-// absorbed attention's per-head products): B given N x K (W_UV) or K x N
-// (W_UK, read with ldmatrix.trans).
-constexpr LibrarySource kBatchedGemmKernel = {kGemmFile,
-                                              "batched_gemm_bf16_tn_m64"};
-constexpr LibrarySource kBatchedGemmByKKernel = {kGemmFile,
-                                                 "batched_gemm_bf16_nn_m64"};
+// The same with B given K x N, read with ldmatrix.trans (W_UK's per-head
+// product).
+constexpr LibrarySource kGemmByKKernel = {kGemmFile,
+                                          "batched_gemm_bf16_nn_m64"};
 // Slots to expert-sorted rows, and those rows to M tiles; one block each.
 constexpr LibrarySource kAlignKernel = {kDispatchFile, "moe_align"};
 constexpr LibrarySource kTilesKernel = {kDispatchFile, "moe_tiles"};
@@ -1295,7 +1294,7 @@ struct DscLibraryGemmsPass
     }
     for (auto &[op, gemm] : batched) {
       FailureOr<LibraryKernel> batchedKernel =
-          kernel(gemm.wByK ? kBatchedGemmByKKernel : kBatchedGemmKernel);
+          kernel(gemm.wByK ? kGemmByKKernel : kGemmKernel);
       if (failed(batchedKernel))
         return signalPassFailure();
       launchBatched(op, gemm, *batchedKernel);
