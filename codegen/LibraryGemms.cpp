@@ -120,6 +120,10 @@ constexpr int64_t kLargeTileBlocks = 2 * 132;
 // The same tile over the M tiles moe_tiles lists (the routed experts).
 constexpr LibrarySource kTiledGemmKernel = {kGemmFile,
                                             "grouped_gemm_bf16_tn_m64_tiled"};
+// The same over the gate and up stacks with SwiGLU fused: the routed
+// experts' activations in expert order, the down GEMM's rows.
+constexpr LibrarySource kTiledSwigluKernel = {
+    kGemmFile, "grouped_gemm_swiglu_bf16_tn_m64_tiled"};
 // The same with B given K x N, read with ldmatrix.trans (W_UK's per-head
 // product).
 constexpr LibrarySource kGemmByKKernel = {kGemmFile,
@@ -512,20 +516,25 @@ Value mTilesFor(OpBuilder &b, Location loc, Value rows,
 /// Launches the library GEMM `kernel`: for each expert e, rows
 /// [offsets[e], offsets[e+1]) of C [rows, n] = A [rows, k] times B [e]
 /// ([n, k]) transposed, over `mTiles` M tiles: the tiles of one expert's
-/// rows, or, for the tiled kernel, the tiles `tiles` lists (moe_tiles).
+/// rows, or, for the tiled kernels, the tiles `tiles` lists (moe_tiles).
+/// `stacks` holds B, or the gate and up stacks of the SwiGLU kernel, whose
+/// blocks cover their 2 n columns packed (C its n activations).
 void launchGemm(OpBuilder &b, Location loc, const LibraryKernel &kernel,
-                Value a, Value bMatrix, Value c, Value offsets, Value tiles,
+                Value a, ValueRange stacks, Value c, Value offsets, Value tiles,
                 Value mTiles, int64_t n, int64_t k) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  gpu::KernelDim3 grid{index(llvm::divideCeil(n, kernel.tileN)), mTiles,
+  int64_t columns = static_cast<int64_t>(stacks.size()) * n;
+  gpu::KernelDim3 grid{index(llvm::divideCeil(columns, kernel.tileN)), mTiles,
                        index(1)};
   gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
   Value shared =
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);
-  SmallVector<Value> args = {flattened(b, loc, a), flattened(b, loc, bMatrix),
-                             flattened(b, loc, c), flattened(b, loc, offsets)};
+  SmallVector<Value> args = {flattened(b, loc, a)};
+  for (Value stack : stacks)
+    args.push_back(flattened(b, loc, stack));
+  args.append({flattened(b, loc, c), flattened(b, loc, offsets)});
   if (tiles)
     args.push_back(tiles);
   args.append({index(n), index(k)});
@@ -968,7 +977,7 @@ void launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
   Value sortedC = memref::AllocOp::create(
       b, loc, MemRefType::get({ShapedType::kDynamic, g.n}, b.getF32Type()),
       sorted.slots);
-  launchGemm(b, loc, gemm, rows, g.w, sortedC, sorted.offsets, sorted.tiles,
+  launchGemm(b, loc, gemm, rows, {g.w}, sortedC, sorted.offsets, sorted.tiles,
              sorted.maxTiles, g.n, g.k);
   MLIRContext *ctx = op.getContext();
   parallelGeneric(
@@ -1031,22 +1040,170 @@ groupRouted(ArrayRef<std::pair<linalg::GenericOp, GroupedGemm>> routed) {
   return groups;
 }
 
+/// A marked SwiGLU (kLibrarySwigluAttr) on buffers:
+/// act = bf16(silu(gate) * up) elementwise, gate and up f32.
+struct Swiglu {
+  linalg::GenericOp op;
+  Value gate, up, act;
+};
+
+FailureOr<Swiglu> matchSwiglu(linalg::GenericOp op, std::string &why) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 0 ||
+      !llvm::all_of(op.getIndexingMapsArray(),
+                    [](AffineMap map) { return map.isIdentity(); }))
+    return refuse(why, "not elementwise on buffers with two inputs and one "
+                       "output");
+  Swiglu s{op, op.getDpsInputs()[0], op.getDpsInputs()[1], op.getDpsInits()[0]};
+  auto type = [](Value v) { return cast<MemRefType>(v.getType()); };
+  if (!type(s.gate).getElementType().isF32() ||
+      !type(s.up).getElementType().isF32() ||
+      !type(s.act).getElementType().isBF16())
+    return refuse(why, "operands are not f32, f32 -> bf16");
+  // The body: truncf(g / (1 + exp(-g)) * u), either order where it
+  // commutes (the canonicalizer moves constants right).
+  Block &body = op.getRegion().front();
+  Value g = body.getArgument(0), u = body.getArgument(1);
+  auto operands = [](Operation *o) {
+    return std::make_pair(o->getOperand(0), o->getOperand(1));
+  };
+  auto isOne = [](Value v) { return matchPattern(v, m_OneFloat()); };
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto trunc = yield.getValues()[0].getDefiningOp<arith::TruncFOp>();
+  auto mul = trunc ? trunc.getIn().getDefiningOp<arith::MulFOp>() : nullptr;
+  arith::DivFOp div;
+  if (mul) {
+    auto [x, y] = operands(mul);
+    div = y == u ? x.getDefiningOp<arith::DivFOp>()
+                 : (x == u ? y.getDefiningOp<arith::DivFOp>() : nullptr);
+  }
+  auto add = div && div.getLhs() == g
+                 ? div.getRhs().getDefiningOp<arith::AddFOp>()
+                 : nullptr;
+  math::ExpOp exp;
+  if (add) {
+    auto [x, y] = operands(add);
+    exp = isOne(x) ? y.getDefiningOp<math::ExpOp>()
+                   : (isOne(y) ? x.getDefiningOp<math::ExpOp>() : nullptr);
+  }
+  auto neg = exp ? exp.getOperand().getDefiningOp<arith::NegFOp>() : nullptr;
+  unsigned ops = llvm::count_if(
+      body, [](Operation &o) { return !o.hasTrait<OpTrait::ConstantLike>(); });
+  if (!neg || neg.getOperand() != g || ops != 7)
+    return refuse(why, "its body is not bf16(g / (1 + exp(-g)) * u)");
+  return s;
+}
+
+/// Whether `buffer` is an allocation whose every user is one of `users` or
+/// its dealloc.
+bool usedOnlyBy(Value buffer, ArrayRef<Operation *> users) {
+  return buffer.getDefiningOp<memref::AllocOp>() &&
+         llvm::all_of(buffer.getUsers(), [&](Operation *user) {
+           return isa<memref::DeallocOp>(user) ||
+                  llvm::is_contained(users, user);
+         });
+}
+
+/// A routed group's gate and up GEMMs (members `gate` and `up`), whose
+/// sums only the marked `swiglu` reads, and its down GEMM (`down`), the
+/// only reader of the SwiGLU's result: the library's grouped GEMM with
+/// SwiGLU computes the down GEMM's rows from the gate's in one launch.
+struct FusedSwiglu {
+  unsigned gate, up, down;
+  Swiglu swiglu;
+};
+
+FailureOr<FusedSwiglu> fuseSwiglu(const RoutedGroup &group, const Swiglu &s,
+                                  std::string &why) {
+  auto member = [&](function_ref<bool(const GroupedGemm &)> is)
+      -> std::optional<unsigned> {
+    for (auto [i, m] : llvm::enumerate(group.members))
+      if (is(m.second))
+        return i;
+    return std::nullopt;
+  };
+  std::optional<unsigned> gate =
+      member([&](const GroupedGemm &g) { return g.c == s.gate && !g.perSlot; });
+  std::optional<unsigned> up =
+      member([&](const GroupedGemm &g) { return g.c == s.up && !g.perSlot; });
+  std::optional<unsigned> down =
+      member([&](const GroupedGemm &g) { return g.a == s.act && g.perSlot; });
+  if (!gate || !up || !down || *gate == *up)
+    return refuse(why, "its operands are not the sums of a routed layer's "
+                       "gate and up GEMMs and the input of its down GEMM");
+  auto op = [&](unsigned i) { return group.members[i].first; };
+  const GroupedGemm &g = group.members[*gate].second,
+                    &u = group.members[*up].second;
+  if (group.rowsOf[*gate] != group.rowsOf[*up] || g.n != u.n || g.k != u.k ||
+      cast<MemRefType>(s.act.getType()).getShape().back() != g.n)
+    return refuse(why, "gate and up do not read the same rows into the same "
+                       "widths");
+  Operation *at = s.op;
+  if (at->getBlock() != op(*down)->getBlock() ||
+      !op(*gate)->isBeforeInBlock(at) || !op(*up)->isBeforeInBlock(at) ||
+      !at->isBeforeInBlock(op(*down)))
+    return refuse(why, "it is not between its GEMMs in one block");
+  // The fused kernel runs where the SwiGLU was: the stacks must hold what
+  // the GEMMs read.
+  if (writtenBetween(op(*gate), at, g.w) || writtenBetween(op(*up), at, u.w))
+    return refuse(why, "a stack may be written before it");
+  if (!usedOnlyBy(s.gate, {op(*gate), at}) ||
+      !usedOnlyBy(s.up, {op(*up), at}) || !usedOnlyBy(s.act, {at, op(*down)}))
+    return refuse(why, "something else reads the sums or the activations");
+  return FusedSwiglu{*gate, *up, *down, s};
+}
+
+/// Erases `buffer` (an allocation no op reads any more) and its dealloc.
+void eraseBuffer(Value buffer) {
+  for (Operation *user : llvm::make_early_inc_range(buffer.getUsers()))
+    user->erase();
+  buffer.getDefiningOp()->erase();
+}
+
 /// Replaces a group's GEMMs: one sorting before the first, one gather per
-/// distinct input, the buffers freed after the last.
+/// distinct input, the buffers freed after the last. With `fused`, its
+/// gate and up GEMMs and their SwiGLU become one launch of `swigluGemm`
+/// where the SwiGLU was, whose expert-ordered activations are the down
+/// GEMM's rows (no gather).
 void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
-                  const LibraryKernel &align, const LibraryKernel &tiles) {
+                  const LibraryKernel &align, const LibraryKernel &tiles,
+                  const std::optional<FusedSwiglu> &fused,
+                  const LibraryKernel &swigluGemm) {
   auto [first, firstGemm] = group.members.front();
   Operation *afterLast = group.members.back().first->getNextNode();
   OpBuilder b(first);
   SortedSlots sorted =
       sortSlots(b, first.getLoc(), firstGemm, align, tiles, gemm.tileM);
+  // rows[i]: member i's A in expert order (for the fused down GEMM, the
+  // activations the SwiGLU kernel writes in that order).
   SmallVector<Value> rows;
   for (auto [i, member] : llvm::enumerate(group.members)) {
     auto [op, g] = member;
+    if (fused && i == fused->down) {
+      Swiglu s = fused->swiglu;
+      const GroupedGemm &gate = group.members[fused->gate].second;
+      Value wUp = group.members[fused->up].second.w;
+      b.setInsertionPoint(s.op);
+      Location loc = s.op.getLoc();
+      rows.push_back(memref::AllocOp::create(
+          b, loc,
+          MemRefType::get({ShapedType::kDynamic, gate.n}, b.getBF16Type()),
+          sorted.slots));
+      launchGemm(b, loc, swigluGemm, rows[fused->gate], {gate.w, wUp},
+                 rows.back(), sorted.offsets, sorted.tiles, sorted.maxTiles,
+                 gate.n, gate.k);
+      s.op.erase();
+      launchGrouped(op, g, sorted, rows.back(), gemm);
+      continue;
+    }
     b.setInsertionPoint(op);
     rows.push_back(group.rowsOf[i] == i ? gatherRows(b, op.getLoc(), g, sorted)
                                         : rows[group.rowsOf[i]]);
-    launchGrouped(op, g, sorted, rows.back(), gemm);
+    // The fused kernel computes these where the SwiGLU was.
+    if (fused && (i == fused->gate || i == fused->up))
+      op.erase();
+    else
+      launchGrouped(op, g, sorted, rows.back(), gemm);
   }
   b.setInsertionPoint(afterLast);
   Location loc = afterLast->getLoc();
@@ -1057,6 +1214,12 @@ void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
       buffers.push_back(row);
   for (Value buffer : buffers)
     memref::DeallocOp::create(b, loc, buffer);
+  // Nothing reads the sums or the per-slot activations any more (erased
+  // last: a dealloc of theirs may be where the deallocs above went).
+  if (fused)
+    for (Value buffer :
+         {fused->swiglu.gate, fused->swiglu.up, fused->swiglu.act})
+      eraseBuffer(buffer);
 }
 
 /// Whether `use` is the weight of a tensor-core GEMM without block scales:
@@ -1209,10 +1372,20 @@ struct DscLibraryGemmsPass
     SmallVector<std::pair<linalg::GenericOp, Gemm>> plain;
     SmallVector<std::pair<linalg::GenericOp, GroupedGemm>> routed;
     SmallVector<std::pair<linalg::GenericOp, BatchedGemm>> batched;
+    SmallVector<Swiglu> swiglus;
     module.walk([&](linalg::GenericOp op) {
+      std::string why;
+      if (op->hasAttr(kLibrarySwigluAttr)) {
+        if (FailureOr<Swiglu> s = matchSwiglu(op, why); succeeded(s)) {
+          swiglus.push_back(*s);
+        } else {
+          op.emitRemark("SwiGLU left as generated code: ") << why;
+          op->removeAttr(kLibrarySwigluAttr);
+        }
+        return;
+      }
       if (!isMarked(op))
         return;
-      std::string why;
       if (!isGemmOnBuffers(op)) {
         why = "not a GEMM on buffers with two inputs and one output";
       } else if (op->hasAttr(kLibraryGroupedGemmAttr)) {
@@ -1240,7 +1413,8 @@ struct DscLibraryGemmsPass
       if (op.hasPureBufferSemantics())
         attention.push_back(op);
     });
-    if (plain.empty() && routed.empty() && batched.empty() && attention.empty())
+    if (plain.empty() && routed.empty() && batched.empty() &&
+        attention.empty() && swiglus.empty())
       return;
     auto kernel = [&](const LibrarySource &source) -> FailureOr<LibraryKernel> {
       FailureOr<LibraryKernel> found = libraryKernel(module, source);
@@ -1299,6 +1473,29 @@ struct DscLibraryGemmsPass
         return signalPassFailure();
       launchBatched(op, gemm, *batchedKernel);
     }
+    // Each group's SwiGLU, fused when it can be.
+    SmallVector<std::optional<FusedSwiglu>> fusions(groups.size());
+    for (Swiglu &s : swiglus) {
+      std::string why = "its gate and up sums are not a routed layer's "
+                        "library GEMMs";
+      for (auto [group, fusion] : llvm::zip(groups, fusions)) {
+        if (!llvm::any_of(group.members,
+                          [&](auto &m) { return m.second.c == s.gate; }))
+          continue;
+        FailureOr<FusedSwiglu> fused = fuseSwiglu(group, s, why);
+        if (succeeded(fused) && !fusion)
+          fusion = *fused;
+        else if (succeeded(fused))
+          why = "its layer's GEMMs are fused with another SwiGLU";
+        break;
+      }
+      if (llvm::any_of(fusions, [&](const std::optional<FusedSwiglu> &f) {
+            return f && f->swiglu.op == s.op;
+          }))
+        continue;
+      s.op.emitRemark("SwiGLU left as generated code: ") << why;
+      s.op->removeAttr(kLibrarySwigluAttr);
+    }
     if (groups.empty())
       return;
     FailureOr<LibraryKernel> tiledKernel = kernel(kTiledGemmKernel);
@@ -1306,8 +1503,22 @@ struct DscLibraryGemmsPass
     FailureOr<LibraryKernel> tilesKernel = kernel(kTilesKernel);
     if (failed(tiledKernel) || failed(alignKernel) || failed(tilesKernel))
       return signalPassFailure();
-    for (const RoutedGroup &group : groups)
-      launchRouted(group, *tiledKernel, *alignKernel, *tilesKernel);
+    // The SwiGLU kernel lists the same M tiles as the tiled GEMM.
+    FailureOr<LibraryKernel> swigluKernel = failure();
+    if (llvm::any_of(fusions, [](auto &f) { return f.has_value(); })) {
+      swigluKernel = kernel(kTiledSwigluKernel);
+      if (failed(swigluKernel))
+        return signalPassFailure();
+      if (swigluKernel->tileM != tiledKernel->tileM) {
+        module.emitError("the kernel library's ")
+            << kTiledSwigluKernel.kernel << " and " << kTiledGemmKernel.kernel
+            << " tile M differently";
+        return signalPassFailure();
+      }
+    }
+    for (auto [group, fusion] : llvm::zip(groups, fusions))
+      launchRouted(group, *tiledKernel, *alignKernel, *tilesKernel, fusion,
+                   succeeded(swigluKernel) ? *swigluKernel : *tiledKernel);
   }
 };
 

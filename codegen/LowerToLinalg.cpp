@@ -1075,7 +1075,8 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
 /// With `bf16Inputs` and bf16 expert stacks (no scales), the routed
 /// experts' GEMMs take their inputs rounded to bf16, as tensor-core GEMMs
 /// do; with `fixedShapes` too, each per-slot GEMM carries
-/// `kLibraryGroupedGemmAttr`, for dsc-library-gemms.
+/// `kLibraryGroupedGemmAttr` and the SwiGLU between them
+/// `kLibrarySwigluAttr`, for dsc-library-gemms.
 struct LowerMoe : OpRewritePattern<MoeOp> {
   LowerMoe(MLIRContext *context, bool fixedShapes, bool bf16Inputs)
       : OpRewritePattern(context), fixedShapes(fixedShapes),
@@ -1182,9 +1183,11 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
     Value in = tensorCores ? roundedToBf16(m, x) : x;
     Value gate = slotGemm(in, false, 0, op.getGateProj(), width);
     Value up = slotGemm(in, false, 1, op.getUpProj(), width);
-    Value act = m.swiglu(gate, up);
+    // With tensor cores, the down projection's bf16 input in one op, for
+    // dsc-library-gemms to fuse with the gate and up GEMMs.
+    Value act = m.swiglu(gate, up, tensorCores ? b.getBF16Type() : Type());
     if (tensorCores)
-      act = roundedToBf16(m, act);
+      act.getDefiningOp()->setAttr(kLibrarySwigluAttr, b.getUnitAttr());
     Value down = slotGemm(act, true, 2, op.getDownProj(), hidden);
     // y[t, d] = sum_j weights[t, j] * down[t, j, d], loops (t, d, j).
     SmallVector<OpFoldResult> tdSize = {tokens, b.getIndexAttr(hidden)};

@@ -44,6 +44,14 @@ inline constexpr llvm::StringLiteral kLibraryGemmAttr = "dsc.library_gemm";
 inline constexpr llvm::StringLiteral kLibraryGroupedGemmAttr =
     "dsc.library_grouped_gemm";
 
+/// Marks the SwiGLU between a routed experts' marked gate and up GEMMs and
+/// their down projection (a `linalg.generic`, elementwise:
+/// act = bf16(g / (1 + exp(-g)) * u), g and u the gate's and up's f32 sums,
+/// act the down projection's per-slot bf16 input). dsc-library-gemms fuses
+/// it with those two GEMMs into the kernel library's grouped GEMM with
+/// SwiGLU when nothing else reads their sums; otherwise it stays generated.
+inline constexpr llvm::StringLiteral kLibrarySwigluAttr = "dsc.library_swiglu";
+
 /// Marks a per-head product of the absorbed attention (a `linalg.generic`
 /// over (..., h, n, k): C[..., h, n] += A[..., h, k] * W[h, n, k], or
 /// W[h, k, n]; A and W bf16, C f32), q_nope times W_UK or the attention's

@@ -426,6 +426,17 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     layer's gate, up and down; nothing between them writing it) share one
     sorting, and those of one input (gate and up) one gather.
 
+    A `linalg.generic` marked `dsc.library_swiglu` (by the same lowering:
+    `act = bf16(g / (1 + exp(-g)) * u)` elementwise from the f32 sums of a
+    layer's gate and up GEMMs to its down GEMM's per-slot input) fuses with
+    those two GEMMs when nothing else reads the sums or `act`: one launch
+    of `grouped_gemm_swiglu_bf16_tn_m64_tiled` where the SwiGLU was (grid
+    (ceil(2 N / 128), the listed tiles): each block's 128 packed columns
+    are 64 gate and the same 64 up columns, read from the two stacks as
+    they lie), whose activations in expert order are the down GEMM's rows;
+    the sums, `act` and the down GEMM's gather go. A SwiGLU it cannot fuse
+    stays generated, with a remark saying why.
+
     Each per-head product of the absorbed attention marked
     `dsc.library_batched_gemm` (by dsc-lower-to-linalg{fixed-shapes
     library-attention} when kv_b is bf16: `C[..., h, n] = sum_k A[..., h,

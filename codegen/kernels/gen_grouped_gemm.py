@@ -151,6 +151,8 @@ gpu.module @dsc_grouped_gemm {{""")
 
 
 def kernel_header(name, swiglu, tiled=False, batched=None):
+    """`swiglu`: False (C in f32), "packed" (gate and up rows packed in one
+    B) or "stacks" (gate and up two stacks, B and Bu)."""
     names.clear()
     out_type = "memref<?xbf16>" if swiglu else "memref<?xf32>"
     if FP8:
@@ -182,13 +184,16 @@ def kernel_header(name, swiglu, tiled=False, batched=None):
                          dsc.dynamic_shared_memory = {smem_bytes(BM)} : i64}} {{""")
         constants()
         return
-    what = ("D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2] (B packed for SwiGLU)"
-            if swiglu else "C[r, n] in f32 [rows, N]")
+    what = {False: "C[r, n] in f32 [rows, N]",
+            "packed": "D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2] (B packed for SwiGLU)",
+            "stacks": "D[r, j] = bf16(silu(gate) * up) into [rows, N], gate from B, up from Bu"
+            }[swiglu]
+    stacks = " %Bu: memref<?xbf16>," if swiglu == "stacks" else ""
     tiles = ""
     if tiled:
         emit(f"""  // The M tiles listed: block (x, t) computes tile t of %tiles (moe_tiles:
   // [expert, first row] pairs, [-1, -1] past the last), so the grid is
-  // (ceil(N / {BN}), tiles there may be) and no block is launched per expert
+  // (ceil({"2 N" if swiglu == "stacks" else "N"} / {BN}), tiles there may be) and no block is launched per expert
   // for rows it does not have.""")
         tiles = " %tiles: memref<?xi32>,"
     emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads;
@@ -196,7 +201,7 @@ def kernel_header(name, swiglu, tiled=False, batched=None):
   // Its launch, as dsc-library-gemms reads it: dsc.tile is the rows x
   // columns of C one block computes, known_block_size its threads,
   // dsc.dynamic_shared_memory its bytes.
-  gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xbf16>,
+  gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xbf16>,{stacks}
                                  %C: {out_type}, %offsets: memref<?xi32>,{tiles}
                                  %N: index, %K: index)
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
@@ -284,6 +289,11 @@ def body(swiglu=False, tiled=False, batched=None):
     `batched` ("tn": B given N x K; "nn": K x N) with strides."""
     global BATCHED, END
     BATCHED, END = batched, "%M" if batched else "%end"
+    stacks = swiglu == "stacks"
+    if stacks:
+        # A thread's B rows are tid / CPR + (THREADS / CPR) i: with 16 a
+        # copy index i, which stack a copy reads (i % 2) is known here.
+        assert THREADS // CPR == 16 and BN % 32 == 0
     # The block's place: its N tile (x), its M tile or listed tile (y), its
     # expert or batch (z).
     emit("    %e = gpu.block_id z" if not tiled else "    %tile = gpu.block_id y")
@@ -361,7 +371,19 @@ def body(swiglu=False, tiled=False, batched=None):
             emit(f"    %lchunk{p} = arith.remui %q{p}, %c{CPR} : index")
             emit(f"    %lcol{p} = arith.muli %lchunk{p}, %c8 : index")
             swizzled(f"%lrow{p}", f"%lchunk{p}", f"st{p}")
-            emit(f"    %grow{p} = arith.addi {rowBase}, %lrow{p} : index")
+            if op == "B" and stacks:
+                # Packed column p = n0 + row is row (p / 32) 16 + p % 16 of
+                # the gate stack (even copies) or the up stack (odd ones):
+                # each warp's 32 columns are 16 gate columns, then the same
+                # 16 up columns (the SwiGLU epilogue's pairing).
+                emit(f"    %pk{p} = arith.addi %n0, %lrow{p} : index")
+                emit(f"    %pkq{p} = arith.divui %pk{p}, %c32 : index")
+                emit(f"    %pks{p} = arith.muli %pkq{p}, %c16 : index")
+                emit(f"    %pkl{p} = arith.remui %pk{p}, %c16 : index")
+                emit(f"    %wrow{p} = arith.addi %pks{p}, %pkl{p} : index")
+                emit(f"    %grow{p} = arith.addi %eN, %wrow{p} : index")
+            else:
+                emit(f"    %grow{p} = arith.addi {rowBase}, %lrow{p} : index")
             emit(f"    %goff{p} = arith.muli %grow{p}, {stride} : index")
             if origin:
                 emit(f"    %gorg{p} = arith.addi %goff{p}, {origin} : index")
@@ -369,7 +391,10 @@ def body(swiglu=False, tiled=False, batched=None):
             if EDGES:
                 # Elements of K left from this chunk's column at K step 0;
                 # a row past the operand's rows copies none.
-                emit(f"    %in{p} = arith.cmpi ult, %grow{p}, {rowEnd} : index")
+                if op == "B" and stacks:
+                    emit(f"    %in{p} = arith.cmpi ult, %wrow{p}, %N : index")
+                else:
+                    emit(f"    %in{p} = arith.cmpi ult, %grow{p}, {rowEnd} : index")
                 emit(f"    %kl{p} = arith.subi %K, %lcol{p} : index")
                 emit(f"    %kr{p} = arith.select %in{p}, %kl{p}, %c0 : index")
     if batched == "nn":
@@ -427,7 +452,8 @@ def body(swiglu=False, tiled=False, batched=None):
                     emit(f"{indent}%kq{p}_{k} = arith.subi %kp{p}_{k}, %ko{k} : index")
                     emit(f"{indent}%n{p}_{k} = arith.minui %kq{p}_{k}, %c8 : index")
                     count = f", %n{p}_{k}"
-                emit(f"{indent}%tok{p}_{k} = nvgpu.device_async_copy %{op}[%src{p}_{k}], "
+                src = "%Bu" if op == "B" and stacks and i % 2 else f"%{op}"
+                emit(f"{indent}%tok{p}_{k} = nvgpu.device_async_copy {src}[%src{p}_{k}], "
                      f"%sm{op}[{stage}, %lrow{p}, %st{p}_col], 8{count} {{bypassL1}} : memref<?x{ELT}> to {smem}")
                 tokens.append(f"%tok{p}_{k}")
         emit(f"{indent}%grp{k} = nvgpu.device_async_create_group {', '.join(tokens)}")
@@ -513,7 +539,7 @@ def body(swiglu=False, tiled=False, batched=None):
     %t = arith.remui %lane, %c4 : index
     %t2 = arith.muli %t, %c2 : index""")
     if swiglu:
-        swiglu_epilogue()
+        swiglu_epilogue(stacks)
     else:
         store_epilogue()
     emit("    }")
@@ -606,26 +632,31 @@ def store_epilogue():
                               f"%rv{mt}{row}", f"%ec{mt}_{nt}{col}", "%N")
 
 
-def swiglu_epilogue():
+def swiglu_epilogue(stacks):
     """SwiGLU fused into the gate+up GEMM. B's rows are packed so that each
     warp's 32 columns are 16 gate columns then the same 16 up columns
     (packed row 32 c + i is gate row 16 c + i, 32 c + 16 + i is up row
     16 c + i): n tiles 0, 1 hold gate and tiles 2, 3 the matching up values
     in the same registers of the same thread. Output column of packed
-    column p (a gate column) is p / 32 * 16 + p % 16; rounding as
-    transformers' bf16 MLP: gate and up rounded to bf16, silu in f32 rounded
-    to bf16, the product rounded to bf16."""
-    emit("""    %one = arith.constant 1.0 : f32
-    %halfN = arith.divui %N, %c2 : index
-    %ocol0 = arith.addi %n0, %wn0 : index
+    column p (a gate column) is p / 32 * 16 + p % 16.
+    Packed B (N its packed rows): rounding as transformers' bf16 MLP, gate
+    and up rounded to bf16, silu in f32 rounded to bf16, the product
+    rounded to bf16. Two `stacks` (N the output's columns): dsc's model,
+    silu(gate) * up in f32 rounded once (TensorMath::swiglu, then the down
+    projection's bf16 input)."""
+    width = "%N" if stacks else "%halfN"
+    emit("    %one = arith.constant 1.0 : f32")
+    if not stacks:
+        emit("    %halfN = arith.divui %N, %c2 : index")
+    emit("""    %ocol0 = arith.addi %n0, %wn0 : index
     %ocol = arith.divui %ocol0, %c2 : index""")
     for mt in range(MT):
         emit(f"    %er{mt}a = arith.addi %m0, %wm0 : index")
         emit(f"    %er{mt}b = arith.addi %er{mt}a, %c{mt * 16} : index")
         emit(f"    %er{mt} = arith.addi %er{mt}b, %g : index")
         emit(f"    %er{mt}8 = arith.addi %er{mt}, %c8 : index")
-        emit(f"    %eo{mt} = arith.muli %er{mt}, %halfN : index")
-        emit(f"    %eo{mt}8 = arith.muli %er{mt}8, %halfN : index")
+        emit(f"    %eo{mt} = arith.muli %er{mt}, {width} : index")
+        emit(f"    %eo{mt}8 = arith.muli %er{mt}8, {width} : index")
         row_guards(mt)
         for nt in range(NT // 2):
             gate = (mt * NT + nt) * 4
@@ -636,21 +667,27 @@ def swiglu_epilogue():
             emit(f"    %sc{p}p = arith.addi %sc{p}, %c1 : index")
             for r, (row, col) in enumerate([("", ""), ("", "p"), ("8", ""), ("8", "p")]):
                 q = f"{p}_{r}"
-                emit(f"    %gb{q} = arith.truncf %res#{gate + r} : f32 to bf16")
-                emit(f"    %gf{q} = arith.extf %gb{q} : bf16 to f32")
-                emit(f"    %ub{q} = arith.truncf %res#{up + r} : f32 to bf16")
-                emit(f"    %uf{q} = arith.extf %ub{q} : bf16 to f32")
-                emit(f"    %ng{q} = arith.negf %gf{q} : f32")
+                gf, uf = f"%res#{gate + r}", f"%res#{up + r}"
+                if not stacks:
+                    emit(f"    %gb{q} = arith.truncf {gf} : f32 to bf16")
+                    emit(f"    %gf{q} = arith.extf %gb{q} : bf16 to f32")
+                    emit(f"    %ub{q} = arith.truncf {uf} : f32 to bf16")
+                    emit(f"    %uf{q} = arith.extf %ub{q} : bf16 to f32")
+                    gf, uf = f"%gf{q}", f"%uf{q}"
+                emit(f"    %ng{q} = arith.negf {gf} : f32")
                 emit(f"    %ex{q} = math.exp %ng{q} : f32")
                 emit(f"    %de{q} = arith.addf %one, %ex{q} : f32")
-                emit(f"    %si{q} = arith.divf %gf{q}, %de{q} : f32")
-                emit(f"    %sb{q} = arith.truncf %si{q} : f32 to bf16")
-                emit(f"    %sf{q} = arith.extf %sb{q} : bf16 to f32")
-                emit(f"    %pr{q} = arith.mulf %sf{q}, %uf{q} : f32")
+                emit(f"    %si{q} = arith.divf {gf}, %de{q} : f32")
+                silu = f"%si{q}"
+                if not stacks:
+                    emit(f"    %sb{q} = arith.truncf %si{q} : f32 to bf16")
+                    emit(f"    %sf{q} = arith.extf %sb{q} : bf16 to f32")
+                    silu = f"%sf{q}"
+                emit(f"    %pr{q} = arith.mulf {silu}, {uf} : f32")
                 emit(f"    %pb{q} = arith.truncf %pr{q} : f32 to bf16")
                 emit(f"    %si{q}i = arith.addi %eo{mt}{row}, %sc{p}{col} : index")
                 guarded_store(f"%pb{q}", "memref<?xbf16>", f"%si{q}i",
-                              f"%rv{mt}{row}", f"%sc{p}{col}", "%halfN")
+                              f"%rv{mt}{row}", f"%sc{p}{col}", width)
 
 
 file_header()
@@ -658,7 +695,7 @@ file_header()
 # 128 registers each: too few for both sets of sums).
 for bm, suffix in (((64, "_m64"),) if FP8 else ((128, ""), (64, "_m64"))):
     variants = (((False, "grouped_gemm_fp8_tn"),) if FP8 else
-                ((False, "grouped_gemm_bf16_tn"), (True, "grouped_gemm_swiglu_bf16_tn")))
+                ((False, "grouped_gemm_bf16_tn"), ("packed", "grouped_gemm_swiglu_bf16_tn")))
     for swiglu, name in variants:
         configure(bm)
         kernel_header(name + suffix, swiglu)
@@ -669,6 +706,11 @@ if not FP8:
     configure(64)
     kernel_header("grouped_gemm_bf16_tn_m64_tiled", False, tiled=True)
     body(tiled=True)
+    # Their gate and up projections with SwiGLU fused, the two stacks read
+    # as the checkpoint stores them: D = bf16(silu(x Wg^T) * (x Wu^T)) in
+    # expert order, the down projection's A. Grid (ceil(2 N / BN), tiles).
+    kernel_header("grouped_gemm_swiglu_bf16_tn_m64_tiled", "stacks", tiled=True)
+    body(swiglu="stacks", tiled=True)
 # The attention's per-head products (dsc-library-gemms), heads as batches:
 # the absorbed queries (q_nope times W_UK, which kv_b stores K x N) and the
 # values (the attention's latent output times W_UV, N x K), each head's

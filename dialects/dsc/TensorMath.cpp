@@ -609,8 +609,10 @@ Value TensorMath::gatherColumns(Value x, Value indices) {
       })[0];
 }
 
-Value TensorMath::swiglu(Value g, Value u) {
-  Type eltType = cast<RankedTensorType>(g.getType()).getElementType();
+Value TensorMath::swiglu(Value g, Value u, Type elementType) {
+  Type eltType = elementType
+                     ? elementType
+                     : cast<RankedTensorType>(g.getType()).getElementType();
   return map({g, u}, eltType, [&](OpBuilder &nb, Location l, ValueRange a) {
     TensorMath s(nb, l);
     Value gate = s.toF32(a[0]);

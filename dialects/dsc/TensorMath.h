@@ -119,14 +119,14 @@ public:
   /// computed in f32 (a sum-of-squares reduction, then one elementwise
   /// generic), the result in `x`'s element type.
   Value rmsNorm(Value x, Value w, double eps);
-  /// SwiGLU: `g / (1 + exp(-g)) * u` (silu(g) * u) elementwise, computed in
-  /// f32, the result in `g`'s element type.
   /// `1 / (1 + exp(-x))` elementwise, in f32.
   Value sigmoid(Value x);
   /// `x[r, indices[r, j]]` ([R, N] read at [R, K] i64 column indices): a
   /// gather of each row's chosen columns, in f32.
   Value gatherColumns(Value x, Value indices);
-  Value swiglu(Value g, Value u);
+  /// SwiGLU: `g / (1 + exp(-g)) * u` (silu(g) * u) elementwise, computed in
+  /// f32, the result in `elementType` (rounded once), by default `g`'s.
+  Value swiglu(Value g, Value u, Type elementType = {});
   /// Rotary embedding spelled out as transformers' DeepSeek code computes
   /// it (and so as an ONNX export of it reads): angles `positions[b, s] *
   /// frequencies[i]` ([batch, seq] i64 times [d/2] f32), their cos and sin

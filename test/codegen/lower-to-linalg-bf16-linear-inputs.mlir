@@ -40,22 +40,31 @@ func.func @fp8_weight(%x: tensor<?x8xf32>, %w: tensor<4x8xf8E4M3FN>, %s: tensor<
 // rows, the SwiGLU activations) are rounded to bf16. With fixed-shapes
 // (GPU targets), each GEMM per slot is marked dsc.library_grouped_gemm for
 // dsc-library-gemms; its stack is read in the body, the expert clamped.
+// The SwiGLU between them is one op from the gate's and up's f32 sums to
+// the down projection's bf16 input, marked dsc.library_swiglu (for the
+// library's grouped GEMM with SwiGLU).
 // RUN: dsc-opt %s --dsc-lower-to-linalg="bf16-linear-inputs fixed-shapes" | FileCheck %s --check-prefix=FIXED
 // FIXED-LABEL: func.func @bf16_experts
 // FIXED: %[[X:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<?x8xf32>)
 // FIXED: arith.truncf %{{.*}} : f32 to bf16
-// FIXED: linalg.generic {{.*}} ins(%[[X]], %arg2 : tensor<?x8xbf16>, tensor<?x2xi64>) {{.*}} attrs = {dsc.library_grouped_gemm}
+// FIXED: %[[G:.*]] = linalg.generic {{.*}} ins(%[[X]], %arg2 : tensor<?x8xbf16>, tensor<?x2xi64>) {{.*}} attrs = {dsc.library_grouped_gemm}
 // FIXED: arith.maxsi
 // FIXED: arith.minsi %{{.*}}, %c3
 // FIXED: tensor.extract %arg3
-// FIXED: linalg.generic {{.*}} ins(%[[X]], %arg2 : tensor<?x8xbf16>, tensor<?x2xi64>) {{.*}} attrs = {dsc.library_grouped_gemm}
+// FIXED: %[[U:.*]] = linalg.generic {{.*}} ins(%[[X]], %arg2 : tensor<?x8xbf16>, tensor<?x2xi64>) {{.*}} attrs = {dsc.library_grouped_gemm}
 // FIXED: tensor.extract %arg4
-// FIXED: arith.truncf %{{.*}} : f32 to bf16
+// FIXED: linalg.generic {{.*}} ins(%[[G]], %[[U]] : tensor<?x2x6xf32>, tensor<?x2x6xf32>) outs(%{{.*}} : tensor<?x2x6xbf16>) attrs = {dsc.library_swiglu}
+// FIXED: arith.negf
+// FIXED-NEXT: math.exp
+// FIXED-NEXT: arith.addf
+// FIXED-NEXT: arith.divf
+// FIXED-NEXT: arith.mulf
+// FIXED-NEXT: arith.truncf %{{.*}} : f32 to bf16
 // FIXED: } -> tensor<?x2x6xbf16>
 // FIXED: linalg.generic {{.*}} ins(%{{.*}}, %arg2 : tensor<?x2x6xbf16>, tensor<?x2xi64>) {{.*}} attrs = {dsc.library_grouped_gemm}
 // FIXED: tensor.extract %arg5
 // FIXED-LABEL: func.func @f32_experts
-// FIXED-NOT: dsc.library_grouped_gemm
+// FIXED-NOT: dsc.library_
 // FIXED-NOT: bf16
 // FIXED: return
 // Sparse dispatch (CPU code without fixed-shapes) rounds the same inputs,
