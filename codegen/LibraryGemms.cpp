@@ -120,6 +120,10 @@ constexpr int64_t kLargeTileBlocks = 2 * 132;
 // The same tile over the M tiles moe_tiles lists (the routed experts).
 constexpr LibrarySource kTiledGemmKernel = {kGemmFile,
                                             "grouped_gemm_bf16_tn_m64_tiled"};
+// Its gate and up with SwiGLU fused (one batch: a dense MLP's or a shared
+// expert's), writing the SwiGLU's bf16 result.
+constexpr LibrarySource kSwigluGemmKernel = {kGemmFile,
+                                             "batched_gemm_swiglu_bf16_tn_m64"};
 // The same over the gate and up stacks with SwiGLU fused: the routed
 // experts' activations in expert order, the down GEMM's rows.
 constexpr LibrarySource kTiledSwigluKernel = {
@@ -556,31 +560,27 @@ void parallelGeneric(
 }
 
 /// Launches the batched `kernel` on `gemm` over `rows` rows: grid (N tiles,
-/// M tiles, heads), W from `flatW` (its whole buffer, flat) at its slab's
-/// offset and strides.
+/// M tiles, heads), W from `flatWs` (its whole buffer, flat) at its slab's
+/// offset and strides; or, for the SwiGLU kernel, gate's and up's, whose
+/// blocks cover their 2 N columns packed (C the N activations).
 void launchBatchedKernel(OpBuilder &b, Location loc, const BatchedGemm &gemm,
-                         Value flatW, Value rows, const LibraryKernel &kernel) {
+                         ValueRange flatWs, Value rows,
+                         const LibraryKernel &kernel) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  gpu::KernelDim3 grid{index(llvm::divideCeil(gemm.n, kernel.tileN)),
+  int64_t columns = static_cast<int64_t>(flatWs.size()) * gemm.n;
+  gpu::KernelDim3 grid{index(llvm::divideCeil(columns, kernel.tileN)),
                        mTilesFor(b, loc, rows, kernel), index(gemm.heads)};
   gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
   Value shared =
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);
-  SmallVector<Value> args = {flattened(b, loc, gemm.a),
-                             flatW,
-                             flattened(b, loc, gemm.c),
-                             rows,
-                             index(gemm.n),
-                             index(gemm.k),
-                             index(gemm.heads * gemm.k),
-                             index(gemm.k),
-                             index(gemm.wOffset),
-                             index(gemm.wStrides[0]),
-                             index(gemm.wStrides[1]),
-                             index(gemm.heads * gemm.n),
-                             index(gemm.n)};
+  SmallVector<Value> args = {flattened(b, loc, gemm.a)};
+  args.append(flatWs.begin(), flatWs.end());
+  args.append({flattened(b, loc, gemm.c), rows, index(gemm.n), index(gemm.k),
+               index(gemm.heads * gemm.k), index(gemm.k), index(gemm.wOffset),
+               index(gemm.wStrides[0]), index(gemm.wStrides[1]),
+               index(gemm.heads * gemm.n), index(gemm.n)});
   gpu::LaunchFuncOp::create(b, loc, kernel.fn, grid, block, shared, args);
 }
 
@@ -1160,6 +1160,75 @@ void eraseBuffer(Value buffer) {
   buffer.getDefiningOp()->erase();
 }
 
+/// A linear layer's gate and up GEMMs (`plain[gate]`, `plain[up]`, of one
+/// input), whose sums only the marked `swiglu` reads: the library's batched
+/// GEMM with SwiGLU writes the SwiGLU's result from that input in one
+/// launch (a dense MLP's, or a MoE layer's shared expert's).
+struct FusedDenseSwiglu {
+  unsigned gate, up;
+  Swiglu swiglu;
+};
+
+FailureOr<FusedDenseSwiglu>
+fuseDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
+                const Swiglu &s, std::string &why) {
+  auto producer = [&](Value c) -> std::optional<unsigned> {
+    for (auto [i, p] : llvm::enumerate(plain))
+      if (p.second.c == c)
+        return i;
+    return std::nullopt;
+  };
+  std::optional<unsigned> gate = producer(s.gate), up = producer(s.up);
+  if (!gate || !up || *gate == *up)
+    return refuse(why, "its operands are not the sums of two linear layers' "
+                       "GEMMs");
+  auto [gateOp, g] = plain[*gate];
+  auto [upOp, u] = plain[*up];
+  if (g.a != u.a || g.n != u.n || g.k != u.k)
+    return refuse(why, "gate and up do not read the same input into the "
+                       "same widths");
+  if (!cast<MemRefType>(s.act.getType()).getLayout().isIdentity())
+    return refuse(why, "its result is not a contiguous row-major buffer");
+  Operation *at = s.op;
+  if (gateOp->getBlock() != at->getBlock() ||
+      upOp->getBlock() != at->getBlock() || !gateOp->isBeforeInBlock(at) ||
+      !upOp->isBeforeInBlock(at))
+    return refuse(why, "it is not after its GEMMs in one block");
+  // The fused kernel runs where the SwiGLU was: the GEMMs' operands must
+  // hold what they read.
+  for (auto [op, gemm] : {plain[*gate], plain[*up]})
+    if (writtenBetween(op, at, gemm.a) || writtenBetween(op, at, gemm.b))
+      return refuse(why, "an input of its GEMMs may be written before it");
+  if (!usedOnlyBy(s.gate, {gateOp, at}) || !usedOnlyBy(s.up, {upOp, at}))
+    return refuse(why, "something else reads the sums");
+  return FusedDenseSwiglu{*gate, *up, s};
+}
+
+/// Replaces the fused GEMMs and SwiGLU with one launch of `kernel` (the
+/// batched GEMM with SwiGLU, one batch) where the SwiGLU was, writing its
+/// result.
+void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
+                       FusedDenseSwiglu &fused, const LibraryKernel &kernel) {
+  auto [gateOp, gate] = plain[fused.gate];
+  auto [upOp, up] = plain[fused.up];
+  Swiglu &s = fused.swiglu;
+  OpBuilder b(s.op);
+  Location loc = s.op.getLoc();
+  Value rows = leadingProduct(b, loc, gate.a,
+                              cast<MemRefType>(gate.a.getType()).getRank() - 1);
+  BatchedGemm one{
+      gate.a,      gate.b, s.act,  /*wByK=*/false,
+      /*heads=*/1, gate.n, gate.k, /*wOffset=*/0,  {gate.n * gate.k, gate.k}};
+  launchBatchedKernel(b, loc, one,
+                      {flattened(b, loc, gate.b), flattened(b, loc, up.b)},
+                      rows, kernel);
+  for (Operation *op :
+       {gateOp.getOperation(), upOp.getOperation(), s.op.getOperation()})
+    op->erase();
+  eraseBuffer(s.gate);
+  eraseBuffer(s.up);
+}
+
 /// Replaces a group's GEMMs: one sorting before the first, one gather per
 /// distinct input, the buffers freed after the last. With `fused`, its
 /// gate and up GEMMs and their SwiGLU become one launch of `swigluGemm`
@@ -1457,6 +1526,50 @@ struct DscLibraryGemmsPass
         return signalPassFailure();
     }
     SmallVector<RoutedGroup> groups = groupRouted(routed);
+    // Each marked SwiGLU fused with its GEMMs where it can be: a routed
+    // group's, else a linear layer's gate and up.
+    SmallVector<std::optional<FusedSwiglu>> fusions(groups.size());
+    SmallVector<FusedDenseSwiglu> dense;
+    DenseSet<Operation *> fusedPlain;
+    for (Swiglu &s : swiglus) {
+      std::string why = "its gate and up sums are not two library GEMMs' (a "
+                        "routed layer's or a linear layer's)";
+      bool fused = false;
+      for (auto [group, fusion] : llvm::zip(groups, fusions)) {
+        if (!llvm::any_of(group.members,
+                          [&](auto &m) { return m.second.c == s.gate; }))
+          continue;
+        FailureOr<FusedSwiglu> routedFusion = fuseSwiglu(group, s, why);
+        if (succeeded(routedFusion) && !fusion) {
+          fusion = *routedFusion;
+          fused = true;
+        } else if (succeeded(routedFusion)) {
+          why = "its layer's GEMMs are fused with another SwiGLU";
+        }
+        break;
+      }
+      if (!fused &&
+          llvm::any_of(plain, [&](auto &p) { return p.second.c == s.gate; })) {
+        if (FailureOr<FusedDenseSwiglu> d = fuseDenseSwiglu(plain, s, why);
+            succeeded(d)) {
+          fusedPlain.insert(plain[d->gate].first);
+          fusedPlain.insert(plain[d->up].first);
+          dense.push_back(*d);
+          fused = true;
+        }
+      }
+      if (fused)
+        continue;
+      s.op.emitRemark("SwiGLU left as generated code: ") << why;
+      s.op->removeAttr(kLibrarySwigluAttr);
+    }
+    if (!dense.empty()) {
+      FailureOr<LibraryKernel> swigluGemm = kernel(kSwigluGemmKernel);
+      if (failed(swigluGemm))
+        return signalPassFailure();
+      for (FusedDenseSwiglu &d : dense)
+        launchDenseSwiglu(plain, d, *swigluGemm);
+    }
     if (!plain.empty()) {
       FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
       FailureOr<LibraryKernel> largeKernel =
@@ -1464,7 +1577,8 @@ struct DscLibraryGemmsPass
       if (failed(gemmKernel) || failed(largeKernel))
         return signalPassFailure();
       for (auto &[op, gemm] : plain)
-        launch(op, gemm, *gemmKernel, largeTiles ? &*largeKernel : nullptr);
+        if (!fusedPlain.contains(op))
+          launch(op, gemm, *gemmKernel, largeTiles ? &*largeKernel : nullptr);
     }
     for (auto &[op, gemm] : batched) {
       FailureOr<LibraryKernel> batchedKernel =
@@ -1472,29 +1586,6 @@ struct DscLibraryGemmsPass
       if (failed(batchedKernel))
         return signalPassFailure();
       launchBatched(op, gemm, *batchedKernel);
-    }
-    // Each group's SwiGLU, fused when it can be.
-    SmallVector<std::optional<FusedSwiglu>> fusions(groups.size());
-    for (Swiglu &s : swiglus) {
-      std::string why = "its gate and up sums are not a routed layer's "
-                        "library GEMMs";
-      for (auto [group, fusion] : llvm::zip(groups, fusions)) {
-        if (!llvm::any_of(group.members,
-                          [&](auto &m) { return m.second.c == s.gate; }))
-          continue;
-        FailureOr<FusedSwiglu> fused = fuseSwiglu(group, s, why);
-        if (succeeded(fused) && !fusion)
-          fusion = *fused;
-        else if (succeeded(fused))
-          why = "its layer's GEMMs are fused with another SwiGLU";
-        break;
-      }
-      if (llvm::any_of(fusions, [&](const std::optional<FusedSwiglu> &f) {
-            return f && f->swiglu.op == s.op;
-          }))
-        continue;
-      s.op.emitRemark("SwiGLU left as generated code: ") << why;
-      s.op->removeAttr(kLibrarySwigluAttr);
     }
     if (groups.empty())
       return;

@@ -193,12 +193,23 @@ Value roundedToBf16(TensorMath &m, Value value) {
   });
 }
 
+/// `silu(gate) * up` in f32, rounded once to bf16: a tensor-core GEMM's
+/// input, as one op marked `kLibrarySwigluAttr` (dsc-library-gemms fuses
+/// it with the GEMMs of `gate` and `up` when it can).
+Value swigluToBf16(TensorMath &m, Value gate, Value up) {
+  Value act = m.swiglu(gate, up, m.builder().getBF16Type());
+  act.getDefiningOp()->setAttr(kLibrarySwigluAttr, m.builder().getUnitAttr());
+  return act;
+}
+
 /// With `bf16Inputs`, a linear layer with a bf16 weight (no scales) first
 /// rounds its input to bf16, as a tensor-core GEMM takes it, and its GEMM
 /// (bf16 x bf16, f32 sums) carries `kLibraryGemmAttr`: on a GPU,
 /// dsc-library-gemms runs it as the kernel library's GEMM; on the CPU it
 /// computes what that kernel does (the same roundings; another summation
-/// order).
+/// order). An f32 `dsc.swiglu` input (a dense MLP's or shared expert's
+/// down projection) is computed and rounded in one marked op
+/// (swigluToBf16), the same values.
 struct LowerLinear : OpRewritePattern<LinearOp> {
   LowerLinear(MLIRContext *context, bool bf16Inputs)
       : OpRewritePattern(context), bf16Inputs(bf16Inputs) {}
@@ -214,7 +225,10 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
         cast<ShapedType>(weight.getType()).getElementType().isBF16();
     if (Value scales = op.getScales())
       weight = dequantize(m, weight, scales, *op.getBlockSize());
-    if (tensorCores)
+    auto swiglu = input.getDefiningOp<SwigluOp>();
+    if (tensorCores && swiglu && getElementTypeOrSelf(input).isF32())
+      input = swigluToBf16(m, swiglu.getGate(), swiglu.getUp());
+    else if (tensorCores)
       input = roundedToBf16(m, input);
     Value result = m.matmulTransposed(input, weight);
     if (tensorCores)
@@ -1185,9 +1199,7 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
     Value up = slotGemm(in, false, 1, op.getUpProj(), width);
     // With tensor cores, the down projection's bf16 input in one op, for
     // dsc-library-gemms to fuse with the gate and up GEMMs.
-    Value act = m.swiglu(gate, up, tensorCores ? b.getBF16Type() : Type());
-    if (tensorCores)
-      act.getDefiningOp()->setAttr(kLibrarySwigluAttr, b.getUnitAttr());
+    Value act = tensorCores ? swigluToBf16(m, gate, up) : m.swiglu(gate, up);
     Value down = slotGemm(act, true, 2, op.getDownProj(), hidden);
     // y[t, d] = sum_j weights[t, j] * down[t, j, d], loops (t, d, j).
     SmallVector<OpFoldResult> tdSize = {tokens, b.getIndexAttr(hidden)};

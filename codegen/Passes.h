@@ -44,12 +44,14 @@ inline constexpr llvm::StringLiteral kLibraryGemmAttr = "dsc.library_gemm";
 inline constexpr llvm::StringLiteral kLibraryGroupedGemmAttr =
     "dsc.library_grouped_gemm";
 
-/// Marks the SwiGLU between a routed experts' marked gate and up GEMMs and
-/// their down projection (a `linalg.generic`, elementwise:
+/// Marks the SwiGLU between marked gate and up GEMMs and their down
+/// projection (a `linalg.generic`, elementwise:
 /// act = bf16(g / (1 + exp(-g)) * u), g and u the gate's and up's f32 sums,
-/// act the down projection's per-slot bf16 input). dsc-library-gemms fuses
-/// it with those two GEMMs into the kernel library's grouped GEMM with
-/// SwiGLU when nothing else reads their sums; otherwise it stays generated.
+/// act the down projection's bf16 input): a routed layer's (act per slot)
+/// or a linear layer's (a dense MLP, a shared expert). dsc-library-gemms
+/// fuses it with those two GEMMs into the kernel library's grouped or
+/// batched GEMM with SwiGLU when nothing else reads their sums; otherwise
+/// it stays generated.
 inline constexpr llvm::StringLiteral kLibrarySwigluAttr = "dsc.library_swiglu";
 
 /// Marks a per-head product of the absorbed attention (a `linalg.generic`

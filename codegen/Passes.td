@@ -434,7 +434,11 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     (ceil(2 N / 128), the listed tiles): each block's 128 packed columns
     are 64 gate and the same 64 up columns, read from the two stacks as
     they lie), whose activations in expert order are the down GEMM's rows;
-    the sums, `act` and the down GEMM's gather go. A SwiGLU it cannot fuse
+    the sums, `act` and the down GEMM's gather go. Between two
+    `dsc.library_gemm` GEMMs of one input (a dense MLP's or a shared
+    expert's gate and up), it fuses with them into one launch of
+    `batched_gemm_swiglu_bf16_tn_m64` (one batch, the 64-row tile, grid
+    (ceil(2 N / 128), ceil(M / 64))) writing `act`. A SwiGLU it cannot fuse
     stays generated, with a remark saying why.
 
     Each per-head product of the absorbed attention marked

@@ -165,17 +165,24 @@ def kernel_header(name, swiglu, tiled=False, batched=None):
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{""")
         constants()
         return
+    stacks = " %Bu: memref<?xbf16>," if swiglu == "stacks" else ""
     if batched:
         b_at, given = (("B[n ldb + k]", "N x K, rows of K") if batched == "tn" else
                        ("B[k ldb + n]", "K x N, read with ldmatrix.trans"))
+        what = f"C[e cBatch + m ldc + n] = sum_k A[e aBatch + m lda + k] * {b_at}"
+        if swiglu:
+            # The SwiGLU of a dense MLP (or shared expert): gate from B, up
+            # from Bu, both at the same offsets and strides.
+            what = (f"C[e cBatch + m ldc + n] = bf16(silu(g) * u), g and u the sums of\n"
+                    f"  //   A[e aBatch + m lda + k] * {b_at} over B and over Bu")
         emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads;
   // batch e is block z: for rows m < M and columns n < N,
-  //   C[e cBatch + m ldc + n] = sum_k A[e aBatch + m lda + k] * {b_at},
+  //   {what},
   // B from bBase + e bBatch, given {given}. Offsets
   // and strides in elements; A's and B's multiples of 8 (rows start
   // 16-byte aligned). K % 8 == 0.
-  gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xbf16>,
-                                 %C: memref<?xf32>, %M: index, %N: index, %K: index,
+  gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xbf16>,{stacks}
+                                 %C: {out_type}, %M: index, %N: index, %K: index,
                                  %lda: index, %aBatch: index, %bBase: index,
                                  %bBatch: index, %ldb: index, %ldc: index,
                                  %cBatch: index)
@@ -188,7 +195,6 @@ def kernel_header(name, swiglu, tiled=False, batched=None):
             "packed": "D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2] (B packed for SwiGLU)",
             "stacks": "D[r, j] = bf16(silu(gate) * up) into [rows, N], gate from B, up from Bu"
             }[swiglu]
-    stacks = " %Bu: memref<?xbf16>," if swiglu == "stacks" else ""
     tiles = ""
     if tiled:
         emit(f"""  // The M tiles listed: block (x, t) computes tile t of %tiles (moe_tiles:
@@ -381,7 +387,7 @@ def body(swiglu=False, tiled=False, batched=None):
                 emit(f"    %pks{p} = arith.muli %pkq{p}, %c16 : index")
                 emit(f"    %pkl{p} = arith.remui %pk{p}, %c16 : index")
                 emit(f"    %wrow{p} = arith.addi %pks{p}, %pkl{p} : index")
-                emit(f"    %grow{p} = arith.addi %eN, %wrow{p} : index")
+                emit(f"    %grow{p} = arith.addi {'%c0' if batched else '%eN'}, %wrow{p} : index")
             else:
                 emit(f"    %grow{p} = arith.addi {rowBase}, %lrow{p} : index")
             emit(f"    %goff{p} = arith.muli %grow{p}, {stride} : index")
@@ -645,6 +651,8 @@ def swiglu_epilogue(stacks):
     silu(gate) * up in f32 rounded once (TensorMath::swiglu, then the down
     projection's bf16 input)."""
     width = "%N" if stacks else "%halfN"
+    # Batched, rows are ldc apart from the batch's origin.
+    row_stride = "%ldc" if BATCHED else width
     emit("    %one = arith.constant 1.0 : f32")
     if not stacks:
         emit("    %halfN = arith.divui %N, %c2 : index")
@@ -655,8 +663,12 @@ def swiglu_epilogue(stacks):
         emit(f"    %er{mt}b = arith.addi %er{mt}a, %c{mt * 16} : index")
         emit(f"    %er{mt} = arith.addi %er{mt}b, %g : index")
         emit(f"    %er{mt}8 = arith.addi %er{mt}, %c8 : index")
-        emit(f"    %eo{mt} = arith.muli %er{mt}, {width} : index")
-        emit(f"    %eo{mt}8 = arith.muli %er{mt}8, {width} : index")
+        for half in ("", "8"):
+            if BATCHED:
+                emit(f"    %eo{mt}{half}a = arith.muli %er{mt}{half}, {row_stride} : index")
+                emit(f"    %eo{mt}{half} = arith.addi %eo{mt}{half}a, %cOrigin : index")
+            else:
+                emit(f"    %eo{mt}{half} = arith.muli %er{mt}{half}, {row_stride} : index")
         row_guards(mt)
         for nt in range(NT // 2):
             gate = (mt * NT + nt) * 4
@@ -723,6 +735,11 @@ if not FP8:
         kernel_header(f"batched_gemm_bf16_{layout}" + ("_m64" if bm == 64 else ""),
                       False, batched=layout)
         body(batched=layout)
+    # A dense MLP's (or shared expert's) gate and up with SwiGLU fused,
+    # one batch: bf16(silu(x Wg^T) * (x Wu^T)), the down projection's input.
+    configure(64)
+    kernel_header("batched_gemm_swiglu_bf16_tn_m64", "stacks", batched="tn")
+    body(swiglu="stacks", batched="tn")
 emit("}")
 emit("}")
 print("\n".join(out))

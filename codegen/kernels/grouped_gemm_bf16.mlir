@@ -16124,5 +16124,1820 @@ gpu.module @dsc_grouped_gemm {
     }
     gpu.return
   }
+  // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads;
+  // batch e is block z: for rows m < M and columns n < N,
+  //   C[e cBatch + m ldc + n] = bf16(silu(g) * u), g and u the sums of
+  //   A[e aBatch + m lda + k] * B[n ldb + k] over B and over Bu,
+  // B from bBase + e bBatch, given N x K, rows of K. Offsets
+  // and strides in elements; A's and B's multiples of 8 (rows start
+  // 16-byte aligned). K % 8 == 0.
+  gpu.func @batched_gemm_swiglu_bf16_tn_m64(%A: memref<?xbf16>, %B: memref<?xbf16>, %Bu: memref<?xbf16>,
+                                 %C: memref<?xbf16>, %M: index, %N: index, %K: index,
+                                 %lda: index, %aBatch: index, %bBase: index,
+                                 %bBatch: index, %ldb: index, %ldc: index,
+                                 %cBatch: index)
+      kernel attributes {known_block_size = array<i32: 128, 1, 1>,
+                         dsc.tile = array<i64: 64, 128>,
+                         dsc.dynamic_shared_memory = 98304 : i64} {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c3 = arith.constant 3 : index
+    %c4 = arith.constant 4 : index
+    %c6 = arith.constant 6 : index
+    %c7 = arith.constant 7 : index
+    %c8 = arith.constant 8 : index
+    %c16 = arith.constant 16 : index
+    %c24 = arith.constant 24 : index
+    %c32 = arith.constant 32 : index
+    %c48 = arith.constant 48 : index
+    %c63 = arith.constant 63 : index
+    %c64 = arith.constant 64 : index
+    %c128 = arith.constant 128 : index
+    %c256 = arith.constant 256 : index
+    %c512 = arith.constant 512 : index
+    %zero = arith.constant 0.0 : f32
+    %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+    %offB = arith.constant 32768 : index
+    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %e = gpu.block_id z
+    %bm = gpu.block_id y
+    %bn = gpu.block_id x
+    %tid = gpu.thread_id x
+    %lane = arith.remui %tid, %c32 : index
+    %warp = arith.divui %tid, %c32 : index
+    %aOrigin = arith.muli %e, %aBatch : index
+    %bOrigin0 = arith.muli %e, %bBatch : index
+    %bOrigin = arith.addi %bOrigin0, %bBase : index
+    %cOrigin = arith.muli %e, %cBatch : index
+    %kRounded = arith.addi %K, %c63 : index
+    %m0 = arith.muli %bm, %c64 : index
+    %inside = arith.cmpi ult, %m0, %M : index
+    scf.if %inside {
+    %n0 = arith.muli %bn, %c128 : index
+    %kTiles = arith.divui %kRounded, %c64 : index
+    %lastTile = arith.subi %kTiles, %c1 : index
+    %qA0a = arith.constant 0 : index
+    %qA0 = arith.addi %tid, %qA0a : index
+    %lrowA0 = arith.divui %qA0, %c8 : index
+    %lchunkA0 = arith.remui %qA0, %c8 : index
+    %lcolA0 = arith.muli %lchunkA0, %c8 : index
+    %stA0_r1 = arith.shrui %lrowA0, %c0 : index
+    %stA0_r3 = arith.remui %stA0_r1, %c8 : index
+    %stA0_x = arith.xori %lchunkA0, %stA0_r3 : index
+    %stA0_col = arith.muli %stA0_x, %c8 : index
+    %growA0 = arith.addi %m0, %lrowA0 : index
+    %goffA0 = arith.muli %growA0, %lda : index
+    %gorgA0 = arith.addi %goffA0, %aOrigin : index
+    %gbaseA0 = arith.addi %gorgA0, %lcolA0 : index
+    %inA0 = arith.cmpi ult, %growA0, %M : index
+    %klA0 = arith.subi %K, %lcolA0 : index
+    %krA0 = arith.select %inA0, %klA0, %c0 : index
+    %qA1a = arith.constant 128 : index
+    %qA1 = arith.addi %tid, %qA1a : index
+    %lrowA1 = arith.divui %qA1, %c8 : index
+    %lchunkA1 = arith.remui %qA1, %c8 : index
+    %lcolA1 = arith.muli %lchunkA1, %c8 : index
+    %stA1_r1 = arith.shrui %lrowA1, %c0 : index
+    %stA1_r3 = arith.remui %stA1_r1, %c8 : index
+    %stA1_x = arith.xori %lchunkA1, %stA1_r3 : index
+    %stA1_col = arith.muli %stA1_x, %c8 : index
+    %growA1 = arith.addi %m0, %lrowA1 : index
+    %goffA1 = arith.muli %growA1, %lda : index
+    %gorgA1 = arith.addi %goffA1, %aOrigin : index
+    %gbaseA1 = arith.addi %gorgA1, %lcolA1 : index
+    %inA1 = arith.cmpi ult, %growA1, %M : index
+    %klA1 = arith.subi %K, %lcolA1 : index
+    %krA1 = arith.select %inA1, %klA1, %c0 : index
+    %qA2a = arith.constant 256 : index
+    %qA2 = arith.addi %tid, %qA2a : index
+    %lrowA2 = arith.divui %qA2, %c8 : index
+    %lchunkA2 = arith.remui %qA2, %c8 : index
+    %lcolA2 = arith.muli %lchunkA2, %c8 : index
+    %stA2_r1 = arith.shrui %lrowA2, %c0 : index
+    %stA2_r3 = arith.remui %stA2_r1, %c8 : index
+    %stA2_x = arith.xori %lchunkA2, %stA2_r3 : index
+    %stA2_col = arith.muli %stA2_x, %c8 : index
+    %growA2 = arith.addi %m0, %lrowA2 : index
+    %goffA2 = arith.muli %growA2, %lda : index
+    %gorgA2 = arith.addi %goffA2, %aOrigin : index
+    %gbaseA2 = arith.addi %gorgA2, %lcolA2 : index
+    %inA2 = arith.cmpi ult, %growA2, %M : index
+    %klA2 = arith.subi %K, %lcolA2 : index
+    %krA2 = arith.select %inA2, %klA2, %c0 : index
+    %qA3a = arith.constant 384 : index
+    %qA3 = arith.addi %tid, %qA3a : index
+    %lrowA3 = arith.divui %qA3, %c8 : index
+    %lchunkA3 = arith.remui %qA3, %c8 : index
+    %lcolA3 = arith.muli %lchunkA3, %c8 : index
+    %stA3_r1 = arith.shrui %lrowA3, %c0 : index
+    %stA3_r3 = arith.remui %stA3_r1, %c8 : index
+    %stA3_x = arith.xori %lchunkA3, %stA3_r3 : index
+    %stA3_col = arith.muli %stA3_x, %c8 : index
+    %growA3 = arith.addi %m0, %lrowA3 : index
+    %goffA3 = arith.muli %growA3, %lda : index
+    %gorgA3 = arith.addi %goffA3, %aOrigin : index
+    %gbaseA3 = arith.addi %gorgA3, %lcolA3 : index
+    %inA3 = arith.cmpi ult, %growA3, %M : index
+    %klA3 = arith.subi %K, %lcolA3 : index
+    %krA3 = arith.select %inA3, %klA3, %c0 : index
+    %qB0a = arith.constant 0 : index
+    %qB0 = arith.addi %tid, %qB0a : index
+    %lrowB0 = arith.divui %qB0, %c8 : index
+    %lchunkB0 = arith.remui %qB0, %c8 : index
+    %lcolB0 = arith.muli %lchunkB0, %c8 : index
+    %stB0_r1 = arith.shrui %lrowB0, %c0 : index
+    %stB0_r3 = arith.remui %stB0_r1, %c8 : index
+    %stB0_x = arith.xori %lchunkB0, %stB0_r3 : index
+    %stB0_col = arith.muli %stB0_x, %c8 : index
+    %pkB0 = arith.addi %n0, %lrowB0 : index
+    %pkqB0 = arith.divui %pkB0, %c32 : index
+    %pksB0 = arith.muli %pkqB0, %c16 : index
+    %pklB0 = arith.remui %pkB0, %c16 : index
+    %wrowB0 = arith.addi %pksB0, %pklB0 : index
+    %growB0 = arith.addi %c0, %wrowB0 : index
+    %goffB0 = arith.muli %growB0, %ldb : index
+    %gorgB0 = arith.addi %goffB0, %bOrigin : index
+    %gbaseB0 = arith.addi %gorgB0, %lcolB0 : index
+    %inB0 = arith.cmpi ult, %wrowB0, %N : index
+    %klB0 = arith.subi %K, %lcolB0 : index
+    %krB0 = arith.select %inB0, %klB0, %c0 : index
+    %qB1a = arith.constant 128 : index
+    %qB1 = arith.addi %tid, %qB1a : index
+    %lrowB1 = arith.divui %qB1, %c8 : index
+    %lchunkB1 = arith.remui %qB1, %c8 : index
+    %lcolB1 = arith.muli %lchunkB1, %c8 : index
+    %stB1_r1 = arith.shrui %lrowB1, %c0 : index
+    %stB1_r3 = arith.remui %stB1_r1, %c8 : index
+    %stB1_x = arith.xori %lchunkB1, %stB1_r3 : index
+    %stB1_col = arith.muli %stB1_x, %c8 : index
+    %pkB1 = arith.addi %n0, %lrowB1 : index
+    %pkqB1 = arith.divui %pkB1, %c32 : index
+    %pksB1 = arith.muli %pkqB1, %c16 : index
+    %pklB1 = arith.remui %pkB1, %c16 : index
+    %wrowB1 = arith.addi %pksB1, %pklB1 : index
+    %growB1 = arith.addi %c0, %wrowB1 : index
+    %goffB1 = arith.muli %growB1, %ldb : index
+    %gorgB1 = arith.addi %goffB1, %bOrigin : index
+    %gbaseB1 = arith.addi %gorgB1, %lcolB1 : index
+    %inB1 = arith.cmpi ult, %wrowB1, %N : index
+    %klB1 = arith.subi %K, %lcolB1 : index
+    %krB1 = arith.select %inB1, %klB1, %c0 : index
+    %qB2a = arith.constant 256 : index
+    %qB2 = arith.addi %tid, %qB2a : index
+    %lrowB2 = arith.divui %qB2, %c8 : index
+    %lchunkB2 = arith.remui %qB2, %c8 : index
+    %lcolB2 = arith.muli %lchunkB2, %c8 : index
+    %stB2_r1 = arith.shrui %lrowB2, %c0 : index
+    %stB2_r3 = arith.remui %stB2_r1, %c8 : index
+    %stB2_x = arith.xori %lchunkB2, %stB2_r3 : index
+    %stB2_col = arith.muli %stB2_x, %c8 : index
+    %pkB2 = arith.addi %n0, %lrowB2 : index
+    %pkqB2 = arith.divui %pkB2, %c32 : index
+    %pksB2 = arith.muli %pkqB2, %c16 : index
+    %pklB2 = arith.remui %pkB2, %c16 : index
+    %wrowB2 = arith.addi %pksB2, %pklB2 : index
+    %growB2 = arith.addi %c0, %wrowB2 : index
+    %goffB2 = arith.muli %growB2, %ldb : index
+    %gorgB2 = arith.addi %goffB2, %bOrigin : index
+    %gbaseB2 = arith.addi %gorgB2, %lcolB2 : index
+    %inB2 = arith.cmpi ult, %wrowB2, %N : index
+    %klB2 = arith.subi %K, %lcolB2 : index
+    %krB2 = arith.select %inB2, %klB2, %c0 : index
+    %qB3a = arith.constant 384 : index
+    %qB3 = arith.addi %tid, %qB3a : index
+    %lrowB3 = arith.divui %qB3, %c8 : index
+    %lchunkB3 = arith.remui %qB3, %c8 : index
+    %lcolB3 = arith.muli %lchunkB3, %c8 : index
+    %stB3_r1 = arith.shrui %lrowB3, %c0 : index
+    %stB3_r3 = arith.remui %stB3_r1, %c8 : index
+    %stB3_x = arith.xori %lchunkB3, %stB3_r3 : index
+    %stB3_col = arith.muli %stB3_x, %c8 : index
+    %pkB3 = arith.addi %n0, %lrowB3 : index
+    %pkqB3 = arith.divui %pkB3, %c32 : index
+    %pksB3 = arith.muli %pkqB3, %c16 : index
+    %pklB3 = arith.remui %pkB3, %c16 : index
+    %wrowB3 = arith.addi %pksB3, %pklB3 : index
+    %growB3 = arith.addi %c0, %wrowB3 : index
+    %goffB3 = arith.muli %growB3, %ldb : index
+    %gorgB3 = arith.addi %goffB3, %bOrigin : index
+    %gbaseB3 = arith.addi %gorgB3, %lcolB3 : index
+    %inB3 = arith.cmpi ult, %wrowB3, %N : index
+    %klB3 = arith.subi %K, %lcolB3 : index
+    %krB3 = arith.select %inB3, %klB3, %c0 : index
+    %qB4a = arith.constant 512 : index
+    %qB4 = arith.addi %tid, %qB4a : index
+    %lrowB4 = arith.divui %qB4, %c8 : index
+    %lchunkB4 = arith.remui %qB4, %c8 : index
+    %lcolB4 = arith.muli %lchunkB4, %c8 : index
+    %stB4_r1 = arith.shrui %lrowB4, %c0 : index
+    %stB4_r3 = arith.remui %stB4_r1, %c8 : index
+    %stB4_x = arith.xori %lchunkB4, %stB4_r3 : index
+    %stB4_col = arith.muli %stB4_x, %c8 : index
+    %pkB4 = arith.addi %n0, %lrowB4 : index
+    %pkqB4 = arith.divui %pkB4, %c32 : index
+    %pksB4 = arith.muli %pkqB4, %c16 : index
+    %pklB4 = arith.remui %pkB4, %c16 : index
+    %wrowB4 = arith.addi %pksB4, %pklB4 : index
+    %growB4 = arith.addi %c0, %wrowB4 : index
+    %goffB4 = arith.muli %growB4, %ldb : index
+    %gorgB4 = arith.addi %goffB4, %bOrigin : index
+    %gbaseB4 = arith.addi %gorgB4, %lcolB4 : index
+    %inB4 = arith.cmpi ult, %wrowB4, %N : index
+    %klB4 = arith.subi %K, %lcolB4 : index
+    %krB4 = arith.select %inB4, %klB4, %c0 : index
+    %qB5a = arith.constant 640 : index
+    %qB5 = arith.addi %tid, %qB5a : index
+    %lrowB5 = arith.divui %qB5, %c8 : index
+    %lchunkB5 = arith.remui %qB5, %c8 : index
+    %lcolB5 = arith.muli %lchunkB5, %c8 : index
+    %stB5_r1 = arith.shrui %lrowB5, %c0 : index
+    %stB5_r3 = arith.remui %stB5_r1, %c8 : index
+    %stB5_x = arith.xori %lchunkB5, %stB5_r3 : index
+    %stB5_col = arith.muli %stB5_x, %c8 : index
+    %pkB5 = arith.addi %n0, %lrowB5 : index
+    %pkqB5 = arith.divui %pkB5, %c32 : index
+    %pksB5 = arith.muli %pkqB5, %c16 : index
+    %pklB5 = arith.remui %pkB5, %c16 : index
+    %wrowB5 = arith.addi %pksB5, %pklB5 : index
+    %growB5 = arith.addi %c0, %wrowB5 : index
+    %goffB5 = arith.muli %growB5, %ldb : index
+    %gorgB5 = arith.addi %goffB5, %bOrigin : index
+    %gbaseB5 = arith.addi %gorgB5, %lcolB5 : index
+    %inB5 = arith.cmpi ult, %wrowB5, %N : index
+    %klB5 = arith.subi %K, %lcolB5 : index
+    %krB5 = arith.select %inB5, %klB5, %c0 : index
+    %qB6a = arith.constant 768 : index
+    %qB6 = arith.addi %tid, %qB6a : index
+    %lrowB6 = arith.divui %qB6, %c8 : index
+    %lchunkB6 = arith.remui %qB6, %c8 : index
+    %lcolB6 = arith.muli %lchunkB6, %c8 : index
+    %stB6_r1 = arith.shrui %lrowB6, %c0 : index
+    %stB6_r3 = arith.remui %stB6_r1, %c8 : index
+    %stB6_x = arith.xori %lchunkB6, %stB6_r3 : index
+    %stB6_col = arith.muli %stB6_x, %c8 : index
+    %pkB6 = arith.addi %n0, %lrowB6 : index
+    %pkqB6 = arith.divui %pkB6, %c32 : index
+    %pksB6 = arith.muli %pkqB6, %c16 : index
+    %pklB6 = arith.remui %pkB6, %c16 : index
+    %wrowB6 = arith.addi %pksB6, %pklB6 : index
+    %growB6 = arith.addi %c0, %wrowB6 : index
+    %goffB6 = arith.muli %growB6, %ldb : index
+    %gorgB6 = arith.addi %goffB6, %bOrigin : index
+    %gbaseB6 = arith.addi %gorgB6, %lcolB6 : index
+    %inB6 = arith.cmpi ult, %wrowB6, %N : index
+    %klB6 = arith.subi %K, %lcolB6 : index
+    %krB6 = arith.select %inB6, %klB6, %c0 : index
+    %qB7a = arith.constant 896 : index
+    %qB7 = arith.addi %tid, %qB7a : index
+    %lrowB7 = arith.divui %qB7, %c8 : index
+    %lchunkB7 = arith.remui %qB7, %c8 : index
+    %lcolB7 = arith.muli %lchunkB7, %c8 : index
+    %stB7_r1 = arith.shrui %lrowB7, %c0 : index
+    %stB7_r3 = arith.remui %stB7_r1, %c8 : index
+    %stB7_x = arith.xori %lchunkB7, %stB7_r3 : index
+    %stB7_col = arith.muli %stB7_x, %c8 : index
+    %pkB7 = arith.addi %n0, %lrowB7 : index
+    %pkqB7 = arith.divui %pkB7, %c32 : index
+    %pksB7 = arith.muli %pkqB7, %c16 : index
+    %pklB7 = arith.remui %pkB7, %c16 : index
+    %wrowB7 = arith.addi %pksB7, %pklB7 : index
+    %growB7 = arith.addi %c0, %wrowB7 : index
+    %goffB7 = arith.muli %growB7, %ldb : index
+    %gorgB7 = arith.addi %goffB7, %bOrigin : index
+    %gbaseB7 = arith.addi %gorgB7, %lcolB7 : index
+    %inB7 = arith.cmpi ult, %wrowB7, %N : index
+    %klB7 = arith.subi %K, %lcolB7 : index
+    %krB7 = arith.select %inB7, %klB7, %c0 : index
+    %pro0 = arith.minui %c0, %lastTile : index
+    %ko1 = arith.muli %pro0, %c64 : index
+    %srcA0_1 = arith.addi %gbaseA0, %ko1 : index
+    %kpA0_1 = arith.maxsi %krA0, %ko1 : index
+    %kqA0_1 = arith.subi %kpA0_1, %ko1 : index
+    %nA0_1 = arith.minui %kqA0_1, %c8 : index
+    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8, %nA0_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA1_1 = arith.addi %gbaseA1, %ko1 : index
+    %kpA1_1 = arith.maxsi %krA1, %ko1 : index
+    %kqA1_1 = arith.subi %kpA1_1, %ko1 : index
+    %nA1_1 = arith.minui %kqA1_1, %c8 : index
+    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8, %nA1_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA2_1 = arith.addi %gbaseA2, %ko1 : index
+    %kpA2_1 = arith.maxsi %krA2, %ko1 : index
+    %kqA2_1 = arith.subi %kpA2_1, %ko1 : index
+    %nA2_1 = arith.minui %kqA2_1, %c8 : index
+    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8, %nA2_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA3_1 = arith.addi %gbaseA3, %ko1 : index
+    %kpA3_1 = arith.maxsi %krA3, %ko1 : index
+    %kqA3_1 = arith.subi %kpA3_1, %ko1 : index
+    %nA3_1 = arith.minui %kqA3_1, %c8 : index
+    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8, %nA3_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcB0_1 = arith.addi %gbaseB0, %ko1 : index
+    %kpB0_1 = arith.maxsi %krB0, %ko1 : index
+    %kqB0_1 = arith.subi %kpB0_1, %ko1 : index
+    %nB0_1 = arith.minui %kqB0_1, %c8 : index
+    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB[%c0, %lrowB0, %stB0_col], 8, %nB0_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB1_1 = arith.addi %gbaseB1, %ko1 : index
+    %kpB1_1 = arith.maxsi %krB1, %ko1 : index
+    %kqB1_1 = arith.subi %kpB1_1, %ko1 : index
+    %nB1_1 = arith.minui %kqB1_1, %c8 : index
+    %tokB1_1 = nvgpu.device_async_copy %Bu[%srcB1_1], %smB[%c0, %lrowB1, %stB1_col], 8, %nB1_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB2_1 = arith.addi %gbaseB2, %ko1 : index
+    %kpB2_1 = arith.maxsi %krB2, %ko1 : index
+    %kqB2_1 = arith.subi %kpB2_1, %ko1 : index
+    %nB2_1 = arith.minui %kqB2_1, %c8 : index
+    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB[%c0, %lrowB2, %stB2_col], 8, %nB2_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB3_1 = arith.addi %gbaseB3, %ko1 : index
+    %kpB3_1 = arith.maxsi %krB3, %ko1 : index
+    %kqB3_1 = arith.subi %kpB3_1, %ko1 : index
+    %nB3_1 = arith.minui %kqB3_1, %c8 : index
+    %tokB3_1 = nvgpu.device_async_copy %Bu[%srcB3_1], %smB[%c0, %lrowB3, %stB3_col], 8, %nB3_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB4_1 = arith.addi %gbaseB4, %ko1 : index
+    %kpB4_1 = arith.maxsi %krB4, %ko1 : index
+    %kqB4_1 = arith.subi %kpB4_1, %ko1 : index
+    %nB4_1 = arith.minui %kqB4_1, %c8 : index
+    %tokB4_1 = nvgpu.device_async_copy %B[%srcB4_1], %smB[%c0, %lrowB4, %stB4_col], 8, %nB4_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB5_1 = arith.addi %gbaseB5, %ko1 : index
+    %kpB5_1 = arith.maxsi %krB5, %ko1 : index
+    %kqB5_1 = arith.subi %kpB5_1, %ko1 : index
+    %nB5_1 = arith.minui %kqB5_1, %c8 : index
+    %tokB5_1 = nvgpu.device_async_copy %Bu[%srcB5_1], %smB[%c0, %lrowB5, %stB5_col], 8, %nB5_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB6_1 = arith.addi %gbaseB6, %ko1 : index
+    %kpB6_1 = arith.maxsi %krB6, %ko1 : index
+    %kqB6_1 = arith.subi %kpB6_1, %ko1 : index
+    %nB6_1 = arith.minui %kqB6_1, %c8 : index
+    %tokB6_1 = nvgpu.device_async_copy %B[%srcB6_1], %smB[%c0, %lrowB6, %stB6_col], 8, %nB6_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB7_1 = arith.addi %gbaseB7, %ko1 : index
+    %kpB7_1 = arith.maxsi %krB7, %ko1 : index
+    %kqB7_1 = arith.subi %kpB7_1, %ko1 : index
+    %nB7_1 = arith.minui %kqB7_1, %c8 : index
+    %tokB7_1 = nvgpu.device_async_copy %Bu[%srcB7_1], %smB[%c0, %lrowB7, %stB7_col], 8, %nB7_1 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokA2_1, %tokA3_1, %tokB0_1, %tokB1_1, %tokB2_1, %tokB3_1, %tokB4_1, %tokB5_1, %tokB6_1, %tokB7_1
+    %pro1 = arith.minui %c1, %lastTile : index
+    %ko2 = arith.muli %pro1, %c64 : index
+    %srcA0_2 = arith.addi %gbaseA0, %ko2 : index
+    %kpA0_2 = arith.maxsi %krA0, %ko2 : index
+    %kqA0_2 = arith.subi %kpA0_2, %ko2 : index
+    %nA0_2 = arith.minui %kqA0_2, %c8 : index
+    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8, %nA0_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA1_2 = arith.addi %gbaseA1, %ko2 : index
+    %kpA1_2 = arith.maxsi %krA1, %ko2 : index
+    %kqA1_2 = arith.subi %kpA1_2, %ko2 : index
+    %nA1_2 = arith.minui %kqA1_2, %c8 : index
+    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8, %nA1_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA2_2 = arith.addi %gbaseA2, %ko2 : index
+    %kpA2_2 = arith.maxsi %krA2, %ko2 : index
+    %kqA2_2 = arith.subi %kpA2_2, %ko2 : index
+    %nA2_2 = arith.minui %kqA2_2, %c8 : index
+    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8, %nA2_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA3_2 = arith.addi %gbaseA3, %ko2 : index
+    %kpA3_2 = arith.maxsi %krA3, %ko2 : index
+    %kqA3_2 = arith.subi %kpA3_2, %ko2 : index
+    %nA3_2 = arith.minui %kqA3_2, %c8 : index
+    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8, %nA3_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcB0_2 = arith.addi %gbaseB0, %ko2 : index
+    %kpB0_2 = arith.maxsi %krB0, %ko2 : index
+    %kqB0_2 = arith.subi %kpB0_2, %ko2 : index
+    %nB0_2 = arith.minui %kqB0_2, %c8 : index
+    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB[%c1, %lrowB0, %stB0_col], 8, %nB0_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB1_2 = arith.addi %gbaseB1, %ko2 : index
+    %kpB1_2 = arith.maxsi %krB1, %ko2 : index
+    %kqB1_2 = arith.subi %kpB1_2, %ko2 : index
+    %nB1_2 = arith.minui %kqB1_2, %c8 : index
+    %tokB1_2 = nvgpu.device_async_copy %Bu[%srcB1_2], %smB[%c1, %lrowB1, %stB1_col], 8, %nB1_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB2_2 = arith.addi %gbaseB2, %ko2 : index
+    %kpB2_2 = arith.maxsi %krB2, %ko2 : index
+    %kqB2_2 = arith.subi %kpB2_2, %ko2 : index
+    %nB2_2 = arith.minui %kqB2_2, %c8 : index
+    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB[%c1, %lrowB2, %stB2_col], 8, %nB2_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB3_2 = arith.addi %gbaseB3, %ko2 : index
+    %kpB3_2 = arith.maxsi %krB3, %ko2 : index
+    %kqB3_2 = arith.subi %kpB3_2, %ko2 : index
+    %nB3_2 = arith.minui %kqB3_2, %c8 : index
+    %tokB3_2 = nvgpu.device_async_copy %Bu[%srcB3_2], %smB[%c1, %lrowB3, %stB3_col], 8, %nB3_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB4_2 = arith.addi %gbaseB4, %ko2 : index
+    %kpB4_2 = arith.maxsi %krB4, %ko2 : index
+    %kqB4_2 = arith.subi %kpB4_2, %ko2 : index
+    %nB4_2 = arith.minui %kqB4_2, %c8 : index
+    %tokB4_2 = nvgpu.device_async_copy %B[%srcB4_2], %smB[%c1, %lrowB4, %stB4_col], 8, %nB4_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB5_2 = arith.addi %gbaseB5, %ko2 : index
+    %kpB5_2 = arith.maxsi %krB5, %ko2 : index
+    %kqB5_2 = arith.subi %kpB5_2, %ko2 : index
+    %nB5_2 = arith.minui %kqB5_2, %c8 : index
+    %tokB5_2 = nvgpu.device_async_copy %Bu[%srcB5_2], %smB[%c1, %lrowB5, %stB5_col], 8, %nB5_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB6_2 = arith.addi %gbaseB6, %ko2 : index
+    %kpB6_2 = arith.maxsi %krB6, %ko2 : index
+    %kqB6_2 = arith.subi %kpB6_2, %ko2 : index
+    %nB6_2 = arith.minui %kqB6_2, %c8 : index
+    %tokB6_2 = nvgpu.device_async_copy %B[%srcB6_2], %smB[%c1, %lrowB6, %stB6_col], 8, %nB6_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB7_2 = arith.addi %gbaseB7, %ko2 : index
+    %kpB7_2 = arith.maxsi %krB7, %ko2 : index
+    %kqB7_2 = arith.subi %kpB7_2, %ko2 : index
+    %nB7_2 = arith.minui %kqB7_2, %c8 : index
+    %tokB7_2 = nvgpu.device_async_copy %Bu[%srcB7_2], %smB[%c1, %lrowB7, %stB7_col], 8, %nB7_2 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokA2_2, %tokA3_2, %tokB0_2, %tokB1_2, %tokB2_2, %tokB3_2, %tokB4_2, %tokB5_2, %tokB6_2, %tokB7_2
+    %pro2 = arith.minui %c2, %lastTile : index
+    %ko3 = arith.muli %pro2, %c64 : index
+    %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
+    %kpA0_3 = arith.maxsi %krA0, %ko3 : index
+    %kqA0_3 = arith.subi %kpA0_3, %ko3 : index
+    %nA0_3 = arith.minui %kqA0_3, %c8 : index
+    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8, %nA0_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
+    %kpA1_3 = arith.maxsi %krA1, %ko3 : index
+    %kqA1_3 = arith.subi %kpA1_3, %ko3 : index
+    %nA1_3 = arith.minui %kqA1_3, %c8 : index
+    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8, %nA1_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA2_3 = arith.addi %gbaseA2, %ko3 : index
+    %kpA2_3 = arith.maxsi %krA2, %ko3 : index
+    %kqA2_3 = arith.subi %kpA2_3, %ko3 : index
+    %nA2_3 = arith.minui %kqA2_3, %c8 : index
+    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8, %nA2_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA3_3 = arith.addi %gbaseA3, %ko3 : index
+    %kpA3_3 = arith.maxsi %krA3, %ko3 : index
+    %kqA3_3 = arith.subi %kpA3_3, %ko3 : index
+    %nA3_3 = arith.minui %kqA3_3, %c8 : index
+    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8, %nA3_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
+    %kpB0_3 = arith.maxsi %krB0, %ko3 : index
+    %kqB0_3 = arith.subi %kpB0_3, %ko3 : index
+    %nB0_3 = arith.minui %kqB0_3, %c8 : index
+    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB[%c2, %lrowB0, %stB0_col], 8, %nB0_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
+    %kpB1_3 = arith.maxsi %krB1, %ko3 : index
+    %kqB1_3 = arith.subi %kpB1_3, %ko3 : index
+    %nB1_3 = arith.minui %kqB1_3, %c8 : index
+    %tokB1_3 = nvgpu.device_async_copy %Bu[%srcB1_3], %smB[%c2, %lrowB1, %stB1_col], 8, %nB1_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB2_3 = arith.addi %gbaseB2, %ko3 : index
+    %kpB2_3 = arith.maxsi %krB2, %ko3 : index
+    %kqB2_3 = arith.subi %kpB2_3, %ko3 : index
+    %nB2_3 = arith.minui %kqB2_3, %c8 : index
+    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB[%c2, %lrowB2, %stB2_col], 8, %nB2_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB3_3 = arith.addi %gbaseB3, %ko3 : index
+    %kpB3_3 = arith.maxsi %krB3, %ko3 : index
+    %kqB3_3 = arith.subi %kpB3_3, %ko3 : index
+    %nB3_3 = arith.minui %kqB3_3, %c8 : index
+    %tokB3_3 = nvgpu.device_async_copy %Bu[%srcB3_3], %smB[%c2, %lrowB3, %stB3_col], 8, %nB3_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB4_3 = arith.addi %gbaseB4, %ko3 : index
+    %kpB4_3 = arith.maxsi %krB4, %ko3 : index
+    %kqB4_3 = arith.subi %kpB4_3, %ko3 : index
+    %nB4_3 = arith.minui %kqB4_3, %c8 : index
+    %tokB4_3 = nvgpu.device_async_copy %B[%srcB4_3], %smB[%c2, %lrowB4, %stB4_col], 8, %nB4_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB5_3 = arith.addi %gbaseB5, %ko3 : index
+    %kpB5_3 = arith.maxsi %krB5, %ko3 : index
+    %kqB5_3 = arith.subi %kpB5_3, %ko3 : index
+    %nB5_3 = arith.minui %kqB5_3, %c8 : index
+    %tokB5_3 = nvgpu.device_async_copy %Bu[%srcB5_3], %smB[%c2, %lrowB5, %stB5_col], 8, %nB5_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB6_3 = arith.addi %gbaseB6, %ko3 : index
+    %kpB6_3 = arith.maxsi %krB6, %ko3 : index
+    %kqB6_3 = arith.subi %kpB6_3, %ko3 : index
+    %nB6_3 = arith.minui %kqB6_3, %c8 : index
+    %tokB6_3 = nvgpu.device_async_copy %B[%srcB6_3], %smB[%c2, %lrowB6, %stB6_col], 8, %nB6_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %srcB7_3 = arith.addi %gbaseB7, %ko3 : index
+    %kpB7_3 = arith.maxsi %krB7, %ko3 : index
+    %kqB7_3 = arith.subi %kpB7_3, %ko3 : index
+    %nB7_3 = arith.minui %kqB7_3, %c8 : index
+    %tokB7_3 = nvgpu.device_async_copy %Bu[%srcB7_3], %smB[%c2, %lrowB7, %stB7_col], 8, %nB7_3 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+    %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokA2_3, %tokA3_3, %tokB0_3, %tokB1_3, %tokB2_3, %tokB3_3, %tokB4_3, %tokB5_3, %tokB6_3, %tokB7_3
+    %warpM = arith.divui %warp, %c4 : index
+    %warpN = arith.remui %warp, %c4 : index
+    %wm0 = arith.muli %warpM, %c64 : index
+    %wn0 = arith.muli %warpN, %c32 : index
+    %l16 = arith.remui %lane, %c16 : index
+    %lhi = arith.divui %lane, %c16 : index
+    %l8 = arith.remui %lane, %c8 : index
+    %lmid0 = arith.divui %lane, %c8 : index
+    %lmid = arith.remui %lmid0, %c2 : index
+    %bnrow0 = arith.muli %lhi, %c8 : index
+    %bnrow = arith.addi %bnrow0, %l8 : index
+    %res:64 = scf.for %kt = %c0 to %kTiles step %c1 iter_args(%acc0 = %zero, %acc1 = %zero, %acc2 = %zero, %acc3 = %zero, %acc4 = %zero, %acc5 = %zero, %acc6 = %zero, %acc7 = %zero, %acc8 = %zero, %acc9 = %zero, %acc10 = %zero, %acc11 = %zero, %acc12 = %zero, %acc13 = %zero, %acc14 = %zero, %acc15 = %zero, %acc16 = %zero, %acc17 = %zero, %acc18 = %zero, %acc19 = %zero, %acc20 = %zero, %acc21 = %zero, %acc22 = %zero, %acc23 = %zero, %acc24 = %zero, %acc25 = %zero, %acc26 = %zero, %acc27 = %zero, %acc28 = %zero, %acc29 = %zero, %acc30 = %zero, %acc31 = %zero, %acc32 = %zero, %acc33 = %zero, %acc34 = %zero, %acc35 = %zero, %acc36 = %zero, %acc37 = %zero, %acc38 = %zero, %acc39 = %zero, %acc40 = %zero, %acc41 = %zero, %acc42 = %zero, %acc43 = %zero, %acc44 = %zero, %acc45 = %zero, %acc46 = %zero, %acc47 = %zero, %acc48 = %zero, %acc49 = %zero, %acc50 = %zero, %acc51 = %zero, %acc52 = %zero, %acc53 = %zero, %acc54 = %zero, %acc55 = %zero, %acc56 = %zero, %acc57 = %zero, %acc58 = %zero, %acc59 = %zero, %acc60 = %zero, %acc61 = %zero, %acc62 = %zero, %acc63 = %zero) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
+      %ktn = arith.addi %kt, %c3 : index
+      %ktc = arith.minui %ktn, %lastTile : index
+      %slot = arith.remui %ktn, %c4 : index
+      %cur = arith.remui %kt, %c4 : index
+      nvgpu.device_async_wait %grp1 {numGroups = 2 : i32}
+      gpu.barrier
+      %ko4 = arith.muli %ktc, %c64 : index
+      %srcA0_4 = arith.addi %gbaseA0, %ko4 : index
+      %kpA0_4 = arith.maxsi %krA0, %ko4 : index
+      %kqA0_4 = arith.subi %kpA0_4, %ko4 : index
+      %nA0_4 = arith.minui %kqA0_4, %c8 : index
+      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8, %nA0_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+      %srcA1_4 = arith.addi %gbaseA1, %ko4 : index
+      %kpA1_4 = arith.maxsi %krA1, %ko4 : index
+      %kqA1_4 = arith.subi %kpA1_4, %ko4 : index
+      %nA1_4 = arith.minui %kqA1_4, %c8 : index
+      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8, %nA1_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+      %srcA2_4 = arith.addi %gbaseA2, %ko4 : index
+      %kpA2_4 = arith.maxsi %krA2, %ko4 : index
+      %kqA2_4 = arith.subi %kpA2_4, %ko4 : index
+      %nA2_4 = arith.minui %kqA2_4, %c8 : index
+      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8, %nA2_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+      %srcA3_4 = arith.addi %gbaseA3, %ko4 : index
+      %kpA3_4 = arith.maxsi %krA3, %ko4 : index
+      %kqA3_4 = arith.subi %kpA3_4, %ko4 : index
+      %nA3_4 = arith.minui %kqA3_4, %c8 : index
+      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8, %nA3_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+      %srcB0_4 = arith.addi %gbaseB0, %ko4 : index
+      %kpB0_4 = arith.maxsi %krB0, %ko4 : index
+      %kqB0_4 = arith.subi %kpB0_4, %ko4 : index
+      %nB0_4 = arith.minui %kqB0_4, %c8 : index
+      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB[%slot, %lrowB0, %stB0_col], 8, %nB0_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcB1_4 = arith.addi %gbaseB1, %ko4 : index
+      %kpB1_4 = arith.maxsi %krB1, %ko4 : index
+      %kqB1_4 = arith.subi %kpB1_4, %ko4 : index
+      %nB1_4 = arith.minui %kqB1_4, %c8 : index
+      %tokB1_4 = nvgpu.device_async_copy %Bu[%srcB1_4], %smB[%slot, %lrowB1, %stB1_col], 8, %nB1_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcB2_4 = arith.addi %gbaseB2, %ko4 : index
+      %kpB2_4 = arith.maxsi %krB2, %ko4 : index
+      %kqB2_4 = arith.subi %kpB2_4, %ko4 : index
+      %nB2_4 = arith.minui %kqB2_4, %c8 : index
+      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB[%slot, %lrowB2, %stB2_col], 8, %nB2_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcB3_4 = arith.addi %gbaseB3, %ko4 : index
+      %kpB3_4 = arith.maxsi %krB3, %ko4 : index
+      %kqB3_4 = arith.subi %kpB3_4, %ko4 : index
+      %nB3_4 = arith.minui %kqB3_4, %c8 : index
+      %tokB3_4 = nvgpu.device_async_copy %Bu[%srcB3_4], %smB[%slot, %lrowB3, %stB3_col], 8, %nB3_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcB4_4 = arith.addi %gbaseB4, %ko4 : index
+      %kpB4_4 = arith.maxsi %krB4, %ko4 : index
+      %kqB4_4 = arith.subi %kpB4_4, %ko4 : index
+      %nB4_4 = arith.minui %kqB4_4, %c8 : index
+      %tokB4_4 = nvgpu.device_async_copy %B[%srcB4_4], %smB[%slot, %lrowB4, %stB4_col], 8, %nB4_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcB5_4 = arith.addi %gbaseB5, %ko4 : index
+      %kpB5_4 = arith.maxsi %krB5, %ko4 : index
+      %kqB5_4 = arith.subi %kpB5_4, %ko4 : index
+      %nB5_4 = arith.minui %kqB5_4, %c8 : index
+      %tokB5_4 = nvgpu.device_async_copy %Bu[%srcB5_4], %smB[%slot, %lrowB5, %stB5_col], 8, %nB5_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcB6_4 = arith.addi %gbaseB6, %ko4 : index
+      %kpB6_4 = arith.maxsi %krB6, %ko4 : index
+      %kqB6_4 = arith.subi %kpB6_4, %ko4 : index
+      %nB6_4 = arith.minui %kqB6_4, %c8 : index
+      %tokB6_4 = nvgpu.device_async_copy %B[%srcB6_4], %smB[%slot, %lrowB6, %stB6_col], 8, %nB6_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %srcB7_4 = arith.addi %gbaseB7, %ko4 : index
+      %kpB7_4 = arith.maxsi %krB7, %ko4 : index
+      %kqB7_4 = arith.subi %kpB7_4, %ko4 : index
+      %nB7_4 = arith.minui %kqB7_4, %c8 : index
+      %tokB7_4 = nvgpu.device_async_copy %Bu[%srcB7_4], %smB[%slot, %lrowB7, %stB7_col], 8, %nB7_4 {bypassL1} : memref<?xbf16> to memref<4x128x64xbf16, #gpu.address_space<workgroup>>
+      %grp4 = nvgpu.device_async_create_group %tokA0_4, %tokA1_4, %tokA2_4, %tokA3_4, %tokB0_4, %tokB1_4, %tokB2_4, %tokB3_4, %tokB4_4, %tokB5_4, %tokB6_4, %tokB7_4
+      %a0_0_row0 = arith.addi %wm0, %c0 : index
+      %a0_0_row = arith.addi %a0_0_row0, %l16 : index
+      %a0_0_ch = arith.addi %lhi, %c0 : index
+      %a0_0_r1 = arith.shrui %a0_0_row, %c0 : index
+      %a0_0_r3 = arith.remui %a0_0_r1, %c8 : index
+      %a0_0_x = arith.xori %a0_0_ch, %a0_0_r3 : index
+      %a0_0_col = arith.muli %a0_0_x, %c8 : index
+      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_0_0 = vector.extract %a0_0_w0[0] : i32 from vector<1xi32>
+      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_0_1 = vector.extract %a0_0_w1[0] : i32 from vector<1xi32>
+      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_0_2 = vector.extract %a0_0_w2[0] : i32 from vector<1xi32>
+      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_0_3 = vector.extract %a0_0_w3[0] : i32 from vector<1xi32>
+      %a0_1_row0 = arith.addi %wm0, %c16 : index
+      %a0_1_row = arith.addi %a0_1_row0, %l16 : index
+      %a0_1_ch = arith.addi %lhi, %c0 : index
+      %a0_1_r1 = arith.shrui %a0_1_row, %c0 : index
+      %a0_1_r3 = arith.remui %a0_1_r1, %c8 : index
+      %a0_1_x = arith.xori %a0_1_ch, %a0_1_r3 : index
+      %a0_1_col = arith.muli %a0_1_x, %c8 : index
+      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_1_0 = vector.extract %a0_1_w0[0] : i32 from vector<1xi32>
+      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_1_1 = vector.extract %a0_1_w1[0] : i32 from vector<1xi32>
+      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_1_2 = vector.extract %a0_1_w2[0] : i32 from vector<1xi32>
+      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_1_3 = vector.extract %a0_1_w3[0] : i32 from vector<1xi32>
+      %a0_2_row0 = arith.addi %wm0, %c32 : index
+      %a0_2_row = arith.addi %a0_2_row0, %l16 : index
+      %a0_2_ch = arith.addi %lhi, %c0 : index
+      %a0_2_r1 = arith.shrui %a0_2_row, %c0 : index
+      %a0_2_r3 = arith.remui %a0_2_r1, %c8 : index
+      %a0_2_x = arith.xori %a0_2_ch, %a0_2_r3 : index
+      %a0_2_col = arith.muli %a0_2_x, %c8 : index
+      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_2_0 = vector.extract %a0_2_w0[0] : i32 from vector<1xi32>
+      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_2_1 = vector.extract %a0_2_w1[0] : i32 from vector<1xi32>
+      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_2_2 = vector.extract %a0_2_w2[0] : i32 from vector<1xi32>
+      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_2_3 = vector.extract %a0_2_w3[0] : i32 from vector<1xi32>
+      %a0_3_row0 = arith.addi %wm0, %c48 : index
+      %a0_3_row = arith.addi %a0_3_row0, %l16 : index
+      %a0_3_ch = arith.addi %lhi, %c0 : index
+      %a0_3_r1 = arith.shrui %a0_3_row, %c0 : index
+      %a0_3_r3 = arith.remui %a0_3_r1, %c8 : index
+      %a0_3_x = arith.xori %a0_3_ch, %a0_3_r3 : index
+      %a0_3_col = arith.muli %a0_3_x, %c8 : index
+      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_3_0 = vector.extract %a0_3_w0[0] : i32 from vector<1xi32>
+      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_3_1 = vector.extract %a0_3_w1[0] : i32 from vector<1xi32>
+      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_3_2 = vector.extract %a0_3_w2[0] : i32 from vector<1xi32>
+      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_3_3 = vector.extract %a0_3_w3[0] : i32 from vector<1xi32>
+      %b0_0_row0 = arith.addi %wn0, %c0 : index
+      %b0_0_row = arith.addi %b0_0_row0, %bnrow : index
+      %b0_0_ch = arith.addi %lmid, %c0 : index
+      %b0_0_r1 = arith.shrui %b0_0_row, %c0 : index
+      %b0_0_r3 = arith.remui %b0_0_r1, %c8 : index
+      %b0_0_x = arith.xori %b0_0_ch, %b0_0_r3 : index
+      %b0_0_col = arith.muli %b0_0_x, %c8 : index
+      %b0_0_m = nvgpu.ldmatrix %smB[%cur, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b0_0_0 = vector.extract %b0_0_w0[0] : i32 from vector<1xi32>
+      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b0_0_1 = vector.extract %b0_0_w1[0] : i32 from vector<1xi32>
+      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b0_0_2 = vector.extract %b0_0_w2[0] : i32 from vector<1xi32>
+      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b0_0_3 = vector.extract %b0_0_w3[0] : i32 from vector<1xi32>
+      %b0_1_row0 = arith.addi %wn0, %c16 : index
+      %b0_1_row = arith.addi %b0_1_row0, %bnrow : index
+      %b0_1_ch = arith.addi %lmid, %c0 : index
+      %b0_1_r1 = arith.shrui %b0_1_row, %c0 : index
+      %b0_1_r3 = arith.remui %b0_1_r1, %c8 : index
+      %b0_1_x = arith.xori %b0_1_ch, %b0_1_r3 : index
+      %b0_1_col = arith.muli %b0_1_x, %c8 : index
+      %b0_1_m = nvgpu.ldmatrix %smB[%cur, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b0_1_0 = vector.extract %b0_1_w0[0] : i32 from vector<1xi32>
+      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b0_1_1 = vector.extract %b0_1_w1[0] : i32 from vector<1xi32>
+      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b0_1_2 = vector.extract %b0_1_w2[0] : i32 from vector<1xi32>
+      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b0_1_3 = vector.extract %b0_1_w3[0] : i32 from vector<1xi32>
+      %d0_0_0 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_0, %b0_0_1] C[%acc0, %acc1, %acc2, %acc3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_0 = llvm.extractvalue %d0_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_1 = llvm.extractvalue %d0_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_2 = llvm.extractvalue %d0_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_3 = llvm.extractvalue %d0_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_2, %b0_0_3] C[%acc4, %acc5, %acc6, %acc7] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_0 = llvm.extractvalue %d0_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_1 = llvm.extractvalue %d0_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_2 = llvm.extractvalue %d0_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_3 = llvm.extractvalue %d0_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_1_0, %b0_1_1] C[%acc8, %acc9, %acc10, %acc11] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_0 = llvm.extractvalue %d0_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_1 = llvm.extractvalue %d0_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_2 = llvm.extractvalue %d0_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_3 = llvm.extractvalue %d0_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_1_2, %b0_1_3] C[%acc12, %acc13, %acc14, %acc15] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_0 = llvm.extractvalue %d0_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_1 = llvm.extractvalue %d0_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_2 = llvm.extractvalue %d0_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_3 = llvm.extractvalue %d0_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_0_0, %b0_0_1] C[%acc16, %acc17, %acc18, %acc19] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_0 = llvm.extractvalue %d0_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_1 = llvm.extractvalue %d0_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_2 = llvm.extractvalue %d0_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_3 = llvm.extractvalue %d0_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_0_2, %b0_0_3] C[%acc20, %acc21, %acc22, %acc23] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_0 = llvm.extractvalue %d0_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_1 = llvm.extractvalue %d0_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_2 = llvm.extractvalue %d0_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_3 = llvm.extractvalue %d0_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_1_0, %b0_1_1] C[%acc24, %acc25, %acc26, %acc27] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_0 = llvm.extractvalue %d0_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_1 = llvm.extractvalue %d0_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_2 = llvm.extractvalue %d0_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_3 = llvm.extractvalue %d0_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_1_2, %b0_1_3] C[%acc28, %acc29, %acc30, %acc31] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_0 = llvm.extractvalue %d0_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_1 = llvm.extractvalue %d0_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_2 = llvm.extractvalue %d0_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_3 = llvm.extractvalue %d0_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_0_0, %b0_0_1] C[%acc32, %acc33, %acc34, %acc35] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_0 = llvm.extractvalue %d0_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_1 = llvm.extractvalue %d0_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_2 = llvm.extractvalue %d0_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_3 = llvm.extractvalue %d0_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_0_2, %b0_0_3] C[%acc36, %acc37, %acc38, %acc39] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_0 = llvm.extractvalue %d0_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_1 = llvm.extractvalue %d0_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_2 = llvm.extractvalue %d0_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_3 = llvm.extractvalue %d0_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_1_0, %b0_1_1] C[%acc40, %acc41, %acc42, %acc43] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_0 = llvm.extractvalue %d0_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_1 = llvm.extractvalue %d0_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_2 = llvm.extractvalue %d0_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_3 = llvm.extractvalue %d0_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_1_2, %b0_1_3] C[%acc44, %acc45, %acc46, %acc47] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_0 = llvm.extractvalue %d0_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_1 = llvm.extractvalue %d0_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_2 = llvm.extractvalue %d0_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_3 = llvm.extractvalue %d0_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_0_0, %b0_0_1] C[%acc48, %acc49, %acc50, %acc51] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_0 = llvm.extractvalue %d0_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_1 = llvm.extractvalue %d0_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_2 = llvm.extractvalue %d0_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_3 = llvm.extractvalue %d0_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_0_2, %b0_0_3] C[%acc52, %acc53, %acc54, %acc55] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_0 = llvm.extractvalue %d0_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_1 = llvm.extractvalue %d0_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_2 = llvm.extractvalue %d0_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_3 = llvm.extractvalue %d0_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_1_0, %b0_1_1] C[%acc56, %acc57, %acc58, %acc59] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_0 = llvm.extractvalue %d0_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_1 = llvm.extractvalue %d0_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_2 = llvm.extractvalue %d0_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_3 = llvm.extractvalue %d0_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_1_2, %b0_1_3] C[%acc60, %acc61, %acc62, %acc63] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_0 = llvm.extractvalue %d0_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_1 = llvm.extractvalue %d0_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_2 = llvm.extractvalue %d0_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_3 = llvm.extractvalue %d0_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a1_0_row0 = arith.addi %wm0, %c0 : index
+      %a1_0_row = arith.addi %a1_0_row0, %l16 : index
+      %a1_0_ch = arith.addi %lhi, %c2 : index
+      %a1_0_r1 = arith.shrui %a1_0_row, %c0 : index
+      %a1_0_r3 = arith.remui %a1_0_r1, %c8 : index
+      %a1_0_x = arith.xori %a1_0_ch, %a1_0_r3 : index
+      %a1_0_col = arith.muli %a1_0_x, %c8 : index
+      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_0_0 = vector.extract %a1_0_w0[0] : i32 from vector<1xi32>
+      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_0_1 = vector.extract %a1_0_w1[0] : i32 from vector<1xi32>
+      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_0_2 = vector.extract %a1_0_w2[0] : i32 from vector<1xi32>
+      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_0_3 = vector.extract %a1_0_w3[0] : i32 from vector<1xi32>
+      %a1_1_row0 = arith.addi %wm0, %c16 : index
+      %a1_1_row = arith.addi %a1_1_row0, %l16 : index
+      %a1_1_ch = arith.addi %lhi, %c2 : index
+      %a1_1_r1 = arith.shrui %a1_1_row, %c0 : index
+      %a1_1_r3 = arith.remui %a1_1_r1, %c8 : index
+      %a1_1_x = arith.xori %a1_1_ch, %a1_1_r3 : index
+      %a1_1_col = arith.muli %a1_1_x, %c8 : index
+      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_1_0 = vector.extract %a1_1_w0[0] : i32 from vector<1xi32>
+      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_1_1 = vector.extract %a1_1_w1[0] : i32 from vector<1xi32>
+      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_1_2 = vector.extract %a1_1_w2[0] : i32 from vector<1xi32>
+      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_1_3 = vector.extract %a1_1_w3[0] : i32 from vector<1xi32>
+      %a1_2_row0 = arith.addi %wm0, %c32 : index
+      %a1_2_row = arith.addi %a1_2_row0, %l16 : index
+      %a1_2_ch = arith.addi %lhi, %c2 : index
+      %a1_2_r1 = arith.shrui %a1_2_row, %c0 : index
+      %a1_2_r3 = arith.remui %a1_2_r1, %c8 : index
+      %a1_2_x = arith.xori %a1_2_ch, %a1_2_r3 : index
+      %a1_2_col = arith.muli %a1_2_x, %c8 : index
+      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_2_0 = vector.extract %a1_2_w0[0] : i32 from vector<1xi32>
+      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_2_1 = vector.extract %a1_2_w1[0] : i32 from vector<1xi32>
+      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_2_2 = vector.extract %a1_2_w2[0] : i32 from vector<1xi32>
+      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_2_3 = vector.extract %a1_2_w3[0] : i32 from vector<1xi32>
+      %a1_3_row0 = arith.addi %wm0, %c48 : index
+      %a1_3_row = arith.addi %a1_3_row0, %l16 : index
+      %a1_3_ch = arith.addi %lhi, %c2 : index
+      %a1_3_r1 = arith.shrui %a1_3_row, %c0 : index
+      %a1_3_r3 = arith.remui %a1_3_r1, %c8 : index
+      %a1_3_x = arith.xori %a1_3_ch, %a1_3_r3 : index
+      %a1_3_col = arith.muli %a1_3_x, %c8 : index
+      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_3_0 = vector.extract %a1_3_w0[0] : i32 from vector<1xi32>
+      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_3_1 = vector.extract %a1_3_w1[0] : i32 from vector<1xi32>
+      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_3_2 = vector.extract %a1_3_w2[0] : i32 from vector<1xi32>
+      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_3_3 = vector.extract %a1_3_w3[0] : i32 from vector<1xi32>
+      %b1_0_row0 = arith.addi %wn0, %c0 : index
+      %b1_0_row = arith.addi %b1_0_row0, %bnrow : index
+      %b1_0_ch = arith.addi %lmid, %c2 : index
+      %b1_0_r1 = arith.shrui %b1_0_row, %c0 : index
+      %b1_0_r3 = arith.remui %b1_0_r1, %c8 : index
+      %b1_0_x = arith.xori %b1_0_ch, %b1_0_r3 : index
+      %b1_0_col = arith.muli %b1_0_x, %c8 : index
+      %b1_0_m = nvgpu.ldmatrix %smB[%cur, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b1_0_0 = vector.extract %b1_0_w0[0] : i32 from vector<1xi32>
+      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b1_0_1 = vector.extract %b1_0_w1[0] : i32 from vector<1xi32>
+      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b1_0_2 = vector.extract %b1_0_w2[0] : i32 from vector<1xi32>
+      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b1_0_3 = vector.extract %b1_0_w3[0] : i32 from vector<1xi32>
+      %b1_1_row0 = arith.addi %wn0, %c16 : index
+      %b1_1_row = arith.addi %b1_1_row0, %bnrow : index
+      %b1_1_ch = arith.addi %lmid, %c2 : index
+      %b1_1_r1 = arith.shrui %b1_1_row, %c0 : index
+      %b1_1_r3 = arith.remui %b1_1_r1, %c8 : index
+      %b1_1_x = arith.xori %b1_1_ch, %b1_1_r3 : index
+      %b1_1_col = arith.muli %b1_1_x, %c8 : index
+      %b1_1_m = nvgpu.ldmatrix %smB[%cur, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b1_1_0 = vector.extract %b1_1_w0[0] : i32 from vector<1xi32>
+      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b1_1_1 = vector.extract %b1_1_w1[0] : i32 from vector<1xi32>
+      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b1_1_2 = vector.extract %b1_1_w2[0] : i32 from vector<1xi32>
+      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b1_1_3 = vector.extract %b1_1_w3[0] : i32 from vector<1xi32>
+      %d1_0_0 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_0, %b1_0_1] C[%d0_0_0_0, %d0_0_0_1, %d0_0_0_2, %d0_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_0 = llvm.extractvalue %d1_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_1 = llvm.extractvalue %d1_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_2 = llvm.extractvalue %d1_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_3 = llvm.extractvalue %d1_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_2, %b1_0_3] C[%d0_0_1_0, %d0_0_1_1, %d0_0_1_2, %d0_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_0 = llvm.extractvalue %d1_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_1 = llvm.extractvalue %d1_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_2 = llvm.extractvalue %d1_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_3 = llvm.extractvalue %d1_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_1_0, %b1_1_1] C[%d0_0_2_0, %d0_0_2_1, %d0_0_2_2, %d0_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_0 = llvm.extractvalue %d1_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_1 = llvm.extractvalue %d1_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_2 = llvm.extractvalue %d1_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_3 = llvm.extractvalue %d1_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_1_2, %b1_1_3] C[%d0_0_3_0, %d0_0_3_1, %d0_0_3_2, %d0_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_0 = llvm.extractvalue %d1_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_1 = llvm.extractvalue %d1_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_2 = llvm.extractvalue %d1_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_3 = llvm.extractvalue %d1_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_0_0, %b1_0_1] C[%d0_1_0_0, %d0_1_0_1, %d0_1_0_2, %d0_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_0 = llvm.extractvalue %d1_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_1 = llvm.extractvalue %d1_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_2 = llvm.extractvalue %d1_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_3 = llvm.extractvalue %d1_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_0_2, %b1_0_3] C[%d0_1_1_0, %d0_1_1_1, %d0_1_1_2, %d0_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_0 = llvm.extractvalue %d1_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_1 = llvm.extractvalue %d1_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_2 = llvm.extractvalue %d1_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_3 = llvm.extractvalue %d1_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_1_0, %b1_1_1] C[%d0_1_2_0, %d0_1_2_1, %d0_1_2_2, %d0_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_0 = llvm.extractvalue %d1_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_1 = llvm.extractvalue %d1_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_2 = llvm.extractvalue %d1_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_3 = llvm.extractvalue %d1_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_1_2, %b1_1_3] C[%d0_1_3_0, %d0_1_3_1, %d0_1_3_2, %d0_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_0 = llvm.extractvalue %d1_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_1 = llvm.extractvalue %d1_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_2 = llvm.extractvalue %d1_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_3 = llvm.extractvalue %d1_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_0_0, %b1_0_1] C[%d0_2_0_0, %d0_2_0_1, %d0_2_0_2, %d0_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_0 = llvm.extractvalue %d1_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_1 = llvm.extractvalue %d1_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_2 = llvm.extractvalue %d1_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_3 = llvm.extractvalue %d1_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_0_2, %b1_0_3] C[%d0_2_1_0, %d0_2_1_1, %d0_2_1_2, %d0_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_0 = llvm.extractvalue %d1_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_1 = llvm.extractvalue %d1_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_2 = llvm.extractvalue %d1_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_3 = llvm.extractvalue %d1_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_1_0, %b1_1_1] C[%d0_2_2_0, %d0_2_2_1, %d0_2_2_2, %d0_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_0 = llvm.extractvalue %d1_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_1 = llvm.extractvalue %d1_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_2 = llvm.extractvalue %d1_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_3 = llvm.extractvalue %d1_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_1_2, %b1_1_3] C[%d0_2_3_0, %d0_2_3_1, %d0_2_3_2, %d0_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_0 = llvm.extractvalue %d1_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_1 = llvm.extractvalue %d1_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_2 = llvm.extractvalue %d1_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_3 = llvm.extractvalue %d1_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_0_0, %b1_0_1] C[%d0_3_0_0, %d0_3_0_1, %d0_3_0_2, %d0_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_0 = llvm.extractvalue %d1_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_1 = llvm.extractvalue %d1_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_2 = llvm.extractvalue %d1_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_3 = llvm.extractvalue %d1_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_0_2, %b1_0_3] C[%d0_3_1_0, %d0_3_1_1, %d0_3_1_2, %d0_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_0 = llvm.extractvalue %d1_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_1 = llvm.extractvalue %d1_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_2 = llvm.extractvalue %d1_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_3 = llvm.extractvalue %d1_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_1_0, %b1_1_1] C[%d0_3_2_0, %d0_3_2_1, %d0_3_2_2, %d0_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_0 = llvm.extractvalue %d1_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_1 = llvm.extractvalue %d1_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_2 = llvm.extractvalue %d1_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_3 = llvm.extractvalue %d1_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_1_2, %b1_1_3] C[%d0_3_3_0, %d0_3_3_1, %d0_3_3_2, %d0_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_0 = llvm.extractvalue %d1_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_1 = llvm.extractvalue %d1_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_2 = llvm.extractvalue %d1_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_3 = llvm.extractvalue %d1_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a2_0_row0 = arith.addi %wm0, %c0 : index
+      %a2_0_row = arith.addi %a2_0_row0, %l16 : index
+      %a2_0_ch = arith.addi %lhi, %c4 : index
+      %a2_0_r1 = arith.shrui %a2_0_row, %c0 : index
+      %a2_0_r3 = arith.remui %a2_0_r1, %c8 : index
+      %a2_0_x = arith.xori %a2_0_ch, %a2_0_r3 : index
+      %a2_0_col = arith.muli %a2_0_x, %c8 : index
+      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_0_0 = vector.extract %a2_0_w0[0] : i32 from vector<1xi32>
+      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_0_1 = vector.extract %a2_0_w1[0] : i32 from vector<1xi32>
+      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_0_2 = vector.extract %a2_0_w2[0] : i32 from vector<1xi32>
+      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_0_3 = vector.extract %a2_0_w3[0] : i32 from vector<1xi32>
+      %a2_1_row0 = arith.addi %wm0, %c16 : index
+      %a2_1_row = arith.addi %a2_1_row0, %l16 : index
+      %a2_1_ch = arith.addi %lhi, %c4 : index
+      %a2_1_r1 = arith.shrui %a2_1_row, %c0 : index
+      %a2_1_r3 = arith.remui %a2_1_r1, %c8 : index
+      %a2_1_x = arith.xori %a2_1_ch, %a2_1_r3 : index
+      %a2_1_col = arith.muli %a2_1_x, %c8 : index
+      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_1_0 = vector.extract %a2_1_w0[0] : i32 from vector<1xi32>
+      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_1_1 = vector.extract %a2_1_w1[0] : i32 from vector<1xi32>
+      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_1_2 = vector.extract %a2_1_w2[0] : i32 from vector<1xi32>
+      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_1_3 = vector.extract %a2_1_w3[0] : i32 from vector<1xi32>
+      %a2_2_row0 = arith.addi %wm0, %c32 : index
+      %a2_2_row = arith.addi %a2_2_row0, %l16 : index
+      %a2_2_ch = arith.addi %lhi, %c4 : index
+      %a2_2_r1 = arith.shrui %a2_2_row, %c0 : index
+      %a2_2_r3 = arith.remui %a2_2_r1, %c8 : index
+      %a2_2_x = arith.xori %a2_2_ch, %a2_2_r3 : index
+      %a2_2_col = arith.muli %a2_2_x, %c8 : index
+      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_2_0 = vector.extract %a2_2_w0[0] : i32 from vector<1xi32>
+      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_2_1 = vector.extract %a2_2_w1[0] : i32 from vector<1xi32>
+      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_2_2 = vector.extract %a2_2_w2[0] : i32 from vector<1xi32>
+      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_2_3 = vector.extract %a2_2_w3[0] : i32 from vector<1xi32>
+      %a2_3_row0 = arith.addi %wm0, %c48 : index
+      %a2_3_row = arith.addi %a2_3_row0, %l16 : index
+      %a2_3_ch = arith.addi %lhi, %c4 : index
+      %a2_3_r1 = arith.shrui %a2_3_row, %c0 : index
+      %a2_3_r3 = arith.remui %a2_3_r1, %c8 : index
+      %a2_3_x = arith.xori %a2_3_ch, %a2_3_r3 : index
+      %a2_3_col = arith.muli %a2_3_x, %c8 : index
+      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_3_0 = vector.extract %a2_3_w0[0] : i32 from vector<1xi32>
+      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_3_1 = vector.extract %a2_3_w1[0] : i32 from vector<1xi32>
+      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_3_2 = vector.extract %a2_3_w2[0] : i32 from vector<1xi32>
+      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_3_3 = vector.extract %a2_3_w3[0] : i32 from vector<1xi32>
+      %b2_0_row0 = arith.addi %wn0, %c0 : index
+      %b2_0_row = arith.addi %b2_0_row0, %bnrow : index
+      %b2_0_ch = arith.addi %lmid, %c4 : index
+      %b2_0_r1 = arith.shrui %b2_0_row, %c0 : index
+      %b2_0_r3 = arith.remui %b2_0_r1, %c8 : index
+      %b2_0_x = arith.xori %b2_0_ch, %b2_0_r3 : index
+      %b2_0_col = arith.muli %b2_0_x, %c8 : index
+      %b2_0_m = nvgpu.ldmatrix %smB[%cur, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b2_0_0 = vector.extract %b2_0_w0[0] : i32 from vector<1xi32>
+      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b2_0_1 = vector.extract %b2_0_w1[0] : i32 from vector<1xi32>
+      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b2_0_2 = vector.extract %b2_0_w2[0] : i32 from vector<1xi32>
+      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b2_0_3 = vector.extract %b2_0_w3[0] : i32 from vector<1xi32>
+      %b2_1_row0 = arith.addi %wn0, %c16 : index
+      %b2_1_row = arith.addi %b2_1_row0, %bnrow : index
+      %b2_1_ch = arith.addi %lmid, %c4 : index
+      %b2_1_r1 = arith.shrui %b2_1_row, %c0 : index
+      %b2_1_r3 = arith.remui %b2_1_r1, %c8 : index
+      %b2_1_x = arith.xori %b2_1_ch, %b2_1_r3 : index
+      %b2_1_col = arith.muli %b2_1_x, %c8 : index
+      %b2_1_m = nvgpu.ldmatrix %smB[%cur, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b2_1_0 = vector.extract %b2_1_w0[0] : i32 from vector<1xi32>
+      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b2_1_1 = vector.extract %b2_1_w1[0] : i32 from vector<1xi32>
+      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b2_1_2 = vector.extract %b2_1_w2[0] : i32 from vector<1xi32>
+      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b2_1_3 = vector.extract %b2_1_w3[0] : i32 from vector<1xi32>
+      %d2_0_0 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_0, %b2_0_1] C[%d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_0 = llvm.extractvalue %d2_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_1 = llvm.extractvalue %d2_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_2 = llvm.extractvalue %d2_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_3 = llvm.extractvalue %d2_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_2, %b2_0_3] C[%d1_0_1_0, %d1_0_1_1, %d1_0_1_2, %d1_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_0 = llvm.extractvalue %d2_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_1 = llvm.extractvalue %d2_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_2 = llvm.extractvalue %d2_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_3 = llvm.extractvalue %d2_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_1_0, %b2_1_1] C[%d1_0_2_0, %d1_0_2_1, %d1_0_2_2, %d1_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_0 = llvm.extractvalue %d2_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_1 = llvm.extractvalue %d2_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_2 = llvm.extractvalue %d2_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_3 = llvm.extractvalue %d2_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_1_2, %b2_1_3] C[%d1_0_3_0, %d1_0_3_1, %d1_0_3_2, %d1_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_0 = llvm.extractvalue %d2_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_1 = llvm.extractvalue %d2_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_2 = llvm.extractvalue %d2_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_3 = llvm.extractvalue %d2_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_0_0, %b2_0_1] C[%d1_1_0_0, %d1_1_0_1, %d1_1_0_2, %d1_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_0 = llvm.extractvalue %d2_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_1 = llvm.extractvalue %d2_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_2 = llvm.extractvalue %d2_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_3 = llvm.extractvalue %d2_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_0_2, %b2_0_3] C[%d1_1_1_0, %d1_1_1_1, %d1_1_1_2, %d1_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_0 = llvm.extractvalue %d2_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_1 = llvm.extractvalue %d2_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_2 = llvm.extractvalue %d2_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_3 = llvm.extractvalue %d2_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_1_0, %b2_1_1] C[%d1_1_2_0, %d1_1_2_1, %d1_1_2_2, %d1_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_0 = llvm.extractvalue %d2_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_1 = llvm.extractvalue %d2_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_2 = llvm.extractvalue %d2_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_3 = llvm.extractvalue %d2_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_1_2, %b2_1_3] C[%d1_1_3_0, %d1_1_3_1, %d1_1_3_2, %d1_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_0 = llvm.extractvalue %d2_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_1 = llvm.extractvalue %d2_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_2 = llvm.extractvalue %d2_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_3 = llvm.extractvalue %d2_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_0_0, %b2_0_1] C[%d1_2_0_0, %d1_2_0_1, %d1_2_0_2, %d1_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_0 = llvm.extractvalue %d2_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_1 = llvm.extractvalue %d2_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_2 = llvm.extractvalue %d2_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_3 = llvm.extractvalue %d2_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_0_2, %b2_0_3] C[%d1_2_1_0, %d1_2_1_1, %d1_2_1_2, %d1_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_0 = llvm.extractvalue %d2_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_1 = llvm.extractvalue %d2_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_2 = llvm.extractvalue %d2_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_3 = llvm.extractvalue %d2_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_1_0, %b2_1_1] C[%d1_2_2_0, %d1_2_2_1, %d1_2_2_2, %d1_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_0 = llvm.extractvalue %d2_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_1 = llvm.extractvalue %d2_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_2 = llvm.extractvalue %d2_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_3 = llvm.extractvalue %d2_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_1_2, %b2_1_3] C[%d1_2_3_0, %d1_2_3_1, %d1_2_3_2, %d1_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_0 = llvm.extractvalue %d2_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_1 = llvm.extractvalue %d2_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_2 = llvm.extractvalue %d2_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_3 = llvm.extractvalue %d2_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_0_0, %b2_0_1] C[%d1_3_0_0, %d1_3_0_1, %d1_3_0_2, %d1_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_0 = llvm.extractvalue %d2_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_1 = llvm.extractvalue %d2_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_2 = llvm.extractvalue %d2_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_3 = llvm.extractvalue %d2_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_0_2, %b2_0_3] C[%d1_3_1_0, %d1_3_1_1, %d1_3_1_2, %d1_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_0 = llvm.extractvalue %d2_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_1 = llvm.extractvalue %d2_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_2 = llvm.extractvalue %d2_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_3 = llvm.extractvalue %d2_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_1_0, %b2_1_1] C[%d1_3_2_0, %d1_3_2_1, %d1_3_2_2, %d1_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_0 = llvm.extractvalue %d2_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_1 = llvm.extractvalue %d2_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_2 = llvm.extractvalue %d2_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_3 = llvm.extractvalue %d2_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_1_2, %b2_1_3] C[%d1_3_3_0, %d1_3_3_1, %d1_3_3_2, %d1_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_0 = llvm.extractvalue %d2_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_1 = llvm.extractvalue %d2_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_2 = llvm.extractvalue %d2_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_3 = llvm.extractvalue %d2_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a3_0_row0 = arith.addi %wm0, %c0 : index
+      %a3_0_row = arith.addi %a3_0_row0, %l16 : index
+      %a3_0_ch = arith.addi %lhi, %c6 : index
+      %a3_0_r1 = arith.shrui %a3_0_row, %c0 : index
+      %a3_0_r3 = arith.remui %a3_0_r1, %c8 : index
+      %a3_0_x = arith.xori %a3_0_ch, %a3_0_r3 : index
+      %a3_0_col = arith.muli %a3_0_x, %c8 : index
+      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_0_0 = vector.extract %a3_0_w0[0] : i32 from vector<1xi32>
+      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_0_1 = vector.extract %a3_0_w1[0] : i32 from vector<1xi32>
+      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_0_2 = vector.extract %a3_0_w2[0] : i32 from vector<1xi32>
+      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_0_3 = vector.extract %a3_0_w3[0] : i32 from vector<1xi32>
+      %a3_1_row0 = arith.addi %wm0, %c16 : index
+      %a3_1_row = arith.addi %a3_1_row0, %l16 : index
+      %a3_1_ch = arith.addi %lhi, %c6 : index
+      %a3_1_r1 = arith.shrui %a3_1_row, %c0 : index
+      %a3_1_r3 = arith.remui %a3_1_r1, %c8 : index
+      %a3_1_x = arith.xori %a3_1_ch, %a3_1_r3 : index
+      %a3_1_col = arith.muli %a3_1_x, %c8 : index
+      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_1_0 = vector.extract %a3_1_w0[0] : i32 from vector<1xi32>
+      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_1_1 = vector.extract %a3_1_w1[0] : i32 from vector<1xi32>
+      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_1_2 = vector.extract %a3_1_w2[0] : i32 from vector<1xi32>
+      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_1_3 = vector.extract %a3_1_w3[0] : i32 from vector<1xi32>
+      %a3_2_row0 = arith.addi %wm0, %c32 : index
+      %a3_2_row = arith.addi %a3_2_row0, %l16 : index
+      %a3_2_ch = arith.addi %lhi, %c6 : index
+      %a3_2_r1 = arith.shrui %a3_2_row, %c0 : index
+      %a3_2_r3 = arith.remui %a3_2_r1, %c8 : index
+      %a3_2_x = arith.xori %a3_2_ch, %a3_2_r3 : index
+      %a3_2_col = arith.muli %a3_2_x, %c8 : index
+      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_2_0 = vector.extract %a3_2_w0[0] : i32 from vector<1xi32>
+      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_2_1 = vector.extract %a3_2_w1[0] : i32 from vector<1xi32>
+      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_2_2 = vector.extract %a3_2_w2[0] : i32 from vector<1xi32>
+      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_2_3 = vector.extract %a3_2_w3[0] : i32 from vector<1xi32>
+      %a3_3_row0 = arith.addi %wm0, %c48 : index
+      %a3_3_row = arith.addi %a3_3_row0, %l16 : index
+      %a3_3_ch = arith.addi %lhi, %c6 : index
+      %a3_3_r1 = arith.shrui %a3_3_row, %c0 : index
+      %a3_3_r3 = arith.remui %a3_3_r1, %c8 : index
+      %a3_3_x = arith.xori %a3_3_ch, %a3_3_r3 : index
+      %a3_3_col = arith.muli %a3_3_x, %c8 : index
+      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_3_0 = vector.extract %a3_3_w0[0] : i32 from vector<1xi32>
+      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_3_1 = vector.extract %a3_3_w1[0] : i32 from vector<1xi32>
+      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_3_2 = vector.extract %a3_3_w2[0] : i32 from vector<1xi32>
+      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_3_3 = vector.extract %a3_3_w3[0] : i32 from vector<1xi32>
+      %b3_0_row0 = arith.addi %wn0, %c0 : index
+      %b3_0_row = arith.addi %b3_0_row0, %bnrow : index
+      %b3_0_ch = arith.addi %lmid, %c6 : index
+      %b3_0_r1 = arith.shrui %b3_0_row, %c0 : index
+      %b3_0_r3 = arith.remui %b3_0_r1, %c8 : index
+      %b3_0_x = arith.xori %b3_0_ch, %b3_0_r3 : index
+      %b3_0_col = arith.muli %b3_0_x, %c8 : index
+      %b3_0_m = nvgpu.ldmatrix %smB[%cur, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b3_0_0 = vector.extract %b3_0_w0[0] : i32 from vector<1xi32>
+      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b3_0_1 = vector.extract %b3_0_w1[0] : i32 from vector<1xi32>
+      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b3_0_2 = vector.extract %b3_0_w2[0] : i32 from vector<1xi32>
+      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b3_0_3 = vector.extract %b3_0_w3[0] : i32 from vector<1xi32>
+      %b3_1_row0 = arith.addi %wn0, %c16 : index
+      %b3_1_row = arith.addi %b3_1_row0, %bnrow : index
+      %b3_1_ch = arith.addi %lmid, %c6 : index
+      %b3_1_r1 = arith.shrui %b3_1_row, %c0 : index
+      %b3_1_r3 = arith.remui %b3_1_r1, %c8 : index
+      %b3_1_x = arith.xori %b3_1_ch, %b3_1_r3 : index
+      %b3_1_col = arith.muli %b3_1_x, %c8 : index
+      %b3_1_m = nvgpu.ldmatrix %smB[%cur, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b3_1_0 = vector.extract %b3_1_w0[0] : i32 from vector<1xi32>
+      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b3_1_1 = vector.extract %b3_1_w1[0] : i32 from vector<1xi32>
+      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b3_1_2 = vector.extract %b3_1_w2[0] : i32 from vector<1xi32>
+      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b3_1_3 = vector.extract %b3_1_w3[0] : i32 from vector<1xi32>
+      %d3_0_0 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_0, %b3_0_1] C[%d2_0_0_0, %d2_0_0_1, %d2_0_0_2, %d2_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_0 = llvm.extractvalue %d3_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_1 = llvm.extractvalue %d3_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_2 = llvm.extractvalue %d3_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_3 = llvm.extractvalue %d3_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_2, %b3_0_3] C[%d2_0_1_0, %d2_0_1_1, %d2_0_1_2, %d2_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_0 = llvm.extractvalue %d3_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_1 = llvm.extractvalue %d3_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_2 = llvm.extractvalue %d3_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_3 = llvm.extractvalue %d3_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_1_0, %b3_1_1] C[%d2_0_2_0, %d2_0_2_1, %d2_0_2_2, %d2_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_0 = llvm.extractvalue %d3_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_1 = llvm.extractvalue %d3_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_2 = llvm.extractvalue %d3_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_3 = llvm.extractvalue %d3_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_1_2, %b3_1_3] C[%d2_0_3_0, %d2_0_3_1, %d2_0_3_2, %d2_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_0 = llvm.extractvalue %d3_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_1 = llvm.extractvalue %d3_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_2 = llvm.extractvalue %d3_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_3 = llvm.extractvalue %d3_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_0_0, %b3_0_1] C[%d2_1_0_0, %d2_1_0_1, %d2_1_0_2, %d2_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_0 = llvm.extractvalue %d3_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_1 = llvm.extractvalue %d3_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_2 = llvm.extractvalue %d3_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_3 = llvm.extractvalue %d3_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_0_2, %b3_0_3] C[%d2_1_1_0, %d2_1_1_1, %d2_1_1_2, %d2_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_0 = llvm.extractvalue %d3_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_1 = llvm.extractvalue %d3_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_2 = llvm.extractvalue %d3_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_3 = llvm.extractvalue %d3_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_1_0, %b3_1_1] C[%d2_1_2_0, %d2_1_2_1, %d2_1_2_2, %d2_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_0 = llvm.extractvalue %d3_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_1 = llvm.extractvalue %d3_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_2 = llvm.extractvalue %d3_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_3 = llvm.extractvalue %d3_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_1_2, %b3_1_3] C[%d2_1_3_0, %d2_1_3_1, %d2_1_3_2, %d2_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_0 = llvm.extractvalue %d3_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_1 = llvm.extractvalue %d3_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_2 = llvm.extractvalue %d3_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_3 = llvm.extractvalue %d3_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_0_0, %b3_0_1] C[%d2_2_0_0, %d2_2_0_1, %d2_2_0_2, %d2_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_0 = llvm.extractvalue %d3_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_1 = llvm.extractvalue %d3_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_2 = llvm.extractvalue %d3_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_3 = llvm.extractvalue %d3_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_0_2, %b3_0_3] C[%d2_2_1_0, %d2_2_1_1, %d2_2_1_2, %d2_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_0 = llvm.extractvalue %d3_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_1 = llvm.extractvalue %d3_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_2 = llvm.extractvalue %d3_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_3 = llvm.extractvalue %d3_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_1_0, %b3_1_1] C[%d2_2_2_0, %d2_2_2_1, %d2_2_2_2, %d2_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_0 = llvm.extractvalue %d3_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_1 = llvm.extractvalue %d3_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_2 = llvm.extractvalue %d3_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_3 = llvm.extractvalue %d3_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_1_2, %b3_1_3] C[%d2_2_3_0, %d2_2_3_1, %d2_2_3_2, %d2_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_0 = llvm.extractvalue %d3_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_1 = llvm.extractvalue %d3_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_2 = llvm.extractvalue %d3_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_3 = llvm.extractvalue %d3_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_0_0, %b3_0_1] C[%d2_3_0_0, %d2_3_0_1, %d2_3_0_2, %d2_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_0 = llvm.extractvalue %d3_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_1 = llvm.extractvalue %d3_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_2 = llvm.extractvalue %d3_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_3 = llvm.extractvalue %d3_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_0_2, %b3_0_3] C[%d2_3_1_0, %d2_3_1_1, %d2_3_1_2, %d2_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_0 = llvm.extractvalue %d3_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_1 = llvm.extractvalue %d3_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_2 = llvm.extractvalue %d3_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_3 = llvm.extractvalue %d3_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_1_0, %b3_1_1] C[%d2_3_2_0, %d2_3_2_1, %d2_3_2_2, %d2_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_0 = llvm.extractvalue %d3_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_1 = llvm.extractvalue %d3_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_2 = llvm.extractvalue %d3_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_3 = llvm.extractvalue %d3_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_1_2, %b3_1_3] C[%d2_3_3_0, %d2_3_3_1, %d2_3_3_2, %d2_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_0 = llvm.extractvalue %d3_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_1 = llvm.extractvalue %d3_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_2 = llvm.extractvalue %d3_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_3 = llvm.extractvalue %d3_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      scf.yield %d3_0_0_0, %d3_0_0_1, %d3_0_0_2, %d3_0_0_3, %d3_0_1_0, %d3_0_1_1, %d3_0_1_2, %d3_0_1_3, %d3_0_2_0, %d3_0_2_1, %d3_0_2_2, %d3_0_2_3, %d3_0_3_0, %d3_0_3_1, %d3_0_3_2, %d3_0_3_3, %d3_1_0_0, %d3_1_0_1, %d3_1_0_2, %d3_1_0_3, %d3_1_1_0, %d3_1_1_1, %d3_1_1_2, %d3_1_1_3, %d3_1_2_0, %d3_1_2_1, %d3_1_2_2, %d3_1_2_3, %d3_1_3_0, %d3_1_3_1, %d3_1_3_2, %d3_1_3_3, %d3_2_0_0, %d3_2_0_1, %d3_2_0_2, %d3_2_0_3, %d3_2_1_0, %d3_2_1_1, %d3_2_1_2, %d3_2_1_3, %d3_2_2_0, %d3_2_2_1, %d3_2_2_2, %d3_2_2_3, %d3_2_3_0, %d3_2_3_1, %d3_2_3_2, %d3_2_3_3, %d3_3_0_0, %d3_3_0_1, %d3_3_0_2, %d3_3_0_3, %d3_3_1_0, %d3_3_1_1, %d3_3_1_2, %d3_3_1_3, %d3_3_2_0, %d3_3_2_1, %d3_3_2_2, %d3_3_2_3, %d3_3_3_0, %d3_3_3_1, %d3_3_3_2, %d3_3_3_3 : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32
+    }
+    nvgpu.device_async_wait %grp1 {numGroups = 0 : i32}
+    %g = arith.divui %lane, %c4 : index
+    %t = arith.remui %lane, %c4 : index
+    %t2 = arith.muli %t, %c2 : index
+    %one = arith.constant 1.0 : f32
+    %ocol0 = arith.addi %n0, %wn0 : index
+    %ocol = arith.divui %ocol0, %c2 : index
+    %er0a = arith.addi %m0, %wm0 : index
+    %er0b = arith.addi %er0a, %c0 : index
+    %er0 = arith.addi %er0b, %g : index
+    %er08 = arith.addi %er0, %c8 : index
+    %eo0a = arith.muli %er0, %ldc : index
+    %eo0 = arith.addi %eo0a, %cOrigin : index
+    %eo08a = arith.muli %er08, %ldc : index
+    %eo08 = arith.addi %eo08a, %cOrigin : index
+    %rv0 = arith.cmpi ult, %er0, %M : index
+    %rv08 = arith.cmpi ult, %er08, %M : index
+    %sc0_0a = arith.addi %ocol, %c0 : index
+    %sc0_0 = arith.addi %sc0_0a, %t2 : index
+    %sc0_0p = arith.addi %sc0_0, %c1 : index
+    %ng0_0_0 = arith.negf %res#0 : f32
+    %ex0_0_0 = math.exp %ng0_0_0 : f32
+    %de0_0_0 = arith.addf %one, %ex0_0_0 : f32
+    %si0_0_0 = arith.divf %res#0, %de0_0_0 : f32
+    %pr0_0_0 = arith.mulf %si0_0_0, %res#8 : f32
+    %pb0_0_0 = arith.truncf %pr0_0_0 : f32 to bf16
+    %si0_0_0i = arith.addi %eo0, %sc0_0 : index
+    %oksi0_0_0ic = arith.cmpi ult, %sc0_0, %N : index
+    %oksi0_0_0i = arith.andi %rv0, %oksi0_0_0ic : i1
+    scf.if %oksi0_0_0i {
+      memref.store %pb0_0_0, %C[%si0_0_0i] : memref<?xbf16>
+    }
+    %ng0_0_1 = arith.negf %res#1 : f32
+    %ex0_0_1 = math.exp %ng0_0_1 : f32
+    %de0_0_1 = arith.addf %one, %ex0_0_1 : f32
+    %si0_0_1 = arith.divf %res#1, %de0_0_1 : f32
+    %pr0_0_1 = arith.mulf %si0_0_1, %res#9 : f32
+    %pb0_0_1 = arith.truncf %pr0_0_1 : f32 to bf16
+    %si0_0_1i = arith.addi %eo0, %sc0_0p : index
+    %oksi0_0_1ic = arith.cmpi ult, %sc0_0p, %N : index
+    %oksi0_0_1i = arith.andi %rv0, %oksi0_0_1ic : i1
+    scf.if %oksi0_0_1i {
+      memref.store %pb0_0_1, %C[%si0_0_1i] : memref<?xbf16>
+    }
+    %ng0_0_2 = arith.negf %res#2 : f32
+    %ex0_0_2 = math.exp %ng0_0_2 : f32
+    %de0_0_2 = arith.addf %one, %ex0_0_2 : f32
+    %si0_0_2 = arith.divf %res#2, %de0_0_2 : f32
+    %pr0_0_2 = arith.mulf %si0_0_2, %res#10 : f32
+    %pb0_0_2 = arith.truncf %pr0_0_2 : f32 to bf16
+    %si0_0_2i = arith.addi %eo08, %sc0_0 : index
+    %oksi0_0_2ic = arith.cmpi ult, %sc0_0, %N : index
+    %oksi0_0_2i = arith.andi %rv08, %oksi0_0_2ic : i1
+    scf.if %oksi0_0_2i {
+      memref.store %pb0_0_2, %C[%si0_0_2i] : memref<?xbf16>
+    }
+    %ng0_0_3 = arith.negf %res#3 : f32
+    %ex0_0_3 = math.exp %ng0_0_3 : f32
+    %de0_0_3 = arith.addf %one, %ex0_0_3 : f32
+    %si0_0_3 = arith.divf %res#3, %de0_0_3 : f32
+    %pr0_0_3 = arith.mulf %si0_0_3, %res#11 : f32
+    %pb0_0_3 = arith.truncf %pr0_0_3 : f32 to bf16
+    %si0_0_3i = arith.addi %eo08, %sc0_0p : index
+    %oksi0_0_3ic = arith.cmpi ult, %sc0_0p, %N : index
+    %oksi0_0_3i = arith.andi %rv08, %oksi0_0_3ic : i1
+    scf.if %oksi0_0_3i {
+      memref.store %pb0_0_3, %C[%si0_0_3i] : memref<?xbf16>
+    }
+    %sc0_1a = arith.addi %ocol, %c8 : index
+    %sc0_1 = arith.addi %sc0_1a, %t2 : index
+    %sc0_1p = arith.addi %sc0_1, %c1 : index
+    %ng0_1_0 = arith.negf %res#4 : f32
+    %ex0_1_0 = math.exp %ng0_1_0 : f32
+    %de0_1_0 = arith.addf %one, %ex0_1_0 : f32
+    %si0_1_0 = arith.divf %res#4, %de0_1_0 : f32
+    %pr0_1_0 = arith.mulf %si0_1_0, %res#12 : f32
+    %pb0_1_0 = arith.truncf %pr0_1_0 : f32 to bf16
+    %si0_1_0i = arith.addi %eo0, %sc0_1 : index
+    %oksi0_1_0ic = arith.cmpi ult, %sc0_1, %N : index
+    %oksi0_1_0i = arith.andi %rv0, %oksi0_1_0ic : i1
+    scf.if %oksi0_1_0i {
+      memref.store %pb0_1_0, %C[%si0_1_0i] : memref<?xbf16>
+    }
+    %ng0_1_1 = arith.negf %res#5 : f32
+    %ex0_1_1 = math.exp %ng0_1_1 : f32
+    %de0_1_1 = arith.addf %one, %ex0_1_1 : f32
+    %si0_1_1 = arith.divf %res#5, %de0_1_1 : f32
+    %pr0_1_1 = arith.mulf %si0_1_1, %res#13 : f32
+    %pb0_1_1 = arith.truncf %pr0_1_1 : f32 to bf16
+    %si0_1_1i = arith.addi %eo0, %sc0_1p : index
+    %oksi0_1_1ic = arith.cmpi ult, %sc0_1p, %N : index
+    %oksi0_1_1i = arith.andi %rv0, %oksi0_1_1ic : i1
+    scf.if %oksi0_1_1i {
+      memref.store %pb0_1_1, %C[%si0_1_1i] : memref<?xbf16>
+    }
+    %ng0_1_2 = arith.negf %res#6 : f32
+    %ex0_1_2 = math.exp %ng0_1_2 : f32
+    %de0_1_2 = arith.addf %one, %ex0_1_2 : f32
+    %si0_1_2 = arith.divf %res#6, %de0_1_2 : f32
+    %pr0_1_2 = arith.mulf %si0_1_2, %res#14 : f32
+    %pb0_1_2 = arith.truncf %pr0_1_2 : f32 to bf16
+    %si0_1_2i = arith.addi %eo08, %sc0_1 : index
+    %oksi0_1_2ic = arith.cmpi ult, %sc0_1, %N : index
+    %oksi0_1_2i = arith.andi %rv08, %oksi0_1_2ic : i1
+    scf.if %oksi0_1_2i {
+      memref.store %pb0_1_2, %C[%si0_1_2i] : memref<?xbf16>
+    }
+    %ng0_1_3 = arith.negf %res#7 : f32
+    %ex0_1_3 = math.exp %ng0_1_3 : f32
+    %de0_1_3 = arith.addf %one, %ex0_1_3 : f32
+    %si0_1_3 = arith.divf %res#7, %de0_1_3 : f32
+    %pr0_1_3 = arith.mulf %si0_1_3, %res#15 : f32
+    %pb0_1_3 = arith.truncf %pr0_1_3 : f32 to bf16
+    %si0_1_3i = arith.addi %eo08, %sc0_1p : index
+    %oksi0_1_3ic = arith.cmpi ult, %sc0_1p, %N : index
+    %oksi0_1_3i = arith.andi %rv08, %oksi0_1_3ic : i1
+    scf.if %oksi0_1_3i {
+      memref.store %pb0_1_3, %C[%si0_1_3i] : memref<?xbf16>
+    }
+    %er1a = arith.addi %m0, %wm0 : index
+    %er1b = arith.addi %er1a, %c16 : index
+    %er1 = arith.addi %er1b, %g : index
+    %er18 = arith.addi %er1, %c8 : index
+    %eo1a = arith.muli %er1, %ldc : index
+    %eo1 = arith.addi %eo1a, %cOrigin : index
+    %eo18a = arith.muli %er18, %ldc : index
+    %eo18 = arith.addi %eo18a, %cOrigin : index
+    %rv1 = arith.cmpi ult, %er1, %M : index
+    %rv18 = arith.cmpi ult, %er18, %M : index
+    %sc1_0a = arith.addi %ocol, %c0 : index
+    %sc1_0 = arith.addi %sc1_0a, %t2 : index
+    %sc1_0p = arith.addi %sc1_0, %c1 : index
+    %ng1_0_0 = arith.negf %res#16 : f32
+    %ex1_0_0 = math.exp %ng1_0_0 : f32
+    %de1_0_0 = arith.addf %one, %ex1_0_0 : f32
+    %si1_0_0 = arith.divf %res#16, %de1_0_0 : f32
+    %pr1_0_0 = arith.mulf %si1_0_0, %res#24 : f32
+    %pb1_0_0 = arith.truncf %pr1_0_0 : f32 to bf16
+    %si1_0_0i = arith.addi %eo1, %sc1_0 : index
+    %oksi1_0_0ic = arith.cmpi ult, %sc1_0, %N : index
+    %oksi1_0_0i = arith.andi %rv1, %oksi1_0_0ic : i1
+    scf.if %oksi1_0_0i {
+      memref.store %pb1_0_0, %C[%si1_0_0i] : memref<?xbf16>
+    }
+    %ng1_0_1 = arith.negf %res#17 : f32
+    %ex1_0_1 = math.exp %ng1_0_1 : f32
+    %de1_0_1 = arith.addf %one, %ex1_0_1 : f32
+    %si1_0_1 = arith.divf %res#17, %de1_0_1 : f32
+    %pr1_0_1 = arith.mulf %si1_0_1, %res#25 : f32
+    %pb1_0_1 = arith.truncf %pr1_0_1 : f32 to bf16
+    %si1_0_1i = arith.addi %eo1, %sc1_0p : index
+    %oksi1_0_1ic = arith.cmpi ult, %sc1_0p, %N : index
+    %oksi1_0_1i = arith.andi %rv1, %oksi1_0_1ic : i1
+    scf.if %oksi1_0_1i {
+      memref.store %pb1_0_1, %C[%si1_0_1i] : memref<?xbf16>
+    }
+    %ng1_0_2 = arith.negf %res#18 : f32
+    %ex1_0_2 = math.exp %ng1_0_2 : f32
+    %de1_0_2 = arith.addf %one, %ex1_0_2 : f32
+    %si1_0_2 = arith.divf %res#18, %de1_0_2 : f32
+    %pr1_0_2 = arith.mulf %si1_0_2, %res#26 : f32
+    %pb1_0_2 = arith.truncf %pr1_0_2 : f32 to bf16
+    %si1_0_2i = arith.addi %eo18, %sc1_0 : index
+    %oksi1_0_2ic = arith.cmpi ult, %sc1_0, %N : index
+    %oksi1_0_2i = arith.andi %rv18, %oksi1_0_2ic : i1
+    scf.if %oksi1_0_2i {
+      memref.store %pb1_0_2, %C[%si1_0_2i] : memref<?xbf16>
+    }
+    %ng1_0_3 = arith.negf %res#19 : f32
+    %ex1_0_3 = math.exp %ng1_0_3 : f32
+    %de1_0_3 = arith.addf %one, %ex1_0_3 : f32
+    %si1_0_3 = arith.divf %res#19, %de1_0_3 : f32
+    %pr1_0_3 = arith.mulf %si1_0_3, %res#27 : f32
+    %pb1_0_3 = arith.truncf %pr1_0_3 : f32 to bf16
+    %si1_0_3i = arith.addi %eo18, %sc1_0p : index
+    %oksi1_0_3ic = arith.cmpi ult, %sc1_0p, %N : index
+    %oksi1_0_3i = arith.andi %rv18, %oksi1_0_3ic : i1
+    scf.if %oksi1_0_3i {
+      memref.store %pb1_0_3, %C[%si1_0_3i] : memref<?xbf16>
+    }
+    %sc1_1a = arith.addi %ocol, %c8 : index
+    %sc1_1 = arith.addi %sc1_1a, %t2 : index
+    %sc1_1p = arith.addi %sc1_1, %c1 : index
+    %ng1_1_0 = arith.negf %res#20 : f32
+    %ex1_1_0 = math.exp %ng1_1_0 : f32
+    %de1_1_0 = arith.addf %one, %ex1_1_0 : f32
+    %si1_1_0 = arith.divf %res#20, %de1_1_0 : f32
+    %pr1_1_0 = arith.mulf %si1_1_0, %res#28 : f32
+    %pb1_1_0 = arith.truncf %pr1_1_0 : f32 to bf16
+    %si1_1_0i = arith.addi %eo1, %sc1_1 : index
+    %oksi1_1_0ic = arith.cmpi ult, %sc1_1, %N : index
+    %oksi1_1_0i = arith.andi %rv1, %oksi1_1_0ic : i1
+    scf.if %oksi1_1_0i {
+      memref.store %pb1_1_0, %C[%si1_1_0i] : memref<?xbf16>
+    }
+    %ng1_1_1 = arith.negf %res#21 : f32
+    %ex1_1_1 = math.exp %ng1_1_1 : f32
+    %de1_1_1 = arith.addf %one, %ex1_1_1 : f32
+    %si1_1_1 = arith.divf %res#21, %de1_1_1 : f32
+    %pr1_1_1 = arith.mulf %si1_1_1, %res#29 : f32
+    %pb1_1_1 = arith.truncf %pr1_1_1 : f32 to bf16
+    %si1_1_1i = arith.addi %eo1, %sc1_1p : index
+    %oksi1_1_1ic = arith.cmpi ult, %sc1_1p, %N : index
+    %oksi1_1_1i = arith.andi %rv1, %oksi1_1_1ic : i1
+    scf.if %oksi1_1_1i {
+      memref.store %pb1_1_1, %C[%si1_1_1i] : memref<?xbf16>
+    }
+    %ng1_1_2 = arith.negf %res#22 : f32
+    %ex1_1_2 = math.exp %ng1_1_2 : f32
+    %de1_1_2 = arith.addf %one, %ex1_1_2 : f32
+    %si1_1_2 = arith.divf %res#22, %de1_1_2 : f32
+    %pr1_1_2 = arith.mulf %si1_1_2, %res#30 : f32
+    %pb1_1_2 = arith.truncf %pr1_1_2 : f32 to bf16
+    %si1_1_2i = arith.addi %eo18, %sc1_1 : index
+    %oksi1_1_2ic = arith.cmpi ult, %sc1_1, %N : index
+    %oksi1_1_2i = arith.andi %rv18, %oksi1_1_2ic : i1
+    scf.if %oksi1_1_2i {
+      memref.store %pb1_1_2, %C[%si1_1_2i] : memref<?xbf16>
+    }
+    %ng1_1_3 = arith.negf %res#23 : f32
+    %ex1_1_3 = math.exp %ng1_1_3 : f32
+    %de1_1_3 = arith.addf %one, %ex1_1_3 : f32
+    %si1_1_3 = arith.divf %res#23, %de1_1_3 : f32
+    %pr1_1_3 = arith.mulf %si1_1_3, %res#31 : f32
+    %pb1_1_3 = arith.truncf %pr1_1_3 : f32 to bf16
+    %si1_1_3i = arith.addi %eo18, %sc1_1p : index
+    %oksi1_1_3ic = arith.cmpi ult, %sc1_1p, %N : index
+    %oksi1_1_3i = arith.andi %rv18, %oksi1_1_3ic : i1
+    scf.if %oksi1_1_3i {
+      memref.store %pb1_1_3, %C[%si1_1_3i] : memref<?xbf16>
+    }
+    %er2a = arith.addi %m0, %wm0 : index
+    %er2b = arith.addi %er2a, %c32 : index
+    %er2 = arith.addi %er2b, %g : index
+    %er28 = arith.addi %er2, %c8 : index
+    %eo2a = arith.muli %er2, %ldc : index
+    %eo2 = arith.addi %eo2a, %cOrigin : index
+    %eo28a = arith.muli %er28, %ldc : index
+    %eo28 = arith.addi %eo28a, %cOrigin : index
+    %rv2 = arith.cmpi ult, %er2, %M : index
+    %rv28 = arith.cmpi ult, %er28, %M : index
+    %sc2_0a = arith.addi %ocol, %c0 : index
+    %sc2_0 = arith.addi %sc2_0a, %t2 : index
+    %sc2_0p = arith.addi %sc2_0, %c1 : index
+    %ng2_0_0 = arith.negf %res#32 : f32
+    %ex2_0_0 = math.exp %ng2_0_0 : f32
+    %de2_0_0 = arith.addf %one, %ex2_0_0 : f32
+    %si2_0_0 = arith.divf %res#32, %de2_0_0 : f32
+    %pr2_0_0 = arith.mulf %si2_0_0, %res#40 : f32
+    %pb2_0_0 = arith.truncf %pr2_0_0 : f32 to bf16
+    %si2_0_0i = arith.addi %eo2, %sc2_0 : index
+    %oksi2_0_0ic = arith.cmpi ult, %sc2_0, %N : index
+    %oksi2_0_0i = arith.andi %rv2, %oksi2_0_0ic : i1
+    scf.if %oksi2_0_0i {
+      memref.store %pb2_0_0, %C[%si2_0_0i] : memref<?xbf16>
+    }
+    %ng2_0_1 = arith.negf %res#33 : f32
+    %ex2_0_1 = math.exp %ng2_0_1 : f32
+    %de2_0_1 = arith.addf %one, %ex2_0_1 : f32
+    %si2_0_1 = arith.divf %res#33, %de2_0_1 : f32
+    %pr2_0_1 = arith.mulf %si2_0_1, %res#41 : f32
+    %pb2_0_1 = arith.truncf %pr2_0_1 : f32 to bf16
+    %si2_0_1i = arith.addi %eo2, %sc2_0p : index
+    %oksi2_0_1ic = arith.cmpi ult, %sc2_0p, %N : index
+    %oksi2_0_1i = arith.andi %rv2, %oksi2_0_1ic : i1
+    scf.if %oksi2_0_1i {
+      memref.store %pb2_0_1, %C[%si2_0_1i] : memref<?xbf16>
+    }
+    %ng2_0_2 = arith.negf %res#34 : f32
+    %ex2_0_2 = math.exp %ng2_0_2 : f32
+    %de2_0_2 = arith.addf %one, %ex2_0_2 : f32
+    %si2_0_2 = arith.divf %res#34, %de2_0_2 : f32
+    %pr2_0_2 = arith.mulf %si2_0_2, %res#42 : f32
+    %pb2_0_2 = arith.truncf %pr2_0_2 : f32 to bf16
+    %si2_0_2i = arith.addi %eo28, %sc2_0 : index
+    %oksi2_0_2ic = arith.cmpi ult, %sc2_0, %N : index
+    %oksi2_0_2i = arith.andi %rv28, %oksi2_0_2ic : i1
+    scf.if %oksi2_0_2i {
+      memref.store %pb2_0_2, %C[%si2_0_2i] : memref<?xbf16>
+    }
+    %ng2_0_3 = arith.negf %res#35 : f32
+    %ex2_0_3 = math.exp %ng2_0_3 : f32
+    %de2_0_3 = arith.addf %one, %ex2_0_3 : f32
+    %si2_0_3 = arith.divf %res#35, %de2_0_3 : f32
+    %pr2_0_3 = arith.mulf %si2_0_3, %res#43 : f32
+    %pb2_0_3 = arith.truncf %pr2_0_3 : f32 to bf16
+    %si2_0_3i = arith.addi %eo28, %sc2_0p : index
+    %oksi2_0_3ic = arith.cmpi ult, %sc2_0p, %N : index
+    %oksi2_0_3i = arith.andi %rv28, %oksi2_0_3ic : i1
+    scf.if %oksi2_0_3i {
+      memref.store %pb2_0_3, %C[%si2_0_3i] : memref<?xbf16>
+    }
+    %sc2_1a = arith.addi %ocol, %c8 : index
+    %sc2_1 = arith.addi %sc2_1a, %t2 : index
+    %sc2_1p = arith.addi %sc2_1, %c1 : index
+    %ng2_1_0 = arith.negf %res#36 : f32
+    %ex2_1_0 = math.exp %ng2_1_0 : f32
+    %de2_1_0 = arith.addf %one, %ex2_1_0 : f32
+    %si2_1_0 = arith.divf %res#36, %de2_1_0 : f32
+    %pr2_1_0 = arith.mulf %si2_1_0, %res#44 : f32
+    %pb2_1_0 = arith.truncf %pr2_1_0 : f32 to bf16
+    %si2_1_0i = arith.addi %eo2, %sc2_1 : index
+    %oksi2_1_0ic = arith.cmpi ult, %sc2_1, %N : index
+    %oksi2_1_0i = arith.andi %rv2, %oksi2_1_0ic : i1
+    scf.if %oksi2_1_0i {
+      memref.store %pb2_1_0, %C[%si2_1_0i] : memref<?xbf16>
+    }
+    %ng2_1_1 = arith.negf %res#37 : f32
+    %ex2_1_1 = math.exp %ng2_1_1 : f32
+    %de2_1_1 = arith.addf %one, %ex2_1_1 : f32
+    %si2_1_1 = arith.divf %res#37, %de2_1_1 : f32
+    %pr2_1_1 = arith.mulf %si2_1_1, %res#45 : f32
+    %pb2_1_1 = arith.truncf %pr2_1_1 : f32 to bf16
+    %si2_1_1i = arith.addi %eo2, %sc2_1p : index
+    %oksi2_1_1ic = arith.cmpi ult, %sc2_1p, %N : index
+    %oksi2_1_1i = arith.andi %rv2, %oksi2_1_1ic : i1
+    scf.if %oksi2_1_1i {
+      memref.store %pb2_1_1, %C[%si2_1_1i] : memref<?xbf16>
+    }
+    %ng2_1_2 = arith.negf %res#38 : f32
+    %ex2_1_2 = math.exp %ng2_1_2 : f32
+    %de2_1_2 = arith.addf %one, %ex2_1_2 : f32
+    %si2_1_2 = arith.divf %res#38, %de2_1_2 : f32
+    %pr2_1_2 = arith.mulf %si2_1_2, %res#46 : f32
+    %pb2_1_2 = arith.truncf %pr2_1_2 : f32 to bf16
+    %si2_1_2i = arith.addi %eo28, %sc2_1 : index
+    %oksi2_1_2ic = arith.cmpi ult, %sc2_1, %N : index
+    %oksi2_1_2i = arith.andi %rv28, %oksi2_1_2ic : i1
+    scf.if %oksi2_1_2i {
+      memref.store %pb2_1_2, %C[%si2_1_2i] : memref<?xbf16>
+    }
+    %ng2_1_3 = arith.negf %res#39 : f32
+    %ex2_1_3 = math.exp %ng2_1_3 : f32
+    %de2_1_3 = arith.addf %one, %ex2_1_3 : f32
+    %si2_1_3 = arith.divf %res#39, %de2_1_3 : f32
+    %pr2_1_3 = arith.mulf %si2_1_3, %res#47 : f32
+    %pb2_1_3 = arith.truncf %pr2_1_3 : f32 to bf16
+    %si2_1_3i = arith.addi %eo28, %sc2_1p : index
+    %oksi2_1_3ic = arith.cmpi ult, %sc2_1p, %N : index
+    %oksi2_1_3i = arith.andi %rv28, %oksi2_1_3ic : i1
+    scf.if %oksi2_1_3i {
+      memref.store %pb2_1_3, %C[%si2_1_3i] : memref<?xbf16>
+    }
+    %er3a = arith.addi %m0, %wm0 : index
+    %er3b = arith.addi %er3a, %c48 : index
+    %er3 = arith.addi %er3b, %g : index
+    %er38 = arith.addi %er3, %c8 : index
+    %eo3a = arith.muli %er3, %ldc : index
+    %eo3 = arith.addi %eo3a, %cOrigin : index
+    %eo38a = arith.muli %er38, %ldc : index
+    %eo38 = arith.addi %eo38a, %cOrigin : index
+    %rv3 = arith.cmpi ult, %er3, %M : index
+    %rv38 = arith.cmpi ult, %er38, %M : index
+    %sc3_0a = arith.addi %ocol, %c0 : index
+    %sc3_0 = arith.addi %sc3_0a, %t2 : index
+    %sc3_0p = arith.addi %sc3_0, %c1 : index
+    %ng3_0_0 = arith.negf %res#48 : f32
+    %ex3_0_0 = math.exp %ng3_0_0 : f32
+    %de3_0_0 = arith.addf %one, %ex3_0_0 : f32
+    %si3_0_0 = arith.divf %res#48, %de3_0_0 : f32
+    %pr3_0_0 = arith.mulf %si3_0_0, %res#56 : f32
+    %pb3_0_0 = arith.truncf %pr3_0_0 : f32 to bf16
+    %si3_0_0i = arith.addi %eo3, %sc3_0 : index
+    %oksi3_0_0ic = arith.cmpi ult, %sc3_0, %N : index
+    %oksi3_0_0i = arith.andi %rv3, %oksi3_0_0ic : i1
+    scf.if %oksi3_0_0i {
+      memref.store %pb3_0_0, %C[%si3_0_0i] : memref<?xbf16>
+    }
+    %ng3_0_1 = arith.negf %res#49 : f32
+    %ex3_0_1 = math.exp %ng3_0_1 : f32
+    %de3_0_1 = arith.addf %one, %ex3_0_1 : f32
+    %si3_0_1 = arith.divf %res#49, %de3_0_1 : f32
+    %pr3_0_1 = arith.mulf %si3_0_1, %res#57 : f32
+    %pb3_0_1 = arith.truncf %pr3_0_1 : f32 to bf16
+    %si3_0_1i = arith.addi %eo3, %sc3_0p : index
+    %oksi3_0_1ic = arith.cmpi ult, %sc3_0p, %N : index
+    %oksi3_0_1i = arith.andi %rv3, %oksi3_0_1ic : i1
+    scf.if %oksi3_0_1i {
+      memref.store %pb3_0_1, %C[%si3_0_1i] : memref<?xbf16>
+    }
+    %ng3_0_2 = arith.negf %res#50 : f32
+    %ex3_0_2 = math.exp %ng3_0_2 : f32
+    %de3_0_2 = arith.addf %one, %ex3_0_2 : f32
+    %si3_0_2 = arith.divf %res#50, %de3_0_2 : f32
+    %pr3_0_2 = arith.mulf %si3_0_2, %res#58 : f32
+    %pb3_0_2 = arith.truncf %pr3_0_2 : f32 to bf16
+    %si3_0_2i = arith.addi %eo38, %sc3_0 : index
+    %oksi3_0_2ic = arith.cmpi ult, %sc3_0, %N : index
+    %oksi3_0_2i = arith.andi %rv38, %oksi3_0_2ic : i1
+    scf.if %oksi3_0_2i {
+      memref.store %pb3_0_2, %C[%si3_0_2i] : memref<?xbf16>
+    }
+    %ng3_0_3 = arith.negf %res#51 : f32
+    %ex3_0_3 = math.exp %ng3_0_3 : f32
+    %de3_0_3 = arith.addf %one, %ex3_0_3 : f32
+    %si3_0_3 = arith.divf %res#51, %de3_0_3 : f32
+    %pr3_0_3 = arith.mulf %si3_0_3, %res#59 : f32
+    %pb3_0_3 = arith.truncf %pr3_0_3 : f32 to bf16
+    %si3_0_3i = arith.addi %eo38, %sc3_0p : index
+    %oksi3_0_3ic = arith.cmpi ult, %sc3_0p, %N : index
+    %oksi3_0_3i = arith.andi %rv38, %oksi3_0_3ic : i1
+    scf.if %oksi3_0_3i {
+      memref.store %pb3_0_3, %C[%si3_0_3i] : memref<?xbf16>
+    }
+    %sc3_1a = arith.addi %ocol, %c8 : index
+    %sc3_1 = arith.addi %sc3_1a, %t2 : index
+    %sc3_1p = arith.addi %sc3_1, %c1 : index
+    %ng3_1_0 = arith.negf %res#52 : f32
+    %ex3_1_0 = math.exp %ng3_1_0 : f32
+    %de3_1_0 = arith.addf %one, %ex3_1_0 : f32
+    %si3_1_0 = arith.divf %res#52, %de3_1_0 : f32
+    %pr3_1_0 = arith.mulf %si3_1_0, %res#60 : f32
+    %pb3_1_0 = arith.truncf %pr3_1_0 : f32 to bf16
+    %si3_1_0i = arith.addi %eo3, %sc3_1 : index
+    %oksi3_1_0ic = arith.cmpi ult, %sc3_1, %N : index
+    %oksi3_1_0i = arith.andi %rv3, %oksi3_1_0ic : i1
+    scf.if %oksi3_1_0i {
+      memref.store %pb3_1_0, %C[%si3_1_0i] : memref<?xbf16>
+    }
+    %ng3_1_1 = arith.negf %res#53 : f32
+    %ex3_1_1 = math.exp %ng3_1_1 : f32
+    %de3_1_1 = arith.addf %one, %ex3_1_1 : f32
+    %si3_1_1 = arith.divf %res#53, %de3_1_1 : f32
+    %pr3_1_1 = arith.mulf %si3_1_1, %res#61 : f32
+    %pb3_1_1 = arith.truncf %pr3_1_1 : f32 to bf16
+    %si3_1_1i = arith.addi %eo3, %sc3_1p : index
+    %oksi3_1_1ic = arith.cmpi ult, %sc3_1p, %N : index
+    %oksi3_1_1i = arith.andi %rv3, %oksi3_1_1ic : i1
+    scf.if %oksi3_1_1i {
+      memref.store %pb3_1_1, %C[%si3_1_1i] : memref<?xbf16>
+    }
+    %ng3_1_2 = arith.negf %res#54 : f32
+    %ex3_1_2 = math.exp %ng3_1_2 : f32
+    %de3_1_2 = arith.addf %one, %ex3_1_2 : f32
+    %si3_1_2 = arith.divf %res#54, %de3_1_2 : f32
+    %pr3_1_2 = arith.mulf %si3_1_2, %res#62 : f32
+    %pb3_1_2 = arith.truncf %pr3_1_2 : f32 to bf16
+    %si3_1_2i = arith.addi %eo38, %sc3_1 : index
+    %oksi3_1_2ic = arith.cmpi ult, %sc3_1, %N : index
+    %oksi3_1_2i = arith.andi %rv38, %oksi3_1_2ic : i1
+    scf.if %oksi3_1_2i {
+      memref.store %pb3_1_2, %C[%si3_1_2i] : memref<?xbf16>
+    }
+    %ng3_1_3 = arith.negf %res#55 : f32
+    %ex3_1_3 = math.exp %ng3_1_3 : f32
+    %de3_1_3 = arith.addf %one, %ex3_1_3 : f32
+    %si3_1_3 = arith.divf %res#55, %de3_1_3 : f32
+    %pr3_1_3 = arith.mulf %si3_1_3, %res#63 : f32
+    %pb3_1_3 = arith.truncf %pr3_1_3 : f32 to bf16
+    %si3_1_3i = arith.addi %eo38, %sc3_1p : index
+    %oksi3_1_3ic = arith.cmpi ult, %sc3_1p, %N : index
+    %oksi3_1_3i = arith.andi %rv38, %oksi3_1_3ic : i1
+    scf.if %oksi3_1_3i {
+      memref.store %pb3_1_3, %C[%si3_1_3i] : memref<?xbf16>
+    }
+    }
+    gpu.return
+  }
 }
 }

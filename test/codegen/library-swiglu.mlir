@@ -457,7 +457,7 @@ func.func @f32_result(%g0: memref<?x2x32xf32>, %u0: memref<?x2x32xf32>, %a0: mem
 #same = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 func.func @alone(%g0: memref<?x2x32xf32>, %u0: memref<?x2x32xf32>, %a0: memref<?x2x32xbf16>) {
   %one = arith.constant 1.0 : f32
-  // expected-remark @+1 {{SwiGLU left as generated code: its gate and up sums are not a routed layer's library GEMMs}}
+  // expected-remark @+1 {{SwiGLU left as generated code: its gate and up sums are not two library GEMMs' (a routed layer's or a linear layer's)}}
   linalg.generic {indexing_maps = [#same, #same, #same], iterator_types = ["parallel", "parallel", "parallel"]} ins(%g0, %u0 : memref<?x2x32xf32>, memref<?x2x32xf32>) outs(%a0 : memref<?x2x32xbf16>) attrs = {dsc.library_swiglu} {
   ^bb0(%g: f32, %u: f32, %o: bf16):
     %ng = arith.negf %g : f32
@@ -468,5 +468,119 @@ func.func @alone(%g0: memref<?x2x32xf32>, %u0: memref<?x2x32xf32>, %a0: memref<?
     %r = arith.truncf %m : f32 to bf16
     linalg.yield %r : bf16
   }
+  return
+}
+
+// -----
+
+// A dense MLP's (or a shared expert's) gate and up linear layers
+// (dsc.library_gemm) and their marked SwiGLU: one launch of
+// batched_gemm_swiglu_bf16_tn_m64 where the SwiGLU was, one batch (grid x:
+// 2 x 96 packed columns in two 128-column blocks), writing the SwiGLU's
+// result; the sums go.
+// CHECK-LABEL: func.func @dense_mlp
+// CHECK-NOT: memref<?x96xf32>
+// CHECK-NOT: linalg.
+// CHECK-DAG: %[[M:.*]] = memref.dim %arg0, %c0
+// CHECK-DAG: %[[X:.*]] = memref.collapse_shape %arg0
+// CHECK-DAG: %[[WG:.*]] = memref.collapse_shape %arg1
+// CHECK-DAG: %[[WU:.*]] = memref.collapse_shape %arg2
+// CHECK-DAG: %[[ACT:.*]] = memref.collapse_shape %arg3
+// CHECK-DAG: %[[WGC:.*]] = memref.cast %[[WG]]
+// CHECK-DAG: %[[WUC:.*]] = memref.cast %[[WU]]
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_swiglu_bf16_tn_m64 blocks in (%c2, %{{.*}}, %c1) threads in (%c128, %c1, %c1) dynamic_shared_memory_size %c98304_i32 args(%[[X]] : memref<?xbf16>, %[[WGC]] : memref<?xbf16>, %[[WUC]] : memref<?xbf16>, %[[ACT]] : memref<?xbf16>, %[[M]] : index, %c96 : index, %c64 : index, %c64 : index, %c64 : index, %c0 : index, %c6144 : index, %c64 : index, %c96 : index, %c96 : index)
+// CHECK-NOT: gpu.launch_func
+// CHECK-NOT: linalg.
+// CHECK: return
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d1, d2)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+#e = affine_map<(d0, d1) -> (d0, d1)>
+func.func @dense_mlp(%x: memref<?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memref<96x64xbf16>, %act: memref<?x96xbf16>, %t: index) {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %gate = memref.alloc(%t) : memref<?x96xf32>
+  %up = memref.alloc(%t) : memref<?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%gate : memref<?x96xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %wg : memref<?x64xbf16>, memref<96x64xbf16>) outs(%gate : memref<?x96xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%in: bf16, %w: bf16, %acc: f32):
+    %wf = arith.extf %w : bf16 to f32
+    %af = arith.extf %in : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%up : memref<?x96xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %wu : memref<?x64xbf16>, memref<96x64xbf16>) outs(%up : memref<?x96xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%in: bf16, %w: bf16, %acc: f32):
+    %wf = arith.extf %w : bf16 to f32
+    %af = arith.extf %in : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#e, #e, #e], iterator_types = ["parallel", "parallel"]} ins(%gate, %up : memref<?x96xf32>, memref<?x96xf32>) outs(%act : memref<?x96xbf16>) attrs = {dsc.library_swiglu} {
+  ^bb0(%g: f32, %u: f32, %o: bf16):
+    %ng = arith.negf %g : f32
+    %ex = math.exp %ng : f32
+    %de = arith.addf %ex, %one : f32
+    %si = arith.divf %g, %de : f32
+    %m = arith.mulf %si, %u : f32
+    %r = arith.truncf %m : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  memref.dealloc %gate : memref<?x96xf32>
+  memref.dealloc %up : memref<?x96xf32>
+  return
+}
+
+// -----
+
+// Sums read by something else: the GEMMs launch alone, the SwiGLU stays.
+// CHECK-LABEL: func.func @dense_sums_read
+// CHECK-COUNT-2: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64
+// CHECK: math.exp
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d1, d2)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+#e = affine_map<(d0, d1) -> (d0, d1)>
+func.func @dense_sums_read(%x: memref<?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memref<96x64xbf16>, %act: memref<?x96xbf16>, %t: index) {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %gate = memref.alloc(%t) : memref<?x96xf32>
+  %up = memref.alloc(%t) : memref<?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%gate : memref<?x96xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %wg : memref<?x64xbf16>, memref<96x64xbf16>) outs(%gate : memref<?x96xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%in: bf16, %w: bf16, %acc: f32):
+    %wf = arith.extf %w : bf16 to f32
+    %af = arith.extf %in : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%up : memref<?x96xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %wu : memref<?x64xbf16>, memref<96x64xbf16>) outs(%up : memref<?x96xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%in: bf16, %w: bf16, %acc: f32):
+    %wf = arith.extf %w : bf16 to f32
+    %af = arith.extf %in : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  %keep = memref.alloc(%t) : memref<?x96xf32>
+  memref.copy %up, %keep : memref<?x96xf32> to memref<?x96xf32>
+  // expected-remark @+1 {{SwiGLU left as generated code: something else reads the sums}}
+  linalg.generic {indexing_maps = [#e, #e, #e], iterator_types = ["parallel", "parallel"]} ins(%gate, %up : memref<?x96xf32>, memref<?x96xf32>) outs(%act : memref<?x96xbf16>) attrs = {dsc.library_swiglu} {
+  ^bb0(%g: f32, %u: f32, %o: bf16):
+    %ng = arith.negf %g : f32
+    %ex = math.exp %ng : f32
+    %de = arith.addf %ex, %one : f32
+    %si = arith.divf %g, %de : f32
+    %m = arith.mulf %si, %u : f32
+    %r = arith.truncf %m : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  memref.dealloc %gate : memref<?x96xf32>
+  memref.dealloc %up : memref<?x96xf32>
   return
 }

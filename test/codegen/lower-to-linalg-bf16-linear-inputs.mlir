@@ -19,6 +19,41 @@ func.func @bf16_weight(%x: tensor<?x8xf32>, %w: tensor<16x8xbf16>) -> tensor<?x1
   return %0 : tensor<?x16xf32>
 }
 
+// A down projection of a dsc.swiglu (a dense MLP, a shared expert): the
+// SwiGLU and the rounding of its result are one op, marked
+// dsc.library_swiglu (dsc-library-gemms fuses it with the gate and up
+// GEMMs), the same values.
+// CHECK-LABEL: func.func @mlp
+// CHECK: %[[G:.*]] = linalg.generic {{.*}} attrs = {dsc.library_gemm}
+// CHECK: %[[U:.*]] = linalg.generic {{.*}} attrs = {dsc.library_gemm}
+// CHECK: %[[A:.*]] = linalg.generic {{.*}} ins(%[[G]], %[[U]] : tensor<?x16xf32>, tensor<?x16xf32>) outs(%{{.*}} : tensor<?x16xbf16>) attrs = {dsc.library_swiglu}
+// CHECK: arith.negf
+// CHECK-NEXT: math.exp
+// CHECK-NEXT: arith.addf
+// CHECK-NEXT: arith.divf
+// CHECK-NEXT: arith.mulf
+// CHECK-NEXT: arith.truncf %{{.*}} : f32 to bf16
+// CHECK-NOT: linalg.generic
+// CHECK: linalg.generic {{.*}} ins(%[[A]], %arg3 : tensor<?x16xbf16>, tensor<8x16xbf16>) {{.*}} attrs = {dsc.library_gemm}
+// An f32 down weight keeps the plain SwiGLU, unmarked.
+// CHECK-LABEL: func.func @mlp_f32_down
+// CHECK-NOT: dsc.library_swiglu
+// CHECK: return
+func.func @mlp(%x: tensor<?x8xf32>, %wg: tensor<16x8xbf16>, %wu: tensor<16x8xbf16>, %wd: tensor<8x16xbf16>) -> tensor<?x8xf32> {
+  %g = dsc.linear %x, %wg : (tensor<?x8xf32>, tensor<16x8xbf16>) -> tensor<?x16xf32>
+  %u = dsc.linear %x, %wu : (tensor<?x8xf32>, tensor<16x8xbf16>) -> tensor<?x16xf32>
+  %h = dsc.swiglu %g, %u : tensor<?x16xf32>
+  %y = dsc.linear %h, %wd : (tensor<?x16xf32>, tensor<8x16xbf16>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+func.func @mlp_f32_down(%x: tensor<?x8xf32>, %wg: tensor<16x8xbf16>, %wu: tensor<16x8xbf16>, %wd: tensor<8x16xf32>) -> tensor<?x8xf32> {
+  %g = dsc.linear %x, %wg : (tensor<?x8xf32>, tensor<16x8xbf16>) -> tensor<?x16xf32>
+  %u = dsc.linear %x, %wu : (tensor<?x8xf32>, tensor<16x8xbf16>) -> tensor<?x16xf32>
+  %h = dsc.swiglu %g, %u : tensor<?x16xf32>
+  %y = dsc.linear %h, %wd : (tensor<?x16xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
 // CHECK-LABEL: func.func @f32_weight
 // CHECK-NOT: bf16
 // CHECK-NOT: dsc.library_gemm

@@ -200,7 +200,26 @@ def batched_gemm(kernels):
                         emu.global_memref(c), rows, n, k, k, k, 0, n * k, k, n, n])
         ok = verdict(f"{name} as a linear layer ({rows} rows, N {n}, K {k})",
                      c.reshape(rows, n), a @ b.T, 1e-5) and ok
-    return ok
+    # A dense MLP's gate and up with SwiGLU fused, one batch: 150 rows,
+    # width 72 (144 packed columns: a partial second column block), K 200,
+    # each weight exactly its size, D starting as NaN.
+    rows, n, k = 150, 72, 200
+    a_bits, a = bf16(rng.standard_normal((rows, k)))
+    (wg_bits, wg), (wu_bits, wu) = (bf16(rng.standard_normal((n, k))) for _ in range(2))
+    d = np.full(rows * n, 0x7fc0, np.uint16)  # bf16 NaN
+    emu.run_kernel(kernels["batched_gemm_swiglu_bf16_tn_m64"], (2, -(-rows // 64), 1), 128,
+                   4 * (64 + 128) * 64 * 2,
+                   [emu.global_memref(a_bits), emu.global_memref(wg_bits),
+                    emu.global_memref(wu_bits), emu.global_memref(d), rows, n, k, k, k, 0,
+                    n * k, k, n, n])
+    g = np.matmul(a, wg.T, dtype=np.float32)
+    u = np.matmul(a, wu.T, dtype=np.float32)
+    want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
+    got = emu._bits_to_f32(d).reshape(rows, n)
+    same = float(np.mean(got == want))
+    return verdict(f"batched_gemm_swiglu_bf16_tn_m64 as a dense MLP's gate and up ({rows} rows, "
+                   f"width {n}, K {k}; {100 * same:.1f}% bit-equal)", got, want, 4e-3,
+                   also=same > 0.99) and ok
 
 
 def grouped_gemm_wgmma(kernels):

@@ -15,7 +15,9 @@
 // --block-rows 64 (e4m3 with block scales) and --fp8 --wgmma pick the
 // library's other grouped GEMMs; --tiled --block-rows 64 the one the
 // model's routed experts run (rows unpadded, one block per listed 64-row
-// tile instead of every expert times its most rows).
+// tile instead of every expert times its most rows), with --swiglu their
+// gate and up with SwiGLU fused (B the gate stack then the up stack, each
+// N / 2 rows an expert, as the checkpoint stores them).
 //
 //   dsc-kernel-bench head-products --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
 //       [--batch 64 --heads 128 --w-uv --reps 10]
@@ -162,7 +164,8 @@ bool kSwiglu = false;
 bool kTiled = false;
 std::string kernelFor(int64_t blockRows) {
   if (kTiled)
-    return "grouped_gemm_bf16_tn_m64_tiled";
+    return kSwiglu ? "grouped_gemm_swiglu_bf16_tn_m64_tiled"
+                   : "grouped_gemm_bf16_tn_m64_tiled";
   if (kWgmma && kTn)
     return kSwiglu ? "grouped_gemm_wgmma_swiglu_bf16_tn"
                    : "grouped_gemm_wgmma_bf16_tn";
@@ -349,6 +352,11 @@ void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
   } else if (kWgmma) {
     args.pointer(maps[0].ptr).pointer(maps[1].ptr).memref(c, 4);
     args.memref(offsets, 4).index(int64_t(a.bytes / 2 / k)).index(n).index(k);
+  } else if (kTiled && kSwiglu) {
+    // B holds the gate stack, then the up stack; N the output's width.
+    Buffer gate{b.ptr, b.bytes / 2}, up{b.ptr + b.bytes / 2, b.bytes / 2};
+    args.memref(a, 2).memref(gate, 2).memref(up, 2).memref(c, 2);
+    args.memref(offsets, 4).memref(*tiles, 4).index(n / 2).index(k);
   } else {
     args.memref(a, 2).memref(b, 2).memref(c, kSwiglu ? 2 : 4);
     args.memref(offsets, 4);
@@ -514,7 +522,8 @@ double checkGroupedGemmFp8(CUfunction fn, CUstream stream) {
 /// The small problem with a full CPU reference: max relative error. With
 /// SwiGLU, B's rows are packed as the kernel expects (per 32 rows: 16 gate
 /// rows, then the same 16 up rows) and the reference rounds as
-/// transformers' bf16 MLP does.
+/// transformers' bf16 MLP does; with --tiled, B is the gate stack then the
+/// up stack and the reference rounds silu(gate) * up once, as the model.
 double checkGroupedGemm(CUfunction fn, CUstream stream) {
   const int64_t experts = 3, n = 256, k = 512;
   // --tiled: about 100 rows an expert, so that second tiles are checked.
@@ -537,11 +546,15 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
   check(cu->cuStreamSynchronize(stream), "running the grouped GEMM");
   std::vector<uint8_t> c(g.rows * outputRowBytes(n));
   check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size()), "cuMemcpyDtoH");
+  // Row `row` of expert e's B: packed (N rows an expert) or, with two
+  // stacks, row `row` of the gate stack (N / 2 rows an expert) or, past
+  // experts * N / 2, of the up stack.
   auto dot = [&](int64_t e, int64_t r, int64_t row, double *scale) {
     double sum = 0;
     for (int64_t x = 0; x < k; ++x) {
-      double p = double(fromBf16(a[r * k + x])) *
-                 double(fromBf16(b[bIndex(e, row, x, n, k)]));
+      int64_t at = kTiled && kSwiglu ? (e * (n / 2) + row) * k + x
+                                     : bIndex(e, row, x, n, k);
+      double p = double(fromBf16(a[r * k + x])) * double(fromBf16(b[at]));
       sum += p;
       *scale += std::fabs(p);
     }
@@ -567,11 +580,19 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
           reinterpret_cast<const uint16_t *>(c.data()) + r * (n / 2);
       for (int64_t j = 0; j < n / 2; ++j) {
         double scale = 0;
-        float gate = roundBf16(float(dot(e, r, j / 16 * 32 + j % 16, &scale)));
-        float up =
-            roundBf16(float(dot(e, r, j / 16 * 32 + 16 + j % 16, &scale)));
-        float silu = roundBf16(gate / (1.0f + std::exp(-gate)));
-        float want = roundBf16(silu * up);
+        float want;
+        if (kTiled) {
+          float gate = float(dot(e, r, j, &scale));
+          float up = float(dot(e, r, experts * (n / 2) + j, &scale));
+          want = roundBf16(gate / (1.0f + std::exp(-gate)) * up);
+        } else {
+          float gate =
+              roundBf16(float(dot(e, r, j / 16 * 32 + j % 16, &scale)));
+          float up =
+              roundBf16(float(dot(e, r, j / 16 * 32 + 16 + j % 16, &scale)));
+          float silu = roundBf16(gate / (1.0f + std::exp(-gate)));
+          want = roundBf16(silu * up);
+        }
         float got = fromBf16(row[j]);
         // A rounding step of bf16 is 2^-8 relative: a different f32
         // summation order may flip one. NaN fails (as infinity).
@@ -1923,10 +1944,10 @@ int main(int argc, char **argv) {
   kTn = args.tn;
   kFp8 = args.fp8;
   kTiled = args.tiled;
-  if (kTiled && (kSwiglu || kWgmma || kFp8 || kBlockRows != 64 ||
-                 command != "grouped-gemm"))
+  if (kTiled &&
+      (kWgmma || kFp8 || kBlockRows != 64 || command != "grouped-gemm"))
     die("--tiled is a grouped-gemm kernel with 64-row tiles (--block-rows "
-        "64), no SwiGLU, wgmma or FP8");
+        "64), no wgmma or FP8");
   if (kFp8 && (kSwiglu || kBlockRows != (kWgmma ? 128 : 64) ||
                command != "grouped-gemm" || args.k % 128))
     die("--fp8 is a grouped-gemm kernel with K % 128 == 0, no SwiGLU and "
