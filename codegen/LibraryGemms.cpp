@@ -1128,9 +1128,12 @@ FailureOr<FusedSwiglu> fuseSwiglu(const RoutedGroup &group, const Swiglu &s,
       member([&](const GroupedGemm &g) { return g.c == s.up && !g.perSlot; });
   std::optional<unsigned> down =
       member([&](const GroupedGemm &g) { return g.a == s.act && g.perSlot; });
-  if (!gate || !up || !down || *gate == *up)
+  if (!gate || !up || *gate == *up)
     return refuse(why, "its operands are not the sums of a routed layer's "
-                       "gate and up GEMMs and the input of its down GEMM");
+                       "gate and up GEMMs");
+  if (!down)
+    return refuse(why, "its result is not the input of a down GEMM sharing "
+                       "its GEMMs' sorting of the slots");
   auto op = [&](unsigned i) { return group.members[i].first; };
   const GroupedGemm &g = group.members[*gate].second,
                     &u = group.members[*up].second;
@@ -1189,6 +1192,11 @@ fuseDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
                        "same widths");
   if (!cast<MemRefType>(s.act.getType()).getLayout().isIdentity())
     return refuse(why, "its result is not a contiguous row-major buffer");
+  // One kernel reads the GEMMs' operands and writes the result: they must
+  // not share memory (the SwiGLU could write over a dead input).
+  if (mayAlias(s.act, g.a) || mayAlias(s.act, g.b) || mayAlias(s.act, u.b))
+    return refuse(why, "its result may share memory with its GEMMs' "
+                       "operands");
   Operation *at = s.op;
   if (gateOp->getBlock() != at->getBlock() ||
       upOp->getBlock() != at->getBlock() || !gateOp->isBeforeInBlock(at) ||
@@ -1501,14 +1509,20 @@ struct DscLibraryGemmsPass
       }
       return found;
     };
-    // Dead initializations of C go first, in order: a GEMM's copy of zeros
-    // may be what kept the next GEMM's zero fill alive.
-    module.walk([&](linalg::GenericOp op) {
-      if (!isMarked(op))
-        return;
-      if (Operation *dead = deadInit(op, op.getDpsInits()[0]))
-        dead->erase();
-    });
+    // Dead initializations of C go first, until none is left: a GEMM's
+    // copy of zeros may be what kept another GEMM's zero fill alive (an
+    // earlier one's too, when the copy reads its C).
+    for (bool erased = true; erased;) {
+      erased = false;
+      module.walk([&](linalg::GenericOp op) {
+        if (!isMarked(op))
+          return;
+        if (Operation *dead = deadInit(op, op.getDpsInits()[0])) {
+          dead->erase();
+          erased = true;
+        }
+      });
+    }
     for (PagedMlaDecodeOp op : attention) {
       int64_t latent = cast<MemRefType>(op.getInit().getType()).getDimSize(2);
       int64_t width = cast<MemRefType>(op.getQueries().getType()).getDimSize(2);

@@ -174,7 +174,9 @@ def kernel_header(name, swiglu, tiled=False, batched=None):
             # The SwiGLU of a dense MLP (or shared expert): gate from B, up
             # from Bu, both at the same offsets and strides.
             what = (f"C[e cBatch + m ldc + n] = bf16(silu(g) * u), g and u the sums of\n"
-                    f"  //   A[e aBatch + m lda + k] * {b_at} over B and over Bu")
+                    f"  //   A[e aBatch + m lda + k] * {b_at} over B and over Bu;\n"
+                    f"  // grid (ceil(2 N / {BN}), ceil(M / {BM}), batches): a block's {BN} packed\n"
+                    f"  // columns are {BN // 2} gate and the same {BN // 2} up columns")
         emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads;
   // batch e is block z: for rows m < M and columns n < N,
   //   {what},
@@ -205,7 +207,7 @@ def kernel_header(name, swiglu, tiled=False, batched=None):
     emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads;
   // {what}.
   // Its launch, as dsc-library-gemms reads it: dsc.tile is the rows x
-  // columns of C one block computes, known_block_size its threads,
+  // columns {"(packed: half of them C's)" if swiglu else "of C"} one block computes, known_block_size its threads,
   // dsc.dynamic_shared_memory its bytes.
   gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xbf16>,{stacks}
                                  %C: {out_type}, %offsets: memref<?xi32>,{tiles}
@@ -612,20 +614,27 @@ def guarded_store(value, memref_type, index, row, col, limit):
     emit("    }")
 
 
+def output_rows(mt, row_stride):
+    """This thread's output rows of m tile `mt` (g and g + 8: %er{mt},
+    %er{mt}8), where they start in C (%eo{mt}, %eo{mt}8: rows `row_stride`
+    apart; batched, %ldc apart from the batch's origin) and their guards."""
+    emit(f"    %er{mt}a = arith.addi %m0, %wm0 : index")
+    emit(f"    %er{mt}b = arith.addi %er{mt}a, %c{mt * 16} : index")
+    emit(f"    %er{mt} = arith.addi %er{mt}b, %g : index")
+    emit(f"    %er{mt}8 = arith.addi %er{mt}, %c8 : index")
+    for half in ("", "8"):
+        if BATCHED:
+            emit(f"    %eo{mt}{half}a = arith.muli %er{mt}{half}, %ldc : index")
+            emit(f"    %eo{mt}{half} = arith.addi %eo{mt}{half}a, %cOrigin : index")
+        else:
+            emit(f"    %eo{mt}{half} = arith.muli %er{mt}{half}, {row_stride} : index")
+    row_guards(mt)
+
+
 def store_epilogue():
     """C in f32, the accumulators as they are."""
     for mt in range(MT):
-        emit(f"    %er{mt}a = arith.addi %m0, %wm0 : index")
-        emit(f"    %er{mt}b = arith.addi %er{mt}a, %c{mt * 16} : index")
-        emit(f"    %er{mt} = arith.addi %er{mt}b, %g : index")
-        emit(f"    %er{mt}8 = arith.addi %er{mt}, %c8 : index")
-        for half in ("", "8"):
-            if BATCHED:
-                emit(f"    %eo{mt}{half}a = arith.muli %er{mt}{half}, %ldc : index")
-                emit(f"    %eo{mt}{half} = arith.addi %eo{mt}{half}a, %cOrigin : index")
-            else:
-                emit(f"    %eo{mt}{half} = arith.muli %er{mt}{half}, %N : index")
-        row_guards(mt)
+        output_rows(mt, "%N")
         for nt in range(NT):
             i = (mt * NT + nt) * 4
             emit(f"    %ec{mt}_{nt}a = arith.addi %n0, %wn0 : index")
@@ -651,25 +660,13 @@ def swiglu_epilogue(stacks):
     silu(gate) * up in f32 rounded once (TensorMath::swiglu, then the down
     projection's bf16 input)."""
     width = "%N" if stacks else "%halfN"
-    # Batched, rows are ldc apart from the batch's origin.
-    row_stride = "%ldc" if BATCHED else width
     emit("    %one = arith.constant 1.0 : f32")
     if not stacks:
         emit("    %halfN = arith.divui %N, %c2 : index")
     emit("""    %ocol0 = arith.addi %n0, %wn0 : index
     %ocol = arith.divui %ocol0, %c2 : index""")
     for mt in range(MT):
-        emit(f"    %er{mt}a = arith.addi %m0, %wm0 : index")
-        emit(f"    %er{mt}b = arith.addi %er{mt}a, %c{mt * 16} : index")
-        emit(f"    %er{mt} = arith.addi %er{mt}b, %g : index")
-        emit(f"    %er{mt}8 = arith.addi %er{mt}, %c8 : index")
-        for half in ("", "8"):
-            if BATCHED:
-                emit(f"    %eo{mt}{half}a = arith.muli %er{mt}{half}, {row_stride} : index")
-                emit(f"    %eo{mt}{half} = arith.addi %eo{mt}{half}a, %cOrigin : index")
-            else:
-                emit(f"    %eo{mt}{half} = arith.muli %er{mt}{half}, {row_stride} : index")
-        row_guards(mt)
+        output_rows(mt, width)
         for nt in range(NT // 2):
             gate = (mt * NT + nt) * 4
             up = (mt * NT + nt + NT // 2) * 4

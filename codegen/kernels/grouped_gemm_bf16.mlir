@@ -1678,7 +1678,7 @@ gpu.module @dsc_grouped_gemm {
   // Block tile 128 x 128, K step 64, 2 x 4 warps, 256 threads;
   // D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2] (B packed for SwiGLU).
   // Its launch, as dsc-library-gemms reads it: dsc.tile is the rows x
-  // columns of C one block computes, known_block_size its threads,
+  // columns (packed: half of them C's) one block computes, known_block_size its threads,
   // dsc.dynamic_shared_memory its bytes.
   gpu.func @grouped_gemm_swiglu_bf16_tn(%A: memref<?xbf16>, %B: memref<?xbf16>,
                                  %C: memref<?xbf16>, %offsets: memref<?xi32>,
@@ -5280,7 +5280,7 @@ gpu.module @dsc_grouped_gemm {
   // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads;
   // D[r, j] = bf16(silu(bf16(gate)) * bf16(up)) into [rows, N / 2] (B packed for SwiGLU).
   // Its launch, as dsc-library-gemms reads it: dsc.tile is the rows x
-  // columns of C one block computes, known_block_size its threads,
+  // columns (packed: half of them C's) one block computes, known_block_size its threads,
   // dsc.dynamic_shared_memory its bytes.
   gpu.func @grouped_gemm_swiglu_bf16_tn_m64(%A: memref<?xbf16>, %B: memref<?xbf16>,
                                  %C: memref<?xbf16>, %offsets: memref<?xi32>,
@@ -9034,7 +9034,7 @@ gpu.module @dsc_grouped_gemm {
   // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads;
   // D[r, j] = bf16(silu(gate) * up) into [rows, N], gate from B, up from Bu.
   // Its launch, as dsc-library-gemms reads it: dsc.tile is the rows x
-  // columns of C one block computes, known_block_size its threads,
+  // columns (packed: half of them C's) one block computes, known_block_size its threads,
   // dsc.dynamic_shared_memory its bytes.
   gpu.func @grouped_gemm_swiglu_bf16_tn_m64_tiled(%A: memref<?xbf16>, %B: memref<?xbf16>, %Bu: memref<?xbf16>,
                                  %C: memref<?xbf16>, %offsets: memref<?xi32>, %tiles: memref<?xi32>,
@@ -16127,7 +16127,9 @@ gpu.module @dsc_grouped_gemm {
   // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads;
   // batch e is block z: for rows m < M and columns n < N,
   //   C[e cBatch + m ldc + n] = bf16(silu(g) * u), g and u the sums of
-  //   A[e aBatch + m lda + k] * B[n ldb + k] over B and over Bu,
+  //   A[e aBatch + m lda + k] * B[n ldb + k] over B and over Bu;
+  // grid (ceil(2 N / 128), ceil(M / 64), batches): a block's 128 packed
+  // columns are 64 gate and the same 64 up columns,
   // B from bBase + e bBatch, given N x K, rows of K. Offsets
   // and strides in elements; A's and B's multiples of 8 (rows start
   // 16-byte aligned). K % 8 == 0.
