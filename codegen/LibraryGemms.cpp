@@ -966,12 +966,61 @@ Value gatherRows(OpBuilder &b, Location loc, const GroupedGemm &g,
   return rows;
 }
 
+/// A marked weighted combine (kLibraryCombineAttr) on buffers:
+/// y[t, d] += sum_j w[t, j] * c[t, j, d], loops (t, d, j), all f32.
+struct Combine {
+  linalg::GenericOp op;
+  Value weights, c, y;
+};
+
+FailureOr<Combine> matchCombine(linalg::GenericOp op, std::string &why) {
+  MLIRContext *ctx = op.getContext();
+  auto map = [&](ArrayRef<unsigned> dims) {
+    SmallVector<AffineExpr> exprs;
+    for (unsigned d : dims)
+      exprs.push_back(getAffineDimExpr(d, ctx));
+    return AffineMap::get(3, 0, exprs, ctx);
+  };
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1 ||
+      op.getIndexingMapsArray() !=
+          SmallVector<AffineMap>{map({0, 2}), map({0, 2, 1}), map({0, 1})} ||
+      op.getIteratorTypesArray().back() != utils::IteratorType::reduction ||
+      op.getNumReductionLoops() != 1)
+    return refuse(why, "it is not y[t, d] += w[t, j] * c[t, j, d] on buffers");
+  Combine combine{op, op.getDpsInputs()[0], op.getDpsInputs()[1],
+                  op.getDpsInits()[0]};
+  if (!llvm::all_of(op->getOperandTypes(), [](Type t) {
+        return cast<MemRefType>(t).getElementType().isF32();
+      }))
+    return refuse(why, "its operands are not f32");
+  // The body: acc + w * x, either order where it commutes.
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  Value acc = body.getArgument(2);
+  Value product = !add                  ? Value()
+                  : add.getLhs() == acc ? add.getRhs()
+                  : add.getRhs() == acc ? add.getLhs()
+                                        : Value();
+  auto mul = product ? product.getDefiningOp<arith::MulFOp>() : nullptr;
+  Value w = body.getArgument(0), x = body.getArgument(1);
+  if (!mul || body.getOperations().size() != 3 ||
+      !((mul.getLhs() == w && mul.getRhs() == x) ||
+        (mul.getLhs() == x && mul.getRhs() == w)))
+    return refuse(why, "its body is not acc + w * c");
+  return combine;
+}
+
 /// Replaces `op` with the library's grouped GEMM over `rows` (gatherRows),
 /// one block per listed M tile and column tile, then puts each slot's row
-/// back into C.
-void launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
-                   const SortedSlots &sorted, Value rows,
-                   const LibraryKernel &gemm) {
+/// back into C; or, given the weighted `combine` of C, has the combine read
+/// each slot's row where the GEMM wrote it instead (no C at all), and
+/// returns the new combine.
+Operation *launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
+                         const SortedSlots &sorted, Value rows,
+                         const LibraryKernel &gemm,
+                         const Combine *combine = nullptr) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   Value sortedC = memref::AllocOp::create(
@@ -980,6 +1029,36 @@ void launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
   launchGemm(b, loc, gemm, rows, {g.w}, sortedC, sorted.offsets, sorted.tiles,
              sorted.maxTiles, g.n, g.k);
   MLIRContext *ctx = op.getContext();
+  if (combine) {
+    // y[t, d] += w[t, j] * sortedC[slotRow[t, j], d], loops (t, d, j): the
+    // same sum in the same order, where the combine was.
+    linalg::GenericOp old = combine->op;
+    op.erase();
+    b.setInsertionPoint(old);
+    auto td = [&](unsigned a, unsigned c) {
+      return AffineMap::get(
+          3, 0, {getAffineDimExpr(a, ctx), getAffineDimExpr(c, ctx)}, ctx);
+    };
+    auto rewired = linalg::GenericOp::create(
+        b, old.getLoc(), TypeRange{},
+        ValueRange{combine->weights, sorted.slotRow}, ValueRange{combine->y},
+        SmallVector<AffineMap>{td(0, 2), td(0, 2), td(0, 1)},
+        old.getIteratorTypesArray(),
+        [&](OpBuilder &nb, Location l, ValueRange a) {
+          Value row =
+              arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[1]);
+          Value d = linalg::IndexOp::create(nb, l, 1);
+          Value x = memref::LoadOp::create(nb, l, sortedC, ValueRange{row, d});
+          linalg::YieldOp::create(
+              nb, l,
+              arith::AddFOp::create(nb, l, a[2],
+                                    arith::MulFOp::create(nb, l, a[0], x))
+                  .getResult());
+        });
+    memref::DeallocOp::create(b, old.getLoc(), sortedC);
+    old.erase();
+    return rewired;
+  }
   parallelGeneric(
       b, loc, sorted.slotRow, g.c,
       AffineMap::get(3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)},
@@ -994,6 +1073,7 @@ void launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
       });
   memref::DeallocOp::create(b, loc, sortedC);
   op.erase();
+  return nullptr;
 }
 
 /// Whether `from` or an op after it and before `to` (one block) may write
@@ -1156,6 +1236,25 @@ FailureOr<FusedSwiglu> fuseSwiglu(const RoutedGroup &group, const Swiglu &s,
   return FusedSwiglu{*gate, *up, *down, s};
 }
 
+/// Whether the marked `combine` can read the expert-ordered rows of its
+/// routed group's last GEMM (a down projection whose result only the
+/// combine reads) in place of that GEMM's result.
+LogicalResult combinable(const RoutedGroup &group, const Combine &combine,
+                         std::string &why) {
+  auto [down, g] = group.members.back();
+  if (g.c != combine.c || !g.perSlot)
+    return refuse(why, "its input is not its routed layer's last GEMM's "
+                       "result");
+  if (down->getBlock() != combine.op->getBlock() ||
+      !down->isBeforeInBlock(combine.op))
+    return refuse(why, "it is not after its GEMM in one block");
+  // The combine reads the weights where it was, the GEMM's rows as the
+  // GEMM left them (a buffer of the pass's own).
+  if (!usedOnlyBy(combine.c, {down, combine.op}))
+    return refuse(why, "something else reads its GEMM's result");
+  return success();
+}
+
 /// Erases `buffer` (an allocation no op reads any more) and its dealloc.
 void eraseBuffer(Value buffer) {
   for (Operation *user : llvm::make_early_inc_range(buffer.getUsers()))
@@ -1245,7 +1344,8 @@ void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
 void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
                   const LibraryKernel &align, const LibraryKernel &tiles,
                   const std::optional<FusedSwiglu> &fused,
-                  const LibraryKernel &swigluGemm) {
+                  const LibraryKernel &swigluGemm,
+                  const std::optional<Combine> &combine) {
   auto [first, firstGemm] = group.members.front();
   Operation *afterLast = group.members.back().first->getNextNode();
   OpBuilder b(first);
@@ -1270,7 +1370,10 @@ void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
                  rows.back(), sorted.offsets, sorted.tiles, sorted.maxTiles,
                  gate.n, gate.k);
       s.op.erase();
-      launchGrouped(op, g, sorted, rows.back(), gemm);
+      if (Operation *rewired = launchGrouped(
+              op, g, sorted, rows.back(), gemm,
+              i + 1 == group.members.size() && combine ? &*combine : nullptr))
+        afterLast = rewired->getNextNode();
       continue;
     }
     b.setInsertionPoint(op);
@@ -1279,8 +1382,11 @@ void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
     // The fused kernel computes these where the SwiGLU was.
     if (fused && (i == fused->gate || i == fused->up))
       op.erase();
-    else
-      launchGrouped(op, g, sorted, rows.back(), gemm);
+    else if (Operation *rewired = launchGrouped(
+                 op, g, sorted, rows.back(), gemm,
+                 i + 1 == group.members.size() && combine ? &*combine
+                                                          : nullptr))
+      afterLast = rewired->getNextNode();
   }
   b.setInsertionPoint(afterLast);
   Location loc = afterLast->getLoc();
@@ -1297,6 +1403,8 @@ void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
     for (Value buffer :
          {fused->swiglu.gate, fused->swiglu.up, fused->swiglu.act})
       eraseBuffer(buffer);
+  if (combine)
+    eraseBuffer(combine->c);
 }
 
 /// Whether `use` is the weight of a tensor-core GEMM without block scales:
@@ -1450,8 +1558,18 @@ struct DscLibraryGemmsPass
     SmallVector<std::pair<linalg::GenericOp, GroupedGemm>> routed;
     SmallVector<std::pair<linalg::GenericOp, BatchedGemm>> batched;
     SmallVector<Swiglu> swiglus;
+    SmallVector<Combine> combines;
     module.walk([&](linalg::GenericOp op) {
       std::string why;
+      if (op->hasAttr(kLibraryCombineAttr)) {
+        if (FailureOr<Combine> c = matchCombine(op, why); succeeded(c)) {
+          combines.push_back(*c);
+        } else {
+          op.emitRemark("combine left as it was: ") << why;
+          op->removeAttr(kLibraryCombineAttr);
+        }
+        return;
+      }
       if (op->hasAttr(kLibrarySwigluAttr)) {
         if (FailureOr<Swiglu> s = matchSwiglu(op, why); succeeded(s)) {
           swiglus.push_back(*s);
@@ -1491,7 +1609,7 @@ struct DscLibraryGemmsPass
         attention.push_back(op);
     });
     if (plain.empty() && routed.empty() && batched.empty() &&
-        attention.empty() && swiglus.empty())
+        attention.empty() && swiglus.empty() && combines.empty())
       return;
     auto kernel = [&](const LibrarySource &source) -> FailureOr<LibraryKernel> {
       FailureOr<LibraryKernel> found = libraryKernel(module, source);
@@ -1577,6 +1695,22 @@ struct DscLibraryGemmsPass
       s.op.emitRemark("SwiGLU left as generated code: ") << why;
       s.op->removeAttr(kLibrarySwigluAttr);
     }
+    // Each routed group's combine, reading its last GEMM's rows in place
+    // where it can.
+    SmallVector<std::optional<Combine>> groupCombines(groups.size());
+    for (Combine &c : combines) {
+      std::string why = "its input is not a routed layer's library GEMM's "
+                        "result";
+      auto group = llvm::find_if(groups, [&](const RoutedGroup &g) {
+        return g.members.back().second.c == c.c;
+      });
+      if (group != groups.end() && succeeded(combinable(*group, c, why))) {
+        groupCombines[group - groups.begin()] = c;
+        continue;
+      }
+      c.op.emitRemark("combine left as it was: ") << why;
+      c.op->removeAttr(kLibraryCombineAttr);
+    }
     if (!dense.empty()) {
       FailureOr<LibraryKernel> swigluGemm = kernel(kSwigluGemmKernel);
       if (failed(swigluGemm))
@@ -1621,9 +1755,11 @@ struct DscLibraryGemmsPass
         return signalPassFailure();
       }
     }
-    for (auto [group, fusion] : llvm::zip(groups, fusions))
+    for (auto [group, fusion, combine] :
+         llvm::zip(groups, fusions, groupCombines))
       launchRouted(group, *tiledKernel, *alignKernel, *tilesKernel, fusion,
-                   succeeded(swigluKernel) ? *swigluKernel : *tiledKernel);
+                   succeeded(swigluKernel) ? *swigluKernel : *tiledKernel,
+                   combine);
   }
 };
 

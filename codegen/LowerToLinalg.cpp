@@ -1202,8 +1202,10 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
     Value act = tensorCores ? swigluToBf16(m, gate, up) : m.swiglu(gate, up);
     Value down = slotGemm(act, true, 2, op.getDownProj(), hidden);
     // y[t, d] = sum_j weights[t, j] * down[t, j, d], loops (t, d, j).
+    // With tensor cores marked, for dsc-library-gemms to read the down
+    // GEMM's rows where its kernel wrote them.
     SmallVector<OpFoldResult> tdSize = {tokens, b.getIndexAttr(hidden)};
-    return m.generic(
+    Value combined = m.generic(
         {op.getWeights(), down}, m.filled(tdSize, f32, 0.0), 3,
         {{0, 2}, {0, 2, 1}, {0, 1}}, {2},
         [](OpBuilder &nb, Location l, ValueRange a) {
@@ -1213,6 +1215,9 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
                                     arith::MulFOp::create(nb, l, a[0], a[1]))
                   .getResult());
         })[0];
+    if (tensorCores)
+      combined.getDefiningOp()->setAttr(kLibraryCombineAttr, b.getUnitAttr());
+    return combined;
   }
 
   /// Sparse dispatch (the type's comment), the routed sum [tokens, hidden].

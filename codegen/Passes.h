@@ -54,6 +54,13 @@ inline constexpr llvm::StringLiteral kLibraryGroupedGemmAttr =
 /// it stays generated.
 inline constexpr llvm::StringLiteral kLibrarySwigluAttr = "dsc.library_swiglu";
 
+/// Marks the weighted combine after a routed layer's marked down GEMM (a
+/// `linalg.generic` over (t, d, j): y[t, d] += w[t, j] * c[t, j, d], c the
+/// down GEMM's f32 result per slot, w the routing weights, y zeros
+/// before). dsc-library-gemms lets it read the GEMM's expert-ordered rows
+/// through each slot's row (no scatter of c) when nothing else reads c.
+inline constexpr llvm::StringLiteral kLibraryCombineAttr = "dsc.library_combine";
+
 /// Marks a per-head product of the absorbed attention (a `linalg.generic`
 /// over (..., h, n, k): C[..., h, n] += A[..., h, k] * W[h, n, k], or
 /// W[h, k, n]; A and W bf16, C f32), q_nope times W_UK or the attention's

@@ -441,6 +441,14 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     (ceil(2 N / 128), ceil(M / 64))) writing `act`. A SwiGLU it cannot fuse
     stays generated, with a remark saying why.
 
+    A `linalg.generic` marked `dsc.library_combine` (the routed layer's
+    weighted combine, `y[t, d] += w[t, j] * c[t, j, d]`), whose `c` is a
+    routed group's last GEMM's result that nothing else reads, reads that
+    GEMM's rows where its kernel wrote them, in expert order, through each
+    slot's row (`y[t, d] += w[t, j] * rows[slotRow[t, j], d]`, the same sum
+    in the same order): `c` and its scatter go, the sorting's buffers are
+    freed after the combine. Otherwise it stays as it was, with a remark.
+
     Each per-head product of the absorbed attention marked
     `dsc.library_batched_gemm` (by dsc-lower-to-linalg{fixed-shapes
     library-attention} when kv_b is bf16: `C[..., h, n] = sum_k A[..., h,

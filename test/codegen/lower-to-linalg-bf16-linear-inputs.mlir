@@ -96,8 +96,10 @@ func.func @fp8_weight(%x: tensor<?x8xf32>, %w: tensor<4x8xf8E4M3FN>, %s: tensor<
 // FIXED-NEXT: arith.mulf
 // FIXED-NEXT: arith.truncf %{{.*}} : f32 to bf16
 // FIXED: } -> tensor<?x2x6xbf16>
-// FIXED: linalg.generic {{.*}} ins(%{{.*}}, %arg2 : tensor<?x2x6xbf16>, tensor<?x2xi64>) {{.*}} attrs = {dsc.library_grouped_gemm}
+// FIXED: %[[D:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %arg2 : tensor<?x2x6xbf16>, tensor<?x2xi64>) {{.*}} attrs = {dsc.library_grouped_gemm}
 // FIXED: tensor.extract %arg5
+// And the weighted combine after them, marked dsc.library_combine.
+// FIXED: linalg.generic {{.*}} ins(%arg1, %[[D]] : tensor<?x2xf32>, tensor<?x2x8xf32>) outs(%{{.*}} : tensor<?x8xf32>) attrs = {dsc.library_combine}
 // FIXED-LABEL: func.func @f32_experts
 // FIXED-NOT: dsc.library_
 // FIXED-NOT: bf16

@@ -878,6 +878,18 @@ def routed_experts(modules):
     want = np.einsum("tjn,tjkn->tjk", act.astype(np.float64), wd[e].astype(np.float64))
     kernels_run = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
     ok &= verdict(f"routed experts layer with SwiGLU fused ({kernels_run})", out, want, 1e-4)
+    # The same layer with its weighted combine (y[t] = sum_j w[t, j]
+    # down[t, j]) reading the down GEMM's rows in expert order.
+    weights = rng.random((tokens, top_k)).astype(np.float32)
+    y = np.full((tokens, k), np.nan, np.float32)
+    launches = emu.run_host(module, "moe_layer", [
+        emu.MemRef(x_bits, [tokens, k]), emu.MemRef(indices, [tokens, top_k]),
+        emu.MemRef(wg_bits, [experts, width, k]), emu.MemRef(wu_bits, [experts, width, k]),
+        emu.MemRef(wd_bits, [experts, k, width]), emu.MemRef(weights, [tokens, top_k]),
+        emu.MemRef(y, [tokens, k])])
+    kernels_run = ", ".join(kernel for kernel, _ in launches)
+    ok &= verdict(f"routed experts layer with SwiGLU and combine ({kernels_run})", y,
+                  np.einsum("tj,tjk->tk", weights.astype(np.float64), want), 1e-4)
     return ok
 
 
