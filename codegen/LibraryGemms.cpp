@@ -1015,8 +1015,9 @@ FailureOr<Combine> matchCombine(linalg::GenericOp op, std::string &why) {
 /// Replaces `op` with the library's grouped GEMM over `rows` (gatherRows),
 /// one block per listed M tile and column tile, then puts each slot's row
 /// back into C; or, given the weighted `combine` of C, has the combine read
-/// each slot's row where the GEMM wrote it instead (no C at all), and
-/// returns the new combine.
+/// each slot's row where the GEMM wrote it instead (C is then unused; the
+/// caller erases it), and returns the new combine (its body rebuilt: the
+/// lowering sets no attributes or fastmath flags there to keep).
 Operation *launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
                          const SortedSlots &sorted, Value rows,
                          const LibraryKernel &gemm,
@@ -1242,7 +1243,7 @@ FailureOr<FusedSwiglu> fuseSwiglu(const RoutedGroup &group, const Swiglu &s,
 LogicalResult combinable(const RoutedGroup &group, const Combine &combine,
                          std::string &why) {
   auto [down, g] = group.members.back();
-  if (g.c != combine.c || !g.perSlot)
+  if (g.c != combine.c)
     return refuse(why, "its input is not its routed layer's last GEMM's "
                        "result");
   if (down->getBlock() != combine.op->getBlock() ||
@@ -1250,8 +1251,11 @@ LogicalResult combinable(const RoutedGroup &group, const Combine &combine,
     return refuse(why, "it is not after its GEMM in one block");
   // The combine reads the weights where it was, the GEMM's rows as the
   // GEMM left them (a buffer of the pass's own).
+  if (!combine.c.getDefiningOp<memref::AllocOp>())
+    return refuse(why, "its GEMM's result is not an allocation of its own");
   if (!usedOnlyBy(combine.c, {down, combine.op}))
-    return refuse(why, "something else reads its GEMM's result");
+    return refuse(why, "something else uses its GEMM's result (or its "
+                       "initialization is still there)");
   return success();
 }
 
@@ -1340,7 +1344,9 @@ void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
 /// distinct input, the buffers freed after the last. With `fused`, its
 /// gate and up GEMMs and their SwiGLU become one launch of `swigluGemm`
 /// where the SwiGLU was, whose expert-ordered activations are the down
-/// GEMM's rows (no gather).
+/// GEMM's rows (no gather). With `combine` (of the last GEMM's result),
+/// the combine reads that GEMM's rows in place, the buffers are freed
+/// after it, and the result's buffer goes.
 void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
                   const LibraryKernel &align, const LibraryKernel &tiles,
                   const std::optional<FusedSwiglu> &fused,
@@ -1702,7 +1708,8 @@ struct DscLibraryGemmsPass
       std::string why = "its input is not a routed layer's library GEMM's "
                         "result";
       auto group = llvm::find_if(groups, [&](const RoutedGroup &g) {
-        return g.members.back().second.c == c.c;
+        return llvm::any_of(g.members,
+                            [&](auto &m) { return m.second.c == c.c; });
       });
       if (group != groups.end() && succeeded(combinable(*group, c, why))) {
         groupCombines[group - groups.begin()] = c;

@@ -28,6 +28,15 @@
 // tokens) of queries times W_UK (batched_gemm_bf16_nn_m64), or with
 // --w-uv the attention's latent outputs times W_UV (_tn_m64).
 //
+//   dsc-kernel-bench mlp-swiglu --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
+//       [--batch 64 --n 2048 --k 7168 --reps 10]
+//
+// A dense MLP's or shared expert's gate and up with SwiGLU fused, as the
+// compiled model runs them (batched_gemm_swiglu_bf16_tn_m64, one batch):
+// --batch rows of K (--k) values times the gate and up weights [N, K]
+// (--n, the width), bf16(silu(gate) * up) out; V3's shared expert by
+// default (its dense layers: --n 18432).
+//
 //   dsc-kernel-bench mla-decode --ptx DIR/dsc_mla_decode.sm_90a.ptx
 //       [--batch 64 --context 4096 --heads 128 --splits 0 --reps 10]
 //   dsc-kernel-bench mla-decode --wgmma
@@ -236,7 +245,8 @@ Grouping route(int64_t tokens, int64_t topK, int64_t experts, uint32_t seed) {
 
 struct Args {
   std::string ptx;
-  int64_t tokens = 4096, topK = 8, experts = 256, n = 4096, k = 7168;
+  // n 0: the command's default (4096; mlp-swiglu's width 2048).
+  int64_t tokens = 4096, topK = 8, experts = 256, n = 0, k = 7168;
   int reps = 10;
   int64_t blockRows = 128;
   // mla-decode / mla-prefill: V3's 128 heads; batch 0 is the mode's
@@ -731,6 +741,106 @@ double checkHeadProducts(CUfunction fn, bool wUv, CUstream stream) {
   for (Buffer *buf : {&da, &dw, &dc})
     cu->cuMemFree(buf->ptr);
   return worst;
+}
+
+/// Launches the batched GEMM with SwiGLU on A [rows, k], the gate and up
+/// weights [n, k] and D [rows, n] (bf16), one batch.
+void launchMlpSwiglu(CUfunction fn, int64_t rows, int64_t n, int64_t k,
+                     const Buffer &a, const Buffer &gate, const Buffer &up,
+                     const Buffer &d, CUstream stream) {
+  KernelArgs args;
+  args.memref(a, 2).memref(gate, 2).memref(up, 2).memref(d, 2);
+  args.index(rows).index(n).index(k);
+  // lda, aBatch, bBase, bBatch, ldb, ldc, cBatch (one batch).
+  args.index(k).index(k).index(0).index(n * k).index(k).index(n).index(n);
+  const int64_t blockRows = 64;
+  check(cu->cuLaunchKernel(
+            fn, unsigned((2 * n + kBlockCols - 1) / kBlockCols),
+            unsigned(std::max<int64_t>((rows + blockRows - 1) / blockRows, 1)),
+            1, threadsFor(blockRows), 1, 1, sharedBytesFor(blockRows), stream,
+            args.data(), nullptr),
+        "launching the batched GEMM with SwiGLU");
+}
+
+/// The batched GEMM with SwiGLU on a small problem (70 rows, width 72, K
+/// 200: partial M tiles, column blocks and K steps) against a CPU
+/// reference rounding silu(gate) * up once, as the model does: the worst
+/// error relative to each output's magnitude (at least 1e-2).
+double checkMlpSwiglu(CUfunction fn, CUstream stream) {
+  const int64_t rows = 70, n = 72, k = 200;
+  std::mt19937 rng(17);
+  std::vector<uint16_t> a = randomBf16(rows * k, rng);
+  std::vector<uint16_t> gate = randomBf16(n * k, rng),
+                        up = randomBf16(n * k, rng);
+  Buffer da = upload(a.data(), a.size() * 2),
+         dg = upload(gate.data(), gate.size() * 2),
+         du = upload(up.data(), up.size() * 2),
+         dd = upload(nullptr, rows * n * 2);
+  launchMlpSwiglu(fn, rows, n, k, da, dg, du, dd, stream);
+  check(cu->cuStreamSynchronize(stream), "running the batched GEMM");
+  std::vector<uint16_t> d(rows * n);
+  check(cu->cuMemcpyDtoH(d.data(), dd.ptr, d.size() * 2), "cuMemcpyDtoH");
+  double worst = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      double g = 0, u = 0;
+      for (int64_t x = 0; x < k; ++x) {
+        double ax = fromBf16(a[r * k + x]);
+        g += ax * fromBf16(gate[j * k + x]);
+        u += ax * fromBf16(up[j * k + x]);
+      }
+      float gf = float(g),
+            want = roundBf16(gf / (1.0f + std::exp(-gf)) * float(u));
+      float got = fromBf16(d[r * n + j]);
+      // A bf16 step is 2^-8 relative: another f32 summation order may flip
+      // one. NaN fails (as infinity).
+      worst =
+          std::isfinite(got)
+              ? std::max<double>(worst, std::fabs(got - want) /
+                                            std::max(std::fabs(want), 1e-2f))
+              : double(INFINITY);
+    }
+  for (Buffer *buf : {&da, &dg, &du, &dd})
+    cu->cuMemFree(buf->ptr);
+  return worst;
+}
+
+int mlpSwiglu(const Args &args) {
+  const char *kernel = "batched_gemm_swiglu_bf16_tn_m64";
+  Gpu gpu = openGpu(args.ptx, kernel);
+  check(cu->cuFuncSetAttribute(gpu.fn,
+                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                               int(sharedBytesFor(64))),
+        "raising the shared memory limit");
+  double error = checkMlpSwiglu(gpu.fn, gpu.stream);
+  std::fprintf(stderr,
+               "[bench] batched GEMM with SwiGLU check: max relative error "
+               "%.2e\n",
+               error);
+  const int64_t rows = args.batch, n = args.n, k = args.k;
+  std::mt19937 rng(5);
+  std::vector<uint16_t> block = randomBf16(size_t(8) << 20, rng);
+  Buffer a = uploadRandomBf16(size_t(rows) * k, block);
+  Buffer gate = uploadRandomBf16(size_t(n) * k, block);
+  Buffer up = uploadRandomBf16(size_t(n) * k, block);
+  Buffer d = upload(nullptr, size_t(rows) * n * 2);
+  float ms = timeLaunches(
+      [&] { launchMlpSwiglu(gpu.fn, rows, n, k, a, gate, up, d, gpu.stream); },
+      args.reps, gpu.stream);
+  double flops = 2.0 * double(rows) * 2 * n * k;
+  double bytes =
+      double(a.bytes) + double(gate.bytes) + double(up.bytes) + double(d.bytes);
+  std::printf("{\"kernel\":\"%s\",\"device\":\"%s\","
+              "\"check_max_rel_error\":%.3e,\"rows\":%lld,\"n\":%lld,"
+              "\"k\":%lld,\"ms\":%.4f,\"tflops\":%.2f,\"bytes\":%.0f,"
+              "\"gbps\":%.1f}\n",
+              kernel, gpu.name, error, (long long)rows, (long long)n,
+              (long long)k, ms, perSecond(flops, ms) / 1e12, bytes,
+              perSecond(bytes, ms) / 1e9);
+  for (Buffer *buf : {&a, &gate, &up, &d})
+    cu->cuMemFree(buf->ptr);
+  // bf16 output: one rounding step.
+  return error < 1.0 / 64 ? 0 : 1;
 }
 
 int headProducts(const Args &args) {
@@ -1859,7 +1969,8 @@ int main(int argc, char **argv) {
   if (command != "grouped-gemm" && command != "add-rmsnorm" &&
       command != "moe-layer" && command != "mla-decode" &&
       command != "mla-prefill" && command != "moe-route" && command != "rope" &&
-      command != "quant-fp8" && command != "head-products") {
+      command != "quant-fp8" && command != "head-products" &&
+      command != "mlp-swiglu") {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
@@ -1872,6 +1983,8 @@ int main(int argc, char **argv) {
                  "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N]\n"
                  "       dsc-kernel-bench head-products --ptx FILE [--batch "
                  "ROWS] [--heads N] [--w-uv] [--reps N]\n"
+                 "       dsc-kernel-bench mlp-swiglu --ptx FILE [--batch ROWS] "
+                 "[--n WIDTH] [--k HIDDEN] [--reps N]\n"
                  "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
                  "[--context TOKENS] [--heads N] [--splits N] [--reps N] "
                  "[--wgmma]\n"
@@ -1938,6 +2051,8 @@ int main(int argc, char **argv) {
     die("--ptx is required");
   if (args.blockRows != 64 && args.blockRows != 128)
     die("--block-rows must be 64 or 128");
+  if (args.n == 0)
+    args.n = command == "mlp-swiglu" ? 2048 : 4096;
   kBlockRows = args.blockRows;
   kSwiglu = args.swiglu;
   kWgmma = args.wgmma;
@@ -1968,7 +2083,17 @@ int main(int argc, char **argv) {
       (kSwiglu || kTn || args.blockRows != 128))
     die(command + " takes --wgmma but no --swiglu, --tn or --block-rows");
   if (args.batch == 0)
-    args.batch = command == "mla-decode" || command == "head-products" ? 64 : 1;
+    args.batch = command == "mla-decode" || command == "head-products" ||
+                         command == "mlp-swiglu"
+                     ? 64
+                     : 1;
+  if (command == "mlp-swiglu" &&
+      (kSwiglu || kWgmma || kTn || kFp8 || kTiled || args.blockRows != 128 ||
+       args.batch < 1 || args.batch > (int64_t(1) << 22) || args.n < 1 ||
+       args.n > (int64_t(1) << 20) || args.k < 8 || args.k % 8 ||
+       args.k > (int64_t(1) << 20)))
+    die("mlp-swiglu takes 1 to 2^22 rows (--batch), a width (--n) of 1 to "
+        "2^20, K (--k) a multiple of 8 up to 2^20, and no kernel flags");
   if (args.wUv && command != "head-products")
     die("--w-uv is a head-products flag");
   if (command == "head-products" &&
@@ -2014,6 +2139,8 @@ int main(int argc, char **argv) {
     return mlaDecode(args);
   if (command == "head-products")
     return headProducts(args);
+  if (command == "mlp-swiglu")
+    return mlpSwiglu(args);
   if (command == "mla-prefill")
     return mlaPrefill(args);
   if (command == "moe-route")
