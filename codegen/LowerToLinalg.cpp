@@ -202,9 +202,10 @@ Value swigluToBf16(TensorMath &m, Value gate, Value up) {
   return act;
 }
 
-/// With `bf16Inputs`, a linear layer with a bf16 weight (no scales) first
-/// rounds its input to bf16, as a tensor-core GEMM takes it, and its GEMM
-/// (bf16 x bf16, f32 sums) carries `kLibraryGemmAttr`: on a GPU,
+/// With `bf16Inputs`, a linear layer with a bf16 weight, or a block-scaled
+/// one dequantized to bf16, first rounds its input to bf16, as a
+/// tensor-core GEMM takes it, and its GEMM (bf16 x bf16, f32 sums) carries
+/// `kLibraryGemmAttr`: on a GPU,
 /// dsc-library-gemms runs it as the kernel library's GEMM; on the CPU it
 /// computes what that kernel does (the same roundings; another summation
 /// order). An f32 `dsc.swiglu` input (a dense MLP's or shared expert's
@@ -220,11 +221,16 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     TensorMath m(rewriter, op.getLoc());
     Value weight = op.getWeight();
     Value input = op.getInput();
+    // A block-scaled (FP8) weight runs on tensor cores too, dequantized to
+    // bf16 first (each call: the runtime holds no derived weights), as
+    // DeepSeek's reference code does for its absorbed attention.
     bool tensorCores =
-        bf16Inputs && !op.getScales() &&
-        cast<ShapedType>(weight.getType()).getElementType().isBF16();
+        bf16Inputs &&
+        (op.getScales() ||
+         cast<ShapedType>(weight.getType()).getElementType().isBF16());
     if (Value scales = op.getScales())
-      weight = dequantize(m, weight, scales, *op.getBlockSize());
+      weight = dequantize(m, weight, scales, *op.getBlockSize(),
+                          tensorCores ? rewriter.getBF16Type() : Type());
     auto swiglu = input.getDefiningOp<SwigluOp>();
     if (tensorCores && swiglu && getElementTypeOrSelf(input).isF32())
       input = swigluToBf16(m, swiglu.getGate(), swiglu.getUp());

@@ -1,9 +1,9 @@
 // dsc-lower-to-linalg{bf16-linear-inputs} (GPU pipelines; the CPU's with
 // dsc-compile --bf16-linear-inputs): a linear layer with a bf16 weight
 // rounds its input to bf16 and marks its GEMM (bf16 x bf16, f32 sums)
-// dsc.library_gemm, for dsc-library-gemms. f32 and FP8 weights keep the
-// plain GEMM. test/e2e/fixed-shapes.test checks the numerics against
-// transformers.
+// dsc.library_gemm, for dsc-library-gemms; so does an FP8 weight,
+// dequantized to bf16 first. f32 weights keep the plain GEMM.
+// test/e2e/fixed-shapes.test checks the numerics against transformers.
 // RUN: dsc-opt %s --dsc-lower-to-linalg=bf16-linear-inputs | FileCheck %s
 
 // CHECK-LABEL: func.func @bf16_weight
@@ -63,8 +63,15 @@ func.func @f32_weight(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>) -> tensor<?x16x
   return %0 : tensor<?x16xf32>
 }
 
+// A block-scaled (FP8) weight is dequantized to bf16 (each block times its
+// scale, rounded once) and its GEMM marked too.
 // CHECK-LABEL: func.func @fp8_weight
-// CHECK-NOT: dsc.library_gemm
+// CHECK: %[[W:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %arg2 : tensor<4x2x4xf8E4M3FN>, tensor<2x2xf32>) outs(%{{.*}} : tensor<4x2x4xbf16>)
+// CHECK: arith.mulf %{{.*}}, %in_{{.*}} : f32
+// CHECK-NEXT: arith.truncf %{{.*}} : f32 to bf16
+// CHECK-NEXT: linalg.yield %{{.*}} : bf16
+// CHECK: %[[WB:.*]] = tensor.collapse_shape %[[W]] {{.*}} into tensor<4x8xbf16>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[WB]] : tensor<?x8xbf16>, tensor<4x8xbf16>) {{.*}} attrs = {dsc.library_gemm}
 // CHECK: return
 func.func @fp8_weight(%x: tensor<?x8xf32>, %w: tensor<4x8xf8E4M3FN>, %s: tensor<2x2xf32>) -> tensor<?x4xf32> {
   %0 = dsc.linear %x, %w scales %s {block_size = array<i64: 2, 4>} : (tensor<?x8xf32>, tensor<4x8xf8E4M3FN>, tensor<2x2xf32>) -> tensor<?x4xf32>

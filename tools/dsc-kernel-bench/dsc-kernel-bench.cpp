@@ -245,8 +245,8 @@ Grouping route(int64_t tokens, int64_t topK, int64_t experts, uint32_t seed) {
 
 struct Args {
   std::string ptx;
-  // n 0: the command's default (4096; mlp-swiglu's width 2048).
-  int64_t tokens = 4096, topK = 8, experts = 256, n = 0, k = 7168;
+  // n -1: the command's default (4096; mlp-swiglu's width 2048).
+  int64_t tokens = 4096, topK = 8, experts = 256, n = -1, k = 7168;
   int reps = 10;
   int64_t blockRows = 128;
   // mla-decode / mla-prefill: V3's 128 heads; batch 0 is the mode's
@@ -667,6 +667,10 @@ Gpu openGpu(const std::string &ptxPath, const char *kernel) {
   return gpu;
 }
 
+/// The most rows of a batched GEMM launch: 64-row tiles in grid y, at most
+/// 65535 of them (4194240 rows).
+constexpr int64_t kMaxBatchedRows = int64_t(65535) * 64;
+
 /// kv_b's widths in DeepSeek-V3: each head's dn = dv = 128 rows of the
 /// 512-wide latent.
 constexpr int64_t kHeadDim = 128, kLatent = 512;
@@ -752,7 +756,8 @@ void launchMlpSwiglu(CUfunction fn, int64_t rows, int64_t n, int64_t k,
   args.memref(a, 2).memref(gate, 2).memref(up, 2).memref(d, 2);
   args.index(rows).index(n).index(k);
   // lda, aBatch, bBase, bBatch, ldb, ldc, cBatch (one batch).
-  args.index(k).index(k).index(0).index(n * k).index(k).index(n).index(n);
+  args.index(k).index(rows * k).index(0).index(n * k).index(k).index(n);
+  args.index(rows * n);
   const int64_t blockRows = 64;
   check(cu->cuLaunchKernel(
             fn, unsigned((2 * n + kBlockCols - 1) / kBlockCols),
@@ -2027,7 +2032,7 @@ int main(int argc, char **argv) {
     else if (flag == "--experts")
       args.experts = std::atoll(value);
     else if (flag == "--n")
-      args.n = std::atoll(value);
+      args.n = std::max<int64_t>(std::atoll(value), 0); // 0 fails the checks
     else if (flag == "--k")
       args.k = std::atoll(value);
     else if (flag == "--reps")
@@ -2051,7 +2056,7 @@ int main(int argc, char **argv) {
     die("--ptx is required");
   if (args.blockRows != 64 && args.blockRows != 128)
     die("--block-rows must be 64 or 128");
-  if (args.n == 0)
+  if (args.n < 0)
     args.n = command == "mlp-swiglu" ? 2048 : 4096;
   kBlockRows = args.blockRows;
   kSwiglu = args.swiglu;
@@ -2089,18 +2094,18 @@ int main(int argc, char **argv) {
                      : 1;
   if (command == "mlp-swiglu" &&
       (kSwiglu || kWgmma || kTn || kFp8 || kTiled || args.blockRows != 128 ||
-       args.batch < 1 || args.batch > (int64_t(1) << 22) || args.n < 1 ||
+       args.batch < 1 || args.batch > kMaxBatchedRows || args.n < 1 ||
        args.n > (int64_t(1) << 20) || args.k < 8 || args.k % 8 ||
        args.k > (int64_t(1) << 20)))
-    die("mlp-swiglu takes 1 to 2^22 rows (--batch), a width (--n) of 1 to "
+    die("mlp-swiglu takes 1 to 4194240 rows (--batch), a width (--n) of 1 to "
         "2^20, K (--k) a multiple of 8 up to 2^20, and no kernel flags");
   if (args.wUv && command != "head-products")
     die("--w-uv is a head-products flag");
   if (command == "head-products" &&
       (kSwiglu || kWgmma || kTn || kFp8 || kTiled || args.blockRows != 128 ||
        args.heads < 1 || args.heads > 65535 || args.batch < 1 ||
-       args.batch > (int64_t(1) << 22)))
-    die("head-products takes 1 to 65535 heads, 1 to 2^22 rows (--batch) and "
+       args.batch > kMaxBatchedRows))
+    die("head-products takes 1 to 65535 heads, 1 to 4194240 rows (--batch) and "
         "no kernel flags but --w-uv");
   if (command == "mla-decode" &&
       (args.heads < 1 || args.heads > 65535 || args.batch < 1 ||
