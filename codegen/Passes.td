@@ -47,6 +47,7 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
            "`dsc.library_batched_gemm`">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
                            "::mlir::linalg::LinalgDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::scf::SCFDialect",

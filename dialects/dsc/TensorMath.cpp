@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -689,11 +690,20 @@ Value TensorMath::dequantizeByBlocks(Value weight, Value scales, int64_t bm,
       identity, AffineMap::get(loops, 0, scaleAt, ctx), identity};
   SmallVector<utils::IteratorType> iterators(loops,
                                              utils::IteratorType::parallel);
+  // A weight dequantized for a GEMM (not f32) gets a buffer of its own:
+  // identical empty tensors would be CSE'd into one, and bufferization
+  // would then reuse one layer's gate weight for its up weight, which a
+  // fused gate-and-up kernel must read together.
+  auto blockType = RankedTensorType::get(shape, elementType);
+  Value init = elementType == f32
+                   ? empty(getAsIndexOpFoldResult(ctx, shape), elementType)
+                   : bufferization::AllocTensorOp::create(b, loc, blockType,
+                                                          ValueRange{})
+                         .getResult();
   auto op = linalg::GenericOp::create(
-      b, loc, TypeRange{RankedTensorType::get(shape, elementType)},
-      ValueRange{blocks, scales},
-      ValueRange{empty(getAsIndexOpFoldResult(ctx, shape), elementType)}, maps,
-      iterators, [&](OpBuilder &nb, Location l, ValueRange a) {
+      b, loc, TypeRange{blockType}, ValueRange{blocks, scales},
+      ValueRange{init}, maps, iterators,
+      [&](OpBuilder &nb, Location l, ValueRange a) {
         TensorMath s(nb, l);
         Value w = arith::MulFOp::create(nb, l, s.toF32(a[0]), a[1]);
         linalg::YieldOp::create(nb, l, s.fromF32(w, elementType));

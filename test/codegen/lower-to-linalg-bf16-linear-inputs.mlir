@@ -64,9 +64,12 @@ func.func @f32_weight(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>) -> tensor<?x16x
 }
 
 // A block-scaled (FP8) weight is dequantized to bf16 (each block times its
-// scale, rounded once) and its GEMM marked too.
+// scale, rounded once) into a tensor of its own (alloc_tensor: an empty
+// tensor would be CSE'd with another weight's, and the two share a buffer)
+// and its GEMM marked too.
 // CHECK-LABEL: func.func @fp8_weight
-// CHECK: %[[W:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %arg2 : tensor<4x2x4xf8E4M3FN>, tensor<2x2xf32>) outs(%{{.*}} : tensor<4x2x4xbf16>)
+// CHECK: %[[INIT:.*]] = bufferization.alloc_tensor() : tensor<4x2x4xbf16>
+// CHECK: %[[W:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %arg2 : tensor<4x2x4xf8E4M3FN>, tensor<2x2xf32>) outs(%[[INIT]] : tensor<4x2x4xbf16>)
 // CHECK: arith.mulf %{{.*}}, %in_{{.*}} : f32
 // CHECK-NEXT: arith.truncf %{{.*}} : f32 to bf16
 // CHECK-NEXT: linalg.yield %{{.*}} : bf16
