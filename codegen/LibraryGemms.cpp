@@ -147,9 +147,10 @@ struct Gemm {
   int64_t n, k;
 };
 
-/// x and y of a GEMM body `yield acc + extf(x) * extf(y)` (acc the output's
-/// block argument, on either side of the add); nulls when it is not that.
-std::pair<Value, Value> multipliedValues(Block &body) {
+/// The product of a body `yield acc + x * y` (acc the output's block
+/// argument, the third, on either side of the add); null when it is not
+/// that.
+arith::MulFOp accumulatedProduct(Block &body) {
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
   auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
   Value acc = body.getArgument(2);
@@ -157,7 +158,13 @@ std::pair<Value, Value> multipliedValues(Block &body) {
                   : add.getRhs() == acc ? add.getLhs()
                   : add.getLhs() == acc ? add.getRhs()
                                         : Value();
-  auto mul = product ? product.getDefiningOp<arith::MulFOp>() : nullptr;
+  return product ? product.getDefiningOp<arith::MulFOp>() : nullptr;
+}
+
+/// x and y of a GEMM body `yield acc + extf(x) * extf(y)`; nulls when it is
+/// not that.
+std::pair<Value, Value> multipliedValues(Block &body) {
+  arith::MulFOp mul = accumulatedProduct(body);
   auto extended = [](Value v) {
     auto ext = v.getDefiningOp<arith::ExtFOp>();
     return ext ? ext.getIn() : Value();
@@ -996,14 +1003,7 @@ FailureOr<Combine> matchCombine(linalg::GenericOp op, std::string &why) {
     return refuse(why, "its operands are not f32");
   // The body: acc + w * x, either order where it commutes.
   Block &body = op.getRegion().front();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
-  Value acc = body.getArgument(2);
-  Value product = !add                  ? Value()
-                  : add.getLhs() == acc ? add.getRhs()
-                  : add.getRhs() == acc ? add.getLhs()
-                                        : Value();
-  auto mul = product ? product.getDefiningOp<arith::MulFOp>() : nullptr;
+  arith::MulFOp mul = accumulatedProduct(body);
   Value w = body.getArgument(0), x = body.getArgument(1);
   if (!mul || body.getOperations().size() != 3 ||
       !((mul.getLhs() == w && mul.getRhs() == x) ||
