@@ -347,10 +347,7 @@ FailureOr<BatchedGemm> matchBatchedGemm(linalg::GenericOp op,
   MLIRContext *ctx = op.getContext();
   unsigned h = rank - 2, n = rank - 1, k = rank;
   auto map = [&](ArrayRef<unsigned> dims) {
-    SmallVector<AffineExpr> exprs;
-    for (unsigned d : dims)
-      exprs.push_back(getAffineDimExpr(d, ctx));
-    return AffineMap::get(rank + 1, 0, exprs, ctx);
+    return AffineMap::getMultiDimMapWithTargets(rank + 1, dims, ctx);
   };
   SmallVector<unsigned> lead = llvm::to_vector(llvm::seq<unsigned>(0, h));
   auto withLead = [&](unsigned x, unsigned y) {
@@ -828,10 +825,7 @@ FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
   // Loops (t, j, n, k).
   MLIRContext *ctx = op.getContext();
   auto map = [&](ArrayRef<unsigned> dims) {
-    SmallVector<AffineExpr> exprs;
-    for (unsigned d : dims)
-      exprs.push_back(getAffineDimExpr(d, ctx));
-    return AffineMap::get(4, 0, exprs, ctx);
+    return AffineMap::getMultiDimMapWithTargets(4, dims, ctx);
   };
   SmallVector<AffineMap> want = {g.perSlot ? map({0, 1, 3}) : map({0, 3}),
                                  map({0, 1}), map({0, 1, 2})};
@@ -983,10 +977,7 @@ struct Combine {
 FailureOr<Combine> matchCombine(linalg::GenericOp op, std::string &why) {
   MLIRContext *ctx = op.getContext();
   auto map = [&](ArrayRef<unsigned> dims) {
-    SmallVector<AffineExpr> exprs;
-    for (unsigned d : dims)
-      exprs.push_back(getAffineDimExpr(d, ctx));
-    return AffineMap::get(3, 0, exprs, ctx);
+    return AffineMap::getMultiDimMapWithTargets(3, dims, ctx);
   };
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 ||
@@ -1036,14 +1027,12 @@ Operation *launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
     linalg::GenericOp old = combine->op;
     op.erase();
     b.setInsertionPoint(old);
-    auto td = [&](unsigned a, unsigned c) {
-      return AffineMap::get(
-          3, 0, {getAffineDimExpr(a, ctx), getAffineDimExpr(c, ctx)}, ctx);
-    };
+    // slotRow is indexed as the weights are, (t, j).
+    SmallVector<AffineMap> maps = old.getIndexingMapsArray();
     auto rewired = linalg::GenericOp::create(
         b, old.getLoc(), TypeRange{},
         ValueRange{combine->weights, sorted.slotRow}, ValueRange{combine->y},
-        SmallVector<AffineMap>{td(0, 2), td(0, 2), td(0, 1)},
+        SmallVector<AffineMap>{maps[0], maps[0], maps[2]},
         old.getIteratorTypesArray(),
         [&](OpBuilder &nb, Location l, ValueRange a) {
           Value row =
@@ -1062,8 +1051,7 @@ Operation *launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
   }
   parallelGeneric(
       b, loc, sorted.slotRow, g.c,
-      AffineMap::get(3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(1, ctx)},
-                     ctx),
+      AffineMap::getMultiDimMapWithTargets(3, {0, 1}, ctx),
       [&](OpBuilder &nb, Location l, ValueRange a) {
         Value row = arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
         Value n = linalg::IndexOp::create(nb, l, 2);
@@ -1173,6 +1161,15 @@ FailureOr<Swiglu> matchSwiglu(linalg::GenericOp op, std::string &why) {
   if (!neg || neg.getOperand() != g || ops != 7)
     return refuse(why, "its body is not bf16(g / (1 + exp(-g)) * u)");
   return s;
+}
+
+/// Drops the SwiGLU or combine `mark` of `op`, with a remark saying `why`
+/// it stays as it is.
+void leaveAsItIs(linalg::GenericOp op, StringRef mark, StringRef why) {
+  op.emitRemark(mark == kLibrarySwigluAttr ? "SwiGLU left as generated code: "
+                                           : "combine left as it was: ")
+      << why;
+  op->removeAttr(mark);
 }
 
 /// Whether `buffer` is an allocation whose every user is one of `users` or
@@ -1568,21 +1565,17 @@ struct DscLibraryGemmsPass
     module.walk([&](linalg::GenericOp op) {
       std::string why;
       if (op->hasAttr(kLibraryCombineAttr)) {
-        if (FailureOr<Combine> c = matchCombine(op, why); succeeded(c)) {
+        if (FailureOr<Combine> c = matchCombine(op, why); succeeded(c))
           combines.push_back(*c);
-        } else {
-          op.emitRemark("combine left as it was: ") << why;
-          op->removeAttr(kLibraryCombineAttr);
-        }
+        else
+          leaveAsItIs(op, kLibraryCombineAttr, why);
         return;
       }
       if (op->hasAttr(kLibrarySwigluAttr)) {
-        if (FailureOr<Swiglu> s = matchSwiglu(op, why); succeeded(s)) {
+        if (FailureOr<Swiglu> s = matchSwiglu(op, why); succeeded(s))
           swiglus.push_back(*s);
-        } else {
-          op.emitRemark("SwiGLU left as generated code: ") << why;
-          op->removeAttr(kLibrarySwigluAttr);
-        }
+        else
+          leaveAsItIs(op, kLibrarySwigluAttr, why);
         return;
       }
       if (!isMarked(op))
@@ -1698,8 +1691,7 @@ struct DscLibraryGemmsPass
       }
       if (fused)
         continue;
-      s.op.emitRemark("SwiGLU left as generated code: ") << why;
-      s.op->removeAttr(kLibrarySwigluAttr);
+      leaveAsItIs(s.op, kLibrarySwigluAttr, why);
     }
     // Each routed group's combine, reading its last GEMM's rows in place
     // where it can.
@@ -1715,8 +1707,7 @@ struct DscLibraryGemmsPass
         groupCombines[group - groups.begin()] = c;
         continue;
       }
-      c.op.emitRemark("combine left as it was: ") << why;
-      c.op->removeAttr(kLibraryCombineAttr);
+      leaveAsItIs(c.op, kLibraryCombineAttr, why);
     }
     if (!dense.empty()) {
       FailureOr<LibraryKernel> swigluGemm = kernel(kSwigluGemmKernel);
