@@ -60,12 +60,13 @@ BN, BK, STAGES, WARPS_N = 128, 64, 4, 4
 CPR = BK // 8  # 16-byte chunks per tile row
 
 
-def configure(bm, b_by_k=False):
+def configure(bm, b_by_k=False, fp8_weights=False):
     """Sets the tile configuration for a block M tile of `bm` rows (128: 2 x 4
     warps; 64: 1 x 4 warps, for experts with few rows). `b_by_k`: B's tile
-    is stored K rows of N (B given K x N), not N rows of K."""
-    global BM, WARPS_M, WM, WN, MT, NT, THREADS, SMEM_A, SMEM_B
-    BM = bm
+    is stored K rows of N (B given K x N), not N rows of K. `fp8_weights`:
+    B in e4m3 with block scales (see w8_convert), A bf16."""
+    global BM, WARPS_M, WM, WN, MT, NT, THREADS, SMEM_A, SMEM_B, W8, SMEM_B8, SMEM_B8W
+    BM, W8 = bm, fp8_weights
     # FP8 keeps a step's products apart from the running sums: warps of 32
     # rows keep both in registers.
     WARPS_M = bm // (32 if FP8 else 64)
@@ -74,12 +75,18 @@ def configure(bm, b_by_k=False):
     THREADS = 32 * WARPS_M * WARPS_N
     SMEM_A = f"memref<{STAGES}x{BM}x{BK}x{ELT}, #gpu.address_space<workgroup>>"
     b_shape = f"{BK}x{BN}" if b_by_k else f"{BN}x{BK}"
-    SMEM_B = f"memref<{STAGES}x{b_shape}x{ELT}, #gpu.address_space<workgroup>>"
+    # e4m3 weights: the ring holds their bytes (typed e4m3 for cp.async, i32
+    # words for the conversion's reads); one bf16 tile their values.
+    SMEM_B = f"memref<{1 if W8 else STAGES}x{b_shape}x{ELT}, #gpu.address_space<workgroup>>"
+    SMEM_B8 = f"memref<{STAGES}x{BN}x{BK}xf8E4M3FN, #gpu.address_space<workgroup>>"
+    SMEM_B8W = f"memref<{STAGES}x{BN}x{BK // 4}xi32, #gpu.address_space<workgroup>>"
 
 
 def smem_bytes(bm):
     """Dynamic shared memory of the kernel for M tile `bm` (the launch
     passes it, after raising the kernel's limit)."""
+    if W8:
+        return STAGES * bm * BK * 2 + BN * BK * 2 + STAGES * BN * BK
     return STAGES * (bm + BN) * BK * 2
 
 
@@ -166,6 +173,32 @@ def kernel_header(name, swiglu, tiled=False, batched=None):
         constants()
         return
     stacks = " %Bu: memref<?xbf16>," if swiglu == "stacks" else ""
+    if batched and W8:
+        assert batched == "tn"
+        what = "C[m ldc + n] = sum_k A[m lda + k] * W[n, k]"
+        if swiglu:
+            what = ("C[m ldc + n] = bf16(silu(g) * u), g and u the sums of\n"
+                    "  //   A[m lda + k] * W[n, k] over gate's W (B, sb) and up's (Bu, sbu);\n"
+                    f"  // grid (ceil(2 N / {BN}), ceil(M / {BM}), 1): a block's {BN} packed\n"
+                    f"  // columns are {BN // 2} gate and the same {BN // 2} up columns")
+        emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads; one
+  // batch: for rows m < M and columns n < N,
+  //   {what},
+  // W[n, k] = bf16(B[n K + k] * sb[(n / blockN) ceil(K / blockK) + k / blockK]):
+  // B [N, K] e4m3 and its block scales as the checkpoint stores them, each
+  // weight dequantized to bf16 as dsc's CPU code does it (one rounding),
+  // in shared memory once per block and K step. lda, ldc multiples of 8,
+  // K % 16 == 0, blockK % 16 == 0.
+  gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xf8E4M3FN>,{stacks.replace("bf16", "f8E4M3FN")}
+                                 %sb: memref<?xf32>,{" %sbu: memref<?xf32>," if stacks else ""}
+                                 %C: {out_type}, %M: index, %N: index, %K: index,
+                                 %lda: index, %ldc: index, %blockN: index,
+                                 %blockK: index)
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
+                         dsc.tile = array<i64: {BM}, {BN}>,
+                         dsc.dynamic_shared_memory = {smem_bytes(BM)} : i64}} {{""")
+        constants()
+        return
     if batched:
         b_at, given = (("B[n ldb + k]", "N x K, rows of K") if batched == "tn" else
                        ("B[k ldb + n]", "K x N, read with ldmatrix.trans"))
@@ -232,6 +265,10 @@ def constants():
     %offB = arith.constant {STAGES * BM * BK * 2} : index
     %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to {SMEM_A}
     %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to {SMEM_B}""")
+    if W8:
+        emit(f"""    %offB8 = arith.constant {STAGES * BM * BK * 2 + BN * BK * 2} : index
+    %smB8 = memref.view %dyn[%offB8][] : memref<?xi8, #gpu.address_space<workgroup>> to {SMEM_B8}
+    %smB8w = memref.view %dyn[%offB8][] : memref<?xi8, #gpu.address_space<workgroup>> to {SMEM_B8W}""")
 
 
 def swizzled(row, col_chunk, prefix, indent="    "):
@@ -248,7 +285,7 @@ def swizzled(row, col_chunk, prefix, indent="    "):
 
 
 def load_fragments(p, smem, smem_type, warp_row, tile_row, lane_row,
-                   lane_chunk, kk):
+                   lane_chunk, kk, stage="%cur"):
     """ldmatrix.x4 of the 16 x 16 block at row warp_row + tile_row, K step kk,
     each lane addressing row lane_row and 16-byte chunk lane_chunk of it;
     returns the 4 registers as i32 words."""
@@ -256,7 +293,7 @@ def load_fragments(p, smem, smem_type, warp_row, tile_row, lane_row,
     emit(f"      %{p}_row = arith.addi %{p}_row0, {lane_row} : index")
     emit(f"      %{p}_ch = arith.addi {lane_chunk}, %c{kk * 2} : index")
     col = swizzled(f"%{p}_row", f"%{p}_ch", p, indent="      ")
-    emit(f"      %{p}_m = nvgpu.ldmatrix {smem}[%cur, %{p}_row, {col}] "
+    emit(f"      %{p}_m = nvgpu.ldmatrix {smem}[{stage}, %{p}_row, {col}] "
          f"{{numTiles = 4 : i32, transpose = false}} : {smem_type} -> vector<4x2x{ELT}>")
     return fragment_registers(p)
 
@@ -311,7 +348,11 @@ def body(swiglu=False, tiled=False, batched=None):
     %tid = gpu.thread_id x
     %lane = arith.remui %tid, %c32 : index
     %warp = arith.divui %tid, %c32 : index""")
-    if batched:
+    if batched and W8:
+        # One batch; B and its scales are read by row (w8_copy_setup).
+        emit("""    %aOrigin = arith.constant 0 : index
+    %cOrigin = arith.constant 0 : index""")
+    elif batched:
         # Batch e's operands start at e times their batch strides.
         emit("""    %aOrigin = arith.muli %e, %aBatch : index
     %bOrigin0 = arith.muli %e, %bBatch : index
@@ -361,11 +402,14 @@ def body(swiglu=False, tiled=False, batched=None):
         emit("    %rowsB = arith.addi %eN, %N : index")
     # Each thread copies (tile rows * BK / 8) / THREADS 16-byte chunks of A
     # and of B per stage: chunk q is row q / CPR, chunk q % CPR of that row.
-    copies = {"A": BM * BK // 8 // THREADS, "B": BN * BK // 8 // THREADS}
+    copies = {"A": BM * BK // 8 // THREADS,
+              "B": BN * BK // (16 if W8 else 8) // THREADS}
     # The operands' rows: A's and (unless B is K x N) B's, each chunk's
     # first element at K step 0 (%gbase) and the K it has left (%kr).
     rows = [("A", "%m0", END, "%lda", "%aOrigin")]
-    if batched != "nn":
+    if W8:
+        w8_copy_setup(copies["B"], stacks)
+    elif batched != "nn":
         rows.append(("B", "%n0", "%N", "%ldb", "%bOrigin") if batched else
                     ("B", "%nb0", "%rowsB", KW, None))
     for op, rowBase, rowEnd, stride, origin in rows:
@@ -441,6 +485,18 @@ def body(swiglu=False, tiled=False, batched=None):
         for op, smem in (("A", SMEM_A), ("B", SMEM_B)):
             for i in range(copies[op]):
                 p = f"{op}{i}"
+                if op == "B" and W8:
+                    # 16 e4m3 bytes, or what K has left of them.
+                    emit(f"{indent}%src{p}_{k} = arith.addi %gbase{p}, %ko{k} : index")
+                    emit(f"{indent}%kp{p}_{k} = arith.maxsi %kr{p}, %ko{k} : index")
+                    emit(f"{indent}%kq{p}_{k} = arith.subi %kp{p}_{k}, %ko{k} : index")
+                    emit(f"{indent}%n{p}_{k} = arith.minui %kq{p}_{k}, %c16 : index")
+                    src = "%Bu" if stacks and i % 2 else "%B"
+                    emit(f"{indent}%tok{p}_{k} = nvgpu.device_async_copy {src}[%src{p}_{k}], "
+                         f"%smB8[{stage}, %lrow{p}, %w8col], 16, %n{p}_{k} {{bypassL1}} "
+                         f": memref<?xf8E4M3FN> to {SMEM_B8}")
+                    tokens.append(f"%tok{p}_{k}")
+                    continue
                 if op == "B" and batched == "nn":
                     # k row ko + row of B: all of N's chunk, or none past K.
                     emit(f"{indent}%src{p}_{k} = arith.addi %gbase{p}, %kob{k} : index")
@@ -499,6 +555,11 @@ def body(swiglu=False, tiled=False, batched=None):
     emit(f"      nvgpu.device_async_wait %grp1 {{numGroups = {STAGES - 2} : i32}}")
     emit("      gpu.barrier")
     issue("%ktc", "%slot", indent="      ")
+    if W8:
+        # The step's e4m3 tile (landed: waited for and past the barrier)
+        # to bf16, then a barrier before any warp reads it.
+        w8_convert(copies["B"], stacks)
+        emit("      gpu.barrier")
     if FP8:
         promote_setup()
     # FP8: the step's products accumulate apart, from zero.
@@ -515,7 +576,8 @@ def body(swiglu=False, tiled=False, batched=None):
                 regs = load_fragments_by_k(f"b{kk}_{pair}", pair, kk)
             else:
                 regs = load_fragments(f"b{kk}_{pair}", "%smB", SMEM_B, "%wn0",
-                                      pair * 16, "%bnrow", "%lmid", kk)
+                                      pair * 16, "%bnrow", "%lmid", kk,
+                                      stage="%c0" if W8 else "%cur")
             bfr.append(regs[0:2])
             bfr.append(regs[2:4])
         nxt = []
@@ -553,6 +615,113 @@ def body(swiglu=False, tiled=False, batched=None):
     emit("    }")
     emit("    gpu.return")
     emit("  }")
+
+
+def w8_copy_setup(count, stacks):
+    """e4m3 B (W8): each thread's `count` 16-byte chunks of a K step's
+    BN x BK tile. Thread t copies chunk t % 4 of rows r0 + 16 (i % 2) +
+    64 (i / 2), r0 = (t / 4) % 16 + 32 ((t / 4) / 16): copy i's rows all
+    lie in the 16-row halves of one parity, so that with two `stacks` the
+    even copies read gate and the odd ones up (packed rows 32 c + j, j < 16,
+    are gate's rows 16 c + j; the swiglu_epilogue's pairing), as for bf16.
+    A warp's 32 chunks are 8 rows' 64 bytes: coalesced, and conflict-free
+    in the ring, which is not swizzled. Each chunk's scale row is its
+    weight row's block (row 0's for rows past N, which copy nothing)."""
+    assert THREADS // (BK // 16) == 32 and count * 32 == BN
+    emit("""    %w8t4 = arith.divui %tid, %c4 : index
+    %w8lo = arith.remui %w8t4, %c16 : index
+    %w8hi0 = arith.divui %w8t4, %c16 : index
+    %w8hi = arith.muli %w8hi0, %c32 : index
+    %w8r0 = arith.addi %w8lo, %w8hi : index
+    %w8ch = arith.remui %tid, %c4 : index
+    %w8col = arith.muli %w8ch, %c16 : index
+    %w8word = arith.muli %w8ch, %c4 : index
+    %w8ch2 = arith.muli %w8ch, %c2 : index
+    %w8ch21 = arith.addi %w8ch2, %c1 : index
+    %w8bk1 = arith.subi %blockK, %c1 : index
+    %w8kb0 = arith.addi %K, %w8bk1 : index
+    %kBlocks = arith.divui %w8kb0, %blockK : index
+    %w8kbLast = arith.subi %kBlocks, %c1 : index
+    %w8s8 = arith.constant 8 : i32
+    %w8s16 = arith.constant 16 : i32
+    %w8s20 = arith.constant 20 : i32
+    %w8s24 = arith.constant 24 : i32
+    %w8sign = arith.constant 128 : i32
+    %w8mag = arith.constant 127 : i32
+    %w8nanBits = arith.constant 133169152 : i32
+    %w8pow = arith.constant 0x7B800000 : f32
+    %w8nan = arith.constant 0x7FC00000 : f32""")
+    for i in range(count):
+        p = f"B{i}"
+        emit(f"    %w8o{i} = arith.constant {16 * (i % 2) + 64 * (i // 2)} : index")
+        emit(f"    %lrow{p} = arith.addi %w8r0, %w8o{i} : index")
+        if stacks:
+            emit(f"    %pk{p} = arith.addi %n0, %lrow{p} : index")
+            emit(f"    %pkq{p} = arith.divui %pk{p}, %c32 : index")
+            emit(f"    %pks{p} = arith.muli %pkq{p}, %c16 : index")
+            emit(f"    %pkl{p} = arith.remui %pk{p}, %c16 : index")
+            emit(f"    %wrow{p} = arith.addi %pks{p}, %pkl{p} : index")
+            row = f"%wrow{p}"
+        else:
+            emit(f"    %grow{p} = arith.addi %n0, %lrow{p} : index")
+            row = f"%grow{p}"
+        emit(f"    %in{p} = arith.cmpi ult, {row}, %N : index")
+        emit(f"    %goff{p} = arith.muli {row}, %K : index")
+        emit(f"    %gbase{p} = arith.addi %goff{p}, %w8col : index")
+        emit(f"    %kl{p} = arith.subi %K, %w8col : index")
+        emit(f"    %kr{p} = arith.select %in{p}, %kl{p}, %c0 : index")
+        emit(f"    %sr{p}a = arith.divui {row}, %blockN : index")
+        emit(f"    %sr{p} = arith.select %in{p}, %sr{p}a, %c0 : index")
+        emit(f"    %sbase{p} = arith.muli %sr{p}, %kBlocks : index")
+        # Where the chunk's two halves go in the bf16 tile.
+        for h in range(2):
+            swizzled(f"%lrow{p}", "%w8ch2" if h == 0 else "%w8ch21", f"cv{p}_{h}")
+
+
+def w8_convert(count, stacks):
+    """e4m3 B (W8): this thread's chunks of the step's tile from the ring
+    (stage %cur) to bf16 in the B tile, each value bf16(w * scale) as
+    TensorMath::dequantizeByBlocks computes it. A byte's magnitude bits
+    shifted into place make an f32 of value w * 2^-120 (normal and
+    subnormal e4m3 alike, an f32 subnormal for the latter: no flush to
+    zero is asked for), times 2^120 exactly; S.1111.111 is NaN. A chunk's
+    16 values lie in one scale block (blockK % 16 == 0); a chunk past K
+    (zeros) reads the last block's scale."""
+    emit(f"""      %w8k = arith.muli %kt, %c{BK} : index
+      %w8kc = arith.addi %w8k, %w8col : index
+      %w8kbq = arith.divui %w8kc, %blockK : index
+      %w8kb = arith.minui %w8kbq, %w8kbLast : index""")
+    for i in range(count):
+        p = f"B{i}"
+        scales = "%sbu" if stacks and i % 2 else "%sb"
+        emit(f"      %cvAt{i} = arith.addi %sbase{p}, %w8kb : index")
+        emit(f"      %cvs{i} = memref.load {scales}[%cvAt{i}] : memref<?xf32>")
+        emit(f"      %cvw{i} = vector.load %smB8w[%cur, %lrow{p}, %w8word] : {SMEM_B8W}, vector<4xi32>")
+        values = []
+        for w in range(4):
+            word = f"%cvw{i}_{w}"
+            emit(f"      {word} = vector.extract %cvw{i}[{w}] : i32 from vector<4xi32>")
+            for j in range(4):
+                q = f"{i}_{4 * w + j}"
+                x = word
+                if j:
+                    emit(f"      %cvx{q} = arith.shrui {word}, %w8s{8 * j} : i32")
+                    x = f"%cvx{q}"
+                emit(f"      %cvg{q}a = arith.andi {x}, %w8sign : i32")
+                emit(f"      %cvg{q} = arith.shli %cvg{q}a, %w8s24 : i32")
+                emit(f"      %cvm{q}a = arith.andi {x}, %w8mag : i32")
+                emit(f"      %cvm{q} = arith.shli %cvm{q}a, %w8s20 : i32")
+                emit(f"      %cvb{q} = arith.ori %cvg{q}, %cvm{q} : i32")
+                emit(f"      %cvf{q} = arith.bitcast %cvb{q} : i32 to f32")
+                emit(f"      %cvv{q} = arith.mulf %cvf{q}, %w8pow : f32")
+                emit(f"      %cvn{q} = arith.cmpi eq, %cvm{q}, %w8nanBits : i32")
+                emit(f"      %cvq{q} = arith.select %cvn{q}, %w8nan, %cvv{q} : f32")
+                emit(f"      %cvy{q} = arith.mulf %cvq{q}, %cvs{i} : f32")
+                emit(f"      %cvz{q} = arith.truncf %cvy{q} : f32 to bf16")
+                values.append(f"%cvz{q}")
+        for h in range(2):
+            emit(f"      %cvh{i}_{h} = vector.from_elements {', '.join(values[8 * h:8 * h + 8])} : vector<8xbf16>")
+            emit(f"      vector.store %cvh{i}_{h}, %smB[%c0, %lrow{p}, %cv{p}_{h}_col] : {SMEM_B}, vector<8xbf16>")
 
 
 def promote_setup():
@@ -736,6 +905,13 @@ if not FP8:
     # one batch: bf16(silu(x Wg^T) * (x Wu^T)), the down projection's input.
     configure(64)
     kernel_header("batched_gemm_swiglu_bf16_tn_m64", "stacks", batched="tn")
+    body(swiglu="stacks", batched="tn")
+    # The same two for a linear layer whose weight is e4m3 with block
+    # scales (an FP8 checkpoint's), the weight read as stored.
+    configure(64, fp8_weights=True)
+    kernel_header("gemm_fp8w_bf16_tn_m64", False, batched="tn")
+    body(batched="tn")
+    kernel_header("gemm_swiglu_fp8w_bf16_tn_m64", "stacks", batched="tn")
     body(swiglu="stacks", batched="tn")
 emit("}")
 emit("}")

@@ -3,7 +3,7 @@
 (codegen/kernels/simt_emulator.py) against NumPy references.
 
 usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
-  CHECK: grouped-gemm, batched-gemm, grouped-gemm-wgmma, grouped-gemm-wgmma-tn, grouped-gemm-fp8,
+  CHECK: grouped-gemm, batched-gemm, fp8w-gemm, grouped-gemm-wgmma, grouped-gemm-wgmma-tn, grouped-gemm-fp8,
          grouped-gemm-fp8-wgmma, moe-dispatch,
          add-rmsnorm, quant-fp8, moe-pipeline, mla-decode,
          mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route,
@@ -229,6 +229,65 @@ def batched_gemm(kernels):
                        also=same > 0.99 and bool(np.isnan(padding).all()))
     ok = swiglu("as a dense MLP's gate and up", 1, 150, 72, 200, 200, 0, 72) and ok
     return swiglu("strided", 2, 70, 40, 72, 88, 24, 56) and ok
+
+
+def fp8w_gemm(kernels):
+    """The linear layers' kernels for e4m3 weights with block scales (A
+    bf16), against the weight dequantized as dsc's CPU code does it
+    (bf16(w * scale), one rounding) times A in f32. Every e4m3 code but
+    NaN (subnormals, both zeros), one NaN weight whose output column must
+    be NaN; 70 rows (two M tiles), a partial last column block, K steps
+    past K that copy nothing, scale blocks of 128 and of 16 x 32, C or D
+    starting as NaN, every buffer exactly its size."""
+    rng = np.random.default_rng(23)
+
+    def weight(n, k, block_n, block_k, largest_scale=2.0):
+        codes = rng.integers(0, 256, (n, k)).astype(np.uint8)
+        codes[(codes & 0x7F) == 0x7F] = 0x38  # 1.0 instead of NaN
+        scales = rng.uniform(1e-3, largest_scale, (-(-n // block_n), -(-k // block_k))).astype(np.float32)
+        full = np.repeat(np.repeat(scales, block_n, 0), block_k, 1)[:n, :k]
+        values = bf16(emu._E4M3[codes].astype(np.float32) * full)[1]
+        return codes, scales, values
+
+    ok = True
+    for rows, n, k, block_n, block_k in ((70, 136, 208, 128, 128), (70, 40, 96, 16, 32)):
+        a_bits, a = bf16(rng.standard_normal((rows, k)))
+        codes, scales, w = weight(n, k, block_n, block_k)
+        nan_col = 5
+        codes[nan_col, 3] = 0xFF
+        c = np.full(rows * n, np.nan, np.float32)
+        emu.run_kernel(kernels["gemm_fp8w_bf16_tn_m64"], (-(-n // 128), -(-rows // 64), 1), 128,
+                       4 * 64 * 64 * 2 + 128 * 64 * 2 + 4 * 128 * 64,
+                       [emu.global_memref(a_bits), emu.global_memref(codes.reshape(-1)),
+                        emu.global_memref(scales.reshape(-1)), emu.global_memref(c),
+                        rows, n, k, k, n, block_n, block_k])
+        got = c.reshape(rows, n)
+        keep = np.arange(n) != nan_col
+        ok = verdict(f"gemm_fp8w_bf16_tn_m64 ({rows} rows, N {n}, K {k}, blocks {block_n} x "
+                     f"{block_k}; a NaN weight's column NaN)",
+                     got[:, keep], (a @ w.T)[:, keep], 1e-5,
+                     also=bool(np.isnan(got[:, nan_col]).all())) and ok
+    # Gate and up with SwiGLU fused: width 72 (a partial second column
+    # block of 144 packed columns), blocks of 16 x 32 (the packed rows of
+    # a block straddle scale rows).
+    rows, n, k, block_n, block_k = 70, 72, 96, 16, 32
+    a_bits, a = bf16(rng.standard_normal((rows, k)))
+    (gc, gs, g_w), (uc, us, u_w) = (weight(n, k, block_n, block_k, 0.02) for _ in range(2))
+    d = np.full(rows * n, 0x7fc0, np.uint16)
+    emu.run_kernel(kernels["gemm_swiglu_fp8w_bf16_tn_m64"], (-(-2 * n // 128), -(-rows // 64), 1),
+                   128, 4 * 64 * 64 * 2 + 128 * 64 * 2 + 4 * 128 * 64,
+                   [emu.global_memref(a_bits), emu.global_memref(gc.reshape(-1)),
+                    emu.global_memref(uc.reshape(-1)), emu.global_memref(gs.reshape(-1)),
+                    emu.global_memref(us.reshape(-1)), emu.global_memref(d),
+                    rows, n, k, k, n, block_n, block_k])
+    g = np.matmul(a, g_w.T, dtype=np.float32)
+    u = np.matmul(a, u_w.T, dtype=np.float32)
+    want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
+    got = emu._bits_to_f32(d).reshape(rows, n)
+    same = float(np.mean(got == want))
+    return verdict(f"gemm_swiglu_fp8w_bf16_tn_m64 ({rows} rows, width {n}, K {k}, blocks "
+                   f"{block_n} x {block_k}; {100 * same:.1f}% bit-equal)", got, want, 4e-3,
+                   also=same > 0.99) and ok
 
 
 def grouped_gemm_wgmma(kernels):
@@ -992,6 +1051,7 @@ def paged_attention(modules):
 
 
 CHECKS = {"grouped-gemm": grouped_gemm, "batched-gemm": batched_gemm,
+          "fp8w-gemm": fp8w_gemm,
           "grouped-gemm-wgmma": grouped_gemm_wgmma,
           "grouped-gemm-wgmma-tn": grouped_gemm_wgmma_tn,
           "grouped-gemm-fp8": grouped_gemm_fp8,
