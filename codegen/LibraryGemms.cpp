@@ -132,6 +132,19 @@ constexpr LibrarySource kTiledSwigluKernel = {
 // product).
 constexpr LibrarySource kGemmByKKernel = {kGemmFile,
                                           "batched_gemm_bf16_nn_m64"};
+// The 64-row GEMM for a B in e4m3 with block scales, read as stored and
+// dequantized to bf16 in shared memory per K step (one batch), and its
+// SwiGLU form: an FP8 checkpoint's linear layers.
+constexpr LibrarySource kFp8wGemmKernel = {kGemmFile, "gemm_fp8w_bf16_tn_m64"};
+constexpr LibrarySource kFp8wSwigluKernel = {kGemmFile,
+                                             "gemm_swiglu_fp8w_bf16_tn_m64"};
+// The most rows for which such a GEMM reads its e4m3 weight itself. Each
+// of its 64-row blocks converts the B tiles it reads (about a dozen ALU
+// operations an element, some 0.4 ps an element on an H200's 132 SMs);
+// dequantizing the weight to memory first costs about 4 bytes an element
+// more traffic (some 0.8 ps at 4.8 TB/s) once for all rows. An estimate
+// from those rates, not measured yet: two M tiles.
+constexpr int64_t kFp8wMaxRows = 128;
 // Slots to expert-sorted rows, and those rows to M tiles; one block each.
 constexpr LibrarySource kAlignKernel = {kDispatchFile, "moe_align"};
 constexpr LibrarySource kTilesKernel = {kDispatchFile, "moe_tiles"};
@@ -141,10 +154,26 @@ constexpr int64_t kAlignMaxExperts = 1024;
 // cp.async moves 16 bytes: every row of A and B must start 16-byte aligned.
 constexpr int64_t kKMultiple = 8;
 
-/// The operands of a marked GEMM the kernel can run, or why it cannot.
+/// A marked GEMM's B, dequantized from an e4m3 weight for that GEMM alone
+/// (kLibraryDequantizeAttr, matchDequantized): the op, the weight [N, K]
+/// and its scales as stored, the block size, and B's allocation with its
+/// views and dealloc, which only the op and the GEMM use (all in the
+/// GEMM's block, so that they can move to where the dequantization runs).
+struct Dequantized {
+  linalg::GenericOp op;
+  Value weight, scales;
+  int64_t blockN, blockK;
+  memref::AllocOp alloc;
+  SmallVector<Operation *> views;
+  memref::DeallocOp dealloc;
+};
+
+/// The operands of a marked GEMM the kernel can run, or why it cannot; and
+/// whether its B is a dequantized e4m3 weight.
 struct Gemm {
   Value a, b, c;
   int64_t n, k;
+  std::optional<Dequantized> dequantized;
 };
 
 /// The product of a body `yield acc + x * y` (acc the output's block
@@ -188,8 +217,9 @@ bool isGemmOnBuffers(linalg::GenericOp op) {
 }
 
 FailureOr<Gemm> matchGemm(linalg::GenericOp op, std::string &why) {
-  Gemm gemm{op.getDpsInputs()[0], op.getDpsInputs()[1], op.getDpsInits()[0], 0,
-            0};
+  Gemm gemm{
+      op.getDpsInputs()[0], op.getDpsInputs()[1], op.getDpsInits()[0], 0, 0,
+      std::nullopt};
   auto aType = cast<MemRefType>(gemm.a.getType());
   auto bType = cast<MemRefType>(gemm.b.getType());
   auto cType = cast<MemRefType>(gemm.c.getType());
@@ -602,13 +632,174 @@ void launchBatched(linalg::GenericOp op, const BatchedGemm &gemm,
   op.erase();
 }
 
+/// The dequantization of the marked GEMM `gemm`'s B (see Dequantized):
+/// failure, with `why`, when B is not an allocation of its own written by
+/// a marked op the e4m3 kernel can replace.
+FailureOr<Dequantized> matchDequantized(Operation *gemm, Value b,
+                                        std::string &why) {
+  auto alloc = rootBuffer(b).getDefiningOp<memref::AllocOp>();
+  if (!alloc)
+    return refuse(why, "B is not an allocation");
+  Dequantized d{};
+  d.alloc = alloc;
+  Block *block = gemm->getBlock();
+  // The marked op writes the allocation (or a view of it), the GEMM reads
+  // a view of it, and it is freed once.
+  auto isMarked = [](Operation *op) {
+    return op->hasAttr(kLibraryDequantizeAttr) && isa<linalg::GenericOp>(op);
+  };
+  for (Operation *user : alloc->getUsers()) {
+    if (auto dealloc = dyn_cast<memref::DeallocOp>(user);
+        dealloc && !d.dealloc) {
+      d.dealloc = dealloc;
+      continue;
+    }
+    if (isMarked(user) && !d.op) {
+      d.op = cast<linalg::GenericOp>(user);
+      continue;
+    }
+    auto view = dyn_cast<ViewLikeOpInterface>(user);
+    if (!view || user->getNumResults() != 1 ||
+        !llvm::all_of(user->getUsers(), [&](Operation *viewUser) {
+          if (isMarked(viewUser) && !d.op)
+            d.op = cast<linalg::GenericOp>(viewUser);
+          return viewUser == gemm || viewUser == d.op;
+        }))
+      return refuse(why, "B's buffer has uses besides its dequantization "
+                         "and the GEMM");
+    d.views.push_back(user);
+  }
+  if (!d.op || !d.dealloc)
+    return refuse(why, "B is not written by a marked dequantization and "
+                       "freed");
+  linalg::GenericOp op = d.op;
+  auto blockSize = op->getAttrOfType<DenseI64ArrayAttr>(kLibraryDequantizeAttr);
+  auto expand =
+      op.getNumDpsInputs() == 2
+          ? op.getDpsInputs()[0].getDefiningOp<memref::ExpandShapeOp>()
+          : memref::ExpandShapeOp();
+  if (!blockSize || blockSize.size() != 2 || !expand ||
+      op.getNumDpsInits() != 1 || !op.hasPureBufferSemantics() ||
+      rootBuffer(op.getDpsInits()[0]) != alloc)
+    return refuse(why, "its dequantization is not an e4m3 weight's blocks "
+                       "into B");
+  d.weight = expand.getSrc();
+  d.scales = op.getDpsInputs()[1];
+  d.blockN = blockSize[0];
+  d.blockK = blockSize[1];
+  if (d.blockN <= 0 || d.blockK <= 0)
+    return refuse(why, "its block size is not positive");
+  // Loops (n, kb, ki): the blocks elementwise, the scale of (n floordiv
+  // blockN, kb) (the body is the mark's contract).
+  MLIRContext *ctx = op.getContext();
+  AffineMap blocks3 = AffineMap::getMultiDimIdentityMap(3, ctx);
+  AffineMap scaleAt = AffineMap::get(
+      3, 0,
+      {getAffineDimExpr(0, ctx).floorDiv(d.blockN), getAffineDimExpr(1, ctx)},
+      ctx);
+  if (op.getIndexingMapsArray() !=
+      SmallVector<AffineMap>{blocks3, scaleAt, blocks3})
+    return refuse(why, "its dequantization is not elementwise over [N, K / "
+                       "blockK, blockK] with one scale per block");
+  auto wType = cast<MemRefType>(d.weight.getType());
+  auto sType = cast<MemRefType>(d.scales.getType());
+  auto bType = cast<MemRefType>(b.getType());
+  auto blocks = [](int64_t size, int64_t block) {
+    return (size + block - 1) / block;
+  };
+  if (!isa<Float8E4M3FNType>(wType.getElementType()) ||
+      !sType.getElementType().isF32() || wType.getShape() != bType.getShape() ||
+      !sType.hasStaticShape() || sType.getRank() != 2 ||
+      sType.getDimSize(0) != blocks(wType.getDimSize(0), d.blockN) ||
+      sType.getDimSize(1) != blocks(wType.getDimSize(1), d.blockK))
+    return refuse(why, "its dequantization does not read an e4m3 [N, K] "
+                       "weight and its scales of one per block");
+  if (!wType.getLayout().isIdentity() || !sType.getLayout().isIdentity())
+    return refuse(why, "its e4m3 weight or scales are not contiguous");
+  // cp.async copies 16 bytes of e4m3 weights; each lies in one scale block.
+  if (wType.getDimSize(1) % 16 != 0 || d.blockK % 16 != 0)
+    return refuse(why, "K = " + Twine(wType.getDimSize(1)) +
+                           " or the scale block's " + Twine(d.blockK) +
+                           " columns are not a multiple of 16");
+  for (Operation *op :
+       {d.op.getOperation(), alloc.getOperation(), d.dealloc.getOperation()})
+    if (op->getBlock() != block)
+      return refuse(why, "its dequantization is not in the GEMM's block");
+  if (!d.op->isBeforeInBlock(gemm) || !gemm->isBeforeInBlock(d.dealloc) ||
+      llvm::any_of(d.views,
+                   [&](Operation *v) { return v->getBlock() != block; }))
+    return refuse(why, "its dequantization is not before the GEMM in one "
+                       "block, freed after it");
+  return d;
+}
+
+/// Where the GEMMs of `weights` (B dequantized for them) run, built at
+/// `b`: with at most kFp8wMaxRows `rows`, `fp8w` (the e4m3 kernel, the
+/// dequantizations gone); with more, the dequantizations (their
+/// allocations, views and deallocs moved into that branch) and then
+/// `dequantized`. A CUDA graph captures the branch its step's shapes take.
+void dequantizedOrNot(OpBuilder &b, Location loc, Value rows,
+                      ArrayRef<Dequantized *> weights,
+                      function_ref<void(OpBuilder &, Location)> fp8w,
+                      function_ref<void(OpBuilder &, Location)> dequantized) {
+  Value few = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ule, rows,
+      arith::ConstantIndexOp::create(b, loc, kFp8wMaxRows));
+  auto ifOp = scf::IfOp::create(
+      b, loc, few,
+      [&](OpBuilder &tb, Location l) {
+        fp8w(tb, l);
+        scf::YieldOp::create(tb, l);
+      },
+      [&](OpBuilder &eb, Location l) { scf::YieldOp::create(eb, l); });
+  Operation *yield = ifOp.elseBlock()->getTerminator();
+  for (Dequantized *d : weights) {
+    d->alloc->moveBefore(yield);
+    for (Operation *view : d->views)
+      view->moveBefore(yield);
+    d->op->moveBefore(yield);
+  }
+  OpBuilder eb(yield);
+  dequantized(eb, loc);
+  for (Dequantized *d : weights)
+    d->dealloc->moveBefore(yield);
+}
+
+/// Launches the e4m3 GEMM `kernel` (one batch) on `rows` rows of `a`, the
+/// weights and scales of `weights` (one; or gate's and up's for the
+/// SwiGLU kernel, whose blocks cover their 2 n columns packed), into `c`.
+void launchFp8w(OpBuilder &b, Location loc, const LibraryKernel &kernel,
+                Value a, ArrayRef<Dequantized *> weights, Value c, Value rows,
+                int64_t n, int64_t k) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  int64_t columns = static_cast<int64_t>(weights.size()) * n;
+  gpu::KernelDim3 grid{index(llvm::divideCeil(columns, kernel.tileN)),
+                       mTilesFor(b, loc, rows, kernel), index(1)};
+  gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
+  Value shared =
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);
+  SmallVector<Value> args = {flattened(b, loc, a)};
+  for (Dequantized *d : weights)
+    args.push_back(flattened(b, loc, d->weight));
+  for (Dequantized *d : weights)
+    args.push_back(flattened(b, loc, d->scales));
+  args.append({flattened(b, loc, c), rows, index(n), index(k), index(k),
+               index(n), index(weights.front()->blockN),
+               index(weights.front()->blockK)});
+  gpu::LaunchFuncOp::create(b, loc, kernel.fn, grid, block, shared, args);
+}
+
 /// Replaces `op` with the launch of `kernel` on `gemm`: one batch of the
 /// batched GEMM, its rows' count an argument (the grouped GEMM would need
 /// the one expert's offsets [0, M] written by a kernel of their own: the
 /// host cannot store device data a CUDA graph replays). With `large`, the
-/// 128-row tile when the rows make enough of its blocks.
-void launch(linalg::GenericOp op, const Gemm &gemm, const LibraryKernel &kernel,
-            const LibraryKernel *large) {
+/// 128-row tile when the rows make enough of its blocks. A B dequantized
+/// from an e4m3 weight is read as stored by `fp8w` when the rows are few
+/// (dequantizedOrNot).
+void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
+            const LibraryKernel *large, const LibraryKernel *fp8w) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   // M: the product of A's leading dims.
@@ -617,10 +808,12 @@ void launch(linalg::GenericOp op, const Gemm &gemm, const LibraryKernel &kernel,
   BatchedGemm one{
       gemm.a,      gemm.b, gemm.c, /*wByK=*/false,
       /*heads=*/1, gemm.n, gemm.k, /*wOffset=*/0,  {gemm.n * gemm.k, gemm.k}};
-  Value flatB = flattened(b, loc, gemm.b);
-  if (!large) {
-    launchBatchedKernel(b, loc, one, flatB, rows, kernel);
-  } else {
+  auto bf16 = [&](OpBuilder &b, Location loc) {
+    Value flatB = flattened(b, loc, gemm.b);
+    if (!large) {
+      launchBatchedKernel(b, loc, one, flatB, rows, kernel);
+      return;
+    }
     // The tile by the rows, which the host holds: a CUDA graph captures
     // the branch its step's shapes take.
     int64_t nTiles = llvm::divideCeil(gemm.n, large->tileN);
@@ -638,6 +831,17 @@ void launch(linalg::GenericOp op, const Gemm &gemm, const LibraryKernel &kernel,
           launchBatchedKernel(tb, l, one, flatB, rows, kernel);
           scf::YieldOp::create(tb, l);
         });
+  };
+  if (gemm.dequantized && fp8w) {
+    Dequantized *w = &*gemm.dequantized;
+    dequantizedOrNot(
+        b, loc, rows, w,
+        [&](OpBuilder &tb, Location l) {
+          launchFp8w(tb, l, *fp8w, gemm.a, w, gemm.c, rows, gemm.n, gemm.k);
+        },
+        bf16);
+  } else {
+    bf16(b, loc);
   }
   op.erase();
 }
@@ -1290,6 +1494,11 @@ fuseDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
   if (g.a != u.a || g.n != u.n || g.k != u.k)
     return refuse(why, "gate and up do not read the same input into the "
                        "same widths");
+  if (g.dequantized.has_value() != u.dequantized.has_value() ||
+      (g.dequantized && (g.dequantized->blockN != u.dequantized->blockN ||
+                         g.dequantized->blockK != u.dequantized->blockK)))
+    return refuse(why, "gate's and up's weights are not both bf16, or both "
+                       "e4m3 with one block size");
   if (!cast<MemRefType>(s.act.getType()).getLayout().isIdentity())
     return refuse(why, "its result is not a contiguous row-major buffer");
   // One kernel reads the GEMMs' operands and writes the result: they must
@@ -1303,10 +1512,16 @@ fuseDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
       !upOp->isBeforeInBlock(at))
     return refuse(why, "it is not after its GEMMs in one block");
   // The fused kernel runs where the SwiGLU was: the GEMMs' operands must
-  // hold what they read.
-  for (auto [op, gemm] : {plain[*gate], plain[*up]})
-    if (writtenBetween(op, at, gemm.a) || writtenBetween(op, at, gemm.b))
+  // hold what they read. A dequantized weight's dequantization moves there
+  // too (dequantizedOrNot): its e4m3 weight and scales must.
+  for (const auto &[op, gemm] : {plain[*gate], plain[*up]}) {
+    const std::optional<Dequantized> &d = gemm.dequantized;
+    if (writtenBetween(op, at, gemm.a) ||
+        (d ? writtenBetween(d->op, at, d->weight) ||
+                 writtenBetween(d->op, at, d->scales)
+           : writtenBetween(op, at, gemm.b)))
       return refuse(why, "an input of its GEMMs may be written before it");
+  }
   if (!usedOnlyBy(s.gate, {gateOp, at}) || !usedOnlyBy(s.up, {upOp, at}))
     return refuse(why, "something else reads the sums");
   return FusedDenseSwiglu{*gate, *up, s};
@@ -1314,9 +1529,11 @@ fuseDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
 
 /// Replaces the fused GEMMs and SwiGLU with one launch of `kernel` (the
 /// batched GEMM with SwiGLU, one batch) where the SwiGLU was, writing its
-/// result.
+/// result; with e4m3 weights, of `fp8w` when the rows are few
+/// (dequantizedOrNot).
 void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
-                       FusedDenseSwiglu &fused, const LibraryKernel &kernel) {
+                       FusedDenseSwiglu &fused, const LibraryKernel &kernel,
+                       const LibraryKernel *fp8w) {
   auto [gateOp, gate] = plain[fused.gate];
   auto [upOp, up] = plain[fused.up];
   Swiglu &s = fused.swiglu;
@@ -1327,9 +1544,23 @@ void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
   BatchedGemm one{
       gate.a,      gate.b, s.act,  /*wByK=*/false,
       /*heads=*/1, gate.n, gate.k, /*wOffset=*/0,  {gate.n * gate.k, gate.k}};
-  launchBatchedKernel(b, loc, one,
-                      {flattened(b, loc, gate.b), flattened(b, loc, up.b)},
-                      rows, kernel);
+  auto bf16 = [&](OpBuilder &b, Location loc) {
+    launchBatchedKernel(b, loc, one,
+                        {flattened(b, loc, gate.b), flattened(b, loc, up.b)},
+                        rows, kernel);
+  };
+  if (gate.dequantized && fp8w) {
+    SmallVector<Dequantized *> weights = {&*gate.dequantized, &*up.dequantized};
+    dequantizedOrNot(
+        b, loc, rows, weights,
+        [&](OpBuilder &tb, Location l) {
+          launchFp8w(tb, l, *fp8w, gate.a, weights, s.act, rows, gate.n,
+                     gate.k);
+        },
+        bf16);
+  } else {
+    bf16(b, loc);
+  }
   for (Operation *op :
        {gateOp.getOperation(), upOp.getOperation(), s.op.getOperation()})
     op->erase();
@@ -1602,6 +1833,25 @@ struct DscLibraryGemmsPass
       for (StringRef mark : kMarks)
         op->removeAttr(mark);
     });
+    // A plain GEMM's B dequantized from an e4m3 weight for it alone: read
+    // as stored when the rows are few.
+    DenseSet<Value> dequantizedBuffers;
+    module.walk([&](linalg::GenericOp op) {
+      if (op->hasAttr(kLibraryDequantizeAttr) && op.getNumDpsInits() == 1)
+        dequantizedBuffers.insert(rootBuffer(op.getDpsInits()[0]));
+    });
+    for (auto &[op, gemm] : plain) {
+      if (!dequantizedBuffers.contains(rootBuffer(gemm.b)))
+        continue;
+      std::string why;
+      if (FailureOr<Dequantized> d = matchDequantized(op, gemm.b, why);
+          succeeded(d)) {
+        gemm.dequantized = *d;
+      } else {
+        op.emitRemark("e4m3 weight dequantized in full for every call: ")
+            << why;
+      }
+    }
     SmallVector<PagedMlaDecodeOp> attention;
     module.walk([&](PagedMlaDecodeOp op) {
       if (op.hasPureBufferSemantics())
@@ -1709,12 +1959,39 @@ struct DscLibraryGemmsPass
       }
       leaveAsItIs(c.op, kLibraryCombineAttr, why);
     }
+    // The e4m3 kernels, where a launch takes them.
+    auto fp8wKernel =
+        [&](const LibrarySource &source,
+            bool needed) -> FailureOr<std::optional<LibraryKernel>> {
+      if (!needed)
+        return std::optional<LibraryKernel>();
+      FailureOr<LibraryKernel> found = kernel(source);
+      if (failed(found))
+        return failure();
+      return std::optional<LibraryKernel>(*found);
+    };
+    auto isFp8w = [&](unsigned i) {
+      return !fusedPlain.contains(plain[i].first) &&
+             plain[i].second.dequantized.has_value();
+    };
+    FailureOr<std::optional<LibraryKernel>> fp8wSwiglu = fp8wKernel(
+        kFp8wSwigluKernel, llvm::any_of(dense, [&](FusedDenseSwiglu &d) {
+          return plain[d.gate].second.dequantized.has_value();
+        }));
+    FailureOr<std::optional<LibraryKernel>> fp8wGemm =
+        fp8wKernel(kFp8wGemmKernel,
+                   llvm::any_of(llvm::seq<unsigned>(0, plain.size()), isFp8w));
+    if (failed(fp8wSwiglu) || failed(fp8wGemm))
+      return signalPassFailure();
+    auto orNull = [](std::optional<LibraryKernel> &k) {
+      return k ? &*k : nullptr;
+    };
     if (!dense.empty()) {
       FailureOr<LibraryKernel> swigluGemm = kernel(kSwigluGemmKernel);
       if (failed(swigluGemm))
         return signalPassFailure();
       for (FusedDenseSwiglu &d : dense)
-        launchDenseSwiglu(plain, d, *swigluGemm);
+        launchDenseSwiglu(plain, d, *swigluGemm, orNull(*fp8wSwiglu));
     }
     if (!plain.empty()) {
       FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
@@ -1724,7 +2001,8 @@ struct DscLibraryGemmsPass
         return signalPassFailure();
       for (auto &[op, gemm] : plain)
         if (!fusedPlain.contains(op))
-          launch(op, gemm, *gemmKernel, largeTiles ? &*largeKernel : nullptr);
+          launch(op, gemm, *gemmKernel, largeTiles ? &*largeKernel : nullptr,
+                 orNull(*fp8wGemm));
     }
     for (auto &[op, gemm] : batched) {
       FailureOr<LibraryKernel> batchedKernel =

@@ -181,6 +181,21 @@ Value dequantize(TensorMath &m, Value weight, Value scales,
   return m.dequantizeByBlocks(weight, scales, block[0], block[1], elementType);
 }
 
+/// A block-scaled weight dequantized to bf16 for a library GEMM; the
+/// elementwise op that does it marked kLibraryDequantizeAttr (with the
+/// block size) when it is dequantizeByBlocks' one op over the weight's
+/// blocks (not its fallback through f32).
+Value dequantizeForGemm(TensorMath &m, Value weight, Value scales,
+                        ArrayRef<int64_t> block) {
+  OpBuilder &b = m.builder();
+  Value bf16 = dequantize(m, weight, scales, block, b.getBF16Type());
+  auto collapse = bf16.getDefiningOp<tensor::CollapseShapeOp>();
+  if (auto op = collapse ? collapse.getSrc().getDefiningOp<linalg::GenericOp>()
+                         : linalg::GenericOp())
+    op->setAttr(kLibraryDequantizeAttr, b.getDenseI64ArrayAttr(block));
+  return bf16;
+}
+
 /// `value` rounded to bf16 (to nearest even), the input a tensor-core GEMM
 /// takes; `value` itself when it is bf16 already.
 Value roundedToBf16(TensorMath &m, Value value) {
@@ -223,14 +238,16 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     Value input = op.getInput();
     // A block-scaled (FP8) weight runs on tensor cores too, dequantized to
     // bf16 first (each call: the runtime holds no derived weights), as
-    // DeepSeek's reference code does for its absorbed attention.
+    // DeepSeek's reference code does for its absorbed attention; a GPU's
+    // GEMM of few rows reads the e4m3 weight itself (dsc-library-gemms).
     bool tensorCores =
         bf16Inputs &&
         (op.getScales() ||
          cast<ShapedType>(weight.getType()).getElementType().isBF16());
     if (Value scales = op.getScales())
-      weight = dequantize(m, weight, scales, *op.getBlockSize(),
-                          tensorCores ? rewriter.getBF16Type() : Type());
+      weight = tensorCores
+                   ? dequantizeForGemm(m, weight, scales, *op.getBlockSize())
+                   : dequantize(m, weight, scales, *op.getBlockSize());
     auto swiglu = input.getDefiningOp<SwigluOp>();
     if (tensorCores && swiglu && getElementTypeOrSelf(input).isF32())
       input = swigluToBf16(m, swiglu.getGate(), swiglu.getUp());

@@ -61,6 +61,17 @@ inline constexpr llvm::StringLiteral kLibrarySwigluAttr = "dsc.library_swiglu";
 /// through each slot's row (no scatter of c) when nothing else reads c.
 inline constexpr llvm::StringLiteral kLibraryCombineAttr = "dsc.library_combine";
 
+/// Marks the dequantization of a block-scaled e4m3 weight for a marked
+/// GEMM (a `linalg.generic` over (n, kb, ki): W[n, kb, ki] =
+/// bf16(decode(B[n, kb, ki]) * S[n floordiv blockN, kb]), the weight
+/// [N, K] and its bf16 result seen as [N, K / blockK, blockK]), its value
+/// the block size [blockN, blockK]. Its contract: it computes what
+/// TensorMath::dequantizeByBlocks does. dsc-library-gemms has a GEMM of few
+/// rows read B and S itself (the kernel library's GEMM for e4m3 weights,
+/// the same values) instead of this op's result.
+inline constexpr llvm::StringLiteral kLibraryDequantizeAttr =
+    "dsc.library_dequantize";
+
 /// Marks a per-head product of the absorbed attention (a `linalg.generic`
 /// over (..., h, n, k): C[..., h, n] += A[..., h, k] * W[h, n, k], or
 /// W[h, k, n]; A and W bf16, C f32), q_nope times W_UK or the attention's

@@ -442,6 +442,17 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     (ceil(2 N / 128), ceil(M / 64))) writing `act`. A SwiGLU it cannot fuse
     stays generated, with a remark saying why.
 
+    A `dsc.library_gemm` GEMM whose B is an allocation written only by a
+    `linalg.generic` marked `dsc.library_dequantize` (a block-scaled e4m3
+    weight dequantized to bf16 for it; the mark holds the block size) and
+    freed after it reads the e4m3 weight as stored when M is at most 128
+    (decided on the host): `gemm_fp8w_bf16_tn_m64` (or, fused with a
+    SwiGLU, `gemm_swiglu_fp8w_bf16_tn_m64`), which dequantizes each B tile
+    in shared memory to the same bf16 values; with more rows the
+    dequantization (its allocation, op and dealloc moved into that branch)
+    and the bf16 kernel run. A weight it cannot take keeps its
+    dequantization, with a remark.
+
     A `linalg.generic` marked `dsc.library_combine` (the routed layer's
     weighted combine, `y[t, d] += w[t, j] * c[t, j, d]`), whose `c` is a
     routed group's last GEMM's result that nothing else reads, reads that

@@ -37,6 +37,17 @@
 // (--n, the width), bf16(silu(gate) * up) out; V3's shared expert by
 // default (its dense layers: --n 18432).
 //
+//   dsc-kernel-bench linear-fp8w --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
+//       [--batch 64 --n 18432 --k 7168 --reps 10]
+//
+// A linear layer whose weight an FP8 checkpoint stores in e4m3 with
+// 128 x 128 block scales, as the compiled model runs it for few rows
+// (gemm_fp8w_bf16_tn_m64: the weight read as stored and dequantized to
+// bf16 in shared memory); in the same run the bf16 GEMM the model runs
+// for many rows after dequantizing the weight (batched_gemm_bf16_tn_m64,
+// on a bf16 weight of the same shape; the dequantization itself is
+// generated code, not timed here): "bf16_ms". V3's dense gate by default.
+//
 //   dsc-kernel-bench mla-decode --ptx DIR/dsc_mla_decode.sm_90a.ptx
 //       [--batch 64 --context 4096 --heads 128 --splits 0 --reps 10]
 //   dsc-kernel-bench mla-decode --wgmma
@@ -245,7 +256,8 @@ Grouping route(int64_t tokens, int64_t topK, int64_t experts, uint32_t seed) {
 
 struct Args {
   std::string ptx;
-  // n -1: the command's default (4096; mlp-swiglu's width 2048).
+  // n -1: the command's default (4096; mlp-swiglu's width 2048,
+  // linear-fp8w's 18432).
   int64_t tokens = 4096, topK = 8, experts = 256, n = -1, k = 7168;
   int reps = 10;
   int64_t blockRows = 128;
@@ -667,6 +679,11 @@ Gpu openGpu(const std::string &ptxPath, const char *kernel) {
   return gpu;
 }
 
+/// gemm_fp8w_bf16_tn_m64's dynamic shared memory: the A ring, one bf16 B
+/// tile and the ring of e4m3 B tiles (its dsc.dynamic_shared_memory).
+constexpr unsigned kFp8wSharedBytes =
+    4 * 64 * 64 * 2 + 128 * 64 * 2 + 4 * 128 * 64;
+
 /// The most rows of a batched GEMM launch: 64-row tiles in grid y, at most
 /// 65535 of them (4194240 rows).
 constexpr int64_t kMaxBatchedRows = int64_t(65535) * 64;
@@ -846,6 +863,151 @@ int mlpSwiglu(const Args &args) {
     cu->cuMemFree(buf->ptr);
   // bf16 output: one rounding step.
   return error < 1.0 / 64 ? 0 : 1;
+}
+
+/// Launches the e4m3-weight GEMM on A [rows, k] (bf16), the weight [n, k]
+/// (e4m3), its 128 x 128 block scales and C [rows, n] (f32).
+void launchLinearFp8w(CUfunction fn, int64_t rows, int64_t n, int64_t k,
+                      const Buffer &a, const Buffer &w, const Buffer &scales,
+                      const Buffer &c, CUstream stream) {
+  KernelArgs args;
+  args.memref(a, 2).memref(w, 1).memref(scales, 4).memref(c, 4);
+  // M, N, K, lda, ldc, the scale block (rows, columns).
+  args.index(rows).index(n).index(k).index(k).index(n).index(128).index(128);
+  const int64_t blockRows = 64;
+  check(cu->cuLaunchKernel(
+            fn, unsigned((n + kBlockCols - 1) / kBlockCols),
+            unsigned(std::max<int64_t>((rows + blockRows - 1) / blockRows, 1)),
+            1, threadsFor(blockRows), 1, 1, kFp8wSharedBytes, stream,
+            args.data(), nullptr),
+        "launching the e4m3-weight GEMM");
+}
+
+/// Launches the bf16 GEMM (the batched kernel, one batch) on A [rows, k],
+/// B [n, k] (bf16) and C [rows, n] (f32).
+void launchLinearBf16(CUfunction fn, int64_t rows, int64_t n, int64_t k,
+                      const Buffer &a, const Buffer &b, const Buffer &c,
+                      CUstream stream) {
+  KernelArgs args;
+  args.memref(a, 2).memref(b, 2).memref(c, 4);
+  args.index(rows).index(n).index(k);
+  // lda, aBatch, bBase, bBatch, ldb, ldc, cBatch (one batch).
+  args.index(k).index(rows * k).index(0).index(n * k).index(k).index(n);
+  args.index(rows * n);
+  const int64_t blockRows = 64;
+  check(cu->cuLaunchKernel(
+            fn, unsigned((n + kBlockCols - 1) / kBlockCols),
+            unsigned(std::max<int64_t>((rows + blockRows - 1) / blockRows, 1)),
+            1, threadsFor(blockRows), 1, 1, sharedBytesFor(blockRows), stream,
+            args.data(), nullptr),
+        "launching the bf16 GEMM");
+}
+
+/// e4m3 codes (any sign and mantissa, exponents 5 to 9; see
+/// randomE4m3Words) for a weight of `count` bytes.
+std::vector<uint8_t> randomE4m3Bytes(size_t count, std::mt19937 &rng) {
+  std::vector<uint16_t> words = randomE4m3Words((count + 1) / 2, rng);
+  std::vector<uint8_t> bytes(count);
+  std::memcpy(bytes.data(), words.data(), count);
+  return bytes;
+}
+
+/// The e4m3-weight GEMM on a small problem (70 rows, N 136, K 256: two
+/// scale blocks each way, partial M tiles and column blocks) against a CPU
+/// reference that dequantizes as the model does (bf16(w * scale), one
+/// rounding) and sums in double: the worst error relative to the sum of
+/// the products' magnitudes.
+double checkLinearFp8w(CUfunction fn, CUstream stream) {
+  const int64_t rows = 70, n = 136, k = 256;
+  std::mt19937 rng(29);
+  std::vector<uint16_t> a = randomBf16(rows * k, rng);
+  std::vector<uint8_t> w = randomE4m3Bytes(n * k, rng);
+  std::vector<float> scales(2 * 2);
+  for (float &scale : scales)
+    scale = 0.5f + float(rng() % 1024) / 512.0f;
+  Buffer da = upload(a.data(), a.size() * 2), dw = upload(w.data(), w.size()),
+         ds = upload(scales.data(), scales.size() * 4),
+         dc = upload(nullptr, rows * n * 4);
+  launchLinearFp8w(fn, rows, n, k, da, dw, ds, dc, stream);
+  check(cu->cuStreamSynchronize(stream), "running the e4m3-weight GEMM");
+  std::vector<float> c(rows * n);
+  check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size() * 4), "cuMemcpyDtoH");
+  double worst = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0, scale = 0;
+      for (int64_t x = 0; x < k; ++x) {
+        float weight = roundBf16(float(fromE4m3(w[j * k + x])) *
+                                 scales[(j / 128) * 2 + x / 128]);
+        double prod = double(fromBf16(a[r * k + x])) * double(weight);
+        sum += prod;
+        scale += std::fabs(prod);
+      }
+      float got = c[r * n + j];
+      worst =
+          std::isfinite(got)
+              ? std::max(worst, std::fabs(got - sum) / std::max(scale, 1e-30))
+              : INFINITY;
+    }
+  for (Buffer *buf : {&da, &dw, &ds, &dc})
+    cu->cuMemFree(buf->ptr);
+  return worst;
+}
+
+int linearFp8w(const Args &args) {
+  const char *kernel = "gemm_fp8w_bf16_tn_m64";
+  Gpu gpu = openContext();
+  CUmodule module = loadModule(args.ptx);
+  gpu.fn = kernelOf(module, kernel);
+  CUfunction bf16 = kernelOf(module, "batched_gemm_bf16_tn_m64");
+  check(cu->cuFuncSetAttribute(gpu.fn,
+                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                               int(kFp8wSharedBytes)),
+        "raising the shared memory limit");
+  check(cu->cuFuncSetAttribute(bf16,
+                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                               int(sharedBytesFor(64))),
+        "raising the shared memory limit");
+  double error = checkLinearFp8w(gpu.fn, gpu.stream);
+  std::fprintf(stderr,
+               "[bench] e4m3-weight GEMM check: max relative error %.2e\n",
+               error);
+  const int64_t rows = args.batch, n = args.n, k = args.k;
+  std::mt19937 rng(7);
+  std::vector<uint16_t> block = randomBf16(size_t(8) << 20, rng);
+  Buffer a = uploadRandomBf16(size_t(rows) * k, block);
+  std::vector<uint8_t> codes = randomE4m3Bytes(size_t(8) << 20, rng);
+  Buffer w = upload(nullptr, size_t(n) * k);
+  for (size_t at = 0; at < w.bytes; at += codes.size())
+    check(cu->cuMemcpyHtoD(w.ptr + at, codes.data(),
+                           std::min(codes.size(), w.bytes - at)),
+          "cuMemcpyHtoD");
+  std::vector<float> scaleValues(size_t((n + 127) / 128) * ((k + 127) / 128),
+                                 0.01f);
+  Buffer scales = upload(scaleValues.data(), scaleValues.size() * 4);
+  Buffer wBf16 = uploadRandomBf16(size_t(n) * k, block);
+  Buffer c = upload(nullptr, size_t(rows) * n * 4);
+  float ms = timeLaunches(
+      [&] {
+        launchLinearFp8w(gpu.fn, rows, n, k, a, w, scales, c, gpu.stream);
+      },
+      args.reps, gpu.stream);
+  float bf16Ms = timeLaunches(
+      [&] { launchLinearBf16(bf16, rows, n, k, a, wBf16, c, gpu.stream); },
+      args.reps, gpu.stream);
+  double flops = 2.0 * double(rows) * n * k;
+  double bytes = double(a.bytes) + double(w.bytes) + double(scales.bytes) +
+                 double(c.bytes);
+  std::printf("{\"kernel\":\"%s\",\"device\":\"%s\","
+              "\"check_max_rel_error\":%.3e,\"rows\":%lld,\"n\":%lld,"
+              "\"k\":%lld,\"ms\":%.4f,\"tflops\":%.2f,\"bytes\":%.0f,"
+              "\"gbps\":%.1f,\"bf16_ms\":%.4f}\n",
+              kernel, gpu.name, error, (long long)rows, (long long)n,
+              (long long)k, ms, perSecond(flops, ms) / 1e12, bytes,
+              perSecond(bytes, ms) / 1e9, bf16Ms);
+  for (Buffer *buf : {&a, &w, &scales, &wBf16, &c})
+    cu->cuMemFree(buf->ptr);
+  return error < 1e-5 ? 0 : 1;
 }
 
 int headProducts(const Args &args) {
@@ -1975,7 +2137,7 @@ int main(int argc, char **argv) {
       command != "moe-layer" && command != "mla-decode" &&
       command != "mla-prefill" && command != "moe-route" && command != "rope" &&
       command != "quant-fp8" && command != "head-products" &&
-      command != "mlp-swiglu") {
+      command != "mlp-swiglu" && command != "linear-fp8w") {
     std::fprintf(stderr,
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
@@ -1990,6 +2152,8 @@ int main(int argc, char **argv) {
                  "ROWS] [--heads N] [--w-uv] [--reps N]\n"
                  "       dsc-kernel-bench mlp-swiglu --ptx FILE [--batch ROWS] "
                  "[--n WIDTH] [--k HIDDEN] [--reps N]\n"
+                 "       dsc-kernel-bench linear-fp8w --ptx FILE [--batch "
+                 "ROWS] [--n N] [--k K] [--reps N]\n"
                  "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
                  "[--context TOKENS] [--heads N] [--splits N] [--reps N] "
                  "[--wgmma]\n"
@@ -2057,7 +2221,9 @@ int main(int argc, char **argv) {
   if (args.blockRows != 64 && args.blockRows != 128)
     die("--block-rows must be 64 or 128");
   if (args.n < 0)
-    args.n = command == "mlp-swiglu" ? 2048 : 4096;
+    args.n = command == "mlp-swiglu"    ? 2048
+             : command == "linear-fp8w" ? 18432
+                                        : 4096;
   kBlockRows = args.blockRows;
   kSwiglu = args.swiglu;
   kWgmma = args.wgmma;
@@ -2089,7 +2255,7 @@ int main(int argc, char **argv) {
     die(command + " takes --wgmma but no --swiglu, --tn or --block-rows");
   if (args.batch == 0)
     args.batch = command == "mla-decode" || command == "head-products" ||
-                         command == "mlp-swiglu"
+                         command == "mlp-swiglu" || command == "linear-fp8w"
                      ? 64
                      : 1;
   if (command == "mlp-swiglu" &&
@@ -2099,6 +2265,13 @@ int main(int argc, char **argv) {
        args.k > (int64_t(1) << 20)))
     die("mlp-swiglu takes 1 to 4194240 rows (--batch), a width (--n) of 1 to "
         "2^20, K (--k) a multiple of 8 up to 2^20, and no kernel flags");
+  if (command == "linear-fp8w" &&
+      (kSwiglu || kWgmma || kTn || kFp8 || kTiled || args.blockRows != 128 ||
+       args.batch < 1 || args.batch > kMaxBatchedRows || args.n < 1 ||
+       args.n > (int64_t(1) << 20) || args.k < 16 || args.k % 16 ||
+       args.k > (int64_t(1) << 20)))
+    die("linear-fp8w takes 1 to 4194240 rows (--batch), N (--n) of 1 to "
+        "2^20, K (--k) a multiple of 16 up to 2^20, and no kernel flags");
   if (args.wUv && command != "head-products")
     die("--w-uv is a head-products flag");
   if (command == "head-products" &&
@@ -2146,6 +2319,8 @@ int main(int argc, char **argv) {
     return headProducts(args);
   if (command == "mlp-swiglu")
     return mlpSwiglu(args);
+  if (command == "linear-fp8w")
+    return linearFp8w(args);
   if (command == "mla-prefill")
     return mlaPrefill(args);
   if (command == "moe-route")

@@ -359,6 +359,22 @@ def add_rmsnorm():
                           f"{r['check_h_error']:.0e} y {r['check_y_rel_error']:.1e}"))
 
 
+def linear_fp8w():
+    """A linear layer with an FP8 checkpoint's weight (V3's dense gate,
+    18432 x 7168 e4m3, 128 x 128 scales): the e4m3-weight GEMM the model
+    runs for at most 128 rows, against the bf16 GEMM it runs for more
+    (after dequantizing the weight, not timed) in the same run, at 64, 128
+    and 256 rows: where the first stops being the faster (dsc-library-gemms'
+    kFp8wMaxRows, an estimate until this runs)."""
+    for rows in (64, 128, 256):
+        kernel_row(f"e4m3-weight GEMM, {rows} x 18432 x 7168", f"linear_fp8w_{rows}",
+                   ["linear-fp8w", "--ptx", kernel("grouped_gemm"), "--batch", str(rows),
+                    "--n", "18432", "--k", "7168", "--reps", "10"],
+                   lambda r: (f"{time_of(r)}, {r['gbps']:.0f} GB/s; the bf16 GEMM "
+                              f"{r['bf16_ms']:.3f} ms, check "
+                              f"{r['check_max_rel_error']:.1e}"))
+
+
 def moe_layer():
     """One MoE layer's routed experts at DeepSeek-V3 shapes on the kernels:
     align, gather, gate+up with SwiGLU, down, weighted combine. Memory-bound
@@ -516,11 +532,13 @@ def v3_decode_layer(fp8=False):
     kv_a's 576 outputs are padded to 640; the casts between kernels are
     left out. Each kernel is checked against its CPU reference as it
     runs. With `fp8`, the projections V3's checkpoint stores in FP8 (q_a,
-    q_b, kv_a, kv_b's halves for the absorption, o_proj, the shared
-    expert) run on the FP8 wgmma GEMM, each after the activation
-    quantization of its input; the routed experts stay bf16 (the MoE layer
-    benchmark has no FP8 path), and so does the shared expert's SwiGLU
-    (the FP8 GEMM fuses none)."""
+    q_b, kv_a, o_proj, the shared expert) run as the compiled model runs
+    them for 64 rows: the e4m3-weight GEMM (linear-fp8w; the shared
+    expert's gate and up as one GEMM of both widths, what the fused
+    SwiGLU kernel reads and computes but its epilogue); kv_b's halves are
+    dequantized to bf16 by generated code (not timed) for the per-head
+    products; the routed experts stay bf16 (the MoE layer benchmark has
+    no FP8 path)."""
     # (The routed experts run the library's MoE layer with SwiGLU fused;
     # the model's compiled path, grouped_gemm_bf16_tn_m64_tiled and its
     # SwiGLU kernel, is timed in the grouped_gemm step.)
@@ -529,27 +547,19 @@ def v3_decode_layer(fp8=False):
                 "--top-k", str(top_k), "--experts", str(experts), "--n", str(n),
                 "--k", str(k), "--block-rows", "64", "--reps", "10", *extra]
 
-    def proj(label, n, k, experts=1, top_k=1, rows=64):
+    def proj(label, n, k):
         """A projection the checkpoint stores in FP8: with `fp8`, the
-        quantization of its `rows` inputs of k values, then the FP8 GEMM."""
+        e4m3-weight GEMM the compiled model runs for 64 rows."""
         if not fp8:
-            return [(label, gemm(n, k, experts, top_k))]
-        return [(f"quantize {rows} x {k}",
-                 ["quant-fp8", "--ptx", kernel("quant_fp8"), "--tokens", str(rows),
-                  "--k", str(k), "--reps", "20"]),
-                (f"{label} (FP8)",
-                 ["grouped-gemm", "--fp8", "--wgmma", "--ptx",
-                  kernel("grouped_gemm_fp8_wgmma"), "--tokens", "64", "--top-k",
-                  str(top_k), "--experts", str(experts), "--n", str(n), "--k",
-                  str(k), "--reps", "10"])]
+            return [(label, gemm(n, k))]
+        return [(f"{label} (e4m3 weight)",
+                 ["linear-fp8w", "--ptx", kernel("grouped_gemm"), "--batch", "64",
+                  "--n", str(n), "--k", str(k), "--reps", "10"])]
+
     def head_products(label, w_uv):
-        """A per-head product of the absorbed attention: bf16, the batched
-        GEMM reading each head's slab of kv_b in place (as the compiled
-        model runs it); FP8, the projection above over the heads as
-        experts."""
-        if fp8:
-            n, k = (128, 512) if w_uv else (512, 128)
-            return proj(label, n, k, 128, 128, rows=64 * 128)
+        """A per-head product of the absorbed attention: the batched GEMM
+        reading each head's slab of kv_b in place (as the compiled model
+        runs it; an FP8 kv_b dequantized to bf16 first, not timed)."""
         return [(f"{label} (batched GEMM)",
                  ["head-products", "--ptx", kernel("grouped_gemm"), "--batch", "64",
                   "--heads", "128", "--reps", "10", *(["--w-uv"] if w_uv else [])])]
@@ -564,8 +574,7 @@ def v3_decode_layer(fp8=False):
         ("q_a RMSNorm", norm_of(1536)),
         *proj("q_b 1536 -> 128 x 192", 24576, 1536),
         *head_products("q_nope . W_UK, per head", w_uv=False),
-        # kv_a reads the input q_a's quantization already made.
-        *proj("kv_a 7168 -> 576 (640)", 640, 7168)[-1:],
+        *proj("kv_a 7168 -> 576 (640)", 640, 7168),
         ("kv_a RMSNorm (latent)", norm_of(512)),
         ("RoPE on q", ["rope", "--ptx", kernel("rope"), "--tokens", "64", "--reps", "20"]),
         ("MLA decode (TMA + wgmma)",
@@ -583,9 +592,10 @@ def v3_decode_layer(fp8=False):
           "--k", "7168", "--n", "2048", "--reps", "5"]),
         # The kernel the compiled model runs for it (one batch, the gate
         # and up weights where they lie).
-        ("shared expert gate+up, SwiGLU",
-         ["mlp-swiglu", "--ptx", kernel("grouped_gemm"), "--batch", "64", "--n", "2048",
-          "--k", "7168", "--reps", "10"]),
+        *(proj("shared expert gate+up (one GEMM of both)", 4096, 7168) if fp8 else
+          [("shared expert gate+up, SwiGLU",
+            ["mlp-swiglu", "--ptx", kernel("grouped_gemm"), "--batch", "64", "--n",
+             "2048", "--k", "7168", "--reps", "10"])]),
         *proj("shared expert down", 7168, 2048),
     ]
     name = ("V3 decode step, one layer (batch 64, context 4096"
@@ -664,7 +674,7 @@ def write_results():
 # on the CPU emulator before.
 report["step_seconds"] = {}
 STEPS = (card, ceilings, correctness, sanitized, decode_step, out_of_memory,
-         grouped_gemm, add_rmsnorm, rope, quant_fp8, moe_layer, moe_route,
+         grouped_gemm, linear_fp8w, add_rmsnorm, rope, quant_fp8, moe_layer, moe_route,
          mla_decode, mla_prefill, v3_decode_layer, v3_decode_layer_fp8,
          v3_model_decode)
 unknown = set(ONLY) - {s.__name__ for s in STEPS}

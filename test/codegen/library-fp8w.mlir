@@ -1,0 +1,224 @@
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms -canonicalize -verify-diagnostics | FileCheck %s
+
+// A linear layer with an e4m3 weight and block scales, as
+// dsc-lower-to-linalg{bf16-linear-inputs} writes it and bufferization
+// leaves it: the weight dequantized to bf16 into an allocation of its own
+// (marked dsc.library_dequantize with its block size), the marked GEMM,
+// the dealloc. With at most 128 rows the GEMM reads the e4m3 weight and
+// its scales as stored (gemm_fp8w_bf16_tn_m64: rows, N, K, lda, ldc and
+// the block); with more, the weight is dequantized (the allocation, the
+// op and the dealloc moved into that branch) and the bf16 GEMM runs.
+// (The pass does not read the dequantization's body: the real one decodes
+// e4m3 bits by hand, TensorMath::dequantizeByBlocks.)
+// CHECK-LABEL: func.func @linear
+// CHECK-SAME: (%[[X:.*]]: memref<?x64xbf16>, %[[W:.*]]: memref<32x64xf8E4M3FN>, %[[S:.*]]: memref<2x4xf32>, %[[Y:.*]]: memref<?x32xf32>
+// CHECK-NOT: memref.alloc
+// CHECK: %[[ROWS:.*]] = memref.dim %[[X]], %c0
+// CHECK: %[[FEW:.*]] = arith.cmpi ule, %[[ROWS]], %c128
+// CHECK: scf.if %[[FEW]] {
+// CHECK-DAG: %[[FW:.*]] = memref.collapse_shape %[[W]] {{\[\[}}0, 1]] : memref<32x64xf8E4M3FN> into memref<2048xf8E4M3FN>
+// CHECK-DAG: %[[FS:.*]] = memref.collapse_shape %[[S]] {{\[\[}}0, 1]] : memref<2x4xf32> into memref<8xf32>
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@gemm_fp8w_bf16_tn_m64 blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %c81920_i32 args(%{{.*}} : memref<?xbf16>, %{{.*}} : memref<?xf8E4M3FN>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xf32>, %[[ROWS]] : index, %c32{{.*}} : index, %c64{{.*}} : index, %c64{{.*}} : index, %c32{{.*}} : index, %c16{{.*}} : index, %c16{{.*}} : index)
+// CHECK-NOT: dsc.library_dequantize
+// CHECK: } else {
+// CHECK: %[[B:.*]] = memref.alloc() : memref<32x4x16xbf16>
+// CHECK: linalg.generic {{.*}} outs(%[[B]] : memref<32x4x16xbf16>) attrs = {dsc.library_dequantize = array<i64: 16, 16>}
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64
+// CHECK: memref.dealloc %[[B]]
+// CHECK-NEXT: }
+// CHECK-NOT: memref.dealloc
+// CHECK: return
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#scale = affine_map<(d0, d1, d2) -> (d0 floordiv 16, d1)>
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d1, d2)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+func.func @linear(%x: memref<?x64xbf16>, %w: memref<32x64xf8E4M3FN>, %s: memref<2x4xf32>, %y: memref<?x32xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %blocks = memref.expand_shape %w [[0], [1, 2]] output_shape [32, 4, 16] : memref<32x64xf8E4M3FN> into memref<32x4x16xf8E4M3FN>
+  %b = memref.alloc() : memref<32x4x16xbf16>
+  linalg.generic {indexing_maps = [#id, #scale, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%blocks, %s : memref<32x4x16xf8E4M3FN>, memref<2x4xf32>) outs(%b : memref<32x4x16xbf16>) attrs = {dsc.library_dequantize = array<i64: 16, 16>} {
+  ^bb0(%e: f8E4M3FN, %sc: f32, %o: bf16):
+    %f = arith.extf %e : f8E4M3FN to f32
+    %p = arith.mulf %f, %sc : f32
+    %r = arith.truncf %p : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  %bm = memref.collapse_shape %b [[0], [1, 2]] : memref<32x4x16xbf16> into memref<32x64xbf16>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x32xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %bm : memref<?x64xbf16>, memref<32x64xbf16>) outs(%y : memref<?x32xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%xa: bf16, %wb: bf16, %acc: f32):
+    %xf = arith.extf %xa : bf16 to f32
+    %wf = arith.extf %wb : bf16 to f32
+    %p = arith.mulf %xf, %wf : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  }
+  memref.dealloc %b : memref<32x4x16xbf16>
+  return
+}
+
+// -----
+
+// A dense MLP's gate and up with e4m3 weights and their SwiGLU: one launch
+// of gemm_swiglu_fp8w_bf16_tn_m64 where the SwiGLU was (both weights, then
+// both scales; grid x 2 x 40 packed columns in one block) for few rows;
+// otherwise both dequantizations there, then the bf16 SwiGLU kernel. The
+// sums go, and with them their zero fills.
+// CHECK-LABEL: func.func @mlp
+// CHECK-NOT: memref.alloc()
+// CHECK-NOT: math.exp
+// CHECK: %[[ACT:.*]] = memref.alloc(%{{.*}}) : memref<?x40xbf16>
+// CHECK-NOT: memref.alloc()
+// CHECK: scf.if
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@gemm_swiglu_fp8w_bf16_tn_m64 blocks in (%c1{{.*}}, %{{.*}}, %c1{{.*}}) {{.*}} args(%{{.*}} : memref<?xbf16>, %{{.*}} : memref<?xf8E4M3FN>, %{{.*}} : memref<?xf8E4M3FN>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xbf16>, %{{.*}} : index, %c40{{.*}} : index, %c64{{.*}} : index, %c64{{.*}} : index, %c40{{.*}} : index, %c16{{.*}} : index, %c32{{.*}} : index)
+// CHECK: } else {
+// CHECK: %[[BG:.*]] = memref.alloc() : memref<40x2x32xbf16>
+// CHECK: dsc.library_dequantize
+// CHECK: %[[BU:.*]] = memref.alloc() : memref<40x2x32xbf16>
+// CHECK: dsc.library_dequantize
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_swiglu_bf16_tn_m64
+// CHECK-DAG: memref.dealloc %[[BG]]
+// CHECK-DAG: memref.dealloc %[[BU]]
+// CHECK: }
+// CHECK-NOT: math.exp
+// CHECK: memref.copy %[[ACT]]
+// CHECK-NEXT: memref.dealloc %[[ACT]]
+// CHECK-NEXT: return
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#scale = affine_map<(d0, d1, d2) -> (d0 floordiv 16, d1)>
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d1, d2)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+#same = affine_map<(d0, d1) -> (d0, d1)>
+func.func @mlp(%x: memref<?x64xbf16>, %wg: memref<40x64xf8E4M3FN>, %sg: memref<3x2xf32>, %wu: memref<40x64xf8E4M3FN>, %su: memref<3x2xf32>, %out: memref<?x40xbf16>, %t: index) {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %gblocks = memref.expand_shape %wg [[0], [1, 2]] output_shape [40, 2, 32] : memref<40x64xf8E4M3FN> into memref<40x2x32xf8E4M3FN>
+  %bg = memref.alloc() : memref<40x2x32xbf16>
+  linalg.generic {indexing_maps = [#id, #scale, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%gblocks, %sg : memref<40x2x32xf8E4M3FN>, memref<3x2xf32>) outs(%bg : memref<40x2x32xbf16>) attrs = {dsc.library_dequantize = array<i64: 16, 32>} {
+  ^bb0(%e: f8E4M3FN, %sc: f32, %o: bf16):
+    %f = arith.extf %e : f8E4M3FN to f32
+    %p = arith.mulf %f, %sc : f32
+    %r = arith.truncf %p : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  %bgm = memref.collapse_shape %bg [[0], [1, 2]] : memref<40x2x32xbf16> into memref<40x64xbf16>
+  %gate = memref.alloc(%t) : memref<?x40xf32>
+  linalg.fill ins(%zero : f32) outs(%gate : memref<?x40xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %bgm : memref<?x64xbf16>, memref<40x64xbf16>) outs(%gate : memref<?x40xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%xa: bf16, %wb: bf16, %acc: f32):
+    %xf = arith.extf %xa : bf16 to f32
+    %wf = arith.extf %wb : bf16 to f32
+    %p = arith.mulf %xf, %wf : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  }
+  memref.dealloc %bg : memref<40x2x32xbf16>
+  %ublocks = memref.expand_shape %wu [[0], [1, 2]] output_shape [40, 2, 32] : memref<40x64xf8E4M3FN> into memref<40x2x32xf8E4M3FN>
+  %bu = memref.alloc() : memref<40x2x32xbf16>
+  linalg.generic {indexing_maps = [#id, #scale, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%ublocks, %su : memref<40x2x32xf8E4M3FN>, memref<3x2xf32>) outs(%bu : memref<40x2x32xbf16>) attrs = {dsc.library_dequantize = array<i64: 16, 32>} {
+  ^bb0(%e: f8E4M3FN, %sc: f32, %o: bf16):
+    %f = arith.extf %e : f8E4M3FN to f32
+    %p = arith.mulf %f, %sc : f32
+    %r = arith.truncf %p : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  %bum = memref.collapse_shape %bu [[0], [1, 2]] : memref<40x2x32xbf16> into memref<40x64xbf16>
+  %up = memref.alloc(%t) : memref<?x40xf32>
+  linalg.fill ins(%zero : f32) outs(%up : memref<?x40xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %bum : memref<?x64xbf16>, memref<40x64xbf16>) outs(%up : memref<?x40xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%xa: bf16, %wb: bf16, %acc: f32):
+    %xf = arith.extf %xa : bf16 to f32
+    %wf = arith.extf %wb : bf16 to f32
+    %p = arith.mulf %xf, %wf : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  }
+  memref.dealloc %bu : memref<40x2x32xbf16>
+  %act = memref.alloc(%t) : memref<?x40xbf16>
+  linalg.generic {indexing_maps = [#same, #same, #same], iterator_types = ["parallel", "parallel"]} ins(%gate, %up : memref<?x40xf32>, memref<?x40xf32>) outs(%act : memref<?x40xbf16>) attrs = {dsc.library_swiglu} {
+  ^bb0(%g: f32, %u: f32, %o: bf16):
+    %ng = arith.negf %g : f32
+    %ex = math.exp %ng : f32
+    %de = arith.addf %ex, %one : f32
+    %si = arith.divf %g, %de : f32
+    %pr = arith.mulf %si, %u : f32
+    %r = arith.truncf %pr : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  memref.dealloc %gate : memref<?x40xf32>
+  memref.dealloc %up : memref<?x40xf32>
+  memref.copy %act, %out : memref<?x40xbf16> to memref<?x40xbf16>
+  memref.dealloc %act : memref<?x40xbf16>
+  return
+}
+
+// -----
+
+// What the e4m3 kernel cannot take stays as it was (the weight dequantized
+// in full, then the bf16 GEMM), with a remark saying why: the dequantized
+// weight read by something else too; scale blocks of 8 columns (a 16-byte
+// copy would straddle two).
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#scale = affine_map<(d0, d1, d2) -> (d0 floordiv 16, d1)>
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d1, d2)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @read_elsewhere
+// CHECK-NOT: scf.if
+// CHECK-NOT: gemm_fp8w
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64
+func.func @read_elsewhere(%x: memref<?x64xbf16>, %w: memref<32x64xf8E4M3FN>, %s: memref<2x4xf32>, %y: memref<?x32xf32>, %copy: memref<32x64xbf16>) {
+  %blocks = memref.expand_shape %w [[0], [1, 2]] output_shape [32, 4, 16] : memref<32x64xf8E4M3FN> into memref<32x4x16xf8E4M3FN>
+  %b = memref.alloc() : memref<32x4x16xbf16>
+  linalg.generic {indexing_maps = [#id, #scale, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%blocks, %s : memref<32x4x16xf8E4M3FN>, memref<2x4xf32>) outs(%b : memref<32x4x16xbf16>) attrs = {dsc.library_dequantize = array<i64: 16, 16>} {
+  ^bb0(%e: f8E4M3FN, %sc: f32, %o: bf16):
+    %f = arith.extf %e : f8E4M3FN to f32
+    %p = arith.mulf %f, %sc : f32
+    %r = arith.truncf %p : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  %bm = memref.collapse_shape %b [[0], [1, 2]] : memref<32x4x16xbf16> into memref<32x64xbf16>
+  // expected-remark @below {{e4m3 weight dequantized in full for every call: B's buffer has uses besides its dequantization and the GEMM}}
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %bm : memref<?x64xbf16>, memref<32x64xbf16>) outs(%y : memref<?x32xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%xa: bf16, %wb: bf16, %acc: f32):
+    %xf = arith.extf %xa : bf16 to f32
+    %wf = arith.extf %wb : bf16 to f32
+    %p = arith.mulf %xf, %wf : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  }
+  memref.copy %bm, %copy : memref<32x64xbf16> to memref<32x64xbf16>
+  memref.dealloc %b : memref<32x4x16xbf16>
+  return
+}
+
+#scale8 = affine_map<(d0, d1, d2) -> (d0 floordiv 16, d1)>
+// CHECK-LABEL: func.func @narrow_blocks
+// CHECK-NOT: scf.if
+// CHECK-NOT: gemm_fp8w
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64
+func.func @narrow_blocks(%x: memref<?x64xbf16>, %w: memref<32x64xf8E4M3FN>, %s: memref<2x8xf32>, %y: memref<?x32xf32>) {
+  %blocks = memref.expand_shape %w [[0], [1, 2]] output_shape [32, 8, 8] : memref<32x64xf8E4M3FN> into memref<32x8x8xf8E4M3FN>
+  %b = memref.alloc() : memref<32x8x8xbf16>
+  linalg.generic {indexing_maps = [#id, #scale8, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%blocks, %s : memref<32x8x8xf8E4M3FN>, memref<2x8xf32>) outs(%b : memref<32x8x8xbf16>) attrs = {dsc.library_dequantize = array<i64: 16, 8>} {
+  ^bb0(%e: f8E4M3FN, %sc: f32, %o: bf16):
+    %f = arith.extf %e : f8E4M3FN to f32
+    %p = arith.mulf %f, %sc : f32
+    %r = arith.truncf %p : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  %bm = memref.collapse_shape %b [[0], [1, 2]] : memref<32x8x8xbf16> into memref<32x64xbf16>
+  // expected-remark @below {{e4m3 weight dequantized in full for every call: K = 64 or the scale block's 8 columns are not a multiple of 16}}
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %bm : memref<?x64xbf16>, memref<32x64xbf16>) outs(%y : memref<?x32xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%xa: bf16, %wb: bf16, %acc: f32):
+    %xf = arith.extf %xa : bf16 to f32
+    %wf = arith.extf %wb : bf16 to f32
+    %p = arith.mulf %xf, %wf : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  }
+  memref.dealloc %b : memref<32x8x8xbf16>
+  return
+}
