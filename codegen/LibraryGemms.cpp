@@ -138,6 +138,13 @@ constexpr LibrarySource kGemmByKKernel = {kGemmFile,
 constexpr LibrarySource kFp8wGemmKernel = {kGemmFile, "gemm_fp8w_bf16_tn_m64"};
 constexpr LibrarySource kFp8wSwigluKernel = {kGemmFile,
                                              "gemm_swiglu_fp8w_bf16_tn_m64"};
+// The routed experts' tiled GEMMs (plain and with SwiGLU) for e4m3 stacks
+// with block scales (an FP8 checkpoint's experts), the weights read as
+// stored: whatever the rows, each expert's tiles read only its weights.
+constexpr LibrarySource kFp8wTiledGemmKernel = {
+    kGemmFile, "grouped_gemm_fp8w_bf16_tn_m64_tiled"};
+constexpr LibrarySource kFp8wTiledSwigluKernel = {
+    kGemmFile, "grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled"};
 // The most rows for which such a GEMM reads its e4m3 weight itself. Each
 // of its 64-row blocks converts the B tiles it reads (about a dozen ALU
 // operations an element, some 0.4 ps an element on an H200's 132 SMs);
@@ -522,6 +529,11 @@ Value ceilDiv(OpBuilder &b, Location loc, Value x, Value y) {
   return arith::DivUIOp::create(b, loc, last, y);
 }
 
+/// The number of `block`-sized blocks that cover `size` (both positive).
+int64_t blocksOf(int64_t size, int64_t block) {
+  return (size + block - 1) / block;
+}
+
 /// The number of `tile`-row tiles that cover `rows`.
 Value tilesFor(OpBuilder &b, Location loc, Value rows, int64_t tile) {
   return ceilDiv(b, loc, rows, arith::ConstantIndexOp::create(b, loc, tile));
@@ -556,10 +568,13 @@ Value mTilesFor(OpBuilder &b, Location loc, Value rows,
 /// ([n, k]) transposed, over `mTiles` M tiles: the tiles of one expert's
 /// rows, or, for the tiled kernels, the tiles `tiles` lists (moe_tiles).
 /// `stacks` holds B, or the gate and up stacks of the SwiGLU kernel, whose
-/// blocks cover their 2 n columns packed (C its n activations).
+/// blocks cover their 2 n columns packed (C its n activations); e4m3
+/// stacks come with their `scales` and `scaleBlock` size (the fp8w
+/// kernels).
 void launchGemm(OpBuilder &b, Location loc, const LibraryKernel &kernel,
                 Value a, ValueRange stacks, Value c, Value offsets, Value tiles,
-                Value mTiles, int64_t n, int64_t k) {
+                Value mTiles, int64_t n, int64_t k, ValueRange scales = {},
+                ArrayRef<int64_t> scaleBlock = {}) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
@@ -572,10 +587,14 @@ void launchGemm(OpBuilder &b, Location loc, const LibraryKernel &kernel,
   SmallVector<Value> args = {flattened(b, loc, a)};
   for (Value stack : stacks)
     args.push_back(flattened(b, loc, stack));
+  for (Value scale : scales)
+    args.push_back(flattened(b, loc, scale));
   args.append({flattened(b, loc, c), flattened(b, loc, offsets)});
   if (tiles)
     args.push_back(tiles);
   args.append({index(n), index(k)});
+  for (int64_t size : scaleBlock)
+    args.push_back(index(size));
   gpu::LaunchFuncOp::create(b, loc, kernel.fn, grid, block, shared, args);
 }
 
@@ -632,6 +651,15 @@ void launchBatched(linalg::GenericOp op, const BatchedGemm &gemm,
   op.erase();
 }
 
+/// Whether `from` or an op after it and before `to` (one block) may write
+/// `buffer`.
+bool writtenBetween(Operation *from, Operation *to, Value buffer) {
+  for (Operation *op = from; op && op != to; op = op->getNextNode())
+    if (touches(op, buffer, /*writes=*/true))
+      return true;
+  return false;
+}
+
 /// The dequantization of the marked GEMM `gemm`'s B (see Dequantized):
 /// failure, with `why`, when B is not an allocation of its own written by
 /// a marked op the e4m3 kernel can replace.
@@ -643,33 +671,31 @@ FailureOr<Dequantized> matchDequantized(Operation *gemm, Value b,
   Dequantized d{};
   d.alloc = alloc;
   Block *block = gemm->getBlock();
-  // The marked op writes the allocation (or a view of it), the GEMM reads
-  // a view of it, and it is freed once.
-  auto isMarked = [](Operation *op) {
-    return op->hasAttr(kLibraryDequantizeAttr) && isa<linalg::GenericOp>(op);
-  };
+  // The marked op writes the allocation, [N, K / blockK, blockK], all of
+  // it (elementwise, below); B is its collapse to [N, K], which only the
+  // GEMM reads; it is freed once.
   for (Operation *user : alloc->getUsers()) {
     if (auto dealloc = dyn_cast<memref::DeallocOp>(user);
         dealloc && !d.dealloc) {
       d.dealloc = dealloc;
       continue;
     }
-    if (isMarked(user) && !d.op) {
-      d.op = cast<linalg::GenericOp>(user);
+    if (auto marked = dyn_cast<linalg::GenericOp>(user);
+        marked && marked->hasAttr(kLibraryDequantizeAttr) && !d.op) {
+      d.op = marked;
       continue;
     }
-    auto view = dyn_cast<ViewLikeOpInterface>(user);
-    if (!view || user->getNumResults() != 1 ||
-        !llvm::all_of(user->getUsers(), [&](Operation *viewUser) {
-          if (isMarked(viewUser) && !d.op)
-            d.op = cast<linalg::GenericOp>(viewUser);
-          return viewUser == gemm || viewUser == d.op;
-        }))
-      return refuse(why, "B's buffer has uses besides its dequantization "
-                         "and the GEMM");
-    d.views.push_back(user);
+    auto collapse = dyn_cast<memref::CollapseShapeOp>(user);
+    if (collapse && collapse.getResult() == b && d.views.empty() &&
+        llvm::all_of(collapse->getUsers(),
+                     [&](Operation *reader) { return reader == gemm; })) {
+      d.views.push_back(collapse);
+      continue;
+    }
+    return refuse(why, "B's buffer has uses besides its dequantization "
+                       "and the GEMM");
   }
-  if (!d.op || !d.dealloc)
+  if (!d.op || !d.dealloc || d.views.empty())
     return refuse(why, "B is not written by a marked dequantization and "
                        "freed");
   linalg::GenericOp op = d.op;
@@ -680,7 +706,7 @@ FailureOr<Dequantized> matchDequantized(Operation *gemm, Value b,
           : memref::ExpandShapeOp();
   if (!blockSize || blockSize.size() != 2 || !expand ||
       op.getNumDpsInits() != 1 || !op.hasPureBufferSemantics() ||
-      rootBuffer(op.getDpsInits()[0]) != alloc)
+      op.getDpsInits()[0] != alloc)
     return refuse(why, "its dequantization is not an e4m3 weight's blocks "
                        "into B");
   d.weight = expand.getSrc();
@@ -704,18 +730,25 @@ FailureOr<Dequantized> matchDequantized(Operation *gemm, Value b,
   auto wType = cast<MemRefType>(d.weight.getType());
   auto sType = cast<MemRefType>(d.scales.getType());
   auto bType = cast<MemRefType>(b.getType());
-  auto blocks = [](int64_t size, int64_t block) {
-    return (size + block - 1) / block;
-  };
   if (!isa<Float8E4M3FNType>(wType.getElementType()) ||
       !sType.getElementType().isF32() || wType.getShape() != bType.getShape() ||
       !sType.hasStaticShape() || sType.getRank() != 2 ||
-      sType.getDimSize(0) != blocks(wType.getDimSize(0), d.blockN) ||
-      sType.getDimSize(1) != blocks(wType.getDimSize(1), d.blockK))
+      sType.getDimSize(0) != blocksOf(wType.getDimSize(0), d.blockN) ||
+      sType.getDimSize(1) != blocksOf(wType.getDimSize(1), d.blockK))
     return refuse(why, "its dequantization does not read an e4m3 [N, K] "
                        "weight and its scales of one per block");
-  if (!wType.getLayout().isIdentity() || !sType.getLayout().isIdentity())
-    return refuse(why, "its e4m3 weight or scales are not contiguous");
+  if (!wType.getLayout().isIdentity() || !sType.getLayout().isIdentity() ||
+      !alloc.getType().getLayout().isIdentity())
+    return refuse(why, "its e4m3 weight, scales or result are not "
+                       "contiguous");
+  // Blocks of the mark's columns: the weight's and the result's shape.
+  SmallVector<int64_t> blockShape = {wType.getDimSize(0),
+                                     wType.getDimSize(1) / d.blockK, d.blockK};
+  if (wType.getDimSize(1) % d.blockK != 0 ||
+      expand.getType().getShape() != ArrayRef(blockShape) ||
+      alloc.getType().getShape() != ArrayRef(blockShape))
+    return refuse(why, "its dequantization's blocks are not the weight's "
+                       "rows by K / blockK blocks of blockK columns");
   // cp.async copies 16 bytes of e4m3 weights; each lies in one scale block.
   if (wType.getDimSize(1) % 16 != 0 || d.blockK % 16 != 0)
     return refuse(why, "K = " + Twine(wType.getDimSize(1)) +
@@ -730,6 +763,11 @@ FailureOr<Dequantized> matchDequantized(Operation *gemm, Value b,
                    [&](Operation *v) { return v->getBlock() != block; }))
     return refuse(why, "its dequantization is not before the GEMM in one "
                        "block, freed after it");
+  // Both branches read the weight and scales where the GEMM is.
+  if (writtenBetween(d.op, gemm, d.weight) ||
+      writtenBetween(d.op, gemm, d.scales))
+    return refuse(why, "its e4m3 weight or scales may be written between "
+                       "its dequantization and the GEMM");
   return d;
 }
 
@@ -983,6 +1021,10 @@ struct GroupedGemm {
   Value a, indices, c, w;
   bool perSlot;
   int64_t experts, topK, n, k;
+  // An e4m3 stack's block scales [experts, ceil(N / blockN), ceil(K /
+  // blockK)] (null for a bf16 stack).
+  Value scales;
+  int64_t blockN, blockK;
 };
 
 /// `v` with the clamp the mark's body applies, minsi(maxsi(v, 0), max),
@@ -1012,6 +1054,9 @@ FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
                 0,
                 0,
                 0,
+                0,
+                Value(),
+                0,
                 0};
   auto aType = cast<MemRefType>(g.a.getType());
   auto idxType = cast<MemRefType>(g.indices.getType());
@@ -1037,31 +1082,103 @@ FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
       op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
     return refuse(why,
                   "indexing is not C[t, j, n] += A[t, (j,) k] * W[e, n, k]");
-  // The body: acc + extf(a) * extf(W[clamp(index), n, k]), W from above.
+  // The body: acc + extf(a) * extf(W[clamp(index), n, k]), W from above;
+  // an e4m3 stack's (the mark its block size): acc + extf(a) *
+  // extf(truncf(decode(W[e, n, k]) * S[e, n / blockN, k / blockK])), the
+  // decoding the mark's contract.
   Block &body = op.getRegion().front();
   auto [lhs, rhs] = multipliedValues(body);
   if (rhs == body.getArgument(0))
     std::swap(lhs, rhs);
-  auto load = rhs ? rhs.getDefiningOp<memref::LoadOp>() : nullptr;
+  auto blockSize =
+      op->getAttrOfType<DenseI64ArrayAttr>(kLibraryGroupedGemmAttr);
   auto isIndex = [](Value v, uint64_t dim) {
     auto index = v.getDefiningOp<linalg::IndexOp>();
     return index && index.getDim() == dim;
   };
-  unsigned ops = llvm::count_if(
-      body, [](Operation &o) { return !o.hasTrait<OpTrait::ConstantLike>(); });
-  if (lhs != body.getArgument(0) || !load || ops != 11 ||
-      op.getRegion().isAncestor(load.getMemRef().getParentRegion()) ||
+  memref::LoadOp load, scaleLoad;
+  if (blockSize) {
+    auto trunc = rhs ? rhs.getDefiningOp<arith::TruncFOp>() : nullptr;
+    auto mul = trunc ? trunc.getIn().getDefiningOp<arith::MulFOp>() : nullptr;
+    SmallVector<memref::LoadOp> loads;
+    bool onlyArith = true;
+    for (Operation &o : body) {
+      if (auto l = dyn_cast<memref::LoadOp>(o))
+        loads.push_back(l);
+      else if (!isa<arith::ArithDialect>(o.getDialect()) &&
+               !isa<linalg::IndexOp, linalg::YieldOp>(o))
+        onlyArith = false;
+    }
+    for (memref::LoadOp l : loads) {
+      Type element = l.getMemRefType().getElementType();
+      if (isa<Float8E4M3FNType>(element))
+        load = l;
+      else if (mul && element.isF32() &&
+               llvm::is_contained(mul->getOperands(), l.getResult()))
+        scaleLoad = l;
+    }
+    if (lhs != body.getArgument(0) || !onlyArith || loads.size() != 2 ||
+        !load || !scaleLoad || blockSize.size() != 2)
+      return refuse(why, "its body is not acc + extf(a) * "
+                         "extf(truncf(decode(W[e, n, k]) * S[e, n / blockN, "
+                         "k / blockK]))");
+    g.scales = scaleLoad.getMemRef();
+    g.blockN = blockSize[0];
+    g.blockK = blockSize[1];
+  } else {
+    load = rhs ? rhs.getDefiningOp<memref::LoadOp>() : nullptr;
+    unsigned ops = llvm::count_if(body, [](Operation &o) {
+      return !o.hasTrait<OpTrait::ConstantLike>();
+    });
+    if (lhs != body.getArgument(0) || !load || ops != 11)
+      return refuse(why, "its body is not acc + extf(a) * extf(W[e, n, k])");
+  }
+  if (op.getRegion().isAncestor(load.getMemRef().getParentRegion()) ||
       load.getIndices().size() != 3 || !isIndex(load.getIndices()[1], 2) ||
       !isIndex(load.getIndices()[2], 3))
-    return refuse(why, "its body is not acc + extf(a) * extf(W[e, n, k])");
+    return refuse(why, "its body does not read W[e, n, k] of a stack from "
+                       "above");
   g.w = load.getMemRef();
   auto wType = cast<MemRefType>(g.w.getType());
-  if (!wType.hasStaticShape() || !wType.getElementType().isBF16() ||
+  Type wElement = wType.getElementType();
+  if (!wType.hasStaticShape() ||
+      !(g.scales ? isa<Float8E4M3FNType>(wElement) : wElement.isBF16()) ||
       wType.getDimSize(1) != g.n || wType.getDimSize(2) != g.k)
-    return refuse(why, "the stack is not a static bf16 [experts, N, K]");
+    return refuse(why, g.scales ? "the stack is not a static e4m3 [experts, "
+                                  "N, K]"
+                                : "the stack is not a static bf16 [experts, "
+                                  "N, K]");
   g.experts = wType.getDimSize(0);
   if (unclamped(load.getIndices()[0], g.experts - 1) != body.getArgument(1))
     return refuse(why, "the expert is not indices[t, j] clamped to the stack");
+  if (g.scales) {
+    // S[e, n / blockN, k / blockK] of the same expert, one scale a block.
+    auto divides = [&](Value v, uint64_t dim, int64_t block) {
+      auto div = v.getDefiningOp<arith::DivUIOp>();
+      APInt by;
+      return div && isIndex(div.getLhs(), dim) &&
+             matchPattern(div.getRhs(), m_ConstantInt(&by)) &&
+             by.getSExtValue() == block;
+    };
+    auto sType = cast<MemRefType>(g.scales.getType());
+    ValueRange at = scaleLoad.getIndices();
+    if (g.blockN <= 0 || g.blockK <= 0 || at.size() != 3 ||
+        at[0] != load.getIndices()[0] || !divides(at[1], 2, g.blockN) ||
+        !divides(at[2], 3, g.blockK) || !sType.hasStaticShape() ||
+        sType.getShape() != ArrayRef<int64_t>{g.experts,
+                                              blocksOf(g.n, g.blockN),
+                                              blocksOf(g.k, g.blockK)} ||
+        !sType.getLayout().isIdentity())
+      return refuse(why, "its scales are not S[e, n / blockN, k / blockK] of "
+                         "a static [experts, ceil(N / blockN), ceil(K / "
+                         "blockK)] buffer");
+    // cp.async copies 16 bytes of e4m3 weights; each lies in one scale
+    // block.
+    if (g.k % 16 != 0 || g.blockK % 16 != 0)
+      return refuse(why, "K = " + Twine(g.k) + " or the scale block's " +
+                             Twine(g.blockK) +
+                             " columns are not a multiple of 16");
+  }
   if (!aType.getElementType().isBF16() || !cType.getElementType().isF32())
     return refuse(why, "operands are not bf16 x bf16 -> f32");
   if (g.k % kKMultiple != 0)
@@ -1222,8 +1339,14 @@ Operation *launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
   Value sortedC = memref::AllocOp::create(
       b, loc, MemRefType::get({ShapedType::kDynamic, g.n}, b.getF32Type()),
       sorted.slots);
+  SmallVector<Value> scales;
+  SmallVector<int64_t> block;
+  if (g.scales) {
+    scales.push_back(g.scales);
+    block = {g.blockN, g.blockK};
+  }
   launchGemm(b, loc, gemm, rows, {g.w}, sortedC, sorted.offsets, sorted.tiles,
-             sorted.maxTiles, g.n, g.k);
+             sorted.maxTiles, g.n, g.k, scales, block);
   MLIRContext *ctx = op.getContext();
   if (combine) {
     // y[t, d] += w[t, j] * sortedC[slotRow[t, j], d], loops (t, d, j): the
@@ -1267,15 +1390,6 @@ Operation *launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
   memref::DeallocOp::create(b, loc, sortedC);
   op.erase();
   return nullptr;
-}
-
-/// Whether `from` or an op after it and before `to` (one block) may write
-/// `buffer`.
-bool writtenBetween(Operation *from, Operation *to, Value buffer) {
-  for (Operation *op = from; op && op != to; op = op->getNextNode())
-    if (touches(op, buffer, /*writes=*/true))
-      return true;
-  return false;
 }
 
 /// Marked routed GEMMs of one block that share their slots' sorting: the
@@ -1423,6 +1537,10 @@ FailureOr<FusedSwiglu> fuseSwiglu(const RoutedGroup &group, const Swiglu &s,
       cast<MemRefType>(s.act.getType()).getShape().back() != g.n)
     return refuse(why, "gate and up do not read the same rows into the same "
                        "widths");
+  if (bool(g.scales) != bool(u.scales) ||
+      (g.scales && (g.blockN != u.blockN || g.blockK != u.blockK)))
+    return refuse(why, "gate's and up's stacks are not both bf16, or both "
+                       "e4m3 with one block size");
   Operation *at = s.op;
   if (at->getBlock() != op(*down)->getBlock() ||
       !op(*gate)->isBeforeInBlock(at) || !op(*up)->isBeforeInBlock(at) ||
@@ -1430,7 +1548,9 @@ FailureOr<FusedSwiglu> fuseSwiglu(const RoutedGroup &group, const Swiglu &s,
     return refuse(why, "it is not between its GEMMs in one block");
   // The fused kernel runs where the SwiGLU was: the stacks must hold what
   // the GEMMs read.
-  if (writtenBetween(op(*gate), at, g.w) || writtenBetween(op(*up), at, u.w))
+  if (writtenBetween(op(*gate), at, g.w) || writtenBetween(op(*up), at, u.w) ||
+      (g.scales && (writtenBetween(op(*gate), at, g.scales) ||
+                    writtenBetween(op(*up), at, u.scales))))
     return refuse(why, "a stack may be written before it");
   if (!usedOnlyBy(s.gate, {op(*gate), at}) ||
       !usedOnlyBy(s.up, {op(*up), at}) || !usedOnlyBy(s.act, {at, op(*down)}))
@@ -1474,6 +1594,9 @@ void eraseBuffer(Value buffer) {
 struct FusedDenseSwiglu {
   unsigned gate, up;
   Swiglu swiglu;
+  // Both weights e4m3, dequantized for their GEMMs with one block size:
+  // few rows read them as stored (launchDenseSwiglu).
+  bool fp8w;
 };
 
 FailureOr<FusedDenseSwiglu>
@@ -1494,16 +1617,21 @@ fuseDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
   if (g.a != u.a || g.n != u.n || g.k != u.k)
     return refuse(why, "gate and up do not read the same input into the "
                        "same widths");
-  if (g.dequantized.has_value() != u.dequantized.has_value() ||
-      (g.dequantized && (g.dequantized->blockN != u.dequantized->blockN ||
-                         g.dequantized->blockK != u.dequantized->blockK)))
-    return refuse(why, "gate's and up's weights are not both bf16, or both "
-                       "e4m3 with one block size");
+  // Otherwise (one weight bf16, or other block sizes) the bf16 kernel
+  // reads the dequantized weights where their GEMMs did.
+  bool fp8w = g.dequantized && u.dequantized &&
+              g.dequantized->blockN == u.dequantized->blockN &&
+              g.dequantized->blockK == u.dequantized->blockK;
   if (!cast<MemRefType>(s.act.getType()).getLayout().isIdentity())
     return refuse(why, "its result is not a contiguous row-major buffer");
   // One kernel reads the GEMMs' operands and writes the result: they must
   // not share memory (the SwiGLU could write over a dead input).
-  if (mayAlias(s.act, g.a) || mayAlias(s.act, g.b) || mayAlias(s.act, u.b))
+  if (mayAlias(s.act, g.a) || mayAlias(s.act, g.b) || mayAlias(s.act, u.b) ||
+      (fp8w && llvm::any_of(std::array{g.dequantized, u.dequantized},
+                            [&](const std::optional<Dequantized> &d) {
+                              return mayAlias(s.act, d->weight) ||
+                                     mayAlias(s.act, d->scales);
+                            })))
     return refuse(why, "its result may share memory with its GEMMs' "
                        "operands");
   Operation *at = s.op;
@@ -1517,14 +1645,14 @@ fuseDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
   for (const auto &[op, gemm] : {plain[*gate], plain[*up]}) {
     const std::optional<Dequantized> &d = gemm.dequantized;
     if (writtenBetween(op, at, gemm.a) ||
-        (d ? writtenBetween(d->op, at, d->weight) ||
-                 writtenBetween(d->op, at, d->scales)
-           : writtenBetween(op, at, gemm.b)))
+        (fp8w ? writtenBetween(d->op, at, d->weight) ||
+                    writtenBetween(d->op, at, d->scales)
+              : writtenBetween(op, at, gemm.b)))
       return refuse(why, "an input of its GEMMs may be written before it");
   }
   if (!usedOnlyBy(s.gate, {gateOp, at}) || !usedOnlyBy(s.up, {upOp, at}))
     return refuse(why, "something else reads the sums");
-  return FusedDenseSwiglu{*gate, *up, s};
+  return FusedDenseSwiglu{*gate, *up, s, fp8w};
 }
 
 /// Replaces the fused GEMMs and SwiGLU with one launch of `kernel` (the
@@ -1549,7 +1677,7 @@ void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
                         {flattened(b, loc, gate.b), flattened(b, loc, up.b)},
                         rows, kernel);
   };
-  if (gate.dequantized && fp8w) {
+  if (fused.fp8w && fp8w) {
     SmallVector<Dequantized *> weights = {&*gate.dequantized, &*up.dequantized};
     dequantizedOrNot(
         b, loc, rows, weights,
@@ -1568,6 +1696,15 @@ void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
   eraseBuffer(s.up);
 }
 
+/// The kernels a routed group launches: the dispatch's, the tiled GEMM and
+/// the tiled GEMM with SwiGLU, and their e4m3-stack forms (null where no
+/// group needs them; all tile M alike).
+struct RoutedKernels {
+  const LibraryKernel &align, &tiles;
+  const LibraryKernel *gemm, *swiglu, *fp8wGemm, *fp8wSwiglu;
+  int64_t tileM;
+};
+
 /// Replaces a group's GEMMs: one sorting before the first, one gather per
 /// distinct input, the buffers freed after the last. With `fused`, its
 /// gate and up GEMMs and their SwiGLU become one launch of `swigluGemm`
@@ -1575,16 +1712,18 @@ void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
 /// GEMM's rows (no gather). With `combine` (of the last GEMM's result),
 /// the combine reads that GEMM's rows in place, the buffers are freed
 /// after it, and the result's buffer goes.
-void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
-                  const LibraryKernel &align, const LibraryKernel &tiles,
+void launchRouted(const RoutedGroup &group, const RoutedKernels &kernels,
                   const std::optional<FusedSwiglu> &fused,
-                  const LibraryKernel &swigluGemm,
                   const std::optional<Combine> &combine) {
   auto [first, firstGemm] = group.members.front();
   Operation *afterLast = group.members.back().first->getNextNode();
   OpBuilder b(first);
-  SortedSlots sorted =
-      sortSlots(b, first.getLoc(), firstGemm, align, tiles, gemm.tileM);
+  SortedSlots sorted = sortSlots(b, first.getLoc(), firstGemm, kernels.align,
+                                 kernels.tiles, kernels.tileM);
+  // A member's GEMM kernel: the e4m3 one for an e4m3 stack.
+  auto gemmFor = [&](const GroupedGemm &g) -> const LibraryKernel & {
+    return *(g.scales ? kernels.fp8wGemm : kernels.gemm);
+  };
   // rows[i]: member i's A in expert order (for the fused down GEMM, the
   // activations the SwiGLU kernel writes in that order).
   SmallVector<Value> rows;
@@ -1593,19 +1732,25 @@ void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
     if (fused && i == fused->down) {
       Swiglu s = fused->swiglu;
       const GroupedGemm &gate = group.members[fused->gate].second;
-      Value wUp = group.members[fused->up].second.w;
       b.setInsertionPoint(s.op);
       Location loc = s.op.getLoc();
       rows.push_back(memref::AllocOp::create(
           b, loc,
           MemRefType::get({ShapedType::kDynamic, gate.n}, b.getBF16Type()),
           sorted.slots));
-      launchGemm(b, loc, swigluGemm, rows[fused->gate], {gate.w, wUp},
-                 rows.back(), sorted.offsets, sorted.tiles, sorted.maxTiles,
-                 gate.n, gate.k);
+      const GroupedGemm &up = group.members[fused->up].second;
+      SmallVector<Value> scales;
+      SmallVector<int64_t> block;
+      if (gate.scales) {
+        scales = {gate.scales, up.scales};
+        block = {gate.blockN, gate.blockK};
+      }
+      launchGemm(b, loc, *(gate.scales ? kernels.fp8wSwiglu : kernels.swiglu),
+                 rows[fused->gate], {gate.w, up.w}, rows.back(), sorted.offsets,
+                 sorted.tiles, sorted.maxTiles, gate.n, gate.k, scales, block);
       s.op.erase();
       if (Operation *rewired = launchGrouped(
-              op, g, sorted, rows.back(), gemm,
+              op, g, sorted, rows.back(), gemmFor(g),
               i + 1 == group.members.size() && combine ? &*combine : nullptr))
         afterLast = rewired->getNextNode();
       continue;
@@ -1617,7 +1762,7 @@ void launchRouted(const RoutedGroup &group, const LibraryKernel &gemm,
     if (fused && (i == fused->gate || i == fused->up))
       op.erase();
     else if (Operation *rewired = launchGrouped(
-                 op, g, sorted, rows.back(), gemm,
+                 op, g, sorted, rows.back(), gemmFor(g),
                  i + 1 == group.members.size() && combine ? &*combine
                                                           : nullptr))
       afterLast = rewired->getNextNode();
@@ -1833,25 +1978,6 @@ struct DscLibraryGemmsPass
       for (StringRef mark : kMarks)
         op->removeAttr(mark);
     });
-    // A plain GEMM's B dequantized from an e4m3 weight for it alone: read
-    // as stored when the rows are few.
-    DenseSet<Value> dequantizedBuffers;
-    module.walk([&](linalg::GenericOp op) {
-      if (op->hasAttr(kLibraryDequantizeAttr) && op.getNumDpsInits() == 1)
-        dequantizedBuffers.insert(rootBuffer(op.getDpsInits()[0]));
-    });
-    for (auto &[op, gemm] : plain) {
-      if (!dequantizedBuffers.contains(rootBuffer(gemm.b)))
-        continue;
-      std::string why;
-      if (FailureOr<Dequantized> d = matchDequantized(op, gemm.b, why);
-          succeeded(d)) {
-        gemm.dequantized = *d;
-      } else {
-        op.emitRemark("e4m3 weight dequantized in full for every call: ")
-            << why;
-      }
-    }
     SmallVector<PagedMlaDecodeOp> attention;
     module.walk([&](PagedMlaDecodeOp op) {
       if (op.hasPureBufferSemantics())
@@ -1889,6 +2015,27 @@ struct DscLibraryGemmsPass
           erased = true;
         }
       });
+    }
+    // A plain GEMM's B dequantized from an e4m3 weight for it alone: read
+    // as stored when the rows are few. (After the dead initializations go:
+    // a zero fill of C between would count as a possible write of the
+    // weight.)
+    DenseSet<Value> dequantizedBuffers;
+    module.walk([&](linalg::GenericOp op) {
+      if (op->hasAttr(kLibraryDequantizeAttr) && op.getNumDpsInits() == 1)
+        dequantizedBuffers.insert(rootBuffer(op.getDpsInits()[0]));
+    });
+    for (auto &[op, gemm] : plain) {
+      if (!dequantizedBuffers.contains(rootBuffer(gemm.b)))
+        continue;
+      std::string why;
+      if (FailureOr<Dequantized> d = matchDequantized(op, gemm.b, why);
+          succeeded(d)) {
+        gemm.dequantized = *d;
+      } else {
+        op.emitRemark("e4m3 weight dequantized in full for every call: ")
+            << why;
+      }
     }
     for (PagedMlaDecodeOp op : attention) {
       int64_t latent = cast<MemRefType>(op.getInit().getType()).getDimSize(2);
@@ -1959,8 +2106,8 @@ struct DscLibraryGemmsPass
       }
       leaveAsItIs(c.op, kLibraryCombineAttr, why);
     }
-    // The e4m3 kernels, where a launch takes them.
-    auto fp8wKernel =
+    // A kernel a launch takes, or none.
+    auto kernelIf =
         [&](const LibrarySource &source,
             bool needed) -> FailureOr<std::optional<LibraryKernel>> {
       if (!needed)
@@ -1974,13 +2121,12 @@ struct DscLibraryGemmsPass
       return !fusedPlain.contains(plain[i].first) &&
              plain[i].second.dequantized.has_value();
     };
-    FailureOr<std::optional<LibraryKernel>> fp8wSwiglu = fp8wKernel(
-        kFp8wSwigluKernel, llvm::any_of(dense, [&](FusedDenseSwiglu &d) {
-          return plain[d.gate].second.dequantized.has_value();
-        }));
+    FailureOr<std::optional<LibraryKernel>> fp8wSwiglu = kernelIf(
+        kFp8wSwigluKernel,
+        llvm::any_of(dense, [](FusedDenseSwiglu &d) { return d.fp8w; }));
     FailureOr<std::optional<LibraryKernel>> fp8wGemm =
-        fp8wKernel(kFp8wGemmKernel,
-                   llvm::any_of(llvm::seq<unsigned>(0, plain.size()), isFp8w));
+        kernelIf(kFp8wGemmKernel,
+                 llvm::any_of(llvm::seq<unsigned>(0, plain.size()), isFp8w));
     if (failed(fp8wSwiglu) || failed(fp8wGemm))
       return signalPassFailure();
     auto orNull = [](std::optional<LibraryKernel> &k) {
@@ -2013,29 +2159,57 @@ struct DscLibraryGemmsPass
     }
     if (groups.empty())
       return;
-    FailureOr<LibraryKernel> tiledKernel = kernel(kTiledGemmKernel);
+    // The routed kernels the groups launch (bf16 or e4m3 stacks, SwiGLU
+    // fused or not), all listing the same M tiles.
+    auto anyMember = [&](bool e4m3) {
+      return llvm::any_of(groups, [&](const RoutedGroup &group) {
+        return llvm::any_of(group.members, [&](auto &member) {
+          return bool(member.second.scales) == e4m3;
+        });
+      });
+    };
+    auto anyFusion = [&](bool e4m3) {
+      return llvm::any_of(llvm::zip(groups, fusions), [&](auto pair) {
+        auto &[group, fusion] = pair;
+        return fusion &&
+               bool(group.members[fusion->gate].second.scales) == e4m3;
+      });
+    };
+    FailureOr<std::optional<LibraryKernel>> tiled =
+        kernelIf(kTiledGemmKernel, anyMember(false));
+    FailureOr<std::optional<LibraryKernel>> fp8wTiled =
+        kernelIf(kFp8wTiledGemmKernel, anyMember(true));
+    FailureOr<std::optional<LibraryKernel>> tiledSwiglu =
+        kernelIf(kTiledSwigluKernel, anyFusion(false));
+    FailureOr<std::optional<LibraryKernel>> fp8wTiledSwiglu =
+        kernelIf(kFp8wTiledSwigluKernel, anyFusion(true));
     FailureOr<LibraryKernel> alignKernel = kernel(kAlignKernel);
     FailureOr<LibraryKernel> tilesKernel = kernel(kTilesKernel);
-    if (failed(tiledKernel) || failed(alignKernel) || failed(tilesKernel))
+    if (failed(tiled) || failed(fp8wTiled) || failed(tiledSwiglu) ||
+        failed(fp8wTiledSwiglu) || failed(alignKernel) || failed(tilesKernel))
       return signalPassFailure();
-    // The SwiGLU kernel lists the same M tiles as the tiled GEMM.
-    FailureOr<LibraryKernel> swigluKernel = failure();
-    if (llvm::any_of(fusions, [](auto &f) { return f.has_value(); })) {
-      swigluKernel = kernel(kTiledSwigluKernel);
-      if (failed(swigluKernel))
-        return signalPassFailure();
-      if (swigluKernel->tileM != tiledKernel->tileM) {
-        module.emitError("the kernel library's ")
-            << kTiledSwigluKernel.kernel << " and " << kTiledGemmKernel.kernel
-            << " tile M differently";
+    int64_t tileM = 0;
+    for (std::optional<LibraryKernel> *k :
+         {&*tiled, &*fp8wTiled, &*tiledSwiglu, &*fp8wTiledSwiglu}) {
+      if (!*k)
+        continue;
+      if (tileM && (*k)->tileM != tileM) {
+        module.emitError("the kernel library's routed GEMMs tile M "
+                         "differently");
         return signalPassFailure();
       }
+      tileM = (*k)->tileM;
     }
+    RoutedKernels routedKernels{*alignKernel,
+                                *tilesKernel,
+                                orNull(*tiled),
+                                orNull(*tiledSwiglu),
+                                orNull(*fp8wTiled),
+                                orNull(*fp8wTiledSwiglu),
+                                tileM};
     for (auto [group, fusion, combine] :
          llvm::zip(groups, fusions, groupCombines))
-      launchRouted(group, *tiledKernel, *alignKernel, *tilesKernel, fusion,
-                   succeeded(swigluKernel) ? *swigluKernel : *tiledKernel,
-                   combine);
+      launchRouted(group, routedKernels, fusion, combine);
   }
 };
 

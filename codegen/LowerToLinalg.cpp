@@ -1124,9 +1124,16 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     TensorMath m(rewriter, loc);
-    bool tensorCores = bf16Inputs && op.getExpertScales().empty();
-    for (Value stack : {op.getGateProj(), op.getUpProj(), op.getDownProj()})
-      tensorCores = tensorCores && getElementTypeOrSelf(stack).isBF16();
+    // Tensor cores take bf16 stacks, and e4m3 ones with block scales (each
+    // weight times its scale rounded to bf16, as a linear layer's
+    // dequantized weight is).
+    bool fp8 = !op.getExpertScales().empty();
+    bool tensorCores = bf16Inputs;
+    for (Value stack : {op.getGateProj(), op.getUpProj(), op.getDownProj()}) {
+      Type type = getElementTypeOrSelf(stack);
+      tensorCores =
+          tensorCores && (fp8 ? isa<Float8E4M3FNType>(type) : type.isBF16());
+    }
     Value combined = fixedShapes ? gatheredExperts(op, m, tensorCores)
                                  : sortedExperts(op, m, tensorCores);
     // The shared experts, which every token runs: dsc ops of their own,
@@ -1152,15 +1159,16 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
 
   /// The routed experts per slot: slot (t, j) multiplies token t's row by
   /// the matrices of expert indices[t, j], read through the index (FP8
-  /// stacks dequantized element by element), and token t sums its slots
-  /// weighted. The FLOPs of sparse dispatch, summed in the same order (the
-  /// same f32 results), with fixed shapes: [tokens, top_k, width] and
-  /// [tokens, top_k, hidden] intermediates and no loop on the host. Each
-  /// slot reads its expert's matrices itself, where dispatch reads them
-  /// once per expert: the generated GPU kernels are simple anyway, and the
-  /// kernel library's grouped GEMM is the fast path: with `tensorCores`,
-  /// the inputs are rounded to bf16 and dsc-library-gemms replaces each
-  /// marked per-slot GEMM with the library's dispatch and grouped GEMM.
+  /// stacks dequantized element by element; with `tensorCores`, each
+  /// weight rounded to bf16), and token t sums its slots weighted. The FLOPs of
+  /// sparse dispatch, summed in the same order (the same f32 results), with
+  /// fixed shapes: [tokens, top_k, width] and [tokens, top_k, hidden]
+  /// intermediates and no loop on the host. Each slot reads its expert's
+  /// matrices itself, where dispatch reads them once per expert: the generated
+  /// GPU kernels are simple anyway, and the kernel library's grouped GEMM is
+  /// the fast path: with `tensorCores`, the inputs are rounded to bf16 and
+  /// dsc-library-gemms replaces each marked per-slot GEMM with the library's
+  /// dispatch and grouped GEMM.
   static Value gatheredExperts(MoeOp op, TensorMath &m, bool tensorCores) {
     OpBuilder &b = m.builder();
     Location loc = m.getLoc();
@@ -1191,7 +1199,9 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
       Value bi = arith::DivUIOp::create(nb, l, i, s.index((*block)[1]));
       Value scale = s.toF32(
           tensor::ExtractOp::create(nb, l, scales, ValueRange{e, bn, bi}));
-      return arith::MulFOp::create(nb, l, w, scale);
+      Value dequantized = arith::MulFOp::create(nb, l, w, scale);
+      return tensorCores ? s.toF32(s.fromF32(dequantized, nb.getBF16Type()))
+                         : dequantized;
     };
     // out[t, j, n] = sum_i in(t, j)[i] * W_e[n, i], loops (t, j, n, i).
     // `perSlot`: the input is [tokens, top_k, cols] rather than the tokens.
@@ -1213,8 +1223,12 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
             linalg::YieldOp::create(
                 nb, l, arith::AddFOp::create(nb, l, a[2], product).getResult());
           })[0];
+      // An e4m3 stack's GEMM carries its block size.
       if (tensorCores)
-        out.getDefiningOp()->setAttr(kLibraryGroupedGemmAttr, b.getUnitAttr());
+        out.getDefiningOp()->setAttr(
+            kLibraryGroupedGemmAttr,
+            block ? Attribute(b.getDenseI64ArrayAttr(*block))
+                  : b.getUnitAttr());
       return out;
     };
     Value in = tensorCores ? roundedToBf16(m, x) : x;
@@ -1402,7 +1416,8 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
       Value expertScales =
           expertMatrix(nb, l, scales, e, (r + bm - 1) / bm, (c + bn - 1) / bn);
       TensorMath s(nb, l);
-      return dequantize(s, w, expertScales, *block);
+      return dequantize(s, w, expertScales, *block,
+                        tensorCores ? nb.getBF16Type() : Type());
     };
     // Runs `body` for an expert with rows; one without keeps `iter`.
     auto ifAnyRows =

@@ -40,7 +40,11 @@ inline constexpr llvm::StringLiteral kLibraryGemmAttr = "dsc.library_gemm";
 /// k): C[t, j, n] += A[t, (j,) k] * W[e, n, k], e = indices[t, j] clamped
 /// to the stack, W a bf16 [experts, N, K] stack read in the body) that
 /// dsc-library-gemms runs as the kernel library's dispatch and grouped
-/// GEMM. The same contract: C holds zeros before.
+/// GEMM. The same contract: C holds zeros before. For an e4m3 stack with
+/// block scales S [experts, ceil(N / blockN), ceil(K / blockK)] the mark's
+/// value is the block size [blockN, blockK] and the body's weight is
+/// bf16(decode(W[e, n, k]) * S[e, n / blockN, k / blockK]) (the contract:
+/// decoded as TensorMath does), which the library's e4m3 kernels compute.
 inline constexpr llvm::StringLiteral kLibraryGroupedGemmAttr =
     "dsc.library_grouped_gemm";
 

@@ -417,11 +417,15 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
 
     Each routed experts' GEMM per slot marked `dsc.library_grouped_gemm`
     (by dsc-lower-to-linalg{fixed-shapes bf16-linear-inputs}: `C[t, j, n] =
-    sum_k A[t, (j,) k] * W[indices[t, j], n, k]`, W a bf16 stack) becomes
-    the library's dispatch around its GEMM: the experts clamped to i32,
+    sum_k A[t, (j,) k] * W[indices[t, j], n, k]`, W a bf16 stack, or an e4m3
+    one with block scales, the mark then its block size) becomes the
+    library's dispatch around its GEMM: the experts clamped to i32,
     `moe_align` (moe_dispatch.mlir; the slots sorted by expert, unpadded),
     `moe_tiles` (each expert's 64-row M tiles), the rows gathered in that
-    order, `grouped_gemm_bf16_tn_m64_tiled` over the listed tiles (grid
+    order, `grouped_gemm_bf16_tn_m64_tiled` (for e4m3 stacks
+    `grouped_gemm_fp8w_bf16_tn_m64_tiled`, the weights dequantized in
+    shared memory; with SwiGLU fused the `_swiglu_` ones) over the listed
+    tiles (grid
     (ceil(N / 128), ceil(slots / 64) + experts); blocks past the last tile
     exit), and each slot's row put back. The GEMMs of one `indices` (a MoE
     layer's gate, up and down; nothing between them writing it) share one

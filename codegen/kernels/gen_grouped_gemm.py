@@ -237,14 +237,27 @@ def kernel_header(name, swiglu, tiled=False, batched=None):
   // (ceil({"2 N" if swiglu == "stacks" else "N"} / {BN}), tiles there may be) and no block is launched per expert
   // for rows it does not have.""")
         tiles = " %tiles: memref<?xi32>,"
+    weights = f" %B: memref<?xbf16>,{stacks}"
+    blocks = ""
+    if W8:
+        # e4m3 stacks [experts * N, K] and their scales [experts,
+        # ceil(N / blockN), ceil(K / blockK)], as the checkpoint's experts
+        # stack them.
+        what += (";\n  // B (and Bu) e4m3 stacks with block scales sb (and sbu) [experts,\n"
+                 "  // ceil(N / blockN), ceil(K / blockK)], each weight dequantized to bf16 as\n"
+                 "  // dsc's CPU code does it, in shared memory per K step (see gemm_fp8w_bf16_tn_m64)")
+        weights = (f" %B: memref<?xf8E4M3FN>,{stacks.replace('bf16', 'f8E4M3FN')}\n"
+                   f"                                 %sb: memref<?xf32>,"
+                   f"{' %sbu: memref<?xf32>,' if stacks else ''}")
+        blocks = ", %blockN: index, %blockK: index"
     emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads;
   // {what}.
   // Its launch, as dsc-library-gemms reads it: dsc.tile is the rows x
   // columns {"(packed: half of them C's)" if swiglu else "of C"} one block computes, known_block_size its threads,
   // dsc.dynamic_shared_memory its bytes.
-  gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xbf16>,{stacks}
+  gpu.func @{name}(%A: memref<?xbf16>,{weights}
                                  %C: {out_type}, %offsets: memref<?xi32>,{tiles}
-                                 %N: index, %K: index)
+                                 %N: index, %K: index{blocks})
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
                          dsc.tile = array<i64: {BM}, {BN}>,
                          dsc.dynamic_shared_memory = {smem_bytes(BM)} : i64}} {{""")
@@ -408,7 +421,7 @@ def body(swiglu=False, tiled=False, batched=None):
     # first element at K step 0 (%gbase) and the K it has left (%kr).
     rows = [("A", "%m0", END, "%lda", "%aOrigin")]
     if W8:
-        w8_copy_setup(copies["B"], stacks)
+        w8_copy_setup(copies["B"], stacks, grouped=not batched)
     elif batched != "nn":
         rows.append(("B", "%n0", "%N", "%ldb", "%bOrigin") if batched else
                     ("B", "%nb0", "%rowsB", KW, None))
@@ -617,7 +630,7 @@ def body(swiglu=False, tiled=False, batched=None):
     emit("  }")
 
 
-def w8_copy_setup(count, stacks):
+def w8_copy_setup(count, stacks, grouped):
     """e4m3 B (W8): each thread's `count` 16-byte chunks of a K step's
     BN x BK tile. Thread t copies chunk t % 4 of rows r0 + 16 (i % 2) +
     64 (i / 2), r0 = (t / 4) % 16 + 32 ((t / 4) / 16): copy i's rows all
@@ -626,7 +639,9 @@ def w8_copy_setup(count, stacks):
     are gate's rows 16 c + j; the swiglu_epilogue's pairing), as for bf16.
     A warp's 32 chunks are 8 rows' 64 bytes: coalesced, and conflict-free
     in the ring, which is not swizzled. Each chunk's scale row is its
-    weight row's block (row 0's for rows past N, which copy nothing)."""
+    weight row's block (row 0's for rows past N, which copy nothing); a
+    `grouped` kernel's weight is expert e's of its stack, rows eN + n,
+    scale rows e ceil(N / blockN) + n / blockN."""
     assert THREADS // (BK // 16) == 32 and count * 32 == BN
     emit("""    %w8t4 = arith.divui %tid, %c4 : index
     %w8lo = arith.remui %w8t4, %c16 : index
@@ -651,6 +666,11 @@ def w8_copy_setup(count, stacks):
     %w8nanBits = arith.constant 133169152 : i32
     %w8pow = arith.constant 0x7B800000 : f32
     %w8nan = arith.constant 0x7FC00000 : f32""")
+    if grouped:
+        emit("""    %w8bn1 = arith.subi %blockN, %c1 : index
+    %w8nb0 = arith.addi %N, %w8bn1 : index
+    %w8nBlocks = arith.divui %w8nb0, %blockN : index
+    %w8eBlocks = arith.muli %e, %w8nBlocks : index""")
     for i in range(count):
         p = f"B{i}"
         emit(f"    %w8o{i} = arith.constant {16 * (i % 2) + 64 * (i // 2)} : index")
@@ -666,12 +686,20 @@ def w8_copy_setup(count, stacks):
             emit(f"    %grow{p} = arith.addi %n0, %lrow{p} : index")
             row = f"%grow{p}"
         emit(f"    %in{p} = arith.cmpi ult, {row}, %N : index")
+        local = row
+        if grouped:
+            emit(f"    %wglob{p} = arith.addi %eN, {row} : index")
+            row = f"%wglob{p}"
         emit(f"    %goff{p} = arith.muli {row}, %K : index")
         emit(f"    %gbase{p} = arith.addi %goff{p}, %w8col : index")
         emit(f"    %kl{p} = arith.subi %K, %w8col : index")
         emit(f"    %kr{p} = arith.select %in{p}, %kl{p}, %c0 : index")
-        emit(f"    %sr{p}a = arith.divui {row}, %blockN : index")
-        emit(f"    %sr{p} = arith.select %in{p}, %sr{p}a, %c0 : index")
+        emit(f"    %sr{p}a = arith.divui {local}, %blockN : index")
+        if grouped:
+            emit(f"    %sr{p}e = arith.addi %sr{p}a, %w8eBlocks : index")
+            emit(f"    %sr{p} = arith.select %in{p}, %sr{p}e, %c0 : index")
+        else:
+            emit(f"    %sr{p} = arith.select %in{p}, %sr{p}a, %c0 : index")
         emit(f"    %sbase{p} = arith.muli %sr{p}, %kBlocks : index")
         # Where the chunk's two halves go in the bf16 tile.
         for h in range(2):
@@ -888,6 +916,13 @@ if not FP8:
     # as the checkpoint stores them: D = bf16(silu(x Wg^T) * (x Wu^T)) in
     # expert order, the down projection's A. Grid (ceil(2 N / BN), tiles).
     kernel_header("grouped_gemm_swiglu_bf16_tn_m64_tiled", "stacks", tiled=True)
+    body(swiglu="stacks", tiled=True)
+    # The same two for an FP8 checkpoint's expert stacks: e4m3 with block
+    # scales, read as stored.
+    configure(64, fp8_weights=True)
+    kernel_header("grouped_gemm_fp8w_bf16_tn_m64_tiled", False, tiled=True)
+    body(tiled=True)
+    kernel_header("grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled", "stacks", tiled=True)
     body(swiglu="stacks", tiled=True)
 # The attention's per-head products (dsc-library-gemms), heads as batches:
 # the absorbed queries (q_nope times W_UK, which kv_b stores K x N) and the

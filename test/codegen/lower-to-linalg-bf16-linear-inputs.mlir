@@ -69,7 +69,7 @@ func.func @f32_weight(%x: tensor<?x8xf32>, %w: tensor<16x8xf32>) -> tensor<?x16x
 // and its GEMM marked too.
 // CHECK-LABEL: func.func @fp8_weight
 // CHECK: %[[INIT:.*]] = bufferization.alloc_tensor() : tensor<4x2x4xbf16>
-// CHECK: %[[W:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %arg2 : tensor<4x2x4xf8E4M3FN>, tensor<2x2xf32>) outs(%[[INIT]] : tensor<4x2x4xbf16>)
+// CHECK: %[[W:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %arg2 : tensor<4x2x4xf8E4M3FN>, tensor<2x2xf32>) outs(%[[INIT]] : tensor<4x2x4xbf16>) attrs = {dsc.library_dequantize = array<i64: 2, 4>}
 // CHECK: arith.mulf %{{.*}}, %in_{{.*}} : f32
 // CHECK-NEXT: arith.truncf %{{.*}} : f32 to bf16
 // CHECK-NEXT: linalg.yield %{{.*}} : bf16
@@ -131,4 +131,36 @@ func.func @bf16_experts(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2
 func.func @f32_experts(%x: tensor<?x8xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x6x8xf32>, %u: tensor<4x6x8xf32>, %d: tensor<4x8x6xf32>) -> tensor<?x8xf32> {
   %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) : (tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x6x8xf32>, tensor<4x6x8xf32>, tensor<4x8x6xf32>) -> tensor<?x8xf32>
   return %0 : tensor<?x8xf32>
+}
+
+// e4m3 stacks with block scales run on tensor cores too: each GEMM per slot
+// marked with the block size, its weight bf16(W[e, n, k] * S[e, n / 16,
+// k / 16]) read in the body; the same SwiGLU and combine marks.
+// FIXED-LABEL: func.func @fp8_experts
+// FIXED: %[[X8:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<?x32xf32>)
+// FIXED: %[[G8:.*]] = linalg.generic {{.*}} ins(%[[X8]], %arg2 : tensor<?x32xbf16>, tensor<?x2xi64>) {{.*}} attrs = {dsc.library_grouped_gemm = array<i64: 16, 16>}
+// FIXED: tensor.extract %arg3[%[[E8:.*]], %{{.*}}, %{{.*}}] : tensor<4x16x32xf8E4M3FN>
+// FIXED: %[[N16:.*]] = arith.divui %{{.*}}, %c16
+// FIXED: %[[K16:.*]] = arith.divui %{{.*}}, %c16
+// FIXED: tensor.extract %arg6[%[[E8]], %[[N16]], %[[K16]]] : tensor<4x1x2xf32>
+// FIXED: arith.mulf
+// FIXED-NEXT: arith.truncf %{{.*}} : f32 to bf16
+// FIXED-NEXT: arith.extf %{{.*}} : bf16 to f32
+// FIXED: attrs = {dsc.library_grouped_gemm = array<i64: 16, 16>}
+// FIXED: attrs = {dsc.library_swiglu}
+// FIXED: attrs = {dsc.library_grouped_gemm = array<i64: 16, 16>}
+// FIXED: attrs = {dsc.library_combine}
+// FIXED: return
+// Sparse dispatch dequantizes each expert's matrices to bf16 (one
+// rounding) for its GEMMs.
+// CHECK-LABEL: func.func @fp8_experts
+// CHECK-NOT: dsc.library_grouped_gemm
+// CHECK: tensor.extract_slice %arg3
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<16x2x16xf8E4M3FN>, tensor<1x2xf32>)
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: } -> tensor<16x2x16xbf16>
+// CHECK: return
+func.func @fp8_experts(%x: tensor<?x32xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi64>, %g: tensor<4x16x32xf8E4M3FN>, %u: tensor<4x16x32xf8E4M3FN>, %d: tensor<4x32x16xf8E4M3FN>, %gs: tensor<4x1x2xf32>, %us: tensor<4x1x2xf32>, %ds: tensor<4x2x1xf32>) -> tensor<?x32xf32> {
+  %0 = dsc.moe %x, %w, %i experts(%g, %u, %d) scales(%gs, %us, %ds) {expert_block_size = array<i64: 16, 16>} : (tensor<?x32xf32>, tensor<?x2xf32>, tensor<?x2xi64>, tensor<4x16x32xf8E4M3FN>, tensor<4x16x32xf8E4M3FN>, tensor<4x32x16xf8E4M3FN>, tensor<4x1x2xf32>, tensor<4x1x2xf32>, tensor<4x2x1xf32>) -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
 }

@@ -240,6 +240,7 @@ def fp8w_gemm(kernels):
     past K that copy nothing, scale blocks of 128 and of 16 x 32, C or D
     starting as NaN, every buffer exactly its size."""
     rng = np.random.default_rng(23)
+    smem = 4 * 64 * 64 * 2 + 128 * 64 * 2 + 4 * 128 * 64
 
     def weight(n, k, block_n, block_k, largest_scale=2.0):
         codes = rng.integers(0, 256, (n, k)).astype(np.uint8)
@@ -257,7 +258,7 @@ def fp8w_gemm(kernels):
         codes[nan_col, 3] = 0xFF
         c = np.full(rows * n, np.nan, np.float32)
         emu.run_kernel(kernels["gemm_fp8w_bf16_tn_m64"], (-(-n // 128), -(-rows // 64), 1), 128,
-                       4 * 64 * 64 * 2 + 128 * 64 * 2 + 4 * 128 * 64,
+                       smem,
                        [emu.global_memref(a_bits), emu.global_memref(codes.reshape(-1)),
                         emu.global_memref(scales.reshape(-1)), emu.global_memref(c),
                         rows, n, k, k, n, block_n, block_k])
@@ -267,6 +268,33 @@ def fp8w_gemm(kernels):
                      f"{block_k}; a NaN weight's column NaN)",
                      got[:, keep], (a @ w.T)[:, keep], 1e-5,
                      also=bool(np.isnan(got[:, nan_col]).all())) and ok
+    # Every weight bit for bit: A the identity (K = 320 rows: five K steps,
+    # the ring's slots reused), so that C[m, n] is weight [n, m] alone; the
+    # 254 codes but NaN's in every column but one, which holds both NaN
+    # codes (0x7F, 0xFF) and must come out NaN.
+    n, k, block_n, block_k = 24, 320, 16, 64
+    eye_bits, _ = bf16(np.eye(k, dtype=np.float32))
+    numbers = np.array([c for c in range(256) if c & 0x7F != 0x7F], np.uint8)
+    codes = numbers[(np.arange(n * k) * 7) % len(numbers)].reshape(n, k)
+    codes[3, 100], codes[3, 200] = 0x7F, 0xFF
+    scales = rng.uniform(1e-3, 2.0, (-(-n // block_n), k // block_k)).astype(np.float32)
+    full = np.repeat(np.repeat(scales, block_n, 0), block_k, 1)[:n, :k]
+    with np.errstate(invalid="ignore"):
+        want_bits = emu._f32_to_bf16(emu._E4M3[codes].astype(np.float32) * full)
+    c = np.full(k * n, np.nan, np.float32)
+    emu.run_kernel(kernels["gemm_fp8w_bf16_tn_m64"], (1, k // 64, 1), 128, smem,
+                   [emu.global_memref(eye_bits), emu.global_memref(codes.reshape(-1)),
+                    emu.global_memref(scales.reshape(-1)), emu.global_memref(c),
+                    k, n, k, k, n, block_n, block_k])
+    got = c.reshape(k, n).T  # [n, k]: weight [n, k] as the kernel read it
+    keep = np.arange(n) != 3
+    # (Values: a sum of 0 and -0 is 0, so a weight's zero sign cannot show.)
+    exact = bool((got[keep] == emu._bits_to_f32(want_bits[keep])).all())
+    nan = bool(np.isnan(got[3]).all())
+    print(f"gemm_fp8w_bf16_tn_m64 every e4m3 code times its scale (identity A, K {k}): "
+          f"{'equal' if exact else 'DIFFERENT'}, the NaN codes' column "
+          f"{'NaN' if nan else 'NOT NaN'}: {'ok' if exact and nan else 'MISMATCH'}")
+    ok = ok and exact and nan
     # Gate and up with SwiGLU fused: width 72 (a partial second column
     # block of 144 packed columns), blocks of 16 x 32 (the packed rows of
     # a block straddle scale rows).
@@ -275,7 +303,7 @@ def fp8w_gemm(kernels):
     (gc, gs, g_w), (uc, us, u_w) = (weight(n, k, block_n, block_k, 0.02) for _ in range(2))
     d = np.full(rows * n, 0x7fc0, np.uint16)
     emu.run_kernel(kernels["gemm_swiglu_fp8w_bf16_tn_m64"], (-(-2 * n // 128), -(-rows // 64), 1),
-                   128, 4 * 64 * 64 * 2 + 128 * 64 * 2 + 4 * 128 * 64,
+                   128, smem,
                    [emu.global_memref(a_bits), emu.global_memref(gc.reshape(-1)),
                     emu.global_memref(uc.reshape(-1)), emu.global_memref(gs.reshape(-1)),
                     emu.global_memref(us.reshape(-1)), emu.global_memref(d),
@@ -285,9 +313,52 @@ def fp8w_gemm(kernels):
     want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
     got = emu._bits_to_f32(d).reshape(rows, n)
     same = float(np.mean(got == want))
-    return verdict(f"gemm_swiglu_fp8w_bf16_tn_m64 ({rows} rows, width {n}, K {k}, blocks "
-                   f"{block_n} x {block_k}; {100 * same:.1f}% bit-equal)", got, want, 4e-3,
-                   also=same > 0.99) and ok
+    ok = verdict(f"gemm_swiglu_fp8w_bf16_tn_m64 ({rows} rows, width {n}, K {k}, blocks "
+                 f"{block_n} x {block_k}; {100 * same:.1f}% bit-equal)", got, want, 4e-3,
+                 also=same > 0.99) and ok
+
+    # The routed experts' kernels over the listed M tiles, e4m3 stacks
+    # [experts, N, K] with scales [experts, ceil(N / blockN), ceil(K /
+    # blockK)]: experts of 70, 5, 0 and 130 rows, width 40 (each expert's
+    # last scale block 8 rows), K 96, blocks 16 x 32.
+    offsets = np.array([0, 70, 75, 75, 205], np.int32)
+    experts, rows, n, k = len(offsets) - 1, int(offsets[-1]), 40, 96
+    tiles = moe_tile_list(offsets, 64)
+    expert = np.repeat(np.arange(experts), np.diff(offsets))
+    a_bits, a = bf16(rng.standard_normal((rows, k)))
+
+    def stack(largest_scale):
+        parts = [weight(n, k, block_n, block_k, largest_scale) for _ in range(experts)]
+        return (np.stack([p[0] for p in parts]), np.stack([p[1] for p in parts]),
+                np.stack([p[2] for p in parts]))
+    gc, gs, g_w = stack(0.02)
+    c = np.full(rows * n, np.nan, np.float32)
+    emu.run_kernel(kernels["grouped_gemm_fp8w_bf16_tn_m64_tiled"],
+                   (-(-n // 128), len(tiles) // 2, 1), 128, smem,
+                   [emu.global_memref(a_bits), emu.global_memref(gc.reshape(-1)),
+                    emu.global_memref(gs.reshape(-1)), emu.global_memref(c),
+                    emu.global_memref(offsets), emu.global_memref(tiles), n, k,
+                    block_n, block_k])
+    g = np.einsum("rk,rnk->rn", a, g_w[expert], dtype=np.float32)
+    ok = verdict(f"grouped_gemm_fp8w_bf16_tn_m64_tiled ({rows} rows of {experts} experts, "
+                 f"N {n}, K {k}, blocks {block_n} x {block_k})", c.reshape(rows, n), g,
+                 1e-5) and ok
+    uc, us, u_w = stack(0.02)
+    d = np.full(rows * n, 0x7fc0, np.uint16)
+    emu.run_kernel(kernels["grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled"],
+                   (-(-2 * n // 128), len(tiles) // 2, 1), 128, smem,
+                   [emu.global_memref(a_bits), emu.global_memref(gc.reshape(-1)),
+                    emu.global_memref(uc.reshape(-1)), emu.global_memref(gs.reshape(-1)),
+                    emu.global_memref(us.reshape(-1)), emu.global_memref(d),
+                    emu.global_memref(offsets), emu.global_memref(tiles), n, k,
+                    block_n, block_k])
+    u = np.einsum("rk,rnk->rn", a, u_w[expert], dtype=np.float32)
+    want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
+    got = emu._bits_to_f32(d).reshape(rows, n)
+    same = float(np.mean(got == want))
+    return verdict(f"grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled ({rows} rows of {experts} "
+                   f"experts, width {n}, K {k}, blocks {block_n} x {block_k}; "
+                   f"{100 * same:.1f}% bit-equal)", got, want, 4e-3, also=same > 0.99) and ok
 
 
 def grouped_gemm_wgmma(kernels):
