@@ -7,7 +7,7 @@ usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
          grouped-gemm-fp8-wgmma, moe-dispatch,
          add-rmsnorm, quant-fp8, moe-pipeline, mla-decode,
          mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route,
-         rope, routed-experts, head-products, split-reductions or
+         rope, routed-experts, fp8w-weights, head-products, split-reductions or
          paged-attention (host code:
          dsc-library-gemms' output)
 
@@ -1023,6 +1023,74 @@ def routed_experts(modules):
     return ok
 
 
+def fp8w_weights(modules):
+    """dsc-library-gemms' output for e4m3 weights with block scales
+    (test/codegen/Inputs/fp8w-weights.mlir): its host code and launches
+    against NumPy, each weight bf16(w * scale) and the rows bf16. A linear
+    layer (N 32, K 64, blocks 16 x 32) and a dense MLP with SwiGLU (width
+    40) with 70 rows (the e4m3 kernels) and with 200 (the weights
+    dequantized, then the bf16 kernels); a routed layer with e4m3 stacks
+    and SwiGLU (37 tokens, top-2 of 4 experts, width 32, hidden 64). Every
+    output starts as NaN."""
+    rng = np.random.default_rng(31)
+    (module,) = modules
+    k, block_n, block_k = 64, 16, 32
+
+    def e4m3(shape, largest_scale):
+        codes = rng.integers(0, 256, shape).astype(np.uint8)
+        codes[(codes & 0x7F) == 0x7F] = 0x38
+        n = shape[-2]
+        scales = rng.uniform(1e-3, largest_scale,
+                             shape[:-2] + (-(-n // block_n), -(-shape[-1] // block_k)))
+        scales = scales.astype(np.float32)
+        full = np.repeat(np.repeat(scales, block_n, -2), block_k, -1)[..., :n, :shape[-1]]
+        return codes, scales, bf16(emu._E4M3[codes].astype(np.float32) * full)[1]
+
+    def memref(array):
+        return emu.MemRef(array, list(array.shape))
+
+    ok = True
+    for rows in (70, 200):
+        x_bits, x = bf16(rng.standard_normal((rows, k)))
+        codes, scales, w = e4m3((32, k), 2.0)
+        y = np.full((rows, 32), np.nan, np.float32)
+        launches = emu.run_host(module, "linear",
+                                [memref(x_bits), memref(codes), memref(scales), memref(y)])
+        names = ", ".join(sorted({kernel for kernel, _ in launches}))
+        ok &= verdict(f"e4m3 linear layer, {rows} rows ({names})", y,
+                      x.astype(np.float64) @ w.T.astype(np.float64), 1e-5)
+        (gc, gs, gw), (uc, us, uw) = (e4m3((40, k), 0.01) for _ in range(2))
+        d = np.full((rows, 40), 0x7fc0, np.uint16)
+        launches = emu.run_host(module, "mlp", [memref(x_bits), memref(gc), memref(gs),
+                                                memref(uc), memref(us), memref(d),
+                                                np.array([rows], np.int64)])
+        g = np.matmul(x, gw.T, dtype=np.float32)
+        u = np.matmul(x, uw.T, dtype=np.float32)
+        want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
+        got = emu._bits_to_f32(d)
+        same = float(np.mean(got == want))
+        names = ", ".join(sorted({kernel for kernel, _ in launches}))
+        ok &= verdict(f"e4m3 MLP with SwiGLU, {rows} rows ({names}; {100 * same:.1f}% "
+                      "bit-equal)", got, want, 4e-3, also=same > 0.99)
+    tokens, top_k, experts, width = 37, 2, 4, 32
+    x_bits, x = bf16(rng.standard_normal((tokens, k)))
+    (gc, gs, gw), (uc, us, uw) = (e4m3((experts, width, k), 0.01) for _ in range(2))
+    dc, ds, dw = e4m3((experts, k, width), 0.01)
+    indices = rng.integers(-1, experts + 1, (tokens, top_k)).astype(np.int64)
+    indices[:33, :] = 3  # 66 slots: more than one 64-row tile
+    out = np.full((tokens, top_k, k), np.nan, np.float32)
+    launches = emu.run_host(module, "fp8_layer", [
+        memref(x_bits), memref(indices), memref(gc), memref(uc), memref(dc), memref(gs),
+        memref(us), memref(ds), memref(out), np.array([tokens], np.int64)])
+    e = np.clip(indices, 0, experts - 1)
+    g = np.einsum("tk,tjnk->tjn", x, gw[e], dtype=np.float32)
+    u = np.einsum("tk,tjnk->tjn", x, uw[e], dtype=np.float32)
+    act = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
+    want = np.einsum("tjn,tjkn->tjk", act.astype(np.float64), dw[e].astype(np.float64))
+    names = ", ".join(kernel for kernel, _ in launches)
+    return verdict(f"e4m3 routed layer with SwiGLU ({names})", out, want, 1e-4) and ok
+
+
 def head_products(modules):
     """dsc-library-gemms' output for the absorbed attention's per-head
     products (test/codegen/Inputs/head-products.mlir): its launches of the
@@ -1134,6 +1202,7 @@ CHECKS = {"grouped-gemm": grouped_gemm, "batched-gemm": batched_gemm,
           "mla-prefill": mla_prefill, "mla-prefill-wgmma": mla_prefill_wgmma}
 # Checks of host code and its launches: they take the parsed modules.
 HOST_CHECKS = {"routed-experts": routed_experts, "head-products": head_products,
+               "fp8w-weights": fp8w_weights,
                "split-reductions": split_reductions,
                "paged-attention": paged_attention}
 
