@@ -139,6 +139,12 @@ cl::opt<bool> fusionReport(
     cl::desc("Print a table on stderr: per layer and fusion pattern, fused "
              "or the reason it did not"),
     cl::cat(category));
+cl::opt<bool> libraryReport(
+    "library-report",
+    cl::desc("Print, per GPU target, each GEMM, SwiGLU, combine or e4m3 "
+             "weight the kernel library did not take (it stays generated "
+             "code, or the weight is dequantized in full), and why"),
+    cl::cat(category));
 cl::opt<std::string> hostCpu(
     "cpu", cl::init(std::string(::dsc::kDefaultHostCpu)),
     cl::desc("x86-64 level of the host code: x86-64, x86-64-v2, x86-64-v3 "
@@ -379,6 +385,60 @@ public:
 private:
   struct Row {
     std::string layer, pattern, status;
+  };
+  std::vector<Row> rows;
+};
+
+/// dsc-library-gemms' remarks on what the kernel library did not take (a
+/// GEMM, SwiGLU or combine left as generated code, an e4m3 weight
+/// dequantized in full), with where it was.
+class LibraryReport {
+public:
+  /// Keeps such a remark; lets every other diagnostic through.
+  LogicalResult collect(Diagnostic &diag) {
+    std::string text = diag.str();
+    StringRef what(text);
+    if (diag.getSeverity() != DiagnosticSeverity::Remark ||
+        !llvm::any_of(kPrefixes, [&](StringRef prefix) {
+          return what.starts_with(prefix);
+        }))
+      return failure();
+    rows.push_back({where(diag.getLocation()), text});
+    return success();
+  }
+
+  size_t size() const { return rows.size(); }
+
+  void print(StringRef target, raw_ostream &os) const {
+    for (const Row &row : rows)
+      os << target << ": " << row.where << ": " << row.what << "\n";
+  }
+
+private:
+  static constexpr StringLiteral kPrefixes[] = {
+      "GEMM left as generated code", "SwiGLU left as generated code",
+      "combine left as it was", "e4m3 weight dequantized in full"};
+
+  /// A location as a user finds it: the layer's name where the importer
+  /// gave one, else file:line:col.
+  static std::string where(Location loc) {
+    std::string out;
+    loc->walk([&](Location inner) {
+      if (auto name = dyn_cast<NameLoc>(inner)) {
+        out = name.getName().str();
+        return WalkResult::interrupt();
+      }
+      if (auto file = dyn_cast<FileLineColLoc>(inner); file && out.empty())
+        out = (file.getFilename().str() + ":" + Twine(file.getLine()) + ":" +
+               Twine(file.getColumn()))
+                  .str();
+      return WalkResult::advance();
+    });
+    return out.empty() ? "(unknown location)" : out;
+  }
+
+  struct Row {
+    std::string where, what;
   };
   std::vector<Row> rows;
 };
@@ -720,8 +780,22 @@ int main(int argc, char **argv) {
     mlir::dsc::CodegenOptions options;
     options.chip = target.str();
     mlir::dsc::buildNvvmPipeline(pm, options);
-    if (failed(pm.run(*clone)))
+    LibraryReport library;
+    LogicalResult lowered = failure();
+    {
+      ScopedDiagnosticHandler collect(
+          &context, [&](Diagnostic &diag) { return library.collect(diag); });
+      lowered = pm.run(*clone);
+    }
+    if (failed(lowered))
       return fail(target.str() + ": lowering failed");
+    if (libraryReport)
+      library.print(target, llvm::errs());
+    else if (library.size() && !quiet)
+      llvm::errs() << "dsc-compile: note: " << target << ": " << library.size()
+                   << " GEMM(s), SwiGLU(s), combine(s) or e4m3 weight(s) "
+                      "the kernel library did not take (see "
+                      "--library-report)\n";
     std::vector<mlir::dsc::GpuKernelBinary> kernels =
         mlir::dsc::collectPtx(*clone);
     // Kernels that differ in MLIR (a static against a dynamic size) can
