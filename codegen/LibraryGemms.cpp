@@ -1117,8 +1117,34 @@ FailureOr<GroupedGemm> matchGroupedGemm(linalg::GenericOp op,
                llvm::is_contained(mul->getOperands(), l.getResult()))
         scaleLoad = l;
     }
+    // The other factor is W's element decoded: computed from its load and
+    // constants alone.
+    auto decodesW = [&](Value factor) {
+      SmallVector<Value> work = {factor};
+      bool readsW = false;
+      while (!work.empty()) {
+        Value v = work.pop_back_val();
+        Operation *def = v.getDefiningOp();
+        if (!def)
+          return false; // A block argument: a or the accumulator.
+        if (def == load.getOperation()) {
+          readsW = true;
+          continue;
+        }
+        if (!op.getRegion().isAncestor(def->getParentRegion()))
+          continue; // From above: a constant.
+        if (isa<memref::LoadOp, linalg::IndexOp>(def))
+          return false;
+        llvm::append_range(work, def->getOperands());
+      }
+      return readsW;
+    };
+    Value factor = !mul || !scaleLoad                      ? Value()
+                   : mul.getLhs() == scaleLoad.getResult() ? mul.getRhs()
+                                                           : mul.getLhs();
     if (lhs != body.getArgument(0) || !onlyArith || loads.size() != 2 ||
-        !load || !scaleLoad || blockSize.size() != 2)
+        !load || !scaleLoad || blockSize.size() != 2 ||
+        !trunc.getType().isBF16() || !decodesW(factor))
       return refuse(why, "its body is not acc + extf(a) * "
                          "extf(truncf(decode(W[e, n, k]) * S[e, n / blockN, "
                          "k / blockK]))");
@@ -1587,6 +1613,32 @@ void eraseBuffer(Value buffer) {
   buffer.getDefiningOp()->erase();
 }
 
+/// Whether `sums`, the allocation `gemm` writes, is read after it by
+/// `reader` alone: any other use (but its dealloc) is before `gemm` in its
+/// block. (Bufferization may give a GEMM the buffer of a zero fill that
+/// earlier copies read; the library GEMM writes all of it anyway.)
+bool readOnlyBy(Value sums, Operation *gemm, Operation *reader) {
+  return sums.getDefiningOp<memref::AllocOp>() &&
+         llvm::all_of(sums.getUsers(), [&](Operation *user) {
+           return user == gemm || user == reader ||
+                  isa<memref::DeallocOp>(user) ||
+                  (user->getBlock() == gemm->getBlock() &&
+                   user->isBeforeInBlock(gemm));
+         });
+}
+
+/// Erases `buffer` once its fused GEMM and reader are gone, unless an
+/// earlier op still reads it (readOnlyBy): then it stays as it is.
+void eraseIfUnread(Value buffer) {
+  bool unread = llvm::all_of(buffer.getUsers(), [&](Operation *user) {
+    auto fill = dyn_cast<linalg::FillOp>(user);
+    return isa<memref::DeallocOp>(user) ||
+           (fill && fill.getDpsInits()[0] == buffer);
+  });
+  if (unread)
+    eraseBuffer(buffer);
+}
+
 /// A linear layer's gate and up GEMMs (`plain[gate]`, `plain[up]`, of one
 /// input), whose sums only the marked `swiglu` reads: the library's batched
 /// GEMM with SwiGLU writes the SwiGLU's result from that input in one
@@ -1650,7 +1702,7 @@ fuseDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
               : writtenBetween(op, at, gemm.b)))
       return refuse(why, "an input of its GEMMs may be written before it");
   }
-  if (!usedOnlyBy(s.gate, {gateOp, at}) || !usedOnlyBy(s.up, {upOp, at}))
+  if (!readOnlyBy(s.gate, gateOp, at) || !readOnlyBy(s.up, upOp, at))
     return refuse(why, "something else reads the sums");
   return FusedDenseSwiglu{*gate, *up, s, fp8w};
 }
@@ -1692,8 +1744,8 @@ void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
   for (Operation *op :
        {gateOp.getOperation(), upOp.getOperation(), s.op.getOperation()})
     op->erase();
-  eraseBuffer(s.gate);
-  eraseBuffer(s.up);
+  eraseIfUnread(s.gate);
+  eraseIfUnread(s.up);
 }
 
 /// The kernels a routed group launches: the dispatch's, the tiled GEMM and

@@ -212,8 +212,22 @@ Value roundedToBf16(TensorMath &m, Value value) {
 /// input, as one op marked `kLibrarySwigluAttr` (dsc-library-gemms fuses
 /// it with the GEMMs of `gate` and `up` when it can).
 Value swigluToBf16(TensorMath &m, Value gate, Value up) {
-  Value act = m.swiglu(gate, up, m.builder().getBF16Type());
-  act.getDefiningOp()->setAttr(kLibrarySwigluAttr, m.builder().getUnitAttr());
+  OpBuilder &b = m.builder();
+  Value act = m.swiglu(gate, up, b.getBF16Type());
+  auto op = act.getDefiningOp<linalg::GenericOp>();
+  // A buffer of its own: the fused kernel reads the GEMMs' input while it
+  // writes the result, so bufferization must not put the result where the
+  // input was (an empty tensor CSE'd with the input's rounding one lets
+  // it, when the shapes match).
+  if (auto empty = op.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>()) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(op);
+    op.getDpsInitsMutable()[0].set(
+        bufferization::AllocTensorOp::create(b, op.getLoc(), empty.getType(),
+                                             empty.getDynamicSizes())
+            .getResult());
+  }
+  op->setAttr(kLibrarySwigluAttr, b.getUnitAttr());
   return act;
 }
 

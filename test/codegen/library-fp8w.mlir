@@ -281,8 +281,10 @@ func.func @narrow_blocks(%x: memref<?x64xbf16>, %w: memref<32x64xf8E4M3FN>, %s: 
 // CHECK-NEXT: %[[SU:.*]] = memref.cast %[[SUC]]
 // CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled {{.*}} dynamic_shared_memory_size %c81920_i32 args(%{{.*}} : memref<?xbf16>, %[[WG]] : memref<?xf8E4M3FN>, %[[WU]] : memref<?xf8E4M3FN>, %[[SG]] : memref<?xf32>, %[[SU]] : memref<?xf32>, %{{.*}} : memref<?xbf16>, %{{.*}} : memref<?xi32>, %{{.*}} : memref<?xi32>, %c32 : index, %c64 : index, %c16 : index, %c32 : index)
 // CHECK: %[[WDC:.*]] = memref.collapse_shape %arg4 {{.*}} into memref<8192xf8E4M3FN>
-// CHECK: %[[SDC:.*]] = memref.collapse_shape %arg7 {{.*}} into memref<16xf32>
-// CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_fp8w_bf16_tn_m64_tiled {{.*}} args({{.*}}, %c64 : index, %c32 : index, %c16 : index, %c32 : index)
+// CHECK-NEXT: %[[WD:.*]] = memref.cast %[[WDC]]
+// CHECK-NEXT: %[[SDC:.*]] = memref.collapse_shape %arg7 {{.*}} into memref<16xf32>
+// CHECK-NEXT: %[[SD:.*]] = memref.cast %[[SDC]]
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@grouped_gemm_fp8w_bf16_tn_m64_tiled {{.*}} args(%{{.*}} : memref<?xbf16>, %[[WD]] : memref<?xf8E4M3FN>, %[[SD]] : memref<?xf32>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xi32>, %{{.*}} : memref<?xi32>, %c64 : index, %c32 : index, %c16 : index, %c32 : index)
 // CHECK-NOT: math.exp
 // CHECK-NOT: gpu.launch_func
 // CHECK: return
@@ -380,3 +382,42 @@ func.func @fp8_layer(%x: memref<?x64xbf16>, %idx: memref<?x2xi64>, %wg: memref<4
   return
 }
 
+
+// -----
+
+// An e4m3 routed GEMM whose weight factor is not W's element decoded (the
+// scale times itself): it stays generated code, with a remark.
+#token = affine_map<(d0, d1, d2, d3) -> (d0, d3)>
+#ids = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
+#out = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func.func @not_w
+// CHECK-NOT: gpu.launch_func
+// CHECK: return
+func.func @not_w(%x: memref<?x64xbf16>, %idx: memref<?x2xi64>, %w: memref<4x32x64xf8E4M3FN>, %sw: memref<4x2x2xf32>, %c: memref<?x2x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %c3 = arith.constant 3 : index
+  %c16 = arith.constant 16 : index
+  %c32 = arith.constant 32 : index
+  // expected-remark @below {{GEMM left as generated code: its body is not acc + extf(a) * extf(truncf(decode(W[e, n, k]) * S[e, n / blockN, k / blockK]))}}
+  linalg.generic {indexing_maps = [#token, #ids, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %idx : memref<?x64xbf16>, memref<?x2xi64>) outs(%c : memref<?x2x32xf32>) attrs = {dsc.library_grouped_gemm = array<i64: 16, 32>} {
+  ^bb0(%a: bf16, %i: i64, %acc: f32):
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %e0 = arith.index_cast %i : i64 to index
+    %e1 = arith.maxsi %e0, %c0 : index
+    %e = arith.minsi %e1, %c3 : index
+    %wv = memref.load %w[%e, %n, %k] : memref<4x32x64xf8E4M3FN>
+    %wf = arith.extf %wv : f8E4M3FN to f32
+    %bn = arith.divui %n, %c16 : index
+    %bk = arith.divui %k, %c32 : index
+    %sv = memref.load %sw[%e, %bn, %bk] : memref<4x2x2xf32>
+    %wd0 = arith.mulf %sv, %sv : f32
+    %wr = arith.truncf %wd0 : f32 to bf16
+    %wrf = arith.extf %wr : bf16 to f32
+    %af = arith.extf %a : bf16 to f32
+    %p = arith.mulf %af, %wrf : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
