@@ -864,3 +864,62 @@ func.func @dense_input_written(%x: memref<?x64xbf16>, %wg: memref<96x64xbf16>, %
   memref.dealloc %act : memref<?x96xbf16>
   return
 }
+
+// -----
+
+// A sums buffer that was a zero fill an earlier copy read (bufferization
+// reuses such buffers): every other use is before the up GEMM, so the
+// SwiGLU fuses; the buffer stays for the fill and the copy.
+// CHECK-LABEL: func.func @dense_sums_read_before
+// CHECK: %[[UP:.*]] = memref.alloc(%{{.*}}) : memref<?x96xf32>
+// CHECK: linalg.fill {{.*}} outs(%[[UP]] : memref<?x96xf32>)
+// CHECK: memref.copy %[[UP]], %{{.*}}
+// CHECK-NOT: math.exp
+// CHECK: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_swiglu_bf16_tn_m64
+// CHECK-NOT: math.exp
+// CHECK: memref.dealloc %[[UP]]
+#a = affine_map<(d0, d1, d2) -> (d0, d2)>
+#b = affine_map<(d0, d1, d2) -> (d1, d2)>
+#c = affine_map<(d0, d1, d2) -> (d0, d1)>
+#e = affine_map<(d0, d1) -> (d0, d1)>
+func.func @dense_sums_read_before(%x: memref<?x64xbf16>, %wg: memref<96x64xbf16>, %wu: memref<96x64xbf16>, %out: memref<?x96xbf16>, %zeros: memref<?x96xf32>, %t: index) {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %act = memref.alloc(%t) : memref<?x96xbf16>
+  %gate = memref.alloc(%t) : memref<?x96xf32>
+  %up = memref.alloc(%t) : memref<?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%up : memref<?x96xf32>)
+  memref.copy %up, %zeros : memref<?x96xf32> to memref<?x96xf32>
+  linalg.fill ins(%zero : f32) outs(%gate : memref<?x96xf32>)
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %wg : memref<?x64xbf16>, memref<96x64xbf16>) outs(%gate : memref<?x96xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%in: bf16, %w: bf16, %acc: f32):
+    %wf = arith.extf %w : bf16 to f32
+    %af = arith.extf %in : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %wu : memref<?x64xbf16>, memref<96x64xbf16>) outs(%up : memref<?x96xf32>) attrs = {dsc.library_gemm} {
+  ^bb0(%in: bf16, %w: bf16, %acc: f32):
+    %wf = arith.extf %w : bf16 to f32
+    %af = arith.extf %in : bf16 to f32
+    %p = arith.mulf %af, %wf : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#e, #e, #e], iterator_types = ["parallel", "parallel"]} ins(%gate, %up : memref<?x96xf32>, memref<?x96xf32>) outs(%act : memref<?x96xbf16>) attrs = {dsc.library_swiglu} {
+  ^bb0(%g: f32, %u: f32, %o: bf16):
+    %ng = arith.negf %g : f32
+    %ex = math.exp %ng : f32
+    %de = arith.addf %ex, %one : f32
+    %si = arith.divf %g, %de : f32
+    %m = arith.mulf %si, %u : f32
+    %r = arith.truncf %m : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  memref.dealloc %gate : memref<?x96xf32>
+  memref.dealloc %up : memref<?x96xf32>
+  memref.copy %act, %out : memref<?x96xbf16> to memref<?x96xbf16>
+  memref.dealloc %act : memref<?x96xbf16>
+  return
+}
