@@ -17,7 +17,9 @@
 // model's routed experts run (rows unpadded, one block per listed 64-row
 // tile instead of every expert times its most rows), with --swiglu their
 // gate and up with SwiGLU fused (B the gate stack then the up stack, each
-// N / 2 rows an expert, as the checkpoint stores them).
+// N / 2 rows an expert, as the checkpoint stores them); --tiled --fp8w the
+// same over e4m3 stacks with 128 x 128 block scales (an FP8 checkpoint's
+// experts, DeepSeek-V3's), read as stored.
 //
 //   dsc-kernel-bench head-products --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
 //       [--batch 64 --heads 128 --w-uv --reps 10]
@@ -165,6 +167,14 @@ bool kWgmma = false, kTn = false;
 /// bytes; with kWgmma grouped_gemm_fp8_wgmma.mlir: 128 x 128 tiles of two
 /// warpgroups, 4 TMA stages of 32 KiB and 1 KiB to align them.
 bool kFp8 = false;
+/// The e4m3-weight kernels (gen_grouped_gemm.py's fp8_weights mode): bf16
+/// A, e4m3 B with block scales read as stored (--fp8w: the tiled ones the
+/// model's FP8 routed experts run; linear-fp8w: gemm_fp8w_bf16_tn_m64).
+bool kFp8w = false;
+/// Their dynamic shared memory: the A ring, one bf16 B tile and the ring of
+/// e4m3 B tiles (their dsc.dynamic_shared_memory).
+constexpr unsigned kFp8wSharedBytes =
+    4 * 64 * 64 * 2 + 128 * 64 * 2 + 4 * 128 * 64;
 unsigned threadsFor(int64_t blockRows) {
   if (kFp8)
     return 256; // 8 warps of 32 x 32, or 2 warpgroups
@@ -173,6 +183,8 @@ unsigned threadsFor(int64_t blockRows) {
   return unsigned(blockRows / 64) * 128;
 }
 unsigned sharedBytesFor(int64_t blockRows) {
+  if (kFp8w)
+    return kFp8wSharedBytes;
   if (kWgmma)
     return kFp8 || kTn ? 4 * 32768 + 1024 : 3 * 32768 + 1024;
   return unsigned(kStages * (blockRows + kBlockCols) * kBlockK * 2);
@@ -183,6 +195,9 @@ bool kSwiglu = false;
 /// rows unpadded, the grid over the 64-row tiles moe_tiles lists.
 bool kTiled = false;
 std::string kernelFor(int64_t blockRows) {
+  if (kTiled && kFp8w)
+    return kSwiglu ? "grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled"
+                   : "grouped_gemm_fp8w_bf16_tn_m64_tiled";
   if (kTiled)
     return kSwiglu ? "grouped_gemm_swiglu_bf16_tn_m64_tiled"
                    : "grouped_gemm_bf16_tn_m64_tiled";
@@ -269,6 +284,7 @@ struct Args {
   bool wgmma = false; // the sm_90a TMA + wgmma kernel
   bool tn = false;    // with wgmma: the K-major bf16 kernels
   bool fp8 = false;   // the FP8 e4m3 block-scaled kernel
+  bool fp8w = false;  // with tiled: e4m3 weights read as stored
   bool tiled = false; // the model's routed experts' kernel (64-row tiles)
   bool wUv = false;   // head-products: W_UV's product, not W_UK's
   std::string dispatchPtx;
@@ -374,6 +390,20 @@ void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
   } else if (kWgmma) {
     args.pointer(maps[0].ptr).pointer(maps[1].ptr).memref(c, 4);
     args.memref(offsets, 4).index(int64_t(a.bytes / 2 / k)).index(n).index(k);
+  } else if (kTiled && kFp8w) {
+    // B: e4m3 bytes (with SwiGLU the gate stack, then the up stack; N the
+    // output's width), scales[0] (and scales[1]) their 128 x 128 block
+    // scales.
+    args.memref(a, 2);
+    if (kSwiglu) {
+      Buffer gate{b.ptr, b.bytes / 2}, up{b.ptr + b.bytes / 2, b.bytes / 2};
+      args.memref(gate, 1).memref(up, 1).memref(scales[0], 4);
+      args.memref(scales[1], 4);
+    } else {
+      args.memref(b, 1).memref(scales[0], 4);
+    }
+    args.memref(c, kSwiglu ? 2 : 4).memref(offsets, 4).memref(*tiles, 4);
+    args.index(kSwiglu ? n / 2 : n).index(k).index(128).index(128);
   } else if (kTiled && kSwiglu) {
     // B holds the gate stack, then the up stack; N the output's width.
     Buffer gate{b.ptr, b.bytes / 2}, up{b.ptr + b.bytes / 2, b.bytes / 2};
@@ -470,6 +500,15 @@ std::vector<uint16_t> randomE4m3Words(size_t words, std::mt19937 &rng) {
   return out;
 }
 
+/// e4m3 codes (any sign and mantissa, exponents 5 to 9; see
+/// randomE4m3Words) for a weight of `count` bytes.
+std::vector<uint8_t> randomE4m3Bytes(size_t count, std::mt19937 &rng) {
+  std::vector<uint16_t> words = randomE4m3Words((count + 1) / 2, rng);
+  std::vector<uint8_t> bytes(count);
+  std::memcpy(bytes.data(), words.data(), count);
+  return bytes;
+}
+
 /// The value of an FP8 e4m3 (fn) byte.
 double fromE4m3(uint8_t code) {
   int exp = (code >> 3) & 15, man = code & 7;
@@ -553,9 +592,38 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
                      /*seed=*/7);
   std::mt19937 rng(11);
   std::vector<uint16_t> a = randomBf16(g.rows * k, rng);
-  std::vector<uint16_t> b = randomBf16(experts * n * k, rng);
+  // B in bf16; with kFp8w e4m3 codes, each stack (gate and up with SwiGLU)
+  // with its 128 x 128 block scales [experts, ceil(width / 128), k / 128].
+  std::vector<uint16_t> b;
+  std::vector<uint8_t> b8;
+  const int64_t width = kSwiglu ? n / 2 : n, stacks = kSwiglu ? 2 : 1;
+  const int64_t nBlocks = (width + 127) / 128, kBlocks = (k + 127) / 128;
+  std::vector<float> sb(stacks * experts * nBlocks * kBlocks);
+  if (kFp8w) {
+    b8 = randomE4m3Bytes(experts * n * k, rng);
+    for (float &scale : sb)
+      scale = 0.5f + float(rng() % 1024) / 512.0f;
+  } else {
+    b = randomBf16(experts * n * k, rng);
+  }
   Buffer da = upload(a.data(), a.size() * 2),
-         db = upload(b.data(), b.size() * 2);
+         db = kFp8w ? upload(b8.data(), b8.size())
+                    : upload(b.data(), b.size() * 2);
+  std::vector<Buffer> scales;
+  for (int64_t s = 0; kFp8w && s < stacks; ++s)
+    scales.push_back(upload(sb.data() + s * experts * nBlocks * kBlocks,
+                            experts * nBlocks * kBlocks * 4));
+  // Element `at` of B (row at / k of the stacks' rows) as the kernel
+  // multiplies it: with kFp8w, dequantized to bf16 as the model does.
+  auto weight = [&](int64_t at) -> float {
+    if (!kFp8w)
+      return fromBf16(b[at]);
+    int64_t row = at / k, x = at % k, stack = row / (experts * width);
+    int64_t e = row % (experts * width) / width, r = row % width;
+    return roundBf16(
+        float(fromE4m3(b8[at])) *
+        sb[((stack * experts + e) * nBlocks + r / 128) * kBlocks + x / 128]);
+  };
   Buffer dc = upload(nullptr, g.rows * outputRowBytes(n));
   Buffer doff = upload(g.offsets.data(), g.offsets.size() * 4);
   Buffer dtiles = upload(g.tiles.data(), g.tiles.size() * 4);
@@ -564,7 +632,7 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
     maps = wgmmaMaps(da, db, g.rows, n, k, experts);
   launchGroupedGemm(fn, da, db, dc, doff, n, k, experts,
                     kTiled ? g.maxTiles : g.maxBlocks, stream, maps.data(),
-                    nullptr, &dtiles);
+                    scales.data(), &dtiles);
   check(cu->cuStreamSynchronize(stream), "running the grouped GEMM");
   std::vector<uint8_t> c(g.rows * outputRowBytes(n));
   check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size()), "cuMemcpyDtoH");
@@ -576,7 +644,7 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
     for (int64_t x = 0; x < k; ++x) {
       int64_t at = kTiled && kSwiglu ? (e * (n / 2) + row) * k + x
                                      : bIndex(e, row, x, n, k);
-      double p = double(fromBf16(a[r * k + x])) * double(fromBf16(b[at]));
+      double p = double(fromBf16(a[r * k + x])) * double(weight(at));
       sum += p;
       *scale += std::fabs(p);
     }
@@ -628,8 +696,10 @@ double checkGroupedGemm(CUfunction fn, CUstream stream) {
   for (Buffer *buf : {&da, &db, &dc, &doff, &dtiles})
     if (buf->ptr)
       cu->cuMemFree(buf->ptr);
-  for (Buffer &map : maps)
-    cu->cuMemFree(map.ptr);
+  for (Buffer &buf : maps)
+    cu->cuMemFree(buf.ptr);
+  for (Buffer &buf : scales)
+    cu->cuMemFree(buf.ptr);
   return worst;
 }
 
@@ -678,11 +748,6 @@ Gpu openGpu(const std::string &ptxPath, const char *kernel) {
   gpu.fn = kernelOf(loadModule(ptxPath), kernel);
   return gpu;
 }
-
-/// gemm_fp8w_bf16_tn_m64's dynamic shared memory: the A ring, one bf16 B
-/// tile and the ring of e4m3 B tiles (its dsc.dynamic_shared_memory).
-constexpr unsigned kFp8wSharedBytes =
-    4 * 64 * 64 * 2 + 128 * 64 * 2 + 4 * 128 * 64;
 
 /// The most rows of a batched GEMM launch: 64-row tiles in grid y, at most
 /// 65535 of them (4194240 rows).
@@ -901,15 +966,6 @@ void launchLinearBf16(CUfunction fn, int64_t rows, int64_t n, int64_t k,
             1, threadsFor(blockRows), 1, 1, sharedBytesFor(blockRows), stream,
             args.data(), nullptr),
         "launching the bf16 GEMM");
-}
-
-/// e4m3 codes (any sign and mantissa, exponents 5 to 9; see
-/// randomE4m3Words) for a weight of `count` bytes.
-std::vector<uint8_t> randomE4m3Bytes(size_t count, std::mt19937 &rng) {
-  std::vector<uint16_t> words = randomE4m3Words((count + 1) / 2, rng);
-  std::vector<uint8_t> bytes(count);
-  std::memcpy(bytes.data(), words.data(), count);
-  return bytes;
 }
 
 /// The e4m3-weight GEMM on a small problem (70 rows, N 136, K 256: two
@@ -1273,13 +1329,31 @@ int groupedGemm(const Args &args) {
     return uploadRandomBf16(elements / perWord, block);
   };
   Buffer a = fill(size_t(g.rows) * args.k);
-  Buffer b = fill(size_t(args.experts) * args.n * args.k);
+  // e4m3 weights (kFp8w): one byte each, from a block of random codes.
+  Buffer b = kFp8w ? upload(nullptr, size_t(args.experts) * args.n * args.k)
+                   : fill(size_t(args.experts) * args.n * args.k);
+  if (kFp8w) {
+    std::vector<uint8_t> codes = randomE4m3Bytes(size_t(8) << 20, rng);
+    for (size_t at = 0; at < b.bytes; at += codes.size())
+      check(cu->cuMemcpyHtoD(b.ptr + at, codes.data(),
+                             std::min(codes.size(), b.bytes - at)),
+            "cuMemcpyHtoD");
+  }
   Buffer c = upload(nullptr, size_t(g.rows) * outputRowBytes(args.n));
   Buffer offsets = upload(g.offsets.data(), g.offsets.size() * 4);
   Buffer tiles = upload(g.tiles.data(), g.tiles.size() * 4);
   std::vector<Buffer> maps, scales;
   if (kWgmma)
     maps = wgmmaMaps(a, b, g.rows, args.n, args.k, args.experts);
+  if (kFp8w) {
+    // Each stack's 128 x 128 block scales (gate and up with SwiGLU).
+    const int64_t stacks = kSwiglu ? 2 : 1, width = args.n / stacks;
+    std::vector<float> blockScales(
+        args.experts * ((width + 127) / 128) * ((args.k + 127) / 128), 0.01f);
+    for (int64_t s = 0; s < stacks; ++s)
+      scales.push_back(
+          upload(blockScales.data(), blockScales.size() * sizeof(float)));
+  }
   if (kFp8) {
     std::vector<float> ones(
         std::max(g.rows, args.experts * args.n / 128) * (args.k / 128), 1.0f);
@@ -1296,6 +1370,8 @@ int groupedGemm(const Args &args) {
       args.reps, stream);
   double flops = 2.0 * double(g.realRows) * args.n * args.k;
   double bytes = double(a.bytes) + double(b.bytes) + double(c.bytes);
+  for (Buffer &buf : scales)
+    bytes += double(buf.bytes);
   std::printf("{\"kernel\":\"%s\",\"device\":\"%s\","
               "\"check_max_rel_error\":%.3e,\"tokens\":%lld,\"top_k\":%lld,"
               "\"experts\":%lld,\"n\":%lld,\"k\":%lld,\"rows\":%lld,"
@@ -2142,7 +2218,7 @@ int main(int argc, char **argv) {
                  "usage: dsc-kernel-bench grouped-gemm --ptx FILE [--tokens "
                  "N] [--top-k N] [--experts N] [--n N] [--k N] [--reps N] "
                  "[--block-rows 128|64] [--swiglu] [--wgmma [--tn]] [--fp8] "
-                 "[--tiled]\n"
+                 "[--tiled [--fp8w]]\n"
                  "       dsc-kernel-bench add-rmsnorm --ptx FILE [--tokens "
                  "ROWS] [--k HIDDEN] [--reps N]\n"
                  "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
@@ -2170,9 +2246,11 @@ int main(int argc, char **argv) {
   Args args;
   for (int i = 2; i < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--tn" || flag == "--tiled" || flag == "--w-uv") {
+    if (flag == "--tn" || flag == "--tiled" || flag == "--w-uv" ||
+        flag == "--fp8w") {
       (flag == "--tn"      ? args.tn
        : flag == "--tiled" ? args.tiled
+       : flag == "--fp8w"  ? args.fp8w
                            : args.wUv) = true;
       --i;
       continue;
@@ -2230,10 +2308,14 @@ int main(int argc, char **argv) {
   kTn = args.tn;
   kFp8 = args.fp8;
   kTiled = args.tiled;
+  kFp8w = args.fp8w;
   if (kTiled &&
       (kWgmma || kFp8 || kBlockRows != 64 || command != "grouped-gemm"))
     die("--tiled is a grouped-gemm kernel with 64-row tiles (--block-rows "
         "64), no wgmma or FP8");
+  if (kFp8w && !kTiled)
+    die("--fp8w is a flag of grouped-gemm --tiled (e4m3 weights read as "
+        "stored)");
   if (kFp8 && (kSwiglu || kBlockRows != (kWgmma ? 128 : 64) ||
                command != "grouped-gemm" || args.k % 128))
     die("--fp8 is a grouped-gemm kernel with K % 128 == 0, no SwiGLU and "

@@ -282,6 +282,11 @@ def grouped_gemm():
     # there reads the gate and up stacks as they lie.
     runs.append(("mma.sync, M tile 64, listed tiles", ptx,
                  ["--block-rows", "64", "--tiled"]))
+    # The same over e4m3 stacks with 128 x 128 block scales, read as stored
+    # (an FP8 checkpoint's experts, DeepSeek-V3's): what the compiled V3
+    # runs.
+    runs.append(("mma.sync, M tile 64, listed tiles, e4m3 weights", ptx,
+                 ["--block-rows", "64", "--tiled", "--fp8w"]))
     # The sm_90a kernel: TMA + wgmma, 128 x 128 tiles, no SwiGLU variant;
     # then FP8 e4m3 with block scales: mma.sync k32 with 64-row tiles, and
     # TMA + wgmma k32 with 128-row ones.
@@ -316,8 +321,13 @@ def grouped_gemm():
             elif attach_floor(res):
                 text += (f", {res['tflops'] / report['bf16_gemm_TFLOPS'] * 100:.0f}"
                          f"% of cuBLAS, {res['x_floor']:.1f}x its floor "
-                         f"{res['floor_ms']:.3f} ms (target 1.7x)")
-                ok = ok and res["x_floor"] <= 1.7
+                         f"{res['floor_ms']:.3f} ms")
+                # The 1.7x target is the bf16 GEMM's; the e4m3-weight
+                # kernel (half the weight bytes, a conversion per tile) is
+                # reported against the same floor.
+                if "e4m3" not in kind:
+                    text += " (target 1.7x)"
+                    ok = ok and res["x_floor"] <= 1.7
             row(name, text, ok)
 
 
