@@ -389,6 +389,15 @@ private:
   std::vector<Row> rows;
 };
 
+/// Runs `pm` on `module`, `report` collecting the diagnostics it keeps.
+template <typename Report>
+LogicalResult runCollecting(PassManager &pm, ModuleOp module, Report &report) {
+  ScopedDiagnosticHandler collect(module.getContext(), [&](Diagnostic &diag) {
+    return report.collect(diag);
+  });
+  return pm.run(module);
+}
+
 /// dsc-library-gemms' remarks on what the kernel library did not take (a
 /// GEMM, SwiGLU or combine left as generated code, an e4m3 weight
 /// dequantized in full), with where it was.
@@ -654,13 +663,7 @@ int main(int argc, char **argv) {
     graphOptions.elementwiseChains = onnxModel != nullptr;
     mlir::dsc::buildGraphPipeline(pm, graphOptions);
     FusionReport report;
-    LogicalResult ran = failure();
-    {
-      ScopedDiagnosticHandler collect(
-          &context, [&](Diagnostic &diag) { return report.collect(diag); });
-      ran = pm.run(*module);
-    }
-    if (failed(ran))
+    if (failed(runCollecting(pm, *module, report)))
       return fail("graph pipeline failed");
     if (fusionReport) {
       report.print(llvm::errs());
@@ -781,13 +784,7 @@ int main(int argc, char **argv) {
     options.chip = target.str();
     mlir::dsc::buildNvvmPipeline(pm, options);
     LibraryReport library;
-    LogicalResult lowered = failure();
-    {
-      ScopedDiagnosticHandler collect(
-          &context, [&](Diagnostic &diag) { return library.collect(diag); });
-      lowered = pm.run(*clone);
-    }
-    if (failed(lowered))
+    if (failed(runCollecting(pm, *clone, library)))
       return fail(target.str() + ": lowering failed");
     if (libraryReport)
       library.print(target, llvm::errs());

@@ -829,24 +829,37 @@ double checkHeadProducts(CUfunction fn, bool wUv, CUstream stream) {
   return worst;
 }
 
-/// Launches the batched GEMM with SwiGLU on A [rows, k], the gate and up
-/// weights [n, k] and D [rows, n] (bf16), one batch.
-void launchMlpSwiglu(CUfunction fn, int64_t rows, int64_t n, int64_t k,
-                     const Buffer &a, const Buffer &gate, const Buffer &up,
-                     const Buffer &d, CUstream stream) {
+/// Launches a batched GEMM of the library with the 64-row tile as one
+/// batch (a linear layer) on A [rows, k], `weights` [n, k] (bf16: B, or
+/// the gate and up weights of the SwiGLU kernel, whose blocks cover their
+/// 2 n columns packed) and C [rows, n] of `cBytes` an element (f32, or
+/// the SwiGLU's bf16).
+void launchOneBatch(CUfunction fn, int64_t rows, int64_t n, int64_t k,
+                    const Buffer &a, std::initializer_list<Buffer> weights,
+                    const Buffer &c, size_t cBytes, CUstream stream) {
   KernelArgs args;
-  args.memref(a, 2).memref(gate, 2).memref(up, 2).memref(d, 2);
-  args.index(rows).index(n).index(k);
+  args.memref(a, 2);
+  for (const Buffer &w : weights)
+    args.memref(w, 2);
+  args.memref(c, cBytes).index(rows).index(n).index(k);
   // lda, aBatch, bBase, bBatch, ldb, ldc, cBatch (one batch).
   args.index(k).index(rows * k).index(0).index(n * k).index(k).index(n);
   args.index(rows * n);
-  const int64_t blockRows = 64;
+  const int64_t blockRows = 64, columns = int64_t(weights.size()) * n;
   check(cu->cuLaunchKernel(
-            fn, unsigned((2 * n + kBlockCols - 1) / kBlockCols),
+            fn, unsigned((columns + kBlockCols - 1) / kBlockCols),
             unsigned(std::max<int64_t>((rows + blockRows - 1) / blockRows, 1)),
             1, threadsFor(blockRows), 1, 1, sharedBytesFor(blockRows), stream,
             args.data(), nullptr),
-        "launching the batched GEMM with SwiGLU");
+        "launching the batched GEMM");
+}
+
+/// The batched GEMM with SwiGLU on A [rows, k], the gate and up weights
+/// [n, k] and D [rows, n] (bf16), one batch.
+void launchMlpSwiglu(CUfunction fn, int64_t rows, int64_t n, int64_t k,
+                     const Buffer &a, const Buffer &gate, const Buffer &up,
+                     const Buffer &d, CUstream stream) {
+  launchOneBatch(fn, rows, n, k, a, {gate, up}, d, 2, stream);
 }
 
 /// The batched GEMM with SwiGLU on a small problem (70 rows, width 72, K
@@ -948,26 +961,6 @@ void launchLinearFp8w(CUfunction fn, int64_t rows, int64_t n, int64_t k,
         "launching the e4m3-weight GEMM");
 }
 
-/// Launches the bf16 GEMM (the batched kernel, one batch) on A [rows, k],
-/// B [n, k] (bf16) and C [rows, n] (f32).
-void launchLinearBf16(CUfunction fn, int64_t rows, int64_t n, int64_t k,
-                      const Buffer &a, const Buffer &b, const Buffer &c,
-                      CUstream stream) {
-  KernelArgs args;
-  args.memref(a, 2).memref(b, 2).memref(c, 4);
-  args.index(rows).index(n).index(k);
-  // lda, aBatch, bBase, bBatch, ldb, ldc, cBatch (one batch).
-  args.index(k).index(rows * k).index(0).index(n * k).index(k).index(n);
-  args.index(rows * n);
-  const int64_t blockRows = 64;
-  check(cu->cuLaunchKernel(
-            fn, unsigned((n + kBlockCols - 1) / kBlockCols),
-            unsigned(std::max<int64_t>((rows + blockRows - 1) / blockRows, 1)),
-            1, threadsFor(blockRows), 1, 1, sharedBytesFor(blockRows), stream,
-            args.data(), nullptr),
-        "launching the bf16 GEMM");
-}
-
 /// The e4m3-weight GEMM on a small problem (70 rows, N 136, K 256: two
 /// scale blocks each way, partial M tiles and column blocks) against a CPU
 /// reference that dequantizes as the model does (bf16(w * scale), one
@@ -1049,7 +1042,7 @@ int linearFp8w(const Args &args) {
       },
       args.reps, gpu.stream);
   float bf16Ms = timeLaunches(
-      [&] { launchLinearBf16(bf16, rows, n, k, a, wBf16, c, gpu.stream); },
+      [&] { launchOneBatch(bf16, rows, n, k, a, {wBf16}, c, 4, gpu.stream); },
       args.reps, gpu.stream);
   double flops = 2.0 * double(rows) * n * k;
   double bytes = double(a.bytes) + double(w.bytes) + double(scales.bytes) +
