@@ -21,6 +21,15 @@
 // same over e4m3 stacks with 128 x 128 block scales (an FP8 checkpoint's
 // experts, DeepSeek-V3's), read as stored.
 //
+//   dsc-kernel-bench moe-layer --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
+//       --dispatch-ptx DIR/dsc_moe_dispatch.sm_90a.ptx [--tiled]
+//       [--tokens 4096 --top-k 8 --experts 256 --k 7168 --n 2048 --reps 10]
+//
+// One MoE layer's routed experts, kernel after kernel (align, gather,
+// gate+up with SwiGLU, down, combine; see moeLayer); --tiled as the
+// compiled model runs them (moe_tiles' list, the tiled GEMMs, the gate and
+// up stacks as stored).
+//
 //   dsc-kernel-bench head-products --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
 //       [--batch 64 --heads 128 --w-uv --reps 10]
 //
@@ -1099,7 +1108,11 @@ int headProducts(const Args &args) {
 /// One MoE layer's routed experts on the GPU, kernel after kernel: align
 /// the slots to expert-sorted rows, gather the tokens' rows, gate+up with
 /// SwiGLU fused, down, combine with the routing weights. Checked against a
-/// CPU reference on a small layer, then timed at the given shape.
+/// CPU reference on a small layer, then timed at the given shape. With
+/// kTiled, as the compiled model runs them: the rows unpadded, moe_tiles'
+/// list of 64-row tiles, the tiled GEMMs (gate and up from their two
+/// stacks, silu(gate) * up rounded once); otherwise each expert's rows
+/// padded to 64, gate and up packed in one B (transformers' roundings).
 int moeLayer(const Args &args, const std::string &dispatchPtx) {
   // (Both GEMMs use the 64-row tile: about 128 rows per expert at V3's
   // shapes.)
@@ -1108,8 +1121,12 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
   const char *name = gpu.name;
   CUmodule gemms = loadModule(args.ptx), dispatch = loadModule(dispatchPtx);
   kBlockRows = 64;
-  CUfunction upFn = kernelOf(gemms, "grouped_gemm_swiglu_bf16_tn_m64");
-  CUfunction downFn = kernelOf(gemms, "grouped_gemm_bf16_tn_m64");
+  CUfunction upFn =
+      kernelOf(gemms, kTiled ? "grouped_gemm_swiglu_bf16_tn_m64_tiled"
+                             : "grouped_gemm_swiglu_bf16_tn_m64");
+  CUfunction downFn = kernelOf(gemms, kTiled ? "grouped_gemm_bf16_tn_m64_tiled"
+                                             : "grouped_gemm_bf16_tn_m64");
+  CUfunction tilesFn = kTiled ? kernelOf(dispatch, "moe_tiles") : nullptr;
   CUfunction alignFn = kernelOf(dispatch, "moe_align");
   CUfunction gatherFn = kernelOf(dispatch, "moe_gather");
   CUfunction combineFn = kernelOf(dispatch, "moe_combine");
@@ -1150,7 +1167,11 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
     auto fill = [&](size_t elements, std::vector<uint16_t> *keep) {
       return uploadRandomBf16(elements, block, keep);
     };
-    const int64_t maxRows = slots + experts * (kBlockRows - 1);
+    // kTiled: rows unpadded (moe_align's block 1), at most this many
+    // 64-row tiles listed.
+    const int64_t alignBlock = kTiled ? 1 : kBlockRows;
+    const int64_t maxRows = slots + experts * (alignBlock - 1);
+    const int64_t maxTiles = (slots + kBlockRows - 1) / kBlockRows + experts;
     Buffer x = fill(tokens * hidden, xHost);
     Buffer up = fill(experts * 2 * width * hidden, upHost);
     Buffer down = fill(experts * hidden * width, downHost);
@@ -1163,13 +1184,14 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
     Buffer h = upload(nullptr, maxRows * width * 2);
     Buffer d = upload(nullptr, maxRows * hidden * 4);
     Buffer out = upload(nullptr, tokens * hidden * 2);
+    Buffer tiles = upload(nullptr, maxTiles * 2 * 4);
     if (idsHost)
       *idsHost = ids, *wHost = weights;
 
     // Routing is fixed: align once to learn the largest expert (the GEMM
     // grids' y extent), then time the whole sequence.
     KernelArgs alignArgs;
-    alignArgs.memref(dIds, 4).index(slots).index(experts).index(kBlockRows);
+    alignArgs.memref(dIds, 4).index(slots).index(experts).index(alignBlock);
     alignArgs.memref(offsets, 4).memref(slotRow, 4).memref(rowSlot, 4);
     auto align = [&] {
       check(cu->cuMemsetD8(rowSlot.ptr, 0xff, rowSlot.bytes), "cuMemsetD8");
@@ -1190,23 +1212,31 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
       maxBlocks =
           std::max<int64_t>(maxBlocks, (off[e + 1] - off[e]) / kBlockRows);
 
-    KernelArgs gatherArgs, combineArgs;
+    KernelArgs tilesArgs, gatherArgs, combineArgs;
+    tilesArgs.memref(offsets, 4).index(experts).index(kBlockRows);
+    tilesArgs.index(maxTiles).memref(tiles, 4);
     gatherArgs.memref(x, 2).memref(rowSlot, 4).index(topK).index(hidden);
     gatherArgs.memref(a, 2);
     combineArgs.memref(d, 4).memref(slotRow, 4).memref(dW, 4);
     combineArgs.index(topK).index(hidden).memref(out, 2);
 
+    // The GEMMs' grid y: each expert's row blocks, or the listed tiles.
+    const int64_t gridRows = kTiled ? maxTiles : maxBlocks;
     auto layer = [&] {
       align();
+      if (kTiled)
+        check(cu->cuLaunchKernel(tilesFn, 1, 1, 1, 1024, 1, 1, 0, stream,
+                                 tilesArgs.data(), nullptr),
+              "launching moe_tiles");
       check(cu->cuLaunchKernel(gatherFn, unsigned(rows), 1, 1, 256, 1, 1, 0,
                                stream, gatherArgs.data(), nullptr),
             "launching moe_gather");
       kSwiglu = true;
       launchGroupedGemm(upFn, a, up, h, offsets, 2 * width, hidden, experts,
-                        maxBlocks, stream);
+                        gridRows, stream, nullptr, nullptr, &tiles);
       kSwiglu = false;
       launchGroupedGemm(downFn, h, down, d, offsets, hidden, width, experts,
-                        maxBlocks, stream);
+                        gridRows, stream, nullptr, nullptr, &tiles);
       check(cu->cuLaunchKernel(combineFn, unsigned(tokens), 1, 1, 256, 1, 1, 0,
                                stream, combineArgs.data(), nullptr),
             "launching moe_combine");
@@ -1222,12 +1252,14 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
           double(up.bytes + down.bytes + x.bytes + out.bytes) +
           double(rows) * (hidden * 2 * 2 + width * 2 * 2 + hidden * 4 * 2);
     for (Buffer *buf : {&x, &up, &down, &dIds, &dW, &offsets, &slotRow,
-                        &rowSlot, &a, &h, &d, &out})
+                        &rowSlot, &a, &h, &d, &out, &tiles})
       cu->cuMemFree(buf->ptr);
     return ms;
   };
 
-  // The small layer against the CPU, with transformers' bf16 roundings.
+  // The small layer against the CPU: with transformers' bf16 roundings
+  // (packed gate and up rows), or with kTiled the model's (the gate stack,
+  // then the up stack; silu(gate) * up in f32, rounded once).
   const int64_t T = 48, K = 4, E = 8, H = 1024, W = 256;
   std::vector<uint16_t> out, x, up, down;
   std::vector<int32_t> ids;
@@ -1251,6 +1283,12 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
       for (int64_t c = 0; c < H; ++c)
         xt[c] = fromBf16(x[t * H + c]);
       for (int64_t c = 0; c < W; ++c) {
+        if (kTiled) {
+          float gate = float(dot(up, e * W + c, H, xt.data()));
+          float upv = float(dot(up, (E + e) * W + c, H, xt.data()));
+          h[c] = roundBf16(gate / (1.0f + std::exp(-gate)) * upv);
+          continue;
+        }
         int64_t gateRow = e * 2 * W + c / 16 * 32 + c % 16;
         float gate = roundBf16(float(dot(up, gateRow, H, xt.data())));
         float upv = roundBf16(float(dot(up, gateRow + 16, H, xt.data())));
@@ -1277,11 +1315,12 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
           nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, &bytes);
   double flops = 2.0 * args.tokens * args.topK *
                  (2.0 * args.n * args.k + double(args.k) * args.n);
-  std::printf("{\"kernel\":\"moe_layer\",\"device\":\"%s\","
+  std::printf("{\"kernel\":\"%s\",\"device\":\"%s\","
               "\"check_rel_error\":%.3e,\"tokens\":%lld,\"top_k\":%lld,"
               "\"experts\":%lld,\"hidden\":%lld,\"width\":%lld,"
               "\"ms\":%.4f,\"tflops\":%.2f,\"bytes\":%.0f,\"gbps\":%.1f}\n",
-              name, error, (long long)args.tokens, (long long)args.topK,
+              kTiled ? "moe_layer_tiled" : "moe_layer", name, error,
+              (long long)args.tokens, (long long)args.topK,
               (long long)args.experts, (long long)args.k, (long long)args.n, ms,
               perSecond(flops, ms) / 1e12, bytes, perSecond(bytes, ms) / 1e9);
   return std::isfinite(error) && error < 2e-2 ? 0 : 1;
@@ -2216,7 +2255,8 @@ int main(int argc, char **argv) {
                  "ROWS] [--k HIDDEN] [--reps N]\n"
                  "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
                  "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
-                 "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N]\n"
+                 "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N] "
+                 "[--tiled]\n"
                  "       dsc-kernel-bench head-products --ptx FILE [--batch "
                  "ROWS] [--heads N] [--w-uv] [--reps N]\n"
                  "       dsc-kernel-bench mlp-swiglu --ptx FILE [--batch ROWS] "
@@ -2302,10 +2342,14 @@ int main(int argc, char **argv) {
   kFp8 = args.fp8;
   kTiled = args.tiled;
   kFp8w = args.fp8w;
-  if (kTiled &&
-      (kWgmma || kFp8 || kBlockRows != 64 || command != "grouped-gemm"))
+  if (kTiled && command == "grouped-gemm" &&
+      (kWgmma || kFp8 || kBlockRows != 64))
     die("--tiled is a grouped-gemm kernel with 64-row tiles (--block-rows "
         "64), no wgmma or FP8");
+  if (kTiled && command != "grouped-gemm" &&
+      (command != "moe-layer" || kWgmma || kFp8 || kFp8w || kSwiglu))
+    die("--tiled is a flag of grouped-gemm and moe-layer (the model's "
+        "routed experts)");
   if (kFp8w && !kTiled)
     die("--fp8w is a flag of grouped-gemm --tiled (e4m3 weights read as "
         "stored)");

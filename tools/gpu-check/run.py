@@ -388,14 +388,18 @@ def linear_fp8w():
 def moe_layer():
     """One MoE layer's routed experts at DeepSeek-V3 shapes on the kernels:
     align, gather, gate+up with SwiGLU, down, weighted combine. Memory-bound
-    on the expert weights (each expert's 3 matrices read once)."""
-    kernel_row("MoE layer (V3 shapes, 4096 tokens, top-8 of 256)", "moe_layer",
-               ["moe-layer", "--ptx", kernel("grouped_gemm"),
-                "--dispatch-ptx", kernel("moe_dispatch"), "--tokens", "4096",
-                "--top-k", "8", "--experts", "256", "--k", "7168", "--n", "2048",
-                "--reps", "5"],
-               lambda r: (f"{time_of(r)}, {r['tflops']:.0f} TFLOPS, "
-                          f"check {r['check_rel_error']:.1e}"))
+    on the expert weights (each expert's 3 matrices read once). As the
+    compiled model runs them (--tiled: moe_tiles' list, the tiled GEMMs),
+    then with each expert's rows padded (the packed SwiGLU kernel)."""
+    for label, key, extra in (("listed tiles", "moe_layer_tiled", ["--tiled"]),
+                              ("padded experts", "moe_layer", [])):
+        kernel_row(f"MoE layer (V3 shapes, 4096 tokens, top-8 of 256; {label})", key,
+                   ["moe-layer", *extra, "--ptx", kernel("grouped_gemm"),
+                    "--dispatch-ptx", kernel("moe_dispatch"), "--tokens", "4096",
+                    "--top-k", "8", "--experts", "256", "--k", "7168", "--n", "2048",
+                    "--reps", "5"],
+                   lambda r: (f"{time_of(r)}, {r['tflops']:.0f} TFLOPS, "
+                              f"check {r['check_rel_error']:.1e}"))
 
 
 def moe_route():
@@ -549,9 +553,8 @@ def v3_decode_layer(fp8=False):
     dequantized to bf16 by generated code (not timed) for the per-head
     products; the routed experts stay bf16 (the MoE layer benchmark has
     no FP8 path)."""
-    # (The routed experts run the library's MoE layer with SwiGLU fused;
-    # the model's compiled path, grouped_gemm_bf16_tn_m64_tiled and its
-    # SwiGLU kernel, is timed in the grouped_gemm step.)
+    # (The routed experts run the library's MoE layer as the compiled model
+    # does: moe_tiles' list and the tiled GEMMs, SwiGLU fused.)
     def gemm(n, k, experts=1, top_k=1, *extra):
         return ["grouped-gemm", "--ptx", kernel("grouped_gemm"), "--tokens", "64",
                 "--top-k", str(top_k), "--experts", str(experts), "--n", str(n),
@@ -597,7 +600,7 @@ def v3_decode_layer(fp8=False):
         ("router", ["moe-route", "--ptx", kernel("moe_route"), "--tokens", "64",
                     "--reps", "20"]),
         ("routed experts (top-8 of 256)",
-         ["moe-layer", "--ptx", kernel("grouped_gemm"), "--dispatch-ptx",
+         ["moe-layer", "--tiled", "--ptx", kernel("grouped_gemm"), "--dispatch-ptx",
           kernel("moe_dispatch"), "--tokens", "64", "--top-k", "8", "--experts", "256",
           "--k", "7168", "--n", "2048", "--reps", "5"]),
         # The kernel the compiled model runs for it (one batch, the gate
