@@ -28,7 +28,8 @@
 // One MoE layer's routed experts, kernel after kernel (align, gather,
 // gate+up with SwiGLU, down, combine; see moeLayer); --tiled as the
 // compiled model runs them (moe_tiles' list, the tiled GEMMs, the gate and
-// up stacks as stored).
+// up stacks as stored), with --fp8w over e4m3 stacks with 128 x 128 block
+// scales (DeepSeek-V3's).
 //
 //   dsc-kernel-bench head-products --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
 //       [--batch 64 --heads 128 --w-uv --reps 10]
@@ -1122,10 +1123,13 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
   CUmodule gemms = loadModule(args.ptx), dispatch = loadModule(dispatchPtx);
   kBlockRows = 64;
   CUfunction upFn =
-      kernelOf(gemms, kTiled ? "grouped_gemm_swiglu_bf16_tn_m64_tiled"
-                             : "grouped_gemm_swiglu_bf16_tn_m64");
-  CUfunction downFn = kernelOf(gemms, kTiled ? "grouped_gemm_bf16_tn_m64_tiled"
-                                             : "grouped_gemm_bf16_tn_m64");
+      kernelOf(gemms, kFp8w    ? "grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled"
+                      : kTiled ? "grouped_gemm_swiglu_bf16_tn_m64_tiled"
+                               : "grouped_gemm_swiglu_bf16_tn_m64");
+  CUfunction downFn =
+      kernelOf(gemms, kFp8w    ? "grouped_gemm_fp8w_bf16_tn_m64_tiled"
+                      : kTiled ? "grouped_gemm_bf16_tn_m64_tiled"
+                               : "grouped_gemm_bf16_tn_m64");
   CUfunction tilesFn = kTiled ? kernelOf(dispatch, "moe_tiles") : nullptr;
   CUfunction alignFn = kernelOf(dispatch, "moe_align");
   CUfunction gatherFn = kernelOf(dispatch, "moe_gather");
@@ -1137,11 +1141,13 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
           "raising the shared memory limit");
 
   // Runs the layer for tokens x hidden with `experts` of width `width`;
-  // returns ms per layer (reps > 0) and, when `out` is set, the output.
+  // returns ms per layer (reps > 0) and, when `out` is set, the output
+  // (`upHost` and `downHost`: the weights' values as the kernels multiply
+  // them).
   auto run = [&](int64_t tokens, int64_t topK, int64_t experts, int64_t hidden,
                  int64_t width, int reps, std::vector<uint16_t> *outHost,
-                 std::vector<uint16_t> *xHost, std::vector<uint16_t> *upHost,
-                 std::vector<uint16_t> *downHost, std::vector<int32_t> *idsHost,
+                 std::vector<uint16_t> *xHost, std::vector<float> *upHost,
+                 std::vector<float> *downHost, std::vector<int32_t> *idsHost,
                  std::vector<float> *wHost, double *bytesMoved) {
     std::mt19937 rng(17);
     const int64_t slots = tokens * topK;
@@ -1172,9 +1178,57 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
     const int64_t alignBlock = kTiled ? 1 : kBlockRows;
     const int64_t maxRows = slots + experts * (alignBlock - 1);
     const int64_t maxTiles = (slots + kBlockRows - 1) / kBlockRows + experts;
+    // `stacks` stacks of [experts, rows, cols] weights: bf16, or with
+    // kFp8w e4m3 codes (repeating an 8 MiB block) and 128 x 128 block
+    // scales, one buffer of them a stack in `scales`.
+    std::vector<Buffer> upScales, downScales;
+    auto expertWeights = [&](int64_t stacks, int64_t rows, int64_t cols,
+                             std::vector<float> *values,
+                             std::vector<Buffer> &scales) {
+      const size_t elements = size_t(stacks) * experts * rows * cols;
+      if (!kFp8w) {
+        std::vector<uint16_t> bits;
+        Buffer buf = fill(elements, values ? &bits : nullptr);
+        if (values) {
+          values->resize(elements);
+          for (size_t i = 0; i < elements; ++i)
+            (*values)[i] = fromBf16(bits[i]);
+        }
+        return buf;
+      }
+      std::vector<uint8_t> codes =
+          randomE4m3Bytes(std::min(elements, size_t(8) << 20), rng);
+      Buffer buf = upload(nullptr, elements);
+      for (size_t at = 0; at < elements; at += codes.size())
+        check(cu->cuMemcpyHtoD(buf.ptr + at, codes.data(),
+                               std::min(codes.size(), elements - at)),
+              "cuMemcpyHtoD");
+      const int64_t rowBlocks = (rows + 127) / 128,
+                    colBlocks = (cols + 127) / 128;
+      if (values)
+        values->resize(elements);
+      for (int64_t stack = 0; stack < stacks; ++stack) {
+        std::vector<float> blockScales(experts * rowBlocks * colBlocks);
+        for (float &scale : blockScales)
+          scale = 0.02f + float(rng() % 1024) / 16384.0f;
+        scales.push_back(upload(blockScales.data(), blockScales.size() * 4));
+        for (int64_t e = 0; values && e < experts; ++e)
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < cols; ++c) {
+              size_t at = size_t(((stack * experts + e) * rows + r) * cols + c);
+              (*values)[at] = roundBf16(
+                  float(fromE4m3(codes[at % codes.size()])) *
+                  blockScales[(e * rowBlocks + r / 128) * colBlocks + c / 128]);
+            }
+      }
+      return buf;
+    };
     Buffer x = fill(tokens * hidden, xHost);
-    Buffer up = fill(experts * 2 * width * hidden, upHost);
-    Buffer down = fill(experts * hidden * width, downHost);
+    // Gate and up: packed in one B, or (kTiled) the gate stack, then the up
+    // stack.
+    Buffer up = kTiled ? expertWeights(2, width, hidden, upHost, upScales)
+                       : expertWeights(1, 2 * width, hidden, upHost, upScales);
+    Buffer down = expertWeights(1, hidden, width, downHost, downScales);
     Buffer dIds = upload(ids.data(), slots * 4);
     Buffer dW = upload(weights.data(), slots * 4);
     Buffer offsets = upload(nullptr, (experts + 1) * 4);
@@ -1233,10 +1287,10 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
             "launching moe_gather");
       kSwiglu = true;
       launchGroupedGemm(upFn, a, up, h, offsets, 2 * width, hidden, experts,
-                        gridRows, stream, nullptr, nullptr, &tiles);
+                        gridRows, stream, nullptr, upScales.data(), &tiles);
       kSwiglu = false;
       launchGroupedGemm(downFn, h, down, d, offsets, hidden, width, experts,
-                        gridRows, stream, nullptr, nullptr, &tiles);
+                        gridRows, stream, nullptr, downScales.data(), &tiles);
       check(cu->cuLaunchKernel(combineFn, unsigned(tokens), 1, 1, 256, 1, 1, 0,
                                stream, combineArgs.data(), nullptr),
             "launching moe_combine");
@@ -1254,6 +1308,9 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
     for (Buffer *buf : {&x, &up, &down, &dIds, &dW, &offsets, &slotRow,
                         &rowSlot, &a, &h, &d, &out, &tiles})
       cu->cuMemFree(buf->ptr);
+    for (std::vector<Buffer> *bufs : {&upScales, &downScales})
+      for (Buffer &buf : *bufs)
+        cu->cuMemFree(buf.ptr);
     return ms;
   };
 
@@ -1261,7 +1318,8 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
   // (packed gate and up rows), or with kTiled the model's (the gate stack,
   // then the up stack; silu(gate) * up in f32, rounded once).
   const int64_t T = 48, K = 4, E = 8, H = 1024, W = 256;
-  std::vector<uint16_t> out, x, up, down;
+  std::vector<uint16_t> out, x;
+  std::vector<float> up, down;
   std::vector<int32_t> ids;
   std::vector<float> wts;
   run(T, K, E, H, W, 0, &out, &x, &up, &down, &ids, &wts, nullptr);
@@ -1272,11 +1330,11 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
     std::fill(want.begin(), want.end(), 0.0);
     for (int64_t j = 0; j < K; ++j) {
       int64_t e = ids[t * K + j];
-      auto dot = [&](const std::vector<uint16_t> &m, int64_t row, int64_t len,
+      auto dot = [&](const std::vector<float> &m, int64_t row, int64_t len,
                      const float *v) {
         double sum = 0;
         for (int64_t c = 0; c < len; ++c)
-          sum += double(fromBf16(m[row * len + c])) * v[c];
+          sum += double(m[row * len + c]) * v[c];
         return sum;
       };
       std::vector<float> xt(H);
@@ -1319,8 +1377,10 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
               "\"check_rel_error\":%.3e,\"tokens\":%lld,\"top_k\":%lld,"
               "\"experts\":%lld,\"hidden\":%lld,\"width\":%lld,"
               "\"ms\":%.4f,\"tflops\":%.2f,\"bytes\":%.0f,\"gbps\":%.1f}\n",
-              kTiled ? "moe_layer_tiled" : "moe_layer", name, error,
-              (long long)args.tokens, (long long)args.topK,
+              kFp8w    ? "moe_layer_tiled_fp8w"
+              : kTiled ? "moe_layer_tiled"
+                       : "moe_layer",
+              name, error, (long long)args.tokens, (long long)args.topK,
               (long long)args.experts, (long long)args.k, (long long)args.n, ms,
               perSecond(flops, ms) / 1e12, bytes, perSecond(bytes, ms) / 1e9);
   return std::isfinite(error) && error < 2e-2 ? 0 : 1;
@@ -2256,7 +2316,7 @@ int main(int argc, char **argv) {
                  "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
                  "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
                  "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N] "
-                 "[--tiled]\n"
+                 "[--tiled [--fp8w]]\n"
                  "       dsc-kernel-bench head-products --ptx FILE [--batch "
                  "ROWS] [--heads N] [--w-uv] [--reps N]\n"
                  "       dsc-kernel-bench mlp-swiglu --ptx FILE [--batch ROWS] "
@@ -2347,12 +2407,12 @@ int main(int argc, char **argv) {
     die("--tiled is a grouped-gemm kernel with 64-row tiles (--block-rows "
         "64), no wgmma or FP8");
   if (kTiled && command != "grouped-gemm" &&
-      (command != "moe-layer" || kWgmma || kFp8 || kFp8w || kSwiglu))
+      (command != "moe-layer" || kWgmma || kFp8 || kSwiglu))
     die("--tiled is a flag of grouped-gemm and moe-layer (the model's "
         "routed experts)");
   if (kFp8w && !kTiled)
-    die("--fp8w is a flag of grouped-gemm --tiled (e4m3 weights read as "
-        "stored)");
+    die("--fp8w is a flag of grouped-gemm --tiled and moe-layer --tiled "
+        "(e4m3 weights read as stored)");
   if (kFp8 && (kSwiglu || kBlockRows != (kWgmma ? 128 : 64) ||
                command != "grouped-gemm" || args.k % 128))
     die("--fp8 is a grouped-gemm kernel with K % 128 == 0, no SwiGLU and "

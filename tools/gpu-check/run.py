@@ -389,9 +389,12 @@ def moe_layer():
     """One MoE layer's routed experts at DeepSeek-V3 shapes on the kernels:
     align, gather, gate+up with SwiGLU, down, weighted combine. Memory-bound
     on the expert weights (each expert's 3 matrices read once). As the
-    compiled model runs them (--tiled: moe_tiles' list, the tiled GEMMs),
-    then with each expert's rows padded (the packed SwiGLU kernel)."""
+    compiled model runs them (--tiled: moe_tiles' list, the tiled GEMMs;
+    with --fp8w over e4m3 stacks, as V3's checkpoint stores them), then
+    with each expert's rows padded (the packed SwiGLU kernel)."""
     for label, key, extra in (("listed tiles", "moe_layer_tiled", ["--tiled"]),
+                              ("listed tiles, e4m3 weights", "moe_layer_tiled_fp8w",
+                               ["--tiled", "--fp8w"]),
                               ("padded experts", "moe_layer", [])):
         kernel_row(f"MoE layer (V3 shapes, 4096 tokens, top-8 of 256; {label})", key,
                    ["moe-layer", *extra, "--ptx", kernel("grouped_gemm"),
@@ -551,8 +554,8 @@ def v3_decode_layer(fp8=False):
     expert's gate and up as one GEMM of both widths, what the fused
     SwiGLU kernel reads and computes but its epilogue); kv_b's halves are
     dequantized to bf16 by generated code (not timed) for the per-head
-    products; the routed experts stay bf16 (the MoE layer benchmark has
-    no FP8 path)."""
+    products; the routed experts read e4m3 stacks (moe-layer --tiled
+    --fp8w)."""
     # (The routed experts run the library's MoE layer as the compiled model
     # does: moe_tiles' list and the tiled GEMMs, SwiGLU fused.)
     def gemm(n, k, experts=1, top_k=1, *extra):
@@ -600,7 +603,8 @@ def v3_decode_layer(fp8=False):
         ("router", ["moe-route", "--ptx", kernel("moe_route"), "--tokens", "64",
                     "--reps", "20"]),
         ("routed experts (top-8 of 256)",
-         ["moe-layer", "--tiled", "--ptx", kernel("grouped_gemm"), "--dispatch-ptx",
+         ["moe-layer", "--tiled", *(["--fp8w"] if fp8 else []), "--ptx",
+          kernel("grouped_gemm"), "--dispatch-ptx",
           kernel("moe_dispatch"), "--tokens", "64", "--top-k", "8", "--experts", "256",
           "--k", "7168", "--n", "2048", "--reps", "5"]),
         # The kernel the compiled model runs for it (one batch, the gate
