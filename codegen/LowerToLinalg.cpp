@@ -1123,10 +1123,11 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
 /// With `fixedShapes`, the routed experts are computed per slot instead
 /// (gatheredExperts): no host loop and no size that depends on the routing.
 ///
-/// With `bf16Inputs` and bf16 expert stacks (no scales), the routed
-/// experts' GEMMs take their inputs rounded to bf16, as tensor-core GEMMs
-/// do; with `fixedShapes` too, each per-slot GEMM carries
-/// `kLibraryGroupedGemmAttr` and the SwiGLU between them
+/// With `bf16Inputs` and bf16 expert stacks, or e4m3 ones with block
+/// scales (each weight bf16(w * scale)), the routed experts' GEMMs take
+/// their inputs rounded to bf16, as tensor-core GEMMs do; with
+/// `fixedShapes` too, each per-slot GEMM carries `kLibraryGroupedGemmAttr`
+/// (an e4m3 stack's, its block size) and the SwiGLU between them
 /// `kLibrarySwigluAttr`, for dsc-library-gemms.
 struct LowerMoe : OpRewritePattern<MoeOp> {
   LowerMoe(MLIRContext *context, bool fixedShapes, bool bf16Inputs)
