@@ -34,6 +34,16 @@ Each K step of 128 is one scale block: its products accumulate apart and
 join the running sums scaled by both scales (DeepGEMM's promotion: the
 tensor cores' FP8 sums are not kept in full f32). Warps of 32 x 32 keep
 both sets of sums in registers; the block tile is 64 x 128 (8 warps).
+
+The e4m3-weight kernels (gemm_fp8w_*, grouped_gemm_*fp8w*_tiled;
+configure(..., fp8_weights=True)) keep the bf16 schedule with bf16 A and
+an FP8 checkpoint's weights as stored, e4m3 with block scales of any size
+whose columns are a multiple of 16: B's bytes go through a cp.async ring
+of their own (w8_copy_setup), and each K step every thread turns the
+chunks it copied into the one bf16 B tile the mma.sync loop reads
+(w8_convert: bf16(w * scale), the CPU's dequantization), between two
+barriers. dsc-library-gemms runs them for linear layers of few rows and
+for the routed experts of FP8 checkpoints.
 """
 
 import sys
