@@ -563,6 +563,23 @@ Value mTilesFor(OpBuilder &b, Location loc, Value rows,
                                 arith::ConstantIndexOp::create(b, loc, 1));
 }
 
+/// Launches `kernel`, a library GEMM, with `args`: grid (the `columns`
+/// of C in `kernel`'s N tiles, `mTiles`, `batches`), its threads and
+/// dynamic shared memory as its attributes state them.
+void launchTiled(OpBuilder &b, Location loc, const LibraryKernel &kernel,
+                 int64_t columns, Value mTiles, int64_t batches,
+                 ArrayRef<Value> args) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  gpu::KernelDim3 grid{index(llvm::divideCeil(columns, kernel.tileN)), mTiles,
+                       index(batches)};
+  gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
+  Value shared =
+      arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);
+  gpu::LaunchFuncOp::create(b, loc, kernel.fn, grid, block, shared, args);
+}
+
 /// Launches the library GEMM `kernel`: for each expert e, rows
 /// [offsets[e], offsets[e+1]) of C [rows, n] = A [rows, k] times B [e]
 /// ([n, k]) transposed, over `mTiles` M tiles: the tiles of one expert's
@@ -578,12 +595,6 @@ void launchGemm(OpBuilder &b, Location loc, const LibraryKernel &kernel,
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  int64_t columns = static_cast<int64_t>(stacks.size()) * n;
-  gpu::KernelDim3 grid{index(llvm::divideCeil(columns, kernel.tileN)), mTiles,
-                       index(1)};
-  gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
-  Value shared =
-      arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);
   SmallVector<Value> args = {flattened(b, loc, a)};
   for (Value stack : stacks)
     args.push_back(flattened(b, loc, stack));
@@ -595,7 +606,8 @@ void launchGemm(OpBuilder &b, Location loc, const LibraryKernel &kernel,
   args.append({index(n), index(k)});
   for (int64_t size : scaleBlock)
     args.push_back(index(size));
-  gpu::LaunchFuncOp::create(b, loc, kernel.fn, grid, block, shared, args);
+  launchTiled(b, loc, kernel, static_cast<int64_t>(stacks.size()) * n, mTiles,
+              1, args);
 }
 
 /// A linalg.generic on buffers, all loops parallel, identity map for `out`.
@@ -622,19 +634,15 @@ void launchBatchedKernel(OpBuilder &b, Location loc, const BatchedGemm &gemm,
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  int64_t columns = static_cast<int64_t>(flatWs.size()) * gemm.n;
-  gpu::KernelDim3 grid{index(llvm::divideCeil(columns, kernel.tileN)),
-                       mTilesFor(b, loc, rows, kernel), index(gemm.heads)};
-  gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
-  Value shared =
-      arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);
+  Value mTiles = mTilesFor(b, loc, rows, kernel);
   SmallVector<Value> args = {flattened(b, loc, gemm.a)};
   args.append(flatWs.begin(), flatWs.end());
   args.append({flattened(b, loc, gemm.c), rows, index(gemm.n), index(gemm.k),
                index(gemm.heads * gemm.k), index(gemm.k), index(gemm.wOffset),
                index(gemm.wStrides[0]), index(gemm.wStrides[1]),
                index(gemm.heads * gemm.n), index(gemm.n)});
-  gpu::LaunchFuncOp::create(b, loc, kernel.fn, grid, block, shared, args);
+  launchTiled(b, loc, kernel, static_cast<int64_t>(flatWs.size()) * gemm.n,
+              mTiles, gemm.heads, args);
 }
 
 /// Replaces `op` with the launch of the batched `kernel` on `gemm`, W
@@ -812,12 +820,7 @@ void launchFp8w(OpBuilder &b, Location loc, const LibraryKernel &kernel,
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  int64_t columns = static_cast<int64_t>(weights.size()) * n;
-  gpu::KernelDim3 grid{index(llvm::divideCeil(columns, kernel.tileN)),
-                       mTilesFor(b, loc, rows, kernel), index(1)};
-  gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
-  Value shared =
-      arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);
+  Value mTiles = mTilesFor(b, loc, rows, kernel);
   SmallVector<Value> args = {flattened(b, loc, a)};
   for (Dequantized *d : weights)
     args.push_back(flattened(b, loc, d->weight));
@@ -826,7 +829,8 @@ void launchFp8w(OpBuilder &b, Location loc, const LibraryKernel &kernel,
   args.append({flattened(b, loc, c), rows, index(n), index(k), index(k),
                index(n), index(weights.front()->blockN),
                index(weights.front()->blockK)});
-  gpu::LaunchFuncOp::create(b, loc, kernel.fn, grid, block, shared, args);
+  launchTiled(b, loc, kernel, static_cast<int64_t>(weights.size()) * n, mTiles,
+              1, args);
 }
 
 /// Replaces `op` with the launch of `kernel` on `gemm`: one batch of the
