@@ -21,6 +21,8 @@
 #include "codegen/GroupedGemmBf16.inc"
 #include "codegen/MlaDecodeBf16.inc"
 #include "codegen/MlaDecodeBf16C32R8.inc"
+#include "codegen/MlaPrefillBf16.inc"
+#include "codegen/MlaPrefillBf16N16R8V16.inc"
 #include "codegen/MoeDispatch.inc"
 
 #include "dialects/dsc/DscOps.h"
@@ -68,6 +70,14 @@ constexpr LibraryFile kMlaDecodeNarrowFile = {
     kMlaDecodeBf16C32R8Source, "codegen/kernels/mla_decode_bf16_c32_r8.mlir",
     "dsc_mla_decode_c32_r8"};
 
+constexpr LibraryFile kMlaPrefillFile = {
+    kMlaPrefillBf16Source, "codegen/kernels/mla_prefill_bf16.mlir",
+    "dsc_mla_prefill"};
+constexpr LibraryFile kMlaPrefillNarrowFile = {
+    kMlaPrefillBf16N16R8V16Source,
+    "codegen/kernels/mla_prefill_bf16_n16_r8_v16.mlir",
+    "dsc_mla_prefill_n16_r8_v16"};
+
 /// A kernel of a library file.
 struct LibrarySource {
   const LibraryFile &file;
@@ -98,6 +108,25 @@ const MlaDecodeVariant *mlaDecodeVariant(int64_t latent, int64_t rope) {
       return &v;
   return nullptr;
 }
+/// The library's MLA prefill kernel for one no-rope, rope and value width
+/// (gen_mla_prefill.py): DeepSeek's models' and the test fixtures'.
+struct MlaPrefillVariant {
+  int64_t nope, rope, value;
+  LibrarySource kernel;
+};
+constexpr MlaPrefillVariant kMlaPrefillVariants[] = {
+    {128, 64, 128, {kMlaPrefillFile, "mla_prefill_bf16"}},
+    {16, 8, 16, {kMlaPrefillNarrowFile, "mla_prefill_bf16_n16_r8_v16"}},
+};
+
+const MlaPrefillVariant *mlaPrefillVariant(int64_t nope, int64_t rope,
+                                           int64_t value) {
+  for (const MlaPrefillVariant &v : kMlaPrefillVariants)
+    if (v.nope == nope && v.rope == rope && v.value == value)
+      return &v;
+  return nullptr;
+}
+
 // The decode kernel's blocks per launch to aim for when choosing the
 // splits of the tokens: two waves on an H100/H200 (132 SMs; one block
 // fills an SM's shared memory at DeepSeek's widths). More splits only add
@@ -1014,6 +1043,53 @@ LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
   });
   memref::DeallocOp::create(b, loc, opart);
   memref::DeallocOp::create(b, loc, lse);
+  op.erase();
+  return success();
+}
+
+/// Replaces `op` (on buffers) with the library's MLA prefill: one block per
+/// 64 query tokens of a head of a sequence (grid ceil(S / 64) x H x B).
+LogicalResult launchPrefill(CausalMlaPrefillOp op,
+                            const LibraryKernel &kernel) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value queries = op.getQueries(), kv = op.getKv(), ropeKeys = op.getRopeKeys(),
+        out = op.getInit();
+  for (Value operand : {queries, kv, ropeKeys, out})
+    if (!cast<MemRefType>(operand.getType()).getLayout().isIdentity())
+      return op.emitOpError("needs contiguous row-major queries, kv, "
+                            "rope_keys and init");
+  int64_t heads = cast<MemRefType>(queries.getType()).getDimSize(2);
+  if (ShapedType::isDynamic(heads))
+    return op.emitOpError("needs a static head count");
+  Value batch = memref::DimOp::create(b, loc, queries, 0);
+  Value tokens = memref::DimOp::create(b, loc, queries, 1);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value headCount = arith::ConstantIndexOp::create(b, loc, heads);
+  // No tokens launches nothing (a grid of 0 blocks is an error).
+  Value any = arith::AndIOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, batch, zero),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, tokens, zero));
+  scf::IfOp::create(b, loc, any, [&](OpBuilder &tb, Location tl) {
+    double scale = op.getScale().convertToDouble() * M_LOG2E;
+    Value scaleLog2 =
+        arith::ConstantOp::create(tb, tl, tb.getF32FloatAttr(float(scale)));
+    Value tiles = ceilDiv(tb, tl, tokens,
+                          arith::ConstantIndexOp::create(tb, tl, kernel.tileM));
+    gpu::KernelDim3 grid{tiles, headCount, batch};
+    gpu::KernelDim3 block{
+        arith::ConstantIndexOp::create(tb, tl, kernel.threads), one, one};
+    Value shared = arith::ConstantIntOp::create(tb, tl, tb.getI32Type(),
+                                                kernel.sharedBytes);
+    gpu::LaunchFuncOp::create(
+        tb, tl, kernel.fn, grid, block, shared,
+        ValueRange{flattened(tb, tl, queries), flattened(tb, tl, kv),
+                   flattened(tb, tl, ropeKeys), flattened(tb, tl, out), tokens,
+                   headCount, scaleLog2});
+    scf::YieldOp::create(tb, tl);
+  });
   op.erase();
   return success();
 }
@@ -2039,15 +2115,22 @@ struct DscLibraryGemmsPass
       if (op.hasPureBufferSemantics())
         attention.push_back(op);
     });
+    SmallVector<CausalMlaPrefillOp> prefills;
+    module.walk([&](CausalMlaPrefillOp op) {
+      if (op.hasPureBufferSemantics())
+        prefills.push_back(op);
+    });
     if (plain.empty() && routed.empty() && batched.empty() &&
-        attention.empty() && swiglus.empty() && combines.empty())
+        attention.empty() && prefills.empty() && swiglus.empty() &&
+        combines.empty())
       return;
     auto kernel = [&](const LibrarySource &source) -> FailureOr<LibraryKernel> {
       FailureOr<LibraryKernel> found = libraryKernel(module, source);
       // The GEMMs' and the MLA decode's launches are read from their
       // attributes.
       bool statesLaunch = &source.file == &kGemmFile ||
-                          source.kernel.starts_with("mla_decode_bf16");
+                          source.kernel.starts_with("mla_decode_bf16") ||
+                          source.kernel.starts_with("mla_prefill_bf16");
       if (failed(found) ||
           (statesLaunch && (found->tileM <= 0 || found->tileN <= 0 ||
                             found->sharedBytes <= 0))) {
@@ -2107,6 +2190,21 @@ struct DscLibraryGemmsPass
       FailureOr<LibraryKernel> combine = kernel(variant->combine);
       if (failed(decode) || failed(combine) ||
           failed(launchAttention(op, *decode, *combine)))
+        return signalPassFailure();
+    }
+    for (CausalMlaPrefillOp op : prefills) {
+      int64_t dqk = cast<MemRefType>(op.getQueries().getType()).getDimSize(3),
+              rope = cast<MemRefType>(op.getRopeKeys().getType()).getDimSize(2),
+              value = cast<MemRefType>(op.getInit().getType()).getDimSize(3);
+      const MlaPrefillVariant *variant =
+          mlaPrefillVariant(dqk - rope, rope, value);
+      if (!variant) {
+        op.emitOpError("the kernel library has no MLA prefill for no-rope ")
+            << dqk - rope << ", rope " << rope << " and value " << value;
+        return signalPassFailure();
+      }
+      FailureOr<LibraryKernel> prefill = kernel(variant->kernel);
+      if (failed(prefill) || failed(launchPrefill(op, *prefill)))
         return signalPassFailure();
     }
     SmallVector<RoutedGroup> groups = groupRouted(routed);
@@ -2273,4 +2371,9 @@ struct DscLibraryGemmsPass
 
 bool mlir::dsc::libraryHasMlaDecode(int64_t latent, int64_t rope) {
   return mlaDecodeVariant(latent, rope) != nullptr;
+}
+
+bool mlir::dsc::libraryHasMlaPrefill(int64_t nope, int64_t rope,
+                                     int64_t value) {
+  return mlaPrefillVariant(nope, rope, value) != nullptr;
 }

@@ -52,6 +52,17 @@ Value castFromF32(TensorMath &m, Value value, ShapedType type) {
   });
 }
 
+/// `value` (a bf16 tensor) converted to the element type of `type`.
+Value castFromBf16(TensorMath &m, Value value, ShapedType type) {
+  Type eltType = type.getElementType();
+  if (eltType == getElementTypeOrSelf(value))
+    return value;
+  return m.map(value, eltType, [&](OpBuilder &b, Location l, ValueRange a) {
+    linalg::YieldOp::create(
+        b, l, fromF32(b, l, TensorMath(b, l).toF32(a[0]), eltType));
+  });
+}
+
 //===----------------------------------------------------------------------===//
 // rms_norm
 //===----------------------------------------------------------------------===//
@@ -698,6 +709,39 @@ struct LowerGate : OpRewritePattern<GateOp> {
 // mla
 //===----------------------------------------------------------------------===//
 
+/// `first` [..., n] and `second` [..., m] (the same leading sizes, static
+/// last ones) joined along the last dimension into [..., n + m], as bf16:
+/// the row layout of the kernel library's attention operands.
+Value joinedBf16(TensorMath &m, Value first, Value second) {
+  OpBuilder &b = m.builder();
+  int64_t split = cast<ShapedType>(first.getType()).getShape().back();
+  int64_t width = split + cast<ShapedType>(second.getType()).getShape().back();
+  SmallVector<OpFoldResult> sizes = m.sizes(first);
+  sizes.back() = b.getIndexAttr(width);
+  unsigned rank = sizes.size();
+  Type bf16 = b.getBF16Type();
+  return m.generic(
+      {}, m.empty(sizes, bf16), rank, {iota(rank)}, {},
+      [&](OpBuilder &nb, Location l, ValueRange) {
+        TensorMath s(nb, l);
+        SmallVector<Value> at;
+        for (unsigned i = 0; i < rank; ++i)
+          at.push_back(linalg::IndexOp::create(nb, l, i));
+        Value w = at.back();
+        Value inFirst = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult,
+                                              w, s.index(split));
+        at.back() = arith::MinUIOp::create(nb, l, w, s.index(split - 1));
+        Value x = tensor::ExtractOp::create(nb, l, first, at);
+        at.back() = arith::SubIOp::create(
+            nb, l, arith::MaxUIOp::create(nb, l, w, s.index(split)),
+            s.index(split));
+        Value y = tensor::ExtractOp::create(nb, l, second, at);
+        Value v =
+            arith::SelectOp::create(nb, l, inFirst, s.toF32(x), s.toF32(y));
+        linalg::YieldOp::create(nb, l, fromF32(nb, l, v, bf16));
+      })[0];
+}
+
 /// `op`'s W_UK and W_UV (TensorMath::splitKvB), kv_b dequantized first
 /// when it is FP8: to f32, or with `bf16` to bf16 (as DeepSeek's reference
 /// code dequantizes kv_b for its absorbed attention), the operand type of
@@ -743,10 +787,24 @@ constexpr AttentionLayout kLibraryDecodeLayout{/*transposeKeys=*/false,
                                                /*queryBlock=*/0,
                                                /*bf16Probabilities=*/true};
 
+/// dsc.mla's attention. The naive form (a prompt's: each head's keys and
+/// values decompressed by kv_b) of widths the kernel library has
+/// (libraryRuns, with a bf16 or block-scaled kv_b) runs on the library when
+/// `library` is set: the decompression on its GEMM (the latent rounded to
+/// bf16; an FP8 kv_b dequantized to bf16 for it, as a linear layer's), the
+/// attention as dsc.causal_mla_prefill over the queries, keys and values
+/// rounded to bf16. With `bf16Inputs` alone (a CPU checking a GPU's
+/// numerics) it computes the same roundings: those operands, the
+/// probabilities' numerators (as the kernel rounds them against its
+/// running maximum: the same values for prompts of one 64-token tile) and
+/// the result.
 struct LowerMla : OpRewritePattern<MlaOp> {
-  LowerMla(MLIRContext *context, const AttentionLayout &layout)
-      : OpRewritePattern(context), layout(layout) {}
+  LowerMla(MLIRContext *context, const AttentionLayout &layout, bool library,
+           bool bf16Inputs)
+      : OpRewritePattern(context), layout(layout), library(library),
+        bf16Inputs(bf16Inputs) {}
   AttentionLayout layout;
+  bool library, bf16Inputs;
   LogicalResult matchAndRewrite(MlaOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -755,6 +813,11 @@ struct LowerMla : OpRewritePattern<MlaOp> {
     auto qType = op.getQNope().getType();
     int64_t heads = qType.getDimSize(2), dn = qType.getDimSize(3),
             dv = op.getType().getDimSize(3);
+    if ((library || bf16Inputs) && libraryRuns(op)) {
+      rewriter.replaceOp(
+          op, castFromBf16(m, libraryAttention(m, op, library), op.getType()));
+      return success();
+    }
     Value result;
     if (op.getForm() == MlaForm::Naive) {
       // Decompress: per head k_nope (dn) and v (dv) from the latent.
@@ -777,6 +840,61 @@ struct LowerMla : OpRewritePattern<MlaOp> {
     }
     rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
     return success();
+  }
+
+  /// Whether the kernel library's MLA prefill can run `op`'s attention:
+  /// the naive form with the causal mask, a kv_b the library's GEMM reads
+  /// (bf16, or FP8 dequantized to bf16) and widths it has.
+  static bool libraryRuns(MlaOp op) {
+    auto qType = op.getQNope().getType();
+    return op.getForm() == MlaForm::Naive && !op.getMask() &&
+           (op.getScales() ||
+            op.getKvB().getType().getElementType().isBF16()) &&
+           !ShapedType::isDynamic(qType.getDimSize(2)) &&
+           libraryHasMlaPrefill(qType.getDimSize(3),
+                                op.getKPe().getType().getDimSize(2),
+                                op.getType().getDimSize(3));
+  }
+
+  /// The naive form with the library's roundings (see the struct), bf16:
+  /// on the library (dsc.causal_mla_prefill) when `onLibrary`, else
+  /// computed here.
+  Value libraryAttention(TensorMath &m, MlaOp op, bool onLibrary) const {
+    OpBuilder &b = m.builder();
+    Location loc = m.getLoc();
+    auto qType = op.getQNope().getType();
+    int64_t heads = qType.getDimSize(2), dn = qType.getDimSize(3),
+            dv = op.getType().getDimSize(3);
+    Type bf16 = b.getBF16Type();
+    Value kvb = op.getKvB();
+    if (Value scales = op.getScales())
+      kvb = dequantizeForGemm(m, kvb, scales, *op.getBlockSize());
+    Value sums = m.matmulTransposed(roundedToBf16(m, op.getLatent()), kvb);
+    sums.getDefiningOp()->setAttr(kLibraryGemmAttr, b.getUnitAttr());
+    Value kv = tensor::ExpandShapeOp::create(
+        b, loc,
+        RankedTensorType::get(
+            {ShapedType::kDynamic, ShapedType::kDynamic, heads, dn + dv}, bf16),
+        roundedToBf16(m, sums),
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    Value ropeKeys = roundedToBf16(m, op.getKPe());
+    double scale = op.getScale().convertToDouble();
+    if (!onLibrary) {
+      AttentionLayout rounded = layout;
+      rounded.bf16Probabilities = true;
+      Value out = m.causalAttention(
+          roundedToBf16(m, op.getQNope()), m.sliceLast(kv, 0, dn),
+          roundedToBf16(m, op.getQPe()), ropeKeys, m.sliceLast(kv, dn, dv),
+          scale, Value(), rounded);
+      return roundedToBf16(m, out);
+    }
+    SmallVector<OpFoldResult> sizes = m.sizes(op.getQNope());
+    sizes.back() = b.getIndexAttr(dv);
+    Value init = m.empty(sizes, bf16);
+    return CausalMlaPrefillOp::create(b, loc, TypeRange{init.getType()},
+                                      joinedBf16(m, op.getQNope(), op.getQPe()),
+                                      kv, ropeKeys, init, op.getScaleAttr())
+        .getResult()[0];
   }
 };
 
@@ -964,8 +1082,7 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
   static Value libraryAttention(MlaDecodeOp op, TensorMath &m) {
     OpBuilder &b = m.builder();
     Location loc = m.getLoc();
-    int64_t c = op.getLatent().getType().getDimSize(2),
-            dr = op.getKPe().getType().getDimSize(2), d = c + dr;
+    int64_t c = op.getLatent().getType().getDimSize(2);
     int64_t heads = op.getQNope().getType().getDimSize(2),
             dv = op.getType().getDimSize(3);
     int64_t pageSize = op.getCache().getType().getDimSize(1);
@@ -974,41 +1091,14 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     Value qLat = onLibrary(
         m.absorbQueries(productInput(m, op.getQNope(), wUK), wUK), wUK);
 
-    // (first, second) joined along the last dimension, as bf16.
-    auto joined = [&](Value first, Value second, int64_t split) {
-      SmallVector<OpFoldResult> sizes = m.sizes(first);
-      sizes.back() = b.getIndexAttr(d);
-      unsigned rank = sizes.size();
-      auto identity = llvm::to_vector(llvm::seq<unsigned>(0, rank));
-      return m.generic(
-          {}, m.empty(sizes, bf16), rank, {identity}, {},
-          [&](OpBuilder &nb, Location l, ValueRange) {
-            TensorMath s(nb, l);
-            SmallVector<Value> at;
-            for (unsigned i = 0; i < rank; ++i)
-              at.push_back(linalg::IndexOp::create(nb, l, i));
-            Value w = at.back();
-            Value inFirst = arith::CmpIOp::create(
-                nb, l, arith::CmpIPredicate::ult, w, s.index(split));
-            at.back() = arith::MinUIOp::create(nb, l, w, s.index(split - 1));
-            Value x = tensor::ExtractOp::create(nb, l, first, at);
-            at.back() = arith::SubIOp::create(
-                nb, l, arith::MaxUIOp::create(nb, l, w, s.index(split)),
-                s.index(split));
-            Value y = tensor::ExtractOp::create(nb, l, second, at);
-            Value v =
-                arith::SelectOp::create(nb, l, inFirst, s.toF32(x), s.toF32(y));
-            linalg::YieldOp::create(nb, l, fromF32(nb, l, v, bf16));
-          })[0];
-    };
     auto rowsOf = [&](Value v, unsigned rank) {
       SmallVector<ReassociationIndices> groups = {{0, 1}};
       for (unsigned i = 2; i < rank; ++i)
         groups.push_back({i});
       return tensor::CollapseShapeOp::create(b, loc, v, groups).getResult();
     };
-    Value queries = rowsOf(joined(qLat, op.getQPe(), c), 4);
-    Value entries = rowsOf(joined(op.getLatent(), op.getKPe(), c), 3);
+    Value queries = rowsOf(joinedBf16(m, qLat, op.getQPe()), 4);
+    Value entries = rowsOf(joinedBf16(m, op.getLatent(), op.getKPe()), 3);
 
     Value table = op.getBlockTable(), past = op.getPast();
     Value batch = tensor::DimOp::create(b, loc, op.getLatent(), 0);
@@ -1547,7 +1637,7 @@ struct DscLowerToLinalgPass
     // gone.
     WalkResult left = getOperation()->walk([](Operation *op) {
       if (isa<DscDialect>(op->getDialect()) &&
-          !isa<WeightOp, PagedMlaDecodeOp>(op)) {
+          !isa<WeightOp, PagedMlaDecodeOp, CausalMlaPrefillOp>(op)) {
         op->emitOpError("has no lowering to linalg");
         return WalkResult::interrupt();
       }
@@ -1571,6 +1661,7 @@ void mlir::dsc::populateDscToLinalgPatterns(
                                options.bf16LinearInputs);
   patterns.add<LowerMoe>(context, options.fixedShapes,
                          options.bf16LinearInputs);
-  patterns.add<LowerMla>(context, options.plainAttention ? AttentionLayout()
-                                                         : kPrefillLayout);
+  patterns.add<LowerMla>(
+      context, options.plainAttention ? AttentionLayout() : kPrefillLayout,
+      options.libraryAttention, options.bf16LinearInputs);
 }

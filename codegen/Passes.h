@@ -92,7 +92,8 @@ inline constexpr llvm::StringLiteral kLibraryBatchedGemmAttr =
 /// weights as tensor-core GEMMs: inputs rounded to bf16, the GEMMs marked
 /// with kLibraryGemmAttr or, per slot with `fixedShapes`,
 /// kLibraryGroupedGemmAttr), `libraryAttention` (decode attention as
-/// dsc.paged_mla_decode where the library has its widths).
+/// dsc.paged_mla_decode and a prompt's as dsc.causal_mla_prefill where the
+/// library has their widths).
 void populateDscToLinalgPatterns(RewritePatternSet &patterns,
                                  const DscLowerToLinalgOptions &options = {});
 
@@ -103,6 +104,10 @@ inline constexpr int64_t kLibraryMlaPageSize = 64;
 /// Whether the kernel library has MLA decode kernels for latent width
 /// `latent` (kv_lora_rank) and rope width `rope`.
 bool libraryHasMlaDecode(int64_t latent, int64_t rope);
+
+/// Whether the kernel library has an MLA prefill kernel for no-rope width
+/// `nope` (qk_nope_head_dim), rope width `rope` and value width `value`.
+bool libraryHasMlaPrefill(int64_t nope, int64_t rope, int64_t value);
 
 /// Options of the lowering pipelines.
 struct CodegenOptions {

@@ -44,7 +44,11 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
            "dsc-library-gemms launches as the library's MLA decode kernels; "
            "with a bf16 kv_b its per-head products (q_nope rounded to bf16 "
            "times W_UK, the result times W_UV) are marked "
-           "`dsc.library_batched_gemm`">,
+           "`dsc.library_batched_gemm`. A prompt's attention (dsc.mla, "
+           "naive form, causal, a bf16 or FP8 kv_b, widths the library has) "
+           "becomes dsc.causal_mla_prefill after kv_b's decompression on the "
+           "library's GEMM (with bf16-linear-inputs alone: the same "
+           "roundings, computed here)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
@@ -395,8 +399,8 @@ def DscBf16LinearWeights : Pass<"dsc-bf16-linear-weights", "ModuleOp"> {
 }
 
 def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
-  let summary = "Run the marked GEMMs and dsc.paged_mla_decode on the kernel "
-                "library's kernels";
+  let summary = "Run the marked GEMMs, dsc.paged_mla_decode and "
+                "dsc.causal_mla_prefill on the kernel library's kernels";
   let description = [{
     For GPU targets, after bufferization and before the parallel loops
     become kernels: each `linalg.generic` marked `dsc.library_gemm` (by
@@ -494,6 +498,14 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     offset, then `mla_decode_combine*`. One it cannot run (pages other than
     64 tokens, dynamic heads, a strided operand, widths the library lacks)
     is an error: the op has no other lowering.
+
+    Each `dsc.causal_mla_prefill` on buffers (a prompt's attention, made by
+    dsc-lower-to-linalg{library-attention}) becomes the library's MLA
+    prefill for its widths (`mla_prefill_bf16.mlir`, or a variant such as
+    `mla_prefill_bf16_n16_r8_v16.mlir`): grid (ceil(S / 64), H, B), 128
+    threads, the shared memory its attributes state; nothing for an empty
+    batch. One it cannot run (dynamic heads, a strided operand, widths the
+    library lacks) is an error.
   }];
   let options = [
     Option<"largeTiles", "large-tiles", "bool", /*default=*/"false",

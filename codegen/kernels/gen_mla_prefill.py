@@ -3,6 +3,12 @@
 attention's prefill kernel (gpu, nvgpu and nvvm dialects):
 
     python3 codegen/kernels/gen_mla_prefill.py > codegen/kernels/mla_prefill_bf16.mlir
+    python3 codegen/kernels/gen_mla_prefill.py --nope 16 --rope 8 --value 16 \
+        > codegen/kernels/mla_prefill_bf16_n16_r8_v16.mlir
+
+The first is every DeepSeek model's widths (qk_nope_head_dim 128,
+qk_rope_head_dim 64, v_head_dim 128: V2, V2-Lite, V3); the second the test
+fixtures'. The text below says 192, 128 and 64 for DeepSeek's.
 
 Prefill runs MLA unabsorbed (DEEPSEEK.md): every head has its own keys and
 values decompressed by kv_b_proj, [k_nope (128) | v (128)] per head, and one
@@ -27,32 +33,60 @@ attention, FlashAttention-2 style:
     here.
 """
 
+import argparse
+
 from kernelgen import (WG, Function, Lanes, copy_tile, mma_loop_k, mma_transposed_b,
                        online_softmax, open_flash_loop, close_flash_loop, pack_bf16,
                        quad_reduce, row_maxima)
 
-DQK, DNOPE, DROPE, DV = 192, 128, 64, 128  # query/key, no-rope, rope, value
-KVW = DNOPE + DV  # kv_b_proj's output per head: k_nope then v
 TILE = 64  # query and key tokens per tile
 WARPS = 4
 THREADS = 32 * WARPS
-SQ = f"memref<{TILE}x{DQK}xf16, {WG}>"
-SK = f"memref<2x{TILE}x{DQK}xf16, {WG}>"
-SV = f"memref<2x{TILE}x{DV}xf16, {WG}>"
-OFF_K = TILE * DQK * 2
-OFF_V = OFF_K + 2 * TILE * DQK * 2
-SMEM_BYTES = OFF_V + 2 * TILE * DV * 2
-KSTEPS = DQK // 16  # k steps of Q K^T
+
+
+class Widths:
+    """The head widths one variant is generated for: no-rope (nope), rope
+    and value. A query or key row is nope + rope wide (DQK); S's k loop
+    runs over `kchunks` 16-byte chunks of it (whole k steps of 16), the
+    chunks past DQK / 8 zero-filled by their copies (the test fixtures'
+    24 is a step and a half). In shared memory a row takes a multiple of
+    64 values (the swizzle permutes groups of 8 chunks)."""
+
+    def __init__(self, nope=128, rope=64, value=128):
+        assert nope % 16 == 0 and rope % 8 == 0 and value % 16 == 0, (nope, rope, value)
+        self.nope, self.rope, self.dv = nope, rope, value
+        self.dqk = nope + rope
+        self.kvw = nope + value  # kv_b_proj's output per head: k_nope then v
+        self.kchunks = -(-self.dqk // 16) * 2
+        qk_width = -(-self.kchunks // 8) * 64
+        v_width = -(-value // 64) * 64
+        self.sq = f"memref<{TILE}x{qk_width}xbf16, {WG}>"
+        self.sk = f"memref<2x{TILE}x{qk_width}xbf16, {WG}>"
+        self.sv = f"memref<2x{TILE}x{v_width}xbf16, {WG}>"
+        self.off_k = TILE * qk_width * 2
+        self.off_v = self.off_k + 2 * TILE * qk_width * 2
+        self.smem_bytes = self.off_v + 2 * TILE * v_width * 2
+        self.o_tiles = value // 8  # n tiles of O per warp
+
+    @property
+    def default(self):
+        return (self.nope, self.rope, self.dv) == (128, 64, 128)
+
+    @property
+    def suffix(self):
+        """The variant's name suffix: none for DeepSeek's widths."""
+        return "" if self.default else f"_n{self.nope}_r{self.rope}_v{self.dv}"
+
+
 S_TILES = TILE // 8  # n tiles of S per warp
-O_TILES = DV // 8  # n tiles of O per warp
 
 
-def prefill_kernel():
+def prefill_kernel(w):
     f = Function()
     c = f.c
     emit = f.emit
     f.float_constants()
-    f.shared_views((("sQ", 0, SQ), ("sK", OFF_K, SK), ("sV", OFF_V, SV)))
+    f.shared_views((("sQ", 0, w.sq), ("sK", w.off_k, w.sk), ("sV", w.off_v, w.sv)))
     bx = f.let("bx", "gpu.block_id x")
     h = f.let("head", "gpu.block_id y")
     b = f.let("seq", "gpu.block_id z")
@@ -77,23 +111,44 @@ def prefill_kernel():
         rowHh = f.idx(f"{hint}rowHh", "addi", rowH, h)
         return f.idx(f"{hint}row0", "muli", rowHh, c(width))
 
+    def within(live, gcol, width, hint):
+        """`live` and chunk `gcol` inside a row of `width` values: the
+        chunks past it (a row's padding to whole k steps) copy zeros."""
+        inRow = f.let(f"{hint}inRow", f"arith.cmpi ult, {gcol}, {c(width)} : index")
+        return f.let(f"{hint}live", f"arith.andi {live}, {inRow} : i1")
+
+    padded = w.kchunks * 8 != w.dqk
+
     # The query tile: rows past the sequence zero-filled.
     qcopies = []
-    for row, col, gcol in copy_tile(f, tid, THREADS, TILE, DQK // 8, "q"):
+    for row, col, gcol in copy_tile(f, tid, THREADS, TILE, w.kchunks, "q"):
         tok = f.idx("qtok", "addi", q0, row)
         live = f.let("qlive", f"arith.cmpi ult, {tok}, %seqLen : index")
-        goff = head_row(tok, DQK, "q")
+        if padded:
+            live = within(live, gcol, w.dqk, "q")
+        goff = head_row(tok, w.dqk, "q")
         src0 = f.idx("qsrc0", "addi", goff, gcol)
         src = f.let("qsrc", f"arith.select {live}, {src0}, {c(0)} : index")
         n = f.let("qn", f"arith.select {live}, {c(8)}, {c(0)} : index")
         qcopies.append(f.let("qcopy", f"nvgpu.device_async_copy %Q[{src}], %sQ[{row}, {col}], "
-                                      f"8, {n} {{bypassL1}} : memref<?xf16> to {SQ}"))
-    # A key tile's chunks: k_nope (16 per row) from kv_b's output, k_pe (8)
-    # from the shared rope keys, v (16) from kv_b's output; the same
+                                      f"8, {n} {{bypassL1}} : memref<?xbf16> to {w.sq}"))
+    # A key tile's chunks: k_nope from kv_b's output, then k_pe from the
+    # shared rope keys (and the padding), v from kv_b's output; the same
     # (row, chunk) of every tile.
-    nopeChunks = copy_tile(f, tid, THREADS, TILE, DNOPE // 8, "kn")
-    ropeChunks = copy_tile(f, tid, THREADS, TILE, DROPE // 8, "kr")
-    vChunks = copy_tile(f, tid, THREADS, TILE, DV // 8, "v")
+    nopeChunks = copy_tile(f, tid, THREADS, TILE, w.nope // 8, "kn")
+    ropeChunks = copy_tile(f, tid, THREADS, TILE, w.kchunks - w.nope // 8, "kr")
+    if w.nope % 64:
+        # The rope chunks follow k_nope's within a group of 8: swizzle the
+        # row's chunk, not the rope key's.
+        shifted = []
+        for row, _, gcol in ropeChunks:
+            ch = f.idx("krch", "divui", gcol, c(8))
+            at = f.idx("krat", "addi", ch, c(w.nope // 8))
+            sw = f.idx("krsw", "remui", row, c(8))
+            phys = f.idx("krphys", "xori", at, sw)
+            shifted.append((row, f.idx("krcol", "muli", phys, c(8)), gcol))
+        ropeChunks = shifted
+    vChunks = copy_tile(f, tid, THREADS, TILE, w.dv // 8, "v")
 
     def issue(j, stage, extra=()):
         """Copies key tile j into `stage` as one group; past the query
@@ -107,22 +162,25 @@ def prefill_kernel():
                 inSeq = f.let("kinSeq", f"arith.cmpi ult, {tok}, %seqLen : index")
                 live = f.let("klive", f"arith.andi {inSeq}, {inRange} : i1")
                 if what == "rope":
+                    if padded:
+                        live = within(live, gcol, w.rope, "kr")
                     tokG = f.idx("ktokG", "addi", bS, tok)
-                    goff = f.idx("kgoff", "muli", tokG, c(DROPE))
-                    dcol = f.idx("kdcol", "addi", col, c(DNOPE))
-                    src_mem, dst, dty = "%KR", f"%sK[{stage}, {row}, {dcol}]", SK
+                    goff = f.idx("kgoff", "muli", tokG, c(w.rope))
+                    dcol = (col if w.nope % 64
+                            else f.idx("kdcol", "addi", col, c(w.nope)))
+                    src_mem, dst, dty = "%KR", f"%sK[{stage}, {row}, {dcol}]", w.sk
                 else:
-                    goff0 = head_row(tok, KVW, "k")
+                    goff0 = head_row(tok, w.kvw, "k")
                     goff = (goff0 if what == "nope"
-                            else f.idx("kgoffV", "addi", goff0, c(DNOPE)))
+                            else f.idx("kgoffV", "addi", goff0, c(w.nope)))
                     dst = (f"%sK[{stage}, {row}, {col}]" if what == "nope"
                            else f"%sV[{stage}, {row}, {col}]")
-                    src_mem, dty = "%KV", SK if what == "nope" else SV
+                    src_mem, dty = "%KV", w.sk if what == "nope" else w.sv
                 src0 = f.idx("ksrc0", "addi", goff, gcol)
                 src = f.let("ksrc", f"arith.select {live}, {src0}, {c(0)} : index")
                 n = f.let("kn", f"arith.select {live}, {c(8)}, {c(0)} : index")
                 tokens.append(f.let("kcopy", f"nvgpu.device_async_copy {src_mem}[{src}], {dst}, "
-                                             f"8, {n} {{bypassL1}} : memref<?xf16> to {dty}"))
+                                             f"8, {n} {{bypassL1}} : memref<?xbf16> to {dty}"))
         return f.let("group", f"nvgpu.device_async_create_group {', '.join(tokens)}")
 
     first = issue(c(0), c(0), qcopies)
@@ -135,11 +193,12 @@ def prefill_kernel():
     qposA = f.idx("qposA", "addi", qrow, g)
     qposB = f.idx("qposB", "addi", qposA, c(8))
 
-    res, outs, types, stage = open_flash_loop(f, "%j", count, O_TILES, first)
+    res, outs, types, stage = open_flash_loop(f, "%j", count, w.o_tiles, first)
 
     # S = Q K^T: 16 query rows x 64 keys, over 192.
     kRows = [f.idx("kfRow", "addi", bnrow, c(16 * pair)) for pair in range(S_TILES // 2)]
-    s = mma_loop_k(f, KSTEPS, ("%sQ", SQ, [], aRow), ("%sK", SK, [stage], kRows), ln, S_TILES)
+    s = mma_loop_k(f, w.kchunks // 2, ("%sQ", w.sq, [], aRow), ("%sK", w.sk, [stage], kRows), ln,
+                   S_TILES)
 
     # Causal mask and scale (base 2); row maxima within the quad.
     j64 = f.idx("j64", "muli", "%j", c(TILE))
@@ -162,7 +221,7 @@ def prefill_kernel():
         pa = [pack_bf16(f, lo[0], lo[1]), pack_bf16(f, lo[2], lo[3]),
               pack_bf16(f, hi[0], hi[1]), pack_bf16(f, hi[2], hi[3])]
         vRow = f.idx("vRow", "addi", l16, c(16 * kk))
-        o = mma_transposed_b(f, pa, "%sV", SV, [stage], vRow, lhi, l8, o)
+        o = mma_transposed_b(f, pa, "%sV", w.sv, [stage], vRow, lhi, l8, o)
     close_flash_loop(f, issue, "%j", stage, mNew + sums + o, types, first)
 
     # O / l in bf16 for the rows inside the sequence.
@@ -170,10 +229,10 @@ def prefill_kernel():
         total = quad_reduce(f, f"{res}#{2 + k}", "addf")
         inv = f.f32("inv", "divf", "%one", total)
         inside = f.let("inside", f"arith.cmpi ult, {qpos}, %seqLen : index")
-        base0 = head_row(qpos, DV, "o")
+        base0 = head_row(qpos, w.dv, "o")
         base = f.idx("obase", "addi", base0, t2)
         vals = []
-        for nt in range(O_TILES):
+        for nt in range(w.o_tiles):
             i = nt * 4 + 2 * k
             v0 = f.f32("on", "mulf", f"{res}#{4 + i}", inv)
             v1 = f.f32("on", "mulf", f"{res}#{4 + i + 1}", inv)
@@ -189,7 +248,19 @@ def prefill_kernel():
 
 
 def main():
-    out = [f"""// GENERATED by codegen/kernels/gen_mla_prefill.py: edit that, not this.
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--nope", type=int, default=128,
+                        help="qk_nope_head_dim (a multiple of 16)")
+    parser.add_argument("--rope", type=int, default=64,
+                        help="qk_rope_head_dim (a multiple of 8)")
+    parser.add_argument("--value", type=int, default=128,
+                        help="v_head_dim (a multiple of 16)")
+    args = parser.parse_args()
+    w = Widths(args.nope, args.rope, args.value)
+    X = w.suffix
+    command = "gen_mla_prefill.py" + ("" if w.default else
+                                      f" --nope {w.nope} --rope {w.rope} --value {w.dv}")
+    out = [f"""// GENERATED by codegen/kernels/{command}: edit that, not this.
 //
 // Multi-head latent attention prefill: causal flash attention on tensor
 // cores (mma.sync m16n8k16, bf16 in, f32 accumulation) over the keys and
@@ -197,21 +268,23 @@ def main():
 //
 //   O[b, s, h] = softmax_{{t <= s}}(scale * [q_nope | q_rope] . [k_nope_h | k_pe]) v_h
 //
-// Q [batch, seqLen, heads, {DQK}] bf16 (rope applied to the last {DROPE});
-// KV [batch, seqLen, heads, {KVW}] bf16 (k_nope, then v); KR [batch, seqLen,
-// {DROPE}] bf16 (k_pe, roped); O [batch, seqLen, heads, {DV}] bf16.
-// scale: softmax scale times log2(e). bf16 is typed f16 where cp.async and
-// ldmatrix move it as 16-bit words.
+// Q [batch, seqLen, heads, {w.dqk}] bf16 (rope applied to the last {w.rope});
+// KV [batch, seqLen, heads, {w.kvw}] bf16 (k_nope, then v); KR [batch, seqLen,
+// {w.rope}] bf16 (k_pe, roped); O [batch, seqLen, heads, {w.dv}] bf16.
+// scale: softmax scale times log2(e).
 //
-// Grid (ceil(seqLen / {TILE}), heads, batch), {THREADS} threads, {SMEM_BYTES}
-// bytes of dynamic shared memory (raise the kernel's limit).
+// Grid (ceil(seqLen / {TILE}), heads, batch), {THREADS} threads, {w.smem_bytes}
+// bytes of dynamic shared memory (raise the kernel's limit), as its
+// attributes state (dsc.tile: query and key tokens per tile).
 module attributes {{gpu.container_module}} {{
-gpu.module @dsc_mla_prefill {{
-  gpu.func @mla_prefill_bf16(%Q: memref<?xf16>, %KV: memref<?xf16>,
-                             %KR: memref<?xf16>, %O: memref<?xbf16>,
+gpu.module @dsc_mla_prefill{X} {{
+  gpu.func @mla_prefill_bf16{X}(%Q: memref<?xbf16>, %KV: memref<?xbf16>,
+                             %KR: memref<?xbf16>, %O: memref<?xbf16>,
                              %seqLen: index, %heads: index, %scale: f32)
-      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{"""]
-    out += prefill_kernel().text()
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
+                         dsc.tile = array<i64: {TILE}, {TILE}>,
+                         dsc.dynamic_shared_memory = {w.smem_bytes} : i64}} {{"""]
+    out += prefill_kernel(w).text()
     out += ["  }", "}", "}"]
     print("\n".join(out))
 

@@ -9,17 +9,19 @@
 // Q [batch, seqLen, heads, 192] bf16 (rope applied to the last 64);
 // KV [batch, seqLen, heads, 256] bf16 (k_nope, then v); KR [batch, seqLen,
 // 64] bf16 (k_pe, roped); O [batch, seqLen, heads, 128] bf16.
-// scale: softmax scale times log2(e). bf16 is typed f16 where cp.async and
-// ldmatrix move it as 16-bit words.
+// scale: softmax scale times log2(e).
 //
 // Grid (ceil(seqLen / 64), heads, batch), 128 threads, 106496
-// bytes of dynamic shared memory (raise the kernel's limit).
+// bytes of dynamic shared memory (raise the kernel's limit), as its
+// attributes state (dsc.tile: query and key tokens per tile).
 module attributes {gpu.container_module} {
 gpu.module @dsc_mla_prefill {
-  gpu.func @mla_prefill_bf16(%Q: memref<?xf16>, %KV: memref<?xf16>,
-                             %KR: memref<?xf16>, %O: memref<?xbf16>,
+  gpu.func @mla_prefill_bf16(%Q: memref<?xbf16>, %KV: memref<?xbf16>,
+                             %KR: memref<?xbf16>, %O: memref<?xbf16>,
                              %seqLen: index, %heads: index, %scale: f32)
-      kernel attributes {known_block_size = array<i32: 128, 1, 1>} {
+      kernel attributes {known_block_size = array<i32: 128, 1, 1>,
+                         dsc.tile = array<i64: 64, 64>,
+                         dsc.dynamic_shared_memory = 106496 : i64} {
     %c0 = arith.constant 0 : index
     %c1 = arith.constant 1 : index
     %c2 = arith.constant 2 : index
@@ -71,9 +73,9 @@ gpu.module @dsc_mla_prefill {
     %ninf = arith.constant 0xFF800000 : f32
     %one = arith.constant 1.0 : f32
     %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
-    %sQ = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x192xf16, #gpu.address_space<workgroup>>
-    %sK = memref.view %dyn[%c24576][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
-    %sV = memref.view %dyn[%c73728][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %sQ = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x192xbf16, #gpu.address_space<workgroup>>
+    %sK = memref.view %dyn[%c24576][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
+    %sV = memref.view %dyn[%c73728][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %bx = gpu.block_id x
     %head = gpu.block_id y
     %seq = gpu.block_id z
@@ -189,7 +191,7 @@ gpu.module @dsc_mla_prefill {
     %qsrc0 = arith.addi %qrow0, %qgcol : index
     %qsrc = arith.select %qlive, %qsrc0, %c0 : index
     %qn = arith.select %qlive, %c8, %c0 : index
-    %qcopy = nvgpu.device_async_copy %Q[%qsrc], %sQ[%qrow, %qcol], 8, %qn {bypassL1} : memref<?xf16> to memref<64x192xf16, #gpu.address_space<workgroup>>
+    %qcopy = nvgpu.device_async_copy %Q[%qsrc], %sQ[%qrow, %qcol], 8, %qn {bypassL1} : memref<?xbf16> to memref<64x192xbf16, #gpu.address_space<workgroup>>
     %qtok_1 = arith.addi %q0, %qrow_1 : index
     %qlive_1 = arith.cmpi ult, %qtok_1, %seqLen : index
     %qtokG_1 = arith.addi %bS, %qtok_1 : index
@@ -199,7 +201,7 @@ gpu.module @dsc_mla_prefill {
     %qsrc0_1 = arith.addi %qrow0_1, %qgcol_1 : index
     %qsrc_1 = arith.select %qlive_1, %qsrc0_1, %c0 : index
     %qn_1 = arith.select %qlive_1, %c8, %c0 : index
-    %qcopy_1 = nvgpu.device_async_copy %Q[%qsrc_1], %sQ[%qrow_1, %qcol_1], 8, %qn_1 {bypassL1} : memref<?xf16> to memref<64x192xf16, #gpu.address_space<workgroup>>
+    %qcopy_1 = nvgpu.device_async_copy %Q[%qsrc_1], %sQ[%qrow_1, %qcol_1], 8, %qn_1 {bypassL1} : memref<?xbf16> to memref<64x192xbf16, #gpu.address_space<workgroup>>
     %qtok_2 = arith.addi %q0, %qrow_2 : index
     %qlive_2 = arith.cmpi ult, %qtok_2, %seqLen : index
     %qtokG_2 = arith.addi %bS, %qtok_2 : index
@@ -209,7 +211,7 @@ gpu.module @dsc_mla_prefill {
     %qsrc0_2 = arith.addi %qrow0_2, %qgcol_2 : index
     %qsrc_2 = arith.select %qlive_2, %qsrc0_2, %c0 : index
     %qn_2 = arith.select %qlive_2, %c8, %c0 : index
-    %qcopy_2 = nvgpu.device_async_copy %Q[%qsrc_2], %sQ[%qrow_2, %qcol_2], 8, %qn_2 {bypassL1} : memref<?xf16> to memref<64x192xf16, #gpu.address_space<workgroup>>
+    %qcopy_2 = nvgpu.device_async_copy %Q[%qsrc_2], %sQ[%qrow_2, %qcol_2], 8, %qn_2 {bypassL1} : memref<?xbf16> to memref<64x192xbf16, #gpu.address_space<workgroup>>
     %qtok_3 = arith.addi %q0, %qrow_3 : index
     %qlive_3 = arith.cmpi ult, %qtok_3, %seqLen : index
     %qtokG_3 = arith.addi %bS, %qtok_3 : index
@@ -219,7 +221,7 @@ gpu.module @dsc_mla_prefill {
     %qsrc0_3 = arith.addi %qrow0_3, %qgcol_3 : index
     %qsrc_3 = arith.select %qlive_3, %qsrc0_3, %c0 : index
     %qn_3 = arith.select %qlive_3, %c8, %c0 : index
-    %qcopy_3 = nvgpu.device_async_copy %Q[%qsrc_3], %sQ[%qrow_3, %qcol_3], 8, %qn_3 {bypassL1} : memref<?xf16> to memref<64x192xf16, #gpu.address_space<workgroup>>
+    %qcopy_3 = nvgpu.device_async_copy %Q[%qsrc_3], %sQ[%qrow_3, %qcol_3], 8, %qn_3 {bypassL1} : memref<?xbf16> to memref<64x192xbf16, #gpu.address_space<workgroup>>
     %qtok_4 = arith.addi %q0, %qrow_4 : index
     %qlive_4 = arith.cmpi ult, %qtok_4, %seqLen : index
     %qtokG_4 = arith.addi %bS, %qtok_4 : index
@@ -229,7 +231,7 @@ gpu.module @dsc_mla_prefill {
     %qsrc0_4 = arith.addi %qrow0_4, %qgcol_4 : index
     %qsrc_4 = arith.select %qlive_4, %qsrc0_4, %c0 : index
     %qn_4 = arith.select %qlive_4, %c8, %c0 : index
-    %qcopy_4 = nvgpu.device_async_copy %Q[%qsrc_4], %sQ[%qrow_4, %qcol_4], 8, %qn_4 {bypassL1} : memref<?xf16> to memref<64x192xf16, #gpu.address_space<workgroup>>
+    %qcopy_4 = nvgpu.device_async_copy %Q[%qsrc_4], %sQ[%qrow_4, %qcol_4], 8, %qn_4 {bypassL1} : memref<?xbf16> to memref<64x192xbf16, #gpu.address_space<workgroup>>
     %qtok_5 = arith.addi %q0, %qrow_5 : index
     %qlive_5 = arith.cmpi ult, %qtok_5, %seqLen : index
     %qtokG_5 = arith.addi %bS, %qtok_5 : index
@@ -239,7 +241,7 @@ gpu.module @dsc_mla_prefill {
     %qsrc0_5 = arith.addi %qrow0_5, %qgcol_5 : index
     %qsrc_5 = arith.select %qlive_5, %qsrc0_5, %c0 : index
     %qn_5 = arith.select %qlive_5, %c8, %c0 : index
-    %qcopy_5 = nvgpu.device_async_copy %Q[%qsrc_5], %sQ[%qrow_5, %qcol_5], 8, %qn_5 {bypassL1} : memref<?xf16> to memref<64x192xf16, #gpu.address_space<workgroup>>
+    %qcopy_5 = nvgpu.device_async_copy %Q[%qsrc_5], %sQ[%qrow_5, %qcol_5], 8, %qn_5 {bypassL1} : memref<?xbf16> to memref<64x192xbf16, #gpu.address_space<workgroup>>
     %qtok_6 = arith.addi %q0, %qrow_6 : index
     %qlive_6 = arith.cmpi ult, %qtok_6, %seqLen : index
     %qtokG_6 = arith.addi %bS, %qtok_6 : index
@@ -249,7 +251,7 @@ gpu.module @dsc_mla_prefill {
     %qsrc0_6 = arith.addi %qrow0_6, %qgcol_6 : index
     %qsrc_6 = arith.select %qlive_6, %qsrc0_6, %c0 : index
     %qn_6 = arith.select %qlive_6, %c8, %c0 : index
-    %qcopy_6 = nvgpu.device_async_copy %Q[%qsrc_6], %sQ[%qrow_6, %qcol_6], 8, %qn_6 {bypassL1} : memref<?xf16> to memref<64x192xf16, #gpu.address_space<workgroup>>
+    %qcopy_6 = nvgpu.device_async_copy %Q[%qsrc_6], %sQ[%qrow_6, %qcol_6], 8, %qn_6 {bypassL1} : memref<?xbf16> to memref<64x192xbf16, #gpu.address_space<workgroup>>
     %qtok_7 = arith.addi %q0, %qrow_7 : index
     %qlive_7 = arith.cmpi ult, %qtok_7, %seqLen : index
     %qtokG_7 = arith.addi %bS, %qtok_7 : index
@@ -259,7 +261,7 @@ gpu.module @dsc_mla_prefill {
     %qsrc0_7 = arith.addi %qrow0_7, %qgcol_7 : index
     %qsrc_7 = arith.select %qlive_7, %qsrc0_7, %c0 : index
     %qn_7 = arith.select %qlive_7, %c8, %c0 : index
-    %qcopy_7 = nvgpu.device_async_copy %Q[%qsrc_7], %sQ[%qrow_7, %qcol_7], 8, %qn_7 {bypassL1} : memref<?xf16> to memref<64x192xf16, #gpu.address_space<workgroup>>
+    %qcopy_7 = nvgpu.device_async_copy %Q[%qsrc_7], %sQ[%qrow_7, %qcol_7], 8, %qn_7 {bypassL1} : memref<?xbf16> to memref<64x192xbf16, #gpu.address_space<workgroup>>
     %qtok_8 = arith.addi %q0, %qrow_8 : index
     %qlive_8 = arith.cmpi ult, %qtok_8, %seqLen : index
     %qtokG_8 = arith.addi %bS, %qtok_8 : index
@@ -269,7 +271,7 @@ gpu.module @dsc_mla_prefill {
     %qsrc0_8 = arith.addi %qrow0_8, %qgcol_8 : index
     %qsrc_8 = arith.select %qlive_8, %qsrc0_8, %c0 : index
     %qn_8 = arith.select %qlive_8, %c8, %c0 : index
-    %qcopy_8 = nvgpu.device_async_copy %Q[%qsrc_8], %sQ[%qrow_8, %qcol_8], 8, %qn_8 {bypassL1} : memref<?xf16> to memref<64x192xf16, #gpu.address_space<workgroup>>
+    %qcopy_8 = nvgpu.device_async_copy %Q[%qsrc_8], %sQ[%qrow_8, %qcol_8], 8, %qn_8 {bypassL1} : memref<?xbf16> to memref<64x192xbf16, #gpu.address_space<workgroup>>
     %qtok_9 = arith.addi %q0, %qrow_9 : index
     %qlive_9 = arith.cmpi ult, %qtok_9, %seqLen : index
     %qtokG_9 = arith.addi %bS, %qtok_9 : index
@@ -279,7 +281,7 @@ gpu.module @dsc_mla_prefill {
     %qsrc0_9 = arith.addi %qrow0_9, %qgcol_9 : index
     %qsrc_9 = arith.select %qlive_9, %qsrc0_9, %c0 : index
     %qn_9 = arith.select %qlive_9, %c8, %c0 : index
-    %qcopy_9 = nvgpu.device_async_copy %Q[%qsrc_9], %sQ[%qrow_9, %qcol_9], 8, %qn_9 {bypassL1} : memref<?xf16> to memref<64x192xf16, #gpu.address_space<workgroup>>
+    %qcopy_9 = nvgpu.device_async_copy %Q[%qsrc_9], %sQ[%qrow_9, %qcol_9], 8, %qn_9 {bypassL1} : memref<?xbf16> to memref<64x192xbf16, #gpu.address_space<workgroup>>
     %qtok_10 = arith.addi %q0, %qrow_10 : index
     %qlive_10 = arith.cmpi ult, %qtok_10, %seqLen : index
     %qtokG_10 = arith.addi %bS, %qtok_10 : index
@@ -289,7 +291,7 @@ gpu.module @dsc_mla_prefill {
     %qsrc0_10 = arith.addi %qrow0_10, %qgcol_10 : index
     %qsrc_10 = arith.select %qlive_10, %qsrc0_10, %c0 : index
     %qn_10 = arith.select %qlive_10, %c8, %c0 : index
-    %qcopy_10 = nvgpu.device_async_copy %Q[%qsrc_10], %sQ[%qrow_10, %qcol_10], 8, %qn_10 {bypassL1} : memref<?xf16> to memref<64x192xf16, #gpu.address_space<workgroup>>
+    %qcopy_10 = nvgpu.device_async_copy %Q[%qsrc_10], %sQ[%qrow_10, %qcol_10], 8, %qn_10 {bypassL1} : memref<?xbf16> to memref<64x192xbf16, #gpu.address_space<workgroup>>
     %qtok_11 = arith.addi %q0, %qrow_11 : index
     %qlive_11 = arith.cmpi ult, %qtok_11, %seqLen : index
     %qtokG_11 = arith.addi %bS, %qtok_11 : index
@@ -299,7 +301,7 @@ gpu.module @dsc_mla_prefill {
     %qsrc0_11 = arith.addi %qrow0_11, %qgcol_11 : index
     %qsrc_11 = arith.select %qlive_11, %qsrc0_11, %c0 : index
     %qn_11 = arith.select %qlive_11, %c8, %c0 : index
-    %qcopy_11 = nvgpu.device_async_copy %Q[%qsrc_11], %sQ[%qrow_11, %qcol_11], 8, %qn_11 {bypassL1} : memref<?xf16> to memref<64x192xf16, #gpu.address_space<workgroup>>
+    %qcopy_11 = nvgpu.device_async_copy %Q[%qsrc_11], %sQ[%qrow_11, %qcol_11], 8, %qn_11 {bypassL1} : memref<?xbf16> to memref<64x192xbf16, #gpu.address_space<workgroup>>
     %knrow = arith.divui %tid, %c16 : index
     %knchunk = arith.remui %tid, %c16 : index
     %knsw = arith.remui %knrow, %c8 : index
@@ -347,7 +349,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0 = arith.addi %krow0, %kngcol : index
     %ksrc = arith.select %klive, %ksrc0, %c0 : index
     %kn = arith.select %klive, %c8, %c0 : index
-    %kcopy = nvgpu.device_async_copy %KV[%ksrc], %sK[%c0, %knrow, %kncol], 8, %kn {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy = nvgpu.device_async_copy %KV[%ksrc], %sK[%c0, %knrow, %kncol], 8, %kn {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_1 = arith.addi %ktok0, %knrow_1 : index
     %kinSeq_1 = arith.cmpi ult, %ktok_1, %seqLen : index
     %klive_1 = arith.andi %kinSeq_1, %inRange : i1
@@ -358,7 +360,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_1 = arith.addi %krow0_1, %kngcol : index
     %ksrc_1 = arith.select %klive_1, %ksrc0_1, %c0 : index
     %kn_1 = arith.select %klive_1, %c8, %c0 : index
-    %kcopy_1 = nvgpu.device_async_copy %KV[%ksrc_1], %sK[%c0, %knrow_1, %kncol], 8, %kn_1 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_1 = nvgpu.device_async_copy %KV[%ksrc_1], %sK[%c0, %knrow_1, %kncol], 8, %kn_1 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_2 = arith.addi %ktok0, %knrow_2 : index
     %kinSeq_2 = arith.cmpi ult, %ktok_2, %seqLen : index
     %klive_2 = arith.andi %kinSeq_2, %inRange : i1
@@ -369,7 +371,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_2 = arith.addi %krow0_2, %kngcol : index
     %ksrc_2 = arith.select %klive_2, %ksrc0_2, %c0 : index
     %kn_2 = arith.select %klive_2, %c8, %c0 : index
-    %kcopy_2 = nvgpu.device_async_copy %KV[%ksrc_2], %sK[%c0, %knrow_2, %kncol], 8, %kn_2 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_2 = nvgpu.device_async_copy %KV[%ksrc_2], %sK[%c0, %knrow_2, %kncol], 8, %kn_2 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_3 = arith.addi %ktok0, %knrow_3 : index
     %kinSeq_3 = arith.cmpi ult, %ktok_3, %seqLen : index
     %klive_3 = arith.andi %kinSeq_3, %inRange : i1
@@ -380,7 +382,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_3 = arith.addi %krow0_3, %kngcol : index
     %ksrc_3 = arith.select %klive_3, %ksrc0_3, %c0 : index
     %kn_3 = arith.select %klive_3, %c8, %c0 : index
-    %kcopy_3 = nvgpu.device_async_copy %KV[%ksrc_3], %sK[%c0, %knrow_3, %kncol], 8, %kn_3 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_3 = nvgpu.device_async_copy %KV[%ksrc_3], %sK[%c0, %knrow_3, %kncol], 8, %kn_3 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_4 = arith.addi %ktok0, %knrow_4 : index
     %kinSeq_4 = arith.cmpi ult, %ktok_4, %seqLen : index
     %klive_4 = arith.andi %kinSeq_4, %inRange : i1
@@ -391,7 +393,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_4 = arith.addi %krow0_4, %kngcol : index
     %ksrc_4 = arith.select %klive_4, %ksrc0_4, %c0 : index
     %kn_4 = arith.select %klive_4, %c8, %c0 : index
-    %kcopy_4 = nvgpu.device_async_copy %KV[%ksrc_4], %sK[%c0, %knrow_4, %kncol], 8, %kn_4 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_4 = nvgpu.device_async_copy %KV[%ksrc_4], %sK[%c0, %knrow_4, %kncol], 8, %kn_4 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_5 = arith.addi %ktok0, %knrow_5 : index
     %kinSeq_5 = arith.cmpi ult, %ktok_5, %seqLen : index
     %klive_5 = arith.andi %kinSeq_5, %inRange : i1
@@ -402,7 +404,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_5 = arith.addi %krow0_5, %kngcol : index
     %ksrc_5 = arith.select %klive_5, %ksrc0_5, %c0 : index
     %kn_5 = arith.select %klive_5, %c8, %c0 : index
-    %kcopy_5 = nvgpu.device_async_copy %KV[%ksrc_5], %sK[%c0, %knrow_5, %kncol], 8, %kn_5 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_5 = nvgpu.device_async_copy %KV[%ksrc_5], %sK[%c0, %knrow_5, %kncol], 8, %kn_5 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_6 = arith.addi %ktok0, %knrow_6 : index
     %kinSeq_6 = arith.cmpi ult, %ktok_6, %seqLen : index
     %klive_6 = arith.andi %kinSeq_6, %inRange : i1
@@ -413,7 +415,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_6 = arith.addi %krow0_6, %kngcol : index
     %ksrc_6 = arith.select %klive_6, %ksrc0_6, %c0 : index
     %kn_6 = arith.select %klive_6, %c8, %c0 : index
-    %kcopy_6 = nvgpu.device_async_copy %KV[%ksrc_6], %sK[%c0, %knrow_6, %kncol], 8, %kn_6 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_6 = nvgpu.device_async_copy %KV[%ksrc_6], %sK[%c0, %knrow_6, %kncol], 8, %kn_6 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_7 = arith.addi %ktok0, %knrow_7 : index
     %kinSeq_7 = arith.cmpi ult, %ktok_7, %seqLen : index
     %klive_7 = arith.andi %kinSeq_7, %inRange : i1
@@ -424,7 +426,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_7 = arith.addi %krow0_7, %kngcol : index
     %ksrc_7 = arith.select %klive_7, %ksrc0_7, %c0 : index
     %kn_7 = arith.select %klive_7, %c8, %c0 : index
-    %kcopy_7 = nvgpu.device_async_copy %KV[%ksrc_7], %sK[%c0, %knrow_7, %kncol], 8, %kn_7 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_7 = nvgpu.device_async_copy %KV[%ksrc_7], %sK[%c0, %knrow_7, %kncol], 8, %kn_7 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_8 = arith.addi %ktok0, %krrow : index
     %kinSeq_8 = arith.cmpi ult, %ktok_8, %seqLen : index
     %klive_8 = arith.andi %kinSeq_8, %inRange : i1
@@ -434,7 +436,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_8 = arith.addi %kgoff, %krgcol : index
     %ksrc_8 = arith.select %klive_8, %ksrc0_8, %c0 : index
     %kn_8 = arith.select %klive_8, %c8, %c0 : index
-    %kcopy_8 = nvgpu.device_async_copy %KR[%ksrc_8], %sK[%c0, %krrow, %kdcol], 8, %kn_8 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_8 = nvgpu.device_async_copy %KR[%ksrc_8], %sK[%c0, %krrow, %kdcol], 8, %kn_8 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_9 = arith.addi %ktok0, %krrow_1 : index
     %kinSeq_9 = arith.cmpi ult, %ktok_9, %seqLen : index
     %klive_9 = arith.andi %kinSeq_9, %inRange : i1
@@ -444,7 +446,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_9 = arith.addi %kgoff_1, %krgcol : index
     %ksrc_9 = arith.select %klive_9, %ksrc0_9, %c0 : index
     %kn_9 = arith.select %klive_9, %c8, %c0 : index
-    %kcopy_9 = nvgpu.device_async_copy %KR[%ksrc_9], %sK[%c0, %krrow_1, %kdcol_1], 8, %kn_9 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_9 = nvgpu.device_async_copy %KR[%ksrc_9], %sK[%c0, %krrow_1, %kdcol_1], 8, %kn_9 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_10 = arith.addi %ktok0, %krrow_2 : index
     %kinSeq_10 = arith.cmpi ult, %ktok_10, %seqLen : index
     %klive_10 = arith.andi %kinSeq_10, %inRange : i1
@@ -454,7 +456,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_10 = arith.addi %kgoff_2, %krgcol : index
     %ksrc_10 = arith.select %klive_10, %ksrc0_10, %c0 : index
     %kn_10 = arith.select %klive_10, %c8, %c0 : index
-    %kcopy_10 = nvgpu.device_async_copy %KR[%ksrc_10], %sK[%c0, %krrow_2, %kdcol_2], 8, %kn_10 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_10 = nvgpu.device_async_copy %KR[%ksrc_10], %sK[%c0, %krrow_2, %kdcol_2], 8, %kn_10 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_11 = arith.addi %ktok0, %krrow_3 : index
     %kinSeq_11 = arith.cmpi ult, %ktok_11, %seqLen : index
     %klive_11 = arith.andi %kinSeq_11, %inRange : i1
@@ -464,7 +466,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_11 = arith.addi %kgoff_3, %krgcol : index
     %ksrc_11 = arith.select %klive_11, %ksrc0_11, %c0 : index
     %kn_11 = arith.select %klive_11, %c8, %c0 : index
-    %kcopy_11 = nvgpu.device_async_copy %KR[%ksrc_11], %sK[%c0, %krrow_3, %kdcol_3], 8, %kn_11 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_11 = nvgpu.device_async_copy %KR[%ksrc_11], %sK[%c0, %krrow_3, %kdcol_3], 8, %kn_11 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_12 = arith.addi %ktok0, %vrow : index
     %kinSeq_12 = arith.cmpi ult, %ktok_12, %seqLen : index
     %klive_12 = arith.andi %kinSeq_12, %inRange : i1
@@ -476,7 +478,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_12 = arith.addi %kgoffV, %vgcol : index
     %ksrc_12 = arith.select %klive_12, %ksrc0_12, %c0 : index
     %kn_12 = arith.select %klive_12, %c8, %c0 : index
-    %kcopy_12 = nvgpu.device_async_copy %KV[%ksrc_12], %sV[%c0, %vrow, %vcol], 8, %kn_12 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_12 = nvgpu.device_async_copy %KV[%ksrc_12], %sV[%c0, %vrow, %vcol], 8, %kn_12 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_13 = arith.addi %ktok0, %vrow_1 : index
     %kinSeq_13 = arith.cmpi ult, %ktok_13, %seqLen : index
     %klive_13 = arith.andi %kinSeq_13, %inRange : i1
@@ -488,7 +490,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_13 = arith.addi %kgoffV_1, %vgcol : index
     %ksrc_13 = arith.select %klive_13, %ksrc0_13, %c0 : index
     %kn_13 = arith.select %klive_13, %c8, %c0 : index
-    %kcopy_13 = nvgpu.device_async_copy %KV[%ksrc_13], %sV[%c0, %vrow_1, %vcol], 8, %kn_13 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_13 = nvgpu.device_async_copy %KV[%ksrc_13], %sV[%c0, %vrow_1, %vcol], 8, %kn_13 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_14 = arith.addi %ktok0, %vrow_2 : index
     %kinSeq_14 = arith.cmpi ult, %ktok_14, %seqLen : index
     %klive_14 = arith.andi %kinSeq_14, %inRange : i1
@@ -500,7 +502,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_14 = arith.addi %kgoffV_2, %vgcol : index
     %ksrc_14 = arith.select %klive_14, %ksrc0_14, %c0 : index
     %kn_14 = arith.select %klive_14, %c8, %c0 : index
-    %kcopy_14 = nvgpu.device_async_copy %KV[%ksrc_14], %sV[%c0, %vrow_2, %vcol], 8, %kn_14 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_14 = nvgpu.device_async_copy %KV[%ksrc_14], %sV[%c0, %vrow_2, %vcol], 8, %kn_14 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_15 = arith.addi %ktok0, %vrow_3 : index
     %kinSeq_15 = arith.cmpi ult, %ktok_15, %seqLen : index
     %klive_15 = arith.andi %kinSeq_15, %inRange : i1
@@ -512,7 +514,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_15 = arith.addi %kgoffV_3, %vgcol : index
     %ksrc_15 = arith.select %klive_15, %ksrc0_15, %c0 : index
     %kn_15 = arith.select %klive_15, %c8, %c0 : index
-    %kcopy_15 = nvgpu.device_async_copy %KV[%ksrc_15], %sV[%c0, %vrow_3, %vcol], 8, %kn_15 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_15 = nvgpu.device_async_copy %KV[%ksrc_15], %sV[%c0, %vrow_3, %vcol], 8, %kn_15 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_16 = arith.addi %ktok0, %vrow_4 : index
     %kinSeq_16 = arith.cmpi ult, %ktok_16, %seqLen : index
     %klive_16 = arith.andi %kinSeq_16, %inRange : i1
@@ -524,7 +526,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_16 = arith.addi %kgoffV_4, %vgcol : index
     %ksrc_16 = arith.select %klive_16, %ksrc0_16, %c0 : index
     %kn_16 = arith.select %klive_16, %c8, %c0 : index
-    %kcopy_16 = nvgpu.device_async_copy %KV[%ksrc_16], %sV[%c0, %vrow_4, %vcol], 8, %kn_16 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_16 = nvgpu.device_async_copy %KV[%ksrc_16], %sV[%c0, %vrow_4, %vcol], 8, %kn_16 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_17 = arith.addi %ktok0, %vrow_5 : index
     %kinSeq_17 = arith.cmpi ult, %ktok_17, %seqLen : index
     %klive_17 = arith.andi %kinSeq_17, %inRange : i1
@@ -536,7 +538,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_17 = arith.addi %kgoffV_5, %vgcol : index
     %ksrc_17 = arith.select %klive_17, %ksrc0_17, %c0 : index
     %kn_17 = arith.select %klive_17, %c8, %c0 : index
-    %kcopy_17 = nvgpu.device_async_copy %KV[%ksrc_17], %sV[%c0, %vrow_5, %vcol], 8, %kn_17 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_17 = nvgpu.device_async_copy %KV[%ksrc_17], %sV[%c0, %vrow_5, %vcol], 8, %kn_17 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_18 = arith.addi %ktok0, %vrow_6 : index
     %kinSeq_18 = arith.cmpi ult, %ktok_18, %seqLen : index
     %klive_18 = arith.andi %kinSeq_18, %inRange : i1
@@ -548,7 +550,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_18 = arith.addi %kgoffV_6, %vgcol : index
     %ksrc_18 = arith.select %klive_18, %ksrc0_18, %c0 : index
     %kn_18 = arith.select %klive_18, %c8, %c0 : index
-    %kcopy_18 = nvgpu.device_async_copy %KV[%ksrc_18], %sV[%c0, %vrow_6, %vcol], 8, %kn_18 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_18 = nvgpu.device_async_copy %KV[%ksrc_18], %sV[%c0, %vrow_6, %vcol], 8, %kn_18 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_19 = arith.addi %ktok0, %vrow_7 : index
     %kinSeq_19 = arith.cmpi ult, %ktok_19, %seqLen : index
     %klive_19 = arith.andi %kinSeq_19, %inRange : i1
@@ -560,7 +562,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_19 = arith.addi %kgoffV_7, %vgcol : index
     %ksrc_19 = arith.select %klive_19, %ksrc0_19, %c0 : index
     %kn_19 = arith.select %klive_19, %c8, %c0 : index
-    %kcopy_19 = nvgpu.device_async_copy %KV[%ksrc_19], %sV[%c0, %vrow_7, %vcol], 8, %kn_19 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_19 = nvgpu.device_async_copy %KV[%ksrc_19], %sV[%c0, %vrow_7, %vcol], 8, %kn_19 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %group = nvgpu.device_async_create_group %qcopy, %qcopy_1, %qcopy_2, %qcopy_3, %qcopy_4, %qcopy_5, %qcopy_6, %qcopy_7, %qcopy_8, %qcopy_9, %qcopy_10, %qcopy_11, %kcopy, %kcopy_1, %kcopy_2, %kcopy_3, %kcopy_4, %kcopy_5, %kcopy_6, %kcopy_7, %kcopy_8, %kcopy_9, %kcopy_10, %kcopy_11, %kcopy_12, %kcopy_13, %kcopy_14, %kcopy_15, %kcopy_16, %kcopy_17, %kcopy_18, %kcopy_19
     %inRange_1 = arith.cmpi ult, %c1, %count : index
     %ktok0_1 = arith.muli %c1, %c64 : index
@@ -574,7 +576,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_20 = arith.addi %krow0_16, %kngcol : index
     %ksrc_20 = arith.select %klive_20, %ksrc0_20, %c0 : index
     %kn_20 = arith.select %klive_20, %c8, %c0 : index
-    %kcopy_20 = nvgpu.device_async_copy %KV[%ksrc_20], %sK[%c1, %knrow, %kncol], 8, %kn_20 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_20 = nvgpu.device_async_copy %KV[%ksrc_20], %sK[%c1, %knrow, %kncol], 8, %kn_20 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_21 = arith.addi %ktok0_1, %knrow_1 : index
     %kinSeq_21 = arith.cmpi ult, %ktok_21, %seqLen : index
     %klive_21 = arith.andi %kinSeq_21, %inRange_1 : i1
@@ -585,7 +587,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_21 = arith.addi %krow0_17, %kngcol : index
     %ksrc_21 = arith.select %klive_21, %ksrc0_21, %c0 : index
     %kn_21 = arith.select %klive_21, %c8, %c0 : index
-    %kcopy_21 = nvgpu.device_async_copy %KV[%ksrc_21], %sK[%c1, %knrow_1, %kncol], 8, %kn_21 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_21 = nvgpu.device_async_copy %KV[%ksrc_21], %sK[%c1, %knrow_1, %kncol], 8, %kn_21 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_22 = arith.addi %ktok0_1, %knrow_2 : index
     %kinSeq_22 = arith.cmpi ult, %ktok_22, %seqLen : index
     %klive_22 = arith.andi %kinSeq_22, %inRange_1 : i1
@@ -596,7 +598,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_22 = arith.addi %krow0_18, %kngcol : index
     %ksrc_22 = arith.select %klive_22, %ksrc0_22, %c0 : index
     %kn_22 = arith.select %klive_22, %c8, %c0 : index
-    %kcopy_22 = nvgpu.device_async_copy %KV[%ksrc_22], %sK[%c1, %knrow_2, %kncol], 8, %kn_22 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_22 = nvgpu.device_async_copy %KV[%ksrc_22], %sK[%c1, %knrow_2, %kncol], 8, %kn_22 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_23 = arith.addi %ktok0_1, %knrow_3 : index
     %kinSeq_23 = arith.cmpi ult, %ktok_23, %seqLen : index
     %klive_23 = arith.andi %kinSeq_23, %inRange_1 : i1
@@ -607,7 +609,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_23 = arith.addi %krow0_19, %kngcol : index
     %ksrc_23 = arith.select %klive_23, %ksrc0_23, %c0 : index
     %kn_23 = arith.select %klive_23, %c8, %c0 : index
-    %kcopy_23 = nvgpu.device_async_copy %KV[%ksrc_23], %sK[%c1, %knrow_3, %kncol], 8, %kn_23 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_23 = nvgpu.device_async_copy %KV[%ksrc_23], %sK[%c1, %knrow_3, %kncol], 8, %kn_23 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_24 = arith.addi %ktok0_1, %knrow_4 : index
     %kinSeq_24 = arith.cmpi ult, %ktok_24, %seqLen : index
     %klive_24 = arith.andi %kinSeq_24, %inRange_1 : i1
@@ -618,7 +620,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_24 = arith.addi %krow0_20, %kngcol : index
     %ksrc_24 = arith.select %klive_24, %ksrc0_24, %c0 : index
     %kn_24 = arith.select %klive_24, %c8, %c0 : index
-    %kcopy_24 = nvgpu.device_async_copy %KV[%ksrc_24], %sK[%c1, %knrow_4, %kncol], 8, %kn_24 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_24 = nvgpu.device_async_copy %KV[%ksrc_24], %sK[%c1, %knrow_4, %kncol], 8, %kn_24 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_25 = arith.addi %ktok0_1, %knrow_5 : index
     %kinSeq_25 = arith.cmpi ult, %ktok_25, %seqLen : index
     %klive_25 = arith.andi %kinSeq_25, %inRange_1 : i1
@@ -629,7 +631,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_25 = arith.addi %krow0_21, %kngcol : index
     %ksrc_25 = arith.select %klive_25, %ksrc0_25, %c0 : index
     %kn_25 = arith.select %klive_25, %c8, %c0 : index
-    %kcopy_25 = nvgpu.device_async_copy %KV[%ksrc_25], %sK[%c1, %knrow_5, %kncol], 8, %kn_25 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_25 = nvgpu.device_async_copy %KV[%ksrc_25], %sK[%c1, %knrow_5, %kncol], 8, %kn_25 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_26 = arith.addi %ktok0_1, %knrow_6 : index
     %kinSeq_26 = arith.cmpi ult, %ktok_26, %seqLen : index
     %klive_26 = arith.andi %kinSeq_26, %inRange_1 : i1
@@ -640,7 +642,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_26 = arith.addi %krow0_22, %kngcol : index
     %ksrc_26 = arith.select %klive_26, %ksrc0_26, %c0 : index
     %kn_26 = arith.select %klive_26, %c8, %c0 : index
-    %kcopy_26 = nvgpu.device_async_copy %KV[%ksrc_26], %sK[%c1, %knrow_6, %kncol], 8, %kn_26 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_26 = nvgpu.device_async_copy %KV[%ksrc_26], %sK[%c1, %knrow_6, %kncol], 8, %kn_26 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_27 = arith.addi %ktok0_1, %knrow_7 : index
     %kinSeq_27 = arith.cmpi ult, %ktok_27, %seqLen : index
     %klive_27 = arith.andi %kinSeq_27, %inRange_1 : i1
@@ -651,7 +653,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_27 = arith.addi %krow0_23, %kngcol : index
     %ksrc_27 = arith.select %klive_27, %ksrc0_27, %c0 : index
     %kn_27 = arith.select %klive_27, %c8, %c0 : index
-    %kcopy_27 = nvgpu.device_async_copy %KV[%ksrc_27], %sK[%c1, %knrow_7, %kncol], 8, %kn_27 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_27 = nvgpu.device_async_copy %KV[%ksrc_27], %sK[%c1, %knrow_7, %kncol], 8, %kn_27 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_28 = arith.addi %ktok0_1, %krrow : index
     %kinSeq_28 = arith.cmpi ult, %ktok_28, %seqLen : index
     %klive_28 = arith.andi %kinSeq_28, %inRange_1 : i1
@@ -661,7 +663,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_28 = arith.addi %kgoff_4, %krgcol : index
     %ksrc_28 = arith.select %klive_28, %ksrc0_28, %c0 : index
     %kn_28 = arith.select %klive_28, %c8, %c0 : index
-    %kcopy_28 = nvgpu.device_async_copy %KR[%ksrc_28], %sK[%c1, %krrow, %kdcol_4], 8, %kn_28 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_28 = nvgpu.device_async_copy %KR[%ksrc_28], %sK[%c1, %krrow, %kdcol_4], 8, %kn_28 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_29 = arith.addi %ktok0_1, %krrow_1 : index
     %kinSeq_29 = arith.cmpi ult, %ktok_29, %seqLen : index
     %klive_29 = arith.andi %kinSeq_29, %inRange_1 : i1
@@ -671,7 +673,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_29 = arith.addi %kgoff_5, %krgcol : index
     %ksrc_29 = arith.select %klive_29, %ksrc0_29, %c0 : index
     %kn_29 = arith.select %klive_29, %c8, %c0 : index
-    %kcopy_29 = nvgpu.device_async_copy %KR[%ksrc_29], %sK[%c1, %krrow_1, %kdcol_5], 8, %kn_29 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_29 = nvgpu.device_async_copy %KR[%ksrc_29], %sK[%c1, %krrow_1, %kdcol_5], 8, %kn_29 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_30 = arith.addi %ktok0_1, %krrow_2 : index
     %kinSeq_30 = arith.cmpi ult, %ktok_30, %seqLen : index
     %klive_30 = arith.andi %kinSeq_30, %inRange_1 : i1
@@ -681,7 +683,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_30 = arith.addi %kgoff_6, %krgcol : index
     %ksrc_30 = arith.select %klive_30, %ksrc0_30, %c0 : index
     %kn_30 = arith.select %klive_30, %c8, %c0 : index
-    %kcopy_30 = nvgpu.device_async_copy %KR[%ksrc_30], %sK[%c1, %krrow_2, %kdcol_6], 8, %kn_30 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_30 = nvgpu.device_async_copy %KR[%ksrc_30], %sK[%c1, %krrow_2, %kdcol_6], 8, %kn_30 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_31 = arith.addi %ktok0_1, %krrow_3 : index
     %kinSeq_31 = arith.cmpi ult, %ktok_31, %seqLen : index
     %klive_31 = arith.andi %kinSeq_31, %inRange_1 : i1
@@ -691,7 +693,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_31 = arith.addi %kgoff_7, %krgcol : index
     %ksrc_31 = arith.select %klive_31, %ksrc0_31, %c0 : index
     %kn_31 = arith.select %klive_31, %c8, %c0 : index
-    %kcopy_31 = nvgpu.device_async_copy %KR[%ksrc_31], %sK[%c1, %krrow_3, %kdcol_7], 8, %kn_31 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+    %kcopy_31 = nvgpu.device_async_copy %KR[%ksrc_31], %sK[%c1, %krrow_3, %kdcol_7], 8, %kn_31 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
     %ktok_32 = arith.addi %ktok0_1, %vrow : index
     %kinSeq_32 = arith.cmpi ult, %ktok_32, %seqLen : index
     %klive_32 = arith.andi %kinSeq_32, %inRange_1 : i1
@@ -703,7 +705,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_32 = arith.addi %kgoffV_8, %vgcol : index
     %ksrc_32 = arith.select %klive_32, %ksrc0_32, %c0 : index
     %kn_32 = arith.select %klive_32, %c8, %c0 : index
-    %kcopy_32 = nvgpu.device_async_copy %KV[%ksrc_32], %sV[%c1, %vrow, %vcol], 8, %kn_32 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_32 = nvgpu.device_async_copy %KV[%ksrc_32], %sV[%c1, %vrow, %vcol], 8, %kn_32 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_33 = arith.addi %ktok0_1, %vrow_1 : index
     %kinSeq_33 = arith.cmpi ult, %ktok_33, %seqLen : index
     %klive_33 = arith.andi %kinSeq_33, %inRange_1 : i1
@@ -715,7 +717,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_33 = arith.addi %kgoffV_9, %vgcol : index
     %ksrc_33 = arith.select %klive_33, %ksrc0_33, %c0 : index
     %kn_33 = arith.select %klive_33, %c8, %c0 : index
-    %kcopy_33 = nvgpu.device_async_copy %KV[%ksrc_33], %sV[%c1, %vrow_1, %vcol], 8, %kn_33 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_33 = nvgpu.device_async_copy %KV[%ksrc_33], %sV[%c1, %vrow_1, %vcol], 8, %kn_33 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_34 = arith.addi %ktok0_1, %vrow_2 : index
     %kinSeq_34 = arith.cmpi ult, %ktok_34, %seqLen : index
     %klive_34 = arith.andi %kinSeq_34, %inRange_1 : i1
@@ -727,7 +729,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_34 = arith.addi %kgoffV_10, %vgcol : index
     %ksrc_34 = arith.select %klive_34, %ksrc0_34, %c0 : index
     %kn_34 = arith.select %klive_34, %c8, %c0 : index
-    %kcopy_34 = nvgpu.device_async_copy %KV[%ksrc_34], %sV[%c1, %vrow_2, %vcol], 8, %kn_34 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_34 = nvgpu.device_async_copy %KV[%ksrc_34], %sV[%c1, %vrow_2, %vcol], 8, %kn_34 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_35 = arith.addi %ktok0_1, %vrow_3 : index
     %kinSeq_35 = arith.cmpi ult, %ktok_35, %seqLen : index
     %klive_35 = arith.andi %kinSeq_35, %inRange_1 : i1
@@ -739,7 +741,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_35 = arith.addi %kgoffV_11, %vgcol : index
     %ksrc_35 = arith.select %klive_35, %ksrc0_35, %c0 : index
     %kn_35 = arith.select %klive_35, %c8, %c0 : index
-    %kcopy_35 = nvgpu.device_async_copy %KV[%ksrc_35], %sV[%c1, %vrow_3, %vcol], 8, %kn_35 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_35 = nvgpu.device_async_copy %KV[%ksrc_35], %sV[%c1, %vrow_3, %vcol], 8, %kn_35 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_36 = arith.addi %ktok0_1, %vrow_4 : index
     %kinSeq_36 = arith.cmpi ult, %ktok_36, %seqLen : index
     %klive_36 = arith.andi %kinSeq_36, %inRange_1 : i1
@@ -751,7 +753,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_36 = arith.addi %kgoffV_12, %vgcol : index
     %ksrc_36 = arith.select %klive_36, %ksrc0_36, %c0 : index
     %kn_36 = arith.select %klive_36, %c8, %c0 : index
-    %kcopy_36 = nvgpu.device_async_copy %KV[%ksrc_36], %sV[%c1, %vrow_4, %vcol], 8, %kn_36 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_36 = nvgpu.device_async_copy %KV[%ksrc_36], %sV[%c1, %vrow_4, %vcol], 8, %kn_36 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_37 = arith.addi %ktok0_1, %vrow_5 : index
     %kinSeq_37 = arith.cmpi ult, %ktok_37, %seqLen : index
     %klive_37 = arith.andi %kinSeq_37, %inRange_1 : i1
@@ -763,7 +765,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_37 = arith.addi %kgoffV_13, %vgcol : index
     %ksrc_37 = arith.select %klive_37, %ksrc0_37, %c0 : index
     %kn_37 = arith.select %klive_37, %c8, %c0 : index
-    %kcopy_37 = nvgpu.device_async_copy %KV[%ksrc_37], %sV[%c1, %vrow_5, %vcol], 8, %kn_37 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_37 = nvgpu.device_async_copy %KV[%ksrc_37], %sV[%c1, %vrow_5, %vcol], 8, %kn_37 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_38 = arith.addi %ktok0_1, %vrow_6 : index
     %kinSeq_38 = arith.cmpi ult, %ktok_38, %seqLen : index
     %klive_38 = arith.andi %kinSeq_38, %inRange_1 : i1
@@ -775,7 +777,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_38 = arith.addi %kgoffV_14, %vgcol : index
     %ksrc_38 = arith.select %klive_38, %ksrc0_38, %c0 : index
     %kn_38 = arith.select %klive_38, %c8, %c0 : index
-    %kcopy_38 = nvgpu.device_async_copy %KV[%ksrc_38], %sV[%c1, %vrow_6, %vcol], 8, %kn_38 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_38 = nvgpu.device_async_copy %KV[%ksrc_38], %sV[%c1, %vrow_6, %vcol], 8, %kn_38 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %ktok_39 = arith.addi %ktok0_1, %vrow_7 : index
     %kinSeq_39 = arith.cmpi ult, %ktok_39, %seqLen : index
     %klive_39 = arith.andi %kinSeq_39, %inRange_1 : i1
@@ -787,7 +789,7 @@ gpu.module @dsc_mla_prefill {
     %ksrc0_39 = arith.addi %kgoffV_15, %vgcol : index
     %ksrc_39 = arith.select %klive_39, %ksrc0_39, %c0 : index
     %kn_39 = arith.select %klive_39, %c8, %c0 : index
-    %kcopy_39 = nvgpu.device_async_copy %KV[%ksrc_39], %sV[%c1, %vrow_7, %vcol], 8, %kn_39 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+    %kcopy_39 = nvgpu.device_async_copy %KV[%ksrc_39], %sV[%c1, %vrow_7, %vcol], 8, %kn_39 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
     %group_1 = nvgpu.device_async_create_group %kcopy_20, %kcopy_21, %kcopy_22, %kcopy_23, %kcopy_24, %kcopy_25, %kcopy_26, %kcopy_27, %kcopy_28, %kcopy_29, %kcopy_30, %kcopy_31, %kcopy_32, %kcopy_33, %kcopy_34, %kcopy_35, %kcopy_36, %kcopy_37, %kcopy_38, %kcopy_39
     %w16 = arith.muli %warp, %c16 : index
     %aRow = arith.addi %w16, %l16 : index
@@ -807,34 +809,34 @@ gpu.module @dsc_mla_prefill {
         %aChunk = arith.addi %lhi, %kc2 : index
         %aPhys = arith.xori %aChunk, %l8 : index
         %aCol = arith.muli %aPhys, %c8 : index
-        %af = nvgpu.ldmatrix %sQ[%aRow, %aCol] {numTiles = 4 : i32, transpose = false} : memref<64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %afh = vector.extract %af[0] : vector<2xf16> from vector<4x2xf16>
-        %afw = vector.bitcast %afh : vector<2xf16> to vector<1xi32>
+        %af = nvgpu.ldmatrix %sQ[%aRow, %aCol] {numTiles = 4 : i32, transpose = false} : memref<64x192xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+        %afh = vector.extract %af[0] : vector<2xbf16> from vector<4x2xbf16>
+        %afw = vector.bitcast %afh : vector<2xbf16> to vector<1xi32>
         %afr = vector.extract %afw[0] : i32 from vector<1xi32>
-        %afh_1 = vector.extract %af[1] : vector<2xf16> from vector<4x2xf16>
-        %afw_1 = vector.bitcast %afh_1 : vector<2xf16> to vector<1xi32>
+        %afh_1 = vector.extract %af[1] : vector<2xbf16> from vector<4x2xbf16>
+        %afw_1 = vector.bitcast %afh_1 : vector<2xbf16> to vector<1xi32>
         %afr_1 = vector.extract %afw_1[0] : i32 from vector<1xi32>
-        %afh_2 = vector.extract %af[2] : vector<2xf16> from vector<4x2xf16>
-        %afw_2 = vector.bitcast %afh_2 : vector<2xf16> to vector<1xi32>
+        %afh_2 = vector.extract %af[2] : vector<2xbf16> from vector<4x2xbf16>
+        %afw_2 = vector.bitcast %afh_2 : vector<2xbf16> to vector<1xi32>
         %afr_2 = vector.extract %afw_2[0] : i32 from vector<1xi32>
-        %afh_3 = vector.extract %af[3] : vector<2xf16> from vector<4x2xf16>
-        %afw_3 = vector.bitcast %afh_3 : vector<2xf16> to vector<1xi32>
+        %afh_3 = vector.extract %af[3] : vector<2xbf16> from vector<4x2xbf16>
+        %afw_3 = vector.bitcast %afh_3 : vector<2xbf16> to vector<1xi32>
         %afr_3 = vector.extract %afw_3[0] : i32 from vector<1xi32>
         %bChunk = arith.addi %lmid, %kc2 : index
         %bPhys = arith.xori %bChunk, %l8 : index
         %bCol = arith.muli %bPhys, %c8 : index
-        %bf = nvgpu.ldmatrix %sK[%stage, %kfRow, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %bfh = vector.extract %bf[0] : vector<2xf16> from vector<4x2xf16>
-        %bfw = vector.bitcast %bfh : vector<2xf16> to vector<1xi32>
+        %bf = nvgpu.ldmatrix %sK[%stage, %kfRow, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+        %bfh = vector.extract %bf[0] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw = vector.bitcast %bfh : vector<2xbf16> to vector<1xi32>
         %bfr = vector.extract %bfw[0] : i32 from vector<1xi32>
-        %bfh_1 = vector.extract %bf[1] : vector<2xf16> from vector<4x2xf16>
-        %bfw_1 = vector.bitcast %bfh_1 : vector<2xf16> to vector<1xi32>
+        %bfh_1 = vector.extract %bf[1] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_1 = vector.bitcast %bfh_1 : vector<2xbf16> to vector<1xi32>
         %bfr_1 = vector.extract %bfw_1[0] : i32 from vector<1xi32>
-        %bfh_2 = vector.extract %bf[2] : vector<2xf16> from vector<4x2xf16>
-        %bfw_2 = vector.bitcast %bfh_2 : vector<2xf16> to vector<1xi32>
+        %bfh_2 = vector.extract %bf[2] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_2 = vector.bitcast %bfh_2 : vector<2xbf16> to vector<1xi32>
         %bfr_2 = vector.extract %bfw_2[0] : i32 from vector<1xi32>
-        %bfh_3 = vector.extract %bf[3] : vector<2xf16> from vector<4x2xf16>
-        %bfw_3 = vector.bitcast %bfh_3 : vector<2xf16> to vector<1xi32>
+        %bfh_3 = vector.extract %bf[3] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_3 = vector.bitcast %bfh_3 : vector<2xbf16> to vector<1xi32>
         %bfr_3 = vector.extract %bfw_3[0] : i32 from vector<1xi32>
         %mma = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr, %bfr_1] C[%sa0, %sa1, %sa2, %sa3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc = llvm.extractvalue %mma[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -846,18 +848,18 @@ gpu.module @dsc_mla_prefill {
         %acc_5 = llvm.extractvalue %mma_1[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_6 = llvm.extractvalue %mma_1[2] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_7 = llvm.extractvalue %mma_1[3] : !llvm.struct<(f32, f32, f32, f32)>
-        %bf_1 = nvgpu.ldmatrix %sK[%stage, %kfRow_1, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %bfh_4 = vector.extract %bf_1[0] : vector<2xf16> from vector<4x2xf16>
-        %bfw_4 = vector.bitcast %bfh_4 : vector<2xf16> to vector<1xi32>
+        %bf_1 = nvgpu.ldmatrix %sK[%stage, %kfRow_1, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+        %bfh_4 = vector.extract %bf_1[0] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_4 = vector.bitcast %bfh_4 : vector<2xbf16> to vector<1xi32>
         %bfr_4 = vector.extract %bfw_4[0] : i32 from vector<1xi32>
-        %bfh_5 = vector.extract %bf_1[1] : vector<2xf16> from vector<4x2xf16>
-        %bfw_5 = vector.bitcast %bfh_5 : vector<2xf16> to vector<1xi32>
+        %bfh_5 = vector.extract %bf_1[1] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_5 = vector.bitcast %bfh_5 : vector<2xbf16> to vector<1xi32>
         %bfr_5 = vector.extract %bfw_5[0] : i32 from vector<1xi32>
-        %bfh_6 = vector.extract %bf_1[2] : vector<2xf16> from vector<4x2xf16>
-        %bfw_6 = vector.bitcast %bfh_6 : vector<2xf16> to vector<1xi32>
+        %bfh_6 = vector.extract %bf_1[2] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_6 = vector.bitcast %bfh_6 : vector<2xbf16> to vector<1xi32>
         %bfr_6 = vector.extract %bfw_6[0] : i32 from vector<1xi32>
-        %bfh_7 = vector.extract %bf_1[3] : vector<2xf16> from vector<4x2xf16>
-        %bfw_7 = vector.bitcast %bfh_7 : vector<2xf16> to vector<1xi32>
+        %bfh_7 = vector.extract %bf_1[3] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_7 = vector.bitcast %bfh_7 : vector<2xbf16> to vector<1xi32>
         %bfr_7 = vector.extract %bfw_7[0] : i32 from vector<1xi32>
         %mma_2 = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr_4, %bfr_5] C[%sa8, %sa9, %sa10, %sa11] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc_8 = llvm.extractvalue %mma_2[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -869,18 +871,18 @@ gpu.module @dsc_mla_prefill {
         %acc_13 = llvm.extractvalue %mma_3[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_14 = llvm.extractvalue %mma_3[2] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_15 = llvm.extractvalue %mma_3[3] : !llvm.struct<(f32, f32, f32, f32)>
-        %bf_2 = nvgpu.ldmatrix %sK[%stage, %kfRow_2, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %bfh_8 = vector.extract %bf_2[0] : vector<2xf16> from vector<4x2xf16>
-        %bfw_8 = vector.bitcast %bfh_8 : vector<2xf16> to vector<1xi32>
+        %bf_2 = nvgpu.ldmatrix %sK[%stage, %kfRow_2, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+        %bfh_8 = vector.extract %bf_2[0] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_8 = vector.bitcast %bfh_8 : vector<2xbf16> to vector<1xi32>
         %bfr_8 = vector.extract %bfw_8[0] : i32 from vector<1xi32>
-        %bfh_9 = vector.extract %bf_2[1] : vector<2xf16> from vector<4x2xf16>
-        %bfw_9 = vector.bitcast %bfh_9 : vector<2xf16> to vector<1xi32>
+        %bfh_9 = vector.extract %bf_2[1] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_9 = vector.bitcast %bfh_9 : vector<2xbf16> to vector<1xi32>
         %bfr_9 = vector.extract %bfw_9[0] : i32 from vector<1xi32>
-        %bfh_10 = vector.extract %bf_2[2] : vector<2xf16> from vector<4x2xf16>
-        %bfw_10 = vector.bitcast %bfh_10 : vector<2xf16> to vector<1xi32>
+        %bfh_10 = vector.extract %bf_2[2] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_10 = vector.bitcast %bfh_10 : vector<2xbf16> to vector<1xi32>
         %bfr_10 = vector.extract %bfw_10[0] : i32 from vector<1xi32>
-        %bfh_11 = vector.extract %bf_2[3] : vector<2xf16> from vector<4x2xf16>
-        %bfw_11 = vector.bitcast %bfh_11 : vector<2xf16> to vector<1xi32>
+        %bfh_11 = vector.extract %bf_2[3] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_11 = vector.bitcast %bfh_11 : vector<2xbf16> to vector<1xi32>
         %bfr_11 = vector.extract %bfw_11[0] : i32 from vector<1xi32>
         %mma_4 = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr_8, %bfr_9] C[%sa16, %sa17, %sa18, %sa19] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc_16 = llvm.extractvalue %mma_4[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -892,18 +894,18 @@ gpu.module @dsc_mla_prefill {
         %acc_21 = llvm.extractvalue %mma_5[1] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_22 = llvm.extractvalue %mma_5[2] : !llvm.struct<(f32, f32, f32, f32)>
         %acc_23 = llvm.extractvalue %mma_5[3] : !llvm.struct<(f32, f32, f32, f32)>
-        %bf_3 = nvgpu.ldmatrix %sK[%stage, %kfRow_3, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-        %bfh_12 = vector.extract %bf_3[0] : vector<2xf16> from vector<4x2xf16>
-        %bfw_12 = vector.bitcast %bfh_12 : vector<2xf16> to vector<1xi32>
+        %bf_3 = nvgpu.ldmatrix %sK[%stage, %kfRow_3, %bCol] {numTiles = 4 : i32, transpose = false} : memref<2x64x192xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+        %bfh_12 = vector.extract %bf_3[0] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_12 = vector.bitcast %bfh_12 : vector<2xbf16> to vector<1xi32>
         %bfr_12 = vector.extract %bfw_12[0] : i32 from vector<1xi32>
-        %bfh_13 = vector.extract %bf_3[1] : vector<2xf16> from vector<4x2xf16>
-        %bfw_13 = vector.bitcast %bfh_13 : vector<2xf16> to vector<1xi32>
+        %bfh_13 = vector.extract %bf_3[1] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_13 = vector.bitcast %bfh_13 : vector<2xbf16> to vector<1xi32>
         %bfr_13 = vector.extract %bfw_13[0] : i32 from vector<1xi32>
-        %bfh_14 = vector.extract %bf_3[2] : vector<2xf16> from vector<4x2xf16>
-        %bfw_14 = vector.bitcast %bfh_14 : vector<2xf16> to vector<1xi32>
+        %bfh_14 = vector.extract %bf_3[2] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_14 = vector.bitcast %bfh_14 : vector<2xbf16> to vector<1xi32>
         %bfr_14 = vector.extract %bfw_14[0] : i32 from vector<1xi32>
-        %bfh_15 = vector.extract %bf_3[3] : vector<2xf16> from vector<4x2xf16>
-        %bfw_15 = vector.bitcast %bfh_15 : vector<2xf16> to vector<1xi32>
+        %bfh_15 = vector.extract %bf_3[3] : vector<2xbf16> from vector<4x2xbf16>
+        %bfw_15 = vector.bitcast %bfh_15 : vector<2xbf16> to vector<1xi32>
         %bfr_15 = vector.extract %bfw_15[0] : i32 from vector<1xi32>
         %mma_6 = nvvm.mma.sync A[%afr, %afr_1, %afr_2, %afr_3] B[%bfr_12, %bfr_13] C[%sa24, %sa25, %sa26, %sa27] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
         %acc_24 = llvm.extractvalue %mma_6[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1273,18 +1275,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk = arith.addi %lhi, %c0 : index
       %vfPhys = arith.xori %vfChunk, %l8 : index
       %vfCol = arith.muli %vfPhys, %c8 : index
-      %vf = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh = vector.extract %vf[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw = vector.bitcast %vfh : vector<2xf16> to vector<1xi32>
+      %vf = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh = vector.extract %vf[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw = vector.bitcast %vfh : vector<2xbf16> to vector<1xi32>
       %vfr = vector.extract %vfw[0] : i32 from vector<1xi32>
-      %vfh_1 = vector.extract %vf[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_1 = vector.bitcast %vfh_1 : vector<2xf16> to vector<1xi32>
+      %vfh_1 = vector.extract %vf[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_1 = vector.bitcast %vfh_1 : vector<2xbf16> to vector<1xi32>
       %vfr_1 = vector.extract %vfw_1[0] : i32 from vector<1xi32>
-      %vfh_2 = vector.extract %vf[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_2 = vector.bitcast %vfh_2 : vector<2xf16> to vector<1xi32>
+      %vfh_2 = vector.extract %vf[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_2 = vector.bitcast %vfh_2 : vector<2xbf16> to vector<1xi32>
       %vfr_2 = vector.extract %vfw_2[0] : i32 from vector<1xi32>
-      %vfh_3 = vector.extract %vf[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_3 = vector.bitcast %vfh_3 : vector<2xf16> to vector<1xi32>
+      %vfh_3 = vector.extract %vf[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_3 = vector.bitcast %vfh_3 : vector<2xbf16> to vector<1xi32>
       %vfr_3 = vector.extract %vfw_3[0] : i32 from vector<1xi32>
       %mma_8 = nvvm.mma.sync A[%packed, %packed_1, %packed_2, %packed_3] B[%vfr, %vfr_1] C[%os, %os_1, %os_2, %os_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_32 = llvm.extractvalue %mma_8[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1299,18 +1301,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_1 = arith.addi %lhi, %c2 : index
       %vfPhys_1 = arith.xori %vfChunk_1, %l8 : index
       %vfCol_1 = arith.muli %vfPhys_1, %c8 : index
-      %vf_1 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_1] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_4 = vector.extract %vf_1[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_4 = vector.bitcast %vfh_4 : vector<2xf16> to vector<1xi32>
+      %vf_1 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_1] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_4 = vector.extract %vf_1[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_4 = vector.bitcast %vfh_4 : vector<2xbf16> to vector<1xi32>
       %vfr_4 = vector.extract %vfw_4[0] : i32 from vector<1xi32>
-      %vfh_5 = vector.extract %vf_1[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_5 = vector.bitcast %vfh_5 : vector<2xf16> to vector<1xi32>
+      %vfh_5 = vector.extract %vf_1[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_5 = vector.bitcast %vfh_5 : vector<2xbf16> to vector<1xi32>
       %vfr_5 = vector.extract %vfw_5[0] : i32 from vector<1xi32>
-      %vfh_6 = vector.extract %vf_1[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_6 = vector.bitcast %vfh_6 : vector<2xf16> to vector<1xi32>
+      %vfh_6 = vector.extract %vf_1[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_6 = vector.bitcast %vfh_6 : vector<2xbf16> to vector<1xi32>
       %vfr_6 = vector.extract %vfw_6[0] : i32 from vector<1xi32>
-      %vfh_7 = vector.extract %vf_1[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_7 = vector.bitcast %vfh_7 : vector<2xf16> to vector<1xi32>
+      %vfh_7 = vector.extract %vf_1[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_7 = vector.bitcast %vfh_7 : vector<2xbf16> to vector<1xi32>
       %vfr_7 = vector.extract %vfw_7[0] : i32 from vector<1xi32>
       %mma_10 = nvvm.mma.sync A[%packed, %packed_1, %packed_2, %packed_3] B[%vfr_4, %vfr_5] C[%os_8, %os_9, %os_10, %os_11] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_40 = llvm.extractvalue %mma_10[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1325,18 +1327,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_2 = arith.addi %lhi, %c4 : index
       %vfPhys_2 = arith.xori %vfChunk_2, %l8 : index
       %vfCol_2 = arith.muli %vfPhys_2, %c8 : index
-      %vf_2 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_2] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_8 = vector.extract %vf_2[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_8 = vector.bitcast %vfh_8 : vector<2xf16> to vector<1xi32>
+      %vf_2 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_2] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_8 = vector.extract %vf_2[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_8 = vector.bitcast %vfh_8 : vector<2xbf16> to vector<1xi32>
       %vfr_8 = vector.extract %vfw_8[0] : i32 from vector<1xi32>
-      %vfh_9 = vector.extract %vf_2[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_9 = vector.bitcast %vfh_9 : vector<2xf16> to vector<1xi32>
+      %vfh_9 = vector.extract %vf_2[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_9 = vector.bitcast %vfh_9 : vector<2xbf16> to vector<1xi32>
       %vfr_9 = vector.extract %vfw_9[0] : i32 from vector<1xi32>
-      %vfh_10 = vector.extract %vf_2[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_10 = vector.bitcast %vfh_10 : vector<2xf16> to vector<1xi32>
+      %vfh_10 = vector.extract %vf_2[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_10 = vector.bitcast %vfh_10 : vector<2xbf16> to vector<1xi32>
       %vfr_10 = vector.extract %vfw_10[0] : i32 from vector<1xi32>
-      %vfh_11 = vector.extract %vf_2[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_11 = vector.bitcast %vfh_11 : vector<2xf16> to vector<1xi32>
+      %vfh_11 = vector.extract %vf_2[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_11 = vector.bitcast %vfh_11 : vector<2xbf16> to vector<1xi32>
       %vfr_11 = vector.extract %vfw_11[0] : i32 from vector<1xi32>
       %mma_12 = nvvm.mma.sync A[%packed, %packed_1, %packed_2, %packed_3] B[%vfr_8, %vfr_9] C[%os_16, %os_17, %os_18, %os_19] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_48 = llvm.extractvalue %mma_12[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1351,18 +1353,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_3 = arith.addi %lhi, %c6 : index
       %vfPhys_3 = arith.xori %vfChunk_3, %l8 : index
       %vfCol_3 = arith.muli %vfPhys_3, %c8 : index
-      %vf_3 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_3] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_12 = vector.extract %vf_3[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_12 = vector.bitcast %vfh_12 : vector<2xf16> to vector<1xi32>
+      %vf_3 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_3] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_12 = vector.extract %vf_3[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_12 = vector.bitcast %vfh_12 : vector<2xbf16> to vector<1xi32>
       %vfr_12 = vector.extract %vfw_12[0] : i32 from vector<1xi32>
-      %vfh_13 = vector.extract %vf_3[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_13 = vector.bitcast %vfh_13 : vector<2xf16> to vector<1xi32>
+      %vfh_13 = vector.extract %vf_3[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_13 = vector.bitcast %vfh_13 : vector<2xbf16> to vector<1xi32>
       %vfr_13 = vector.extract %vfw_13[0] : i32 from vector<1xi32>
-      %vfh_14 = vector.extract %vf_3[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_14 = vector.bitcast %vfh_14 : vector<2xf16> to vector<1xi32>
+      %vfh_14 = vector.extract %vf_3[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_14 = vector.bitcast %vfh_14 : vector<2xbf16> to vector<1xi32>
       %vfr_14 = vector.extract %vfw_14[0] : i32 from vector<1xi32>
-      %vfh_15 = vector.extract %vf_3[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_15 = vector.bitcast %vfh_15 : vector<2xf16> to vector<1xi32>
+      %vfh_15 = vector.extract %vf_3[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_15 = vector.bitcast %vfh_15 : vector<2xbf16> to vector<1xi32>
       %vfr_15 = vector.extract %vfw_15[0] : i32 from vector<1xi32>
       %mma_14 = nvvm.mma.sync A[%packed, %packed_1, %packed_2, %packed_3] B[%vfr_12, %vfr_13] C[%os_24, %os_25, %os_26, %os_27] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_56 = llvm.extractvalue %mma_14[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1377,18 +1379,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_4 = arith.addi %lhi, %c8 : index
       %vfPhys_4 = arith.xori %vfChunk_4, %l8 : index
       %vfCol_4 = arith.muli %vfPhys_4, %c8 : index
-      %vf_4 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_4] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_16 = vector.extract %vf_4[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_16 = vector.bitcast %vfh_16 : vector<2xf16> to vector<1xi32>
+      %vf_4 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_4] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_16 = vector.extract %vf_4[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_16 = vector.bitcast %vfh_16 : vector<2xbf16> to vector<1xi32>
       %vfr_16 = vector.extract %vfw_16[0] : i32 from vector<1xi32>
-      %vfh_17 = vector.extract %vf_4[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_17 = vector.bitcast %vfh_17 : vector<2xf16> to vector<1xi32>
+      %vfh_17 = vector.extract %vf_4[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_17 = vector.bitcast %vfh_17 : vector<2xbf16> to vector<1xi32>
       %vfr_17 = vector.extract %vfw_17[0] : i32 from vector<1xi32>
-      %vfh_18 = vector.extract %vf_4[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_18 = vector.bitcast %vfh_18 : vector<2xf16> to vector<1xi32>
+      %vfh_18 = vector.extract %vf_4[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_18 = vector.bitcast %vfh_18 : vector<2xbf16> to vector<1xi32>
       %vfr_18 = vector.extract %vfw_18[0] : i32 from vector<1xi32>
-      %vfh_19 = vector.extract %vf_4[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_19 = vector.bitcast %vfh_19 : vector<2xf16> to vector<1xi32>
+      %vfh_19 = vector.extract %vf_4[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_19 = vector.bitcast %vfh_19 : vector<2xbf16> to vector<1xi32>
       %vfr_19 = vector.extract %vfw_19[0] : i32 from vector<1xi32>
       %mma_16 = nvvm.mma.sync A[%packed, %packed_1, %packed_2, %packed_3] B[%vfr_16, %vfr_17] C[%os_32, %os_33, %os_34, %os_35] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_64 = llvm.extractvalue %mma_16[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1403,18 +1405,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_5 = arith.addi %lhi, %c10 : index
       %vfPhys_5 = arith.xori %vfChunk_5, %l8 : index
       %vfCol_5 = arith.muli %vfPhys_5, %c8 : index
-      %vf_5 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_5] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_20 = vector.extract %vf_5[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_20 = vector.bitcast %vfh_20 : vector<2xf16> to vector<1xi32>
+      %vf_5 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_5] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_20 = vector.extract %vf_5[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_20 = vector.bitcast %vfh_20 : vector<2xbf16> to vector<1xi32>
       %vfr_20 = vector.extract %vfw_20[0] : i32 from vector<1xi32>
-      %vfh_21 = vector.extract %vf_5[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_21 = vector.bitcast %vfh_21 : vector<2xf16> to vector<1xi32>
+      %vfh_21 = vector.extract %vf_5[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_21 = vector.bitcast %vfh_21 : vector<2xbf16> to vector<1xi32>
       %vfr_21 = vector.extract %vfw_21[0] : i32 from vector<1xi32>
-      %vfh_22 = vector.extract %vf_5[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_22 = vector.bitcast %vfh_22 : vector<2xf16> to vector<1xi32>
+      %vfh_22 = vector.extract %vf_5[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_22 = vector.bitcast %vfh_22 : vector<2xbf16> to vector<1xi32>
       %vfr_22 = vector.extract %vfw_22[0] : i32 from vector<1xi32>
-      %vfh_23 = vector.extract %vf_5[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_23 = vector.bitcast %vfh_23 : vector<2xf16> to vector<1xi32>
+      %vfh_23 = vector.extract %vf_5[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_23 = vector.bitcast %vfh_23 : vector<2xbf16> to vector<1xi32>
       %vfr_23 = vector.extract %vfw_23[0] : i32 from vector<1xi32>
       %mma_18 = nvvm.mma.sync A[%packed, %packed_1, %packed_2, %packed_3] B[%vfr_20, %vfr_21] C[%os_40, %os_41, %os_42, %os_43] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_72 = llvm.extractvalue %mma_18[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1429,18 +1431,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_6 = arith.addi %lhi, %c12 : index
       %vfPhys_6 = arith.xori %vfChunk_6, %l8 : index
       %vfCol_6 = arith.muli %vfPhys_6, %c8 : index
-      %vf_6 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_6] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_24 = vector.extract %vf_6[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_24 = vector.bitcast %vfh_24 : vector<2xf16> to vector<1xi32>
+      %vf_6 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_6] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_24 = vector.extract %vf_6[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_24 = vector.bitcast %vfh_24 : vector<2xbf16> to vector<1xi32>
       %vfr_24 = vector.extract %vfw_24[0] : i32 from vector<1xi32>
-      %vfh_25 = vector.extract %vf_6[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_25 = vector.bitcast %vfh_25 : vector<2xf16> to vector<1xi32>
+      %vfh_25 = vector.extract %vf_6[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_25 = vector.bitcast %vfh_25 : vector<2xbf16> to vector<1xi32>
       %vfr_25 = vector.extract %vfw_25[0] : i32 from vector<1xi32>
-      %vfh_26 = vector.extract %vf_6[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_26 = vector.bitcast %vfh_26 : vector<2xf16> to vector<1xi32>
+      %vfh_26 = vector.extract %vf_6[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_26 = vector.bitcast %vfh_26 : vector<2xbf16> to vector<1xi32>
       %vfr_26 = vector.extract %vfw_26[0] : i32 from vector<1xi32>
-      %vfh_27 = vector.extract %vf_6[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_27 = vector.bitcast %vfh_27 : vector<2xf16> to vector<1xi32>
+      %vfh_27 = vector.extract %vf_6[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_27 = vector.bitcast %vfh_27 : vector<2xbf16> to vector<1xi32>
       %vfr_27 = vector.extract %vfw_27[0] : i32 from vector<1xi32>
       %mma_20 = nvvm.mma.sync A[%packed, %packed_1, %packed_2, %packed_3] B[%vfr_24, %vfr_25] C[%os_48, %os_49, %os_50, %os_51] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_80 = llvm.extractvalue %mma_20[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1455,18 +1457,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_7 = arith.addi %lhi, %c14 : index
       %vfPhys_7 = arith.xori %vfChunk_7, %l8 : index
       %vfCol_7 = arith.muli %vfPhys_7, %c8 : index
-      %vf_7 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_7] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_28 = vector.extract %vf_7[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_28 = vector.bitcast %vfh_28 : vector<2xf16> to vector<1xi32>
+      %vf_7 = nvgpu.ldmatrix %sV[%stage, %vRow, %vfCol_7] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_28 = vector.extract %vf_7[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_28 = vector.bitcast %vfh_28 : vector<2xbf16> to vector<1xi32>
       %vfr_28 = vector.extract %vfw_28[0] : i32 from vector<1xi32>
-      %vfh_29 = vector.extract %vf_7[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_29 = vector.bitcast %vfh_29 : vector<2xf16> to vector<1xi32>
+      %vfh_29 = vector.extract %vf_7[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_29 = vector.bitcast %vfh_29 : vector<2xbf16> to vector<1xi32>
       %vfr_29 = vector.extract %vfw_29[0] : i32 from vector<1xi32>
-      %vfh_30 = vector.extract %vf_7[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_30 = vector.bitcast %vfh_30 : vector<2xf16> to vector<1xi32>
+      %vfh_30 = vector.extract %vf_7[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_30 = vector.bitcast %vfh_30 : vector<2xbf16> to vector<1xi32>
       %vfr_30 = vector.extract %vfw_30[0] : i32 from vector<1xi32>
-      %vfh_31 = vector.extract %vf_7[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_31 = vector.bitcast %vfh_31 : vector<2xf16> to vector<1xi32>
+      %vfh_31 = vector.extract %vf_7[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_31 = vector.bitcast %vfh_31 : vector<2xbf16> to vector<1xi32>
       %vfr_31 = vector.extract %vfw_31[0] : i32 from vector<1xi32>
       %mma_22 = nvvm.mma.sync A[%packed, %packed_1, %packed_2, %packed_3] B[%vfr_28, %vfr_29] C[%os_56, %os_57, %os_58, %os_59] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_88 = llvm.extractvalue %mma_22[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1498,18 +1500,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_8 = arith.addi %lhi, %c0 : index
       %vfPhys_8 = arith.xori %vfChunk_8, %l8 : index
       %vfCol_8 = arith.muli %vfPhys_8, %c8 : index
-      %vf_8 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_8] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_32 = vector.extract %vf_8[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_32 = vector.bitcast %vfh_32 : vector<2xf16> to vector<1xi32>
+      %vf_8 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_8] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_32 = vector.extract %vf_8[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_32 = vector.bitcast %vfh_32 : vector<2xbf16> to vector<1xi32>
       %vfr_32 = vector.extract %vfw_32[0] : i32 from vector<1xi32>
-      %vfh_33 = vector.extract %vf_8[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_33 = vector.bitcast %vfh_33 : vector<2xf16> to vector<1xi32>
+      %vfh_33 = vector.extract %vf_8[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_33 = vector.bitcast %vfh_33 : vector<2xbf16> to vector<1xi32>
       %vfr_33 = vector.extract %vfw_33[0] : i32 from vector<1xi32>
-      %vfh_34 = vector.extract %vf_8[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_34 = vector.bitcast %vfh_34 : vector<2xf16> to vector<1xi32>
+      %vfh_34 = vector.extract %vf_8[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_34 = vector.bitcast %vfh_34 : vector<2xbf16> to vector<1xi32>
       %vfr_34 = vector.extract %vfw_34[0] : i32 from vector<1xi32>
-      %vfh_35 = vector.extract %vf_8[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_35 = vector.bitcast %vfh_35 : vector<2xf16> to vector<1xi32>
+      %vfh_35 = vector.extract %vf_8[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_35 = vector.bitcast %vfh_35 : vector<2xbf16> to vector<1xi32>
       %vfr_35 = vector.extract %vfw_35[0] : i32 from vector<1xi32>
       %mma_24 = nvvm.mma.sync A[%packed_4, %packed_5, %packed_6, %packed_7] B[%vfr_32, %vfr_33] C[%acc_32, %acc_33, %acc_34, %acc_35] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_96 = llvm.extractvalue %mma_24[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1524,18 +1526,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_9 = arith.addi %lhi, %c2 : index
       %vfPhys_9 = arith.xori %vfChunk_9, %l8 : index
       %vfCol_9 = arith.muli %vfPhys_9, %c8 : index
-      %vf_9 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_9] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_36 = vector.extract %vf_9[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_36 = vector.bitcast %vfh_36 : vector<2xf16> to vector<1xi32>
+      %vf_9 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_9] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_36 = vector.extract %vf_9[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_36 = vector.bitcast %vfh_36 : vector<2xbf16> to vector<1xi32>
       %vfr_36 = vector.extract %vfw_36[0] : i32 from vector<1xi32>
-      %vfh_37 = vector.extract %vf_9[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_37 = vector.bitcast %vfh_37 : vector<2xf16> to vector<1xi32>
+      %vfh_37 = vector.extract %vf_9[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_37 = vector.bitcast %vfh_37 : vector<2xbf16> to vector<1xi32>
       %vfr_37 = vector.extract %vfw_37[0] : i32 from vector<1xi32>
-      %vfh_38 = vector.extract %vf_9[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_38 = vector.bitcast %vfh_38 : vector<2xf16> to vector<1xi32>
+      %vfh_38 = vector.extract %vf_9[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_38 = vector.bitcast %vfh_38 : vector<2xbf16> to vector<1xi32>
       %vfr_38 = vector.extract %vfw_38[0] : i32 from vector<1xi32>
-      %vfh_39 = vector.extract %vf_9[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_39 = vector.bitcast %vfh_39 : vector<2xf16> to vector<1xi32>
+      %vfh_39 = vector.extract %vf_9[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_39 = vector.bitcast %vfh_39 : vector<2xbf16> to vector<1xi32>
       %vfr_39 = vector.extract %vfw_39[0] : i32 from vector<1xi32>
       %mma_26 = nvvm.mma.sync A[%packed_4, %packed_5, %packed_6, %packed_7] B[%vfr_36, %vfr_37] C[%acc_40, %acc_41, %acc_42, %acc_43] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_104 = llvm.extractvalue %mma_26[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1550,18 +1552,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_10 = arith.addi %lhi, %c4 : index
       %vfPhys_10 = arith.xori %vfChunk_10, %l8 : index
       %vfCol_10 = arith.muli %vfPhys_10, %c8 : index
-      %vf_10 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_10] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_40 = vector.extract %vf_10[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_40 = vector.bitcast %vfh_40 : vector<2xf16> to vector<1xi32>
+      %vf_10 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_10] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_40 = vector.extract %vf_10[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_40 = vector.bitcast %vfh_40 : vector<2xbf16> to vector<1xi32>
       %vfr_40 = vector.extract %vfw_40[0] : i32 from vector<1xi32>
-      %vfh_41 = vector.extract %vf_10[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_41 = vector.bitcast %vfh_41 : vector<2xf16> to vector<1xi32>
+      %vfh_41 = vector.extract %vf_10[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_41 = vector.bitcast %vfh_41 : vector<2xbf16> to vector<1xi32>
       %vfr_41 = vector.extract %vfw_41[0] : i32 from vector<1xi32>
-      %vfh_42 = vector.extract %vf_10[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_42 = vector.bitcast %vfh_42 : vector<2xf16> to vector<1xi32>
+      %vfh_42 = vector.extract %vf_10[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_42 = vector.bitcast %vfh_42 : vector<2xbf16> to vector<1xi32>
       %vfr_42 = vector.extract %vfw_42[0] : i32 from vector<1xi32>
-      %vfh_43 = vector.extract %vf_10[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_43 = vector.bitcast %vfh_43 : vector<2xf16> to vector<1xi32>
+      %vfh_43 = vector.extract %vf_10[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_43 = vector.bitcast %vfh_43 : vector<2xbf16> to vector<1xi32>
       %vfr_43 = vector.extract %vfw_43[0] : i32 from vector<1xi32>
       %mma_28 = nvvm.mma.sync A[%packed_4, %packed_5, %packed_6, %packed_7] B[%vfr_40, %vfr_41] C[%acc_48, %acc_49, %acc_50, %acc_51] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_112 = llvm.extractvalue %mma_28[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1576,18 +1578,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_11 = arith.addi %lhi, %c6 : index
       %vfPhys_11 = arith.xori %vfChunk_11, %l8 : index
       %vfCol_11 = arith.muli %vfPhys_11, %c8 : index
-      %vf_11 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_11] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_44 = vector.extract %vf_11[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_44 = vector.bitcast %vfh_44 : vector<2xf16> to vector<1xi32>
+      %vf_11 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_11] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_44 = vector.extract %vf_11[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_44 = vector.bitcast %vfh_44 : vector<2xbf16> to vector<1xi32>
       %vfr_44 = vector.extract %vfw_44[0] : i32 from vector<1xi32>
-      %vfh_45 = vector.extract %vf_11[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_45 = vector.bitcast %vfh_45 : vector<2xf16> to vector<1xi32>
+      %vfh_45 = vector.extract %vf_11[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_45 = vector.bitcast %vfh_45 : vector<2xbf16> to vector<1xi32>
       %vfr_45 = vector.extract %vfw_45[0] : i32 from vector<1xi32>
-      %vfh_46 = vector.extract %vf_11[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_46 = vector.bitcast %vfh_46 : vector<2xf16> to vector<1xi32>
+      %vfh_46 = vector.extract %vf_11[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_46 = vector.bitcast %vfh_46 : vector<2xbf16> to vector<1xi32>
       %vfr_46 = vector.extract %vfw_46[0] : i32 from vector<1xi32>
-      %vfh_47 = vector.extract %vf_11[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_47 = vector.bitcast %vfh_47 : vector<2xf16> to vector<1xi32>
+      %vfh_47 = vector.extract %vf_11[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_47 = vector.bitcast %vfh_47 : vector<2xbf16> to vector<1xi32>
       %vfr_47 = vector.extract %vfw_47[0] : i32 from vector<1xi32>
       %mma_30 = nvvm.mma.sync A[%packed_4, %packed_5, %packed_6, %packed_7] B[%vfr_44, %vfr_45] C[%acc_56, %acc_57, %acc_58, %acc_59] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_120 = llvm.extractvalue %mma_30[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1602,18 +1604,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_12 = arith.addi %lhi, %c8 : index
       %vfPhys_12 = arith.xori %vfChunk_12, %l8 : index
       %vfCol_12 = arith.muli %vfPhys_12, %c8 : index
-      %vf_12 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_12] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_48 = vector.extract %vf_12[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_48 = vector.bitcast %vfh_48 : vector<2xf16> to vector<1xi32>
+      %vf_12 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_12] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_48 = vector.extract %vf_12[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_48 = vector.bitcast %vfh_48 : vector<2xbf16> to vector<1xi32>
       %vfr_48 = vector.extract %vfw_48[0] : i32 from vector<1xi32>
-      %vfh_49 = vector.extract %vf_12[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_49 = vector.bitcast %vfh_49 : vector<2xf16> to vector<1xi32>
+      %vfh_49 = vector.extract %vf_12[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_49 = vector.bitcast %vfh_49 : vector<2xbf16> to vector<1xi32>
       %vfr_49 = vector.extract %vfw_49[0] : i32 from vector<1xi32>
-      %vfh_50 = vector.extract %vf_12[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_50 = vector.bitcast %vfh_50 : vector<2xf16> to vector<1xi32>
+      %vfh_50 = vector.extract %vf_12[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_50 = vector.bitcast %vfh_50 : vector<2xbf16> to vector<1xi32>
       %vfr_50 = vector.extract %vfw_50[0] : i32 from vector<1xi32>
-      %vfh_51 = vector.extract %vf_12[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_51 = vector.bitcast %vfh_51 : vector<2xf16> to vector<1xi32>
+      %vfh_51 = vector.extract %vf_12[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_51 = vector.bitcast %vfh_51 : vector<2xbf16> to vector<1xi32>
       %vfr_51 = vector.extract %vfw_51[0] : i32 from vector<1xi32>
       %mma_32 = nvvm.mma.sync A[%packed_4, %packed_5, %packed_6, %packed_7] B[%vfr_48, %vfr_49] C[%acc_64, %acc_65, %acc_66, %acc_67] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_128 = llvm.extractvalue %mma_32[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1628,18 +1630,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_13 = arith.addi %lhi, %c10 : index
       %vfPhys_13 = arith.xori %vfChunk_13, %l8 : index
       %vfCol_13 = arith.muli %vfPhys_13, %c8 : index
-      %vf_13 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_13] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_52 = vector.extract %vf_13[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_52 = vector.bitcast %vfh_52 : vector<2xf16> to vector<1xi32>
+      %vf_13 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_13] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_52 = vector.extract %vf_13[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_52 = vector.bitcast %vfh_52 : vector<2xbf16> to vector<1xi32>
       %vfr_52 = vector.extract %vfw_52[0] : i32 from vector<1xi32>
-      %vfh_53 = vector.extract %vf_13[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_53 = vector.bitcast %vfh_53 : vector<2xf16> to vector<1xi32>
+      %vfh_53 = vector.extract %vf_13[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_53 = vector.bitcast %vfh_53 : vector<2xbf16> to vector<1xi32>
       %vfr_53 = vector.extract %vfw_53[0] : i32 from vector<1xi32>
-      %vfh_54 = vector.extract %vf_13[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_54 = vector.bitcast %vfh_54 : vector<2xf16> to vector<1xi32>
+      %vfh_54 = vector.extract %vf_13[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_54 = vector.bitcast %vfh_54 : vector<2xbf16> to vector<1xi32>
       %vfr_54 = vector.extract %vfw_54[0] : i32 from vector<1xi32>
-      %vfh_55 = vector.extract %vf_13[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_55 = vector.bitcast %vfh_55 : vector<2xf16> to vector<1xi32>
+      %vfh_55 = vector.extract %vf_13[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_55 = vector.bitcast %vfh_55 : vector<2xbf16> to vector<1xi32>
       %vfr_55 = vector.extract %vfw_55[0] : i32 from vector<1xi32>
       %mma_34 = nvvm.mma.sync A[%packed_4, %packed_5, %packed_6, %packed_7] B[%vfr_52, %vfr_53] C[%acc_72, %acc_73, %acc_74, %acc_75] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_136 = llvm.extractvalue %mma_34[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1654,18 +1656,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_14 = arith.addi %lhi, %c12 : index
       %vfPhys_14 = arith.xori %vfChunk_14, %l8 : index
       %vfCol_14 = arith.muli %vfPhys_14, %c8 : index
-      %vf_14 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_14] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_56 = vector.extract %vf_14[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_56 = vector.bitcast %vfh_56 : vector<2xf16> to vector<1xi32>
+      %vf_14 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_14] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_56 = vector.extract %vf_14[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_56 = vector.bitcast %vfh_56 : vector<2xbf16> to vector<1xi32>
       %vfr_56 = vector.extract %vfw_56[0] : i32 from vector<1xi32>
-      %vfh_57 = vector.extract %vf_14[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_57 = vector.bitcast %vfh_57 : vector<2xf16> to vector<1xi32>
+      %vfh_57 = vector.extract %vf_14[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_57 = vector.bitcast %vfh_57 : vector<2xbf16> to vector<1xi32>
       %vfr_57 = vector.extract %vfw_57[0] : i32 from vector<1xi32>
-      %vfh_58 = vector.extract %vf_14[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_58 = vector.bitcast %vfh_58 : vector<2xf16> to vector<1xi32>
+      %vfh_58 = vector.extract %vf_14[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_58 = vector.bitcast %vfh_58 : vector<2xbf16> to vector<1xi32>
       %vfr_58 = vector.extract %vfw_58[0] : i32 from vector<1xi32>
-      %vfh_59 = vector.extract %vf_14[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_59 = vector.bitcast %vfh_59 : vector<2xf16> to vector<1xi32>
+      %vfh_59 = vector.extract %vf_14[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_59 = vector.bitcast %vfh_59 : vector<2xbf16> to vector<1xi32>
       %vfr_59 = vector.extract %vfw_59[0] : i32 from vector<1xi32>
       %mma_36 = nvvm.mma.sync A[%packed_4, %packed_5, %packed_6, %packed_7] B[%vfr_56, %vfr_57] C[%acc_80, %acc_81, %acc_82, %acc_83] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_144 = llvm.extractvalue %mma_36[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1680,18 +1682,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_15 = arith.addi %lhi, %c14 : index
       %vfPhys_15 = arith.xori %vfChunk_15, %l8 : index
       %vfCol_15 = arith.muli %vfPhys_15, %c8 : index
-      %vf_15 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_15] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_60 = vector.extract %vf_15[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_60 = vector.bitcast %vfh_60 : vector<2xf16> to vector<1xi32>
+      %vf_15 = nvgpu.ldmatrix %sV[%stage, %vRow_1, %vfCol_15] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_60 = vector.extract %vf_15[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_60 = vector.bitcast %vfh_60 : vector<2xbf16> to vector<1xi32>
       %vfr_60 = vector.extract %vfw_60[0] : i32 from vector<1xi32>
-      %vfh_61 = vector.extract %vf_15[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_61 = vector.bitcast %vfh_61 : vector<2xf16> to vector<1xi32>
+      %vfh_61 = vector.extract %vf_15[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_61 = vector.bitcast %vfh_61 : vector<2xbf16> to vector<1xi32>
       %vfr_61 = vector.extract %vfw_61[0] : i32 from vector<1xi32>
-      %vfh_62 = vector.extract %vf_15[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_62 = vector.bitcast %vfh_62 : vector<2xf16> to vector<1xi32>
+      %vfh_62 = vector.extract %vf_15[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_62 = vector.bitcast %vfh_62 : vector<2xbf16> to vector<1xi32>
       %vfr_62 = vector.extract %vfw_62[0] : i32 from vector<1xi32>
-      %vfh_63 = vector.extract %vf_15[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_63 = vector.bitcast %vfh_63 : vector<2xf16> to vector<1xi32>
+      %vfh_63 = vector.extract %vf_15[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_63 = vector.bitcast %vfh_63 : vector<2xbf16> to vector<1xi32>
       %vfr_63 = vector.extract %vfw_63[0] : i32 from vector<1xi32>
       %mma_38 = nvvm.mma.sync A[%packed_4, %packed_5, %packed_6, %packed_7] B[%vfr_60, %vfr_61] C[%acc_88, %acc_89, %acc_90, %acc_91] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_152 = llvm.extractvalue %mma_38[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1723,18 +1725,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_16 = arith.addi %lhi, %c0 : index
       %vfPhys_16 = arith.xori %vfChunk_16, %l8 : index
       %vfCol_16 = arith.muli %vfPhys_16, %c8 : index
-      %vf_16 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_16] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_64 = vector.extract %vf_16[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_64 = vector.bitcast %vfh_64 : vector<2xf16> to vector<1xi32>
+      %vf_16 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_16] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_64 = vector.extract %vf_16[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_64 = vector.bitcast %vfh_64 : vector<2xbf16> to vector<1xi32>
       %vfr_64 = vector.extract %vfw_64[0] : i32 from vector<1xi32>
-      %vfh_65 = vector.extract %vf_16[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_65 = vector.bitcast %vfh_65 : vector<2xf16> to vector<1xi32>
+      %vfh_65 = vector.extract %vf_16[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_65 = vector.bitcast %vfh_65 : vector<2xbf16> to vector<1xi32>
       %vfr_65 = vector.extract %vfw_65[0] : i32 from vector<1xi32>
-      %vfh_66 = vector.extract %vf_16[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_66 = vector.bitcast %vfh_66 : vector<2xf16> to vector<1xi32>
+      %vfh_66 = vector.extract %vf_16[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_66 = vector.bitcast %vfh_66 : vector<2xbf16> to vector<1xi32>
       %vfr_66 = vector.extract %vfw_66[0] : i32 from vector<1xi32>
-      %vfh_67 = vector.extract %vf_16[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_67 = vector.bitcast %vfh_67 : vector<2xf16> to vector<1xi32>
+      %vfh_67 = vector.extract %vf_16[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_67 = vector.bitcast %vfh_67 : vector<2xbf16> to vector<1xi32>
       %vfr_67 = vector.extract %vfw_67[0] : i32 from vector<1xi32>
       %mma_40 = nvvm.mma.sync A[%packed_8, %packed_9, %packed_10, %packed_11] B[%vfr_64, %vfr_65] C[%acc_96, %acc_97, %acc_98, %acc_99] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_160 = llvm.extractvalue %mma_40[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1749,18 +1751,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_17 = arith.addi %lhi, %c2 : index
       %vfPhys_17 = arith.xori %vfChunk_17, %l8 : index
       %vfCol_17 = arith.muli %vfPhys_17, %c8 : index
-      %vf_17 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_17] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_68 = vector.extract %vf_17[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_68 = vector.bitcast %vfh_68 : vector<2xf16> to vector<1xi32>
+      %vf_17 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_17] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_68 = vector.extract %vf_17[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_68 = vector.bitcast %vfh_68 : vector<2xbf16> to vector<1xi32>
       %vfr_68 = vector.extract %vfw_68[0] : i32 from vector<1xi32>
-      %vfh_69 = vector.extract %vf_17[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_69 = vector.bitcast %vfh_69 : vector<2xf16> to vector<1xi32>
+      %vfh_69 = vector.extract %vf_17[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_69 = vector.bitcast %vfh_69 : vector<2xbf16> to vector<1xi32>
       %vfr_69 = vector.extract %vfw_69[0] : i32 from vector<1xi32>
-      %vfh_70 = vector.extract %vf_17[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_70 = vector.bitcast %vfh_70 : vector<2xf16> to vector<1xi32>
+      %vfh_70 = vector.extract %vf_17[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_70 = vector.bitcast %vfh_70 : vector<2xbf16> to vector<1xi32>
       %vfr_70 = vector.extract %vfw_70[0] : i32 from vector<1xi32>
-      %vfh_71 = vector.extract %vf_17[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_71 = vector.bitcast %vfh_71 : vector<2xf16> to vector<1xi32>
+      %vfh_71 = vector.extract %vf_17[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_71 = vector.bitcast %vfh_71 : vector<2xbf16> to vector<1xi32>
       %vfr_71 = vector.extract %vfw_71[0] : i32 from vector<1xi32>
       %mma_42 = nvvm.mma.sync A[%packed_8, %packed_9, %packed_10, %packed_11] B[%vfr_68, %vfr_69] C[%acc_104, %acc_105, %acc_106, %acc_107] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_168 = llvm.extractvalue %mma_42[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1775,18 +1777,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_18 = arith.addi %lhi, %c4 : index
       %vfPhys_18 = arith.xori %vfChunk_18, %l8 : index
       %vfCol_18 = arith.muli %vfPhys_18, %c8 : index
-      %vf_18 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_18] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_72 = vector.extract %vf_18[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_72 = vector.bitcast %vfh_72 : vector<2xf16> to vector<1xi32>
+      %vf_18 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_18] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_72 = vector.extract %vf_18[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_72 = vector.bitcast %vfh_72 : vector<2xbf16> to vector<1xi32>
       %vfr_72 = vector.extract %vfw_72[0] : i32 from vector<1xi32>
-      %vfh_73 = vector.extract %vf_18[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_73 = vector.bitcast %vfh_73 : vector<2xf16> to vector<1xi32>
+      %vfh_73 = vector.extract %vf_18[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_73 = vector.bitcast %vfh_73 : vector<2xbf16> to vector<1xi32>
       %vfr_73 = vector.extract %vfw_73[0] : i32 from vector<1xi32>
-      %vfh_74 = vector.extract %vf_18[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_74 = vector.bitcast %vfh_74 : vector<2xf16> to vector<1xi32>
+      %vfh_74 = vector.extract %vf_18[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_74 = vector.bitcast %vfh_74 : vector<2xbf16> to vector<1xi32>
       %vfr_74 = vector.extract %vfw_74[0] : i32 from vector<1xi32>
-      %vfh_75 = vector.extract %vf_18[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_75 = vector.bitcast %vfh_75 : vector<2xf16> to vector<1xi32>
+      %vfh_75 = vector.extract %vf_18[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_75 = vector.bitcast %vfh_75 : vector<2xbf16> to vector<1xi32>
       %vfr_75 = vector.extract %vfw_75[0] : i32 from vector<1xi32>
       %mma_44 = nvvm.mma.sync A[%packed_8, %packed_9, %packed_10, %packed_11] B[%vfr_72, %vfr_73] C[%acc_112, %acc_113, %acc_114, %acc_115] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_176 = llvm.extractvalue %mma_44[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1801,18 +1803,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_19 = arith.addi %lhi, %c6 : index
       %vfPhys_19 = arith.xori %vfChunk_19, %l8 : index
       %vfCol_19 = arith.muli %vfPhys_19, %c8 : index
-      %vf_19 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_19] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_76 = vector.extract %vf_19[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_76 = vector.bitcast %vfh_76 : vector<2xf16> to vector<1xi32>
+      %vf_19 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_19] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_76 = vector.extract %vf_19[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_76 = vector.bitcast %vfh_76 : vector<2xbf16> to vector<1xi32>
       %vfr_76 = vector.extract %vfw_76[0] : i32 from vector<1xi32>
-      %vfh_77 = vector.extract %vf_19[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_77 = vector.bitcast %vfh_77 : vector<2xf16> to vector<1xi32>
+      %vfh_77 = vector.extract %vf_19[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_77 = vector.bitcast %vfh_77 : vector<2xbf16> to vector<1xi32>
       %vfr_77 = vector.extract %vfw_77[0] : i32 from vector<1xi32>
-      %vfh_78 = vector.extract %vf_19[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_78 = vector.bitcast %vfh_78 : vector<2xf16> to vector<1xi32>
+      %vfh_78 = vector.extract %vf_19[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_78 = vector.bitcast %vfh_78 : vector<2xbf16> to vector<1xi32>
       %vfr_78 = vector.extract %vfw_78[0] : i32 from vector<1xi32>
-      %vfh_79 = vector.extract %vf_19[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_79 = vector.bitcast %vfh_79 : vector<2xf16> to vector<1xi32>
+      %vfh_79 = vector.extract %vf_19[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_79 = vector.bitcast %vfh_79 : vector<2xbf16> to vector<1xi32>
       %vfr_79 = vector.extract %vfw_79[0] : i32 from vector<1xi32>
       %mma_46 = nvvm.mma.sync A[%packed_8, %packed_9, %packed_10, %packed_11] B[%vfr_76, %vfr_77] C[%acc_120, %acc_121, %acc_122, %acc_123] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_184 = llvm.extractvalue %mma_46[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1827,18 +1829,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_20 = arith.addi %lhi, %c8 : index
       %vfPhys_20 = arith.xori %vfChunk_20, %l8 : index
       %vfCol_20 = arith.muli %vfPhys_20, %c8 : index
-      %vf_20 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_20] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_80 = vector.extract %vf_20[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_80 = vector.bitcast %vfh_80 : vector<2xf16> to vector<1xi32>
+      %vf_20 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_20] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_80 = vector.extract %vf_20[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_80 = vector.bitcast %vfh_80 : vector<2xbf16> to vector<1xi32>
       %vfr_80 = vector.extract %vfw_80[0] : i32 from vector<1xi32>
-      %vfh_81 = vector.extract %vf_20[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_81 = vector.bitcast %vfh_81 : vector<2xf16> to vector<1xi32>
+      %vfh_81 = vector.extract %vf_20[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_81 = vector.bitcast %vfh_81 : vector<2xbf16> to vector<1xi32>
       %vfr_81 = vector.extract %vfw_81[0] : i32 from vector<1xi32>
-      %vfh_82 = vector.extract %vf_20[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_82 = vector.bitcast %vfh_82 : vector<2xf16> to vector<1xi32>
+      %vfh_82 = vector.extract %vf_20[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_82 = vector.bitcast %vfh_82 : vector<2xbf16> to vector<1xi32>
       %vfr_82 = vector.extract %vfw_82[0] : i32 from vector<1xi32>
-      %vfh_83 = vector.extract %vf_20[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_83 = vector.bitcast %vfh_83 : vector<2xf16> to vector<1xi32>
+      %vfh_83 = vector.extract %vf_20[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_83 = vector.bitcast %vfh_83 : vector<2xbf16> to vector<1xi32>
       %vfr_83 = vector.extract %vfw_83[0] : i32 from vector<1xi32>
       %mma_48 = nvvm.mma.sync A[%packed_8, %packed_9, %packed_10, %packed_11] B[%vfr_80, %vfr_81] C[%acc_128, %acc_129, %acc_130, %acc_131] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_192 = llvm.extractvalue %mma_48[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1853,18 +1855,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_21 = arith.addi %lhi, %c10 : index
       %vfPhys_21 = arith.xori %vfChunk_21, %l8 : index
       %vfCol_21 = arith.muli %vfPhys_21, %c8 : index
-      %vf_21 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_21] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_84 = vector.extract %vf_21[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_84 = vector.bitcast %vfh_84 : vector<2xf16> to vector<1xi32>
+      %vf_21 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_21] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_84 = vector.extract %vf_21[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_84 = vector.bitcast %vfh_84 : vector<2xbf16> to vector<1xi32>
       %vfr_84 = vector.extract %vfw_84[0] : i32 from vector<1xi32>
-      %vfh_85 = vector.extract %vf_21[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_85 = vector.bitcast %vfh_85 : vector<2xf16> to vector<1xi32>
+      %vfh_85 = vector.extract %vf_21[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_85 = vector.bitcast %vfh_85 : vector<2xbf16> to vector<1xi32>
       %vfr_85 = vector.extract %vfw_85[0] : i32 from vector<1xi32>
-      %vfh_86 = vector.extract %vf_21[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_86 = vector.bitcast %vfh_86 : vector<2xf16> to vector<1xi32>
+      %vfh_86 = vector.extract %vf_21[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_86 = vector.bitcast %vfh_86 : vector<2xbf16> to vector<1xi32>
       %vfr_86 = vector.extract %vfw_86[0] : i32 from vector<1xi32>
-      %vfh_87 = vector.extract %vf_21[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_87 = vector.bitcast %vfh_87 : vector<2xf16> to vector<1xi32>
+      %vfh_87 = vector.extract %vf_21[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_87 = vector.bitcast %vfh_87 : vector<2xbf16> to vector<1xi32>
       %vfr_87 = vector.extract %vfw_87[0] : i32 from vector<1xi32>
       %mma_50 = nvvm.mma.sync A[%packed_8, %packed_9, %packed_10, %packed_11] B[%vfr_84, %vfr_85] C[%acc_136, %acc_137, %acc_138, %acc_139] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_200 = llvm.extractvalue %mma_50[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1879,18 +1881,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_22 = arith.addi %lhi, %c12 : index
       %vfPhys_22 = arith.xori %vfChunk_22, %l8 : index
       %vfCol_22 = arith.muli %vfPhys_22, %c8 : index
-      %vf_22 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_22] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_88 = vector.extract %vf_22[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_88 = vector.bitcast %vfh_88 : vector<2xf16> to vector<1xi32>
+      %vf_22 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_22] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_88 = vector.extract %vf_22[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_88 = vector.bitcast %vfh_88 : vector<2xbf16> to vector<1xi32>
       %vfr_88 = vector.extract %vfw_88[0] : i32 from vector<1xi32>
-      %vfh_89 = vector.extract %vf_22[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_89 = vector.bitcast %vfh_89 : vector<2xf16> to vector<1xi32>
+      %vfh_89 = vector.extract %vf_22[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_89 = vector.bitcast %vfh_89 : vector<2xbf16> to vector<1xi32>
       %vfr_89 = vector.extract %vfw_89[0] : i32 from vector<1xi32>
-      %vfh_90 = vector.extract %vf_22[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_90 = vector.bitcast %vfh_90 : vector<2xf16> to vector<1xi32>
+      %vfh_90 = vector.extract %vf_22[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_90 = vector.bitcast %vfh_90 : vector<2xbf16> to vector<1xi32>
       %vfr_90 = vector.extract %vfw_90[0] : i32 from vector<1xi32>
-      %vfh_91 = vector.extract %vf_22[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_91 = vector.bitcast %vfh_91 : vector<2xf16> to vector<1xi32>
+      %vfh_91 = vector.extract %vf_22[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_91 = vector.bitcast %vfh_91 : vector<2xbf16> to vector<1xi32>
       %vfr_91 = vector.extract %vfw_91[0] : i32 from vector<1xi32>
       %mma_52 = nvvm.mma.sync A[%packed_8, %packed_9, %packed_10, %packed_11] B[%vfr_88, %vfr_89] C[%acc_144, %acc_145, %acc_146, %acc_147] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_208 = llvm.extractvalue %mma_52[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1905,18 +1907,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_23 = arith.addi %lhi, %c14 : index
       %vfPhys_23 = arith.xori %vfChunk_23, %l8 : index
       %vfCol_23 = arith.muli %vfPhys_23, %c8 : index
-      %vf_23 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_23] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_92 = vector.extract %vf_23[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_92 = vector.bitcast %vfh_92 : vector<2xf16> to vector<1xi32>
+      %vf_23 = nvgpu.ldmatrix %sV[%stage, %vRow_2, %vfCol_23] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_92 = vector.extract %vf_23[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_92 = vector.bitcast %vfh_92 : vector<2xbf16> to vector<1xi32>
       %vfr_92 = vector.extract %vfw_92[0] : i32 from vector<1xi32>
-      %vfh_93 = vector.extract %vf_23[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_93 = vector.bitcast %vfh_93 : vector<2xf16> to vector<1xi32>
+      %vfh_93 = vector.extract %vf_23[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_93 = vector.bitcast %vfh_93 : vector<2xbf16> to vector<1xi32>
       %vfr_93 = vector.extract %vfw_93[0] : i32 from vector<1xi32>
-      %vfh_94 = vector.extract %vf_23[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_94 = vector.bitcast %vfh_94 : vector<2xf16> to vector<1xi32>
+      %vfh_94 = vector.extract %vf_23[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_94 = vector.bitcast %vfh_94 : vector<2xbf16> to vector<1xi32>
       %vfr_94 = vector.extract %vfw_94[0] : i32 from vector<1xi32>
-      %vfh_95 = vector.extract %vf_23[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_95 = vector.bitcast %vfh_95 : vector<2xf16> to vector<1xi32>
+      %vfh_95 = vector.extract %vf_23[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_95 = vector.bitcast %vfh_95 : vector<2xbf16> to vector<1xi32>
       %vfr_95 = vector.extract %vfw_95[0] : i32 from vector<1xi32>
       %mma_54 = nvvm.mma.sync A[%packed_8, %packed_9, %packed_10, %packed_11] B[%vfr_92, %vfr_93] C[%acc_152, %acc_153, %acc_154, %acc_155] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_216 = llvm.extractvalue %mma_54[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1948,18 +1950,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_24 = arith.addi %lhi, %c0 : index
       %vfPhys_24 = arith.xori %vfChunk_24, %l8 : index
       %vfCol_24 = arith.muli %vfPhys_24, %c8 : index
-      %vf_24 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_24] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_96 = vector.extract %vf_24[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_96 = vector.bitcast %vfh_96 : vector<2xf16> to vector<1xi32>
+      %vf_24 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_24] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_96 = vector.extract %vf_24[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_96 = vector.bitcast %vfh_96 : vector<2xbf16> to vector<1xi32>
       %vfr_96 = vector.extract %vfw_96[0] : i32 from vector<1xi32>
-      %vfh_97 = vector.extract %vf_24[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_97 = vector.bitcast %vfh_97 : vector<2xf16> to vector<1xi32>
+      %vfh_97 = vector.extract %vf_24[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_97 = vector.bitcast %vfh_97 : vector<2xbf16> to vector<1xi32>
       %vfr_97 = vector.extract %vfw_97[0] : i32 from vector<1xi32>
-      %vfh_98 = vector.extract %vf_24[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_98 = vector.bitcast %vfh_98 : vector<2xf16> to vector<1xi32>
+      %vfh_98 = vector.extract %vf_24[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_98 = vector.bitcast %vfh_98 : vector<2xbf16> to vector<1xi32>
       %vfr_98 = vector.extract %vfw_98[0] : i32 from vector<1xi32>
-      %vfh_99 = vector.extract %vf_24[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_99 = vector.bitcast %vfh_99 : vector<2xf16> to vector<1xi32>
+      %vfh_99 = vector.extract %vf_24[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_99 = vector.bitcast %vfh_99 : vector<2xbf16> to vector<1xi32>
       %vfr_99 = vector.extract %vfw_99[0] : i32 from vector<1xi32>
       %mma_56 = nvvm.mma.sync A[%packed_12, %packed_13, %packed_14, %packed_15] B[%vfr_96, %vfr_97] C[%acc_160, %acc_161, %acc_162, %acc_163] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_224 = llvm.extractvalue %mma_56[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -1974,18 +1976,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_25 = arith.addi %lhi, %c2 : index
       %vfPhys_25 = arith.xori %vfChunk_25, %l8 : index
       %vfCol_25 = arith.muli %vfPhys_25, %c8 : index
-      %vf_25 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_25] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_100 = vector.extract %vf_25[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_100 = vector.bitcast %vfh_100 : vector<2xf16> to vector<1xi32>
+      %vf_25 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_25] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_100 = vector.extract %vf_25[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_100 = vector.bitcast %vfh_100 : vector<2xbf16> to vector<1xi32>
       %vfr_100 = vector.extract %vfw_100[0] : i32 from vector<1xi32>
-      %vfh_101 = vector.extract %vf_25[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_101 = vector.bitcast %vfh_101 : vector<2xf16> to vector<1xi32>
+      %vfh_101 = vector.extract %vf_25[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_101 = vector.bitcast %vfh_101 : vector<2xbf16> to vector<1xi32>
       %vfr_101 = vector.extract %vfw_101[0] : i32 from vector<1xi32>
-      %vfh_102 = vector.extract %vf_25[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_102 = vector.bitcast %vfh_102 : vector<2xf16> to vector<1xi32>
+      %vfh_102 = vector.extract %vf_25[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_102 = vector.bitcast %vfh_102 : vector<2xbf16> to vector<1xi32>
       %vfr_102 = vector.extract %vfw_102[0] : i32 from vector<1xi32>
-      %vfh_103 = vector.extract %vf_25[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_103 = vector.bitcast %vfh_103 : vector<2xf16> to vector<1xi32>
+      %vfh_103 = vector.extract %vf_25[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_103 = vector.bitcast %vfh_103 : vector<2xbf16> to vector<1xi32>
       %vfr_103 = vector.extract %vfw_103[0] : i32 from vector<1xi32>
       %mma_58 = nvvm.mma.sync A[%packed_12, %packed_13, %packed_14, %packed_15] B[%vfr_100, %vfr_101] C[%acc_168, %acc_169, %acc_170, %acc_171] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_232 = llvm.extractvalue %mma_58[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -2000,18 +2002,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_26 = arith.addi %lhi, %c4 : index
       %vfPhys_26 = arith.xori %vfChunk_26, %l8 : index
       %vfCol_26 = arith.muli %vfPhys_26, %c8 : index
-      %vf_26 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_26] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_104 = vector.extract %vf_26[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_104 = vector.bitcast %vfh_104 : vector<2xf16> to vector<1xi32>
+      %vf_26 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_26] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_104 = vector.extract %vf_26[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_104 = vector.bitcast %vfh_104 : vector<2xbf16> to vector<1xi32>
       %vfr_104 = vector.extract %vfw_104[0] : i32 from vector<1xi32>
-      %vfh_105 = vector.extract %vf_26[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_105 = vector.bitcast %vfh_105 : vector<2xf16> to vector<1xi32>
+      %vfh_105 = vector.extract %vf_26[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_105 = vector.bitcast %vfh_105 : vector<2xbf16> to vector<1xi32>
       %vfr_105 = vector.extract %vfw_105[0] : i32 from vector<1xi32>
-      %vfh_106 = vector.extract %vf_26[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_106 = vector.bitcast %vfh_106 : vector<2xf16> to vector<1xi32>
+      %vfh_106 = vector.extract %vf_26[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_106 = vector.bitcast %vfh_106 : vector<2xbf16> to vector<1xi32>
       %vfr_106 = vector.extract %vfw_106[0] : i32 from vector<1xi32>
-      %vfh_107 = vector.extract %vf_26[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_107 = vector.bitcast %vfh_107 : vector<2xf16> to vector<1xi32>
+      %vfh_107 = vector.extract %vf_26[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_107 = vector.bitcast %vfh_107 : vector<2xbf16> to vector<1xi32>
       %vfr_107 = vector.extract %vfw_107[0] : i32 from vector<1xi32>
       %mma_60 = nvvm.mma.sync A[%packed_12, %packed_13, %packed_14, %packed_15] B[%vfr_104, %vfr_105] C[%acc_176, %acc_177, %acc_178, %acc_179] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_240 = llvm.extractvalue %mma_60[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -2026,18 +2028,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_27 = arith.addi %lhi, %c6 : index
       %vfPhys_27 = arith.xori %vfChunk_27, %l8 : index
       %vfCol_27 = arith.muli %vfPhys_27, %c8 : index
-      %vf_27 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_27] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_108 = vector.extract %vf_27[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_108 = vector.bitcast %vfh_108 : vector<2xf16> to vector<1xi32>
+      %vf_27 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_27] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_108 = vector.extract %vf_27[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_108 = vector.bitcast %vfh_108 : vector<2xbf16> to vector<1xi32>
       %vfr_108 = vector.extract %vfw_108[0] : i32 from vector<1xi32>
-      %vfh_109 = vector.extract %vf_27[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_109 = vector.bitcast %vfh_109 : vector<2xf16> to vector<1xi32>
+      %vfh_109 = vector.extract %vf_27[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_109 = vector.bitcast %vfh_109 : vector<2xbf16> to vector<1xi32>
       %vfr_109 = vector.extract %vfw_109[0] : i32 from vector<1xi32>
-      %vfh_110 = vector.extract %vf_27[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_110 = vector.bitcast %vfh_110 : vector<2xf16> to vector<1xi32>
+      %vfh_110 = vector.extract %vf_27[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_110 = vector.bitcast %vfh_110 : vector<2xbf16> to vector<1xi32>
       %vfr_110 = vector.extract %vfw_110[0] : i32 from vector<1xi32>
-      %vfh_111 = vector.extract %vf_27[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_111 = vector.bitcast %vfh_111 : vector<2xf16> to vector<1xi32>
+      %vfh_111 = vector.extract %vf_27[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_111 = vector.bitcast %vfh_111 : vector<2xbf16> to vector<1xi32>
       %vfr_111 = vector.extract %vfw_111[0] : i32 from vector<1xi32>
       %mma_62 = nvvm.mma.sync A[%packed_12, %packed_13, %packed_14, %packed_15] B[%vfr_108, %vfr_109] C[%acc_184, %acc_185, %acc_186, %acc_187] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_248 = llvm.extractvalue %mma_62[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -2052,18 +2054,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_28 = arith.addi %lhi, %c8 : index
       %vfPhys_28 = arith.xori %vfChunk_28, %l8 : index
       %vfCol_28 = arith.muli %vfPhys_28, %c8 : index
-      %vf_28 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_28] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_112 = vector.extract %vf_28[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_112 = vector.bitcast %vfh_112 : vector<2xf16> to vector<1xi32>
+      %vf_28 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_28] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_112 = vector.extract %vf_28[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_112 = vector.bitcast %vfh_112 : vector<2xbf16> to vector<1xi32>
       %vfr_112 = vector.extract %vfw_112[0] : i32 from vector<1xi32>
-      %vfh_113 = vector.extract %vf_28[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_113 = vector.bitcast %vfh_113 : vector<2xf16> to vector<1xi32>
+      %vfh_113 = vector.extract %vf_28[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_113 = vector.bitcast %vfh_113 : vector<2xbf16> to vector<1xi32>
       %vfr_113 = vector.extract %vfw_113[0] : i32 from vector<1xi32>
-      %vfh_114 = vector.extract %vf_28[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_114 = vector.bitcast %vfh_114 : vector<2xf16> to vector<1xi32>
+      %vfh_114 = vector.extract %vf_28[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_114 = vector.bitcast %vfh_114 : vector<2xbf16> to vector<1xi32>
       %vfr_114 = vector.extract %vfw_114[0] : i32 from vector<1xi32>
-      %vfh_115 = vector.extract %vf_28[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_115 = vector.bitcast %vfh_115 : vector<2xf16> to vector<1xi32>
+      %vfh_115 = vector.extract %vf_28[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_115 = vector.bitcast %vfh_115 : vector<2xbf16> to vector<1xi32>
       %vfr_115 = vector.extract %vfw_115[0] : i32 from vector<1xi32>
       %mma_64 = nvvm.mma.sync A[%packed_12, %packed_13, %packed_14, %packed_15] B[%vfr_112, %vfr_113] C[%acc_192, %acc_193, %acc_194, %acc_195] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_256 = llvm.extractvalue %mma_64[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -2078,18 +2080,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_29 = arith.addi %lhi, %c10 : index
       %vfPhys_29 = arith.xori %vfChunk_29, %l8 : index
       %vfCol_29 = arith.muli %vfPhys_29, %c8 : index
-      %vf_29 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_29] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_116 = vector.extract %vf_29[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_116 = vector.bitcast %vfh_116 : vector<2xf16> to vector<1xi32>
+      %vf_29 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_29] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_116 = vector.extract %vf_29[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_116 = vector.bitcast %vfh_116 : vector<2xbf16> to vector<1xi32>
       %vfr_116 = vector.extract %vfw_116[0] : i32 from vector<1xi32>
-      %vfh_117 = vector.extract %vf_29[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_117 = vector.bitcast %vfh_117 : vector<2xf16> to vector<1xi32>
+      %vfh_117 = vector.extract %vf_29[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_117 = vector.bitcast %vfh_117 : vector<2xbf16> to vector<1xi32>
       %vfr_117 = vector.extract %vfw_117[0] : i32 from vector<1xi32>
-      %vfh_118 = vector.extract %vf_29[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_118 = vector.bitcast %vfh_118 : vector<2xf16> to vector<1xi32>
+      %vfh_118 = vector.extract %vf_29[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_118 = vector.bitcast %vfh_118 : vector<2xbf16> to vector<1xi32>
       %vfr_118 = vector.extract %vfw_118[0] : i32 from vector<1xi32>
-      %vfh_119 = vector.extract %vf_29[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_119 = vector.bitcast %vfh_119 : vector<2xf16> to vector<1xi32>
+      %vfh_119 = vector.extract %vf_29[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_119 = vector.bitcast %vfh_119 : vector<2xbf16> to vector<1xi32>
       %vfr_119 = vector.extract %vfw_119[0] : i32 from vector<1xi32>
       %mma_66 = nvvm.mma.sync A[%packed_12, %packed_13, %packed_14, %packed_15] B[%vfr_116, %vfr_117] C[%acc_200, %acc_201, %acc_202, %acc_203] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_264 = llvm.extractvalue %mma_66[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -2104,18 +2106,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_30 = arith.addi %lhi, %c12 : index
       %vfPhys_30 = arith.xori %vfChunk_30, %l8 : index
       %vfCol_30 = arith.muli %vfPhys_30, %c8 : index
-      %vf_30 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_30] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_120 = vector.extract %vf_30[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_120 = vector.bitcast %vfh_120 : vector<2xf16> to vector<1xi32>
+      %vf_30 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_30] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_120 = vector.extract %vf_30[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_120 = vector.bitcast %vfh_120 : vector<2xbf16> to vector<1xi32>
       %vfr_120 = vector.extract %vfw_120[0] : i32 from vector<1xi32>
-      %vfh_121 = vector.extract %vf_30[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_121 = vector.bitcast %vfh_121 : vector<2xf16> to vector<1xi32>
+      %vfh_121 = vector.extract %vf_30[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_121 = vector.bitcast %vfh_121 : vector<2xbf16> to vector<1xi32>
       %vfr_121 = vector.extract %vfw_121[0] : i32 from vector<1xi32>
-      %vfh_122 = vector.extract %vf_30[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_122 = vector.bitcast %vfh_122 : vector<2xf16> to vector<1xi32>
+      %vfh_122 = vector.extract %vf_30[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_122 = vector.bitcast %vfh_122 : vector<2xbf16> to vector<1xi32>
       %vfr_122 = vector.extract %vfw_122[0] : i32 from vector<1xi32>
-      %vfh_123 = vector.extract %vf_30[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_123 = vector.bitcast %vfh_123 : vector<2xf16> to vector<1xi32>
+      %vfh_123 = vector.extract %vf_30[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_123 = vector.bitcast %vfh_123 : vector<2xbf16> to vector<1xi32>
       %vfr_123 = vector.extract %vfw_123[0] : i32 from vector<1xi32>
       %mma_68 = nvvm.mma.sync A[%packed_12, %packed_13, %packed_14, %packed_15] B[%vfr_120, %vfr_121] C[%acc_208, %acc_209, %acc_210, %acc_211] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_272 = llvm.extractvalue %mma_68[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -2130,18 +2132,18 @@ gpu.module @dsc_mla_prefill {
       %vfChunk_31 = arith.addi %lhi, %c14 : index
       %vfPhys_31 = arith.xori %vfChunk_31, %l8 : index
       %vfCol_31 = arith.muli %vfPhys_31, %c8 : index
-      %vf_31 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_31] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
-      %vfh_124 = vector.extract %vf_31[0] : vector<2xf16> from vector<4x2xf16>
-      %vfw_124 = vector.bitcast %vfh_124 : vector<2xf16> to vector<1xi32>
+      %vf_31 = nvgpu.ldmatrix %sV[%stage, %vRow_3, %vfCol_31] {numTiles = 4 : i32, transpose = true} : memref<2x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %vfh_124 = vector.extract %vf_31[0] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_124 = vector.bitcast %vfh_124 : vector<2xbf16> to vector<1xi32>
       %vfr_124 = vector.extract %vfw_124[0] : i32 from vector<1xi32>
-      %vfh_125 = vector.extract %vf_31[1] : vector<2xf16> from vector<4x2xf16>
-      %vfw_125 = vector.bitcast %vfh_125 : vector<2xf16> to vector<1xi32>
+      %vfh_125 = vector.extract %vf_31[1] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_125 = vector.bitcast %vfh_125 : vector<2xbf16> to vector<1xi32>
       %vfr_125 = vector.extract %vfw_125[0] : i32 from vector<1xi32>
-      %vfh_126 = vector.extract %vf_31[2] : vector<2xf16> from vector<4x2xf16>
-      %vfw_126 = vector.bitcast %vfh_126 : vector<2xf16> to vector<1xi32>
+      %vfh_126 = vector.extract %vf_31[2] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_126 = vector.bitcast %vfh_126 : vector<2xbf16> to vector<1xi32>
       %vfr_126 = vector.extract %vfw_126[0] : i32 from vector<1xi32>
-      %vfh_127 = vector.extract %vf_31[3] : vector<2xf16> from vector<4x2xf16>
-      %vfw_127 = vector.bitcast %vfh_127 : vector<2xf16> to vector<1xi32>
+      %vfh_127 = vector.extract %vf_31[3] : vector<2xbf16> from vector<4x2xbf16>
+      %vfw_127 = vector.bitcast %vfh_127 : vector<2xbf16> to vector<1xi32>
       %vfr_127 = vector.extract %vfw_127[0] : i32 from vector<1xi32>
       %mma_70 = nvvm.mma.sync A[%packed_12, %packed_13, %packed_14, %packed_15] B[%vfr_124, %vfr_125] C[%acc_216, %acc_217, %acc_218, %acc_219] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
       %acc_280 = llvm.extractvalue %mma_70[0] : !llvm.struct<(f32, f32, f32, f32)>
@@ -2167,7 +2169,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_40 = arith.addi %krow0_32, %kngcol : index
       %ksrc_40 = arith.select %klive_40, %ksrc0_40, %c0 : index
       %kn_40 = arith.select %klive_40, %c8, %c0 : index
-      %kcopy_40 = nvgpu.device_async_copy %KV[%ksrc_40], %sK[%stage, %knrow, %kncol], 8, %kn_40 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+      %kcopy_40 = nvgpu.device_async_copy %KV[%ksrc_40], %sK[%stage, %knrow, %kncol], 8, %kn_40 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
       %ktok_41 = arith.addi %ktok0_2, %knrow_1 : index
       %kinSeq_41 = arith.cmpi ult, %ktok_41, %seqLen : index
       %klive_41 = arith.andi %kinSeq_41, %inRange_2 : i1
@@ -2178,7 +2180,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_41 = arith.addi %krow0_33, %kngcol : index
       %ksrc_41 = arith.select %klive_41, %ksrc0_41, %c0 : index
       %kn_41 = arith.select %klive_41, %c8, %c0 : index
-      %kcopy_41 = nvgpu.device_async_copy %KV[%ksrc_41], %sK[%stage, %knrow_1, %kncol], 8, %kn_41 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+      %kcopy_41 = nvgpu.device_async_copy %KV[%ksrc_41], %sK[%stage, %knrow_1, %kncol], 8, %kn_41 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
       %ktok_42 = arith.addi %ktok0_2, %knrow_2 : index
       %kinSeq_42 = arith.cmpi ult, %ktok_42, %seqLen : index
       %klive_42 = arith.andi %kinSeq_42, %inRange_2 : i1
@@ -2189,7 +2191,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_42 = arith.addi %krow0_34, %kngcol : index
       %ksrc_42 = arith.select %klive_42, %ksrc0_42, %c0 : index
       %kn_42 = arith.select %klive_42, %c8, %c0 : index
-      %kcopy_42 = nvgpu.device_async_copy %KV[%ksrc_42], %sK[%stage, %knrow_2, %kncol], 8, %kn_42 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+      %kcopy_42 = nvgpu.device_async_copy %KV[%ksrc_42], %sK[%stage, %knrow_2, %kncol], 8, %kn_42 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
       %ktok_43 = arith.addi %ktok0_2, %knrow_3 : index
       %kinSeq_43 = arith.cmpi ult, %ktok_43, %seqLen : index
       %klive_43 = arith.andi %kinSeq_43, %inRange_2 : i1
@@ -2200,7 +2202,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_43 = arith.addi %krow0_35, %kngcol : index
       %ksrc_43 = arith.select %klive_43, %ksrc0_43, %c0 : index
       %kn_43 = arith.select %klive_43, %c8, %c0 : index
-      %kcopy_43 = nvgpu.device_async_copy %KV[%ksrc_43], %sK[%stage, %knrow_3, %kncol], 8, %kn_43 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+      %kcopy_43 = nvgpu.device_async_copy %KV[%ksrc_43], %sK[%stage, %knrow_3, %kncol], 8, %kn_43 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
       %ktok_44 = arith.addi %ktok0_2, %knrow_4 : index
       %kinSeq_44 = arith.cmpi ult, %ktok_44, %seqLen : index
       %klive_44 = arith.andi %kinSeq_44, %inRange_2 : i1
@@ -2211,7 +2213,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_44 = arith.addi %krow0_36, %kngcol : index
       %ksrc_44 = arith.select %klive_44, %ksrc0_44, %c0 : index
       %kn_44 = arith.select %klive_44, %c8, %c0 : index
-      %kcopy_44 = nvgpu.device_async_copy %KV[%ksrc_44], %sK[%stage, %knrow_4, %kncol], 8, %kn_44 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+      %kcopy_44 = nvgpu.device_async_copy %KV[%ksrc_44], %sK[%stage, %knrow_4, %kncol], 8, %kn_44 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
       %ktok_45 = arith.addi %ktok0_2, %knrow_5 : index
       %kinSeq_45 = arith.cmpi ult, %ktok_45, %seqLen : index
       %klive_45 = arith.andi %kinSeq_45, %inRange_2 : i1
@@ -2222,7 +2224,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_45 = arith.addi %krow0_37, %kngcol : index
       %ksrc_45 = arith.select %klive_45, %ksrc0_45, %c0 : index
       %kn_45 = arith.select %klive_45, %c8, %c0 : index
-      %kcopy_45 = nvgpu.device_async_copy %KV[%ksrc_45], %sK[%stage, %knrow_5, %kncol], 8, %kn_45 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+      %kcopy_45 = nvgpu.device_async_copy %KV[%ksrc_45], %sK[%stage, %knrow_5, %kncol], 8, %kn_45 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
       %ktok_46 = arith.addi %ktok0_2, %knrow_6 : index
       %kinSeq_46 = arith.cmpi ult, %ktok_46, %seqLen : index
       %klive_46 = arith.andi %kinSeq_46, %inRange_2 : i1
@@ -2233,7 +2235,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_46 = arith.addi %krow0_38, %kngcol : index
       %ksrc_46 = arith.select %klive_46, %ksrc0_46, %c0 : index
       %kn_46 = arith.select %klive_46, %c8, %c0 : index
-      %kcopy_46 = nvgpu.device_async_copy %KV[%ksrc_46], %sK[%stage, %knrow_6, %kncol], 8, %kn_46 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+      %kcopy_46 = nvgpu.device_async_copy %KV[%ksrc_46], %sK[%stage, %knrow_6, %kncol], 8, %kn_46 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
       %ktok_47 = arith.addi %ktok0_2, %knrow_7 : index
       %kinSeq_47 = arith.cmpi ult, %ktok_47, %seqLen : index
       %klive_47 = arith.andi %kinSeq_47, %inRange_2 : i1
@@ -2244,7 +2246,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_47 = arith.addi %krow0_39, %kngcol : index
       %ksrc_47 = arith.select %klive_47, %ksrc0_47, %c0 : index
       %kn_47 = arith.select %klive_47, %c8, %c0 : index
-      %kcopy_47 = nvgpu.device_async_copy %KV[%ksrc_47], %sK[%stage, %knrow_7, %kncol], 8, %kn_47 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+      %kcopy_47 = nvgpu.device_async_copy %KV[%ksrc_47], %sK[%stage, %knrow_7, %kncol], 8, %kn_47 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
       %ktok_48 = arith.addi %ktok0_2, %krrow : index
       %kinSeq_48 = arith.cmpi ult, %ktok_48, %seqLen : index
       %klive_48 = arith.andi %kinSeq_48, %inRange_2 : i1
@@ -2254,7 +2256,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_48 = arith.addi %kgoff_8, %krgcol : index
       %ksrc_48 = arith.select %klive_48, %ksrc0_48, %c0 : index
       %kn_48 = arith.select %klive_48, %c8, %c0 : index
-      %kcopy_48 = nvgpu.device_async_copy %KR[%ksrc_48], %sK[%stage, %krrow, %kdcol_8], 8, %kn_48 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+      %kcopy_48 = nvgpu.device_async_copy %KR[%ksrc_48], %sK[%stage, %krrow, %kdcol_8], 8, %kn_48 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
       %ktok_49 = arith.addi %ktok0_2, %krrow_1 : index
       %kinSeq_49 = arith.cmpi ult, %ktok_49, %seqLen : index
       %klive_49 = arith.andi %kinSeq_49, %inRange_2 : i1
@@ -2264,7 +2266,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_49 = arith.addi %kgoff_9, %krgcol : index
       %ksrc_49 = arith.select %klive_49, %ksrc0_49, %c0 : index
       %kn_49 = arith.select %klive_49, %c8, %c0 : index
-      %kcopy_49 = nvgpu.device_async_copy %KR[%ksrc_49], %sK[%stage, %krrow_1, %kdcol_9], 8, %kn_49 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+      %kcopy_49 = nvgpu.device_async_copy %KR[%ksrc_49], %sK[%stage, %krrow_1, %kdcol_9], 8, %kn_49 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
       %ktok_50 = arith.addi %ktok0_2, %krrow_2 : index
       %kinSeq_50 = arith.cmpi ult, %ktok_50, %seqLen : index
       %klive_50 = arith.andi %kinSeq_50, %inRange_2 : i1
@@ -2274,7 +2276,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_50 = arith.addi %kgoff_10, %krgcol : index
       %ksrc_50 = arith.select %klive_50, %ksrc0_50, %c0 : index
       %kn_50 = arith.select %klive_50, %c8, %c0 : index
-      %kcopy_50 = nvgpu.device_async_copy %KR[%ksrc_50], %sK[%stage, %krrow_2, %kdcol_10], 8, %kn_50 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+      %kcopy_50 = nvgpu.device_async_copy %KR[%ksrc_50], %sK[%stage, %krrow_2, %kdcol_10], 8, %kn_50 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
       %ktok_51 = arith.addi %ktok0_2, %krrow_3 : index
       %kinSeq_51 = arith.cmpi ult, %ktok_51, %seqLen : index
       %klive_51 = arith.andi %kinSeq_51, %inRange_2 : i1
@@ -2284,7 +2286,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_51 = arith.addi %kgoff_11, %krgcol : index
       %ksrc_51 = arith.select %klive_51, %ksrc0_51, %c0 : index
       %kn_51 = arith.select %klive_51, %c8, %c0 : index
-      %kcopy_51 = nvgpu.device_async_copy %KR[%ksrc_51], %sK[%stage, %krrow_3, %kdcol_11], 8, %kn_51 {bypassL1} : memref<?xf16> to memref<2x64x192xf16, #gpu.address_space<workgroup>>
+      %kcopy_51 = nvgpu.device_async_copy %KR[%ksrc_51], %sK[%stage, %krrow_3, %kdcol_11], 8, %kn_51 {bypassL1} : memref<?xbf16> to memref<2x64x192xbf16, #gpu.address_space<workgroup>>
       %ktok_52 = arith.addi %ktok0_2, %vrow : index
       %kinSeq_52 = arith.cmpi ult, %ktok_52, %seqLen : index
       %klive_52 = arith.andi %kinSeq_52, %inRange_2 : i1
@@ -2296,7 +2298,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_52 = arith.addi %kgoffV_16, %vgcol : index
       %ksrc_52 = arith.select %klive_52, %ksrc0_52, %c0 : index
       %kn_52 = arith.select %klive_52, %c8, %c0 : index
-      %kcopy_52 = nvgpu.device_async_copy %KV[%ksrc_52], %sV[%stage, %vrow, %vcol], 8, %kn_52 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+      %kcopy_52 = nvgpu.device_async_copy %KV[%ksrc_52], %sV[%stage, %vrow, %vcol], 8, %kn_52 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
       %ktok_53 = arith.addi %ktok0_2, %vrow_1 : index
       %kinSeq_53 = arith.cmpi ult, %ktok_53, %seqLen : index
       %klive_53 = arith.andi %kinSeq_53, %inRange_2 : i1
@@ -2308,7 +2310,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_53 = arith.addi %kgoffV_17, %vgcol : index
       %ksrc_53 = arith.select %klive_53, %ksrc0_53, %c0 : index
       %kn_53 = arith.select %klive_53, %c8, %c0 : index
-      %kcopy_53 = nvgpu.device_async_copy %KV[%ksrc_53], %sV[%stage, %vrow_1, %vcol], 8, %kn_53 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+      %kcopy_53 = nvgpu.device_async_copy %KV[%ksrc_53], %sV[%stage, %vrow_1, %vcol], 8, %kn_53 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
       %ktok_54 = arith.addi %ktok0_2, %vrow_2 : index
       %kinSeq_54 = arith.cmpi ult, %ktok_54, %seqLen : index
       %klive_54 = arith.andi %kinSeq_54, %inRange_2 : i1
@@ -2320,7 +2322,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_54 = arith.addi %kgoffV_18, %vgcol : index
       %ksrc_54 = arith.select %klive_54, %ksrc0_54, %c0 : index
       %kn_54 = arith.select %klive_54, %c8, %c0 : index
-      %kcopy_54 = nvgpu.device_async_copy %KV[%ksrc_54], %sV[%stage, %vrow_2, %vcol], 8, %kn_54 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+      %kcopy_54 = nvgpu.device_async_copy %KV[%ksrc_54], %sV[%stage, %vrow_2, %vcol], 8, %kn_54 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
       %ktok_55 = arith.addi %ktok0_2, %vrow_3 : index
       %kinSeq_55 = arith.cmpi ult, %ktok_55, %seqLen : index
       %klive_55 = arith.andi %kinSeq_55, %inRange_2 : i1
@@ -2332,7 +2334,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_55 = arith.addi %kgoffV_19, %vgcol : index
       %ksrc_55 = arith.select %klive_55, %ksrc0_55, %c0 : index
       %kn_55 = arith.select %klive_55, %c8, %c0 : index
-      %kcopy_55 = nvgpu.device_async_copy %KV[%ksrc_55], %sV[%stage, %vrow_3, %vcol], 8, %kn_55 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+      %kcopy_55 = nvgpu.device_async_copy %KV[%ksrc_55], %sV[%stage, %vrow_3, %vcol], 8, %kn_55 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
       %ktok_56 = arith.addi %ktok0_2, %vrow_4 : index
       %kinSeq_56 = arith.cmpi ult, %ktok_56, %seqLen : index
       %klive_56 = arith.andi %kinSeq_56, %inRange_2 : i1
@@ -2344,7 +2346,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_56 = arith.addi %kgoffV_20, %vgcol : index
       %ksrc_56 = arith.select %klive_56, %ksrc0_56, %c0 : index
       %kn_56 = arith.select %klive_56, %c8, %c0 : index
-      %kcopy_56 = nvgpu.device_async_copy %KV[%ksrc_56], %sV[%stage, %vrow_4, %vcol], 8, %kn_56 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+      %kcopy_56 = nvgpu.device_async_copy %KV[%ksrc_56], %sV[%stage, %vrow_4, %vcol], 8, %kn_56 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
       %ktok_57 = arith.addi %ktok0_2, %vrow_5 : index
       %kinSeq_57 = arith.cmpi ult, %ktok_57, %seqLen : index
       %klive_57 = arith.andi %kinSeq_57, %inRange_2 : i1
@@ -2356,7 +2358,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_57 = arith.addi %kgoffV_21, %vgcol : index
       %ksrc_57 = arith.select %klive_57, %ksrc0_57, %c0 : index
       %kn_57 = arith.select %klive_57, %c8, %c0 : index
-      %kcopy_57 = nvgpu.device_async_copy %KV[%ksrc_57], %sV[%stage, %vrow_5, %vcol], 8, %kn_57 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+      %kcopy_57 = nvgpu.device_async_copy %KV[%ksrc_57], %sV[%stage, %vrow_5, %vcol], 8, %kn_57 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
       %ktok_58 = arith.addi %ktok0_2, %vrow_6 : index
       %kinSeq_58 = arith.cmpi ult, %ktok_58, %seqLen : index
       %klive_58 = arith.andi %kinSeq_58, %inRange_2 : i1
@@ -2368,7 +2370,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_58 = arith.addi %kgoffV_22, %vgcol : index
       %ksrc_58 = arith.select %klive_58, %ksrc0_58, %c0 : index
       %kn_58 = arith.select %klive_58, %c8, %c0 : index
-      %kcopy_58 = nvgpu.device_async_copy %KV[%ksrc_58], %sV[%stage, %vrow_6, %vcol], 8, %kn_58 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+      %kcopy_58 = nvgpu.device_async_copy %KV[%ksrc_58], %sV[%stage, %vrow_6, %vcol], 8, %kn_58 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
       %ktok_59 = arith.addi %ktok0_2, %vrow_7 : index
       %kinSeq_59 = arith.cmpi ult, %ktok_59, %seqLen : index
       %klive_59 = arith.andi %kinSeq_59, %inRange_2 : i1
@@ -2380,7 +2382,7 @@ gpu.module @dsc_mla_prefill {
       %ksrc0_59 = arith.addi %kgoffV_23, %vgcol : index
       %ksrc_59 = arith.select %klive_59, %ksrc0_59, %c0 : index
       %kn_59 = arith.select %klive_59, %c8, %c0 : index
-      %kcopy_59 = nvgpu.device_async_copy %KV[%ksrc_59], %sV[%stage, %vrow_7, %vcol], 8, %kn_59 {bypassL1} : memref<?xf16> to memref<2x64x128xf16, #gpu.address_space<workgroup>>
+      %kcopy_59 = nvgpu.device_async_copy %KV[%ksrc_59], %sV[%stage, %vrow_7, %vcol], 8, %kn_59 {bypassL1} : memref<?xbf16> to memref<2x64x128xbf16, #gpu.address_space<workgroup>>
       %group_2 = nvgpu.device_async_create_group %kcopy_40, %kcopy_41, %kcopy_42, %kcopy_43, %kcopy_44, %kcopy_45, %kcopy_46, %kcopy_47, %kcopy_48, %kcopy_49, %kcopy_50, %kcopy_51, %kcopy_52, %kcopy_53, %kcopy_54, %kcopy_55, %kcopy_56, %kcopy_57, %kcopy_58, %kcopy_59
       scf.yield %mnew, %mnew_1, %lsum_15, %lsum_31, %acc_224, %acc_225, %acc_226, %acc_227, %acc_228, %acc_229, %acc_230, %acc_231, %acc_232, %acc_233, %acc_234, %acc_235, %acc_236, %acc_237, %acc_238, %acc_239, %acc_240, %acc_241, %acc_242, %acc_243, %acc_244, %acc_245, %acc_246, %acc_247, %acc_248, %acc_249, %acc_250, %acc_251, %acc_252, %acc_253, %acc_254, %acc_255, %acc_256, %acc_257, %acc_258, %acc_259, %acc_260, %acc_261, %acc_262, %acc_263, %acc_264, %acc_265, %acc_266, %acc_267, %acc_268, %acc_269, %acc_270, %acc_271, %acc_272, %acc_273, %acc_274, %acc_275, %acc_276, %acc_277, %acc_278, %acc_279, %acc_280, %acc_281, %acc_282, %acc_283, %acc_284, %acc_285, %acc_286, %acc_287 : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32
     }

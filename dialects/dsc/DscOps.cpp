@@ -595,25 +595,65 @@ LogicalResult PagedMlaDecodeOp::verify() {
   return success();
 }
 
+// The library's attention ops (dsc.paged_mla_decode, dsc.causal_mla_prefill)
+// bufferize alike: every operand but init is read, init is written whole
+// (never read) and is the result's buffer.
+
+/// On buffers, `op` reads its inputs and writes init; on tensors it is pure.
+template <typename Op>
+static void libraryAttentionEffects(
+    Op op, SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+               &effects) {
+  if (!op.hasPureBufferSemantics())
+    return;
+  for (OpOperand *input : op.getDpsInputOperands())
+    effects.emplace_back(MemoryEffects::Read::get(), input,
+                         SideEffects::DefaultResource::get());
+  effects.emplace_back(MemoryEffects::Write::get(), &op.getInitMutable(),
+                       SideEffects::DefaultResource::get());
+}
+
+template <typename Op>
+static bufferization::AliasingValueList
+libraryAttentionAliases(Op op, OpOperand &operand) {
+  if (&operand != &op.getInitMutable())
+    return {};
+  return {{op.getResult()[0], bufferization::BufferRelation::Equivalent}};
+}
+
+/// `op` on its operands' buffers, writing init's.
+template <typename Op>
+static LogicalResult
+bufferizeLibraryAttention(Op op, RewriterBase &rewriter,
+                          const bufferization::BufferizationOptions &options,
+                          bufferization::BufferizationState &state) {
+  SmallVector<Value> buffers;
+  for (Value operand : op->getOperands()) {
+    FailureOr<Value> buffer =
+        bufferization::getBuffer(rewriter, operand, options, state);
+    if (failed(buffer))
+      return failure();
+    buffers.push_back(*buffer);
+  }
+  rewriter.setInsertionPoint(op);
+  Op::create(rewriter, op.getLoc(), TypeRange{}, buffers, op->getAttrs());
+  bufferization::replaceOpWithBufferizedValues(
+      rewriter, op, buffers[op.getInitMutable().getOperandNumber()]);
+  return success();
+}
+
 void PagedMlaDecodeOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  // On tensors the op is pure; on buffers it reads its inputs and writes
-  // init, and its lowering may write the rows' entries into the cache.
-  if (!hasPureBufferSemantics())
-    return;
-  for (OpOperand *input : getDpsInputOperands())
-    effects.emplace_back(MemoryEffects::Read::get(), input,
+  libraryAttentionEffects(*this, effects);
+  // Its lowering may write the rows' entries into the cache.
+  if (hasPureBufferSemantics())
+    effects.emplace_back(MemoryEffects::Write::get(), &getCacheMutable(),
                          SideEffects::DefaultResource::get());
-  effects.emplace_back(MemoryEffects::Write::get(), &getCacheMutable(),
-                       SideEffects::DefaultResource::get());
-  effects.emplace_back(MemoryEffects::Write::get(), &getInitMutable(),
-                       SideEffects::DefaultResource::get());
 }
 
 bool PagedMlaDecodeOp::bufferizesToMemoryRead(
     OpOperand &operand, const bufferization::AnalysisState &) {
-  // Every element of init is written, none read.
   return &operand != &getInitMutable();
 }
 
@@ -625,27 +665,81 @@ bool PagedMlaDecodeOp::bufferizesToMemoryWrite(
 bufferization::AliasingValueList
 PagedMlaDecodeOp::getAliasingValues(OpOperand &operand,
                                     const bufferization::AnalysisState &) {
-  if (&operand != &getInitMutable())
-    return {};
-  return {{getResult()[0], bufferization::BufferRelation::Equivalent}};
+  return libraryAttentionAliases(*this, operand);
 }
 
 LogicalResult
 PagedMlaDecodeOp::bufferize(RewriterBase &rewriter,
                             const bufferization::BufferizationOptions &options,
                             bufferization::BufferizationState &state) {
-  SmallVector<Value> buffers;
-  for (Value operand : getOperands()) {
-    FailureOr<Value> buffer =
-        bufferization::getBuffer(rewriter, operand, options, state);
-    if (failed(buffer))
-      return failure();
-    buffers.push_back(*buffer);
-  }
-  rewriter.setInsertionPoint(*this);
-  PagedMlaDecodeOp::create(rewriter, getLoc(), TypeRange{}, buffers[0],
-                           buffers[1], buffers[2], buffers[3], buffers[4],
-                           buffers[5], getScaleAttr());
-  bufferization::replaceOpWithBufferizedValues(rewriter, *this, buffers[5]);
+  return bufferizeLibraryAttention(*this, rewriter, options, state);
+}
+
+//===----------------------------------------------------------------------===//
+// CausalMlaPrefillOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CausalMlaPrefillOp::verify() {
+  auto type = [](Value v) { return cast<ShapedType>(v.getType()); };
+  ShapedType queries = type(getQueries()), kv = type(getKv()),
+             ropeKeys = type(getRopeKeys()), init = type(getInit());
+  bool onTensors = isa<RankedTensorType>(init);
+  for (Value operand : getOperands())
+    if (isa<RankedTensorType>(operand.getType()) != onTensors ||
+        !type(operand).hasRank())
+      return emitOpError("operands must be all ranked tensors or all memrefs");
+  if (onTensors != (getNumResults() == 1) ||
+      (onTensors && getResult()[0].getType() != init))
+    return emitOpError("on tensors the result is init's type; on buffers "
+                       "there is none");
+  if (queries.getRank() != 4 || kv.getRank() != 4 || ropeKeys.getRank() != 3 ||
+      init.getRank() != 4)
+    return emitOpError("expects queries [B, S, H, dn + dr], kv [B, S, H, "
+                       "dn + dv], rope_keys [B, S, dr] and init [B, S, H, dv]");
+  for (ShapedType t : {queries, kv, ropeKeys, init})
+    if (!t.getElementType().isBF16())
+      return emitOpError("queries, kv, rope_keys and init must be bf16");
+  int64_t dqk = queries.getDimSize(3), dr = ropeKeys.getDimSize(2),
+          dv = init.getDimSize(3), dkv = kv.getDimSize(3);
+  if (llvm::any_of(ArrayRef<int64_t>{dqk, dr, dv, dkv}, ShapedType::isDynamic))
+    return emitOpError("the head widths must be static");
+  if (dr >= dqk || dv <= 0 || dkv != dqk - dr + dv)
+    return emitOpError("kv rows must be dn + dv = ")
+           << dqk - dr << " + " << dv << " wide (dn from queries of " << dqk
+           << " less rope keys of " << dr << "), not " << dkv;
+  for (unsigned d = 0; d < 3; ++d)
+    if (!sizesAgree(kv.getDimSize(d), queries.getDimSize(d)) ||
+        !sizesAgree(init.getDimSize(d), queries.getDimSize(d)) ||
+        (d < 2 && !sizesAgree(ropeKeys.getDimSize(d), queries.getDimSize(d))))
+      return emitOpError("queries, kv, rope_keys and init must agree on B, "
+                         "S (and H)");
   return success();
+}
+
+void CausalMlaPrefillOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  libraryAttentionEffects(*this, effects);
+}
+
+bool CausalMlaPrefillOp::bufferizesToMemoryRead(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return &operand != &getInitMutable();
+}
+
+bool CausalMlaPrefillOp::bufferizesToMemoryWrite(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return &operand == &getInitMutable();
+}
+
+bufferization::AliasingValueList
+CausalMlaPrefillOp::getAliasingValues(OpOperand &operand,
+                                      const bufferization::AnalysisState &) {
+  return libraryAttentionAliases(*this, operand);
+}
+
+LogicalResult CausalMlaPrefillOp::bufferize(
+    RewriterBase &rewriter, const bufferization::BufferizationOptions &options,
+    bufferization::BufferizationState &state) {
+  return bufferizeLibraryAttention(*this, rewriter, options, state);
 }

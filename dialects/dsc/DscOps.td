@@ -562,4 +562,59 @@ def Dsc_PagedMlaDecodeOp : Dsc_Op<"paged_mla_decode", [
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// CausalMlaPrefillOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_CausalMlaPrefillOp : Dsc_Op<"causal_mla_prefill", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>]> {
+  let summary = "causal attention over decompressed latent keys and values, "
+                "as the kernel library's MLA prefill computes it";
+  let description = [{
+    The attention step of `dsc.mla` in its naive form (a prompt: every
+    head's keys and values decompressed by kv_b) in the operand layout of
+    the kernel library's prefill kernels (`codegen/kernels/mla_prefill_bf16*.mlir`),
+    which `dsc-library-gemms` launches in its place. `dsc-lower-to-linalg`
+    makes it on GPU targets (the decompression GEMM stays around it). With B
+    sequences of S tokens, H heads, no-rope width dn, rope width dr and value
+    width dv:
+
+    - `queries` [B, S, H, dn + dr] (bf16): each head's q_nope then q_pe;
+    - `kv` [B, S, H, dn + dv] (bf16): kv_b's output per head, k_nope then v;
+    - `rope_keys` [B, S, dr] (bf16): k_pe, shared by the heads.
+
+    `init` [B, S, H, dv] (bf16) receives, for token i of sequence b and head
+    h, `softmax_{j <= i}(scale * [q_nope | q_pe] . [k_nope_h[j] | k_pe[j]])`
+    times `v_h`: causal attention within each sequence.
+
+    On tensors it returns the result; on buffers (after bufferization) it
+    writes `init` and returns nothing.
+
+    ```mlir
+    %o = dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.1352 : f64}
+        : tensor<?x?x128x192xbf16>, tensor<?x?x128x256xbf16>,
+          tensor<?x?x64xbf16>, tensor<?x?x128x128xbf16>
+        -> tensor<?x?x128x128xbf16>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$queries, AnyShaped:$kv, AnyShaped:$rope_keys,
+                       AnyShaped:$init, F64Attr:$scale);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $queries `,` $kv `,` $rope_keys `outs` `(` $init `)` attr-dict `:`
+    type($queries) `,` type($kv) `,` type($rope_keys) `,` type($init)
+    (`->` type($result)^)?
+  }];
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() {
+      return MutableOperandRange(getInitMutable());
+    }
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // DSC_OPS_TD

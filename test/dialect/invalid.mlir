@@ -757,3 +757,67 @@ func.func @paged_mla_decode_rank(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>,
   %0 = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = 0.25 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
   return %0 : tensor<?x4x32xbf16>
 }
+
+// -----
+
+func.func @causal_mla_prefill_mixed(%q: tensor<?x?x4x24xbf16>, %kv: memref<?x?x4x32xbf16>, %kr: tensor<?x?x8xbf16>, %init: tensor<?x?x4x16xbf16>) -> tensor<?x?x4x16xbf16> {
+  // expected-error @+1 {{operands must be all ranked tensors or all memrefs}}
+  %0 = dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.25 : f64} : tensor<?x?x4x24xbf16>, memref<?x?x4x32xbf16>, tensor<?x?x8xbf16>, tensor<?x?x4x16xbf16> -> tensor<?x?x4x16xbf16>
+  return %0 : tensor<?x?x4x16xbf16>
+}
+
+// -----
+
+func.func @causal_mla_prefill_f32(%q: tensor<?x?x4x24xf32>, %kv: tensor<?x?x4x32xbf16>, %kr: tensor<?x?x8xbf16>, %init: tensor<?x?x4x16xbf16>) -> tensor<?x?x4x16xbf16> {
+  // expected-error @+1 {{queries, kv, rope_keys and init must be bf16}}
+  %0 = dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.25 : f64} : tensor<?x?x4x24xf32>, tensor<?x?x4x32xbf16>, tensor<?x?x8xbf16>, tensor<?x?x4x16xbf16> -> tensor<?x?x4x16xbf16>
+  return %0 : tensor<?x?x4x16xbf16>
+}
+
+// -----
+
+func.func @causal_mla_prefill_rank(%q: tensor<?x4x24xbf16>, %kv: tensor<?x?x4x32xbf16>, %kr: tensor<?x?x8xbf16>, %init: tensor<?x?x4x16xbf16>) -> tensor<?x?x4x16xbf16> {
+  // expected-error @+1 {{expects queries [B, S, H, dn + dr], kv [B, S, H, dn + dv], rope_keys [B, S, dr] and init [B, S, H, dv]}}
+  %0 = dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.25 : f64} : tensor<?x4x24xbf16>, tensor<?x?x4x32xbf16>, tensor<?x?x8xbf16>, tensor<?x?x4x16xbf16> -> tensor<?x?x4x16xbf16>
+  return %0 : tensor<?x?x4x16xbf16>
+}
+
+// -----
+
+func.func @causal_mla_prefill_widths(%q: tensor<?x?x4x24xbf16>, %kv: tensor<?x?x4x40xbf16>, %kr: tensor<?x?x8xbf16>, %init: tensor<?x?x4x16xbf16>) -> tensor<?x?x4x16xbf16> {
+  // expected-error @+1 {{kv rows must be dn + dv = 16 + 16 wide (dn from queries of 24 less rope keys of 8), not 40}}
+  %0 = dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.25 : f64} : tensor<?x?x4x24xbf16>, tensor<?x?x4x40xbf16>, tensor<?x?x8xbf16>, tensor<?x?x4x16xbf16> -> tensor<?x?x4x16xbf16>
+  return %0 : tensor<?x?x4x16xbf16>
+}
+
+// -----
+
+func.func @causal_mla_prefill_dynamic_width(%q: tensor<?x?x4x?xbf16>, %kv: tensor<?x?x4x32xbf16>, %kr: tensor<?x?x8xbf16>, %init: tensor<?x?x4x16xbf16>) -> tensor<?x?x4x16xbf16> {
+  // expected-error @+1 {{the head widths must be static}}
+  %0 = dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.25 : f64} : tensor<?x?x4x?xbf16>, tensor<?x?x4x32xbf16>, tensor<?x?x8xbf16>, tensor<?x?x4x16xbf16> -> tensor<?x?x4x16xbf16>
+  return %0 : tensor<?x?x4x16xbf16>
+}
+
+// -----
+
+func.func @causal_mla_prefill_heads(%q: tensor<?x?x4x24xbf16>, %kv: tensor<?x?x4x32xbf16>, %kr: tensor<?x?x8xbf16>, %init: tensor<?x?x2x16xbf16>) -> tensor<?x?x2x16xbf16> {
+  // expected-error @+1 {{queries, kv, rope_keys and init must agree on B, S (and H)}}
+  %0 = dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.25 : f64} : tensor<?x?x4x24xbf16>, tensor<?x?x4x32xbf16>, tensor<?x?x8xbf16>, tensor<?x?x2x16xbf16> -> tensor<?x?x2x16xbf16>
+  return %0 : tensor<?x?x2x16xbf16>
+}
+
+// -----
+
+func.func @causal_mla_prefill_tokens(%q: tensor<2x5x4x24xbf16>, %kv: tensor<2x5x4x32xbf16>, %kr: tensor<2x6x8xbf16>, %init: tensor<2x5x4x16xbf16>) -> tensor<2x5x4x16xbf16> {
+  // expected-error @+1 {{queries, kv, rope_keys and init must agree on B, S (and H)}}
+  %0 = dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.25 : f64} : tensor<2x5x4x24xbf16>, tensor<2x5x4x32xbf16>, tensor<2x6x8xbf16>, tensor<2x5x4x16xbf16> -> tensor<2x5x4x16xbf16>
+  return %0 : tensor<2x5x4x16xbf16>
+}
+
+// -----
+
+func.func @causal_mla_prefill_no_result(%q: tensor<?x?x4x24xbf16>, %kv: tensor<?x?x4x32xbf16>, %kr: tensor<?x?x8xbf16>, %init: tensor<?x?x4x16xbf16>) {
+  // expected-error @+1 {{on tensors the result is init's type; on buffers there is none}}
+  dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.25 : f64} : tensor<?x?x4x24xbf16>, tensor<?x?x4x32xbf16>, tensor<?x?x8xbf16>, tensor<?x?x4x16xbf16>
+  return
+}

@@ -161,3 +161,14 @@ func.func @paged_mla_decode(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>, %pag
   dsc.paged_mla_decode %qb, %eb cache(%pb, %tb, %lb) outs(%ob) {scale = 0.25 : f64} : memref<?x4x40xbf16>, memref<?x40xbf16>, memref<?x64x40xbf16>, memref<?x?xi32>, memref<?xi32>, memref<?x4x32xbf16>
   return %0 : tensor<?x4x32xbf16>
 }
+
+// The kernel library's prompt attention, on tensors (a result) and on
+// buffers (none).
+// CHECK-LABEL: func.func @causal_mla_prefill
+func.func @causal_mla_prefill(%q: tensor<?x?x4x24xbf16>, %kv: tensor<?x?x4x32xbf16>, %kr: tensor<?x?x8xbf16>, %init: tensor<?x?x4x16xbf16>, %qb: memref<?x?x4x24xbf16>, %kvb: memref<?x?x4x32xbf16>, %krb: memref<?x?x8xbf16>, %ob: memref<?x?x4x16xbf16>) -> tensor<?x?x4x16xbf16> {
+  // CHECK: dsc.causal_mla_prefill %{{.*}}, %{{.*}}, %{{.*}} outs(%{{.*}}) {scale = 2.500000e-01 : f64} : tensor<?x?x4x24xbf16>, tensor<?x?x4x32xbf16>, tensor<?x?x8xbf16>, tensor<?x?x4x16xbf16> -> tensor<?x?x4x16xbf16>
+  %0 = dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.25 : f64} : tensor<?x?x4x24xbf16>, tensor<?x?x4x32xbf16>, tensor<?x?x8xbf16>, tensor<?x?x4x16xbf16> -> tensor<?x?x4x16xbf16>
+  // CHECK: dsc.causal_mla_prefill %{{.*}}, %{{.*}}, %{{.*}} outs(%{{.*}}) {scale = 2.500000e-01 : f64} : memref<?x?x4x24xbf16>, memref<?x?x4x32xbf16>, memref<?x?x8xbf16>, memref<?x?x4x16xbf16>{{$}}
+  dsc.causal_mla_prefill %qb, %kvb, %krb outs(%ob) {scale = 0.25 : f64} : memref<?x?x4x24xbf16>, memref<?x?x4x32xbf16>, memref<?x?x8xbf16>, memref<?x?x4x16xbf16>
+  return %0 : tensor<?x?x4x16xbf16>
+}

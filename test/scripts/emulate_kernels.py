@@ -893,8 +893,17 @@ def mla_decode_check(kernels, name, heads=64, latent=512, rope=64,
 def mla_prefill(kernels):
     """Two sequences of 150 tokens (the last query and key tiles partial),
     3 heads, against float64 causal attention with the rope key shared by
-    the heads."""
-    return mla_prefill_check(kernels, "mla_prefill_bf16")
+    the heads. The widths are the variant's (DeepSeek's, or
+    _n<nope>_r<rope>_v<value>, whose query and key rows are zero-filled to
+    whole k steps: chunks a copy past the row would read outside Q or
+    KR)."""
+    ok = True
+    for name in sorted(kernels):
+        found = re.fullmatch(r"mla_prefill_bf16(_n(\d+)_r(\d+)_v(\d+))?", name)
+        if found:
+            widths = tuple(map(int, found.groups()[1:])) if found[1] else (128, 64, 128)
+            ok &= mla_prefill_check(kernels, name, *widths)
+    return ok
 
 
 def mla_prefill_wgmma(kernels):
@@ -903,14 +912,15 @@ def mla_prefill_wgmma(kernels):
     return mla_prefill_check(kernels, "mla_prefill_wgmma_bf16")
 
 
-def mla_prefill_check(kernels, name):
+def mla_prefill_check(kernels, name, nope=128, rope=64, value=128):
     rng = np.random.default_rng(11)
     batch, seq, heads = 2, 150, 3
-    q_bits, q = bf16(0.25 * rng.standard_normal((batch, seq, heads, 192)))
-    kv_bits, kv = bf16(rng.standard_normal((batch, seq, heads, 256)))
-    kr_bits, kr = bf16(rng.standard_normal((batch, seq, 64)))
-    scale = (0.1 * math.log(40) + 1) ** 2 / math.sqrt(192) / math.log(2)
-    out = np.full(batch * seq * heads * 128, 0x7FC0, np.uint16)
+    dqk = nope + rope
+    q_bits, q = bf16(0.25 * rng.standard_normal((batch, seq, heads, dqk)))
+    kv_bits, kv = bf16(rng.standard_normal((batch, seq, heads, nope + value)))
+    kr_bits, kr = bf16(rng.standard_normal((batch, seq, rope)))
+    scale = (0.1 * math.log(40) + 1) ** 2 / math.sqrt(dqk) / math.log(2)
+    out = np.full(batch * seq * heads * value, 0x7FC0, np.uint16)
     tiles = (seq + 63) // 64
     if name == "mla_prefill_wgmma_bf16":
         # The layout + 1024 bytes less the statics (its 3 barriers after
@@ -920,22 +930,22 @@ def mla_prefill_check(kernels, name):
                   emu.TensorMap(kv_bits.reshape(batch, seq, -1), (1, 64, 64)),
                   emu.TensorMap(kr_bits, (1, 64, 64))]
     else:
-        smem = 64 * 192 * 2 + 2 * 64 * 192 * 2 + 2 * 64 * 128 * 2
+        smem = int(kernels[name].attr(r"dsc.dynamic_shared_memory = (\d+)"))
         inputs = [emu.global_memref(q_bits), emu.global_memref(kv_bits),
                   emu.global_memref(kr_bits)]
     emu.run_kernel(kernels[name], (tiles, heads, batch), 128, smem,
                    inputs + [emu.global_memref(out), seq, heads, float(scale)])
-    got = emu._bits_to_f32(out).reshape(batch, seq, heads, 128)
-    want = np.zeros((batch, seq, heads, 128))
+    got = emu._bits_to_f32(out).reshape(batch, seq, heads, value)
+    want = np.zeros((batch, seq, heads, value))
     causal = np.tril(np.ones((seq, seq), bool))
     for b in range(batch):
         for h in range(heads):
-            k = np.concatenate([kv[b, :, h, :128], kr[b]], axis=1).astype(np.float64)
+            k = np.concatenate([kv[b, :, h, :nope], kr[b]], axis=1).astype(np.float64)
             s = q[b, :, h].astype(np.float64) @ k.T * scale
             s = np.where(causal, s, -np.inf)
             p = np.exp2(s - s.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
-            want[b, :, h] = p @ kv[b, :, h, 128:].astype(np.float64)
+            want[b, :, h] = p @ kv[b, :, h, nope:].astype(np.float64)
     return verdict(f"{name} ({batch} x {seq} tokens, {heads} heads)", got, want, 1e-2)
 
 
