@@ -1062,6 +1062,10 @@ LogicalResult launchPrefill(CausalMlaPrefillOp op,
   int64_t heads = cast<MemRefType>(queries.getType()).getDimSize(2);
   if (ShapedType::isDynamic(heads))
     return op.emitOpError("needs a static head count");
+  // The heads are the grid's y dimension (at most 65535 blocks; the batch,
+  // z, is the sequences of one prefill).
+  if (heads > 65535)
+    return op.emitOpError("needs at most 65535 heads, not ") << heads;
   Value batch = memref::DimOp::create(b, loc, queries, 0);
   Value tokens = memref::DimOp::create(b, loc, queries, 1);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
@@ -1921,13 +1925,13 @@ void launchRouted(const RoutedGroup &group, const RoutedKernels &kernels,
 /// Whether `use` is the weight of a tensor-core GEMM without block scales:
 /// a dsc.linear's, one of a dsc.moe's shared-expert matrices (linear layers
 /// once the MoE is lowered), one of its routed expert stacks (grouped
-/// GEMMs), or MLA's kv_b (the decode's per-head products: batched GEMMs),
-/// each when they have no scales.
+/// GEMMs), or MLA's kv_b (a prompt's decompression, the decode's per-head
+/// products: batched GEMMs), each when they have no scales.
 bool isLinearWeight(OpOperand &use) {
   if (auto linear = dyn_cast<dsc::LinearOp>(use.getOwner()))
     return !linear.getScales() && &use == &linear.getWeightMutable();
-  // kv_b: the decode's per-head products run on the library's batched GEMM
-  // (the prefill's generated code reads it as bf16 too).
+  // kv_b: a prompt's decompression runs on the library's GEMM, the decode's
+  // per-head products on its batched GEMM.
   if (auto mla = dyn_cast<dsc::MlaOp>(use.getOwner()))
     return !mla.getScales() && &use == &mla.getKvBMutable();
   if (auto mla = dyn_cast<dsc::MlaDecodeOp>(use.getOwner()))
@@ -2126,8 +2130,8 @@ struct DscLibraryGemmsPass
       return;
     auto kernel = [&](const LibrarySource &source) -> FailureOr<LibraryKernel> {
       FailureOr<LibraryKernel> found = libraryKernel(module, source);
-      // The GEMMs' and the MLA decode's launches are read from their
-      // attributes.
+      // The GEMMs', the MLA decode's and the MLA prefill's launches are
+      // read from their attributes.
       bool statesLaunch = &source.file == &kGemmFile ||
                           source.kernel.starts_with("mla_decode_bf16") ||
                           source.kernel.starts_with("mla_prefill_bf16");

@@ -207,6 +207,12 @@ Value dequantizeForGemm(TensorMath &m, Value weight, Value scales,
   return bf16;
 }
 
+/// Whether the library's GEMM reads `weight` (bf16 as bound, or block-scaled
+/// with `scales`, dequantized to bf16 for it or read as e4m3).
+bool readByLibraryGemm(Value weight, Value scales) {
+  return scales || getElementTypeOrSelf(weight).isBF16();
+}
+
 /// `value` rounded to bf16 (to nearest even), the input a tensor-core GEMM
 /// takes; `value` itself when it is bf16 already.
 Value roundedToBf16(TensorMath &m, Value value) {
@@ -265,10 +271,7 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     // bf16 first (each call: the runtime holds no derived weights), as
     // DeepSeek's reference code does for its absorbed attention; a GPU's
     // GEMM of few rows reads the e4m3 weight itself (dsc-library-gemms).
-    bool tensorCores =
-        bf16Inputs &&
-        (op.getScales() ||
-         cast<ShapedType>(weight.getType()).getElementType().isBF16());
+    bool tensorCores = bf16Inputs && readByLibraryGemm(weight, op.getScales());
     if (Value scales = op.getScales())
       weight = tensorCores
                    ? dequantizeForGemm(m, weight, scales, *op.getBlockSize())
@@ -807,29 +810,18 @@ struct LowerMla : OpRewritePattern<MlaOp> {
   bool library, bf16Inputs;
   LogicalResult matchAndRewrite(MlaOp op,
                                 PatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    TensorMath m(rewriter, loc);
-    Type f32 = rewriter.getF32Type();
-    auto qType = op.getQNope().getType();
-    int64_t heads = qType.getDimSize(2), dn = qType.getDimSize(3),
-            dv = op.getType().getDimSize(3);
+    TensorMath m(rewriter, op.getLoc());
     if ((library || bf16Inputs) && libraryRuns(op)) {
       rewriter.replaceOp(
           op, castFromBf16(m, libraryAttention(m, op, library), op.getType()));
       return success();
     }
+    auto qType = op.getQNope().getType();
+    int64_t dn = qType.getDimSize(3), dv = op.getType().getDimSize(3);
     Value result;
     if (op.getForm() == MlaForm::Naive) {
-      // Decompress: per head k_nope (dn) and v (dv) from the latent.
-      Value kvb = op.getKvB();
-      if (Value scales = op.getScales())
-        kvb = dequantize(m, kvb, scales, *op.getBlockSize());
-      Value decompressed = m.matmulTransposed(op.getLatent(), kvb);
-      auto headsType = RankedTensorType::get(
-          {ShapedType::kDynamic, ShapedType::kDynamic, heads, dn + dv}, f32);
-      Value perHead = tensor::ExpandShapeOp::create(
-          rewriter, loc, headsType, decompressed,
-          SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+      // Per head k_nope (dn) and v (dv) from the latent.
+      Value perHead = decompressed(m, op, /*likeLibrary=*/false);
       result = m.causalAttention(
           op.getQNope(), m.sliceLast(perHead, 0, dn), op.getQPe(), op.getKPe(),
           m.sliceLast(perHead, dn, dv), op.getScale().convertToDouble(),
@@ -844,16 +836,42 @@ struct LowerMla : OpRewritePattern<MlaOp> {
 
   /// Whether the kernel library's MLA prefill can run `op`'s attention:
   /// the naive form with the causal mask, a kv_b the library's GEMM reads
-  /// (bf16, or FP8 dequantized to bf16) and widths it has.
+  /// and widths it has.
   static bool libraryRuns(MlaOp op) {
     auto qType = op.getQNope().getType();
     return op.getForm() == MlaForm::Naive && !op.getMask() &&
-           (op.getScales() ||
-            op.getKvB().getType().getElementType().isBF16()) &&
-           !ShapedType::isDynamic(qType.getDimSize(2)) &&
+           readByLibraryGemm(op.getKvB(), op.getScales()) &&
            libraryHasMlaPrefill(qType.getDimSize(3),
                                 op.getKPe().getType().getDimSize(2),
                                 op.getType().getDimSize(3));
+  }
+
+  /// kv_b's decompression of the latent, per head: [B, S, H, dn + dv], each
+  /// head's k_nope then v. In f32; or `likeLibrary`, as the library's GEMM
+  /// computes it (the latent rounded to bf16, an FP8 kv_b dequantized to
+  /// bf16, the GEMM marked) and rounded to bf16, as the prefill kernel
+  /// reads it.
+  static Value decompressed(TensorMath &m, MlaOp op, bool likeLibrary) {
+    OpBuilder &b = m.builder();
+    Value kvb = op.getKvB(), latent = op.getLatent();
+    if (Value scales = op.getScales())
+      kvb = likeLibrary ? dequantizeForGemm(m, kvb, scales, *op.getBlockSize())
+                        : dequantize(m, kvb, scales, *op.getBlockSize());
+    if (likeLibrary)
+      latent = roundedToBf16(m, latent);
+    Value sums = m.matmulTransposed(latent, kvb);
+    if (likeLibrary) {
+      sums.getDefiningOp()->setAttr(kLibraryGemmAttr, b.getUnitAttr());
+      sums = roundedToBf16(m, sums);
+    }
+    auto type = cast<RankedTensorType>(sums.getType());
+    int64_t heads = op.getQNope().getType().getDimSize(2);
+    return tensor::ExpandShapeOp::create(
+        b, m.getLoc(),
+        RankedTensorType::get({type.getDimSize(0), type.getDimSize(1), heads,
+                               type.getDimSize(2) / heads},
+                              type.getElementType()),
+        sums, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
   }
 
   /// The naive form with the library's roundings (see the struct), bf16:
@@ -862,22 +880,18 @@ struct LowerMla : OpRewritePattern<MlaOp> {
   Value libraryAttention(TensorMath &m, MlaOp op, bool onLibrary) const {
     OpBuilder &b = m.builder();
     Location loc = m.getLoc();
-    auto qType = op.getQNope().getType();
-    int64_t heads = qType.getDimSize(2), dn = qType.getDimSize(3),
+    int64_t dn = op.getQNope().getType().getDimSize(3),
             dv = op.getType().getDimSize(3);
     Type bf16 = b.getBF16Type();
-    Value kvb = op.getKvB();
-    if (Value scales = op.getScales())
-      kvb = dequantizeForGemm(m, kvb, scales, *op.getBlockSize());
-    Value sums = m.matmulTransposed(roundedToBf16(m, op.getLatent()), kvb);
-    sums.getDefiningOp()->setAttr(kLibraryGemmAttr, b.getUnitAttr());
-    Value kv = tensor::ExpandShapeOp::create(
-        b, loc,
-        RankedTensorType::get(
-            {ShapedType::kDynamic, ShapedType::kDynamic, heads, dn + dv}, bf16),
-        roundedToBf16(m, sums),
-        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
-    Value ropeKeys = roundedToBf16(m, op.getKPe());
+    Value kv = decompressed(m, op, /*likeLibrary=*/true);
+    // The kernel reads the rope keys as one contiguous buffer: k_pe already
+    // in bf16 (a view of kv_a's output, in a bf16 graph) is copied.
+    Value ropeKeys = op.getKPe();
+    ropeKeys = getElementTypeOrSelf(ropeKeys) == bf16
+                   ? bufferization::AllocTensorOp::create(
+                         b, loc, op.getKPe().getType(), ValueRange{}, ropeKeys)
+                         .getResult()
+                   : roundedToBf16(m, ropeKeys);
     double scale = op.getScale().convertToDouble();
     if (!onLibrary) {
       AttentionLayout rounded = layout;

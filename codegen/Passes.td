@@ -10,7 +10,9 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
   let description = [{
     Replaces every dsc op except `dsc.weight` with its decomposition into
     `linalg`, `tensor`, `scf`, `arith` and `math` on tensors: the reference
-    semantics both the CPU and the GPU lowerings start from.
+    semantics both the CPU and the GPU lowerings start from. (With
+    `library-attention`, attention the kernel library runs becomes its ops,
+    `dsc.paged_mla_decode` and `dsc.causal_mla_prefill`, instead.)
 
     Before: `%y = dsc.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : ...`
     After: a sum-of-squares `linalg.generic` reduction and an elementwise

@@ -139,7 +139,10 @@ def prefill_kernel(w):
     ropeChunks = copy_tile(f, tid, THREADS, TILE, w.kchunks - w.nope // 8, "kr")
     if w.nope % 64:
         # The rope chunks follow k_nope's within a group of 8: swizzle the
-        # row's chunk, not the rope key's.
+        # row's chunk, not the rope key's. (With k_nope a whole number of
+        # groups, the rope key's own swizzle shifted by k_nope's width is
+        # the same place: DeepSeek's kernel keeps that form, the code that
+        # ran on an H200.)
         shifted = []
         for row, _, gcol in ropeChunks:
             ch = f.idx("krch", "divui", gcol, c(8))

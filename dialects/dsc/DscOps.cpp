@@ -592,6 +592,8 @@ LogicalResult PagedMlaDecodeOp::verify() {
                          "the queries' R rows");
   if (!sizesAgree(init.getDimSize(1), queries.getDimSize(1)))
     return emitOpError("init must have the queries' heads");
+  if (!(getScale().convertToDouble() > 0))
+    return emitOpError("scale must be positive");
   return success();
 }
 
@@ -703,6 +705,10 @@ LogicalResult CausalMlaPrefillOp::verify() {
           dv = init.getDimSize(3), dkv = kv.getDimSize(3);
   if (llvm::any_of(ArrayRef<int64_t>{dqk, dr, dv, dkv}, ShapedType::isDynamic))
     return emitOpError("the head widths must be static");
+  if (queries.getDimSize(2) == 0)
+    return emitOpError("needs at least one head");
+  if (!(getScale().convertToDouble() > 0))
+    return emitOpError("scale must be positive");
   if (dr >= dqk || dv <= 0 || dkv != dqk - dr + dv)
     return emitOpError("kv rows must be dn + dv = ")
            << dqk - dr << " + " << dv << " wide (dn from queries of " << dqk

@@ -58,3 +58,11 @@ func.func @strided_rope_keys(%q: memref<?x?x4x24xbf16>, %kv: memref<?x?x4x32xbf1
   dsc.causal_mla_prefill %q, %kv, %kr outs(%out) {scale = 0.25 : f64} : memref<?x?x4x24xbf16>, memref<?x?x4x32xbf16>, memref<?x?x8xbf16, strided<[?, 40, 1], offset: 32>>, memref<?x?x4x16xbf16>
   return
 }
+
+// -----
+
+func.func @too_many_heads(%q: memref<?x?x65536x24xbf16>, %kv: memref<?x?x65536x32xbf16>, %kr: memref<?x?x8xbf16>, %out: memref<?x?x65536x16xbf16>) {
+  // expected-error @+1 {{'dsc.causal_mla_prefill' op needs at most 65535 heads, not 65536}}
+  dsc.causal_mla_prefill %q, %kv, %kr outs(%out) {scale = 0.25 : f64} : memref<?x?x65536x24xbf16>, memref<?x?x65536x32xbf16>, memref<?x?x8xbf16>, memref<?x?x65536x16xbf16>
+  return
+}

@@ -27,11 +27,18 @@
 // each probability's numerator rounded to bf16, the result rounded too.
 // CPU-LABEL: func.func @bf16_kv_b
 // CPU-NOT: dsc.causal_mla_prefill
-// CPU: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x?x32xbf16>, tensor<128x32xbf16>) outs(%{{.*}} : tensor<?x?x128xf32>) attrs = {{.*}}dsc.library_gemm
+// CPU: %[[C:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<?x?x32xf32>) outs(%{{.*}} : tensor<?x?x32xbf16>)
+// CPU: %[[SUMS:.*]] = linalg.generic {{.*}} ins(%[[C]], %{{.*}} : tensor<?x?x32xbf16>, tensor<128x32xbf16>) outs(%{{.*}} : tensor<?x?x128xf32>) attrs = {{.*}}dsc.library_gemm
+// CPU: linalg.generic {{.*}} ins(%[[SUMS]] : tensor<?x?x128xf32>) outs(%{{.*}} : tensor<?x?x128xbf16>)
+// CPU: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x?x8xf32>) outs(%{{.*}} : tensor<?x?x8xbf16>)
+// CPU-DAG: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x?x4x16xf32>) outs(%{{.*}} : tensor<?x?x4x16xbf16>)
+// CPU-DAG: linalg.generic {{.*}} ins(%{{.*}} : tensor<?x?x4x8xf32>) outs(%{{.*}} : tensor<?x?x4x8xbf16>)
 // CPU: math.exp
 // CPU: arith.truncf %{{.*}} : f32 to bf16
 // CPU-NEXT: arith.extf %{{.*}} : bf16 to f32
-// CPU: return
+// CPU: %[[OUT:.*]] = linalg.generic {{.*}} outs(%{{.*}} : tensor<?x?x4x16xbf16>)
+// CPU: %[[R:.*]] = linalg.generic {{.*}} ins(%[[OUT]] : tensor<?x?x4x16xbf16>) outs(%{{.*}} : tensor<?x?x4x16xf32>)
+// CPU: return %[[R]]
 func.func @bf16_kv_b(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xbf16>) -> tensor<?x?x4x16xf32> {
   %0 = dsc.mla %qn, %qp, %c, %kp, %w {scale = 0.25 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xbf16>) -> tensor<?x?x4x16xf32>
   return %0 : tensor<?x?x4x16xf32>
@@ -47,6 +54,22 @@ func.func @bf16_kv_b(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: te
 func.func @fp8_kv_b(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf8E4M3FN>, %s: tensor<8x2xf32>) -> tensor<?x?x4x16xf32> {
   %0 = dsc.mla %qn, %qp, %c, %kp, %w scales %s {block_size = array<i64: 16, 16>, scale = 0.25 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf8E4M3FN>, tensor<8x2xf32>) -> tensor<?x?x4x16xf32>
   return %0 : tensor<?x?x4x16xf32>
+}
+
+// -----
+
+// Static sizes stay static; a bf16 k_pe (a view, in a bf16 graph) is copied
+// into a buffer of its own, which the kernel reads whole.
+// CHECK-LABEL: func.func @static_bf16
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0], [1], [2, 3]] {{.*}} : tensor<2x5x128xbf16> into tensor<2x5x4x32xbf16>
+// CHECK: %[[KR:.*]] = bufferization.alloc_tensor() copy(%{{.*}}) : tensor<2x5x8xbf16>
+// CHECK: dsc.causal_mla_prefill %{{.*}}, %{{.*}}, %[[KR]] outs(%{{.*}}) {scale = 2.500000e-01 : f64} : tensor<2x5x4x24xbf16>, tensor<2x5x4x32xbf16>, tensor<2x5x8xbf16>, tensor<2x5x4x16xbf16> -> tensor<2x5x4x16xbf16>
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @static_bf16(%qn: tensor<2x5x4x16xbf16>, %qp: tensor<2x5x4x8xbf16>, %c: tensor<2x5x32xbf16>, %kva: tensor<2x5x40xbf16>, %w: tensor<128x32xbf16>) -> tensor<2x5x4x16xbf16> {
+  %kp = tensor.extract_slice %kva[0, 0, 32] [2, 5, 8] [1, 1, 1] : tensor<2x5x40xbf16> to tensor<2x5x8xbf16>
+  %0 = dsc.mla %qn, %qp, %c, %kp, %w {scale = 0.25 : f64, form = #dsc<mla_form naive>} : (tensor<2x5x4x16xbf16>, tensor<2x5x4x8xbf16>, tensor<2x5x32xbf16>, tensor<2x5x8xbf16>, tensor<128x32xbf16>) -> tensor<2x5x4x16xbf16>
+  return %0 : tensor<2x5x4x16xbf16>
 }
 
 // -----

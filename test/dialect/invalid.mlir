@@ -821,3 +821,27 @@ func.func @causal_mla_prefill_no_result(%q: tensor<?x?x4x24xbf16>, %kv: tensor<?
   dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.25 : f64} : tensor<?x?x4x24xbf16>, tensor<?x?x4x32xbf16>, tensor<?x?x8xbf16>, tensor<?x?x4x16xbf16>
   return
 }
+
+// -----
+
+func.func @causal_mla_prefill_scale(%q: tensor<?x?x4x24xbf16>, %kv: tensor<?x?x4x32xbf16>, %kr: tensor<?x?x8xbf16>, %init: tensor<?x?x4x16xbf16>) -> tensor<?x?x4x16xbf16> {
+  // expected-error @+1 {{scale must be positive}}
+  %0 = dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.0 : f64} : tensor<?x?x4x24xbf16>, tensor<?x?x4x32xbf16>, tensor<?x?x8xbf16>, tensor<?x?x4x16xbf16> -> tensor<?x?x4x16xbf16>
+  return %0 : tensor<?x?x4x16xbf16>
+}
+
+// -----
+
+func.func @causal_mla_prefill_no_heads(%q: tensor<?x?x0x24xbf16>, %kv: tensor<?x?x0x32xbf16>, %kr: tensor<?x?x8xbf16>, %init: tensor<?x?x0x16xbf16>) -> tensor<?x?x0x16xbf16> {
+  // expected-error @+1 {{needs at least one head}}
+  %0 = dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.25 : f64} : tensor<?x?x0x24xbf16>, tensor<?x?x0x32xbf16>, tensor<?x?x8xbf16>, tensor<?x?x0x16xbf16> -> tensor<?x?x0x16xbf16>
+  return %0 : tensor<?x?x0x16xbf16>
+}
+
+// -----
+
+func.func @paged_mla_decode_scale(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi32>, %lens: tensor<?xi32>, %init: tensor<?x4x32xbf16>) -> tensor<?x4x32xbf16> {
+  // expected-error @+1 {{scale must be positive}}
+  %0 = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = -0.25 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
+  return %0 : tensor<?x4x32xbf16>
+}
