@@ -7,9 +7,11 @@
 // one batch of its batched form (which also runs the attention's per-head
 // products), and the routed experts' GEMMs are its grouped form behind the
 // library's MoE dispatch (moe_align, moe_tiles).
-// dsc-library-gemms swaps the marked generics for those launches, and
-// dsc.paged_mla_decode (decode attention) for the library's MLA decode;
-// everything else about the step stays as generated.
+// dsc-library-gemms swaps the marked generics for those launches,
+// dsc.paged_mla_decode (decode attention) for the library's MLA decode,
+// dsc.causal_mla_prefill (a prompt's attention) for its MLA prefill and
+// dsc.noaux_tc_route (V3's router) for its moe_route; everything else about
+// the step stays as generated.
 // dsc-bf16-linear-weights, before it, gives those GEMMs their weights in
 // bf16, the kernel's operand type (and half the bytes).
 //
@@ -24,6 +26,8 @@
 #include "codegen/MlaPrefillBf16.inc"
 #include "codegen/MlaPrefillBf16N16R8V16.inc"
 #include "codegen/MoeDispatch.inc"
+#include "codegen/MoeRoute.inc"
+#include "codegen/MoeRouteE16G4.inc"
 
 #include "dialects/dsc/DscOps.h"
 
@@ -78,6 +82,12 @@ constexpr LibraryFile kMlaPrefillNarrowFile = {
     "codegen/kernels/mla_prefill_bf16_n16_r8_v16.mlir",
     "dsc_mla_prefill_n16_r8_v16"};
 
+constexpr LibraryFile kMoeRouteFile = {
+    kMoeRouteSource, "codegen/kernels/moe_route.mlir", "dsc_moe_route"};
+constexpr LibraryFile kMoeRouteSmallFile = {
+    kMoeRouteE16G4Source, "codegen/kernels/moe_route_e16_g4.mlir",
+    "dsc_moe_route_e16_g4"};
+
 /// A kernel of a library file.
 struct LibrarySource {
   const LibraryFile &file;
@@ -123,6 +133,24 @@ const MlaPrefillVariant *mlaPrefillVariant(int64_t nope, int64_t rope,
                                            int64_t value) {
   for (const MlaPrefillVariant &v : kMlaPrefillVariants)
     if (v.nope == nope && v.rope == rope && v.value == value)
+      return &v;
+  return nullptr;
+}
+
+/// The library's router for one expert and group count (gen_moe_route.py):
+/// DeepSeek-V3's and the test fixtures'.
+struct MoeRouteVariant {
+  int64_t experts, groups;
+  LibrarySource kernel;
+};
+constexpr MoeRouteVariant kMoeRouteVariants[] = {
+    {256, 8, {kMoeRouteFile, "moe_route_v3"}},
+    {16, 4, {kMoeRouteSmallFile, "moe_route_v3_e16_g4"}},
+};
+
+const MoeRouteVariant *moeRouteVariant(int64_t experts, int64_t groups) {
+  for (const MoeRouteVariant &v : kMoeRouteVariants)
+    if (v.experts == experts && v.groups == groups)
       return &v;
   return nullptr;
 }
@@ -1092,6 +1120,45 @@ LogicalResult launchPrefill(CausalMlaPrefillOp op,
         ValueRange{flattened(tb, tl, queries), flattened(tb, tl, kv),
                    flattened(tb, tl, ropeKeys), flattened(tb, tl, out), tokens,
                    headCount, scaleLog2});
+    scf::YieldOp::create(tb, tl);
+  });
+  op.erase();
+  return success();
+}
+
+/// Replaces `op` (on buffers) with the library's router: one warp per
+/// token, 4 tokens per block (grid ceil(T / 4)); nothing for no tokens.
+LogicalResult launchRoute(NoauxTcRouteOp op, const LibraryKernel &kernel) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  for (Value operand : op->getOperands())
+    if (!cast<MemRefType>(operand.getType()).getLayout().isIdentity())
+      return op.emitOpError("needs contiguous row-major logits, bias, ids "
+                            "and weights");
+  auto index = [&](OpBuilder &ib, Location l, int64_t v) {
+    return arith::ConstantIndexOp::create(ib, l, v).getResult();
+  };
+  Value tokens = memref::DimOp::create(b, loc, op.getLogits(), 0);
+  Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, tokens,
+                                    index(b, loc, 0));
+  int64_t topK = cast<MemRefType>(op.getIds().getType()).getDimSize(1);
+  scf::IfOp::create(b, loc, any, [&](OpBuilder &tb, Location tl) {
+    // One warp per token.
+    Value blocks = ceilDiv(tb, tl, tokens, index(tb, tl, kernel.threads / 32));
+    Value one = index(tb, tl, 1);
+    Value scale = arith::ConstantOp::create(
+        tb, tl,
+        tb.getF32FloatAttr(
+            float(op.getRoutedScalingFactor().convertToDouble())));
+    gpu::LaunchFuncOp::create(
+        tb, tl, kernel.fn, gpu::KernelDim3{blocks, one, one},
+        gpu::KernelDim3{index(tb, tl, kernel.threads), one, one}, Value(),
+        ValueRange{flattened(tb, tl, op.getLogits()),
+                   flattened(tb, tl, op.getBias()), tokens,
+                   index(tb, tl, op.getTopkGroup()), index(tb, tl, topK),
+                   index(tb, tl, op.getNormTopkProb() ? 1 : 0), scale,
+                   flattened(tb, tl, op.getIds()),
+                   flattened(tb, tl, op.getWeights())});
     scf::YieldOp::create(tb, tl);
   });
   op.erase();
@@ -2124,9 +2191,14 @@ struct DscLibraryGemmsPass
       if (op.hasPureBufferSemantics())
         prefills.push_back(op);
     });
+    SmallVector<NoauxTcRouteOp> routers;
+    module.walk([&](NoauxTcRouteOp op) {
+      if (op.hasPureBufferSemantics())
+        routers.push_back(op);
+    });
     if (plain.empty() && routed.empty() && batched.empty() &&
-        attention.empty() && prefills.empty() && swiglus.empty() &&
-        combines.empty())
+        attention.empty() && prefills.empty() && routers.empty() &&
+        swiglus.empty() && combines.empty())
       return;
     auto kernel = [&](const LibrarySource &source) -> FailureOr<LibraryKernel> {
       FailureOr<LibraryKernel> found = libraryKernel(module, source);
@@ -2209,6 +2281,19 @@ struct DscLibraryGemmsPass
       }
       FailureOr<LibraryKernel> prefill = kernel(variant->kernel);
       if (failed(prefill) || failed(launchPrefill(op, *prefill)))
+        return signalPassFailure();
+    }
+    for (NoauxTcRouteOp op : routers) {
+      int64_t experts =
+          cast<MemRefType>(op.getLogits().getType()).getDimSize(1);
+      const MoeRouteVariant *variant = moeRouteVariant(experts, op.getNGroup());
+      if (!variant) {
+        op.emitOpError("the kernel library has no router for ")
+            << experts << " experts in " << op.getNGroup() << " groups";
+        return signalPassFailure();
+      }
+      FailureOr<LibraryKernel> route = kernel(variant->kernel);
+      if (failed(route) || failed(launchRoute(op, *route)))
         return signalPassFailure();
     }
     SmallVector<RoutedGroup> groups = groupRouted(routed);
@@ -2375,6 +2460,10 @@ struct DscLibraryGemmsPass
 
 bool mlir::dsc::libraryHasMlaDecode(int64_t latent, int64_t rope) {
   return mlaDecodeVariant(latent, rope) != nullptr;
+}
+
+bool mlir::dsc::libraryHasMoeRoute(int64_t experts, int64_t groups) {
+  return moeRouteVariant(experts, groups) != nullptr;
 }
 
 bool mlir::dsc::libraryHasMlaPrefill(int64_t nope, int64_t rope,

@@ -576,8 +576,16 @@ Value topkIndices(TensorMath &m, Value x, int64_t k) {
       .getIndices();
 }
 
+/// dsc.gate. With `library` (a GPU), a router the kernel library has
+/// (sigmoid scores, noaux_tc, the bias in f32, its expert and group counts,
+/// top_k <= 32: libraryRuns) is its GEMM, then dsc.noaux_tc_route, which
+/// computes steps 1 to 5 in f32 as this lowering does, but for the weights'
+/// arithmetic: their sum in another order, and w * (scale / sum) rather
+/// than w / sum * scale (a few f32 roundings apart).
 struct LowerGate : OpRewritePattern<GateOp> {
-  using OpRewritePattern::OpRewritePattern;
+  LowerGate(MLIRContext *context, bool library)
+      : OpRewritePattern(context), library(library) {}
+  bool library;
   LogicalResult matchAndRewrite(GateOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -587,6 +595,11 @@ struct LowerGate : OpRewritePattern<GateOp> {
     int64_t groups = op.getNGroup();
     int64_t perGroup = experts / groups;
     Value logits = m.matmulTransposed(op.getInput(), op.getWeight());
+    if (library && libraryRuns(op, logits)) {
+      auto [weights, indices] = libraryRoute(m, op, logits);
+      rewriter.replaceOp(op, {weights, indices});
+      return success();
+    }
 
     // 1. Scores, in f32.
     Value scores;
@@ -642,6 +655,43 @@ struct LowerGate : OpRewritePattern<GateOp> {
     }
     rewriter.replaceOp(op, {weights, indices});
     return success();
+  }
+
+  /// Whether the kernel library's router runs `op` (see the struct).
+  static bool libraryRuns(GateOp op, Value logits) {
+    Value bias = op.getBias();
+    int64_t experts = op.getWeight().getType().getDimSize(0);
+    int64_t groups = op.getNGroup(), kept = op.getTopkGroup();
+    return op.getScoring() == ScoringFunc::Sigmoid &&
+           op.getTopkMethod() == TopkMethod::NoauxTc && bias &&
+           getElementTypeOrSelf(bias).isF32() &&
+           cast<ShapedType>(logits.getType()).getRank() == 2 &&
+           libraryHasMoeRoute(experts, groups) && kept <= groups &&
+           static_cast<int64_t>(op.getTopK()) <=
+               std::min<int64_t>(32, kept * (experts / groups));
+  }
+
+  /// dsc.noaux_tc_route of `logits`: the weights and the indices (widened
+  /// from the kernel's i32).
+  static std::pair<Value, Value> libraryRoute(TensorMath &m, GateOp op,
+                                              Value logits) {
+    OpBuilder &b = m.builder();
+    SmallVector<OpFoldResult> sizes = m.sizes(logits);
+    sizes.back() = b.getIndexAttr(op.getTopK());
+    Value ids = m.empty(sizes, b.getI32Type());
+    Value weights = m.empty(sizes, b.getF32Type());
+    auto route = NoauxTcRouteOp::create(
+        b, m.getLoc(), TypeRange{ids.getType(), weights.getType()}, logits,
+        op.getBias(), ids, weights, op.getNGroupAttr(), op.getTopkGroupAttr(),
+        op.getNormTopkProbAttr(), op.getRoutedScalingFactorAttr());
+    Value indices = m.map(
+        route.getResult()[0], b.getI64Type(),
+        [](OpBuilder &nb, Location l, ValueRange a) {
+          linalg::YieldOp::create(
+              nb, l,
+              arith::ExtSIOp::create(nb, l, nb.getI64Type(), a[0]).getResult());
+        });
+    return {route.getResult()[1], indices};
   }
 
   /// Masks to -inf the experts outside the `keep` best of `groups` groups.
@@ -1644,6 +1694,7 @@ struct DscLowerToLinalgPass
     options.fixedShapes = fixedShapes;
     options.bf16LinearInputs = bf16LinearInputs;
     options.libraryAttention = libraryAttention;
+    options.libraryRouter = libraryRouter;
     populateDscToLinalgPatterns(patterns, options);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
@@ -1651,7 +1702,8 @@ struct DscLowerToLinalgPass
     // gone.
     WalkResult left = getOperation()->walk([](Operation *op) {
       if (isa<DscDialect>(op->getDialect()) &&
-          !isa<WeightOp, PagedMlaDecodeOp, CausalMlaPrefillOp>(op)) {
+          !isa<WeightOp, PagedMlaDecodeOp, CausalMlaPrefillOp, NoauxTcRouteOp>(
+              op)) {
         op->emitOpError("has no lowering to linalg");
         return WalkResult::interrupt();
       }
@@ -1668,7 +1720,8 @@ void mlir::dsc::populateDscToLinalgPatterns(
     RewritePatternSet &patterns, const DscLowerToLinalgOptions &options) {
   MLIRContext *context = patterns.getContext();
   patterns.add<LowerRmsNorm, LowerAddRmsNorm, LowerRope, LowerTopk, LowerEmbed,
-               LowerSwiglu, LowerGate>(context);
+               LowerSwiglu>(context);
+  patterns.add<LowerGate>(context, options.libraryRouter);
   patterns.add<LowerLinear>(context, options.bf16LinearInputs);
   patterns.add<LowerMlaDecode>(context, options.fixedShapes,
                                options.libraryAttention,

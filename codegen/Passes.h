@@ -93,7 +93,8 @@ inline constexpr llvm::StringLiteral kLibraryBatchedGemmAttr =
 /// with kLibraryGemmAttr or, per slot with `fixedShapes`,
 /// kLibraryGroupedGemmAttr), `libraryAttention` (decode attention as
 /// dsc.paged_mla_decode and a prompt's as dsc.causal_mla_prefill where the
-/// library has their widths).
+/// library has their widths), `libraryRouter` (a V3 router as
+/// dsc.noaux_tc_route where the library has its expert and group counts).
 void populateDscToLinalgPatterns(RewritePatternSet &patterns,
                                  const DscLowerToLinalgOptions &options = {});
 
@@ -108,6 +109,10 @@ bool libraryHasMlaDecode(int64_t latent, int64_t rope);
 /// Whether the kernel library has an MLA prefill kernel for no-rope width
 /// `nope` (qk_nope_head_dim), rope width `rope` and value width `value`.
 bool libraryHasMlaPrefill(int64_t nope, int64_t rope, int64_t value);
+
+/// Whether the kernel library has a router (moe_route) for `experts` routed
+/// experts in `groups` groups.
+bool libraryHasMoeRoute(int64_t experts, int64_t groups);
 
 /// Options of the lowering pipelines.
 struct CodegenOptions {

@@ -11,8 +11,9 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
     Replaces every dsc op except `dsc.weight` with its decomposition into
     `linalg`, `tensor`, `scf`, `arith` and `math` on tensors: the reference
     semantics both the CPU and the GPU lowerings start from. (With
-    `library-attention`, attention the kernel library runs becomes its ops,
-    `dsc.paged_mla_decode` and `dsc.causal_mla_prefill`, instead.)
+    `library-attention` and `library-router`, attention and routers the
+    kernel library runs become its ops, `dsc.paged_mla_decode`,
+    `dsc.causal_mla_prefill` and `dsc.noaux_tc_route`, instead.)
 
     Before: `%y = dsc.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : ...`
     After: a sum-of-squares `linalg.generic` reduction and an elementwise
@@ -51,6 +52,11 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
            "becomes dsc.causal_mla_prefill after kv_b's decompression on the "
            "library's GEMM (with bf16-linear-inputs alone: the same "
            "roundings, computed here)">,
+    Option<"libraryRouter", "library-router", "bool", /*default=*/"false",
+           "A router the kernel library has (sigmoid scores, noaux_tc, its "
+           "expert and group counts, top_k <= 32) becomes its GEMM and "
+           "dsc.noaux_tc_route, which dsc-library-gemms launches as the "
+           "library's moe_route">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
@@ -401,8 +407,9 @@ def DscBf16LinearWeights : Pass<"dsc-bf16-linear-weights", "ModuleOp"> {
 }
 
 def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
-  let summary = "Run the marked GEMMs, dsc.paged_mla_decode and "
-                "dsc.causal_mla_prefill on the kernel library's kernels";
+  let summary = "Run the marked GEMMs, dsc.paged_mla_decode, "
+                "dsc.causal_mla_prefill and dsc.noaux_tc_route on the kernel "
+                "library's kernels";
   let description = [{
     For GPU targets, after bufferization and before the parallel loops
     become kernels: each `linalg.generic` marked `dsc.library_gemm` (by
@@ -508,6 +515,13 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     threads, the shared memory its attributes state; nothing for an empty
     batch. One it cannot run (dynamic heads, a strided operand, widths the
     library lacks) is an error.
+
+    Each `dsc.noaux_tc_route` on buffers (a V3 router after its GEMM, made
+    by dsc-lower-to-linalg{library-router}) becomes the library's router for
+    its expert and group counts (`moe_route.mlir`, or a variant such as
+    `moe_route_e16_g4.mlir`): one warp per token, grid ceil(T / 4), 128
+    threads; nothing for no tokens. One it cannot run (counts the library
+    lacks, a strided operand) is an error.
   }];
   let options = [
     Option<"largeTiles", "large-tiles", "bool", /*default=*/"false",

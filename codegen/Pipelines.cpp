@@ -61,6 +61,8 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
   // A GPU runs decode attention over a bf16 cache as the kernel library's
   // MLA decode (dsc-library-gemms).
   lowering.libraryAttention = forGpu;
+  // ... and its router as the library's moe_route.
+  lowering.libraryRouter = forGpu;
   pm.addNestedPass<func::FuncOp>(createDscLowerToLinalg(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

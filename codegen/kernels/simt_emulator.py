@@ -750,6 +750,12 @@ class Block:
         width = int(re.search(r": \(i(\d+)\)", op.text).group(1))
         return a.astype(np.int64) & ((1 << width) - 1)
 
+    def op_arith_extsi(self, op, a):
+        """Sign extension: the source width's bits, as a signed value."""
+        width = int(re.search(r": \(i(\d+)\)", op.text).group(1))
+        v = a.astype(np.int64) & ((1 << width) - 1)
+        return np.where(v >= (1 << (width - 1)), v - (1 << width), v)
+
     def op_arith_shli(self, op, a, b):
         return a << b
 

@@ -597,13 +597,14 @@ LogicalResult PagedMlaDecodeOp::verify() {
   return success();
 }
 
-// The library's attention ops (dsc.paged_mla_decode, dsc.causal_mla_prefill)
-// bufferize alike: every operand but init is read, init is written whole
-// (never read) and is the result's buffer.
+// The kernel library's ops (dsc.paged_mla_decode, dsc.causal_mla_prefill,
+// dsc.noaux_tc_route) bufferize alike: every operand but the inits is read,
+// each init is written whole (never read) and is its result's buffer.
 
-/// On buffers, `op` reads its inputs and writes init; on tensors it is pure.
+/// On buffers, `op` reads its inputs and writes its inits; on tensors it is
+/// pure.
 template <typename Op>
-static void libraryAttentionEffects(
+static void libraryOpEffects(
     Op op, SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
                &effects) {
   if (!op.hasPureBufferSemantics())
@@ -611,24 +612,26 @@ static void libraryAttentionEffects(
   for (OpOperand *input : op.getDpsInputOperands())
     effects.emplace_back(MemoryEffects::Read::get(), input,
                          SideEffects::DefaultResource::get());
-  effects.emplace_back(MemoryEffects::Write::get(), &op.getInitMutable(),
-                       SideEffects::DefaultResource::get());
+  for (OpOperand &init : op.getDpsInitsMutable())
+    effects.emplace_back(MemoryEffects::Write::get(), &init,
+                         SideEffects::DefaultResource::get());
 }
 
 template <typename Op>
-static bufferization::AliasingValueList
-libraryAttentionAliases(Op op, OpOperand &operand) {
-  if (&operand != &op.getInitMutable())
+static bufferization::AliasingValueList libraryOpAliases(Op op,
+                                                         OpOperand &operand) {
+  if (!op.isDpsInit(&operand))
     return {};
-  return {{op.getResult()[0], bufferization::BufferRelation::Equivalent}};
+  return {{op.getTiedOpResult(&operand),
+           bufferization::BufferRelation::Equivalent}};
 }
 
-/// `op` on its operands' buffers, writing init's.
+/// `op` on its operands' buffers, writing its inits'.
 template <typename Op>
 static LogicalResult
-bufferizeLibraryAttention(Op op, RewriterBase &rewriter,
-                          const bufferization::BufferizationOptions &options,
-                          bufferization::BufferizationState &state) {
+bufferizeLibraryOp(Op op, RewriterBase &rewriter,
+                   const bufferization::BufferizationOptions &options,
+                   bufferization::BufferizationState &state) {
   SmallVector<Value> buffers;
   for (Value operand : op->getOperands()) {
     FailureOr<Value> buffer =
@@ -637,17 +640,19 @@ bufferizeLibraryAttention(Op op, RewriterBase &rewriter,
       return failure();
     buffers.push_back(*buffer);
   }
+  SmallVector<Value> results;
+  for (OpOperand &init : op.getDpsInitsMutable())
+    results.push_back(buffers[init.getOperandNumber()]);
   rewriter.setInsertionPoint(op);
   Op::create(rewriter, op.getLoc(), TypeRange{}, buffers, op->getAttrs());
-  bufferization::replaceOpWithBufferizedValues(
-      rewriter, op, buffers[op.getInitMutable().getOperandNumber()]);
+  bufferization::replaceOpWithBufferizedValues(rewriter, op, results);
   return success();
 }
 
 void PagedMlaDecodeOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  libraryAttentionEffects(*this, effects);
+  libraryOpEffects(*this, effects);
   // Its lowering may write the rows' entries into the cache.
   if (hasPureBufferSemantics())
     effects.emplace_back(MemoryEffects::Write::get(), &getCacheMutable(),
@@ -656,25 +661,25 @@ void PagedMlaDecodeOp::getEffects(
 
 bool PagedMlaDecodeOp::bufferizesToMemoryRead(
     OpOperand &operand, const bufferization::AnalysisState &) {
-  return &operand != &getInitMutable();
+  return !isDpsInit(&operand);
 }
 
 bool PagedMlaDecodeOp::bufferizesToMemoryWrite(
     OpOperand &operand, const bufferization::AnalysisState &) {
-  return &operand == &getInitMutable();
+  return isDpsInit(&operand);
 }
 
 bufferization::AliasingValueList
 PagedMlaDecodeOp::getAliasingValues(OpOperand &operand,
                                     const bufferization::AnalysisState &) {
-  return libraryAttentionAliases(*this, operand);
+  return libraryOpAliases(*this, operand);
 }
 
 LogicalResult
 PagedMlaDecodeOp::bufferize(RewriterBase &rewriter,
                             const bufferization::BufferizationOptions &options,
                             bufferization::BufferizationState &state) {
-  return bufferizeLibraryAttention(*this, rewriter, options, state);
+  return bufferizeLibraryOp(*this, rewriter, options, state);
 }
 
 //===----------------------------------------------------------------------===//
@@ -725,27 +730,105 @@ LogicalResult CausalMlaPrefillOp::verify() {
 void CausalMlaPrefillOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  libraryAttentionEffects(*this, effects);
+  libraryOpEffects(*this, effects);
 }
 
 bool CausalMlaPrefillOp::bufferizesToMemoryRead(
     OpOperand &operand, const bufferization::AnalysisState &) {
-  return &operand != &getInitMutable();
+  return !isDpsInit(&operand);
 }
 
 bool CausalMlaPrefillOp::bufferizesToMemoryWrite(
     OpOperand &operand, const bufferization::AnalysisState &) {
-  return &operand == &getInitMutable();
+  return isDpsInit(&operand);
 }
 
 bufferization::AliasingValueList
 CausalMlaPrefillOp::getAliasingValues(OpOperand &operand,
                                       const bufferization::AnalysisState &) {
-  return libraryAttentionAliases(*this, operand);
+  return libraryOpAliases(*this, operand);
 }
 
 LogicalResult CausalMlaPrefillOp::bufferize(
     RewriterBase &rewriter, const bufferization::BufferizationOptions &options,
     bufferization::BufferizationState &state) {
-  return bufferizeLibraryAttention(*this, rewriter, options, state);
+  return bufferizeLibraryOp(*this, rewriter, options, state);
+}
+
+//===----------------------------------------------------------------------===//
+// NoauxTcRouteOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult NoauxTcRouteOp::verify() {
+  auto type = [](Value v) { return cast<ShapedType>(v.getType()); };
+  ShapedType logits = type(getLogits()), bias = type(getBias()),
+             ids = type(getIds()), weights = type(getWeights());
+  bool onTensors = isa<RankedTensorType>(ids);
+  for (Value operand : getOperands())
+    if (isa<RankedTensorType>(operand.getType()) != onTensors ||
+        !type(operand).hasRank())
+      return emitOpError("operands must be all ranked tensors or all memrefs");
+  if (onTensors != (getNumResults() == 2) ||
+      (onTensors && (getResult()[0].getType() != ids ||
+                     getResult()[1].getType() != weights)))
+    return emitOpError("on tensors the results are the ids' and weights' "
+                       "types; on buffers there are none");
+  if (logits.getRank() != 2 || bias.getRank() != 1 || ids.getRank() != 2 ||
+      weights.getRank() != 2)
+    return emitOpError("expects logits [T, E], bias [E], ids [T, K] and "
+                       "weights [T, K]");
+  if (!logits.getElementType().isF32() || !bias.getElementType().isF32() ||
+      !weights.getElementType().isF32() || !ids.getElementType().isInteger(32))
+    return emitOpError("logits, bias and weights must be f32, ids i32");
+  int64_t experts = logits.getDimSize(1), topK = ids.getDimSize(1);
+  if (ShapedType::isDynamic(experts) || ShapedType::isDynamic(topK) ||
+      topK != weights.getDimSize(1))
+    return emitOpError("the experts E and top_k K must be static, K the same "
+                       "for ids and weights");
+  if (!sizesAgree(bias.getDimSize(0), experts))
+    return emitOpError("bias must have the logits' ") << experts << " experts";
+  for (int64_t n : {ids.getDimSize(0), weights.getDimSize(0)})
+    if (!sizesAgree(n, logits.getDimSize(0)))
+      return emitOpError("ids and weights must have the logits' T rows");
+  int64_t groups = getNGroup(), keep = getTopkGroup();
+  if (groups <= 0 || experts % groups || keep <= 0 || keep > groups)
+    return emitOpError("n_group must divide the ")
+           << experts << " experts and topk_group be 1 to n_group";
+  // The kernel keeps pick j in lane j of a warp.
+  int64_t most = std::min<int64_t>(32, keep * (experts / groups));
+  if (topK <= 0 || topK > most)
+    return emitOpError("top_k must be 1 to ")
+           << most << " (the kept groups' experts, at most 32)";
+  if (!(getRoutedScalingFactor().convertToDouble() > 0))
+    return emitOpError("routed_scaling_factor must be positive");
+  return success();
+}
+
+void NoauxTcRouteOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  libraryOpEffects(*this, effects);
+}
+
+bool NoauxTcRouteOp::bufferizesToMemoryRead(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return !isDpsInit(&operand);
+}
+
+bool NoauxTcRouteOp::bufferizesToMemoryWrite(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return isDpsInit(&operand);
+}
+
+bufferization::AliasingValueList
+NoauxTcRouteOp::getAliasingValues(OpOperand &operand,
+                                  const bufferization::AnalysisState &) {
+  return libraryOpAliases(*this, operand);
+}
+
+LogicalResult
+NoauxTcRouteOp::bufferize(RewriterBase &rewriter,
+                          const bufferization::BufferizationOptions &options,
+                          bufferization::BufferizationState &state) {
+  return bufferizeLibraryOp(*this, rewriter, options, state);
 }

@@ -617,4 +617,59 @@ def Dsc_CausalMlaPrefillOp : Dsc_Op<"causal_mla_prefill", [
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// NoauxTcRouteOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_NoauxTcRouteOp : Dsc_Op<"noaux_tc_route", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues", "bufferize"]>]> {
+  let summary = "DeepSeek-V3's router after its GEMM, as the kernel "
+                "library's moe_route computes it";
+  let description = [{
+    Steps 1 to 5 of `dsc.gate` with sigmoid scores and `noaux_tc` from the
+    router's logits, in the operand layout of the kernel library's router
+    (`codegen/kernels/moe_route*.mlir`), which `dsc-library-gemms` launches
+    in its place. `dsc-lower-to-linalg` makes it on GPU targets (the router
+    GEMM stays before it). With T tokens, E experts in `n_group` groups and
+    K = top_k:
+
+    - `logits` [T, E] (f32) and `bias` [E] (f32, e_score_correction_bias);
+    - `ids` [T, K] (i32) receives the chosen experts in descending
+      selection order (ties to the lower index), `weights` [T, K] (f32)
+      their sigmoid scores, divided by their sum when `norm_topk_prob`,
+      times `routed_scaling_factor`.
+
+    On tensors it returns (ids, weights); on buffers it writes them and
+    returns nothing.
+
+    ```mlir
+    %ids, %w = dsc.noaux_tc_route %logits, %bias outs(%i0, %w0)
+        {n_group = 8 : i64, topk_group = 4 : i64, norm_topk_prob = true,
+         routed_scaling_factor = 2.5 : f64}
+        : tensor<?x256xf32>, tensor<256xf32>, tensor<?x8xi32>, tensor<?x8xf32>
+        -> tensor<?x8xi32>, tensor<?x8xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$logits, AnyShaped:$bias, AnyShaped:$ids,
+                       AnyShaped:$weights, I64Attr:$n_group,
+                       I64Attr:$topk_group, BoolAttr:$norm_topk_prob,
+                       F64Attr:$routed_scaling_factor);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $logits `,` $bias `outs` `(` $ids `,` $weights `)` attr-dict `:`
+    type($logits) `,` type($bias) `,` type($ids) `,` type($weights)
+    (`->` type($result)^)?
+  }];
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() {
+      return MutableOperandRange(getOperation(), 2, 2);
+    }
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // DSC_OPS_TD

@@ -845,3 +845,67 @@ func.func @paged_mla_decode_scale(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>
   %0 = dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = -0.25 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16> -> tensor<?x4x32xbf16>
   return %0 : tensor<?x4x32xbf16>
 }
+
+// -----
+
+func.func @noaux_tc_route_mixed(%l: tensor<?x16xf32>, %b: memref<16xf32>, %i: tensor<?x4xi32>, %w: tensor<?x4xf32>) -> (tensor<?x4xi32>, tensor<?x4xf32>) {
+  // expected-error @+1 {{operands must be all ranked tensors or all memrefs}}
+  %0:2 = dsc.noaux_tc_route %l, %b outs(%i, %w) {n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64} : tensor<?x16xf32>, memref<16xf32>, tensor<?x4xi32>, tensor<?x4xf32> -> tensor<?x4xi32>, tensor<?x4xf32>
+  return %0#0, %0#1 : tensor<?x4xi32>, tensor<?x4xf32>
+}
+
+// -----
+
+func.func @noaux_tc_route_types(%l: tensor<?x16xf32>, %b: tensor<16xf32>, %i: tensor<?x4xi64>, %w: tensor<?x4xf32>) -> (tensor<?x4xi64>, tensor<?x4xf32>) {
+  // expected-error @+1 {{logits, bias and weights must be f32, ids i32}}
+  %0:2 = dsc.noaux_tc_route %l, %b outs(%i, %w) {n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64} : tensor<?x16xf32>, tensor<16xf32>, tensor<?x4xi64>, tensor<?x4xf32> -> tensor<?x4xi64>, tensor<?x4xf32>
+  return %0#0, %0#1 : tensor<?x4xi64>, tensor<?x4xf32>
+}
+
+// -----
+
+func.func @noaux_tc_route_bias(%l: tensor<?x16xf32>, %b: tensor<8xf32>, %i: tensor<?x4xi32>, %w: tensor<?x4xf32>) -> (tensor<?x4xi32>, tensor<?x4xf32>) {
+  // expected-error @+1 {{bias must have the logits' 16 experts}}
+  %0:2 = dsc.noaux_tc_route %l, %b outs(%i, %w) {n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64} : tensor<?x16xf32>, tensor<8xf32>, tensor<?x4xi32>, tensor<?x4xf32> -> tensor<?x4xi32>, tensor<?x4xf32>
+  return %0#0, %0#1 : tensor<?x4xi32>, tensor<?x4xf32>
+}
+
+// -----
+
+func.func @noaux_tc_route_groups(%l: tensor<?x16xf32>, %b: tensor<16xf32>, %i: tensor<?x4xi32>, %w: tensor<?x4xf32>) -> (tensor<?x4xi32>, tensor<?x4xf32>) {
+  // expected-error @+1 {{n_group must divide the 16 experts and topk_group be 1 to n_group}}
+  %0:2 = dsc.noaux_tc_route %l, %b outs(%i, %w) {n_group = 3 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64} : tensor<?x16xf32>, tensor<16xf32>, tensor<?x4xi32>, tensor<?x4xf32> -> tensor<?x4xi32>, tensor<?x4xf32>
+  return %0#0, %0#1 : tensor<?x4xi32>, tensor<?x4xf32>
+}
+
+// -----
+
+func.func @noaux_tc_route_top_k(%l: tensor<?x16xf32>, %b: tensor<16xf32>, %i: tensor<?x12xi32>, %w: tensor<?x12xf32>) -> (tensor<?x12xi32>, tensor<?x12xf32>) {
+  // expected-error @+1 {{top_k must be 1 to 8 (the kept groups' experts, at most 32)}}
+  %0:2 = dsc.noaux_tc_route %l, %b outs(%i, %w) {n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64} : tensor<?x16xf32>, tensor<16xf32>, tensor<?x12xi32>, tensor<?x12xf32> -> tensor<?x12xi32>, tensor<?x12xf32>
+  return %0#0, %0#1 : tensor<?x12xi32>, tensor<?x12xf32>
+}
+
+// -----
+
+func.func @noaux_tc_route_scale(%l: tensor<?x16xf32>, %b: tensor<16xf32>, %i: tensor<?x4xi32>, %w: tensor<?x4xf32>) -> (tensor<?x4xi32>, tensor<?x4xf32>) {
+  // expected-error @+1 {{routed_scaling_factor must be positive}}
+  %0:2 = dsc.noaux_tc_route %l, %b outs(%i, %w) {n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 0.0 : f64} : tensor<?x16xf32>, tensor<16xf32>, tensor<?x4xi32>, tensor<?x4xf32> -> tensor<?x4xi32>, tensor<?x4xf32>
+  return %0#0, %0#1 : tensor<?x4xi32>, tensor<?x4xf32>
+}
+
+// -----
+
+func.func @noaux_tc_route_rows(%l: tensor<3x16xf32>, %b: tensor<16xf32>, %i: tensor<2x4xi32>, %w: tensor<3x4xf32>) -> (tensor<2x4xi32>, tensor<3x4xf32>) {
+  // expected-error @+1 {{ids and weights must have the logits' T rows}}
+  %0:2 = dsc.noaux_tc_route %l, %b outs(%i, %w) {n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64} : tensor<3x16xf32>, tensor<16xf32>, tensor<2x4xi32>, tensor<3x4xf32> -> tensor<2x4xi32>, tensor<3x4xf32>
+  return %0#0, %0#1 : tensor<2x4xi32>, tensor<3x4xf32>
+}
+
+// -----
+
+func.func @noaux_tc_route_warp(%l: tensor<?x256xf32>, %b: tensor<256xf32>, %i: tensor<?x40xi32>, %w: tensor<?x40xf32>) -> (tensor<?x40xi32>, tensor<?x40xf32>) {
+  // expected-error @+1 {{top_k must be 1 to 32 (the kept groups' experts, at most 32)}}
+  %0:2 = dsc.noaux_tc_route %l, %b outs(%i, %w) {n_group = 8 : i64, topk_group = 4 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64} : tensor<?x256xf32>, tensor<256xf32>, tensor<?x40xi32>, tensor<?x40xf32> -> tensor<?x40xi32>, tensor<?x40xf32>
+  return %0#0, %0#1 : tensor<?x40xi32>, tensor<?x40xf32>
+}

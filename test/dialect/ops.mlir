@@ -172,3 +172,15 @@ func.func @causal_mla_prefill(%q: tensor<?x?x4x24xbf16>, %kv: tensor<?x?x4x32xbf
   dsc.causal_mla_prefill %qb, %kvb, %krb outs(%ob) {scale = 0.25 : f64} : memref<?x?x4x24xbf16>, memref<?x?x4x32xbf16>, memref<?x?x8xbf16>, memref<?x?x4x16xbf16>
   return %0 : tensor<?x?x4x16xbf16>
 }
+
+// The kernel library's router, on tensors (two results) and on buffers
+// (none).
+// CHECK-LABEL: func.func @noaux_tc_route
+func.func @noaux_tc_route(%logits: tensor<?x16xf32>, %bias: tensor<16xf32>, %ids: tensor<?x4xi32>, %w: tensor<?x4xf32>, %lb: memref<?x16xf32>, %bb: memref<16xf32>, %ib: memref<?x4xi32>, %wb: memref<?x4xf32>) -> (tensor<?x4xi32>, tensor<?x4xf32>) {
+  // CHECK: dsc.noaux_tc_route %{{.*}}, %{{.*}} outs(%{{.*}}, %{{.*}}) {n_group = 4 : i64, norm_topk_prob = true, routed_scaling_factor = 2.500000e+00 : f64, topk_group = 2 : i64} : tensor<?x16xf32>, tensor<16xf32>, tensor<?x4xi32>, tensor<?x4xf32> -> tensor<?x4xi32>, tensor<?x4xf32>
+  %0:2 = dsc.noaux_tc_route %logits, %bias outs(%ids, %w) {n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64} : tensor<?x16xf32>, tensor<16xf32>, tensor<?x4xi32>, tensor<?x4xf32> -> tensor<?x4xi32>, tensor<?x4xf32>
+  // CHECK: dsc.noaux_tc_route %{{.*}}, %{{.*}} outs(%{{.*}}, %{{.*}}) {{.*}} : memref<?x16xf32>, memref<16xf32>, memref<?x4xi32>, memref<?x4xf32>{{$}}
+  dsc.noaux_tc_route %lb, %bb outs(%ib, %wb) {n_group = 4 : i64, topk_group = 2 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64} : memref<?x16xf32>, memref<16xf32>, memref<?x4xi32>, memref<?x4xf32>
+  return %0#0, %0#1 : tensor<?x4xi32>, tensor<?x4xf32>
+}
+

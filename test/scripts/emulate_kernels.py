@@ -446,26 +446,43 @@ def route_reference(logits, bias, groups, topk_group, top_k, normalize, scale):
 
 
 def moe_route(kernels):
-    """V3's router on 13 tokens (the last block partial): 256 experts, 8
-    groups, top-4 groups, top-8 experts, normalised, scale 2.5; one token
-    with tied logits (ties go to the lower index)."""
+    """The router on 13 tokens (the last block partial), one token with tied
+    logits (ties go to the lower index), normalised, scale 2.5: V3's (256
+    experts, 8 groups, top-4 groups, top-8 experts), or a variant's
+    (moe_route_v3_e<experts>_g<groups>: top-half of the groups, top-4; with
+    fewer than 32 experts the lanes past them hold none)."""
+    ok, checked = True, False
+    for name in sorted(kernels):
+        found = re.fullmatch(r"moe_route_v3(_e(\d+)_g(\d+))?", name)
+        if not found:
+            continue
+        experts, groups = (int(found[2]), int(found[3])) if found[1] else (256, 8)
+        top_k, topk_group = (8, 4) if not found[1] else (4, groups // 2)
+        ok &= moe_route_check(kernels[name], name, experts, groups, top_k, topk_group)
+        checked = True
+    if not checked:
+        raise emu.EmulationError("moe-route: no moe_route_v3 kernel in the modules")
+    return ok
+
+
+def moe_route_check(kernel, name, experts, groups, top_k, topk_group):
     rng = np.random.default_rng(13)
-    tokens, top_k, topk_group, scale = 13, 8, 4, 2.5
-    logits = rng.standard_normal((tokens, 256)).astype(np.float32)
+    tokens, scale = 13, 2.5
+    logits = rng.standard_normal((tokens, experts)).astype(np.float32)
     logits[5] = 0.25  # every score tied
     # A coarse bias: tied logits make tied choices in many experts.
-    bias = (0.05 * rng.integers(-2, 3, 256)).astype(np.float32)
+    bias = (0.05 * rng.integers(-2, 3, experts)).astype(np.float32)
     ids = np.full(tokens * top_k, -1, np.int32)
     weights = np.full(tokens * top_k, np.nan, np.float32)
-    emu.run_kernel(kernels["moe_route_v3"], ((tokens + 3) // 4, 1, 1), 128, 0,
+    emu.run_kernel(kernel, ((tokens + 3) // 4, 1, 1), 128, 0,
                    [emu.global_memref(logits), emu.global_memref(bias), tokens,
                     topk_group, top_k, 1, scale, emu.global_memref(ids),
                     emu.global_memref(weights)])
-    want_ids, want_w = route_reference(logits, bias, 8, topk_group, top_k, True, scale)
+    want_ids, want_w = route_reference(logits, bias, groups, topk_group, top_k, True, scale)
     same = bool((ids.reshape(tokens, top_k) == want_ids).all())
     err = float(np.abs(weights.reshape(tokens, top_k) - want_w).max())
     ok = same and err < 1e-5
-    print(f"moe_route_v3 ({tokens} tokens, top-{top_k} of 256 in {topk_group} of 8 "
+    print(f"{name} ({tokens} tokens, top-{top_k} of {experts} in {topk_group} of {groups} "
           f"groups): ids {'equal' if same else 'DIFFER'}, max weight error "
           f"{err:.1e} {'ok' if ok else 'MISMATCH'}")
     return ok
