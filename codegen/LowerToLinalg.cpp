@@ -578,7 +578,7 @@ Value topkIndices(TensorMath &m, Value x, int64_t k) {
 
 /// dsc.gate. With `library` (a GPU), a router the kernel library has
 /// (sigmoid scores, noaux_tc, the bias in f32, its expert and group counts,
-/// top_k <= 32: libraryRuns) is its GEMM, then dsc.noaux_tc_route, which
+/// top_k <= 32: notOnLibrary) is its GEMM, then dsc.noaux_tc_route, which
 /// computes steps 1 to 5 in f32 as this lowering does, but for the weights'
 /// arithmetic: their sum in another order, and w * (scale / sum) rather
 /// than w / sum * scale (a few f32 roundings apart).
@@ -595,10 +595,14 @@ struct LowerGate : OpRewritePattern<GateOp> {
     int64_t groups = op.getNGroup();
     int64_t perGroup = experts / groups;
     Value logits = m.matmulTransposed(op.getInput(), op.getWeight());
-    if (library && libraryRuns(op, logits)) {
-      auto [weights, indices] = libraryRoute(m, op, logits);
-      rewriter.replaceOp(op, {weights, indices});
-      return success();
+    if (library) {
+      std::string why = notOnLibrary(op, logits);
+      if (why.empty()) {
+        auto [weights, indices] = libraryRoute(m, op, logits);
+        rewriter.replaceOp(op, {weights, indices});
+        return success();
+      }
+      op.emitRemark("router left as generated code: ") << why;
     }
 
     // 1. Scores, in f32.
@@ -657,18 +661,27 @@ struct LowerGate : OpRewritePattern<GateOp> {
     return success();
   }
 
-  /// Whether the kernel library's router runs `op` (see the struct).
-  static bool libraryRuns(GateOp op, Value logits) {
+  /// Why the kernel library's router cannot run `op` (see the struct);
+  /// empty when it can.
+  static std::string notOnLibrary(GateOp op, Value logits) {
     Value bias = op.getBias();
     int64_t experts = op.getWeight().getType().getDimSize(0);
     int64_t groups = op.getNGroup(), kept = op.getTopkGroup();
-    return op.getScoring() == ScoringFunc::Sigmoid &&
-           op.getTopkMethod() == TopkMethod::NoauxTc && bias &&
-           getElementTypeOrSelf(bias).isF32() &&
-           cast<ShapedType>(logits.getType()).getRank() == 2 &&
-           libraryHasMoeRoute(experts, groups) && kept <= groups &&
-           static_cast<int64_t>(op.getTopK()) <=
-               std::min<int64_t>(32, kept * (experts / groups));
+    if (op.getScoring() != ScoringFunc::Sigmoid ||
+        op.getTopkMethod() != TopkMethod::NoauxTc)
+      return "the library's router is V3's (sigmoid scores, noaux_tc)";
+    if (!bias || !getElementTypeOrSelf(bias).isF32())
+      return "no f32 e_score_correction_bias";
+    if (cast<ShapedType>(logits.getType()).getRank() != 2)
+      return "the tokens are not one dimension";
+    if (!libraryHasMoeRoute(experts, groups))
+      return ("no router for " + Twine(experts) + " experts in " +
+              Twine(groups) + " groups")
+          .str();
+    if (kept > groups || static_cast<int64_t>(op.getTopK()) >
+                             std::min<int64_t>(32, kept * (experts / groups)))
+      return "top_k above 32 or the kept groups' experts";
+    return "";
   }
 
   /// dsc.noaux_tc_route of `logits`: the weights and the indices (widened
@@ -842,7 +855,7 @@ constexpr AttentionLayout kLibraryDecodeLayout{/*transposeKeys=*/false,
 
 /// dsc.mla's attention. The naive form (a prompt's: each head's keys and
 /// values decompressed by kv_b) of widths the kernel library has
-/// (libraryRuns, with a bf16 or block-scaled kv_b) runs on the library when
+/// (notOnLibrary, with a bf16 or block-scaled kv_b) runs on the library when
 /// `library` is set: the decompression on its GEMM (the latent rounded to
 /// bf16; an FP8 kv_b dequantized to bf16 for it, as a linear layer's), the
 /// attention as dsc.causal_mla_prefill over the queries, keys and values
@@ -861,10 +874,15 @@ struct LowerMla : OpRewritePattern<MlaOp> {
   LogicalResult matchAndRewrite(MlaOp op,
                                 PatternRewriter &rewriter) const override {
     TensorMath m(rewriter, op.getLoc());
-    if ((library || bf16Inputs) && libraryRuns(op)) {
-      rewriter.replaceOp(
-          op, castFromBf16(m, libraryAttention(m, op, library), op.getType()));
-      return success();
+    if (library || bf16Inputs) {
+      std::string why = notOnLibrary(op);
+      if (why.empty()) {
+        rewriter.replaceOp(op, castFromBf16(m, libraryAttention(m, op, library),
+                                            op.getType()));
+        return success();
+      }
+      if (library)
+        op.emitRemark("attention left as generated code: ") << why;
     }
     auto qType = op.getQNope().getType();
     int64_t dn = qType.getDimSize(3), dv = op.getType().getDimSize(3);
@@ -884,16 +902,25 @@ struct LowerMla : OpRewritePattern<MlaOp> {
     return success();
   }
 
-  /// Whether the kernel library's MLA prefill can run `op`'s attention:
-  /// the naive form with the causal mask, a kv_b the library's GEMM reads
-  /// and widths it has.
-  static bool libraryRuns(MlaOp op) {
-    auto qType = op.getQNope().getType();
-    return op.getForm() == MlaForm::Naive && !op.getMask() &&
-           readByLibraryGemm(op.getKvB(), op.getScales()) &&
-           libraryHasMlaPrefill(qType.getDimSize(3),
-                                op.getKPe().getType().getDimSize(2),
-                                op.getType().getDimSize(3));
+  /// Why the kernel library's MLA prefill cannot run `op`'s attention
+  /// (it takes the naive form with the causal mask, a kv_b the library's
+  /// GEMM reads and widths it has); empty when it can.
+  static std::string notOnLibrary(MlaOp op) {
+    int64_t dn = op.getQNope().getType().getDimSize(3),
+            dr = op.getKPe().getType().getDimSize(2),
+            dv = op.getType().getDimSize(3);
+    if (op.getForm() != MlaForm::Naive)
+      return "the absorbed form (the library's MLA prefill takes the naive "
+             "one)";
+    if (op.getMask())
+      return "the graph's own mask";
+    if (!readByLibraryGemm(op.getKvB(), op.getScales()))
+      return "kv_b is neither bf16 nor block-scaled";
+    if (!libraryHasMlaPrefill(dn, dr, dv))
+      return ("no MLA prefill for no-rope " + Twine(dn) + ", rope " +
+              Twine(dr) + " and value " + Twine(dv))
+          .str();
+    return "";
   }
 
   /// kv_b's decompression of the latent, per head: [B, S, H, dn + dv], each
@@ -1101,6 +1128,8 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
   }
 
   /// Whether the kernel library's MLA decode can run `op`'s attention.
+  /// Whether the kernel library's MLA decode can run `op`'s attention
+  /// (dsc-compile's note says why not, when it cannot).
   static bool libraryRuns(MlaDecodeOp op) {
     return op.getCache().getType().getElementType().isBF16() &&
            op.getCache().getType().getDimSize(1) == kLibraryMlaPageSize &&

@@ -141,9 +141,10 @@ cl::opt<bool> fusionReport(
     cl::cat(category));
 cl::opt<bool> libraryReport(
     "library-report",
-    cl::desc("Print, per GPU target, each GEMM, SwiGLU, combine or e4m3 "
-             "weight the kernel library did not take (it stays generated "
-             "code, or the weight is dequantized in full), and why"),
+    cl::desc("Print, per GPU target, each GEMM, SwiGLU, combine, attention, "
+             "router or e4m3 weight the kernel library did not take (it "
+             "stays generated code, or the weight is dequantized in full), "
+             "and why"),
     cl::cat(category));
 cl::opt<std::string> hostCpu(
     "cpu", cl::init(std::string(::dsc::kDefaultHostCpu)),
@@ -398,9 +399,10 @@ LogicalResult runCollecting(PassManager &pm, ModuleOp module, Report &report) {
   return pm.run(module);
 }
 
-/// dsc-library-gemms' remarks on what the kernel library did not take (a
-/// GEMM, SwiGLU or combine left as generated code, an e4m3 weight
-/// dequantized in full), with where it was.
+/// dsc-lower-to-linalg's and dsc-library-gemms' remarks on what the kernel
+/// library did not take (attention or a router, a GEMM, SwiGLU or combine
+/// left as generated code, an e4m3 weight dequantized in full), with where
+/// it was.
 class LibraryReport {
 public:
   /// Keeps such a remark; lets every other diagnostic through.
@@ -425,8 +427,9 @@ public:
 
 private:
   static constexpr StringLiteral kPrefixes[] = {
-      "GEMM left as generated code", "SwiGLU left as generated code",
-      "combine left as it was", "e4m3 weight dequantized in full"};
+      "GEMM left as generated code",      "SwiGLU left as generated code",
+      "combine left as it was",           "e4m3 weight dequantized in full",
+      "attention left as generated code", "router left as generated code"};
 
   /// A location as a user finds it: the layer's name where the importer
   /// gave one, else file:line:col.
@@ -790,8 +793,8 @@ int main(int argc, char **argv) {
       library.print(target, llvm::errs());
     else if (library.size() && !quiet)
       llvm::errs() << "dsc-compile: note: " << target << ": " << library.size()
-                   << " GEMM(s), SwiGLU(s), combine(s) or e4m3 weight(s) "
-                      "the kernel library did not take (see "
+                   << " GEMM(s), SwiGLU(s), combine(s), attention, router(s) "
+                      "or e4m3 weight(s) the kernel library did not take (see "
                       "--library-report)\n";
     std::vector<mlir::dsc::GpuKernelBinary> kernels =
         mlir::dsc::collectPtx(*clone);
