@@ -30,6 +30,7 @@ void DscDialect::initialize() {
 #define GET_ATTRDEF_LIST
 #include "dialects/dsc/DscAttrs.cpp.inc"
       >();
+  attachLibraryOpModels(*getContext());
 }
 
 FailureOr<APFloat> mlir::dsc::parseF64(AsmParser &parser) {

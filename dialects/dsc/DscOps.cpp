@@ -7,6 +7,7 @@
 
 #include "dialects/dsc/DscOps.h"
 
+#include "mlir/Dialect/Bufferization/IR/DstBufferizableOpInterfaceImpl.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/Support/MathExtras.h"
@@ -617,36 +618,50 @@ static void libraryOpEffects(
                          SideEffects::DefaultResource::get());
 }
 
+namespace {
+/// The library ops' bufferization (an external model, attached by
+/// attachLibraryOpModels): the destination-style one, but an init is not
+/// read.
 template <typename Op>
-static bufferization::AliasingValueList libraryOpAliases(Op op,
-                                                         OpOperand &operand) {
-  if (!op.isDpsInit(&operand))
-    return {};
-  return {{op.getTiedOpResult(&operand),
-           bufferization::BufferRelation::Equivalent}};
-}
-
-/// `op` on its operands' buffers, writing its inits'.
-template <typename Op>
-static LogicalResult
-bufferizeLibraryOp(Op op, RewriterBase &rewriter,
-                   const bufferization::BufferizationOptions &options,
-                   bufferization::BufferizationState &state) {
-  SmallVector<Value> buffers;
-  for (Value operand : op->getOperands()) {
-    FailureOr<Value> buffer =
-        bufferization::getBuffer(rewriter, operand, options, state);
-    if (failed(buffer))
-      return failure();
-    buffers.push_back(*buffer);
+struct LibraryOpBufferization
+    : bufferization::DstBufferizableOpInterfaceExternalModel<
+          LibraryOpBufferization<Op>, Op> {
+  bool bufferizesToMemoryRead(Operation *op, OpOperand &operand,
+                              const bufferization::AnalysisState &) const {
+    return !cast<DestinationStyleOpInterface>(op).isDpsInit(&operand);
   }
-  SmallVector<Value> results;
-  for (OpOperand &init : op.getDpsInitsMutable())
-    results.push_back(buffers[init.getOperandNumber()]);
-  rewriter.setInsertionPoint(op);
-  Op::create(rewriter, op.getLoc(), TypeRange{}, buffers, op->getAttrs());
-  bufferization::replaceOpWithBufferizedValues(rewriter, op, results);
-  return success();
+
+  /// The op on its operands' buffers, writing its inits'.
+  LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
+                          const bufferization::BufferizationOptions &options,
+                          bufferization::BufferizationState &state) const {
+    auto libraryOp = cast<Op>(op);
+    SmallVector<Value> buffers;
+    for (Value operand : op->getOperands()) {
+      FailureOr<Value> buffer =
+          bufferization::getBuffer(rewriter, operand, options, state);
+      if (failed(buffer))
+        return failure();
+      buffers.push_back(*buffer);
+    }
+    SmallVector<Value> results;
+    for (OpOperand &init : libraryOp.getDpsInitsMutable())
+      results.push_back(buffers[init.getOperandNumber()]);
+    rewriter.setInsertionPoint(op);
+    Op::create(rewriter, op->getLoc(), TypeRange{}, buffers, op->getAttrs());
+    bufferization::replaceOpWithBufferizedValues(rewriter, op, results);
+    return success();
+  }
+};
+} // namespace
+
+void mlir::dsc::attachLibraryOpModels(MLIRContext &context) {
+  PagedMlaDecodeOp::attachInterface<LibraryOpBufferization<PagedMlaDecodeOp>>(
+      context);
+  CausalMlaPrefillOp::attachInterface<
+      LibraryOpBufferization<CausalMlaPrefillOp>>(context);
+  NoauxTcRouteOp::attachInterface<LibraryOpBufferization<NoauxTcRouteOp>>(
+      context);
 }
 
 void PagedMlaDecodeOp::getEffects(
@@ -657,29 +672,6 @@ void PagedMlaDecodeOp::getEffects(
   if (hasPureBufferSemantics())
     effects.emplace_back(MemoryEffects::Write::get(), &getCacheMutable(),
                          SideEffects::DefaultResource::get());
-}
-
-bool PagedMlaDecodeOp::bufferizesToMemoryRead(
-    OpOperand &operand, const bufferization::AnalysisState &) {
-  return !isDpsInit(&operand);
-}
-
-bool PagedMlaDecodeOp::bufferizesToMemoryWrite(
-    OpOperand &operand, const bufferization::AnalysisState &) {
-  return isDpsInit(&operand);
-}
-
-bufferization::AliasingValueList
-PagedMlaDecodeOp::getAliasingValues(OpOperand &operand,
-                                    const bufferization::AnalysisState &) {
-  return libraryOpAliases(*this, operand);
-}
-
-LogicalResult
-PagedMlaDecodeOp::bufferize(RewriterBase &rewriter,
-                            const bufferization::BufferizationOptions &options,
-                            bufferization::BufferizationState &state) {
-  return bufferizeLibraryOp(*this, rewriter, options, state);
 }
 
 //===----------------------------------------------------------------------===//
@@ -731,28 +723,6 @@ void CausalMlaPrefillOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
   libraryOpEffects(*this, effects);
-}
-
-bool CausalMlaPrefillOp::bufferizesToMemoryRead(
-    OpOperand &operand, const bufferization::AnalysisState &) {
-  return !isDpsInit(&operand);
-}
-
-bool CausalMlaPrefillOp::bufferizesToMemoryWrite(
-    OpOperand &operand, const bufferization::AnalysisState &) {
-  return isDpsInit(&operand);
-}
-
-bufferization::AliasingValueList
-CausalMlaPrefillOp::getAliasingValues(OpOperand &operand,
-                                      const bufferization::AnalysisState &) {
-  return libraryOpAliases(*this, operand);
-}
-
-LogicalResult CausalMlaPrefillOp::bufferize(
-    RewriterBase &rewriter, const bufferization::BufferizationOptions &options,
-    bufferization::BufferizationState &state) {
-  return bufferizeLibraryOp(*this, rewriter, options, state);
 }
 
 //===----------------------------------------------------------------------===//
@@ -808,27 +778,4 @@ void NoauxTcRouteOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
   libraryOpEffects(*this, effects);
-}
-
-bool NoauxTcRouteOp::bufferizesToMemoryRead(
-    OpOperand &operand, const bufferization::AnalysisState &) {
-  return !isDpsInit(&operand);
-}
-
-bool NoauxTcRouteOp::bufferizesToMemoryWrite(
-    OpOperand &operand, const bufferization::AnalysisState &) {
-  return isDpsInit(&operand);
-}
-
-bufferization::AliasingValueList
-NoauxTcRouteOp::getAliasingValues(OpOperand &operand,
-                                  const bufferization::AnalysisState &) {
-  return libraryOpAliases(*this, operand);
-}
-
-LogicalResult
-NoauxTcRouteOp::bufferize(RewriterBase &rewriter,
-                          const bufferization::BufferizationOptions &options,
-                          bufferization::BufferizationState &state) {
-  return bufferizeLibraryOp(*this, rewriter, options, state);
 }

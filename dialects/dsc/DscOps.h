@@ -16,4 +16,11 @@
 #define GET_OP_CLASSES
 #include "dialects/dsc/DscOps.h.inc"
 
+namespace mlir::dsc {
+/// Attaches the bufferization of the kernel library's ops
+/// (dsc.paged_mla_decode, dsc.causal_mla_prefill, dsc.noaux_tc_route), an
+/// external model they share; DscDialect::initialize calls it.
+void attachLibraryOpModels(MLIRContext &context);
+} // namespace mlir::dsc
+
 #endif // DSC_DIALECTS_DSC_DSCOPS_H

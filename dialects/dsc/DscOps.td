@@ -498,10 +498,7 @@ def Dsc_SwigluOp : Dsc_Op<"swiglu", [Pure, SameOperandsAndResultType]> {
 
 def Dsc_PagedMlaDecodeOp : Dsc_Op<"paged_mla_decode", [
     DestinationStyleOpInterface,
-    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
-    DeclareOpInterfaceMethods<BufferizableOpInterface,
-        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
-         "getAliasingValues", "bufferize"]>]> {
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
   let summary = "latent attention over a paged bf16 cache, as the kernel "
                 "library's MLA decode computes it";
   let description = [{
@@ -568,10 +565,7 @@ def Dsc_PagedMlaDecodeOp : Dsc_Op<"paged_mla_decode", [
 
 def Dsc_CausalMlaPrefillOp : Dsc_Op<"causal_mla_prefill", [
     DestinationStyleOpInterface,
-    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
-    DeclareOpInterfaceMethods<BufferizableOpInterface,
-        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
-         "getAliasingValues", "bufferize"]>]> {
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
   let summary = "causal attention over decompressed latent keys and values, "
                 "as the kernel library's MLA prefill computes it";
   let description = [{
@@ -623,10 +617,7 @@ def Dsc_CausalMlaPrefillOp : Dsc_Op<"causal_mla_prefill", [
 
 def Dsc_NoauxTcRouteOp : Dsc_Op<"noaux_tc_route", [
     DestinationStyleOpInterface,
-    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
-    DeclareOpInterfaceMethods<BufferizableOpInterface,
-        ["bufferizesToMemoryRead", "bufferizesToMemoryWrite",
-         "getAliasingValues", "bufferize"]>]> {
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
   let summary = "DeepSeek-V3's router after its GEMM, as the kernel "
                 "library's moe_route computes it";
   let description = [{
