@@ -549,20 +549,30 @@ LogicalResult MlaDecodeOp::verify() {
 // PagedMlaDecodeOp
 //===----------------------------------------------------------------------===//
 
+/// The form every kernel library op takes (dsc.paged_mla_decode,
+/// dsc.causal_mla_prefill, dsc.noaux_tc_route): on ranked tensors, with a
+/// result of each init's type, or on memrefs, with none.
+static LogicalResult verifyLibraryOpForm(DestinationStyleOpInterface op) {
+  bool onTensors = isa<RankedTensorType>(op.getDpsInits().front().getType());
+  for (Value operand : op->getOperands())
+    if (isa<RankedTensorType>(operand.getType()) != onTensors ||
+        !cast<ShapedType>(operand.getType()).hasRank())
+      return op->emitOpError(
+          "operands must be all ranked tensors or all memrefs");
+  if (onTensors ? op->getResultTypes() != op.getDpsInits().getTypes()
+                : op->getNumResults() != 0)
+    return op->emitOpError("on tensors the results are the inits' types; on "
+                           "buffers there are none");
+  return success();
+}
+
 LogicalResult PagedMlaDecodeOp::verify() {
   auto type = [](Value v) { return cast<ShapedType>(v.getType()); };
   ShapedType queries = type(getQueries()), entries = type(getEntries()),
              cache = type(getCache()), table = type(getBlockTable()),
              lengths = type(getLengths()), init = type(getInit());
-  bool onTensors = isa<RankedTensorType>(init);
-  for (Value operand : getOperands())
-    if (isa<RankedTensorType>(operand.getType()) != onTensors ||
-        !type(operand).hasRank())
-      return emitOpError("operands must be all ranked tensors or all memrefs");
-  if (onTensors != (getNumResults() == 1) ||
-      (onTensors && getResult()[0].getType() != init))
-    return emitOpError("on tensors the result is init's type; on buffers "
-                       "there is none");
+  if (failed(verifyLibraryOpForm(*this)))
+    return failure();
   if (queries.getRank() != 3 || entries.getRank() != 2 ||
       cache.getRank() != 3 || table.getRank() != 2 || lengths.getRank() != 1 ||
       init.getRank() != 3)
@@ -682,15 +692,8 @@ LogicalResult CausalMlaPrefillOp::verify() {
   auto type = [](Value v) { return cast<ShapedType>(v.getType()); };
   ShapedType queries = type(getQueries()), kv = type(getKv()),
              ropeKeys = type(getRopeKeys()), init = type(getInit());
-  bool onTensors = isa<RankedTensorType>(init);
-  for (Value operand : getOperands())
-    if (isa<RankedTensorType>(operand.getType()) != onTensors ||
-        !type(operand).hasRank())
-      return emitOpError("operands must be all ranked tensors or all memrefs");
-  if (onTensors != (getNumResults() == 1) ||
-      (onTensors && getResult()[0].getType() != init))
-    return emitOpError("on tensors the result is init's type; on buffers "
-                       "there is none");
+  if (failed(verifyLibraryOpForm(*this)))
+    return failure();
   if (queries.getRank() != 4 || kv.getRank() != 4 || ropeKeys.getRank() != 3 ||
       init.getRank() != 4)
     return emitOpError("expects queries [B, S, H, dn + dr], kv [B, S, H, "
@@ -733,16 +736,8 @@ LogicalResult NoauxTcRouteOp::verify() {
   auto type = [](Value v) { return cast<ShapedType>(v.getType()); };
   ShapedType logits = type(getLogits()), bias = type(getBias()),
              ids = type(getIds()), weights = type(getWeights());
-  bool onTensors = isa<RankedTensorType>(ids);
-  for (Value operand : getOperands())
-    if (isa<RankedTensorType>(operand.getType()) != onTensors ||
-        !type(operand).hasRank())
-      return emitOpError("operands must be all ranked tensors or all memrefs");
-  if (onTensors != (getNumResults() == 2) ||
-      (onTensors && (getResult()[0].getType() != ids ||
-                     getResult()[1].getType() != weights)))
-    return emitOpError("on tensors the results are the ids' and weights' "
-                       "types; on buffers there are none");
+  if (failed(verifyLibraryOpForm(*this)))
+    return failure();
   if (logits.getRank() != 2 || bias.getRank() != 1 || ids.getRank() != 2 ||
       weights.getRank() != 2)
     return emitOpError("expects logits [T, E], bias [E], ids [T, K] and "

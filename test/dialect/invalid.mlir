@@ -697,7 +697,7 @@ func.func @paged_mla_decode_mixed(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>
 // -----
 
 func.func @paged_mla_decode_no_result(%q: tensor<?x4x40xbf16>, %e: tensor<?x40xbf16>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi32>, %lens: tensor<?xi32>, %init: tensor<?x4x32xbf16>) {
-  // expected-error @+1 {{on tensors the result is init's type; on buffers there is none}}
+  // expected-error @+1 {{on tensors the results are the inits' types; on buffers there are none}}
   dsc.paged_mla_decode %q, %e cache(%pages, %table, %lens) outs(%init) {scale = 0.25 : f64} : tensor<?x4x40xbf16>, tensor<?x40xbf16>, tensor<?x64x40xbf16>, tensor<?x?xi32>, tensor<?xi32>, tensor<?x4x32xbf16>
   return
 }
@@ -817,7 +817,7 @@ func.func @causal_mla_prefill_tokens(%q: tensor<2x5x4x24xbf16>, %kv: tensor<2x5x
 // -----
 
 func.func @causal_mla_prefill_no_result(%q: tensor<?x?x4x24xbf16>, %kv: tensor<?x?x4x32xbf16>, %kr: tensor<?x?x8xbf16>, %init: tensor<?x?x4x16xbf16>) {
-  // expected-error @+1 {{on tensors the result is init's type; on buffers there is none}}
+  // expected-error @+1 {{on tensors the results are the inits' types; on buffers there are none}}
   dsc.causal_mla_prefill %q, %kv, %kr outs(%init) {scale = 0.25 : f64} : tensor<?x?x4x24xbf16>, tensor<?x?x4x32xbf16>, tensor<?x?x8xbf16>, tensor<?x?x4x16xbf16>
   return
 }
