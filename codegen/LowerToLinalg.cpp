@@ -42,18 +42,9 @@ Value fromF32(OpBuilder &b, Location loc, Value v, Type type) {
   return arith::TruncFOp::create(b, loc, type, v);
 }
 
-/// `value` (an f32 tensor) converted to the element type of `type`.
-Value castFromF32(TensorMath &m, Value value, ShapedType type) {
-  Type eltType = type.getElementType();
-  if (eltType == m.builder().getF32Type())
-    return value;
-  return m.map(value, eltType, [&](OpBuilder &b, Location l, ValueRange a) {
-    linalg::YieldOp::create(b, l, fromF32(b, l, a[0], eltType));
-  });
-}
-
-/// `value` (a bf16 tensor) converted to the element type of `type`.
-Value castFromBf16(TensorMath &m, Value value, ShapedType type) {
+/// `value` (a float tensor: f32, or bf16 from the library's kernels)
+/// converted to the element type of `type`, through f32.
+Value castTo(TensorMath &m, Value value, ShapedType type) {
   Type eltType = type.getElementType();
   if (eltType == getElementTypeOrSelf(value))
     return value;
@@ -284,7 +275,7 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     Value result = m.matmulTransposed(input, weight);
     if (tensorCores)
       result.getDefiningOp()->setAttr(kLibraryGemmAttr, rewriter.getUnitAttr());
-    rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
+    rewriter.replaceOp(op, castTo(m, result, op.getType()));
     return success();
   }
 };
@@ -877,8 +868,8 @@ struct LowerMla : OpRewritePattern<MlaOp> {
     if (library || bf16Inputs) {
       std::string why = notOnLibrary(op);
       if (why.empty()) {
-        rewriter.replaceOp(op, castFromBf16(m, libraryAttention(m, op, library),
-                                            op.getType()));
+        rewriter.replaceOp(
+            op, castTo(m, libraryAttention(m, op, library), op.getType()));
         return success();
       }
       if (library)
@@ -898,7 +889,7 @@ struct LowerMla : OpRewritePattern<MlaOp> {
       result = absorbedAttention(m, op, op.getLatent(), op.getKPe(), Value(),
                                  layout, op.getMask());
     }
-    rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
+    rewriter.replaceOp(op, castTo(m, result, op.getType()));
     return success();
   }
 
@@ -1023,7 +1014,7 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     OpBuilder &b = rewriter;
     if (library && fixedShapes && libraryRuns(op)) {
       Value result = libraryAttention(op, m);
-      rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
+      rewriter.replaceOp(op, castTo(m, result, op.getType()));
       return success();
     }
     bool roundLikeLibrary = bf16Inputs && libraryRuns(op);
@@ -1123,7 +1114,7 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     } else {
       result = absorbedAttention(m, op, latentKeys, ropeKeys, past);
     }
-    rewriter.replaceOp(op, castFromF32(m, result, op.getType()));
+    rewriter.replaceOp(op, castTo(m, result, op.getType()));
     return success();
   }
 
@@ -1351,7 +1342,7 @@ struct LowerMoe : OpRewritePattern<MoeOp> {
       Value act = SwigluOp::create(rewriter, loc, g.getType(), g, u);
       combined = m.add(combined, linear(act, 2));
     }
-    rewriter.replaceOp(op, castFromF32(m, combined, op.getType()));
+    rewriter.replaceOp(op, castTo(m, combined, op.getType()));
     return success();
   }
 
