@@ -37,7 +37,7 @@ import argparse
 
 from kernelgen import (WG, Function, Lanes, copy_tile, mma_loop_k, mma_transposed_b,
                        online_softmax, open_flash_loop, close_flash_loop, pack_bf16,
-                       quad_reduce, row_maxima)
+                       quad_reduce, row_maxima, swizzled_column)
 
 TILE = 64  # query and key tokens per tile
 WARPS = 4
@@ -147,9 +147,7 @@ def prefill_kernel(w):
         for row, _, gcol in ropeChunks:
             ch = f.idx("krch", "divui", gcol, c(8))
             at = f.idx("krat", "addi", ch, c(w.nope // 8))
-            sw = f.idx("krsw", "remui", row, c(8))
-            phys = f.idx("krphys", "xori", at, sw)
-            shifted.append((row, f.idx("krcol", "muli", phys, c(8)), gcol))
+            shifted.append((row, swizzled_column(f, row, at, "kr"), gcol))
         ropeChunks = shifted
     vChunks = copy_tile(f, tid, THREADS, TILE, w.dv // 8, "v")
 

@@ -287,15 +287,20 @@ def pack_bf16(f, lo, hi):
     return f.let("packed", f"vector.extract {w}[0] : i32 from vector<1xi32>")
 
 
-def _swizzled_columns(f, row, chunk, hint):
-    """The stored column (chunk ^ (row % 8), in elements) and the source
-    column of 16-byte chunk `chunk` of tile row `row`."""
+def swizzled_column(f, row, chunk, hint):
+    """The stored column (chunk ^ (row % 8), in elements) of 16-byte chunk
+    `chunk` of tile row `row`."""
     c = f.c
     sw = f.idx(f"{hint}sw", "remui", row, c(8))
     phys = f.idx(f"{hint}phys", "xori", chunk, sw)
-    col = f.idx(f"{hint}col", "muli", phys, c(8))
-    gcol = f.idx(f"{hint}gcol", "muli", chunk, c(8))
-    return col, gcol
+    return f.idx(f"{hint}col", "muli", phys, c(8))
+
+
+def _swizzled_columns(f, row, chunk, hint):
+    """The stored column (swizzled_column) and the source column of 16-byte
+    chunk `chunk` of tile row `row`."""
+    col = swizzled_column(f, row, chunk, hint)
+    return col, f.idx(f"{hint}gcol", "muli", chunk, f.c(8))
 
 
 def copy_tile(f, tid, threads, rows, chunks, hint):
