@@ -10,8 +10,9 @@
 // dsc-library-gemms swaps the marked generics for those launches,
 // dsc.paged_mla_decode (decode attention) for the library's MLA decode,
 // dsc.causal_mla_prefill (a prompt's attention) for its MLA prefill and
-// dsc.noaux_tc_route (V3's router) for its moe_route; everything else about
-// the step stays as generated.
+// dsc.noaux_tc_route (V3's router) for its moe_route, dsc.rms_norm_rows and
+// dsc.add_rms_norm_rows for its RMSNorm kernels; everything else about the
+// step stays as generated.
 // dsc-bf16-linear-weights, before it, gives those GEMMs their weights in
 // bf16, the kernel's operand type (and half the bytes).
 //
@@ -20,6 +21,7 @@
 #include "codegen/KvCacheIndexing.h"
 #include "codegen/Passes.h"
 
+#include "codegen/AddRmsNormBf16.inc"
 #include "codegen/GroupedGemmBf16.inc"
 #include "codegen/MlaDecodeBf16.inc"
 #include "codegen/MlaDecodeBf16C32R8.inc"
@@ -28,6 +30,7 @@
 #include "codegen/MoeDispatch.inc"
 #include "codegen/MoeRoute.inc"
 #include "codegen/MoeRouteE16G4.inc"
+#include "codegen/RmsNormF32.inc"
 
 #include "dialects/dsc/DscOps.h"
 
@@ -93,6 +96,22 @@ struct LibrarySource {
   const LibraryFile &file;
   StringLiteral kernel;
 };
+
+constexpr LibraryFile kRmsNormF32File = {
+    kRmsNormF32Source, "codegen/kernels/rmsnorm_f32.mlir", "dsc_rmsnorm_f32"};
+constexpr LibraryFile kRmsNormBf16File = {
+    kAddRmsNormBf16Source, "codegen/kernels/add_rmsnorm_bf16.mlir",
+    "dsc_add_rmsnorm"};
+
+/// The library's RMSNorm kernel for rows of `eltType` (f32 or bf16), with
+/// the residual add fused (`withResidual`) or alone (gen_rmsnorm.py).
+LibrarySource rmsNormKernel(Type eltType, bool withResidual) {
+  if (eltType.isF32())
+    return withResidual ? LibrarySource{kRmsNormF32File, "add_rmsnorm_f32"}
+                        : LibrarySource{kRmsNormF32File, "rmsnorm_f32"};
+  return withResidual ? LibrarySource{kRmsNormBf16File, "add_rmsnorm_bf16"}
+                      : LibrarySource{kRmsNormBf16File, "rmsnorm_bf16"};
+}
 
 /// The library's MLA decode kernels for one latent and rope width
 /// (gen_mla_decode.py): DeepSeek's models' (V2, V2-Lite, V3) and the test
@@ -513,7 +532,8 @@ FailureOr<BatchedGemm> matchBatchedGemm(linalg::GenericOp op,
 /// Whether `buffer` (or a view of it) may be reached through anything but
 /// itself and its views: every use must be one that reads or writes its
 /// elements and makes no other handle of it (a load or store into it, a
-/// linalg or copy operand, a dim, a dealloc, a kernel launch operand).
+/// linalg or copy operand, a dim, a dealloc, a kernel launch operand, a
+/// kernel library op's operand).
 /// Anything else (a yield, select, call, loop, cast to a pointer or an LLVM
 /// struct, a store of the buffer itself) counts as an escape.
 bool escapes(Value buffer) {
@@ -531,7 +551,9 @@ bool escapes(Value buffer) {
       continue;
     }
     if (!isa<memref::LoadOp, memref::DimOp, memref::DeallocOp, memref::CopyOp,
-             linalg::LinalgOp, gpu::LaunchFuncOp>(user))
+             linalg::LinalgOp, gpu::LaunchFuncOp, PagedMlaDecodeOp,
+             CausalMlaPrefillOp, NoauxTcRouteOp, RmsNormRowsOp,
+             AddRmsNormRowsOp>(user))
       return true;
   }
   return false;
@@ -1123,6 +1145,88 @@ LogicalResult launchPrefill(CausalMlaPrefillOp op,
     scf::YieldOp::create(tb, tl);
   });
   op.erase();
+  return success();
+}
+
+/// Replaces `op` (dsc.rms_norm_rows or dsc.add_rms_norm_rows on buffers:
+/// `inputs` x [, res], then `weight`, `outputs` [h,] y) with the library's
+/// RMSNorm kernel: one block per row of D values; nothing for no rows. A
+/// strided row operand (a view the bufferization left) is copied to or
+/// from a contiguous buffer around the launch.
+LogicalResult launchNorm(Operation *op, ValueRange inputs, Value weight,
+                         ValueRange outputs, APFloat epsilon,
+                         const LibraryKernel &kernel) {
+  auto weightType = cast<MemRefType>(weight.getType());
+  if (!weightType.getLayout().isIdentity())
+    return op->emitOpError("needs a contiguous weight");
+  OpBuilder b(op);
+  Location loc = op->getLoc();
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  auto type = cast<MemRefType>(inputs.front().getType());
+  // The verifier makes the weight's width static; the rows' may be `?`.
+  int64_t width = weightType.getDimSize(0);
+  // The rows: the product of the leading dimensions.
+  Value rows = index(1);
+  for (int64_t d = 0; d + 1 < type.getRank(); ++d) {
+    Value size = memref::DimOp::create(b, loc, inputs[0], d);
+    rows = d ? arith::MulIOp::create(b, loc, rows, size).getResult() : size;
+  }
+  // Contiguous copies of strided operands: inputs before, outputs after.
+  SmallVector<Value> temporaries;
+  auto contiguous = [&](Value value) -> Value {
+    auto valueType = cast<MemRefType>(value.getType());
+    if (valueType.getLayout().isIdentity())
+      return value;
+    SmallVector<Value> dynamicSizes;
+    for (int64_t d = 0; d < valueType.getRank(); ++d)
+      if (valueType.isDynamicDim(d))
+        dynamicSizes.push_back(memref::DimOp::create(b, loc, value, d));
+    Value buffer = memref::AllocOp::create(
+        b, loc,
+        MemRefType::get(valueType.getShape(), valueType.getElementType()),
+        dynamicSizes);
+    temporaries.push_back(buffer);
+    return buffer;
+  };
+  SmallVector<Value> args;
+  for (Value input : inputs) {
+    Value buffer = contiguous(input);
+    if (buffer != input)
+      linalg::CopyOp::create(b, loc, input, buffer);
+    args.push_back(buffer);
+  }
+  args.push_back(weight);
+  SmallVector<std::pair<Value, Value>> copyBack;
+  for (Value output : outputs) {
+    Value buffer = contiguous(output);
+    if (buffer != output)
+      copyBack.push_back({buffer, output});
+    args.push_back(buffer);
+  }
+  Value any =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, rows, index(0));
+  scf::IfOp::create(b, loc, any, [&](OpBuilder &tb, Location tl) {
+    SmallVector<Value> operands;
+    for (Value arg : args)
+      operands.push_back(flattened(tb, tl, arg));
+    operands.push_back(arith::ConstantIndexOp::create(tb, tl, width));
+    operands.push_back(arith::ConstantOp::create(
+        tb, tl, tb.getF32FloatAttr(float(epsilon.convertToDouble()))));
+    Value one = arith::ConstantIndexOp::create(tb, tl, 1);
+    gpu::LaunchFuncOp::create(
+        tb, tl, kernel.fn, gpu::KernelDim3{rows, one, one},
+        gpu::KernelDim3{arith::ConstantIndexOp::create(tb, tl, kernel.threads),
+                        one, one},
+        Value(), operands);
+    scf::YieldOp::create(tb, tl);
+  });
+  for (auto [buffer, output] : copyBack)
+    linalg::CopyOp::create(b, loc, buffer, output);
+  for (Value buffer : temporaries)
+    memref::DeallocOp::create(b, loc, buffer);
+  op->erase();
   return success();
 }
 
@@ -2196,9 +2300,15 @@ struct DscLibraryGemmsPass
       if (op.hasPureBufferSemantics())
         routers.push_back(op);
     });
+    SmallVector<Operation *> norms;
+    module.walk([&](Operation *op) {
+      if (isa<RmsNormRowsOp, AddRmsNormRowsOp>(op) &&
+          cast<DestinationStyleOpInterface>(op).hasPureBufferSemantics())
+        norms.push_back(op);
+    });
     if (plain.empty() && routed.empty() && batched.empty() &&
         attention.empty() && prefills.empty() && routers.empty() &&
-        swiglus.empty() && combines.empty())
+        norms.empty() && swiglus.empty() && combines.empty())
       return;
     auto kernel = [&](const LibrarySource &source) -> FailureOr<LibraryKernel> {
       FailureOr<LibraryKernel> found = libraryKernel(module, source);
@@ -2294,6 +2404,22 @@ struct DscLibraryGemmsPass
       }
       FailureOr<LibraryKernel> route = kernel(variant->kernel);
       if (failed(route) || failed(launchRoute(op, *route)))
+        return signalPassFailure();
+    }
+    for (Operation *op : norms) {
+      auto add = dyn_cast<AddRmsNormRowsOp>(op);
+      auto norm = dyn_cast<RmsNormRowsOp>(op);
+      Value input = add ? add.getInput() : norm.getInput();
+      FailureOr<LibraryKernel> kernelFound = kernel(
+          rmsNormKernel(getElementTypeOrSelf(input.getType()), bool(add)));
+      LogicalResult launched =
+          failed(kernelFound) ? failure()
+          : add ? launchNorm(op, {add.getInput(), add.getResidual()},
+                             add.getWeight(), {add.getSum(), add.getNormed()},
+                             add.getEpsilon(), *kernelFound)
+                : launchNorm(op, {norm.getInput()}, norm.getWeight(),
+                             {norm.getInit()}, norm.getEpsilon(), *kernelFound);
+      if (failed(launched))
         return signalPassFailure();
     }
     SmallVector<RoutedGroup> groups = groupRouted(routed);

@@ -94,7 +94,9 @@ inline constexpr llvm::StringLiteral kLibraryBatchedGemmAttr =
 /// kLibraryGroupedGemmAttr), `libraryAttention` (decode attention as
 /// dsc.paged_mla_decode and a prompt's as dsc.causal_mla_prefill where the
 /// library has their widths), `libraryRouter` (a V3 router as
-/// dsc.noaux_tc_route where the library has its expert and group counts).
+/// dsc.noaux_tc_route where the library has its expert and group counts),
+/// `libraryNorm` (f32 RMSNorms as dsc.rms_norm_rows and
+/// dsc.add_rms_norm_rows).
 void populateDscToLinalgPatterns(RewritePatternSet &patterns,
                                  const DscLowerToLinalgOptions &options = {});
 

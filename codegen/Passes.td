@@ -11,9 +11,10 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
     Replaces every dsc op except `dsc.weight` with its decomposition into
     `linalg`, `tensor`, `scf`, `arith` and `math` on tensors: the reference
     semantics both the CPU and the GPU lowerings start from. (With
-    `library-attention` and `library-router`, attention and routers the
-    kernel library runs become its ops, `dsc.paged_mla_decode`,
-    `dsc.causal_mla_prefill` and `dsc.noaux_tc_route`, instead.)
+    `library-attention`, `library-router` and `library-norm`, attention,
+    routers and RMSNorms the kernel library runs become its ops,
+    `dsc.paged_mla_decode`, `dsc.causal_mla_prefill`, `dsc.noaux_tc_route`,
+    `dsc.rms_norm_rows` and `dsc.add_rms_norm_rows`, instead.)
 
     Before: `%y = dsc.rms_norm %x, %w {epsilon = 1.0e-06 : f64} : ...`
     After: a sum-of-squares `linalg.generic` reduction and an elementwise
@@ -57,6 +58,12 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
            "expert and group counts, top_k <= 32) becomes its GEMM and "
            "dsc.noaux_tc_route, which dsc-library-gemms launches as the "
            "library's moe_route">,
+    Option<"libraryNorm", "library-norm", "bool", /*default=*/"false",
+           "dsc.rms_norm and dsc.add_rms_norm over rows the kernel library "
+           "takes (f32 like their weight, a static width that is a multiple "
+           "of 4) become dsc.rms_norm_rows and "
+           "dsc.add_rms_norm_rows, which dsc-library-gemms launches as the "
+           "library's RMSNorm kernels">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
@@ -522,6 +529,13 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     `moe_route_e16_g4.mlir`): one warp per token, grid ceil(T / 4), 128
     threads; nothing for no tokens. One it cannot run (counts the library
     lacks, a strided operand) is an error.
+
+    Each `dsc.rms_norm_rows` and `dsc.add_rms_norm_rows` on buffers (made
+    by dsc-lower-to-linalg{library-norm}) becomes the library's RMSNorm
+    kernel for its element type (`rmsnorm_f32.mlir`, `add_rmsnorm_bf16.mlir`):
+    one block of 256 threads per row; nothing for no rows. A strided row
+    operand is copied to or from a contiguous buffer around the launch; a
+    strided weight is an error.
   }];
   let options = [
     Option<"largeTiles", "large-tiles", "bool", /*default=*/"false",

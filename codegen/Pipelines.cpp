@@ -63,11 +63,15 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
   lowering.libraryAttention = forGpu;
   // ... and its router as the library's moe_route.
   lowering.libraryRouter = forGpu;
+  // ... and its RMSNorms (with the residual add before them) as the
+  // library's.
+  lowering.libraryNorm = forGpu;
   pm.addNestedPass<func::FuncOp>(createDscLowerToLinalg(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   // A generated kernel sums a reduction on one thread per output: long
-  // ones (RMSNorm's over the hidden size) become partial sums over many.
+  // ones (an RMSNorm's the library did not take) become partial sums over
+  // many.
   if (forGpu)
     pm.addNestedPass<func::FuncOp>(createDscSplitReductions());
   // 3. Tensors to buffers across function boundaries; entry points then

@@ -47,10 +47,13 @@ prepare() {
   # --bf16-linear-inputs: the CPU code rounds the inputs and weights of
   # linear layers and routed experts to bf16 as the GPU's tensor-core GEMMs
   # do, so that the two compute the same numbers (up to summation order).
+  # An f32 KV cache (not the GPU targets' default bf16): the generated
+  # decode attention, against tiny-v3-bf16kv's library one below.
   for model in tiny-v3 tiny-v2-lite tiny-v3-fp8; do
     log "compile $model for cpu, sm_90a, sm_80"
     "$build/tools/dsc-compile" "test/fixtures/$model" --target cpu,sm_90a,sm_80 \
-      --bf16-linear-inputs --embed-weights --quiet -o "$bundle/models/$model.dscx"
+      --bf16-linear-inputs --kv-cache-type f32 --embed-weights --quiet \
+      -o "$bundle/models/$model.dscx"
   done
   # A bf16 KV cache: the GPU's decode attention is then the kernel
   # library's MLA decode (its fixtures' variant).
@@ -81,7 +84,8 @@ json.dump(c, open(sys.argv[2], "w"), indent=1)
     --embed-weights --quiet -o "$bundle/models/tiny-v3-cpu.dscx"
   # sm_80 code alone: the PTX the driver JIT-compiles for a newer GPU.
   "$build/tools/dsc-compile" test/fixtures/tiny-v3 --target cpu,sm_80 \
-    --bf16-linear-inputs --embed-weights --quiet -o "$bundle/models/tiny-v3-sm80.dscx"
+    --bf16-linear-inputs --kv-cache-type f32 --embed-weights --quiet \
+    -o "$bundle/models/tiny-v3-sm80.dscx"
   log "bundle ready: $bundle ($(du -sh "$bundle" | cut -f1))"
 }
 

@@ -550,8 +550,8 @@ LogicalResult MlaDecodeOp::verify() {
 //===----------------------------------------------------------------------===//
 
 /// The form every kernel library op takes (dsc.paged_mla_decode,
-/// dsc.causal_mla_prefill, dsc.noaux_tc_route): on ranked tensors, with a
-/// result of each init's type, or on memrefs, with none.
+/// dsc.causal_mla_prefill, dsc.noaux_tc_route, the norm rows ops): on ranked
+/// tensors, with a result of each init's type, or on memrefs, with none.
 static LogicalResult verifyLibraryOpForm(DestinationStyleOpInterface op) {
   bool onTensors = isa<RankedTensorType>(op.getDpsInits().front().getType());
   for (Value operand : op->getOperands())
@@ -609,7 +609,8 @@ LogicalResult PagedMlaDecodeOp::verify() {
 }
 
 // The kernel library's ops (dsc.paged_mla_decode, dsc.causal_mla_prefill,
-// dsc.noaux_tc_route) bufferize alike: every operand but the inits is read,
+// dsc.noaux_tc_route, dsc.rms_norm_rows, dsc.add_rms_norm_rows) bufferize
+// alike: every operand but the inits is read,
 // each init is written whole (never read) and is its result's buffer.
 
 /// On buffers, `op` reads its inputs and writes its inits; on tensors it is
@@ -671,6 +672,10 @@ void mlir::dsc::attachLibraryOpModels(MLIRContext &context) {
   CausalMlaPrefillOp::attachInterface<
       LibraryOpBufferization<CausalMlaPrefillOp>>(context);
   NoauxTcRouteOp::attachInterface<LibraryOpBufferization<NoauxTcRouteOp>>(
+      context);
+  RmsNormRowsOp::attachInterface<LibraryOpBufferization<RmsNormRowsOp>>(
+      context);
+  AddRmsNormRowsOp::attachInterface<LibraryOpBufferization<AddRmsNormRowsOp>>(
       context);
 }
 
@@ -770,6 +775,68 @@ LogicalResult NoauxTcRouteOp::verify() {
 }
 
 void NoauxTcRouteOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  libraryOpEffects(*this, effects);
+}
+
+//===----------------------------------------------------------------------===//
+// RmsNormRowsOp and AddRmsNormRowsOp
+//===----------------------------------------------------------------------===//
+
+/// The rows ops' shapes: every row operand (`rows`) of one shape [..., D],
+/// the weight [D], one element type (f32 or bf16), D static and a multiple
+/// of 4, epsilon not negative.
+static LogicalResult verifyNormRows(DestinationStyleOpInterface op,
+                                    ValueRange rows, Value weight,
+                                    double epsilon) {
+  if (failed(verifyLibraryOpForm(op)))
+    return failure();
+  auto type = [](Value v) { return cast<ShapedType>(v.getType()); };
+  ShapedType first = type(rows.front()), w = type(weight);
+  Type elt = first.getElementType();
+  if (!elt.isF32() && !elt.isBF16())
+    return op->emitOpError("operands must be f32 or bf16, not ") << elt;
+  if (w.getRank() != 1 || w.getElementType() != elt)
+    return op->emitOpError("weight must be [D] of the rows' element type");
+  int64_t width = w.getDimSize(0);
+  if (ShapedType::isDynamic(width) || width <= 0 || width % 4)
+    return op->emitOpError("the row width D must be static and a multiple "
+                           "of 4 (the kernel's vector width)");
+  for (Value row : rows) {
+    ShapedType t = type(row);
+    bool agree = t.getRank() == first.getRank() && t.getRank() >= 1 &&
+                 t.getElementType() == elt &&
+                 sizesAgree(t.getShape().back(), width);
+    for (int64_t d = 0; agree && d + 1 < t.getRank(); ++d)
+      agree = sizesAgree(t.getDimSize(d), first.getDimSize(d));
+    if (!agree)
+      return op->emitOpError("row operands must be [..., ")
+             << width << "], of one shape and element type";
+  }
+  if (!(epsilon >= 0))
+    return op->emitOpError("epsilon must not be negative");
+  return success();
+}
+
+LogicalResult RmsNormRowsOp::verify() {
+  return verifyNormRows(*this, {getInput(), getInit()}, getWeight(),
+                        getEpsilon().convertToDouble());
+}
+
+void RmsNormRowsOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  libraryOpEffects(*this, effects);
+}
+
+LogicalResult AddRmsNormRowsOp::verify() {
+  return verifyNormRows(*this,
+                        {getInput(), getResidual(), getSum(), getNormed()},
+                        getWeight(), getEpsilon().convertToDouble());
+}
+
+void AddRmsNormRowsOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
   libraryOpEffects(*this, effects);

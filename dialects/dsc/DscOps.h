@@ -18,8 +18,9 @@
 
 namespace mlir::dsc {
 /// Attaches the bufferization of the kernel library's ops
-/// (dsc.paged_mla_decode, dsc.causal_mla_prefill, dsc.noaux_tc_route), an
-/// external model they share; DscDialect::initialize calls it.
+/// (dsc.paged_mla_decode, dsc.causal_mla_prefill, dsc.noaux_tc_route,
+/// dsc.rms_norm_rows, dsc.add_rms_norm_rows), an external model they share;
+/// DscDialect::initialize calls it.
 void attachLibraryOpModels(MLIRContext &context);
 } // namespace mlir::dsc
 

@@ -663,4 +663,93 @@ def Dsc_NoauxTcRouteOp : Dsc_Op<"noaux_tc_route", [
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// RmsNormRowsOp and AddRmsNormRowsOp
+//===----------------------------------------------------------------------===//
+
+def Dsc_RmsNormRowsOp : Dsc_Op<"rms_norm_rows", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "RMSNorm of each row, as the kernel library's rmsnorm "
+                "kernels compute it";
+  let description = [{
+    `dsc.rms_norm` over rows of D values in the operand layout of the
+    kernel library's RMSNorm (`codegen/kernels/rmsnorm_f32.mlir`,
+    `add_rmsnorm_bf16.mlir`), which `dsc-library-gemms` launches in its
+    place. `dsc-lower-to-linalg{library-norm}` makes it on GPU targets.
+
+    - `input` [..., D] and `weight` [D], f32 or bf16 (one type for all);
+    - `init` (the input's shape) receives `input * rsqrt(mean(input^2) + epsilon) *
+      weight` per row, the statistics in f32 (bf16: the normalized row
+      rounded before the weight, as transformers' bf16 model does).
+
+    D is static and a multiple of 4 (the kernel's vector width). On tensors
+    it returns the result; on buffers it writes `init` and returns nothing.
+
+    ```mlir
+    %y = dsc.rms_norm_rows %x, %w outs(%init) {epsilon = 1.0e-06 : f64}
+        : tensor<?x?x7168xf32>, tensor<7168xf32>, tensor<?x?x7168xf32>
+        -> tensor<?x?x7168xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$input, AnyShaped:$weight, AnyShaped:$init,
+                       F64Attr:$epsilon);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `outs` `(` $init `)` attr-dict `:`
+    type($input) `,` type($weight) `,` type($init) (`->` type($result)^)?
+  }];
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() {
+      return MutableOperandRange(getInitMutable());
+    }
+  }];
+  let hasVerifier = 1;
+}
+
+def Dsc_AddRmsNormRowsOp : Dsc_Op<"add_rms_norm_rows", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "residual add and RMSNorm of each row, as the kernel "
+                "library's add_rmsnorm kernels compute it";
+  let description = [{
+    `dsc.add_rms_norm` over rows of D values in the operand layout of the
+    kernel library's fused add + RMSNorm, which `dsc-library-gemms`
+    launches in its place (one kernel reads both rows once and writes both
+    results). `dsc-lower-to-linalg{library-norm}` makes it on GPU targets.
+
+    - `input`, `residual` [..., D] and `weight` [D], f32 or bf16 (one type
+      for all);
+    - `sum` (the input's shape) receives `input + residual` (the residual
+      stream; rounded when bf16), `normed` (likewise) its RMSNorm as in
+      `dsc.rms_norm_rows`.
+
+    D is static and a multiple of 4. On tensors it returns (sum, normed);
+    on buffers it writes them and returns nothing.
+
+    ```mlir
+    %h, %y = dsc.add_rms_norm_rows %x, %res, %w outs(%h0, %y0)
+        {epsilon = 1.0e-06 : f64}
+        : tensor<?x?x7168xf32>, tensor<?x?x7168xf32>, tensor<7168xf32>,
+          tensor<?x?x7168xf32>, tensor<?x?x7168xf32>
+        -> tensor<?x?x7168xf32>, tensor<?x?x7168xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$input, AnyShaped:$residual,
+                       AnyShaped:$weight, AnyShaped:$sum, AnyShaped:$normed,
+                       F64Attr:$epsilon);
+  let results = (outs Variadic<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $input `,` $residual `,` $weight `outs` `(` $sum `,` $normed `)`
+    attr-dict `:` type($input) `,` type($residual) `,` type($weight) `,`
+    type($sum) `,` type($normed) (`->` type($result)^)?
+  }];
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() {
+      return MutableOperandRange(getOperation(), 3, 2);
+    }
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // DSC_OPS_TD

@@ -909,3 +909,43 @@ func.func @noaux_tc_route_warp(%l: tensor<?x256xf32>, %b: tensor<256xf32>, %i: t
   %0:2 = dsc.noaux_tc_route %l, %b outs(%i, %w) {n_group = 8 : i64, topk_group = 4 : i64, norm_topk_prob = true, routed_scaling_factor = 2.5 : f64} : tensor<?x256xf32>, tensor<256xf32>, tensor<?x40xi32>, tensor<?x40xf32> -> tensor<?x40xi32>, tensor<?x40xf32>
   return %0#0, %0#1 : tensor<?x40xi32>, tensor<?x40xf32>
 }
+
+// -----
+
+func.func @rms_norm_rows_width(%x: tensor<?x6xf32>, %w: tensor<6xf32>, %y: tensor<?x6xf32>) -> tensor<?x6xf32> {
+  // expected-error @+1 {{'dsc.rms_norm_rows' op the row width D must be static and a multiple of 4 (the kernel's vector width)}}
+  %0 = dsc.rms_norm_rows %x, %w outs(%y) {epsilon = 1.0e-06 : f64} : tensor<?x6xf32>, tensor<6xf32>, tensor<?x6xf32> -> tensor<?x6xf32>
+  return %0 : tensor<?x6xf32>
+}
+
+// -----
+
+func.func @rms_norm_rows_type(%x: tensor<?x8xf16>, %w: tensor<8xf16>, %y: tensor<?x8xf16>) -> tensor<?x8xf16> {
+  // expected-error @+1 {{'dsc.rms_norm_rows' op operands must be f32 or bf16, not 'f16'}}
+  %0 = dsc.rms_norm_rows %x, %w outs(%y) {epsilon = 1.0e-06 : f64} : tensor<?x8xf16>, tensor<8xf16>, tensor<?x8xf16> -> tensor<?x8xf16>
+  return %0 : tensor<?x8xf16>
+}
+
+// -----
+
+func.func @add_rms_norm_rows_shapes(%x: tensor<?x8xf32>, %r: tensor<?x?x8xf32>, %w: tensor<8xf32>, %h: tensor<?x8xf32>, %y: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  // expected-error @+1 {{'dsc.add_rms_norm_rows' op row operands must be [..., 8], of one shape and element type}}
+  %0:2 = dsc.add_rms_norm_rows %x, %r, %w outs(%h, %y) {epsilon = 1.0e-06 : f64} : tensor<?x8xf32>, tensor<?x?x8xf32>, tensor<8xf32>, tensor<?x8xf32>, tensor<?x8xf32> -> tensor<?x8xf32>, tensor<?x8xf32>
+  return %0#0, %0#1 : tensor<?x8xf32>, tensor<?x8xf32>
+}
+
+// -----
+
+func.func @add_rms_norm_rows_weight(%x: tensor<?x8xf32>, %w: tensor<8xbf16>, %h: tensor<?x8xf32>, %y: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  // expected-error @+1 {{'dsc.add_rms_norm_rows' op weight must be [D] of the rows' element type}}
+  %0:2 = dsc.add_rms_norm_rows %x, %x, %w outs(%h, %y) {epsilon = 1.0e-06 : f64} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<8xbf16>, tensor<?x8xf32>, tensor<?x8xf32> -> tensor<?x8xf32>, tensor<?x8xf32>
+  return %0#0, %0#1 : tensor<?x8xf32>, tensor<?x8xf32>
+}
+
+// -----
+
+func.func @rms_norm_rows_epsilon(%x: memref<?x8xf32>, %w: memref<8xf32>, %y: memref<?x8xf32>) {
+  // expected-error @+1 {{'dsc.rms_norm_rows' op epsilon must not be negative}}
+  dsc.rms_norm_rows %x, %w outs(%y) {epsilon = -1.0 : f64} : memref<?x8xf32>, memref<8xf32>, memref<?x8xf32>
+  return
+}

@@ -5,7 +5,7 @@
 usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
   CHECK: grouped-gemm, batched-gemm, fp8w-gemm, grouped-gemm-wgmma, grouped-gemm-wgmma-tn, grouped-gemm-fp8,
          grouped-gemm-fp8-wgmma, moe-dispatch,
-         add-rmsnorm, quant-fp8, moe-pipeline, mla-decode,
+         rmsnorm, quant-fp8, moe-pipeline, mla-decode,
          mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route,
          rope, routed-experts, fp8w-weights, head-products, split-reductions or
          paged-attention (host code:
@@ -741,30 +741,56 @@ def moe_pipeline(kernels):
                    f"{experts})", got, want, 2e-2, also=same)
 
 
-def add_rmsnorm(kernels):
-    """Residual add + RMSNorm (known good on an H200): h exactly, y within
-    one bf16 rounding of transformers' arithmetic."""
+def rmsnorm(kernels):
+    """The RMSNorm kernels of one gen_rmsnorm.py file, with the residual add
+    (add_rmsnorm_<t>) and without (rmsnorm_<t>). bf16 (the add known good
+    on an H200): h exactly, y within one bf16 rounding of transformers'
+    arithmetic. f32: h exactly, y within 1e-6 of the CPU's arithmetic in
+    double (the sum of squares in another order)."""
     rng = np.random.default_rng(29)
     rows, hidden, eps = 3, 1536, 1e-6  # q_a's width: a partial last step
-    x_bits, x = bf16(rng.standard_normal((rows, hidden)))
-    r_bits, r = bf16(rng.standard_normal((rows, hidden)))
-    w_bits, w = bf16(rng.standard_normal(hidden))
-    h = np.zeros(rows * hidden, np.uint16)
-    y = np.zeros(rows * hidden, np.uint16)
-    emu.run_kernel(kernels["add_rmsnorm_bf16"], (rows, 1, 1), 256, 0,
-                   [emu.global_memref(x_bits), emu.global_memref(r_bits),
-                    emu.global_memref(w_bits), emu.global_memref(h),
-                    emu.global_memref(y), hidden, eps])
-    _, want_h = bf16(x + r)
-    inv = 1 / np.sqrt((want_h.astype(np.float64) ** 2).mean(axis=1, keepdims=True) + eps)
-    _, normed = bf16((want_h * inv).astype(np.float32))
-    _, want_y = bf16(normed * w)
-    got_h = emu._bits_to_f32(h).reshape(rows, hidden)
-    got_y = emu._bits_to_f32(y).reshape(rows, hidden)
-    err = float((np.abs(got_y - want_y) / np.maximum(np.abs(want_y), 1e-3)).max())
-    ok = bool((got_h == want_h).all()) and err <= 2 ** -7
-    print(f"add_rmsnorm_bf16 ({rows} x {hidden}): h {'equal' if (got_h == want_h).all() else 'DIFFERS'}, "
-          f"y within {err:.1e} {'ok' if ok else 'MISMATCH'}")
+    ok = True
+    for name in sorted(k for k in kernels if "::" not in k):
+        dtype = name.rsplit("_", 1)[1]
+        residual = name.startswith("add_")
+        if dtype == "bf16":
+            (x_bits, x), (r_bits, r), (w_bits, w) = [
+                bf16(rng.standard_normal(shape))
+                for shape in ((rows, hidden), (rows, hidden), hidden)]
+            h, y = (np.zeros(rows * hidden, np.uint16) for _ in range(2))
+        else:
+            x, r, w = x_bits, r_bits, w_bits = [
+                rng.standard_normal(shape).astype(np.float32)
+                for shape in ((rows, hidden), (rows, hidden), hidden)]
+            h, y = (np.zeros(rows * hidden, np.float32) for _ in range(2))
+        args = [emu.global_memref(x_bits)]
+        args += [emu.global_memref(r_bits)] if residual else []
+        args += [emu.global_memref(w_bits)]
+        args += [emu.global_memref(h)] if residual else []
+        args += [emu.global_memref(y), hidden, eps]
+        emu.run_kernel(kernels[name], (rows, 1, 1), 256, 0, args)
+        want_h = (x + r).astype(np.float32) if residual else x
+        if dtype == "bf16":
+            _, want_h = bf16(want_h)
+            got_h = emu._bits_to_f32(h).reshape(rows, hidden)
+            got_y = emu._bits_to_f32(y).reshape(rows, hidden)
+        else:
+            got_h, got_y = h.reshape(rows, hidden), y.reshape(rows, hidden)
+        inv = 1 / np.sqrt((want_h.astype(np.float64) ** 2).mean(axis=1, keepdims=True) + eps)
+        if dtype == "bf16":
+            _, normed = bf16((want_h * inv).astype(np.float32))
+            _, want_y = bf16(normed * w)
+            tolerance = 2 ** -7
+        else:
+            want_y = want_h * inv * w
+            tolerance = 1e-6
+        err = float((np.abs(got_y - want_y) / np.maximum(np.abs(want_y), 1e-3)).max())
+        h_ok = not residual or bool((got_h == want_h).all())
+        this = h_ok and bool(np.isfinite(got_y).all()) and err <= tolerance
+        ok &= this
+        h_text = ("h equal, " if h_ok else "h DIFFERS, ") if residual else ""
+        print(f"{name} ({rows} x {hidden}): {h_text}y within {err:.1e} "
+              f"{'ok' if this else 'MISMATCH'}")
     return ok
 
 
@@ -1222,7 +1248,7 @@ CHECKS = {"grouped-gemm": grouped_gemm, "batched-gemm": batched_gemm,
           "grouped-gemm-wgmma-tn": grouped_gemm_wgmma_tn,
           "grouped-gemm-fp8": grouped_gemm_fp8,
           "grouped-gemm-fp8-wgmma": grouped_gemm_fp8_wgmma, "moe-dispatch": moe_dispatch,
-          "add-rmsnorm": add_rmsnorm, "quant-fp8": quant_fp8,
+          "rmsnorm": rmsnorm, "quant-fp8": quant_fp8,
           "moe-pipeline": moe_pipeline,
           "mla-decode": mla_decode, "mla-decode-wgmma": mla_decode_wgmma,
           "moe-route": moe_route, "rope": rope,

@@ -218,7 +218,8 @@ def generation(args, module, weights, prompt, cpu_artifact):
 def library_kernels(launches):
     """The kernel library's kernels among `launches`, sorted."""
     return sorted({name for name, _ in launches
-                   if name.startswith(("grouped", "batched", "gemm", "moe", "mla"))})
+                   if name.startswith(("grouped", "batched", "gemm", "moe", "mla",
+                                           "add_rmsnorm", "rmsnorm"))})
 
 
 def cpu_logits(args, prompt):

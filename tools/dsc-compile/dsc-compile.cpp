@@ -125,9 +125,11 @@ cl::opt<bool> noKvCache(
              "(generation then recomputes the whole sequence per token)"),
     cl::cat(category));
 cl::opt<std::string> kvCacheType(
-    "kv-cache-type", cl::init("f32"),
-    cl::desc("Element type of the latent KV cache: f32, or bf16 (half the "
-             "bytes; entries are rounded to bf16 when stored)"),
+    "kv-cache-type", cl::init("auto"),
+    cl::desc("Element type of the latent KV cache: f32, bf16 (half the "
+             "bytes; entries are rounded to bf16 when stored), or auto: bf16 "
+             "when a GPU is among the targets (its MLA decode kernel reads "
+             "bf16), else f32"),
     cl::cat(category));
 cl::opt<std::string> mlaForm(
     "mla-form", cl::init("auto"),
@@ -141,10 +143,11 @@ cl::opt<bool> fusionReport(
     cl::cat(category));
 cl::opt<bool> libraryReport(
     "library-report",
-    cl::desc("Print, per GPU target, each GEMM, SwiGLU, combine, attention, "
-             "router or e4m3 weight the kernel library did not take (it "
-             "stays generated code, or the weight is dequantized in full), "
-             "and why"),
+    cl::desc(
+        "Print, per GPU target, each GEMM, SwiGLU, combine, attention, "
+        "router, RMSNorm or e4m3 weight the kernel library did not take (it "
+        "stays generated code, or the weight is dequantized in full), "
+        "and why"),
     cl::cat(category));
 cl::opt<std::string> hostCpu(
     "cpu", cl::init(std::string(::dsc::kDefaultHostCpu)),
@@ -400,9 +403,9 @@ LogicalResult runCollecting(PassManager &pm, ModuleOp module, Report &report) {
 }
 
 /// dsc-lower-to-linalg's and dsc-library-gemms' remarks on what the kernel
-/// library did not take (attention or a router, a GEMM, SwiGLU or combine
-/// left as generated code, an e4m3 weight dequantized in full), with where
-/// it was.
+/// library did not take (attention, a router or an RMSNorm, a GEMM, SwiGLU or
+/// combine left as generated code, an e4m3 weight dequantized in full), with
+/// where it was.
 class LibraryReport {
 public:
   /// Keeps such a remark; lets every other diagnostic through.
@@ -429,7 +432,8 @@ private:
   static constexpr StringLiteral kPrefixes[] = {
       "GEMM left as generated code",      "SwiGLU left as generated code",
       "combine left as it was",           "e4m3 weight dequantized in full",
-      "attention left as generated code", "router left as generated code"};
+      "attention left as generated code", "router left as generated code",
+      "RMSNorm left as generated code"};
 
   /// A location as a user finds it: the layer's name where the importer
   /// gave one, else file:line:col.
@@ -562,9 +566,16 @@ int main(int argc, char **argv) {
   if (!::dsc::isHostCpuLevel(cpu))
     return fail("--cpu: unknown level '" + hostCpu + "' (expected " +
                 ::dsc::hostCpuLevelList("native") + ")");
-  if (kvCacheType != "f32" && kvCacheType != "bf16")
-    return fail("--kv-cache-type: expected f32 or bf16, not '" + kvCacheType +
-                "'");
+  if (kvCacheType != "auto" && kvCacheType != "f32" && kvCacheType != "bf16")
+    return fail("--kv-cache-type: expected auto, f32 or bf16, not '" +
+                kvCacheType + "'");
+  // One cache format serves every target of the artifact: the GPU's when
+  // there is one (FlashMLA-style decode reads a bf16 latent cache).
+  std::string cacheType = kvCacheType;
+  if (cacheType == "auto")
+    cacheType = llvm::any_of(targets, [](StringRef t) { return t != "cpu"; })
+                    ? "bf16"
+                    : "f32";
   if (mlaForm != "auto" && mlaForm != "naive" && mlaForm != "absorbed")
     return fail("--mla-form: expected auto, naive or absorbed, not '" +
                 mlaForm + "'");
@@ -662,7 +673,7 @@ int main(int argc, char **argv) {
     // An ONNX graph is run as it is (forward over token ids): its
     // attention's mask is the graph's, which no cache can extend.
     graphOptions.kvCache = !noKvCache && !onnxModel;
-    graphOptions.kvCacheType = kvCacheType;
+    graphOptions.kvCacheType = cacheType;
     graphOptions.elementwiseChains = onnxModel != nullptr;
     mlir::dsc::buildGraphPipeline(pm, graphOptions);
     FusionReport report;
@@ -793,9 +804,9 @@ int main(int argc, char **argv) {
       library.print(target, llvm::errs());
     else if (library.size() && !quiet)
       llvm::errs() << "dsc-compile: note: " << target << ": " << library.size()
-                   << " GEMM(s), SwiGLU(s), combine(s), attention, router(s) "
-                      "or e4m3 weight(s) the kernel library did not take (see "
-                      "--library-report)\n";
+                   << " GEMM(s), SwiGLU(s), combine(s), attention, router(s), "
+                      "RMSNorm(s) or e4m3 weight(s) the kernel library did not "
+                      "take (see --library-report)\n";
     std::vector<mlir::dsc::GpuKernelBinary> kernels =
         mlir::dsc::collectPtx(*clone);
     // Kernels that differ in MLIR (a static against a dynamic size) can
