@@ -21,6 +21,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/Buffers.h"
 #include "codegen/Passes.h"
 
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
@@ -44,22 +45,6 @@ using namespace mlir;
 using namespace mlir::dsc;
 
 namespace {
-
-/// The buffer `value` is a view of (through subviews, reshapes, casts and
-/// the base buffer of extract_strided_metadata).
-Value rootBuffer(Value value) {
-  while (true) {
-    if (auto metadata =
-            value.getDefiningOp<memref::ExtractStridedMetadataOp>()) {
-      value = metadata.getSource();
-      continue;
-    }
-    auto view = value.getDefiningOp<ViewLikeOpInterface>();
-    if (!view || view.getViewSource() == value)
-      return value;
-    value = view.getViewSource();
-  }
-}
 
 bool isBufferLike(Type type) {
   return isa<BaseMemRefType, LLVM::LLVMPointerType>(type);

@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/Buffers.h"
 #include "codegen/KvCacheIndexing.h"
 #include "codegen/Passes.h"
 
@@ -105,7 +106,12 @@ constexpr LibraryFile kRmsNormBf16File = {
 
 /// The library's RMSNorm kernel for rows of `eltType` (f32 or bf16), with
 /// the residual add fused (`withResidual`) or alone (gen_rmsnorm.py).
-LibrarySource rmsNormKernel(Type eltType, bool withResidual) {
+/// With f32 rows, `normedType` bf16 picks the kernels that store the
+/// normed rows as bf16 (add_rmsnorm_f32_bf16, rmsnorm_f32_bf16).
+LibrarySource rmsNormKernel(Type eltType, Type normedType, bool withResidual) {
+  if (eltType.isF32() && normedType.isBF16())
+    return withResidual ? LibrarySource{kRmsNormF32File, "add_rmsnorm_f32_bf16"}
+                        : LibrarySource{kRmsNormF32File, "rmsnorm_f32_bf16"};
   if (eltType.isF32())
     return withResidual ? LibrarySource{kRmsNormF32File, "add_rmsnorm_f32"}
                         : LibrarySource{kRmsNormF32File, "rmsnorm_f32"};
@@ -422,13 +428,6 @@ Value flattened(OpBuilder &b, Location loc, Value value) {
   return memref::CastOp::create(b, loc, dynamic, flat);
 }
 
-/// The buffer `value` views (through view-like ops).
-Value rootBuffer(Value value) {
-  while (auto view = value.getDefiningOp<ViewLikeOpInterface>())
-    value = view.getViewSource();
-  return value;
-}
-
 /// The operands of a marked per-head product the batched kernel can run:
 /// C [..., H, N] = A [..., H, K] times W's slab of each head, W read where
 /// it lies: `wOffset` and `wStrides` (of its head and row dimensions) in
@@ -527,47 +526,6 @@ FailureOr<BatchedGemm> matchBatchedGemm(linalg::GenericOp op,
   gemm.wOffset = offset;
   gemm.wStrides = {strides[0], strides[1]};
   return gemm;
-}
-
-/// Whether `buffer` (or a view of it) may be reached through anything but
-/// itself and its views: every use must be one that reads or writes its
-/// elements and makes no other handle of it (a load or store into it, a
-/// linalg or copy operand, a dim, a dealloc, a kernel launch operand, a
-/// kernel library op's operand).
-/// Anything else (a yield, select, call, loop, cast to a pointer or an LLVM
-/// struct, a store of the buffer itself) counts as an escape.
-bool escapes(Value buffer) {
-  for (OpOperand &use : buffer.getUses()) {
-    Operation *user = use.getOwner();
-    if (auto view = dyn_cast<ViewLikeOpInterface>(user);
-        view && view.getViewSource() == buffer) {
-      if (llvm::any_of(user->getResults(), escapes))
-        return true;
-      continue;
-    }
-    if (auto store = dyn_cast<memref::StoreOp>(user)) {
-      if (&use != &store.getMemrefMutable())
-        return true;
-      continue;
-    }
-    if (!isa<memref::LoadOp, memref::DimOp, memref::DeallocOp, memref::CopyOp,
-             linalg::LinalgOp, gpu::LaunchFuncOp, PagedMlaDecodeOp,
-             CausalMlaPrefillOp, NoauxTcRouteOp, RmsNormRowsOp,
-             AddRmsNormRowsOp>(user))
-      return true;
-  }
-  return false;
-}
-
-/// Whether `a` and `b` may share memory: not when they view distinct
-/// buffers of which one is an allocation that no other value can hold
-/// (it does not escape).
-bool mayAlias(Value a, Value b) {
-  Value ra = rootBuffer(a), rb = rootBuffer(b);
-  auto isPrivate = [](Value root) {
-    return root.getDefiningOp<memref::AllocOp>() && !escapes(root);
-  };
-  return ra == rb || !(isPrivate(ra) || isPrivate(rb));
 }
 
 /// Whether `op` may read, write or free `buffer` (`writes`: write or free
@@ -2410,8 +2368,10 @@ struct DscLibraryGemmsPass
       auto add = dyn_cast<AddRmsNormRowsOp>(op);
       auto norm = dyn_cast<RmsNormRowsOp>(op);
       Value input = add ? add.getInput() : norm.getInput();
+      Value normed = add ? add.getNormed() : norm.getInit();
       FailureOr<LibraryKernel> kernelFound = kernel(
-          rmsNormKernel(getElementTypeOrSelf(input.getType()), bool(add)));
+          rmsNormKernel(getElementTypeOrSelf(input.getType()),
+                        getElementTypeOrSelf(normed.getType()), bool(add)));
       LogicalResult launched =
           failed(kernelFound) ? failure()
           : add ? launchNorm(op, {add.getInput(), add.getResidual()},

@@ -109,6 +109,39 @@ struct LowerRmsNorm : OpRewritePattern<RmsNormOp> {
   }
 };
 
+/// dsc.add_rms_norm; with `library`, dsc.add_rms_norm_rows where the
+/// library's fused add + RMSNorm takes the rows (as LowerRmsNorm).
+struct LowerAddRmsNorm : OpRewritePattern<AddRmsNormOp> {
+  LowerAddRmsNorm(MLIRContext *context, bool library)
+      : OpRewritePattern(context), library(library) {}
+  bool library;
+  LogicalResult matchAndRewrite(AddRmsNormOp op,
+                                PatternRewriter &rewriter) const override {
+    TensorMath m(rewriter, op.getLoc());
+    if (library) {
+      std::string why = normNotOnLibrary(op.getInput(), op.getWeight());
+      if (why.empty()) {
+        auto type = op.getSum().getType();
+        SmallVector<OpFoldResult> sizes = m.sizes(op.getInput());
+        Value sumInit = m.empty(sizes, type.getElementType());
+        Value normedInit = m.empty(sizes, type.getElementType());
+        rewriter.replaceOp(op,
+                           AddRmsNormRowsOp::create(
+                               rewriter, op.getLoc(), TypeRange{type, type},
+                               op.getInput(), op.getResidual(), op.getWeight(),
+                               sumInit, normedInit, op.getEpsilonAttr())
+                               .getResults());
+        return success();
+      }
+      op.emitRemark("RMSNorm left as generated code: ") << why;
+    }
+    Value sum = m.add(op.getInput(), op.getResidual());
+    rewriter.replaceOp(op, {sum, m.rmsNorm(sum, op.getWeight(),
+                                           op.getEpsilon().convertToDouble())});
+    return success();
+  }
+};
+
 //===----------------------------------------------------------------------===//
 // rope
 //===----------------------------------------------------------------------===//
@@ -365,39 +398,6 @@ struct LowerEmbed : OpRewritePattern<EmbedOp> {
 //===----------------------------------------------------------------------===//
 // swiglu
 //===----------------------------------------------------------------------===//
-
-/// dsc.add_rms_norm; with `library`, dsc.add_rms_norm_rows where the
-/// library's fused add + RMSNorm takes the rows (as LowerRmsNorm).
-struct LowerAddRmsNorm : OpRewritePattern<AddRmsNormOp> {
-  LowerAddRmsNorm(MLIRContext *context, bool library)
-      : OpRewritePattern(context), library(library) {}
-  bool library;
-  LogicalResult matchAndRewrite(AddRmsNormOp op,
-                                PatternRewriter &rewriter) const override {
-    TensorMath m(rewriter, op.getLoc());
-    if (library) {
-      std::string why = normNotOnLibrary(op.getInput(), op.getWeight());
-      if (why.empty()) {
-        auto type = op.getSum().getType();
-        SmallVector<OpFoldResult> sizes = m.sizes(op.getInput());
-        Value sumInit = m.empty(sizes, type.getElementType());
-        Value normedInit = m.empty(sizes, type.getElementType());
-        rewriter.replaceOp(op,
-                           AddRmsNormRowsOp::create(
-                               rewriter, op.getLoc(), TypeRange{type, type},
-                               op.getInput(), op.getResidual(), op.getWeight(),
-                               sumInit, normedInit, op.getEpsilonAttr())
-                               .getResults());
-        return success();
-      }
-      op.emitRemark("RMSNorm left as generated code: ") << why;
-    }
-    Value sum = m.add(op.getInput(), op.getResidual());
-    rewriter.replaceOp(op, {sum, m.rmsNorm(sum, op.getWeight(),
-                                           op.getEpsilon().convertToDouble())});
-    return success();
-  }
-};
 
 struct LowerSwiglu : OpRewritePattern<SwigluOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -1783,9 +1783,8 @@ struct DscLowerToLinalgPass
     // Every dsc op except the weights and the kernel library's ops must be
     // gone.
     WalkResult left = getOperation()->walk([](Operation *op) {
-      if (isa<DscDialect>(op->getDialect()) &&
-          !isa<WeightOp, PagedMlaDecodeOp, CausalMlaPrefillOp, NoauxTcRouteOp,
-               RmsNormRowsOp, AddRmsNormRowsOp>(op)) {
+      if (isa<DscDialect>(op->getDialect()) && !isa<WeightOp>(op) &&
+          !isLibraryOp(op)) {
         op->emitOpError("has no lowering to linalg");
         return WalkResult::interrupt();
       }

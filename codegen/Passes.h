@@ -85,6 +85,14 @@ inline constexpr llvm::StringLiteral kLibraryDequantizeAttr =
 inline constexpr llvm::StringLiteral kLibraryBatchedGemmAttr =
     "dsc.library_batched_gemm";
 
+/// Whether `op` carries one of the marks above (`dsc.library_*`):
+/// dsc-library-gemms matches its form, which other passes keep.
+inline bool hasLibraryMark(Operation *op) {
+  return llvm::any_of(op->getDiscardableAttrs(), [](NamedAttribute attr) {
+    return attr.getName().strref().starts_with("dsc.library_");
+  });
+}
+
 /// Adds the dsc op decompositions to `patterns`, as dsc-lower-to-linalg
 /// with `options` runs them: `plainAttention` (dsc.mla as the plain causal
 /// attention the frontends produce), `fixedShapes` (sizes from shapes

@@ -266,32 +266,62 @@ def DscVectorizeContractions
                            "::mlir::vector::VectorDialect"];
 }
 
+def DscFuseLinalgElementwise
+    : Pass<"dsc-fuse-linalg-elementwise", "func::FuncOp"> {
+  let summary = "Fuse chains of elementwise linalg.generic ops (GPU kernels)";
+  let description = [{
+    For GPU targets, on tensors after dsc-lower-to-linalg: a
+    `linalg.generic` whose loops are all parallel is fused into the
+    elementwise generics that read its result (upstream's elementwise
+    fusion, with a control function), so that a chain of them (RoPE's
+    rotation and its rounding to bf16, an add and a copy) becomes one
+    kernel instead of one a step, each with its launch and its result's
+    round trip through global memory. A producer fuses only when every
+    user is such a generic reading it through a permutation (a broadcast
+    would compute each element again for every element it is broadcast
+    to), so that it goes away; reductions and ops the kernel library takes
+    (marked `dsc.library_*`) keep their form. And where the only reader of
+    a `dsc.rms_norm_rows` or `dsc.add_rms_norm_rows` result of f32 normed
+    rows is their rounding to bf16 (a GEMM's input), the op stores them as
+    bf16 itself (the library's `rmsnorm_f32_bf16`,
+    `add_rmsnorm_f32_bf16`). The same arithmetic on every element: results
+    are bit-identical.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def DscSplitReductions : Pass<"dsc-split-reductions", "func::FuncOp"> {
   let summary = "Split long reductions into parallel partial sums and their "
                 "sum (GPU kernels)";
   let description = [{
     For GPU targets, on tensors after dsc-lower-to-linalg: a
-    `linalg.generic` reducing one input into one output over one reduction
+    `linalg.generic` reducing its inputs into one output over one reduction
     loop of static extent at least `min-extent` (RMSNorm's sum of squares
-    over the hidden size, say) becomes two: `parts` partial sums per output
-    (the parts a parallel loop before the reduction: part p sums values p,
-    p + parts, ... of the input expanded to [extent / parts, parts], so that
+    over the hidden size, the router's logits: a dot product of two inputs)
+    becomes two: `parts` partial sums per output (the parts a parallel loop
+    before the reduction: part p sums values p, p + parts, ... of each input
+    read along the reduction, expanded to [extent / parts, parts], so that
     neighbouring threads read neighbouring values), then the sum of the
     parts. (MLIR 22's linalg::splitReduction makes invalid IR for dynamic
     output sizes, which every token dimension has.) A generated kernel
     gives each output of a reduction one thread that runs its whole
     extent in order; split, an output's sum is two short chains over
     `parts` threads. `parts` is the largest divisor of the extent that
-    leaves at least `min-part` values a part, at most `max-parts`, and no
-    split below 4 parts: DeepSeek-V3's hidden size 7168 splits into 112
-    parts of 64.
+    leaves at least `min-part` values a part, at most `max-parts`, at most
+    the extent over the output's static elements (so that the partial sums
+    [outputs..., parts] take no more values per point of the output's
+    dynamic dimensions, a token, than the reduction reads: a GEMM's dot
+    products into N static columns split into at most extent / N parts),
+    and no split below 4 parts: DeepSeek-V3's hidden size 7168 splits into
+    112 parts of 64 for its norms, 28 of 256 for its router's 256 logits.
 
-    The library's GEMMs (marked `dsc.library_*gemm`) and reductions with
-    more than one input (generated GEMMs, parallel along their outputs
-    already) stay whole, as do bodies whose combiner linalg cannot name or
-    that read their loop indices, outputs indexed by the reduction loop,
-    and integer reductions (reordered, a sum could overflow where the
-    ordered one did not).
+    Ops the kernel library takes (marked `dsc.library_*`) stay whole, as do
+    bodies whose combiner linalg cannot name or that read their loop
+    indices, outputs indexed by the reduction loop, inputs read through
+    other than projected permutations or of size `?` along the reduction,
+    and integer reductions (reordered, a
+    sum could overflow where the ordered one did not).
     The float sums are reassociated: the result differs from the sum in
     order in its last bits.
   }];
@@ -305,6 +335,31 @@ def DscSplitReductions : Pass<"dsc-split-reductions", "func::FuncOp"> {
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];
+}
+
+def DscPromoteAccumulators
+    : Pass<"dsc-promote-accumulators", "func::FuncOp"> {
+  let summary = "Carry loops' accumulators in registers, not memory";
+  let description = [{
+    After convert-linalg-to-(parallel-)loops, a reduction is an `scf.for`
+    whose body loads its output element, folds one term into it and stores
+    it back. Where the load and the store are directly in the body, of the
+    same element (the memref and indices defined outside the loop), the
+    load first, and nothing else in the loop may read or write memory that
+    buffer shares (Buffers.h's `mayAlias`: distinct buffers when one is an
+    allocation of the function that does not escape; unknown effects count),
+    the element is loaded once before the loop, carried as an iter_arg and
+    stored once after it. The same arithmetic in the same order: results
+    are bit-identical. LLVM cannot do this itself for memref arguments it
+    cannot prove distinct; on a GPU each step of a generated reduction was
+    a round trip through global memory.
+
+    The loop is assumed to index the element in bounds even when it runs no
+    iterations (loops from linalg do: the indices are those of an output
+    element); then the element is loaded and stored back unchanged.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
 }
 
 def DscTileParallelLoops

@@ -74,6 +74,10 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
   // many.
   if (forGpu)
     pm.addNestedPass<func::FuncOp>(createDscSplitReductions());
+  // Each generic is a kernel on a GPU: chains of elementwise ones become
+  // one.
+  if (forGpu)
+    pm.addNestedPass<func::FuncOp>(createDscFuseLinalgElementwise());
   // 3. Tensors to buffers across function boundaries; entry points then
   //    return nothing (their results live in the output arguments).
   //    The router's top-k loop carries fresh tensors, hence
@@ -143,7 +147,10 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   //    neighbouring elements, and the tiles mapped so that a long dimension
   //    takes grid x (dsc-tile-parallel-loops); gpu-map-parallel-loops maps
   //    the loops it left.
+  //    A reduction's output element is carried in a register through its
+  //    loop (dsc-promote-accumulators).
   addSteps(pm, "func.func(convert-linalg-to-parallel-loops)");
+  pm.addNestedPass<func::FuncOp>(createDscPromoteAccumulators());
   pm.addNestedPass<func::FuncOp>(createDscTileParallelLoops());
   addSteps(pm, "func.func(gpu-map-parallel-loops{mapping-policy="
                "innermost-first},convert-parallel-loops-to-gpu),"

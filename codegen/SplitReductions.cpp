@@ -47,30 +47,41 @@ int64_t partsFor(int64_t extent, int64_t minPart, int64_t maxParts) {
 }
 
 /// The static extent of `op`'s one reduction loop and the op that folds
-/// each value into the accumulator, if `op` is a plain reduction this pass
-/// splits: one input read along the reduction and one float output that
-/// is not (a projected permutation each), not a library GEMM (their
-/// kernels take them whole), a combiner linalg can name (one add, mul, min
-/// or max into the accumulator), a body that does not read its loop
-/// indices. Floats only: an integer sum reordered could overflow where the
-/// ordered one did not.
+/// each value into the accumulator, if `op` is a reduction this pass
+/// splits: inputs read through projected permutations, at least one of
+/// them along the reduction (a sum of squares reads one, a GEMM's dot
+/// products two), one float output that is not read along it, not an op
+/// the kernel library takes (a marked GEMM or combine), a combiner linalg can
+/// name (one add, mul, min or max into the accumulator), a body that does
+/// not read its loop indices. Floats only: an integer sum reordered could
+/// overflow where the ordered one did not.
 std::optional<std::pair<int64_t, Operation *>>
 splittable(linalg::GenericOp op) {
-  if (!op.hasPureTensorSemantics() || op.getNumDpsInputs() != 1 ||
+  if (!op.hasPureTensorSemantics() || op.getNumDpsInputs() < 1 ||
       op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1 ||
-      op->hasAttr(kLibraryGemmAttr) || op->hasAttr(kLibraryGroupedGemmAttr) ||
-      op->hasAttr(kLibraryBatchedGemmAttr) ||
-      !op.getBody()->getOps<linalg::IndexOp>().empty() ||
+      hasLibraryMark(op) || !op.getBody()->getOps<linalg::IndexOp>().empty() ||
       !isa<FloatType>(getElementTypeOrSelf(op.getDpsInits()[0].getType())))
     return std::nullopt;
   SmallVector<unsigned> reductionDims;
   op.getReductionDims(reductionDims);
   AffineExpr r = getAffineDimExpr(reductionDims.front(), op.getContext());
-  AffineMap inMap = op.getIndexingMapsArray()[0],
-            outMap = op.getIndexingMapsArray()[1];
-  if (!inMap.isProjectedPermutation() || !outMap.isProjectedPermutation() ||
-      !inMap.getResultPosition(r) || outMap.getResultPosition(r))
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap outMap = maps.back();
+  ArrayRef<AffineMap> inMaps = ArrayRef(maps).drop_back();
+  if (!llvm::all_of(
+          maps, [](AffineMap map) { return map.isProjectedPermutation(); }) ||
+      llvm::none_of(inMaps,
+                    [&](AffineMap map) {
+                      return map.getResultPosition(r).has_value();
+                    }) ||
+      outMap.getResultPosition(r))
     return std::nullopt;
+  // Each input read along the reduction has its extent statically (an
+  // input of size `?` there cannot be expanded into static parts).
+  for (auto [input, map] : llvm::zip(op.getDpsInputs(), inMaps))
+    if (std::optional<unsigned> at = map.getResultPosition(r);
+        at && cast<ShapedType>(input.getType()).isDynamicDim(*at))
+      return std::nullopt;
   SmallVector<Operation *> combiners;
   if (!matchReduction(op.getRegionOutputArgs(), 0, combiners) ||
       combiners.size() != 1 || !arith::getNeutralElement(combiners.front()))
@@ -81,9 +92,26 @@ splittable(linalg::GenericOp op) {
   return std::make_pair(extent, combiners.front());
 }
 
-/// Replaces `op` (splittable, its reduction `parts` parts) with the partial
-/// sums and their sum.
-void split(linalg::GenericOp op, Operation *combiner, int64_t parts) {
+/// The most parts `op`'s reduction of `extent` values may be split into:
+/// its partial sums [outputs..., parts] take at most `extent` values for
+/// each point of the output's dynamic dimensions (a token, say), as many
+/// as one reduced row. A sum of squares (an output row per token) is not
+/// limited; a GEMM's dot products into N static columns are, to
+/// extent / N parts, so that a prefill's partial sums of the router's
+/// logits stay as small as its hidden states.
+int64_t mostParts(linalg::GenericOp op, int64_t extent) {
+  int64_t outputs = 1;
+  for (int64_t size :
+       cast<RankedTensorType>(op.getDpsInits()[0].getType()).getShape())
+    if (!ShapedType::isDynamic(size))
+      outputs *= size;
+  return extent / outputs;
+}
+
+/// Replaces `op` (splittable, its reduction of `extent` values in `parts`
+/// parts) with the partial sums and their sum.
+void split(linalg::GenericOp op, Operation *combiner, int64_t extent,
+           int64_t parts) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   MLIRContext *ctx = op.getContext();
@@ -99,37 +127,46 @@ void split(linalg::GenericOp op, Operation *combiner, int64_t parts) {
   for (unsigned d = 0; d < n; ++d)
     moved.push_back(getAffineDimExpr(d < r ? d : d + 1, ctx));
   AffineExpr p = getAffineDimExpr(r, ctx);
-  AffineMap inMap =
-      op.getIndexingMapsArray()[0].replaceDimsAndSymbols(moved, {}, n + 1, 0);
-  AffineMap outMap =
-      op.getIndexingMapsArray()[1].replaceDimsAndSymbols(moved, {}, n + 1, 0);
-  Value input = op.getDpsInputs()[0];
-  auto inType = cast<RankedTensorType>(input.getType());
-  unsigned at =
-      *op.getIndexingMapsArray()[0].getResultPosition(getAffineDimExpr(r, ctx));
-  SmallVector<AffineExpr> inExprs = llvm::to_vector(inMap.getResults());
-  inExprs.insert(inExprs.begin() + at + 1, p);
-  SmallVector<ReassociationIndices> groups;
-  SmallVector<OpFoldResult> expandedSizes;
-  SmallVector<OpFoldResult> inSizes = tensor::getMixedSizes(b, loc, input);
-  for (unsigned i = 0, e = inType.getRank(); i < e; ++i) {
-    int64_t next = expandedSizes.size();
-    if (i == at) {
-      groups.push_back({next, next + 1});
-      expandedSizes.append({b.getIndexAttr(inType.getDimSize(i) / parts),
-                            b.getIndexAttr(parts)});
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  AffineMap outMap = maps.back().replaceDimsAndSymbols(moved, {}, n + 1, 0);
+  // Each input read along the reduction, its reduced dimension expanded
+  // into [extent / parts, parts]; the others as they are.
+  SmallVector<Value> inputs;
+  SmallVector<AffineMap> inMaps;
+  for (auto [input, map] : llvm::zip(op.getDpsInputs(), maps)) {
+    AffineMap inMap = map.replaceDimsAndSymbols(moved, {}, n + 1, 0);
+    std::optional<unsigned> at =
+        map.getResultPosition(getAffineDimExpr(r, ctx));
+    if (!at) {
+      inputs.push_back(input);
+      inMaps.push_back(inMap);
       continue;
     }
-    groups.push_back({next});
-    expandedSizes.push_back(inSizes[i]);
+    auto inType = cast<RankedTensorType>(input.getType());
+    SmallVector<AffineExpr> inExprs = llvm::to_vector(inMap.getResults());
+    inExprs.insert(inExprs.begin() + *at + 1, p);
+    SmallVector<ReassociationIndices> groups;
+    SmallVector<OpFoldResult> expandedSizes;
+    SmallVector<OpFoldResult> inSizes = tensor::getMixedSizes(b, loc, input);
+    for (unsigned i = 0, e = inType.getRank(); i < e; ++i) {
+      int64_t next = expandedSizes.size();
+      if (i == *at) {
+        groups.push_back({next, next + 1});
+        expandedSizes.append(
+            {b.getIndexAttr(extent / parts), b.getIndexAttr(parts)});
+        continue;
+      }
+      groups.push_back({next});
+      expandedSizes.push_back(inSizes[i]);
+    }
+    SmallVector<int64_t> expandedShape;
+    SmallVector<Value> dynamicSizes;
+    dispatchIndexOpFoldResults(expandedSizes, dynamicSizes, expandedShape);
+    inputs.push_back(tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get(expandedShape, inType.getElementType()),
+        input, groups, expandedSizes));
+    inMaps.push_back(AffineMap::get(n + 1, 0, inExprs, ctx));
   }
-  SmallVector<int64_t> expandedShape;
-  SmallVector<Value> dynamicSizes;
-  dispatchIndexOpFoldResults(expandedSizes, dynamicSizes, expandedShape);
-  Value expanded = tensor::ExpandShapeOp::create(
-      b, loc, RankedTensorType::get(expandedShape, inType.getElementType()),
-      input, groups, expandedSizes);
-  inMap = AffineMap::get(n + 1, 0, inExprs, ctx);
   SmallVector<AffineExpr> partialExprs = llvm::to_vector(outMap.getResults());
   partialExprs.push_back(p);
   AffineMap partialMap = AffineMap::get(n + 1, 0, partialExprs, ctx);
@@ -148,9 +185,9 @@ void split(linalg::GenericOp op, Operation *combiner, int64_t parts) {
           tensor::EmptyOp::create(b, loc, sizes, initType.getElementType())
               .getResult())
           .getResult(0);
+  inMaps.push_back(partialMap);
   auto partial = linalg::GenericOp::create(
-      b, loc, partialInit.getType(), expanded, partialInit,
-      ArrayRef<AffineMap>{inMap, partialMap}, iterators);
+      b, loc, partialInit.getType(), inputs, partialInit, inMaps, iterators);
   IRMapping same;
   op.getRegion().cloneInto(&partial.getRegion(), same);
 
@@ -186,17 +223,20 @@ struct DscSplitReductionsPass
                                "max-parts must be at least 1");
       return signalPassFailure();
     }
-    SmallVector<std::tuple<linalg::GenericOp, Operation *, int64_t>> chosen;
+    SmallVector<std::tuple<linalg::GenericOp, Operation *, int64_t, int64_t>>
+        chosen;
     getOperation().walk([&](linalg::GenericOp op) {
       auto found = splittable(op);
       if (!found || found->first < minExtent)
         return;
-      int64_t parts = partsFor(found->first, minPart, maxParts);
+      int64_t parts =
+          partsFor(found->first, minPart,
+                   std::min<int64_t>(maxParts, mostParts(op, found->first)));
       if (parts > 1)
-        chosen.push_back({op, found->second, parts});
+        chosen.push_back({op, found->second, found->first, parts});
     });
-    for (auto [op, combiner, parts] : chosen)
-      split(op, combiner, parts);
+    for (auto [op, combiner, extent, parts] : chosen)
+      split(op, combiner, extent, parts);
   }
 };
 

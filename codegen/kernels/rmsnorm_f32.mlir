@@ -4,6 +4,9 @@
 // before it (add_rmsnorm_f32: h = x + res, stored; y = w * norm(h)) or
 // alone (rmsnorm_f32: y = w * norm(x)); norm(v) = v * rsqrt(mean(v^2)
 // + eps), statistics in f32, nothing rounded.
+// add_rmsnorm_f32_bf16 and rmsnorm_f32_bf16 store y as bf16, rounded
+// once (the f32 kernels' y, rounded to nearest even), for a GEMM that reads
+// it as bf16: dsc-fuse-linalg-elementwise folds that rounding into them.
 // x, res, h, y [rows, hidden], w [hidden]; hidden % 4 == 0.
 // Grid (rows), 256 threads: one block per row.
 module attributes {gpu.container_module} {
@@ -142,6 +145,145 @@ gpu.module @dsc_rmsnorm_f32 {
       %n = arith.mulf %rowv, %invV : vector<4xf32>
       %yf = arith.mulf %n, %wv : vector<4xf32>
       vector.store %yf, %y[%at] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+    }
+    gpu.return
+  }
+  gpu.func @add_rmsnorm_f32_bf16(%x: memref<?xf32>, %res: memref<?xf32>, %w: memref<?xf32>, %h: memref<?xf32>, %y: memref<?xbf16>, %hidden: index, %eps: f32)
+      workgroup(%partial: memref<8xf32, #gpu.address_space<workgroup>>)
+      kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c4 = arith.constant 4 : index
+    %c8 = arith.constant 8 : index
+    %c32 = arith.constant 32 : index
+    %c1024 = arith.constant 1024 : index
+    %zero = arith.constant 0.0 : f32
+    %width = arith.constant 32 : i32
+    %row = gpu.block_id x
+    %tid = gpu.thread_id x
+    %base = arith.muli %row, %hidden : index
+    %first = arith.muli %tid, %c4 : index
+    %sumsq = scf.for %i = %first to %hidden step %c1024 iter_args(%acc = %zero) -> (f32) {
+      %at = arith.addi %base, %i : index
+      %xv = vector.load %x[%at] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+      %rv = vector.load %res[%at] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+      %sum = arith.addf %xv, %rv : vector<4xf32>
+      vector.store %sum, %h[%at] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+      %sq = arith.mulf %sum, %sum : vector<4xf32>
+      %part = vector.reduction <add>, %sq : vector<4xf32> into f32
+      %next = arith.addf %acc, %part : f32
+      scf.yield %next : f32
+    }
+    // The row's sum: butterfly within each warp, then across the warps.
+    %o16 = arith.constant 16 : i32
+    %s16, %v16 = gpu.shuffle xor %sumsq, %o16, %width : f32
+    %a16 = arith.addf %sumsq, %s16 : f32
+    %o8 = arith.constant 8 : i32
+    %s8, %v8 = gpu.shuffle xor %a16, %o8, %width : f32
+    %a8 = arith.addf %a16, %s8 : f32
+    %o4 = arith.constant 4 : i32
+    %s4, %v4 = gpu.shuffle xor %a8, %o4, %width : f32
+    %a4 = arith.addf %a8, %s4 : f32
+    %o2 = arith.constant 2 : i32
+    %s2, %v2 = gpu.shuffle xor %a4, %o2, %width : f32
+    %a2 = arith.addf %a4, %s2 : f32
+    %o1 = arith.constant 1 : i32
+    %s1, %v1 = gpu.shuffle xor %a2, %o1, %width : f32
+    %a1 = arith.addf %a2, %s1 : f32
+    %lane = arith.remui %tid, %c32 : index
+    %warp = arith.divui %tid, %c32 : index
+    %isFirst = arith.cmpi eq, %lane, %c0 : index
+    scf.if %isFirst {
+      memref.store %a1, %partial[%warp] : memref<8xf32, #gpu.address_space<workgroup>>
+    }
+    gpu.barrier
+    %total = scf.for %j = %c0 to %c8 step %c1 iter_args(%t = %zero) -> (f32) {
+      %p = memref.load %partial[%j] : memref<8xf32, #gpu.address_space<workgroup>>
+      %u = arith.addf %t, %p : f32
+      scf.yield %u : f32
+    }
+    %hiddenI = arith.index_cast %hidden : index to i64
+    %hiddenF = arith.sitofp %hiddenI : i64 to f32
+    %mean = arith.divf %total, %hiddenF : f32
+    %var = arith.addf %mean, %eps : f32
+    %inv = math.rsqrt %var : f32
+    %invV = vector.broadcast %inv : f32 to vector<4xf32>
+    scf.for %i = %first to %hidden step %c1024 {
+      %at = arith.addi %base, %i : index
+      %rowv = vector.load %h[%at] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+      %wv = vector.load %w[%i] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+      %n = arith.mulf %rowv, %invV : vector<4xf32>
+      %yf = arith.mulf %n, %wv : vector<4xf32>
+      %yb = arith.truncf %yf : vector<4xf32> to vector<4xbf16>
+      vector.store %yb, %y[%at] {alignment = 8 : i64} : memref<?xbf16>, vector<4xbf16>
+    }
+    gpu.return
+  }
+  gpu.func @rmsnorm_f32_bf16(%x: memref<?xf32>, %w: memref<?xf32>, %y: memref<?xbf16>, %hidden: index, %eps: f32)
+      workgroup(%partial: memref<8xf32, #gpu.address_space<workgroup>>)
+      kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c4 = arith.constant 4 : index
+    %c8 = arith.constant 8 : index
+    %c32 = arith.constant 32 : index
+    %c1024 = arith.constant 1024 : index
+    %zero = arith.constant 0.0 : f32
+    %width = arith.constant 32 : i32
+    %row = gpu.block_id x
+    %tid = gpu.thread_id x
+    %base = arith.muli %row, %hidden : index
+    %first = arith.muli %tid, %c4 : index
+    %sumsq = scf.for %i = %first to %hidden step %c1024 iter_args(%acc = %zero) -> (f32) {
+      %at = arith.addi %base, %i : index
+      %xv = vector.load %x[%at] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+      %sq = arith.mulf %xv, %xv : vector<4xf32>
+      %part = vector.reduction <add>, %sq : vector<4xf32> into f32
+      %next = arith.addf %acc, %part : f32
+      scf.yield %next : f32
+    }
+    // The row's sum: butterfly within each warp, then across the warps.
+    %o16 = arith.constant 16 : i32
+    %s16, %v16 = gpu.shuffle xor %sumsq, %o16, %width : f32
+    %a16 = arith.addf %sumsq, %s16 : f32
+    %o8 = arith.constant 8 : i32
+    %s8, %v8 = gpu.shuffle xor %a16, %o8, %width : f32
+    %a8 = arith.addf %a16, %s8 : f32
+    %o4 = arith.constant 4 : i32
+    %s4, %v4 = gpu.shuffle xor %a8, %o4, %width : f32
+    %a4 = arith.addf %a8, %s4 : f32
+    %o2 = arith.constant 2 : i32
+    %s2, %v2 = gpu.shuffle xor %a4, %o2, %width : f32
+    %a2 = arith.addf %a4, %s2 : f32
+    %o1 = arith.constant 1 : i32
+    %s1, %v1 = gpu.shuffle xor %a2, %o1, %width : f32
+    %a1 = arith.addf %a2, %s1 : f32
+    %lane = arith.remui %tid, %c32 : index
+    %warp = arith.divui %tid, %c32 : index
+    %isFirst = arith.cmpi eq, %lane, %c0 : index
+    scf.if %isFirst {
+      memref.store %a1, %partial[%warp] : memref<8xf32, #gpu.address_space<workgroup>>
+    }
+    gpu.barrier
+    %total = scf.for %j = %c0 to %c8 step %c1 iter_args(%t = %zero) -> (f32) {
+      %p = memref.load %partial[%j] : memref<8xf32, #gpu.address_space<workgroup>>
+      %u = arith.addf %t, %p : f32
+      scf.yield %u : f32
+    }
+    %hiddenI = arith.index_cast %hidden : index to i64
+    %hiddenF = arith.sitofp %hiddenI : i64 to f32
+    %mean = arith.divf %total, %hiddenF : f32
+    %var = arith.addf %mean, %eps : f32
+    %inv = math.rsqrt %var : f32
+    %invV = vector.broadcast %inv : f32 to vector<4xf32>
+    scf.for %i = %first to %hidden step %c1024 {
+      %at = arith.addi %base, %i : index
+      %rowv = vector.load %x[%at] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+      %wv = vector.load %w[%i] {alignment = 16 : i64} : memref<?xf32>, vector<4xf32>
+      %n = arith.mulf %rowv, %invV : vector<4xf32>
+      %yf = arith.mulf %n, %wv : vector<4xf32>
+      %yb = arith.truncf %yf : vector<4xf32> to vector<4xbf16>
+      vector.store %yb, %y[%at] {alignment = 8 : i64} : memref<?xbf16>, vector<4xbf16>
     }
     gpu.return
   }

@@ -666,18 +666,25 @@ struct LibraryOpBufferization
 };
 } // namespace
 
+namespace {
+/// The kernel library's ops: one list for their shared bufferization and
+/// for isLibraryOp.
+template <typename... Ops> struct LibraryOpList {
+  static void attachModels(MLIRContext &context) {
+    (Ops::template attachInterface<LibraryOpBufferization<Ops>>(context), ...);
+  }
+  static bool contains(Operation *op) { return isa<Ops...>(op); }
+};
+using LibraryOps =
+    LibraryOpList<PagedMlaDecodeOp, CausalMlaPrefillOp, NoauxTcRouteOp,
+                  RmsNormRowsOp, AddRmsNormRowsOp>;
+} // namespace
+
 void mlir::dsc::attachLibraryOpModels(MLIRContext &context) {
-  PagedMlaDecodeOp::attachInterface<LibraryOpBufferization<PagedMlaDecodeOp>>(
-      context);
-  CausalMlaPrefillOp::attachInterface<
-      LibraryOpBufferization<CausalMlaPrefillOp>>(context);
-  NoauxTcRouteOp::attachInterface<LibraryOpBufferization<NoauxTcRouteOp>>(
-      context);
-  RmsNormRowsOp::attachInterface<LibraryOpBufferization<RmsNormRowsOp>>(
-      context);
-  AddRmsNormRowsOp::attachInterface<LibraryOpBufferization<AddRmsNormRowsOp>>(
-      context);
+  LibraryOps::attachModels(context);
 }
+
+bool mlir::dsc::isLibraryOp(Operation *op) { return LibraryOps::contains(op); }
 
 void PagedMlaDecodeOp::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
@@ -784,11 +791,12 @@ void NoauxTcRouteOp::getEffects(
 // RmsNormRowsOp and AddRmsNormRowsOp
 //===----------------------------------------------------------------------===//
 
-/// The rows ops' shapes: every row operand (`rows`) of one shape [..., D],
-/// the weight [D], one element type (f32 or bf16), D static and a multiple
+/// The RMSNorm ops' operands: `rows` and `normed` [..., D] of one shape,
+/// the rows (and the weight [D]) f32 or bf16, `normed` of their type or,
+/// for f32 rows, bf16 (rounded as it is stored); D static and a multiple
 /// of 4, epsilon not negative.
 static LogicalResult verifyNormRows(DestinationStyleOpInterface op,
-                                    ValueRange rows, Value weight,
+                                    ValueRange rows, Value normed, Value weight,
                                     double epsilon) {
   if (failed(verifyLibraryOpForm(op)))
     return failure();
@@ -803,24 +811,30 @@ static LogicalResult verifyNormRows(DestinationStyleOpInterface op,
   if (ShapedType::isDynamic(width) || width <= 0 || width % 4)
     return op->emitOpError("the row width D must be static and a multiple "
                            "of 4 (the kernel's vector width)");
-  for (Value row : rows) {
-    ShapedType t = type(row);
+  auto sameRows = [&](ShapedType t) {
     bool agree = t.getRank() == first.getRank() && t.getRank() >= 1 &&
-                 t.getElementType() == elt &&
                  sizesAgree(t.getShape().back(), width);
     for (int64_t d = 0; agree && d + 1 < t.getRank(); ++d)
       agree = sizesAgree(t.getDimSize(d), first.getDimSize(d));
-    if (!agree)
+    return agree;
+  };
+  for (Value row : rows)
+    if (!sameRows(type(row)) || type(row).getElementType() != elt)
       return op->emitOpError("row operands must be [..., ")
              << width << "], of one shape and element type";
-  }
+  Type normedElt = type(normed).getElementType();
+  if (!sameRows(type(normed)) ||
+      !(normedElt == elt || (elt.isF32() && normedElt.isBF16())))
+    return op->emitOpError("the normed rows must be [..., ")
+           << width << "] of the rows' shape, of their element type or bf16 "
+           << "for f32 rows";
   if (!(epsilon >= 0))
     return op->emitOpError("epsilon must not be negative");
   return success();
 }
 
 LogicalResult RmsNormRowsOp::verify() {
-  return verifyNormRows(*this, {getInput(), getInit()}, getWeight(),
+  return verifyNormRows(*this, {getInput()}, getInit(), getWeight(),
                         getEpsilon().convertToDouble());
 }
 
@@ -831,9 +845,9 @@ void RmsNormRowsOp::getEffects(
 }
 
 LogicalResult AddRmsNormRowsOp::verify() {
-  return verifyNormRows(*this,
-                        {getInput(), getResidual(), getSum(), getNormed()},
-                        getWeight(), getEpsilon().convertToDouble());
+  return verifyNormRows(*this, {getInput(), getResidual(), getSum()},
+                        getNormed(), getWeight(),
+                        getEpsilon().convertToDouble());
 }
 
 void AddRmsNormRowsOp::getEffects(

@@ -22,6 +22,11 @@ namespace mlir::dsc {
 /// dsc.rms_norm_rows, dsc.add_rms_norm_rows), an external model they share;
 /// DscDialect::initialize calls it.
 void attachLibraryOpModels(MLIRContext &context);
+
+/// Whether `op` is one of the kernel library's ops (those above): ops that
+/// dsc-library-gemms replaces with launches, and that state their memory
+/// effects on their operands.
+bool isLibraryOp(Operation *op);
 } // namespace mlir::dsc
 
 #endif // DSC_DIALECTS_DSC_DSCOPS_H

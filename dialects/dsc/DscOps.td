@@ -681,7 +681,10 @@ def Dsc_RmsNormRowsOp : Dsc_Op<"rms_norm_rows", [
     - `input` [..., D] and `weight` [D], f32 or bf16 (one type for all);
     - `init` (the input's shape) receives `input * rsqrt(mean(input^2) + epsilon) *
       weight` per row, the statistics in f32 (bf16: the normalized row
-      rounded before the weight, as transformers' bf16 model does).
+      rounded before the weight, as transformers' bf16 model does). With
+      f32 rows `init` may be bf16: the f32 result rounded to nearest even
+      once, as it is stored (`dsc-fuse-linalg-elementwise` folds a GEMM
+      input's rounding into the op).
 
     D is static and a multiple of 4 (the kernel's vector width). On tensors
     it returns the result; on buffers it writes `init` and returns nothing.
@@ -722,7 +725,8 @@ def Dsc_AddRmsNormRowsOp : Dsc_Op<"add_rms_norm_rows", [
       for all);
     - `sum` (the input's shape) receives `input + residual` (the residual
       stream; rounded when bf16), `normed` (likewise) its RMSNorm as in
-      `dsc.rms_norm_rows`.
+      `dsc.rms_norm_rows` (with f32 rows `normed` may be bf16, as `init`
+      there).
 
     D is static and a multiple of 4. On tensors it returns (sum, normed);
     on buffers it writes them and returns nothing.

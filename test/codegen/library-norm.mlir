@@ -34,3 +34,16 @@ func.func @norm(%x: memref<?x32xbf16, strided<[40, 1]>>, %w: memref<32xbf16>, %y
   dsc.rms_norm_rows %x, %w outs(%y) {epsilon = 1.0e-06 : f64} : memref<?x32xbf16, strided<[40, 1]>>, memref<32xbf16>, memref<?x32xbf16>
   return
 }
+
+// -----
+
+// f32 rows whose normed rows are stored as bf16 (a GEMM's input): the
+// kernels that round as they store.
+// CHECK-LABEL: func.func @to_bf16
+// CHECK: gpu.launch_func @dsc_rmsnorm_f32::@rmsnorm_f32_bf16 {{.*}} args(%{{.*}} : memref<?xf32>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xbf16>, %c64 : index, %{{.*}} : f32)
+// CHECK: gpu.launch_func @dsc_rmsnorm_f32::@add_rmsnorm_f32_bf16 {{.*}} args(%{{.*}} : memref<?xf32>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xbf16>, %c64 : index, %{{.*}} : f32)
+func.func @to_bf16(%x: memref<?x64xf32>, %w: memref<64xf32>, %h: memref<?x64xf32>, %y: memref<?x64xbf16>) {
+  dsc.rms_norm_rows %x, %w outs(%y) {epsilon = 1.0e-06 : f64} : memref<?x64xf32>, memref<64xf32>, memref<?x64xbf16>
+  dsc.add_rms_norm_rows %x, %x, %w outs(%h, %y) {epsilon = 1.0e-06 : f64} : memref<?x64xf32>, memref<?x64xf32>, memref<64xf32>, memref<?x64xf32>, memref<?x64xbf16>
+  return
+}

@@ -944,6 +944,14 @@ func.func @add_rms_norm_rows_weight(%x: tensor<?x8xf32>, %w: tensor<8xbf16>, %h:
 
 // -----
 
+func.func @rms_norm_rows_bf16_to_f32(%x: memref<?x8xbf16>, %w: memref<8xbf16>, %y: memref<?x8xf32>) {
+  // expected-error @+1 {{'dsc.rms_norm_rows' op the normed rows must be [..., 8] of the rows' shape, of their element type or bf16 for f32 rows}}
+  dsc.rms_norm_rows %x, %w outs(%y) {epsilon = 1.0e-06 : f64} : memref<?x8xbf16>, memref<8xbf16>, memref<?x8xf32>
+  return
+}
+
+// -----
+
 func.func @rms_norm_rows_epsilon(%x: memref<?x8xf32>, %w: memref<8xf32>, %y: memref<?x8xf32>) {
   // expected-error @+1 {{'dsc.rms_norm_rows' op epsilon must not be negative}}
   dsc.rms_norm_rows %x, %w outs(%y) {epsilon = -1.0 : f64} : memref<?x8xf32>, memref<8xf32>, memref<?x8xf32>

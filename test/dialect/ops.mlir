@@ -188,12 +188,16 @@ func.func @noaux_tc_route(%logits: tensor<?x16xf32>, %bias: tensor<16xf32>, %ids
 // The kernel library's RMSNorms, on tensors (a result per init) and on
 // buffers (none).
 // CHECK-LABEL: func.func @norm_rows
-func.func @norm_rows(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>, %xb: memref<?x64xbf16>, %wb: memref<64xbf16>, %yb: memref<?x64xbf16>) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
+func.func @norm_rows(%x: tensor<?x?x64xf32>, %w: tensor<64xf32>, %xb: memref<?x64xbf16>, %wb: memref<64xbf16>, %yb: memref<?x64xbf16>, %c2: index, %c3: index) -> (tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>) {
   // CHECK: dsc.rms_norm_rows %{{.*}}, %{{.*}} outs(%{{.*}}) {epsilon = 9.9999999999999995E-7 : f64} : tensor<?x?x64xf32>, tensor<64xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>
   %0 = dsc.rms_norm_rows %x, %w outs(%x) {epsilon = 1.0e-06 : f64} : tensor<?x?x64xf32>, tensor<64xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>
   // CHECK: dsc.add_rms_norm_rows %{{.*}}, %{{.*}}, %{{.*}} outs(%{{.*}}, %{{.*}}) {{.*}} -> tensor<?x?x64xf32>, tensor<?x?x64xf32>
   %1:2 = dsc.add_rms_norm_rows %x, %0, %w outs(%x, %x) {epsilon = 1.0e-06 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32> -> tensor<?x?x64xf32>, tensor<?x?x64xf32>
   // CHECK: dsc.rms_norm_rows %{{.*}}, %{{.*}} outs(%{{.*}}) {{.*}} : memref<?x64xbf16>, memref<64xbf16>, memref<?x64xbf16>{{$}}
   dsc.rms_norm_rows %xb, %wb outs(%yb) {epsilon = 1.0e-06 : f64} : memref<?x64xbf16>, memref<64xbf16>, memref<?x64xbf16>
+  // f32 rows, their normed rows stored as bf16.
+  // CHECK: dsc.add_rms_norm_rows {{.*}} -> tensor<?x?x64xf32>, tensor<?x?x64xbf16>
+  %e = tensor.empty(%c2, %c3) : tensor<?x?x64xbf16>
+  %2:2 = dsc.add_rms_norm_rows %x, %0, %w outs(%x, %e) {epsilon = 1.0e-06 : f64} : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xbf16> -> tensor<?x?x64xf32>, tensor<?x?x64xbf16>
   return %0, %1#0, %1#1 : tensor<?x?x64xf32>, tensor<?x?x64xf32>, tensor<?x?x64xf32>
 }

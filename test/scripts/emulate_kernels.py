@@ -746,23 +746,30 @@ def rmsnorm(kernels):
     (add_rmsnorm_<t>) and without (rmsnorm_<t>). bf16 (the add known good
     on an H200): h exactly, y within one bf16 rounding of transformers'
     arithmetic. f32: h exactly, y within 1e-6 of the CPU's arithmetic in
-    double (the sum of squares in another order)."""
-    rng = np.random.default_rng(29)
+    double (the sum of squares in another order). f32 rows with y stored
+    as bf16 (<name>_f32_bf16): h as the f32 kernel's, y bit-equal to the
+    f32 kernel's y rounded to nearest even (the same inputs)."""
     rows, hidden, eps = 3, 1536, 1e-6  # q_a's width: a partial last step
     ok = True
-    for name in sorted(k for k in kernels if "::" not in k):
-        dtype = name.rsplit("_", 1)[1]
+    f32_y = {}
+    # The f32 kernels before their bf16-output variants: those compare
+    # with them.
+    for name in sorted((k for k in kernels if "::" not in k),
+                       key=lambda k: (k.endswith("_f32_bf16"), k)):
         residual = name.startswith("add_")
+        dtype = name.split("rmsnorm_", 1)[1].split("_")[0]
+        out = name.rsplit("_", 1)[1]
+        rng = np.random.default_rng(29)  # the same inputs for each kernel
         if dtype == "bf16":
             (x_bits, x), (r_bits, r), (w_bits, w) = [
                 bf16(rng.standard_normal(shape))
                 for shape in ((rows, hidden), (rows, hidden), hidden)]
-            h, y = (np.zeros(rows * hidden, np.uint16) for _ in range(2))
         else:
             x, r, w = x_bits, r_bits, w_bits = [
                 rng.standard_normal(shape).astype(np.float32)
                 for shape in ((rows, hidden), (rows, hidden), hidden)]
-            h, y = (np.zeros(rows * hidden, np.float32) for _ in range(2))
+        h = np.zeros(rows * hidden, np.uint16 if dtype == "bf16" else np.float32)
+        y = np.zeros(rows * hidden, np.uint16 if out == "bf16" else np.float32)
         args = [emu.global_memref(x_bits)]
         args += [emu.global_memref(r_bits)] if residual else []
         args += [emu.global_memref(w_bits)]
@@ -773,23 +780,29 @@ def rmsnorm(kernels):
         if dtype == "bf16":
             _, want_h = bf16(want_h)
             got_h = emu._bits_to_f32(h).reshape(rows, hidden)
-            got_y = emu._bits_to_f32(y).reshape(rows, hidden)
         else:
-            got_h, got_y = h.reshape(rows, hidden), y.reshape(rows, hidden)
+            got_h = h.reshape(rows, hidden)
+        got_y = (emu._bits_to_f32(y) if out == "bf16" else y).reshape(rows, hidden)
         inv = 1 / np.sqrt((want_h.astype(np.float64) ** 2).mean(axis=1, keepdims=True) + eps)
         if dtype == "bf16":
             _, normed = bf16((want_h * inv).astype(np.float32))
             _, want_y = bf16(normed * w)
             tolerance = 2 ** -7
+        elif out == "bf16":
+            _, want_y = bf16(f32_y[name[:-len("_bf16")]])
+            tolerance = 0.0
         else:
             want_y = want_h * inv * w
             tolerance = 1e-6
+            f32_y[name] = got_y
         err = float((np.abs(got_y - want_y) / np.maximum(np.abs(want_y), 1e-3)).max())
         h_ok = not residual or bool((got_h == want_h).all())
         this = h_ok and bool(np.isfinite(got_y).all()) and err <= tolerance
         ok &= this
         h_text = ("h equal, " if h_ok else "h DIFFERS, ") if residual else ""
-        print(f"{name} ({rows} x {hidden}): {h_text}y within {err:.1e} "
+        y_text = (f"y bit-equal to the f32 kernel's rounded" if err == 0 and out != dtype
+                  else f"y within {err:.1e}")
+        print(f"{name} ({rows} x {hidden}): {h_text}{y_text} "
               f"{'ok' if this else 'MISMATCH'}")
     return ok
 
@@ -1176,9 +1189,11 @@ def head_products(modules):
 def split_reductions(modules):
     """dsc-split-reductions' output (test/codegen/Inputs/split-reductions.mlir)
     mapped to blocks and threads as the GPU pipeline maps it: a sum of
-    squares over 1024 values of 3 x 5 rows and a maximum over 1536 of 7
-    rows, each as partial reductions then their reduction, against NumPy
-    in double. The outputs start as NaN."""
+    squares over 1024 values of 3 x 5 rows, a maximum over 1536 of 7
+    rows, a router's logits (6 rows times 128 experts' rows of 1024), 7
+    rows' dot products with one vector and 7 rows' sums times a factor of
+    each row, each as partial reductions then
+    their reduction, against NumPy in double. The outputs start as NaN."""
     rng = np.random.default_rng(17)
     (module,) = modules
     x = rng.standard_normal((3, 5, 1024)).astype(np.float32)
@@ -1194,8 +1209,35 @@ def split_reductions(modules):
     launches = emu.run_host(module, "row_max",
                             [emu.MemRef(y, [7, 1536]), emu.MemRef(top, [7])])
     grids = ", ".join(str(grid) for _, grid in launches)
-    return verdict(f"maximum over 1536 (launches {grids})", top, y.max(-1), 1e-7,
-                   also=bool((top == y.max(-1)).all())) and ok
+    ok = verdict(f"maximum over 1536 (launches {grids})", top, y.max(-1), 1e-7,
+                 also=bool((top == y.max(-1)).all())) and ok
+    w = rng.standard_normal((128, 1024)).astype(np.float32)
+    logits = np.full((6, 128), np.nan, np.float32)
+    launches = emu.run_host(module, "router_logits",
+                            [emu.MemRef(y[:6, :1024].copy(), [6, 1024]),
+                             emu.MemRef(w, [128, 1024]), emu.MemRef(logits, [6, 128])])
+    grids = ", ".join(str(grid) for _, grid in launches)
+    want = y[:6, :1024].astype(np.float64) @ w.T.astype(np.float64)
+    ok = verdict(f"router logits over 1024 (launches {grids})", logits, want,
+                 1e-6) and ok
+    v = rng.standard_normal(1024).astype(np.float32)
+    dots = np.full(7, np.nan, np.float32)
+    launches = emu.run_host(module, "row_dots",
+                            [emu.MemRef(y[:, :1024].copy(), [7, 1024]),
+                             emu.MemRef(v, [1024]), emu.MemRef(dots, [7])])
+    grids = ", ".join(str(grid) for _, grid in launches)
+    ok = verdict(f"row dot products over 1024 (launches {grids})", dots,
+                 y[:, :1024].astype(np.float64) @ v.astype(np.float64),
+                 1e-6) and ok
+    scale = rng.standard_normal(7).astype(np.float32)
+    sums = np.full(7, np.nan, np.float32)
+    launches = emu.run_host(module, "scaled_sums",
+                            [emu.MemRef(y[:, :1024].copy(), [7, 1024]),
+                             emu.MemRef(scale, [7]), emu.MemRef(sums, [7])])
+    grids = ", ".join(str(grid) for _, grid in launches)
+    want = (y[:, :1024].astype(np.float64) * scale[:, None].astype(np.float64)).sum(-1)
+    return verdict(f"scaled row sums over 1024 (launches {grids})", sums, want,
+                   1e-6) and ok
 
 
 def paged_attention(modules):
