@@ -1,11 +1,12 @@
 //===- FuseLinalgElementwise.cpp - Elementwise chains as one op -----------===//
 //
 // dsc-lower-to-linalg writes each step of an op's decomposition as its own
-// linalg.generic: RoPE's rotation and then the rounding of its result to
-// bf16, a residual add and then a copy into place. On a GPU every generic
-// becomes a kernel, a launch and a round trip of its result through
-// global memory; a decode step is hundreds of them. Fused, a chain of
-// elementwise generics is one. Only generated code is fused: an op the
+// linalg.generic (an elementwise op, then the rounding of its result to
+// bf16 for a GEMM, say). On a GPU every generic becomes a kernel, a launch
+// and a round trip of its result through global memory; a decode step is
+// hundreds of them. Fused, a chain of elementwise generics is one (most of
+// the model's are not chains: library ops, reshapes and gathers through
+// tensor.extract separate them). Only generated code is fused: an op the
 // kernel library takes (marked `dsc.library_*`, Passes.h) keeps the form
 // dsc-library-gemms matches, and a reduction keeps its inputs (fused into
 // it, a producer would run once per reduced element). A library RMSNorm

@@ -354,9 +354,9 @@ def DscPromoteAccumulators
     cannot prove distinct; on a GPU each step of a generated reduction was
     a round trip through global memory.
 
-    The loop is assumed to index the element in bounds even when it runs no
-    iterations (loops from linalg do: the indices are those of an output
-    element); then the element is loaded and stored back unchanged.
+    A loop whose trip count is not a known positive constant runs under
+    `scf.if lb < ub`, so that nothing is loaded or stored where it ran no
+    iterations; such a loop with results of its own is left alone.
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];

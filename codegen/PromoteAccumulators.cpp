@@ -90,8 +90,8 @@ SmallVector<Accumulator> accumulators(scf::ForOp loop) {
   return found;
 }
 
-/// Whether `loop` runs at least once: its bounds constants, or nothing
-/// known.
+/// Whether `loop` is known to run at least once: its bounds constants
+/// that make one iteration or more.
 bool runsAtLeastOnce(scf::ForOp loop) {
   std::optional<APInt> trips = loop.getStaticTripCount();
   return trips && !trips->isZero();
