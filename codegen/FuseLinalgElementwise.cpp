@@ -4,14 +4,15 @@
 // linalg.generic (an elementwise op, then the rounding of its result to
 // bf16 for a GEMM, say). On a GPU every generic becomes a kernel, a launch
 // and a round trip of its result through global memory; a decode step is
-// hundreds of them. Fused, a chain of elementwise generics is one (most of
-// the model's are not chains: library ops, reshapes and gathers through
-// tensor.extract separate them). Only generated code is fused: an op the
-// kernel library takes (marked `dsc.library_*`, Passes.h) keeps the form
-// dsc-library-gemms matches, and a reduction keeps its inputs (fused into
-// it, a producer would run once per reduced element). A library RMSNorm
-// whose normed rows only a GEMM's rounding to bf16 reads stores them as
-// bf16 itself.
+// hundreds of them. Fused, a chain of elementwise generics is one, and a
+// generic that gathers a cheap one's elements (tensor.extract: RoPE's
+// rotation, concatenations) computes them itself. Only generated code is
+// fused: an op the kernel library takes (marked `dsc.library_*`, Passes.h)
+// keeps the form dsc-library-gemms matches, and a reduction keeps its
+// inputs (fused into it, a producer would run once per reduced element). A
+// library RMSNorm whose normed rows only a GEMM's rounding to bf16 reads
+// stores them as bf16 itself, and a fill moves next to the reduction whose
+// init it is (dsc-fuse-parallel-loops then makes the two one kernel).
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,7 +21,11 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/Transforms/Transforms.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/SmallVectorExtras.h"
 
 #define DEBUG_TYPE "dsc-fuse-linalg-elementwise"
 
@@ -44,24 +49,84 @@ bool isFusableElementwise(Operation *op) {
          !hasLibraryMark(generic);
 }
 
-/// Whether the producer of `operand` fuses into its consumer: both
-/// elementwise and unmarked, in one block (not recomputed in a loop), the
-/// consumer reading each produced element once (a permutation: a broadcast
-/// would compute it again for every element it is broadcast to), and every
-/// user of the producer a consumer it fuses into alike, so that the
-/// producer goes away.
-bool fuses(OpOperand *operand) {
-  Operation *producer = operand->get().getDefiningOp();
-  if (!isFusableElementwise(producer) ||
-      !linalg::areElementwiseOpsFusable(operand))
+/// Whether an elementwise producer's body may be computed again for each
+/// time a reader reads an element: a reader that broadcasts it, or one that
+/// gathers its elements (tensor.extract; the concatenation of RoPE's
+/// rotated columns with the query's others reads both sides for every
+/// column and selects one). Arithmetic recomputed costs less than the
+/// launch and the round trip through memory it saves; a transcendental
+/// (RoPE's cos/sin table) recomputed for each of 128 heads does not.
+bool isCheapToRecompute(linalg::GenericOp producer) {
+  return !producer.getBody()
+              ->walk([](Operation *op) {
+                return isa<math::MathDialect>(op->getDialect())
+                           ? WalkResult::interrupt()
+                           : WalkResult::advance();
+              })
+              .wasInterrupted();
+}
+
+/// The elementwise generic whose body holds `use` directly, if the use is
+/// the tensor a tensor.extract in that body reads.
+linalg::GenericOp gatheringReader(OpOperand &use) {
+  auto extract = dyn_cast<tensor::ExtractOp>(use.getOwner());
+  if (!extract)
+    return {};
+  auto reader = dyn_cast<linalg::GenericOp>(extract->getParentOp());
+  return isFusableElementwise(reader) ? reader : linalg::GenericOp();
+}
+
+/// Whether an element of `result` can be computed where it is gathered
+/// (FuseIntoGather): the producer's loop indices follow from the element's
+/// (its output maps are permutations), each input index is one of them
+/// (projected permutations), and its body has no regions (a linalg.index
+/// nested in one would not be remapped).
+bool isGatherable(OpResult result) {
+  auto producer = cast<linalg::GenericOp>(result.getOwner());
+  return producer.getIndexingMapMatchingResult(result).isPermutation() &&
+         llvm::all_of(
+             producer.getIndexingMapsArray(),
+             [](AffineMap map) { return map.isProjectedPermutation(); }) &&
+         llvm::none_of(producer.getBody()->getOperations(),
+                       [](Operation &op) { return op.getNumRegions() > 0; });
+}
+
+/// Whether `use`, a reader of an elementwise producer's result, takes the
+/// producer into itself: an elementwise generic in the producer's block
+/// (not recomputed in a loop) reading it as an input through a
+/// permutation, or, where the producer is cheap to recompute, through a
+/// broadcast (which computes an element again for every element it is
+/// broadcast to) or a tensor.extract in its body.
+bool readerFuses(linalg::GenericOp producer, OpOperand &use) {
+  if (linalg::GenericOp reader = gatheringReader(use))
+    return reader->getBlock() == producer->getBlock() &&
+           isCheapToRecompute(producer) &&
+           isGatherable(cast<OpResult>(use.get()));
+  auto consumer = dyn_cast<linalg::GenericOp>(use.getOwner());
+  if (!isFusableElementwise(consumer) ||
+      consumer->getBlock() != producer->getBlock() ||
+      !consumer.isDpsInput(&use))
     return false;
-  return llvm::all_of(producer->getUses(), [&](OpOperand &use) {
-    auto consumer = dyn_cast<linalg::GenericOp>(use.getOwner());
-    return isFusableElementwise(consumer) &&
-           consumer->getBlock() == producer->getBlock() &&
-           consumer.isDpsInput(&use) &&
-           consumer.getMatchingIndexingMap(&use).isPermutation();
-  });
+  AffineMap map = consumer.getMatchingIndexingMap(&use);
+  return map.isPermutation() ||
+         (map.isProjectedPermutation() && isCheapToRecompute(producer));
+}
+
+/// Whether an elementwise, unmarked producer fuses into all its readers, so
+/// that it goes away.
+bool fusesIntoAllReaders(Operation *op) {
+  auto producer = dyn_cast_or_null<linalg::GenericOp>(op);
+  return isFusableElementwise(producer) &&
+         llvm::all_of(producer->getUses(), [&](OpOperand &use) {
+           return readerFuses(producer, use);
+         });
+}
+
+/// Whether the producer of `operand`, an input of an elementwise generic,
+/// fuses into it (upstream's conditions, and `fusesIntoAllReaders`).
+bool fuses(OpOperand *operand) {
+  return fusesIntoAllReaders(operand->get().getDefiningOp()) &&
+         linalg::areElementwiseOpsFusable(operand);
 }
 
 /// Fuses a producer into an elementwise generic (upstream's
@@ -91,6 +156,85 @@ struct FuseElementwise : OpRewritePattern<linalg::GenericOp> {
       return success();
     }
     return failure();
+  }
+};
+
+/// Whether the collapse_shape that `operand`, an input of an elementwise
+/// generic, reads stands between it and an elementwise generic that only
+/// the collapse reads: then upstream's reshape propagation gives the
+/// reader the producer's shape (the collapse moves to its result), and the
+/// two fuse. The W_UV product's copy to [batch, tokens, heads, dv] and its
+/// rounding to bf16 for o_proj, which reads it as [batch, tokens, heads *
+/// dv], become one kernel so.
+bool collapseSeparatesElementwise(OpOperand *operand) {
+  auto consumer = dyn_cast<linalg::GenericOp>(operand->getOwner());
+  auto collapse = operand->get().getDefiningOp<tensor::CollapseShapeOp>();
+  if (!isFusableElementwise(consumer) || !collapse || !collapse->hasOneUse() ||
+      !consumer.isDpsInput(operand) ||
+      !consumer.getMatchingIndexingMap(operand).isPermutation())
+    return false;
+  Operation *producer = collapse.getSrc().getDefiningOp();
+  return isFusableElementwise(producer) &&
+         producer->getBlock() == consumer->getBlock() && producer->hasOneUse();
+}
+
+/// A tensor.extract, in an elementwise generic's body, of an element that
+/// an elementwise generic computes: the producer's body is cloned in its
+/// place, its loop indices the extract's indices through the producer's
+/// output map, its inputs extracted at their maps' indices. The gathers
+/// that RoPE's rotation, the query's concatenation and a MoE layer's
+/// residual add are written with would otherwise each read a separate
+/// kernel's result. The producer's maps are permutations (its output's:
+/// the loop indices follow from the element's) or projections of them
+/// (its inputs': each index one of the loop indices).
+struct FuseIntoGather : OpRewritePattern<tensor::ExtractOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tensor::ExtractOp extract,
+                                PatternRewriter &rewriter) const override {
+    auto result = dyn_cast<OpResult>(extract.getTensor());
+    if (!result || !gatheringReader(extract->getOpOperand(0)) ||
+        !fusesIntoAllReaders(result.getOwner()))
+      return failure();
+    // (fusesIntoAllReaders: every gathering reader's producer isGatherable.)
+    auto producer = cast<linalg::GenericOp>(result.getOwner());
+    AffineMap outputMap = producer.getIndexingMapMatchingResult(result);
+
+    // The loop indices: the element's indices, in the output map's order.
+    SmallVector<Value> loops(producer.getNumLoops());
+    for (auto [index, expr] :
+         llvm::zip_equal(extract.getIndices(), outputMap.getResults()))
+      loops[cast<AffineDimExpr>(expr).getPosition()] = index;
+    auto indicesOf = [&](AffineMap map) {
+      return llvm::map_to_vector(map.getResults(), [&](AffineExpr expr) {
+        return loops[cast<AffineDimExpr>(expr).getPosition()];
+      });
+    };
+
+    rewriter.setInsertionPoint(extract);
+    Location loc = extract.getLoc();
+    Block &body = *producer.getBody();
+    IRMapping mapping;
+    for (OpOperand &operand : producer->getOpOperands()) {
+      BlockArgument arg = producer.getMatchingBlockArgument(&operand);
+      if (arg.use_empty())
+        continue;
+      Value value = operand.get();
+      if (isa<RankedTensorType>(value.getType()))
+        value = tensor::ExtractOp::create(
+            rewriter, loc, value,
+            indicesOf(producer.getMatchingIndexingMap(&operand)));
+      mapping.map(arg, value);
+    }
+    for (Operation &op : body.without_terminator()) {
+      if (auto index = dyn_cast<linalg::IndexOp>(op)) {
+        mapping.map(index.getResult(), loops[index.getDim()]);
+        continue;
+      }
+      rewriter.clone(op, mapping);
+    }
+    Value element = body.getTerminator()->getOperand(result.getResultNumber());
+    rewriter.replaceOp(extract, mapping.lookupOrDefault(element));
+    return success();
   }
 };
 
@@ -154,13 +298,55 @@ struct FoldRoundingIntoNorm : OpRewritePattern<linalg::GenericOp> {
   }
 };
 
+/// A linalg.fill with one reader moves to just before it. A generated
+/// reduction's init is such a fill; after bufferization the two are loops
+/// over the same elements, which dsc-fuse-parallel-loops makes one kernel
+/// when they are adjacent (the router's split logits put the fill of their
+/// sum's init before the partial sums).
+struct SinkFill : OpRewritePattern<linalg::FillOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(linalg::FillOp fill,
+                                PatternRewriter &rewriter) const override {
+    if (!fill->hasOneUse())
+      return failure();
+    Operation *reader = *fill->getUsers().begin();
+    if (reader->getBlock() != fill->getBlock())
+      return failure();
+    // Already there when only other fills of the same reader stand between
+    // (two fills that moved before the reader in turn would swap forever).
+    for (Operation *op = fill->getNextNode(); op != reader;
+         op = op->getNextNode()) {
+      auto other = dyn_cast<linalg::FillOp>(op);
+      if (!other || !other->hasOneUse() ||
+          *other->getUsers().begin() != reader) {
+        rewriter.modifyOpInPlace(fill, [&] { fill->moveBefore(reader); });
+        return success();
+      }
+    }
+    return failure();
+  }
+};
+
 struct DscFuseLinalgElementwisePass
     : mlir::dsc::impl::DscFuseLinalgElementwiseBase<
           DscFuseLinalgElementwisePass> {
   void runOnOperation() override {
-    RewritePatternSet patterns(&getContext());
-    patterns.add<FuseElementwise, FoldRoundingIntoNorm>(&getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    // The collapses move first: a reader that takes the producer's shape
+    // is a new op, and the producer's dead collapse, until erased, is a
+    // reader that FuseElementwise cannot fuse. The sizes of the reader's
+    // new init are tensor.dims of the producer's result, readers too until
+    // they read the producer's init instead.
+    RewritePatternSet reshapes(&getContext());
+    linalg::populateFoldReshapeOpsByExpansionPatterns(
+        reshapes, collapseSeparatesElementwise);
+    RewritePatternSet fusions(&getContext());
+    fusions
+        .add<FuseElementwise, FuseIntoGather, FoldRoundingIntoNorm, SinkFill>(
+            &getContext());
+    memref::populateResolveRankedShapedTypeResultDimsPatterns(fusions);
+    tensor::DimOp::getCanonicalizationPatterns(fusions, &getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(reshapes))) ||
+        failed(applyPatternsGreedily(getOperation(), std::move(fusions))))
       return signalPassFailure();
   }
 };

@@ -268,24 +268,39 @@ def DscVectorizeContractions
 
 def DscFuseLinalgElementwise
     : Pass<"dsc-fuse-linalg-elementwise", "func::FuncOp"> {
-  let summary = "Fuse chains of elementwise linalg.generic ops (GPU kernels)";
+  let summary = "Fuse elementwise linalg.generic ops into their readers (GPU kernels)";
   let description = [{
     For GPU targets, on tensors after dsc-lower-to-linalg: a
     `linalg.generic` whose loops are all parallel is fused into the
-    elementwise generics that read its result (upstream's elementwise
-    fusion, with a control function), so that a chain of them (RoPE's
-    rotation and its rounding to bf16, an add and a copy) becomes one
-    kernel instead of one a step, each with its launch and its result's
-    round trip through global memory. A producer fuses only when every
-    user is such a generic reading it through a permutation (a broadcast
-    would compute each element again for every element it is broadcast
-    to), so that it goes away; reductions and ops the kernel library takes
-    (marked `dsc.library_*`) keep their form. And where the only reader of
-    a `dsc.rms_norm_rows` or `dsc.add_rms_norm_rows` result of f32 normed
-    rows is their rounding to bf16 (a GEMM's input), the op stores them as
-    bf16 itself (the library's `rmsnorm_f32_bf16`,
-    `add_rmsnorm_f32_bf16`). The same arithmetic on every element: results
-    are bit-identical.
+    elementwise generics that read its result, so that a chain of them
+    becomes one kernel instead of one a step, each with its launch and its
+    result's round trip through global memory. A producer fuses only when
+    every reader takes it, so that it goes away, and neither it nor a
+    reader is an op the kernel library takes (marked `dsc.library_*`).
+    A reader takes it:
+    - through a permutation (upstream's elementwise fusion);
+    - through a broadcast, or a `tensor.extract` in its body (a gather:
+      RoPE's rotation read by the query's concatenation, the experts' sum
+      read by a MoE layer's residual add), when the producer's body has no
+      `math` op: it is computed again for each read, which arithmetic
+      costs less than the launch it saves and a transcendental (RoPE's
+      cos/sin table, read by 128 heads) does not. A gathered element is
+      the producer's body cloned at the extract, its loop indices the
+      extract's through the producer's output map (a permutation; its
+      input maps projected permutations);
+    - through a `tensor.collapse_shape` of a producer that nothing else
+      reads: the reader first takes the producer's shape (upstream's
+      reshape propagation by expansion; the collapse moves to its result).
+
+    A `linalg.fill` with one reader moves to just before it: a
+    reduction and the fill of its init become adjacent loops, which
+    dsc-fuse-parallel-loops fuses.
+
+    And where the only reader of a `dsc.rms_norm_rows` or
+    `dsc.add_rms_norm_rows` result of f32 normed rows is their rounding to
+    bf16 (a GEMM's input), the op stores them as bf16 itself (the
+    library's `rmsnorm_f32_bf16`, `add_rmsnorm_f32_bf16`). The same
+    arithmetic on every element: results are bit-identical.
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];
@@ -359,6 +374,35 @@ def DscPromoteAccumulators
     iterations; such a loop with results of its own is left alone.
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def DscFuseParallelLoops
+    : Pass<"dsc-fuse-parallel-loops", "func::FuncOp"> {
+  let summary = "Fuse adjacent parallel loops over the same elements (GPU)";
+  let description = [{
+    After convert-linalg-to-parallel-loops, on a GPU each `scf.parallel`
+    becomes a kernel. An `scf.parallel` fuses into the one before it when
+    the two have no results, bounds computed alike (the same values, equal
+    constants, or the same integer arithmetic or `memref.dim` of such;
+    overflow flags aside), bodies whose only ops with memory effects are
+    loads and stores, and no element that one writes is touched by the
+    other but at the same iteration: the same memref indexed by the same
+    induction variables, where Buffers.h's `mayAlias` says the two memrefs
+    may share memory. A generated reduction and the `linalg.fill` of its
+    init, for instance, were a launch each. Before that, allocations and
+    ops without memory effects that stand between two loops
+    (bufferization places the second's output allocation there) move
+    before the first, dims of reshapes and allocations fold to the sizes
+    they come from, and affine ops are lowered to arith (as lower-affine
+    would be later), so that bounds compare. After it, a load in a loop's
+    body of the element a store before it stored (only ops without memory
+    effects between) reads the stored value: a fused reduction starts from
+    its fill's constant. Each element is computed as before: results are
+    bit-identical.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];
 }
 

@@ -69,15 +69,14 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
   pm.addNestedPass<func::FuncOp>(createDscLowerToLinalg(lowering));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
-  // A generated kernel sums a reduction on one thread per output: long
-  // ones (an RMSNorm's the library did not take) become partial sums over
-  // many.
-  if (forGpu)
+  if (forGpu) {
+    // A generated kernel sums a reduction on one thread per output: long
+    // ones (the router's logits) become partial sums over many.
     pm.addNestedPass<func::FuncOp>(createDscSplitReductions());
-  // Each generic is a kernel on a GPU: chains of elementwise ones become
-  // one.
-  if (forGpu)
+    // Each generic is a kernel on a GPU: elementwise ones fuse into the
+    // elementwise ones that read them (chains, gathers, reshapes).
     pm.addNestedPass<func::FuncOp>(createDscFuseLinalgElementwise());
+  }
   // 3. Tensors to buffers across function boundaries; entry points then
   //    return nothing (their results live in the output arguments).
   //    The router's top-k loop carries fresh tensors, hence
@@ -148,9 +147,12 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   //    takes grid x (dsc-tile-parallel-loops); gpu-map-parallel-loops maps
   //    the loops it left.
   //    A reduction's output element is carried in a register through its
-  //    loop (dsc-promote-accumulators).
+  //    loop (dsc-promote-accumulators); adjacent loops over the same
+  //    elements (a reduction and the fill of its init) are one kernel
+  //    (dsc-fuse-parallel-loops).
   addSteps(pm, "func.func(convert-linalg-to-parallel-loops)");
   pm.addNestedPass<func::FuncOp>(createDscPromoteAccumulators());
+  pm.addNestedPass<func::FuncOp>(createDscFuseParallelLoops());
   pm.addNestedPass<func::FuncOp>(createDscTileParallelLoops());
   addSteps(pm, "func.func(gpu-map-parallel-loops{mapping-policy="
                "innermost-first},convert-parallel-loops-to-gpu),"

@@ -1196,48 +1196,37 @@ def split_reductions(modules):
     their reduction, against NumPy in double. The outputs start as NaN."""
     rng = np.random.default_rng(17)
     (module,) = modules
+
+    def check(function, label, inputs, shape, want, tolerance, exact=False):
+        """Runs `function` on `inputs` (arrays) and a NaN output of `shape`;
+        the verdict names its launches' grids."""
+        out = np.full(shape, np.nan, np.float32)
+        args = [emu.MemRef(a, list(a.shape)) for a in inputs]
+        launches = emu.run_host(module, function,
+                                args + [emu.MemRef(out, list(shape))])
+        grids = ", ".join(str(grid) for _, grid in launches)
+        return verdict(f"{label} (launches {grids})", out, want, tolerance,
+                       also=bool((out == want).all()) if exact else True)
+
     x = rng.standard_normal((3, 5, 1024)).astype(np.float32)
-    out = np.full((3, 5), np.nan, np.float32)
-    launches = emu.run_host(module, "sum_of_squares",
-                            [emu.MemRef(x, [3, 5, 1024]), emu.MemRef(out, [3, 5])])
-    grids = ", ".join(str(grid) for _, grid in launches)
-    ok = verdict(f"sum of squares over 1024 (launches {grids})", out,
-                 (x.astype(np.float64) ** 2).sum(-1), 1e-6)
+    ok = check("sum_of_squares", "sum of squares over 1024", [x], (3, 5),
+               (x.astype(np.float64) ** 2).sum(-1), 1e-6)
     y = rng.standard_normal((7, 1536)).astype(np.float32)
     y[3, 1535], y[5, 0] = 9.0, 8.5  # the maximum at a last and a first value
-    top = np.full(7, np.nan, np.float32)
-    launches = emu.run_host(module, "row_max",
-                            [emu.MemRef(y, [7, 1536]), emu.MemRef(top, [7])])
-    grids = ", ".join(str(grid) for _, grid in launches)
-    ok = verdict(f"maximum over 1536 (launches {grids})", top, y.max(-1), 1e-7,
-                 also=bool((top == y.max(-1)).all())) and ok
+    ok = check("row_max", "maximum over 1536", [y], (7,), y.max(-1), 1e-7,
+               exact=True) and ok
+    rows = y[:, :1024].copy()
     w = rng.standard_normal((128, 1024)).astype(np.float32)
-    logits = np.full((6, 128), np.nan, np.float32)
-    launches = emu.run_host(module, "router_logits",
-                            [emu.MemRef(y[:6, :1024].copy(), [6, 1024]),
-                             emu.MemRef(w, [128, 1024]), emu.MemRef(logits, [6, 128])])
-    grids = ", ".join(str(grid) for _, grid in launches)
-    want = y[:6, :1024].astype(np.float64) @ w.T.astype(np.float64)
-    ok = verdict(f"router logits over 1024 (launches {grids})", logits, want,
-                 1e-6) and ok
+    ok = check("router_logits", "router logits over 1024", [rows[:6].copy(), w],
+               (6, 128), rows[:6].astype(np.float64) @ w.T.astype(np.float64),
+               1e-6) and ok
     v = rng.standard_normal(1024).astype(np.float32)
-    dots = np.full(7, np.nan, np.float32)
-    launches = emu.run_host(module, "row_dots",
-                            [emu.MemRef(y[:, :1024].copy(), [7, 1024]),
-                             emu.MemRef(v, [1024]), emu.MemRef(dots, [7])])
-    grids = ", ".join(str(grid) for _, grid in launches)
-    ok = verdict(f"row dot products over 1024 (launches {grids})", dots,
-                 y[:, :1024].astype(np.float64) @ v.astype(np.float64),
-                 1e-6) and ok
+    ok = check("row_dots", "row dot products over 1024", [rows, v], (7,),
+               rows.astype(np.float64) @ v.astype(np.float64), 1e-6) and ok
     scale = rng.standard_normal(7).astype(np.float32)
-    sums = np.full(7, np.nan, np.float32)
-    launches = emu.run_host(module, "scaled_sums",
-                            [emu.MemRef(y[:, :1024].copy(), [7, 1024]),
-                             emu.MemRef(scale, [7]), emu.MemRef(sums, [7])])
-    grids = ", ".join(str(grid) for _, grid in launches)
-    want = (y[:, :1024].astype(np.float64) * scale[:, None].astype(np.float64)).sum(-1)
-    return verdict(f"scaled row sums over 1024 (launches {grids})", sums, want,
-                   1e-6) and ok
+    want = (rows.astype(np.float64) * scale[:, None].astype(np.float64)).sum(-1)
+    return check("scaled_sums", "scaled row sums over 1024", [rows, scale],
+                 (7,), want, 1e-6) and ok
 
 
 def paged_attention(modules):
