@@ -17,7 +17,9 @@
 // globals, and any allocation a launch takes or that is passed on in a way
 // the analysis does not follow. It denies by default: an op it does not
 // know (no memory effects, an external call, a raw pointer) that takes a
-// buffer counts as an access.
+// buffer counts as an access. The one exception is an external function
+// declared `dsc.metadata_only` (kMetadataOnlyAttr: the runtime's TMA
+// descriptors), which reads its buffers' addresses and sizes only.
 //
 //===----------------------------------------------------------------------===//
 
@@ -88,6 +90,10 @@ private:
       auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
       if (callee && !callee.isExternal())
         return firstDeviceAccess(callee);
+      // The runtime's functions that read buffers' metadata only (a TMA
+      // descriptor's address and sizes).
+      if (callee && callee->hasAttr(kMetadataOnlyAttr))
+        return nullptr;
       // An external function may do anything, also with the globals.
       return op;
     }

@@ -24,6 +24,7 @@
 
 #include "codegen/AddRmsNormBf16.inc"
 #include "codegen/GroupedGemmBf16.inc"
+#include "codegen/GroupedGemmWgmmaTn.inc"
 #include "codegen/MlaDecodeBf16.inc"
 #include "codegen/MlaDecodeBf16C32R8.inc"
 #include "codegen/MlaPrefillBf16.inc"
@@ -67,6 +68,9 @@ struct LibraryFile {
 constexpr LibraryFile kGemmFile = {kGroupedGemmBf16Source,
                                    "codegen/kernels/grouped_gemm_bf16.mlir",
                                    "dsc_grouped_gemm"};
+constexpr LibraryFile kWgmmaGemmFile = {
+    kGroupedGemmWgmmaTnSource, "codegen/kernels/grouped_gemm_wgmma_tn.mlir",
+    "dsc_grouped_gemm_wgmma_tn"};
 constexpr LibraryFile kDispatchFile = {kMoeDispatchSource,
                                        "codegen/kernels/moe_dispatch.mlir",
                                        "dsc_moe_dispatch"};
@@ -195,10 +199,18 @@ constexpr LibrarySource kGemmKernel = {kGemmFile, "batched_gemm_bf16_tn_m64"};
 // each B tile, for a GEMM with rows enough to fill the GPU with such
 // blocks (a prefill's).
 constexpr LibrarySource kLargeGemmKernel = {kGemmFile, "batched_gemm_bf16_tn"};
-// The blocks a GEMM's 128-row tiles must make for it to take them: two
-// waves on an H100/H200 (132 SMs). Fewer, and the 64-row tile's twice as
-// many blocks keep more SMs busy.
-constexpr int64_t kLargeTileBlocks = 2 * 132;
+// The same tile on sm_90a's own path: wgmma fed by TMA through an mbarrier
+// ring (gen_grouped_gemm_wgmma_tn.py's dense form), B read K-major as
+// stored. Its TMA descriptors come from the runtime (kTensorMapFunction).
+constexpr LibrarySource kWgmmaGemmKernel = {kWgmmaGemmFile,
+                                            "gemm_wgmma_bf16_tn"};
+// The runtime function that returns the TMA descriptor of a bf16 matrix
+// (a memref [rows, cols]) for boxes of the given rows and columns, with the
+// 128-byte swizzle and zeros past the matrix, in device memory it keeps:
+// `void *dsc_gpu_tensor_map_bf16(<memref [?, ?] expanded>, index boxRows,
+// index boxCols)`. It reads the memref's address and sizes only
+// (kMetadataOnlyAttr), so a CUDA graph may record the step that calls it.
+constexpr StringLiteral kTensorMapFunction = "dsc_gpu_tensor_map_bf16";
 // The same tile over the M tiles moe_tiles lists (the routed experts).
 constexpr LibrarySource kTiledGemmKernel = {kGemmFile,
                                             "grouped_gemm_bf16_tn_m64_tiled"};
@@ -363,7 +375,10 @@ FailureOr<Gemm> matchGemm(linalg::GenericOp op, std::string &why) {
 /// dynamic shared memory 0 where the kernel states none).
 struct LibraryKernel {
   gpu::GPUFuncOp fn;
-  int64_t threads, tileM = 0, tileN = 0, sharedBytes = 0;
+  int64_t threads = 0, tileM = 0, tileN = 0, sharedBytes = 0;
+  /// The box (rows x columns) of the TMA descriptors it takes first; empty
+  /// for a kernel that takes none.
+  SmallVector<int64_t, 2> tmaBox;
 };
 
 /// The library kernel `source` in `module`, parsed from the source dsc was
@@ -402,7 +417,9 @@ FailureOr<LibraryKernel> libraryKernel(ModuleOp module,
       fn ? fn.getKnownBlockSize() : std::nullopt;
   if (!block || block->size() != 3)
     return failure();
-  LibraryKernel kernel{fn, (*block)[0]};
+  LibraryKernel kernel;
+  kernel.fn = fn;
+  kernel.threads = (*block)[0];
   if (auto tile = fn->getAttrOfType<DenseI64ArrayAttr>("dsc.tile");
       tile && tile.size() == 2) {
     kernel.tileM = tile[0];
@@ -410,6 +427,11 @@ FailureOr<LibraryKernel> libraryKernel(ModuleOp module,
   }
   if (auto shared = fn->getAttrOfType<IntegerAttr>("dsc.dynamic_shared_memory"))
     kernel.sharedBytes = shared.getInt();
+  if (auto box = fn->getAttrOfType<DenseI64ArrayAttr>("dsc.tma_box")) {
+    if (box.size() != 2)
+      return failure();
+    kernel.tmaBox.assign(box.asArrayRef().begin(), box.asArrayRef().end());
+  }
   return kernel;
 }
 
@@ -696,6 +718,58 @@ void launchBatched(linalg::GenericOp op, const BatchedGemm &gemm,
   op.erase();
 }
 
+/// The runtime's TMA descriptor of `matrix` (a contiguous bf16 buffer)
+/// seen as [rows, cols], for boxes of `box` (kTensorMapFunction, declared
+/// in the module on first use).
+Value tensorMap(OpBuilder &b, Location loc, Value matrix, Value rows,
+                int64_t cols, ArrayRef<int64_t> box) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  MLIRContext *context = b.getContext();
+  auto type = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                              BFloat16Type::get(context));
+  // `b` may build inside an op not yet created (scf.if's body builders):
+  // the module is the matrix's.
+  auto module = matrix.getParentRegion()->getParentOfType<ModuleOp>();
+  auto fn = module.lookupSymbol<func::FuncOp>(kTensorMapFunction);
+  if (!fn) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    Type indexType = b.getIndexType();
+    fn = func::FuncOp::create(
+        b, loc, kTensorMapFunction,
+        b.getFunctionType({type, indexType, indexType},
+                          {LLVM::LLVMPointerType::get(context)}));
+    fn.setPrivate();
+    fn->setAttr(kMetadataOnlyAttr, UnitAttr::get(context));
+  }
+  Value expanded = memref::ExpandShapeOp::create(
+      b, loc,
+      MemRefType::get({ShapedType::kDynamic, cols}, type.getElementType()),
+      flattened(b, loc, matrix), {{0, 1}},
+      ArrayRef<OpFoldResult>{rows, b.getIndexAttr(cols)});
+  Value view = memref::CastOp::create(b, loc, type, expanded);
+  return func::CallOp::create(b, loc, fn,
+                              ValueRange{view, index(box[0]), index(box[1])})
+      .getResult(0);
+}
+
+/// Launches the TMA-fed `kernel` (gemm_wgmma_bf16_tn) on `gemm`, one
+/// batch over `rows` rows: C [rows, N] = A [rows, K] times B [N, K]
+/// transposed, A and B through their descriptors.
+void launchWgmma(OpBuilder &b, Location loc, const BatchedGemm &gemm,
+                 Value rows, const LibraryKernel &kernel) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  Value mapA = tensorMap(b, loc, gemm.a, rows, gemm.k, kernel.tmaBox);
+  Value mapB = tensorMap(b, loc, gemm.w, index(gemm.n), gemm.k, kernel.tmaBox);
+  launchTiled(b, loc, kernel, gemm.n, mTilesFor(b, loc, rows, kernel), 1,
+              {mapA, mapB, flattened(b, loc, gemm.c), rows, index(gemm.n),
+               index(gemm.k)});
+}
+
 /// Whether `from` or an op after it and before `to` (one block) may write
 /// `buffer`.
 bool writtenBetween(Operation *from, Operation *to, Value buffer) {
@@ -874,11 +948,13 @@ void launchFp8w(OpBuilder &b, Location loc, const LibraryKernel &kernel,
 /// batched GEMM, its rows' count an argument (the grouped GEMM would need
 /// the one expert's offsets [0, M] written by a kernel of their own: the
 /// host cannot store device data a CUDA graph replays). With `large`, the
-/// 128-row tile when the rows make enough of its blocks. A B dequantized
-/// from an e4m3 weight is read as stored by `fp8w` when the rows are few
-/// (dequantizedOrNot).
+/// 128-row tile (mma.sync, or wgmma fed by TMA when it takes descriptors)
+/// when the rows make at least `largeTileBlocks` of its blocks. A B
+/// dequantized from an e4m3 weight is read as stored by `fp8w` when the
+/// rows are few (dequantizedOrNot).
 void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
-            const LibraryKernel *large, const LibraryKernel *fp8w) {
+            const LibraryKernel *large, int64_t largeTileBlocks,
+            const LibraryKernel *fp8w) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   // M: the product of A's leading dims.
@@ -896,14 +972,20 @@ void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
     // The tile by the rows, which the host holds: a CUDA graph captures
     // the branch its step's shapes take.
     int64_t nTiles = llvm::divideCeil(gemm.n, large->tileN);
+    // At least one tile: a TMA descriptor of no rows is invalid.
     Value largeRows = arith::ConstantIndexOp::create(
-        b, loc, llvm::divideCeil(kLargeTileBlocks, nTiles) * large->tileM);
+        b, loc,
+        std::max<int64_t>(llvm::divideCeil(largeTileBlocks, nTiles), 1) *
+            large->tileM);
     Value many = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, rows,
                                        largeRows);
     scf::IfOp::create(
         b, loc, many,
         [&](OpBuilder &tb, Location l) {
-          launchBatchedKernel(tb, l, one, flatB, rows, *large);
+          if (large->tmaBox.empty())
+            launchBatchedKernel(tb, l, one, flatB, rows, *large);
+          else
+            launchWgmma(tb, l, one, rows, *large);
           scf::YieldOp::create(tb, l);
         },
         [&](OpBuilder &tb, Location l) {
@@ -2196,6 +2278,12 @@ struct DscLibraryGemmsPass
   using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (largeTileBlocks < 1) {
+      module.emitError() << "dsc-library-gemms: large-tile-blocks must be "
+                            "positive, not "
+                         << static_cast<int64_t>(largeTileBlocks);
+      return signalPassFailure();
+    }
     // Everything is matched before anything is replaced, so that the
     // grouping of routed GEMMs sees the ops between them as they were.
     SmallVector<std::pair<linalg::GenericOp, Gemm>> plain;
@@ -2471,13 +2559,14 @@ struct DscLibraryGemmsPass
     if (!plain.empty()) {
       FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
       FailureOr<LibraryKernel> largeKernel =
-          largeTiles ? kernel(kLargeGemmKernel) : gemmKernel;
+          !largeTiles ? gemmKernel
+                      : kernel(wgmma ? kWgmmaGemmKernel : kLargeGemmKernel);
       if (failed(gemmKernel) || failed(largeKernel))
         return signalPassFailure();
       for (auto &[op, gemm] : plain)
         if (!fusedPlain.contains(op))
           launch(op, gemm, *gemmKernel, largeTiles ? &*largeKernel : nullptr,
-                 orNull(*fp8wGemm));
+                 largeTileBlocks, orNull(*fp8wGemm));
     }
     for (auto &[op, gemm] : batched) {
       FailureOr<LibraryKernel> batchedKernel =

@@ -85,6 +85,15 @@ inline constexpr llvm::StringLiteral kLibraryDequantizeAttr =
 inline constexpr llvm::StringLiteral kLibraryBatchedGemmAttr =
     "dsc.library_batched_gemm";
 
+/// Marks an external function (a `func.func` declaration the runtime
+/// provides) that reads only the metadata of its buffer arguments (their
+/// addresses, sizes and strides), never their elements, and writes none of
+/// them: dsc-check-graph-capture lets a CUDA graph record the host code
+/// that calls it. The runtime must keep what it returns valid for as long
+/// as a graph may replay it (the TMA descriptors of
+/// dsc_gpu_tensor_map_bf16).
+inline constexpr llvm::StringLiteral kMetadataOnlyAttr = "dsc.metadata_only";
+
 /// Whether `op` carries one of the marks above (`dsc.library_*`):
 /// dsc-library-gemms matches its form, which other passes keep.
 inline bool hasLibraryMark(Operation *op) {
@@ -137,6 +146,10 @@ struct CodegenOptions {
   /// (dsc-lower-to-linalg{bf16-linear-inputs}), so that the GPU's numerics
   /// are checked against the CPU references. The GPU pipeline always does.
   bool bf16LinearInputs = false;
+  /// For sm_90a: the blocks of 128-row tiles a linear layer's GEMM must
+  /// make to take that tile, wgmma fed by TMA (dsc-library-gemms'
+  /// large-tile-blocks; 264 is two waves on an H100's or H200's 132 SMs).
+  int64_t largeTileBlocks = 264;
 };
 
 /// Graph (dsc + linalg on tensors) to the LLVM dialect for the host CPU:

@@ -527,12 +527,18 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     memory, M an argument (sizes the host holds, not device data:
     dsc-check-graph-capture); or, with `large-tiles` and M large enough
     for the 128-row tile's blocks to make two waves on 132 SMs (M >=
-    ceil(264 / ceil(N / 128)) * 128, decided on the host by M), the
-    128-row tile `batched_gemm_bf16_tn` (256 threads, 128 KiB). The
-    library's modules join the module from the source dsc was built with,
-    holding the kernels launched only. The launch (tile, threads, shared bytes) is read from the
-    kernel's attributes (`dsc.tile`, `known_block_size`,
-    `dsc.dynamic_shared_memory`).
+    ceil(264 / ceil(N / 128)) * 128, decided on the host by M; the 264 is
+    `large-tile-blocks`), the 128-row tile `batched_gemm_bf16_tn` (256
+    threads, 128 KiB); with `wgmma` as well (sm_90a), that tile is
+    `gemm_wgmma_bf16_tn` (grouped_gemm_wgmma_tn.mlir: wgmma fed by TMA
+    through an mbarrier ring), whose two TMA descriptors the host code gets
+    from the runtime (`dsc_gpu_tensor_map_bf16`, a call that reads only its
+    buffer's address and sizes: dsc-check-graph-capture lets it be
+    recorded). The library's modules join the module from the source dsc
+    was built with, holding the kernels launched only. The launch (tile,
+    threads, shared bytes, TMA box) is read from the kernel's attributes
+    (`dsc.tile`, `known_block_size`, `dsc.dynamic_shared_memory`,
+    `dsc.tma_box`).
 
     Each routed experts' GEMM per slot marked `dsc.library_grouped_gemm`
     (by dsc-lower-to-linalg{fixed-shapes bf16-linear-inputs}: `C[t, j, n] =
@@ -641,6 +647,13 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
            "Let linear layers with many rows take the 128-row tile (128 KiB "
            "of shared memory: sm_90 and sm_80's A100, not sm_86/sm_89's 99 "
            "KiB); GPU pipelines set it for sm_90a">,
+    Option<"wgmma", "wgmma", "bool", /*default=*/"false",
+           "With large-tiles: the 128-row tile is sm_90a's wgmma GEMM fed by "
+           "TMA (gemm_wgmma_bf16_tn); GPU pipelines set it for sm_90a">,
+    Option<"largeTileBlocks", "large-tile-blocks", "int64_t",
+           /*default=*/"264",
+           "The blocks a GEMM's 128-row tiles must make for it to take them "
+           "(264: two waves on an H100's or H200's 132 SMs)">,
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",

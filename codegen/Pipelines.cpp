@@ -140,6 +140,9 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   // block; an sm_80 artifact may run on an sm_86 or sm_89, which have 99.
   DscLibraryGemmsOptions library;
   library.largeTiles = options.chip == "sm_90a";
+  // sm_90a's large GEMMs on wgmma fed by TMA.
+  library.wgmma = options.chip == "sm_90a";
+  library.largeTileBlocks = options.largeTileBlocks;
   pm.addPass(createDscLibraryGemms(library));
   // 4. Parallel loops mapped to blocks and threads, kernels outlined.
   //    The innermost dimension is tiled so that a block's threads cover
@@ -183,12 +186,18 @@ void mlir::dsc::registerCodegenPipelines() {
     Option<std::string> chip{*this, "chip",
                              llvm::cl::desc("NVIDIA target (sm_80, sm_90a)"),
                              llvm::cl::init("sm_90a")};
+    Option<int64_t> largeTileBlocks{
+        *this, "large-tile-blocks",
+        llvm::cl::desc("The blocks of 128-row tiles a linear layer's GEMM "
+                       "must make to take that tile (sm_90a)"),
+        llvm::cl::init(264)};
   };
   PassPipelineRegistration<NvvmOptions>(
       "dsc-lower-to-nvvm", "Lower a dsc graph to GPU kernels as PTX",
       [](OpPassManager &pm, const NvvmOptions &opts) {
         CodegenOptions options;
         options.chip = opts.chip;
+        options.largeTileBlocks = opts.largeTileBlocks;
         buildNvvmPipeline(pm, options);
       });
 }

@@ -174,20 +174,23 @@ void runStaticListOnRequest(llvm::Module &module, StringRef list,
 }
 
 /// The GPU host code calls MLIR's GPU runtime interface (mgpuModuleLoadJIT,
-/// mgpuLaunchKernel, ...) and libc's allocator, and loads its kernel modules
-/// in static constructors. A shared object dlopen'ed by the dsc runtime
-/// must not depend on either: every such call goes through an exported slot
-/// `dsc_import_<function>` the runtime fills (and the allocator's through
-/// the allocation hooks), and the constructors (destructors) run when the
-/// runtime calls `dsc_gpu_modules_load` (`dsc_gpu_modules_unload`), after it
-/// filled the slots.
+/// mgpuLaunchKernel, ...), dsc's (dsc_gpu_*) and libc's allocator, and loads
+/// its kernel modules in static constructors. A shared object dlopen'ed by the
+/// dsc runtime must not depend on either: every such call goes through an
+/// exported slot `dsc_import_<function>` the runtime fills (and the allocator's
+/// through the allocation hooks), and the constructors (destructors) run when
+/// the runtime calls `dsc_gpu_modules_load` (`dsc_gpu_modules_unload`), after
+/// it filled the slots.
 void bindGpuRuntimeImports(llvm::Module &module) {
   llvm::GlobalVariable *unbound =
       createSlot(module, "dsc_import_unbound", nullptr);
   for (llvm::Function &f : llvm::make_early_inc_range(module.functions())) {
     if (!f.isDeclaration() || f.use_empty())
       continue;
-    if (f.getName().starts_with("mgpu")) {
+    // MLIR's GPU runtime interface, and dsc's own GPU runtime functions
+    // (dsc_gpu_tensor_map_bf16).
+    if (f.getName().starts_with("mgpu") ||
+        f.getName().starts_with("dsc_gpu_")) {
       routeThroughSlot(module, f, ("dsc_import_" + f.getName()).str(), nullptr,
                        unbound);
       if (f.use_empty())

@@ -61,6 +61,13 @@ prepare() {
   "$build/tools/dsc-compile" test/fixtures/tiny-v3 --target cpu,sm_90a \
     --bf16-linear-inputs --kv-cache-type bf16 --embed-weights --quiet \
     -o "$bundle/models/tiny-v3-bf16kv.dscx"
+  # sm_90a's wgmma GEMM (TMA descriptors from the runtime) for every
+  # linear layer of 128 rows or more: run.py's prompts for it make a
+  # prefill of 132 rows.
+  log "compile tiny-v3 with the wgmma GEMM from 128 rows for cpu, sm_90a"
+  "$build/tools/dsc-compile" test/fixtures/tiny-v3 --target cpu,sm_90a \
+    --bf16-linear-inputs --kv-cache-type f32 --gemm-large-tile-blocks 1 \
+    --embed-weights --quiet -o "$bundle/models/tiny-v3-wgmma.dscx"
   # DeepSeek-V3's shapes in one MoE layer, bf16 (the config without its
   # FP8 quantization), compiled from the config alone: run.py times its
   # decode step with random weights (dsc-run --random-weights).

@@ -15,7 +15,10 @@ GEMM over the rows sorted by expert:
 bf16 (grouped_gemm_wgmma_bf16_tn, f32 out) and with SwiGLU fused into the
 epilogue (grouped_gemm_wgmma_swiglu_bf16_tn: B packed as for
 grouped_gemm_swiglu_bf16_tn, per 32 rows 16 gate rows then the same 16 up
-rows; bf16 out [rows, N / 2], rounded as transformers' bf16 MLP). With
+rows; bf16 out [rows, N / 2], rounded as transformers' bf16 MLP); and the
+dense form a linear layer runs on sm_90a (gemm_wgmma_bf16_tn: one GEMM of
+M rows, any M and N, K % 8 == 0, each value of C stored under its guards),
+which dsc-library-gemms launches. With
 --fp8, e4m3 A and B with DeepSeek's block scales (grouped_gemm_fp8_wgmma):
 
       C[r, n] = sum_kb sa[r, kb] * sb[(e N + n) / 128, kb]
@@ -64,7 +67,9 @@ REGS = TILE_N // 2  # m64n128 accumulators per thread
 ACC = accumulator_type(TILE_N)
 
 
-def gemm_kernel(swiglu):
+def gemm_kernel(swiglu, dense=False):
+    """The grouped kernel; or, `dense`, one GEMM of M rows (a linear
+    layer's), every row and column of C guarded."""
     f = Function()
     c = f.c
     emit = f.emit
@@ -72,27 +77,38 @@ def gemm_kernel(swiglu):
     i64c = f.i64c
 
     f.float_constants()
-    e = f.let("expert", "gpu.block_id z")
+    if not dense:
+        e = f.let("expert", "gpu.block_id z")
     bm = f.let("bm", "gpu.block_id y")
     bn = f.let("bn", "gpu.block_id x")
     tid = f.let("tid", "gpu.thread_id x")
     ln = WarpgroupLanes(f, tid, 2)
     wg, warp, g, t2 = ln.wg, ln.warp, ln.g, ln.t2
     leader = f.let("leader", f"arith.cmpi eq, {tid}, {c(0)} : index")
-    e1 = f.idx("expert1", "addi", e, c(1))
-    start32 = f.let("start32", f"memref.load %offsets[{e}] : memref<?xi32>")
-    end32 = f.let("end32", f"memref.load %offsets[{e1}] : memref<?xi32>")
-    start = f.let("rowStart", f"arith.index_cast {start32} : i32 to index")
-    end = f.let("rowEnd", f"arith.index_cast {end32} : i32 to index")
+    if dense:
+        start, end = c(0), "%M"
+    else:
+        e1 = f.idx("expert1", "addi", e, c(1))
+        start32 = f.let("start32", f"memref.load %offsets[{e}] : memref<?xi32>")
+        end32 = f.let("end32", f"memref.load %offsets[{e1}] : memref<?xi32>")
+        start = f.let("rowStart", f"arith.index_cast {start32} : i32 to index")
+        end = f.let("rowEnd", f"arith.index_cast {end32} : i32 to index")
     mb = f.idx("mb", "muli", bm, c(TILE_M))
     m0 = f.idx("m0", "addi", start, mb)
     inside = f.let("inside", f"arith.cmpi ult, {m0}, {end} : index")
     emit(f"scf.if {inside} {{")
     f.depth += 1
     n0 = f.idx("n0", "muli", bn, c(TILE_N))
-    eN = f.idx("eN", "muli", e, "%N")
-    nB = f.idx("nB", "addi", eN, n0)  # B's first row of the tile
-    kTiles = f.idx("kTiles", "divui", "%K", c(TILE_K))
+    if dense:
+        nB = n0
+        # A K tail past the last whole step: TMA fills A's and B's columns
+        # past K with zeros, which add nothing.
+        kUp = f.idx("kUp", "addi", "%K", c(TILE_K - 1))
+        kTiles = f.idx("kTiles", "divui", kUp, c(TILE_K))
+    else:
+        eN = f.idx("eN", "muli", e, "%N")
+        nB = f.idx("nB", "addi", eN, n0)  # B's first row of the tile
+        kTiles = f.idx("kTiles", "divui", "%K", c(TILE_K))
 
     bar = f.let("bar", f"nvgpu.mbarrier.create -> {BARS}")
     pad, desc0 = aligned_shared(f, bar, BARS, STAGES)
@@ -206,6 +222,8 @@ def gemm_kernel(swiglu):
         sums = [f.let("sum", f"llvm.extractvalue {res}[{r}] : {ACC}") for r in range(REGS)]
     if swiglu:
         swiglu_epilogue(f, sums, rowA, rowB, n0, t2)
+    elif dense:
+        guarded_epilogue(f, sums, rowA, rowB, n0, t2, end)
     else:
         # C [rows, N] f32: this lane's pairs of columns, rows g and g + 8.
         col0 = f.idx("col0", "addi", n0, t2)
@@ -223,6 +241,39 @@ def gemm_kernel(swiglu):
     emit("}")
     emit("gpu.return")
     return f
+
+
+DENSE_COMMENT = """  // gemm_wgmma_bf16_tn: one GEMM (a linear layer's), C [M, N] f32 = A [M, K]
+  // times B [N, K] transposed, the same schedule; any M and N, K % 8 == 0
+  // (TMA's 16-byte row strides; a K tail is TMA's zeros). Grid
+  // (ceil(N / 128), ceil(M / 128)); dsc-library-gemms builds the two
+  // descriptors on the host (dsc_gpu_tensor_map_bf16) and launches it for
+  // sm_90a's large GEMMs."""
+
+
+def guarded_epilogue(f, sums, rowA, rowB, n0, t2, rows):
+    """C [rows, N] f32, each value stored alone when its row is below
+    `rows` and its column below N: C's rows are N apart, whatever N, so
+    pairs need not be 8-byte aligned."""
+    c = f.c
+    col0 = f.idx("col0", "addi", n0, t2)
+    for k, row in enumerate((rowA, rowB)):
+        inRow = f.let("inRow", f"arith.cmpi ult, {row}, {rows} : index")
+        f.emit(f"scf.if {inRow} {{")
+        f.depth += 1
+        rowOff = f.idx("cRow", "muli", row, "%N")
+        for j in range(TILE_N // 8):
+            for i in range(2):
+                col = f.idx("col", "addi", col0, c(8 * j + i))
+                inCol = f.let("inCol", f"arith.cmpi ult, {col}, %N : index")
+                f.emit(f"scf.if {inCol} {{")
+                f.depth += 1
+                at = f.idx("cAt", "addi", rowOff, col)
+                f.emit(f"memref.store {sums[4 * j + 2 * k + i]}, %C[{at}] : memref<?xf32>")
+                f.depth -= 1
+                f.emit("}")
+        f.depth -= 1
+        f.emit("}")
 
 
 def swiglu_epilogue(f, sums, rowA, rowB, n0, t2):
@@ -271,6 +322,21 @@ def signature(name, swiglu):
                   {out}, %offsets: memref<?xi32>,
                   {scales}%N: index, %K: index)
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{
+    %mapA = builtin.unrealized_conversion_cast %mapAPtr : !llvm.ptr to {MAP}
+    %mapB = builtin.unrealized_conversion_cast %mapBPtr : !llvm.ptr to {MAP}"""
+
+
+def dense_signature(name):
+    """A linear layer's GEMM: C [M, N] f32 = A [M, K] times B [N, K]
+    transposed; its launch as dsc-library-gemms reads it (dsc.tile,
+    dsc.dynamic_shared_memory, and dsc.tma_box, the box of both
+    descriptors, rows x columns)."""
+    return f"""  gpu.func @{name}(%mapAPtr: !llvm.ptr, %mapBPtr: !llvm.ptr,
+                  %C: memref<?xf32>, %M: index, %N: index, %K: index)
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
+                         dsc.tile = array<i64: {TILE_M}, {TILE_N}>,
+                         dsc.tma_box = array<i64: 128, {TILE_K}>,
+                         dsc.dynamic_shared_memory = {SMEM_BYTES} : i64}} {{
     %mapA = builtin.unrealized_conversion_cast %mapAPtr : !llvm.ptr to {MAP}
     %mapB = builtin.unrealized_conversion_cast %mapBPtr : !llvm.ptr to {MAP}"""
 
@@ -333,6 +399,11 @@ gpu.module @{module} attributes {{dsc.chips = ["sm_90a"]}} {{
     for swiglu, name in variants:
         out.append(signature(name, swiglu))
         out += gemm_kernel(swiglu).text()
+        out.append("  }")
+    if not FP8:
+        out.append(DENSE_COMMENT)
+        out.append(dense_signature("gemm_wgmma_bf16_tn"))
+        out += gemm_kernel(False, dense=True).text()
         out.append("  }")
     out.append("}")
     out.append("}")

@@ -1514,6 +1514,14 @@ class Host(Block):
 
     def op_func_call(self, op, *args):
         callee = op.attr(r"callee = @(\w+)")
+        if callee == "dsc_gpu_tensor_map_bf16":
+            # The runtime's TMA descriptor of a bf16 matrix (memref [rows,
+            # cols]) for boxes of (boxRows, boxCols): its array, a view
+            # that launches read as they run.
+            matrix, box_rows, box_cols = args
+            if matrix.data.ndim != 2:
+                raise EmulationError("a TMA descriptor of a memref not 2-d")
+            return [TensorMap(matrix.data, (int(box_rows[0]), int(box_cols[0])))]
         if callee not in self.funcs:
             raise EmulationError(f"call of @{callee}, which the module does not define")
         return Host(self.funcs[callee], self.funcs, self.kernels, list(args),
@@ -1586,7 +1594,7 @@ class Host(Block):
         grid = tuple(int(v[0]) for v in operands[0:3])
         block = tuple(int(v[0]) for v in operands[3:6])
         shared = int(operands[6][0]) if sizes[10] else 0
-        args = [a if isinstance(a, MemRef) else
+        args = [a if isinstance(a, (MemRef, TensorMap)) else
                 float(a[0]) if np.issubdtype(a.dtype, np.floating) else int(a[0])
                 for a in operands[6 + sizes[10]:]]
         module, name = re.search(r"kernel = @(\w+)::@(\w+)", op.text).groups()

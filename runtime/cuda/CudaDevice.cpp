@@ -112,6 +112,33 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                      ") with ", sharedBytes, " bytes of shared memory")));
 }
 
+//===----------------------------------------------------------------------===//
+// dsc's own GPU runtime functions, as the compiled host code calls them.
+//===----------------------------------------------------------------------===//
+
+/// The TMA descriptor of a bf16 matrix for the kernel library's wgmma
+/// kernels (codegen's kTensorMapFunction): the memref [rows, cols] as MLIR
+/// passes it (allocated and aligned pointers, offset, sizes, strides), and
+/// the box.
+void *dscGpuTensorMapBf16(void * /*allocated*/, char *aligned, int64_t offset,
+                          int64_t rows, int64_t cols, int64_t rowStride,
+                          int64_t colStride, int64_t boxRows, int64_t boxCols) {
+  constexpr int64_t kBytes = 2;
+  if (rows <= 0 || cols <= 0 || colStride != 1 || rowStride < cols ||
+      boxRows <= 0 || boxCols <= 0 || boxRows > 256 || boxCols > 256)
+    abandonCall(absl::InternalError(absl::StrCat(
+        "a TMA descriptor asked for a ", rows, " x ", cols,
+        " bf16 matrix with strides [", rowStride, ", ", colStride,
+        "] in boxes of ", boxRows, " x ", boxCols, " (a dsc bug)")));
+  absl::StatusOr<void *> map = device().tensorMap(
+      reinterpret_cast<uint64_t>(aligned + offset * kBytes), uint64_t(rows),
+      uint64_t(cols), uint64_t(rowStride * kBytes), kBytes, unsigned(boxRows),
+      unsigned(boxCols));
+  if (!map.ok())
+    abandonCall(map.status());
+  return *map;
+}
+
 /// Set where the compiled code calls a GPU runtime function this runtime
 /// lacks (the compiled code checks the slot before each call).
 void mgpuUnbound(const char *name) {
@@ -142,6 +169,8 @@ const Import kImports[] = {
      reinterpret_cast<void *>(&mgpuStreamSynchronize)},
     {"dsc_import_mgpuLaunchKernel",
      reinterpret_cast<void *>(&mgpuLaunchKernel)},
+    {"dsc_import_dsc_gpu_tensor_map_bf16",
+     reinterpret_cast<void *>(&dscGpuTensorMapBf16)},
     {"dsc_import_unbound", reinterpret_cast<void *>(&mgpuUnbound)},
 };
 
@@ -198,6 +227,11 @@ absl::StatusOr<std::unique_ptr<CudaDevice>> CudaDevice::open(int ordinal) {
                    "creating a stream");
       !s.ok())
     return s;
+  if (absl::Status s =
+          cu.check(cu.cuStreamCreate(&d->sideStream, CU_STREAM_NON_BLOCKING),
+                   "creating a stream");
+      !s.ok())
+    return s;
   return d;
 }
 
@@ -223,6 +257,8 @@ CudaDevice::~CudaDevice() {
       api->cuStreamDestroy(launchStream);
     }
     releaseCache();
+    if (sideStream)
+      api->cuStreamDestroy(sideStream);
     for (auto &[block, size] : sizes)
       api->cuMemFree(reinterpret_cast<CUdeviceptr>(block));
     for (auto &[block, size] : deviceBlocks)
@@ -263,6 +299,10 @@ absl::Status CudaDevice::synchronize() {
 absl::Status CudaDevice::beginCapture() {
   if (capture)
     return absl::InternalError("a CUDA graph is already being recorded");
+  // A recording cannot wait for the stream to recycle TMA descriptors:
+  // leave it room.
+  if (tensorMapTable && freeTensorMaps.size() < kTensorMaps / 4)
+    recycleTensorMaps();
   if (absl::Status s =
           api->check(api->cuStreamBeginCapture(launchStream,
                                                CU_STREAM_CAPTURE_MODE_RELAXED),
@@ -297,6 +337,94 @@ absl::StatusOr<std::unique_ptr<CudaGraph>> CudaDevice::endCapture(bool keep) {
   if (!status.ok())
     return status;
   return result;
+}
+
+void CudaDevice::recycleTensorMaps() {
+  // Once the stream is idle, no launch reads an unrecorded descriptor, save
+  // those handed out since the last launch (for the launch being built).
+  if (!synchronize().ok())
+    return; // The next launch reports the stream's failure.
+  for (auto it = tensorMaps.begin(); it != tensorMaps.end();) {
+    if (!it->second.recorded && it->second.handedOut < launchTotal) {
+      freeTensorMaps.push_back(it->second.index);
+      tensorMaps.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
+absl::StatusOr<void *> CudaDevice::tensorMap(uint64_t address, uint64_t rows,
+                                             uint64_t cols, uint64_t rowBytes,
+                                             unsigned elementBytes,
+                                             unsigned boxRows,
+                                             unsigned boxCols) {
+  constexpr size_t kMapBytes = sizeof(CUtensorMap);
+  const TensorMapKey key{address,      rows,    cols,   rowBytes,
+                         elementBytes, boxRows, boxCols};
+  if (auto it = tensorMaps.find(key); it != tensorMaps.end()) {
+    // A recording replays the descriptor later: it must stay.
+    it->second.recorded |= capturing();
+    it->second.handedOut = launchTotal;
+    return static_cast<char *>(tensorMapTable) + it->second.index * kMapBytes;
+  }
+  if (!tensorMapTable) {
+    absl::StatusOr<void *> table =
+        allocateDeviceMemory(kTensorMaps * kMapBytes, "the TMA descriptors");
+    if (!table.ok())
+      return table.status();
+    tensorMapTable = *table;
+    for (size_t i = kTensorMaps; i > 0; --i)
+      freeTensorMaps.push_back(i - 1);
+  }
+  if (freeTensorMaps.empty() && !capturing())
+    recycleTensorMaps();
+  if (freeTensorMaps.empty())
+    return absl::ResourceExhaustedError(
+        absl::StrCat("more than ", kTensorMaps,
+                     " TMA descriptors in use by CUDA graphs or a recording"));
+  // The driver takes the innermost dimension first.
+  const uint64_t dims[2] = {cols, rows};
+  const uint64_t strides[1] = {rowBytes};
+  const unsigned box[2] = {boxCols, boxRows};
+  const unsigned elementStrides[2] = {1, 1};
+  CUtensorMap map;
+  if (CUresult r = api->cuTensorMapEncodeTiled(
+          &map,
+          elementBytes == 1 ? CU_TENSOR_MAP_DATA_TYPE_UINT8
+                            : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+          2, reinterpret_cast<void *>(address), dims, strides, box,
+          elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+          CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+          CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+      r != CUDA_SUCCESS) {
+    absl::Status s = api->check(
+        r, absl::StrCat(
+               "describing a ", rows, " x ", cols, " matrix of ", elementBytes,
+               "-byte elements at 0x", absl::Hex(address), " (rows ", rowBytes,
+               " bytes apart) for TMA in boxes of ", boxRows, " x ", boxCols));
+    return absl::InvalidArgumentError(s.message());
+  }
+  // Written now, on a stream of its own, and waited for: a recording does
+  // not record the write (a graph that failed or was dropped leaves no
+  // descriptor unwritten), and a replay does not repeat it. The slot is
+  // new or recycled after the launch stream went idle, so no kernel reads
+  // it meanwhile.
+  const size_t index = freeTensorMaps.back();
+  void *slot = static_cast<char *>(tensorMapTable) + index * kMapBytes;
+  if (absl::Status s =
+          api->check(api->cuMemcpyHtoDAsync(reinterpret_cast<CUdeviceptr>(slot),
+                                            &map, kMapBytes, sideStream),
+                     "copying a TMA descriptor to the GPU");
+      !s.ok())
+    return s;
+  if (absl::Status s = api->check(api->cuStreamSynchronize(sideStream),
+                                  "copying a TMA descriptor to the GPU");
+      !s.ok())
+    return s;
+  freeTensorMaps.pop_back();
+  tensorMaps.emplace(key, TensorMapSlot{index, capturing(), launchTotal});
+  return slot;
 }
 
 absl::Status CudaDevice::allowSharedMemory(CUfunction function, int32_t bytes) {
@@ -405,7 +533,8 @@ absl::StatusOr<void *>
 CudaDevice::allocateDeviceMemory(uint64_t bytes, const std::string &what) {
   CUdeviceptr pointer = 0;
   CUresult r = api->cuMemAlloc(&pointer, bytes ? bytes : 1);
-  if (r == CUDA_ERROR_OUT_OF_MEMORY && !cached.empty()) {
+  // Not while recording: freeing may synchronize, which a capture forbids.
+  if (r == CUDA_ERROR_OUT_OF_MEMORY && !cached.empty() && !capture) {
     releaseCache();
     r = api->cuMemAlloc(&pointer, bytes ? bytes : 1);
   }

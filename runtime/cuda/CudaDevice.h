@@ -24,6 +24,7 @@
 #include "runtime/Workspace.h"
 #include "runtime/cuda/CudaDriver.h"
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 
 #include <map>
@@ -98,6 +99,25 @@ public:
 
   /// Waits for the stream.
   absl::Status synchronize();
+
+  /// A tiled TMA descriptor (what cp.async.bulk.tensor reads) of the
+  /// row-major matrix at `address`: `rows` x `cols` elements of
+  /// `elementBytes` (2: bf16), rows `rowBytes` apart, loaded in boxes of
+  /// `boxRows` x `boxCols` with the 128-byte swizzle and zeros past its
+  /// edges. The descriptor lies in a table in device memory, one per
+  /// distinct request, written when first asked for (on a stream of its
+  /// own, waited for: never part of a recording). One a recording used
+  /// stays until the device closes (also when the recording failed or its
+  /// graph was dropped); the others are reused once the launch stream has
+  /// passed them, when the table is full or a recording starts with less
+  /// than a quarter free. INVALID_ARGUMENT for a matrix the driver cannot
+  /// describe, RESOURCE_EXHAUSTED past kTensorMaps.
+  absl::StatusOr<void *> tensorMap(uint64_t address, uint64_t rows,
+                                   uint64_t cols, uint64_t rowBytes,
+                                   unsigned elementBytes, unsigned boxRows,
+                                   unsigned boxCols);
+  /// The descriptors a device holds at most.
+  static constexpr size_t kTensorMaps = 8192;
 
   /// Starts recording the stream's work into a graph instead of running it
   /// (relaxed capture: the compiled code allocates while recorded). Until
@@ -195,6 +215,40 @@ private:
   std::unordered_map<CUfunction, int32_t> sharedAllowed;
   /// Blocks of allocateDeviceMemory and their sizes.
   std::unordered_map<void *, uint64_t> deviceBlocks;
+
+  /// What a TMA descriptor describes (tensorMap's arguments).
+  struct TensorMapKey {
+    uint64_t address, rows, cols, rowBytes;
+    unsigned elementBytes, boxRows, boxCols;
+    bool operator==(const TensorMapKey &o) const {
+      return address == o.address && rows == o.rows && cols == o.cols &&
+             rowBytes == o.rowBytes && elementBytes == o.elementBytes &&
+             boxRows == o.boxRows && boxCols == o.boxCols;
+    }
+    template <typename H> friend H AbslHashValue(H h, const TensorMapKey &k) {
+      return H::combine(std::move(h), k.address, k.rows, k.cols, k.rowBytes,
+                        k.elementBytes, k.boxRows, k.boxCols);
+    }
+  };
+  /// A descriptor's slot in the table below, whether a recording used it
+  /// (then it is never reused), and launchTotal when it was last handed
+  /// out (a slot handed out since the last launch is the launch's being
+  /// built: not reused either).
+  struct TensorMapSlot {
+    size_t index;
+    bool recorded;
+    int64_t handedOut;
+  };
+  absl::flat_hash_map<TensorMapKey, TensorMapSlot> tensorMaps;
+  /// kTensorMaps descriptors in device memory, allocated at the first
+  /// request, and the slots free in it.
+  void *tensorMapTable = nullptr;
+  std::vector<size_t> freeTensorMaps;
+  /// Where descriptors are copied to the table.
+  CUstream sideStream = nullptr;
+  /// Waits for the stream and frees the slots of descriptors no recording
+  /// used and no launch being built holds.
+  void recycleTensorMaps();
   friend class CudaGraph;
 };
 

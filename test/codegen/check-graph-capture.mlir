@@ -131,6 +131,29 @@ module attributes {gpu.container_module} {
 
 // -----
 
+// One declared dsc.metadata_only reads its buffers' address and sizes only
+// (the runtime's TMA descriptors): the step can be captured, the
+// descriptor handed to a launch.
+// CHECK: module attributes {dsc.graph_capturable = ["step"], gpu.container_module}
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @load(%map: !llvm.ptr) kernel {
+      gpu.return
+    }
+  }
+  func.func private @dsc_gpu_tensor_map_bf16(memref<?x?xbf16>, index, index) -> !llvm.ptr attributes {dsc.metadata_only}
+  // expected-remark @below {{entry point 'step' can be captured into a CUDA graph}}
+  func.func @step(%a: memref<?x?xbf16>) {
+    %c1 = arith.constant 1 : index
+    %c64 = arith.constant 64 : index
+    %map = call @dsc_gpu_tensor_map_bf16(%a, %c64, %c64) : (memref<?x?xbf16>, index, index) -> !llvm.ptr
+    gpu.launch_func @kernels::@load blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%map : !llvm.ptr)
+    return
+  }
+}
+
+// -----
+
 // A raw pointer's memory cannot be told apart: assume the worst.
 // CHECK: module attributes {dsc.graph_capturable = [], gpu.container_module}
 module attributes {gpu.container_module} {

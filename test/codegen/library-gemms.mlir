@@ -25,6 +25,32 @@
 // LARGE: gpu.module @dsc_grouped_gemm
 // LARGE-DAG: gpu.func @batched_gemm_bf16_tn_m64(
 // LARGE-DAG: gpu.func @batched_gemm_bf16_tn(
+// With wgmma as well (sm_90a's pipeline), that tile is gemm_wgmma_bf16_tn,
+// fed by TMA: the host code gets A's and B's descriptors from the runtime
+// (dsc_gpu_tensor_map_bf16, declared metadata-only: it reads the memrefs'
+// address and sizes) over [M, K] and [N, K] in boxes of 128 x 64, the
+// kernel's dsc.tma_box. large-tile-blocks sets the blocks to make (here 1:
+// one tile, 128 rows).
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms="large-tiles wgmma large-tile-blocks=1" -canonicalize 2>/dev/null | FileCheck %s --check-prefix=WGMMA
+// WGMMA: func.func private @dsc_gpu_tensor_map_bf16(memref<?x?xbf16>, index, index) -> !llvm.ptr attributes {dsc.metadata_only}
+// WGMMA-LABEL: func.func @linear
+// WGMMA: %[[M:.*]] = arith.muli
+// WGMMA: %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c128
+// WGMMA: scf.if %[[MANY]] {
+// WGMMA: %[[A2:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : memref<?x?x64xbf16> into memref<?x64xbf16>
+// WGMMA: %[[A2D:.*]] = memref.cast %[[A2]] : memref<?x64xbf16> to memref<?x?xbf16>
+// WGMMA: %[[MAPA:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[A2D]], %c128, %c64)
+// WGMMA: %[[B2:.*]] = memref.cast %{{.*}} : memref<136x64xbf16> to memref<?x?xbf16>
+// WGMMA: %[[MAPB:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[B2]], %c128, %c64)
+// WGMMA: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@gemm_wgmma_bf16_tn blocks in (%c2, %{{.*}}, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c132096_i32 args(%[[MAPA]] : !llvm.ptr, %[[MAPB]] : !llvm.ptr, %{{.*}} : memref<?xf32>, %[[M]] : index, %c136 : index, %c64 : index)
+// WGMMA: } else {
+// WGMMA: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64
+// WGMMA: }
+// WGMMA: gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]}
+// WGMMA-NOT: gpu.func @grouped_gemm
+// WGMMA: gpu.func @gemm_wgmma_bf16_tn(
+// RUN: not dsc-opt %s --split-input-file --dsc-library-gemms="large-tile-blocks=0" 2>&1 | FileCheck %s --check-prefix=BLOCKS
+// BLOCKS: error: dsc-library-gemms: large-tile-blocks must be positive, not 0
 // The zero fill of C the GEMM accumulated onto is dead (the kernel writes
 // all of C): gone, unless something else touches C in between.
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms 2>/dev/null | FileCheck %s --check-prefix=FILL

@@ -7,7 +7,8 @@ usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
          grouped-gemm-fp8-wgmma, moe-dispatch,
          rmsnorm, quant-fp8, moe-pipeline, mla-decode,
          mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route,
-         rope, routed-experts, fp8w-weights, head-products, split-reductions or
+         rope, routed-experts, fp8w-weights, wgmma-linear, head-products,
+         split-reductions or
          paged-attention (host code:
          dsc-library-gemms' output)
 
@@ -423,7 +424,19 @@ def grouped_gemm_wgmma_tn(kernels):
     got = emu._bits_to_f32(d).reshape(rows, half)
     # f32 summation order may move gate or up across a bf16 rounding: a few
     # outputs one bf16 step off.
-    return verdict("grouped_gemm_wgmma_swiglu_bf16_tn", got, want, 1.0 / 64) and ok
+    ok &= verdict("grouped_gemm_wgmma_swiglu_bf16_tn", got, want, 1.0 / 64)
+    # The linear layers' dense form: M and N past whole tiles and a K tail
+    # (TMA's zeros past the tensors); C exactly [M, N], so a store past a
+    # row or column would fail.
+    m, n, k = 200, 200, 136
+    a_bits, a = bf16(rng.standard_normal((m, k)))
+    b_bits, b = bf16(rng.standard_normal((n, k)))
+    c = np.full(m * n, np.nan, np.float32)
+    emu.run_kernel(kernels["gemm_wgmma_bf16_tn"], (2, 2, 1), 256, smem,
+                   [emu.TensorMap(a_bits, (128, 64)), emu.TensorMap(b_bits, (128, 64)),
+                    emu.global_memref(c), m, n, k])
+    return verdict(f"gemm_wgmma_bf16_tn {m} rows, N {n}, K {k}", c.reshape(m, n),
+                   a.astype(np.float64) @ b.T.astype(np.float64), 1e-5) and ok
 
 
 def route_reference(logits, bias, groups, topk_group, top_k, normalize, scale):
@@ -1157,6 +1170,28 @@ def fp8w_weights(modules):
     return verdict(f"e4m3 routed layer with SwiGLU ({names})", out, want, 1e-4) and ok
 
 
+def wgmma_linear(modules):
+    """dsc-library-gemms' output with large-tiles and wgmma for a linear
+    layer (test/codegen/Inputs/wgmma-linear.mlir: N 200, K 136): its host
+    code and launches against NumPy with 70 rows (the 64-row mma.sync tile)
+    and 200 (gemm_wgmma_bf16_tn, A and B through the TMA descriptors the
+    host code asks the runtime for). The output starts as NaN."""
+    rng = np.random.default_rng(37)
+    (module,) = modules
+    n, k = 200, 136
+    w_bits, w = bf16(rng.standard_normal((n, k)))
+    ok = True
+    for rows in (70, 200):
+        x_bits, x = bf16(rng.standard_normal((rows, k)))
+        y = np.full((rows, n), np.nan, np.float32)
+        launches = emu.run_host(module, "linear", [emu.MemRef(a, list(a.shape))
+                                                   for a in (x_bits, w_bits, y)])
+        names = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
+        ok &= verdict(f"linear layer, {rows} rows ({names})", y,
+                      x.astype(np.float64) @ w.T.astype(np.float64), 1e-5)
+    return ok
+
+
 def head_products(modules):
     """dsc-library-gemms' output for the absorbed attention's per-head
     products (test/codegen/Inputs/head-products.mlir): its launches of the
@@ -1286,7 +1321,7 @@ CHECKS = {"grouped-gemm": grouped_gemm, "batched-gemm": batched_gemm,
           "mla-prefill": mla_prefill, "mla-prefill-wgmma": mla_prefill_wgmma}
 # Checks of host code and its launches: they take the parsed modules.
 HOST_CHECKS = {"routed-experts": routed_experts, "head-products": head_products,
-               "fp8w-weights": fp8w_weights,
+               "fp8w-weights": fp8w_weights, "wgmma-linear": wgmma_linear,
                "split-reductions": split_reductions,
                "paged-attention": paged_attention}
 

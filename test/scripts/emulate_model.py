@@ -9,7 +9,8 @@ with transformers' reference in the fixture.
 
 usage: emulate_model.py --fixture DIR --tools DIR --work DIR
                         [--prompt 0 | --prompt-ids 1,2,3] [--chip sm_90a] [--decode N]
-                        [--kv-cache-type f32|bf16] [--tolerance 1e-2]
+                        [--kv-cache-type f32|bf16] [--gemm-large-tile-blocks N]
+                        [--tolerance 1e-2]
 
 It checks what no test without a GPU did before: that the GPU lowering
 (tiling into blocks and threads, kernel outlining, the library launches,
@@ -88,6 +89,7 @@ def compiled_module(args):
     path = os.path.join(args.work, "gpu.mlir")
     cmd = [os.path.join(args.tools, "dsc-compile"), args.fixture, "--target", args.chip,
            "--kv-cache-type", args.kv_cache_type,
+           "--gemm-large-tile-blocks", str(args.gemm_large_tile_blocks),
            "-o", os.path.join(args.work, "gpu.dscx"), "--quiet",
            "--mlir-print-ir-after=dsc-check-graph-capture", "--mlir-print-op-generic"]
     p = subprocess.run(cmd, capture_output=True, text=True)
@@ -254,6 +256,9 @@ def main():
     parser.add_argument("--kv-cache-type", default="f32", choices=("f32", "bf16"),
                         help="the KV cache's element type (dsc-compile's option; "
                         "with bf16, GPU decode attention is the kernel library's)")
+    parser.add_argument("--gemm-large-tile-blocks", type=int, default=264,
+                        help="dsc-compile's option: 1 sends sm_90a's linear "
+                        "layers of 128 rows or more to the wgmma GEMM")
     parser.add_argument("--tolerance", type=float, default=1e-2,
                         help="against the CPU, relative to each position's "
                         "largest logit (issue 5's bf16 GPU-vs-CPU tolerance)")

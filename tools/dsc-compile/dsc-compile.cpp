@@ -170,6 +170,14 @@ cl::opt<bool> bf16LinearInputs(
              "GPU's numerics "
              "against CPU references"),
     cl::cat(category));
+cl::opt<int64_t> gemmLargeTileBlocks(
+    "gemm-large-tile-blocks", cl::init(264),
+    cl::desc("sm_90a: the blocks of 128-row tiles a linear layer's GEMM must "
+             "make to take that tile (wgmma fed by TMA; below, the 64-row "
+             "mma.sync tile). The default, 264, is two waves on an H100's or "
+             "H200's 132 SMs; a GPU with other SM counts may want twice its "
+             "own"),
+    cl::value_desc("blocks"), cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress lines on stderr"),
                     cl::cat(category));
 
@@ -566,6 +574,9 @@ int main(int argc, char **argv) {
   if (!::dsc::isHostCpuLevel(cpu))
     return fail("--cpu: unknown level '" + hostCpu + "' (expected " +
                 ::dsc::hostCpuLevelList("native") + ")");
+  if (gemmLargeTileBlocks < 1)
+    return fail("--gemm-large-tile-blocks: expected a positive count, not " +
+                std::to_string(gemmLargeTileBlocks));
   if (kvCacheType != "auto" && kvCacheType != "f32" && kvCacheType != "bf16")
     return fail("--kv-cache-type: expected auto, f32 or bf16, not '" +
                 kvCacheType + "'");
@@ -796,6 +807,7 @@ int main(int argc, char **argv) {
     progress.stage(target.str() + ": lower to NVVM and PTX");
     mlir::dsc::CodegenOptions options;
     options.chip = target.str();
+    options.largeTileBlocks = gemmLargeTileBlocks;
     mlir::dsc::buildNvvmPipeline(pm, options);
     LibraryReport library;
     if (failed(runCollecting(pm, *clone, library)))

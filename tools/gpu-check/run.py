@@ -27,9 +27,14 @@ SMOKE = os.environ.get("GPU_CHECK_SMOKE") == "1"
 ONLY = [s for s in os.environ.get("GPU_CHECK_STEPS", "").split(",") if s]
 DSC_RUN = os.path.join(BUNDLE, "bin", "dsc-run")
 MODELS = ["tiny-v3", "tiny-v2-lite", "tiny-v3-fp8", "tiny-v3-sm80",
-          "tiny-v3-bf16kv"]
+          "tiny-v3-bf16kv", "tiny-v3-wgmma"]
 # A batch of prompts of different lengths: padding must stay invisible.
 PROMPTS = "1,2,3,4,5,6,7,8,9,10,11,12;13,14,15;200,7"
+# tiny-v3-wgmma takes sm_90a's wgmma GEMM from 128 rows: three prompts of
+# 44 tokens make a prefill of 132 rows (the decode steps' 4 stay on
+# mma.sync); with the new tokens every context stays under 64.
+MODEL_PROMPTS = {"tiny-v3-wgmma": ";".join(
+    ",".join(str((7 * i + j) % 200 + 1) for i in range(44)) for j in range(3))}
 NEW_TOKENS = 16
 # Both devices compute in fp32 with different summation orders.
 LOGIT_TOLERANCE = 1e-2
@@ -112,7 +117,9 @@ def correctness():
         results = {}
         for device in ("cpu", "cuda"):
             path = os.path.join(scratch, f"{model}-{device}.npy")
-            res, err = dsc_run(model, device, extra=(f"--output=@{path}",))
+            res, err = dsc_run(model, device,
+                               prompts=MODEL_PROMPTS.get(model, PROMPTS),
+                               extra=(f"--output=@{path}",))
             if err:
                 row(f"{model} {device}", err[0], False)
                 break
