@@ -2361,6 +2361,7 @@ struct DscLibraryGemmsPass
       // The GEMMs', the MLA decode's and the MLA prefill's launches are
       // read from their attributes.
       bool statesLaunch = &source.file == &kGemmFile ||
+                          &source.file == &kWgmmaGemmFile ||
                           source.kernel.starts_with("mla_decode_bf16") ||
                           source.kernel.starts_with("mla_prefill_bf16");
       if (failed(found) ||

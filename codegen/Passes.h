@@ -134,6 +134,10 @@ bool libraryHasMlaPrefill(int64_t nope, int64_t rope, int64_t value);
 bool libraryHasMoeRoute(int64_t experts, int64_t groups);
 
 /// Options of the lowering pipelines.
+/// The blocks of 128-row tiles a linear layer's GEMM must make for sm_90a
+/// to take that tile: two waves on an H100's or H200's 132 SMs.
+inline constexpr int64_t kLargeTileBlocks = 2 * 132;
+
 struct CodegenOptions {
   /// NVIDIA target for the GPU pipeline, e.g. "sm_80" or "sm_90a".
   std::string chip = "sm_90a";
@@ -148,8 +152,8 @@ struct CodegenOptions {
   bool bf16LinearInputs = false;
   /// For sm_90a: the blocks of 128-row tiles a linear layer's GEMM must
   /// make to take that tile, wgmma fed by TMA (dsc-library-gemms'
-  /// large-tile-blocks; 264 is two waves on an H100's or H200's 132 SMs).
-  int64_t largeTileBlocks = 264;
+  /// large-tile-blocks, whose default in Passes.td is the same).
+  int64_t largeTileBlocks = kLargeTileBlocks;
 };
 
 /// Graph (dsc + linalg on tensors) to the LLVM dialect for the host CPU:

@@ -168,9 +168,13 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   // Which entry points a CUDA graph can hold (the manifest says).
   pm.addPass(createDscCheckGraphCapture());
   // 5. Kernels to NVVM and PTX text in `gpu.binary` ops. PTX 8.0 is the
-  //    first ISA with sm_90a; ptxas assembles it for sm_80 too.
+  //    first ISA with sm_90a; ptxas assembles it for sm_80 too. sm_90a's
+  //    TMA kernels fence their descriptors (fence.proxy.tensormap), which
+  //    PTX 8.3 has.
+  const char *ptx = options.chip == "sm_90a" ? "83" : "80";
   addSteps(pm, "gpu-lower-to-nvvm-pipeline{cubin-chip=" + options.chip +
-                   " cubin-features=+ptx80 cubin-format=isa opt-level=3}");
+                   " cubin-features=+ptx" + ptx +
+                   " cubin-format=isa opt-level=3}");
   // 6. The host side gets the CPU pipeline's packed entry points; its
   //    runtime calls are bound when it is compiled (Targets.h).
   pm.addPass(createDscPackEntryPoints());
@@ -190,7 +194,7 @@ void mlir::dsc::registerCodegenPipelines() {
         *this, "large-tile-blocks",
         llvm::cl::desc("The blocks of 128-row tiles a linear layer's GEMM "
                        "must make to take that tile (sm_90a)"),
-        llvm::cl::init(264)};
+        llvm::cl::init(kLargeTileBlocks)};
   };
   PassPipelineRegistration<NvvmOptions>(
       "dsc-lower-to-nvvm", "Lower a dsc graph to GPU kernels as PTX",

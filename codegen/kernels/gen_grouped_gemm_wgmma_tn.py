@@ -393,7 +393,7 @@ def main():
 // {STAGE_BYTES} and 1 KiB to align them to the swizzle's 1024 bytes).
 {aliases}
 module attributes {{gpu.container_module}} {{
-gpu.module @{module} attributes {{dsc.chips = ["sm_90a"]}} {{
+gpu.module @{module} attributes {{dsc.chips = ["sm_90a"], dsc.ptx = 83 : i32}} {{
   // The descriptors arrive as pointers (the GPU lowering has no kernel
   // argument conversion for the descriptor type; the casts fold away)."""]
     for swiglu, name in variants:

@@ -301,7 +301,7 @@ def main():
 // heads, {DV}].
 {aliases}
 module attributes {{gpu.container_module}} {{
-gpu.module @dsc_mla_decode_wgmma attributes {{dsc.chips = ["sm_90a"]}} {{"""]
+gpu.module @dsc_mla_decode_wgmma attributes {{dsc.chips = ["sm_90a"], dsc.ptx = 83 : i32}} {{"""]
     decode = decode_kernel()
     out.append(f"""  // The descriptors arrive as pointers (the GPU lowering has no kernel
   // argument conversion for the descriptor type; the casts fold away).

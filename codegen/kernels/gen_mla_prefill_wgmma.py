@@ -244,7 +244,7 @@ def main():
 // SM; raise the kernel's limit.
 {aliases}
 module attributes {{gpu.container_module}} {{
-gpu.module @dsc_mla_prefill_wgmma attributes {{dsc.chips = ["sm_90a"]}} {{
+gpu.module @dsc_mla_prefill_wgmma attributes {{dsc.chips = ["sm_90a"], dsc.ptx = 83 : i32}} {{
   // The descriptors arrive as pointers (the GPU lowering has no kernel
   // argument conversion for the descriptor type; the casts fold away).
   gpu.func @mla_prefill_wgmma_bf16(%mapQPtr: !llvm.ptr, %mapKVPtr: !llvm.ptr,

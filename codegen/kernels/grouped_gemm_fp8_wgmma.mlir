@@ -21,7 +21,7 @@
 // 32768 and 1 KiB to align them to the swizzle's 1024 bytes).
 !acc128 = !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
 module attributes {gpu.container_module} {
-gpu.module @dsc_grouped_gemm_fp8_wgmma attributes {dsc.chips = ["sm_90a"]} {
+gpu.module @dsc_grouped_gemm_fp8_wgmma attributes {dsc.chips = ["sm_90a"], dsc.ptx = 83 : i32} {
   // The descriptors arrive as pointers (the GPU lowering has no kernel
   // argument conversion for the descriptor type; the casts fold away).
   gpu.func @grouped_gemm_fp8_wgmma(%mapAPtr: !llvm.ptr, %mapBPtr: !llvm.ptr,
@@ -117,7 +117,9 @@ gpu.module @dsc_grouped_gemm_fp8_wgmma attributes {dsc.chips = ["sm_90a"]} {
         // The barriers' initialization, visible to the TMA unit (the async
         // proxy) before any copy completes on them.
         nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+        nvgpu.tma.fence.descriptor %mapA : !nvgpu.tensormap.descriptor<tensor = memref<128x128xi8, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
         nvgpu.tma.prefetch.descriptor %mapA : !nvgpu.tensormap.descriptor<tensor = memref<128x128xi8, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.fence.descriptor %mapB : !nvgpu.tensormap.descriptor<tensor = memref<128x128xi8, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
         nvgpu.tma.prefetch.descriptor %mapB : !nvgpu.tensormap.descriptor<tensor = memref<128x128xi8, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
       }
       gpu.barrier

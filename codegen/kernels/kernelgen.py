@@ -414,15 +414,20 @@ def shared_view(f, pad, hint, offset, ty):
 
 def init_barriers(f, leader, bar, bars_type, count, maps):
     """Thread `leader` initialises `count` mbarriers (one arrival each),
-    makes that visible to the TMA unit, and prefetches the tensor maps
-    [(value, type)]; then a block barrier."""
+    makes that visible to the TMA unit, fences and prefetches the tensor
+    maps [(value, type)]; then a block barrier."""
     f.emit(f"scf.if {leader} {{")
     for i in range(count):
         f.emit(f"  nvgpu.mbarrier.init {bar}[{f.c(i)}], {f.c(1)} : {bars_type}")
     f.emit("  // The barriers' initialization, visible to the TMA unit (the async")
     f.emit("  // proxy) before any copy completes on them.")
     f.emit("  " + FENCE_PROXY_ASYNC)
+    # The descriptors lie in global memory, written there by the host (the
+    # runtime may rewrite a slot with another descriptor between launches):
+    # acquire each for the tensormap proxy before its first use (PTX 8.3:
+    # the kernels' modules say dsc.ptx = 83).
     for value, ty in maps:
+        f.emit(f"  nvgpu.tma.fence.descriptor {value} : {ty}")
         f.emit(f"  nvgpu.tma.prefetch.descriptor {value} : {ty}")
     f.emit("}")
     f.emit("gpu.barrier")

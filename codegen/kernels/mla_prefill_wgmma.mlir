@@ -22,7 +22,7 @@
 !acc64 = !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
 !acc128 = !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
 module attributes {gpu.container_module} {
-gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
+gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"], dsc.ptx = 83 : i32} {
   // The descriptors arrive as pointers (the GPU lowering has no kernel
   // argument conversion for the descriptor type; the casts fold away).
   gpu.func @mla_prefill_wgmma_bf16(%mapQPtr: !llvm.ptr, %mapKVPtr: !llvm.ptr,
@@ -145,8 +145,11 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"]} {
       // The barriers' initialization, visible to the TMA unit (the async
       // proxy) before any copy completes on them.
       nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+      nvgpu.tma.fence.descriptor %mapQ : !nvgpu.tensormap.descriptor<tensor = memref<1x64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
       nvgpu.tma.prefetch.descriptor %mapQ : !nvgpu.tensormap.descriptor<tensor = memref<1x64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+      nvgpu.tma.fence.descriptor %mapKV : !nvgpu.tensormap.descriptor<tensor = memref<1x64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
       nvgpu.tma.prefetch.descriptor %mapKV : !nvgpu.tensormap.descriptor<tensor = memref<1x64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+      nvgpu.tma.fence.descriptor %mapKR : !nvgpu.tensormap.descriptor<tensor = memref<1x64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
       nvgpu.tma.prefetch.descriptor %mapKR : !nvgpu.tensormap.descriptor<tensor = memref<1x64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
     }
     gpu.barrier

@@ -1097,6 +1097,12 @@ class Block:
             self.shared.w_epoch[units] = -1  # visible to every waiting thread
             self.tma_writes.remove(record)
 
+    def op_nvgpu_tma_fence_descriptor(self, op, tmap):
+        """The tensormap proxy's acquire of a descriptor: nothing to do for
+        the emulator's, which are never stale."""
+        if not isinstance(tmap, TensorMap):
+            raise EmulationError("nvgpu.tma.fence.descriptor of a non-descriptor")
+
     def op_nvgpu_tma_prefetch_descriptor(self, op, tmap):
         pass
 

@@ -130,13 +130,22 @@ void *dscGpuTensorMapBf16(void * /*allocated*/, char *aligned, int64_t offset,
         "a TMA descriptor asked for a ", rows, " x ", cols,
         " bf16 matrix with strides [", rowStride, ", ", colStride,
         "] in boxes of ", boxRows, " x ", boxCols, " (a dsc bug)")));
-  absl::StatusOr<void *> map = device().tensorMap(
-      reinterpret_cast<uint64_t>(aligned + offset * kBytes), uint64_t(rows),
-      uint64_t(cols), uint64_t(rowStride * kBytes), kBytes, unsigned(boxRows),
-      unsigned(boxCols));
-  if (!map.ok())
-    abandonCall(map.status());
-  return *map;
+  void *result = nullptr;
+  absl::Status failure;
+  {
+    absl::StatusOr<void *> map = device().tensorMap(
+        reinterpret_cast<uint64_t>(aligned + offset * kBytes), uint64_t(rows),
+        uint64_t(cols), uint64_t(rowStride * kBytes), kBytes, unsigned(boxRows),
+        unsigned(boxCols));
+    if (map.ok())
+      result = *map;
+    else
+      failure = map.status();
+  }
+  // abandonCall does not return: nothing but the status may be live.
+  if (!failure.ok())
+    abandonCall(std::move(failure));
+  return result;
 }
 
 /// Set where the compiled code calls a GPU runtime function this runtime

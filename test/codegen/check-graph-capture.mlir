@@ -154,6 +154,36 @@ module attributes {gpu.container_module} {
 
 // -----
 
+// A host allocation the metadata-only call describes may reach a kernel
+// through the descriptor: it counts as device data, so the host's store
+// into it makes the step not capturable.
+// CHECK: module attributes {dsc.graph_capturable = [], gpu.container_module}
+module attributes {gpu.container_module} {
+  gpu.module @kernels {
+    gpu.func @load(%map: !llvm.ptr) kernel {
+      gpu.return
+    }
+  }
+  func.func private @dsc_gpu_tensor_map_bf16(memref<?x?xbf16>, index, index) -> !llvm.ptr attributes {dsc.metadata_only}
+  // expected-remark @below {{entry point 'step' cannot be captured into a CUDA graph: its host code accesses a buffer the kernels use}}
+  func.func @step() {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c64 = arith.constant 64 : index
+    %x = arith.constant 1.0 : bf16
+    %a = memref.alloc() : memref<64x64xbf16>
+    // expected-note @below {{'memref.store' here}}
+    memref.store %x, %a[%c0, %c0] : memref<64x64xbf16>
+    %cast = memref.cast %a : memref<64x64xbf16> to memref<?x?xbf16>
+    %map = call @dsc_gpu_tensor_map_bf16(%cast, %c64, %c64) : (memref<?x?xbf16>, index, index) -> !llvm.ptr
+    gpu.launch_func @kernels::@load blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%map : !llvm.ptr)
+    memref.dealloc %a : memref<64x64xbf16>
+    return
+  }
+}
+
+// -----
+
 // A raw pointer's memory cannot be told apart: assume the worst.
 // CHECK: module attributes {dsc.graph_capturable = [], gpu.container_module}
 module attributes {gpu.container_module} {

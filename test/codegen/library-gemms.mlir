@@ -46,7 +46,7 @@
 // WGMMA: } else {
 // WGMMA: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64
 // WGMMA: }
-// WGMMA: gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"]}
+// WGMMA: gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.ptx = 83 : i32}
 // WGMMA-NOT: gpu.func @grouped_gemm
 // WGMMA: gpu.func @gemm_wgmma_bf16_tn(
 // RUN: not dsc-opt %s --split-input-file --dsc-library-gemms="large-tile-blocks=0" 2>&1 | FileCheck %s --check-prefix=BLOCKS

@@ -171,7 +171,7 @@ cl::opt<bool> bf16LinearInputs(
              "against CPU references"),
     cl::cat(category));
 cl::opt<int64_t> gemmLargeTileBlocks(
-    "gemm-large-tile-blocks", cl::init(264),
+    "gemm-large-tile-blocks", cl::init(mlir::dsc::kLargeTileBlocks),
     cl::desc("sm_90a: the blocks of 128-row tiles a linear layer's GEMM must "
              "make to take that tile (wgmma fed by TMA; below, the 64-row "
              "mma.sync tile). The default, 264, is two waves on an H100's or "
