@@ -91,6 +91,15 @@ bool isGatherable(OpResult result) {
                        [](Operation &op) { return op.getNumRegions() > 0; });
 }
 
+/// The reader of `use` when it is an elementwise generic (unmarked) that
+/// reads it as an input; else null.
+linalg::GenericOp elementwiseInputReader(OpOperand &use) {
+  auto consumer = dyn_cast<linalg::GenericOp>(use.getOwner());
+  if (!isFusableElementwise(consumer) || !consumer.isDpsInput(&use))
+    return nullptr;
+  return consumer;
+}
+
 /// Whether `use`, a reader of an elementwise producer's result, takes the
 /// producer into itself: an elementwise generic in the producer's block
 /// (not recomputed in a loop) reading it as an input through a
@@ -102,10 +111,8 @@ bool readerFuses(linalg::GenericOp producer, OpOperand &use) {
     return reader->getBlock() == producer->getBlock() &&
            isCheapToRecompute(producer) &&
            isGatherable(cast<OpResult>(use.get()));
-  auto consumer = dyn_cast<linalg::GenericOp>(use.getOwner());
-  if (!isFusableElementwise(consumer) ||
-      consumer->getBlock() != producer->getBlock() ||
-      !consumer.isDpsInput(&use))
+  linalg::GenericOp consumer = elementwiseInputReader(use);
+  if (!consumer || consumer->getBlock() != producer->getBlock())
     return false;
   AffineMap map = consumer.getMatchingIndexingMap(&use);
   return map.isPermutation() ||
@@ -167,10 +174,9 @@ struct FuseElementwise : OpRewritePattern<linalg::GenericOp> {
 /// rounding to bf16 for o_proj, which reads it as [batch, tokens, heads *
 /// dv], become one kernel so.
 bool collapseSeparatesElementwise(OpOperand *operand) {
-  auto consumer = dyn_cast<linalg::GenericOp>(operand->getOwner());
+  linalg::GenericOp consumer = elementwiseInputReader(*operand);
   auto collapse = operand->get().getDefiningOp<tensor::CollapseShapeOp>();
-  if (!isFusableElementwise(consumer) || !collapse || !collapse->hasOneUse() ||
-      !consumer.isDpsInput(operand) ||
+  if (!consumer || !collapse || !collapse->hasOneUse() ||
       !consumer.getMatchingIndexingMap(operand).isPermutation())
     return false;
   Operation *producer = collapse.getSrc().getDefiningOp();
@@ -319,7 +325,7 @@ struct SinkFill : OpRewritePattern<linalg::FillOp> {
       auto other = dyn_cast<linalg::FillOp>(op);
       if (!other || !other->hasOneUse() ||
           *other->getUsers().begin() != reader) {
-        rewriter.modifyOpInPlace(fill, [&] { fill->moveBefore(reader); });
+        rewriter.moveOpBefore(fill, reader);
         return success();
       }
     }
