@@ -27,6 +27,7 @@
 #include "codegen/GroupedGemmWgmmaTn.inc"
 #include "codegen/MlaDecodeBf16.inc"
 #include "codegen/MlaDecodeBf16C32R8.inc"
+#include "codegen/MlaDecodeWgmma.inc"
 #include "codegen/MlaPrefillBf16.inc"
 #include "codegen/MlaPrefillBf16N16R8V16.inc"
 #include "codegen/MoeDispatch.inc"
@@ -81,6 +82,9 @@ constexpr LibraryFile kMlaDecodeFile = {kMlaDecodeBf16Source,
 constexpr LibraryFile kMlaDecodeNarrowFile = {
     kMlaDecodeBf16C32R8Source, "codegen/kernels/mla_decode_bf16_c32_r8.mlir",
     "dsc_mla_decode_c32_r8"};
+constexpr LibraryFile kMlaDecodeWgmmaFile = {
+    kMlaDecodeWgmmaSource, "codegen/kernels/mla_decode_wgmma.mlir",
+    "dsc_mla_decode_wgmma"};
 
 constexpr LibraryFile kMlaPrefillFile = {
     kMlaPrefillBf16Source, "codegen/kernels/mla_prefill_bf16.mlir",
@@ -125,20 +129,25 @@ LibrarySource rmsNormKernel(Type eltType, Type normedType, bool withResidual) {
 
 /// The library's MLA decode kernels for one latent and rope width
 /// (gen_mla_decode.py): DeepSeek's models' (V2, V2-Lite, V3) and the test
-/// fixtures'.
+/// fixtures'. `wgmma`, where the library has one (an empty kernel name
+/// where not), is sm_90a's decode on TMA and wgmma
+/// (gen_mla_decode_wgmma.py): it writes what `decode` writes, for the same
+/// `combine`.
 struct MlaDecodeVariant {
   int64_t latent, rope;
-  LibrarySource decode, combine;
+  LibrarySource decode, combine, wgmma;
 };
 constexpr MlaDecodeVariant kMlaDecodeVariants[] = {
     {512,
      64,
      {kMlaDecodeFile, "mla_decode_bf16"},
-     {kMlaDecodeFile, "mla_decode_combine"}},
+     {kMlaDecodeFile, "mla_decode_combine"},
+     {kMlaDecodeWgmmaFile, "mla_decode_wgmma_bf16"}},
     {32,
      8,
      {kMlaDecodeNarrowFile, "mla_decode_bf16_c32_r8"},
-     {kMlaDecodeNarrowFile, "mla_decode_combine_c32_r8"}},
+     {kMlaDecodeNarrowFile, "mla_decode_combine_c32_r8"},
+     {kMlaDecodeNarrowFile, ""}},
 };
 
 const MlaDecodeVariant *mlaDecodeVariant(int64_t latent, int64_t rope) {
@@ -205,11 +214,12 @@ constexpr LibrarySource kLargeGemmKernel = {kGemmFile, "batched_gemm_bf16_tn"};
 constexpr LibrarySource kWgmmaGemmKernel = {kWgmmaGemmFile,
                                             "gemm_wgmma_bf16_tn"};
 // The runtime function that returns the TMA descriptor of a bf16 matrix
-// (a memref [rows, cols]) for boxes of the given rows and columns, with the
-// 128-byte swizzle and zeros past the matrix, in device memory it keeps:
-// `void *dsc_gpu_tensor_map_bf16(<memref [?, ?] expanded>, index boxRows,
-// index boxCols)`. It reads the memref's address and sizes only
-// (kMetadataOnlyAttr), so a CUDA graph may record the step that calls it.
+// (a memref [rows, cols] with any offset and row stride) for boxes of the
+// given rows and columns, with the 128-byte swizzle and zeros past the
+// matrix, in device memory it keeps: `void *dsc_gpu_tensor_map_bf16(
+// <memref [?, ?] expanded>, index boxRows, index boxCols)`. It reads the
+// memref's address, offset, sizes and strides only (kMetadataOnlyAttr), so
+// a CUDA graph may record the step that calls it.
 constexpr StringLiteral kTensorMapFunction = "dsc_gpu_tensor_map_bf16";
 // The same tile over the M tiles moe_tiles lists (the routed experts).
 constexpr LibrarySource kTiledGemmKernel = {kGemmFile,
@@ -718,17 +728,22 @@ void launchBatched(linalg::GenericOp op, const BatchedGemm &gemm,
   op.erase();
 }
 
-/// The runtime's TMA descriptor of `matrix` (a contiguous bf16 buffer)
-/// seen as [rows, cols], for boxes of `box` (kTensorMapFunction, declared
-/// in the module on first use).
-Value tensorMap(OpBuilder &b, Location loc, Value matrix, Value rows,
-                int64_t cols, ArrayRef<int64_t> box) {
+/// The runtime's TMA descriptor of `matrix` (bf16, row-major and
+/// contiguous from its offset: a buffer, or a view into one such as a
+/// layer's pages of the KV cache) seen as [rows, its last dimension], the
+/// leading dimensions the rows, for boxes of `box` (kTensorMapFunction,
+/// declared in the module on first use).
+Value tensorMap(OpBuilder &b, Location loc, Value matrix,
+                ArrayRef<int64_t> box) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
   MLIRContext *context = b.getContext();
-  auto type = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
-                              BFloat16Type::get(context));
+  // Any strides and offset: the runtime reads them from the memref.
+  int64_t dynamic = ShapedType::kDynamic;
+  auto type = MemRefType::get(
+      {dynamic, dynamic}, BFloat16Type::get(context),
+      StridedLayoutAttr::get(context, dynamic, {dynamic, dynamic}));
   // `b` may build inside an op not yet created (scf.if's body builders):
   // the module is the matrix's.
   auto module = matrix.getParentRegion()->getParentOfType<ModuleOp>();
@@ -744,12 +759,17 @@ Value tensorMap(OpBuilder &b, Location loc, Value matrix, Value rows,
     fn.setPrivate();
     fn->setAttr(kMetadataOnlyAttr, UnitAttr::get(context));
   }
-  Value expanded = memref::ExpandShapeOp::create(
-      b, loc,
-      MemRefType::get({ShapedType::kDynamic, cols}, type.getElementType()),
-      flattened(b, loc, matrix), {{0, 1}},
-      ArrayRef<OpFoldResult>{rows, b.getIndexAttr(cols)});
-  Value view = memref::CastOp::create(b, loc, type, expanded);
+  int64_t rank = cast<MemRefType>(matrix.getType()).getRank();
+  assert(rank >= 2 && "a TMA descriptor of a matrix");
+  Value rows = matrix;
+  if (rank > 2) {
+    ReassociationIndices leading;
+    for (int64_t d = 0; d + 1 < rank; ++d)
+      leading.push_back(d);
+    rows = memref::CollapseShapeOp::create(
+        b, loc, matrix, ArrayRef<ReassociationIndices>{leading, {rank - 1}});
+  }
+  Value view = memref::CastOp::create(b, loc, type, rows);
   return func::CallOp::create(b, loc, fn,
                               ValueRange{view, index(box[0]), index(box[1])})
       .getResult(0);
@@ -763,8 +783,8 @@ void launchWgmma(OpBuilder &b, Location loc, const BatchedGemm &gemm,
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  Value mapA = tensorMap(b, loc, gemm.a, rows, gemm.k, kernel.tmaBox);
-  Value mapB = tensorMap(b, loc, gemm.w, index(gemm.n), gemm.k, kernel.tmaBox);
+  Value mapA = tensorMap(b, loc, gemm.a, kernel.tmaBox);
+  Value mapB = tensorMap(b, loc, gemm.w, kernel.tmaBox);
   launchTiled(b, loc, kernel, gemm.n, mTilesFor(b, loc, rows, kernel), 1,
               {mapA, mapB, flattened(b, loc, gemm.c), rows, index(gemm.n),
                index(gemm.k)});
@@ -1011,8 +1031,11 @@ void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
 /// stores each row's entry at its position (the op's contract lets its
 /// lowering do so: the step stores those entries anyway), then `decode`
 /// over splits of the rows' tokens and `combine` of the splits. The cache
-/// may be a layer's pages within a cache of all layers: the decode kernel
-/// takes the whole buffer and the element offset of the layer's page 0.
+/// may be a layer's pages within a cache of all layers: mla_decode_bf16
+/// takes the whole buffer and the element offset of the layer's page 0;
+/// a `decode` that takes TMA descriptors (mla_decode_wgmma_bf16) takes the
+/// runtime's descriptors of the queries, [rows * heads, width], and of the
+/// layer's pages, [pages * pageSize, width].
 LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
                               const LibraryKernel &combine) {
   OpBuilder b(op);
@@ -1108,10 +1131,6 @@ LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
   Value decodeThreads = index(decode.threads),
         combineThreads = index(combine.threads);
   scf::IfOp::create(b, loc, anyRows, [&](OpBuilder &tb, Location tl) {
-    // The buffer the cache views, whole, and where the view's page 0 is.
-    Value cacheOffset =
-        memref::ExtractStridedMetadataOp::create(tb, tl, cache).getOffset();
-    Value whole = flattened(tb, tl, root);
     double scale = op.getScale().convertToDouble() * M_LOG2E;
     Value scaleLog2 =
         arith::ConstantOp::create(tb, tl, tb.getF32FloatAttr(float(scale)));
@@ -1119,11 +1138,23 @@ LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
     gpu::KernelDim3 decodeBlock{decodeThreads, one, one};
     Value decodeShared = arith::ConstantIntOp::create(tb, tl, tb.getI32Type(),
                                                       decode.sharedBytes);
-    gpu::LaunchFuncOp::create(
-        tb, tl, decode.fn, decodeGrid, decodeBlock, decodeShared,
-        ValueRange{flattened(tb, tl, queries), whole, flattened(tb, tl, table),
-                   flattened(tb, tl, lengths), opart, lse, headCount,
-                   tablePages, splits, tilesPerSplit, cacheOffset, scaleLog2});
+    SmallVector<Value> args;
+    bool tma = !decode.tmaBox.empty();
+    if (tma)
+      args = {tensorMap(tb, tl, queries, decode.tmaBox),
+              tensorMap(tb, tl, cache, decode.tmaBox)};
+    else
+      args = {flattened(tb, tl, queries), flattened(tb, tl, root)};
+    args.append({flattened(tb, tl, table), flattened(tb, tl, lengths), opart,
+                 lse, headCount, tablePages, splits, tilesPerSplit});
+    // Where the view's page 0 is in the buffer it views (a descriptor
+    // holds it).
+    if (!tma)
+      args.push_back(
+          memref::ExtractStridedMetadataOp::create(tb, tl, cache).getOffset());
+    args.push_back(scaleLog2);
+    gpu::LaunchFuncOp::create(tb, tl, decode.fn, decodeGrid, decodeBlock,
+                              decodeShared, args);
     gpu::KernelDim3 combineGrid{headCount, rows, one};
     gpu::KernelDim3 combineBlock{combineThreads, one, one};
     gpu::LaunchFuncOp::create(
@@ -2363,6 +2394,7 @@ struct DscLibraryGemmsPass
       bool statesLaunch = &source.file == &kGemmFile ||
                           &source.file == &kWgmmaGemmFile ||
                           source.kernel.starts_with("mla_decode_bf16") ||
+                          source.kernel.starts_with("mla_decode_wgmma") ||
                           source.kernel.starts_with("mla_prefill_bf16");
       if (failed(found) ||
           (statesLaunch && (found->tileM <= 0 || found->tileN <= 0 ||
@@ -2419,7 +2451,10 @@ struct DscLibraryGemmsPass
             << latent << " and rope " << width - latent;
         return signalPassFailure();
       }
-      FailureOr<LibraryKernel> decode = kernel(variant->decode);
+      // sm_90a's wgmma decode where the library has one for these widths.
+      bool onWgmma = wgmma && !variant->wgmma.kernel.empty();
+      FailureOr<LibraryKernel> decode =
+          kernel(onWgmma ? variant->wgmma : variant->decode);
       FailureOr<LibraryKernel> combine = kernel(variant->combine);
       if (failed(decode) || failed(combine) ||
           failed(launchAttention(op, *decode, *combine)))

@@ -616,9 +616,16 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     each row's entry at its position in the cache, `mla_decode_bf16*` over
     splits of the rows' 32-token tiles chosen from shapes (about 264
     blocks), reading the whole cache buffer from the layer's element
-    offset, then `mla_decode_combine*`. One it cannot run (pages other than
-    64 tokens, dynamic heads, a strided operand, widths the library lacks)
-    is an error: the op has no other lowering.
+    offset, then `mla_decode_combine*`. With `wgmma` (sm_90a), at the
+    widths the library has it for (DeepSeek's: latent 512, rope 64), the
+    decode is `mla_decode_wgmma_bf16` (mla_decode_wgmma.mlir: the query
+    block and each page by TMA through an mbarrier ring, both GEMMs on
+    wgmma) over splits of whole pages, its two descriptors from the
+    runtime: the queries as [rows * heads, width] and the layer's pages as
+    [pages * 64, width] (the view's offset is the descriptor's start). One
+    it cannot run (pages other than 64 tokens, dynamic heads, a strided
+    operand, widths the library lacks) is an error: the op has no other
+    lowering.
 
     Each `dsc.causal_mla_prefill` on buffers (a prompt's attention, made by
     dsc-lower-to-linalg{library-attention}) becomes the library's MLA
@@ -648,8 +655,9 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
            "of shared memory: sm_90 and sm_80's A100, not sm_86/sm_89's 99 "
            "KiB); GPU pipelines set it for sm_90a">,
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
-           "With large-tiles: the 128-row tile is sm_90a's wgmma GEMM fed by "
-           "TMA (gemm_wgmma_bf16_tn); GPU pipelines set it for sm_90a">,
+           "sm_90a's kernels fed by TMA: the MLA decode where the library "
+           "has it for the widths, and with large-tiles the 128-row tile "
+           "(gemm_wgmma_bf16_tn); GPU pipelines set it for sm_90a">,
     Option<"largeTileBlocks", "large-tile-blocks", "int64_t",
            /*default=*/"264",
            "The blocks a GEMM's 128-row tiles must make for it to take them "

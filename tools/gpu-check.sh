@@ -68,6 +68,15 @@ prepare() {
   "$build/tools/dsc-compile" test/fixtures/tiny-v3 --target cpu,sm_90a \
     --bf16-linear-inputs --kv-cache-type f32 --gemm-large-tile-blocks 1 \
     --embed-weights --quiet -o "$bundle/models/tiny-v3-wgmma.dscx"
+  # DeepSeek-V3's attention widths in a small dense model (numpy-made,
+  # make_variant.py): with a bf16 KV cache sm_90a's decode attention is
+  # mla_decode_wgmma_bf16 on the runtime's TMA descriptors.
+  log "compile v3-attention-widths with a bf16 KV cache for cpu, sm_90a"
+  python3 test/scripts/make_variant.py --variant v3-attention-widths \
+    --out "$bundle/configs/v3-attention-widths"
+  "$build/tools/dsc-compile" "$bundle/configs/v3-attention-widths" \
+    --target cpu,sm_90a --bf16-linear-inputs --kv-cache-type bf16 \
+    --embed-weights --quiet -o "$bundle/models/v3-attention-widths.dscx"
   # DeepSeek-V3's shapes in one MoE layer, bf16 (the config without its
   # FP8 quantization), compiled from the config alone: run.py times its
   # decode step with random weights (dsc-run --random-weights).

@@ -293,7 +293,9 @@ def main():
 //
 // mla_decode_wgmma_bf16: grid (ceil(heads / {HEADS}), splits, batch), {THREADS}
 // threads, {SMEM_BYTES} bytes of dynamic shared memory (raise the kernel's
-// limit); split s takes pages [s * tilesPerSplit, (s + 1) * tilesPerSplit).
+// limit), as its attributes state for dsc-library-gemms (dsc.tile: heads
+// per block, tokens per tile; dsc.tma_box: both descriptors' box); split s
+// takes pages [s * tilesPerSplit, (s + 1) * tilesPerSplit).
 // Any number of heads: the last block's rows past the last head read the
 // next sequence's queries (or TMA's zeros past the tensor) and write
 // nothing.
@@ -310,7 +312,10 @@ gpu.module @dsc_mla_decode_wgmma attributes {{dsc.chips = ["sm_90a"], dsc.ptx = 
                                   %Opart: memref<?xf32>, %Lse: memref<?xf32>,
                                   %heads: index, %maxPages: index, %splits: index,
                                   %tilesPerSplit: index, %scale: f32)
-      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
+                         dsc.tile = array<i64: {HEADS}, {PAGE}>,
+                         dsc.tma_box = array<i64: 64, 64>,
+                         dsc.dynamic_shared_memory = {SMEM_BYTES} : i64}} {{
     %mapQ = builtin.unrealized_conversion_cast %mapQPtr : !llvm.ptr to {MAP}
     %mapKV = builtin.unrealized_conversion_cast %mapKVPtr : !llvm.ptr to {MAP}
     %false = arith.constant false""")

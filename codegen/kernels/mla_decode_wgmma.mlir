@@ -15,7 +15,9 @@
 //
 // mla_decode_wgmma_bf16: grid (ceil(heads / 64), splits, batch), 256
 // threads, 231424 bytes of dynamic shared memory (raise the kernel's
-// limit); split s takes pages [s * tilesPerSplit, (s + 1) * tilesPerSplit).
+// limit), as its attributes state for dsc-library-gemms (dsc.tile: heads
+// per block, tokens per tile; dsc.tma_box: both descriptors' box); split s
+// takes pages [s * tilesPerSplit, (s + 1) * tilesPerSplit).
 // Any number of heads: the last block's rows past the last head read the
 // next sequence's queries (or TMA's zeros past the tensor) and write
 // nothing.
@@ -32,7 +34,10 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"], dsc.ptx = 8
                                   %Opart: memref<?xf32>, %Lse: memref<?xf32>,
                                   %heads: index, %maxPages: index, %splits: index,
                                   %tilesPerSplit: index, %scale: f32)
-      kernel attributes {known_block_size = array<i32: 256, 1, 1>} {
+      kernel attributes {known_block_size = array<i32: 256, 1, 1>,
+                         dsc.tile = array<i64: 64, 64>,
+                         dsc.tma_box = array<i64: 64, 64>,
+                         dsc.dynamic_shared_memory = 231424 : i64} {
     %mapQ = builtin.unrealized_conversion_cast %mapQPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
     %mapKV = builtin.unrealized_conversion_cast %mapKVPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
     %false = arith.constant false

@@ -141,12 +141,12 @@ module attributes {gpu.container_module} {
       gpu.return
     }
   }
-  func.func private @dsc_gpu_tensor_map_bf16(memref<?x?xbf16>, index, index) -> !llvm.ptr attributes {dsc.metadata_only}
+  func.func private @dsc_gpu_tensor_map_bf16(memref<?x?xbf16, strided<[?, ?], offset: ?>>, index, index) -> !llvm.ptr attributes {dsc.metadata_only}
   // expected-remark @below {{entry point 'step' can be captured into a CUDA graph}}
-  func.func @step(%a: memref<?x?xbf16>) {
+  func.func @step(%a: memref<?x?xbf16, strided<[?, ?], offset: ?>>) {
     %c1 = arith.constant 1 : index
     %c64 = arith.constant 64 : index
-    %map = call @dsc_gpu_tensor_map_bf16(%a, %c64, %c64) : (memref<?x?xbf16>, index, index) -> !llvm.ptr
+    %map = call @dsc_gpu_tensor_map_bf16(%a, %c64, %c64) : (memref<?x?xbf16, strided<[?, ?], offset: ?>>, index, index) -> !llvm.ptr
     gpu.launch_func @kernels::@load blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%map : !llvm.ptr)
     return
   }
@@ -164,7 +164,7 @@ module attributes {gpu.container_module} {
       gpu.return
     }
   }
-  func.func private @dsc_gpu_tensor_map_bf16(memref<?x?xbf16>, index, index) -> !llvm.ptr attributes {dsc.metadata_only}
+  func.func private @dsc_gpu_tensor_map_bf16(memref<?x?xbf16, strided<[?, ?], offset: ?>>, index, index) -> !llvm.ptr attributes {dsc.metadata_only}
   // expected-remark @below {{entry point 'step' cannot be captured into a CUDA graph: its host code accesses a buffer the kernels use}}
   func.func @step() {
     %c0 = arith.constant 0 : index
@@ -174,8 +174,8 @@ module attributes {gpu.container_module} {
     %a = memref.alloc() : memref<64x64xbf16>
     // expected-note @below {{'memref.store' here}}
     memref.store %x, %a[%c0, %c0] : memref<64x64xbf16>
-    %cast = memref.cast %a : memref<64x64xbf16> to memref<?x?xbf16>
-    %map = call @dsc_gpu_tensor_map_bf16(%cast, %c64, %c64) : (memref<?x?xbf16>, index, index) -> !llvm.ptr
+    %cast = memref.cast %a : memref<64x64xbf16> to memref<?x?xbf16, strided<[?, ?], offset: ?>>
+    %map = call @dsc_gpu_tensor_map_bf16(%cast, %c64, %c64) : (memref<?x?xbf16, strided<[?, ?], offset: ?>>, index, index) -> !llvm.ptr
     gpu.launch_func @kernels::@load blocks in (%c1, %c1, %c1) threads in (%c1, %c1, %c1) args(%map : !llvm.ptr)
     memref.dealloc %a : memref<64x64xbf16>
     return

@@ -32,15 +32,15 @@
 // kernel's dsc.tma_box. large-tile-blocks sets the blocks to make (here 1:
 // one tile, 128 rows).
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms="large-tiles wgmma large-tile-blocks=1" -canonicalize 2>/dev/null | FileCheck %s --check-prefix=WGMMA
-// WGMMA: func.func private @dsc_gpu_tensor_map_bf16(memref<?x?xbf16>, index, index) -> !llvm.ptr attributes {dsc.metadata_only}
+// WGMMA: func.func private @dsc_gpu_tensor_map_bf16(memref<?x?xbf16, strided<[?, ?], offset: ?>>, index, index) -> !llvm.ptr attributes {dsc.metadata_only}
 // WGMMA-LABEL: func.func @linear
 // WGMMA: %[[M:.*]] = arith.muli
 // WGMMA: %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c128
 // WGMMA: scf.if %[[MANY]] {
 // WGMMA: %[[A2:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : memref<?x?x64xbf16> into memref<?x64xbf16>
-// WGMMA: %[[A2D:.*]] = memref.cast %[[A2]] : memref<?x64xbf16> to memref<?x?xbf16>
+// WGMMA: %[[A2D:.*]] = memref.cast %[[A2]] : memref<?x64xbf16> to memref<?x?xbf16, strided<[?, ?], offset: ?>>
 // WGMMA: %[[MAPA:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[A2D]], %c128, %c64)
-// WGMMA: %[[B2:.*]] = memref.cast %{{.*}} : memref<136x64xbf16> to memref<?x?xbf16>
+// WGMMA: %[[B2:.*]] = memref.cast %{{.*}} : memref<136x64xbf16> to memref<?x?xbf16, strided<[?, ?], offset: ?>>
 // WGMMA: %[[MAPB:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[B2]], %c128, %c64)
 // WGMMA: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@gemm_wgmma_bf16_tn blocks in (%c2, %{{.*}}, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c132096_i32 args(%[[MAPA]] : !llvm.ptr, %[[MAPB]] : !llvm.ptr, %{{.*}} : memref<?xf32>, %[[M]] : index, %c136 : index, %c64 : index)
 // WGMMA: } else {

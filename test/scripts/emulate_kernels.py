@@ -929,13 +929,12 @@ def mla_decode_check(kernels, name, heads=64, latent=512, rope=64,
     opart = np.full(batch * heads * splits * latent, np.nan, np.float32)
     lse = np.full(batch * heads * splits, np.nan, np.float32)
     out = np.zeros(batch * heads * latent, np.uint16)
+    smem = int(kernels[name].attr(r"dsc.dynamic_shared_memory = (\d+)"))
     if name == "mla_decode_wgmma_bf16":
-        smem = 3 * 73728 + 64 * 64 * 2 + 2 * 2 * 64 * 4 + 1024
         inputs = [emu.TensorMap(q_bits.reshape(-1, 576), (64, 64)),
                   emu.TensorMap(kv_bits.reshape(-1, 576), (64, 64))]
         offset = []
     else:
-        smem = int(kernels[name].attr(r"dsc.dynamic_shared_memory = (\d+)"))
         # The pages follow two pages of another layer (NaN): kvOffset must
         # skip them.
         layers = np.concatenate([np.full((2, 64, d), 0x7FC0, np.uint16), kv_bits])
@@ -1266,17 +1265,20 @@ def split_reductions(modules):
 
 def paged_attention(modules):
     """dsc-library-gemms' lowering of dsc.paged_mla_decode
-    (test/codegen/Inputs/paged-attention.mlir, mapped to blocks and
-    threads): the entries' store, then the library's decode and combine,
-    against float64 attention over each row's positions, its own entry
-    last. Five rows of 4 heads: lengths within a page, across pages, of
-    one token, and 0 (a padding row: no store, a zero result); the layer's
-    pages within a cache of 3 layers whose others hold NaN, its unused
-    rows NaN too. The cache must change only at each row's entry."""
+    (test/codegen/Inputs/paged-attention.mlir, or paged-attention-v3.mlir
+    at V3's widths, mapped to blocks and threads): the entries' store, then
+    the library's decode and combine, against float64 attention over each
+    row's positions, its own entry last. Five rows of the function's heads
+    and widths: lengths within a page, across pages, of one token, and 0 (a
+    padding row: no store, a zero result); the layer's pages within a cache
+    of 3 layers whose others hold NaN, its unused rows NaN too. The cache
+    must change only at each row's entry."""
     rng = np.random.default_rng(5)
     (module,) = modules
-    heads, latent, rope, page, pages, max_pages = 4, 32, 8, 64, 6, 3
-    d = latent + rope
+    types = emu._named(module, "func.func")["decode"].arg_types
+    (_, heads, d), _ = emu._memref_type(types[0])
+    (_, _, latent), _ = emu._memref_type(types[5])
+    page, pages, max_pages = 64, 6, 3
     lens = np.array([9, 130, 1, 0, 64], np.int32)
     rows = len(lens)
     table = np.array([[4, 0, 0], [1, 5, 2], [3, 0, 0], [0, 0, 0], [0, 0, 0]],
@@ -1289,7 +1291,7 @@ def paged_attention(modules):
     e_bits, _ = bf16(rng.standard_normal((rows, d)))
     out = np.full((rows, heads, latent), 0x7FC0, np.uint16)
     before = cache.copy()
-    scale = 0.26464226841926575
+    scale = 0.26464226841926575  # the inputs' dsc.paged_mla_decode's
     launches = emu.run_host(module, "decode", [
         emu.MemRef(q_bits, [rows, heads, d]), emu.MemRef(e_bits, [rows, d]),
         emu.MemRef(cache, list(cache.shape)), emu.MemRef(table, [rows, max_pages]),

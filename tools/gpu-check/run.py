@@ -27,7 +27,7 @@ SMOKE = os.environ.get("GPU_CHECK_SMOKE") == "1"
 ONLY = [s for s in os.environ.get("GPU_CHECK_STEPS", "").split(",") if s]
 DSC_RUN = os.path.join(BUNDLE, "bin", "dsc-run")
 MODELS = ["tiny-v3", "tiny-v2-lite", "tiny-v3-fp8", "tiny-v3-sm80",
-          "tiny-v3-bf16kv", "tiny-v3-wgmma"]
+          "tiny-v3-bf16kv", "tiny-v3-wgmma", "v3-attention-widths"]
 # A batch of prompts of different lengths: padding must stay invisible.
 PROMPTS = "1,2,3,4,5,6,7,8,9,10,11,12;13,14,15;200,7"
 # tiny-v3-wgmma takes sm_90a's wgmma GEMM from 128 rows: three prompts of
@@ -38,15 +38,20 @@ MODEL_PROMPTS = {"tiny-v3-wgmma": ";".join(
 NEW_TOKENS = 16
 # Both devices compute in fp32 with different summation orders.
 LOGIT_TOLERANCE = 1e-2
-# Per model where a model needs its own. None now: with a bf16 KV cache the
+# Per model where a model needs its own. The tiny fixtures need none: with a bf16 KV cache the
 # GPU's decode attention is the library's MLA decode, which rounds its
 # probabilities to bf16, and the CPU code rounds them the same way; the
 # two round the same values while a context fits one 32-token tile, as
 # PROMPTS' longest with NEW_TOKENS does (28 tokens; on the emulator they
 # then agree to 1e-7). Past one tile they differ by a bf16 rounding of
 # some probabilities, about 1e-2 of the largest logit on these models
-# (docs/numerics.md): lengthen either and this row needs its own.
-TOLERANCES = {}
+# (docs/numerics.md): lengthen either and this row needs its own. But
+# v3-attention-widths (V3's attention widths, make_variant.py) rounds many
+# more values to bf16 a token (16 heads of 256 decompressed values, 512
+# latents): one of them lands the other way within a few tokens, and every
+# later token attends to it. On the emulator its positions then differ from
+# the CPU's by 1e-3 to 1e-2 of the largest logit (about 5): 5e-2 at most.
+TOLERANCES = {"v3-attention-widths": 1e-1}
 
 rows = []  # (check, result, verdict)
 report = {"date": datetime.date.today().isoformat()}
