@@ -30,6 +30,7 @@
 #include "codegen/MlaDecodeWgmma.inc"
 #include "codegen/MlaPrefillBf16.inc"
 #include "codegen/MlaPrefillBf16N16R8V16.inc"
+#include "codegen/MlaPrefillWgmma.inc"
 #include "codegen/MoeDispatch.inc"
 #include "codegen/MoeRoute.inc"
 #include "codegen/MoeRouteE16G4.inc"
@@ -89,6 +90,9 @@ constexpr LibraryFile kMlaDecodeWgmmaFile = {
 constexpr LibraryFile kMlaPrefillFile = {
     kMlaPrefillBf16Source, "codegen/kernels/mla_prefill_bf16.mlir",
     "dsc_mla_prefill"};
+constexpr LibraryFile kMlaPrefillWgmmaFile = {
+    kMlaPrefillWgmmaSource, "codegen/kernels/mla_prefill_wgmma.mlir",
+    "dsc_mla_prefill_wgmma"};
 constexpr LibraryFile kMlaPrefillNarrowFile = {
     kMlaPrefillBf16N16R8V16Source,
     "codegen/kernels/mla_prefill_bf16_n16_r8_v16.mlir",
@@ -158,13 +162,24 @@ const MlaDecodeVariant *mlaDecodeVariant(int64_t latent, int64_t rope) {
 }
 /// The library's MLA prefill kernel for one no-rope, rope and value width
 /// (gen_mla_prefill.py): DeepSeek's models' and the test fixtures'.
+/// `wgmma`, where the library has one (an empty kernel name where not), is
+/// sm_90a's on TMA and wgmma (gen_mla_prefill_wgmma.py), which writes what
+/// `kernel` writes.
 struct MlaPrefillVariant {
   int64_t nope, rope, value;
-  LibrarySource kernel;
+  LibrarySource kernel, wgmma;
 };
 constexpr MlaPrefillVariant kMlaPrefillVariants[] = {
-    {128, 64, 128, {kMlaPrefillFile, "mla_prefill_bf16"}},
-    {16, 8, 16, {kMlaPrefillNarrowFile, "mla_prefill_bf16_n16_r8_v16"}},
+    {128,
+     64,
+     128,
+     {kMlaPrefillFile, "mla_prefill_bf16"},
+     {kMlaPrefillWgmmaFile, "mla_prefill_wgmma_bf16"}},
+    {16,
+     8,
+     16,
+     {kMlaPrefillNarrowFile, "mla_prefill_bf16_n16_r8_v16"},
+     {kMlaPrefillNarrowFile, ""}},
 };
 
 const MlaPrefillVariant *mlaPrefillVariant(int64_t nope, int64_t rope,
@@ -221,6 +236,9 @@ constexpr LibrarySource kWgmmaGemmKernel = {kWgmmaGemmFile,
 // memref's address, offset, sizes and strides only (kMetadataOnlyAttr), so
 // a CUDA graph may record the step that calls it.
 constexpr StringLiteral kTensorMapFunction = "dsc_gpu_tensor_map_bf16";
+// The same for a tensor of rank 3, [d0, d1, d2] in boxes of [b0, b1, b2]
+// (the MLA prefill's, whose boxes stay within one sequence).
+constexpr StringLiteral kTensorMap3dFunction = "dsc_gpu_tensor_map_3d_bf16";
 // The same tile over the M tiles moe_tiles lists (the routed experts).
 constexpr LibrarySource kTiledGemmKernel = {kGemmFile,
                                             "grouped_gemm_bf16_tn_m64_tiled"};
@@ -386,9 +404,9 @@ FailureOr<Gemm> matchGemm(linalg::GenericOp op, std::string &why) {
 struct LibraryKernel {
   gpu::GPUFuncOp fn;
   int64_t threads = 0, tileM = 0, tileN = 0, sharedBytes = 0;
-  /// The box (rows x columns) of the TMA descriptors it takes first; empty
-  /// for a kernel that takes none.
-  SmallVector<int64_t, 2> tmaBox;
+  /// The box of the TMA descriptors it takes first (rows x columns, or
+  /// three sizes, outermost first); empty for a kernel that takes none.
+  SmallVector<int64_t, 3> tmaBox;
 };
 
 /// The library kernel `source` in `module`, parsed from the source dsc was
@@ -438,7 +456,7 @@ FailureOr<LibraryKernel> libraryKernel(ModuleOp module,
   if (auto shared = fn->getAttrOfType<IntegerAttr>("dsc.dynamic_shared_memory"))
     kernel.sharedBytes = shared.getInt();
   if (auto box = fn->getAttrOfType<DenseI64ArrayAttr>("dsc.tma_box")) {
-    if (box.size() != 2)
+    if (box.size() != 2 && box.size() != 3)
       return failure();
     kernel.tmaBox.assign(box.asArrayRef().begin(), box.asArrayRef().end());
   }
@@ -728,63 +746,77 @@ void launchBatched(linalg::GenericOp op, const BatchedGemm &gemm,
   op.erase();
 }
 
-/// The runtime's TMA descriptor of `matrix` (bf16, row-major and
-/// contiguous from its offset: a buffer, or a view into one such as a
-/// layer's pages of the KV cache) seen as [rows, its last dimension], the
-/// leading dimensions the rows, for boxes of `box` (kTensorMapFunction,
-/// declared in the module on first use).
-Value tensorMap(OpBuilder &b, Location loc, Value matrix,
+/// `value` with its dimensions merged as `groups` says (contiguous ones);
+/// `value` itself when every group is one dimension.
+Value collapsed(OpBuilder &b, Location loc, Value value,
+                ArrayRef<ReassociationIndices> groups) {
+  if (static_cast<int64_t>(groups.size()) ==
+      cast<MemRefType>(value.getType()).getRank())
+    return value;
+  return memref::CollapseShapeOp::create(b, loc, value, groups);
+}
+
+/// `value` as rows of its last dimension: [product of the others, last].
+Value asRows(OpBuilder &b, Location loc, Value value) {
+  int64_t rank = cast<MemRefType>(value.getType()).getRank();
+  ReassociationIndices leading;
+  for (int64_t d = 0; d + 1 < rank; ++d)
+    leading.push_back(d);
+  return collapsed(b, loc, value, {leading, {rank - 1}});
+}
+
+/// The runtime's TMA descriptor of `tensor` (bf16, of the rank of `box`:
+/// 2 or 3; row-major, each row contiguous; a buffer, or a view into one
+/// such as a layer's pages of the KV cache) for boxes of `box`
+/// (kTensorMapFunction or kTensorMap3dFunction, declared in `module` on
+/// first use: `b` may build inside an op not yet created, such as an
+/// scf.if's body, whose values find no module).
+Value tensorMap(OpBuilder &b, Location loc, ModuleOp module, Value tensor,
                 ArrayRef<int64_t> box) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
   MLIRContext *context = b.getContext();
+  int64_t rank = static_cast<int64_t>(box.size());
+  assert((rank == 2 || rank == 3) &&
+         cast<MemRefType>(tensor.getType()).getRank() == rank &&
+         "a TMA descriptor of a tensor of the box's rank, 2 or 3");
   // Any strides and offset: the runtime reads them from the memref.
   int64_t dynamic = ShapedType::kDynamic;
-  auto type = MemRefType::get(
-      {dynamic, dynamic}, BFloat16Type::get(context),
-      StridedLayoutAttr::get(context, dynamic, {dynamic, dynamic}));
-  // `b` may build inside an op not yet created (scf.if's body builders):
-  // the module is the matrix's.
-  auto module = matrix.getParentRegion()->getParentOfType<ModuleOp>();
-  auto fn = module.lookupSymbol<func::FuncOp>(kTensorMapFunction);
+  SmallVector<int64_t> dynamics(rank, dynamic);
+  auto type =
+      MemRefType::get(dynamics, BFloat16Type::get(context),
+                      StridedLayoutAttr::get(context, dynamic, dynamics));
+  StringLiteral name = rank == 2 ? kTensorMapFunction : kTensorMap3dFunction;
+  auto fn = module.lookupSymbol<func::FuncOp>(name);
   if (!fn) {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(module.getBody());
-    Type indexType = b.getIndexType();
+    SmallVector<Type> inputs = {type};
+    inputs.append(rank, b.getIndexType());
     fn = func::FuncOp::create(
-        b, loc, kTensorMapFunction,
-        b.getFunctionType({type, indexType, indexType},
-                          {LLVM::LLVMPointerType::get(context)}));
+        b, loc, name,
+        b.getFunctionType(inputs, {LLVM::LLVMPointerType::get(context)}));
     fn.setPrivate();
     fn->setAttr(kMetadataOnlyAttr, UnitAttr::get(context));
   }
-  int64_t rank = cast<MemRefType>(matrix.getType()).getRank();
-  assert(rank >= 2 && "a TMA descriptor of a matrix");
-  Value rows = matrix;
-  if (rank > 2) {
-    ReassociationIndices leading;
-    for (int64_t d = 0; d + 1 < rank; ++d)
-      leading.push_back(d);
-    rows = memref::CollapseShapeOp::create(
-        b, loc, matrix, ArrayRef<ReassociationIndices>{leading, {rank - 1}});
-  }
-  Value view = memref::CastOp::create(b, loc, type, rows);
-  return func::CallOp::create(b, loc, fn,
-                              ValueRange{view, index(box[0]), index(box[1])})
-      .getResult(0);
+  SmallVector<Value> args = {memref::CastOp::create(b, loc, type, tensor)};
+  for (int64_t size : box)
+    args.push_back(index(size));
+  return func::CallOp::create(b, loc, fn, args).getResult(0);
 }
 
 /// Launches the TMA-fed `kernel` (gemm_wgmma_bf16_tn) on `gemm`, one
 /// batch over `rows` rows: C [rows, N] = A [rows, K] times B [N, K]
 /// transposed, A and B through their descriptors.
-void launchWgmma(OpBuilder &b, Location loc, const BatchedGemm &gemm,
-                 Value rows, const LibraryKernel &kernel) {
+void launchWgmma(OpBuilder &b, Location loc, ModuleOp module,
+                 const BatchedGemm &gemm, Value rows,
+                 const LibraryKernel &kernel) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  Value mapA = tensorMap(b, loc, gemm.a, kernel.tmaBox);
-  Value mapB = tensorMap(b, loc, gemm.w, kernel.tmaBox);
+  Value mapA = tensorMap(b, loc, module, asRows(b, loc, gemm.a), kernel.tmaBox);
+  Value mapB = tensorMap(b, loc, module, asRows(b, loc, gemm.w), kernel.tmaBox);
   launchTiled(b, loc, kernel, gemm.n, mTilesFor(b, loc, rows, kernel), 1,
               {mapA, mapB, flattened(b, loc, gemm.c), rows, index(gemm.n),
                index(gemm.k)});
@@ -1005,7 +1037,8 @@ void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
           if (large->tmaBox.empty())
             launchBatchedKernel(tb, l, one, flatB, rows, *large);
           else
-            launchWgmma(tb, l, one, rows, *large);
+            launchWgmma(tb, l, op->getParentOfType<ModuleOp>(), one, rows,
+                        *large);
           scf::YieldOp::create(tb, l);
         },
         [&](OpBuilder &tb, Location l) {
@@ -1039,6 +1072,7 @@ void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
 LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
                               const LibraryKernel &combine) {
   OpBuilder b(op);
+  auto module = op->getParentOfType<ModuleOp>();
   Location loc = op.getLoc();
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
@@ -1141,8 +1175,8 @@ LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
     SmallVector<Value> args;
     bool tma = !decode.tmaBox.empty();
     if (tma)
-      args = {tensorMap(tb, tl, queries, decode.tmaBox),
-              tensorMap(tb, tl, cache, decode.tmaBox)};
+      args = {tensorMap(tb, tl, module, asRows(tb, tl, queries), decode.tmaBox),
+              tensorMap(tb, tl, module, asRows(tb, tl, cache), decode.tmaBox)};
     else
       args = {flattened(tb, tl, queries), flattened(tb, tl, root)};
     args.append({flattened(tb, tl, table), flattened(tb, tl, lengths), opart,
@@ -1173,6 +1207,7 @@ LogicalResult launchAttention(PagedMlaDecodeOp op, const LibraryKernel &decode,
 LogicalResult launchPrefill(CausalMlaPrefillOp op,
                             const LibraryKernel &kernel) {
   OpBuilder b(op);
+  auto module = op->getParentOfType<ModuleOp>();
   Location loc = op.getLoc();
   Value queries = op.getQueries(), kv = op.getKv(), ropeKeys = op.getRopeKeys(),
         out = op.getInit();
@@ -1208,11 +1243,22 @@ LogicalResult launchPrefill(CausalMlaPrefillOp op,
         arith::ConstantIndexOp::create(tb, tl, kernel.threads), one, one};
     Value shared = arith::ConstantIntOp::create(tb, tl, tb.getI32Type(),
                                                 kernel.sharedBytes);
-    gpu::LaunchFuncOp::create(
-        tb, tl, kernel.fn, grid, block, shared,
-        ValueRange{flattened(tb, tl, queries), flattened(tb, tl, kv),
-                   flattened(tb, tl, ropeKeys), flattened(tb, tl, out), tokens,
-                   headCount, scaleLog2});
+    // A kernel fed by TMA takes the runtime's descriptors of the three
+    // inputs as [batch, tokens, row] (a box stays within its sequence).
+    SmallVector<Value> args;
+    if (kernel.tmaBox.empty()) {
+      args = {flattened(tb, tl, queries), flattened(tb, tl, kv),
+              flattened(tb, tl, ropeKeys)};
+    } else {
+      SmallVector<ReassociationIndices> rows = {{0}, {1}, {2, 3}};
+      args = {
+          tensorMap(tb, tl, module, collapsed(tb, tl, queries, rows),
+                    kernel.tmaBox),
+          tensorMap(tb, tl, module, collapsed(tb, tl, kv, rows), kernel.tmaBox),
+          tensorMap(tb, tl, module, ropeKeys, kernel.tmaBox)};
+    }
+    args.append({flattened(tb, tl, out), tokens, headCount, scaleLog2});
+    gpu::LaunchFuncOp::create(tb, tl, kernel.fn, grid, block, shared, args);
     scf::YieldOp::create(tb, tl);
   });
   op.erase();
@@ -2395,7 +2441,8 @@ struct DscLibraryGemmsPass
                           &source.file == &kWgmmaGemmFile ||
                           source.kernel.starts_with("mla_decode_bf16") ||
                           source.kernel.starts_with("mla_decode_wgmma") ||
-                          source.kernel.starts_with("mla_prefill_bf16");
+                          source.kernel.starts_with("mla_prefill_bf16") ||
+                          source.kernel.starts_with("mla_prefill_wgmma");
       if (failed(found) ||
           (statesLaunch && (found->tileM <= 0 || found->tileN <= 0 ||
                             found->sharedBytes <= 0))) {
@@ -2471,7 +2518,10 @@ struct DscLibraryGemmsPass
             << dqk - rope << ", rope " << rope << " and value " << value;
         return signalPassFailure();
       }
-      FailureOr<LibraryKernel> prefill = kernel(variant->kernel);
+      // sm_90a's wgmma prefill where the library has one for these widths.
+      bool onWgmma = wgmma && !variant->wgmma.kernel.empty();
+      FailureOr<LibraryKernel> prefill =
+          kernel(onWgmma ? variant->wgmma : variant->kernel);
       if (failed(prefill) || failed(launchPrefill(op, *prefill)))
         return signalPassFailure();
     }

@@ -632,7 +632,10 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     prefill for its widths (`mla_prefill_bf16.mlir`, or a variant such as
     `mla_prefill_bf16_n16_r8_v16.mlir`): grid (ceil(S / 64), H, B), 128
     threads, the shared memory its attributes state; nothing for an empty
-    batch. One it cannot run (dynamic heads, a strided operand, widths the
+    batch. With `wgmma` (sm_90a), at DeepSeek's widths, the kernel is
+    `mla_prefill_wgmma_bf16` (mla_prefill_wgmma.mlir), its three inputs
+    through the runtime's 3-d descriptors (`dsc_gpu_tensor_map_3d_bf16`:
+    [B, S, row], so that a box stays within its sequence). One it cannot run (dynamic heads, a strided operand, widths the
     library lacks) is an error.
 
     Each `dsc.noaux_tc_route` on buffers (a V3 router after its GEMM, made
@@ -655,9 +658,10 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
            "of shared memory: sm_90 and sm_80's A100, not sm_86/sm_89's 99 "
            "KiB); GPU pipelines set it for sm_90a">,
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
-           "sm_90a's kernels fed by TMA: the MLA decode where the library "
-           "has it for the widths, and with large-tiles the 128-row tile "
-           "(gemm_wgmma_bf16_tn); GPU pipelines set it for sm_90a">,
+           "sm_90a's kernels fed by TMA: the MLA decode and prefill where "
+           "the library has them for the widths, and with large-tiles the "
+           "128-row tile (gemm_wgmma_bf16_tn); GPU pipelines set it for "
+           "sm_90a">,
     Option<"largeTileBlocks", "large-tile-blocks", "int64_t",
            /*default=*/"264",
            "The blocks a GEMM's 128-row tiles must make for it to take them "

@@ -140,7 +140,8 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   // block; an sm_80 artifact may run on an sm_86 or sm_89, which have 99.
   DscLibraryGemmsOptions library;
   library.largeTiles = options.chip == "sm_90a";
-  // sm_90a's kernels fed by TMA: the large GEMMs and the MLA decode.
+  // sm_90a's kernels fed by TMA: the large GEMMs, the MLA decode and
+  // prefill.
   library.wgmma = options.chip == "sm_90a";
   library.largeTileBlocks = options.largeTileBlocks;
   pm.addPass(createDscLibraryGemms(library));

@@ -50,6 +50,9 @@ OFF_STAGE = Q_BOXES * BOX_BYTES
 STAGE_BYTES = (K_BOXES + V_BOXES) * BOX_BYTES
 OFF_P = OFF_STAGE + 2 * STAGE_BYTES
 LAYOUT_BYTES = OFF_P + TILE * TILE * 2
+# The static shared memory ptxas lays out: the 3 mbarriers (24 bytes) and
+# MLIR's symbol for the dynamic shared memory, 16-byte aligned.
+STATICS = 32
 SP = f"memref<{TILE}x{TILE}xbf16, {WG}>"
 MAP = ("!nvgpu.tensormap.descriptor<tensor = " + BOX + ", swizzle = swizzle_128b, "
        "l2promo = l2promo_128b, oob = zero, interleave = none>")
@@ -241,7 +244,10 @@ def main():
 // memory: the layout's {LAYOUT_BYTES} bytes + 1024 less the kernel's static
 // shared memory (its mbarriers; cuFuncGetAttribute SHARED_SIZE_BYTES): the
 // layout starts at the first 1024-byte boundary past them. Two blocks fit an
-// SM; raise the kernel's limit.
+// SM; raise the kernel's limit. dsc.dynamic_shared_memory, what
+// dsc-library-gemms launches it with, counts the {STATICS} bytes ptxas gives
+// the statics (mla-prefill-wgmma.test checks that figure); dsc.tile: query
+// tokens per block, key tokens per tile; dsc.tma_box: the descriptors' box.
 {aliases}
 module attributes {{gpu.container_module}} {{
 gpu.module @dsc_mla_prefill_wgmma attributes {{dsc.chips = ["sm_90a"], dsc.ptx = 83 : i32}} {{
@@ -250,7 +256,10 @@ gpu.module @dsc_mla_prefill_wgmma attributes {{dsc.chips = ["sm_90a"], dsc.ptx =
   gpu.func @mla_prefill_wgmma_bf16(%mapQPtr: !llvm.ptr, %mapKVPtr: !llvm.ptr,
                                    %mapKRPtr: !llvm.ptr, %O: memref<?xbf16>,
                                    %seqLen: index, %heads: index, %scale: f32)
-      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>}} {{
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
+                         dsc.tile = array<i64: {TILE}, {TILE}>,
+                         dsc.tma_box = array<i64: 1, 64, 64>,
+                         dsc.dynamic_shared_memory = {LAYOUT_BYTES + 1024 - STATICS} : i64}} {{
     %mapQ = builtin.unrealized_conversion_cast %mapQPtr : !llvm.ptr to {MAP}
     %mapKV = builtin.unrealized_conversion_cast %mapKVPtr : !llvm.ptr to {MAP}
     %mapKR = builtin.unrealized_conversion_cast %mapKRPtr : !llvm.ptr to {MAP}

@@ -18,7 +18,10 @@
 // memory: the layout's 114688 bytes + 1024 less the kernel's static
 // shared memory (its mbarriers; cuFuncGetAttribute SHARED_SIZE_BYTES): the
 // layout starts at the first 1024-byte boundary past them. Two blocks fit an
-// SM; raise the kernel's limit.
+// SM; raise the kernel's limit. dsc.dynamic_shared_memory, what
+// dsc-library-gemms launches it with, counts the 32 bytes ptxas gives
+// the statics (mla-prefill-wgmma.test checks that figure); dsc.tile: query
+// tokens per block, key tokens per tile; dsc.tma_box: the descriptors' box.
 !acc64 = !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
 !acc128 = !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
 module attributes {gpu.container_module} {
@@ -28,7 +31,10 @@ gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"], dsc.ptx = 
   gpu.func @mla_prefill_wgmma_bf16(%mapQPtr: !llvm.ptr, %mapKVPtr: !llvm.ptr,
                                    %mapKRPtr: !llvm.ptr, %O: memref<?xbf16>,
                                    %seqLen: index, %heads: index, %scale: f32)
-      kernel attributes {known_block_size = array<i32: 128, 1, 1>} {
+      kernel attributes {known_block_size = array<i32: 128, 1, 1>,
+                         dsc.tile = array<i64: 64, 64>,
+                         dsc.tma_box = array<i64: 1, 64, 64>,
+                         dsc.dynamic_shared_memory = 115680 : i64} {
     %mapQ = builtin.unrealized_conversion_cast %mapQPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<1x64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
     %mapKV = builtin.unrealized_conversion_cast %mapKVPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<1x64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
     %mapKR = builtin.unrealized_conversion_cast %mapKRPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<1x64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>

@@ -1520,14 +1520,16 @@ class Host(Block):
 
     def op_func_call(self, op, *args):
         callee = op.attr(r"callee = @(\w+)")
-        if callee == "dsc_gpu_tensor_map_bf16":
+        if callee in ("dsc_gpu_tensor_map_bf16", "dsc_gpu_tensor_map_3d_bf16"):
             # The runtime's TMA descriptor of a bf16 matrix (memref [rows,
-            # cols]) for boxes of (boxRows, boxCols): its array, a view
-            # that launches read as they run.
-            matrix, box_rows, box_cols = args
-            if matrix.data.ndim != 2:
-                raise EmulationError("a TMA descriptor of a memref not 2-d")
-            return [TensorMap(matrix.data, (int(box_rows[0]), int(box_cols[0])))]
+            # cols]) for boxes of (boxRows, boxCols), or of a tensor of
+            # rank 3 for boxes of three sizes: its array, a view that
+            # launches read as they run.
+            tensor, *box = args
+            if tensor.data.ndim != len(box):
+                raise EmulationError(f"a TMA descriptor of a {tensor.data.ndim}-d "
+                                     f"memref for a box of {len(box)} sizes")
+            return [TensorMap(tensor.data, tuple(int(b[0]) for b in box))]
         if callee not in self.funcs:
             raise EmulationError(f"call of @{callee}, which the module does not define")
         return Host(self.funcs[callee], self.funcs, self.kernels, list(args),

@@ -3,6 +3,10 @@
 #include "runtime/cuda/CudaDevice.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+#include <algorithm>
+#include <array>
 
 namespace dsc::runtime::cuda {
 namespace {
@@ -116,27 +120,43 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
 // dsc's own GPU runtime functions, as the compiled host code calls them.
 //===----------------------------------------------------------------------===//
 
-/// The TMA descriptor of a bf16 matrix for the kernel library's wgmma
-/// kernels (codegen's kTensorMapFunction): the memref [rows, cols] as MLIR
-/// passes it (allocated and aligned pointers, offset, sizes, strides), and
-/// the box.
-void *dscGpuTensorMapBf16(void * /*allocated*/, char *aligned, int64_t offset,
-                          int64_t rows, int64_t cols, int64_t rowStride,
-                          int64_t colStride, int64_t boxRows, int64_t boxCols) {
+/// The TMA descriptor of a bf16 tensor of rank 2 or 3 for the kernel
+/// library's wgmma kernels (codegen's tensor map functions): its memref as
+/// MLIR passes it (the aligned pointer and offset, then sizes and strides
+/// in elements) and the box, outermost first.
+void *tensorMapBf16(char *aligned, int64_t offset,
+                    absl::Span<const int64_t> sizes,
+                    absl::Span<const int64_t> strides,
+                    absl::Span<const int64_t> box) {
   constexpr int64_t kBytes = 2;
-  if (rows <= 0 || cols <= 0 || colStride != 1 || rowStride < cols ||
-      boxRows <= 0 || boxCols <= 0 || boxRows > 256 || boxCols > 256)
-    abandonCall(absl::InternalError(absl::StrCat(
-        "a TMA descriptor asked for a ", rows, " x ", cols,
-        " bf16 matrix with strides [", rowStride, ", ", colStride,
-        "] in boxes of ", boxRows, " x ", boxCols, " (a dsc bug)")));
+  const size_t rank = sizes.size();
+  bool valid = strides[rank - 1] == 1;
+  std::array<uint64_t, CudaDevice::kTensorMapRank> dims{};
+  std::array<uint64_t, CudaDevice::kTensorMapRank - 1> strideBytes{};
+  std::array<unsigned, CudaDevice::kTensorMapRank> boxes{};
+  for (size_t d = 0; d < rank; ++d) {
+    valid &= sizes[d] > 0 && box[d] > 0 && box[d] <= 256;
+    // Row-major: each stride spans the dimensions inside it.
+    if (d + 1 < rank)
+      valid &= strides[d] >= strides[d + 1] * sizes[d + 1];
+    dims[d] = uint64_t(sizes[d]);
+    boxes[d] = unsigned(box[d]);
+    if (d + 1 < rank)
+      strideBytes[d] = uint64_t(strides[d] * kBytes);
+  }
   void *result = nullptr;
   absl::Status failure;
-  {
+  if (!valid) {
+    failure = absl::InternalError(absl::StrCat(
+        "a TMA descriptor asked for a [", absl::StrJoin(sizes, ", "),
+        "] bf16 tensor with strides [", absl::StrJoin(strides, ", "),
+        "] in boxes of [", absl::StrJoin(box, ", "), "] (a dsc bug)"));
+  } else {
     absl::StatusOr<void *> map = device().tensorMap(
-        reinterpret_cast<uint64_t>(aligned + offset * kBytes), uint64_t(rows),
-        uint64_t(cols), uint64_t(rowStride * kBytes), kBytes, unsigned(boxRows),
-        unsigned(boxCols));
+        reinterpret_cast<uint64_t>(aligned + offset * kBytes),
+        absl::MakeConstSpan(dims.data(), rank),
+        absl::MakeConstSpan(strideBytes.data(), rank - 1), kBytes,
+        absl::MakeConstSpan(boxes.data(), rank));
     if (map.ok())
       result = *map;
     else
@@ -146,6 +166,26 @@ void *dscGpuTensorMapBf16(void * /*allocated*/, char *aligned, int64_t offset,
   if (!failure.ok())
     abandonCall(std::move(failure));
   return result;
+}
+
+/// codegen's `dsc_gpu_tensor_map_bf16`: a matrix.
+void *dscGpuTensorMapBf16(void * /*allocated*/, char *aligned, int64_t offset,
+                          int64_t rows, int64_t cols, int64_t rowStride,
+                          int64_t colStride, int64_t boxRows, int64_t boxCols) {
+  const int64_t sizes[] = {rows, cols}, strides[] = {rowStride, colStride},
+                box[] = {boxRows, boxCols};
+  return tensorMapBf16(aligned, offset, sizes, strides, box);
+}
+
+/// codegen's `dsc_gpu_tensor_map_3d_bf16`: a tensor of rank 3.
+void *dscGpuTensorMap3dBf16(void * /*allocated*/, char *aligned, int64_t offset,
+                            int64_t size0, int64_t size1, int64_t size2,
+                            int64_t stride0, int64_t stride1, int64_t stride2,
+                            int64_t box0, int64_t box1, int64_t box2) {
+  const int64_t sizes[] = {size0, size1, size2},
+                strides[] = {stride0, stride1, stride2},
+                box[] = {box0, box1, box2};
+  return tensorMapBf16(aligned, offset, sizes, strides, box);
 }
 
 /// Set where the compiled code calls a GPU runtime function this runtime
@@ -180,6 +220,8 @@ const Import kImports[] = {
      reinterpret_cast<void *>(&mgpuLaunchKernel)},
     {"dsc_import_dsc_gpu_tensor_map_bf16",
      reinterpret_cast<void *>(&dscGpuTensorMapBf16)},
+    {"dsc_import_dsc_gpu_tensor_map_3d_bf16",
+     reinterpret_cast<void *>(&dscGpuTensorMap3dBf16)},
     {"dsc_import_unbound", reinterpret_cast<void *>(&mgpuUnbound)},
 };
 
@@ -363,14 +405,21 @@ void CudaDevice::recycleTensorMaps() {
   }
 }
 
-absl::StatusOr<void *> CudaDevice::tensorMap(uint64_t address, uint64_t rows,
-                                             uint64_t cols, uint64_t rowBytes,
-                                             unsigned elementBytes,
-                                             unsigned boxRows,
-                                             unsigned boxCols) {
+absl::StatusOr<void *>
+CudaDevice::tensorMap(uint64_t address, absl::Span<const uint64_t> dims,
+                      absl::Span<const uint64_t> strideBytes,
+                      unsigned elementBytes, absl::Span<const unsigned> box) {
   constexpr size_t kMapBytes = sizeof(CUtensorMap);
-  const TensorMapKey key{address,      rows,    cols,   rowBytes,
-                         elementBytes, boxRows, boxCols};
+  const size_t rank = dims.size();
+  if (rank < 2 || rank > kTensorMapRank || strideBytes.size() + 1 != rank ||
+      box.size() != rank)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a TMA descriptor of rank ", rank, " (", dims.size(), " sizes, ",
+        strideBytes.size(), " strides, ", box.size(), " box sizes)"));
+  TensorMapKey key{address, {}, {}, {}, unsigned(rank), elementBytes};
+  std::copy(dims.begin(), dims.end(), key.dims.begin());
+  std::copy(strideBytes.begin(), strideBytes.end(), key.strideBytes.begin());
+  std::copy(box.begin(), box.end(), key.box.begin());
   if (auto it = tensorMaps.find(key); it != tensorMaps.end()) {
     // A recording replays the descriptor later: it must stay.
     it->second.recorded |= capturing();
@@ -393,25 +442,34 @@ absl::StatusOr<void *> CudaDevice::tensorMap(uint64_t address, uint64_t rows,
         absl::StrCat("more than ", kTensorMaps,
                      " TMA descriptors in use by CUDA graphs or a recording"));
   // The driver takes the innermost dimension first.
-  const uint64_t dims[2] = {cols, rows};
-  const uint64_t strides[1] = {rowBytes};
-  const unsigned box[2] = {boxCols, boxRows};
-  const unsigned elementStrides[2] = {1, 1};
+  std::array<uint64_t, kTensorMapRank> driverDims{};
+  std::array<uint64_t, kTensorMapRank - 1> driverStrides{};
+  std::array<unsigned, kTensorMapRank> driverBox{};
+  const std::array<unsigned, kTensorMapRank> elementStrides{1, 1, 1};
+  for (size_t d = 0; d < rank; ++d) {
+    driverDims[d] = dims[rank - 1 - d];
+    driverBox[d] = box[rank - 1 - d];
+  }
+  for (size_t d = 0; d + 1 < rank; ++d)
+    driverStrides[d] = strideBytes[rank - 2 - d];
   CUtensorMap map;
   if (CUresult r = api->cuTensorMapEncodeTiled(
           &map,
           elementBytes == 1 ? CU_TENSOR_MAP_DATA_TYPE_UINT8
                             : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
-          2, reinterpret_cast<void *>(address), dims, strides, box,
-          elementStrides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-          CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
+          unsigned(rank), reinterpret_cast<void *>(address), driverDims.data(),
+          driverStrides.data(), driverBox.data(), elementStrides.data(),
+          CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+          CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
           CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
       r != CUDA_SUCCESS) {
     absl::Status s = api->check(
-        r, absl::StrCat(
-               "describing a ", rows, " x ", cols, " matrix of ", elementBytes,
-               "-byte elements at 0x", absl::Hex(address), " (rows ", rowBytes,
-               " bytes apart) for TMA in boxes of ", boxRows, " x ", boxCols));
+        r, absl::StrCat("describing a [", absl::StrJoin(dims, ", "),
+                        "] tensor of ", elementBytes, "-byte elements at 0x",
+                        absl::Hex(address), " (strides [",
+                        absl::StrJoin(strideBytes, ", "),
+                        "] bytes) for TMA in boxes of [",
+                        absl::StrJoin(box, ", "), "]"));
     return absl::InvalidArgumentError(s.message());
   }
   // Written now, on a stream of its own, and waited for: a recording does

@@ -26,7 +26,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -101,21 +103,25 @@ public:
   absl::Status synchronize();
 
   /// A tiled TMA descriptor (what cp.async.bulk.tensor reads) of the
-  /// row-major matrix at `address`: `rows` x `cols` elements of
-  /// `elementBytes` (2: bf16), rows `rowBytes` apart, loaded in boxes of
-  /// `boxRows` x `boxCols` with the 128-byte swizzle and zeros past its
-  /// edges. The descriptor lies in a table in device memory, one per
-  /// distinct request, written when first asked for (on a stream of its
-  /// own, waited for: never part of a recording). One a recording used
-  /// stays until the device closes (also when the recording failed or its
-  /// graph was dropped); the others are reused once the launch stream has
-  /// passed them, when the table is full or a recording starts with less
-  /// than a quarter free. INVALID_ARGUMENT for a matrix the driver cannot
-  /// describe, RESOURCE_EXHAUSTED past kTensorMaps.
-  absl::StatusOr<void *> tensorMap(uint64_t address, uint64_t rows,
-                                   uint64_t cols, uint64_t rowBytes,
-                                   unsigned elementBytes, unsigned boxRows,
-                                   unsigned boxCols);
+  /// row-major tensor at `address` of rank 2 or 3: `dims` elements of
+  /// `elementBytes` (2: bf16) each way, outermost first, the outer ones
+  /// `strideBytes` apart, loaded in boxes of `box` (outermost first) with
+  /// the 128-byte swizzle and zeros past its edges. The descriptor lies in
+  /// a table in device memory, one per distinct request, written when
+  /// first asked for (on a stream of its own, waited for: never part of a
+  /// recording). One a recording used stays until the device closes (also
+  /// when the recording failed or its graph was dropped); the others are
+  /// reused once the launch stream has passed them, when the table is full
+  /// or a recording starts with less than a quarter free. INVALID_ARGUMENT
+  /// for a tensor the driver cannot describe, RESOURCE_EXHAUSTED past
+  /// kTensorMaps.
+  absl::StatusOr<void *> tensorMap(uint64_t address,
+                                   absl::Span<const uint64_t> dims,
+                                   absl::Span<const uint64_t> strideBytes,
+                                   unsigned elementBytes,
+                                   absl::Span<const unsigned> box);
+  /// The largest rank tensorMap describes.
+  static constexpr size_t kTensorMapRank = 3;
   /// The descriptors a device holds at most.
   static constexpr size_t kTensorMaps = 8192;
 
@@ -216,18 +222,22 @@ private:
   /// Blocks of allocateDeviceMemory and their sizes.
   std::unordered_map<void *, uint64_t> deviceBlocks;
 
-  /// What a TMA descriptor describes (tensorMap's arguments).
+  /// What a TMA descriptor describes (tensorMap's arguments; the entries
+  /// past the rank are zero).
   struct TensorMapKey {
-    uint64_t address, rows, cols, rowBytes;
-    unsigned elementBytes, boxRows, boxCols;
+    uint64_t address;
+    std::array<uint64_t, kTensorMapRank> dims;
+    std::array<uint64_t, kTensorMapRank - 1> strideBytes;
+    std::array<unsigned, kTensorMapRank> box;
+    unsigned rank, elementBytes;
     bool operator==(const TensorMapKey &o) const {
-      return address == o.address && rows == o.rows && cols == o.cols &&
-             rowBytes == o.rowBytes && elementBytes == o.elementBytes &&
-             boxRows == o.boxRows && boxCols == o.boxCols;
+      return address == o.address && dims == o.dims &&
+             strideBytes == o.strideBytes && box == o.box && rank == o.rank &&
+             elementBytes == o.elementBytes;
     }
     template <typename H> friend H AbslHashValue(H h, const TensorMapKey &k) {
-      return H::combine(std::move(h), k.address, k.rows, k.cols, k.rowBytes,
-                        k.elementBytes, k.boxRows, k.boxCols);
+      return H::combine(std::move(h), k.address, k.dims, k.strideBytes, k.box,
+                        k.rank, k.elementBytes);
     }
   };
   /// A descriptor's slot in the table below, whether a recording used it

@@ -4,6 +4,27 @@
 // prompt; the scale passed is 0.25 log2(e). The library's module joins
 // with the kernel.
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms -verify-diagnostics | FileCheck %s
+// With wgmma (sm_90a), DeepSeek's widths take mla_prefill_wgmma_bf16 on
+// the runtime's 3-d TMA descriptors of the queries, the decompressed keys
+// and values ([batch, tokens, heads x width]) and the rope keys, boxes of
+// 1 x 64 x 64; the fixtures' widths keep the mma.sync kernel.
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms=wgmma -verify-diagnostics | FileCheck %s --check-prefix=WGMMA
+// WGMMA-LABEL: func.func @prompt
+// WGMMA: gpu.launch_func @dsc_mla_prefill_n16_r8_v16::@mla_prefill_bf16_n16_r8_v16
+// WGMMA: func.func private @dsc_gpu_tensor_map_3d_bf16(memref<?x?x?xbf16, strided<[?, ?, ?], offset: ?>>, index, index, index) -> !llvm.ptr attributes {dsc.metadata_only}
+// WGMMA-LABEL: func.func @deepseek
+// WGMMA-SAME: (%[[Q:.*]]: memref<?x?x128x192xbf16>, %[[KV:.*]]: memref<?x?x128x256xbf16>, %[[KR:.*]]: memref<?x?x64xbf16>, %[[O:.*]]: memref<?x?x128x128xbf16>)
+// WGMMA: %[[Q3:.*]] = memref.collapse_shape %[[Q]] {{\[\[}}0], [1], [2, 3]] : memref<?x?x128x192xbf16> into memref<?x?x24576xbf16>
+// WGMMA: %[[QV:.*]] = memref.cast %[[Q3]]
+// WGMMA: %[[MAPQ:.*]] = func.call @dsc_gpu_tensor_map_3d_bf16(%[[QV]], %c1{{.*}}, %c64{{.*}}, %c64{{.*}})
+// WGMMA: %[[KV3:.*]] = memref.collapse_shape %[[KV]] {{\[\[}}0], [1], [2, 3]] : memref<?x?x128x256xbf16> into memref<?x?x32768xbf16>
+// WGMMA: %[[KVV:.*]] = memref.cast %[[KV3]]
+// WGMMA: %[[MAPKV:.*]] = func.call @dsc_gpu_tensor_map_3d_bf16(%[[KVV]],
+// WGMMA: %[[KRV:.*]] = memref.cast %[[KR]] : memref<?x?x64xbf16> to memref<?x?x?xbf16, strided<[?, ?, ?], offset: ?>>
+// WGMMA: %[[MAPKR:.*]] = func.call @dsc_gpu_tensor_map_3d_bf16(%[[KRV]],
+// WGMMA: gpu.launch_func @dsc_mla_prefill_wgmma::@mla_prefill_wgmma_bf16 blocks in (%{{.*}}, %c128{{.*}}, %{{.*}}) threads in (%c128{{.*}}, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %c115680_i32 args(%[[MAPQ]] : !llvm.ptr, %[[MAPKV]] : !llvm.ptr, %[[MAPKR]] : !llvm.ptr, %{{.*}} : memref<?xbf16>,
+// WGMMA: gpu.module @dsc_mla_prefill_wgmma attributes {dsc.chips = ["sm_90a"], dsc.ptx = 83 : i32}
+// WGMMA: gpu.func @mla_prefill_wgmma_bf16(
 
 // CHECK-LABEL: func.func @prompt
 // CHECK-SAME: (%[[Q:.*]]: memref<?x?x4x24xbf16>, %[[KV:.*]]: memref<?x?x4x32xbf16>, %[[KR:.*]]: memref<?x?x8xbf16>, %[[O:.*]]: memref<?x?x4x16xbf16>)

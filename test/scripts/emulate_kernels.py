@@ -990,31 +990,60 @@ def mla_prefill_check(kernels, name, nope=128, rope=64, value=128):
     scale = (0.1 * math.log(40) + 1) ** 2 / math.sqrt(dqk) / math.log(2)
     out = np.full(batch * seq * heads * value, 0x7FC0, np.uint16)
     tiles = (seq + 63) // 64
+    smem = int(kernels[name].attr(r"dsc.dynamic_shared_memory = (\d+)"))
     if name == "mla_prefill_wgmma_bf16":
-        # The layout + 1024 bytes less the statics (its 3 barriers after
-        # the dynamic shared memory symbol: 32 bytes), as the bench launches.
-        smem = 3 * 8192 + 2 * 5 * 8192 + 64 * 64 * 2 + 1024 - 32
         inputs = [emu.TensorMap(q_bits.reshape(batch, seq, -1), (1, 64, 64)),
                   emu.TensorMap(kv_bits.reshape(batch, seq, -1), (1, 64, 64)),
                   emu.TensorMap(kr_bits, (1, 64, 64))]
     else:
-        smem = int(kernels[name].attr(r"dsc.dynamic_shared_memory = (\d+)"))
         inputs = [emu.global_memref(q_bits), emu.global_memref(kv_bits),
                   emu.global_memref(kr_bits)]
     emu.run_kernel(kernels[name], (tiles, heads, batch), 128, smem,
                    inputs + [emu.global_memref(out), seq, heads, float(scale)])
     got = emu._bits_to_f32(out).reshape(batch, seq, heads, value)
-    want = np.zeros((batch, seq, heads, value))
+    want = prefill_reference(q, kv, kr, scale, nope)
+    return verdict(f"{name} ({batch} x {seq} tokens, {heads} heads)", got, want, 1e-2)
+
+
+def prefill_reference(q, kv, kr, scale_log2, nope):
+    """Causal MLA prefill in float64: q [B, S, H, nope + rope], kv [B, S, H,
+    nope + value] (k_nope, then v), kr [B, S, rope] shared by the heads;
+    scores scaled into base 2."""
+    batch, seq, heads, _ = q.shape
+    want = np.zeros((batch, seq, heads, kv.shape[-1] - nope))
     causal = np.tril(np.ones((seq, seq), bool))
     for b in range(batch):
         for h in range(heads):
             k = np.concatenate([kv[b, :, h, :nope], kr[b]], axis=1).astype(np.float64)
-            s = q[b, :, h].astype(np.float64) @ k.T * scale
+            s = q[b, :, h].astype(np.float64) @ k.T * scale_log2
             s = np.where(causal, s, -np.inf)
             p = np.exp2(s - s.max(axis=1, keepdims=True))
             p /= p.sum(axis=1, keepdims=True)
             want[b, :, h] = p @ kv[b, :, h, nope:].astype(np.float64)
-    return verdict(f"{name} ({batch} x {seq} tokens, {heads} heads)", got, want, 1e-2)
+    return want
+
+
+def prefill_host(modules):
+    """dsc-library-gemms' lowering of dsc.causal_mla_prefill
+    (test/codegen/Inputs/prefill-v3.mlir, V3's widths, 2 heads; with
+    wgmma, the TMA descriptors the host code asks for): two sequences of
+    70 tokens (a second, partial query and key tile, read past the
+    sequence as TMA's zeros) against float64 causal attention; the output
+    must be written whole."""
+    rng = np.random.default_rng(13)
+    (module,) = modules
+    batch, seq, heads, nope, rope, value = 2, 70, 2, 128, 64, 128
+    q_bits, q = bf16(0.25 * rng.standard_normal((batch, seq, heads, nope + rope)))
+    kv_bits, kv = bf16(rng.standard_normal((batch, seq, heads, nope + value)))
+    kr_bits, kr = bf16(rng.standard_normal((batch, seq, rope)))
+    out = np.full((batch, seq, heads, value), 0x7FC0, np.uint16)
+    scale = 0.1352337788608801  # the input's dsc.causal_mla_prefill's
+    launches = emu.run_host(module, "prefill", [
+        emu.MemRef(q_bits, list(q_bits.shape)), emu.MemRef(kv_bits, list(kv_bits.shape)),
+        emu.MemRef(kr_bits, list(kr_bits.shape)), emu.MemRef(out, list(out.shape))])
+    want = prefill_reference(q, kv, kr, scale / math.log(2), nope)
+    kernels_run = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
+    return verdict(f"prefill ({kernels_run})", emu._bits_to_f32(out), want, 1e-2)
 
 
 def routed_experts(modules):
@@ -1325,7 +1354,7 @@ CHECKS = {"grouped-gemm": grouped_gemm, "batched-gemm": batched_gemm,
 HOST_CHECKS = {"routed-experts": routed_experts, "head-products": head_products,
                "fp8w-weights": fp8w_weights, "wgmma-linear": wgmma_linear,
                "split-reductions": split_reductions,
-               "paged-attention": paged_attention}
+               "paged-attention": paged_attention, "prefill-host": prefill_host}
 
 
 def main():
