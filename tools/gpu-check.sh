@@ -17,7 +17,8 @@
 #                                   # the card's copy and bf16 GEMM rates)
 #
 # The two halves exist because the GPU machines we are lent have no LLVM:
-# the bundle (about 20 MB) travels, the compiler stays. Results go to
+# the bundle (about 50 MB; the device tool carries at most 64 MiB) travels,
+# the compiler stays. Results go to
 # $GPU_CHECK_OUT (default DIR) as gpu-check.json and gpu-check.txt.
 # GPU_CHECK_STEPS=a,b runs only those steps of tools/gpu-check/run.py (a
 # rerun of what failed or was cut off).
@@ -72,11 +73,15 @@ prepare() {
   # make_variant.py): with a bf16 KV cache sm_90a's decode attention is
   # mla_decode_wgmma_bf16 on the runtime's TMA descriptors.
   log "compile v3-attention-widths with a bf16 KV cache for cpu, sm_90a"
+  # The checkpoint stays here: the artifact embeds its weights.
+  local variant
+  variant="$(mktemp -d)"
   python3 test/scripts/make_variant.py --variant v3-attention-widths \
-    --out "$bundle/configs/v3-attention-widths"
-  "$build/tools/dsc-compile" "$bundle/configs/v3-attention-widths" \
+    --out "$variant"
+  "$build/tools/dsc-compile" "$variant" \
     --target cpu,sm_90a --bf16-linear-inputs --kv-cache-type bf16 \
     --embed-weights --quiet -o "$bundle/models/v3-attention-widths.dscx"
+  rm -rf "$variant"
   # DeepSeek-V3's shapes in one MoE layer, bf16 (the config without its
   # FP8 quantization), compiled from the config alone: run.py times its
   # decode step with random weights (dsc-run --random-weights).
@@ -102,6 +107,13 @@ json.dump(c, open(sys.argv[2], "w"), indent=1)
   "$build/tools/dsc-compile" test/fixtures/tiny-v3 --target cpu,sm_80 \
     --bf16-linear-inputs --kv-cache-type f32 --embed-weights --quiet \
     -o "$bundle/models/tiny-v3-sm80.dscx"
+  # The device tool carries 64 MiB at most, everything together.
+  local mib
+  mib="$(du -sm "$bundle" | cut -f1)"
+  if [ "$mib" -gt 60 ]; then
+    log "the bundle is $mib MiB: more than the 60 MiB that leaves room to carry it"
+    exit 1
+  fi
   log "bundle ready: $bundle ($(du -sh "$bundle" | cut -f1))"
 }
 

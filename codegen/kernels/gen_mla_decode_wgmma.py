@@ -106,6 +106,7 @@ def decode_kernel():
     count0 = f.idx("count0", "subi", jEnd, jBegin)
     count = f.let("count", f"arith.select {any_}, {count0}, {c(0)} : index")
     tableRow = f.idx("tableRow", "muli", b, "%maxPages")
+    lastSlot = f.idx("lastSlot", "subi", "%maxPages", c(1))
     h0 = f.idx("h0", "muli", hb, c(HEADS))
     bh = f.idx("bh", "muli", b, "%heads")
     qRow0 = f.idx("qRow0", "addi", bh, h0)
@@ -146,7 +147,10 @@ def decode_kernel():
         emit(f"scf.if {go} {{")
         f.depth += 1
         j = f.idx("j", "addi", jBegin, rel)
-        entry = f.idx("entry", "addi", tableRow, j)
+        # Within the sequence's row of the table, as mla_decode_bf16 reads
+        # it, whatever the length says.
+        slot = f.idx("slot", "minui", j, lastSlot)
+        entry = f.idx("entry", "addi", tableRow, slot)
         page32 = f.let("page32", f"memref.load %table[{entry}] : memref<?xi32>")
         page = f.let("page", f"arith.index_cast {page32} : i32 to index")
         row = f.idx("pageRow", "muli", page, c(PAGE))

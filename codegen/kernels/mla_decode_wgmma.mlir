@@ -189,6 +189,7 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"], dsc.ptx = 8
     %count0 = arith.subi %jEnd, %jBegin : index
     %count = arith.select %any, %count0, %c0 : index
     %tableRow = arith.muli %seq, %maxPages : index
+    %lastSlot = arith.subi %maxPages, %c1 : index
     %h0 = arith.muli %hblock, %c64 : index
     %bh = arith.muli %seq, %heads : index
     %qRow0 = arith.addi %bh, %h0 : index
@@ -270,7 +271,8 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"], dsc.ptx = 8
     %go = arith.andi %leader, %inSplit : i1
     scf.if %go {
       %j = arith.addi %jBegin, %c0 : index
-      %entry = arith.addi %tableRow, %j : index
+      %slot = arith.minui %j, %lastSlot : index
+      %entry = arith.addi %tableRow, %slot : index
       %page32 = memref.load %table[%entry] : memref<?xi32>
       %page = arith.index_cast %page32 : i32 to index
       %pageRow = arith.muli %page, %c64 : index
@@ -318,7 +320,8 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"], dsc.ptx = 8
     %go_1 = arith.andi %leader, %inSplit_1 : i1
     scf.if %go_1 {
       %j_1 = arith.addi %jBegin, %c1 : index
-      %entry_1 = arith.addi %tableRow, %j_1 : index
+      %slot_1 = arith.minui %j_1, %lastSlot : index
+      %entry_1 = arith.addi %tableRow, %slot_1 : index
       %page32_1 = memref.load %table[%entry_1] : memref<?xi32>
       %page_1 = arith.index_cast %page32_1 : i32 to index
       %pageRow_1 = arith.muli %page_1, %c64 : index
@@ -1332,7 +1335,8 @@ gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"], dsc.ptx = 8
       %go_2 = arith.andi %leader, %inSplit_2 : i1
       scf.if %go_2 {
         %j_2 = arith.addi %jBegin, %next : index
-        %entry_2 = arith.addi %tableRow, %j_2 : index
+        %slot_2 = arith.minui %j_2, %lastSlot : index
+        %entry_2 = arith.addi %tableRow, %slot_2 : index
         %page32_2 = memref.load %table[%entry_2] : memref<?xi32>
         %page_2 = arith.index_cast %page32_2 : i32 to index
         %pageRow_2 = arith.muli %page_2, %c64 : index

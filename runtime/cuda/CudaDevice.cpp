@@ -291,9 +291,13 @@ CudaGraph::~CudaGraph() {
     return;
   if (exec)
     device->api->cuGraphExecDestroy(exec);
-  // The graph's blocks serve other calls again.
+  // The graph's blocks serve other calls again, and its descriptors'
+  // slots once nothing else reads them (recycleTensorMaps waits for the
+  // stream, which may still be replaying the graph).
   for (void *block : blocks)
     device->release(block);
+  for (size_t slot : tensorMapSlots)
+    --device->tensorMapUsers[slot];
 }
 
 CudaDevice::~CudaDevice() {
@@ -374,6 +378,9 @@ absl::StatusOr<std::unique_ptr<CudaGraph>> CudaDevice::endCapture(bool keep) {
   std::unique_ptr<CudaGraph> result(new CudaGraph());
   result->device = this;
   result->blocks = std::move(recorded->owned);
+  // A recording dropped or failed releases its descriptors' slots with
+  // `result`, as it does its blocks.
+  result->tensorMapSlots = std::move(recorded->tensorMapSlots);
   result->launchCount = launchTotal - recorded->launchesBefore;
   absl::Status status =
       api->check(ended, "recording a CUDA graph of a decode step");
@@ -391,12 +398,14 @@ absl::StatusOr<std::unique_ptr<CudaGraph>> CudaDevice::endCapture(bool keep) {
 }
 
 void CudaDevice::recycleTensorMaps() {
-  // Once the stream is idle, no launch reads an unrecorded descriptor, save
-  // those handed out since the last launch (for the launch being built).
+  // Once the stream is idle, no launch reads a descriptor no graph holds,
+  // save those handed out since the last launch (for the launch being
+  // built).
   if (!synchronize().ok())
     return; // The next launch reports the stream's failure.
   for (auto it = tensorMaps.begin(); it != tensorMaps.end();) {
-    if (!it->second.recorded && it->second.handedOut < launchTotal) {
+    if (tensorMapUsers[it->second.index] == 0 &&
+        it->second.handedOut < launchTotal) {
       freeTensorMaps.push_back(it->second.index);
       tensorMaps.erase(it++);
     } else {
@@ -422,7 +431,7 @@ CudaDevice::tensorMap(uint64_t address, absl::Span<const uint64_t> dims,
   std::copy(box.begin(), box.end(), key.box.begin());
   if (auto it = tensorMaps.find(key); it != tensorMaps.end()) {
     // A recording replays the descriptor later: it must stay.
-    it->second.recorded |= capturing();
+    recordTensorMap(it->second.index);
     it->second.handedOut = launchTotal;
     return static_cast<char *>(tensorMapTable) + it->second.index * kMapBytes;
   }
@@ -434,6 +443,7 @@ CudaDevice::tensorMap(uint64_t address, absl::Span<const uint64_t> dims,
     tensorMapTable = *table;
     for (size_t i = kTensorMaps; i > 0; --i)
       freeTensorMaps.push_back(i - 1);
+    tensorMapUsers.assign(kTensorMaps, 0);
   }
   if (freeTensorMaps.empty() && !capturing())
     recycleTensorMaps();
@@ -490,8 +500,19 @@ CudaDevice::tensorMap(uint64_t address, absl::Span<const uint64_t> dims,
       !s.ok())
     return s;
   freeTensorMaps.pop_back();
-  tensorMaps.emplace(key, TensorMapSlot{index, capturing(), launchTotal});
+  tensorMaps.emplace(key, TensorMapSlot{index, launchTotal});
+  recordTensorMap(index);
   return slot;
+}
+
+void CudaDevice::recordTensorMap(size_t slot) {
+  if (!capture)
+    return;
+  std::vector<size_t> &slots = capture->tensorMapSlots;
+  if (std::find(slots.begin(), slots.end(), slot) != slots.end())
+    return;
+  slots.push_back(slot);
+  ++tensorMapUsers[slot];
 }
 
 absl::Status CudaDevice::allowSharedMemory(CUfunction function, int32_t bytes) {

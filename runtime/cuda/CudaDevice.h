@@ -58,6 +58,9 @@ private:
   CudaDevice *device = nullptr;
   CUgraphExec exec = nullptr;
   std::vector<void *> blocks;
+  /// The slots of the TMA descriptors its launches read (CudaDevice's
+  /// table): each stays while a graph holds it.
+  std::vector<size_t> tensorMapSlots;
   int64_t launchCount = 0;
 };
 
@@ -109,10 +112,11 @@ public:
   /// the 128-byte swizzle and zeros past its edges. The descriptor lies in
   /// a table in device memory, one per distinct request, written when
   /// first asked for (on a stream of its own, waited for: never part of a
-  /// recording). One a recording used stays until the device closes (also
-  /// when the recording failed or its graph was dropped); the others are
-  /// reused once the launch stream has passed them, when the table is full
-  /// or a recording starts with less than a quarter free. INVALID_ARGUMENT
+  /// recording). One stays while a graph, or the recording, reads it; the
+  /// others (also those of a recording that failed or was dropped, and of
+  /// a graph destroyed) are reused once the launch stream has passed them,
+  /// when the table is full or a recording starts with less than a quarter
+  /// free. INVALID_ARGUMENT
   /// for a tensor the driver cannot describe, RESOURCE_EXHAUSTED past
   /// kTensorMaps.
   absl::StatusOr<void *> tensorMap(uint64_t address,
@@ -213,6 +217,8 @@ private:
     std::vector<void *> owned;
     std::unordered_map<void *, uint64_t> ownedSize;
     std::multimap<uint64_t, void *> freed;
+    /// The descriptor slots the recording's launches read.
+    std::vector<size_t> tensorMapSlots;
     int64_t launchesBefore = 0;
   };
   std::unique_ptr<Capture> capture;
@@ -240,13 +246,11 @@ private:
                         k.rank, k.elementBytes);
     }
   };
-  /// A descriptor's slot in the table below, whether a recording used it
-  /// (then it is never reused), and launchTotal when it was last handed
-  /// out (a slot handed out since the last launch is the launch's being
-  /// built: not reused either).
+  /// A descriptor's slot in the table below, and launchTotal when it was
+  /// last handed out (a slot handed out since the last launch is the
+  /// launch's being built: not reused).
   struct TensorMapSlot {
     size_t index;
-    bool recorded;
     int64_t handedOut;
   };
   absl::flat_hash_map<TensorMapKey, TensorMapSlot> tensorMaps;
@@ -254,10 +258,15 @@ private:
   /// request, and the slots free in it.
   void *tensorMapTable = nullptr;
   std::vector<size_t> freeTensorMaps;
+  /// Per slot, the graphs (and the recording) that read it: a slot is
+  /// reused only when none does.
+  std::vector<int32_t> tensorMapUsers;
+  /// Counts the slot as read by the recording (once per recording).
+  void recordTensorMap(size_t slot);
   /// Where descriptors are copied to the table.
   CUstream sideStream = nullptr;
-  /// Waits for the stream and frees the slots of descriptors no recording
-  /// used and no launch being built holds.
+  /// Waits for the stream and frees the slots of descriptors no graph or
+  /// recording reads and no launch being built holds.
   void recycleTensorMaps();
   friend class CudaGraph;
 };

@@ -20,15 +20,18 @@
 // WGMMA: scf.if
 // WGMMA: %[[Q2:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : memref<?x128x576xbf16> into memref<?x576xbf16>
 // WGMMA: %[[QV:.*]] = memref.cast %[[Q2]] : memref<?x576xbf16> to memref<?x?xbf16, strided<[?, ?], offset: ?>>
-// WGMMA: %[[MAPQ:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[QV]], %c64{{.*}}, %c64{{.*}})
+// WGMMA: %[[MAPQ:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[QV]], %c64{{(_[0-9]+)?}}, %c64{{(_[0-9]+)?}})
 // WGMMA: %[[KV2:.*]] = memref.collapse_shape %[[LAYER]] {{\[\[}}0, 1], [2]] : memref<?x64x576xbf16, strided<[36864, 576, 1], offset: ?>> into memref<?x576xbf16, strided<[576, 1], offset: ?>>
 // WGMMA: %[[KVV:.*]] = memref.cast %[[KV2]] : memref<?x576xbf16, strided<[576, 1], offset: ?>> to memref<?x?xbf16, strided<[?, ?], offset: ?>>
-// WGMMA: %[[MAPKV:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[KVV]], %c64{{.*}}, %c64{{.*}})
+// WGMMA: %[[MAPKV:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[KVV]], %c64{{(_[0-9]+)?}}, %c64{{(_[0-9]+)?}})
 // WGMMA: gpu.launch_func @dsc_mla_decode_wgmma::@mla_decode_wgmma_bf16 blocks in (%c2, %[[SPLITS:.*]], %[[ROWS:.*]]) threads in (%c256, %{{.*}}, %{{.*}}) dynamic_shared_memory_size %c231424_i32 args(%[[MAPQ]] : !llvm.ptr, %[[MAPKV]] : !llvm.ptr, %{{.*}} : memref<?xi32>, %{{.*}} : memref<?xi32>, %[[OPART]] : memref<?xf32>, %[[LSE]] : memref<?xf32>, %{{.*}} : index, %{{.*}} : index, %[[SPLITS]] : index, %{{.*}} : index, %{{.*}} : f32)
 // WGMMA: gpu.launch_func @dsc_mla_decode::@mla_decode_combine blocks in (%{{.*}}, %[[ROWS]], %{{.*}}) threads in (%{{.*}}, %{{.*}}, %{{.*}}) args(%[[OPART]] : memref<?xf32>, %[[LSE]] : memref<?xf32>,
 // WGMMA: gpu.module @dsc_mla_decode_wgmma attributes {dsc.chips = ["sm_90a"], dsc.ptx = 83 : i32}
+// WGMMA-NEXT: gpu.func @mla_decode_wgmma_bf16(
+// The combine comes from dsc_mla_decode alone.
 // WGMMA-NOT: gpu.func @mla_decode_combine
-// WGMMA: gpu.func @mla_decode_wgmma_bf16(
+// WGMMA: gpu.module @dsc_mla_decode {
+// WGMMA-NEXT: gpu.func @mla_decode_combine(
 
 // CHECK-LABEL: func.func @layer
 // CHECK: scf.parallel

@@ -16,7 +16,7 @@
 // WGMMA-SAME: (%[[Q:.*]]: memref<?x?x128x192xbf16>, %[[KV:.*]]: memref<?x?x128x256xbf16>, %[[KR:.*]]: memref<?x?x64xbf16>, %[[O:.*]]: memref<?x?x128x128xbf16>)
 // WGMMA: %[[Q3:.*]] = memref.collapse_shape %[[Q]] {{\[\[}}0], [1], [2, 3]] : memref<?x?x128x192xbf16> into memref<?x?x24576xbf16>
 // WGMMA: %[[QV:.*]] = memref.cast %[[Q3]]
-// WGMMA: %[[MAPQ:.*]] = func.call @dsc_gpu_tensor_map_3d_bf16(%[[QV]], %c1{{.*}}, %c64{{.*}}, %c64{{.*}})
+// WGMMA: %[[MAPQ:.*]] = func.call @dsc_gpu_tensor_map_3d_bf16(%[[QV]], %c1{{(_[0-9]+)?}}, %c64{{(_[0-9]+)?}}, %c64{{(_[0-9]+)?}})
 // WGMMA: %[[KV3:.*]] = memref.collapse_shape %[[KV]] {{\[\[}}0], [1], [2, 3]] : memref<?x?x128x256xbf16> into memref<?x?x32768xbf16>
 // WGMMA: %[[KVV:.*]] = memref.cast %[[KV3]]
 // WGMMA: %[[MAPKV:.*]] = func.call @dsc_gpu_tensor_map_3d_bf16(%[[KVV]],

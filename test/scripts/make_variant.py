@@ -197,15 +197,16 @@ VARIANTS = {
     "v3-attention-widths": (
         "DeepseekV3ForCausalLM, every layer dense, with DeepSeek-V3's attention widths: "
         "kv_lora_rank 512, qk_rope_head_dim 64, qk_nope_head_dim 128, v_head_dim 128, "
-        "16 heads: the kernel library's MLA decode and prefill at V3's widths (sm_90a's "
-        "wgmma decode among them) run in a whole model; kv_b_proj and o_proj drawn with "
-        "std 0.2 * sqrt(32 / fan-in), keeping their outputs the size of tiny-v3's",
+        "8 heads, 2 layers: the kernel library's MLA decode and prefill at V3's widths "
+        "(sm_90a's wgmma ones among them) run in a whole model, small enough to travel "
+        "with the GPU check; kv_b_proj and o_proj drawn with std 0.2 * sqrt(32 / fan-in), "
+        "keeping their outputs the size of tiny-v3's",
         V3_BASE,
-        {"first_k_dense_replace": V3_BASE["num_hidden_layers"], "kv_lora_rank": 512,
+        {"num_hidden_layers": 2, "first_k_dense_replace": 2, "kv_lora_rank": 512,
          "qk_rope_head_dim": 64, "qk_nope_head_dim": 128, "v_head_dim": 128,
-         "qk_head_dim": 192, "head_dim": 64, "num_attention_heads": 16,
-         "num_key_value_heads": 16},
-        {"std": {"kv_b_proj": 0.2 * (32 / 512) ** 0.5, "o_proj": 0.2 * (32 / 2048) ** 0.5}}),
+         "qk_head_dim": 192, "head_dim": 64, "num_attention_heads": 8,
+         "num_key_value_heads": 8},
+        {"std": {"kv_b_proj": 0.2 * (32 / 512) ** 0.5, "o_proj": 0.2 * (32 / 1024) ** 0.5}}),
     "f16": (
         "DeepseekV3ForCausalLM stored in F16 (e_score_correction_bias F32)",
         V3_BASE,
