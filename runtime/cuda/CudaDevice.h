@@ -116,9 +116,8 @@ public:
   /// others (also those of a recording that failed or was dropped, and of
   /// a graph destroyed) are reused once the launch stream has passed them,
   /// when the table is full or a recording starts with less than a quarter
-  /// free. INVALID_ARGUMENT
-  /// for a tensor the driver cannot describe, RESOURCE_EXHAUSTED past
-  /// kTensorMaps.
+  /// free. INVALID_ARGUMENT for a tensor the driver cannot describe,
+  /// RESOURCE_EXHAUSTED past kTensorMaps.
   absl::StatusOr<void *> tensorMap(uint64_t address,
                                    absl::Span<const uint64_t> dims,
                                    absl::Span<const uint64_t> strideBytes,

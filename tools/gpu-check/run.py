@@ -33,8 +33,14 @@ PROMPTS = "1,2,3,4,5,6,7,8,9,10,11,12;13,14,15;200,7"
 # tiny-v3-wgmma takes sm_90a's wgmma GEMM from 128 rows: three prompts of
 # 44 tokens make a prefill of 132 rows (the decode steps' 4 stay on
 # mma.sync); with the new tokens every context stays under 64.
+# v3-attention-widths: contexts that cross pages (64 tokens) in the
+# prefill (100 tokens) and during the decode steps (60 + 16), and a short
+# one; the fixture's positions end at 128.
 MODEL_PROMPTS = {"tiny-v3-wgmma": ";".join(
-    ",".join(str((7 * i + j) % 200 + 1) for i in range(44)) for j in range(3))}
+    ",".join(str((7 * i + j) % 200 + 1) for i in range(44)) for j in range(3)),
+    "v3-attention-widths": ";".join(
+        ",".join(str((11 * i + j) % 250 + 2) for i in range(n))
+        for j, n in enumerate((100, 60, 3)))}
 NEW_TOKENS = 16
 # Both devices compute in fp32 with different summation orders.
 LOGIT_TOLERANCE = 1e-2
@@ -50,8 +56,12 @@ LOGIT_TOLERANCE = 1e-2
 # more values to bf16 a token (16 heads of 256 decompressed values, 512
 # latents): one of them lands the other way within a few tokens, and every
 # later token attends to it. On the emulator its positions then differ from
-# the CPU's by 1e-3 to 1e-2 of the largest logit (about 5): 5e-2 at most.
-TOLERANCES = {"v3-attention-widths": 1e-1}
+# the CPU's by 1e-3 to 1e-2 of the largest logit (about 5): 5e-2 at most,
+# in contexts of one page; its prompts here cross pages, where the decode's
+# splits round their probabilities against their own maxima (1e-2 of the
+# largest logit more on the tiny fixtures). 2e-1 is 4% of the largest
+# logit: a wrong page, head or scale moves logits by whole units.
+TOLERANCES = {"v3-attention-widths": 2e-1}
 
 rows = []  # (check, result, verdict)
 report = {"date": datetime.date.today().isoformat()}
