@@ -635,8 +635,9 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     batch. With `wgmma` (sm_90a), at DeepSeek's widths, the kernel is
     `mla_prefill_wgmma_bf16` (mla_prefill_wgmma.mlir), its three inputs
     through the runtime's 3-d descriptors (`dsc_gpu_tensor_map_3d_bf16`:
-    [B, S, row], so that a box stays within its sequence). One it cannot run (dynamic heads, a strided operand, widths the
-    library lacks) is an error.
+    [B, S, row], so that a box stays within its sequence). One it cannot
+    run (dynamic heads, a strided operand, widths the library lacks) is an
+    error.
 
     Each `dsc.noaux_tc_route` on buffers (a V3 router after its GEMM, made
     by dsc-lower-to-linalg{library-router}) becomes the library's router for
