@@ -136,13 +136,13 @@ void *tensorMapBf16(char *aligned, int64_t offset,
   std::array<unsigned, CudaDevice::kTensorMapRank> boxes{};
   for (size_t d = 0; d < rank; ++d) {
     valid &= sizes[d] > 0 && box[d] > 0 && box[d] <= 256;
-    // Row-major: each stride spans the dimensions inside it.
-    if (d + 1 < rank)
-      valid &= strides[d] >= strides[d + 1] * sizes[d + 1];
     dims[d] = uint64_t(sizes[d]);
     boxes[d] = unsigned(box[d]);
-    if (d + 1 < rank)
+    if (d + 1 < rank) {
+      // Row-major: each stride spans the dimensions inside it.
+      valid &= strides[d] >= strides[d + 1] * sizes[d + 1];
       strideBytes[d] = uint64_t(strides[d] * kBytes);
+    }
   }
   void *result = nullptr;
   absl::Status failure;
@@ -451,27 +451,9 @@ CudaDevice::tensorMap(uint64_t address, absl::Span<const uint64_t> dims,
     return absl::ResourceExhaustedError(
         absl::StrCat("more than ", kTensorMaps,
                      " TMA descriptors in use by CUDA graphs or a recording"));
-  // The driver takes the innermost dimension first.
-  std::array<uint64_t, kTensorMapRank> driverDims{};
-  std::array<uint64_t, kTensorMapRank - 1> driverStrides{};
-  std::array<unsigned, kTensorMapRank> driverBox{};
-  const std::array<unsigned, kTensorMapRank> elementStrides{1, 1, 1};
-  for (size_t d = 0; d < rank; ++d) {
-    driverDims[d] = dims[rank - 1 - d];
-    driverBox[d] = box[rank - 1 - d];
-  }
-  for (size_t d = 0; d + 1 < rank; ++d)
-    driverStrides[d] = strideBytes[rank - 2 - d];
   CUtensorMap map;
-  if (CUresult r = api->cuTensorMapEncodeTiled(
-          &map,
-          elementBytes == 1 ? CU_TENSOR_MAP_DATA_TYPE_UINT8
-                            : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
-          unsigned(rank), reinterpret_cast<void *>(address), driverDims.data(),
-          driverStrides.data(), driverBox.data(), elementStrides.data(),
-          CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-          CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
-          CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (CUresult r = api->encodeTiledTensorMap(&map, address, dims, strideBytes,
+                                             elementBytes, box);
       r != CUDA_SUCCESS) {
     absl::Status s = api->check(
         r, absl::StrCat("describing a [", absl::StrJoin(dims, ", "),

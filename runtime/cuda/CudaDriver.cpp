@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include <array>
 #include <dlfcn.h>
 
 namespace dsc::runtime::cuda {
@@ -95,6 +96,36 @@ absl::Status CudaDriver::check(CUresult result, const std::string &what) const {
   default:
     return absl::InternalError(message);
   }
+}
+
+CUresult CudaDriver::encodeTiledTensorMap(
+    CUtensorMap *map, uint64_t address, absl::Span<const uint64_t> dims,
+    absl::Span<const uint64_t> strideBytes, unsigned elementBytes,
+    absl::Span<const unsigned> box) const {
+  constexpr size_t kMaxRank = 5;
+  const size_t rank = dims.size();
+  if (rank == 0 || rank > kMaxRank || strideBytes.size() + 1 != rank ||
+      box.size() != rank)
+    return CUDA_ERROR_INVALID_VALUE;
+  // The driver takes the innermost dimension first.
+  std::array<uint64_t, kMaxRank> driverDims{};
+  std::array<uint64_t, kMaxRank - 1> driverStrides{};
+  std::array<unsigned, kMaxRank> driverBox{};
+  std::array<unsigned, kMaxRank> elementStrides{1, 1, 1, 1, 1};
+  for (size_t d = 0; d < rank; ++d) {
+    driverDims[d] = dims[rank - 1 - d];
+    driverBox[d] = box[rank - 1 - d];
+  }
+  for (size_t d = 0; d + 1 < rank; ++d)
+    driverStrides[d] = strideBytes[rank - 2 - d];
+  return cuTensorMapEncodeTiled(
+      map,
+      elementBytes == 1 ? CU_TENSOR_MAP_DATA_TYPE_UINT8
+                        : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+      unsigned(rank), reinterpret_cast<void *>(address), driverDims.data(),
+      driverStrides.data(), driverBox.data(), elementStrides.data(),
+      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+      CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
 }
 
 } // namespace dsc::runtime::cuda

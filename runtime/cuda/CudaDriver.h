@@ -13,6 +13,7 @@
 #define DSC_RUNTIME_CUDA_CUDADRIVER_H
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -33,6 +34,7 @@ using CUgraph = struct CUgraph_st *;
 using CUgraphExec = struct CUgraphExec_st *;
 
 inline constexpr CUresult CUDA_SUCCESS = 0;
+inline constexpr CUresult CUDA_ERROR_INVALID_VALUE = 1;
 inline constexpr CUresult CUDA_ERROR_OUT_OF_MEMORY = 2;
 inline constexpr CUresult CUDA_ERROR_NO_DEVICE = 100;
 inline constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
@@ -129,6 +131,18 @@ struct CudaDriver {
   /// RESOURCE_EXHAUSTED for out of memory, UNAVAILABLE for no device,
   /// INTERNAL otherwise, with the driver's error name and text.
   absl::Status check(CUresult result, const std::string &what) const;
+
+  /// Fills `map` with the TMA descriptor dsc's wgmma kernels read: the
+  /// tensor at `address` of `dims` (outermost first, rank 1 to 5), whose
+  /// outer dimensions are `strideBytes` apart (outermost first, one fewer
+  /// than dims), of bf16 or, when elementBytes is 1, bytes (e4m3), loaded in
+  /// boxes of `box` (outermost first) with the 128-byte swizzle. Returns
+  /// the driver's result; callers say what it described.
+  CUresult encodeTiledTensorMap(CUtensorMap *map, uint64_t address,
+                                absl::Span<const uint64_t> dims,
+                                absl::Span<const uint64_t> strideBytes,
+                                unsigned elementBytes,
+                                absl::Span<const unsigned> box) const;
 };
 
 } // namespace dsc::runtime::cuda

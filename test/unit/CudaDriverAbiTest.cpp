@@ -18,6 +18,7 @@ static_assert(sizeof(dc::CUdeviceptr) == sizeof(::CUdeviceptr));
 static_assert(sizeof(dc::CUresult) == sizeof(::CUresult));
 static_assert(sizeof(dc::CUdevice) == sizeof(::CUdevice));
 static_assert(dc::CUDA_SUCCESS == ::CUDA_SUCCESS);
+static_assert(dc::CUDA_ERROR_INVALID_VALUE == ::CUDA_ERROR_INVALID_VALUE);
 static_assert(dc::CUDA_ERROR_OUT_OF_MEMORY == ::CUDA_ERROR_OUT_OF_MEMORY);
 static_assert(dc::CUDA_ERROR_NO_DEVICE == ::CUDA_ERROR_NO_DEVICE);
 static_assert(dc::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT ==

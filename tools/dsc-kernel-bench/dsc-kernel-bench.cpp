@@ -334,26 +334,16 @@ struct KernelArgs {
 /// A TMA descriptor in device memory for the dense tensor `data` of `dims`
 /// (outermost first; bf16, or bytes when elementBytes is 1: e4m3), loaded
 /// in boxes of `box` with the 128-byte swizzle (free with cuMemFree).
-Buffer tensorMap(const Buffer &data, std::vector<uint64_t> dims,
-                 std::vector<unsigned> box, unsigned elementBytes = 2) {
-  // The driver takes the innermost dimension first.
-  std::reverse(dims.begin(), dims.end());
-  std::reverse(box.begin(), box.end());
-  std::vector<uint64_t> strides;
+Buffer tensorMap(const Buffer &data, const std::vector<uint64_t> &dims,
+                 const std::vector<unsigned> &box, unsigned elementBytes = 2) {
+  // Dense: each outer dimension spans the ones inside it.
+  std::vector<uint64_t> strides(dims.size() - 1);
   uint64_t stride = elementBytes;
-  for (size_t i = 0; i + 1 < dims.size(); ++i)
-    strides.push_back(stride *= dims[i]);
-  const std::vector<unsigned> elementStrides(dims.size(), 1);
+  for (size_t d = dims.size() - 1; d > 0; --d)
+    strides[d - 1] = stride *= dims[d];
   CUtensorMap map;
-  check(cu->cuTensorMapEncodeTiled(
-            &map,
-            elementBytes == 1 ? CU_TENSOR_MAP_DATA_TYPE_UINT8
-                              : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
-            unsigned(dims.size()), reinterpret_cast<void *>(data.ptr),
-            dims.data(), strides.data(), box.data(), elementStrides.data(),
-            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-            CU_TENSOR_MAP_L2_PROMOTION_L2_128B,
-            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+  check(cu->encodeTiledTensorMap(&map, data.ptr, dims, strides, elementBytes,
+                                 box),
         "cuTensorMapEncodeTiled");
   return upload(&map, sizeof map);
 }
