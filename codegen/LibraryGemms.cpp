@@ -228,6 +228,10 @@ constexpr LibrarySource kLargeGemmKernel = {kGemmFile, "batched_gemm_bf16_tn"};
 // stored. Its TMA descriptors come from the runtime (kTensorMapFunction).
 constexpr LibrarySource kWgmmaGemmKernel = {kWgmmaGemmFile,
                                             "gemm_wgmma_bf16_tn"};
+// Its SwiGLU form, gate and up weights read as stored through 64-row boxes
+// (a dense MLP's or a shared expert's, when the rows are many).
+constexpr LibrarySource kWgmmaSwigluGemmKernel = {kWgmmaGemmFile,
+                                                  "gemm_wgmma_swiglu_bf16_tn"};
 // The runtime function that returns the TMA descriptor of a bf16 matrix
 // (a memref [rows, cols] with any offset and row stride) for boxes of the
 // given rows and columns, with the 128-byte swizzle and zeros past the
@@ -242,6 +246,12 @@ constexpr StringLiteral kTensorMap3dFunction = "dsc_gpu_tensor_map_3d_bf16";
 // The same tile over the M tiles moe_tiles lists (the routed experts).
 constexpr LibrarySource kTiledGemmKernel = {kGemmFile,
                                             "grouped_gemm_bf16_tn_m64_tiled"};
+// Both on sm_90a's own path (wgmma fed by TMA, 128-row tiles): the
+// routed experts of a checkpoint without e4m3 stacks.
+constexpr LibrarySource kWgmmaTiledGemmKernel = {
+    kWgmmaGemmFile, "grouped_gemm_wgmma_bf16_tn_tiled"};
+constexpr LibrarySource kWgmmaTiledSwigluKernel = {
+    kWgmmaGemmFile, "grouped_gemm_wgmma_swiglu_bf16_tn_tiled"};
 // Its gate and up with SwiGLU fused (one batch: a dense MLP's or a shared
 // expert's), writing the SwiGLU's bf16 result.
 constexpr LibrarySource kSwigluGemmKernel = {kGemmFile,
@@ -667,6 +677,66 @@ void launchTiled(OpBuilder &b, Location loc, const LibraryKernel &kernel,
   gpu::LaunchFuncOp::create(b, loc, kernel.fn, grid, block, shared, args);
 }
 
+/// `value` with its dimensions merged as `groups` says (contiguous ones);
+/// `value` itself when every group is one dimension.
+Value collapsed(OpBuilder &b, Location loc, Value value,
+                ArrayRef<ReassociationIndices> groups) {
+  if (static_cast<int64_t>(groups.size()) ==
+      cast<MemRefType>(value.getType()).getRank())
+    return value;
+  return memref::CollapseShapeOp::create(b, loc, value, groups);
+}
+
+/// `value` as rows of its last dimension: [product of the others, last].
+Value asRows(OpBuilder &b, Location loc, Value value) {
+  int64_t rank = cast<MemRefType>(value.getType()).getRank();
+  ReassociationIndices leading;
+  for (int64_t d = 0; d + 1 < rank; ++d)
+    leading.push_back(d);
+  return collapsed(b, loc, value, {leading, {rank - 1}});
+}
+
+/// The runtime's TMA descriptor of `tensor` (bf16, of the rank of `box`:
+/// 2 or 3; row-major, each row contiguous; a buffer, or a view into one
+/// such as a layer's pages of the KV cache) for boxes of `box`
+/// (kTensorMapFunction or kTensorMap3dFunction, declared in `module` on
+/// first use: `b` may build inside an op not yet created, such as an
+/// scf.if's body, whose values find no module).
+Value tensorMap(OpBuilder &b, Location loc, ModuleOp module, Value tensor,
+                ArrayRef<int64_t> box) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  MLIRContext *context = b.getContext();
+  int64_t rank = static_cast<int64_t>(box.size());
+  assert((rank == 2 || rank == 3) &&
+         cast<MemRefType>(tensor.getType()).getRank() == rank &&
+         "a TMA descriptor of a tensor of the box's rank, 2 or 3");
+  // Any strides and offset: the runtime reads them from the memref.
+  int64_t dynamic = ShapedType::kDynamic;
+  SmallVector<int64_t> dynamics(rank, dynamic);
+  auto type =
+      MemRefType::get(dynamics, BFloat16Type::get(context),
+                      StridedLayoutAttr::get(context, dynamic, dynamics));
+  StringLiteral name = rank == 2 ? kTensorMapFunction : kTensorMap3dFunction;
+  auto fn = module.lookupSymbol<func::FuncOp>(name);
+  if (!fn) {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    SmallVector<Type> inputs = {type};
+    inputs.append(rank, b.getIndexType());
+    fn = func::FuncOp::create(
+        b, loc, name,
+        b.getFunctionType(inputs, {LLVM::LLVMPointerType::get(context)}));
+    fn.setPrivate();
+    fn->setAttr(kMetadataOnlyAttr, UnitAttr::get(context));
+  }
+  SmallVector<Value> args = {memref::CastOp::create(b, loc, type, tensor)};
+  for (int64_t size : box)
+    args.push_back(index(size));
+  return func::CallOp::create(b, loc, fn, args).getResult(0);
+}
+
 /// Launches the library GEMM `kernel`: for each expert e, rows
 /// [offsets[e], offsets[e+1]) of C [rows, n] = A [rows, k] times B [e]
 /// ([n, k]) transposed, over `mTiles` M tiles: the tiles of one expert's
@@ -674,17 +744,26 @@ void launchTiled(OpBuilder &b, Location loc, const LibraryKernel &kernel,
 /// `stacks` holds B, or the gate and up stacks of the SwiGLU kernel, whose
 /// blocks cover their 2 n columns packed (C its n activations); e4m3
 /// stacks come with their `scales` and `scaleBlock` size (the fp8w
-/// kernels).
-void launchGemm(OpBuilder &b, Location loc, const LibraryKernel &kernel,
-                Value a, ValueRange stacks, Value c, Value offsets, Value tiles,
-                Value mTiles, int64_t n, int64_t k, ValueRange scales = {},
+/// kernels). A kernel fed by TMA (sm_90a's tiled wgmma kernels) takes A
+/// and each stack through their descriptors (declared in `module`).
+void launchGemm(OpBuilder &b, Location loc, ModuleOp module,
+                const LibraryKernel &kernel, Value a, ValueRange stacks,
+                Value c, Value offsets, Value tiles, Value mTiles, int64_t n,
+                int64_t k, ValueRange scales = {},
                 ArrayRef<int64_t> scaleBlock = {}) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  SmallVector<Value> args = {flattened(b, loc, a)};
+  // A [rows, K] and each stack [experts, N, K] as [experts * N, K].
+  auto operand = [&](Value value) {
+    return kernel.tmaBox.empty()
+               ? flattened(b, loc, value)
+               : tensorMap(b, loc, module, asRows(b, loc, value),
+                           kernel.tmaBox);
+  };
+  SmallVector<Value> args = {operand(a)};
   for (Value stack : stacks)
-    args.push_back(flattened(b, loc, stack));
+    args.push_back(operand(stack));
   for (Value scale : scales)
     args.push_back(flattened(b, loc, scale));
   args.append({flattened(b, loc, c), flattened(b, loc, offsets)});
@@ -746,80 +825,68 @@ void launchBatched(linalg::GenericOp op, const BatchedGemm &gemm,
   op.erase();
 }
 
-/// `value` with its dimensions merged as `groups` says (contiguous ones);
-/// `value` itself when every group is one dimension.
-Value collapsed(OpBuilder &b, Location loc, Value value,
-                ArrayRef<ReassociationIndices> groups) {
-  if (static_cast<int64_t>(groups.size()) ==
-      cast<MemRefType>(value.getType()).getRank())
-    return value;
-  return memref::CollapseShapeOp::create(b, loc, value, groups);
-}
-
-/// `value` as rows of its last dimension: [product of the others, last].
-Value asRows(OpBuilder &b, Location loc, Value value) {
-  int64_t rank = cast<MemRefType>(value.getType()).getRank();
-  ReassociationIndices leading;
-  for (int64_t d = 0; d + 1 < rank; ++d)
-    leading.push_back(d);
-  return collapsed(b, loc, value, {leading, {rank - 1}});
-}
-
-/// The runtime's TMA descriptor of `tensor` (bf16, of the rank of `box`:
-/// 2 or 3; row-major, each row contiguous; a buffer, or a view into one
-/// such as a layer's pages of the KV cache) for boxes of `box`
-/// (kTensorMapFunction or kTensorMap3dFunction, declared in `module` on
-/// first use: `b` may build inside an op not yet created, such as an
-/// scf.if's body, whose values find no module).
-Value tensorMap(OpBuilder &b, Location loc, ModuleOp module, Value tensor,
-                ArrayRef<int64_t> box) {
-  auto index = [&](int64_t v) {
-    return arith::ConstantIndexOp::create(b, loc, v).getResult();
-  };
-  MLIRContext *context = b.getContext();
-  int64_t rank = static_cast<int64_t>(box.size());
-  assert((rank == 2 || rank == 3) &&
-         cast<MemRefType>(tensor.getType()).getRank() == rank &&
-         "a TMA descriptor of a tensor of the box's rank, 2 or 3");
-  // Any strides and offset: the runtime reads them from the memref.
-  int64_t dynamic = ShapedType::kDynamic;
-  SmallVector<int64_t> dynamics(rank, dynamic);
-  auto type =
-      MemRefType::get(dynamics, BFloat16Type::get(context),
-                      StridedLayoutAttr::get(context, dynamic, dynamics));
-  StringLiteral name = rank == 2 ? kTensorMapFunction : kTensorMap3dFunction;
-  auto fn = module.lookupSymbol<func::FuncOp>(name);
-  if (!fn) {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(module.getBody());
-    SmallVector<Type> inputs = {type};
-    inputs.append(rank, b.getIndexType());
-    fn = func::FuncOp::create(
-        b, loc, name,
-        b.getFunctionType(inputs, {LLVM::LLVMPointerType::get(context)}));
-    fn.setPrivate();
-    fn->setAttr(kMetadataOnlyAttr, UnitAttr::get(context));
-  }
-  SmallVector<Value> args = {memref::CastOp::create(b, loc, type, tensor)};
-  for (int64_t size : box)
-    args.push_back(index(size));
-  return func::CallOp::create(b, loc, fn, args).getResult(0);
-}
-
-/// Launches the TMA-fed `kernel` (gemm_wgmma_bf16_tn) on `gemm`, one
-/// batch over `rows` rows: C [rows, N] = A [rows, K] times B [N, K]
-/// transposed, A and B through their descriptors.
+/// Launches the TMA-fed `kernel` on `gemm`, one batch over `rows` rows:
+/// gemm_wgmma_bf16_tn, C [rows, N] = A [rows, K] times `ws` (B [N, K])
+/// transposed; or gemm_wgmma_swiglu_bf16_tn, `ws` the gate and up weights,
+/// whose blocks cover their 2 N columns packed (C the N activations). A
+/// and each weight go through their descriptors.
 void launchWgmma(OpBuilder &b, Location loc, ModuleOp module,
-                 const BatchedGemm &gemm, Value rows,
+                 const BatchedGemm &gemm, ValueRange ws, Value rows,
                  const LibraryKernel &kernel) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  Value mapA = tensorMap(b, loc, module, asRows(b, loc, gemm.a), kernel.tmaBox);
-  Value mapB = tensorMap(b, loc, module, asRows(b, loc, gemm.w), kernel.tmaBox);
-  launchTiled(b, loc, kernel, gemm.n, mTilesFor(b, loc, rows, kernel), 1,
-              {mapA, mapB, flattened(b, loc, gemm.c), rows, index(gemm.n),
-               index(gemm.k)});
+  SmallVector<Value> args = {
+      tensorMap(b, loc, module, asRows(b, loc, gemm.a), kernel.tmaBox)};
+  for (Value w : ws)
+    args.push_back(tensorMap(b, loc, module, asRows(b, loc, w), kernel.tmaBox));
+  args.append({flattened(b, loc, gemm.c), rows, index(gemm.n), index(gemm.k)});
+  launchTiled(b, loc, kernel, static_cast<int64_t>(ws.size()) * gemm.n,
+              mTilesFor(b, loc, rows, kernel), 1, args);
+}
+
+/// Launches `gemm` (one batch over `rows` rows, its weights `ws`: B, or
+/// the gate and up weights of a SwiGLU kernel) on the 64-row `kernel`;
+/// or, given `large`, on it when the rows make at least `largeTileBlocks`
+/// of its blocks (the 128-row tile: mma.sync, or wgmma fed by TMA when it
+/// takes descriptors). The host holds the rows, so a CUDA graph captures
+/// the branch its step's shapes take.
+void launchByRows(OpBuilder &b, Location loc, ModuleOp module,
+                  const BatchedGemm &gemm, ValueRange ws, Value rows,
+                  const LibraryKernel &kernel, const LibraryKernel *large,
+                  int64_t largeTileBlocks) {
+  auto flatWs = [&](OpBuilder &b, Location loc) {
+    SmallVector<Value> flat;
+    for (Value w : ws)
+      flat.push_back(flattened(b, loc, w));
+    return flat;
+  };
+  if (!large) {
+    launchBatchedKernel(b, loc, gemm, flatWs(b, loc), rows, kernel);
+    return;
+  }
+  int64_t nTiles =
+      llvm::divideCeil(static_cast<int64_t>(ws.size()) * gemm.n, large->tileN);
+  // At least one tile: a TMA descriptor of no rows is invalid.
+  Value largeRows = arith::ConstantIndexOp::create(
+      b, loc,
+      std::max<int64_t>(llvm::divideCeil(largeTileBlocks, nTiles), 1) *
+          large->tileM);
+  Value many =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, rows, largeRows);
+  scf::IfOp::create(
+      b, loc, many,
+      [&](OpBuilder &tb, Location l) {
+        if (large->tmaBox.empty())
+          launchBatchedKernel(tb, l, gemm, flatWs(tb, l), rows, *large);
+        else
+          launchWgmma(tb, l, module, gemm, ws, rows, *large);
+        scf::YieldOp::create(tb, l);
+      },
+      [&](OpBuilder &tb, Location l) {
+        launchBatchedKernel(tb, l, gemm, flatWs(tb, l), rows, kernel);
+        scf::YieldOp::create(tb, l);
+      });
 }
 
 /// Whether `from` or an op after it and before `to` (one block) may write
@@ -1016,35 +1083,8 @@ void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
       gemm.a,      gemm.b, gemm.c, /*wByK=*/false,
       /*heads=*/1, gemm.n, gemm.k, /*wOffset=*/0,  {gemm.n * gemm.k, gemm.k}};
   auto bf16 = [&](OpBuilder &b, Location loc) {
-    Value flatB = flattened(b, loc, gemm.b);
-    if (!large) {
-      launchBatchedKernel(b, loc, one, flatB, rows, kernel);
-      return;
-    }
-    // The tile by the rows, which the host holds: a CUDA graph captures
-    // the branch its step's shapes take.
-    int64_t nTiles = llvm::divideCeil(gemm.n, large->tileN);
-    // At least one tile: a TMA descriptor of no rows is invalid.
-    Value largeRows = arith::ConstantIndexOp::create(
-        b, loc,
-        std::max<int64_t>(llvm::divideCeil(largeTileBlocks, nTiles), 1) *
-            large->tileM);
-    Value many = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, rows,
-                                       largeRows);
-    scf::IfOp::create(
-        b, loc, many,
-        [&](OpBuilder &tb, Location l) {
-          if (large->tmaBox.empty())
-            launchBatchedKernel(tb, l, one, flatB, rows, *large);
-          else
-            launchWgmma(tb, l, op->getParentOfType<ModuleOp>(), one, rows,
-                        *large);
-          scf::YieldOp::create(tb, l);
-        },
-        [&](OpBuilder &tb, Location l) {
-          launchBatchedKernel(tb, l, one, flatB, rows, kernel);
-          scf::YieldOp::create(tb, l);
-        });
+    launchByRows(b, loc, op->getParentOfType<ModuleOp>(), one, gemm.b, rows,
+                 kernel, large, largeTileBlocks);
   };
   if (gemm.dequantized && fp8w) {
     Dequantized *w = &*gemm.dequantized;
@@ -1743,8 +1783,9 @@ Operation *launchGrouped(linalg::GenericOp op, const GroupedGemm &g,
     scales.push_back(g.scales);
     block = {g.blockN, g.blockK};
   }
-  launchGemm(b, loc, gemm, rows, {g.w}, sortedC, sorted.offsets, sorted.tiles,
-             sorted.maxTiles, g.n, g.k, scales, block);
+  launchGemm(b, loc, op->getParentOfType<ModuleOp>(), gemm, rows, {g.w},
+             sortedC, sorted.offsets, sorted.tiles, sorted.maxTiles, g.n, g.k,
+             scales, block);
   MLIRContext *ctx = op.getContext();
   if (combine) {
     // y[t, d] += w[t, j] * sortedC[slotRow[t, j], d], loops (t, d, j): the
@@ -2081,10 +2122,12 @@ fuseDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
 
 /// Replaces the fused GEMMs and SwiGLU with one launch of `kernel` (the
 /// batched GEMM with SwiGLU, one batch) where the SwiGLU was, writing its
-/// result; with e4m3 weights, of `fp8w` when the rows are few
-/// (dequantizedOrNot).
+/// result; given `large` (sm_90a's gemm_wgmma_swiglu_bf16_tn), of it when
+/// the rows make `largeTileBlocks` of its blocks (launchByRows); with e4m3
+/// weights, of `fp8w` when the rows are few (dequantizedOrNot).
 void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
                        FusedDenseSwiglu &fused, const LibraryKernel &kernel,
+                       const LibraryKernel *large, int64_t largeTileBlocks,
                        const LibraryKernel *fp8w) {
   auto [gateOp, gate] = plain[fused.gate];
   auto [upOp, up] = plain[fused.up];
@@ -2097,9 +2140,8 @@ void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
       gate.a,      gate.b, s.act,  /*wByK=*/false,
       /*heads=*/1, gate.n, gate.k, /*wOffset=*/0,  {gate.n * gate.k, gate.k}};
   auto bf16 = [&](OpBuilder &b, Location loc) {
-    launchBatchedKernel(b, loc, one,
-                        {flattened(b, loc, gate.b), flattened(b, loc, up.b)},
-                        rows, kernel);
+    launchByRows(b, loc, s.op->getParentOfType<ModuleOp>(), one, {gate.b, up.b},
+                 rows, kernel, large, largeTileBlocks);
   };
   if (fused.fp8w && fp8w) {
     SmallVector<Dequantized *> weights = {&*gate.dequantized, &*up.dequantized};
@@ -2169,7 +2211,8 @@ void launchRouted(const RoutedGroup &group, const RoutedKernels &kernels,
         scales = {gate.scales, up.scales};
         block = {gate.blockN, gate.blockK};
       }
-      launchGemm(b, loc, *(gate.scales ? kernels.fp8wSwiglu : kernels.swiglu),
+      launchGemm(b, loc, s.op->getParentOfType<ModuleOp>(),
+                 *(gate.scales ? kernels.fp8wSwiglu : kernels.swiglu),
                  rows[fused->gate], {gate.w, up.w}, rows.back(), sorted.offsets,
                  sorted.tiles, sorted.maxTiles, gate.n, gate.k, scales, block);
       s.op.erase();
@@ -2637,10 +2680,15 @@ struct DscLibraryGemmsPass
     };
     if (!dense.empty()) {
       FailureOr<LibraryKernel> swigluGemm = kernel(kSwigluGemmKernel);
-      if (failed(swigluGemm))
+      // sm_90a's large fused MLPs on wgmma (the library has no 128-row
+      // mma.sync SwiGLU kernel).
+      FailureOr<std::optional<LibraryKernel>> largeSwiglu =
+          kernelIf(kWgmmaSwigluGemmKernel, largeTiles && wgmma);
+      if (failed(swigluGemm) || failed(largeSwiglu))
         return signalPassFailure();
       for (FusedDenseSwiglu &d : dense)
-        launchDenseSwiglu(plain, d, *swigluGemm, orNull(*fp8wSwiglu));
+        launchDenseSwiglu(plain, d, *swigluGemm, orNull(*largeSwiglu),
+                          largeTileBlocks, orNull(*fp8wSwiglu));
     }
     if (!plain.empty()) {
       FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
@@ -2679,12 +2727,17 @@ struct DscLibraryGemmsPass
                bool(group.members[fusion->gate].second.scales) == e4m3;
       });
     };
+    // sm_90a's wgmma kernels tile M by 128, the e4m3 stacks' by 64: one
+    // list of tiles serves all, so wgmma only where no stack is e4m3.
+    bool routedWgmma = wgmma && !anyMember(true);
     FailureOr<std::optional<LibraryKernel>> tiled =
-        kernelIf(kTiledGemmKernel, anyMember(false));
+        kernelIf(routedWgmma ? kWgmmaTiledGemmKernel : kTiledGemmKernel,
+                 anyMember(false));
     FailureOr<std::optional<LibraryKernel>> fp8wTiled =
         kernelIf(kFp8wTiledGemmKernel, anyMember(true));
     FailureOr<std::optional<LibraryKernel>> tiledSwiglu =
-        kernelIf(kTiledSwigluKernel, anyFusion(false));
+        kernelIf(routedWgmma ? kWgmmaTiledSwigluKernel : kTiledSwigluKernel,
+                 anyFusion(false));
     FailureOr<std::optional<LibraryKernel>> fp8wTiledSwiglu =
         kernelIf(kFp8wTiledSwigluKernel, anyFusion(true));
     FailureOr<LibraryKernel> alignKernel = kernel(kAlignKernel);

@@ -554,7 +554,11 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     (ceil(N / 128), ceil(slots / 64) + experts); blocks past the last tile
     exit), and each slot's row put back. The GEMMs of one `indices` (a MoE
     layer's gate, up and down; nothing between them writing it) share one
-    sorting, and those of one input (gate and up) one gather.
+    sorting, and those of one input (gate and up) one gather. With `wgmma`
+    and no e4m3 stack, the tiles are 128 rows and the GEMMs sm_90a's
+    `grouped_gemm_wgmma_bf16_tn_tiled` and
+    `grouped_gemm_wgmma_swiglu_bf16_tn_tiled`, the rows and each stack
+    through the runtime's TMA descriptors (boxes of 64 x 64).
 
     A `linalg.generic` marked `dsc.library_swiglu` (by the same lowering:
     `act = bf16(g / (1 + exp(-g)) * u)` elementwise from the f32 sums of a
@@ -568,8 +572,10 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     `dsc.library_gemm` GEMMs of one input (a dense MLP's or a shared
     expert's gate and up), it fuses with them into one launch of
     `batched_gemm_swiglu_bf16_tn_m64` (one batch, the 64-row tile, grid
-    (ceil(2 N / 128), ceil(M / 64))) writing `act`. A SwiGLU it cannot fuse
-    stays generated, with a remark saying why.
+    (ceil(2 N / 128), ceil(M / 64))) writing `act`; with `large-tiles` and
+    `wgmma`, by the rows as a linear layer's 128-row tile, into
+    `gemm_wgmma_swiglu_bf16_tn` (both weights through descriptors). A
+    SwiGLU it cannot fuse stays generated, with a remark saying why.
 
     A `dsc.library_gemm` GEMM whose B is an allocation written only by a
     `linalg.generic` marked `dsc.library_dequantize` (a block-scaled e4m3
@@ -660,9 +666,10 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
            "KiB); GPU pipelines set it for sm_90a">,
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
            "sm_90a's kernels fed by TMA: the MLA decode and prefill where "
-           "the library has them for the widths, and with large-tiles the "
-           "128-row tile (gemm_wgmma_bf16_tn); GPU pipelines set it for "
-           "sm_90a">,
+           "the library has them for the widths, the routed experts of bf16 "
+           "stacks, and with large-tiles the 128-row tile "
+           "(gemm_wgmma_bf16_tn, gemm_wgmma_swiglu_bf16_tn); GPU pipelines "
+           "set it for sm_90a">,
     Option<"largeTileBlocks", "large-tile-blocks", "int64_t",
            /*default=*/"264",
            "The blocks a GEMM's 128-row tiles must make for it to take them "

@@ -62,22 +62,34 @@ STAGE_BYTES = 2 * BOX_BYTES  # A's box, then B's
 SMEM_BYTES = STAGES * STAGE_BYTES + 1024  # the alignment slack
 MAP = ("!nvgpu.tensormap.descriptor<tensor = " + BOX + ", swizzle = swizzle_128b, "
        "l2promo = l2promo_128b, oob = zero, interleave = none>")
+# The tiled kernels' descriptors: boxes of 64 rows, two a stage for A and
+# for B (a plain B's 128 rows; gate's 64 then up's 64 for SwiGLU), each
+# landing where a 128-row box's half would (the swizzle repeats every 8
+# rows).
+HALF_BOX = f"memref<64x{TILE_K}x{ELEM}, {WG}>"
+HALF_BOX_BYTES = BOX_BYTES // 2
+HALF_MAP = MAP.replace(BOX, HALF_BOX)
 BARS = f"!nvgpu.mbarrier.group<memorySpace = {WG}, num_barriers = {STAGES}>"
 REGS = TILE_N // 2  # m64n128 accumulators per thread
 ACC = accumulator_type(TILE_N)
 
 
-def gemm_kernel(swiglu, dense=False):
-    """The grouped kernel; or, `dense`, one GEMM of M rows (a linear
-    layer's), every row and column of C guarded."""
+def gemm_kernel(swiglu, dense=False, tiled=False):
+    """The grouped kernel (`swiglu`: False, or "packed", B packed per 32
+    rows); or, `dense`, one GEMM of M rows (a linear layer's), every row
+    and column of C guarded; or, `tiled`, the grouped kernel over the M
+    tiles moe_tiles lists (`swiglu` "stacks": gate and up read from their
+    own stacks), every row and column guarded. SwiGLU over stacks, dense
+    or tiled, and the tiled kernels load 64-row boxes."""
     f = Function()
     c = f.c
     emit = f.emit
+    halves = tiled or swiglu == "stacks"
 
     i64c = f.i64c
 
     f.float_constants()
-    if not dense:
+    if not dense and not tiled:
         e = f.let("expert", "gpu.block_id z")
     bm = f.let("bm", "gpu.block_id y")
     bn = f.let("bn", "gpu.block_id x")
@@ -87,20 +99,46 @@ def gemm_kernel(swiglu, dense=False):
     leader = f.let("leader", f"arith.cmpi eq, {tid}, {c(0)} : index")
     if dense:
         start, end = c(0), "%M"
+    elif tiled:
+        # Block y computes tile bm of the list, [expert, first row]; [-1,
+        # -1] past the last tile (that block exits).
+        tAt = f.idx("tAt", "muli", bm, c(2))
+        tAt1 = f.idx("tAt1", "addi", tAt, c(1))
+        tileE = f.let("tileE", f"memref.load %tiles[{tAt}] : memref<?xi32>")
+        tileRow = f.let("tileRow", f"memref.load %tiles[{tAt1}] : memref<?xi32>")
+        noTile = f.let("noTile", "arith.constant 0 : i32")
+        listed = f.let("listed", f"arith.cmpi sge, {tileE}, {noTile} : i32")
+        eSafe = f.let("eSafe", f"arith.maxsi {tileE}, {noTile} : i32")
+        rowSafe = f.let("rowSafe", f"arith.maxsi {tileRow}, {noTile} : i32")
+        e = f.let("expert", f"arith.index_cast {eSafe} : i32 to index")
+        m0 = f.let("m0", f"arith.index_cast {rowSafe} : i32 to index")
+        e1 = f.idx("expert1", "addi", e, c(1))
+        end32 = f.let("end32", f"memref.load %offsets[{e1}] : memref<?xi32>")
+        end = f.let("rowEnd", f"arith.index_cast {end32} : i32 to index")
     else:
         e1 = f.idx("expert1", "addi", e, c(1))
         start32 = f.let("start32", f"memref.load %offsets[{e}] : memref<?xi32>")
         end32 = f.let("end32", f"memref.load %offsets[{e1}] : memref<?xi32>")
         start = f.let("rowStart", f"arith.index_cast {start32} : i32 to index")
         end = f.let("rowEnd", f"arith.index_cast {end32} : i32 to index")
-    mb = f.idx("mb", "muli", bm, c(TILE_M))
-    m0 = f.idx("m0", "addi", start, mb)
-    inside = f.let("inside", f"arith.cmpi ult, {m0}, {end} : index")
+    if tiled:
+        inside = listed
+    else:
+        mb = f.idx("mb", "muli", bm, c(TILE_M))
+        m0 = f.idx("m0", "addi", start, mb)
+        inside = f.let("inside", f"arith.cmpi ult, {m0}, {end} : index")
     emit(f"scf.if {inside} {{")
     f.depth += 1
     n0 = f.idx("n0", "muli", bn, c(TILE_N))
-    if dense:
-        nB = n0
+    # SwiGLU over stacks: block x computes output columns n0 / 2 .. + 64,
+    # from gate's and up's rows of those columns.
+    nOut = f.idx("nOut", "divui", n0, c(2)) if swiglu == "stacks" else n0
+    if dense or tiled:
+        if tiled:
+            eN = f.idx("eN", "muli", e, "%N")
+            nB = f.idx("nB", "addi", eN, nOut)  # B's first row of the tile
+        else:
+            nB = nOut
         # A K tail past the last whole step: TMA fills A's and B's columns
         # past K with zeros, which add nothing.
         kUp = f.idx("kUp", "addi", "%K", c(TILE_K - 1))
@@ -113,7 +151,9 @@ def gemm_kernel(swiglu, dense=False):
     bar = f.let("bar", f"nvgpu.mbarrier.create -> {BARS}")
     pad, desc0 = aligned_shared(f, bar, BARS, STAGES)
     kDesc = f.i64("kDesc", "ori", desc0, i64c(K_MAJOR))
-    init_barriers(f, leader, bar, BARS, STAGES, (("%mapA", MAP), ("%mapB", MAP)))
+    boxMap = HALF_MAP if halves else MAP
+    maps = ["%mapA", "%mapB"] + (["%mapU"] if swiglu == "stacks" else [])
+    init_barriers(f, leader, bar, BARS, STAGES, [(m, boxMap) for m in maps])
 
     def issue(kt, stage):
         """Thread 0 loads K step `kt` into `stage`, when there is one."""
@@ -122,14 +162,31 @@ def gemm_kernel(swiglu, dense=False):
         emit(f"scf.if {go} {{")
         f.depth += 1
         so = f.idx("stageOff", "muli", stage, c(STAGE_BYTES))
-        tA = shared_view(f, pad, "tileA", so, BOX)
-        tB = shared_view(f, pad, "tileB", f.idx("bAt", "addi", so, c(BOX_BYTES)), BOX)
-        k0 = f.idx("k0", "muli", kt, c(TILE_K))
-        emit(f"nvgpu.mbarrier.arrive.expect_tx {bar}[{stage}], {c(STAGE_BYTES)} : {BARS}")
-        emit(f"nvgpu.tma.async.load %mapA[{k0}, {m0}], {bar}[{stage}] to {tA} "
-             f": {MAP}, {BARS} -> {BOX}")
-        emit(f"nvgpu.tma.async.load %mapB[{k0}, {nB}], {bar}[{stage}] to {tB} "
-             f": {MAP}, {BARS} -> {BOX}")
+        def arm():
+            k0 = f.idx("k0", "muli", kt, c(TILE_K))
+            emit(f"nvgpu.mbarrier.arrive.expect_tx {bar}[{stage}], {c(STAGE_BYTES)} : {BARS}")
+            return k0
+        if halves:
+            k0 = arm()
+            # Four 64-row boxes: A's rows m0 and m0 + 64, then B's (gate's
+            # and up's rows of the same columns for SwiGLU).
+            m64 = f.idx("m64", "addi", m0, c(64))
+            nB64 = f.idx("nB64", "addi", nB, c(64))
+            second = ("%mapU", nB) if swiglu == "stacks" else ("%mapB", nB64)
+            for i, (m, row) in enumerate((("%mapA", m0), ("%mapA", m64), ("%mapB", nB),
+                                          second)):
+                at = f.idx("boxAt", "addi", so, c(i * HALF_BOX_BYTES))
+                t = shared_view(f, pad, "half", at, HALF_BOX)
+                emit(f"nvgpu.tma.async.load {m}[{k0}, {row}], {bar}[{stage}] to {t} "
+                     f": {HALF_MAP}, {BARS} -> {HALF_BOX}")
+        else:
+            tA = shared_view(f, pad, "tileA", so, BOX)
+            tB = shared_view(f, pad, "tileB", f.idx("bAt", "addi", so, c(BOX_BYTES)), BOX)
+            k0 = arm()
+            emit(f"nvgpu.tma.async.load %mapA[{k0}, {m0}], {bar}[{stage}] to {tA} "
+                 f": {MAP}, {BARS} -> {BOX}")
+            emit(f"nvgpu.tma.async.load %mapB[{k0}, {nB}], {bar}[{stage}] to {tB} "
+                 f": {MAP}, {BARS} -> {BOX}")
         f.depth -= 1
         emit("}")
 
@@ -220,9 +277,11 @@ def gemm_kernel(swiglu, dense=False):
     else:
         emit("nvvm.wgmma.wait.group.sync.aligned 0")
         sums = [f.let("sum", f"llvm.extractvalue {res}[{r}] : {ACC}") for r in range(REGS)]
-    if swiglu:
+    if swiglu == "stacks":
+        stacks_epilogue(f, sums, rowA, rowB, nOut, t2, end)
+    elif swiglu:
         swiglu_epilogue(f, sums, rowA, rowB, n0, t2)
-    elif dense:
+    elif dense or tiled:
         guarded_epilogue(f, sums, rowA, rowB, n0, t2, end)
     else:
         # C [rows, N] f32: this lane's pairs of columns, rows g and g + 8.
@@ -251,6 +310,14 @@ DENSE_COMMENT = """  // gemm_wgmma_bf16_tn: one GEMM (a linear layer's), C [M, N
   // sm_90a's large GEMMs."""
 
 
+DENSE_SWIGLU_COMMENT = """  // gemm_wgmma_swiglu_bf16_tn: a dense MLP's or a shared expert's gate and
+  // up with SwiGLU fused, D [M, N] bf16 = bf16(silu(A Wg^T) * (A Wu^T)), Wg
+  // and Wu [N, K] as stored (mapB, mapU), through 64-row boxes as the tiled
+  // SwiGLU form; any M and N, K % 8 == 0. Grid (ceil(2 N / 128),
+  // ceil(M / 128)); dsc-library-gemms launches it for sm_90a's large
+  // fused MLPs."""
+
+
 def guarded_epilogue(f, sums, rowA, rowB, n0, t2, rows):
     """C [rows, N] f32, each value stored alone when its row is below
     `rows` and its column below N: C's rows are N apart, whatever N, so
@@ -270,6 +337,41 @@ def guarded_epilogue(f, sums, rowA, rowB, n0, t2, rows):
                 f.depth += 1
                 at = f.idx("cAt", "addi", rowOff, col)
                 f.emit(f"memref.store {sums[4 * j + 2 * k + i]}, %C[{at}] : memref<?xf32>")
+                f.depth -= 1
+                f.emit("}")
+        f.depth -= 1
+        f.emit("}")
+
+
+def stacks_epilogue(f, sums, rowA, rowB, nOut, t2, rows):
+    """D[r, j] = bf16(silu(gate) * up) into [rows, N], f32 in between (dsc's
+    model's rounding, as grouped_gemm_swiglu_bf16_tn_m64_tiled's): the
+    tile's columns 0..63 are gate's of output columns nOut .., 64..127 up's
+    of the same, so a thread holds both (n groups j and j + 8). Each value
+    is stored alone under its row's and column's guards."""
+    c = f.c
+    col0 = f.idx("ocol0", "addi", nOut, t2)
+    for k, row in enumerate((rowA, rowB)):
+        inRow = f.let("inRow", f"arith.cmpi ult, {row}, {rows} : index")
+        f.emit(f"scf.if {inRow} {{")
+        f.depth += 1
+        rowOff = f.idx("dRow", "muli", row, "%N")
+        for j in range(TILE_N // 16):
+            for i in range(2):
+                col = f.idx("col", "addi", col0, c(8 * j + i))
+                inCol = f.let("inCol", f"arith.cmpi ult, {col}, %N : index")
+                f.emit(f"scf.if {inCol} {{")
+                f.depth += 1
+                r = 4 * j + 2 * k + i
+                gate, up = sums[r], sums[r + 4 * (TILE_N // 16)]
+                ng = f.let("ng", f"arith.negf {gate} : f32")
+                ex = f.let("ex", f"math.exp {ng} : f32")
+                de = f.f32("de", "addf", "%one", ex)
+                si = f.f32("si", "divf", gate, de)
+                pr = f.f32("pr", "mulf", si, up)
+                pb = f.let("pb", f"arith.truncf {pr} : f32 to bf16")
+                at = f.idx("dAt", "addi", rowOff, col)
+                f.emit(f"memref.store {pb}, %D[{at}] : memref<?xbf16>")
                 f.depth -= 1
                 f.emit("}")
         f.depth -= 1
@@ -326,6 +428,42 @@ def signature(name, swiglu):
     %mapB = builtin.unrealized_conversion_cast %mapBPtr : !llvm.ptr to {MAP}"""
 
 
+def half_box_signature(name, stacks, tiled=True):
+    """The routed experts' GEMM over the M tiles moe_tiles lists, C [rows,
+    N] f32 (or, `stacks`, SwiGLU over the gate and up stacks, D [rows, N]
+    bf16); or, not `tiled`, SwiGLU over one gate and one up matrix of M
+    rows (a dense MLP's or a shared expert's): its launch as
+    dsc-library-gemms reads it (dsc.tile: rows x columns of B a block
+    reads, dsc.tma_box: every descriptor's box)."""
+    maps = "%mapAPtr: !llvm.ptr, %mapBPtr: !llvm.ptr"
+    if stacks:
+        maps += ", %mapUPtr: !llvm.ptr"
+    out = "%D: memref<?xbf16>" if stacks else "%C: memref<?xf32>"
+    rows = "%offsets: memref<?xi32>, %tiles: memref<?xi32>" if tiled else "%M: index"
+    casts = "".join(f"""
+    %map{m} = builtin.unrealized_conversion_cast %map{m}Ptr : !llvm.ptr to {HALF_MAP}"""
+                    for m in ("ABU" if stacks else "AB"))
+    return f"""  gpu.func @{name}({maps},
+                  {out}, {rows},
+                  %N: index, %K: index)
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
+                         dsc.tile = array<i64: {TILE_M}, {TILE_N}>,
+                         dsc.tma_box = array<i64: 64, {TILE_K}>,
+                         dsc.dynamic_shared_memory = {SMEM_BYTES} : i64}} {{{casts}"""
+
+
+TILED_COMMENT = """  // The routed experts' GEMMs (dsc-library-gemms on sm_90a), over the
+  // {TILE_M}-row M tiles moe_tiles lists ([expert, first row] pairs, [-1, -1]
+  // past the last): grid (ceil(N / {TILE_N}), tiles there may be), each
+  // expert's rows unpadded, every row and column guarded, a K tail TMA's
+  // zeros (K % 8 == 0). A [rows, K] and B [experts * N, K] through
+  // descriptors of 64-row boxes. grouped_gemm_wgmma_bf16_tn_tiled writes C
+  // f32 [rows, N]; grouped_gemm_wgmma_swiglu_bf16_tn_tiled reads the gate
+  // and up stacks as stored (mapB, mapU; grid x ceil(2 N / {TILE_N})) and
+  // writes D = bf16(silu(x Wg^T) * (x Wu^T)) [rows, N] in expert order, the
+  // down projection's A."""
+
+
 def dense_signature(name):
     """A linear layer's GEMM: C [M, N] f32 = A [M, K] times B [N, K]
     transposed; its launch as dsc-library-gemms reads it (dsc.tile,
@@ -379,7 +517,7 @@ def main():
 // swizzle; mapB: over B as [experts * N, K], the same box; both in device
 // memory (cuTensorMapEncodeTiled)."""
         variants = ((False, "grouped_gemm_wgmma_bf16_tn"),
-                    (True, "grouped_gemm_wgmma_swiglu_bf16_tn"))
+                    ("packed", "grouped_gemm_wgmma_swiglu_bf16_tn"))
         module = "dsc_grouped_gemm_wgmma_tn"
         command = "gen_grouped_gemm_wgmma_tn.py"
         k_rule = "K % 64 == 0"
@@ -401,9 +539,19 @@ gpu.module @{module} attributes {{dsc.chips = ["sm_90a"], dsc.ptx = 83 : i32}} {
         out += gemm_kernel(swiglu).text()
         out.append("  }")
     if not FP8:
+        out.append(TILED_COMMENT.format(TILE_M=TILE_M, TILE_N=TILE_N))
+        for stacks, name in ((False, "grouped_gemm_wgmma_bf16_tn_tiled"),
+                             (True, "grouped_gemm_wgmma_swiglu_bf16_tn_tiled")):
+            out.append(half_box_signature(name, stacks))
+            out += gemm_kernel("stacks" if stacks else False, tiled=True).text()
+            out.append("  }")
         out.append(DENSE_COMMENT)
         out.append(dense_signature("gemm_wgmma_bf16_tn"))
         out += gemm_kernel(False, dense=True).text()
+        out.append("  }")
+        out.append(DENSE_SWIGLU_COMMENT)
+        out.append(half_box_signature("gemm_wgmma_swiglu_bf16_tn", True, tiled=False))
+        out += gemm_kernel("stacks", dense=True).text()
         out.append("  }")
     out.append("}")
     out.append("}")

@@ -1,4 +1,6 @@
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms -canonicalize -verify-diagnostics | FileCheck %s
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms=wgmma -canonicalize 2>/dev/null | FileCheck %s --check-prefix=WGMMA
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms="large-tiles wgmma large-tile-blocks=1" -canonicalize 2>/dev/null | FileCheck %s --check-prefix=LARGE
 
 // The SwiGLU between a MoE layer's routed gate and up GEMMs and its down
 // GEMM (dsc.library_swiglu, as dsc-lower-to-linalg{fixed-shapes
@@ -29,6 +31,23 @@
 // CHECK: memref.dealloc %[[ROWS]]
 // CHECK-NEXT: memref.dealloc %[[ACT]]
 // CHECK-NEXT: return
+// On sm_90a (wgmma): grouped_gemm_wgmma_swiglu_bf16_tn_tiled, the rows and
+// both stacks ([4 x 32, 64]) through descriptors of 64 x 64 boxes; then
+// the tiled wgmma GEMM on the activations' descriptor.
+// WGMMA-LABEL: func.func @swiglu_layer
+// WGMMA: %[[ACT:.*]] = memref.alloc(%{{.*}}) : memref<?x32xbf16>
+// WGMMA: %[[MAPA:.*]] = call @dsc_gpu_tensor_map_bf16(%{{.*}}, %c64, %c64)
+// WGMMA: %[[G:.*]] = memref.collapse_shape %arg2 {{\[\[}}0, 1], [2]] : memref<4x32x64xbf16> into memref<128x64xbf16>
+// WGMMA: %[[G2:.*]] = memref.cast %[[G]]
+// WGMMA: %[[MAPG:.*]] = call @dsc_gpu_tensor_map_bf16(%[[G2]], %c64, %c64)
+// WGMMA: %[[U:.*]] = memref.collapse_shape %arg3 {{\[\[}}0, 1], [2]] : memref<4x32x64xbf16> into memref<128x64xbf16>
+// WGMMA: %[[U2:.*]] = memref.cast %[[U]]
+// WGMMA: %[[MAPU:.*]] = call @dsc_gpu_tensor_map_bf16(%[[U2]], %c64, %c64)
+// WGMMA: %[[FLATACT:.*]] = memref.collapse_shape %[[ACT]]
+// WGMMA: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@grouped_gemm_wgmma_swiglu_bf16_tn_tiled blocks in (%c1, %{{.*}}, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c132096_i32 args(%[[MAPA]] : !llvm.ptr, %[[MAPG]] : !llvm.ptr, %[[MAPU]] : !llvm.ptr, %[[FLATACT]] : memref<?xbf16>, %{{.*}} : memref<?xi32>, %{{.*}} : memref<?xi32>, %c32 : index, %c64 : index)
+// WGMMA: %[[ACT2:.*]] = memref.cast %[[ACT]] : memref<?x32xbf16> to memref<?x?xbf16, strided<[?, ?], offset: ?>>
+// WGMMA: %[[MAPACT:.*]] = call @dsc_gpu_tensor_map_bf16(%[[ACT2]], %c64, %c64)
+// WGMMA: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@grouped_gemm_wgmma_bf16_tn_tiled blocks in (%c1, %{{.*}}, %c1) {{.*}} args(%[[MAPACT]] : !llvm.ptr,
 #token = affine_map<(d0, d1, d2, d3) -> (d0, d3)>
 #slot = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #ids = affine_map<(d0, d1, d2, d3) -> (d0, d1)>
@@ -659,6 +678,21 @@ func.func @alone(%g0: memref<?x2x32xf32>, %u0: memref<?x2x32xf32>, %a0: memref<?
 // CHECK-NOT: linalg.
 // CHECK: memref.copy %[[ACT0]], %arg3
 // CHECK: return
+// With large tiles on sm_90a (wgmma), by the rows: from 128 rows (one
+// block's, large-tile-blocks=1) gemm_wgmma_swiglu_bf16_tn, the rows and
+// both weights through descriptors of 64 x 64 boxes; below, the 64-row
+// mma.sync kernel.
+// LARGE-LABEL: func.func @dense_mlp
+// LARGE: %[[M:.*]] = memref.dim %arg0, %c0
+// LARGE: %[[MANY:.*]] = arith.cmpi uge, %[[M]], %c128
+// LARGE: scf.if %[[MANY]] {
+// LARGE: %[[MAPA:.*]] = func.call @dsc_gpu_tensor_map_bf16(%{{.*}}, %c64, %c64)
+// LARGE: %[[MAPG:.*]] = func.call @dsc_gpu_tensor_map_bf16(%{{.*}}, %c64, %c64)
+// LARGE: %[[MAPU:.*]] = func.call @dsc_gpu_tensor_map_bf16(%{{.*}}, %c64, %c64)
+// LARGE: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@gemm_wgmma_swiglu_bf16_tn blocks in (%c2, %{{.*}}, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c132096_i32 args(%[[MAPA]] : !llvm.ptr, %[[MAPG]] : !llvm.ptr, %[[MAPU]] : !llvm.ptr, %{{.*}} : memref<?xbf16>, %[[M]] : index, %c96 : index, %c64 : index)
+// LARGE: } else {
+// LARGE: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_swiglu_bf16_tn_m64
+// LARGE: }
 #a = affine_map<(d0, d1, d2) -> (d0, d2)>
 #b = affine_map<(d0, d1, d2) -> (d1, d2)>
 #c = affine_map<(d0, d1, d2) -> (d0, d1)>

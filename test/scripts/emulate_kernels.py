@@ -425,6 +425,7 @@ def grouped_gemm_wgmma_tn(kernels):
     # f32 summation order may move gate or up across a bf16 rounding: a few
     # outputs one bf16 step off.
     ok &= verdict("grouped_gemm_wgmma_swiglu_bf16_tn", got, want, 1.0 / 64)
+    ok &= routed_wgmma(kernels, rng, smem)
     # The linear layers' dense form: M and N past whole tiles and a K tail
     # (TMA's zeros past the tensors); C exactly [M, N], so a store past a
     # row or column would fail.
@@ -435,8 +436,74 @@ def grouped_gemm_wgmma_tn(kernels):
     emu.run_kernel(kernels["gemm_wgmma_bf16_tn"], (2, 2, 1), 256, smem,
                    [emu.TensorMap(a_bits, (128, 64)), emu.TensorMap(b_bits, (128, 64)),
                     emu.global_memref(c), m, n, k])
-    return verdict(f"gemm_wgmma_bf16_tn {m} rows, N {n}, K {k}", c.reshape(m, n),
-                   a.astype(np.float64) @ b.T.astype(np.float64), 1e-5) and ok
+    ok &= verdict(f"gemm_wgmma_bf16_tn {m} rows, N {n}, K {k}", c.reshape(m, n),
+                  a.astype(np.float64) @ b.T.astype(np.float64), 1e-5)
+    # Its SwiGLU form (a dense MLP's gate and up, two weights as stored):
+    # D exactly [M, width] bf16, a partial column block.
+    width = 72
+    (wg_bits, wg), (wu_bits, wu) = (bf16(rng.standard_normal((width, k)))
+                                    for _ in range(2))
+    d = np.full(m * width, 0x7FC0, np.uint16)  # bf16 NaN
+    emu.run_kernel(kernels["gemm_wgmma_swiglu_bf16_tn"], (-(-2 * width // 128), 2, 1), 256,
+                   smem, [emu.TensorMap(a_bits, (64, 64)), emu.TensorMap(wg_bits, (64, 64)),
+                          emu.TensorMap(wu_bits, (64, 64)), emu.global_memref(d), m, width,
+                          k])
+    g = np.matmul(a, wg.T, dtype=np.float32)
+    u = np.matmul(a, wu.T, dtype=np.float32)
+    want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
+    got = emu._bits_to_f32(d).reshape(m, width)
+    same = float(np.mean(got == want))
+    return verdict(f"gemm_wgmma_swiglu_bf16_tn {m} rows, width {width}, K {k} "
+                   f"({100 * same:.1f}% bit-equal)", got, want, 4e-3,
+                   also=same > 0.99) and ok
+
+
+def routed_wgmma(kernels, rng, smem):
+    """sm_90a's routed experts: the tiled wgmma kernels over the 128-row
+    tiles moe_tiles lists, plain and with SwiGLU over the gate and up
+    stacks as stored. Experts of 70, 5, 0 and 130 rows (partial tiles, one
+    expert without rows, one of two tiles), N 136 (a partial column block
+    whose B rows run into the next expert's), K 136 (a K tail); every
+    buffer exactly its size, C and D starting as NaN."""
+    offsets = np.array([0, 70, 75, 75, 205], np.int32)
+    experts, rows, k = len(offsets) - 1, int(offsets[-1]), 136
+    tiles = moe_tile_list(offsets, 128)
+    expert = np.repeat(np.arange(experts), np.diff(offsets))
+    a_bits, a = bf16(rng.standard_normal((rows, k)))
+    n = 136
+    b_bits, b = bf16(rng.standard_normal((experts * n, k)))
+    c = np.full(rows * n, np.nan, np.float32)
+    emu.run_kernel(kernels["grouped_gemm_wgmma_bf16_tn_tiled"],
+                   (-(-n // 128), len(tiles) // 2, 1), 256, smem,
+                   [emu.TensorMap(a_bits, (64, 64)), emu.TensorMap(b_bits, (64, 64)),
+                    emu.global_memref(c), emu.global_memref(offsets),
+                    emu.global_memref(tiles), n, k])
+    want = np.einsum("rk,rnk->rn", a.astype(np.float64),
+                     b.reshape(experts, n, k)[expert].astype(np.float64))
+    ok = verdict(f"grouped_gemm_wgmma_bf16_tn_tiled {rows} rows of {experts} experts, "
+                 f"N {n}, K {k}", c.reshape(rows, n), want, 1e-5)
+    width = 72
+    (wg_bits, wg), (wu_bits, wu) = (bf16(rng.standard_normal((experts, width, k)))
+                                    for _ in range(2))
+    d = np.full(rows * width, 0x7FC0, np.uint16)  # bf16 NaN
+    emu.run_kernel(kernels["grouped_gemm_wgmma_swiglu_bf16_tn_tiled"],
+                   (-(-2 * width // 128), len(tiles) // 2, 1), 256, smem,
+                   [emu.TensorMap(a_bits, (64, 64)),
+                    emu.TensorMap(wg_bits.reshape(-1, k), (64, 64)),
+                    emu.TensorMap(wu_bits.reshape(-1, k), (64, 64)),
+                    emu.global_memref(d), emu.global_memref(offsets),
+                    emu.global_memref(tiles), width, k])
+    g = np.einsum("rk,rnk->rn", a, wg[expert], dtype=np.float32)
+    u = np.einsum("rk,rnk->rn", a, wu[expert], dtype=np.float32)
+    want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
+    got = emu._bits_to_f32(d).reshape(rows, width)
+    # One rounding of f32 values: all but a few (sums in another order
+    # rounding the other way) equal.
+    same = float(np.mean(got == want))
+    return verdict(f"grouped_gemm_wgmma_swiglu_bf16_tn_tiled (gate and up stacks, "
+                   f"{rows} rows of {experts} experts, width {width}, K {k}; "
+                   f"{100 * same:.1f}% bit-equal)", got, want, 4e-3,
+                   also=same > 0.99) and ok
 
 
 def route_reference(logits, bias, groups, topk_group, top_k, normalize, scale):
@@ -1203,7 +1270,9 @@ def wgmma_linear(modules):
     layer (test/codegen/Inputs/wgmma-linear.mlir: N 200, K 136): its host
     code and launches against NumPy with 70 rows (the 64-row mma.sync tile)
     and 200 (gemm_wgmma_bf16_tn, A and B through the TMA descriptors the
-    host code asks the runtime for). The output starts as NaN."""
+    host code asks the runtime for); and a dense MLP with SwiGLU (width 72)
+    on batched_gemm_swiglu_bf16_tn_m64 and gemm_wgmma_swiglu_bf16_tn. The
+    outputs start as NaN."""
     rng = np.random.default_rng(37)
     (module,) = modules
     n, k = 200, 136
@@ -1217,6 +1286,24 @@ def wgmma_linear(modules):
         names = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
         ok &= verdict(f"linear layer, {rows} rows ({names})", y,
                       x.astype(np.float64) @ w.T.astype(np.float64), 1e-5)
+    # The dense MLP (width 72): silu(x Wg^T) * (x Wu^T) rounded once.
+    width = 72
+    (wg_bits, wg), (wu_bits, wu) = (bf16(rng.standard_normal((width, k)))
+                                    for _ in range(2))
+    for rows in (70, 200):
+        x_bits, x = bf16(rng.standard_normal((rows, k)))
+        out = np.full((rows, width), 0x7FC0, np.uint16)  # bf16 NaN
+        launches = emu.run_host(module, "mlp", [
+            emu.MemRef(x_bits, [rows, k]), emu.MemRef(wg_bits, [width, k]),
+            emu.MemRef(wu_bits, [width, k]), emu.MemRef(out, [rows, width]), np.array([rows], np.int64)])
+        g = np.matmul(x, wg.T, dtype=np.float32)
+        u = np.matmul(x, wu.T, dtype=np.float32)
+        want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
+        got = emu._bits_to_f32(out)
+        same = float(np.mean(got == want))
+        names = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
+        ok &= verdict(f"dense MLP, {rows} rows ({names}; {100 * same:.1f}% bit-equal)",
+                      got, want, 4e-3, also=same > 0.99)
     return ok
 
 

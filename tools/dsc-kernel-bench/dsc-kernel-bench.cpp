@@ -19,7 +19,8 @@
 // gate and up with SwiGLU fused (B the gate stack then the up stack, each
 // N / 2 rows an expert, as the checkpoint stores them); --tiled --fp8w the
 // same over e4m3 stacks with 128 x 128 block scales (an FP8 checkpoint's
-// experts, DeepSeek-V3's), read as stored.
+// experts, DeepSeek-V3's), read as stored; --tiled --wgmma --tn sm_90a's
+// forms (128-row tiles, TMA + wgmma), what its bf16 routed experts run.
 //
 //   dsc-kernel-bench moe-layer --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
 //       --dispatch-ptx DIR/dsc_moe_dispatch.sm_90a.ptx [--tiled]
@@ -29,7 +30,8 @@
 // gate+up with SwiGLU, down, combine; see moeLayer); --tiled as the
 // compiled model runs them (moe_tiles' list, the tiled GEMMs, the gate and
 // up stacks as stored), with --fp8w over e4m3 stacks with 128 x 128 block
-// scales (DeepSeek-V3's).
+// scales (DeepSeek-V3's), with --wgmma on sm_90a's tiled kernels (--ptx
+// DIR/dsc_grouped_gemm_wgmma_tn.sm_90a.ptx).
 //
 //   dsc-kernel-bench head-products --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
 //       [--batch 64 --heads 128 --w-uv --reps 10]
@@ -47,7 +49,9 @@
 // compiled model runs them (batched_gemm_swiglu_bf16_tn_m64, one batch):
 // --batch rows of K (--k) values times the gate and up weights [N, K]
 // (--n, the width), bf16(silu(gate) * up) out; V3's shared expert by
-// default (its dense layers: --n 18432).
+// default (its dense layers: --n 18432). --wgmma runs sm_90a's form for
+// many rows (gemm_wgmma_swiglu_bf16_tn; --ptx the grouped_gemm_wgmma_tn
+// module).
 //
 //   dsc-kernel-bench linear-fp8w --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
 //       [--batch 64 --n 18432 --k 7168 --reps 10]
@@ -202,9 +206,13 @@ unsigned sharedBytesFor(int64_t blockRows) {
 /// SwiGLU fused into the epilogue: bf16 output of N / 2 columns.
 bool kSwiglu = false;
 /// The tiled kernel the model's routed experts run (--tiled): experts'
-/// rows unpadded, the grid over the 64-row tiles moe_tiles lists.
+/// rows unpadded, the grid over the 64-row tiles moe_tiles lists (with
+/// kWgmma and kTn, sm_90a's: 128-row tiles, wgmma fed by TMA).
 bool kTiled = false;
 std::string kernelFor(int64_t blockRows) {
+  if (kTiled && kWgmma)
+    return kSwiglu ? "grouped_gemm_wgmma_swiglu_bf16_tn_tiled"
+                   : "grouped_gemm_wgmma_bf16_tn_tiled";
   if (kTiled && kFp8w)
     return kSwiglu ? "grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled"
                    : "grouped_gemm_fp8w_bf16_tn_m64_tiled";
@@ -356,6 +364,17 @@ Buffer tensorMap(const Buffer &data, const std::vector<uint64_t> &dims,
 std::vector<Buffer> wgmmaMaps(const Buffer &a, const Buffer &b, int64_t rows,
                               int64_t n, int64_t k, int64_t experts) {
   const uint64_t r = uint64_t(rows), e = uint64_t(experts);
+  if (kTiled) {
+    // Boxes of 64 x 64; with SwiGLU B is the gate stack then the up stack,
+    // N / 2 rows an expert each, one descriptor a stack.
+    if (!kSwiglu)
+      return {tensorMap(a, {r, uint64_t(k)}, {64, 64}),
+              tensorMap(b, {e * n, uint64_t(k)}, {64, 64})};
+    const Buffer gate{b.ptr, b.bytes / 2}, up{b.ptr + b.bytes / 2, b.bytes / 2};
+    return {tensorMap(a, {r, uint64_t(k)}, {64, 64}),
+            tensorMap(gate, {e * (n / 2), uint64_t(k)}, {64, 64}),
+            tensorMap(up, {e * (n / 2), uint64_t(k)}, {64, 64})};
+  }
   if (kFp8)
     return {tensorMap(a, {r, uint64_t(k)}, {128, 128}, 1),
             tensorMap(b, {e * n, uint64_t(k)}, {128, 128}, 1)};
@@ -377,7 +396,14 @@ void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
                        const Buffer *scales = nullptr,
                        const Buffer *tiles = nullptr) {
   KernelArgs args;
-  if (kFp8 && kWgmma) {
+  if (kTiled && kWgmma) {
+    // A's and B's descriptors (with SwiGLU, the gate's and up's; N the
+    // output's width), then the listed tiles.
+    for (int i = 0; i < (kSwiglu ? 3 : 2); ++i)
+      args.pointer(maps[i].ptr);
+    args.memref(c, kSwiglu ? 2 : 4).memref(offsets, 4).memref(*tiles, 4);
+    args.index(kSwiglu ? n / 2 : n).index(k);
+  } else if (kFp8 && kWgmma) {
     args.pointer(maps[0].ptr).pointer(maps[1].ptr).memref(c, 4);
     args.memref(offsets, 4).memref(scales[0], 4).memref(scales[1], 4);
     args.index(n).index(k);
@@ -588,9 +614,10 @@ double checkGroupedGemmFp8(CUfunction fn, CUstream stream) {
 double checkGroupedGemm(CUfunction fn, CUstream stream) {
   // e4m3 weights: N of two scale blocks a stack (with SwiGLU, 2 x 256).
   const int64_t experts = 3, n = kFp8w && kSwiglu ? 512 : 256, k = 512;
-  // --tiled: about 100 rows an expert, so that second tiles are checked.
-  Grouping g = route(/*tokens=*/kTiled ? 150 : 40, /*topK=*/2, experts,
-                     /*seed=*/7);
+  // --tiled: about 100 rows an expert (200 for the 128-row wgmma tiles),
+  // so that second tiles are checked.
+  Grouping g = route(/*tokens=*/kTiled ? (kWgmma ? 300 : 150) : 40,
+                     /*topK=*/2, experts, /*seed=*/7);
   std::mt19937 rng(11);
   std::vector<uint16_t> a = randomBf16(g.rows * k, rng);
   // B in bf16; with kFp8w e4m3 codes, each stack (gate and up with SwiGLU)
@@ -858,11 +885,36 @@ void launchOneBatch(CUfunction fn, int64_t rows, int64_t n, int64_t k,
 }
 
 /// The batched GEMM with SwiGLU on A [rows, k], the gate and up weights
-/// [n, k] and D [rows, n] (bf16), one batch.
+/// [n, k] and D [rows, n] (bf16), one batch; with kWgmma sm_90a's
+/// gemm_wgmma_swiglu_bf16_tn on `maps` (mlpMaps: A's, gate's and up's
+/// descriptors).
 void launchMlpSwiglu(CUfunction fn, int64_t rows, int64_t n, int64_t k,
                      const Buffer &a, const Buffer &gate, const Buffer &up,
-                     const Buffer &d, CUstream stream) {
-  launchOneBatch(fn, rows, n, k, a, {gate, up}, d, 2, stream);
+                     const Buffer &d, CUstream stream,
+                     const std::vector<Buffer> &maps) {
+  if (!kWgmma) {
+    launchOneBatch(fn, rows, n, k, a, {gate, up}, d, 2, stream);
+    return;
+  }
+  KernelArgs args;
+  for (const Buffer &map : maps)
+    args.pointer(map.ptr);
+  args.memref(d, 2).index(rows).index(n).index(k);
+  check(cu->cuLaunchKernel(fn, unsigned((2 * n + 127) / 128),
+                           unsigned((rows + 127) / 128), 1, 256, 1, 1,
+                           4 * 32768 + 1024, stream, args.data(), nullptr),
+        "launching the SwiGLU GEMM");
+}
+
+/// With kWgmma, the descriptors launchMlpSwiglu reads (64 x 64 boxes of A
+/// [rows, k] and of the gate and up weights [n, k]); none otherwise.
+std::vector<Buffer> mlpMaps(int64_t rows, int64_t n, int64_t k, const Buffer &a,
+                            const Buffer &gate, const Buffer &up) {
+  if (!kWgmma)
+    return {};
+  const uint64_t r = uint64_t(rows), w = uint64_t(n), kk = uint64_t(k);
+  return {tensorMap(a, {r, kk}, {64, 64}), tensorMap(gate, {w, kk}, {64, 64}),
+          tensorMap(up, {w, kk}, {64, 64})};
 }
 
 /// The batched GEMM with SwiGLU on a small problem (70 rows, width 72, K
@@ -879,7 +931,8 @@ double checkMlpSwiglu(CUfunction fn, CUstream stream) {
          dg = upload(gate.data(), gate.size() * 2),
          du = upload(up.data(), up.size() * 2),
          dd = upload(nullptr, rows * n * 2);
-  launchMlpSwiglu(fn, rows, n, k, da, dg, du, dd, stream);
+  std::vector<Buffer> maps = mlpMaps(rows, n, k, da, dg, du);
+  launchMlpSwiglu(fn, rows, n, k, da, dg, du, dd, stream, maps);
   check(cu->cuStreamSynchronize(stream), "running the batched GEMM");
   std::vector<uint16_t> d(rows * n);
   check(cu->cuMemcpyDtoH(d.data(), dd.ptr, d.size() * 2), "cuMemcpyDtoH");
@@ -905,15 +958,20 @@ double checkMlpSwiglu(CUfunction fn, CUstream stream) {
     }
   for (Buffer *buf : {&da, &dg, &du, &dd})
     cu->cuMemFree(buf->ptr);
+  for (Buffer &map : maps)
+    cu->cuMemFree(map.ptr);
   return worst;
 }
 
 int mlpSwiglu(const Args &args) {
-  const char *kernel = "batched_gemm_swiglu_bf16_tn_m64";
+  // --wgmma: sm_90a's form (--ptx the grouped_gemm_wgmma_tn module), what
+  // the model runs for a prefill's many rows.
+  const char *kernel =
+      kWgmma ? "gemm_wgmma_swiglu_bf16_tn" : "batched_gemm_swiglu_bf16_tn_m64";
   Gpu gpu = openGpu(args.ptx, kernel);
-  check(cu->cuFuncSetAttribute(gpu.fn,
-                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                               int(sharedBytesFor(64))),
+  check(cu->cuFuncSetAttribute(
+            gpu.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            int(kWgmma ? 4 * 32768 + 1024 : sharedBytesFor(64))),
         "raising the shared memory limit");
   double error = checkMlpSwiglu(gpu.fn, gpu.stream);
   std::fprintf(stderr,
@@ -927,8 +985,11 @@ int mlpSwiglu(const Args &args) {
   Buffer gate = uploadRandomBf16(size_t(n) * k, block);
   Buffer up = uploadRandomBf16(size_t(n) * k, block);
   Buffer d = upload(nullptr, size_t(rows) * n * 2);
+  std::vector<Buffer> maps = mlpMaps(rows, n, k, a, gate, up);
   float ms = timeLaunches(
-      [&] { launchMlpSwiglu(gpu.fn, rows, n, k, a, gate, up, d, gpu.stream); },
+      [&] {
+        launchMlpSwiglu(gpu.fn, rows, n, k, a, gate, up, d, gpu.stream, maps);
+      },
       args.reps, gpu.stream);
   double flops = 2.0 * double(rows) * 2 * n * k;
   double bytes =
@@ -942,6 +1003,8 @@ int mlpSwiglu(const Args &args) {
               perSecond(bytes, ms) / 1e9);
   for (Buffer *buf : {&a, &gate, &up, &d})
     cu->cuMemFree(buf->ptr);
+  for (Buffer &map : maps)
+    cu->cuMemFree(map.ptr);
   // bf16 output: one rounding step.
   return error < 1.0 / 64 ? 0 : 1;
 }
@@ -1107,22 +1170,26 @@ int headProducts(const Args &args) {
 /// list of 64-row tiles, the tiled GEMMs (gate and up from their two
 /// stacks, silu(gate) * up rounded once); otherwise each expert's rows
 /// padded to 64, gate and up packed in one B (transformers' roundings).
+/// With kTiled and kWgmma, sm_90a's tiled kernels (--ptx the
+/// grouped_gemm_wgmma_tn module): 128-row tiles, A, the stacks and the
+/// activations through TMA descriptors.
 int moeLayer(const Args &args, const std::string &dispatchPtx) {
-  // (Both GEMMs use the 64-row tile: about 128 rows per expert at V3's
-  // shapes.)
+  // (The mma.sync GEMMs use the 64-row tile: about 128 rows per expert at
+  // V3's shapes.)
   Gpu gpu = openContext();
   CUstream stream = gpu.stream;
   const char *name = gpu.name;
   CUmodule gemms = loadModule(args.ptx), dispatch = loadModule(dispatchPtx);
-  kBlockRows = 64;
-  CUfunction upFn =
-      kernelOf(gemms, kFp8w    ? "grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled"
-                      : kTiled ? "grouped_gemm_swiglu_bf16_tn_m64_tiled"
-                               : "grouped_gemm_swiglu_bf16_tn_m64");
-  CUfunction downFn =
-      kernelOf(gemms, kFp8w    ? "grouped_gemm_fp8w_bf16_tn_m64_tiled"
-                      : kTiled ? "grouped_gemm_bf16_tn_m64_tiled"
-                               : "grouped_gemm_bf16_tn_m64");
+  kBlockRows = kWgmma ? 128 : 64;
+  kTn = kWgmma;
+  kSwiglu = true;
+  CUfunction upFn = kernelOf(gemms, (kTiled ? kernelFor(kBlockRows)
+                                            : "grouped_gemm_swiglu_bf16_tn_m64")
+                                        .c_str());
+  kSwiglu = false;
+  CUfunction downFn = kernelOf(
+      gemms,
+      (kTiled ? kernelFor(kBlockRows) : "grouped_gemm_bf16_tn_m64").c_str());
   CUfunction tilesFn = kTiled ? kernelOf(dispatch, "moe_tiles") : nullptr;
   CUfunction alignFn = kernelOf(dispatch, "moe_align");
   CUfunction gatherFn = kernelOf(dispatch, "moe_gather");
@@ -1269,6 +1336,15 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
 
     // The GEMMs' grid y: each expert's row blocks, or the listed tiles.
     const int64_t gridRows = kTiled ? maxTiles : maxBlocks;
+    // sm_90a's kernels read A (the gathered rows; the activations) and
+    // the stacks through descriptors, made once: the buffers stay.
+    std::vector<Buffer> upMaps, downMaps;
+    if (kWgmma) {
+      kSwiglu = true;
+      upMaps = wgmmaMaps(a, up, maxRows, 2 * width, hidden, experts);
+      kSwiglu = false;
+      downMaps = wgmmaMaps(h, down, maxRows, hidden, width, experts);
+    }
     auto layer = [&] {
       align();
       if (kTiled)
@@ -1280,10 +1356,12 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
             "launching moe_gather");
       kSwiglu = true;
       launchGroupedGemm(upFn, a, up, h, offsets, 2 * width, hidden, experts,
-                        gridRows, stream, nullptr, upScales.data(), &tiles);
+                        gridRows, stream, upMaps.data(), upScales.data(),
+                        &tiles);
       kSwiglu = false;
       launchGroupedGemm(downFn, h, down, d, offsets, hidden, width, experts,
-                        gridRows, stream, nullptr, downScales.data(), &tiles);
+                        gridRows, stream, downMaps.data(), downScales.data(),
+                        &tiles);
       check(cu->cuLaunchKernel(combineFn, unsigned(tokens), 1, 1, 256, 1, 1, 0,
                                stream, combineArgs.data(), nullptr),
             "launching moe_combine");
@@ -1305,6 +1383,9 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
     for (Buffer *buf : {&x, &up, &down, &dIds, &dW, &offsets, &slotRow,
                         &rowSlot, &a, &h, &d, &out, &tiles})
       cu->cuMemFree(buf->ptr);
+    for (std::vector<Buffer> *maps : {&upMaps, &downMaps})
+      for (Buffer &map : *maps)
+        cu->cuMemFree(map.ptr);
     for (std::vector<Buffer> *bufs : {&upScales, &downScales})
       for (Buffer &buf : *bufs)
         cu->cuMemFree(buf.ptr);
@@ -1375,6 +1456,7 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
               "\"experts\":%lld,\"hidden\":%lld,\"width\":%lld,"
               "\"ms\":%.4f,\"tflops\":%.2f,\"bytes\":%.0f,\"gbps\":%.1f}\n",
               kFp8w    ? "moe_layer_tiled_fp8w"
+              : kWgmma ? "moe_layer_tiled_wgmma"
               : kTiled ? "moe_layer_tiled"
                        : "moe_layer",
               name, error, (long long)args.tokens, (long long)args.topK,
@@ -2313,11 +2395,11 @@ int main(int argc, char **argv) {
                  "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
                  "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
                  "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N] "
-                 "[--tiled [--fp8w]]\n"
+                 "[--tiled [--fp8w | --wgmma]]\n"
                  "       dsc-kernel-bench head-products --ptx FILE [--batch "
                  "ROWS] [--heads N] [--w-uv] [--reps N]\n"
                  "       dsc-kernel-bench mlp-swiglu --ptx FILE [--batch ROWS] "
-                 "[--n WIDTH] [--k HIDDEN] [--reps N]\n"
+                 "[--n WIDTH] [--k HIDDEN] [--reps N] [--wgmma]\n"
                  "       dsc-kernel-bench linear-fp8w --ptx FILE [--batch "
                  "ROWS] [--n N] [--k K] [--reps N]\n"
                  "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
@@ -2400,14 +2482,18 @@ int main(int argc, char **argv) {
   kTiled = args.tiled;
   kFp8w = args.fp8w;
   if (kTiled && command == "grouped-gemm" &&
-      (kWgmma || kFp8 || kBlockRows != 64))
+      (kFp8 ||
+       (kWgmma ? !kTn || kFp8w || kBlockRows != 128 : kBlockRows != 64)))
     die("--tiled is a grouped-gemm kernel with 64-row tiles (--block-rows "
-        "64), no wgmma or FP8");
+        "64), or with --wgmma --tn sm_90a's with 128-row ones; no FP8 but "
+        "--fp8w on mma.sync");
   if (kTiled && command != "grouped-gemm" && command != "moe-layer")
     die("--tiled is a flag of grouped-gemm and moe-layer (the model's "
         "routed experts)");
-  if (command == "moe-layer" && (kWgmma || kFp8 || kSwiglu))
-    die("moe-layer takes --tiled and --fp8w, no --swiglu, --wgmma or --fp8");
+  if (command == "moe-layer" &&
+      (kFp8 || kSwiglu || kTn || (kWgmma && (!kTiled || kFp8w))))
+    die("moe-layer takes --tiled and --fp8w, or --tiled --wgmma (sm_90a's "
+        "kernels); no --swiglu, --tn or --fp8");
   if (kFp8w && !kTiled)
     die("--fp8w is a flag of grouped-gemm --tiled and moe-layer --tiled "
         "(e4m3 weights read as stored)");
@@ -2419,9 +2505,12 @@ int main(int argc, char **argv) {
     die("--tn picks the K-major bf16 kernels of --wgmma (the FP8 one is "
         "K-major already)");
   if (kWgmma && command != "mla-decode" && command != "mla-prefill" &&
-      ((kSwiglu && !kTn) || kBlockRows != 128 || command != "grouped-gemm"))
+      ((kSwiglu && !kTn) || kBlockRows != 128 ||
+       (command != "grouped-gemm" && command != "moe-layer" &&
+        command != "mlp-swiglu")))
     die("--wgmma is a grouped-gemm kernel with 128-row tiles (SwiGLU with "
-        "--tn only), or an mla-decode or mla-prefill kernel");
+        "--tn only), moe-layer --tiled, mlp-swiglu, or an mla-decode or "
+        "mla-prefill kernel");
   if (command == "grouped-gemm" &&
       (args.n % kBlockCols || args.k % kBlockK || args.n < kBlockCols ||
        args.k < kBlockK || args.tokens < 1 || args.experts < 1 ||
@@ -2436,12 +2525,13 @@ int main(int argc, char **argv) {
                      ? 64
                      : 1;
   if (command == "mlp-swiglu" &&
-      (kSwiglu || kWgmma || kTn || kFp8 || kTiled || args.blockRows != 128 ||
+      (kSwiglu || kTn || kFp8 || kTiled || args.blockRows != 128 ||
        args.batch < 1 || args.batch > kMaxBatchedRows || args.n < 1 ||
        args.n > (int64_t(1) << 20) || args.k < 8 || args.k % 8 ||
        args.k > (int64_t(1) << 20)))
     die("mlp-swiglu takes 1 to 4194240 rows (--batch), a width (--n) of 1 to "
-        "2^20, K (--k) a multiple of 8 up to 2^20, and no kernel flags");
+        "2^20, K (--k) a multiple of 8 up to 2^20, and no kernel flags but "
+        "--wgmma");
   if (command == "linear-fp8w" &&
       (kSwiglu || kWgmma || kTn || kFp8 || kTiled || args.blockRows != 128 ||
        args.batch < 1 || args.batch > kMaxBatchedRows || args.n < 1 ||

@@ -315,6 +315,11 @@ def grouped_gemm():
     runs.append(("TMA + wgmma", wgmma, ["--wgmma"]))
     runs.append(("TMA + wgmma, B K-major", kernel("grouped_gemm_wgmma_tn"),
                  ["--wgmma", "--tn"]))
+    # What sm_90a's model runs for a bf16 checkpoint's routed experts: the
+    # same over the 128-row tiles moe_tiles lists, SwiGLU reading the gate
+    # and up stacks as stored.
+    runs.append(("TMA + wgmma, listed tiles", kernel("grouped_gemm_wgmma_tn"),
+                 ["--wgmma", "--tn", "--tiled"]))
     fp8 = kernel("grouped_gemm_fp8")
     runs.append(("FP8 e4m3, block scales", fp8, ["--fp8", "--block-rows", "64"]))
     runs.append(("FP8 e4m3, block scales, TMA + wgmma",
@@ -322,7 +327,7 @@ def grouped_gemm():
     for kind, ptx_path, extra in runs:
         for label, flags in shapes:
             no_swiglu = kind == "TMA + wgmma" or "FP8" in kind
-            if ("64" in kind and label.startswith("dense")) or \
+            if (("64" in kind or "listed" in kind) and label.startswith("dense")) or \
                     (no_swiglu and "SwiGLU" in label):
                 continue
             name = f"grouped GEMM {label} ({kind})"
@@ -407,6 +412,21 @@ def linear_fp8w():
                               f"{r['check_max_rel_error']:.1e}"))
 
 
+def mlp_swiglu():
+    """V3's dense MLP (width 18432 over 7168) with SwiGLU fused at a
+    prefill's 4096 rows: the 64-row mma.sync kernel and sm_90a's wgmma form
+    (what the compiled model runs there from 264 blocks' rows) in the same
+    run; compute-bound, against the card's bf16 rate."""
+    for label, key, extra, ptx in (
+            ("mma.sync, M tile 64", "mlp_swiglu_mma", [], "grouped_gemm"),
+            ("TMA + wgmma", "mlp_swiglu_wgmma", ["--wgmma"], "grouped_gemm_wgmma_tn")):
+        kernel_row(f"dense MLP gate+up+SwiGLU, 4096 x 2 x 18432 x 7168 ({label})", key,
+                   ["mlp-swiglu", *extra, "--ptx", kernel(ptx), "--batch", "4096",
+                    "--n", "18432", "--k", "7168", "--reps", "5"],
+                   lambda r: (f"{time_of(r)}, {r['tflops']:.0f} TFLOPS, check "
+                              f"{r['check_max_rel_error']:.1e}"))
+
+
 def moe_layer():
     """One MoE layer's routed experts at DeepSeek-V3 shapes on the kernels:
     align, gather, gate+up with SwiGLU, down, weighted combine. Memory-bound
@@ -415,11 +435,14 @@ def moe_layer():
     with --fp8w over e4m3 stacks, as V3's checkpoint stores them), then
     with each expert's rows padded (the packed SwiGLU kernel)."""
     for label, key, extra in (("listed tiles", "moe_layer_tiled", ["--tiled"]),
+                              ("listed tiles, TMA + wgmma", "moe_layer_tiled_wgmma",
+                               ["--tiled", "--wgmma"]),
                               ("listed tiles, e4m3 weights", "moe_layer_tiled_fp8w",
                                ["--tiled", "--fp8w"]),
                               ("padded experts", "moe_layer", [])):
+        gemms = kernel("grouped_gemm_wgmma_tn" if "--wgmma" in extra else "grouped_gemm")
         kernel_row(f"MoE layer (V3 shapes, 4096 tokens, top-8 of 256; {label})", key,
-                   ["moe-layer", *extra, "--ptx", kernel("grouped_gemm"),
+                   ["moe-layer", *extra, "--ptx", gemms,
                     "--dispatch-ptx", kernel("moe_dispatch"), "--tokens", "4096",
                     "--top-k", "8", "--experts", "256", "--k", "7168", "--n", "2048",
                     "--reps", "5"],
@@ -534,6 +557,12 @@ def sanitized():
          ["grouped-gemm", "--wgmma", "--tn", "--swiglu", "--ptx",
           kernel("grouped_gemm_wgmma_tn"), "--tokens", "64", "--experts", "4",
           "--n", "256", "--k", "256", "--reps", "0"], False),
+        # sm_90a's routed experts (bf16 stacks): 64-row boxes, guarded rows
+        # and columns of listed tiles.
+        ("routed experts wgmma, SwiGLU",
+         ["grouped-gemm", "--wgmma", "--tn", "--tiled", "--swiglu", "--ptx",
+          kernel("grouped_gemm_wgmma_tn"), "--tokens", "64", "--experts", "4",
+          "--n", "256", "--k", "256", "--reps", "0"], False),
         ("grouped GEMM FP8 wgmma", ["grouped-gemm", "--fp8", "--wgmma", "--ptx",
                                     kernel("grouped_gemm_fp8_wgmma"), "--tokens", "64",
                                     "--experts", "4", "--n", "256", "--k", "256",
@@ -633,9 +662,11 @@ def v3_decode_layer(fp8=False):
         ("router GEMM 7168 -> 256", gemm(256, 7168)),
         ("router", ["moe-route", "--ptx", kernel("moe_route"), "--tokens", "64",
                     "--reps", "20"]),
+        # sm_90a's model runs bf16 stacks on the tiled wgmma GEMMs, e4m3
+        # ones on the mma.sync kernels that read them.
         ("routed experts (top-8 of 256)",
-         ["moe-layer", "--tiled", *(["--fp8w"] if fp8 else []), "--ptx",
-          kernel("grouped_gemm"), "--dispatch-ptx",
+         ["moe-layer", "--tiled", *(["--fp8w"] if fp8 else ["--wgmma"]), "--ptx",
+          kernel("grouped_gemm" if fp8 else "grouped_gemm_wgmma_tn"), "--dispatch-ptx",
           kernel("moe_dispatch"), "--tokens", "64", "--top-k", "8", "--experts", "256",
           "--k", "7168", "--n", "2048", "--reps", "5"]),
         # The kernel the compiled model runs for it (one batch, the gate
@@ -722,7 +753,8 @@ def write_results():
 # on the CPU emulator before.
 report["step_seconds"] = {}
 STEPS = (card, ceilings, correctness, sanitized, decode_step, out_of_memory,
-         grouped_gemm, linear_fp8w, add_rmsnorm, rope, quant_fp8, moe_layer, moe_route,
+         grouped_gemm, linear_fp8w, mlp_swiglu, add_rmsnorm, rope, quant_fp8, moe_layer,
+         moe_route,
          mla_decode, mla_prefill, v3_decode_layer, v3_decode_layer_fp8,
          v3_model_decode)
 unknown = set(ONLY) - {s.__name__ for s in STEPS}
