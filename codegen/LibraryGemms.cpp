@@ -751,29 +751,43 @@ void launchGemm(OpBuilder &b, Location loc, ModuleOp module,
                 Value c, Value offsets, Value tiles, Value mTiles, int64_t n,
                 int64_t k, ValueRange scales = {},
                 ArrayRef<int64_t> scaleBlock = {}) {
-  auto index = [&](int64_t v) {
-    return arith::ConstantIndexOp::create(b, loc, v).getResult();
-  };
   // A [rows, K] and each stack [experts, N, K] as [experts * N, K].
-  auto operand = [&](Value value) {
+  auto operand = [&](OpBuilder &b, Value value) {
     return kernel.tmaBox.empty()
                ? flattened(b, loc, value)
                : tensorMap(b, loc, module, asRows(b, loc, value),
                            kernel.tmaBox);
   };
-  SmallVector<Value> args = {operand(a)};
-  for (Value stack : stacks)
-    args.push_back(operand(stack));
-  for (Value scale : scales)
-    args.push_back(flattened(b, loc, scale));
-  args.append({flattened(b, loc, c), flattened(b, loc, offsets)});
-  if (tiles)
-    args.push_back(tiles);
-  args.append({index(n), index(k)});
-  for (int64_t size : scaleBlock)
-    args.push_back(index(size));
-  launchTiled(b, loc, kernel, static_cast<int64_t>(stacks.size()) * n, mTiles,
-              1, args);
+  auto build = [&](OpBuilder &b) {
+    auto index = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(b, loc, v).getResult();
+    };
+    SmallVector<Value> args = {operand(b, a)};
+    for (Value stack : stacks)
+      args.push_back(operand(b, stack));
+    for (Value scale : scales)
+      args.push_back(flattened(b, loc, scale));
+    args.append({flattened(b, loc, c), flattened(b, loc, offsets)});
+    if (tiles)
+      args.push_back(tiles);
+    args.append({index(n), index(k)});
+    for (int64_t size : scaleBlock)
+      args.push_back(index(size));
+    launchTiled(b, loc, kernel, static_cast<int64_t>(stacks.size()) * n, mTiles,
+                1, args);
+  };
+  if (kernel.tmaBox.empty())
+    return build(b);
+  // A descriptor of no rows is invalid: a step without slots launches
+  // nothing (the kernels without descriptors run no listed tile then).
+  Value rows = memref::DimOp::create(b, loc, a, 0);
+  Value any = arith::CmpIOp::create(
+      b, loc, arith::CmpIPredicate::ne, rows,
+      arith::ConstantIndexOp::create(b, loc, 0).getResult());
+  scf::IfOp::create(b, loc, any, [&](OpBuilder &tb, Location l) {
+    build(tb);
+    scf::YieldOp::create(tb, l);
+  });
 }
 
 /// A linalg.generic on buffers, all loops parallel, identity map for `out`.

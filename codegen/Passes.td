@@ -555,10 +555,12 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     exit), and each slot's row put back. The GEMMs of one `indices` (a MoE
     layer's gate, up and down; nothing between them writing it) share one
     sorting, and those of one input (gate and up) one gather. With `wgmma`
-    and no e4m3 stack, the tiles are 128 rows and the GEMMs sm_90a's
+    and no e4m3 stack in the module, the tiles are 128 rows (grid
+    (ceil(N / 128), ceil(slots / 128) + experts)) and the GEMMs sm_90a's
     `grouped_gemm_wgmma_bf16_tn_tiled` and
     `grouped_gemm_wgmma_swiglu_bf16_tn_tiled`, the rows and each stack
-    through the runtime's TMA descriptors (boxes of 64 x 64).
+    through the runtime's TMA descriptors (boxes of 64 x 64), launched
+    only when there are slots (a descriptor of no rows is invalid).
 
     A `linalg.generic` marked `dsc.library_swiglu` (by the same lowering:
     `act = bf16(g / (1 + exp(-g)) * u)` elementwise from the f32 sums of a

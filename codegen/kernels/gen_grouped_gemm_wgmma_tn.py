@@ -171,8 +171,8 @@ def gemm_kernel(swiglu, dense=False, tiled=False):
             # Four 64-row boxes: A's rows m0 and m0 + 64, then B's (gate's
             # and up's rows of the same columns for SwiGLU).
             m64 = f.idx("m64", "addi", m0, c(64))
-            nB64 = f.idx("nB64", "addi", nB, c(64))
-            second = ("%mapU", nB) if swiglu == "stacks" else ("%mapB", nB64)
+            second = (("%mapU", nB) if swiglu == "stacks" else
+                      ("%mapB", f.idx("nB64", "addi", nB, c(64))))
             for i, (m, row) in enumerate((("%mapA", m0), ("%mapA", m64), ("%mapB", nB),
                                           second)):
                 at = f.idx("boxAt", "addi", so, c(i * HALF_BOX_BYTES))

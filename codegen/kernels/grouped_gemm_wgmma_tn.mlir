@@ -2055,7 +2055,6 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %k0 = arith.muli %c0, %c64 : index
         nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64 = arith.addi %m0, %c64 : index
-        %nB64 = arith.addi %nB, %c64 : index
         %boxAt = arith.addi %stageOff, %c0 : index
         %halfOff = arith.addi %pad, %boxAt : index
         %half = memref.view %dyn[%halfOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -2080,7 +2079,6 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %k0_1 = arith.muli %c1, %c64 : index
         nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_1 = arith.addi %m0, %c64 : index
-        %nB64_1 = arith.addi %nB, %c64 : index
         %boxAt_4 = arith.addi %stageOff_1, %c0 : index
         %halfOff_4 = arith.addi %pad, %boxAt_4 : index
         %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -2105,7 +2103,6 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %k0_2 = arith.muli %c2, %c64 : index
         nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_2 = arith.addi %m0, %c64 : index
-        %nB64_2 = arith.addi %nB, %c64 : index
         %boxAt_8 = arith.addi %stageOff_2, %c0 : index
         %halfOff_8 = arith.addi %pad, %boxAt_8 : index
         %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -2130,7 +2127,6 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %k0_3 = arith.muli %c3, %c64 : index
         nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_3 = arith.addi %m0, %c64 : index
-        %nB64_3 = arith.addi %nB, %c64 : index
         %boxAt_12 = arith.addi %stageOff_3, %c0 : index
         %halfOff_12 = arith.addi %pad, %boxAt_12 : index
         %half_12 = memref.view %dyn[%halfOff_12][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -2220,7 +2216,6 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
           %k0_4 = arith.muli %next, %c64 : index
           nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
           %m64_4 = arith.addi %m0, %c64 : index
-          %nB64_4 = arith.addi %nB, %c64 : index
           %boxAt_16 = arith.addi %stageOff_4, %c0 : index
           %halfOff_16 = arith.addi %pad, %boxAt_16 : index
           %half_16 = memref.view %dyn[%halfOff_16][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -3528,7 +3523,6 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %k0 = arith.muli %c0, %c64 : index
         nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64 = arith.addi %m0, %c64 : index
-        %nB64 = arith.addi %nOut, %c64 : index
         %boxAt = arith.addi %stageOff, %c0 : index
         %halfOff = arith.addi %pad, %boxAt : index
         %half = memref.view %dyn[%halfOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -3553,7 +3547,6 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %k0_1 = arith.muli %c1, %c64 : index
         nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_1 = arith.addi %m0, %c64 : index
-        %nB64_1 = arith.addi %nOut, %c64 : index
         %boxAt_4 = arith.addi %stageOff_1, %c0 : index
         %halfOff_4 = arith.addi %pad, %boxAt_4 : index
         %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -3578,7 +3571,6 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %k0_2 = arith.muli %c2, %c64 : index
         nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_2 = arith.addi %m0, %c64 : index
-        %nB64_2 = arith.addi %nOut, %c64 : index
         %boxAt_8 = arith.addi %stageOff_2, %c0 : index
         %halfOff_8 = arith.addi %pad, %boxAt_8 : index
         %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -3603,7 +3595,6 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %k0_3 = arith.muli %c3, %c64 : index
         nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_3 = arith.addi %m0, %c64 : index
-        %nB64_3 = arith.addi %nOut, %c64 : index
         %boxAt_12 = arith.addi %stageOff_3, %c0 : index
         %halfOff_12 = arith.addi %pad, %boxAt_12 : index
         %half_12 = memref.view %dyn[%halfOff_12][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -3693,7 +3684,6 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
           %k0_4 = arith.muli %next, %c64 : index
           nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
           %m64_4 = arith.addi %m0, %c64 : index
-          %nB64_4 = arith.addi %nOut, %c64 : index
           %boxAt_16 = arith.addi %stageOff_4, %c0 : index
           %halfOff_16 = arith.addi %pad, %boxAt_16 : index
           %half_16 = memref.view %dyn[%halfOff_16][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>

@@ -298,12 +298,16 @@ func.func @fill_read_through_pointer(%a: memref<?x16xbf16>, %b: memref<16x16xbf1
 // descriptors in boxes of 64 x 64 (its dsc.tma_box).
 // WGMMA-LABEL: func.func @routed(
 // WGMMA: gpu.launch_func @dsc_moe_dispatch::@moe_tiles {{.*}} args(%{{.*}} : memref<?xi32>, %c4 : index, %c128 : index, %[[MT:.*]] : index, %[[TILES:.*]] : memref<?xi32>)
-// WGMMA: %[[SA:.*]] = memref.alloc(%{{.*}}) : memref<?x64xbf16>
+// WGMMA: %[[SA:.*]] = memref.alloc(%[[S:.*]]) : memref<?x64xbf16>
+// A step without slots launches nothing (a descriptor of no rows is
+// invalid).
+// WGMMA: %[[ANY:.*]] = arith.cmpi ne, %[[S]], %c0
+// WGMMA: scf.if %[[ANY]] {
 // WGMMA: %[[SA2:.*]] = memref.cast %[[SA]] : memref<?x64xbf16> to memref<?x?xbf16, strided<[?, ?], offset: ?>>
-// WGMMA: %[[MAPA:.*]] = call @dsc_gpu_tensor_map_bf16(%[[SA2]], %c64, %c64)
+// WGMMA: %[[MAPA:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[SA2]], %c64, %c64)
 // WGMMA: %[[W2:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : memref<4x32x64xbf16> into memref<128x64xbf16>
 // WGMMA: %[[W2D:.*]] = memref.cast %[[W2]]
-// WGMMA: %[[MAPB:.*]] = call @dsc_gpu_tensor_map_bf16(%[[W2D]], %c64, %c64)
+// WGMMA: %[[MAPB:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[W2D]], %c64, %c64)
 // WGMMA: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@grouped_gemm_wgmma_bf16_tn_tiled blocks in (%c1, %[[MT]], %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c132096_i32 args(%[[MAPA]] : !llvm.ptr, %[[MAPB]] : !llvm.ptr, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xi32>, %[[TILES]] : memref<?xi32>, %c32 : index, %c64 : index)
 // WGMMA: gpu.func @grouped_gemm_wgmma_bf16_tn_tiled(
 func.func @routed(%a: memref<?x2x64xbf16>, %idx: memref<?x2xi64>, %w: memref<4x32x64xbf16>, %c: memref<?x2x32xf32>, %zeros: memref<?x2x32xf32>) {

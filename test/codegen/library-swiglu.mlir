@@ -36,17 +36,17 @@
 // the tiled wgmma GEMM on the activations' descriptor.
 // WGMMA-LABEL: func.func @swiglu_layer
 // WGMMA: %[[ACT:.*]] = memref.alloc(%{{.*}}) : memref<?x32xbf16>
-// WGMMA: %[[MAPA:.*]] = call @dsc_gpu_tensor_map_bf16(%{{.*}}, %c64, %c64)
+// WGMMA: %[[MAPA:.*]] = func.call @dsc_gpu_tensor_map_bf16(%{{.*}}, %c64, %c64)
 // WGMMA: %[[G:.*]] = memref.collapse_shape %arg2 {{\[\[}}0, 1], [2]] : memref<4x32x64xbf16> into memref<128x64xbf16>
 // WGMMA: %[[G2:.*]] = memref.cast %[[G]]
-// WGMMA: %[[MAPG:.*]] = call @dsc_gpu_tensor_map_bf16(%[[G2]], %c64, %c64)
+// WGMMA: %[[MAPG:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[G2]], %c64, %c64)
 // WGMMA: %[[U:.*]] = memref.collapse_shape %arg3 {{\[\[}}0, 1], [2]] : memref<4x32x64xbf16> into memref<128x64xbf16>
 // WGMMA: %[[U2:.*]] = memref.cast %[[U]]
-// WGMMA: %[[MAPU:.*]] = call @dsc_gpu_tensor_map_bf16(%[[U2]], %c64, %c64)
+// WGMMA: %[[MAPU:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[U2]], %c64, %c64)
 // WGMMA: %[[FLATACT:.*]] = memref.collapse_shape %[[ACT]]
 // WGMMA: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@grouped_gemm_wgmma_swiglu_bf16_tn_tiled blocks in (%c1, %{{.*}}, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c132096_i32 args(%[[MAPA]] : !llvm.ptr, %[[MAPG]] : !llvm.ptr, %[[MAPU]] : !llvm.ptr, %[[FLATACT]] : memref<?xbf16>, %{{.*}} : memref<?xi32>, %{{.*}} : memref<?xi32>, %c32 : index, %c64 : index)
 // WGMMA: %[[ACT2:.*]] = memref.cast %[[ACT]] : memref<?x32xbf16> to memref<?x?xbf16, strided<[?, ?], offset: ?>>
-// WGMMA: %[[MAPACT:.*]] = call @dsc_gpu_tensor_map_bf16(%[[ACT2]], %c64, %c64)
+// WGMMA: %[[MAPACT:.*]] = func.call @dsc_gpu_tensor_map_bf16(%[[ACT2]], %c64, %c64)
 // WGMMA: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@grouped_gemm_wgmma_bf16_tn_tiled blocks in (%c1, %{{.*}}, %c1) {{.*}} args(%[[MAPACT]] : !llvm.ptr,
 #token = affine_map<(d0, d1, d2, d3) -> (d0, d3)>
 #slot = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>

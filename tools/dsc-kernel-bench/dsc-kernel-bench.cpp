@@ -247,8 +247,9 @@ struct Grouping {
   int64_t rows = 0;             // padded total
   int64_t realRows = 0;
   int64_t maxBlocks = 0; // most row blocks of one expert
-  // kTiled: [expert, first row] per 64-row tile, [-1, -1] up to maxTiles
-  // (ceil(rows / 64) + experts, the bound the compiler launches).
+  // kTiled: [expert, first row] per kBlockRows-row tile (64; 128 for
+  // sm_90a's wgmma kernels), [-1, -1] up to maxTiles (ceil(rows /
+  // kBlockRows) + experts, the bound the compiler launches).
   std::vector<int32_t> tiles;
   int64_t maxTiles = 0;
 };
@@ -303,7 +304,7 @@ struct Args {
   bool tn = false;    // with wgmma: the K-major bf16 kernels
   bool fp8 = false;   // the FP8 e4m3 block-scaled kernel
   bool fp8w = false;  // with tiled: e4m3 weights read as stored
-  bool tiled = false; // the model's routed experts' kernel (64-row tiles)
+  bool tiled = false; // the model's routed experts' kernels (listed tiles)
   bool wUv = false;   // head-products: W_UV's product, not W_UK's
   std::string dispatchPtx;
 };
@@ -1234,7 +1235,7 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
       return uploadRandomBf16(elements, block, keep);
     };
     // kTiled: rows unpadded (moe_align's block 1), at most this many
-    // 64-row tiles listed.
+    // kBlockRows-row tiles listed (128 with kWgmma).
     const int64_t alignBlock = kTiled ? 1 : kBlockRows;
     const int64_t maxRows = slots + experts * (alignBlock - 1);
     const int64_t maxTiles = (slots + kBlockRows - 1) / kBlockRows + experts;
