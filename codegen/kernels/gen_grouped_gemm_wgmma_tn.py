@@ -318,29 +318,38 @@ DENSE_SWIGLU_COMMENT = """  // gemm_wgmma_swiglu_bf16_tn: a dense MLP's or a sha
   // fused MLPs."""
 
 
-def guarded_epilogue(f, sums, rowA, rowB, n0, t2, rows):
-    """C [rows, N] f32, each value stored alone when its row is below
-    `rows` and its column below N: C's rows are N apart, whatever N, so
-    pairs need not be 8-byte aligned."""
+def guarded_stores(f, rowA, rowB, col0, rows, groups, hint, store):
+    """For the lane's rows rowA and rowB (k 0, 1) below `rows`, and its
+    pairs of columns col0 + 8 j + i (j below `groups`, i 0, 1) below N, each
+    under its own guard: store(k, j, i, rowOff, col), rowOff the row's first
+    element (rows N apart, whatever N: no pair need be aligned)."""
     c = f.c
-    col0 = f.idx("col0", "addi", n0, t2)
     for k, row in enumerate((rowA, rowB)):
         inRow = f.let("inRow", f"arith.cmpi ult, {row}, {rows} : index")
         f.emit(f"scf.if {inRow} {{")
         f.depth += 1
-        rowOff = f.idx("cRow", "muli", row, "%N")
-        for j in range(TILE_N // 8):
+        rowOff = f.idx(hint, "muli", row, "%N")
+        for j in range(groups):
             for i in range(2):
                 col = f.idx("col", "addi", col0, c(8 * j + i))
                 inCol = f.let("inCol", f"arith.cmpi ult, {col}, %N : index")
                 f.emit(f"scf.if {inCol} {{")
                 f.depth += 1
-                at = f.idx("cAt", "addi", rowOff, col)
-                f.emit(f"memref.store {sums[4 * j + 2 * k + i]}, %C[{at}] : memref<?xf32>")
+                store(k, j, i, rowOff, col)
                 f.depth -= 1
                 f.emit("}")
         f.depth -= 1
         f.emit("}")
+
+
+def guarded_epilogue(f, sums, rowA, rowB, n0, t2, rows):
+    """C [rows, N] f32, each value stored alone when its row is below
+    `rows` and its column below N."""
+    def store(k, j, i, rowOff, col):
+        at = f.idx("cAt", "addi", rowOff, col)
+        f.emit(f"memref.store {sums[4 * j + 2 * k + i]}, %C[{at}] : memref<?xf32>")
+    guarded_stores(f, rowA, rowB, f.idx("col0", "addi", n0, t2), rows, TILE_N // 8,
+                   "cRow", store)
 
 
 def stacks_epilogue(f, sums, rowA, rowB, nOut, t2, rows):
@@ -349,33 +358,19 @@ def stacks_epilogue(f, sums, rowA, rowB, nOut, t2, rows):
     tile's columns 0..63 are gate's of output columns nOut .., 64..127 up's
     of the same, so a thread holds both (n groups j and j + 8). Each value
     is stored alone under its row's and column's guards."""
-    c = f.c
-    col0 = f.idx("ocol0", "addi", nOut, t2)
-    for k, row in enumerate((rowA, rowB)):
-        inRow = f.let("inRow", f"arith.cmpi ult, {row}, {rows} : index")
-        f.emit(f"scf.if {inRow} {{")
-        f.depth += 1
-        rowOff = f.idx("dRow", "muli", row, "%N")
-        for j in range(TILE_N // 16):
-            for i in range(2):
-                col = f.idx("col", "addi", col0, c(8 * j + i))
-                inCol = f.let("inCol", f"arith.cmpi ult, {col}, %N : index")
-                f.emit(f"scf.if {inCol} {{")
-                f.depth += 1
-                r = 4 * j + 2 * k + i
-                gate, up = sums[r], sums[r + 4 * (TILE_N // 16)]
-                ng = f.let("ng", f"arith.negf {gate} : f32")
-                ex = f.let("ex", f"math.exp {ng} : f32")
-                de = f.f32("de", "addf", "%one", ex)
-                si = f.f32("si", "divf", gate, de)
-                pr = f.f32("pr", "mulf", si, up)
-                pb = f.let("pb", f"arith.truncf {pr} : f32 to bf16")
-                at = f.idx("dAt", "addi", rowOff, col)
-                f.emit(f"memref.store {pb}, %D[{at}] : memref<?xbf16>")
-                f.depth -= 1
-                f.emit("}")
-        f.depth -= 1
-        f.emit("}")
+    def store(k, j, i, rowOff, col):
+        r = 4 * j + 2 * k + i
+        gate, up = sums[r], sums[r + 4 * (TILE_N // 16)]
+        ng = f.let("ng", f"arith.negf {gate} : f32")
+        ex = f.let("ex", f"math.exp {ng} : f32")
+        de = f.f32("de", "addf", "%one", ex)
+        si = f.f32("si", "divf", gate, de)
+        pr = f.f32("pr", "mulf", si, up)
+        pb = f.let("pb", f"arith.truncf {pr} : f32 to bf16")
+        at = f.idx("dAt", "addi", rowOff, col)
+        f.emit(f"memref.store {pb}, %D[{at}] : memref<?xbf16>")
+    guarded_stores(f, rowA, rowB, f.idx("ocol0", "addi", nOut, t2), rows, TILE_N // 16,
+                   "dRow", store)
 
 
 def swiglu_epilogue(f, sums, rowA, rowB, n0, t2):

@@ -48,6 +48,18 @@ def verdict(label, got, want, tolerance, also=True):
     return ok
 
 
+def swiglu_verdict(label, got, g, u, also=True):
+    """The verdict on `got`, a SwiGLU's bf16 output (as float32), against
+    bf16(silu(g) * u) of the f32 sums g and u (dsc's model's one rounding):
+    within a bf16 step and all but a few bit-equal (f32 sums in another
+    order may round the other way). `label` ends with the share bit-equal
+    and a closing parenthesis."""
+    want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
+    same = float(np.mean(got == want))
+    return verdict(f"{label}; {100 * same:.1f}% bit-equal)", got, want, 4e-3,
+                   also=also and same > 0.99)
+
+
 def grouped_gemm(kernels):
     """Two experts of 64 and 40 rows (padded to 64) over K = 128 (fewer
     K tiles than the ring has stages), N = 128: the m64 kernel. Then the
@@ -120,15 +132,9 @@ def grouped_swiglu(kernels, rng):
     expert = np.repeat(np.arange(experts), np.diff(offsets))
     g = np.einsum("rk,rnk->rn", a, wg[expert], dtype=np.float32)
     u = np.einsum("rk,rnk->rn", a, wu[expert], dtype=np.float32)
-    act = (g / (np.float32(1) + np.exp(-g))) * u
-    want = bf16(act)[1]
-    got = emu._bits_to_f32(d).reshape(rows, n)
-    # One rounding of f32 values: all but a few (sums in another order
-    # rounding the other way) equal.
-    same = float(np.mean(got == want))
-    return verdict(f"grouped_gemm_swiglu_bf16_tn_m64_tiled (gate and up stacks, "
-                   f"{rows} rows of {experts} experts, width {n}, K {k}; "
-                   f"{100 * same:.1f}% bit-equal)", got, want, 4e-3, also=same > 0.99)
+    return swiglu_verdict(f"grouped_gemm_swiglu_bf16_tn_m64_tiled (gate and up stacks, "
+                          f"{rows} rows of {experts} experts, width {n}, K {k}",
+                          emu._bits_to_f32(d).reshape(rows, n), g, u)
 
 
 def batched_gemm(kernels):
@@ -221,13 +227,11 @@ def batched_gemm(kernels):
             return w[b_base:].reshape(heads, n, ldb)[:, :, :k]
         g = np.matmul(a, weights(wg).transpose(0, 2, 1), dtype=np.float32)
         u = np.matmul(a, weights(wu).transpose(0, 2, 1), dtype=np.float32)
-        want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
         out = emu._bits_to_f32(d).reshape(heads, rows, ldc)
         got, padding = out[:, :, :n], out[:, :, n:]
-        same = float(np.mean(got == want))
-        return verdict(f"batched_gemm_swiglu_bf16_tn_m64 {label} ({heads} x {rows} rows, "
-                       f"width {n}, K {k}; {100 * same:.1f}% bit-equal)", got, want, 4e-3,
-                       also=same > 0.99 and bool(np.isnan(padding).all()))
+        return swiglu_verdict(f"batched_gemm_swiglu_bf16_tn_m64 {label} ({heads} x {rows} "
+                              f"rows, width {n}, K {k}", got, g, u,
+                              also=bool(np.isnan(padding).all()))
     ok = swiglu("as a dense MLP's gate and up", 1, 150, 72, 200, 200, 0, 72) and ok
     return swiglu("strided", 2, 70, 40, 72, 88, 24, 56) and ok
 
@@ -311,12 +315,9 @@ def fp8w_gemm(kernels):
                     rows, n, k, k, n, block_n, block_k])
     g = np.matmul(a, g_w.T, dtype=np.float32)
     u = np.matmul(a, u_w.T, dtype=np.float32)
-    want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
-    got = emu._bits_to_f32(d).reshape(rows, n)
-    same = float(np.mean(got == want))
-    ok = verdict(f"gemm_swiglu_fp8w_bf16_tn_m64 ({rows} rows, width {n}, K {k}, blocks "
-                 f"{block_n} x {block_k}; {100 * same:.1f}% bit-equal)", got, want, 4e-3,
-                 also=same > 0.99) and ok
+    ok = swiglu_verdict(f"gemm_swiglu_fp8w_bf16_tn_m64 ({rows} rows, width {n}, K {k}, "
+                        f"blocks {block_n} x {block_k}",
+                        emu._bits_to_f32(d).reshape(rows, n), g, u) and ok
 
     # The routed experts' kernels over the listed M tiles, e4m3 stacks
     # [experts, N, K] with scales [experts, ceil(N / blockN), ceil(K /
@@ -354,12 +355,9 @@ def fp8w_gemm(kernels):
                     emu.global_memref(offsets), emu.global_memref(tiles), n, k,
                     block_n, block_k])
     u = np.einsum("rk,rnk->rn", a, u_w[expert], dtype=np.float32)
-    want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
-    got = emu._bits_to_f32(d).reshape(rows, n)
-    same = float(np.mean(got == want))
-    return verdict(f"grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled ({rows} rows of {experts} "
-                   f"experts, width {n}, K {k}, blocks {block_n} x {block_k}; "
-                   f"{100 * same:.1f}% bit-equal)", got, want, 4e-3, also=same > 0.99) and ok
+    return swiglu_verdict(f"grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled ({rows} rows of "
+                          f"{experts} experts, width {n}, K {k}, blocks {block_n} x "
+                          f"{block_k}", emu._bits_to_f32(d).reshape(rows, n), g, u) and ok
 
 
 def grouped_gemm_wgmma(kernels):
@@ -450,12 +448,8 @@ def grouped_gemm_wgmma_tn(kernels):
                           k])
     g = np.matmul(a, wg.T, dtype=np.float32)
     u = np.matmul(a, wu.T, dtype=np.float32)
-    want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
-    got = emu._bits_to_f32(d).reshape(m, width)
-    same = float(np.mean(got == want))
-    return verdict(f"gemm_wgmma_swiglu_bf16_tn {m} rows, width {width}, K {k} "
-                   f"({100 * same:.1f}% bit-equal)", got, want, 4e-3,
-                   also=same > 0.99) and ok
+    return swiglu_verdict(f"gemm_wgmma_swiglu_bf16_tn ({m} rows, width {width}, K {k}",
+                          emu._bits_to_f32(d).reshape(m, width), g, u) and ok
 
 
 def routed_wgmma(kernels, rng, smem):
@@ -495,15 +489,9 @@ def routed_wgmma(kernels, rng, smem):
                     emu.global_memref(tiles), width, k])
     g = np.einsum("rk,rnk->rn", a, wg[expert], dtype=np.float32)
     u = np.einsum("rk,rnk->rn", a, wu[expert], dtype=np.float32)
-    want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
-    got = emu._bits_to_f32(d).reshape(rows, width)
-    # One rounding of f32 values: all but a few (sums in another order
-    # rounding the other way) equal.
-    same = float(np.mean(got == want))
-    return verdict(f"grouped_gemm_wgmma_swiglu_bf16_tn_tiled (gate and up stacks, "
-                   f"{rows} rows of {experts} experts, width {width}, K {k}; "
-                   f"{100 * same:.1f}% bit-equal)", got, want, 4e-3,
-                   also=same > 0.99) and ok
+    return swiglu_verdict(f"grouped_gemm_wgmma_swiglu_bf16_tn_tiled (gate and up stacks, "
+                          f"{rows} rows of {experts} experts, width {width}, K {k}",
+                          emu._bits_to_f32(d).reshape(rows, width), g, u) and ok
 
 
 def route_reference(logits, bias, groups, topk_group, top_k, normalize, scale):
@@ -1240,12 +1228,9 @@ def fp8w_weights(modules):
                                                 np.array([rows], np.int64)])
         g = np.matmul(x, gw.T, dtype=np.float32)
         u = np.matmul(x, uw.T, dtype=np.float32)
-        want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
-        got = emu._bits_to_f32(d)
-        same = float(np.mean(got == want))
         names = ", ".join(sorted({kernel for kernel, _ in launches}))
-        ok &= verdict(f"e4m3 MLP with SwiGLU, {rows} rows ({names}; {100 * same:.1f}% "
-                      "bit-equal)", got, want, 4e-3, also=same > 0.99)
+        ok &= swiglu_verdict(f"e4m3 MLP with SwiGLU, {rows} rows ({names}",
+                             emu._bits_to_f32(d), g, u)
     tokens, top_k, experts, width = 37, 2, 4, 32
     x_bits, x = bf16(rng.standard_normal((tokens, k)))
     (gc, gs, gw), (uc, us, uw) = (e4m3((experts, width, k), 0.01) for _ in range(2))
@@ -1295,15 +1280,12 @@ def wgmma_linear(modules):
         out = np.full((rows, width), 0x7FC0, np.uint16)  # bf16 NaN
         launches = emu.run_host(module, "mlp", [
             emu.MemRef(x_bits, [rows, k]), emu.MemRef(wg_bits, [width, k]),
-            emu.MemRef(wu_bits, [width, k]), emu.MemRef(out, [rows, width]), np.array([rows], np.int64)])
+            emu.MemRef(wu_bits, [width, k]), emu.MemRef(out, [rows, width]),
+            np.array([rows], np.int64)])
         g = np.matmul(x, wg.T, dtype=np.float32)
         u = np.matmul(x, wu.T, dtype=np.float32)
-        want = bf16((g / (np.float32(1) + np.exp(-g))) * u)[1]
-        got = emu._bits_to_f32(out)
-        same = float(np.mean(got == want))
         names = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
-        ok &= verdict(f"dense MLP, {rows} rows ({names}; {100 * same:.1f}% bit-equal)",
-                      got, want, 4e-3, also=same > 0.99)
+        ok &= swiglu_verdict(f"dense MLP, {rows} rows ({names}", emu._bits_to_f32(out), g, u)
     return ok
 
 
