@@ -1526,10 +1526,18 @@ class Host(Block):
             # rank 3 for boxes of three sizes: its array, a view that
             # launches read as they run.
             tensor, *box = args
+            box = tuple(int(b[0]) for b in box)
             if tensor.data.ndim != len(box):
                 raise EmulationError(f"a TMA descriptor of a {tensor.data.ndim}-d "
                                      f"memref for a box of {len(box)} sizes")
-            return [TensorMap(tensor.data, tuple(int(b[0]) for b in box))]
+            # What the runtime refuses (dscGpuTensorMapBf16): an empty
+            # tensor (the driver encodes no dimension of 0) or a box past
+            # the driver's 256.
+            if 0 in tensor.data.shape or not all(0 < b <= 256 for b in box):
+                raise EmulationError(f"a TMA descriptor of a {list(tensor.data.shape)} "
+                                     f"tensor in boxes of {list(box)}, which the "
+                                     "runtime refuses")
+            return [TensorMap(tensor.data, box)]
         if callee not in self.funcs:
             raise EmulationError(f"call of @{callee}, which the module does not define")
         return Host(self.funcs[callee], self.funcs, self.kernels, list(args),

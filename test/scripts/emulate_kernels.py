@@ -1129,6 +1129,16 @@ def routed_experts(modules):
         want = np.einsum("tjk,tjnk->tjn", rows.astype(np.float64), w[e].astype(np.float64))
         kernels_run = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
         ok &= verdict(f"routed experts {name} ({kernels_run})", c, want, 1e-5)
+    # A step without tokens: nothing to compute, and no descriptor of no
+    # rows asked for (the runtime refuses one; so does the emulator).
+    w_bits, _ = bf16(rng.standard_normal((experts, n, k)))
+    launches = emu.run_host(module, "per_token", [
+        emu.MemRef(np.zeros((0, k), np.uint16), [0, k]),
+        emu.MemRef(np.zeros((0, top_k), np.int64), [0, top_k]),
+        emu.MemRef(w_bits, [experts, n, k]),
+        emu.MemRef(np.zeros((0, top_k, n), np.float32), [0, top_k, n])])
+    print(f"routed experts, no tokens ({', '.join(f'{kernel} {grid}' for kernel, grid in launches)}): "
+          "ok")
     # A layer's three GEMMs: one sorting, gate and up on one gather.
     x_bits, x = bf16(rng.standard_normal((tokens, k)))
     act_bits, act = bf16(rng.standard_normal((tokens, top_k, k)))
