@@ -45,7 +45,7 @@ The schedule:
 
 import sys
 
-from kernelgen import (K_MAJOR, WG, Function, WarpgroupLanes,
+from kernelgen import (FENCE_PROXY_ASYNC, K_MAJOR, WG, Function, WarpgroupLanes,
                        accumulator_aliases, accumulator_type, aligned_shared,
                        init_barriers, shared_view, wait_stage, wgmma)
 
@@ -69,18 +69,32 @@ MAP = ("!nvgpu.tensormap.descriptor<tensor = " + BOX + ", swizzle = swizzle_128b
 HALF_BOX = f"memref<64x{TILE_K}x{ELEM}, {WG}>"
 HALF_BOX_BYTES = BOX_BYTES // 2
 HALF_MAP = MAP.replace(BOX, HALF_BOX)
+# The e4m3-weight tiled kernels (w8): B's bytes as stored, boxes of 64 rows
+# of a K step's 64 bytes, unswizzled; each K step every thread turns its
+# chunks into the bf16 tile wgmma reads, one of two after the stages (the
+# 128-byte swizzle written by hand), bf16(w * scale) as dsc's CPU code
+# dequantizes.
+W8_BOX = f"memref<64x{TILE_K}xi8, {WG}>"
+W8_BOX_BYTES = 64 * TILE_K
+W8_MAP = ("!nvgpu.tensormap.descriptor<tensor = " + W8_BOX + ", swizzle = none, "
+          "l2promo = l2promo_128b, oob = zero, interleave = none>")
+W8_STAGE_BYTES = 2 * HALF_BOX_BYTES + 2 * W8_BOX_BYTES  # A's two boxes, B's two
+W8_TILES_AT = STAGES * W8_STAGE_BYTES  # the two converted bf16 B tiles
+W8_SMEM_BYTES = W8_TILES_AT + 2 * BOX_BYTES + 1024
+assert FP8 or (W8_TILES_AT % 1024 == 0 and W8_SMEM_BYTES == SMEM_BYTES)
 BARS = f"!nvgpu.mbarrier.group<memorySpace = {WG}, num_barriers = {STAGES}>"
 REGS = TILE_N // 2  # m64n128 accumulators per thread
 ACC = accumulator_type(TILE_N)
 
 
-def gemm_kernel(swiglu, dense=False, tiled=False):
+def gemm_kernel(swiglu, dense=False, tiled=False, w8=False):
     """The grouped kernel (`swiglu`: False, or "packed", B packed per 32
     rows); or, `dense`, one GEMM of M rows (a linear layer's), every row
     and column of C guarded; or, `tiled`, the grouped kernel over the M
     tiles moe_tiles lists (`swiglu` "stacks": gate and up read from their
-    own stacks), every row and column guarded. SwiGLU over stacks, dense
-    or tiled, and the tiled kernels load 64-row boxes."""
+    own stacks), every row and column guarded, with `w8` its stacks e4m3
+    with block scales. SwiGLU over stacks, dense or tiled, and the tiled
+    kernels load 64-row boxes."""
     f = Function()
     c = f.c
     emit = f.emit
@@ -152,8 +166,13 @@ def gemm_kernel(swiglu, dense=False, tiled=False):
     pad, desc0 = aligned_shared(f, bar, BARS, STAGES)
     kDesc = f.i64("kDesc", "ori", desc0, i64c(K_MAJOR))
     boxMap = HALF_MAP if halves else MAP
-    maps = ["%mapA", "%mapB"] + (["%mapU"] if swiglu == "stacks" else [])
-    init_barriers(f, leader, bar, BARS, STAGES, [(m, boxMap) for m in maps])
+    maps = [("%mapA", boxMap), ("%mapB", W8_MAP if w8 else boxMap)]
+    if swiglu == "stacks":
+        maps.append(("%mapU", maps[1][1]))
+    init_barriers(f, leader, bar, BARS, STAGES, maps)
+    stageBytes = W8_STAGE_BYTES if w8 else STAGE_BYTES
+    if w8:
+        convert = W8Convert(f, pad, tid, e, nOut, swiglu == "stacks")
 
     def issue(kt, stage):
         """Thread 0 loads K step `kt` into `stage`, when there is one."""
@@ -161,12 +180,29 @@ def gemm_kernel(swiglu, dense=False, tiled=False):
         go = f.let("go", f"arith.andi {leader}, {inK} : i1")
         emit(f"scf.if {go} {{")
         f.depth += 1
-        so = f.idx("stageOff", "muli", stage, c(STAGE_BYTES))
+        so = f.idx("stageOff", "muli", stage, c(stageBytes))
         def arm():
             k0 = f.idx("k0", "muli", kt, c(TILE_K))
-            emit(f"nvgpu.mbarrier.arrive.expect_tx {bar}[{stage}], {c(STAGE_BYTES)} : {BARS}")
+            emit(f"nvgpu.mbarrier.arrive.expect_tx {bar}[{stage}], {c(stageBytes)} : {BARS}")
             return k0
-        if halves:
+        if w8:
+            k0 = arm()
+            # A's two 64-row boxes (bf16, swizzled), then B's bytes: rows
+            # nB and nB + 64 (gate's and up's rows nB for SwiGLU).
+            m64 = f.idx("m64", "addi", m0, c(64))
+            second = (("%mapU", nB) if swiglu == "stacks" else
+                      ("%mapB", f.idx("nB64", "addi", nB, c(64))))
+            for i, (m, row) in enumerate((("%mapA", m0), ("%mapA", m64))):
+                at = f.idx("boxAt", "addi", so, c(i * HALF_BOX_BYTES))
+                t = shared_view(f, pad, "half", at, HALF_BOX)
+                emit(f"nvgpu.tma.async.load {m}[{k0}, {row}], {bar}[{stage}] to {t} "
+                     f": {HALF_MAP}, {BARS} -> {HALF_BOX}")
+            for i, (m, row) in enumerate((("%mapB", nB), second)):
+                at = f.idx("w8At", "addi", so, c(2 * HALF_BOX_BYTES + i * W8_BOX_BYTES))
+                t = shared_view(f, pad, "bytes", at, W8_BOX)
+                emit(f"nvgpu.tma.async.load {m}[{k0}, {row}], {bar}[{stage}] to {t} "
+                     f": {W8_MAP}, {BARS} -> {W8_BOX}")
+        elif halves:
             k0 = arm()
             # Four 64-row boxes: A's rows m0 and m0 + 64, then B's (gate's
             # and up's rows of the same columns for SwiGLU).
@@ -211,10 +247,19 @@ def gemm_kernel(swiglu, dense=False, tiled=False):
         first wgmma of a `first` step starts from zero."""
         stage = wait_stage(f, bar, BARS, kt, STAGES)
         st64 = f.let("stageI64", f"arith.index_cast {stage} : index to i64")
-        stOff = f.i64("stageDesc", "muli", st64, i64c(STAGE_BYTES // 16))
+        stOff = f.i64("stageDesc", "muli", st64, i64c(stageBytes // 16))
         aStage = f.i64("aStage", "addi", aDesc, stOff)
-        bStage0 = f.i64("bStage0", "addi", kDesc, stOff)
-        bStage = f.i64("bStage", "addi", bStage0, i64c(BOX_BYTES // 16))
+        if w8:
+            # B: the converted tile kt % 2 (the other one may still be
+            # read by step kt - 1's wgmma group).
+            tile = convert.step(kt, stage)
+            t64 = f.let("tileI64", f"arith.index_cast {tile} : index to i64")
+            tOff = f.i64("tileDesc", "muli", t64, i64c(BOX_BYTES // 16))
+            bStage0 = f.i64("bStage0", "addi", kDesc, tOff)
+            bStage = f.i64("bStage", "addi", bStage0, i64c(W8_TILES_AT // 16))
+        else:
+            bStage0 = f.i64("bStage0", "addi", kDesc, stOff)
+            bStage = f.i64("bStage", "addi", bStage0, i64c(BOX_BYTES // 16))
         emit("nvvm.wgmma.fence.aligned")
         for kk in range(STEP_BYTES // 32):
             da = f.i64("aDescK", "addi", aStage, i64c(kk * 32 // 16))
@@ -316,6 +361,107 @@ DENSE_SWIGLU_COMMENT = """  // gemm_wgmma_swiglu_bf16_tn: a dense MLP's or a sha
   // SwiGLU form; any M and N, K % 8 == 0. Grid (ceil(2 N / 128),
   // ceil(M / 128)); dsc-library-gemms launches it for sm_90a's large
   // fused MLPs."""
+
+
+class W8Convert:
+    """e4m3 B (w8): each K step, every thread turns 4 chunks of the stage's
+    bytes (8 of a row's K values each) into the bf16 tile wgmma reads, as
+    TMA would have written a bf16 box (rows of 128 bytes, 16-byte chunk c
+    of row r at c ^ (r % 8)). Thread t converts chunk t % 8 of rows t / 8 +
+    32 i: a warp reads 4 rows' 256 contiguous bytes and writes 4 rows'
+    chunks, each row's 8 to distinct banks. Each value is bf16(w * scale)
+    as TensorMath::dequantizeByBlocks computes it: a byte's magnitude bits
+    shifted into an f32 of value w * 2^-120 (e4m3 subnormals become f32
+    subnormals; no flush to zero is asked for), times 2^120 exactly;
+    S.1111.111 is NaN (gen_grouped_gemm.py's w8_convert, the same
+    arithmetic). The scales, [experts, ceil(N / blockN), ceil(K /
+    blockK)] as the checkpoint stacks them: a chunk lies in one block
+    (blockK % 8 == 0); a row past N (its columns are never stored) reads
+    scale 0, a chunk past K (TMA's zeros) the row's last block."""
+
+    def __init__(self, f, pad, tid, e, nOut, stacks):
+        c = f.c
+        self.f = f
+        self.words = shared_view(f, pad, "w8Words", c(0),
+                                 f"memref<{W8_TILES_AT // 4}xi32, {WG}>")
+        self.tiles = shared_view(f, pad, "w8Tiles", c(W8_TILES_AT),
+                                 f"memref<{BOX_BYTES}xbf16, {WG}>")
+        chunk = f.idx("w8Chunk", "remui", tid, c(8))
+        row0 = f.idx("w8Row0", "divui", tid, c(8))
+        rowSw = f.idx("w8RowSw", "remui", row0, c(8))
+        swz = f.idx("w8Swizzled", "xori", chunk, rowSw)
+        self.col = f.idx("w8Col", "muli", chunk, c(8))
+        kUp = f.idx("w8KUp", "addi", "%K", f.idx("w8Bk1", "subi", "%blockK", c(1)))
+        kBlocks = f.idx("kBlocks", "divui", kUp, "%blockK")
+        self.kbLast = f.idx("kbLast", "subi", kBlocks, c(1))
+        nUp = f.idx("w8NUp", "addi", "%N", f.idx("w8Bn1", "subi", "%blockN", c(1)))
+        nBlocks = f.idx("nBlocks", "divui", nUp, "%blockN")
+        eBlocks = f.idx("eBlocks", "muli", e, nBlocks)
+        self.chunks = []
+        for i in range(TILE_N * (STEP_BYTES // 16) // THREADS):
+            row = f.idx("w8Row", "addi", row0, c(32 * i))
+            # The tile's rows 64.. are up's (rows nOut .. of its stack) for
+            # SwiGLU, B's rows nOut + 64 .. otherwise.
+            up = stacks and i >= 2
+            n = f.idx("w8N", "addi", nOut, f.idx("w8Local", "subi", row, c(64)) if up else row)
+            inN = f.let("w8InN", f"arith.cmpi ult, {n}, %N : index")
+            sRow0 = f.idx("w8SRow0", "divui", n, "%blockN")
+            sRow1 = f.idx("w8SRow1", "addi", sRow0, eBlocks)
+            sRow = f.let("w8SRow", f"arith.select {inN}, {sRow1}, {c(0)} : index")
+            scaleBase = f.idx("w8SBase", "muli", sRow, kBlocks)
+            rowWords = f.idx("w8RowWords", "muli", row, c(TILE_K // 4))
+            word0 = f.idx("w8Word0", "addi", rowWords, c(2 * HALF_BOX_BYTES // 4))
+            chunkWords = f.idx("w8ChunkWords", "muli", chunk, c(2))
+            word = f.idx("w8Word", "addi", word0, chunkWords)
+            rowAt = f.idx("w8RowAt", "muli", row, c(STEP_BYTES // 2))
+            at = f.idx("w8At", "addi", rowAt, f.idx("w8SwAt", "muli", swz, c(8)))
+            self.chunks.append((word, at, scaleBase, "%sbu" if up else "%sb"))
+        self.pow = f.let("w8Pow", "arith.constant 0x7B800000 : f32")  # 2^120
+        self.nan = f.let("w8Nan", "arith.constant 0x7FC00000 : f32")
+
+    def step(self, kt, stage):
+        """Converts K step `kt`'s bytes from `stage` into tile kt % 2, then
+        fences them for wgmma (the async proxy) and waits for every
+        thread's. Returns the tile."""
+        f, c = self.f, self.f.c
+        tile = f.idx("w8Tile", "remui", kt, c(2))
+        tileAt = f.idx("w8TileAt", "muli", tile, c(BOX_BYTES // 2))
+        k0 = f.idx("w8K0", "muli", kt, c(TILE_K))
+        k = f.idx("w8K", "addi", k0, self.col)
+        kb0 = f.idx("w8Kb0", "divui", k, "%blockK")
+        kb = f.idx("w8Kb", "minui", kb0, self.kbLast)
+        stageWords = f.idx("w8StageWords", "muli", stage, c(W8_STAGE_BYTES // 4))
+        mask, sign = f.i32(127), f.i32(128)
+        for word, at, scaleBase, scales in self.chunks:
+            sAt = f.idx("w8SAt", "addi", scaleBase, kb)
+            scale = f.let("w8Scale", f"memref.load {scales}[{sAt}] : memref<?xf32>")
+            wAt = f.idx("w8WordAt", "addi", stageWords, word)
+            pair = f.let("w8Pair", f"vector.load {self.words}[{wAt}] : "
+                                   f"memref<{W8_TILES_AT // 4}xi32, {WG}>, vector<2xi32>")
+            values = []
+            for w in range(2):
+                bits = f.let("w8Bits", f"vector.extract {pair}[{w}] : i32 from vector<2xi32>")
+                for j in range(4):
+                    x = f.let("w8Byte", f"arith.shrui {bits}, {f.i32(8 * j)} : i32") if j else bits
+                    s = f.let("w8Sign", f"arith.andi {x}, {sign} : i32")
+                    s = f.let("w8SignAt", f"arith.shli {s}, {f.i32(24)} : i32")
+                    m = f.let("w8Mag", f"arith.andi {x}, {mask} : i32")
+                    m = f.let("w8MagAt", f"arith.shli {m}, {f.i32(20)} : i32")
+                    v = f.let("w8F32", f"arith.bitcast {f.let('w8Bits32', f'arith.ori {s}, {m} : i32')} "
+                                       ": i32 to f32")
+                    v = f.f32("w8Value", "mulf", v, self.pow)
+                    isNan = f.let("w8IsNan", f"arith.cmpi eq, {m}, {f.i32(127 << 20)} : i32")
+                    v = f.let("w8Checked", f"arith.select {isNan}, {self.nan}, {v} : f32")
+                    v = f.f32("w8Scaled", "mulf", v, scale)
+                    values.append(f.let("w8Bf16", f"arith.truncf {v} : f32 to bf16"))
+            vec = f.let("w8Chunk8", f"vector.from_elements {', '.join(values)} : vector<8xbf16>")
+            dst = f.idx("w8Dst", "addi", tileAt, at)
+            f.emit(f"vector.store {vec}, {self.tiles}[{dst}] : memref<{BOX_BYTES}xbf16, {WG}>, "
+                   "vector<8xbf16>")
+        f.emit("// The tile, visible to wgmma (the async proxy), in every thread.")
+        f.emit(FENCE_PROXY_ASYNC)
+        f.emit("gpu.barrier")
+        return tile
 
 
 def guarded_stores(f, rowA, rowB, col0, rows, groups, hint, store):
@@ -423,28 +569,33 @@ def signature(name, swiglu):
     %mapB = builtin.unrealized_conversion_cast %mapBPtr : !llvm.ptr to {MAP}"""
 
 
-def half_box_signature(name, stacks, tiled=True):
+def half_box_signature(name, stacks, tiled=True, w8=False):
     """The routed experts' GEMM over the M tiles moe_tiles lists, C [rows,
     N] f32 (or, `stacks`, SwiGLU over the gate and up stacks, D [rows, N]
-    bf16); or, not `tiled`, SwiGLU over one gate and one up matrix of M
-    rows (a dense MLP's or a shared expert's): its launch as
+    bf16), with `w8` e4m3 stacks and their scales (sb, sbu; the block's
+    size last); or, not `tiled`, SwiGLU over one gate and one up matrix of
+    M rows (a dense MLP's or a shared expert's): its launch as
     dsc-library-gemms reads it (dsc.tile: rows x columns of B a block
-    reads, dsc.tma_box: every descriptor's box)."""
+    reads, dsc.tma_box: every descriptor's box, 64 bf16 or e4m3 values
+    wide)."""
     maps = "%mapAPtr: !llvm.ptr, %mapBPtr: !llvm.ptr"
     if stacks:
         maps += ", %mapUPtr: !llvm.ptr"
+    if w8:
+        maps += ",\n                  %sb: memref<?xf32>" + (", %sbu: memref<?xf32>" if stacks else "")
     out = "%D: memref<?xbf16>" if stacks else "%C: memref<?xf32>"
     rows = "%offsets: memref<?xi32>, %tiles: memref<?xi32>" if tiled else "%M: index"
+    blocks = ", %blockN: index, %blockK: index" if w8 else ""
     casts = "".join(f"""
-    %map{m} = builtin.unrealized_conversion_cast %map{m}Ptr : !llvm.ptr to {HALF_MAP}"""
+    %map{m} = builtin.unrealized_conversion_cast %map{m}Ptr : !llvm.ptr to {W8_MAP if w8 and m != "A" else HALF_MAP}"""
                     for m in ("ABU" if stacks else "AB"))
     return f"""  gpu.func @{name}({maps},
                   {out}, {rows},
-                  %N: index, %K: index)
+                  %N: index, %K: index{blocks})
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
                          dsc.tile = array<i64: {TILE_M}, {TILE_N}>,
                          dsc.tma_box = array<i64: 64, {TILE_K}>,
-                         dsc.dynamic_shared_memory = {SMEM_BYTES} : i64}} {{{casts}"""
+                         dsc.dynamic_shared_memory = {W8_SMEM_BYTES if w8 else SMEM_BYTES} : i64}} {{{casts}"""
 
 
 TILED_COMMENT = """  // The routed experts' GEMMs (dsc-library-gemms on sm_90a), over the
@@ -457,6 +608,17 @@ TILED_COMMENT = """  // The routed experts' GEMMs (dsc-library-gemms on sm_90a),
   // and up stacks as stored (mapB, mapU; grid x ceil(2 N / {TILE_N})) and
   // writes D = bf16(silu(x Wg^T) * (x Wu^T)) [rows, N] in expert order, the
   // down projection's A."""
+
+
+W8_COMMENT = """  // The same over an FP8 checkpoint's routed experts (DeepSeek-V3's): the
+  // stacks e4m3 as stored, [experts * N, K] (K % 16 == 0), with their block
+  // scales sb (and sbu) [experts, ceil(N / blockN), ceil(K / blockK)]
+  // (blockK % 8 == 0), through descriptors of unswizzled 64 x 64-byte
+  // boxes. Each K step every thread turns its share of B's bytes into the
+  // bf16 tile wgmma reads, bf16(w * scale) as dsc's CPU code dequantizes
+  // (one of two tiles, so that step kt - 1's wgmma group may still read
+  // the other); no dequantized stack is written. Grid and tiles as above,
+  // {TILE_M} rows a tile."""
 
 
 def dense_signature(name):
@@ -539,6 +701,12 @@ gpu.module @{module} attributes {{dsc.chips = ["sm_90a"], dsc.ptx = 83 : i32}} {
                              (True, "grouped_gemm_wgmma_swiglu_bf16_tn_tiled")):
             out.append(half_box_signature(name, stacks))
             out += gemm_kernel("stacks" if stacks else False, tiled=True).text()
+            out.append("  }")
+        out.append(W8_COMMENT.format(TILE_M=TILE_M))
+        for stacks, name in ((False, "grouped_gemm_wgmma_fp8w_bf16_tn_tiled"),
+                             (True, "grouped_gemm_wgmma_swiglu_fp8w_bf16_tn_tiled")):
+            out.append(half_box_signature(name, stacks, w8=True))
+            out += gemm_kernel("stacks" if stacks else False, tiled=True, w8=True).text()
             out.append("  }")
         out.append(DENSE_COMMENT)
         out.append(dense_signature("gemm_wgmma_bf16_tn"))

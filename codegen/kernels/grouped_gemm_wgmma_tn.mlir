@@ -2696,6 +2696,3426 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
     }
     gpu.return
   }
+  // The same over an FP8 checkpoint's routed experts (DeepSeek-V3's): the
+  // stacks e4m3 as stored, [experts * N, K] (K % 16 == 0), with their block
+  // scales sb (and sbu) [experts, ceil(N / blockN), ceil(K / blockK)]
+  // (blockK % 8 == 0), through descriptors of unswizzled 64 x 64-byte
+  // boxes. Each K step every thread turns its share of B's bytes into the
+  // bf16 tile wgmma reads, bf16(w * scale) as dsc's CPU code dequantizes
+  // (one of two tiles, so that step kt - 1's wgmma group may still read
+  // the other); no dequantized stack is written. Grid and tiles as above,
+  // 128 rows a tile.
+  gpu.func @grouped_gemm_wgmma_fp8w_bf16_tn_tiled(%mapAPtr: !llvm.ptr, %mapBPtr: !llvm.ptr,
+                  %sb: memref<?xf32>,
+                  %C: memref<?xf32>, %offsets: memref<?xi32>, %tiles: memref<?xi32>,
+                  %N: index, %K: index, %blockN: index, %blockK: index)
+      kernel attributes {known_block_size = array<i32: 256, 1, 1>,
+                         dsc.tile = array<i64: 128, 128>,
+                         dsc.tma_box = array<i64: 64, 64>,
+                         dsc.dynamic_shared_memory = 132096 : i64} {
+    %mapA = builtin.unrealized_conversion_cast %mapAPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+    %mapB = builtin.unrealized_conversion_cast %mapBPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c3 = arith.constant 3 : index
+    %c4 = arith.constant 4 : index
+    %c8 = arith.constant 8 : index
+    %c9 = arith.constant 9 : index
+    %c16 = arith.constant 16 : index
+    %c17 = arith.constant 17 : index
+    %c24 = arith.constant 24 : index
+    %c25 = arith.constant 25 : index
+    %c32 = arith.constant 32 : index
+    %c33 = arith.constant 33 : index
+    %c40 = arith.constant 40 : index
+    %c41 = arith.constant 41 : index
+    %c48 = arith.constant 48 : index
+    %c49 = arith.constant 49 : index
+    %c56 = arith.constant 56 : index
+    %c57 = arith.constant 57 : index
+    %c63 = arith.constant 63 : index
+    %c64 = arith.constant 64 : index
+    %c65 = arith.constant 65 : index
+    %c72 = arith.constant 72 : index
+    %c73 = arith.constant 73 : index
+    %c80 = arith.constant 80 : index
+    %c81 = arith.constant 81 : index
+    %c88 = arith.constant 88 : index
+    %c89 = arith.constant 89 : index
+    %c96 = arith.constant 96 : index
+    %c97 = arith.constant 97 : index
+    %c104 = arith.constant 104 : index
+    %c105 = arith.constant 105 : index
+    %c112 = arith.constant 112 : index
+    %c113 = arith.constant 113 : index
+    %c120 = arith.constant 120 : index
+    %c121 = arith.constant 121 : index
+    %c128 = arith.constant 128 : index
+    %c1023 = arith.constant 1023 : index
+    %c1024 = arith.constant 1024 : index
+    %c4096 = arith.constant 4096 : index
+    %c6144 = arith.constant 6144 : index
+    %c8192 = arith.constant 8192 : index
+    %c16384 = arith.constant 16384 : index
+    %c20480 = arith.constant 20480 : index
+    %c24576 = arith.constant 24576 : index
+    %c98304 = arith.constant 98304 : index
+    %c10000000 = arith.constant 10000000 : index
+    %i8 = arith.constant 8 : i32
+    %i16 = arith.constant 16 : i32
+    %i20 = arith.constant 20 : i32
+    %i24 = arith.constant 24 : i32
+    %i127 = arith.constant 127 : i32
+    %i128 = arith.constant 128 : i32
+    %i133169152 = arith.constant 133169152 : i32
+    %l0 = arith.constant 0 : i64
+    %l2 = arith.constant 2 : i64
+    %l4 = arith.constant 4 : i64
+    %l6 = arith.constant 6 : i64
+    %l512 = arith.constant 512 : i64
+    %l1024 = arith.constant 1024 : i64
+    %l1536 = arith.constant 1536 : i64
+    %l6144 = arith.constant 6144 : i64
+    %l16383 = arith.constant 16383 : i64
+    %l4611686293305360384 = arith.constant 4611686293305360384 : i64
+    %zero = arith.constant 0.0 : f32
+    %ninf = arith.constant 0xFF800000 : f32
+    %one = arith.constant 1.0 : f32
+    %bm = gpu.block_id y
+    %bn = gpu.block_id x
+    %tid = gpu.thread_id x
+    %wg = arith.divui %tid, %c128 : index
+    %wtid = arith.remui %tid, %c128 : index
+    %warp = arith.divui %wtid, %c32 : index
+    %lane = arith.remui %tid, %c32 : index
+    %g = arith.divui %lane, %c4 : index
+    %t = arith.remui %lane, %c4 : index
+    %t2 = arith.muli %t, %c2 : index
+    %leader = arith.cmpi eq, %tid, %c0 : index
+    %tAt = arith.muli %bm, %c2 : index
+    %tAt1 = arith.addi %tAt, %c1 : index
+    %tileE = memref.load %tiles[%tAt] : memref<?xi32>
+    %tileRow = memref.load %tiles[%tAt1] : memref<?xi32>
+    %noTile = arith.constant 0 : i32
+    %listed = arith.cmpi sge, %tileE, %noTile : i32
+    %eSafe = arith.maxsi %tileE, %noTile : i32
+    %rowSafe = arith.maxsi %tileRow, %noTile : i32
+    %expert = arith.index_cast %eSafe : i32 to index
+    %m0 = arith.index_cast %rowSafe : i32 to index
+    %expert1 = arith.addi %expert, %c1 : index
+    %end32 = memref.load %offsets[%expert1] : memref<?xi32>
+    %rowEnd = arith.index_cast %end32 : i32 to index
+    scf.if %listed {
+      %n0 = arith.muli %bn, %c128 : index
+      %eN = arith.muli %expert, %N : index
+      %nB = arith.addi %eN, %n0 : index
+      %kUp = arith.addi %K, %c63 : index
+      %kTiles = arith.divui %kUp, %c64 : index
+      %bar = nvgpu.mbarrier.create -> !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+      %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+      %base = memref.extract_aligned_pointer_as_index %dyn : memref<?xi8, #gpu.address_space<workgroup>> -> index
+      %lastBarrier = nvgpu.mbarrier.get %bar[%c3] : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> i64
+      %lastBarrierAt = arith.index_cast %lastBarrier : i64 to index
+      %barriersEnd = arith.addi %lastBarrierAt, %c8 : index
+      %free = arith.maxui %base, %barriersEnd : index
+      %up = arith.addi %free, %c1023 : index
+      %aligned0 = arith.divui %up, %c1024 : index
+      %aligned = arith.muli %aligned0, %c1024 : index
+      %pad = arith.subi %aligned, %base : index
+      %alignedI64 = arith.index_cast %aligned : index to i64
+      %addr16 = arith.shrui %alignedI64, %l4 : i64
+      %start = arith.andi %addr16, %l16383 : i64
+      %kDesc = arith.ori %start, %l4611686293305360384 : i64
+      scf.if %leader {
+        nvgpu.mbarrier.init %bar[%c0], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.init %bar[%c1], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.init %bar[%c2], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.init %bar[%c3], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        // The barriers' initialization, visible to the TMA unit (the async
+        // proxy) before any copy completes on them.
+        nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+        nvgpu.tma.fence.descriptor %mapA : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.prefetch.descriptor %mapA : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.fence.descriptor %mapB : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.prefetch.descriptor %mapB : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+      }
+      gpu.barrier
+      %w8WordsOff = arith.addi %pad, %c0 : index
+      %w8Words = memref.view %dyn[%w8WordsOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<24576xi32, #gpu.address_space<workgroup>>
+      %w8TilesOff = arith.addi %pad, %c98304 : index
+      %w8Tiles = memref.view %dyn[%w8TilesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16384xbf16, #gpu.address_space<workgroup>>
+      %w8Chunk = arith.remui %tid, %c8 : index
+      %w8Row0 = arith.divui %tid, %c8 : index
+      %w8RowSw = arith.remui %w8Row0, %c8 : index
+      %w8Swizzled = arith.xori %w8Chunk, %w8RowSw : index
+      %w8Col = arith.muli %w8Chunk, %c8 : index
+      %w8Bk1 = arith.subi %blockK, %c1 : index
+      %w8KUp = arith.addi %K, %w8Bk1 : index
+      %kBlocks = arith.divui %w8KUp, %blockK : index
+      %kbLast = arith.subi %kBlocks, %c1 : index
+      %w8Bn1 = arith.subi %blockN, %c1 : index
+      %w8NUp = arith.addi %N, %w8Bn1 : index
+      %nBlocks = arith.divui %w8NUp, %blockN : index
+      %eBlocks = arith.muli %expert, %nBlocks : index
+      %w8Row = arith.addi %w8Row0, %c0 : index
+      %w8N = arith.addi %n0, %w8Row : index
+      %w8InN = arith.cmpi ult, %w8N, %N : index
+      %w8SRow0 = arith.divui %w8N, %blockN : index
+      %w8SRow1 = arith.addi %w8SRow0, %eBlocks : index
+      %w8SRow = arith.select %w8InN, %w8SRow1, %c0 : index
+      %w8SBase = arith.muli %w8SRow, %kBlocks : index
+      %w8RowWords = arith.muli %w8Row, %c16 : index
+      %w8Word0 = arith.addi %w8RowWords, %c4096 : index
+      %w8ChunkWords = arith.muli %w8Chunk, %c2 : index
+      %w8Word = arith.addi %w8Word0, %w8ChunkWords : index
+      %w8RowAt = arith.muli %w8Row, %c64 : index
+      %w8SwAt = arith.muli %w8Swizzled, %c8 : index
+      %w8At = arith.addi %w8RowAt, %w8SwAt : index
+      %w8Row_1 = arith.addi %w8Row0, %c32 : index
+      %w8N_1 = arith.addi %n0, %w8Row_1 : index
+      %w8InN_1 = arith.cmpi ult, %w8N_1, %N : index
+      %w8SRow0_1 = arith.divui %w8N_1, %blockN : index
+      %w8SRow1_1 = arith.addi %w8SRow0_1, %eBlocks : index
+      %w8SRow_1 = arith.select %w8InN_1, %w8SRow1_1, %c0 : index
+      %w8SBase_1 = arith.muli %w8SRow_1, %kBlocks : index
+      %w8RowWords_1 = arith.muli %w8Row_1, %c16 : index
+      %w8Word0_1 = arith.addi %w8RowWords_1, %c4096 : index
+      %w8ChunkWords_1 = arith.muli %w8Chunk, %c2 : index
+      %w8Word_1 = arith.addi %w8Word0_1, %w8ChunkWords_1 : index
+      %w8RowAt_1 = arith.muli %w8Row_1, %c64 : index
+      %w8SwAt_1 = arith.muli %w8Swizzled, %c8 : index
+      %w8At_1 = arith.addi %w8RowAt_1, %w8SwAt_1 : index
+      %w8Row_2 = arith.addi %w8Row0, %c64 : index
+      %w8N_2 = arith.addi %n0, %w8Row_2 : index
+      %w8InN_2 = arith.cmpi ult, %w8N_2, %N : index
+      %w8SRow0_2 = arith.divui %w8N_2, %blockN : index
+      %w8SRow1_2 = arith.addi %w8SRow0_2, %eBlocks : index
+      %w8SRow_2 = arith.select %w8InN_2, %w8SRow1_2, %c0 : index
+      %w8SBase_2 = arith.muli %w8SRow_2, %kBlocks : index
+      %w8RowWords_2 = arith.muli %w8Row_2, %c16 : index
+      %w8Word0_2 = arith.addi %w8RowWords_2, %c4096 : index
+      %w8ChunkWords_2 = arith.muli %w8Chunk, %c2 : index
+      %w8Word_2 = arith.addi %w8Word0_2, %w8ChunkWords_2 : index
+      %w8RowAt_2 = arith.muli %w8Row_2, %c64 : index
+      %w8SwAt_2 = arith.muli %w8Swizzled, %c8 : index
+      %w8At_2 = arith.addi %w8RowAt_2, %w8SwAt_2 : index
+      %w8Row_3 = arith.addi %w8Row0, %c96 : index
+      %w8N_3 = arith.addi %n0, %w8Row_3 : index
+      %w8InN_3 = arith.cmpi ult, %w8N_3, %N : index
+      %w8SRow0_3 = arith.divui %w8N_3, %blockN : index
+      %w8SRow1_3 = arith.addi %w8SRow0_3, %eBlocks : index
+      %w8SRow_3 = arith.select %w8InN_3, %w8SRow1_3, %c0 : index
+      %w8SBase_3 = arith.muli %w8SRow_3, %kBlocks : index
+      %w8RowWords_3 = arith.muli %w8Row_3, %c16 : index
+      %w8Word0_3 = arith.addi %w8RowWords_3, %c4096 : index
+      %w8ChunkWords_3 = arith.muli %w8Chunk, %c2 : index
+      %w8Word_3 = arith.addi %w8Word0_3, %w8ChunkWords_3 : index
+      %w8RowAt_3 = arith.muli %w8Row_3, %c64 : index
+      %w8SwAt_3 = arith.muli %w8Swizzled, %c8 : index
+      %w8At_3 = arith.addi %w8RowAt_3, %w8SwAt_3 : index
+      %w8Pow = arith.constant 0x7B800000 : f32
+      %w8Nan = arith.constant 0x7FC00000 : f32
+      %inK = arith.cmpi ult, %c0, %kTiles : index
+      %go = arith.andi %leader, %inK : i1
+      scf.if %go {
+        %stageOff = arith.muli %c0, %c24576 : index
+        %k0 = arith.muli %c0, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %m64 = arith.addi %m0, %c64 : index
+        %nB64 = arith.addi %nB, %c64 : index
+        %boxAt = arith.addi %stageOff, %c0 : index
+        %halfOff = arith.addi %pad, %boxAt : index
+        %half = memref.view %dyn[%halfOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0, %m0], %bar[%c0] to %half : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_1 = arith.addi %stageOff, %c8192 : index
+        %halfOff_1 = arith.addi %pad, %boxAt_1 : index
+        %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %w8At_4 = arith.addi %stageOff, %c16384 : index
+        %bytesOff = arith.addi %pad, %w8At_4 : index
+        %bytes = memref.view %dyn[%bytesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %nB], %bar[%c0] to %bytes : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %w8At_5 = arith.addi %stageOff, %c20480 : index
+        %bytesOff_1 = arith.addi %pad, %w8At_5 : index
+        %bytes_1 = memref.view %dyn[%bytesOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %nB64], %bar[%c0] to %bytes_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %inK_1 = arith.cmpi ult, %c1, %kTiles : index
+      %go_1 = arith.andi %leader, %inK_1 : i1
+      scf.if %go_1 {
+        %stageOff_1 = arith.muli %c1, %c24576 : index
+        %k0_1 = arith.muli %c1, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %m64_1 = arith.addi %m0, %c64 : index
+        %nB64_1 = arith.addi %nB, %c64 : index
+        %boxAt_2 = arith.addi %stageOff_1, %c0 : index
+        %halfOff_2 = arith.addi %pad, %boxAt_2 : index
+        %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
+        %halfOff_3 = arith.addi %pad, %boxAt_3 : index
+        %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %w8At_6 = arith.addi %stageOff_1, %c16384 : index
+        %bytesOff_2 = arith.addi %pad, %w8At_6 : index
+        %bytes_2 = memref.view %dyn[%bytesOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %nB], %bar[%c1] to %bytes_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %w8At_7 = arith.addi %stageOff_1, %c20480 : index
+        %bytesOff_3 = arith.addi %pad, %w8At_7 : index
+        %bytes_3 = memref.view %dyn[%bytesOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %nB64_1], %bar[%c1] to %bytes_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %inK_2 = arith.cmpi ult, %c2, %kTiles : index
+      %go_2 = arith.andi %leader, %inK_2 : i1
+      scf.if %go_2 {
+        %stageOff_2 = arith.muli %c2, %c24576 : index
+        %k0_2 = arith.muli %c2, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %m64_2 = arith.addi %m0, %c64 : index
+        %nB64_2 = arith.addi %nB, %c64 : index
+        %boxAt_4 = arith.addi %stageOff_2, %c0 : index
+        %halfOff_4 = arith.addi %pad, %boxAt_4 : index
+        %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
+        %halfOff_5 = arith.addi %pad, %boxAt_5 : index
+        %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %w8At_8 = arith.addi %stageOff_2, %c16384 : index
+        %bytesOff_4 = arith.addi %pad, %w8At_8 : index
+        %bytes_4 = memref.view %dyn[%bytesOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %nB], %bar[%c2] to %bytes_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %w8At_9 = arith.addi %stageOff_2, %c20480 : index
+        %bytesOff_5 = arith.addi %pad, %w8At_9 : index
+        %bytes_5 = memref.view %dyn[%bytesOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %nB64_2], %bar[%c2] to %bytes_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %inK_3 = arith.cmpi ult, %c3, %kTiles : index
+      %go_3 = arith.andi %leader, %inK_3 : i1
+      scf.if %go_3 {
+        %stageOff_3 = arith.muli %c3, %c24576 : index
+        %k0_3 = arith.muli %c3, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %m64_3 = arith.addi %m0, %c64 : index
+        %nB64_3 = arith.addi %nB, %c64 : index
+        %boxAt_6 = arith.addi %stageOff_3, %c0 : index
+        %halfOff_6 = arith.addi %pad, %boxAt_6 : index
+        %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
+        %halfOff_7 = arith.addi %pad, %boxAt_7 : index
+        %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %w8At_10 = arith.addi %stageOff_3, %c16384 : index
+        %bytesOff_6 = arith.addi %pad, %w8At_10 : index
+        %bytes_6 = memref.view %dyn[%bytesOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %nB], %bar[%c3] to %bytes_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %w8At_11 = arith.addi %stageOff_3, %c20480 : index
+        %bytesOff_7 = arith.addi %pad, %w8At_11 : index
+        %bytes_7 = memref.view %dyn[%bytesOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %nB64_3], %bar[%c3] to %bytes_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %w64 = arith.muli %wg, %c64 : index
+      %w16 = arith.muli %warp, %c16 : index
+      %rowIn = arith.addi %w64, %w16 : index
+      %rowA0 = arith.addi %rowIn, %g : index
+      %rowA = arith.addi %m0, %rowA0 : index
+      %rowB = arith.addi %rowA, %c8 : index
+      %wgI64 = arith.index_cast %wg : index to i64
+      %aHalf = arith.muli %wgI64, %l512 : i64
+      %aDesc = arith.addi %kDesc, %aHalf : i64
+      %accInit = llvm.mlir.undef : !acc128
+      %stage = arith.remui %c0, %c4 : index
+      %round = arith.divui %c0, %c4 : index
+      %parityIdx = arith.remui %round, %c2 : index
+      %parity = arith.index_cast %parityIdx : index to i1
+      nvgpu.mbarrier.try_wait.parity %bar[%stage], %parity, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+      %stageI64 = arith.index_cast %stage : index to i64
+      %stageDesc = arith.muli %stageI64, %l1536 : i64
+      %aStage = arith.addi %aDesc, %stageDesc : i64
+      %w8Tile = arith.remui %c0, %c2 : index
+      %w8TileAt = arith.muli %w8Tile, %c8192 : index
+      %w8K0 = arith.muli %c0, %c64 : index
+      %w8K = arith.addi %w8K0, %w8Col : index
+      %w8Kb0 = arith.divui %w8K, %blockK : index
+      %w8Kb = arith.minui %w8Kb0, %kbLast : index
+      %w8StageWords = arith.muli %stage, %c6144 : index
+      %w8SAt = arith.addi %w8SBase, %w8Kb : index
+      %w8Scale = memref.load %sb[%w8SAt] : memref<?xf32>
+      %w8WordAt = arith.addi %w8StageWords, %w8Word : index
+      %w8Pair = vector.load %w8Words[%w8WordAt] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+      %w8Bits = vector.extract %w8Pair[0] : i32 from vector<2xi32>
+      %w8Sign = arith.andi %w8Bits, %i128 : i32
+      %w8SignAt = arith.shli %w8Sign, %i24 : i32
+      %w8Mag = arith.andi %w8Bits, %i127 : i32
+      %w8MagAt = arith.shli %w8Mag, %i20 : i32
+      %w8Bits32 = arith.ori %w8SignAt, %w8MagAt : i32
+      %w8F32 = arith.bitcast %w8Bits32 : i32 to f32
+      %w8Value = arith.mulf %w8F32, %w8Pow : f32
+      %w8IsNan = arith.cmpi eq, %w8MagAt, %i133169152 : i32
+      %w8Checked = arith.select %w8IsNan, %w8Nan, %w8Value : f32
+      %w8Scaled = arith.mulf %w8Checked, %w8Scale : f32
+      %w8Bf16 = arith.truncf %w8Scaled : f32 to bf16
+      %w8Byte = arith.shrui %w8Bits, %i8 : i32
+      %w8Sign_1 = arith.andi %w8Byte, %i128 : i32
+      %w8SignAt_1 = arith.shli %w8Sign_1, %i24 : i32
+      %w8Mag_1 = arith.andi %w8Byte, %i127 : i32
+      %w8MagAt_1 = arith.shli %w8Mag_1, %i20 : i32
+      %w8Bits32_1 = arith.ori %w8SignAt_1, %w8MagAt_1 : i32
+      %w8F32_1 = arith.bitcast %w8Bits32_1 : i32 to f32
+      %w8Value_1 = arith.mulf %w8F32_1, %w8Pow : f32
+      %w8IsNan_1 = arith.cmpi eq, %w8MagAt_1, %i133169152 : i32
+      %w8Checked_1 = arith.select %w8IsNan_1, %w8Nan, %w8Value_1 : f32
+      %w8Scaled_1 = arith.mulf %w8Checked_1, %w8Scale : f32
+      %w8Bf16_1 = arith.truncf %w8Scaled_1 : f32 to bf16
+      %w8Byte_1 = arith.shrui %w8Bits, %i16 : i32
+      %w8Sign_2 = arith.andi %w8Byte_1, %i128 : i32
+      %w8SignAt_2 = arith.shli %w8Sign_2, %i24 : i32
+      %w8Mag_2 = arith.andi %w8Byte_1, %i127 : i32
+      %w8MagAt_2 = arith.shli %w8Mag_2, %i20 : i32
+      %w8Bits32_2 = arith.ori %w8SignAt_2, %w8MagAt_2 : i32
+      %w8F32_2 = arith.bitcast %w8Bits32_2 : i32 to f32
+      %w8Value_2 = arith.mulf %w8F32_2, %w8Pow : f32
+      %w8IsNan_2 = arith.cmpi eq, %w8MagAt_2, %i133169152 : i32
+      %w8Checked_2 = arith.select %w8IsNan_2, %w8Nan, %w8Value_2 : f32
+      %w8Scaled_2 = arith.mulf %w8Checked_2, %w8Scale : f32
+      %w8Bf16_2 = arith.truncf %w8Scaled_2 : f32 to bf16
+      %w8Byte_2 = arith.shrui %w8Bits, %i24 : i32
+      %w8Sign_3 = arith.andi %w8Byte_2, %i128 : i32
+      %w8SignAt_3 = arith.shli %w8Sign_3, %i24 : i32
+      %w8Mag_3 = arith.andi %w8Byte_2, %i127 : i32
+      %w8MagAt_3 = arith.shli %w8Mag_3, %i20 : i32
+      %w8Bits32_3 = arith.ori %w8SignAt_3, %w8MagAt_3 : i32
+      %w8F32_3 = arith.bitcast %w8Bits32_3 : i32 to f32
+      %w8Value_3 = arith.mulf %w8F32_3, %w8Pow : f32
+      %w8IsNan_3 = arith.cmpi eq, %w8MagAt_3, %i133169152 : i32
+      %w8Checked_3 = arith.select %w8IsNan_3, %w8Nan, %w8Value_3 : f32
+      %w8Scaled_3 = arith.mulf %w8Checked_3, %w8Scale : f32
+      %w8Bf16_3 = arith.truncf %w8Scaled_3 : f32 to bf16
+      %w8Bits_1 = vector.extract %w8Pair[1] : i32 from vector<2xi32>
+      %w8Sign_4 = arith.andi %w8Bits_1, %i128 : i32
+      %w8SignAt_4 = arith.shli %w8Sign_4, %i24 : i32
+      %w8Mag_4 = arith.andi %w8Bits_1, %i127 : i32
+      %w8MagAt_4 = arith.shli %w8Mag_4, %i20 : i32
+      %w8Bits32_4 = arith.ori %w8SignAt_4, %w8MagAt_4 : i32
+      %w8F32_4 = arith.bitcast %w8Bits32_4 : i32 to f32
+      %w8Value_4 = arith.mulf %w8F32_4, %w8Pow : f32
+      %w8IsNan_4 = arith.cmpi eq, %w8MagAt_4, %i133169152 : i32
+      %w8Checked_4 = arith.select %w8IsNan_4, %w8Nan, %w8Value_4 : f32
+      %w8Scaled_4 = arith.mulf %w8Checked_4, %w8Scale : f32
+      %w8Bf16_4 = arith.truncf %w8Scaled_4 : f32 to bf16
+      %w8Byte_3 = arith.shrui %w8Bits_1, %i8 : i32
+      %w8Sign_5 = arith.andi %w8Byte_3, %i128 : i32
+      %w8SignAt_5 = arith.shli %w8Sign_5, %i24 : i32
+      %w8Mag_5 = arith.andi %w8Byte_3, %i127 : i32
+      %w8MagAt_5 = arith.shli %w8Mag_5, %i20 : i32
+      %w8Bits32_5 = arith.ori %w8SignAt_5, %w8MagAt_5 : i32
+      %w8F32_5 = arith.bitcast %w8Bits32_5 : i32 to f32
+      %w8Value_5 = arith.mulf %w8F32_5, %w8Pow : f32
+      %w8IsNan_5 = arith.cmpi eq, %w8MagAt_5, %i133169152 : i32
+      %w8Checked_5 = arith.select %w8IsNan_5, %w8Nan, %w8Value_5 : f32
+      %w8Scaled_5 = arith.mulf %w8Checked_5, %w8Scale : f32
+      %w8Bf16_5 = arith.truncf %w8Scaled_5 : f32 to bf16
+      %w8Byte_4 = arith.shrui %w8Bits_1, %i16 : i32
+      %w8Sign_6 = arith.andi %w8Byte_4, %i128 : i32
+      %w8SignAt_6 = arith.shli %w8Sign_6, %i24 : i32
+      %w8Mag_6 = arith.andi %w8Byte_4, %i127 : i32
+      %w8MagAt_6 = arith.shli %w8Mag_6, %i20 : i32
+      %w8Bits32_6 = arith.ori %w8SignAt_6, %w8MagAt_6 : i32
+      %w8F32_6 = arith.bitcast %w8Bits32_6 : i32 to f32
+      %w8Value_6 = arith.mulf %w8F32_6, %w8Pow : f32
+      %w8IsNan_6 = arith.cmpi eq, %w8MagAt_6, %i133169152 : i32
+      %w8Checked_6 = arith.select %w8IsNan_6, %w8Nan, %w8Value_6 : f32
+      %w8Scaled_6 = arith.mulf %w8Checked_6, %w8Scale : f32
+      %w8Bf16_6 = arith.truncf %w8Scaled_6 : f32 to bf16
+      %w8Byte_5 = arith.shrui %w8Bits_1, %i24 : i32
+      %w8Sign_7 = arith.andi %w8Byte_5, %i128 : i32
+      %w8SignAt_7 = arith.shli %w8Sign_7, %i24 : i32
+      %w8Mag_7 = arith.andi %w8Byte_5, %i127 : i32
+      %w8MagAt_7 = arith.shli %w8Mag_7, %i20 : i32
+      %w8Bits32_7 = arith.ori %w8SignAt_7, %w8MagAt_7 : i32
+      %w8F32_7 = arith.bitcast %w8Bits32_7 : i32 to f32
+      %w8Value_7 = arith.mulf %w8F32_7, %w8Pow : f32
+      %w8IsNan_7 = arith.cmpi eq, %w8MagAt_7, %i133169152 : i32
+      %w8Checked_7 = arith.select %w8IsNan_7, %w8Nan, %w8Value_7 : f32
+      %w8Scaled_7 = arith.mulf %w8Checked_7, %w8Scale : f32
+      %w8Bf16_7 = arith.truncf %w8Scaled_7 : f32 to bf16
+      %w8Chunk8 = vector.from_elements %w8Bf16, %w8Bf16_1, %w8Bf16_2, %w8Bf16_3, %w8Bf16_4, %w8Bf16_5, %w8Bf16_6, %w8Bf16_7 : vector<8xbf16>
+      %w8Dst = arith.addi %w8TileAt, %w8At : index
+      vector.store %w8Chunk8, %w8Tiles[%w8Dst] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %w8SAt_1 = arith.addi %w8SBase_1, %w8Kb : index
+      %w8Scale_1 = memref.load %sb[%w8SAt_1] : memref<?xf32>
+      %w8WordAt_1 = arith.addi %w8StageWords, %w8Word_1 : index
+      %w8Pair_1 = vector.load %w8Words[%w8WordAt_1] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+      %w8Bits_2 = vector.extract %w8Pair_1[0] : i32 from vector<2xi32>
+      %w8Sign_8 = arith.andi %w8Bits_2, %i128 : i32
+      %w8SignAt_8 = arith.shli %w8Sign_8, %i24 : i32
+      %w8Mag_8 = arith.andi %w8Bits_2, %i127 : i32
+      %w8MagAt_8 = arith.shli %w8Mag_8, %i20 : i32
+      %w8Bits32_8 = arith.ori %w8SignAt_8, %w8MagAt_8 : i32
+      %w8F32_8 = arith.bitcast %w8Bits32_8 : i32 to f32
+      %w8Value_8 = arith.mulf %w8F32_8, %w8Pow : f32
+      %w8IsNan_8 = arith.cmpi eq, %w8MagAt_8, %i133169152 : i32
+      %w8Checked_8 = arith.select %w8IsNan_8, %w8Nan, %w8Value_8 : f32
+      %w8Scaled_8 = arith.mulf %w8Checked_8, %w8Scale_1 : f32
+      %w8Bf16_8 = arith.truncf %w8Scaled_8 : f32 to bf16
+      %w8Byte_6 = arith.shrui %w8Bits_2, %i8 : i32
+      %w8Sign_9 = arith.andi %w8Byte_6, %i128 : i32
+      %w8SignAt_9 = arith.shli %w8Sign_9, %i24 : i32
+      %w8Mag_9 = arith.andi %w8Byte_6, %i127 : i32
+      %w8MagAt_9 = arith.shli %w8Mag_9, %i20 : i32
+      %w8Bits32_9 = arith.ori %w8SignAt_9, %w8MagAt_9 : i32
+      %w8F32_9 = arith.bitcast %w8Bits32_9 : i32 to f32
+      %w8Value_9 = arith.mulf %w8F32_9, %w8Pow : f32
+      %w8IsNan_9 = arith.cmpi eq, %w8MagAt_9, %i133169152 : i32
+      %w8Checked_9 = arith.select %w8IsNan_9, %w8Nan, %w8Value_9 : f32
+      %w8Scaled_9 = arith.mulf %w8Checked_9, %w8Scale_1 : f32
+      %w8Bf16_9 = arith.truncf %w8Scaled_9 : f32 to bf16
+      %w8Byte_7 = arith.shrui %w8Bits_2, %i16 : i32
+      %w8Sign_10 = arith.andi %w8Byte_7, %i128 : i32
+      %w8SignAt_10 = arith.shli %w8Sign_10, %i24 : i32
+      %w8Mag_10 = arith.andi %w8Byte_7, %i127 : i32
+      %w8MagAt_10 = arith.shli %w8Mag_10, %i20 : i32
+      %w8Bits32_10 = arith.ori %w8SignAt_10, %w8MagAt_10 : i32
+      %w8F32_10 = arith.bitcast %w8Bits32_10 : i32 to f32
+      %w8Value_10 = arith.mulf %w8F32_10, %w8Pow : f32
+      %w8IsNan_10 = arith.cmpi eq, %w8MagAt_10, %i133169152 : i32
+      %w8Checked_10 = arith.select %w8IsNan_10, %w8Nan, %w8Value_10 : f32
+      %w8Scaled_10 = arith.mulf %w8Checked_10, %w8Scale_1 : f32
+      %w8Bf16_10 = arith.truncf %w8Scaled_10 : f32 to bf16
+      %w8Byte_8 = arith.shrui %w8Bits_2, %i24 : i32
+      %w8Sign_11 = arith.andi %w8Byte_8, %i128 : i32
+      %w8SignAt_11 = arith.shli %w8Sign_11, %i24 : i32
+      %w8Mag_11 = arith.andi %w8Byte_8, %i127 : i32
+      %w8MagAt_11 = arith.shli %w8Mag_11, %i20 : i32
+      %w8Bits32_11 = arith.ori %w8SignAt_11, %w8MagAt_11 : i32
+      %w8F32_11 = arith.bitcast %w8Bits32_11 : i32 to f32
+      %w8Value_11 = arith.mulf %w8F32_11, %w8Pow : f32
+      %w8IsNan_11 = arith.cmpi eq, %w8MagAt_11, %i133169152 : i32
+      %w8Checked_11 = arith.select %w8IsNan_11, %w8Nan, %w8Value_11 : f32
+      %w8Scaled_11 = arith.mulf %w8Checked_11, %w8Scale_1 : f32
+      %w8Bf16_11 = arith.truncf %w8Scaled_11 : f32 to bf16
+      %w8Bits_3 = vector.extract %w8Pair_1[1] : i32 from vector<2xi32>
+      %w8Sign_12 = arith.andi %w8Bits_3, %i128 : i32
+      %w8SignAt_12 = arith.shli %w8Sign_12, %i24 : i32
+      %w8Mag_12 = arith.andi %w8Bits_3, %i127 : i32
+      %w8MagAt_12 = arith.shli %w8Mag_12, %i20 : i32
+      %w8Bits32_12 = arith.ori %w8SignAt_12, %w8MagAt_12 : i32
+      %w8F32_12 = arith.bitcast %w8Bits32_12 : i32 to f32
+      %w8Value_12 = arith.mulf %w8F32_12, %w8Pow : f32
+      %w8IsNan_12 = arith.cmpi eq, %w8MagAt_12, %i133169152 : i32
+      %w8Checked_12 = arith.select %w8IsNan_12, %w8Nan, %w8Value_12 : f32
+      %w8Scaled_12 = arith.mulf %w8Checked_12, %w8Scale_1 : f32
+      %w8Bf16_12 = arith.truncf %w8Scaled_12 : f32 to bf16
+      %w8Byte_9 = arith.shrui %w8Bits_3, %i8 : i32
+      %w8Sign_13 = arith.andi %w8Byte_9, %i128 : i32
+      %w8SignAt_13 = arith.shli %w8Sign_13, %i24 : i32
+      %w8Mag_13 = arith.andi %w8Byte_9, %i127 : i32
+      %w8MagAt_13 = arith.shli %w8Mag_13, %i20 : i32
+      %w8Bits32_13 = arith.ori %w8SignAt_13, %w8MagAt_13 : i32
+      %w8F32_13 = arith.bitcast %w8Bits32_13 : i32 to f32
+      %w8Value_13 = arith.mulf %w8F32_13, %w8Pow : f32
+      %w8IsNan_13 = arith.cmpi eq, %w8MagAt_13, %i133169152 : i32
+      %w8Checked_13 = arith.select %w8IsNan_13, %w8Nan, %w8Value_13 : f32
+      %w8Scaled_13 = arith.mulf %w8Checked_13, %w8Scale_1 : f32
+      %w8Bf16_13 = arith.truncf %w8Scaled_13 : f32 to bf16
+      %w8Byte_10 = arith.shrui %w8Bits_3, %i16 : i32
+      %w8Sign_14 = arith.andi %w8Byte_10, %i128 : i32
+      %w8SignAt_14 = arith.shli %w8Sign_14, %i24 : i32
+      %w8Mag_14 = arith.andi %w8Byte_10, %i127 : i32
+      %w8MagAt_14 = arith.shli %w8Mag_14, %i20 : i32
+      %w8Bits32_14 = arith.ori %w8SignAt_14, %w8MagAt_14 : i32
+      %w8F32_14 = arith.bitcast %w8Bits32_14 : i32 to f32
+      %w8Value_14 = arith.mulf %w8F32_14, %w8Pow : f32
+      %w8IsNan_14 = arith.cmpi eq, %w8MagAt_14, %i133169152 : i32
+      %w8Checked_14 = arith.select %w8IsNan_14, %w8Nan, %w8Value_14 : f32
+      %w8Scaled_14 = arith.mulf %w8Checked_14, %w8Scale_1 : f32
+      %w8Bf16_14 = arith.truncf %w8Scaled_14 : f32 to bf16
+      %w8Byte_11 = arith.shrui %w8Bits_3, %i24 : i32
+      %w8Sign_15 = arith.andi %w8Byte_11, %i128 : i32
+      %w8SignAt_15 = arith.shli %w8Sign_15, %i24 : i32
+      %w8Mag_15 = arith.andi %w8Byte_11, %i127 : i32
+      %w8MagAt_15 = arith.shli %w8Mag_15, %i20 : i32
+      %w8Bits32_15 = arith.ori %w8SignAt_15, %w8MagAt_15 : i32
+      %w8F32_15 = arith.bitcast %w8Bits32_15 : i32 to f32
+      %w8Value_15 = arith.mulf %w8F32_15, %w8Pow : f32
+      %w8IsNan_15 = arith.cmpi eq, %w8MagAt_15, %i133169152 : i32
+      %w8Checked_15 = arith.select %w8IsNan_15, %w8Nan, %w8Value_15 : f32
+      %w8Scaled_15 = arith.mulf %w8Checked_15, %w8Scale_1 : f32
+      %w8Bf16_15 = arith.truncf %w8Scaled_15 : f32 to bf16
+      %w8Chunk8_1 = vector.from_elements %w8Bf16_8, %w8Bf16_9, %w8Bf16_10, %w8Bf16_11, %w8Bf16_12, %w8Bf16_13, %w8Bf16_14, %w8Bf16_15 : vector<8xbf16>
+      %w8Dst_1 = arith.addi %w8TileAt, %w8At_1 : index
+      vector.store %w8Chunk8_1, %w8Tiles[%w8Dst_1] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %w8SAt_2 = arith.addi %w8SBase_2, %w8Kb : index
+      %w8Scale_2 = memref.load %sb[%w8SAt_2] : memref<?xf32>
+      %w8WordAt_2 = arith.addi %w8StageWords, %w8Word_2 : index
+      %w8Pair_2 = vector.load %w8Words[%w8WordAt_2] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+      %w8Bits_4 = vector.extract %w8Pair_2[0] : i32 from vector<2xi32>
+      %w8Sign_16 = arith.andi %w8Bits_4, %i128 : i32
+      %w8SignAt_16 = arith.shli %w8Sign_16, %i24 : i32
+      %w8Mag_16 = arith.andi %w8Bits_4, %i127 : i32
+      %w8MagAt_16 = arith.shli %w8Mag_16, %i20 : i32
+      %w8Bits32_16 = arith.ori %w8SignAt_16, %w8MagAt_16 : i32
+      %w8F32_16 = arith.bitcast %w8Bits32_16 : i32 to f32
+      %w8Value_16 = arith.mulf %w8F32_16, %w8Pow : f32
+      %w8IsNan_16 = arith.cmpi eq, %w8MagAt_16, %i133169152 : i32
+      %w8Checked_16 = arith.select %w8IsNan_16, %w8Nan, %w8Value_16 : f32
+      %w8Scaled_16 = arith.mulf %w8Checked_16, %w8Scale_2 : f32
+      %w8Bf16_16 = arith.truncf %w8Scaled_16 : f32 to bf16
+      %w8Byte_12 = arith.shrui %w8Bits_4, %i8 : i32
+      %w8Sign_17 = arith.andi %w8Byte_12, %i128 : i32
+      %w8SignAt_17 = arith.shli %w8Sign_17, %i24 : i32
+      %w8Mag_17 = arith.andi %w8Byte_12, %i127 : i32
+      %w8MagAt_17 = arith.shli %w8Mag_17, %i20 : i32
+      %w8Bits32_17 = arith.ori %w8SignAt_17, %w8MagAt_17 : i32
+      %w8F32_17 = arith.bitcast %w8Bits32_17 : i32 to f32
+      %w8Value_17 = arith.mulf %w8F32_17, %w8Pow : f32
+      %w8IsNan_17 = arith.cmpi eq, %w8MagAt_17, %i133169152 : i32
+      %w8Checked_17 = arith.select %w8IsNan_17, %w8Nan, %w8Value_17 : f32
+      %w8Scaled_17 = arith.mulf %w8Checked_17, %w8Scale_2 : f32
+      %w8Bf16_17 = arith.truncf %w8Scaled_17 : f32 to bf16
+      %w8Byte_13 = arith.shrui %w8Bits_4, %i16 : i32
+      %w8Sign_18 = arith.andi %w8Byte_13, %i128 : i32
+      %w8SignAt_18 = arith.shli %w8Sign_18, %i24 : i32
+      %w8Mag_18 = arith.andi %w8Byte_13, %i127 : i32
+      %w8MagAt_18 = arith.shli %w8Mag_18, %i20 : i32
+      %w8Bits32_18 = arith.ori %w8SignAt_18, %w8MagAt_18 : i32
+      %w8F32_18 = arith.bitcast %w8Bits32_18 : i32 to f32
+      %w8Value_18 = arith.mulf %w8F32_18, %w8Pow : f32
+      %w8IsNan_18 = arith.cmpi eq, %w8MagAt_18, %i133169152 : i32
+      %w8Checked_18 = arith.select %w8IsNan_18, %w8Nan, %w8Value_18 : f32
+      %w8Scaled_18 = arith.mulf %w8Checked_18, %w8Scale_2 : f32
+      %w8Bf16_18 = arith.truncf %w8Scaled_18 : f32 to bf16
+      %w8Byte_14 = arith.shrui %w8Bits_4, %i24 : i32
+      %w8Sign_19 = arith.andi %w8Byte_14, %i128 : i32
+      %w8SignAt_19 = arith.shli %w8Sign_19, %i24 : i32
+      %w8Mag_19 = arith.andi %w8Byte_14, %i127 : i32
+      %w8MagAt_19 = arith.shli %w8Mag_19, %i20 : i32
+      %w8Bits32_19 = arith.ori %w8SignAt_19, %w8MagAt_19 : i32
+      %w8F32_19 = arith.bitcast %w8Bits32_19 : i32 to f32
+      %w8Value_19 = arith.mulf %w8F32_19, %w8Pow : f32
+      %w8IsNan_19 = arith.cmpi eq, %w8MagAt_19, %i133169152 : i32
+      %w8Checked_19 = arith.select %w8IsNan_19, %w8Nan, %w8Value_19 : f32
+      %w8Scaled_19 = arith.mulf %w8Checked_19, %w8Scale_2 : f32
+      %w8Bf16_19 = arith.truncf %w8Scaled_19 : f32 to bf16
+      %w8Bits_5 = vector.extract %w8Pair_2[1] : i32 from vector<2xi32>
+      %w8Sign_20 = arith.andi %w8Bits_5, %i128 : i32
+      %w8SignAt_20 = arith.shli %w8Sign_20, %i24 : i32
+      %w8Mag_20 = arith.andi %w8Bits_5, %i127 : i32
+      %w8MagAt_20 = arith.shli %w8Mag_20, %i20 : i32
+      %w8Bits32_20 = arith.ori %w8SignAt_20, %w8MagAt_20 : i32
+      %w8F32_20 = arith.bitcast %w8Bits32_20 : i32 to f32
+      %w8Value_20 = arith.mulf %w8F32_20, %w8Pow : f32
+      %w8IsNan_20 = arith.cmpi eq, %w8MagAt_20, %i133169152 : i32
+      %w8Checked_20 = arith.select %w8IsNan_20, %w8Nan, %w8Value_20 : f32
+      %w8Scaled_20 = arith.mulf %w8Checked_20, %w8Scale_2 : f32
+      %w8Bf16_20 = arith.truncf %w8Scaled_20 : f32 to bf16
+      %w8Byte_15 = arith.shrui %w8Bits_5, %i8 : i32
+      %w8Sign_21 = arith.andi %w8Byte_15, %i128 : i32
+      %w8SignAt_21 = arith.shli %w8Sign_21, %i24 : i32
+      %w8Mag_21 = arith.andi %w8Byte_15, %i127 : i32
+      %w8MagAt_21 = arith.shli %w8Mag_21, %i20 : i32
+      %w8Bits32_21 = arith.ori %w8SignAt_21, %w8MagAt_21 : i32
+      %w8F32_21 = arith.bitcast %w8Bits32_21 : i32 to f32
+      %w8Value_21 = arith.mulf %w8F32_21, %w8Pow : f32
+      %w8IsNan_21 = arith.cmpi eq, %w8MagAt_21, %i133169152 : i32
+      %w8Checked_21 = arith.select %w8IsNan_21, %w8Nan, %w8Value_21 : f32
+      %w8Scaled_21 = arith.mulf %w8Checked_21, %w8Scale_2 : f32
+      %w8Bf16_21 = arith.truncf %w8Scaled_21 : f32 to bf16
+      %w8Byte_16 = arith.shrui %w8Bits_5, %i16 : i32
+      %w8Sign_22 = arith.andi %w8Byte_16, %i128 : i32
+      %w8SignAt_22 = arith.shli %w8Sign_22, %i24 : i32
+      %w8Mag_22 = arith.andi %w8Byte_16, %i127 : i32
+      %w8MagAt_22 = arith.shli %w8Mag_22, %i20 : i32
+      %w8Bits32_22 = arith.ori %w8SignAt_22, %w8MagAt_22 : i32
+      %w8F32_22 = arith.bitcast %w8Bits32_22 : i32 to f32
+      %w8Value_22 = arith.mulf %w8F32_22, %w8Pow : f32
+      %w8IsNan_22 = arith.cmpi eq, %w8MagAt_22, %i133169152 : i32
+      %w8Checked_22 = arith.select %w8IsNan_22, %w8Nan, %w8Value_22 : f32
+      %w8Scaled_22 = arith.mulf %w8Checked_22, %w8Scale_2 : f32
+      %w8Bf16_22 = arith.truncf %w8Scaled_22 : f32 to bf16
+      %w8Byte_17 = arith.shrui %w8Bits_5, %i24 : i32
+      %w8Sign_23 = arith.andi %w8Byte_17, %i128 : i32
+      %w8SignAt_23 = arith.shli %w8Sign_23, %i24 : i32
+      %w8Mag_23 = arith.andi %w8Byte_17, %i127 : i32
+      %w8MagAt_23 = arith.shli %w8Mag_23, %i20 : i32
+      %w8Bits32_23 = arith.ori %w8SignAt_23, %w8MagAt_23 : i32
+      %w8F32_23 = arith.bitcast %w8Bits32_23 : i32 to f32
+      %w8Value_23 = arith.mulf %w8F32_23, %w8Pow : f32
+      %w8IsNan_23 = arith.cmpi eq, %w8MagAt_23, %i133169152 : i32
+      %w8Checked_23 = arith.select %w8IsNan_23, %w8Nan, %w8Value_23 : f32
+      %w8Scaled_23 = arith.mulf %w8Checked_23, %w8Scale_2 : f32
+      %w8Bf16_23 = arith.truncf %w8Scaled_23 : f32 to bf16
+      %w8Chunk8_2 = vector.from_elements %w8Bf16_16, %w8Bf16_17, %w8Bf16_18, %w8Bf16_19, %w8Bf16_20, %w8Bf16_21, %w8Bf16_22, %w8Bf16_23 : vector<8xbf16>
+      %w8Dst_2 = arith.addi %w8TileAt, %w8At_2 : index
+      vector.store %w8Chunk8_2, %w8Tiles[%w8Dst_2] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %w8SAt_3 = arith.addi %w8SBase_3, %w8Kb : index
+      %w8Scale_3 = memref.load %sb[%w8SAt_3] : memref<?xf32>
+      %w8WordAt_3 = arith.addi %w8StageWords, %w8Word_3 : index
+      %w8Pair_3 = vector.load %w8Words[%w8WordAt_3] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+      %w8Bits_6 = vector.extract %w8Pair_3[0] : i32 from vector<2xi32>
+      %w8Sign_24 = arith.andi %w8Bits_6, %i128 : i32
+      %w8SignAt_24 = arith.shli %w8Sign_24, %i24 : i32
+      %w8Mag_24 = arith.andi %w8Bits_6, %i127 : i32
+      %w8MagAt_24 = arith.shli %w8Mag_24, %i20 : i32
+      %w8Bits32_24 = arith.ori %w8SignAt_24, %w8MagAt_24 : i32
+      %w8F32_24 = arith.bitcast %w8Bits32_24 : i32 to f32
+      %w8Value_24 = arith.mulf %w8F32_24, %w8Pow : f32
+      %w8IsNan_24 = arith.cmpi eq, %w8MagAt_24, %i133169152 : i32
+      %w8Checked_24 = arith.select %w8IsNan_24, %w8Nan, %w8Value_24 : f32
+      %w8Scaled_24 = arith.mulf %w8Checked_24, %w8Scale_3 : f32
+      %w8Bf16_24 = arith.truncf %w8Scaled_24 : f32 to bf16
+      %w8Byte_18 = arith.shrui %w8Bits_6, %i8 : i32
+      %w8Sign_25 = arith.andi %w8Byte_18, %i128 : i32
+      %w8SignAt_25 = arith.shli %w8Sign_25, %i24 : i32
+      %w8Mag_25 = arith.andi %w8Byte_18, %i127 : i32
+      %w8MagAt_25 = arith.shli %w8Mag_25, %i20 : i32
+      %w8Bits32_25 = arith.ori %w8SignAt_25, %w8MagAt_25 : i32
+      %w8F32_25 = arith.bitcast %w8Bits32_25 : i32 to f32
+      %w8Value_25 = arith.mulf %w8F32_25, %w8Pow : f32
+      %w8IsNan_25 = arith.cmpi eq, %w8MagAt_25, %i133169152 : i32
+      %w8Checked_25 = arith.select %w8IsNan_25, %w8Nan, %w8Value_25 : f32
+      %w8Scaled_25 = arith.mulf %w8Checked_25, %w8Scale_3 : f32
+      %w8Bf16_25 = arith.truncf %w8Scaled_25 : f32 to bf16
+      %w8Byte_19 = arith.shrui %w8Bits_6, %i16 : i32
+      %w8Sign_26 = arith.andi %w8Byte_19, %i128 : i32
+      %w8SignAt_26 = arith.shli %w8Sign_26, %i24 : i32
+      %w8Mag_26 = arith.andi %w8Byte_19, %i127 : i32
+      %w8MagAt_26 = arith.shli %w8Mag_26, %i20 : i32
+      %w8Bits32_26 = arith.ori %w8SignAt_26, %w8MagAt_26 : i32
+      %w8F32_26 = arith.bitcast %w8Bits32_26 : i32 to f32
+      %w8Value_26 = arith.mulf %w8F32_26, %w8Pow : f32
+      %w8IsNan_26 = arith.cmpi eq, %w8MagAt_26, %i133169152 : i32
+      %w8Checked_26 = arith.select %w8IsNan_26, %w8Nan, %w8Value_26 : f32
+      %w8Scaled_26 = arith.mulf %w8Checked_26, %w8Scale_3 : f32
+      %w8Bf16_26 = arith.truncf %w8Scaled_26 : f32 to bf16
+      %w8Byte_20 = arith.shrui %w8Bits_6, %i24 : i32
+      %w8Sign_27 = arith.andi %w8Byte_20, %i128 : i32
+      %w8SignAt_27 = arith.shli %w8Sign_27, %i24 : i32
+      %w8Mag_27 = arith.andi %w8Byte_20, %i127 : i32
+      %w8MagAt_27 = arith.shli %w8Mag_27, %i20 : i32
+      %w8Bits32_27 = arith.ori %w8SignAt_27, %w8MagAt_27 : i32
+      %w8F32_27 = arith.bitcast %w8Bits32_27 : i32 to f32
+      %w8Value_27 = arith.mulf %w8F32_27, %w8Pow : f32
+      %w8IsNan_27 = arith.cmpi eq, %w8MagAt_27, %i133169152 : i32
+      %w8Checked_27 = arith.select %w8IsNan_27, %w8Nan, %w8Value_27 : f32
+      %w8Scaled_27 = arith.mulf %w8Checked_27, %w8Scale_3 : f32
+      %w8Bf16_27 = arith.truncf %w8Scaled_27 : f32 to bf16
+      %w8Bits_7 = vector.extract %w8Pair_3[1] : i32 from vector<2xi32>
+      %w8Sign_28 = arith.andi %w8Bits_7, %i128 : i32
+      %w8SignAt_28 = arith.shli %w8Sign_28, %i24 : i32
+      %w8Mag_28 = arith.andi %w8Bits_7, %i127 : i32
+      %w8MagAt_28 = arith.shli %w8Mag_28, %i20 : i32
+      %w8Bits32_28 = arith.ori %w8SignAt_28, %w8MagAt_28 : i32
+      %w8F32_28 = arith.bitcast %w8Bits32_28 : i32 to f32
+      %w8Value_28 = arith.mulf %w8F32_28, %w8Pow : f32
+      %w8IsNan_28 = arith.cmpi eq, %w8MagAt_28, %i133169152 : i32
+      %w8Checked_28 = arith.select %w8IsNan_28, %w8Nan, %w8Value_28 : f32
+      %w8Scaled_28 = arith.mulf %w8Checked_28, %w8Scale_3 : f32
+      %w8Bf16_28 = arith.truncf %w8Scaled_28 : f32 to bf16
+      %w8Byte_21 = arith.shrui %w8Bits_7, %i8 : i32
+      %w8Sign_29 = arith.andi %w8Byte_21, %i128 : i32
+      %w8SignAt_29 = arith.shli %w8Sign_29, %i24 : i32
+      %w8Mag_29 = arith.andi %w8Byte_21, %i127 : i32
+      %w8MagAt_29 = arith.shli %w8Mag_29, %i20 : i32
+      %w8Bits32_29 = arith.ori %w8SignAt_29, %w8MagAt_29 : i32
+      %w8F32_29 = arith.bitcast %w8Bits32_29 : i32 to f32
+      %w8Value_29 = arith.mulf %w8F32_29, %w8Pow : f32
+      %w8IsNan_29 = arith.cmpi eq, %w8MagAt_29, %i133169152 : i32
+      %w8Checked_29 = arith.select %w8IsNan_29, %w8Nan, %w8Value_29 : f32
+      %w8Scaled_29 = arith.mulf %w8Checked_29, %w8Scale_3 : f32
+      %w8Bf16_29 = arith.truncf %w8Scaled_29 : f32 to bf16
+      %w8Byte_22 = arith.shrui %w8Bits_7, %i16 : i32
+      %w8Sign_30 = arith.andi %w8Byte_22, %i128 : i32
+      %w8SignAt_30 = arith.shli %w8Sign_30, %i24 : i32
+      %w8Mag_30 = arith.andi %w8Byte_22, %i127 : i32
+      %w8MagAt_30 = arith.shli %w8Mag_30, %i20 : i32
+      %w8Bits32_30 = arith.ori %w8SignAt_30, %w8MagAt_30 : i32
+      %w8F32_30 = arith.bitcast %w8Bits32_30 : i32 to f32
+      %w8Value_30 = arith.mulf %w8F32_30, %w8Pow : f32
+      %w8IsNan_30 = arith.cmpi eq, %w8MagAt_30, %i133169152 : i32
+      %w8Checked_30 = arith.select %w8IsNan_30, %w8Nan, %w8Value_30 : f32
+      %w8Scaled_30 = arith.mulf %w8Checked_30, %w8Scale_3 : f32
+      %w8Bf16_30 = arith.truncf %w8Scaled_30 : f32 to bf16
+      %w8Byte_23 = arith.shrui %w8Bits_7, %i24 : i32
+      %w8Sign_31 = arith.andi %w8Byte_23, %i128 : i32
+      %w8SignAt_31 = arith.shli %w8Sign_31, %i24 : i32
+      %w8Mag_31 = arith.andi %w8Byte_23, %i127 : i32
+      %w8MagAt_31 = arith.shli %w8Mag_31, %i20 : i32
+      %w8Bits32_31 = arith.ori %w8SignAt_31, %w8MagAt_31 : i32
+      %w8F32_31 = arith.bitcast %w8Bits32_31 : i32 to f32
+      %w8Value_31 = arith.mulf %w8F32_31, %w8Pow : f32
+      %w8IsNan_31 = arith.cmpi eq, %w8MagAt_31, %i133169152 : i32
+      %w8Checked_31 = arith.select %w8IsNan_31, %w8Nan, %w8Value_31 : f32
+      %w8Scaled_31 = arith.mulf %w8Checked_31, %w8Scale_3 : f32
+      %w8Bf16_31 = arith.truncf %w8Scaled_31 : f32 to bf16
+      %w8Chunk8_3 = vector.from_elements %w8Bf16_24, %w8Bf16_25, %w8Bf16_26, %w8Bf16_27, %w8Bf16_28, %w8Bf16_29, %w8Bf16_30, %w8Bf16_31 : vector<8xbf16>
+      %w8Dst_3 = arith.addi %w8TileAt, %w8At_3 : index
+      vector.store %w8Chunk8_3, %w8Tiles[%w8Dst_3] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      // The tile, visible to wgmma (the async proxy), in every thread.
+      nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+      gpu.barrier
+      %tileI64 = arith.index_cast %w8Tile : index to i64
+      %tileDesc = arith.muli %tileI64, %l1024 : i64
+      %bStage0 = arith.addi %kDesc, %tileDesc : i64
+      %bStage = arith.addi %bStage0, %l6144 : i64
+      nvvm.wgmma.fence.aligned
+      %aDescK = arith.addi %aStage, %l0 : i64
+      %bDescK = arith.addi %bStage, %l0 : i64
+      %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+      %aDescK_1 = arith.addi %aStage, %l2 : i64
+      %bDescK_1 = arith.addi %bStage, %l2 : i64
+      %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+      %aDescK_2 = arith.addi %aStage, %l4 : i64
+      %bDescK_2 = arith.addi %bStage, %l4 : i64
+      %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+      %aDescK_3 = arith.addi %aStage, %l6 : i64
+      %bDescK_3 = arith.addi %bStage, %l6 : i64
+      %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+      nvvm.wgmma.commit.group.sync.aligned
+      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wg_4) -> (!acc128) {
+        %stage_1 = arith.remui %kt, %c4 : index
+        %round_1 = arith.divui %kt, %c4 : index
+        %parityIdx_1 = arith.remui %round_1, %c2 : index
+        %parity_1 = arith.index_cast %parityIdx_1 : index to i1
+        nvgpu.mbarrier.try_wait.parity %bar[%stage_1], %parity_1, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %stageI64_1 = arith.index_cast %stage_1 : index to i64
+        %stageDesc_1 = arith.muli %stageI64_1, %l1536 : i64
+        %aStage_1 = arith.addi %aDesc, %stageDesc_1 : i64
+        %w8Tile_1 = arith.remui %kt, %c2 : index
+        %w8TileAt_1 = arith.muli %w8Tile_1, %c8192 : index
+        %w8K0_1 = arith.muli %kt, %c64 : index
+        %w8K_1 = arith.addi %w8K0_1, %w8Col : index
+        %w8Kb0_1 = arith.divui %w8K_1, %blockK : index
+        %w8Kb_1 = arith.minui %w8Kb0_1, %kbLast : index
+        %w8StageWords_1 = arith.muli %stage_1, %c6144 : index
+        %w8SAt_4 = arith.addi %w8SBase, %w8Kb_1 : index
+        %w8Scale_4 = memref.load %sb[%w8SAt_4] : memref<?xf32>
+        %w8WordAt_4 = arith.addi %w8StageWords_1, %w8Word : index
+        %w8Pair_4 = vector.load %w8Words[%w8WordAt_4] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+        %w8Bits_8 = vector.extract %w8Pair_4[0] : i32 from vector<2xi32>
+        %w8Sign_32 = arith.andi %w8Bits_8, %i128 : i32
+        %w8SignAt_32 = arith.shli %w8Sign_32, %i24 : i32
+        %w8Mag_32 = arith.andi %w8Bits_8, %i127 : i32
+        %w8MagAt_32 = arith.shli %w8Mag_32, %i20 : i32
+        %w8Bits32_32 = arith.ori %w8SignAt_32, %w8MagAt_32 : i32
+        %w8F32_32 = arith.bitcast %w8Bits32_32 : i32 to f32
+        %w8Value_32 = arith.mulf %w8F32_32, %w8Pow : f32
+        %w8IsNan_32 = arith.cmpi eq, %w8MagAt_32, %i133169152 : i32
+        %w8Checked_32 = arith.select %w8IsNan_32, %w8Nan, %w8Value_32 : f32
+        %w8Scaled_32 = arith.mulf %w8Checked_32, %w8Scale_4 : f32
+        %w8Bf16_32 = arith.truncf %w8Scaled_32 : f32 to bf16
+        %w8Byte_24 = arith.shrui %w8Bits_8, %i8 : i32
+        %w8Sign_33 = arith.andi %w8Byte_24, %i128 : i32
+        %w8SignAt_33 = arith.shli %w8Sign_33, %i24 : i32
+        %w8Mag_33 = arith.andi %w8Byte_24, %i127 : i32
+        %w8MagAt_33 = arith.shli %w8Mag_33, %i20 : i32
+        %w8Bits32_33 = arith.ori %w8SignAt_33, %w8MagAt_33 : i32
+        %w8F32_33 = arith.bitcast %w8Bits32_33 : i32 to f32
+        %w8Value_33 = arith.mulf %w8F32_33, %w8Pow : f32
+        %w8IsNan_33 = arith.cmpi eq, %w8MagAt_33, %i133169152 : i32
+        %w8Checked_33 = arith.select %w8IsNan_33, %w8Nan, %w8Value_33 : f32
+        %w8Scaled_33 = arith.mulf %w8Checked_33, %w8Scale_4 : f32
+        %w8Bf16_33 = arith.truncf %w8Scaled_33 : f32 to bf16
+        %w8Byte_25 = arith.shrui %w8Bits_8, %i16 : i32
+        %w8Sign_34 = arith.andi %w8Byte_25, %i128 : i32
+        %w8SignAt_34 = arith.shli %w8Sign_34, %i24 : i32
+        %w8Mag_34 = arith.andi %w8Byte_25, %i127 : i32
+        %w8MagAt_34 = arith.shli %w8Mag_34, %i20 : i32
+        %w8Bits32_34 = arith.ori %w8SignAt_34, %w8MagAt_34 : i32
+        %w8F32_34 = arith.bitcast %w8Bits32_34 : i32 to f32
+        %w8Value_34 = arith.mulf %w8F32_34, %w8Pow : f32
+        %w8IsNan_34 = arith.cmpi eq, %w8MagAt_34, %i133169152 : i32
+        %w8Checked_34 = arith.select %w8IsNan_34, %w8Nan, %w8Value_34 : f32
+        %w8Scaled_34 = arith.mulf %w8Checked_34, %w8Scale_4 : f32
+        %w8Bf16_34 = arith.truncf %w8Scaled_34 : f32 to bf16
+        %w8Byte_26 = arith.shrui %w8Bits_8, %i24 : i32
+        %w8Sign_35 = arith.andi %w8Byte_26, %i128 : i32
+        %w8SignAt_35 = arith.shli %w8Sign_35, %i24 : i32
+        %w8Mag_35 = arith.andi %w8Byte_26, %i127 : i32
+        %w8MagAt_35 = arith.shli %w8Mag_35, %i20 : i32
+        %w8Bits32_35 = arith.ori %w8SignAt_35, %w8MagAt_35 : i32
+        %w8F32_35 = arith.bitcast %w8Bits32_35 : i32 to f32
+        %w8Value_35 = arith.mulf %w8F32_35, %w8Pow : f32
+        %w8IsNan_35 = arith.cmpi eq, %w8MagAt_35, %i133169152 : i32
+        %w8Checked_35 = arith.select %w8IsNan_35, %w8Nan, %w8Value_35 : f32
+        %w8Scaled_35 = arith.mulf %w8Checked_35, %w8Scale_4 : f32
+        %w8Bf16_35 = arith.truncf %w8Scaled_35 : f32 to bf16
+        %w8Bits_9 = vector.extract %w8Pair_4[1] : i32 from vector<2xi32>
+        %w8Sign_36 = arith.andi %w8Bits_9, %i128 : i32
+        %w8SignAt_36 = arith.shli %w8Sign_36, %i24 : i32
+        %w8Mag_36 = arith.andi %w8Bits_9, %i127 : i32
+        %w8MagAt_36 = arith.shli %w8Mag_36, %i20 : i32
+        %w8Bits32_36 = arith.ori %w8SignAt_36, %w8MagAt_36 : i32
+        %w8F32_36 = arith.bitcast %w8Bits32_36 : i32 to f32
+        %w8Value_36 = arith.mulf %w8F32_36, %w8Pow : f32
+        %w8IsNan_36 = arith.cmpi eq, %w8MagAt_36, %i133169152 : i32
+        %w8Checked_36 = arith.select %w8IsNan_36, %w8Nan, %w8Value_36 : f32
+        %w8Scaled_36 = arith.mulf %w8Checked_36, %w8Scale_4 : f32
+        %w8Bf16_36 = arith.truncf %w8Scaled_36 : f32 to bf16
+        %w8Byte_27 = arith.shrui %w8Bits_9, %i8 : i32
+        %w8Sign_37 = arith.andi %w8Byte_27, %i128 : i32
+        %w8SignAt_37 = arith.shli %w8Sign_37, %i24 : i32
+        %w8Mag_37 = arith.andi %w8Byte_27, %i127 : i32
+        %w8MagAt_37 = arith.shli %w8Mag_37, %i20 : i32
+        %w8Bits32_37 = arith.ori %w8SignAt_37, %w8MagAt_37 : i32
+        %w8F32_37 = arith.bitcast %w8Bits32_37 : i32 to f32
+        %w8Value_37 = arith.mulf %w8F32_37, %w8Pow : f32
+        %w8IsNan_37 = arith.cmpi eq, %w8MagAt_37, %i133169152 : i32
+        %w8Checked_37 = arith.select %w8IsNan_37, %w8Nan, %w8Value_37 : f32
+        %w8Scaled_37 = arith.mulf %w8Checked_37, %w8Scale_4 : f32
+        %w8Bf16_37 = arith.truncf %w8Scaled_37 : f32 to bf16
+        %w8Byte_28 = arith.shrui %w8Bits_9, %i16 : i32
+        %w8Sign_38 = arith.andi %w8Byte_28, %i128 : i32
+        %w8SignAt_38 = arith.shli %w8Sign_38, %i24 : i32
+        %w8Mag_38 = arith.andi %w8Byte_28, %i127 : i32
+        %w8MagAt_38 = arith.shli %w8Mag_38, %i20 : i32
+        %w8Bits32_38 = arith.ori %w8SignAt_38, %w8MagAt_38 : i32
+        %w8F32_38 = arith.bitcast %w8Bits32_38 : i32 to f32
+        %w8Value_38 = arith.mulf %w8F32_38, %w8Pow : f32
+        %w8IsNan_38 = arith.cmpi eq, %w8MagAt_38, %i133169152 : i32
+        %w8Checked_38 = arith.select %w8IsNan_38, %w8Nan, %w8Value_38 : f32
+        %w8Scaled_38 = arith.mulf %w8Checked_38, %w8Scale_4 : f32
+        %w8Bf16_38 = arith.truncf %w8Scaled_38 : f32 to bf16
+        %w8Byte_29 = arith.shrui %w8Bits_9, %i24 : i32
+        %w8Sign_39 = arith.andi %w8Byte_29, %i128 : i32
+        %w8SignAt_39 = arith.shli %w8Sign_39, %i24 : i32
+        %w8Mag_39 = arith.andi %w8Byte_29, %i127 : i32
+        %w8MagAt_39 = arith.shli %w8Mag_39, %i20 : i32
+        %w8Bits32_39 = arith.ori %w8SignAt_39, %w8MagAt_39 : i32
+        %w8F32_39 = arith.bitcast %w8Bits32_39 : i32 to f32
+        %w8Value_39 = arith.mulf %w8F32_39, %w8Pow : f32
+        %w8IsNan_39 = arith.cmpi eq, %w8MagAt_39, %i133169152 : i32
+        %w8Checked_39 = arith.select %w8IsNan_39, %w8Nan, %w8Value_39 : f32
+        %w8Scaled_39 = arith.mulf %w8Checked_39, %w8Scale_4 : f32
+        %w8Bf16_39 = arith.truncf %w8Scaled_39 : f32 to bf16
+        %w8Chunk8_4 = vector.from_elements %w8Bf16_32, %w8Bf16_33, %w8Bf16_34, %w8Bf16_35, %w8Bf16_36, %w8Bf16_37, %w8Bf16_38, %w8Bf16_39 : vector<8xbf16>
+        %w8Dst_4 = arith.addi %w8TileAt_1, %w8At : index
+        vector.store %w8Chunk8_4, %w8Tiles[%w8Dst_4] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        %w8SAt_5 = arith.addi %w8SBase_1, %w8Kb_1 : index
+        %w8Scale_5 = memref.load %sb[%w8SAt_5] : memref<?xf32>
+        %w8WordAt_5 = arith.addi %w8StageWords_1, %w8Word_1 : index
+        %w8Pair_5 = vector.load %w8Words[%w8WordAt_5] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+        %w8Bits_10 = vector.extract %w8Pair_5[0] : i32 from vector<2xi32>
+        %w8Sign_40 = arith.andi %w8Bits_10, %i128 : i32
+        %w8SignAt_40 = arith.shli %w8Sign_40, %i24 : i32
+        %w8Mag_40 = arith.andi %w8Bits_10, %i127 : i32
+        %w8MagAt_40 = arith.shli %w8Mag_40, %i20 : i32
+        %w8Bits32_40 = arith.ori %w8SignAt_40, %w8MagAt_40 : i32
+        %w8F32_40 = arith.bitcast %w8Bits32_40 : i32 to f32
+        %w8Value_40 = arith.mulf %w8F32_40, %w8Pow : f32
+        %w8IsNan_40 = arith.cmpi eq, %w8MagAt_40, %i133169152 : i32
+        %w8Checked_40 = arith.select %w8IsNan_40, %w8Nan, %w8Value_40 : f32
+        %w8Scaled_40 = arith.mulf %w8Checked_40, %w8Scale_5 : f32
+        %w8Bf16_40 = arith.truncf %w8Scaled_40 : f32 to bf16
+        %w8Byte_30 = arith.shrui %w8Bits_10, %i8 : i32
+        %w8Sign_41 = arith.andi %w8Byte_30, %i128 : i32
+        %w8SignAt_41 = arith.shli %w8Sign_41, %i24 : i32
+        %w8Mag_41 = arith.andi %w8Byte_30, %i127 : i32
+        %w8MagAt_41 = arith.shli %w8Mag_41, %i20 : i32
+        %w8Bits32_41 = arith.ori %w8SignAt_41, %w8MagAt_41 : i32
+        %w8F32_41 = arith.bitcast %w8Bits32_41 : i32 to f32
+        %w8Value_41 = arith.mulf %w8F32_41, %w8Pow : f32
+        %w8IsNan_41 = arith.cmpi eq, %w8MagAt_41, %i133169152 : i32
+        %w8Checked_41 = arith.select %w8IsNan_41, %w8Nan, %w8Value_41 : f32
+        %w8Scaled_41 = arith.mulf %w8Checked_41, %w8Scale_5 : f32
+        %w8Bf16_41 = arith.truncf %w8Scaled_41 : f32 to bf16
+        %w8Byte_31 = arith.shrui %w8Bits_10, %i16 : i32
+        %w8Sign_42 = arith.andi %w8Byte_31, %i128 : i32
+        %w8SignAt_42 = arith.shli %w8Sign_42, %i24 : i32
+        %w8Mag_42 = arith.andi %w8Byte_31, %i127 : i32
+        %w8MagAt_42 = arith.shli %w8Mag_42, %i20 : i32
+        %w8Bits32_42 = arith.ori %w8SignAt_42, %w8MagAt_42 : i32
+        %w8F32_42 = arith.bitcast %w8Bits32_42 : i32 to f32
+        %w8Value_42 = arith.mulf %w8F32_42, %w8Pow : f32
+        %w8IsNan_42 = arith.cmpi eq, %w8MagAt_42, %i133169152 : i32
+        %w8Checked_42 = arith.select %w8IsNan_42, %w8Nan, %w8Value_42 : f32
+        %w8Scaled_42 = arith.mulf %w8Checked_42, %w8Scale_5 : f32
+        %w8Bf16_42 = arith.truncf %w8Scaled_42 : f32 to bf16
+        %w8Byte_32 = arith.shrui %w8Bits_10, %i24 : i32
+        %w8Sign_43 = arith.andi %w8Byte_32, %i128 : i32
+        %w8SignAt_43 = arith.shli %w8Sign_43, %i24 : i32
+        %w8Mag_43 = arith.andi %w8Byte_32, %i127 : i32
+        %w8MagAt_43 = arith.shli %w8Mag_43, %i20 : i32
+        %w8Bits32_43 = arith.ori %w8SignAt_43, %w8MagAt_43 : i32
+        %w8F32_43 = arith.bitcast %w8Bits32_43 : i32 to f32
+        %w8Value_43 = arith.mulf %w8F32_43, %w8Pow : f32
+        %w8IsNan_43 = arith.cmpi eq, %w8MagAt_43, %i133169152 : i32
+        %w8Checked_43 = arith.select %w8IsNan_43, %w8Nan, %w8Value_43 : f32
+        %w8Scaled_43 = arith.mulf %w8Checked_43, %w8Scale_5 : f32
+        %w8Bf16_43 = arith.truncf %w8Scaled_43 : f32 to bf16
+        %w8Bits_11 = vector.extract %w8Pair_5[1] : i32 from vector<2xi32>
+        %w8Sign_44 = arith.andi %w8Bits_11, %i128 : i32
+        %w8SignAt_44 = arith.shli %w8Sign_44, %i24 : i32
+        %w8Mag_44 = arith.andi %w8Bits_11, %i127 : i32
+        %w8MagAt_44 = arith.shli %w8Mag_44, %i20 : i32
+        %w8Bits32_44 = arith.ori %w8SignAt_44, %w8MagAt_44 : i32
+        %w8F32_44 = arith.bitcast %w8Bits32_44 : i32 to f32
+        %w8Value_44 = arith.mulf %w8F32_44, %w8Pow : f32
+        %w8IsNan_44 = arith.cmpi eq, %w8MagAt_44, %i133169152 : i32
+        %w8Checked_44 = arith.select %w8IsNan_44, %w8Nan, %w8Value_44 : f32
+        %w8Scaled_44 = arith.mulf %w8Checked_44, %w8Scale_5 : f32
+        %w8Bf16_44 = arith.truncf %w8Scaled_44 : f32 to bf16
+        %w8Byte_33 = arith.shrui %w8Bits_11, %i8 : i32
+        %w8Sign_45 = arith.andi %w8Byte_33, %i128 : i32
+        %w8SignAt_45 = arith.shli %w8Sign_45, %i24 : i32
+        %w8Mag_45 = arith.andi %w8Byte_33, %i127 : i32
+        %w8MagAt_45 = arith.shli %w8Mag_45, %i20 : i32
+        %w8Bits32_45 = arith.ori %w8SignAt_45, %w8MagAt_45 : i32
+        %w8F32_45 = arith.bitcast %w8Bits32_45 : i32 to f32
+        %w8Value_45 = arith.mulf %w8F32_45, %w8Pow : f32
+        %w8IsNan_45 = arith.cmpi eq, %w8MagAt_45, %i133169152 : i32
+        %w8Checked_45 = arith.select %w8IsNan_45, %w8Nan, %w8Value_45 : f32
+        %w8Scaled_45 = arith.mulf %w8Checked_45, %w8Scale_5 : f32
+        %w8Bf16_45 = arith.truncf %w8Scaled_45 : f32 to bf16
+        %w8Byte_34 = arith.shrui %w8Bits_11, %i16 : i32
+        %w8Sign_46 = arith.andi %w8Byte_34, %i128 : i32
+        %w8SignAt_46 = arith.shli %w8Sign_46, %i24 : i32
+        %w8Mag_46 = arith.andi %w8Byte_34, %i127 : i32
+        %w8MagAt_46 = arith.shli %w8Mag_46, %i20 : i32
+        %w8Bits32_46 = arith.ori %w8SignAt_46, %w8MagAt_46 : i32
+        %w8F32_46 = arith.bitcast %w8Bits32_46 : i32 to f32
+        %w8Value_46 = arith.mulf %w8F32_46, %w8Pow : f32
+        %w8IsNan_46 = arith.cmpi eq, %w8MagAt_46, %i133169152 : i32
+        %w8Checked_46 = arith.select %w8IsNan_46, %w8Nan, %w8Value_46 : f32
+        %w8Scaled_46 = arith.mulf %w8Checked_46, %w8Scale_5 : f32
+        %w8Bf16_46 = arith.truncf %w8Scaled_46 : f32 to bf16
+        %w8Byte_35 = arith.shrui %w8Bits_11, %i24 : i32
+        %w8Sign_47 = arith.andi %w8Byte_35, %i128 : i32
+        %w8SignAt_47 = arith.shli %w8Sign_47, %i24 : i32
+        %w8Mag_47 = arith.andi %w8Byte_35, %i127 : i32
+        %w8MagAt_47 = arith.shli %w8Mag_47, %i20 : i32
+        %w8Bits32_47 = arith.ori %w8SignAt_47, %w8MagAt_47 : i32
+        %w8F32_47 = arith.bitcast %w8Bits32_47 : i32 to f32
+        %w8Value_47 = arith.mulf %w8F32_47, %w8Pow : f32
+        %w8IsNan_47 = arith.cmpi eq, %w8MagAt_47, %i133169152 : i32
+        %w8Checked_47 = arith.select %w8IsNan_47, %w8Nan, %w8Value_47 : f32
+        %w8Scaled_47 = arith.mulf %w8Checked_47, %w8Scale_5 : f32
+        %w8Bf16_47 = arith.truncf %w8Scaled_47 : f32 to bf16
+        %w8Chunk8_5 = vector.from_elements %w8Bf16_40, %w8Bf16_41, %w8Bf16_42, %w8Bf16_43, %w8Bf16_44, %w8Bf16_45, %w8Bf16_46, %w8Bf16_47 : vector<8xbf16>
+        %w8Dst_5 = arith.addi %w8TileAt_1, %w8At_1 : index
+        vector.store %w8Chunk8_5, %w8Tiles[%w8Dst_5] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        %w8SAt_6 = arith.addi %w8SBase_2, %w8Kb_1 : index
+        %w8Scale_6 = memref.load %sb[%w8SAt_6] : memref<?xf32>
+        %w8WordAt_6 = arith.addi %w8StageWords_1, %w8Word_2 : index
+        %w8Pair_6 = vector.load %w8Words[%w8WordAt_6] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+        %w8Bits_12 = vector.extract %w8Pair_6[0] : i32 from vector<2xi32>
+        %w8Sign_48 = arith.andi %w8Bits_12, %i128 : i32
+        %w8SignAt_48 = arith.shli %w8Sign_48, %i24 : i32
+        %w8Mag_48 = arith.andi %w8Bits_12, %i127 : i32
+        %w8MagAt_48 = arith.shli %w8Mag_48, %i20 : i32
+        %w8Bits32_48 = arith.ori %w8SignAt_48, %w8MagAt_48 : i32
+        %w8F32_48 = arith.bitcast %w8Bits32_48 : i32 to f32
+        %w8Value_48 = arith.mulf %w8F32_48, %w8Pow : f32
+        %w8IsNan_48 = arith.cmpi eq, %w8MagAt_48, %i133169152 : i32
+        %w8Checked_48 = arith.select %w8IsNan_48, %w8Nan, %w8Value_48 : f32
+        %w8Scaled_48 = arith.mulf %w8Checked_48, %w8Scale_6 : f32
+        %w8Bf16_48 = arith.truncf %w8Scaled_48 : f32 to bf16
+        %w8Byte_36 = arith.shrui %w8Bits_12, %i8 : i32
+        %w8Sign_49 = arith.andi %w8Byte_36, %i128 : i32
+        %w8SignAt_49 = arith.shli %w8Sign_49, %i24 : i32
+        %w8Mag_49 = arith.andi %w8Byte_36, %i127 : i32
+        %w8MagAt_49 = arith.shli %w8Mag_49, %i20 : i32
+        %w8Bits32_49 = arith.ori %w8SignAt_49, %w8MagAt_49 : i32
+        %w8F32_49 = arith.bitcast %w8Bits32_49 : i32 to f32
+        %w8Value_49 = arith.mulf %w8F32_49, %w8Pow : f32
+        %w8IsNan_49 = arith.cmpi eq, %w8MagAt_49, %i133169152 : i32
+        %w8Checked_49 = arith.select %w8IsNan_49, %w8Nan, %w8Value_49 : f32
+        %w8Scaled_49 = arith.mulf %w8Checked_49, %w8Scale_6 : f32
+        %w8Bf16_49 = arith.truncf %w8Scaled_49 : f32 to bf16
+        %w8Byte_37 = arith.shrui %w8Bits_12, %i16 : i32
+        %w8Sign_50 = arith.andi %w8Byte_37, %i128 : i32
+        %w8SignAt_50 = arith.shli %w8Sign_50, %i24 : i32
+        %w8Mag_50 = arith.andi %w8Byte_37, %i127 : i32
+        %w8MagAt_50 = arith.shli %w8Mag_50, %i20 : i32
+        %w8Bits32_50 = arith.ori %w8SignAt_50, %w8MagAt_50 : i32
+        %w8F32_50 = arith.bitcast %w8Bits32_50 : i32 to f32
+        %w8Value_50 = arith.mulf %w8F32_50, %w8Pow : f32
+        %w8IsNan_50 = arith.cmpi eq, %w8MagAt_50, %i133169152 : i32
+        %w8Checked_50 = arith.select %w8IsNan_50, %w8Nan, %w8Value_50 : f32
+        %w8Scaled_50 = arith.mulf %w8Checked_50, %w8Scale_6 : f32
+        %w8Bf16_50 = arith.truncf %w8Scaled_50 : f32 to bf16
+        %w8Byte_38 = arith.shrui %w8Bits_12, %i24 : i32
+        %w8Sign_51 = arith.andi %w8Byte_38, %i128 : i32
+        %w8SignAt_51 = arith.shli %w8Sign_51, %i24 : i32
+        %w8Mag_51 = arith.andi %w8Byte_38, %i127 : i32
+        %w8MagAt_51 = arith.shli %w8Mag_51, %i20 : i32
+        %w8Bits32_51 = arith.ori %w8SignAt_51, %w8MagAt_51 : i32
+        %w8F32_51 = arith.bitcast %w8Bits32_51 : i32 to f32
+        %w8Value_51 = arith.mulf %w8F32_51, %w8Pow : f32
+        %w8IsNan_51 = arith.cmpi eq, %w8MagAt_51, %i133169152 : i32
+        %w8Checked_51 = arith.select %w8IsNan_51, %w8Nan, %w8Value_51 : f32
+        %w8Scaled_51 = arith.mulf %w8Checked_51, %w8Scale_6 : f32
+        %w8Bf16_51 = arith.truncf %w8Scaled_51 : f32 to bf16
+        %w8Bits_13 = vector.extract %w8Pair_6[1] : i32 from vector<2xi32>
+        %w8Sign_52 = arith.andi %w8Bits_13, %i128 : i32
+        %w8SignAt_52 = arith.shli %w8Sign_52, %i24 : i32
+        %w8Mag_52 = arith.andi %w8Bits_13, %i127 : i32
+        %w8MagAt_52 = arith.shli %w8Mag_52, %i20 : i32
+        %w8Bits32_52 = arith.ori %w8SignAt_52, %w8MagAt_52 : i32
+        %w8F32_52 = arith.bitcast %w8Bits32_52 : i32 to f32
+        %w8Value_52 = arith.mulf %w8F32_52, %w8Pow : f32
+        %w8IsNan_52 = arith.cmpi eq, %w8MagAt_52, %i133169152 : i32
+        %w8Checked_52 = arith.select %w8IsNan_52, %w8Nan, %w8Value_52 : f32
+        %w8Scaled_52 = arith.mulf %w8Checked_52, %w8Scale_6 : f32
+        %w8Bf16_52 = arith.truncf %w8Scaled_52 : f32 to bf16
+        %w8Byte_39 = arith.shrui %w8Bits_13, %i8 : i32
+        %w8Sign_53 = arith.andi %w8Byte_39, %i128 : i32
+        %w8SignAt_53 = arith.shli %w8Sign_53, %i24 : i32
+        %w8Mag_53 = arith.andi %w8Byte_39, %i127 : i32
+        %w8MagAt_53 = arith.shli %w8Mag_53, %i20 : i32
+        %w8Bits32_53 = arith.ori %w8SignAt_53, %w8MagAt_53 : i32
+        %w8F32_53 = arith.bitcast %w8Bits32_53 : i32 to f32
+        %w8Value_53 = arith.mulf %w8F32_53, %w8Pow : f32
+        %w8IsNan_53 = arith.cmpi eq, %w8MagAt_53, %i133169152 : i32
+        %w8Checked_53 = arith.select %w8IsNan_53, %w8Nan, %w8Value_53 : f32
+        %w8Scaled_53 = arith.mulf %w8Checked_53, %w8Scale_6 : f32
+        %w8Bf16_53 = arith.truncf %w8Scaled_53 : f32 to bf16
+        %w8Byte_40 = arith.shrui %w8Bits_13, %i16 : i32
+        %w8Sign_54 = arith.andi %w8Byte_40, %i128 : i32
+        %w8SignAt_54 = arith.shli %w8Sign_54, %i24 : i32
+        %w8Mag_54 = arith.andi %w8Byte_40, %i127 : i32
+        %w8MagAt_54 = arith.shli %w8Mag_54, %i20 : i32
+        %w8Bits32_54 = arith.ori %w8SignAt_54, %w8MagAt_54 : i32
+        %w8F32_54 = arith.bitcast %w8Bits32_54 : i32 to f32
+        %w8Value_54 = arith.mulf %w8F32_54, %w8Pow : f32
+        %w8IsNan_54 = arith.cmpi eq, %w8MagAt_54, %i133169152 : i32
+        %w8Checked_54 = arith.select %w8IsNan_54, %w8Nan, %w8Value_54 : f32
+        %w8Scaled_54 = arith.mulf %w8Checked_54, %w8Scale_6 : f32
+        %w8Bf16_54 = arith.truncf %w8Scaled_54 : f32 to bf16
+        %w8Byte_41 = arith.shrui %w8Bits_13, %i24 : i32
+        %w8Sign_55 = arith.andi %w8Byte_41, %i128 : i32
+        %w8SignAt_55 = arith.shli %w8Sign_55, %i24 : i32
+        %w8Mag_55 = arith.andi %w8Byte_41, %i127 : i32
+        %w8MagAt_55 = arith.shli %w8Mag_55, %i20 : i32
+        %w8Bits32_55 = arith.ori %w8SignAt_55, %w8MagAt_55 : i32
+        %w8F32_55 = arith.bitcast %w8Bits32_55 : i32 to f32
+        %w8Value_55 = arith.mulf %w8F32_55, %w8Pow : f32
+        %w8IsNan_55 = arith.cmpi eq, %w8MagAt_55, %i133169152 : i32
+        %w8Checked_55 = arith.select %w8IsNan_55, %w8Nan, %w8Value_55 : f32
+        %w8Scaled_55 = arith.mulf %w8Checked_55, %w8Scale_6 : f32
+        %w8Bf16_55 = arith.truncf %w8Scaled_55 : f32 to bf16
+        %w8Chunk8_6 = vector.from_elements %w8Bf16_48, %w8Bf16_49, %w8Bf16_50, %w8Bf16_51, %w8Bf16_52, %w8Bf16_53, %w8Bf16_54, %w8Bf16_55 : vector<8xbf16>
+        %w8Dst_6 = arith.addi %w8TileAt_1, %w8At_2 : index
+        vector.store %w8Chunk8_6, %w8Tiles[%w8Dst_6] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        %w8SAt_7 = arith.addi %w8SBase_3, %w8Kb_1 : index
+        %w8Scale_7 = memref.load %sb[%w8SAt_7] : memref<?xf32>
+        %w8WordAt_7 = arith.addi %w8StageWords_1, %w8Word_3 : index
+        %w8Pair_7 = vector.load %w8Words[%w8WordAt_7] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+        %w8Bits_14 = vector.extract %w8Pair_7[0] : i32 from vector<2xi32>
+        %w8Sign_56 = arith.andi %w8Bits_14, %i128 : i32
+        %w8SignAt_56 = arith.shli %w8Sign_56, %i24 : i32
+        %w8Mag_56 = arith.andi %w8Bits_14, %i127 : i32
+        %w8MagAt_56 = arith.shli %w8Mag_56, %i20 : i32
+        %w8Bits32_56 = arith.ori %w8SignAt_56, %w8MagAt_56 : i32
+        %w8F32_56 = arith.bitcast %w8Bits32_56 : i32 to f32
+        %w8Value_56 = arith.mulf %w8F32_56, %w8Pow : f32
+        %w8IsNan_56 = arith.cmpi eq, %w8MagAt_56, %i133169152 : i32
+        %w8Checked_56 = arith.select %w8IsNan_56, %w8Nan, %w8Value_56 : f32
+        %w8Scaled_56 = arith.mulf %w8Checked_56, %w8Scale_7 : f32
+        %w8Bf16_56 = arith.truncf %w8Scaled_56 : f32 to bf16
+        %w8Byte_42 = arith.shrui %w8Bits_14, %i8 : i32
+        %w8Sign_57 = arith.andi %w8Byte_42, %i128 : i32
+        %w8SignAt_57 = arith.shli %w8Sign_57, %i24 : i32
+        %w8Mag_57 = arith.andi %w8Byte_42, %i127 : i32
+        %w8MagAt_57 = arith.shli %w8Mag_57, %i20 : i32
+        %w8Bits32_57 = arith.ori %w8SignAt_57, %w8MagAt_57 : i32
+        %w8F32_57 = arith.bitcast %w8Bits32_57 : i32 to f32
+        %w8Value_57 = arith.mulf %w8F32_57, %w8Pow : f32
+        %w8IsNan_57 = arith.cmpi eq, %w8MagAt_57, %i133169152 : i32
+        %w8Checked_57 = arith.select %w8IsNan_57, %w8Nan, %w8Value_57 : f32
+        %w8Scaled_57 = arith.mulf %w8Checked_57, %w8Scale_7 : f32
+        %w8Bf16_57 = arith.truncf %w8Scaled_57 : f32 to bf16
+        %w8Byte_43 = arith.shrui %w8Bits_14, %i16 : i32
+        %w8Sign_58 = arith.andi %w8Byte_43, %i128 : i32
+        %w8SignAt_58 = arith.shli %w8Sign_58, %i24 : i32
+        %w8Mag_58 = arith.andi %w8Byte_43, %i127 : i32
+        %w8MagAt_58 = arith.shli %w8Mag_58, %i20 : i32
+        %w8Bits32_58 = arith.ori %w8SignAt_58, %w8MagAt_58 : i32
+        %w8F32_58 = arith.bitcast %w8Bits32_58 : i32 to f32
+        %w8Value_58 = arith.mulf %w8F32_58, %w8Pow : f32
+        %w8IsNan_58 = arith.cmpi eq, %w8MagAt_58, %i133169152 : i32
+        %w8Checked_58 = arith.select %w8IsNan_58, %w8Nan, %w8Value_58 : f32
+        %w8Scaled_58 = arith.mulf %w8Checked_58, %w8Scale_7 : f32
+        %w8Bf16_58 = arith.truncf %w8Scaled_58 : f32 to bf16
+        %w8Byte_44 = arith.shrui %w8Bits_14, %i24 : i32
+        %w8Sign_59 = arith.andi %w8Byte_44, %i128 : i32
+        %w8SignAt_59 = arith.shli %w8Sign_59, %i24 : i32
+        %w8Mag_59 = arith.andi %w8Byte_44, %i127 : i32
+        %w8MagAt_59 = arith.shli %w8Mag_59, %i20 : i32
+        %w8Bits32_59 = arith.ori %w8SignAt_59, %w8MagAt_59 : i32
+        %w8F32_59 = arith.bitcast %w8Bits32_59 : i32 to f32
+        %w8Value_59 = arith.mulf %w8F32_59, %w8Pow : f32
+        %w8IsNan_59 = arith.cmpi eq, %w8MagAt_59, %i133169152 : i32
+        %w8Checked_59 = arith.select %w8IsNan_59, %w8Nan, %w8Value_59 : f32
+        %w8Scaled_59 = arith.mulf %w8Checked_59, %w8Scale_7 : f32
+        %w8Bf16_59 = arith.truncf %w8Scaled_59 : f32 to bf16
+        %w8Bits_15 = vector.extract %w8Pair_7[1] : i32 from vector<2xi32>
+        %w8Sign_60 = arith.andi %w8Bits_15, %i128 : i32
+        %w8SignAt_60 = arith.shli %w8Sign_60, %i24 : i32
+        %w8Mag_60 = arith.andi %w8Bits_15, %i127 : i32
+        %w8MagAt_60 = arith.shli %w8Mag_60, %i20 : i32
+        %w8Bits32_60 = arith.ori %w8SignAt_60, %w8MagAt_60 : i32
+        %w8F32_60 = arith.bitcast %w8Bits32_60 : i32 to f32
+        %w8Value_60 = arith.mulf %w8F32_60, %w8Pow : f32
+        %w8IsNan_60 = arith.cmpi eq, %w8MagAt_60, %i133169152 : i32
+        %w8Checked_60 = arith.select %w8IsNan_60, %w8Nan, %w8Value_60 : f32
+        %w8Scaled_60 = arith.mulf %w8Checked_60, %w8Scale_7 : f32
+        %w8Bf16_60 = arith.truncf %w8Scaled_60 : f32 to bf16
+        %w8Byte_45 = arith.shrui %w8Bits_15, %i8 : i32
+        %w8Sign_61 = arith.andi %w8Byte_45, %i128 : i32
+        %w8SignAt_61 = arith.shli %w8Sign_61, %i24 : i32
+        %w8Mag_61 = arith.andi %w8Byte_45, %i127 : i32
+        %w8MagAt_61 = arith.shli %w8Mag_61, %i20 : i32
+        %w8Bits32_61 = arith.ori %w8SignAt_61, %w8MagAt_61 : i32
+        %w8F32_61 = arith.bitcast %w8Bits32_61 : i32 to f32
+        %w8Value_61 = arith.mulf %w8F32_61, %w8Pow : f32
+        %w8IsNan_61 = arith.cmpi eq, %w8MagAt_61, %i133169152 : i32
+        %w8Checked_61 = arith.select %w8IsNan_61, %w8Nan, %w8Value_61 : f32
+        %w8Scaled_61 = arith.mulf %w8Checked_61, %w8Scale_7 : f32
+        %w8Bf16_61 = arith.truncf %w8Scaled_61 : f32 to bf16
+        %w8Byte_46 = arith.shrui %w8Bits_15, %i16 : i32
+        %w8Sign_62 = arith.andi %w8Byte_46, %i128 : i32
+        %w8SignAt_62 = arith.shli %w8Sign_62, %i24 : i32
+        %w8Mag_62 = arith.andi %w8Byte_46, %i127 : i32
+        %w8MagAt_62 = arith.shli %w8Mag_62, %i20 : i32
+        %w8Bits32_62 = arith.ori %w8SignAt_62, %w8MagAt_62 : i32
+        %w8F32_62 = arith.bitcast %w8Bits32_62 : i32 to f32
+        %w8Value_62 = arith.mulf %w8F32_62, %w8Pow : f32
+        %w8IsNan_62 = arith.cmpi eq, %w8MagAt_62, %i133169152 : i32
+        %w8Checked_62 = arith.select %w8IsNan_62, %w8Nan, %w8Value_62 : f32
+        %w8Scaled_62 = arith.mulf %w8Checked_62, %w8Scale_7 : f32
+        %w8Bf16_62 = arith.truncf %w8Scaled_62 : f32 to bf16
+        %w8Byte_47 = arith.shrui %w8Bits_15, %i24 : i32
+        %w8Sign_63 = arith.andi %w8Byte_47, %i128 : i32
+        %w8SignAt_63 = arith.shli %w8Sign_63, %i24 : i32
+        %w8Mag_63 = arith.andi %w8Byte_47, %i127 : i32
+        %w8MagAt_63 = arith.shli %w8Mag_63, %i20 : i32
+        %w8Bits32_63 = arith.ori %w8SignAt_63, %w8MagAt_63 : i32
+        %w8F32_63 = arith.bitcast %w8Bits32_63 : i32 to f32
+        %w8Value_63 = arith.mulf %w8F32_63, %w8Pow : f32
+        %w8IsNan_63 = arith.cmpi eq, %w8MagAt_63, %i133169152 : i32
+        %w8Checked_63 = arith.select %w8IsNan_63, %w8Nan, %w8Value_63 : f32
+        %w8Scaled_63 = arith.mulf %w8Checked_63, %w8Scale_7 : f32
+        %w8Bf16_63 = arith.truncf %w8Scaled_63 : f32 to bf16
+        %w8Chunk8_7 = vector.from_elements %w8Bf16_56, %w8Bf16_57, %w8Bf16_58, %w8Bf16_59, %w8Bf16_60, %w8Bf16_61, %w8Bf16_62, %w8Bf16_63 : vector<8xbf16>
+        %w8Dst_7 = arith.addi %w8TileAt_1, %w8At_3 : index
+        vector.store %w8Chunk8_7, %w8Tiles[%w8Dst_7] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        // The tile, visible to wgmma (the async proxy), in every thread.
+        nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+        gpu.barrier
+        %tileI64_1 = arith.index_cast %w8Tile_1 : index to i64
+        %tileDesc_1 = arith.muli %tileI64_1, %l1024 : i64
+        %bStage0_1 = arith.addi %kDesc, %tileDesc_1 : i64
+        %bStage_1 = arith.addi %bStage0_1, %l6144 : i64
+        nvvm.wgmma.fence.aligned
+        %aDescK_4 = arith.addi %aStage_1, %l0 : i64
+        %bDescK_4 = arith.addi %bStage_1, %l0 : i64
+        %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_5 = arith.addi %aStage_1, %l2 : i64
+        %bDescK_5 = arith.addi %bStage_1, %l2 : i64
+        %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_6 = arith.addi %aStage_1, %l4 : i64
+        %bDescK_6 = arith.addi %bStage_1, %l4 : i64
+        %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_7 = arith.addi %aStage_1, %l6 : i64
+        %bDescK_7 = arith.addi %bStage_1, %l6 : i64
+        %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        nvvm.wgmma.commit.group.sync.aligned
+        nvvm.wgmma.wait.group.sync.aligned 1
+        // Every warp is done with step kt - 1: refill its stage.
+        gpu.barrier
+        %prev = arith.subi %kt, %c1 : index
+        %prevStage = arith.remui %prev, %c4 : index
+        %next = arith.addi %prev, %c4 : index
+        %inK_4 = arith.cmpi ult, %next, %kTiles : index
+        %go_4 = arith.andi %leader, %inK_4 : i1
+        scf.if %go_4 {
+          %stageOff_4 = arith.muli %prevStage, %c24576 : index
+          %k0_4 = arith.muli %next, %c64 : index
+          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+          %m64_4 = arith.addi %m0, %c64 : index
+          %nB64_4 = arith.addi %nB, %c64 : index
+          %boxAt_8 = arith.addi %stageOff_4, %c0 : index
+          %halfOff_8 = arith.addi %pad, %boxAt_8 : index
+          %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
+          %halfOff_9 = arith.addi %pad, %boxAt_9 : index
+          %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          %w8At_12 = arith.addi %stageOff_4, %c16384 : index
+          %bytesOff_8 = arith.addi %pad, %w8At_12 : index
+          %bytes_8 = memref.view %dyn[%bytesOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %nB], %bar[%prevStage] to %bytes_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+          %w8At_13 = arith.addi %stageOff_4, %c20480 : index
+          %bytesOff_9 = arith.addi %pad, %w8At_13 : index
+          %bytes_9 = memref.view %dyn[%bytesOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %nB64_4], %bar[%prevStage] to %bytes_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        }
+        scf.yield %wg_8 : !acc128
+      }
+      nvvm.wgmma.wait.group.sync.aligned 0
+      %sum = llvm.extractvalue %acc[0] : !acc128
+      %sum_1 = llvm.extractvalue %acc[1] : !acc128
+      %sum_2 = llvm.extractvalue %acc[2] : !acc128
+      %sum_3 = llvm.extractvalue %acc[3] : !acc128
+      %sum_4 = llvm.extractvalue %acc[4] : !acc128
+      %sum_5 = llvm.extractvalue %acc[5] : !acc128
+      %sum_6 = llvm.extractvalue %acc[6] : !acc128
+      %sum_7 = llvm.extractvalue %acc[7] : !acc128
+      %sum_8 = llvm.extractvalue %acc[8] : !acc128
+      %sum_9 = llvm.extractvalue %acc[9] : !acc128
+      %sum_10 = llvm.extractvalue %acc[10] : !acc128
+      %sum_11 = llvm.extractvalue %acc[11] : !acc128
+      %sum_12 = llvm.extractvalue %acc[12] : !acc128
+      %sum_13 = llvm.extractvalue %acc[13] : !acc128
+      %sum_14 = llvm.extractvalue %acc[14] : !acc128
+      %sum_15 = llvm.extractvalue %acc[15] : !acc128
+      %sum_16 = llvm.extractvalue %acc[16] : !acc128
+      %sum_17 = llvm.extractvalue %acc[17] : !acc128
+      %sum_18 = llvm.extractvalue %acc[18] : !acc128
+      %sum_19 = llvm.extractvalue %acc[19] : !acc128
+      %sum_20 = llvm.extractvalue %acc[20] : !acc128
+      %sum_21 = llvm.extractvalue %acc[21] : !acc128
+      %sum_22 = llvm.extractvalue %acc[22] : !acc128
+      %sum_23 = llvm.extractvalue %acc[23] : !acc128
+      %sum_24 = llvm.extractvalue %acc[24] : !acc128
+      %sum_25 = llvm.extractvalue %acc[25] : !acc128
+      %sum_26 = llvm.extractvalue %acc[26] : !acc128
+      %sum_27 = llvm.extractvalue %acc[27] : !acc128
+      %sum_28 = llvm.extractvalue %acc[28] : !acc128
+      %sum_29 = llvm.extractvalue %acc[29] : !acc128
+      %sum_30 = llvm.extractvalue %acc[30] : !acc128
+      %sum_31 = llvm.extractvalue %acc[31] : !acc128
+      %sum_32 = llvm.extractvalue %acc[32] : !acc128
+      %sum_33 = llvm.extractvalue %acc[33] : !acc128
+      %sum_34 = llvm.extractvalue %acc[34] : !acc128
+      %sum_35 = llvm.extractvalue %acc[35] : !acc128
+      %sum_36 = llvm.extractvalue %acc[36] : !acc128
+      %sum_37 = llvm.extractvalue %acc[37] : !acc128
+      %sum_38 = llvm.extractvalue %acc[38] : !acc128
+      %sum_39 = llvm.extractvalue %acc[39] : !acc128
+      %sum_40 = llvm.extractvalue %acc[40] : !acc128
+      %sum_41 = llvm.extractvalue %acc[41] : !acc128
+      %sum_42 = llvm.extractvalue %acc[42] : !acc128
+      %sum_43 = llvm.extractvalue %acc[43] : !acc128
+      %sum_44 = llvm.extractvalue %acc[44] : !acc128
+      %sum_45 = llvm.extractvalue %acc[45] : !acc128
+      %sum_46 = llvm.extractvalue %acc[46] : !acc128
+      %sum_47 = llvm.extractvalue %acc[47] : !acc128
+      %sum_48 = llvm.extractvalue %acc[48] : !acc128
+      %sum_49 = llvm.extractvalue %acc[49] : !acc128
+      %sum_50 = llvm.extractvalue %acc[50] : !acc128
+      %sum_51 = llvm.extractvalue %acc[51] : !acc128
+      %sum_52 = llvm.extractvalue %acc[52] : !acc128
+      %sum_53 = llvm.extractvalue %acc[53] : !acc128
+      %sum_54 = llvm.extractvalue %acc[54] : !acc128
+      %sum_55 = llvm.extractvalue %acc[55] : !acc128
+      %sum_56 = llvm.extractvalue %acc[56] : !acc128
+      %sum_57 = llvm.extractvalue %acc[57] : !acc128
+      %sum_58 = llvm.extractvalue %acc[58] : !acc128
+      %sum_59 = llvm.extractvalue %acc[59] : !acc128
+      %sum_60 = llvm.extractvalue %acc[60] : !acc128
+      %sum_61 = llvm.extractvalue %acc[61] : !acc128
+      %sum_62 = llvm.extractvalue %acc[62] : !acc128
+      %sum_63 = llvm.extractvalue %acc[63] : !acc128
+      %col0 = arith.addi %n0, %t2 : index
+      %inRow = arith.cmpi ult, %rowA, %rowEnd : index
+      scf.if %inRow {
+        %cRow = arith.muli %rowA, %N : index
+        %col = arith.addi %col0, %c0 : index
+        %inCol = arith.cmpi ult, %col, %N : index
+        scf.if %inCol {
+          %cAt = arith.addi %cRow, %col : index
+          memref.store %sum, %C[%cAt] : memref<?xf32>
+        }
+        %col_1 = arith.addi %col0, %c1 : index
+        %inCol_1 = arith.cmpi ult, %col_1, %N : index
+        scf.if %inCol_1 {
+          %cAt_1 = arith.addi %cRow, %col_1 : index
+          memref.store %sum_1, %C[%cAt_1] : memref<?xf32>
+        }
+        %col_2 = arith.addi %col0, %c8 : index
+        %inCol_2 = arith.cmpi ult, %col_2, %N : index
+        scf.if %inCol_2 {
+          %cAt_2 = arith.addi %cRow, %col_2 : index
+          memref.store %sum_4, %C[%cAt_2] : memref<?xf32>
+        }
+        %col_3 = arith.addi %col0, %c9 : index
+        %inCol_3 = arith.cmpi ult, %col_3, %N : index
+        scf.if %inCol_3 {
+          %cAt_3 = arith.addi %cRow, %col_3 : index
+          memref.store %sum_5, %C[%cAt_3] : memref<?xf32>
+        }
+        %col_4 = arith.addi %col0, %c16 : index
+        %inCol_4 = arith.cmpi ult, %col_4, %N : index
+        scf.if %inCol_4 {
+          %cAt_4 = arith.addi %cRow, %col_4 : index
+          memref.store %sum_8, %C[%cAt_4] : memref<?xf32>
+        }
+        %col_5 = arith.addi %col0, %c17 : index
+        %inCol_5 = arith.cmpi ult, %col_5, %N : index
+        scf.if %inCol_5 {
+          %cAt_5 = arith.addi %cRow, %col_5 : index
+          memref.store %sum_9, %C[%cAt_5] : memref<?xf32>
+        }
+        %col_6 = arith.addi %col0, %c24 : index
+        %inCol_6 = arith.cmpi ult, %col_6, %N : index
+        scf.if %inCol_6 {
+          %cAt_6 = arith.addi %cRow, %col_6 : index
+          memref.store %sum_12, %C[%cAt_6] : memref<?xf32>
+        }
+        %col_7 = arith.addi %col0, %c25 : index
+        %inCol_7 = arith.cmpi ult, %col_7, %N : index
+        scf.if %inCol_7 {
+          %cAt_7 = arith.addi %cRow, %col_7 : index
+          memref.store %sum_13, %C[%cAt_7] : memref<?xf32>
+        }
+        %col_8 = arith.addi %col0, %c32 : index
+        %inCol_8 = arith.cmpi ult, %col_8, %N : index
+        scf.if %inCol_8 {
+          %cAt_8 = arith.addi %cRow, %col_8 : index
+          memref.store %sum_16, %C[%cAt_8] : memref<?xf32>
+        }
+        %col_9 = arith.addi %col0, %c33 : index
+        %inCol_9 = arith.cmpi ult, %col_9, %N : index
+        scf.if %inCol_9 {
+          %cAt_9 = arith.addi %cRow, %col_9 : index
+          memref.store %sum_17, %C[%cAt_9] : memref<?xf32>
+        }
+        %col_10 = arith.addi %col0, %c40 : index
+        %inCol_10 = arith.cmpi ult, %col_10, %N : index
+        scf.if %inCol_10 {
+          %cAt_10 = arith.addi %cRow, %col_10 : index
+          memref.store %sum_20, %C[%cAt_10] : memref<?xf32>
+        }
+        %col_11 = arith.addi %col0, %c41 : index
+        %inCol_11 = arith.cmpi ult, %col_11, %N : index
+        scf.if %inCol_11 {
+          %cAt_11 = arith.addi %cRow, %col_11 : index
+          memref.store %sum_21, %C[%cAt_11] : memref<?xf32>
+        }
+        %col_12 = arith.addi %col0, %c48 : index
+        %inCol_12 = arith.cmpi ult, %col_12, %N : index
+        scf.if %inCol_12 {
+          %cAt_12 = arith.addi %cRow, %col_12 : index
+          memref.store %sum_24, %C[%cAt_12] : memref<?xf32>
+        }
+        %col_13 = arith.addi %col0, %c49 : index
+        %inCol_13 = arith.cmpi ult, %col_13, %N : index
+        scf.if %inCol_13 {
+          %cAt_13 = arith.addi %cRow, %col_13 : index
+          memref.store %sum_25, %C[%cAt_13] : memref<?xf32>
+        }
+        %col_14 = arith.addi %col0, %c56 : index
+        %inCol_14 = arith.cmpi ult, %col_14, %N : index
+        scf.if %inCol_14 {
+          %cAt_14 = arith.addi %cRow, %col_14 : index
+          memref.store %sum_28, %C[%cAt_14] : memref<?xf32>
+        }
+        %col_15 = arith.addi %col0, %c57 : index
+        %inCol_15 = arith.cmpi ult, %col_15, %N : index
+        scf.if %inCol_15 {
+          %cAt_15 = arith.addi %cRow, %col_15 : index
+          memref.store %sum_29, %C[%cAt_15] : memref<?xf32>
+        }
+        %col_16 = arith.addi %col0, %c64 : index
+        %inCol_16 = arith.cmpi ult, %col_16, %N : index
+        scf.if %inCol_16 {
+          %cAt_16 = arith.addi %cRow, %col_16 : index
+          memref.store %sum_32, %C[%cAt_16] : memref<?xf32>
+        }
+        %col_17 = arith.addi %col0, %c65 : index
+        %inCol_17 = arith.cmpi ult, %col_17, %N : index
+        scf.if %inCol_17 {
+          %cAt_17 = arith.addi %cRow, %col_17 : index
+          memref.store %sum_33, %C[%cAt_17] : memref<?xf32>
+        }
+        %col_18 = arith.addi %col0, %c72 : index
+        %inCol_18 = arith.cmpi ult, %col_18, %N : index
+        scf.if %inCol_18 {
+          %cAt_18 = arith.addi %cRow, %col_18 : index
+          memref.store %sum_36, %C[%cAt_18] : memref<?xf32>
+        }
+        %col_19 = arith.addi %col0, %c73 : index
+        %inCol_19 = arith.cmpi ult, %col_19, %N : index
+        scf.if %inCol_19 {
+          %cAt_19 = arith.addi %cRow, %col_19 : index
+          memref.store %sum_37, %C[%cAt_19] : memref<?xf32>
+        }
+        %col_20 = arith.addi %col0, %c80 : index
+        %inCol_20 = arith.cmpi ult, %col_20, %N : index
+        scf.if %inCol_20 {
+          %cAt_20 = arith.addi %cRow, %col_20 : index
+          memref.store %sum_40, %C[%cAt_20] : memref<?xf32>
+        }
+        %col_21 = arith.addi %col0, %c81 : index
+        %inCol_21 = arith.cmpi ult, %col_21, %N : index
+        scf.if %inCol_21 {
+          %cAt_21 = arith.addi %cRow, %col_21 : index
+          memref.store %sum_41, %C[%cAt_21] : memref<?xf32>
+        }
+        %col_22 = arith.addi %col0, %c88 : index
+        %inCol_22 = arith.cmpi ult, %col_22, %N : index
+        scf.if %inCol_22 {
+          %cAt_22 = arith.addi %cRow, %col_22 : index
+          memref.store %sum_44, %C[%cAt_22] : memref<?xf32>
+        }
+        %col_23 = arith.addi %col0, %c89 : index
+        %inCol_23 = arith.cmpi ult, %col_23, %N : index
+        scf.if %inCol_23 {
+          %cAt_23 = arith.addi %cRow, %col_23 : index
+          memref.store %sum_45, %C[%cAt_23] : memref<?xf32>
+        }
+        %col_24 = arith.addi %col0, %c96 : index
+        %inCol_24 = arith.cmpi ult, %col_24, %N : index
+        scf.if %inCol_24 {
+          %cAt_24 = arith.addi %cRow, %col_24 : index
+          memref.store %sum_48, %C[%cAt_24] : memref<?xf32>
+        }
+        %col_25 = arith.addi %col0, %c97 : index
+        %inCol_25 = arith.cmpi ult, %col_25, %N : index
+        scf.if %inCol_25 {
+          %cAt_25 = arith.addi %cRow, %col_25 : index
+          memref.store %sum_49, %C[%cAt_25] : memref<?xf32>
+        }
+        %col_26 = arith.addi %col0, %c104 : index
+        %inCol_26 = arith.cmpi ult, %col_26, %N : index
+        scf.if %inCol_26 {
+          %cAt_26 = arith.addi %cRow, %col_26 : index
+          memref.store %sum_52, %C[%cAt_26] : memref<?xf32>
+        }
+        %col_27 = arith.addi %col0, %c105 : index
+        %inCol_27 = arith.cmpi ult, %col_27, %N : index
+        scf.if %inCol_27 {
+          %cAt_27 = arith.addi %cRow, %col_27 : index
+          memref.store %sum_53, %C[%cAt_27] : memref<?xf32>
+        }
+        %col_28 = arith.addi %col0, %c112 : index
+        %inCol_28 = arith.cmpi ult, %col_28, %N : index
+        scf.if %inCol_28 {
+          %cAt_28 = arith.addi %cRow, %col_28 : index
+          memref.store %sum_56, %C[%cAt_28] : memref<?xf32>
+        }
+        %col_29 = arith.addi %col0, %c113 : index
+        %inCol_29 = arith.cmpi ult, %col_29, %N : index
+        scf.if %inCol_29 {
+          %cAt_29 = arith.addi %cRow, %col_29 : index
+          memref.store %sum_57, %C[%cAt_29] : memref<?xf32>
+        }
+        %col_30 = arith.addi %col0, %c120 : index
+        %inCol_30 = arith.cmpi ult, %col_30, %N : index
+        scf.if %inCol_30 {
+          %cAt_30 = arith.addi %cRow, %col_30 : index
+          memref.store %sum_60, %C[%cAt_30] : memref<?xf32>
+        }
+        %col_31 = arith.addi %col0, %c121 : index
+        %inCol_31 = arith.cmpi ult, %col_31, %N : index
+        scf.if %inCol_31 {
+          %cAt_31 = arith.addi %cRow, %col_31 : index
+          memref.store %sum_61, %C[%cAt_31] : memref<?xf32>
+        }
+      }
+      %inRow_1 = arith.cmpi ult, %rowB, %rowEnd : index
+      scf.if %inRow_1 {
+        %cRow_1 = arith.muli %rowB, %N : index
+        %col_32 = arith.addi %col0, %c0 : index
+        %inCol_32 = arith.cmpi ult, %col_32, %N : index
+        scf.if %inCol_32 {
+          %cAt_32 = arith.addi %cRow_1, %col_32 : index
+          memref.store %sum_2, %C[%cAt_32] : memref<?xf32>
+        }
+        %col_33 = arith.addi %col0, %c1 : index
+        %inCol_33 = arith.cmpi ult, %col_33, %N : index
+        scf.if %inCol_33 {
+          %cAt_33 = arith.addi %cRow_1, %col_33 : index
+          memref.store %sum_3, %C[%cAt_33] : memref<?xf32>
+        }
+        %col_34 = arith.addi %col0, %c8 : index
+        %inCol_34 = arith.cmpi ult, %col_34, %N : index
+        scf.if %inCol_34 {
+          %cAt_34 = arith.addi %cRow_1, %col_34 : index
+          memref.store %sum_6, %C[%cAt_34] : memref<?xf32>
+        }
+        %col_35 = arith.addi %col0, %c9 : index
+        %inCol_35 = arith.cmpi ult, %col_35, %N : index
+        scf.if %inCol_35 {
+          %cAt_35 = arith.addi %cRow_1, %col_35 : index
+          memref.store %sum_7, %C[%cAt_35] : memref<?xf32>
+        }
+        %col_36 = arith.addi %col0, %c16 : index
+        %inCol_36 = arith.cmpi ult, %col_36, %N : index
+        scf.if %inCol_36 {
+          %cAt_36 = arith.addi %cRow_1, %col_36 : index
+          memref.store %sum_10, %C[%cAt_36] : memref<?xf32>
+        }
+        %col_37 = arith.addi %col0, %c17 : index
+        %inCol_37 = arith.cmpi ult, %col_37, %N : index
+        scf.if %inCol_37 {
+          %cAt_37 = arith.addi %cRow_1, %col_37 : index
+          memref.store %sum_11, %C[%cAt_37] : memref<?xf32>
+        }
+        %col_38 = arith.addi %col0, %c24 : index
+        %inCol_38 = arith.cmpi ult, %col_38, %N : index
+        scf.if %inCol_38 {
+          %cAt_38 = arith.addi %cRow_1, %col_38 : index
+          memref.store %sum_14, %C[%cAt_38] : memref<?xf32>
+        }
+        %col_39 = arith.addi %col0, %c25 : index
+        %inCol_39 = arith.cmpi ult, %col_39, %N : index
+        scf.if %inCol_39 {
+          %cAt_39 = arith.addi %cRow_1, %col_39 : index
+          memref.store %sum_15, %C[%cAt_39] : memref<?xf32>
+        }
+        %col_40 = arith.addi %col0, %c32 : index
+        %inCol_40 = arith.cmpi ult, %col_40, %N : index
+        scf.if %inCol_40 {
+          %cAt_40 = arith.addi %cRow_1, %col_40 : index
+          memref.store %sum_18, %C[%cAt_40] : memref<?xf32>
+        }
+        %col_41 = arith.addi %col0, %c33 : index
+        %inCol_41 = arith.cmpi ult, %col_41, %N : index
+        scf.if %inCol_41 {
+          %cAt_41 = arith.addi %cRow_1, %col_41 : index
+          memref.store %sum_19, %C[%cAt_41] : memref<?xf32>
+        }
+        %col_42 = arith.addi %col0, %c40 : index
+        %inCol_42 = arith.cmpi ult, %col_42, %N : index
+        scf.if %inCol_42 {
+          %cAt_42 = arith.addi %cRow_1, %col_42 : index
+          memref.store %sum_22, %C[%cAt_42] : memref<?xf32>
+        }
+        %col_43 = arith.addi %col0, %c41 : index
+        %inCol_43 = arith.cmpi ult, %col_43, %N : index
+        scf.if %inCol_43 {
+          %cAt_43 = arith.addi %cRow_1, %col_43 : index
+          memref.store %sum_23, %C[%cAt_43] : memref<?xf32>
+        }
+        %col_44 = arith.addi %col0, %c48 : index
+        %inCol_44 = arith.cmpi ult, %col_44, %N : index
+        scf.if %inCol_44 {
+          %cAt_44 = arith.addi %cRow_1, %col_44 : index
+          memref.store %sum_26, %C[%cAt_44] : memref<?xf32>
+        }
+        %col_45 = arith.addi %col0, %c49 : index
+        %inCol_45 = arith.cmpi ult, %col_45, %N : index
+        scf.if %inCol_45 {
+          %cAt_45 = arith.addi %cRow_1, %col_45 : index
+          memref.store %sum_27, %C[%cAt_45] : memref<?xf32>
+        }
+        %col_46 = arith.addi %col0, %c56 : index
+        %inCol_46 = arith.cmpi ult, %col_46, %N : index
+        scf.if %inCol_46 {
+          %cAt_46 = arith.addi %cRow_1, %col_46 : index
+          memref.store %sum_30, %C[%cAt_46] : memref<?xf32>
+        }
+        %col_47 = arith.addi %col0, %c57 : index
+        %inCol_47 = arith.cmpi ult, %col_47, %N : index
+        scf.if %inCol_47 {
+          %cAt_47 = arith.addi %cRow_1, %col_47 : index
+          memref.store %sum_31, %C[%cAt_47] : memref<?xf32>
+        }
+        %col_48 = arith.addi %col0, %c64 : index
+        %inCol_48 = arith.cmpi ult, %col_48, %N : index
+        scf.if %inCol_48 {
+          %cAt_48 = arith.addi %cRow_1, %col_48 : index
+          memref.store %sum_34, %C[%cAt_48] : memref<?xf32>
+        }
+        %col_49 = arith.addi %col0, %c65 : index
+        %inCol_49 = arith.cmpi ult, %col_49, %N : index
+        scf.if %inCol_49 {
+          %cAt_49 = arith.addi %cRow_1, %col_49 : index
+          memref.store %sum_35, %C[%cAt_49] : memref<?xf32>
+        }
+        %col_50 = arith.addi %col0, %c72 : index
+        %inCol_50 = arith.cmpi ult, %col_50, %N : index
+        scf.if %inCol_50 {
+          %cAt_50 = arith.addi %cRow_1, %col_50 : index
+          memref.store %sum_38, %C[%cAt_50] : memref<?xf32>
+        }
+        %col_51 = arith.addi %col0, %c73 : index
+        %inCol_51 = arith.cmpi ult, %col_51, %N : index
+        scf.if %inCol_51 {
+          %cAt_51 = arith.addi %cRow_1, %col_51 : index
+          memref.store %sum_39, %C[%cAt_51] : memref<?xf32>
+        }
+        %col_52 = arith.addi %col0, %c80 : index
+        %inCol_52 = arith.cmpi ult, %col_52, %N : index
+        scf.if %inCol_52 {
+          %cAt_52 = arith.addi %cRow_1, %col_52 : index
+          memref.store %sum_42, %C[%cAt_52] : memref<?xf32>
+        }
+        %col_53 = arith.addi %col0, %c81 : index
+        %inCol_53 = arith.cmpi ult, %col_53, %N : index
+        scf.if %inCol_53 {
+          %cAt_53 = arith.addi %cRow_1, %col_53 : index
+          memref.store %sum_43, %C[%cAt_53] : memref<?xf32>
+        }
+        %col_54 = arith.addi %col0, %c88 : index
+        %inCol_54 = arith.cmpi ult, %col_54, %N : index
+        scf.if %inCol_54 {
+          %cAt_54 = arith.addi %cRow_1, %col_54 : index
+          memref.store %sum_46, %C[%cAt_54] : memref<?xf32>
+        }
+        %col_55 = arith.addi %col0, %c89 : index
+        %inCol_55 = arith.cmpi ult, %col_55, %N : index
+        scf.if %inCol_55 {
+          %cAt_55 = arith.addi %cRow_1, %col_55 : index
+          memref.store %sum_47, %C[%cAt_55] : memref<?xf32>
+        }
+        %col_56 = arith.addi %col0, %c96 : index
+        %inCol_56 = arith.cmpi ult, %col_56, %N : index
+        scf.if %inCol_56 {
+          %cAt_56 = arith.addi %cRow_1, %col_56 : index
+          memref.store %sum_50, %C[%cAt_56] : memref<?xf32>
+        }
+        %col_57 = arith.addi %col0, %c97 : index
+        %inCol_57 = arith.cmpi ult, %col_57, %N : index
+        scf.if %inCol_57 {
+          %cAt_57 = arith.addi %cRow_1, %col_57 : index
+          memref.store %sum_51, %C[%cAt_57] : memref<?xf32>
+        }
+        %col_58 = arith.addi %col0, %c104 : index
+        %inCol_58 = arith.cmpi ult, %col_58, %N : index
+        scf.if %inCol_58 {
+          %cAt_58 = arith.addi %cRow_1, %col_58 : index
+          memref.store %sum_54, %C[%cAt_58] : memref<?xf32>
+        }
+        %col_59 = arith.addi %col0, %c105 : index
+        %inCol_59 = arith.cmpi ult, %col_59, %N : index
+        scf.if %inCol_59 {
+          %cAt_59 = arith.addi %cRow_1, %col_59 : index
+          memref.store %sum_55, %C[%cAt_59] : memref<?xf32>
+        }
+        %col_60 = arith.addi %col0, %c112 : index
+        %inCol_60 = arith.cmpi ult, %col_60, %N : index
+        scf.if %inCol_60 {
+          %cAt_60 = arith.addi %cRow_1, %col_60 : index
+          memref.store %sum_58, %C[%cAt_60] : memref<?xf32>
+        }
+        %col_61 = arith.addi %col0, %c113 : index
+        %inCol_61 = arith.cmpi ult, %col_61, %N : index
+        scf.if %inCol_61 {
+          %cAt_61 = arith.addi %cRow_1, %col_61 : index
+          memref.store %sum_59, %C[%cAt_61] : memref<?xf32>
+        }
+        %col_62 = arith.addi %col0, %c120 : index
+        %inCol_62 = arith.cmpi ult, %col_62, %N : index
+        scf.if %inCol_62 {
+          %cAt_62 = arith.addi %cRow_1, %col_62 : index
+          memref.store %sum_62, %C[%cAt_62] : memref<?xf32>
+        }
+        %col_63 = arith.addi %col0, %c121 : index
+        %inCol_63 = arith.cmpi ult, %col_63, %N : index
+        scf.if %inCol_63 {
+          %cAt_63 = arith.addi %cRow_1, %col_63 : index
+          memref.store %sum_63, %C[%cAt_63] : memref<?xf32>
+        }
+      }
+    }
+    gpu.return
+  }
+  gpu.func @grouped_gemm_wgmma_swiglu_fp8w_bf16_tn_tiled(%mapAPtr: !llvm.ptr, %mapBPtr: !llvm.ptr, %mapUPtr: !llvm.ptr,
+                  %sb: memref<?xf32>, %sbu: memref<?xf32>,
+                  %D: memref<?xbf16>, %offsets: memref<?xi32>, %tiles: memref<?xi32>,
+                  %N: index, %K: index, %blockN: index, %blockK: index)
+      kernel attributes {known_block_size = array<i32: 256, 1, 1>,
+                         dsc.tile = array<i64: 128, 128>,
+                         dsc.tma_box = array<i64: 64, 64>,
+                         dsc.dynamic_shared_memory = 132096 : i64} {
+    %mapA = builtin.unrealized_conversion_cast %mapAPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+    %mapB = builtin.unrealized_conversion_cast %mapBPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+    %mapU = builtin.unrealized_conversion_cast %mapUPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c3 = arith.constant 3 : index
+    %c4 = arith.constant 4 : index
+    %c8 = arith.constant 8 : index
+    %c9 = arith.constant 9 : index
+    %c16 = arith.constant 16 : index
+    %c17 = arith.constant 17 : index
+    %c24 = arith.constant 24 : index
+    %c25 = arith.constant 25 : index
+    %c32 = arith.constant 32 : index
+    %c33 = arith.constant 33 : index
+    %c40 = arith.constant 40 : index
+    %c41 = arith.constant 41 : index
+    %c48 = arith.constant 48 : index
+    %c49 = arith.constant 49 : index
+    %c56 = arith.constant 56 : index
+    %c57 = arith.constant 57 : index
+    %c63 = arith.constant 63 : index
+    %c64 = arith.constant 64 : index
+    %c96 = arith.constant 96 : index
+    %c128 = arith.constant 128 : index
+    %c1023 = arith.constant 1023 : index
+    %c1024 = arith.constant 1024 : index
+    %c4096 = arith.constant 4096 : index
+    %c6144 = arith.constant 6144 : index
+    %c8192 = arith.constant 8192 : index
+    %c16384 = arith.constant 16384 : index
+    %c20480 = arith.constant 20480 : index
+    %c24576 = arith.constant 24576 : index
+    %c98304 = arith.constant 98304 : index
+    %c10000000 = arith.constant 10000000 : index
+    %i8 = arith.constant 8 : i32
+    %i16 = arith.constant 16 : i32
+    %i20 = arith.constant 20 : i32
+    %i24 = arith.constant 24 : i32
+    %i127 = arith.constant 127 : i32
+    %i128 = arith.constant 128 : i32
+    %i133169152 = arith.constant 133169152 : i32
+    %l0 = arith.constant 0 : i64
+    %l2 = arith.constant 2 : i64
+    %l4 = arith.constant 4 : i64
+    %l6 = arith.constant 6 : i64
+    %l512 = arith.constant 512 : i64
+    %l1024 = arith.constant 1024 : i64
+    %l1536 = arith.constant 1536 : i64
+    %l6144 = arith.constant 6144 : i64
+    %l16383 = arith.constant 16383 : i64
+    %l4611686293305360384 = arith.constant 4611686293305360384 : i64
+    %zero = arith.constant 0.0 : f32
+    %ninf = arith.constant 0xFF800000 : f32
+    %one = arith.constant 1.0 : f32
+    %bm = gpu.block_id y
+    %bn = gpu.block_id x
+    %tid = gpu.thread_id x
+    %wg = arith.divui %tid, %c128 : index
+    %wtid = arith.remui %tid, %c128 : index
+    %warp = arith.divui %wtid, %c32 : index
+    %lane = arith.remui %tid, %c32 : index
+    %g = arith.divui %lane, %c4 : index
+    %t = arith.remui %lane, %c4 : index
+    %t2 = arith.muli %t, %c2 : index
+    %leader = arith.cmpi eq, %tid, %c0 : index
+    %tAt = arith.muli %bm, %c2 : index
+    %tAt1 = arith.addi %tAt, %c1 : index
+    %tileE = memref.load %tiles[%tAt] : memref<?xi32>
+    %tileRow = memref.load %tiles[%tAt1] : memref<?xi32>
+    %noTile = arith.constant 0 : i32
+    %listed = arith.cmpi sge, %tileE, %noTile : i32
+    %eSafe = arith.maxsi %tileE, %noTile : i32
+    %rowSafe = arith.maxsi %tileRow, %noTile : i32
+    %expert = arith.index_cast %eSafe : i32 to index
+    %m0 = arith.index_cast %rowSafe : i32 to index
+    %expert1 = arith.addi %expert, %c1 : index
+    %end32 = memref.load %offsets[%expert1] : memref<?xi32>
+    %rowEnd = arith.index_cast %end32 : i32 to index
+    scf.if %listed {
+      %n0 = arith.muli %bn, %c128 : index
+      %nOut = arith.divui %n0, %c2 : index
+      %eN = arith.muli %expert, %N : index
+      %nB = arith.addi %eN, %nOut : index
+      %kUp = arith.addi %K, %c63 : index
+      %kTiles = arith.divui %kUp, %c64 : index
+      %bar = nvgpu.mbarrier.create -> !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+      %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+      %base = memref.extract_aligned_pointer_as_index %dyn : memref<?xi8, #gpu.address_space<workgroup>> -> index
+      %lastBarrier = nvgpu.mbarrier.get %bar[%c3] : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> i64
+      %lastBarrierAt = arith.index_cast %lastBarrier : i64 to index
+      %barriersEnd = arith.addi %lastBarrierAt, %c8 : index
+      %free = arith.maxui %base, %barriersEnd : index
+      %up = arith.addi %free, %c1023 : index
+      %aligned0 = arith.divui %up, %c1024 : index
+      %aligned = arith.muli %aligned0, %c1024 : index
+      %pad = arith.subi %aligned, %base : index
+      %alignedI64 = arith.index_cast %aligned : index to i64
+      %addr16 = arith.shrui %alignedI64, %l4 : i64
+      %start = arith.andi %addr16, %l16383 : i64
+      %kDesc = arith.ori %start, %l4611686293305360384 : i64
+      scf.if %leader {
+        nvgpu.mbarrier.init %bar[%c0], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.init %bar[%c1], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.init %bar[%c2], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.init %bar[%c3], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        // The barriers' initialization, visible to the TMA unit (the async
+        // proxy) before any copy completes on them.
+        nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+        nvgpu.tma.fence.descriptor %mapA : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.prefetch.descriptor %mapA : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.fence.descriptor %mapB : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.prefetch.descriptor %mapB : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.fence.descriptor %mapU : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.prefetch.descriptor %mapU : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+      }
+      gpu.barrier
+      %w8WordsOff = arith.addi %pad, %c0 : index
+      %w8Words = memref.view %dyn[%w8WordsOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<24576xi32, #gpu.address_space<workgroup>>
+      %w8TilesOff = arith.addi %pad, %c98304 : index
+      %w8Tiles = memref.view %dyn[%w8TilesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16384xbf16, #gpu.address_space<workgroup>>
+      %w8Chunk = arith.remui %tid, %c8 : index
+      %w8Row0 = arith.divui %tid, %c8 : index
+      %w8RowSw = arith.remui %w8Row0, %c8 : index
+      %w8Swizzled = arith.xori %w8Chunk, %w8RowSw : index
+      %w8Col = arith.muli %w8Chunk, %c8 : index
+      %w8Bk1 = arith.subi %blockK, %c1 : index
+      %w8KUp = arith.addi %K, %w8Bk1 : index
+      %kBlocks = arith.divui %w8KUp, %blockK : index
+      %kbLast = arith.subi %kBlocks, %c1 : index
+      %w8Bn1 = arith.subi %blockN, %c1 : index
+      %w8NUp = arith.addi %N, %w8Bn1 : index
+      %nBlocks = arith.divui %w8NUp, %blockN : index
+      %eBlocks = arith.muli %expert, %nBlocks : index
+      %w8Row = arith.addi %w8Row0, %c0 : index
+      %w8N = arith.addi %nOut, %w8Row : index
+      %w8InN = arith.cmpi ult, %w8N, %N : index
+      %w8SRow0 = arith.divui %w8N, %blockN : index
+      %w8SRow1 = arith.addi %w8SRow0, %eBlocks : index
+      %w8SRow = arith.select %w8InN, %w8SRow1, %c0 : index
+      %w8SBase = arith.muli %w8SRow, %kBlocks : index
+      %w8RowWords = arith.muli %w8Row, %c16 : index
+      %w8Word0 = arith.addi %w8RowWords, %c4096 : index
+      %w8ChunkWords = arith.muli %w8Chunk, %c2 : index
+      %w8Word = arith.addi %w8Word0, %w8ChunkWords : index
+      %w8RowAt = arith.muli %w8Row, %c64 : index
+      %w8SwAt = arith.muli %w8Swizzled, %c8 : index
+      %w8At = arith.addi %w8RowAt, %w8SwAt : index
+      %w8Row_1 = arith.addi %w8Row0, %c32 : index
+      %w8N_1 = arith.addi %nOut, %w8Row_1 : index
+      %w8InN_1 = arith.cmpi ult, %w8N_1, %N : index
+      %w8SRow0_1 = arith.divui %w8N_1, %blockN : index
+      %w8SRow1_1 = arith.addi %w8SRow0_1, %eBlocks : index
+      %w8SRow_1 = arith.select %w8InN_1, %w8SRow1_1, %c0 : index
+      %w8SBase_1 = arith.muli %w8SRow_1, %kBlocks : index
+      %w8RowWords_1 = arith.muli %w8Row_1, %c16 : index
+      %w8Word0_1 = arith.addi %w8RowWords_1, %c4096 : index
+      %w8ChunkWords_1 = arith.muli %w8Chunk, %c2 : index
+      %w8Word_1 = arith.addi %w8Word0_1, %w8ChunkWords_1 : index
+      %w8RowAt_1 = arith.muli %w8Row_1, %c64 : index
+      %w8SwAt_1 = arith.muli %w8Swizzled, %c8 : index
+      %w8At_1 = arith.addi %w8RowAt_1, %w8SwAt_1 : index
+      %w8Row_2 = arith.addi %w8Row0, %c64 : index
+      %w8Local = arith.subi %w8Row_2, %c64 : index
+      %w8N_2 = arith.addi %nOut, %w8Local : index
+      %w8InN_2 = arith.cmpi ult, %w8N_2, %N : index
+      %w8SRow0_2 = arith.divui %w8N_2, %blockN : index
+      %w8SRow1_2 = arith.addi %w8SRow0_2, %eBlocks : index
+      %w8SRow_2 = arith.select %w8InN_2, %w8SRow1_2, %c0 : index
+      %w8SBase_2 = arith.muli %w8SRow_2, %kBlocks : index
+      %w8RowWords_2 = arith.muli %w8Row_2, %c16 : index
+      %w8Word0_2 = arith.addi %w8RowWords_2, %c4096 : index
+      %w8ChunkWords_2 = arith.muli %w8Chunk, %c2 : index
+      %w8Word_2 = arith.addi %w8Word0_2, %w8ChunkWords_2 : index
+      %w8RowAt_2 = arith.muli %w8Row_2, %c64 : index
+      %w8SwAt_2 = arith.muli %w8Swizzled, %c8 : index
+      %w8At_2 = arith.addi %w8RowAt_2, %w8SwAt_2 : index
+      %w8Row_3 = arith.addi %w8Row0, %c96 : index
+      %w8Local_1 = arith.subi %w8Row_3, %c64 : index
+      %w8N_3 = arith.addi %nOut, %w8Local_1 : index
+      %w8InN_3 = arith.cmpi ult, %w8N_3, %N : index
+      %w8SRow0_3 = arith.divui %w8N_3, %blockN : index
+      %w8SRow1_3 = arith.addi %w8SRow0_3, %eBlocks : index
+      %w8SRow_3 = arith.select %w8InN_3, %w8SRow1_3, %c0 : index
+      %w8SBase_3 = arith.muli %w8SRow_3, %kBlocks : index
+      %w8RowWords_3 = arith.muli %w8Row_3, %c16 : index
+      %w8Word0_3 = arith.addi %w8RowWords_3, %c4096 : index
+      %w8ChunkWords_3 = arith.muli %w8Chunk, %c2 : index
+      %w8Word_3 = arith.addi %w8Word0_3, %w8ChunkWords_3 : index
+      %w8RowAt_3 = arith.muli %w8Row_3, %c64 : index
+      %w8SwAt_3 = arith.muli %w8Swizzled, %c8 : index
+      %w8At_3 = arith.addi %w8RowAt_3, %w8SwAt_3 : index
+      %w8Pow = arith.constant 0x7B800000 : f32
+      %w8Nan = arith.constant 0x7FC00000 : f32
+      %inK = arith.cmpi ult, %c0, %kTiles : index
+      %go = arith.andi %leader, %inK : i1
+      scf.if %go {
+        %stageOff = arith.muli %c0, %c24576 : index
+        %k0 = arith.muli %c0, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %m64 = arith.addi %m0, %c64 : index
+        %boxAt = arith.addi %stageOff, %c0 : index
+        %halfOff = arith.addi %pad, %boxAt : index
+        %half = memref.view %dyn[%halfOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0, %m0], %bar[%c0] to %half : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_1 = arith.addi %stageOff, %c8192 : index
+        %halfOff_1 = arith.addi %pad, %boxAt_1 : index
+        %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %w8At_4 = arith.addi %stageOff, %c16384 : index
+        %bytesOff = arith.addi %pad, %w8At_4 : index
+        %bytes = memref.view %dyn[%bytesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %nB], %bar[%c0] to %bytes : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %w8At_5 = arith.addi %stageOff, %c20480 : index
+        %bytesOff_1 = arith.addi %pad, %w8At_5 : index
+        %bytes_1 = memref.view %dyn[%bytesOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0, %nB], %bar[%c0] to %bytes_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %inK_1 = arith.cmpi ult, %c1, %kTiles : index
+      %go_1 = arith.andi %leader, %inK_1 : i1
+      scf.if %go_1 {
+        %stageOff_1 = arith.muli %c1, %c24576 : index
+        %k0_1 = arith.muli %c1, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %m64_1 = arith.addi %m0, %c64 : index
+        %boxAt_2 = arith.addi %stageOff_1, %c0 : index
+        %halfOff_2 = arith.addi %pad, %boxAt_2 : index
+        %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
+        %halfOff_3 = arith.addi %pad, %boxAt_3 : index
+        %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %w8At_6 = arith.addi %stageOff_1, %c16384 : index
+        %bytesOff_2 = arith.addi %pad, %w8At_6 : index
+        %bytes_2 = memref.view %dyn[%bytesOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %nB], %bar[%c1] to %bytes_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %w8At_7 = arith.addi %stageOff_1, %c20480 : index
+        %bytesOff_3 = arith.addi %pad, %w8At_7 : index
+        %bytes_3 = memref.view %dyn[%bytesOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_1, %nB], %bar[%c1] to %bytes_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %inK_2 = arith.cmpi ult, %c2, %kTiles : index
+      %go_2 = arith.andi %leader, %inK_2 : i1
+      scf.if %go_2 {
+        %stageOff_2 = arith.muli %c2, %c24576 : index
+        %k0_2 = arith.muli %c2, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %m64_2 = arith.addi %m0, %c64 : index
+        %boxAt_4 = arith.addi %stageOff_2, %c0 : index
+        %halfOff_4 = arith.addi %pad, %boxAt_4 : index
+        %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
+        %halfOff_5 = arith.addi %pad, %boxAt_5 : index
+        %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %w8At_8 = arith.addi %stageOff_2, %c16384 : index
+        %bytesOff_4 = arith.addi %pad, %w8At_8 : index
+        %bytes_4 = memref.view %dyn[%bytesOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %nB], %bar[%c2] to %bytes_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %w8At_9 = arith.addi %stageOff_2, %c20480 : index
+        %bytesOff_5 = arith.addi %pad, %w8At_9 : index
+        %bytes_5 = memref.view %dyn[%bytesOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_2, %nB], %bar[%c2] to %bytes_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %inK_3 = arith.cmpi ult, %c3, %kTiles : index
+      %go_3 = arith.andi %leader, %inK_3 : i1
+      scf.if %go_3 {
+        %stageOff_3 = arith.muli %c3, %c24576 : index
+        %k0_3 = arith.muli %c3, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %m64_3 = arith.addi %m0, %c64 : index
+        %boxAt_6 = arith.addi %stageOff_3, %c0 : index
+        %halfOff_6 = arith.addi %pad, %boxAt_6 : index
+        %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
+        %halfOff_7 = arith.addi %pad, %boxAt_7 : index
+        %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %w8At_10 = arith.addi %stageOff_3, %c16384 : index
+        %bytesOff_6 = arith.addi %pad, %w8At_10 : index
+        %bytes_6 = memref.view %dyn[%bytesOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %nB], %bar[%c3] to %bytes_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %w8At_11 = arith.addi %stageOff_3, %c20480 : index
+        %bytesOff_7 = arith.addi %pad, %w8At_11 : index
+        %bytes_7 = memref.view %dyn[%bytesOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_3, %nB], %bar[%c3] to %bytes_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %w64 = arith.muli %wg, %c64 : index
+      %w16 = arith.muli %warp, %c16 : index
+      %rowIn = arith.addi %w64, %w16 : index
+      %rowA0 = arith.addi %rowIn, %g : index
+      %rowA = arith.addi %m0, %rowA0 : index
+      %rowB = arith.addi %rowA, %c8 : index
+      %wgI64 = arith.index_cast %wg : index to i64
+      %aHalf = arith.muli %wgI64, %l512 : i64
+      %aDesc = arith.addi %kDesc, %aHalf : i64
+      %accInit = llvm.mlir.undef : !acc128
+      %stage = arith.remui %c0, %c4 : index
+      %round = arith.divui %c0, %c4 : index
+      %parityIdx = arith.remui %round, %c2 : index
+      %parity = arith.index_cast %parityIdx : index to i1
+      nvgpu.mbarrier.try_wait.parity %bar[%stage], %parity, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+      %stageI64 = arith.index_cast %stage : index to i64
+      %stageDesc = arith.muli %stageI64, %l1536 : i64
+      %aStage = arith.addi %aDesc, %stageDesc : i64
+      %w8Tile = arith.remui %c0, %c2 : index
+      %w8TileAt = arith.muli %w8Tile, %c8192 : index
+      %w8K0 = arith.muli %c0, %c64 : index
+      %w8K = arith.addi %w8K0, %w8Col : index
+      %w8Kb0 = arith.divui %w8K, %blockK : index
+      %w8Kb = arith.minui %w8Kb0, %kbLast : index
+      %w8StageWords = arith.muli %stage, %c6144 : index
+      %w8SAt = arith.addi %w8SBase, %w8Kb : index
+      %w8Scale = memref.load %sb[%w8SAt] : memref<?xf32>
+      %w8WordAt = arith.addi %w8StageWords, %w8Word : index
+      %w8Pair = vector.load %w8Words[%w8WordAt] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+      %w8Bits = vector.extract %w8Pair[0] : i32 from vector<2xi32>
+      %w8Sign = arith.andi %w8Bits, %i128 : i32
+      %w8SignAt = arith.shli %w8Sign, %i24 : i32
+      %w8Mag = arith.andi %w8Bits, %i127 : i32
+      %w8MagAt = arith.shli %w8Mag, %i20 : i32
+      %w8Bits32 = arith.ori %w8SignAt, %w8MagAt : i32
+      %w8F32 = arith.bitcast %w8Bits32 : i32 to f32
+      %w8Value = arith.mulf %w8F32, %w8Pow : f32
+      %w8IsNan = arith.cmpi eq, %w8MagAt, %i133169152 : i32
+      %w8Checked = arith.select %w8IsNan, %w8Nan, %w8Value : f32
+      %w8Scaled = arith.mulf %w8Checked, %w8Scale : f32
+      %w8Bf16 = arith.truncf %w8Scaled : f32 to bf16
+      %w8Byte = arith.shrui %w8Bits, %i8 : i32
+      %w8Sign_1 = arith.andi %w8Byte, %i128 : i32
+      %w8SignAt_1 = arith.shli %w8Sign_1, %i24 : i32
+      %w8Mag_1 = arith.andi %w8Byte, %i127 : i32
+      %w8MagAt_1 = arith.shli %w8Mag_1, %i20 : i32
+      %w8Bits32_1 = arith.ori %w8SignAt_1, %w8MagAt_1 : i32
+      %w8F32_1 = arith.bitcast %w8Bits32_1 : i32 to f32
+      %w8Value_1 = arith.mulf %w8F32_1, %w8Pow : f32
+      %w8IsNan_1 = arith.cmpi eq, %w8MagAt_1, %i133169152 : i32
+      %w8Checked_1 = arith.select %w8IsNan_1, %w8Nan, %w8Value_1 : f32
+      %w8Scaled_1 = arith.mulf %w8Checked_1, %w8Scale : f32
+      %w8Bf16_1 = arith.truncf %w8Scaled_1 : f32 to bf16
+      %w8Byte_1 = arith.shrui %w8Bits, %i16 : i32
+      %w8Sign_2 = arith.andi %w8Byte_1, %i128 : i32
+      %w8SignAt_2 = arith.shli %w8Sign_2, %i24 : i32
+      %w8Mag_2 = arith.andi %w8Byte_1, %i127 : i32
+      %w8MagAt_2 = arith.shli %w8Mag_2, %i20 : i32
+      %w8Bits32_2 = arith.ori %w8SignAt_2, %w8MagAt_2 : i32
+      %w8F32_2 = arith.bitcast %w8Bits32_2 : i32 to f32
+      %w8Value_2 = arith.mulf %w8F32_2, %w8Pow : f32
+      %w8IsNan_2 = arith.cmpi eq, %w8MagAt_2, %i133169152 : i32
+      %w8Checked_2 = arith.select %w8IsNan_2, %w8Nan, %w8Value_2 : f32
+      %w8Scaled_2 = arith.mulf %w8Checked_2, %w8Scale : f32
+      %w8Bf16_2 = arith.truncf %w8Scaled_2 : f32 to bf16
+      %w8Byte_2 = arith.shrui %w8Bits, %i24 : i32
+      %w8Sign_3 = arith.andi %w8Byte_2, %i128 : i32
+      %w8SignAt_3 = arith.shli %w8Sign_3, %i24 : i32
+      %w8Mag_3 = arith.andi %w8Byte_2, %i127 : i32
+      %w8MagAt_3 = arith.shli %w8Mag_3, %i20 : i32
+      %w8Bits32_3 = arith.ori %w8SignAt_3, %w8MagAt_3 : i32
+      %w8F32_3 = arith.bitcast %w8Bits32_3 : i32 to f32
+      %w8Value_3 = arith.mulf %w8F32_3, %w8Pow : f32
+      %w8IsNan_3 = arith.cmpi eq, %w8MagAt_3, %i133169152 : i32
+      %w8Checked_3 = arith.select %w8IsNan_3, %w8Nan, %w8Value_3 : f32
+      %w8Scaled_3 = arith.mulf %w8Checked_3, %w8Scale : f32
+      %w8Bf16_3 = arith.truncf %w8Scaled_3 : f32 to bf16
+      %w8Bits_1 = vector.extract %w8Pair[1] : i32 from vector<2xi32>
+      %w8Sign_4 = arith.andi %w8Bits_1, %i128 : i32
+      %w8SignAt_4 = arith.shli %w8Sign_4, %i24 : i32
+      %w8Mag_4 = arith.andi %w8Bits_1, %i127 : i32
+      %w8MagAt_4 = arith.shli %w8Mag_4, %i20 : i32
+      %w8Bits32_4 = arith.ori %w8SignAt_4, %w8MagAt_4 : i32
+      %w8F32_4 = arith.bitcast %w8Bits32_4 : i32 to f32
+      %w8Value_4 = arith.mulf %w8F32_4, %w8Pow : f32
+      %w8IsNan_4 = arith.cmpi eq, %w8MagAt_4, %i133169152 : i32
+      %w8Checked_4 = arith.select %w8IsNan_4, %w8Nan, %w8Value_4 : f32
+      %w8Scaled_4 = arith.mulf %w8Checked_4, %w8Scale : f32
+      %w8Bf16_4 = arith.truncf %w8Scaled_4 : f32 to bf16
+      %w8Byte_3 = arith.shrui %w8Bits_1, %i8 : i32
+      %w8Sign_5 = arith.andi %w8Byte_3, %i128 : i32
+      %w8SignAt_5 = arith.shli %w8Sign_5, %i24 : i32
+      %w8Mag_5 = arith.andi %w8Byte_3, %i127 : i32
+      %w8MagAt_5 = arith.shli %w8Mag_5, %i20 : i32
+      %w8Bits32_5 = arith.ori %w8SignAt_5, %w8MagAt_5 : i32
+      %w8F32_5 = arith.bitcast %w8Bits32_5 : i32 to f32
+      %w8Value_5 = arith.mulf %w8F32_5, %w8Pow : f32
+      %w8IsNan_5 = arith.cmpi eq, %w8MagAt_5, %i133169152 : i32
+      %w8Checked_5 = arith.select %w8IsNan_5, %w8Nan, %w8Value_5 : f32
+      %w8Scaled_5 = arith.mulf %w8Checked_5, %w8Scale : f32
+      %w8Bf16_5 = arith.truncf %w8Scaled_5 : f32 to bf16
+      %w8Byte_4 = arith.shrui %w8Bits_1, %i16 : i32
+      %w8Sign_6 = arith.andi %w8Byte_4, %i128 : i32
+      %w8SignAt_6 = arith.shli %w8Sign_6, %i24 : i32
+      %w8Mag_6 = arith.andi %w8Byte_4, %i127 : i32
+      %w8MagAt_6 = arith.shli %w8Mag_6, %i20 : i32
+      %w8Bits32_6 = arith.ori %w8SignAt_6, %w8MagAt_6 : i32
+      %w8F32_6 = arith.bitcast %w8Bits32_6 : i32 to f32
+      %w8Value_6 = arith.mulf %w8F32_6, %w8Pow : f32
+      %w8IsNan_6 = arith.cmpi eq, %w8MagAt_6, %i133169152 : i32
+      %w8Checked_6 = arith.select %w8IsNan_6, %w8Nan, %w8Value_6 : f32
+      %w8Scaled_6 = arith.mulf %w8Checked_6, %w8Scale : f32
+      %w8Bf16_6 = arith.truncf %w8Scaled_6 : f32 to bf16
+      %w8Byte_5 = arith.shrui %w8Bits_1, %i24 : i32
+      %w8Sign_7 = arith.andi %w8Byte_5, %i128 : i32
+      %w8SignAt_7 = arith.shli %w8Sign_7, %i24 : i32
+      %w8Mag_7 = arith.andi %w8Byte_5, %i127 : i32
+      %w8MagAt_7 = arith.shli %w8Mag_7, %i20 : i32
+      %w8Bits32_7 = arith.ori %w8SignAt_7, %w8MagAt_7 : i32
+      %w8F32_7 = arith.bitcast %w8Bits32_7 : i32 to f32
+      %w8Value_7 = arith.mulf %w8F32_7, %w8Pow : f32
+      %w8IsNan_7 = arith.cmpi eq, %w8MagAt_7, %i133169152 : i32
+      %w8Checked_7 = arith.select %w8IsNan_7, %w8Nan, %w8Value_7 : f32
+      %w8Scaled_7 = arith.mulf %w8Checked_7, %w8Scale : f32
+      %w8Bf16_7 = arith.truncf %w8Scaled_7 : f32 to bf16
+      %w8Chunk8 = vector.from_elements %w8Bf16, %w8Bf16_1, %w8Bf16_2, %w8Bf16_3, %w8Bf16_4, %w8Bf16_5, %w8Bf16_6, %w8Bf16_7 : vector<8xbf16>
+      %w8Dst = arith.addi %w8TileAt, %w8At : index
+      vector.store %w8Chunk8, %w8Tiles[%w8Dst] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %w8SAt_1 = arith.addi %w8SBase_1, %w8Kb : index
+      %w8Scale_1 = memref.load %sb[%w8SAt_1] : memref<?xf32>
+      %w8WordAt_1 = arith.addi %w8StageWords, %w8Word_1 : index
+      %w8Pair_1 = vector.load %w8Words[%w8WordAt_1] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+      %w8Bits_2 = vector.extract %w8Pair_1[0] : i32 from vector<2xi32>
+      %w8Sign_8 = arith.andi %w8Bits_2, %i128 : i32
+      %w8SignAt_8 = arith.shli %w8Sign_8, %i24 : i32
+      %w8Mag_8 = arith.andi %w8Bits_2, %i127 : i32
+      %w8MagAt_8 = arith.shli %w8Mag_8, %i20 : i32
+      %w8Bits32_8 = arith.ori %w8SignAt_8, %w8MagAt_8 : i32
+      %w8F32_8 = arith.bitcast %w8Bits32_8 : i32 to f32
+      %w8Value_8 = arith.mulf %w8F32_8, %w8Pow : f32
+      %w8IsNan_8 = arith.cmpi eq, %w8MagAt_8, %i133169152 : i32
+      %w8Checked_8 = arith.select %w8IsNan_8, %w8Nan, %w8Value_8 : f32
+      %w8Scaled_8 = arith.mulf %w8Checked_8, %w8Scale_1 : f32
+      %w8Bf16_8 = arith.truncf %w8Scaled_8 : f32 to bf16
+      %w8Byte_6 = arith.shrui %w8Bits_2, %i8 : i32
+      %w8Sign_9 = arith.andi %w8Byte_6, %i128 : i32
+      %w8SignAt_9 = arith.shli %w8Sign_9, %i24 : i32
+      %w8Mag_9 = arith.andi %w8Byte_6, %i127 : i32
+      %w8MagAt_9 = arith.shli %w8Mag_9, %i20 : i32
+      %w8Bits32_9 = arith.ori %w8SignAt_9, %w8MagAt_9 : i32
+      %w8F32_9 = arith.bitcast %w8Bits32_9 : i32 to f32
+      %w8Value_9 = arith.mulf %w8F32_9, %w8Pow : f32
+      %w8IsNan_9 = arith.cmpi eq, %w8MagAt_9, %i133169152 : i32
+      %w8Checked_9 = arith.select %w8IsNan_9, %w8Nan, %w8Value_9 : f32
+      %w8Scaled_9 = arith.mulf %w8Checked_9, %w8Scale_1 : f32
+      %w8Bf16_9 = arith.truncf %w8Scaled_9 : f32 to bf16
+      %w8Byte_7 = arith.shrui %w8Bits_2, %i16 : i32
+      %w8Sign_10 = arith.andi %w8Byte_7, %i128 : i32
+      %w8SignAt_10 = arith.shli %w8Sign_10, %i24 : i32
+      %w8Mag_10 = arith.andi %w8Byte_7, %i127 : i32
+      %w8MagAt_10 = arith.shli %w8Mag_10, %i20 : i32
+      %w8Bits32_10 = arith.ori %w8SignAt_10, %w8MagAt_10 : i32
+      %w8F32_10 = arith.bitcast %w8Bits32_10 : i32 to f32
+      %w8Value_10 = arith.mulf %w8F32_10, %w8Pow : f32
+      %w8IsNan_10 = arith.cmpi eq, %w8MagAt_10, %i133169152 : i32
+      %w8Checked_10 = arith.select %w8IsNan_10, %w8Nan, %w8Value_10 : f32
+      %w8Scaled_10 = arith.mulf %w8Checked_10, %w8Scale_1 : f32
+      %w8Bf16_10 = arith.truncf %w8Scaled_10 : f32 to bf16
+      %w8Byte_8 = arith.shrui %w8Bits_2, %i24 : i32
+      %w8Sign_11 = arith.andi %w8Byte_8, %i128 : i32
+      %w8SignAt_11 = arith.shli %w8Sign_11, %i24 : i32
+      %w8Mag_11 = arith.andi %w8Byte_8, %i127 : i32
+      %w8MagAt_11 = arith.shli %w8Mag_11, %i20 : i32
+      %w8Bits32_11 = arith.ori %w8SignAt_11, %w8MagAt_11 : i32
+      %w8F32_11 = arith.bitcast %w8Bits32_11 : i32 to f32
+      %w8Value_11 = arith.mulf %w8F32_11, %w8Pow : f32
+      %w8IsNan_11 = arith.cmpi eq, %w8MagAt_11, %i133169152 : i32
+      %w8Checked_11 = arith.select %w8IsNan_11, %w8Nan, %w8Value_11 : f32
+      %w8Scaled_11 = arith.mulf %w8Checked_11, %w8Scale_1 : f32
+      %w8Bf16_11 = arith.truncf %w8Scaled_11 : f32 to bf16
+      %w8Bits_3 = vector.extract %w8Pair_1[1] : i32 from vector<2xi32>
+      %w8Sign_12 = arith.andi %w8Bits_3, %i128 : i32
+      %w8SignAt_12 = arith.shli %w8Sign_12, %i24 : i32
+      %w8Mag_12 = arith.andi %w8Bits_3, %i127 : i32
+      %w8MagAt_12 = arith.shli %w8Mag_12, %i20 : i32
+      %w8Bits32_12 = arith.ori %w8SignAt_12, %w8MagAt_12 : i32
+      %w8F32_12 = arith.bitcast %w8Bits32_12 : i32 to f32
+      %w8Value_12 = arith.mulf %w8F32_12, %w8Pow : f32
+      %w8IsNan_12 = arith.cmpi eq, %w8MagAt_12, %i133169152 : i32
+      %w8Checked_12 = arith.select %w8IsNan_12, %w8Nan, %w8Value_12 : f32
+      %w8Scaled_12 = arith.mulf %w8Checked_12, %w8Scale_1 : f32
+      %w8Bf16_12 = arith.truncf %w8Scaled_12 : f32 to bf16
+      %w8Byte_9 = arith.shrui %w8Bits_3, %i8 : i32
+      %w8Sign_13 = arith.andi %w8Byte_9, %i128 : i32
+      %w8SignAt_13 = arith.shli %w8Sign_13, %i24 : i32
+      %w8Mag_13 = arith.andi %w8Byte_9, %i127 : i32
+      %w8MagAt_13 = arith.shli %w8Mag_13, %i20 : i32
+      %w8Bits32_13 = arith.ori %w8SignAt_13, %w8MagAt_13 : i32
+      %w8F32_13 = arith.bitcast %w8Bits32_13 : i32 to f32
+      %w8Value_13 = arith.mulf %w8F32_13, %w8Pow : f32
+      %w8IsNan_13 = arith.cmpi eq, %w8MagAt_13, %i133169152 : i32
+      %w8Checked_13 = arith.select %w8IsNan_13, %w8Nan, %w8Value_13 : f32
+      %w8Scaled_13 = arith.mulf %w8Checked_13, %w8Scale_1 : f32
+      %w8Bf16_13 = arith.truncf %w8Scaled_13 : f32 to bf16
+      %w8Byte_10 = arith.shrui %w8Bits_3, %i16 : i32
+      %w8Sign_14 = arith.andi %w8Byte_10, %i128 : i32
+      %w8SignAt_14 = arith.shli %w8Sign_14, %i24 : i32
+      %w8Mag_14 = arith.andi %w8Byte_10, %i127 : i32
+      %w8MagAt_14 = arith.shli %w8Mag_14, %i20 : i32
+      %w8Bits32_14 = arith.ori %w8SignAt_14, %w8MagAt_14 : i32
+      %w8F32_14 = arith.bitcast %w8Bits32_14 : i32 to f32
+      %w8Value_14 = arith.mulf %w8F32_14, %w8Pow : f32
+      %w8IsNan_14 = arith.cmpi eq, %w8MagAt_14, %i133169152 : i32
+      %w8Checked_14 = arith.select %w8IsNan_14, %w8Nan, %w8Value_14 : f32
+      %w8Scaled_14 = arith.mulf %w8Checked_14, %w8Scale_1 : f32
+      %w8Bf16_14 = arith.truncf %w8Scaled_14 : f32 to bf16
+      %w8Byte_11 = arith.shrui %w8Bits_3, %i24 : i32
+      %w8Sign_15 = arith.andi %w8Byte_11, %i128 : i32
+      %w8SignAt_15 = arith.shli %w8Sign_15, %i24 : i32
+      %w8Mag_15 = arith.andi %w8Byte_11, %i127 : i32
+      %w8MagAt_15 = arith.shli %w8Mag_15, %i20 : i32
+      %w8Bits32_15 = arith.ori %w8SignAt_15, %w8MagAt_15 : i32
+      %w8F32_15 = arith.bitcast %w8Bits32_15 : i32 to f32
+      %w8Value_15 = arith.mulf %w8F32_15, %w8Pow : f32
+      %w8IsNan_15 = arith.cmpi eq, %w8MagAt_15, %i133169152 : i32
+      %w8Checked_15 = arith.select %w8IsNan_15, %w8Nan, %w8Value_15 : f32
+      %w8Scaled_15 = arith.mulf %w8Checked_15, %w8Scale_1 : f32
+      %w8Bf16_15 = arith.truncf %w8Scaled_15 : f32 to bf16
+      %w8Chunk8_1 = vector.from_elements %w8Bf16_8, %w8Bf16_9, %w8Bf16_10, %w8Bf16_11, %w8Bf16_12, %w8Bf16_13, %w8Bf16_14, %w8Bf16_15 : vector<8xbf16>
+      %w8Dst_1 = arith.addi %w8TileAt, %w8At_1 : index
+      vector.store %w8Chunk8_1, %w8Tiles[%w8Dst_1] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %w8SAt_2 = arith.addi %w8SBase_2, %w8Kb : index
+      %w8Scale_2 = memref.load %sbu[%w8SAt_2] : memref<?xf32>
+      %w8WordAt_2 = arith.addi %w8StageWords, %w8Word_2 : index
+      %w8Pair_2 = vector.load %w8Words[%w8WordAt_2] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+      %w8Bits_4 = vector.extract %w8Pair_2[0] : i32 from vector<2xi32>
+      %w8Sign_16 = arith.andi %w8Bits_4, %i128 : i32
+      %w8SignAt_16 = arith.shli %w8Sign_16, %i24 : i32
+      %w8Mag_16 = arith.andi %w8Bits_4, %i127 : i32
+      %w8MagAt_16 = arith.shli %w8Mag_16, %i20 : i32
+      %w8Bits32_16 = arith.ori %w8SignAt_16, %w8MagAt_16 : i32
+      %w8F32_16 = arith.bitcast %w8Bits32_16 : i32 to f32
+      %w8Value_16 = arith.mulf %w8F32_16, %w8Pow : f32
+      %w8IsNan_16 = arith.cmpi eq, %w8MagAt_16, %i133169152 : i32
+      %w8Checked_16 = arith.select %w8IsNan_16, %w8Nan, %w8Value_16 : f32
+      %w8Scaled_16 = arith.mulf %w8Checked_16, %w8Scale_2 : f32
+      %w8Bf16_16 = arith.truncf %w8Scaled_16 : f32 to bf16
+      %w8Byte_12 = arith.shrui %w8Bits_4, %i8 : i32
+      %w8Sign_17 = arith.andi %w8Byte_12, %i128 : i32
+      %w8SignAt_17 = arith.shli %w8Sign_17, %i24 : i32
+      %w8Mag_17 = arith.andi %w8Byte_12, %i127 : i32
+      %w8MagAt_17 = arith.shli %w8Mag_17, %i20 : i32
+      %w8Bits32_17 = arith.ori %w8SignAt_17, %w8MagAt_17 : i32
+      %w8F32_17 = arith.bitcast %w8Bits32_17 : i32 to f32
+      %w8Value_17 = arith.mulf %w8F32_17, %w8Pow : f32
+      %w8IsNan_17 = arith.cmpi eq, %w8MagAt_17, %i133169152 : i32
+      %w8Checked_17 = arith.select %w8IsNan_17, %w8Nan, %w8Value_17 : f32
+      %w8Scaled_17 = arith.mulf %w8Checked_17, %w8Scale_2 : f32
+      %w8Bf16_17 = arith.truncf %w8Scaled_17 : f32 to bf16
+      %w8Byte_13 = arith.shrui %w8Bits_4, %i16 : i32
+      %w8Sign_18 = arith.andi %w8Byte_13, %i128 : i32
+      %w8SignAt_18 = arith.shli %w8Sign_18, %i24 : i32
+      %w8Mag_18 = arith.andi %w8Byte_13, %i127 : i32
+      %w8MagAt_18 = arith.shli %w8Mag_18, %i20 : i32
+      %w8Bits32_18 = arith.ori %w8SignAt_18, %w8MagAt_18 : i32
+      %w8F32_18 = arith.bitcast %w8Bits32_18 : i32 to f32
+      %w8Value_18 = arith.mulf %w8F32_18, %w8Pow : f32
+      %w8IsNan_18 = arith.cmpi eq, %w8MagAt_18, %i133169152 : i32
+      %w8Checked_18 = arith.select %w8IsNan_18, %w8Nan, %w8Value_18 : f32
+      %w8Scaled_18 = arith.mulf %w8Checked_18, %w8Scale_2 : f32
+      %w8Bf16_18 = arith.truncf %w8Scaled_18 : f32 to bf16
+      %w8Byte_14 = arith.shrui %w8Bits_4, %i24 : i32
+      %w8Sign_19 = arith.andi %w8Byte_14, %i128 : i32
+      %w8SignAt_19 = arith.shli %w8Sign_19, %i24 : i32
+      %w8Mag_19 = arith.andi %w8Byte_14, %i127 : i32
+      %w8MagAt_19 = arith.shli %w8Mag_19, %i20 : i32
+      %w8Bits32_19 = arith.ori %w8SignAt_19, %w8MagAt_19 : i32
+      %w8F32_19 = arith.bitcast %w8Bits32_19 : i32 to f32
+      %w8Value_19 = arith.mulf %w8F32_19, %w8Pow : f32
+      %w8IsNan_19 = arith.cmpi eq, %w8MagAt_19, %i133169152 : i32
+      %w8Checked_19 = arith.select %w8IsNan_19, %w8Nan, %w8Value_19 : f32
+      %w8Scaled_19 = arith.mulf %w8Checked_19, %w8Scale_2 : f32
+      %w8Bf16_19 = arith.truncf %w8Scaled_19 : f32 to bf16
+      %w8Bits_5 = vector.extract %w8Pair_2[1] : i32 from vector<2xi32>
+      %w8Sign_20 = arith.andi %w8Bits_5, %i128 : i32
+      %w8SignAt_20 = arith.shli %w8Sign_20, %i24 : i32
+      %w8Mag_20 = arith.andi %w8Bits_5, %i127 : i32
+      %w8MagAt_20 = arith.shli %w8Mag_20, %i20 : i32
+      %w8Bits32_20 = arith.ori %w8SignAt_20, %w8MagAt_20 : i32
+      %w8F32_20 = arith.bitcast %w8Bits32_20 : i32 to f32
+      %w8Value_20 = arith.mulf %w8F32_20, %w8Pow : f32
+      %w8IsNan_20 = arith.cmpi eq, %w8MagAt_20, %i133169152 : i32
+      %w8Checked_20 = arith.select %w8IsNan_20, %w8Nan, %w8Value_20 : f32
+      %w8Scaled_20 = arith.mulf %w8Checked_20, %w8Scale_2 : f32
+      %w8Bf16_20 = arith.truncf %w8Scaled_20 : f32 to bf16
+      %w8Byte_15 = arith.shrui %w8Bits_5, %i8 : i32
+      %w8Sign_21 = arith.andi %w8Byte_15, %i128 : i32
+      %w8SignAt_21 = arith.shli %w8Sign_21, %i24 : i32
+      %w8Mag_21 = arith.andi %w8Byte_15, %i127 : i32
+      %w8MagAt_21 = arith.shli %w8Mag_21, %i20 : i32
+      %w8Bits32_21 = arith.ori %w8SignAt_21, %w8MagAt_21 : i32
+      %w8F32_21 = arith.bitcast %w8Bits32_21 : i32 to f32
+      %w8Value_21 = arith.mulf %w8F32_21, %w8Pow : f32
+      %w8IsNan_21 = arith.cmpi eq, %w8MagAt_21, %i133169152 : i32
+      %w8Checked_21 = arith.select %w8IsNan_21, %w8Nan, %w8Value_21 : f32
+      %w8Scaled_21 = arith.mulf %w8Checked_21, %w8Scale_2 : f32
+      %w8Bf16_21 = arith.truncf %w8Scaled_21 : f32 to bf16
+      %w8Byte_16 = arith.shrui %w8Bits_5, %i16 : i32
+      %w8Sign_22 = arith.andi %w8Byte_16, %i128 : i32
+      %w8SignAt_22 = arith.shli %w8Sign_22, %i24 : i32
+      %w8Mag_22 = arith.andi %w8Byte_16, %i127 : i32
+      %w8MagAt_22 = arith.shli %w8Mag_22, %i20 : i32
+      %w8Bits32_22 = arith.ori %w8SignAt_22, %w8MagAt_22 : i32
+      %w8F32_22 = arith.bitcast %w8Bits32_22 : i32 to f32
+      %w8Value_22 = arith.mulf %w8F32_22, %w8Pow : f32
+      %w8IsNan_22 = arith.cmpi eq, %w8MagAt_22, %i133169152 : i32
+      %w8Checked_22 = arith.select %w8IsNan_22, %w8Nan, %w8Value_22 : f32
+      %w8Scaled_22 = arith.mulf %w8Checked_22, %w8Scale_2 : f32
+      %w8Bf16_22 = arith.truncf %w8Scaled_22 : f32 to bf16
+      %w8Byte_17 = arith.shrui %w8Bits_5, %i24 : i32
+      %w8Sign_23 = arith.andi %w8Byte_17, %i128 : i32
+      %w8SignAt_23 = arith.shli %w8Sign_23, %i24 : i32
+      %w8Mag_23 = arith.andi %w8Byte_17, %i127 : i32
+      %w8MagAt_23 = arith.shli %w8Mag_23, %i20 : i32
+      %w8Bits32_23 = arith.ori %w8SignAt_23, %w8MagAt_23 : i32
+      %w8F32_23 = arith.bitcast %w8Bits32_23 : i32 to f32
+      %w8Value_23 = arith.mulf %w8F32_23, %w8Pow : f32
+      %w8IsNan_23 = arith.cmpi eq, %w8MagAt_23, %i133169152 : i32
+      %w8Checked_23 = arith.select %w8IsNan_23, %w8Nan, %w8Value_23 : f32
+      %w8Scaled_23 = arith.mulf %w8Checked_23, %w8Scale_2 : f32
+      %w8Bf16_23 = arith.truncf %w8Scaled_23 : f32 to bf16
+      %w8Chunk8_2 = vector.from_elements %w8Bf16_16, %w8Bf16_17, %w8Bf16_18, %w8Bf16_19, %w8Bf16_20, %w8Bf16_21, %w8Bf16_22, %w8Bf16_23 : vector<8xbf16>
+      %w8Dst_2 = arith.addi %w8TileAt, %w8At_2 : index
+      vector.store %w8Chunk8_2, %w8Tiles[%w8Dst_2] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %w8SAt_3 = arith.addi %w8SBase_3, %w8Kb : index
+      %w8Scale_3 = memref.load %sbu[%w8SAt_3] : memref<?xf32>
+      %w8WordAt_3 = arith.addi %w8StageWords, %w8Word_3 : index
+      %w8Pair_3 = vector.load %w8Words[%w8WordAt_3] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+      %w8Bits_6 = vector.extract %w8Pair_3[0] : i32 from vector<2xi32>
+      %w8Sign_24 = arith.andi %w8Bits_6, %i128 : i32
+      %w8SignAt_24 = arith.shli %w8Sign_24, %i24 : i32
+      %w8Mag_24 = arith.andi %w8Bits_6, %i127 : i32
+      %w8MagAt_24 = arith.shli %w8Mag_24, %i20 : i32
+      %w8Bits32_24 = arith.ori %w8SignAt_24, %w8MagAt_24 : i32
+      %w8F32_24 = arith.bitcast %w8Bits32_24 : i32 to f32
+      %w8Value_24 = arith.mulf %w8F32_24, %w8Pow : f32
+      %w8IsNan_24 = arith.cmpi eq, %w8MagAt_24, %i133169152 : i32
+      %w8Checked_24 = arith.select %w8IsNan_24, %w8Nan, %w8Value_24 : f32
+      %w8Scaled_24 = arith.mulf %w8Checked_24, %w8Scale_3 : f32
+      %w8Bf16_24 = arith.truncf %w8Scaled_24 : f32 to bf16
+      %w8Byte_18 = arith.shrui %w8Bits_6, %i8 : i32
+      %w8Sign_25 = arith.andi %w8Byte_18, %i128 : i32
+      %w8SignAt_25 = arith.shli %w8Sign_25, %i24 : i32
+      %w8Mag_25 = arith.andi %w8Byte_18, %i127 : i32
+      %w8MagAt_25 = arith.shli %w8Mag_25, %i20 : i32
+      %w8Bits32_25 = arith.ori %w8SignAt_25, %w8MagAt_25 : i32
+      %w8F32_25 = arith.bitcast %w8Bits32_25 : i32 to f32
+      %w8Value_25 = arith.mulf %w8F32_25, %w8Pow : f32
+      %w8IsNan_25 = arith.cmpi eq, %w8MagAt_25, %i133169152 : i32
+      %w8Checked_25 = arith.select %w8IsNan_25, %w8Nan, %w8Value_25 : f32
+      %w8Scaled_25 = arith.mulf %w8Checked_25, %w8Scale_3 : f32
+      %w8Bf16_25 = arith.truncf %w8Scaled_25 : f32 to bf16
+      %w8Byte_19 = arith.shrui %w8Bits_6, %i16 : i32
+      %w8Sign_26 = arith.andi %w8Byte_19, %i128 : i32
+      %w8SignAt_26 = arith.shli %w8Sign_26, %i24 : i32
+      %w8Mag_26 = arith.andi %w8Byte_19, %i127 : i32
+      %w8MagAt_26 = arith.shli %w8Mag_26, %i20 : i32
+      %w8Bits32_26 = arith.ori %w8SignAt_26, %w8MagAt_26 : i32
+      %w8F32_26 = arith.bitcast %w8Bits32_26 : i32 to f32
+      %w8Value_26 = arith.mulf %w8F32_26, %w8Pow : f32
+      %w8IsNan_26 = arith.cmpi eq, %w8MagAt_26, %i133169152 : i32
+      %w8Checked_26 = arith.select %w8IsNan_26, %w8Nan, %w8Value_26 : f32
+      %w8Scaled_26 = arith.mulf %w8Checked_26, %w8Scale_3 : f32
+      %w8Bf16_26 = arith.truncf %w8Scaled_26 : f32 to bf16
+      %w8Byte_20 = arith.shrui %w8Bits_6, %i24 : i32
+      %w8Sign_27 = arith.andi %w8Byte_20, %i128 : i32
+      %w8SignAt_27 = arith.shli %w8Sign_27, %i24 : i32
+      %w8Mag_27 = arith.andi %w8Byte_20, %i127 : i32
+      %w8MagAt_27 = arith.shli %w8Mag_27, %i20 : i32
+      %w8Bits32_27 = arith.ori %w8SignAt_27, %w8MagAt_27 : i32
+      %w8F32_27 = arith.bitcast %w8Bits32_27 : i32 to f32
+      %w8Value_27 = arith.mulf %w8F32_27, %w8Pow : f32
+      %w8IsNan_27 = arith.cmpi eq, %w8MagAt_27, %i133169152 : i32
+      %w8Checked_27 = arith.select %w8IsNan_27, %w8Nan, %w8Value_27 : f32
+      %w8Scaled_27 = arith.mulf %w8Checked_27, %w8Scale_3 : f32
+      %w8Bf16_27 = arith.truncf %w8Scaled_27 : f32 to bf16
+      %w8Bits_7 = vector.extract %w8Pair_3[1] : i32 from vector<2xi32>
+      %w8Sign_28 = arith.andi %w8Bits_7, %i128 : i32
+      %w8SignAt_28 = arith.shli %w8Sign_28, %i24 : i32
+      %w8Mag_28 = arith.andi %w8Bits_7, %i127 : i32
+      %w8MagAt_28 = arith.shli %w8Mag_28, %i20 : i32
+      %w8Bits32_28 = arith.ori %w8SignAt_28, %w8MagAt_28 : i32
+      %w8F32_28 = arith.bitcast %w8Bits32_28 : i32 to f32
+      %w8Value_28 = arith.mulf %w8F32_28, %w8Pow : f32
+      %w8IsNan_28 = arith.cmpi eq, %w8MagAt_28, %i133169152 : i32
+      %w8Checked_28 = arith.select %w8IsNan_28, %w8Nan, %w8Value_28 : f32
+      %w8Scaled_28 = arith.mulf %w8Checked_28, %w8Scale_3 : f32
+      %w8Bf16_28 = arith.truncf %w8Scaled_28 : f32 to bf16
+      %w8Byte_21 = arith.shrui %w8Bits_7, %i8 : i32
+      %w8Sign_29 = arith.andi %w8Byte_21, %i128 : i32
+      %w8SignAt_29 = arith.shli %w8Sign_29, %i24 : i32
+      %w8Mag_29 = arith.andi %w8Byte_21, %i127 : i32
+      %w8MagAt_29 = arith.shli %w8Mag_29, %i20 : i32
+      %w8Bits32_29 = arith.ori %w8SignAt_29, %w8MagAt_29 : i32
+      %w8F32_29 = arith.bitcast %w8Bits32_29 : i32 to f32
+      %w8Value_29 = arith.mulf %w8F32_29, %w8Pow : f32
+      %w8IsNan_29 = arith.cmpi eq, %w8MagAt_29, %i133169152 : i32
+      %w8Checked_29 = arith.select %w8IsNan_29, %w8Nan, %w8Value_29 : f32
+      %w8Scaled_29 = arith.mulf %w8Checked_29, %w8Scale_3 : f32
+      %w8Bf16_29 = arith.truncf %w8Scaled_29 : f32 to bf16
+      %w8Byte_22 = arith.shrui %w8Bits_7, %i16 : i32
+      %w8Sign_30 = arith.andi %w8Byte_22, %i128 : i32
+      %w8SignAt_30 = arith.shli %w8Sign_30, %i24 : i32
+      %w8Mag_30 = arith.andi %w8Byte_22, %i127 : i32
+      %w8MagAt_30 = arith.shli %w8Mag_30, %i20 : i32
+      %w8Bits32_30 = arith.ori %w8SignAt_30, %w8MagAt_30 : i32
+      %w8F32_30 = arith.bitcast %w8Bits32_30 : i32 to f32
+      %w8Value_30 = arith.mulf %w8F32_30, %w8Pow : f32
+      %w8IsNan_30 = arith.cmpi eq, %w8MagAt_30, %i133169152 : i32
+      %w8Checked_30 = arith.select %w8IsNan_30, %w8Nan, %w8Value_30 : f32
+      %w8Scaled_30 = arith.mulf %w8Checked_30, %w8Scale_3 : f32
+      %w8Bf16_30 = arith.truncf %w8Scaled_30 : f32 to bf16
+      %w8Byte_23 = arith.shrui %w8Bits_7, %i24 : i32
+      %w8Sign_31 = arith.andi %w8Byte_23, %i128 : i32
+      %w8SignAt_31 = arith.shli %w8Sign_31, %i24 : i32
+      %w8Mag_31 = arith.andi %w8Byte_23, %i127 : i32
+      %w8MagAt_31 = arith.shli %w8Mag_31, %i20 : i32
+      %w8Bits32_31 = arith.ori %w8SignAt_31, %w8MagAt_31 : i32
+      %w8F32_31 = arith.bitcast %w8Bits32_31 : i32 to f32
+      %w8Value_31 = arith.mulf %w8F32_31, %w8Pow : f32
+      %w8IsNan_31 = arith.cmpi eq, %w8MagAt_31, %i133169152 : i32
+      %w8Checked_31 = arith.select %w8IsNan_31, %w8Nan, %w8Value_31 : f32
+      %w8Scaled_31 = arith.mulf %w8Checked_31, %w8Scale_3 : f32
+      %w8Bf16_31 = arith.truncf %w8Scaled_31 : f32 to bf16
+      %w8Chunk8_3 = vector.from_elements %w8Bf16_24, %w8Bf16_25, %w8Bf16_26, %w8Bf16_27, %w8Bf16_28, %w8Bf16_29, %w8Bf16_30, %w8Bf16_31 : vector<8xbf16>
+      %w8Dst_3 = arith.addi %w8TileAt, %w8At_3 : index
+      vector.store %w8Chunk8_3, %w8Tiles[%w8Dst_3] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      // The tile, visible to wgmma (the async proxy), in every thread.
+      nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+      gpu.barrier
+      %tileI64 = arith.index_cast %w8Tile : index to i64
+      %tileDesc = arith.muli %tileI64, %l1024 : i64
+      %bStage0 = arith.addi %kDesc, %tileDesc : i64
+      %bStage = arith.addi %bStage0, %l6144 : i64
+      nvvm.wgmma.fence.aligned
+      %aDescK = arith.addi %aStage, %l0 : i64
+      %bDescK = arith.addi %bStage, %l0 : i64
+      %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+      %aDescK_1 = arith.addi %aStage, %l2 : i64
+      %bDescK_1 = arith.addi %bStage, %l2 : i64
+      %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+      %aDescK_2 = arith.addi %aStage, %l4 : i64
+      %bDescK_2 = arith.addi %bStage, %l4 : i64
+      %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+      %aDescK_3 = arith.addi %aStage, %l6 : i64
+      %bDescK_3 = arith.addi %bStage, %l6 : i64
+      %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+      nvvm.wgmma.commit.group.sync.aligned
+      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wg_4) -> (!acc128) {
+        %stage_1 = arith.remui %kt, %c4 : index
+        %round_1 = arith.divui %kt, %c4 : index
+        %parityIdx_1 = arith.remui %round_1, %c2 : index
+        %parity_1 = arith.index_cast %parityIdx_1 : index to i1
+        nvgpu.mbarrier.try_wait.parity %bar[%stage_1], %parity_1, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %stageI64_1 = arith.index_cast %stage_1 : index to i64
+        %stageDesc_1 = arith.muli %stageI64_1, %l1536 : i64
+        %aStage_1 = arith.addi %aDesc, %stageDesc_1 : i64
+        %w8Tile_1 = arith.remui %kt, %c2 : index
+        %w8TileAt_1 = arith.muli %w8Tile_1, %c8192 : index
+        %w8K0_1 = arith.muli %kt, %c64 : index
+        %w8K_1 = arith.addi %w8K0_1, %w8Col : index
+        %w8Kb0_1 = arith.divui %w8K_1, %blockK : index
+        %w8Kb_1 = arith.minui %w8Kb0_1, %kbLast : index
+        %w8StageWords_1 = arith.muli %stage_1, %c6144 : index
+        %w8SAt_4 = arith.addi %w8SBase, %w8Kb_1 : index
+        %w8Scale_4 = memref.load %sb[%w8SAt_4] : memref<?xf32>
+        %w8WordAt_4 = arith.addi %w8StageWords_1, %w8Word : index
+        %w8Pair_4 = vector.load %w8Words[%w8WordAt_4] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+        %w8Bits_8 = vector.extract %w8Pair_4[0] : i32 from vector<2xi32>
+        %w8Sign_32 = arith.andi %w8Bits_8, %i128 : i32
+        %w8SignAt_32 = arith.shli %w8Sign_32, %i24 : i32
+        %w8Mag_32 = arith.andi %w8Bits_8, %i127 : i32
+        %w8MagAt_32 = arith.shli %w8Mag_32, %i20 : i32
+        %w8Bits32_32 = arith.ori %w8SignAt_32, %w8MagAt_32 : i32
+        %w8F32_32 = arith.bitcast %w8Bits32_32 : i32 to f32
+        %w8Value_32 = arith.mulf %w8F32_32, %w8Pow : f32
+        %w8IsNan_32 = arith.cmpi eq, %w8MagAt_32, %i133169152 : i32
+        %w8Checked_32 = arith.select %w8IsNan_32, %w8Nan, %w8Value_32 : f32
+        %w8Scaled_32 = arith.mulf %w8Checked_32, %w8Scale_4 : f32
+        %w8Bf16_32 = arith.truncf %w8Scaled_32 : f32 to bf16
+        %w8Byte_24 = arith.shrui %w8Bits_8, %i8 : i32
+        %w8Sign_33 = arith.andi %w8Byte_24, %i128 : i32
+        %w8SignAt_33 = arith.shli %w8Sign_33, %i24 : i32
+        %w8Mag_33 = arith.andi %w8Byte_24, %i127 : i32
+        %w8MagAt_33 = arith.shli %w8Mag_33, %i20 : i32
+        %w8Bits32_33 = arith.ori %w8SignAt_33, %w8MagAt_33 : i32
+        %w8F32_33 = arith.bitcast %w8Bits32_33 : i32 to f32
+        %w8Value_33 = arith.mulf %w8F32_33, %w8Pow : f32
+        %w8IsNan_33 = arith.cmpi eq, %w8MagAt_33, %i133169152 : i32
+        %w8Checked_33 = arith.select %w8IsNan_33, %w8Nan, %w8Value_33 : f32
+        %w8Scaled_33 = arith.mulf %w8Checked_33, %w8Scale_4 : f32
+        %w8Bf16_33 = arith.truncf %w8Scaled_33 : f32 to bf16
+        %w8Byte_25 = arith.shrui %w8Bits_8, %i16 : i32
+        %w8Sign_34 = arith.andi %w8Byte_25, %i128 : i32
+        %w8SignAt_34 = arith.shli %w8Sign_34, %i24 : i32
+        %w8Mag_34 = arith.andi %w8Byte_25, %i127 : i32
+        %w8MagAt_34 = arith.shli %w8Mag_34, %i20 : i32
+        %w8Bits32_34 = arith.ori %w8SignAt_34, %w8MagAt_34 : i32
+        %w8F32_34 = arith.bitcast %w8Bits32_34 : i32 to f32
+        %w8Value_34 = arith.mulf %w8F32_34, %w8Pow : f32
+        %w8IsNan_34 = arith.cmpi eq, %w8MagAt_34, %i133169152 : i32
+        %w8Checked_34 = arith.select %w8IsNan_34, %w8Nan, %w8Value_34 : f32
+        %w8Scaled_34 = arith.mulf %w8Checked_34, %w8Scale_4 : f32
+        %w8Bf16_34 = arith.truncf %w8Scaled_34 : f32 to bf16
+        %w8Byte_26 = arith.shrui %w8Bits_8, %i24 : i32
+        %w8Sign_35 = arith.andi %w8Byte_26, %i128 : i32
+        %w8SignAt_35 = arith.shli %w8Sign_35, %i24 : i32
+        %w8Mag_35 = arith.andi %w8Byte_26, %i127 : i32
+        %w8MagAt_35 = arith.shli %w8Mag_35, %i20 : i32
+        %w8Bits32_35 = arith.ori %w8SignAt_35, %w8MagAt_35 : i32
+        %w8F32_35 = arith.bitcast %w8Bits32_35 : i32 to f32
+        %w8Value_35 = arith.mulf %w8F32_35, %w8Pow : f32
+        %w8IsNan_35 = arith.cmpi eq, %w8MagAt_35, %i133169152 : i32
+        %w8Checked_35 = arith.select %w8IsNan_35, %w8Nan, %w8Value_35 : f32
+        %w8Scaled_35 = arith.mulf %w8Checked_35, %w8Scale_4 : f32
+        %w8Bf16_35 = arith.truncf %w8Scaled_35 : f32 to bf16
+        %w8Bits_9 = vector.extract %w8Pair_4[1] : i32 from vector<2xi32>
+        %w8Sign_36 = arith.andi %w8Bits_9, %i128 : i32
+        %w8SignAt_36 = arith.shli %w8Sign_36, %i24 : i32
+        %w8Mag_36 = arith.andi %w8Bits_9, %i127 : i32
+        %w8MagAt_36 = arith.shli %w8Mag_36, %i20 : i32
+        %w8Bits32_36 = arith.ori %w8SignAt_36, %w8MagAt_36 : i32
+        %w8F32_36 = arith.bitcast %w8Bits32_36 : i32 to f32
+        %w8Value_36 = arith.mulf %w8F32_36, %w8Pow : f32
+        %w8IsNan_36 = arith.cmpi eq, %w8MagAt_36, %i133169152 : i32
+        %w8Checked_36 = arith.select %w8IsNan_36, %w8Nan, %w8Value_36 : f32
+        %w8Scaled_36 = arith.mulf %w8Checked_36, %w8Scale_4 : f32
+        %w8Bf16_36 = arith.truncf %w8Scaled_36 : f32 to bf16
+        %w8Byte_27 = arith.shrui %w8Bits_9, %i8 : i32
+        %w8Sign_37 = arith.andi %w8Byte_27, %i128 : i32
+        %w8SignAt_37 = arith.shli %w8Sign_37, %i24 : i32
+        %w8Mag_37 = arith.andi %w8Byte_27, %i127 : i32
+        %w8MagAt_37 = arith.shli %w8Mag_37, %i20 : i32
+        %w8Bits32_37 = arith.ori %w8SignAt_37, %w8MagAt_37 : i32
+        %w8F32_37 = arith.bitcast %w8Bits32_37 : i32 to f32
+        %w8Value_37 = arith.mulf %w8F32_37, %w8Pow : f32
+        %w8IsNan_37 = arith.cmpi eq, %w8MagAt_37, %i133169152 : i32
+        %w8Checked_37 = arith.select %w8IsNan_37, %w8Nan, %w8Value_37 : f32
+        %w8Scaled_37 = arith.mulf %w8Checked_37, %w8Scale_4 : f32
+        %w8Bf16_37 = arith.truncf %w8Scaled_37 : f32 to bf16
+        %w8Byte_28 = arith.shrui %w8Bits_9, %i16 : i32
+        %w8Sign_38 = arith.andi %w8Byte_28, %i128 : i32
+        %w8SignAt_38 = arith.shli %w8Sign_38, %i24 : i32
+        %w8Mag_38 = arith.andi %w8Byte_28, %i127 : i32
+        %w8MagAt_38 = arith.shli %w8Mag_38, %i20 : i32
+        %w8Bits32_38 = arith.ori %w8SignAt_38, %w8MagAt_38 : i32
+        %w8F32_38 = arith.bitcast %w8Bits32_38 : i32 to f32
+        %w8Value_38 = arith.mulf %w8F32_38, %w8Pow : f32
+        %w8IsNan_38 = arith.cmpi eq, %w8MagAt_38, %i133169152 : i32
+        %w8Checked_38 = arith.select %w8IsNan_38, %w8Nan, %w8Value_38 : f32
+        %w8Scaled_38 = arith.mulf %w8Checked_38, %w8Scale_4 : f32
+        %w8Bf16_38 = arith.truncf %w8Scaled_38 : f32 to bf16
+        %w8Byte_29 = arith.shrui %w8Bits_9, %i24 : i32
+        %w8Sign_39 = arith.andi %w8Byte_29, %i128 : i32
+        %w8SignAt_39 = arith.shli %w8Sign_39, %i24 : i32
+        %w8Mag_39 = arith.andi %w8Byte_29, %i127 : i32
+        %w8MagAt_39 = arith.shli %w8Mag_39, %i20 : i32
+        %w8Bits32_39 = arith.ori %w8SignAt_39, %w8MagAt_39 : i32
+        %w8F32_39 = arith.bitcast %w8Bits32_39 : i32 to f32
+        %w8Value_39 = arith.mulf %w8F32_39, %w8Pow : f32
+        %w8IsNan_39 = arith.cmpi eq, %w8MagAt_39, %i133169152 : i32
+        %w8Checked_39 = arith.select %w8IsNan_39, %w8Nan, %w8Value_39 : f32
+        %w8Scaled_39 = arith.mulf %w8Checked_39, %w8Scale_4 : f32
+        %w8Bf16_39 = arith.truncf %w8Scaled_39 : f32 to bf16
+        %w8Chunk8_4 = vector.from_elements %w8Bf16_32, %w8Bf16_33, %w8Bf16_34, %w8Bf16_35, %w8Bf16_36, %w8Bf16_37, %w8Bf16_38, %w8Bf16_39 : vector<8xbf16>
+        %w8Dst_4 = arith.addi %w8TileAt_1, %w8At : index
+        vector.store %w8Chunk8_4, %w8Tiles[%w8Dst_4] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        %w8SAt_5 = arith.addi %w8SBase_1, %w8Kb_1 : index
+        %w8Scale_5 = memref.load %sb[%w8SAt_5] : memref<?xf32>
+        %w8WordAt_5 = arith.addi %w8StageWords_1, %w8Word_1 : index
+        %w8Pair_5 = vector.load %w8Words[%w8WordAt_5] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+        %w8Bits_10 = vector.extract %w8Pair_5[0] : i32 from vector<2xi32>
+        %w8Sign_40 = arith.andi %w8Bits_10, %i128 : i32
+        %w8SignAt_40 = arith.shli %w8Sign_40, %i24 : i32
+        %w8Mag_40 = arith.andi %w8Bits_10, %i127 : i32
+        %w8MagAt_40 = arith.shli %w8Mag_40, %i20 : i32
+        %w8Bits32_40 = arith.ori %w8SignAt_40, %w8MagAt_40 : i32
+        %w8F32_40 = arith.bitcast %w8Bits32_40 : i32 to f32
+        %w8Value_40 = arith.mulf %w8F32_40, %w8Pow : f32
+        %w8IsNan_40 = arith.cmpi eq, %w8MagAt_40, %i133169152 : i32
+        %w8Checked_40 = arith.select %w8IsNan_40, %w8Nan, %w8Value_40 : f32
+        %w8Scaled_40 = arith.mulf %w8Checked_40, %w8Scale_5 : f32
+        %w8Bf16_40 = arith.truncf %w8Scaled_40 : f32 to bf16
+        %w8Byte_30 = arith.shrui %w8Bits_10, %i8 : i32
+        %w8Sign_41 = arith.andi %w8Byte_30, %i128 : i32
+        %w8SignAt_41 = arith.shli %w8Sign_41, %i24 : i32
+        %w8Mag_41 = arith.andi %w8Byte_30, %i127 : i32
+        %w8MagAt_41 = arith.shli %w8Mag_41, %i20 : i32
+        %w8Bits32_41 = arith.ori %w8SignAt_41, %w8MagAt_41 : i32
+        %w8F32_41 = arith.bitcast %w8Bits32_41 : i32 to f32
+        %w8Value_41 = arith.mulf %w8F32_41, %w8Pow : f32
+        %w8IsNan_41 = arith.cmpi eq, %w8MagAt_41, %i133169152 : i32
+        %w8Checked_41 = arith.select %w8IsNan_41, %w8Nan, %w8Value_41 : f32
+        %w8Scaled_41 = arith.mulf %w8Checked_41, %w8Scale_5 : f32
+        %w8Bf16_41 = arith.truncf %w8Scaled_41 : f32 to bf16
+        %w8Byte_31 = arith.shrui %w8Bits_10, %i16 : i32
+        %w8Sign_42 = arith.andi %w8Byte_31, %i128 : i32
+        %w8SignAt_42 = arith.shli %w8Sign_42, %i24 : i32
+        %w8Mag_42 = arith.andi %w8Byte_31, %i127 : i32
+        %w8MagAt_42 = arith.shli %w8Mag_42, %i20 : i32
+        %w8Bits32_42 = arith.ori %w8SignAt_42, %w8MagAt_42 : i32
+        %w8F32_42 = arith.bitcast %w8Bits32_42 : i32 to f32
+        %w8Value_42 = arith.mulf %w8F32_42, %w8Pow : f32
+        %w8IsNan_42 = arith.cmpi eq, %w8MagAt_42, %i133169152 : i32
+        %w8Checked_42 = arith.select %w8IsNan_42, %w8Nan, %w8Value_42 : f32
+        %w8Scaled_42 = arith.mulf %w8Checked_42, %w8Scale_5 : f32
+        %w8Bf16_42 = arith.truncf %w8Scaled_42 : f32 to bf16
+        %w8Byte_32 = arith.shrui %w8Bits_10, %i24 : i32
+        %w8Sign_43 = arith.andi %w8Byte_32, %i128 : i32
+        %w8SignAt_43 = arith.shli %w8Sign_43, %i24 : i32
+        %w8Mag_43 = arith.andi %w8Byte_32, %i127 : i32
+        %w8MagAt_43 = arith.shli %w8Mag_43, %i20 : i32
+        %w8Bits32_43 = arith.ori %w8SignAt_43, %w8MagAt_43 : i32
+        %w8F32_43 = arith.bitcast %w8Bits32_43 : i32 to f32
+        %w8Value_43 = arith.mulf %w8F32_43, %w8Pow : f32
+        %w8IsNan_43 = arith.cmpi eq, %w8MagAt_43, %i133169152 : i32
+        %w8Checked_43 = arith.select %w8IsNan_43, %w8Nan, %w8Value_43 : f32
+        %w8Scaled_43 = arith.mulf %w8Checked_43, %w8Scale_5 : f32
+        %w8Bf16_43 = arith.truncf %w8Scaled_43 : f32 to bf16
+        %w8Bits_11 = vector.extract %w8Pair_5[1] : i32 from vector<2xi32>
+        %w8Sign_44 = arith.andi %w8Bits_11, %i128 : i32
+        %w8SignAt_44 = arith.shli %w8Sign_44, %i24 : i32
+        %w8Mag_44 = arith.andi %w8Bits_11, %i127 : i32
+        %w8MagAt_44 = arith.shli %w8Mag_44, %i20 : i32
+        %w8Bits32_44 = arith.ori %w8SignAt_44, %w8MagAt_44 : i32
+        %w8F32_44 = arith.bitcast %w8Bits32_44 : i32 to f32
+        %w8Value_44 = arith.mulf %w8F32_44, %w8Pow : f32
+        %w8IsNan_44 = arith.cmpi eq, %w8MagAt_44, %i133169152 : i32
+        %w8Checked_44 = arith.select %w8IsNan_44, %w8Nan, %w8Value_44 : f32
+        %w8Scaled_44 = arith.mulf %w8Checked_44, %w8Scale_5 : f32
+        %w8Bf16_44 = arith.truncf %w8Scaled_44 : f32 to bf16
+        %w8Byte_33 = arith.shrui %w8Bits_11, %i8 : i32
+        %w8Sign_45 = arith.andi %w8Byte_33, %i128 : i32
+        %w8SignAt_45 = arith.shli %w8Sign_45, %i24 : i32
+        %w8Mag_45 = arith.andi %w8Byte_33, %i127 : i32
+        %w8MagAt_45 = arith.shli %w8Mag_45, %i20 : i32
+        %w8Bits32_45 = arith.ori %w8SignAt_45, %w8MagAt_45 : i32
+        %w8F32_45 = arith.bitcast %w8Bits32_45 : i32 to f32
+        %w8Value_45 = arith.mulf %w8F32_45, %w8Pow : f32
+        %w8IsNan_45 = arith.cmpi eq, %w8MagAt_45, %i133169152 : i32
+        %w8Checked_45 = arith.select %w8IsNan_45, %w8Nan, %w8Value_45 : f32
+        %w8Scaled_45 = arith.mulf %w8Checked_45, %w8Scale_5 : f32
+        %w8Bf16_45 = arith.truncf %w8Scaled_45 : f32 to bf16
+        %w8Byte_34 = arith.shrui %w8Bits_11, %i16 : i32
+        %w8Sign_46 = arith.andi %w8Byte_34, %i128 : i32
+        %w8SignAt_46 = arith.shli %w8Sign_46, %i24 : i32
+        %w8Mag_46 = arith.andi %w8Byte_34, %i127 : i32
+        %w8MagAt_46 = arith.shli %w8Mag_46, %i20 : i32
+        %w8Bits32_46 = arith.ori %w8SignAt_46, %w8MagAt_46 : i32
+        %w8F32_46 = arith.bitcast %w8Bits32_46 : i32 to f32
+        %w8Value_46 = arith.mulf %w8F32_46, %w8Pow : f32
+        %w8IsNan_46 = arith.cmpi eq, %w8MagAt_46, %i133169152 : i32
+        %w8Checked_46 = arith.select %w8IsNan_46, %w8Nan, %w8Value_46 : f32
+        %w8Scaled_46 = arith.mulf %w8Checked_46, %w8Scale_5 : f32
+        %w8Bf16_46 = arith.truncf %w8Scaled_46 : f32 to bf16
+        %w8Byte_35 = arith.shrui %w8Bits_11, %i24 : i32
+        %w8Sign_47 = arith.andi %w8Byte_35, %i128 : i32
+        %w8SignAt_47 = arith.shli %w8Sign_47, %i24 : i32
+        %w8Mag_47 = arith.andi %w8Byte_35, %i127 : i32
+        %w8MagAt_47 = arith.shli %w8Mag_47, %i20 : i32
+        %w8Bits32_47 = arith.ori %w8SignAt_47, %w8MagAt_47 : i32
+        %w8F32_47 = arith.bitcast %w8Bits32_47 : i32 to f32
+        %w8Value_47 = arith.mulf %w8F32_47, %w8Pow : f32
+        %w8IsNan_47 = arith.cmpi eq, %w8MagAt_47, %i133169152 : i32
+        %w8Checked_47 = arith.select %w8IsNan_47, %w8Nan, %w8Value_47 : f32
+        %w8Scaled_47 = arith.mulf %w8Checked_47, %w8Scale_5 : f32
+        %w8Bf16_47 = arith.truncf %w8Scaled_47 : f32 to bf16
+        %w8Chunk8_5 = vector.from_elements %w8Bf16_40, %w8Bf16_41, %w8Bf16_42, %w8Bf16_43, %w8Bf16_44, %w8Bf16_45, %w8Bf16_46, %w8Bf16_47 : vector<8xbf16>
+        %w8Dst_5 = arith.addi %w8TileAt_1, %w8At_1 : index
+        vector.store %w8Chunk8_5, %w8Tiles[%w8Dst_5] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        %w8SAt_6 = arith.addi %w8SBase_2, %w8Kb_1 : index
+        %w8Scale_6 = memref.load %sbu[%w8SAt_6] : memref<?xf32>
+        %w8WordAt_6 = arith.addi %w8StageWords_1, %w8Word_2 : index
+        %w8Pair_6 = vector.load %w8Words[%w8WordAt_6] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+        %w8Bits_12 = vector.extract %w8Pair_6[0] : i32 from vector<2xi32>
+        %w8Sign_48 = arith.andi %w8Bits_12, %i128 : i32
+        %w8SignAt_48 = arith.shli %w8Sign_48, %i24 : i32
+        %w8Mag_48 = arith.andi %w8Bits_12, %i127 : i32
+        %w8MagAt_48 = arith.shli %w8Mag_48, %i20 : i32
+        %w8Bits32_48 = arith.ori %w8SignAt_48, %w8MagAt_48 : i32
+        %w8F32_48 = arith.bitcast %w8Bits32_48 : i32 to f32
+        %w8Value_48 = arith.mulf %w8F32_48, %w8Pow : f32
+        %w8IsNan_48 = arith.cmpi eq, %w8MagAt_48, %i133169152 : i32
+        %w8Checked_48 = arith.select %w8IsNan_48, %w8Nan, %w8Value_48 : f32
+        %w8Scaled_48 = arith.mulf %w8Checked_48, %w8Scale_6 : f32
+        %w8Bf16_48 = arith.truncf %w8Scaled_48 : f32 to bf16
+        %w8Byte_36 = arith.shrui %w8Bits_12, %i8 : i32
+        %w8Sign_49 = arith.andi %w8Byte_36, %i128 : i32
+        %w8SignAt_49 = arith.shli %w8Sign_49, %i24 : i32
+        %w8Mag_49 = arith.andi %w8Byte_36, %i127 : i32
+        %w8MagAt_49 = arith.shli %w8Mag_49, %i20 : i32
+        %w8Bits32_49 = arith.ori %w8SignAt_49, %w8MagAt_49 : i32
+        %w8F32_49 = arith.bitcast %w8Bits32_49 : i32 to f32
+        %w8Value_49 = arith.mulf %w8F32_49, %w8Pow : f32
+        %w8IsNan_49 = arith.cmpi eq, %w8MagAt_49, %i133169152 : i32
+        %w8Checked_49 = arith.select %w8IsNan_49, %w8Nan, %w8Value_49 : f32
+        %w8Scaled_49 = arith.mulf %w8Checked_49, %w8Scale_6 : f32
+        %w8Bf16_49 = arith.truncf %w8Scaled_49 : f32 to bf16
+        %w8Byte_37 = arith.shrui %w8Bits_12, %i16 : i32
+        %w8Sign_50 = arith.andi %w8Byte_37, %i128 : i32
+        %w8SignAt_50 = arith.shli %w8Sign_50, %i24 : i32
+        %w8Mag_50 = arith.andi %w8Byte_37, %i127 : i32
+        %w8MagAt_50 = arith.shli %w8Mag_50, %i20 : i32
+        %w8Bits32_50 = arith.ori %w8SignAt_50, %w8MagAt_50 : i32
+        %w8F32_50 = arith.bitcast %w8Bits32_50 : i32 to f32
+        %w8Value_50 = arith.mulf %w8F32_50, %w8Pow : f32
+        %w8IsNan_50 = arith.cmpi eq, %w8MagAt_50, %i133169152 : i32
+        %w8Checked_50 = arith.select %w8IsNan_50, %w8Nan, %w8Value_50 : f32
+        %w8Scaled_50 = arith.mulf %w8Checked_50, %w8Scale_6 : f32
+        %w8Bf16_50 = arith.truncf %w8Scaled_50 : f32 to bf16
+        %w8Byte_38 = arith.shrui %w8Bits_12, %i24 : i32
+        %w8Sign_51 = arith.andi %w8Byte_38, %i128 : i32
+        %w8SignAt_51 = arith.shli %w8Sign_51, %i24 : i32
+        %w8Mag_51 = arith.andi %w8Byte_38, %i127 : i32
+        %w8MagAt_51 = arith.shli %w8Mag_51, %i20 : i32
+        %w8Bits32_51 = arith.ori %w8SignAt_51, %w8MagAt_51 : i32
+        %w8F32_51 = arith.bitcast %w8Bits32_51 : i32 to f32
+        %w8Value_51 = arith.mulf %w8F32_51, %w8Pow : f32
+        %w8IsNan_51 = arith.cmpi eq, %w8MagAt_51, %i133169152 : i32
+        %w8Checked_51 = arith.select %w8IsNan_51, %w8Nan, %w8Value_51 : f32
+        %w8Scaled_51 = arith.mulf %w8Checked_51, %w8Scale_6 : f32
+        %w8Bf16_51 = arith.truncf %w8Scaled_51 : f32 to bf16
+        %w8Bits_13 = vector.extract %w8Pair_6[1] : i32 from vector<2xi32>
+        %w8Sign_52 = arith.andi %w8Bits_13, %i128 : i32
+        %w8SignAt_52 = arith.shli %w8Sign_52, %i24 : i32
+        %w8Mag_52 = arith.andi %w8Bits_13, %i127 : i32
+        %w8MagAt_52 = arith.shli %w8Mag_52, %i20 : i32
+        %w8Bits32_52 = arith.ori %w8SignAt_52, %w8MagAt_52 : i32
+        %w8F32_52 = arith.bitcast %w8Bits32_52 : i32 to f32
+        %w8Value_52 = arith.mulf %w8F32_52, %w8Pow : f32
+        %w8IsNan_52 = arith.cmpi eq, %w8MagAt_52, %i133169152 : i32
+        %w8Checked_52 = arith.select %w8IsNan_52, %w8Nan, %w8Value_52 : f32
+        %w8Scaled_52 = arith.mulf %w8Checked_52, %w8Scale_6 : f32
+        %w8Bf16_52 = arith.truncf %w8Scaled_52 : f32 to bf16
+        %w8Byte_39 = arith.shrui %w8Bits_13, %i8 : i32
+        %w8Sign_53 = arith.andi %w8Byte_39, %i128 : i32
+        %w8SignAt_53 = arith.shli %w8Sign_53, %i24 : i32
+        %w8Mag_53 = arith.andi %w8Byte_39, %i127 : i32
+        %w8MagAt_53 = arith.shli %w8Mag_53, %i20 : i32
+        %w8Bits32_53 = arith.ori %w8SignAt_53, %w8MagAt_53 : i32
+        %w8F32_53 = arith.bitcast %w8Bits32_53 : i32 to f32
+        %w8Value_53 = arith.mulf %w8F32_53, %w8Pow : f32
+        %w8IsNan_53 = arith.cmpi eq, %w8MagAt_53, %i133169152 : i32
+        %w8Checked_53 = arith.select %w8IsNan_53, %w8Nan, %w8Value_53 : f32
+        %w8Scaled_53 = arith.mulf %w8Checked_53, %w8Scale_6 : f32
+        %w8Bf16_53 = arith.truncf %w8Scaled_53 : f32 to bf16
+        %w8Byte_40 = arith.shrui %w8Bits_13, %i16 : i32
+        %w8Sign_54 = arith.andi %w8Byte_40, %i128 : i32
+        %w8SignAt_54 = arith.shli %w8Sign_54, %i24 : i32
+        %w8Mag_54 = arith.andi %w8Byte_40, %i127 : i32
+        %w8MagAt_54 = arith.shli %w8Mag_54, %i20 : i32
+        %w8Bits32_54 = arith.ori %w8SignAt_54, %w8MagAt_54 : i32
+        %w8F32_54 = arith.bitcast %w8Bits32_54 : i32 to f32
+        %w8Value_54 = arith.mulf %w8F32_54, %w8Pow : f32
+        %w8IsNan_54 = arith.cmpi eq, %w8MagAt_54, %i133169152 : i32
+        %w8Checked_54 = arith.select %w8IsNan_54, %w8Nan, %w8Value_54 : f32
+        %w8Scaled_54 = arith.mulf %w8Checked_54, %w8Scale_6 : f32
+        %w8Bf16_54 = arith.truncf %w8Scaled_54 : f32 to bf16
+        %w8Byte_41 = arith.shrui %w8Bits_13, %i24 : i32
+        %w8Sign_55 = arith.andi %w8Byte_41, %i128 : i32
+        %w8SignAt_55 = arith.shli %w8Sign_55, %i24 : i32
+        %w8Mag_55 = arith.andi %w8Byte_41, %i127 : i32
+        %w8MagAt_55 = arith.shli %w8Mag_55, %i20 : i32
+        %w8Bits32_55 = arith.ori %w8SignAt_55, %w8MagAt_55 : i32
+        %w8F32_55 = arith.bitcast %w8Bits32_55 : i32 to f32
+        %w8Value_55 = arith.mulf %w8F32_55, %w8Pow : f32
+        %w8IsNan_55 = arith.cmpi eq, %w8MagAt_55, %i133169152 : i32
+        %w8Checked_55 = arith.select %w8IsNan_55, %w8Nan, %w8Value_55 : f32
+        %w8Scaled_55 = arith.mulf %w8Checked_55, %w8Scale_6 : f32
+        %w8Bf16_55 = arith.truncf %w8Scaled_55 : f32 to bf16
+        %w8Chunk8_6 = vector.from_elements %w8Bf16_48, %w8Bf16_49, %w8Bf16_50, %w8Bf16_51, %w8Bf16_52, %w8Bf16_53, %w8Bf16_54, %w8Bf16_55 : vector<8xbf16>
+        %w8Dst_6 = arith.addi %w8TileAt_1, %w8At_2 : index
+        vector.store %w8Chunk8_6, %w8Tiles[%w8Dst_6] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        %w8SAt_7 = arith.addi %w8SBase_3, %w8Kb_1 : index
+        %w8Scale_7 = memref.load %sbu[%w8SAt_7] : memref<?xf32>
+        %w8WordAt_7 = arith.addi %w8StageWords_1, %w8Word_3 : index
+        %w8Pair_7 = vector.load %w8Words[%w8WordAt_7] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
+        %w8Bits_14 = vector.extract %w8Pair_7[0] : i32 from vector<2xi32>
+        %w8Sign_56 = arith.andi %w8Bits_14, %i128 : i32
+        %w8SignAt_56 = arith.shli %w8Sign_56, %i24 : i32
+        %w8Mag_56 = arith.andi %w8Bits_14, %i127 : i32
+        %w8MagAt_56 = arith.shli %w8Mag_56, %i20 : i32
+        %w8Bits32_56 = arith.ori %w8SignAt_56, %w8MagAt_56 : i32
+        %w8F32_56 = arith.bitcast %w8Bits32_56 : i32 to f32
+        %w8Value_56 = arith.mulf %w8F32_56, %w8Pow : f32
+        %w8IsNan_56 = arith.cmpi eq, %w8MagAt_56, %i133169152 : i32
+        %w8Checked_56 = arith.select %w8IsNan_56, %w8Nan, %w8Value_56 : f32
+        %w8Scaled_56 = arith.mulf %w8Checked_56, %w8Scale_7 : f32
+        %w8Bf16_56 = arith.truncf %w8Scaled_56 : f32 to bf16
+        %w8Byte_42 = arith.shrui %w8Bits_14, %i8 : i32
+        %w8Sign_57 = arith.andi %w8Byte_42, %i128 : i32
+        %w8SignAt_57 = arith.shli %w8Sign_57, %i24 : i32
+        %w8Mag_57 = arith.andi %w8Byte_42, %i127 : i32
+        %w8MagAt_57 = arith.shli %w8Mag_57, %i20 : i32
+        %w8Bits32_57 = arith.ori %w8SignAt_57, %w8MagAt_57 : i32
+        %w8F32_57 = arith.bitcast %w8Bits32_57 : i32 to f32
+        %w8Value_57 = arith.mulf %w8F32_57, %w8Pow : f32
+        %w8IsNan_57 = arith.cmpi eq, %w8MagAt_57, %i133169152 : i32
+        %w8Checked_57 = arith.select %w8IsNan_57, %w8Nan, %w8Value_57 : f32
+        %w8Scaled_57 = arith.mulf %w8Checked_57, %w8Scale_7 : f32
+        %w8Bf16_57 = arith.truncf %w8Scaled_57 : f32 to bf16
+        %w8Byte_43 = arith.shrui %w8Bits_14, %i16 : i32
+        %w8Sign_58 = arith.andi %w8Byte_43, %i128 : i32
+        %w8SignAt_58 = arith.shli %w8Sign_58, %i24 : i32
+        %w8Mag_58 = arith.andi %w8Byte_43, %i127 : i32
+        %w8MagAt_58 = arith.shli %w8Mag_58, %i20 : i32
+        %w8Bits32_58 = arith.ori %w8SignAt_58, %w8MagAt_58 : i32
+        %w8F32_58 = arith.bitcast %w8Bits32_58 : i32 to f32
+        %w8Value_58 = arith.mulf %w8F32_58, %w8Pow : f32
+        %w8IsNan_58 = arith.cmpi eq, %w8MagAt_58, %i133169152 : i32
+        %w8Checked_58 = arith.select %w8IsNan_58, %w8Nan, %w8Value_58 : f32
+        %w8Scaled_58 = arith.mulf %w8Checked_58, %w8Scale_7 : f32
+        %w8Bf16_58 = arith.truncf %w8Scaled_58 : f32 to bf16
+        %w8Byte_44 = arith.shrui %w8Bits_14, %i24 : i32
+        %w8Sign_59 = arith.andi %w8Byte_44, %i128 : i32
+        %w8SignAt_59 = arith.shli %w8Sign_59, %i24 : i32
+        %w8Mag_59 = arith.andi %w8Byte_44, %i127 : i32
+        %w8MagAt_59 = arith.shli %w8Mag_59, %i20 : i32
+        %w8Bits32_59 = arith.ori %w8SignAt_59, %w8MagAt_59 : i32
+        %w8F32_59 = arith.bitcast %w8Bits32_59 : i32 to f32
+        %w8Value_59 = arith.mulf %w8F32_59, %w8Pow : f32
+        %w8IsNan_59 = arith.cmpi eq, %w8MagAt_59, %i133169152 : i32
+        %w8Checked_59 = arith.select %w8IsNan_59, %w8Nan, %w8Value_59 : f32
+        %w8Scaled_59 = arith.mulf %w8Checked_59, %w8Scale_7 : f32
+        %w8Bf16_59 = arith.truncf %w8Scaled_59 : f32 to bf16
+        %w8Bits_15 = vector.extract %w8Pair_7[1] : i32 from vector<2xi32>
+        %w8Sign_60 = arith.andi %w8Bits_15, %i128 : i32
+        %w8SignAt_60 = arith.shli %w8Sign_60, %i24 : i32
+        %w8Mag_60 = arith.andi %w8Bits_15, %i127 : i32
+        %w8MagAt_60 = arith.shli %w8Mag_60, %i20 : i32
+        %w8Bits32_60 = arith.ori %w8SignAt_60, %w8MagAt_60 : i32
+        %w8F32_60 = arith.bitcast %w8Bits32_60 : i32 to f32
+        %w8Value_60 = arith.mulf %w8F32_60, %w8Pow : f32
+        %w8IsNan_60 = arith.cmpi eq, %w8MagAt_60, %i133169152 : i32
+        %w8Checked_60 = arith.select %w8IsNan_60, %w8Nan, %w8Value_60 : f32
+        %w8Scaled_60 = arith.mulf %w8Checked_60, %w8Scale_7 : f32
+        %w8Bf16_60 = arith.truncf %w8Scaled_60 : f32 to bf16
+        %w8Byte_45 = arith.shrui %w8Bits_15, %i8 : i32
+        %w8Sign_61 = arith.andi %w8Byte_45, %i128 : i32
+        %w8SignAt_61 = arith.shli %w8Sign_61, %i24 : i32
+        %w8Mag_61 = arith.andi %w8Byte_45, %i127 : i32
+        %w8MagAt_61 = arith.shli %w8Mag_61, %i20 : i32
+        %w8Bits32_61 = arith.ori %w8SignAt_61, %w8MagAt_61 : i32
+        %w8F32_61 = arith.bitcast %w8Bits32_61 : i32 to f32
+        %w8Value_61 = arith.mulf %w8F32_61, %w8Pow : f32
+        %w8IsNan_61 = arith.cmpi eq, %w8MagAt_61, %i133169152 : i32
+        %w8Checked_61 = arith.select %w8IsNan_61, %w8Nan, %w8Value_61 : f32
+        %w8Scaled_61 = arith.mulf %w8Checked_61, %w8Scale_7 : f32
+        %w8Bf16_61 = arith.truncf %w8Scaled_61 : f32 to bf16
+        %w8Byte_46 = arith.shrui %w8Bits_15, %i16 : i32
+        %w8Sign_62 = arith.andi %w8Byte_46, %i128 : i32
+        %w8SignAt_62 = arith.shli %w8Sign_62, %i24 : i32
+        %w8Mag_62 = arith.andi %w8Byte_46, %i127 : i32
+        %w8MagAt_62 = arith.shli %w8Mag_62, %i20 : i32
+        %w8Bits32_62 = arith.ori %w8SignAt_62, %w8MagAt_62 : i32
+        %w8F32_62 = arith.bitcast %w8Bits32_62 : i32 to f32
+        %w8Value_62 = arith.mulf %w8F32_62, %w8Pow : f32
+        %w8IsNan_62 = arith.cmpi eq, %w8MagAt_62, %i133169152 : i32
+        %w8Checked_62 = arith.select %w8IsNan_62, %w8Nan, %w8Value_62 : f32
+        %w8Scaled_62 = arith.mulf %w8Checked_62, %w8Scale_7 : f32
+        %w8Bf16_62 = arith.truncf %w8Scaled_62 : f32 to bf16
+        %w8Byte_47 = arith.shrui %w8Bits_15, %i24 : i32
+        %w8Sign_63 = arith.andi %w8Byte_47, %i128 : i32
+        %w8SignAt_63 = arith.shli %w8Sign_63, %i24 : i32
+        %w8Mag_63 = arith.andi %w8Byte_47, %i127 : i32
+        %w8MagAt_63 = arith.shli %w8Mag_63, %i20 : i32
+        %w8Bits32_63 = arith.ori %w8SignAt_63, %w8MagAt_63 : i32
+        %w8F32_63 = arith.bitcast %w8Bits32_63 : i32 to f32
+        %w8Value_63 = arith.mulf %w8F32_63, %w8Pow : f32
+        %w8IsNan_63 = arith.cmpi eq, %w8MagAt_63, %i133169152 : i32
+        %w8Checked_63 = arith.select %w8IsNan_63, %w8Nan, %w8Value_63 : f32
+        %w8Scaled_63 = arith.mulf %w8Checked_63, %w8Scale_7 : f32
+        %w8Bf16_63 = arith.truncf %w8Scaled_63 : f32 to bf16
+        %w8Chunk8_7 = vector.from_elements %w8Bf16_56, %w8Bf16_57, %w8Bf16_58, %w8Bf16_59, %w8Bf16_60, %w8Bf16_61, %w8Bf16_62, %w8Bf16_63 : vector<8xbf16>
+        %w8Dst_7 = arith.addi %w8TileAt_1, %w8At_3 : index
+        vector.store %w8Chunk8_7, %w8Tiles[%w8Dst_7] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        // The tile, visible to wgmma (the async proxy), in every thread.
+        nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+        gpu.barrier
+        %tileI64_1 = arith.index_cast %w8Tile_1 : index to i64
+        %tileDesc_1 = arith.muli %tileI64_1, %l1024 : i64
+        %bStage0_1 = arith.addi %kDesc, %tileDesc_1 : i64
+        %bStage_1 = arith.addi %bStage0_1, %l6144 : i64
+        nvvm.wgmma.fence.aligned
+        %aDescK_4 = arith.addi %aStage_1, %l0 : i64
+        %bDescK_4 = arith.addi %bStage_1, %l0 : i64
+        %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_5 = arith.addi %aStage_1, %l2 : i64
+        %bDescK_5 = arith.addi %bStage_1, %l2 : i64
+        %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_6 = arith.addi %aStage_1, %l4 : i64
+        %bDescK_6 = arith.addi %bStage_1, %l4 : i64
+        %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_7 = arith.addi %aStage_1, %l6 : i64
+        %bDescK_7 = arith.addi %bStage_1, %l6 : i64
+        %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        nvvm.wgmma.commit.group.sync.aligned
+        nvvm.wgmma.wait.group.sync.aligned 1
+        // Every warp is done with step kt - 1: refill its stage.
+        gpu.barrier
+        %prev = arith.subi %kt, %c1 : index
+        %prevStage = arith.remui %prev, %c4 : index
+        %next = arith.addi %prev, %c4 : index
+        %inK_4 = arith.cmpi ult, %next, %kTiles : index
+        %go_4 = arith.andi %leader, %inK_4 : i1
+        scf.if %go_4 {
+          %stageOff_4 = arith.muli %prevStage, %c24576 : index
+          %k0_4 = arith.muli %next, %c64 : index
+          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+          %m64_4 = arith.addi %m0, %c64 : index
+          %boxAt_8 = arith.addi %stageOff_4, %c0 : index
+          %halfOff_8 = arith.addi %pad, %boxAt_8 : index
+          %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
+          %halfOff_9 = arith.addi %pad, %boxAt_9 : index
+          %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          %w8At_12 = arith.addi %stageOff_4, %c16384 : index
+          %bytesOff_8 = arith.addi %pad, %w8At_12 : index
+          %bytes_8 = memref.view %dyn[%bytesOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %nB], %bar[%prevStage] to %bytes_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+          %w8At_13 = arith.addi %stageOff_4, %c20480 : index
+          %bytesOff_9 = arith.addi %pad, %w8At_13 : index
+          %bytes_9 = memref.view %dyn[%bytesOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapU[%k0_4, %nB], %bar[%prevStage] to %bytes_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        }
+        scf.yield %wg_8 : !acc128
+      }
+      nvvm.wgmma.wait.group.sync.aligned 0
+      %sum = llvm.extractvalue %acc[0] : !acc128
+      %sum_1 = llvm.extractvalue %acc[1] : !acc128
+      %sum_2 = llvm.extractvalue %acc[2] : !acc128
+      %sum_3 = llvm.extractvalue %acc[3] : !acc128
+      %sum_4 = llvm.extractvalue %acc[4] : !acc128
+      %sum_5 = llvm.extractvalue %acc[5] : !acc128
+      %sum_6 = llvm.extractvalue %acc[6] : !acc128
+      %sum_7 = llvm.extractvalue %acc[7] : !acc128
+      %sum_8 = llvm.extractvalue %acc[8] : !acc128
+      %sum_9 = llvm.extractvalue %acc[9] : !acc128
+      %sum_10 = llvm.extractvalue %acc[10] : !acc128
+      %sum_11 = llvm.extractvalue %acc[11] : !acc128
+      %sum_12 = llvm.extractvalue %acc[12] : !acc128
+      %sum_13 = llvm.extractvalue %acc[13] : !acc128
+      %sum_14 = llvm.extractvalue %acc[14] : !acc128
+      %sum_15 = llvm.extractvalue %acc[15] : !acc128
+      %sum_16 = llvm.extractvalue %acc[16] : !acc128
+      %sum_17 = llvm.extractvalue %acc[17] : !acc128
+      %sum_18 = llvm.extractvalue %acc[18] : !acc128
+      %sum_19 = llvm.extractvalue %acc[19] : !acc128
+      %sum_20 = llvm.extractvalue %acc[20] : !acc128
+      %sum_21 = llvm.extractvalue %acc[21] : !acc128
+      %sum_22 = llvm.extractvalue %acc[22] : !acc128
+      %sum_23 = llvm.extractvalue %acc[23] : !acc128
+      %sum_24 = llvm.extractvalue %acc[24] : !acc128
+      %sum_25 = llvm.extractvalue %acc[25] : !acc128
+      %sum_26 = llvm.extractvalue %acc[26] : !acc128
+      %sum_27 = llvm.extractvalue %acc[27] : !acc128
+      %sum_28 = llvm.extractvalue %acc[28] : !acc128
+      %sum_29 = llvm.extractvalue %acc[29] : !acc128
+      %sum_30 = llvm.extractvalue %acc[30] : !acc128
+      %sum_31 = llvm.extractvalue %acc[31] : !acc128
+      %sum_32 = llvm.extractvalue %acc[32] : !acc128
+      %sum_33 = llvm.extractvalue %acc[33] : !acc128
+      %sum_34 = llvm.extractvalue %acc[34] : !acc128
+      %sum_35 = llvm.extractvalue %acc[35] : !acc128
+      %sum_36 = llvm.extractvalue %acc[36] : !acc128
+      %sum_37 = llvm.extractvalue %acc[37] : !acc128
+      %sum_38 = llvm.extractvalue %acc[38] : !acc128
+      %sum_39 = llvm.extractvalue %acc[39] : !acc128
+      %sum_40 = llvm.extractvalue %acc[40] : !acc128
+      %sum_41 = llvm.extractvalue %acc[41] : !acc128
+      %sum_42 = llvm.extractvalue %acc[42] : !acc128
+      %sum_43 = llvm.extractvalue %acc[43] : !acc128
+      %sum_44 = llvm.extractvalue %acc[44] : !acc128
+      %sum_45 = llvm.extractvalue %acc[45] : !acc128
+      %sum_46 = llvm.extractvalue %acc[46] : !acc128
+      %sum_47 = llvm.extractvalue %acc[47] : !acc128
+      %sum_48 = llvm.extractvalue %acc[48] : !acc128
+      %sum_49 = llvm.extractvalue %acc[49] : !acc128
+      %sum_50 = llvm.extractvalue %acc[50] : !acc128
+      %sum_51 = llvm.extractvalue %acc[51] : !acc128
+      %sum_52 = llvm.extractvalue %acc[52] : !acc128
+      %sum_53 = llvm.extractvalue %acc[53] : !acc128
+      %sum_54 = llvm.extractvalue %acc[54] : !acc128
+      %sum_55 = llvm.extractvalue %acc[55] : !acc128
+      %sum_56 = llvm.extractvalue %acc[56] : !acc128
+      %sum_57 = llvm.extractvalue %acc[57] : !acc128
+      %sum_58 = llvm.extractvalue %acc[58] : !acc128
+      %sum_59 = llvm.extractvalue %acc[59] : !acc128
+      %sum_60 = llvm.extractvalue %acc[60] : !acc128
+      %sum_61 = llvm.extractvalue %acc[61] : !acc128
+      %sum_62 = llvm.extractvalue %acc[62] : !acc128
+      %sum_63 = llvm.extractvalue %acc[63] : !acc128
+      %ocol0 = arith.addi %nOut, %t2 : index
+      %inRow = arith.cmpi ult, %rowA, %rowEnd : index
+      scf.if %inRow {
+        %dRow = arith.muli %rowA, %N : index
+        %col = arith.addi %ocol0, %c0 : index
+        %inCol = arith.cmpi ult, %col, %N : index
+        scf.if %inCol {
+          %ng = arith.negf %sum : f32
+          %ex = math.exp %ng : f32
+          %de = arith.addf %one, %ex : f32
+          %si = arith.divf %sum, %de : f32
+          %pr = arith.mulf %si, %sum_32 : f32
+          %pb = arith.truncf %pr : f32 to bf16
+          %dAt = arith.addi %dRow, %col : index
+          memref.store %pb, %D[%dAt] : memref<?xbf16>
+        }
+        %col_1 = arith.addi %ocol0, %c1 : index
+        %inCol_1 = arith.cmpi ult, %col_1, %N : index
+        scf.if %inCol_1 {
+          %ng_1 = arith.negf %sum_1 : f32
+          %ex_1 = math.exp %ng_1 : f32
+          %de_1 = arith.addf %one, %ex_1 : f32
+          %si_1 = arith.divf %sum_1, %de_1 : f32
+          %pr_1 = arith.mulf %si_1, %sum_33 : f32
+          %pb_1 = arith.truncf %pr_1 : f32 to bf16
+          %dAt_1 = arith.addi %dRow, %col_1 : index
+          memref.store %pb_1, %D[%dAt_1] : memref<?xbf16>
+        }
+        %col_2 = arith.addi %ocol0, %c8 : index
+        %inCol_2 = arith.cmpi ult, %col_2, %N : index
+        scf.if %inCol_2 {
+          %ng_2 = arith.negf %sum_4 : f32
+          %ex_2 = math.exp %ng_2 : f32
+          %de_2 = arith.addf %one, %ex_2 : f32
+          %si_2 = arith.divf %sum_4, %de_2 : f32
+          %pr_2 = arith.mulf %si_2, %sum_36 : f32
+          %pb_2 = arith.truncf %pr_2 : f32 to bf16
+          %dAt_2 = arith.addi %dRow, %col_2 : index
+          memref.store %pb_2, %D[%dAt_2] : memref<?xbf16>
+        }
+        %col_3 = arith.addi %ocol0, %c9 : index
+        %inCol_3 = arith.cmpi ult, %col_3, %N : index
+        scf.if %inCol_3 {
+          %ng_3 = arith.negf %sum_5 : f32
+          %ex_3 = math.exp %ng_3 : f32
+          %de_3 = arith.addf %one, %ex_3 : f32
+          %si_3 = arith.divf %sum_5, %de_3 : f32
+          %pr_3 = arith.mulf %si_3, %sum_37 : f32
+          %pb_3 = arith.truncf %pr_3 : f32 to bf16
+          %dAt_3 = arith.addi %dRow, %col_3 : index
+          memref.store %pb_3, %D[%dAt_3] : memref<?xbf16>
+        }
+        %col_4 = arith.addi %ocol0, %c16 : index
+        %inCol_4 = arith.cmpi ult, %col_4, %N : index
+        scf.if %inCol_4 {
+          %ng_4 = arith.negf %sum_8 : f32
+          %ex_4 = math.exp %ng_4 : f32
+          %de_4 = arith.addf %one, %ex_4 : f32
+          %si_4 = arith.divf %sum_8, %de_4 : f32
+          %pr_4 = arith.mulf %si_4, %sum_40 : f32
+          %pb_4 = arith.truncf %pr_4 : f32 to bf16
+          %dAt_4 = arith.addi %dRow, %col_4 : index
+          memref.store %pb_4, %D[%dAt_4] : memref<?xbf16>
+        }
+        %col_5 = arith.addi %ocol0, %c17 : index
+        %inCol_5 = arith.cmpi ult, %col_5, %N : index
+        scf.if %inCol_5 {
+          %ng_5 = arith.negf %sum_9 : f32
+          %ex_5 = math.exp %ng_5 : f32
+          %de_5 = arith.addf %one, %ex_5 : f32
+          %si_5 = arith.divf %sum_9, %de_5 : f32
+          %pr_5 = arith.mulf %si_5, %sum_41 : f32
+          %pb_5 = arith.truncf %pr_5 : f32 to bf16
+          %dAt_5 = arith.addi %dRow, %col_5 : index
+          memref.store %pb_5, %D[%dAt_5] : memref<?xbf16>
+        }
+        %col_6 = arith.addi %ocol0, %c24 : index
+        %inCol_6 = arith.cmpi ult, %col_6, %N : index
+        scf.if %inCol_6 {
+          %ng_6 = arith.negf %sum_12 : f32
+          %ex_6 = math.exp %ng_6 : f32
+          %de_6 = arith.addf %one, %ex_6 : f32
+          %si_6 = arith.divf %sum_12, %de_6 : f32
+          %pr_6 = arith.mulf %si_6, %sum_44 : f32
+          %pb_6 = arith.truncf %pr_6 : f32 to bf16
+          %dAt_6 = arith.addi %dRow, %col_6 : index
+          memref.store %pb_6, %D[%dAt_6] : memref<?xbf16>
+        }
+        %col_7 = arith.addi %ocol0, %c25 : index
+        %inCol_7 = arith.cmpi ult, %col_7, %N : index
+        scf.if %inCol_7 {
+          %ng_7 = arith.negf %sum_13 : f32
+          %ex_7 = math.exp %ng_7 : f32
+          %de_7 = arith.addf %one, %ex_7 : f32
+          %si_7 = arith.divf %sum_13, %de_7 : f32
+          %pr_7 = arith.mulf %si_7, %sum_45 : f32
+          %pb_7 = arith.truncf %pr_7 : f32 to bf16
+          %dAt_7 = arith.addi %dRow, %col_7 : index
+          memref.store %pb_7, %D[%dAt_7] : memref<?xbf16>
+        }
+        %col_8 = arith.addi %ocol0, %c32 : index
+        %inCol_8 = arith.cmpi ult, %col_8, %N : index
+        scf.if %inCol_8 {
+          %ng_8 = arith.negf %sum_16 : f32
+          %ex_8 = math.exp %ng_8 : f32
+          %de_8 = arith.addf %one, %ex_8 : f32
+          %si_8 = arith.divf %sum_16, %de_8 : f32
+          %pr_8 = arith.mulf %si_8, %sum_48 : f32
+          %pb_8 = arith.truncf %pr_8 : f32 to bf16
+          %dAt_8 = arith.addi %dRow, %col_8 : index
+          memref.store %pb_8, %D[%dAt_8] : memref<?xbf16>
+        }
+        %col_9 = arith.addi %ocol0, %c33 : index
+        %inCol_9 = arith.cmpi ult, %col_9, %N : index
+        scf.if %inCol_9 {
+          %ng_9 = arith.negf %sum_17 : f32
+          %ex_9 = math.exp %ng_9 : f32
+          %de_9 = arith.addf %one, %ex_9 : f32
+          %si_9 = arith.divf %sum_17, %de_9 : f32
+          %pr_9 = arith.mulf %si_9, %sum_49 : f32
+          %pb_9 = arith.truncf %pr_9 : f32 to bf16
+          %dAt_9 = arith.addi %dRow, %col_9 : index
+          memref.store %pb_9, %D[%dAt_9] : memref<?xbf16>
+        }
+        %col_10 = arith.addi %ocol0, %c40 : index
+        %inCol_10 = arith.cmpi ult, %col_10, %N : index
+        scf.if %inCol_10 {
+          %ng_10 = arith.negf %sum_20 : f32
+          %ex_10 = math.exp %ng_10 : f32
+          %de_10 = arith.addf %one, %ex_10 : f32
+          %si_10 = arith.divf %sum_20, %de_10 : f32
+          %pr_10 = arith.mulf %si_10, %sum_52 : f32
+          %pb_10 = arith.truncf %pr_10 : f32 to bf16
+          %dAt_10 = arith.addi %dRow, %col_10 : index
+          memref.store %pb_10, %D[%dAt_10] : memref<?xbf16>
+        }
+        %col_11 = arith.addi %ocol0, %c41 : index
+        %inCol_11 = arith.cmpi ult, %col_11, %N : index
+        scf.if %inCol_11 {
+          %ng_11 = arith.negf %sum_21 : f32
+          %ex_11 = math.exp %ng_11 : f32
+          %de_11 = arith.addf %one, %ex_11 : f32
+          %si_11 = arith.divf %sum_21, %de_11 : f32
+          %pr_11 = arith.mulf %si_11, %sum_53 : f32
+          %pb_11 = arith.truncf %pr_11 : f32 to bf16
+          %dAt_11 = arith.addi %dRow, %col_11 : index
+          memref.store %pb_11, %D[%dAt_11] : memref<?xbf16>
+        }
+        %col_12 = arith.addi %ocol0, %c48 : index
+        %inCol_12 = arith.cmpi ult, %col_12, %N : index
+        scf.if %inCol_12 {
+          %ng_12 = arith.negf %sum_24 : f32
+          %ex_12 = math.exp %ng_12 : f32
+          %de_12 = arith.addf %one, %ex_12 : f32
+          %si_12 = arith.divf %sum_24, %de_12 : f32
+          %pr_12 = arith.mulf %si_12, %sum_56 : f32
+          %pb_12 = arith.truncf %pr_12 : f32 to bf16
+          %dAt_12 = arith.addi %dRow, %col_12 : index
+          memref.store %pb_12, %D[%dAt_12] : memref<?xbf16>
+        }
+        %col_13 = arith.addi %ocol0, %c49 : index
+        %inCol_13 = arith.cmpi ult, %col_13, %N : index
+        scf.if %inCol_13 {
+          %ng_13 = arith.negf %sum_25 : f32
+          %ex_13 = math.exp %ng_13 : f32
+          %de_13 = arith.addf %one, %ex_13 : f32
+          %si_13 = arith.divf %sum_25, %de_13 : f32
+          %pr_13 = arith.mulf %si_13, %sum_57 : f32
+          %pb_13 = arith.truncf %pr_13 : f32 to bf16
+          %dAt_13 = arith.addi %dRow, %col_13 : index
+          memref.store %pb_13, %D[%dAt_13] : memref<?xbf16>
+        }
+        %col_14 = arith.addi %ocol0, %c56 : index
+        %inCol_14 = arith.cmpi ult, %col_14, %N : index
+        scf.if %inCol_14 {
+          %ng_14 = arith.negf %sum_28 : f32
+          %ex_14 = math.exp %ng_14 : f32
+          %de_14 = arith.addf %one, %ex_14 : f32
+          %si_14 = arith.divf %sum_28, %de_14 : f32
+          %pr_14 = arith.mulf %si_14, %sum_60 : f32
+          %pb_14 = arith.truncf %pr_14 : f32 to bf16
+          %dAt_14 = arith.addi %dRow, %col_14 : index
+          memref.store %pb_14, %D[%dAt_14] : memref<?xbf16>
+        }
+        %col_15 = arith.addi %ocol0, %c57 : index
+        %inCol_15 = arith.cmpi ult, %col_15, %N : index
+        scf.if %inCol_15 {
+          %ng_15 = arith.negf %sum_29 : f32
+          %ex_15 = math.exp %ng_15 : f32
+          %de_15 = arith.addf %one, %ex_15 : f32
+          %si_15 = arith.divf %sum_29, %de_15 : f32
+          %pr_15 = arith.mulf %si_15, %sum_61 : f32
+          %pb_15 = arith.truncf %pr_15 : f32 to bf16
+          %dAt_15 = arith.addi %dRow, %col_15 : index
+          memref.store %pb_15, %D[%dAt_15] : memref<?xbf16>
+        }
+      }
+      %inRow_1 = arith.cmpi ult, %rowB, %rowEnd : index
+      scf.if %inRow_1 {
+        %dRow_1 = arith.muli %rowB, %N : index
+        %col_16 = arith.addi %ocol0, %c0 : index
+        %inCol_16 = arith.cmpi ult, %col_16, %N : index
+        scf.if %inCol_16 {
+          %ng_16 = arith.negf %sum_2 : f32
+          %ex_16 = math.exp %ng_16 : f32
+          %de_16 = arith.addf %one, %ex_16 : f32
+          %si_16 = arith.divf %sum_2, %de_16 : f32
+          %pr_16 = arith.mulf %si_16, %sum_34 : f32
+          %pb_16 = arith.truncf %pr_16 : f32 to bf16
+          %dAt_16 = arith.addi %dRow_1, %col_16 : index
+          memref.store %pb_16, %D[%dAt_16] : memref<?xbf16>
+        }
+        %col_17 = arith.addi %ocol0, %c1 : index
+        %inCol_17 = arith.cmpi ult, %col_17, %N : index
+        scf.if %inCol_17 {
+          %ng_17 = arith.negf %sum_3 : f32
+          %ex_17 = math.exp %ng_17 : f32
+          %de_17 = arith.addf %one, %ex_17 : f32
+          %si_17 = arith.divf %sum_3, %de_17 : f32
+          %pr_17 = arith.mulf %si_17, %sum_35 : f32
+          %pb_17 = arith.truncf %pr_17 : f32 to bf16
+          %dAt_17 = arith.addi %dRow_1, %col_17 : index
+          memref.store %pb_17, %D[%dAt_17] : memref<?xbf16>
+        }
+        %col_18 = arith.addi %ocol0, %c8 : index
+        %inCol_18 = arith.cmpi ult, %col_18, %N : index
+        scf.if %inCol_18 {
+          %ng_18 = arith.negf %sum_6 : f32
+          %ex_18 = math.exp %ng_18 : f32
+          %de_18 = arith.addf %one, %ex_18 : f32
+          %si_18 = arith.divf %sum_6, %de_18 : f32
+          %pr_18 = arith.mulf %si_18, %sum_38 : f32
+          %pb_18 = arith.truncf %pr_18 : f32 to bf16
+          %dAt_18 = arith.addi %dRow_1, %col_18 : index
+          memref.store %pb_18, %D[%dAt_18] : memref<?xbf16>
+        }
+        %col_19 = arith.addi %ocol0, %c9 : index
+        %inCol_19 = arith.cmpi ult, %col_19, %N : index
+        scf.if %inCol_19 {
+          %ng_19 = arith.negf %sum_7 : f32
+          %ex_19 = math.exp %ng_19 : f32
+          %de_19 = arith.addf %one, %ex_19 : f32
+          %si_19 = arith.divf %sum_7, %de_19 : f32
+          %pr_19 = arith.mulf %si_19, %sum_39 : f32
+          %pb_19 = arith.truncf %pr_19 : f32 to bf16
+          %dAt_19 = arith.addi %dRow_1, %col_19 : index
+          memref.store %pb_19, %D[%dAt_19] : memref<?xbf16>
+        }
+        %col_20 = arith.addi %ocol0, %c16 : index
+        %inCol_20 = arith.cmpi ult, %col_20, %N : index
+        scf.if %inCol_20 {
+          %ng_20 = arith.negf %sum_10 : f32
+          %ex_20 = math.exp %ng_20 : f32
+          %de_20 = arith.addf %one, %ex_20 : f32
+          %si_20 = arith.divf %sum_10, %de_20 : f32
+          %pr_20 = arith.mulf %si_20, %sum_42 : f32
+          %pb_20 = arith.truncf %pr_20 : f32 to bf16
+          %dAt_20 = arith.addi %dRow_1, %col_20 : index
+          memref.store %pb_20, %D[%dAt_20] : memref<?xbf16>
+        }
+        %col_21 = arith.addi %ocol0, %c17 : index
+        %inCol_21 = arith.cmpi ult, %col_21, %N : index
+        scf.if %inCol_21 {
+          %ng_21 = arith.negf %sum_11 : f32
+          %ex_21 = math.exp %ng_21 : f32
+          %de_21 = arith.addf %one, %ex_21 : f32
+          %si_21 = arith.divf %sum_11, %de_21 : f32
+          %pr_21 = arith.mulf %si_21, %sum_43 : f32
+          %pb_21 = arith.truncf %pr_21 : f32 to bf16
+          %dAt_21 = arith.addi %dRow_1, %col_21 : index
+          memref.store %pb_21, %D[%dAt_21] : memref<?xbf16>
+        }
+        %col_22 = arith.addi %ocol0, %c24 : index
+        %inCol_22 = arith.cmpi ult, %col_22, %N : index
+        scf.if %inCol_22 {
+          %ng_22 = arith.negf %sum_14 : f32
+          %ex_22 = math.exp %ng_22 : f32
+          %de_22 = arith.addf %one, %ex_22 : f32
+          %si_22 = arith.divf %sum_14, %de_22 : f32
+          %pr_22 = arith.mulf %si_22, %sum_46 : f32
+          %pb_22 = arith.truncf %pr_22 : f32 to bf16
+          %dAt_22 = arith.addi %dRow_1, %col_22 : index
+          memref.store %pb_22, %D[%dAt_22] : memref<?xbf16>
+        }
+        %col_23 = arith.addi %ocol0, %c25 : index
+        %inCol_23 = arith.cmpi ult, %col_23, %N : index
+        scf.if %inCol_23 {
+          %ng_23 = arith.negf %sum_15 : f32
+          %ex_23 = math.exp %ng_23 : f32
+          %de_23 = arith.addf %one, %ex_23 : f32
+          %si_23 = arith.divf %sum_15, %de_23 : f32
+          %pr_23 = arith.mulf %si_23, %sum_47 : f32
+          %pb_23 = arith.truncf %pr_23 : f32 to bf16
+          %dAt_23 = arith.addi %dRow_1, %col_23 : index
+          memref.store %pb_23, %D[%dAt_23] : memref<?xbf16>
+        }
+        %col_24 = arith.addi %ocol0, %c32 : index
+        %inCol_24 = arith.cmpi ult, %col_24, %N : index
+        scf.if %inCol_24 {
+          %ng_24 = arith.negf %sum_18 : f32
+          %ex_24 = math.exp %ng_24 : f32
+          %de_24 = arith.addf %one, %ex_24 : f32
+          %si_24 = arith.divf %sum_18, %de_24 : f32
+          %pr_24 = arith.mulf %si_24, %sum_50 : f32
+          %pb_24 = arith.truncf %pr_24 : f32 to bf16
+          %dAt_24 = arith.addi %dRow_1, %col_24 : index
+          memref.store %pb_24, %D[%dAt_24] : memref<?xbf16>
+        }
+        %col_25 = arith.addi %ocol0, %c33 : index
+        %inCol_25 = arith.cmpi ult, %col_25, %N : index
+        scf.if %inCol_25 {
+          %ng_25 = arith.negf %sum_19 : f32
+          %ex_25 = math.exp %ng_25 : f32
+          %de_25 = arith.addf %one, %ex_25 : f32
+          %si_25 = arith.divf %sum_19, %de_25 : f32
+          %pr_25 = arith.mulf %si_25, %sum_51 : f32
+          %pb_25 = arith.truncf %pr_25 : f32 to bf16
+          %dAt_25 = arith.addi %dRow_1, %col_25 : index
+          memref.store %pb_25, %D[%dAt_25] : memref<?xbf16>
+        }
+        %col_26 = arith.addi %ocol0, %c40 : index
+        %inCol_26 = arith.cmpi ult, %col_26, %N : index
+        scf.if %inCol_26 {
+          %ng_26 = arith.negf %sum_22 : f32
+          %ex_26 = math.exp %ng_26 : f32
+          %de_26 = arith.addf %one, %ex_26 : f32
+          %si_26 = arith.divf %sum_22, %de_26 : f32
+          %pr_26 = arith.mulf %si_26, %sum_54 : f32
+          %pb_26 = arith.truncf %pr_26 : f32 to bf16
+          %dAt_26 = arith.addi %dRow_1, %col_26 : index
+          memref.store %pb_26, %D[%dAt_26] : memref<?xbf16>
+        }
+        %col_27 = arith.addi %ocol0, %c41 : index
+        %inCol_27 = arith.cmpi ult, %col_27, %N : index
+        scf.if %inCol_27 {
+          %ng_27 = arith.negf %sum_23 : f32
+          %ex_27 = math.exp %ng_27 : f32
+          %de_27 = arith.addf %one, %ex_27 : f32
+          %si_27 = arith.divf %sum_23, %de_27 : f32
+          %pr_27 = arith.mulf %si_27, %sum_55 : f32
+          %pb_27 = arith.truncf %pr_27 : f32 to bf16
+          %dAt_27 = arith.addi %dRow_1, %col_27 : index
+          memref.store %pb_27, %D[%dAt_27] : memref<?xbf16>
+        }
+        %col_28 = arith.addi %ocol0, %c48 : index
+        %inCol_28 = arith.cmpi ult, %col_28, %N : index
+        scf.if %inCol_28 {
+          %ng_28 = arith.negf %sum_26 : f32
+          %ex_28 = math.exp %ng_28 : f32
+          %de_28 = arith.addf %one, %ex_28 : f32
+          %si_28 = arith.divf %sum_26, %de_28 : f32
+          %pr_28 = arith.mulf %si_28, %sum_58 : f32
+          %pb_28 = arith.truncf %pr_28 : f32 to bf16
+          %dAt_28 = arith.addi %dRow_1, %col_28 : index
+          memref.store %pb_28, %D[%dAt_28] : memref<?xbf16>
+        }
+        %col_29 = arith.addi %ocol0, %c49 : index
+        %inCol_29 = arith.cmpi ult, %col_29, %N : index
+        scf.if %inCol_29 {
+          %ng_29 = arith.negf %sum_27 : f32
+          %ex_29 = math.exp %ng_29 : f32
+          %de_29 = arith.addf %one, %ex_29 : f32
+          %si_29 = arith.divf %sum_27, %de_29 : f32
+          %pr_29 = arith.mulf %si_29, %sum_59 : f32
+          %pb_29 = arith.truncf %pr_29 : f32 to bf16
+          %dAt_29 = arith.addi %dRow_1, %col_29 : index
+          memref.store %pb_29, %D[%dAt_29] : memref<?xbf16>
+        }
+        %col_30 = arith.addi %ocol0, %c56 : index
+        %inCol_30 = arith.cmpi ult, %col_30, %N : index
+        scf.if %inCol_30 {
+          %ng_30 = arith.negf %sum_30 : f32
+          %ex_30 = math.exp %ng_30 : f32
+          %de_30 = arith.addf %one, %ex_30 : f32
+          %si_30 = arith.divf %sum_30, %de_30 : f32
+          %pr_30 = arith.mulf %si_30, %sum_62 : f32
+          %pb_30 = arith.truncf %pr_30 : f32 to bf16
+          %dAt_30 = arith.addi %dRow_1, %col_30 : index
+          memref.store %pb_30, %D[%dAt_30] : memref<?xbf16>
+        }
+        %col_31 = arith.addi %ocol0, %c57 : index
+        %inCol_31 = arith.cmpi ult, %col_31, %N : index
+        scf.if %inCol_31 {
+          %ng_31 = arith.negf %sum_31 : f32
+          %ex_31 = math.exp %ng_31 : f32
+          %de_31 = arith.addf %one, %ex_31 : f32
+          %si_31 = arith.divf %sum_31, %de_31 : f32
+          %pr_31 = arith.mulf %si_31, %sum_63 : f32
+          %pb_31 = arith.truncf %pr_31 : f32 to bf16
+          %dAt_31 = arith.addi %dRow_1, %col_31 : index
+          memref.store %pb_31, %D[%dAt_31] : memref<?xbf16>
+        }
+      }
+    }
+    gpu.return
+  }
   // gemm_wgmma_bf16_tn: one GEMM (a linear layer's), C [M, N] f32 = A [M, K]
   // times B [N, K] transposed, the same schedule; any M and N, K % 8 == 0
   // (TMA's 16-byte row strides; a K tail is TMA's zeros). Grid

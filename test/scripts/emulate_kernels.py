@@ -236,6 +236,24 @@ def batched_gemm(kernels):
     return swiglu("strided", 2, 70, 40, 72, 88, 24, 56) and ok
 
 
+def e4m3_weight(rng, n, k, block_n, block_k, largest_scale=2.0):
+    """A random e4m3 weight [n, k] without NaN codes, its block scales, and
+    the weight as dsc's CPU code dequantizes it (bf16(w * scale))."""
+    codes = rng.integers(0, 256, (n, k)).astype(np.uint8)
+    codes[(codes & 0x7F) == 0x7F] = 0x38  # 1.0 instead of NaN
+    scales = rng.uniform(1e-3, largest_scale, (-(-n // block_n), -(-k // block_k))).astype(np.float32)
+    full = np.repeat(np.repeat(scales, block_n, 0), block_k, 1)[:n, :k]
+    values = bf16(emu._E4M3[codes].astype(np.float32) * full)[1]
+    return codes, scales, values
+
+
+def e4m3_stacks(rng, experts, n, k, block_n, block_k, largest_scale=2.0):
+    """e4m3_weight for each of `experts`, stacked: codes [experts, n, k],
+    scales [experts, ceil(n / block_n), ceil(k / block_k)], values."""
+    parts = [e4m3_weight(rng, n, k, block_n, block_k, largest_scale) for _ in range(experts)]
+    return tuple(np.stack([p[i] for p in parts]) for i in range(3))
+
+
 def fp8w_gemm(kernels):
     """The linear layers' kernels for e4m3 weights with block scales (A
     bf16), against the weight dequantized as dsc's CPU code does it
@@ -248,12 +266,7 @@ def fp8w_gemm(kernels):
     smem = 4 * 64 * 64 * 2 + 128 * 64 * 2 + 4 * 128 * 64
 
     def weight(n, k, block_n, block_k, largest_scale=2.0):
-        codes = rng.integers(0, 256, (n, k)).astype(np.uint8)
-        codes[(codes & 0x7F) == 0x7F] = 0x38  # 1.0 instead of NaN
-        scales = rng.uniform(1e-3, largest_scale, (-(-n // block_n), -(-k // block_k))).astype(np.float32)
-        full = np.repeat(np.repeat(scales, block_n, 0), block_k, 1)[:n, :k]
-        values = bf16(emu._E4M3[codes].astype(np.float32) * full)[1]
-        return codes, scales, values
+        return e4m3_weight(rng, n, k, block_n, block_k, largest_scale)
 
     ok = True
     for rows, n, k, block_n, block_k in ((70, 136, 208, 128, 128), (70, 40, 96, 16, 32)):
@@ -330,9 +343,7 @@ def fp8w_gemm(kernels):
     a_bits, a = bf16(rng.standard_normal((rows, k)))
 
     def stack(largest_scale):
-        parts = [weight(n, k, block_n, block_k, largest_scale) for _ in range(experts)]
-        return (np.stack([p[0] for p in parts]), np.stack([p[1] for p in parts]),
-                np.stack([p[2] for p in parts]))
+        return e4m3_stacks(rng, experts, n, k, block_n, block_k, largest_scale)
     gc, gs, g_w = stack(0.02)
     c = np.full(rows * n, np.nan, np.float32)
     emu.run_kernel(kernels["grouped_gemm_fp8w_bf16_tn_m64_tiled"],
@@ -424,6 +435,7 @@ def grouped_gemm_wgmma_tn(kernels):
     # outputs one bf16 step off.
     ok &= verdict("grouped_gemm_wgmma_swiglu_bf16_tn", got, want, 1.0 / 64)
     ok &= routed_wgmma(kernels, rng, smem)
+    ok &= routed_wgmma_fp8w(kernels, rng, smem)
     # The linear layers' dense form: M and N past whole tiles and a K tail
     # (TMA's zeros past the tensors); C exactly [M, N], so a store past a
     # row or column would fail.
@@ -492,6 +504,63 @@ def routed_wgmma(kernels, rng, smem):
     return swiglu_verdict(f"grouped_gemm_wgmma_swiglu_bf16_tn_tiled (gate and up stacks, "
                           f"{rows} rows of {experts} experts, width {width}, K {k}",
                           emu._bits_to_f32(d).reshape(rows, width), g, u) and ok
+
+
+def routed_wgmma_fp8w(kernels, rng, smem):
+    """sm_90a's routed experts of an FP8 checkpoint: the tiled wgmma
+    kernels reading e4m3 stacks [experts * N, K] and their block scales,
+    against the stacks dequantized as dsc's CPU code does it (bf16(w *
+    scale)). Experts of 70, 5, 0 and 130 rows over 128-row tiles; K 336
+    (six K steps, more than the 4 stages and both converted tiles reused,
+    the last a tail of 16 whose chunks past K take the last block's
+    scale); the plain form with V3's 128 x 128 blocks, N 136 (B's rows run
+    into the next expert's, scale rows past N never read), one NaN weight
+    whose output column must be NaN; SwiGLU at width 72 with blocks of 16
+    x 32 (each step's chunks in several scale blocks); every buffer
+    exactly its size, C and D starting as NaN."""
+    offsets = np.array([0, 70, 75, 75, 205], np.int32)
+    experts, rows, k = len(offsets) - 1, int(offsets[-1]), 336
+    tiles = moe_tile_list(offsets, 128)
+    expert = np.repeat(np.arange(experts), np.diff(offsets))
+    a_bits, a = bf16(rng.standard_normal((rows, k)))
+    n, block_n, block_k = 136, 128, 128
+    codes, scales, w = e4m3_stacks(rng, experts, n, k, block_n, block_k)
+    nan_col = 9
+    codes[3, nan_col, 300] = 0xFF  # expert 3's, in the last K block
+    c = np.full(rows * n, np.nan, np.float32)
+    emu.run_kernel(kernels["grouped_gemm_wgmma_fp8w_bf16_tn_tiled"],
+                   (-(-n // 128), len(tiles) // 2, 1), 256, smem,
+                   [emu.TensorMap(a_bits, (64, 64)),
+                    emu.TensorMap(codes.reshape(-1, k), (64, 64)),
+                    emu.global_memref(scales.reshape(-1)), emu.global_memref(c),
+                    emu.global_memref(offsets), emu.global_memref(tiles), n, k,
+                    block_n, block_k])
+    got = c.reshape(rows, n)
+    want = np.einsum("rk,rnk->rn", a.astype(np.float64), w[expert].astype(np.float64))
+    keep = np.arange(n) != nan_col
+    last = expert == 3
+    ok = verdict(f"grouped_gemm_wgmma_fp8w_bf16_tn_tiled ({rows} rows of {experts} experts, "
+                 f"N {n}, K {k}, blocks {block_n} x {block_k}; a NaN weight's column NaN)",
+                 np.where(last[:, None] & ~keep[None, :], 0.0, got),
+                 np.where(last[:, None] & ~keep[None, :], 0.0, want), 1e-5,
+                 also=bool(np.isnan(got[last, nan_col]).all()))
+    width, block_n, block_k = 72, 16, 32
+    (gc, gs, g_w), (uc, us, u_w) = (e4m3_stacks(rng, experts, width, k, block_n, block_k, 0.005)
+                                    for _ in range(2))
+    d = np.full(rows * width, 0x7FC0, np.uint16)  # bf16 NaN
+    emu.run_kernel(kernels["grouped_gemm_wgmma_swiglu_fp8w_bf16_tn_tiled"],
+                   (-(-2 * width // 128), len(tiles) // 2, 1), 256, smem,
+                   [emu.TensorMap(a_bits, (64, 64)),
+                    emu.TensorMap(gc.reshape(-1, k), (64, 64)),
+                    emu.TensorMap(uc.reshape(-1, k), (64, 64)),
+                    emu.global_memref(gs.reshape(-1)), emu.global_memref(us.reshape(-1)),
+                    emu.global_memref(d), emu.global_memref(offsets),
+                    emu.global_memref(tiles), width, k, block_n, block_k])
+    g = np.einsum("rk,rnk->rn", a, g_w[expert], dtype=np.float32)
+    u = np.einsum("rk,rnk->rn", a, u_w[expert], dtype=np.float32)
+    return swiglu_verdict(f"grouped_gemm_wgmma_swiglu_fp8w_bf16_tn_tiled ({rows} rows of "
+                          f"{experts} experts, width {width}, K {k}, blocks {block_n} x "
+                          f"{block_k}", emu._bits_to_f32(d).reshape(rows, width), g, u) and ok
 
 
 def route_reference(logits, bias, groups, topk_group, top_k, normalize, scale):
