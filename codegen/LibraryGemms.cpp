@@ -243,15 +243,23 @@ constexpr StringLiteral kTensorMapFunction = "dsc_gpu_tensor_map_bf16";
 // The same for a tensor of rank 3, [d0, d1, d2] in boxes of [b0, b1, b2]
 // (the MLA prefill's, whose boxes stay within one sequence).
 constexpr StringLiteral kTensorMap3dFunction = "dsc_gpu_tensor_map_3d_bf16";
+// The same for a matrix of e4m3 weights, unswizzled (the kernel converts
+// its bytes to bf16 tiles itself).
+constexpr StringLiteral kTensorMapE4m3Function = "dsc_gpu_tensor_map_e4m3";
 // The same tile over the M tiles moe_tiles lists (the routed experts).
 constexpr LibrarySource kTiledGemmKernel = {kGemmFile,
                                             "grouped_gemm_bf16_tn_m64_tiled"};
 // Both on sm_90a's own path (wgmma fed by TMA, 128-row tiles): the
-// routed experts of a checkpoint without e4m3 stacks.
+// routed experts of bf16 stacks; and those of e4m3 stacks with block
+// scales, whose bytes each K step turns into the bf16 tile wgmma reads.
 constexpr LibrarySource kWgmmaTiledGemmKernel = {
     kWgmmaGemmFile, "grouped_gemm_wgmma_bf16_tn_tiled"};
 constexpr LibrarySource kWgmmaTiledSwigluKernel = {
     kWgmmaGemmFile, "grouped_gemm_wgmma_swiglu_bf16_tn_tiled"};
+constexpr LibrarySource kWgmmaFp8wTiledGemmKernel = {
+    kWgmmaGemmFile, "grouped_gemm_wgmma_fp8w_bf16_tn_tiled"};
+constexpr LibrarySource kWgmmaFp8wTiledSwigluKernel = {
+    kWgmmaGemmFile, "grouped_gemm_wgmma_swiglu_fp8w_bf16_tn_tiled"};
 // Its gate and up with SwiGLU fused (one batch: a dense MLP's or a shared
 // expert's), writing the SwiGLU's bf16 result.
 constexpr LibrarySource kSwigluGemmKernel = {kGemmFile,
@@ -696,12 +704,13 @@ Value asRows(OpBuilder &b, Location loc, Value value) {
   return collapsed(b, loc, value, {leading, {rank - 1}});
 }
 
-/// The runtime's TMA descriptor of `tensor` (bf16, of the rank of `box`:
-/// 2 or 3; row-major, each row contiguous; a buffer, or a view into one
-/// such as a layer's pages of the KV cache) for boxes of `box`
-/// (kTensorMapFunction or kTensorMap3dFunction, declared in `module` on
-/// first use: `b` may build inside an op not yet created, such as an
-/// scf.if's body, whose values find no module).
+/// The runtime's TMA descriptor of `tensor` (bf16 of the rank of `box`, 2
+/// or 3, or an e4m3 matrix; row-major, each row contiguous; a buffer, or a
+/// view into one such as a layer's pages of the KV cache) for boxes of
+/// `box` (kTensorMapFunction, kTensorMap3dFunction or
+/// kTensorMapE4m3Function, declared in `module` on first use: `b` may
+/// build inside an op not yet created, such as an scf.if's body, whose
+/// values find no module).
 Value tensorMap(OpBuilder &b, Location loc, ModuleOp module, Value tensor,
                 ArrayRef<int64_t> box) {
   auto index = [&](int64_t v) {
@@ -709,16 +718,21 @@ Value tensorMap(OpBuilder &b, Location loc, ModuleOp module, Value tensor,
   };
   MLIRContext *context = b.getContext();
   int64_t rank = static_cast<int64_t>(box.size());
-  assert((rank == 2 || rank == 3) &&
+  Type element = cast<MemRefType>(tensor.getType()).getElementType();
+  bool e4m3 = isa<Float8E4M3FNType>(element);
+  assert((rank == 2 || (rank == 3 && !e4m3)) &&
          cast<MemRefType>(tensor.getType()).getRank() == rank &&
-         "a TMA descriptor of a tensor of the box's rank, 2 or 3");
+         (e4m3 || element.isBF16()) &&
+         "a TMA descriptor of a bf16 tensor of rank 2 or 3, or an e4m3 "
+         "matrix, of the box's rank");
   // Any strides and offset: the runtime reads them from the memref.
   int64_t dynamic = ShapedType::kDynamic;
   SmallVector<int64_t> dynamics(rank, dynamic);
-  auto type =
-      MemRefType::get(dynamics, BFloat16Type::get(context),
-                      StridedLayoutAttr::get(context, dynamic, dynamics));
-  StringLiteral name = rank == 2 ? kTensorMapFunction : kTensorMap3dFunction;
+  auto type = MemRefType::get(
+      dynamics, element, StridedLayoutAttr::get(context, dynamic, dynamics));
+  StringLiteral name = e4m3        ? kTensorMapE4m3Function
+                       : rank == 2 ? kTensorMapFunction
+                                   : kTensorMap3dFunction;
   auto fn = module.lookupSymbol<func::FuncOp>(name);
   if (!fn) {
     OpBuilder::InsertionGuard guard(b);
@@ -2741,19 +2755,18 @@ struct DscLibraryGemmsPass
                bool(group.members[fusion->gate].second.scales) == e4m3;
       });
     };
-    // sm_90a's wgmma kernels tile M by 128, the e4m3 stacks' by 64: one
-    // list of tiles serves all, so wgmma only where no stack is e4m3.
-    bool routedWgmma = wgmma && !anyMember(true);
-    FailureOr<std::optional<LibraryKernel>> tiled =
-        kernelIf(routedWgmma ? kWgmmaTiledGemmKernel : kTiledGemmKernel,
-                 anyMember(false));
+    // sm_90a's run on wgmma (128-row tiles), the others on mma.sync
+    // (64-row tiles): one list of tiles serves all.
+    FailureOr<std::optional<LibraryKernel>> tiled = kernelIf(
+        wgmma ? kWgmmaTiledGemmKernel : kTiledGemmKernel, anyMember(false));
     FailureOr<std::optional<LibraryKernel>> fp8wTiled =
-        kernelIf(kFp8wTiledGemmKernel, anyMember(true));
-    FailureOr<std::optional<LibraryKernel>> tiledSwiglu =
-        kernelIf(routedWgmma ? kWgmmaTiledSwigluKernel : kTiledSwigluKernel,
-                 anyFusion(false));
+        kernelIf(wgmma ? kWgmmaFp8wTiledGemmKernel : kFp8wTiledGemmKernel,
+                 anyMember(true));
+    FailureOr<std::optional<LibraryKernel>> tiledSwiglu = kernelIf(
+        wgmma ? kWgmmaTiledSwigluKernel : kTiledSwigluKernel, anyFusion(false));
     FailureOr<std::optional<LibraryKernel>> fp8wTiledSwiglu =
-        kernelIf(kFp8wTiledSwigluKernel, anyFusion(true));
+        kernelIf(wgmma ? kWgmmaFp8wTiledSwigluKernel : kFp8wTiledSwigluKernel,
+                 anyFusion(true));
     FailureOr<LibraryKernel> alignKernel = kernel(kAlignKernel);
     FailureOr<LibraryKernel> tilesKernel = kernel(kTilesKernel);
     if (failed(tiled) || failed(fp8wTiled) || failed(tiledSwiglu) ||

@@ -555,12 +555,15 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     exit), and each slot's row put back. The GEMMs of one `indices` (a MoE
     layer's gate, up and down; nothing between them writing it) share one
     sorting, and those of one input (gate and up) one gather. With `wgmma`
-    and no e4m3 stack in the module, the tiles are 128 rows (grid
-    (ceil(N / 128), ceil(slots / 128) + experts)) and the GEMMs sm_90a's
-    `grouped_gemm_wgmma_bf16_tn_tiled` and
-    `grouped_gemm_wgmma_swiglu_bf16_tn_tiled`, the rows and each stack
-    through the runtime's TMA descriptors (boxes of 64 x 64), launched
-    only when there are slots (a descriptor of no rows is invalid).
+    the tiles are 128 rows (grid (ceil(N / 128), ceil(slots / 128) +
+    experts)) and the GEMMs sm_90a's `grouped_gemm_wgmma_bf16_tn_tiled`
+    and `grouped_gemm_wgmma_swiglu_bf16_tn_tiled` (for e4m3 stacks
+    `grouped_gemm_wgmma_fp8w_bf16_tn_tiled` and
+    `grouped_gemm_wgmma_swiglu_fp8w_bf16_tn_tiled`, each K step's bytes
+    turned into the bf16 tile wgmma reads), the rows and each stack through
+    the runtime's TMA descriptors (boxes of 64 x 64; e4m3 stacks'
+    unswizzled, `dsc_gpu_tensor_map_e4m3`), launched only when there are
+    slots (a descriptor of no rows is invalid).
 
     A `linalg.generic` marked `dsc.library_swiglu` (by the same lowering:
     `act = bf16(g / (1 + exp(-g)) * u)` elementwise from the f32 sums of a
@@ -668,8 +671,8 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
            "KiB); GPU pipelines set it for sm_90a">,
     Option<"wgmma", "wgmma", "bool", /*default=*/"false",
            "sm_90a's kernels fed by TMA: the MLA decode and prefill where "
-           "the library has them for the widths, the routed experts of bf16 "
-           "stacks, and with large-tiles the 128-row tile "
+           "the library has them for the widths, the routed experts (bf16 "
+           "or e4m3 stacks), and with large-tiles the 128-row tile "
            "(gemm_wgmma_bf16_tn, gemm_wgmma_swiglu_bf16_tn); GPU pipelines "
            "set it for sm_90a">,
     Option<"largeTileBlocks", "large-tile-blocks", "int64_t",

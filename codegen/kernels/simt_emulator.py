@@ -1520,11 +1520,13 @@ class Host(Block):
 
     def op_func_call(self, op, *args):
         callee = op.attr(r"callee = @(\w+)")
-        if callee in ("dsc_gpu_tensor_map_bf16", "dsc_gpu_tensor_map_3d_bf16"):
+        if callee in ("dsc_gpu_tensor_map_bf16", "dsc_gpu_tensor_map_3d_bf16",
+                      "dsc_gpu_tensor_map_e4m3"):
             # The runtime's TMA descriptor of a bf16 matrix (memref [rows,
-            # cols]) for boxes of (boxRows, boxCols), or of a tensor of
-            # rank 3 for boxes of three sizes: its array, a view that
-            # launches read as they run.
+            # cols]) for boxes of (boxRows, boxCols), of a tensor of rank 3
+            # for boxes of three sizes, or of an e4m3 matrix (its bytes;
+            # the kernel's descriptor type says they are unswizzled): its
+            # array, a view that launches read as they run.
             tensor, *box = args
             box = tuple(int(b[0]) for b in box)
             if tensor.data.ndim != len(box):

@@ -120,15 +120,26 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
 // dsc's own GPU runtime functions, as the compiled host code calls them.
 //===----------------------------------------------------------------------===//
 
-/// The TMA descriptor of a bf16 tensor of rank 2 or 3 for the kernel
-/// library's wgmma kernels (codegen's tensor map functions): its memref as
-/// MLIR passes it (the aligned pointer and offset, then sizes and strides
-/// in elements) and the box, outermost first.
-void *tensorMapBf16(char *aligned, int64_t offset,
-                    absl::Span<const int64_t> sizes,
-                    absl::Span<const int64_t> strides,
-                    absl::Span<const int64_t> box) {
-  constexpr int64_t kBytes = 2;
+/// A tensor's element type as the kernel library's TMA descriptors take it:
+/// bf16 (128-byte swizzle, what wgmma reads) or e4m3 (unswizzled bytes the
+/// kernel converts to bf16 first).
+struct TmaElement {
+  const char *name;
+  int64_t bytes;
+  CudaDriver::TmaSwizzle swizzle;
+};
+constexpr TmaElement kTmaBf16{"bf16", 2, CudaDriver::TmaSwizzle::k128Bytes};
+constexpr TmaElement kTmaE4m3{"e4m3", 1, CudaDriver::TmaSwizzle::kNone};
+
+/// The TMA descriptor of a tensor of rank 2 or 3 for the kernel library's
+/// wgmma kernels (codegen's tensor map functions): its memref as MLIR
+/// passes it (the aligned pointer and offset, then sizes and strides in
+/// elements) and the box, outermost first.
+void *tensorMapOf(const TmaElement &element, char *aligned, int64_t offset,
+                  absl::Span<const int64_t> sizes,
+                  absl::Span<const int64_t> strides,
+                  absl::Span<const int64_t> box) {
+  const int64_t kBytes = element.bytes;
   const size_t rank = sizes.size();
   bool valid = strides[rank - 1] == 1;
   std::array<uint64_t, CudaDevice::kTensorMapRank> dims{};
@@ -148,15 +159,15 @@ void *tensorMapBf16(char *aligned, int64_t offset,
   absl::Status failure;
   if (!valid) {
     failure = absl::InternalError(absl::StrCat(
-        "a TMA descriptor asked for a [", absl::StrJoin(sizes, ", "),
-        "] bf16 tensor with strides [", absl::StrJoin(strides, ", "),
+        "a TMA descriptor asked for a [", absl::StrJoin(sizes, ", "), "] ",
+        element.name, " tensor with strides [", absl::StrJoin(strides, ", "),
         "] in boxes of [", absl::StrJoin(box, ", "), "] (a dsc bug)"));
   } else {
     absl::StatusOr<void *> map = device().tensorMap(
         reinterpret_cast<uint64_t>(aligned + offset * kBytes),
         absl::MakeConstSpan(dims.data(), rank),
         absl::MakeConstSpan(strideBytes.data(), rank - 1), kBytes,
-        absl::MakeConstSpan(boxes.data(), rank));
+        absl::MakeConstSpan(boxes.data(), rank), element.swizzle);
     if (map.ok())
       result = *map;
     else
@@ -174,7 +185,16 @@ void *dscGpuTensorMapBf16(void * /*allocated*/, char *aligned, int64_t offset,
                           int64_t colStride, int64_t boxRows, int64_t boxCols) {
   const int64_t sizes[] = {rows, cols}, strides[] = {rowStride, colStride},
                 box[] = {boxRows, boxCols};
-  return tensorMapBf16(aligned, offset, sizes, strides, box);
+  return tensorMapOf(kTmaBf16, aligned, offset, sizes, strides, box);
+}
+
+/// codegen's `dsc_gpu_tensor_map_e4m3`: a matrix of e4m3 weights, unswizzled.
+void *dscGpuTensorMapE4m3(void * /*allocated*/, char *aligned, int64_t offset,
+                          int64_t rows, int64_t cols, int64_t rowStride,
+                          int64_t colStride, int64_t boxRows, int64_t boxCols) {
+  const int64_t sizes[] = {rows, cols}, strides[] = {rowStride, colStride},
+                box[] = {boxRows, boxCols};
+  return tensorMapOf(kTmaE4m3, aligned, offset, sizes, strides, box);
 }
 
 /// codegen's `dsc_gpu_tensor_map_3d_bf16`: a tensor of rank 3.
@@ -185,7 +205,7 @@ void *dscGpuTensorMap3dBf16(void * /*allocated*/, char *aligned, int64_t offset,
   const int64_t sizes[] = {size0, size1, size2},
                 strides[] = {stride0, stride1, stride2},
                 box[] = {box0, box1, box2};
-  return tensorMapBf16(aligned, offset, sizes, strides, box);
+  return tensorMapOf(kTmaBf16, aligned, offset, sizes, strides, box);
 }
 
 /// Set where the compiled code calls a GPU runtime function this runtime
@@ -222,6 +242,8 @@ const Import kImports[] = {
      reinterpret_cast<void *>(&dscGpuTensorMapBf16)},
     {"dsc_import_dsc_gpu_tensor_map_3d_bf16",
      reinterpret_cast<void *>(&dscGpuTensorMap3dBf16)},
+    {"dsc_import_dsc_gpu_tensor_map_e4m3",
+     reinterpret_cast<void *>(&dscGpuTensorMapE4m3)},
     {"dsc_import_unbound", reinterpret_cast<void *>(&mgpuUnbound)},
 };
 
@@ -417,7 +439,8 @@ void CudaDevice::recycleTensorMaps() {
 absl::StatusOr<void *>
 CudaDevice::tensorMap(uint64_t address, absl::Span<const uint64_t> dims,
                       absl::Span<const uint64_t> strideBytes,
-                      unsigned elementBytes, absl::Span<const unsigned> box) {
+                      unsigned elementBytes, absl::Span<const unsigned> box,
+                      CudaDriver::TmaSwizzle swizzle) {
   constexpr size_t kMapBytes = sizeof(CUtensorMap);
   const size_t rank = dims.size();
   if (rank < 2 || rank > kTensorMapRank || strideBytes.size() + 1 != rank ||
@@ -425,7 +448,7 @@ CudaDevice::tensorMap(uint64_t address, absl::Span<const uint64_t> dims,
     return absl::InvalidArgumentError(absl::StrCat(
         "a TMA descriptor of rank ", rank, " (", dims.size(), " sizes, ",
         strideBytes.size(), " strides, ", box.size(), " box sizes)"));
-  TensorMapKey key{address, {}, {}, {}, unsigned(rank), elementBytes};
+  TensorMapKey key{address, {}, {}, {}, unsigned(rank), elementBytes, swizzle};
   std::copy(dims.begin(), dims.end(), key.dims.begin());
   std::copy(strideBytes.begin(), strideBytes.end(), key.strideBytes.begin());
   std::copy(box.begin(), box.end(), key.box.begin());
@@ -453,7 +476,7 @@ CudaDevice::tensorMap(uint64_t address, absl::Span<const uint64_t> dims,
                      " TMA descriptors in use by CUDA graphs or a recording"));
   CUtensorMap map;
   if (CUresult r = api->encodeTiledTensorMap(&map, address, dims, strideBytes,
-                                             elementBytes, box);
+                                             elementBytes, box, swizzle);
       r != CUDA_SUCCESS) {
     absl::Status s = api->check(
         r, absl::StrCat("describing a [", absl::StrJoin(dims, ", "),

@@ -107,9 +107,9 @@ public:
 
   /// A tiled TMA descriptor (what cp.async.bulk.tensor reads) of the
   /// row-major tensor at `address` of rank 2 or 3: `dims` elements of
-  /// `elementBytes` (2: bf16) each way, outermost first, the outer ones
-  /// `strideBytes` apart, loaded in boxes of `box` (outermost first) with
-  /// the 128-byte swizzle and zeros past its edges. The descriptor lies in
+  /// `elementBytes` (2: bf16, 1: e4m3) each way, outermost first, the outer
+  /// ones `strideBytes` apart, loaded in boxes of `box` (outermost first)
+  /// laid out as `swizzle` says, zeros past its edges. The descriptor lies in
   /// a table in device memory, one per distinct request, written when
   /// first asked for (on a stream of its own, waited for: never part of a
   /// recording). One stays while a graph, or the recording, reads it; the
@@ -118,11 +118,10 @@ public:
   /// when the table is full or a recording starts with less than a quarter
   /// free. INVALID_ARGUMENT for a tensor the driver cannot describe,
   /// RESOURCE_EXHAUSTED past kTensorMaps.
-  absl::StatusOr<void *> tensorMap(uint64_t address,
-                                   absl::Span<const uint64_t> dims,
-                                   absl::Span<const uint64_t> strideBytes,
-                                   unsigned elementBytes,
-                                   absl::Span<const unsigned> box);
+  absl::StatusOr<void *>
+  tensorMap(uint64_t address, absl::Span<const uint64_t> dims,
+            absl::Span<const uint64_t> strideBytes, unsigned elementBytes,
+            absl::Span<const unsigned> box, CudaDriver::TmaSwizzle swizzle);
   /// The largest rank tensorMap describes.
   static constexpr size_t kTensorMapRank = 3;
   /// The descriptors a device holds at most.
@@ -235,14 +234,15 @@ private:
     std::array<uint64_t, kTensorMapRank - 1> strideBytes;
     std::array<unsigned, kTensorMapRank> box;
     unsigned rank, elementBytes;
+    CudaDriver::TmaSwizzle swizzle;
     bool operator==(const TensorMapKey &o) const {
       return address == o.address && dims == o.dims &&
              strideBytes == o.strideBytes && box == o.box && rank == o.rank &&
-             elementBytes == o.elementBytes;
+             elementBytes == o.elementBytes && swizzle == o.swizzle;
     }
     template <typename H> friend H AbslHashValue(H h, const TensorMapKey &k) {
       return H::combine(std::move(h), k.address, k.dims, k.strideBytes, k.box,
-                        k.rank, k.elementBytes);
+                        k.rank, k.elementBytes, k.swizzle);
     }
   };
   /// A descriptor's slot in the table below, and launchTotal when it was

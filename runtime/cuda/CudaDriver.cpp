@@ -101,7 +101,7 @@ absl::Status CudaDriver::check(CUresult result, const std::string &what) const {
 CUresult CudaDriver::encodeTiledTensorMap(
     CUtensorMap *map, uint64_t address, absl::Span<const uint64_t> dims,
     absl::Span<const uint64_t> strideBytes, unsigned elementBytes,
-    absl::Span<const unsigned> box) const {
+    absl::Span<const unsigned> box, TmaSwizzle swizzle) const {
   constexpr size_t kMaxRank = 5;
   const size_t rank = dims.size();
   if (rank == 0 || rank > kMaxRank || strideBytes.size() + 1 != rank ||
@@ -124,7 +124,9 @@ CUresult CudaDriver::encodeTiledTensorMap(
                         : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
       unsigned(rank), reinterpret_cast<void *>(address), driverDims.data(),
       driverStrides.data(), driverBox.data(), elementStrides.data(),
-      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+      CU_TENSOR_MAP_INTERLEAVE_NONE,
+      swizzle == TmaSwizzle::kNone ? CU_TENSOR_MAP_SWIZZLE_NONE
+                                   : CU_TENSOR_MAP_SWIZZLE_128B,
       CU_TENSOR_MAP_L2_PROMOTION_L2_128B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
 }
 

@@ -57,6 +57,7 @@ struct alignas(128) CUtensorMap {
 inline constexpr int CU_TENSOR_MAP_DATA_TYPE_UINT8 = 0;
 inline constexpr int CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 = 9;
 inline constexpr int CU_TENSOR_MAP_INTERLEAVE_NONE = 0;
+inline constexpr int CU_TENSOR_MAP_SWIZZLE_NONE = 0;
 inline constexpr int CU_TENSOR_MAP_SWIZZLE_128B = 3;
 inline constexpr int CU_TENSOR_MAP_L2_PROMOTION_L2_128B = 2;
 inline constexpr int CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0;
@@ -122,6 +123,9 @@ struct CudaDriver {
 #undef DSC_CUDA_DECLARE
   int version = 0;
 
+  /// How a TMA descriptor lays a box out in shared memory.
+  enum class TmaSwizzle { k128Bytes, kNone };
+
   /// The process's driver: loaded and initialized (cuInit) on the first
   /// call. UNAVAILABLE, with one line saying why, where there is no driver
   /// or no device; the answer is the same on every call.
@@ -136,13 +140,15 @@ struct CudaDriver {
   /// tensor at `address` of `dims` (outermost first, rank 1 to 5), whose
   /// outer dimensions are `strideBytes` apart (outermost first, one fewer
   /// than dims), of bf16 or, when elementBytes is 1, bytes (e4m3), loaded in
-  /// boxes of `box` (outermost first) with the 128-byte swizzle. Returns
-  /// the driver's result; callers say what it described.
+  /// boxes of `box` (outermost first) with the 128-byte swizzle (what
+  /// wgmma reads) or, kNone, unswizzled (e4m3 weights the threads convert
+  /// first). Returns the driver's result; callers say what it described.
   CUresult encodeTiledTensorMap(CUtensorMap *map, uint64_t address,
                                 absl::Span<const uint64_t> dims,
                                 absl::Span<const uint64_t> strideBytes,
                                 unsigned elementBytes,
-                                absl::Span<const unsigned> box) const;
+                                absl::Span<const unsigned> box,
+                                TmaSwizzle swizzle) const;
 };
 
 } // namespace dsc::runtime::cuda

@@ -1,4 +1,5 @@
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms -canonicalize -verify-diagnostics | FileCheck %s
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms=wgmma -canonicalize -verify-diagnostics | FileCheck %s --check-prefix=WGMMA
 
 // A linear layer with an e4m3 weight and block scales, as
 // dsc-lower-to-linalg{bf16-linear-inputs} writes it and bufferization
@@ -288,6 +289,23 @@ func.func @narrow_blocks(%x: memref<?x64xbf16>, %w: memref<32x64xf8E4M3FN>, %s: 
 // CHECK-NOT: math.exp
 // CHECK-NOT: gpu.launch_func
 // CHECK: return
+// On sm_90a (wgmma): 128-row tiles, and the wgmma kernels that convert the
+// e4m3 bytes in shared memory, each stack through an unswizzled e4m3
+// descriptor (the rows through a bf16 one), launched only with slots.
+// WGMMA-LABEL: func.func @fp8_layer
+// WGMMA: gpu.launch_func @dsc_moe_dispatch::@moe_tiles {{.*}} args(%{{.*}} : memref<?xi32>, %c4 : index, %c128 : index,
+// WGMMA: %[[ANY:.*]] = arith.cmpi ne, %[[SLOTS:.*]], %c0
+// WGMMA-NEXT: scf.if %[[ANY]] {
+// WGMMA: %[[MAPA:.*]] = func.call @dsc_gpu_tensor_map_bf16(%{{.*}}, %c64, %c64)
+// WGMMA: %[[WG:.*]] = memref.collapse_shape %arg2 {{\[\[}}0, 1], [2]] : memref<4x32x64xf8E4M3FN> into memref<128x64xf8E4M3FN>
+// WGMMA: %[[MAPG:.*]] = func.call @dsc_gpu_tensor_map_e4m3(%{{.*}}, %c64, %c64) : (memref<?x?xf8E4M3FN, strided<[?, ?], offset: ?>>, index, index) -> !llvm.ptr
+// WGMMA: %[[MAPU:.*]] = func.call @dsc_gpu_tensor_map_e4m3(
+// WGMMA: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@grouped_gemm_wgmma_swiglu_fp8w_bf16_tn_tiled blocks in (%c1, %{{.*}}, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c132096_i32 args(%[[MAPA]] : !llvm.ptr, %[[MAPG]] : !llvm.ptr, %[[MAPU]] : !llvm.ptr, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xbf16>, %{{.*}} : memref<?xi32>, %{{.*}} : memref<?xi32>, %c32 : index, %c64 : index, %c16 : index, %c32 : index)
+// WGMMA: scf.if
+// WGMMA: %[[MAPD:.*]] = func.call @dsc_gpu_tensor_map_e4m3(
+// WGMMA: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@grouped_gemm_wgmma_fp8w_bf16_tn_tiled {{.*}} args(%{{.*}} : !llvm.ptr, %[[MAPD]] : !llvm.ptr, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xi32>, %{{.*}} : memref<?xi32>, %c64 : index, %c32 : index, %c16 : index, %c32 : index)
+// WGMMA-NOT: gpu.launch_func
+// WGMMA: return
 #token = affine_map<(d0, d1, d2, d3) -> (d0, d3)>
 #slot = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 #ids = affine_map<(d0, d1, d2, d3) -> (d0, d1)>

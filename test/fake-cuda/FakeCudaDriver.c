@@ -45,6 +45,8 @@ enum {
 };
 
 static long modules, cubinModules, kernels, launches, tensorMaps;
+/* Of those, the unswizzled ones (e4m3 weights a kernel converts first). */
+static long unswizzledTensorMaps;
 static long graphs, graphLaunchCount, graphLaunches, deviceAllocations;
 static int reported;
 
@@ -69,6 +71,8 @@ static void report(void) {
           modules, cubinModules, kernels, launches);
   if (tensorMaps)
     fprintf(stderr, ", %ld tensor maps", tensorMaps);
+  if (unswizzledTensorMaps)
+    fprintf(stderr, " (%ld unswizzled)", unswizzledTensorMaps);
   if (graphs)
     fprintf(stderr, ", %ld graphs of %ld launches, %ld graph launches", graphs,
             graphLaunchCount, graphLaunches);
@@ -488,6 +492,7 @@ cuTensorMapEncodeTiled(void *map, int type, unsigned rank, void *address,
     return INVALID_VALUE;
   memset(map, 0x5a, 128);
   ++tensorMaps;
+  unswizzledTensorMaps += swizzle == 0;
   return OK;
 }
 

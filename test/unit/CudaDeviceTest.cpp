@@ -31,13 +31,15 @@ std::unique_ptr<CudaDevice> openFakeDevice() {
   return std::move(*device);
 }
 
+constexpr CudaDriver::TmaSwizzle kSwizzled = CudaDriver::TmaSwizzle::k128Bytes;
+
 /// The descriptor of the i-th of distinct 64 x 64 bf16 matrices (their
 /// addresses differ; the fake driver reads none).
 absl::StatusOr<void *> describe(CudaDevice &device, uint64_t i) {
   const uint64_t dims[] = {64, 64}, strideBytes[] = {128};
   const unsigned box[] = {64, 64};
   return device.tensorMap((uint64_t(1) << 32) + 128 * i, dims, strideBytes,
-                          /*elementBytes=*/2, box);
+                          /*elementBytes=*/2, box, kSwizzled);
 }
 
 constexpr uint64_t kSlots = CudaDevice::kTensorMaps;
@@ -84,25 +86,46 @@ TEST(CudaDeviceTensorMaps, AGraphHoldsItsSlotsUntilDestroyed) {
     ASSERT_TRUE(describe(*device, 3 * kSlots + i).ok()) << "descriptor " << i;
 }
 
+TEST(CudaDeviceTensorMaps, TheSwizzleIsPartOfTheRequest) {
+  // The same e4m3 bytes swizzled (as wgmma reads them) and not (as a kernel
+  // converting them reads them) are two descriptors; each asked again is
+  // the one it got.
+  std::unique_ptr<CudaDevice> device = openFakeDevice();
+  ASSERT_TRUE(device);
+  const uint64_t dims[] = {256, 128}, strideBytes[] = {128};
+  const unsigned box[] = {64, 64};
+  auto describe = [&](CudaDriver::TmaSwizzle swizzle) {
+    return device->tensorMap(1 << 20, dims, strideBytes, 1, box, swizzle);
+  };
+  absl::StatusOr<void *> swizzled = describe(kSwizzled);
+  absl::StatusOr<void *> plain = describe(CudaDriver::TmaSwizzle::kNone);
+  ASSERT_TRUE(swizzled.ok() && plain.ok());
+  EXPECT_NE(*swizzled, *plain);
+  EXPECT_EQ(*describe(kSwizzled), *swizzled);
+  EXPECT_EQ(*describe(CudaDriver::TmaSwizzle::kNone), *plain);
+}
+
 TEST(CudaDeviceTensorMaps, BadRequestsAreStatuses) {
   std::unique_ptr<CudaDevice> device = openFakeDevice();
   ASSERT_TRUE(device);
   const uint64_t dims[] = {64, 64, 64, 64}, strideBytes[] = {128, 128, 128};
   const unsigned box[] = {64, 64, 64, 64};
   // Rank 4, and a rank-2 request with the wrong number of strides.
-  EXPECT_EQ(
-      device->tensorMap(1 << 20, dims, strideBytes, 2, box).status().code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(device->tensorMap(1 << 20, dims, strideBytes, 2, box, kSwizzled)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(device
                 ->tensorMap(1 << 20, absl::MakeConstSpan(dims, 2), strideBytes,
-                            2, absl::MakeConstSpan(box, 2))
+                            2, absl::MakeConstSpan(box, 2), kSwizzled)
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
   // What the driver refuses (a misaligned address) names the tensor.
-  absl::StatusOr<void *> misaligned = device->tensorMap(
-      (1 << 20) + 2, absl::MakeConstSpan(dims, 2),
-      absl::MakeConstSpan(strideBytes, 1), 2, absl::MakeConstSpan(box, 2));
+  absl::StatusOr<void *> misaligned =
+      device->tensorMap((1 << 20) + 2, absl::MakeConstSpan(dims, 2),
+                        absl::MakeConstSpan(strideBytes, 1), 2,
+                        absl::MakeConstSpan(box, 2), kSwizzled);
   EXPECT_EQ(misaligned.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(misaligned.status().message().find("[64, 64] tensor"),
             std::string::npos)

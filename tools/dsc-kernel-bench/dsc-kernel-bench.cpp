@@ -342,9 +342,12 @@ struct KernelArgs {
 
 /// A TMA descriptor in device memory for the dense tensor `data` of `dims`
 /// (outermost first; bf16, or bytes when elementBytes is 1: e4m3), loaded
-/// in boxes of `box` with the 128-byte swizzle (free with cuMemFree).
-Buffer tensorMap(const Buffer &data, const std::vector<uint64_t> &dims,
-                 const std::vector<unsigned> &box, unsigned elementBytes = 2) {
+/// in boxes of `box` with the 128-byte swizzle or as `swizzle` says (free
+/// with cuMemFree).
+Buffer
+tensorMap(const Buffer &data, const std::vector<uint64_t> &dims,
+          const std::vector<unsigned> &box, unsigned elementBytes = 2,
+          CudaDriver::TmaSwizzle swizzle = CudaDriver::TmaSwizzle::k128Bytes) {
   // Dense: each outer dimension spans the ones inside it.
   std::vector<uint64_t> strides(dims.size() - 1);
   uint64_t stride = elementBytes;
@@ -352,7 +355,7 @@ Buffer tensorMap(const Buffer &data, const std::vector<uint64_t> &dims,
     strides[d - 1] = stride *= dims[d];
   CUtensorMap map;
   check(cu->encodeTiledTensorMap(&map, data.ptr, dims, strides, elementBytes,
-                                 box),
+                                 box, swizzle),
         "cuTensorMapEncodeTiled");
   return upload(&map, sizeof map);
 }
