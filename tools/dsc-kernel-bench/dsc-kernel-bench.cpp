@@ -20,7 +20,9 @@
 // N / 2 rows an expert, as the checkpoint stores them); --tiled --fp8w the
 // same over e4m3 stacks with 128 x 128 block scales (an FP8 checkpoint's
 // experts, DeepSeek-V3's), read as stored; --tiled --wgmma --tn sm_90a's
-// forms (128-row tiles, TMA + wgmma), what its bf16 routed experts run.
+// forms (128-row tiles, TMA + wgmma), what its routed experts run (with
+// --fp8w over e4m3 stacks, each K step's bytes converted to bf16 in shared
+// memory).
 //
 //   dsc-kernel-bench moe-layer --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
 //       --dispatch-ptx DIR/dsc_moe_dispatch.sm_90a.ptx [--tiled]
@@ -31,7 +33,8 @@
 // compiled model runs them (moe_tiles' list, the tiled GEMMs, the gate and
 // up stacks as stored), with --fp8w over e4m3 stacks with 128 x 128 block
 // scales (DeepSeek-V3's), with --wgmma on sm_90a's tiled kernels (--ptx
-// DIR/dsc_grouped_gemm_wgmma_tn.sm_90a.ptx).
+// DIR/dsc_grouped_gemm_wgmma_tn.sm_90a.ptx; --wgmma --fp8w their e4m3
+// forms).
 //
 //   dsc-kernel-bench head-products --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
 //       [--batch 64 --heads 128 --w-uv --reps 10]
@@ -197,7 +200,7 @@ unsigned threadsFor(int64_t blockRows) {
   return unsigned(blockRows / 64) * 128;
 }
 unsigned sharedBytesFor(int64_t blockRows) {
-  if (kFp8w)
+  if (kFp8w && !kWgmma)
     return kFp8wSharedBytes;
   if (kWgmma)
     return kFp8 || kTn ? 4 * 32768 + 1024 : 3 * 32768 + 1024;
@@ -210,6 +213,9 @@ bool kSwiglu = false;
 /// kWgmma and kTn, sm_90a's: 128-row tiles, wgmma fed by TMA).
 bool kTiled = false;
 std::string kernelFor(int64_t blockRows) {
+  if (kTiled && kWgmma && kFp8w)
+    return kSwiglu ? "grouped_gemm_wgmma_swiglu_fp8w_bf16_tn_tiled"
+                   : "grouped_gemm_wgmma_fp8w_bf16_tn_tiled";
   if (kTiled && kWgmma)
     return kSwiglu ? "grouped_gemm_wgmma_swiglu_bf16_tn_tiled"
                    : "grouped_gemm_wgmma_bf16_tn_tiled";
@@ -370,14 +376,18 @@ std::vector<Buffer> wgmmaMaps(const Buffer &a, const Buffer &b, int64_t rows,
   const uint64_t r = uint64_t(rows), e = uint64_t(experts);
   if (kTiled) {
     // Boxes of 64 x 64; with SwiGLU B is the gate stack then the up stack,
-    // N / 2 rows an expert each, one descriptor a stack.
+    // N / 2 rows an expert each, one descriptor a stack. kFp8w: the stacks'
+    // e4m3 bytes unswizzled (the kernel converts them).
+    auto stack = [&](const Buffer &w, uint64_t rows) {
+      return kFp8w ? tensorMap(w, {rows, uint64_t(k)}, {64, 64}, 1,
+                               CudaDriver::TmaSwizzle::kNone)
+                   : tensorMap(w, {rows, uint64_t(k)}, {64, 64});
+    };
     if (!kSwiglu)
-      return {tensorMap(a, {r, uint64_t(k)}, {64, 64}),
-              tensorMap(b, {e * n, uint64_t(k)}, {64, 64})};
+      return {tensorMap(a, {r, uint64_t(k)}, {64, 64}), stack(b, e * n)};
     const Buffer gate{b.ptr, b.bytes / 2}, up{b.ptr + b.bytes / 2, b.bytes / 2};
-    return {tensorMap(a, {r, uint64_t(k)}, {64, 64}),
-            tensorMap(gate, {e * (n / 2), uint64_t(k)}, {64, 64}),
-            tensorMap(up, {e * (n / 2), uint64_t(k)}, {64, 64})};
+    return {tensorMap(a, {r, uint64_t(k)}, {64, 64}), stack(gate, e * (n / 2)),
+            stack(up, e * (n / 2))};
   }
   if (kFp8)
     return {tensorMap(a, {r, uint64_t(k)}, {128, 128}, 1),
@@ -402,11 +412,15 @@ void launchGroupedGemm(CUfunction fn, const Buffer &a, const Buffer &b,
   KernelArgs args;
   if (kTiled && kWgmma) {
     // A's and B's descriptors (with SwiGLU, the gate's and up's; N the
-    // output's width), then the listed tiles.
+    // output's width), kFp8w their block scales, then the listed tiles.
     for (int i = 0; i < (kSwiglu ? 3 : 2); ++i)
       args.pointer(maps[i].ptr);
+    for (int i = 0; kFp8w && i < (kSwiglu ? 2 : 1); ++i)
+      args.memref(scales[i], 4);
     args.memref(c, kSwiglu ? 2 : 4).memref(offsets, 4).memref(*tiles, 4);
     args.index(kSwiglu ? n / 2 : n).index(k);
+    if (kFp8w)
+      args.index(128).index(128);
   } else if (kFp8 && kWgmma) {
     args.pointer(maps[0].ptr).pointer(maps[1].ptr).memref(c, 4);
     args.memref(offsets, 4).memref(scales[0], 4).memref(scales[1], 4);
@@ -1459,8 +1473,9 @@ int moeLayer(const Args &args, const std::string &dispatchPtx) {
               "\"check_rel_error\":%.3e,\"tokens\":%lld,\"top_k\":%lld,"
               "\"experts\":%lld,\"hidden\":%lld,\"width\":%lld,"
               "\"ms\":%.4f,\"tflops\":%.2f,\"bytes\":%.0f,\"gbps\":%.1f}\n",
-              kFp8w    ? "moe_layer_tiled_fp8w"
-              : kWgmma ? "moe_layer_tiled_wgmma"
+              kFp8w && kWgmma ? "moe_layer_tiled_wgmma_fp8w"
+              : kFp8w         ? "moe_layer_tiled_fp8w"
+              : kWgmma        ? "moe_layer_tiled_wgmma"
               : kTiled ? "moe_layer_tiled"
                        : "moe_layer",
               name, error, (long long)args.tokens, (long long)args.topK,
@@ -2399,7 +2414,7 @@ int main(int argc, char **argv) {
                  "       dsc-kernel-bench moe-layer --ptx GEMM.ptx "
                  "--dispatch-ptx DISPATCH.ptx [--tokens N] [--top-k N] "
                  "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N] "
-                 "[--tiled [--fp8w | --wgmma]]\n"
+                 "[--tiled [--fp8w] [--wgmma]]\n"
                  "       dsc-kernel-bench head-products --ptx FILE [--batch "
                  "ROWS] [--heads N] [--w-uv] [--reps N]\n"
                  "       dsc-kernel-bench mlp-swiglu --ptx FILE [--batch ROWS] "
@@ -2487,17 +2502,17 @@ int main(int argc, char **argv) {
   kFp8w = args.fp8w;
   if (kTiled && command == "grouped-gemm" &&
       (kFp8 ||
-       (kWgmma ? !kTn || kFp8w || kBlockRows != 128 : kBlockRows != 64)))
+       (kWgmma ? !kTn || kBlockRows != 128 : kBlockRows != 64)))
     die("--tiled is a grouped-gemm kernel with 64-row tiles (--block-rows "
         "64), or with --wgmma --tn sm_90a's with 128-row ones; no FP8 but "
-        "--fp8w on mma.sync");
+        "--fp8w");
   if (kTiled && command != "grouped-gemm" && command != "moe-layer")
     die("--tiled is a flag of grouped-gemm and moe-layer (the model's "
         "routed experts)");
   if (command == "moe-layer" &&
-      (kFp8 || kSwiglu || kTn || (kWgmma && (!kTiled || kFp8w))))
-    die("moe-layer takes --tiled and --fp8w, or --tiled --wgmma (sm_90a's "
-        "kernels); no --swiglu, --tn or --fp8");
+      (kFp8 || kSwiglu || kTn || (kWgmma && !kTiled)))
+    die("moe-layer takes --tiled [--fp8w], or --tiled --wgmma [--fp8w] "
+        "(sm_90a's kernels); no --swiglu, --tn or --fp8");
   if (kFp8w && !kTiled)
     die("--fp8w is a flag of grouped-gemm --tiled and moe-layer --tiled "
         "(e4m3 weights read as stored)");

@@ -320,13 +320,17 @@ def grouped_gemm():
     # and up stacks as stored.
     runs.append(("TMA + wgmma, listed tiles", kernel("grouped_gemm_wgmma_tn"),
                  ["--wgmma", "--tn", "--tiled"]))
+    # And for an FP8 checkpoint's (DeepSeek-V3's): the e4m3 stacks'
+    # bytes converted to the bf16 tile in shared memory each K step.
+    runs.append(("TMA + wgmma, listed tiles, e4m3 weights", kernel("grouped_gemm_wgmma_tn"),
+                 ["--wgmma", "--tn", "--tiled", "--fp8w"]))
     fp8 = kernel("grouped_gemm_fp8")
     runs.append(("FP8 e4m3, block scales", fp8, ["--fp8", "--block-rows", "64"]))
     runs.append(("FP8 e4m3, block scales, TMA + wgmma",
                  kernel("grouped_gemm_fp8_wgmma"), ["--fp8", "--wgmma"]))
     for kind, ptx_path, extra in runs:
         for label, flags in shapes:
-            no_swiglu = kind == "TMA + wgmma" or "FP8" in kind
+            no_swiglu = kind == "TMA + wgmma" or "FP8 e4m3" in kind
             if (("64" in kind or "listed" in kind) and label.startswith("dense")) or \
                     (no_swiglu and "SwiGLU" in label):
                 continue
@@ -439,6 +443,8 @@ def moe_layer():
                                ["--tiled", "--wgmma"]),
                               ("listed tiles, e4m3 weights", "moe_layer_tiled_fp8w",
                                ["--tiled", "--fp8w"]),
+                              ("listed tiles, e4m3 weights, TMA + wgmma",
+                               "moe_layer_tiled_wgmma_fp8w", ["--tiled", "--wgmma", "--fp8w"]),
                               ("padded experts", "moe_layer", [])):
         gemms = kernel("grouped_gemm_wgmma_tn" if "--wgmma" in extra else "grouped_gemm")
         kernel_row(f"MoE layer (V3 shapes, 4096 tokens, top-8 of 256; {label})", key,
@@ -563,6 +569,12 @@ def sanitized():
          ["grouped-gemm", "--wgmma", "--tn", "--tiled", "--swiglu", "--ptx",
           kernel("grouped_gemm_wgmma_tn"), "--tokens", "64", "--experts", "4",
           "--n", "256", "--k", "256", "--reps", "0"], False),
+        # ... and e4m3 stacks: the threads' conversion into the bf16 tile
+        # wgmma reads.
+        ("routed experts wgmma, e4m3 weights, SwiGLU",
+         ["grouped-gemm", "--wgmma", "--tn", "--tiled", "--fp8w", "--swiglu", "--ptx",
+          kernel("grouped_gemm_wgmma_tn"), "--tokens", "64", "--experts", "4",
+          "--n", "256", "--k", "256", "--reps", "0"], False),
         ("grouped GEMM FP8 wgmma", ["grouped-gemm", "--fp8", "--wgmma", "--ptx",
                                     kernel("grouped_gemm_fp8_wgmma"), "--tokens", "64",
                                     "--experts", "4", "--n", "256", "--k", "256",
@@ -615,7 +627,7 @@ def v3_decode_layer(fp8=False):
     SwiGLU kernel reads and computes but its epilogue); kv_b's halves are
     dequantized to bf16 by generated code (not timed) for the per-head
     products; the routed experts read e4m3 stacks (moe-layer --tiled
-    --fp8w)."""
+    --wgmma --fp8w)."""
     # (The routed experts run the library's MoE layer as the compiled model
     # does: moe_tiles' list and the tiled GEMMs, SwiGLU fused.)
     def gemm(n, k, experts=1, top_k=1, *extra):
@@ -662,11 +674,11 @@ def v3_decode_layer(fp8=False):
         ("router GEMM 7168 -> 256", gemm(256, 7168)),
         ("router", ["moe-route", "--ptx", kernel("moe_route"), "--tokens", "64",
                     "--reps", "20"]),
-        # sm_90a's model runs bf16 stacks on the tiled wgmma GEMMs, e4m3
-        # ones on the mma.sync kernels that read them.
+        # sm_90a's model runs its stacks, bf16 or e4m3, on the tiled wgmma
+        # GEMMs.
         ("routed experts (top-8 of 256)",
-         ["moe-layer", "--tiled", *(["--fp8w"] if fp8 else ["--wgmma"]), "--ptx",
-          kernel("grouped_gemm" if fp8 else "grouped_gemm_wgmma_tn"), "--dispatch-ptx",
+         ["moe-layer", "--tiled", "--wgmma", *(["--fp8w"] if fp8 else []), "--ptx",
+          kernel("grouped_gemm_wgmma_tn"), "--dispatch-ptx",
           kernel("moe_dispatch"), "--tokens", "64", "--top-k", "8", "--experts", "256",
           "--k", "7168", "--n", "2048", "--reps", "5"]),
         # The kernel the compiled model runs for it (one batch, the gate
