@@ -18,7 +18,11 @@ grouped_gemm_swiglu_bf16_tn, per 32 rows 16 gate rows then the same 16 up
 rows; bf16 out [rows, N / 2], rounded as transformers' bf16 MLP); and the
 dense form a linear layer runs on sm_90a (gemm_wgmma_bf16_tn: one GEMM of
 M rows, any M and N, K % 8 == 0, each value of C stored under its guards),
-which dsc-library-gemms launches. With
+which dsc-library-gemms launches; the routed experts' tiled forms over
+the M tiles moe_tiles lists (grouped_gemm_wgmma_*_tiled), for bf16 stacks
+and, _fp8w_, for an FP8 checkpoint's e4m3 stacks with block scales, whose
+bytes every thread turns into the bf16 tile wgmma reads each K step
+(W8Convert: bf16(w * scale), dsc's CPU dequantization). With
 --fp8, e4m3 A and B with DeepSeek's block scales (grouped_gemm_fp8_wgmma):
 
       C[r, n] = sum_kb sa[r, kb] * sb[(e N + n) / 128, kb]

@@ -179,22 +179,16 @@ void *tensorMapOf(const TmaElement &element, char *aligned, int64_t offset,
   return result;
 }
 
-/// codegen's `dsc_gpu_tensor_map_bf16`: a matrix.
-void *dscGpuTensorMapBf16(void * /*allocated*/, char *aligned, int64_t offset,
-                          int64_t rows, int64_t cols, int64_t rowStride,
-                          int64_t colStride, int64_t boxRows, int64_t boxCols) {
+/// codegen's `dsc_gpu_tensor_map_bf16` (Element kTmaBf16) and
+/// `dsc_gpu_tensor_map_e4m3` (kTmaE4m3: e4m3 weights, unswizzled): a
+/// matrix.
+template <const TmaElement &Element>
+void *dscGpuTensorMap2d(void * /*allocated*/, char *aligned, int64_t offset,
+                        int64_t rows, int64_t cols, int64_t rowStride,
+                        int64_t colStride, int64_t boxRows, int64_t boxCols) {
   const int64_t sizes[] = {rows, cols}, strides[] = {rowStride, colStride},
                 box[] = {boxRows, boxCols};
-  return tensorMapOf(kTmaBf16, aligned, offset, sizes, strides, box);
-}
-
-/// codegen's `dsc_gpu_tensor_map_e4m3`: a matrix of e4m3 weights, unswizzled.
-void *dscGpuTensorMapE4m3(void * /*allocated*/, char *aligned, int64_t offset,
-                          int64_t rows, int64_t cols, int64_t rowStride,
-                          int64_t colStride, int64_t boxRows, int64_t boxCols) {
-  const int64_t sizes[] = {rows, cols}, strides[] = {rowStride, colStride},
-                box[] = {boxRows, boxCols};
-  return tensorMapOf(kTmaE4m3, aligned, offset, sizes, strides, box);
+  return tensorMapOf(Element, aligned, offset, sizes, strides, box);
 }
 
 /// codegen's `dsc_gpu_tensor_map_3d_bf16`: a tensor of rank 3.
@@ -239,11 +233,11 @@ const Import kImports[] = {
     {"dsc_import_mgpuLaunchKernel",
      reinterpret_cast<void *>(&mgpuLaunchKernel)},
     {"dsc_import_dsc_gpu_tensor_map_bf16",
-     reinterpret_cast<void *>(&dscGpuTensorMapBf16)},
+     reinterpret_cast<void *>(&dscGpuTensorMap2d<kTmaBf16>)},
     {"dsc_import_dsc_gpu_tensor_map_3d_bf16",
      reinterpret_cast<void *>(&dscGpuTensorMap3dBf16)},
     {"dsc_import_dsc_gpu_tensor_map_e4m3",
-     reinterpret_cast<void *>(&dscGpuTensorMapE4m3)},
+     reinterpret_cast<void *>(&dscGpuTensorMap2d<kTmaE4m3>)},
     {"dsc_import_unbound", reinterpret_cast<void *>(&mgpuUnbound)},
 };
 
