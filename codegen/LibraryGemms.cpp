@@ -243,8 +243,10 @@ constexpr StringLiteral kTensorMapFunction = "dsc_gpu_tensor_map_bf16";
 // The same for a tensor of rank 3, [d0, d1, d2] in boxes of [b0, b1, b2]
 // (the MLA prefill's, whose boxes stay within one sequence).
 constexpr StringLiteral kTensorMap3dFunction = "dsc_gpu_tensor_map_3d_bf16";
-// The same for a matrix of e4m3 weights, unswizzled (the kernel converts
-// its bytes to bf16 tiles itself).
+// The same for a matrix of e4m3 weights, unswizzled: for the kernels that
+// convert its bytes to bf16 tiles themselves (the `_fp8w_` wgmma GEMMs). A
+// kernel that hands e4m3 tiles to wgmma itself (grouped_gemm_fp8_wgmma,
+// which no pass launches) needs them swizzled: another function.
 constexpr StringLiteral kTensorMapE4m3Function = "dsc_gpu_tensor_map_e4m3";
 // The same tile over the M tiles moe_tiles lists (the routed experts).
 constexpr LibrarySource kTiledGemmKernel = {kGemmFile,

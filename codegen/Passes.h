@@ -90,8 +90,8 @@ inline constexpr llvm::StringLiteral kLibraryBatchedGemmAttr =
 /// addresses, sizes and strides), never their elements, and writes none of
 /// them: dsc-check-graph-capture lets a CUDA graph record the host code
 /// that calls it. The runtime must keep what it returns valid for as long
-/// as a graph may replay it (the TMA descriptors of
-/// dsc_gpu_tensor_map_bf16).
+/// as a graph may replay it (the TMA descriptors of the
+/// dsc_gpu_tensor_map_* functions).
 inline constexpr llvm::StringLiteral kMetadataOnlyAttr = "dsc.metadata_only";
 
 /// Whether `op` carries one of the marks above (`dsc.library_*`):

@@ -188,7 +188,7 @@ void bindGpuRuntimeImports(llvm::Module &module) {
     if (!f.isDeclaration() || f.use_empty())
       continue;
     // MLIR's GPU runtime interface, and dsc's own GPU runtime functions
-    // (dsc_gpu_tensor_map_bf16).
+    // (dsc_gpu_tensor_map_bf16 and the other dsc_gpu_tensor_map_*).
     if (f.getName().starts_with("mgpu") ||
         f.getName().starts_with("dsc_gpu_")) {
       routeThroughSlot(module, f, ("dsc_import_" + f.getName()).str(), nullptr,

@@ -44,6 +44,10 @@ The schedule:
     each step from zero (an FP8 wgmma sums in reduced precision, so no more
     than a block is summed there) and joins the running f32 sums scaled by
     sa[row, kb] * sb[n block, kb] (DeepGEMM's promotion), then refills;
+  * the tiled kernels (the routed experts, often a few rows an expert):
+    a warpgroup whose 64 rows all lie past its expert's end skips its
+    wgmmas, and its A box is not loaded (the stage's bytes expected
+    shrink by it);
   * no producer warp, no TMA multicast (DeepGEMM's full schedule).
 """
 
@@ -185,40 +189,45 @@ def gemm_kernel(swiglu, dense=False, tiled=False, w8=False):
         emit(f"scf.if {go} {{")
         f.depth += 1
         so = f.idx("stageOff", "muli", stage, c(stageBytes))
-        def arm():
+        def arm(bytes=None):
             k0 = f.idx("k0", "muli", kt, c(TILE_K))
-            emit(f"nvgpu.mbarrier.arrive.expect_tx {bar}[{stage}], {c(stageBytes)} : {BARS}")
+            emit(f"nvgpu.mbarrier.arrive.expect_tx {bar}[{stage}], {bytes or c(stageBytes)} "
+                 f": {BARS}")
             return k0
-        if w8:
-            k0 = arm()
-            # A's two 64-row boxes (bf16, swizzled), then B's bytes: rows
-            # nB and nB + 64 (gate's and up's rows nB for SwiGLU).
+        if halves:
+            # A's two 64-row boxes (rows m0 and m0 + 64), then B's two:
+            # rows nB and nB + 64, or gate's and up's rows nB for SwiGLU
+            # (w8: e4m3 bytes, unswizzled).
+            bBox, bMap, bBytes = ((W8_BOX, W8_MAP, W8_BOX_BYTES) if w8 else
+                                  (HALF_BOX, HALF_MAP, HALF_BOX_BYTES))
             m64 = f.idx("m64", "addi", m0, c(64))
-            second = (("%mapU", nB) if swiglu == "stacks" else
-                      ("%mapB", f.idx("nB64", "addi", nB, c(64))))
-            for i, (m, row) in enumerate((("%mapA", m0), ("%mapA", m64))):
+            if tiled:
+                # Rows m0 + 64 .. past the expert's end: warpgroup 1
+                # multiplies nothing, so its box is not loaded.
+                full = f.let("full", f"arith.cmpi ult, {m64}, {end} : index")
+                bytes = f.let("stageTx", f"arith.select {full}, {c(stageBytes)}, "
+                                         f"{c(stageBytes - HALF_BOX_BYTES)} : index")
+                k0 = arm(bytes)
+            else:
+                k0 = arm()
+            for i, row in enumerate((m0, m64)):
+                if i and tiled:
+                    emit(f"scf.if {full} {{")
+                    f.depth += 1
                 at = f.idx("boxAt", "addi", so, c(i * HALF_BOX_BYTES))
                 t = shared_view(f, pad, "half", at, HALF_BOX)
-                emit(f"nvgpu.tma.async.load {m}[{k0}, {row}], {bar}[{stage}] to {t} "
+                emit(f"nvgpu.tma.async.load %mapA[{k0}, {row}], {bar}[{stage}] to {t} "
                      f": {HALF_MAP}, {BARS} -> {HALF_BOX}")
+                if i and tiled:
+                    f.depth -= 1
+                    emit("}")
+            second = (("%mapU", nB) if swiglu == "stacks" else
+                      ("%mapB", f.idx("nB64", "addi", nB, c(64))))
             for i, (m, row) in enumerate((("%mapB", nB), second)):
-                at = f.idx("w8At", "addi", so, c(2 * HALF_BOX_BYTES + i * W8_BOX_BYTES))
-                t = shared_view(f, pad, "bytes", at, W8_BOX)
+                at = f.idx("bBoxAt", "addi", so, c(2 * HALF_BOX_BYTES + i * bBytes))
+                t = shared_view(f, pad, "bBox", at, bBox)
                 emit(f"nvgpu.tma.async.load {m}[{k0}, {row}], {bar}[{stage}] to {t} "
-                     f": {W8_MAP}, {BARS} -> {W8_BOX}")
-        elif halves:
-            k0 = arm()
-            # Four 64-row boxes: A's rows m0 and m0 + 64, then B's (gate's
-            # and up's rows of the same columns for SwiGLU).
-            m64 = f.idx("m64", "addi", m0, c(64))
-            second = (("%mapU", nB) if swiglu == "stacks" else
-                      ("%mapB", f.idx("nB64", "addi", nB, c(64))))
-            for i, (m, row) in enumerate((("%mapA", m0), ("%mapA", m64), ("%mapB", nB),
-                                          second)):
-                at = f.idx("boxAt", "addi", so, c(i * HALF_BOX_BYTES))
-                t = shared_view(f, pad, "half", at, HALF_BOX)
-                emit(f"nvgpu.tma.async.load {m}[{k0}, {row}], {bar}[{stage}] to {t} "
-                     f": {HALF_MAP}, {BARS} -> {HALF_BOX}")
+                     f": {bMap}, {BARS} -> {bBox}")
         else:
             tA = shared_view(f, pad, "tileA", so, BOX)
             tB = shared_view(f, pad, "tileB", f.idx("bAt", "addi", so, c(BOX_BYTES)), BOX)
@@ -240,6 +249,9 @@ def gemm_kernel(swiglu, dense=False, tiled=False, w8=False):
     rowA0 = f.idx("rowA0", "addi", rowIn, g)
     rowA = f.idx("rowA", "addi", m0, rowA0)
     rowB = f.idx("rowB", "addi", rowA, c(8))
+    if tiled:
+        wgRow = f.idx("wgRow", "addi", m0, w64)
+        busy = f.let("busy", f"arith.cmpi ult, {wgRow}, {end} : index")
     # A's descriptor: the warpgroup's 64 rows of the stage's A box.
     wgI64 = f.let("wgI64", f"arith.index_cast {wg} : index to i64")
     aHalf = f.i64("aHalf", "muli", wgI64, i64c(64 * STEP_BYTES // 16))
@@ -264,13 +276,29 @@ def gemm_kernel(swiglu, dense=False, tiled=False, w8=False):
         else:
             bStage0 = f.i64("bStage0", "addi", kDesc, stOff)
             bStage = f.i64("bStage", "addi", bStage0, i64c(BOX_BYTES // 16))
+        if tiled:
+            # A warpgroup whose 64 rows all lie past the expert's end (a
+            # decode's few rows an expert) multiplies nothing.
+            given, acc = acc, f.fresh("wgAcc")
+            emit(f"{acc} = scf.if {busy} -> ({ACC}) {{")
+            f.depth += 1
+            mmas = given
+        else:
+            mmas = acc
         emit("nvvm.wgmma.fence.aligned")
         for kk in range(STEP_BYTES // 32):
             da = f.i64("aDescK", "addi", aStage, i64c(kk * 32 // 16))
             db = f.i64("bDescK", "addi", bStage, i64c(kk * 32 // 16))
-            acc = wgmma(f, acc, da, db, TILE_N, kk > 0 or not first,
-                        dtype="e4m3" if FP8 else "bf16")
+            mmas = wgmma(f, mmas, da, db, TILE_N, kk > 0 or not first,
+                         dtype="e4m3" if FP8 else "bf16")
         emit("nvvm.wgmma.commit.group.sync.aligned")
+        if not tiled:
+            return mmas, stage
+        emit(f"scf.yield {mmas} : {ACC}")
+        f.depth -= 1
+        emit("} else {")
+        emit(f"  scf.yield {given} : {ACC}")
+        emit("}")
         return acc, stage
 
     res = f.fresh("acc")
@@ -374,20 +402,20 @@ class W8Convert:
     of row r at c ^ (r % 8)). Thread t converts chunk t % 8 of rows t / 8 +
     32 i: a warp reads 4 rows' 256 contiguous bytes and writes 4 rows'
     chunks, each row's 8 to distinct banks. Each value is bf16(w * scale)
-    as TensorMath::dequantizeByBlocks computes it: a byte's magnitude bits
-    shifted into an f32 of value w * 2^-120 (e4m3 subnormals become f32
-    subnormals; no flush to zero is asked for), times 2^120 exactly;
-    S.1111.111 is NaN (gen_grouped_gemm.py's w8_convert, the same
-    arithmetic). The scales, [experts, ceil(N / blockN), ceil(K /
-    blockK)] as the checkpoint stacks them: a chunk lies in one block
-    (blockK % 8 == 0); a row past N (its columns are never stored) reads
-    scale 0, a chunk past K (TMA's zeros) the row's last block."""
+    as TensorMath::dequantizeByBlocks computes it: the hardware's
+    cvt.rn.f16x2.e4m3x2 (sm_89 and newer) gives w exactly as f16 (NaN
+    codes NaN, subnormals kept), then f32, times the scale (one rounding),
+    to bf16 (one more): some 3 ALU operations a value, where decoding the
+    bits by hand (gen_grouped_gemm.py's w8_convert, for sm_80) takes
+    about 11. The scales, [experts, ceil(N / blockN), ceil(K / blockK)]
+    as the checkpoint stacks them: a chunk lies in one block (blockK % 8
+    == 0); a row past N (its columns are never stored) reads the first
+    scale row's, a chunk past K (TMA's zeros) the row's last block's."""
 
     def __init__(self, f, pad, tid, e, nOut, stacks):
         c = f.c
         self.f = f
-        self.words = shared_view(f, pad, "w8Words", c(0),
-                                 f"memref<{W8_TILES_AT // 4}xi32, {WG}>")
+        self.bytes = shared_view(f, pad, "w8Bytes", c(0), f"memref<{W8_TILES_AT}xi8, {WG}>")
         self.tiles = shared_view(f, pad, "w8Tiles", c(W8_TILES_AT),
                                  f"memref<{BOX_BYTES}xbf16, {WG}>")
         chunk = f.idx("w8Chunk", "remui", tid, c(8))
@@ -413,15 +441,12 @@ class W8Convert:
             sRow1 = f.idx("w8SRow1", "addi", sRow0, eBlocks)
             sRow = f.let("w8SRow", f"arith.select {inN}, {sRow1}, {c(0)} : index")
             scaleBase = f.idx("w8SBase", "muli", sRow, kBlocks)
-            rowWords = f.idx("w8RowWords", "muli", row, c(TILE_K // 4))
-            word0 = f.idx("w8Word0", "addi", rowWords, c(2 * HALF_BOX_BYTES // 4))
-            chunkWords = f.idx("w8ChunkWords", "muli", chunk, c(2))
-            word = f.idx("w8Word", "addi", word0, chunkWords)
+            rowBytes = f.idx("w8RowBytes", "muli", row, c(TILE_K))
+            byte0 = f.idx("w8Byte0", "addi", rowBytes, c(2 * HALF_BOX_BYTES))
+            byte = f.idx("w8Byte", "addi", byte0, self.col)
             rowAt = f.idx("w8RowAt", "muli", row, c(STEP_BYTES // 2))
             at = f.idx("w8At", "addi", rowAt, f.idx("w8SwAt", "muli", swz, c(8)))
-            self.chunks.append((word, at, scaleBase, "%sbu" if up else "%sb"))
-        self.pow = f.let("w8Pow", "arith.constant 0x7B800000 : f32")  # 2^120
-        self.nan = f.let("w8Nan", "arith.constant 0x7FC00000 : f32")
+            self.chunks.append((byte, at, scaleBase, "%sbu" if up else "%sb"))
 
     def step(self, kt, stage):
         """Converts K step `kt`'s bytes from `stage` into tile kt % 2, then
@@ -434,39 +459,35 @@ class W8Convert:
         k = f.idx("w8K", "addi", k0, self.col)
         kb0 = f.idx("w8Kb0", "divui", k, "%blockK")
         kb = f.idx("w8Kb", "minui", kb0, self.kbLast)
-        stageWords = f.idx("w8StageWords", "muli", stage, c(W8_STAGE_BYTES // 4))
-        mask, sign = f.i32(127), f.i32(128)
-        for word, at, scaleBase, scales in self.chunks:
+        stageAt = f.idx("w8StageAt", "muli", stage, c(W8_STAGE_BYTES))
+        for byte, at, scaleBase, scales in self.chunks:
             sAt = f.idx("w8SAt", "addi", scaleBase, kb)
             scale = f.let("w8Scale", f"memref.load {scales}[{sAt}] : memref<?xf32>")
-            wAt = f.idx("w8WordAt", "addi", stageWords, word)
-            pair = f.let("w8Pair", f"vector.load {self.words}[{wAt}] : "
-                                   f"memref<{W8_TILES_AT // 4}xi32, {WG}>, vector<2xi32>")
+            scale2 = f.let("w8Scale2", f"vector.broadcast {scale} : f32 to vector<2xf32>")
+            bAt = f.idx("w8BytesAt", "addi", stageAt, byte)
+            # (The alignments said: with the tile's offset dynamic, LLVM
+            # would otherwise store a chunk as 8 scalars.)
+            codes = f.let("w8Codes", f"vector.load {self.bytes}[{bAt}] {{alignment = 8}} : "
+                                     f"memref<{W8_TILES_AT}xi8, {WG}>, vector<8xi8>")
             values = []
-            for w in range(2):
-                bits = f.let("w8Bits", f"vector.extract {pair}[{w}] : i32 from vector<2xi32>")
-                for j in range(4):
-                    x = f.let("w8Byte", f"arith.shrui {bits}, {f.i32(8 * j)} : i32") if j else bits
-                    s = f.let("w8Sign", f"arith.andi {x}, {sign} : i32")
-                    s = f.let("w8SignAt", f"arith.shli {s}, {f.i32(24)} : i32")
-                    m = f.let("w8Mag", f"arith.andi {x}, {mask} : i32")
-                    m = f.let("w8MagAt", f"arith.shli {m}, {f.i32(20)} : i32")
-                    v = f.let("w8F32", f"arith.bitcast {f.let('w8Bits32', f'arith.ori {s}, {m} : i32')} "
-                                       ": i32 to f32")
-                    v = f.f32("w8Value", "mulf", v, self.pow)
-                    isNan = f.let("w8IsNan", f"arith.cmpi eq, {m}, {f.i32(127 << 20)} : i32")
-                    v = f.let("w8Checked", f"arith.select {isNan}, {self.nan}, {v} : f32")
-                    v = f.f32("w8Scaled", "mulf", v, scale)
-                    values.append(f.let("w8Bf16", f"arith.truncf {v} : f32 to bf16"))
-            vec = f.let("w8Chunk8", f"vector.from_elements {', '.join(values)} : vector<8xbf16>")
+            for p in range(4):
+                pair = f.let("w8Pair", f"vector.shuffle {codes}, {codes} [{2 * p}, {2 * p + 1}] "
+                                       ": vector<8xi8>, vector<8xi8>")
+                h = f.let("w8F16", f"nvvm.convert.f8x2.to.f16x2 {pair} : vector<2xi8> "
+                                   "(f8E4M3FN) -> vector<2xf16>")
+                w = f.let("w8F32", f"arith.extf {h} : vector<2xf16> to vector<2xf32>")
+                y = f.let("w8Scaled", f"arith.mulf {w}, {scale2} : vector<2xf32>")
+                values += [f.let("w8Value", f"vector.extract {y}[{j}] : f32 from vector<2xf32>")
+                           for j in range(2)]
+            v8 = f.let("w8Chunk8", f"vector.from_elements {', '.join(values)} : vector<8xf32>")
+            vec = f.let("w8Bf16", f"arith.truncf {v8} : vector<8xf32> to vector<8xbf16>")
             dst = f.idx("w8Dst", "addi", tileAt, at)
-            f.emit(f"vector.store {vec}, {self.tiles}[{dst}] : memref<{BOX_BYTES}xbf16, {WG}>, "
-                   "vector<8xbf16>")
+            f.emit(f"vector.store {vec}, {self.tiles}[{dst}] {{alignment = 16}} : "
+                   f"memref<{BOX_BYTES}xbf16, {WG}>, vector<8xbf16>")
         f.emit("// The tile, visible to wgmma (the async proxy), in every thread.")
         f.emit(FENCE_PROXY_ASYNC)
         f.emit("gpu.barrier")
         return tile
-
 
 def guarded_stores(f, rowA, rowB, col0, rows, groups, hint, store):
     """For the lane's rows rowA and rowB (k 0, 1) below `rows`, and its

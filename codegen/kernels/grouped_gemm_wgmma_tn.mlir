@@ -1286,101 +1286,117 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %go = arith.andi %leader, %inK : i1
       scf.if %go {
         %stageOff = arith.muli %c0, %c32768 : index
-        %k0 = arith.muli %c0, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64 = arith.addi %m0, %c64 : index
-        %nB64 = arith.addi %nB, %c64 : index
+        %full = arith.cmpi ult, %m64, %rowEnd : index
+        %stageTx = arith.select %full, %c32768, %c24576 : index
+        %k0 = arith.muli %c0, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %stageTx : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt = arith.addi %stageOff, %c0 : index
         %halfOff = arith.addi %pad, %boxAt : index
         %half = memref.view %dyn[%halfOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0, %m0], %bar[%c0] to %half : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_1 = arith.addi %stageOff, %c8192 : index
-        %halfOff_1 = arith.addi %pad, %boxAt_1 : index
-        %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_2 = arith.addi %stageOff, %c16384 : index
-        %halfOff_2 = arith.addi %pad, %boxAt_2 : index
-        %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0, %nB], %bar[%c0] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_3 = arith.addi %stageOff, %c24576 : index
-        %halfOff_3 = arith.addi %pad, %boxAt_3 : index
-        %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0, %nB64], %bar[%c0] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full {
+          %boxAt_1 = arith.addi %stageOff, %c8192 : index
+          %halfOff_1 = arith.addi %pad, %boxAt_1 : index
+          %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %nB64 = arith.addi %nB, %c64 : index
+        %bBoxAt = arith.addi %stageOff, %c16384 : index
+        %bBoxOff = arith.addi %pad, %bBoxAt : index
+        %bBox = memref.view %dyn[%bBoxOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %nB], %bar[%c0] to %bBox : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_1 = arith.addi %stageOff, %c24576 : index
+        %bBoxOff_1 = arith.addi %pad, %bBoxAt_1 : index
+        %bBox_1 = memref.view %dyn[%bBoxOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %nB64], %bar[%c0] to %bBox_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
       }
       %inK_1 = arith.cmpi ult, %c1, %kTiles : index
       %go_1 = arith.andi %leader, %inK_1 : i1
       scf.if %go_1 {
         %stageOff_1 = arith.muli %c1, %c32768 : index
-        %k0_1 = arith.muli %c1, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_1 = arith.addi %m0, %c64 : index
+        %full_1 = arith.cmpi ult, %m64_1, %rowEnd : index
+        %stageTx_1 = arith.select %full_1, %c32768, %c24576 : index
+        %k0_1 = arith.muli %c1, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %stageTx_1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt_2 = arith.addi %stageOff_1, %c0 : index
+        %halfOff_2 = arith.addi %pad, %boxAt_2 : index
+        %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_1 {
+          %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
+          %halfOff_3 = arith.addi %pad, %boxAt_3 : index
+          %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
         %nB64_1 = arith.addi %nB, %c64 : index
-        %boxAt_4 = arith.addi %stageOff_1, %c0 : index
-        %halfOff_4 = arith.addi %pad, %boxAt_4 : index
-        %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_5 = arith.addi %stageOff_1, %c8192 : index
-        %halfOff_5 = arith.addi %pad, %boxAt_5 : index
-        %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_6 = arith.addi %stageOff_1, %c16384 : index
-        %halfOff_6 = arith.addi %pad, %boxAt_6 : index
-        %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_1, %nB], %bar[%c1] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_7 = arith.addi %stageOff_1, %c24576 : index
-        %halfOff_7 = arith.addi %pad, %boxAt_7 : index
-        %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_1, %nB64_1], %bar[%c1] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_2 = arith.addi %stageOff_1, %c16384 : index
+        %bBoxOff_2 = arith.addi %pad, %bBoxAt_2 : index
+        %bBox_2 = memref.view %dyn[%bBoxOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %nB], %bar[%c1] to %bBox_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_3 = arith.addi %stageOff_1, %c24576 : index
+        %bBoxOff_3 = arith.addi %pad, %bBoxAt_3 : index
+        %bBox_3 = memref.view %dyn[%bBoxOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %nB64_1], %bar[%c1] to %bBox_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
       }
       %inK_2 = arith.cmpi ult, %c2, %kTiles : index
       %go_2 = arith.andi %leader, %inK_2 : i1
       scf.if %go_2 {
         %stageOff_2 = arith.muli %c2, %c32768 : index
-        %k0_2 = arith.muli %c2, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_2 = arith.addi %m0, %c64 : index
+        %full_2 = arith.cmpi ult, %m64_2, %rowEnd : index
+        %stageTx_2 = arith.select %full_2, %c32768, %c24576 : index
+        %k0_2 = arith.muli %c2, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %stageTx_2 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt_4 = arith.addi %stageOff_2, %c0 : index
+        %halfOff_4 = arith.addi %pad, %boxAt_4 : index
+        %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_2 {
+          %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
+          %halfOff_5 = arith.addi %pad, %boxAt_5 : index
+          %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
         %nB64_2 = arith.addi %nB, %c64 : index
-        %boxAt_8 = arith.addi %stageOff_2, %c0 : index
-        %halfOff_8 = arith.addi %pad, %boxAt_8 : index
-        %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_9 = arith.addi %stageOff_2, %c8192 : index
-        %halfOff_9 = arith.addi %pad, %boxAt_9 : index
-        %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_10 = arith.addi %stageOff_2, %c16384 : index
-        %halfOff_10 = arith.addi %pad, %boxAt_10 : index
-        %half_10 = memref.view %dyn[%halfOff_10][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_2, %nB], %bar[%c2] to %half_10 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_11 = arith.addi %stageOff_2, %c24576 : index
-        %halfOff_11 = arith.addi %pad, %boxAt_11 : index
-        %half_11 = memref.view %dyn[%halfOff_11][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_2, %nB64_2], %bar[%c2] to %half_11 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_4 = arith.addi %stageOff_2, %c16384 : index
+        %bBoxOff_4 = arith.addi %pad, %bBoxAt_4 : index
+        %bBox_4 = memref.view %dyn[%bBoxOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %nB], %bar[%c2] to %bBox_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_5 = arith.addi %stageOff_2, %c24576 : index
+        %bBoxOff_5 = arith.addi %pad, %bBoxAt_5 : index
+        %bBox_5 = memref.view %dyn[%bBoxOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %nB64_2], %bar[%c2] to %bBox_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
       }
       %inK_3 = arith.cmpi ult, %c3, %kTiles : index
       %go_3 = arith.andi %leader, %inK_3 : i1
       scf.if %go_3 {
         %stageOff_3 = arith.muli %c3, %c32768 : index
-        %k0_3 = arith.muli %c3, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_3 = arith.addi %m0, %c64 : index
+        %full_3 = arith.cmpi ult, %m64_3, %rowEnd : index
+        %stageTx_3 = arith.select %full_3, %c32768, %c24576 : index
+        %k0_3 = arith.muli %c3, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %stageTx_3 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt_6 = arith.addi %stageOff_3, %c0 : index
+        %halfOff_6 = arith.addi %pad, %boxAt_6 : index
+        %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_3 {
+          %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
+          %halfOff_7 = arith.addi %pad, %boxAt_7 : index
+          %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
         %nB64_3 = arith.addi %nB, %c64 : index
-        %boxAt_12 = arith.addi %stageOff_3, %c0 : index
-        %halfOff_12 = arith.addi %pad, %boxAt_12 : index
-        %half_12 = memref.view %dyn[%halfOff_12][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_12 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_13 = arith.addi %stageOff_3, %c8192 : index
-        %halfOff_13 = arith.addi %pad, %boxAt_13 : index
-        %half_13 = memref.view %dyn[%halfOff_13][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_13 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_14 = arith.addi %stageOff_3, %c16384 : index
-        %halfOff_14 = arith.addi %pad, %boxAt_14 : index
-        %half_14 = memref.view %dyn[%halfOff_14][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_3, %nB], %bar[%c3] to %half_14 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_15 = arith.addi %stageOff_3, %c24576 : index
-        %halfOff_15 = arith.addi %pad, %boxAt_15 : index
-        %half_15 = memref.view %dyn[%halfOff_15][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_3, %nB64_3], %bar[%c3] to %half_15 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_6 = arith.addi %stageOff_3, %c16384 : index
+        %bBoxOff_6 = arith.addi %pad, %bBoxAt_6 : index
+        %bBox_6 = memref.view %dyn[%bBoxOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %nB], %bar[%c3] to %bBox_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_7 = arith.addi %stageOff_3, %c24576 : index
+        %bBoxOff_7 = arith.addi %pad, %bBoxAt_7 : index
+        %bBox_7 = memref.view %dyn[%bBoxOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %nB64_3], %bar[%c3] to %bBox_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
       }
       %w64 = arith.muli %wg, %c64 : index
       %w16 = arith.muli %warp, %c16 : index
@@ -1388,6 +1404,8 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %rowA0 = arith.addi %rowIn, %g : index
       %rowA = arith.addi %m0, %rowA0 : index
       %rowB = arith.addi %rowA, %c8 : index
+      %wgRow = arith.addi %m0, %w64 : index
+      %busy = arith.cmpi ult, %wgRow, %rowEnd : index
       %wgI64 = arith.index_cast %wg : index to i64
       %aHalf = arith.muli %wgI64, %l512 : i64
       %aDesc = arith.addi %kDesc, %aHalf : i64
@@ -1402,21 +1420,26 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %aStage = arith.addi %aDesc, %stageDesc : i64
       %bStage0 = arith.addi %kDesc, %stageDesc : i64
       %bStage = arith.addi %bStage0, %l1024 : i64
-      nvvm.wgmma.fence.aligned
-      %aDescK = arith.addi %aStage, %l0 : i64
-      %bDescK = arith.addi %bStage, %l0 : i64
-      %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_1 = arith.addi %aStage, %l2 : i64
-      %bDescK_1 = arith.addi %bStage, %l2 : i64
-      %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_2 = arith.addi %aStage, %l4 : i64
-      %bDescK_2 = arith.addi %bStage, %l4 : i64
-      %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_3 = arith.addi %aStage, %l6 : i64
-      %bDescK_3 = arith.addi %bStage, %l6 : i64
-      %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      nvvm.wgmma.commit.group.sync.aligned
-      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wg_4) -> (!acc128) {
+      %wgAcc = scf.if %busy -> (!acc128) {
+        nvvm.wgmma.fence.aligned
+        %aDescK = arith.addi %aStage, %l0 : i64
+        %bDescK = arith.addi %bStage, %l0 : i64
+        %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_1 = arith.addi %aStage, %l2 : i64
+        %bDescK_1 = arith.addi %bStage, %l2 : i64
+        %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_2 = arith.addi %aStage, %l4 : i64
+        %bDescK_2 = arith.addi %bStage, %l4 : i64
+        %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_3 = arith.addi %aStage, %l6 : i64
+        %bDescK_3 = arith.addi %bStage, %l6 : i64
+        %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        nvvm.wgmma.commit.group.sync.aligned
+        scf.yield %wg_4 : !acc128
+      } else {
+        scf.yield %accInit : !acc128
+      }
+      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wgAcc) -> (!acc128) {
         %stage_1 = arith.remui %kt, %c4 : index
         %round_1 = arith.divui %kt, %c4 : index
         %parityIdx_1 = arith.remui %round_1, %c2 : index
@@ -1427,20 +1450,25 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %aStage_1 = arith.addi %aDesc, %stageDesc_1 : i64
         %bStage0_1 = arith.addi %kDesc, %stageDesc_1 : i64
         %bStage_1 = arith.addi %bStage0_1, %l1024 : i64
-        nvvm.wgmma.fence.aligned
-        %aDescK_4 = arith.addi %aStage_1, %l0 : i64
-        %bDescK_4 = arith.addi %bStage_1, %l0 : i64
-        %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_5 = arith.addi %aStage_1, %l2 : i64
-        %bDescK_5 = arith.addi %bStage_1, %l2 : i64
-        %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_6 = arith.addi %aStage_1, %l4 : i64
-        %bDescK_6 = arith.addi %bStage_1, %l4 : i64
-        %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_7 = arith.addi %aStage_1, %l6 : i64
-        %bDescK_7 = arith.addi %bStage_1, %l6 : i64
-        %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        nvvm.wgmma.commit.group.sync.aligned
+        %wgAcc_1 = scf.if %busy -> (!acc128) {
+          nvvm.wgmma.fence.aligned
+          %aDescK_4 = arith.addi %aStage_1, %l0 : i64
+          %bDescK_4 = arith.addi %bStage_1, %l0 : i64
+          %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_5 = arith.addi %aStage_1, %l2 : i64
+          %bDescK_5 = arith.addi %bStage_1, %l2 : i64
+          %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_6 = arith.addi %aStage_1, %l4 : i64
+          %bDescK_6 = arith.addi %bStage_1, %l4 : i64
+          %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_7 = arith.addi %aStage_1, %l6 : i64
+          %bDescK_7 = arith.addi %bStage_1, %l6 : i64
+          %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          nvvm.wgmma.commit.group.sync.aligned
+          scf.yield %wg_8 : !acc128
+        } else {
+          scf.yield %run : !acc128
+        }
         nvvm.wgmma.wait.group.sync.aligned 1
         // Every warp is done with step kt - 1: refill its stage.
         gpu.barrier
@@ -1451,28 +1479,32 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %go_4 = arith.andi %leader, %inK_4 : i1
         scf.if %go_4 {
           %stageOff_4 = arith.muli %prevStage, %c32768 : index
-          %k0_4 = arith.muli %next, %c64 : index
-          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
           %m64_4 = arith.addi %m0, %c64 : index
+          %full_4 = arith.cmpi ult, %m64_4, %rowEnd : index
+          %stageTx_4 = arith.select %full_4, %c32768, %c24576 : index
+          %k0_4 = arith.muli %next, %c64 : index
+          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %stageTx_4 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+          %boxAt_8 = arith.addi %stageOff_4, %c0 : index
+          %halfOff_8 = arith.addi %pad, %boxAt_8 : index
+          %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          scf.if %full_4 {
+            %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
+            %halfOff_9 = arith.addi %pad, %boxAt_9 : index
+            %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+            nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          }
           %nB64_4 = arith.addi %nB, %c64 : index
-          %boxAt_16 = arith.addi %stageOff_4, %c0 : index
-          %halfOff_16 = arith.addi %pad, %boxAt_16 : index
-          %half_16 = memref.view %dyn[%halfOff_16][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_16 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %boxAt_17 = arith.addi %stageOff_4, %c8192 : index
-          %halfOff_17 = arith.addi %pad, %boxAt_17 : index
-          %half_17 = memref.view %dyn[%halfOff_17][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_17 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %boxAt_18 = arith.addi %stageOff_4, %c16384 : index
-          %halfOff_18 = arith.addi %pad, %boxAt_18 : index
-          %half_18 = memref.view %dyn[%halfOff_18][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapB[%k0_4, %nB], %bar[%prevStage] to %half_18 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %boxAt_19 = arith.addi %stageOff_4, %c24576 : index
-          %halfOff_19 = arith.addi %pad, %boxAt_19 : index
-          %half_19 = memref.view %dyn[%halfOff_19][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapB[%k0_4, %nB64_4], %bar[%prevStage] to %half_19 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          %bBoxAt_8 = arith.addi %stageOff_4, %c16384 : index
+          %bBoxOff_8 = arith.addi %pad, %bBoxAt_8 : index
+          %bBox_8 = memref.view %dyn[%bBoxOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %nB], %bar[%prevStage] to %bBox_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          %bBoxAt_9 = arith.addi %stageOff_4, %c24576 : index
+          %bBoxOff_9 = arith.addi %pad, %bBoxAt_9 : index
+          %bBox_9 = memref.view %dyn[%bBoxOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %nB64_4], %bar[%prevStage] to %bBox_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
         }
-        scf.yield %wg_8 : !acc128
+        scf.yield %wgAcc_1 : !acc128
       }
       nvvm.wgmma.wait.group.sync.aligned 0
       %sum = llvm.extractvalue %acc[0] : !acc128
@@ -2052,97 +2084,113 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %go = arith.andi %leader, %inK : i1
       scf.if %go {
         %stageOff = arith.muli %c0, %c32768 : index
-        %k0 = arith.muli %c0, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64 = arith.addi %m0, %c64 : index
+        %full = arith.cmpi ult, %m64, %rowEnd : index
+        %stageTx = arith.select %full, %c32768, %c24576 : index
+        %k0 = arith.muli %c0, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %stageTx : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt = arith.addi %stageOff, %c0 : index
         %halfOff = arith.addi %pad, %boxAt : index
         %half = memref.view %dyn[%halfOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0, %m0], %bar[%c0] to %half : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_1 = arith.addi %stageOff, %c8192 : index
-        %halfOff_1 = arith.addi %pad, %boxAt_1 : index
-        %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_2 = arith.addi %stageOff, %c16384 : index
-        %halfOff_2 = arith.addi %pad, %boxAt_2 : index
-        %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0, %nB], %bar[%c0] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_3 = arith.addi %stageOff, %c24576 : index
-        %halfOff_3 = arith.addi %pad, %boxAt_3 : index
-        %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapU[%k0, %nB], %bar[%c0] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full {
+          %boxAt_1 = arith.addi %stageOff, %c8192 : index
+          %halfOff_1 = arith.addi %pad, %boxAt_1 : index
+          %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %bBoxAt = arith.addi %stageOff, %c16384 : index
+        %bBoxOff = arith.addi %pad, %bBoxAt : index
+        %bBox = memref.view %dyn[%bBoxOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %nB], %bar[%c0] to %bBox : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_1 = arith.addi %stageOff, %c24576 : index
+        %bBoxOff_1 = arith.addi %pad, %bBoxAt_1 : index
+        %bBox_1 = memref.view %dyn[%bBoxOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0, %nB], %bar[%c0] to %bBox_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
       }
       %inK_1 = arith.cmpi ult, %c1, %kTiles : index
       %go_1 = arith.andi %leader, %inK_1 : i1
       scf.if %go_1 {
         %stageOff_1 = arith.muli %c1, %c32768 : index
-        %k0_1 = arith.muli %c1, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_1 = arith.addi %m0, %c64 : index
-        %boxAt_4 = arith.addi %stageOff_1, %c0 : index
-        %halfOff_4 = arith.addi %pad, %boxAt_4 : index
-        %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_5 = arith.addi %stageOff_1, %c8192 : index
-        %halfOff_5 = arith.addi %pad, %boxAt_5 : index
-        %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_6 = arith.addi %stageOff_1, %c16384 : index
-        %halfOff_6 = arith.addi %pad, %boxAt_6 : index
-        %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_1, %nB], %bar[%c1] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_7 = arith.addi %stageOff_1, %c24576 : index
-        %halfOff_7 = arith.addi %pad, %boxAt_7 : index
-        %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapU[%k0_1, %nB], %bar[%c1] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %full_1 = arith.cmpi ult, %m64_1, %rowEnd : index
+        %stageTx_1 = arith.select %full_1, %c32768, %c24576 : index
+        %k0_1 = arith.muli %c1, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %stageTx_1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt_2 = arith.addi %stageOff_1, %c0 : index
+        %halfOff_2 = arith.addi %pad, %boxAt_2 : index
+        %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_1 {
+          %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
+          %halfOff_3 = arith.addi %pad, %boxAt_3 : index
+          %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %bBoxAt_2 = arith.addi %stageOff_1, %c16384 : index
+        %bBoxOff_2 = arith.addi %pad, %bBoxAt_2 : index
+        %bBox_2 = memref.view %dyn[%bBoxOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %nB], %bar[%c1] to %bBox_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_3 = arith.addi %stageOff_1, %c24576 : index
+        %bBoxOff_3 = arith.addi %pad, %bBoxAt_3 : index
+        %bBox_3 = memref.view %dyn[%bBoxOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_1, %nB], %bar[%c1] to %bBox_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
       }
       %inK_2 = arith.cmpi ult, %c2, %kTiles : index
       %go_2 = arith.andi %leader, %inK_2 : i1
       scf.if %go_2 {
         %stageOff_2 = arith.muli %c2, %c32768 : index
-        %k0_2 = arith.muli %c2, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_2 = arith.addi %m0, %c64 : index
-        %boxAt_8 = arith.addi %stageOff_2, %c0 : index
-        %halfOff_8 = arith.addi %pad, %boxAt_8 : index
-        %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_9 = arith.addi %stageOff_2, %c8192 : index
-        %halfOff_9 = arith.addi %pad, %boxAt_9 : index
-        %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_10 = arith.addi %stageOff_2, %c16384 : index
-        %halfOff_10 = arith.addi %pad, %boxAt_10 : index
-        %half_10 = memref.view %dyn[%halfOff_10][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_2, %nB], %bar[%c2] to %half_10 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_11 = arith.addi %stageOff_2, %c24576 : index
-        %halfOff_11 = arith.addi %pad, %boxAt_11 : index
-        %half_11 = memref.view %dyn[%halfOff_11][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapU[%k0_2, %nB], %bar[%c2] to %half_11 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %full_2 = arith.cmpi ult, %m64_2, %rowEnd : index
+        %stageTx_2 = arith.select %full_2, %c32768, %c24576 : index
+        %k0_2 = arith.muli %c2, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %stageTx_2 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt_4 = arith.addi %stageOff_2, %c0 : index
+        %halfOff_4 = arith.addi %pad, %boxAt_4 : index
+        %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_2 {
+          %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
+          %halfOff_5 = arith.addi %pad, %boxAt_5 : index
+          %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %bBoxAt_4 = arith.addi %stageOff_2, %c16384 : index
+        %bBoxOff_4 = arith.addi %pad, %bBoxAt_4 : index
+        %bBox_4 = memref.view %dyn[%bBoxOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %nB], %bar[%c2] to %bBox_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_5 = arith.addi %stageOff_2, %c24576 : index
+        %bBoxOff_5 = arith.addi %pad, %bBoxAt_5 : index
+        %bBox_5 = memref.view %dyn[%bBoxOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_2, %nB], %bar[%c2] to %bBox_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
       }
       %inK_3 = arith.cmpi ult, %c3, %kTiles : index
       %go_3 = arith.andi %leader, %inK_3 : i1
       scf.if %go_3 {
         %stageOff_3 = arith.muli %c3, %c32768 : index
-        %k0_3 = arith.muli %c3, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_3 = arith.addi %m0, %c64 : index
-        %boxAt_12 = arith.addi %stageOff_3, %c0 : index
-        %halfOff_12 = arith.addi %pad, %boxAt_12 : index
-        %half_12 = memref.view %dyn[%halfOff_12][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_12 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_13 = arith.addi %stageOff_3, %c8192 : index
-        %halfOff_13 = arith.addi %pad, %boxAt_13 : index
-        %half_13 = memref.view %dyn[%halfOff_13][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_13 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_14 = arith.addi %stageOff_3, %c16384 : index
-        %halfOff_14 = arith.addi %pad, %boxAt_14 : index
-        %half_14 = memref.view %dyn[%halfOff_14][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_3, %nB], %bar[%c3] to %half_14 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_15 = arith.addi %stageOff_3, %c24576 : index
-        %halfOff_15 = arith.addi %pad, %boxAt_15 : index
-        %half_15 = memref.view %dyn[%halfOff_15][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapU[%k0_3, %nB], %bar[%c3] to %half_15 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %full_3 = arith.cmpi ult, %m64_3, %rowEnd : index
+        %stageTx_3 = arith.select %full_3, %c32768, %c24576 : index
+        %k0_3 = arith.muli %c3, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %stageTx_3 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt_6 = arith.addi %stageOff_3, %c0 : index
+        %halfOff_6 = arith.addi %pad, %boxAt_6 : index
+        %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_3 {
+          %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
+          %halfOff_7 = arith.addi %pad, %boxAt_7 : index
+          %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %bBoxAt_6 = arith.addi %stageOff_3, %c16384 : index
+        %bBoxOff_6 = arith.addi %pad, %bBoxAt_6 : index
+        %bBox_6 = memref.view %dyn[%bBoxOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %nB], %bar[%c3] to %bBox_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_7 = arith.addi %stageOff_3, %c24576 : index
+        %bBoxOff_7 = arith.addi %pad, %bBoxAt_7 : index
+        %bBox_7 = memref.view %dyn[%bBoxOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_3, %nB], %bar[%c3] to %bBox_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
       }
       %w64 = arith.muli %wg, %c64 : index
       %w16 = arith.muli %warp, %c16 : index
@@ -2150,6 +2198,8 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %rowA0 = arith.addi %rowIn, %g : index
       %rowA = arith.addi %m0, %rowA0 : index
       %rowB = arith.addi %rowA, %c8 : index
+      %wgRow = arith.addi %m0, %w64 : index
+      %busy = arith.cmpi ult, %wgRow, %rowEnd : index
       %wgI64 = arith.index_cast %wg : index to i64
       %aHalf = arith.muli %wgI64, %l512 : i64
       %aDesc = arith.addi %kDesc, %aHalf : i64
@@ -2164,21 +2214,26 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %aStage = arith.addi %aDesc, %stageDesc : i64
       %bStage0 = arith.addi %kDesc, %stageDesc : i64
       %bStage = arith.addi %bStage0, %l1024 : i64
-      nvvm.wgmma.fence.aligned
-      %aDescK = arith.addi %aStage, %l0 : i64
-      %bDescK = arith.addi %bStage, %l0 : i64
-      %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_1 = arith.addi %aStage, %l2 : i64
-      %bDescK_1 = arith.addi %bStage, %l2 : i64
-      %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_2 = arith.addi %aStage, %l4 : i64
-      %bDescK_2 = arith.addi %bStage, %l4 : i64
-      %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_3 = arith.addi %aStage, %l6 : i64
-      %bDescK_3 = arith.addi %bStage, %l6 : i64
-      %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      nvvm.wgmma.commit.group.sync.aligned
-      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wg_4) -> (!acc128) {
+      %wgAcc = scf.if %busy -> (!acc128) {
+        nvvm.wgmma.fence.aligned
+        %aDescK = arith.addi %aStage, %l0 : i64
+        %bDescK = arith.addi %bStage, %l0 : i64
+        %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_1 = arith.addi %aStage, %l2 : i64
+        %bDescK_1 = arith.addi %bStage, %l2 : i64
+        %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_2 = arith.addi %aStage, %l4 : i64
+        %bDescK_2 = arith.addi %bStage, %l4 : i64
+        %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_3 = arith.addi %aStage, %l6 : i64
+        %bDescK_3 = arith.addi %bStage, %l6 : i64
+        %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        nvvm.wgmma.commit.group.sync.aligned
+        scf.yield %wg_4 : !acc128
+      } else {
+        scf.yield %accInit : !acc128
+      }
+      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wgAcc) -> (!acc128) {
         %stage_1 = arith.remui %kt, %c4 : index
         %round_1 = arith.divui %kt, %c4 : index
         %parityIdx_1 = arith.remui %round_1, %c2 : index
@@ -2189,20 +2244,25 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %aStage_1 = arith.addi %aDesc, %stageDesc_1 : i64
         %bStage0_1 = arith.addi %kDesc, %stageDesc_1 : i64
         %bStage_1 = arith.addi %bStage0_1, %l1024 : i64
-        nvvm.wgmma.fence.aligned
-        %aDescK_4 = arith.addi %aStage_1, %l0 : i64
-        %bDescK_4 = arith.addi %bStage_1, %l0 : i64
-        %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_5 = arith.addi %aStage_1, %l2 : i64
-        %bDescK_5 = arith.addi %bStage_1, %l2 : i64
-        %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_6 = arith.addi %aStage_1, %l4 : i64
-        %bDescK_6 = arith.addi %bStage_1, %l4 : i64
-        %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_7 = arith.addi %aStage_1, %l6 : i64
-        %bDescK_7 = arith.addi %bStage_1, %l6 : i64
-        %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        nvvm.wgmma.commit.group.sync.aligned
+        %wgAcc_1 = scf.if %busy -> (!acc128) {
+          nvvm.wgmma.fence.aligned
+          %aDescK_4 = arith.addi %aStage_1, %l0 : i64
+          %bDescK_4 = arith.addi %bStage_1, %l0 : i64
+          %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_5 = arith.addi %aStage_1, %l2 : i64
+          %bDescK_5 = arith.addi %bStage_1, %l2 : i64
+          %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_6 = arith.addi %aStage_1, %l4 : i64
+          %bDescK_6 = arith.addi %bStage_1, %l4 : i64
+          %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_7 = arith.addi %aStage_1, %l6 : i64
+          %bDescK_7 = arith.addi %bStage_1, %l6 : i64
+          %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          nvvm.wgmma.commit.group.sync.aligned
+          scf.yield %wg_8 : !acc128
+        } else {
+          scf.yield %run : !acc128
+        }
         nvvm.wgmma.wait.group.sync.aligned 1
         // Every warp is done with step kt - 1: refill its stage.
         gpu.barrier
@@ -2213,27 +2273,31 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %go_4 = arith.andi %leader, %inK_4 : i1
         scf.if %go_4 {
           %stageOff_4 = arith.muli %prevStage, %c32768 : index
-          %k0_4 = arith.muli %next, %c64 : index
-          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
           %m64_4 = arith.addi %m0, %c64 : index
-          %boxAt_16 = arith.addi %stageOff_4, %c0 : index
-          %halfOff_16 = arith.addi %pad, %boxAt_16 : index
-          %half_16 = memref.view %dyn[%halfOff_16][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_16 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %boxAt_17 = arith.addi %stageOff_4, %c8192 : index
-          %halfOff_17 = arith.addi %pad, %boxAt_17 : index
-          %half_17 = memref.view %dyn[%halfOff_17][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_17 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %boxAt_18 = arith.addi %stageOff_4, %c16384 : index
-          %halfOff_18 = arith.addi %pad, %boxAt_18 : index
-          %half_18 = memref.view %dyn[%halfOff_18][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapB[%k0_4, %nB], %bar[%prevStage] to %half_18 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %boxAt_19 = arith.addi %stageOff_4, %c24576 : index
-          %halfOff_19 = arith.addi %pad, %boxAt_19 : index
-          %half_19 = memref.view %dyn[%halfOff_19][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapU[%k0_4, %nB], %bar[%prevStage] to %half_19 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          %full_4 = arith.cmpi ult, %m64_4, %rowEnd : index
+          %stageTx_4 = arith.select %full_4, %c32768, %c24576 : index
+          %k0_4 = arith.muli %next, %c64 : index
+          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %stageTx_4 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+          %boxAt_8 = arith.addi %stageOff_4, %c0 : index
+          %halfOff_8 = arith.addi %pad, %boxAt_8 : index
+          %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          scf.if %full_4 {
+            %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
+            %halfOff_9 = arith.addi %pad, %boxAt_9 : index
+            %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+            nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          }
+          %bBoxAt_8 = arith.addi %stageOff_4, %c16384 : index
+          %bBoxOff_8 = arith.addi %pad, %bBoxAt_8 : index
+          %bBox_8 = memref.view %dyn[%bBoxOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %nB], %bar[%prevStage] to %bBox_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          %bBoxAt_9 = arith.addi %stageOff_4, %c24576 : index
+          %bBoxOff_9 = arith.addi %pad, %bBoxAt_9 : index
+          %bBox_9 = memref.view %dyn[%bBoxOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapU[%k0_4, %nB], %bar[%prevStage] to %bBox_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
         }
-        scf.yield %wg_8 : !acc128
+        scf.yield %wgAcc_1 : !acc128
       }
       nvvm.wgmma.wait.group.sync.aligned 0
       %sum = llvm.extractvalue %acc[0] : !acc128
@@ -2754,21 +2818,12 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
     %c128 = arith.constant 128 : index
     %c1023 = arith.constant 1023 : index
     %c1024 = arith.constant 1024 : index
-    %c4096 = arith.constant 4096 : index
-    %c6144 = arith.constant 6144 : index
     %c8192 = arith.constant 8192 : index
     %c16384 = arith.constant 16384 : index
     %c20480 = arith.constant 20480 : index
     %c24576 = arith.constant 24576 : index
     %c98304 = arith.constant 98304 : index
     %c10000000 = arith.constant 10000000 : index
-    %i8 = arith.constant 8 : i32
-    %i16 = arith.constant 16 : i32
-    %i20 = arith.constant 20 : i32
-    %i24 = arith.constant 24 : i32
-    %i127 = arith.constant 127 : i32
-    %i128 = arith.constant 128 : i32
-    %i133169152 = arith.constant 133169152 : i32
     %l0 = arith.constant 0 : i64
     %l2 = arith.constant 2 : i64
     %l4 = arith.constant 4 : i64
@@ -2841,8 +2896,8 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         nvgpu.tma.prefetch.descriptor %mapB : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
       }
       gpu.barrier
-      %w8WordsOff = arith.addi %pad, %c0 : index
-      %w8Words = memref.view %dyn[%w8WordsOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<24576xi32, #gpu.address_space<workgroup>>
+      %w8BytesOff = arith.addi %pad, %c0 : index
+      %w8Bytes = memref.view %dyn[%w8BytesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<98304xi8, #gpu.address_space<workgroup>>
       %w8TilesOff = arith.addi %pad, %c98304 : index
       %w8Tiles = memref.view %dyn[%w8TilesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16384xbf16, #gpu.address_space<workgroup>>
       %w8Chunk = arith.remui %tid, %c8 : index
@@ -2865,10 +2920,9 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %w8SRow1 = arith.addi %w8SRow0, %eBlocks : index
       %w8SRow = arith.select %w8InN, %w8SRow1, %c0 : index
       %w8SBase = arith.muli %w8SRow, %kBlocks : index
-      %w8RowWords = arith.muli %w8Row, %c16 : index
-      %w8Word0 = arith.addi %w8RowWords, %c4096 : index
-      %w8ChunkWords = arith.muli %w8Chunk, %c2 : index
-      %w8Word = arith.addi %w8Word0, %w8ChunkWords : index
+      %w8RowBytes = arith.muli %w8Row, %c64 : index
+      %w8Byte0 = arith.addi %w8RowBytes, %c16384 : index
+      %w8Byte = arith.addi %w8Byte0, %w8Col : index
       %w8RowAt = arith.muli %w8Row, %c64 : index
       %w8SwAt = arith.muli %w8Swizzled, %c8 : index
       %w8At = arith.addi %w8RowAt, %w8SwAt : index
@@ -2879,10 +2933,9 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %w8SRow1_1 = arith.addi %w8SRow0_1, %eBlocks : index
       %w8SRow_1 = arith.select %w8InN_1, %w8SRow1_1, %c0 : index
       %w8SBase_1 = arith.muli %w8SRow_1, %kBlocks : index
-      %w8RowWords_1 = arith.muli %w8Row_1, %c16 : index
-      %w8Word0_1 = arith.addi %w8RowWords_1, %c4096 : index
-      %w8ChunkWords_1 = arith.muli %w8Chunk, %c2 : index
-      %w8Word_1 = arith.addi %w8Word0_1, %w8ChunkWords_1 : index
+      %w8RowBytes_1 = arith.muli %w8Row_1, %c64 : index
+      %w8Byte0_1 = arith.addi %w8RowBytes_1, %c16384 : index
+      %w8Byte_1 = arith.addi %w8Byte0_1, %w8Col : index
       %w8RowAt_1 = arith.muli %w8Row_1, %c64 : index
       %w8SwAt_1 = arith.muli %w8Swizzled, %c8 : index
       %w8At_1 = arith.addi %w8RowAt_1, %w8SwAt_1 : index
@@ -2893,10 +2946,9 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %w8SRow1_2 = arith.addi %w8SRow0_2, %eBlocks : index
       %w8SRow_2 = arith.select %w8InN_2, %w8SRow1_2, %c0 : index
       %w8SBase_2 = arith.muli %w8SRow_2, %kBlocks : index
-      %w8RowWords_2 = arith.muli %w8Row_2, %c16 : index
-      %w8Word0_2 = arith.addi %w8RowWords_2, %c4096 : index
-      %w8ChunkWords_2 = arith.muli %w8Chunk, %c2 : index
-      %w8Word_2 = arith.addi %w8Word0_2, %w8ChunkWords_2 : index
+      %w8RowBytes_2 = arith.muli %w8Row_2, %c64 : index
+      %w8Byte0_2 = arith.addi %w8RowBytes_2, %c16384 : index
+      %w8Byte_2 = arith.addi %w8Byte0_2, %w8Col : index
       %w8RowAt_2 = arith.muli %w8Row_2, %c64 : index
       %w8SwAt_2 = arith.muli %w8Swizzled, %c8 : index
       %w8At_2 = arith.addi %w8RowAt_2, %w8SwAt_2 : index
@@ -2907,114 +2959,127 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %w8SRow1_3 = arith.addi %w8SRow0_3, %eBlocks : index
       %w8SRow_3 = arith.select %w8InN_3, %w8SRow1_3, %c0 : index
       %w8SBase_3 = arith.muli %w8SRow_3, %kBlocks : index
-      %w8RowWords_3 = arith.muli %w8Row_3, %c16 : index
-      %w8Word0_3 = arith.addi %w8RowWords_3, %c4096 : index
-      %w8ChunkWords_3 = arith.muli %w8Chunk, %c2 : index
-      %w8Word_3 = arith.addi %w8Word0_3, %w8ChunkWords_3 : index
+      %w8RowBytes_3 = arith.muli %w8Row_3, %c64 : index
+      %w8Byte0_3 = arith.addi %w8RowBytes_3, %c16384 : index
+      %w8Byte_3 = arith.addi %w8Byte0_3, %w8Col : index
       %w8RowAt_3 = arith.muli %w8Row_3, %c64 : index
       %w8SwAt_3 = arith.muli %w8Swizzled, %c8 : index
       %w8At_3 = arith.addi %w8RowAt_3, %w8SwAt_3 : index
-      %w8Pow = arith.constant 0x7B800000 : f32
-      %w8Nan = arith.constant 0x7FC00000 : f32
       %inK = arith.cmpi ult, %c0, %kTiles : index
       %go = arith.andi %leader, %inK : i1
       scf.if %go {
         %stageOff = arith.muli %c0, %c24576 : index
-        %k0 = arith.muli %c0, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64 = arith.addi %m0, %c64 : index
-        %nB64 = arith.addi %nB, %c64 : index
+        %full = arith.cmpi ult, %m64, %rowEnd : index
+        %stageTx = arith.select %full, %c24576, %c16384 : index
+        %k0 = arith.muli %c0, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %stageTx : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt = arith.addi %stageOff, %c0 : index
         %halfOff = arith.addi %pad, %boxAt : index
         %half = memref.view %dyn[%halfOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0, %m0], %bar[%c0] to %half : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_1 = arith.addi %stageOff, %c8192 : index
-        %halfOff_1 = arith.addi %pad, %boxAt_1 : index
-        %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %w8At_4 = arith.addi %stageOff, %c16384 : index
-        %bytesOff = arith.addi %pad, %w8At_4 : index
-        %bytes = memref.view %dyn[%bytesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0, %nB], %bar[%c0] to %bytes : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
-        %w8At_5 = arith.addi %stageOff, %c20480 : index
-        %bytesOff_1 = arith.addi %pad, %w8At_5 : index
-        %bytes_1 = memref.view %dyn[%bytesOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0, %nB64], %bar[%c0] to %bytes_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        scf.if %full {
+          %boxAt_1 = arith.addi %stageOff, %c8192 : index
+          %halfOff_1 = arith.addi %pad, %boxAt_1 : index
+          %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %nB64 = arith.addi %nB, %c64 : index
+        %bBoxAt = arith.addi %stageOff, %c16384 : index
+        %bBoxOff = arith.addi %pad, %bBoxAt : index
+        %bBox = memref.view %dyn[%bBoxOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %nB], %bar[%c0] to %bBox : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_1 = arith.addi %stageOff, %c20480 : index
+        %bBoxOff_1 = arith.addi %pad, %bBoxAt_1 : index
+        %bBox_1 = memref.view %dyn[%bBoxOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %nB64], %bar[%c0] to %bBox_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
       }
       %inK_1 = arith.cmpi ult, %c1, %kTiles : index
       %go_1 = arith.andi %leader, %inK_1 : i1
       scf.if %go_1 {
         %stageOff_1 = arith.muli %c1, %c24576 : index
-        %k0_1 = arith.muli %c1, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_1 = arith.addi %m0, %c64 : index
-        %nB64_1 = arith.addi %nB, %c64 : index
+        %full_1 = arith.cmpi ult, %m64_1, %rowEnd : index
+        %stageTx_1 = arith.select %full_1, %c24576, %c16384 : index
+        %k0_1 = arith.muli %c1, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %stageTx_1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt_2 = arith.addi %stageOff_1, %c0 : index
         %halfOff_2 = arith.addi %pad, %boxAt_2 : index
         %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
-        %halfOff_3 = arith.addi %pad, %boxAt_3 : index
-        %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %w8At_6 = arith.addi %stageOff_1, %c16384 : index
-        %bytesOff_2 = arith.addi %pad, %w8At_6 : index
-        %bytes_2 = memref.view %dyn[%bytesOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_1, %nB], %bar[%c1] to %bytes_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
-        %w8At_7 = arith.addi %stageOff_1, %c20480 : index
-        %bytesOff_3 = arith.addi %pad, %w8At_7 : index
-        %bytes_3 = memref.view %dyn[%bytesOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_1, %nB64_1], %bar[%c1] to %bytes_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        scf.if %full_1 {
+          %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
+          %halfOff_3 = arith.addi %pad, %boxAt_3 : index
+          %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %nB64_1 = arith.addi %nB, %c64 : index
+        %bBoxAt_2 = arith.addi %stageOff_1, %c16384 : index
+        %bBoxOff_2 = arith.addi %pad, %bBoxAt_2 : index
+        %bBox_2 = memref.view %dyn[%bBoxOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %nB], %bar[%c1] to %bBox_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_3 = arith.addi %stageOff_1, %c20480 : index
+        %bBoxOff_3 = arith.addi %pad, %bBoxAt_3 : index
+        %bBox_3 = memref.view %dyn[%bBoxOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %nB64_1], %bar[%c1] to %bBox_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
       }
       %inK_2 = arith.cmpi ult, %c2, %kTiles : index
       %go_2 = arith.andi %leader, %inK_2 : i1
       scf.if %go_2 {
         %stageOff_2 = arith.muli %c2, %c24576 : index
-        %k0_2 = arith.muli %c2, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_2 = arith.addi %m0, %c64 : index
-        %nB64_2 = arith.addi %nB, %c64 : index
+        %full_2 = arith.cmpi ult, %m64_2, %rowEnd : index
+        %stageTx_2 = arith.select %full_2, %c24576, %c16384 : index
+        %k0_2 = arith.muli %c2, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %stageTx_2 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt_4 = arith.addi %stageOff_2, %c0 : index
         %halfOff_4 = arith.addi %pad, %boxAt_4 : index
         %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
-        %halfOff_5 = arith.addi %pad, %boxAt_5 : index
-        %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %w8At_8 = arith.addi %stageOff_2, %c16384 : index
-        %bytesOff_4 = arith.addi %pad, %w8At_8 : index
-        %bytes_4 = memref.view %dyn[%bytesOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_2, %nB], %bar[%c2] to %bytes_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
-        %w8At_9 = arith.addi %stageOff_2, %c20480 : index
-        %bytesOff_5 = arith.addi %pad, %w8At_9 : index
-        %bytes_5 = memref.view %dyn[%bytesOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_2, %nB64_2], %bar[%c2] to %bytes_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        scf.if %full_2 {
+          %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
+          %halfOff_5 = arith.addi %pad, %boxAt_5 : index
+          %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %nB64_2 = arith.addi %nB, %c64 : index
+        %bBoxAt_4 = arith.addi %stageOff_2, %c16384 : index
+        %bBoxOff_4 = arith.addi %pad, %bBoxAt_4 : index
+        %bBox_4 = memref.view %dyn[%bBoxOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %nB], %bar[%c2] to %bBox_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_5 = arith.addi %stageOff_2, %c20480 : index
+        %bBoxOff_5 = arith.addi %pad, %bBoxAt_5 : index
+        %bBox_5 = memref.view %dyn[%bBoxOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %nB64_2], %bar[%c2] to %bBox_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
       }
       %inK_3 = arith.cmpi ult, %c3, %kTiles : index
       %go_3 = arith.andi %leader, %inK_3 : i1
       scf.if %go_3 {
         %stageOff_3 = arith.muli %c3, %c24576 : index
-        %k0_3 = arith.muli %c3, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_3 = arith.addi %m0, %c64 : index
-        %nB64_3 = arith.addi %nB, %c64 : index
+        %full_3 = arith.cmpi ult, %m64_3, %rowEnd : index
+        %stageTx_3 = arith.select %full_3, %c24576, %c16384 : index
+        %k0_3 = arith.muli %c3, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %stageTx_3 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt_6 = arith.addi %stageOff_3, %c0 : index
         %halfOff_6 = arith.addi %pad, %boxAt_6 : index
         %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
-        %halfOff_7 = arith.addi %pad, %boxAt_7 : index
-        %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %w8At_10 = arith.addi %stageOff_3, %c16384 : index
-        %bytesOff_6 = arith.addi %pad, %w8At_10 : index
-        %bytes_6 = memref.view %dyn[%bytesOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_3, %nB], %bar[%c3] to %bytes_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
-        %w8At_11 = arith.addi %stageOff_3, %c20480 : index
-        %bytesOff_7 = arith.addi %pad, %w8At_11 : index
-        %bytes_7 = memref.view %dyn[%bytesOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_3, %nB64_3], %bar[%c3] to %bytes_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        scf.if %full_3 {
+          %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
+          %halfOff_7 = arith.addi %pad, %boxAt_7 : index
+          %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %nB64_3 = arith.addi %nB, %c64 : index
+        %bBoxAt_6 = arith.addi %stageOff_3, %c16384 : index
+        %bBoxOff_6 = arith.addi %pad, %bBoxAt_6 : index
+        %bBox_6 = memref.view %dyn[%bBoxOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %nB], %bar[%c3] to %bBox_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_7 = arith.addi %stageOff_3, %c20480 : index
+        %bBoxOff_7 = arith.addi %pad, %bBoxAt_7 : index
+        %bBox_7 = memref.view %dyn[%bBoxOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %nB64_3], %bar[%c3] to %bBox_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
       }
       %w64 = arith.muli %wg, %c64 : index
       %w16 = arith.muli %warp, %c16 : index
@@ -3022,6 +3087,8 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %rowA0 = arith.addi %rowIn, %g : index
       %rowA = arith.addi %m0, %rowA0 : index
       %rowB = arith.addi %rowA, %c8 : index
+      %wgRow = arith.addi %m0, %w64 : index
+      %busy = arith.cmpi ult, %wgRow, %rowEnd : index
       %wgI64 = arith.index_cast %wg : index to i64
       %aHalf = arith.muli %wgI64, %l512 : i64
       %aDesc = arith.addi %kDesc, %aHalf : i64
@@ -3040,419 +3107,139 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %w8K = arith.addi %w8K0, %w8Col : index
       %w8Kb0 = arith.divui %w8K, %blockK : index
       %w8Kb = arith.minui %w8Kb0, %kbLast : index
-      %w8StageWords = arith.muli %stage, %c6144 : index
+      %w8StageAt = arith.muli %stage, %c24576 : index
       %w8SAt = arith.addi %w8SBase, %w8Kb : index
       %w8Scale = memref.load %sb[%w8SAt] : memref<?xf32>
-      %w8WordAt = arith.addi %w8StageWords, %w8Word : index
-      %w8Pair = vector.load %w8Words[%w8WordAt] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-      %w8Bits = vector.extract %w8Pair[0] : i32 from vector<2xi32>
-      %w8Sign = arith.andi %w8Bits, %i128 : i32
-      %w8SignAt = arith.shli %w8Sign, %i24 : i32
-      %w8Mag = arith.andi %w8Bits, %i127 : i32
-      %w8MagAt = arith.shli %w8Mag, %i20 : i32
-      %w8Bits32 = arith.ori %w8SignAt, %w8MagAt : i32
-      %w8F32 = arith.bitcast %w8Bits32 : i32 to f32
-      %w8Value = arith.mulf %w8F32, %w8Pow : f32
-      %w8IsNan = arith.cmpi eq, %w8MagAt, %i133169152 : i32
-      %w8Checked = arith.select %w8IsNan, %w8Nan, %w8Value : f32
-      %w8Scaled = arith.mulf %w8Checked, %w8Scale : f32
-      %w8Bf16 = arith.truncf %w8Scaled : f32 to bf16
-      %w8Byte = arith.shrui %w8Bits, %i8 : i32
-      %w8Sign_1 = arith.andi %w8Byte, %i128 : i32
-      %w8SignAt_1 = arith.shli %w8Sign_1, %i24 : i32
-      %w8Mag_1 = arith.andi %w8Byte, %i127 : i32
-      %w8MagAt_1 = arith.shli %w8Mag_1, %i20 : i32
-      %w8Bits32_1 = arith.ori %w8SignAt_1, %w8MagAt_1 : i32
-      %w8F32_1 = arith.bitcast %w8Bits32_1 : i32 to f32
-      %w8Value_1 = arith.mulf %w8F32_1, %w8Pow : f32
-      %w8IsNan_1 = arith.cmpi eq, %w8MagAt_1, %i133169152 : i32
-      %w8Checked_1 = arith.select %w8IsNan_1, %w8Nan, %w8Value_1 : f32
-      %w8Scaled_1 = arith.mulf %w8Checked_1, %w8Scale : f32
-      %w8Bf16_1 = arith.truncf %w8Scaled_1 : f32 to bf16
-      %w8Byte_1 = arith.shrui %w8Bits, %i16 : i32
-      %w8Sign_2 = arith.andi %w8Byte_1, %i128 : i32
-      %w8SignAt_2 = arith.shli %w8Sign_2, %i24 : i32
-      %w8Mag_2 = arith.andi %w8Byte_1, %i127 : i32
-      %w8MagAt_2 = arith.shli %w8Mag_2, %i20 : i32
-      %w8Bits32_2 = arith.ori %w8SignAt_2, %w8MagAt_2 : i32
-      %w8F32_2 = arith.bitcast %w8Bits32_2 : i32 to f32
-      %w8Value_2 = arith.mulf %w8F32_2, %w8Pow : f32
-      %w8IsNan_2 = arith.cmpi eq, %w8MagAt_2, %i133169152 : i32
-      %w8Checked_2 = arith.select %w8IsNan_2, %w8Nan, %w8Value_2 : f32
-      %w8Scaled_2 = arith.mulf %w8Checked_2, %w8Scale : f32
-      %w8Bf16_2 = arith.truncf %w8Scaled_2 : f32 to bf16
-      %w8Byte_2 = arith.shrui %w8Bits, %i24 : i32
-      %w8Sign_3 = arith.andi %w8Byte_2, %i128 : i32
-      %w8SignAt_3 = arith.shli %w8Sign_3, %i24 : i32
-      %w8Mag_3 = arith.andi %w8Byte_2, %i127 : i32
-      %w8MagAt_3 = arith.shli %w8Mag_3, %i20 : i32
-      %w8Bits32_3 = arith.ori %w8SignAt_3, %w8MagAt_3 : i32
-      %w8F32_3 = arith.bitcast %w8Bits32_3 : i32 to f32
-      %w8Value_3 = arith.mulf %w8F32_3, %w8Pow : f32
-      %w8IsNan_3 = arith.cmpi eq, %w8MagAt_3, %i133169152 : i32
-      %w8Checked_3 = arith.select %w8IsNan_3, %w8Nan, %w8Value_3 : f32
-      %w8Scaled_3 = arith.mulf %w8Checked_3, %w8Scale : f32
-      %w8Bf16_3 = arith.truncf %w8Scaled_3 : f32 to bf16
-      %w8Bits_1 = vector.extract %w8Pair[1] : i32 from vector<2xi32>
-      %w8Sign_4 = arith.andi %w8Bits_1, %i128 : i32
-      %w8SignAt_4 = arith.shli %w8Sign_4, %i24 : i32
-      %w8Mag_4 = arith.andi %w8Bits_1, %i127 : i32
-      %w8MagAt_4 = arith.shli %w8Mag_4, %i20 : i32
-      %w8Bits32_4 = arith.ori %w8SignAt_4, %w8MagAt_4 : i32
-      %w8F32_4 = arith.bitcast %w8Bits32_4 : i32 to f32
-      %w8Value_4 = arith.mulf %w8F32_4, %w8Pow : f32
-      %w8IsNan_4 = arith.cmpi eq, %w8MagAt_4, %i133169152 : i32
-      %w8Checked_4 = arith.select %w8IsNan_4, %w8Nan, %w8Value_4 : f32
-      %w8Scaled_4 = arith.mulf %w8Checked_4, %w8Scale : f32
-      %w8Bf16_4 = arith.truncf %w8Scaled_4 : f32 to bf16
-      %w8Byte_3 = arith.shrui %w8Bits_1, %i8 : i32
-      %w8Sign_5 = arith.andi %w8Byte_3, %i128 : i32
-      %w8SignAt_5 = arith.shli %w8Sign_5, %i24 : i32
-      %w8Mag_5 = arith.andi %w8Byte_3, %i127 : i32
-      %w8MagAt_5 = arith.shli %w8Mag_5, %i20 : i32
-      %w8Bits32_5 = arith.ori %w8SignAt_5, %w8MagAt_5 : i32
-      %w8F32_5 = arith.bitcast %w8Bits32_5 : i32 to f32
-      %w8Value_5 = arith.mulf %w8F32_5, %w8Pow : f32
-      %w8IsNan_5 = arith.cmpi eq, %w8MagAt_5, %i133169152 : i32
-      %w8Checked_5 = arith.select %w8IsNan_5, %w8Nan, %w8Value_5 : f32
-      %w8Scaled_5 = arith.mulf %w8Checked_5, %w8Scale : f32
-      %w8Bf16_5 = arith.truncf %w8Scaled_5 : f32 to bf16
-      %w8Byte_4 = arith.shrui %w8Bits_1, %i16 : i32
-      %w8Sign_6 = arith.andi %w8Byte_4, %i128 : i32
-      %w8SignAt_6 = arith.shli %w8Sign_6, %i24 : i32
-      %w8Mag_6 = arith.andi %w8Byte_4, %i127 : i32
-      %w8MagAt_6 = arith.shli %w8Mag_6, %i20 : i32
-      %w8Bits32_6 = arith.ori %w8SignAt_6, %w8MagAt_6 : i32
-      %w8F32_6 = arith.bitcast %w8Bits32_6 : i32 to f32
-      %w8Value_6 = arith.mulf %w8F32_6, %w8Pow : f32
-      %w8IsNan_6 = arith.cmpi eq, %w8MagAt_6, %i133169152 : i32
-      %w8Checked_6 = arith.select %w8IsNan_6, %w8Nan, %w8Value_6 : f32
-      %w8Scaled_6 = arith.mulf %w8Checked_6, %w8Scale : f32
-      %w8Bf16_6 = arith.truncf %w8Scaled_6 : f32 to bf16
-      %w8Byte_5 = arith.shrui %w8Bits_1, %i24 : i32
-      %w8Sign_7 = arith.andi %w8Byte_5, %i128 : i32
-      %w8SignAt_7 = arith.shli %w8Sign_7, %i24 : i32
-      %w8Mag_7 = arith.andi %w8Byte_5, %i127 : i32
-      %w8MagAt_7 = arith.shli %w8Mag_7, %i20 : i32
-      %w8Bits32_7 = arith.ori %w8SignAt_7, %w8MagAt_7 : i32
-      %w8F32_7 = arith.bitcast %w8Bits32_7 : i32 to f32
-      %w8Value_7 = arith.mulf %w8F32_7, %w8Pow : f32
-      %w8IsNan_7 = arith.cmpi eq, %w8MagAt_7, %i133169152 : i32
-      %w8Checked_7 = arith.select %w8IsNan_7, %w8Nan, %w8Value_7 : f32
-      %w8Scaled_7 = arith.mulf %w8Checked_7, %w8Scale : f32
-      %w8Bf16_7 = arith.truncf %w8Scaled_7 : f32 to bf16
-      %w8Chunk8 = vector.from_elements %w8Bf16, %w8Bf16_1, %w8Bf16_2, %w8Bf16_3, %w8Bf16_4, %w8Bf16_5, %w8Bf16_6, %w8Bf16_7 : vector<8xbf16>
+      %w8Scale2 = vector.broadcast %w8Scale : f32 to vector<2xf32>
+      %w8BytesAt = arith.addi %w8StageAt, %w8Byte : index
+      %w8Codes = vector.load %w8Bytes[%w8BytesAt] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair = vector.shuffle %w8Codes, %w8Codes [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16 = nvvm.convert.f8x2.to.f16x2 %w8Pair : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32 = arith.extf %w8F16 : vector<2xf16> to vector<2xf32>
+      %w8Scaled = arith.mulf %w8F32, %w8Scale2 : vector<2xf32>
+      %w8Value = vector.extract %w8Scaled[0] : f32 from vector<2xf32>
+      %w8Value_1 = vector.extract %w8Scaled[1] : f32 from vector<2xf32>
+      %w8Pair_1 = vector.shuffle %w8Codes, %w8Codes [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_1 = nvvm.convert.f8x2.to.f16x2 %w8Pair_1 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_1 = arith.extf %w8F16_1 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_1 = arith.mulf %w8F32_1, %w8Scale2 : vector<2xf32>
+      %w8Value_2 = vector.extract %w8Scaled_1[0] : f32 from vector<2xf32>
+      %w8Value_3 = vector.extract %w8Scaled_1[1] : f32 from vector<2xf32>
+      %w8Pair_2 = vector.shuffle %w8Codes, %w8Codes [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_2 = nvvm.convert.f8x2.to.f16x2 %w8Pair_2 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_2 = arith.extf %w8F16_2 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_2 = arith.mulf %w8F32_2, %w8Scale2 : vector<2xf32>
+      %w8Value_4 = vector.extract %w8Scaled_2[0] : f32 from vector<2xf32>
+      %w8Value_5 = vector.extract %w8Scaled_2[1] : f32 from vector<2xf32>
+      %w8Pair_3 = vector.shuffle %w8Codes, %w8Codes [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_3 = nvvm.convert.f8x2.to.f16x2 %w8Pair_3 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_3 = arith.extf %w8F16_3 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_3 = arith.mulf %w8F32_3, %w8Scale2 : vector<2xf32>
+      %w8Value_6 = vector.extract %w8Scaled_3[0] : f32 from vector<2xf32>
+      %w8Value_7 = vector.extract %w8Scaled_3[1] : f32 from vector<2xf32>
+      %w8Chunk8 = vector.from_elements %w8Value, %w8Value_1, %w8Value_2, %w8Value_3, %w8Value_4, %w8Value_5, %w8Value_6, %w8Value_7 : vector<8xf32>
+      %w8Bf16 = arith.truncf %w8Chunk8 : vector<8xf32> to vector<8xbf16>
       %w8Dst = arith.addi %w8TileAt, %w8At : index
-      vector.store %w8Chunk8, %w8Tiles[%w8Dst] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      vector.store %w8Bf16, %w8Tiles[%w8Dst] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %w8SAt_1 = arith.addi %w8SBase_1, %w8Kb : index
       %w8Scale_1 = memref.load %sb[%w8SAt_1] : memref<?xf32>
-      %w8WordAt_1 = arith.addi %w8StageWords, %w8Word_1 : index
-      %w8Pair_1 = vector.load %w8Words[%w8WordAt_1] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-      %w8Bits_2 = vector.extract %w8Pair_1[0] : i32 from vector<2xi32>
-      %w8Sign_8 = arith.andi %w8Bits_2, %i128 : i32
-      %w8SignAt_8 = arith.shli %w8Sign_8, %i24 : i32
-      %w8Mag_8 = arith.andi %w8Bits_2, %i127 : i32
-      %w8MagAt_8 = arith.shli %w8Mag_8, %i20 : i32
-      %w8Bits32_8 = arith.ori %w8SignAt_8, %w8MagAt_8 : i32
-      %w8F32_8 = arith.bitcast %w8Bits32_8 : i32 to f32
-      %w8Value_8 = arith.mulf %w8F32_8, %w8Pow : f32
-      %w8IsNan_8 = arith.cmpi eq, %w8MagAt_8, %i133169152 : i32
-      %w8Checked_8 = arith.select %w8IsNan_8, %w8Nan, %w8Value_8 : f32
-      %w8Scaled_8 = arith.mulf %w8Checked_8, %w8Scale_1 : f32
-      %w8Bf16_8 = arith.truncf %w8Scaled_8 : f32 to bf16
-      %w8Byte_6 = arith.shrui %w8Bits_2, %i8 : i32
-      %w8Sign_9 = arith.andi %w8Byte_6, %i128 : i32
-      %w8SignAt_9 = arith.shli %w8Sign_9, %i24 : i32
-      %w8Mag_9 = arith.andi %w8Byte_6, %i127 : i32
-      %w8MagAt_9 = arith.shli %w8Mag_9, %i20 : i32
-      %w8Bits32_9 = arith.ori %w8SignAt_9, %w8MagAt_9 : i32
-      %w8F32_9 = arith.bitcast %w8Bits32_9 : i32 to f32
-      %w8Value_9 = arith.mulf %w8F32_9, %w8Pow : f32
-      %w8IsNan_9 = arith.cmpi eq, %w8MagAt_9, %i133169152 : i32
-      %w8Checked_9 = arith.select %w8IsNan_9, %w8Nan, %w8Value_9 : f32
-      %w8Scaled_9 = arith.mulf %w8Checked_9, %w8Scale_1 : f32
-      %w8Bf16_9 = arith.truncf %w8Scaled_9 : f32 to bf16
-      %w8Byte_7 = arith.shrui %w8Bits_2, %i16 : i32
-      %w8Sign_10 = arith.andi %w8Byte_7, %i128 : i32
-      %w8SignAt_10 = arith.shli %w8Sign_10, %i24 : i32
-      %w8Mag_10 = arith.andi %w8Byte_7, %i127 : i32
-      %w8MagAt_10 = arith.shli %w8Mag_10, %i20 : i32
-      %w8Bits32_10 = arith.ori %w8SignAt_10, %w8MagAt_10 : i32
-      %w8F32_10 = arith.bitcast %w8Bits32_10 : i32 to f32
-      %w8Value_10 = arith.mulf %w8F32_10, %w8Pow : f32
-      %w8IsNan_10 = arith.cmpi eq, %w8MagAt_10, %i133169152 : i32
-      %w8Checked_10 = arith.select %w8IsNan_10, %w8Nan, %w8Value_10 : f32
-      %w8Scaled_10 = arith.mulf %w8Checked_10, %w8Scale_1 : f32
-      %w8Bf16_10 = arith.truncf %w8Scaled_10 : f32 to bf16
-      %w8Byte_8 = arith.shrui %w8Bits_2, %i24 : i32
-      %w8Sign_11 = arith.andi %w8Byte_8, %i128 : i32
-      %w8SignAt_11 = arith.shli %w8Sign_11, %i24 : i32
-      %w8Mag_11 = arith.andi %w8Byte_8, %i127 : i32
-      %w8MagAt_11 = arith.shli %w8Mag_11, %i20 : i32
-      %w8Bits32_11 = arith.ori %w8SignAt_11, %w8MagAt_11 : i32
-      %w8F32_11 = arith.bitcast %w8Bits32_11 : i32 to f32
-      %w8Value_11 = arith.mulf %w8F32_11, %w8Pow : f32
-      %w8IsNan_11 = arith.cmpi eq, %w8MagAt_11, %i133169152 : i32
-      %w8Checked_11 = arith.select %w8IsNan_11, %w8Nan, %w8Value_11 : f32
-      %w8Scaled_11 = arith.mulf %w8Checked_11, %w8Scale_1 : f32
-      %w8Bf16_11 = arith.truncf %w8Scaled_11 : f32 to bf16
-      %w8Bits_3 = vector.extract %w8Pair_1[1] : i32 from vector<2xi32>
-      %w8Sign_12 = arith.andi %w8Bits_3, %i128 : i32
-      %w8SignAt_12 = arith.shli %w8Sign_12, %i24 : i32
-      %w8Mag_12 = arith.andi %w8Bits_3, %i127 : i32
-      %w8MagAt_12 = arith.shli %w8Mag_12, %i20 : i32
-      %w8Bits32_12 = arith.ori %w8SignAt_12, %w8MagAt_12 : i32
-      %w8F32_12 = arith.bitcast %w8Bits32_12 : i32 to f32
-      %w8Value_12 = arith.mulf %w8F32_12, %w8Pow : f32
-      %w8IsNan_12 = arith.cmpi eq, %w8MagAt_12, %i133169152 : i32
-      %w8Checked_12 = arith.select %w8IsNan_12, %w8Nan, %w8Value_12 : f32
-      %w8Scaled_12 = arith.mulf %w8Checked_12, %w8Scale_1 : f32
-      %w8Bf16_12 = arith.truncf %w8Scaled_12 : f32 to bf16
-      %w8Byte_9 = arith.shrui %w8Bits_3, %i8 : i32
-      %w8Sign_13 = arith.andi %w8Byte_9, %i128 : i32
-      %w8SignAt_13 = arith.shli %w8Sign_13, %i24 : i32
-      %w8Mag_13 = arith.andi %w8Byte_9, %i127 : i32
-      %w8MagAt_13 = arith.shli %w8Mag_13, %i20 : i32
-      %w8Bits32_13 = arith.ori %w8SignAt_13, %w8MagAt_13 : i32
-      %w8F32_13 = arith.bitcast %w8Bits32_13 : i32 to f32
-      %w8Value_13 = arith.mulf %w8F32_13, %w8Pow : f32
-      %w8IsNan_13 = arith.cmpi eq, %w8MagAt_13, %i133169152 : i32
-      %w8Checked_13 = arith.select %w8IsNan_13, %w8Nan, %w8Value_13 : f32
-      %w8Scaled_13 = arith.mulf %w8Checked_13, %w8Scale_1 : f32
-      %w8Bf16_13 = arith.truncf %w8Scaled_13 : f32 to bf16
-      %w8Byte_10 = arith.shrui %w8Bits_3, %i16 : i32
-      %w8Sign_14 = arith.andi %w8Byte_10, %i128 : i32
-      %w8SignAt_14 = arith.shli %w8Sign_14, %i24 : i32
-      %w8Mag_14 = arith.andi %w8Byte_10, %i127 : i32
-      %w8MagAt_14 = arith.shli %w8Mag_14, %i20 : i32
-      %w8Bits32_14 = arith.ori %w8SignAt_14, %w8MagAt_14 : i32
-      %w8F32_14 = arith.bitcast %w8Bits32_14 : i32 to f32
-      %w8Value_14 = arith.mulf %w8F32_14, %w8Pow : f32
-      %w8IsNan_14 = arith.cmpi eq, %w8MagAt_14, %i133169152 : i32
-      %w8Checked_14 = arith.select %w8IsNan_14, %w8Nan, %w8Value_14 : f32
-      %w8Scaled_14 = arith.mulf %w8Checked_14, %w8Scale_1 : f32
-      %w8Bf16_14 = arith.truncf %w8Scaled_14 : f32 to bf16
-      %w8Byte_11 = arith.shrui %w8Bits_3, %i24 : i32
-      %w8Sign_15 = arith.andi %w8Byte_11, %i128 : i32
-      %w8SignAt_15 = arith.shli %w8Sign_15, %i24 : i32
-      %w8Mag_15 = arith.andi %w8Byte_11, %i127 : i32
-      %w8MagAt_15 = arith.shli %w8Mag_15, %i20 : i32
-      %w8Bits32_15 = arith.ori %w8SignAt_15, %w8MagAt_15 : i32
-      %w8F32_15 = arith.bitcast %w8Bits32_15 : i32 to f32
-      %w8Value_15 = arith.mulf %w8F32_15, %w8Pow : f32
-      %w8IsNan_15 = arith.cmpi eq, %w8MagAt_15, %i133169152 : i32
-      %w8Checked_15 = arith.select %w8IsNan_15, %w8Nan, %w8Value_15 : f32
-      %w8Scaled_15 = arith.mulf %w8Checked_15, %w8Scale_1 : f32
-      %w8Bf16_15 = arith.truncf %w8Scaled_15 : f32 to bf16
-      %w8Chunk8_1 = vector.from_elements %w8Bf16_8, %w8Bf16_9, %w8Bf16_10, %w8Bf16_11, %w8Bf16_12, %w8Bf16_13, %w8Bf16_14, %w8Bf16_15 : vector<8xbf16>
+      %w8Scale2_1 = vector.broadcast %w8Scale_1 : f32 to vector<2xf32>
+      %w8BytesAt_1 = arith.addi %w8StageAt, %w8Byte_1 : index
+      %w8Codes_1 = vector.load %w8Bytes[%w8BytesAt_1] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair_4 = vector.shuffle %w8Codes_1, %w8Codes_1 [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16_4 = nvvm.convert.f8x2.to.f16x2 %w8Pair_4 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_4 = arith.extf %w8F16_4 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_4 = arith.mulf %w8F32_4, %w8Scale2_1 : vector<2xf32>
+      %w8Value_8 = vector.extract %w8Scaled_4[0] : f32 from vector<2xf32>
+      %w8Value_9 = vector.extract %w8Scaled_4[1] : f32 from vector<2xf32>
+      %w8Pair_5 = vector.shuffle %w8Codes_1, %w8Codes_1 [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_5 = nvvm.convert.f8x2.to.f16x2 %w8Pair_5 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_5 = arith.extf %w8F16_5 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_5 = arith.mulf %w8F32_5, %w8Scale2_1 : vector<2xf32>
+      %w8Value_10 = vector.extract %w8Scaled_5[0] : f32 from vector<2xf32>
+      %w8Value_11 = vector.extract %w8Scaled_5[1] : f32 from vector<2xf32>
+      %w8Pair_6 = vector.shuffle %w8Codes_1, %w8Codes_1 [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_6 = nvvm.convert.f8x2.to.f16x2 %w8Pair_6 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_6 = arith.extf %w8F16_6 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_6 = arith.mulf %w8F32_6, %w8Scale2_1 : vector<2xf32>
+      %w8Value_12 = vector.extract %w8Scaled_6[0] : f32 from vector<2xf32>
+      %w8Value_13 = vector.extract %w8Scaled_6[1] : f32 from vector<2xf32>
+      %w8Pair_7 = vector.shuffle %w8Codes_1, %w8Codes_1 [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_7 = nvvm.convert.f8x2.to.f16x2 %w8Pair_7 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_7 = arith.extf %w8F16_7 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_7 = arith.mulf %w8F32_7, %w8Scale2_1 : vector<2xf32>
+      %w8Value_14 = vector.extract %w8Scaled_7[0] : f32 from vector<2xf32>
+      %w8Value_15 = vector.extract %w8Scaled_7[1] : f32 from vector<2xf32>
+      %w8Chunk8_1 = vector.from_elements %w8Value_8, %w8Value_9, %w8Value_10, %w8Value_11, %w8Value_12, %w8Value_13, %w8Value_14, %w8Value_15 : vector<8xf32>
+      %w8Bf16_1 = arith.truncf %w8Chunk8_1 : vector<8xf32> to vector<8xbf16>
       %w8Dst_1 = arith.addi %w8TileAt, %w8At_1 : index
-      vector.store %w8Chunk8_1, %w8Tiles[%w8Dst_1] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      vector.store %w8Bf16_1, %w8Tiles[%w8Dst_1] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %w8SAt_2 = arith.addi %w8SBase_2, %w8Kb : index
       %w8Scale_2 = memref.load %sb[%w8SAt_2] : memref<?xf32>
-      %w8WordAt_2 = arith.addi %w8StageWords, %w8Word_2 : index
-      %w8Pair_2 = vector.load %w8Words[%w8WordAt_2] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-      %w8Bits_4 = vector.extract %w8Pair_2[0] : i32 from vector<2xi32>
-      %w8Sign_16 = arith.andi %w8Bits_4, %i128 : i32
-      %w8SignAt_16 = arith.shli %w8Sign_16, %i24 : i32
-      %w8Mag_16 = arith.andi %w8Bits_4, %i127 : i32
-      %w8MagAt_16 = arith.shli %w8Mag_16, %i20 : i32
-      %w8Bits32_16 = arith.ori %w8SignAt_16, %w8MagAt_16 : i32
-      %w8F32_16 = arith.bitcast %w8Bits32_16 : i32 to f32
-      %w8Value_16 = arith.mulf %w8F32_16, %w8Pow : f32
-      %w8IsNan_16 = arith.cmpi eq, %w8MagAt_16, %i133169152 : i32
-      %w8Checked_16 = arith.select %w8IsNan_16, %w8Nan, %w8Value_16 : f32
-      %w8Scaled_16 = arith.mulf %w8Checked_16, %w8Scale_2 : f32
-      %w8Bf16_16 = arith.truncf %w8Scaled_16 : f32 to bf16
-      %w8Byte_12 = arith.shrui %w8Bits_4, %i8 : i32
-      %w8Sign_17 = arith.andi %w8Byte_12, %i128 : i32
-      %w8SignAt_17 = arith.shli %w8Sign_17, %i24 : i32
-      %w8Mag_17 = arith.andi %w8Byte_12, %i127 : i32
-      %w8MagAt_17 = arith.shli %w8Mag_17, %i20 : i32
-      %w8Bits32_17 = arith.ori %w8SignAt_17, %w8MagAt_17 : i32
-      %w8F32_17 = arith.bitcast %w8Bits32_17 : i32 to f32
-      %w8Value_17 = arith.mulf %w8F32_17, %w8Pow : f32
-      %w8IsNan_17 = arith.cmpi eq, %w8MagAt_17, %i133169152 : i32
-      %w8Checked_17 = arith.select %w8IsNan_17, %w8Nan, %w8Value_17 : f32
-      %w8Scaled_17 = arith.mulf %w8Checked_17, %w8Scale_2 : f32
-      %w8Bf16_17 = arith.truncf %w8Scaled_17 : f32 to bf16
-      %w8Byte_13 = arith.shrui %w8Bits_4, %i16 : i32
-      %w8Sign_18 = arith.andi %w8Byte_13, %i128 : i32
-      %w8SignAt_18 = arith.shli %w8Sign_18, %i24 : i32
-      %w8Mag_18 = arith.andi %w8Byte_13, %i127 : i32
-      %w8MagAt_18 = arith.shli %w8Mag_18, %i20 : i32
-      %w8Bits32_18 = arith.ori %w8SignAt_18, %w8MagAt_18 : i32
-      %w8F32_18 = arith.bitcast %w8Bits32_18 : i32 to f32
-      %w8Value_18 = arith.mulf %w8F32_18, %w8Pow : f32
-      %w8IsNan_18 = arith.cmpi eq, %w8MagAt_18, %i133169152 : i32
-      %w8Checked_18 = arith.select %w8IsNan_18, %w8Nan, %w8Value_18 : f32
-      %w8Scaled_18 = arith.mulf %w8Checked_18, %w8Scale_2 : f32
-      %w8Bf16_18 = arith.truncf %w8Scaled_18 : f32 to bf16
-      %w8Byte_14 = arith.shrui %w8Bits_4, %i24 : i32
-      %w8Sign_19 = arith.andi %w8Byte_14, %i128 : i32
-      %w8SignAt_19 = arith.shli %w8Sign_19, %i24 : i32
-      %w8Mag_19 = arith.andi %w8Byte_14, %i127 : i32
-      %w8MagAt_19 = arith.shli %w8Mag_19, %i20 : i32
-      %w8Bits32_19 = arith.ori %w8SignAt_19, %w8MagAt_19 : i32
-      %w8F32_19 = arith.bitcast %w8Bits32_19 : i32 to f32
-      %w8Value_19 = arith.mulf %w8F32_19, %w8Pow : f32
-      %w8IsNan_19 = arith.cmpi eq, %w8MagAt_19, %i133169152 : i32
-      %w8Checked_19 = arith.select %w8IsNan_19, %w8Nan, %w8Value_19 : f32
-      %w8Scaled_19 = arith.mulf %w8Checked_19, %w8Scale_2 : f32
-      %w8Bf16_19 = arith.truncf %w8Scaled_19 : f32 to bf16
-      %w8Bits_5 = vector.extract %w8Pair_2[1] : i32 from vector<2xi32>
-      %w8Sign_20 = arith.andi %w8Bits_5, %i128 : i32
-      %w8SignAt_20 = arith.shli %w8Sign_20, %i24 : i32
-      %w8Mag_20 = arith.andi %w8Bits_5, %i127 : i32
-      %w8MagAt_20 = arith.shli %w8Mag_20, %i20 : i32
-      %w8Bits32_20 = arith.ori %w8SignAt_20, %w8MagAt_20 : i32
-      %w8F32_20 = arith.bitcast %w8Bits32_20 : i32 to f32
-      %w8Value_20 = arith.mulf %w8F32_20, %w8Pow : f32
-      %w8IsNan_20 = arith.cmpi eq, %w8MagAt_20, %i133169152 : i32
-      %w8Checked_20 = arith.select %w8IsNan_20, %w8Nan, %w8Value_20 : f32
-      %w8Scaled_20 = arith.mulf %w8Checked_20, %w8Scale_2 : f32
-      %w8Bf16_20 = arith.truncf %w8Scaled_20 : f32 to bf16
-      %w8Byte_15 = arith.shrui %w8Bits_5, %i8 : i32
-      %w8Sign_21 = arith.andi %w8Byte_15, %i128 : i32
-      %w8SignAt_21 = arith.shli %w8Sign_21, %i24 : i32
-      %w8Mag_21 = arith.andi %w8Byte_15, %i127 : i32
-      %w8MagAt_21 = arith.shli %w8Mag_21, %i20 : i32
-      %w8Bits32_21 = arith.ori %w8SignAt_21, %w8MagAt_21 : i32
-      %w8F32_21 = arith.bitcast %w8Bits32_21 : i32 to f32
-      %w8Value_21 = arith.mulf %w8F32_21, %w8Pow : f32
-      %w8IsNan_21 = arith.cmpi eq, %w8MagAt_21, %i133169152 : i32
-      %w8Checked_21 = arith.select %w8IsNan_21, %w8Nan, %w8Value_21 : f32
-      %w8Scaled_21 = arith.mulf %w8Checked_21, %w8Scale_2 : f32
-      %w8Bf16_21 = arith.truncf %w8Scaled_21 : f32 to bf16
-      %w8Byte_16 = arith.shrui %w8Bits_5, %i16 : i32
-      %w8Sign_22 = arith.andi %w8Byte_16, %i128 : i32
-      %w8SignAt_22 = arith.shli %w8Sign_22, %i24 : i32
-      %w8Mag_22 = arith.andi %w8Byte_16, %i127 : i32
-      %w8MagAt_22 = arith.shli %w8Mag_22, %i20 : i32
-      %w8Bits32_22 = arith.ori %w8SignAt_22, %w8MagAt_22 : i32
-      %w8F32_22 = arith.bitcast %w8Bits32_22 : i32 to f32
-      %w8Value_22 = arith.mulf %w8F32_22, %w8Pow : f32
-      %w8IsNan_22 = arith.cmpi eq, %w8MagAt_22, %i133169152 : i32
-      %w8Checked_22 = arith.select %w8IsNan_22, %w8Nan, %w8Value_22 : f32
-      %w8Scaled_22 = arith.mulf %w8Checked_22, %w8Scale_2 : f32
-      %w8Bf16_22 = arith.truncf %w8Scaled_22 : f32 to bf16
-      %w8Byte_17 = arith.shrui %w8Bits_5, %i24 : i32
-      %w8Sign_23 = arith.andi %w8Byte_17, %i128 : i32
-      %w8SignAt_23 = arith.shli %w8Sign_23, %i24 : i32
-      %w8Mag_23 = arith.andi %w8Byte_17, %i127 : i32
-      %w8MagAt_23 = arith.shli %w8Mag_23, %i20 : i32
-      %w8Bits32_23 = arith.ori %w8SignAt_23, %w8MagAt_23 : i32
-      %w8F32_23 = arith.bitcast %w8Bits32_23 : i32 to f32
-      %w8Value_23 = arith.mulf %w8F32_23, %w8Pow : f32
-      %w8IsNan_23 = arith.cmpi eq, %w8MagAt_23, %i133169152 : i32
-      %w8Checked_23 = arith.select %w8IsNan_23, %w8Nan, %w8Value_23 : f32
-      %w8Scaled_23 = arith.mulf %w8Checked_23, %w8Scale_2 : f32
-      %w8Bf16_23 = arith.truncf %w8Scaled_23 : f32 to bf16
-      %w8Chunk8_2 = vector.from_elements %w8Bf16_16, %w8Bf16_17, %w8Bf16_18, %w8Bf16_19, %w8Bf16_20, %w8Bf16_21, %w8Bf16_22, %w8Bf16_23 : vector<8xbf16>
+      %w8Scale2_2 = vector.broadcast %w8Scale_2 : f32 to vector<2xf32>
+      %w8BytesAt_2 = arith.addi %w8StageAt, %w8Byte_2 : index
+      %w8Codes_2 = vector.load %w8Bytes[%w8BytesAt_2] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair_8 = vector.shuffle %w8Codes_2, %w8Codes_2 [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16_8 = nvvm.convert.f8x2.to.f16x2 %w8Pair_8 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_8 = arith.extf %w8F16_8 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_8 = arith.mulf %w8F32_8, %w8Scale2_2 : vector<2xf32>
+      %w8Value_16 = vector.extract %w8Scaled_8[0] : f32 from vector<2xf32>
+      %w8Value_17 = vector.extract %w8Scaled_8[1] : f32 from vector<2xf32>
+      %w8Pair_9 = vector.shuffle %w8Codes_2, %w8Codes_2 [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_9 = nvvm.convert.f8x2.to.f16x2 %w8Pair_9 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_9 = arith.extf %w8F16_9 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_9 = arith.mulf %w8F32_9, %w8Scale2_2 : vector<2xf32>
+      %w8Value_18 = vector.extract %w8Scaled_9[0] : f32 from vector<2xf32>
+      %w8Value_19 = vector.extract %w8Scaled_9[1] : f32 from vector<2xf32>
+      %w8Pair_10 = vector.shuffle %w8Codes_2, %w8Codes_2 [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_10 = nvvm.convert.f8x2.to.f16x2 %w8Pair_10 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_10 = arith.extf %w8F16_10 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_10 = arith.mulf %w8F32_10, %w8Scale2_2 : vector<2xf32>
+      %w8Value_20 = vector.extract %w8Scaled_10[0] : f32 from vector<2xf32>
+      %w8Value_21 = vector.extract %w8Scaled_10[1] : f32 from vector<2xf32>
+      %w8Pair_11 = vector.shuffle %w8Codes_2, %w8Codes_2 [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_11 = nvvm.convert.f8x2.to.f16x2 %w8Pair_11 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_11 = arith.extf %w8F16_11 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_11 = arith.mulf %w8F32_11, %w8Scale2_2 : vector<2xf32>
+      %w8Value_22 = vector.extract %w8Scaled_11[0] : f32 from vector<2xf32>
+      %w8Value_23 = vector.extract %w8Scaled_11[1] : f32 from vector<2xf32>
+      %w8Chunk8_2 = vector.from_elements %w8Value_16, %w8Value_17, %w8Value_18, %w8Value_19, %w8Value_20, %w8Value_21, %w8Value_22, %w8Value_23 : vector<8xf32>
+      %w8Bf16_2 = arith.truncf %w8Chunk8_2 : vector<8xf32> to vector<8xbf16>
       %w8Dst_2 = arith.addi %w8TileAt, %w8At_2 : index
-      vector.store %w8Chunk8_2, %w8Tiles[%w8Dst_2] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      vector.store %w8Bf16_2, %w8Tiles[%w8Dst_2] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %w8SAt_3 = arith.addi %w8SBase_3, %w8Kb : index
       %w8Scale_3 = memref.load %sb[%w8SAt_3] : memref<?xf32>
-      %w8WordAt_3 = arith.addi %w8StageWords, %w8Word_3 : index
-      %w8Pair_3 = vector.load %w8Words[%w8WordAt_3] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-      %w8Bits_6 = vector.extract %w8Pair_3[0] : i32 from vector<2xi32>
-      %w8Sign_24 = arith.andi %w8Bits_6, %i128 : i32
-      %w8SignAt_24 = arith.shli %w8Sign_24, %i24 : i32
-      %w8Mag_24 = arith.andi %w8Bits_6, %i127 : i32
-      %w8MagAt_24 = arith.shli %w8Mag_24, %i20 : i32
-      %w8Bits32_24 = arith.ori %w8SignAt_24, %w8MagAt_24 : i32
-      %w8F32_24 = arith.bitcast %w8Bits32_24 : i32 to f32
-      %w8Value_24 = arith.mulf %w8F32_24, %w8Pow : f32
-      %w8IsNan_24 = arith.cmpi eq, %w8MagAt_24, %i133169152 : i32
-      %w8Checked_24 = arith.select %w8IsNan_24, %w8Nan, %w8Value_24 : f32
-      %w8Scaled_24 = arith.mulf %w8Checked_24, %w8Scale_3 : f32
-      %w8Bf16_24 = arith.truncf %w8Scaled_24 : f32 to bf16
-      %w8Byte_18 = arith.shrui %w8Bits_6, %i8 : i32
-      %w8Sign_25 = arith.andi %w8Byte_18, %i128 : i32
-      %w8SignAt_25 = arith.shli %w8Sign_25, %i24 : i32
-      %w8Mag_25 = arith.andi %w8Byte_18, %i127 : i32
-      %w8MagAt_25 = arith.shli %w8Mag_25, %i20 : i32
-      %w8Bits32_25 = arith.ori %w8SignAt_25, %w8MagAt_25 : i32
-      %w8F32_25 = arith.bitcast %w8Bits32_25 : i32 to f32
-      %w8Value_25 = arith.mulf %w8F32_25, %w8Pow : f32
-      %w8IsNan_25 = arith.cmpi eq, %w8MagAt_25, %i133169152 : i32
-      %w8Checked_25 = arith.select %w8IsNan_25, %w8Nan, %w8Value_25 : f32
-      %w8Scaled_25 = arith.mulf %w8Checked_25, %w8Scale_3 : f32
-      %w8Bf16_25 = arith.truncf %w8Scaled_25 : f32 to bf16
-      %w8Byte_19 = arith.shrui %w8Bits_6, %i16 : i32
-      %w8Sign_26 = arith.andi %w8Byte_19, %i128 : i32
-      %w8SignAt_26 = arith.shli %w8Sign_26, %i24 : i32
-      %w8Mag_26 = arith.andi %w8Byte_19, %i127 : i32
-      %w8MagAt_26 = arith.shli %w8Mag_26, %i20 : i32
-      %w8Bits32_26 = arith.ori %w8SignAt_26, %w8MagAt_26 : i32
-      %w8F32_26 = arith.bitcast %w8Bits32_26 : i32 to f32
-      %w8Value_26 = arith.mulf %w8F32_26, %w8Pow : f32
-      %w8IsNan_26 = arith.cmpi eq, %w8MagAt_26, %i133169152 : i32
-      %w8Checked_26 = arith.select %w8IsNan_26, %w8Nan, %w8Value_26 : f32
-      %w8Scaled_26 = arith.mulf %w8Checked_26, %w8Scale_3 : f32
-      %w8Bf16_26 = arith.truncf %w8Scaled_26 : f32 to bf16
-      %w8Byte_20 = arith.shrui %w8Bits_6, %i24 : i32
-      %w8Sign_27 = arith.andi %w8Byte_20, %i128 : i32
-      %w8SignAt_27 = arith.shli %w8Sign_27, %i24 : i32
-      %w8Mag_27 = arith.andi %w8Byte_20, %i127 : i32
-      %w8MagAt_27 = arith.shli %w8Mag_27, %i20 : i32
-      %w8Bits32_27 = arith.ori %w8SignAt_27, %w8MagAt_27 : i32
-      %w8F32_27 = arith.bitcast %w8Bits32_27 : i32 to f32
-      %w8Value_27 = arith.mulf %w8F32_27, %w8Pow : f32
-      %w8IsNan_27 = arith.cmpi eq, %w8MagAt_27, %i133169152 : i32
-      %w8Checked_27 = arith.select %w8IsNan_27, %w8Nan, %w8Value_27 : f32
-      %w8Scaled_27 = arith.mulf %w8Checked_27, %w8Scale_3 : f32
-      %w8Bf16_27 = arith.truncf %w8Scaled_27 : f32 to bf16
-      %w8Bits_7 = vector.extract %w8Pair_3[1] : i32 from vector<2xi32>
-      %w8Sign_28 = arith.andi %w8Bits_7, %i128 : i32
-      %w8SignAt_28 = arith.shli %w8Sign_28, %i24 : i32
-      %w8Mag_28 = arith.andi %w8Bits_7, %i127 : i32
-      %w8MagAt_28 = arith.shli %w8Mag_28, %i20 : i32
-      %w8Bits32_28 = arith.ori %w8SignAt_28, %w8MagAt_28 : i32
-      %w8F32_28 = arith.bitcast %w8Bits32_28 : i32 to f32
-      %w8Value_28 = arith.mulf %w8F32_28, %w8Pow : f32
-      %w8IsNan_28 = arith.cmpi eq, %w8MagAt_28, %i133169152 : i32
-      %w8Checked_28 = arith.select %w8IsNan_28, %w8Nan, %w8Value_28 : f32
-      %w8Scaled_28 = arith.mulf %w8Checked_28, %w8Scale_3 : f32
-      %w8Bf16_28 = arith.truncf %w8Scaled_28 : f32 to bf16
-      %w8Byte_21 = arith.shrui %w8Bits_7, %i8 : i32
-      %w8Sign_29 = arith.andi %w8Byte_21, %i128 : i32
-      %w8SignAt_29 = arith.shli %w8Sign_29, %i24 : i32
-      %w8Mag_29 = arith.andi %w8Byte_21, %i127 : i32
-      %w8MagAt_29 = arith.shli %w8Mag_29, %i20 : i32
-      %w8Bits32_29 = arith.ori %w8SignAt_29, %w8MagAt_29 : i32
-      %w8F32_29 = arith.bitcast %w8Bits32_29 : i32 to f32
-      %w8Value_29 = arith.mulf %w8F32_29, %w8Pow : f32
-      %w8IsNan_29 = arith.cmpi eq, %w8MagAt_29, %i133169152 : i32
-      %w8Checked_29 = arith.select %w8IsNan_29, %w8Nan, %w8Value_29 : f32
-      %w8Scaled_29 = arith.mulf %w8Checked_29, %w8Scale_3 : f32
-      %w8Bf16_29 = arith.truncf %w8Scaled_29 : f32 to bf16
-      %w8Byte_22 = arith.shrui %w8Bits_7, %i16 : i32
-      %w8Sign_30 = arith.andi %w8Byte_22, %i128 : i32
-      %w8SignAt_30 = arith.shli %w8Sign_30, %i24 : i32
-      %w8Mag_30 = arith.andi %w8Byte_22, %i127 : i32
-      %w8MagAt_30 = arith.shli %w8Mag_30, %i20 : i32
-      %w8Bits32_30 = arith.ori %w8SignAt_30, %w8MagAt_30 : i32
-      %w8F32_30 = arith.bitcast %w8Bits32_30 : i32 to f32
-      %w8Value_30 = arith.mulf %w8F32_30, %w8Pow : f32
-      %w8IsNan_30 = arith.cmpi eq, %w8MagAt_30, %i133169152 : i32
-      %w8Checked_30 = arith.select %w8IsNan_30, %w8Nan, %w8Value_30 : f32
-      %w8Scaled_30 = arith.mulf %w8Checked_30, %w8Scale_3 : f32
-      %w8Bf16_30 = arith.truncf %w8Scaled_30 : f32 to bf16
-      %w8Byte_23 = arith.shrui %w8Bits_7, %i24 : i32
-      %w8Sign_31 = arith.andi %w8Byte_23, %i128 : i32
-      %w8SignAt_31 = arith.shli %w8Sign_31, %i24 : i32
-      %w8Mag_31 = arith.andi %w8Byte_23, %i127 : i32
-      %w8MagAt_31 = arith.shli %w8Mag_31, %i20 : i32
-      %w8Bits32_31 = arith.ori %w8SignAt_31, %w8MagAt_31 : i32
-      %w8F32_31 = arith.bitcast %w8Bits32_31 : i32 to f32
-      %w8Value_31 = arith.mulf %w8F32_31, %w8Pow : f32
-      %w8IsNan_31 = arith.cmpi eq, %w8MagAt_31, %i133169152 : i32
-      %w8Checked_31 = arith.select %w8IsNan_31, %w8Nan, %w8Value_31 : f32
-      %w8Scaled_31 = arith.mulf %w8Checked_31, %w8Scale_3 : f32
-      %w8Bf16_31 = arith.truncf %w8Scaled_31 : f32 to bf16
-      %w8Chunk8_3 = vector.from_elements %w8Bf16_24, %w8Bf16_25, %w8Bf16_26, %w8Bf16_27, %w8Bf16_28, %w8Bf16_29, %w8Bf16_30, %w8Bf16_31 : vector<8xbf16>
+      %w8Scale2_3 = vector.broadcast %w8Scale_3 : f32 to vector<2xf32>
+      %w8BytesAt_3 = arith.addi %w8StageAt, %w8Byte_3 : index
+      %w8Codes_3 = vector.load %w8Bytes[%w8BytesAt_3] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair_12 = vector.shuffle %w8Codes_3, %w8Codes_3 [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16_12 = nvvm.convert.f8x2.to.f16x2 %w8Pair_12 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_12 = arith.extf %w8F16_12 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_12 = arith.mulf %w8F32_12, %w8Scale2_3 : vector<2xf32>
+      %w8Value_24 = vector.extract %w8Scaled_12[0] : f32 from vector<2xf32>
+      %w8Value_25 = vector.extract %w8Scaled_12[1] : f32 from vector<2xf32>
+      %w8Pair_13 = vector.shuffle %w8Codes_3, %w8Codes_3 [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_13 = nvvm.convert.f8x2.to.f16x2 %w8Pair_13 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_13 = arith.extf %w8F16_13 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_13 = arith.mulf %w8F32_13, %w8Scale2_3 : vector<2xf32>
+      %w8Value_26 = vector.extract %w8Scaled_13[0] : f32 from vector<2xf32>
+      %w8Value_27 = vector.extract %w8Scaled_13[1] : f32 from vector<2xf32>
+      %w8Pair_14 = vector.shuffle %w8Codes_3, %w8Codes_3 [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_14 = nvvm.convert.f8x2.to.f16x2 %w8Pair_14 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_14 = arith.extf %w8F16_14 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_14 = arith.mulf %w8F32_14, %w8Scale2_3 : vector<2xf32>
+      %w8Value_28 = vector.extract %w8Scaled_14[0] : f32 from vector<2xf32>
+      %w8Value_29 = vector.extract %w8Scaled_14[1] : f32 from vector<2xf32>
+      %w8Pair_15 = vector.shuffle %w8Codes_3, %w8Codes_3 [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_15 = nvvm.convert.f8x2.to.f16x2 %w8Pair_15 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_15 = arith.extf %w8F16_15 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_15 = arith.mulf %w8F32_15, %w8Scale2_3 : vector<2xf32>
+      %w8Value_30 = vector.extract %w8Scaled_15[0] : f32 from vector<2xf32>
+      %w8Value_31 = vector.extract %w8Scaled_15[1] : f32 from vector<2xf32>
+      %w8Chunk8_3 = vector.from_elements %w8Value_24, %w8Value_25, %w8Value_26, %w8Value_27, %w8Value_28, %w8Value_29, %w8Value_30, %w8Value_31 : vector<8xf32>
+      %w8Bf16_3 = arith.truncf %w8Chunk8_3 : vector<8xf32> to vector<8xbf16>
       %w8Dst_3 = arith.addi %w8TileAt, %w8At_3 : index
-      vector.store %w8Chunk8_3, %w8Tiles[%w8Dst_3] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      vector.store %w8Bf16_3, %w8Tiles[%w8Dst_3] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       // The tile, visible to wgmma (the async proxy), in every thread.
       nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
       gpu.barrier
@@ -3460,21 +3247,26 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %tileDesc = arith.muli %tileI64, %l1024 : i64
       %bStage0 = arith.addi %kDesc, %tileDesc : i64
       %bStage = arith.addi %bStage0, %l6144 : i64
-      nvvm.wgmma.fence.aligned
-      %aDescK = arith.addi %aStage, %l0 : i64
-      %bDescK = arith.addi %bStage, %l0 : i64
-      %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_1 = arith.addi %aStage, %l2 : i64
-      %bDescK_1 = arith.addi %bStage, %l2 : i64
-      %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_2 = arith.addi %aStage, %l4 : i64
-      %bDescK_2 = arith.addi %bStage, %l4 : i64
-      %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_3 = arith.addi %aStage, %l6 : i64
-      %bDescK_3 = arith.addi %bStage, %l6 : i64
-      %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      nvvm.wgmma.commit.group.sync.aligned
-      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wg_4) -> (!acc128) {
+      %wgAcc = scf.if %busy -> (!acc128) {
+        nvvm.wgmma.fence.aligned
+        %aDescK = arith.addi %aStage, %l0 : i64
+        %bDescK = arith.addi %bStage, %l0 : i64
+        %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_1 = arith.addi %aStage, %l2 : i64
+        %bDescK_1 = arith.addi %bStage, %l2 : i64
+        %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_2 = arith.addi %aStage, %l4 : i64
+        %bDescK_2 = arith.addi %bStage, %l4 : i64
+        %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_3 = arith.addi %aStage, %l6 : i64
+        %bDescK_3 = arith.addi %bStage, %l6 : i64
+        %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        nvvm.wgmma.commit.group.sync.aligned
+        scf.yield %wg_4 : !acc128
+      } else {
+        scf.yield %accInit : !acc128
+      }
+      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wgAcc) -> (!acc128) {
         %stage_1 = arith.remui %kt, %c4 : index
         %round_1 = arith.divui %kt, %c4 : index
         %parityIdx_1 = arith.remui %round_1, %c2 : index
@@ -3489,419 +3281,139 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %w8K_1 = arith.addi %w8K0_1, %w8Col : index
         %w8Kb0_1 = arith.divui %w8K_1, %blockK : index
         %w8Kb_1 = arith.minui %w8Kb0_1, %kbLast : index
-        %w8StageWords_1 = arith.muli %stage_1, %c6144 : index
+        %w8StageAt_1 = arith.muli %stage_1, %c24576 : index
         %w8SAt_4 = arith.addi %w8SBase, %w8Kb_1 : index
         %w8Scale_4 = memref.load %sb[%w8SAt_4] : memref<?xf32>
-        %w8WordAt_4 = arith.addi %w8StageWords_1, %w8Word : index
-        %w8Pair_4 = vector.load %w8Words[%w8WordAt_4] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-        %w8Bits_8 = vector.extract %w8Pair_4[0] : i32 from vector<2xi32>
-        %w8Sign_32 = arith.andi %w8Bits_8, %i128 : i32
-        %w8SignAt_32 = arith.shli %w8Sign_32, %i24 : i32
-        %w8Mag_32 = arith.andi %w8Bits_8, %i127 : i32
-        %w8MagAt_32 = arith.shli %w8Mag_32, %i20 : i32
-        %w8Bits32_32 = arith.ori %w8SignAt_32, %w8MagAt_32 : i32
-        %w8F32_32 = arith.bitcast %w8Bits32_32 : i32 to f32
-        %w8Value_32 = arith.mulf %w8F32_32, %w8Pow : f32
-        %w8IsNan_32 = arith.cmpi eq, %w8MagAt_32, %i133169152 : i32
-        %w8Checked_32 = arith.select %w8IsNan_32, %w8Nan, %w8Value_32 : f32
-        %w8Scaled_32 = arith.mulf %w8Checked_32, %w8Scale_4 : f32
-        %w8Bf16_32 = arith.truncf %w8Scaled_32 : f32 to bf16
-        %w8Byte_24 = arith.shrui %w8Bits_8, %i8 : i32
-        %w8Sign_33 = arith.andi %w8Byte_24, %i128 : i32
-        %w8SignAt_33 = arith.shli %w8Sign_33, %i24 : i32
-        %w8Mag_33 = arith.andi %w8Byte_24, %i127 : i32
-        %w8MagAt_33 = arith.shli %w8Mag_33, %i20 : i32
-        %w8Bits32_33 = arith.ori %w8SignAt_33, %w8MagAt_33 : i32
-        %w8F32_33 = arith.bitcast %w8Bits32_33 : i32 to f32
-        %w8Value_33 = arith.mulf %w8F32_33, %w8Pow : f32
-        %w8IsNan_33 = arith.cmpi eq, %w8MagAt_33, %i133169152 : i32
-        %w8Checked_33 = arith.select %w8IsNan_33, %w8Nan, %w8Value_33 : f32
-        %w8Scaled_33 = arith.mulf %w8Checked_33, %w8Scale_4 : f32
-        %w8Bf16_33 = arith.truncf %w8Scaled_33 : f32 to bf16
-        %w8Byte_25 = arith.shrui %w8Bits_8, %i16 : i32
-        %w8Sign_34 = arith.andi %w8Byte_25, %i128 : i32
-        %w8SignAt_34 = arith.shli %w8Sign_34, %i24 : i32
-        %w8Mag_34 = arith.andi %w8Byte_25, %i127 : i32
-        %w8MagAt_34 = arith.shli %w8Mag_34, %i20 : i32
-        %w8Bits32_34 = arith.ori %w8SignAt_34, %w8MagAt_34 : i32
-        %w8F32_34 = arith.bitcast %w8Bits32_34 : i32 to f32
-        %w8Value_34 = arith.mulf %w8F32_34, %w8Pow : f32
-        %w8IsNan_34 = arith.cmpi eq, %w8MagAt_34, %i133169152 : i32
-        %w8Checked_34 = arith.select %w8IsNan_34, %w8Nan, %w8Value_34 : f32
-        %w8Scaled_34 = arith.mulf %w8Checked_34, %w8Scale_4 : f32
-        %w8Bf16_34 = arith.truncf %w8Scaled_34 : f32 to bf16
-        %w8Byte_26 = arith.shrui %w8Bits_8, %i24 : i32
-        %w8Sign_35 = arith.andi %w8Byte_26, %i128 : i32
-        %w8SignAt_35 = arith.shli %w8Sign_35, %i24 : i32
-        %w8Mag_35 = arith.andi %w8Byte_26, %i127 : i32
-        %w8MagAt_35 = arith.shli %w8Mag_35, %i20 : i32
-        %w8Bits32_35 = arith.ori %w8SignAt_35, %w8MagAt_35 : i32
-        %w8F32_35 = arith.bitcast %w8Bits32_35 : i32 to f32
-        %w8Value_35 = arith.mulf %w8F32_35, %w8Pow : f32
-        %w8IsNan_35 = arith.cmpi eq, %w8MagAt_35, %i133169152 : i32
-        %w8Checked_35 = arith.select %w8IsNan_35, %w8Nan, %w8Value_35 : f32
-        %w8Scaled_35 = arith.mulf %w8Checked_35, %w8Scale_4 : f32
-        %w8Bf16_35 = arith.truncf %w8Scaled_35 : f32 to bf16
-        %w8Bits_9 = vector.extract %w8Pair_4[1] : i32 from vector<2xi32>
-        %w8Sign_36 = arith.andi %w8Bits_9, %i128 : i32
-        %w8SignAt_36 = arith.shli %w8Sign_36, %i24 : i32
-        %w8Mag_36 = arith.andi %w8Bits_9, %i127 : i32
-        %w8MagAt_36 = arith.shli %w8Mag_36, %i20 : i32
-        %w8Bits32_36 = arith.ori %w8SignAt_36, %w8MagAt_36 : i32
-        %w8F32_36 = arith.bitcast %w8Bits32_36 : i32 to f32
-        %w8Value_36 = arith.mulf %w8F32_36, %w8Pow : f32
-        %w8IsNan_36 = arith.cmpi eq, %w8MagAt_36, %i133169152 : i32
-        %w8Checked_36 = arith.select %w8IsNan_36, %w8Nan, %w8Value_36 : f32
-        %w8Scaled_36 = arith.mulf %w8Checked_36, %w8Scale_4 : f32
-        %w8Bf16_36 = arith.truncf %w8Scaled_36 : f32 to bf16
-        %w8Byte_27 = arith.shrui %w8Bits_9, %i8 : i32
-        %w8Sign_37 = arith.andi %w8Byte_27, %i128 : i32
-        %w8SignAt_37 = arith.shli %w8Sign_37, %i24 : i32
-        %w8Mag_37 = arith.andi %w8Byte_27, %i127 : i32
-        %w8MagAt_37 = arith.shli %w8Mag_37, %i20 : i32
-        %w8Bits32_37 = arith.ori %w8SignAt_37, %w8MagAt_37 : i32
-        %w8F32_37 = arith.bitcast %w8Bits32_37 : i32 to f32
-        %w8Value_37 = arith.mulf %w8F32_37, %w8Pow : f32
-        %w8IsNan_37 = arith.cmpi eq, %w8MagAt_37, %i133169152 : i32
-        %w8Checked_37 = arith.select %w8IsNan_37, %w8Nan, %w8Value_37 : f32
-        %w8Scaled_37 = arith.mulf %w8Checked_37, %w8Scale_4 : f32
-        %w8Bf16_37 = arith.truncf %w8Scaled_37 : f32 to bf16
-        %w8Byte_28 = arith.shrui %w8Bits_9, %i16 : i32
-        %w8Sign_38 = arith.andi %w8Byte_28, %i128 : i32
-        %w8SignAt_38 = arith.shli %w8Sign_38, %i24 : i32
-        %w8Mag_38 = arith.andi %w8Byte_28, %i127 : i32
-        %w8MagAt_38 = arith.shli %w8Mag_38, %i20 : i32
-        %w8Bits32_38 = arith.ori %w8SignAt_38, %w8MagAt_38 : i32
-        %w8F32_38 = arith.bitcast %w8Bits32_38 : i32 to f32
-        %w8Value_38 = arith.mulf %w8F32_38, %w8Pow : f32
-        %w8IsNan_38 = arith.cmpi eq, %w8MagAt_38, %i133169152 : i32
-        %w8Checked_38 = arith.select %w8IsNan_38, %w8Nan, %w8Value_38 : f32
-        %w8Scaled_38 = arith.mulf %w8Checked_38, %w8Scale_4 : f32
-        %w8Bf16_38 = arith.truncf %w8Scaled_38 : f32 to bf16
-        %w8Byte_29 = arith.shrui %w8Bits_9, %i24 : i32
-        %w8Sign_39 = arith.andi %w8Byte_29, %i128 : i32
-        %w8SignAt_39 = arith.shli %w8Sign_39, %i24 : i32
-        %w8Mag_39 = arith.andi %w8Byte_29, %i127 : i32
-        %w8MagAt_39 = arith.shli %w8Mag_39, %i20 : i32
-        %w8Bits32_39 = arith.ori %w8SignAt_39, %w8MagAt_39 : i32
-        %w8F32_39 = arith.bitcast %w8Bits32_39 : i32 to f32
-        %w8Value_39 = arith.mulf %w8F32_39, %w8Pow : f32
-        %w8IsNan_39 = arith.cmpi eq, %w8MagAt_39, %i133169152 : i32
-        %w8Checked_39 = arith.select %w8IsNan_39, %w8Nan, %w8Value_39 : f32
-        %w8Scaled_39 = arith.mulf %w8Checked_39, %w8Scale_4 : f32
-        %w8Bf16_39 = arith.truncf %w8Scaled_39 : f32 to bf16
-        %w8Chunk8_4 = vector.from_elements %w8Bf16_32, %w8Bf16_33, %w8Bf16_34, %w8Bf16_35, %w8Bf16_36, %w8Bf16_37, %w8Bf16_38, %w8Bf16_39 : vector<8xbf16>
+        %w8Scale2_4 = vector.broadcast %w8Scale_4 : f32 to vector<2xf32>
+        %w8BytesAt_4 = arith.addi %w8StageAt_1, %w8Byte : index
+        %w8Codes_4 = vector.load %w8Bytes[%w8BytesAt_4] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_16 = vector.shuffle %w8Codes_4, %w8Codes_4 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_16 = nvvm.convert.f8x2.to.f16x2 %w8Pair_16 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_16 = arith.extf %w8F16_16 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_16 = arith.mulf %w8F32_16, %w8Scale2_4 : vector<2xf32>
+        %w8Value_32 = vector.extract %w8Scaled_16[0] : f32 from vector<2xf32>
+        %w8Value_33 = vector.extract %w8Scaled_16[1] : f32 from vector<2xf32>
+        %w8Pair_17 = vector.shuffle %w8Codes_4, %w8Codes_4 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_17 = nvvm.convert.f8x2.to.f16x2 %w8Pair_17 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_17 = arith.extf %w8F16_17 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_17 = arith.mulf %w8F32_17, %w8Scale2_4 : vector<2xf32>
+        %w8Value_34 = vector.extract %w8Scaled_17[0] : f32 from vector<2xf32>
+        %w8Value_35 = vector.extract %w8Scaled_17[1] : f32 from vector<2xf32>
+        %w8Pair_18 = vector.shuffle %w8Codes_4, %w8Codes_4 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_18 = nvvm.convert.f8x2.to.f16x2 %w8Pair_18 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_18 = arith.extf %w8F16_18 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_18 = arith.mulf %w8F32_18, %w8Scale2_4 : vector<2xf32>
+        %w8Value_36 = vector.extract %w8Scaled_18[0] : f32 from vector<2xf32>
+        %w8Value_37 = vector.extract %w8Scaled_18[1] : f32 from vector<2xf32>
+        %w8Pair_19 = vector.shuffle %w8Codes_4, %w8Codes_4 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_19 = nvvm.convert.f8x2.to.f16x2 %w8Pair_19 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_19 = arith.extf %w8F16_19 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_19 = arith.mulf %w8F32_19, %w8Scale2_4 : vector<2xf32>
+        %w8Value_38 = vector.extract %w8Scaled_19[0] : f32 from vector<2xf32>
+        %w8Value_39 = vector.extract %w8Scaled_19[1] : f32 from vector<2xf32>
+        %w8Chunk8_4 = vector.from_elements %w8Value_32, %w8Value_33, %w8Value_34, %w8Value_35, %w8Value_36, %w8Value_37, %w8Value_38, %w8Value_39 : vector<8xf32>
+        %w8Bf16_4 = arith.truncf %w8Chunk8_4 : vector<8xf32> to vector<8xbf16>
         %w8Dst_4 = arith.addi %w8TileAt_1, %w8At : index
-        vector.store %w8Chunk8_4, %w8Tiles[%w8Dst_4] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        vector.store %w8Bf16_4, %w8Tiles[%w8Dst_4] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         %w8SAt_5 = arith.addi %w8SBase_1, %w8Kb_1 : index
         %w8Scale_5 = memref.load %sb[%w8SAt_5] : memref<?xf32>
-        %w8WordAt_5 = arith.addi %w8StageWords_1, %w8Word_1 : index
-        %w8Pair_5 = vector.load %w8Words[%w8WordAt_5] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-        %w8Bits_10 = vector.extract %w8Pair_5[0] : i32 from vector<2xi32>
-        %w8Sign_40 = arith.andi %w8Bits_10, %i128 : i32
-        %w8SignAt_40 = arith.shli %w8Sign_40, %i24 : i32
-        %w8Mag_40 = arith.andi %w8Bits_10, %i127 : i32
-        %w8MagAt_40 = arith.shli %w8Mag_40, %i20 : i32
-        %w8Bits32_40 = arith.ori %w8SignAt_40, %w8MagAt_40 : i32
-        %w8F32_40 = arith.bitcast %w8Bits32_40 : i32 to f32
-        %w8Value_40 = arith.mulf %w8F32_40, %w8Pow : f32
-        %w8IsNan_40 = arith.cmpi eq, %w8MagAt_40, %i133169152 : i32
-        %w8Checked_40 = arith.select %w8IsNan_40, %w8Nan, %w8Value_40 : f32
-        %w8Scaled_40 = arith.mulf %w8Checked_40, %w8Scale_5 : f32
-        %w8Bf16_40 = arith.truncf %w8Scaled_40 : f32 to bf16
-        %w8Byte_30 = arith.shrui %w8Bits_10, %i8 : i32
-        %w8Sign_41 = arith.andi %w8Byte_30, %i128 : i32
-        %w8SignAt_41 = arith.shli %w8Sign_41, %i24 : i32
-        %w8Mag_41 = arith.andi %w8Byte_30, %i127 : i32
-        %w8MagAt_41 = arith.shli %w8Mag_41, %i20 : i32
-        %w8Bits32_41 = arith.ori %w8SignAt_41, %w8MagAt_41 : i32
-        %w8F32_41 = arith.bitcast %w8Bits32_41 : i32 to f32
-        %w8Value_41 = arith.mulf %w8F32_41, %w8Pow : f32
-        %w8IsNan_41 = arith.cmpi eq, %w8MagAt_41, %i133169152 : i32
-        %w8Checked_41 = arith.select %w8IsNan_41, %w8Nan, %w8Value_41 : f32
-        %w8Scaled_41 = arith.mulf %w8Checked_41, %w8Scale_5 : f32
-        %w8Bf16_41 = arith.truncf %w8Scaled_41 : f32 to bf16
-        %w8Byte_31 = arith.shrui %w8Bits_10, %i16 : i32
-        %w8Sign_42 = arith.andi %w8Byte_31, %i128 : i32
-        %w8SignAt_42 = arith.shli %w8Sign_42, %i24 : i32
-        %w8Mag_42 = arith.andi %w8Byte_31, %i127 : i32
-        %w8MagAt_42 = arith.shli %w8Mag_42, %i20 : i32
-        %w8Bits32_42 = arith.ori %w8SignAt_42, %w8MagAt_42 : i32
-        %w8F32_42 = arith.bitcast %w8Bits32_42 : i32 to f32
-        %w8Value_42 = arith.mulf %w8F32_42, %w8Pow : f32
-        %w8IsNan_42 = arith.cmpi eq, %w8MagAt_42, %i133169152 : i32
-        %w8Checked_42 = arith.select %w8IsNan_42, %w8Nan, %w8Value_42 : f32
-        %w8Scaled_42 = arith.mulf %w8Checked_42, %w8Scale_5 : f32
-        %w8Bf16_42 = arith.truncf %w8Scaled_42 : f32 to bf16
-        %w8Byte_32 = arith.shrui %w8Bits_10, %i24 : i32
-        %w8Sign_43 = arith.andi %w8Byte_32, %i128 : i32
-        %w8SignAt_43 = arith.shli %w8Sign_43, %i24 : i32
-        %w8Mag_43 = arith.andi %w8Byte_32, %i127 : i32
-        %w8MagAt_43 = arith.shli %w8Mag_43, %i20 : i32
-        %w8Bits32_43 = arith.ori %w8SignAt_43, %w8MagAt_43 : i32
-        %w8F32_43 = arith.bitcast %w8Bits32_43 : i32 to f32
-        %w8Value_43 = arith.mulf %w8F32_43, %w8Pow : f32
-        %w8IsNan_43 = arith.cmpi eq, %w8MagAt_43, %i133169152 : i32
-        %w8Checked_43 = arith.select %w8IsNan_43, %w8Nan, %w8Value_43 : f32
-        %w8Scaled_43 = arith.mulf %w8Checked_43, %w8Scale_5 : f32
-        %w8Bf16_43 = arith.truncf %w8Scaled_43 : f32 to bf16
-        %w8Bits_11 = vector.extract %w8Pair_5[1] : i32 from vector<2xi32>
-        %w8Sign_44 = arith.andi %w8Bits_11, %i128 : i32
-        %w8SignAt_44 = arith.shli %w8Sign_44, %i24 : i32
-        %w8Mag_44 = arith.andi %w8Bits_11, %i127 : i32
-        %w8MagAt_44 = arith.shli %w8Mag_44, %i20 : i32
-        %w8Bits32_44 = arith.ori %w8SignAt_44, %w8MagAt_44 : i32
-        %w8F32_44 = arith.bitcast %w8Bits32_44 : i32 to f32
-        %w8Value_44 = arith.mulf %w8F32_44, %w8Pow : f32
-        %w8IsNan_44 = arith.cmpi eq, %w8MagAt_44, %i133169152 : i32
-        %w8Checked_44 = arith.select %w8IsNan_44, %w8Nan, %w8Value_44 : f32
-        %w8Scaled_44 = arith.mulf %w8Checked_44, %w8Scale_5 : f32
-        %w8Bf16_44 = arith.truncf %w8Scaled_44 : f32 to bf16
-        %w8Byte_33 = arith.shrui %w8Bits_11, %i8 : i32
-        %w8Sign_45 = arith.andi %w8Byte_33, %i128 : i32
-        %w8SignAt_45 = arith.shli %w8Sign_45, %i24 : i32
-        %w8Mag_45 = arith.andi %w8Byte_33, %i127 : i32
-        %w8MagAt_45 = arith.shli %w8Mag_45, %i20 : i32
-        %w8Bits32_45 = arith.ori %w8SignAt_45, %w8MagAt_45 : i32
-        %w8F32_45 = arith.bitcast %w8Bits32_45 : i32 to f32
-        %w8Value_45 = arith.mulf %w8F32_45, %w8Pow : f32
-        %w8IsNan_45 = arith.cmpi eq, %w8MagAt_45, %i133169152 : i32
-        %w8Checked_45 = arith.select %w8IsNan_45, %w8Nan, %w8Value_45 : f32
-        %w8Scaled_45 = arith.mulf %w8Checked_45, %w8Scale_5 : f32
-        %w8Bf16_45 = arith.truncf %w8Scaled_45 : f32 to bf16
-        %w8Byte_34 = arith.shrui %w8Bits_11, %i16 : i32
-        %w8Sign_46 = arith.andi %w8Byte_34, %i128 : i32
-        %w8SignAt_46 = arith.shli %w8Sign_46, %i24 : i32
-        %w8Mag_46 = arith.andi %w8Byte_34, %i127 : i32
-        %w8MagAt_46 = arith.shli %w8Mag_46, %i20 : i32
-        %w8Bits32_46 = arith.ori %w8SignAt_46, %w8MagAt_46 : i32
-        %w8F32_46 = arith.bitcast %w8Bits32_46 : i32 to f32
-        %w8Value_46 = arith.mulf %w8F32_46, %w8Pow : f32
-        %w8IsNan_46 = arith.cmpi eq, %w8MagAt_46, %i133169152 : i32
-        %w8Checked_46 = arith.select %w8IsNan_46, %w8Nan, %w8Value_46 : f32
-        %w8Scaled_46 = arith.mulf %w8Checked_46, %w8Scale_5 : f32
-        %w8Bf16_46 = arith.truncf %w8Scaled_46 : f32 to bf16
-        %w8Byte_35 = arith.shrui %w8Bits_11, %i24 : i32
-        %w8Sign_47 = arith.andi %w8Byte_35, %i128 : i32
-        %w8SignAt_47 = arith.shli %w8Sign_47, %i24 : i32
-        %w8Mag_47 = arith.andi %w8Byte_35, %i127 : i32
-        %w8MagAt_47 = arith.shli %w8Mag_47, %i20 : i32
-        %w8Bits32_47 = arith.ori %w8SignAt_47, %w8MagAt_47 : i32
-        %w8F32_47 = arith.bitcast %w8Bits32_47 : i32 to f32
-        %w8Value_47 = arith.mulf %w8F32_47, %w8Pow : f32
-        %w8IsNan_47 = arith.cmpi eq, %w8MagAt_47, %i133169152 : i32
-        %w8Checked_47 = arith.select %w8IsNan_47, %w8Nan, %w8Value_47 : f32
-        %w8Scaled_47 = arith.mulf %w8Checked_47, %w8Scale_5 : f32
-        %w8Bf16_47 = arith.truncf %w8Scaled_47 : f32 to bf16
-        %w8Chunk8_5 = vector.from_elements %w8Bf16_40, %w8Bf16_41, %w8Bf16_42, %w8Bf16_43, %w8Bf16_44, %w8Bf16_45, %w8Bf16_46, %w8Bf16_47 : vector<8xbf16>
+        %w8Scale2_5 = vector.broadcast %w8Scale_5 : f32 to vector<2xf32>
+        %w8BytesAt_5 = arith.addi %w8StageAt_1, %w8Byte_1 : index
+        %w8Codes_5 = vector.load %w8Bytes[%w8BytesAt_5] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_20 = vector.shuffle %w8Codes_5, %w8Codes_5 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_20 = nvvm.convert.f8x2.to.f16x2 %w8Pair_20 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_20 = arith.extf %w8F16_20 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_20 = arith.mulf %w8F32_20, %w8Scale2_5 : vector<2xf32>
+        %w8Value_40 = vector.extract %w8Scaled_20[0] : f32 from vector<2xf32>
+        %w8Value_41 = vector.extract %w8Scaled_20[1] : f32 from vector<2xf32>
+        %w8Pair_21 = vector.shuffle %w8Codes_5, %w8Codes_5 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_21 = nvvm.convert.f8x2.to.f16x2 %w8Pair_21 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_21 = arith.extf %w8F16_21 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_21 = arith.mulf %w8F32_21, %w8Scale2_5 : vector<2xf32>
+        %w8Value_42 = vector.extract %w8Scaled_21[0] : f32 from vector<2xf32>
+        %w8Value_43 = vector.extract %w8Scaled_21[1] : f32 from vector<2xf32>
+        %w8Pair_22 = vector.shuffle %w8Codes_5, %w8Codes_5 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_22 = nvvm.convert.f8x2.to.f16x2 %w8Pair_22 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_22 = arith.extf %w8F16_22 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_22 = arith.mulf %w8F32_22, %w8Scale2_5 : vector<2xf32>
+        %w8Value_44 = vector.extract %w8Scaled_22[0] : f32 from vector<2xf32>
+        %w8Value_45 = vector.extract %w8Scaled_22[1] : f32 from vector<2xf32>
+        %w8Pair_23 = vector.shuffle %w8Codes_5, %w8Codes_5 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_23 = nvvm.convert.f8x2.to.f16x2 %w8Pair_23 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_23 = arith.extf %w8F16_23 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_23 = arith.mulf %w8F32_23, %w8Scale2_5 : vector<2xf32>
+        %w8Value_46 = vector.extract %w8Scaled_23[0] : f32 from vector<2xf32>
+        %w8Value_47 = vector.extract %w8Scaled_23[1] : f32 from vector<2xf32>
+        %w8Chunk8_5 = vector.from_elements %w8Value_40, %w8Value_41, %w8Value_42, %w8Value_43, %w8Value_44, %w8Value_45, %w8Value_46, %w8Value_47 : vector<8xf32>
+        %w8Bf16_5 = arith.truncf %w8Chunk8_5 : vector<8xf32> to vector<8xbf16>
         %w8Dst_5 = arith.addi %w8TileAt_1, %w8At_1 : index
-        vector.store %w8Chunk8_5, %w8Tiles[%w8Dst_5] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        vector.store %w8Bf16_5, %w8Tiles[%w8Dst_5] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         %w8SAt_6 = arith.addi %w8SBase_2, %w8Kb_1 : index
         %w8Scale_6 = memref.load %sb[%w8SAt_6] : memref<?xf32>
-        %w8WordAt_6 = arith.addi %w8StageWords_1, %w8Word_2 : index
-        %w8Pair_6 = vector.load %w8Words[%w8WordAt_6] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-        %w8Bits_12 = vector.extract %w8Pair_6[0] : i32 from vector<2xi32>
-        %w8Sign_48 = arith.andi %w8Bits_12, %i128 : i32
-        %w8SignAt_48 = arith.shli %w8Sign_48, %i24 : i32
-        %w8Mag_48 = arith.andi %w8Bits_12, %i127 : i32
-        %w8MagAt_48 = arith.shli %w8Mag_48, %i20 : i32
-        %w8Bits32_48 = arith.ori %w8SignAt_48, %w8MagAt_48 : i32
-        %w8F32_48 = arith.bitcast %w8Bits32_48 : i32 to f32
-        %w8Value_48 = arith.mulf %w8F32_48, %w8Pow : f32
-        %w8IsNan_48 = arith.cmpi eq, %w8MagAt_48, %i133169152 : i32
-        %w8Checked_48 = arith.select %w8IsNan_48, %w8Nan, %w8Value_48 : f32
-        %w8Scaled_48 = arith.mulf %w8Checked_48, %w8Scale_6 : f32
-        %w8Bf16_48 = arith.truncf %w8Scaled_48 : f32 to bf16
-        %w8Byte_36 = arith.shrui %w8Bits_12, %i8 : i32
-        %w8Sign_49 = arith.andi %w8Byte_36, %i128 : i32
-        %w8SignAt_49 = arith.shli %w8Sign_49, %i24 : i32
-        %w8Mag_49 = arith.andi %w8Byte_36, %i127 : i32
-        %w8MagAt_49 = arith.shli %w8Mag_49, %i20 : i32
-        %w8Bits32_49 = arith.ori %w8SignAt_49, %w8MagAt_49 : i32
-        %w8F32_49 = arith.bitcast %w8Bits32_49 : i32 to f32
-        %w8Value_49 = arith.mulf %w8F32_49, %w8Pow : f32
-        %w8IsNan_49 = arith.cmpi eq, %w8MagAt_49, %i133169152 : i32
-        %w8Checked_49 = arith.select %w8IsNan_49, %w8Nan, %w8Value_49 : f32
-        %w8Scaled_49 = arith.mulf %w8Checked_49, %w8Scale_6 : f32
-        %w8Bf16_49 = arith.truncf %w8Scaled_49 : f32 to bf16
-        %w8Byte_37 = arith.shrui %w8Bits_12, %i16 : i32
-        %w8Sign_50 = arith.andi %w8Byte_37, %i128 : i32
-        %w8SignAt_50 = arith.shli %w8Sign_50, %i24 : i32
-        %w8Mag_50 = arith.andi %w8Byte_37, %i127 : i32
-        %w8MagAt_50 = arith.shli %w8Mag_50, %i20 : i32
-        %w8Bits32_50 = arith.ori %w8SignAt_50, %w8MagAt_50 : i32
-        %w8F32_50 = arith.bitcast %w8Bits32_50 : i32 to f32
-        %w8Value_50 = arith.mulf %w8F32_50, %w8Pow : f32
-        %w8IsNan_50 = arith.cmpi eq, %w8MagAt_50, %i133169152 : i32
-        %w8Checked_50 = arith.select %w8IsNan_50, %w8Nan, %w8Value_50 : f32
-        %w8Scaled_50 = arith.mulf %w8Checked_50, %w8Scale_6 : f32
-        %w8Bf16_50 = arith.truncf %w8Scaled_50 : f32 to bf16
-        %w8Byte_38 = arith.shrui %w8Bits_12, %i24 : i32
-        %w8Sign_51 = arith.andi %w8Byte_38, %i128 : i32
-        %w8SignAt_51 = arith.shli %w8Sign_51, %i24 : i32
-        %w8Mag_51 = arith.andi %w8Byte_38, %i127 : i32
-        %w8MagAt_51 = arith.shli %w8Mag_51, %i20 : i32
-        %w8Bits32_51 = arith.ori %w8SignAt_51, %w8MagAt_51 : i32
-        %w8F32_51 = arith.bitcast %w8Bits32_51 : i32 to f32
-        %w8Value_51 = arith.mulf %w8F32_51, %w8Pow : f32
-        %w8IsNan_51 = arith.cmpi eq, %w8MagAt_51, %i133169152 : i32
-        %w8Checked_51 = arith.select %w8IsNan_51, %w8Nan, %w8Value_51 : f32
-        %w8Scaled_51 = arith.mulf %w8Checked_51, %w8Scale_6 : f32
-        %w8Bf16_51 = arith.truncf %w8Scaled_51 : f32 to bf16
-        %w8Bits_13 = vector.extract %w8Pair_6[1] : i32 from vector<2xi32>
-        %w8Sign_52 = arith.andi %w8Bits_13, %i128 : i32
-        %w8SignAt_52 = arith.shli %w8Sign_52, %i24 : i32
-        %w8Mag_52 = arith.andi %w8Bits_13, %i127 : i32
-        %w8MagAt_52 = arith.shli %w8Mag_52, %i20 : i32
-        %w8Bits32_52 = arith.ori %w8SignAt_52, %w8MagAt_52 : i32
-        %w8F32_52 = arith.bitcast %w8Bits32_52 : i32 to f32
-        %w8Value_52 = arith.mulf %w8F32_52, %w8Pow : f32
-        %w8IsNan_52 = arith.cmpi eq, %w8MagAt_52, %i133169152 : i32
-        %w8Checked_52 = arith.select %w8IsNan_52, %w8Nan, %w8Value_52 : f32
-        %w8Scaled_52 = arith.mulf %w8Checked_52, %w8Scale_6 : f32
-        %w8Bf16_52 = arith.truncf %w8Scaled_52 : f32 to bf16
-        %w8Byte_39 = arith.shrui %w8Bits_13, %i8 : i32
-        %w8Sign_53 = arith.andi %w8Byte_39, %i128 : i32
-        %w8SignAt_53 = arith.shli %w8Sign_53, %i24 : i32
-        %w8Mag_53 = arith.andi %w8Byte_39, %i127 : i32
-        %w8MagAt_53 = arith.shli %w8Mag_53, %i20 : i32
-        %w8Bits32_53 = arith.ori %w8SignAt_53, %w8MagAt_53 : i32
-        %w8F32_53 = arith.bitcast %w8Bits32_53 : i32 to f32
-        %w8Value_53 = arith.mulf %w8F32_53, %w8Pow : f32
-        %w8IsNan_53 = arith.cmpi eq, %w8MagAt_53, %i133169152 : i32
-        %w8Checked_53 = arith.select %w8IsNan_53, %w8Nan, %w8Value_53 : f32
-        %w8Scaled_53 = arith.mulf %w8Checked_53, %w8Scale_6 : f32
-        %w8Bf16_53 = arith.truncf %w8Scaled_53 : f32 to bf16
-        %w8Byte_40 = arith.shrui %w8Bits_13, %i16 : i32
-        %w8Sign_54 = arith.andi %w8Byte_40, %i128 : i32
-        %w8SignAt_54 = arith.shli %w8Sign_54, %i24 : i32
-        %w8Mag_54 = arith.andi %w8Byte_40, %i127 : i32
-        %w8MagAt_54 = arith.shli %w8Mag_54, %i20 : i32
-        %w8Bits32_54 = arith.ori %w8SignAt_54, %w8MagAt_54 : i32
-        %w8F32_54 = arith.bitcast %w8Bits32_54 : i32 to f32
-        %w8Value_54 = arith.mulf %w8F32_54, %w8Pow : f32
-        %w8IsNan_54 = arith.cmpi eq, %w8MagAt_54, %i133169152 : i32
-        %w8Checked_54 = arith.select %w8IsNan_54, %w8Nan, %w8Value_54 : f32
-        %w8Scaled_54 = arith.mulf %w8Checked_54, %w8Scale_6 : f32
-        %w8Bf16_54 = arith.truncf %w8Scaled_54 : f32 to bf16
-        %w8Byte_41 = arith.shrui %w8Bits_13, %i24 : i32
-        %w8Sign_55 = arith.andi %w8Byte_41, %i128 : i32
-        %w8SignAt_55 = arith.shli %w8Sign_55, %i24 : i32
-        %w8Mag_55 = arith.andi %w8Byte_41, %i127 : i32
-        %w8MagAt_55 = arith.shli %w8Mag_55, %i20 : i32
-        %w8Bits32_55 = arith.ori %w8SignAt_55, %w8MagAt_55 : i32
-        %w8F32_55 = arith.bitcast %w8Bits32_55 : i32 to f32
-        %w8Value_55 = arith.mulf %w8F32_55, %w8Pow : f32
-        %w8IsNan_55 = arith.cmpi eq, %w8MagAt_55, %i133169152 : i32
-        %w8Checked_55 = arith.select %w8IsNan_55, %w8Nan, %w8Value_55 : f32
-        %w8Scaled_55 = arith.mulf %w8Checked_55, %w8Scale_6 : f32
-        %w8Bf16_55 = arith.truncf %w8Scaled_55 : f32 to bf16
-        %w8Chunk8_6 = vector.from_elements %w8Bf16_48, %w8Bf16_49, %w8Bf16_50, %w8Bf16_51, %w8Bf16_52, %w8Bf16_53, %w8Bf16_54, %w8Bf16_55 : vector<8xbf16>
+        %w8Scale2_6 = vector.broadcast %w8Scale_6 : f32 to vector<2xf32>
+        %w8BytesAt_6 = arith.addi %w8StageAt_1, %w8Byte_2 : index
+        %w8Codes_6 = vector.load %w8Bytes[%w8BytesAt_6] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_24 = vector.shuffle %w8Codes_6, %w8Codes_6 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_24 = nvvm.convert.f8x2.to.f16x2 %w8Pair_24 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_24 = arith.extf %w8F16_24 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_24 = arith.mulf %w8F32_24, %w8Scale2_6 : vector<2xf32>
+        %w8Value_48 = vector.extract %w8Scaled_24[0] : f32 from vector<2xf32>
+        %w8Value_49 = vector.extract %w8Scaled_24[1] : f32 from vector<2xf32>
+        %w8Pair_25 = vector.shuffle %w8Codes_6, %w8Codes_6 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_25 = nvvm.convert.f8x2.to.f16x2 %w8Pair_25 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_25 = arith.extf %w8F16_25 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_25 = arith.mulf %w8F32_25, %w8Scale2_6 : vector<2xf32>
+        %w8Value_50 = vector.extract %w8Scaled_25[0] : f32 from vector<2xf32>
+        %w8Value_51 = vector.extract %w8Scaled_25[1] : f32 from vector<2xf32>
+        %w8Pair_26 = vector.shuffle %w8Codes_6, %w8Codes_6 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_26 = nvvm.convert.f8x2.to.f16x2 %w8Pair_26 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_26 = arith.extf %w8F16_26 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_26 = arith.mulf %w8F32_26, %w8Scale2_6 : vector<2xf32>
+        %w8Value_52 = vector.extract %w8Scaled_26[0] : f32 from vector<2xf32>
+        %w8Value_53 = vector.extract %w8Scaled_26[1] : f32 from vector<2xf32>
+        %w8Pair_27 = vector.shuffle %w8Codes_6, %w8Codes_6 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_27 = nvvm.convert.f8x2.to.f16x2 %w8Pair_27 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_27 = arith.extf %w8F16_27 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_27 = arith.mulf %w8F32_27, %w8Scale2_6 : vector<2xf32>
+        %w8Value_54 = vector.extract %w8Scaled_27[0] : f32 from vector<2xf32>
+        %w8Value_55 = vector.extract %w8Scaled_27[1] : f32 from vector<2xf32>
+        %w8Chunk8_6 = vector.from_elements %w8Value_48, %w8Value_49, %w8Value_50, %w8Value_51, %w8Value_52, %w8Value_53, %w8Value_54, %w8Value_55 : vector<8xf32>
+        %w8Bf16_6 = arith.truncf %w8Chunk8_6 : vector<8xf32> to vector<8xbf16>
         %w8Dst_6 = arith.addi %w8TileAt_1, %w8At_2 : index
-        vector.store %w8Chunk8_6, %w8Tiles[%w8Dst_6] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        vector.store %w8Bf16_6, %w8Tiles[%w8Dst_6] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         %w8SAt_7 = arith.addi %w8SBase_3, %w8Kb_1 : index
         %w8Scale_7 = memref.load %sb[%w8SAt_7] : memref<?xf32>
-        %w8WordAt_7 = arith.addi %w8StageWords_1, %w8Word_3 : index
-        %w8Pair_7 = vector.load %w8Words[%w8WordAt_7] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-        %w8Bits_14 = vector.extract %w8Pair_7[0] : i32 from vector<2xi32>
-        %w8Sign_56 = arith.andi %w8Bits_14, %i128 : i32
-        %w8SignAt_56 = arith.shli %w8Sign_56, %i24 : i32
-        %w8Mag_56 = arith.andi %w8Bits_14, %i127 : i32
-        %w8MagAt_56 = arith.shli %w8Mag_56, %i20 : i32
-        %w8Bits32_56 = arith.ori %w8SignAt_56, %w8MagAt_56 : i32
-        %w8F32_56 = arith.bitcast %w8Bits32_56 : i32 to f32
-        %w8Value_56 = arith.mulf %w8F32_56, %w8Pow : f32
-        %w8IsNan_56 = arith.cmpi eq, %w8MagAt_56, %i133169152 : i32
-        %w8Checked_56 = arith.select %w8IsNan_56, %w8Nan, %w8Value_56 : f32
-        %w8Scaled_56 = arith.mulf %w8Checked_56, %w8Scale_7 : f32
-        %w8Bf16_56 = arith.truncf %w8Scaled_56 : f32 to bf16
-        %w8Byte_42 = arith.shrui %w8Bits_14, %i8 : i32
-        %w8Sign_57 = arith.andi %w8Byte_42, %i128 : i32
-        %w8SignAt_57 = arith.shli %w8Sign_57, %i24 : i32
-        %w8Mag_57 = arith.andi %w8Byte_42, %i127 : i32
-        %w8MagAt_57 = arith.shli %w8Mag_57, %i20 : i32
-        %w8Bits32_57 = arith.ori %w8SignAt_57, %w8MagAt_57 : i32
-        %w8F32_57 = arith.bitcast %w8Bits32_57 : i32 to f32
-        %w8Value_57 = arith.mulf %w8F32_57, %w8Pow : f32
-        %w8IsNan_57 = arith.cmpi eq, %w8MagAt_57, %i133169152 : i32
-        %w8Checked_57 = arith.select %w8IsNan_57, %w8Nan, %w8Value_57 : f32
-        %w8Scaled_57 = arith.mulf %w8Checked_57, %w8Scale_7 : f32
-        %w8Bf16_57 = arith.truncf %w8Scaled_57 : f32 to bf16
-        %w8Byte_43 = arith.shrui %w8Bits_14, %i16 : i32
-        %w8Sign_58 = arith.andi %w8Byte_43, %i128 : i32
-        %w8SignAt_58 = arith.shli %w8Sign_58, %i24 : i32
-        %w8Mag_58 = arith.andi %w8Byte_43, %i127 : i32
-        %w8MagAt_58 = arith.shli %w8Mag_58, %i20 : i32
-        %w8Bits32_58 = arith.ori %w8SignAt_58, %w8MagAt_58 : i32
-        %w8F32_58 = arith.bitcast %w8Bits32_58 : i32 to f32
-        %w8Value_58 = arith.mulf %w8F32_58, %w8Pow : f32
-        %w8IsNan_58 = arith.cmpi eq, %w8MagAt_58, %i133169152 : i32
-        %w8Checked_58 = arith.select %w8IsNan_58, %w8Nan, %w8Value_58 : f32
-        %w8Scaled_58 = arith.mulf %w8Checked_58, %w8Scale_7 : f32
-        %w8Bf16_58 = arith.truncf %w8Scaled_58 : f32 to bf16
-        %w8Byte_44 = arith.shrui %w8Bits_14, %i24 : i32
-        %w8Sign_59 = arith.andi %w8Byte_44, %i128 : i32
-        %w8SignAt_59 = arith.shli %w8Sign_59, %i24 : i32
-        %w8Mag_59 = arith.andi %w8Byte_44, %i127 : i32
-        %w8MagAt_59 = arith.shli %w8Mag_59, %i20 : i32
-        %w8Bits32_59 = arith.ori %w8SignAt_59, %w8MagAt_59 : i32
-        %w8F32_59 = arith.bitcast %w8Bits32_59 : i32 to f32
-        %w8Value_59 = arith.mulf %w8F32_59, %w8Pow : f32
-        %w8IsNan_59 = arith.cmpi eq, %w8MagAt_59, %i133169152 : i32
-        %w8Checked_59 = arith.select %w8IsNan_59, %w8Nan, %w8Value_59 : f32
-        %w8Scaled_59 = arith.mulf %w8Checked_59, %w8Scale_7 : f32
-        %w8Bf16_59 = arith.truncf %w8Scaled_59 : f32 to bf16
-        %w8Bits_15 = vector.extract %w8Pair_7[1] : i32 from vector<2xi32>
-        %w8Sign_60 = arith.andi %w8Bits_15, %i128 : i32
-        %w8SignAt_60 = arith.shli %w8Sign_60, %i24 : i32
-        %w8Mag_60 = arith.andi %w8Bits_15, %i127 : i32
-        %w8MagAt_60 = arith.shli %w8Mag_60, %i20 : i32
-        %w8Bits32_60 = arith.ori %w8SignAt_60, %w8MagAt_60 : i32
-        %w8F32_60 = arith.bitcast %w8Bits32_60 : i32 to f32
-        %w8Value_60 = arith.mulf %w8F32_60, %w8Pow : f32
-        %w8IsNan_60 = arith.cmpi eq, %w8MagAt_60, %i133169152 : i32
-        %w8Checked_60 = arith.select %w8IsNan_60, %w8Nan, %w8Value_60 : f32
-        %w8Scaled_60 = arith.mulf %w8Checked_60, %w8Scale_7 : f32
-        %w8Bf16_60 = arith.truncf %w8Scaled_60 : f32 to bf16
-        %w8Byte_45 = arith.shrui %w8Bits_15, %i8 : i32
-        %w8Sign_61 = arith.andi %w8Byte_45, %i128 : i32
-        %w8SignAt_61 = arith.shli %w8Sign_61, %i24 : i32
-        %w8Mag_61 = arith.andi %w8Byte_45, %i127 : i32
-        %w8MagAt_61 = arith.shli %w8Mag_61, %i20 : i32
-        %w8Bits32_61 = arith.ori %w8SignAt_61, %w8MagAt_61 : i32
-        %w8F32_61 = arith.bitcast %w8Bits32_61 : i32 to f32
-        %w8Value_61 = arith.mulf %w8F32_61, %w8Pow : f32
-        %w8IsNan_61 = arith.cmpi eq, %w8MagAt_61, %i133169152 : i32
-        %w8Checked_61 = arith.select %w8IsNan_61, %w8Nan, %w8Value_61 : f32
-        %w8Scaled_61 = arith.mulf %w8Checked_61, %w8Scale_7 : f32
-        %w8Bf16_61 = arith.truncf %w8Scaled_61 : f32 to bf16
-        %w8Byte_46 = arith.shrui %w8Bits_15, %i16 : i32
-        %w8Sign_62 = arith.andi %w8Byte_46, %i128 : i32
-        %w8SignAt_62 = arith.shli %w8Sign_62, %i24 : i32
-        %w8Mag_62 = arith.andi %w8Byte_46, %i127 : i32
-        %w8MagAt_62 = arith.shli %w8Mag_62, %i20 : i32
-        %w8Bits32_62 = arith.ori %w8SignAt_62, %w8MagAt_62 : i32
-        %w8F32_62 = arith.bitcast %w8Bits32_62 : i32 to f32
-        %w8Value_62 = arith.mulf %w8F32_62, %w8Pow : f32
-        %w8IsNan_62 = arith.cmpi eq, %w8MagAt_62, %i133169152 : i32
-        %w8Checked_62 = arith.select %w8IsNan_62, %w8Nan, %w8Value_62 : f32
-        %w8Scaled_62 = arith.mulf %w8Checked_62, %w8Scale_7 : f32
-        %w8Bf16_62 = arith.truncf %w8Scaled_62 : f32 to bf16
-        %w8Byte_47 = arith.shrui %w8Bits_15, %i24 : i32
-        %w8Sign_63 = arith.andi %w8Byte_47, %i128 : i32
-        %w8SignAt_63 = arith.shli %w8Sign_63, %i24 : i32
-        %w8Mag_63 = arith.andi %w8Byte_47, %i127 : i32
-        %w8MagAt_63 = arith.shli %w8Mag_63, %i20 : i32
-        %w8Bits32_63 = arith.ori %w8SignAt_63, %w8MagAt_63 : i32
-        %w8F32_63 = arith.bitcast %w8Bits32_63 : i32 to f32
-        %w8Value_63 = arith.mulf %w8F32_63, %w8Pow : f32
-        %w8IsNan_63 = arith.cmpi eq, %w8MagAt_63, %i133169152 : i32
-        %w8Checked_63 = arith.select %w8IsNan_63, %w8Nan, %w8Value_63 : f32
-        %w8Scaled_63 = arith.mulf %w8Checked_63, %w8Scale_7 : f32
-        %w8Bf16_63 = arith.truncf %w8Scaled_63 : f32 to bf16
-        %w8Chunk8_7 = vector.from_elements %w8Bf16_56, %w8Bf16_57, %w8Bf16_58, %w8Bf16_59, %w8Bf16_60, %w8Bf16_61, %w8Bf16_62, %w8Bf16_63 : vector<8xbf16>
+        %w8Scale2_7 = vector.broadcast %w8Scale_7 : f32 to vector<2xf32>
+        %w8BytesAt_7 = arith.addi %w8StageAt_1, %w8Byte_3 : index
+        %w8Codes_7 = vector.load %w8Bytes[%w8BytesAt_7] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_28 = vector.shuffle %w8Codes_7, %w8Codes_7 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_28 = nvvm.convert.f8x2.to.f16x2 %w8Pair_28 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_28 = arith.extf %w8F16_28 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_28 = arith.mulf %w8F32_28, %w8Scale2_7 : vector<2xf32>
+        %w8Value_56 = vector.extract %w8Scaled_28[0] : f32 from vector<2xf32>
+        %w8Value_57 = vector.extract %w8Scaled_28[1] : f32 from vector<2xf32>
+        %w8Pair_29 = vector.shuffle %w8Codes_7, %w8Codes_7 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_29 = nvvm.convert.f8x2.to.f16x2 %w8Pair_29 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_29 = arith.extf %w8F16_29 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_29 = arith.mulf %w8F32_29, %w8Scale2_7 : vector<2xf32>
+        %w8Value_58 = vector.extract %w8Scaled_29[0] : f32 from vector<2xf32>
+        %w8Value_59 = vector.extract %w8Scaled_29[1] : f32 from vector<2xf32>
+        %w8Pair_30 = vector.shuffle %w8Codes_7, %w8Codes_7 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_30 = nvvm.convert.f8x2.to.f16x2 %w8Pair_30 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_30 = arith.extf %w8F16_30 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_30 = arith.mulf %w8F32_30, %w8Scale2_7 : vector<2xf32>
+        %w8Value_60 = vector.extract %w8Scaled_30[0] : f32 from vector<2xf32>
+        %w8Value_61 = vector.extract %w8Scaled_30[1] : f32 from vector<2xf32>
+        %w8Pair_31 = vector.shuffle %w8Codes_7, %w8Codes_7 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_31 = nvvm.convert.f8x2.to.f16x2 %w8Pair_31 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_31 = arith.extf %w8F16_31 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_31 = arith.mulf %w8F32_31, %w8Scale2_7 : vector<2xf32>
+        %w8Value_62 = vector.extract %w8Scaled_31[0] : f32 from vector<2xf32>
+        %w8Value_63 = vector.extract %w8Scaled_31[1] : f32 from vector<2xf32>
+        %w8Chunk8_7 = vector.from_elements %w8Value_56, %w8Value_57, %w8Value_58, %w8Value_59, %w8Value_60, %w8Value_61, %w8Value_62, %w8Value_63 : vector<8xf32>
+        %w8Bf16_7 = arith.truncf %w8Chunk8_7 : vector<8xf32> to vector<8xbf16>
         %w8Dst_7 = arith.addi %w8TileAt_1, %w8At_3 : index
-        vector.store %w8Chunk8_7, %w8Tiles[%w8Dst_7] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        vector.store %w8Bf16_7, %w8Tiles[%w8Dst_7] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         // The tile, visible to wgmma (the async proxy), in every thread.
         nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
         gpu.barrier
@@ -3909,20 +3421,25 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %tileDesc_1 = arith.muli %tileI64_1, %l1024 : i64
         %bStage0_1 = arith.addi %kDesc, %tileDesc_1 : i64
         %bStage_1 = arith.addi %bStage0_1, %l6144 : i64
-        nvvm.wgmma.fence.aligned
-        %aDescK_4 = arith.addi %aStage_1, %l0 : i64
-        %bDescK_4 = arith.addi %bStage_1, %l0 : i64
-        %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_5 = arith.addi %aStage_1, %l2 : i64
-        %bDescK_5 = arith.addi %bStage_1, %l2 : i64
-        %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_6 = arith.addi %aStage_1, %l4 : i64
-        %bDescK_6 = arith.addi %bStage_1, %l4 : i64
-        %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_7 = arith.addi %aStage_1, %l6 : i64
-        %bDescK_7 = arith.addi %bStage_1, %l6 : i64
-        %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        nvvm.wgmma.commit.group.sync.aligned
+        %wgAcc_1 = scf.if %busy -> (!acc128) {
+          nvvm.wgmma.fence.aligned
+          %aDescK_4 = arith.addi %aStage_1, %l0 : i64
+          %bDescK_4 = arith.addi %bStage_1, %l0 : i64
+          %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_5 = arith.addi %aStage_1, %l2 : i64
+          %bDescK_5 = arith.addi %bStage_1, %l2 : i64
+          %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_6 = arith.addi %aStage_1, %l4 : i64
+          %bDescK_6 = arith.addi %bStage_1, %l4 : i64
+          %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_7 = arith.addi %aStage_1, %l6 : i64
+          %bDescK_7 = arith.addi %bStage_1, %l6 : i64
+          %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          nvvm.wgmma.commit.group.sync.aligned
+          scf.yield %wg_8 : !acc128
+        } else {
+          scf.yield %run : !acc128
+        }
         nvvm.wgmma.wait.group.sync.aligned 1
         // Every warp is done with step kt - 1: refill its stage.
         gpu.barrier
@@ -3933,28 +3450,32 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %go_4 = arith.andi %leader, %inK_4 : i1
         scf.if %go_4 {
           %stageOff_4 = arith.muli %prevStage, %c24576 : index
-          %k0_4 = arith.muli %next, %c64 : index
-          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
           %m64_4 = arith.addi %m0, %c64 : index
-          %nB64_4 = arith.addi %nB, %c64 : index
+          %full_4 = arith.cmpi ult, %m64_4, %rowEnd : index
+          %stageTx_4 = arith.select %full_4, %c24576, %c16384 : index
+          %k0_4 = arith.muli %next, %c64 : index
+          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %stageTx_4 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
           %boxAt_8 = arith.addi %stageOff_4, %c0 : index
           %halfOff_8 = arith.addi %pad, %boxAt_8 : index
           %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
           nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
-          %halfOff_9 = arith.addi %pad, %boxAt_9 : index
-          %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %w8At_12 = arith.addi %stageOff_4, %c16384 : index
-          %bytesOff_8 = arith.addi %pad, %w8At_12 : index
-          %bytes_8 = memref.view %dyn[%bytesOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapB[%k0_4, %nB], %bar[%prevStage] to %bytes_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
-          %w8At_13 = arith.addi %stageOff_4, %c20480 : index
-          %bytesOff_9 = arith.addi %pad, %w8At_13 : index
-          %bytes_9 = memref.view %dyn[%bytesOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapB[%k0_4, %nB64_4], %bar[%prevStage] to %bytes_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+          scf.if %full_4 {
+            %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
+            %halfOff_9 = arith.addi %pad, %boxAt_9 : index
+            %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+            nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          }
+          %nB64_4 = arith.addi %nB, %c64 : index
+          %bBoxAt_8 = arith.addi %stageOff_4, %c16384 : index
+          %bBoxOff_8 = arith.addi %pad, %bBoxAt_8 : index
+          %bBox_8 = memref.view %dyn[%bBoxOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %nB], %bar[%prevStage] to %bBox_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+          %bBoxAt_9 = arith.addi %stageOff_4, %c20480 : index
+          %bBoxOff_9 = arith.addi %pad, %bBoxAt_9 : index
+          %bBox_9 = memref.view %dyn[%bBoxOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %nB64_4], %bar[%prevStage] to %bBox_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
         }
-        scf.yield %wg_8 : !acc128
+        scf.yield %wgAcc_1 : !acc128
       }
       nvvm.wgmma.wait.group.sync.aligned 0
       %sum = llvm.extractvalue %acc[0] : !acc128
@@ -4453,21 +3974,12 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
     %c128 = arith.constant 128 : index
     %c1023 = arith.constant 1023 : index
     %c1024 = arith.constant 1024 : index
-    %c4096 = arith.constant 4096 : index
-    %c6144 = arith.constant 6144 : index
     %c8192 = arith.constant 8192 : index
     %c16384 = arith.constant 16384 : index
     %c20480 = arith.constant 20480 : index
     %c24576 = arith.constant 24576 : index
     %c98304 = arith.constant 98304 : index
     %c10000000 = arith.constant 10000000 : index
-    %i8 = arith.constant 8 : i32
-    %i16 = arith.constant 16 : i32
-    %i20 = arith.constant 20 : i32
-    %i24 = arith.constant 24 : i32
-    %i127 = arith.constant 127 : i32
-    %i128 = arith.constant 128 : i32
-    %i133169152 = arith.constant 133169152 : i32
     %l0 = arith.constant 0 : i64
     %l2 = arith.constant 2 : i64
     %l4 = arith.constant 4 : i64
@@ -4543,8 +4055,8 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         nvgpu.tma.prefetch.descriptor %mapU : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
       }
       gpu.barrier
-      %w8WordsOff = arith.addi %pad, %c0 : index
-      %w8Words = memref.view %dyn[%w8WordsOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<24576xi32, #gpu.address_space<workgroup>>
+      %w8BytesOff = arith.addi %pad, %c0 : index
+      %w8Bytes = memref.view %dyn[%w8BytesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<98304xi8, #gpu.address_space<workgroup>>
       %w8TilesOff = arith.addi %pad, %c98304 : index
       %w8Tiles = memref.view %dyn[%w8TilesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16384xbf16, #gpu.address_space<workgroup>>
       %w8Chunk = arith.remui %tid, %c8 : index
@@ -4567,10 +4079,9 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %w8SRow1 = arith.addi %w8SRow0, %eBlocks : index
       %w8SRow = arith.select %w8InN, %w8SRow1, %c0 : index
       %w8SBase = arith.muli %w8SRow, %kBlocks : index
-      %w8RowWords = arith.muli %w8Row, %c16 : index
-      %w8Word0 = arith.addi %w8RowWords, %c4096 : index
-      %w8ChunkWords = arith.muli %w8Chunk, %c2 : index
-      %w8Word = arith.addi %w8Word0, %w8ChunkWords : index
+      %w8RowBytes = arith.muli %w8Row, %c64 : index
+      %w8Byte0 = arith.addi %w8RowBytes, %c16384 : index
+      %w8Byte = arith.addi %w8Byte0, %w8Col : index
       %w8RowAt = arith.muli %w8Row, %c64 : index
       %w8SwAt = arith.muli %w8Swizzled, %c8 : index
       %w8At = arith.addi %w8RowAt, %w8SwAt : index
@@ -4581,10 +4092,9 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %w8SRow1_1 = arith.addi %w8SRow0_1, %eBlocks : index
       %w8SRow_1 = arith.select %w8InN_1, %w8SRow1_1, %c0 : index
       %w8SBase_1 = arith.muli %w8SRow_1, %kBlocks : index
-      %w8RowWords_1 = arith.muli %w8Row_1, %c16 : index
-      %w8Word0_1 = arith.addi %w8RowWords_1, %c4096 : index
-      %w8ChunkWords_1 = arith.muli %w8Chunk, %c2 : index
-      %w8Word_1 = arith.addi %w8Word0_1, %w8ChunkWords_1 : index
+      %w8RowBytes_1 = arith.muli %w8Row_1, %c64 : index
+      %w8Byte0_1 = arith.addi %w8RowBytes_1, %c16384 : index
+      %w8Byte_1 = arith.addi %w8Byte0_1, %w8Col : index
       %w8RowAt_1 = arith.muli %w8Row_1, %c64 : index
       %w8SwAt_1 = arith.muli %w8Swizzled, %c8 : index
       %w8At_1 = arith.addi %w8RowAt_1, %w8SwAt_1 : index
@@ -4596,10 +4106,9 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %w8SRow1_2 = arith.addi %w8SRow0_2, %eBlocks : index
       %w8SRow_2 = arith.select %w8InN_2, %w8SRow1_2, %c0 : index
       %w8SBase_2 = arith.muli %w8SRow_2, %kBlocks : index
-      %w8RowWords_2 = arith.muli %w8Row_2, %c16 : index
-      %w8Word0_2 = arith.addi %w8RowWords_2, %c4096 : index
-      %w8ChunkWords_2 = arith.muli %w8Chunk, %c2 : index
-      %w8Word_2 = arith.addi %w8Word0_2, %w8ChunkWords_2 : index
+      %w8RowBytes_2 = arith.muli %w8Row_2, %c64 : index
+      %w8Byte0_2 = arith.addi %w8RowBytes_2, %c16384 : index
+      %w8Byte_2 = arith.addi %w8Byte0_2, %w8Col : index
       %w8RowAt_2 = arith.muli %w8Row_2, %c64 : index
       %w8SwAt_2 = arith.muli %w8Swizzled, %c8 : index
       %w8At_2 = arith.addi %w8RowAt_2, %w8SwAt_2 : index
@@ -4611,110 +4120,123 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %w8SRow1_3 = arith.addi %w8SRow0_3, %eBlocks : index
       %w8SRow_3 = arith.select %w8InN_3, %w8SRow1_3, %c0 : index
       %w8SBase_3 = arith.muli %w8SRow_3, %kBlocks : index
-      %w8RowWords_3 = arith.muli %w8Row_3, %c16 : index
-      %w8Word0_3 = arith.addi %w8RowWords_3, %c4096 : index
-      %w8ChunkWords_3 = arith.muli %w8Chunk, %c2 : index
-      %w8Word_3 = arith.addi %w8Word0_3, %w8ChunkWords_3 : index
+      %w8RowBytes_3 = arith.muli %w8Row_3, %c64 : index
+      %w8Byte0_3 = arith.addi %w8RowBytes_3, %c16384 : index
+      %w8Byte_3 = arith.addi %w8Byte0_3, %w8Col : index
       %w8RowAt_3 = arith.muli %w8Row_3, %c64 : index
       %w8SwAt_3 = arith.muli %w8Swizzled, %c8 : index
       %w8At_3 = arith.addi %w8RowAt_3, %w8SwAt_3 : index
-      %w8Pow = arith.constant 0x7B800000 : f32
-      %w8Nan = arith.constant 0x7FC00000 : f32
       %inK = arith.cmpi ult, %c0, %kTiles : index
       %go = arith.andi %leader, %inK : i1
       scf.if %go {
         %stageOff = arith.muli %c0, %c24576 : index
-        %k0 = arith.muli %c0, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64 = arith.addi %m0, %c64 : index
+        %full = arith.cmpi ult, %m64, %rowEnd : index
+        %stageTx = arith.select %full, %c24576, %c16384 : index
+        %k0 = arith.muli %c0, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %stageTx : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt = arith.addi %stageOff, %c0 : index
         %halfOff = arith.addi %pad, %boxAt : index
         %half = memref.view %dyn[%halfOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0, %m0], %bar[%c0] to %half : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_1 = arith.addi %stageOff, %c8192 : index
-        %halfOff_1 = arith.addi %pad, %boxAt_1 : index
-        %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %w8At_4 = arith.addi %stageOff, %c16384 : index
-        %bytesOff = arith.addi %pad, %w8At_4 : index
-        %bytes = memref.view %dyn[%bytesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0, %nB], %bar[%c0] to %bytes : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
-        %w8At_5 = arith.addi %stageOff, %c20480 : index
-        %bytesOff_1 = arith.addi %pad, %w8At_5 : index
-        %bytes_1 = memref.view %dyn[%bytesOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapU[%k0, %nB], %bar[%c0] to %bytes_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        scf.if %full {
+          %boxAt_1 = arith.addi %stageOff, %c8192 : index
+          %halfOff_1 = arith.addi %pad, %boxAt_1 : index
+          %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %bBoxAt = arith.addi %stageOff, %c16384 : index
+        %bBoxOff = arith.addi %pad, %bBoxAt : index
+        %bBox = memref.view %dyn[%bBoxOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %nB], %bar[%c0] to %bBox : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_1 = arith.addi %stageOff, %c20480 : index
+        %bBoxOff_1 = arith.addi %pad, %bBoxAt_1 : index
+        %bBox_1 = memref.view %dyn[%bBoxOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0, %nB], %bar[%c0] to %bBox_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
       }
       %inK_1 = arith.cmpi ult, %c1, %kTiles : index
       %go_1 = arith.andi %leader, %inK_1 : i1
       scf.if %go_1 {
         %stageOff_1 = arith.muli %c1, %c24576 : index
-        %k0_1 = arith.muli %c1, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_1 = arith.addi %m0, %c64 : index
+        %full_1 = arith.cmpi ult, %m64_1, %rowEnd : index
+        %stageTx_1 = arith.select %full_1, %c24576, %c16384 : index
+        %k0_1 = arith.muli %c1, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %stageTx_1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt_2 = arith.addi %stageOff_1, %c0 : index
         %halfOff_2 = arith.addi %pad, %boxAt_2 : index
         %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
-        %halfOff_3 = arith.addi %pad, %boxAt_3 : index
-        %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %w8At_6 = arith.addi %stageOff_1, %c16384 : index
-        %bytesOff_2 = arith.addi %pad, %w8At_6 : index
-        %bytes_2 = memref.view %dyn[%bytesOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_1, %nB], %bar[%c1] to %bytes_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
-        %w8At_7 = arith.addi %stageOff_1, %c20480 : index
-        %bytesOff_3 = arith.addi %pad, %w8At_7 : index
-        %bytes_3 = memref.view %dyn[%bytesOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapU[%k0_1, %nB], %bar[%c1] to %bytes_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        scf.if %full_1 {
+          %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
+          %halfOff_3 = arith.addi %pad, %boxAt_3 : index
+          %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %bBoxAt_2 = arith.addi %stageOff_1, %c16384 : index
+        %bBoxOff_2 = arith.addi %pad, %bBoxAt_2 : index
+        %bBox_2 = memref.view %dyn[%bBoxOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %nB], %bar[%c1] to %bBox_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_3 = arith.addi %stageOff_1, %c20480 : index
+        %bBoxOff_3 = arith.addi %pad, %bBoxAt_3 : index
+        %bBox_3 = memref.view %dyn[%bBoxOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_1, %nB], %bar[%c1] to %bBox_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
       }
       %inK_2 = arith.cmpi ult, %c2, %kTiles : index
       %go_2 = arith.andi %leader, %inK_2 : i1
       scf.if %go_2 {
         %stageOff_2 = arith.muli %c2, %c24576 : index
-        %k0_2 = arith.muli %c2, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_2 = arith.addi %m0, %c64 : index
+        %full_2 = arith.cmpi ult, %m64_2, %rowEnd : index
+        %stageTx_2 = arith.select %full_2, %c24576, %c16384 : index
+        %k0_2 = arith.muli %c2, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %stageTx_2 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt_4 = arith.addi %stageOff_2, %c0 : index
         %halfOff_4 = arith.addi %pad, %boxAt_4 : index
         %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
-        %halfOff_5 = arith.addi %pad, %boxAt_5 : index
-        %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %w8At_8 = arith.addi %stageOff_2, %c16384 : index
-        %bytesOff_4 = arith.addi %pad, %w8At_8 : index
-        %bytes_4 = memref.view %dyn[%bytesOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_2, %nB], %bar[%c2] to %bytes_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
-        %w8At_9 = arith.addi %stageOff_2, %c20480 : index
-        %bytesOff_5 = arith.addi %pad, %w8At_9 : index
-        %bytes_5 = memref.view %dyn[%bytesOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapU[%k0_2, %nB], %bar[%c2] to %bytes_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        scf.if %full_2 {
+          %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
+          %halfOff_5 = arith.addi %pad, %boxAt_5 : index
+          %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %bBoxAt_4 = arith.addi %stageOff_2, %c16384 : index
+        %bBoxOff_4 = arith.addi %pad, %bBoxAt_4 : index
+        %bBox_4 = memref.view %dyn[%bBoxOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %nB], %bar[%c2] to %bBox_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_5 = arith.addi %stageOff_2, %c20480 : index
+        %bBoxOff_5 = arith.addi %pad, %bBoxAt_5 : index
+        %bBox_5 = memref.view %dyn[%bBoxOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_2, %nB], %bar[%c2] to %bBox_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
       }
       %inK_3 = arith.cmpi ult, %c3, %kTiles : index
       %go_3 = arith.andi %leader, %inK_3 : i1
       scf.if %go_3 {
         %stageOff_3 = arith.muli %c3, %c24576 : index
-        %k0_3 = arith.muli %c3, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %m64_3 = arith.addi %m0, %c64 : index
+        %full_3 = arith.cmpi ult, %m64_3, %rowEnd : index
+        %stageTx_3 = arith.select %full_3, %c24576, %c16384 : index
+        %k0_3 = arith.muli %c3, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %stageTx_3 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt_6 = arith.addi %stageOff_3, %c0 : index
         %halfOff_6 = arith.addi %pad, %boxAt_6 : index
         %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
-        %halfOff_7 = arith.addi %pad, %boxAt_7 : index
-        %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %w8At_10 = arith.addi %stageOff_3, %c16384 : index
-        %bytesOff_6 = arith.addi %pad, %w8At_10 : index
-        %bytes_6 = memref.view %dyn[%bytesOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_3, %nB], %bar[%c3] to %bytes_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
-        %w8At_11 = arith.addi %stageOff_3, %c20480 : index
-        %bytesOff_7 = arith.addi %pad, %w8At_11 : index
-        %bytes_7 = memref.view %dyn[%bytesOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapU[%k0_3, %nB], %bar[%c3] to %bytes_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        scf.if %full_3 {
+          %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
+          %halfOff_7 = arith.addi %pad, %boxAt_7 : index
+          %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %bBoxAt_6 = arith.addi %stageOff_3, %c16384 : index
+        %bBoxOff_6 = arith.addi %pad, %bBoxAt_6 : index
+        %bBox_6 = memref.view %dyn[%bBoxOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %nB], %bar[%c3] to %bBox_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_7 = arith.addi %stageOff_3, %c20480 : index
+        %bBoxOff_7 = arith.addi %pad, %bBoxAt_7 : index
+        %bBox_7 = memref.view %dyn[%bBoxOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_3, %nB], %bar[%c3] to %bBox_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
       }
       %w64 = arith.muli %wg, %c64 : index
       %w16 = arith.muli %warp, %c16 : index
@@ -4722,6 +4244,8 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %rowA0 = arith.addi %rowIn, %g : index
       %rowA = arith.addi %m0, %rowA0 : index
       %rowB = arith.addi %rowA, %c8 : index
+      %wgRow = arith.addi %m0, %w64 : index
+      %busy = arith.cmpi ult, %wgRow, %rowEnd : index
       %wgI64 = arith.index_cast %wg : index to i64
       %aHalf = arith.muli %wgI64, %l512 : i64
       %aDesc = arith.addi %kDesc, %aHalf : i64
@@ -4740,419 +4264,139 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %w8K = arith.addi %w8K0, %w8Col : index
       %w8Kb0 = arith.divui %w8K, %blockK : index
       %w8Kb = arith.minui %w8Kb0, %kbLast : index
-      %w8StageWords = arith.muli %stage, %c6144 : index
+      %w8StageAt = arith.muli %stage, %c24576 : index
       %w8SAt = arith.addi %w8SBase, %w8Kb : index
       %w8Scale = memref.load %sb[%w8SAt] : memref<?xf32>
-      %w8WordAt = arith.addi %w8StageWords, %w8Word : index
-      %w8Pair = vector.load %w8Words[%w8WordAt] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-      %w8Bits = vector.extract %w8Pair[0] : i32 from vector<2xi32>
-      %w8Sign = arith.andi %w8Bits, %i128 : i32
-      %w8SignAt = arith.shli %w8Sign, %i24 : i32
-      %w8Mag = arith.andi %w8Bits, %i127 : i32
-      %w8MagAt = arith.shli %w8Mag, %i20 : i32
-      %w8Bits32 = arith.ori %w8SignAt, %w8MagAt : i32
-      %w8F32 = arith.bitcast %w8Bits32 : i32 to f32
-      %w8Value = arith.mulf %w8F32, %w8Pow : f32
-      %w8IsNan = arith.cmpi eq, %w8MagAt, %i133169152 : i32
-      %w8Checked = arith.select %w8IsNan, %w8Nan, %w8Value : f32
-      %w8Scaled = arith.mulf %w8Checked, %w8Scale : f32
-      %w8Bf16 = arith.truncf %w8Scaled : f32 to bf16
-      %w8Byte = arith.shrui %w8Bits, %i8 : i32
-      %w8Sign_1 = arith.andi %w8Byte, %i128 : i32
-      %w8SignAt_1 = arith.shli %w8Sign_1, %i24 : i32
-      %w8Mag_1 = arith.andi %w8Byte, %i127 : i32
-      %w8MagAt_1 = arith.shli %w8Mag_1, %i20 : i32
-      %w8Bits32_1 = arith.ori %w8SignAt_1, %w8MagAt_1 : i32
-      %w8F32_1 = arith.bitcast %w8Bits32_1 : i32 to f32
-      %w8Value_1 = arith.mulf %w8F32_1, %w8Pow : f32
-      %w8IsNan_1 = arith.cmpi eq, %w8MagAt_1, %i133169152 : i32
-      %w8Checked_1 = arith.select %w8IsNan_1, %w8Nan, %w8Value_1 : f32
-      %w8Scaled_1 = arith.mulf %w8Checked_1, %w8Scale : f32
-      %w8Bf16_1 = arith.truncf %w8Scaled_1 : f32 to bf16
-      %w8Byte_1 = arith.shrui %w8Bits, %i16 : i32
-      %w8Sign_2 = arith.andi %w8Byte_1, %i128 : i32
-      %w8SignAt_2 = arith.shli %w8Sign_2, %i24 : i32
-      %w8Mag_2 = arith.andi %w8Byte_1, %i127 : i32
-      %w8MagAt_2 = arith.shli %w8Mag_2, %i20 : i32
-      %w8Bits32_2 = arith.ori %w8SignAt_2, %w8MagAt_2 : i32
-      %w8F32_2 = arith.bitcast %w8Bits32_2 : i32 to f32
-      %w8Value_2 = arith.mulf %w8F32_2, %w8Pow : f32
-      %w8IsNan_2 = arith.cmpi eq, %w8MagAt_2, %i133169152 : i32
-      %w8Checked_2 = arith.select %w8IsNan_2, %w8Nan, %w8Value_2 : f32
-      %w8Scaled_2 = arith.mulf %w8Checked_2, %w8Scale : f32
-      %w8Bf16_2 = arith.truncf %w8Scaled_2 : f32 to bf16
-      %w8Byte_2 = arith.shrui %w8Bits, %i24 : i32
-      %w8Sign_3 = arith.andi %w8Byte_2, %i128 : i32
-      %w8SignAt_3 = arith.shli %w8Sign_3, %i24 : i32
-      %w8Mag_3 = arith.andi %w8Byte_2, %i127 : i32
-      %w8MagAt_3 = arith.shli %w8Mag_3, %i20 : i32
-      %w8Bits32_3 = arith.ori %w8SignAt_3, %w8MagAt_3 : i32
-      %w8F32_3 = arith.bitcast %w8Bits32_3 : i32 to f32
-      %w8Value_3 = arith.mulf %w8F32_3, %w8Pow : f32
-      %w8IsNan_3 = arith.cmpi eq, %w8MagAt_3, %i133169152 : i32
-      %w8Checked_3 = arith.select %w8IsNan_3, %w8Nan, %w8Value_3 : f32
-      %w8Scaled_3 = arith.mulf %w8Checked_3, %w8Scale : f32
-      %w8Bf16_3 = arith.truncf %w8Scaled_3 : f32 to bf16
-      %w8Bits_1 = vector.extract %w8Pair[1] : i32 from vector<2xi32>
-      %w8Sign_4 = arith.andi %w8Bits_1, %i128 : i32
-      %w8SignAt_4 = arith.shli %w8Sign_4, %i24 : i32
-      %w8Mag_4 = arith.andi %w8Bits_1, %i127 : i32
-      %w8MagAt_4 = arith.shli %w8Mag_4, %i20 : i32
-      %w8Bits32_4 = arith.ori %w8SignAt_4, %w8MagAt_4 : i32
-      %w8F32_4 = arith.bitcast %w8Bits32_4 : i32 to f32
-      %w8Value_4 = arith.mulf %w8F32_4, %w8Pow : f32
-      %w8IsNan_4 = arith.cmpi eq, %w8MagAt_4, %i133169152 : i32
-      %w8Checked_4 = arith.select %w8IsNan_4, %w8Nan, %w8Value_4 : f32
-      %w8Scaled_4 = arith.mulf %w8Checked_4, %w8Scale : f32
-      %w8Bf16_4 = arith.truncf %w8Scaled_4 : f32 to bf16
-      %w8Byte_3 = arith.shrui %w8Bits_1, %i8 : i32
-      %w8Sign_5 = arith.andi %w8Byte_3, %i128 : i32
-      %w8SignAt_5 = arith.shli %w8Sign_5, %i24 : i32
-      %w8Mag_5 = arith.andi %w8Byte_3, %i127 : i32
-      %w8MagAt_5 = arith.shli %w8Mag_5, %i20 : i32
-      %w8Bits32_5 = arith.ori %w8SignAt_5, %w8MagAt_5 : i32
-      %w8F32_5 = arith.bitcast %w8Bits32_5 : i32 to f32
-      %w8Value_5 = arith.mulf %w8F32_5, %w8Pow : f32
-      %w8IsNan_5 = arith.cmpi eq, %w8MagAt_5, %i133169152 : i32
-      %w8Checked_5 = arith.select %w8IsNan_5, %w8Nan, %w8Value_5 : f32
-      %w8Scaled_5 = arith.mulf %w8Checked_5, %w8Scale : f32
-      %w8Bf16_5 = arith.truncf %w8Scaled_5 : f32 to bf16
-      %w8Byte_4 = arith.shrui %w8Bits_1, %i16 : i32
-      %w8Sign_6 = arith.andi %w8Byte_4, %i128 : i32
-      %w8SignAt_6 = arith.shli %w8Sign_6, %i24 : i32
-      %w8Mag_6 = arith.andi %w8Byte_4, %i127 : i32
-      %w8MagAt_6 = arith.shli %w8Mag_6, %i20 : i32
-      %w8Bits32_6 = arith.ori %w8SignAt_6, %w8MagAt_6 : i32
-      %w8F32_6 = arith.bitcast %w8Bits32_6 : i32 to f32
-      %w8Value_6 = arith.mulf %w8F32_6, %w8Pow : f32
-      %w8IsNan_6 = arith.cmpi eq, %w8MagAt_6, %i133169152 : i32
-      %w8Checked_6 = arith.select %w8IsNan_6, %w8Nan, %w8Value_6 : f32
-      %w8Scaled_6 = arith.mulf %w8Checked_6, %w8Scale : f32
-      %w8Bf16_6 = arith.truncf %w8Scaled_6 : f32 to bf16
-      %w8Byte_5 = arith.shrui %w8Bits_1, %i24 : i32
-      %w8Sign_7 = arith.andi %w8Byte_5, %i128 : i32
-      %w8SignAt_7 = arith.shli %w8Sign_7, %i24 : i32
-      %w8Mag_7 = arith.andi %w8Byte_5, %i127 : i32
-      %w8MagAt_7 = arith.shli %w8Mag_7, %i20 : i32
-      %w8Bits32_7 = arith.ori %w8SignAt_7, %w8MagAt_7 : i32
-      %w8F32_7 = arith.bitcast %w8Bits32_7 : i32 to f32
-      %w8Value_7 = arith.mulf %w8F32_7, %w8Pow : f32
-      %w8IsNan_7 = arith.cmpi eq, %w8MagAt_7, %i133169152 : i32
-      %w8Checked_7 = arith.select %w8IsNan_7, %w8Nan, %w8Value_7 : f32
-      %w8Scaled_7 = arith.mulf %w8Checked_7, %w8Scale : f32
-      %w8Bf16_7 = arith.truncf %w8Scaled_7 : f32 to bf16
-      %w8Chunk8 = vector.from_elements %w8Bf16, %w8Bf16_1, %w8Bf16_2, %w8Bf16_3, %w8Bf16_4, %w8Bf16_5, %w8Bf16_6, %w8Bf16_7 : vector<8xbf16>
+      %w8Scale2 = vector.broadcast %w8Scale : f32 to vector<2xf32>
+      %w8BytesAt = arith.addi %w8StageAt, %w8Byte : index
+      %w8Codes = vector.load %w8Bytes[%w8BytesAt] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair = vector.shuffle %w8Codes, %w8Codes [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16 = nvvm.convert.f8x2.to.f16x2 %w8Pair : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32 = arith.extf %w8F16 : vector<2xf16> to vector<2xf32>
+      %w8Scaled = arith.mulf %w8F32, %w8Scale2 : vector<2xf32>
+      %w8Value = vector.extract %w8Scaled[0] : f32 from vector<2xf32>
+      %w8Value_1 = vector.extract %w8Scaled[1] : f32 from vector<2xf32>
+      %w8Pair_1 = vector.shuffle %w8Codes, %w8Codes [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_1 = nvvm.convert.f8x2.to.f16x2 %w8Pair_1 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_1 = arith.extf %w8F16_1 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_1 = arith.mulf %w8F32_1, %w8Scale2 : vector<2xf32>
+      %w8Value_2 = vector.extract %w8Scaled_1[0] : f32 from vector<2xf32>
+      %w8Value_3 = vector.extract %w8Scaled_1[1] : f32 from vector<2xf32>
+      %w8Pair_2 = vector.shuffle %w8Codes, %w8Codes [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_2 = nvvm.convert.f8x2.to.f16x2 %w8Pair_2 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_2 = arith.extf %w8F16_2 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_2 = arith.mulf %w8F32_2, %w8Scale2 : vector<2xf32>
+      %w8Value_4 = vector.extract %w8Scaled_2[0] : f32 from vector<2xf32>
+      %w8Value_5 = vector.extract %w8Scaled_2[1] : f32 from vector<2xf32>
+      %w8Pair_3 = vector.shuffle %w8Codes, %w8Codes [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_3 = nvvm.convert.f8x2.to.f16x2 %w8Pair_3 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_3 = arith.extf %w8F16_3 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_3 = arith.mulf %w8F32_3, %w8Scale2 : vector<2xf32>
+      %w8Value_6 = vector.extract %w8Scaled_3[0] : f32 from vector<2xf32>
+      %w8Value_7 = vector.extract %w8Scaled_3[1] : f32 from vector<2xf32>
+      %w8Chunk8 = vector.from_elements %w8Value, %w8Value_1, %w8Value_2, %w8Value_3, %w8Value_4, %w8Value_5, %w8Value_6, %w8Value_7 : vector<8xf32>
+      %w8Bf16 = arith.truncf %w8Chunk8 : vector<8xf32> to vector<8xbf16>
       %w8Dst = arith.addi %w8TileAt, %w8At : index
-      vector.store %w8Chunk8, %w8Tiles[%w8Dst] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      vector.store %w8Bf16, %w8Tiles[%w8Dst] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %w8SAt_1 = arith.addi %w8SBase_1, %w8Kb : index
       %w8Scale_1 = memref.load %sb[%w8SAt_1] : memref<?xf32>
-      %w8WordAt_1 = arith.addi %w8StageWords, %w8Word_1 : index
-      %w8Pair_1 = vector.load %w8Words[%w8WordAt_1] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-      %w8Bits_2 = vector.extract %w8Pair_1[0] : i32 from vector<2xi32>
-      %w8Sign_8 = arith.andi %w8Bits_2, %i128 : i32
-      %w8SignAt_8 = arith.shli %w8Sign_8, %i24 : i32
-      %w8Mag_8 = arith.andi %w8Bits_2, %i127 : i32
-      %w8MagAt_8 = arith.shli %w8Mag_8, %i20 : i32
-      %w8Bits32_8 = arith.ori %w8SignAt_8, %w8MagAt_8 : i32
-      %w8F32_8 = arith.bitcast %w8Bits32_8 : i32 to f32
-      %w8Value_8 = arith.mulf %w8F32_8, %w8Pow : f32
-      %w8IsNan_8 = arith.cmpi eq, %w8MagAt_8, %i133169152 : i32
-      %w8Checked_8 = arith.select %w8IsNan_8, %w8Nan, %w8Value_8 : f32
-      %w8Scaled_8 = arith.mulf %w8Checked_8, %w8Scale_1 : f32
-      %w8Bf16_8 = arith.truncf %w8Scaled_8 : f32 to bf16
-      %w8Byte_6 = arith.shrui %w8Bits_2, %i8 : i32
-      %w8Sign_9 = arith.andi %w8Byte_6, %i128 : i32
-      %w8SignAt_9 = arith.shli %w8Sign_9, %i24 : i32
-      %w8Mag_9 = arith.andi %w8Byte_6, %i127 : i32
-      %w8MagAt_9 = arith.shli %w8Mag_9, %i20 : i32
-      %w8Bits32_9 = arith.ori %w8SignAt_9, %w8MagAt_9 : i32
-      %w8F32_9 = arith.bitcast %w8Bits32_9 : i32 to f32
-      %w8Value_9 = arith.mulf %w8F32_9, %w8Pow : f32
-      %w8IsNan_9 = arith.cmpi eq, %w8MagAt_9, %i133169152 : i32
-      %w8Checked_9 = arith.select %w8IsNan_9, %w8Nan, %w8Value_9 : f32
-      %w8Scaled_9 = arith.mulf %w8Checked_9, %w8Scale_1 : f32
-      %w8Bf16_9 = arith.truncf %w8Scaled_9 : f32 to bf16
-      %w8Byte_7 = arith.shrui %w8Bits_2, %i16 : i32
-      %w8Sign_10 = arith.andi %w8Byte_7, %i128 : i32
-      %w8SignAt_10 = arith.shli %w8Sign_10, %i24 : i32
-      %w8Mag_10 = arith.andi %w8Byte_7, %i127 : i32
-      %w8MagAt_10 = arith.shli %w8Mag_10, %i20 : i32
-      %w8Bits32_10 = arith.ori %w8SignAt_10, %w8MagAt_10 : i32
-      %w8F32_10 = arith.bitcast %w8Bits32_10 : i32 to f32
-      %w8Value_10 = arith.mulf %w8F32_10, %w8Pow : f32
-      %w8IsNan_10 = arith.cmpi eq, %w8MagAt_10, %i133169152 : i32
-      %w8Checked_10 = arith.select %w8IsNan_10, %w8Nan, %w8Value_10 : f32
-      %w8Scaled_10 = arith.mulf %w8Checked_10, %w8Scale_1 : f32
-      %w8Bf16_10 = arith.truncf %w8Scaled_10 : f32 to bf16
-      %w8Byte_8 = arith.shrui %w8Bits_2, %i24 : i32
-      %w8Sign_11 = arith.andi %w8Byte_8, %i128 : i32
-      %w8SignAt_11 = arith.shli %w8Sign_11, %i24 : i32
-      %w8Mag_11 = arith.andi %w8Byte_8, %i127 : i32
-      %w8MagAt_11 = arith.shli %w8Mag_11, %i20 : i32
-      %w8Bits32_11 = arith.ori %w8SignAt_11, %w8MagAt_11 : i32
-      %w8F32_11 = arith.bitcast %w8Bits32_11 : i32 to f32
-      %w8Value_11 = arith.mulf %w8F32_11, %w8Pow : f32
-      %w8IsNan_11 = arith.cmpi eq, %w8MagAt_11, %i133169152 : i32
-      %w8Checked_11 = arith.select %w8IsNan_11, %w8Nan, %w8Value_11 : f32
-      %w8Scaled_11 = arith.mulf %w8Checked_11, %w8Scale_1 : f32
-      %w8Bf16_11 = arith.truncf %w8Scaled_11 : f32 to bf16
-      %w8Bits_3 = vector.extract %w8Pair_1[1] : i32 from vector<2xi32>
-      %w8Sign_12 = arith.andi %w8Bits_3, %i128 : i32
-      %w8SignAt_12 = arith.shli %w8Sign_12, %i24 : i32
-      %w8Mag_12 = arith.andi %w8Bits_3, %i127 : i32
-      %w8MagAt_12 = arith.shli %w8Mag_12, %i20 : i32
-      %w8Bits32_12 = arith.ori %w8SignAt_12, %w8MagAt_12 : i32
-      %w8F32_12 = arith.bitcast %w8Bits32_12 : i32 to f32
-      %w8Value_12 = arith.mulf %w8F32_12, %w8Pow : f32
-      %w8IsNan_12 = arith.cmpi eq, %w8MagAt_12, %i133169152 : i32
-      %w8Checked_12 = arith.select %w8IsNan_12, %w8Nan, %w8Value_12 : f32
-      %w8Scaled_12 = arith.mulf %w8Checked_12, %w8Scale_1 : f32
-      %w8Bf16_12 = arith.truncf %w8Scaled_12 : f32 to bf16
-      %w8Byte_9 = arith.shrui %w8Bits_3, %i8 : i32
-      %w8Sign_13 = arith.andi %w8Byte_9, %i128 : i32
-      %w8SignAt_13 = arith.shli %w8Sign_13, %i24 : i32
-      %w8Mag_13 = arith.andi %w8Byte_9, %i127 : i32
-      %w8MagAt_13 = arith.shli %w8Mag_13, %i20 : i32
-      %w8Bits32_13 = arith.ori %w8SignAt_13, %w8MagAt_13 : i32
-      %w8F32_13 = arith.bitcast %w8Bits32_13 : i32 to f32
-      %w8Value_13 = arith.mulf %w8F32_13, %w8Pow : f32
-      %w8IsNan_13 = arith.cmpi eq, %w8MagAt_13, %i133169152 : i32
-      %w8Checked_13 = arith.select %w8IsNan_13, %w8Nan, %w8Value_13 : f32
-      %w8Scaled_13 = arith.mulf %w8Checked_13, %w8Scale_1 : f32
-      %w8Bf16_13 = arith.truncf %w8Scaled_13 : f32 to bf16
-      %w8Byte_10 = arith.shrui %w8Bits_3, %i16 : i32
-      %w8Sign_14 = arith.andi %w8Byte_10, %i128 : i32
-      %w8SignAt_14 = arith.shli %w8Sign_14, %i24 : i32
-      %w8Mag_14 = arith.andi %w8Byte_10, %i127 : i32
-      %w8MagAt_14 = arith.shli %w8Mag_14, %i20 : i32
-      %w8Bits32_14 = arith.ori %w8SignAt_14, %w8MagAt_14 : i32
-      %w8F32_14 = arith.bitcast %w8Bits32_14 : i32 to f32
-      %w8Value_14 = arith.mulf %w8F32_14, %w8Pow : f32
-      %w8IsNan_14 = arith.cmpi eq, %w8MagAt_14, %i133169152 : i32
-      %w8Checked_14 = arith.select %w8IsNan_14, %w8Nan, %w8Value_14 : f32
-      %w8Scaled_14 = arith.mulf %w8Checked_14, %w8Scale_1 : f32
-      %w8Bf16_14 = arith.truncf %w8Scaled_14 : f32 to bf16
-      %w8Byte_11 = arith.shrui %w8Bits_3, %i24 : i32
-      %w8Sign_15 = arith.andi %w8Byte_11, %i128 : i32
-      %w8SignAt_15 = arith.shli %w8Sign_15, %i24 : i32
-      %w8Mag_15 = arith.andi %w8Byte_11, %i127 : i32
-      %w8MagAt_15 = arith.shli %w8Mag_15, %i20 : i32
-      %w8Bits32_15 = arith.ori %w8SignAt_15, %w8MagAt_15 : i32
-      %w8F32_15 = arith.bitcast %w8Bits32_15 : i32 to f32
-      %w8Value_15 = arith.mulf %w8F32_15, %w8Pow : f32
-      %w8IsNan_15 = arith.cmpi eq, %w8MagAt_15, %i133169152 : i32
-      %w8Checked_15 = arith.select %w8IsNan_15, %w8Nan, %w8Value_15 : f32
-      %w8Scaled_15 = arith.mulf %w8Checked_15, %w8Scale_1 : f32
-      %w8Bf16_15 = arith.truncf %w8Scaled_15 : f32 to bf16
-      %w8Chunk8_1 = vector.from_elements %w8Bf16_8, %w8Bf16_9, %w8Bf16_10, %w8Bf16_11, %w8Bf16_12, %w8Bf16_13, %w8Bf16_14, %w8Bf16_15 : vector<8xbf16>
+      %w8Scale2_1 = vector.broadcast %w8Scale_1 : f32 to vector<2xf32>
+      %w8BytesAt_1 = arith.addi %w8StageAt, %w8Byte_1 : index
+      %w8Codes_1 = vector.load %w8Bytes[%w8BytesAt_1] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair_4 = vector.shuffle %w8Codes_1, %w8Codes_1 [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16_4 = nvvm.convert.f8x2.to.f16x2 %w8Pair_4 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_4 = arith.extf %w8F16_4 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_4 = arith.mulf %w8F32_4, %w8Scale2_1 : vector<2xf32>
+      %w8Value_8 = vector.extract %w8Scaled_4[0] : f32 from vector<2xf32>
+      %w8Value_9 = vector.extract %w8Scaled_4[1] : f32 from vector<2xf32>
+      %w8Pair_5 = vector.shuffle %w8Codes_1, %w8Codes_1 [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_5 = nvvm.convert.f8x2.to.f16x2 %w8Pair_5 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_5 = arith.extf %w8F16_5 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_5 = arith.mulf %w8F32_5, %w8Scale2_1 : vector<2xf32>
+      %w8Value_10 = vector.extract %w8Scaled_5[0] : f32 from vector<2xf32>
+      %w8Value_11 = vector.extract %w8Scaled_5[1] : f32 from vector<2xf32>
+      %w8Pair_6 = vector.shuffle %w8Codes_1, %w8Codes_1 [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_6 = nvvm.convert.f8x2.to.f16x2 %w8Pair_6 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_6 = arith.extf %w8F16_6 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_6 = arith.mulf %w8F32_6, %w8Scale2_1 : vector<2xf32>
+      %w8Value_12 = vector.extract %w8Scaled_6[0] : f32 from vector<2xf32>
+      %w8Value_13 = vector.extract %w8Scaled_6[1] : f32 from vector<2xf32>
+      %w8Pair_7 = vector.shuffle %w8Codes_1, %w8Codes_1 [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_7 = nvvm.convert.f8x2.to.f16x2 %w8Pair_7 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_7 = arith.extf %w8F16_7 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_7 = arith.mulf %w8F32_7, %w8Scale2_1 : vector<2xf32>
+      %w8Value_14 = vector.extract %w8Scaled_7[0] : f32 from vector<2xf32>
+      %w8Value_15 = vector.extract %w8Scaled_7[1] : f32 from vector<2xf32>
+      %w8Chunk8_1 = vector.from_elements %w8Value_8, %w8Value_9, %w8Value_10, %w8Value_11, %w8Value_12, %w8Value_13, %w8Value_14, %w8Value_15 : vector<8xf32>
+      %w8Bf16_1 = arith.truncf %w8Chunk8_1 : vector<8xf32> to vector<8xbf16>
       %w8Dst_1 = arith.addi %w8TileAt, %w8At_1 : index
-      vector.store %w8Chunk8_1, %w8Tiles[%w8Dst_1] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      vector.store %w8Bf16_1, %w8Tiles[%w8Dst_1] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %w8SAt_2 = arith.addi %w8SBase_2, %w8Kb : index
       %w8Scale_2 = memref.load %sbu[%w8SAt_2] : memref<?xf32>
-      %w8WordAt_2 = arith.addi %w8StageWords, %w8Word_2 : index
-      %w8Pair_2 = vector.load %w8Words[%w8WordAt_2] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-      %w8Bits_4 = vector.extract %w8Pair_2[0] : i32 from vector<2xi32>
-      %w8Sign_16 = arith.andi %w8Bits_4, %i128 : i32
-      %w8SignAt_16 = arith.shli %w8Sign_16, %i24 : i32
-      %w8Mag_16 = arith.andi %w8Bits_4, %i127 : i32
-      %w8MagAt_16 = arith.shli %w8Mag_16, %i20 : i32
-      %w8Bits32_16 = arith.ori %w8SignAt_16, %w8MagAt_16 : i32
-      %w8F32_16 = arith.bitcast %w8Bits32_16 : i32 to f32
-      %w8Value_16 = arith.mulf %w8F32_16, %w8Pow : f32
-      %w8IsNan_16 = arith.cmpi eq, %w8MagAt_16, %i133169152 : i32
-      %w8Checked_16 = arith.select %w8IsNan_16, %w8Nan, %w8Value_16 : f32
-      %w8Scaled_16 = arith.mulf %w8Checked_16, %w8Scale_2 : f32
-      %w8Bf16_16 = arith.truncf %w8Scaled_16 : f32 to bf16
-      %w8Byte_12 = arith.shrui %w8Bits_4, %i8 : i32
-      %w8Sign_17 = arith.andi %w8Byte_12, %i128 : i32
-      %w8SignAt_17 = arith.shli %w8Sign_17, %i24 : i32
-      %w8Mag_17 = arith.andi %w8Byte_12, %i127 : i32
-      %w8MagAt_17 = arith.shli %w8Mag_17, %i20 : i32
-      %w8Bits32_17 = arith.ori %w8SignAt_17, %w8MagAt_17 : i32
-      %w8F32_17 = arith.bitcast %w8Bits32_17 : i32 to f32
-      %w8Value_17 = arith.mulf %w8F32_17, %w8Pow : f32
-      %w8IsNan_17 = arith.cmpi eq, %w8MagAt_17, %i133169152 : i32
-      %w8Checked_17 = arith.select %w8IsNan_17, %w8Nan, %w8Value_17 : f32
-      %w8Scaled_17 = arith.mulf %w8Checked_17, %w8Scale_2 : f32
-      %w8Bf16_17 = arith.truncf %w8Scaled_17 : f32 to bf16
-      %w8Byte_13 = arith.shrui %w8Bits_4, %i16 : i32
-      %w8Sign_18 = arith.andi %w8Byte_13, %i128 : i32
-      %w8SignAt_18 = arith.shli %w8Sign_18, %i24 : i32
-      %w8Mag_18 = arith.andi %w8Byte_13, %i127 : i32
-      %w8MagAt_18 = arith.shli %w8Mag_18, %i20 : i32
-      %w8Bits32_18 = arith.ori %w8SignAt_18, %w8MagAt_18 : i32
-      %w8F32_18 = arith.bitcast %w8Bits32_18 : i32 to f32
-      %w8Value_18 = arith.mulf %w8F32_18, %w8Pow : f32
-      %w8IsNan_18 = arith.cmpi eq, %w8MagAt_18, %i133169152 : i32
-      %w8Checked_18 = arith.select %w8IsNan_18, %w8Nan, %w8Value_18 : f32
-      %w8Scaled_18 = arith.mulf %w8Checked_18, %w8Scale_2 : f32
-      %w8Bf16_18 = arith.truncf %w8Scaled_18 : f32 to bf16
-      %w8Byte_14 = arith.shrui %w8Bits_4, %i24 : i32
-      %w8Sign_19 = arith.andi %w8Byte_14, %i128 : i32
-      %w8SignAt_19 = arith.shli %w8Sign_19, %i24 : i32
-      %w8Mag_19 = arith.andi %w8Byte_14, %i127 : i32
-      %w8MagAt_19 = arith.shli %w8Mag_19, %i20 : i32
-      %w8Bits32_19 = arith.ori %w8SignAt_19, %w8MagAt_19 : i32
-      %w8F32_19 = arith.bitcast %w8Bits32_19 : i32 to f32
-      %w8Value_19 = arith.mulf %w8F32_19, %w8Pow : f32
-      %w8IsNan_19 = arith.cmpi eq, %w8MagAt_19, %i133169152 : i32
-      %w8Checked_19 = arith.select %w8IsNan_19, %w8Nan, %w8Value_19 : f32
-      %w8Scaled_19 = arith.mulf %w8Checked_19, %w8Scale_2 : f32
-      %w8Bf16_19 = arith.truncf %w8Scaled_19 : f32 to bf16
-      %w8Bits_5 = vector.extract %w8Pair_2[1] : i32 from vector<2xi32>
-      %w8Sign_20 = arith.andi %w8Bits_5, %i128 : i32
-      %w8SignAt_20 = arith.shli %w8Sign_20, %i24 : i32
-      %w8Mag_20 = arith.andi %w8Bits_5, %i127 : i32
-      %w8MagAt_20 = arith.shli %w8Mag_20, %i20 : i32
-      %w8Bits32_20 = arith.ori %w8SignAt_20, %w8MagAt_20 : i32
-      %w8F32_20 = arith.bitcast %w8Bits32_20 : i32 to f32
-      %w8Value_20 = arith.mulf %w8F32_20, %w8Pow : f32
-      %w8IsNan_20 = arith.cmpi eq, %w8MagAt_20, %i133169152 : i32
-      %w8Checked_20 = arith.select %w8IsNan_20, %w8Nan, %w8Value_20 : f32
-      %w8Scaled_20 = arith.mulf %w8Checked_20, %w8Scale_2 : f32
-      %w8Bf16_20 = arith.truncf %w8Scaled_20 : f32 to bf16
-      %w8Byte_15 = arith.shrui %w8Bits_5, %i8 : i32
-      %w8Sign_21 = arith.andi %w8Byte_15, %i128 : i32
-      %w8SignAt_21 = arith.shli %w8Sign_21, %i24 : i32
-      %w8Mag_21 = arith.andi %w8Byte_15, %i127 : i32
-      %w8MagAt_21 = arith.shli %w8Mag_21, %i20 : i32
-      %w8Bits32_21 = arith.ori %w8SignAt_21, %w8MagAt_21 : i32
-      %w8F32_21 = arith.bitcast %w8Bits32_21 : i32 to f32
-      %w8Value_21 = arith.mulf %w8F32_21, %w8Pow : f32
-      %w8IsNan_21 = arith.cmpi eq, %w8MagAt_21, %i133169152 : i32
-      %w8Checked_21 = arith.select %w8IsNan_21, %w8Nan, %w8Value_21 : f32
-      %w8Scaled_21 = arith.mulf %w8Checked_21, %w8Scale_2 : f32
-      %w8Bf16_21 = arith.truncf %w8Scaled_21 : f32 to bf16
-      %w8Byte_16 = arith.shrui %w8Bits_5, %i16 : i32
-      %w8Sign_22 = arith.andi %w8Byte_16, %i128 : i32
-      %w8SignAt_22 = arith.shli %w8Sign_22, %i24 : i32
-      %w8Mag_22 = arith.andi %w8Byte_16, %i127 : i32
-      %w8MagAt_22 = arith.shli %w8Mag_22, %i20 : i32
-      %w8Bits32_22 = arith.ori %w8SignAt_22, %w8MagAt_22 : i32
-      %w8F32_22 = arith.bitcast %w8Bits32_22 : i32 to f32
-      %w8Value_22 = arith.mulf %w8F32_22, %w8Pow : f32
-      %w8IsNan_22 = arith.cmpi eq, %w8MagAt_22, %i133169152 : i32
-      %w8Checked_22 = arith.select %w8IsNan_22, %w8Nan, %w8Value_22 : f32
-      %w8Scaled_22 = arith.mulf %w8Checked_22, %w8Scale_2 : f32
-      %w8Bf16_22 = arith.truncf %w8Scaled_22 : f32 to bf16
-      %w8Byte_17 = arith.shrui %w8Bits_5, %i24 : i32
-      %w8Sign_23 = arith.andi %w8Byte_17, %i128 : i32
-      %w8SignAt_23 = arith.shli %w8Sign_23, %i24 : i32
-      %w8Mag_23 = arith.andi %w8Byte_17, %i127 : i32
-      %w8MagAt_23 = arith.shli %w8Mag_23, %i20 : i32
-      %w8Bits32_23 = arith.ori %w8SignAt_23, %w8MagAt_23 : i32
-      %w8F32_23 = arith.bitcast %w8Bits32_23 : i32 to f32
-      %w8Value_23 = arith.mulf %w8F32_23, %w8Pow : f32
-      %w8IsNan_23 = arith.cmpi eq, %w8MagAt_23, %i133169152 : i32
-      %w8Checked_23 = arith.select %w8IsNan_23, %w8Nan, %w8Value_23 : f32
-      %w8Scaled_23 = arith.mulf %w8Checked_23, %w8Scale_2 : f32
-      %w8Bf16_23 = arith.truncf %w8Scaled_23 : f32 to bf16
-      %w8Chunk8_2 = vector.from_elements %w8Bf16_16, %w8Bf16_17, %w8Bf16_18, %w8Bf16_19, %w8Bf16_20, %w8Bf16_21, %w8Bf16_22, %w8Bf16_23 : vector<8xbf16>
+      %w8Scale2_2 = vector.broadcast %w8Scale_2 : f32 to vector<2xf32>
+      %w8BytesAt_2 = arith.addi %w8StageAt, %w8Byte_2 : index
+      %w8Codes_2 = vector.load %w8Bytes[%w8BytesAt_2] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair_8 = vector.shuffle %w8Codes_2, %w8Codes_2 [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16_8 = nvvm.convert.f8x2.to.f16x2 %w8Pair_8 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_8 = arith.extf %w8F16_8 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_8 = arith.mulf %w8F32_8, %w8Scale2_2 : vector<2xf32>
+      %w8Value_16 = vector.extract %w8Scaled_8[0] : f32 from vector<2xf32>
+      %w8Value_17 = vector.extract %w8Scaled_8[1] : f32 from vector<2xf32>
+      %w8Pair_9 = vector.shuffle %w8Codes_2, %w8Codes_2 [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_9 = nvvm.convert.f8x2.to.f16x2 %w8Pair_9 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_9 = arith.extf %w8F16_9 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_9 = arith.mulf %w8F32_9, %w8Scale2_2 : vector<2xf32>
+      %w8Value_18 = vector.extract %w8Scaled_9[0] : f32 from vector<2xf32>
+      %w8Value_19 = vector.extract %w8Scaled_9[1] : f32 from vector<2xf32>
+      %w8Pair_10 = vector.shuffle %w8Codes_2, %w8Codes_2 [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_10 = nvvm.convert.f8x2.to.f16x2 %w8Pair_10 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_10 = arith.extf %w8F16_10 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_10 = arith.mulf %w8F32_10, %w8Scale2_2 : vector<2xf32>
+      %w8Value_20 = vector.extract %w8Scaled_10[0] : f32 from vector<2xf32>
+      %w8Value_21 = vector.extract %w8Scaled_10[1] : f32 from vector<2xf32>
+      %w8Pair_11 = vector.shuffle %w8Codes_2, %w8Codes_2 [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_11 = nvvm.convert.f8x2.to.f16x2 %w8Pair_11 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_11 = arith.extf %w8F16_11 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_11 = arith.mulf %w8F32_11, %w8Scale2_2 : vector<2xf32>
+      %w8Value_22 = vector.extract %w8Scaled_11[0] : f32 from vector<2xf32>
+      %w8Value_23 = vector.extract %w8Scaled_11[1] : f32 from vector<2xf32>
+      %w8Chunk8_2 = vector.from_elements %w8Value_16, %w8Value_17, %w8Value_18, %w8Value_19, %w8Value_20, %w8Value_21, %w8Value_22, %w8Value_23 : vector<8xf32>
+      %w8Bf16_2 = arith.truncf %w8Chunk8_2 : vector<8xf32> to vector<8xbf16>
       %w8Dst_2 = arith.addi %w8TileAt, %w8At_2 : index
-      vector.store %w8Chunk8_2, %w8Tiles[%w8Dst_2] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      vector.store %w8Bf16_2, %w8Tiles[%w8Dst_2] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %w8SAt_3 = arith.addi %w8SBase_3, %w8Kb : index
       %w8Scale_3 = memref.load %sbu[%w8SAt_3] : memref<?xf32>
-      %w8WordAt_3 = arith.addi %w8StageWords, %w8Word_3 : index
-      %w8Pair_3 = vector.load %w8Words[%w8WordAt_3] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-      %w8Bits_6 = vector.extract %w8Pair_3[0] : i32 from vector<2xi32>
-      %w8Sign_24 = arith.andi %w8Bits_6, %i128 : i32
-      %w8SignAt_24 = arith.shli %w8Sign_24, %i24 : i32
-      %w8Mag_24 = arith.andi %w8Bits_6, %i127 : i32
-      %w8MagAt_24 = arith.shli %w8Mag_24, %i20 : i32
-      %w8Bits32_24 = arith.ori %w8SignAt_24, %w8MagAt_24 : i32
-      %w8F32_24 = arith.bitcast %w8Bits32_24 : i32 to f32
-      %w8Value_24 = arith.mulf %w8F32_24, %w8Pow : f32
-      %w8IsNan_24 = arith.cmpi eq, %w8MagAt_24, %i133169152 : i32
-      %w8Checked_24 = arith.select %w8IsNan_24, %w8Nan, %w8Value_24 : f32
-      %w8Scaled_24 = arith.mulf %w8Checked_24, %w8Scale_3 : f32
-      %w8Bf16_24 = arith.truncf %w8Scaled_24 : f32 to bf16
-      %w8Byte_18 = arith.shrui %w8Bits_6, %i8 : i32
-      %w8Sign_25 = arith.andi %w8Byte_18, %i128 : i32
-      %w8SignAt_25 = arith.shli %w8Sign_25, %i24 : i32
-      %w8Mag_25 = arith.andi %w8Byte_18, %i127 : i32
-      %w8MagAt_25 = arith.shli %w8Mag_25, %i20 : i32
-      %w8Bits32_25 = arith.ori %w8SignAt_25, %w8MagAt_25 : i32
-      %w8F32_25 = arith.bitcast %w8Bits32_25 : i32 to f32
-      %w8Value_25 = arith.mulf %w8F32_25, %w8Pow : f32
-      %w8IsNan_25 = arith.cmpi eq, %w8MagAt_25, %i133169152 : i32
-      %w8Checked_25 = arith.select %w8IsNan_25, %w8Nan, %w8Value_25 : f32
-      %w8Scaled_25 = arith.mulf %w8Checked_25, %w8Scale_3 : f32
-      %w8Bf16_25 = arith.truncf %w8Scaled_25 : f32 to bf16
-      %w8Byte_19 = arith.shrui %w8Bits_6, %i16 : i32
-      %w8Sign_26 = arith.andi %w8Byte_19, %i128 : i32
-      %w8SignAt_26 = arith.shli %w8Sign_26, %i24 : i32
-      %w8Mag_26 = arith.andi %w8Byte_19, %i127 : i32
-      %w8MagAt_26 = arith.shli %w8Mag_26, %i20 : i32
-      %w8Bits32_26 = arith.ori %w8SignAt_26, %w8MagAt_26 : i32
-      %w8F32_26 = arith.bitcast %w8Bits32_26 : i32 to f32
-      %w8Value_26 = arith.mulf %w8F32_26, %w8Pow : f32
-      %w8IsNan_26 = arith.cmpi eq, %w8MagAt_26, %i133169152 : i32
-      %w8Checked_26 = arith.select %w8IsNan_26, %w8Nan, %w8Value_26 : f32
-      %w8Scaled_26 = arith.mulf %w8Checked_26, %w8Scale_3 : f32
-      %w8Bf16_26 = arith.truncf %w8Scaled_26 : f32 to bf16
-      %w8Byte_20 = arith.shrui %w8Bits_6, %i24 : i32
-      %w8Sign_27 = arith.andi %w8Byte_20, %i128 : i32
-      %w8SignAt_27 = arith.shli %w8Sign_27, %i24 : i32
-      %w8Mag_27 = arith.andi %w8Byte_20, %i127 : i32
-      %w8MagAt_27 = arith.shli %w8Mag_27, %i20 : i32
-      %w8Bits32_27 = arith.ori %w8SignAt_27, %w8MagAt_27 : i32
-      %w8F32_27 = arith.bitcast %w8Bits32_27 : i32 to f32
-      %w8Value_27 = arith.mulf %w8F32_27, %w8Pow : f32
-      %w8IsNan_27 = arith.cmpi eq, %w8MagAt_27, %i133169152 : i32
-      %w8Checked_27 = arith.select %w8IsNan_27, %w8Nan, %w8Value_27 : f32
-      %w8Scaled_27 = arith.mulf %w8Checked_27, %w8Scale_3 : f32
-      %w8Bf16_27 = arith.truncf %w8Scaled_27 : f32 to bf16
-      %w8Bits_7 = vector.extract %w8Pair_3[1] : i32 from vector<2xi32>
-      %w8Sign_28 = arith.andi %w8Bits_7, %i128 : i32
-      %w8SignAt_28 = arith.shli %w8Sign_28, %i24 : i32
-      %w8Mag_28 = arith.andi %w8Bits_7, %i127 : i32
-      %w8MagAt_28 = arith.shli %w8Mag_28, %i20 : i32
-      %w8Bits32_28 = arith.ori %w8SignAt_28, %w8MagAt_28 : i32
-      %w8F32_28 = arith.bitcast %w8Bits32_28 : i32 to f32
-      %w8Value_28 = arith.mulf %w8F32_28, %w8Pow : f32
-      %w8IsNan_28 = arith.cmpi eq, %w8MagAt_28, %i133169152 : i32
-      %w8Checked_28 = arith.select %w8IsNan_28, %w8Nan, %w8Value_28 : f32
-      %w8Scaled_28 = arith.mulf %w8Checked_28, %w8Scale_3 : f32
-      %w8Bf16_28 = arith.truncf %w8Scaled_28 : f32 to bf16
-      %w8Byte_21 = arith.shrui %w8Bits_7, %i8 : i32
-      %w8Sign_29 = arith.andi %w8Byte_21, %i128 : i32
-      %w8SignAt_29 = arith.shli %w8Sign_29, %i24 : i32
-      %w8Mag_29 = arith.andi %w8Byte_21, %i127 : i32
-      %w8MagAt_29 = arith.shli %w8Mag_29, %i20 : i32
-      %w8Bits32_29 = arith.ori %w8SignAt_29, %w8MagAt_29 : i32
-      %w8F32_29 = arith.bitcast %w8Bits32_29 : i32 to f32
-      %w8Value_29 = arith.mulf %w8F32_29, %w8Pow : f32
-      %w8IsNan_29 = arith.cmpi eq, %w8MagAt_29, %i133169152 : i32
-      %w8Checked_29 = arith.select %w8IsNan_29, %w8Nan, %w8Value_29 : f32
-      %w8Scaled_29 = arith.mulf %w8Checked_29, %w8Scale_3 : f32
-      %w8Bf16_29 = arith.truncf %w8Scaled_29 : f32 to bf16
-      %w8Byte_22 = arith.shrui %w8Bits_7, %i16 : i32
-      %w8Sign_30 = arith.andi %w8Byte_22, %i128 : i32
-      %w8SignAt_30 = arith.shli %w8Sign_30, %i24 : i32
-      %w8Mag_30 = arith.andi %w8Byte_22, %i127 : i32
-      %w8MagAt_30 = arith.shli %w8Mag_30, %i20 : i32
-      %w8Bits32_30 = arith.ori %w8SignAt_30, %w8MagAt_30 : i32
-      %w8F32_30 = arith.bitcast %w8Bits32_30 : i32 to f32
-      %w8Value_30 = arith.mulf %w8F32_30, %w8Pow : f32
-      %w8IsNan_30 = arith.cmpi eq, %w8MagAt_30, %i133169152 : i32
-      %w8Checked_30 = arith.select %w8IsNan_30, %w8Nan, %w8Value_30 : f32
-      %w8Scaled_30 = arith.mulf %w8Checked_30, %w8Scale_3 : f32
-      %w8Bf16_30 = arith.truncf %w8Scaled_30 : f32 to bf16
-      %w8Byte_23 = arith.shrui %w8Bits_7, %i24 : i32
-      %w8Sign_31 = arith.andi %w8Byte_23, %i128 : i32
-      %w8SignAt_31 = arith.shli %w8Sign_31, %i24 : i32
-      %w8Mag_31 = arith.andi %w8Byte_23, %i127 : i32
-      %w8MagAt_31 = arith.shli %w8Mag_31, %i20 : i32
-      %w8Bits32_31 = arith.ori %w8SignAt_31, %w8MagAt_31 : i32
-      %w8F32_31 = arith.bitcast %w8Bits32_31 : i32 to f32
-      %w8Value_31 = arith.mulf %w8F32_31, %w8Pow : f32
-      %w8IsNan_31 = arith.cmpi eq, %w8MagAt_31, %i133169152 : i32
-      %w8Checked_31 = arith.select %w8IsNan_31, %w8Nan, %w8Value_31 : f32
-      %w8Scaled_31 = arith.mulf %w8Checked_31, %w8Scale_3 : f32
-      %w8Bf16_31 = arith.truncf %w8Scaled_31 : f32 to bf16
-      %w8Chunk8_3 = vector.from_elements %w8Bf16_24, %w8Bf16_25, %w8Bf16_26, %w8Bf16_27, %w8Bf16_28, %w8Bf16_29, %w8Bf16_30, %w8Bf16_31 : vector<8xbf16>
+      %w8Scale2_3 = vector.broadcast %w8Scale_3 : f32 to vector<2xf32>
+      %w8BytesAt_3 = arith.addi %w8StageAt, %w8Byte_3 : index
+      %w8Codes_3 = vector.load %w8Bytes[%w8BytesAt_3] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair_12 = vector.shuffle %w8Codes_3, %w8Codes_3 [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16_12 = nvvm.convert.f8x2.to.f16x2 %w8Pair_12 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_12 = arith.extf %w8F16_12 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_12 = arith.mulf %w8F32_12, %w8Scale2_3 : vector<2xf32>
+      %w8Value_24 = vector.extract %w8Scaled_12[0] : f32 from vector<2xf32>
+      %w8Value_25 = vector.extract %w8Scaled_12[1] : f32 from vector<2xf32>
+      %w8Pair_13 = vector.shuffle %w8Codes_3, %w8Codes_3 [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_13 = nvvm.convert.f8x2.to.f16x2 %w8Pair_13 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_13 = arith.extf %w8F16_13 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_13 = arith.mulf %w8F32_13, %w8Scale2_3 : vector<2xf32>
+      %w8Value_26 = vector.extract %w8Scaled_13[0] : f32 from vector<2xf32>
+      %w8Value_27 = vector.extract %w8Scaled_13[1] : f32 from vector<2xf32>
+      %w8Pair_14 = vector.shuffle %w8Codes_3, %w8Codes_3 [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_14 = nvvm.convert.f8x2.to.f16x2 %w8Pair_14 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_14 = arith.extf %w8F16_14 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_14 = arith.mulf %w8F32_14, %w8Scale2_3 : vector<2xf32>
+      %w8Value_28 = vector.extract %w8Scaled_14[0] : f32 from vector<2xf32>
+      %w8Value_29 = vector.extract %w8Scaled_14[1] : f32 from vector<2xf32>
+      %w8Pair_15 = vector.shuffle %w8Codes_3, %w8Codes_3 [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_15 = nvvm.convert.f8x2.to.f16x2 %w8Pair_15 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_15 = arith.extf %w8F16_15 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_15 = arith.mulf %w8F32_15, %w8Scale2_3 : vector<2xf32>
+      %w8Value_30 = vector.extract %w8Scaled_15[0] : f32 from vector<2xf32>
+      %w8Value_31 = vector.extract %w8Scaled_15[1] : f32 from vector<2xf32>
+      %w8Chunk8_3 = vector.from_elements %w8Value_24, %w8Value_25, %w8Value_26, %w8Value_27, %w8Value_28, %w8Value_29, %w8Value_30, %w8Value_31 : vector<8xf32>
+      %w8Bf16_3 = arith.truncf %w8Chunk8_3 : vector<8xf32> to vector<8xbf16>
       %w8Dst_3 = arith.addi %w8TileAt, %w8At_3 : index
-      vector.store %w8Chunk8_3, %w8Tiles[%w8Dst_3] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      vector.store %w8Bf16_3, %w8Tiles[%w8Dst_3] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       // The tile, visible to wgmma (the async proxy), in every thread.
       nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
       gpu.barrier
@@ -5160,21 +4404,26 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %tileDesc = arith.muli %tileI64, %l1024 : i64
       %bStage0 = arith.addi %kDesc, %tileDesc : i64
       %bStage = arith.addi %bStage0, %l6144 : i64
-      nvvm.wgmma.fence.aligned
-      %aDescK = arith.addi %aStage, %l0 : i64
-      %bDescK = arith.addi %bStage, %l0 : i64
-      %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_1 = arith.addi %aStage, %l2 : i64
-      %bDescK_1 = arith.addi %bStage, %l2 : i64
-      %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_2 = arith.addi %aStage, %l4 : i64
-      %bDescK_2 = arith.addi %bStage, %l4 : i64
-      %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_3 = arith.addi %aStage, %l6 : i64
-      %bDescK_3 = arith.addi %bStage, %l6 : i64
-      %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      nvvm.wgmma.commit.group.sync.aligned
-      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wg_4) -> (!acc128) {
+      %wgAcc = scf.if %busy -> (!acc128) {
+        nvvm.wgmma.fence.aligned
+        %aDescK = arith.addi %aStage, %l0 : i64
+        %bDescK = arith.addi %bStage, %l0 : i64
+        %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_1 = arith.addi %aStage, %l2 : i64
+        %bDescK_1 = arith.addi %bStage, %l2 : i64
+        %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_2 = arith.addi %aStage, %l4 : i64
+        %bDescK_2 = arith.addi %bStage, %l4 : i64
+        %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_3 = arith.addi %aStage, %l6 : i64
+        %bDescK_3 = arith.addi %bStage, %l6 : i64
+        %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        nvvm.wgmma.commit.group.sync.aligned
+        scf.yield %wg_4 : !acc128
+      } else {
+        scf.yield %accInit : !acc128
+      }
+      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wgAcc) -> (!acc128) {
         %stage_1 = arith.remui %kt, %c4 : index
         %round_1 = arith.divui %kt, %c4 : index
         %parityIdx_1 = arith.remui %round_1, %c2 : index
@@ -5189,419 +4438,139 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %w8K_1 = arith.addi %w8K0_1, %w8Col : index
         %w8Kb0_1 = arith.divui %w8K_1, %blockK : index
         %w8Kb_1 = arith.minui %w8Kb0_1, %kbLast : index
-        %w8StageWords_1 = arith.muli %stage_1, %c6144 : index
+        %w8StageAt_1 = arith.muli %stage_1, %c24576 : index
         %w8SAt_4 = arith.addi %w8SBase, %w8Kb_1 : index
         %w8Scale_4 = memref.load %sb[%w8SAt_4] : memref<?xf32>
-        %w8WordAt_4 = arith.addi %w8StageWords_1, %w8Word : index
-        %w8Pair_4 = vector.load %w8Words[%w8WordAt_4] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-        %w8Bits_8 = vector.extract %w8Pair_4[0] : i32 from vector<2xi32>
-        %w8Sign_32 = arith.andi %w8Bits_8, %i128 : i32
-        %w8SignAt_32 = arith.shli %w8Sign_32, %i24 : i32
-        %w8Mag_32 = arith.andi %w8Bits_8, %i127 : i32
-        %w8MagAt_32 = arith.shli %w8Mag_32, %i20 : i32
-        %w8Bits32_32 = arith.ori %w8SignAt_32, %w8MagAt_32 : i32
-        %w8F32_32 = arith.bitcast %w8Bits32_32 : i32 to f32
-        %w8Value_32 = arith.mulf %w8F32_32, %w8Pow : f32
-        %w8IsNan_32 = arith.cmpi eq, %w8MagAt_32, %i133169152 : i32
-        %w8Checked_32 = arith.select %w8IsNan_32, %w8Nan, %w8Value_32 : f32
-        %w8Scaled_32 = arith.mulf %w8Checked_32, %w8Scale_4 : f32
-        %w8Bf16_32 = arith.truncf %w8Scaled_32 : f32 to bf16
-        %w8Byte_24 = arith.shrui %w8Bits_8, %i8 : i32
-        %w8Sign_33 = arith.andi %w8Byte_24, %i128 : i32
-        %w8SignAt_33 = arith.shli %w8Sign_33, %i24 : i32
-        %w8Mag_33 = arith.andi %w8Byte_24, %i127 : i32
-        %w8MagAt_33 = arith.shli %w8Mag_33, %i20 : i32
-        %w8Bits32_33 = arith.ori %w8SignAt_33, %w8MagAt_33 : i32
-        %w8F32_33 = arith.bitcast %w8Bits32_33 : i32 to f32
-        %w8Value_33 = arith.mulf %w8F32_33, %w8Pow : f32
-        %w8IsNan_33 = arith.cmpi eq, %w8MagAt_33, %i133169152 : i32
-        %w8Checked_33 = arith.select %w8IsNan_33, %w8Nan, %w8Value_33 : f32
-        %w8Scaled_33 = arith.mulf %w8Checked_33, %w8Scale_4 : f32
-        %w8Bf16_33 = arith.truncf %w8Scaled_33 : f32 to bf16
-        %w8Byte_25 = arith.shrui %w8Bits_8, %i16 : i32
-        %w8Sign_34 = arith.andi %w8Byte_25, %i128 : i32
-        %w8SignAt_34 = arith.shli %w8Sign_34, %i24 : i32
-        %w8Mag_34 = arith.andi %w8Byte_25, %i127 : i32
-        %w8MagAt_34 = arith.shli %w8Mag_34, %i20 : i32
-        %w8Bits32_34 = arith.ori %w8SignAt_34, %w8MagAt_34 : i32
-        %w8F32_34 = arith.bitcast %w8Bits32_34 : i32 to f32
-        %w8Value_34 = arith.mulf %w8F32_34, %w8Pow : f32
-        %w8IsNan_34 = arith.cmpi eq, %w8MagAt_34, %i133169152 : i32
-        %w8Checked_34 = arith.select %w8IsNan_34, %w8Nan, %w8Value_34 : f32
-        %w8Scaled_34 = arith.mulf %w8Checked_34, %w8Scale_4 : f32
-        %w8Bf16_34 = arith.truncf %w8Scaled_34 : f32 to bf16
-        %w8Byte_26 = arith.shrui %w8Bits_8, %i24 : i32
-        %w8Sign_35 = arith.andi %w8Byte_26, %i128 : i32
-        %w8SignAt_35 = arith.shli %w8Sign_35, %i24 : i32
-        %w8Mag_35 = arith.andi %w8Byte_26, %i127 : i32
-        %w8MagAt_35 = arith.shli %w8Mag_35, %i20 : i32
-        %w8Bits32_35 = arith.ori %w8SignAt_35, %w8MagAt_35 : i32
-        %w8F32_35 = arith.bitcast %w8Bits32_35 : i32 to f32
-        %w8Value_35 = arith.mulf %w8F32_35, %w8Pow : f32
-        %w8IsNan_35 = arith.cmpi eq, %w8MagAt_35, %i133169152 : i32
-        %w8Checked_35 = arith.select %w8IsNan_35, %w8Nan, %w8Value_35 : f32
-        %w8Scaled_35 = arith.mulf %w8Checked_35, %w8Scale_4 : f32
-        %w8Bf16_35 = arith.truncf %w8Scaled_35 : f32 to bf16
-        %w8Bits_9 = vector.extract %w8Pair_4[1] : i32 from vector<2xi32>
-        %w8Sign_36 = arith.andi %w8Bits_9, %i128 : i32
-        %w8SignAt_36 = arith.shli %w8Sign_36, %i24 : i32
-        %w8Mag_36 = arith.andi %w8Bits_9, %i127 : i32
-        %w8MagAt_36 = arith.shli %w8Mag_36, %i20 : i32
-        %w8Bits32_36 = arith.ori %w8SignAt_36, %w8MagAt_36 : i32
-        %w8F32_36 = arith.bitcast %w8Bits32_36 : i32 to f32
-        %w8Value_36 = arith.mulf %w8F32_36, %w8Pow : f32
-        %w8IsNan_36 = arith.cmpi eq, %w8MagAt_36, %i133169152 : i32
-        %w8Checked_36 = arith.select %w8IsNan_36, %w8Nan, %w8Value_36 : f32
-        %w8Scaled_36 = arith.mulf %w8Checked_36, %w8Scale_4 : f32
-        %w8Bf16_36 = arith.truncf %w8Scaled_36 : f32 to bf16
-        %w8Byte_27 = arith.shrui %w8Bits_9, %i8 : i32
-        %w8Sign_37 = arith.andi %w8Byte_27, %i128 : i32
-        %w8SignAt_37 = arith.shli %w8Sign_37, %i24 : i32
-        %w8Mag_37 = arith.andi %w8Byte_27, %i127 : i32
-        %w8MagAt_37 = arith.shli %w8Mag_37, %i20 : i32
-        %w8Bits32_37 = arith.ori %w8SignAt_37, %w8MagAt_37 : i32
-        %w8F32_37 = arith.bitcast %w8Bits32_37 : i32 to f32
-        %w8Value_37 = arith.mulf %w8F32_37, %w8Pow : f32
-        %w8IsNan_37 = arith.cmpi eq, %w8MagAt_37, %i133169152 : i32
-        %w8Checked_37 = arith.select %w8IsNan_37, %w8Nan, %w8Value_37 : f32
-        %w8Scaled_37 = arith.mulf %w8Checked_37, %w8Scale_4 : f32
-        %w8Bf16_37 = arith.truncf %w8Scaled_37 : f32 to bf16
-        %w8Byte_28 = arith.shrui %w8Bits_9, %i16 : i32
-        %w8Sign_38 = arith.andi %w8Byte_28, %i128 : i32
-        %w8SignAt_38 = arith.shli %w8Sign_38, %i24 : i32
-        %w8Mag_38 = arith.andi %w8Byte_28, %i127 : i32
-        %w8MagAt_38 = arith.shli %w8Mag_38, %i20 : i32
-        %w8Bits32_38 = arith.ori %w8SignAt_38, %w8MagAt_38 : i32
-        %w8F32_38 = arith.bitcast %w8Bits32_38 : i32 to f32
-        %w8Value_38 = arith.mulf %w8F32_38, %w8Pow : f32
-        %w8IsNan_38 = arith.cmpi eq, %w8MagAt_38, %i133169152 : i32
-        %w8Checked_38 = arith.select %w8IsNan_38, %w8Nan, %w8Value_38 : f32
-        %w8Scaled_38 = arith.mulf %w8Checked_38, %w8Scale_4 : f32
-        %w8Bf16_38 = arith.truncf %w8Scaled_38 : f32 to bf16
-        %w8Byte_29 = arith.shrui %w8Bits_9, %i24 : i32
-        %w8Sign_39 = arith.andi %w8Byte_29, %i128 : i32
-        %w8SignAt_39 = arith.shli %w8Sign_39, %i24 : i32
-        %w8Mag_39 = arith.andi %w8Byte_29, %i127 : i32
-        %w8MagAt_39 = arith.shli %w8Mag_39, %i20 : i32
-        %w8Bits32_39 = arith.ori %w8SignAt_39, %w8MagAt_39 : i32
-        %w8F32_39 = arith.bitcast %w8Bits32_39 : i32 to f32
-        %w8Value_39 = arith.mulf %w8F32_39, %w8Pow : f32
-        %w8IsNan_39 = arith.cmpi eq, %w8MagAt_39, %i133169152 : i32
-        %w8Checked_39 = arith.select %w8IsNan_39, %w8Nan, %w8Value_39 : f32
-        %w8Scaled_39 = arith.mulf %w8Checked_39, %w8Scale_4 : f32
-        %w8Bf16_39 = arith.truncf %w8Scaled_39 : f32 to bf16
-        %w8Chunk8_4 = vector.from_elements %w8Bf16_32, %w8Bf16_33, %w8Bf16_34, %w8Bf16_35, %w8Bf16_36, %w8Bf16_37, %w8Bf16_38, %w8Bf16_39 : vector<8xbf16>
+        %w8Scale2_4 = vector.broadcast %w8Scale_4 : f32 to vector<2xf32>
+        %w8BytesAt_4 = arith.addi %w8StageAt_1, %w8Byte : index
+        %w8Codes_4 = vector.load %w8Bytes[%w8BytesAt_4] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_16 = vector.shuffle %w8Codes_4, %w8Codes_4 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_16 = nvvm.convert.f8x2.to.f16x2 %w8Pair_16 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_16 = arith.extf %w8F16_16 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_16 = arith.mulf %w8F32_16, %w8Scale2_4 : vector<2xf32>
+        %w8Value_32 = vector.extract %w8Scaled_16[0] : f32 from vector<2xf32>
+        %w8Value_33 = vector.extract %w8Scaled_16[1] : f32 from vector<2xf32>
+        %w8Pair_17 = vector.shuffle %w8Codes_4, %w8Codes_4 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_17 = nvvm.convert.f8x2.to.f16x2 %w8Pair_17 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_17 = arith.extf %w8F16_17 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_17 = arith.mulf %w8F32_17, %w8Scale2_4 : vector<2xf32>
+        %w8Value_34 = vector.extract %w8Scaled_17[0] : f32 from vector<2xf32>
+        %w8Value_35 = vector.extract %w8Scaled_17[1] : f32 from vector<2xf32>
+        %w8Pair_18 = vector.shuffle %w8Codes_4, %w8Codes_4 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_18 = nvvm.convert.f8x2.to.f16x2 %w8Pair_18 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_18 = arith.extf %w8F16_18 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_18 = arith.mulf %w8F32_18, %w8Scale2_4 : vector<2xf32>
+        %w8Value_36 = vector.extract %w8Scaled_18[0] : f32 from vector<2xf32>
+        %w8Value_37 = vector.extract %w8Scaled_18[1] : f32 from vector<2xf32>
+        %w8Pair_19 = vector.shuffle %w8Codes_4, %w8Codes_4 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_19 = nvvm.convert.f8x2.to.f16x2 %w8Pair_19 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_19 = arith.extf %w8F16_19 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_19 = arith.mulf %w8F32_19, %w8Scale2_4 : vector<2xf32>
+        %w8Value_38 = vector.extract %w8Scaled_19[0] : f32 from vector<2xf32>
+        %w8Value_39 = vector.extract %w8Scaled_19[1] : f32 from vector<2xf32>
+        %w8Chunk8_4 = vector.from_elements %w8Value_32, %w8Value_33, %w8Value_34, %w8Value_35, %w8Value_36, %w8Value_37, %w8Value_38, %w8Value_39 : vector<8xf32>
+        %w8Bf16_4 = arith.truncf %w8Chunk8_4 : vector<8xf32> to vector<8xbf16>
         %w8Dst_4 = arith.addi %w8TileAt_1, %w8At : index
-        vector.store %w8Chunk8_4, %w8Tiles[%w8Dst_4] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        vector.store %w8Bf16_4, %w8Tiles[%w8Dst_4] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         %w8SAt_5 = arith.addi %w8SBase_1, %w8Kb_1 : index
         %w8Scale_5 = memref.load %sb[%w8SAt_5] : memref<?xf32>
-        %w8WordAt_5 = arith.addi %w8StageWords_1, %w8Word_1 : index
-        %w8Pair_5 = vector.load %w8Words[%w8WordAt_5] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-        %w8Bits_10 = vector.extract %w8Pair_5[0] : i32 from vector<2xi32>
-        %w8Sign_40 = arith.andi %w8Bits_10, %i128 : i32
-        %w8SignAt_40 = arith.shli %w8Sign_40, %i24 : i32
-        %w8Mag_40 = arith.andi %w8Bits_10, %i127 : i32
-        %w8MagAt_40 = arith.shli %w8Mag_40, %i20 : i32
-        %w8Bits32_40 = arith.ori %w8SignAt_40, %w8MagAt_40 : i32
-        %w8F32_40 = arith.bitcast %w8Bits32_40 : i32 to f32
-        %w8Value_40 = arith.mulf %w8F32_40, %w8Pow : f32
-        %w8IsNan_40 = arith.cmpi eq, %w8MagAt_40, %i133169152 : i32
-        %w8Checked_40 = arith.select %w8IsNan_40, %w8Nan, %w8Value_40 : f32
-        %w8Scaled_40 = arith.mulf %w8Checked_40, %w8Scale_5 : f32
-        %w8Bf16_40 = arith.truncf %w8Scaled_40 : f32 to bf16
-        %w8Byte_30 = arith.shrui %w8Bits_10, %i8 : i32
-        %w8Sign_41 = arith.andi %w8Byte_30, %i128 : i32
-        %w8SignAt_41 = arith.shli %w8Sign_41, %i24 : i32
-        %w8Mag_41 = arith.andi %w8Byte_30, %i127 : i32
-        %w8MagAt_41 = arith.shli %w8Mag_41, %i20 : i32
-        %w8Bits32_41 = arith.ori %w8SignAt_41, %w8MagAt_41 : i32
-        %w8F32_41 = arith.bitcast %w8Bits32_41 : i32 to f32
-        %w8Value_41 = arith.mulf %w8F32_41, %w8Pow : f32
-        %w8IsNan_41 = arith.cmpi eq, %w8MagAt_41, %i133169152 : i32
-        %w8Checked_41 = arith.select %w8IsNan_41, %w8Nan, %w8Value_41 : f32
-        %w8Scaled_41 = arith.mulf %w8Checked_41, %w8Scale_5 : f32
-        %w8Bf16_41 = arith.truncf %w8Scaled_41 : f32 to bf16
-        %w8Byte_31 = arith.shrui %w8Bits_10, %i16 : i32
-        %w8Sign_42 = arith.andi %w8Byte_31, %i128 : i32
-        %w8SignAt_42 = arith.shli %w8Sign_42, %i24 : i32
-        %w8Mag_42 = arith.andi %w8Byte_31, %i127 : i32
-        %w8MagAt_42 = arith.shli %w8Mag_42, %i20 : i32
-        %w8Bits32_42 = arith.ori %w8SignAt_42, %w8MagAt_42 : i32
-        %w8F32_42 = arith.bitcast %w8Bits32_42 : i32 to f32
-        %w8Value_42 = arith.mulf %w8F32_42, %w8Pow : f32
-        %w8IsNan_42 = arith.cmpi eq, %w8MagAt_42, %i133169152 : i32
-        %w8Checked_42 = arith.select %w8IsNan_42, %w8Nan, %w8Value_42 : f32
-        %w8Scaled_42 = arith.mulf %w8Checked_42, %w8Scale_5 : f32
-        %w8Bf16_42 = arith.truncf %w8Scaled_42 : f32 to bf16
-        %w8Byte_32 = arith.shrui %w8Bits_10, %i24 : i32
-        %w8Sign_43 = arith.andi %w8Byte_32, %i128 : i32
-        %w8SignAt_43 = arith.shli %w8Sign_43, %i24 : i32
-        %w8Mag_43 = arith.andi %w8Byte_32, %i127 : i32
-        %w8MagAt_43 = arith.shli %w8Mag_43, %i20 : i32
-        %w8Bits32_43 = arith.ori %w8SignAt_43, %w8MagAt_43 : i32
-        %w8F32_43 = arith.bitcast %w8Bits32_43 : i32 to f32
-        %w8Value_43 = arith.mulf %w8F32_43, %w8Pow : f32
-        %w8IsNan_43 = arith.cmpi eq, %w8MagAt_43, %i133169152 : i32
-        %w8Checked_43 = arith.select %w8IsNan_43, %w8Nan, %w8Value_43 : f32
-        %w8Scaled_43 = arith.mulf %w8Checked_43, %w8Scale_5 : f32
-        %w8Bf16_43 = arith.truncf %w8Scaled_43 : f32 to bf16
-        %w8Bits_11 = vector.extract %w8Pair_5[1] : i32 from vector<2xi32>
-        %w8Sign_44 = arith.andi %w8Bits_11, %i128 : i32
-        %w8SignAt_44 = arith.shli %w8Sign_44, %i24 : i32
-        %w8Mag_44 = arith.andi %w8Bits_11, %i127 : i32
-        %w8MagAt_44 = arith.shli %w8Mag_44, %i20 : i32
-        %w8Bits32_44 = arith.ori %w8SignAt_44, %w8MagAt_44 : i32
-        %w8F32_44 = arith.bitcast %w8Bits32_44 : i32 to f32
-        %w8Value_44 = arith.mulf %w8F32_44, %w8Pow : f32
-        %w8IsNan_44 = arith.cmpi eq, %w8MagAt_44, %i133169152 : i32
-        %w8Checked_44 = arith.select %w8IsNan_44, %w8Nan, %w8Value_44 : f32
-        %w8Scaled_44 = arith.mulf %w8Checked_44, %w8Scale_5 : f32
-        %w8Bf16_44 = arith.truncf %w8Scaled_44 : f32 to bf16
-        %w8Byte_33 = arith.shrui %w8Bits_11, %i8 : i32
-        %w8Sign_45 = arith.andi %w8Byte_33, %i128 : i32
-        %w8SignAt_45 = arith.shli %w8Sign_45, %i24 : i32
-        %w8Mag_45 = arith.andi %w8Byte_33, %i127 : i32
-        %w8MagAt_45 = arith.shli %w8Mag_45, %i20 : i32
-        %w8Bits32_45 = arith.ori %w8SignAt_45, %w8MagAt_45 : i32
-        %w8F32_45 = arith.bitcast %w8Bits32_45 : i32 to f32
-        %w8Value_45 = arith.mulf %w8F32_45, %w8Pow : f32
-        %w8IsNan_45 = arith.cmpi eq, %w8MagAt_45, %i133169152 : i32
-        %w8Checked_45 = arith.select %w8IsNan_45, %w8Nan, %w8Value_45 : f32
-        %w8Scaled_45 = arith.mulf %w8Checked_45, %w8Scale_5 : f32
-        %w8Bf16_45 = arith.truncf %w8Scaled_45 : f32 to bf16
-        %w8Byte_34 = arith.shrui %w8Bits_11, %i16 : i32
-        %w8Sign_46 = arith.andi %w8Byte_34, %i128 : i32
-        %w8SignAt_46 = arith.shli %w8Sign_46, %i24 : i32
-        %w8Mag_46 = arith.andi %w8Byte_34, %i127 : i32
-        %w8MagAt_46 = arith.shli %w8Mag_46, %i20 : i32
-        %w8Bits32_46 = arith.ori %w8SignAt_46, %w8MagAt_46 : i32
-        %w8F32_46 = arith.bitcast %w8Bits32_46 : i32 to f32
-        %w8Value_46 = arith.mulf %w8F32_46, %w8Pow : f32
-        %w8IsNan_46 = arith.cmpi eq, %w8MagAt_46, %i133169152 : i32
-        %w8Checked_46 = arith.select %w8IsNan_46, %w8Nan, %w8Value_46 : f32
-        %w8Scaled_46 = arith.mulf %w8Checked_46, %w8Scale_5 : f32
-        %w8Bf16_46 = arith.truncf %w8Scaled_46 : f32 to bf16
-        %w8Byte_35 = arith.shrui %w8Bits_11, %i24 : i32
-        %w8Sign_47 = arith.andi %w8Byte_35, %i128 : i32
-        %w8SignAt_47 = arith.shli %w8Sign_47, %i24 : i32
-        %w8Mag_47 = arith.andi %w8Byte_35, %i127 : i32
-        %w8MagAt_47 = arith.shli %w8Mag_47, %i20 : i32
-        %w8Bits32_47 = arith.ori %w8SignAt_47, %w8MagAt_47 : i32
-        %w8F32_47 = arith.bitcast %w8Bits32_47 : i32 to f32
-        %w8Value_47 = arith.mulf %w8F32_47, %w8Pow : f32
-        %w8IsNan_47 = arith.cmpi eq, %w8MagAt_47, %i133169152 : i32
-        %w8Checked_47 = arith.select %w8IsNan_47, %w8Nan, %w8Value_47 : f32
-        %w8Scaled_47 = arith.mulf %w8Checked_47, %w8Scale_5 : f32
-        %w8Bf16_47 = arith.truncf %w8Scaled_47 : f32 to bf16
-        %w8Chunk8_5 = vector.from_elements %w8Bf16_40, %w8Bf16_41, %w8Bf16_42, %w8Bf16_43, %w8Bf16_44, %w8Bf16_45, %w8Bf16_46, %w8Bf16_47 : vector<8xbf16>
+        %w8Scale2_5 = vector.broadcast %w8Scale_5 : f32 to vector<2xf32>
+        %w8BytesAt_5 = arith.addi %w8StageAt_1, %w8Byte_1 : index
+        %w8Codes_5 = vector.load %w8Bytes[%w8BytesAt_5] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_20 = vector.shuffle %w8Codes_5, %w8Codes_5 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_20 = nvvm.convert.f8x2.to.f16x2 %w8Pair_20 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_20 = arith.extf %w8F16_20 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_20 = arith.mulf %w8F32_20, %w8Scale2_5 : vector<2xf32>
+        %w8Value_40 = vector.extract %w8Scaled_20[0] : f32 from vector<2xf32>
+        %w8Value_41 = vector.extract %w8Scaled_20[1] : f32 from vector<2xf32>
+        %w8Pair_21 = vector.shuffle %w8Codes_5, %w8Codes_5 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_21 = nvvm.convert.f8x2.to.f16x2 %w8Pair_21 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_21 = arith.extf %w8F16_21 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_21 = arith.mulf %w8F32_21, %w8Scale2_5 : vector<2xf32>
+        %w8Value_42 = vector.extract %w8Scaled_21[0] : f32 from vector<2xf32>
+        %w8Value_43 = vector.extract %w8Scaled_21[1] : f32 from vector<2xf32>
+        %w8Pair_22 = vector.shuffle %w8Codes_5, %w8Codes_5 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_22 = nvvm.convert.f8x2.to.f16x2 %w8Pair_22 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_22 = arith.extf %w8F16_22 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_22 = arith.mulf %w8F32_22, %w8Scale2_5 : vector<2xf32>
+        %w8Value_44 = vector.extract %w8Scaled_22[0] : f32 from vector<2xf32>
+        %w8Value_45 = vector.extract %w8Scaled_22[1] : f32 from vector<2xf32>
+        %w8Pair_23 = vector.shuffle %w8Codes_5, %w8Codes_5 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_23 = nvvm.convert.f8x2.to.f16x2 %w8Pair_23 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_23 = arith.extf %w8F16_23 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_23 = arith.mulf %w8F32_23, %w8Scale2_5 : vector<2xf32>
+        %w8Value_46 = vector.extract %w8Scaled_23[0] : f32 from vector<2xf32>
+        %w8Value_47 = vector.extract %w8Scaled_23[1] : f32 from vector<2xf32>
+        %w8Chunk8_5 = vector.from_elements %w8Value_40, %w8Value_41, %w8Value_42, %w8Value_43, %w8Value_44, %w8Value_45, %w8Value_46, %w8Value_47 : vector<8xf32>
+        %w8Bf16_5 = arith.truncf %w8Chunk8_5 : vector<8xf32> to vector<8xbf16>
         %w8Dst_5 = arith.addi %w8TileAt_1, %w8At_1 : index
-        vector.store %w8Chunk8_5, %w8Tiles[%w8Dst_5] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        vector.store %w8Bf16_5, %w8Tiles[%w8Dst_5] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         %w8SAt_6 = arith.addi %w8SBase_2, %w8Kb_1 : index
         %w8Scale_6 = memref.load %sbu[%w8SAt_6] : memref<?xf32>
-        %w8WordAt_6 = arith.addi %w8StageWords_1, %w8Word_2 : index
-        %w8Pair_6 = vector.load %w8Words[%w8WordAt_6] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-        %w8Bits_12 = vector.extract %w8Pair_6[0] : i32 from vector<2xi32>
-        %w8Sign_48 = arith.andi %w8Bits_12, %i128 : i32
-        %w8SignAt_48 = arith.shli %w8Sign_48, %i24 : i32
-        %w8Mag_48 = arith.andi %w8Bits_12, %i127 : i32
-        %w8MagAt_48 = arith.shli %w8Mag_48, %i20 : i32
-        %w8Bits32_48 = arith.ori %w8SignAt_48, %w8MagAt_48 : i32
-        %w8F32_48 = arith.bitcast %w8Bits32_48 : i32 to f32
-        %w8Value_48 = arith.mulf %w8F32_48, %w8Pow : f32
-        %w8IsNan_48 = arith.cmpi eq, %w8MagAt_48, %i133169152 : i32
-        %w8Checked_48 = arith.select %w8IsNan_48, %w8Nan, %w8Value_48 : f32
-        %w8Scaled_48 = arith.mulf %w8Checked_48, %w8Scale_6 : f32
-        %w8Bf16_48 = arith.truncf %w8Scaled_48 : f32 to bf16
-        %w8Byte_36 = arith.shrui %w8Bits_12, %i8 : i32
-        %w8Sign_49 = arith.andi %w8Byte_36, %i128 : i32
-        %w8SignAt_49 = arith.shli %w8Sign_49, %i24 : i32
-        %w8Mag_49 = arith.andi %w8Byte_36, %i127 : i32
-        %w8MagAt_49 = arith.shli %w8Mag_49, %i20 : i32
-        %w8Bits32_49 = arith.ori %w8SignAt_49, %w8MagAt_49 : i32
-        %w8F32_49 = arith.bitcast %w8Bits32_49 : i32 to f32
-        %w8Value_49 = arith.mulf %w8F32_49, %w8Pow : f32
-        %w8IsNan_49 = arith.cmpi eq, %w8MagAt_49, %i133169152 : i32
-        %w8Checked_49 = arith.select %w8IsNan_49, %w8Nan, %w8Value_49 : f32
-        %w8Scaled_49 = arith.mulf %w8Checked_49, %w8Scale_6 : f32
-        %w8Bf16_49 = arith.truncf %w8Scaled_49 : f32 to bf16
-        %w8Byte_37 = arith.shrui %w8Bits_12, %i16 : i32
-        %w8Sign_50 = arith.andi %w8Byte_37, %i128 : i32
-        %w8SignAt_50 = arith.shli %w8Sign_50, %i24 : i32
-        %w8Mag_50 = arith.andi %w8Byte_37, %i127 : i32
-        %w8MagAt_50 = arith.shli %w8Mag_50, %i20 : i32
-        %w8Bits32_50 = arith.ori %w8SignAt_50, %w8MagAt_50 : i32
-        %w8F32_50 = arith.bitcast %w8Bits32_50 : i32 to f32
-        %w8Value_50 = arith.mulf %w8F32_50, %w8Pow : f32
-        %w8IsNan_50 = arith.cmpi eq, %w8MagAt_50, %i133169152 : i32
-        %w8Checked_50 = arith.select %w8IsNan_50, %w8Nan, %w8Value_50 : f32
-        %w8Scaled_50 = arith.mulf %w8Checked_50, %w8Scale_6 : f32
-        %w8Bf16_50 = arith.truncf %w8Scaled_50 : f32 to bf16
-        %w8Byte_38 = arith.shrui %w8Bits_12, %i24 : i32
-        %w8Sign_51 = arith.andi %w8Byte_38, %i128 : i32
-        %w8SignAt_51 = arith.shli %w8Sign_51, %i24 : i32
-        %w8Mag_51 = arith.andi %w8Byte_38, %i127 : i32
-        %w8MagAt_51 = arith.shli %w8Mag_51, %i20 : i32
-        %w8Bits32_51 = arith.ori %w8SignAt_51, %w8MagAt_51 : i32
-        %w8F32_51 = arith.bitcast %w8Bits32_51 : i32 to f32
-        %w8Value_51 = arith.mulf %w8F32_51, %w8Pow : f32
-        %w8IsNan_51 = arith.cmpi eq, %w8MagAt_51, %i133169152 : i32
-        %w8Checked_51 = arith.select %w8IsNan_51, %w8Nan, %w8Value_51 : f32
-        %w8Scaled_51 = arith.mulf %w8Checked_51, %w8Scale_6 : f32
-        %w8Bf16_51 = arith.truncf %w8Scaled_51 : f32 to bf16
-        %w8Bits_13 = vector.extract %w8Pair_6[1] : i32 from vector<2xi32>
-        %w8Sign_52 = arith.andi %w8Bits_13, %i128 : i32
-        %w8SignAt_52 = arith.shli %w8Sign_52, %i24 : i32
-        %w8Mag_52 = arith.andi %w8Bits_13, %i127 : i32
-        %w8MagAt_52 = arith.shli %w8Mag_52, %i20 : i32
-        %w8Bits32_52 = arith.ori %w8SignAt_52, %w8MagAt_52 : i32
-        %w8F32_52 = arith.bitcast %w8Bits32_52 : i32 to f32
-        %w8Value_52 = arith.mulf %w8F32_52, %w8Pow : f32
-        %w8IsNan_52 = arith.cmpi eq, %w8MagAt_52, %i133169152 : i32
-        %w8Checked_52 = arith.select %w8IsNan_52, %w8Nan, %w8Value_52 : f32
-        %w8Scaled_52 = arith.mulf %w8Checked_52, %w8Scale_6 : f32
-        %w8Bf16_52 = arith.truncf %w8Scaled_52 : f32 to bf16
-        %w8Byte_39 = arith.shrui %w8Bits_13, %i8 : i32
-        %w8Sign_53 = arith.andi %w8Byte_39, %i128 : i32
-        %w8SignAt_53 = arith.shli %w8Sign_53, %i24 : i32
-        %w8Mag_53 = arith.andi %w8Byte_39, %i127 : i32
-        %w8MagAt_53 = arith.shli %w8Mag_53, %i20 : i32
-        %w8Bits32_53 = arith.ori %w8SignAt_53, %w8MagAt_53 : i32
-        %w8F32_53 = arith.bitcast %w8Bits32_53 : i32 to f32
-        %w8Value_53 = arith.mulf %w8F32_53, %w8Pow : f32
-        %w8IsNan_53 = arith.cmpi eq, %w8MagAt_53, %i133169152 : i32
-        %w8Checked_53 = arith.select %w8IsNan_53, %w8Nan, %w8Value_53 : f32
-        %w8Scaled_53 = arith.mulf %w8Checked_53, %w8Scale_6 : f32
-        %w8Bf16_53 = arith.truncf %w8Scaled_53 : f32 to bf16
-        %w8Byte_40 = arith.shrui %w8Bits_13, %i16 : i32
-        %w8Sign_54 = arith.andi %w8Byte_40, %i128 : i32
-        %w8SignAt_54 = arith.shli %w8Sign_54, %i24 : i32
-        %w8Mag_54 = arith.andi %w8Byte_40, %i127 : i32
-        %w8MagAt_54 = arith.shli %w8Mag_54, %i20 : i32
-        %w8Bits32_54 = arith.ori %w8SignAt_54, %w8MagAt_54 : i32
-        %w8F32_54 = arith.bitcast %w8Bits32_54 : i32 to f32
-        %w8Value_54 = arith.mulf %w8F32_54, %w8Pow : f32
-        %w8IsNan_54 = arith.cmpi eq, %w8MagAt_54, %i133169152 : i32
-        %w8Checked_54 = arith.select %w8IsNan_54, %w8Nan, %w8Value_54 : f32
-        %w8Scaled_54 = arith.mulf %w8Checked_54, %w8Scale_6 : f32
-        %w8Bf16_54 = arith.truncf %w8Scaled_54 : f32 to bf16
-        %w8Byte_41 = arith.shrui %w8Bits_13, %i24 : i32
-        %w8Sign_55 = arith.andi %w8Byte_41, %i128 : i32
-        %w8SignAt_55 = arith.shli %w8Sign_55, %i24 : i32
-        %w8Mag_55 = arith.andi %w8Byte_41, %i127 : i32
-        %w8MagAt_55 = arith.shli %w8Mag_55, %i20 : i32
-        %w8Bits32_55 = arith.ori %w8SignAt_55, %w8MagAt_55 : i32
-        %w8F32_55 = arith.bitcast %w8Bits32_55 : i32 to f32
-        %w8Value_55 = arith.mulf %w8F32_55, %w8Pow : f32
-        %w8IsNan_55 = arith.cmpi eq, %w8MagAt_55, %i133169152 : i32
-        %w8Checked_55 = arith.select %w8IsNan_55, %w8Nan, %w8Value_55 : f32
-        %w8Scaled_55 = arith.mulf %w8Checked_55, %w8Scale_6 : f32
-        %w8Bf16_55 = arith.truncf %w8Scaled_55 : f32 to bf16
-        %w8Chunk8_6 = vector.from_elements %w8Bf16_48, %w8Bf16_49, %w8Bf16_50, %w8Bf16_51, %w8Bf16_52, %w8Bf16_53, %w8Bf16_54, %w8Bf16_55 : vector<8xbf16>
+        %w8Scale2_6 = vector.broadcast %w8Scale_6 : f32 to vector<2xf32>
+        %w8BytesAt_6 = arith.addi %w8StageAt_1, %w8Byte_2 : index
+        %w8Codes_6 = vector.load %w8Bytes[%w8BytesAt_6] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_24 = vector.shuffle %w8Codes_6, %w8Codes_6 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_24 = nvvm.convert.f8x2.to.f16x2 %w8Pair_24 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_24 = arith.extf %w8F16_24 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_24 = arith.mulf %w8F32_24, %w8Scale2_6 : vector<2xf32>
+        %w8Value_48 = vector.extract %w8Scaled_24[0] : f32 from vector<2xf32>
+        %w8Value_49 = vector.extract %w8Scaled_24[1] : f32 from vector<2xf32>
+        %w8Pair_25 = vector.shuffle %w8Codes_6, %w8Codes_6 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_25 = nvvm.convert.f8x2.to.f16x2 %w8Pair_25 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_25 = arith.extf %w8F16_25 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_25 = arith.mulf %w8F32_25, %w8Scale2_6 : vector<2xf32>
+        %w8Value_50 = vector.extract %w8Scaled_25[0] : f32 from vector<2xf32>
+        %w8Value_51 = vector.extract %w8Scaled_25[1] : f32 from vector<2xf32>
+        %w8Pair_26 = vector.shuffle %w8Codes_6, %w8Codes_6 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_26 = nvvm.convert.f8x2.to.f16x2 %w8Pair_26 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_26 = arith.extf %w8F16_26 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_26 = arith.mulf %w8F32_26, %w8Scale2_6 : vector<2xf32>
+        %w8Value_52 = vector.extract %w8Scaled_26[0] : f32 from vector<2xf32>
+        %w8Value_53 = vector.extract %w8Scaled_26[1] : f32 from vector<2xf32>
+        %w8Pair_27 = vector.shuffle %w8Codes_6, %w8Codes_6 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_27 = nvvm.convert.f8x2.to.f16x2 %w8Pair_27 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_27 = arith.extf %w8F16_27 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_27 = arith.mulf %w8F32_27, %w8Scale2_6 : vector<2xf32>
+        %w8Value_54 = vector.extract %w8Scaled_27[0] : f32 from vector<2xf32>
+        %w8Value_55 = vector.extract %w8Scaled_27[1] : f32 from vector<2xf32>
+        %w8Chunk8_6 = vector.from_elements %w8Value_48, %w8Value_49, %w8Value_50, %w8Value_51, %w8Value_52, %w8Value_53, %w8Value_54, %w8Value_55 : vector<8xf32>
+        %w8Bf16_6 = arith.truncf %w8Chunk8_6 : vector<8xf32> to vector<8xbf16>
         %w8Dst_6 = arith.addi %w8TileAt_1, %w8At_2 : index
-        vector.store %w8Chunk8_6, %w8Tiles[%w8Dst_6] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        vector.store %w8Bf16_6, %w8Tiles[%w8Dst_6] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         %w8SAt_7 = arith.addi %w8SBase_3, %w8Kb_1 : index
         %w8Scale_7 = memref.load %sbu[%w8SAt_7] : memref<?xf32>
-        %w8WordAt_7 = arith.addi %w8StageWords_1, %w8Word_3 : index
-        %w8Pair_7 = vector.load %w8Words[%w8WordAt_7] : memref<24576xi32, #gpu.address_space<workgroup>>, vector<2xi32>
-        %w8Bits_14 = vector.extract %w8Pair_7[0] : i32 from vector<2xi32>
-        %w8Sign_56 = arith.andi %w8Bits_14, %i128 : i32
-        %w8SignAt_56 = arith.shli %w8Sign_56, %i24 : i32
-        %w8Mag_56 = arith.andi %w8Bits_14, %i127 : i32
-        %w8MagAt_56 = arith.shli %w8Mag_56, %i20 : i32
-        %w8Bits32_56 = arith.ori %w8SignAt_56, %w8MagAt_56 : i32
-        %w8F32_56 = arith.bitcast %w8Bits32_56 : i32 to f32
-        %w8Value_56 = arith.mulf %w8F32_56, %w8Pow : f32
-        %w8IsNan_56 = arith.cmpi eq, %w8MagAt_56, %i133169152 : i32
-        %w8Checked_56 = arith.select %w8IsNan_56, %w8Nan, %w8Value_56 : f32
-        %w8Scaled_56 = arith.mulf %w8Checked_56, %w8Scale_7 : f32
-        %w8Bf16_56 = arith.truncf %w8Scaled_56 : f32 to bf16
-        %w8Byte_42 = arith.shrui %w8Bits_14, %i8 : i32
-        %w8Sign_57 = arith.andi %w8Byte_42, %i128 : i32
-        %w8SignAt_57 = arith.shli %w8Sign_57, %i24 : i32
-        %w8Mag_57 = arith.andi %w8Byte_42, %i127 : i32
-        %w8MagAt_57 = arith.shli %w8Mag_57, %i20 : i32
-        %w8Bits32_57 = arith.ori %w8SignAt_57, %w8MagAt_57 : i32
-        %w8F32_57 = arith.bitcast %w8Bits32_57 : i32 to f32
-        %w8Value_57 = arith.mulf %w8F32_57, %w8Pow : f32
-        %w8IsNan_57 = arith.cmpi eq, %w8MagAt_57, %i133169152 : i32
-        %w8Checked_57 = arith.select %w8IsNan_57, %w8Nan, %w8Value_57 : f32
-        %w8Scaled_57 = arith.mulf %w8Checked_57, %w8Scale_7 : f32
-        %w8Bf16_57 = arith.truncf %w8Scaled_57 : f32 to bf16
-        %w8Byte_43 = arith.shrui %w8Bits_14, %i16 : i32
-        %w8Sign_58 = arith.andi %w8Byte_43, %i128 : i32
-        %w8SignAt_58 = arith.shli %w8Sign_58, %i24 : i32
-        %w8Mag_58 = arith.andi %w8Byte_43, %i127 : i32
-        %w8MagAt_58 = arith.shli %w8Mag_58, %i20 : i32
-        %w8Bits32_58 = arith.ori %w8SignAt_58, %w8MagAt_58 : i32
-        %w8F32_58 = arith.bitcast %w8Bits32_58 : i32 to f32
-        %w8Value_58 = arith.mulf %w8F32_58, %w8Pow : f32
-        %w8IsNan_58 = arith.cmpi eq, %w8MagAt_58, %i133169152 : i32
-        %w8Checked_58 = arith.select %w8IsNan_58, %w8Nan, %w8Value_58 : f32
-        %w8Scaled_58 = arith.mulf %w8Checked_58, %w8Scale_7 : f32
-        %w8Bf16_58 = arith.truncf %w8Scaled_58 : f32 to bf16
-        %w8Byte_44 = arith.shrui %w8Bits_14, %i24 : i32
-        %w8Sign_59 = arith.andi %w8Byte_44, %i128 : i32
-        %w8SignAt_59 = arith.shli %w8Sign_59, %i24 : i32
-        %w8Mag_59 = arith.andi %w8Byte_44, %i127 : i32
-        %w8MagAt_59 = arith.shli %w8Mag_59, %i20 : i32
-        %w8Bits32_59 = arith.ori %w8SignAt_59, %w8MagAt_59 : i32
-        %w8F32_59 = arith.bitcast %w8Bits32_59 : i32 to f32
-        %w8Value_59 = arith.mulf %w8F32_59, %w8Pow : f32
-        %w8IsNan_59 = arith.cmpi eq, %w8MagAt_59, %i133169152 : i32
-        %w8Checked_59 = arith.select %w8IsNan_59, %w8Nan, %w8Value_59 : f32
-        %w8Scaled_59 = arith.mulf %w8Checked_59, %w8Scale_7 : f32
-        %w8Bf16_59 = arith.truncf %w8Scaled_59 : f32 to bf16
-        %w8Bits_15 = vector.extract %w8Pair_7[1] : i32 from vector<2xi32>
-        %w8Sign_60 = arith.andi %w8Bits_15, %i128 : i32
-        %w8SignAt_60 = arith.shli %w8Sign_60, %i24 : i32
-        %w8Mag_60 = arith.andi %w8Bits_15, %i127 : i32
-        %w8MagAt_60 = arith.shli %w8Mag_60, %i20 : i32
-        %w8Bits32_60 = arith.ori %w8SignAt_60, %w8MagAt_60 : i32
-        %w8F32_60 = arith.bitcast %w8Bits32_60 : i32 to f32
-        %w8Value_60 = arith.mulf %w8F32_60, %w8Pow : f32
-        %w8IsNan_60 = arith.cmpi eq, %w8MagAt_60, %i133169152 : i32
-        %w8Checked_60 = arith.select %w8IsNan_60, %w8Nan, %w8Value_60 : f32
-        %w8Scaled_60 = arith.mulf %w8Checked_60, %w8Scale_7 : f32
-        %w8Bf16_60 = arith.truncf %w8Scaled_60 : f32 to bf16
-        %w8Byte_45 = arith.shrui %w8Bits_15, %i8 : i32
-        %w8Sign_61 = arith.andi %w8Byte_45, %i128 : i32
-        %w8SignAt_61 = arith.shli %w8Sign_61, %i24 : i32
-        %w8Mag_61 = arith.andi %w8Byte_45, %i127 : i32
-        %w8MagAt_61 = arith.shli %w8Mag_61, %i20 : i32
-        %w8Bits32_61 = arith.ori %w8SignAt_61, %w8MagAt_61 : i32
-        %w8F32_61 = arith.bitcast %w8Bits32_61 : i32 to f32
-        %w8Value_61 = arith.mulf %w8F32_61, %w8Pow : f32
-        %w8IsNan_61 = arith.cmpi eq, %w8MagAt_61, %i133169152 : i32
-        %w8Checked_61 = arith.select %w8IsNan_61, %w8Nan, %w8Value_61 : f32
-        %w8Scaled_61 = arith.mulf %w8Checked_61, %w8Scale_7 : f32
-        %w8Bf16_61 = arith.truncf %w8Scaled_61 : f32 to bf16
-        %w8Byte_46 = arith.shrui %w8Bits_15, %i16 : i32
-        %w8Sign_62 = arith.andi %w8Byte_46, %i128 : i32
-        %w8SignAt_62 = arith.shli %w8Sign_62, %i24 : i32
-        %w8Mag_62 = arith.andi %w8Byte_46, %i127 : i32
-        %w8MagAt_62 = arith.shli %w8Mag_62, %i20 : i32
-        %w8Bits32_62 = arith.ori %w8SignAt_62, %w8MagAt_62 : i32
-        %w8F32_62 = arith.bitcast %w8Bits32_62 : i32 to f32
-        %w8Value_62 = arith.mulf %w8F32_62, %w8Pow : f32
-        %w8IsNan_62 = arith.cmpi eq, %w8MagAt_62, %i133169152 : i32
-        %w8Checked_62 = arith.select %w8IsNan_62, %w8Nan, %w8Value_62 : f32
-        %w8Scaled_62 = arith.mulf %w8Checked_62, %w8Scale_7 : f32
-        %w8Bf16_62 = arith.truncf %w8Scaled_62 : f32 to bf16
-        %w8Byte_47 = arith.shrui %w8Bits_15, %i24 : i32
-        %w8Sign_63 = arith.andi %w8Byte_47, %i128 : i32
-        %w8SignAt_63 = arith.shli %w8Sign_63, %i24 : i32
-        %w8Mag_63 = arith.andi %w8Byte_47, %i127 : i32
-        %w8MagAt_63 = arith.shli %w8Mag_63, %i20 : i32
-        %w8Bits32_63 = arith.ori %w8SignAt_63, %w8MagAt_63 : i32
-        %w8F32_63 = arith.bitcast %w8Bits32_63 : i32 to f32
-        %w8Value_63 = arith.mulf %w8F32_63, %w8Pow : f32
-        %w8IsNan_63 = arith.cmpi eq, %w8MagAt_63, %i133169152 : i32
-        %w8Checked_63 = arith.select %w8IsNan_63, %w8Nan, %w8Value_63 : f32
-        %w8Scaled_63 = arith.mulf %w8Checked_63, %w8Scale_7 : f32
-        %w8Bf16_63 = arith.truncf %w8Scaled_63 : f32 to bf16
-        %w8Chunk8_7 = vector.from_elements %w8Bf16_56, %w8Bf16_57, %w8Bf16_58, %w8Bf16_59, %w8Bf16_60, %w8Bf16_61, %w8Bf16_62, %w8Bf16_63 : vector<8xbf16>
+        %w8Scale2_7 = vector.broadcast %w8Scale_7 : f32 to vector<2xf32>
+        %w8BytesAt_7 = arith.addi %w8StageAt_1, %w8Byte_3 : index
+        %w8Codes_7 = vector.load %w8Bytes[%w8BytesAt_7] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_28 = vector.shuffle %w8Codes_7, %w8Codes_7 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_28 = nvvm.convert.f8x2.to.f16x2 %w8Pair_28 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_28 = arith.extf %w8F16_28 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_28 = arith.mulf %w8F32_28, %w8Scale2_7 : vector<2xf32>
+        %w8Value_56 = vector.extract %w8Scaled_28[0] : f32 from vector<2xf32>
+        %w8Value_57 = vector.extract %w8Scaled_28[1] : f32 from vector<2xf32>
+        %w8Pair_29 = vector.shuffle %w8Codes_7, %w8Codes_7 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_29 = nvvm.convert.f8x2.to.f16x2 %w8Pair_29 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_29 = arith.extf %w8F16_29 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_29 = arith.mulf %w8F32_29, %w8Scale2_7 : vector<2xf32>
+        %w8Value_58 = vector.extract %w8Scaled_29[0] : f32 from vector<2xf32>
+        %w8Value_59 = vector.extract %w8Scaled_29[1] : f32 from vector<2xf32>
+        %w8Pair_30 = vector.shuffle %w8Codes_7, %w8Codes_7 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_30 = nvvm.convert.f8x2.to.f16x2 %w8Pair_30 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_30 = arith.extf %w8F16_30 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_30 = arith.mulf %w8F32_30, %w8Scale2_7 : vector<2xf32>
+        %w8Value_60 = vector.extract %w8Scaled_30[0] : f32 from vector<2xf32>
+        %w8Value_61 = vector.extract %w8Scaled_30[1] : f32 from vector<2xf32>
+        %w8Pair_31 = vector.shuffle %w8Codes_7, %w8Codes_7 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_31 = nvvm.convert.f8x2.to.f16x2 %w8Pair_31 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_31 = arith.extf %w8F16_31 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_31 = arith.mulf %w8F32_31, %w8Scale2_7 : vector<2xf32>
+        %w8Value_62 = vector.extract %w8Scaled_31[0] : f32 from vector<2xf32>
+        %w8Value_63 = vector.extract %w8Scaled_31[1] : f32 from vector<2xf32>
+        %w8Chunk8_7 = vector.from_elements %w8Value_56, %w8Value_57, %w8Value_58, %w8Value_59, %w8Value_60, %w8Value_61, %w8Value_62, %w8Value_63 : vector<8xf32>
+        %w8Bf16_7 = arith.truncf %w8Chunk8_7 : vector<8xf32> to vector<8xbf16>
         %w8Dst_7 = arith.addi %w8TileAt_1, %w8At_3 : index
-        vector.store %w8Chunk8_7, %w8Tiles[%w8Dst_7] : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        vector.store %w8Bf16_7, %w8Tiles[%w8Dst_7] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
         // The tile, visible to wgmma (the async proxy), in every thread.
         nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
         gpu.barrier
@@ -5609,20 +4578,25 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %tileDesc_1 = arith.muli %tileI64_1, %l1024 : i64
         %bStage0_1 = arith.addi %kDesc, %tileDesc_1 : i64
         %bStage_1 = arith.addi %bStage0_1, %l6144 : i64
-        nvvm.wgmma.fence.aligned
-        %aDescK_4 = arith.addi %aStage_1, %l0 : i64
-        %bDescK_4 = arith.addi %bStage_1, %l0 : i64
-        %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_5 = arith.addi %aStage_1, %l2 : i64
-        %bDescK_5 = arith.addi %bStage_1, %l2 : i64
-        %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_6 = arith.addi %aStage_1, %l4 : i64
-        %bDescK_6 = arith.addi %bStage_1, %l4 : i64
-        %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_7 = arith.addi %aStage_1, %l6 : i64
-        %bDescK_7 = arith.addi %bStage_1, %l6 : i64
-        %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        nvvm.wgmma.commit.group.sync.aligned
+        %wgAcc_1 = scf.if %busy -> (!acc128) {
+          nvvm.wgmma.fence.aligned
+          %aDescK_4 = arith.addi %aStage_1, %l0 : i64
+          %bDescK_4 = arith.addi %bStage_1, %l0 : i64
+          %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_5 = arith.addi %aStage_1, %l2 : i64
+          %bDescK_5 = arith.addi %bStage_1, %l2 : i64
+          %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_6 = arith.addi %aStage_1, %l4 : i64
+          %bDescK_6 = arith.addi %bStage_1, %l4 : i64
+          %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_7 = arith.addi %aStage_1, %l6 : i64
+          %bDescK_7 = arith.addi %bStage_1, %l6 : i64
+          %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          nvvm.wgmma.commit.group.sync.aligned
+          scf.yield %wg_8 : !acc128
+        } else {
+          scf.yield %run : !acc128
+        }
         nvvm.wgmma.wait.group.sync.aligned 1
         // Every warp is done with step kt - 1: refill its stage.
         gpu.barrier
@@ -5633,27 +4607,31 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %go_4 = arith.andi %leader, %inK_4 : i1
         scf.if %go_4 {
           %stageOff_4 = arith.muli %prevStage, %c24576 : index
-          %k0_4 = arith.muli %next, %c64 : index
-          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %c24576 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
           %m64_4 = arith.addi %m0, %c64 : index
+          %full_4 = arith.cmpi ult, %m64_4, %rowEnd : index
+          %stageTx_4 = arith.select %full_4, %c24576, %c16384 : index
+          %k0_4 = arith.muli %next, %c64 : index
+          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %stageTx_4 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
           %boxAt_8 = arith.addi %stageOff_4, %c0 : index
           %halfOff_8 = arith.addi %pad, %boxAt_8 : index
           %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
           nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
-          %halfOff_9 = arith.addi %pad, %boxAt_9 : index
-          %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %w8At_12 = arith.addi %stageOff_4, %c16384 : index
-          %bytesOff_8 = arith.addi %pad, %w8At_12 : index
-          %bytes_8 = memref.view %dyn[%bytesOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapB[%k0_4, %nB], %bar[%prevStage] to %bytes_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
-          %w8At_13 = arith.addi %stageOff_4, %c20480 : index
-          %bytesOff_9 = arith.addi %pad, %w8At_13 : index
-          %bytes_9 = memref.view %dyn[%bytesOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapU[%k0_4, %nB], %bar[%prevStage] to %bytes_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+          scf.if %full_4 {
+            %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
+            %halfOff_9 = arith.addi %pad, %boxAt_9 : index
+            %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+            nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          }
+          %bBoxAt_8 = arith.addi %stageOff_4, %c16384 : index
+          %bBoxOff_8 = arith.addi %pad, %bBoxAt_8 : index
+          %bBox_8 = memref.view %dyn[%bBoxOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %nB], %bar[%prevStage] to %bBox_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+          %bBoxAt_9 = arith.addi %stageOff_4, %c20480 : index
+          %bBoxOff_9 = arith.addi %pad, %bBoxAt_9 : index
+          %bBox_9 = memref.view %dyn[%bBoxOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapU[%k0_4, %nB], %bar[%prevStage] to %bBox_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
         }
-        scf.yield %wg_8 : !acc128
+        scf.yield %wgAcc_1 : !acc128
       }
       nvvm.wgmma.wait.group.sync.aligned 0
       %sum = llvm.extractvalue %acc[0] : !acc128
@@ -6940,9 +5918,9 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %go = arith.andi %leader, %inK : i1
       scf.if %go {
         %stageOff = arith.muli %c0, %c32768 : index
+        %m64 = arith.addi %m0, %c64 : index
         %k0 = arith.muli %c0, %c64 : index
         nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
-        %m64 = arith.addi %m0, %c64 : index
         %boxAt = arith.addi %stageOff, %c0 : index
         %halfOff = arith.addi %pad, %boxAt : index
         %half = memref.view %dyn[%halfOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -6951,86 +5929,86 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %halfOff_1 = arith.addi %pad, %boxAt_1 : index
         %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_2 = arith.addi %stageOff, %c16384 : index
-        %halfOff_2 = arith.addi %pad, %boxAt_2 : index
-        %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0, %nOut], %bar[%c0] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_3 = arith.addi %stageOff, %c24576 : index
-        %halfOff_3 = arith.addi %pad, %boxAt_3 : index
-        %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapU[%k0, %nOut], %bar[%c0] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt = arith.addi %stageOff, %c16384 : index
+        %bBoxOff = arith.addi %pad, %bBoxAt : index
+        %bBox = memref.view %dyn[%bBoxOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %nOut], %bar[%c0] to %bBox : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_1 = arith.addi %stageOff, %c24576 : index
+        %bBoxOff_1 = arith.addi %pad, %bBoxAt_1 : index
+        %bBox_1 = memref.view %dyn[%bBoxOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0, %nOut], %bar[%c0] to %bBox_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
       }
       %inK_1 = arith.cmpi ult, %c1, %kTiles : index
       %go_1 = arith.andi %leader, %inK_1 : i1
       scf.if %go_1 {
         %stageOff_1 = arith.muli %c1, %c32768 : index
+        %m64_1 = arith.addi %m0, %c64 : index
         %k0_1 = arith.muli %c1, %c64 : index
         nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
-        %m64_1 = arith.addi %m0, %c64 : index
-        %boxAt_4 = arith.addi %stageOff_1, %c0 : index
-        %halfOff_4 = arith.addi %pad, %boxAt_4 : index
-        %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_5 = arith.addi %stageOff_1, %c8192 : index
-        %halfOff_5 = arith.addi %pad, %boxAt_5 : index
-        %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_6 = arith.addi %stageOff_1, %c16384 : index
-        %halfOff_6 = arith.addi %pad, %boxAt_6 : index
-        %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_1, %nOut], %bar[%c1] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_7 = arith.addi %stageOff_1, %c24576 : index
-        %halfOff_7 = arith.addi %pad, %boxAt_7 : index
-        %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapU[%k0_1, %nOut], %bar[%c1] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_2 = arith.addi %stageOff_1, %c0 : index
+        %halfOff_2 = arith.addi %pad, %boxAt_2 : index
+        %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
+        %halfOff_3 = arith.addi %pad, %boxAt_3 : index
+        %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_2 = arith.addi %stageOff_1, %c16384 : index
+        %bBoxOff_2 = arith.addi %pad, %bBoxAt_2 : index
+        %bBox_2 = memref.view %dyn[%bBoxOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %nOut], %bar[%c1] to %bBox_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_3 = arith.addi %stageOff_1, %c24576 : index
+        %bBoxOff_3 = arith.addi %pad, %bBoxAt_3 : index
+        %bBox_3 = memref.view %dyn[%bBoxOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_1, %nOut], %bar[%c1] to %bBox_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
       }
       %inK_2 = arith.cmpi ult, %c2, %kTiles : index
       %go_2 = arith.andi %leader, %inK_2 : i1
       scf.if %go_2 {
         %stageOff_2 = arith.muli %c2, %c32768 : index
+        %m64_2 = arith.addi %m0, %c64 : index
         %k0_2 = arith.muli %c2, %c64 : index
         nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
-        %m64_2 = arith.addi %m0, %c64 : index
-        %boxAt_8 = arith.addi %stageOff_2, %c0 : index
-        %halfOff_8 = arith.addi %pad, %boxAt_8 : index
-        %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_9 = arith.addi %stageOff_2, %c8192 : index
-        %halfOff_9 = arith.addi %pad, %boxAt_9 : index
-        %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_10 = arith.addi %stageOff_2, %c16384 : index
-        %halfOff_10 = arith.addi %pad, %boxAt_10 : index
-        %half_10 = memref.view %dyn[%halfOff_10][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_2, %nOut], %bar[%c2] to %half_10 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_11 = arith.addi %stageOff_2, %c24576 : index
-        %halfOff_11 = arith.addi %pad, %boxAt_11 : index
-        %half_11 = memref.view %dyn[%halfOff_11][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapU[%k0_2, %nOut], %bar[%c2] to %half_11 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_4 = arith.addi %stageOff_2, %c0 : index
+        %halfOff_4 = arith.addi %pad, %boxAt_4 : index
+        %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
+        %halfOff_5 = arith.addi %pad, %boxAt_5 : index
+        %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_4 = arith.addi %stageOff_2, %c16384 : index
+        %bBoxOff_4 = arith.addi %pad, %bBoxAt_4 : index
+        %bBox_4 = memref.view %dyn[%bBoxOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %nOut], %bar[%c2] to %bBox_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_5 = arith.addi %stageOff_2, %c24576 : index
+        %bBoxOff_5 = arith.addi %pad, %bBoxAt_5 : index
+        %bBox_5 = memref.view %dyn[%bBoxOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_2, %nOut], %bar[%c2] to %bBox_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
       }
       %inK_3 = arith.cmpi ult, %c3, %kTiles : index
       %go_3 = arith.andi %leader, %inK_3 : i1
       scf.if %go_3 {
         %stageOff_3 = arith.muli %c3, %c32768 : index
+        %m64_3 = arith.addi %m0, %c64 : index
         %k0_3 = arith.muli %c3, %c64 : index
         nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
-        %m64_3 = arith.addi %m0, %c64 : index
-        %boxAt_12 = arith.addi %stageOff_3, %c0 : index
-        %halfOff_12 = arith.addi %pad, %boxAt_12 : index
-        %half_12 = memref.view %dyn[%halfOff_12][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_12 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_13 = arith.addi %stageOff_3, %c8192 : index
-        %halfOff_13 = arith.addi %pad, %boxAt_13 : index
-        %half_13 = memref.view %dyn[%halfOff_13][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_13 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_14 = arith.addi %stageOff_3, %c16384 : index
-        %halfOff_14 = arith.addi %pad, %boxAt_14 : index
-        %half_14 = memref.view %dyn[%halfOff_14][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapB[%k0_3, %nOut], %bar[%c3] to %half_14 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_15 = arith.addi %stageOff_3, %c24576 : index
-        %halfOff_15 = arith.addi %pad, %boxAt_15 : index
-        %half_15 = memref.view %dyn[%halfOff_15][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapU[%k0_3, %nOut], %bar[%c3] to %half_15 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_6 = arith.addi %stageOff_3, %c0 : index
+        %halfOff_6 = arith.addi %pad, %boxAt_6 : index
+        %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
+        %halfOff_7 = arith.addi %pad, %boxAt_7 : index
+        %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_6 = arith.addi %stageOff_3, %c16384 : index
+        %bBoxOff_6 = arith.addi %pad, %bBoxAt_6 : index
+        %bBox_6 = memref.view %dyn[%bBoxOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %nOut], %bar[%c3] to %bBox_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        %bBoxAt_7 = arith.addi %stageOff_3, %c24576 : index
+        %bBoxOff_7 = arith.addi %pad, %bBoxAt_7 : index
+        %bBox_7 = memref.view %dyn[%bBoxOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_3, %nOut], %bar[%c3] to %bBox_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
       }
       %w64 = arith.muli %wg, %c64 : index
       %w16 = arith.muli %warp, %c16 : index
@@ -7101,25 +6079,25 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %go_4 = arith.andi %leader, %inK_4 : i1
         scf.if %go_4 {
           %stageOff_4 = arith.muli %prevStage, %c32768 : index
+          %m64_4 = arith.addi %m0, %c64 : index
           %k0_4 = arith.muli %next, %c64 : index
           nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
-          %m64_4 = arith.addi %m0, %c64 : index
-          %boxAt_16 = arith.addi %stageOff_4, %c0 : index
-          %halfOff_16 = arith.addi %pad, %boxAt_16 : index
-          %half_16 = memref.view %dyn[%halfOff_16][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_16 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %boxAt_17 = arith.addi %stageOff_4, %c8192 : index
-          %halfOff_17 = arith.addi %pad, %boxAt_17 : index
-          %half_17 = memref.view %dyn[%halfOff_17][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_17 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %boxAt_18 = arith.addi %stageOff_4, %c16384 : index
-          %halfOff_18 = arith.addi %pad, %boxAt_18 : index
-          %half_18 = memref.view %dyn[%halfOff_18][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapB[%k0_4, %nOut], %bar[%prevStage] to %half_18 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %boxAt_19 = arith.addi %stageOff_4, %c24576 : index
-          %halfOff_19 = arith.addi %pad, %boxAt_19 : index
-          %half_19 = memref.view %dyn[%halfOff_19][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapU[%k0_4, %nOut], %bar[%prevStage] to %half_19 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          %boxAt_8 = arith.addi %stageOff_4, %c0 : index
+          %halfOff_8 = arith.addi %pad, %boxAt_8 : index
+          %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
+          %halfOff_9 = arith.addi %pad, %boxAt_9 : index
+          %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          %bBoxAt_8 = arith.addi %stageOff_4, %c16384 : index
+          %bBoxOff_8 = arith.addi %pad, %bBoxAt_8 : index
+          %bBox_8 = memref.view %dyn[%bBoxOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %nOut], %bar[%prevStage] to %bBox_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          %bBoxAt_9 = arith.addi %stageOff_4, %c24576 : index
+          %bBoxOff_9 = arith.addi %pad, %bBoxAt_9 : index
+          %bBox_9 = memref.view %dyn[%bBoxOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapU[%k0_4, %nOut], %bar[%prevStage] to %bBox_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
         }
         scf.yield %wg_8 : !acc128
       }

@@ -11,7 +11,8 @@ refused by name.
 What it models, from the PTX ISA:
   * mma.sync m16n8k16 bf16 and m16n8k32 e4m3 (f32 accumulation) and
     ldmatrix.x4 (plain and .trans) with their per-lane fragment layouts;
-    cvt to e4m3 (nearest even, saturating);
+    cvt to e4m3 (nearest even, saturating) and from it (e4m3x2 to f16x2,
+    exact);
   * cp.async with zero fill (src-size), commit groups and wait_group; data
     read before its group is waited on is an error;
   * mbarriers (arrivals and transaction bytes per phase; a wait on a phase
@@ -21,7 +22,8 @@ What it models, from the PTX ISA:
     not modelled: the tiles are read back through the swizzle) and
     nvvm.wgmma.mma_async on its own descriptors (start address, leading and
     stride offsets, 128-byte swizzle; K-major and MN-major operands; the
-    accumulator in the per-thread fragment layout). Shared memory a wgmma
+    accumulator in the per-thread fragment layout; whole warpgroups, not
+    necessarily all of the block's). Shared memory a wgmma
     group reads may not be written while it is in flight; what threads
     wrote needs a fence.proxy.async before a wgmma reads it or TMA
     overwrites it; accumulators threads wrote need a wgmma.fence before a
@@ -37,7 +39,8 @@ ex2/cos/sin/rsqrt and FP8 accumulation (exact here), lanes of one warp
 racing each other, warps running out of step.
 
 bf16, f16 and e4m3 values are kept as their bit patterns: the kernels only
-move such words; arithmetic happens in f32.
+move such words; arithmetic happens in f32 (an f16 extended to f32 is read
+as IEEE half).
 """
 
 import json
@@ -546,15 +549,25 @@ class Block:
 
     def op_scf_if(self, op, cond):
         """Each thread runs the branch its condition picks (a branch no
-        thread takes is skipped); no results."""
-        if op.results:
-            raise EmulationError("scf.if with results")
+        thread takes is skipped); each result is the thread's branch's.
+        Where threads took both, the results merge into the then branch's
+        own arrays, so that a hazard tracked on them (a wgmma's
+        accumulators in flight) stays tracked."""
         saved = self.mask
+        taken = []
         for region, take in zip(op.regions, (cond.astype(bool), ~cond.astype(bool))):
             self.mask = saved & take
             if self.mask.any() and region[1]:
-                self.region(region[1])
+                taken.append((self.mask, self.region(region[1])))
         self.mask = saved
+        if not op.results:
+            return None
+        if len(taken) == 1:
+            return taken[0][1]
+        (_, then), (elsewhere, other) = taken
+        for value, alt in zip(then, other):
+            value[elsewhere] = alt[elsewhere]
+        return then
 
     # --- arith ---
     def op_arith_constant(self, op):
@@ -672,7 +685,17 @@ class Block:
     def op_arith_extf(self, op, a):
         if re.search(r": \(f8E4M3FN\) -> f32", op.text):
             return _E4M3[a.astype(np.int64) & 0xFF].astype(np.float32)
+        if re.search(r": \((vector<\d+x)?f16>?\) ->", op.text):
+            # IEEE half bits (nvvm.convert.f8x2.to.f16x2's), exactly.
+            return a.astype(np.uint16).view(np.float16).astype(np.float32)
         return _bits_to_f32(a)
+
+    def op_nvvm_convert_f8x2_to_f16x2(self, op, pair):
+        """cvt.rn.f16x2.e4m3x2: two e4m3 codes to IEEE halves (exact; NaN
+        codes NaN), element i from byte i."""
+        if "f8E4M3FN" not in op.text:
+            raise EmulationError("an f8 conversion other than e4m3")
+        return _E4M3[pair.astype(np.int64) & 0xFF].astype(np.float16).view(np.uint16)
 
     def op_arith_bitcast(self, op, a):
         """f32 <-> i32 reinterpret the 32 bits; 16- and 8-bit floats are
@@ -726,6 +749,11 @@ class Block:
             u = v.astype(np.uint32)
             return (u[:, 0] | (u[:, 1] << 16)).astype(np.int64)[:, None]
         raise EmulationError("vector.bitcast other than 2 x 16 bits to i32")
+
+    def op_vector_shuffle(self, op, a, b):
+        """The elements of a then b at the mask's positions."""
+        mask = [int(m) for m in op.attr(r"mask = array<i64: ([\d, ]+)>").split(",")]
+        return np.concatenate([a, b], axis=1)[:, mask]
 
     def op_vector_from_elements(self, op, *elements):
         return np.stack(elements, axis=1)
@@ -1229,15 +1257,16 @@ class Block:
         layout_b = op.attr(r"layoutB = #nvvm.mma_layout<(\w+)>")
         if size == 1 and (layout_a, layout_b) != ("row", "col"):
             raise EmulationError("8-bit wgmma operands are K-major only")
-        if self.threads % 128 or not self.mask.all():
+        groups = self.mask.reshape(-1, 128) if self.threads % 128 == 0 else None
+        if groups is None or (groups.any(axis=1) != groups.all(axis=1)).any():
             raise EmulationError("wgmma by other than whole warpgroups")
-        out = np.empty_like(acc)
+        out = np.full_like(acc, np.nan)  # an idle warpgroup's: never used
         lane = np.arange(128) % 32
         rows = 16 * (np.arange(128) // 32)[:, None] + (lane // 4)[:, None] + \
             8 * ((np.arange(n // 2) % 4) // 2)[None, :]
         cols = 8 * (np.arange(n // 2) // 4)[None, :] + 2 * (lane % 4)[:, None] + \
             (np.arange(n // 2) % 2)[None, :]
-        for g in range(self.threads // 128):
+        for g in np.flatnonzero(groups.all(axis=1)):
             group = slice(128 * g, 128 * (g + 1))
             a_at = self.operand(desc_a[group], m, k, layout_a == "row", "A", size)
             b_at = self.operand(desc_b[group], n, k, layout_b == "col", "B", size)
