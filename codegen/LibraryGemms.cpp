@@ -262,6 +262,13 @@ constexpr LibrarySource kWgmmaFp8wTiledGemmKernel = {
     kWgmmaGemmFile, "grouped_gemm_wgmma_fp8w_bf16_tn_tiled"};
 constexpr LibrarySource kWgmmaFp8wTiledSwigluKernel = {
     kWgmmaGemmFile, "grouped_gemm_wgmma_swiglu_fp8w_bf16_tn_tiled"};
+// Their dense forms: sm_90a's FP8 linear layers (and fused MLPs) of more
+// rows than the 64-row e4m3 kernels take, the weights converted per K step
+// instead of dequantized to memory first.
+constexpr LibrarySource kWgmmaFp8wGemmKernel = {kWgmmaGemmFile,
+                                                "gemm_wgmma_fp8w_bf16_tn"};
+constexpr LibrarySource kWgmmaFp8wSwigluKernel = {
+    kWgmmaGemmFile, "gemm_wgmma_swiglu_fp8w_bf16_tn"};
 // Its gate and up with SwiGLU fused (one batch: a dense MLP's or a shared
 // expert's), writing the SwiGLU's bf16 result.
 constexpr LibrarySource kSwigluGemmKernel = {kGemmFile,
@@ -1043,11 +1050,16 @@ FailureOr<Dequantized> matchDequantized(Operation *gemm, Value b,
 /// `b`: with at most kFp8wMaxRows `rows`, `fp8w` (the e4m3 kernel, the
 /// dequantizations gone); with more, the dequantizations (their
 /// allocations, views and deallocs moved into that branch) and then
-/// `dequantized`. A CUDA graph captures the branch its step's shapes take.
-void dequantizedOrNot(OpBuilder &b, Location loc, Value rows,
-                      ArrayRef<Dequantized *> weights,
-                      function_ref<void(OpBuilder &, Location)> fp8w,
-                      function_ref<void(OpBuilder &, Location)> dequantized) {
+/// `dequantized`; or, given `manyFp8w` (sm_90a's e4m3 wgmma kernel), that,
+/// with no dequantization at all: then the ops to erase once the GEMMs are
+/// gone are returned. A CUDA graph captures the branch its step's shapes
+/// take.
+SmallVector<Operation *>
+dequantizedOrNot(OpBuilder &b, Location loc, Value rows,
+                 ArrayRef<Dequantized *> weights,
+                 function_ref<void(OpBuilder &, Location)> fp8w,
+                 function_ref<void(OpBuilder &, Location)> dequantized,
+                 function_ref<void(OpBuilder &, Location)> manyFp8w) {
   Value few = arith::CmpIOp::create(
       b, loc, arith::CmpIPredicate::ule, rows,
       arith::ConstantIndexOp::create(b, loc, kFp8wMaxRows));
@@ -1059,16 +1071,55 @@ void dequantizedOrNot(OpBuilder &b, Location loc, Value rows,
       },
       [&](OpBuilder &eb, Location l) { scf::YieldOp::create(eb, l); });
   Operation *yield = ifOp.elseBlock()->getTerminator();
+  OpBuilder eb(yield);
+  SmallVector<Operation *> unused;
+  if (manyFp8w) {
+    manyFp8w(eb, loc);
+    // Users first: the dealloc, the dequantization, B's views, its
+    // allocation, and the weight's blocked view if nothing else reads it.
+    for (Dequantized *d : weights) {
+      unused.append({d->dealloc, d->op});
+      unused.append(d->views.rbegin(), d->views.rend());
+      unused.push_back(d->alloc);
+      Operation *blocked = d->op.getDpsInputs()[0].getDefiningOp();
+      if (blocked && blocked->hasOneUse())
+        unused.push_back(blocked);
+    }
+    return unused;
+  }
   for (Dequantized *d : weights) {
     d->alloc->moveBefore(yield);
     for (Operation *view : d->views)
       view->moveBefore(yield);
     d->op->moveBefore(yield);
   }
-  OpBuilder eb(yield);
   dequantized(eb, loc);
   for (Dequantized *d : weights)
     d->dealloc->moveBefore(yield);
+  return unused;
+}
+
+/// Launches sm_90a's dense e4m3 GEMM `kernel` (gemm_wgmma_fp8w_bf16_tn, or
+/// its SwiGLU form over gate's and up's `weights`) on `rows` rows of `a`
+/// into `c`: A and each e4m3 weight through the runtime's descriptors,
+/// then the scales and the block size.
+void launchFp8wWgmma(OpBuilder &b, Location loc, ModuleOp module,
+                     const LibraryKernel &kernel, Value a,
+                     ArrayRef<Dequantized *> weights, Value c, Value rows,
+                     int64_t n, int64_t k) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  SmallVector<Value> args = {
+      tensorMap(b, loc, module, asRows(b, loc, a), kernel.tmaBox)};
+  for (Dequantized *d : weights)
+    args.push_back(tensorMap(b, loc, module, d->weight, kernel.tmaBox));
+  for (Dequantized *d : weights)
+    args.push_back(flattened(b, loc, d->scales));
+  args.append({flattened(b, loc, c), rows, index(n), index(k),
+               index(weights.front()->blockN), index(weights.front()->blockK)});
+  launchTiled(b, loc, kernel, static_cast<int64_t>(weights.size()) * n,
+              mTilesFor(b, loc, rows, kernel), 1, args);
 }
 
 /// Launches the e4m3 GEMM `kernel` (one batch) on `rows` rows of `a`, the
@@ -1100,10 +1151,11 @@ void launchFp8w(OpBuilder &b, Location loc, const LibraryKernel &kernel,
 /// 128-row tile (mma.sync, or wgmma fed by TMA when it takes descriptors)
 /// when the rows make at least `largeTileBlocks` of its blocks. A B
 /// dequantized from an e4m3 weight is read as stored by `fp8w` when the
-/// rows are few (dequantizedOrNot).
+/// rows are few, and by `fp8wLarge` (sm_90a's wgmma form) when they are
+/// more, if given (dequantizedOrNot).
 void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
             const LibraryKernel *large, int64_t largeTileBlocks,
-            const LibraryKernel *fp8w) {
+            const LibraryKernel *fp8w, const LibraryKernel *fp8wLarge) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   // M: the product of A's leading dims.
@@ -1116,18 +1168,27 @@ void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
     launchByRows(b, loc, op->getParentOfType<ModuleOp>(), one, gemm.b, rows,
                  kernel, large, largeTileBlocks);
   };
+  SmallVector<Operation *> unused;
   if (gemm.dequantized && fp8w) {
     Dequantized *w = &*gemm.dequantized;
-    dequantizedOrNot(
+    auto wgmmaFp8w = [&](OpBuilder &eb, Location l) {
+      launchFp8wWgmma(eb, l, op->getParentOfType<ModuleOp>(), *fp8wLarge,
+                      gemm.a, w, gemm.c, rows, gemm.n, gemm.k);
+    };
+    unused = dequantizedOrNot(
         b, loc, rows, w,
         [&](OpBuilder &tb, Location l) {
           launchFp8w(tb, l, *fp8w, gemm.a, w, gemm.c, rows, gemm.n, gemm.k);
         },
-        bf16);
+        bf16,
+        fp8wLarge ? function_ref<void(OpBuilder &, Location)>(wgmmaFp8w)
+                  : nullptr);
   } else {
     bf16(b, loc);
   }
   op.erase();
+  for (Operation *dead : unused)
+    dead->erase();
 }
 
 /// Replaces `op` (on buffers) with the library's MLA decode: a kernel that
@@ -2154,11 +2215,13 @@ fuseDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
 /// batched GEMM with SwiGLU, one batch) where the SwiGLU was, writing its
 /// result; given `large` (sm_90a's gemm_wgmma_swiglu_bf16_tn), of it when
 /// the rows make `largeTileBlocks` of its blocks (launchByRows); with e4m3
-/// weights, of `fp8w` when the rows are few (dequantizedOrNot).
+/// weights, of `fp8w` when the rows are few and of `fp8wLarge` (sm_90a's
+/// wgmma form), if given, when they are more (dequantizedOrNot).
 void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
                        FusedDenseSwiglu &fused, const LibraryKernel &kernel,
                        const LibraryKernel *large, int64_t largeTileBlocks,
-                       const LibraryKernel *fp8w) {
+                       const LibraryKernel *fp8w,
+                       const LibraryKernel *fp8wLarge) {
   auto [gateOp, gate] = plain[fused.gate];
   auto [upOp, up] = plain[fused.up];
   Swiglu &s = fused.swiglu;
@@ -2173,21 +2236,30 @@ void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
     launchByRows(b, loc, s.op->getParentOfType<ModuleOp>(), one, {gate.b, up.b},
                  rows, kernel, large, largeTileBlocks);
   };
+  SmallVector<Operation *> unused;
   if (fused.fp8w && fp8w) {
     SmallVector<Dequantized *> weights = {&*gate.dequantized, &*up.dequantized};
-    dequantizedOrNot(
+    auto wgmmaFp8w = [&](OpBuilder &eb, Location l) {
+      launchFp8wWgmma(eb, l, s.op->getParentOfType<ModuleOp>(), *fp8wLarge,
+                      gate.a, weights, s.act, rows, gate.n, gate.k);
+    };
+    unused = dequantizedOrNot(
         b, loc, rows, weights,
         [&](OpBuilder &tb, Location l) {
           launchFp8w(tb, l, *fp8w, gate.a, weights, s.act, rows, gate.n,
                      gate.k);
         },
-        bf16);
+        bf16,
+        fp8wLarge ? function_ref<void(OpBuilder &, Location)>(wgmmaFp8w)
+                  : nullptr);
   } else {
     bf16(b, loc);
   }
   for (Operation *op :
        {gateOp.getOperation(), upOp.getOperation(), s.op.getOperation()})
     op->erase();
+  for (Operation *dead : unused)
+    dead->erase();
   eraseIfUnread(s.gate);
   eraseIfUnread(s.up);
 }
@@ -2705,6 +2777,13 @@ struct DscLibraryGemmsPass
                  llvm::any_of(llvm::seq<unsigned>(0, plain.size()), isFp8w));
     if (failed(fp8wSwiglu) || failed(fp8wGemm))
       return signalPassFailure();
+    // sm_90a's forms of them for more rows (no dequantization to memory).
+    FailureOr<std::optional<LibraryKernel>> fp8wLargeSwiglu = kernelIf(
+        kWgmmaFp8wSwigluKernel, largeTiles && wgmma && fp8wSwiglu->has_value());
+    FailureOr<std::optional<LibraryKernel>> fp8wLargeGemm = kernelIf(
+        kWgmmaFp8wGemmKernel, largeTiles && wgmma && fp8wGemm->has_value());
+    if (failed(fp8wLargeSwiglu) || failed(fp8wLargeGemm))
+      return signalPassFailure();
     auto orNull = [](std::optional<LibraryKernel> &k) {
       return k ? &*k : nullptr;
     };
@@ -2718,7 +2797,8 @@ struct DscLibraryGemmsPass
         return signalPassFailure();
       for (FusedDenseSwiglu &d : dense)
         launchDenseSwiglu(plain, d, *swigluGemm, orNull(*largeSwiglu),
-                          largeTileBlocks, orNull(*fp8wSwiglu));
+                          largeTileBlocks, orNull(*fp8wSwiglu),
+                          orNull(*fp8wLargeSwiglu));
     }
     if (!plain.empty()) {
       FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
@@ -2730,7 +2810,7 @@ struct DscLibraryGemmsPass
       for (auto &[op, gemm] : plain)
         if (!fusedPlain.contains(op))
           launch(op, gemm, *gemmKernel, largeTiles ? &*largeKernel : nullptr,
-                 largeTileBlocks, orNull(*fp8wGemm));
+                 largeTileBlocks, orNull(*fp8wGemm), orNull(*fp8wLargeGemm));
     }
     for (auto &[op, gemm] : batched) {
       FailureOr<LibraryKernel> batchedKernel =

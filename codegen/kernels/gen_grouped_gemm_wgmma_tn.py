@@ -100,13 +100,14 @@ def gemm_kernel(swiglu, dense=False, tiled=False, w8=False):
     rows); or, `dense`, one GEMM of M rows (a linear layer's), every row
     and column of C guarded; or, `tiled`, the grouped kernel over the M
     tiles moe_tiles lists (`swiglu` "stacks": gate and up read from their
-    own stacks), every row and column guarded, with `w8` its stacks e4m3
-    with block scales. SwiGLU over stacks, dense or tiled, and the tiled
-    kernels load 64-row boxes."""
+    own stacks), every row and column guarded; with `w8` (dense or tiled)
+    the weights e4m3 with block scales. SwiGLU over stacks, dense or tiled,
+    and the tiled and w8 kernels load 64-row boxes, and skip a warpgroup
+    whose rows all lie past the end."""
     f = Function()
     c = f.c
     emit = f.emit
-    halves = tiled or swiglu == "stacks"
+    halves = tiled or swiglu == "stacks" or w8
 
     i64c = f.i64c
 
@@ -180,7 +181,7 @@ def gemm_kernel(swiglu, dense=False, tiled=False, w8=False):
     init_barriers(f, leader, bar, BARS, STAGES, maps)
     stageBytes = W8_STAGE_BYTES if w8 else STAGE_BYTES
     if w8:
-        convert = W8Convert(f, pad, tid, e, nOut, swiglu == "stacks")
+        convert = W8Convert(f, pad, tid, e if tiled else c(0), nOut, swiglu == "stacks")
 
     def issue(kt, stage):
         """Thread 0 loads K step `kt` into `stage`, when there is one."""
@@ -201,24 +202,21 @@ def gemm_kernel(swiglu, dense=False, tiled=False, w8=False):
             bBox, bMap, bBytes = ((W8_BOX, W8_MAP, W8_BOX_BYTES) if w8 else
                                   (HALF_BOX, HALF_MAP, HALF_BOX_BYTES))
             m64 = f.idx("m64", "addi", m0, c(64))
-            if tiled:
-                # Rows m0 + 64 .. past the expert's end: warpgroup 1
-                # multiplies nothing, so its box is not loaded.
-                full = f.let("full", f"arith.cmpi ult, {m64}, {end} : index")
-                bytes = f.let("stageTx", f"arith.select {full}, {c(stageBytes)}, "
-                                         f"{c(stageBytes - HALF_BOX_BYTES)} : index")
-                k0 = arm(bytes)
-            else:
-                k0 = arm()
+            # Rows m0 + 64 .. past the end (the expert's, or M): warpgroup
+            # 1 multiplies nothing, so its box is not loaded.
+            full = f.let("full", f"arith.cmpi ult, {m64}, {end} : index")
+            bytes = f.let("stageTx", f"arith.select {full}, {c(stageBytes)}, "
+                                     f"{c(stageBytes - HALF_BOX_BYTES)} : index")
+            k0 = arm(bytes)
             for i, row in enumerate((m0, m64)):
-                if i and tiled:
+                if i:
                     emit(f"scf.if {full} {{")
                     f.depth += 1
                 at = f.idx("boxAt", "addi", so, c(i * HALF_BOX_BYTES))
                 t = shared_view(f, pad, "half", at, HALF_BOX)
                 emit(f"nvgpu.tma.async.load %mapA[{k0}, {row}], {bar}[{stage}] to {t} "
                      f": {HALF_MAP}, {BARS} -> {HALF_BOX}")
-                if i and tiled:
+                if i:
                     f.depth -= 1
                     emit("}")
             second = (("%mapU", nB) if swiglu == "stacks" else
@@ -249,7 +247,7 @@ def gemm_kernel(swiglu, dense=False, tiled=False, w8=False):
     rowA0 = f.idx("rowA0", "addi", rowIn, g)
     rowA = f.idx("rowA", "addi", m0, rowA0)
     rowB = f.idx("rowB", "addi", rowA, c(8))
-    if tiled:
+    if halves:
         wgRow = f.idx("wgRow", "addi", m0, w64)
         busy = f.let("busy", f"arith.cmpi ult, {wgRow}, {end} : index")
     # A's descriptor: the warpgroup's 64 rows of the stage's A box.
@@ -276,9 +274,9 @@ def gemm_kernel(swiglu, dense=False, tiled=False, w8=False):
         else:
             bStage0 = f.i64("bStage0", "addi", kDesc, stOff)
             bStage = f.i64("bStage", "addi", bStage0, i64c(BOX_BYTES // 16))
-        if tiled:
-            # A warpgroup whose 64 rows all lie past the expert's end (a
-            # decode's few rows an expert) multiplies nothing.
+        if halves:
+            # A warpgroup whose 64 rows all lie past the end (a decode's
+            # few rows an expert) multiplies nothing.
             given, acc = acc, f.fresh("wgAcc")
             emit(f"{acc} = scf.if {busy} -> ({ACC}) {{")
             f.depth += 1
@@ -292,7 +290,7 @@ def gemm_kernel(swiglu, dense=False, tiled=False, w8=False):
             mmas = wgmma(f, mmas, da, db, TILE_N, kk > 0 or not first,
                          dtype="e4m3" if FP8 else "bf16")
         emit("nvvm.wgmma.commit.group.sync.aligned")
-        if not tiled:
+        if not halves:
             return mmas, stage
         emit(f"scf.yield {mmas} : {ACC}")
         f.depth -= 1
@@ -646,6 +644,18 @@ W8_COMMENT = """  // The same over an FP8 checkpoint's routed experts (DeepSeek-
   // {TILE_M} rows a tile."""
 
 
+DENSE_W8_COMMENT = """  // gemm_wgmma_fp8w_bf16_tn and gemm_wgmma_swiglu_fp8w_bf16_tn: the dense
+  // forms (a linear layer's, a dense MLP's or shared expert's gate and up)
+  // over e4m3 weights [N, K] with block scales [ceil(N / blockN), ceil(K /
+  // blockK)] as an FP8 checkpoint stores them, converted per K step as the
+  // routed experts' e4m3 forms do: no dequantized weight is written. C f32
+  // [M, N], or D bf16 [M, N] = bf16(silu(A Wg^T) * (A Wu^T)); any M and N,
+  // K % 16 == 0, blockK % 8 == 0. Grid (ceil(N / 128), or ceil(2 N / 128)
+  // for SwiGLU, ceil(M / 128)); dsc-library-gemms launches them on sm_90a
+  // for FP8 linear layers and MLPs of more rows than the 64-row mma.sync
+  // e4m3 kernels take."""
+
+
 def dense_signature(name):
     """A linear layer's GEMM: C [M, N] f32 = A [M, K] times B [N, K]
     transposed; its launch as dsc-library-gemms reads it (dsc.tile,
@@ -741,6 +751,12 @@ gpu.module @{module} attributes {{dsc.chips = ["sm_90a"], dsc.ptx = 83 : i32}} {
         out.append(half_box_signature("gemm_wgmma_swiglu_bf16_tn", True, tiled=False))
         out += gemm_kernel("stacks", dense=True).text()
         out.append("  }")
+        out.append(DENSE_W8_COMMENT)
+        for stacks, name in ((False, "gemm_wgmma_fp8w_bf16_tn"),
+                             (True, "gemm_wgmma_swiglu_fp8w_bf16_tn")):
+            out.append(half_box_signature(name, stacks, tiled=False, w8=True))
+            out += gemm_kernel("stacks" if stacks else False, dense=True, w8=True).text()
+            out.append("  }")
     out.append("}")
     out.append("}")
     print("\n".join(out))

@@ -5919,16 +5919,20 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       scf.if %go {
         %stageOff = arith.muli %c0, %c32768 : index
         %m64 = arith.addi %m0, %c64 : index
+        %full = arith.cmpi ult, %m64, %M : index
+        %stageTx = arith.select %full, %c32768, %c24576 : index
         %k0 = arith.muli %c0, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %stageTx : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt = arith.addi %stageOff, %c0 : index
         %halfOff = arith.addi %pad, %boxAt : index
         %half = memref.view %dyn[%halfOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0, %m0], %bar[%c0] to %half : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_1 = arith.addi %stageOff, %c8192 : index
-        %halfOff_1 = arith.addi %pad, %boxAt_1 : index
-        %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full {
+          %boxAt_1 = arith.addi %stageOff, %c8192 : index
+          %halfOff_1 = arith.addi %pad, %boxAt_1 : index
+          %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
         %bBoxAt = arith.addi %stageOff, %c16384 : index
         %bBoxOff = arith.addi %pad, %bBoxAt : index
         %bBox = memref.view %dyn[%bBoxOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -5943,16 +5947,20 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       scf.if %go_1 {
         %stageOff_1 = arith.muli %c1, %c32768 : index
         %m64_1 = arith.addi %m0, %c64 : index
+        %full_1 = arith.cmpi ult, %m64_1, %M : index
+        %stageTx_1 = arith.select %full_1, %c32768, %c24576 : index
         %k0_1 = arith.muli %c1, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %stageTx_1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt_2 = arith.addi %stageOff_1, %c0 : index
         %halfOff_2 = arith.addi %pad, %boxAt_2 : index
         %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
-        %halfOff_3 = arith.addi %pad, %boxAt_3 : index
-        %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_1 {
+          %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
+          %halfOff_3 = arith.addi %pad, %boxAt_3 : index
+          %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
         %bBoxAt_2 = arith.addi %stageOff_1, %c16384 : index
         %bBoxOff_2 = arith.addi %pad, %bBoxAt_2 : index
         %bBox_2 = memref.view %dyn[%bBoxOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -5967,16 +5975,20 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       scf.if %go_2 {
         %stageOff_2 = arith.muli %c2, %c32768 : index
         %m64_2 = arith.addi %m0, %c64 : index
+        %full_2 = arith.cmpi ult, %m64_2, %M : index
+        %stageTx_2 = arith.select %full_2, %c32768, %c24576 : index
         %k0_2 = arith.muli %c2, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %stageTx_2 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt_4 = arith.addi %stageOff_2, %c0 : index
         %halfOff_4 = arith.addi %pad, %boxAt_4 : index
         %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
-        %halfOff_5 = arith.addi %pad, %boxAt_5 : index
-        %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_2 {
+          %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
+          %halfOff_5 = arith.addi %pad, %boxAt_5 : index
+          %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
         %bBoxAt_4 = arith.addi %stageOff_2, %c16384 : index
         %bBoxOff_4 = arith.addi %pad, %bBoxAt_4 : index
         %bBox_4 = memref.view %dyn[%bBoxOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -5991,16 +6003,20 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       scf.if %go_3 {
         %stageOff_3 = arith.muli %c3, %c32768 : index
         %m64_3 = arith.addi %m0, %c64 : index
+        %full_3 = arith.cmpi ult, %m64_3, %M : index
+        %stageTx_3 = arith.select %full_3, %c32768, %c24576 : index
         %k0_3 = arith.muli %c3, %c64 : index
-        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %stageTx_3 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
         %boxAt_6 = arith.addi %stageOff_3, %c0 : index
         %halfOff_6 = arith.addi %pad, %boxAt_6 : index
         %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
         nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-        %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
-        %halfOff_7 = arith.addi %pad, %boxAt_7 : index
-        %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-        nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_3 {
+          %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
+          %halfOff_7 = arith.addi %pad, %boxAt_7 : index
+          %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
         %bBoxAt_6 = arith.addi %stageOff_3, %c16384 : index
         %bBoxOff_6 = arith.addi %pad, %bBoxAt_6 : index
         %bBox_6 = memref.view %dyn[%bBoxOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -6016,6 +6032,8 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %rowA0 = arith.addi %rowIn, %g : index
       %rowA = arith.addi %m0, %rowA0 : index
       %rowB = arith.addi %rowA, %c8 : index
+      %wgRow = arith.addi %m0, %w64 : index
+      %busy = arith.cmpi ult, %wgRow, %M : index
       %wgI64 = arith.index_cast %wg : index to i64
       %aHalf = arith.muli %wgI64, %l512 : i64
       %aDesc = arith.addi %kDesc, %aHalf : i64
@@ -6030,21 +6048,26 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
       %aStage = arith.addi %aDesc, %stageDesc : i64
       %bStage0 = arith.addi %kDesc, %stageDesc : i64
       %bStage = arith.addi %bStage0, %l1024 : i64
-      nvvm.wgmma.fence.aligned
-      %aDescK = arith.addi %aStage, %l0 : i64
-      %bDescK = arith.addi %bStage, %l0 : i64
-      %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_1 = arith.addi %aStage, %l2 : i64
-      %bDescK_1 = arith.addi %bStage, %l2 : i64
-      %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_2 = arith.addi %aStage, %l4 : i64
-      %bDescK_2 = arith.addi %bStage, %l4 : i64
-      %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      %aDescK_3 = arith.addi %aStage, %l6 : i64
-      %bDescK_3 = arith.addi %bStage, %l6 : i64
-      %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-      nvvm.wgmma.commit.group.sync.aligned
-      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wg_4) -> (!acc128) {
+      %wgAcc = scf.if %busy -> (!acc128) {
+        nvvm.wgmma.fence.aligned
+        %aDescK = arith.addi %aStage, %l0 : i64
+        %bDescK = arith.addi %bStage, %l0 : i64
+        %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_1 = arith.addi %aStage, %l2 : i64
+        %bDescK_1 = arith.addi %bStage, %l2 : i64
+        %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_2 = arith.addi %aStage, %l4 : i64
+        %bDescK_2 = arith.addi %bStage, %l4 : i64
+        %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_3 = arith.addi %aStage, %l6 : i64
+        %bDescK_3 = arith.addi %bStage, %l6 : i64
+        %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        nvvm.wgmma.commit.group.sync.aligned
+        scf.yield %wg_4 : !acc128
+      } else {
+        scf.yield %accInit : !acc128
+      }
+      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wgAcc) -> (!acc128) {
         %stage_1 = arith.remui %kt, %c4 : index
         %round_1 = arith.divui %kt, %c4 : index
         %parityIdx_1 = arith.remui %round_1, %c2 : index
@@ -6055,20 +6078,25 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         %aStage_1 = arith.addi %aDesc, %stageDesc_1 : i64
         %bStage0_1 = arith.addi %kDesc, %stageDesc_1 : i64
         %bStage_1 = arith.addi %bStage0_1, %l1024 : i64
-        nvvm.wgmma.fence.aligned
-        %aDescK_4 = arith.addi %aStage_1, %l0 : i64
-        %bDescK_4 = arith.addi %bStage_1, %l0 : i64
-        %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_5 = arith.addi %aStage_1, %l2 : i64
-        %bDescK_5 = arith.addi %bStage_1, %l2 : i64
-        %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_6 = arith.addi %aStage_1, %l4 : i64
-        %bDescK_6 = arith.addi %bStage_1, %l4 : i64
-        %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        %aDescK_7 = arith.addi %aStage_1, %l6 : i64
-        %bDescK_7 = arith.addi %bStage_1, %l6 : i64
-        %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
-        nvvm.wgmma.commit.group.sync.aligned
+        %wgAcc_1 = scf.if %busy -> (!acc128) {
+          nvvm.wgmma.fence.aligned
+          %aDescK_4 = arith.addi %aStage_1, %l0 : i64
+          %bDescK_4 = arith.addi %bStage_1, %l0 : i64
+          %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_5 = arith.addi %aStage_1, %l2 : i64
+          %bDescK_5 = arith.addi %bStage_1, %l2 : i64
+          %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_6 = arith.addi %aStage_1, %l4 : i64
+          %bDescK_6 = arith.addi %bStage_1, %l4 : i64
+          %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_7 = arith.addi %aStage_1, %l6 : i64
+          %bDescK_7 = arith.addi %bStage_1, %l6 : i64
+          %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          nvvm.wgmma.commit.group.sync.aligned
+          scf.yield %wg_8 : !acc128
+        } else {
+          scf.yield %run : !acc128
+        }
         nvvm.wgmma.wait.group.sync.aligned 1
         // Every warp is done with step kt - 1: refill its stage.
         gpu.barrier
@@ -6080,16 +6108,20 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
         scf.if %go_4 {
           %stageOff_4 = arith.muli %prevStage, %c32768 : index
           %m64_4 = arith.addi %m0, %c64 : index
+          %full_4 = arith.cmpi ult, %m64_4, %M : index
+          %stageTx_4 = arith.select %full_4, %c32768, %c24576 : index
           %k0_4 = arith.muli %next, %c64 : index
-          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %c32768 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %stageTx_4 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
           %boxAt_8 = arith.addi %stageOff_4, %c0 : index
           %halfOff_8 = arith.addi %pad, %boxAt_8 : index
           %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
           nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
-          %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
-          %halfOff_9 = arith.addi %pad, %boxAt_9 : index
-          %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
-          nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          scf.if %full_4 {
+            %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
+            %halfOff_9 = arith.addi %pad, %boxAt_9 : index
+            %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+            nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          }
           %bBoxAt_8 = arith.addi %stageOff_4, %c16384 : index
           %bBoxOff_8 = arith.addi %pad, %bBoxAt_8 : index
           %bBox_8 = memref.view %dyn[%bBoxOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
@@ -6099,7 +6131,2318 @@ gpu.module @dsc_grouped_gemm_wgmma_tn attributes {dsc.chips = ["sm_90a"], dsc.pt
           %bBox_9 = memref.view %dyn[%bBoxOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
           nvgpu.tma.async.load %mapU[%k0_4, %nOut], %bar[%prevStage] to %bBox_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
         }
-        scf.yield %wg_8 : !acc128
+        scf.yield %wgAcc_1 : !acc128
+      }
+      nvvm.wgmma.wait.group.sync.aligned 0
+      %sum = llvm.extractvalue %acc[0] : !acc128
+      %sum_1 = llvm.extractvalue %acc[1] : !acc128
+      %sum_2 = llvm.extractvalue %acc[2] : !acc128
+      %sum_3 = llvm.extractvalue %acc[3] : !acc128
+      %sum_4 = llvm.extractvalue %acc[4] : !acc128
+      %sum_5 = llvm.extractvalue %acc[5] : !acc128
+      %sum_6 = llvm.extractvalue %acc[6] : !acc128
+      %sum_7 = llvm.extractvalue %acc[7] : !acc128
+      %sum_8 = llvm.extractvalue %acc[8] : !acc128
+      %sum_9 = llvm.extractvalue %acc[9] : !acc128
+      %sum_10 = llvm.extractvalue %acc[10] : !acc128
+      %sum_11 = llvm.extractvalue %acc[11] : !acc128
+      %sum_12 = llvm.extractvalue %acc[12] : !acc128
+      %sum_13 = llvm.extractvalue %acc[13] : !acc128
+      %sum_14 = llvm.extractvalue %acc[14] : !acc128
+      %sum_15 = llvm.extractvalue %acc[15] : !acc128
+      %sum_16 = llvm.extractvalue %acc[16] : !acc128
+      %sum_17 = llvm.extractvalue %acc[17] : !acc128
+      %sum_18 = llvm.extractvalue %acc[18] : !acc128
+      %sum_19 = llvm.extractvalue %acc[19] : !acc128
+      %sum_20 = llvm.extractvalue %acc[20] : !acc128
+      %sum_21 = llvm.extractvalue %acc[21] : !acc128
+      %sum_22 = llvm.extractvalue %acc[22] : !acc128
+      %sum_23 = llvm.extractvalue %acc[23] : !acc128
+      %sum_24 = llvm.extractvalue %acc[24] : !acc128
+      %sum_25 = llvm.extractvalue %acc[25] : !acc128
+      %sum_26 = llvm.extractvalue %acc[26] : !acc128
+      %sum_27 = llvm.extractvalue %acc[27] : !acc128
+      %sum_28 = llvm.extractvalue %acc[28] : !acc128
+      %sum_29 = llvm.extractvalue %acc[29] : !acc128
+      %sum_30 = llvm.extractvalue %acc[30] : !acc128
+      %sum_31 = llvm.extractvalue %acc[31] : !acc128
+      %sum_32 = llvm.extractvalue %acc[32] : !acc128
+      %sum_33 = llvm.extractvalue %acc[33] : !acc128
+      %sum_34 = llvm.extractvalue %acc[34] : !acc128
+      %sum_35 = llvm.extractvalue %acc[35] : !acc128
+      %sum_36 = llvm.extractvalue %acc[36] : !acc128
+      %sum_37 = llvm.extractvalue %acc[37] : !acc128
+      %sum_38 = llvm.extractvalue %acc[38] : !acc128
+      %sum_39 = llvm.extractvalue %acc[39] : !acc128
+      %sum_40 = llvm.extractvalue %acc[40] : !acc128
+      %sum_41 = llvm.extractvalue %acc[41] : !acc128
+      %sum_42 = llvm.extractvalue %acc[42] : !acc128
+      %sum_43 = llvm.extractvalue %acc[43] : !acc128
+      %sum_44 = llvm.extractvalue %acc[44] : !acc128
+      %sum_45 = llvm.extractvalue %acc[45] : !acc128
+      %sum_46 = llvm.extractvalue %acc[46] : !acc128
+      %sum_47 = llvm.extractvalue %acc[47] : !acc128
+      %sum_48 = llvm.extractvalue %acc[48] : !acc128
+      %sum_49 = llvm.extractvalue %acc[49] : !acc128
+      %sum_50 = llvm.extractvalue %acc[50] : !acc128
+      %sum_51 = llvm.extractvalue %acc[51] : !acc128
+      %sum_52 = llvm.extractvalue %acc[52] : !acc128
+      %sum_53 = llvm.extractvalue %acc[53] : !acc128
+      %sum_54 = llvm.extractvalue %acc[54] : !acc128
+      %sum_55 = llvm.extractvalue %acc[55] : !acc128
+      %sum_56 = llvm.extractvalue %acc[56] : !acc128
+      %sum_57 = llvm.extractvalue %acc[57] : !acc128
+      %sum_58 = llvm.extractvalue %acc[58] : !acc128
+      %sum_59 = llvm.extractvalue %acc[59] : !acc128
+      %sum_60 = llvm.extractvalue %acc[60] : !acc128
+      %sum_61 = llvm.extractvalue %acc[61] : !acc128
+      %sum_62 = llvm.extractvalue %acc[62] : !acc128
+      %sum_63 = llvm.extractvalue %acc[63] : !acc128
+      %ocol0 = arith.addi %nOut, %t2 : index
+      %inRow = arith.cmpi ult, %rowA, %M : index
+      scf.if %inRow {
+        %dRow = arith.muli %rowA, %N : index
+        %col = arith.addi %ocol0, %c0 : index
+        %inCol = arith.cmpi ult, %col, %N : index
+        scf.if %inCol {
+          %ng = arith.negf %sum : f32
+          %ex = math.exp %ng : f32
+          %de = arith.addf %one, %ex : f32
+          %si = arith.divf %sum, %de : f32
+          %pr = arith.mulf %si, %sum_32 : f32
+          %pb = arith.truncf %pr : f32 to bf16
+          %dAt = arith.addi %dRow, %col : index
+          memref.store %pb, %D[%dAt] : memref<?xbf16>
+        }
+        %col_1 = arith.addi %ocol0, %c1 : index
+        %inCol_1 = arith.cmpi ult, %col_1, %N : index
+        scf.if %inCol_1 {
+          %ng_1 = arith.negf %sum_1 : f32
+          %ex_1 = math.exp %ng_1 : f32
+          %de_1 = arith.addf %one, %ex_1 : f32
+          %si_1 = arith.divf %sum_1, %de_1 : f32
+          %pr_1 = arith.mulf %si_1, %sum_33 : f32
+          %pb_1 = arith.truncf %pr_1 : f32 to bf16
+          %dAt_1 = arith.addi %dRow, %col_1 : index
+          memref.store %pb_1, %D[%dAt_1] : memref<?xbf16>
+        }
+        %col_2 = arith.addi %ocol0, %c8 : index
+        %inCol_2 = arith.cmpi ult, %col_2, %N : index
+        scf.if %inCol_2 {
+          %ng_2 = arith.negf %sum_4 : f32
+          %ex_2 = math.exp %ng_2 : f32
+          %de_2 = arith.addf %one, %ex_2 : f32
+          %si_2 = arith.divf %sum_4, %de_2 : f32
+          %pr_2 = arith.mulf %si_2, %sum_36 : f32
+          %pb_2 = arith.truncf %pr_2 : f32 to bf16
+          %dAt_2 = arith.addi %dRow, %col_2 : index
+          memref.store %pb_2, %D[%dAt_2] : memref<?xbf16>
+        }
+        %col_3 = arith.addi %ocol0, %c9 : index
+        %inCol_3 = arith.cmpi ult, %col_3, %N : index
+        scf.if %inCol_3 {
+          %ng_3 = arith.negf %sum_5 : f32
+          %ex_3 = math.exp %ng_3 : f32
+          %de_3 = arith.addf %one, %ex_3 : f32
+          %si_3 = arith.divf %sum_5, %de_3 : f32
+          %pr_3 = arith.mulf %si_3, %sum_37 : f32
+          %pb_3 = arith.truncf %pr_3 : f32 to bf16
+          %dAt_3 = arith.addi %dRow, %col_3 : index
+          memref.store %pb_3, %D[%dAt_3] : memref<?xbf16>
+        }
+        %col_4 = arith.addi %ocol0, %c16 : index
+        %inCol_4 = arith.cmpi ult, %col_4, %N : index
+        scf.if %inCol_4 {
+          %ng_4 = arith.negf %sum_8 : f32
+          %ex_4 = math.exp %ng_4 : f32
+          %de_4 = arith.addf %one, %ex_4 : f32
+          %si_4 = arith.divf %sum_8, %de_4 : f32
+          %pr_4 = arith.mulf %si_4, %sum_40 : f32
+          %pb_4 = arith.truncf %pr_4 : f32 to bf16
+          %dAt_4 = arith.addi %dRow, %col_4 : index
+          memref.store %pb_4, %D[%dAt_4] : memref<?xbf16>
+        }
+        %col_5 = arith.addi %ocol0, %c17 : index
+        %inCol_5 = arith.cmpi ult, %col_5, %N : index
+        scf.if %inCol_5 {
+          %ng_5 = arith.negf %sum_9 : f32
+          %ex_5 = math.exp %ng_5 : f32
+          %de_5 = arith.addf %one, %ex_5 : f32
+          %si_5 = arith.divf %sum_9, %de_5 : f32
+          %pr_5 = arith.mulf %si_5, %sum_41 : f32
+          %pb_5 = arith.truncf %pr_5 : f32 to bf16
+          %dAt_5 = arith.addi %dRow, %col_5 : index
+          memref.store %pb_5, %D[%dAt_5] : memref<?xbf16>
+        }
+        %col_6 = arith.addi %ocol0, %c24 : index
+        %inCol_6 = arith.cmpi ult, %col_6, %N : index
+        scf.if %inCol_6 {
+          %ng_6 = arith.negf %sum_12 : f32
+          %ex_6 = math.exp %ng_6 : f32
+          %de_6 = arith.addf %one, %ex_6 : f32
+          %si_6 = arith.divf %sum_12, %de_6 : f32
+          %pr_6 = arith.mulf %si_6, %sum_44 : f32
+          %pb_6 = arith.truncf %pr_6 : f32 to bf16
+          %dAt_6 = arith.addi %dRow, %col_6 : index
+          memref.store %pb_6, %D[%dAt_6] : memref<?xbf16>
+        }
+        %col_7 = arith.addi %ocol0, %c25 : index
+        %inCol_7 = arith.cmpi ult, %col_7, %N : index
+        scf.if %inCol_7 {
+          %ng_7 = arith.negf %sum_13 : f32
+          %ex_7 = math.exp %ng_7 : f32
+          %de_7 = arith.addf %one, %ex_7 : f32
+          %si_7 = arith.divf %sum_13, %de_7 : f32
+          %pr_7 = arith.mulf %si_7, %sum_45 : f32
+          %pb_7 = arith.truncf %pr_7 : f32 to bf16
+          %dAt_7 = arith.addi %dRow, %col_7 : index
+          memref.store %pb_7, %D[%dAt_7] : memref<?xbf16>
+        }
+        %col_8 = arith.addi %ocol0, %c32 : index
+        %inCol_8 = arith.cmpi ult, %col_8, %N : index
+        scf.if %inCol_8 {
+          %ng_8 = arith.negf %sum_16 : f32
+          %ex_8 = math.exp %ng_8 : f32
+          %de_8 = arith.addf %one, %ex_8 : f32
+          %si_8 = arith.divf %sum_16, %de_8 : f32
+          %pr_8 = arith.mulf %si_8, %sum_48 : f32
+          %pb_8 = arith.truncf %pr_8 : f32 to bf16
+          %dAt_8 = arith.addi %dRow, %col_8 : index
+          memref.store %pb_8, %D[%dAt_8] : memref<?xbf16>
+        }
+        %col_9 = arith.addi %ocol0, %c33 : index
+        %inCol_9 = arith.cmpi ult, %col_9, %N : index
+        scf.if %inCol_9 {
+          %ng_9 = arith.negf %sum_17 : f32
+          %ex_9 = math.exp %ng_9 : f32
+          %de_9 = arith.addf %one, %ex_9 : f32
+          %si_9 = arith.divf %sum_17, %de_9 : f32
+          %pr_9 = arith.mulf %si_9, %sum_49 : f32
+          %pb_9 = arith.truncf %pr_9 : f32 to bf16
+          %dAt_9 = arith.addi %dRow, %col_9 : index
+          memref.store %pb_9, %D[%dAt_9] : memref<?xbf16>
+        }
+        %col_10 = arith.addi %ocol0, %c40 : index
+        %inCol_10 = arith.cmpi ult, %col_10, %N : index
+        scf.if %inCol_10 {
+          %ng_10 = arith.negf %sum_20 : f32
+          %ex_10 = math.exp %ng_10 : f32
+          %de_10 = arith.addf %one, %ex_10 : f32
+          %si_10 = arith.divf %sum_20, %de_10 : f32
+          %pr_10 = arith.mulf %si_10, %sum_52 : f32
+          %pb_10 = arith.truncf %pr_10 : f32 to bf16
+          %dAt_10 = arith.addi %dRow, %col_10 : index
+          memref.store %pb_10, %D[%dAt_10] : memref<?xbf16>
+        }
+        %col_11 = arith.addi %ocol0, %c41 : index
+        %inCol_11 = arith.cmpi ult, %col_11, %N : index
+        scf.if %inCol_11 {
+          %ng_11 = arith.negf %sum_21 : f32
+          %ex_11 = math.exp %ng_11 : f32
+          %de_11 = arith.addf %one, %ex_11 : f32
+          %si_11 = arith.divf %sum_21, %de_11 : f32
+          %pr_11 = arith.mulf %si_11, %sum_53 : f32
+          %pb_11 = arith.truncf %pr_11 : f32 to bf16
+          %dAt_11 = arith.addi %dRow, %col_11 : index
+          memref.store %pb_11, %D[%dAt_11] : memref<?xbf16>
+        }
+        %col_12 = arith.addi %ocol0, %c48 : index
+        %inCol_12 = arith.cmpi ult, %col_12, %N : index
+        scf.if %inCol_12 {
+          %ng_12 = arith.negf %sum_24 : f32
+          %ex_12 = math.exp %ng_12 : f32
+          %de_12 = arith.addf %one, %ex_12 : f32
+          %si_12 = arith.divf %sum_24, %de_12 : f32
+          %pr_12 = arith.mulf %si_12, %sum_56 : f32
+          %pb_12 = arith.truncf %pr_12 : f32 to bf16
+          %dAt_12 = arith.addi %dRow, %col_12 : index
+          memref.store %pb_12, %D[%dAt_12] : memref<?xbf16>
+        }
+        %col_13 = arith.addi %ocol0, %c49 : index
+        %inCol_13 = arith.cmpi ult, %col_13, %N : index
+        scf.if %inCol_13 {
+          %ng_13 = arith.negf %sum_25 : f32
+          %ex_13 = math.exp %ng_13 : f32
+          %de_13 = arith.addf %one, %ex_13 : f32
+          %si_13 = arith.divf %sum_25, %de_13 : f32
+          %pr_13 = arith.mulf %si_13, %sum_57 : f32
+          %pb_13 = arith.truncf %pr_13 : f32 to bf16
+          %dAt_13 = arith.addi %dRow, %col_13 : index
+          memref.store %pb_13, %D[%dAt_13] : memref<?xbf16>
+        }
+        %col_14 = arith.addi %ocol0, %c56 : index
+        %inCol_14 = arith.cmpi ult, %col_14, %N : index
+        scf.if %inCol_14 {
+          %ng_14 = arith.negf %sum_28 : f32
+          %ex_14 = math.exp %ng_14 : f32
+          %de_14 = arith.addf %one, %ex_14 : f32
+          %si_14 = arith.divf %sum_28, %de_14 : f32
+          %pr_14 = arith.mulf %si_14, %sum_60 : f32
+          %pb_14 = arith.truncf %pr_14 : f32 to bf16
+          %dAt_14 = arith.addi %dRow, %col_14 : index
+          memref.store %pb_14, %D[%dAt_14] : memref<?xbf16>
+        }
+        %col_15 = arith.addi %ocol0, %c57 : index
+        %inCol_15 = arith.cmpi ult, %col_15, %N : index
+        scf.if %inCol_15 {
+          %ng_15 = arith.negf %sum_29 : f32
+          %ex_15 = math.exp %ng_15 : f32
+          %de_15 = arith.addf %one, %ex_15 : f32
+          %si_15 = arith.divf %sum_29, %de_15 : f32
+          %pr_15 = arith.mulf %si_15, %sum_61 : f32
+          %pb_15 = arith.truncf %pr_15 : f32 to bf16
+          %dAt_15 = arith.addi %dRow, %col_15 : index
+          memref.store %pb_15, %D[%dAt_15] : memref<?xbf16>
+        }
+      }
+      %inRow_1 = arith.cmpi ult, %rowB, %M : index
+      scf.if %inRow_1 {
+        %dRow_1 = arith.muli %rowB, %N : index
+        %col_16 = arith.addi %ocol0, %c0 : index
+        %inCol_16 = arith.cmpi ult, %col_16, %N : index
+        scf.if %inCol_16 {
+          %ng_16 = arith.negf %sum_2 : f32
+          %ex_16 = math.exp %ng_16 : f32
+          %de_16 = arith.addf %one, %ex_16 : f32
+          %si_16 = arith.divf %sum_2, %de_16 : f32
+          %pr_16 = arith.mulf %si_16, %sum_34 : f32
+          %pb_16 = arith.truncf %pr_16 : f32 to bf16
+          %dAt_16 = arith.addi %dRow_1, %col_16 : index
+          memref.store %pb_16, %D[%dAt_16] : memref<?xbf16>
+        }
+        %col_17 = arith.addi %ocol0, %c1 : index
+        %inCol_17 = arith.cmpi ult, %col_17, %N : index
+        scf.if %inCol_17 {
+          %ng_17 = arith.negf %sum_3 : f32
+          %ex_17 = math.exp %ng_17 : f32
+          %de_17 = arith.addf %one, %ex_17 : f32
+          %si_17 = arith.divf %sum_3, %de_17 : f32
+          %pr_17 = arith.mulf %si_17, %sum_35 : f32
+          %pb_17 = arith.truncf %pr_17 : f32 to bf16
+          %dAt_17 = arith.addi %dRow_1, %col_17 : index
+          memref.store %pb_17, %D[%dAt_17] : memref<?xbf16>
+        }
+        %col_18 = arith.addi %ocol0, %c8 : index
+        %inCol_18 = arith.cmpi ult, %col_18, %N : index
+        scf.if %inCol_18 {
+          %ng_18 = arith.negf %sum_6 : f32
+          %ex_18 = math.exp %ng_18 : f32
+          %de_18 = arith.addf %one, %ex_18 : f32
+          %si_18 = arith.divf %sum_6, %de_18 : f32
+          %pr_18 = arith.mulf %si_18, %sum_38 : f32
+          %pb_18 = arith.truncf %pr_18 : f32 to bf16
+          %dAt_18 = arith.addi %dRow_1, %col_18 : index
+          memref.store %pb_18, %D[%dAt_18] : memref<?xbf16>
+        }
+        %col_19 = arith.addi %ocol0, %c9 : index
+        %inCol_19 = arith.cmpi ult, %col_19, %N : index
+        scf.if %inCol_19 {
+          %ng_19 = arith.negf %sum_7 : f32
+          %ex_19 = math.exp %ng_19 : f32
+          %de_19 = arith.addf %one, %ex_19 : f32
+          %si_19 = arith.divf %sum_7, %de_19 : f32
+          %pr_19 = arith.mulf %si_19, %sum_39 : f32
+          %pb_19 = arith.truncf %pr_19 : f32 to bf16
+          %dAt_19 = arith.addi %dRow_1, %col_19 : index
+          memref.store %pb_19, %D[%dAt_19] : memref<?xbf16>
+        }
+        %col_20 = arith.addi %ocol0, %c16 : index
+        %inCol_20 = arith.cmpi ult, %col_20, %N : index
+        scf.if %inCol_20 {
+          %ng_20 = arith.negf %sum_10 : f32
+          %ex_20 = math.exp %ng_20 : f32
+          %de_20 = arith.addf %one, %ex_20 : f32
+          %si_20 = arith.divf %sum_10, %de_20 : f32
+          %pr_20 = arith.mulf %si_20, %sum_42 : f32
+          %pb_20 = arith.truncf %pr_20 : f32 to bf16
+          %dAt_20 = arith.addi %dRow_1, %col_20 : index
+          memref.store %pb_20, %D[%dAt_20] : memref<?xbf16>
+        }
+        %col_21 = arith.addi %ocol0, %c17 : index
+        %inCol_21 = arith.cmpi ult, %col_21, %N : index
+        scf.if %inCol_21 {
+          %ng_21 = arith.negf %sum_11 : f32
+          %ex_21 = math.exp %ng_21 : f32
+          %de_21 = arith.addf %one, %ex_21 : f32
+          %si_21 = arith.divf %sum_11, %de_21 : f32
+          %pr_21 = arith.mulf %si_21, %sum_43 : f32
+          %pb_21 = arith.truncf %pr_21 : f32 to bf16
+          %dAt_21 = arith.addi %dRow_1, %col_21 : index
+          memref.store %pb_21, %D[%dAt_21] : memref<?xbf16>
+        }
+        %col_22 = arith.addi %ocol0, %c24 : index
+        %inCol_22 = arith.cmpi ult, %col_22, %N : index
+        scf.if %inCol_22 {
+          %ng_22 = arith.negf %sum_14 : f32
+          %ex_22 = math.exp %ng_22 : f32
+          %de_22 = arith.addf %one, %ex_22 : f32
+          %si_22 = arith.divf %sum_14, %de_22 : f32
+          %pr_22 = arith.mulf %si_22, %sum_46 : f32
+          %pb_22 = arith.truncf %pr_22 : f32 to bf16
+          %dAt_22 = arith.addi %dRow_1, %col_22 : index
+          memref.store %pb_22, %D[%dAt_22] : memref<?xbf16>
+        }
+        %col_23 = arith.addi %ocol0, %c25 : index
+        %inCol_23 = arith.cmpi ult, %col_23, %N : index
+        scf.if %inCol_23 {
+          %ng_23 = arith.negf %sum_15 : f32
+          %ex_23 = math.exp %ng_23 : f32
+          %de_23 = arith.addf %one, %ex_23 : f32
+          %si_23 = arith.divf %sum_15, %de_23 : f32
+          %pr_23 = arith.mulf %si_23, %sum_47 : f32
+          %pb_23 = arith.truncf %pr_23 : f32 to bf16
+          %dAt_23 = arith.addi %dRow_1, %col_23 : index
+          memref.store %pb_23, %D[%dAt_23] : memref<?xbf16>
+        }
+        %col_24 = arith.addi %ocol0, %c32 : index
+        %inCol_24 = arith.cmpi ult, %col_24, %N : index
+        scf.if %inCol_24 {
+          %ng_24 = arith.negf %sum_18 : f32
+          %ex_24 = math.exp %ng_24 : f32
+          %de_24 = arith.addf %one, %ex_24 : f32
+          %si_24 = arith.divf %sum_18, %de_24 : f32
+          %pr_24 = arith.mulf %si_24, %sum_50 : f32
+          %pb_24 = arith.truncf %pr_24 : f32 to bf16
+          %dAt_24 = arith.addi %dRow_1, %col_24 : index
+          memref.store %pb_24, %D[%dAt_24] : memref<?xbf16>
+        }
+        %col_25 = arith.addi %ocol0, %c33 : index
+        %inCol_25 = arith.cmpi ult, %col_25, %N : index
+        scf.if %inCol_25 {
+          %ng_25 = arith.negf %sum_19 : f32
+          %ex_25 = math.exp %ng_25 : f32
+          %de_25 = arith.addf %one, %ex_25 : f32
+          %si_25 = arith.divf %sum_19, %de_25 : f32
+          %pr_25 = arith.mulf %si_25, %sum_51 : f32
+          %pb_25 = arith.truncf %pr_25 : f32 to bf16
+          %dAt_25 = arith.addi %dRow_1, %col_25 : index
+          memref.store %pb_25, %D[%dAt_25] : memref<?xbf16>
+        }
+        %col_26 = arith.addi %ocol0, %c40 : index
+        %inCol_26 = arith.cmpi ult, %col_26, %N : index
+        scf.if %inCol_26 {
+          %ng_26 = arith.negf %sum_22 : f32
+          %ex_26 = math.exp %ng_26 : f32
+          %de_26 = arith.addf %one, %ex_26 : f32
+          %si_26 = arith.divf %sum_22, %de_26 : f32
+          %pr_26 = arith.mulf %si_26, %sum_54 : f32
+          %pb_26 = arith.truncf %pr_26 : f32 to bf16
+          %dAt_26 = arith.addi %dRow_1, %col_26 : index
+          memref.store %pb_26, %D[%dAt_26] : memref<?xbf16>
+        }
+        %col_27 = arith.addi %ocol0, %c41 : index
+        %inCol_27 = arith.cmpi ult, %col_27, %N : index
+        scf.if %inCol_27 {
+          %ng_27 = arith.negf %sum_23 : f32
+          %ex_27 = math.exp %ng_27 : f32
+          %de_27 = arith.addf %one, %ex_27 : f32
+          %si_27 = arith.divf %sum_23, %de_27 : f32
+          %pr_27 = arith.mulf %si_27, %sum_55 : f32
+          %pb_27 = arith.truncf %pr_27 : f32 to bf16
+          %dAt_27 = arith.addi %dRow_1, %col_27 : index
+          memref.store %pb_27, %D[%dAt_27] : memref<?xbf16>
+        }
+        %col_28 = arith.addi %ocol0, %c48 : index
+        %inCol_28 = arith.cmpi ult, %col_28, %N : index
+        scf.if %inCol_28 {
+          %ng_28 = arith.negf %sum_26 : f32
+          %ex_28 = math.exp %ng_28 : f32
+          %de_28 = arith.addf %one, %ex_28 : f32
+          %si_28 = arith.divf %sum_26, %de_28 : f32
+          %pr_28 = arith.mulf %si_28, %sum_58 : f32
+          %pb_28 = arith.truncf %pr_28 : f32 to bf16
+          %dAt_28 = arith.addi %dRow_1, %col_28 : index
+          memref.store %pb_28, %D[%dAt_28] : memref<?xbf16>
+        }
+        %col_29 = arith.addi %ocol0, %c49 : index
+        %inCol_29 = arith.cmpi ult, %col_29, %N : index
+        scf.if %inCol_29 {
+          %ng_29 = arith.negf %sum_27 : f32
+          %ex_29 = math.exp %ng_29 : f32
+          %de_29 = arith.addf %one, %ex_29 : f32
+          %si_29 = arith.divf %sum_27, %de_29 : f32
+          %pr_29 = arith.mulf %si_29, %sum_59 : f32
+          %pb_29 = arith.truncf %pr_29 : f32 to bf16
+          %dAt_29 = arith.addi %dRow_1, %col_29 : index
+          memref.store %pb_29, %D[%dAt_29] : memref<?xbf16>
+        }
+        %col_30 = arith.addi %ocol0, %c56 : index
+        %inCol_30 = arith.cmpi ult, %col_30, %N : index
+        scf.if %inCol_30 {
+          %ng_30 = arith.negf %sum_30 : f32
+          %ex_30 = math.exp %ng_30 : f32
+          %de_30 = arith.addf %one, %ex_30 : f32
+          %si_30 = arith.divf %sum_30, %de_30 : f32
+          %pr_30 = arith.mulf %si_30, %sum_62 : f32
+          %pb_30 = arith.truncf %pr_30 : f32 to bf16
+          %dAt_30 = arith.addi %dRow_1, %col_30 : index
+          memref.store %pb_30, %D[%dAt_30] : memref<?xbf16>
+        }
+        %col_31 = arith.addi %ocol0, %c57 : index
+        %inCol_31 = arith.cmpi ult, %col_31, %N : index
+        scf.if %inCol_31 {
+          %ng_31 = arith.negf %sum_31 : f32
+          %ex_31 = math.exp %ng_31 : f32
+          %de_31 = arith.addf %one, %ex_31 : f32
+          %si_31 = arith.divf %sum_31, %de_31 : f32
+          %pr_31 = arith.mulf %si_31, %sum_63 : f32
+          %pb_31 = arith.truncf %pr_31 : f32 to bf16
+          %dAt_31 = arith.addi %dRow_1, %col_31 : index
+          memref.store %pb_31, %D[%dAt_31] : memref<?xbf16>
+        }
+      }
+    }
+    gpu.return
+  }
+  // gemm_wgmma_fp8w_bf16_tn and gemm_wgmma_swiglu_fp8w_bf16_tn: the dense
+  // forms (a linear layer's, a dense MLP's or shared expert's gate and up)
+  // over e4m3 weights [N, K] with block scales [ceil(N / blockN), ceil(K /
+  // blockK)] as an FP8 checkpoint stores them, converted per K step as the
+  // routed experts' e4m3 forms do: no dequantized weight is written. C f32
+  // [M, N], or D bf16 [M, N] = bf16(silu(A Wg^T) * (A Wu^T)); any M and N,
+  // K % 16 == 0, blockK % 8 == 0. Grid (ceil(N / 128), or ceil(2 N / 128)
+  // for SwiGLU, ceil(M / 128)); dsc-library-gemms launches them on sm_90a
+  // for FP8 linear layers and MLPs of more rows than the 64-row mma.sync
+  // e4m3 kernels take.
+  gpu.func @gemm_wgmma_fp8w_bf16_tn(%mapAPtr: !llvm.ptr, %mapBPtr: !llvm.ptr,
+                  %sb: memref<?xf32>,
+                  %C: memref<?xf32>, %M: index,
+                  %N: index, %K: index, %blockN: index, %blockK: index)
+      kernel attributes {known_block_size = array<i32: 256, 1, 1>,
+                         dsc.tile = array<i64: 128, 128>,
+                         dsc.tma_box = array<i64: 64, 64>,
+                         dsc.dynamic_shared_memory = 132096 : i64} {
+    %mapA = builtin.unrealized_conversion_cast %mapAPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+    %mapB = builtin.unrealized_conversion_cast %mapBPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c3 = arith.constant 3 : index
+    %c4 = arith.constant 4 : index
+    %c8 = arith.constant 8 : index
+    %c9 = arith.constant 9 : index
+    %c16 = arith.constant 16 : index
+    %c17 = arith.constant 17 : index
+    %c24 = arith.constant 24 : index
+    %c25 = arith.constant 25 : index
+    %c32 = arith.constant 32 : index
+    %c33 = arith.constant 33 : index
+    %c40 = arith.constant 40 : index
+    %c41 = arith.constant 41 : index
+    %c48 = arith.constant 48 : index
+    %c49 = arith.constant 49 : index
+    %c56 = arith.constant 56 : index
+    %c57 = arith.constant 57 : index
+    %c63 = arith.constant 63 : index
+    %c64 = arith.constant 64 : index
+    %c65 = arith.constant 65 : index
+    %c72 = arith.constant 72 : index
+    %c73 = arith.constant 73 : index
+    %c80 = arith.constant 80 : index
+    %c81 = arith.constant 81 : index
+    %c88 = arith.constant 88 : index
+    %c89 = arith.constant 89 : index
+    %c96 = arith.constant 96 : index
+    %c97 = arith.constant 97 : index
+    %c104 = arith.constant 104 : index
+    %c105 = arith.constant 105 : index
+    %c112 = arith.constant 112 : index
+    %c113 = arith.constant 113 : index
+    %c120 = arith.constant 120 : index
+    %c121 = arith.constant 121 : index
+    %c128 = arith.constant 128 : index
+    %c1023 = arith.constant 1023 : index
+    %c1024 = arith.constant 1024 : index
+    %c8192 = arith.constant 8192 : index
+    %c16384 = arith.constant 16384 : index
+    %c20480 = arith.constant 20480 : index
+    %c24576 = arith.constant 24576 : index
+    %c98304 = arith.constant 98304 : index
+    %c10000000 = arith.constant 10000000 : index
+    %l0 = arith.constant 0 : i64
+    %l2 = arith.constant 2 : i64
+    %l4 = arith.constant 4 : i64
+    %l6 = arith.constant 6 : i64
+    %l512 = arith.constant 512 : i64
+    %l1024 = arith.constant 1024 : i64
+    %l1536 = arith.constant 1536 : i64
+    %l6144 = arith.constant 6144 : i64
+    %l16383 = arith.constant 16383 : i64
+    %l4611686293305360384 = arith.constant 4611686293305360384 : i64
+    %zero = arith.constant 0.0 : f32
+    %ninf = arith.constant 0xFF800000 : f32
+    %one = arith.constant 1.0 : f32
+    %bm = gpu.block_id y
+    %bn = gpu.block_id x
+    %tid = gpu.thread_id x
+    %wg = arith.divui %tid, %c128 : index
+    %wtid = arith.remui %tid, %c128 : index
+    %warp = arith.divui %wtid, %c32 : index
+    %lane = arith.remui %tid, %c32 : index
+    %g = arith.divui %lane, %c4 : index
+    %t = arith.remui %lane, %c4 : index
+    %t2 = arith.muli %t, %c2 : index
+    %leader = arith.cmpi eq, %tid, %c0 : index
+    %mb = arith.muli %bm, %c128 : index
+    %m0 = arith.addi %c0, %mb : index
+    %inside = arith.cmpi ult, %m0, %M : index
+    scf.if %inside {
+      %n0 = arith.muli %bn, %c128 : index
+      %kUp = arith.addi %K, %c63 : index
+      %kTiles = arith.divui %kUp, %c64 : index
+      %bar = nvgpu.mbarrier.create -> !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+      %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+      %base = memref.extract_aligned_pointer_as_index %dyn : memref<?xi8, #gpu.address_space<workgroup>> -> index
+      %lastBarrier = nvgpu.mbarrier.get %bar[%c3] : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> i64
+      %lastBarrierAt = arith.index_cast %lastBarrier : i64 to index
+      %barriersEnd = arith.addi %lastBarrierAt, %c8 : index
+      %free = arith.maxui %base, %barriersEnd : index
+      %up = arith.addi %free, %c1023 : index
+      %aligned0 = arith.divui %up, %c1024 : index
+      %aligned = arith.muli %aligned0, %c1024 : index
+      %pad = arith.subi %aligned, %base : index
+      %alignedI64 = arith.index_cast %aligned : index to i64
+      %addr16 = arith.shrui %alignedI64, %l4 : i64
+      %start = arith.andi %addr16, %l16383 : i64
+      %kDesc = arith.ori %start, %l4611686293305360384 : i64
+      scf.if %leader {
+        nvgpu.mbarrier.init %bar[%c0], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.init %bar[%c1], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.init %bar[%c2], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.init %bar[%c3], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        // The barriers' initialization, visible to the TMA unit (the async
+        // proxy) before any copy completes on them.
+        nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+        nvgpu.tma.fence.descriptor %mapA : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.prefetch.descriptor %mapA : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.fence.descriptor %mapB : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.prefetch.descriptor %mapB : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+      }
+      gpu.barrier
+      %w8BytesOff = arith.addi %pad, %c0 : index
+      %w8Bytes = memref.view %dyn[%w8BytesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<98304xi8, #gpu.address_space<workgroup>>
+      %w8TilesOff = arith.addi %pad, %c98304 : index
+      %w8Tiles = memref.view %dyn[%w8TilesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16384xbf16, #gpu.address_space<workgroup>>
+      %w8Chunk = arith.remui %tid, %c8 : index
+      %w8Row0 = arith.divui %tid, %c8 : index
+      %w8RowSw = arith.remui %w8Row0, %c8 : index
+      %w8Swizzled = arith.xori %w8Chunk, %w8RowSw : index
+      %w8Col = arith.muli %w8Chunk, %c8 : index
+      %w8Bk1 = arith.subi %blockK, %c1 : index
+      %w8KUp = arith.addi %K, %w8Bk1 : index
+      %kBlocks = arith.divui %w8KUp, %blockK : index
+      %kbLast = arith.subi %kBlocks, %c1 : index
+      %w8Bn1 = arith.subi %blockN, %c1 : index
+      %w8NUp = arith.addi %N, %w8Bn1 : index
+      %nBlocks = arith.divui %w8NUp, %blockN : index
+      %eBlocks = arith.muli %c0, %nBlocks : index
+      %w8Row = arith.addi %w8Row0, %c0 : index
+      %w8N = arith.addi %n0, %w8Row : index
+      %w8InN = arith.cmpi ult, %w8N, %N : index
+      %w8SRow0 = arith.divui %w8N, %blockN : index
+      %w8SRow1 = arith.addi %w8SRow0, %eBlocks : index
+      %w8SRow = arith.select %w8InN, %w8SRow1, %c0 : index
+      %w8SBase = arith.muli %w8SRow, %kBlocks : index
+      %w8RowBytes = arith.muli %w8Row, %c64 : index
+      %w8Byte0 = arith.addi %w8RowBytes, %c16384 : index
+      %w8Byte = arith.addi %w8Byte0, %w8Col : index
+      %w8RowAt = arith.muli %w8Row, %c64 : index
+      %w8SwAt = arith.muli %w8Swizzled, %c8 : index
+      %w8At = arith.addi %w8RowAt, %w8SwAt : index
+      %w8Row_1 = arith.addi %w8Row0, %c32 : index
+      %w8N_1 = arith.addi %n0, %w8Row_1 : index
+      %w8InN_1 = arith.cmpi ult, %w8N_1, %N : index
+      %w8SRow0_1 = arith.divui %w8N_1, %blockN : index
+      %w8SRow1_1 = arith.addi %w8SRow0_1, %eBlocks : index
+      %w8SRow_1 = arith.select %w8InN_1, %w8SRow1_1, %c0 : index
+      %w8SBase_1 = arith.muli %w8SRow_1, %kBlocks : index
+      %w8RowBytes_1 = arith.muli %w8Row_1, %c64 : index
+      %w8Byte0_1 = arith.addi %w8RowBytes_1, %c16384 : index
+      %w8Byte_1 = arith.addi %w8Byte0_1, %w8Col : index
+      %w8RowAt_1 = arith.muli %w8Row_1, %c64 : index
+      %w8SwAt_1 = arith.muli %w8Swizzled, %c8 : index
+      %w8At_1 = arith.addi %w8RowAt_1, %w8SwAt_1 : index
+      %w8Row_2 = arith.addi %w8Row0, %c64 : index
+      %w8N_2 = arith.addi %n0, %w8Row_2 : index
+      %w8InN_2 = arith.cmpi ult, %w8N_2, %N : index
+      %w8SRow0_2 = arith.divui %w8N_2, %blockN : index
+      %w8SRow1_2 = arith.addi %w8SRow0_2, %eBlocks : index
+      %w8SRow_2 = arith.select %w8InN_2, %w8SRow1_2, %c0 : index
+      %w8SBase_2 = arith.muli %w8SRow_2, %kBlocks : index
+      %w8RowBytes_2 = arith.muli %w8Row_2, %c64 : index
+      %w8Byte0_2 = arith.addi %w8RowBytes_2, %c16384 : index
+      %w8Byte_2 = arith.addi %w8Byte0_2, %w8Col : index
+      %w8RowAt_2 = arith.muli %w8Row_2, %c64 : index
+      %w8SwAt_2 = arith.muli %w8Swizzled, %c8 : index
+      %w8At_2 = arith.addi %w8RowAt_2, %w8SwAt_2 : index
+      %w8Row_3 = arith.addi %w8Row0, %c96 : index
+      %w8N_3 = arith.addi %n0, %w8Row_3 : index
+      %w8InN_3 = arith.cmpi ult, %w8N_3, %N : index
+      %w8SRow0_3 = arith.divui %w8N_3, %blockN : index
+      %w8SRow1_3 = arith.addi %w8SRow0_3, %eBlocks : index
+      %w8SRow_3 = arith.select %w8InN_3, %w8SRow1_3, %c0 : index
+      %w8SBase_3 = arith.muli %w8SRow_3, %kBlocks : index
+      %w8RowBytes_3 = arith.muli %w8Row_3, %c64 : index
+      %w8Byte0_3 = arith.addi %w8RowBytes_3, %c16384 : index
+      %w8Byte_3 = arith.addi %w8Byte0_3, %w8Col : index
+      %w8RowAt_3 = arith.muli %w8Row_3, %c64 : index
+      %w8SwAt_3 = arith.muli %w8Swizzled, %c8 : index
+      %w8At_3 = arith.addi %w8RowAt_3, %w8SwAt_3 : index
+      %inK = arith.cmpi ult, %c0, %kTiles : index
+      %go = arith.andi %leader, %inK : i1
+      scf.if %go {
+        %stageOff = arith.muli %c0, %c24576 : index
+        %m64 = arith.addi %m0, %c64 : index
+        %full = arith.cmpi ult, %m64, %M : index
+        %stageTx = arith.select %full, %c24576, %c16384 : index
+        %k0 = arith.muli %c0, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %stageTx : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt = arith.addi %stageOff, %c0 : index
+        %halfOff = arith.addi %pad, %boxAt : index
+        %half = memref.view %dyn[%halfOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0, %m0], %bar[%c0] to %half : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full {
+          %boxAt_1 = arith.addi %stageOff, %c8192 : index
+          %halfOff_1 = arith.addi %pad, %boxAt_1 : index
+          %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %nB64 = arith.addi %n0, %c64 : index
+        %bBoxAt = arith.addi %stageOff, %c16384 : index
+        %bBoxOff = arith.addi %pad, %bBoxAt : index
+        %bBox = memref.view %dyn[%bBoxOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %n0], %bar[%c0] to %bBox : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_1 = arith.addi %stageOff, %c20480 : index
+        %bBoxOff_1 = arith.addi %pad, %bBoxAt_1 : index
+        %bBox_1 = memref.view %dyn[%bBoxOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %nB64], %bar[%c0] to %bBox_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %inK_1 = arith.cmpi ult, %c1, %kTiles : index
+      %go_1 = arith.andi %leader, %inK_1 : i1
+      scf.if %go_1 {
+        %stageOff_1 = arith.muli %c1, %c24576 : index
+        %m64_1 = arith.addi %m0, %c64 : index
+        %full_1 = arith.cmpi ult, %m64_1, %M : index
+        %stageTx_1 = arith.select %full_1, %c24576, %c16384 : index
+        %k0_1 = arith.muli %c1, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %stageTx_1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt_2 = arith.addi %stageOff_1, %c0 : index
+        %halfOff_2 = arith.addi %pad, %boxAt_2 : index
+        %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_1 {
+          %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
+          %halfOff_3 = arith.addi %pad, %boxAt_3 : index
+          %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %nB64_1 = arith.addi %n0, %c64 : index
+        %bBoxAt_2 = arith.addi %stageOff_1, %c16384 : index
+        %bBoxOff_2 = arith.addi %pad, %bBoxAt_2 : index
+        %bBox_2 = memref.view %dyn[%bBoxOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %n0], %bar[%c1] to %bBox_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_3 = arith.addi %stageOff_1, %c20480 : index
+        %bBoxOff_3 = arith.addi %pad, %bBoxAt_3 : index
+        %bBox_3 = memref.view %dyn[%bBoxOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %nB64_1], %bar[%c1] to %bBox_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %inK_2 = arith.cmpi ult, %c2, %kTiles : index
+      %go_2 = arith.andi %leader, %inK_2 : i1
+      scf.if %go_2 {
+        %stageOff_2 = arith.muli %c2, %c24576 : index
+        %m64_2 = arith.addi %m0, %c64 : index
+        %full_2 = arith.cmpi ult, %m64_2, %M : index
+        %stageTx_2 = arith.select %full_2, %c24576, %c16384 : index
+        %k0_2 = arith.muli %c2, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %stageTx_2 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt_4 = arith.addi %stageOff_2, %c0 : index
+        %halfOff_4 = arith.addi %pad, %boxAt_4 : index
+        %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_2 {
+          %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
+          %halfOff_5 = arith.addi %pad, %boxAt_5 : index
+          %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %nB64_2 = arith.addi %n0, %c64 : index
+        %bBoxAt_4 = arith.addi %stageOff_2, %c16384 : index
+        %bBoxOff_4 = arith.addi %pad, %bBoxAt_4 : index
+        %bBox_4 = memref.view %dyn[%bBoxOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %n0], %bar[%c2] to %bBox_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_5 = arith.addi %stageOff_2, %c20480 : index
+        %bBoxOff_5 = arith.addi %pad, %bBoxAt_5 : index
+        %bBox_5 = memref.view %dyn[%bBoxOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %nB64_2], %bar[%c2] to %bBox_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %inK_3 = arith.cmpi ult, %c3, %kTiles : index
+      %go_3 = arith.andi %leader, %inK_3 : i1
+      scf.if %go_3 {
+        %stageOff_3 = arith.muli %c3, %c24576 : index
+        %m64_3 = arith.addi %m0, %c64 : index
+        %full_3 = arith.cmpi ult, %m64_3, %M : index
+        %stageTx_3 = arith.select %full_3, %c24576, %c16384 : index
+        %k0_3 = arith.muli %c3, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %stageTx_3 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt_6 = arith.addi %stageOff_3, %c0 : index
+        %halfOff_6 = arith.addi %pad, %boxAt_6 : index
+        %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_3 {
+          %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
+          %halfOff_7 = arith.addi %pad, %boxAt_7 : index
+          %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %nB64_3 = arith.addi %n0, %c64 : index
+        %bBoxAt_6 = arith.addi %stageOff_3, %c16384 : index
+        %bBoxOff_6 = arith.addi %pad, %bBoxAt_6 : index
+        %bBox_6 = memref.view %dyn[%bBoxOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %n0], %bar[%c3] to %bBox_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_7 = arith.addi %stageOff_3, %c20480 : index
+        %bBoxOff_7 = arith.addi %pad, %bBoxAt_7 : index
+        %bBox_7 = memref.view %dyn[%bBoxOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %nB64_3], %bar[%c3] to %bBox_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %w64 = arith.muli %wg, %c64 : index
+      %w16 = arith.muli %warp, %c16 : index
+      %rowIn = arith.addi %w64, %w16 : index
+      %rowA0 = arith.addi %rowIn, %g : index
+      %rowA = arith.addi %m0, %rowA0 : index
+      %rowB = arith.addi %rowA, %c8 : index
+      %wgRow = arith.addi %m0, %w64 : index
+      %busy = arith.cmpi ult, %wgRow, %M : index
+      %wgI64 = arith.index_cast %wg : index to i64
+      %aHalf = arith.muli %wgI64, %l512 : i64
+      %aDesc = arith.addi %kDesc, %aHalf : i64
+      %accInit = llvm.mlir.undef : !acc128
+      %stage = arith.remui %c0, %c4 : index
+      %round = arith.divui %c0, %c4 : index
+      %parityIdx = arith.remui %round, %c2 : index
+      %parity = arith.index_cast %parityIdx : index to i1
+      nvgpu.mbarrier.try_wait.parity %bar[%stage], %parity, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+      %stageI64 = arith.index_cast %stage : index to i64
+      %stageDesc = arith.muli %stageI64, %l1536 : i64
+      %aStage = arith.addi %aDesc, %stageDesc : i64
+      %w8Tile = arith.remui %c0, %c2 : index
+      %w8TileAt = arith.muli %w8Tile, %c8192 : index
+      %w8K0 = arith.muli %c0, %c64 : index
+      %w8K = arith.addi %w8K0, %w8Col : index
+      %w8Kb0 = arith.divui %w8K, %blockK : index
+      %w8Kb = arith.minui %w8Kb0, %kbLast : index
+      %w8StageAt = arith.muli %stage, %c24576 : index
+      %w8SAt = arith.addi %w8SBase, %w8Kb : index
+      %w8Scale = memref.load %sb[%w8SAt] : memref<?xf32>
+      %w8Scale2 = vector.broadcast %w8Scale : f32 to vector<2xf32>
+      %w8BytesAt = arith.addi %w8StageAt, %w8Byte : index
+      %w8Codes = vector.load %w8Bytes[%w8BytesAt] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair = vector.shuffle %w8Codes, %w8Codes [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16 = nvvm.convert.f8x2.to.f16x2 %w8Pair : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32 = arith.extf %w8F16 : vector<2xf16> to vector<2xf32>
+      %w8Scaled = arith.mulf %w8F32, %w8Scale2 : vector<2xf32>
+      %w8Value = vector.extract %w8Scaled[0] : f32 from vector<2xf32>
+      %w8Value_1 = vector.extract %w8Scaled[1] : f32 from vector<2xf32>
+      %w8Pair_1 = vector.shuffle %w8Codes, %w8Codes [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_1 = nvvm.convert.f8x2.to.f16x2 %w8Pair_1 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_1 = arith.extf %w8F16_1 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_1 = arith.mulf %w8F32_1, %w8Scale2 : vector<2xf32>
+      %w8Value_2 = vector.extract %w8Scaled_1[0] : f32 from vector<2xf32>
+      %w8Value_3 = vector.extract %w8Scaled_1[1] : f32 from vector<2xf32>
+      %w8Pair_2 = vector.shuffle %w8Codes, %w8Codes [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_2 = nvvm.convert.f8x2.to.f16x2 %w8Pair_2 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_2 = arith.extf %w8F16_2 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_2 = arith.mulf %w8F32_2, %w8Scale2 : vector<2xf32>
+      %w8Value_4 = vector.extract %w8Scaled_2[0] : f32 from vector<2xf32>
+      %w8Value_5 = vector.extract %w8Scaled_2[1] : f32 from vector<2xf32>
+      %w8Pair_3 = vector.shuffle %w8Codes, %w8Codes [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_3 = nvvm.convert.f8x2.to.f16x2 %w8Pair_3 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_3 = arith.extf %w8F16_3 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_3 = arith.mulf %w8F32_3, %w8Scale2 : vector<2xf32>
+      %w8Value_6 = vector.extract %w8Scaled_3[0] : f32 from vector<2xf32>
+      %w8Value_7 = vector.extract %w8Scaled_3[1] : f32 from vector<2xf32>
+      %w8Chunk8 = vector.from_elements %w8Value, %w8Value_1, %w8Value_2, %w8Value_3, %w8Value_4, %w8Value_5, %w8Value_6, %w8Value_7 : vector<8xf32>
+      %w8Bf16 = arith.truncf %w8Chunk8 : vector<8xf32> to vector<8xbf16>
+      %w8Dst = arith.addi %w8TileAt, %w8At : index
+      vector.store %w8Bf16, %w8Tiles[%w8Dst] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %w8SAt_1 = arith.addi %w8SBase_1, %w8Kb : index
+      %w8Scale_1 = memref.load %sb[%w8SAt_1] : memref<?xf32>
+      %w8Scale2_1 = vector.broadcast %w8Scale_1 : f32 to vector<2xf32>
+      %w8BytesAt_1 = arith.addi %w8StageAt, %w8Byte_1 : index
+      %w8Codes_1 = vector.load %w8Bytes[%w8BytesAt_1] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair_4 = vector.shuffle %w8Codes_1, %w8Codes_1 [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16_4 = nvvm.convert.f8x2.to.f16x2 %w8Pair_4 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_4 = arith.extf %w8F16_4 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_4 = arith.mulf %w8F32_4, %w8Scale2_1 : vector<2xf32>
+      %w8Value_8 = vector.extract %w8Scaled_4[0] : f32 from vector<2xf32>
+      %w8Value_9 = vector.extract %w8Scaled_4[1] : f32 from vector<2xf32>
+      %w8Pair_5 = vector.shuffle %w8Codes_1, %w8Codes_1 [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_5 = nvvm.convert.f8x2.to.f16x2 %w8Pair_5 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_5 = arith.extf %w8F16_5 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_5 = arith.mulf %w8F32_5, %w8Scale2_1 : vector<2xf32>
+      %w8Value_10 = vector.extract %w8Scaled_5[0] : f32 from vector<2xf32>
+      %w8Value_11 = vector.extract %w8Scaled_5[1] : f32 from vector<2xf32>
+      %w8Pair_6 = vector.shuffle %w8Codes_1, %w8Codes_1 [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_6 = nvvm.convert.f8x2.to.f16x2 %w8Pair_6 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_6 = arith.extf %w8F16_6 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_6 = arith.mulf %w8F32_6, %w8Scale2_1 : vector<2xf32>
+      %w8Value_12 = vector.extract %w8Scaled_6[0] : f32 from vector<2xf32>
+      %w8Value_13 = vector.extract %w8Scaled_6[1] : f32 from vector<2xf32>
+      %w8Pair_7 = vector.shuffle %w8Codes_1, %w8Codes_1 [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_7 = nvvm.convert.f8x2.to.f16x2 %w8Pair_7 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_7 = arith.extf %w8F16_7 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_7 = arith.mulf %w8F32_7, %w8Scale2_1 : vector<2xf32>
+      %w8Value_14 = vector.extract %w8Scaled_7[0] : f32 from vector<2xf32>
+      %w8Value_15 = vector.extract %w8Scaled_7[1] : f32 from vector<2xf32>
+      %w8Chunk8_1 = vector.from_elements %w8Value_8, %w8Value_9, %w8Value_10, %w8Value_11, %w8Value_12, %w8Value_13, %w8Value_14, %w8Value_15 : vector<8xf32>
+      %w8Bf16_1 = arith.truncf %w8Chunk8_1 : vector<8xf32> to vector<8xbf16>
+      %w8Dst_1 = arith.addi %w8TileAt, %w8At_1 : index
+      vector.store %w8Bf16_1, %w8Tiles[%w8Dst_1] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %w8SAt_2 = arith.addi %w8SBase_2, %w8Kb : index
+      %w8Scale_2 = memref.load %sb[%w8SAt_2] : memref<?xf32>
+      %w8Scale2_2 = vector.broadcast %w8Scale_2 : f32 to vector<2xf32>
+      %w8BytesAt_2 = arith.addi %w8StageAt, %w8Byte_2 : index
+      %w8Codes_2 = vector.load %w8Bytes[%w8BytesAt_2] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair_8 = vector.shuffle %w8Codes_2, %w8Codes_2 [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16_8 = nvvm.convert.f8x2.to.f16x2 %w8Pair_8 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_8 = arith.extf %w8F16_8 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_8 = arith.mulf %w8F32_8, %w8Scale2_2 : vector<2xf32>
+      %w8Value_16 = vector.extract %w8Scaled_8[0] : f32 from vector<2xf32>
+      %w8Value_17 = vector.extract %w8Scaled_8[1] : f32 from vector<2xf32>
+      %w8Pair_9 = vector.shuffle %w8Codes_2, %w8Codes_2 [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_9 = nvvm.convert.f8x2.to.f16x2 %w8Pair_9 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_9 = arith.extf %w8F16_9 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_9 = arith.mulf %w8F32_9, %w8Scale2_2 : vector<2xf32>
+      %w8Value_18 = vector.extract %w8Scaled_9[0] : f32 from vector<2xf32>
+      %w8Value_19 = vector.extract %w8Scaled_9[1] : f32 from vector<2xf32>
+      %w8Pair_10 = vector.shuffle %w8Codes_2, %w8Codes_2 [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_10 = nvvm.convert.f8x2.to.f16x2 %w8Pair_10 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_10 = arith.extf %w8F16_10 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_10 = arith.mulf %w8F32_10, %w8Scale2_2 : vector<2xf32>
+      %w8Value_20 = vector.extract %w8Scaled_10[0] : f32 from vector<2xf32>
+      %w8Value_21 = vector.extract %w8Scaled_10[1] : f32 from vector<2xf32>
+      %w8Pair_11 = vector.shuffle %w8Codes_2, %w8Codes_2 [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_11 = nvvm.convert.f8x2.to.f16x2 %w8Pair_11 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_11 = arith.extf %w8F16_11 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_11 = arith.mulf %w8F32_11, %w8Scale2_2 : vector<2xf32>
+      %w8Value_22 = vector.extract %w8Scaled_11[0] : f32 from vector<2xf32>
+      %w8Value_23 = vector.extract %w8Scaled_11[1] : f32 from vector<2xf32>
+      %w8Chunk8_2 = vector.from_elements %w8Value_16, %w8Value_17, %w8Value_18, %w8Value_19, %w8Value_20, %w8Value_21, %w8Value_22, %w8Value_23 : vector<8xf32>
+      %w8Bf16_2 = arith.truncf %w8Chunk8_2 : vector<8xf32> to vector<8xbf16>
+      %w8Dst_2 = arith.addi %w8TileAt, %w8At_2 : index
+      vector.store %w8Bf16_2, %w8Tiles[%w8Dst_2] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %w8SAt_3 = arith.addi %w8SBase_3, %w8Kb : index
+      %w8Scale_3 = memref.load %sb[%w8SAt_3] : memref<?xf32>
+      %w8Scale2_3 = vector.broadcast %w8Scale_3 : f32 to vector<2xf32>
+      %w8BytesAt_3 = arith.addi %w8StageAt, %w8Byte_3 : index
+      %w8Codes_3 = vector.load %w8Bytes[%w8BytesAt_3] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair_12 = vector.shuffle %w8Codes_3, %w8Codes_3 [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16_12 = nvvm.convert.f8x2.to.f16x2 %w8Pair_12 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_12 = arith.extf %w8F16_12 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_12 = arith.mulf %w8F32_12, %w8Scale2_3 : vector<2xf32>
+      %w8Value_24 = vector.extract %w8Scaled_12[0] : f32 from vector<2xf32>
+      %w8Value_25 = vector.extract %w8Scaled_12[1] : f32 from vector<2xf32>
+      %w8Pair_13 = vector.shuffle %w8Codes_3, %w8Codes_3 [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_13 = nvvm.convert.f8x2.to.f16x2 %w8Pair_13 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_13 = arith.extf %w8F16_13 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_13 = arith.mulf %w8F32_13, %w8Scale2_3 : vector<2xf32>
+      %w8Value_26 = vector.extract %w8Scaled_13[0] : f32 from vector<2xf32>
+      %w8Value_27 = vector.extract %w8Scaled_13[1] : f32 from vector<2xf32>
+      %w8Pair_14 = vector.shuffle %w8Codes_3, %w8Codes_3 [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_14 = nvvm.convert.f8x2.to.f16x2 %w8Pair_14 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_14 = arith.extf %w8F16_14 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_14 = arith.mulf %w8F32_14, %w8Scale2_3 : vector<2xf32>
+      %w8Value_28 = vector.extract %w8Scaled_14[0] : f32 from vector<2xf32>
+      %w8Value_29 = vector.extract %w8Scaled_14[1] : f32 from vector<2xf32>
+      %w8Pair_15 = vector.shuffle %w8Codes_3, %w8Codes_3 [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_15 = nvvm.convert.f8x2.to.f16x2 %w8Pair_15 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_15 = arith.extf %w8F16_15 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_15 = arith.mulf %w8F32_15, %w8Scale2_3 : vector<2xf32>
+      %w8Value_30 = vector.extract %w8Scaled_15[0] : f32 from vector<2xf32>
+      %w8Value_31 = vector.extract %w8Scaled_15[1] : f32 from vector<2xf32>
+      %w8Chunk8_3 = vector.from_elements %w8Value_24, %w8Value_25, %w8Value_26, %w8Value_27, %w8Value_28, %w8Value_29, %w8Value_30, %w8Value_31 : vector<8xf32>
+      %w8Bf16_3 = arith.truncf %w8Chunk8_3 : vector<8xf32> to vector<8xbf16>
+      %w8Dst_3 = arith.addi %w8TileAt, %w8At_3 : index
+      vector.store %w8Bf16_3, %w8Tiles[%w8Dst_3] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      // The tile, visible to wgmma (the async proxy), in every thread.
+      nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+      gpu.barrier
+      %tileI64 = arith.index_cast %w8Tile : index to i64
+      %tileDesc = arith.muli %tileI64, %l1024 : i64
+      %bStage0 = arith.addi %kDesc, %tileDesc : i64
+      %bStage = arith.addi %bStage0, %l6144 : i64
+      %wgAcc = scf.if %busy -> (!acc128) {
+        nvvm.wgmma.fence.aligned
+        %aDescK = arith.addi %aStage, %l0 : i64
+        %bDescK = arith.addi %bStage, %l0 : i64
+        %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_1 = arith.addi %aStage, %l2 : i64
+        %bDescK_1 = arith.addi %bStage, %l2 : i64
+        %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_2 = arith.addi %aStage, %l4 : i64
+        %bDescK_2 = arith.addi %bStage, %l4 : i64
+        %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_3 = arith.addi %aStage, %l6 : i64
+        %bDescK_3 = arith.addi %bStage, %l6 : i64
+        %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        nvvm.wgmma.commit.group.sync.aligned
+        scf.yield %wg_4 : !acc128
+      } else {
+        scf.yield %accInit : !acc128
+      }
+      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wgAcc) -> (!acc128) {
+        %stage_1 = arith.remui %kt, %c4 : index
+        %round_1 = arith.divui %kt, %c4 : index
+        %parityIdx_1 = arith.remui %round_1, %c2 : index
+        %parity_1 = arith.index_cast %parityIdx_1 : index to i1
+        nvgpu.mbarrier.try_wait.parity %bar[%stage_1], %parity_1, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %stageI64_1 = arith.index_cast %stage_1 : index to i64
+        %stageDesc_1 = arith.muli %stageI64_1, %l1536 : i64
+        %aStage_1 = arith.addi %aDesc, %stageDesc_1 : i64
+        %w8Tile_1 = arith.remui %kt, %c2 : index
+        %w8TileAt_1 = arith.muli %w8Tile_1, %c8192 : index
+        %w8K0_1 = arith.muli %kt, %c64 : index
+        %w8K_1 = arith.addi %w8K0_1, %w8Col : index
+        %w8Kb0_1 = arith.divui %w8K_1, %blockK : index
+        %w8Kb_1 = arith.minui %w8Kb0_1, %kbLast : index
+        %w8StageAt_1 = arith.muli %stage_1, %c24576 : index
+        %w8SAt_4 = arith.addi %w8SBase, %w8Kb_1 : index
+        %w8Scale_4 = memref.load %sb[%w8SAt_4] : memref<?xf32>
+        %w8Scale2_4 = vector.broadcast %w8Scale_4 : f32 to vector<2xf32>
+        %w8BytesAt_4 = arith.addi %w8StageAt_1, %w8Byte : index
+        %w8Codes_4 = vector.load %w8Bytes[%w8BytesAt_4] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_16 = vector.shuffle %w8Codes_4, %w8Codes_4 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_16 = nvvm.convert.f8x2.to.f16x2 %w8Pair_16 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_16 = arith.extf %w8F16_16 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_16 = arith.mulf %w8F32_16, %w8Scale2_4 : vector<2xf32>
+        %w8Value_32 = vector.extract %w8Scaled_16[0] : f32 from vector<2xf32>
+        %w8Value_33 = vector.extract %w8Scaled_16[1] : f32 from vector<2xf32>
+        %w8Pair_17 = vector.shuffle %w8Codes_4, %w8Codes_4 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_17 = nvvm.convert.f8x2.to.f16x2 %w8Pair_17 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_17 = arith.extf %w8F16_17 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_17 = arith.mulf %w8F32_17, %w8Scale2_4 : vector<2xf32>
+        %w8Value_34 = vector.extract %w8Scaled_17[0] : f32 from vector<2xf32>
+        %w8Value_35 = vector.extract %w8Scaled_17[1] : f32 from vector<2xf32>
+        %w8Pair_18 = vector.shuffle %w8Codes_4, %w8Codes_4 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_18 = nvvm.convert.f8x2.to.f16x2 %w8Pair_18 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_18 = arith.extf %w8F16_18 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_18 = arith.mulf %w8F32_18, %w8Scale2_4 : vector<2xf32>
+        %w8Value_36 = vector.extract %w8Scaled_18[0] : f32 from vector<2xf32>
+        %w8Value_37 = vector.extract %w8Scaled_18[1] : f32 from vector<2xf32>
+        %w8Pair_19 = vector.shuffle %w8Codes_4, %w8Codes_4 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_19 = nvvm.convert.f8x2.to.f16x2 %w8Pair_19 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_19 = arith.extf %w8F16_19 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_19 = arith.mulf %w8F32_19, %w8Scale2_4 : vector<2xf32>
+        %w8Value_38 = vector.extract %w8Scaled_19[0] : f32 from vector<2xf32>
+        %w8Value_39 = vector.extract %w8Scaled_19[1] : f32 from vector<2xf32>
+        %w8Chunk8_4 = vector.from_elements %w8Value_32, %w8Value_33, %w8Value_34, %w8Value_35, %w8Value_36, %w8Value_37, %w8Value_38, %w8Value_39 : vector<8xf32>
+        %w8Bf16_4 = arith.truncf %w8Chunk8_4 : vector<8xf32> to vector<8xbf16>
+        %w8Dst_4 = arith.addi %w8TileAt_1, %w8At : index
+        vector.store %w8Bf16_4, %w8Tiles[%w8Dst_4] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        %w8SAt_5 = arith.addi %w8SBase_1, %w8Kb_1 : index
+        %w8Scale_5 = memref.load %sb[%w8SAt_5] : memref<?xf32>
+        %w8Scale2_5 = vector.broadcast %w8Scale_5 : f32 to vector<2xf32>
+        %w8BytesAt_5 = arith.addi %w8StageAt_1, %w8Byte_1 : index
+        %w8Codes_5 = vector.load %w8Bytes[%w8BytesAt_5] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_20 = vector.shuffle %w8Codes_5, %w8Codes_5 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_20 = nvvm.convert.f8x2.to.f16x2 %w8Pair_20 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_20 = arith.extf %w8F16_20 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_20 = arith.mulf %w8F32_20, %w8Scale2_5 : vector<2xf32>
+        %w8Value_40 = vector.extract %w8Scaled_20[0] : f32 from vector<2xf32>
+        %w8Value_41 = vector.extract %w8Scaled_20[1] : f32 from vector<2xf32>
+        %w8Pair_21 = vector.shuffle %w8Codes_5, %w8Codes_5 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_21 = nvvm.convert.f8x2.to.f16x2 %w8Pair_21 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_21 = arith.extf %w8F16_21 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_21 = arith.mulf %w8F32_21, %w8Scale2_5 : vector<2xf32>
+        %w8Value_42 = vector.extract %w8Scaled_21[0] : f32 from vector<2xf32>
+        %w8Value_43 = vector.extract %w8Scaled_21[1] : f32 from vector<2xf32>
+        %w8Pair_22 = vector.shuffle %w8Codes_5, %w8Codes_5 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_22 = nvvm.convert.f8x2.to.f16x2 %w8Pair_22 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_22 = arith.extf %w8F16_22 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_22 = arith.mulf %w8F32_22, %w8Scale2_5 : vector<2xf32>
+        %w8Value_44 = vector.extract %w8Scaled_22[0] : f32 from vector<2xf32>
+        %w8Value_45 = vector.extract %w8Scaled_22[1] : f32 from vector<2xf32>
+        %w8Pair_23 = vector.shuffle %w8Codes_5, %w8Codes_5 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_23 = nvvm.convert.f8x2.to.f16x2 %w8Pair_23 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_23 = arith.extf %w8F16_23 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_23 = arith.mulf %w8F32_23, %w8Scale2_5 : vector<2xf32>
+        %w8Value_46 = vector.extract %w8Scaled_23[0] : f32 from vector<2xf32>
+        %w8Value_47 = vector.extract %w8Scaled_23[1] : f32 from vector<2xf32>
+        %w8Chunk8_5 = vector.from_elements %w8Value_40, %w8Value_41, %w8Value_42, %w8Value_43, %w8Value_44, %w8Value_45, %w8Value_46, %w8Value_47 : vector<8xf32>
+        %w8Bf16_5 = arith.truncf %w8Chunk8_5 : vector<8xf32> to vector<8xbf16>
+        %w8Dst_5 = arith.addi %w8TileAt_1, %w8At_1 : index
+        vector.store %w8Bf16_5, %w8Tiles[%w8Dst_5] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        %w8SAt_6 = arith.addi %w8SBase_2, %w8Kb_1 : index
+        %w8Scale_6 = memref.load %sb[%w8SAt_6] : memref<?xf32>
+        %w8Scale2_6 = vector.broadcast %w8Scale_6 : f32 to vector<2xf32>
+        %w8BytesAt_6 = arith.addi %w8StageAt_1, %w8Byte_2 : index
+        %w8Codes_6 = vector.load %w8Bytes[%w8BytesAt_6] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_24 = vector.shuffle %w8Codes_6, %w8Codes_6 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_24 = nvvm.convert.f8x2.to.f16x2 %w8Pair_24 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_24 = arith.extf %w8F16_24 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_24 = arith.mulf %w8F32_24, %w8Scale2_6 : vector<2xf32>
+        %w8Value_48 = vector.extract %w8Scaled_24[0] : f32 from vector<2xf32>
+        %w8Value_49 = vector.extract %w8Scaled_24[1] : f32 from vector<2xf32>
+        %w8Pair_25 = vector.shuffle %w8Codes_6, %w8Codes_6 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_25 = nvvm.convert.f8x2.to.f16x2 %w8Pair_25 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_25 = arith.extf %w8F16_25 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_25 = arith.mulf %w8F32_25, %w8Scale2_6 : vector<2xf32>
+        %w8Value_50 = vector.extract %w8Scaled_25[0] : f32 from vector<2xf32>
+        %w8Value_51 = vector.extract %w8Scaled_25[1] : f32 from vector<2xf32>
+        %w8Pair_26 = vector.shuffle %w8Codes_6, %w8Codes_6 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_26 = nvvm.convert.f8x2.to.f16x2 %w8Pair_26 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_26 = arith.extf %w8F16_26 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_26 = arith.mulf %w8F32_26, %w8Scale2_6 : vector<2xf32>
+        %w8Value_52 = vector.extract %w8Scaled_26[0] : f32 from vector<2xf32>
+        %w8Value_53 = vector.extract %w8Scaled_26[1] : f32 from vector<2xf32>
+        %w8Pair_27 = vector.shuffle %w8Codes_6, %w8Codes_6 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_27 = nvvm.convert.f8x2.to.f16x2 %w8Pair_27 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_27 = arith.extf %w8F16_27 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_27 = arith.mulf %w8F32_27, %w8Scale2_6 : vector<2xf32>
+        %w8Value_54 = vector.extract %w8Scaled_27[0] : f32 from vector<2xf32>
+        %w8Value_55 = vector.extract %w8Scaled_27[1] : f32 from vector<2xf32>
+        %w8Chunk8_6 = vector.from_elements %w8Value_48, %w8Value_49, %w8Value_50, %w8Value_51, %w8Value_52, %w8Value_53, %w8Value_54, %w8Value_55 : vector<8xf32>
+        %w8Bf16_6 = arith.truncf %w8Chunk8_6 : vector<8xf32> to vector<8xbf16>
+        %w8Dst_6 = arith.addi %w8TileAt_1, %w8At_2 : index
+        vector.store %w8Bf16_6, %w8Tiles[%w8Dst_6] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        %w8SAt_7 = arith.addi %w8SBase_3, %w8Kb_1 : index
+        %w8Scale_7 = memref.load %sb[%w8SAt_7] : memref<?xf32>
+        %w8Scale2_7 = vector.broadcast %w8Scale_7 : f32 to vector<2xf32>
+        %w8BytesAt_7 = arith.addi %w8StageAt_1, %w8Byte_3 : index
+        %w8Codes_7 = vector.load %w8Bytes[%w8BytesAt_7] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_28 = vector.shuffle %w8Codes_7, %w8Codes_7 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_28 = nvvm.convert.f8x2.to.f16x2 %w8Pair_28 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_28 = arith.extf %w8F16_28 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_28 = arith.mulf %w8F32_28, %w8Scale2_7 : vector<2xf32>
+        %w8Value_56 = vector.extract %w8Scaled_28[0] : f32 from vector<2xf32>
+        %w8Value_57 = vector.extract %w8Scaled_28[1] : f32 from vector<2xf32>
+        %w8Pair_29 = vector.shuffle %w8Codes_7, %w8Codes_7 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_29 = nvvm.convert.f8x2.to.f16x2 %w8Pair_29 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_29 = arith.extf %w8F16_29 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_29 = arith.mulf %w8F32_29, %w8Scale2_7 : vector<2xf32>
+        %w8Value_58 = vector.extract %w8Scaled_29[0] : f32 from vector<2xf32>
+        %w8Value_59 = vector.extract %w8Scaled_29[1] : f32 from vector<2xf32>
+        %w8Pair_30 = vector.shuffle %w8Codes_7, %w8Codes_7 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_30 = nvvm.convert.f8x2.to.f16x2 %w8Pair_30 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_30 = arith.extf %w8F16_30 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_30 = arith.mulf %w8F32_30, %w8Scale2_7 : vector<2xf32>
+        %w8Value_60 = vector.extract %w8Scaled_30[0] : f32 from vector<2xf32>
+        %w8Value_61 = vector.extract %w8Scaled_30[1] : f32 from vector<2xf32>
+        %w8Pair_31 = vector.shuffle %w8Codes_7, %w8Codes_7 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_31 = nvvm.convert.f8x2.to.f16x2 %w8Pair_31 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_31 = arith.extf %w8F16_31 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_31 = arith.mulf %w8F32_31, %w8Scale2_7 : vector<2xf32>
+        %w8Value_62 = vector.extract %w8Scaled_31[0] : f32 from vector<2xf32>
+        %w8Value_63 = vector.extract %w8Scaled_31[1] : f32 from vector<2xf32>
+        %w8Chunk8_7 = vector.from_elements %w8Value_56, %w8Value_57, %w8Value_58, %w8Value_59, %w8Value_60, %w8Value_61, %w8Value_62, %w8Value_63 : vector<8xf32>
+        %w8Bf16_7 = arith.truncf %w8Chunk8_7 : vector<8xf32> to vector<8xbf16>
+        %w8Dst_7 = arith.addi %w8TileAt_1, %w8At_3 : index
+        vector.store %w8Bf16_7, %w8Tiles[%w8Dst_7] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        // The tile, visible to wgmma (the async proxy), in every thread.
+        nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+        gpu.barrier
+        %tileI64_1 = arith.index_cast %w8Tile_1 : index to i64
+        %tileDesc_1 = arith.muli %tileI64_1, %l1024 : i64
+        %bStage0_1 = arith.addi %kDesc, %tileDesc_1 : i64
+        %bStage_1 = arith.addi %bStage0_1, %l6144 : i64
+        %wgAcc_1 = scf.if %busy -> (!acc128) {
+          nvvm.wgmma.fence.aligned
+          %aDescK_4 = arith.addi %aStage_1, %l0 : i64
+          %bDescK_4 = arith.addi %bStage_1, %l0 : i64
+          %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_5 = arith.addi %aStage_1, %l2 : i64
+          %bDescK_5 = arith.addi %bStage_1, %l2 : i64
+          %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_6 = arith.addi %aStage_1, %l4 : i64
+          %bDescK_6 = arith.addi %bStage_1, %l4 : i64
+          %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_7 = arith.addi %aStage_1, %l6 : i64
+          %bDescK_7 = arith.addi %bStage_1, %l6 : i64
+          %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          nvvm.wgmma.commit.group.sync.aligned
+          scf.yield %wg_8 : !acc128
+        } else {
+          scf.yield %run : !acc128
+        }
+        nvvm.wgmma.wait.group.sync.aligned 1
+        // Every warp is done with step kt - 1: refill its stage.
+        gpu.barrier
+        %prev = arith.subi %kt, %c1 : index
+        %prevStage = arith.remui %prev, %c4 : index
+        %next = arith.addi %prev, %c4 : index
+        %inK_4 = arith.cmpi ult, %next, %kTiles : index
+        %go_4 = arith.andi %leader, %inK_4 : i1
+        scf.if %go_4 {
+          %stageOff_4 = arith.muli %prevStage, %c24576 : index
+          %m64_4 = arith.addi %m0, %c64 : index
+          %full_4 = arith.cmpi ult, %m64_4, %M : index
+          %stageTx_4 = arith.select %full_4, %c24576, %c16384 : index
+          %k0_4 = arith.muli %next, %c64 : index
+          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %stageTx_4 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+          %boxAt_8 = arith.addi %stageOff_4, %c0 : index
+          %halfOff_8 = arith.addi %pad, %boxAt_8 : index
+          %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          scf.if %full_4 {
+            %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
+            %halfOff_9 = arith.addi %pad, %boxAt_9 : index
+            %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+            nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          }
+          %nB64_4 = arith.addi %n0, %c64 : index
+          %bBoxAt_8 = arith.addi %stageOff_4, %c16384 : index
+          %bBoxOff_8 = arith.addi %pad, %bBoxAt_8 : index
+          %bBox_8 = memref.view %dyn[%bBoxOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %n0], %bar[%prevStage] to %bBox_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+          %bBoxAt_9 = arith.addi %stageOff_4, %c20480 : index
+          %bBoxOff_9 = arith.addi %pad, %bBoxAt_9 : index
+          %bBox_9 = memref.view %dyn[%bBoxOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %nB64_4], %bar[%prevStage] to %bBox_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        }
+        scf.yield %wgAcc_1 : !acc128
+      }
+      nvvm.wgmma.wait.group.sync.aligned 0
+      %sum = llvm.extractvalue %acc[0] : !acc128
+      %sum_1 = llvm.extractvalue %acc[1] : !acc128
+      %sum_2 = llvm.extractvalue %acc[2] : !acc128
+      %sum_3 = llvm.extractvalue %acc[3] : !acc128
+      %sum_4 = llvm.extractvalue %acc[4] : !acc128
+      %sum_5 = llvm.extractvalue %acc[5] : !acc128
+      %sum_6 = llvm.extractvalue %acc[6] : !acc128
+      %sum_7 = llvm.extractvalue %acc[7] : !acc128
+      %sum_8 = llvm.extractvalue %acc[8] : !acc128
+      %sum_9 = llvm.extractvalue %acc[9] : !acc128
+      %sum_10 = llvm.extractvalue %acc[10] : !acc128
+      %sum_11 = llvm.extractvalue %acc[11] : !acc128
+      %sum_12 = llvm.extractvalue %acc[12] : !acc128
+      %sum_13 = llvm.extractvalue %acc[13] : !acc128
+      %sum_14 = llvm.extractvalue %acc[14] : !acc128
+      %sum_15 = llvm.extractvalue %acc[15] : !acc128
+      %sum_16 = llvm.extractvalue %acc[16] : !acc128
+      %sum_17 = llvm.extractvalue %acc[17] : !acc128
+      %sum_18 = llvm.extractvalue %acc[18] : !acc128
+      %sum_19 = llvm.extractvalue %acc[19] : !acc128
+      %sum_20 = llvm.extractvalue %acc[20] : !acc128
+      %sum_21 = llvm.extractvalue %acc[21] : !acc128
+      %sum_22 = llvm.extractvalue %acc[22] : !acc128
+      %sum_23 = llvm.extractvalue %acc[23] : !acc128
+      %sum_24 = llvm.extractvalue %acc[24] : !acc128
+      %sum_25 = llvm.extractvalue %acc[25] : !acc128
+      %sum_26 = llvm.extractvalue %acc[26] : !acc128
+      %sum_27 = llvm.extractvalue %acc[27] : !acc128
+      %sum_28 = llvm.extractvalue %acc[28] : !acc128
+      %sum_29 = llvm.extractvalue %acc[29] : !acc128
+      %sum_30 = llvm.extractvalue %acc[30] : !acc128
+      %sum_31 = llvm.extractvalue %acc[31] : !acc128
+      %sum_32 = llvm.extractvalue %acc[32] : !acc128
+      %sum_33 = llvm.extractvalue %acc[33] : !acc128
+      %sum_34 = llvm.extractvalue %acc[34] : !acc128
+      %sum_35 = llvm.extractvalue %acc[35] : !acc128
+      %sum_36 = llvm.extractvalue %acc[36] : !acc128
+      %sum_37 = llvm.extractvalue %acc[37] : !acc128
+      %sum_38 = llvm.extractvalue %acc[38] : !acc128
+      %sum_39 = llvm.extractvalue %acc[39] : !acc128
+      %sum_40 = llvm.extractvalue %acc[40] : !acc128
+      %sum_41 = llvm.extractvalue %acc[41] : !acc128
+      %sum_42 = llvm.extractvalue %acc[42] : !acc128
+      %sum_43 = llvm.extractvalue %acc[43] : !acc128
+      %sum_44 = llvm.extractvalue %acc[44] : !acc128
+      %sum_45 = llvm.extractvalue %acc[45] : !acc128
+      %sum_46 = llvm.extractvalue %acc[46] : !acc128
+      %sum_47 = llvm.extractvalue %acc[47] : !acc128
+      %sum_48 = llvm.extractvalue %acc[48] : !acc128
+      %sum_49 = llvm.extractvalue %acc[49] : !acc128
+      %sum_50 = llvm.extractvalue %acc[50] : !acc128
+      %sum_51 = llvm.extractvalue %acc[51] : !acc128
+      %sum_52 = llvm.extractvalue %acc[52] : !acc128
+      %sum_53 = llvm.extractvalue %acc[53] : !acc128
+      %sum_54 = llvm.extractvalue %acc[54] : !acc128
+      %sum_55 = llvm.extractvalue %acc[55] : !acc128
+      %sum_56 = llvm.extractvalue %acc[56] : !acc128
+      %sum_57 = llvm.extractvalue %acc[57] : !acc128
+      %sum_58 = llvm.extractvalue %acc[58] : !acc128
+      %sum_59 = llvm.extractvalue %acc[59] : !acc128
+      %sum_60 = llvm.extractvalue %acc[60] : !acc128
+      %sum_61 = llvm.extractvalue %acc[61] : !acc128
+      %sum_62 = llvm.extractvalue %acc[62] : !acc128
+      %sum_63 = llvm.extractvalue %acc[63] : !acc128
+      %col0 = arith.addi %n0, %t2 : index
+      %inRow = arith.cmpi ult, %rowA, %M : index
+      scf.if %inRow {
+        %cRow = arith.muli %rowA, %N : index
+        %col = arith.addi %col0, %c0 : index
+        %inCol = arith.cmpi ult, %col, %N : index
+        scf.if %inCol {
+          %cAt = arith.addi %cRow, %col : index
+          memref.store %sum, %C[%cAt] : memref<?xf32>
+        }
+        %col_1 = arith.addi %col0, %c1 : index
+        %inCol_1 = arith.cmpi ult, %col_1, %N : index
+        scf.if %inCol_1 {
+          %cAt_1 = arith.addi %cRow, %col_1 : index
+          memref.store %sum_1, %C[%cAt_1] : memref<?xf32>
+        }
+        %col_2 = arith.addi %col0, %c8 : index
+        %inCol_2 = arith.cmpi ult, %col_2, %N : index
+        scf.if %inCol_2 {
+          %cAt_2 = arith.addi %cRow, %col_2 : index
+          memref.store %sum_4, %C[%cAt_2] : memref<?xf32>
+        }
+        %col_3 = arith.addi %col0, %c9 : index
+        %inCol_3 = arith.cmpi ult, %col_3, %N : index
+        scf.if %inCol_3 {
+          %cAt_3 = arith.addi %cRow, %col_3 : index
+          memref.store %sum_5, %C[%cAt_3] : memref<?xf32>
+        }
+        %col_4 = arith.addi %col0, %c16 : index
+        %inCol_4 = arith.cmpi ult, %col_4, %N : index
+        scf.if %inCol_4 {
+          %cAt_4 = arith.addi %cRow, %col_4 : index
+          memref.store %sum_8, %C[%cAt_4] : memref<?xf32>
+        }
+        %col_5 = arith.addi %col0, %c17 : index
+        %inCol_5 = arith.cmpi ult, %col_5, %N : index
+        scf.if %inCol_5 {
+          %cAt_5 = arith.addi %cRow, %col_5 : index
+          memref.store %sum_9, %C[%cAt_5] : memref<?xf32>
+        }
+        %col_6 = arith.addi %col0, %c24 : index
+        %inCol_6 = arith.cmpi ult, %col_6, %N : index
+        scf.if %inCol_6 {
+          %cAt_6 = arith.addi %cRow, %col_6 : index
+          memref.store %sum_12, %C[%cAt_6] : memref<?xf32>
+        }
+        %col_7 = arith.addi %col0, %c25 : index
+        %inCol_7 = arith.cmpi ult, %col_7, %N : index
+        scf.if %inCol_7 {
+          %cAt_7 = arith.addi %cRow, %col_7 : index
+          memref.store %sum_13, %C[%cAt_7] : memref<?xf32>
+        }
+        %col_8 = arith.addi %col0, %c32 : index
+        %inCol_8 = arith.cmpi ult, %col_8, %N : index
+        scf.if %inCol_8 {
+          %cAt_8 = arith.addi %cRow, %col_8 : index
+          memref.store %sum_16, %C[%cAt_8] : memref<?xf32>
+        }
+        %col_9 = arith.addi %col0, %c33 : index
+        %inCol_9 = arith.cmpi ult, %col_9, %N : index
+        scf.if %inCol_9 {
+          %cAt_9 = arith.addi %cRow, %col_9 : index
+          memref.store %sum_17, %C[%cAt_9] : memref<?xf32>
+        }
+        %col_10 = arith.addi %col0, %c40 : index
+        %inCol_10 = arith.cmpi ult, %col_10, %N : index
+        scf.if %inCol_10 {
+          %cAt_10 = arith.addi %cRow, %col_10 : index
+          memref.store %sum_20, %C[%cAt_10] : memref<?xf32>
+        }
+        %col_11 = arith.addi %col0, %c41 : index
+        %inCol_11 = arith.cmpi ult, %col_11, %N : index
+        scf.if %inCol_11 {
+          %cAt_11 = arith.addi %cRow, %col_11 : index
+          memref.store %sum_21, %C[%cAt_11] : memref<?xf32>
+        }
+        %col_12 = arith.addi %col0, %c48 : index
+        %inCol_12 = arith.cmpi ult, %col_12, %N : index
+        scf.if %inCol_12 {
+          %cAt_12 = arith.addi %cRow, %col_12 : index
+          memref.store %sum_24, %C[%cAt_12] : memref<?xf32>
+        }
+        %col_13 = arith.addi %col0, %c49 : index
+        %inCol_13 = arith.cmpi ult, %col_13, %N : index
+        scf.if %inCol_13 {
+          %cAt_13 = arith.addi %cRow, %col_13 : index
+          memref.store %sum_25, %C[%cAt_13] : memref<?xf32>
+        }
+        %col_14 = arith.addi %col0, %c56 : index
+        %inCol_14 = arith.cmpi ult, %col_14, %N : index
+        scf.if %inCol_14 {
+          %cAt_14 = arith.addi %cRow, %col_14 : index
+          memref.store %sum_28, %C[%cAt_14] : memref<?xf32>
+        }
+        %col_15 = arith.addi %col0, %c57 : index
+        %inCol_15 = arith.cmpi ult, %col_15, %N : index
+        scf.if %inCol_15 {
+          %cAt_15 = arith.addi %cRow, %col_15 : index
+          memref.store %sum_29, %C[%cAt_15] : memref<?xf32>
+        }
+        %col_16 = arith.addi %col0, %c64 : index
+        %inCol_16 = arith.cmpi ult, %col_16, %N : index
+        scf.if %inCol_16 {
+          %cAt_16 = arith.addi %cRow, %col_16 : index
+          memref.store %sum_32, %C[%cAt_16] : memref<?xf32>
+        }
+        %col_17 = arith.addi %col0, %c65 : index
+        %inCol_17 = arith.cmpi ult, %col_17, %N : index
+        scf.if %inCol_17 {
+          %cAt_17 = arith.addi %cRow, %col_17 : index
+          memref.store %sum_33, %C[%cAt_17] : memref<?xf32>
+        }
+        %col_18 = arith.addi %col0, %c72 : index
+        %inCol_18 = arith.cmpi ult, %col_18, %N : index
+        scf.if %inCol_18 {
+          %cAt_18 = arith.addi %cRow, %col_18 : index
+          memref.store %sum_36, %C[%cAt_18] : memref<?xf32>
+        }
+        %col_19 = arith.addi %col0, %c73 : index
+        %inCol_19 = arith.cmpi ult, %col_19, %N : index
+        scf.if %inCol_19 {
+          %cAt_19 = arith.addi %cRow, %col_19 : index
+          memref.store %sum_37, %C[%cAt_19] : memref<?xf32>
+        }
+        %col_20 = arith.addi %col0, %c80 : index
+        %inCol_20 = arith.cmpi ult, %col_20, %N : index
+        scf.if %inCol_20 {
+          %cAt_20 = arith.addi %cRow, %col_20 : index
+          memref.store %sum_40, %C[%cAt_20] : memref<?xf32>
+        }
+        %col_21 = arith.addi %col0, %c81 : index
+        %inCol_21 = arith.cmpi ult, %col_21, %N : index
+        scf.if %inCol_21 {
+          %cAt_21 = arith.addi %cRow, %col_21 : index
+          memref.store %sum_41, %C[%cAt_21] : memref<?xf32>
+        }
+        %col_22 = arith.addi %col0, %c88 : index
+        %inCol_22 = arith.cmpi ult, %col_22, %N : index
+        scf.if %inCol_22 {
+          %cAt_22 = arith.addi %cRow, %col_22 : index
+          memref.store %sum_44, %C[%cAt_22] : memref<?xf32>
+        }
+        %col_23 = arith.addi %col0, %c89 : index
+        %inCol_23 = arith.cmpi ult, %col_23, %N : index
+        scf.if %inCol_23 {
+          %cAt_23 = arith.addi %cRow, %col_23 : index
+          memref.store %sum_45, %C[%cAt_23] : memref<?xf32>
+        }
+        %col_24 = arith.addi %col0, %c96 : index
+        %inCol_24 = arith.cmpi ult, %col_24, %N : index
+        scf.if %inCol_24 {
+          %cAt_24 = arith.addi %cRow, %col_24 : index
+          memref.store %sum_48, %C[%cAt_24] : memref<?xf32>
+        }
+        %col_25 = arith.addi %col0, %c97 : index
+        %inCol_25 = arith.cmpi ult, %col_25, %N : index
+        scf.if %inCol_25 {
+          %cAt_25 = arith.addi %cRow, %col_25 : index
+          memref.store %sum_49, %C[%cAt_25] : memref<?xf32>
+        }
+        %col_26 = arith.addi %col0, %c104 : index
+        %inCol_26 = arith.cmpi ult, %col_26, %N : index
+        scf.if %inCol_26 {
+          %cAt_26 = arith.addi %cRow, %col_26 : index
+          memref.store %sum_52, %C[%cAt_26] : memref<?xf32>
+        }
+        %col_27 = arith.addi %col0, %c105 : index
+        %inCol_27 = arith.cmpi ult, %col_27, %N : index
+        scf.if %inCol_27 {
+          %cAt_27 = arith.addi %cRow, %col_27 : index
+          memref.store %sum_53, %C[%cAt_27] : memref<?xf32>
+        }
+        %col_28 = arith.addi %col0, %c112 : index
+        %inCol_28 = arith.cmpi ult, %col_28, %N : index
+        scf.if %inCol_28 {
+          %cAt_28 = arith.addi %cRow, %col_28 : index
+          memref.store %sum_56, %C[%cAt_28] : memref<?xf32>
+        }
+        %col_29 = arith.addi %col0, %c113 : index
+        %inCol_29 = arith.cmpi ult, %col_29, %N : index
+        scf.if %inCol_29 {
+          %cAt_29 = arith.addi %cRow, %col_29 : index
+          memref.store %sum_57, %C[%cAt_29] : memref<?xf32>
+        }
+        %col_30 = arith.addi %col0, %c120 : index
+        %inCol_30 = arith.cmpi ult, %col_30, %N : index
+        scf.if %inCol_30 {
+          %cAt_30 = arith.addi %cRow, %col_30 : index
+          memref.store %sum_60, %C[%cAt_30] : memref<?xf32>
+        }
+        %col_31 = arith.addi %col0, %c121 : index
+        %inCol_31 = arith.cmpi ult, %col_31, %N : index
+        scf.if %inCol_31 {
+          %cAt_31 = arith.addi %cRow, %col_31 : index
+          memref.store %sum_61, %C[%cAt_31] : memref<?xf32>
+        }
+      }
+      %inRow_1 = arith.cmpi ult, %rowB, %M : index
+      scf.if %inRow_1 {
+        %cRow_1 = arith.muli %rowB, %N : index
+        %col_32 = arith.addi %col0, %c0 : index
+        %inCol_32 = arith.cmpi ult, %col_32, %N : index
+        scf.if %inCol_32 {
+          %cAt_32 = arith.addi %cRow_1, %col_32 : index
+          memref.store %sum_2, %C[%cAt_32] : memref<?xf32>
+        }
+        %col_33 = arith.addi %col0, %c1 : index
+        %inCol_33 = arith.cmpi ult, %col_33, %N : index
+        scf.if %inCol_33 {
+          %cAt_33 = arith.addi %cRow_1, %col_33 : index
+          memref.store %sum_3, %C[%cAt_33] : memref<?xf32>
+        }
+        %col_34 = arith.addi %col0, %c8 : index
+        %inCol_34 = arith.cmpi ult, %col_34, %N : index
+        scf.if %inCol_34 {
+          %cAt_34 = arith.addi %cRow_1, %col_34 : index
+          memref.store %sum_6, %C[%cAt_34] : memref<?xf32>
+        }
+        %col_35 = arith.addi %col0, %c9 : index
+        %inCol_35 = arith.cmpi ult, %col_35, %N : index
+        scf.if %inCol_35 {
+          %cAt_35 = arith.addi %cRow_1, %col_35 : index
+          memref.store %sum_7, %C[%cAt_35] : memref<?xf32>
+        }
+        %col_36 = arith.addi %col0, %c16 : index
+        %inCol_36 = arith.cmpi ult, %col_36, %N : index
+        scf.if %inCol_36 {
+          %cAt_36 = arith.addi %cRow_1, %col_36 : index
+          memref.store %sum_10, %C[%cAt_36] : memref<?xf32>
+        }
+        %col_37 = arith.addi %col0, %c17 : index
+        %inCol_37 = arith.cmpi ult, %col_37, %N : index
+        scf.if %inCol_37 {
+          %cAt_37 = arith.addi %cRow_1, %col_37 : index
+          memref.store %sum_11, %C[%cAt_37] : memref<?xf32>
+        }
+        %col_38 = arith.addi %col0, %c24 : index
+        %inCol_38 = arith.cmpi ult, %col_38, %N : index
+        scf.if %inCol_38 {
+          %cAt_38 = arith.addi %cRow_1, %col_38 : index
+          memref.store %sum_14, %C[%cAt_38] : memref<?xf32>
+        }
+        %col_39 = arith.addi %col0, %c25 : index
+        %inCol_39 = arith.cmpi ult, %col_39, %N : index
+        scf.if %inCol_39 {
+          %cAt_39 = arith.addi %cRow_1, %col_39 : index
+          memref.store %sum_15, %C[%cAt_39] : memref<?xf32>
+        }
+        %col_40 = arith.addi %col0, %c32 : index
+        %inCol_40 = arith.cmpi ult, %col_40, %N : index
+        scf.if %inCol_40 {
+          %cAt_40 = arith.addi %cRow_1, %col_40 : index
+          memref.store %sum_18, %C[%cAt_40] : memref<?xf32>
+        }
+        %col_41 = arith.addi %col0, %c33 : index
+        %inCol_41 = arith.cmpi ult, %col_41, %N : index
+        scf.if %inCol_41 {
+          %cAt_41 = arith.addi %cRow_1, %col_41 : index
+          memref.store %sum_19, %C[%cAt_41] : memref<?xf32>
+        }
+        %col_42 = arith.addi %col0, %c40 : index
+        %inCol_42 = arith.cmpi ult, %col_42, %N : index
+        scf.if %inCol_42 {
+          %cAt_42 = arith.addi %cRow_1, %col_42 : index
+          memref.store %sum_22, %C[%cAt_42] : memref<?xf32>
+        }
+        %col_43 = arith.addi %col0, %c41 : index
+        %inCol_43 = arith.cmpi ult, %col_43, %N : index
+        scf.if %inCol_43 {
+          %cAt_43 = arith.addi %cRow_1, %col_43 : index
+          memref.store %sum_23, %C[%cAt_43] : memref<?xf32>
+        }
+        %col_44 = arith.addi %col0, %c48 : index
+        %inCol_44 = arith.cmpi ult, %col_44, %N : index
+        scf.if %inCol_44 {
+          %cAt_44 = arith.addi %cRow_1, %col_44 : index
+          memref.store %sum_26, %C[%cAt_44] : memref<?xf32>
+        }
+        %col_45 = arith.addi %col0, %c49 : index
+        %inCol_45 = arith.cmpi ult, %col_45, %N : index
+        scf.if %inCol_45 {
+          %cAt_45 = arith.addi %cRow_1, %col_45 : index
+          memref.store %sum_27, %C[%cAt_45] : memref<?xf32>
+        }
+        %col_46 = arith.addi %col0, %c56 : index
+        %inCol_46 = arith.cmpi ult, %col_46, %N : index
+        scf.if %inCol_46 {
+          %cAt_46 = arith.addi %cRow_1, %col_46 : index
+          memref.store %sum_30, %C[%cAt_46] : memref<?xf32>
+        }
+        %col_47 = arith.addi %col0, %c57 : index
+        %inCol_47 = arith.cmpi ult, %col_47, %N : index
+        scf.if %inCol_47 {
+          %cAt_47 = arith.addi %cRow_1, %col_47 : index
+          memref.store %sum_31, %C[%cAt_47] : memref<?xf32>
+        }
+        %col_48 = arith.addi %col0, %c64 : index
+        %inCol_48 = arith.cmpi ult, %col_48, %N : index
+        scf.if %inCol_48 {
+          %cAt_48 = arith.addi %cRow_1, %col_48 : index
+          memref.store %sum_34, %C[%cAt_48] : memref<?xf32>
+        }
+        %col_49 = arith.addi %col0, %c65 : index
+        %inCol_49 = arith.cmpi ult, %col_49, %N : index
+        scf.if %inCol_49 {
+          %cAt_49 = arith.addi %cRow_1, %col_49 : index
+          memref.store %sum_35, %C[%cAt_49] : memref<?xf32>
+        }
+        %col_50 = arith.addi %col0, %c72 : index
+        %inCol_50 = arith.cmpi ult, %col_50, %N : index
+        scf.if %inCol_50 {
+          %cAt_50 = arith.addi %cRow_1, %col_50 : index
+          memref.store %sum_38, %C[%cAt_50] : memref<?xf32>
+        }
+        %col_51 = arith.addi %col0, %c73 : index
+        %inCol_51 = arith.cmpi ult, %col_51, %N : index
+        scf.if %inCol_51 {
+          %cAt_51 = arith.addi %cRow_1, %col_51 : index
+          memref.store %sum_39, %C[%cAt_51] : memref<?xf32>
+        }
+        %col_52 = arith.addi %col0, %c80 : index
+        %inCol_52 = arith.cmpi ult, %col_52, %N : index
+        scf.if %inCol_52 {
+          %cAt_52 = arith.addi %cRow_1, %col_52 : index
+          memref.store %sum_42, %C[%cAt_52] : memref<?xf32>
+        }
+        %col_53 = arith.addi %col0, %c81 : index
+        %inCol_53 = arith.cmpi ult, %col_53, %N : index
+        scf.if %inCol_53 {
+          %cAt_53 = arith.addi %cRow_1, %col_53 : index
+          memref.store %sum_43, %C[%cAt_53] : memref<?xf32>
+        }
+        %col_54 = arith.addi %col0, %c88 : index
+        %inCol_54 = arith.cmpi ult, %col_54, %N : index
+        scf.if %inCol_54 {
+          %cAt_54 = arith.addi %cRow_1, %col_54 : index
+          memref.store %sum_46, %C[%cAt_54] : memref<?xf32>
+        }
+        %col_55 = arith.addi %col0, %c89 : index
+        %inCol_55 = arith.cmpi ult, %col_55, %N : index
+        scf.if %inCol_55 {
+          %cAt_55 = arith.addi %cRow_1, %col_55 : index
+          memref.store %sum_47, %C[%cAt_55] : memref<?xf32>
+        }
+        %col_56 = arith.addi %col0, %c96 : index
+        %inCol_56 = arith.cmpi ult, %col_56, %N : index
+        scf.if %inCol_56 {
+          %cAt_56 = arith.addi %cRow_1, %col_56 : index
+          memref.store %sum_50, %C[%cAt_56] : memref<?xf32>
+        }
+        %col_57 = arith.addi %col0, %c97 : index
+        %inCol_57 = arith.cmpi ult, %col_57, %N : index
+        scf.if %inCol_57 {
+          %cAt_57 = arith.addi %cRow_1, %col_57 : index
+          memref.store %sum_51, %C[%cAt_57] : memref<?xf32>
+        }
+        %col_58 = arith.addi %col0, %c104 : index
+        %inCol_58 = arith.cmpi ult, %col_58, %N : index
+        scf.if %inCol_58 {
+          %cAt_58 = arith.addi %cRow_1, %col_58 : index
+          memref.store %sum_54, %C[%cAt_58] : memref<?xf32>
+        }
+        %col_59 = arith.addi %col0, %c105 : index
+        %inCol_59 = arith.cmpi ult, %col_59, %N : index
+        scf.if %inCol_59 {
+          %cAt_59 = arith.addi %cRow_1, %col_59 : index
+          memref.store %sum_55, %C[%cAt_59] : memref<?xf32>
+        }
+        %col_60 = arith.addi %col0, %c112 : index
+        %inCol_60 = arith.cmpi ult, %col_60, %N : index
+        scf.if %inCol_60 {
+          %cAt_60 = arith.addi %cRow_1, %col_60 : index
+          memref.store %sum_58, %C[%cAt_60] : memref<?xf32>
+        }
+        %col_61 = arith.addi %col0, %c113 : index
+        %inCol_61 = arith.cmpi ult, %col_61, %N : index
+        scf.if %inCol_61 {
+          %cAt_61 = arith.addi %cRow_1, %col_61 : index
+          memref.store %sum_59, %C[%cAt_61] : memref<?xf32>
+        }
+        %col_62 = arith.addi %col0, %c120 : index
+        %inCol_62 = arith.cmpi ult, %col_62, %N : index
+        scf.if %inCol_62 {
+          %cAt_62 = arith.addi %cRow_1, %col_62 : index
+          memref.store %sum_62, %C[%cAt_62] : memref<?xf32>
+        }
+        %col_63 = arith.addi %col0, %c121 : index
+        %inCol_63 = arith.cmpi ult, %col_63, %N : index
+        scf.if %inCol_63 {
+          %cAt_63 = arith.addi %cRow_1, %col_63 : index
+          memref.store %sum_63, %C[%cAt_63] : memref<?xf32>
+        }
+      }
+    }
+    gpu.return
+  }
+  gpu.func @gemm_wgmma_swiglu_fp8w_bf16_tn(%mapAPtr: !llvm.ptr, %mapBPtr: !llvm.ptr, %mapUPtr: !llvm.ptr,
+                  %sb: memref<?xf32>, %sbu: memref<?xf32>,
+                  %D: memref<?xbf16>, %M: index,
+                  %N: index, %K: index, %blockN: index, %blockK: index)
+      kernel attributes {known_block_size = array<i32: 256, 1, 1>,
+                         dsc.tile = array<i64: 128, 128>,
+                         dsc.tma_box = array<i64: 64, 64>,
+                         dsc.dynamic_shared_memory = 132096 : i64} {
+    %mapA = builtin.unrealized_conversion_cast %mapAPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+    %mapB = builtin.unrealized_conversion_cast %mapBPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+    %mapU = builtin.unrealized_conversion_cast %mapUPtr : !llvm.ptr to !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c3 = arith.constant 3 : index
+    %c4 = arith.constant 4 : index
+    %c8 = arith.constant 8 : index
+    %c9 = arith.constant 9 : index
+    %c16 = arith.constant 16 : index
+    %c17 = arith.constant 17 : index
+    %c24 = arith.constant 24 : index
+    %c25 = arith.constant 25 : index
+    %c32 = arith.constant 32 : index
+    %c33 = arith.constant 33 : index
+    %c40 = arith.constant 40 : index
+    %c41 = arith.constant 41 : index
+    %c48 = arith.constant 48 : index
+    %c49 = arith.constant 49 : index
+    %c56 = arith.constant 56 : index
+    %c57 = arith.constant 57 : index
+    %c63 = arith.constant 63 : index
+    %c64 = arith.constant 64 : index
+    %c96 = arith.constant 96 : index
+    %c128 = arith.constant 128 : index
+    %c1023 = arith.constant 1023 : index
+    %c1024 = arith.constant 1024 : index
+    %c8192 = arith.constant 8192 : index
+    %c16384 = arith.constant 16384 : index
+    %c20480 = arith.constant 20480 : index
+    %c24576 = arith.constant 24576 : index
+    %c98304 = arith.constant 98304 : index
+    %c10000000 = arith.constant 10000000 : index
+    %l0 = arith.constant 0 : i64
+    %l2 = arith.constant 2 : i64
+    %l4 = arith.constant 4 : i64
+    %l6 = arith.constant 6 : i64
+    %l512 = arith.constant 512 : i64
+    %l1024 = arith.constant 1024 : i64
+    %l1536 = arith.constant 1536 : i64
+    %l6144 = arith.constant 6144 : i64
+    %l16383 = arith.constant 16383 : i64
+    %l4611686293305360384 = arith.constant 4611686293305360384 : i64
+    %zero = arith.constant 0.0 : f32
+    %ninf = arith.constant 0xFF800000 : f32
+    %one = arith.constant 1.0 : f32
+    %bm = gpu.block_id y
+    %bn = gpu.block_id x
+    %tid = gpu.thread_id x
+    %wg = arith.divui %tid, %c128 : index
+    %wtid = arith.remui %tid, %c128 : index
+    %warp = arith.divui %wtid, %c32 : index
+    %lane = arith.remui %tid, %c32 : index
+    %g = arith.divui %lane, %c4 : index
+    %t = arith.remui %lane, %c4 : index
+    %t2 = arith.muli %t, %c2 : index
+    %leader = arith.cmpi eq, %tid, %c0 : index
+    %mb = arith.muli %bm, %c128 : index
+    %m0 = arith.addi %c0, %mb : index
+    %inside = arith.cmpi ult, %m0, %M : index
+    scf.if %inside {
+      %n0 = arith.muli %bn, %c128 : index
+      %nOut = arith.divui %n0, %c2 : index
+      %kUp = arith.addi %K, %c63 : index
+      %kTiles = arith.divui %kUp, %c64 : index
+      %bar = nvgpu.mbarrier.create -> !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+      %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+      %base = memref.extract_aligned_pointer_as_index %dyn : memref<?xi8, #gpu.address_space<workgroup>> -> index
+      %lastBarrier = nvgpu.mbarrier.get %bar[%c3] : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> i64
+      %lastBarrierAt = arith.index_cast %lastBarrier : i64 to index
+      %barriersEnd = arith.addi %lastBarrierAt, %c8 : index
+      %free = arith.maxui %base, %barriersEnd : index
+      %up = arith.addi %free, %c1023 : index
+      %aligned0 = arith.divui %up, %c1024 : index
+      %aligned = arith.muli %aligned0, %c1024 : index
+      %pad = arith.subi %aligned, %base : index
+      %alignedI64 = arith.index_cast %aligned : index to i64
+      %addr16 = arith.shrui %alignedI64, %l4 : i64
+      %start = arith.andi %addr16, %l16383 : i64
+      %kDesc = arith.ori %start, %l4611686293305360384 : i64
+      scf.if %leader {
+        nvgpu.mbarrier.init %bar[%c0], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.init %bar[%c1], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.init %bar[%c2], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        nvgpu.mbarrier.init %bar[%c3], %c1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        // The barriers' initialization, visible to the TMA unit (the async
+        // proxy) before any copy completes on them.
+        nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+        nvgpu.tma.fence.descriptor %mapA : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.prefetch.descriptor %mapA : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.fence.descriptor %mapB : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.prefetch.descriptor %mapB : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.fence.descriptor %mapU : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+        nvgpu.tma.prefetch.descriptor %mapU : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>
+      }
+      gpu.barrier
+      %w8BytesOff = arith.addi %pad, %c0 : index
+      %w8Bytes = memref.view %dyn[%w8BytesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<98304xi8, #gpu.address_space<workgroup>>
+      %w8TilesOff = arith.addi %pad, %c98304 : index
+      %w8Tiles = memref.view %dyn[%w8TilesOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16384xbf16, #gpu.address_space<workgroup>>
+      %w8Chunk = arith.remui %tid, %c8 : index
+      %w8Row0 = arith.divui %tid, %c8 : index
+      %w8RowSw = arith.remui %w8Row0, %c8 : index
+      %w8Swizzled = arith.xori %w8Chunk, %w8RowSw : index
+      %w8Col = arith.muli %w8Chunk, %c8 : index
+      %w8Bk1 = arith.subi %blockK, %c1 : index
+      %w8KUp = arith.addi %K, %w8Bk1 : index
+      %kBlocks = arith.divui %w8KUp, %blockK : index
+      %kbLast = arith.subi %kBlocks, %c1 : index
+      %w8Bn1 = arith.subi %blockN, %c1 : index
+      %w8NUp = arith.addi %N, %w8Bn1 : index
+      %nBlocks = arith.divui %w8NUp, %blockN : index
+      %eBlocks = arith.muli %c0, %nBlocks : index
+      %w8Row = arith.addi %w8Row0, %c0 : index
+      %w8N = arith.addi %nOut, %w8Row : index
+      %w8InN = arith.cmpi ult, %w8N, %N : index
+      %w8SRow0 = arith.divui %w8N, %blockN : index
+      %w8SRow1 = arith.addi %w8SRow0, %eBlocks : index
+      %w8SRow = arith.select %w8InN, %w8SRow1, %c0 : index
+      %w8SBase = arith.muli %w8SRow, %kBlocks : index
+      %w8RowBytes = arith.muli %w8Row, %c64 : index
+      %w8Byte0 = arith.addi %w8RowBytes, %c16384 : index
+      %w8Byte = arith.addi %w8Byte0, %w8Col : index
+      %w8RowAt = arith.muli %w8Row, %c64 : index
+      %w8SwAt = arith.muli %w8Swizzled, %c8 : index
+      %w8At = arith.addi %w8RowAt, %w8SwAt : index
+      %w8Row_1 = arith.addi %w8Row0, %c32 : index
+      %w8N_1 = arith.addi %nOut, %w8Row_1 : index
+      %w8InN_1 = arith.cmpi ult, %w8N_1, %N : index
+      %w8SRow0_1 = arith.divui %w8N_1, %blockN : index
+      %w8SRow1_1 = arith.addi %w8SRow0_1, %eBlocks : index
+      %w8SRow_1 = arith.select %w8InN_1, %w8SRow1_1, %c0 : index
+      %w8SBase_1 = arith.muli %w8SRow_1, %kBlocks : index
+      %w8RowBytes_1 = arith.muli %w8Row_1, %c64 : index
+      %w8Byte0_1 = arith.addi %w8RowBytes_1, %c16384 : index
+      %w8Byte_1 = arith.addi %w8Byte0_1, %w8Col : index
+      %w8RowAt_1 = arith.muli %w8Row_1, %c64 : index
+      %w8SwAt_1 = arith.muli %w8Swizzled, %c8 : index
+      %w8At_1 = arith.addi %w8RowAt_1, %w8SwAt_1 : index
+      %w8Row_2 = arith.addi %w8Row0, %c64 : index
+      %w8Local = arith.subi %w8Row_2, %c64 : index
+      %w8N_2 = arith.addi %nOut, %w8Local : index
+      %w8InN_2 = arith.cmpi ult, %w8N_2, %N : index
+      %w8SRow0_2 = arith.divui %w8N_2, %blockN : index
+      %w8SRow1_2 = arith.addi %w8SRow0_2, %eBlocks : index
+      %w8SRow_2 = arith.select %w8InN_2, %w8SRow1_2, %c0 : index
+      %w8SBase_2 = arith.muli %w8SRow_2, %kBlocks : index
+      %w8RowBytes_2 = arith.muli %w8Row_2, %c64 : index
+      %w8Byte0_2 = arith.addi %w8RowBytes_2, %c16384 : index
+      %w8Byte_2 = arith.addi %w8Byte0_2, %w8Col : index
+      %w8RowAt_2 = arith.muli %w8Row_2, %c64 : index
+      %w8SwAt_2 = arith.muli %w8Swizzled, %c8 : index
+      %w8At_2 = arith.addi %w8RowAt_2, %w8SwAt_2 : index
+      %w8Row_3 = arith.addi %w8Row0, %c96 : index
+      %w8Local_1 = arith.subi %w8Row_3, %c64 : index
+      %w8N_3 = arith.addi %nOut, %w8Local_1 : index
+      %w8InN_3 = arith.cmpi ult, %w8N_3, %N : index
+      %w8SRow0_3 = arith.divui %w8N_3, %blockN : index
+      %w8SRow1_3 = arith.addi %w8SRow0_3, %eBlocks : index
+      %w8SRow_3 = arith.select %w8InN_3, %w8SRow1_3, %c0 : index
+      %w8SBase_3 = arith.muli %w8SRow_3, %kBlocks : index
+      %w8RowBytes_3 = arith.muli %w8Row_3, %c64 : index
+      %w8Byte0_3 = arith.addi %w8RowBytes_3, %c16384 : index
+      %w8Byte_3 = arith.addi %w8Byte0_3, %w8Col : index
+      %w8RowAt_3 = arith.muli %w8Row_3, %c64 : index
+      %w8SwAt_3 = arith.muli %w8Swizzled, %c8 : index
+      %w8At_3 = arith.addi %w8RowAt_3, %w8SwAt_3 : index
+      %inK = arith.cmpi ult, %c0, %kTiles : index
+      %go = arith.andi %leader, %inK : i1
+      scf.if %go {
+        %stageOff = arith.muli %c0, %c24576 : index
+        %m64 = arith.addi %m0, %c64 : index
+        %full = arith.cmpi ult, %m64, %M : index
+        %stageTx = arith.select %full, %c24576, %c16384 : index
+        %k0 = arith.muli %c0, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c0], %stageTx : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt = arith.addi %stageOff, %c0 : index
+        %halfOff = arith.addi %pad, %boxAt : index
+        %half = memref.view %dyn[%halfOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0, %m0], %bar[%c0] to %half : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full {
+          %boxAt_1 = arith.addi %stageOff, %c8192 : index
+          %halfOff_1 = arith.addi %pad, %boxAt_1 : index
+          %half_1 = memref.view %dyn[%halfOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0, %m64], %bar[%c0] to %half_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %bBoxAt = arith.addi %stageOff, %c16384 : index
+        %bBoxOff = arith.addi %pad, %bBoxAt : index
+        %bBox = memref.view %dyn[%bBoxOff][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0, %nOut], %bar[%c0] to %bBox : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_1 = arith.addi %stageOff, %c20480 : index
+        %bBoxOff_1 = arith.addi %pad, %bBoxAt_1 : index
+        %bBox_1 = memref.view %dyn[%bBoxOff_1][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0, %nOut], %bar[%c0] to %bBox_1 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %inK_1 = arith.cmpi ult, %c1, %kTiles : index
+      %go_1 = arith.andi %leader, %inK_1 : i1
+      scf.if %go_1 {
+        %stageOff_1 = arith.muli %c1, %c24576 : index
+        %m64_1 = arith.addi %m0, %c64 : index
+        %full_1 = arith.cmpi ult, %m64_1, %M : index
+        %stageTx_1 = arith.select %full_1, %c24576, %c16384 : index
+        %k0_1 = arith.muli %c1, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c1], %stageTx_1 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt_2 = arith.addi %stageOff_1, %c0 : index
+        %halfOff_2 = arith.addi %pad, %boxAt_2 : index
+        %half_2 = memref.view %dyn[%halfOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_1, %m0], %bar[%c1] to %half_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_1 {
+          %boxAt_3 = arith.addi %stageOff_1, %c8192 : index
+          %halfOff_3 = arith.addi %pad, %boxAt_3 : index
+          %half_3 = memref.view %dyn[%halfOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_1, %m64_1], %bar[%c1] to %half_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %bBoxAt_2 = arith.addi %stageOff_1, %c16384 : index
+        %bBoxOff_2 = arith.addi %pad, %bBoxAt_2 : index
+        %bBox_2 = memref.view %dyn[%bBoxOff_2][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_1, %nOut], %bar[%c1] to %bBox_2 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_3 = arith.addi %stageOff_1, %c20480 : index
+        %bBoxOff_3 = arith.addi %pad, %bBoxAt_3 : index
+        %bBox_3 = memref.view %dyn[%bBoxOff_3][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_1, %nOut], %bar[%c1] to %bBox_3 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %inK_2 = arith.cmpi ult, %c2, %kTiles : index
+      %go_2 = arith.andi %leader, %inK_2 : i1
+      scf.if %go_2 {
+        %stageOff_2 = arith.muli %c2, %c24576 : index
+        %m64_2 = arith.addi %m0, %c64 : index
+        %full_2 = arith.cmpi ult, %m64_2, %M : index
+        %stageTx_2 = arith.select %full_2, %c24576, %c16384 : index
+        %k0_2 = arith.muli %c2, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c2], %stageTx_2 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt_4 = arith.addi %stageOff_2, %c0 : index
+        %halfOff_4 = arith.addi %pad, %boxAt_4 : index
+        %half_4 = memref.view %dyn[%halfOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_2, %m0], %bar[%c2] to %half_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_2 {
+          %boxAt_5 = arith.addi %stageOff_2, %c8192 : index
+          %halfOff_5 = arith.addi %pad, %boxAt_5 : index
+          %half_5 = memref.view %dyn[%halfOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_2, %m64_2], %bar[%c2] to %half_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %bBoxAt_4 = arith.addi %stageOff_2, %c16384 : index
+        %bBoxOff_4 = arith.addi %pad, %bBoxAt_4 : index
+        %bBox_4 = memref.view %dyn[%bBoxOff_4][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_2, %nOut], %bar[%c2] to %bBox_4 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_5 = arith.addi %stageOff_2, %c20480 : index
+        %bBoxOff_5 = arith.addi %pad, %bBoxAt_5 : index
+        %bBox_5 = memref.view %dyn[%bBoxOff_5][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_2, %nOut], %bar[%c2] to %bBox_5 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %inK_3 = arith.cmpi ult, %c3, %kTiles : index
+      %go_3 = arith.andi %leader, %inK_3 : i1
+      scf.if %go_3 {
+        %stageOff_3 = arith.muli %c3, %c24576 : index
+        %m64_3 = arith.addi %m0, %c64 : index
+        %full_3 = arith.cmpi ult, %m64_3, %M : index
+        %stageTx_3 = arith.select %full_3, %c24576, %c16384 : index
+        %k0_3 = arith.muli %c3, %c64 : index
+        nvgpu.mbarrier.arrive.expect_tx %bar[%c3], %stageTx_3 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %boxAt_6 = arith.addi %stageOff_3, %c0 : index
+        %halfOff_6 = arith.addi %pad, %boxAt_6 : index
+        %half_6 = memref.view %dyn[%halfOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapA[%k0_3, %m0], %bar[%c3] to %half_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        scf.if %full_3 {
+          %boxAt_7 = arith.addi %stageOff_3, %c8192 : index
+          %halfOff_7 = arith.addi %pad, %boxAt_7 : index
+          %half_7 = memref.view %dyn[%halfOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_3, %m64_3], %bar[%c3] to %half_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+        }
+        %bBoxAt_6 = arith.addi %stageOff_3, %c16384 : index
+        %bBoxOff_6 = arith.addi %pad, %bBoxAt_6 : index
+        %bBox_6 = memref.view %dyn[%bBoxOff_6][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapB[%k0_3, %nOut], %bar[%c3] to %bBox_6 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        %bBoxAt_7 = arith.addi %stageOff_3, %c20480 : index
+        %bBoxOff_7 = arith.addi %pad, %bBoxAt_7 : index
+        %bBox_7 = memref.view %dyn[%bBoxOff_7][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+        nvgpu.tma.async.load %mapU[%k0_3, %nOut], %bar[%c3] to %bBox_7 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+      }
+      %w64 = arith.muli %wg, %c64 : index
+      %w16 = arith.muli %warp, %c16 : index
+      %rowIn = arith.addi %w64, %w16 : index
+      %rowA0 = arith.addi %rowIn, %g : index
+      %rowA = arith.addi %m0, %rowA0 : index
+      %rowB = arith.addi %rowA, %c8 : index
+      %wgRow = arith.addi %m0, %w64 : index
+      %busy = arith.cmpi ult, %wgRow, %M : index
+      %wgI64 = arith.index_cast %wg : index to i64
+      %aHalf = arith.muli %wgI64, %l512 : i64
+      %aDesc = arith.addi %kDesc, %aHalf : i64
+      %accInit = llvm.mlir.undef : !acc128
+      %stage = arith.remui %c0, %c4 : index
+      %round = arith.divui %c0, %c4 : index
+      %parityIdx = arith.remui %round, %c2 : index
+      %parity = arith.index_cast %parityIdx : index to i1
+      nvgpu.mbarrier.try_wait.parity %bar[%stage], %parity, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+      %stageI64 = arith.index_cast %stage : index to i64
+      %stageDesc = arith.muli %stageI64, %l1536 : i64
+      %aStage = arith.addi %aDesc, %stageDesc : i64
+      %w8Tile = arith.remui %c0, %c2 : index
+      %w8TileAt = arith.muli %w8Tile, %c8192 : index
+      %w8K0 = arith.muli %c0, %c64 : index
+      %w8K = arith.addi %w8K0, %w8Col : index
+      %w8Kb0 = arith.divui %w8K, %blockK : index
+      %w8Kb = arith.minui %w8Kb0, %kbLast : index
+      %w8StageAt = arith.muli %stage, %c24576 : index
+      %w8SAt = arith.addi %w8SBase, %w8Kb : index
+      %w8Scale = memref.load %sb[%w8SAt] : memref<?xf32>
+      %w8Scale2 = vector.broadcast %w8Scale : f32 to vector<2xf32>
+      %w8BytesAt = arith.addi %w8StageAt, %w8Byte : index
+      %w8Codes = vector.load %w8Bytes[%w8BytesAt] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair = vector.shuffle %w8Codes, %w8Codes [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16 = nvvm.convert.f8x2.to.f16x2 %w8Pair : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32 = arith.extf %w8F16 : vector<2xf16> to vector<2xf32>
+      %w8Scaled = arith.mulf %w8F32, %w8Scale2 : vector<2xf32>
+      %w8Value = vector.extract %w8Scaled[0] : f32 from vector<2xf32>
+      %w8Value_1 = vector.extract %w8Scaled[1] : f32 from vector<2xf32>
+      %w8Pair_1 = vector.shuffle %w8Codes, %w8Codes [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_1 = nvvm.convert.f8x2.to.f16x2 %w8Pair_1 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_1 = arith.extf %w8F16_1 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_1 = arith.mulf %w8F32_1, %w8Scale2 : vector<2xf32>
+      %w8Value_2 = vector.extract %w8Scaled_1[0] : f32 from vector<2xf32>
+      %w8Value_3 = vector.extract %w8Scaled_1[1] : f32 from vector<2xf32>
+      %w8Pair_2 = vector.shuffle %w8Codes, %w8Codes [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_2 = nvvm.convert.f8x2.to.f16x2 %w8Pair_2 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_2 = arith.extf %w8F16_2 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_2 = arith.mulf %w8F32_2, %w8Scale2 : vector<2xf32>
+      %w8Value_4 = vector.extract %w8Scaled_2[0] : f32 from vector<2xf32>
+      %w8Value_5 = vector.extract %w8Scaled_2[1] : f32 from vector<2xf32>
+      %w8Pair_3 = vector.shuffle %w8Codes, %w8Codes [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_3 = nvvm.convert.f8x2.to.f16x2 %w8Pair_3 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_3 = arith.extf %w8F16_3 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_3 = arith.mulf %w8F32_3, %w8Scale2 : vector<2xf32>
+      %w8Value_6 = vector.extract %w8Scaled_3[0] : f32 from vector<2xf32>
+      %w8Value_7 = vector.extract %w8Scaled_3[1] : f32 from vector<2xf32>
+      %w8Chunk8 = vector.from_elements %w8Value, %w8Value_1, %w8Value_2, %w8Value_3, %w8Value_4, %w8Value_5, %w8Value_6, %w8Value_7 : vector<8xf32>
+      %w8Bf16 = arith.truncf %w8Chunk8 : vector<8xf32> to vector<8xbf16>
+      %w8Dst = arith.addi %w8TileAt, %w8At : index
+      vector.store %w8Bf16, %w8Tiles[%w8Dst] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %w8SAt_1 = arith.addi %w8SBase_1, %w8Kb : index
+      %w8Scale_1 = memref.load %sb[%w8SAt_1] : memref<?xf32>
+      %w8Scale2_1 = vector.broadcast %w8Scale_1 : f32 to vector<2xf32>
+      %w8BytesAt_1 = arith.addi %w8StageAt, %w8Byte_1 : index
+      %w8Codes_1 = vector.load %w8Bytes[%w8BytesAt_1] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair_4 = vector.shuffle %w8Codes_1, %w8Codes_1 [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16_4 = nvvm.convert.f8x2.to.f16x2 %w8Pair_4 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_4 = arith.extf %w8F16_4 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_4 = arith.mulf %w8F32_4, %w8Scale2_1 : vector<2xf32>
+      %w8Value_8 = vector.extract %w8Scaled_4[0] : f32 from vector<2xf32>
+      %w8Value_9 = vector.extract %w8Scaled_4[1] : f32 from vector<2xf32>
+      %w8Pair_5 = vector.shuffle %w8Codes_1, %w8Codes_1 [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_5 = nvvm.convert.f8x2.to.f16x2 %w8Pair_5 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_5 = arith.extf %w8F16_5 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_5 = arith.mulf %w8F32_5, %w8Scale2_1 : vector<2xf32>
+      %w8Value_10 = vector.extract %w8Scaled_5[0] : f32 from vector<2xf32>
+      %w8Value_11 = vector.extract %w8Scaled_5[1] : f32 from vector<2xf32>
+      %w8Pair_6 = vector.shuffle %w8Codes_1, %w8Codes_1 [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_6 = nvvm.convert.f8x2.to.f16x2 %w8Pair_6 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_6 = arith.extf %w8F16_6 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_6 = arith.mulf %w8F32_6, %w8Scale2_1 : vector<2xf32>
+      %w8Value_12 = vector.extract %w8Scaled_6[0] : f32 from vector<2xf32>
+      %w8Value_13 = vector.extract %w8Scaled_6[1] : f32 from vector<2xf32>
+      %w8Pair_7 = vector.shuffle %w8Codes_1, %w8Codes_1 [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_7 = nvvm.convert.f8x2.to.f16x2 %w8Pair_7 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_7 = arith.extf %w8F16_7 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_7 = arith.mulf %w8F32_7, %w8Scale2_1 : vector<2xf32>
+      %w8Value_14 = vector.extract %w8Scaled_7[0] : f32 from vector<2xf32>
+      %w8Value_15 = vector.extract %w8Scaled_7[1] : f32 from vector<2xf32>
+      %w8Chunk8_1 = vector.from_elements %w8Value_8, %w8Value_9, %w8Value_10, %w8Value_11, %w8Value_12, %w8Value_13, %w8Value_14, %w8Value_15 : vector<8xf32>
+      %w8Bf16_1 = arith.truncf %w8Chunk8_1 : vector<8xf32> to vector<8xbf16>
+      %w8Dst_1 = arith.addi %w8TileAt, %w8At_1 : index
+      vector.store %w8Bf16_1, %w8Tiles[%w8Dst_1] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %w8SAt_2 = arith.addi %w8SBase_2, %w8Kb : index
+      %w8Scale_2 = memref.load %sbu[%w8SAt_2] : memref<?xf32>
+      %w8Scale2_2 = vector.broadcast %w8Scale_2 : f32 to vector<2xf32>
+      %w8BytesAt_2 = arith.addi %w8StageAt, %w8Byte_2 : index
+      %w8Codes_2 = vector.load %w8Bytes[%w8BytesAt_2] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair_8 = vector.shuffle %w8Codes_2, %w8Codes_2 [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16_8 = nvvm.convert.f8x2.to.f16x2 %w8Pair_8 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_8 = arith.extf %w8F16_8 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_8 = arith.mulf %w8F32_8, %w8Scale2_2 : vector<2xf32>
+      %w8Value_16 = vector.extract %w8Scaled_8[0] : f32 from vector<2xf32>
+      %w8Value_17 = vector.extract %w8Scaled_8[1] : f32 from vector<2xf32>
+      %w8Pair_9 = vector.shuffle %w8Codes_2, %w8Codes_2 [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_9 = nvvm.convert.f8x2.to.f16x2 %w8Pair_9 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_9 = arith.extf %w8F16_9 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_9 = arith.mulf %w8F32_9, %w8Scale2_2 : vector<2xf32>
+      %w8Value_18 = vector.extract %w8Scaled_9[0] : f32 from vector<2xf32>
+      %w8Value_19 = vector.extract %w8Scaled_9[1] : f32 from vector<2xf32>
+      %w8Pair_10 = vector.shuffle %w8Codes_2, %w8Codes_2 [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_10 = nvvm.convert.f8x2.to.f16x2 %w8Pair_10 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_10 = arith.extf %w8F16_10 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_10 = arith.mulf %w8F32_10, %w8Scale2_2 : vector<2xf32>
+      %w8Value_20 = vector.extract %w8Scaled_10[0] : f32 from vector<2xf32>
+      %w8Value_21 = vector.extract %w8Scaled_10[1] : f32 from vector<2xf32>
+      %w8Pair_11 = vector.shuffle %w8Codes_2, %w8Codes_2 [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_11 = nvvm.convert.f8x2.to.f16x2 %w8Pair_11 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_11 = arith.extf %w8F16_11 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_11 = arith.mulf %w8F32_11, %w8Scale2_2 : vector<2xf32>
+      %w8Value_22 = vector.extract %w8Scaled_11[0] : f32 from vector<2xf32>
+      %w8Value_23 = vector.extract %w8Scaled_11[1] : f32 from vector<2xf32>
+      %w8Chunk8_2 = vector.from_elements %w8Value_16, %w8Value_17, %w8Value_18, %w8Value_19, %w8Value_20, %w8Value_21, %w8Value_22, %w8Value_23 : vector<8xf32>
+      %w8Bf16_2 = arith.truncf %w8Chunk8_2 : vector<8xf32> to vector<8xbf16>
+      %w8Dst_2 = arith.addi %w8TileAt, %w8At_2 : index
+      vector.store %w8Bf16_2, %w8Tiles[%w8Dst_2] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %w8SAt_3 = arith.addi %w8SBase_3, %w8Kb : index
+      %w8Scale_3 = memref.load %sbu[%w8SAt_3] : memref<?xf32>
+      %w8Scale2_3 = vector.broadcast %w8Scale_3 : f32 to vector<2xf32>
+      %w8BytesAt_3 = arith.addi %w8StageAt, %w8Byte_3 : index
+      %w8Codes_3 = vector.load %w8Bytes[%w8BytesAt_3] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+      %w8Pair_12 = vector.shuffle %w8Codes_3, %w8Codes_3 [0, 1] : vector<8xi8>, vector<8xi8>
+      %w8F16_12 = nvvm.convert.f8x2.to.f16x2 %w8Pair_12 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_12 = arith.extf %w8F16_12 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_12 = arith.mulf %w8F32_12, %w8Scale2_3 : vector<2xf32>
+      %w8Value_24 = vector.extract %w8Scaled_12[0] : f32 from vector<2xf32>
+      %w8Value_25 = vector.extract %w8Scaled_12[1] : f32 from vector<2xf32>
+      %w8Pair_13 = vector.shuffle %w8Codes_3, %w8Codes_3 [2, 3] : vector<8xi8>, vector<8xi8>
+      %w8F16_13 = nvvm.convert.f8x2.to.f16x2 %w8Pair_13 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_13 = arith.extf %w8F16_13 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_13 = arith.mulf %w8F32_13, %w8Scale2_3 : vector<2xf32>
+      %w8Value_26 = vector.extract %w8Scaled_13[0] : f32 from vector<2xf32>
+      %w8Value_27 = vector.extract %w8Scaled_13[1] : f32 from vector<2xf32>
+      %w8Pair_14 = vector.shuffle %w8Codes_3, %w8Codes_3 [4, 5] : vector<8xi8>, vector<8xi8>
+      %w8F16_14 = nvvm.convert.f8x2.to.f16x2 %w8Pair_14 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_14 = arith.extf %w8F16_14 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_14 = arith.mulf %w8F32_14, %w8Scale2_3 : vector<2xf32>
+      %w8Value_28 = vector.extract %w8Scaled_14[0] : f32 from vector<2xf32>
+      %w8Value_29 = vector.extract %w8Scaled_14[1] : f32 from vector<2xf32>
+      %w8Pair_15 = vector.shuffle %w8Codes_3, %w8Codes_3 [6, 7] : vector<8xi8>, vector<8xi8>
+      %w8F16_15 = nvvm.convert.f8x2.to.f16x2 %w8Pair_15 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+      %w8F32_15 = arith.extf %w8F16_15 : vector<2xf16> to vector<2xf32>
+      %w8Scaled_15 = arith.mulf %w8F32_15, %w8Scale2_3 : vector<2xf32>
+      %w8Value_30 = vector.extract %w8Scaled_15[0] : f32 from vector<2xf32>
+      %w8Value_31 = vector.extract %w8Scaled_15[1] : f32 from vector<2xf32>
+      %w8Chunk8_3 = vector.from_elements %w8Value_24, %w8Value_25, %w8Value_26, %w8Value_27, %w8Value_28, %w8Value_29, %w8Value_30, %w8Value_31 : vector<8xf32>
+      %w8Bf16_3 = arith.truncf %w8Chunk8_3 : vector<8xf32> to vector<8xbf16>
+      %w8Dst_3 = arith.addi %w8TileAt, %w8At_3 : index
+      vector.store %w8Bf16_3, %w8Tiles[%w8Dst_3] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      // The tile, visible to wgmma (the async proxy), in every thread.
+      nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+      gpu.barrier
+      %tileI64 = arith.index_cast %w8Tile : index to i64
+      %tileDesc = arith.muli %tileI64, %l1024 : i64
+      %bStage0 = arith.addi %kDesc, %tileDesc : i64
+      %bStage = arith.addi %bStage0, %l6144 : i64
+      %wgAcc = scf.if %busy -> (!acc128) {
+        nvvm.wgmma.fence.aligned
+        %aDescK = arith.addi %aStage, %l0 : i64
+        %bDescK = arith.addi %bStage, %l0 : i64
+        %wg_1 = nvvm.wgmma.mma_async %aDescK, %bDescK, %accInit, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <zero>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_1 = arith.addi %aStage, %l2 : i64
+        %bDescK_1 = arith.addi %bStage, %l2 : i64
+        %wg_2 = nvvm.wgmma.mma_async %aDescK_1, %bDescK_1, %wg_1, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_2 = arith.addi %aStage, %l4 : i64
+        %bDescK_2 = arith.addi %bStage, %l4 : i64
+        %wg_3 = nvvm.wgmma.mma_async %aDescK_2, %bDescK_2, %wg_2, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        %aDescK_3 = arith.addi %aStage, %l6 : i64
+        %bDescK_3 = arith.addi %bStage, %l6 : i64
+        %wg_4 = nvvm.wgmma.mma_async %aDescK_3, %bDescK_3, %wg_3, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+        nvvm.wgmma.commit.group.sync.aligned
+        scf.yield %wg_4 : !acc128
+      } else {
+        scf.yield %accInit : !acc128
+      }
+      %acc = scf.for %kt = %c1 to %kTiles step %c1 iter_args(%run = %wgAcc) -> (!acc128) {
+        %stage_1 = arith.remui %kt, %c4 : index
+        %round_1 = arith.divui %kt, %c4 : index
+        %parityIdx_1 = arith.remui %round_1, %c2 : index
+        %parity_1 = arith.index_cast %parityIdx_1 : index to i1
+        nvgpu.mbarrier.try_wait.parity %bar[%stage_1], %parity_1, %c10000000 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+        %stageI64_1 = arith.index_cast %stage_1 : index to i64
+        %stageDesc_1 = arith.muli %stageI64_1, %l1536 : i64
+        %aStage_1 = arith.addi %aDesc, %stageDesc_1 : i64
+        %w8Tile_1 = arith.remui %kt, %c2 : index
+        %w8TileAt_1 = arith.muli %w8Tile_1, %c8192 : index
+        %w8K0_1 = arith.muli %kt, %c64 : index
+        %w8K_1 = arith.addi %w8K0_1, %w8Col : index
+        %w8Kb0_1 = arith.divui %w8K_1, %blockK : index
+        %w8Kb_1 = arith.minui %w8Kb0_1, %kbLast : index
+        %w8StageAt_1 = arith.muli %stage_1, %c24576 : index
+        %w8SAt_4 = arith.addi %w8SBase, %w8Kb_1 : index
+        %w8Scale_4 = memref.load %sb[%w8SAt_4] : memref<?xf32>
+        %w8Scale2_4 = vector.broadcast %w8Scale_4 : f32 to vector<2xf32>
+        %w8BytesAt_4 = arith.addi %w8StageAt_1, %w8Byte : index
+        %w8Codes_4 = vector.load %w8Bytes[%w8BytesAt_4] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_16 = vector.shuffle %w8Codes_4, %w8Codes_4 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_16 = nvvm.convert.f8x2.to.f16x2 %w8Pair_16 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_16 = arith.extf %w8F16_16 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_16 = arith.mulf %w8F32_16, %w8Scale2_4 : vector<2xf32>
+        %w8Value_32 = vector.extract %w8Scaled_16[0] : f32 from vector<2xf32>
+        %w8Value_33 = vector.extract %w8Scaled_16[1] : f32 from vector<2xf32>
+        %w8Pair_17 = vector.shuffle %w8Codes_4, %w8Codes_4 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_17 = nvvm.convert.f8x2.to.f16x2 %w8Pair_17 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_17 = arith.extf %w8F16_17 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_17 = arith.mulf %w8F32_17, %w8Scale2_4 : vector<2xf32>
+        %w8Value_34 = vector.extract %w8Scaled_17[0] : f32 from vector<2xf32>
+        %w8Value_35 = vector.extract %w8Scaled_17[1] : f32 from vector<2xf32>
+        %w8Pair_18 = vector.shuffle %w8Codes_4, %w8Codes_4 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_18 = nvvm.convert.f8x2.to.f16x2 %w8Pair_18 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_18 = arith.extf %w8F16_18 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_18 = arith.mulf %w8F32_18, %w8Scale2_4 : vector<2xf32>
+        %w8Value_36 = vector.extract %w8Scaled_18[0] : f32 from vector<2xf32>
+        %w8Value_37 = vector.extract %w8Scaled_18[1] : f32 from vector<2xf32>
+        %w8Pair_19 = vector.shuffle %w8Codes_4, %w8Codes_4 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_19 = nvvm.convert.f8x2.to.f16x2 %w8Pair_19 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_19 = arith.extf %w8F16_19 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_19 = arith.mulf %w8F32_19, %w8Scale2_4 : vector<2xf32>
+        %w8Value_38 = vector.extract %w8Scaled_19[0] : f32 from vector<2xf32>
+        %w8Value_39 = vector.extract %w8Scaled_19[1] : f32 from vector<2xf32>
+        %w8Chunk8_4 = vector.from_elements %w8Value_32, %w8Value_33, %w8Value_34, %w8Value_35, %w8Value_36, %w8Value_37, %w8Value_38, %w8Value_39 : vector<8xf32>
+        %w8Bf16_4 = arith.truncf %w8Chunk8_4 : vector<8xf32> to vector<8xbf16>
+        %w8Dst_4 = arith.addi %w8TileAt_1, %w8At : index
+        vector.store %w8Bf16_4, %w8Tiles[%w8Dst_4] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        %w8SAt_5 = arith.addi %w8SBase_1, %w8Kb_1 : index
+        %w8Scale_5 = memref.load %sb[%w8SAt_5] : memref<?xf32>
+        %w8Scale2_5 = vector.broadcast %w8Scale_5 : f32 to vector<2xf32>
+        %w8BytesAt_5 = arith.addi %w8StageAt_1, %w8Byte_1 : index
+        %w8Codes_5 = vector.load %w8Bytes[%w8BytesAt_5] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_20 = vector.shuffle %w8Codes_5, %w8Codes_5 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_20 = nvvm.convert.f8x2.to.f16x2 %w8Pair_20 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_20 = arith.extf %w8F16_20 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_20 = arith.mulf %w8F32_20, %w8Scale2_5 : vector<2xf32>
+        %w8Value_40 = vector.extract %w8Scaled_20[0] : f32 from vector<2xf32>
+        %w8Value_41 = vector.extract %w8Scaled_20[1] : f32 from vector<2xf32>
+        %w8Pair_21 = vector.shuffle %w8Codes_5, %w8Codes_5 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_21 = nvvm.convert.f8x2.to.f16x2 %w8Pair_21 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_21 = arith.extf %w8F16_21 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_21 = arith.mulf %w8F32_21, %w8Scale2_5 : vector<2xf32>
+        %w8Value_42 = vector.extract %w8Scaled_21[0] : f32 from vector<2xf32>
+        %w8Value_43 = vector.extract %w8Scaled_21[1] : f32 from vector<2xf32>
+        %w8Pair_22 = vector.shuffle %w8Codes_5, %w8Codes_5 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_22 = nvvm.convert.f8x2.to.f16x2 %w8Pair_22 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_22 = arith.extf %w8F16_22 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_22 = arith.mulf %w8F32_22, %w8Scale2_5 : vector<2xf32>
+        %w8Value_44 = vector.extract %w8Scaled_22[0] : f32 from vector<2xf32>
+        %w8Value_45 = vector.extract %w8Scaled_22[1] : f32 from vector<2xf32>
+        %w8Pair_23 = vector.shuffle %w8Codes_5, %w8Codes_5 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_23 = nvvm.convert.f8x2.to.f16x2 %w8Pair_23 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_23 = arith.extf %w8F16_23 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_23 = arith.mulf %w8F32_23, %w8Scale2_5 : vector<2xf32>
+        %w8Value_46 = vector.extract %w8Scaled_23[0] : f32 from vector<2xf32>
+        %w8Value_47 = vector.extract %w8Scaled_23[1] : f32 from vector<2xf32>
+        %w8Chunk8_5 = vector.from_elements %w8Value_40, %w8Value_41, %w8Value_42, %w8Value_43, %w8Value_44, %w8Value_45, %w8Value_46, %w8Value_47 : vector<8xf32>
+        %w8Bf16_5 = arith.truncf %w8Chunk8_5 : vector<8xf32> to vector<8xbf16>
+        %w8Dst_5 = arith.addi %w8TileAt_1, %w8At_1 : index
+        vector.store %w8Bf16_5, %w8Tiles[%w8Dst_5] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        %w8SAt_6 = arith.addi %w8SBase_2, %w8Kb_1 : index
+        %w8Scale_6 = memref.load %sbu[%w8SAt_6] : memref<?xf32>
+        %w8Scale2_6 = vector.broadcast %w8Scale_6 : f32 to vector<2xf32>
+        %w8BytesAt_6 = arith.addi %w8StageAt_1, %w8Byte_2 : index
+        %w8Codes_6 = vector.load %w8Bytes[%w8BytesAt_6] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_24 = vector.shuffle %w8Codes_6, %w8Codes_6 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_24 = nvvm.convert.f8x2.to.f16x2 %w8Pair_24 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_24 = arith.extf %w8F16_24 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_24 = arith.mulf %w8F32_24, %w8Scale2_6 : vector<2xf32>
+        %w8Value_48 = vector.extract %w8Scaled_24[0] : f32 from vector<2xf32>
+        %w8Value_49 = vector.extract %w8Scaled_24[1] : f32 from vector<2xf32>
+        %w8Pair_25 = vector.shuffle %w8Codes_6, %w8Codes_6 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_25 = nvvm.convert.f8x2.to.f16x2 %w8Pair_25 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_25 = arith.extf %w8F16_25 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_25 = arith.mulf %w8F32_25, %w8Scale2_6 : vector<2xf32>
+        %w8Value_50 = vector.extract %w8Scaled_25[0] : f32 from vector<2xf32>
+        %w8Value_51 = vector.extract %w8Scaled_25[1] : f32 from vector<2xf32>
+        %w8Pair_26 = vector.shuffle %w8Codes_6, %w8Codes_6 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_26 = nvvm.convert.f8x2.to.f16x2 %w8Pair_26 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_26 = arith.extf %w8F16_26 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_26 = arith.mulf %w8F32_26, %w8Scale2_6 : vector<2xf32>
+        %w8Value_52 = vector.extract %w8Scaled_26[0] : f32 from vector<2xf32>
+        %w8Value_53 = vector.extract %w8Scaled_26[1] : f32 from vector<2xf32>
+        %w8Pair_27 = vector.shuffle %w8Codes_6, %w8Codes_6 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_27 = nvvm.convert.f8x2.to.f16x2 %w8Pair_27 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_27 = arith.extf %w8F16_27 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_27 = arith.mulf %w8F32_27, %w8Scale2_6 : vector<2xf32>
+        %w8Value_54 = vector.extract %w8Scaled_27[0] : f32 from vector<2xf32>
+        %w8Value_55 = vector.extract %w8Scaled_27[1] : f32 from vector<2xf32>
+        %w8Chunk8_6 = vector.from_elements %w8Value_48, %w8Value_49, %w8Value_50, %w8Value_51, %w8Value_52, %w8Value_53, %w8Value_54, %w8Value_55 : vector<8xf32>
+        %w8Bf16_6 = arith.truncf %w8Chunk8_6 : vector<8xf32> to vector<8xbf16>
+        %w8Dst_6 = arith.addi %w8TileAt_1, %w8At_2 : index
+        vector.store %w8Bf16_6, %w8Tiles[%w8Dst_6] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        %w8SAt_7 = arith.addi %w8SBase_3, %w8Kb_1 : index
+        %w8Scale_7 = memref.load %sbu[%w8SAt_7] : memref<?xf32>
+        %w8Scale2_7 = vector.broadcast %w8Scale_7 : f32 to vector<2xf32>
+        %w8BytesAt_7 = arith.addi %w8StageAt_1, %w8Byte_3 : index
+        %w8Codes_7 = vector.load %w8Bytes[%w8BytesAt_7] {alignment = 8} : memref<98304xi8, #gpu.address_space<workgroup>>, vector<8xi8>
+        %w8Pair_28 = vector.shuffle %w8Codes_7, %w8Codes_7 [0, 1] : vector<8xi8>, vector<8xi8>
+        %w8F16_28 = nvvm.convert.f8x2.to.f16x2 %w8Pair_28 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_28 = arith.extf %w8F16_28 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_28 = arith.mulf %w8F32_28, %w8Scale2_7 : vector<2xf32>
+        %w8Value_56 = vector.extract %w8Scaled_28[0] : f32 from vector<2xf32>
+        %w8Value_57 = vector.extract %w8Scaled_28[1] : f32 from vector<2xf32>
+        %w8Pair_29 = vector.shuffle %w8Codes_7, %w8Codes_7 [2, 3] : vector<8xi8>, vector<8xi8>
+        %w8F16_29 = nvvm.convert.f8x2.to.f16x2 %w8Pair_29 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_29 = arith.extf %w8F16_29 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_29 = arith.mulf %w8F32_29, %w8Scale2_7 : vector<2xf32>
+        %w8Value_58 = vector.extract %w8Scaled_29[0] : f32 from vector<2xf32>
+        %w8Value_59 = vector.extract %w8Scaled_29[1] : f32 from vector<2xf32>
+        %w8Pair_30 = vector.shuffle %w8Codes_7, %w8Codes_7 [4, 5] : vector<8xi8>, vector<8xi8>
+        %w8F16_30 = nvvm.convert.f8x2.to.f16x2 %w8Pair_30 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_30 = arith.extf %w8F16_30 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_30 = arith.mulf %w8F32_30, %w8Scale2_7 : vector<2xf32>
+        %w8Value_60 = vector.extract %w8Scaled_30[0] : f32 from vector<2xf32>
+        %w8Value_61 = vector.extract %w8Scaled_30[1] : f32 from vector<2xf32>
+        %w8Pair_31 = vector.shuffle %w8Codes_7, %w8Codes_7 [6, 7] : vector<8xi8>, vector<8xi8>
+        %w8F16_31 = nvvm.convert.f8x2.to.f16x2 %w8Pair_31 : vector<2xi8> (f8E4M3FN) -> vector<2xf16>
+        %w8F32_31 = arith.extf %w8F16_31 : vector<2xf16> to vector<2xf32>
+        %w8Scaled_31 = arith.mulf %w8F32_31, %w8Scale2_7 : vector<2xf32>
+        %w8Value_62 = vector.extract %w8Scaled_31[0] : f32 from vector<2xf32>
+        %w8Value_63 = vector.extract %w8Scaled_31[1] : f32 from vector<2xf32>
+        %w8Chunk8_7 = vector.from_elements %w8Value_56, %w8Value_57, %w8Value_58, %w8Value_59, %w8Value_60, %w8Value_61, %w8Value_62, %w8Value_63 : vector<8xf32>
+        %w8Bf16_7 = arith.truncf %w8Chunk8_7 : vector<8xf32> to vector<8xbf16>
+        %w8Dst_7 = arith.addi %w8TileAt_1, %w8At_3 : index
+        vector.store %w8Bf16_7, %w8Tiles[%w8Dst_7] {alignment = 16} : memref<16384xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+        // The tile, visible to wgmma (the async proxy), in every thread.
+        nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+        gpu.barrier
+        %tileI64_1 = arith.index_cast %w8Tile_1 : index to i64
+        %tileDesc_1 = arith.muli %tileI64_1, %l1024 : i64
+        %bStage0_1 = arith.addi %kDesc, %tileDesc_1 : i64
+        %bStage_1 = arith.addi %bStage0_1, %l6144 : i64
+        %wgAcc_1 = scf.if %busy -> (!acc128) {
+          nvvm.wgmma.fence.aligned
+          %aDescK_4 = arith.addi %aStage_1, %l0 : i64
+          %bDescK_4 = arith.addi %bStage_1, %l0 : i64
+          %wg_5 = nvvm.wgmma.mma_async %aDescK_4, %bDescK_4, %run, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_5 = arith.addi %aStage_1, %l2 : i64
+          %bDescK_5 = arith.addi %bStage_1, %l2 : i64
+          %wg_6 = nvvm.wgmma.mma_async %aDescK_5, %bDescK_5, %wg_5, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_6 = arith.addi %aStage_1, %l4 : i64
+          %bDescK_6 = arith.addi %bStage_1, %l4 : i64
+          %wg_7 = nvvm.wgmma.mma_async %aDescK_6, %bDescK_6, %wg_6, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          %aDescK_7 = arith.addi %aStage_1, %l6 : i64
+          %bDescK_7 = arith.addi %bStage_1, %l6 : i64
+          %wg_8 = nvvm.wgmma.mma_async %aDescK_7, %bDescK_7, %wg_7, #nvvm.shape<m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>] : !acc128 -> !acc128
+          nvvm.wgmma.commit.group.sync.aligned
+          scf.yield %wg_8 : !acc128
+        } else {
+          scf.yield %run : !acc128
+        }
+        nvvm.wgmma.wait.group.sync.aligned 1
+        // Every warp is done with step kt - 1: refill its stage.
+        gpu.barrier
+        %prev = arith.subi %kt, %c1 : index
+        %prevStage = arith.remui %prev, %c4 : index
+        %next = arith.addi %prev, %c4 : index
+        %inK_4 = arith.cmpi ult, %next, %kTiles : index
+        %go_4 = arith.andi %leader, %inK_4 : i1
+        scf.if %go_4 {
+          %stageOff_4 = arith.muli %prevStage, %c24576 : index
+          %m64_4 = arith.addi %m0, %c64 : index
+          %full_4 = arith.cmpi ult, %m64_4, %M : index
+          %stageTx_4 = arith.select %full_4, %c24576, %c16384 : index
+          %k0_4 = arith.muli %next, %c64 : index
+          nvgpu.mbarrier.arrive.expect_tx %bar[%prevStage], %stageTx_4 : !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4>
+          %boxAt_8 = arith.addi %stageOff_4, %c0 : index
+          %halfOff_8 = arith.addi %pad, %boxAt_8 : index
+          %half_8 = memref.view %dyn[%halfOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapA[%k0_4, %m0], %bar[%prevStage] to %half_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          scf.if %full_4 {
+            %boxAt_9 = arith.addi %stageOff_4, %c8192 : index
+            %halfOff_9 = arith.addi %pad, %boxAt_9 : index
+            %half_9 = memref.view %dyn[%halfOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xbf16, #gpu.address_space<workgroup>>
+            nvgpu.tma.async.load %mapA[%k0_4, %m64_4], %bar[%prevStage] to %half_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xbf16, #gpu.address_space<workgroup>>, swizzle = swizzle_128b, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xbf16, #gpu.address_space<workgroup>>
+          }
+          %bBoxAt_8 = arith.addi %stageOff_4, %c16384 : index
+          %bBoxOff_8 = arith.addi %pad, %bBoxAt_8 : index
+          %bBox_8 = memref.view %dyn[%bBoxOff_8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapB[%k0_4, %nOut], %bar[%prevStage] to %bBox_8 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+          %bBoxAt_9 = arith.addi %stageOff_4, %c20480 : index
+          %bBoxOff_9 = arith.addi %pad, %bBoxAt_9 : index
+          %bBox_9 = memref.view %dyn[%bBoxOff_9][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<64x64xi8, #gpu.address_space<workgroup>>
+          nvgpu.tma.async.load %mapU[%k0_4, %nOut], %bar[%prevStage] to %bBox_9 : !nvgpu.tensormap.descriptor<tensor = memref<64x64xi8, #gpu.address_space<workgroup>>, swizzle = none, l2promo = l2promo_128b, oob = zero, interleave = none>, !nvgpu.mbarrier.group<memorySpace = #gpu.address_space<workgroup>, num_barriers = 4> -> memref<64x64xi8, #gpu.address_space<workgroup>>
+        }
+        scf.yield %wgAcc_1 : !acc128
       }
       nvvm.wgmma.wait.group.sync.aligned 0
       %sum = llvm.extractvalue %acc[0] : !acc128

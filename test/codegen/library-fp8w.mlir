@@ -1,5 +1,6 @@
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms -canonicalize -verify-diagnostics | FileCheck %s
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms=wgmma -canonicalize -verify-diagnostics | FileCheck %s --check-prefix=WGMMA
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms="large-tiles wgmma" -canonicalize -verify-diagnostics | FileCheck %s --check-prefix=LARGE
 
 // A linear layer with an e4m3 weight and block scales, as
 // dsc-lower-to-linalg{bf16-linear-inputs} writes it and bufferization
@@ -29,6 +30,25 @@
 // CHECK-NEXT: }
 // CHECK-NOT: memref.dealloc
 // CHECK: return
+// As sm_90a's pipeline runs it (large-tiles wgmma): more rows read the
+// e4m3 weight too, on the dense wgmma form that converts it in shared
+// memory (A and the weight through descriptors, then the scales and the
+// block); no dequantization is left in either branch.
+// LARGE-LABEL: func.func @linear
+// LARGE-SAME: (%[[X:.*]]: memref<?x64xbf16>, %[[W:.*]]: memref<32x64xf8E4M3FN>, %[[S:.*]]: memref<2x2xf32>, %[[Y:.*]]: memref<?x32xf32>
+// LARGE-NOT: memref.alloc
+// LARGE: %[[ROWS:.*]] = memref.dim %[[X]], %c0
+// LARGE: scf.if
+// LARGE: gpu.launch_func @dsc_grouped_gemm::@gemm_fp8w_bf16_tn_m64
+// LARGE: } else {
+// LARGE: %[[MAPA:.*]] = func.call @dsc_gpu_tensor_map_bf16(
+// LARGE: %[[WV:.*]] = memref.cast %[[W]] : memref<32x64xf8E4M3FN> to memref<?x?xf8E4M3FN, strided<[?, ?], offset: ?>>
+// LARGE: %[[MAPW:.*]] = func.call @dsc_gpu_tensor_map_e4m3(%[[WV]], %c64, %c64)
+// LARGE: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@gemm_wgmma_fp8w_bf16_tn blocks in (%c1, %{{.*}}, %c1) threads in (%c256, %c1, %c1) dynamic_shared_memory_size %c132096_i32 args(%[[MAPA]] : !llvm.ptr, %[[MAPW]] : !llvm.ptr, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xf32>, %[[ROWS]] : index, %c32 : index, %c64 : index, %c16 : index, %c32 : index)
+// LARGE-NEXT: }
+// LARGE-NOT: dsc.library_dequantize
+// LARGE-NOT: memref.dealloc
+// LARGE: return
 #id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 #scale = affine_map<(d0, d1, d2) -> (d0 floordiv 16, d1)>
 #a = affine_map<(d0, d1, d2) -> (d0, d2)>
@@ -100,6 +120,17 @@ func.func @linear(%x: memref<?x64xbf16>, %w: memref<32x64xf8E4M3FN>, %s: memref<
 #b = affine_map<(d0, d1, d2) -> (d1, d2)>
 #c = affine_map<(d0, d1, d2) -> (d0, d1)>
 #same = affine_map<(d0, d1) -> (d0, d1)>
+// LARGE-LABEL: func.func @mlp
+// LARGE-NOT: math.exp
+// LARGE: gpu.launch_func @dsc_grouped_gemm::@gemm_swiglu_fp8w_bf16_tn_m64
+// LARGE: } else {
+// LARGE: %[[MAPA:.*]] = func.call @dsc_gpu_tensor_map_bf16(
+// LARGE: %[[MAPG:.*]] = func.call @dsc_gpu_tensor_map_e4m3(
+// LARGE: %[[MAPU:.*]] = func.call @dsc_gpu_tensor_map_e4m3(
+// LARGE: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@gemm_wgmma_swiglu_fp8w_bf16_tn blocks in (%c1, %{{.*}}, %c1) {{.*}} args(%[[MAPA]] : !llvm.ptr, %[[MAPG]] : !llvm.ptr, %[[MAPU]] : !llvm.ptr, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xbf16>, %{{.*}} : index, %c40 : index, %c64 : index, %c16 : index, %c32 : index)
+// LARGE-NOT: dsc.library_dequantize
+// LARGE-NOT: math.exp
+// LARGE: return
 func.func @mlp(%x: memref<?x64xbf16>, %wg: memref<40x64xf8E4M3FN>, %sg: memref<3x2xf32>, %wu: memref<40x64xf8E4M3FN>, %su: memref<3x2xf32>, %out: memref<?x40xbf16>, %t: index) {
   %zero = arith.constant 0.0 : f32
   %one = arith.constant 1.0 : f32

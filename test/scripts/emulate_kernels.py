@@ -460,7 +460,49 @@ def grouped_gemm_wgmma_tn(kernels):
                           k])
     g = np.matmul(a, wg.T, dtype=np.float32)
     u = np.matmul(a, wu.T, dtype=np.float32)
-    return swiglu_verdict(f"gemm_wgmma_swiglu_bf16_tn ({m} rows, width {width}, K {k}",
+    ok = swiglu_verdict(f"gemm_wgmma_swiglu_bf16_tn ({m} rows, width {width}, K {k}",
+                        emu._bits_to_f32(d).reshape(m, width), g, u) and ok
+    return dense_wgmma_fp8w(kernels, rng, smem) and ok
+
+
+def dense_wgmma_fp8w(kernels, rng, smem):
+    """sm_90a's dense e4m3-weight GEMMs (an FP8 checkpoint's linear layers
+    and MLPs of many rows): 150 rows (the second block's second warpgroup
+    without rows), K 336 (six steps), the weight dequantized as dsc's CPU
+    code does it the reference. N 136 with V3's 128 x 128 blocks and a NaN
+    weight whose column must be NaN; SwiGLU at width 72, blocks 16 x 32.
+    Every buffer exactly its size, C and D starting as NaN."""
+    m, k = 150, 336
+    a_bits, a = bf16(rng.standard_normal((m, k)))
+    n, block_n, block_k = 136, 128, 128
+    codes, scales, w = e4m3_weight(rng, n, k, block_n, block_k)
+    nan_col = 7
+    codes[nan_col, 20] = 0x7F
+    c = np.full(m * n, np.nan, np.float32)
+    emu.run_kernel(kernels["gemm_wgmma_fp8w_bf16_tn"], (-(-n // 128), -(-m // 128), 1), 256,
+                   smem, [emu.TensorMap(a_bits, (64, 64)), emu.TensorMap(codes, (64, 64)),
+                          emu.global_memref(scales.reshape(-1)), emu.global_memref(c), m, n, k,
+                          block_n, block_k])
+    got = c.reshape(m, n)
+    keep = np.arange(n) != nan_col
+    ok = verdict(f"gemm_wgmma_fp8w_bf16_tn ({m} rows, N {n}, K {k}, blocks {block_n} x "
+                 f"{block_k}; a NaN weight's column NaN)", got[:, keep],
+                 (a.astype(np.float64) @ w.T.astype(np.float64))[:, keep], 1e-5,
+                 also=bool(np.isnan(got[:, nan_col]).all()))
+    width, block_n, block_k = 72, 16, 32
+    (gc, gs, g_w), (uc, us, u_w) = (e4m3_weight(rng, width, k, block_n, block_k, 0.005)
+                                    for _ in range(2))
+    d = np.full(m * width, 0x7FC0, np.uint16)
+    emu.run_kernel(kernels["gemm_wgmma_swiglu_fp8w_bf16_tn"],
+                   (-(-2 * width // 128), -(-m // 128), 1), 256, smem,
+                   [emu.TensorMap(a_bits, (64, 64)), emu.TensorMap(gc, (64, 64)),
+                    emu.TensorMap(uc, (64, 64)), emu.global_memref(gs.reshape(-1)),
+                    emu.global_memref(us.reshape(-1)), emu.global_memref(d), m, width, k,
+                    block_n, block_k])
+    g = np.matmul(a, g_w.T, dtype=np.float32)
+    u = np.matmul(a, u_w.T, dtype=np.float32)
+    return swiglu_verdict(f"gemm_wgmma_swiglu_fp8w_bf16_tn ({m} rows, width {width}, K {k}, "
+                          f"blocks {block_n} x {block_k}",
                           emu._bits_to_f32(d).reshape(m, width), g, u) and ok
 
 

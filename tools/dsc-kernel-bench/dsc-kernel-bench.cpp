@@ -66,6 +66,9 @@
 // for many rows after dequantizing the weight (batched_gemm_bf16_tn_m64,
 // on a bf16 weight of the same shape; the dequantization itself is
 // generated code, not timed here): "bf16_ms". V3's dense gate by default.
+// --wgmma (--ptx the grouped_gemm_wgmma_tn module) times sm_90a's form for
+// many rows, gemm_wgmma_fp8w_bf16_tn (the weight converted per K step, no
+// dequantization first), against gemm_wgmma_bf16_tn on a bf16 weight.
 //
 //   dsc-kernel-bench mla-decode --ptx DIR/dsc_mla_decode.sm_90a.ptx
 //       [--batch 64 --context 4096 --heads 128 --splits 0 --reps 10]
@@ -1027,21 +1030,41 @@ int mlpSwiglu(const Args &args) {
   return error < 1.0 / 64 ? 0 : 1;
 }
 
+/// The TMA descriptors of sm_90a's dense e4m3-weight GEMM (kWgmma,
+/// gemm_wgmma_fp8w_bf16_tn): A [rows, k] bf16 and the weight [n, k] e4m3,
+/// unswizzled, both in boxes of 64 x 64.
+std::vector<Buffer> linearFp8wMaps(const Buffer &a, const Buffer &w,
+                                   int64_t rows, int64_t n, int64_t k) {
+  if (!kWgmma)
+    return {};
+  return {tensorMap(a, {uint64_t(rows), uint64_t(k)}, {64, 64}),
+          tensorMap(w, {uint64_t(n), uint64_t(k)}, {64, 64}, 1,
+                    CudaDriver::TmaSwizzle::kNone)};
+}
+
 /// Launches the e4m3-weight GEMM on A [rows, k] (bf16), the weight [n, k]
-/// (e4m3), its 128 x 128 block scales and C [rows, n] (f32).
+/// (e4m3), its 128 x 128 block scales and C [rows, n] (f32); with kWgmma
+/// sm_90a's form, A and the weight through `maps` (linearFp8wMaps).
 void launchLinearFp8w(CUfunction fn, int64_t rows, int64_t n, int64_t k,
                       const Buffer &a, const Buffer &w, const Buffer &scales,
-                      const Buffer &c, CUstream stream) {
+                      const Buffer &c, const std::vector<Buffer> &maps,
+                      CUstream stream) {
   KernelArgs args;
-  args.memref(a, 2).memref(w, 1).memref(scales, 4).memref(c, 4);
-  // M, N, K, lda, ldc, the scale block (rows, columns).
-  args.index(rows).index(n).index(k).index(k).index(n).index(128).index(128);
-  const int64_t blockRows = 64;
+  if (kWgmma) {
+    args.pointer(maps[0].ptr).pointer(maps[1].ptr).memref(scales, 4);
+    args.memref(c, 4).index(rows).index(n).index(k).index(128).index(128);
+  } else {
+    args.memref(a, 2).memref(w, 1).memref(scales, 4).memref(c, 4);
+    // M, N, K, lda, ldc, the scale block (rows, columns).
+    args.index(rows).index(n).index(k).index(k).index(n).index(128).index(128);
+  }
+  const int64_t blockRows = kWgmma ? 128 : 64;
   check(cu->cuLaunchKernel(
             fn, unsigned((n + kBlockCols - 1) / kBlockCols),
             unsigned(std::max<int64_t>((rows + blockRows - 1) / blockRows, 1)),
-            1, threadsFor(blockRows), 1, 1, kFp8wSharedBytes, stream,
-            args.data(), nullptr),
+            1, kWgmma ? 256 : threadsFor(blockRows), 1, 1,
+            kWgmma ? 4 * 32768 + 1024 : kFp8wSharedBytes, stream, args.data(),
+            nullptr),
         "launching the e4m3-weight GEMM");
 }
 
@@ -1061,7 +1084,8 @@ double checkLinearFp8w(CUfunction fn, CUstream stream) {
   Buffer da = upload(a.data(), a.size() * 2), dw = upload(w.data(), w.size()),
          ds = upload(scales.data(), scales.size() * 4),
          dc = upload(nullptr, rows * n * 4);
-  launchLinearFp8w(fn, rows, n, k, da, dw, ds, dc, stream);
+  std::vector<Buffer> maps = linearFp8wMaps(da, dw, rows, n, k);
+  launchLinearFp8w(fn, rows, n, k, da, dw, ds, dc, maps, stream);
   check(cu->cuStreamSynchronize(stream), "running the e4m3-weight GEMM");
   std::vector<float> c(rows * n);
   check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size() * 4), "cuMemcpyDtoH");
@@ -1084,22 +1108,31 @@ double checkLinearFp8w(CUfunction fn, CUstream stream) {
     }
   for (Buffer *buf : {&da, &dw, &ds, &dc})
     cu->cuMemFree(buf->ptr);
+  for (const Buffer &map : maps)
+    cu->cuMemFree(map.ptr);
   return worst;
 }
 
+/// linear-fp8w: the e4m3-weight GEMM (the 64-row mma.sync kernel, or with
+/// kWgmma sm_90a's gemm_wgmma_fp8w_bf16_tn) against the bf16 GEMM on a
+/// bf16 weight of that shape (batched_gemm_bf16_tn_m64, or with kWgmma
+/// gemm_wgmma_bf16_tn) in the same run.
 int linearFp8w(const Args &args) {
-  const char *kernel = "gemm_fp8w_bf16_tn_m64";
+  const char *kernel =
+      kWgmma ? "gemm_wgmma_fp8w_bf16_tn" : "gemm_fp8w_bf16_tn_m64";
   Gpu gpu = openContext();
   CUmodule module = loadModule(args.ptx);
   gpu.fn = kernelOf(module, kernel);
-  CUfunction bf16 = kernelOf(module, "batched_gemm_bf16_tn_m64");
+  CUfunction bf16 = kernelOf(module, kWgmma ? "gemm_wgmma_bf16_tn"
+                                            : "batched_gemm_bf16_tn_m64");
+  const unsigned wgmmaBytes = 4 * 32768 + 1024;
   check(cu->cuFuncSetAttribute(gpu.fn,
                                CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                               int(kFp8wSharedBytes)),
+                               int(kWgmma ? wgmmaBytes : kFp8wSharedBytes)),
         "raising the shared memory limit");
   check(cu->cuFuncSetAttribute(bf16,
                                CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                               int(sharedBytesFor(64))),
+                               int(kWgmma ? wgmmaBytes : sharedBytesFor(64))),
         "raising the shared memory limit");
   double error = checkLinearFp8w(gpu.fn, gpu.stream);
   std::fprintf(stderr,
@@ -1120,14 +1153,34 @@ int linearFp8w(const Args &args) {
   Buffer scales = upload(scaleValues.data(), scaleValues.size() * 4);
   Buffer wBf16 = uploadRandomBf16(size_t(n) * k, block);
   Buffer c = upload(nullptr, size_t(rows) * n * 4);
+  std::vector<Buffer> maps = linearFp8wMaps(a, w, rows, n, k);
   float ms = timeLaunches(
       [&] {
-        launchLinearFp8w(gpu.fn, rows, n, k, a, w, scales, c, gpu.stream);
+        launchLinearFp8w(gpu.fn, rows, n, k, a, w, scales, c, maps, gpu.stream);
       },
       args.reps, gpu.stream);
+  // The bf16 GEMM; sm_90a's through its descriptors (boxes of 128 x 64).
+  std::vector<Buffer> bf16Maps;
+  if (kWgmma)
+    bf16Maps = {tensorMap(a, {uint64_t(rows), uint64_t(k)}, {128, 64}),
+                tensorMap(wBf16, {uint64_t(n), uint64_t(k)}, {128, 64})};
   float bf16Ms = timeLaunches(
-      [&] { launchOneBatch(bf16, rows, n, k, a, {wBf16}, c, 4, gpu.stream); },
+      [&] {
+        if (!kWgmma)
+          return launchOneBatch(bf16, rows, n, k, a, {wBf16}, c, 4, gpu.stream);
+        KernelArgs bf16Args;
+        bf16Args.pointer(bf16Maps[0].ptr).pointer(bf16Maps[1].ptr);
+        bf16Args.memref(c, 4).index(rows).index(n).index(k);
+        check(cu->cuLaunchKernel(bf16, unsigned((n + 127) / 128),
+                                 unsigned((rows + 127) / 128), 1, 256, 1, 1,
+                                 wgmmaBytes, gpu.stream, bf16Args.data(),
+                                 nullptr),
+              "launching the bf16 GEMM");
+      },
       args.reps, gpu.stream);
+  for (std::vector<Buffer> *list : {&maps, &bf16Maps})
+    for (const Buffer &map : *list)
+      cu->cuMemFree(map.ptr);
   double flops = 2.0 * double(rows) * n * k;
   double bytes = double(a.bytes) + double(w.bytes) + double(scales.bytes) +
                  double(c.bytes);
@@ -2420,7 +2473,7 @@ int main(int argc, char **argv) {
                  "       dsc-kernel-bench mlp-swiglu --ptx FILE [--batch ROWS] "
                  "[--n WIDTH] [--k HIDDEN] [--reps N] [--wgmma]\n"
                  "       dsc-kernel-bench linear-fp8w --ptx FILE [--batch "
-                 "ROWS] [--n N] [--k K] [--reps N]\n"
+                 "ROWS] [--n N] [--k K] [--reps N] [--wgmma]\n"
                  "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
                  "[--context TOKENS] [--heads N] [--splits N] [--reps N] "
                  "[--wgmma]\n"
@@ -2526,10 +2579,10 @@ int main(int argc, char **argv) {
   if (kWgmma && command != "mla-decode" && command != "mla-prefill" &&
       ((kSwiglu && !kTn) || kBlockRows != 128 ||
        (command != "grouped-gemm" && command != "moe-layer" &&
-        command != "mlp-swiglu")))
+        command != "mlp-swiglu" && command != "linear-fp8w")))
     die("--wgmma is a grouped-gemm kernel with 128-row tiles (SwiGLU with "
-        "--tn only), moe-layer --tiled, mlp-swiglu, or an mla-decode or "
-        "mla-prefill kernel");
+        "--tn only), moe-layer --tiled, mlp-swiglu, linear-fp8w, or an "
+        "mla-decode or mla-prefill kernel");
   if (command == "grouped-gemm" &&
       (args.n % kBlockCols || args.k % kBlockK || args.n < kBlockCols ||
        args.k < kBlockK || args.tokens < 1 || args.experts < 1 ||
@@ -2552,12 +2605,13 @@ int main(int argc, char **argv) {
         "2^20, K (--k) a multiple of 8 up to 2^20, and no kernel flags but "
         "--wgmma");
   if (command == "linear-fp8w" &&
-      (kSwiglu || kWgmma || kTn || kFp8 || kTiled || args.blockRows != 128 ||
+      (kSwiglu || kTn || kFp8 || kTiled || args.blockRows != 128 ||
        args.batch < 1 || args.batch > kMaxBatchedRows || args.n < 1 ||
        args.n > (int64_t(1) << 20) || args.k < 16 || args.k % 16 ||
        args.k > (int64_t(1) << 20)))
     die("linear-fp8w takes 1 to 4194240 rows (--batch), N (--n) of 1 to "
-        "2^20, K (--k) a multiple of 16 up to 2^20, and no kernel flags");
+        "2^20, K (--k) a multiple of 16 up to 2^20, and no kernel flags but "
+        "--wgmma");
   if (args.wUv && command != "head-products")
     die("--w-uv is a head-products flag");
   if (command == "head-products" &&

@@ -414,6 +414,18 @@ def linear_fp8w():
                    lambda r: (f"{time_of(r)}, {r['gbps']:.0f} GB/s; the bf16 GEMM "
                               f"{r['bf16_ms']:.3f} ms, check "
                               f"{r['check_max_rel_error']:.1e}"))
+    # sm_90a's model from 129 rows: the wgmma form converting the e4m3
+    # weight per K step (no dequantization first), against the bf16 wgmma
+    # GEMM on a bf16 weight (what it ran after dequantizing, until
+    # 2026-12-01), at a prefill's 256 and 4096 rows.
+    for rows in (256, 4096):
+        kernel_row(f"e4m3-weight GEMM, {rows} x 18432 x 7168 (TMA + wgmma)",
+                   f"linear_fp8w_wgmma_{rows}",
+                   ["linear-fp8w", "--wgmma", "--ptx", kernel("grouped_gemm_wgmma_tn"),
+                    "--batch", str(rows), "--n", "18432", "--k", "7168", "--reps", "5"],
+                   lambda r: (f"{time_of(r)}, {r['tflops']:.0f} TFLOPS; the bf16 wgmma "
+                              f"GEMM {r['bf16_ms']:.3f} ms, check "
+                              f"{r['check_max_rel_error']:.1e}"))
 
 
 def mlp_swiglu():
@@ -575,6 +587,9 @@ def sanitized():
          ["grouped-gemm", "--wgmma", "--tn", "--tiled", "--fp8w", "--swiglu", "--ptx",
           kernel("grouped_gemm_wgmma_tn"), "--tokens", "64", "--experts", "4",
           "--n", "256", "--k", "256", "--reps", "0"], False),
+        ("linear layer wgmma, e4m3 weights",
+         ["linear-fp8w", "--wgmma", "--ptx", kernel("grouped_gemm_wgmma_tn"), "--batch",
+          "200", "--n", "256", "--k", "256", "--reps", "0"], False),
         ("grouped GEMM FP8 wgmma", ["grouped-gemm", "--fp8", "--wgmma", "--ptx",
                                     kernel("grouped_gemm_fp8_wgmma"), "--tokens", "64",
                                     "--experts", "4", "--n", "256", "--k", "256",
