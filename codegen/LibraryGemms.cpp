@@ -294,7 +294,8 @@ constexpr LibrarySource kFp8wTiledGemmKernel = {
     kGemmFile, "grouped_gemm_fp8w_bf16_tn_m64_tiled"};
 constexpr LibrarySource kFp8wTiledSwigluKernel = {
     kGemmFile, "grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled"};
-// The most rows for which such a GEMM reads its e4m3 weight itself. Each
+// The most rows for which such a 64-row GEMM reads its e4m3 weight itself
+// (on sm_90a, more rows do too, on kWgmmaFp8wGemmKernel). Each
 // of its 64-row blocks converts the B tiles it reads (about a dozen ALU
 // operations an element, some 0.4 ps an element on an H200's 132 SMs);
 // dequantizing the weight to memory first costs about 4 bytes an element

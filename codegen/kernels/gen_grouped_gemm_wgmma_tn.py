@@ -22,7 +22,9 @@ which dsc-library-gemms launches; the routed experts' tiled forms over
 the M tiles moe_tiles lists (grouped_gemm_wgmma_*_tiled), for bf16 stacks
 and, _fp8w_, for an FP8 checkpoint's e4m3 stacks with block scales, whose
 bytes every thread turns into the bf16 tile wgmma reads each K step
-(W8Convert: bf16(w * scale), dsc's CPU dequantization). With
+(W8Convert: bf16(w * scale), dsc's CPU dequantization); and the dense
+e4m3 forms (gemm_wgmma_fp8w_bf16_tn and its SwiGLU form: an FP8
+checkpoint's linear layers and MLPs of many rows). With
 --fp8, e4m3 A and B with DeepSeek's block scales (grouped_gemm_fp8_wgmma):
 
       C[r, n] = sum_kb sa[r, kb] * sb[(e N + n) / 128, kb]
@@ -44,10 +46,11 @@ The schedule:
     each step from zero (an FP8 wgmma sums in reduced precision, so no more
     than a block is summed there) and joins the running f32 sums scaled by
     sa[row, kb] * sb[n block, kb] (DeepGEMM's promotion), then refills;
-  * the tiled kernels (the routed experts, often a few rows an expert):
-    a warpgroup whose 64 rows all lie past its expert's end skips its
-    wgmmas, and its A box is not loaded (the stage's bytes expected
-    shrink by it);
+  * the kernels that load A in 64-row boxes (the tiled ones, the routed
+    experts, often a few rows an expert; the dense SwiGLU and e4m3 ones):
+    a warpgroup whose 64 rows all lie past the end (the expert's, or M)
+    skips its wgmmas, and its A box is not loaded (the stage's bytes
+    expected shrink by it);
   * no producer warp, no TMA multicast (DeepGEMM's full schedule).
 """
 
@@ -77,7 +80,7 @@ MAP = ("!nvgpu.tensormap.descriptor<tensor = " + BOX + ", swizzle = swizzle_128b
 HALF_BOX = f"memref<64x{TILE_K}x{ELEM}, {WG}>"
 HALF_BOX_BYTES = BOX_BYTES // 2
 HALF_MAP = MAP.replace(BOX, HALF_BOX)
-# The e4m3-weight tiled kernels (w8): B's bytes as stored, boxes of 64 rows
+# The e4m3-weight kernels (w8, tiled or dense): B's bytes as stored, boxes of 64 rows
 # of a K step's 64 bytes, unswizzled; each K step every thread turns its
 # chunks into the bf16 tile wgmma reads, one of two after the stages (the
 # 128-byte swizzle written by hand), bf16(w * scale) as dsc's CPU code

@@ -550,9 +550,10 @@ class Block:
     def op_scf_if(self, op, cond):
         """Each thread runs the branch its condition picks (a branch no
         thread takes is skipped); each result is the thread's branch's.
-        Where threads took both, the results merge into the then branch's
-        own arrays, so that a hazard tracked on them (a wgmma's
-        accumulators in flight) stays tracked."""
+        Where threads took both, a result the then branch's wgmma left in
+        flight takes the others' values in place, so that its hazard stays
+        tracked; any other merges into a new array (the then branch may
+        yield a value from outside the if, or a view of one)."""
         saved = self.mask
         taken = []
         for region, take in zip(op.regions, (cond.astype(bool), ~cond.astype(bool))):
@@ -565,9 +566,17 @@ class Block:
         if len(taken) == 1:
             return taken[0][1]
         (_, then), (elsewhere, other) = taken
+        shared = self.shared
+        merged = []
         for value, alt in zip(then, other):
-            value[elsewhere] = alt[elsewhere]
-        return then
+            if _holds(shared.wgmma_pending, value) or \
+                    any(_holds(group, value) for group in shared.wgmma_results):
+                value[elsewhere] = alt[elsewhere]
+                merged.append(value)
+            else:
+                where = elsewhere.reshape((-1,) + (1,) * (np.ndim(value) - 1))
+                merged.append(np.where(where, alt, value))
+        return merged
 
     # --- arith ---
     def op_arith_constant(self, op):

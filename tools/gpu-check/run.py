@@ -589,7 +589,7 @@ def sanitized():
           "--n", "256", "--k", "256", "--reps", "0"], False),
         ("linear layer wgmma, e4m3 weights",
          ["linear-fp8w", "--wgmma", "--ptx", kernel("grouped_gemm_wgmma_tn"), "--batch",
-          "200", "--n", "256", "--k", "256", "--reps", "0"], False),
+          "150", "--n", "256", "--k", "256", "--reps", "0"], False),
         ("grouped GEMM FP8 wgmma", ["grouped-gemm", "--fp8", "--wgmma", "--ptx",
                                     kernel("grouped_gemm_fp8_wgmma"), "--tokens", "64",
                                     "--experts", "4", "--n", "256", "--k", "256",
