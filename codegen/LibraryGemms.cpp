@@ -44,6 +44,7 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Parser/Parser.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
 
 #include <array>
@@ -281,6 +282,13 @@ constexpr LibrarySource kTiledSwigluKernel = {
 // product).
 constexpr LibrarySource kGemmByKKernel = {kGemmFile,
                                           "batched_gemm_bf16_nn_m64"};
+// The per-head products over an FP8 kv_b (e4m3 with block scales): each
+// head's slab of W_UV (N x K) and of W_UK (K x N) read as stored and
+// dequantized to bf16 in shared memory per K step.
+constexpr LibrarySource kFp8wHeadsKernel = {kGemmFile,
+                                            "batched_gemm_fp8w_bf16_tn_m64"};
+constexpr LibrarySource kFp8wHeadsByKKernel = {kGemmFile,
+                                               "batched_gemm_fp8w_bf16_nn_m64"};
 // The 64-row GEMM for a B in e4m3 with block scales, read as stored and
 // dequantized to bf16 in shared memory per K step (one batch), and its
 // SwiGLU form: an FP8 checkpoint's linear layers.
@@ -312,10 +320,12 @@ constexpr int64_t kAlignMaxExperts = 1024;
 constexpr int64_t kKMultiple = 8;
 
 /// A marked GEMM's B, dequantized from an e4m3 weight for that GEMM alone
-/// (kLibraryDequantizeAttr, matchDequantized): the op, the weight [N, K]
-/// and its scales as stored, the block size, and B's allocation with its
-/// views and dealloc, which only the op and the GEMM use (all in the
-/// GEMM's block, so that they can move to where the dequantization runs).
+/// (kLibraryDequantizeAttr, matchDequantized), or for the per-head products
+/// that share it (matchSharedDequantized): the op, the weight [N, K] and
+/// its scales as stored, the block size, and B's allocation with its views
+/// (users first) and dealloc, which only the op and the GEMMs use (all in
+/// the GEMMs' block, so that they can move to where the dequantization
+/// runs).
 struct Dequantized {
   linalg::GenericOp op;
   Value weight, scales;
@@ -863,6 +873,41 @@ void launchBatched(linalg::GenericOp op, const BatchedGemm &gemm,
   op.erase();
 }
 
+/// Replaces `op` with the launch of the batched e4m3 `kernel` on `gemm`,
+/// whose W is `d`'s weight dequantized: batch e's slab is rows
+/// `slab.first` + e `slab.second` of the weight, read as stored.
+void launchBatchedFp8w(linalg::GenericOp op, const BatchedGemm &gemm,
+                       const Dequantized &d, std::pair<int64_t, int64_t> slab,
+                       const LibraryKernel &kernel) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  Value rows = leadingProduct(b, loc, gemm.a,
+                              cast<MemRefType>(gemm.a.getType()).getRank() - 2);
+  int64_t ldb = cast<MemRefType>(d.weight.getType()).getDimSize(1);
+  SmallVector<Value> args = {flattened(b, loc, gemm.a),
+                             flattened(b, loc, d.weight),
+                             flattened(b, loc, d.scales),
+                             flattened(b, loc, gemm.c),
+                             rows,
+                             index(gemm.n),
+                             index(gemm.k),
+                             index(gemm.heads * gemm.k),
+                             index(gemm.k),
+                             index(slab.first),
+                             index(slab.second),
+                             index(ldb),
+                             index(gemm.heads * gemm.n),
+                             index(gemm.n),
+                             index(d.blockN),
+                             index(d.blockK)};
+  launchTiled(b, loc, kernel, gemm.n, mTilesFor(b, loc, rows, kernel),
+              gemm.heads, args);
+  op.erase();
+}
+
 /// Launches the TMA-fed `kernel` on `gemm`, one batch over `rows` rows:
 /// gemm_wgmma_bf16_tn, C [rows, N] = A [rows, K] times `ws` (B [N, K])
 /// transposed; or gemm_wgmma_swiglu_bf16_tn, `ws` the gate and up weights,
@@ -936,6 +981,121 @@ bool writtenBetween(Operation *from, Operation *to, Value buffer) {
   return false;
 }
 
+/// Fills `d`'s weight, scales and block size from its marked op `d.op`,
+/// which writes `d.alloc`: failure, with `why`, unless the op is an e4m3
+/// weight [N, K]'s dequantization by blocks (the mark's contract) that the
+/// e4m3 kernels can read as stored.
+LogicalResult matchDequantizeOp(Dequantized &d, std::string &why) {
+  memref::AllocOp alloc = d.alloc;
+  linalg::GenericOp op = d.op;
+  auto blockSize = op->getAttrOfType<DenseI64ArrayAttr>(kLibraryDequantizeAttr);
+  auto expand =
+      op.getNumDpsInputs() == 2
+          ? op.getDpsInputs()[0].getDefiningOp<memref::ExpandShapeOp>()
+          : memref::ExpandShapeOp();
+  if (!blockSize || blockSize.size() != 2 || !expand ||
+      op.getNumDpsInits() != 1 || !op.hasPureBufferSemantics() ||
+      op.getDpsInits()[0] != alloc)
+    return refuse(why, "its dequantization is not an e4m3 weight's blocks "
+                       "into B");
+  d.weight = expand.getSrc();
+  d.scales = op.getDpsInputs()[1];
+  d.blockN = blockSize[0];
+  d.blockK = blockSize[1];
+  if (d.blockN <= 0 || d.blockK <= 0)
+    return refuse(why, "its block size is not positive");
+  // Loops (n, kb, ki): the blocks elementwise, the scale of (n floordiv
+  // blockN, kb) (the body is the mark's contract).
+  MLIRContext *ctx = op.getContext();
+  AffineMap blocks3 = AffineMap::getMultiDimIdentityMap(3, ctx);
+  AffineMap scaleAt = AffineMap::get(
+      3, 0,
+      {getAffineDimExpr(0, ctx).floorDiv(d.blockN), getAffineDimExpr(1, ctx)},
+      ctx);
+  if (op.getIndexingMapsArray() !=
+      SmallVector<AffineMap>{blocks3, scaleAt, blocks3})
+    return refuse(why, "its dequantization is not elementwise over [N, K / "
+                       "blockK, blockK] with one scale per block");
+  auto wType = cast<MemRefType>(d.weight.getType());
+  auto sType = cast<MemRefType>(d.scales.getType());
+  if (!isa<Float8E4M3FNType>(wType.getElementType()) ||
+      !sType.getElementType().isF32() || wType.getRank() != 2 ||
+      !wType.hasStaticShape() || !sType.hasStaticShape() ||
+      sType.getRank() != 2 ||
+      sType.getDimSize(0) != blocksOf(wType.getDimSize(0), d.blockN) ||
+      sType.getDimSize(1) != blocksOf(wType.getDimSize(1), d.blockK))
+    return refuse(why, "its dequantization does not read an e4m3 [N, K] "
+                       "weight and its scales of one per block");
+  if (!wType.getLayout().isIdentity() || !sType.getLayout().isIdentity() ||
+      !alloc.getType().getLayout().isIdentity())
+    return refuse(why, "its e4m3 weight, scales or result are not "
+                       "contiguous");
+  // Blocks of the mark's columns: the weight's and the result's shape.
+  SmallVector<int64_t> blockShape = {wType.getDimSize(0),
+                                     wType.getDimSize(1) / d.blockK, d.blockK};
+  if (wType.getDimSize(1) % d.blockK != 0 ||
+      expand.getType().getShape() != ArrayRef(blockShape) ||
+      alloc.getType().getShape() != ArrayRef(blockShape))
+    return refuse(why, "its dequantization's blocks are not the weight's "
+                       "rows by K / blockK blocks of blockK columns");
+  // cp.async copies 16 bytes of e4m3 weights; each lies in one scale block.
+  if (wType.getDimSize(1) % 16 != 0 || d.blockK % 16 != 0)
+    return refuse(why, "K = " + Twine(wType.getDimSize(1)) +
+                           " or the scale block's " + Twine(d.blockK) +
+                           " columns are not a multiple of 16");
+  return success();
+}
+
+/// Whether `root` is a model weight: an entry point's argument marked
+/// dsc.weight, or a private function's parameter to which every call
+/// passes a weight.
+bool isWeight(Value root) {
+  auto arg = dyn_cast<BlockArgument>(root);
+  auto fn = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp())
+                : func::FuncOp();
+  if (!fn || arg.getOwner() != &fn.getBody().front())
+    return false;
+  if (fn.isPublic())
+    return bool(fn.getArgAttr(arg.getArgNumber(), "dsc.weight"));
+  std::optional<SymbolTable::UseRange> uses =
+      SymbolTable::getSymbolUses(fn, fn->getParentOfType<ModuleOp>());
+  if (!uses || uses->empty())
+    return false;
+  return llvm::all_of(*uses, [&](const SymbolTable::SymbolUse &use) {
+    auto call = dyn_cast<func::CallOp>(use.getUser());
+    return call && isWeight(rootBuffer(call.getOperand(arg.getArgNumber())));
+  });
+}
+
+/// writtenBetween for `value` or, when it views a model weight
+/// (isWeight), whether an op there writes a view of that weight or memory
+/// it does not name: the runtime binds each weight to a buffer of its own,
+/// so a write of another function argument (a KV cache's) is not one.
+bool mayBeWrittenBetween(Operation *from, Operation *to, Value value) {
+  Value root = rootBuffer(value);
+  if (!isWeight(root))
+    return writtenBetween(from, to, value);
+  for (Operation *op = from; op && op != to; op = op->getNextNode()) {
+    std::optional<SmallVector<MemoryEffects::EffectInstance>> effects =
+        getEffectsRecursively(op);
+    if (!effects)
+      return true;
+    for (const MemoryEffects::EffectInstance &e : *effects) {
+      if (!isa<MemoryEffects::Write, MemoryEffects::Free>(e.getEffect()))
+        continue;
+      if (!e.getValue())
+        return true;
+      Value written = rootBuffer(e.getValue());
+      auto arg = dyn_cast<BlockArgument>(written);
+      bool otherArgument = arg && written != root &&
+                           isa<func::FuncOp>(arg.getOwner()->getParentOp());
+      if (!otherArgument && mayAlias(written, root))
+        return true;
+    }
+  }
+  return false;
+}
+
 /// The dequantization of the marked GEMM `gemm`'s B (see Dequantized):
 /// failure, with `why`, when B is not an allocation of its own written by
 /// a marked op the e4m3 kernel can replace.
@@ -974,62 +1134,11 @@ FailureOr<Dequantized> matchDequantized(Operation *gemm, Value b,
   if (!d.op || !d.dealloc || d.views.empty())
     return refuse(why, "B is not written by a marked dequantization and "
                        "freed");
-  linalg::GenericOp op = d.op;
-  auto blockSize = op->getAttrOfType<DenseI64ArrayAttr>(kLibraryDequantizeAttr);
-  auto expand =
-      op.getNumDpsInputs() == 2
-          ? op.getDpsInputs()[0].getDefiningOp<memref::ExpandShapeOp>()
-          : memref::ExpandShapeOp();
-  if (!blockSize || blockSize.size() != 2 || !expand ||
-      op.getNumDpsInits() != 1 || !op.hasPureBufferSemantics() ||
-      op.getDpsInits()[0] != alloc)
-    return refuse(why, "its dequantization is not an e4m3 weight's blocks "
-                       "into B");
-  d.weight = expand.getSrc();
-  d.scales = op.getDpsInputs()[1];
-  d.blockN = blockSize[0];
-  d.blockK = blockSize[1];
-  if (d.blockN <= 0 || d.blockK <= 0)
-    return refuse(why, "its block size is not positive");
-  // Loops (n, kb, ki): the blocks elementwise, the scale of (n floordiv
-  // blockN, kb) (the body is the mark's contract).
-  MLIRContext *ctx = op.getContext();
-  AffineMap blocks3 = AffineMap::getMultiDimIdentityMap(3, ctx);
-  AffineMap scaleAt = AffineMap::get(
-      3, 0,
-      {getAffineDimExpr(0, ctx).floorDiv(d.blockN), getAffineDimExpr(1, ctx)},
-      ctx);
-  if (op.getIndexingMapsArray() !=
-      SmallVector<AffineMap>{blocks3, scaleAt, blocks3})
-    return refuse(why, "its dequantization is not elementwise over [N, K / "
-                       "blockK, blockK] with one scale per block");
-  auto wType = cast<MemRefType>(d.weight.getType());
-  auto sType = cast<MemRefType>(d.scales.getType());
-  auto bType = cast<MemRefType>(b.getType());
-  if (!isa<Float8E4M3FNType>(wType.getElementType()) ||
-      !sType.getElementType().isF32() || wType.getShape() != bType.getShape() ||
-      !sType.hasStaticShape() || sType.getRank() != 2 ||
-      sType.getDimSize(0) != blocksOf(wType.getDimSize(0), d.blockN) ||
-      sType.getDimSize(1) != blocksOf(wType.getDimSize(1), d.blockK))
-    return refuse(why, "its dequantization does not read an e4m3 [N, K] "
-                       "weight and its scales of one per block");
-  if (!wType.getLayout().isIdentity() || !sType.getLayout().isIdentity() ||
-      !alloc.getType().getLayout().isIdentity())
-    return refuse(why, "its e4m3 weight, scales or result are not "
-                       "contiguous");
-  // Blocks of the mark's columns: the weight's and the result's shape.
-  SmallVector<int64_t> blockShape = {wType.getDimSize(0),
-                                     wType.getDimSize(1) / d.blockK, d.blockK};
-  if (wType.getDimSize(1) % d.blockK != 0 ||
-      expand.getType().getShape() != ArrayRef(blockShape) ||
-      alloc.getType().getShape() != ArrayRef(blockShape))
-    return refuse(why, "its dequantization's blocks are not the weight's "
-                       "rows by K / blockK blocks of blockK columns");
-  // cp.async copies 16 bytes of e4m3 weights; each lies in one scale block.
-  if (wType.getDimSize(1) % 16 != 0 || d.blockK % 16 != 0)
-    return refuse(why, "K = " + Twine(wType.getDimSize(1)) +
-                           " or the scale block's " + Twine(d.blockK) +
-                           " columns are not a multiple of 16");
+  if (failed(matchDequantizeOp(d, why)))
+    return failure();
+  if (cast<MemRefType>(d.weight.getType()).getShape() !=
+      cast<MemRefType>(b.getType()).getShape())
+    return refuse(why, "B is not the e4m3 weight's shape");
   for (Operation *op :
        {d.op.getOperation(), alloc.getOperation(), d.dealloc.getOperation()})
     if (op->getBlock() != block)
@@ -1045,6 +1154,105 @@ FailureOr<Dequantized> matchDequantized(Operation *gemm, Value b,
     return refuse(why, "its e4m3 weight or scales may be written between "
                        "its dequantization and the GEMM");
   return d;
+}
+
+/// The dequantization the marked per-head products `readers` share (an FP8
+/// kv_b, which the absorbed decode dequantizes once for W_UK and W_UV):
+/// failure, with `why`, unless `alloc` is written by a marked
+/// dequantization, freed once and otherwise read only by `readers`, as
+/// their W, through views; all in one block, the dequantization before
+/// each reader and the dealloc after. Its `views` come users first.
+FailureOr<Dequantized> matchSharedDequantized(memref::AllocOp alloc,
+                                              ArrayRef<Operation *> readers,
+                                              std::string &why) {
+  Dequantized d{};
+  d.alloc = alloc;
+  SmallVector<Operation *> views;
+  SmallVector<Value> toVisit = {alloc.getResult()};
+  while (!toVisit.empty()) {
+    Value value = toVisit.pop_back_val();
+    for (OpOperand &use : value.getUses()) {
+      Operation *user = use.getOwner();
+      if (isa<memref::SubViewOp, memref::ExpandShapeOp, memref::CollapseShapeOp,
+              memref::CastOp>(user)) {
+        views.push_back(user);
+        toVisit.push_back(user->getResult(0));
+        continue;
+      }
+      if (value == alloc.getResult()) {
+        if (auto dealloc = dyn_cast<memref::DeallocOp>(user);
+            dealloc && !d.dealloc) {
+          d.dealloc = dealloc;
+          continue;
+        }
+        if (auto marked = dyn_cast<linalg::GenericOp>(user);
+            marked && marked->hasAttr(kLibraryDequantizeAttr) && !d.op) {
+          d.op = marked;
+          continue;
+        }
+      }
+      // A reader's W: its second input.
+      if (llvm::is_contained(readers, user) && use.getOperandNumber() == 1)
+        continue;
+      return refuse(why, "the dequantized weight has uses besides its "
+                         "dequantization and the per-head products");
+    }
+  }
+  if (!d.op || !d.dealloc)
+    return refuse(why, "the per-head products' weight is not written by a "
+                       "marked dequantization and freed");
+  if (failed(matchDequantizeOp(d, why)))
+    return failure();
+  d.views.assign(views.rbegin(), views.rend());
+  Block *block = alloc->getBlock();
+  auto inBlock = [&](Operation *op) { return op->getBlock() == block; };
+  if (!inBlock(d.op) || !inBlock(d.dealloc) || !llvm::all_of(views, inBlock) ||
+      !llvm::all_of(readers, inBlock))
+    return refuse(why, "the dequantization and its readers are not in one "
+                       "block");
+  for (Operation *reader : readers) {
+    if (!d.op->isBeforeInBlock(reader) || !reader->isBeforeInBlock(d.dealloc))
+      return refuse(why, "a per-head product is not between the "
+                         "dequantization and the dealloc");
+    // W_UV's product comes after the attention, which writes the cache.
+    if (mayBeWrittenBetween(d.op, reader, d.weight) ||
+        mayBeWrittenBetween(d.op, reader, d.scales))
+      return refuse(why, "the e4m3 weight or scales may be written between "
+                         "the dequantization and a per-head product");
+  }
+  return d;
+}
+
+/// Where the batched e4m3 kernels find batch e's slab of `gemm`'s W in the
+/// weight `d` dequantizes: rows bRow0 + e bRowBatch on (returned), or
+/// failure, with `why`, when the slabs are not whole rows from column 0
+/// of a width the kernels copy in 16-byte chunks.
+FailureOr<std::pair<int64_t, int64_t>>
+slabRows(const BatchedGemm &gemm, const Dequantized &d, std::string &why) {
+  int64_t ldb = cast<MemRefType>(d.weight.getType()).getDimSize(1);
+  if (gemm.wStrides[1] != ldb || gemm.wOffset % ldb != 0 ||
+      gemm.wStrides[0] % ldb != 0)
+    return refuse(why, "W's slabs are not whole rows of the e4m3 weight");
+  // The slab's columns: N for W given K x N, else K.
+  int64_t width = gemm.wByK ? gemm.n : gemm.k;
+  if (width % 16 != 0)
+    return refuse(why, Twine(gemm.wByK ? "N" : "K") + " = " + Twine(width) +
+                           " is not a multiple of 16");
+  return std::make_pair(gemm.wOffset / ldb, gemm.wStrides[0] / ldb);
+}
+
+/// The ops that dequantize `d`'s weight, in an order to erase them once
+/// nothing reads the result: the dealloc, the dequantization, the views
+/// (users first), the allocation, and the weight's blocked view if nothing
+/// else reads it.
+SmallVector<Operation *> dequantizationOps(const Dequantized &d) {
+  SmallVector<Operation *> ops = {d.dealloc, d.op};
+  ops.append(d.views.begin(), d.views.end());
+  ops.push_back(d.alloc);
+  Operation *blocked = d.op->getOperand(0).getDefiningOp();
+  if (blocked && blocked->hasOneUse())
+    ops.push_back(blocked);
+  return ops;
 }
 
 /// Where the GEMMs of `weights` (B dequantized for them) run, built at
@@ -1076,21 +1284,13 @@ dequantizedOrNot(OpBuilder &b, Location loc, Value rows,
   SmallVector<Operation *> unused;
   if (manyFp8w) {
     manyFp8w(eb, loc);
-    // Users first: the dealloc, the dequantization, B's views, its
-    // allocation, and the weight's blocked view if nothing else reads it.
-    for (Dequantized *d : weights) {
-      unused.append({d->dealloc, d->op});
-      unused.append(d->views.rbegin(), d->views.rend());
-      unused.push_back(d->alloc);
-      Operation *blocked = d->op.getDpsInputs()[0].getDefiningOp();
-      if (blocked && blocked->hasOneUse())
-        unused.push_back(blocked);
-    }
+    for (Dequantized *d : weights)
+      unused.append(dequantizationOps(*d));
     return unused;
   }
   for (Dequantized *d : weights) {
     d->alloc->moveBefore(yield);
-    for (Operation *view : d->views)
+    for (Operation *view : llvm::reverse(d->views))
       view->moveBefore(yield);
     d->op->moveBefore(yield);
   }
@@ -2622,6 +2822,50 @@ struct DscLibraryGemmsPass
       if (op->hasAttr(kLibraryDequantizeAttr) && op.getNumDpsInits() == 1)
         dequantizedBuffers.insert(rootBuffer(op.getDpsInits()[0]));
     });
+    // The per-head products over one dequantized e4m3 weight (an FP8
+    // kv_b's W_UK and W_UV): read as stored, whatever the rows, when
+    // nothing else reads the dequantized copy.
+    struct PerHeadFp8w {
+      Dequantized d;
+      SmallVector<unsigned> members;
+      SmallVector<std::pair<int64_t, int64_t>> slabs;
+    };
+    SmallVector<PerHeadFp8w> perHead;
+    {
+      llvm::MapVector<Value, SmallVector<unsigned>> readersOf;
+      for (auto [i, entry] : llvm::enumerate(batched))
+        if (Value root = rootBuffer(entry.second.w);
+            dequantizedBuffers.contains(root))
+          readersOf[root].push_back(i);
+      for (auto &[root, members] : readersOf) {
+        SmallVector<Operation *> readers;
+        for (unsigned i : members)
+          readers.push_back(batched[i].first);
+        std::string why;
+        FailureOr<Dequantized> d = failure();
+        if (auto alloc = root.getDefiningOp<memref::AllocOp>())
+          d = matchSharedDequantized(alloc, readers, why);
+        else
+          why = "the dequantized weight is not an allocation";
+        SmallVector<std::pair<int64_t, int64_t>> slabs;
+        for (unsigned i : members) {
+          if (failed(d))
+            break;
+          FailureOr<std::pair<int64_t, int64_t>> slab =
+              slabRows(batched[i].second, *d, why);
+          if (failed(slab))
+            d = failure();
+          else
+            slabs.push_back(*slab);
+        }
+        if (succeeded(d))
+          perHead.push_back({*d, members, slabs});
+        else
+          readers.front()->emitRemark(
+              "e4m3 weight dequantized in full for every call: ")
+              << why;
+      }
+    }
     for (auto &[op, gemm] : plain) {
       if (!dequantizedBuffers.contains(rootBuffer(gemm.b)))
         continue;
@@ -2813,12 +3057,30 @@ struct DscLibraryGemmsPass
           launch(op, gemm, *gemmKernel, largeTiles ? &*largeKernel : nullptr,
                  largeTileBlocks, orNull(*fp8wGemm), orNull(*fp8wLargeGemm));
     }
+    DenseSet<Operation *> onFp8w;
+    for (PerHeadFp8w &p : perHead)
+      for (unsigned i : p.members)
+        onFp8w.insert(batched[i].first);
     for (auto &[op, gemm] : batched) {
+      if (onFp8w.contains(op))
+        continue;
       FailureOr<LibraryKernel> batchedKernel =
           kernel(gemm.wByK ? kGemmByKKernel : kGemmKernel);
       if (failed(batchedKernel))
         return signalPassFailure();
       launchBatched(op, gemm, *batchedKernel);
+    }
+    for (PerHeadFp8w &p : perHead) {
+      for (auto [i, slab] : llvm::zip(p.members, p.slabs)) {
+        auto &[op, gemm] = batched[i];
+        FailureOr<LibraryKernel> headsKernel =
+            kernel(gemm.wByK ? kFp8wHeadsByKKernel : kFp8wHeadsKernel);
+        if (failed(headsKernel))
+          return signalPassFailure();
+        launchBatchedFp8w(op, gemm, p.d, slab, *headsKernel);
+      }
+      for (Operation *dead : dequantizationOps(p.d))
+        dead->erase();
     }
     if (groups.empty())
       return;

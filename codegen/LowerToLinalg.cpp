@@ -863,14 +863,15 @@ Value joinedBf16(TensorMath &m, Value first, Value second) {
 /// `op`'s W_UK and W_UV (TensorMath::splitKvB), kv_b dequantized first
 /// when it is FP8: to f32, or with `bf16` to bf16 (as DeepSeek's reference
 /// code dequantizes kv_b for its absorbed attention), the operand type of
-/// the library's batched GEMM.
+/// the library's batched GEMM, marked so that dsc-library-gemms can have
+/// its e4m3 forms read kv_b as stored instead.
 template <typename Op>
 std::pair<Value, Value> absorptionWeights(TensorMath &m, Op op,
                                           bool bf16 = false) {
   Value kvb = op.getKvB();
   if (Value scales = op.getScales())
-    kvb = dequantize(m, kvb, scales, *op.getBlockSize(),
-                     bf16 ? m.builder().getBF16Type() : Type());
+    kvb = bf16 ? dequantizeForGemm(m, kvb, scales, *op.getBlockSize())
+               : dequantize(m, kvb, scales, *op.getBlockSize());
   auto qType = op.getQNope().getType();
   return m.splitKvB(kvb, qType.getDimSize(2), qType.getDimSize(3),
                     op.getType().getDimSize(3));

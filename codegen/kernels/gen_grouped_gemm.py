@@ -88,8 +88,11 @@ def configure(bm, b_by_k=False, fp8_weights=False):
     # e4m3 weights: the ring holds their bytes (typed e4m3 for cp.async, i32
     # words for the conversion's reads); one bf16 tile their values.
     SMEM_B = f"memref<{1 if W8 else STAGES}x{b_shape}x{ELT}, #gpu.address_space<workgroup>>"
-    SMEM_B8 = f"memref<{STAGES}x{BN}x{BK}xf8E4M3FN, #gpu.address_space<workgroup>>"
-    SMEM_B8W = f"memref<{STAGES}x{BN}x{BK // 4}xi32, #gpu.address_space<workgroup>>"
+    # (B given K x N: BK rows of BN bytes; else BN rows of BK.)
+    b8_shape = f"{BK}x{BN}" if b_by_k else f"{BN}x{BK}"
+    b8_words = f"{BK}x{BN // 4}" if b_by_k else f"{BN}x{BK // 4}"
+    SMEM_B8 = f"memref<{STAGES}x{b8_shape}xf8E4M3FN, #gpu.address_space<workgroup>>"
+    SMEM_B8W = f"memref<{STAGES}x{b8_words}xi32, #gpu.address_space<workgroup>>"
 
 
 def smem_bytes(bm):
@@ -167,9 +170,10 @@ module attributes {{gpu.container_module}} {{
 gpu.module @dsc_grouped_gemm {{""")
 
 
-def kernel_header(name, swiglu, tiled=False, batched=None):
+def kernel_header(name, swiglu, tiled=False, batched=None, per_head=False):
     """`swiglu`: False (C in f32), "packed" (gate and up rows packed in one
-    B) or "stacks" (gate and up two stacks, B and Bu)."""
+    B) or "stacks" (gate and up two stacks, B and Bu). `per_head`: an
+    e4m3-weight batched kernel over slabs of one weight's rows."""
     names.clear()
     out_type = "memref<?xbf16>" if swiglu else "memref<?xf32>"
     if FP8:
@@ -183,6 +187,31 @@ def kernel_header(name, swiglu, tiled=False, batched=None):
         constants()
         return
     stacks = " %Bu: memref<?xbf16>," if swiglu == "stacks" else ""
+    if batched and W8 and per_head:
+        assert not swiglu
+        w_at, rows_of = (("W[n, k]", "n") if batched == "tn" else ("W[k, n]", "k"))
+        emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads;
+  // batch e is block z: for rows m < M and columns n < N,
+  //   C[e cBatch + m ldc + n] = sum_k A[e aBatch + m lda + k] * {w_at},
+  // W batch e's slab of rows of an e4m3 weight B with block scales sb, as
+  // the checkpoint stores them (MLA's kv_b, whose W_UK and W_UV slabs the
+  // absorbed decode's per-head products read):
+  //   {w_at} = bf16(B[r ldb + {"n" if batched == "nn" else "k"}] * sb[(r / blockRows) ceil(ldb / blockCols) + {"n" if batched == "nn" else "k"} / blockCols]),
+  //   r = bRow0 + e bRowBatch + {rows_of},
+  // each weight dequantized to bf16 as dsc's CPU code does it (one
+  // rounding), in shared memory once per block and K step. lda, ldc
+  // multiples of 8; ldb, {"N" if batched == "nn" else "K"} and blockCols multiples of 16.
+  gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xf8E4M3FN>,
+                                 %sb: memref<?xf32>, %C: {out_type}, %M: index,
+                                 %N: index, %K: index, %lda: index, %aBatch: index,
+                                 %bRow0: index, %bRowBatch: index, %ldb: index,
+                                 %ldc: index, %cBatch: index, %blockRows: index,
+                                 %blockCols: index)
+      kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
+                         dsc.tile = array<i64: {BM}, {BN}>,
+                         dsc.dynamic_shared_memory = {smem_bytes(BM)} : i64}} {{""")
+        constants()
+        return
     if batched and W8:
         assert batched == "tn"
         what = "C[m ldc + n] = sum_k A[m lda + k] * W[n, k]"
@@ -321,7 +350,7 @@ def load_fragments(p, smem, smem_type, warp_row, tile_row, lane_row,
     return fragment_registers(p)
 
 
-def load_fragments_by_k(p, pair, kk):
+def load_fragments_by_k(p, pair, kk, stage="%cur"):
     """B's fragments of n tiles 2 pair and 2 pair + 1 at K step kk from a
     tile stored K rows of N: ldmatrix.x4.trans of the 8 x 8 blocks (k half
     0, n half 0), (1, 0), (0, 1), (1, 1), lane l addressing k row l % 8 of
@@ -335,7 +364,7 @@ def load_fragments_by_k(p, pair, kk):
     emit(f"      %{p}_ch = arith.addi %{p}_n1, %lhi : index")
     emit(f"      %{p}_x = arith.xori %{p}_ch, %l8 : index")
     emit(f"      %{p}_col = arith.muli %{p}_x, %c8 : index")
-    emit(f"      %{p}_m = nvgpu.ldmatrix %smB[%cur, %{p}_row, %{p}_col] "
+    emit(f"      %{p}_m = nvgpu.ldmatrix %smB[{stage}, %{p}_row, %{p}_col] "
          f"{{numTiles = 4 : i32, transpose = true}} : {SMEM_B} -> vector<4x2x{ELT}>")
     return fragment_registers(p)
 
@@ -352,9 +381,10 @@ def fragment_registers(p):
     return regs
 
 
-def body(swiglu=False, tiled=False, batched=None):
+def body(swiglu=False, tiled=False, batched=None, per_head=False):
     """The kernel's body: grouped by `offsets` (or the listed `tiles`), or
-    `batched` ("tn": B given N x K; "nn": K x N) with strides."""
+    `batched` ("tn": B given N x K; "nn": K x N) with strides (`per_head`:
+    an e4m3 weight's slabs of rows, see kernel_header)."""
     global BATCHED, END
     BATCHED, END = batched, "%M" if batched else "%end"
     stacks = swiglu == "stacks"
@@ -371,7 +401,14 @@ def body(swiglu=False, tiled=False, batched=None):
     %tid = gpu.thread_id x
     %lane = arith.remui %tid, %c32 : index
     %warp = arith.divui %tid, %c32 : index""")
-    if batched and W8:
+    if batched and W8 and per_head:
+        # Batch e's A and C start at e times their batch strides, its slab
+        # of B at row bRow0 + e bRowBatch (its scales are read by row).
+        emit("""    %aOrigin = arith.muli %e, %aBatch : index
+    %cOrigin = arith.muli %e, %cBatch : index
+    %bRowE0 = arith.muli %e, %bRowBatch : index
+    %bRowE = arith.addi %bRowE0, %bRow0 : index""")
+    elif batched and W8:
         # One batch; B and its scales are read by row (w8_copy_setup).
         emit("""    %aOrigin = arith.constant 0 : index
     %cOrigin = arith.constant 0 : index""")
@@ -430,8 +467,11 @@ def body(swiglu=False, tiled=False, batched=None):
     # The operands' rows: A's and (unless B is K x N) B's, each chunk's
     # first element at K step 0 (%gbase) and the K it has left (%kr).
     rows = [("A", "%m0", END, "%lda", "%aOrigin")]
-    if W8:
-        w8_copy_setup(copies["B"], stacks, grouped=not batched)
+    if W8 and batched == "nn":
+        w8_copy_setup_by_k(copies["B"])
+    elif W8:
+        w8_copy_setup(copies["B"], stacks, grouped=not batched,
+                      per_head=per_head)
     elif batched != "nn":
         rows.append(("B", "%n0", "%N", "%ldb", "%bOrigin") if batched else
                     ("B", "%nb0", "%rowsB", KW, None))
@@ -472,7 +512,7 @@ def body(swiglu=False, tiled=False, batched=None):
                     emit(f"    %in{p} = arith.cmpi ult, %grow{p}, {rowEnd} : index")
                 emit(f"    %kl{p} = arith.subi %K, %lcol{p} : index")
                 emit(f"    %kr{p} = arith.select %in{p}, %kl{p}, %c0 : index")
-    if batched == "nn":
+    if batched == "nn" and not W8:
         # B given K x N: its tile is BK rows of k, BN / 8 chunks each; chunk
         # q is k row q / (BN / 8), n chunk q % (BN / 8), stored at chunk
         # XOR (k row % 8) (the 8 k rows one ldmatrix reads, 256 bytes
@@ -508,6 +548,18 @@ def body(swiglu=False, tiled=False, batched=None):
         for op, smem in (("A", SMEM_A), ("B", SMEM_B)):
             for i in range(copies[op]):
                 p = f"{op}{i}"
+                if op == "B" and W8 and batched == "nn":
+                    # k row ko + row of the slab: 16 bytes of N, or none
+                    # past N or K.
+                    emit(f"{indent}%src{p}_{k} = arith.addi %gbase{p}, %kob{k} : index")
+                    emit(f"{indent}%kk{p}_{k} = arith.addi %lrow{p}, %ko{k} : index")
+                    emit(f"{indent}%kin{p}_{k} = arith.cmpi ult, %kk{p}_{k}, %K : index")
+                    emit(f"{indent}%n{p}_{k} = arith.select %kin{p}_{k}, %w8nleft, %c0 : index")
+                    emit(f"{indent}%tok{p}_{k} = nvgpu.device_async_copy %B[%src{p}_{k}], "
+                         f"%smB8[{stage}, %lrow{p}, %w8col], 16, %n{p}_{k} {{bypassL1}} "
+                         f": memref<?xf8E4M3FN> to {SMEM_B8}")
+                    tokens.append(f"%tok{p}_{k}")
+                    continue
                 if op == "B" and W8:
                     # 16 e4m3 bytes, or what K has left of them.
                     emit(f"{indent}%src{p}_{k} = arith.addi %gbase{p}, %ko{k} : index")
@@ -581,7 +633,11 @@ def body(swiglu=False, tiled=False, batched=None):
     if W8:
         # The step's e4m3 tile (landed: waited for and past the barrier)
         # to bf16, then a barrier before any warp reads it.
-        w8_convert(copies["B"], stacks)
+        if batched == "nn":
+            w8_convert_by_k(copies["B"])
+        else:
+            w8_convert(copies["B"], stacks,
+                       "%blockCols" if per_head else "%blockK")
         emit("      gpu.barrier")
     if FP8:
         promote_setup()
@@ -596,7 +652,8 @@ def body(swiglu=False, tiled=False, batched=None):
         bfr = []
         for pair in range(NT // 2):
             if batched == "nn":
-                regs = load_fragments_by_k(f"b{kk}_{pair}", pair, kk)
+                regs = load_fragments_by_k(f"b{kk}_{pair}", pair, kk,
+                                           stage="%c0" if W8 else "%cur")
             else:
                 regs = load_fragments(f"b{kk}_{pair}", "%smB", SMEM_B, "%wn0",
                                       pair * 16, "%bnrow", "%lmid", kk,
@@ -640,7 +697,7 @@ def body(swiglu=False, tiled=False, batched=None):
     emit("  }")
 
 
-def w8_copy_setup(count, stacks, grouped):
+def w8_copy_setup(count, stacks, grouped, per_head=False):
     """e4m3 B (W8): each thread's `count` 16-byte chunks of a K step's
     BN x BK tile. Thread t copies chunk t % 4 of rows r0 + 16 (i % 2) +
     64 (i / 2), r0 = (t / 4) % 16 + 32 ((t / 4) / 16): copy i's rows all
@@ -651,7 +708,9 @@ def w8_copy_setup(count, stacks, grouped):
     in the ring, which is not swizzled. Each chunk's scale row is its
     weight row's block (row 0's for rows past N, which copy nothing); a
     `grouped` kernel's weight is expert e's of its stack, rows eN + n,
-    scale rows e ceil(N / blockN) + n / blockN."""
+    scale rows e ceil(N / blockN) + n / blockN; a `per_head` one's is
+    batch e's slab, rows r = bRowE + n of a weight of rows ldb long, scale
+    rows r / blockRows of ceil(ldb / blockCols) scales."""
     assert THREADS // (BK // 16) == 32 and count * 32 == BN
     emit("""    %w8t4 = arith.divui %tid, %c4 : index
     %w8lo = arith.remui %w8t4, %c16 : index
@@ -662,20 +721,16 @@ def w8_copy_setup(count, stacks, grouped):
     %w8col = arith.muli %w8ch, %c16 : index
     %w8word = arith.muli %w8ch, %c4 : index
     %w8ch2 = arith.muli %w8ch, %c2 : index
-    %w8ch21 = arith.addi %w8ch2, %c1 : index
-    %w8bk1 = arith.subi %blockK, %c1 : index
+    %w8ch21 = arith.addi %w8ch2, %c1 : index""")
+    block_n, block_k = ("%blockRows", "%blockCols") if per_head else ("%blockN", "%blockK")
+    emit(f"""    %w8bk1 = arith.subi {block_k}, %c1 : index
     %w8kb0 = arith.addi %K, %w8bk1 : index
-    %kBlocks = arith.divui %w8kb0, %blockK : index
-    %w8kbLast = arith.subi %kBlocks, %c1 : index
-    %w8s8 = arith.constant 8 : i32
-    %w8s16 = arith.constant 16 : i32
-    %w8s20 = arith.constant 20 : i32
-    %w8s24 = arith.constant 24 : i32
-    %w8sign = arith.constant 128 : i32
-    %w8mag = arith.constant 127 : i32
-    %w8nanBits = arith.constant 133169152 : i32
-    %w8pow = arith.constant 0x7B800000 : f32
-    %w8nan = arith.constant 0x7FC00000 : f32""")
+    %kBlocks = arith.divui %w8kb0, {block_k} : index
+    %w8kbLast = arith.subi %kBlocks, %c1 : index""")
+    if per_head:
+        emit(f"""    %w8sc0 = arith.addi %ldb, %w8bk1 : index
+    %w8sCols = arith.divui %w8sc0, {block_k} : index""")
+    w8_constants()
     if grouped:
         emit("""    %w8bn1 = arith.subi %blockN, %c1 : index
     %w8nb0 = arith.addi %N, %w8bn1 : index
@@ -697,69 +752,147 @@ def w8_copy_setup(count, stacks, grouped):
             row = f"%grow{p}"
         emit(f"    %in{p} = arith.cmpi ult, {row}, %N : index")
         local = row
-        if grouped:
-            emit(f"    %wglob{p} = arith.addi %eN, {row} : index")
+        if grouped or per_head:
+            emit(f"    %wglob{p} = arith.addi {'%eN' if grouped else '%bRowE'}, {row} : index")
             row = f"%wglob{p}"
-        emit(f"    %goff{p} = arith.muli {row}, %K : index")
+        emit(f"    %goff{p} = arith.muli {row}, {'%ldb' if per_head else '%K'} : index")
         emit(f"    %gbase{p} = arith.addi %goff{p}, %w8col : index")
         emit(f"    %kl{p} = arith.subi %K, %w8col : index")
         emit(f"    %kr{p} = arith.select %in{p}, %kl{p}, %c0 : index")
-        emit(f"    %sr{p}a = arith.divui {local}, %blockN : index")
+        emit(f"    %sr{p}a = arith.divui {row if per_head else local}, {block_n} : index")
         if grouped:
             emit(f"    %sr{p}e = arith.addi %sr{p}a, %w8eBlocks : index")
             emit(f"    %sr{p} = arith.select %in{p}, %sr{p}e, %c0 : index")
         else:
             emit(f"    %sr{p} = arith.select %in{p}, %sr{p}a, %c0 : index")
-        emit(f"    %sbase{p} = arith.muli %sr{p}, %kBlocks : index")
+        emit(f"    %sbase{p} = arith.muli %sr{p}, {'%w8sCols' if per_head else '%kBlocks'} : index")
         # Where the chunk's two halves go in the bf16 tile.
         for h in range(2):
             swizzled(f"%lrow{p}", "%w8ch2" if h == 0 else "%w8ch21", f"cv{p}_{h}")
 
 
-def w8_convert(count, stacks):
+def w8_constants():
+    """The constants of w8_convert's decoding."""
+    emit("""    %w8s8 = arith.constant 8 : i32
+    %w8s16 = arith.constant 16 : i32
+    %w8s20 = arith.constant 20 : i32
+    %w8s24 = arith.constant 24 : i32
+    %w8sign = arith.constant 128 : i32
+    %w8mag = arith.constant 127 : i32
+    %w8nanBits = arith.constant 133169152 : i32
+    %w8pow = arith.constant 0x7B800000 : f32
+    %w8nan = arith.constant 0x7FC00000 : f32""")
+
+
+def w8_copy_setup_by_k(count):
+    """e4m3 B given K x N (W8, per_head): each thread's `count` 16-byte
+    chunks of a K step's BK x BN tile, batch e's slab at rows bRowE + k of
+    a weight of rows ldb long. Thread t copies chunk t % 8 (the 16
+    columns n0 + 16 (t % 8)) of k rows t / 8 + 16 i: a warp's 32 chunks
+    are 4 rows' 128 bytes, coalesced, and conflict-free in the ring (not
+    swizzled). A chunk past N copies nothing (N % 16 == 0) and reads
+    scale column 0. Each half of 8 values goes to its 16-byte chunk of
+    the bf16 tile XOR (k row % 8), where the bf16 copies put it
+    (load_fragments_by_k); a thread's rows agree mod 8."""
+    assert THREADS // (BN // 16) * count == BK
+    emit(f"""    %w8ch = arith.remui %tid, %c8 : index
+    %w8col = arith.muli %w8ch, %c16 : index
+    %w8word = arith.muli %w8ch, %c4 : index
+    %w8lr = arith.divui %tid, %c8 : index
+    %w8sw = arith.remui %w8lr, %c8 : index
+    %w8ch2 = arith.muli %w8ch, %c2 : index
+    %w8ch21 = arith.addi %w8ch2, %c1 : index
+    %w8x0 = arith.xori %w8ch2, %w8sw : index
+    %w8x1 = arith.xori %w8ch21, %w8sw : index
+    %w8d0 = arith.muli %w8x0, %c8 : index
+    %w8d1 = arith.muli %w8x1, %c8 : index
+    %w8n = arith.addi %n0, %w8col : index
+    %w8nin = arith.cmpi ult, %w8n, %N : index
+    %w8nleft = arith.select %w8nin, %c16, %c0 : index
+    %w8scol0 = arith.divui %w8n, %blockCols : index
+    %w8scol = arith.select %w8nin, %w8scol0, %c0 : index
+    %w8bc1 = arith.subi %blockCols, %c1 : index
+    %w8sc0 = arith.addi %ldb, %w8bc1 : index
+    %w8sCols = arith.divui %w8sc0, %blockCols : index""")
+    w8_constants()
+    for i in range(count):
+        p = f"B{i}"
+        emit(f"    %w8o{i} = arith.constant {(THREADS // (BN // 16)) * i} : index")
+        emit(f"    %lrow{p} = arith.addi %w8lr, %w8o{i} : index")
+        emit(f"    %grow{p} = arith.addi %bRowE, %lrow{p} : index")
+        emit(f"    %goff{p} = arith.muli %grow{p}, %ldb : index")
+        emit(f"    %gbase{p} = arith.addi %goff{p}, %w8n : index")
+
+
+def w8_convert_by_k(count):
+    """w8_convert for B given K x N: chunk i's k row kt BK + row of the
+    slab (row 0 past K, whose zeros any scale keeps) picks its scale row;
+    its columns' block, the scale column."""
+    emit(f"      %w8k = arith.muli %kt, %c{BK} : index")
+    for i in range(count):
+        p = f"B{i}"
+        emit(f"      %cvk{i} = arith.addi %w8k, %lrow{p} : index")
+        emit(f"      %cvkin{i} = arith.cmpi ult, %cvk{i}, %K : index")
+        emit(f"      %cvkr{i} = arith.select %cvkin{i}, %cvk{i}, %c0 : index")
+        emit(f"      %cvr{i} = arith.addi %bRowE, %cvkr{i} : index")
+        emit(f"      %cvsr{i} = arith.divui %cvr{i}, %blockRows : index")
+        emit(f"      %cvsa{i} = arith.muli %cvsr{i}, %w8sCols : index")
+        emit(f"      %cvAt{i} = arith.addi %cvsa{i}, %w8scol : index")
+        emit(f"      %cvs{i} = memref.load %sb[%cvAt{i}] : memref<?xf32>")
+        w8_convert_chunk(i, p, ["%w8d0", "%w8d1"])
+
+
+def w8_convert(count, stacks, block_k):
     """e4m3 B (W8): this thread's chunks of the step's tile from the ring
     (stage %cur) to bf16 in the B tile, each value bf16(w * scale) as
     TensorMath::dequantizeByBlocks computes it. A byte's magnitude bits
     shifted into place make an f32 of value w * 2^-120 (normal and
     subnormal e4m3 alike, an f32 subnormal for the latter: no flush to
     zero is asked for), times 2^120 exactly; S.1111.111 is NaN. A chunk's
-    16 values lie in one scale block (blockK % 16 == 0); a chunk past K
-    (zeros) reads the last block's scale."""
+    16 values lie in one scale block (`block_k`, its columns, a multiple
+    of 16); a chunk past K (zeros) reads the last block's scale."""
     emit(f"""      %w8k = arith.muli %kt, %c{BK} : index
       %w8kc = arith.addi %w8k, %w8col : index
-      %w8kbq = arith.divui %w8kc, %blockK : index
+      %w8kbq = arith.divui %w8kc, {block_k} : index
       %w8kb = arith.minui %w8kbq, %w8kbLast : index""")
     for i in range(count):
         p = f"B{i}"
         scales = "%sbu" if stacks and i % 2 else "%sb"
         emit(f"      %cvAt{i} = arith.addi %sbase{p}, %w8kb : index")
         emit(f"      %cvs{i} = memref.load {scales}[%cvAt{i}] : memref<?xf32>")
-        emit(f"      %cvw{i} = vector.load %smB8w[%cur, %lrow{p}, %w8word] : {SMEM_B8W}, vector<4xi32>")
-        values = []
-        for w in range(4):
-            word = f"%cvw{i}_{w}"
-            emit(f"      {word} = vector.extract %cvw{i}[{w}] : i32 from vector<4xi32>")
-            for j in range(4):
-                q = f"{i}_{4 * w + j}"
-                x = word
-                if j:
-                    emit(f"      %cvx{q} = arith.shrui {word}, %w8s{8 * j} : i32")
-                    x = f"%cvx{q}"
-                emit(f"      %cvg{q}a = arith.andi {x}, %w8sign : i32")
-                emit(f"      %cvg{q} = arith.shli %cvg{q}a, %w8s24 : i32")
-                emit(f"      %cvm{q}a = arith.andi {x}, %w8mag : i32")
-                emit(f"      %cvm{q} = arith.shli %cvm{q}a, %w8s20 : i32")
-                emit(f"      %cvb{q} = arith.ori %cvg{q}, %cvm{q} : i32")
-                emit(f"      %cvf{q} = arith.bitcast %cvb{q} : i32 to f32")
-                emit(f"      %cvv{q} = arith.mulf %cvf{q}, %w8pow : f32")
-                emit(f"      %cvn{q} = arith.cmpi eq, %cvm{q}, %w8nanBits : i32")
-                emit(f"      %cvq{q} = arith.select %cvn{q}, %w8nan, %cvv{q} : f32")
-                emit(f"      %cvy{q} = arith.mulf %cvq{q}, %cvs{i} : f32")
-                emit(f"      %cvz{q} = arith.truncf %cvy{q} : f32 to bf16")
-                values.append(f"%cvz{q}")
-        for h in range(2):
-            emit(f"      %cvh{i}_{h} = vector.from_elements {', '.join(values[8 * h:8 * h + 8])} : vector<8xbf16>")
-            emit(f"      vector.store %cvh{i}_{h}, %smB[%c0, %lrow{p}, %cv{p}_{h}_col] : {SMEM_B}, vector<8xbf16>")
+        w8_convert_chunk(i, p, [f"%cv{p}_0_col", f"%cv{p}_1_col"])
+
+
+def w8_convert_chunk(i, p, columns):
+    """Chunk i's 16 e4m3 bytes (row %lrow{p}, words %w8word on, of the
+    ring's stage %cur) times its scale %cvs{i} to bf16 (see w8_convert),
+    its two halves stored at `columns` of row %lrow{p} of the B tile."""
+    emit(f"      %cvw{i} = vector.load %smB8w[%cur, %lrow{p}, %w8word] : {SMEM_B8W}, vector<4xi32>")
+    values = []
+    for w in range(4):
+        word = f"%cvw{i}_{w}"
+        emit(f"      {word} = vector.extract %cvw{i}[{w}] : i32 from vector<4xi32>")
+        for j in range(4):
+            q = f"{i}_{4 * w + j}"
+            x = word
+            if j:
+                emit(f"      %cvx{q} = arith.shrui {word}, %w8s{8 * j} : i32")
+                x = f"%cvx{q}"
+            emit(f"      %cvg{q}a = arith.andi {x}, %w8sign : i32")
+            emit(f"      %cvg{q} = arith.shli %cvg{q}a, %w8s24 : i32")
+            emit(f"      %cvm{q}a = arith.andi {x}, %w8mag : i32")
+            emit(f"      %cvm{q} = arith.shli %cvm{q}a, %w8s20 : i32")
+            emit(f"      %cvb{q} = arith.ori %cvg{q}, %cvm{q} : i32")
+            emit(f"      %cvf{q} = arith.bitcast %cvb{q} : i32 to f32")
+            emit(f"      %cvv{q} = arith.mulf %cvf{q}, %w8pow : f32")
+            emit(f"      %cvn{q} = arith.cmpi eq, %cvm{q}, %w8nanBits : i32")
+            emit(f"      %cvq{q} = arith.select %cvn{q}, %w8nan, %cvv{q} : f32")
+            emit(f"      %cvy{q} = arith.mulf %cvq{q}, %cvs{i} : f32")
+            emit(f"      %cvz{q} = arith.truncf %cvy{q} : f32 to bf16")
+            values.append(f"%cvz{q}")
+    for h in range(2):
+        emit(f"      %cvh{i}_{h} = vector.from_elements {', '.join(values[8 * h:8 * h + 8])} : vector<8xbf16>")
+        emit(f"      vector.store %cvh{i}_{h}, %smB[%c0, %lrow{p}, {columns[h]}] : {SMEM_B}, vector<8xbf16>")
 
 
 def promote_setup():
@@ -958,6 +1091,14 @@ if not FP8:
     body(batched="tn")
     kernel_header("gemm_swiglu_fp8w_bf16_tn_m64", "stacks", batched="tn")
     body(swiglu="stacks", batched="tn")
+    # The per-head products over an FP8 kv_b (e4m3 with block scales), each
+    # head's slab of W_UK (K x N) and W_UV (N x K) read as stored: an FP8
+    # checkpoint's absorbed decode dequantizes nothing to memory.
+    for layout in ("tn", "nn"):
+        configure(64, b_by_k=layout == "nn", fp8_weights=True)
+        kernel_header(f"batched_gemm_fp8w_bf16_{layout}_m64", False, batched=layout,
+                      per_head=True)
+        body(batched=layout, per_head=True)
 emit("}")
 emit("}")
 print("\n".join(out))

@@ -27954,5 +27954,5017 @@ gpu.module @dsc_grouped_gemm {
     }
     gpu.return
   }
+  // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads;
+  // batch e is block z: for rows m < M and columns n < N,
+  //   C[e cBatch + m ldc + n] = sum_k A[e aBatch + m lda + k] * W[n, k],
+  // W batch e's slab of rows of an e4m3 weight B with block scales sb, as
+  // the checkpoint stores them (MLA's kv_b, whose W_UK and W_UV slabs the
+  // absorbed decode's per-head products read):
+  //   W[n, k] = bf16(B[r ldb + k] * sb[(r / blockRows) ceil(ldb / blockCols) + k / blockCols]),
+  //   r = bRow0 + e bRowBatch + n,
+  // each weight dequantized to bf16 as dsc's CPU code does it (one
+  // rounding), in shared memory once per block and K step. lda, ldc
+  // multiples of 8; ldb, K and blockCols multiples of 16.
+  gpu.func @batched_gemm_fp8w_bf16_tn_m64(%A: memref<?xbf16>, %B: memref<?xf8E4M3FN>,
+                                 %sb: memref<?xf32>, %C: memref<?xf32>, %M: index,
+                                 %N: index, %K: index, %lda: index, %aBatch: index,
+                                 %bRow0: index, %bRowBatch: index, %ldb: index,
+                                 %ldc: index, %cBatch: index, %blockRows: index,
+                                 %blockCols: index)
+      kernel attributes {known_block_size = array<i32: 128, 1, 1>,
+                         dsc.tile = array<i64: 64, 128>,
+                         dsc.dynamic_shared_memory = 81920 : i64} {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c3 = arith.constant 3 : index
+    %c4 = arith.constant 4 : index
+    %c6 = arith.constant 6 : index
+    %c7 = arith.constant 7 : index
+    %c8 = arith.constant 8 : index
+    %c16 = arith.constant 16 : index
+    %c24 = arith.constant 24 : index
+    %c32 = arith.constant 32 : index
+    %c48 = arith.constant 48 : index
+    %c63 = arith.constant 63 : index
+    %c64 = arith.constant 64 : index
+    %c128 = arith.constant 128 : index
+    %c256 = arith.constant 256 : index
+    %c512 = arith.constant 512 : index
+    %zero = arith.constant 0.0 : f32
+    %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+    %offB = arith.constant 32768 : index
+    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x128x64xbf16, #gpu.address_space<workgroup>>
+    %offB8 = arith.constant 49152 : index
+    %smB8 = memref.view %dyn[%offB8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %smB8w = memref.view %dyn[%offB8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x128x16xi32, #gpu.address_space<workgroup>>
+    %e = gpu.block_id z
+    %bm = gpu.block_id y
+    %bn = gpu.block_id x
+    %tid = gpu.thread_id x
+    %lane = arith.remui %tid, %c32 : index
+    %warp = arith.divui %tid, %c32 : index
+    %aOrigin = arith.muli %e, %aBatch : index
+    %cOrigin = arith.muli %e, %cBatch : index
+    %bRowE0 = arith.muli %e, %bRowBatch : index
+    %bRowE = arith.addi %bRowE0, %bRow0 : index
+    %kRounded = arith.addi %K, %c63 : index
+    %m0 = arith.muli %bm, %c64 : index
+    %inside = arith.cmpi ult, %m0, %M : index
+    scf.if %inside {
+    %n0 = arith.muli %bn, %c128 : index
+    %kTiles = arith.divui %kRounded, %c64 : index
+    %lastTile = arith.subi %kTiles, %c1 : index
+    %w8t4 = arith.divui %tid, %c4 : index
+    %w8lo = arith.remui %w8t4, %c16 : index
+    %w8hi0 = arith.divui %w8t4, %c16 : index
+    %w8hi = arith.muli %w8hi0, %c32 : index
+    %w8r0 = arith.addi %w8lo, %w8hi : index
+    %w8ch = arith.remui %tid, %c4 : index
+    %w8col = arith.muli %w8ch, %c16 : index
+    %w8word = arith.muli %w8ch, %c4 : index
+    %w8ch2 = arith.muli %w8ch, %c2 : index
+    %w8ch21 = arith.addi %w8ch2, %c1 : index
+    %w8bk1 = arith.subi %blockCols, %c1 : index
+    %w8kb0 = arith.addi %K, %w8bk1 : index
+    %kBlocks = arith.divui %w8kb0, %blockCols : index
+    %w8kbLast = arith.subi %kBlocks, %c1 : index
+    %w8sc0 = arith.addi %ldb, %w8bk1 : index
+    %w8sCols = arith.divui %w8sc0, %blockCols : index
+    %w8s8 = arith.constant 8 : i32
+    %w8s16 = arith.constant 16 : i32
+    %w8s20 = arith.constant 20 : i32
+    %w8s24 = arith.constant 24 : i32
+    %w8sign = arith.constant 128 : i32
+    %w8mag = arith.constant 127 : i32
+    %w8nanBits = arith.constant 133169152 : i32
+    %w8pow = arith.constant 0x7B800000 : f32
+    %w8nan = arith.constant 0x7FC00000 : f32
+    %w8o0 = arith.constant 0 : index
+    %lrowB0 = arith.addi %w8r0, %w8o0 : index
+    %growB0 = arith.addi %n0, %lrowB0 : index
+    %inB0 = arith.cmpi ult, %growB0, %N : index
+    %wglobB0 = arith.addi %bRowE, %growB0 : index
+    %goffB0 = arith.muli %wglobB0, %ldb : index
+    %gbaseB0 = arith.addi %goffB0, %w8col : index
+    %klB0 = arith.subi %K, %w8col : index
+    %krB0 = arith.select %inB0, %klB0, %c0 : index
+    %srB0a = arith.divui %wglobB0, %blockRows : index
+    %srB0 = arith.select %inB0, %srB0a, %c0 : index
+    %sbaseB0 = arith.muli %srB0, %w8sCols : index
+    %cvB0_0_r1 = arith.shrui %lrowB0, %c0 : index
+    %cvB0_0_r3 = arith.remui %cvB0_0_r1, %c8 : index
+    %cvB0_0_x = arith.xori %w8ch2, %cvB0_0_r3 : index
+    %cvB0_0_col = arith.muli %cvB0_0_x, %c8 : index
+    %cvB0_1_r1 = arith.shrui %lrowB0, %c0 : index
+    %cvB0_1_r3 = arith.remui %cvB0_1_r1, %c8 : index
+    %cvB0_1_x = arith.xori %w8ch21, %cvB0_1_r3 : index
+    %cvB0_1_col = arith.muli %cvB0_1_x, %c8 : index
+    %w8o1 = arith.constant 16 : index
+    %lrowB1 = arith.addi %w8r0, %w8o1 : index
+    %growB1 = arith.addi %n0, %lrowB1 : index
+    %inB1 = arith.cmpi ult, %growB1, %N : index
+    %wglobB1 = arith.addi %bRowE, %growB1 : index
+    %goffB1 = arith.muli %wglobB1, %ldb : index
+    %gbaseB1 = arith.addi %goffB1, %w8col : index
+    %klB1 = arith.subi %K, %w8col : index
+    %krB1 = arith.select %inB1, %klB1, %c0 : index
+    %srB1a = arith.divui %wglobB1, %blockRows : index
+    %srB1 = arith.select %inB1, %srB1a, %c0 : index
+    %sbaseB1 = arith.muli %srB1, %w8sCols : index
+    %cvB1_0_r1 = arith.shrui %lrowB1, %c0 : index
+    %cvB1_0_r3 = arith.remui %cvB1_0_r1, %c8 : index
+    %cvB1_0_x = arith.xori %w8ch2, %cvB1_0_r3 : index
+    %cvB1_0_col = arith.muli %cvB1_0_x, %c8 : index
+    %cvB1_1_r1 = arith.shrui %lrowB1, %c0 : index
+    %cvB1_1_r3 = arith.remui %cvB1_1_r1, %c8 : index
+    %cvB1_1_x = arith.xori %w8ch21, %cvB1_1_r3 : index
+    %cvB1_1_col = arith.muli %cvB1_1_x, %c8 : index
+    %w8o2 = arith.constant 64 : index
+    %lrowB2 = arith.addi %w8r0, %w8o2 : index
+    %growB2 = arith.addi %n0, %lrowB2 : index
+    %inB2 = arith.cmpi ult, %growB2, %N : index
+    %wglobB2 = arith.addi %bRowE, %growB2 : index
+    %goffB2 = arith.muli %wglobB2, %ldb : index
+    %gbaseB2 = arith.addi %goffB2, %w8col : index
+    %klB2 = arith.subi %K, %w8col : index
+    %krB2 = arith.select %inB2, %klB2, %c0 : index
+    %srB2a = arith.divui %wglobB2, %blockRows : index
+    %srB2 = arith.select %inB2, %srB2a, %c0 : index
+    %sbaseB2 = arith.muli %srB2, %w8sCols : index
+    %cvB2_0_r1 = arith.shrui %lrowB2, %c0 : index
+    %cvB2_0_r3 = arith.remui %cvB2_0_r1, %c8 : index
+    %cvB2_0_x = arith.xori %w8ch2, %cvB2_0_r3 : index
+    %cvB2_0_col = arith.muli %cvB2_0_x, %c8 : index
+    %cvB2_1_r1 = arith.shrui %lrowB2, %c0 : index
+    %cvB2_1_r3 = arith.remui %cvB2_1_r1, %c8 : index
+    %cvB2_1_x = arith.xori %w8ch21, %cvB2_1_r3 : index
+    %cvB2_1_col = arith.muli %cvB2_1_x, %c8 : index
+    %w8o3 = arith.constant 80 : index
+    %lrowB3 = arith.addi %w8r0, %w8o3 : index
+    %growB3 = arith.addi %n0, %lrowB3 : index
+    %inB3 = arith.cmpi ult, %growB3, %N : index
+    %wglobB3 = arith.addi %bRowE, %growB3 : index
+    %goffB3 = arith.muli %wglobB3, %ldb : index
+    %gbaseB3 = arith.addi %goffB3, %w8col : index
+    %klB3 = arith.subi %K, %w8col : index
+    %krB3 = arith.select %inB3, %klB3, %c0 : index
+    %srB3a = arith.divui %wglobB3, %blockRows : index
+    %srB3 = arith.select %inB3, %srB3a, %c0 : index
+    %sbaseB3 = arith.muli %srB3, %w8sCols : index
+    %cvB3_0_r1 = arith.shrui %lrowB3, %c0 : index
+    %cvB3_0_r3 = arith.remui %cvB3_0_r1, %c8 : index
+    %cvB3_0_x = arith.xori %w8ch2, %cvB3_0_r3 : index
+    %cvB3_0_col = arith.muli %cvB3_0_x, %c8 : index
+    %cvB3_1_r1 = arith.shrui %lrowB3, %c0 : index
+    %cvB3_1_r3 = arith.remui %cvB3_1_r1, %c8 : index
+    %cvB3_1_x = arith.xori %w8ch21, %cvB3_1_r3 : index
+    %cvB3_1_col = arith.muli %cvB3_1_x, %c8 : index
+    %qA0a = arith.constant 0 : index
+    %qA0 = arith.addi %tid, %qA0a : index
+    %lrowA0 = arith.divui %qA0, %c8 : index
+    %lchunkA0 = arith.remui %qA0, %c8 : index
+    %lcolA0 = arith.muli %lchunkA0, %c8 : index
+    %stA0_r1 = arith.shrui %lrowA0, %c0 : index
+    %stA0_r3 = arith.remui %stA0_r1, %c8 : index
+    %stA0_x = arith.xori %lchunkA0, %stA0_r3 : index
+    %stA0_col = arith.muli %stA0_x, %c8 : index
+    %growA0 = arith.addi %m0, %lrowA0 : index
+    %goffA0 = arith.muli %growA0, %lda : index
+    %gorgA0 = arith.addi %goffA0, %aOrigin : index
+    %gbaseA0 = arith.addi %gorgA0, %lcolA0 : index
+    %inA0 = arith.cmpi ult, %growA0, %M : index
+    %klA0 = arith.subi %K, %lcolA0 : index
+    %krA0 = arith.select %inA0, %klA0, %c0 : index
+    %qA1a = arith.constant 128 : index
+    %qA1 = arith.addi %tid, %qA1a : index
+    %lrowA1 = arith.divui %qA1, %c8 : index
+    %lchunkA1 = arith.remui %qA1, %c8 : index
+    %lcolA1 = arith.muli %lchunkA1, %c8 : index
+    %stA1_r1 = arith.shrui %lrowA1, %c0 : index
+    %stA1_r3 = arith.remui %stA1_r1, %c8 : index
+    %stA1_x = arith.xori %lchunkA1, %stA1_r3 : index
+    %stA1_col = arith.muli %stA1_x, %c8 : index
+    %growA1 = arith.addi %m0, %lrowA1 : index
+    %goffA1 = arith.muli %growA1, %lda : index
+    %gorgA1 = arith.addi %goffA1, %aOrigin : index
+    %gbaseA1 = arith.addi %gorgA1, %lcolA1 : index
+    %inA1 = arith.cmpi ult, %growA1, %M : index
+    %klA1 = arith.subi %K, %lcolA1 : index
+    %krA1 = arith.select %inA1, %klA1, %c0 : index
+    %qA2a = arith.constant 256 : index
+    %qA2 = arith.addi %tid, %qA2a : index
+    %lrowA2 = arith.divui %qA2, %c8 : index
+    %lchunkA2 = arith.remui %qA2, %c8 : index
+    %lcolA2 = arith.muli %lchunkA2, %c8 : index
+    %stA2_r1 = arith.shrui %lrowA2, %c0 : index
+    %stA2_r3 = arith.remui %stA2_r1, %c8 : index
+    %stA2_x = arith.xori %lchunkA2, %stA2_r3 : index
+    %stA2_col = arith.muli %stA2_x, %c8 : index
+    %growA2 = arith.addi %m0, %lrowA2 : index
+    %goffA2 = arith.muli %growA2, %lda : index
+    %gorgA2 = arith.addi %goffA2, %aOrigin : index
+    %gbaseA2 = arith.addi %gorgA2, %lcolA2 : index
+    %inA2 = arith.cmpi ult, %growA2, %M : index
+    %klA2 = arith.subi %K, %lcolA2 : index
+    %krA2 = arith.select %inA2, %klA2, %c0 : index
+    %qA3a = arith.constant 384 : index
+    %qA3 = arith.addi %tid, %qA3a : index
+    %lrowA3 = arith.divui %qA3, %c8 : index
+    %lchunkA3 = arith.remui %qA3, %c8 : index
+    %lcolA3 = arith.muli %lchunkA3, %c8 : index
+    %stA3_r1 = arith.shrui %lrowA3, %c0 : index
+    %stA3_r3 = arith.remui %stA3_r1, %c8 : index
+    %stA3_x = arith.xori %lchunkA3, %stA3_r3 : index
+    %stA3_col = arith.muli %stA3_x, %c8 : index
+    %growA3 = arith.addi %m0, %lrowA3 : index
+    %goffA3 = arith.muli %growA3, %lda : index
+    %gorgA3 = arith.addi %goffA3, %aOrigin : index
+    %gbaseA3 = arith.addi %gorgA3, %lcolA3 : index
+    %inA3 = arith.cmpi ult, %growA3, %M : index
+    %klA3 = arith.subi %K, %lcolA3 : index
+    %krA3 = arith.select %inA3, %klA3, %c0 : index
+    %pro0 = arith.minui %c0, %lastTile : index
+    %ko1 = arith.muli %pro0, %c64 : index
+    %srcA0_1 = arith.addi %gbaseA0, %ko1 : index
+    %kpA0_1 = arith.maxsi %krA0, %ko1 : index
+    %kqA0_1 = arith.subi %kpA0_1, %ko1 : index
+    %nA0_1 = arith.minui %kqA0_1, %c8 : index
+    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8, %nA0_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA1_1 = arith.addi %gbaseA1, %ko1 : index
+    %kpA1_1 = arith.maxsi %krA1, %ko1 : index
+    %kqA1_1 = arith.subi %kpA1_1, %ko1 : index
+    %nA1_1 = arith.minui %kqA1_1, %c8 : index
+    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8, %nA1_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA2_1 = arith.addi %gbaseA2, %ko1 : index
+    %kpA2_1 = arith.maxsi %krA2, %ko1 : index
+    %kqA2_1 = arith.subi %kpA2_1, %ko1 : index
+    %nA2_1 = arith.minui %kqA2_1, %c8 : index
+    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8, %nA2_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA3_1 = arith.addi %gbaseA3, %ko1 : index
+    %kpA3_1 = arith.maxsi %krA3, %ko1 : index
+    %kqA3_1 = arith.subi %kpA3_1, %ko1 : index
+    %nA3_1 = arith.minui %kqA3_1, %c8 : index
+    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8, %nA3_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcB0_1 = arith.addi %gbaseB0, %ko1 : index
+    %kpB0_1 = arith.maxsi %krB0, %ko1 : index
+    %kqB0_1 = arith.subi %kpB0_1, %ko1 : index
+    %nB0_1 = arith.minui %kqB0_1, %c16 : index
+    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB8[%c0, %lrowB0, %w8col], 16, %nB0_1 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB1_1 = arith.addi %gbaseB1, %ko1 : index
+    %kpB1_1 = arith.maxsi %krB1, %ko1 : index
+    %kqB1_1 = arith.subi %kpB1_1, %ko1 : index
+    %nB1_1 = arith.minui %kqB1_1, %c16 : index
+    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB8[%c0, %lrowB1, %w8col], 16, %nB1_1 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB2_1 = arith.addi %gbaseB2, %ko1 : index
+    %kpB2_1 = arith.maxsi %krB2, %ko1 : index
+    %kqB2_1 = arith.subi %kpB2_1, %ko1 : index
+    %nB2_1 = arith.minui %kqB2_1, %c16 : index
+    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB8[%c0, %lrowB2, %w8col], 16, %nB2_1 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB3_1 = arith.addi %gbaseB3, %ko1 : index
+    %kpB3_1 = arith.maxsi %krB3, %ko1 : index
+    %kqB3_1 = arith.subi %kpB3_1, %ko1 : index
+    %nB3_1 = arith.minui %kqB3_1, %c16 : index
+    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB8[%c0, %lrowB3, %w8col], 16, %nB3_1 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokA2_1, %tokA3_1, %tokB0_1, %tokB1_1, %tokB2_1, %tokB3_1
+    %pro1 = arith.minui %c1, %lastTile : index
+    %ko2 = arith.muli %pro1, %c64 : index
+    %srcA0_2 = arith.addi %gbaseA0, %ko2 : index
+    %kpA0_2 = arith.maxsi %krA0, %ko2 : index
+    %kqA0_2 = arith.subi %kpA0_2, %ko2 : index
+    %nA0_2 = arith.minui %kqA0_2, %c8 : index
+    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8, %nA0_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA1_2 = arith.addi %gbaseA1, %ko2 : index
+    %kpA1_2 = arith.maxsi %krA1, %ko2 : index
+    %kqA1_2 = arith.subi %kpA1_2, %ko2 : index
+    %nA1_2 = arith.minui %kqA1_2, %c8 : index
+    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8, %nA1_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA2_2 = arith.addi %gbaseA2, %ko2 : index
+    %kpA2_2 = arith.maxsi %krA2, %ko2 : index
+    %kqA2_2 = arith.subi %kpA2_2, %ko2 : index
+    %nA2_2 = arith.minui %kqA2_2, %c8 : index
+    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8, %nA2_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA3_2 = arith.addi %gbaseA3, %ko2 : index
+    %kpA3_2 = arith.maxsi %krA3, %ko2 : index
+    %kqA3_2 = arith.subi %kpA3_2, %ko2 : index
+    %nA3_2 = arith.minui %kqA3_2, %c8 : index
+    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8, %nA3_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcB0_2 = arith.addi %gbaseB0, %ko2 : index
+    %kpB0_2 = arith.maxsi %krB0, %ko2 : index
+    %kqB0_2 = arith.subi %kpB0_2, %ko2 : index
+    %nB0_2 = arith.minui %kqB0_2, %c16 : index
+    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB8[%c1, %lrowB0, %w8col], 16, %nB0_2 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB1_2 = arith.addi %gbaseB1, %ko2 : index
+    %kpB1_2 = arith.maxsi %krB1, %ko2 : index
+    %kqB1_2 = arith.subi %kpB1_2, %ko2 : index
+    %nB1_2 = arith.minui %kqB1_2, %c16 : index
+    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB8[%c1, %lrowB1, %w8col], 16, %nB1_2 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB2_2 = arith.addi %gbaseB2, %ko2 : index
+    %kpB2_2 = arith.maxsi %krB2, %ko2 : index
+    %kqB2_2 = arith.subi %kpB2_2, %ko2 : index
+    %nB2_2 = arith.minui %kqB2_2, %c16 : index
+    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB8[%c1, %lrowB2, %w8col], 16, %nB2_2 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB3_2 = arith.addi %gbaseB3, %ko2 : index
+    %kpB3_2 = arith.maxsi %krB3, %ko2 : index
+    %kqB3_2 = arith.subi %kpB3_2, %ko2 : index
+    %nB3_2 = arith.minui %kqB3_2, %c16 : index
+    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB8[%c1, %lrowB3, %w8col], 16, %nB3_2 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokA2_2, %tokA3_2, %tokB0_2, %tokB1_2, %tokB2_2, %tokB3_2
+    %pro2 = arith.minui %c2, %lastTile : index
+    %ko3 = arith.muli %pro2, %c64 : index
+    %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
+    %kpA0_3 = arith.maxsi %krA0, %ko3 : index
+    %kqA0_3 = arith.subi %kpA0_3, %ko3 : index
+    %nA0_3 = arith.minui %kqA0_3, %c8 : index
+    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8, %nA0_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
+    %kpA1_3 = arith.maxsi %krA1, %ko3 : index
+    %kqA1_3 = arith.subi %kpA1_3, %ko3 : index
+    %nA1_3 = arith.minui %kqA1_3, %c8 : index
+    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8, %nA1_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA2_3 = arith.addi %gbaseA2, %ko3 : index
+    %kpA2_3 = arith.maxsi %krA2, %ko3 : index
+    %kqA2_3 = arith.subi %kpA2_3, %ko3 : index
+    %nA2_3 = arith.minui %kqA2_3, %c8 : index
+    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8, %nA2_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA3_3 = arith.addi %gbaseA3, %ko3 : index
+    %kpA3_3 = arith.maxsi %krA3, %ko3 : index
+    %kqA3_3 = arith.subi %kpA3_3, %ko3 : index
+    %nA3_3 = arith.minui %kqA3_3, %c8 : index
+    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8, %nA3_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcB0_3 = arith.addi %gbaseB0, %ko3 : index
+    %kpB0_3 = arith.maxsi %krB0, %ko3 : index
+    %kqB0_3 = arith.subi %kpB0_3, %ko3 : index
+    %nB0_3 = arith.minui %kqB0_3, %c16 : index
+    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB8[%c2, %lrowB0, %w8col], 16, %nB0_3 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB1_3 = arith.addi %gbaseB1, %ko3 : index
+    %kpB1_3 = arith.maxsi %krB1, %ko3 : index
+    %kqB1_3 = arith.subi %kpB1_3, %ko3 : index
+    %nB1_3 = arith.minui %kqB1_3, %c16 : index
+    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB8[%c2, %lrowB1, %w8col], 16, %nB1_3 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB2_3 = arith.addi %gbaseB2, %ko3 : index
+    %kpB2_3 = arith.maxsi %krB2, %ko3 : index
+    %kqB2_3 = arith.subi %kpB2_3, %ko3 : index
+    %nB2_3 = arith.minui %kqB2_3, %c16 : index
+    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB8[%c2, %lrowB2, %w8col], 16, %nB2_3 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB3_3 = arith.addi %gbaseB3, %ko3 : index
+    %kpB3_3 = arith.maxsi %krB3, %ko3 : index
+    %kqB3_3 = arith.subi %kpB3_3, %ko3 : index
+    %nB3_3 = arith.minui %kqB3_3, %c16 : index
+    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB8[%c2, %lrowB3, %w8col], 16, %nB3_3 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+    %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokA2_3, %tokA3_3, %tokB0_3, %tokB1_3, %tokB2_3, %tokB3_3
+    %warpM = arith.divui %warp, %c4 : index
+    %warpN = arith.remui %warp, %c4 : index
+    %wm0 = arith.muli %warpM, %c64 : index
+    %wn0 = arith.muli %warpN, %c32 : index
+    %l16 = arith.remui %lane, %c16 : index
+    %lhi = arith.divui %lane, %c16 : index
+    %l8 = arith.remui %lane, %c8 : index
+    %lmid0 = arith.divui %lane, %c8 : index
+    %lmid = arith.remui %lmid0, %c2 : index
+    %bnrow0 = arith.muli %lhi, %c8 : index
+    %bnrow = arith.addi %bnrow0, %l8 : index
+    %res:64 = scf.for %kt = %c0 to %kTiles step %c1 iter_args(%acc0 = %zero, %acc1 = %zero, %acc2 = %zero, %acc3 = %zero, %acc4 = %zero, %acc5 = %zero, %acc6 = %zero, %acc7 = %zero, %acc8 = %zero, %acc9 = %zero, %acc10 = %zero, %acc11 = %zero, %acc12 = %zero, %acc13 = %zero, %acc14 = %zero, %acc15 = %zero, %acc16 = %zero, %acc17 = %zero, %acc18 = %zero, %acc19 = %zero, %acc20 = %zero, %acc21 = %zero, %acc22 = %zero, %acc23 = %zero, %acc24 = %zero, %acc25 = %zero, %acc26 = %zero, %acc27 = %zero, %acc28 = %zero, %acc29 = %zero, %acc30 = %zero, %acc31 = %zero, %acc32 = %zero, %acc33 = %zero, %acc34 = %zero, %acc35 = %zero, %acc36 = %zero, %acc37 = %zero, %acc38 = %zero, %acc39 = %zero, %acc40 = %zero, %acc41 = %zero, %acc42 = %zero, %acc43 = %zero, %acc44 = %zero, %acc45 = %zero, %acc46 = %zero, %acc47 = %zero, %acc48 = %zero, %acc49 = %zero, %acc50 = %zero, %acc51 = %zero, %acc52 = %zero, %acc53 = %zero, %acc54 = %zero, %acc55 = %zero, %acc56 = %zero, %acc57 = %zero, %acc58 = %zero, %acc59 = %zero, %acc60 = %zero, %acc61 = %zero, %acc62 = %zero, %acc63 = %zero) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
+      %ktn = arith.addi %kt, %c3 : index
+      %ktc = arith.minui %ktn, %lastTile : index
+      %slot = arith.remui %ktn, %c4 : index
+      %cur = arith.remui %kt, %c4 : index
+      nvgpu.device_async_wait %grp1 {numGroups = 2 : i32}
+      gpu.barrier
+      %ko4 = arith.muli %ktc, %c64 : index
+      %srcA0_4 = arith.addi %gbaseA0, %ko4 : index
+      %kpA0_4 = arith.maxsi %krA0, %ko4 : index
+      %kqA0_4 = arith.subi %kpA0_4, %ko4 : index
+      %nA0_4 = arith.minui %kqA0_4, %c8 : index
+      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8, %nA0_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+      %srcA1_4 = arith.addi %gbaseA1, %ko4 : index
+      %kpA1_4 = arith.maxsi %krA1, %ko4 : index
+      %kqA1_4 = arith.subi %kpA1_4, %ko4 : index
+      %nA1_4 = arith.minui %kqA1_4, %c8 : index
+      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8, %nA1_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+      %srcA2_4 = arith.addi %gbaseA2, %ko4 : index
+      %kpA2_4 = arith.maxsi %krA2, %ko4 : index
+      %kqA2_4 = arith.subi %kpA2_4, %ko4 : index
+      %nA2_4 = arith.minui %kqA2_4, %c8 : index
+      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8, %nA2_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+      %srcA3_4 = arith.addi %gbaseA3, %ko4 : index
+      %kpA3_4 = arith.maxsi %krA3, %ko4 : index
+      %kqA3_4 = arith.subi %kpA3_4, %ko4 : index
+      %nA3_4 = arith.minui %kqA3_4, %c8 : index
+      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8, %nA3_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+      %srcB0_4 = arith.addi %gbaseB0, %ko4 : index
+      %kpB0_4 = arith.maxsi %krB0, %ko4 : index
+      %kqB0_4 = arith.subi %kpB0_4, %ko4 : index
+      %nB0_4 = arith.minui %kqB0_4, %c16 : index
+      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB8[%slot, %lrowB0, %w8col], 16, %nB0_4 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+      %srcB1_4 = arith.addi %gbaseB1, %ko4 : index
+      %kpB1_4 = arith.maxsi %krB1, %ko4 : index
+      %kqB1_4 = arith.subi %kpB1_4, %ko4 : index
+      %nB1_4 = arith.minui %kqB1_4, %c16 : index
+      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB8[%slot, %lrowB1, %w8col], 16, %nB1_4 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+      %srcB2_4 = arith.addi %gbaseB2, %ko4 : index
+      %kpB2_4 = arith.maxsi %krB2, %ko4 : index
+      %kqB2_4 = arith.subi %kpB2_4, %ko4 : index
+      %nB2_4 = arith.minui %kqB2_4, %c16 : index
+      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB8[%slot, %lrowB2, %w8col], 16, %nB2_4 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+      %srcB3_4 = arith.addi %gbaseB3, %ko4 : index
+      %kpB3_4 = arith.maxsi %krB3, %ko4 : index
+      %kqB3_4 = arith.subi %kpB3_4, %ko4 : index
+      %nB3_4 = arith.minui %kqB3_4, %c16 : index
+      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB8[%slot, %lrowB3, %w8col], 16, %nB3_4 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
+      %grp4 = nvgpu.device_async_create_group %tokA0_4, %tokA1_4, %tokA2_4, %tokA3_4, %tokB0_4, %tokB1_4, %tokB2_4, %tokB3_4
+      %w8k = arith.muli %kt, %c64 : index
+      %w8kc = arith.addi %w8k, %w8col : index
+      %w8kbq = arith.divui %w8kc, %blockCols : index
+      %w8kb = arith.minui %w8kbq, %w8kbLast : index
+      %cvAt0 = arith.addi %sbaseB0, %w8kb : index
+      %cvs0 = memref.load %sb[%cvAt0] : memref<?xf32>
+      %cvw0 = vector.load %smB8w[%cur, %lrowB0, %w8word] : memref<4x128x16xi32, #gpu.address_space<workgroup>>, vector<4xi32>
+      %cvw0_0 = vector.extract %cvw0[0] : i32 from vector<4xi32>
+      %cvg0_0a = arith.andi %cvw0_0, %w8sign : i32
+      %cvg0_0 = arith.shli %cvg0_0a, %w8s24 : i32
+      %cvm0_0a = arith.andi %cvw0_0, %w8mag : i32
+      %cvm0_0 = arith.shli %cvm0_0a, %w8s20 : i32
+      %cvb0_0 = arith.ori %cvg0_0, %cvm0_0 : i32
+      %cvf0_0 = arith.bitcast %cvb0_0 : i32 to f32
+      %cvv0_0 = arith.mulf %cvf0_0, %w8pow : f32
+      %cvn0_0 = arith.cmpi eq, %cvm0_0, %w8nanBits : i32
+      %cvq0_0 = arith.select %cvn0_0, %w8nan, %cvv0_0 : f32
+      %cvy0_0 = arith.mulf %cvq0_0, %cvs0 : f32
+      %cvz0_0 = arith.truncf %cvy0_0 : f32 to bf16
+      %cvx0_1 = arith.shrui %cvw0_0, %w8s8 : i32
+      %cvg0_1a = arith.andi %cvx0_1, %w8sign : i32
+      %cvg0_1 = arith.shli %cvg0_1a, %w8s24 : i32
+      %cvm0_1a = arith.andi %cvx0_1, %w8mag : i32
+      %cvm0_1 = arith.shli %cvm0_1a, %w8s20 : i32
+      %cvb0_1 = arith.ori %cvg0_1, %cvm0_1 : i32
+      %cvf0_1 = arith.bitcast %cvb0_1 : i32 to f32
+      %cvv0_1 = arith.mulf %cvf0_1, %w8pow : f32
+      %cvn0_1 = arith.cmpi eq, %cvm0_1, %w8nanBits : i32
+      %cvq0_1 = arith.select %cvn0_1, %w8nan, %cvv0_1 : f32
+      %cvy0_1 = arith.mulf %cvq0_1, %cvs0 : f32
+      %cvz0_1 = arith.truncf %cvy0_1 : f32 to bf16
+      %cvx0_2 = arith.shrui %cvw0_0, %w8s16 : i32
+      %cvg0_2a = arith.andi %cvx0_2, %w8sign : i32
+      %cvg0_2 = arith.shli %cvg0_2a, %w8s24 : i32
+      %cvm0_2a = arith.andi %cvx0_2, %w8mag : i32
+      %cvm0_2 = arith.shli %cvm0_2a, %w8s20 : i32
+      %cvb0_2 = arith.ori %cvg0_2, %cvm0_2 : i32
+      %cvf0_2 = arith.bitcast %cvb0_2 : i32 to f32
+      %cvv0_2 = arith.mulf %cvf0_2, %w8pow : f32
+      %cvn0_2 = arith.cmpi eq, %cvm0_2, %w8nanBits : i32
+      %cvq0_2 = arith.select %cvn0_2, %w8nan, %cvv0_2 : f32
+      %cvy0_2 = arith.mulf %cvq0_2, %cvs0 : f32
+      %cvz0_2 = arith.truncf %cvy0_2 : f32 to bf16
+      %cvx0_3 = arith.shrui %cvw0_0, %w8s24 : i32
+      %cvg0_3a = arith.andi %cvx0_3, %w8sign : i32
+      %cvg0_3 = arith.shli %cvg0_3a, %w8s24 : i32
+      %cvm0_3a = arith.andi %cvx0_3, %w8mag : i32
+      %cvm0_3 = arith.shli %cvm0_3a, %w8s20 : i32
+      %cvb0_3 = arith.ori %cvg0_3, %cvm0_3 : i32
+      %cvf0_3 = arith.bitcast %cvb0_3 : i32 to f32
+      %cvv0_3 = arith.mulf %cvf0_3, %w8pow : f32
+      %cvn0_3 = arith.cmpi eq, %cvm0_3, %w8nanBits : i32
+      %cvq0_3 = arith.select %cvn0_3, %w8nan, %cvv0_3 : f32
+      %cvy0_3 = arith.mulf %cvq0_3, %cvs0 : f32
+      %cvz0_3 = arith.truncf %cvy0_3 : f32 to bf16
+      %cvw0_1 = vector.extract %cvw0[1] : i32 from vector<4xi32>
+      %cvg0_4a = arith.andi %cvw0_1, %w8sign : i32
+      %cvg0_4 = arith.shli %cvg0_4a, %w8s24 : i32
+      %cvm0_4a = arith.andi %cvw0_1, %w8mag : i32
+      %cvm0_4 = arith.shli %cvm0_4a, %w8s20 : i32
+      %cvb0_4 = arith.ori %cvg0_4, %cvm0_4 : i32
+      %cvf0_4 = arith.bitcast %cvb0_4 : i32 to f32
+      %cvv0_4 = arith.mulf %cvf0_4, %w8pow : f32
+      %cvn0_4 = arith.cmpi eq, %cvm0_4, %w8nanBits : i32
+      %cvq0_4 = arith.select %cvn0_4, %w8nan, %cvv0_4 : f32
+      %cvy0_4 = arith.mulf %cvq0_4, %cvs0 : f32
+      %cvz0_4 = arith.truncf %cvy0_4 : f32 to bf16
+      %cvx0_5 = arith.shrui %cvw0_1, %w8s8 : i32
+      %cvg0_5a = arith.andi %cvx0_5, %w8sign : i32
+      %cvg0_5 = arith.shli %cvg0_5a, %w8s24 : i32
+      %cvm0_5a = arith.andi %cvx0_5, %w8mag : i32
+      %cvm0_5 = arith.shli %cvm0_5a, %w8s20 : i32
+      %cvb0_5 = arith.ori %cvg0_5, %cvm0_5 : i32
+      %cvf0_5 = arith.bitcast %cvb0_5 : i32 to f32
+      %cvv0_5 = arith.mulf %cvf0_5, %w8pow : f32
+      %cvn0_5 = arith.cmpi eq, %cvm0_5, %w8nanBits : i32
+      %cvq0_5 = arith.select %cvn0_5, %w8nan, %cvv0_5 : f32
+      %cvy0_5 = arith.mulf %cvq0_5, %cvs0 : f32
+      %cvz0_5 = arith.truncf %cvy0_5 : f32 to bf16
+      %cvx0_6 = arith.shrui %cvw0_1, %w8s16 : i32
+      %cvg0_6a = arith.andi %cvx0_6, %w8sign : i32
+      %cvg0_6 = arith.shli %cvg0_6a, %w8s24 : i32
+      %cvm0_6a = arith.andi %cvx0_6, %w8mag : i32
+      %cvm0_6 = arith.shli %cvm0_6a, %w8s20 : i32
+      %cvb0_6 = arith.ori %cvg0_6, %cvm0_6 : i32
+      %cvf0_6 = arith.bitcast %cvb0_6 : i32 to f32
+      %cvv0_6 = arith.mulf %cvf0_6, %w8pow : f32
+      %cvn0_6 = arith.cmpi eq, %cvm0_6, %w8nanBits : i32
+      %cvq0_6 = arith.select %cvn0_6, %w8nan, %cvv0_6 : f32
+      %cvy0_6 = arith.mulf %cvq0_6, %cvs0 : f32
+      %cvz0_6 = arith.truncf %cvy0_6 : f32 to bf16
+      %cvx0_7 = arith.shrui %cvw0_1, %w8s24 : i32
+      %cvg0_7a = arith.andi %cvx0_7, %w8sign : i32
+      %cvg0_7 = arith.shli %cvg0_7a, %w8s24 : i32
+      %cvm0_7a = arith.andi %cvx0_7, %w8mag : i32
+      %cvm0_7 = arith.shli %cvm0_7a, %w8s20 : i32
+      %cvb0_7 = arith.ori %cvg0_7, %cvm0_7 : i32
+      %cvf0_7 = arith.bitcast %cvb0_7 : i32 to f32
+      %cvv0_7 = arith.mulf %cvf0_7, %w8pow : f32
+      %cvn0_7 = arith.cmpi eq, %cvm0_7, %w8nanBits : i32
+      %cvq0_7 = arith.select %cvn0_7, %w8nan, %cvv0_7 : f32
+      %cvy0_7 = arith.mulf %cvq0_7, %cvs0 : f32
+      %cvz0_7 = arith.truncf %cvy0_7 : f32 to bf16
+      %cvw0_2 = vector.extract %cvw0[2] : i32 from vector<4xi32>
+      %cvg0_8a = arith.andi %cvw0_2, %w8sign : i32
+      %cvg0_8 = arith.shli %cvg0_8a, %w8s24 : i32
+      %cvm0_8a = arith.andi %cvw0_2, %w8mag : i32
+      %cvm0_8 = arith.shli %cvm0_8a, %w8s20 : i32
+      %cvb0_8 = arith.ori %cvg0_8, %cvm0_8 : i32
+      %cvf0_8 = arith.bitcast %cvb0_8 : i32 to f32
+      %cvv0_8 = arith.mulf %cvf0_8, %w8pow : f32
+      %cvn0_8 = arith.cmpi eq, %cvm0_8, %w8nanBits : i32
+      %cvq0_8 = arith.select %cvn0_8, %w8nan, %cvv0_8 : f32
+      %cvy0_8 = arith.mulf %cvq0_8, %cvs0 : f32
+      %cvz0_8 = arith.truncf %cvy0_8 : f32 to bf16
+      %cvx0_9 = arith.shrui %cvw0_2, %w8s8 : i32
+      %cvg0_9a = arith.andi %cvx0_9, %w8sign : i32
+      %cvg0_9 = arith.shli %cvg0_9a, %w8s24 : i32
+      %cvm0_9a = arith.andi %cvx0_9, %w8mag : i32
+      %cvm0_9 = arith.shli %cvm0_9a, %w8s20 : i32
+      %cvb0_9 = arith.ori %cvg0_9, %cvm0_9 : i32
+      %cvf0_9 = arith.bitcast %cvb0_9 : i32 to f32
+      %cvv0_9 = arith.mulf %cvf0_9, %w8pow : f32
+      %cvn0_9 = arith.cmpi eq, %cvm0_9, %w8nanBits : i32
+      %cvq0_9 = arith.select %cvn0_9, %w8nan, %cvv0_9 : f32
+      %cvy0_9 = arith.mulf %cvq0_9, %cvs0 : f32
+      %cvz0_9 = arith.truncf %cvy0_9 : f32 to bf16
+      %cvx0_10 = arith.shrui %cvw0_2, %w8s16 : i32
+      %cvg0_10a = arith.andi %cvx0_10, %w8sign : i32
+      %cvg0_10 = arith.shli %cvg0_10a, %w8s24 : i32
+      %cvm0_10a = arith.andi %cvx0_10, %w8mag : i32
+      %cvm0_10 = arith.shli %cvm0_10a, %w8s20 : i32
+      %cvb0_10 = arith.ori %cvg0_10, %cvm0_10 : i32
+      %cvf0_10 = arith.bitcast %cvb0_10 : i32 to f32
+      %cvv0_10 = arith.mulf %cvf0_10, %w8pow : f32
+      %cvn0_10 = arith.cmpi eq, %cvm0_10, %w8nanBits : i32
+      %cvq0_10 = arith.select %cvn0_10, %w8nan, %cvv0_10 : f32
+      %cvy0_10 = arith.mulf %cvq0_10, %cvs0 : f32
+      %cvz0_10 = arith.truncf %cvy0_10 : f32 to bf16
+      %cvx0_11 = arith.shrui %cvw0_2, %w8s24 : i32
+      %cvg0_11a = arith.andi %cvx0_11, %w8sign : i32
+      %cvg0_11 = arith.shli %cvg0_11a, %w8s24 : i32
+      %cvm0_11a = arith.andi %cvx0_11, %w8mag : i32
+      %cvm0_11 = arith.shli %cvm0_11a, %w8s20 : i32
+      %cvb0_11 = arith.ori %cvg0_11, %cvm0_11 : i32
+      %cvf0_11 = arith.bitcast %cvb0_11 : i32 to f32
+      %cvv0_11 = arith.mulf %cvf0_11, %w8pow : f32
+      %cvn0_11 = arith.cmpi eq, %cvm0_11, %w8nanBits : i32
+      %cvq0_11 = arith.select %cvn0_11, %w8nan, %cvv0_11 : f32
+      %cvy0_11 = arith.mulf %cvq0_11, %cvs0 : f32
+      %cvz0_11 = arith.truncf %cvy0_11 : f32 to bf16
+      %cvw0_3 = vector.extract %cvw0[3] : i32 from vector<4xi32>
+      %cvg0_12a = arith.andi %cvw0_3, %w8sign : i32
+      %cvg0_12 = arith.shli %cvg0_12a, %w8s24 : i32
+      %cvm0_12a = arith.andi %cvw0_3, %w8mag : i32
+      %cvm0_12 = arith.shli %cvm0_12a, %w8s20 : i32
+      %cvb0_12 = arith.ori %cvg0_12, %cvm0_12 : i32
+      %cvf0_12 = arith.bitcast %cvb0_12 : i32 to f32
+      %cvv0_12 = arith.mulf %cvf0_12, %w8pow : f32
+      %cvn0_12 = arith.cmpi eq, %cvm0_12, %w8nanBits : i32
+      %cvq0_12 = arith.select %cvn0_12, %w8nan, %cvv0_12 : f32
+      %cvy0_12 = arith.mulf %cvq0_12, %cvs0 : f32
+      %cvz0_12 = arith.truncf %cvy0_12 : f32 to bf16
+      %cvx0_13 = arith.shrui %cvw0_3, %w8s8 : i32
+      %cvg0_13a = arith.andi %cvx0_13, %w8sign : i32
+      %cvg0_13 = arith.shli %cvg0_13a, %w8s24 : i32
+      %cvm0_13a = arith.andi %cvx0_13, %w8mag : i32
+      %cvm0_13 = arith.shli %cvm0_13a, %w8s20 : i32
+      %cvb0_13 = arith.ori %cvg0_13, %cvm0_13 : i32
+      %cvf0_13 = arith.bitcast %cvb0_13 : i32 to f32
+      %cvv0_13 = arith.mulf %cvf0_13, %w8pow : f32
+      %cvn0_13 = arith.cmpi eq, %cvm0_13, %w8nanBits : i32
+      %cvq0_13 = arith.select %cvn0_13, %w8nan, %cvv0_13 : f32
+      %cvy0_13 = arith.mulf %cvq0_13, %cvs0 : f32
+      %cvz0_13 = arith.truncf %cvy0_13 : f32 to bf16
+      %cvx0_14 = arith.shrui %cvw0_3, %w8s16 : i32
+      %cvg0_14a = arith.andi %cvx0_14, %w8sign : i32
+      %cvg0_14 = arith.shli %cvg0_14a, %w8s24 : i32
+      %cvm0_14a = arith.andi %cvx0_14, %w8mag : i32
+      %cvm0_14 = arith.shli %cvm0_14a, %w8s20 : i32
+      %cvb0_14 = arith.ori %cvg0_14, %cvm0_14 : i32
+      %cvf0_14 = arith.bitcast %cvb0_14 : i32 to f32
+      %cvv0_14 = arith.mulf %cvf0_14, %w8pow : f32
+      %cvn0_14 = arith.cmpi eq, %cvm0_14, %w8nanBits : i32
+      %cvq0_14 = arith.select %cvn0_14, %w8nan, %cvv0_14 : f32
+      %cvy0_14 = arith.mulf %cvq0_14, %cvs0 : f32
+      %cvz0_14 = arith.truncf %cvy0_14 : f32 to bf16
+      %cvx0_15 = arith.shrui %cvw0_3, %w8s24 : i32
+      %cvg0_15a = arith.andi %cvx0_15, %w8sign : i32
+      %cvg0_15 = arith.shli %cvg0_15a, %w8s24 : i32
+      %cvm0_15a = arith.andi %cvx0_15, %w8mag : i32
+      %cvm0_15 = arith.shli %cvm0_15a, %w8s20 : i32
+      %cvb0_15 = arith.ori %cvg0_15, %cvm0_15 : i32
+      %cvf0_15 = arith.bitcast %cvb0_15 : i32 to f32
+      %cvv0_15 = arith.mulf %cvf0_15, %w8pow : f32
+      %cvn0_15 = arith.cmpi eq, %cvm0_15, %w8nanBits : i32
+      %cvq0_15 = arith.select %cvn0_15, %w8nan, %cvv0_15 : f32
+      %cvy0_15 = arith.mulf %cvq0_15, %cvs0 : f32
+      %cvz0_15 = arith.truncf %cvy0_15 : f32 to bf16
+      %cvh0_0 = vector.from_elements %cvz0_0, %cvz0_1, %cvz0_2, %cvz0_3, %cvz0_4, %cvz0_5, %cvz0_6, %cvz0_7 : vector<8xbf16>
+      vector.store %cvh0_0, %smB[%c0, %lrowB0, %cvB0_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvh0_1 = vector.from_elements %cvz0_8, %cvz0_9, %cvz0_10, %cvz0_11, %cvz0_12, %cvz0_13, %cvz0_14, %cvz0_15 : vector<8xbf16>
+      vector.store %cvh0_1, %smB[%c0, %lrowB0, %cvB0_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvAt1 = arith.addi %sbaseB1, %w8kb : index
+      %cvs1 = memref.load %sb[%cvAt1] : memref<?xf32>
+      %cvw1 = vector.load %smB8w[%cur, %lrowB1, %w8word] : memref<4x128x16xi32, #gpu.address_space<workgroup>>, vector<4xi32>
+      %cvw1_0 = vector.extract %cvw1[0] : i32 from vector<4xi32>
+      %cvg1_0a = arith.andi %cvw1_0, %w8sign : i32
+      %cvg1_0 = arith.shli %cvg1_0a, %w8s24 : i32
+      %cvm1_0a = arith.andi %cvw1_0, %w8mag : i32
+      %cvm1_0 = arith.shli %cvm1_0a, %w8s20 : i32
+      %cvb1_0 = arith.ori %cvg1_0, %cvm1_0 : i32
+      %cvf1_0 = arith.bitcast %cvb1_0 : i32 to f32
+      %cvv1_0 = arith.mulf %cvf1_0, %w8pow : f32
+      %cvn1_0 = arith.cmpi eq, %cvm1_0, %w8nanBits : i32
+      %cvq1_0 = arith.select %cvn1_0, %w8nan, %cvv1_0 : f32
+      %cvy1_0 = arith.mulf %cvq1_0, %cvs1 : f32
+      %cvz1_0 = arith.truncf %cvy1_0 : f32 to bf16
+      %cvx1_1 = arith.shrui %cvw1_0, %w8s8 : i32
+      %cvg1_1a = arith.andi %cvx1_1, %w8sign : i32
+      %cvg1_1 = arith.shli %cvg1_1a, %w8s24 : i32
+      %cvm1_1a = arith.andi %cvx1_1, %w8mag : i32
+      %cvm1_1 = arith.shli %cvm1_1a, %w8s20 : i32
+      %cvb1_1 = arith.ori %cvg1_1, %cvm1_1 : i32
+      %cvf1_1 = arith.bitcast %cvb1_1 : i32 to f32
+      %cvv1_1 = arith.mulf %cvf1_1, %w8pow : f32
+      %cvn1_1 = arith.cmpi eq, %cvm1_1, %w8nanBits : i32
+      %cvq1_1 = arith.select %cvn1_1, %w8nan, %cvv1_1 : f32
+      %cvy1_1 = arith.mulf %cvq1_1, %cvs1 : f32
+      %cvz1_1 = arith.truncf %cvy1_1 : f32 to bf16
+      %cvx1_2 = arith.shrui %cvw1_0, %w8s16 : i32
+      %cvg1_2a = arith.andi %cvx1_2, %w8sign : i32
+      %cvg1_2 = arith.shli %cvg1_2a, %w8s24 : i32
+      %cvm1_2a = arith.andi %cvx1_2, %w8mag : i32
+      %cvm1_2 = arith.shli %cvm1_2a, %w8s20 : i32
+      %cvb1_2 = arith.ori %cvg1_2, %cvm1_2 : i32
+      %cvf1_2 = arith.bitcast %cvb1_2 : i32 to f32
+      %cvv1_2 = arith.mulf %cvf1_2, %w8pow : f32
+      %cvn1_2 = arith.cmpi eq, %cvm1_2, %w8nanBits : i32
+      %cvq1_2 = arith.select %cvn1_2, %w8nan, %cvv1_2 : f32
+      %cvy1_2 = arith.mulf %cvq1_2, %cvs1 : f32
+      %cvz1_2 = arith.truncf %cvy1_2 : f32 to bf16
+      %cvx1_3 = arith.shrui %cvw1_0, %w8s24 : i32
+      %cvg1_3a = arith.andi %cvx1_3, %w8sign : i32
+      %cvg1_3 = arith.shli %cvg1_3a, %w8s24 : i32
+      %cvm1_3a = arith.andi %cvx1_3, %w8mag : i32
+      %cvm1_3 = arith.shli %cvm1_3a, %w8s20 : i32
+      %cvb1_3 = arith.ori %cvg1_3, %cvm1_3 : i32
+      %cvf1_3 = arith.bitcast %cvb1_3 : i32 to f32
+      %cvv1_3 = arith.mulf %cvf1_3, %w8pow : f32
+      %cvn1_3 = arith.cmpi eq, %cvm1_3, %w8nanBits : i32
+      %cvq1_3 = arith.select %cvn1_3, %w8nan, %cvv1_3 : f32
+      %cvy1_3 = arith.mulf %cvq1_3, %cvs1 : f32
+      %cvz1_3 = arith.truncf %cvy1_3 : f32 to bf16
+      %cvw1_1 = vector.extract %cvw1[1] : i32 from vector<4xi32>
+      %cvg1_4a = arith.andi %cvw1_1, %w8sign : i32
+      %cvg1_4 = arith.shli %cvg1_4a, %w8s24 : i32
+      %cvm1_4a = arith.andi %cvw1_1, %w8mag : i32
+      %cvm1_4 = arith.shli %cvm1_4a, %w8s20 : i32
+      %cvb1_4 = arith.ori %cvg1_4, %cvm1_4 : i32
+      %cvf1_4 = arith.bitcast %cvb1_4 : i32 to f32
+      %cvv1_4 = arith.mulf %cvf1_4, %w8pow : f32
+      %cvn1_4 = arith.cmpi eq, %cvm1_4, %w8nanBits : i32
+      %cvq1_4 = arith.select %cvn1_4, %w8nan, %cvv1_4 : f32
+      %cvy1_4 = arith.mulf %cvq1_4, %cvs1 : f32
+      %cvz1_4 = arith.truncf %cvy1_4 : f32 to bf16
+      %cvx1_5 = arith.shrui %cvw1_1, %w8s8 : i32
+      %cvg1_5a = arith.andi %cvx1_5, %w8sign : i32
+      %cvg1_5 = arith.shli %cvg1_5a, %w8s24 : i32
+      %cvm1_5a = arith.andi %cvx1_5, %w8mag : i32
+      %cvm1_5 = arith.shli %cvm1_5a, %w8s20 : i32
+      %cvb1_5 = arith.ori %cvg1_5, %cvm1_5 : i32
+      %cvf1_5 = arith.bitcast %cvb1_5 : i32 to f32
+      %cvv1_5 = arith.mulf %cvf1_5, %w8pow : f32
+      %cvn1_5 = arith.cmpi eq, %cvm1_5, %w8nanBits : i32
+      %cvq1_5 = arith.select %cvn1_5, %w8nan, %cvv1_5 : f32
+      %cvy1_5 = arith.mulf %cvq1_5, %cvs1 : f32
+      %cvz1_5 = arith.truncf %cvy1_5 : f32 to bf16
+      %cvx1_6 = arith.shrui %cvw1_1, %w8s16 : i32
+      %cvg1_6a = arith.andi %cvx1_6, %w8sign : i32
+      %cvg1_6 = arith.shli %cvg1_6a, %w8s24 : i32
+      %cvm1_6a = arith.andi %cvx1_6, %w8mag : i32
+      %cvm1_6 = arith.shli %cvm1_6a, %w8s20 : i32
+      %cvb1_6 = arith.ori %cvg1_6, %cvm1_6 : i32
+      %cvf1_6 = arith.bitcast %cvb1_6 : i32 to f32
+      %cvv1_6 = arith.mulf %cvf1_6, %w8pow : f32
+      %cvn1_6 = arith.cmpi eq, %cvm1_6, %w8nanBits : i32
+      %cvq1_6 = arith.select %cvn1_6, %w8nan, %cvv1_6 : f32
+      %cvy1_6 = arith.mulf %cvq1_6, %cvs1 : f32
+      %cvz1_6 = arith.truncf %cvy1_6 : f32 to bf16
+      %cvx1_7 = arith.shrui %cvw1_1, %w8s24 : i32
+      %cvg1_7a = arith.andi %cvx1_7, %w8sign : i32
+      %cvg1_7 = arith.shli %cvg1_7a, %w8s24 : i32
+      %cvm1_7a = arith.andi %cvx1_7, %w8mag : i32
+      %cvm1_7 = arith.shli %cvm1_7a, %w8s20 : i32
+      %cvb1_7 = arith.ori %cvg1_7, %cvm1_7 : i32
+      %cvf1_7 = arith.bitcast %cvb1_7 : i32 to f32
+      %cvv1_7 = arith.mulf %cvf1_7, %w8pow : f32
+      %cvn1_7 = arith.cmpi eq, %cvm1_7, %w8nanBits : i32
+      %cvq1_7 = arith.select %cvn1_7, %w8nan, %cvv1_7 : f32
+      %cvy1_7 = arith.mulf %cvq1_7, %cvs1 : f32
+      %cvz1_7 = arith.truncf %cvy1_7 : f32 to bf16
+      %cvw1_2 = vector.extract %cvw1[2] : i32 from vector<4xi32>
+      %cvg1_8a = arith.andi %cvw1_2, %w8sign : i32
+      %cvg1_8 = arith.shli %cvg1_8a, %w8s24 : i32
+      %cvm1_8a = arith.andi %cvw1_2, %w8mag : i32
+      %cvm1_8 = arith.shli %cvm1_8a, %w8s20 : i32
+      %cvb1_8 = arith.ori %cvg1_8, %cvm1_8 : i32
+      %cvf1_8 = arith.bitcast %cvb1_8 : i32 to f32
+      %cvv1_8 = arith.mulf %cvf1_8, %w8pow : f32
+      %cvn1_8 = arith.cmpi eq, %cvm1_8, %w8nanBits : i32
+      %cvq1_8 = arith.select %cvn1_8, %w8nan, %cvv1_8 : f32
+      %cvy1_8 = arith.mulf %cvq1_8, %cvs1 : f32
+      %cvz1_8 = arith.truncf %cvy1_8 : f32 to bf16
+      %cvx1_9 = arith.shrui %cvw1_2, %w8s8 : i32
+      %cvg1_9a = arith.andi %cvx1_9, %w8sign : i32
+      %cvg1_9 = arith.shli %cvg1_9a, %w8s24 : i32
+      %cvm1_9a = arith.andi %cvx1_9, %w8mag : i32
+      %cvm1_9 = arith.shli %cvm1_9a, %w8s20 : i32
+      %cvb1_9 = arith.ori %cvg1_9, %cvm1_9 : i32
+      %cvf1_9 = arith.bitcast %cvb1_9 : i32 to f32
+      %cvv1_9 = arith.mulf %cvf1_9, %w8pow : f32
+      %cvn1_9 = arith.cmpi eq, %cvm1_9, %w8nanBits : i32
+      %cvq1_9 = arith.select %cvn1_9, %w8nan, %cvv1_9 : f32
+      %cvy1_9 = arith.mulf %cvq1_9, %cvs1 : f32
+      %cvz1_9 = arith.truncf %cvy1_9 : f32 to bf16
+      %cvx1_10 = arith.shrui %cvw1_2, %w8s16 : i32
+      %cvg1_10a = arith.andi %cvx1_10, %w8sign : i32
+      %cvg1_10 = arith.shli %cvg1_10a, %w8s24 : i32
+      %cvm1_10a = arith.andi %cvx1_10, %w8mag : i32
+      %cvm1_10 = arith.shli %cvm1_10a, %w8s20 : i32
+      %cvb1_10 = arith.ori %cvg1_10, %cvm1_10 : i32
+      %cvf1_10 = arith.bitcast %cvb1_10 : i32 to f32
+      %cvv1_10 = arith.mulf %cvf1_10, %w8pow : f32
+      %cvn1_10 = arith.cmpi eq, %cvm1_10, %w8nanBits : i32
+      %cvq1_10 = arith.select %cvn1_10, %w8nan, %cvv1_10 : f32
+      %cvy1_10 = arith.mulf %cvq1_10, %cvs1 : f32
+      %cvz1_10 = arith.truncf %cvy1_10 : f32 to bf16
+      %cvx1_11 = arith.shrui %cvw1_2, %w8s24 : i32
+      %cvg1_11a = arith.andi %cvx1_11, %w8sign : i32
+      %cvg1_11 = arith.shli %cvg1_11a, %w8s24 : i32
+      %cvm1_11a = arith.andi %cvx1_11, %w8mag : i32
+      %cvm1_11 = arith.shli %cvm1_11a, %w8s20 : i32
+      %cvb1_11 = arith.ori %cvg1_11, %cvm1_11 : i32
+      %cvf1_11 = arith.bitcast %cvb1_11 : i32 to f32
+      %cvv1_11 = arith.mulf %cvf1_11, %w8pow : f32
+      %cvn1_11 = arith.cmpi eq, %cvm1_11, %w8nanBits : i32
+      %cvq1_11 = arith.select %cvn1_11, %w8nan, %cvv1_11 : f32
+      %cvy1_11 = arith.mulf %cvq1_11, %cvs1 : f32
+      %cvz1_11 = arith.truncf %cvy1_11 : f32 to bf16
+      %cvw1_3 = vector.extract %cvw1[3] : i32 from vector<4xi32>
+      %cvg1_12a = arith.andi %cvw1_3, %w8sign : i32
+      %cvg1_12 = arith.shli %cvg1_12a, %w8s24 : i32
+      %cvm1_12a = arith.andi %cvw1_3, %w8mag : i32
+      %cvm1_12 = arith.shli %cvm1_12a, %w8s20 : i32
+      %cvb1_12 = arith.ori %cvg1_12, %cvm1_12 : i32
+      %cvf1_12 = arith.bitcast %cvb1_12 : i32 to f32
+      %cvv1_12 = arith.mulf %cvf1_12, %w8pow : f32
+      %cvn1_12 = arith.cmpi eq, %cvm1_12, %w8nanBits : i32
+      %cvq1_12 = arith.select %cvn1_12, %w8nan, %cvv1_12 : f32
+      %cvy1_12 = arith.mulf %cvq1_12, %cvs1 : f32
+      %cvz1_12 = arith.truncf %cvy1_12 : f32 to bf16
+      %cvx1_13 = arith.shrui %cvw1_3, %w8s8 : i32
+      %cvg1_13a = arith.andi %cvx1_13, %w8sign : i32
+      %cvg1_13 = arith.shli %cvg1_13a, %w8s24 : i32
+      %cvm1_13a = arith.andi %cvx1_13, %w8mag : i32
+      %cvm1_13 = arith.shli %cvm1_13a, %w8s20 : i32
+      %cvb1_13 = arith.ori %cvg1_13, %cvm1_13 : i32
+      %cvf1_13 = arith.bitcast %cvb1_13 : i32 to f32
+      %cvv1_13 = arith.mulf %cvf1_13, %w8pow : f32
+      %cvn1_13 = arith.cmpi eq, %cvm1_13, %w8nanBits : i32
+      %cvq1_13 = arith.select %cvn1_13, %w8nan, %cvv1_13 : f32
+      %cvy1_13 = arith.mulf %cvq1_13, %cvs1 : f32
+      %cvz1_13 = arith.truncf %cvy1_13 : f32 to bf16
+      %cvx1_14 = arith.shrui %cvw1_3, %w8s16 : i32
+      %cvg1_14a = arith.andi %cvx1_14, %w8sign : i32
+      %cvg1_14 = arith.shli %cvg1_14a, %w8s24 : i32
+      %cvm1_14a = arith.andi %cvx1_14, %w8mag : i32
+      %cvm1_14 = arith.shli %cvm1_14a, %w8s20 : i32
+      %cvb1_14 = arith.ori %cvg1_14, %cvm1_14 : i32
+      %cvf1_14 = arith.bitcast %cvb1_14 : i32 to f32
+      %cvv1_14 = arith.mulf %cvf1_14, %w8pow : f32
+      %cvn1_14 = arith.cmpi eq, %cvm1_14, %w8nanBits : i32
+      %cvq1_14 = arith.select %cvn1_14, %w8nan, %cvv1_14 : f32
+      %cvy1_14 = arith.mulf %cvq1_14, %cvs1 : f32
+      %cvz1_14 = arith.truncf %cvy1_14 : f32 to bf16
+      %cvx1_15 = arith.shrui %cvw1_3, %w8s24 : i32
+      %cvg1_15a = arith.andi %cvx1_15, %w8sign : i32
+      %cvg1_15 = arith.shli %cvg1_15a, %w8s24 : i32
+      %cvm1_15a = arith.andi %cvx1_15, %w8mag : i32
+      %cvm1_15 = arith.shli %cvm1_15a, %w8s20 : i32
+      %cvb1_15 = arith.ori %cvg1_15, %cvm1_15 : i32
+      %cvf1_15 = arith.bitcast %cvb1_15 : i32 to f32
+      %cvv1_15 = arith.mulf %cvf1_15, %w8pow : f32
+      %cvn1_15 = arith.cmpi eq, %cvm1_15, %w8nanBits : i32
+      %cvq1_15 = arith.select %cvn1_15, %w8nan, %cvv1_15 : f32
+      %cvy1_15 = arith.mulf %cvq1_15, %cvs1 : f32
+      %cvz1_15 = arith.truncf %cvy1_15 : f32 to bf16
+      %cvh1_0 = vector.from_elements %cvz1_0, %cvz1_1, %cvz1_2, %cvz1_3, %cvz1_4, %cvz1_5, %cvz1_6, %cvz1_7 : vector<8xbf16>
+      vector.store %cvh1_0, %smB[%c0, %lrowB1, %cvB1_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvh1_1 = vector.from_elements %cvz1_8, %cvz1_9, %cvz1_10, %cvz1_11, %cvz1_12, %cvz1_13, %cvz1_14, %cvz1_15 : vector<8xbf16>
+      vector.store %cvh1_1, %smB[%c0, %lrowB1, %cvB1_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvAt2 = arith.addi %sbaseB2, %w8kb : index
+      %cvs2 = memref.load %sb[%cvAt2] : memref<?xf32>
+      %cvw2 = vector.load %smB8w[%cur, %lrowB2, %w8word] : memref<4x128x16xi32, #gpu.address_space<workgroup>>, vector<4xi32>
+      %cvw2_0 = vector.extract %cvw2[0] : i32 from vector<4xi32>
+      %cvg2_0a = arith.andi %cvw2_0, %w8sign : i32
+      %cvg2_0 = arith.shli %cvg2_0a, %w8s24 : i32
+      %cvm2_0a = arith.andi %cvw2_0, %w8mag : i32
+      %cvm2_0 = arith.shli %cvm2_0a, %w8s20 : i32
+      %cvb2_0 = arith.ori %cvg2_0, %cvm2_0 : i32
+      %cvf2_0 = arith.bitcast %cvb2_0 : i32 to f32
+      %cvv2_0 = arith.mulf %cvf2_0, %w8pow : f32
+      %cvn2_0 = arith.cmpi eq, %cvm2_0, %w8nanBits : i32
+      %cvq2_0 = arith.select %cvn2_0, %w8nan, %cvv2_0 : f32
+      %cvy2_0 = arith.mulf %cvq2_0, %cvs2 : f32
+      %cvz2_0 = arith.truncf %cvy2_0 : f32 to bf16
+      %cvx2_1 = arith.shrui %cvw2_0, %w8s8 : i32
+      %cvg2_1a = arith.andi %cvx2_1, %w8sign : i32
+      %cvg2_1 = arith.shli %cvg2_1a, %w8s24 : i32
+      %cvm2_1a = arith.andi %cvx2_1, %w8mag : i32
+      %cvm2_1 = arith.shli %cvm2_1a, %w8s20 : i32
+      %cvb2_1 = arith.ori %cvg2_1, %cvm2_1 : i32
+      %cvf2_1 = arith.bitcast %cvb2_1 : i32 to f32
+      %cvv2_1 = arith.mulf %cvf2_1, %w8pow : f32
+      %cvn2_1 = arith.cmpi eq, %cvm2_1, %w8nanBits : i32
+      %cvq2_1 = arith.select %cvn2_1, %w8nan, %cvv2_1 : f32
+      %cvy2_1 = arith.mulf %cvq2_1, %cvs2 : f32
+      %cvz2_1 = arith.truncf %cvy2_1 : f32 to bf16
+      %cvx2_2 = arith.shrui %cvw2_0, %w8s16 : i32
+      %cvg2_2a = arith.andi %cvx2_2, %w8sign : i32
+      %cvg2_2 = arith.shli %cvg2_2a, %w8s24 : i32
+      %cvm2_2a = arith.andi %cvx2_2, %w8mag : i32
+      %cvm2_2 = arith.shli %cvm2_2a, %w8s20 : i32
+      %cvb2_2 = arith.ori %cvg2_2, %cvm2_2 : i32
+      %cvf2_2 = arith.bitcast %cvb2_2 : i32 to f32
+      %cvv2_2 = arith.mulf %cvf2_2, %w8pow : f32
+      %cvn2_2 = arith.cmpi eq, %cvm2_2, %w8nanBits : i32
+      %cvq2_2 = arith.select %cvn2_2, %w8nan, %cvv2_2 : f32
+      %cvy2_2 = arith.mulf %cvq2_2, %cvs2 : f32
+      %cvz2_2 = arith.truncf %cvy2_2 : f32 to bf16
+      %cvx2_3 = arith.shrui %cvw2_0, %w8s24 : i32
+      %cvg2_3a = arith.andi %cvx2_3, %w8sign : i32
+      %cvg2_3 = arith.shli %cvg2_3a, %w8s24 : i32
+      %cvm2_3a = arith.andi %cvx2_3, %w8mag : i32
+      %cvm2_3 = arith.shli %cvm2_3a, %w8s20 : i32
+      %cvb2_3 = arith.ori %cvg2_3, %cvm2_3 : i32
+      %cvf2_3 = arith.bitcast %cvb2_3 : i32 to f32
+      %cvv2_3 = arith.mulf %cvf2_3, %w8pow : f32
+      %cvn2_3 = arith.cmpi eq, %cvm2_3, %w8nanBits : i32
+      %cvq2_3 = arith.select %cvn2_3, %w8nan, %cvv2_3 : f32
+      %cvy2_3 = arith.mulf %cvq2_3, %cvs2 : f32
+      %cvz2_3 = arith.truncf %cvy2_3 : f32 to bf16
+      %cvw2_1 = vector.extract %cvw2[1] : i32 from vector<4xi32>
+      %cvg2_4a = arith.andi %cvw2_1, %w8sign : i32
+      %cvg2_4 = arith.shli %cvg2_4a, %w8s24 : i32
+      %cvm2_4a = arith.andi %cvw2_1, %w8mag : i32
+      %cvm2_4 = arith.shli %cvm2_4a, %w8s20 : i32
+      %cvb2_4 = arith.ori %cvg2_4, %cvm2_4 : i32
+      %cvf2_4 = arith.bitcast %cvb2_4 : i32 to f32
+      %cvv2_4 = arith.mulf %cvf2_4, %w8pow : f32
+      %cvn2_4 = arith.cmpi eq, %cvm2_4, %w8nanBits : i32
+      %cvq2_4 = arith.select %cvn2_4, %w8nan, %cvv2_4 : f32
+      %cvy2_4 = arith.mulf %cvq2_4, %cvs2 : f32
+      %cvz2_4 = arith.truncf %cvy2_4 : f32 to bf16
+      %cvx2_5 = arith.shrui %cvw2_1, %w8s8 : i32
+      %cvg2_5a = arith.andi %cvx2_5, %w8sign : i32
+      %cvg2_5 = arith.shli %cvg2_5a, %w8s24 : i32
+      %cvm2_5a = arith.andi %cvx2_5, %w8mag : i32
+      %cvm2_5 = arith.shli %cvm2_5a, %w8s20 : i32
+      %cvb2_5 = arith.ori %cvg2_5, %cvm2_5 : i32
+      %cvf2_5 = arith.bitcast %cvb2_5 : i32 to f32
+      %cvv2_5 = arith.mulf %cvf2_5, %w8pow : f32
+      %cvn2_5 = arith.cmpi eq, %cvm2_5, %w8nanBits : i32
+      %cvq2_5 = arith.select %cvn2_5, %w8nan, %cvv2_5 : f32
+      %cvy2_5 = arith.mulf %cvq2_5, %cvs2 : f32
+      %cvz2_5 = arith.truncf %cvy2_5 : f32 to bf16
+      %cvx2_6 = arith.shrui %cvw2_1, %w8s16 : i32
+      %cvg2_6a = arith.andi %cvx2_6, %w8sign : i32
+      %cvg2_6 = arith.shli %cvg2_6a, %w8s24 : i32
+      %cvm2_6a = arith.andi %cvx2_6, %w8mag : i32
+      %cvm2_6 = arith.shli %cvm2_6a, %w8s20 : i32
+      %cvb2_6 = arith.ori %cvg2_6, %cvm2_6 : i32
+      %cvf2_6 = arith.bitcast %cvb2_6 : i32 to f32
+      %cvv2_6 = arith.mulf %cvf2_6, %w8pow : f32
+      %cvn2_6 = arith.cmpi eq, %cvm2_6, %w8nanBits : i32
+      %cvq2_6 = arith.select %cvn2_6, %w8nan, %cvv2_6 : f32
+      %cvy2_6 = arith.mulf %cvq2_6, %cvs2 : f32
+      %cvz2_6 = arith.truncf %cvy2_6 : f32 to bf16
+      %cvx2_7 = arith.shrui %cvw2_1, %w8s24 : i32
+      %cvg2_7a = arith.andi %cvx2_7, %w8sign : i32
+      %cvg2_7 = arith.shli %cvg2_7a, %w8s24 : i32
+      %cvm2_7a = arith.andi %cvx2_7, %w8mag : i32
+      %cvm2_7 = arith.shli %cvm2_7a, %w8s20 : i32
+      %cvb2_7 = arith.ori %cvg2_7, %cvm2_7 : i32
+      %cvf2_7 = arith.bitcast %cvb2_7 : i32 to f32
+      %cvv2_7 = arith.mulf %cvf2_7, %w8pow : f32
+      %cvn2_7 = arith.cmpi eq, %cvm2_7, %w8nanBits : i32
+      %cvq2_7 = arith.select %cvn2_7, %w8nan, %cvv2_7 : f32
+      %cvy2_7 = arith.mulf %cvq2_7, %cvs2 : f32
+      %cvz2_7 = arith.truncf %cvy2_7 : f32 to bf16
+      %cvw2_2 = vector.extract %cvw2[2] : i32 from vector<4xi32>
+      %cvg2_8a = arith.andi %cvw2_2, %w8sign : i32
+      %cvg2_8 = arith.shli %cvg2_8a, %w8s24 : i32
+      %cvm2_8a = arith.andi %cvw2_2, %w8mag : i32
+      %cvm2_8 = arith.shli %cvm2_8a, %w8s20 : i32
+      %cvb2_8 = arith.ori %cvg2_8, %cvm2_8 : i32
+      %cvf2_8 = arith.bitcast %cvb2_8 : i32 to f32
+      %cvv2_8 = arith.mulf %cvf2_8, %w8pow : f32
+      %cvn2_8 = arith.cmpi eq, %cvm2_8, %w8nanBits : i32
+      %cvq2_8 = arith.select %cvn2_8, %w8nan, %cvv2_8 : f32
+      %cvy2_8 = arith.mulf %cvq2_8, %cvs2 : f32
+      %cvz2_8 = arith.truncf %cvy2_8 : f32 to bf16
+      %cvx2_9 = arith.shrui %cvw2_2, %w8s8 : i32
+      %cvg2_9a = arith.andi %cvx2_9, %w8sign : i32
+      %cvg2_9 = arith.shli %cvg2_9a, %w8s24 : i32
+      %cvm2_9a = arith.andi %cvx2_9, %w8mag : i32
+      %cvm2_9 = arith.shli %cvm2_9a, %w8s20 : i32
+      %cvb2_9 = arith.ori %cvg2_9, %cvm2_9 : i32
+      %cvf2_9 = arith.bitcast %cvb2_9 : i32 to f32
+      %cvv2_9 = arith.mulf %cvf2_9, %w8pow : f32
+      %cvn2_9 = arith.cmpi eq, %cvm2_9, %w8nanBits : i32
+      %cvq2_9 = arith.select %cvn2_9, %w8nan, %cvv2_9 : f32
+      %cvy2_9 = arith.mulf %cvq2_9, %cvs2 : f32
+      %cvz2_9 = arith.truncf %cvy2_9 : f32 to bf16
+      %cvx2_10 = arith.shrui %cvw2_2, %w8s16 : i32
+      %cvg2_10a = arith.andi %cvx2_10, %w8sign : i32
+      %cvg2_10 = arith.shli %cvg2_10a, %w8s24 : i32
+      %cvm2_10a = arith.andi %cvx2_10, %w8mag : i32
+      %cvm2_10 = arith.shli %cvm2_10a, %w8s20 : i32
+      %cvb2_10 = arith.ori %cvg2_10, %cvm2_10 : i32
+      %cvf2_10 = arith.bitcast %cvb2_10 : i32 to f32
+      %cvv2_10 = arith.mulf %cvf2_10, %w8pow : f32
+      %cvn2_10 = arith.cmpi eq, %cvm2_10, %w8nanBits : i32
+      %cvq2_10 = arith.select %cvn2_10, %w8nan, %cvv2_10 : f32
+      %cvy2_10 = arith.mulf %cvq2_10, %cvs2 : f32
+      %cvz2_10 = arith.truncf %cvy2_10 : f32 to bf16
+      %cvx2_11 = arith.shrui %cvw2_2, %w8s24 : i32
+      %cvg2_11a = arith.andi %cvx2_11, %w8sign : i32
+      %cvg2_11 = arith.shli %cvg2_11a, %w8s24 : i32
+      %cvm2_11a = arith.andi %cvx2_11, %w8mag : i32
+      %cvm2_11 = arith.shli %cvm2_11a, %w8s20 : i32
+      %cvb2_11 = arith.ori %cvg2_11, %cvm2_11 : i32
+      %cvf2_11 = arith.bitcast %cvb2_11 : i32 to f32
+      %cvv2_11 = arith.mulf %cvf2_11, %w8pow : f32
+      %cvn2_11 = arith.cmpi eq, %cvm2_11, %w8nanBits : i32
+      %cvq2_11 = arith.select %cvn2_11, %w8nan, %cvv2_11 : f32
+      %cvy2_11 = arith.mulf %cvq2_11, %cvs2 : f32
+      %cvz2_11 = arith.truncf %cvy2_11 : f32 to bf16
+      %cvw2_3 = vector.extract %cvw2[3] : i32 from vector<4xi32>
+      %cvg2_12a = arith.andi %cvw2_3, %w8sign : i32
+      %cvg2_12 = arith.shli %cvg2_12a, %w8s24 : i32
+      %cvm2_12a = arith.andi %cvw2_3, %w8mag : i32
+      %cvm2_12 = arith.shli %cvm2_12a, %w8s20 : i32
+      %cvb2_12 = arith.ori %cvg2_12, %cvm2_12 : i32
+      %cvf2_12 = arith.bitcast %cvb2_12 : i32 to f32
+      %cvv2_12 = arith.mulf %cvf2_12, %w8pow : f32
+      %cvn2_12 = arith.cmpi eq, %cvm2_12, %w8nanBits : i32
+      %cvq2_12 = arith.select %cvn2_12, %w8nan, %cvv2_12 : f32
+      %cvy2_12 = arith.mulf %cvq2_12, %cvs2 : f32
+      %cvz2_12 = arith.truncf %cvy2_12 : f32 to bf16
+      %cvx2_13 = arith.shrui %cvw2_3, %w8s8 : i32
+      %cvg2_13a = arith.andi %cvx2_13, %w8sign : i32
+      %cvg2_13 = arith.shli %cvg2_13a, %w8s24 : i32
+      %cvm2_13a = arith.andi %cvx2_13, %w8mag : i32
+      %cvm2_13 = arith.shli %cvm2_13a, %w8s20 : i32
+      %cvb2_13 = arith.ori %cvg2_13, %cvm2_13 : i32
+      %cvf2_13 = arith.bitcast %cvb2_13 : i32 to f32
+      %cvv2_13 = arith.mulf %cvf2_13, %w8pow : f32
+      %cvn2_13 = arith.cmpi eq, %cvm2_13, %w8nanBits : i32
+      %cvq2_13 = arith.select %cvn2_13, %w8nan, %cvv2_13 : f32
+      %cvy2_13 = arith.mulf %cvq2_13, %cvs2 : f32
+      %cvz2_13 = arith.truncf %cvy2_13 : f32 to bf16
+      %cvx2_14 = arith.shrui %cvw2_3, %w8s16 : i32
+      %cvg2_14a = arith.andi %cvx2_14, %w8sign : i32
+      %cvg2_14 = arith.shli %cvg2_14a, %w8s24 : i32
+      %cvm2_14a = arith.andi %cvx2_14, %w8mag : i32
+      %cvm2_14 = arith.shli %cvm2_14a, %w8s20 : i32
+      %cvb2_14 = arith.ori %cvg2_14, %cvm2_14 : i32
+      %cvf2_14 = arith.bitcast %cvb2_14 : i32 to f32
+      %cvv2_14 = arith.mulf %cvf2_14, %w8pow : f32
+      %cvn2_14 = arith.cmpi eq, %cvm2_14, %w8nanBits : i32
+      %cvq2_14 = arith.select %cvn2_14, %w8nan, %cvv2_14 : f32
+      %cvy2_14 = arith.mulf %cvq2_14, %cvs2 : f32
+      %cvz2_14 = arith.truncf %cvy2_14 : f32 to bf16
+      %cvx2_15 = arith.shrui %cvw2_3, %w8s24 : i32
+      %cvg2_15a = arith.andi %cvx2_15, %w8sign : i32
+      %cvg2_15 = arith.shli %cvg2_15a, %w8s24 : i32
+      %cvm2_15a = arith.andi %cvx2_15, %w8mag : i32
+      %cvm2_15 = arith.shli %cvm2_15a, %w8s20 : i32
+      %cvb2_15 = arith.ori %cvg2_15, %cvm2_15 : i32
+      %cvf2_15 = arith.bitcast %cvb2_15 : i32 to f32
+      %cvv2_15 = arith.mulf %cvf2_15, %w8pow : f32
+      %cvn2_15 = arith.cmpi eq, %cvm2_15, %w8nanBits : i32
+      %cvq2_15 = arith.select %cvn2_15, %w8nan, %cvv2_15 : f32
+      %cvy2_15 = arith.mulf %cvq2_15, %cvs2 : f32
+      %cvz2_15 = arith.truncf %cvy2_15 : f32 to bf16
+      %cvh2_0 = vector.from_elements %cvz2_0, %cvz2_1, %cvz2_2, %cvz2_3, %cvz2_4, %cvz2_5, %cvz2_6, %cvz2_7 : vector<8xbf16>
+      vector.store %cvh2_0, %smB[%c0, %lrowB2, %cvB2_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvh2_1 = vector.from_elements %cvz2_8, %cvz2_9, %cvz2_10, %cvz2_11, %cvz2_12, %cvz2_13, %cvz2_14, %cvz2_15 : vector<8xbf16>
+      vector.store %cvh2_1, %smB[%c0, %lrowB2, %cvB2_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvAt3 = arith.addi %sbaseB3, %w8kb : index
+      %cvs3 = memref.load %sb[%cvAt3] : memref<?xf32>
+      %cvw3 = vector.load %smB8w[%cur, %lrowB3, %w8word] : memref<4x128x16xi32, #gpu.address_space<workgroup>>, vector<4xi32>
+      %cvw3_0 = vector.extract %cvw3[0] : i32 from vector<4xi32>
+      %cvg3_0a = arith.andi %cvw3_0, %w8sign : i32
+      %cvg3_0 = arith.shli %cvg3_0a, %w8s24 : i32
+      %cvm3_0a = arith.andi %cvw3_0, %w8mag : i32
+      %cvm3_0 = arith.shli %cvm3_0a, %w8s20 : i32
+      %cvb3_0 = arith.ori %cvg3_0, %cvm3_0 : i32
+      %cvf3_0 = arith.bitcast %cvb3_0 : i32 to f32
+      %cvv3_0 = arith.mulf %cvf3_0, %w8pow : f32
+      %cvn3_0 = arith.cmpi eq, %cvm3_0, %w8nanBits : i32
+      %cvq3_0 = arith.select %cvn3_0, %w8nan, %cvv3_0 : f32
+      %cvy3_0 = arith.mulf %cvq3_0, %cvs3 : f32
+      %cvz3_0 = arith.truncf %cvy3_0 : f32 to bf16
+      %cvx3_1 = arith.shrui %cvw3_0, %w8s8 : i32
+      %cvg3_1a = arith.andi %cvx3_1, %w8sign : i32
+      %cvg3_1 = arith.shli %cvg3_1a, %w8s24 : i32
+      %cvm3_1a = arith.andi %cvx3_1, %w8mag : i32
+      %cvm3_1 = arith.shli %cvm3_1a, %w8s20 : i32
+      %cvb3_1 = arith.ori %cvg3_1, %cvm3_1 : i32
+      %cvf3_1 = arith.bitcast %cvb3_1 : i32 to f32
+      %cvv3_1 = arith.mulf %cvf3_1, %w8pow : f32
+      %cvn3_1 = arith.cmpi eq, %cvm3_1, %w8nanBits : i32
+      %cvq3_1 = arith.select %cvn3_1, %w8nan, %cvv3_1 : f32
+      %cvy3_1 = arith.mulf %cvq3_1, %cvs3 : f32
+      %cvz3_1 = arith.truncf %cvy3_1 : f32 to bf16
+      %cvx3_2 = arith.shrui %cvw3_0, %w8s16 : i32
+      %cvg3_2a = arith.andi %cvx3_2, %w8sign : i32
+      %cvg3_2 = arith.shli %cvg3_2a, %w8s24 : i32
+      %cvm3_2a = arith.andi %cvx3_2, %w8mag : i32
+      %cvm3_2 = arith.shli %cvm3_2a, %w8s20 : i32
+      %cvb3_2 = arith.ori %cvg3_2, %cvm3_2 : i32
+      %cvf3_2 = arith.bitcast %cvb3_2 : i32 to f32
+      %cvv3_2 = arith.mulf %cvf3_2, %w8pow : f32
+      %cvn3_2 = arith.cmpi eq, %cvm3_2, %w8nanBits : i32
+      %cvq3_2 = arith.select %cvn3_2, %w8nan, %cvv3_2 : f32
+      %cvy3_2 = arith.mulf %cvq3_2, %cvs3 : f32
+      %cvz3_2 = arith.truncf %cvy3_2 : f32 to bf16
+      %cvx3_3 = arith.shrui %cvw3_0, %w8s24 : i32
+      %cvg3_3a = arith.andi %cvx3_3, %w8sign : i32
+      %cvg3_3 = arith.shli %cvg3_3a, %w8s24 : i32
+      %cvm3_3a = arith.andi %cvx3_3, %w8mag : i32
+      %cvm3_3 = arith.shli %cvm3_3a, %w8s20 : i32
+      %cvb3_3 = arith.ori %cvg3_3, %cvm3_3 : i32
+      %cvf3_3 = arith.bitcast %cvb3_3 : i32 to f32
+      %cvv3_3 = arith.mulf %cvf3_3, %w8pow : f32
+      %cvn3_3 = arith.cmpi eq, %cvm3_3, %w8nanBits : i32
+      %cvq3_3 = arith.select %cvn3_3, %w8nan, %cvv3_3 : f32
+      %cvy3_3 = arith.mulf %cvq3_3, %cvs3 : f32
+      %cvz3_3 = arith.truncf %cvy3_3 : f32 to bf16
+      %cvw3_1 = vector.extract %cvw3[1] : i32 from vector<4xi32>
+      %cvg3_4a = arith.andi %cvw3_1, %w8sign : i32
+      %cvg3_4 = arith.shli %cvg3_4a, %w8s24 : i32
+      %cvm3_4a = arith.andi %cvw3_1, %w8mag : i32
+      %cvm3_4 = arith.shli %cvm3_4a, %w8s20 : i32
+      %cvb3_4 = arith.ori %cvg3_4, %cvm3_4 : i32
+      %cvf3_4 = arith.bitcast %cvb3_4 : i32 to f32
+      %cvv3_4 = arith.mulf %cvf3_4, %w8pow : f32
+      %cvn3_4 = arith.cmpi eq, %cvm3_4, %w8nanBits : i32
+      %cvq3_4 = arith.select %cvn3_4, %w8nan, %cvv3_4 : f32
+      %cvy3_4 = arith.mulf %cvq3_4, %cvs3 : f32
+      %cvz3_4 = arith.truncf %cvy3_4 : f32 to bf16
+      %cvx3_5 = arith.shrui %cvw3_1, %w8s8 : i32
+      %cvg3_5a = arith.andi %cvx3_5, %w8sign : i32
+      %cvg3_5 = arith.shli %cvg3_5a, %w8s24 : i32
+      %cvm3_5a = arith.andi %cvx3_5, %w8mag : i32
+      %cvm3_5 = arith.shli %cvm3_5a, %w8s20 : i32
+      %cvb3_5 = arith.ori %cvg3_5, %cvm3_5 : i32
+      %cvf3_5 = arith.bitcast %cvb3_5 : i32 to f32
+      %cvv3_5 = arith.mulf %cvf3_5, %w8pow : f32
+      %cvn3_5 = arith.cmpi eq, %cvm3_5, %w8nanBits : i32
+      %cvq3_5 = arith.select %cvn3_5, %w8nan, %cvv3_5 : f32
+      %cvy3_5 = arith.mulf %cvq3_5, %cvs3 : f32
+      %cvz3_5 = arith.truncf %cvy3_5 : f32 to bf16
+      %cvx3_6 = arith.shrui %cvw3_1, %w8s16 : i32
+      %cvg3_6a = arith.andi %cvx3_6, %w8sign : i32
+      %cvg3_6 = arith.shli %cvg3_6a, %w8s24 : i32
+      %cvm3_6a = arith.andi %cvx3_6, %w8mag : i32
+      %cvm3_6 = arith.shli %cvm3_6a, %w8s20 : i32
+      %cvb3_6 = arith.ori %cvg3_6, %cvm3_6 : i32
+      %cvf3_6 = arith.bitcast %cvb3_6 : i32 to f32
+      %cvv3_6 = arith.mulf %cvf3_6, %w8pow : f32
+      %cvn3_6 = arith.cmpi eq, %cvm3_6, %w8nanBits : i32
+      %cvq3_6 = arith.select %cvn3_6, %w8nan, %cvv3_6 : f32
+      %cvy3_6 = arith.mulf %cvq3_6, %cvs3 : f32
+      %cvz3_6 = arith.truncf %cvy3_6 : f32 to bf16
+      %cvx3_7 = arith.shrui %cvw3_1, %w8s24 : i32
+      %cvg3_7a = arith.andi %cvx3_7, %w8sign : i32
+      %cvg3_7 = arith.shli %cvg3_7a, %w8s24 : i32
+      %cvm3_7a = arith.andi %cvx3_7, %w8mag : i32
+      %cvm3_7 = arith.shli %cvm3_7a, %w8s20 : i32
+      %cvb3_7 = arith.ori %cvg3_7, %cvm3_7 : i32
+      %cvf3_7 = arith.bitcast %cvb3_7 : i32 to f32
+      %cvv3_7 = arith.mulf %cvf3_7, %w8pow : f32
+      %cvn3_7 = arith.cmpi eq, %cvm3_7, %w8nanBits : i32
+      %cvq3_7 = arith.select %cvn3_7, %w8nan, %cvv3_7 : f32
+      %cvy3_7 = arith.mulf %cvq3_7, %cvs3 : f32
+      %cvz3_7 = arith.truncf %cvy3_7 : f32 to bf16
+      %cvw3_2 = vector.extract %cvw3[2] : i32 from vector<4xi32>
+      %cvg3_8a = arith.andi %cvw3_2, %w8sign : i32
+      %cvg3_8 = arith.shli %cvg3_8a, %w8s24 : i32
+      %cvm3_8a = arith.andi %cvw3_2, %w8mag : i32
+      %cvm3_8 = arith.shli %cvm3_8a, %w8s20 : i32
+      %cvb3_8 = arith.ori %cvg3_8, %cvm3_8 : i32
+      %cvf3_8 = arith.bitcast %cvb3_8 : i32 to f32
+      %cvv3_8 = arith.mulf %cvf3_8, %w8pow : f32
+      %cvn3_8 = arith.cmpi eq, %cvm3_8, %w8nanBits : i32
+      %cvq3_8 = arith.select %cvn3_8, %w8nan, %cvv3_8 : f32
+      %cvy3_8 = arith.mulf %cvq3_8, %cvs3 : f32
+      %cvz3_8 = arith.truncf %cvy3_8 : f32 to bf16
+      %cvx3_9 = arith.shrui %cvw3_2, %w8s8 : i32
+      %cvg3_9a = arith.andi %cvx3_9, %w8sign : i32
+      %cvg3_9 = arith.shli %cvg3_9a, %w8s24 : i32
+      %cvm3_9a = arith.andi %cvx3_9, %w8mag : i32
+      %cvm3_9 = arith.shli %cvm3_9a, %w8s20 : i32
+      %cvb3_9 = arith.ori %cvg3_9, %cvm3_9 : i32
+      %cvf3_9 = arith.bitcast %cvb3_9 : i32 to f32
+      %cvv3_9 = arith.mulf %cvf3_9, %w8pow : f32
+      %cvn3_9 = arith.cmpi eq, %cvm3_9, %w8nanBits : i32
+      %cvq3_9 = arith.select %cvn3_9, %w8nan, %cvv3_9 : f32
+      %cvy3_9 = arith.mulf %cvq3_9, %cvs3 : f32
+      %cvz3_9 = arith.truncf %cvy3_9 : f32 to bf16
+      %cvx3_10 = arith.shrui %cvw3_2, %w8s16 : i32
+      %cvg3_10a = arith.andi %cvx3_10, %w8sign : i32
+      %cvg3_10 = arith.shli %cvg3_10a, %w8s24 : i32
+      %cvm3_10a = arith.andi %cvx3_10, %w8mag : i32
+      %cvm3_10 = arith.shli %cvm3_10a, %w8s20 : i32
+      %cvb3_10 = arith.ori %cvg3_10, %cvm3_10 : i32
+      %cvf3_10 = arith.bitcast %cvb3_10 : i32 to f32
+      %cvv3_10 = arith.mulf %cvf3_10, %w8pow : f32
+      %cvn3_10 = arith.cmpi eq, %cvm3_10, %w8nanBits : i32
+      %cvq3_10 = arith.select %cvn3_10, %w8nan, %cvv3_10 : f32
+      %cvy3_10 = arith.mulf %cvq3_10, %cvs3 : f32
+      %cvz3_10 = arith.truncf %cvy3_10 : f32 to bf16
+      %cvx3_11 = arith.shrui %cvw3_2, %w8s24 : i32
+      %cvg3_11a = arith.andi %cvx3_11, %w8sign : i32
+      %cvg3_11 = arith.shli %cvg3_11a, %w8s24 : i32
+      %cvm3_11a = arith.andi %cvx3_11, %w8mag : i32
+      %cvm3_11 = arith.shli %cvm3_11a, %w8s20 : i32
+      %cvb3_11 = arith.ori %cvg3_11, %cvm3_11 : i32
+      %cvf3_11 = arith.bitcast %cvb3_11 : i32 to f32
+      %cvv3_11 = arith.mulf %cvf3_11, %w8pow : f32
+      %cvn3_11 = arith.cmpi eq, %cvm3_11, %w8nanBits : i32
+      %cvq3_11 = arith.select %cvn3_11, %w8nan, %cvv3_11 : f32
+      %cvy3_11 = arith.mulf %cvq3_11, %cvs3 : f32
+      %cvz3_11 = arith.truncf %cvy3_11 : f32 to bf16
+      %cvw3_3 = vector.extract %cvw3[3] : i32 from vector<4xi32>
+      %cvg3_12a = arith.andi %cvw3_3, %w8sign : i32
+      %cvg3_12 = arith.shli %cvg3_12a, %w8s24 : i32
+      %cvm3_12a = arith.andi %cvw3_3, %w8mag : i32
+      %cvm3_12 = arith.shli %cvm3_12a, %w8s20 : i32
+      %cvb3_12 = arith.ori %cvg3_12, %cvm3_12 : i32
+      %cvf3_12 = arith.bitcast %cvb3_12 : i32 to f32
+      %cvv3_12 = arith.mulf %cvf3_12, %w8pow : f32
+      %cvn3_12 = arith.cmpi eq, %cvm3_12, %w8nanBits : i32
+      %cvq3_12 = arith.select %cvn3_12, %w8nan, %cvv3_12 : f32
+      %cvy3_12 = arith.mulf %cvq3_12, %cvs3 : f32
+      %cvz3_12 = arith.truncf %cvy3_12 : f32 to bf16
+      %cvx3_13 = arith.shrui %cvw3_3, %w8s8 : i32
+      %cvg3_13a = arith.andi %cvx3_13, %w8sign : i32
+      %cvg3_13 = arith.shli %cvg3_13a, %w8s24 : i32
+      %cvm3_13a = arith.andi %cvx3_13, %w8mag : i32
+      %cvm3_13 = arith.shli %cvm3_13a, %w8s20 : i32
+      %cvb3_13 = arith.ori %cvg3_13, %cvm3_13 : i32
+      %cvf3_13 = arith.bitcast %cvb3_13 : i32 to f32
+      %cvv3_13 = arith.mulf %cvf3_13, %w8pow : f32
+      %cvn3_13 = arith.cmpi eq, %cvm3_13, %w8nanBits : i32
+      %cvq3_13 = arith.select %cvn3_13, %w8nan, %cvv3_13 : f32
+      %cvy3_13 = arith.mulf %cvq3_13, %cvs3 : f32
+      %cvz3_13 = arith.truncf %cvy3_13 : f32 to bf16
+      %cvx3_14 = arith.shrui %cvw3_3, %w8s16 : i32
+      %cvg3_14a = arith.andi %cvx3_14, %w8sign : i32
+      %cvg3_14 = arith.shli %cvg3_14a, %w8s24 : i32
+      %cvm3_14a = arith.andi %cvx3_14, %w8mag : i32
+      %cvm3_14 = arith.shli %cvm3_14a, %w8s20 : i32
+      %cvb3_14 = arith.ori %cvg3_14, %cvm3_14 : i32
+      %cvf3_14 = arith.bitcast %cvb3_14 : i32 to f32
+      %cvv3_14 = arith.mulf %cvf3_14, %w8pow : f32
+      %cvn3_14 = arith.cmpi eq, %cvm3_14, %w8nanBits : i32
+      %cvq3_14 = arith.select %cvn3_14, %w8nan, %cvv3_14 : f32
+      %cvy3_14 = arith.mulf %cvq3_14, %cvs3 : f32
+      %cvz3_14 = arith.truncf %cvy3_14 : f32 to bf16
+      %cvx3_15 = arith.shrui %cvw3_3, %w8s24 : i32
+      %cvg3_15a = arith.andi %cvx3_15, %w8sign : i32
+      %cvg3_15 = arith.shli %cvg3_15a, %w8s24 : i32
+      %cvm3_15a = arith.andi %cvx3_15, %w8mag : i32
+      %cvm3_15 = arith.shli %cvm3_15a, %w8s20 : i32
+      %cvb3_15 = arith.ori %cvg3_15, %cvm3_15 : i32
+      %cvf3_15 = arith.bitcast %cvb3_15 : i32 to f32
+      %cvv3_15 = arith.mulf %cvf3_15, %w8pow : f32
+      %cvn3_15 = arith.cmpi eq, %cvm3_15, %w8nanBits : i32
+      %cvq3_15 = arith.select %cvn3_15, %w8nan, %cvv3_15 : f32
+      %cvy3_15 = arith.mulf %cvq3_15, %cvs3 : f32
+      %cvz3_15 = arith.truncf %cvy3_15 : f32 to bf16
+      %cvh3_0 = vector.from_elements %cvz3_0, %cvz3_1, %cvz3_2, %cvz3_3, %cvz3_4, %cvz3_5, %cvz3_6, %cvz3_7 : vector<8xbf16>
+      vector.store %cvh3_0, %smB[%c0, %lrowB3, %cvB3_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvh3_1 = vector.from_elements %cvz3_8, %cvz3_9, %cvz3_10, %cvz3_11, %cvz3_12, %cvz3_13, %cvz3_14, %cvz3_15 : vector<8xbf16>
+      vector.store %cvh3_1, %smB[%c0, %lrowB3, %cvB3_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      gpu.barrier
+      %a0_0_row0 = arith.addi %wm0, %c0 : index
+      %a0_0_row = arith.addi %a0_0_row0, %l16 : index
+      %a0_0_ch = arith.addi %lhi, %c0 : index
+      %a0_0_r1 = arith.shrui %a0_0_row, %c0 : index
+      %a0_0_r3 = arith.remui %a0_0_r1, %c8 : index
+      %a0_0_x = arith.xori %a0_0_ch, %a0_0_r3 : index
+      %a0_0_col = arith.muli %a0_0_x, %c8 : index
+      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_0_0 = vector.extract %a0_0_w0[0] : i32 from vector<1xi32>
+      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_0_1 = vector.extract %a0_0_w1[0] : i32 from vector<1xi32>
+      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_0_2 = vector.extract %a0_0_w2[0] : i32 from vector<1xi32>
+      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_0_3 = vector.extract %a0_0_w3[0] : i32 from vector<1xi32>
+      %a0_1_row0 = arith.addi %wm0, %c16 : index
+      %a0_1_row = arith.addi %a0_1_row0, %l16 : index
+      %a0_1_ch = arith.addi %lhi, %c0 : index
+      %a0_1_r1 = arith.shrui %a0_1_row, %c0 : index
+      %a0_1_r3 = arith.remui %a0_1_r1, %c8 : index
+      %a0_1_x = arith.xori %a0_1_ch, %a0_1_r3 : index
+      %a0_1_col = arith.muli %a0_1_x, %c8 : index
+      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_1_0 = vector.extract %a0_1_w0[0] : i32 from vector<1xi32>
+      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_1_1 = vector.extract %a0_1_w1[0] : i32 from vector<1xi32>
+      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_1_2 = vector.extract %a0_1_w2[0] : i32 from vector<1xi32>
+      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_1_3 = vector.extract %a0_1_w3[0] : i32 from vector<1xi32>
+      %a0_2_row0 = arith.addi %wm0, %c32 : index
+      %a0_2_row = arith.addi %a0_2_row0, %l16 : index
+      %a0_2_ch = arith.addi %lhi, %c0 : index
+      %a0_2_r1 = arith.shrui %a0_2_row, %c0 : index
+      %a0_2_r3 = arith.remui %a0_2_r1, %c8 : index
+      %a0_2_x = arith.xori %a0_2_ch, %a0_2_r3 : index
+      %a0_2_col = arith.muli %a0_2_x, %c8 : index
+      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_2_0 = vector.extract %a0_2_w0[0] : i32 from vector<1xi32>
+      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_2_1 = vector.extract %a0_2_w1[0] : i32 from vector<1xi32>
+      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_2_2 = vector.extract %a0_2_w2[0] : i32 from vector<1xi32>
+      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_2_3 = vector.extract %a0_2_w3[0] : i32 from vector<1xi32>
+      %a0_3_row0 = arith.addi %wm0, %c48 : index
+      %a0_3_row = arith.addi %a0_3_row0, %l16 : index
+      %a0_3_ch = arith.addi %lhi, %c0 : index
+      %a0_3_r1 = arith.shrui %a0_3_row, %c0 : index
+      %a0_3_r3 = arith.remui %a0_3_r1, %c8 : index
+      %a0_3_x = arith.xori %a0_3_ch, %a0_3_r3 : index
+      %a0_3_col = arith.muli %a0_3_x, %c8 : index
+      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_3_0 = vector.extract %a0_3_w0[0] : i32 from vector<1xi32>
+      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_3_1 = vector.extract %a0_3_w1[0] : i32 from vector<1xi32>
+      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_3_2 = vector.extract %a0_3_w2[0] : i32 from vector<1xi32>
+      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_3_3 = vector.extract %a0_3_w3[0] : i32 from vector<1xi32>
+      %b0_0_row0 = arith.addi %wn0, %c0 : index
+      %b0_0_row = arith.addi %b0_0_row0, %bnrow : index
+      %b0_0_ch = arith.addi %lmid, %c0 : index
+      %b0_0_r1 = arith.shrui %b0_0_row, %c0 : index
+      %b0_0_r3 = arith.remui %b0_0_r1, %c8 : index
+      %b0_0_x = arith.xori %b0_0_ch, %b0_0_r3 : index
+      %b0_0_col = arith.muli %b0_0_x, %c8 : index
+      %b0_0_m = nvgpu.ldmatrix %smB[%c0, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = false} : memref<1x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b0_0_0 = vector.extract %b0_0_w0[0] : i32 from vector<1xi32>
+      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b0_0_1 = vector.extract %b0_0_w1[0] : i32 from vector<1xi32>
+      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b0_0_2 = vector.extract %b0_0_w2[0] : i32 from vector<1xi32>
+      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b0_0_3 = vector.extract %b0_0_w3[0] : i32 from vector<1xi32>
+      %b0_1_row0 = arith.addi %wn0, %c16 : index
+      %b0_1_row = arith.addi %b0_1_row0, %bnrow : index
+      %b0_1_ch = arith.addi %lmid, %c0 : index
+      %b0_1_r1 = arith.shrui %b0_1_row, %c0 : index
+      %b0_1_r3 = arith.remui %b0_1_r1, %c8 : index
+      %b0_1_x = arith.xori %b0_1_ch, %b0_1_r3 : index
+      %b0_1_col = arith.muli %b0_1_x, %c8 : index
+      %b0_1_m = nvgpu.ldmatrix %smB[%c0, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = false} : memref<1x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b0_1_0 = vector.extract %b0_1_w0[0] : i32 from vector<1xi32>
+      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b0_1_1 = vector.extract %b0_1_w1[0] : i32 from vector<1xi32>
+      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b0_1_2 = vector.extract %b0_1_w2[0] : i32 from vector<1xi32>
+      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b0_1_3 = vector.extract %b0_1_w3[0] : i32 from vector<1xi32>
+      %d0_0_0 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_0, %b0_0_1] C[%acc0, %acc1, %acc2, %acc3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_0 = llvm.extractvalue %d0_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_1 = llvm.extractvalue %d0_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_2 = llvm.extractvalue %d0_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_3 = llvm.extractvalue %d0_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_2, %b0_0_3] C[%acc4, %acc5, %acc6, %acc7] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_0 = llvm.extractvalue %d0_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_1 = llvm.extractvalue %d0_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_2 = llvm.extractvalue %d0_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_3 = llvm.extractvalue %d0_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_1_0, %b0_1_1] C[%acc8, %acc9, %acc10, %acc11] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_0 = llvm.extractvalue %d0_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_1 = llvm.extractvalue %d0_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_2 = llvm.extractvalue %d0_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_3 = llvm.extractvalue %d0_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_1_2, %b0_1_3] C[%acc12, %acc13, %acc14, %acc15] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_0 = llvm.extractvalue %d0_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_1 = llvm.extractvalue %d0_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_2 = llvm.extractvalue %d0_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_3 = llvm.extractvalue %d0_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_0_0, %b0_0_1] C[%acc16, %acc17, %acc18, %acc19] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_0 = llvm.extractvalue %d0_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_1 = llvm.extractvalue %d0_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_2 = llvm.extractvalue %d0_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_3 = llvm.extractvalue %d0_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_0_2, %b0_0_3] C[%acc20, %acc21, %acc22, %acc23] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_0 = llvm.extractvalue %d0_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_1 = llvm.extractvalue %d0_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_2 = llvm.extractvalue %d0_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_3 = llvm.extractvalue %d0_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_1_0, %b0_1_1] C[%acc24, %acc25, %acc26, %acc27] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_0 = llvm.extractvalue %d0_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_1 = llvm.extractvalue %d0_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_2 = llvm.extractvalue %d0_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_3 = llvm.extractvalue %d0_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_1_2, %b0_1_3] C[%acc28, %acc29, %acc30, %acc31] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_0 = llvm.extractvalue %d0_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_1 = llvm.extractvalue %d0_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_2 = llvm.extractvalue %d0_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_3 = llvm.extractvalue %d0_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_0_0, %b0_0_1] C[%acc32, %acc33, %acc34, %acc35] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_0 = llvm.extractvalue %d0_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_1 = llvm.extractvalue %d0_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_2 = llvm.extractvalue %d0_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_3 = llvm.extractvalue %d0_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_0_2, %b0_0_3] C[%acc36, %acc37, %acc38, %acc39] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_0 = llvm.extractvalue %d0_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_1 = llvm.extractvalue %d0_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_2 = llvm.extractvalue %d0_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_3 = llvm.extractvalue %d0_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_1_0, %b0_1_1] C[%acc40, %acc41, %acc42, %acc43] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_0 = llvm.extractvalue %d0_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_1 = llvm.extractvalue %d0_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_2 = llvm.extractvalue %d0_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_3 = llvm.extractvalue %d0_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_1_2, %b0_1_3] C[%acc44, %acc45, %acc46, %acc47] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_0 = llvm.extractvalue %d0_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_1 = llvm.extractvalue %d0_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_2 = llvm.extractvalue %d0_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_3 = llvm.extractvalue %d0_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_0_0, %b0_0_1] C[%acc48, %acc49, %acc50, %acc51] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_0 = llvm.extractvalue %d0_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_1 = llvm.extractvalue %d0_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_2 = llvm.extractvalue %d0_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_3 = llvm.extractvalue %d0_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_0_2, %b0_0_3] C[%acc52, %acc53, %acc54, %acc55] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_0 = llvm.extractvalue %d0_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_1 = llvm.extractvalue %d0_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_2 = llvm.extractvalue %d0_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_3 = llvm.extractvalue %d0_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_1_0, %b0_1_1] C[%acc56, %acc57, %acc58, %acc59] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_0 = llvm.extractvalue %d0_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_1 = llvm.extractvalue %d0_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_2 = llvm.extractvalue %d0_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_3 = llvm.extractvalue %d0_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_1_2, %b0_1_3] C[%acc60, %acc61, %acc62, %acc63] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_0 = llvm.extractvalue %d0_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_1 = llvm.extractvalue %d0_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_2 = llvm.extractvalue %d0_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_3 = llvm.extractvalue %d0_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a1_0_row0 = arith.addi %wm0, %c0 : index
+      %a1_0_row = arith.addi %a1_0_row0, %l16 : index
+      %a1_0_ch = arith.addi %lhi, %c2 : index
+      %a1_0_r1 = arith.shrui %a1_0_row, %c0 : index
+      %a1_0_r3 = arith.remui %a1_0_r1, %c8 : index
+      %a1_0_x = arith.xori %a1_0_ch, %a1_0_r3 : index
+      %a1_0_col = arith.muli %a1_0_x, %c8 : index
+      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_0_0 = vector.extract %a1_0_w0[0] : i32 from vector<1xi32>
+      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_0_1 = vector.extract %a1_0_w1[0] : i32 from vector<1xi32>
+      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_0_2 = vector.extract %a1_0_w2[0] : i32 from vector<1xi32>
+      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_0_3 = vector.extract %a1_0_w3[0] : i32 from vector<1xi32>
+      %a1_1_row0 = arith.addi %wm0, %c16 : index
+      %a1_1_row = arith.addi %a1_1_row0, %l16 : index
+      %a1_1_ch = arith.addi %lhi, %c2 : index
+      %a1_1_r1 = arith.shrui %a1_1_row, %c0 : index
+      %a1_1_r3 = arith.remui %a1_1_r1, %c8 : index
+      %a1_1_x = arith.xori %a1_1_ch, %a1_1_r3 : index
+      %a1_1_col = arith.muli %a1_1_x, %c8 : index
+      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_1_0 = vector.extract %a1_1_w0[0] : i32 from vector<1xi32>
+      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_1_1 = vector.extract %a1_1_w1[0] : i32 from vector<1xi32>
+      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_1_2 = vector.extract %a1_1_w2[0] : i32 from vector<1xi32>
+      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_1_3 = vector.extract %a1_1_w3[0] : i32 from vector<1xi32>
+      %a1_2_row0 = arith.addi %wm0, %c32 : index
+      %a1_2_row = arith.addi %a1_2_row0, %l16 : index
+      %a1_2_ch = arith.addi %lhi, %c2 : index
+      %a1_2_r1 = arith.shrui %a1_2_row, %c0 : index
+      %a1_2_r3 = arith.remui %a1_2_r1, %c8 : index
+      %a1_2_x = arith.xori %a1_2_ch, %a1_2_r3 : index
+      %a1_2_col = arith.muli %a1_2_x, %c8 : index
+      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_2_0 = vector.extract %a1_2_w0[0] : i32 from vector<1xi32>
+      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_2_1 = vector.extract %a1_2_w1[0] : i32 from vector<1xi32>
+      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_2_2 = vector.extract %a1_2_w2[0] : i32 from vector<1xi32>
+      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_2_3 = vector.extract %a1_2_w3[0] : i32 from vector<1xi32>
+      %a1_3_row0 = arith.addi %wm0, %c48 : index
+      %a1_3_row = arith.addi %a1_3_row0, %l16 : index
+      %a1_3_ch = arith.addi %lhi, %c2 : index
+      %a1_3_r1 = arith.shrui %a1_3_row, %c0 : index
+      %a1_3_r3 = arith.remui %a1_3_r1, %c8 : index
+      %a1_3_x = arith.xori %a1_3_ch, %a1_3_r3 : index
+      %a1_3_col = arith.muli %a1_3_x, %c8 : index
+      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_3_0 = vector.extract %a1_3_w0[0] : i32 from vector<1xi32>
+      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_3_1 = vector.extract %a1_3_w1[0] : i32 from vector<1xi32>
+      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_3_2 = vector.extract %a1_3_w2[0] : i32 from vector<1xi32>
+      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_3_3 = vector.extract %a1_3_w3[0] : i32 from vector<1xi32>
+      %b1_0_row0 = arith.addi %wn0, %c0 : index
+      %b1_0_row = arith.addi %b1_0_row0, %bnrow : index
+      %b1_0_ch = arith.addi %lmid, %c2 : index
+      %b1_0_r1 = arith.shrui %b1_0_row, %c0 : index
+      %b1_0_r3 = arith.remui %b1_0_r1, %c8 : index
+      %b1_0_x = arith.xori %b1_0_ch, %b1_0_r3 : index
+      %b1_0_col = arith.muli %b1_0_x, %c8 : index
+      %b1_0_m = nvgpu.ldmatrix %smB[%c0, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = false} : memref<1x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b1_0_0 = vector.extract %b1_0_w0[0] : i32 from vector<1xi32>
+      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b1_0_1 = vector.extract %b1_0_w1[0] : i32 from vector<1xi32>
+      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b1_0_2 = vector.extract %b1_0_w2[0] : i32 from vector<1xi32>
+      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b1_0_3 = vector.extract %b1_0_w3[0] : i32 from vector<1xi32>
+      %b1_1_row0 = arith.addi %wn0, %c16 : index
+      %b1_1_row = arith.addi %b1_1_row0, %bnrow : index
+      %b1_1_ch = arith.addi %lmid, %c2 : index
+      %b1_1_r1 = arith.shrui %b1_1_row, %c0 : index
+      %b1_1_r3 = arith.remui %b1_1_r1, %c8 : index
+      %b1_1_x = arith.xori %b1_1_ch, %b1_1_r3 : index
+      %b1_1_col = arith.muli %b1_1_x, %c8 : index
+      %b1_1_m = nvgpu.ldmatrix %smB[%c0, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = false} : memref<1x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b1_1_0 = vector.extract %b1_1_w0[0] : i32 from vector<1xi32>
+      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b1_1_1 = vector.extract %b1_1_w1[0] : i32 from vector<1xi32>
+      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b1_1_2 = vector.extract %b1_1_w2[0] : i32 from vector<1xi32>
+      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b1_1_3 = vector.extract %b1_1_w3[0] : i32 from vector<1xi32>
+      %d1_0_0 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_0, %b1_0_1] C[%d0_0_0_0, %d0_0_0_1, %d0_0_0_2, %d0_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_0 = llvm.extractvalue %d1_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_1 = llvm.extractvalue %d1_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_2 = llvm.extractvalue %d1_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_3 = llvm.extractvalue %d1_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_2, %b1_0_3] C[%d0_0_1_0, %d0_0_1_1, %d0_0_1_2, %d0_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_0 = llvm.extractvalue %d1_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_1 = llvm.extractvalue %d1_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_2 = llvm.extractvalue %d1_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_3 = llvm.extractvalue %d1_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_1_0, %b1_1_1] C[%d0_0_2_0, %d0_0_2_1, %d0_0_2_2, %d0_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_0 = llvm.extractvalue %d1_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_1 = llvm.extractvalue %d1_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_2 = llvm.extractvalue %d1_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_3 = llvm.extractvalue %d1_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_1_2, %b1_1_3] C[%d0_0_3_0, %d0_0_3_1, %d0_0_3_2, %d0_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_0 = llvm.extractvalue %d1_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_1 = llvm.extractvalue %d1_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_2 = llvm.extractvalue %d1_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_3 = llvm.extractvalue %d1_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_0_0, %b1_0_1] C[%d0_1_0_0, %d0_1_0_1, %d0_1_0_2, %d0_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_0 = llvm.extractvalue %d1_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_1 = llvm.extractvalue %d1_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_2 = llvm.extractvalue %d1_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_3 = llvm.extractvalue %d1_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_0_2, %b1_0_3] C[%d0_1_1_0, %d0_1_1_1, %d0_1_1_2, %d0_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_0 = llvm.extractvalue %d1_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_1 = llvm.extractvalue %d1_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_2 = llvm.extractvalue %d1_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_3 = llvm.extractvalue %d1_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_1_0, %b1_1_1] C[%d0_1_2_0, %d0_1_2_1, %d0_1_2_2, %d0_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_0 = llvm.extractvalue %d1_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_1 = llvm.extractvalue %d1_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_2 = llvm.extractvalue %d1_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_3 = llvm.extractvalue %d1_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_1_2, %b1_1_3] C[%d0_1_3_0, %d0_1_3_1, %d0_1_3_2, %d0_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_0 = llvm.extractvalue %d1_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_1 = llvm.extractvalue %d1_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_2 = llvm.extractvalue %d1_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_3 = llvm.extractvalue %d1_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_0_0, %b1_0_1] C[%d0_2_0_0, %d0_2_0_1, %d0_2_0_2, %d0_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_0 = llvm.extractvalue %d1_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_1 = llvm.extractvalue %d1_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_2 = llvm.extractvalue %d1_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_3 = llvm.extractvalue %d1_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_0_2, %b1_0_3] C[%d0_2_1_0, %d0_2_1_1, %d0_2_1_2, %d0_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_0 = llvm.extractvalue %d1_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_1 = llvm.extractvalue %d1_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_2 = llvm.extractvalue %d1_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_3 = llvm.extractvalue %d1_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_1_0, %b1_1_1] C[%d0_2_2_0, %d0_2_2_1, %d0_2_2_2, %d0_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_0 = llvm.extractvalue %d1_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_1 = llvm.extractvalue %d1_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_2 = llvm.extractvalue %d1_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_3 = llvm.extractvalue %d1_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_1_2, %b1_1_3] C[%d0_2_3_0, %d0_2_3_1, %d0_2_3_2, %d0_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_0 = llvm.extractvalue %d1_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_1 = llvm.extractvalue %d1_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_2 = llvm.extractvalue %d1_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_3 = llvm.extractvalue %d1_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_0_0, %b1_0_1] C[%d0_3_0_0, %d0_3_0_1, %d0_3_0_2, %d0_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_0 = llvm.extractvalue %d1_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_1 = llvm.extractvalue %d1_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_2 = llvm.extractvalue %d1_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_3 = llvm.extractvalue %d1_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_0_2, %b1_0_3] C[%d0_3_1_0, %d0_3_1_1, %d0_3_1_2, %d0_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_0 = llvm.extractvalue %d1_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_1 = llvm.extractvalue %d1_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_2 = llvm.extractvalue %d1_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_3 = llvm.extractvalue %d1_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_1_0, %b1_1_1] C[%d0_3_2_0, %d0_3_2_1, %d0_3_2_2, %d0_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_0 = llvm.extractvalue %d1_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_1 = llvm.extractvalue %d1_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_2 = llvm.extractvalue %d1_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_3 = llvm.extractvalue %d1_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_1_2, %b1_1_3] C[%d0_3_3_0, %d0_3_3_1, %d0_3_3_2, %d0_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_0 = llvm.extractvalue %d1_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_1 = llvm.extractvalue %d1_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_2 = llvm.extractvalue %d1_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_3 = llvm.extractvalue %d1_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a2_0_row0 = arith.addi %wm0, %c0 : index
+      %a2_0_row = arith.addi %a2_0_row0, %l16 : index
+      %a2_0_ch = arith.addi %lhi, %c4 : index
+      %a2_0_r1 = arith.shrui %a2_0_row, %c0 : index
+      %a2_0_r3 = arith.remui %a2_0_r1, %c8 : index
+      %a2_0_x = arith.xori %a2_0_ch, %a2_0_r3 : index
+      %a2_0_col = arith.muli %a2_0_x, %c8 : index
+      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_0_0 = vector.extract %a2_0_w0[0] : i32 from vector<1xi32>
+      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_0_1 = vector.extract %a2_0_w1[0] : i32 from vector<1xi32>
+      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_0_2 = vector.extract %a2_0_w2[0] : i32 from vector<1xi32>
+      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_0_3 = vector.extract %a2_0_w3[0] : i32 from vector<1xi32>
+      %a2_1_row0 = arith.addi %wm0, %c16 : index
+      %a2_1_row = arith.addi %a2_1_row0, %l16 : index
+      %a2_1_ch = arith.addi %lhi, %c4 : index
+      %a2_1_r1 = arith.shrui %a2_1_row, %c0 : index
+      %a2_1_r3 = arith.remui %a2_1_r1, %c8 : index
+      %a2_1_x = arith.xori %a2_1_ch, %a2_1_r3 : index
+      %a2_1_col = arith.muli %a2_1_x, %c8 : index
+      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_1_0 = vector.extract %a2_1_w0[0] : i32 from vector<1xi32>
+      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_1_1 = vector.extract %a2_1_w1[0] : i32 from vector<1xi32>
+      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_1_2 = vector.extract %a2_1_w2[0] : i32 from vector<1xi32>
+      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_1_3 = vector.extract %a2_1_w3[0] : i32 from vector<1xi32>
+      %a2_2_row0 = arith.addi %wm0, %c32 : index
+      %a2_2_row = arith.addi %a2_2_row0, %l16 : index
+      %a2_2_ch = arith.addi %lhi, %c4 : index
+      %a2_2_r1 = arith.shrui %a2_2_row, %c0 : index
+      %a2_2_r3 = arith.remui %a2_2_r1, %c8 : index
+      %a2_2_x = arith.xori %a2_2_ch, %a2_2_r3 : index
+      %a2_2_col = arith.muli %a2_2_x, %c8 : index
+      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_2_0 = vector.extract %a2_2_w0[0] : i32 from vector<1xi32>
+      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_2_1 = vector.extract %a2_2_w1[0] : i32 from vector<1xi32>
+      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_2_2 = vector.extract %a2_2_w2[0] : i32 from vector<1xi32>
+      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_2_3 = vector.extract %a2_2_w3[0] : i32 from vector<1xi32>
+      %a2_3_row0 = arith.addi %wm0, %c48 : index
+      %a2_3_row = arith.addi %a2_3_row0, %l16 : index
+      %a2_3_ch = arith.addi %lhi, %c4 : index
+      %a2_3_r1 = arith.shrui %a2_3_row, %c0 : index
+      %a2_3_r3 = arith.remui %a2_3_r1, %c8 : index
+      %a2_3_x = arith.xori %a2_3_ch, %a2_3_r3 : index
+      %a2_3_col = arith.muli %a2_3_x, %c8 : index
+      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_3_0 = vector.extract %a2_3_w0[0] : i32 from vector<1xi32>
+      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_3_1 = vector.extract %a2_3_w1[0] : i32 from vector<1xi32>
+      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_3_2 = vector.extract %a2_3_w2[0] : i32 from vector<1xi32>
+      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_3_3 = vector.extract %a2_3_w3[0] : i32 from vector<1xi32>
+      %b2_0_row0 = arith.addi %wn0, %c0 : index
+      %b2_0_row = arith.addi %b2_0_row0, %bnrow : index
+      %b2_0_ch = arith.addi %lmid, %c4 : index
+      %b2_0_r1 = arith.shrui %b2_0_row, %c0 : index
+      %b2_0_r3 = arith.remui %b2_0_r1, %c8 : index
+      %b2_0_x = arith.xori %b2_0_ch, %b2_0_r3 : index
+      %b2_0_col = arith.muli %b2_0_x, %c8 : index
+      %b2_0_m = nvgpu.ldmatrix %smB[%c0, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = false} : memref<1x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b2_0_0 = vector.extract %b2_0_w0[0] : i32 from vector<1xi32>
+      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b2_0_1 = vector.extract %b2_0_w1[0] : i32 from vector<1xi32>
+      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b2_0_2 = vector.extract %b2_0_w2[0] : i32 from vector<1xi32>
+      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b2_0_3 = vector.extract %b2_0_w3[0] : i32 from vector<1xi32>
+      %b2_1_row0 = arith.addi %wn0, %c16 : index
+      %b2_1_row = arith.addi %b2_1_row0, %bnrow : index
+      %b2_1_ch = arith.addi %lmid, %c4 : index
+      %b2_1_r1 = arith.shrui %b2_1_row, %c0 : index
+      %b2_1_r3 = arith.remui %b2_1_r1, %c8 : index
+      %b2_1_x = arith.xori %b2_1_ch, %b2_1_r3 : index
+      %b2_1_col = arith.muli %b2_1_x, %c8 : index
+      %b2_1_m = nvgpu.ldmatrix %smB[%c0, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = false} : memref<1x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b2_1_0 = vector.extract %b2_1_w0[0] : i32 from vector<1xi32>
+      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b2_1_1 = vector.extract %b2_1_w1[0] : i32 from vector<1xi32>
+      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b2_1_2 = vector.extract %b2_1_w2[0] : i32 from vector<1xi32>
+      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b2_1_3 = vector.extract %b2_1_w3[0] : i32 from vector<1xi32>
+      %d2_0_0 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_0, %b2_0_1] C[%d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_0 = llvm.extractvalue %d2_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_1 = llvm.extractvalue %d2_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_2 = llvm.extractvalue %d2_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_3 = llvm.extractvalue %d2_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_2, %b2_0_3] C[%d1_0_1_0, %d1_0_1_1, %d1_0_1_2, %d1_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_0 = llvm.extractvalue %d2_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_1 = llvm.extractvalue %d2_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_2 = llvm.extractvalue %d2_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_3 = llvm.extractvalue %d2_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_1_0, %b2_1_1] C[%d1_0_2_0, %d1_0_2_1, %d1_0_2_2, %d1_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_0 = llvm.extractvalue %d2_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_1 = llvm.extractvalue %d2_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_2 = llvm.extractvalue %d2_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_3 = llvm.extractvalue %d2_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_1_2, %b2_1_3] C[%d1_0_3_0, %d1_0_3_1, %d1_0_3_2, %d1_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_0 = llvm.extractvalue %d2_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_1 = llvm.extractvalue %d2_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_2 = llvm.extractvalue %d2_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_3 = llvm.extractvalue %d2_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_0_0, %b2_0_1] C[%d1_1_0_0, %d1_1_0_1, %d1_1_0_2, %d1_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_0 = llvm.extractvalue %d2_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_1 = llvm.extractvalue %d2_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_2 = llvm.extractvalue %d2_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_3 = llvm.extractvalue %d2_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_0_2, %b2_0_3] C[%d1_1_1_0, %d1_1_1_1, %d1_1_1_2, %d1_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_0 = llvm.extractvalue %d2_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_1 = llvm.extractvalue %d2_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_2 = llvm.extractvalue %d2_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_3 = llvm.extractvalue %d2_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_1_0, %b2_1_1] C[%d1_1_2_0, %d1_1_2_1, %d1_1_2_2, %d1_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_0 = llvm.extractvalue %d2_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_1 = llvm.extractvalue %d2_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_2 = llvm.extractvalue %d2_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_3 = llvm.extractvalue %d2_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_1_2, %b2_1_3] C[%d1_1_3_0, %d1_1_3_1, %d1_1_3_2, %d1_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_0 = llvm.extractvalue %d2_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_1 = llvm.extractvalue %d2_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_2 = llvm.extractvalue %d2_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_3 = llvm.extractvalue %d2_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_0_0, %b2_0_1] C[%d1_2_0_0, %d1_2_0_1, %d1_2_0_2, %d1_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_0 = llvm.extractvalue %d2_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_1 = llvm.extractvalue %d2_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_2 = llvm.extractvalue %d2_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_3 = llvm.extractvalue %d2_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_0_2, %b2_0_3] C[%d1_2_1_0, %d1_2_1_1, %d1_2_1_2, %d1_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_0 = llvm.extractvalue %d2_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_1 = llvm.extractvalue %d2_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_2 = llvm.extractvalue %d2_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_3 = llvm.extractvalue %d2_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_1_0, %b2_1_1] C[%d1_2_2_0, %d1_2_2_1, %d1_2_2_2, %d1_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_0 = llvm.extractvalue %d2_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_1 = llvm.extractvalue %d2_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_2 = llvm.extractvalue %d2_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_3 = llvm.extractvalue %d2_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_1_2, %b2_1_3] C[%d1_2_3_0, %d1_2_3_1, %d1_2_3_2, %d1_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_0 = llvm.extractvalue %d2_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_1 = llvm.extractvalue %d2_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_2 = llvm.extractvalue %d2_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_3 = llvm.extractvalue %d2_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_0_0, %b2_0_1] C[%d1_3_0_0, %d1_3_0_1, %d1_3_0_2, %d1_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_0 = llvm.extractvalue %d2_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_1 = llvm.extractvalue %d2_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_2 = llvm.extractvalue %d2_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_3 = llvm.extractvalue %d2_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_0_2, %b2_0_3] C[%d1_3_1_0, %d1_3_1_1, %d1_3_1_2, %d1_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_0 = llvm.extractvalue %d2_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_1 = llvm.extractvalue %d2_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_2 = llvm.extractvalue %d2_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_3 = llvm.extractvalue %d2_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_1_0, %b2_1_1] C[%d1_3_2_0, %d1_3_2_1, %d1_3_2_2, %d1_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_0 = llvm.extractvalue %d2_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_1 = llvm.extractvalue %d2_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_2 = llvm.extractvalue %d2_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_3 = llvm.extractvalue %d2_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_1_2, %b2_1_3] C[%d1_3_3_0, %d1_3_3_1, %d1_3_3_2, %d1_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_0 = llvm.extractvalue %d2_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_1 = llvm.extractvalue %d2_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_2 = llvm.extractvalue %d2_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_3 = llvm.extractvalue %d2_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a3_0_row0 = arith.addi %wm0, %c0 : index
+      %a3_0_row = arith.addi %a3_0_row0, %l16 : index
+      %a3_0_ch = arith.addi %lhi, %c6 : index
+      %a3_0_r1 = arith.shrui %a3_0_row, %c0 : index
+      %a3_0_r3 = arith.remui %a3_0_r1, %c8 : index
+      %a3_0_x = arith.xori %a3_0_ch, %a3_0_r3 : index
+      %a3_0_col = arith.muli %a3_0_x, %c8 : index
+      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_0_0 = vector.extract %a3_0_w0[0] : i32 from vector<1xi32>
+      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_0_1 = vector.extract %a3_0_w1[0] : i32 from vector<1xi32>
+      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_0_2 = vector.extract %a3_0_w2[0] : i32 from vector<1xi32>
+      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_0_3 = vector.extract %a3_0_w3[0] : i32 from vector<1xi32>
+      %a3_1_row0 = arith.addi %wm0, %c16 : index
+      %a3_1_row = arith.addi %a3_1_row0, %l16 : index
+      %a3_1_ch = arith.addi %lhi, %c6 : index
+      %a3_1_r1 = arith.shrui %a3_1_row, %c0 : index
+      %a3_1_r3 = arith.remui %a3_1_r1, %c8 : index
+      %a3_1_x = arith.xori %a3_1_ch, %a3_1_r3 : index
+      %a3_1_col = arith.muli %a3_1_x, %c8 : index
+      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_1_0 = vector.extract %a3_1_w0[0] : i32 from vector<1xi32>
+      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_1_1 = vector.extract %a3_1_w1[0] : i32 from vector<1xi32>
+      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_1_2 = vector.extract %a3_1_w2[0] : i32 from vector<1xi32>
+      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_1_3 = vector.extract %a3_1_w3[0] : i32 from vector<1xi32>
+      %a3_2_row0 = arith.addi %wm0, %c32 : index
+      %a3_2_row = arith.addi %a3_2_row0, %l16 : index
+      %a3_2_ch = arith.addi %lhi, %c6 : index
+      %a3_2_r1 = arith.shrui %a3_2_row, %c0 : index
+      %a3_2_r3 = arith.remui %a3_2_r1, %c8 : index
+      %a3_2_x = arith.xori %a3_2_ch, %a3_2_r3 : index
+      %a3_2_col = arith.muli %a3_2_x, %c8 : index
+      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_2_0 = vector.extract %a3_2_w0[0] : i32 from vector<1xi32>
+      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_2_1 = vector.extract %a3_2_w1[0] : i32 from vector<1xi32>
+      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_2_2 = vector.extract %a3_2_w2[0] : i32 from vector<1xi32>
+      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_2_3 = vector.extract %a3_2_w3[0] : i32 from vector<1xi32>
+      %a3_3_row0 = arith.addi %wm0, %c48 : index
+      %a3_3_row = arith.addi %a3_3_row0, %l16 : index
+      %a3_3_ch = arith.addi %lhi, %c6 : index
+      %a3_3_r1 = arith.shrui %a3_3_row, %c0 : index
+      %a3_3_r3 = arith.remui %a3_3_r1, %c8 : index
+      %a3_3_x = arith.xori %a3_3_ch, %a3_3_r3 : index
+      %a3_3_col = arith.muli %a3_3_x, %c8 : index
+      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_3_0 = vector.extract %a3_3_w0[0] : i32 from vector<1xi32>
+      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_3_1 = vector.extract %a3_3_w1[0] : i32 from vector<1xi32>
+      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_3_2 = vector.extract %a3_3_w2[0] : i32 from vector<1xi32>
+      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_3_3 = vector.extract %a3_3_w3[0] : i32 from vector<1xi32>
+      %b3_0_row0 = arith.addi %wn0, %c0 : index
+      %b3_0_row = arith.addi %b3_0_row0, %bnrow : index
+      %b3_0_ch = arith.addi %lmid, %c6 : index
+      %b3_0_r1 = arith.shrui %b3_0_row, %c0 : index
+      %b3_0_r3 = arith.remui %b3_0_r1, %c8 : index
+      %b3_0_x = arith.xori %b3_0_ch, %b3_0_r3 : index
+      %b3_0_col = arith.muli %b3_0_x, %c8 : index
+      %b3_0_m = nvgpu.ldmatrix %smB[%c0, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = false} : memref<1x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b3_0_0 = vector.extract %b3_0_w0[0] : i32 from vector<1xi32>
+      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b3_0_1 = vector.extract %b3_0_w1[0] : i32 from vector<1xi32>
+      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b3_0_2 = vector.extract %b3_0_w2[0] : i32 from vector<1xi32>
+      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b3_0_3 = vector.extract %b3_0_w3[0] : i32 from vector<1xi32>
+      %b3_1_row0 = arith.addi %wn0, %c16 : index
+      %b3_1_row = arith.addi %b3_1_row0, %bnrow : index
+      %b3_1_ch = arith.addi %lmid, %c6 : index
+      %b3_1_r1 = arith.shrui %b3_1_row, %c0 : index
+      %b3_1_r3 = arith.remui %b3_1_r1, %c8 : index
+      %b3_1_x = arith.xori %b3_1_ch, %b3_1_r3 : index
+      %b3_1_col = arith.muli %b3_1_x, %c8 : index
+      %b3_1_m = nvgpu.ldmatrix %smB[%c0, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = false} : memref<1x128x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b3_1_0 = vector.extract %b3_1_w0[0] : i32 from vector<1xi32>
+      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b3_1_1 = vector.extract %b3_1_w1[0] : i32 from vector<1xi32>
+      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b3_1_2 = vector.extract %b3_1_w2[0] : i32 from vector<1xi32>
+      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b3_1_3 = vector.extract %b3_1_w3[0] : i32 from vector<1xi32>
+      %d3_0_0 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_0, %b3_0_1] C[%d2_0_0_0, %d2_0_0_1, %d2_0_0_2, %d2_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_0 = llvm.extractvalue %d3_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_1 = llvm.extractvalue %d3_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_2 = llvm.extractvalue %d3_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_3 = llvm.extractvalue %d3_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_2, %b3_0_3] C[%d2_0_1_0, %d2_0_1_1, %d2_0_1_2, %d2_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_0 = llvm.extractvalue %d3_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_1 = llvm.extractvalue %d3_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_2 = llvm.extractvalue %d3_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_3 = llvm.extractvalue %d3_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_1_0, %b3_1_1] C[%d2_0_2_0, %d2_0_2_1, %d2_0_2_2, %d2_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_0 = llvm.extractvalue %d3_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_1 = llvm.extractvalue %d3_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_2 = llvm.extractvalue %d3_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_3 = llvm.extractvalue %d3_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_1_2, %b3_1_3] C[%d2_0_3_0, %d2_0_3_1, %d2_0_3_2, %d2_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_0 = llvm.extractvalue %d3_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_1 = llvm.extractvalue %d3_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_2 = llvm.extractvalue %d3_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_3 = llvm.extractvalue %d3_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_0_0, %b3_0_1] C[%d2_1_0_0, %d2_1_0_1, %d2_1_0_2, %d2_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_0 = llvm.extractvalue %d3_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_1 = llvm.extractvalue %d3_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_2 = llvm.extractvalue %d3_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_3 = llvm.extractvalue %d3_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_0_2, %b3_0_3] C[%d2_1_1_0, %d2_1_1_1, %d2_1_1_2, %d2_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_0 = llvm.extractvalue %d3_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_1 = llvm.extractvalue %d3_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_2 = llvm.extractvalue %d3_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_3 = llvm.extractvalue %d3_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_1_0, %b3_1_1] C[%d2_1_2_0, %d2_1_2_1, %d2_1_2_2, %d2_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_0 = llvm.extractvalue %d3_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_1 = llvm.extractvalue %d3_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_2 = llvm.extractvalue %d3_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_3 = llvm.extractvalue %d3_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_1_2, %b3_1_3] C[%d2_1_3_0, %d2_1_3_1, %d2_1_3_2, %d2_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_0 = llvm.extractvalue %d3_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_1 = llvm.extractvalue %d3_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_2 = llvm.extractvalue %d3_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_3 = llvm.extractvalue %d3_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_0_0, %b3_0_1] C[%d2_2_0_0, %d2_2_0_1, %d2_2_0_2, %d2_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_0 = llvm.extractvalue %d3_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_1 = llvm.extractvalue %d3_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_2 = llvm.extractvalue %d3_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_3 = llvm.extractvalue %d3_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_0_2, %b3_0_3] C[%d2_2_1_0, %d2_2_1_1, %d2_2_1_2, %d2_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_0 = llvm.extractvalue %d3_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_1 = llvm.extractvalue %d3_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_2 = llvm.extractvalue %d3_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_3 = llvm.extractvalue %d3_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_1_0, %b3_1_1] C[%d2_2_2_0, %d2_2_2_1, %d2_2_2_2, %d2_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_0 = llvm.extractvalue %d3_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_1 = llvm.extractvalue %d3_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_2 = llvm.extractvalue %d3_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_3 = llvm.extractvalue %d3_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_1_2, %b3_1_3] C[%d2_2_3_0, %d2_2_3_1, %d2_2_3_2, %d2_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_0 = llvm.extractvalue %d3_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_1 = llvm.extractvalue %d3_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_2 = llvm.extractvalue %d3_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_3 = llvm.extractvalue %d3_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_0_0, %b3_0_1] C[%d2_3_0_0, %d2_3_0_1, %d2_3_0_2, %d2_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_0 = llvm.extractvalue %d3_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_1 = llvm.extractvalue %d3_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_2 = llvm.extractvalue %d3_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_3 = llvm.extractvalue %d3_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_0_2, %b3_0_3] C[%d2_3_1_0, %d2_3_1_1, %d2_3_1_2, %d2_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_0 = llvm.extractvalue %d3_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_1 = llvm.extractvalue %d3_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_2 = llvm.extractvalue %d3_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_3 = llvm.extractvalue %d3_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_1_0, %b3_1_1] C[%d2_3_2_0, %d2_3_2_1, %d2_3_2_2, %d2_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_0 = llvm.extractvalue %d3_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_1 = llvm.extractvalue %d3_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_2 = llvm.extractvalue %d3_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_3 = llvm.extractvalue %d3_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_1_2, %b3_1_3] C[%d2_3_3_0, %d2_3_3_1, %d2_3_3_2, %d2_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_0 = llvm.extractvalue %d3_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_1 = llvm.extractvalue %d3_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_2 = llvm.extractvalue %d3_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_3 = llvm.extractvalue %d3_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      scf.yield %d3_0_0_0, %d3_0_0_1, %d3_0_0_2, %d3_0_0_3, %d3_0_1_0, %d3_0_1_1, %d3_0_1_2, %d3_0_1_3, %d3_0_2_0, %d3_0_2_1, %d3_0_2_2, %d3_0_2_3, %d3_0_3_0, %d3_0_3_1, %d3_0_3_2, %d3_0_3_3, %d3_1_0_0, %d3_1_0_1, %d3_1_0_2, %d3_1_0_3, %d3_1_1_0, %d3_1_1_1, %d3_1_1_2, %d3_1_1_3, %d3_1_2_0, %d3_1_2_1, %d3_1_2_2, %d3_1_2_3, %d3_1_3_0, %d3_1_3_1, %d3_1_3_2, %d3_1_3_3, %d3_2_0_0, %d3_2_0_1, %d3_2_0_2, %d3_2_0_3, %d3_2_1_0, %d3_2_1_1, %d3_2_1_2, %d3_2_1_3, %d3_2_2_0, %d3_2_2_1, %d3_2_2_2, %d3_2_2_3, %d3_2_3_0, %d3_2_3_1, %d3_2_3_2, %d3_2_3_3, %d3_3_0_0, %d3_3_0_1, %d3_3_0_2, %d3_3_0_3, %d3_3_1_0, %d3_3_1_1, %d3_3_1_2, %d3_3_1_3, %d3_3_2_0, %d3_3_2_1, %d3_3_2_2, %d3_3_2_3, %d3_3_3_0, %d3_3_3_1, %d3_3_3_2, %d3_3_3_3 : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32
+    }
+    nvgpu.device_async_wait %grp1 {numGroups = 0 : i32}
+    %g = arith.divui %lane, %c4 : index
+    %t = arith.remui %lane, %c4 : index
+    %t2 = arith.muli %t, %c2 : index
+    %er0a = arith.addi %m0, %wm0 : index
+    %er0b = arith.addi %er0a, %c0 : index
+    %er0 = arith.addi %er0b, %g : index
+    %er08 = arith.addi %er0, %c8 : index
+    %eo0a = arith.muli %er0, %ldc : index
+    %eo0 = arith.addi %eo0a, %cOrigin : index
+    %eo08a = arith.muli %er08, %ldc : index
+    %eo08 = arith.addi %eo08a, %cOrigin : index
+    %rv0 = arith.cmpi ult, %er0, %M : index
+    %rv08 = arith.cmpi ult, %er08, %M : index
+    %ec0_0a = arith.addi %n0, %wn0 : index
+    %ec0_0b = arith.addi %ec0_0a, %c0 : index
+    %ec0_0 = arith.addi %ec0_0b, %t2 : index
+    %ec0_0p = arith.addi %ec0_0, %c1 : index
+    %ei0_0_0 = arith.addi %eo0, %ec0_0 : index
+    %okei0_0_0c = arith.cmpi ult, %ec0_0, %N : index
+    %okei0_0_0 = arith.andi %rv0, %okei0_0_0c : i1
+    scf.if %okei0_0_0 {
+      memref.store %res#0, %C[%ei0_0_0] : memref<?xf32>
+    }
+    %ei0_0_1 = arith.addi %eo0, %ec0_0p : index
+    %okei0_0_1c = arith.cmpi ult, %ec0_0p, %N : index
+    %okei0_0_1 = arith.andi %rv0, %okei0_0_1c : i1
+    scf.if %okei0_0_1 {
+      memref.store %res#1, %C[%ei0_0_1] : memref<?xf32>
+    }
+    %ei0_0_2 = arith.addi %eo08, %ec0_0 : index
+    %okei0_0_2c = arith.cmpi ult, %ec0_0, %N : index
+    %okei0_0_2 = arith.andi %rv08, %okei0_0_2c : i1
+    scf.if %okei0_0_2 {
+      memref.store %res#2, %C[%ei0_0_2] : memref<?xf32>
+    }
+    %ei0_0_3 = arith.addi %eo08, %ec0_0p : index
+    %okei0_0_3c = arith.cmpi ult, %ec0_0p, %N : index
+    %okei0_0_3 = arith.andi %rv08, %okei0_0_3c : i1
+    scf.if %okei0_0_3 {
+      memref.store %res#3, %C[%ei0_0_3] : memref<?xf32>
+    }
+    %ec0_1a = arith.addi %n0, %wn0 : index
+    %ec0_1b = arith.addi %ec0_1a, %c8 : index
+    %ec0_1 = arith.addi %ec0_1b, %t2 : index
+    %ec0_1p = arith.addi %ec0_1, %c1 : index
+    %ei0_1_0 = arith.addi %eo0, %ec0_1 : index
+    %okei0_1_0c = arith.cmpi ult, %ec0_1, %N : index
+    %okei0_1_0 = arith.andi %rv0, %okei0_1_0c : i1
+    scf.if %okei0_1_0 {
+      memref.store %res#4, %C[%ei0_1_0] : memref<?xf32>
+    }
+    %ei0_1_1 = arith.addi %eo0, %ec0_1p : index
+    %okei0_1_1c = arith.cmpi ult, %ec0_1p, %N : index
+    %okei0_1_1 = arith.andi %rv0, %okei0_1_1c : i1
+    scf.if %okei0_1_1 {
+      memref.store %res#5, %C[%ei0_1_1] : memref<?xf32>
+    }
+    %ei0_1_2 = arith.addi %eo08, %ec0_1 : index
+    %okei0_1_2c = arith.cmpi ult, %ec0_1, %N : index
+    %okei0_1_2 = arith.andi %rv08, %okei0_1_2c : i1
+    scf.if %okei0_1_2 {
+      memref.store %res#6, %C[%ei0_1_2] : memref<?xf32>
+    }
+    %ei0_1_3 = arith.addi %eo08, %ec0_1p : index
+    %okei0_1_3c = arith.cmpi ult, %ec0_1p, %N : index
+    %okei0_1_3 = arith.andi %rv08, %okei0_1_3c : i1
+    scf.if %okei0_1_3 {
+      memref.store %res#7, %C[%ei0_1_3] : memref<?xf32>
+    }
+    %ec0_2a = arith.addi %n0, %wn0 : index
+    %ec0_2b = arith.addi %ec0_2a, %c16 : index
+    %ec0_2 = arith.addi %ec0_2b, %t2 : index
+    %ec0_2p = arith.addi %ec0_2, %c1 : index
+    %ei0_2_0 = arith.addi %eo0, %ec0_2 : index
+    %okei0_2_0c = arith.cmpi ult, %ec0_2, %N : index
+    %okei0_2_0 = arith.andi %rv0, %okei0_2_0c : i1
+    scf.if %okei0_2_0 {
+      memref.store %res#8, %C[%ei0_2_0] : memref<?xf32>
+    }
+    %ei0_2_1 = arith.addi %eo0, %ec0_2p : index
+    %okei0_2_1c = arith.cmpi ult, %ec0_2p, %N : index
+    %okei0_2_1 = arith.andi %rv0, %okei0_2_1c : i1
+    scf.if %okei0_2_1 {
+      memref.store %res#9, %C[%ei0_2_1] : memref<?xf32>
+    }
+    %ei0_2_2 = arith.addi %eo08, %ec0_2 : index
+    %okei0_2_2c = arith.cmpi ult, %ec0_2, %N : index
+    %okei0_2_2 = arith.andi %rv08, %okei0_2_2c : i1
+    scf.if %okei0_2_2 {
+      memref.store %res#10, %C[%ei0_2_2] : memref<?xf32>
+    }
+    %ei0_2_3 = arith.addi %eo08, %ec0_2p : index
+    %okei0_2_3c = arith.cmpi ult, %ec0_2p, %N : index
+    %okei0_2_3 = arith.andi %rv08, %okei0_2_3c : i1
+    scf.if %okei0_2_3 {
+      memref.store %res#11, %C[%ei0_2_3] : memref<?xf32>
+    }
+    %ec0_3a = arith.addi %n0, %wn0 : index
+    %ec0_3b = arith.addi %ec0_3a, %c24 : index
+    %ec0_3 = arith.addi %ec0_3b, %t2 : index
+    %ec0_3p = arith.addi %ec0_3, %c1 : index
+    %ei0_3_0 = arith.addi %eo0, %ec0_3 : index
+    %okei0_3_0c = arith.cmpi ult, %ec0_3, %N : index
+    %okei0_3_0 = arith.andi %rv0, %okei0_3_0c : i1
+    scf.if %okei0_3_0 {
+      memref.store %res#12, %C[%ei0_3_0] : memref<?xf32>
+    }
+    %ei0_3_1 = arith.addi %eo0, %ec0_3p : index
+    %okei0_3_1c = arith.cmpi ult, %ec0_3p, %N : index
+    %okei0_3_1 = arith.andi %rv0, %okei0_3_1c : i1
+    scf.if %okei0_3_1 {
+      memref.store %res#13, %C[%ei0_3_1] : memref<?xf32>
+    }
+    %ei0_3_2 = arith.addi %eo08, %ec0_3 : index
+    %okei0_3_2c = arith.cmpi ult, %ec0_3, %N : index
+    %okei0_3_2 = arith.andi %rv08, %okei0_3_2c : i1
+    scf.if %okei0_3_2 {
+      memref.store %res#14, %C[%ei0_3_2] : memref<?xf32>
+    }
+    %ei0_3_3 = arith.addi %eo08, %ec0_3p : index
+    %okei0_3_3c = arith.cmpi ult, %ec0_3p, %N : index
+    %okei0_3_3 = arith.andi %rv08, %okei0_3_3c : i1
+    scf.if %okei0_3_3 {
+      memref.store %res#15, %C[%ei0_3_3] : memref<?xf32>
+    }
+    %er1a = arith.addi %m0, %wm0 : index
+    %er1b = arith.addi %er1a, %c16 : index
+    %er1 = arith.addi %er1b, %g : index
+    %er18 = arith.addi %er1, %c8 : index
+    %eo1a = arith.muli %er1, %ldc : index
+    %eo1 = arith.addi %eo1a, %cOrigin : index
+    %eo18a = arith.muli %er18, %ldc : index
+    %eo18 = arith.addi %eo18a, %cOrigin : index
+    %rv1 = arith.cmpi ult, %er1, %M : index
+    %rv18 = arith.cmpi ult, %er18, %M : index
+    %ec1_0a = arith.addi %n0, %wn0 : index
+    %ec1_0b = arith.addi %ec1_0a, %c0 : index
+    %ec1_0 = arith.addi %ec1_0b, %t2 : index
+    %ec1_0p = arith.addi %ec1_0, %c1 : index
+    %ei1_0_0 = arith.addi %eo1, %ec1_0 : index
+    %okei1_0_0c = arith.cmpi ult, %ec1_0, %N : index
+    %okei1_0_0 = arith.andi %rv1, %okei1_0_0c : i1
+    scf.if %okei1_0_0 {
+      memref.store %res#16, %C[%ei1_0_0] : memref<?xf32>
+    }
+    %ei1_0_1 = arith.addi %eo1, %ec1_0p : index
+    %okei1_0_1c = arith.cmpi ult, %ec1_0p, %N : index
+    %okei1_0_1 = arith.andi %rv1, %okei1_0_1c : i1
+    scf.if %okei1_0_1 {
+      memref.store %res#17, %C[%ei1_0_1] : memref<?xf32>
+    }
+    %ei1_0_2 = arith.addi %eo18, %ec1_0 : index
+    %okei1_0_2c = arith.cmpi ult, %ec1_0, %N : index
+    %okei1_0_2 = arith.andi %rv18, %okei1_0_2c : i1
+    scf.if %okei1_0_2 {
+      memref.store %res#18, %C[%ei1_0_2] : memref<?xf32>
+    }
+    %ei1_0_3 = arith.addi %eo18, %ec1_0p : index
+    %okei1_0_3c = arith.cmpi ult, %ec1_0p, %N : index
+    %okei1_0_3 = arith.andi %rv18, %okei1_0_3c : i1
+    scf.if %okei1_0_3 {
+      memref.store %res#19, %C[%ei1_0_3] : memref<?xf32>
+    }
+    %ec1_1a = arith.addi %n0, %wn0 : index
+    %ec1_1b = arith.addi %ec1_1a, %c8 : index
+    %ec1_1 = arith.addi %ec1_1b, %t2 : index
+    %ec1_1p = arith.addi %ec1_1, %c1 : index
+    %ei1_1_0 = arith.addi %eo1, %ec1_1 : index
+    %okei1_1_0c = arith.cmpi ult, %ec1_1, %N : index
+    %okei1_1_0 = arith.andi %rv1, %okei1_1_0c : i1
+    scf.if %okei1_1_0 {
+      memref.store %res#20, %C[%ei1_1_0] : memref<?xf32>
+    }
+    %ei1_1_1 = arith.addi %eo1, %ec1_1p : index
+    %okei1_1_1c = arith.cmpi ult, %ec1_1p, %N : index
+    %okei1_1_1 = arith.andi %rv1, %okei1_1_1c : i1
+    scf.if %okei1_1_1 {
+      memref.store %res#21, %C[%ei1_1_1] : memref<?xf32>
+    }
+    %ei1_1_2 = arith.addi %eo18, %ec1_1 : index
+    %okei1_1_2c = arith.cmpi ult, %ec1_1, %N : index
+    %okei1_1_2 = arith.andi %rv18, %okei1_1_2c : i1
+    scf.if %okei1_1_2 {
+      memref.store %res#22, %C[%ei1_1_2] : memref<?xf32>
+    }
+    %ei1_1_3 = arith.addi %eo18, %ec1_1p : index
+    %okei1_1_3c = arith.cmpi ult, %ec1_1p, %N : index
+    %okei1_1_3 = arith.andi %rv18, %okei1_1_3c : i1
+    scf.if %okei1_1_3 {
+      memref.store %res#23, %C[%ei1_1_3] : memref<?xf32>
+    }
+    %ec1_2a = arith.addi %n0, %wn0 : index
+    %ec1_2b = arith.addi %ec1_2a, %c16 : index
+    %ec1_2 = arith.addi %ec1_2b, %t2 : index
+    %ec1_2p = arith.addi %ec1_2, %c1 : index
+    %ei1_2_0 = arith.addi %eo1, %ec1_2 : index
+    %okei1_2_0c = arith.cmpi ult, %ec1_2, %N : index
+    %okei1_2_0 = arith.andi %rv1, %okei1_2_0c : i1
+    scf.if %okei1_2_0 {
+      memref.store %res#24, %C[%ei1_2_0] : memref<?xf32>
+    }
+    %ei1_2_1 = arith.addi %eo1, %ec1_2p : index
+    %okei1_2_1c = arith.cmpi ult, %ec1_2p, %N : index
+    %okei1_2_1 = arith.andi %rv1, %okei1_2_1c : i1
+    scf.if %okei1_2_1 {
+      memref.store %res#25, %C[%ei1_2_1] : memref<?xf32>
+    }
+    %ei1_2_2 = arith.addi %eo18, %ec1_2 : index
+    %okei1_2_2c = arith.cmpi ult, %ec1_2, %N : index
+    %okei1_2_2 = arith.andi %rv18, %okei1_2_2c : i1
+    scf.if %okei1_2_2 {
+      memref.store %res#26, %C[%ei1_2_2] : memref<?xf32>
+    }
+    %ei1_2_3 = arith.addi %eo18, %ec1_2p : index
+    %okei1_2_3c = arith.cmpi ult, %ec1_2p, %N : index
+    %okei1_2_3 = arith.andi %rv18, %okei1_2_3c : i1
+    scf.if %okei1_2_3 {
+      memref.store %res#27, %C[%ei1_2_3] : memref<?xf32>
+    }
+    %ec1_3a = arith.addi %n0, %wn0 : index
+    %ec1_3b = arith.addi %ec1_3a, %c24 : index
+    %ec1_3 = arith.addi %ec1_3b, %t2 : index
+    %ec1_3p = arith.addi %ec1_3, %c1 : index
+    %ei1_3_0 = arith.addi %eo1, %ec1_3 : index
+    %okei1_3_0c = arith.cmpi ult, %ec1_3, %N : index
+    %okei1_3_0 = arith.andi %rv1, %okei1_3_0c : i1
+    scf.if %okei1_3_0 {
+      memref.store %res#28, %C[%ei1_3_0] : memref<?xf32>
+    }
+    %ei1_3_1 = arith.addi %eo1, %ec1_3p : index
+    %okei1_3_1c = arith.cmpi ult, %ec1_3p, %N : index
+    %okei1_3_1 = arith.andi %rv1, %okei1_3_1c : i1
+    scf.if %okei1_3_1 {
+      memref.store %res#29, %C[%ei1_3_1] : memref<?xf32>
+    }
+    %ei1_3_2 = arith.addi %eo18, %ec1_3 : index
+    %okei1_3_2c = arith.cmpi ult, %ec1_3, %N : index
+    %okei1_3_2 = arith.andi %rv18, %okei1_3_2c : i1
+    scf.if %okei1_3_2 {
+      memref.store %res#30, %C[%ei1_3_2] : memref<?xf32>
+    }
+    %ei1_3_3 = arith.addi %eo18, %ec1_3p : index
+    %okei1_3_3c = arith.cmpi ult, %ec1_3p, %N : index
+    %okei1_3_3 = arith.andi %rv18, %okei1_3_3c : i1
+    scf.if %okei1_3_3 {
+      memref.store %res#31, %C[%ei1_3_3] : memref<?xf32>
+    }
+    %er2a = arith.addi %m0, %wm0 : index
+    %er2b = arith.addi %er2a, %c32 : index
+    %er2 = arith.addi %er2b, %g : index
+    %er28 = arith.addi %er2, %c8 : index
+    %eo2a = arith.muli %er2, %ldc : index
+    %eo2 = arith.addi %eo2a, %cOrigin : index
+    %eo28a = arith.muli %er28, %ldc : index
+    %eo28 = arith.addi %eo28a, %cOrigin : index
+    %rv2 = arith.cmpi ult, %er2, %M : index
+    %rv28 = arith.cmpi ult, %er28, %M : index
+    %ec2_0a = arith.addi %n0, %wn0 : index
+    %ec2_0b = arith.addi %ec2_0a, %c0 : index
+    %ec2_0 = arith.addi %ec2_0b, %t2 : index
+    %ec2_0p = arith.addi %ec2_0, %c1 : index
+    %ei2_0_0 = arith.addi %eo2, %ec2_0 : index
+    %okei2_0_0c = arith.cmpi ult, %ec2_0, %N : index
+    %okei2_0_0 = arith.andi %rv2, %okei2_0_0c : i1
+    scf.if %okei2_0_0 {
+      memref.store %res#32, %C[%ei2_0_0] : memref<?xf32>
+    }
+    %ei2_0_1 = arith.addi %eo2, %ec2_0p : index
+    %okei2_0_1c = arith.cmpi ult, %ec2_0p, %N : index
+    %okei2_0_1 = arith.andi %rv2, %okei2_0_1c : i1
+    scf.if %okei2_0_1 {
+      memref.store %res#33, %C[%ei2_0_1] : memref<?xf32>
+    }
+    %ei2_0_2 = arith.addi %eo28, %ec2_0 : index
+    %okei2_0_2c = arith.cmpi ult, %ec2_0, %N : index
+    %okei2_0_2 = arith.andi %rv28, %okei2_0_2c : i1
+    scf.if %okei2_0_2 {
+      memref.store %res#34, %C[%ei2_0_2] : memref<?xf32>
+    }
+    %ei2_0_3 = arith.addi %eo28, %ec2_0p : index
+    %okei2_0_3c = arith.cmpi ult, %ec2_0p, %N : index
+    %okei2_0_3 = arith.andi %rv28, %okei2_0_3c : i1
+    scf.if %okei2_0_3 {
+      memref.store %res#35, %C[%ei2_0_3] : memref<?xf32>
+    }
+    %ec2_1a = arith.addi %n0, %wn0 : index
+    %ec2_1b = arith.addi %ec2_1a, %c8 : index
+    %ec2_1 = arith.addi %ec2_1b, %t2 : index
+    %ec2_1p = arith.addi %ec2_1, %c1 : index
+    %ei2_1_0 = arith.addi %eo2, %ec2_1 : index
+    %okei2_1_0c = arith.cmpi ult, %ec2_1, %N : index
+    %okei2_1_0 = arith.andi %rv2, %okei2_1_0c : i1
+    scf.if %okei2_1_0 {
+      memref.store %res#36, %C[%ei2_1_0] : memref<?xf32>
+    }
+    %ei2_1_1 = arith.addi %eo2, %ec2_1p : index
+    %okei2_1_1c = arith.cmpi ult, %ec2_1p, %N : index
+    %okei2_1_1 = arith.andi %rv2, %okei2_1_1c : i1
+    scf.if %okei2_1_1 {
+      memref.store %res#37, %C[%ei2_1_1] : memref<?xf32>
+    }
+    %ei2_1_2 = arith.addi %eo28, %ec2_1 : index
+    %okei2_1_2c = arith.cmpi ult, %ec2_1, %N : index
+    %okei2_1_2 = arith.andi %rv28, %okei2_1_2c : i1
+    scf.if %okei2_1_2 {
+      memref.store %res#38, %C[%ei2_1_2] : memref<?xf32>
+    }
+    %ei2_1_3 = arith.addi %eo28, %ec2_1p : index
+    %okei2_1_3c = arith.cmpi ult, %ec2_1p, %N : index
+    %okei2_1_3 = arith.andi %rv28, %okei2_1_3c : i1
+    scf.if %okei2_1_3 {
+      memref.store %res#39, %C[%ei2_1_3] : memref<?xf32>
+    }
+    %ec2_2a = arith.addi %n0, %wn0 : index
+    %ec2_2b = arith.addi %ec2_2a, %c16 : index
+    %ec2_2 = arith.addi %ec2_2b, %t2 : index
+    %ec2_2p = arith.addi %ec2_2, %c1 : index
+    %ei2_2_0 = arith.addi %eo2, %ec2_2 : index
+    %okei2_2_0c = arith.cmpi ult, %ec2_2, %N : index
+    %okei2_2_0 = arith.andi %rv2, %okei2_2_0c : i1
+    scf.if %okei2_2_0 {
+      memref.store %res#40, %C[%ei2_2_0] : memref<?xf32>
+    }
+    %ei2_2_1 = arith.addi %eo2, %ec2_2p : index
+    %okei2_2_1c = arith.cmpi ult, %ec2_2p, %N : index
+    %okei2_2_1 = arith.andi %rv2, %okei2_2_1c : i1
+    scf.if %okei2_2_1 {
+      memref.store %res#41, %C[%ei2_2_1] : memref<?xf32>
+    }
+    %ei2_2_2 = arith.addi %eo28, %ec2_2 : index
+    %okei2_2_2c = arith.cmpi ult, %ec2_2, %N : index
+    %okei2_2_2 = arith.andi %rv28, %okei2_2_2c : i1
+    scf.if %okei2_2_2 {
+      memref.store %res#42, %C[%ei2_2_2] : memref<?xf32>
+    }
+    %ei2_2_3 = arith.addi %eo28, %ec2_2p : index
+    %okei2_2_3c = arith.cmpi ult, %ec2_2p, %N : index
+    %okei2_2_3 = arith.andi %rv28, %okei2_2_3c : i1
+    scf.if %okei2_2_3 {
+      memref.store %res#43, %C[%ei2_2_3] : memref<?xf32>
+    }
+    %ec2_3a = arith.addi %n0, %wn0 : index
+    %ec2_3b = arith.addi %ec2_3a, %c24 : index
+    %ec2_3 = arith.addi %ec2_3b, %t2 : index
+    %ec2_3p = arith.addi %ec2_3, %c1 : index
+    %ei2_3_0 = arith.addi %eo2, %ec2_3 : index
+    %okei2_3_0c = arith.cmpi ult, %ec2_3, %N : index
+    %okei2_3_0 = arith.andi %rv2, %okei2_3_0c : i1
+    scf.if %okei2_3_0 {
+      memref.store %res#44, %C[%ei2_3_0] : memref<?xf32>
+    }
+    %ei2_3_1 = arith.addi %eo2, %ec2_3p : index
+    %okei2_3_1c = arith.cmpi ult, %ec2_3p, %N : index
+    %okei2_3_1 = arith.andi %rv2, %okei2_3_1c : i1
+    scf.if %okei2_3_1 {
+      memref.store %res#45, %C[%ei2_3_1] : memref<?xf32>
+    }
+    %ei2_3_2 = arith.addi %eo28, %ec2_3 : index
+    %okei2_3_2c = arith.cmpi ult, %ec2_3, %N : index
+    %okei2_3_2 = arith.andi %rv28, %okei2_3_2c : i1
+    scf.if %okei2_3_2 {
+      memref.store %res#46, %C[%ei2_3_2] : memref<?xf32>
+    }
+    %ei2_3_3 = arith.addi %eo28, %ec2_3p : index
+    %okei2_3_3c = arith.cmpi ult, %ec2_3p, %N : index
+    %okei2_3_3 = arith.andi %rv28, %okei2_3_3c : i1
+    scf.if %okei2_3_3 {
+      memref.store %res#47, %C[%ei2_3_3] : memref<?xf32>
+    }
+    %er3a = arith.addi %m0, %wm0 : index
+    %er3b = arith.addi %er3a, %c48 : index
+    %er3 = arith.addi %er3b, %g : index
+    %er38 = arith.addi %er3, %c8 : index
+    %eo3a = arith.muli %er3, %ldc : index
+    %eo3 = arith.addi %eo3a, %cOrigin : index
+    %eo38a = arith.muli %er38, %ldc : index
+    %eo38 = arith.addi %eo38a, %cOrigin : index
+    %rv3 = arith.cmpi ult, %er3, %M : index
+    %rv38 = arith.cmpi ult, %er38, %M : index
+    %ec3_0a = arith.addi %n0, %wn0 : index
+    %ec3_0b = arith.addi %ec3_0a, %c0 : index
+    %ec3_0 = arith.addi %ec3_0b, %t2 : index
+    %ec3_0p = arith.addi %ec3_0, %c1 : index
+    %ei3_0_0 = arith.addi %eo3, %ec3_0 : index
+    %okei3_0_0c = arith.cmpi ult, %ec3_0, %N : index
+    %okei3_0_0 = arith.andi %rv3, %okei3_0_0c : i1
+    scf.if %okei3_0_0 {
+      memref.store %res#48, %C[%ei3_0_0] : memref<?xf32>
+    }
+    %ei3_0_1 = arith.addi %eo3, %ec3_0p : index
+    %okei3_0_1c = arith.cmpi ult, %ec3_0p, %N : index
+    %okei3_0_1 = arith.andi %rv3, %okei3_0_1c : i1
+    scf.if %okei3_0_1 {
+      memref.store %res#49, %C[%ei3_0_1] : memref<?xf32>
+    }
+    %ei3_0_2 = arith.addi %eo38, %ec3_0 : index
+    %okei3_0_2c = arith.cmpi ult, %ec3_0, %N : index
+    %okei3_0_2 = arith.andi %rv38, %okei3_0_2c : i1
+    scf.if %okei3_0_2 {
+      memref.store %res#50, %C[%ei3_0_2] : memref<?xf32>
+    }
+    %ei3_0_3 = arith.addi %eo38, %ec3_0p : index
+    %okei3_0_3c = arith.cmpi ult, %ec3_0p, %N : index
+    %okei3_0_3 = arith.andi %rv38, %okei3_0_3c : i1
+    scf.if %okei3_0_3 {
+      memref.store %res#51, %C[%ei3_0_3] : memref<?xf32>
+    }
+    %ec3_1a = arith.addi %n0, %wn0 : index
+    %ec3_1b = arith.addi %ec3_1a, %c8 : index
+    %ec3_1 = arith.addi %ec3_1b, %t2 : index
+    %ec3_1p = arith.addi %ec3_1, %c1 : index
+    %ei3_1_0 = arith.addi %eo3, %ec3_1 : index
+    %okei3_1_0c = arith.cmpi ult, %ec3_1, %N : index
+    %okei3_1_0 = arith.andi %rv3, %okei3_1_0c : i1
+    scf.if %okei3_1_0 {
+      memref.store %res#52, %C[%ei3_1_0] : memref<?xf32>
+    }
+    %ei3_1_1 = arith.addi %eo3, %ec3_1p : index
+    %okei3_1_1c = arith.cmpi ult, %ec3_1p, %N : index
+    %okei3_1_1 = arith.andi %rv3, %okei3_1_1c : i1
+    scf.if %okei3_1_1 {
+      memref.store %res#53, %C[%ei3_1_1] : memref<?xf32>
+    }
+    %ei3_1_2 = arith.addi %eo38, %ec3_1 : index
+    %okei3_1_2c = arith.cmpi ult, %ec3_1, %N : index
+    %okei3_1_2 = arith.andi %rv38, %okei3_1_2c : i1
+    scf.if %okei3_1_2 {
+      memref.store %res#54, %C[%ei3_1_2] : memref<?xf32>
+    }
+    %ei3_1_3 = arith.addi %eo38, %ec3_1p : index
+    %okei3_1_3c = arith.cmpi ult, %ec3_1p, %N : index
+    %okei3_1_3 = arith.andi %rv38, %okei3_1_3c : i1
+    scf.if %okei3_1_3 {
+      memref.store %res#55, %C[%ei3_1_3] : memref<?xf32>
+    }
+    %ec3_2a = arith.addi %n0, %wn0 : index
+    %ec3_2b = arith.addi %ec3_2a, %c16 : index
+    %ec3_2 = arith.addi %ec3_2b, %t2 : index
+    %ec3_2p = arith.addi %ec3_2, %c1 : index
+    %ei3_2_0 = arith.addi %eo3, %ec3_2 : index
+    %okei3_2_0c = arith.cmpi ult, %ec3_2, %N : index
+    %okei3_2_0 = arith.andi %rv3, %okei3_2_0c : i1
+    scf.if %okei3_2_0 {
+      memref.store %res#56, %C[%ei3_2_0] : memref<?xf32>
+    }
+    %ei3_2_1 = arith.addi %eo3, %ec3_2p : index
+    %okei3_2_1c = arith.cmpi ult, %ec3_2p, %N : index
+    %okei3_2_1 = arith.andi %rv3, %okei3_2_1c : i1
+    scf.if %okei3_2_1 {
+      memref.store %res#57, %C[%ei3_2_1] : memref<?xf32>
+    }
+    %ei3_2_2 = arith.addi %eo38, %ec3_2 : index
+    %okei3_2_2c = arith.cmpi ult, %ec3_2, %N : index
+    %okei3_2_2 = arith.andi %rv38, %okei3_2_2c : i1
+    scf.if %okei3_2_2 {
+      memref.store %res#58, %C[%ei3_2_2] : memref<?xf32>
+    }
+    %ei3_2_3 = arith.addi %eo38, %ec3_2p : index
+    %okei3_2_3c = arith.cmpi ult, %ec3_2p, %N : index
+    %okei3_2_3 = arith.andi %rv38, %okei3_2_3c : i1
+    scf.if %okei3_2_3 {
+      memref.store %res#59, %C[%ei3_2_3] : memref<?xf32>
+    }
+    %ec3_3a = arith.addi %n0, %wn0 : index
+    %ec3_3b = arith.addi %ec3_3a, %c24 : index
+    %ec3_3 = arith.addi %ec3_3b, %t2 : index
+    %ec3_3p = arith.addi %ec3_3, %c1 : index
+    %ei3_3_0 = arith.addi %eo3, %ec3_3 : index
+    %okei3_3_0c = arith.cmpi ult, %ec3_3, %N : index
+    %okei3_3_0 = arith.andi %rv3, %okei3_3_0c : i1
+    scf.if %okei3_3_0 {
+      memref.store %res#60, %C[%ei3_3_0] : memref<?xf32>
+    }
+    %ei3_3_1 = arith.addi %eo3, %ec3_3p : index
+    %okei3_3_1c = arith.cmpi ult, %ec3_3p, %N : index
+    %okei3_3_1 = arith.andi %rv3, %okei3_3_1c : i1
+    scf.if %okei3_3_1 {
+      memref.store %res#61, %C[%ei3_3_1] : memref<?xf32>
+    }
+    %ei3_3_2 = arith.addi %eo38, %ec3_3 : index
+    %okei3_3_2c = arith.cmpi ult, %ec3_3, %N : index
+    %okei3_3_2 = arith.andi %rv38, %okei3_3_2c : i1
+    scf.if %okei3_3_2 {
+      memref.store %res#62, %C[%ei3_3_2] : memref<?xf32>
+    }
+    %ei3_3_3 = arith.addi %eo38, %ec3_3p : index
+    %okei3_3_3c = arith.cmpi ult, %ec3_3p, %N : index
+    %okei3_3_3 = arith.andi %rv38, %okei3_3_3c : i1
+    scf.if %okei3_3_3 {
+      memref.store %res#63, %C[%ei3_3_3] : memref<?xf32>
+    }
+    }
+    gpu.return
+  }
+  // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads;
+  // batch e is block z: for rows m < M and columns n < N,
+  //   C[e cBatch + m ldc + n] = sum_k A[e aBatch + m lda + k] * W[k, n],
+  // W batch e's slab of rows of an e4m3 weight B with block scales sb, as
+  // the checkpoint stores them (MLA's kv_b, whose W_UK and W_UV slabs the
+  // absorbed decode's per-head products read):
+  //   W[k, n] = bf16(B[r ldb + n] * sb[(r / blockRows) ceil(ldb / blockCols) + n / blockCols]),
+  //   r = bRow0 + e bRowBatch + k,
+  // each weight dequantized to bf16 as dsc's CPU code does it (one
+  // rounding), in shared memory once per block and K step. lda, ldc
+  // multiples of 8; ldb, N and blockCols multiples of 16.
+  gpu.func @batched_gemm_fp8w_bf16_nn_m64(%A: memref<?xbf16>, %B: memref<?xf8E4M3FN>,
+                                 %sb: memref<?xf32>, %C: memref<?xf32>, %M: index,
+                                 %N: index, %K: index, %lda: index, %aBatch: index,
+                                 %bRow0: index, %bRowBatch: index, %ldb: index,
+                                 %ldc: index, %cBatch: index, %blockRows: index,
+                                 %blockCols: index)
+      kernel attributes {known_block_size = array<i32: 128, 1, 1>,
+                         dsc.tile = array<i64: 64, 128>,
+                         dsc.dynamic_shared_memory = 81920 : i64} {
+    %c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c3 = arith.constant 3 : index
+    %c4 = arith.constant 4 : index
+    %c6 = arith.constant 6 : index
+    %c7 = arith.constant 7 : index
+    %c8 = arith.constant 8 : index
+    %c16 = arith.constant 16 : index
+    %c24 = arith.constant 24 : index
+    %c32 = arith.constant 32 : index
+    %c48 = arith.constant 48 : index
+    %c63 = arith.constant 63 : index
+    %c64 = arith.constant 64 : index
+    %c128 = arith.constant 128 : index
+    %c256 = arith.constant 256 : index
+    %c512 = arith.constant 512 : index
+    %zero = arith.constant 0.0 : f32
+    %dyn = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+    %offB = arith.constant 32768 : index
+    %smA = memref.view %dyn[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %smB = memref.view %dyn[%offB][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<1x64x128xbf16, #gpu.address_space<workgroup>>
+    %offB8 = arith.constant 49152 : index
+    %smB8 = memref.view %dyn[%offB8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %smB8w = memref.view %dyn[%offB8][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<4x64x32xi32, #gpu.address_space<workgroup>>
+    %e = gpu.block_id z
+    %bm = gpu.block_id y
+    %bn = gpu.block_id x
+    %tid = gpu.thread_id x
+    %lane = arith.remui %tid, %c32 : index
+    %warp = arith.divui %tid, %c32 : index
+    %aOrigin = arith.muli %e, %aBatch : index
+    %cOrigin = arith.muli %e, %cBatch : index
+    %bRowE0 = arith.muli %e, %bRowBatch : index
+    %bRowE = arith.addi %bRowE0, %bRow0 : index
+    %kRounded = arith.addi %K, %c63 : index
+    %m0 = arith.muli %bm, %c64 : index
+    %inside = arith.cmpi ult, %m0, %M : index
+    scf.if %inside {
+    %n0 = arith.muli %bn, %c128 : index
+    %kTiles = arith.divui %kRounded, %c64 : index
+    %lastTile = arith.subi %kTiles, %c1 : index
+    %w8ch = arith.remui %tid, %c8 : index
+    %w8col = arith.muli %w8ch, %c16 : index
+    %w8word = arith.muli %w8ch, %c4 : index
+    %w8lr = arith.divui %tid, %c8 : index
+    %w8sw = arith.remui %w8lr, %c8 : index
+    %w8ch2 = arith.muli %w8ch, %c2 : index
+    %w8ch21 = arith.addi %w8ch2, %c1 : index
+    %w8x0 = arith.xori %w8ch2, %w8sw : index
+    %w8x1 = arith.xori %w8ch21, %w8sw : index
+    %w8d0 = arith.muli %w8x0, %c8 : index
+    %w8d1 = arith.muli %w8x1, %c8 : index
+    %w8n = arith.addi %n0, %w8col : index
+    %w8nin = arith.cmpi ult, %w8n, %N : index
+    %w8nleft = arith.select %w8nin, %c16, %c0 : index
+    %w8scol0 = arith.divui %w8n, %blockCols : index
+    %w8scol = arith.select %w8nin, %w8scol0, %c0 : index
+    %w8bc1 = arith.subi %blockCols, %c1 : index
+    %w8sc0 = arith.addi %ldb, %w8bc1 : index
+    %w8sCols = arith.divui %w8sc0, %blockCols : index
+    %w8s8 = arith.constant 8 : i32
+    %w8s16 = arith.constant 16 : i32
+    %w8s20 = arith.constant 20 : i32
+    %w8s24 = arith.constant 24 : i32
+    %w8sign = arith.constant 128 : i32
+    %w8mag = arith.constant 127 : i32
+    %w8nanBits = arith.constant 133169152 : i32
+    %w8pow = arith.constant 0x7B800000 : f32
+    %w8nan = arith.constant 0x7FC00000 : f32
+    %w8o0 = arith.constant 0 : index
+    %lrowB0 = arith.addi %w8lr, %w8o0 : index
+    %growB0 = arith.addi %bRowE, %lrowB0 : index
+    %goffB0 = arith.muli %growB0, %ldb : index
+    %gbaseB0 = arith.addi %goffB0, %w8n : index
+    %w8o1 = arith.constant 16 : index
+    %lrowB1 = arith.addi %w8lr, %w8o1 : index
+    %growB1 = arith.addi %bRowE, %lrowB1 : index
+    %goffB1 = arith.muli %growB1, %ldb : index
+    %gbaseB1 = arith.addi %goffB1, %w8n : index
+    %w8o2 = arith.constant 32 : index
+    %lrowB2 = arith.addi %w8lr, %w8o2 : index
+    %growB2 = arith.addi %bRowE, %lrowB2 : index
+    %goffB2 = arith.muli %growB2, %ldb : index
+    %gbaseB2 = arith.addi %goffB2, %w8n : index
+    %w8o3 = arith.constant 48 : index
+    %lrowB3 = arith.addi %w8lr, %w8o3 : index
+    %growB3 = arith.addi %bRowE, %lrowB3 : index
+    %goffB3 = arith.muli %growB3, %ldb : index
+    %gbaseB3 = arith.addi %goffB3, %w8n : index
+    %qA0a = arith.constant 0 : index
+    %qA0 = arith.addi %tid, %qA0a : index
+    %lrowA0 = arith.divui %qA0, %c8 : index
+    %lchunkA0 = arith.remui %qA0, %c8 : index
+    %lcolA0 = arith.muli %lchunkA0, %c8 : index
+    %stA0_r1 = arith.shrui %lrowA0, %c0 : index
+    %stA0_r3 = arith.remui %stA0_r1, %c8 : index
+    %stA0_x = arith.xori %lchunkA0, %stA0_r3 : index
+    %stA0_col = arith.muli %stA0_x, %c8 : index
+    %growA0 = arith.addi %m0, %lrowA0 : index
+    %goffA0 = arith.muli %growA0, %lda : index
+    %gorgA0 = arith.addi %goffA0, %aOrigin : index
+    %gbaseA0 = arith.addi %gorgA0, %lcolA0 : index
+    %inA0 = arith.cmpi ult, %growA0, %M : index
+    %klA0 = arith.subi %K, %lcolA0 : index
+    %krA0 = arith.select %inA0, %klA0, %c0 : index
+    %qA1a = arith.constant 128 : index
+    %qA1 = arith.addi %tid, %qA1a : index
+    %lrowA1 = arith.divui %qA1, %c8 : index
+    %lchunkA1 = arith.remui %qA1, %c8 : index
+    %lcolA1 = arith.muli %lchunkA1, %c8 : index
+    %stA1_r1 = arith.shrui %lrowA1, %c0 : index
+    %stA1_r3 = arith.remui %stA1_r1, %c8 : index
+    %stA1_x = arith.xori %lchunkA1, %stA1_r3 : index
+    %stA1_col = arith.muli %stA1_x, %c8 : index
+    %growA1 = arith.addi %m0, %lrowA1 : index
+    %goffA1 = arith.muli %growA1, %lda : index
+    %gorgA1 = arith.addi %goffA1, %aOrigin : index
+    %gbaseA1 = arith.addi %gorgA1, %lcolA1 : index
+    %inA1 = arith.cmpi ult, %growA1, %M : index
+    %klA1 = arith.subi %K, %lcolA1 : index
+    %krA1 = arith.select %inA1, %klA1, %c0 : index
+    %qA2a = arith.constant 256 : index
+    %qA2 = arith.addi %tid, %qA2a : index
+    %lrowA2 = arith.divui %qA2, %c8 : index
+    %lchunkA2 = arith.remui %qA2, %c8 : index
+    %lcolA2 = arith.muli %lchunkA2, %c8 : index
+    %stA2_r1 = arith.shrui %lrowA2, %c0 : index
+    %stA2_r3 = arith.remui %stA2_r1, %c8 : index
+    %stA2_x = arith.xori %lchunkA2, %stA2_r3 : index
+    %stA2_col = arith.muli %stA2_x, %c8 : index
+    %growA2 = arith.addi %m0, %lrowA2 : index
+    %goffA2 = arith.muli %growA2, %lda : index
+    %gorgA2 = arith.addi %goffA2, %aOrigin : index
+    %gbaseA2 = arith.addi %gorgA2, %lcolA2 : index
+    %inA2 = arith.cmpi ult, %growA2, %M : index
+    %klA2 = arith.subi %K, %lcolA2 : index
+    %krA2 = arith.select %inA2, %klA2, %c0 : index
+    %qA3a = arith.constant 384 : index
+    %qA3 = arith.addi %tid, %qA3a : index
+    %lrowA3 = arith.divui %qA3, %c8 : index
+    %lchunkA3 = arith.remui %qA3, %c8 : index
+    %lcolA3 = arith.muli %lchunkA3, %c8 : index
+    %stA3_r1 = arith.shrui %lrowA3, %c0 : index
+    %stA3_r3 = arith.remui %stA3_r1, %c8 : index
+    %stA3_x = arith.xori %lchunkA3, %stA3_r3 : index
+    %stA3_col = arith.muli %stA3_x, %c8 : index
+    %growA3 = arith.addi %m0, %lrowA3 : index
+    %goffA3 = arith.muli %growA3, %lda : index
+    %gorgA3 = arith.addi %goffA3, %aOrigin : index
+    %gbaseA3 = arith.addi %gorgA3, %lcolA3 : index
+    %inA3 = arith.cmpi ult, %growA3, %M : index
+    %klA3 = arith.subi %K, %lcolA3 : index
+    %krA3 = arith.select %inA3, %klA3, %c0 : index
+    %pro0 = arith.minui %c0, %lastTile : index
+    %ko1 = arith.muli %pro0, %c64 : index
+    %kob1 = arith.muli %ko1, %ldb : index
+    %srcA0_1 = arith.addi %gbaseA0, %ko1 : index
+    %kpA0_1 = arith.maxsi %krA0, %ko1 : index
+    %kqA0_1 = arith.subi %kpA0_1, %ko1 : index
+    %nA0_1 = arith.minui %kqA0_1, %c8 : index
+    %tokA0_1 = nvgpu.device_async_copy %A[%srcA0_1], %smA[%c0, %lrowA0, %stA0_col], 8, %nA0_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA1_1 = arith.addi %gbaseA1, %ko1 : index
+    %kpA1_1 = arith.maxsi %krA1, %ko1 : index
+    %kqA1_1 = arith.subi %kpA1_1, %ko1 : index
+    %nA1_1 = arith.minui %kqA1_1, %c8 : index
+    %tokA1_1 = nvgpu.device_async_copy %A[%srcA1_1], %smA[%c0, %lrowA1, %stA1_col], 8, %nA1_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA2_1 = arith.addi %gbaseA2, %ko1 : index
+    %kpA2_1 = arith.maxsi %krA2, %ko1 : index
+    %kqA2_1 = arith.subi %kpA2_1, %ko1 : index
+    %nA2_1 = arith.minui %kqA2_1, %c8 : index
+    %tokA2_1 = nvgpu.device_async_copy %A[%srcA2_1], %smA[%c0, %lrowA2, %stA2_col], 8, %nA2_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA3_1 = arith.addi %gbaseA3, %ko1 : index
+    %kpA3_1 = arith.maxsi %krA3, %ko1 : index
+    %kqA3_1 = arith.subi %kpA3_1, %ko1 : index
+    %nA3_1 = arith.minui %kqA3_1, %c8 : index
+    %tokA3_1 = nvgpu.device_async_copy %A[%srcA3_1], %smA[%c0, %lrowA3, %stA3_col], 8, %nA3_1 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcB0_1 = arith.addi %gbaseB0, %kob1 : index
+    %kkB0_1 = arith.addi %lrowB0, %ko1 : index
+    %kinB0_1 = arith.cmpi ult, %kkB0_1, %K : index
+    %nB0_1 = arith.select %kinB0_1, %w8nleft, %c0 : index
+    %tokB0_1 = nvgpu.device_async_copy %B[%srcB0_1], %smB8[%c0, %lrowB0, %w8col], 16, %nB0_1 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB1_1 = arith.addi %gbaseB1, %kob1 : index
+    %kkB1_1 = arith.addi %lrowB1, %ko1 : index
+    %kinB1_1 = arith.cmpi ult, %kkB1_1, %K : index
+    %nB1_1 = arith.select %kinB1_1, %w8nleft, %c0 : index
+    %tokB1_1 = nvgpu.device_async_copy %B[%srcB1_1], %smB8[%c0, %lrowB1, %w8col], 16, %nB1_1 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB2_1 = arith.addi %gbaseB2, %kob1 : index
+    %kkB2_1 = arith.addi %lrowB2, %ko1 : index
+    %kinB2_1 = arith.cmpi ult, %kkB2_1, %K : index
+    %nB2_1 = arith.select %kinB2_1, %w8nleft, %c0 : index
+    %tokB2_1 = nvgpu.device_async_copy %B[%srcB2_1], %smB8[%c0, %lrowB2, %w8col], 16, %nB2_1 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB3_1 = arith.addi %gbaseB3, %kob1 : index
+    %kkB3_1 = arith.addi %lrowB3, %ko1 : index
+    %kinB3_1 = arith.cmpi ult, %kkB3_1, %K : index
+    %nB3_1 = arith.select %kinB3_1, %w8nleft, %c0 : index
+    %tokB3_1 = nvgpu.device_async_copy %B[%srcB3_1], %smB8[%c0, %lrowB3, %w8col], 16, %nB3_1 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %grp1 = nvgpu.device_async_create_group %tokA0_1, %tokA1_1, %tokA2_1, %tokA3_1, %tokB0_1, %tokB1_1, %tokB2_1, %tokB3_1
+    %pro1 = arith.minui %c1, %lastTile : index
+    %ko2 = arith.muli %pro1, %c64 : index
+    %kob2 = arith.muli %ko2, %ldb : index
+    %srcA0_2 = arith.addi %gbaseA0, %ko2 : index
+    %kpA0_2 = arith.maxsi %krA0, %ko2 : index
+    %kqA0_2 = arith.subi %kpA0_2, %ko2 : index
+    %nA0_2 = arith.minui %kqA0_2, %c8 : index
+    %tokA0_2 = nvgpu.device_async_copy %A[%srcA0_2], %smA[%c1, %lrowA0, %stA0_col], 8, %nA0_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA1_2 = arith.addi %gbaseA1, %ko2 : index
+    %kpA1_2 = arith.maxsi %krA1, %ko2 : index
+    %kqA1_2 = arith.subi %kpA1_2, %ko2 : index
+    %nA1_2 = arith.minui %kqA1_2, %c8 : index
+    %tokA1_2 = nvgpu.device_async_copy %A[%srcA1_2], %smA[%c1, %lrowA1, %stA1_col], 8, %nA1_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA2_2 = arith.addi %gbaseA2, %ko2 : index
+    %kpA2_2 = arith.maxsi %krA2, %ko2 : index
+    %kqA2_2 = arith.subi %kpA2_2, %ko2 : index
+    %nA2_2 = arith.minui %kqA2_2, %c8 : index
+    %tokA2_2 = nvgpu.device_async_copy %A[%srcA2_2], %smA[%c1, %lrowA2, %stA2_col], 8, %nA2_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA3_2 = arith.addi %gbaseA3, %ko2 : index
+    %kpA3_2 = arith.maxsi %krA3, %ko2 : index
+    %kqA3_2 = arith.subi %kpA3_2, %ko2 : index
+    %nA3_2 = arith.minui %kqA3_2, %c8 : index
+    %tokA3_2 = nvgpu.device_async_copy %A[%srcA3_2], %smA[%c1, %lrowA3, %stA3_col], 8, %nA3_2 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcB0_2 = arith.addi %gbaseB0, %kob2 : index
+    %kkB0_2 = arith.addi %lrowB0, %ko2 : index
+    %kinB0_2 = arith.cmpi ult, %kkB0_2, %K : index
+    %nB0_2 = arith.select %kinB0_2, %w8nleft, %c0 : index
+    %tokB0_2 = nvgpu.device_async_copy %B[%srcB0_2], %smB8[%c1, %lrowB0, %w8col], 16, %nB0_2 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB1_2 = arith.addi %gbaseB1, %kob2 : index
+    %kkB1_2 = arith.addi %lrowB1, %ko2 : index
+    %kinB1_2 = arith.cmpi ult, %kkB1_2, %K : index
+    %nB1_2 = arith.select %kinB1_2, %w8nleft, %c0 : index
+    %tokB1_2 = nvgpu.device_async_copy %B[%srcB1_2], %smB8[%c1, %lrowB1, %w8col], 16, %nB1_2 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB2_2 = arith.addi %gbaseB2, %kob2 : index
+    %kkB2_2 = arith.addi %lrowB2, %ko2 : index
+    %kinB2_2 = arith.cmpi ult, %kkB2_2, %K : index
+    %nB2_2 = arith.select %kinB2_2, %w8nleft, %c0 : index
+    %tokB2_2 = nvgpu.device_async_copy %B[%srcB2_2], %smB8[%c1, %lrowB2, %w8col], 16, %nB2_2 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB3_2 = arith.addi %gbaseB3, %kob2 : index
+    %kkB3_2 = arith.addi %lrowB3, %ko2 : index
+    %kinB3_2 = arith.cmpi ult, %kkB3_2, %K : index
+    %nB3_2 = arith.select %kinB3_2, %w8nleft, %c0 : index
+    %tokB3_2 = nvgpu.device_async_copy %B[%srcB3_2], %smB8[%c1, %lrowB3, %w8col], 16, %nB3_2 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %grp2 = nvgpu.device_async_create_group %tokA0_2, %tokA1_2, %tokA2_2, %tokA3_2, %tokB0_2, %tokB1_2, %tokB2_2, %tokB3_2
+    %pro2 = arith.minui %c2, %lastTile : index
+    %ko3 = arith.muli %pro2, %c64 : index
+    %kob3 = arith.muli %ko3, %ldb : index
+    %srcA0_3 = arith.addi %gbaseA0, %ko3 : index
+    %kpA0_3 = arith.maxsi %krA0, %ko3 : index
+    %kqA0_3 = arith.subi %kpA0_3, %ko3 : index
+    %nA0_3 = arith.minui %kqA0_3, %c8 : index
+    %tokA0_3 = nvgpu.device_async_copy %A[%srcA0_3], %smA[%c2, %lrowA0, %stA0_col], 8, %nA0_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA1_3 = arith.addi %gbaseA1, %ko3 : index
+    %kpA1_3 = arith.maxsi %krA1, %ko3 : index
+    %kqA1_3 = arith.subi %kpA1_3, %ko3 : index
+    %nA1_3 = arith.minui %kqA1_3, %c8 : index
+    %tokA1_3 = nvgpu.device_async_copy %A[%srcA1_3], %smA[%c2, %lrowA1, %stA1_col], 8, %nA1_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA2_3 = arith.addi %gbaseA2, %ko3 : index
+    %kpA2_3 = arith.maxsi %krA2, %ko3 : index
+    %kqA2_3 = arith.subi %kpA2_3, %ko3 : index
+    %nA2_3 = arith.minui %kqA2_3, %c8 : index
+    %tokA2_3 = nvgpu.device_async_copy %A[%srcA2_3], %smA[%c2, %lrowA2, %stA2_col], 8, %nA2_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcA3_3 = arith.addi %gbaseA3, %ko3 : index
+    %kpA3_3 = arith.maxsi %krA3, %ko3 : index
+    %kqA3_3 = arith.subi %kpA3_3, %ko3 : index
+    %nA3_3 = arith.minui %kqA3_3, %c8 : index
+    %tokA3_3 = nvgpu.device_async_copy %A[%srcA3_3], %smA[%c2, %lrowA3, %stA3_col], 8, %nA3_3 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+    %srcB0_3 = arith.addi %gbaseB0, %kob3 : index
+    %kkB0_3 = arith.addi %lrowB0, %ko3 : index
+    %kinB0_3 = arith.cmpi ult, %kkB0_3, %K : index
+    %nB0_3 = arith.select %kinB0_3, %w8nleft, %c0 : index
+    %tokB0_3 = nvgpu.device_async_copy %B[%srcB0_3], %smB8[%c2, %lrowB0, %w8col], 16, %nB0_3 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB1_3 = arith.addi %gbaseB1, %kob3 : index
+    %kkB1_3 = arith.addi %lrowB1, %ko3 : index
+    %kinB1_3 = arith.cmpi ult, %kkB1_3, %K : index
+    %nB1_3 = arith.select %kinB1_3, %w8nleft, %c0 : index
+    %tokB1_3 = nvgpu.device_async_copy %B[%srcB1_3], %smB8[%c2, %lrowB1, %w8col], 16, %nB1_3 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB2_3 = arith.addi %gbaseB2, %kob3 : index
+    %kkB2_3 = arith.addi %lrowB2, %ko3 : index
+    %kinB2_3 = arith.cmpi ult, %kkB2_3, %K : index
+    %nB2_3 = arith.select %kinB2_3, %w8nleft, %c0 : index
+    %tokB2_3 = nvgpu.device_async_copy %B[%srcB2_3], %smB8[%c2, %lrowB2, %w8col], 16, %nB2_3 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %srcB3_3 = arith.addi %gbaseB3, %kob3 : index
+    %kkB3_3 = arith.addi %lrowB3, %ko3 : index
+    %kinB3_3 = arith.cmpi ult, %kkB3_3, %K : index
+    %nB3_3 = arith.select %kinB3_3, %w8nleft, %c0 : index
+    %tokB3_3 = nvgpu.device_async_copy %B[%srcB3_3], %smB8[%c2, %lrowB3, %w8col], 16, %nB3_3 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+    %grp3 = nvgpu.device_async_create_group %tokA0_3, %tokA1_3, %tokA2_3, %tokA3_3, %tokB0_3, %tokB1_3, %tokB2_3, %tokB3_3
+    %warpM = arith.divui %warp, %c4 : index
+    %warpN = arith.remui %warp, %c4 : index
+    %wm0 = arith.muli %warpM, %c64 : index
+    %wn0 = arith.muli %warpN, %c32 : index
+    %l16 = arith.remui %lane, %c16 : index
+    %lhi = arith.divui %lane, %c16 : index
+    %l8 = arith.remui %lane, %c8 : index
+    %lmid0 = arith.divui %lane, %c8 : index
+    %lmid = arith.remui %lmid0, %c2 : index
+    %bnrow0 = arith.muli %lhi, %c8 : index
+    %bnrow = arith.addi %bnrow0, %l8 : index
+    %res:64 = scf.for %kt = %c0 to %kTiles step %c1 iter_args(%acc0 = %zero, %acc1 = %zero, %acc2 = %zero, %acc3 = %zero, %acc4 = %zero, %acc5 = %zero, %acc6 = %zero, %acc7 = %zero, %acc8 = %zero, %acc9 = %zero, %acc10 = %zero, %acc11 = %zero, %acc12 = %zero, %acc13 = %zero, %acc14 = %zero, %acc15 = %zero, %acc16 = %zero, %acc17 = %zero, %acc18 = %zero, %acc19 = %zero, %acc20 = %zero, %acc21 = %zero, %acc22 = %zero, %acc23 = %zero, %acc24 = %zero, %acc25 = %zero, %acc26 = %zero, %acc27 = %zero, %acc28 = %zero, %acc29 = %zero, %acc30 = %zero, %acc31 = %zero, %acc32 = %zero, %acc33 = %zero, %acc34 = %zero, %acc35 = %zero, %acc36 = %zero, %acc37 = %zero, %acc38 = %zero, %acc39 = %zero, %acc40 = %zero, %acc41 = %zero, %acc42 = %zero, %acc43 = %zero, %acc44 = %zero, %acc45 = %zero, %acc46 = %zero, %acc47 = %zero, %acc48 = %zero, %acc49 = %zero, %acc50 = %zero, %acc51 = %zero, %acc52 = %zero, %acc53 = %zero, %acc54 = %zero, %acc55 = %zero, %acc56 = %zero, %acc57 = %zero, %acc58 = %zero, %acc59 = %zero, %acc60 = %zero, %acc61 = %zero, %acc62 = %zero, %acc63 = %zero) -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32) {
+      %ktn = arith.addi %kt, %c3 : index
+      %ktc = arith.minui %ktn, %lastTile : index
+      %slot = arith.remui %ktn, %c4 : index
+      %cur = arith.remui %kt, %c4 : index
+      nvgpu.device_async_wait %grp1 {numGroups = 2 : i32}
+      gpu.barrier
+      %ko4 = arith.muli %ktc, %c64 : index
+      %kob4 = arith.muli %ko4, %ldb : index
+      %srcA0_4 = arith.addi %gbaseA0, %ko4 : index
+      %kpA0_4 = arith.maxsi %krA0, %ko4 : index
+      %kqA0_4 = arith.subi %kpA0_4, %ko4 : index
+      %nA0_4 = arith.minui %kqA0_4, %c8 : index
+      %tokA0_4 = nvgpu.device_async_copy %A[%srcA0_4], %smA[%slot, %lrowA0, %stA0_col], 8, %nA0_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+      %srcA1_4 = arith.addi %gbaseA1, %ko4 : index
+      %kpA1_4 = arith.maxsi %krA1, %ko4 : index
+      %kqA1_4 = arith.subi %kpA1_4, %ko4 : index
+      %nA1_4 = arith.minui %kqA1_4, %c8 : index
+      %tokA1_4 = nvgpu.device_async_copy %A[%srcA1_4], %smA[%slot, %lrowA1, %stA1_col], 8, %nA1_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+      %srcA2_4 = arith.addi %gbaseA2, %ko4 : index
+      %kpA2_4 = arith.maxsi %krA2, %ko4 : index
+      %kqA2_4 = arith.subi %kpA2_4, %ko4 : index
+      %nA2_4 = arith.minui %kqA2_4, %c8 : index
+      %tokA2_4 = nvgpu.device_async_copy %A[%srcA2_4], %smA[%slot, %lrowA2, %stA2_col], 8, %nA2_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+      %srcA3_4 = arith.addi %gbaseA3, %ko4 : index
+      %kpA3_4 = arith.maxsi %krA3, %ko4 : index
+      %kqA3_4 = arith.subi %kpA3_4, %ko4 : index
+      %nA3_4 = arith.minui %kqA3_4, %c8 : index
+      %tokA3_4 = nvgpu.device_async_copy %A[%srcA3_4], %smA[%slot, %lrowA3, %stA3_col], 8, %nA3_4 {bypassL1} : memref<?xbf16> to memref<4x64x64xbf16, #gpu.address_space<workgroup>>
+      %srcB0_4 = arith.addi %gbaseB0, %kob4 : index
+      %kkB0_4 = arith.addi %lrowB0, %ko4 : index
+      %kinB0_4 = arith.cmpi ult, %kkB0_4, %K : index
+      %nB0_4 = arith.select %kinB0_4, %w8nleft, %c0 : index
+      %tokB0_4 = nvgpu.device_async_copy %B[%srcB0_4], %smB8[%slot, %lrowB0, %w8col], 16, %nB0_4 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+      %srcB1_4 = arith.addi %gbaseB1, %kob4 : index
+      %kkB1_4 = arith.addi %lrowB1, %ko4 : index
+      %kinB1_4 = arith.cmpi ult, %kkB1_4, %K : index
+      %nB1_4 = arith.select %kinB1_4, %w8nleft, %c0 : index
+      %tokB1_4 = nvgpu.device_async_copy %B[%srcB1_4], %smB8[%slot, %lrowB1, %w8col], 16, %nB1_4 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+      %srcB2_4 = arith.addi %gbaseB2, %kob4 : index
+      %kkB2_4 = arith.addi %lrowB2, %ko4 : index
+      %kinB2_4 = arith.cmpi ult, %kkB2_4, %K : index
+      %nB2_4 = arith.select %kinB2_4, %w8nleft, %c0 : index
+      %tokB2_4 = nvgpu.device_async_copy %B[%srcB2_4], %smB8[%slot, %lrowB2, %w8col], 16, %nB2_4 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+      %srcB3_4 = arith.addi %gbaseB3, %kob4 : index
+      %kkB3_4 = arith.addi %lrowB3, %ko4 : index
+      %kinB3_4 = arith.cmpi ult, %kkB3_4, %K : index
+      %nB3_4 = arith.select %kinB3_4, %w8nleft, %c0 : index
+      %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB8[%slot, %lrowB3, %w8col], 16, %nB3_4 {bypassL1} : memref<?xf8E4M3FN> to memref<4x64x128xf8E4M3FN, #gpu.address_space<workgroup>>
+      %grp4 = nvgpu.device_async_create_group %tokA0_4, %tokA1_4, %tokA2_4, %tokA3_4, %tokB0_4, %tokB1_4, %tokB2_4, %tokB3_4
+      %w8k = arith.muli %kt, %c64 : index
+      %cvk0 = arith.addi %w8k, %lrowB0 : index
+      %cvkin0 = arith.cmpi ult, %cvk0, %K : index
+      %cvkr0 = arith.select %cvkin0, %cvk0, %c0 : index
+      %cvr0 = arith.addi %bRowE, %cvkr0 : index
+      %cvsr0 = arith.divui %cvr0, %blockRows : index
+      %cvsa0 = arith.muli %cvsr0, %w8sCols : index
+      %cvAt0 = arith.addi %cvsa0, %w8scol : index
+      %cvs0 = memref.load %sb[%cvAt0] : memref<?xf32>
+      %cvw0 = vector.load %smB8w[%cur, %lrowB0, %w8word] : memref<4x64x32xi32, #gpu.address_space<workgroup>>, vector<4xi32>
+      %cvw0_0 = vector.extract %cvw0[0] : i32 from vector<4xi32>
+      %cvg0_0a = arith.andi %cvw0_0, %w8sign : i32
+      %cvg0_0 = arith.shli %cvg0_0a, %w8s24 : i32
+      %cvm0_0a = arith.andi %cvw0_0, %w8mag : i32
+      %cvm0_0 = arith.shli %cvm0_0a, %w8s20 : i32
+      %cvb0_0 = arith.ori %cvg0_0, %cvm0_0 : i32
+      %cvf0_0 = arith.bitcast %cvb0_0 : i32 to f32
+      %cvv0_0 = arith.mulf %cvf0_0, %w8pow : f32
+      %cvn0_0 = arith.cmpi eq, %cvm0_0, %w8nanBits : i32
+      %cvq0_0 = arith.select %cvn0_0, %w8nan, %cvv0_0 : f32
+      %cvy0_0 = arith.mulf %cvq0_0, %cvs0 : f32
+      %cvz0_0 = arith.truncf %cvy0_0 : f32 to bf16
+      %cvx0_1 = arith.shrui %cvw0_0, %w8s8 : i32
+      %cvg0_1a = arith.andi %cvx0_1, %w8sign : i32
+      %cvg0_1 = arith.shli %cvg0_1a, %w8s24 : i32
+      %cvm0_1a = arith.andi %cvx0_1, %w8mag : i32
+      %cvm0_1 = arith.shli %cvm0_1a, %w8s20 : i32
+      %cvb0_1 = arith.ori %cvg0_1, %cvm0_1 : i32
+      %cvf0_1 = arith.bitcast %cvb0_1 : i32 to f32
+      %cvv0_1 = arith.mulf %cvf0_1, %w8pow : f32
+      %cvn0_1 = arith.cmpi eq, %cvm0_1, %w8nanBits : i32
+      %cvq0_1 = arith.select %cvn0_1, %w8nan, %cvv0_1 : f32
+      %cvy0_1 = arith.mulf %cvq0_1, %cvs0 : f32
+      %cvz0_1 = arith.truncf %cvy0_1 : f32 to bf16
+      %cvx0_2 = arith.shrui %cvw0_0, %w8s16 : i32
+      %cvg0_2a = arith.andi %cvx0_2, %w8sign : i32
+      %cvg0_2 = arith.shli %cvg0_2a, %w8s24 : i32
+      %cvm0_2a = arith.andi %cvx0_2, %w8mag : i32
+      %cvm0_2 = arith.shli %cvm0_2a, %w8s20 : i32
+      %cvb0_2 = arith.ori %cvg0_2, %cvm0_2 : i32
+      %cvf0_2 = arith.bitcast %cvb0_2 : i32 to f32
+      %cvv0_2 = arith.mulf %cvf0_2, %w8pow : f32
+      %cvn0_2 = arith.cmpi eq, %cvm0_2, %w8nanBits : i32
+      %cvq0_2 = arith.select %cvn0_2, %w8nan, %cvv0_2 : f32
+      %cvy0_2 = arith.mulf %cvq0_2, %cvs0 : f32
+      %cvz0_2 = arith.truncf %cvy0_2 : f32 to bf16
+      %cvx0_3 = arith.shrui %cvw0_0, %w8s24 : i32
+      %cvg0_3a = arith.andi %cvx0_3, %w8sign : i32
+      %cvg0_3 = arith.shli %cvg0_3a, %w8s24 : i32
+      %cvm0_3a = arith.andi %cvx0_3, %w8mag : i32
+      %cvm0_3 = arith.shli %cvm0_3a, %w8s20 : i32
+      %cvb0_3 = arith.ori %cvg0_3, %cvm0_3 : i32
+      %cvf0_3 = arith.bitcast %cvb0_3 : i32 to f32
+      %cvv0_3 = arith.mulf %cvf0_3, %w8pow : f32
+      %cvn0_3 = arith.cmpi eq, %cvm0_3, %w8nanBits : i32
+      %cvq0_3 = arith.select %cvn0_3, %w8nan, %cvv0_3 : f32
+      %cvy0_3 = arith.mulf %cvq0_3, %cvs0 : f32
+      %cvz0_3 = arith.truncf %cvy0_3 : f32 to bf16
+      %cvw0_1 = vector.extract %cvw0[1] : i32 from vector<4xi32>
+      %cvg0_4a = arith.andi %cvw0_1, %w8sign : i32
+      %cvg0_4 = arith.shli %cvg0_4a, %w8s24 : i32
+      %cvm0_4a = arith.andi %cvw0_1, %w8mag : i32
+      %cvm0_4 = arith.shli %cvm0_4a, %w8s20 : i32
+      %cvb0_4 = arith.ori %cvg0_4, %cvm0_4 : i32
+      %cvf0_4 = arith.bitcast %cvb0_4 : i32 to f32
+      %cvv0_4 = arith.mulf %cvf0_4, %w8pow : f32
+      %cvn0_4 = arith.cmpi eq, %cvm0_4, %w8nanBits : i32
+      %cvq0_4 = arith.select %cvn0_4, %w8nan, %cvv0_4 : f32
+      %cvy0_4 = arith.mulf %cvq0_4, %cvs0 : f32
+      %cvz0_4 = arith.truncf %cvy0_4 : f32 to bf16
+      %cvx0_5 = arith.shrui %cvw0_1, %w8s8 : i32
+      %cvg0_5a = arith.andi %cvx0_5, %w8sign : i32
+      %cvg0_5 = arith.shli %cvg0_5a, %w8s24 : i32
+      %cvm0_5a = arith.andi %cvx0_5, %w8mag : i32
+      %cvm0_5 = arith.shli %cvm0_5a, %w8s20 : i32
+      %cvb0_5 = arith.ori %cvg0_5, %cvm0_5 : i32
+      %cvf0_5 = arith.bitcast %cvb0_5 : i32 to f32
+      %cvv0_5 = arith.mulf %cvf0_5, %w8pow : f32
+      %cvn0_5 = arith.cmpi eq, %cvm0_5, %w8nanBits : i32
+      %cvq0_5 = arith.select %cvn0_5, %w8nan, %cvv0_5 : f32
+      %cvy0_5 = arith.mulf %cvq0_5, %cvs0 : f32
+      %cvz0_5 = arith.truncf %cvy0_5 : f32 to bf16
+      %cvx0_6 = arith.shrui %cvw0_1, %w8s16 : i32
+      %cvg0_6a = arith.andi %cvx0_6, %w8sign : i32
+      %cvg0_6 = arith.shli %cvg0_6a, %w8s24 : i32
+      %cvm0_6a = arith.andi %cvx0_6, %w8mag : i32
+      %cvm0_6 = arith.shli %cvm0_6a, %w8s20 : i32
+      %cvb0_6 = arith.ori %cvg0_6, %cvm0_6 : i32
+      %cvf0_6 = arith.bitcast %cvb0_6 : i32 to f32
+      %cvv0_6 = arith.mulf %cvf0_6, %w8pow : f32
+      %cvn0_6 = arith.cmpi eq, %cvm0_6, %w8nanBits : i32
+      %cvq0_6 = arith.select %cvn0_6, %w8nan, %cvv0_6 : f32
+      %cvy0_6 = arith.mulf %cvq0_6, %cvs0 : f32
+      %cvz0_6 = arith.truncf %cvy0_6 : f32 to bf16
+      %cvx0_7 = arith.shrui %cvw0_1, %w8s24 : i32
+      %cvg0_7a = arith.andi %cvx0_7, %w8sign : i32
+      %cvg0_7 = arith.shli %cvg0_7a, %w8s24 : i32
+      %cvm0_7a = arith.andi %cvx0_7, %w8mag : i32
+      %cvm0_7 = arith.shli %cvm0_7a, %w8s20 : i32
+      %cvb0_7 = arith.ori %cvg0_7, %cvm0_7 : i32
+      %cvf0_7 = arith.bitcast %cvb0_7 : i32 to f32
+      %cvv0_7 = arith.mulf %cvf0_7, %w8pow : f32
+      %cvn0_7 = arith.cmpi eq, %cvm0_7, %w8nanBits : i32
+      %cvq0_7 = arith.select %cvn0_7, %w8nan, %cvv0_7 : f32
+      %cvy0_7 = arith.mulf %cvq0_7, %cvs0 : f32
+      %cvz0_7 = arith.truncf %cvy0_7 : f32 to bf16
+      %cvw0_2 = vector.extract %cvw0[2] : i32 from vector<4xi32>
+      %cvg0_8a = arith.andi %cvw0_2, %w8sign : i32
+      %cvg0_8 = arith.shli %cvg0_8a, %w8s24 : i32
+      %cvm0_8a = arith.andi %cvw0_2, %w8mag : i32
+      %cvm0_8 = arith.shli %cvm0_8a, %w8s20 : i32
+      %cvb0_8 = arith.ori %cvg0_8, %cvm0_8 : i32
+      %cvf0_8 = arith.bitcast %cvb0_8 : i32 to f32
+      %cvv0_8 = arith.mulf %cvf0_8, %w8pow : f32
+      %cvn0_8 = arith.cmpi eq, %cvm0_8, %w8nanBits : i32
+      %cvq0_8 = arith.select %cvn0_8, %w8nan, %cvv0_8 : f32
+      %cvy0_8 = arith.mulf %cvq0_8, %cvs0 : f32
+      %cvz0_8 = arith.truncf %cvy0_8 : f32 to bf16
+      %cvx0_9 = arith.shrui %cvw0_2, %w8s8 : i32
+      %cvg0_9a = arith.andi %cvx0_9, %w8sign : i32
+      %cvg0_9 = arith.shli %cvg0_9a, %w8s24 : i32
+      %cvm0_9a = arith.andi %cvx0_9, %w8mag : i32
+      %cvm0_9 = arith.shli %cvm0_9a, %w8s20 : i32
+      %cvb0_9 = arith.ori %cvg0_9, %cvm0_9 : i32
+      %cvf0_9 = arith.bitcast %cvb0_9 : i32 to f32
+      %cvv0_9 = arith.mulf %cvf0_9, %w8pow : f32
+      %cvn0_9 = arith.cmpi eq, %cvm0_9, %w8nanBits : i32
+      %cvq0_9 = arith.select %cvn0_9, %w8nan, %cvv0_9 : f32
+      %cvy0_9 = arith.mulf %cvq0_9, %cvs0 : f32
+      %cvz0_9 = arith.truncf %cvy0_9 : f32 to bf16
+      %cvx0_10 = arith.shrui %cvw0_2, %w8s16 : i32
+      %cvg0_10a = arith.andi %cvx0_10, %w8sign : i32
+      %cvg0_10 = arith.shli %cvg0_10a, %w8s24 : i32
+      %cvm0_10a = arith.andi %cvx0_10, %w8mag : i32
+      %cvm0_10 = arith.shli %cvm0_10a, %w8s20 : i32
+      %cvb0_10 = arith.ori %cvg0_10, %cvm0_10 : i32
+      %cvf0_10 = arith.bitcast %cvb0_10 : i32 to f32
+      %cvv0_10 = arith.mulf %cvf0_10, %w8pow : f32
+      %cvn0_10 = arith.cmpi eq, %cvm0_10, %w8nanBits : i32
+      %cvq0_10 = arith.select %cvn0_10, %w8nan, %cvv0_10 : f32
+      %cvy0_10 = arith.mulf %cvq0_10, %cvs0 : f32
+      %cvz0_10 = arith.truncf %cvy0_10 : f32 to bf16
+      %cvx0_11 = arith.shrui %cvw0_2, %w8s24 : i32
+      %cvg0_11a = arith.andi %cvx0_11, %w8sign : i32
+      %cvg0_11 = arith.shli %cvg0_11a, %w8s24 : i32
+      %cvm0_11a = arith.andi %cvx0_11, %w8mag : i32
+      %cvm0_11 = arith.shli %cvm0_11a, %w8s20 : i32
+      %cvb0_11 = arith.ori %cvg0_11, %cvm0_11 : i32
+      %cvf0_11 = arith.bitcast %cvb0_11 : i32 to f32
+      %cvv0_11 = arith.mulf %cvf0_11, %w8pow : f32
+      %cvn0_11 = arith.cmpi eq, %cvm0_11, %w8nanBits : i32
+      %cvq0_11 = arith.select %cvn0_11, %w8nan, %cvv0_11 : f32
+      %cvy0_11 = arith.mulf %cvq0_11, %cvs0 : f32
+      %cvz0_11 = arith.truncf %cvy0_11 : f32 to bf16
+      %cvw0_3 = vector.extract %cvw0[3] : i32 from vector<4xi32>
+      %cvg0_12a = arith.andi %cvw0_3, %w8sign : i32
+      %cvg0_12 = arith.shli %cvg0_12a, %w8s24 : i32
+      %cvm0_12a = arith.andi %cvw0_3, %w8mag : i32
+      %cvm0_12 = arith.shli %cvm0_12a, %w8s20 : i32
+      %cvb0_12 = arith.ori %cvg0_12, %cvm0_12 : i32
+      %cvf0_12 = arith.bitcast %cvb0_12 : i32 to f32
+      %cvv0_12 = arith.mulf %cvf0_12, %w8pow : f32
+      %cvn0_12 = arith.cmpi eq, %cvm0_12, %w8nanBits : i32
+      %cvq0_12 = arith.select %cvn0_12, %w8nan, %cvv0_12 : f32
+      %cvy0_12 = arith.mulf %cvq0_12, %cvs0 : f32
+      %cvz0_12 = arith.truncf %cvy0_12 : f32 to bf16
+      %cvx0_13 = arith.shrui %cvw0_3, %w8s8 : i32
+      %cvg0_13a = arith.andi %cvx0_13, %w8sign : i32
+      %cvg0_13 = arith.shli %cvg0_13a, %w8s24 : i32
+      %cvm0_13a = arith.andi %cvx0_13, %w8mag : i32
+      %cvm0_13 = arith.shli %cvm0_13a, %w8s20 : i32
+      %cvb0_13 = arith.ori %cvg0_13, %cvm0_13 : i32
+      %cvf0_13 = arith.bitcast %cvb0_13 : i32 to f32
+      %cvv0_13 = arith.mulf %cvf0_13, %w8pow : f32
+      %cvn0_13 = arith.cmpi eq, %cvm0_13, %w8nanBits : i32
+      %cvq0_13 = arith.select %cvn0_13, %w8nan, %cvv0_13 : f32
+      %cvy0_13 = arith.mulf %cvq0_13, %cvs0 : f32
+      %cvz0_13 = arith.truncf %cvy0_13 : f32 to bf16
+      %cvx0_14 = arith.shrui %cvw0_3, %w8s16 : i32
+      %cvg0_14a = arith.andi %cvx0_14, %w8sign : i32
+      %cvg0_14 = arith.shli %cvg0_14a, %w8s24 : i32
+      %cvm0_14a = arith.andi %cvx0_14, %w8mag : i32
+      %cvm0_14 = arith.shli %cvm0_14a, %w8s20 : i32
+      %cvb0_14 = arith.ori %cvg0_14, %cvm0_14 : i32
+      %cvf0_14 = arith.bitcast %cvb0_14 : i32 to f32
+      %cvv0_14 = arith.mulf %cvf0_14, %w8pow : f32
+      %cvn0_14 = arith.cmpi eq, %cvm0_14, %w8nanBits : i32
+      %cvq0_14 = arith.select %cvn0_14, %w8nan, %cvv0_14 : f32
+      %cvy0_14 = arith.mulf %cvq0_14, %cvs0 : f32
+      %cvz0_14 = arith.truncf %cvy0_14 : f32 to bf16
+      %cvx0_15 = arith.shrui %cvw0_3, %w8s24 : i32
+      %cvg0_15a = arith.andi %cvx0_15, %w8sign : i32
+      %cvg0_15 = arith.shli %cvg0_15a, %w8s24 : i32
+      %cvm0_15a = arith.andi %cvx0_15, %w8mag : i32
+      %cvm0_15 = arith.shli %cvm0_15a, %w8s20 : i32
+      %cvb0_15 = arith.ori %cvg0_15, %cvm0_15 : i32
+      %cvf0_15 = arith.bitcast %cvb0_15 : i32 to f32
+      %cvv0_15 = arith.mulf %cvf0_15, %w8pow : f32
+      %cvn0_15 = arith.cmpi eq, %cvm0_15, %w8nanBits : i32
+      %cvq0_15 = arith.select %cvn0_15, %w8nan, %cvv0_15 : f32
+      %cvy0_15 = arith.mulf %cvq0_15, %cvs0 : f32
+      %cvz0_15 = arith.truncf %cvy0_15 : f32 to bf16
+      %cvh0_0 = vector.from_elements %cvz0_0, %cvz0_1, %cvz0_2, %cvz0_3, %cvz0_4, %cvz0_5, %cvz0_6, %cvz0_7 : vector<8xbf16>
+      vector.store %cvh0_0, %smB[%c0, %lrowB0, %w8d0] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvh0_1 = vector.from_elements %cvz0_8, %cvz0_9, %cvz0_10, %cvz0_11, %cvz0_12, %cvz0_13, %cvz0_14, %cvz0_15 : vector<8xbf16>
+      vector.store %cvh0_1, %smB[%c0, %lrowB0, %w8d1] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvk1 = arith.addi %w8k, %lrowB1 : index
+      %cvkin1 = arith.cmpi ult, %cvk1, %K : index
+      %cvkr1 = arith.select %cvkin1, %cvk1, %c0 : index
+      %cvr1 = arith.addi %bRowE, %cvkr1 : index
+      %cvsr1 = arith.divui %cvr1, %blockRows : index
+      %cvsa1 = arith.muli %cvsr1, %w8sCols : index
+      %cvAt1 = arith.addi %cvsa1, %w8scol : index
+      %cvs1 = memref.load %sb[%cvAt1] : memref<?xf32>
+      %cvw1 = vector.load %smB8w[%cur, %lrowB1, %w8word] : memref<4x64x32xi32, #gpu.address_space<workgroup>>, vector<4xi32>
+      %cvw1_0 = vector.extract %cvw1[0] : i32 from vector<4xi32>
+      %cvg1_0a = arith.andi %cvw1_0, %w8sign : i32
+      %cvg1_0 = arith.shli %cvg1_0a, %w8s24 : i32
+      %cvm1_0a = arith.andi %cvw1_0, %w8mag : i32
+      %cvm1_0 = arith.shli %cvm1_0a, %w8s20 : i32
+      %cvb1_0 = arith.ori %cvg1_0, %cvm1_0 : i32
+      %cvf1_0 = arith.bitcast %cvb1_0 : i32 to f32
+      %cvv1_0 = arith.mulf %cvf1_0, %w8pow : f32
+      %cvn1_0 = arith.cmpi eq, %cvm1_0, %w8nanBits : i32
+      %cvq1_0 = arith.select %cvn1_0, %w8nan, %cvv1_0 : f32
+      %cvy1_0 = arith.mulf %cvq1_0, %cvs1 : f32
+      %cvz1_0 = arith.truncf %cvy1_0 : f32 to bf16
+      %cvx1_1 = arith.shrui %cvw1_0, %w8s8 : i32
+      %cvg1_1a = arith.andi %cvx1_1, %w8sign : i32
+      %cvg1_1 = arith.shli %cvg1_1a, %w8s24 : i32
+      %cvm1_1a = arith.andi %cvx1_1, %w8mag : i32
+      %cvm1_1 = arith.shli %cvm1_1a, %w8s20 : i32
+      %cvb1_1 = arith.ori %cvg1_1, %cvm1_1 : i32
+      %cvf1_1 = arith.bitcast %cvb1_1 : i32 to f32
+      %cvv1_1 = arith.mulf %cvf1_1, %w8pow : f32
+      %cvn1_1 = arith.cmpi eq, %cvm1_1, %w8nanBits : i32
+      %cvq1_1 = arith.select %cvn1_1, %w8nan, %cvv1_1 : f32
+      %cvy1_1 = arith.mulf %cvq1_1, %cvs1 : f32
+      %cvz1_1 = arith.truncf %cvy1_1 : f32 to bf16
+      %cvx1_2 = arith.shrui %cvw1_0, %w8s16 : i32
+      %cvg1_2a = arith.andi %cvx1_2, %w8sign : i32
+      %cvg1_2 = arith.shli %cvg1_2a, %w8s24 : i32
+      %cvm1_2a = arith.andi %cvx1_2, %w8mag : i32
+      %cvm1_2 = arith.shli %cvm1_2a, %w8s20 : i32
+      %cvb1_2 = arith.ori %cvg1_2, %cvm1_2 : i32
+      %cvf1_2 = arith.bitcast %cvb1_2 : i32 to f32
+      %cvv1_2 = arith.mulf %cvf1_2, %w8pow : f32
+      %cvn1_2 = arith.cmpi eq, %cvm1_2, %w8nanBits : i32
+      %cvq1_2 = arith.select %cvn1_2, %w8nan, %cvv1_2 : f32
+      %cvy1_2 = arith.mulf %cvq1_2, %cvs1 : f32
+      %cvz1_2 = arith.truncf %cvy1_2 : f32 to bf16
+      %cvx1_3 = arith.shrui %cvw1_0, %w8s24 : i32
+      %cvg1_3a = arith.andi %cvx1_3, %w8sign : i32
+      %cvg1_3 = arith.shli %cvg1_3a, %w8s24 : i32
+      %cvm1_3a = arith.andi %cvx1_3, %w8mag : i32
+      %cvm1_3 = arith.shli %cvm1_3a, %w8s20 : i32
+      %cvb1_3 = arith.ori %cvg1_3, %cvm1_3 : i32
+      %cvf1_3 = arith.bitcast %cvb1_3 : i32 to f32
+      %cvv1_3 = arith.mulf %cvf1_3, %w8pow : f32
+      %cvn1_3 = arith.cmpi eq, %cvm1_3, %w8nanBits : i32
+      %cvq1_3 = arith.select %cvn1_3, %w8nan, %cvv1_3 : f32
+      %cvy1_3 = arith.mulf %cvq1_3, %cvs1 : f32
+      %cvz1_3 = arith.truncf %cvy1_3 : f32 to bf16
+      %cvw1_1 = vector.extract %cvw1[1] : i32 from vector<4xi32>
+      %cvg1_4a = arith.andi %cvw1_1, %w8sign : i32
+      %cvg1_4 = arith.shli %cvg1_4a, %w8s24 : i32
+      %cvm1_4a = arith.andi %cvw1_1, %w8mag : i32
+      %cvm1_4 = arith.shli %cvm1_4a, %w8s20 : i32
+      %cvb1_4 = arith.ori %cvg1_4, %cvm1_4 : i32
+      %cvf1_4 = arith.bitcast %cvb1_4 : i32 to f32
+      %cvv1_4 = arith.mulf %cvf1_4, %w8pow : f32
+      %cvn1_4 = arith.cmpi eq, %cvm1_4, %w8nanBits : i32
+      %cvq1_4 = arith.select %cvn1_4, %w8nan, %cvv1_4 : f32
+      %cvy1_4 = arith.mulf %cvq1_4, %cvs1 : f32
+      %cvz1_4 = arith.truncf %cvy1_4 : f32 to bf16
+      %cvx1_5 = arith.shrui %cvw1_1, %w8s8 : i32
+      %cvg1_5a = arith.andi %cvx1_5, %w8sign : i32
+      %cvg1_5 = arith.shli %cvg1_5a, %w8s24 : i32
+      %cvm1_5a = arith.andi %cvx1_5, %w8mag : i32
+      %cvm1_5 = arith.shli %cvm1_5a, %w8s20 : i32
+      %cvb1_5 = arith.ori %cvg1_5, %cvm1_5 : i32
+      %cvf1_5 = arith.bitcast %cvb1_5 : i32 to f32
+      %cvv1_5 = arith.mulf %cvf1_5, %w8pow : f32
+      %cvn1_5 = arith.cmpi eq, %cvm1_5, %w8nanBits : i32
+      %cvq1_5 = arith.select %cvn1_5, %w8nan, %cvv1_5 : f32
+      %cvy1_5 = arith.mulf %cvq1_5, %cvs1 : f32
+      %cvz1_5 = arith.truncf %cvy1_5 : f32 to bf16
+      %cvx1_6 = arith.shrui %cvw1_1, %w8s16 : i32
+      %cvg1_6a = arith.andi %cvx1_6, %w8sign : i32
+      %cvg1_6 = arith.shli %cvg1_6a, %w8s24 : i32
+      %cvm1_6a = arith.andi %cvx1_6, %w8mag : i32
+      %cvm1_6 = arith.shli %cvm1_6a, %w8s20 : i32
+      %cvb1_6 = arith.ori %cvg1_6, %cvm1_6 : i32
+      %cvf1_6 = arith.bitcast %cvb1_6 : i32 to f32
+      %cvv1_6 = arith.mulf %cvf1_6, %w8pow : f32
+      %cvn1_6 = arith.cmpi eq, %cvm1_6, %w8nanBits : i32
+      %cvq1_6 = arith.select %cvn1_6, %w8nan, %cvv1_6 : f32
+      %cvy1_6 = arith.mulf %cvq1_6, %cvs1 : f32
+      %cvz1_6 = arith.truncf %cvy1_6 : f32 to bf16
+      %cvx1_7 = arith.shrui %cvw1_1, %w8s24 : i32
+      %cvg1_7a = arith.andi %cvx1_7, %w8sign : i32
+      %cvg1_7 = arith.shli %cvg1_7a, %w8s24 : i32
+      %cvm1_7a = arith.andi %cvx1_7, %w8mag : i32
+      %cvm1_7 = arith.shli %cvm1_7a, %w8s20 : i32
+      %cvb1_7 = arith.ori %cvg1_7, %cvm1_7 : i32
+      %cvf1_7 = arith.bitcast %cvb1_7 : i32 to f32
+      %cvv1_7 = arith.mulf %cvf1_7, %w8pow : f32
+      %cvn1_7 = arith.cmpi eq, %cvm1_7, %w8nanBits : i32
+      %cvq1_7 = arith.select %cvn1_7, %w8nan, %cvv1_7 : f32
+      %cvy1_7 = arith.mulf %cvq1_7, %cvs1 : f32
+      %cvz1_7 = arith.truncf %cvy1_7 : f32 to bf16
+      %cvw1_2 = vector.extract %cvw1[2] : i32 from vector<4xi32>
+      %cvg1_8a = arith.andi %cvw1_2, %w8sign : i32
+      %cvg1_8 = arith.shli %cvg1_8a, %w8s24 : i32
+      %cvm1_8a = arith.andi %cvw1_2, %w8mag : i32
+      %cvm1_8 = arith.shli %cvm1_8a, %w8s20 : i32
+      %cvb1_8 = arith.ori %cvg1_8, %cvm1_8 : i32
+      %cvf1_8 = arith.bitcast %cvb1_8 : i32 to f32
+      %cvv1_8 = arith.mulf %cvf1_8, %w8pow : f32
+      %cvn1_8 = arith.cmpi eq, %cvm1_8, %w8nanBits : i32
+      %cvq1_8 = arith.select %cvn1_8, %w8nan, %cvv1_8 : f32
+      %cvy1_8 = arith.mulf %cvq1_8, %cvs1 : f32
+      %cvz1_8 = arith.truncf %cvy1_8 : f32 to bf16
+      %cvx1_9 = arith.shrui %cvw1_2, %w8s8 : i32
+      %cvg1_9a = arith.andi %cvx1_9, %w8sign : i32
+      %cvg1_9 = arith.shli %cvg1_9a, %w8s24 : i32
+      %cvm1_9a = arith.andi %cvx1_9, %w8mag : i32
+      %cvm1_9 = arith.shli %cvm1_9a, %w8s20 : i32
+      %cvb1_9 = arith.ori %cvg1_9, %cvm1_9 : i32
+      %cvf1_9 = arith.bitcast %cvb1_9 : i32 to f32
+      %cvv1_9 = arith.mulf %cvf1_9, %w8pow : f32
+      %cvn1_9 = arith.cmpi eq, %cvm1_9, %w8nanBits : i32
+      %cvq1_9 = arith.select %cvn1_9, %w8nan, %cvv1_9 : f32
+      %cvy1_9 = arith.mulf %cvq1_9, %cvs1 : f32
+      %cvz1_9 = arith.truncf %cvy1_9 : f32 to bf16
+      %cvx1_10 = arith.shrui %cvw1_2, %w8s16 : i32
+      %cvg1_10a = arith.andi %cvx1_10, %w8sign : i32
+      %cvg1_10 = arith.shli %cvg1_10a, %w8s24 : i32
+      %cvm1_10a = arith.andi %cvx1_10, %w8mag : i32
+      %cvm1_10 = arith.shli %cvm1_10a, %w8s20 : i32
+      %cvb1_10 = arith.ori %cvg1_10, %cvm1_10 : i32
+      %cvf1_10 = arith.bitcast %cvb1_10 : i32 to f32
+      %cvv1_10 = arith.mulf %cvf1_10, %w8pow : f32
+      %cvn1_10 = arith.cmpi eq, %cvm1_10, %w8nanBits : i32
+      %cvq1_10 = arith.select %cvn1_10, %w8nan, %cvv1_10 : f32
+      %cvy1_10 = arith.mulf %cvq1_10, %cvs1 : f32
+      %cvz1_10 = arith.truncf %cvy1_10 : f32 to bf16
+      %cvx1_11 = arith.shrui %cvw1_2, %w8s24 : i32
+      %cvg1_11a = arith.andi %cvx1_11, %w8sign : i32
+      %cvg1_11 = arith.shli %cvg1_11a, %w8s24 : i32
+      %cvm1_11a = arith.andi %cvx1_11, %w8mag : i32
+      %cvm1_11 = arith.shli %cvm1_11a, %w8s20 : i32
+      %cvb1_11 = arith.ori %cvg1_11, %cvm1_11 : i32
+      %cvf1_11 = arith.bitcast %cvb1_11 : i32 to f32
+      %cvv1_11 = arith.mulf %cvf1_11, %w8pow : f32
+      %cvn1_11 = arith.cmpi eq, %cvm1_11, %w8nanBits : i32
+      %cvq1_11 = arith.select %cvn1_11, %w8nan, %cvv1_11 : f32
+      %cvy1_11 = arith.mulf %cvq1_11, %cvs1 : f32
+      %cvz1_11 = arith.truncf %cvy1_11 : f32 to bf16
+      %cvw1_3 = vector.extract %cvw1[3] : i32 from vector<4xi32>
+      %cvg1_12a = arith.andi %cvw1_3, %w8sign : i32
+      %cvg1_12 = arith.shli %cvg1_12a, %w8s24 : i32
+      %cvm1_12a = arith.andi %cvw1_3, %w8mag : i32
+      %cvm1_12 = arith.shli %cvm1_12a, %w8s20 : i32
+      %cvb1_12 = arith.ori %cvg1_12, %cvm1_12 : i32
+      %cvf1_12 = arith.bitcast %cvb1_12 : i32 to f32
+      %cvv1_12 = arith.mulf %cvf1_12, %w8pow : f32
+      %cvn1_12 = arith.cmpi eq, %cvm1_12, %w8nanBits : i32
+      %cvq1_12 = arith.select %cvn1_12, %w8nan, %cvv1_12 : f32
+      %cvy1_12 = arith.mulf %cvq1_12, %cvs1 : f32
+      %cvz1_12 = arith.truncf %cvy1_12 : f32 to bf16
+      %cvx1_13 = arith.shrui %cvw1_3, %w8s8 : i32
+      %cvg1_13a = arith.andi %cvx1_13, %w8sign : i32
+      %cvg1_13 = arith.shli %cvg1_13a, %w8s24 : i32
+      %cvm1_13a = arith.andi %cvx1_13, %w8mag : i32
+      %cvm1_13 = arith.shli %cvm1_13a, %w8s20 : i32
+      %cvb1_13 = arith.ori %cvg1_13, %cvm1_13 : i32
+      %cvf1_13 = arith.bitcast %cvb1_13 : i32 to f32
+      %cvv1_13 = arith.mulf %cvf1_13, %w8pow : f32
+      %cvn1_13 = arith.cmpi eq, %cvm1_13, %w8nanBits : i32
+      %cvq1_13 = arith.select %cvn1_13, %w8nan, %cvv1_13 : f32
+      %cvy1_13 = arith.mulf %cvq1_13, %cvs1 : f32
+      %cvz1_13 = arith.truncf %cvy1_13 : f32 to bf16
+      %cvx1_14 = arith.shrui %cvw1_3, %w8s16 : i32
+      %cvg1_14a = arith.andi %cvx1_14, %w8sign : i32
+      %cvg1_14 = arith.shli %cvg1_14a, %w8s24 : i32
+      %cvm1_14a = arith.andi %cvx1_14, %w8mag : i32
+      %cvm1_14 = arith.shli %cvm1_14a, %w8s20 : i32
+      %cvb1_14 = arith.ori %cvg1_14, %cvm1_14 : i32
+      %cvf1_14 = arith.bitcast %cvb1_14 : i32 to f32
+      %cvv1_14 = arith.mulf %cvf1_14, %w8pow : f32
+      %cvn1_14 = arith.cmpi eq, %cvm1_14, %w8nanBits : i32
+      %cvq1_14 = arith.select %cvn1_14, %w8nan, %cvv1_14 : f32
+      %cvy1_14 = arith.mulf %cvq1_14, %cvs1 : f32
+      %cvz1_14 = arith.truncf %cvy1_14 : f32 to bf16
+      %cvx1_15 = arith.shrui %cvw1_3, %w8s24 : i32
+      %cvg1_15a = arith.andi %cvx1_15, %w8sign : i32
+      %cvg1_15 = arith.shli %cvg1_15a, %w8s24 : i32
+      %cvm1_15a = arith.andi %cvx1_15, %w8mag : i32
+      %cvm1_15 = arith.shli %cvm1_15a, %w8s20 : i32
+      %cvb1_15 = arith.ori %cvg1_15, %cvm1_15 : i32
+      %cvf1_15 = arith.bitcast %cvb1_15 : i32 to f32
+      %cvv1_15 = arith.mulf %cvf1_15, %w8pow : f32
+      %cvn1_15 = arith.cmpi eq, %cvm1_15, %w8nanBits : i32
+      %cvq1_15 = arith.select %cvn1_15, %w8nan, %cvv1_15 : f32
+      %cvy1_15 = arith.mulf %cvq1_15, %cvs1 : f32
+      %cvz1_15 = arith.truncf %cvy1_15 : f32 to bf16
+      %cvh1_0 = vector.from_elements %cvz1_0, %cvz1_1, %cvz1_2, %cvz1_3, %cvz1_4, %cvz1_5, %cvz1_6, %cvz1_7 : vector<8xbf16>
+      vector.store %cvh1_0, %smB[%c0, %lrowB1, %w8d0] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvh1_1 = vector.from_elements %cvz1_8, %cvz1_9, %cvz1_10, %cvz1_11, %cvz1_12, %cvz1_13, %cvz1_14, %cvz1_15 : vector<8xbf16>
+      vector.store %cvh1_1, %smB[%c0, %lrowB1, %w8d1] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvk2 = arith.addi %w8k, %lrowB2 : index
+      %cvkin2 = arith.cmpi ult, %cvk2, %K : index
+      %cvkr2 = arith.select %cvkin2, %cvk2, %c0 : index
+      %cvr2 = arith.addi %bRowE, %cvkr2 : index
+      %cvsr2 = arith.divui %cvr2, %blockRows : index
+      %cvsa2 = arith.muli %cvsr2, %w8sCols : index
+      %cvAt2 = arith.addi %cvsa2, %w8scol : index
+      %cvs2 = memref.load %sb[%cvAt2] : memref<?xf32>
+      %cvw2 = vector.load %smB8w[%cur, %lrowB2, %w8word] : memref<4x64x32xi32, #gpu.address_space<workgroup>>, vector<4xi32>
+      %cvw2_0 = vector.extract %cvw2[0] : i32 from vector<4xi32>
+      %cvg2_0a = arith.andi %cvw2_0, %w8sign : i32
+      %cvg2_0 = arith.shli %cvg2_0a, %w8s24 : i32
+      %cvm2_0a = arith.andi %cvw2_0, %w8mag : i32
+      %cvm2_0 = arith.shli %cvm2_0a, %w8s20 : i32
+      %cvb2_0 = arith.ori %cvg2_0, %cvm2_0 : i32
+      %cvf2_0 = arith.bitcast %cvb2_0 : i32 to f32
+      %cvv2_0 = arith.mulf %cvf2_0, %w8pow : f32
+      %cvn2_0 = arith.cmpi eq, %cvm2_0, %w8nanBits : i32
+      %cvq2_0 = arith.select %cvn2_0, %w8nan, %cvv2_0 : f32
+      %cvy2_0 = arith.mulf %cvq2_0, %cvs2 : f32
+      %cvz2_0 = arith.truncf %cvy2_0 : f32 to bf16
+      %cvx2_1 = arith.shrui %cvw2_0, %w8s8 : i32
+      %cvg2_1a = arith.andi %cvx2_1, %w8sign : i32
+      %cvg2_1 = arith.shli %cvg2_1a, %w8s24 : i32
+      %cvm2_1a = arith.andi %cvx2_1, %w8mag : i32
+      %cvm2_1 = arith.shli %cvm2_1a, %w8s20 : i32
+      %cvb2_1 = arith.ori %cvg2_1, %cvm2_1 : i32
+      %cvf2_1 = arith.bitcast %cvb2_1 : i32 to f32
+      %cvv2_1 = arith.mulf %cvf2_1, %w8pow : f32
+      %cvn2_1 = arith.cmpi eq, %cvm2_1, %w8nanBits : i32
+      %cvq2_1 = arith.select %cvn2_1, %w8nan, %cvv2_1 : f32
+      %cvy2_1 = arith.mulf %cvq2_1, %cvs2 : f32
+      %cvz2_1 = arith.truncf %cvy2_1 : f32 to bf16
+      %cvx2_2 = arith.shrui %cvw2_0, %w8s16 : i32
+      %cvg2_2a = arith.andi %cvx2_2, %w8sign : i32
+      %cvg2_2 = arith.shli %cvg2_2a, %w8s24 : i32
+      %cvm2_2a = arith.andi %cvx2_2, %w8mag : i32
+      %cvm2_2 = arith.shli %cvm2_2a, %w8s20 : i32
+      %cvb2_2 = arith.ori %cvg2_2, %cvm2_2 : i32
+      %cvf2_2 = arith.bitcast %cvb2_2 : i32 to f32
+      %cvv2_2 = arith.mulf %cvf2_2, %w8pow : f32
+      %cvn2_2 = arith.cmpi eq, %cvm2_2, %w8nanBits : i32
+      %cvq2_2 = arith.select %cvn2_2, %w8nan, %cvv2_2 : f32
+      %cvy2_2 = arith.mulf %cvq2_2, %cvs2 : f32
+      %cvz2_2 = arith.truncf %cvy2_2 : f32 to bf16
+      %cvx2_3 = arith.shrui %cvw2_0, %w8s24 : i32
+      %cvg2_3a = arith.andi %cvx2_3, %w8sign : i32
+      %cvg2_3 = arith.shli %cvg2_3a, %w8s24 : i32
+      %cvm2_3a = arith.andi %cvx2_3, %w8mag : i32
+      %cvm2_3 = arith.shli %cvm2_3a, %w8s20 : i32
+      %cvb2_3 = arith.ori %cvg2_3, %cvm2_3 : i32
+      %cvf2_3 = arith.bitcast %cvb2_3 : i32 to f32
+      %cvv2_3 = arith.mulf %cvf2_3, %w8pow : f32
+      %cvn2_3 = arith.cmpi eq, %cvm2_3, %w8nanBits : i32
+      %cvq2_3 = arith.select %cvn2_3, %w8nan, %cvv2_3 : f32
+      %cvy2_3 = arith.mulf %cvq2_3, %cvs2 : f32
+      %cvz2_3 = arith.truncf %cvy2_3 : f32 to bf16
+      %cvw2_1 = vector.extract %cvw2[1] : i32 from vector<4xi32>
+      %cvg2_4a = arith.andi %cvw2_1, %w8sign : i32
+      %cvg2_4 = arith.shli %cvg2_4a, %w8s24 : i32
+      %cvm2_4a = arith.andi %cvw2_1, %w8mag : i32
+      %cvm2_4 = arith.shli %cvm2_4a, %w8s20 : i32
+      %cvb2_4 = arith.ori %cvg2_4, %cvm2_4 : i32
+      %cvf2_4 = arith.bitcast %cvb2_4 : i32 to f32
+      %cvv2_4 = arith.mulf %cvf2_4, %w8pow : f32
+      %cvn2_4 = arith.cmpi eq, %cvm2_4, %w8nanBits : i32
+      %cvq2_4 = arith.select %cvn2_4, %w8nan, %cvv2_4 : f32
+      %cvy2_4 = arith.mulf %cvq2_4, %cvs2 : f32
+      %cvz2_4 = arith.truncf %cvy2_4 : f32 to bf16
+      %cvx2_5 = arith.shrui %cvw2_1, %w8s8 : i32
+      %cvg2_5a = arith.andi %cvx2_5, %w8sign : i32
+      %cvg2_5 = arith.shli %cvg2_5a, %w8s24 : i32
+      %cvm2_5a = arith.andi %cvx2_5, %w8mag : i32
+      %cvm2_5 = arith.shli %cvm2_5a, %w8s20 : i32
+      %cvb2_5 = arith.ori %cvg2_5, %cvm2_5 : i32
+      %cvf2_5 = arith.bitcast %cvb2_5 : i32 to f32
+      %cvv2_5 = arith.mulf %cvf2_5, %w8pow : f32
+      %cvn2_5 = arith.cmpi eq, %cvm2_5, %w8nanBits : i32
+      %cvq2_5 = arith.select %cvn2_5, %w8nan, %cvv2_5 : f32
+      %cvy2_5 = arith.mulf %cvq2_5, %cvs2 : f32
+      %cvz2_5 = arith.truncf %cvy2_5 : f32 to bf16
+      %cvx2_6 = arith.shrui %cvw2_1, %w8s16 : i32
+      %cvg2_6a = arith.andi %cvx2_6, %w8sign : i32
+      %cvg2_6 = arith.shli %cvg2_6a, %w8s24 : i32
+      %cvm2_6a = arith.andi %cvx2_6, %w8mag : i32
+      %cvm2_6 = arith.shli %cvm2_6a, %w8s20 : i32
+      %cvb2_6 = arith.ori %cvg2_6, %cvm2_6 : i32
+      %cvf2_6 = arith.bitcast %cvb2_6 : i32 to f32
+      %cvv2_6 = arith.mulf %cvf2_6, %w8pow : f32
+      %cvn2_6 = arith.cmpi eq, %cvm2_6, %w8nanBits : i32
+      %cvq2_6 = arith.select %cvn2_6, %w8nan, %cvv2_6 : f32
+      %cvy2_6 = arith.mulf %cvq2_6, %cvs2 : f32
+      %cvz2_6 = arith.truncf %cvy2_6 : f32 to bf16
+      %cvx2_7 = arith.shrui %cvw2_1, %w8s24 : i32
+      %cvg2_7a = arith.andi %cvx2_7, %w8sign : i32
+      %cvg2_7 = arith.shli %cvg2_7a, %w8s24 : i32
+      %cvm2_7a = arith.andi %cvx2_7, %w8mag : i32
+      %cvm2_7 = arith.shli %cvm2_7a, %w8s20 : i32
+      %cvb2_7 = arith.ori %cvg2_7, %cvm2_7 : i32
+      %cvf2_7 = arith.bitcast %cvb2_7 : i32 to f32
+      %cvv2_7 = arith.mulf %cvf2_7, %w8pow : f32
+      %cvn2_7 = arith.cmpi eq, %cvm2_7, %w8nanBits : i32
+      %cvq2_7 = arith.select %cvn2_7, %w8nan, %cvv2_7 : f32
+      %cvy2_7 = arith.mulf %cvq2_7, %cvs2 : f32
+      %cvz2_7 = arith.truncf %cvy2_7 : f32 to bf16
+      %cvw2_2 = vector.extract %cvw2[2] : i32 from vector<4xi32>
+      %cvg2_8a = arith.andi %cvw2_2, %w8sign : i32
+      %cvg2_8 = arith.shli %cvg2_8a, %w8s24 : i32
+      %cvm2_8a = arith.andi %cvw2_2, %w8mag : i32
+      %cvm2_8 = arith.shli %cvm2_8a, %w8s20 : i32
+      %cvb2_8 = arith.ori %cvg2_8, %cvm2_8 : i32
+      %cvf2_8 = arith.bitcast %cvb2_8 : i32 to f32
+      %cvv2_8 = arith.mulf %cvf2_8, %w8pow : f32
+      %cvn2_8 = arith.cmpi eq, %cvm2_8, %w8nanBits : i32
+      %cvq2_8 = arith.select %cvn2_8, %w8nan, %cvv2_8 : f32
+      %cvy2_8 = arith.mulf %cvq2_8, %cvs2 : f32
+      %cvz2_8 = arith.truncf %cvy2_8 : f32 to bf16
+      %cvx2_9 = arith.shrui %cvw2_2, %w8s8 : i32
+      %cvg2_9a = arith.andi %cvx2_9, %w8sign : i32
+      %cvg2_9 = arith.shli %cvg2_9a, %w8s24 : i32
+      %cvm2_9a = arith.andi %cvx2_9, %w8mag : i32
+      %cvm2_9 = arith.shli %cvm2_9a, %w8s20 : i32
+      %cvb2_9 = arith.ori %cvg2_9, %cvm2_9 : i32
+      %cvf2_9 = arith.bitcast %cvb2_9 : i32 to f32
+      %cvv2_9 = arith.mulf %cvf2_9, %w8pow : f32
+      %cvn2_9 = arith.cmpi eq, %cvm2_9, %w8nanBits : i32
+      %cvq2_9 = arith.select %cvn2_9, %w8nan, %cvv2_9 : f32
+      %cvy2_9 = arith.mulf %cvq2_9, %cvs2 : f32
+      %cvz2_9 = arith.truncf %cvy2_9 : f32 to bf16
+      %cvx2_10 = arith.shrui %cvw2_2, %w8s16 : i32
+      %cvg2_10a = arith.andi %cvx2_10, %w8sign : i32
+      %cvg2_10 = arith.shli %cvg2_10a, %w8s24 : i32
+      %cvm2_10a = arith.andi %cvx2_10, %w8mag : i32
+      %cvm2_10 = arith.shli %cvm2_10a, %w8s20 : i32
+      %cvb2_10 = arith.ori %cvg2_10, %cvm2_10 : i32
+      %cvf2_10 = arith.bitcast %cvb2_10 : i32 to f32
+      %cvv2_10 = arith.mulf %cvf2_10, %w8pow : f32
+      %cvn2_10 = arith.cmpi eq, %cvm2_10, %w8nanBits : i32
+      %cvq2_10 = arith.select %cvn2_10, %w8nan, %cvv2_10 : f32
+      %cvy2_10 = arith.mulf %cvq2_10, %cvs2 : f32
+      %cvz2_10 = arith.truncf %cvy2_10 : f32 to bf16
+      %cvx2_11 = arith.shrui %cvw2_2, %w8s24 : i32
+      %cvg2_11a = arith.andi %cvx2_11, %w8sign : i32
+      %cvg2_11 = arith.shli %cvg2_11a, %w8s24 : i32
+      %cvm2_11a = arith.andi %cvx2_11, %w8mag : i32
+      %cvm2_11 = arith.shli %cvm2_11a, %w8s20 : i32
+      %cvb2_11 = arith.ori %cvg2_11, %cvm2_11 : i32
+      %cvf2_11 = arith.bitcast %cvb2_11 : i32 to f32
+      %cvv2_11 = arith.mulf %cvf2_11, %w8pow : f32
+      %cvn2_11 = arith.cmpi eq, %cvm2_11, %w8nanBits : i32
+      %cvq2_11 = arith.select %cvn2_11, %w8nan, %cvv2_11 : f32
+      %cvy2_11 = arith.mulf %cvq2_11, %cvs2 : f32
+      %cvz2_11 = arith.truncf %cvy2_11 : f32 to bf16
+      %cvw2_3 = vector.extract %cvw2[3] : i32 from vector<4xi32>
+      %cvg2_12a = arith.andi %cvw2_3, %w8sign : i32
+      %cvg2_12 = arith.shli %cvg2_12a, %w8s24 : i32
+      %cvm2_12a = arith.andi %cvw2_3, %w8mag : i32
+      %cvm2_12 = arith.shli %cvm2_12a, %w8s20 : i32
+      %cvb2_12 = arith.ori %cvg2_12, %cvm2_12 : i32
+      %cvf2_12 = arith.bitcast %cvb2_12 : i32 to f32
+      %cvv2_12 = arith.mulf %cvf2_12, %w8pow : f32
+      %cvn2_12 = arith.cmpi eq, %cvm2_12, %w8nanBits : i32
+      %cvq2_12 = arith.select %cvn2_12, %w8nan, %cvv2_12 : f32
+      %cvy2_12 = arith.mulf %cvq2_12, %cvs2 : f32
+      %cvz2_12 = arith.truncf %cvy2_12 : f32 to bf16
+      %cvx2_13 = arith.shrui %cvw2_3, %w8s8 : i32
+      %cvg2_13a = arith.andi %cvx2_13, %w8sign : i32
+      %cvg2_13 = arith.shli %cvg2_13a, %w8s24 : i32
+      %cvm2_13a = arith.andi %cvx2_13, %w8mag : i32
+      %cvm2_13 = arith.shli %cvm2_13a, %w8s20 : i32
+      %cvb2_13 = arith.ori %cvg2_13, %cvm2_13 : i32
+      %cvf2_13 = arith.bitcast %cvb2_13 : i32 to f32
+      %cvv2_13 = arith.mulf %cvf2_13, %w8pow : f32
+      %cvn2_13 = arith.cmpi eq, %cvm2_13, %w8nanBits : i32
+      %cvq2_13 = arith.select %cvn2_13, %w8nan, %cvv2_13 : f32
+      %cvy2_13 = arith.mulf %cvq2_13, %cvs2 : f32
+      %cvz2_13 = arith.truncf %cvy2_13 : f32 to bf16
+      %cvx2_14 = arith.shrui %cvw2_3, %w8s16 : i32
+      %cvg2_14a = arith.andi %cvx2_14, %w8sign : i32
+      %cvg2_14 = arith.shli %cvg2_14a, %w8s24 : i32
+      %cvm2_14a = arith.andi %cvx2_14, %w8mag : i32
+      %cvm2_14 = arith.shli %cvm2_14a, %w8s20 : i32
+      %cvb2_14 = arith.ori %cvg2_14, %cvm2_14 : i32
+      %cvf2_14 = arith.bitcast %cvb2_14 : i32 to f32
+      %cvv2_14 = arith.mulf %cvf2_14, %w8pow : f32
+      %cvn2_14 = arith.cmpi eq, %cvm2_14, %w8nanBits : i32
+      %cvq2_14 = arith.select %cvn2_14, %w8nan, %cvv2_14 : f32
+      %cvy2_14 = arith.mulf %cvq2_14, %cvs2 : f32
+      %cvz2_14 = arith.truncf %cvy2_14 : f32 to bf16
+      %cvx2_15 = arith.shrui %cvw2_3, %w8s24 : i32
+      %cvg2_15a = arith.andi %cvx2_15, %w8sign : i32
+      %cvg2_15 = arith.shli %cvg2_15a, %w8s24 : i32
+      %cvm2_15a = arith.andi %cvx2_15, %w8mag : i32
+      %cvm2_15 = arith.shli %cvm2_15a, %w8s20 : i32
+      %cvb2_15 = arith.ori %cvg2_15, %cvm2_15 : i32
+      %cvf2_15 = arith.bitcast %cvb2_15 : i32 to f32
+      %cvv2_15 = arith.mulf %cvf2_15, %w8pow : f32
+      %cvn2_15 = arith.cmpi eq, %cvm2_15, %w8nanBits : i32
+      %cvq2_15 = arith.select %cvn2_15, %w8nan, %cvv2_15 : f32
+      %cvy2_15 = arith.mulf %cvq2_15, %cvs2 : f32
+      %cvz2_15 = arith.truncf %cvy2_15 : f32 to bf16
+      %cvh2_0 = vector.from_elements %cvz2_0, %cvz2_1, %cvz2_2, %cvz2_3, %cvz2_4, %cvz2_5, %cvz2_6, %cvz2_7 : vector<8xbf16>
+      vector.store %cvh2_0, %smB[%c0, %lrowB2, %w8d0] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvh2_1 = vector.from_elements %cvz2_8, %cvz2_9, %cvz2_10, %cvz2_11, %cvz2_12, %cvz2_13, %cvz2_14, %cvz2_15 : vector<8xbf16>
+      vector.store %cvh2_1, %smB[%c0, %lrowB2, %w8d1] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvk3 = arith.addi %w8k, %lrowB3 : index
+      %cvkin3 = arith.cmpi ult, %cvk3, %K : index
+      %cvkr3 = arith.select %cvkin3, %cvk3, %c0 : index
+      %cvr3 = arith.addi %bRowE, %cvkr3 : index
+      %cvsr3 = arith.divui %cvr3, %blockRows : index
+      %cvsa3 = arith.muli %cvsr3, %w8sCols : index
+      %cvAt3 = arith.addi %cvsa3, %w8scol : index
+      %cvs3 = memref.load %sb[%cvAt3] : memref<?xf32>
+      %cvw3 = vector.load %smB8w[%cur, %lrowB3, %w8word] : memref<4x64x32xi32, #gpu.address_space<workgroup>>, vector<4xi32>
+      %cvw3_0 = vector.extract %cvw3[0] : i32 from vector<4xi32>
+      %cvg3_0a = arith.andi %cvw3_0, %w8sign : i32
+      %cvg3_0 = arith.shli %cvg3_0a, %w8s24 : i32
+      %cvm3_0a = arith.andi %cvw3_0, %w8mag : i32
+      %cvm3_0 = arith.shli %cvm3_0a, %w8s20 : i32
+      %cvb3_0 = arith.ori %cvg3_0, %cvm3_0 : i32
+      %cvf3_0 = arith.bitcast %cvb3_0 : i32 to f32
+      %cvv3_0 = arith.mulf %cvf3_0, %w8pow : f32
+      %cvn3_0 = arith.cmpi eq, %cvm3_0, %w8nanBits : i32
+      %cvq3_0 = arith.select %cvn3_0, %w8nan, %cvv3_0 : f32
+      %cvy3_0 = arith.mulf %cvq3_0, %cvs3 : f32
+      %cvz3_0 = arith.truncf %cvy3_0 : f32 to bf16
+      %cvx3_1 = arith.shrui %cvw3_0, %w8s8 : i32
+      %cvg3_1a = arith.andi %cvx3_1, %w8sign : i32
+      %cvg3_1 = arith.shli %cvg3_1a, %w8s24 : i32
+      %cvm3_1a = arith.andi %cvx3_1, %w8mag : i32
+      %cvm3_1 = arith.shli %cvm3_1a, %w8s20 : i32
+      %cvb3_1 = arith.ori %cvg3_1, %cvm3_1 : i32
+      %cvf3_1 = arith.bitcast %cvb3_1 : i32 to f32
+      %cvv3_1 = arith.mulf %cvf3_1, %w8pow : f32
+      %cvn3_1 = arith.cmpi eq, %cvm3_1, %w8nanBits : i32
+      %cvq3_1 = arith.select %cvn3_1, %w8nan, %cvv3_1 : f32
+      %cvy3_1 = arith.mulf %cvq3_1, %cvs3 : f32
+      %cvz3_1 = arith.truncf %cvy3_1 : f32 to bf16
+      %cvx3_2 = arith.shrui %cvw3_0, %w8s16 : i32
+      %cvg3_2a = arith.andi %cvx3_2, %w8sign : i32
+      %cvg3_2 = arith.shli %cvg3_2a, %w8s24 : i32
+      %cvm3_2a = arith.andi %cvx3_2, %w8mag : i32
+      %cvm3_2 = arith.shli %cvm3_2a, %w8s20 : i32
+      %cvb3_2 = arith.ori %cvg3_2, %cvm3_2 : i32
+      %cvf3_2 = arith.bitcast %cvb3_2 : i32 to f32
+      %cvv3_2 = arith.mulf %cvf3_2, %w8pow : f32
+      %cvn3_2 = arith.cmpi eq, %cvm3_2, %w8nanBits : i32
+      %cvq3_2 = arith.select %cvn3_2, %w8nan, %cvv3_2 : f32
+      %cvy3_2 = arith.mulf %cvq3_2, %cvs3 : f32
+      %cvz3_2 = arith.truncf %cvy3_2 : f32 to bf16
+      %cvx3_3 = arith.shrui %cvw3_0, %w8s24 : i32
+      %cvg3_3a = arith.andi %cvx3_3, %w8sign : i32
+      %cvg3_3 = arith.shli %cvg3_3a, %w8s24 : i32
+      %cvm3_3a = arith.andi %cvx3_3, %w8mag : i32
+      %cvm3_3 = arith.shli %cvm3_3a, %w8s20 : i32
+      %cvb3_3 = arith.ori %cvg3_3, %cvm3_3 : i32
+      %cvf3_3 = arith.bitcast %cvb3_3 : i32 to f32
+      %cvv3_3 = arith.mulf %cvf3_3, %w8pow : f32
+      %cvn3_3 = arith.cmpi eq, %cvm3_3, %w8nanBits : i32
+      %cvq3_3 = arith.select %cvn3_3, %w8nan, %cvv3_3 : f32
+      %cvy3_3 = arith.mulf %cvq3_3, %cvs3 : f32
+      %cvz3_3 = arith.truncf %cvy3_3 : f32 to bf16
+      %cvw3_1 = vector.extract %cvw3[1] : i32 from vector<4xi32>
+      %cvg3_4a = arith.andi %cvw3_1, %w8sign : i32
+      %cvg3_4 = arith.shli %cvg3_4a, %w8s24 : i32
+      %cvm3_4a = arith.andi %cvw3_1, %w8mag : i32
+      %cvm3_4 = arith.shli %cvm3_4a, %w8s20 : i32
+      %cvb3_4 = arith.ori %cvg3_4, %cvm3_4 : i32
+      %cvf3_4 = arith.bitcast %cvb3_4 : i32 to f32
+      %cvv3_4 = arith.mulf %cvf3_4, %w8pow : f32
+      %cvn3_4 = arith.cmpi eq, %cvm3_4, %w8nanBits : i32
+      %cvq3_4 = arith.select %cvn3_4, %w8nan, %cvv3_4 : f32
+      %cvy3_4 = arith.mulf %cvq3_4, %cvs3 : f32
+      %cvz3_4 = arith.truncf %cvy3_4 : f32 to bf16
+      %cvx3_5 = arith.shrui %cvw3_1, %w8s8 : i32
+      %cvg3_5a = arith.andi %cvx3_5, %w8sign : i32
+      %cvg3_5 = arith.shli %cvg3_5a, %w8s24 : i32
+      %cvm3_5a = arith.andi %cvx3_5, %w8mag : i32
+      %cvm3_5 = arith.shli %cvm3_5a, %w8s20 : i32
+      %cvb3_5 = arith.ori %cvg3_5, %cvm3_5 : i32
+      %cvf3_5 = arith.bitcast %cvb3_5 : i32 to f32
+      %cvv3_5 = arith.mulf %cvf3_5, %w8pow : f32
+      %cvn3_5 = arith.cmpi eq, %cvm3_5, %w8nanBits : i32
+      %cvq3_5 = arith.select %cvn3_5, %w8nan, %cvv3_5 : f32
+      %cvy3_5 = arith.mulf %cvq3_5, %cvs3 : f32
+      %cvz3_5 = arith.truncf %cvy3_5 : f32 to bf16
+      %cvx3_6 = arith.shrui %cvw3_1, %w8s16 : i32
+      %cvg3_6a = arith.andi %cvx3_6, %w8sign : i32
+      %cvg3_6 = arith.shli %cvg3_6a, %w8s24 : i32
+      %cvm3_6a = arith.andi %cvx3_6, %w8mag : i32
+      %cvm3_6 = arith.shli %cvm3_6a, %w8s20 : i32
+      %cvb3_6 = arith.ori %cvg3_6, %cvm3_6 : i32
+      %cvf3_6 = arith.bitcast %cvb3_6 : i32 to f32
+      %cvv3_6 = arith.mulf %cvf3_6, %w8pow : f32
+      %cvn3_6 = arith.cmpi eq, %cvm3_6, %w8nanBits : i32
+      %cvq3_6 = arith.select %cvn3_6, %w8nan, %cvv3_6 : f32
+      %cvy3_6 = arith.mulf %cvq3_6, %cvs3 : f32
+      %cvz3_6 = arith.truncf %cvy3_6 : f32 to bf16
+      %cvx3_7 = arith.shrui %cvw3_1, %w8s24 : i32
+      %cvg3_7a = arith.andi %cvx3_7, %w8sign : i32
+      %cvg3_7 = arith.shli %cvg3_7a, %w8s24 : i32
+      %cvm3_7a = arith.andi %cvx3_7, %w8mag : i32
+      %cvm3_7 = arith.shli %cvm3_7a, %w8s20 : i32
+      %cvb3_7 = arith.ori %cvg3_7, %cvm3_7 : i32
+      %cvf3_7 = arith.bitcast %cvb3_7 : i32 to f32
+      %cvv3_7 = arith.mulf %cvf3_7, %w8pow : f32
+      %cvn3_7 = arith.cmpi eq, %cvm3_7, %w8nanBits : i32
+      %cvq3_7 = arith.select %cvn3_7, %w8nan, %cvv3_7 : f32
+      %cvy3_7 = arith.mulf %cvq3_7, %cvs3 : f32
+      %cvz3_7 = arith.truncf %cvy3_7 : f32 to bf16
+      %cvw3_2 = vector.extract %cvw3[2] : i32 from vector<4xi32>
+      %cvg3_8a = arith.andi %cvw3_2, %w8sign : i32
+      %cvg3_8 = arith.shli %cvg3_8a, %w8s24 : i32
+      %cvm3_8a = arith.andi %cvw3_2, %w8mag : i32
+      %cvm3_8 = arith.shli %cvm3_8a, %w8s20 : i32
+      %cvb3_8 = arith.ori %cvg3_8, %cvm3_8 : i32
+      %cvf3_8 = arith.bitcast %cvb3_8 : i32 to f32
+      %cvv3_8 = arith.mulf %cvf3_8, %w8pow : f32
+      %cvn3_8 = arith.cmpi eq, %cvm3_8, %w8nanBits : i32
+      %cvq3_8 = arith.select %cvn3_8, %w8nan, %cvv3_8 : f32
+      %cvy3_8 = arith.mulf %cvq3_8, %cvs3 : f32
+      %cvz3_8 = arith.truncf %cvy3_8 : f32 to bf16
+      %cvx3_9 = arith.shrui %cvw3_2, %w8s8 : i32
+      %cvg3_9a = arith.andi %cvx3_9, %w8sign : i32
+      %cvg3_9 = arith.shli %cvg3_9a, %w8s24 : i32
+      %cvm3_9a = arith.andi %cvx3_9, %w8mag : i32
+      %cvm3_9 = arith.shli %cvm3_9a, %w8s20 : i32
+      %cvb3_9 = arith.ori %cvg3_9, %cvm3_9 : i32
+      %cvf3_9 = arith.bitcast %cvb3_9 : i32 to f32
+      %cvv3_9 = arith.mulf %cvf3_9, %w8pow : f32
+      %cvn3_9 = arith.cmpi eq, %cvm3_9, %w8nanBits : i32
+      %cvq3_9 = arith.select %cvn3_9, %w8nan, %cvv3_9 : f32
+      %cvy3_9 = arith.mulf %cvq3_9, %cvs3 : f32
+      %cvz3_9 = arith.truncf %cvy3_9 : f32 to bf16
+      %cvx3_10 = arith.shrui %cvw3_2, %w8s16 : i32
+      %cvg3_10a = arith.andi %cvx3_10, %w8sign : i32
+      %cvg3_10 = arith.shli %cvg3_10a, %w8s24 : i32
+      %cvm3_10a = arith.andi %cvx3_10, %w8mag : i32
+      %cvm3_10 = arith.shli %cvm3_10a, %w8s20 : i32
+      %cvb3_10 = arith.ori %cvg3_10, %cvm3_10 : i32
+      %cvf3_10 = arith.bitcast %cvb3_10 : i32 to f32
+      %cvv3_10 = arith.mulf %cvf3_10, %w8pow : f32
+      %cvn3_10 = arith.cmpi eq, %cvm3_10, %w8nanBits : i32
+      %cvq3_10 = arith.select %cvn3_10, %w8nan, %cvv3_10 : f32
+      %cvy3_10 = arith.mulf %cvq3_10, %cvs3 : f32
+      %cvz3_10 = arith.truncf %cvy3_10 : f32 to bf16
+      %cvx3_11 = arith.shrui %cvw3_2, %w8s24 : i32
+      %cvg3_11a = arith.andi %cvx3_11, %w8sign : i32
+      %cvg3_11 = arith.shli %cvg3_11a, %w8s24 : i32
+      %cvm3_11a = arith.andi %cvx3_11, %w8mag : i32
+      %cvm3_11 = arith.shli %cvm3_11a, %w8s20 : i32
+      %cvb3_11 = arith.ori %cvg3_11, %cvm3_11 : i32
+      %cvf3_11 = arith.bitcast %cvb3_11 : i32 to f32
+      %cvv3_11 = arith.mulf %cvf3_11, %w8pow : f32
+      %cvn3_11 = arith.cmpi eq, %cvm3_11, %w8nanBits : i32
+      %cvq3_11 = arith.select %cvn3_11, %w8nan, %cvv3_11 : f32
+      %cvy3_11 = arith.mulf %cvq3_11, %cvs3 : f32
+      %cvz3_11 = arith.truncf %cvy3_11 : f32 to bf16
+      %cvw3_3 = vector.extract %cvw3[3] : i32 from vector<4xi32>
+      %cvg3_12a = arith.andi %cvw3_3, %w8sign : i32
+      %cvg3_12 = arith.shli %cvg3_12a, %w8s24 : i32
+      %cvm3_12a = arith.andi %cvw3_3, %w8mag : i32
+      %cvm3_12 = arith.shli %cvm3_12a, %w8s20 : i32
+      %cvb3_12 = arith.ori %cvg3_12, %cvm3_12 : i32
+      %cvf3_12 = arith.bitcast %cvb3_12 : i32 to f32
+      %cvv3_12 = arith.mulf %cvf3_12, %w8pow : f32
+      %cvn3_12 = arith.cmpi eq, %cvm3_12, %w8nanBits : i32
+      %cvq3_12 = arith.select %cvn3_12, %w8nan, %cvv3_12 : f32
+      %cvy3_12 = arith.mulf %cvq3_12, %cvs3 : f32
+      %cvz3_12 = arith.truncf %cvy3_12 : f32 to bf16
+      %cvx3_13 = arith.shrui %cvw3_3, %w8s8 : i32
+      %cvg3_13a = arith.andi %cvx3_13, %w8sign : i32
+      %cvg3_13 = arith.shli %cvg3_13a, %w8s24 : i32
+      %cvm3_13a = arith.andi %cvx3_13, %w8mag : i32
+      %cvm3_13 = arith.shli %cvm3_13a, %w8s20 : i32
+      %cvb3_13 = arith.ori %cvg3_13, %cvm3_13 : i32
+      %cvf3_13 = arith.bitcast %cvb3_13 : i32 to f32
+      %cvv3_13 = arith.mulf %cvf3_13, %w8pow : f32
+      %cvn3_13 = arith.cmpi eq, %cvm3_13, %w8nanBits : i32
+      %cvq3_13 = arith.select %cvn3_13, %w8nan, %cvv3_13 : f32
+      %cvy3_13 = arith.mulf %cvq3_13, %cvs3 : f32
+      %cvz3_13 = arith.truncf %cvy3_13 : f32 to bf16
+      %cvx3_14 = arith.shrui %cvw3_3, %w8s16 : i32
+      %cvg3_14a = arith.andi %cvx3_14, %w8sign : i32
+      %cvg3_14 = arith.shli %cvg3_14a, %w8s24 : i32
+      %cvm3_14a = arith.andi %cvx3_14, %w8mag : i32
+      %cvm3_14 = arith.shli %cvm3_14a, %w8s20 : i32
+      %cvb3_14 = arith.ori %cvg3_14, %cvm3_14 : i32
+      %cvf3_14 = arith.bitcast %cvb3_14 : i32 to f32
+      %cvv3_14 = arith.mulf %cvf3_14, %w8pow : f32
+      %cvn3_14 = arith.cmpi eq, %cvm3_14, %w8nanBits : i32
+      %cvq3_14 = arith.select %cvn3_14, %w8nan, %cvv3_14 : f32
+      %cvy3_14 = arith.mulf %cvq3_14, %cvs3 : f32
+      %cvz3_14 = arith.truncf %cvy3_14 : f32 to bf16
+      %cvx3_15 = arith.shrui %cvw3_3, %w8s24 : i32
+      %cvg3_15a = arith.andi %cvx3_15, %w8sign : i32
+      %cvg3_15 = arith.shli %cvg3_15a, %w8s24 : i32
+      %cvm3_15a = arith.andi %cvx3_15, %w8mag : i32
+      %cvm3_15 = arith.shli %cvm3_15a, %w8s20 : i32
+      %cvb3_15 = arith.ori %cvg3_15, %cvm3_15 : i32
+      %cvf3_15 = arith.bitcast %cvb3_15 : i32 to f32
+      %cvv3_15 = arith.mulf %cvf3_15, %w8pow : f32
+      %cvn3_15 = arith.cmpi eq, %cvm3_15, %w8nanBits : i32
+      %cvq3_15 = arith.select %cvn3_15, %w8nan, %cvv3_15 : f32
+      %cvy3_15 = arith.mulf %cvq3_15, %cvs3 : f32
+      %cvz3_15 = arith.truncf %cvy3_15 : f32 to bf16
+      %cvh3_0 = vector.from_elements %cvz3_0, %cvz3_1, %cvz3_2, %cvz3_3, %cvz3_4, %cvz3_5, %cvz3_6, %cvz3_7 : vector<8xbf16>
+      vector.store %cvh3_0, %smB[%c0, %lrowB3, %w8d0] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvh3_1 = vector.from_elements %cvz3_8, %cvz3_9, %cvz3_10, %cvz3_11, %cvz3_12, %cvz3_13, %cvz3_14, %cvz3_15 : vector<8xbf16>
+      vector.store %cvh3_1, %smB[%c0, %lrowB3, %w8d1] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      gpu.barrier
+      %a0_0_row0 = arith.addi %wm0, %c0 : index
+      %a0_0_row = arith.addi %a0_0_row0, %l16 : index
+      %a0_0_ch = arith.addi %lhi, %c0 : index
+      %a0_0_r1 = arith.shrui %a0_0_row, %c0 : index
+      %a0_0_r3 = arith.remui %a0_0_r1, %c8 : index
+      %a0_0_x = arith.xori %a0_0_ch, %a0_0_r3 : index
+      %a0_0_col = arith.muli %a0_0_x, %c8 : index
+      %a0_0_m = nvgpu.ldmatrix %smA[%cur, %a0_0_row, %a0_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_0_h0 = vector.extract %a0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w0 = vector.bitcast %a0_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_0_0 = vector.extract %a0_0_w0[0] : i32 from vector<1xi32>
+      %a0_0_h1 = vector.extract %a0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w1 = vector.bitcast %a0_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_0_1 = vector.extract %a0_0_w1[0] : i32 from vector<1xi32>
+      %a0_0_h2 = vector.extract %a0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w2 = vector.bitcast %a0_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_0_2 = vector.extract %a0_0_w2[0] : i32 from vector<1xi32>
+      %a0_0_h3 = vector.extract %a0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_0_w3 = vector.bitcast %a0_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_0_3 = vector.extract %a0_0_w3[0] : i32 from vector<1xi32>
+      %a0_1_row0 = arith.addi %wm0, %c16 : index
+      %a0_1_row = arith.addi %a0_1_row0, %l16 : index
+      %a0_1_ch = arith.addi %lhi, %c0 : index
+      %a0_1_r1 = arith.shrui %a0_1_row, %c0 : index
+      %a0_1_r3 = arith.remui %a0_1_r1, %c8 : index
+      %a0_1_x = arith.xori %a0_1_ch, %a0_1_r3 : index
+      %a0_1_col = arith.muli %a0_1_x, %c8 : index
+      %a0_1_m = nvgpu.ldmatrix %smA[%cur, %a0_1_row, %a0_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_1_h0 = vector.extract %a0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w0 = vector.bitcast %a0_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_1_0 = vector.extract %a0_1_w0[0] : i32 from vector<1xi32>
+      %a0_1_h1 = vector.extract %a0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w1 = vector.bitcast %a0_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_1_1 = vector.extract %a0_1_w1[0] : i32 from vector<1xi32>
+      %a0_1_h2 = vector.extract %a0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w2 = vector.bitcast %a0_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_1_2 = vector.extract %a0_1_w2[0] : i32 from vector<1xi32>
+      %a0_1_h3 = vector.extract %a0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_1_w3 = vector.bitcast %a0_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_1_3 = vector.extract %a0_1_w3[0] : i32 from vector<1xi32>
+      %a0_2_row0 = arith.addi %wm0, %c32 : index
+      %a0_2_row = arith.addi %a0_2_row0, %l16 : index
+      %a0_2_ch = arith.addi %lhi, %c0 : index
+      %a0_2_r1 = arith.shrui %a0_2_row, %c0 : index
+      %a0_2_r3 = arith.remui %a0_2_r1, %c8 : index
+      %a0_2_x = arith.xori %a0_2_ch, %a0_2_r3 : index
+      %a0_2_col = arith.muli %a0_2_x, %c8 : index
+      %a0_2_m = nvgpu.ldmatrix %smA[%cur, %a0_2_row, %a0_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_2_h0 = vector.extract %a0_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w0 = vector.bitcast %a0_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_2_0 = vector.extract %a0_2_w0[0] : i32 from vector<1xi32>
+      %a0_2_h1 = vector.extract %a0_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w1 = vector.bitcast %a0_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_2_1 = vector.extract %a0_2_w1[0] : i32 from vector<1xi32>
+      %a0_2_h2 = vector.extract %a0_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w2 = vector.bitcast %a0_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_2_2 = vector.extract %a0_2_w2[0] : i32 from vector<1xi32>
+      %a0_2_h3 = vector.extract %a0_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_2_w3 = vector.bitcast %a0_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_2_3 = vector.extract %a0_2_w3[0] : i32 from vector<1xi32>
+      %a0_3_row0 = arith.addi %wm0, %c48 : index
+      %a0_3_row = arith.addi %a0_3_row0, %l16 : index
+      %a0_3_ch = arith.addi %lhi, %c0 : index
+      %a0_3_r1 = arith.shrui %a0_3_row, %c0 : index
+      %a0_3_r3 = arith.remui %a0_3_r1, %c8 : index
+      %a0_3_x = arith.xori %a0_3_ch, %a0_3_r3 : index
+      %a0_3_col = arith.muli %a0_3_x, %c8 : index
+      %a0_3_m = nvgpu.ldmatrix %smA[%cur, %a0_3_row, %a0_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a0_3_h0 = vector.extract %a0_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w0 = vector.bitcast %a0_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a0_3_0 = vector.extract %a0_3_w0[0] : i32 from vector<1xi32>
+      %a0_3_h1 = vector.extract %a0_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w1 = vector.bitcast %a0_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a0_3_1 = vector.extract %a0_3_w1[0] : i32 from vector<1xi32>
+      %a0_3_h2 = vector.extract %a0_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w2 = vector.bitcast %a0_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a0_3_2 = vector.extract %a0_3_w2[0] : i32 from vector<1xi32>
+      %a0_3_h3 = vector.extract %a0_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a0_3_w3 = vector.bitcast %a0_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a0_3_3 = vector.extract %a0_3_w3[0] : i32 from vector<1xi32>
+      %b0_0_row0 = arith.muli %lmid, %c8 : index
+      %b0_0_row1 = arith.addi %b0_0_row0, %l8 : index
+      %b0_0_row = arith.addi %b0_0_row1, %c0 : index
+      %b0_0_n0 = arith.addi %wn0, %c0 : index
+      %b0_0_n1 = arith.divui %b0_0_n0, %c8 : index
+      %b0_0_ch = arith.addi %b0_0_n1, %lhi : index
+      %b0_0_x = arith.xori %b0_0_ch, %l8 : index
+      %b0_0_col = arith.muli %b0_0_x, %c8 : index
+      %b0_0_m = nvgpu.ldmatrix %smB[%c0, %b0_0_row, %b0_0_col] {numTiles = 4 : i32, transpose = true} : memref<1x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_0_h0 = vector.extract %b0_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w0 = vector.bitcast %b0_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b0_0_0 = vector.extract %b0_0_w0[0] : i32 from vector<1xi32>
+      %b0_0_h1 = vector.extract %b0_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w1 = vector.bitcast %b0_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b0_0_1 = vector.extract %b0_0_w1[0] : i32 from vector<1xi32>
+      %b0_0_h2 = vector.extract %b0_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w2 = vector.bitcast %b0_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b0_0_2 = vector.extract %b0_0_w2[0] : i32 from vector<1xi32>
+      %b0_0_h3 = vector.extract %b0_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_0_w3 = vector.bitcast %b0_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b0_0_3 = vector.extract %b0_0_w3[0] : i32 from vector<1xi32>
+      %b0_1_row0 = arith.muli %lmid, %c8 : index
+      %b0_1_row1 = arith.addi %b0_1_row0, %l8 : index
+      %b0_1_row = arith.addi %b0_1_row1, %c0 : index
+      %b0_1_n0 = arith.addi %wn0, %c16 : index
+      %b0_1_n1 = arith.divui %b0_1_n0, %c8 : index
+      %b0_1_ch = arith.addi %b0_1_n1, %lhi : index
+      %b0_1_x = arith.xori %b0_1_ch, %l8 : index
+      %b0_1_col = arith.muli %b0_1_x, %c8 : index
+      %b0_1_m = nvgpu.ldmatrix %smB[%c0, %b0_1_row, %b0_1_col] {numTiles = 4 : i32, transpose = true} : memref<1x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b0_1_h0 = vector.extract %b0_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w0 = vector.bitcast %b0_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b0_1_0 = vector.extract %b0_1_w0[0] : i32 from vector<1xi32>
+      %b0_1_h1 = vector.extract %b0_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w1 = vector.bitcast %b0_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b0_1_1 = vector.extract %b0_1_w1[0] : i32 from vector<1xi32>
+      %b0_1_h2 = vector.extract %b0_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w2 = vector.bitcast %b0_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b0_1_2 = vector.extract %b0_1_w2[0] : i32 from vector<1xi32>
+      %b0_1_h3 = vector.extract %b0_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b0_1_w3 = vector.bitcast %b0_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b0_1_3 = vector.extract %b0_1_w3[0] : i32 from vector<1xi32>
+      %d0_0_0 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_0, %b0_0_1] C[%acc0, %acc1, %acc2, %acc3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_0 = llvm.extractvalue %d0_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_1 = llvm.extractvalue %d0_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_2 = llvm.extractvalue %d0_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_0_3 = llvm.extractvalue %d0_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_0_2, %b0_0_3] C[%acc4, %acc5, %acc6, %acc7] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_0 = llvm.extractvalue %d0_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_1 = llvm.extractvalue %d0_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_2 = llvm.extractvalue %d0_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_1_3 = llvm.extractvalue %d0_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_1_0, %b0_1_1] C[%acc8, %acc9, %acc10, %acc11] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_0 = llvm.extractvalue %d0_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_1 = llvm.extractvalue %d0_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_2 = llvm.extractvalue %d0_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_2_3 = llvm.extractvalue %d0_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3 = nvvm.mma.sync A[%a0_0_0, %a0_0_1, %a0_0_2, %a0_0_3] B[%b0_1_2, %b0_1_3] C[%acc12, %acc13, %acc14, %acc15] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_0 = llvm.extractvalue %d0_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_1 = llvm.extractvalue %d0_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_2 = llvm.extractvalue %d0_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_0_3_3 = llvm.extractvalue %d0_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_0_0, %b0_0_1] C[%acc16, %acc17, %acc18, %acc19] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_0 = llvm.extractvalue %d0_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_1 = llvm.extractvalue %d0_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_2 = llvm.extractvalue %d0_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_0_3 = llvm.extractvalue %d0_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_0_2, %b0_0_3] C[%acc20, %acc21, %acc22, %acc23] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_0 = llvm.extractvalue %d0_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_1 = llvm.extractvalue %d0_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_2 = llvm.extractvalue %d0_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_1_3 = llvm.extractvalue %d0_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_1_0, %b0_1_1] C[%acc24, %acc25, %acc26, %acc27] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_0 = llvm.extractvalue %d0_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_1 = llvm.extractvalue %d0_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_2 = llvm.extractvalue %d0_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_2_3 = llvm.extractvalue %d0_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3 = nvvm.mma.sync A[%a0_1_0, %a0_1_1, %a0_1_2, %a0_1_3] B[%b0_1_2, %b0_1_3] C[%acc28, %acc29, %acc30, %acc31] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_0 = llvm.extractvalue %d0_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_1 = llvm.extractvalue %d0_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_2 = llvm.extractvalue %d0_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_1_3_3 = llvm.extractvalue %d0_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_0_0, %b0_0_1] C[%acc32, %acc33, %acc34, %acc35] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_0 = llvm.extractvalue %d0_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_1 = llvm.extractvalue %d0_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_2 = llvm.extractvalue %d0_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_0_3 = llvm.extractvalue %d0_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_0_2, %b0_0_3] C[%acc36, %acc37, %acc38, %acc39] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_0 = llvm.extractvalue %d0_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_1 = llvm.extractvalue %d0_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_2 = llvm.extractvalue %d0_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_1_3 = llvm.extractvalue %d0_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_1_0, %b0_1_1] C[%acc40, %acc41, %acc42, %acc43] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_0 = llvm.extractvalue %d0_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_1 = llvm.extractvalue %d0_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_2 = llvm.extractvalue %d0_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_2_3 = llvm.extractvalue %d0_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3 = nvvm.mma.sync A[%a0_2_0, %a0_2_1, %a0_2_2, %a0_2_3] B[%b0_1_2, %b0_1_3] C[%acc44, %acc45, %acc46, %acc47] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_0 = llvm.extractvalue %d0_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_1 = llvm.extractvalue %d0_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_2 = llvm.extractvalue %d0_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_2_3_3 = llvm.extractvalue %d0_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_0_0, %b0_0_1] C[%acc48, %acc49, %acc50, %acc51] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_0 = llvm.extractvalue %d0_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_1 = llvm.extractvalue %d0_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_2 = llvm.extractvalue %d0_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_0_3 = llvm.extractvalue %d0_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_0_2, %b0_0_3] C[%acc52, %acc53, %acc54, %acc55] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_0 = llvm.extractvalue %d0_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_1 = llvm.extractvalue %d0_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_2 = llvm.extractvalue %d0_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_1_3 = llvm.extractvalue %d0_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_1_0, %b0_1_1] C[%acc56, %acc57, %acc58, %acc59] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_0 = llvm.extractvalue %d0_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_1 = llvm.extractvalue %d0_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_2 = llvm.extractvalue %d0_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_2_3 = llvm.extractvalue %d0_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3 = nvvm.mma.sync A[%a0_3_0, %a0_3_1, %a0_3_2, %a0_3_3] B[%b0_1_2, %b0_1_3] C[%acc60, %acc61, %acc62, %acc63] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_0 = llvm.extractvalue %d0_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_1 = llvm.extractvalue %d0_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_2 = llvm.extractvalue %d0_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d0_3_3_3 = llvm.extractvalue %d0_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a1_0_row0 = arith.addi %wm0, %c0 : index
+      %a1_0_row = arith.addi %a1_0_row0, %l16 : index
+      %a1_0_ch = arith.addi %lhi, %c2 : index
+      %a1_0_r1 = arith.shrui %a1_0_row, %c0 : index
+      %a1_0_r3 = arith.remui %a1_0_r1, %c8 : index
+      %a1_0_x = arith.xori %a1_0_ch, %a1_0_r3 : index
+      %a1_0_col = arith.muli %a1_0_x, %c8 : index
+      %a1_0_m = nvgpu.ldmatrix %smA[%cur, %a1_0_row, %a1_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_0_h0 = vector.extract %a1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w0 = vector.bitcast %a1_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_0_0 = vector.extract %a1_0_w0[0] : i32 from vector<1xi32>
+      %a1_0_h1 = vector.extract %a1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w1 = vector.bitcast %a1_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_0_1 = vector.extract %a1_0_w1[0] : i32 from vector<1xi32>
+      %a1_0_h2 = vector.extract %a1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w2 = vector.bitcast %a1_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_0_2 = vector.extract %a1_0_w2[0] : i32 from vector<1xi32>
+      %a1_0_h3 = vector.extract %a1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_0_w3 = vector.bitcast %a1_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_0_3 = vector.extract %a1_0_w3[0] : i32 from vector<1xi32>
+      %a1_1_row0 = arith.addi %wm0, %c16 : index
+      %a1_1_row = arith.addi %a1_1_row0, %l16 : index
+      %a1_1_ch = arith.addi %lhi, %c2 : index
+      %a1_1_r1 = arith.shrui %a1_1_row, %c0 : index
+      %a1_1_r3 = arith.remui %a1_1_r1, %c8 : index
+      %a1_1_x = arith.xori %a1_1_ch, %a1_1_r3 : index
+      %a1_1_col = arith.muli %a1_1_x, %c8 : index
+      %a1_1_m = nvgpu.ldmatrix %smA[%cur, %a1_1_row, %a1_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_1_h0 = vector.extract %a1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w0 = vector.bitcast %a1_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_1_0 = vector.extract %a1_1_w0[0] : i32 from vector<1xi32>
+      %a1_1_h1 = vector.extract %a1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w1 = vector.bitcast %a1_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_1_1 = vector.extract %a1_1_w1[0] : i32 from vector<1xi32>
+      %a1_1_h2 = vector.extract %a1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w2 = vector.bitcast %a1_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_1_2 = vector.extract %a1_1_w2[0] : i32 from vector<1xi32>
+      %a1_1_h3 = vector.extract %a1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_1_w3 = vector.bitcast %a1_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_1_3 = vector.extract %a1_1_w3[0] : i32 from vector<1xi32>
+      %a1_2_row0 = arith.addi %wm0, %c32 : index
+      %a1_2_row = arith.addi %a1_2_row0, %l16 : index
+      %a1_2_ch = arith.addi %lhi, %c2 : index
+      %a1_2_r1 = arith.shrui %a1_2_row, %c0 : index
+      %a1_2_r3 = arith.remui %a1_2_r1, %c8 : index
+      %a1_2_x = arith.xori %a1_2_ch, %a1_2_r3 : index
+      %a1_2_col = arith.muli %a1_2_x, %c8 : index
+      %a1_2_m = nvgpu.ldmatrix %smA[%cur, %a1_2_row, %a1_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_2_h0 = vector.extract %a1_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w0 = vector.bitcast %a1_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_2_0 = vector.extract %a1_2_w0[0] : i32 from vector<1xi32>
+      %a1_2_h1 = vector.extract %a1_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w1 = vector.bitcast %a1_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_2_1 = vector.extract %a1_2_w1[0] : i32 from vector<1xi32>
+      %a1_2_h2 = vector.extract %a1_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w2 = vector.bitcast %a1_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_2_2 = vector.extract %a1_2_w2[0] : i32 from vector<1xi32>
+      %a1_2_h3 = vector.extract %a1_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_2_w3 = vector.bitcast %a1_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_2_3 = vector.extract %a1_2_w3[0] : i32 from vector<1xi32>
+      %a1_3_row0 = arith.addi %wm0, %c48 : index
+      %a1_3_row = arith.addi %a1_3_row0, %l16 : index
+      %a1_3_ch = arith.addi %lhi, %c2 : index
+      %a1_3_r1 = arith.shrui %a1_3_row, %c0 : index
+      %a1_3_r3 = arith.remui %a1_3_r1, %c8 : index
+      %a1_3_x = arith.xori %a1_3_ch, %a1_3_r3 : index
+      %a1_3_col = arith.muli %a1_3_x, %c8 : index
+      %a1_3_m = nvgpu.ldmatrix %smA[%cur, %a1_3_row, %a1_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a1_3_h0 = vector.extract %a1_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w0 = vector.bitcast %a1_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a1_3_0 = vector.extract %a1_3_w0[0] : i32 from vector<1xi32>
+      %a1_3_h1 = vector.extract %a1_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w1 = vector.bitcast %a1_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a1_3_1 = vector.extract %a1_3_w1[0] : i32 from vector<1xi32>
+      %a1_3_h2 = vector.extract %a1_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w2 = vector.bitcast %a1_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a1_3_2 = vector.extract %a1_3_w2[0] : i32 from vector<1xi32>
+      %a1_3_h3 = vector.extract %a1_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a1_3_w3 = vector.bitcast %a1_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a1_3_3 = vector.extract %a1_3_w3[0] : i32 from vector<1xi32>
+      %b1_0_row0 = arith.muli %lmid, %c8 : index
+      %b1_0_row1 = arith.addi %b1_0_row0, %l8 : index
+      %b1_0_row = arith.addi %b1_0_row1, %c16 : index
+      %b1_0_n0 = arith.addi %wn0, %c0 : index
+      %b1_0_n1 = arith.divui %b1_0_n0, %c8 : index
+      %b1_0_ch = arith.addi %b1_0_n1, %lhi : index
+      %b1_0_x = arith.xori %b1_0_ch, %l8 : index
+      %b1_0_col = arith.muli %b1_0_x, %c8 : index
+      %b1_0_m = nvgpu.ldmatrix %smB[%c0, %b1_0_row, %b1_0_col] {numTiles = 4 : i32, transpose = true} : memref<1x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_0_h0 = vector.extract %b1_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w0 = vector.bitcast %b1_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b1_0_0 = vector.extract %b1_0_w0[0] : i32 from vector<1xi32>
+      %b1_0_h1 = vector.extract %b1_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w1 = vector.bitcast %b1_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b1_0_1 = vector.extract %b1_0_w1[0] : i32 from vector<1xi32>
+      %b1_0_h2 = vector.extract %b1_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w2 = vector.bitcast %b1_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b1_0_2 = vector.extract %b1_0_w2[0] : i32 from vector<1xi32>
+      %b1_0_h3 = vector.extract %b1_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_0_w3 = vector.bitcast %b1_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b1_0_3 = vector.extract %b1_0_w3[0] : i32 from vector<1xi32>
+      %b1_1_row0 = arith.muli %lmid, %c8 : index
+      %b1_1_row1 = arith.addi %b1_1_row0, %l8 : index
+      %b1_1_row = arith.addi %b1_1_row1, %c16 : index
+      %b1_1_n0 = arith.addi %wn0, %c16 : index
+      %b1_1_n1 = arith.divui %b1_1_n0, %c8 : index
+      %b1_1_ch = arith.addi %b1_1_n1, %lhi : index
+      %b1_1_x = arith.xori %b1_1_ch, %l8 : index
+      %b1_1_col = arith.muli %b1_1_x, %c8 : index
+      %b1_1_m = nvgpu.ldmatrix %smB[%c0, %b1_1_row, %b1_1_col] {numTiles = 4 : i32, transpose = true} : memref<1x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b1_1_h0 = vector.extract %b1_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w0 = vector.bitcast %b1_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b1_1_0 = vector.extract %b1_1_w0[0] : i32 from vector<1xi32>
+      %b1_1_h1 = vector.extract %b1_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w1 = vector.bitcast %b1_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b1_1_1 = vector.extract %b1_1_w1[0] : i32 from vector<1xi32>
+      %b1_1_h2 = vector.extract %b1_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w2 = vector.bitcast %b1_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b1_1_2 = vector.extract %b1_1_w2[0] : i32 from vector<1xi32>
+      %b1_1_h3 = vector.extract %b1_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b1_1_w3 = vector.bitcast %b1_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b1_1_3 = vector.extract %b1_1_w3[0] : i32 from vector<1xi32>
+      %d1_0_0 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_0, %b1_0_1] C[%d0_0_0_0, %d0_0_0_1, %d0_0_0_2, %d0_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_0 = llvm.extractvalue %d1_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_1 = llvm.extractvalue %d1_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_2 = llvm.extractvalue %d1_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_0_3 = llvm.extractvalue %d1_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_0_2, %b1_0_3] C[%d0_0_1_0, %d0_0_1_1, %d0_0_1_2, %d0_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_0 = llvm.extractvalue %d1_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_1 = llvm.extractvalue %d1_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_2 = llvm.extractvalue %d1_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_1_3 = llvm.extractvalue %d1_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_1_0, %b1_1_1] C[%d0_0_2_0, %d0_0_2_1, %d0_0_2_2, %d0_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_0 = llvm.extractvalue %d1_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_1 = llvm.extractvalue %d1_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_2 = llvm.extractvalue %d1_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_2_3 = llvm.extractvalue %d1_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3 = nvvm.mma.sync A[%a1_0_0, %a1_0_1, %a1_0_2, %a1_0_3] B[%b1_1_2, %b1_1_3] C[%d0_0_3_0, %d0_0_3_1, %d0_0_3_2, %d0_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_0 = llvm.extractvalue %d1_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_1 = llvm.extractvalue %d1_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_2 = llvm.extractvalue %d1_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_0_3_3 = llvm.extractvalue %d1_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_0_0, %b1_0_1] C[%d0_1_0_0, %d0_1_0_1, %d0_1_0_2, %d0_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_0 = llvm.extractvalue %d1_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_1 = llvm.extractvalue %d1_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_2 = llvm.extractvalue %d1_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_0_3 = llvm.extractvalue %d1_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_0_2, %b1_0_3] C[%d0_1_1_0, %d0_1_1_1, %d0_1_1_2, %d0_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_0 = llvm.extractvalue %d1_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_1 = llvm.extractvalue %d1_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_2 = llvm.extractvalue %d1_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_1_3 = llvm.extractvalue %d1_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_1_0, %b1_1_1] C[%d0_1_2_0, %d0_1_2_1, %d0_1_2_2, %d0_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_0 = llvm.extractvalue %d1_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_1 = llvm.extractvalue %d1_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_2 = llvm.extractvalue %d1_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_2_3 = llvm.extractvalue %d1_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3 = nvvm.mma.sync A[%a1_1_0, %a1_1_1, %a1_1_2, %a1_1_3] B[%b1_1_2, %b1_1_3] C[%d0_1_3_0, %d0_1_3_1, %d0_1_3_2, %d0_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_0 = llvm.extractvalue %d1_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_1 = llvm.extractvalue %d1_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_2 = llvm.extractvalue %d1_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_1_3_3 = llvm.extractvalue %d1_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_0_0, %b1_0_1] C[%d0_2_0_0, %d0_2_0_1, %d0_2_0_2, %d0_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_0 = llvm.extractvalue %d1_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_1 = llvm.extractvalue %d1_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_2 = llvm.extractvalue %d1_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_0_3 = llvm.extractvalue %d1_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_0_2, %b1_0_3] C[%d0_2_1_0, %d0_2_1_1, %d0_2_1_2, %d0_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_0 = llvm.extractvalue %d1_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_1 = llvm.extractvalue %d1_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_2 = llvm.extractvalue %d1_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_1_3 = llvm.extractvalue %d1_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_1_0, %b1_1_1] C[%d0_2_2_0, %d0_2_2_1, %d0_2_2_2, %d0_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_0 = llvm.extractvalue %d1_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_1 = llvm.extractvalue %d1_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_2 = llvm.extractvalue %d1_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_2_3 = llvm.extractvalue %d1_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3 = nvvm.mma.sync A[%a1_2_0, %a1_2_1, %a1_2_2, %a1_2_3] B[%b1_1_2, %b1_1_3] C[%d0_2_3_0, %d0_2_3_1, %d0_2_3_2, %d0_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_0 = llvm.extractvalue %d1_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_1 = llvm.extractvalue %d1_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_2 = llvm.extractvalue %d1_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_2_3_3 = llvm.extractvalue %d1_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_0_0, %b1_0_1] C[%d0_3_0_0, %d0_3_0_1, %d0_3_0_2, %d0_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_0 = llvm.extractvalue %d1_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_1 = llvm.extractvalue %d1_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_2 = llvm.extractvalue %d1_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_0_3 = llvm.extractvalue %d1_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_0_2, %b1_0_3] C[%d0_3_1_0, %d0_3_1_1, %d0_3_1_2, %d0_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_0 = llvm.extractvalue %d1_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_1 = llvm.extractvalue %d1_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_2 = llvm.extractvalue %d1_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_1_3 = llvm.extractvalue %d1_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_1_0, %b1_1_1] C[%d0_3_2_0, %d0_3_2_1, %d0_3_2_2, %d0_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_0 = llvm.extractvalue %d1_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_1 = llvm.extractvalue %d1_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_2 = llvm.extractvalue %d1_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_2_3 = llvm.extractvalue %d1_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3 = nvvm.mma.sync A[%a1_3_0, %a1_3_1, %a1_3_2, %a1_3_3] B[%b1_1_2, %b1_1_3] C[%d0_3_3_0, %d0_3_3_1, %d0_3_3_2, %d0_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_0 = llvm.extractvalue %d1_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_1 = llvm.extractvalue %d1_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_2 = llvm.extractvalue %d1_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d1_3_3_3 = llvm.extractvalue %d1_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a2_0_row0 = arith.addi %wm0, %c0 : index
+      %a2_0_row = arith.addi %a2_0_row0, %l16 : index
+      %a2_0_ch = arith.addi %lhi, %c4 : index
+      %a2_0_r1 = arith.shrui %a2_0_row, %c0 : index
+      %a2_0_r3 = arith.remui %a2_0_r1, %c8 : index
+      %a2_0_x = arith.xori %a2_0_ch, %a2_0_r3 : index
+      %a2_0_col = arith.muli %a2_0_x, %c8 : index
+      %a2_0_m = nvgpu.ldmatrix %smA[%cur, %a2_0_row, %a2_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_0_h0 = vector.extract %a2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w0 = vector.bitcast %a2_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_0_0 = vector.extract %a2_0_w0[0] : i32 from vector<1xi32>
+      %a2_0_h1 = vector.extract %a2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w1 = vector.bitcast %a2_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_0_1 = vector.extract %a2_0_w1[0] : i32 from vector<1xi32>
+      %a2_0_h2 = vector.extract %a2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w2 = vector.bitcast %a2_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_0_2 = vector.extract %a2_0_w2[0] : i32 from vector<1xi32>
+      %a2_0_h3 = vector.extract %a2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_0_w3 = vector.bitcast %a2_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_0_3 = vector.extract %a2_0_w3[0] : i32 from vector<1xi32>
+      %a2_1_row0 = arith.addi %wm0, %c16 : index
+      %a2_1_row = arith.addi %a2_1_row0, %l16 : index
+      %a2_1_ch = arith.addi %lhi, %c4 : index
+      %a2_1_r1 = arith.shrui %a2_1_row, %c0 : index
+      %a2_1_r3 = arith.remui %a2_1_r1, %c8 : index
+      %a2_1_x = arith.xori %a2_1_ch, %a2_1_r3 : index
+      %a2_1_col = arith.muli %a2_1_x, %c8 : index
+      %a2_1_m = nvgpu.ldmatrix %smA[%cur, %a2_1_row, %a2_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_1_h0 = vector.extract %a2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w0 = vector.bitcast %a2_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_1_0 = vector.extract %a2_1_w0[0] : i32 from vector<1xi32>
+      %a2_1_h1 = vector.extract %a2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w1 = vector.bitcast %a2_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_1_1 = vector.extract %a2_1_w1[0] : i32 from vector<1xi32>
+      %a2_1_h2 = vector.extract %a2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w2 = vector.bitcast %a2_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_1_2 = vector.extract %a2_1_w2[0] : i32 from vector<1xi32>
+      %a2_1_h3 = vector.extract %a2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_1_w3 = vector.bitcast %a2_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_1_3 = vector.extract %a2_1_w3[0] : i32 from vector<1xi32>
+      %a2_2_row0 = arith.addi %wm0, %c32 : index
+      %a2_2_row = arith.addi %a2_2_row0, %l16 : index
+      %a2_2_ch = arith.addi %lhi, %c4 : index
+      %a2_2_r1 = arith.shrui %a2_2_row, %c0 : index
+      %a2_2_r3 = arith.remui %a2_2_r1, %c8 : index
+      %a2_2_x = arith.xori %a2_2_ch, %a2_2_r3 : index
+      %a2_2_col = arith.muli %a2_2_x, %c8 : index
+      %a2_2_m = nvgpu.ldmatrix %smA[%cur, %a2_2_row, %a2_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_2_h0 = vector.extract %a2_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w0 = vector.bitcast %a2_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_2_0 = vector.extract %a2_2_w0[0] : i32 from vector<1xi32>
+      %a2_2_h1 = vector.extract %a2_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w1 = vector.bitcast %a2_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_2_1 = vector.extract %a2_2_w1[0] : i32 from vector<1xi32>
+      %a2_2_h2 = vector.extract %a2_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w2 = vector.bitcast %a2_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_2_2 = vector.extract %a2_2_w2[0] : i32 from vector<1xi32>
+      %a2_2_h3 = vector.extract %a2_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_2_w3 = vector.bitcast %a2_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_2_3 = vector.extract %a2_2_w3[0] : i32 from vector<1xi32>
+      %a2_3_row0 = arith.addi %wm0, %c48 : index
+      %a2_3_row = arith.addi %a2_3_row0, %l16 : index
+      %a2_3_ch = arith.addi %lhi, %c4 : index
+      %a2_3_r1 = arith.shrui %a2_3_row, %c0 : index
+      %a2_3_r3 = arith.remui %a2_3_r1, %c8 : index
+      %a2_3_x = arith.xori %a2_3_ch, %a2_3_r3 : index
+      %a2_3_col = arith.muli %a2_3_x, %c8 : index
+      %a2_3_m = nvgpu.ldmatrix %smA[%cur, %a2_3_row, %a2_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a2_3_h0 = vector.extract %a2_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w0 = vector.bitcast %a2_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a2_3_0 = vector.extract %a2_3_w0[0] : i32 from vector<1xi32>
+      %a2_3_h1 = vector.extract %a2_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w1 = vector.bitcast %a2_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a2_3_1 = vector.extract %a2_3_w1[0] : i32 from vector<1xi32>
+      %a2_3_h2 = vector.extract %a2_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w2 = vector.bitcast %a2_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a2_3_2 = vector.extract %a2_3_w2[0] : i32 from vector<1xi32>
+      %a2_3_h3 = vector.extract %a2_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a2_3_w3 = vector.bitcast %a2_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a2_3_3 = vector.extract %a2_3_w3[0] : i32 from vector<1xi32>
+      %b2_0_row0 = arith.muli %lmid, %c8 : index
+      %b2_0_row1 = arith.addi %b2_0_row0, %l8 : index
+      %b2_0_row = arith.addi %b2_0_row1, %c32 : index
+      %b2_0_n0 = arith.addi %wn0, %c0 : index
+      %b2_0_n1 = arith.divui %b2_0_n0, %c8 : index
+      %b2_0_ch = arith.addi %b2_0_n1, %lhi : index
+      %b2_0_x = arith.xori %b2_0_ch, %l8 : index
+      %b2_0_col = arith.muli %b2_0_x, %c8 : index
+      %b2_0_m = nvgpu.ldmatrix %smB[%c0, %b2_0_row, %b2_0_col] {numTiles = 4 : i32, transpose = true} : memref<1x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_0_h0 = vector.extract %b2_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w0 = vector.bitcast %b2_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b2_0_0 = vector.extract %b2_0_w0[0] : i32 from vector<1xi32>
+      %b2_0_h1 = vector.extract %b2_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w1 = vector.bitcast %b2_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b2_0_1 = vector.extract %b2_0_w1[0] : i32 from vector<1xi32>
+      %b2_0_h2 = vector.extract %b2_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w2 = vector.bitcast %b2_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b2_0_2 = vector.extract %b2_0_w2[0] : i32 from vector<1xi32>
+      %b2_0_h3 = vector.extract %b2_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_0_w3 = vector.bitcast %b2_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b2_0_3 = vector.extract %b2_0_w3[0] : i32 from vector<1xi32>
+      %b2_1_row0 = arith.muli %lmid, %c8 : index
+      %b2_1_row1 = arith.addi %b2_1_row0, %l8 : index
+      %b2_1_row = arith.addi %b2_1_row1, %c32 : index
+      %b2_1_n0 = arith.addi %wn0, %c16 : index
+      %b2_1_n1 = arith.divui %b2_1_n0, %c8 : index
+      %b2_1_ch = arith.addi %b2_1_n1, %lhi : index
+      %b2_1_x = arith.xori %b2_1_ch, %l8 : index
+      %b2_1_col = arith.muli %b2_1_x, %c8 : index
+      %b2_1_m = nvgpu.ldmatrix %smB[%c0, %b2_1_row, %b2_1_col] {numTiles = 4 : i32, transpose = true} : memref<1x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b2_1_h0 = vector.extract %b2_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w0 = vector.bitcast %b2_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b2_1_0 = vector.extract %b2_1_w0[0] : i32 from vector<1xi32>
+      %b2_1_h1 = vector.extract %b2_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w1 = vector.bitcast %b2_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b2_1_1 = vector.extract %b2_1_w1[0] : i32 from vector<1xi32>
+      %b2_1_h2 = vector.extract %b2_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w2 = vector.bitcast %b2_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b2_1_2 = vector.extract %b2_1_w2[0] : i32 from vector<1xi32>
+      %b2_1_h3 = vector.extract %b2_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b2_1_w3 = vector.bitcast %b2_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b2_1_3 = vector.extract %b2_1_w3[0] : i32 from vector<1xi32>
+      %d2_0_0 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_0, %b2_0_1] C[%d1_0_0_0, %d1_0_0_1, %d1_0_0_2, %d1_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_0 = llvm.extractvalue %d2_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_1 = llvm.extractvalue %d2_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_2 = llvm.extractvalue %d2_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_0_3 = llvm.extractvalue %d2_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_0_2, %b2_0_3] C[%d1_0_1_0, %d1_0_1_1, %d1_0_1_2, %d1_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_0 = llvm.extractvalue %d2_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_1 = llvm.extractvalue %d2_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_2 = llvm.extractvalue %d2_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_1_3 = llvm.extractvalue %d2_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_1_0, %b2_1_1] C[%d1_0_2_0, %d1_0_2_1, %d1_0_2_2, %d1_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_0 = llvm.extractvalue %d2_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_1 = llvm.extractvalue %d2_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_2 = llvm.extractvalue %d2_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_2_3 = llvm.extractvalue %d2_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3 = nvvm.mma.sync A[%a2_0_0, %a2_0_1, %a2_0_2, %a2_0_3] B[%b2_1_2, %b2_1_3] C[%d1_0_3_0, %d1_0_3_1, %d1_0_3_2, %d1_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_0 = llvm.extractvalue %d2_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_1 = llvm.extractvalue %d2_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_2 = llvm.extractvalue %d2_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_0_3_3 = llvm.extractvalue %d2_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_0_0, %b2_0_1] C[%d1_1_0_0, %d1_1_0_1, %d1_1_0_2, %d1_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_0 = llvm.extractvalue %d2_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_1 = llvm.extractvalue %d2_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_2 = llvm.extractvalue %d2_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_0_3 = llvm.extractvalue %d2_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_0_2, %b2_0_3] C[%d1_1_1_0, %d1_1_1_1, %d1_1_1_2, %d1_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_0 = llvm.extractvalue %d2_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_1 = llvm.extractvalue %d2_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_2 = llvm.extractvalue %d2_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_1_3 = llvm.extractvalue %d2_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_1_0, %b2_1_1] C[%d1_1_2_0, %d1_1_2_1, %d1_1_2_2, %d1_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_0 = llvm.extractvalue %d2_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_1 = llvm.extractvalue %d2_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_2 = llvm.extractvalue %d2_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_2_3 = llvm.extractvalue %d2_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3 = nvvm.mma.sync A[%a2_1_0, %a2_1_1, %a2_1_2, %a2_1_3] B[%b2_1_2, %b2_1_3] C[%d1_1_3_0, %d1_1_3_1, %d1_1_3_2, %d1_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_0 = llvm.extractvalue %d2_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_1 = llvm.extractvalue %d2_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_2 = llvm.extractvalue %d2_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_1_3_3 = llvm.extractvalue %d2_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_0_0, %b2_0_1] C[%d1_2_0_0, %d1_2_0_1, %d1_2_0_2, %d1_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_0 = llvm.extractvalue %d2_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_1 = llvm.extractvalue %d2_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_2 = llvm.extractvalue %d2_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_0_3 = llvm.extractvalue %d2_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_0_2, %b2_0_3] C[%d1_2_1_0, %d1_2_1_1, %d1_2_1_2, %d1_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_0 = llvm.extractvalue %d2_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_1 = llvm.extractvalue %d2_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_2 = llvm.extractvalue %d2_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_1_3 = llvm.extractvalue %d2_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_1_0, %b2_1_1] C[%d1_2_2_0, %d1_2_2_1, %d1_2_2_2, %d1_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_0 = llvm.extractvalue %d2_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_1 = llvm.extractvalue %d2_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_2 = llvm.extractvalue %d2_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_2_3 = llvm.extractvalue %d2_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3 = nvvm.mma.sync A[%a2_2_0, %a2_2_1, %a2_2_2, %a2_2_3] B[%b2_1_2, %b2_1_3] C[%d1_2_3_0, %d1_2_3_1, %d1_2_3_2, %d1_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_0 = llvm.extractvalue %d2_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_1 = llvm.extractvalue %d2_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_2 = llvm.extractvalue %d2_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_2_3_3 = llvm.extractvalue %d2_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_0_0, %b2_0_1] C[%d1_3_0_0, %d1_3_0_1, %d1_3_0_2, %d1_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_0 = llvm.extractvalue %d2_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_1 = llvm.extractvalue %d2_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_2 = llvm.extractvalue %d2_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_0_3 = llvm.extractvalue %d2_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_0_2, %b2_0_3] C[%d1_3_1_0, %d1_3_1_1, %d1_3_1_2, %d1_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_0 = llvm.extractvalue %d2_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_1 = llvm.extractvalue %d2_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_2 = llvm.extractvalue %d2_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_1_3 = llvm.extractvalue %d2_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_1_0, %b2_1_1] C[%d1_3_2_0, %d1_3_2_1, %d1_3_2_2, %d1_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_0 = llvm.extractvalue %d2_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_1 = llvm.extractvalue %d2_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_2 = llvm.extractvalue %d2_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_2_3 = llvm.extractvalue %d2_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3 = nvvm.mma.sync A[%a2_3_0, %a2_3_1, %a2_3_2, %a2_3_3] B[%b2_1_2, %b2_1_3] C[%d1_3_3_0, %d1_3_3_1, %d1_3_3_2, %d1_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_0 = llvm.extractvalue %d2_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_1 = llvm.extractvalue %d2_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_2 = llvm.extractvalue %d2_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d2_3_3_3 = llvm.extractvalue %d2_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %a3_0_row0 = arith.addi %wm0, %c0 : index
+      %a3_0_row = arith.addi %a3_0_row0, %l16 : index
+      %a3_0_ch = arith.addi %lhi, %c6 : index
+      %a3_0_r1 = arith.shrui %a3_0_row, %c0 : index
+      %a3_0_r3 = arith.remui %a3_0_r1, %c8 : index
+      %a3_0_x = arith.xori %a3_0_ch, %a3_0_r3 : index
+      %a3_0_col = arith.muli %a3_0_x, %c8 : index
+      %a3_0_m = nvgpu.ldmatrix %smA[%cur, %a3_0_row, %a3_0_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_0_h0 = vector.extract %a3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w0 = vector.bitcast %a3_0_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_0_0 = vector.extract %a3_0_w0[0] : i32 from vector<1xi32>
+      %a3_0_h1 = vector.extract %a3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w1 = vector.bitcast %a3_0_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_0_1 = vector.extract %a3_0_w1[0] : i32 from vector<1xi32>
+      %a3_0_h2 = vector.extract %a3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w2 = vector.bitcast %a3_0_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_0_2 = vector.extract %a3_0_w2[0] : i32 from vector<1xi32>
+      %a3_0_h3 = vector.extract %a3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_0_w3 = vector.bitcast %a3_0_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_0_3 = vector.extract %a3_0_w3[0] : i32 from vector<1xi32>
+      %a3_1_row0 = arith.addi %wm0, %c16 : index
+      %a3_1_row = arith.addi %a3_1_row0, %l16 : index
+      %a3_1_ch = arith.addi %lhi, %c6 : index
+      %a3_1_r1 = arith.shrui %a3_1_row, %c0 : index
+      %a3_1_r3 = arith.remui %a3_1_r1, %c8 : index
+      %a3_1_x = arith.xori %a3_1_ch, %a3_1_r3 : index
+      %a3_1_col = arith.muli %a3_1_x, %c8 : index
+      %a3_1_m = nvgpu.ldmatrix %smA[%cur, %a3_1_row, %a3_1_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_1_h0 = vector.extract %a3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w0 = vector.bitcast %a3_1_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_1_0 = vector.extract %a3_1_w0[0] : i32 from vector<1xi32>
+      %a3_1_h1 = vector.extract %a3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w1 = vector.bitcast %a3_1_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_1_1 = vector.extract %a3_1_w1[0] : i32 from vector<1xi32>
+      %a3_1_h2 = vector.extract %a3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w2 = vector.bitcast %a3_1_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_1_2 = vector.extract %a3_1_w2[0] : i32 from vector<1xi32>
+      %a3_1_h3 = vector.extract %a3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_1_w3 = vector.bitcast %a3_1_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_1_3 = vector.extract %a3_1_w3[0] : i32 from vector<1xi32>
+      %a3_2_row0 = arith.addi %wm0, %c32 : index
+      %a3_2_row = arith.addi %a3_2_row0, %l16 : index
+      %a3_2_ch = arith.addi %lhi, %c6 : index
+      %a3_2_r1 = arith.shrui %a3_2_row, %c0 : index
+      %a3_2_r3 = arith.remui %a3_2_r1, %c8 : index
+      %a3_2_x = arith.xori %a3_2_ch, %a3_2_r3 : index
+      %a3_2_col = arith.muli %a3_2_x, %c8 : index
+      %a3_2_m = nvgpu.ldmatrix %smA[%cur, %a3_2_row, %a3_2_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_2_h0 = vector.extract %a3_2_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w0 = vector.bitcast %a3_2_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_2_0 = vector.extract %a3_2_w0[0] : i32 from vector<1xi32>
+      %a3_2_h1 = vector.extract %a3_2_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w1 = vector.bitcast %a3_2_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_2_1 = vector.extract %a3_2_w1[0] : i32 from vector<1xi32>
+      %a3_2_h2 = vector.extract %a3_2_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w2 = vector.bitcast %a3_2_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_2_2 = vector.extract %a3_2_w2[0] : i32 from vector<1xi32>
+      %a3_2_h3 = vector.extract %a3_2_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_2_w3 = vector.bitcast %a3_2_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_2_3 = vector.extract %a3_2_w3[0] : i32 from vector<1xi32>
+      %a3_3_row0 = arith.addi %wm0, %c48 : index
+      %a3_3_row = arith.addi %a3_3_row0, %l16 : index
+      %a3_3_ch = arith.addi %lhi, %c6 : index
+      %a3_3_r1 = arith.shrui %a3_3_row, %c0 : index
+      %a3_3_r3 = arith.remui %a3_3_r1, %c8 : index
+      %a3_3_x = arith.xori %a3_3_ch, %a3_3_r3 : index
+      %a3_3_col = arith.muli %a3_3_x, %c8 : index
+      %a3_3_m = nvgpu.ldmatrix %smA[%cur, %a3_3_row, %a3_3_col] {numTiles = 4 : i32, transpose = false} : memref<4x64x64xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %a3_3_h0 = vector.extract %a3_3_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w0 = vector.bitcast %a3_3_h0 : vector<2xbf16> to vector<1xi32>
+      %a3_3_0 = vector.extract %a3_3_w0[0] : i32 from vector<1xi32>
+      %a3_3_h1 = vector.extract %a3_3_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w1 = vector.bitcast %a3_3_h1 : vector<2xbf16> to vector<1xi32>
+      %a3_3_1 = vector.extract %a3_3_w1[0] : i32 from vector<1xi32>
+      %a3_3_h2 = vector.extract %a3_3_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w2 = vector.bitcast %a3_3_h2 : vector<2xbf16> to vector<1xi32>
+      %a3_3_2 = vector.extract %a3_3_w2[0] : i32 from vector<1xi32>
+      %a3_3_h3 = vector.extract %a3_3_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %a3_3_w3 = vector.bitcast %a3_3_h3 : vector<2xbf16> to vector<1xi32>
+      %a3_3_3 = vector.extract %a3_3_w3[0] : i32 from vector<1xi32>
+      %b3_0_row0 = arith.muli %lmid, %c8 : index
+      %b3_0_row1 = arith.addi %b3_0_row0, %l8 : index
+      %b3_0_row = arith.addi %b3_0_row1, %c48 : index
+      %b3_0_n0 = arith.addi %wn0, %c0 : index
+      %b3_0_n1 = arith.divui %b3_0_n0, %c8 : index
+      %b3_0_ch = arith.addi %b3_0_n1, %lhi : index
+      %b3_0_x = arith.xori %b3_0_ch, %l8 : index
+      %b3_0_col = arith.muli %b3_0_x, %c8 : index
+      %b3_0_m = nvgpu.ldmatrix %smB[%c0, %b3_0_row, %b3_0_col] {numTiles = 4 : i32, transpose = true} : memref<1x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_0_h0 = vector.extract %b3_0_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w0 = vector.bitcast %b3_0_h0 : vector<2xbf16> to vector<1xi32>
+      %b3_0_0 = vector.extract %b3_0_w0[0] : i32 from vector<1xi32>
+      %b3_0_h1 = vector.extract %b3_0_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w1 = vector.bitcast %b3_0_h1 : vector<2xbf16> to vector<1xi32>
+      %b3_0_1 = vector.extract %b3_0_w1[0] : i32 from vector<1xi32>
+      %b3_0_h2 = vector.extract %b3_0_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w2 = vector.bitcast %b3_0_h2 : vector<2xbf16> to vector<1xi32>
+      %b3_0_2 = vector.extract %b3_0_w2[0] : i32 from vector<1xi32>
+      %b3_0_h3 = vector.extract %b3_0_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_0_w3 = vector.bitcast %b3_0_h3 : vector<2xbf16> to vector<1xi32>
+      %b3_0_3 = vector.extract %b3_0_w3[0] : i32 from vector<1xi32>
+      %b3_1_row0 = arith.muli %lmid, %c8 : index
+      %b3_1_row1 = arith.addi %b3_1_row0, %l8 : index
+      %b3_1_row = arith.addi %b3_1_row1, %c48 : index
+      %b3_1_n0 = arith.addi %wn0, %c16 : index
+      %b3_1_n1 = arith.divui %b3_1_n0, %c8 : index
+      %b3_1_ch = arith.addi %b3_1_n1, %lhi : index
+      %b3_1_x = arith.xori %b3_1_ch, %l8 : index
+      %b3_1_col = arith.muli %b3_1_x, %c8 : index
+      %b3_1_m = nvgpu.ldmatrix %smB[%c0, %b3_1_row, %b3_1_col] {numTiles = 4 : i32, transpose = true} : memref<1x64x128xbf16, #gpu.address_space<workgroup>> -> vector<4x2xbf16>
+      %b3_1_h0 = vector.extract %b3_1_m[0] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w0 = vector.bitcast %b3_1_h0 : vector<2xbf16> to vector<1xi32>
+      %b3_1_0 = vector.extract %b3_1_w0[0] : i32 from vector<1xi32>
+      %b3_1_h1 = vector.extract %b3_1_m[1] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w1 = vector.bitcast %b3_1_h1 : vector<2xbf16> to vector<1xi32>
+      %b3_1_1 = vector.extract %b3_1_w1[0] : i32 from vector<1xi32>
+      %b3_1_h2 = vector.extract %b3_1_m[2] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w2 = vector.bitcast %b3_1_h2 : vector<2xbf16> to vector<1xi32>
+      %b3_1_2 = vector.extract %b3_1_w2[0] : i32 from vector<1xi32>
+      %b3_1_h3 = vector.extract %b3_1_m[3] : vector<2xbf16> from vector<4x2xbf16>
+      %b3_1_w3 = vector.bitcast %b3_1_h3 : vector<2xbf16> to vector<1xi32>
+      %b3_1_3 = vector.extract %b3_1_w3[0] : i32 from vector<1xi32>
+      %d3_0_0 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_0, %b3_0_1] C[%d2_0_0_0, %d2_0_0_1, %d2_0_0_2, %d2_0_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_0 = llvm.extractvalue %d3_0_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_1 = llvm.extractvalue %d3_0_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_2 = llvm.extractvalue %d3_0_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_0_3 = llvm.extractvalue %d3_0_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_0_2, %b3_0_3] C[%d2_0_1_0, %d2_0_1_1, %d2_0_1_2, %d2_0_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_0 = llvm.extractvalue %d3_0_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_1 = llvm.extractvalue %d3_0_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_2 = llvm.extractvalue %d3_0_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_1_3 = llvm.extractvalue %d3_0_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_1_0, %b3_1_1] C[%d2_0_2_0, %d2_0_2_1, %d2_0_2_2, %d2_0_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_0 = llvm.extractvalue %d3_0_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_1 = llvm.extractvalue %d3_0_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_2 = llvm.extractvalue %d3_0_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_2_3 = llvm.extractvalue %d3_0_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3 = nvvm.mma.sync A[%a3_0_0, %a3_0_1, %a3_0_2, %a3_0_3] B[%b3_1_2, %b3_1_3] C[%d2_0_3_0, %d2_0_3_1, %d2_0_3_2, %d2_0_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_0 = llvm.extractvalue %d3_0_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_1 = llvm.extractvalue %d3_0_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_2 = llvm.extractvalue %d3_0_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_0_3_3 = llvm.extractvalue %d3_0_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_0_0, %b3_0_1] C[%d2_1_0_0, %d2_1_0_1, %d2_1_0_2, %d2_1_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_0 = llvm.extractvalue %d3_1_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_1 = llvm.extractvalue %d3_1_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_2 = llvm.extractvalue %d3_1_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_0_3 = llvm.extractvalue %d3_1_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_0_2, %b3_0_3] C[%d2_1_1_0, %d2_1_1_1, %d2_1_1_2, %d2_1_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_0 = llvm.extractvalue %d3_1_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_1 = llvm.extractvalue %d3_1_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_2 = llvm.extractvalue %d3_1_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_1_3 = llvm.extractvalue %d3_1_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_1_0, %b3_1_1] C[%d2_1_2_0, %d2_1_2_1, %d2_1_2_2, %d2_1_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_0 = llvm.extractvalue %d3_1_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_1 = llvm.extractvalue %d3_1_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_2 = llvm.extractvalue %d3_1_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_2_3 = llvm.extractvalue %d3_1_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3 = nvvm.mma.sync A[%a3_1_0, %a3_1_1, %a3_1_2, %a3_1_3] B[%b3_1_2, %b3_1_3] C[%d2_1_3_0, %d2_1_3_1, %d2_1_3_2, %d2_1_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_0 = llvm.extractvalue %d3_1_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_1 = llvm.extractvalue %d3_1_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_2 = llvm.extractvalue %d3_1_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_1_3_3 = llvm.extractvalue %d3_1_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_0_0, %b3_0_1] C[%d2_2_0_0, %d2_2_0_1, %d2_2_0_2, %d2_2_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_0 = llvm.extractvalue %d3_2_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_1 = llvm.extractvalue %d3_2_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_2 = llvm.extractvalue %d3_2_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_0_3 = llvm.extractvalue %d3_2_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_0_2, %b3_0_3] C[%d2_2_1_0, %d2_2_1_1, %d2_2_1_2, %d2_2_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_0 = llvm.extractvalue %d3_2_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_1 = llvm.extractvalue %d3_2_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_2 = llvm.extractvalue %d3_2_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_1_3 = llvm.extractvalue %d3_2_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_1_0, %b3_1_1] C[%d2_2_2_0, %d2_2_2_1, %d2_2_2_2, %d2_2_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_0 = llvm.extractvalue %d3_2_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_1 = llvm.extractvalue %d3_2_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_2 = llvm.extractvalue %d3_2_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_2_3 = llvm.extractvalue %d3_2_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3 = nvvm.mma.sync A[%a3_2_0, %a3_2_1, %a3_2_2, %a3_2_3] B[%b3_1_2, %b3_1_3] C[%d2_2_3_0, %d2_2_3_1, %d2_2_3_2, %d2_2_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_0 = llvm.extractvalue %d3_2_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_1 = llvm.extractvalue %d3_2_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_2 = llvm.extractvalue %d3_2_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_2_3_3 = llvm.extractvalue %d3_2_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_0_0, %b3_0_1] C[%d2_3_0_0, %d2_3_0_1, %d2_3_0_2, %d2_3_0_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_0 = llvm.extractvalue %d3_3_0[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_1 = llvm.extractvalue %d3_3_0[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_2 = llvm.extractvalue %d3_3_0[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_0_3 = llvm.extractvalue %d3_3_0[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_0_2, %b3_0_3] C[%d2_3_1_0, %d2_3_1_1, %d2_3_1_2, %d2_3_1_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_0 = llvm.extractvalue %d3_3_1[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_1 = llvm.extractvalue %d3_3_1[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_2 = llvm.extractvalue %d3_3_1[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_1_3 = llvm.extractvalue %d3_3_1[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_1_0, %b3_1_1] C[%d2_3_2_0, %d2_3_2_1, %d2_3_2_2, %d2_3_2_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_0 = llvm.extractvalue %d3_3_2[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_1 = llvm.extractvalue %d3_3_2[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_2 = llvm.extractvalue %d3_3_2[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_2_3 = llvm.extractvalue %d3_3_2[3] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3 = nvvm.mma.sync A[%a3_3_0, %a3_3_1, %a3_3_2, %a3_3_3] B[%b3_1_2, %b3_1_3] C[%d2_3_3_0, %d2_3_3_1, %d2_3_3_2, %d2_3_3_3] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_0 = llvm.extractvalue %d3_3_3[0] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_1 = llvm.extractvalue %d3_3_3[1] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_2 = llvm.extractvalue %d3_3_3[2] : !llvm.struct<(f32, f32, f32, f32)>
+      %d3_3_3_3 = llvm.extractvalue %d3_3_3[3] : !llvm.struct<(f32, f32, f32, f32)>
+      scf.yield %d3_0_0_0, %d3_0_0_1, %d3_0_0_2, %d3_0_0_3, %d3_0_1_0, %d3_0_1_1, %d3_0_1_2, %d3_0_1_3, %d3_0_2_0, %d3_0_2_1, %d3_0_2_2, %d3_0_2_3, %d3_0_3_0, %d3_0_3_1, %d3_0_3_2, %d3_0_3_3, %d3_1_0_0, %d3_1_0_1, %d3_1_0_2, %d3_1_0_3, %d3_1_1_0, %d3_1_1_1, %d3_1_1_2, %d3_1_1_3, %d3_1_2_0, %d3_1_2_1, %d3_1_2_2, %d3_1_2_3, %d3_1_3_0, %d3_1_3_1, %d3_1_3_2, %d3_1_3_3, %d3_2_0_0, %d3_2_0_1, %d3_2_0_2, %d3_2_0_3, %d3_2_1_0, %d3_2_1_1, %d3_2_1_2, %d3_2_1_3, %d3_2_2_0, %d3_2_2_1, %d3_2_2_2, %d3_2_2_3, %d3_2_3_0, %d3_2_3_1, %d3_2_3_2, %d3_2_3_3, %d3_3_0_0, %d3_3_0_1, %d3_3_0_2, %d3_3_0_3, %d3_3_1_0, %d3_3_1_1, %d3_3_1_2, %d3_3_1_3, %d3_3_2_0, %d3_3_2_1, %d3_3_2_2, %d3_3_2_3, %d3_3_3_0, %d3_3_3_1, %d3_3_3_2, %d3_3_3_3 : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32
+    }
+    nvgpu.device_async_wait %grp1 {numGroups = 0 : i32}
+    %g = arith.divui %lane, %c4 : index
+    %t = arith.remui %lane, %c4 : index
+    %t2 = arith.muli %t, %c2 : index
+    %er0a = arith.addi %m0, %wm0 : index
+    %er0b = arith.addi %er0a, %c0 : index
+    %er0 = arith.addi %er0b, %g : index
+    %er08 = arith.addi %er0, %c8 : index
+    %eo0a = arith.muli %er0, %ldc : index
+    %eo0 = arith.addi %eo0a, %cOrigin : index
+    %eo08a = arith.muli %er08, %ldc : index
+    %eo08 = arith.addi %eo08a, %cOrigin : index
+    %rv0 = arith.cmpi ult, %er0, %M : index
+    %rv08 = arith.cmpi ult, %er08, %M : index
+    %ec0_0a = arith.addi %n0, %wn0 : index
+    %ec0_0b = arith.addi %ec0_0a, %c0 : index
+    %ec0_0 = arith.addi %ec0_0b, %t2 : index
+    %ec0_0p = arith.addi %ec0_0, %c1 : index
+    %ei0_0_0 = arith.addi %eo0, %ec0_0 : index
+    %okei0_0_0c = arith.cmpi ult, %ec0_0, %N : index
+    %okei0_0_0 = arith.andi %rv0, %okei0_0_0c : i1
+    scf.if %okei0_0_0 {
+      memref.store %res#0, %C[%ei0_0_0] : memref<?xf32>
+    }
+    %ei0_0_1 = arith.addi %eo0, %ec0_0p : index
+    %okei0_0_1c = arith.cmpi ult, %ec0_0p, %N : index
+    %okei0_0_1 = arith.andi %rv0, %okei0_0_1c : i1
+    scf.if %okei0_0_1 {
+      memref.store %res#1, %C[%ei0_0_1] : memref<?xf32>
+    }
+    %ei0_0_2 = arith.addi %eo08, %ec0_0 : index
+    %okei0_0_2c = arith.cmpi ult, %ec0_0, %N : index
+    %okei0_0_2 = arith.andi %rv08, %okei0_0_2c : i1
+    scf.if %okei0_0_2 {
+      memref.store %res#2, %C[%ei0_0_2] : memref<?xf32>
+    }
+    %ei0_0_3 = arith.addi %eo08, %ec0_0p : index
+    %okei0_0_3c = arith.cmpi ult, %ec0_0p, %N : index
+    %okei0_0_3 = arith.andi %rv08, %okei0_0_3c : i1
+    scf.if %okei0_0_3 {
+      memref.store %res#3, %C[%ei0_0_3] : memref<?xf32>
+    }
+    %ec0_1a = arith.addi %n0, %wn0 : index
+    %ec0_1b = arith.addi %ec0_1a, %c8 : index
+    %ec0_1 = arith.addi %ec0_1b, %t2 : index
+    %ec0_1p = arith.addi %ec0_1, %c1 : index
+    %ei0_1_0 = arith.addi %eo0, %ec0_1 : index
+    %okei0_1_0c = arith.cmpi ult, %ec0_1, %N : index
+    %okei0_1_0 = arith.andi %rv0, %okei0_1_0c : i1
+    scf.if %okei0_1_0 {
+      memref.store %res#4, %C[%ei0_1_0] : memref<?xf32>
+    }
+    %ei0_1_1 = arith.addi %eo0, %ec0_1p : index
+    %okei0_1_1c = arith.cmpi ult, %ec0_1p, %N : index
+    %okei0_1_1 = arith.andi %rv0, %okei0_1_1c : i1
+    scf.if %okei0_1_1 {
+      memref.store %res#5, %C[%ei0_1_1] : memref<?xf32>
+    }
+    %ei0_1_2 = arith.addi %eo08, %ec0_1 : index
+    %okei0_1_2c = arith.cmpi ult, %ec0_1, %N : index
+    %okei0_1_2 = arith.andi %rv08, %okei0_1_2c : i1
+    scf.if %okei0_1_2 {
+      memref.store %res#6, %C[%ei0_1_2] : memref<?xf32>
+    }
+    %ei0_1_3 = arith.addi %eo08, %ec0_1p : index
+    %okei0_1_3c = arith.cmpi ult, %ec0_1p, %N : index
+    %okei0_1_3 = arith.andi %rv08, %okei0_1_3c : i1
+    scf.if %okei0_1_3 {
+      memref.store %res#7, %C[%ei0_1_3] : memref<?xf32>
+    }
+    %ec0_2a = arith.addi %n0, %wn0 : index
+    %ec0_2b = arith.addi %ec0_2a, %c16 : index
+    %ec0_2 = arith.addi %ec0_2b, %t2 : index
+    %ec0_2p = arith.addi %ec0_2, %c1 : index
+    %ei0_2_0 = arith.addi %eo0, %ec0_2 : index
+    %okei0_2_0c = arith.cmpi ult, %ec0_2, %N : index
+    %okei0_2_0 = arith.andi %rv0, %okei0_2_0c : i1
+    scf.if %okei0_2_0 {
+      memref.store %res#8, %C[%ei0_2_0] : memref<?xf32>
+    }
+    %ei0_2_1 = arith.addi %eo0, %ec0_2p : index
+    %okei0_2_1c = arith.cmpi ult, %ec0_2p, %N : index
+    %okei0_2_1 = arith.andi %rv0, %okei0_2_1c : i1
+    scf.if %okei0_2_1 {
+      memref.store %res#9, %C[%ei0_2_1] : memref<?xf32>
+    }
+    %ei0_2_2 = arith.addi %eo08, %ec0_2 : index
+    %okei0_2_2c = arith.cmpi ult, %ec0_2, %N : index
+    %okei0_2_2 = arith.andi %rv08, %okei0_2_2c : i1
+    scf.if %okei0_2_2 {
+      memref.store %res#10, %C[%ei0_2_2] : memref<?xf32>
+    }
+    %ei0_2_3 = arith.addi %eo08, %ec0_2p : index
+    %okei0_2_3c = arith.cmpi ult, %ec0_2p, %N : index
+    %okei0_2_3 = arith.andi %rv08, %okei0_2_3c : i1
+    scf.if %okei0_2_3 {
+      memref.store %res#11, %C[%ei0_2_3] : memref<?xf32>
+    }
+    %ec0_3a = arith.addi %n0, %wn0 : index
+    %ec0_3b = arith.addi %ec0_3a, %c24 : index
+    %ec0_3 = arith.addi %ec0_3b, %t2 : index
+    %ec0_3p = arith.addi %ec0_3, %c1 : index
+    %ei0_3_0 = arith.addi %eo0, %ec0_3 : index
+    %okei0_3_0c = arith.cmpi ult, %ec0_3, %N : index
+    %okei0_3_0 = arith.andi %rv0, %okei0_3_0c : i1
+    scf.if %okei0_3_0 {
+      memref.store %res#12, %C[%ei0_3_0] : memref<?xf32>
+    }
+    %ei0_3_1 = arith.addi %eo0, %ec0_3p : index
+    %okei0_3_1c = arith.cmpi ult, %ec0_3p, %N : index
+    %okei0_3_1 = arith.andi %rv0, %okei0_3_1c : i1
+    scf.if %okei0_3_1 {
+      memref.store %res#13, %C[%ei0_3_1] : memref<?xf32>
+    }
+    %ei0_3_2 = arith.addi %eo08, %ec0_3 : index
+    %okei0_3_2c = arith.cmpi ult, %ec0_3, %N : index
+    %okei0_3_2 = arith.andi %rv08, %okei0_3_2c : i1
+    scf.if %okei0_3_2 {
+      memref.store %res#14, %C[%ei0_3_2] : memref<?xf32>
+    }
+    %ei0_3_3 = arith.addi %eo08, %ec0_3p : index
+    %okei0_3_3c = arith.cmpi ult, %ec0_3p, %N : index
+    %okei0_3_3 = arith.andi %rv08, %okei0_3_3c : i1
+    scf.if %okei0_3_3 {
+      memref.store %res#15, %C[%ei0_3_3] : memref<?xf32>
+    }
+    %er1a = arith.addi %m0, %wm0 : index
+    %er1b = arith.addi %er1a, %c16 : index
+    %er1 = arith.addi %er1b, %g : index
+    %er18 = arith.addi %er1, %c8 : index
+    %eo1a = arith.muli %er1, %ldc : index
+    %eo1 = arith.addi %eo1a, %cOrigin : index
+    %eo18a = arith.muli %er18, %ldc : index
+    %eo18 = arith.addi %eo18a, %cOrigin : index
+    %rv1 = arith.cmpi ult, %er1, %M : index
+    %rv18 = arith.cmpi ult, %er18, %M : index
+    %ec1_0a = arith.addi %n0, %wn0 : index
+    %ec1_0b = arith.addi %ec1_0a, %c0 : index
+    %ec1_0 = arith.addi %ec1_0b, %t2 : index
+    %ec1_0p = arith.addi %ec1_0, %c1 : index
+    %ei1_0_0 = arith.addi %eo1, %ec1_0 : index
+    %okei1_0_0c = arith.cmpi ult, %ec1_0, %N : index
+    %okei1_0_0 = arith.andi %rv1, %okei1_0_0c : i1
+    scf.if %okei1_0_0 {
+      memref.store %res#16, %C[%ei1_0_0] : memref<?xf32>
+    }
+    %ei1_0_1 = arith.addi %eo1, %ec1_0p : index
+    %okei1_0_1c = arith.cmpi ult, %ec1_0p, %N : index
+    %okei1_0_1 = arith.andi %rv1, %okei1_0_1c : i1
+    scf.if %okei1_0_1 {
+      memref.store %res#17, %C[%ei1_0_1] : memref<?xf32>
+    }
+    %ei1_0_2 = arith.addi %eo18, %ec1_0 : index
+    %okei1_0_2c = arith.cmpi ult, %ec1_0, %N : index
+    %okei1_0_2 = arith.andi %rv18, %okei1_0_2c : i1
+    scf.if %okei1_0_2 {
+      memref.store %res#18, %C[%ei1_0_2] : memref<?xf32>
+    }
+    %ei1_0_3 = arith.addi %eo18, %ec1_0p : index
+    %okei1_0_3c = arith.cmpi ult, %ec1_0p, %N : index
+    %okei1_0_3 = arith.andi %rv18, %okei1_0_3c : i1
+    scf.if %okei1_0_3 {
+      memref.store %res#19, %C[%ei1_0_3] : memref<?xf32>
+    }
+    %ec1_1a = arith.addi %n0, %wn0 : index
+    %ec1_1b = arith.addi %ec1_1a, %c8 : index
+    %ec1_1 = arith.addi %ec1_1b, %t2 : index
+    %ec1_1p = arith.addi %ec1_1, %c1 : index
+    %ei1_1_0 = arith.addi %eo1, %ec1_1 : index
+    %okei1_1_0c = arith.cmpi ult, %ec1_1, %N : index
+    %okei1_1_0 = arith.andi %rv1, %okei1_1_0c : i1
+    scf.if %okei1_1_0 {
+      memref.store %res#20, %C[%ei1_1_0] : memref<?xf32>
+    }
+    %ei1_1_1 = arith.addi %eo1, %ec1_1p : index
+    %okei1_1_1c = arith.cmpi ult, %ec1_1p, %N : index
+    %okei1_1_1 = arith.andi %rv1, %okei1_1_1c : i1
+    scf.if %okei1_1_1 {
+      memref.store %res#21, %C[%ei1_1_1] : memref<?xf32>
+    }
+    %ei1_1_2 = arith.addi %eo18, %ec1_1 : index
+    %okei1_1_2c = arith.cmpi ult, %ec1_1, %N : index
+    %okei1_1_2 = arith.andi %rv18, %okei1_1_2c : i1
+    scf.if %okei1_1_2 {
+      memref.store %res#22, %C[%ei1_1_2] : memref<?xf32>
+    }
+    %ei1_1_3 = arith.addi %eo18, %ec1_1p : index
+    %okei1_1_3c = arith.cmpi ult, %ec1_1p, %N : index
+    %okei1_1_3 = arith.andi %rv18, %okei1_1_3c : i1
+    scf.if %okei1_1_3 {
+      memref.store %res#23, %C[%ei1_1_3] : memref<?xf32>
+    }
+    %ec1_2a = arith.addi %n0, %wn0 : index
+    %ec1_2b = arith.addi %ec1_2a, %c16 : index
+    %ec1_2 = arith.addi %ec1_2b, %t2 : index
+    %ec1_2p = arith.addi %ec1_2, %c1 : index
+    %ei1_2_0 = arith.addi %eo1, %ec1_2 : index
+    %okei1_2_0c = arith.cmpi ult, %ec1_2, %N : index
+    %okei1_2_0 = arith.andi %rv1, %okei1_2_0c : i1
+    scf.if %okei1_2_0 {
+      memref.store %res#24, %C[%ei1_2_0] : memref<?xf32>
+    }
+    %ei1_2_1 = arith.addi %eo1, %ec1_2p : index
+    %okei1_2_1c = arith.cmpi ult, %ec1_2p, %N : index
+    %okei1_2_1 = arith.andi %rv1, %okei1_2_1c : i1
+    scf.if %okei1_2_1 {
+      memref.store %res#25, %C[%ei1_2_1] : memref<?xf32>
+    }
+    %ei1_2_2 = arith.addi %eo18, %ec1_2 : index
+    %okei1_2_2c = arith.cmpi ult, %ec1_2, %N : index
+    %okei1_2_2 = arith.andi %rv18, %okei1_2_2c : i1
+    scf.if %okei1_2_2 {
+      memref.store %res#26, %C[%ei1_2_2] : memref<?xf32>
+    }
+    %ei1_2_3 = arith.addi %eo18, %ec1_2p : index
+    %okei1_2_3c = arith.cmpi ult, %ec1_2p, %N : index
+    %okei1_2_3 = arith.andi %rv18, %okei1_2_3c : i1
+    scf.if %okei1_2_3 {
+      memref.store %res#27, %C[%ei1_2_3] : memref<?xf32>
+    }
+    %ec1_3a = arith.addi %n0, %wn0 : index
+    %ec1_3b = arith.addi %ec1_3a, %c24 : index
+    %ec1_3 = arith.addi %ec1_3b, %t2 : index
+    %ec1_3p = arith.addi %ec1_3, %c1 : index
+    %ei1_3_0 = arith.addi %eo1, %ec1_3 : index
+    %okei1_3_0c = arith.cmpi ult, %ec1_3, %N : index
+    %okei1_3_0 = arith.andi %rv1, %okei1_3_0c : i1
+    scf.if %okei1_3_0 {
+      memref.store %res#28, %C[%ei1_3_0] : memref<?xf32>
+    }
+    %ei1_3_1 = arith.addi %eo1, %ec1_3p : index
+    %okei1_3_1c = arith.cmpi ult, %ec1_3p, %N : index
+    %okei1_3_1 = arith.andi %rv1, %okei1_3_1c : i1
+    scf.if %okei1_3_1 {
+      memref.store %res#29, %C[%ei1_3_1] : memref<?xf32>
+    }
+    %ei1_3_2 = arith.addi %eo18, %ec1_3 : index
+    %okei1_3_2c = arith.cmpi ult, %ec1_3, %N : index
+    %okei1_3_2 = arith.andi %rv18, %okei1_3_2c : i1
+    scf.if %okei1_3_2 {
+      memref.store %res#30, %C[%ei1_3_2] : memref<?xf32>
+    }
+    %ei1_3_3 = arith.addi %eo18, %ec1_3p : index
+    %okei1_3_3c = arith.cmpi ult, %ec1_3p, %N : index
+    %okei1_3_3 = arith.andi %rv18, %okei1_3_3c : i1
+    scf.if %okei1_3_3 {
+      memref.store %res#31, %C[%ei1_3_3] : memref<?xf32>
+    }
+    %er2a = arith.addi %m0, %wm0 : index
+    %er2b = arith.addi %er2a, %c32 : index
+    %er2 = arith.addi %er2b, %g : index
+    %er28 = arith.addi %er2, %c8 : index
+    %eo2a = arith.muli %er2, %ldc : index
+    %eo2 = arith.addi %eo2a, %cOrigin : index
+    %eo28a = arith.muli %er28, %ldc : index
+    %eo28 = arith.addi %eo28a, %cOrigin : index
+    %rv2 = arith.cmpi ult, %er2, %M : index
+    %rv28 = arith.cmpi ult, %er28, %M : index
+    %ec2_0a = arith.addi %n0, %wn0 : index
+    %ec2_0b = arith.addi %ec2_0a, %c0 : index
+    %ec2_0 = arith.addi %ec2_0b, %t2 : index
+    %ec2_0p = arith.addi %ec2_0, %c1 : index
+    %ei2_0_0 = arith.addi %eo2, %ec2_0 : index
+    %okei2_0_0c = arith.cmpi ult, %ec2_0, %N : index
+    %okei2_0_0 = arith.andi %rv2, %okei2_0_0c : i1
+    scf.if %okei2_0_0 {
+      memref.store %res#32, %C[%ei2_0_0] : memref<?xf32>
+    }
+    %ei2_0_1 = arith.addi %eo2, %ec2_0p : index
+    %okei2_0_1c = arith.cmpi ult, %ec2_0p, %N : index
+    %okei2_0_1 = arith.andi %rv2, %okei2_0_1c : i1
+    scf.if %okei2_0_1 {
+      memref.store %res#33, %C[%ei2_0_1] : memref<?xf32>
+    }
+    %ei2_0_2 = arith.addi %eo28, %ec2_0 : index
+    %okei2_0_2c = arith.cmpi ult, %ec2_0, %N : index
+    %okei2_0_2 = arith.andi %rv28, %okei2_0_2c : i1
+    scf.if %okei2_0_2 {
+      memref.store %res#34, %C[%ei2_0_2] : memref<?xf32>
+    }
+    %ei2_0_3 = arith.addi %eo28, %ec2_0p : index
+    %okei2_0_3c = arith.cmpi ult, %ec2_0p, %N : index
+    %okei2_0_3 = arith.andi %rv28, %okei2_0_3c : i1
+    scf.if %okei2_0_3 {
+      memref.store %res#35, %C[%ei2_0_3] : memref<?xf32>
+    }
+    %ec2_1a = arith.addi %n0, %wn0 : index
+    %ec2_1b = arith.addi %ec2_1a, %c8 : index
+    %ec2_1 = arith.addi %ec2_1b, %t2 : index
+    %ec2_1p = arith.addi %ec2_1, %c1 : index
+    %ei2_1_0 = arith.addi %eo2, %ec2_1 : index
+    %okei2_1_0c = arith.cmpi ult, %ec2_1, %N : index
+    %okei2_1_0 = arith.andi %rv2, %okei2_1_0c : i1
+    scf.if %okei2_1_0 {
+      memref.store %res#36, %C[%ei2_1_0] : memref<?xf32>
+    }
+    %ei2_1_1 = arith.addi %eo2, %ec2_1p : index
+    %okei2_1_1c = arith.cmpi ult, %ec2_1p, %N : index
+    %okei2_1_1 = arith.andi %rv2, %okei2_1_1c : i1
+    scf.if %okei2_1_1 {
+      memref.store %res#37, %C[%ei2_1_1] : memref<?xf32>
+    }
+    %ei2_1_2 = arith.addi %eo28, %ec2_1 : index
+    %okei2_1_2c = arith.cmpi ult, %ec2_1, %N : index
+    %okei2_1_2 = arith.andi %rv28, %okei2_1_2c : i1
+    scf.if %okei2_1_2 {
+      memref.store %res#38, %C[%ei2_1_2] : memref<?xf32>
+    }
+    %ei2_1_3 = arith.addi %eo28, %ec2_1p : index
+    %okei2_1_3c = arith.cmpi ult, %ec2_1p, %N : index
+    %okei2_1_3 = arith.andi %rv28, %okei2_1_3c : i1
+    scf.if %okei2_1_3 {
+      memref.store %res#39, %C[%ei2_1_3] : memref<?xf32>
+    }
+    %ec2_2a = arith.addi %n0, %wn0 : index
+    %ec2_2b = arith.addi %ec2_2a, %c16 : index
+    %ec2_2 = arith.addi %ec2_2b, %t2 : index
+    %ec2_2p = arith.addi %ec2_2, %c1 : index
+    %ei2_2_0 = arith.addi %eo2, %ec2_2 : index
+    %okei2_2_0c = arith.cmpi ult, %ec2_2, %N : index
+    %okei2_2_0 = arith.andi %rv2, %okei2_2_0c : i1
+    scf.if %okei2_2_0 {
+      memref.store %res#40, %C[%ei2_2_0] : memref<?xf32>
+    }
+    %ei2_2_1 = arith.addi %eo2, %ec2_2p : index
+    %okei2_2_1c = arith.cmpi ult, %ec2_2p, %N : index
+    %okei2_2_1 = arith.andi %rv2, %okei2_2_1c : i1
+    scf.if %okei2_2_1 {
+      memref.store %res#41, %C[%ei2_2_1] : memref<?xf32>
+    }
+    %ei2_2_2 = arith.addi %eo28, %ec2_2 : index
+    %okei2_2_2c = arith.cmpi ult, %ec2_2, %N : index
+    %okei2_2_2 = arith.andi %rv28, %okei2_2_2c : i1
+    scf.if %okei2_2_2 {
+      memref.store %res#42, %C[%ei2_2_2] : memref<?xf32>
+    }
+    %ei2_2_3 = arith.addi %eo28, %ec2_2p : index
+    %okei2_2_3c = arith.cmpi ult, %ec2_2p, %N : index
+    %okei2_2_3 = arith.andi %rv28, %okei2_2_3c : i1
+    scf.if %okei2_2_3 {
+      memref.store %res#43, %C[%ei2_2_3] : memref<?xf32>
+    }
+    %ec2_3a = arith.addi %n0, %wn0 : index
+    %ec2_3b = arith.addi %ec2_3a, %c24 : index
+    %ec2_3 = arith.addi %ec2_3b, %t2 : index
+    %ec2_3p = arith.addi %ec2_3, %c1 : index
+    %ei2_3_0 = arith.addi %eo2, %ec2_3 : index
+    %okei2_3_0c = arith.cmpi ult, %ec2_3, %N : index
+    %okei2_3_0 = arith.andi %rv2, %okei2_3_0c : i1
+    scf.if %okei2_3_0 {
+      memref.store %res#44, %C[%ei2_3_0] : memref<?xf32>
+    }
+    %ei2_3_1 = arith.addi %eo2, %ec2_3p : index
+    %okei2_3_1c = arith.cmpi ult, %ec2_3p, %N : index
+    %okei2_3_1 = arith.andi %rv2, %okei2_3_1c : i1
+    scf.if %okei2_3_1 {
+      memref.store %res#45, %C[%ei2_3_1] : memref<?xf32>
+    }
+    %ei2_3_2 = arith.addi %eo28, %ec2_3 : index
+    %okei2_3_2c = arith.cmpi ult, %ec2_3, %N : index
+    %okei2_3_2 = arith.andi %rv28, %okei2_3_2c : i1
+    scf.if %okei2_3_2 {
+      memref.store %res#46, %C[%ei2_3_2] : memref<?xf32>
+    }
+    %ei2_3_3 = arith.addi %eo28, %ec2_3p : index
+    %okei2_3_3c = arith.cmpi ult, %ec2_3p, %N : index
+    %okei2_3_3 = arith.andi %rv28, %okei2_3_3c : i1
+    scf.if %okei2_3_3 {
+      memref.store %res#47, %C[%ei2_3_3] : memref<?xf32>
+    }
+    %er3a = arith.addi %m0, %wm0 : index
+    %er3b = arith.addi %er3a, %c48 : index
+    %er3 = arith.addi %er3b, %g : index
+    %er38 = arith.addi %er3, %c8 : index
+    %eo3a = arith.muli %er3, %ldc : index
+    %eo3 = arith.addi %eo3a, %cOrigin : index
+    %eo38a = arith.muli %er38, %ldc : index
+    %eo38 = arith.addi %eo38a, %cOrigin : index
+    %rv3 = arith.cmpi ult, %er3, %M : index
+    %rv38 = arith.cmpi ult, %er38, %M : index
+    %ec3_0a = arith.addi %n0, %wn0 : index
+    %ec3_0b = arith.addi %ec3_0a, %c0 : index
+    %ec3_0 = arith.addi %ec3_0b, %t2 : index
+    %ec3_0p = arith.addi %ec3_0, %c1 : index
+    %ei3_0_0 = arith.addi %eo3, %ec3_0 : index
+    %okei3_0_0c = arith.cmpi ult, %ec3_0, %N : index
+    %okei3_0_0 = arith.andi %rv3, %okei3_0_0c : i1
+    scf.if %okei3_0_0 {
+      memref.store %res#48, %C[%ei3_0_0] : memref<?xf32>
+    }
+    %ei3_0_1 = arith.addi %eo3, %ec3_0p : index
+    %okei3_0_1c = arith.cmpi ult, %ec3_0p, %N : index
+    %okei3_0_1 = arith.andi %rv3, %okei3_0_1c : i1
+    scf.if %okei3_0_1 {
+      memref.store %res#49, %C[%ei3_0_1] : memref<?xf32>
+    }
+    %ei3_0_2 = arith.addi %eo38, %ec3_0 : index
+    %okei3_0_2c = arith.cmpi ult, %ec3_0, %N : index
+    %okei3_0_2 = arith.andi %rv38, %okei3_0_2c : i1
+    scf.if %okei3_0_2 {
+      memref.store %res#50, %C[%ei3_0_2] : memref<?xf32>
+    }
+    %ei3_0_3 = arith.addi %eo38, %ec3_0p : index
+    %okei3_0_3c = arith.cmpi ult, %ec3_0p, %N : index
+    %okei3_0_3 = arith.andi %rv38, %okei3_0_3c : i1
+    scf.if %okei3_0_3 {
+      memref.store %res#51, %C[%ei3_0_3] : memref<?xf32>
+    }
+    %ec3_1a = arith.addi %n0, %wn0 : index
+    %ec3_1b = arith.addi %ec3_1a, %c8 : index
+    %ec3_1 = arith.addi %ec3_1b, %t2 : index
+    %ec3_1p = arith.addi %ec3_1, %c1 : index
+    %ei3_1_0 = arith.addi %eo3, %ec3_1 : index
+    %okei3_1_0c = arith.cmpi ult, %ec3_1, %N : index
+    %okei3_1_0 = arith.andi %rv3, %okei3_1_0c : i1
+    scf.if %okei3_1_0 {
+      memref.store %res#52, %C[%ei3_1_0] : memref<?xf32>
+    }
+    %ei3_1_1 = arith.addi %eo3, %ec3_1p : index
+    %okei3_1_1c = arith.cmpi ult, %ec3_1p, %N : index
+    %okei3_1_1 = arith.andi %rv3, %okei3_1_1c : i1
+    scf.if %okei3_1_1 {
+      memref.store %res#53, %C[%ei3_1_1] : memref<?xf32>
+    }
+    %ei3_1_2 = arith.addi %eo38, %ec3_1 : index
+    %okei3_1_2c = arith.cmpi ult, %ec3_1, %N : index
+    %okei3_1_2 = arith.andi %rv38, %okei3_1_2c : i1
+    scf.if %okei3_1_2 {
+      memref.store %res#54, %C[%ei3_1_2] : memref<?xf32>
+    }
+    %ei3_1_3 = arith.addi %eo38, %ec3_1p : index
+    %okei3_1_3c = arith.cmpi ult, %ec3_1p, %N : index
+    %okei3_1_3 = arith.andi %rv38, %okei3_1_3c : i1
+    scf.if %okei3_1_3 {
+      memref.store %res#55, %C[%ei3_1_3] : memref<?xf32>
+    }
+    %ec3_2a = arith.addi %n0, %wn0 : index
+    %ec3_2b = arith.addi %ec3_2a, %c16 : index
+    %ec3_2 = arith.addi %ec3_2b, %t2 : index
+    %ec3_2p = arith.addi %ec3_2, %c1 : index
+    %ei3_2_0 = arith.addi %eo3, %ec3_2 : index
+    %okei3_2_0c = arith.cmpi ult, %ec3_2, %N : index
+    %okei3_2_0 = arith.andi %rv3, %okei3_2_0c : i1
+    scf.if %okei3_2_0 {
+      memref.store %res#56, %C[%ei3_2_0] : memref<?xf32>
+    }
+    %ei3_2_1 = arith.addi %eo3, %ec3_2p : index
+    %okei3_2_1c = arith.cmpi ult, %ec3_2p, %N : index
+    %okei3_2_1 = arith.andi %rv3, %okei3_2_1c : i1
+    scf.if %okei3_2_1 {
+      memref.store %res#57, %C[%ei3_2_1] : memref<?xf32>
+    }
+    %ei3_2_2 = arith.addi %eo38, %ec3_2 : index
+    %okei3_2_2c = arith.cmpi ult, %ec3_2, %N : index
+    %okei3_2_2 = arith.andi %rv38, %okei3_2_2c : i1
+    scf.if %okei3_2_2 {
+      memref.store %res#58, %C[%ei3_2_2] : memref<?xf32>
+    }
+    %ei3_2_3 = arith.addi %eo38, %ec3_2p : index
+    %okei3_2_3c = arith.cmpi ult, %ec3_2p, %N : index
+    %okei3_2_3 = arith.andi %rv38, %okei3_2_3c : i1
+    scf.if %okei3_2_3 {
+      memref.store %res#59, %C[%ei3_2_3] : memref<?xf32>
+    }
+    %ec3_3a = arith.addi %n0, %wn0 : index
+    %ec3_3b = arith.addi %ec3_3a, %c24 : index
+    %ec3_3 = arith.addi %ec3_3b, %t2 : index
+    %ec3_3p = arith.addi %ec3_3, %c1 : index
+    %ei3_3_0 = arith.addi %eo3, %ec3_3 : index
+    %okei3_3_0c = arith.cmpi ult, %ec3_3, %N : index
+    %okei3_3_0 = arith.andi %rv3, %okei3_3_0c : i1
+    scf.if %okei3_3_0 {
+      memref.store %res#60, %C[%ei3_3_0] : memref<?xf32>
+    }
+    %ei3_3_1 = arith.addi %eo3, %ec3_3p : index
+    %okei3_3_1c = arith.cmpi ult, %ec3_3p, %N : index
+    %okei3_3_1 = arith.andi %rv3, %okei3_3_1c : i1
+    scf.if %okei3_3_1 {
+      memref.store %res#61, %C[%ei3_3_1] : memref<?xf32>
+    }
+    %ei3_3_2 = arith.addi %eo38, %ec3_3 : index
+    %okei3_3_2c = arith.cmpi ult, %ec3_3, %N : index
+    %okei3_3_2 = arith.andi %rv38, %okei3_3_2c : i1
+    scf.if %okei3_3_2 {
+      memref.store %res#62, %C[%ei3_3_2] : memref<?xf32>
+    }
+    %ei3_3_3 = arith.addi %eo38, %ec3_3p : index
+    %okei3_3_3c = arith.cmpi ult, %ec3_3p, %N : index
+    %okei3_3_3 = arith.andi %rv38, %okei3_3_3c : i1
+    scf.if %okei3_3_3 {
+      memref.store %res#63, %C[%ei3_3_3] : memref<?xf32>
+    }
+    }
+    gpu.return
+  }
 }
 }

@@ -60,8 +60,10 @@ func.func @bf16_kv_b(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: te
 
 // An FP8 kv_b is dequantized to bf16 (as DeepSeek's reference code does for
 // its absorbed attention), and its products run on the batched GEMM too;
-// the CPU dequantizes to bf16 the same way.
+// the CPU dequantizes to bf16 the same way. The dequantization is marked,
+// so that dsc-library-gemms can have the products read kv_b as stored.
 // CHECK-LABEL: func.func @fp8_kv_b
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<128x2x16xbf16>) attrs = {dsc.library_dequantize = array<i64: 16, 16>}
 // CHECK: %[[KVB:.*]] = tensor.collapse_shape %{{.*}} : tensor<128x2x16xbf16> into tensor<128x32xbf16>
 // CHECK: linalg.generic {{.*}} ins(%{{.*}}, %{{.*}} : tensor<?x?x4x16xbf16>, tensor<4x16x32xbf16>) outs(%{{.*}} : tensor<?x?x4x32xf32>) attrs = {{.*}}dsc.library_batched_gemm
 // CPU-LABEL: func.func @fp8_kv_b

@@ -8,6 +8,7 @@ usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
          rmsnorm, quant-fp8, moe-pipeline, mla-decode,
          mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route,
          rope, routed-experts, fp8w-weights, wgmma-linear, head-products,
+         head-products-fp8,
          split-reductions or
          paged-attention (host code:
          dsc-library-gemms' output)
@@ -331,6 +332,35 @@ def fp8w_gemm(kernels):
     ok = swiglu_verdict(f"gemm_swiglu_fp8w_bf16_tn_m64 ({rows} rows, width {n}, K {k}, "
                         f"blocks {block_n} x {block_k}",
                         emu._bits_to_f32(d).reshape(rows, n), g, u) and ok
+
+    # The absorbed decode's per-head products over an FP8 kv_b [H (dn +
+    # dv), C] (e4m3, blocks 16 x 32 that straddle the slabs), each head's
+    # slab read in place, the other slab NaN codes (a read past a slab
+    # shows): W_UK (K x N: batched_gemm_fp8w_bf16_nn_m64) with K = dn 72
+    # (two K steps, the second 8 rows deep) and W_UV (N x K: the tn form).
+    heads, dn, dv, c, block_r, block_c = 3, 72, 40, 96, 16, 32
+    codes, scales, kv = weight(heads * (dn + dv), c, block_r, block_c)
+    per_head = kv.reshape(heads, dn + dv, c)
+    for name, read, other in (("batched_gemm_fp8w_bf16_nn_m64", slice(0, dn), slice(dn, dn + dv)),
+                              ("batched_gemm_fp8w_bf16_tn_m64", slice(dn, dn + dv), slice(0, dn))):
+        planted = codes.copy().reshape(heads, dn + dv, c)
+        planted[:, other] = 0x7F
+        by_k = "_nn_" in name
+        k = dn if by_k else c
+        n = c if by_k else dv
+        x_bits, x = bf16(rng.standard_normal((rows, heads, k)))
+        out = np.full(rows * heads * n, np.nan, np.float32)
+        emu.run_kernel(kernels[name], (-(-n // 128), -(-rows // 64), heads), 128, smem,
+                       [emu.global_memref(x_bits), emu.global_memref(planted.reshape(-1)),
+                        emu.global_memref(scales.reshape(-1)), emu.global_memref(out),
+                        rows, n, k, heads * k, k, read.start, dn + dv, c, heads * n, n,
+                        block_r, block_c])
+        want = (np.einsum("mhd,hdc->mhc", x, per_head[:, read]) if by_k else
+                np.einsum("mhc,hvc->mhv", x, per_head[:, read]))
+        ok = verdict(f"{name} ({heads} heads of {rows} rows, {'K' if by_k else 'N'} "
+                     f"{read.stop - read.start} slabs of kv_b [{heads * (dn + dv)}, {c}], "
+                     f"blocks {block_r} x {block_c})", out.reshape(rows, heads, n), want,
+                     1e-5) and ok
 
     # The routed experts' kernels over the listed M tiles, e4m3 stacks
     # [experts, N, K] with scales [experts, ceil(N / blockN), ceil(K /
@@ -1441,6 +1471,46 @@ def head_products(modules):
                    np.einsum("rhc,hvc->rhv", lat, per_head[:, dn:]), 1e-5) and ok
 
 
+def head_products_fp8(modules):
+    """dsc-library-gemms' output for the per-head products over an FP8 kv_b
+    (test/codegen/Inputs/head-products-fp8.mlir): its launches of the
+    batched e4m3 kernels, each head's slab of W_UK and W_UV read as stored
+    in kv_b [3 (72 + 40), 96] with 16 x 32 block scales, against NumPy on
+    kv_b dequantized as the CPU does it (bf16(w * scale)). The other slab's
+    codes are NaN (a read past a slab shows); 2 x 35 query rows and 70
+    latent rows (two M tiles); the outputs start as NaN."""
+    rng = np.random.default_rng(7)
+    (module,) = modules
+    batch, seq, heads, dn, dv, c = 2, 35, 3, 72, 40, 96
+    codes, scales, kv = e4m3_weight(rng, heads * (dn + dv), c, 16, 32)
+    per_head = kv.reshape(heads, dn + dv, c).astype(np.float64)
+    qn_bits, qn = bf16(rng.standard_normal((batch, seq, heads, dn)))
+    lat_bits, lat = bf16(rng.standard_normal((batch * seq, heads, c)))
+    ok = True
+    for label, nan_rows in (("queries times W_UK", slice(dn, dn + dv)),
+                            ("latent output times W_UV", slice(0, dn))):
+        planted = codes.reshape(heads, dn + dv, c).copy()
+        planted[:, nan_rows] = 0x7F
+        qlat = np.full((batch, seq, heads, c), np.nan, np.float32)
+        values = np.full((batch * seq, heads, dv), np.nan, np.float32)
+        launches = emu.run_host(module, "head_products_fp8", [
+            emu.MemRef(qn_bits, [batch, seq, heads, dn]),
+            emu.MemRef(lat_bits, [batch * seq, heads, c]),
+            emu.MemRef(planted.reshape(-1, c), [heads * (dn + dv), c]),
+            emu.MemRef(scales, list(scales.shape)),
+            emu.MemRef(qlat, [batch, seq, heads, c]),
+            emu.MemRef(values, [batch * seq, heads, dv]),
+            emu.MemRef(np.ones(32, np.float32), [4, 8])])
+        kernels_run = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
+        if nan_rows.start:
+            ok = verdict(f"{label} ({kernels_run})", qlat,
+                         np.einsum("bshd,hdc->bshc", qn, per_head[:, :dn]), 1e-5) and ok
+        else:
+            ok = verdict(label, values,
+                         np.einsum("rhc,hvc->rhv", lat, per_head[:, dn:]), 1e-5) and ok
+    return ok
+
+
 def split_reductions(modules):
     """dsc-split-reductions' output (test/codegen/Inputs/split-reductions.mlir)
     mapped to blocks and threads as the GPU pipeline maps it: a sum of
@@ -1544,6 +1614,7 @@ CHECKS = {"grouped-gemm": grouped_gemm, "batched-gemm": batched_gemm,
           "mla-prefill": mla_prefill, "mla-prefill-wgmma": mla_prefill_wgmma}
 # Checks of host code and its launches: they take the parsed modules.
 HOST_CHECKS = {"routed-experts": routed_experts, "head-products": head_products,
+               "head-products-fp8": head_products_fp8,
                "fp8w-weights": fp8w_weights, "wgmma-linear": wgmma_linear,
                "split-reductions": split_reductions,
                "paged-attention": paged_attention, "prefill-host": prefill_host}

@@ -43,7 +43,11 @@
 // DeepSeek-V3's widths (head dim 128, latent 512), each head's slab read
 // in place in kv_b [H * 256, 512]: --batch query rows (batch x new
 // tokens) of queries times W_UK (batched_gemm_bf16_nn_m64), or with
-// --w-uv the attention's latent outputs times W_UV (_tn_m64).
+// --w-uv the attention's latent outputs times W_UV (_tn_m64). --fp8w runs
+// the forms an FP8 checkpoint's decode runs, kv_b in e4m3 with 128 x 128
+// block scales read as stored (batched_gemm_fp8w_bf16_nn_m64, _tn_m64),
+// and in the same run the bf16 form on a bf16 kv_b ("bf16_ms"; the
+// dequantization to it, which the e4m3 forms spare, is not timed).
 //
 //   dsc-kernel-bench mlp-swiglu --ptx DIR/dsc_grouped_gemm.sm_90a.ptx
 //       [--batch 64 --n 2048 --k 7168 --reps 10]
@@ -818,39 +822,76 @@ struct HeadProducts {
 };
 
 /// Launches the batched GEMM of `p` (the nn kernel for W_UK, tn for W_UV)
-/// on A [rows, heads, k], kv_b and C [rows, heads, n] (f32).
+/// on A [rows, heads, k], kv_b and C [rows, heads, n] (f32); given
+/// `scales`, the e4m3 form on kv_b's codes and their 128 x 128 block
+/// scales.
 void launchHeadProducts(CUfunction fn, const HeadProducts &p, const Buffer &a,
-                        const Buffer &kvb, const Buffer &c, CUstream stream) {
+                        const Buffer &kvb, const Buffer *scales,
+                        const Buffer &c, CUstream stream) {
   KernelArgs args;
-  args.memref(a, 2).memref(kvb, 2).memref(c, 4);
-  args.index(p.rows).index(p.n()).index(p.k());
+  args.memref(a, 2).memref(kvb, scales ? 1 : 2);
+  if (scales)
+    args.memref(*scales, 4);
+  args.memref(c, 4).index(p.rows).index(p.n()).index(p.k());
   args.index(p.heads * p.k()).index(p.k());
-  // W's slab: W_UV's rows follow W_UK's in each head's 2 dn rows.
-  args.index(p.wUv ? p.dn * p.latent : 0).index(2 * p.dn * p.latent);
+  // W's slab: W_UV's rows follow W_UK's in each head's 2 dn rows (the e4m3
+  // form counts rows, the bf16 one elements).
+  int64_t first = p.wUv ? p.dn : 0, perHead = 2 * p.dn;
+  if (!scales) {
+    first *= p.latent;
+    perHead *= p.latent;
+  }
+  args.index(first).index(perHead);
   args.index(p.latent).index(p.heads * p.n()).index(p.n());
+  if (scales)
+    args.index(128).index(128);
   const int64_t blockRows = 64;
   check(
       cu->cuLaunchKernel(
           fn, unsigned((p.n() + kBlockCols - 1) / kBlockCols),
           unsigned(std::max<int64_t>((p.rows + blockRows - 1) / blockRows, 1)),
           unsigned(p.heads), threadsFor(blockRows), 1, 1,
-          sharedBytesFor(blockRows), stream, args.data(), nullptr),
+          scales ? kFp8wSharedBytes
+                 : kStages * (blockRows + kBlockCols) * kBlockK * 2,
+          stream, args.data(), nullptr),
       "launching the batched GEMM");
 }
 
 /// The batched GEMM on a small problem (3 heads of 70 rows, dn 72 and a
-/// latent of 200: partial K steps, column blocks and M tiles) against a
-/// CPU reference in double: the worst error relative to the sum of the
-/// products' magnitudes.
+/// latent of 200, or with kFp8w 208: partial K steps, column blocks and M
+/// tiles; kFp8w's kv_b of 432 rows in 4 x 2 scale blocks) against a CPU
+/// reference in double that dequantizes as the model does: the worst
+/// error relative to the sum of the products' magnitudes.
 double checkHeadProducts(CUfunction fn, bool wUv, CUstream stream) {
-  HeadProducts p{70, 3, 72, 200, wUv};
+  HeadProducts p{70, 3, 72, kFp8w ? 208 : 200, wUv};
   std::mt19937 rng(13);
   std::vector<uint16_t> a = randomBf16(p.rows * p.heads * p.k(), rng);
-  std::vector<uint16_t> kvb = randomBf16(p.heads * 2 * p.dn * p.latent, rng);
+  const int64_t kvbRows = p.heads * 2 * p.dn;
+  const int64_t scaleCols = (p.latent + 127) / 128;
+  std::vector<uint16_t> kvb;
+  std::vector<uint8_t> codes;
+  std::vector<float> scales;
+  if (kFp8w) {
+    codes = randomE4m3Bytes(kvbRows * p.latent, rng);
+    scales.resize(((kvbRows + 127) / 128) * scaleCols);
+    for (float &scale : scales)
+      scale = 0.5f + float(rng() % 1024) / 512.0f;
+  } else {
+    kvb = randomBf16(kvbRows * p.latent, rng);
+  }
+  // kv_b's element (row, col) as the GEMM reads it.
+  auto weight = [&](int64_t row, int64_t col) {
+    if (!kFp8w)
+      return fromBf16(kvb[row * p.latent + col]);
+    return roundBf16(float(fromE4m3(codes[row * p.latent + col])) *
+                     scales[(row / 128) * scaleCols + col / 128]);
+  };
   Buffer da = upload(a.data(), a.size() * 2),
-         dw = upload(kvb.data(), kvb.size() * 2);
+         dw = kFp8w ? upload(codes.data(), codes.size())
+                    : upload(kvb.data(), kvb.size() * 2),
+         ds = upload(scales.data(), scales.size() * 4);
   Buffer dc = upload(nullptr, p.rows * p.heads * p.n() * 4);
-  launchHeadProducts(fn, p, da, dw, dc, stream);
+  launchHeadProducts(fn, p, da, dw, kFp8w ? &ds : nullptr, dc, stream);
   check(cu->cuStreamSynchronize(stream), "running the batched GEMM");
   std::vector<float> c(p.rows * p.heads * p.n());
   check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size() * 4), "cuMemcpyDtoH");
@@ -862,9 +903,8 @@ double checkHeadProducts(CUfunction fn, bool wUv, CUstream stream) {
         for (int64_t x = 0; x < p.k(); ++x) {
           // W_UK [dn, latent] is K x N; W_UV [dv, latent] N x K.
           int64_t row = wUv ? p.dn + j : x, col = wUv ? x : j;
-          double prod =
-              double(fromBf16(a[(r * p.heads + h) * p.k() + x])) *
-              double(fromBf16(kvb[(h * 2 * p.dn + row) * p.latent + col]));
+          double prod = double(fromBf16(a[(r * p.heads + h) * p.k() + x])) *
+                        double(weight(h * 2 * p.dn + row, col));
           sum += prod;
           scale += std::fabs(prod);
         }
@@ -875,7 +915,7 @@ double checkHeadProducts(CUfunction fn, bool wUv, CUstream stream) {
                 ? std::max(worst, std::fabs(got - sum) / std::max(scale, 1e-30))
                 : INFINITY;
       }
-  for (Buffer *buf : {&da, &dw, &dc})
+  for (Buffer *buf : {&da, &dw, &ds, &dc})
     cu->cuMemFree(buf->ptr);
   return worst;
 }
@@ -1199,13 +1239,22 @@ int linearFp8w(const Args &args) {
 }
 
 int headProducts(const Args &args) {
-  const char *kernel =
+  const char *bf16Kernel =
       args.wUv ? "batched_gemm_bf16_tn_m64" : "batched_gemm_bf16_nn_m64";
-  Gpu gpu = openGpu(args.ptx, kernel);
-  check(cu->cuFuncSetAttribute(gpu.fn,
-                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                               int(sharedBytesFor(64))),
-        "raising the shared memory limit");
+  const char *kernel = !kFp8w     ? bf16Kernel
+                       : args.wUv ? "batched_gemm_fp8w_bf16_tn_m64"
+                                  : "batched_gemm_fp8w_bf16_nn_m64";
+  Gpu gpu = openContext();
+  CUmodule module = loadModule(args.ptx);
+  gpu.fn = kernelOf(module, kernel);
+  CUfunction bf16 = kernelOf(module, bf16Kernel);
+  const unsigned bf16Bytes = kStages * (64 + kBlockCols) * kBlockK * 2;
+  for (auto [fn, bytes] :
+       {std::pair{gpu.fn, kFp8w ? kFp8wSharedBytes : bf16Bytes},
+        std::pair{bf16, bf16Bytes}})
+    check(cu->cuFuncSetAttribute(
+              fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, int(bytes)),
+          "raising the shared memory limit");
   double error = checkHeadProducts(gpu.fn, args.wUv, gpu.stream);
   std::fprintf(stderr, "[bench] batched GEMM check: max relative error %.2e\n",
                error);
@@ -1213,24 +1262,49 @@ int headProducts(const Args &args) {
   std::mt19937 rng(3);
   std::vector<uint16_t> block = randomBf16(size_t(8) << 20, rng);
   Buffer a = uploadRandomBf16(size_t(p.rows) * p.heads * p.k(), block);
-  Buffer kvb = uploadRandomBf16(size_t(p.heads) * 2 * p.dn * p.latent, block);
+  const size_t kvbElements = size_t(p.heads) * 2 * p.dn * p.latent;
+  Buffer kvb = uploadRandomBf16(kvbElements, block);
   Buffer c = upload(nullptr, size_t(p.rows) * p.heads * p.n() * 4);
-  float ms = timeLaunches(
-      [&] { launchHeadProducts(gpu.fn, p, a, kvb, c, gpu.stream); }, args.reps,
-      gpu.stream);
+  // kFp8w: kv_b's e4m3 codes (repeating an 8 MiB block) and its 128 x 128
+  // block scales.
+  Buffer codes{0, 0}, scales{0, 0};
+  if (kFp8w) {
+    std::vector<uint8_t> repeated = randomE4m3Bytes(size_t(8) << 20, rng);
+    codes = upload(nullptr, kvbElements);
+    for (size_t at = 0; at < codes.bytes; at += repeated.size())
+      check(cu->cuMemcpyHtoD(codes.ptr + at, repeated.data(),
+                             std::min(repeated.size(), codes.bytes - at)),
+            "cuMemcpyHtoD");
+    std::vector<float> values(size_t(p.heads) * 2 * p.dn / 128 * p.latent / 128,
+                              0.01f);
+    scales = upload(values.data(), values.size() * 4);
+  }
+  auto run = [&](CUfunction fn, bool e4m3) {
+    return timeLaunches(
+        [&] {
+          launchHeadProducts(fn, p, a, e4m3 ? codes : kvb,
+                             e4m3 ? &scales : nullptr, c, gpu.stream);
+        },
+        args.reps, gpu.stream);
+  };
+  float ms = run(gpu.fn, kFp8w);
+  float bf16Ms = kFp8w ? run(bf16, false) : ms;
   double flops = 2.0 * double(p.rows) * p.heads * p.n() * p.k();
-  // The slab read (half of kv_b), A and C.
-  double bytes =
-      double(a.bytes) + double(p.heads) * p.dn * p.latent * 2 + double(c.bytes);
+  // The slab read (half of kv_b, and its scales), A and C.
+  double bytes = double(a.bytes) +
+                 double(p.heads) * p.dn * p.latent * (kFp8w ? 1 : 2) +
+                 double(scales.bytes) / 2 + double(c.bytes);
   std::printf("{\"kernel\":\"%s\",\"device\":\"%s\","
               "\"check_max_rel_error\":%.3e,\"rows\":%lld,\"heads\":%lld,"
               "\"n\":%lld,\"k\":%lld,\"ms\":%.4f,\"tflops\":%.2f,"
-              "\"bytes\":%.0f,\"gbps\":%.1f}\n",
+              "\"bytes\":%.0f,\"gbps\":%.1f,\"bf16_ms\":%.4f}\n",
               kernel, gpu.name, error, (long long)p.rows, (long long)p.heads,
               (long long)p.n(), (long long)p.k(), ms,
-              perSecond(flops, ms) / 1e12, bytes, perSecond(bytes, ms) / 1e9);
-  for (Buffer *buf : {&a, &kvb, &c})
-    cu->cuMemFree(buf->ptr);
+              perSecond(flops, ms) / 1e12, bytes, perSecond(bytes, ms) / 1e9,
+              bf16Ms);
+  for (Buffer *buf : {&a, &kvb, &c, &codes, &scales})
+    if (buf->ptr)
+      cu->cuMemFree(buf->ptr);
   // f32 output: summation order only.
   return error < 1e-3 ? 0 : 1;
 }
@@ -2471,7 +2545,7 @@ int main(int argc, char **argv) {
                  "[--experts N] [--k HIDDEN] [--n WIDTH] [--reps N] "
                  "[--tiled [--fp8w] [--wgmma]]\n"
                  "       dsc-kernel-bench head-products --ptx FILE [--batch "
-                 "ROWS] [--heads N] [--w-uv] [--reps N]\n"
+                 "ROWS] [--heads N] [--w-uv] [--fp8w] [--reps N]\n"
                  "       dsc-kernel-bench mlp-swiglu --ptx FILE [--batch ROWS] "
                  "[--n WIDTH] [--k HIDDEN] [--reps N] [--wgmma]\n"
                  "       dsc-kernel-bench linear-fp8w --ptx FILE [--batch "
@@ -2568,9 +2642,9 @@ int main(int argc, char **argv) {
       (kFp8 || kSwiglu || kTn || (kWgmma && !kTiled)))
     die("moe-layer takes --tiled [--fp8w], or --tiled --wgmma [--fp8w] "
         "(sm_90a's kernels); no --swiglu, --tn or --fp8");
-  if (kFp8w && !kTiled)
-    die("--fp8w is a flag of grouped-gemm --tiled and moe-layer --tiled "
-        "(e4m3 weights read as stored)");
+  if (kFp8w && !kTiled && command != "head-products")
+    die("--fp8w is a flag of grouped-gemm --tiled, moe-layer --tiled and "
+        "head-products (e4m3 weights read as stored)");
   if (kFp8 && (kSwiglu || kBlockRows != (kWgmma ? 128 : 64) ||
                command != "grouped-gemm" || args.k % 128))
     die("--fp8 is a grouped-gemm kernel with K % 128 == 0, no SwiGLU and "
@@ -2621,7 +2695,7 @@ int main(int argc, char **argv) {
        args.heads < 1 || args.heads > 65535 || args.batch < 1 ||
        args.batch > kMaxBatchedRows))
     die("head-products takes 1 to 65535 heads, 1 to 4194240 rows (--batch) and "
-        "no kernel flags but --w-uv");
+        "no kernel flags but --w-uv and --fp8w");
   if (command == "mla-decode" &&
       (args.heads < 1 || args.heads > 65535 || args.batch < 1 ||
        args.context < 1 || args.context > INT32_MAX))

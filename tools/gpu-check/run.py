@@ -554,6 +554,14 @@ def sanitized():
         ("batched GEMM, B K x N (W_UK)",
          ["head-products", "--ptx", kernel("grouped_gemm"), "--batch", "2",
           "--heads", "4", "--reps", "0"], True),
+        # ... and its e4m3 forms over an FP8 kv_b: the conversion into the
+        # bf16 tile (K x N, swizzled by k row).
+        ("batched GEMM, e4m3 B K x N (W_UK)",
+         ["head-products", "--fp8w", "--ptx", kernel("grouped_gemm"), "--batch", "2",
+          "--heads", "4", "--reps", "0"], True),
+        ("batched GEMM, e4m3 B N x K (W_UV)",
+         ["head-products", "--fp8w", "--w-uv", "--ptx", kernel("grouped_gemm"),
+          "--batch", "2", "--heads", "4", "--reps", "0"], False),
         # The e4m3-weight GEMMs the model runs for FP8 checkpoints: the
         # conversion writes the bf16 tile between two barriers.
         ("linear layer, e4m3 weights",
@@ -639,10 +647,9 @@ def v3_decode_layer(fp8=False):
     q_b, kv_a, o_proj, the shared expert) run as the compiled model runs
     them for 64 rows: the e4m3-weight GEMM (linear-fp8w; the shared
     expert's gate and up as one GEMM of both widths, what the fused
-    SwiGLU kernel reads and computes but its epilogue); kv_b's halves are
-    dequantized to bf16 by generated code (not timed) for the per-head
-    products; the routed experts read e4m3 stacks (moe-layer --tiled
-    --wgmma --fp8w)."""
+    SwiGLU kernel reads and computes but its epilogue); the per-head
+    products read kv_b's e4m3 slabs as stored (head-products --fp8w); the
+    routed experts read e4m3 stacks (moe-layer --tiled --wgmma --fp8w)."""
     # (The routed experts run the library's MoE layer as the compiled model
     # does: moe_tiles' list and the tiled GEMMs, SwiGLU fused.)
     def gemm(n, k, experts=1, top_k=1, *extra):
@@ -662,10 +669,11 @@ def v3_decode_layer(fp8=False):
     def head_products(label, w_uv):
         """A per-head product of the absorbed attention: the batched GEMM
         reading each head's slab of kv_b in place (as the compiled model
-        runs it; an FP8 kv_b dequantized to bf16 first, not timed)."""
-        return [(f"{label} (batched GEMM)",
+        runs it; with `fp8`, the e4m3 form on kv_b's codes and scales)."""
+        return [(f"{label} (batched GEMM{', e4m3 kv_b' if fp8 else ''})",
                  ["head-products", "--ptx", kernel("grouped_gemm"), "--batch", "64",
-                  "--heads", "128", "--reps", "10", *(["--w-uv"] if w_uv else [])])]
+                  "--heads", "128", "--reps", "10", *(["--w-uv"] if w_uv else []),
+                  *(["--fp8w"] if fp8 else [])])]
 
     def norm_of(width):
         return ["add-rmsnorm", "--ptx", kernel("add_rmsnorm"), "--tokens", "64",
