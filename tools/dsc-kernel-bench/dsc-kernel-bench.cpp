@@ -199,6 +199,11 @@ bool kFp8w = false;
 /// e4m3 B tiles (their dsc.dynamic_shared_memory).
 constexpr unsigned kFp8wSharedBytes =
     4 * 64 * 64 * 2 + 128 * 64 * 2 + 4 * 128 * 64;
+/// The dynamic shared memory of sm_90a's TMA + wgmma GEMMs with B K-major
+/// (grouped_gemm_wgmma_tn.mlir, bf16 or e4m3 weights; and the FP8 ones of
+/// grouped_gemm_fp8_wgmma.mlir): 4 stages of 32 KiB and 1 KiB to align
+/// them (the e4m3-weight forms keep the same total).
+constexpr unsigned kWgmmaSharedBytes = 4 * 32768 + 1024;
 unsigned threadsFor(int64_t blockRows) {
   if (kFp8)
     return 256; // 8 warps of 32 x 32, or 2 warpgroups
@@ -210,7 +215,7 @@ unsigned sharedBytesFor(int64_t blockRows) {
   if (kFp8w && !kWgmma)
     return kFp8wSharedBytes;
   if (kWgmma)
-    return kFp8 || kTn ? 4 * 32768 + 1024 : 3 * 32768 + 1024;
+    return kFp8 || kTn ? kWgmmaSharedBytes : 3 * 32768 + 1024;
   return unsigned(kStages * (blockRows + kBlockCols) * kBlockK * 2);
 }
 /// SwiGLU fused into the epilogue: bf16 output of N / 2 columns.
@@ -963,7 +968,7 @@ void launchMlpSwiglu(CUfunction fn, int64_t rows, int64_t n, int64_t k,
   args.memref(d, 2).index(rows).index(n).index(k);
   check(cu->cuLaunchKernel(fn, unsigned((2 * n + 127) / 128),
                            unsigned((rows + 127) / 128), 1, 256, 1, 1,
-                           4 * 32768 + 1024, stream, args.data(), nullptr),
+                           kWgmmaSharedBytes, stream, args.data(), nullptr),
         "launching the SwiGLU GEMM");
 }
 
@@ -1032,7 +1037,7 @@ int mlpSwiglu(const Args &args) {
   Gpu gpu = openGpu(args.ptx, kernel);
   check(cu->cuFuncSetAttribute(
             gpu.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-            int(kWgmma ? 4 * 32768 + 1024 : sharedBytesFor(64))),
+            int(kWgmma ? kWgmmaSharedBytes : sharedBytesFor(64))),
         "raising the shared memory limit");
   double error = checkMlpSwiglu(gpu.fn, gpu.stream);
   std::fprintf(stderr,
@@ -1103,7 +1108,7 @@ void launchLinearFp8w(CUfunction fn, int64_t rows, int64_t n, int64_t k,
             fn, unsigned((n + kBlockCols - 1) / kBlockCols),
             unsigned(std::max<int64_t>((rows + blockRows - 1) / blockRows, 1)),
             1, kWgmma ? 256 : threadsFor(blockRows), 1, 1,
-            kWgmma ? 4 * 32768 + 1024 : kFp8wSharedBytes, stream, args.data(),
+            kWgmma ? kWgmmaSharedBytes : kFp8wSharedBytes, stream, args.data(),
             nullptr),
         "launching the e4m3-weight GEMM");
 }
@@ -1167,14 +1172,13 @@ int linearFp8w(const Args &args) {
   gpu.fn = kernelOf(module, kernel);
   CUfunction bf16 = kernelOf(module, kWgmma ? "gemm_wgmma_bf16_tn"
                                             : "batched_gemm_bf16_tn_m64");
-  const unsigned wgmmaBytes = 4 * 32768 + 1024;
-  check(cu->cuFuncSetAttribute(gpu.fn,
-                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                               int(kWgmma ? wgmmaBytes : kFp8wSharedBytes)),
+  check(cu->cuFuncSetAttribute(
+            gpu.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            int(kWgmma ? kWgmmaSharedBytes : kFp8wSharedBytes)),
         "raising the shared memory limit");
-  check(cu->cuFuncSetAttribute(bf16,
-                               CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                               int(kWgmma ? wgmmaBytes : sharedBytesFor(64))),
+  check(cu->cuFuncSetAttribute(
+            bf16, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            int(kWgmma ? kWgmmaSharedBytes : sharedBytesFor(64))),
         "raising the shared memory limit");
   double error = checkLinearFp8w(gpu.fn, gpu.stream);
   std::fprintf(stderr,
@@ -1215,7 +1219,7 @@ int linearFp8w(const Args &args) {
         bf16Args.memref(c, 4).index(rows).index(n).index(k);
         check(cu->cuLaunchKernel(bf16, unsigned((n + 127) / 128),
                                  unsigned((rows + 127) / 128), 1, 256, 1, 1,
-                                 wgmmaBytes, gpu.stream, bf16Args.data(),
+                                 kWgmmaSharedBytes, gpu.stream, bf16Args.data(),
                                  nullptr),
               "launching the bf16 GEMM");
       },
