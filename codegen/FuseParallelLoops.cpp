@@ -56,13 +56,17 @@ struct DimOfCollapse : OpRewritePattern<memref::DimOp> {
                                 PatternRewriter &rewriter) const override {
     auto collapse = dim.getSource().getDefiningOp<memref::CollapseShapeOp>();
     std::optional<int64_t> index = dim.getConstantIndex();
-    if (!collapse || !index || *index < 0 ||
-        *index >=
-            static_cast<int64_t>(collapse.getReassociationIndices().size()))
+    if (!collapse || !index)
+      return failure();
+    // A copy of the groups (returned by value: a range over an element of
+    // the temporary would outlive it).
+    SmallVector<ReassociationIndices> groups =
+        collapse.getReassociationIndices();
+    if (*index < 0 || *index >= static_cast<int64_t>(groups.size()))
       return failure();
     Location loc = dim.getLoc();
     Value product;
-    for (int64_t d : collapse.getReassociationIndices()[*index]) {
+    for (int64_t d : groups[*index]) {
       Value size = memref::DimOp::create(rewriter, loc, collapse.getSrc(), d);
       product =
           product ? arith::MulIOp::create(rewriter, loc, product, size) : size;

@@ -692,17 +692,23 @@ Value mTilesFor(OpBuilder &b, Location loc, Value rows,
 /// of C in `kernel`'s N tiles, `mTiles`, `batches`), its threads and
 /// dynamic shared memory as its attributes state them.
 void launchTiled(OpBuilder &b, Location loc, const LibraryKernel &kernel,
-                 int64_t columns, Value mTiles, int64_t batches,
+                 int64_t columns, Value mTiles, Value batches,
                  ArrayRef<Value> args) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
   gpu::KernelDim3 grid{index(llvm::divideCeil(columns, kernel.tileN)), mTiles,
-                       index(batches)};
+                       batches};
   gpu::KernelDim3 block{index(kernel.threads), index(1), index(1)};
   Value shared =
       arith::ConstantIntOp::create(b, loc, b.getI32Type(), kernel.sharedBytes);
   gpu::LaunchFuncOp::create(b, loc, kernel.fn, grid, block, shared, args);
+}
+void launchTiled(OpBuilder &b, Location loc, const LibraryKernel &kernel,
+                 int64_t columns, Value mTiles, int64_t batches,
+                 ArrayRef<Value> args) {
+  launchTiled(b, loc, kernel, columns, mTiles,
+              arith::ConstantIndexOp::create(b, loc, batches), args);
 }
 
 /// `value` with its dimensions merged as `groups` says (contiguous ones);
@@ -902,7 +908,8 @@ void launchBatchedFp8w(linalg::GenericOp op, const BatchedGemm &gemm,
                              index(gemm.heads * gemm.n),
                              index(gemm.n),
                              index(d.blockN),
-                             index(d.blockK)};
+                             index(d.blockK),
+                             /*bColBatch=*/index(0)};
   launchTiled(b, loc, kernel, gemm.n, mTilesFor(b, loc, rows, kernel),
               gemm.heads, args);
   op.erase();
@@ -928,6 +935,115 @@ void launchWgmma(OpBuilder &b, Location loc, ModuleOp module,
               mTilesFor(b, loc, rows, kernel), 1, args);
 }
 
+/// Split K: a linear layer's GEMM whose grid of 64-row tiles leaves SMs
+/// idle (a decode's few rows times a narrow layer: V3's q_a at 64 rows is
+/// 12 blocks, kv_a 5, for 132 SMs; memory-bound, so an idle SM is its
+/// share of the bandwidth unused) runs as a batch of K parts, each part's
+/// partial sums into a buffer of their own, then their sum into C: the
+/// batched kernels' strides (the bf16 one's), or their columns' offset
+/// (the e4m3 one's bColBatch), pick each part. `targetBlocks` (the chip's
+/// SMs; 0 for none) and, for e4m3 weights, `fp8w` the per-part kernel
+/// (batched_gemm_fp8w_bf16_tn_m64).
+struct SplitK {
+  int64_t targetBlocks = 0;
+  const LibraryKernel *fp8w = nullptr;
+};
+
+/// The counts of parts a K may be split into: the divisors of its 64-wide
+/// K steps up to 32 (each part whole K steps of the kernels, and 16-byte
+/// copies of e4m3 bytes).
+SmallVector<int64_t> splitKParts(int64_t k) {
+  SmallVector<int64_t> parts;
+  if (k % 64 != 0)
+    return parts;
+  for (int64_t count = 2; count <= std::min<int64_t>(32, k / 64); ++count)
+    if ((k / 64) % count == 0)
+      parts.push_back(count);
+  return parts;
+}
+
+/// The parts to split a GEMM's K into, chosen on the host: 1 when its grid
+/// of `blocks` (without a split) has at least `target`, else the fewest of
+/// `parts` that make `target` blocks, or the most there are.
+Value splitKCount(OpBuilder &b, Location loc, Value blocks,
+                  ArrayRef<int64_t> parts, int64_t target) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  Value count = index(parts.back());
+  for (int64_t part : llvm::reverse(parts)) {
+    Value enough = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::uge,
+        arith::MulIOp::create(b, loc, blocks, index(part)), index(target));
+    count = arith::SelectOp::create(b, loc, enough, index(part), count);
+  }
+  Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, blocks,
+                                    index(target));
+  return arith::SelectOp::create(b, loc, few, count, index(1));
+}
+
+/// Runs the GEMM C [rows, n] = A times B (K `k`) with `small`, a launch
+/// on the 64-row `kernel`, or, when `split` says so for its grid, with its
+/// K split: `parts(b, loc, count, kPart, partials)` launches the kernel
+/// over `count` batches, batch e the partial sums of K part e (kPart
+/// wide) into `partials` [count, rows, n] (flat), and a generated sum of
+/// the parts writes C (`c`, [rows, n] contiguous). The host holds the
+/// rows, so a CUDA graph captures the branch its step's shapes take.
+void splitKOrNot(
+    OpBuilder &b, Location loc, const LibraryKernel &kernel,
+    const SplitK &split, Value c, Value rows, int64_t n, int64_t k,
+    function_ref<void(OpBuilder &, Location)> small,
+    function_ref<void(OpBuilder &, Location, Value, Value, Value)> parts) {
+  SmallVector<int64_t> counts = splitKParts(k);
+  if (split.targetBlocks <= 0 || counts.empty())
+    return small(b, loc);
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  Value blocks =
+      arith::MulIOp::create(b, loc, index(llvm::divideCeil(n, kernel.tileN)),
+                            mTilesFor(b, loc, rows, kernel));
+  Value count = splitKCount(b, loc, blocks, counts, split.targetBlocks);
+  Value splitting =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, count, index(1));
+  scf::IfOp::create(
+      b, loc, splitting,
+      [&](OpBuilder &tb, Location l) {
+        Value kPart = arith::DivUIOp::create(tb, l, index(k), count);
+        Value length = arith::MulIOp::create(tb, l, rows, index(n));
+        auto type = MemRefType::get(
+            {ShapedType::kDynamic, ShapedType::kDynamic}, tb.getF32Type());
+        Value partials =
+            memref::AllocOp::create(tb, l, type, ValueRange{count, length});
+        parts(tb, l, count, kPart, flattened(tb, l, partials));
+        // C = the parts' sum, in order (a fill and a reduction over the
+        // parts: one generated kernel once dsc-fuse-parallel-loops joins
+        // them).
+        Value out = flattened(tb, l, c);
+        Value zero = arith::ConstantOp::create(tb, l, tb.getF32FloatAttr(0.0f));
+        linalg::FillOp::create(tb, l, zero, out);
+        MLIRContext *ctx = tb.getContext();
+        AffineExpr e0 = getAffineDimExpr(0, ctx), e1 = getAffineDimExpr(1, ctx);
+        linalg::GenericOp::create(
+            tb, l, TypeRange{}, ValueRange{partials}, ValueRange{out},
+            SmallVector<AffineMap>{AffineMap::get(2, 0, {e1, e0}, ctx),
+                                   AffineMap::get(2, 0, {e0}, ctx)},
+            SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                             utils::IteratorType::reduction},
+            [](OpBuilder &nb, Location nl, ValueRange args) {
+              linalg::YieldOp::create(
+                  nb, nl,
+                  arith::AddFOp::create(nb, nl, args[1], args[0]).getResult());
+            });
+        memref::DeallocOp::create(tb, l, partials);
+        scf::YieldOp::create(tb, l);
+      },
+      [&](OpBuilder &tb, Location l) {
+        small(tb, l);
+        scf::YieldOp::create(tb, l);
+      });
+}
+
 /// Launches `gemm` (one batch over `rows` rows, its weights `ws`: B, or
 /// the gate and up weights of a SwiGLU kernel) on the 64-row `kernel`;
 /// or, given `large`, on it when the rows make at least `largeTileBlocks`
@@ -937,17 +1053,39 @@ void launchWgmma(OpBuilder &b, Location loc, ModuleOp module,
 void launchByRows(OpBuilder &b, Location loc, ModuleOp module,
                   const BatchedGemm &gemm, ValueRange ws, Value rows,
                   const LibraryKernel &kernel, const LibraryKernel *large,
-                  int64_t largeTileBlocks) {
+                  int64_t largeTileBlocks, const SplitK &split) {
   auto flatWs = [&](OpBuilder &b, Location loc) {
     SmallVector<Value> flat;
     for (Value w : ws)
       flat.push_back(flattened(b, loc, w));
     return flat;
   };
-  if (!large) {
-    launchBatchedKernel(b, loc, gemm, flatWs(b, loc), rows, kernel);
-    return;
-  }
+  // The 64-row tile; a linear layer's (one weight) with its K split when
+  // its grid is small.
+  auto small = [&](OpBuilder &b, Location loc) {
+    auto whole = [&](OpBuilder &b, Location loc) {
+      launchBatchedKernel(b, loc, gemm, flatWs(b, loc), rows, kernel);
+    };
+    if (ws.size() != 1 || gemm.heads != 1)
+      return whole(b, loc);
+    auto parts = [&](OpBuilder &b, Location loc, Value count, Value kPart,
+                     Value partials) {
+      auto index = [&](int64_t v) {
+        return arith::ConstantIndexOp::create(b, loc, v).getResult();
+      };
+      // Part e: A's and B's columns from e kPart, its sums at e rows n.
+      launchTiled(
+          b, loc, kernel, gemm.n, mTilesFor(b, loc, rows, kernel), count,
+          {flattened(b, loc, gemm.a), flatWs(b, loc).front(), partials, rows,
+           index(gemm.n), kPart, index(gemm.k), kPart, index(gemm.wOffset),
+           kPart, index(gemm.wStrides[1]), index(gemm.n),
+           arith::MulIOp::create(b, loc, rows, index(gemm.n))});
+    };
+    splitKOrNot(b, loc, kernel, split, gemm.c, rows, gemm.n, gemm.k, whole,
+                parts);
+  };
+  if (!large)
+    return small(b, loc);
   int64_t nTiles =
       llvm::divideCeil(static_cast<int64_t>(ws.size()) * gemm.n, large->tileN);
   // At least one tile: a TMA descriptor of no rows is invalid.
@@ -967,7 +1105,7 @@ void launchByRows(OpBuilder &b, Location loc, ModuleOp module,
         scf::YieldOp::create(tb, l);
       },
       [&](OpBuilder &tb, Location l) {
-        launchBatchedKernel(tb, l, gemm, flatWs(tb, l), rows, kernel);
+        small(tb, l);
         scf::YieldOp::create(tb, l);
       });
 }
@@ -1046,35 +1184,89 @@ LogicalResult matchDequantizeOp(Dequantized &d, std::string &why) {
   return success();
 }
 
-/// Whether `root` is a model weight: an entry point's argument marked
-/// dsc.weight, or a private function's parameter to which every call
-/// passes a weight.
-bool isWeight(Value root) {
-  auto arg = dyn_cast<BlockArgument>(root);
-  auto fn = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp())
-                : func::FuncOp();
-  if (!fn || arg.getOwner() != &fn.getBody().front())
-    return false;
-  if (fn.isPublic())
-    return bool(fn.getArgAttr(arg.getArgNumber(), "dsc.weight"));
+/// `value` as an argument of a function (its entry block's), or null.
+BlockArgument functionArgument(Value value) {
+  auto arg = dyn_cast<BlockArgument>(value);
+  if (!arg || !arg.getOwner()->isEntryBlock() ||
+      !isa<func::FuncOp>(arg.getOwner()->getParentOp()))
+    return {};
+  return arg;
+}
+
+/// The calls of `fn`, or nothing when something else uses it.
+std::optional<SmallVector<func::CallOp>> callsOf(func::FuncOp fn) {
   std::optional<SymbolTable::UseRange> uses =
       SymbolTable::getSymbolUses(fn, fn->getParentOfType<ModuleOp>());
-  if (!uses || uses->empty())
-    return false;
-  return llvm::all_of(*uses, [&](const SymbolTable::SymbolUse &use) {
+  if (!uses)
+    return std::nullopt;
+  SmallVector<func::CallOp> calls;
+  for (const SymbolTable::SymbolUse &use : *uses) {
     auto call = dyn_cast<func::CallOp>(use.getUser());
-    return call && isWeight(rootBuffer(call.getOperand(arg.getArgNumber())));
+    if (!call)
+      return std::nullopt;
+    calls.push_back(call);
+  }
+  return calls;
+}
+
+/// Whether `root` is a model weight: an entry point's argument marked
+/// dsc.weight, or a private function's argument to which every call
+/// passes a weight (`seen`: the arguments on the way, a cycle proves
+/// nothing).
+bool isWeight(Value root, DenseSet<BlockArgument> &seen) {
+  BlockArgument arg = functionArgument(root);
+  if (!arg)
+    return false;
+  auto fn = cast<func::FuncOp>(arg.getOwner()->getParentOp());
+  if (fn.isPublic())
+    return bool(fn.getArgAttr(arg.getArgNumber(), "dsc.weight"));
+  std::optional<SmallVector<func::CallOp>> calls = callsOf(fn);
+  if (!seen.insert(arg).second || !calls || calls->empty())
+    return false;
+  return llvm::all_of(*calls, [&](func::CallOp call) {
+    return isWeight(rootBuffer(call.getOperand(arg.getArgNumber())), seen);
+  });
+}
+bool isWeight(Value root) {
+  DenseSet<BlockArgument> seen;
+  return isWeight(root, seen);
+}
+
+/// Whether two arguments of one function are distinct buffers: an entry
+/// point's are (the runtime binds each argument to a buffer of its own), a
+/// private function's when every call passes distinct ones (`seen`: the
+/// pairs on the way, a cycle proves nothing).
+bool distinctArguments(
+    BlockArgument a, BlockArgument b,
+    DenseSet<std::pair<BlockArgument, BlockArgument>> &seen) {
+  if (a == b)
+    return false;
+  auto fn = cast<func::FuncOp>(a.getOwner()->getParentOp());
+  if (fn.isPublic())
+    return true;
+  std::optional<SmallVector<func::CallOp>> calls = callsOf(fn);
+  if (!seen.insert({a, b}).second || !calls || calls->empty())
+    return false;
+  return llvm::all_of(*calls, [&](func::CallOp call) {
+    Value x = rootBuffer(call.getOperand(a.getArgNumber())),
+          y = rootBuffer(call.getOperand(b.getArgNumber()));
+    BlockArgument ax = functionArgument(x), ay = functionArgument(y);
+    if (ax && ay)
+      return distinctArguments(ax, ay, seen);
+    return x != y && !mayAlias(x, y);
   });
 }
 
 /// writtenBetween for `value` or, when it views a model weight
 /// (isWeight), whether an op there writes a view of that weight or memory
-/// it does not name: the runtime binds each weight to a buffer of its own,
-/// so a write of another function argument (a KV cache's) is not one.
+/// it does not name: a write of another argument of the function, one
+/// the calls show to be a distinct buffer (distinctArguments: a KV
+/// cache's), is not one.
 bool mayBeWrittenBetween(Operation *from, Operation *to, Value value) {
   Value root = rootBuffer(value);
   if (!isWeight(root))
     return writtenBetween(from, to, value);
+  BlockArgument weight = functionArgument(root);
   for (Operation *op = from; op && op != to; op = op->getNextNode()) {
     std::optional<SmallVector<MemoryEffects::EffectInstance>> effects =
         getEffectsRecursively(op);
@@ -1086,14 +1278,29 @@ bool mayBeWrittenBetween(Operation *from, Operation *to, Value value) {
       if (!e.getValue())
         return true;
       Value written = rootBuffer(e.getValue());
-      auto arg = dyn_cast<BlockArgument>(written);
-      bool otherArgument = arg && written != root &&
-                           isa<func::FuncOp>(arg.getOwner()->getParentOp());
-      if (!otherArgument && mayAlias(written, root))
+      BlockArgument other = functionArgument(written);
+      DenseSet<std::pair<BlockArgument, BlockArgument>> seen;
+      if (other && other.getOwner() == weight.getOwner() &&
+          distinctArguments(weight, other, seen))
+        continue;
+      if (mayAlias(written, root))
         return true;
     }
   }
   return false;
+}
+
+/// Whether `user` of a dequantized weight's allocation is its (first)
+/// dealloc or marked dequantization, recorded in `d`.
+bool tookDequantizationUse(Operation *user, Dequantized &d) {
+  if (auto dealloc = dyn_cast<memref::DeallocOp>(user); dealloc && !d.dealloc)
+    d.dealloc = dealloc;
+  else if (auto marked = dyn_cast<linalg::GenericOp>(user);
+           marked && marked->hasAttr(kLibraryDequantizeAttr) && !d.op)
+    d.op = marked;
+  else
+    return false;
+  return true;
 }
 
 /// The dequantization of the marked GEMM `gemm`'s B (see Dequantized):
@@ -1111,16 +1318,8 @@ FailureOr<Dequantized> matchDequantized(Operation *gemm, Value b,
   // it (elementwise, below); B is its collapse to [N, K], which only the
   // GEMM reads; it is freed once.
   for (Operation *user : alloc->getUsers()) {
-    if (auto dealloc = dyn_cast<memref::DeallocOp>(user);
-        dealloc && !d.dealloc) {
-      d.dealloc = dealloc;
+    if (tookDequantizationUse(user, d))
       continue;
-    }
-    if (auto marked = dyn_cast<linalg::GenericOp>(user);
-        marked && marked->hasAttr(kLibraryDequantizeAttr) && !d.op) {
-      d.op = marked;
-      continue;
-    }
     auto collapse = dyn_cast<memref::CollapseShapeOp>(user);
     if (collapse && collapse.getResult() == b && d.views.empty() &&
         llvm::all_of(collapse->getUsers(),
@@ -1179,18 +1378,8 @@ FailureOr<Dequantized> matchSharedDequantized(memref::AllocOp alloc,
         toVisit.push_back(user->getResult(0));
         continue;
       }
-      if (value == alloc.getResult()) {
-        if (auto dealloc = dyn_cast<memref::DeallocOp>(user);
-            dealloc && !d.dealloc) {
-          d.dealloc = dealloc;
-          continue;
-        }
-        if (auto marked = dyn_cast<linalg::GenericOp>(user);
-            marked && marked->hasAttr(kLibraryDequantizeAttr) && !d.op) {
-          d.op = marked;
-          continue;
-        }
-      }
+      if (value == alloc.getResult() && tookDequantizationUse(user, d))
+        continue;
       // A reader's W: its second input.
       if (llvm::is_contained(readers, user) && use.getOperandNumber() == 1)
         continue;
@@ -1353,10 +1542,12 @@ void launchFp8w(OpBuilder &b, Location loc, const LibraryKernel &kernel,
 /// when the rows make at least `largeTileBlocks` of its blocks. A B
 /// dequantized from an e4m3 weight is read as stored by `fp8w` when the
 /// rows are few, and by `fp8wLarge` (sm_90a's wgmma form) when they are
-/// more, if given (dequantizedOrNot).
+/// more, if given (dequantizedOrNot). On the 64-row tiles, K is split as
+/// `split` says (splitKOrNot).
 void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
             const LibraryKernel *large, int64_t largeTileBlocks,
-            const LibraryKernel *fp8w, const LibraryKernel *fp8wLarge) {
+            const LibraryKernel *fp8w, const LibraryKernel *fp8wLarge,
+            const SplitK &split) {
   OpBuilder b(op);
   Location loc = op.getLoc();
   // M: the product of A's leading dims.
@@ -1367,7 +1558,7 @@ void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
       /*heads=*/1, gemm.n, gemm.k, /*wOffset=*/0,  {gemm.n * gemm.k, gemm.k}};
   auto bf16 = [&](OpBuilder &b, Location loc) {
     launchByRows(b, loc, op->getParentOfType<ModuleOp>(), one, gemm.b, rows,
-                 kernel, large, largeTileBlocks);
+                 kernel, large, largeTileBlocks, split);
   };
   SmallVector<Operation *> unused;
   if (gemm.dequantized && fp8w) {
@@ -1379,7 +1570,30 @@ void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
     unused = dequantizedOrNot(
         b, loc, rows, w,
         [&](OpBuilder &tb, Location l) {
-          launchFp8w(tb, l, *fp8w, gemm.a, w, gemm.c, rows, gemm.n, gemm.k);
+          auto whole = [&](OpBuilder &b, Location loc) {
+            launchFp8w(b, loc, *fp8w, gemm.a, w, gemm.c, rows, gemm.n, gemm.k);
+          };
+          if (!split.fp8w)
+            return whole(tb, l);
+          // Part e: A's and the weight's columns from e kPart (bColBatch),
+          // its sums at e rows n.
+          auto parts = [&](OpBuilder &b, Location loc, Value count, Value kPart,
+                           Value partials) {
+            auto index = [&](int64_t v) {
+              return arith::ConstantIndexOp::create(b, loc, v).getResult();
+            };
+            launchTiled(
+                b, loc, *split.fp8w, gemm.n,
+                mTilesFor(b, loc, rows, *split.fp8w), count,
+                {flattened(b, loc, gemm.a), flattened(b, loc, w->weight),
+                 flattened(b, loc, w->scales), partials, rows, index(gemm.n),
+                 kPart, index(gemm.k), kPart, /*bRow0=*/index(0),
+                 /*bRowBatch=*/index(0), index(gemm.k), index(gemm.n),
+                 arith::MulIOp::create(b, loc, rows, index(gemm.n)),
+                 index(w->blockN), index(w->blockK), kPart});
+          };
+          splitKOrNot(tb, l, *fp8w, split, gemm.c, rows, gemm.n, gemm.k, whole,
+                      parts);
         },
         bf16,
         fp8wLarge ? function_ref<void(OpBuilder &, Location)>(wgmmaFp8w)
@@ -2435,7 +2649,7 @@ void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
       /*heads=*/1, gate.n, gate.k, /*wOffset=*/0,  {gate.n * gate.k, gate.k}};
   auto bf16 = [&](OpBuilder &b, Location loc) {
     launchByRows(b, loc, s.op->getParentOfType<ModuleOp>(), one, {gate.b, up.b},
-                 rows, kernel, large, largeTileBlocks);
+                 rows, kernel, large, largeTileBlocks, SplitK{});
   };
   SmallVector<Operation *> unused;
   if (fused.fp8w && fp8w) {
@@ -2701,6 +2915,12 @@ struct DscLibraryGemmsPass
   using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (splitKBlocks < 0) {
+      module.emitError() << "dsc-library-gemms: split-k-blocks must not be "
+                            "negative, not "
+                         << static_cast<int64_t>(splitKBlocks);
+      return signalPassFailure();
+    }
     if (largeTileBlocks < 1) {
       module.emitError() << "dsc-library-gemms: large-tile-blocks must be "
                             "positive, not "
@@ -3050,12 +3270,17 @@ struct DscLibraryGemmsPass
       FailureOr<LibraryKernel> largeKernel =
           !largeTiles ? gemmKernel
                       : kernel(wgmma ? kWgmmaGemmKernel : kLargeGemmKernel);
-      if (failed(gemmKernel) || failed(largeKernel))
+      // e4m3 weights' K parts on the per-head kernel's column offsets.
+      FailureOr<std::optional<LibraryKernel>> fp8wParts =
+          kernelIf(kFp8wHeadsKernel, splitKBlocks > 0 && fp8wGemm->has_value());
+      if (failed(gemmKernel) || failed(largeKernel) || failed(fp8wParts))
         return signalPassFailure();
+      SplitK split{splitKBlocks, orNull(*fp8wParts)};
       for (auto &[op, gemm] : plain)
         if (!fusedPlain.contains(op))
           launch(op, gemm, *gemmKernel, largeTiles ? &*largeKernel : nullptr,
-                 largeTileBlocks, orNull(*fp8wGemm), orNull(*fp8wLargeGemm));
+                 largeTileBlocks, orNull(*fp8wGemm), orNull(*fp8wLargeGemm),
+                 split);
     }
     DenseSet<Operation *> onFp8w;
     for (PerHeadFp8w &p : perHead)

@@ -582,6 +582,18 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     `gemm_wgmma_swiglu_bf16_tn` (both weights through descriptors). A
     SwiGLU it cannot fuse stays generated, with a remark saying why.
 
+    With `split-k-blocks` N, a linear layer's GEMM on the 64-row tile
+    (bf16, or e4m3 weights read as stored; not fused with a SwiGLU) whose
+    grid has fewer than N blocks, decided on the host by M, runs its K
+    (a multiple of 64) in parts: the fewest of the divisors of its K steps
+    (up to 32) that make N blocks, as the batches of
+    `batched_gemm_bf16_tn_m64` (A's and B's columns from e K / parts) or
+    of `batched_gemm_fp8w_bf16_tn_m64` (their column offset `bColBatch`),
+    each part's f32 sums into a buffer of their own, then a generated sum
+    of the parts into C. A decode's q_a at 64 rows is 12 blocks of
+    V3's: on 132 SMs, most of the bandwidth a memory-bound GEMM needs
+    would sit idle.
+
     A `dsc.library_gemm` GEMM whose B is an allocation written only by a
     `linalg.generic` marked `dsc.library_dequantize` (a block-scaled e4m3
     weight dequantized to bf16 for it; the mark holds the block size) and
@@ -609,7 +621,16 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     `batched_gemm_bf16_tn_m64` (W given [h, n, k]) or `_nn_m64` (W given
     [h, k, n], read with ldmatrix.trans): grid (ceil(N / 128),
     ceil(M / 64), H), W passed as its whole buffer with its offset and
-    strides, read from its type.
+    strides, read from its type. When W views an FP8 kv_b's dequantization
+    (marked `dsc.library_dequantize`, read by nothing but these products,
+    kv_b and its scales weights of the model: `dsc.weight` arguments,
+    through the layers' calls), the products read kv_b as stored instead:
+    `batched_gemm_fp8w_bf16_tn_m64` and `_nn_m64` take each head's slab as
+    rows of kv_b (its first row and the rows between heads), its scales
+    and their block, and dequantize each tile in shared memory; the
+    dequantization, its allocation and views go. Slabs that are not whole
+    rows, or of a width (N for W given [h, k, n], else K) that is not a
+    multiple of 16, keep the dequantization, with a remark.
 
     A write that initializes C before a marked GEMM (a fill, or the copy of
     zeros bufferization makes) is removed when nothing between them
@@ -675,6 +696,12 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
            "or e4m3 stacks), and with large-tiles the 128-row tile "
            "(gemm_wgmma_bf16_tn, gemm_wgmma_swiglu_bf16_tn); GPU pipelines "
            "set it for sm_90a">,
+    Option<"splitKBlocks", "split-k-blocks", "int64_t", /*default=*/"0",
+           "A linear layer's GEMM on the 64-row tile whose grid has fewer "
+           "blocks than this (a decode's few rows times a narrow layer) "
+           "splits its K into parts, the fewest that make this many blocks "
+           "(each whole 64-wide K steps, at most 32), then sums them; 0 "
+           "splits none. GPU pipelines set the chip's SMs">,
     Option<"largeTileBlocks", "large-tile-blocks", "int64_t",
            /*default=*/"264",
            "The blocks a GEMM's 128-row tiles must make for it to take them "

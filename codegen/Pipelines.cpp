@@ -144,6 +144,9 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   // prefill.
   library.wgmma = options.chip == "sm_90a";
   library.largeTileBlocks = options.largeTileBlocks;
+  // Split K where a GEMM's grid would leave SMs idle: an H100's or H200's
+  // 132, an A100's 108.
+  library.splitKBlocks = options.chip == "sm_90a" ? 132 : 108;
   pm.addPass(createDscLibraryGemms(library));
   // 4. Parallel loops mapped to blocks and threads, kernels outlined.
   //    The innermost dimension is tiled so that a block's threads cover

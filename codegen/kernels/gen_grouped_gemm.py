@@ -35,15 +35,18 @@ join the running sums scaled by both scales (DeepGEMM's promotion: the
 tensor cores' FP8 sums are not kept in full f32). Warps of 32 x 32 keep
 both sets of sums in registers; the block tile is 64 x 128 (8 warps).
 
-The e4m3-weight kernels (gemm_fp8w_*, grouped_gemm_*fp8w*_tiled;
-configure(..., fp8_weights=True)) keep the bf16 schedule with bf16 A and
+The e4m3-weight kernels (gemm_fp8w_*, grouped_gemm_*fp8w*_tiled,
+batched_gemm_fp8w_*; configure(..., fp8_weights=True)) keep the bf16 schedule with bf16 A and
 an FP8 checkpoint's weights as stored, e4m3 with block scales of any size
 whose columns are a multiple of 16: B's bytes go through a cp.async ring
 of their own (w8_copy_setup), and each K step every thread turns the
 chunks it copied into the one bf16 B tile the mma.sync loop reads
 (w8_convert: bf16(w * scale), the CPU's dequantization), between two
-barriers. dsc-library-gemms runs them for linear layers of few rows and
-for the routed experts of FP8 checkpoints.
+barriers. dsc-library-gemms runs them for linear layers of few rows, for
+the routed experts of FP8 checkpoints, and (batched_gemm_fp8w_*, batches
+over slabs of one weight's rows or columns) for the absorbed decode's
+per-head products over an FP8 kv_b and for linear layers' K split into
+parts.
 """
 
 import sys
@@ -189,24 +192,26 @@ def kernel_header(name, swiglu, tiled=False, batched=None, per_head=False):
     stacks = " %Bu: memref<?xbf16>," if swiglu == "stacks" else ""
     if batched and W8 and per_head:
         assert not swiglu
-        w_at, rows_of = (("W[n, k]", "n") if batched == "tn" else ("W[k, n]", "k"))
+        w_at, rows_of, col = (("W[n, k]", "n", "k") if batched == "tn" else
+                              ("W[k, n]", "k", "n"))
         emit(f"""  // Block tile {BM} x {BN}, K step {BK}, {WARPS_M} x {WARPS_N} warps, {THREADS} threads;
   // batch e is block z: for rows m < M and columns n < N,
   //   C[e cBatch + m ldc + n] = sum_k A[e aBatch + m lda + k] * {w_at},
-  // W batch e's slab of rows of an e4m3 weight B with block scales sb, as
-  // the checkpoint stores them (MLA's kv_b, whose W_UK and W_UV slabs the
-  // absorbed decode's per-head products read):
-  //   {w_at} = bf16(B[r ldb + {"n" if batched == "nn" else "k"}] * sb[(r / blockRows) ceil(ldb / blockCols) + {"n" if batched == "nn" else "k"} / blockCols]),
-  //   r = bRow0 + e bRowBatch + {rows_of},
+  // W batch e's block of an e4m3 weight B with block scales sb, as the
+  // checkpoint stores them: a slab of rows (MLA's kv_b, whose W_UK and
+  // W_UV slabs the absorbed decode's per-head products read) or of columns
+  // (a linear layer's K split into parts, each batch one):
+  //   {w_at} = bf16(B[r ldb + c] * sb[(r / blockRows) ceil(ldb / blockCols) + c / blockCols]),
+  //   r = bRow0 + e bRowBatch + {rows_of}, c = e bColBatch + {col},
   // each weight dequantized to bf16 as dsc's CPU code does it (one
-  // rounding), in shared memory once per block and K step. lda, ldc
-  // multiples of 8; ldb, {"N" if batched == "nn" else "K"} and blockCols multiples of 16.
+  // rounding), in shared memory once per block and K step. lda, aBatch,
+  // ldc multiples of 8; ldb, bColBatch, {"N" if batched == "nn" else "K"} and blockCols multiples of 16.
   gpu.func @{name}(%A: memref<?xbf16>, %B: memref<?xf8E4M3FN>,
                                  %sb: memref<?xf32>, %C: {out_type}, %M: index,
                                  %N: index, %K: index, %lda: index, %aBatch: index,
                                  %bRow0: index, %bRowBatch: index, %ldb: index,
                                  %ldc: index, %cBatch: index, %blockRows: index,
-                                 %blockCols: index)
+                                 %blockCols: index, %bColBatch: index)
       kernel attributes {{known_block_size = array<i32: {THREADS}, 1, 1>,
                          dsc.tile = array<i64: {BM}, {BN}>,
                          dsc.dynamic_shared_memory = {smem_bytes(BM)} : i64}} {{""")
@@ -407,7 +412,8 @@ def body(swiglu=False, tiled=False, batched=None, per_head=False):
         emit("""    %aOrigin = arith.muli %e, %aBatch : index
     %cOrigin = arith.muli %e, %cBatch : index
     %bRowE0 = arith.muli %e, %bRowBatch : index
-    %bRowE = arith.addi %bRowE0, %bRow0 : index""")
+    %bRowE = arith.addi %bRowE0, %bRow0 : index
+    %bColE = arith.muli %e, %bColBatch : index""")
     elif batched and W8:
         # One batch; B and its scales are read by row (w8_copy_setup).
         emit("""    %aOrigin = arith.constant 0 : index
@@ -637,7 +643,7 @@ def body(swiglu=False, tiled=False, batched=None, per_head=False):
             w8_convert_by_k(copies["B"])
         else:
             w8_convert(copies["B"], stacks,
-                       "%blockCols" if per_head else "%blockK")
+                       "%blockCols" if per_head else "%blockK", per_head)
         emit("      gpu.barrier")
     if FP8:
         promote_setup()
@@ -725,11 +731,16 @@ def w8_copy_setup(count, stacks, grouped, per_head=False):
     block_n, block_k = ("%blockRows", "%blockCols") if per_head else ("%blockN", "%blockK")
     emit(f"""    %w8bk1 = arith.subi {block_k}, %c1 : index
     %w8kb0 = arith.addi %K, %w8bk1 : index
-    %kBlocks = arith.divui %w8kb0, {block_k} : index
-    %w8kbLast = arith.subi %kBlocks, %c1 : index""")
+    %kBlocks = arith.divui %w8kb0, {block_k} : index""")
     if per_head:
-        emit(f"""    %w8sc0 = arith.addi %ldb, %w8bk1 : index
-    %w8sCols = arith.divui %w8sc0, {block_k} : index""")
+        # The batch's columns start at bColE: its last scale block is its
+        # last column's; a row has ceil(ldb / blockCols) of them.
+        emit(f"""    %w8kEnd = arith.addi %bColE, %K : index
+    %w8kEnd1 = arith.subi %w8kEnd, %c1 : index
+    %w8kbLast = arith.divui %w8kEnd1, {block_k} : index""")
+        scale_row_length()
+    else:
+        emit("    %w8kbLast = arith.subi %kBlocks, %c1 : index")
     w8_constants()
     if grouped:
         emit("""    %w8bn1 = arith.subi %blockN, %c1 : index
@@ -756,7 +767,9 @@ def w8_copy_setup(count, stacks, grouped, per_head=False):
             emit(f"    %wglob{p} = arith.addi {'%eN' if grouped else '%bRowE'}, {row} : index")
             row = f"%wglob{p}"
         emit(f"    %goff{p} = arith.muli {row}, {'%ldb' if per_head else '%K'} : index")
-        emit(f"    %gbase{p} = arith.addi %goff{p}, %w8col : index")
+        if per_head:
+            emit(f"    %goffc{p} = arith.addi %goff{p}, %bColE : index")
+        emit(f"    %gbase{p} = arith.addi %goff{'c' if per_head else ''}{p}, %w8col : index")
         emit(f"    %kl{p} = arith.subi %K, %w8col : index")
         emit(f"    %kr{p} = arith.select %in{p}, %kl{p}, %c0 : index")
         emit(f"    %sr{p}a = arith.divui {row if per_head else local}, {block_n} : index")
@@ -784,16 +797,27 @@ def w8_constants():
     %w8nan = arith.constant 0x7FC00000 : f32""")
 
 
+def scale_row_length():
+    """A per-head kernel's scales a weight row has: ceil(ldb / blockCols)
+    (%w8sCols)."""
+    emit("""    %w8bc1 = arith.subi %blockCols, %c1 : index
+    %w8sc0 = arith.addi %ldb, %w8bc1 : index
+    %w8sCols = arith.divui %w8sc0, %blockCols : index""")
+
+
 def w8_copy_setup_by_k(count):
     """e4m3 B given K x N (W8, per_head): each thread's `count` 16-byte
     chunks of a K step's BK x BN tile, batch e's slab at rows bRowE + k of
     a weight of rows ldb long. Thread t copies chunk t % 8 (the 16
     columns n0 + 16 (t % 8)) of k rows t / 8 + 16 i: a warp's 32 chunks
     are 4 rows' 128 bytes, coalesced, and conflict-free in the ring (not
-    swizzled). A chunk past N copies nothing (N % 16 == 0) and reads
-    scale column 0. Each half of 8 values goes to its 16-byte chunk of
-    the bf16 tile XOR (k row % 8), where the bf16 copies put it
-    (load_fragments_by_k); a thread's rows agree mod 8."""
+    swizzled); batch e's columns start at bColE. A chunk past N copies
+    nothing (N % 16 == 0) and reads scale column 0. Each half of 8 values
+    goes to its 16-byte chunk of the bf16 tile XOR (k row % 8), where the
+    bf16 copies put it (load_fragments_by_k); a thread's rows agree mod 8.
+    Threads of chunks 4 to 7 store their second half first (%w8swap): the
+    8 threads of a row, whose stores one shared-memory phase serves, then
+    write 8 distinct bank groups (2 pairs to a group otherwise)."""
     assert THREADS // (BN // 16) * count == BK
     emit(f"""    %w8ch = arith.remui %tid, %c8 : index
     %w8col = arith.muli %w8ch, %c16 : index
@@ -809,11 +833,11 @@ def w8_copy_setup_by_k(count):
     %w8n = arith.addi %n0, %w8col : index
     %w8nin = arith.cmpi ult, %w8n, %N : index
     %w8nleft = arith.select %w8nin, %c16, %c0 : index
-    %w8scol0 = arith.divui %w8n, %blockCols : index
+    %w8nc = arith.addi %bColE, %w8n : index
+    %w8scol0 = arith.divui %w8nc, %blockCols : index
     %w8scol = arith.select %w8nin, %w8scol0, %c0 : index
-    %w8bc1 = arith.subi %blockCols, %c1 : index
-    %w8sc0 = arith.addi %ldb, %w8bc1 : index
-    %w8sCols = arith.divui %w8sc0, %blockCols : index""")
+    %w8swap = arith.cmpi uge, %w8ch, %c4 : index""")
+    scale_row_length()
     w8_constants()
     for i in range(count):
         p = f"B{i}"
@@ -821,7 +845,7 @@ def w8_copy_setup_by_k(count):
         emit(f"    %lrow{p} = arith.addi %w8lr, %w8o{i} : index")
         emit(f"    %grow{p} = arith.addi %bRowE, %lrow{p} : index")
         emit(f"    %goff{p} = arith.muli %grow{p}, %ldb : index")
-        emit(f"    %gbase{p} = arith.addi %goff{p}, %w8n : index")
+        emit(f"    %gbase{p} = arith.addi %goff{p}, %w8nc : index")
 
 
 def w8_convert_by_k(count):
@@ -839,10 +863,10 @@ def w8_convert_by_k(count):
         emit(f"      %cvsa{i} = arith.muli %cvsr{i}, %w8sCols : index")
         emit(f"      %cvAt{i} = arith.addi %cvsa{i}, %w8scol : index")
         emit(f"      %cvs{i} = memref.load %sb[%cvAt{i}] : memref<?xf32>")
-        w8_convert_chunk(i, p, ["%w8d0", "%w8d1"])
+        w8_convert_chunk(i, p, ["%w8d0", "%w8d1"], swap="%w8swap")
 
 
-def w8_convert(count, stacks, block_k):
+def w8_convert(count, stacks, block_k, per_head=False):
     """e4m3 B (W8): this thread's chunks of the step's tile from the ring
     (stage %cur) to bf16 in the B tile, each value bf16(w * scale) as
     TensorMath::dequantizeByBlocks computes it. A byte's magnitude bits
@@ -850,9 +874,14 @@ def w8_convert(count, stacks, block_k):
     subnormal e4m3 alike, an f32 subnormal for the latter: no flush to
     zero is asked for), times 2^120 exactly; S.1111.111 is NaN. A chunk's
     16 values lie in one scale block (`block_k`, its columns, a multiple
-    of 16); a chunk past K (zeros) reads the last block's scale."""
-    emit(f"""      %w8k = arith.muli %kt, %c{BK} : index
-      %w8kc = arith.addi %w8k, %w8col : index
+    of 16); a chunk past K (zeros) reads the last block's scale. A
+    `per_head` kernel's columns start at bColE."""
+    if per_head:
+        emit(f"""      %w8k0 = arith.muli %kt, %c{BK} : index
+      %w8k = arith.addi %w8k0, %bColE : index""")
+    else:
+        emit(f"      %w8k = arith.muli %kt, %c{BK} : index")
+    emit(f"""      %w8kc = arith.addi %w8k, %w8col : index
       %w8kbq = arith.divui %w8kc, {block_k} : index
       %w8kb = arith.minui %w8kbq, %w8kbLast : index""")
     for i in range(count):
@@ -863,10 +892,11 @@ def w8_convert(count, stacks, block_k):
         w8_convert_chunk(i, p, [f"%cv{p}_0_col", f"%cv{p}_1_col"])
 
 
-def w8_convert_chunk(i, p, columns):
+def w8_convert_chunk(i, p, columns, swap=None):
     """Chunk i's 16 e4m3 bytes (row %lrow{p}, words %w8word on, of the
     ring's stage %cur) times its scale %cvs{i} to bf16 (see w8_convert),
-    its two halves stored at `columns` of row %lrow{p} of the B tile."""
+    its two halves stored at `columns` of row %lrow{p} of the B tile; the
+    second first where `swap` (an i1) holds."""
     emit(f"      %cvw{i} = vector.load %smB8w[%cur, %lrow{p}, %w8word] : {SMEM_B8W}, vector<4xi32>")
     values = []
     for w in range(4):
@@ -890,9 +920,18 @@ def w8_convert_chunk(i, p, columns):
             emit(f"      %cvy{q} = arith.mulf %cvq{q}, %cvs{i} : f32")
             emit(f"      %cvz{q} = arith.truncf %cvy{q} : f32 to bf16")
             values.append(f"%cvz{q}")
+    halves = []
     for h in range(2):
         emit(f"      %cvh{i}_{h} = vector.from_elements {', '.join(values[8 * h:8 * h + 8])} : vector<8xbf16>")
-        emit(f"      vector.store %cvh{i}_{h}, %smB[%c0, %lrow{p}, {columns[h]}] : {SMEM_B}, vector<8xbf16>")
+        halves.append((f"%cvh{i}_{h}", columns[h]))
+    if swap:
+        (v0, c0), (v1, c1) = halves
+        for h, (a, b) in enumerate(((0, 1), (1, 0))):
+            emit(f"      %cvo{i}_{h} = arith.select {swap}, {(v0, v1)[b]}, {(v0, v1)[a]} : vector<8xbf16>")
+            emit(f"      %cvc{i}_{h} = arith.select {swap}, {(c0, c1)[b]}, {(c0, c1)[a]} : index")
+        halves = [(f"%cvo{i}_{h}", f"%cvc{i}_{h}") for h in range(2)]
+    for value, column in halves:
+        emit(f"      vector.store {value}, %smB[%c0, %lrow{p}, {column}] : {SMEM_B}, vector<8xbf16>")
 
 
 def promote_setup():

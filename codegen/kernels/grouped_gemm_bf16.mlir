@@ -11461,8 +11461,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy0_15 = arith.mulf %cvq0_15, %cvs0 : f32
       %cvz0_15 = arith.truncf %cvy0_15 : f32 to bf16
       %cvh0_0 = vector.from_elements %cvz0_0, %cvz0_1, %cvz0_2, %cvz0_3, %cvz0_4, %cvz0_5, %cvz0_6, %cvz0_7 : vector<8xbf16>
-      vector.store %cvh0_0, %smB[%c0, %lrowB0, %cvB0_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh0_1 = vector.from_elements %cvz0_8, %cvz0_9, %cvz0_10, %cvz0_11, %cvz0_12, %cvz0_13, %cvz0_14, %cvz0_15 : vector<8xbf16>
+      vector.store %cvh0_0, %smB[%c0, %lrowB0, %cvB0_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh0_1, %smB[%c0, %lrowB0, %cvB0_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt1 = arith.addi %sbaseB1, %w8kb : index
       %cvs1 = memref.load %sb[%cvAt1] : memref<?xf32>
@@ -11660,8 +11660,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy1_15 = arith.mulf %cvq1_15, %cvs1 : f32
       %cvz1_15 = arith.truncf %cvy1_15 : f32 to bf16
       %cvh1_0 = vector.from_elements %cvz1_0, %cvz1_1, %cvz1_2, %cvz1_3, %cvz1_4, %cvz1_5, %cvz1_6, %cvz1_7 : vector<8xbf16>
-      vector.store %cvh1_0, %smB[%c0, %lrowB1, %cvB1_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh1_1 = vector.from_elements %cvz1_8, %cvz1_9, %cvz1_10, %cvz1_11, %cvz1_12, %cvz1_13, %cvz1_14, %cvz1_15 : vector<8xbf16>
+      vector.store %cvh1_0, %smB[%c0, %lrowB1, %cvB1_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh1_1, %smB[%c0, %lrowB1, %cvB1_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt2 = arith.addi %sbaseB2, %w8kb : index
       %cvs2 = memref.load %sb[%cvAt2] : memref<?xf32>
@@ -11859,8 +11859,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy2_15 = arith.mulf %cvq2_15, %cvs2 : f32
       %cvz2_15 = arith.truncf %cvy2_15 : f32 to bf16
       %cvh2_0 = vector.from_elements %cvz2_0, %cvz2_1, %cvz2_2, %cvz2_3, %cvz2_4, %cvz2_5, %cvz2_6, %cvz2_7 : vector<8xbf16>
-      vector.store %cvh2_0, %smB[%c0, %lrowB2, %cvB2_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh2_1 = vector.from_elements %cvz2_8, %cvz2_9, %cvz2_10, %cvz2_11, %cvz2_12, %cvz2_13, %cvz2_14, %cvz2_15 : vector<8xbf16>
+      vector.store %cvh2_0, %smB[%c0, %lrowB2, %cvB2_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh2_1, %smB[%c0, %lrowB2, %cvB2_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt3 = arith.addi %sbaseB3, %w8kb : index
       %cvs3 = memref.load %sb[%cvAt3] : memref<?xf32>
@@ -12058,8 +12058,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy3_15 = arith.mulf %cvq3_15, %cvs3 : f32
       %cvz3_15 = arith.truncf %cvy3_15 : f32 to bf16
       %cvh3_0 = vector.from_elements %cvz3_0, %cvz3_1, %cvz3_2, %cvz3_3, %cvz3_4, %cvz3_5, %cvz3_6, %cvz3_7 : vector<8xbf16>
-      vector.store %cvh3_0, %smB[%c0, %lrowB3, %cvB3_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh3_1 = vector.from_elements %cvz3_8, %cvz3_9, %cvz3_10, %cvz3_11, %cvz3_12, %cvz3_13, %cvz3_14, %cvz3_15 : vector<8xbf16>
+      vector.store %cvh3_0, %smB[%c0, %lrowB3, %cvB3_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh3_1, %smB[%c0, %lrowB3, %cvB3_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       gpu.barrier
       %a0_0_row0 = arith.addi %wm0, %c0 : index
@@ -13997,8 +13997,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy0_15 = arith.mulf %cvq0_15, %cvs0 : f32
       %cvz0_15 = arith.truncf %cvy0_15 : f32 to bf16
       %cvh0_0 = vector.from_elements %cvz0_0, %cvz0_1, %cvz0_2, %cvz0_3, %cvz0_4, %cvz0_5, %cvz0_6, %cvz0_7 : vector<8xbf16>
-      vector.store %cvh0_0, %smB[%c0, %lrowB0, %cvB0_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh0_1 = vector.from_elements %cvz0_8, %cvz0_9, %cvz0_10, %cvz0_11, %cvz0_12, %cvz0_13, %cvz0_14, %cvz0_15 : vector<8xbf16>
+      vector.store %cvh0_0, %smB[%c0, %lrowB0, %cvB0_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh0_1, %smB[%c0, %lrowB0, %cvB0_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt1 = arith.addi %sbaseB1, %w8kb : index
       %cvs1 = memref.load %sbu[%cvAt1] : memref<?xf32>
@@ -14196,8 +14196,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy1_15 = arith.mulf %cvq1_15, %cvs1 : f32
       %cvz1_15 = arith.truncf %cvy1_15 : f32 to bf16
       %cvh1_0 = vector.from_elements %cvz1_0, %cvz1_1, %cvz1_2, %cvz1_3, %cvz1_4, %cvz1_5, %cvz1_6, %cvz1_7 : vector<8xbf16>
-      vector.store %cvh1_0, %smB[%c0, %lrowB1, %cvB1_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh1_1 = vector.from_elements %cvz1_8, %cvz1_9, %cvz1_10, %cvz1_11, %cvz1_12, %cvz1_13, %cvz1_14, %cvz1_15 : vector<8xbf16>
+      vector.store %cvh1_0, %smB[%c0, %lrowB1, %cvB1_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh1_1, %smB[%c0, %lrowB1, %cvB1_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt2 = arith.addi %sbaseB2, %w8kb : index
       %cvs2 = memref.load %sb[%cvAt2] : memref<?xf32>
@@ -14395,8 +14395,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy2_15 = arith.mulf %cvq2_15, %cvs2 : f32
       %cvz2_15 = arith.truncf %cvy2_15 : f32 to bf16
       %cvh2_0 = vector.from_elements %cvz2_0, %cvz2_1, %cvz2_2, %cvz2_3, %cvz2_4, %cvz2_5, %cvz2_6, %cvz2_7 : vector<8xbf16>
-      vector.store %cvh2_0, %smB[%c0, %lrowB2, %cvB2_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh2_1 = vector.from_elements %cvz2_8, %cvz2_9, %cvz2_10, %cvz2_11, %cvz2_12, %cvz2_13, %cvz2_14, %cvz2_15 : vector<8xbf16>
+      vector.store %cvh2_0, %smB[%c0, %lrowB2, %cvB2_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh2_1, %smB[%c0, %lrowB2, %cvB2_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt3 = arith.addi %sbaseB3, %w8kb : index
       %cvs3 = memref.load %sbu[%cvAt3] : memref<?xf32>
@@ -14594,8 +14594,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy3_15 = arith.mulf %cvq3_15, %cvs3 : f32
       %cvz3_15 = arith.truncf %cvy3_15 : f32 to bf16
       %cvh3_0 = vector.from_elements %cvz3_0, %cvz3_1, %cvz3_2, %cvz3_3, %cvz3_4, %cvz3_5, %cvz3_6, %cvz3_7 : vector<8xbf16>
-      vector.store %cvh3_0, %smB[%c0, %lrowB3, %cvB3_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh3_1 = vector.from_elements %cvz3_8, %cvz3_9, %cvz3_10, %cvz3_11, %cvz3_12, %cvz3_13, %cvz3_14, %cvz3_15 : vector<8xbf16>
+      vector.store %cvh3_0, %smB[%c0, %lrowB3, %cvB3_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh3_1, %smB[%c0, %lrowB3, %cvB3_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       gpu.barrier
       %a0_0_row0 = arith.addi %wm0, %c0 : index
@@ -23568,8 +23568,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy0_15 = arith.mulf %cvq0_15, %cvs0 : f32
       %cvz0_15 = arith.truncf %cvy0_15 : f32 to bf16
       %cvh0_0 = vector.from_elements %cvz0_0, %cvz0_1, %cvz0_2, %cvz0_3, %cvz0_4, %cvz0_5, %cvz0_6, %cvz0_7 : vector<8xbf16>
-      vector.store %cvh0_0, %smB[%c0, %lrowB0, %cvB0_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh0_1 = vector.from_elements %cvz0_8, %cvz0_9, %cvz0_10, %cvz0_11, %cvz0_12, %cvz0_13, %cvz0_14, %cvz0_15 : vector<8xbf16>
+      vector.store %cvh0_0, %smB[%c0, %lrowB0, %cvB0_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh0_1, %smB[%c0, %lrowB0, %cvB0_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt1 = arith.addi %sbaseB1, %w8kb : index
       %cvs1 = memref.load %sb[%cvAt1] : memref<?xf32>
@@ -23767,8 +23767,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy1_15 = arith.mulf %cvq1_15, %cvs1 : f32
       %cvz1_15 = arith.truncf %cvy1_15 : f32 to bf16
       %cvh1_0 = vector.from_elements %cvz1_0, %cvz1_1, %cvz1_2, %cvz1_3, %cvz1_4, %cvz1_5, %cvz1_6, %cvz1_7 : vector<8xbf16>
-      vector.store %cvh1_0, %smB[%c0, %lrowB1, %cvB1_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh1_1 = vector.from_elements %cvz1_8, %cvz1_9, %cvz1_10, %cvz1_11, %cvz1_12, %cvz1_13, %cvz1_14, %cvz1_15 : vector<8xbf16>
+      vector.store %cvh1_0, %smB[%c0, %lrowB1, %cvB1_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh1_1, %smB[%c0, %lrowB1, %cvB1_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt2 = arith.addi %sbaseB2, %w8kb : index
       %cvs2 = memref.load %sb[%cvAt2] : memref<?xf32>
@@ -23966,8 +23966,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy2_15 = arith.mulf %cvq2_15, %cvs2 : f32
       %cvz2_15 = arith.truncf %cvy2_15 : f32 to bf16
       %cvh2_0 = vector.from_elements %cvz2_0, %cvz2_1, %cvz2_2, %cvz2_3, %cvz2_4, %cvz2_5, %cvz2_6, %cvz2_7 : vector<8xbf16>
-      vector.store %cvh2_0, %smB[%c0, %lrowB2, %cvB2_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh2_1 = vector.from_elements %cvz2_8, %cvz2_9, %cvz2_10, %cvz2_11, %cvz2_12, %cvz2_13, %cvz2_14, %cvz2_15 : vector<8xbf16>
+      vector.store %cvh2_0, %smB[%c0, %lrowB2, %cvB2_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh2_1, %smB[%c0, %lrowB2, %cvB2_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt3 = arith.addi %sbaseB3, %w8kb : index
       %cvs3 = memref.load %sb[%cvAt3] : memref<?xf32>
@@ -24165,8 +24165,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy3_15 = arith.mulf %cvq3_15, %cvs3 : f32
       %cvz3_15 = arith.truncf %cvy3_15 : f32 to bf16
       %cvh3_0 = vector.from_elements %cvz3_0, %cvz3_1, %cvz3_2, %cvz3_3, %cvz3_4, %cvz3_5, %cvz3_6, %cvz3_7 : vector<8xbf16>
-      vector.store %cvh3_0, %smB[%c0, %lrowB3, %cvB3_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh3_1 = vector.from_elements %cvz3_8, %cvz3_9, %cvz3_10, %cvz3_11, %cvz3_12, %cvz3_13, %cvz3_14, %cvz3_15 : vector<8xbf16>
+      vector.store %cvh3_0, %smB[%c0, %lrowB3, %cvB3_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh3_1, %smB[%c0, %lrowB3, %cvB3_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       gpu.barrier
       %a0_0_row0 = arith.addi %wm0, %c0 : index
@@ -26093,8 +26093,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy0_15 = arith.mulf %cvq0_15, %cvs0 : f32
       %cvz0_15 = arith.truncf %cvy0_15 : f32 to bf16
       %cvh0_0 = vector.from_elements %cvz0_0, %cvz0_1, %cvz0_2, %cvz0_3, %cvz0_4, %cvz0_5, %cvz0_6, %cvz0_7 : vector<8xbf16>
-      vector.store %cvh0_0, %smB[%c0, %lrowB0, %cvB0_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh0_1 = vector.from_elements %cvz0_8, %cvz0_9, %cvz0_10, %cvz0_11, %cvz0_12, %cvz0_13, %cvz0_14, %cvz0_15 : vector<8xbf16>
+      vector.store %cvh0_0, %smB[%c0, %lrowB0, %cvB0_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh0_1, %smB[%c0, %lrowB0, %cvB0_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt1 = arith.addi %sbaseB1, %w8kb : index
       %cvs1 = memref.load %sbu[%cvAt1] : memref<?xf32>
@@ -26292,8 +26292,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy1_15 = arith.mulf %cvq1_15, %cvs1 : f32
       %cvz1_15 = arith.truncf %cvy1_15 : f32 to bf16
       %cvh1_0 = vector.from_elements %cvz1_0, %cvz1_1, %cvz1_2, %cvz1_3, %cvz1_4, %cvz1_5, %cvz1_6, %cvz1_7 : vector<8xbf16>
-      vector.store %cvh1_0, %smB[%c0, %lrowB1, %cvB1_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh1_1 = vector.from_elements %cvz1_8, %cvz1_9, %cvz1_10, %cvz1_11, %cvz1_12, %cvz1_13, %cvz1_14, %cvz1_15 : vector<8xbf16>
+      vector.store %cvh1_0, %smB[%c0, %lrowB1, %cvB1_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh1_1, %smB[%c0, %lrowB1, %cvB1_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt2 = arith.addi %sbaseB2, %w8kb : index
       %cvs2 = memref.load %sb[%cvAt2] : memref<?xf32>
@@ -26491,8 +26491,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy2_15 = arith.mulf %cvq2_15, %cvs2 : f32
       %cvz2_15 = arith.truncf %cvy2_15 : f32 to bf16
       %cvh2_0 = vector.from_elements %cvz2_0, %cvz2_1, %cvz2_2, %cvz2_3, %cvz2_4, %cvz2_5, %cvz2_6, %cvz2_7 : vector<8xbf16>
-      vector.store %cvh2_0, %smB[%c0, %lrowB2, %cvB2_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh2_1 = vector.from_elements %cvz2_8, %cvz2_9, %cvz2_10, %cvz2_11, %cvz2_12, %cvz2_13, %cvz2_14, %cvz2_15 : vector<8xbf16>
+      vector.store %cvh2_0, %smB[%c0, %lrowB2, %cvB2_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh2_1, %smB[%c0, %lrowB2, %cvB2_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt3 = arith.addi %sbaseB3, %w8kb : index
       %cvs3 = memref.load %sbu[%cvAt3] : memref<?xf32>
@@ -26690,8 +26690,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy3_15 = arith.mulf %cvq3_15, %cvs3 : f32
       %cvz3_15 = arith.truncf %cvy3_15 : f32 to bf16
       %cvh3_0 = vector.from_elements %cvz3_0, %cvz3_1, %cvz3_2, %cvz3_3, %cvz3_4, %cvz3_5, %cvz3_6, %cvz3_7 : vector<8xbf16>
-      vector.store %cvh3_0, %smB[%c0, %lrowB3, %cvB3_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh3_1 = vector.from_elements %cvz3_8, %cvz3_9, %cvz3_10, %cvz3_11, %cvz3_12, %cvz3_13, %cvz3_14, %cvz3_15 : vector<8xbf16>
+      vector.store %cvh3_0, %smB[%c0, %lrowB3, %cvB3_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh3_1, %smB[%c0, %lrowB3, %cvB3_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       gpu.barrier
       %a0_0_row0 = arith.addi %wm0, %c0 : index
@@ -27957,20 +27957,21 @@ gpu.module @dsc_grouped_gemm {
   // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads;
   // batch e is block z: for rows m < M and columns n < N,
   //   C[e cBatch + m ldc + n] = sum_k A[e aBatch + m lda + k] * W[n, k],
-  // W batch e's slab of rows of an e4m3 weight B with block scales sb, as
-  // the checkpoint stores them (MLA's kv_b, whose W_UK and W_UV slabs the
-  // absorbed decode's per-head products read):
-  //   W[n, k] = bf16(B[r ldb + k] * sb[(r / blockRows) ceil(ldb / blockCols) + k / blockCols]),
-  //   r = bRow0 + e bRowBatch + n,
+  // W batch e's block of an e4m3 weight B with block scales sb, as the
+  // checkpoint stores them: a slab of rows (MLA's kv_b, whose W_UK and
+  // W_UV slabs the absorbed decode's per-head products read) or of columns
+  // (a linear layer's K split into parts, each batch one):
+  //   W[n, k] = bf16(B[r ldb + c] * sb[(r / blockRows) ceil(ldb / blockCols) + c / blockCols]),
+  //   r = bRow0 + e bRowBatch + n, c = e bColBatch + k,
   // each weight dequantized to bf16 as dsc's CPU code does it (one
-  // rounding), in shared memory once per block and K step. lda, ldc
-  // multiples of 8; ldb, K and blockCols multiples of 16.
+  // rounding), in shared memory once per block and K step. lda, aBatch,
+  // ldc multiples of 8; ldb, bColBatch, K and blockCols multiples of 16.
   gpu.func @batched_gemm_fp8w_bf16_tn_m64(%A: memref<?xbf16>, %B: memref<?xf8E4M3FN>,
                                  %sb: memref<?xf32>, %C: memref<?xf32>, %M: index,
                                  %N: index, %K: index, %lda: index, %aBatch: index,
                                  %bRow0: index, %bRowBatch: index, %ldb: index,
                                  %ldc: index, %cBatch: index, %blockRows: index,
-                                 %blockCols: index)
+                                 %blockCols: index, %bColBatch: index)
       kernel attributes {known_block_size = array<i32: 128, 1, 1>,
                          dsc.tile = array<i64: 64, 128>,
                          dsc.dynamic_shared_memory = 81920 : i64} {
@@ -28009,6 +28010,7 @@ gpu.module @dsc_grouped_gemm {
     %cOrigin = arith.muli %e, %cBatch : index
     %bRowE0 = arith.muli %e, %bRowBatch : index
     %bRowE = arith.addi %bRowE0, %bRow0 : index
+    %bColE = arith.muli %e, %bColBatch : index
     %kRounded = arith.addi %K, %c63 : index
     %m0 = arith.muli %bm, %c64 : index
     %inside = arith.cmpi ult, %m0, %M : index
@@ -28029,8 +28031,11 @@ gpu.module @dsc_grouped_gemm {
     %w8bk1 = arith.subi %blockCols, %c1 : index
     %w8kb0 = arith.addi %K, %w8bk1 : index
     %kBlocks = arith.divui %w8kb0, %blockCols : index
-    %w8kbLast = arith.subi %kBlocks, %c1 : index
-    %w8sc0 = arith.addi %ldb, %w8bk1 : index
+    %w8kEnd = arith.addi %bColE, %K : index
+    %w8kEnd1 = arith.subi %w8kEnd, %c1 : index
+    %w8kbLast = arith.divui %w8kEnd1, %blockCols : index
+    %w8bc1 = arith.subi %blockCols, %c1 : index
+    %w8sc0 = arith.addi %ldb, %w8bc1 : index
     %w8sCols = arith.divui %w8sc0, %blockCols : index
     %w8s8 = arith.constant 8 : i32
     %w8s16 = arith.constant 16 : i32
@@ -28047,7 +28052,8 @@ gpu.module @dsc_grouped_gemm {
     %inB0 = arith.cmpi ult, %growB0, %N : index
     %wglobB0 = arith.addi %bRowE, %growB0 : index
     %goffB0 = arith.muli %wglobB0, %ldb : index
-    %gbaseB0 = arith.addi %goffB0, %w8col : index
+    %goffcB0 = arith.addi %goffB0, %bColE : index
+    %gbaseB0 = arith.addi %goffcB0, %w8col : index
     %klB0 = arith.subi %K, %w8col : index
     %krB0 = arith.select %inB0, %klB0, %c0 : index
     %srB0a = arith.divui %wglobB0, %blockRows : index
@@ -28067,7 +28073,8 @@ gpu.module @dsc_grouped_gemm {
     %inB1 = arith.cmpi ult, %growB1, %N : index
     %wglobB1 = arith.addi %bRowE, %growB1 : index
     %goffB1 = arith.muli %wglobB1, %ldb : index
-    %gbaseB1 = arith.addi %goffB1, %w8col : index
+    %goffcB1 = arith.addi %goffB1, %bColE : index
+    %gbaseB1 = arith.addi %goffcB1, %w8col : index
     %klB1 = arith.subi %K, %w8col : index
     %krB1 = arith.select %inB1, %klB1, %c0 : index
     %srB1a = arith.divui %wglobB1, %blockRows : index
@@ -28087,7 +28094,8 @@ gpu.module @dsc_grouped_gemm {
     %inB2 = arith.cmpi ult, %growB2, %N : index
     %wglobB2 = arith.addi %bRowE, %growB2 : index
     %goffB2 = arith.muli %wglobB2, %ldb : index
-    %gbaseB2 = arith.addi %goffB2, %w8col : index
+    %goffcB2 = arith.addi %goffB2, %bColE : index
+    %gbaseB2 = arith.addi %goffcB2, %w8col : index
     %klB2 = arith.subi %K, %w8col : index
     %krB2 = arith.select %inB2, %klB2, %c0 : index
     %srB2a = arith.divui %wglobB2, %blockRows : index
@@ -28107,7 +28115,8 @@ gpu.module @dsc_grouped_gemm {
     %inB3 = arith.cmpi ult, %growB3, %N : index
     %wglobB3 = arith.addi %bRowE, %growB3 : index
     %goffB3 = arith.muli %wglobB3, %ldb : index
-    %gbaseB3 = arith.addi %goffB3, %w8col : index
+    %goffcB3 = arith.addi %goffB3, %bColE : index
+    %gbaseB3 = arith.addi %goffcB3, %w8col : index
     %klB3 = arith.subi %K, %w8col : index
     %krB3 = arith.select %inB3, %klB3, %c0 : index
     %srB3a = arith.divui %wglobB3, %blockRows : index
@@ -28374,7 +28383,8 @@ gpu.module @dsc_grouped_gemm {
       %nB3_4 = arith.minui %kqB3_4, %c16 : index
       %tokB3_4 = nvgpu.device_async_copy %B[%srcB3_4], %smB8[%slot, %lrowB3, %w8col], 16, %nB3_4 {bypassL1} : memref<?xf8E4M3FN> to memref<4x128x64xf8E4M3FN, #gpu.address_space<workgroup>>
       %grp4 = nvgpu.device_async_create_group %tokA0_4, %tokA1_4, %tokA2_4, %tokA3_4, %tokB0_4, %tokB1_4, %tokB2_4, %tokB3_4
-      %w8k = arith.muli %kt, %c64 : index
+      %w8k0 = arith.muli %kt, %c64 : index
+      %w8k = arith.addi %w8k0, %bColE : index
       %w8kc = arith.addi %w8k, %w8col : index
       %w8kbq = arith.divui %w8kc, %blockCols : index
       %w8kb = arith.minui %w8kbq, %w8kbLast : index
@@ -28574,8 +28584,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy0_15 = arith.mulf %cvq0_15, %cvs0 : f32
       %cvz0_15 = arith.truncf %cvy0_15 : f32 to bf16
       %cvh0_0 = vector.from_elements %cvz0_0, %cvz0_1, %cvz0_2, %cvz0_3, %cvz0_4, %cvz0_5, %cvz0_6, %cvz0_7 : vector<8xbf16>
-      vector.store %cvh0_0, %smB[%c0, %lrowB0, %cvB0_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh0_1 = vector.from_elements %cvz0_8, %cvz0_9, %cvz0_10, %cvz0_11, %cvz0_12, %cvz0_13, %cvz0_14, %cvz0_15 : vector<8xbf16>
+      vector.store %cvh0_0, %smB[%c0, %lrowB0, %cvB0_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh0_1, %smB[%c0, %lrowB0, %cvB0_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt1 = arith.addi %sbaseB1, %w8kb : index
       %cvs1 = memref.load %sb[%cvAt1] : memref<?xf32>
@@ -28773,8 +28783,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy1_15 = arith.mulf %cvq1_15, %cvs1 : f32
       %cvz1_15 = arith.truncf %cvy1_15 : f32 to bf16
       %cvh1_0 = vector.from_elements %cvz1_0, %cvz1_1, %cvz1_2, %cvz1_3, %cvz1_4, %cvz1_5, %cvz1_6, %cvz1_7 : vector<8xbf16>
-      vector.store %cvh1_0, %smB[%c0, %lrowB1, %cvB1_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh1_1 = vector.from_elements %cvz1_8, %cvz1_9, %cvz1_10, %cvz1_11, %cvz1_12, %cvz1_13, %cvz1_14, %cvz1_15 : vector<8xbf16>
+      vector.store %cvh1_0, %smB[%c0, %lrowB1, %cvB1_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh1_1, %smB[%c0, %lrowB1, %cvB1_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt2 = arith.addi %sbaseB2, %w8kb : index
       %cvs2 = memref.load %sb[%cvAt2] : memref<?xf32>
@@ -28972,8 +28982,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy2_15 = arith.mulf %cvq2_15, %cvs2 : f32
       %cvz2_15 = arith.truncf %cvy2_15 : f32 to bf16
       %cvh2_0 = vector.from_elements %cvz2_0, %cvz2_1, %cvz2_2, %cvz2_3, %cvz2_4, %cvz2_5, %cvz2_6, %cvz2_7 : vector<8xbf16>
-      vector.store %cvh2_0, %smB[%c0, %lrowB2, %cvB2_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh2_1 = vector.from_elements %cvz2_8, %cvz2_9, %cvz2_10, %cvz2_11, %cvz2_12, %cvz2_13, %cvz2_14, %cvz2_15 : vector<8xbf16>
+      vector.store %cvh2_0, %smB[%c0, %lrowB2, %cvB2_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh2_1, %smB[%c0, %lrowB2, %cvB2_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvAt3 = arith.addi %sbaseB3, %w8kb : index
       %cvs3 = memref.load %sb[%cvAt3] : memref<?xf32>
@@ -29171,8 +29181,8 @@ gpu.module @dsc_grouped_gemm {
       %cvy3_15 = arith.mulf %cvq3_15, %cvs3 : f32
       %cvz3_15 = arith.truncf %cvy3_15 : f32 to bf16
       %cvh3_0 = vector.from_elements %cvz3_0, %cvz3_1, %cvz3_2, %cvz3_3, %cvz3_4, %cvz3_5, %cvz3_6, %cvz3_7 : vector<8xbf16>
-      vector.store %cvh3_0, %smB[%c0, %lrowB3, %cvB3_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh3_1 = vector.from_elements %cvz3_8, %cvz3_9, %cvz3_10, %cvz3_11, %cvz3_12, %cvz3_13, %cvz3_14, %cvz3_15 : vector<8xbf16>
+      vector.store %cvh3_0, %smB[%c0, %lrowB3, %cvB3_0_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       vector.store %cvh3_1, %smB[%c0, %lrowB3, %cvB3_1_col] : memref<1x128x64xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       gpu.barrier
       %a0_0_row0 = arith.addi %wm0, %c0 : index
@@ -30475,20 +30485,21 @@ gpu.module @dsc_grouped_gemm {
   // Block tile 64 x 128, K step 64, 1 x 4 warps, 128 threads;
   // batch e is block z: for rows m < M and columns n < N,
   //   C[e cBatch + m ldc + n] = sum_k A[e aBatch + m lda + k] * W[k, n],
-  // W batch e's slab of rows of an e4m3 weight B with block scales sb, as
-  // the checkpoint stores them (MLA's kv_b, whose W_UK and W_UV slabs the
-  // absorbed decode's per-head products read):
-  //   W[k, n] = bf16(B[r ldb + n] * sb[(r / blockRows) ceil(ldb / blockCols) + n / blockCols]),
-  //   r = bRow0 + e bRowBatch + k,
+  // W batch e's block of an e4m3 weight B with block scales sb, as the
+  // checkpoint stores them: a slab of rows (MLA's kv_b, whose W_UK and
+  // W_UV slabs the absorbed decode's per-head products read) or of columns
+  // (a linear layer's K split into parts, each batch one):
+  //   W[k, n] = bf16(B[r ldb + c] * sb[(r / blockRows) ceil(ldb / blockCols) + c / blockCols]),
+  //   r = bRow0 + e bRowBatch + k, c = e bColBatch + n,
   // each weight dequantized to bf16 as dsc's CPU code does it (one
-  // rounding), in shared memory once per block and K step. lda, ldc
-  // multiples of 8; ldb, N and blockCols multiples of 16.
+  // rounding), in shared memory once per block and K step. lda, aBatch,
+  // ldc multiples of 8; ldb, bColBatch, N and blockCols multiples of 16.
   gpu.func @batched_gemm_fp8w_bf16_nn_m64(%A: memref<?xbf16>, %B: memref<?xf8E4M3FN>,
                                  %sb: memref<?xf32>, %C: memref<?xf32>, %M: index,
                                  %N: index, %K: index, %lda: index, %aBatch: index,
                                  %bRow0: index, %bRowBatch: index, %ldb: index,
                                  %ldc: index, %cBatch: index, %blockRows: index,
-                                 %blockCols: index)
+                                 %blockCols: index, %bColBatch: index)
       kernel attributes {known_block_size = array<i32: 128, 1, 1>,
                          dsc.tile = array<i64: 64, 128>,
                          dsc.dynamic_shared_memory = 81920 : i64} {
@@ -30527,6 +30538,7 @@ gpu.module @dsc_grouped_gemm {
     %cOrigin = arith.muli %e, %cBatch : index
     %bRowE0 = arith.muli %e, %bRowBatch : index
     %bRowE = arith.addi %bRowE0, %bRow0 : index
+    %bColE = arith.muli %e, %bColBatch : index
     %kRounded = arith.addi %K, %c63 : index
     %m0 = arith.muli %bm, %c64 : index
     %inside = arith.cmpi ult, %m0, %M : index
@@ -30548,8 +30560,10 @@ gpu.module @dsc_grouped_gemm {
     %w8n = arith.addi %n0, %w8col : index
     %w8nin = arith.cmpi ult, %w8n, %N : index
     %w8nleft = arith.select %w8nin, %c16, %c0 : index
-    %w8scol0 = arith.divui %w8n, %blockCols : index
+    %w8nc = arith.addi %bColE, %w8n : index
+    %w8scol0 = arith.divui %w8nc, %blockCols : index
     %w8scol = arith.select %w8nin, %w8scol0, %c0 : index
+    %w8swap = arith.cmpi uge, %w8ch, %c4 : index
     %w8bc1 = arith.subi %blockCols, %c1 : index
     %w8sc0 = arith.addi %ldb, %w8bc1 : index
     %w8sCols = arith.divui %w8sc0, %blockCols : index
@@ -30566,22 +30580,22 @@ gpu.module @dsc_grouped_gemm {
     %lrowB0 = arith.addi %w8lr, %w8o0 : index
     %growB0 = arith.addi %bRowE, %lrowB0 : index
     %goffB0 = arith.muli %growB0, %ldb : index
-    %gbaseB0 = arith.addi %goffB0, %w8n : index
+    %gbaseB0 = arith.addi %goffB0, %w8nc : index
     %w8o1 = arith.constant 16 : index
     %lrowB1 = arith.addi %w8lr, %w8o1 : index
     %growB1 = arith.addi %bRowE, %lrowB1 : index
     %goffB1 = arith.muli %growB1, %ldb : index
-    %gbaseB1 = arith.addi %goffB1, %w8n : index
+    %gbaseB1 = arith.addi %goffB1, %w8nc : index
     %w8o2 = arith.constant 32 : index
     %lrowB2 = arith.addi %w8lr, %w8o2 : index
     %growB2 = arith.addi %bRowE, %lrowB2 : index
     %goffB2 = arith.muli %growB2, %ldb : index
-    %gbaseB2 = arith.addi %goffB2, %w8n : index
+    %gbaseB2 = arith.addi %goffB2, %w8nc : index
     %w8o3 = arith.constant 48 : index
     %lrowB3 = arith.addi %w8lr, %w8o3 : index
     %growB3 = arith.addi %bRowE, %lrowB3 : index
     %goffB3 = arith.muli %growB3, %ldb : index
-    %gbaseB3 = arith.addi %goffB3, %w8n : index
+    %gbaseB3 = arith.addi %goffB3, %w8nc : index
     %qA0a = arith.constant 0 : index
     %qA0 = arith.addi %tid, %qA0a : index
     %lrowA0 = arith.divui %qA0, %c8 : index
@@ -31042,9 +31056,13 @@ gpu.module @dsc_grouped_gemm {
       %cvy0_15 = arith.mulf %cvq0_15, %cvs0 : f32
       %cvz0_15 = arith.truncf %cvy0_15 : f32 to bf16
       %cvh0_0 = vector.from_elements %cvz0_0, %cvz0_1, %cvz0_2, %cvz0_3, %cvz0_4, %cvz0_5, %cvz0_6, %cvz0_7 : vector<8xbf16>
-      vector.store %cvh0_0, %smB[%c0, %lrowB0, %w8d0] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh0_1 = vector.from_elements %cvz0_8, %cvz0_9, %cvz0_10, %cvz0_11, %cvz0_12, %cvz0_13, %cvz0_14, %cvz0_15 : vector<8xbf16>
-      vector.store %cvh0_1, %smB[%c0, %lrowB0, %w8d1] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvo0_0 = arith.select %w8swap, %cvh0_1, %cvh0_0 : vector<8xbf16>
+      %cvc0_0 = arith.select %w8swap, %w8d1, %w8d0 : index
+      %cvo0_1 = arith.select %w8swap, %cvh0_0, %cvh0_1 : vector<8xbf16>
+      %cvc0_1 = arith.select %w8swap, %w8d0, %w8d1 : index
+      vector.store %cvo0_0, %smB[%c0, %lrowB0, %cvc0_0] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      vector.store %cvo0_1, %smB[%c0, %lrowB0, %cvc0_1] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvk1 = arith.addi %w8k, %lrowB1 : index
       %cvkin1 = arith.cmpi ult, %cvk1, %K : index
       %cvkr1 = arith.select %cvkin1, %cvk1, %c0 : index
@@ -31247,9 +31265,13 @@ gpu.module @dsc_grouped_gemm {
       %cvy1_15 = arith.mulf %cvq1_15, %cvs1 : f32
       %cvz1_15 = arith.truncf %cvy1_15 : f32 to bf16
       %cvh1_0 = vector.from_elements %cvz1_0, %cvz1_1, %cvz1_2, %cvz1_3, %cvz1_4, %cvz1_5, %cvz1_6, %cvz1_7 : vector<8xbf16>
-      vector.store %cvh1_0, %smB[%c0, %lrowB1, %w8d0] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh1_1 = vector.from_elements %cvz1_8, %cvz1_9, %cvz1_10, %cvz1_11, %cvz1_12, %cvz1_13, %cvz1_14, %cvz1_15 : vector<8xbf16>
-      vector.store %cvh1_1, %smB[%c0, %lrowB1, %w8d1] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvo1_0 = arith.select %w8swap, %cvh1_1, %cvh1_0 : vector<8xbf16>
+      %cvc1_0 = arith.select %w8swap, %w8d1, %w8d0 : index
+      %cvo1_1 = arith.select %w8swap, %cvh1_0, %cvh1_1 : vector<8xbf16>
+      %cvc1_1 = arith.select %w8swap, %w8d0, %w8d1 : index
+      vector.store %cvo1_0, %smB[%c0, %lrowB1, %cvc1_0] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      vector.store %cvo1_1, %smB[%c0, %lrowB1, %cvc1_1] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvk2 = arith.addi %w8k, %lrowB2 : index
       %cvkin2 = arith.cmpi ult, %cvk2, %K : index
       %cvkr2 = arith.select %cvkin2, %cvk2, %c0 : index
@@ -31452,9 +31474,13 @@ gpu.module @dsc_grouped_gemm {
       %cvy2_15 = arith.mulf %cvq2_15, %cvs2 : f32
       %cvz2_15 = arith.truncf %cvy2_15 : f32 to bf16
       %cvh2_0 = vector.from_elements %cvz2_0, %cvz2_1, %cvz2_2, %cvz2_3, %cvz2_4, %cvz2_5, %cvz2_6, %cvz2_7 : vector<8xbf16>
-      vector.store %cvh2_0, %smB[%c0, %lrowB2, %w8d0] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh2_1 = vector.from_elements %cvz2_8, %cvz2_9, %cvz2_10, %cvz2_11, %cvz2_12, %cvz2_13, %cvz2_14, %cvz2_15 : vector<8xbf16>
-      vector.store %cvh2_1, %smB[%c0, %lrowB2, %w8d1] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvo2_0 = arith.select %w8swap, %cvh2_1, %cvh2_0 : vector<8xbf16>
+      %cvc2_0 = arith.select %w8swap, %w8d1, %w8d0 : index
+      %cvo2_1 = arith.select %w8swap, %cvh2_0, %cvh2_1 : vector<8xbf16>
+      %cvc2_1 = arith.select %w8swap, %w8d0, %w8d1 : index
+      vector.store %cvo2_0, %smB[%c0, %lrowB2, %cvc2_0] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      vector.store %cvo2_1, %smB[%c0, %lrowB2, %cvc2_1] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvk3 = arith.addi %w8k, %lrowB3 : index
       %cvkin3 = arith.cmpi ult, %cvk3, %K : index
       %cvkr3 = arith.select %cvkin3, %cvk3, %c0 : index
@@ -31657,9 +31683,13 @@ gpu.module @dsc_grouped_gemm {
       %cvy3_15 = arith.mulf %cvq3_15, %cvs3 : f32
       %cvz3_15 = arith.truncf %cvy3_15 : f32 to bf16
       %cvh3_0 = vector.from_elements %cvz3_0, %cvz3_1, %cvz3_2, %cvz3_3, %cvz3_4, %cvz3_5, %cvz3_6, %cvz3_7 : vector<8xbf16>
-      vector.store %cvh3_0, %smB[%c0, %lrowB3, %w8d0] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       %cvh3_1 = vector.from_elements %cvz3_8, %cvz3_9, %cvz3_10, %cvz3_11, %cvz3_12, %cvz3_13, %cvz3_14, %cvz3_15 : vector<8xbf16>
-      vector.store %cvh3_1, %smB[%c0, %lrowB3, %w8d1] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      %cvo3_0 = arith.select %w8swap, %cvh3_1, %cvh3_0 : vector<8xbf16>
+      %cvc3_0 = arith.select %w8swap, %w8d1, %w8d0 : index
+      %cvo3_1 = arith.select %w8swap, %cvh3_0, %cvh3_1 : vector<8xbf16>
+      %cvc3_1 = arith.select %w8swap, %w8d0, %w8d1 : index
+      vector.store %cvo3_0, %smB[%c0, %lrowB3, %cvc3_0] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
+      vector.store %cvo3_1, %smB[%c0, %lrowB3, %cvc3_1] : memref<1x64x128xbf16, #gpu.address_space<workgroup>>, vector<8xbf16>
       gpu.barrier
       %a0_0_row0 = arith.addi %wm0, %c0 : index
       %a0_0_row = arith.addi %a0_0_row0, %l16 : index

@@ -51,6 +51,60 @@
 // WGMMA: gpu.func @gemm_wgmma_bf16_tn(
 // RUN: not dsc-opt %s --split-input-file --dsc-library-gemms="large-tile-blocks=0" 2>&1 | FileCheck %s --check-prefix=BLOCKS
 // BLOCKS: error: dsc-library-gemms: large-tile-blocks must be positive, not 0
+// RUN: not dsc-opt %s --split-input-file --dsc-library-gemms="split-k-blocks=-1" 2>&1 | FileCheck %s --check-prefix=SPLIT-NEG
+// SPLIT-NEG: error: dsc-library-gemms: split-k-blocks must not be negative, not -1
+// Split K (Inputs/split-k.mlir, 40 outputs, K 256: parts of 2 or 4), as
+// GPU pipelines set it (132 blocks): the host picks the parts from the
+// grid (the fewest making 132 blocks, else the most, 4; 1 when the grid
+// has 132); with more than one, the 64-row kernel runs them as batches
+// (A's and B's columns from e K / parts, each part's sums rows x N apart
+// in a buffer of their own), a fill and a sum of the parts write C, and
+// the buffer is freed; else the kernel runs whole.
+// RUN: dsc-opt %S/Inputs/split-k.mlir --dsc-library-gemms=split-k-blocks=132 -canonicalize | FileCheck %s --check-prefix=SPLIT
+// SPLIT-LABEL: func.func @split_bf16
+// SPLIT-SAME: (%[[X:.*]]: memref<?x256xbf16>, %[[W:.*]]: memref<40x256xbf16>, %[[Y:.*]]: memref<?x40xf32>)
+// SPLIT: %[[ROWS:.*]] = memref.dim %[[X]], %c0
+// SPLIT: %[[MT:.*]] = arith.maxui
+// SPLIT: %[[B2:.*]] = arith.muli %[[MT]], %c2
+// SPLIT: %[[E2:.*]] = arith.cmpi uge, %[[B2]], %c132
+// SPLIT: %[[P:.*]] = arith.select %[[E2]], %c2, %c4
+// SPLIT: %[[FEW:.*]] = arith.cmpi ult, %[[MT]], %c132
+// SPLIT: %[[PARTS:.*]] = arith.select %[[FEW]], %[[P]], %c1
+// SPLIT: %[[SPLIT:.*]] = arith.cmpi ugt, %[[PARTS]], %c1
+// SPLIT: scf.if %[[SPLIT]] {
+// SPLIT: %[[KP:.*]] = arith.divui %c256, %[[PARTS]]
+// SPLIT: %[[LEN:.*]] = arith.muli %[[ROWS]], %c40
+// SPLIT: %[[BUF:.*]] = memref.alloc(%[[PARTS]], %[[LEN]]) : memref<?x?xf32>
+// SPLIT: %[[FLAT:.*]] = memref.collapse_shape %[[BUF]]
+// SPLIT: %[[CB:.*]] = arith.muli %[[ROWS]], %c40
+// Args: M, N, K (a part), lda, aBatch, bBase, bBatch, ldb, ldc, cBatch.
+// SPLIT: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64 blocks in (%c1, %{{.*}}, %[[PARTS]]) {{.*}} args(%{{.*}} : memref<?xbf16>, %{{.*}} : memref<?xbf16>, %[[FLAT]] : memref<?xf32>, %[[ROWS]] : index, %c40 : index, %[[KP]] : index, %c256 : index, %[[KP]] : index, %c0 : index, %[[KP]] : index, %c256 : index, %c40 : index, %[[CB]] : index)
+// SPLIT: %[[OUT:.*]] = memref.collapse_shape %[[Y]]
+// SPLIT: linalg.fill ins(%{{.*}} : f32) outs(%[[OUT]] : memref<?xf32>)
+// SPLIT: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[BUF]] : memref<?x?xf32>) outs(%[[OUT]] : memref<?xf32>)
+// SPLIT: arith.addf
+// SPLIT: memref.dealloc %[[BUF]]
+// SPLIT: } else {
+// SPLIT: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64 blocks in (%c1, %{{.*}}, %c1) {{.*}} %c256 : index, %c256 : index, %c0 : index
+// SPLIT: }
+// The e4m3 weight's few rows: the per-head e4m3 kernel's batches over the
+// parts' columns (bColBatch, last), the weight's rows from 0 (bRow0 and
+// bRowBatch 0), its scales and their block.
+// SPLIT-LABEL: func.func @split_fp8w
+// SPLIT: scf.if
+// SPLIT: scf.if
+// SPLIT: %[[FKP:.*]] = arith.divui %c256, %{{.*}}
+// SPLIT: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_fp8w_bf16_tn_m64 {{.*}} args(%{{.*}} : memref<?xbf16>, %{{.*}} : memref<?xf8E4M3FN>, %{{.*}} : memref<?xf32>, %{{.*}} : memref<?xf32>, %{{.*}} : index, %c40 : index, %[[FKP]] : index, %c256 : index, %[[FKP]] : index, %c0 : index, %c0 : index, %c256 : index, %c40 : index, %{{.*}} : index, %c16 : index, %c128 : index, %[[FKP]] : index)
+// SPLIT: linalg.generic {{.*}}["parallel", "reduction"]
+// SPLIT: } else {
+// SPLIT: gpu.launch_func @dsc_grouped_gemm::@gemm_fp8w_bf16_tn_m64
+// A K of no two whole 64-wide steps to split (@linear's K of 64 below)
+// runs whole.
+// RUN: dsc-opt %s --split-input-file --dsc-library-gemms=split-k-blocks=132 2>/dev/null | FileCheck %s --check-prefix=WHOLE
+// WHOLE-LABEL: func.func @linear
+// WHOLE-NOT: scf.if
+// WHOLE: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64
+// WHOLE: return
 // The zero fill of C the GEMM accumulated onto is dead (the kernel writes
 // all of C): gone, unless something else touches C in between.
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms 2>/dev/null | FileCheck %s --check-prefix=FILL

@@ -8,7 +8,7 @@ usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
          rmsnorm, quant-fp8, moe-pipeline, mla-decode,
          mla-decode-wgmma, mla-prefill, mla-prefill-wgmma, moe-route,
          rope, routed-experts, fp8w-weights, wgmma-linear, head-products,
-         head-products-fp8,
+         head-products-fp8, split-k,
          split-reductions or
          paged-attention (host code:
          dsc-library-gemms' output)
@@ -256,9 +256,10 @@ def e4m3_stacks(rng, experts, n, k, block_n, block_k, largest_scale=2.0):
 
 
 def fp8w_gemm(kernels):
-    """The linear layers' kernels for e4m3 weights with block scales (A
-    bf16), against the weight dequantized as dsc's CPU code does it
-    (bf16(w * scale), one rounding) times A in f32. Every e4m3 code but
+    """The kernels for e4m3 weights with block scales (A bf16): the linear
+    layers', the per-head ones (batched over slabs of a weight's rows or
+    columns) and the routed experts', against the weight dequantized as
+    dsc's CPU code does it (bf16(w * scale), one rounding) times A in f32. Every e4m3 code but
     NaN (subnormals, both zeros), one NaN weight whose output column must
     be NaN; 70 rows (two M tiles), a partial last column block, K steps
     past K that copy nothing, scale blocks of 128 and of 16 x 32, C or D
@@ -337,8 +338,10 @@ def fp8w_gemm(kernels):
     # dv), C] (e4m3, blocks 16 x 32 that straddle the slabs), each head's
     # slab read in place, the other slab NaN codes (a read past a slab
     # shows): W_UK (K x N: batched_gemm_fp8w_bf16_nn_m64) with K = dn 72
-    # (two K steps, the second 8 rows deep) and W_UV (N x K: the tn form).
-    heads, dn, dv, c, block_r, block_c = 3, 72, 40, 96, 16, 32
+    # (two K steps, the second 8 rows deep; a row of C = 320 has 10 scale
+    # blocks, K 3) and W_UV (N x K: the tn form; K = C, five K steps: the
+    # ring's stages refilled).
+    rows, heads, dn, dv, c, block_r, block_c = 70, 3, 72, 40, 320, 16, 32
     codes, scales, kv = weight(heads * (dn + dv), c, block_r, block_c)
     per_head = kv.reshape(heads, dn + dv, c)
     for name, read, other in (("batched_gemm_fp8w_bf16_nn_m64", slice(0, dn), slice(dn, dn + dv)),
@@ -354,13 +357,44 @@ def fp8w_gemm(kernels):
                        [emu.global_memref(x_bits), emu.global_memref(planted.reshape(-1)),
                         emu.global_memref(scales.reshape(-1)), emu.global_memref(out),
                         rows, n, k, heads * k, k, read.start, dn + dv, c, heads * n, n,
-                        block_r, block_c])
+                        block_r, block_c, 0])
         want = (np.einsum("mhd,hdc->mhc", x, per_head[:, read]) if by_k else
                 np.einsum("mhc,hvc->mhv", x, per_head[:, read]))
         ok = verdict(f"{name} ({heads} heads of {rows} rows, {'K' if by_k else 'N'} "
                      f"{read.stop - read.start} slabs of kv_b [{heads * (dn + dv)}, {c}], "
                      f"blocks {block_r} x {block_c})", out.reshape(rows, heads, n), want,
                      1e-5) and ok
+    # The same kernels over slabs of columns (bColBatch): the tn one as a
+    # linear layer's K split into 4 parts (each batch a part's partial
+    # sums; N 136, K 256 in V3's 128 x 128 blocks, parts of 64 starting
+    # mid-block), the nn one over 2 batches of columns 64 apart.
+    n, k, parts = 136, 256, 4
+    part = k // parts
+    a_bits, a = bf16(rng.standard_normal((rows, k)))
+    codes, scales, w = weight(n, k, 128, 128)
+    partial = np.full(parts * rows * n, np.nan, np.float32)
+    emu.run_kernel(kernels["batched_gemm_fp8w_bf16_tn_m64"], (2, -(-rows // 64), parts), 128,
+                   smem,
+                   [emu.global_memref(a_bits), emu.global_memref(codes.reshape(-1)),
+                    emu.global_memref(scales.reshape(-1)), emu.global_memref(partial),
+                    rows, n, part, k, part, 0, 0, k, n, rows * n, 128, 128, part])
+    ok = verdict(f"batched_gemm_fp8w_bf16_tn_m64 (K {k} split into {parts} parts of {part}, "
+                 f"{rows} rows, N {n}, blocks 128 x 128)",
+                 partial.reshape(parts, rows, n).sum(axis=0, dtype=np.float64), a @ w.T,
+                 1e-5) and ok
+    batches, k, n, ldb, step = 2, 40, 48, 112, 64
+    codes, scales, w = weight(k, ldb, 16, 32)
+    x_bits, x = bf16(rng.standard_normal((rows, batches, k)))
+    out = np.full(rows * batches * n, np.nan, np.float32)
+    emu.run_kernel(kernels["batched_gemm_fp8w_bf16_nn_m64"], (1, -(-rows // 64), batches), 128,
+                   smem,
+                   [emu.global_memref(x_bits), emu.global_memref(codes.reshape(-1)),
+                    emu.global_memref(scales.reshape(-1)), emu.global_memref(out),
+                    rows, n, k, batches * k, k, 0, 0, ldb, batches * n, n, 16, 32, step])
+    want = np.stack([x[:, e] @ w[:, e * step:e * step + n] for e in range(batches)], axis=1)
+    ok = verdict(f"batched_gemm_fp8w_bf16_nn_m64 ({batches} batches of columns {step} apart, "
+                 f"K {k} x N {n} of rows of {ldb}, blocks 16 x 32)",
+                 out.reshape(rows, batches, n), want, 1e-5) and ok
 
     # The routed experts' kernels over the listed M tiles, e4m3 stacks
     # [experts, N, K] with scales [experts, ceil(N / blockN), ceil(K /
@@ -1511,6 +1545,36 @@ def head_products_fp8(modules):
     return ok
 
 
+def split_k(modules):
+    """dsc-library-gemms{split-k-blocks=4}'s output for linear layers of 40
+    outputs and K 256 (test/codegen/Inputs/split-k.mlir): its host code,
+    launches and the sum of the parts against NumPy, with 70 rows (2
+    blocks: K in 2 parts), 3 rows (1 block: 4 parts) and 300 (5 blocks:
+    not split); a bf16 weight and an e4m3 one with 16 x 128 block scales,
+    dequantized as the CPU does it. Every output starts as NaN."""
+    rng = np.random.default_rng(37)
+    (module,) = modules
+    n, k = 40, 256
+
+    def memref(array):
+        return emu.MemRef(array, list(array.shape))
+
+    ok = True
+    for rows in (70, 3, 300):
+        x_bits, x = bf16(rng.standard_normal((rows, k)))
+        w_bits, w = bf16(rng.standard_normal((n, k)))
+        codes, scales, w8 = e4m3_weight(rng, n, k, 16, 128)
+        for name, args, weight in (
+                ("split_bf16", [memref(w_bits)], w),
+                ("split_fp8w", [memref(codes), memref(scales)], w8)):
+            y = np.full((rows, n), np.nan, np.float32)
+            launches = emu.run_host(module, name, [memref(x_bits), *args, memref(y)])
+            grids = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
+            ok = verdict(f"{name}, {rows} rows ({grids})", y,
+                         x.astype(np.float64) @ weight.T.astype(np.float64), 1e-5) and ok
+    return ok
+
+
 def split_reductions(modules):
     """dsc-split-reductions' output (test/codegen/Inputs/split-reductions.mlir)
     mapped to blocks and threads as the GPU pipeline maps it: a sum of
@@ -1614,7 +1678,7 @@ CHECKS = {"grouped-gemm": grouped_gemm, "batched-gemm": batched_gemm,
           "mla-prefill": mla_prefill, "mla-prefill-wgmma": mla_prefill_wgmma}
 # Checks of host code and its launches: they take the parsed modules.
 HOST_CHECKS = {"routed-experts": routed_experts, "head-products": head_products,
-               "head-products-fp8": head_products_fp8,
+               "head-products-fp8": head_products_fp8, "split-k": split_k,
                "fp8w-weights": fp8w_weights, "wgmma-linear": wgmma_linear,
                "split-reductions": split_reductions,
                "paged-attention": paged_attention, "prefill-host": prefill_host}

@@ -70,6 +70,9 @@
 // for many rows after dequantizing the weight (batched_gemm_bf16_tn_m64,
 // on a bf16 weight of the same shape; the dequantization itself is
 // generated code, not timed here): "bf16_ms". V3's dense gate by default.
+// --split-k BLOCKS times the split-K form the model runs when the grid
+// has fewer blocks (batched_gemm_fp8w_bf16_tn_m64 over the K parts, the
+// parts' sum left out; "whole_ms" the unsplit kernel's time).
 // --wgmma (--ptx the grouped_gemm_wgmma_tn module) times sm_90a's form for
 // many rows, gemm_wgmma_fp8w_bf16_tn (the weight converted per K step, no
 // dequantization first), against gemm_wgmma_bf16_tn on a bf16 weight.
@@ -324,6 +327,7 @@ struct Args {
   bool fp8w = false;  // with tiled: e4m3 weights read as stored
   bool tiled = false; // the model's routed experts' kernels (listed tiles)
   bool wUv = false;   // head-products: W_UV's product, not W_UK's
+  int64_t splitK = 0; // linear-fp8w: the blocks a split K aims at
   std::string dispatchPtx;
 };
 
@@ -894,7 +898,7 @@ double checkHeadProducts(CUfunction fn, bool wUv, CUstream stream) {
   Buffer da = upload(a.data(), a.size() * 2),
          dw = kFp8w ? upload(codes.data(), codes.size())
                     : upload(kvb.data(), kvb.size() * 2),
-         ds = upload(scales.data(), scales.size() * 4);
+         ds = kFp8w ? upload(scales.data(), scales.size() * 4) : Buffer{0, 0};
   Buffer dc = upload(nullptr, p.rows * p.heads * p.n() * 4);
   launchHeadProducts(fn, p, da, dw, kFp8w ? &ds : nullptr, dc, stream);
   check(cu->cuStreamSynchronize(stream), "running the batched GEMM");
@@ -921,7 +925,8 @@ double checkHeadProducts(CUfunction fn, bool wUv, CUstream stream) {
                 : INFINITY;
       }
   for (Buffer *buf : {&da, &dw, &ds, &dc})
-    cu->cuMemFree(buf->ptr);
+    if (buf->ptr)
+      cu->cuMemFree(buf->ptr);
   return worst;
 }
 
@@ -1113,12 +1118,56 @@ void launchLinearFp8w(CUfunction fn, int64_t rows, int64_t n, int64_t k,
         "launching the e4m3-weight GEMM");
 }
 
+/// The parts dsc-library-gemms{split-k-blocks=target} splits the K of a
+/// GEMM of `rows` x `n` x `k` on the 64-row tile into (splitKCount): 1
+/// when its grid has `target` blocks, else the fewest divisors of its
+/// 64-wide K steps (2 to 32) that make them, or the most there are.
+int64_t splitKParts(int64_t rows, int64_t n, int64_t k, int64_t target) {
+  int64_t blocks = ((n + kBlockCols - 1) / kBlockCols) *
+                   std::max<int64_t>((rows + 63) / 64, 1);
+  if (target <= 0 || blocks >= target || k % 64)
+    return 1;
+  int64_t parts = 1;
+  for (int64_t count = 2; count <= std::min<int64_t>(32, k / 64); ++count) {
+    if ((k / 64) % count)
+      continue;
+    parts = count;
+    if (blocks * count >= target)
+      break;
+  }
+  return parts;
+}
+
+/// Launches the model's split-K form of the e4m3-weight GEMM:
+/// batched_gemm_fp8w_bf16_tn_m64 over `parts` batches, batch e the
+/// partial sums of K part e (A's and the weight's columns from e k /
+/// parts) into `partials` [parts, rows, n] (their sum, a generated kernel
+/// in the model, is left out).
+void launchFp8wParts(CUfunction fn, int64_t rows, int64_t n, int64_t k,
+                     int64_t parts, const Buffer &a, const Buffer &w,
+                     const Buffer &scales, const Buffer &partials,
+                     CUstream stream) {
+  const int64_t part = k / parts;
+  KernelArgs args;
+  args.memref(a, 2).memref(w, 1).memref(scales, 4).memref(partials, 4);
+  // M, N, K, lda, aBatch, bRow0, bRowBatch, ldb, ldc, cBatch, the scale
+  // block, bColBatch.
+  args.index(rows).index(n).index(part).index(k).index(part).index(0).index(0);
+  args.index(k).index(n).index(rows * n).index(128).index(128).index(part);
+  check(cu->cuLaunchKernel(fn, unsigned((n + kBlockCols - 1) / kBlockCols),
+                           unsigned(std::max<int64_t>((rows + 63) / 64, 1)),
+                           unsigned(parts), threadsFor(64), 1, 1,
+                           kFp8wSharedBytes, stream, args.data(), nullptr),
+        "launching the e4m3-weight GEMM's parts");
+}
+
 /// The e4m3-weight GEMM on a small problem (70 rows, or 150, N 136, K 256: two
 /// scale blocks each way, partial M tiles and column blocks) against a CPU
 /// reference that dequantizes as the model does (bf16(w * scale), one
 /// rounding) and sums in double: the worst error relative to the sum of
-/// the products' magnitudes.
-double checkLinearFp8w(CUfunction fn, CUstream stream) {
+/// the products' magnitudes. Given `partsFn`, the split-K form too (K in
+/// 4 parts, summed here): the worse of the two.
+double checkLinearFp8w(CUfunction fn, CUfunction partsFn, CUstream stream) {
   // kWgmma: 150 rows, the second block's second warpgroup without any (it
   // skips its wgmmas and its A box).
   const int64_t rows = kWgmma ? 150 : 70, n = 136, k = 256;
@@ -1136,6 +1185,21 @@ double checkLinearFp8w(CUfunction fn, CUstream stream) {
   check(cu->cuStreamSynchronize(stream), "running the e4m3-weight GEMM");
   std::vector<float> c(rows * n);
   check(cu->cuMemcpyDtoH(c.data(), dc.ptr, c.size() * 4), "cuMemcpyDtoH");
+  // The split form's parts, summed in order as the model's sum does.
+  const int64_t parts = 4;
+  std::vector<float> split(rows * n, 0.0f);
+  if (partsFn) {
+    Buffer dp = upload(nullptr, parts * rows * n * 4);
+    launchFp8wParts(partsFn, rows, n, k, parts, da, dw, ds, dp, stream);
+    check(cu->cuStreamSynchronize(stream), "running the GEMM's parts");
+    std::vector<float> partials(parts * rows * n);
+    check(cu->cuMemcpyDtoH(partials.data(), dp.ptr, partials.size() * 4),
+          "cuMemcpyDtoH");
+    cu->cuMemFree(dp.ptr);
+    for (int64_t e = 0; e < parts; ++e)
+      for (int64_t i = 0; i < rows * n; ++i)
+        split[i] += partials[e * rows * n + i];
+  }
   double worst = 0;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < n; ++j) {
@@ -1147,11 +1211,11 @@ double checkLinearFp8w(CUfunction fn, CUstream stream) {
         sum += prod;
         scale += std::fabs(prod);
       }
-      float got = c[r * n + j];
-      worst =
-          std::isfinite(got)
-              ? std::max(worst, std::fabs(got - sum) / std::max(scale, 1e-30))
-              : INFINITY;
+      for (float got : {c[r * n + j], partsFn ? split[r * n + j] : 0.0f})
+        worst =
+            std::isfinite(got)
+                ? std::max(worst, std::fabs(got - sum) / std::max(scale, 1e-30))
+                : INFINITY;
     }
   for (Buffer *buf : {&da, &dw, &ds, &dc})
     cu->cuMemFree(buf->ptr);
@@ -1180,7 +1244,16 @@ int linearFp8w(const Args &args) {
             bf16, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
             int(kWgmma ? kWgmmaSharedBytes : sharedBytesFor(64))),
         "raising the shared memory limit");
-  double error = checkLinearFp8w(gpu.fn, gpu.stream);
+  // --split-k: the split form the model runs where the grid is small.
+  CUfunction partsFn = nullptr;
+  if (args.splitK) {
+    partsFn = kernelOf(module, "batched_gemm_fp8w_bf16_tn_m64");
+    check(cu->cuFuncSetAttribute(
+              partsFn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+              int(kFp8wSharedBytes)),
+          "raising the shared memory limit");
+  }
+  double error = checkLinearFp8w(gpu.fn, partsFn, gpu.stream);
   std::fprintf(stderr,
                "[bench] e4m3-weight GEMM check: max relative error %.2e\n",
                error);
@@ -1227,16 +1300,35 @@ int linearFp8w(const Args &args) {
   for (std::vector<Buffer> *list : {&maps, &bf16Maps})
     for (const Buffer &map : *list)
       cu->cuMemFree(map.ptr);
+  // The split form where the model would split (its parts' sum, a
+  // generated kernel reading parts x rows x n floats, not timed): "ms" is
+  // then its time, "whole_ms" the unsplit kernel's.
+  const int64_t parts = partsFn ? splitKParts(rows, n, k, args.splitK) : 1;
+  char split[96] = "";
+  if (parts > 1) {
+    Buffer partials = upload(nullptr, size_t(parts) * rows * n * 4);
+    float splitMs = timeLaunches(
+        [&] {
+          launchFp8wParts(partsFn, rows, n, k, parts, a, w, scales, partials,
+                          gpu.stream);
+        },
+        args.reps, gpu.stream);
+    cu->cuMemFree(partials.ptr);
+    std::snprintf(split, sizeof split, ",\"parts\":%lld,\"whole_ms\":%.4f",
+                  (long long)parts, ms);
+    ms = splitMs;
+  }
   double flops = 2.0 * double(rows) * n * k;
   double bytes = double(a.bytes) + double(w.bytes) + double(scales.bytes) +
-                 double(c.bytes);
+                 double(c.bytes) * (parts > 1 ? parts : 1);
   std::printf("{\"kernel\":\"%s\",\"device\":\"%s\","
               "\"check_max_rel_error\":%.3e,\"rows\":%lld,\"n\":%lld,"
               "\"k\":%lld,\"ms\":%.4f,\"tflops\":%.2f,\"bytes\":%.0f,"
-              "\"gbps\":%.1f,\"bf16_ms\":%.4f}\n",
-              kernel, gpu.name, error, (long long)rows, (long long)n,
-              (long long)k, ms, perSecond(flops, ms) / 1e12, bytes,
-              perSecond(bytes, ms) / 1e9, bf16Ms);
+              "\"gbps\":%.1f,\"bf16_ms\":%.4f%s}\n",
+              parts > 1 ? "batched_gemm_fp8w_bf16_tn_m64" : kernel, gpu.name,
+              error, (long long)rows, (long long)n, (long long)k, ms,
+              perSecond(flops, ms) / 1e12, bytes, perSecond(bytes, ms) / 1e9,
+              bf16Ms, split);
   for (Buffer *buf : {&a, &w, &scales, &wBf16, &c})
     cu->cuMemFree(buf->ptr);
   return error < 1e-5 ? 0 : 1;
@@ -1279,7 +1371,8 @@ int headProducts(const Args &args) {
       check(cu->cuMemcpyHtoD(codes.ptr + at, repeated.data(),
                              std::min(repeated.size(), codes.bytes - at)),
             "cuMemcpyHtoD");
-    std::vector<float> values(size_t(p.heads) * 2 * p.dn / 128 * p.latent / 128,
+    std::vector<float> values(size_t((p.heads * 2 * p.dn + 127) / 128) *
+                                  ((p.latent + 127) / 128),
                               0.01f);
     scales = upload(values.data(), values.size() * 4);
   }
@@ -1292,7 +1385,10 @@ int headProducts(const Args &args) {
         args.reps, gpu.stream);
   };
   float ms = run(gpu.fn, kFp8w);
-  float bf16Ms = kFp8w ? run(bf16, false) : ms;
+  // kFp8w: the bf16 form on a bf16 kv_b, in the same run.
+  char bf16Ms[48] = "";
+  if (kFp8w)
+    std::snprintf(bf16Ms, sizeof bf16Ms, ",\"bf16_ms\":%.4f", run(bf16, false));
   double flops = 2.0 * double(p.rows) * p.heads * p.n() * p.k();
   // The slab read (half of kv_b, and its scales), A and C.
   double bytes = double(a.bytes) +
@@ -1301,7 +1397,7 @@ int headProducts(const Args &args) {
   std::printf("{\"kernel\":\"%s\",\"device\":\"%s\","
               "\"check_max_rel_error\":%.3e,\"rows\":%lld,\"heads\":%lld,"
               "\"n\":%lld,\"k\":%lld,\"ms\":%.4f,\"tflops\":%.2f,"
-              "\"bytes\":%.0f,\"gbps\":%.1f,\"bf16_ms\":%.4f}\n",
+              "\"bytes\":%.0f,\"gbps\":%.1f%s}\n",
               kernel, gpu.name, error, (long long)p.rows, (long long)p.heads,
               (long long)p.n(), (long long)p.k(), ms,
               perSecond(flops, ms) / 1e12, bytes, perSecond(bytes, ms) / 1e9,
@@ -2553,7 +2649,8 @@ int main(int argc, char **argv) {
                  "       dsc-kernel-bench mlp-swiglu --ptx FILE [--batch ROWS] "
                  "[--n WIDTH] [--k HIDDEN] [--reps N] [--wgmma]\n"
                  "       dsc-kernel-bench linear-fp8w --ptx FILE [--batch "
-                 "ROWS] [--n N] [--k K] [--reps N] [--wgmma]\n"
+                 "ROWS] [--n N] [--k K] [--reps N] [--wgmma | --split-k "
+                 "BLOCKS]\n"
                  "       dsc-kernel-bench mla-decode --ptx FILE [--batch N] "
                  "[--context TOKENS] [--heads N] [--splits N] [--reps N] "
                  "[--wgmma]\n"
@@ -2605,6 +2702,8 @@ int main(int argc, char **argv) {
       args.reps = std::atoi(value);
     else if (flag == "--dispatch-ptx")
       args.dispatchPtx = value;
+    else if (flag == "--split-k")
+      args.splitK = std::atoll(value);
     else if (flag == "--batch")
       args.batch = std::atoll(value);
     else if (flag == "--context")
@@ -2683,6 +2782,9 @@ int main(int argc, char **argv) {
        args.k > (int64_t(1) << 20)))
     die("mlp-swiglu takes 1 to 4194240 rows (--batch), a width (--n) of 1 to "
         "2^20, K (--k) a multiple of 8 up to 2^20, and no kernel flags but "
+        "--wgmma");
+  if (args.splitK && (command != "linear-fp8w" || kWgmma || args.splitK < 1))
+    die("--split-k BLOCKS (positive) is a flag of linear-fp8w without "
         "--wgmma");
   if (command == "linear-fp8w" &&
       (kSwiglu || kTn || kFp8 || kTiled || args.blockRows != 128 ||

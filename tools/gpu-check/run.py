@@ -564,9 +564,10 @@ def sanitized():
           "--batch", "2", "--heads", "4", "--reps", "0"], False),
         # The e4m3-weight GEMMs the model runs for FP8 checkpoints: the
         # conversion writes the bf16 tile between two barriers.
+        # (--split-k: its check runs the split form's parts too.)
         ("linear layer, e4m3 weights",
          ["linear-fp8w", "--ptx", kernel("grouped_gemm"), "--batch", "3", "--n", "256",
-          "--k", "256", "--reps", "0"], True),
+          "--k", "256", "--reps", "0", "--split-k", "132"], True),
         ("routed experts, e4m3 weights, SwiGLU",
          ["grouped-gemm", "--tiled", "--fp8w", "--swiglu", "--block-rows", "64", "--ptx",
           kernel("grouped_gemm"), "--tokens", "64", "--experts", "4", "--n", "256",
@@ -645,8 +646,9 @@ def v3_decode_layer(fp8=False):
     left out. Each kernel is checked against its CPU reference as it
     runs. With `fp8`, the projections V3's checkpoint stores in FP8 (q_a,
     q_b, kv_a, o_proj, the shared expert) run as the compiled model runs
-    them for 64 rows: the e4m3-weight GEMM (linear-fp8w; the shared
-    expert's gate and up as one GEMM of both widths, what the fused
+    them for 64 rows: the e4m3-weight GEMM (linear-fp8w; with K split where
+    the model splits it, --split-k 132, the parts' sum not timed; the
+    shared expert's gate and up as one GEMM of both widths, what the fused
     SwiGLU kernel reads and computes but its epilogue); the per-head
     products read kv_b's e4m3 slabs as stored (head-products --fp8w); the
     routed experts read e4m3 stacks (moe-layer --tiled --wgmma --fp8w)."""
@@ -662,9 +664,10 @@ def v3_decode_layer(fp8=False):
         e4m3-weight GEMM the compiled model runs for 64 rows."""
         if not fp8:
             return [(label, gemm(n, k))]
+        # As sm_90a's model runs it: K split where the grid is small.
         return [(f"{label} (e4m3 weight)",
                  ["linear-fp8w", "--ptx", kernel("grouped_gemm"), "--batch", "64",
-                  "--n", str(n), "--k", str(k), "--reps", "10"])]
+                  "--n", str(n), "--k", str(k), "--reps", "10", "--split-k", "132"])]
 
     def head_products(label, w_uv):
         """A per-head product of the absorbed attention: the batched GEMM
@@ -714,20 +717,27 @@ def v3_decode_layer(fp8=False):
     ]
     name = ("V3 decode step, one layer (batch 64, context 4096"
             + (", FP8 projections)" if fp8 else ")"))
-    times, failed = [], []
+    times, failed, bf16_kv_b = [], [], {}
     for label, args in steps:
         res, code = run_bench(f"{name}: {label}", args)
         if res is None:
             return
         times.append((res["ms"], label))
+        if "bf16_ms" in res and "head-products" in args:
+            # The per-head product's bf16 form on a bf16 kv_b, same run.
+            bf16_kv_b[label] = res["bf16_ms"]
         if code != 0:
             failed.append(label)
     total = sum(ms for ms, _ in times)
     report["v3_decode_layer_fp8" if fp8 else "v3_decode_layer"] = {
-        "ms": total, "kernels": {l: ms for ms, l in times}}
+        "ms": total, "kernels": {l: ms for ms, l in times},
+        **({"bf16_kv_b_ms": bf16_kv_b} if bf16_kv_b else {})}
     top = ", ".join(f"{l} {ms:.3f}" for ms, l in sorted(times, reverse=True)[:3])
     text = (f"{total:.3f} ms over {len(times)} kernels timed apart (x 61 layers: "
             f"{total * 61:.1f} ms a step); largest: {top} ms")
+    if bf16_kv_b:
+        text += "; the per-head products on a bf16 kv_b: " + ", ".join(
+            f"{ms:.3f}" for ms in bf16_kv_b.values()) + " ms"
     if failed:
         text += f"; check failed: {', '.join(failed)}"
     row(name, text, not failed)
