@@ -1010,16 +1010,17 @@ void splitKOrNot(
       b, loc, splitting,
       [&](OpBuilder &tb, Location l) {
         Value kPart = arith::DivUIOp::create(tb, l, index(k), count);
-        Value length = arith::MulIOp::create(tb, l, rows, index(n));
+        // C flat; the parts' buffer as long (C's own size, so that the sum
+        // and C's fill have bounds computed alike: one generated kernel
+        // once dsc-fuse-parallel-loops joins them).
+        Value out = flattened(tb, l, c);
+        Value length = memref::DimOp::create(tb, l, out, 0);
         auto type = MemRefType::get(
             {ShapedType::kDynamic, ShapedType::kDynamic}, tb.getF32Type());
         Value partials =
             memref::AllocOp::create(tb, l, type, ValueRange{count, length});
         parts(tb, l, count, kPart, flattened(tb, l, partials));
-        // C = the parts' sum, in order (a fill and a reduction over the
-        // parts: one generated kernel once dsc-fuse-parallel-loops joins
-        // them).
-        Value out = flattened(tb, l, c);
+        // C = the parts' sum, in order.
         Value zero = arith::ConstantOp::create(tb, l, tb.getF32FloatAttr(0.0f));
         linalg::FillOp::create(tb, l, zero, out);
         MLIRContext *ctx = tb.getContext();
@@ -1211,8 +1212,8 @@ std::optional<SmallVector<func::CallOp>> callsOf(func::FuncOp fn) {
 
 /// Whether `root` is a model weight: an entry point's argument marked
 /// dsc.weight, or a private function's argument to which every call
-/// passes a weight (`seen`: the arguments on the way, a cycle proves
-/// nothing).
+/// passes a weight (`seen`: the arguments on the call path, a cycle
+/// proves nothing).
 bool isWeight(Value root, DenseSet<BlockArgument> &seen) {
   BlockArgument arg = functionArgument(root);
   if (!arg)
@@ -1221,11 +1222,13 @@ bool isWeight(Value root, DenseSet<BlockArgument> &seen) {
   if (fn.isPublic())
     return bool(fn.getArgAttr(arg.getArgNumber(), "dsc.weight"));
   std::optional<SmallVector<func::CallOp>> calls = callsOf(fn);
-  if (!seen.insert(arg).second || !calls || calls->empty())
+  if (!calls || calls->empty() || !seen.insert(arg).second)
     return false;
-  return llvm::all_of(*calls, [&](func::CallOp call) {
+  bool all = llvm::all_of(*calls, [&](func::CallOp call) {
     return isWeight(rootBuffer(call.getOperand(arg.getArgNumber())), seen);
   });
+  seen.erase(arg);
+  return all;
 }
 bool isWeight(Value root) {
   DenseSet<BlockArgument> seen;
@@ -1235,7 +1238,7 @@ bool isWeight(Value root) {
 /// Whether two arguments of one function are distinct buffers: an entry
 /// point's are (the runtime binds each argument to a buffer of its own), a
 /// private function's when every call passes distinct ones (`seen`: the
-/// pairs on the way, a cycle proves nothing).
+/// pairs on the call path, a cycle proves nothing).
 bool distinctArguments(
     BlockArgument a, BlockArgument b,
     DenseSet<std::pair<BlockArgument, BlockArgument>> &seen) {
@@ -1245,9 +1248,9 @@ bool distinctArguments(
   if (fn.isPublic())
     return true;
   std::optional<SmallVector<func::CallOp>> calls = callsOf(fn);
-  if (!seen.insert({a, b}).second || !calls || calls->empty())
+  if (!calls || calls->empty() || !seen.insert({a, b}).second)
     return false;
-  return llvm::all_of(*calls, [&](func::CallOp call) {
+  bool all = llvm::all_of(*calls, [&](func::CallOp call) {
     Value x = rootBuffer(call.getOperand(a.getArgNumber())),
           y = rootBuffer(call.getOperand(b.getArgNumber()));
     BlockArgument ax = functionArgument(x), ay = functionArgument(y);
@@ -1255,6 +1258,8 @@ bool distinctArguments(
       return distinctArguments(ax, ay, seen);
     return x != y && !mayAlias(x, y);
   });
+  seen.erase({a, b});
+  return all;
 }
 
 /// writtenBetween for `value` or, when it views a model weight

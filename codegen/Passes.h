@@ -154,7 +154,17 @@ struct CodegenOptions {
   /// make to take that tile, wgmma fed by TMA (dsc-library-gemms'
   /// large-tile-blocks, whose default in Passes.td is the same).
   int64_t largeTileBlocks = kLargeTileBlocks;
+  /// The blocks below which a linear layer's 64-row GEMM splits its K
+  /// (dsc-library-gemms' split-k-blocks; 0 splits none); negative: the
+  /// chip's SMs (splitKBlocksFor).
+  int64_t splitKBlocks = -1;
 };
+
+/// The SMs of `chip`'s usual card, the blocks a split K aims at: an H100's
+/// or H200's 132 for sm_90a, an A100's 108 otherwise.
+inline int64_t splitKBlocksFor(llvm::StringRef chip) {
+  return chip == "sm_90a" ? 132 : 108;
+}
 
 /// Graph (dsc + linalg on tensors) to the LLVM dialect for the host CPU:
 /// decomposition, bufferization, loops, LLVM, packed entry points.

@@ -144,9 +144,10 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
   // prefill.
   library.wgmma = options.chip == "sm_90a";
   library.largeTileBlocks = options.largeTileBlocks;
-  // Split K where a GEMM's grid would leave SMs idle: an H100's or H200's
-  // 132, an A100's 108.
-  library.splitKBlocks = options.chip == "sm_90a" ? 132 : 108;
+  // Split K where a GEMM's grid would leave SMs idle.
+  library.splitKBlocks = options.splitKBlocks >= 0
+                             ? options.splitKBlocks
+                             : splitKBlocksFor(options.chip);
   pm.addPass(createDscLibraryGemms(library));
   // 4. Parallel loops mapped to blocks and threads, kernels outlined.
   //    The innermost dimension is tiled so that a block's threads cover
@@ -199,6 +200,12 @@ void mlir::dsc::registerCodegenPipelines() {
         llvm::cl::desc("The blocks of 128-row tiles a linear layer's GEMM "
                        "must make to take that tile (sm_90a)"),
         llvm::cl::init(kLargeTileBlocks)};
+    Option<int64_t> splitKBlocks{
+        *this, "split-k-blocks",
+        llvm::cl::desc("The blocks below which a linear layer's 64-row "
+                       "GEMM splits its K (0: none; default: the chip's "
+                       "SMs)"),
+        llvm::cl::init(-1)};
   };
   PassPipelineRegistration<NvvmOptions>(
       "dsc-lower-to-nvvm", "Lower a dsc graph to GPU kernels as PTX",
@@ -206,6 +213,7 @@ void mlir::dsc::registerCodegenPipelines() {
         CodegenOptions options;
         options.chip = opts.chip;
         options.largeTileBlocks = opts.largeTileBlocks;
+        options.splitKBlocks = opts.splitKBlocks;
         buildNvvmPipeline(pm, options);
       });
 }

@@ -395,6 +395,49 @@ func.func @entry(%qn: memref<?x2x16xbf16>, %kvb: memref<64x32xf8E4M3FN> {dsc.wei
 
 // -----
 
+// The same layer called with the scales for the cache: the write between
+// is one of kv_b's scales.
+#id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#scale = affine_map<(d0, d1, d2) -> (d0 floordiv 16, d1)>
+#q = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+#wuk = affine_map<(d0, d1, d2, d3) -> (d1, d3, d2)>
+#ql = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// LEFT-LABEL: func.func private @layer_aliased
+// LEFT: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_nn_m64
+func.func private @layer_aliased(%qn: memref<?x2x16xbf16>, %kvb: memref<64x32xf8E4M3FN>, %s: memref<4x2xf32>, %out: memref<?x2x32xf32>, %cache: memref<4x2xf32>) {
+  %blocks = memref.expand_shape %kvb [[0], [1, 2]] output_shape [64, 2, 16] : memref<64x32xf8E4M3FN> into memref<64x2x16xf8E4M3FN>
+  %dq = memref.alloc() : memref<64x2x16xbf16>
+  linalg.generic {indexing_maps = [#id, #scale, #id], iterator_types = ["parallel", "parallel", "parallel"]} ins(%blocks, %s : memref<64x2x16xf8E4M3FN>, memref<4x2xf32>) outs(%dq : memref<64x2x16xbf16>) attrs = {dsc.library_dequantize = array<i64: 16, 16>} {
+  ^bb0(%e: f8E4M3FN, %sc: f32, %o: bf16):
+    %f = arith.extf %e : f8E4M3FN to f32
+    %p = arith.mulf %f, %sc : f32
+    %r = arith.truncf %p : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  %w = memref.collapse_shape %dq [[0], [1, 2]] : memref<64x2x16xbf16> into memref<64x32xbf16>
+  %heads = memref.expand_shape %w [[0, 1], [2]] output_shape [2, 32, 32] : memref<64x32xbf16> into memref<2x32x32xbf16>
+  %wuk = memref.subview %heads[0, 0, 0] [2, 16, 32] [1, 1, 1] : memref<2x32x32xbf16> to memref<2x16x32xbf16, strided<[1024, 32, 1]>>
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%cache : memref<4x2xf32>)
+  // expected-remark @below {{e4m3 weight dequantized in full for every call: the e4m3 weight or scales may be written between the dequantization and a per-head product}}
+  linalg.generic {indexing_maps = [#q, #wuk, #ql], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%qn, %wuk : memref<?x2x16xbf16>, memref<2x16x32xbf16, strided<[1024, 32, 1]>>) outs(%out : memref<?x2x32xf32>) attrs = {dsc.library_batched_gemm} {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %af = arith.extf %a : bf16 to f32
+    %bf = arith.extf %b : bf16 to f32
+    %p = arith.mulf %af, %bf : f32
+    %sum = arith.addf %p, %acc : f32
+    linalg.yield %sum : f32
+  }
+  memref.dealloc %dq : memref<64x2x16xbf16>
+  return
+}
+func.func @entry_aliased(%qn: memref<?x2x16xbf16>, %kvb: memref<64x32xf8E4M3FN> {dsc.weight = "kv_b"}, %s: memref<4x2xf32> {dsc.weight = "kv_b_scale_inv"}, %out: memref<?x2x32xf32>, %cache: memref<4x2xf32>) {
+  call @layer_aliased(%qn, %kvb, %s, %out, %s) : (memref<?x2x16xbf16>, memref<64x32xf8E4M3FN>, memref<4x2xf32>, memref<?x2x32xf32>, memref<4x2xf32>) -> ()
+  return
+}
+
+// -----
+
 // The weight's own scales written between (a weight is never written; the
 // pass does not assume it):
 #id = affine_map<(d0, d1, d2) -> (d0, d1, d2)>

@@ -73,13 +73,14 @@
 // SPLIT: %[[SPLIT:.*]] = arith.cmpi ugt, %[[PARTS]], %c1
 // SPLIT: scf.if %[[SPLIT]] {
 // SPLIT: %[[KP:.*]] = arith.divui %c256, %[[PARTS]]
-// SPLIT: %[[LEN:.*]] = arith.muli %[[ROWS]], %c40
+// The parts' buffer is as long as C.
+// SPLIT: %[[OUT:.*]] = memref.collapse_shape %[[Y]]
+// SPLIT: %[[LEN:.*]] = memref.dim %[[OUT]], %c0
 // SPLIT: %[[BUF:.*]] = memref.alloc(%[[PARTS]], %[[LEN]]) : memref<?x?xf32>
 // SPLIT: %[[FLAT:.*]] = memref.collapse_shape %[[BUF]]
 // SPLIT: %[[CB:.*]] = arith.muli %[[ROWS]], %c40
 // Args: M, N, K (a part), lda, aBatch, bBase, bBatch, ldb, ldc, cBatch.
 // SPLIT: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64 blocks in (%c1, %{{.*}}, %[[PARTS]]) {{.*}} args(%{{.*}} : memref<?xbf16>, %{{.*}} : memref<?xbf16>, %[[FLAT]] : memref<?xf32>, %[[ROWS]] : index, %c40 : index, %[[KP]] : index, %c256 : index, %[[KP]] : index, %c0 : index, %[[KP]] : index, %c256 : index, %c40 : index, %[[CB]] : index)
-// SPLIT: %[[OUT:.*]] = memref.collapse_shape %[[Y]]
 // SPLIT: linalg.fill ins(%{{.*}} : f32) outs(%[[OUT]] : memref<?xf32>)
 // SPLIT: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[BUF]] : memref<?x?xf32>) outs(%[[OUT]] : memref<?xf32>)
 // SPLIT: arith.addf
@@ -98,6 +99,15 @@
 // SPLIT: linalg.generic {{.*}}["parallel", "reduction"]
 // SPLIT: } else {
 // SPLIT: gpu.launch_func @dsc_grouped_gemm::@gemm_fp8w_bf16_tn_m64
+// The fill of C and the sum of the parts have bounds computed alike (the
+// buffer is C's size): dsc-fuse-parallel-loops makes them one loop, one
+// generated kernel.
+// RUN: dsc-opt %S/Inputs/split-k.mlir --dsc-library-gemms=split-k-blocks=132 -canonicalize --convert-linalg-to-parallel-loops --dsc-promote-accumulators --dsc-fuse-parallel-loops | FileCheck %s --check-prefix=FUSED
+// FUSED-LABEL: func.func @split_bf16
+// FUSED: scf.parallel
+// FUSED-NOT: scf.parallel
+// FUSED: } else {
+// FUSED-LABEL: func.func @split_fp8w
 // A K of no two whole 64-wide steps to split (@linear's K of 64 below)
 // runs whole.
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms=split-k-blocks=132 2>/dev/null | FileCheck %s --check-prefix=WHOLE

@@ -1549,9 +1549,10 @@ def split_k(modules):
     """dsc-library-gemms{split-k-blocks=4}'s output for linear layers of 40
     outputs and K 256 (test/codegen/Inputs/split-k.mlir): its host code,
     launches and the sum of the parts against NumPy, with 70 rows (2
-    blocks: K in 2 parts), 3 rows (1 block: 4 parts) and 300 (5 blocks:
-    not split); a bf16 weight and an e4m3 one with 16 x 128 block scales,
-    dequantized as the CPU does it. Every output starts as NaN."""
+    blocks: K in 2 parts), 3 rows (1 block: 4 parts), 150 (3 blocks: 2
+    parts; the e4m3 weight, past 128 rows, dequantized first) and 300 (5
+    blocks: not split); a bf16 weight and an e4m3 one with 16 x 128 block
+    scales, dequantized as the CPU does it. Every output starts as NaN."""
     rng = np.random.default_rng(37)
     (module,) = modules
     n, k = 40, 256
@@ -1560,7 +1561,7 @@ def split_k(modules):
         return emu.MemRef(array, list(array.shape))
 
     ok = True
-    for rows in (70, 3, 300):
+    for rows in (70, 3, 150, 300):
         x_bits, x = bf16(rng.standard_normal((rows, k)))
         w_bits, w = bf16(rng.standard_normal((n, k)))
         codes, scales, w8 = e4m3_weight(rng, n, k, 16, 128)

@@ -178,6 +178,14 @@ cl::opt<int64_t> gemmLargeTileBlocks(
              "H200's 132 SMs; a GPU with other SM counts may want twice its "
              "own"),
     cl::value_desc("blocks"), cl::cat(category));
+cl::opt<int64_t> gemmSplitKBlocks(
+    "gemm-split-k-blocks", cl::init(-1),
+    cl::desc("GPU targets: a linear layer's GEMM on the 64-row tile whose grid "
+             "has fewer blocks than this (a decode's few rows times a narrow "
+             "layer) splits its K into parts that make this many, then sums "
+             "them. Default: the chip's SMs (132 for sm_90a, 108 for sm_80); "
+             "0 splits none"),
+    cl::value_desc("blocks"), cl::cat(category));
 cl::opt<bool> quiet("quiet", cl::desc("No progress lines on stderr"),
                     cl::cat(category));
 
@@ -577,6 +585,9 @@ int main(int argc, char **argv) {
   if (gemmLargeTileBlocks < 1)
     return fail("--gemm-large-tile-blocks: expected a positive count, not " +
                 std::to_string(gemmLargeTileBlocks));
+  if (gemmSplitKBlocks.getNumOccurrences() && gemmSplitKBlocks < 0)
+    return fail("--gemm-split-k-blocks: expected a count (0 for none), not " +
+                std::to_string(gemmSplitKBlocks));
   if (kvCacheType != "auto" && kvCacheType != "f32" && kvCacheType != "bf16")
     return fail("--kv-cache-type: expected auto, f32 or bf16, not '" +
                 kvCacheType + "'");
@@ -808,6 +819,7 @@ int main(int argc, char **argv) {
     mlir::dsc::CodegenOptions options;
     options.chip = target.str();
     options.largeTileBlocks = gemmLargeTileBlocks;
+    options.splitKBlocks = gemmSplitKBlocks;
     mlir::dsc::buildNvvmPipeline(pm, options);
     LibraryReport library;
     if (failed(runCollecting(pm, *clone, library)))

@@ -852,8 +852,8 @@ void launchHeadProducts(CUfunction fn, const HeadProducts &p, const Buffer &a,
   }
   args.index(first).index(perHead);
   args.index(p.latent).index(p.heads * p.n()).index(p.n());
-  if (scales)
-    args.index(128).index(128);
+  if (scales) // the scale block, and no columns between batches
+    args.index(128).index(128).index(0);
   const int64_t blockRows = 64;
   check(
       cu->cuLaunchKernel(
@@ -1211,11 +1211,15 @@ double checkLinearFp8w(CUfunction fn, CUfunction partsFn, CUstream stream) {
         sum += prod;
         scale += std::fabs(prod);
       }
-      for (float got : {c[r * n + j], partsFn ? split[r * n + j] : 0.0f})
+      auto judge = [&](float got) {
         worst =
             std::isfinite(got)
                 ? std::max(worst, std::fabs(got - sum) / std::max(scale, 1e-30))
                 : INFINITY;
+      };
+      judge(c[r * n + j]);
+      if (partsFn)
+        judge(split[r * n + j]);
     }
   for (Buffer *buf : {&da, &dw, &ds, &dc})
     cu->cuMemFree(buf->ptr);
@@ -1303,7 +1307,10 @@ int linearFp8w(const Args &args) {
   // The split form where the model would split (its parts' sum, a
   // generated kernel reading parts x rows x n floats, not timed): "ms" is
   // then its time, "whole_ms" the unsplit kernel's.
-  const int64_t parts = partsFn ? splitKParts(rows, n, k, args.splitK) : 1;
+  // (The model's e4m3 GEMM splits at most kFp8wMaxRows rows; more take
+  // other kernels.)
+  const int64_t parts =
+      partsFn && rows <= 128 ? splitKParts(rows, n, k, args.splitK) : 1;
   char split[96] = "";
   if (parts > 1) {
     Buffer partials = upload(nullptr, size_t(parts) * rows * n * 4);

@@ -659,15 +659,17 @@ def v3_decode_layer(fp8=False):
                 "--top-k", str(top_k), "--experts", str(experts), "--n", str(n),
                 "--k", str(k), "--block-rows", "64", "--reps", "10", *extra]
 
-    def proj(label, n, k):
+    def proj(label, n, k, split=True):
         """A projection the checkpoint stores in FP8: with `fp8`, the
-        e4m3-weight GEMM the compiled model runs for 64 rows."""
+        e4m3-weight GEMM the compiled model runs for 64 rows (`split`: with
+        K split where the grid is small, as sm_90a's model does for a GEMM
+        not fused with a SwiGLU)."""
         if not fp8:
             return [(label, gemm(n, k))]
-        # As sm_90a's model runs it: K split where the grid is small.
         return [(f"{label} (e4m3 weight)",
                  ["linear-fp8w", "--ptx", kernel("grouped_gemm"), "--batch", "64",
-                  "--n", str(n), "--k", str(k), "--reps", "10", "--split-k", "132"])]
+                  "--n", str(n), "--k", str(k), "--reps", "10",
+                  *(["--split-k", "132"] if split else [])])]
 
     def head_products(label, w_uv):
         """A per-head product of the absorbed attention: the batched GEMM
@@ -709,7 +711,8 @@ def v3_decode_layer(fp8=False):
           "--k", "7168", "--n", "2048", "--reps", "5"]),
         # The kernel the compiled model runs for it (one batch, the gate
         # and up weights where they lie).
-        *(proj("shared expert gate+up (one GEMM of both)", 4096, 7168) if fp8 else
+        *(proj("shared expert gate+up (one GEMM of both)", 4096, 7168, split=False)
+          if fp8 else
           [("shared expert gate+up, SwiGLU",
             ["mlp-swiglu", "--ptx", kernel("grouped_gemm"), "--batch", "64", "--n",
              "2048", "--k", "7168", "--reps", "10"])]),
