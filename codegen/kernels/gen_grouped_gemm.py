@@ -642,8 +642,7 @@ def body(swiglu=False, tiled=False, batched=None, per_head=False):
         if batched == "nn":
             w8_convert_by_k(copies["B"])
         else:
-            w8_convert(copies["B"], stacks,
-                       "%blockCols" if per_head else "%blockK", per_head)
+            w8_convert(copies["B"], stacks, per_head)
         emit("      gpu.barrier")
     if FP8:
         promote_setup()
@@ -729,6 +728,8 @@ def w8_copy_setup(count, stacks, grouped, per_head=False):
     %w8ch2 = arith.muli %w8ch, %c2 : index
     %w8ch21 = arith.addi %w8ch2, %c1 : index""")
     block_n, block_k = ("%blockRows", "%blockCols") if per_head else ("%blockN", "%blockK")
+    # (%kBlocks is unused by a per-head kernel; kernels-emulated.test's
+    # planted bugs put it where %w8kbLast is, in every kernel.)
     emit(f"""    %w8bk1 = arith.subi {block_k}, %c1 : index
     %w8kb0 = arith.addi %K, %w8bk1 : index
     %kBlocks = arith.divui %w8kb0, {block_k} : index""")
@@ -866,16 +867,17 @@ def w8_convert_by_k(count):
         w8_convert_chunk(i, p, ["%w8d0", "%w8d1"], swap="%w8swap")
 
 
-def w8_convert(count, stacks, block_k, per_head=False):
+def w8_convert(count, stacks, per_head=False):
     """e4m3 B (W8): this thread's chunks of the step's tile from the ring
     (stage %cur) to bf16 in the B tile, each value bf16(w * scale) as
     TensorMath::dequantizeByBlocks computes it. A byte's magnitude bits
     shifted into place make an f32 of value w * 2^-120 (normal and
     subnormal e4m3 alike, an f32 subnormal for the latter: no flush to
     zero is asked for), times 2^120 exactly; S.1111.111 is NaN. A chunk's
-    16 values lie in one scale block (`block_k`, its columns, a multiple
-    of 16); a chunk past K (zeros) reads the last block's scale. A
-    `per_head` kernel's columns start at bColE."""
+    16 values lie in one scale block (whose columns are a multiple of 16);
+    a chunk past K (zeros) reads the last block's scale. A `per_head`
+    kernel's columns start at bColE, its blocks' columns are blockCols."""
+    block_k = "%blockCols" if per_head else "%blockK"
     if per_head:
         emit(f"""      %w8k0 = arith.muli %kt, %c{BK} : index
       %w8k = arith.addi %w8k0, %bColE : index""")
