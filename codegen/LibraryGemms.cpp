@@ -41,6 +41,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/AffineMap.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Parser/Parser.h"
@@ -333,6 +334,13 @@ struct Dequantized {
   memref::AllocOp alloc;
   SmallVector<Operation *> views;
   memref::DeallocOp dealloc;
+};
+
+/// A marked SwiGLU (kLibrarySwigluAttr) on buffers:
+/// act = bf16(silu(gate) * up) elementwise, gate and up f32.
+struct Swiglu {
+  linalg::GenericOp op;
+  Value gate, up, act;
 };
 
 /// The operands of a marked GEMM the kernel can run, or why it cannot; and
@@ -941,11 +949,15 @@ void launchWgmma(OpBuilder &b, Location loc, ModuleOp module,
 /// share of the bandwidth unused) runs as a batch of K parts, each part's
 /// partial sums into a buffer of their own, then their sum into C: the
 /// batched kernels' strides (the bf16 one's), or their columns' offset
-/// (the e4m3 one's bColBatch), pick each part. `targetBlocks` (the chip's
-/// SMs; 0 for none) and, for e4m3 weights, `fp8w` the per-part kernel
+/// (the e4m3 one's bColBatch), pick each part. A fused SwiGLU's gate and
+/// up (a MoE layer's shared expert: 16 blocks each at 64 rows) split as
+/// they would as linear layers, their sums then the SwiGLU generated code.
+/// `targetBlocks` (the chip's SMs; 0 for none), the per-part kernels: `bf16`
+/// (batched_gemm_bf16_tn_m64) and, for e4m3 weights, `fp8w`
 /// (batched_gemm_fp8w_bf16_tn_m64).
 struct SplitK {
   int64_t targetBlocks = 0;
+  const LibraryKernel *bf16 = nullptr;
   const LibraryKernel *fp8w = nullptr;
 };
 
@@ -962,10 +974,11 @@ SmallVector<int64_t> splitKParts(int64_t k) {
   return parts;
 }
 
-/// The parts to split a GEMM's K into, chosen on the host: 1 when its grid
-/// of `blocks` (without a split) has at least `target`, else the fewest of
-/// `parts` that make `target` blocks, or the most there are.
-Value splitKCount(OpBuilder &b, Location loc, Value blocks,
+/// The parts to split a GEMM's K into, chosen on the host: 1 when the
+/// grid it runs without a split, of `wholeBlocks`, has at least `target`,
+/// else the fewest of `parts` that make `target` blocks of the parts'
+/// kernel (`blocks` a part), or the most there are.
+Value splitKCount(OpBuilder &b, Location loc, Value blocks, Value wholeBlocks,
                   ArrayRef<int64_t> parts, int64_t target) {
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
@@ -977,114 +990,201 @@ Value splitKCount(OpBuilder &b, Location loc, Value blocks,
         arith::MulIOp::create(b, loc, blocks, index(part)), index(target));
     count = arith::SelectOp::create(b, loc, enough, index(part), count);
   }
-  Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, blocks,
-                                    index(target));
+  Value few = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                    wholeBlocks, index(target));
   return arith::SelectOp::create(b, loc, few, count, index(1));
 }
 
-/// Runs the GEMM C [rows, n] = A times B (K `k`) with `small`, a launch
-/// on the 64-row `kernel`, or, when `split` says so for its grid, with its
-/// K split: `parts(b, loc, count, kPart, partials)` launches the kernel
-/// over `count` batches, batch e the partial sums of K part e (kPart
-/// wide) into `partials` [count, rows, n] (flat), and a generated sum of
-/// the parts writes C (`c`, [rows, n] contiguous). The host holds the
-/// rows, so a CUDA graph captures the branch its step's shapes take.
-void splitKOrNot(
+/// Runs `whole`, a launch of `wholeKernel` over [rows, wholeColumns], or,
+/// when `split` says so for its grid, `parts(b, loc, count, kPart)`: the
+/// GEMM's K (`k`) in `count` parts of kPart, each a grid of the 64-row
+/// `kernel` over [rows, n]. The host holds the rows, so a CUDA graph
+/// captures the branch its step's shapes take.
+void splitKBranch(
     OpBuilder &b, Location loc, const LibraryKernel &kernel,
-    const SplitK &split, Value c, Value rows, int64_t n, int64_t k,
-    function_ref<void(OpBuilder &, Location)> small,
-    function_ref<void(OpBuilder &, Location, Value, Value, Value)> parts) {
+    const LibraryKernel &wholeKernel, int64_t wholeColumns, const SplitK &split,
+    Value rows, int64_t n, int64_t k,
+    function_ref<void(OpBuilder &, Location)> whole,
+    function_ref<void(OpBuilder &, Location, Value, Value)> parts) {
   SmallVector<int64_t> counts = splitKParts(k);
   if (split.targetBlocks <= 0 || counts.empty())
-    return small(b, loc);
+    return whole(b, loc);
   auto index = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v).getResult();
   };
-  Value blocks =
-      arith::MulIOp::create(b, loc, index(llvm::divideCeil(n, kernel.tileN)),
-                            mTilesFor(b, loc, rows, kernel));
-  Value count = splitKCount(b, loc, blocks, counts, split.targetBlocks);
+  auto grid = [&](const LibraryKernel &kernel, int64_t columns) -> Value {
+    Value mTiles = mTilesFor(b, loc, rows, kernel);
+    return arith::MulIOp::create(
+        b, loc, index(llvm::divideCeil(columns, kernel.tileN)), mTiles);
+  };
+  Value blocks = grid(kernel, n);
+  Value wholeBlocks = &wholeKernel == &kernel && wholeColumns == n
+                          ? blocks
+                          : grid(wholeKernel, wholeColumns);
+  Value count =
+      splitKCount(b, loc, blocks, wholeBlocks, counts, split.targetBlocks);
   Value splitting =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, count, index(1));
   scf::IfOp::create(
       b, loc, splitting,
       [&](OpBuilder &tb, Location l) {
-        Value kPart = arith::DivUIOp::create(tb, l, index(k), count);
-        // C flat; the parts' buffer as long (C's own size, so that the sum
-        // and C's fill have bounds computed alike: one generated kernel
-        // once dsc-fuse-parallel-loops joins them).
-        Value out = flattened(tb, l, c);
-        Value length = memref::DimOp::create(tb, l, out, 0);
-        auto type = MemRefType::get(
-            {ShapedType::kDynamic, ShapedType::kDynamic}, tb.getF32Type());
-        Value partials =
-            memref::AllocOp::create(tb, l, type, ValueRange{count, length});
-        parts(tb, l, count, kPart, flattened(tb, l, partials));
-        // C = the parts' sum, in order.
-        Value zero = arith::ConstantOp::create(tb, l, tb.getF32FloatAttr(0.0f));
-        linalg::FillOp::create(tb, l, zero, out);
-        MLIRContext *ctx = tb.getContext();
-        AffineExpr e0 = getAffineDimExpr(0, ctx), e1 = getAffineDimExpr(1, ctx);
-        linalg::GenericOp::create(
-            tb, l, TypeRange{}, ValueRange{partials}, ValueRange{out},
-            SmallVector<AffineMap>{AffineMap::get(2, 0, {e1, e0}, ctx),
-                                   AffineMap::get(2, 0, {e0}, ctx)},
-            SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
-                                             utils::IteratorType::reduction},
-            [](OpBuilder &nb, Location nl, ValueRange args) {
-              linalg::YieldOp::create(
-                  nb, nl,
-                  arith::AddFOp::create(nb, nl, args[1], args[0]).getResult());
-            });
-        memref::DeallocOp::create(tb, l, partials);
+        parts(tb, l, count, arith::DivUIOp::create(tb, l, index(k), count));
         scf::YieldOp::create(tb, l);
       },
       [&](OpBuilder &tb, Location l) {
-        small(tb, l);
+        whole(tb, l);
         scf::YieldOp::create(tb, l);
       });
 }
 
+/// An f32 buffer [count, length]: the partial sums of `count` K parts of
+/// an output of `length` values.
+Value allocParts(OpBuilder &b, Location loc, Value count, Value length) {
+  auto type = MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                              b.getF32Type());
+  return memref::AllocOp::create(b, loc, type, ValueRange{count, length});
+}
+
+/// Each of `sums` [length] = the sum of its `partials` [count, length]
+/// over the parts, in order: one generated reduction after their fills.
+void sumParts(OpBuilder &b, Location loc, ValueRange partials,
+              ValueRange sums) {
+  Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+  for (Value sum : sums)
+    linalg::FillOp::create(b, loc, zero, sum);
+  MLIRContext *ctx = b.getContext();
+  AffineExpr e0 = getAffineDimExpr(0, ctx), e1 = getAffineDimExpr(1, ctx);
+  SmallVector<AffineMap> maps(partials.size(),
+                              AffineMap::get(2, 0, {e1, e0}, ctx));
+  maps.append(sums.size(), AffineMap::get(2, 0, {e0}, ctx));
+  assert(partials.size() == sums.size() && "one sum per partials buffer");
+  size_t inputs = partials.size();
+  linalg::GenericOp::create(
+      b, loc, TypeRange{}, partials, sums, maps,
+      SmallVector<utils::IteratorType>{utils::IteratorType::parallel,
+                                       utils::IteratorType::reduction},
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        SmallVector<Value> next;
+        for (size_t i = 0; i < inputs; ++i)
+          next.push_back(
+              arith::AddFOp::create(nb, nl, args[inputs + i], args[i]));
+        linalg::YieldOp::create(nb, nl, next);
+      });
+}
+
+/// Runs the GEMM C [rows, n] = A times B (K `k`) with `whole`, a launch
+/// on the 64-row `kernel`, or, when `split` says so for its grid, with its
+/// K split: `parts(b, loc, count, kPart, partials)` launches the kernel
+/// over `count` batches, batch e the partial sums of K part e (kPart
+/// wide) into `partials` [count, rows, n] (flat), and a generated sum of
+/// the parts writes C (`c`, [rows, n] contiguous).
+void splitKOrNot(
+    OpBuilder &b, Location loc, const LibraryKernel &kernel,
+    const SplitK &split, Value c, Value rows, int64_t n, int64_t k,
+    function_ref<void(OpBuilder &, Location)> whole,
+    function_ref<void(OpBuilder &, Location, Value, Value, Value)> parts) {
+  splitKBranch(b, loc, kernel, kernel, n, split, rows, n, k, whole,
+               [&](OpBuilder &b, Location loc, Value count, Value kPart) {
+                 // C flat; the parts' buffer as long (C's own size, so that the
+                 // sum and C's fill have bounds computed alike: one generated
+                 // kernel once dsc-fuse-parallel-loops joins them).
+                 Value out = flattened(b, loc, c);
+                 Value partials = allocParts(
+                     b, loc, count, memref::DimOp::create(b, loc, out, 0));
+                 parts(b, loc, count, kPart, flattened(b, loc, partials));
+                 sumParts(b, loc, partials, out);
+                 memref::DeallocOp::create(b, loc, partials);
+               });
+}
+
+/// Launches the K parts of a GEMM on [rows, n] with a bf16 W (`gemm`'s,
+/// flat in `w`) on the 64-row `kernel`: part e reads A's and W's columns
+/// from e kPart and writes its sums at e rows n of `partials` (flat).
+void launchPartsBf16(OpBuilder &b, Location loc, const LibraryKernel &kernel,
+                     const BatchedGemm &gemm, Value w, Value rows, Value count,
+                     Value kPart, Value partials) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  Value mTiles = mTilesFor(b, loc, rows, kernel);
+  launchTiled(b, loc, kernel, gemm.n, mTiles, count,
+              {flattened(b, loc, gemm.a), w, partials, rows, index(gemm.n),
+               kPart, index(gemm.k), kPart, index(gemm.wOffset), kPart,
+               index(gemm.wStrides[1]), index(gemm.n),
+               arith::MulIOp::create(b, loc, rows, index(gemm.n))});
+}
+
+/// Launches the K parts of a GEMM on [rows, n] of `a` with the e4m3
+/// weight `w` [n, k] on the batched e4m3 `kernel`: part e reads A's and
+/// the weight's columns from e kPart (bColBatch, so that its scales come
+/// from its own columns) and writes its sums at e rows n of `partials`.
+void launchPartsFp8w(OpBuilder &b, Location loc, const LibraryKernel &kernel,
+                     Value a, const Dequantized &w, Value rows, int64_t n,
+                     int64_t k, Value count, Value kPart, Value partials) {
+  auto index = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v).getResult();
+  };
+  Value mTiles = mTilesFor(b, loc, rows, kernel);
+  launchTiled(b, loc, kernel, n, mTiles, count,
+              {flattened(b, loc, a), flattened(b, loc, w.weight),
+               flattened(b, loc, w.scales), partials, rows, index(n), kPart,
+               index(k), kPart, /*bRow0=*/index(0), /*bRowBatch=*/index(0),
+               index(k), index(n),
+               arith::MulIOp::create(b, loc, rows, index(n)), index(w.blockN),
+               index(w.blockK), kPart});
+}
+
+/// Runs the fused SwiGLU `s` with `whole`, a launch of the fused kernel
+/// `fused` over gate's and up's 2 n columns, or, when `split` says so for
+/// that grid, with their K (`k`) split: `parts(b, loc, count, kPart,
+/// gateParts, upParts)` launches both as linear layers' parts on the
+/// 64-row `kernel` (as splitKOrNot's `parts`; their count is a linear
+/// layer's of n columns), then generated sums of each and the SwiGLU as
+/// the graph wrote it (`s`'s body) write its result.
+void splitSwigluOrNot(
+    OpBuilder &b, Location loc, const LibraryKernel &kernel,
+    const LibraryKernel &fused, const SplitK &split, const Swiglu &s,
+    Value rows, int64_t n, int64_t k,
+    function_ref<void(OpBuilder &, Location)> whole,
+    function_ref<void(OpBuilder &, Location, Value, Value, Value, Value)>
+        parts) {
+  splitKBranch(
+      b, loc, kernel, fused, 2 * n, split, rows, n, k, whole,
+      [&](OpBuilder &b, Location loc, Value count, Value kPart) {
+        Value act = flattened(b, loc, s.act);
+        Value length = memref::DimOp::create(b, loc, act, 0);
+        Value gateParts = allocParts(b, loc, count, length),
+              upParts = allocParts(b, loc, count, length);
+        Value gateFlat = flattened(b, loc, gateParts),
+              upFlat = flattened(b, loc, upParts);
+        parts(b, loc, count, kPart, gateFlat, upFlat);
+        auto sumType = MemRefType::get({ShapedType::kDynamic}, b.getF32Type());
+        Value gate = memref::AllocOp::create(b, loc, sumType, length),
+              up = memref::AllocOp::create(b, loc, sumType, length);
+        sumParts(b, loc, ValueRange{gateParts, upParts}, ValueRange{gate, up});
+        AffineMap id = b.getMultiDimIdentityMap(1);
+        auto swiglu = linalg::GenericOp::create(
+            b, loc, TypeRange{}, ValueRange{gate, up}, ValueRange{act},
+            SmallVector<AffineMap>(3, id),
+            SmallVector<utils::IteratorType>{utils::IteratorType::parallel});
+        IRMapping mapping;
+        linalg::GenericOp graphs = s.op; // Not const: its region clones.
+        graphs.getRegion().cloneInto(&swiglu.getRegion(), mapping);
+        for (Value buffer : {gateParts, upParts, gate, up})
+          memref::DeallocOp::create(b, loc, buffer);
+      });
+}
+
 /// Launches `gemm` (one batch over `rows` rows, its weights `ws`: B, or
-/// the gate and up weights of a SwiGLU kernel) on the 64-row `kernel`;
-/// or, given `large`, on it when the rows make at least `largeTileBlocks`
-/// of its blocks (the 128-row tile: mma.sync, or wgmma fed by TMA when it
-/// takes descriptors). The host holds the rows, so a CUDA graph captures
-/// the branch its step's shapes take.
+/// the gate and up weights of a SwiGLU kernel) with `small`, the launches
+/// of the 64-row tile; or, given `large`, on it when the rows make at least
+/// `largeTileBlocks` of its blocks (the 128-row tile: mma.sync, or wgmma
+/// fed by TMA when it takes descriptors). The host holds the rows, so a
+/// CUDA graph captures the branch its step's shapes take.
 void launchByRows(OpBuilder &b, Location loc, ModuleOp module,
                   const BatchedGemm &gemm, ValueRange ws, Value rows,
-                  const LibraryKernel &kernel, const LibraryKernel *large,
-                  int64_t largeTileBlocks, const SplitK &split) {
-  auto flatWs = [&](OpBuilder &b, Location loc) {
-    SmallVector<Value> flat;
-    for (Value w : ws)
-      flat.push_back(flattened(b, loc, w));
-    return flat;
-  };
-  // The 64-row tile; a linear layer's (one weight) with its K split when
-  // its grid is small.
-  auto small = [&](OpBuilder &b, Location loc) {
-    auto whole = [&](OpBuilder &b, Location loc) {
-      launchBatchedKernel(b, loc, gemm, flatWs(b, loc), rows, kernel);
-    };
-    if (ws.size() != 1 || gemm.heads != 1)
-      return whole(b, loc);
-    auto parts = [&](OpBuilder &b, Location loc, Value count, Value kPart,
-                     Value partials) {
-      auto index = [&](int64_t v) {
-        return arith::ConstantIndexOp::create(b, loc, v).getResult();
-      };
-      // Part e: A's and B's columns from e kPart, its sums at e rows n.
-      launchTiled(
-          b, loc, kernel, gemm.n, mTilesFor(b, loc, rows, kernel), count,
-          {flattened(b, loc, gemm.a), flatWs(b, loc).front(), partials, rows,
-           index(gemm.n), kPart, index(gemm.k), kPart, index(gemm.wOffset),
-           kPart, index(gemm.wStrides[1]), index(gemm.n),
-           arith::MulIOp::create(b, loc, rows, index(gemm.n))});
-    };
-    splitKOrNot(b, loc, kernel, split, gemm.c, rows, gemm.n, gemm.k, whole,
-                parts);
-  };
+                  const LibraryKernel *large, int64_t largeTileBlocks,
+                  function_ref<void(OpBuilder &, Location)> small) {
   if (!large)
     return small(b, loc);
   int64_t nTiles =
@@ -1099,10 +1199,14 @@ void launchByRows(OpBuilder &b, Location loc, ModuleOp module,
   scf::IfOp::create(
       b, loc, many,
       [&](OpBuilder &tb, Location l) {
-        if (large->tmaBox.empty())
-          launchBatchedKernel(tb, l, gemm, flatWs(tb, l), rows, *large);
-        else
+        if (large->tmaBox.empty()) {
+          SmallVector<Value> flat;
+          for (Value w : ws)
+            flat.push_back(flattened(tb, l, w));
+          launchBatchedKernel(tb, l, gemm, flat, rows, *large);
+        } else {
           launchWgmma(tb, l, module, gemm, ws, rows, *large);
+        }
         scf::YieldOp::create(tb, l);
       },
       [&](OpBuilder &tb, Location l) {
@@ -1194,45 +1298,57 @@ BlockArgument functionArgument(Value value) {
   return arg;
 }
 
-/// The calls of `fn`, or nothing when something else uses it.
-std::optional<SmallVector<func::CallOp>> callsOf(func::FuncOp fn) {
-  std::optional<SymbolTable::UseRange> uses =
-      SymbolTable::getSymbolUses(fn, fn->getParentOfType<ModuleOp>());
-  if (!uses)
-    return std::nullopt;
-  SmallVector<func::CallOp> calls;
-  for (const SymbolTable::SymbolUse &use : *uses) {
-    auto call = dyn_cast<func::CallOp>(use.getUser());
-    if (!call)
-      return std::nullopt;
-    calls.push_back(call);
+/// The calls of each function of a module, found once (isWeight and
+/// distinctArguments ask for a function's calls a few times per layer,
+/// and a walk of the whole module each time would cost a 61-layer model
+/// hundreds of walks). Valid until the module's symbol uses change: the
+/// pass builds it before its first rewrite.
+class CallSites {
+public:
+  explicit CallSites(ModuleOp module) : users(symbolTables, module) {}
+
+  /// The calls of `fn`, or nothing when something else uses it.
+  std::optional<SmallVector<func::CallOp>> of(func::FuncOp fn) const {
+    SmallVector<func::CallOp> calls;
+    for (Operation *user : users.getUsers(fn)) {
+      auto call = dyn_cast<func::CallOp>(user);
+      if (!call)
+        return std::nullopt;
+      calls.push_back(call);
+    }
+    return calls;
   }
-  return calls;
-}
+
+private:
+  SymbolTableCollection symbolTables;
+  SymbolUserMap users;
+};
 
 /// Whether `root` is a model weight: an entry point's argument marked
 /// dsc.weight, or a private function's argument to which every call
 /// passes a weight (`seen`: the arguments on the call path, a cycle
 /// proves nothing).
-bool isWeight(Value root, DenseSet<BlockArgument> &seen) {
+bool isWeight(const CallSites &sites, Value root,
+              DenseSet<BlockArgument> &seen) {
   BlockArgument arg = functionArgument(root);
   if (!arg)
     return false;
   auto fn = cast<func::FuncOp>(arg.getOwner()->getParentOp());
   if (fn.isPublic())
     return bool(fn.getArgAttr(arg.getArgNumber(), "dsc.weight"));
-  std::optional<SmallVector<func::CallOp>> calls = callsOf(fn);
+  std::optional<SmallVector<func::CallOp>> calls = sites.of(fn);
   if (!calls || calls->empty() || !seen.insert(arg).second)
     return false;
   bool all = llvm::all_of(*calls, [&](func::CallOp call) {
-    return isWeight(rootBuffer(call.getOperand(arg.getArgNumber())), seen);
+    return isWeight(sites, rootBuffer(call.getOperand(arg.getArgNumber())),
+                    seen);
   });
   seen.erase(arg);
   return all;
 }
-bool isWeight(Value root) {
+bool isWeight(const CallSites &sites, Value root) {
   DenseSet<BlockArgument> seen;
-  return isWeight(root, seen);
+  return isWeight(sites, root, seen);
 }
 
 /// Whether two arguments of one function are distinct buffers: an entry
@@ -1240,14 +1356,14 @@ bool isWeight(Value root) {
 /// private function's when every call passes distinct ones (`seen`: the
 /// pairs on the call path, a cycle proves nothing).
 bool distinctArguments(
-    BlockArgument a, BlockArgument b,
+    const CallSites &sites, BlockArgument a, BlockArgument b,
     DenseSet<std::pair<BlockArgument, BlockArgument>> &seen) {
   if (a == b)
     return false;
   auto fn = cast<func::FuncOp>(a.getOwner()->getParentOp());
   if (fn.isPublic())
     return true;
-  std::optional<SmallVector<func::CallOp>> calls = callsOf(fn);
+  std::optional<SmallVector<func::CallOp>> calls = sites.of(fn);
   if (!calls || calls->empty() || !seen.insert({a, b}).second)
     return false;
   bool all = llvm::all_of(*calls, [&](func::CallOp call) {
@@ -1255,7 +1371,7 @@ bool distinctArguments(
           y = rootBuffer(call.getOperand(b.getArgNumber()));
     BlockArgument ax = functionArgument(x), ay = functionArgument(y);
     if (ax && ay)
-      return distinctArguments(ax, ay, seen);
+      return distinctArguments(sites, ax, ay, seen);
     return x != y && !mayAlias(x, y);
   });
   seen.erase({a, b});
@@ -1267,9 +1383,10 @@ bool distinctArguments(
 /// it does not name: a write of another argument of the function, one
 /// the calls show to be a distinct buffer (distinctArguments: a KV
 /// cache's), is not one.
-bool mayBeWrittenBetween(Operation *from, Operation *to, Value value) {
+bool mayBeWrittenBetween(const CallSites &sites, Operation *from, Operation *to,
+                         Value value) {
   Value root = rootBuffer(value);
-  if (!isWeight(root))
+  if (!isWeight(sites, root))
     return writtenBetween(from, to, value);
   BlockArgument weight = functionArgument(root);
   for (Operation *op = from; op && op != to; op = op->getNextNode()) {
@@ -1286,7 +1403,7 @@ bool mayBeWrittenBetween(Operation *from, Operation *to, Value value) {
       BlockArgument other = functionArgument(written);
       DenseSet<std::pair<BlockArgument, BlockArgument>> seen;
       if (other && other.getOwner() == weight.getOwner() &&
-          distinctArguments(weight, other, seen))
+          distinctArguments(sites, weight, other, seen))
         continue;
       if (mayAlias(written, root))
         return true;
@@ -1366,7 +1483,8 @@ FailureOr<Dequantized> matchDequantized(Operation *gemm, Value b,
 /// dequantization, freed once and otherwise read only by `readers`, as
 /// their W, through views; all in one block, the dequantization before
 /// each reader and the dealloc after. Its `views` come users first.
-FailureOr<Dequantized> matchSharedDequantized(memref::AllocOp alloc,
+FailureOr<Dequantized> matchSharedDequantized(const CallSites &sites,
+                                              memref::AllocOp alloc,
                                               ArrayRef<Operation *> readers,
                                               std::string &why) {
   Dequantized d{};
@@ -1409,8 +1527,8 @@ FailureOr<Dequantized> matchSharedDequantized(memref::AllocOp alloc,
       return refuse(why, "a per-head product is not between the "
                          "dequantization and the dealloc");
     // W_UV's product comes after the attention, which writes the cache.
-    if (mayBeWrittenBetween(d.op, reader, d.weight) ||
-        mayBeWrittenBetween(d.op, reader, d.scales))
+    if (mayBeWrittenBetween(sites, d.op, reader, d.weight) ||
+        mayBeWrittenBetween(sites, d.op, reader, d.scales))
       return refuse(why, "the e4m3 weight or scales may be written between "
                          "the dequantization and a per-head product");
   }
@@ -1561,9 +1679,22 @@ void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
   BatchedGemm one{
       gemm.a,      gemm.b, gemm.c, /*wByK=*/false,
       /*heads=*/1, gemm.n, gemm.k, /*wOffset=*/0,  {gemm.n * gemm.k, gemm.k}};
+  // The 64-row tile, with K split when its grid is small.
+  auto small = [&](OpBuilder &b, Location loc) {
+    auto whole = [&](OpBuilder &b, Location loc) {
+      launchBatchedKernel(b, loc, one, flattened(b, loc, gemm.b), rows, kernel);
+    };
+    splitKOrNot(b, loc, kernel, split, gemm.c, rows, gemm.n, gemm.k, whole,
+                [&](OpBuilder &b, Location loc, Value count, Value kPart,
+                    Value partials) {
+                  launchPartsBf16(b, loc, kernel, one,
+                                  flattened(b, loc, gemm.b), rows, count, kPart,
+                                  partials);
+                });
+  };
   auto bf16 = [&](OpBuilder &b, Location loc) {
     launchByRows(b, loc, op->getParentOfType<ModuleOp>(), one, gemm.b, rows,
-                 kernel, large, largeTileBlocks, split);
+                 large, largeTileBlocks, small);
   };
   SmallVector<Operation *> unused;
   if (gemm.dequantized && fp8w) {
@@ -1580,25 +1711,12 @@ void launch(linalg::GenericOp op, Gemm &gemm, const LibraryKernel &kernel,
           };
           if (!split.fp8w)
             return whole(tb, l);
-          // Part e: A's and the weight's columns from e kPart (bColBatch),
-          // its sums at e rows n.
-          auto parts = [&](OpBuilder &b, Location loc, Value count, Value kPart,
-                           Value partials) {
-            auto index = [&](int64_t v) {
-              return arith::ConstantIndexOp::create(b, loc, v).getResult();
-            };
-            launchTiled(
-                b, loc, *split.fp8w, gemm.n,
-                mTilesFor(b, loc, rows, *split.fp8w), count,
-                {flattened(b, loc, gemm.a), flattened(b, loc, w->weight),
-                 flattened(b, loc, w->scales), partials, rows, index(gemm.n),
-                 kPart, index(gemm.k), kPart, /*bRow0=*/index(0),
-                 /*bRowBatch=*/index(0), index(gemm.k), index(gemm.n),
-                 arith::MulIOp::create(b, loc, rows, index(gemm.n)),
-                 index(w->blockN), index(w->blockK), kPart});
-          };
           splitKOrNot(tb, l, *fp8w, split, gemm.c, rows, gemm.n, gemm.k, whole,
-                      parts);
+                      [&](OpBuilder &b, Location loc, Value count, Value kPart,
+                          Value partials) {
+                        launchPartsFp8w(b, loc, *split.fp8w, gemm.a, *w, rows,
+                                        gemm.n, gemm.k, count, kPart, partials);
+                      });
         },
         bf16,
         fp8wLarge ? function_ref<void(OpBuilder &, Location)>(wgmmaFp8w)
@@ -2377,13 +2495,6 @@ groupRouted(ArrayRef<std::pair<linalg::GenericOp, GroupedGemm>> routed) {
   return groups;
 }
 
-/// A marked SwiGLU (kLibrarySwigluAttr) on buffers:
-/// act = bf16(silu(gate) * up) elementwise, gate and up f32.
-struct Swiglu {
-  linalg::GenericOp op;
-  Value gate, up, act;
-};
-
 FailureOr<Swiglu> matchSwiglu(linalg::GenericOp op, std::string &why) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 0 ||
@@ -2636,12 +2747,14 @@ fuseDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
 /// result; given `large` (sm_90a's gemm_wgmma_swiglu_bf16_tn), of it when
 /// the rows make `largeTileBlocks` of its blocks (launchByRows); with e4m3
 /// weights, of `fp8w` when the rows are few and of `fp8wLarge` (sm_90a's
-/// wgmma form), if given, when they are more (dequantizedOrNot).
+/// wgmma form), if given, when they are more (dequantizedOrNot). On the
+/// 64-row tiles, gate's and up's K split as `split` says
+/// (splitSwigluOrNot).
 void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
                        FusedDenseSwiglu &fused, const LibraryKernel &kernel,
                        const LibraryKernel *large, int64_t largeTileBlocks,
                        const LibraryKernel *fp8w,
-                       const LibraryKernel *fp8wLarge) {
+                       const LibraryKernel *fp8wLarge, const SplitK &split) {
   auto [gateOp, gate] = plain[fused.gate];
   auto [upOp, up] = plain[fused.up];
   Swiglu &s = fused.swiglu;
@@ -2652,9 +2765,29 @@ void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
   BatchedGemm one{
       gate.a,      gate.b, s.act,  /*wByK=*/false,
       /*heads=*/1, gate.n, gate.k, /*wOffset=*/0,  {gate.n * gate.k, gate.k}};
+  // The 64-row tile, with gate's and up's K split when their grids are
+  // small: their parts on the 64-row GEMM.
+  auto small = [&](OpBuilder &b, Location loc) {
+    auto whole = [&](OpBuilder &b, Location loc) {
+      launchBatchedKernel(b, loc, one,
+                          {flattened(b, loc, gate.b), flattened(b, loc, up.b)},
+                          rows, kernel);
+    };
+    if (!split.bf16) // Nothing splits: the pass loaded no part kernel.
+      return whole(b, loc);
+    splitSwigluOrNot(
+        b, loc, *split.bf16, kernel, split, s, rows, gate.n, gate.k, whole,
+        [&](OpBuilder &b, Location loc, Value count, Value kPart,
+            Value gateParts, Value upParts) {
+          launchPartsBf16(b, loc, *split.bf16, one, flattened(b, loc, gate.b),
+                          rows, count, kPart, gateParts);
+          launchPartsBf16(b, loc, *split.bf16, one, flattened(b, loc, up.b),
+                          rows, count, kPart, upParts);
+        });
+  };
   auto bf16 = [&](OpBuilder &b, Location loc) {
     launchByRows(b, loc, s.op->getParentOfType<ModuleOp>(), one, {gate.b, up.b},
-                 rows, kernel, large, largeTileBlocks, SplitK{});
+                 rows, large, largeTileBlocks, small);
   };
   SmallVector<Operation *> unused;
   if (fused.fp8w && fp8w) {
@@ -2666,8 +2799,21 @@ void launchDenseSwiglu(ArrayRef<std::pair<linalg::GenericOp, Gemm>> plain,
     unused = dequantizedOrNot(
         b, loc, rows, weights,
         [&](OpBuilder &tb, Location l) {
-          launchFp8w(tb, l, *fp8w, gate.a, weights, s.act, rows, gate.n,
-                     gate.k);
+          auto whole = [&](OpBuilder &b, Location loc) {
+            launchFp8w(b, loc, *fp8w, gate.a, weights, s.act, rows, gate.n,
+                       gate.k);
+          };
+          if (!split.fp8w)
+            return whole(tb, l);
+          splitSwigluOrNot(
+              tb, l, *split.fp8w, *fp8w, split, s, rows, gate.n, gate.k, whole,
+              [&](OpBuilder &b, Location loc, Value count, Value kPart,
+                  Value gateParts, Value upParts) {
+                std::array<Value, 2> parts = {gateParts, upParts};
+                for (auto [w, partials] : llvm::zip_equal(weights, parts))
+                  launchPartsFp8w(b, loc, *split.fp8w, gate.a, *w, rows, gate.n,
+                                  gate.k, count, kPart, partials);
+              });
         },
         bf16,
         fp8wLarge ? function_ref<void(OpBuilder &, Location)>(wgmmaFp8w)
@@ -3062,6 +3208,9 @@ struct DscLibraryGemmsPass
         if (Value root = rootBuffer(entry.second.w);
             dequantizedBuffers.contains(root))
           readersOf[root].push_back(i);
+      std::optional<CallSites> sites;
+      if (!readersOf.empty())
+        sites.emplace(module);
       for (auto &[root, members] : readersOf) {
         SmallVector<Operation *> readers;
         for (unsigned i : members)
@@ -3069,7 +3218,7 @@ struct DscLibraryGemmsPass
         std::string why;
         FailureOr<Dequantized> d = failure();
         if (auto alloc = root.getDefiningOp<memref::AllocOp>())
-          d = matchSharedDequantized(alloc, readers, why);
+          d = matchSharedDequantized(*sites, alloc, readers, why);
         else
           why = "the dequantized weight is not an allocation";
         SmallVector<std::pair<int64_t, int64_t>> slabs;
@@ -3257,6 +3406,18 @@ struct DscLibraryGemmsPass
     auto orNull = [](std::optional<LibraryKernel> &k) {
       return k ? &*k : nullptr;
     };
+    // The 64-row GEMM; K parts of e4m3 weights on the per-head kernel's
+    // column offsets.
+    bool anyUnfused = llvm::any_of(
+        plain, [&](auto &p) { return !fusedPlain.contains(p.first); });
+    FailureOr<std::optional<LibraryKernel>> gemmKernel = kernelIf(
+        kGemmKernel, anyUnfused || (splitKBlocks > 0 && !dense.empty()));
+    FailureOr<std::optional<LibraryKernel>> fp8wParts = kernelIf(
+        kFp8wHeadsKernel,
+        splitKBlocks > 0 && (fp8wGemm->has_value() || fp8wSwiglu->has_value()));
+    if (failed(gemmKernel) || failed(fp8wParts))
+      return signalPassFailure();
+    SplitK split{splitKBlocks, orNull(*gemmKernel), orNull(*fp8wParts)};
     if (!dense.empty()) {
       FailureOr<LibraryKernel> swigluGemm = kernel(kSwigluGemmKernel);
       // sm_90a's large fused MLPs on wgmma (the library has no 128-row
@@ -3268,22 +3429,17 @@ struct DscLibraryGemmsPass
       for (FusedDenseSwiglu &d : dense)
         launchDenseSwiglu(plain, d, *swigluGemm, orNull(*largeSwiglu),
                           largeTileBlocks, orNull(*fp8wSwiglu),
-                          orNull(*fp8wLargeSwiglu));
+                          orNull(*fp8wLargeSwiglu), split);
     }
-    if (!plain.empty()) {
-      FailureOr<LibraryKernel> gemmKernel = kernel(kGemmKernel);
+    if (anyUnfused) {
       FailureOr<LibraryKernel> largeKernel =
-          !largeTiles ? gemmKernel
+          !largeTiles ? **gemmKernel
                       : kernel(wgmma ? kWgmmaGemmKernel : kLargeGemmKernel);
-      // e4m3 weights' K parts on the per-head kernel's column offsets.
-      FailureOr<std::optional<LibraryKernel>> fp8wParts =
-          kernelIf(kFp8wHeadsKernel, splitKBlocks > 0 && fp8wGemm->has_value());
-      if (failed(gemmKernel) || failed(largeKernel) || failed(fp8wParts))
+      if (failed(largeKernel))
         return signalPassFailure();
-      SplitK split{splitKBlocks, orNull(*fp8wParts)};
       for (auto &[op, gemm] : plain)
         if (!fusedPlain.contains(op))
-          launch(op, gemm, *gemmKernel, largeTiles ? &*largeKernel : nullptr,
+          launch(op, gemm, **gemmKernel, largeTiles ? &*largeKernel : nullptr,
                  largeTileBlocks, orNull(*fp8wGemm), orNull(*fp8wLargeGemm),
                  split);
     }

@@ -583,16 +583,17 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     SwiGLU it cannot fuse stays generated, with a remark saying why.
 
     With `split-k-blocks` N, a linear layer's GEMM on the 64-row tile
-    (bf16, or e4m3 weights read as stored; not fused with a SwiGLU) whose
-    grid has fewer than N blocks, decided on the host by M, runs its K
-    (a multiple of 64) in parts: the fewest of the divisors of its K steps
-    (up to 32) that make N blocks, as the batches of
-    `batched_gemm_bf16_tn_m64` (A's and B's columns from e K / parts) or
-    of `batched_gemm_fp8w_bf16_tn_m64` (their column offset `bColBatch`),
-    each part's f32 sums into a buffer of their own, then a generated sum
-    of the parts into C. A decode's q_a at 64 rows is 12 blocks of
-    V3's: on 132 SMs, most of the bandwidth a memory-bound GEMM needs
-    would sit idle.
+    (bf16, or e4m3 weights read as stored) whose grid has fewer than N
+    blocks, decided on the host by M, runs its K (a multiple of 64) in
+    parts: the fewest of the divisors of its K steps (up to 32) that make
+    N blocks, as the batches of `batched_gemm_bf16_tn_m64` (A's and B's
+    columns from e K / parts) or of `batched_gemm_fp8w_bf16_tn_m64`
+    (their column offset `bColBatch`), each part's f32 sums into a buffer
+    of their own, then a generated sum of the parts into C. A decode's q_a
+    at 64 rows is 12 blocks of V3's: on 132 SMs, most of the bandwidth a
+    memory-bound GEMM needs would sit idle. A fused MLP's gate and up split
+    when they would as linear layers: then their parts run instead of the
+    fused kernel, and generated code sums them and computes the SwiGLU.
 
     A `dsc.library_gemm` GEMM whose B is an allocation written only by a
     `linalg.generic` marked `dsc.library_dequantize` (a block-scaled e4m3

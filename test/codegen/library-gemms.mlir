@@ -99,6 +99,72 @@
 // SPLIT: linalg.generic {{.*}}["parallel", "reduction"]
 // SPLIT: } else {
 // SPLIT: gpu.launch_func @dsc_grouped_gemm::@gemm_fp8w_bf16_tn_m64
+// A dense MLP (gate and up, then their SwiGLU, which the fused kernel
+// would run) splits as its gate and up would as linear layers: both their
+// parts on the 64-row GEMM into buffers of their own, one generated
+// reduction of both, then the SwiGLU as the graph wrote it (its body
+// cloned, the captured constant 1 too) into the result; else the fused
+// kernel runs whole.
+// SPLIT-LABEL: func.func @split_mlp_bf16
+// SPLIT-SAME: (%{{.*}}: memref<?x256xbf16>, %[[WG:[a-z0-9]+]]: memref<40x256xbf16>, %[[WU:[a-z0-9]+]]: memref<40x256xbf16>
+// SPLIT: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// SPLIT: %[[ACTBUF:.*]] = memref.alloc(%{{.*}}) : memref<?x40xbf16>
+// SPLIT: %[[MP:.*]] = arith.select %{{.*}}, %{{.*}}, %c1
+// SPLIT: scf.if
+// SPLIT: %[[ACT:.*]] = memref.collapse_shape %[[ACTBUF]]
+// SPLIT: %[[ML:.*]] = memref.dim %[[ACT]], %c0
+// SPLIT: %[[GP:.*]] = memref.alloc(%[[MP]], %[[ML]]) : memref<?x?xf32>
+// SPLIT: %[[UP:.*]] = memref.alloc(%[[MP]], %[[ML]]) : memref<?x?xf32>
+// SPLIT: %[[GPF:.*]] = memref.collapse_shape %[[GP]]
+// SPLIT: %[[UPF:.*]] = memref.collapse_shape %[[UP]]
+// SPLIT: %[[GW:.*]] = memref.collapse_shape %[[WG]]
+// SPLIT: %[[GWC:.*]] = memref.cast %[[GW]]
+// SPLIT: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64 blocks in (%c1, %{{.*}}, %[[MP]]) {{.*}} args(%{{.*}} : memref<?xbf16>, %[[GWC]] : memref<?xbf16>, %[[GPF]] : memref<?xf32>, %{{.*}} : index, %c40 : index, %[[KP:.*]] : index, %c256 : index, %[[KP]] : index, %c0 : index, %[[KP]] : index, %c256 : index, %c40 : index, %{{.*}} : index)
+// SPLIT: %[[UW:.*]] = memref.collapse_shape %[[WU]]
+// SPLIT: %[[UWC:.*]] = memref.cast %[[UW]]
+// SPLIT: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64 blocks in (%c1, %{{.*}}, %[[MP]]) {{.*}} args(%{{.*}} : memref<?xbf16>, %[[UWC]] : memref<?xbf16>, %[[UPF]] : memref<?xf32>, %{{.*}} : index, %c40 : index, %[[KP]] : index, %c256 : index, %[[KP]] : index, %c0 : index, %[[KP]] : index, %c256 : index, %c40 : index, %{{.*}} : index)
+// SPLIT: %[[G:.*]] = memref.alloc(%[[ML]]) : memref<?xf32>
+// SPLIT: %[[U:.*]] = memref.alloc(%[[ML]]) : memref<?xf32>
+// SPLIT: linalg.generic {{.*}}["parallel", "reduction"]} ins(%[[GP]], %[[UP]] : memref<?x?xf32>, memref<?x?xf32>) outs(%[[G]], %[[U]] : memref<?xf32>, memref<?xf32>)
+// SPLIT: linalg.generic {{.*}}["parallel"]} ins(%[[G]], %[[U]] : memref<?xf32>, memref<?xf32>) outs(%[[ACT]] : memref<?xbf16>)
+// SPLIT: math.exp
+// SPLIT: arith.addf %{{.*}}, %[[ONE]] : f32
+// SPLIT: arith.truncf
+// SPLIT: memref.dealloc %[[GP]]
+// SPLIT: memref.dealloc %[[UP]]
+// SPLIT: memref.dealloc %[[G]]
+// SPLIT: memref.dealloc %[[U]]
+// SPLIT: } else {
+// SPLIT: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_swiglu_bf16_tn_m64 blocks in (%c1, %{{.*}}, %c1)
+// SPLIT: }
+// SPLIT: memref.copy %[[ACTBUF]]
+// e4m3 weights' few rows: their parts on the per-head e4m3 kernel, each
+// with its own scales.
+// SPLIT-LABEL: func.func @split_mlp_fp8w
+// SPLIT-SAME: %[[SG:[a-z0-9]+]]: memref<3x2xf32>, %{{.*}}: memref<40x256xf8E4M3FN>, %[[SU:[a-z0-9]+]]: memref<3x2xf32>
+// SPLIT: scf.if
+// SPLIT: scf.if
+// SPLIT: %[[SGF:.*]] = memref.collapse_shape %[[SG]]
+// SPLIT: %[[SGC:.*]] = memref.cast %[[SGF]]
+// SPLIT: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_fp8w_bf16_tn_m64 {{.*}}, %[[SGC]] : memref<?xf32>
+// SPLIT: %[[SUF:.*]] = memref.collapse_shape %[[SU]]
+// SPLIT: %[[SUC:.*]] = memref.cast %[[SUF]]
+// SPLIT: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_fp8w_bf16_tn_m64 {{.*}}, %[[SUC]] : memref<?xf32>
+// SPLIT: linalg.generic {{.*}}["parallel", "reduction"]}
+// SPLIT: math.exp
+// SPLIT: } else {
+// SPLIT: gpu.launch_func @dsc_grouped_gemm::@gemm_swiglu_fp8w_bf16_tn_m64
+// A wider MLP (100 outputs): whether to split is the fused kernel's grid
+// (2 N tiles a row tile, the compare's operand), the parts' count gate's
+// as a linear layer (1 N tile: M tiles times the parts).
+// SPLIT-LABEL: func.func @split_mlp_wide
+// SPLIT: %[[WMT:.*]] = arith.maxui
+// SPLIT: %[[WFUSED:.*]] = arith.muli %{{.*}}, %c2
+// SPLIT: %[[W2:.*]] = arith.muli %[[WMT]], %c2
+// SPLIT: %[[WE:.*]] = arith.cmpi uge, %[[W2]], %c132
+// SPLIT: %[[WP:.*]] = arith.select %[[WE]], %c2, %c4
+// SPLIT: %[[WFEW:.*]] = arith.cmpi ult, %[[WFUSED]], %c132
+// SPLIT: arith.select %[[WFEW]], %[[WP]], %c1
 // The fill of C and the sum of the parts have bounds computed alike (the
 // buffer is C's size): dsc-fuse-parallel-loops makes them one loop, one
 // generated kernel.
@@ -108,6 +174,17 @@
 // FUSED-NOT: scf.parallel
 // FUSED: } else {
 // FUSED-LABEL: func.func @split_fp8w
+// A split MLP's fills, sums of gate's and up's parts and SwiGLU: one loop.
+// FUSED-LABEL: func.func @split_mlp_bf16
+// FUSED: scf.if
+// FUSED: scf.parallel
+// FUSED-NOT: scf.parallel
+// FUSED: scf.for
+// FUSED-NOT: scf.parallel
+// FUSED: math.exp
+// FUSED-NOT: scf.parallel
+// FUSED: } else {
+// FUSED-LABEL: func.func @split_mlp_fp8w
 // A K of no two whole 64-wide steps to split (@linear's K of 64 below)
 // runs whole.
 // RUN: dsc-opt %s --split-input-file --dsc-library-gemms=split-k-blocks=132 2>/dev/null | FileCheck %s --check-prefix=WHOLE

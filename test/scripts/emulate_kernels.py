@@ -1552,7 +1552,11 @@ def split_k(modules):
     blocks: K in 2 parts), 3 rows (1 block: 4 parts), 150 (3 blocks: 2
     parts; the e4m3 weight, past 128 rows, dequantized first) and 300 (5
     blocks: not split); a bf16 weight and an e4m3 one with 16 x 128 block
-    scales, dequantized as the CPU does it. Every output starts as NaN."""
+    scales, dequantized as the CPU does it; and dense MLPs of such weights
+    (gate and up split as those layers, then their sums' SwiGLU; the fused
+    SwiGLU kernel at 300 rows), and a wider one whose fused grid, twice
+    gate's, decides (split at 3 rows, whole at 150). Every output starts as
+    NaN."""
     rng = np.random.default_rng(37)
     (module,) = modules
     n, k = 40, 256
@@ -1573,6 +1577,33 @@ def split_k(modules):
             grids = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
             ok = verdict(f"{name}, {rows} rows ({grids})", y,
                          x.astype(np.float64) @ weight.T.astype(np.float64), 1e-5) and ok
+        # A dense MLP's gate and up, split as those linear layers (the
+        # fused SwiGLU kernel where they are not), their sums' SwiGLU.
+        (gb, g), (ub, u) = (bf16(0.1 * rng.standard_normal((n, k))) for _ in range(2))
+        (gc, gs, g8), (uc, us, u8) = (e4m3_weight(rng, n, k, 16, 128, 0.01)
+                                      for _ in range(2))
+        for name, args, wg, wu in (
+                ("split_mlp_bf16", [memref(gb), memref(ub)], g, u),
+                ("split_mlp_fp8w", [memref(gc), memref(gs), memref(uc), memref(us)], g8, u8)):
+            act = np.full((rows, n), 0x7fc0, np.uint16)  # NaN
+            launches = emu.run_host(module, name, [memref(x_bits), *args, memref(act),
+                                                   np.array([rows], np.int64)])
+            grids = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
+            ok = swiglu_verdict(f"{name}, {rows} rows ({grids}", emu._bits_to_f32(act),
+                                np.matmul(x, wg.T, dtype=np.float32),
+                                np.matmul(x, wu.T, dtype=np.float32)) and ok
+        if rows not in (3, 150):
+            continue
+        # 100 outputs: the fused kernel's grid is 2 blocks a 64-row tile,
+        # gate's as a linear layer 1: 3 rows split (in 4), 150 do not.
+        (gb, g), (ub, u) = (bf16(0.1 * rng.standard_normal((100, k))) for _ in range(2))
+        act = np.full((rows, 100), 0x7fc0, np.uint16)
+        launches = emu.run_host(module, "split_mlp_wide", [
+            memref(x_bits), memref(gb), memref(ub), memref(act), np.array([rows], np.int64)])
+        grids = ", ".join(f"{kernel} {grid}" for kernel, grid in launches)
+        ok = swiglu_verdict(f"split_mlp_wide, {rows} rows ({grids}", emu._bits_to_f32(act),
+                            np.matmul(x, g.T, dtype=np.float32),
+                            np.matmul(x, u.T, dtype=np.float32)) and ok
     return ok
 
 

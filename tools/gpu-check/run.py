@@ -648,8 +648,8 @@ def v3_decode_layer(fp8=False):
     q_b, kv_a, o_proj, the shared expert) run as the compiled model runs
     them for 64 rows: the e4m3-weight GEMM (linear-fp8w; with K split where
     the model splits it, --split-k 132, the parts' sum not timed; the
-    shared expert's gate and up as one GEMM of both widths, what the fused
-    SwiGLU kernel reads and computes but its epilogue); the per-head
+    shared expert's gate and up as two such GEMMs, split as the model
+    splits them, their sums' SwiGLU not timed); the per-head
     products read kv_b's e4m3 slabs as stored (head-products --fp8w); the
     routed experts read e4m3 stacks (moe-layer --tiled --wgmma --fp8w)."""
     # (The routed experts run the library's MoE layer as the compiled model
@@ -659,17 +659,15 @@ def v3_decode_layer(fp8=False):
                 "--top-k", str(top_k), "--experts", str(experts), "--n", str(n),
                 "--k", str(k), "--block-rows", "64", "--reps", "10", *extra]
 
-    def proj(label, n, k, split=True):
+    def proj(label, n, k):
         """A projection the checkpoint stores in FP8: with `fp8`, the
-        e4m3-weight GEMM the compiled model runs for 64 rows (`split`: with
-        K split where the grid is small, as sm_90a's model does for a GEMM
-        not fused with a SwiGLU)."""
+        e4m3-weight GEMM the compiled model runs for 64 rows, with K split
+        where the grid is small, as sm_90a's model does."""
         if not fp8:
             return [(label, gemm(n, k))]
         return [(f"{label} (e4m3 weight)",
                  ["linear-fp8w", "--ptx", kernel("grouped_gemm"), "--batch", "64",
-                  "--n", str(n), "--k", str(k), "--reps", "10",
-                  *(["--split-k", "132"] if split else [])])]
+                  "--n", str(n), "--k", str(k), "--reps", "10", "--split-k", "132"])]
 
     def head_products(label, w_uv):
         """A per-head product of the absorbed attention: the batched GEMM
@@ -709,9 +707,12 @@ def v3_decode_layer(fp8=False):
           kernel("grouped_gemm_wgmma_tn"), "--dispatch-ptx",
           kernel("moe_dispatch"), "--tokens", "64", "--top-k", "8", "--experts", "256",
           "--k", "7168", "--n", "2048", "--reps", "5"]),
-        # The kernel the compiled model runs for it (one batch, the gate
-        # and up weights where they lie).
-        *(proj("shared expert gate+up (one GEMM of both)", 4096, 7168, split=False)
+        # The kernels the compiled model runs for it: with e4m3 weights at
+        # 64 rows, gate and up with K split (16 blocks each unsplit), then
+        # their sums' SwiGLU (not timed); else the fused SwiGLU kernel (one
+        # batch, the gate and up weights where they lie).
+        *(proj("shared expert gate 7168 -> 2048", 2048, 7168) +
+          proj("shared expert up 7168 -> 2048", 2048, 7168)
           if fp8 else
           [("shared expert gate+up, SwiGLU",
             ["mlp-swiglu", "--ptx", kernel("grouped_gemm"), "--batch", "64", "--n",
@@ -732,15 +733,28 @@ def v3_decode_layer(fp8=False):
         if code != 0:
             failed.append(label)
     total = sum(ms for ms, _ in times)
+    unsplit = None
+    if fp8:
+        # What the split replaced, beside it: the shared expert's gate and
+        # up as one unsplit GEMM of both widths (the fused SwiGLU kernel's
+        # reads and sums, less its epilogue). Not in the sum.
+        res, _ = run_bench(f"{name}: shared expert gate+up unsplit",
+                           ["linear-fp8w", "--ptx", kernel("grouped_gemm"),
+                            "--batch", "64", "--n", "4096", "--k", "7168",
+                            "--reps", "10"])
+        unsplit = res["ms"] if res else None
     report["v3_decode_layer_fp8" if fp8 else "v3_decode_layer"] = {
         "ms": total, "kernels": {l: ms for ms, l in times},
-        **({"bf16_kv_b_ms": bf16_kv_b} if bf16_kv_b else {})}
+        **({"bf16_kv_b_ms": bf16_kv_b} if bf16_kv_b else {}),
+        **({"shared_gate_up_unsplit_ms": unsplit} if unsplit else {})}
     top = ", ".join(f"{l} {ms:.3f}" for ms, l in sorted(times, reverse=True)[:3])
     text = (f"{total:.3f} ms over {len(times)} kernels timed apart (x 61 layers: "
             f"{total * 61:.1f} ms a step); largest: {top} ms")
     if bf16_kv_b:
         text += "; the per-head products on a bf16 kv_b: " + ", ".join(
             f"{ms:.3f}" for ms in bf16_kv_b.values()) + " ms"
+    if unsplit:
+        text += f"; the shared expert's gate+up unsplit: {unsplit:.3f} ms"
     if failed:
         text += f"; check failed: {', '.join(failed)}"
     row(name, text, not failed)
