@@ -21,6 +21,7 @@
 #include "codegen/Buffers.h"
 #include "codegen/KvCacheIndexing.h"
 #include "codegen/Passes.h"
+#include "codegen/SplitKRule.h"
 
 #include "codegen/AddRmsNormBf16.inc"
 #include "codegen/GroupedGemmBf16.inc"
@@ -303,14 +304,6 @@ constexpr LibrarySource kFp8wTiledGemmKernel = {
     kGemmFile, "grouped_gemm_fp8w_bf16_tn_m64_tiled"};
 constexpr LibrarySource kFp8wTiledSwigluKernel = {
     kGemmFile, "grouped_gemm_swiglu_fp8w_bf16_tn_m64_tiled"};
-// The most rows for which such a 64-row GEMM reads its e4m3 weight itself
-// (on sm_90a, more rows do too, on kWgmmaFp8wGemmKernel). Each
-// of its 64-row blocks converts the B tiles it reads (about a dozen ALU
-// operations an element, some 0.4 ps an element on an H200's 132 SMs);
-// dequantizing the weight to memory first costs about 4 bytes an element
-// more traffic (some 0.8 ps at 4.8 TB/s) once for all rows. An estimate
-// from those rates, not measured yet: two M tiles.
-constexpr int64_t kFp8wMaxRows = 128;
 // Slots to expert-sorted rows, and those rows to M tiles; one block each.
 constexpr LibrarySource kAlignKernel = {kDispatchFile, "moe_align"};
 constexpr LibrarySource kTilesKernel = {kDispatchFile, "moe_tiles"};
@@ -961,23 +954,12 @@ struct SplitK {
   const LibraryKernel *fp8w = nullptr;
 };
 
-/// The counts of parts a K may be split into: the divisors of its 64-wide
-/// K steps up to 32 (each part whole K steps of the kernels, and 16-byte
-/// copies of e4m3 bytes).
-SmallVector<int64_t> splitKParts(int64_t k) {
-  SmallVector<int64_t> parts;
-  if (k % 64 != 0)
-    return parts;
-  for (int64_t count = 2; count <= std::min<int64_t>(32, k / 64); ++count)
-    if ((k / 64) % count == 0)
-      parts.push_back(count);
-  return parts;
-}
-
-/// The parts to split a GEMM's K into, chosen on the host: 1 when the
-/// grid it runs without a split, of `wholeBlocks`, has at least `target`,
-/// else the fewest of `parts` that make `target` blocks of the parts'
-/// kernel (`blocks` a part), or the most there are.
+/// The parts to split a GEMM's K into, chosen on the host by SplitKRule.h's
+/// splitKParts (the same rule, as host code on a step's rows; `parts` its
+/// splitKPartCounts): 1 when the grid it runs without a split, of
+/// `wholeBlocks`, has at least `target`, else the fewest of `parts` that
+/// make `target` blocks of the parts' kernel (`blocks` a part), or the
+/// most there are.
 Value splitKCount(OpBuilder &b, Location loc, Value blocks, Value wholeBlocks,
                   ArrayRef<int64_t> parts, int64_t target) {
   auto index = [&](int64_t v) {
@@ -1006,7 +988,7 @@ void splitKBranch(
     Value rows, int64_t n, int64_t k,
     function_ref<void(OpBuilder &, Location)> whole,
     function_ref<void(OpBuilder &, Location, Value, Value)> parts) {
-  SmallVector<int64_t> counts = splitKParts(k);
+  std::vector<int64_t> counts = splitKPartCounts(k);
   if (split.targetBlocks <= 0 || counts.empty())
     return whole(b, loc);
   auto index = [&](int64_t v) {

@@ -109,6 +109,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/SplitKRule.h"
 #include "runtime/cuda/CudaDriver.h"
 
 #include <algorithm>
@@ -1118,24 +1119,15 @@ void launchLinearFp8w(CUfunction fn, int64_t rows, int64_t n, int64_t k,
         "launching the e4m3-weight GEMM");
 }
 
-/// The parts dsc-library-gemms{split-k-blocks=target} splits the K of a
-/// GEMM of `rows` x `n` x `k` on the 64-row tile into (splitKCount): 1
-/// when its grid has `target` blocks, else the fewest divisors of its
-/// 64-wide K steps (2 to 32) that make them, or the most there are.
-int64_t splitKParts(int64_t rows, int64_t n, int64_t k, int64_t target) {
+/// The parts the compiled model splits the K of an e4m3-weight linear
+/// GEMM of `rows` x `n` x `k` on the 64-row tile into, for `target`
+/// blocks (SplitKRule.h's rule; at most kFp8wMaxRows rows split).
+int64_t splitKPartsOf(int64_t rows, int64_t n, int64_t k, int64_t target) {
+  if (rows > mlir::dsc::kFp8wMaxRows)
+    return 1;
   int64_t blocks = ((n + kBlockCols - 1) / kBlockCols) *
                    std::max<int64_t>((rows + 63) / 64, 1);
-  if (target <= 0 || blocks >= target || k % 64)
-    return 1;
-  int64_t parts = 1;
-  for (int64_t count = 2; count <= std::min<int64_t>(32, k / 64); ++count) {
-    if ((k / 64) % count)
-      continue;
-    parts = count;
-    if (blocks * count >= target)
-      break;
-  }
-  return parts;
+  return mlir::dsc::splitKParts(blocks, blocks, k, target);
 }
 
 /// Launches the model's split-K form of the e4m3-weight GEMM:
@@ -1307,10 +1299,7 @@ int linearFp8w(const Args &args) {
   // The split form where the model would split (its parts' sum, a
   // generated kernel reading parts x rows x n floats, not timed): "ms" is
   // then its time, "whole_ms" the unsplit kernel's.
-  // (The model's e4m3 GEMM splits at most kFp8wMaxRows rows; more take
-  // other kernels.)
-  const int64_t parts =
-      partsFn && rows <= 128 ? splitKParts(rows, n, k, args.splitK) : 1;
+  const int64_t parts = partsFn ? splitKPartsOf(rows, n, k, args.splitK) : 1;
   char split[96] = "";
   if (parts > 1) {
     Buffer partials = upload(nullptr, size_t(parts) * rows * n * 4);
