@@ -165,6 +165,29 @@
 // SPLIT: %[[WP:.*]] = arith.select %[[WE]], %c2, %c4
 // SPLIT: %[[WFEW:.*]] = arith.cmpi ult, %[[WFUSED]], %c132
 // SPLIT: arith.select %[[WFEW]], %[[WP]], %c1
+// As sm_90a's pipeline sets it (large tiles on wgmma, split K): a fused
+// MLP's many rows take the wgmma SwiGLU kernel, its few the split parts
+// or the 64-row fused kernel; e4m3 weights' few rows (at most 128) the
+// e4m3 parts or fused kernel, more the e4m3 wgmma form.
+// RUN: dsc-opt %S/Inputs/split-k.mlir --dsc-library-gemms="large-tiles wgmma split-k-blocks=132" -canonicalize 2>/dev/null | FileCheck %s --check-prefix=SM90
+// SM90-LABEL: func.func @split_mlp_bf16
+// SM90: scf.if
+// SM90: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@gemm_wgmma_swiglu_bf16_tn
+// SM90: } else {
+// SM90: scf.if
+// SM90: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64
+// SM90: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_bf16_tn_m64
+// SM90: } else {
+// SM90: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_swiglu_bf16_tn_m64
+// SM90-LABEL: func.func @split_mlp_fp8w
+// SM90: scf.if
+// SM90: scf.if
+// SM90: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_fp8w_bf16_tn_m64
+// SM90: gpu.launch_func @dsc_grouped_gemm::@batched_gemm_fp8w_bf16_tn_m64
+// SM90: } else {
+// SM90: gpu.launch_func @dsc_grouped_gemm::@gemm_swiglu_fp8w_bf16_tn_m64
+// SM90: } else {
+// SM90: gpu.launch_func @dsc_grouped_gemm_wgmma_tn::@gemm_wgmma_swiglu_fp8w_bf16_tn
 // The fill of C and the sum of the parts have bounds computed alike (the
 // buffer is C's size): dsc-fuse-parallel-loops makes them one loop, one
 // generated kernel.
