@@ -943,8 +943,10 @@ void launchWgmma(OpBuilder &b, Location loc, ModuleOp module,
 /// partial sums into a buffer of their own, then their sum into C: the
 /// batched kernels' strides (the bf16 one's), or their columns' offset
 /// (the e4m3 one's bColBatch), pick each part. A fused SwiGLU's gate and
-/// up (a MoE layer's shared expert: 16 blocks each at 64 rows) split as
-/// they would as linear layers, their sums then the SwiGLU generated code.
+/// up (a MoE layer's shared expert: 32 blocks of the fused kernel at 64
+/// rows) split when the fused kernel's grid is small, into the parts gate
+/// would take as a linear layer; their sums, then the SwiGLU, generated
+/// code.
 /// `targetBlocks` (the chip's SMs; 0 for none), the per-part kernels: `bf16`
 /// (batched_gemm_bf16_tn_m64) and, for e4m3 weights, `fp8w`
 /// (batched_gemm_fp8w_bf16_tn_m64).

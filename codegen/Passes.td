@@ -592,8 +592,10 @@ def DscLibraryGemms : Pass<"dsc-library-gemms", "ModuleOp"> {
     of their own, then a generated sum of the parts into C. A decode's q_a
     at 64 rows is 12 blocks of V3's: on 132 SMs, most of the bandwidth a
     memory-bound GEMM needs would sit idle. A fused MLP's gate and up split
-    when they would as linear layers: then their parts run instead of the
-    fused kernel, and generated code sums them and computes the SwiGLU.
+    when the fused kernel's grid (their 2n columns) has fewer than N blocks,
+    into the parts gate would take as a linear layer: then their parts run
+    instead of the fused kernel, and generated code sums them and computes
+    the SwiGLU.
 
     A `dsc.library_gemm` GEMM whose B is an allocation written only by a
     `linalg.generic` marked `dsc.library_dequantize` (a block-scaled e4m3

@@ -100,7 +100,8 @@
 // SPLIT: } else {
 // SPLIT: gpu.launch_func @dsc_grouped_gemm::@gemm_fp8w_bf16_tn_m64
 // A dense MLP (gate and up, then their SwiGLU, which the fused kernel
-// would run) splits as its gate and up would as linear layers: both their
+// would run) splits when the fused kernel's grid is small, into the parts
+// gate would take as a linear layer: both their
 // parts on the 64-row GEMM into buffers of their own, one generated
 // reduction of both, then the SwiGLU as the graph wrote it (its body
 // cloned, the captured constant 1 too) into the result; else the fused

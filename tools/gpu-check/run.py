@@ -707,10 +707,11 @@ def v3_decode_layer(fp8=False):
           kernel("grouped_gemm_wgmma_tn"), "--dispatch-ptx",
           kernel("moe_dispatch"), "--tokens", "64", "--top-k", "8", "--experts", "256",
           "--k", "7168", "--n", "2048", "--reps", "5"]),
-        # The kernels the compiled model runs for it: with e4m3 weights at
-        # 64 rows, gate and up with K split (16 blocks each unsplit), then
-        # their sums' SwiGLU (not timed); else the fused SwiGLU kernel (one
-        # batch, the gate and up weights where they lie).
+        # With e4m3 weights, the kernels the compiled model runs for it at
+        # 64 rows: gate and up with K split (32 blocks of the fused kernel,
+        # 16 each), then their sums' SwiGLU (not timed). The bf16 sum times
+        # the fused SwiGLU kernel unsplit, as it times its projections
+        # (the model splits those at 64 rows too).
         *(proj("shared expert gate 7168 -> 2048", 2048, 7168) +
           proj("shared expert up 7168 -> 2048", 2048, 7168)
           if fp8 else
@@ -738,22 +739,24 @@ def v3_decode_layer(fp8=False):
         # What the split replaced, beside it: the shared expert's gate and
         # up as one unsplit GEMM of both widths (the fused SwiGLU kernel's
         # reads and sums, less its epilogue). Not in the sum.
-        res, _ = run_bench(f"{name}: shared expert gate+up unsplit",
-                           ["linear-fp8w", "--ptx", kernel("grouped_gemm"),
-                            "--batch", "64", "--n", "4096", "--k", "7168",
-                            "--reps", "10"])
+        res, code = run_bench(f"{name}: shared expert gate+up unsplit",
+                              ["linear-fp8w", "--ptx", kernel("grouped_gemm"),
+                               "--batch", "64", "--n", "4096", "--k", "7168",
+                               "--reps", "10"])
         unsplit = res["ms"] if res else None
+        if code != 0:
+            failed.append("shared expert gate+up unsplit")
     report["v3_decode_layer_fp8" if fp8 else "v3_decode_layer"] = {
         "ms": total, "kernels": {l: ms for ms, l in times},
         **({"bf16_kv_b_ms": bf16_kv_b} if bf16_kv_b else {}),
-        **({"shared_gate_up_unsplit_ms": unsplit} if unsplit else {})}
+        **({"shared_gate_up_unsplit_ms": unsplit} if unsplit is not None else {})}
     top = ", ".join(f"{l} {ms:.3f}" for ms, l in sorted(times, reverse=True)[:3])
     text = (f"{total:.3f} ms over {len(times)} kernels timed apart (x 61 layers: "
             f"{total * 61:.1f} ms a step); largest: {top} ms")
     if bf16_kv_b:
         text += "; the per-head products on a bf16 kv_b: " + ", ".join(
             f"{ms:.3f}" for ms in bf16_kv_b.values()) + " ms"
-    if unsplit:
+    if unsplit is not None:
         text += f"; the shared expert's gate+up unsplit: {unsplit:.3f} ms"
     if failed:
         text += f"; check failed: {', '.join(failed)}"
