@@ -206,9 +206,20 @@ void bindGpuRuntimeImports(llvm::Module &module) {
 }
 } // namespace
 
-FailureOr<std::vector<char>>
-mlir::dsc::compileHostSharedObject(ModuleOp module, StringRef cpu,
-                                   std::string &error) {
+mlir::dsc::HostModule::HostModule() = default;
+mlir::dsc::HostModule::HostModule(HostModule &&) = default;
+mlir::dsc::HostModule &mlir::dsc::HostModule::operator=(HostModule &&other) {
+  // The module before the context it lives in (members are destroyed in
+  // the reverse of their order, which the destructor gets right).
+  module.reset();
+  context = std::move(other.context);
+  module = std::move(other.module);
+  return *this;
+}
+mlir::dsc::HostModule::~HostModule() = default;
+
+FailureOr<mlir::dsc::HostModule>
+mlir::dsc::translateHostModule(ModuleOp module, std::string &error) {
   // The GPU host code holds gpu.binary and gpu.launch_func ops, translated
   // by the GPU dialect's offloading interface.
   bool hasGpuCode = !module.getOps<gpu::BinaryOp>().empty();
@@ -219,18 +230,27 @@ mlir::dsc::compileHostSharedObject(ModuleOp module, StringRef cpu,
   registerNVVMDialectTranslation(registry);
   gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
   module.getContext()->appendDialectRegistry(registry);
+  // Here, not on the thread that builds the object: registering targets
+  // is not safe to race.
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
 
-  llvm::LLVMContext llvmContext;
-  std::unique_ptr<llvm::Module> llvmModule =
-      translateModuleToLLVMIR(module, llvmContext, "dsc_host");
-  if (!llvmModule) {
+  HostModule host;
+  host.context = std::make_unique<llvm::LLVMContext>();
+  host.module = translateModuleToLLVMIR(module, *host.context, "dsc_host");
+  if (!host.module) {
     error = "translation of the host module to LLVM IR failed";
     return failure();
   }
   if (hasGpuCode)
-    bindGpuRuntimeImports(*llvmModule);
+    bindGpuRuntimeImports(*host.module);
+  return host;
+}
+
+FailureOr<std::vector<char>>
+mlir::dsc::buildHostSharedObject(HostModule host, StringRef cpu,
+                                 std::string &error) {
+  llvm::Module *llvmModule = host.module.get();
   // One x86-64 level, recorded in the manifest and checked when the
   // runtime loads the code.
   llvm::Triple triple("x86_64-unknown-linux-gnu");
@@ -246,7 +266,7 @@ mlir::dsc::compileHostSharedObject(ModuleOp module, StringRef cpu,
 
   auto optimize =
       makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0, machine.get());
-  if (llvm::Error err = optimize(llvmModule.get())) {
+  if (llvm::Error err = optimize(llvmModule)) {
     error = "LLVM optimization failed: " + llvm::toString(std::move(err));
     return failure();
   }
@@ -307,6 +327,15 @@ mlir::dsc::compileHostSharedObject(ModuleOp module, StringRef cpu,
   }
   return std::vector<char>((*bytes)->getBufferStart(),
                            (*bytes)->getBufferEnd());
+}
+
+FailureOr<std::vector<char>>
+mlir::dsc::compileHostSharedObject(ModuleOp module, StringRef cpu,
+                                   std::string &error) {
+  FailureOr<HostModule> host = translateHostModule(module, error);
+  if (failed(host))
+    return failure();
+  return buildHostSharedObject(std::move(*host), cpu, error);
 }
 
 std::vector<GpuKernelBinary> mlir::dsc::collectPtx(ModuleOp module) {

@@ -11,9 +11,15 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace llvm {
+class LLVMContext;
+class Module;
+} // namespace llvm
 
 namespace mlir::dsc {
 
@@ -22,13 +28,36 @@ bool isSupportedTarget(StringRef target);
 /// "cpu", "sm_80", "sm_90a".
 ArrayRef<StringRef> supportedTargets();
 
-/// Translates an LLVM-dialect module to native code for x86-64 level `cpu`
-/// (x86-64, x86-64-v2, -v3 or -v4; runtime/support/HostCpu.h) and links it
-/// into a shared object (with the system C compiler driver as linker).
-/// For the host side of a GPU target (a module holding `gpu.binary` ops)
-/// the object embeds the kernels' PTX and leaves the GPU runtime calls and
-/// the module loading to the dsc runtime: see docs/architecture.md.
-/// Returns the shared object's bytes, or fails with a message in `error`.
+/// A lowered module's host code as LLVM IR, in an LLVM context of its own:
+/// nothing of MLIR's, so buildHostSharedObject may run on another thread
+/// while the MLIR context goes on with other work.
+struct HostModule {
+  std::unique_ptr<llvm::LLVMContext> context;
+  std::unique_ptr<llvm::Module> module; // After its context: freed first.
+
+  // Out of line: llvm::Module is incomplete here.
+  HostModule();
+  HostModule(HostModule &&);
+  HostModule &operator=(HostModule &&);
+  ~HostModule();
+};
+
+/// Translates an LLVM-dialect module to LLVM IR (on the thread that uses
+/// its MLIR context). For the host side of a GPU target (a module holding
+/// `gpu.binary` ops) the object embeds the kernels' PTX and leaves the GPU
+/// runtime calls and the module loading to the dsc runtime: see
+/// docs/architecture.md. Fails with a message in `error`.
+FailureOr<HostModule> translateHostModule(ModuleOp module, std::string &error);
+
+/// Optimizes `host` and compiles it to native code for x86-64 level `cpu`
+/// (x86-64, x86-64-v2, -v3 or -v4; runtime/support/HostCpu.h), then links
+/// it into a shared object (with the system C compiler driver as linker).
+/// Safe on any thread. Returns the shared object's bytes, or fails with a
+/// message in `error`.
+FailureOr<std::vector<char>>
+buildHostSharedObject(HostModule host, StringRef cpu, std::string &error);
+
+/// translateHostModule, then buildHostSharedObject.
 FailureOr<std::vector<char>>
 compileHostSharedObject(ModuleOp module, StringRef cpu, std::string &error);
 
