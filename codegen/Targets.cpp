@@ -20,6 +20,7 @@
 #include "llvm/Support/Process.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/Threading.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/Target/TargetOptions.h"
@@ -206,9 +207,26 @@ void bindGpuRuntimeImports(llvm::Module &module) {
 }
 } // namespace
 
+/// LLVM's targets, registered once, before any host object builds on a
+/// thread of its own: registering writes the registry's entries (and its
+/// list of targets), which such a build reads. All of them, NVPTX too, so
+/// that the GPU lowering's own registration of NVPTX later finds it listed
+/// and adds nothing.
+static void registerLlvmTargets() {
+  static llvm::once_flag once;
+  llvm::call_once(once, [] {
+    llvm::InitializeAllTargetInfos();
+    llvm::InitializeAllTargets();
+    llvm::InitializeAllTargetMCs();
+    llvm::InitializeAllAsmPrinters();
+  });
+}
+
 mlir::dsc::HostModule::HostModule() = default;
 mlir::dsc::HostModule::HostModule(HostModule &&) = default;
 mlir::dsc::HostModule &mlir::dsc::HostModule::operator=(HostModule &&other) {
+  if (this == &other)
+    return *this;
   // The module before the context it lives in (members are destroyed in
   // the reverse of their order, which the destructor gets right).
   module.reset();
@@ -230,10 +248,7 @@ mlir::dsc::translateHostModule(ModuleOp module, std::string &error) {
   registerNVVMDialectTranslation(registry);
   gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
   module.getContext()->appendDialectRegistry(registry);
-  // Here, not on the thread that builds the object: registering targets
-  // is not safe to race.
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
+  registerLlvmTargets();
 
   HostModule host;
   host.context = std::make_unique<llvm::LLVMContext>();
