@@ -6,6 +6,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/BitVector.h"
 
 #define DEBUG_TYPE "dsc-pack-entry-points"
 
@@ -19,6 +21,7 @@ using namespace mlir::dsc;
 
 namespace {
 constexpr StringLiteral kCInterfacePrefix = "_mlir_ciface_";
+constexpr StringLiteral kEntryPrefix = "dsc_entry_";
 
 struct DscPackEntryPointsPass
     : mlir::dsc::impl::DscPackEntryPointsBase<DscPackEntryPointsPass> {
@@ -55,7 +58,7 @@ struct DscPackEntryPointsPass
       StringRef name = iface.getName().drop_front(kCInterfacePrefix.size());
       Location loc = iface.getLoc();
       auto entry = LLVM::LLVMFuncOp::create(
-          b, loc, ("dsc_entry_" + name).str(),
+          b, loc, (kEntryPrefix + name).str(),
           LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(&getContext()),
                                       {ptrType}));
       Block *body = entry.addEntryBlock(b);
@@ -78,14 +81,26 @@ struct DscPackEntryPointsPass
       LLVM::CallOp::create(eb, loc, iface, args);
       LLVM::ReturnOp::create(eb, loc, ValueRange{});
     }
+    // The runtime calls the packed entry points only: every other function
+    // the module defines is internal. Then LLVM may rewrite their
+    // signatures, and it drops the descriptor fields every call site passes
+    // alike (a static weight's sizes, strides and offset: five of a
+    // matrix's seven fields, at each of DeepSeek-V3's 61 layer calls per
+    // entry point), which cuts the host object's optimization and code
+    // generation time by about a third.
+    for (auto fn : module.getOps<LLVM::LLVMFuncOp>())
+      if (!fn.isExternal() && !fn.getName().starts_with(kEntryPrefix))
+        fn.setLinkage(LLVM::Linkage::Internal);
   }
 
   /// Builds the entry point's body from the C interface function and the
   /// function it wraps, without the call between them: `_mlir_ciface_NAME`
   /// unpacks each descriptor and calls NAME with every field as a separate
   /// argument (thousands for DeepSeek-V3, whose weights are arguments), and
-  /// LLVM's instruction selection is quadratic in that call's size. So the
-  /// unpacking is cloned into `entry` and NAME's blocks are moved after it.
+  /// LLVM's instruction selection is quadratic in that call's size. So NAME's
+  /// blocks are moved into `entry`, and each descriptor field is loaded where
+  /// the body uses it (loadFieldsAtUses); other arguments are unpacked first,
+  /// as the wrapper did.
   LogicalResult mergeBody(LLVM::LLVMFuncOp iface, StringRef name,
                           LLVM::LLVMFuncOp entry, OpBuilder &eb,
                           IRMapping &mapping) {
@@ -114,16 +129,98 @@ struct DscPackEntryPointsPass
     for (Operation &op : ifaceBlock.without_terminator())
       if (&op != call.getOperation())
         eb.clone(op, mapping);
-    SmallVector<Value> args;
-    for (Value v : call.getArgOperands())
-      args.push_back(mapping.lookupOrDefault(v));
     Block *calleeEntry = &callee.getBody().front();
+    llvm::BitVector loaded =
+        loadFieldsAtUses(call, callee, entry.getArgument(0));
+    SmallVector<Value> args;
+    for (auto [i, operand] : llvm::enumerate(call.getArgOperands()))
+      if (!loaded.test(i))
+        args.push_back(mapping.lookupOrDefault(operand));
     entry.getBody().getBlocks().splice(entry.getBody().end(),
                                        callee.getBody().getBlocks());
     LLVM::BrOp::create(eb, call.getLoc(), args, calleeEntry);
+    // The unpacking no argument needs any more.
+    for (Operation &op :
+         llvm::make_early_inc_range(llvm::reverse(entry.getBody().front())))
+      if (isOpTriviallyDead(&op))
+        op.erase();
     iface.erase();
     callee.erase();
     return success();
+  }
+
+  /// A field of a memref descriptor: where the C interface function's
+  /// `call` operand comes from when it is `extractvalue (load %argI)[pos]`.
+  struct DescriptorField {
+    unsigned argument;
+    LLVM::LLVMStructType descriptor;
+    ArrayRef<int64_t> position;
+  };
+  static std::optional<DescriptorField> fieldOf(Value operand) {
+    auto extract = operand.getDefiningOp<LLVM::ExtractValueOp>();
+    if (!extract)
+      return std::nullopt;
+    auto load = extract.getContainer().getDefiningOp<LLVM::LoadOp>();
+    if (!load || load.getVolatile_() ||
+        load.getOrdering() != LLVM::AtomicOrdering::not_atomic)
+      return std::nullopt;
+    auto arg = dyn_cast<BlockArgument>(load.getAddr());
+    auto type = dyn_cast<LLVM::LLVMStructType>(load.getType());
+    if (!arg || !type)
+      return std::nullopt;
+    return DescriptorField{arg.getArgNumber(), type, extract.getPosition()};
+  }
+
+  /// Replaces each use of `callee`'s arguments that `call` passes a
+  /// descriptor field with a load of that field from `argv`, just before
+  /// the use, and drops the argument; returns which of `call`'s operands
+  /// those were. Unpacked up front,
+  /// every field of every weight would be live across the whole body: at
+  /// DeepSeek-V3's size thousands of values spilled around 61 layer calls,
+  /// which made the entry points the larger part of the host objects'
+  /// code generation time (its register allocation and stack slot coloring
+  /// grow with them). The descriptors are the runtime's, which the body
+  /// never writes, so a load anywhere reads what the wrapper's did.
+  llvm::BitVector loadFieldsAtUses(LLVM::CallOp call, LLVM::LLVMFuncOp callee,
+                                   Value argv) {
+    // The body rebuilds each descriptor from its fields (insertvalue) and
+    // takes them apart again where it passes them on (extractvalue): fold
+    // the pairs, so that the fields' users are the ops that need them.
+    GreedyRewriteConfig config;
+    config.setRegionSimplificationLevel(GreedySimplifyRegionLevel::Disabled);
+    (void)applyPatternsGreedily(callee.getBody(), FrozenRewritePatternSet(),
+                                config);
+    auto ptrType = LLVM::LLVMPointerType::get(&getContext());
+    Block &body = callee.getBody().front();
+    llvm::BitVector loaded(body.getNumArguments());
+    // One load of a descriptor's pointer for all its fields an op uses.
+    llvm::DenseMap<std::pair<Operation *, unsigned>, Value> descriptors;
+    for (auto [i, operand] : llvm::enumerate(call.getArgOperands())) {
+      std::optional<DescriptorField> field = fieldOf(operand);
+      if (!field)
+        continue;
+      BlockArgument arg = body.getArgument(i);
+      for (OpOperand &use : llvm::make_early_inc_range(arg.getUses())) {
+        OpBuilder b(use.getOwner());
+        Location loc = use.getOwner()->getLoc();
+        Value &descriptor = descriptors[{use.getOwner(), field->argument}];
+        if (!descriptor) {
+          Value slot = LLVM::GEPOp::create(
+              b, loc, ptrType, ptrType, argv,
+              ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(field->argument)});
+          descriptor = LLVM::LoadOp::create(b, loc, ptrType, slot);
+        }
+        SmallVector<LLVM::GEPArg> indices = {0};
+        for (int64_t p : field->position)
+          indices.push_back(static_cast<int32_t>(p));
+        Value address = LLVM::GEPOp::create(b, loc, ptrType, field->descriptor,
+                                            descriptor, indices);
+        use.set(LLVM::LoadOp::create(b, loc, arg.getType(), address));
+      }
+      loaded.set(i);
+    }
+    body.eraseArguments(loaded);
+    return loaded;
   }
 };
 } // namespace

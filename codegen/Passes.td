@@ -454,9 +454,14 @@ def DscPackEntryPoints : Pass<"dsc-pack-entry-points", "ModuleOp"> {
     For each LLVM function `_mlir_ciface_NAME` taking pointers to memref
     descriptors, adds `dsc_entry_NAME(ptr argv)` that loads the i-th pointer
     from `argv` and calls it: one fixed C signature the runtime can call for
-    any entry point, however many weights it takes. Functions called from
-    more than one place (shared layer bodies) are marked `no_inline`:
-    inlining would copy the body per call site.
+    any entry point, however many weights it takes. When the C interface
+    function only unpacks and calls NAME, the entry point takes NAME's body
+    instead, and each descriptor field is loaded from `argv` just before the
+    op that uses it (not all up front, where thousands of them would be live
+    across every layer call). Functions called from more than one place
+    (shared layer bodies) are marked `no_inline`: inlining would copy the
+    body per call site. Every function defined but the entry points becomes
+    internal, so that LLVM may drop the arguments every call passes alike.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
