@@ -458,10 +458,12 @@ def DscPackEntryPoints : Pass<"dsc-pack-entry-points", "ModuleOp"> {
     function only unpacks and calls NAME, the entry point takes NAME's body
     instead, and each descriptor field is loaded from `argv` just before the
     op that uses it (not all up front, where thousands of them would be live
-    across every layer call). Functions called from more than one place
-    (shared layer bodies) are marked `no_inline`: inlining would copy the
-    body per call site. Every function defined but the entry points becomes
-    internal, so that LLVM may drop the arguments every call passes alike.
+    across every layer call), as an invariant load that LLVM may hoist out
+    of a loop. Functions called from more than one place (shared layer
+    bodies) are marked `no_inline`: inlining would copy the body per call
+    site. Every function defined but the entry points becomes internal, so
+    that LLVM may drop the arguments a callee never reads (a static weight's
+    sizes, strides and offset).
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
