@@ -65,13 +65,10 @@ struct DscPackEntryPointsPass
       OpBuilder eb = OpBuilder::atBlockBegin(body);
       // Descriptor pointer i comes from argv[i].
       IRMapping mapping;
-      for (unsigned i = 0; i < type.getNumParams(); ++i) {
-        Value slot = LLVM::GEPOp::create(
-            eb, loc, ptrType, ptrType, body->getArgument(0),
-            ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
+      for (unsigned i = 0; i < type.getNumParams(); ++i)
         mapping.map(iface.getArgument(i),
-                    LLVM::LoadOp::create(eb, loc, ptrType, slot));
-      }
+                    loadDescriptorPointer(eb, loc, body->getArgument(0), i,
+                                          /*invariant=*/false));
       if (succeeded(mergeBody(iface, name, entry, eb, mapping)))
         continue;
       // Fallback: call the C interface function with the loaded pointers.
@@ -172,29 +169,39 @@ struct DscPackEntryPointsPass
     return DescriptorField{arg.getArgNumber(), type, extract.getPosition()};
   }
 
-  /// A load LLVM may hoist out of loops and merge with its equals
-  /// (`!invariant.load`): the argv array and the descriptors hold the same
-  /// values throughout an entry point's run. Loaded anew at a use inside a
-  /// loop, where a store may alias them for all LLVM knows, a weight's
-  /// pointer would otherwise be reloaded at every iteration, and the loop
-  /// would not vectorize.
-  static Value invariantLoad(OpBuilder &b, Location loc, Type type,
-                             Value address) {
+  /// A load; with `invariant`, one LLVM may hoist out of loops and merge
+  /// with its equals (`!invariant.load`): the argv array and the
+  /// descriptors hold the same values throughout an entry point's run.
+  /// Loaded anew at a use inside a loop, where a store may alias them for
+  /// all LLVM knows, a weight's pointer would otherwise be reloaded at every
+  /// iteration, and the loop would not vectorize.
+  static Value load(OpBuilder &b, Location loc, Type type, Value address,
+                    bool invariant) {
     return LLVM::LoadOp::create(b, loc, type, address, /*alignment=*/0,
                                 /*isVolatile=*/false, /*isNonTemporal=*/false,
-                                /*isInvariant=*/true);
+                                invariant);
+  }
+
+  /// Descriptor pointer i, from argv[i].
+  static Value loadDescriptorPointer(OpBuilder &b, Location loc, Value argv,
+                                     unsigned i, bool invariant) {
+    auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
+    Value slot =
+        LLVM::GEPOp::create(b, loc, ptrType, ptrType, argv,
+                            ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(i)});
+    return load(b, loc, ptrType, slot, invariant);
   }
 
   /// Replaces each use of `callee`'s arguments that `call` passes a
   /// descriptor field with a load of that field from `argv`, just before
   /// the use, and drops the argument; returns which of `call`'s operands
-  /// those were. Unpacked up front,
-  /// every field of every weight would be live across the whole body: at
-  /// DeepSeek-V3's size thousands of values spilled around 61 layer calls,
-  /// which made the entry points the larger part of the host objects'
-  /// code generation time (its register allocation and stack slot coloring
-  /// grow with them). The descriptors are the runtime's, which the body
-  /// never writes, so a load anywhere reads what the wrapper's did.
+  /// those were. Unpacked up front, every field of every weight would be
+  /// live across the whole body: at DeepSeek-V3's size thousands of values
+  /// spilled around 61 layer calls, which made the entry points the larger
+  /// part of the host objects' code generation time (its register
+  /// allocation and stack slot coloring grow with them). The descriptors are
+  /// the runtime's, which the body never writes, so a load anywhere reads what
+  /// the wrapper's did.
   llvm::BitVector loadFieldsAtUses(LLVM::CallOp call, LLVM::LLVMFuncOp callee,
                                    Value argv) {
     // The body rebuilds each descriptor from its fields (insertvalue) and
@@ -218,18 +225,15 @@ struct DscPackEntryPointsPass
         OpBuilder b(use.getOwner());
         Location loc = use.getOwner()->getLoc();
         Value &descriptor = descriptors[{use.getOwner(), field->argument}];
-        if (!descriptor) {
-          Value slot = LLVM::GEPOp::create(
-              b, loc, ptrType, ptrType, argv,
-              ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(field->argument)});
-          descriptor = invariantLoad(b, loc, ptrType, slot);
-        }
+        if (!descriptor)
+          descriptor = loadDescriptorPointer(b, loc, argv, field->argument,
+                                             /*invariant=*/true);
         SmallVector<LLVM::GEPArg> indices = {0};
         for (int64_t p : field->position)
           indices.push_back(static_cast<int32_t>(p));
         Value address = LLVM::GEPOp::create(b, loc, ptrType, field->descriptor,
                                             descriptor, indices);
-        use.set(invariantLoad(b, loc, arg.getType(), address));
+        use.set(load(b, loc, arg.getType(), address, /*invariant=*/true));
       }
       loaded.set(i);
     }
