@@ -2935,9 +2935,17 @@ bool isLinearWeight(OpOperand &use) {
 
 struct DscBf16LinearWeightsPass
     : mlir::dsc::impl::DscBf16LinearWeightsBase<DscBf16LinearWeightsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     Builder b(module.getContext());
+    // With stored-only, the names of the weights stored as bf16.
+    DenseSet<StringAttr> stored;
+    if (storedOnly)
+      if (auto listed = module->getAttrOfType<ArrayAttr>("dsc.bf16_stored"))
+        for (auto name : listed.getAsRange<StringAttr>())
+          stored.insert(name);
     // Layers are private functions that take their weights from the entry
     // points: a weight qualifies when it reaches nothing but linear
     // weights, through calls whose parameter every caller passes a
@@ -2957,7 +2965,9 @@ struct DscBf16LinearWeightsPass
       for (BlockArgument arg : fn.getArguments()) {
         auto type = dyn_cast<RankedTensorType>(arg.getType());
         unsigned i = arg.getArgNumber();
-        bool entryWeight = fn.isPublic() && fn.getArgAttr(i, "dsc.weight");
+        auto name = fn.getArgAttrOfType<StringAttr>(i, "dsc.weight");
+        bool entryWeight =
+            fn.isPublic() && name && (!storedOnly || stored.contains(name));
         if (!type || !type.getElementType().isF32() || arg.use_empty() ||
             !(entryWeight || fn.isPrivate()))
           continue;

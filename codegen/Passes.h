@@ -150,6 +150,18 @@ struct CodegenOptions {
   /// (dsc-lower-to-linalg{bf16-linear-inputs}), so that the GPU's numerics
   /// are checked against the CPU references. The GPU pipeline always does.
   bool bf16LinearInputs = false;
+  /// For the CPU pipeline: which linear weights are bound as bf16
+  /// (dsc-bf16-linear-weights; bf16LinearInputs implies Bf16).
+  enum class CpuWeights {
+    /// Every weight as f32.
+    F32,
+    /// The ones the checkpoint stores as BF16 (the module's
+    /// `dsc.bf16_stored`): the same values in half the bytes.
+    Stored,
+    /// Every linear weight, rounded to bf16 from another type.
+    Bf16,
+  };
+  CpuWeights cpuWeights = CpuWeights::Stored;
   /// For sm_90a: the blocks of 128-row tiles a linear layer's GEMM must
   /// make to take that tile, wgmma fed by TMA (dsc-library-gemms'
   /// large-tile-blocks, whose default in Passes.td is the same).

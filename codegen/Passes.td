@@ -502,8 +502,8 @@ def DscExpandBf16 : Pass<"dsc-expand-bf16", "func::FuncOp"> {
 def DscBf16LinearWeights : Pass<"dsc-bf16-linear-weights", "ModuleOp"> {
   let summary = "Bind the weights of linear layers as bf16";
   let description = [{
-    For GPU targets (and the CPU's with dsc-compile --bf16-linear-inputs),
-    after dsc-weights-to-arguments: an entry point's f32
+    For GPU targets (and the CPU's, below), after dsc-weights-to-arguments:
+    an entry point's f32
     weight argument (`dsc.weight`, stacked or not) whose every use is the
     weight of a `dsc.linear`, one of a `dsc.moe`'s shared or routed
     expert matrices, or the kv_b of a `dsc.mla` or `dsc.mla_decode`
@@ -515,7 +515,19 @@ def DscBf16LinearWeights : Pass<"dsc-bf16-linear-weights", "ModuleOp"> {
     others). The runtime binds a param once by name for all entry points,
     so a name becomes bf16 only where every entry point's argument of that
     name qualifies.
+
+    With `stored-only` (the CPU's default, dsc-compile --cpu-weights auto),
+    only the weights the module's `dsc.bf16_stored` names (the Hugging Face
+    importer lists the weights a checkpoint stores as BF16) qualify: bf16
+    exactly, half the bytes of their f32 copies, the same values. The CPU's
+    contractions read them as bf16 and widen each vector
+    (dsc-vectorize-contractions).
   }];
+  let options = [
+    Option<"storedOnly", "stored-only", "bool", /*default=*/"false",
+           "Only the weights the module's dsc.bf16_stored names (stored as "
+           "BF16 by the checkpoint)">,
+  ];
   let dependentDialects = ["::mlir::dsc::DscDialect"];
 }
 

@@ -45,9 +45,15 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
   pm.addPass(createDscWeightsToArguments());
   pm.addPass(createDscOutputsToArguments());
   // A GPU's linear layers read bf16 weights (tensor-core GEMMs); the CPU's
-  // too when it checks the GPU's numerics.
-  if (forGpu || options.bf16LinearInputs)
+  // too when it checks the GPU's numerics, or as its options say (by
+  // default the weights a checkpoint stores as bf16: half the bytes, the
+  // same values).
+  using CpuWeights = CodegenOptions::CpuWeights;
+  if (forGpu || options.bf16LinearInputs ||
+      options.cpuWeights == CpuWeights::Bf16)
     pm.addPass(createDscBf16LinearWeights());
+  else if (options.cpuWeights == CpuWeights::Stored)
+    pm.addPass(createDscBf16LinearWeights({/*storedOnly=*/true}));
   // 2. dsc ops to their reference linalg semantics, then clean up.
   // The GPU's generated kernels take attention in its plain form: query
   // blocks would be a host loop of kernel launches.

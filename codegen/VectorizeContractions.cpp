@@ -47,9 +47,10 @@ namespace {
 
 enum class Form { Dot, Axpy };
 
-/// A generic `C[...] += A[...] * B[...] (* S[...] ...)` over memrefs of f32,
-/// and the roles of its loops. The scale factors S (e.g. the routing
-/// weights of a dense experts computation) depend on neither k nor n.
+/// A generic `C[...] += A[...] * B[...] (* S[...] ...)` over memrefs of f32
+/// (its inputs may be bf16, widened in its body), and the roles of its loops.
+/// The scale factors S (e.g. the routing weights of a dense experts
+/// computation) depend on neither k nor n.
 struct Contraction {
   Form form;
   OpOperand *a, *b, *c;
@@ -137,13 +138,16 @@ std::optional<Contraction> matchRoles(linalg::GenericOp op, OpOperand *a,
 std::optional<Contraction> matchContraction(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() < 2 ||
       op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0 ||
-      op.hasIndexSemantics() || !isMultiplyAccumulate(op))
+      op.hasIndexSemantics() || !isMultiplyAccumulate(op, /*widened=*/true))
     return std::nullopt;
   OpOperand *c = op.getDpsInitOperand(0);
   for (OpOperand &operand : op->getOpOperands()) {
     auto type = dyn_cast<MemRefType>(operand.get().getType());
-    if (!type || !type.getElementType().isF32() ||
-        !op.getMatchingIndexingMap(&operand).isProjectedPermutation())
+    if (!type || !op.getMatchingIndexingMap(&operand).isProjectedPermutation())
+      return std::nullopt;
+    // f32, or a bf16 input the body widens (a weight bound as bf16).
+    Type element = type.getElementType();
+    if (!element.isF32() && !(element.isBF16() && &operand != c))
       return std::nullopt;
     // In place on an input would see partial sums.
     if (&operand != c && operand.get() == c->get())
@@ -252,12 +256,27 @@ private:
     });
   }
 
+  /// `value` (a scalar or a vector of `operand`'s elements) as f32.
+  Value widened(OpOperand *operand, Value value) {
+    Type element = cast<MemRefType>(operand->get().getType()).getElementType();
+    if (element.isF32())
+      return value;
+    Type f32 = b.getF32Type();
+    if (auto vector = dyn_cast<VectorType>(value.getType()))
+      f32 = vector.clone(f32);
+    return arith::ExtFOp::create(b, loc, f32, value);
+  }
+
+  /// The element of `operand` at `dims`, as f32.
+  Value loadScalar(OpOperand *operand) {
+    return widened(operand, memref::LoadOp::create(b, loc, operand->get(),
+                                                   indices(operand)));
+  }
+
   /// `value` times the scale factors at the current indices.
   Value scaled(Value value) {
     for (OpOperand *scale : match.scales)
-      value = arith::MulFOp::create(
-          b, loc, value,
-          memref::LoadOp::create(b, loc, scale->get(), indices(scale)));
+      value = arith::MulFOp::create(b, loc, value, loadScalar(scale));
     return value;
   }
 
@@ -267,13 +286,52 @@ private:
   }
 
   /// Loads a vector of `operand` at `dims` (its innermost index is the
-  /// vector's first lane), masked when `mask` is set.
+  /// vector's first lane), masked when `mask` is set, as f32 (a bf16
+  /// operand is loaded as bf16, half the bytes, and widened).
   Value loadVector(OpOperand *operand, Value mask) {
     SmallVector<Value> at = indices(operand);
+    Type element = cast<MemRefType>(operand->get().getType()).getElementType();
     if (!mask)
-      return vector::LoadOp::create(b, loc, vectorType, operand->get(), at);
-    return vector::MaskedLoadOp::create(b, loc, vectorType, operand->get(), at,
-                                        mask, zeroVector());
+      return widened(operand,
+                     vector::LoadOp::create(b, loc, vectorType.clone(element),
+                                            operand->get(), at));
+    if (element.isF32())
+      return vector::MaskedLoadOp::create(b, loc, vectorType, operand->get(),
+                                          at, mask, zeroVector());
+    return loadLanes(operand, at, mask);
+  }
+
+  /// A masked vector of a bf16 `operand` at `at`, lane by lane, as f32.
+  /// (x86's lowering of a masked bf16 load converts its lanes through f32
+  /// with libgcc's __truncsfbf2, which the host object does not link.)
+  /// A lane past the mask reloads lane 0, which is in bounds when any lane
+  /// is on, and keeps 0; no lane on loads nothing. Only the edges of a
+  /// contraction take this path.
+  Value loadLanes(OpOperand *operand, SmallVector<Value> at, Value mask) {
+    Value left = cast<vector::CreateMaskOp>(mask.getDefiningOp()).getOperand(0);
+    Value any = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ugt, left,
+                                      constant(0));
+    auto ifOp = scf::IfOp::create(b, loc, TypeRange{vectorType}, any,
+                                  /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(b, loc, zeroVector());
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    Value first = at.back();
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0));
+    SmallVector<Value> values;
+    for (int64_t lane = 0; lane < lanes; ++lane) {
+      Value on = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                       constant(lane), left);
+      at.back() = arith::SelectOp::create(b, loc, on, add(first, lane), first);
+      Value value =
+          widened(operand, memref::LoadOp::create(b, loc, operand->get(), at));
+      values.push_back(arith::SelectOp::create(b, loc, on, value, zero));
+    }
+    scf::YieldOp::create(
+        b, loc,
+        vector::FromElementsOp::create(b, loc, vectorType, values).getResult());
+    return ifOp.getResult(0);
   }
 
   /// Dot form: rows x cols outputs, each a vector accumulator along k.
@@ -405,8 +463,7 @@ private:
       }
       for (int64_t i = 0; i < rows; ++i) {
         dims[match.m] = add(m0, i);
-        Value scalar = scaled(
-            memref::LoadOp::create(b, loc, match.a->get(), indices(match.a)));
+        Value scalar = scaled(loadScalar(match.a));
         Value splat = vector::BroadcastOp::create(b, loc, vectorType, scalar);
         for (int64_t j = 0; j < vecs; ++j)
           accs[i * vecs + j] = vector::FMAOp::create(b, loc, splat, bVectors[j],

@@ -89,7 +89,7 @@ void collectFactors(Value value, SmallVectorImpl<Value> &leaves) {
 }
 } // namespace
 
-bool mlir::dsc::isMultiplyAccumulate(linalg::GenericOp op) {
+bool mlir::dsc::isMultiplyAccumulate(linalg::GenericOp op, bool widened) {
   Block &body = op.getRegion().front();
   auto yield = cast<linalg::YieldOp>(body.getTerminator());
   if (yield.getValues().size() != 1)
@@ -100,8 +100,18 @@ bool mlir::dsc::isMultiplyAccumulate(linalg::GenericOp op) {
     return false;
   SmallVector<Value> factors;
   collectFactors(add.getLhs() == out ? add.getRhs() : add.getLhs(), factors);
-  // The body holds the multiplications, the addition and the yield only.
-  if (body.getOperations().size() != factors.size() + 1)
+  // A widened factor stands for the input it widens, and its extf counts
+  // among the body's ops.
+  size_t extensions = 0;
+  if (widened)
+    for (Value &factor : factors)
+      if (auto ext = factor.getDefiningOp<arith::ExtFOp>()) {
+        factor = ext.getIn();
+        ++extensions;
+      }
+  // The body holds the multiplications, the extensions, the addition and
+  // the yield only.
+  if (body.getOperations().size() != factors.size() + extensions + 1)
     return false;
   if (!llvm::all_of(factors, [&](Value v) {
         auto arg = dyn_cast<BlockArgument>(v);

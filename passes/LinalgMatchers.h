@@ -38,8 +38,9 @@ template <typename... OpTys> bool bodyIs(linalg::GenericOp op) {
 
 /// Whether the body is exactly `yield(out + in0 * in1 * ...)`: every input a
 /// factor once, in any order and association (a contraction, possibly with
-/// scale factors).
-bool isMultiplyAccumulate(linalg::GenericOp op);
+/// scale factors). With `widened`, a factor may also be an input widened by
+/// `arith.extf` (a bf16 weight read by f32 code).
+bool isMultiplyAccumulate(linalg::GenericOp op, bool widened = false);
 /// Whether the body is exactly `yield(in0)`: a copy (a transpose or a
 /// broadcast, by its indexing maps).
 bool isCopy(linalg::GenericOp op);

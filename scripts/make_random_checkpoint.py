@@ -2,12 +2,14 @@
 """Writes a checkpoint of random weights for a DeepSeek config, for benchmarks.
 
 usage: make_random_checkpoint.py CONFIG.json OUT_DIR [KEY=VALUE ...] --dsc-compile PATH
+                                 [--dtype F32|BF16]
 
 Copies CONFIG.json to OUT_DIR/config.json with the KEY=VALUE overrides (JSON
 values, e.g. n_routed_experts=128), asks dsc-compile for the tensors the model
 needs (a --shapes-only compile; its manifest lists every parameter), and
-writes them to OUT_DIR/model.safetensors as F32: normal(0, 0.1), RMSNorm
-weights normal(1, 0.05). Seeded, so reruns agree. The numbers are meaningless:
+writes them to OUT_DIR/model.safetensors as F32 (or, with --dtype BF16, as
+BF16, DeepSeek's released V2 checkpoints' dtype, rounded to nearest even):
+normal(0, 0.1), RMSNorm weights normal(1, 0.05). Seeded, so reruns agree. The numbers are meaningless:
 use it to time a model shape, never to check numerics (the fixtures in
 test/fixtures do that, against transformers).
 """
@@ -44,12 +46,23 @@ def manifest_params(dsc_compile, model_dir):
     return params
 
 
+def encode(values, dtype):
+    """Little-endian bytes of `values` as F32, or as BF16 rounded to nearest
+    even (the values are finite)."""
+    bits = values.astype("<f4").view("<u4")
+    if dtype == "F32":
+        return bits.tobytes()
+    rounded = (bits.astype(np.uint64) + 0x7FFF + ((bits >> 16) & 1)) >> 16
+    return rounded.astype("<u2").tobytes()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("config")
     ap.add_argument("out")
     ap.add_argument("overrides", nargs="*")
     ap.add_argument("--dsc-compile", required=True)
+    ap.add_argument("--dtype", choices=["F32", "BF16"], default="F32")
     args = ap.parse_args()
     config = json.load(open(args.config))
     for item in args.overrides:
@@ -65,8 +78,8 @@ def main():
         shape = params[name]
         norm = name.endswith("norm.weight") or name.endswith("layernorm.weight")
         values = rng.normal(1.0 if norm else 0.0, 0.05 if norm else 0.1, shape)
-        data = values.astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + len(data)]}
+        data = encode(values, args.dtype)
+        header[name] = {"dtype": args.dtype, "shape": shape, "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     text = json.dumps(header).encode()

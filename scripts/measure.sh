@@ -10,7 +10,11 @@
 # state of a serving process, blocks of memory reused from run to run.
 #  4. the KV-cached decode step against the context length (tiny-v2-lite,
 #     64 to 2040 tokens of context).
-# With an argument (compile, fixtures, fusion, context) only that part runs.
+#  5. CPU weights as a BF16 checkpoint stores them (--cpu-weights auto, the
+#     default) against f32 copies (--cpu-weights f32): a 2-layer model of
+#     DeepSeek-V2-Lite's shapes, random BF16 weights (2.2 GB).
+# With an argument (compile, fixtures, fusion, context, weights) only that
+# part runs.
 # The project build time is measured separately: see docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,4 +107,30 @@ import sys
 print(f'context {$context:5d}: decode step {f32:.3f} ms ({1000 * f32 / $context:.2f} us per context token), '
       f'bf16 cache {bf16:.3f} ms ({f32 / bf16:.2f}x); prefill {pre:.1f} ms')"
 done
+fi
+
+if want weights; then
+echo "== CPU weights: DeepSeek-V2-Lite's shapes, 2 layers (dense, MoE), random BF16 weights; one 16-token prompt, 16 new tokens; --cpu-weights f32 and auto alternating, 3 processes each, medians of --repeat 3"
+python3 scripts/make_random_checkpoint.py test/fixtures/configs/deepseek-v2-lite/config.json \
+  "$WORK/v2l2" num_hidden_layers=2 --dtype BF16 --dsc-compile "$TOOLS/dsc-compile" > /dev/null
+for mode in f32 auto; do
+  "$TOOLS/dsc-compile" "$WORK/v2l2" --target cpu --cpu-weights $mode -o "$WORK/w-$mode.dscx" --quiet
+done
+prompt=$(python3 -c "import random; random.seed(1); print(','.join(str(random.randrange(1000)) for _ in range(16)))")
+for i in 1 2 3; do
+  for mode in f32 auto; do
+    echo "$mode $(/usr/bin/time -f %M -o "$WORK/rss" "$TOOLS/dsc-run" "$WORK/w-$mode.dscx" \
+      --prompt-ids "$prompt" --max-new-tokens 16 --repeat 3 --json 2> /dev/null) $(cat "$WORK/rss")"
+  done
+done | python3 -c "
+import json, statistics, sys
+runs = {}
+for line in sys.stdin:
+    mode, rest = line.split(' ', 1)
+    text, rss = rest.rsplit(' ', 1)
+    runs.setdefault(mode, []).append((json.loads(text)['timings'], int(rss)))
+for mode, rs in runs.items():
+    med = lambda key: statistics.median(t[key] for t, _ in rs)
+    print(f'{mode:4s}: bind {med(\"bind_ms\"):.0f} ms, prefill {med(\"prefill_ms\"):.0f} ms, '
+          f'decode {med(\"decode_ms_per_token\"):.1f} ms/token, peak RSS {max(r for _, r in rs) / 1e6:.2f} GB')"
 fi

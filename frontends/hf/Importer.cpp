@@ -19,6 +19,7 @@
 #include "mlir/IR/Verifier.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/SetVector.h"
 
 #include <cmath>
 #include <filesystem>
@@ -60,6 +61,10 @@ private:
   /// f8E4M3FN for FP8 linear weights. Checks existence and shape.
   Type checkTensor(const std::string &name, ArrayRef<int64_t> shape,
                    bool quantizable);
+  /// Whether the checkpoint stores tensor `name` (each of a stack's
+  /// `stack` tensors) as BF16.
+  bool storedAsBf16(const std::string &name,
+                    std::optional<int64_t> stack) const;
   /// A weight of the current function: a `dsc.weight` in `@forward`, a new
   /// argument in a layer function.
   Value weight(const std::string &name, ArrayRef<int64_t> shape,
@@ -130,6 +135,10 @@ private:
   OpBuilder b;
   Location loc;
   absl::Status error;
+  /// The weights whose every tensor the checkpoint stores as BF16 (a
+  /// stack's every expert), in import order: the module's
+  /// `dsc.bf16_stored`, which a target may bind as bf16 exactly.
+  llvm::SetVector<StringRef> bf16Stored;
   /// Non-null while building a layer function.
   Block *layerBlock = nullptr;
   std::vector<WeightSpec> layerWeights;
@@ -177,6 +186,20 @@ Type Importer::checkTensor(const std::string &name, ArrayRef<int64_t> shape,
   }
 }
 
+bool Importer::storedAsBf16(const std::string &name,
+                            std::optional<int64_t> stack) const {
+  auto bf16 = [&](const std::string &tensor) {
+    const st::TensorInfo *t = ckpt->find(tensor);
+    return t && t->dtype == st::DType::BF16;
+  };
+  if (!stack)
+    return bf16(name);
+  for (int64_t j = 0; j < *stack; ++j)
+    if (!bf16(absl::StrReplaceAll(name, {{"{}", absl::StrCat(j)}})))
+      return false;
+  return true;
+}
+
 Value Importer::weight(const std::string &name, ArrayRef<int64_t> shape,
                        bool quantizable, std::optional<int64_t> stack) {
   Type elt;
@@ -198,6 +221,8 @@ Value Importer::weight(const std::string &name, ArrayRef<int64_t> shape,
   }
   fullShape.append(shape.begin(), shape.end());
   auto type = tensor(fullShape, elt);
+  if (ckpt && error.ok() && storedAsBf16(name, stack))
+    bf16Stored.insert(b.getStringAttr(name).getValue());
   if (layerBlock) {
     layerWeights.push_back({name, type, stack});
     return layerBlock->addArgument(type, loc);
@@ -693,6 +718,12 @@ absl::StatusOr<OwningOpRef<ModuleOp>> Importer::run() {
   func::ReturnOp::create(b, loc, logits);
   if (!error.ok())
     return error;
+  if (!bf16Stored.empty()) {
+    SmallVector<Attribute> names;
+    for (StringRef name : bf16Stored)
+      names.push_back(b.getStringAttr(name));
+    module->getOperation()->setAttr("dsc.bf16_stored", b.getArrayAttr(names));
+  }
   if (failed(verify(*module)))
     return absl::InternalError(absl::StrCat(
         configPath, ": the imported graph failed to verify "

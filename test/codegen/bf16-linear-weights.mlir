@@ -7,6 +7,8 @@
 // RUN: dsc-opt %s --split-input-file --dsc-bf16-linear-weights | FileCheck %s
 // A second run keeps the list (its arguments are bf16 already).
 // RUN: dsc-opt %s --split-input-file --dsc-bf16-linear-weights --dsc-bf16-linear-weights | FileCheck %s
+// stored-only (the CPU's default): see the last case.
+// RUN: dsc-opt %s --split-input-file --dsc-bf16-linear-weights=stored-only | FileCheck %s --check-prefix=STORED
 
 // Through a layer function; the norm weight and an unused weight stay.
 // CHECK: module attributes {dsc.bf16_params = ["layers.0.q.weight", "head.weight"]}
@@ -107,4 +109,31 @@ func.func @decode(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tenso
 func.func @fp8(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf8E4M3FN> {dsc.weight = "kv_b_fp8"}, %s: tensor<1x1xf32> {dsc.weight = "kv_b_fp8_scale_inv"}) -> tensor<?x?x4x16xf32> {
   %0 = dsc.mla %qn, %qp, %c, %kp, %w scales %s {block_size = array<i64: 128, 128>, form = #dsc<mla_form absorbed>, scale = 0.25 : f64} : (tensor<?x?x4x16xf32>, tensor<?x?x4x8xf32>, tensor<?x?x32xf32>, tensor<?x?x8xf32>, tensor<128x32xf8E4M3FN>, tensor<1x1xf32>) -> tensor<?x?x4x16xf32>
   return %0 : tensor<?x?x4x16xf32>
+}
+
+// -----
+
+// stored-only: only the weights the module's dsc.bf16_stored names (those
+// the checkpoint stores as BF16) qualify, through the private layer
+// function that takes them; a listed norm weight still does not, and a
+// module without the list converts nothing (the cases above).
+// STORED-NOT: dsc.bf16_params = [{{.+}}]
+// STORED: module attributes {dsc.bf16_params = ["q"], dsc.bf16_stored = ["q", "n"]}
+// STORED-LABEL: func.func private @cpu_layer
+// STORED-SAME: %arg1: tensor<16x8xbf16>, %arg2: tensor<16x16xf32>
+// STORED-LABEL: func.func @cpu_forward
+// STORED-SAME: %arg1: tensor<16x8xbf16> {dsc.weight = "q"}
+// STORED-SAME: %arg2: tensor<16x16xf32> {dsc.weight = "k"}
+// STORED-SAME: %arg3: tensor<16xf32> {dsc.weight = "n"}
+module attributes {dsc.bf16_stored = ["q", "n"]} {
+func.func private @cpu_layer(%x: tensor<?x8xf32>, %q: tensor<16x8xf32>, %k: tensor<16x16xf32>) -> tensor<?x16xf32> {
+  %0 = dsc.linear %x, %q : (tensor<?x8xf32>, tensor<16x8xf32>) -> tensor<?x16xf32>
+  %1 = dsc.linear %0, %k : (tensor<?x16xf32>, tensor<16x16xf32>) -> tensor<?x16xf32>
+  return %1 : tensor<?x16xf32>
+}
+func.func @cpu_forward(%x: tensor<?x8xf32>, %q: tensor<16x8xf32> {dsc.weight = "q"}, %k: tensor<16x16xf32> {dsc.weight = "k"}, %n: tensor<16xf32> {dsc.weight = "n"}) -> tensor<?x16xf32> {
+  %0 = func.call @cpu_layer(%x, %q, %k) : (tensor<?x8xf32>, tensor<16x8xf32>, tensor<16x16xf32>) -> tensor<?x16xf32>
+  %1 = dsc.rms_norm %0, %n {epsilon = 1.0e-06 : f64} : (tensor<?x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
+  return %1 : tensor<?x16xf32>
+}
 }

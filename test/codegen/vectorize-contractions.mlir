@@ -66,6 +66,69 @@ func.func @ragged_depth(%x: memref<?x20xf32>, %w: memref<6x20xf32>, %y: memref<?
 
 // -----
 
+// A bf16 weight (bound as the checkpoint stores it) widened in the body:
+// loaded as bf16 vectors, half the bytes, and widened per vector. The k
+// remainder loads its lanes one by one (no masked bf16 load: x86 would
+// convert its lanes through libgcc's __truncsfbf2), lanes past the mask
+// reloading lane 0 and keeping 0, nothing loaded when no lane is on.
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @bf16_weight
+// CHECK-NOT: linalg.generic
+// CHECK: vector.load %{{.*}} : memref<?x20xf32>, vector<8xf32>
+// CHECK: %[[W:.*]] = vector.load %{{.*}} : memref<6x20xbf16>, vector<8xbf16>
+// CHECK: arith.extf %[[W]] : vector<8xbf16> to vector<8xf32>
+// CHECK: vector.fma
+// CHECK: vector.maskedload %{{.*}} : memref<?x20xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK: %[[ANY:.*]] = arith.cmpi ugt, %[[LEFT:.*]], %c0
+// CHECK: scf.if %[[ANY]] -> (vector<8xf32>)
+// CHECK: %[[ON:.*]] = arith.cmpi ult, %c0{{.*}}, %[[LEFT]]
+// CHECK: %[[AT:.*]] = arith.select %[[ON]]
+// CHECK: %[[E:.*]] = memref.load %{{.*}}[%{{.*}}, %[[AT]]] : memref<6x20xbf16>
+// CHECK: %[[EW:.*]] = arith.extf %[[E]] : bf16 to f32
+// CHECK: arith.select %[[ON]], %[[EW]], %{{.*}} : f32
+// CHECK-COUNT-7: memref.load %{{.*}} : memref<6x20xbf16>
+// CHECK: vector.from_elements {{.*}} : vector<8xf32>
+// CHECK: } else {
+// CHECK: scf.yield %{{.*}} : vector<8xf32>
+// CHECK-NOT: vector.maskedload {{.*}}bf16
+func.func @bf16_weight(%x: memref<?x20xf32>, %w: memref<6x20xbf16>, %y: memref<?x6xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x20xf32>, memref<6x20xbf16>) outs(%y : memref<?x6xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %e = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %e : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Axpy form with a bf16 A (an input rounded to bf16, as a GPU's GEMM takes
+// it): A's scalar is widened before the broadcast.
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (k, n)>
+#y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @bf16_axpy
+// CHECK-NOT: linalg.generic
+// CHECK: %[[A:.*]] = memref.load %{{.*}} : memref<?x64xbf16>
+// CHECK: %[[AW:.*]] = arith.extf %[[A]] : bf16 to f32
+// CHECK: vector.broadcast %[[AW]] : f32 to vector<8xf32>
+func.func @bf16_axpy(%x: memref<?x64xbf16>, %w: memref<64x16xf32>, %y: memref<?x16xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xbf16>, memref<64x16xf32>) outs(%y : memref<?x16xf32>) {
+  ^bb0(%a: bf16, %b: f32, %acc: f32):
+    %e = arith.extf %a : bf16 to f32
+    %p = arith.mulf %e, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
 // Axpy form (x * W with W [k, n], as an exported MatMul): A is broadcast
 // per k, B and C are vectors along n; the last 20 % 16 columns masked.
 #x = affine_map<(m, n, k) -> (m, k)>
@@ -224,6 +287,53 @@ func.func @negative_f64(%x: memref<?x64xf64>, %w: memref<8x64xf64>, %y: memref<?
     %p = arith.mulf %a, %b : f64
     %s = arith.addf %p, %acc : f64
     linalg.yield %s : f64
+  }
+  return
+}
+
+// -----
+
+// A bf16 input the body does not widen (its product in bf16), a bf16
+// contraction (its sums in bf16: the matcher takes its body, the output's
+// type refuses it), and an f16 input are left alone.
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @negative_bf16_product
+// CHECK: linalg.generic
+// CHECK-NOT: vector.
+func.func @negative_bf16_product(%x: memref<?x64xbf16>, %w: memref<8x64xbf16>, %y: memref<?x8xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xbf16>, memref<8x64xbf16>) outs(%y : memref<?x8xf32>) {
+  ^bb0(%a: bf16, %b: bf16, %acc: f32):
+    %p = arith.mulf %a, %b : bf16
+    %e = arith.extf %p : bf16 to f32
+    %s = arith.addf %e, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+// CHECK-LABEL: func.func @negative_bf16_output
+// CHECK: linalg.generic
+// CHECK-NOT: vector.
+func.func @negative_bf16_output(%x: memref<?x64xbf16>, %w: memref<8x64xbf16>, %y: memref<?x8xbf16>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xbf16>, memref<8x64xbf16>) outs(%y : memref<?x8xbf16>) {
+  ^bb0(%a: bf16, %b: bf16, %acc: bf16):
+    %p = arith.mulf %a, %b : bf16
+    %s = arith.addf %p, %acc : bf16
+    linalg.yield %s : bf16
+  }
+  return
+}
+// CHECK-LABEL: func.func @negative_f16_weight
+// CHECK: linalg.generic
+// CHECK-NOT: vector.
+func.func @negative_f16_weight(%x: memref<?x64xf32>, %w: memref<8x64xf16>, %y: memref<?x8xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xf32>, memref<8x64xf16>) outs(%y : memref<?x8xf32>) {
+  ^bb0(%a: f32, %b: f16, %acc: f32):
+    %e = arith.extf %b : f16 to f32
+    %p = arith.mulf %a, %e : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
   }
   return
 }

@@ -207,6 +207,14 @@ VARIANTS = {
          "qk_head_dim": 192, "head_dim": 64, "num_attention_heads": 8,
          "num_key_value_heads": 8},
         {"std": {"kv_b_proj": 0.2 * (32 / 512) ** 0.5, "o_proj": 0.2 * (32 / 1024) ** 0.5}}),
+    "odd-widths": (
+        "DeepseekV3ForCausalLM whose widths are not multiples of 8 (hidden 60, MLP 100, "
+        "experts 36, q_lora 36, kv_lora 28): the CPU's vectorized contractions take their "
+        "masked edges",
+        V3_BASE,
+        {"hidden_size": 60, "intermediate_size": 100, "moe_intermediate_size": 36,
+         "q_lora_rank": 36, "kv_lora_rank": 28},
+        {}),
     "f16": (
         "DeepseekV3ForCausalLM stored in F16 (e_score_correction_bias F32)",
         V3_BASE,

@@ -171,6 +171,20 @@ cl::opt<bool> bf16LinearInputs(
              "GPU's numerics "
              "against CPU references"),
     cl::cat(category));
+using CpuWeights = mlir::dsc::CodegenOptions::CpuWeights;
+cl::opt<CpuWeights> cpuWeights(
+    "cpu-weights", cl::init(CpuWeights::Stored),
+    cl::desc("How the CPU code binds the weights of linear layers, routed "
+             "experts and MLA's kv_b"),
+    cl::values(clEnumValN(CpuWeights::Stored, "auto",
+                          "bf16 where the checkpoint stores them as BF16 (the "
+                          "same values in half the bytes), else f32 "
+                          "(default)"),
+               clEnumValN(CpuWeights::F32, "f32", "as f32"),
+               clEnumValN(CpuWeights::Bf16, "bf16",
+                          "as bf16, rounded to nearest even from other "
+                          "types")),
+    cl::cat(category));
 cl::opt<int64_t> gemmLargeTileBlocks(
     "gemm-large-tile-blocks", cl::init(mlir::dsc::kLargeTileBlocks),
     cl::desc("sm_90a: the blocks of 128-row tiles a linear layer's GEMM must "
@@ -590,6 +604,11 @@ int main(int argc, char **argv) {
   if (!::dsc::isHostCpuLevel(cpu))
     return fail("--cpu: unknown level '" + hostCpu + "' (expected " +
                 ::dsc::hostCpuLevelList("native") + ")");
+  if (bf16LinearInputs && cpuWeights.getNumOccurrences() &&
+      cpuWeights != CpuWeights::Bf16)
+    return fail("--bf16-linear-inputs binds the linear weights as bf16; it "
+                "cannot be combined with --cpu-weights " +
+                std::string(cpuWeights == CpuWeights::F32 ? "f32" : "auto"));
   if (gemmLargeTileBlocks < 1)
     return fail("--gemm-large-tile-blocks: expected a positive count, not " +
                 std::to_string(gemmLargeTileBlocks));
@@ -842,6 +861,7 @@ int main(int argc, char **argv) {
       mlir::dsc::CodegenOptions options;
       options.fixedShapes = fixedShapes;
       options.bf16LinearInputs = bf16LinearInputs;
+      options.cpuWeights = cpuWeights;
       mlir::dsc::buildCpuPipeline(pm, options);
       if (failed(pm.run(*clone)))
         return fail("cpu: lowering failed");
