@@ -223,7 +223,10 @@ def DscVectorizeContractions
     - *dot form*, when the reduction dimension k is contiguous in A and B
       (`x * W^T`, as `nn.Linear` stores W): `tile-m` x `tile-n` outputs are
       accumulated as vectors of `lanes` along k and summed horizontally once
-      at the end, so each loaded vector feeds several `vector.fma`s;
+      at the end, so each loaded vector feeds several `vector.fma`s; a
+      single row (a decode step's, or the rows past the last full tile)
+      takes 1 x (`tile-m` * `tile-n`) outputs, the same accumulators
+      streaming more weight rows at once;
     - *axpy form*, when the output's innermost dimension n is contiguous in
       B and C (`x * W`, as an exported MatMul stores W): `tile-m` rows x
       `axpy-vectors` vectors of `lanes` along n, A broadcast per k.

@@ -237,10 +237,14 @@ private:
   void emitColumns(Value m0, int64_t rows) {
     Value columns = sizes[match.n];
     if (match.form == Form::Dot) {
-      Value full = floorTo(columns, tileN);
-      loop(constant(0), full, tileN,
-           [&](Value n0) { emitDotTile(m0, rows, n0, tileN); });
-      if (tileN > 1)
+      // A single row (a decode step's GEMMs, the edge rows) spends a full
+      // tile's accumulators on columns: as many weight rows streamed at
+      // once, for the memory to overlap, and a full tile's shuffle tree.
+      int64_t cols = rows == 1 ? tileM * tileN : tileN;
+      Value full = floorTo(columns, cols);
+      loop(constant(0), full, cols,
+           [&](Value n0) { emitDotTile(m0, rows, n0, cols); });
+      if (cols > 1)
         loop(full, columns, 1, [&](Value n0) { emitDotTile(m0, rows, n0, 1); });
       return;
     }

@@ -30,7 +30,14 @@
 // CHECK: memref.store
 // CHECK: vector.extract %[[SUMS]][4] : f32 from vector<8xf32>
 // CHECK: memref.store
-// The last rows: one accumulator per output, reduced alone.
+// The last rows one at a time: 1 x 8 tiles (a full tile's accumulators,
+// eight rows of W streamed at once, one shuffle tree), then the last
+// columns one by one, each reduced alone.
+// CHECK: %[[ROW:.*]]:8 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c8{{.*}} iter_args
+// CHECK-COUNT-1: vector.load %{{.*}} : memref<?x?x64xf32>, vector<8xf32>
+// CHECK-COUNT-8: vector.load %{{.*}} : memref<40x64xf32>, vector<8xf32>
+// CHECK: scf.yield
+// CHECK: vector.shuffle %[[ROW]]#0, %[[ROW]]#1
 // CHECK: vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
 // SMALL-LABEL: func.func @linear
 // SMALL: scf.for %{{.*}} step %c4{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)

@@ -22,23 +22,13 @@ Prints PASS or FAIL.
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_variant  # noqa: E402
-
-PROMPT_LENGTHS = (6, 11, 3)
-N_NEW = 8
-
-
-def run(cmd):
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"FAILED: {' '.join(cmd)}\n{proc.stderr}\nFAIL")
-    return proc.stdout
+from check_variant import N_NEW, PROMPT_LENGTHS, run  # noqa: E402
 
 
 def cpu_bf16_params(artifact):
