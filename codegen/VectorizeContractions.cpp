@@ -10,12 +10,13 @@
 //
 //   dot form  (k contiguous in A and B, as x * W^T of nn.Linear): MR x NR
 //             vector accumulators along k, summed horizontally once per
-//             output at the end;
+//             output at the end; a single row takes 1 x (MR * NR);
 //   axpy form (n contiguous in B and C, as x * W of an exported MatMul):
 //             MR x NV vector accumulators along n, A broadcast per k.
 //
 // Edges (rows and columns past the last full tile, the k or n remainder)
-// use narrower tiles and masked loads, so any size is handled. Generics of
+// use narrower tiles (single rows a wider one) and masked loads, so any
+// size is handled. Generics of
 // another shape are left to convert-linalg-to-loops.
 //
 //===----------------------------------------------------------------------===//
