@@ -16,8 +16,8 @@
 //
 // Edges (rows and columns past the last full tile, the k or n remainder)
 // use narrower tiles (single rows a wider one) and masked loads, so any
-// size is handled. Generics of
-// another shape are left to convert-linalg-to-loops.
+// size is handled. Generics of another shape are left to
+// convert-linalg-to-loops.
 //
 //===----------------------------------------------------------------------===//
 
