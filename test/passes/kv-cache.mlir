@@ -8,6 +8,8 @@
 // also returns its cache entry, and a decode variant that attends over the
 // cache through dsc.mla_decode with rope positions offset by `past`.
 
+// The original layer function is erased (see @forward below).
+// CHECK-NOT: func.func private @layer(
 // CHECK-LABEL: func.func private @layer_decode
 // CHECK-SAME: %[[CACHE:[^:]*]]: tensor<2x?x64x10xf32>, %[[TABLE:[^:]*]]: tensor<?x?xi64>, %[[PAST:[^:]*]]: tensor<?xi64>, %[[FIRST:[^:]*]]: index)
 // CHECK-SAME: -> (tensor<?x?x2x4xf32>, tensor<?x?x10xf32>)
@@ -26,10 +28,12 @@
 // CHECK-SAME: -> (tensor<?x?x2x4xf32>, tensor<?x?x10xf32>)
 // CHECK: dsc.mla {{.*}}form = #dsc<mla_form naive>
 
-// @forward stays as it was.
+// @forward calls the prefill variant too, dropping its entries: one copy
+// of the layer to lower, not two.
 // CHECK-LABEL: func.func @forward
-// CHECK: call @layer(
-// CHECK: call @layer(
+// CHECK: %[[F0:.*]]:2 = call @layer_prefill(
+// CHECK: %[[F1:.*]]:2 = call @layer_prefill(%[[F0]]#0,
+// CHECK: return %[[F1]]#0 :
 
 // CHECK-LABEL: func.func @decode(
 // CHECK-SAME: {dsc.input = "tokens"}, %[[PAST:[^:]*]]: tensor<?xi64> {dsc.input = "past"}, %[[TABLE:[^:]*]]: tensor<?x?xi64> {dsc.input = "block_table"}, %[[CACHE:[^:]*]]: tensor<2x?x64x10xf32> {dsc.input = "kv_cache"})

@@ -10,7 +10,7 @@ with transformers' reference in the fixture.
 usage: emulate_model.py --fixture DIR --tools DIR --work DIR
                         [--prompt 0 | --prompt-ids 1,2,3] [--chip sm_90a] [--decode N]
                         [--kv-cache-type f32|bf16] [--gemm-large-tile-blocks N]
-                        [--tolerance 1e-2]
+                        [--tolerance 1e-2] [--compile-cache DIR]
 
 It checks what no test without a GPU did before: that the GPU lowering
 (tiling into blocks and threads, kernel outlining, the library launches,
@@ -34,7 +34,9 @@ agree to 1e-5.
 import argparse
 import json
 import os
+import hashlib
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -83,19 +85,44 @@ def read_safetensors(path):
     return out
 
 
+def compiled(args, options, output):
+    """Runs dsc-compile on the fixture with `options`, writing the artifact
+    `output` in the work directory; returns the IR it prints on stderr.
+    With --compile-cache, a compilation another run of this script did with
+    the same fixture and options is reused (lit runs several prompts of one
+    fixture)."""
+    cmd = [os.path.join(args.tools, "dsc-compile"), args.fixture] + options
+    cached = None
+    if args.compile_cache:
+        key = hashlib.sha256(json.dumps(
+            [os.path.abspath(args.fixture)] + options).encode()).hexdigest()[:16]
+        cached = os.path.join(args.compile_cache, key)
+        if os.path.exists(os.path.join(cached, "done")):
+            shutil.copyfile(os.path.join(cached, output), os.path.join(args.work, output))
+            with open(os.path.join(cached, "stderr.txt")) as f:
+                return f.read()
+    p = subprocess.run(cmd + ["-o", os.path.join(args.work, output), "--quiet"],
+                       capture_output=True, text=True)
+    if p.returncode:
+        raise SystemExit(f"dsc-compile failed:\n{p.stderr[-2000:]}")
+    if cached:
+        os.makedirs(cached, exist_ok=True)
+        shutil.copyfile(os.path.join(args.work, output), os.path.join(cached, output))
+        with open(os.path.join(cached, "stderr.txt"), "w") as f:
+            f.write(p.stderr)
+        open(os.path.join(cached, "done"), "w").close()
+    return p.stderr
+
+
 def compiled_module(args):
     """The fixture's module for the GPU target after
     dsc-check-graph-capture (kernels outlined, not yet NVVM), parsed."""
     path = os.path.join(args.work, "gpu.mlir")
-    cmd = [os.path.join(args.tools, "dsc-compile"), args.fixture, "--target", args.chip,
-           "--kv-cache-type", args.kv_cache_type,
-           "--gemm-large-tile-blocks", str(args.gemm_large_tile_blocks),
-           "-o", os.path.join(args.work, "gpu.dscx"), "--quiet",
-           "--mlir-print-ir-after=dsc-check-graph-capture", "--mlir-print-op-generic"]
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode:
-        raise SystemExit(f"dsc-compile failed:\n{p.stderr[-2000:]}")
-    lines = [l for l in p.stderr.splitlines()
+    stderr = compiled(args, ["--target", args.chip, "--kv-cache-type", args.kv_cache_type,
+                             "--gemm-large-tile-blocks", str(args.gemm_large_tile_blocks),
+                             "--mlir-print-ir-after=dsc-check-graph-capture",
+                             "--mlir-print-op-generic"], "gpu.dscx")
+    lines = [l for l in stderr.splitlines()
              if not l.startswith("[") and not l.startswith("// -----//")]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -228,9 +255,8 @@ def cpu_logits(args, prompt):
     """The CPU code's logits at every position of `prompt` (a prefill of
     each prefix), computing the GPU's roundings."""
     artifact = os.path.join(args.work, "cpu.dscx")
-    subprocess.run([os.path.join(args.tools, "dsc-compile"), args.fixture, "--target",
-                    "cpu", "--fixed-shapes", "--bf16-linear-inputs", "--kv-cache-type",
-                    args.kv_cache_type, "--quiet", "-o", artifact], check=True)
+    compiled(args, ["--target", "cpu", "--fixed-shapes", "--bf16-linear-inputs",
+                    "--kv-cache-type", args.kv_cache_type], "cpu.dscx")
     rows = []
     for n in range(1, len(prompt) + 1):
         p = subprocess.run([os.path.join(args.tools, "dsc-run"), artifact, "--prompt-ids",
@@ -259,6 +285,9 @@ def main():
     parser.add_argument("--gemm-large-tile-blocks", type=int, default=264,
                         help="dsc-compile's option: 1 sends sm_90a's linear "
                         "layers of 128 rows or more to the wgmma GEMM")
+    parser.add_argument("--compile-cache", default=None,
+                        help="a directory where compiled artifacts are kept and "
+                        "reused by runs with the same fixture and options")
     parser.add_argument("--tolerance", type=float, default=1e-2,
                         help="against the CPU, relative to each position's "
                         "largest logit (issue 5's bf16 GPU-vs-CPU tolerance)")
