@@ -2,7 +2,7 @@
 """Runs kernels of codegen/kernels/ on the CPU emulator
 (codegen/kernels/simt_emulator.py) against NumPy references.
 
-usage: emulate_kernels.py CHECK GENERIC.mlir [GENERIC.mlir ...]
+usage: emulate_kernels.py [--fail-fast] CHECK GENERIC.mlir [GENERIC.mlir ...]
   CHECK: grouped-gemm, batched-gemm, fp8w-gemm, grouped-gemm-wgmma, grouped-gemm-wgmma-tn, grouped-gemm-fp8,
          grouped-gemm-fp8-wgmma, moe-dispatch,
          rmsnorm, quant-fp8, moe-pipeline, mla-decode,
@@ -19,7 +19,8 @@ grouped_gemm_bf16. grouped-gemm checks the emulator itself: that
 kernel's results on an H200 matched the CPU (docs/performance.md), so the
 emulator's fragment layouts must reproduce them. Prints one line per check;
 exits 1 on a mismatch or an emulation error (a race, an out-of-bounds
-access, a read before its cp.async wait).
+access, a read before its cp.async wait). --fail-fast stops at the first
+mismatch (the tests' broken kernels need show only one).
 """
 import math
 import os
@@ -39,6 +40,16 @@ def bf16(values):
     return bits, emu._bits_to_f32(bits)
 
 
+FAIL_FAST = False
+
+
+def stop_on_mismatch(ok):
+    """With --fail-fast, exits 1 when a check just printed a mismatch."""
+    if FAIL_FAST and not ok:
+        sys.stdout.flush()
+        sys.exit(1)
+
+
 def verdict(label, got, want, tolerance, also=True):
     """Prints and returns whether `got` is finite and within `tolerance` of
     `want`, relative to want's largest magnitude (and `also` holds)."""
@@ -46,6 +57,7 @@ def verdict(label, got, want, tolerance, also=True):
     ok = bool(np.isfinite(got).all()) and err < tolerance and also
     print(f"{label}: max error {err:.1e} of the largest output "
           f"{'ok' if ok else 'MISMATCH'}")
+    stop_on_mismatch(ok)
     return ok
 
 
@@ -314,6 +326,7 @@ def fp8w_gemm(kernels):
     print(f"gemm_fp8w_bf16_tn_m64 every e4m3 code times its scale (identity A, K {k}): "
           f"{'equal' if exact else 'DIFFERENT'}, the NaN codes' column "
           f"{'NaN' if nan else 'NOT NaN'}: {'ok' if exact and nan else 'MISMATCH'}")
+    stop_on_mismatch(exact and nan)
     ok = ok and exact and nan
     # Gate and up with SwiGLU fused: width 72 (a partial second column
     # block of 144 packed columns), blocks of 16 x 32 (the packed rows of
@@ -1717,9 +1730,13 @@ HOST_CHECKS = {"routed-experts": routed_experts, "head-products": head_products,
 
 
 def main():
+    global FAIL_FAST
     if len(sys.argv) == 2 and sys.argv[1] in ("-h", "--help"):
         print(__doc__.strip())
         sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "--fail-fast":
+        FAIL_FAST = True
+        del sys.argv[1]
     if len(sys.argv) < 3 or sys.argv[1] not in {**CHECKS, **HOST_CHECKS}:
         print("\n".join(__doc__.strip().splitlines()[3:7]), file=sys.stderr)
         sys.exit(2)
