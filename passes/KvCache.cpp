@@ -420,10 +420,14 @@ void DscKvCachePass::runOnOperation() {
   // two: every copy is lowered, vectorized and optimized by LLVM on its
   // own, a third of a CPU artifact's compile time.
   (void)callVariants(forward, /*decode=*/false, {}, {}, {});
-  for (auto &[fn, count] : layers)
-    if (SymbolTable::symbolKnownUseEmpty(fn, module))
-      fn.erase();
+  for (func::FuncOp fn : llvm::make_first_range(layers))
+    if (fn.isPrivate() && SymbolTable::symbolKnownUseEmpty(fn, module))
+      symbols->erase(fn);
   numLayers += totalLayers;
+  // Nothing of this module outlives the run.
+  layers.clear();
+  prefillOf.clear();
+  decodeOf.clear();
 }
 
 } // namespace

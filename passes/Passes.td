@@ -192,6 +192,9 @@ def DscKvCache : Pass<"dsc-kv-cache", "ModuleOp"> {
     positions are offset by `past[b]`. Layer functions get `_prefill` and
     `_decode` variants (the decode one takes the cache, the block table,
     `past` and its first layer index), so deduplicated layers stay shared.
+    `@forward` calls the `_prefill` variants too and drops their entries,
+    and a private layer function nothing else calls is erased: one copy of
+    each layer for codegen to lower and LLVM to optimize, not two.
 
     Every call in `@forward` must reach latent attention through a layer
     function holding fused `dsc.mla` ops at its top level. Attention with a

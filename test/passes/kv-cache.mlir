@@ -219,3 +219,37 @@ func.func @forward(%t: tensor<?x?xi64>, %qn: tensor<?x?x2x4xf32>, %qp: tensor<?x
   %0 = call @layer(%qn, %qp, %c, %k, %pos, %f, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<1x?xi64>, tensor<1xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
   return %0 : tensor<?x?x2x4xf32>
 }
+
+// -----
+
+// also_called: a layer function another function calls too stays; @forward
+// still calls its prefill variant.
+// CHECK-LABEL: func.func private @layer(
+// CHECK-LABEL: func.func @other
+// CHECK: call @layer(
+// CHECK-LABEL: func.func @forward
+// CHECK: %[[R:.*]]:2 = call @layer_prefill(
+// CHECK: return %[[R]]#0
+func.func private @layer(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %pos: tensor<?x?xi64>, %w: tensor<16x8xf32>) -> tensor<?x?x2x4xf32> {
+  %qr = dsc.rope %qp, %pos {theta = 1.0e4 : f64} : (tensor<?x?x2x2xf32>, tensor<?x?xi64>) -> tensor<?x?x2x2xf32>
+  %o = dsc.mla %qn, %qr, %c, %k, %w {scale = 0.5 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %o : tensor<?x?x2x4xf32>
+}
+func.func @other(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %t: tensor<?x?xi64>) -> tensor<?x?x2x4xf32> {
+  %w = dsc.weight "kv_b" : tensor<16x8xf32>
+  %0 = call @layer(%qn, %qp, %c, %k, %t, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?xi64>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %0 : tensor<?x?x2x4xf32>
+}
+func.func @forward(%t: tensor<?x?xi64>) -> tensor<?x?x2x4xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = tensor.dim %t, %c0 : tensor<?x?xi64>
+  %s = tensor.dim %t, %c1 : tensor<?x?xi64>
+  %qn = tensor.empty(%b, %s) : tensor<?x?x2x4xf32>
+  %qp = tensor.empty(%b, %s) : tensor<?x?x2x2xf32>
+  %c = tensor.empty(%b, %s) : tensor<?x?x8xf32>
+  %k = tensor.empty(%b, %s) : tensor<?x?x2xf32>
+  %w = dsc.weight "kv_b" : tensor<16x8xf32>
+  %0 = call @layer(%qn, %qp, %c, %k, %t, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?xi64>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %0 : tensor<?x?x2x4xf32>
+}

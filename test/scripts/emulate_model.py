@@ -94,8 +94,15 @@ def compiled(args, options, output):
     cmd = [os.path.join(args.tools, "dsc-compile"), args.fixture] + options
     cached = None
     if args.compile_cache:
+        # What the output depends on: the options, and the compiler and the
+        # fixture's files as they are now (a rebuilt dsc-compile or a
+        # regenerated fixture misses the cache).
+        stamps = [(path, st.st_size, st.st_mtime_ns)
+                  for path in [cmd[0]] + sorted(
+                      os.path.join(args.fixture, name) for name in os.listdir(args.fixture))
+                  for st in [os.stat(path)]]
         key = hashlib.sha256(json.dumps(
-            [os.path.abspath(args.fixture)] + options).encode()).hexdigest()[:16]
+            [os.path.abspath(args.fixture), stamps] + options).encode()).hexdigest()[:16]
         cached = os.path.join(args.compile_cache, key)
         if os.path.exists(os.path.join(cached, "done")):
             shutil.copyfile(os.path.join(cached, output), os.path.join(args.work, output))
