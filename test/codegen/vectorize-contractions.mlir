@@ -38,6 +38,34 @@
 // CHECK-COUNT-8: vector.load %{{.*}} : memref<40x64xf32>, vector<8xf32>
 // CHECK: scf.yield
 // CHECK: vector.shuffle %[[ROW]]#0, %[[ROW]]#1
+// The tree leaves column j of the tile in lane j with its 3 bits reversed
+// (column 1 in lane 4): each column's store reads its own lane.
+// CHECK: vector.shuffle {{.*}} [1, 9, 3, 11, 5, 13, 7, 15]
+// CHECK-NEXT: %[[ROWSUM:.*]] = arith.addf %{{.*}}, %{{.*}} fastmath<reassoc> : vector<8xf32>
+// CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}, %[[N0:.*]]] : memref<?x?x40xf32>
+// CHECK: vector.extract %[[ROWSUM]][0] : f32 from vector<8xf32>
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %[[N0]]]
+// CHECK: %[[N1:.*]] = arith.addi %[[N0]], %c1{{[_0-9]*}} : index
+// CHECK: vector.extract %[[ROWSUM]][4] : f32 from vector<8xf32>
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %[[N1]]]
+// CHECK: %[[N2:.*]] = arith.addi %[[N0]], %c2{{[_0-9]*}} : index
+// CHECK: vector.extract %[[ROWSUM]][2] : f32 from vector<8xf32>
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %[[N2]]]
+// CHECK: %[[N3:.*]] = arith.addi %[[N0]], %c3{{[_0-9]*}} : index
+// CHECK: vector.extract %[[ROWSUM]][6] : f32 from vector<8xf32>
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %[[N3]]]
+// CHECK: %[[N4:.*]] = arith.addi %[[N0]], %c4{{[_0-9]*}} : index
+// CHECK: vector.extract %[[ROWSUM]][1] : f32 from vector<8xf32>
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %[[N4]]]
+// CHECK: %[[N5:.*]] = arith.addi %[[N0]], %c5{{[_0-9]*}} : index
+// CHECK: vector.extract %[[ROWSUM]][5] : f32 from vector<8xf32>
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %[[N5]]]
+// CHECK: %[[N6:.*]] = arith.addi %[[N0]], %c6{{[_0-9]*}} : index
+// CHECK: vector.extract %[[ROWSUM]][3] : f32 from vector<8xf32>
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %[[N6]]]
+// CHECK: %[[N7:.*]] = arith.addi %[[N0]], %c7{{[_0-9]*}} : index
+// CHECK: vector.extract %[[ROWSUM]][7] : f32 from vector<8xf32>
+// CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %[[N7]]]
 // CHECK: vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
 // SMALL-LABEL: func.func @linear
 // SMALL: scf.for %{{.*}} step %c4{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
