@@ -32,9 +32,9 @@ It passes at --tolerance; the test suite also checks how many positions
 agree to 1e-5.
 """
 import argparse
+import hashlib
 import json
 import os
-import hashlib
 import re
 import shutil
 import struct
