@@ -269,6 +269,46 @@ def DscVectorizeContractions
                            "::mlir::vector::VectorDialect"];
 }
 
+def DscOutlineContractions
+    : Pass<"dsc-outline-contractions", "ModuleOp"> {
+  let summary = "Share one function among the CPU contractions that are alike";
+  let description = [{
+    Moves each `linalg.generic` that `dsc-vectorize-contractions` rewrites
+    into a private function of its own, `@contraction_N(A, B, ..., C)`, and
+    calls it, when the module has other contractions alike: the same
+    indexing maps, body and operand types. They then share that function,
+    and its register-blocked vector code is written and optimized once. A
+    model repeats its GEMMs: each layer function's prefill and decode
+    variants, layers of the same widths, the experts of an exported
+    graph's expert loop. Without sharing, LLVM optimizes every copy of the
+    same tiles (most of a CPU artifact's compile time). A call per GEMM
+    costs nothing next to the GEMM.
+
+    Each memref operand's offset is made dynamic (`memref.cast`), so that
+    slices of a stack at different offsets share too; sizes and strides
+    stay as they are, so the vector code is as specialized as before. A
+    contraction that is the only one of its kind stays in place.
+
+    ```mlir
+    linalg.generic {...} ins(%x, %w : memref<?x64xf32>, memref<32x64xbf16>)
+                         outs(%y : memref<?x32xf32>) {...}
+    // becomes
+    %xc = memref.cast %x : memref<?x64xf32>
+                        to memref<?x64xf32, strided<[64, 1], offset: ?>>
+    ... // %wc, %yc likewise
+    func.call @contraction_0(%xc, %wc, %yc) : (...) -> ()
+    // and, at the end of the module, once for all contractions alike:
+    func.func private @contraction_0(...) attributes {passthrough = ["noinline"]}
+    ```
+  }];
+  let statistics = [
+    Statistic<"numOutlined", "outlined", "Contractions moved into a shared function">,
+    Statistic<"numFunctions", "functions", "Shared contraction functions">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def DscFuseLinalgElementwise
     : Pass<"dsc-fuse-linalg-elementwise", "func::FuncOp"> {
   let summary = "Fuse elementwise linalg.generic ops into their readers (GPU kernels)";

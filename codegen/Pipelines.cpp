@@ -113,6 +113,9 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createDscReassociateReductions());
   // 3c. GEMMs to register-blocked vector code (8 lanes: AVX2; on a
   //     baseline x86-64 host LLVM splits each vector in two).
+  //     Contractions alike share one function (dsc-outline-contractions),
+  //     so that each tile's code is written and optimized once.
+  pm.addPass(createDscOutlineContractions());
   pm.addNestedPass<func::FuncOp>(createDscVectorizeContractions());
   // 3d. exp inline, so that softmax, sigmoid and SiLU loops vectorize.
   pm.addNestedPass<func::FuncOp>(createDscApproximateMath());

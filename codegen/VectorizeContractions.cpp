@@ -31,12 +31,15 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/Statistic.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/MathExtras.h"
 
 #define DEBUG_TYPE "dsc-vectorize-contractions"
 
 namespace mlir::dsc {
+#define GEN_PASS_DEF_DSCOUTLINECONTRACTIONS
 #define GEN_PASS_DEF_DSCVECTORIZECONTRACTIONS
 #include "codegen/Passes.h.inc"
 } // namespace mlir::dsc
@@ -502,6 +505,104 @@ private:
   VectorType vectorType, maskType;
   SmallVector<Value> sizes; // Per loop.
   SmallVector<Value> dims;  // Per loop: the current index.
+};
+
+/// `type` with a dynamic offset: where a slice starts need not be part of
+/// a shared function's signature. (Sizes and strides stay: a shared
+/// function as specialized as the code it replaces runs as fast; with
+/// dynamic ones, a V2-Lite-shaped model's decode step ran 5-10% slower.)
+MemRefType withDynamicOffset(MemRefType type) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) ||
+      ShapedType::isDynamic(offset))
+    return type;
+  return MemRefType::get(
+      type.getShape(), type.getElementType(),
+      StridedLayoutAttr::get(type.getContext(), ShapedType::kDynamic, strides),
+      type.getMemorySpace());
+}
+
+/// A detached function `@contraction(operands...)` computing `op` on its
+/// arguments. (A contraction's body reads its block arguments only:
+/// isMultiplyAccumulate.)
+func::FuncOp outlinedFunction(linalg::GenericOp op) {
+  SmallVector<Type> types;
+  for (Value operand : op->getOperands())
+    types.push_back(withDynamicOffset(cast<MemRefType>(operand.getType())));
+  OpBuilder b(op.getContext());
+  auto fn = func::FuncOp::create(op.getLoc(), "contraction",
+                                 b.getFunctionType(types, {}));
+  fn.setPrivate();
+  Block *body = fn.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  IRMapping map;
+  map.map(op->getOperands(), body->getArguments());
+  b.clone(*op, map);
+  func::ReturnOp::create(b, op.getLoc());
+  return fn;
+}
+
+struct DscOutlineContractionsPass
+    : mlir::dsc::impl::DscOutlineContractionsBase<DscOutlineContractionsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    // Each contraction's function, grouped by its text (the maps, the body,
+    // the operand types), in the order the module holds them.
+    llvm::StringMap<unsigned> groupOf;
+    SmallVector<SmallVector<std::pair<linalg::GenericOp, func::FuncOp>>> alike;
+    module.walk([&](linalg::GenericOp op) {
+      if (!matchContraction(op))
+        return;
+      func::FuncOp fn = outlinedFunction(op);
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      fn.print(os, OpPrintingFlags().printGenericOpForm());
+      auto [it, inserted] = groupOf.try_emplace(text, alike.size());
+      if (inserted)
+        alike.emplace_back();
+      alike[it->second].emplace_back(op, fn);
+    });
+    SymbolTable symbols(module);
+    unsigned next = 0;
+    for (auto &group : alike) {
+      func::FuncOp shared = group.front().second;
+      for (auto &[op, fn] : llvm::drop_begin(group))
+        fn.erase();
+      if (group.size() == 1) {
+        // Alone: nothing to share, and LLVM would inline it back.
+        shared.erase();
+        continue;
+      }
+      shared.setName("contraction_" + std::to_string(next++));
+      ++numFunctions;
+      // Inlined, each call's constant sizes would specialize a copy again.
+      // (LLVM's `noinline`: convert-func-to-llvm keeps `passthrough`, not
+      // func.func's no_inline. In dsc's CPU pipeline dsc-pack-entry-points
+      // would mark it too, having several callers; this pass stands alone.)
+      shared->setAttr("passthrough",
+                      ArrayAttr::get(&getContext(), {StringAttr::get(
+                                                        &getContext(),
+                                                        "noinline")}));
+      symbols.insert(shared);
+      for (auto &[op, fn] : group) {
+        OpBuilder b(op);
+        SmallVector<Value> args;
+        for (auto [operand, type] :
+             llvm::zip(op->getOperands(), shared.getArgumentTypes()))
+          args.push_back(operand.getType() == type
+                             ? operand
+                             : memref::CastOp::create(b, op.getLoc(), type,
+                                                      operand)
+                                   .getResult());
+        func::CallOp::create(b, op.getLoc(), shared, args);
+        op.erase();
+        ++numOutlined;
+      }
+    }
+  }
 };
 
 struct DscVectorizeContractionsPass

@@ -1,0 +1,207 @@
+// RUN: dsc-opt %s --split-input-file --dsc-outline-contractions | FileCheck %s
+// RUN: dsc-opt %s --split-input-file --dsc-outline-contractions --dsc-vectorize-contractions | FileCheck %s --check-prefix=VEC
+
+// Two contractions alike (a layer's prefill and decode variants): one
+// shared `noinline` function, called from both. Offsets become dynamic, so
+// a slice of a stack (static offset 2560) shares it too; sizes and strides
+// stay in the signature.
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @prefill
+// CHECK-SAME: (%[[X:.*]]: memref<?x64xf32>, %[[W:.*]]: memref<40x64xf32>, %[[Y:.*]]: memref<?x40xf32>)
+// CHECK-NOT: linalg.generic
+// CHECK-DAG: %[[XC:.*]] = memref.cast %[[X]] : memref<?x64xf32> to memref<?x64xf32, strided<[64, 1], offset: ?>>
+// CHECK-DAG: %[[WC:.*]] = memref.cast %[[W]] : memref<40x64xf32> to memref<40x64xf32, strided<[64, 1], offset: ?>>
+// CHECK-DAG: %[[YC:.*]] = memref.cast %[[Y]] : memref<?x40xf32> to memref<?x40xf32, strided<[40, 1], offset: ?>>
+// CHECK: call @contraction_0(%[[XC]], %[[WC]], %[[YC]])
+// CHECK-LABEL: func.func @decode
+// CHECK: %[[SLICE:.*]] = memref.subview
+// CHECK: %[[SC:.*]] = memref.cast %[[SLICE]] : memref<40x64xf32, strided<[64, 1], offset: 2560>> to memref<40x64xf32, strided<[64, 1], offset: ?>>
+// CHECK: call @contraction_0(%{{.*}}, %[[SC]], %{{.*}})
+// CHECK-NOT: linalg.generic
+// CHECK-LABEL: func.func private @contraction_0
+// CHECK-SAME: (%[[A:.*]]: memref<?x64xf32, strided<[64, 1], offset: ?>>, %[[B:.*]]: memref<40x64xf32, strided<[64, 1], offset: ?>>, %[[C:.*]]: memref<?x40xf32, strided<[40, 1], offset: ?>>)
+// CHECK-SAME: attributes {passthrough = ["noinline"]}
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[A]], %[[B]] : {{.*}}) outs(%[[C]] : {{.*}})
+// CHECK: return
+// CHECK-NOT: func.func private @contraction_1
+// The shared function is register-blocked like the code it replaces.
+// VEC-LABEL: func.func private @contraction_0
+// VEC-NOT: linalg.generic
+// VEC: vector.fma
+func.func @prefill(%x: memref<?x64xf32>, %w: memref<40x64xf32>, %y: memref<?x40xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xf32>, memref<40x64xf32>) outs(%y : memref<?x40xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+func.func @decode(%x: memref<?x64xf32>, %stack: memref<2x40x64xf32>, %y: memref<?x40xf32>) {
+  %w = memref.subview %stack[1, 0, 0] [1, 40, 64] [1, 1, 1] : memref<2x40x64xf32> to memref<40x64xf32, strided<[64, 1], offset: 2560>>
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xf32>, memref<40x64xf32, strided<[64, 1], offset: 2560>>) outs(%y : memref<?x40xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A contraction alone of its kind stays where it is: a function for it
+// would share nothing (and LLVM would inline it back).
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @alone
+// CHECK-NOT: call
+// CHECK: linalg.generic
+// CHECK-NOT: func.func private @contraction
+func.func @alone(%x: memref<?x64xf32>, %w: memref<40x64xf32>, %y: memref<?x40xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xf32>, memref<40x64xf32>) outs(%y : memref<?x40xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Alike means the same operand types too: bf16 weights and f32 weights of
+// the same shape are two functions, and a scaled product (the attention
+// scores' softmax scale, an operand) a third.
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+#s = affine_map<(m, n, k) -> ()>
+// CHECK-LABEL: func.func @types
+// CHECK: call @contraction_0(
+// CHECK: call @contraction_1(
+// CHECK: call @contraction_0(
+// CHECK: call @contraction_1(
+// CHECK-NOT: linalg.generic
+// CHECK-LABEL: func.func @scaled
+// CHECK-COUNT-2: call @contraction_2(
+// CHECK-NOT: linalg.generic
+// CHECK-LABEL: func.func private @contraction_0
+// CHECK-SAME: memref<40x64xf32, strided<[64, 1], offset: ?>>
+// CHECK-LABEL: func.func private @contraction_1
+// CHECK-SAME: memref<40x64xbf16, strided<[64, 1], offset: ?>>
+// CHECK: arith.extf
+// CHECK-LABEL: func.func private @contraction_2
+// CHECK-SAME: memref<f32, strided<[], offset: ?>>
+// CHECK-NOT: func.func private @contraction_3
+func.func @types(%x: memref<?x64xf32>, %w: memref<40x64xf32>, %v: memref<40x64xbf16>, %y: memref<?x40xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xf32>, memref<40x64xf32>) outs(%y : memref<?x40xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %v : memref<?x64xf32>, memref<40x64xbf16>) outs(%y : memref<?x40xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %e = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %e : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x64xf32>, memref<40x64xf32>) outs(%y : memref<?x40xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %v : memref<?x64xf32>, memref<40x64xbf16>) outs(%y : memref<?x40xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %e = arith.extf %b : bf16 to f32
+    %p = arith.mulf %a, %e : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+func.func @scaled(%q: memref<?x64xf32>, %k: memref<40x64xf32>, %scale: memref<f32>, %s: memref<?x40xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%q, %k, %scale : memref<?x64xf32>, memref<40x64xf32>, memref<f32>) outs(%s : memref<?x40xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %t = arith.mulf %p, %c : f32
+    %r = arith.addf %t, %acc : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #s, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%q, %k, %scale : memref<?x64xf32>, memref<40x64xf32>, memref<f32>) outs(%s : memref<?x40xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %t = arith.mulf %p, %c : f32
+    %r = arith.addf %t, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// -----
+
+// Alike means the same indexing maps too: x * W^T (dot form) and x * W
+// (axpy form) on operands of the same types are two functions. Contractions
+// inside loops move as well. A symbol already called @contraction_1 keeps
+// its name; the new function takes another.
+#x = affine_map<(m, n, k) -> (m, k)>
+#wt = affine_map<(m, n, k) -> (n, k)>
+#w = affine_map<(m, n, k) -> (k, n)>
+#y = affine_map<(m, n, k) -> (m, n)>
+// CHECK: #[[WT:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK: #[[WK:map[0-9]*]] = affine_map<(d0, d1, d2) -> (d2, d1)>
+// CHECK-LABEL: func.func @contraction_1()
+// CHECK-NEXT: return
+// CHECK-LABEL: func.func @maps
+// CHECK: scf.for
+// CHECK: call @contraction_0(
+// CHECK: call @[[AXPY:contraction_1_[0-9]+]](
+// CHECK: }
+// CHECK: call @contraction_0(
+// CHECK: call @[[AXPY]](
+// CHECK-NOT: linalg.generic
+// CHECK: func.func private @contraction_0
+// CHECK-NEXT: linalg.generic {indexing_maps = [#{{[a-z0-9]+}}, #[[WT]], #{{[a-z0-9]+}}]
+// CHECK: func.func private @[[AXPY]]
+// CHECK-NEXT: linalg.generic {indexing_maps = [#{{[a-z0-9]+}}, #[[WK]], #{{[a-z0-9]+}}]
+func.func @contraction_1() {
+  return
+}
+func.func @maps(%x: memref<?x64xf32>, %v: memref<64x64xf32>, %y: memref<?x64xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  scf.for %i = %c0 to %n step %c1 {
+    linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %v : memref<?x64xf32>, memref<64x64xf32>) outs(%y : memref<?x64xf32>) {
+    ^bb0(%a: f32, %b: f32, %acc: f32):
+      %p = arith.mulf %a, %b : f32
+      %s = arith.addf %p, %acc : f32
+      linalg.yield %s : f32
+    }
+    linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %v : memref<?x64xf32>, memref<64x64xf32>) outs(%y : memref<?x64xf32>) {
+    ^bb0(%a: f32, %b: f32, %acc: f32):
+      %p = arith.mulf %a, %b : f32
+      %s = arith.addf %p, %acc : f32
+      linalg.yield %s : f32
+    }
+  }
+  linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %v : memref<?x64xf32>, memref<64x64xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %v : memref<?x64xf32>, memref<64x64xf32>) outs(%y : memref<?x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
