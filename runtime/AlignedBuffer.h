@@ -1,9 +1,11 @@
 //===- AlignedBuffer.h - Owned, 64-byte aligned host memory -----*- C++ -*-===//
 //
-// Parameters and activations handed to compiled code are 64-byte aligned so
-// that vectorized kernels never straddle a cache line at the start of a
-// row. Allocation failure is a status, not an exception: a too-large batch
-// must not abort the process.
+// Memory the runtime allocates for compiled code (packed parameters,
+// inputs and outputs, the KV cache) is 64-byte aligned so that vectorized
+// kernels never straddle a cache line at the start of a row. (A parameter
+// read in place from a checkpoint's mapping is aligned to its element size
+// only; the compiled code's loads assume no more.) Allocation failure is a
+// status, not an exception: a too-large batch must not abort the process.
 //
 //===----------------------------------------------------------------------===//
 

@@ -191,6 +191,19 @@ void dsc_session_decode_stats(const dsc_session_t *session,
   stats->steps_padded = counts.padded;
 }
 
+void dsc_session_weight_stats(const dsc_session_t *session,
+                              dsc_weight_stats_t *stats) {
+  if (!stats)
+    return;
+  dsc::runtime::Session::WeightCounts counts;
+  if (session)
+    counts = session->session->weightCounts();
+  stats->params_in_place = counts.inPlace;
+  stats->bytes_in_place = counts.inPlaceBytes;
+  stats->params_packed = counts.packed;
+  stats->bytes_packed = counts.packedBytes;
+}
+
 int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session) {
   if (!session)
     return 0;

@@ -419,6 +419,14 @@ absl::Status Session::bindParams(const SessionOptions &options) {
       call->descriptors[i] = MemRefDescriptor(it->second, arg.shape);
     }
   }
+  // Params read from the checkpoint's mapping keep it open. The pages
+  // packing read (converted weights, gathered stacks) need not stay
+  // resident with it; the in-place params' pages load again on first use.
+  if (checkpoint && weightStats.inPlace > 0) {
+    for (const std::unique_ptr<st::File> &file : checkpoint->files())
+      file->dropResidentPages();
+    mappedCheckpoint = std::move(checkpoint);
+  }
   return absl::OkStatus();
 }
 
@@ -442,13 +450,27 @@ Session::bindParam(const Argument &arg, bool fromSections,
           path, ": section ", quote(arg.section), " holds ", embedded.size(),
           " bytes but ", what, " needs ", sectionBytes));
   }
-  // Embedded weights are used in place from the mapping when the CPU runs
-  // them and the section is aligned.
-  if (!gpu && !narrowed && fromSections &&
-      reinterpret_cast<uintptr_t>(embedded.data()) %
-              AlignedBuffer::kAlignment ==
-          0)
-    return static_cast<const void *>(embedded.data());
+  // On the CPU, weights stored as the code reads them are used in place:
+  // embedded sections from the artifact's mapping when aligned, and
+  // checkpoint tensors from the checkpoint's (a BF16 checkpoint's bf16
+  // params, an FP8 one's e4m3 weights, F32 tensors of f32 params).
+  if (!gpu && !randomSeed) {
+    const void *stored = nullptr;
+    if (fromSections && !narrowed &&
+        reinterpret_cast<uintptr_t>(embedded.data()) %
+                AlignedBuffer::kAlignment ==
+            0)
+      stored = embedded.data();
+    else if (checkpoint)
+      stored = storedAsPacked(*checkpoint, arg.param);
+    if (stored) {
+      ++weightStats.inPlace;
+      weightStats.inPlaceBytes += static_cast<int64_t>(bytes);
+      return stored;
+    }
+  }
+  ++weightStats.packed;
+  weightStats.packedBytes += static_cast<int64_t>(bytes);
   // Otherwise packed into memory of their own.
   absl::StatusOr<void *> allocated = allocateLongLived(bytes, what);
   if (!allocated.ok())

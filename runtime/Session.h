@@ -138,6 +138,18 @@ public:
   };
   GraphCounts graphCounts() const { return graphStats; }
 
+  /// How the params were bound: read where they are stored (the artifact's
+  /// embedded sections, or the checkpoint's mapping on the CPU: no copy),
+  /// or packed into memory of the session's own (converted, gathered from
+  /// scattered tensors, on a GPU, or random).
+  struct WeightCounts {
+    int64_t inPlace = 0;
+    int64_t inPlaceBytes = 0;
+    int64_t packed = 0;
+    int64_t packedBytes = 0;
+  };
+  WeightCounts weightCounts() const { return weightStats; }
+
 private:
   /// One entry point of the artifact, ready to call.
   struct Call {
@@ -286,6 +298,10 @@ private:
   /// launch.
   std::set<std::pair<int64_t, int64_t>> unrecordable;
   GraphCounts graphStats;
+  WeightCounts weightStats;
+  /// The checkpoint whose mapping params are read from in place (null when
+  /// none is).
+  std::unique_ptr<st::Checkpoint> mappedCheckpoint;
 };
 
 } // namespace dsc::runtime

@@ -218,6 +218,50 @@ absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
   return absl::OkStatus();
 }
 
+const void *storedAsPacked(const st::Checkpoint &checkpoint,
+                           const ParamSpec &param) {
+  st::DType stored = st::DType::F32;
+  switch (param.dtype) {
+  case ElementType::F32:
+    stored = st::DType::F32;
+    break;
+  case ElementType::BF16:
+    stored = st::DType::BF16;
+    break;
+  case ElementType::F8E4M3:
+    stored = st::DType::F8_E4M3;
+    break;
+  case ElementType::I64:
+    return nullptr;
+  }
+  std::vector<int64_t> sliceShape = param.shape;
+  if (param.stack)
+    sliceShape.erase(sliceShape.begin());
+  std::optional<int64_t> sliceElements = checkedProduct(sliceShape);
+  if (!sliceElements || param.numElements() < 0)
+    return nullptr;
+  const uint64_t sliceBytes =
+      static_cast<uint64_t>(*sliceElements) * elementSize(param.dtype);
+  const st::TensorInfo *head = nullptr;
+  for (int64_t i = 0, e = param.stack ? param.stack : 1; i < e; ++i) {
+    const st::TensorInfo *t = checkpoint.find(param.tensorName(i));
+    if (!t || t->dtype != stored || t->shape != sliceShape ||
+        t->numBytes != sliceBytes)
+      return nullptr;
+    if (!head)
+      head = t;
+    // A file's data section is one mapping: slice i must start where
+    // slice 0 does plus i slices.
+    else if (t->file != head->file ||
+             reinterpret_cast<uintptr_t>(t->data) !=
+                 reinterpret_cast<uintptr_t>(head->data) + i * sliceBytes)
+      return nullptr;
+  }
+  if (reinterpret_cast<uintptr_t>(head->data) % elementSize(param.dtype) != 0)
+    return nullptr;
+  return head->data;
+}
+
 //===----------------------------------------------------------------------===//
 // Random weights
 //===----------------------------------------------------------------------===//

@@ -82,6 +82,16 @@ struct ParamSpec {
 absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
                        void *out);
 
+/// Where the compiled code can read `param` in `checkpoint`'s mapping as it
+/// is, or null: when every slice (each expert of a stack) is a tensor stored
+/// in the param's own element type and shape, the slices lie back to back
+/// in stack order, and the first is aligned to the element size (the
+/// compiled code's loads assume no more). packParam's bytes would be these
+/// bytes. Null sends the param to packParam, which converts it or reports
+/// the mismatch.
+const void *storedAsPacked(const st::Checkpoint &checkpoint,
+                           const ParamSpec &param);
+
 /// Fills `out` (param.numBytes() bytes) with random values for `param`,
 /// from `seed` and the param's name, for benchmarks of a model whose
 /// weights are not at hand. By name, in any case: biases 0, norm weights 1,

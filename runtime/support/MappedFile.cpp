@@ -60,6 +60,12 @@ MappedFile &MappedFile::operator=(MappedFile &&other) noexcept {
   return *this;
 }
 
+void MappedFile::dropResidentPages() const {
+  // MAP_PRIVATE and read-only: nothing to lose, the file has every byte.
+  if (mapping)
+    ::madvise(mapping, mappingSize, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (mapping)
     ::munmap(mapping, mappingSize);

@@ -33,6 +33,11 @@ public:
   const uint8_t *data() const { return static_cast<const uint8_t *>(mapping); }
   uint64_t size() const { return mappingSize; }
 
+  /// Drops the pages this process has touched from its resident set (they
+  /// stay in the page cache); a later read maps them again from the file.
+  /// For a mapping kept open for a few reads after many others.
+  void dropResidentPages() const;
+
 private:
   void *mapping = nullptr;
   uint64_t mappingSize = 0;

@@ -103,6 +103,9 @@ public:
   const Metadata &metadata() const { return metadataEntries; }
   /// The path the file was opened with.
   const std::string &path() const { return filePath; }
+  /// Drops the pages read so far from the process's resident set
+  /// (MappedFile::dropResidentPages); tensors stay readable.
+  void dropResidentPages() const { mapped.dropResidentPages(); }
 
 private:
   explicit File(std::string path) : filePath(std::move(path)) {}

@@ -13,6 +13,10 @@ decode steps through the KV cache) and checks:
     exactly when the checkpoint stores BF16 tensors (`--expect-bf16`), f32
     lists none; the imported graph names the BF16-stored weights
     (`dsc.bf16_stored`);
+  * on the CPU, dsc-run reads the weights stored as the code reads them in
+    place from the checkpoint's mapping (auto: the BF16 weights it binds as
+    bf16, unless gathered into an expert stack; both: F32 tensors bound as
+    f32) and packs the rest: auto reads more bytes in place than f32;
   * the prefill logits and every decode step's logits are bit for bit the
     same (a BF16 value widened to f32 is exact, and the contractions sum in
     the same order), the greedy tokens identical, nothing NaN.
@@ -74,6 +78,15 @@ def check(variant, tools, work, expect_bf16):
                          ("f32", ("embed_tokens", "norm", "mlp.gate.weight"))):
         found = [n for n in needle if any(n in name for name in listed)]
         print(f"{variant}: {kind} kinds listed: {found}")
+    in_place = {mode: results[mode]["weights"]["in_place"] for mode in results}
+    packed = {mode: results[mode]["weights"]["packed"] for mode in results}
+    print(f"{variant}: weights in place: f32 {in_place['f32']['params']} params "
+          f"{in_place['f32']['bytes']} bytes, auto {in_place['auto']['params']} params "
+          f"{in_place['auto']['bytes']} bytes; auto reads more in place: "
+          f"{in_place['auto']['bytes'] > in_place['f32']['bytes']}")
+    total = {mode: in_place[mode]["bytes"] + packed[mode]["bytes"] for mode in results}
+    print(f"{variant}: weight bytes bound: f32 {total['f32']}, auto {total['auto']}; "
+          f"auto binds fewer: {total['auto'] < total['f32']}")
 
     ok = not params["f32"] and bool(params["auto"]) == expect_bf16 and bool(stored) == expect_bf16
     for key in ("prefill_logits", "step_logits"):

@@ -25,10 +25,12 @@
 #define V 8
 
 /* Checks the descriptor words {allocated, aligned, offset, sizes[rank],
-   strides[rank]}; -1 in `sizes` accepts any size. */
+   strides[rank]}; -1 in `sizes` accepts any size. The data must be aligned
+   to `align` bytes (a param read in place from a checkpoint is aligned to
+   its element size only). */
 static int valid(const int64_t *d, int rank, const int64_t *sizes,
-                 int isParam) {
-  if (d[0] != d[1] || d[2] != 0 || (isParam && d[1] % 64 != 0))
+                 int64_t align) {
+  if (d[0] != d[1] || d[2] != 0 || d[1] % align != 0)
     return 0;
   int64_t stride = 1;
   for (int i = rank - 1; i >= 0; --i) {
@@ -52,11 +54,11 @@ __attribute__((visibility("default"))) void dsc_entry_forward(void **argv) {
 
   const int64_t any2[] = {-1, -1}, embedSizes[] = {V, V}, biasSizes[] = {2, V},
                 markerSizes[] = {V}, logitsSizes[] = {batch, seq, V};
-  int ok = valid(tokensDesc, 2, any2, 0) &&
-           valid(embedDesc, 2, embedSizes, 1) &&
-           valid(biasDesc, 2, biasSizes, 1) &&
+  int ok = valid(tokensDesc, 2, any2, 8) &&
+           valid(embedDesc, 2, embedSizes, 4) &&
+           valid(biasDesc, 2, biasSizes, 4) &&
            valid(markerDesc, 1, markerSizes, 1) &&
-           valid(logitsDesc, 3, logitsSizes, 0) && marker[0] == 0x38 &&
+           valid(logitsDesc, 3, logitsSizes, 4) && marker[0] == 0x38 &&
            marker[V - 1] == 0xC0;
 
   for (int64_t b = 0; b < batch; ++b)

@@ -268,4 +268,74 @@ TEST_F(WeightBinderTest, WrongSourceDType) {
       << f8FromBf16;
 }
 
+// A param stored as the code reads it is read in place (storedAsPacked):
+// at the checkpoint's own address, the bytes packParam would write. Not when
+// it needs converting, when a stack's tensors are not back to back in
+// order, or when its first byte is not aligned to its element size.
+TEST_F(WeightBinderTest, StoredAsPackedReadsInPlace) {
+  const std::string other = dir + "/in-place";
+  std::filesystem::create_directories(other);
+  // Data offsets: odd 0, misaligned 1, pad 5, s.0.w 6, s.1.w 14, t.1.w 22,
+  // t.0.w 26, w 30, f2 42 (not a multiple of 4), pad2 50, f 52 (the data
+  // section starts 8-aligned).
+  std::vector<st::WriteTensor> tensors = {
+      {"odd", st::DType::U8, {1}, {7}},
+      {"misaligned", st::DType::BF16, {2}, bf16Bytes({1, 2})},
+      {"pad", st::DType::U8, {1}, {0}},
+      {"s.0.w", st::DType::BF16, {2, 2}, bf16Bytes({0, 1, 2, 3})},
+      {"s.1.w", st::DType::BF16, {2, 2}, bf16Bytes({4, 5, 6, 7})},
+      {"t.1.w", st::DType::BF16, {2}, bf16Bytes({8, 9})},
+      {"t.0.w", st::DType::BF16, {2}, bf16Bytes({10, 11})},
+      {"w", st::DType::BF16, {2, 3}, bf16Bytes({1, 2, 3, 4, 5, 6})},
+      {"f2", st::DType::F32, {2}, f32Bytes({3, 4})},
+      {"pad2", st::DType::U8, {2}, {0, 0}},
+      {"f", st::DType::F32, {2}, f32Bytes({1, 2})},
+  };
+  ASSERT_TRUE(st::writeFile(other + "/model.safetensors", tensors).ok());
+  auto opened = st::Checkpoint::open(other);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  const st::Checkpoint &stored = **opened;
+  auto bf16 = [](const std::string &json) {
+    ParamSpec p = spec(json);
+    p.dtype = ElementType::BF16; // as Session::bindParams narrows it
+    return p;
+  };
+  auto expectInPlace = [&](const ParamSpec &p, const std::string &first) {
+    const void *data = storedAsPacked(stored, p);
+    ASSERT_NE(data, nullptr) << p.name;
+    EXPECT_EQ(data, stored.find(first)->data) << p.name;
+    std::vector<uint8_t> packed(p.numBytes());
+    ASSERT_TRUE(packParam(stored, p, packed.data()).ok());
+    EXPECT_EQ(std::memcmp(data, packed.data(), packed.size()), 0) << p.name;
+  };
+
+  expectInPlace(bf16(R"({"name":"w","dtype":"f32","shape":[2,3]})"), "w");
+  expectInPlace(bf16(R"({"name":"s.{}.w","dtype":"f32","shape":[2,2,2],
+      "stack":2})"),
+                "s.0.w");
+  expectInPlace(spec(R"({"name":"f","dtype":"f32","shape":[2]})"), "f");
+  // Out of stack order in the file.
+  EXPECT_EQ(storedAsPacked(stored, bf16(R"({"name":"t.{}.w","dtype":"f32",
+      "shape":[2,2],"stack":2})")),
+            nullptr);
+  // Two bf16 values at an odd offset, two f32 ones at 42.
+  EXPECT_EQ(storedAsPacked(stored, bf16(R"({"name":"misaligned",
+      "dtype":"f32","shape":[2]})")),
+            nullptr);
+  EXPECT_EQ(storedAsPacked(stored, spec(R"({"name":"f2","dtype":"f32",
+      "shape":[2]})")),
+            nullptr);
+  // BF16 bits read as f32 need converting.
+  EXPECT_EQ(storedAsPacked(stored,
+                           spec(R"({"name":"w","dtype":"f32","shape":[2,3]})")),
+            nullptr);
+  // Another shape, a missing tensor: packParam reports them.
+  EXPECT_EQ(storedAsPacked(stored,
+                           bf16(R"({"name":"w","dtype":"f32","shape":[3,2]})")),
+            nullptr);
+  EXPECT_EQ(
+      storedAsPacked(stored, spec(R"({"name":"h","dtype":"f32","shape":[2]})")),
+      nullptr);
+}
+
 } // namespace

@@ -100,6 +100,16 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [--output=@LOGITS.npy] [options]
                                            the driver refused),
                             "decode_padded_steps": decode steps run at
                                            their bucket's padded shape,
+                            "weights": {"in_place": {"params", "bytes"},
+                                        "packed": {"params", "bytes"}}:
+                                           params read where they are
+                                           stored (on the CPU: the
+                                           artifact's sections, or the
+                                           checkpoint's mapping when it
+                                           stores them as the code reads
+                                           them), and params copied or
+                                           converted into memory of their
+                                           own,
                             "repeat": N,
                             "timings": {"load_ms", "bind_ms", "prefill_ms",
                                         "decode_ms_per_token",
@@ -555,6 +565,8 @@ int run(int argc, char **argv) {
   const char *generation = cacheTokens ? "kv-cache" : "recompute";
   dsc_decode_stats_t decodeStats = {};
   dsc_session_decode_stats(session, &decodeStats);
+  dsc_weight_stats_t weightStats = {};
+  dsc_session_weight_stats(session, &weightStats);
   const bool graphs = decodeStats.cuda_graphs;
   const int64_t graphsCaptured = decodeStats.graphs_recorded,
                 graphsReplayed = decodeStats.steps_replayed,
@@ -610,7 +622,13 @@ int run(int argc, char **argv) {
                    ",\"replayed\":" + std::to_string(graphsReplayed) +
                    ",\"unrecorded\":" + std::to_string(graphsUnrecorded) + "}"
              : std::string("null")) +
-        ",\"decode_padded_steps\":" + std::to_string(decodeStats.steps_padded);
+        ",\"decode_padded_steps\":" + std::to_string(decodeStats.steps_padded) +
+        ",\"weights\":{\"in_place\":{\"params\":" +
+        std::to_string(weightStats.params_in_place) +
+        ",\"bytes\":" + std::to_string(weightStats.bytes_in_place) +
+        "},\"packed\":{\"params\":" +
+        std::to_string(weightStats.params_packed) +
+        ",\"bytes\":" + std::to_string(weightStats.bytes_packed) + "}}";
     out += ",\"timings\":{\"load_ms\":" + jsonNumber(loadMs, "%.3f") +
            ",\"bind_ms\":" + jsonNumber(bindMs, "%.3f") +
            ",\"prefill_ms\":" + jsonNumber(prefillMs, "%.3f") +
@@ -637,6 +655,9 @@ int run(int argc, char **argv) {
           ? ("KV cache of " + std::to_string(cacheTokens) + " tokens").c_str()
           : "recomputing every step",
       loadMs, bindMs);
+  std::fprintf(stderr, " (%.1f MB in place, %.1f MB packed)",
+               weightStats.bytes_in_place / 1e6,
+               weightStats.bytes_packed / 1e6);
   if (!prefillTimes.empty())
     std::fprintf(stderr, ", prefill %.2f ms", prefillMs);
   if (!decodeTimes.empty())

@@ -170,6 +170,24 @@ typedef struct dsc_decode_stats_s {
 /** Fills `stats` (not NULL). */
 DSC_API void dsc_session_decode_stats(const dsc_session_t *session,
                                       dsc_decode_stats_t *stats);
+/** How a session bound its weights. */
+typedef struct dsc_weight_stats_s {
+  /** Params read where they are stored, without a copy: on the CPU, the
+      artifact's embedded sections and checkpoint tensors stored as the
+      code reads them (a BF16 checkpoint's bf16 weights, an FP8 one's e4m3
+      weights, F32 tensors of f32 params), from their files' mappings. */
+  int64_t params_in_place;
+  int64_t bytes_in_place;
+  /** Params packed into memory of the session's own: converted (a BF16
+      tensor the code reads as f32), gathered (an expert stack whose
+      tensors are not back to back in one file), on a GPU, or random. */
+  int64_t params_packed;
+  int64_t bytes_packed;
+} dsc_weight_stats_t;
+
+/** Fills `stats` (not NULL). */
+DSC_API void dsc_session_weight_stats(const dsc_session_t *session,
+                                      dsc_weight_stats_t *stats);
 /** The KV cache capacity in tokens, or 0 when generation recomputes every
     step (no cache). */
 DSC_API int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session);
