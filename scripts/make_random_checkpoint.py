@@ -83,6 +83,9 @@ def main():
         blobs.append(data)
         offset += len(data)
     text = json.dumps(header).encode()
+    # Padded with spaces to a multiple of 8, as the reference writer does, so
+    # that every tensor starts aligned to its element size.
+    text += b" " * (-len(text) % 8)
     with open(os.path.join(args.out, "model.safetensors"), "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
     print(f"{args.out}: {len(params)} tensors, {offset / 1e6:.1f} MB")

@@ -20,5 +20,8 @@ for spec in sys.argv[2:]:
     blobs.append(data)
     offset += len(data)
 text = json.dumps(header).encode()
+# Padded with spaces to a multiple of 8, as the reference writer does, so
+# that every tensor starts aligned to its element size.
+text += b" " * (-len(text) % 8)
 with open(sys.argv[1], "wb") as f:
     f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
