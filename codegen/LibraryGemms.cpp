@@ -3009,7 +3009,8 @@ struct DscBf16LinearWeightsPass
         auto fn = cast<func::FuncOp>(arg.getOwner()->getParentOp());
         bool ok = !refused.contains(weightName(arg)) &&
                   llvm::all_of(arg.getUses(), [&](OpOperand &use) {
-                    if (isLinearWeight(use))
+                    if (isLinearWeight(use) ||
+                        (embeddingTables && isa<dsc::EmbedOp>(use.getOwner())))
                       return true;
                     auto call = dyn_cast<func::CallOp>(use.getOwner());
                     func::FuncOp target = call ? callee(call) : func::FuncOp();

@@ -386,10 +386,13 @@ struct LowerEmbed : OpRewritePattern<EmbedOp> {
                                     s.index(vocab)));
           id = arith::SelectOp::create(b, l, ok, id, s.index(0));
           Value d = linalg::IndexOp::create(b, l, rank - 1);
-          linalg::YieldOp::create(
-              b, l,
-              tensor::ExtractOp::create(b, l, table, ValueRange{id, d})
-                  .getResult());
+          Value value =
+              tensor::ExtractOp::create(b, l, table, ValueRange{id, d});
+          // A bf16 table read as f32: widened exactly.
+          if (value.getType() != op.getType().getElementType())
+            value = arith::ExtFOp::create(b, l, op.getType().getElementType(),
+                                          value);
+          linalg::YieldOp::create(b, l, value);
         })[0];
     rewriter.replaceOp(op, result);
     return success();

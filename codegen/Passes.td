@@ -565,11 +565,18 @@ def DscBf16LinearWeights : Pass<"dsc-bf16-linear-weights", "ModuleOp"> {
     exactly, half the bytes of their f32 copies, the same values. The CPU's
     contractions read them as bf16 and widen each vector
     (dsc-vectorize-contractions).
+
+    With `embedding-tables` (the CPU's, with stored-only) a `dsc.embed`'s
+    table qualifies too: the gather widens each value it reads (exactly),
+    so the table takes half the bytes and the runtime reads a BF16
+    checkpoint's in place. (The GPU pipelines leave the table f32.)
   }];
   let options = [
     Option<"storedOnly", "stored-only", "bool", /*default=*/"false",
            "Only the weights the module's dsc.bf16_stored names (stored as "
            "BF16 by the checkpoint)">,
+    Option<"embeddingTables", "embedding-tables", "bool", /*default=*/"false",
+           "Also the tables of dsc.embed (the gather widens what it reads)">,
   ];
   let dependentDialects = ["::mlir::dsc::DscDialect"];
 }

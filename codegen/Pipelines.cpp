@@ -53,7 +53,8 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
       options.cpuWeights == CpuWeights::Bf16)
     pm.addPass(createDscBf16LinearWeights());
   else if (options.cpuWeights == CpuWeights::Stored)
-    pm.addPass(createDscBf16LinearWeights({/*storedOnly=*/true}));
+    pm.addPass(createDscBf16LinearWeights(
+        {/*storedOnly=*/true, /*embeddingTables=*/true}));
   // 2. dsc ops to their reference linalg semantics, then clean up.
   // The GPU's generated kernels take attention in its plain form: query
   // blocks would be a host loop of kernel launches.

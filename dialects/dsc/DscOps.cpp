@@ -95,8 +95,12 @@ LogicalResult EmbedOp::verify() {
     return emitOpError("result shape must be the ids shape followed by the "
                        "hidden size ")
            << table.getDimSize(1);
-  if (result.getElementType() != table.getElementType())
-    return emitOpError("result element type must match the table's");
+  // A bf16 table may be read as f32 (widened exactly: a BF16 checkpoint's
+  // table as it is stored).
+  if (result.getElementType() != table.getElementType() &&
+      !(table.getElementType().isBF16() && result.getElementType().isF32()))
+    return emitOpError("result element type must match the table's (or be "
+                       "f32 for a bf16 table)");
   return success();
 }
 

@@ -61,6 +61,9 @@ def Dsc_EmbedOp : Dsc_Op<"embed", [Pure]> {
   let description = [{
     `result[i..., d] = table[ids[i...], d]`. Token ids outside
     `[0, vocab)` read row 0 (the runtime rejects them before they get here).
+    The result has the table's element type, or f32 for a bf16 table
+    (widened exactly: the CPU binds a BF16 checkpoint's table as stored,
+    dsc-bf16-linear-weights{embedding-tables}).
 
     ```mlir
     %h = dsc.embed %table, %ids

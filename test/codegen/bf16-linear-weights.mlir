@@ -137,3 +137,25 @@ func.func @cpu_forward(%x: tensor<?x8xf32>, %q: tensor<16x8xf32> {dsc.weight = "
   return %1 : tensor<?x16xf32>
 }
 }
+
+// -----
+
+// embedding-tables (the CPU's, with stored-only): a dsc.embed's table
+// qualifies too, and also when the output head shares it (tied
+// embeddings); the gather widens what it reads. Without the option (the
+// GPUs') the table stays f32, and so does a head tied to it.
+// RUN: dsc-opt %s --split-input-file --dsc-bf16-linear-weights="stored-only embedding-tables" | FileCheck %s --check-prefix=EMBED
+// EMBED: module attributes {dsc.bf16_params = ["embed"], dsc.bf16_stored = ["embed"]}
+// EMBED-LABEL: func.func @tied
+// EMBED-SAME: %arg1: tensor<32x8xbf16> {dsc.weight = "embed"}
+// EMBED: dsc.embed %arg1, %arg0 : (tensor<32x8xbf16>, tensor<?xi64>) -> tensor<?x8xf32>
+// EMBED: dsc.linear %{{.*}}, %arg1 : (tensor<?x8xf32>, tensor<32x8xbf16>)
+// STORED-LABEL: func.func @tied
+// STORED-SAME: %arg1: tensor<32x8xf32> {dsc.weight = "embed"}
+module attributes {dsc.bf16_stored = ["embed"]} {
+func.func @tied(%ids: tensor<?xi64>, %t: tensor<32x8xf32> {dsc.weight = "embed"}) -> tensor<?x32xf32> {
+  %0 = dsc.embed %t, %ids : (tensor<32x8xf32>, tensor<?xi64>) -> tensor<?x8xf32>
+  %1 = dsc.linear %0, %t : (tensor<?x8xf32>, tensor<32x8xf32>) -> tensor<?x32xf32>
+  return %1 : tensor<?x32xf32>
+}
+}

@@ -82,6 +82,20 @@ func.func @embed(%t: tensor<16x8xf32>, %ids: tensor<?x?xi64>) -> tensor<?x?x8xf3
 
 // -----
 
+// A bf16 table read as f32 (the CPU's, bound as a BF16 checkpoint stores
+// it): each value widened as it is gathered.
+// CHECK-LABEL: func.func @embed_bf16
+// CHECK: linalg.generic
+// CHECK: %[[V:.*]] = tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<16x8xbf16>
+// CHECK: %[[W:.*]] = arith.extf %[[V]] : bf16 to f32
+// CHECK: linalg.yield %[[W]] : f32
+func.func @embed_bf16(%t: tensor<16x8xbf16>, %ids: tensor<?x?xi64>) -> tensor<?x?x8xf32> {
+  %0 = dsc.embed %t, %ids : (tensor<16x8xbf16>, tensor<?x?xi64>) -> tensor<?x?x8xf32>
+  return %0 : tensor<?x?x8xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @swiglu
 // CHECK: linalg.generic
 // CHECK: arith.negf

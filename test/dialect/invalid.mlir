@@ -65,7 +65,7 @@ func.func @embed_shape(%t: tensor<8x4xf32>, %i: tensor<?xi64>) -> tensor<?x5xf32
 // -----
 
 func.func @embed_type(%t: tensor<8x4xf32>, %i: tensor<?xi64>) -> tensor<?x4xbf16> {
-  // expected-error @+1 {{result element type must match the table's}}
+  // expected-error @+1 {{result element type must match the table's (or be f32 for a bf16 table)}}
   %0 = dsc.embed %t, %i : (tensor<8x4xf32>, tensor<?xi64>) -> tensor<?x4xbf16>
   return %0 : tensor<?x4xbf16>
 }

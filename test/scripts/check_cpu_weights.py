@@ -69,13 +69,14 @@ def check(variant, tools, work, expect_bf16):
         results[mode]["step_logits"] = np.load(steps)
     print(f"{variant}: cpu bf16 params: f32 {len(params['f32'])}, auto {len(params['auto'])}")
     # Which kinds of weight auto bound as bf16 (every stored one that only
-    # linear layers, experts and kv_b read) and which it kept f32 (read by
-    # other ops: the embedding table, even when tied to the output head;
-    # the norms; the router).
+    # linear layers, experts, kv_b and the embedding's gather read; the
+    # table also when tied to the output head) and which it kept f32 (read
+    # by other ops: the norms; the router).
     listed = params["auto"]
     for kind, needle in (("bf16", ("kv_b_proj", "o_proj", "experts.{}.gate_proj",
-                                   "experts.{}.down_proj", "shared_experts", "lm_head")),
-                         ("f32", ("embed_tokens", "norm", "mlp.gate.weight"))):
+                                   "experts.{}.down_proj", "shared_experts", "lm_head",
+                                   "embed_tokens")),
+                         ("f32", ("norm", "mlp.gate.weight"))):
         found = [n for n in needle if any(n in name for name in listed)]
         print(f"{variant}: {kind} kinds listed: {found}")
     in_place = {mode: results[mode]["weights"]["in_place"] for mode in results}

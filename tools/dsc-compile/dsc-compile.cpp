@@ -178,8 +178,8 @@ cl::opt<CpuWeights> cpuWeights(
              "experts and MLA's kv_b"),
     cl::values(clEnumValN(CpuWeights::Stored, "auto",
                           "bf16 where the checkpoint stores them as BF16 (the "
-                          "same values in half the bytes), else f32 "
-                          "(default)"),
+                          "same values in half the bytes; the embedding "
+                          "table too), else f32 (default)"),
                clEnumValN(CpuWeights::F32, "f32", "as f32"),
                clEnumValN(CpuWeights::Bf16, "bf16",
                           "as bf16, rounded to nearest even from other "
