@@ -3009,9 +3009,11 @@ struct DscBf16LinearWeightsPass
         auto fn = cast<func::FuncOp>(arg.getOwner()->getParentOp());
         bool ok = !refused.contains(weightName(arg)) &&
                   llvm::all_of(arg.getUses(), [&](OpOperand &use) {
-                    if (isLinearWeight(use) ||
-                        (embeddingTables && isa<dsc::EmbedOp>(use.getOwner())))
+                    if (isLinearWeight(use))
                       return true;
+                    if (auto embed = dyn_cast<dsc::EmbedOp>(use.getOwner()))
+                      return embeddingTables &&
+                             &use == &embed.getTableMutable();
                     auto call = dyn_cast<func::CallOp>(use.getOwner());
                     func::FuncOp target = call ? callee(call) : func::FuncOp();
                     return target && !target.isExternal() &&

@@ -154,6 +154,12 @@ struct CodegenOptions {
     Bf16,
   };
   CpuWeights cpuWeights = CpuWeights::Stored;
+  /// For the CPU pipeline, with Stored or Bf16: the embedding table (and a
+  /// head tied to it) bf16 too (dsc-bf16-linear-weights{embedding-tables}).
+  /// dsc-compile turns it off for --embed-weights: sections are f32, and the
+  /// runtime would narrow the whole table into memory of its own, where it
+  /// reads the f32 section in place and a gather touches only its rows.
+  bool embeddingTablesBf16 = true;
   /// For sm_90a: the blocks of 128-row tiles a linear layer's GEMM must
   /// make to take that tile, wgmma fed by TMA (dsc-library-gemms'
   /// large-tile-blocks, whose default in Passes.td is the same).

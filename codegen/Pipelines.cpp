@@ -48,13 +48,18 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
   // too when it checks the GPU's numerics, or as its options say (by
   // default the weights a checkpoint stores as bf16: half the bytes, the
   // same values).
+  //    (The GPUs' embedding tables stay f32, and so do the CPU's when it
+  //    checks a GPU's numerics.)
   using CpuWeights = CodegenOptions::CpuWeights;
+  bool tables =
+      !forGpu && !options.bf16LinearInputs && options.embeddingTablesBf16;
   if (forGpu || options.bf16LinearInputs ||
       options.cpuWeights == CpuWeights::Bf16)
-    pm.addPass(createDscBf16LinearWeights());
+    pm.addPass(createDscBf16LinearWeights(
+        {/*storedOnly=*/false, /*embeddingTables=*/tables}));
   else if (options.cpuWeights == CpuWeights::Stored)
     pm.addPass(createDscBf16LinearWeights(
-        {/*storedOnly=*/true, /*embeddingTables=*/true}));
+        {/*storedOnly=*/true, /*embeddingTables=*/tables}));
   // 2. dsc ops to their reference linalg semantics, then clean up.
   // The GPU's generated kernels take attention in its plain form: query
   // blocks would be a host loop of kernel launches.

@@ -145,17 +145,40 @@ func.func @cpu_forward(%x: tensor<?x8xf32>, %q: tensor<16x8xf32> {dsc.weight = "
 // embeddings); the gather widens what it reads. Without the option (the
 // GPUs') the table stays f32, and so does a head tied to it.
 // RUN: dsc-opt %s --split-input-file --dsc-bf16-linear-weights="stored-only embedding-tables" | FileCheck %s --check-prefix=EMBED
-// EMBED: module attributes {dsc.bf16_params = ["embed"], dsc.bf16_stored = ["embed"]}
+// EMBED: module attributes {dsc.bf16_params = ["embed", "embed2"], dsc.bf16_stored = ["embed", "embed2", "embed3"]}
 // EMBED-LABEL: func.func @tied
 // EMBED-SAME: %arg1: tensor<32x8xbf16> {dsc.weight = "embed"}
 // EMBED: dsc.embed %arg1, %arg0 : (tensor<32x8xbf16>, tensor<?xi64>) -> tensor<?x8xf32>
 // EMBED: dsc.linear %{{.*}}, %arg1 : (tensor<?x8xf32>, tensor<32x8xbf16>)
+// EMBED-LABEL: func.func @untied
+// EMBED-SAME: %arg1: tensor<32x8xbf16> {dsc.weight = "embed2"}
+// A table also read otherwise (a linear's input) stays f32, and so does
+// one the checkpoint does not store as BF16.
+// EMBED-LABEL: func.func @read_otherwise
+// EMBED-SAME: %arg1: tensor<32x8xf32> {dsc.weight = "embed3"}
+// EMBED-LABEL: func.func @not_stored
+// EMBED-SAME: %arg1: tensor<32x8xf32> {dsc.weight = "embed4"}
 // STORED-LABEL: func.func @tied
 // STORED-SAME: %arg1: tensor<32x8xf32> {dsc.weight = "embed"}
-module attributes {dsc.bf16_stored = ["embed"]} {
+// CHECK-LABEL: func.func @tied
+// CHECK-SAME: %arg1: tensor<32x8xf32> {dsc.weight = "embed"}
+module attributes {dsc.bf16_stored = ["embed", "embed2", "embed3"]} {
 func.func @tied(%ids: tensor<?xi64>, %t: tensor<32x8xf32> {dsc.weight = "embed"}) -> tensor<?x32xf32> {
   %0 = dsc.embed %t, %ids : (tensor<32x8xf32>, tensor<?xi64>) -> tensor<?x8xf32>
   %1 = dsc.linear %0, %t : (tensor<?x8xf32>, tensor<32x8xf32>) -> tensor<?x32xf32>
   return %1 : tensor<?x32xf32>
+}
+func.func @untied(%ids: tensor<?xi64>, %t: tensor<32x8xf32> {dsc.weight = "embed2"}) -> tensor<?x8xf32> {
+  %0 = dsc.embed %t, %ids : (tensor<32x8xf32>, tensor<?xi64>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
+}
+func.func @read_otherwise(%ids: tensor<?xi64>, %t: tensor<32x8xf32> {dsc.weight = "embed3"}, %w: tensor<4x8xf32>) -> tensor<32x4xf32> {
+  %0 = dsc.embed %t, %ids : (tensor<32x8xf32>, tensor<?xi64>) -> tensor<?x8xf32>
+  %1 = dsc.linear %t, %w : (tensor<32x8xf32>, tensor<4x8xf32>) -> tensor<32x4xf32>
+  return %1 : tensor<32x4xf32>
+}
+func.func @not_stored(%ids: tensor<?xi64>, %t: tensor<32x8xf32> {dsc.weight = "embed4"}) -> tensor<?x8xf32> {
+  %0 = dsc.embed %t, %ids : (tensor<32x8xf32>, tensor<?xi64>) -> tensor<?x8xf32>
+  return %0 : tensor<?x8xf32>
 }
 }

@@ -5,9 +5,9 @@
 For each variant named (make_variant.py; BF16 unless the variant stores
 another type), compiles the checkpoint for the CPU twice: with
 --cpu-weights f32 (every weight an f32 copy) and with the default, auto
-(the weights of linear layers, experts and kv_b the checkpoint stores as BF16
-bound as bf16). Runs the same prompts through both (dsc-run: prefill, then
-decode steps through the KV cache) and checks:
+(the weights of linear layers, experts, kv_b and the embedding table the
+checkpoint stores as BF16 bound as bf16). Runs the same prompts through
+both (dsc-run: prefill, then decode steps through the KV cache) and checks:
 
   * the artifacts bind what they should: auto lists bf16 params for the CPU
     exactly when the checkpoint stores BF16 tensors (`--expect-bf16`), f32

@@ -862,6 +862,7 @@ int main(int argc, char **argv) {
       options.fixedShapes = fixedShapes;
       options.bf16LinearInputs = bf16LinearInputs;
       options.cpuWeights = cpuWeights;
+      options.embeddingTablesBf16 = !embedWeights;
       mlir::dsc::buildCpuPipeline(pm, options);
       if (failed(pm.run(*clone)))
         return fail("cpu: lowering failed");
