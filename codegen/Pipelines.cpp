@@ -47,9 +47,8 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
   // A GPU's linear layers read bf16 weights (tensor-core GEMMs); the CPU's
   // too when it checks the GPU's numerics, or as its options say (by
   // default the weights a checkpoint stores as bf16: half the bytes, the
-  // same values).
-  //    (The GPUs' embedding tables stay f32, and so do the CPU's when it
-  //    checks a GPU's numerics.)
+  // same values). The GPUs' embedding tables stay f32, and so do the
+  // CPU's when it checks a GPU's numerics.
   using CpuWeights = CodegenOptions::CpuWeights;
   bool tables =
       !forGpu && !options.bf16LinearInputs && options.embeddingTablesBf16;
