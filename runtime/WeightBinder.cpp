@@ -125,6 +125,13 @@ size_t ParamSpec::numBytes() const {
   return static_cast<size_t>(numElements()) * elementSize(dtype);
 }
 
+std::vector<int64_t> ParamSpec::sliceShape() const {
+  std::vector<int64_t> slice = shape;
+  if (stack)
+    slice.erase(slice.begin());
+  return slice;
+}
+
 std::string ParamSpec::tensorName(int64_t index) const {
   if (stack == 0)
     return name;
@@ -137,9 +144,7 @@ std::string ParamSpec::tensorName(int64_t index) const {
 
 absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
                        void *out) {
-  std::vector<int64_t> sliceShape = param.shape;
-  if (param.stack)
-    sliceShape.erase(sliceShape.begin());
+  const std::vector<int64_t> sliceShape = param.sliceShape();
   int64_t sliceElements = checkedProduct(sliceShape).value_or(-1);
   if (sliceElements < 0 || param.numElements() < 0)
     return absl::InvalidArgumentError(absl::StrCat("param ", quote(param.name),
@@ -234,9 +239,7 @@ const void *storedAsPacked(const st::Checkpoint &checkpoint,
   case ElementType::I64:
     return nullptr;
   }
-  std::vector<int64_t> sliceShape = param.shape;
-  if (param.stack)
-    sliceShape.erase(sliceShape.begin());
+  const std::vector<int64_t> sliceShape = param.sliceShape();
   std::optional<int64_t> sliceElements = checkedProduct(sliceShape);
   if (!sliceElements || param.numElements() < 0)
     return nullptr;

@@ -71,6 +71,9 @@ struct ParamSpec {
   /// The checkpoint tensor for `index` along the stacked dimension (the
   /// name itself for an unstacked param).
   std::string tensorName(int64_t index) const;
+  /// The shape of one checkpoint tensor of the param: the shape without
+  /// the stacked dimension.
+  std::vector<int64_t> sliceShape() const;
 };
 
 /// Packs `param` from `checkpoint` into `out`, which must hold
