@@ -168,6 +168,10 @@ struct CodegenOptions {
   /// (dsc-library-gemms' split-k-blocks; 0 splits none); negative: the
   /// chip's SMs (splitKBlocksFor).
   int64_t splitKBlocks = -1;
+  /// For the CPU pipeline: the multiply-adds from which a contraction's
+  /// columns are split among the runtime's threads
+  /// (dsc-parallelize-contractions' min-multiply-adds); negative: none is.
+  int64_t parallelMinMultiplyAdds = 131072;
 };
 
 /// The SMs of `chip`'s usual card, the blocks a split K aims at: an H100's

@@ -309,6 +309,91 @@ def DscOutlineContractions
                            "::mlir::memref::MemRefDialect"];
 }
 
+def DscParallelizeContractions
+    : Pass<"dsc-parallelize-contractions", "ModuleOp"> {
+  let summary = "Split large CPU contractions into column ranges for threads";
+  let description = [{
+    For each `linalg.generic` that `dsc-vectorize-contractions` rewrites
+    (`C += A * B`) and whose multiply-adds reach `min-multiply-adds`, moves
+    it into `@columns_N(operands..., %begin, %end)`, which computes the
+    output columns (the loop n that indexes B and C, not A) in
+    `[begin, end)` on subviews, and replaces it with a call of
+    `@parallel_N(operands...)`. That function carries
+    `dsc.parallel_for = grain` and calls `@columns_N` over all columns:
+    `dsc-lower-parallel-calls` later turns that call into one through the
+    runtime's parallel-for hook, which splits the columns among threads
+    (the host object alone runs them on the calling thread).
+
+    Each output element is a sum over k alone, so splitting the columns
+    changes no result. Ranges start at multiples of `grain`, a multiple of
+    every tile width of `dsc-vectorize-contractions`, so that each column
+    is computed by the same tile as without the split: the results are bit
+    for bit the same for any number of threads.
+
+    The multiply-adds count static sizes; a dynamic size (a prefill's
+    rows, a context's length) counts as 1 at compile time and is checked
+    at run time: below the threshold, the columns run on the calling
+    thread (`@columns_N` over all of them).
+
+    ```mlir
+    linalg.generic {...} ins(%x, %w : memref<1x2048xf32>, memref<1408x2048xbf16>)
+                         outs(%y : memref<1x1408xf32>) {...}
+    // becomes
+    func.call @parallel_0(%x, %w, %y) : (...) -> ()
+    func.func private @parallel_0(%x, %w, %y) attributes {dsc.parallel_for = 16 : i64} {
+      func.call @columns_0(%x, %w, %y, %c0, %c1408) : (...) -> ()
+    }
+    func.func private @columns_0(%x, %w, %y, %begin: index, %end: index) {
+      %ws = memref.subview %w[%begin, 0] [%size, 2048] [1, 1] : ...
+      %ys = memref.subview %y[0, %begin] [1, %size] [1, 1] : ...
+      linalg.generic {...} ins(%x, %ws : ...) outs(%ys : ...) {...}
+    }
+    ```
+  }];
+  let options = [
+    Option<"grain", "grain", "int64_t", /*default=*/"16",
+           "Columns a range's start is a multiple of (a multiple of every "
+           "tile width of dsc-vectorize-contractions)">,
+    Option<"minMultiplyAdds", "min-multiply-adds", "int64_t",
+           /*default=*/"131072",
+           "Multiply-adds below which a contraction stays on one thread">,
+  ];
+  let statistics = [
+    Statistic<"numStatic", "parallel", "Contractions split, known large enough">,
+    Statistic<"numChecked", "checked", "Contractions split, checked at run time">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def DscLowerParallelCalls : Pass<"dsc-lower-parallel-calls", "ModuleOp"> {
+  let summary = "Call the runtime's parallel-for hook for dsc.parallel_for functions";
+  let description = [{
+    Runs on the LLVM dialect, after `convert-func-to-llvm`. Each function
+    marked `dsc.parallel_for = grain` (by `dsc-parallelize-contractions`)
+    holds one call `@columns(args..., 0, extent)`. The pass stores the
+    arguments into a frame on the stack, adds `@NAME_task(ptr frame,
+    i64 begin, i64 end)`, which loads them and calls `@columns(args...,
+    begin, end)`, and replaces the call with
+
+    ```mlir
+    %hook = llvm.load @dsc_parallel_for_hook
+    %context = llvm.load @dsc_parallel_for_context
+    llvm.call %hook(%context, @NAME_task, %frame, %extent, %grain)
+    ```
+
+    Both globals are exported and writable, like `dsc-allocation-hooks`'.
+    The hook starts out as `@dsc_parallel_for_serial`, which runs
+    `task(frame, 0, extent)` on the calling thread: the host object needs
+    no threads of its own. The dsc runtime points it at its thread pool,
+    which calls `task` on ranges that start at multiples of `grain` and
+    together cover `[0, extent)`, and returns when all have run.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def DscFuseLinalgElementwise
     : Pass<"dsc-fuse-linalg-elementwise", "func::FuncOp"> {
   let summary = "Fuse elementwise linalg.generic ops into their readers (GPU kernels)";

@@ -15,6 +15,7 @@
 #include "llvm/Support/ErrorHandling.h"
 
 #include <mutex>
+#include <numeric>
 
 using namespace mlir;
 using namespace mlir::dsc;
@@ -121,7 +122,18 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm,
   //     Contractions alike share one function (dsc-outline-contractions),
   //     so that each tile's code is written and optimized once.
   pm.addPass(createDscOutlineContractions());
-  pm.addNestedPass<func::FuncOp>(createDscVectorizeContractions());
+  //     Large contractions' columns split into ranges the runtime's threads
+  //     run (dsc-parallelize-contractions); a range starts at a multiple of
+  //     every tile width, so that each column takes the tile it would take
+  //     unsplit and the results do not depend on the threads.
+  DscVectorizeContractionsOptions tiles;
+  DscParallelizeContractionsOptions parallel;
+  parallel.grain =
+      std::lcm(tiles.tileM * tiles.tileN, tiles.lanes * tiles.axpyVectors);
+  parallel.minMultiplyAdds = options.parallelMinMultiplyAdds;
+  if (options.parallelMinMultiplyAdds >= 0)
+    pm.addPass(createDscParallelizeContractions(parallel));
+  pm.addNestedPass<func::FuncOp>(createDscVectorizeContractions(tiles));
   // 3d. exp inline, so that softmax, sigmoid and SiLU loops vectorize.
   pm.addNestedPass<func::FuncOp>(createDscApproximateMath());
   // 3e. bf16 conversions as integer ops (round to nearest even): LLVM
@@ -139,8 +151,9 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm,
                "convert-math-to-libm,convert-arith-to-llvm,"
                "convert-cf-to-llvm,convert-func-to-llvm,"
                "reconcile-unrealized-casts");
-  // 6. Allocations through hooks the runtime can redirect; one packed C
-  //    signature per entry point.
+  // 6. Allocations and parallel loops through hooks the runtime can
+  //    redirect; one packed C signature per entry point.
+  pm.addPass(createDscLowerParallelCalls());
   pm.addPass(createDscAllocationHooks());
   pm.addPass(createDscPackEntryPoints());
 }

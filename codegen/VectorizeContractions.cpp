@@ -40,6 +40,7 @@
 
 namespace mlir::dsc {
 #define GEN_PASS_DEF_DSCOUTLINECONTRACTIONS
+#define GEN_PASS_DEF_DSCPARALLELIZECONTRACTIONS
 #define GEN_PASS_DEF_DSCVECTORIZECONTRACTIONS
 #include "codegen/Passes.h.inc"
 } // namespace mlir::dsc
@@ -603,6 +604,170 @@ struct DscOutlineContractionsPass
       }
     }
   }
+};
+
+/// The attribute dsc-lower-parallel-calls lowers (see Passes.td).
+constexpr StringLiteral kParallelForAttr = "dsc.parallel_for";
+
+struct DscParallelizeContractionsPass
+    : mlir::dsc::impl::DscParallelizeContractionsBase<
+          DscParallelizeContractionsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (grain < 1) {
+      getOperation().emitError(
+          "dsc-parallelize-contractions: grain must be >= 1");
+      return signalPassFailure();
+    }
+    SmallVector<std::pair<linalg::GenericOp, Contraction>> matches;
+    getOperation().walk([&](linalg::GenericOp op) {
+      if (std::optional<Contraction> match = matchContraction(op))
+        matches.emplace_back(op, *match);
+    });
+    SymbolTable symbols(getOperation());
+    next = 0;
+    for (auto &[op, match] : matches)
+      split(op, match, symbols);
+  }
+
+private:
+  /// Splits `op`'s columns when it is large enough, at compile time or (with
+  /// dynamic sizes) at run time.
+  void split(linalg::GenericOp op, const Contraction &match,
+             SymbolTable &symbols) {
+    SmallVector<int64_t> loops = op.getStaticLoopRanges();
+    // Too few columns for two ranges: nothing to split.
+    if (!ShapedType::isDynamic(loops[match.n]) && loops[match.n] < 2 * grain)
+      return;
+    uint64_t work = 1;
+    bool dynamic = false;
+    for (int64_t size : loops) {
+      if (ShapedType::isDynamic(size))
+        dynamic = true;
+      else
+        work = llvm::SaturatingMultiply(work, uint64_t(size));
+    }
+    uint64_t threshold = std::max<int64_t>(minMultiplyAdds, 0);
+    if (!dynamic && work < threshold)
+      return;
+    // Fresh names, the pair numbered alike.
+    while (symbols.lookup("columns_" + std::to_string(next)) ||
+           symbols.lookup("parallel_" + std::to_string(next)))
+      ++next;
+    std::string suffix = std::to_string(next++);
+    func::FuncOp columns = columnsFunction(op, match, "columns_" + suffix);
+    func::FuncOp parallel =
+        parallelFunction(op, match, columns, "parallel_" + suffix);
+    symbols.insert(columns);
+    symbols.insert(parallel);
+    OpBuilder b(op);
+    Location loc = op.getLoc();
+    SmallVector<Value> operands(op->getOperands());
+    if (work >= threshold) {
+      func::CallOp::create(b, loc, parallel, operands);
+      ++numStatic;
+    } else {
+      // The multiply-adds at run time: every loop's size.
+      SmallVector<Range> ranges =
+          cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc);
+      Value total;
+      for (Range &range : ranges) {
+        Value size = getValueOrCreateConstantIndexOp(b, loc, range.size);
+        total = total ? arith::MulIOp::create(b, loc, total, size).getResult()
+                      : size;
+      }
+      Value large = arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::uge, total,
+          arith::ConstantIndexOp::create(b, loc, threshold));
+      auto ifOp = scf::IfOp::create(b, loc, large, /*withElseRegion=*/true);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      func::CallOp::create(b, loc, parallel, operands);
+      b.setInsertionPointToStart(ifOp.elseBlock());
+      operands.push_back(arith::ConstantIndexOp::create(b, loc, 0));
+      operands.push_back(columnCount(b, loc, match, operands));
+      func::CallOp::create(b, loc, columns, operands);
+      ++numChecked;
+    }
+    op.erase();
+  }
+
+  /// The columns of the contraction on `operands`: C's size along n.
+  static Value columnCount(OpBuilder &b, Location loc, const Contraction &match,
+                           ValueRange operands) {
+    linalg::GenericOp op = cast<linalg::GenericOp>(match.c->getOwner());
+    AffineMap map = op.getMatchingIndexingMap(match.c);
+    unsigned c = match.c->getOperandNumber();
+    for (int64_t pos = 0; pos < map.getNumResults(); ++pos)
+      if (dimAt(map, pos) == match.n)
+        return memref::DimOp::create(b, loc, operands[c], pos);
+    llvm_unreachable("C is indexed by n (matchRoles)");
+  }
+
+  /// `@columns_N(operands..., %begin, %end)`: `op` on the columns
+  /// [begin, end) of every operand indexed by n.
+  static func::FuncOp columnsFunction(linalg::GenericOp op,
+                                      const Contraction &match,
+                                      StringRef name) {
+    OpBuilder b(op.getContext());
+    Location loc = op.getLoc();
+    SmallVector<Type> types(op->getOperandTypes());
+    types.append(2, b.getIndexType());
+    auto fn = func::FuncOp::create(loc, name, b.getFunctionType(types, {}));
+    fn.setPrivate();
+    // One copy of the vector code, however many callers (a task, and the
+    // serial path of a size checked at run time).
+    fn->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
+    Block *body = fn.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    Value begin = body->getArgument(op->getNumOperands());
+    Value end = body->getArgument(op->getNumOperands() + 1);
+    Value count = arith::SubIOp::create(b, loc, end, begin);
+    IRMapping mapping;
+    for (OpOperand &operand : op->getOpOperands()) {
+      Value arg = body->getArgument(operand.getOperandNumber());
+      AffineMap map = op.getMatchingIndexingMap(&operand);
+      mapping.map(operand.get(), arg);
+      if (!map.isFunctionOfDim(match.n))
+        continue;
+      auto type = cast<MemRefType>(arg.getType());
+      SmallVector<OpFoldResult> offsets, sizes,
+          strides(type.getRank(), b.getIndexAttr(1));
+      for (int64_t pos = 0; pos < type.getRank(); ++pos) {
+        bool isN = dimAt(map, pos) == match.n;
+        offsets.push_back(isN ? OpFoldResult(begin) : b.getIndexAttr(0));
+        sizes.push_back(isN ? OpFoldResult(count)
+                            : memref::getMixedSize(b, loc, arg, pos));
+      }
+      mapping.map(operand.get(), memref::SubViewOp::create(b, loc, arg, offsets,
+                                                           sizes, strides)
+                                     .getResult());
+    }
+    b.clone(*op, mapping);
+    func::ReturnOp::create(b, loc);
+    return fn;
+  }
+
+  /// `@parallel_N(operands...)`, marked: `@columns_N` over all columns.
+  func::FuncOp parallelFunction(linalg::GenericOp op, const Contraction &match,
+                                func::FuncOp columns, StringRef name) {
+    OpBuilder b(op.getContext());
+    Location loc = op.getLoc();
+    auto fn = func::FuncOp::create(
+        loc, name, b.getFunctionType(op->getOperandTypes(), {}));
+    fn.setPrivate();
+    fn->setAttr(kParallelForAttr, b.getI64IntegerAttr(grain));
+    Block *body = fn.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    SmallVector<Value> args(body->getArguments());
+    args.push_back(arith::ConstantIndexOp::create(b, loc, 0));
+    args.push_back(columnCount(b, loc, match, body->getArguments()));
+    func::CallOp::create(b, loc, columns, args);
+    func::ReturnOp::create(b, loc);
+    return fn;
+  }
+
+  unsigned next = 0;
 };
 
 struct DscVectorizeContractionsPass

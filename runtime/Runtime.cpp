@@ -11,6 +11,8 @@
 #include "runtime/Session.h"
 #include "runtime/artifact/Artifact.h"
 
+#include "absl/strings/str_cat.h"
+
 #include <new>
 #include <string>
 
@@ -152,6 +154,10 @@ dsc_status_t dsc_session_create(dsc_artifact_t *artifact,
       sessionOptions.cudaGraphs = !options->disable_cuda_graphs;
       sessionOptions.padDecodeBuckets = options->pad_decode_buckets != 0;
       sessionOptions.randomWeightsSeed = options->random_weights_seed;
+      if (options->threads < 0)
+        return absl::InvalidArgumentError(absl::StrCat(
+            "threads must be >= 0 (0: one per core), not ", options->threads));
+      sessionOptions.threads = options->threads;
     }
     absl::StatusOr<std::unique_ptr<dsc::runtime::Session>> session =
         dsc::runtime::Session::create(artifact->artifact, sessionOptions);
@@ -202,6 +208,17 @@ void dsc_session_weight_stats(const dsc_session_t *session,
   stats->bytes_in_place = counts.inPlaceBytes;
   stats->params_packed = counts.packed;
   stats->bytes_packed = counts.packedBytes;
+}
+
+void dsc_session_thread_stats(const dsc_session_t *session,
+                              dsc_thread_stats_t *stats) {
+  if (!stats)
+    return;
+  dsc::runtime::Session::ThreadCounts counts;
+  if (session)
+    counts = session->session->threadCounts();
+  stats->threads = counts.threads;
+  stats->parallel_regions = counts.parallelRegions;
 }
 
 int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session) {

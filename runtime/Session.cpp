@@ -89,7 +89,7 @@ Session::create(std::shared_ptr<const artifact::Artifact> artifact,
     if (absl::Status s = session->chooseGpuTarget(); !s.ok())
       return s;
   // Loading the code is quick and binding may take minutes: fail early.
-  if (absl::Status s = session->loadHostCode(); !s.ok())
+  if (absl::Status s = session->loadHostCode(options.threads); !s.ok())
     return s;
   if (absl::Status s = session->bindParams(options); !s.ok())
     return s;
@@ -287,7 +287,7 @@ absl::Status Session::chooseGpuTarget() {
                    list.empty() ? "sm_80" : list));
 }
 
-absl::Status Session::loadHostCode() {
+absl::Status Session::loadHostCode(int threads) {
   const std::string &path = artifact->path();
   const Target *target = manifest.findTarget(targetName);
   bool found = target && (gpu ? target->kind == "ptx"
@@ -318,8 +318,16 @@ absl::Status Session::loadHostCode() {
     call->fn = reinterpret_cast<void (*)(void **)>(*symbol);
   }
   installAllocationHooks(*hostModule);
-  if (!gpu)
+  if (!gpu) {
+    // A pool only where the code has loops to give it.
+    if (threads <= 0)
+      threads = ThreadPool::availableCores();
+    if (threads > 1 && installParallelForHook(*hostModule, nullptr)) {
+      pool = std::make_unique<ThreadPool>(threads);
+      installParallelForHook(*hostModule, pool.get());
+    }
     return absl::OkStatus();
+  }
 
   // The kernels: the GPU runtime interface first, then the modules (from
   // their cubins, or the driver compiles their PTX for this GPU now).

@@ -13,6 +13,7 @@
 #include "runtime/KvCache.h"
 #include "runtime/Manifest.h"
 #include "runtime/MemRefDescriptor.h"
+#include "runtime/ThreadPool.h"
 #include "runtime/artifact/Artifact.h"
 #include "runtime/cuda/CudaDevice.h"
 
@@ -61,6 +62,10 @@ struct SessionOptions {
   /// Nonzero: bind every weight with random values from this seed
   /// (fillRandomParam) instead of a checkpoint or the embedded weights.
   uint64_t randomWeightsSeed = 0;
+  /// Threads the CPU code's large contractions run on (the calling one
+  /// included); 0: one per core this process may run on. GPU sessions
+  /// ignore it.
+  int threads = 0;
 
   static constexpr int64_t kDefaultKvCacheTokens = 4096;
 };
@@ -150,6 +155,17 @@ public:
   };
   WeightCounts weightCounts() const { return weightStats; }
 
+  /// The threads the CPU code runs on (1 without a pool: on a GPU, with
+  /// SessionOptions::threads 1, or for host code compiled without the
+  /// parallel-for hook), and its calls that ran on more than one.
+  struct ThreadCounts {
+    int threads = 1;
+    int64_t parallelRegions = 0;
+  };
+  ThreadCounts threadCounts() const {
+    return {pool ? pool->threads() : 1, pool ? pool->parallelRegions() : 0};
+  }
+
 private:
   /// One entry point of the artifact, ready to call.
   struct Call {
@@ -189,7 +205,7 @@ private:
   absl::StatusOr<bool> checkKvCacheSignatures();
   /// Loads the host code of `targetName`; for a GPU target also binds its
   /// GPU runtime imports and loads its kernel modules.
-  absl::Status loadHostCode();
+  absl::Status loadHostCode(int threads);
   /// Picks the GPU target of the artifact that runs on `gpu`.
   absl::Status chooseGpuTarget();
   /// Binds the params of every entry point, each distinct one once.
@@ -269,6 +285,8 @@ private:
   /// outlives the module's kernels and the parameters in its memory.
   std::unique_ptr<cuda::CudaDevice> gpu;
   std::unique_ptr<HostModule> hostModule;
+  /// The threads of the host code's parallel-for hook, on the CPU.
+  std::unique_ptr<ThreadPool> pool;
   /// The GPU host code's `dsc_gpu_modules_unload`, run on release.
   void (*unloadGpuModules)() = nullptr;
   /// Host memory of allocateLongLived: params that could not be used in

@@ -185,6 +185,14 @@ cl::opt<CpuWeights> cpuWeights(
                           "as bf16, rounded to nearest even from other "
                           "types")),
     cl::cat(category));
+cl::opt<int64_t> cpuParallelMinWork(
+    "cpu-parallel-min-work",
+    cl::init(mlir::dsc::CodegenOptions().parallelMinMultiplyAdds),
+    cl::desc("CPU target: the multiply-adds from which a GEMM's output "
+             "columns are split among the runtime's threads (dsc-run "
+             "--threads); a negative value splits none. The results are the "
+             "same for any number of threads"),
+    cl::value_desc("multiply-adds"), cl::cat(category));
 cl::opt<int64_t> gemmLargeTileBlocks(
     "gemm-large-tile-blocks", cl::init(mlir::dsc::kLargeTileBlocks),
     cl::desc("sm_90a: the blocks of 128-row tiles a linear layer's GEMM must "
@@ -863,6 +871,7 @@ int main(int argc, char **argv) {
       options.bf16LinearInputs = bf16LinearInputs;
       options.cpuWeights = cpuWeights;
       options.embeddingTablesBf16 = !embedWeights;
+      options.parallelMinMultiplyAdds = cpuParallelMinWork;
       mlir::dsc::buildCpuPipeline(pm, options);
       if (failed(pm.run(*clone)))
         return fail("cpu: lowering failed");

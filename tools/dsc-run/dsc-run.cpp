@@ -30,6 +30,7 @@ namespace {
 /// and sizing buffers by it would only fail later.
 constexpr int64_t kMaxNewTokens = 1 << 20;
 constexpr int64_t kMaxRepeat = 10000;
+constexpr int64_t kMaxThreads = 1024;
 
 constexpr char kUsage[] =
     R"(dsc-run: run a model compiled by dsc-compile (greedy generation)
@@ -61,6 +62,10 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [--output=@LOGITS.npy] [options]
                            e.g. a config compiled with --shapes-only (its
                            outputs mean nothing)
   --device cpu|cuda        where to run (default cpu)
+  --threads N              on a CPU, the threads large GEMMs split their
+                           output columns among, this one included (default
+                           0: one per core this process may run on); the
+                           results are the same for any N
   --workspace-limit BYTES  most bytes the compiled code may allocate at once
                            during a step (default 0: no limit); past it, or
                            when memory runs out, the run stops with an
@@ -110,6 +115,10 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [--output=@LOGITS.npy] [options]
                                            them), and params copied or
                                            converted into memory of their
                                            own,
+                            "threads": {"threads", "parallel_regions"}:
+                                           the CPU code's threads, and its
+                                           GEMM calls that used more than
+                                           one,
                             "repeat": N,
                             "timings": {"load_ms", "bind_ms", "prefill_ms",
                                         "decode_ms_per_token",
@@ -154,6 +163,8 @@ struct Options {
   int64_t repeat = 1;
   /// --random-weights; 0: none.
   int64_t randomWeightsSeed = 0;
+  /// --threads; 0: one per core.
+  int64_t threads = 0;
   bool json = false;
   bool cudaGraphs = true;
   bool padDecodeBuckets = false;
@@ -220,7 +231,7 @@ int parseOptions(int argc, char **argv, Options &options) {
     if (name != "weights" && name != "device" && name != "prompt-ids" &&
         name != "max-new-tokens" && name != "workspace-limit" &&
         name != "input" && name != "output" && name != "kv-cache-tokens" &&
-        name != "repeat" && name != "random-weights")
+        name != "repeat" && name != "random-weights" && name != "threads")
       return usageError("unknown option '--" + name + "'");
     if (!hasValue) {
       if (i + 1 >= argc)
@@ -256,6 +267,12 @@ int parseOptions(int argc, char **argv, Options &options) {
         return usageError("--random-weights must be a positive integer seed, "
                           "not '" +
                           value + "'");
+    } else if (name == "threads") {
+      if (!parseInteger(value, options.threads) || options.threads < 0 ||
+          options.threads > kMaxThreads)
+        return usageError("--threads must be an integer in [0, " +
+                          std::to_string(kMaxThreads) + "], not '" + value +
+                          "'");
     } else if (name == "repeat") {
       if (!parseInteger(value, options.repeat) || options.repeat < 1 ||
           options.repeat > kMaxRepeat)
@@ -418,6 +435,7 @@ int openSession(const Options &options, dsc_artifact_t **artifact,
   sessionOptions.pad_decode_buckets = options.padDecodeBuckets ? 1 : 0;
   sessionOptions.random_weights_seed =
       static_cast<uint64_t>(options.randomWeightsSeed);
+  sessionOptions.threads = static_cast<int32_t>(options.threads);
   if (dsc_status_t status =
           dsc_session_create(*artifact, &sessionOptions, session)) {
     dsc_artifact_release(*artifact);
@@ -567,6 +585,8 @@ int run(int argc, char **argv) {
   dsc_session_decode_stats(session, &decodeStats);
   dsc_weight_stats_t weightStats = {};
   dsc_session_weight_stats(session, &weightStats);
+  dsc_thread_stats_t threadStats = {};
+  dsc_session_thread_stats(session, &threadStats);
   const bool graphs = decodeStats.cuda_graphs;
   const int64_t graphsCaptured = decodeStats.graphs_recorded,
                 graphsReplayed = decodeStats.steps_replayed,
@@ -628,7 +648,10 @@ int run(int argc, char **argv) {
         ",\"bytes\":" + std::to_string(weightStats.bytes_in_place) +
         "},\"packed\":{\"params\":" +
         std::to_string(weightStats.params_packed) +
-        ",\"bytes\":" + std::to_string(weightStats.bytes_packed) + "}}";
+        ",\"bytes\":" + std::to_string(weightStats.bytes_packed) + "}}" +
+        ",\"threads\":{\"threads\":" + std::to_string(threadStats.threads) +
+        ",\"parallel_regions\":" +
+        std::to_string(threadStats.parallel_regions) + "}";
     out += ",\"timings\":{\"load_ms\":" + jsonNumber(loadMs, "%.3f") +
            ",\"bind_ms\":" + jsonNumber(bindMs, "%.3f") +
            ",\"prefill_ms\":" + jsonNumber(prefillMs, "%.3f") +
@@ -658,6 +681,8 @@ int run(int argc, char **argv) {
   std::fprintf(stderr, " (%.1f MB in place, %.1f MB packed)",
                weightStats.bytes_in_place / 1e6,
                weightStats.bytes_packed / 1e6);
+  if (threadStats.threads > 1)
+    std::fprintf(stderr, ", %d threads", threadStats.threads);
   if (!prefillTimes.empty())
     std::fprintf(stderr, ", prefill %.2f ms", prefillMs);
   if (!decodeTimes.empty())

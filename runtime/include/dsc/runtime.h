@@ -133,6 +133,11 @@ typedef struct dsc_session_options_s {
       --shapes-only): norm weights 1, biases 0, FP8 scales 2^-6, other
       values small. The outputs mean nothing. Not with weights_dir. */
   uint64_t random_weights_seed;
+  /** Threads the CPU code's large GEMMs split their output columns among,
+      the calling thread included. 0: one per core the process may run on;
+      1: the calling thread alone. The results are the same for any number.
+      Ignored on a GPU. Negative values are an error. */
+  int32_t threads;
 } dsc_session_options_t;
 
 /** Creates a session: loads the artifact's code for the device and binds
@@ -188,6 +193,20 @@ typedef struct dsc_weight_stats_s {
 /** Fills `stats` (not NULL). */
 DSC_API void dsc_session_weight_stats(const dsc_session_t *session,
                                       dsc_weight_stats_t *stats);
+
+/** How a session's CPU code used threads. */
+typedef struct dsc_thread_stats_s {
+  /** Threads its large GEMMs split their columns among: 1 on a GPU, with
+      the threads option 1, on a single core, or for an artifact compiled
+      without parallel GEMMs (dsc-compile --cpu-parallel-min-work -1). */
+  int32_t threads;
+  /** GEMM calls so far that ran on more than one thread. */
+  int64_t parallel_regions;
+} dsc_thread_stats_t;
+
+/** Fills `stats` (not NULL). */
+DSC_API void dsc_session_thread_stats(const dsc_session_t *session,
+                                      dsc_thread_stats_t *stats);
 /** The KV cache capacity in tokens, or 0 when generation recomputes every
     step (no cache). */
 DSC_API int64_t dsc_session_kv_cache_tokens(const dsc_session_t *session);
