@@ -32,6 +32,7 @@ using namespace mlir::dsc;
 namespace {
 
 constexpr StringLiteral kParallelForAttr = "dsc.parallel_for";
+constexpr StringLiteral kColumnsAttr = "dsc.parallel_columns";
 constexpr StringLiteral kHook = "dsc_parallel_for_hook";
 constexpr StringLiteral kContext = "dsc_parallel_for_context";
 constexpr StringLiteral kSerial = "dsc_parallel_for_serial";
@@ -41,9 +42,11 @@ struct DscLowerParallelCallsPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<LLVM::LLVMFuncOp> marked;
-    for (auto fn : module.getOps<LLVM::LLVMFuncOp>())
+    for (auto fn : module.getOps<LLVM::LLVMFuncOp>()) {
+      fn->removeAttr(kColumnsAttr);
       if (fn->hasAttr(kParallelForAttr))
         marked.push_back(fn);
+    }
     if (marked.empty())
       return;
     MLIRContext *ctx = &getContext();
@@ -56,8 +59,9 @@ struct DscLowerParallelCallsPass
         voidType, {ptrType, ptrType, ptrType, i64, i64});
     if (failed(declareHook(module)))
       return signalPassFailure();
+    SymbolTable symbols(module);
     for (LLVM::LLVMFuncOp fn : marked)
-      if (failed(lower(module, fn)))
+      if (failed(lower(module, fn, symbols)))
         return signalPassFailure();
   }
 
@@ -108,7 +112,8 @@ private:
     return success();
   }
 
-  LogicalResult lower(ModuleOp module, LLVM::LLVMFuncOp fn) {
+  LogicalResult lower(ModuleOp module, LLVM::LLVMFuncOp fn,
+                      SymbolTable &symbols) {
     auto grain = dyn_cast<IntegerAttr>(fn->getAttr(kParallelForAttr));
     if (!grain || grain.getInt() < 1)
       return fn.emitError("'dsc.parallel_for' must be a positive integer");
@@ -135,9 +140,11 @@ private:
     auto frameType = LLVM::LLVMStructType::getLiteral(&getContext(), fields);
 
     // @NAME_task(frame, begin, end): the arguments back, then the call.
-    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+    // (Detached, then inserted: renamed should the name be taken.)
+    OpBuilder b(&getContext());
     auto task = LLVM::LLVMFuncOp::create(b, loc, (fn.getName() + "_task").str(),
                                          taskType, LLVM::Linkage::Internal);
+    symbols.insert(task);
     {
       Block *body = task.addEntryBlock(b);
       OpBuilder tb = OpBuilder::atBlockBegin(body);

@@ -333,7 +333,8 @@ def DscParallelizeContractions
     The multiply-adds count static sizes; a dynamic size (a prefill's
     rows, a context's length) counts as 1 at compile time and is checked
     at run time: below the threshold, the columns run on the calling
-    thread (`@columns_N` over all of them).
+    thread (`@columns_N` over all of them). `@columns_N` carries
+    `dsc.parallel_columns`: its contraction is not split again.
 
     ```mlir
     linalg.generic {...} ins(%x, %w : memref<1x2048xf32>, memref<1408x2048xbf16>)
@@ -356,7 +357,8 @@ def DscParallelizeContractions
            "tile width of dsc-vectorize-contractions)">,
     Option<"minMultiplyAdds", "min-multiply-adds", "int64_t",
            /*default=*/"131072",
-           "Multiply-adds below which a contraction stays on one thread">,
+           "Multiply-adds below which a contraction stays on one thread "
+           "(negative: every one does)">,
   ];
   let statistics = [
     Statistic<"numStatic", "parallel", "Contractions split, known large enough">,

@@ -608,6 +608,8 @@ struct DscOutlineContractionsPass
 
 /// The attribute dsc-lower-parallel-calls lowers (see Passes.td).
 constexpr StringLiteral kParallelForAttr = "dsc.parallel_for";
+/// Marks a function of column ranges (dropped by dsc-lower-parallel-calls).
+constexpr StringLiteral kColumnsAttr = "dsc.parallel_columns";
 
 struct DscParallelizeContractionsPass
     : mlir::dsc::impl::DscParallelizeContractionsBase<
@@ -620,8 +622,14 @@ struct DscParallelizeContractionsPass
           "dsc-parallelize-contractions: grain must be >= 1");
       return signalPassFailure();
     }
+    // Negative: none is split (CodegenOptions::parallelMinMultiplyAdds).
+    if (minMultiplyAdds < 0)
+      return;
     SmallVector<std::pair<linalg::GenericOp, Contraction>> matches;
     getOperation().walk([&](linalg::GenericOp op) {
+      auto fn = op->getParentOfType<func::FuncOp>();
+      if (fn && fn->hasAttr(kColumnsAttr))
+        return;
       if (std::optional<Contraction> match = matchContraction(op))
         matches.emplace_back(op, *match);
     });
@@ -648,7 +656,7 @@ private:
       else
         work = llvm::SaturatingMultiply(work, uint64_t(size));
     }
-    uint64_t threshold = std::max<int64_t>(minMultiplyAdds, 0);
+    uint64_t threshold = minMultiplyAdds;
     if (!dynamic && work < threshold)
       return;
     // Fresh names, the pair numbered alike.
@@ -718,18 +726,24 @@ private:
     // One copy of the vector code, however many callers (a task, and the
     // serial path of a size checked at run time).
     fn->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
+    // Its contraction is split already (a second run of the pass).
+    fn->setAttr(kColumnsAttr, b.getUnitAttr());
     Block *body = fn.addEntryBlock();
     b.setInsertionPointToStart(body);
     Value begin = body->getArgument(op->getNumOperands());
     Value end = body->getArgument(op->getNumOperands() + 1);
     Value count = arith::SubIOp::create(b, loc, end, begin);
-    IRMapping mapping;
+    // Operands are replaced by position: a memref read twice (x * x^T) is
+    // a whole A and a sliced B.
+    Operation *clone = b.clone(*op);
     for (OpOperand &operand : op->getOpOperands()) {
       Value arg = body->getArgument(operand.getOperandNumber());
       AffineMap map = op.getMatchingIndexingMap(&operand);
-      mapping.map(operand.get(), arg);
+      clone->setOperand(operand.getOperandNumber(), arg);
       if (!map.isFunctionOfDim(match.n))
         continue;
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(clone);
       auto type = cast<MemRefType>(arg.getType());
       SmallVector<OpFoldResult> offsets, sizes,
           strides(type.getRank(), b.getIndexAttr(1));
@@ -739,11 +753,10 @@ private:
         sizes.push_back(isN ? OpFoldResult(count)
                             : memref::getMixedSize(b, loc, arg, pos));
       }
-      mapping.map(operand.get(), memref::SubViewOp::create(b, loc, arg, offsets,
-                                                           sizes, strides)
-                                     .getResult());
+      clone->setOperand(
+          operand.getOperandNumber(),
+          memref::SubViewOp::create(b, loc, arg, offsets, sizes, strides));
     }
-    b.clone(*op, mapping);
     func::ReturnOp::create(b, loc);
     return fn;
   }

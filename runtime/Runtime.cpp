@@ -154,9 +154,11 @@ dsc_status_t dsc_session_create(dsc_artifact_t *artifact,
       sessionOptions.cudaGraphs = !options->disable_cuda_graphs;
       sessionOptions.padDecodeBuckets = options->pad_decode_buckets != 0;
       sessionOptions.randomWeightsSeed = options->random_weights_seed;
-      if (options->threads < 0)
+      if (options->threads < 0 ||
+          options->threads > dsc::runtime::ThreadPool::kMaxThreads)
         return absl::InvalidArgumentError(absl::StrCat(
-            "threads must be >= 0 (0: one per core), not ", options->threads));
+            "threads must be in [0, ", dsc::runtime::ThreadPool::kMaxThreads,
+            "] (0: one per core), not ", options->threads));
       sessionOptions.threads = options->threads;
     }
     absl::StatusOr<std::unique_ptr<dsc::runtime::Session>> session =

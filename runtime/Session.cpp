@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <system_error>
 
 namespace dsc::runtime {
 
@@ -323,7 +324,12 @@ absl::Status Session::loadHostCode(int threads) {
     if (threads <= 0)
       threads = ThreadPool::availableCores();
     if (threads > 1 && installParallelForHook(*hostModule, nullptr)) {
-      pool = std::make_unique<ThreadPool>(threads);
+      try {
+        pool = std::make_unique<ThreadPool>(threads);
+      } catch (const std::system_error &e) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("cannot start ", threads, " threads: ", e.what()));
+      }
       installParallelForHook(*hostModule, pool.get());
     }
     return absl::OkStatus();

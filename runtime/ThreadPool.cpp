@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <string>
 
 #include <sched.h>
 
@@ -17,10 +21,10 @@
 namespace dsc::runtime {
 namespace {
 
-/// How long a worker polls for the next call before it sleeps. A decode
-/// step's contractions come tens of microseconds apart: polling keeps a
-/// worker's wake-up at about a cache miss, where sleeping costs a futex
-/// wake (several microseconds) per contraction.
+/// How long a worker polls for its next range before it sleeps. A decode
+/// step's GEMMs come tens of microseconds apart: polling keeps a worker's
+/// wake-up at about a cache miss, where sleeping costs a futex wake
+/// (several microseconds) per GEMM.
 constexpr std::chrono::microseconds kPollTime{200};
 /// Pauses before a polling thread yields instead (a few microseconds).
 constexpr int kPauses = 256;
@@ -35,22 +39,56 @@ void relax(int spins) {
     std::this_thread::yield();
 }
 
+/// Set while this thread runs a range: a parallel loop inside it runs
+/// serially (its pool is busy with the outer loop).
+thread_local bool inRange = false;
+
+struct RangeScope {
+  RangeScope() { inRange = true; }
+  ~RangeScope() { inRange = false; }
+};
+
+/// The cores cgroup v2's cpu.max allows ("QUOTA PERIOD", or "max PERIOD"
+/// for no limit), rounded up; 0 when there is no limit or no such file.
+int cgroupCores() {
+  std::ifstream file("/sys/fs/cgroup/cpu.max");
+  std::string quota;
+  double period = 0;
+  if (!(file >> quota >> period) || quota == "max" || period <= 0)
+    return 0;
+  char *end = nullptr;
+  double value = std::strtod(quota.c_str(), &end);
+  if (end == quota.c_str() || *end || value <= 0)
+    return 0;
+  return std::max(1, int(std::ceil(value / period)));
+}
+
 } // namespace
 
 ThreadPool::ThreadPool(int threads) {
-  for (int i = 1; i < std::max(threads, 1); ++i)
-    workers.emplace_back([this, i] { work(i); });
+  threads = std::clamp(threads, 1, kMaxThreads);
+  slots = std::make_unique<Slot[]>(threads);
+  try {
+    for (int i = 1; i < threads; ++i)
+      workers.emplace_back([this, i] { work(i); });
+  } catch (...) {
+    // Joinable threads must not be destroyed: stop the ones started.
+    stop();
+    throw;
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop(); }
+
+void ThreadPool::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex);
-    stopping = true;
-    generation.fetch_add(1, std::memory_order_release);
+    stopping.store(true, std::memory_order_release);
   }
   wake.notify_all();
   for (std::thread &worker : workers)
     worker.join();
+  workers.clear();
 }
 
 std::pair<int64_t, int64_t> ThreadPool::range(int64_t index, int64_t count,
@@ -63,62 +101,73 @@ std::pair<int64_t, int64_t> ThreadPool::range(int64_t index, int64_t count,
 }
 
 int ThreadPool::availableCores() {
+  int cores = std::max<int>(std::thread::hardware_concurrency(), 1);
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0)
-    return std::max(CPU_COUNT(&set), 1);
-  return std::max<int>(std::thread::hardware_concurrency(), 1);
+    cores = std::max(CPU_COUNT(&set), 1);
+  if (int quota = cgroupCores(); quota > 0)
+    cores = std::min(cores, quota);
+  return cores;
 }
 
 void ThreadPool::parallelFor(Task fn, void *data, int64_t size, int64_t step) {
   step = std::max<int64_t>(step, 1);
   int64_t grains = (size + step - 1) / step;
   int64_t count = std::min<int64_t>(grains, threads());
-  if (count <= 1) {
+  if (count <= 1 || inRange) {
     if (size > 0)
       fn(data, 0, size);
     return;
   }
-  // Every worker takes part in every call (those past `count` only
-  // acknowledge it), so that none can still be reading this call's fields
-  // when the next call writes them.
+  // Workers 1 .. count-1 each get one range; the others are not woken.
+  // The fields are written before the slots (release) and read after
+  // (acquire); the next call writes them only once every range is done.
   task = fn;
   frame = data;
   extent = size;
   grain = step;
   ranges = count;
-  pending.store(int(workers.size()), std::memory_order_relaxed);
+  pending.store(int(count - 1), std::memory_order_relaxed);
+  ++calls;
   {
     std::lock_guard<std::mutex> lock(mutex);
-    generation.fetch_add(1, std::memory_order_release);
+    for (int64_t i = 1; i < count; ++i)
+      slots[i].call.store(calls, std::memory_order_release);
   }
   wake.notify_all();
-  auto [begin, end] = range(0, count, size, step);
-  fn(data, begin, end);
+  {
+    RangeScope scope;
+    auto [begin, end] = range(0, count, size, step);
+    fn(data, begin, end);
+  }
   for (int spins = 0; pending.load(std::memory_order_acquire) != 0; ++spins)
     relax(spins);
-  ++regions;
+  regions.fetch_add(1, std::memory_order_relaxed);
 }
 
 void ThreadPool::work(int index) {
+  std::atomic<uint64_t> &mailbox = slots[index].call;
   uint64_t seen = 0;
   while (true) {
-    // Poll for a while, then sleep until the next call.
+    // Poll for a while, then sleep until a call gives this worker a range.
     auto deadline = std::chrono::steady_clock::now() + kPollTime;
-    uint64_t current = generation.load(std::memory_order_acquire);
+    uint64_t current = mailbox.load(std::memory_order_acquire);
     for (int spins = 0; current == seen; ++spins) {
+      if (stopping.load(std::memory_order_acquire))
+        return;
       if (spins % 64 == 63 && std::chrono::steady_clock::now() > deadline) {
         std::unique_lock<std::mutex> lock(mutex);
         wake.wait(lock, [&] {
-          return generation.load(std::memory_order_acquire) != seen;
+          return stopping.load(std::memory_order_acquire) ||
+                 mailbox.load(std::memory_order_acquire) != seen;
         });
       }
       relax(spins);
-      current = generation.load(std::memory_order_acquire);
+      current = mailbox.load(std::memory_order_acquire);
     }
     seen = current;
-    if (stopping)
-      return;
-    if (index < ranges) {
+    {
+      RangeScope scope;
       auto [begin, end] = range(index, ranges, extent, grain);
       task(frame, begin, end);
     }

@@ -13,8 +13,11 @@
 #  5. CPU weights as a BF16 checkpoint stores them (--cpu-weights auto, the
 #     default) against f32 copies (--cpu-weights f32): a 2-layer model of
 #     DeepSeek-V2-Lite's shapes, random BF16 weights (2.2 GB).
-# With an argument (compile, fixtures, fusion, context, weights) only that
-# part runs.
+#  6. CPU threads: the same model's GEMMs unsplit on 1 thread, split on 1
+#     and on 2 (dsc-run --threads), logits compared bit for bit; and the
+#     thread pool's own cost per call (dsc-thread-pool-bench).
+# With an argument (compile, fixtures, fusion, context, weights, threads)
+# only that part runs.
 # The project build time is measured separately: see docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -133,4 +136,32 @@ for mode, rs in runs.items():
     med = lambda key: statistics.median(t[key] for t, _ in rs)
     print(f'{mode:4s}: bind {med(\"bind_ms\"):.0f} ms, prefill {med(\"prefill_ms\"):.0f} ms, '
           f'decode {med(\"decode_ms_per_token\"):.1f} ms/token, peak RSS {max(r for _, r in rs) / 1e6:.2f} GB')"
+fi
+
+if want threads; then
+echo "== CPU threads: DeepSeek-V2-Lite's shapes, 2 layers, random BF16 weights; one 16-token prompt, 16 new tokens; unsplit (--cpu-parallel-min-work -1) on 1 thread, split on 1 and 2, alternating, 3 processes each, medians of --repeat 3"
+python3 scripts/make_random_checkpoint.py test/fixtures/configs/deepseek-v2-lite/config.json \
+  "$WORK/v2l2" num_hidden_layers=2 --dtype BF16 --dsc-compile "$TOOLS/dsc-compile" > /dev/null
+"$TOOLS/dsc-compile" "$WORK/v2l2" --target cpu -o "$WORK/split.dscx" --quiet
+"$TOOLS/dsc-compile" "$WORK/v2l2" --target cpu --cpu-parallel-min-work -1 -o "$WORK/unsplit.dscx" --quiet
+prompt=$(python3 -c "import random; random.seed(1); print(','.join(str(random.randrange(1000)) for _ in range(16)))")
+for i in 1 2 3; do
+  for run in unsplit:1 split:1 split:2; do
+    art=${run%:*}; threads=${run#*:}
+    echo "$run $("$TOOLS/dsc-run" "$WORK/$art.dscx" --threads "$threads" \
+      --prompt-ids "$prompt" --max-new-tokens 16 --repeat 3 --json \
+      --output="@$WORK/$art-$threads.npy" 2> /dev/null)"
+  done
+done | python3 -c "
+import json, statistics, sys
+runs = {}
+for line in sys.stdin:
+    run, text = line.split(' ', 1)
+    runs.setdefault(run, []).append(json.loads(text)['timings'])
+for run, ts in runs.items():
+    med = lambda key: statistics.median(t[key] for t in ts)
+    print(f'{run:9s}: prefill {med(\"prefill_ms\"):.0f} ms, decode {med(\"decode_ms_per_token\"):.1f} ms/token')"
+cmp "$WORK/unsplit-1.npy" "$WORK/split-1.npy" && cmp "$WORK/unsplit-1.npy" "$WORK/split-2.npy" \
+  && echo "step logits: bit for bit the same"
+"$BUILD_DIR/test/unit/dsc-thread-pool-bench" 1 2 3 4
 fi

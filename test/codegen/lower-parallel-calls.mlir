@@ -3,7 +3,9 @@
 // A marked function's call of its columns over [0, extent) becomes a call
 // through the exported hook: the arguments go into a frame, and a task
 // loads them back for the range it is given. The hook starts out serial.
+// The columns' mark goes too.
 // CHECK-LABEL: llvm.func @columns
+// CHECK-NOT: dsc.parallel_columns
 // CHECK-LABEL: llvm.func @parallel_0
 // CHECK-SAME: (%[[A:.*]]: !llvm.ptr, %[[N:.*]]: i64)
 // CHECK-NOT: attributes
@@ -36,12 +38,28 @@
 // CHECK: %[[T1:.*]] = llvm.getelementptr %[[TFRAME]][0, 1]
 // CHECK: %[[TN:.*]] = llvm.load %[[T1]] : !llvm.ptr -> i64
 // CHECK: llvm.call @columns(%[[TA]], %[[TN]], %[[BEGIN]], %[[END]])
-llvm.func @columns(%a: !llvm.ptr, %n: i64, %begin: i64, %end: i64) {
+llvm.func @columns(%a: !llvm.ptr, %n: i64, %begin: i64, %end: i64) attributes {dsc.parallel_columns} {
   llvm.return
 }
 llvm.func @parallel_0(%a: !llvm.ptr, %n: i64) attributes {dsc.parallel_for = 16 : i64} {
   %c0 = llvm.mlir.constant(0 : index) : i64
   llvm.call @columns(%a, %n, %c0, %n) : (!llvm.ptr, i64, i64, i64) -> ()
+  llvm.return
+}
+
+// -----
+
+// A task's name already taken: the task gets another.
+// CHECK-LABEL: llvm.func @parallel_0
+// CHECK: %[[TASK:.*]] = llvm.mlir.addressof @[[NAME:parallel_0_task_[0-9]+]]
+// CHECK: llvm.func internal @[[NAME]](
+llvm.func @parallel_0_task() {
+  llvm.return
+}
+llvm.func @columns(%n: i64, %begin: i64, %end: i64)
+llvm.func @parallel_0(%n: i64) attributes {dsc.parallel_for = 16 : i64} {
+  %c0 = llvm.mlir.constant(0 : i64) : i64
+  llvm.call @columns(%n, %c0, %n) : (i64, i64, i64) -> ()
   llvm.return
 }
 

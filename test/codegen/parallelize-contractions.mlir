@@ -1,5 +1,15 @@
 // RUN: dsc-opt %s --split-input-file --dsc-parallelize-contractions="min-multiply-adds=4096" | FileCheck %s
 // RUN: dsc-opt %s --split-input-file --dsc-parallelize-contractions="min-multiply-adds=4096" --dsc-vectorize-contractions | FileCheck %s --check-prefix=VEC
+// A second run splits nothing more: the ranges' contractions stay as they are.
+// RUN: dsc-opt %s --split-input-file --dsc-parallelize-contractions="min-multiply-adds=4096" --dsc-parallelize-contractions="min-multiply-adds=4096" | FileCheck %s --check-prefix=TWICE
+// TWICE-NOT: @parallel_2
+// TWICE-NOT: @columns_2
+// A negative threshold splits none.
+// RUN: dsc-opt %s --split-input-file --dsc-parallelize-contractions="min-multiply-adds=-1" | FileCheck %s --check-prefix=NONE
+// NONE-NOT: dsc.parallel_for
+// NONE-NOT: call @columns_
+// RUN: not dsc-opt %s --split-input-file --dsc-parallelize-contractions="grain=0" 2>&1 | FileCheck %s --check-prefix=GRAIN
+// GRAIN: error: dsc-parallelize-contractions: grain must be >= 1
 
 // A decode step's GEMM (1 x 64 x 64 = 4096 multiply-adds, at the
 // threshold): its columns n go to @columns_0 over subviews of the weight's
@@ -14,7 +24,7 @@
 // CHECK-NEXT: return
 // CHECK-LABEL: func.func private @columns_0
 // CHECK-SAME: (%[[A:.*]]: memref<1x64xf32>, %[[B:.*]]: memref<64x64xbf16>, %[[C:.*]]: memref<1x64xf32>, %[[BEGIN:.*]]: index, %[[END:.*]]: index)
-// CHECK-SAME: attributes {passthrough = ["noinline"]}
+// CHECK-SAME: attributes {dsc.parallel_columns, passthrough = ["noinline"]}
 // CHECK: %[[COUNT:.*]] = arith.subi %[[END]], %[[BEGIN]]
 // CHECK: %[[BS:.*]] = memref.subview %[[B]][%[[BEGIN]], 0] [%[[COUNT]], 64] [1, 1] : memref<64x64xbf16> to memref<?x64xbf16, strided<[64, 1], offset: ?>>
 // CHECK: %[[CS:.*]] = memref.subview %[[C]][0, %[[BEGIN]]] [1, %[[COUNT]]] [1, 1] : memref<1x64xf32> to memref<1x?xf32, strided<[64, 1], offset: ?>>
@@ -140,3 +150,56 @@ func.func @axpy(%x: memref<2x64xf32>, %w: memref<64x64xf32>, %r: memref<2xf32>, 
   return
 }
 func.func private @columns_0()
+
+// -----
+
+// One memref read as A and as B (x * x^T): A stays whole, B is sliced (the
+// operands are replaced by position, not by value).
+#a = affine_map<(m, n, k) -> (m, k)>
+#b = affine_map<(m, n, k) -> (n, k)>
+#c = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @gram
+// CHECK: call @parallel_0(%{{.*}}, %{{.*}}, %{{.*}}) : (memref<64x64xf32>, memref<64x64xf32>, memref<64x64xf32>) -> ()
+// CHECK-LABEL: func.func private @columns_0
+// CHECK-SAME: (%[[A:.*]]: memref<64x64xf32>, %[[B:.*]]: memref<64x64xf32>, %[[C:.*]]: memref<64x64xf32>, %[[BEGIN:.*]]: index, %{{.*}}: index)
+// CHECK: %[[BS:.*]] = memref.subview %[[B]][%[[BEGIN]], 0]
+// CHECK: %[[CS:.*]] = memref.subview %[[C]][0, %[[BEGIN]]]
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[A]], %[[BS]] : memref<64x64xf32>, memref<?x64xf32, strided<[64, 1], offset: ?>>)
+func.func @gram(%x: memref<64x64xf32>, %y: memref<64x64xf32>) {
+  linalg.generic {indexing_maps = [#a, #b, #c], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %x : memref<64x64xf32>, memref<64x64xf32>) outs(%y : memref<64x64xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %m, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Heads as an outer loop (per head, q[h, m, k] * kv[h, n, k], scaled per
+// column by s[h, n]): the head loop stays whole in every range; the keys n
+// are split, and the scale with them.
+#q = affine_map<(h, m, n, k) -> (h, m, k)>
+#kv = affine_map<(h, m, n, k) -> (h, n, k)>
+#s = affine_map<(h, m, n, k) -> (h, n)>
+#o = affine_map<(h, m, n, k) -> (h, m, n)>
+// CHECK-LABEL: func.func private @columns_0
+// CHECK-SAME: (%[[Q:.*]]: memref<4x2x64xf32>, %[[KV:.*]]: memref<4x64x64xf32>, %[[S:.*]]: memref<4x64xf32>, %[[O:.*]]: memref<4x2x64xf32>, %[[BEGIN:.*]]: index, %{{.*}}: index)
+// CHECK: %[[COUNT:.*]] = arith.subi
+// CHECK-DAG: %[[KVS:.*]] = memref.subview %[[KV]][0, %[[BEGIN]], 0] [4, %[[COUNT]], 64] [1, 1, 1]
+// CHECK-DAG: %[[SS:.*]] = memref.subview %[[S]][0, %[[BEGIN]]] [4, %[[COUNT]]] [1, 1]
+// CHECK-DAG: %[[OS:.*]] = memref.subview %[[O]][0, 0, %[[BEGIN]]] [4, 2, %[[COUNT]]] [1, 1, 1]
+// CHECK: linalg.generic
+// CHECK-SAME: ins(%[[Q]], %[[KVS]], %[[SS]] : {{.*}}) outs(%[[OS]] : {{.*}})
+func.func @heads(%q: memref<4x2x64xf32>, %kv: memref<4x64x64xf32>, %s: memref<4x64xf32>, %o: memref<4x2x64xf32>) {
+  linalg.generic {indexing_maps = [#q, #kv, #s, #o], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%q, %kv, %s : memref<4x2x64xf32>, memref<4x64x64xf32>, memref<4x64xf32>) outs(%o : memref<4x2x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %sc = arith.mulf %m, %c : f32
+    %t = arith.addf %sc, %acc : f32
+    linalg.yield %t : f32
+  }
+  return
+}

@@ -330,6 +330,56 @@ TEST_F(RuntimeTest, ForwardMatchesReference) {
   }
 }
 
+// The host module's parallel-for hook runs on the session's threads: the
+// same logits on 1, 2 and 5 threads (more threads than rows too), and the
+// stats say how many threads ran how many parallel calls.
+TEST_F(RuntimeTest, ThreadsRunTheParallelForHook) {
+  std::string path = writeArtifact("m.dscx");
+  std::vector<int64_t> tokens = {1, 2, 3, 3, 7, 0, 5, 5};
+  std::vector<float> expected;
+  for (int threads : {1, 2, 5}) {
+    ArtifactPtr artifact = open(path);
+    dsc_session_options_t options = {};
+    options.weights_dir = checkpointDir.c_str();
+    options.threads = threads;
+    dsc_session_t *raw = nullptr;
+    expectOk(dsc_session_create(artifact.get(), &options, &raw));
+    SessionPtr s(raw);
+    std::vector<float> logits(2 * 4 * kVocab);
+    expectOk(dsc_session_forward(s.get(), tokens.data(), 2, 4, logits.data()));
+    expectOk(dsc_session_forward(s.get(), tokens.data(), 1, 1, logits.data()));
+    expectOk(dsc_session_forward(s.get(), tokens.data(), 2, 4, logits.data()));
+    if (expected.empty())
+      expected = logits;
+    EXPECT_EQ(logits, expected) << threads << " threads";
+    dsc_thread_stats_t stats = {};
+    dsc_session_thread_stats(s.get(), &stats);
+    EXPECT_EQ(stats.threads, threads);
+    // The single-row call runs on the calling thread alone.
+    EXPECT_EQ(stats.parallel_regions, threads > 1 ? 2 : 0);
+  }
+  EXPECT_EQ(expected, [&] {
+    std::vector<float> both = referenceLogits({1, 2, 3, 3});
+    std::vector<float> second = referenceLogits({7, 0, 5, 5});
+    both.insert(both.end(), second.begin(), second.end());
+    return both;
+  }());
+  dsc_thread_stats_t none = {7, 7};
+  dsc_session_thread_stats(nullptr, &none);
+  EXPECT_EQ(none.threads, 1);
+  EXPECT_EQ(none.parallel_regions, 0);
+  dsc_session_thread_stats(nullptr, nullptr);
+
+  dsc_session_options_t options = {};
+  options.weights_dir = checkpointDir.c_str();
+  options.threads = -1;
+  expectError(createError(path, &options), DSC_STATUS_INVALID_ARGUMENT,
+              "threads must be in [0, 1024] (0: one per core), not -1");
+  options.threads = 1025;
+  expectError(createError(path, &options), DSC_STATUS_INVALID_ARGUMENT,
+              "threads must be in [0, 1024] (0: one per core), not 1025");
+}
+
 TEST_F(RuntimeTest, BindsFromTheManifestSource) {
   ArtifactSpec spec;
   spec.source = checkpointDir;

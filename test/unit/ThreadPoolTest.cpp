@@ -1,5 +1,4 @@
-//===- ThreadPoolTest.cpp - The CPU code's parallel-for threads
-//------------===//
+//===- ThreadPoolTest.cpp - The CPU code's parallel-for threads -----------===//
 
 #include "runtime/ThreadPool.h"
 
@@ -120,6 +119,34 @@ TEST(ThreadPool, WakesSleepingWorkers) {
   EXPECT_EQ(seen.threads.size(), 2u);
   for (int64_t i = 0; i < 64; ++i)
     EXPECT_EQ(seen.runs[i].load(), 1);
+}
+
+// A parallel loop inside a range (from the caller's range and from the
+// workers') runs on its own thread alone, and the outer loop completes.
+struct Nested {
+  ThreadPool *pool;
+  std::atomic<int64_t> inner{0};
+  static void inner_(void *frame, int64_t begin, int64_t end) {
+    static_cast<Nested *>(frame)->inner.fetch_add(end - begin);
+  }
+  static void outer(void *frame, int64_t begin, int64_t end) {
+    auto *nested = static_cast<Nested *>(frame);
+    for (int64_t i = begin; i < end; ++i)
+      nested->pool->parallelFor(&Nested::inner_, frame, 64, 16);
+  }
+};
+
+TEST(ThreadPool, NestedLoopsRunOnTheirThread) {
+  ThreadPool pool(3);
+  Nested nested{&pool};
+  pool.parallelFor(&Nested::outer, &nested, 6, 1);
+  EXPECT_EQ(nested.inner.load(), 6 * 64);
+  EXPECT_EQ(pool.parallelRegions(), 1);
+}
+
+TEST(ThreadPool, ThreadCountsAreClamped) {
+  EXPECT_EQ(ThreadPool(0).threads(), 1);
+  EXPECT_EQ(ThreadPool(-3).threads(), 1);
 }
 
 TEST(ThreadPool, AvailableCoresIsPositive) {

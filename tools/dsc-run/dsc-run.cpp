@@ -30,7 +30,7 @@ namespace {
 /// and sizing buffers by it would only fail later.
 constexpr int64_t kMaxNewTokens = 1 << 20;
 constexpr int64_t kMaxRepeat = 10000;
-constexpr int64_t kMaxThreads = 1024;
+constexpr int64_t kMaxThreads = 1024; // ThreadPool::kMaxThreads
 
 constexpr char kUsage[] =
     R"(dsc-run: run a model compiled by dsc-compile (greedy generation)

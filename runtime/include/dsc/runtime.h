@@ -134,9 +134,12 @@ typedef struct dsc_session_options_s {
       values small. The outputs mean nothing. Not with weights_dir. */
   uint64_t random_weights_seed;
   /** Threads the CPU code's large GEMMs split their output columns among,
-      the calling thread included. 0: one per core the process may run on;
-      1: the calling thread alone. The results are the same for any number.
-      Ignored on a GPU. Negative values are an error. */
+      the calling thread included, in [0, 1024]. 0 (a zeroed struct): one
+      per core the process may run on (its CPU affinity, within its
+      cgroup's CPU quota); 1: the calling thread alone. The results are the
+      same for any number. The threads poll for 200 us after each GEMM
+      before they sleep: with several sessions or processes at once, give
+      each fewer threads than cores. Ignored on a GPU. */
   int32_t threads;
 } dsc_session_options_t;
 
