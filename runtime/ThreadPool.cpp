@@ -10,6 +10,7 @@
 #include <string>
 
 #include <sched.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -65,7 +66,7 @@ int cgroupCores() {
 
 } // namespace
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads) : owner(getpid()) {
   threads = std::clamp(threads, 1, kMaxThreads);
   slots = std::make_unique<Slot[]>(threads);
   try {
@@ -114,7 +115,8 @@ void ThreadPool::parallelFor(Task fn, void *data, int64_t size, int64_t step) {
   step = std::max<int64_t>(step, 1);
   int64_t grains = (size + step - 1) / step;
   int64_t count = std::min<int64_t>(grains, threads());
-  if (count <= 1 || inRange) {
+  // In a child forked after the pool started, no worker exists: serial.
+  if (count <= 1 || inRange || getpid() != owner) {
     if (size > 0)
       fn(data, 0, size);
     return;

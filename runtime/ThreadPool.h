@@ -50,7 +50,8 @@ public:
   /// Runs `task` on ranges that cover [0, extent), each starting at a
   /// multiple of `grain` (>= 1), at most one per thread, and returns when
   /// all have run. One call at a time (the session's); a call from inside
-  /// a task (a nested loop) runs on the calling thread alone.
+  /// a task (a nested loop), or in a process forked from the one that made
+  /// the pool, runs on the calling thread alone.
   void parallelFor(Task task, void *frame, int64_t extent, int64_t grain);
 
   /// Calls that ran on more than one thread.
@@ -90,6 +91,8 @@ private:
   /// Workers that have not yet finished their range of the current call.
   std::atomic<int> pending{0};
   std::atomic<int64_t> regions{0};
+  /// The process that started the workers (a forked child has none).
+  int owner;
 };
 
 /// Points `module`'s parallel-for hook at `pool` (modules compiled without

@@ -39,7 +39,8 @@ def main():
         dsc_ms, ort_ms = [], []
         for _ in range(args.runs):
             out = subprocess.run([os.path.join(args.tools, "dsc-run"), artifact,
-                                  "--input=@" + args.tokens, "--repeat", "5"],
+                                  "--input=@" + args.tokens, "--repeat", "5",
+                                  "--threads", "1"],
                                  capture_output=True, text=True, check=True).stderr
             dsc_ms.append(float(re.search(r"forward of \S+ \S+ tokens: median ([0-9.]+) ms",
                                           out).group(1)))

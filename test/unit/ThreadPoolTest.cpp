@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -142,6 +145,24 @@ TEST(ThreadPool, NestedLoopsRunOnTheirThread) {
   pool.parallelFor(&Nested::outer, &nested, 6, 1);
   EXPECT_EQ(nested.inner.load(), 6 * 64);
   EXPECT_EQ(pool.parallelRegions(), 1);
+}
+
+// A child forked after the pool started has no workers: its loops run on
+// its one thread instead of waiting for them forever.
+TEST(ThreadPool, ForkedChildRunsSerially) {
+  ThreadPool pool(2);
+  Seen warm(64);
+  pool.parallelFor(&Seen::task, &warm, 64, 16);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    Seen seen(64);
+    pool.parallelFor(&Seen::task, &seen, 64, 16);
+    _exit(seen.ranges.size() == 1 && seen.runs[63].load() == 1 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 TEST(ThreadPool, ThreadCountsAreClamped) {
