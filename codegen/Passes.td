@@ -300,9 +300,21 @@ def DscOutlineContractions
     // and, at the end of the module, once for all contractions alike:
     func.func private @contraction_0(...) attributes {passthrough = ["noinline"]}
     ```
+
+    With `all-generics`, every other `linalg.generic` on memrefs alike is
+    shared too, in `@generic_N` (elementwise loops, reductions, gathers):
+    a graph exported layer by layer, experts unrolled (an ONNX export
+    without fusion), is one function of hundreds of loop nests, most of
+    them alike, and LLVM's time grows faster than its size. A generic
+    whose body reads a value from outside other than a constant stays in
+    place.
   }];
+  let options = [
+    Option<"allGenerics", "all-generics", "bool", /*default=*/"false",
+           "Share every linalg.generic on memrefs alike, not only contractions">,
+  ];
   let statistics = [
-    Statistic<"numOutlined", "outlined", "Contractions moved into a shared function">,
+    Statistic<"numOutlined", "outlined", "Generics moved into a shared function">,
     Statistic<"numFunctions", "functions", "Shared contraction functions">,
   ];
   let dependentDialects = ["::mlir::func::FuncDialect",

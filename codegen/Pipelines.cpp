@@ -121,7 +121,11 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm,
   //     baseline x86-64 host LLVM splits each vector in two).
   //     Contractions alike share one function (dsc-outline-contractions),
   //     so that each tile's code is written and optimized once.
-  pm.addPass(createDscOutlineContractions());
+  //     With all-generics, the other loop nests alike too: a graph
+  //     exported with its experts unrolled is one function of hundreds.
+  DscOutlineContractionsOptions outline;
+  outline.allGenerics = true;
+  pm.addPass(createDscOutlineContractions(outline));
   //     Large contractions' columns split into ranges the runtime's threads
   //     run (dsc-parallelize-contractions); a range starts at a multiple of
   //     every tile width, so that each column takes the tile it would take

@@ -32,6 +32,8 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/Statistic.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/MathExtras.h"
@@ -524,21 +526,39 @@ MemRefType withDynamicOffset(MemRefType type) {
       type.getMemorySpace());
 }
 
-/// A detached function `@contraction(operands...)` computing `op` on its
-/// arguments. (A contraction's body reads its block arguments only:
-/// isMultiplyAccumulate.)
-func::FuncOp outlinedFunction(linalg::GenericOp op) {
+/// The constants `op`'s body reads from outside it, or nullopt when it
+/// reads another value from outside (a shared function could not have it).
+std::optional<SmallVector<Operation *>>
+capturedConstants(linalg::GenericOp op) {
+  SetVector<Value> above;
+  getUsedValuesDefinedAbove(op.getRegion(), above);
+  SmallVector<Operation *> constants;
+  for (Value value : above) {
+    Operation *def = value.getDefiningOp();
+    if (!def || !def->hasTrait<OpTrait::ConstantLike>())
+      return std::nullopt;
+    constants.push_back(def);
+  }
+  return constants;
+}
+
+/// A detached function `@outlined(operands...)` computing `op` on its
+/// arguments, with copies of the constants its body reads.
+func::FuncOp outlinedFunction(linalg::GenericOp op,
+                              ArrayRef<Operation *> constants) {
   SmallVector<Type> types;
   for (Value operand : op->getOperands())
     types.push_back(withDynamicOffset(cast<MemRefType>(operand.getType())));
   OpBuilder b(op.getContext());
-  auto fn = func::FuncOp::create(op.getLoc(), "contraction",
+  auto fn = func::FuncOp::create(op.getLoc(), "outlined",
                                  b.getFunctionType(types, {}));
   fn.setPrivate();
   Block *body = fn.addEntryBlock();
   b.setInsertionPointToStart(body);
   IRMapping map;
   map.map(op->getOperands(), body->getArguments());
+  for (Operation *constant : constants)
+    b.clone(*constant, map);
   b.clone(*op, map);
   func::ReturnOp::create(b, op.getLoc());
   return fn;
@@ -554,21 +574,32 @@ struct DscOutlineContractionsPass
     // the operand types), in the order the module holds them.
     llvm::StringMap<unsigned> groupOf;
     SmallVector<SmallVector<std::pair<linalg::GenericOp, func::FuncOp>>> alike;
+    SmallVector<bool> isContraction;
     module.walk([&](linalg::GenericOp op) {
-      if (!matchContraction(op))
+      bool contraction = matchContraction(op).has_value();
+      if (!contraction &&
+          (!allGenerics || !op.hasPureBufferSemantics() ||
+           !llvm::all_of(op->getOperandTypes(), llvm::IsaPred<MemRefType>)))
         return;
-      func::FuncOp fn = outlinedFunction(op);
+      // (A contraction's body reads its block arguments only:
+      // isMultiplyAccumulate.)
+      std::optional<SmallVector<Operation *>> constants = capturedConstants(op);
+      if (!constants)
+        return;
+      func::FuncOp fn = outlinedFunction(op, *constants);
       std::string text;
       llvm::raw_string_ostream os(text);
       fn.print(os, OpPrintingFlags().printGenericOpForm());
       auto [it, inserted] = groupOf.try_emplace(text, alike.size());
-      if (inserted)
+      if (inserted) {
         alike.emplace_back();
+        isContraction.push_back(contraction);
+      }
       alike[it->second].emplace_back(op, fn);
     });
     SymbolTable symbols(module);
-    unsigned next = 0;
-    for (auto &group : alike) {
+    unsigned nextContraction = 0, nextGeneric = 0;
+    for (auto [group, contraction] : llvm::zip(alike, isContraction)) {
       func::FuncOp shared = group.front().second;
       for (auto &[op, fn] : llvm::drop_begin(group))
         fn.erase();
@@ -577,7 +608,9 @@ struct DscOutlineContractionsPass
         shared.erase();
         continue;
       }
-      shared.setName("contraction_" + std::to_string(next++));
+      shared.setName(contraction
+                         ? "contraction_" + std::to_string(nextContraction++)
+                         : "generic_" + std::to_string(nextGeneric++));
       ++numFunctions;
       // Inlined, each call's constant sizes would specialize a copy again.
       // (LLVM's `noinline`: convert-func-to-llvm keeps `passthrough`, not

@@ -1,5 +1,6 @@
 // RUN: dsc-opt %s --split-input-file --dsc-outline-contractions | FileCheck %s
 // RUN: dsc-opt %s --split-input-file --dsc-outline-contractions --dsc-vectorize-contractions | FileCheck %s --check-prefix=VEC
+// RUN: dsc-opt %s --split-input-file --dsc-outline-contractions=all-generics | FileCheck %s --check-prefix=ALL
 
 // Two contractions alike (a layer's prefill and decode variants): one
 // shared `noinline` function, called from both. Offsets become dynamic, so
@@ -202,6 +203,64 @@ func.func @maps(%x: memref<?x64xf32>, %v: memref<64x64xf32>, %y: memref<?x64xf32
     %p = arith.mulf %a, %b : f32
     %s = arith.addf %p, %acc : f32
     linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Other generics (here SiLU, whose body reads a constant from outside)
+// stay in place by default. With all-generics, those alike share
+// @generic_0, which holds its own copy of the constant; a generic whose
+// body reads another value from outside (a scale argument) stays in place,
+// as does one alone of its kind (the sum).
+#id = affine_map<(i, j) -> (i, j)>
+#row = affine_map<(i, j) -> (i)>
+// CHECK-LABEL: func.func @elementwise
+// CHECK-COUNT-4: linalg.generic
+// CHECK-NOT: call @generic
+// ALL-LABEL: func.func @elementwise
+// ALL-SAME: (%[[A:.*]]: memref<4x64xf32>, %[[B:.*]]: memref<4x64xf32>, %[[C:.*]]: memref<4x64xf32>, %[[S:.*]]: f32, %[[R:.*]]: memref<4xf32>)
+// ALL: call @generic_0(%{{.*}}, %{{.*}})
+// ALL: call @generic_0(%{{.*}}, %{{.*}})
+// ALL: linalg.generic
+// ALL: arith.mulf %{{.*}}, %[[S]]
+// ALL: linalg.generic
+// ALL-SAME: iterator_types = ["parallel", "reduction"]
+// ALL-LABEL: func.func private @generic_0
+// ALL-SAME: (%{{.*}}: memref<4x64xf32, strided<[64, 1], offset: ?>>, %{{.*}}: memref<4x64xf32, strided<[64, 1], offset: ?>>)
+// ALL-SAME: attributes {passthrough = ["noinline"]}
+// ALL-NEXT: %[[ONE:.*]] = arith.constant 1.000000e+00 : f32
+// ALL-NEXT: linalg.generic
+// ALL: arith.addf %[[ONE]]
+// ALL-NOT: func.func private @generic_1
+func.func @elementwise(%a: memref<4x64xf32>, %b: memref<4x64xf32>, %c: memref<4x64xf32>, %s: f32, %r: memref<4xf32>) {
+  %one = arith.constant 1.0 : f32
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%a : memref<4x64xf32>) outs(%b : memref<4x64xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %n = arith.negf %x : f32
+    %e = math.exp %n : f32
+    %d = arith.addf %one, %e : f32
+    %y = arith.divf %x, %d : f32
+    linalg.yield %y : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%b : memref<4x64xf32>) outs(%c : memref<4x64xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %n = arith.negf %x : f32
+    %e = math.exp %n : f32
+    %d = arith.addf %one, %e : f32
+    %y = arith.divf %x, %d : f32
+    linalg.yield %y : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%a : memref<4x64xf32>) outs(%c : memref<4x64xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %y = arith.mulf %x, %s : f32
+    linalg.yield %y : f32
+  }
+  linalg.generic {indexing_maps = [#id, #row], iterator_types = ["parallel", "reduction"]} ins(%c : memref<4x64xf32>) outs(%r : memref<4xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %y = arith.addf %x, %o : f32
+    linalg.yield %y : f32
   }
   return
 }
