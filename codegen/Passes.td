@@ -302,12 +302,13 @@ def DscOutlineContractions
     ```
 
     With `all-generics`, every other `linalg.generic` on memrefs alike is
-    shared too, in `@generic_N` (elementwise loops, reductions, gathers):
+    shared too, in `@generic_N` (elementwise loops, reductions):
     a graph exported layer by layer, experts unrolled (an ONNX export
     without fusion), is one function of hundreds of loop nests, most of
     them alike, and LLVM's time grows faster than its size. A generic
-    whose body reads a value from outside other than a constant stays in
-    place.
+    whose body reads a value from outside other than a constant (a
+    gather's table, a loop's index) stays in place, as does one outside the
+    module's own functions and scf loops (a GPU launch's body).
   }];
   let options = [
     Option<"allGenerics", "all-generics", "bool", /*default=*/"false",
@@ -315,7 +316,7 @@ def DscOutlineContractions
   ];
   let statistics = [
     Statistic<"numOutlined", "outlined", "Generics moved into a shared function">,
-    Statistic<"numFunctions", "functions", "Shared contraction functions">,
+    Statistic<"numFunctions", "functions", "Shared functions">,
   ];
   let dependentDialects = ["::mlir::func::FuncDialect",
                            "::mlir::memref::MemRefDialect"];

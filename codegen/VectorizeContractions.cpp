@@ -542,8 +542,25 @@ capturedConstants(linalg::GenericOp op) {
   return constants;
 }
 
+/// Whether `op` is in a function of `module` itself, at most inside scf
+/// loops and branches: a call from elsewhere (a nested module, a GPU
+/// launch's body) could not reach a function of `module`.
+bool inHostFunction(Operation *op, ModuleOp module) {
+  for (Operation *parent = op->getParentOp(); parent;
+       parent = parent->getParentOp()) {
+    if (isa<func::FuncOp>(parent))
+      return parent->getParentOp() == module.getOperation();
+    if (!isa_and_nonnull<scf::SCFDialect>(parent->getDialect()))
+      return false;
+  }
+  return false;
+}
+
 /// A detached function `@outlined(operands...)` computing `op` on its
-/// arguments, with copies of the constants its body reads.
+/// arguments, with copies of the constants its body reads. A memref that
+/// is two operands maps to one argument (the last mapping wins), so the
+/// text keeps `ins(%a, %a)` apart from `ins(%a, %b)`, and the function is
+/// called with that memref for both.
 func::FuncOp outlinedFunction(linalg::GenericOp op,
                               ArrayRef<Operation *> constants) {
   SmallVector<Type> types;
@@ -570,12 +587,14 @@ struct DscOutlineContractionsPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    // Each contraction's function, grouped by its text (the maps, the body,
-    // the operand types), in the order the module holds them.
+    // Each generic's function, grouped by its text (the maps, the body, the
+    // operand types, its attributes), in the order the module holds them.
     llvm::StringMap<unsigned> groupOf;
     SmallVector<SmallVector<std::pair<linalg::GenericOp, func::FuncOp>>> alike;
     SmallVector<bool> isContraction;
     module.walk([&](linalg::GenericOp op) {
+      if (!inHostFunction(op, module))
+        return;
       bool contraction = matchContraction(op).has_value();
       if (!contraction &&
           (!allGenerics || !op.hasPureBufferSemantics() ||

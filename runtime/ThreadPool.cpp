@@ -3,11 +3,16 @@
 #include "runtime/ThreadPool.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <sched.h>
 #include <unistd.h>
@@ -66,22 +71,55 @@ int cgroupCores() {
 
 } // namespace
 
-ThreadPool::ThreadPool(int threads) : owner(getpid()) {
-  threads = std::clamp(threads, 1, kMaxThreads);
-  slots = std::make_unique<Slot[]>(threads);
+struct ThreadPool::State {
+  /// A worker's mailbox: the number of the last call it was given a range
+  /// of. Only the workers a call needs are woken.
+  struct alignas(64) Slot {
+    std::atomic<uint64_t> call{0};
+  };
+
+  explicit State(int threads) : slots(std::make_unique<Slot[]>(threads)) {}
+
+  void work(int index);
+  void stop();
+
+  std::vector<std::thread> workers;
+  std::unique_ptr<Slot[]> slots; // One per thread; slot 0 (the caller) unused.
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::atomic<bool> stopping{false};
+  /// The current call, published by each worker's slot.
+  Task task = nullptr;
+  void *frame = nullptr;
+  int64_t extent = 0, grain = 1, ranges = 0;
+  uint64_t calls = 0;
+  /// Workers that have not yet finished their range of the current call.
+  std::atomic<int> pending{0};
+  std::atomic<int64_t> regions{0};
+};
+
+ThreadPool::ThreadPool(int threads)
+    : threadCount(std::clamp(threads, 1, kMaxThreads)), owner(getpid()) {
+  state = std::make_unique<State>(threadCount);
   try {
-    for (int i = 1; i < threads; ++i)
-      workers.emplace_back([this, i] { work(i); });
+    for (int i = 1; i < threadCount; ++i)
+      state->workers.emplace_back([s = state.get(), i] { s->work(i); });
   } catch (...) {
     // Joinable threads must not be destroyed: stop the ones started.
-    stop();
+    state->stop();
     throw;
   }
 }
 
-ThreadPool::~ThreadPool() { stop(); }
+ThreadPool::~ThreadPool() {
+  if (getpid() != owner) {
+    (void)state.release(); // A forked child: see State.
+    return;
+  }
+  state->stop();
+}
 
-void ThreadPool::stop() {
+void ThreadPool::State::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex);
     stopping.store(true, std::memory_order_release);
@@ -90,6 +128,10 @@ void ThreadPool::stop() {
   for (std::thread &worker : workers)
     worker.join();
   workers.clear();
+}
+
+int64_t ThreadPool::parallelRegions() const {
+  return state->regions.load(std::memory_order_relaxed);
 }
 
 std::pair<int64_t, int64_t> ThreadPool::range(int64_t index, int64_t count,
@@ -114,40 +156,43 @@ int ThreadPool::availableCores() {
 void ThreadPool::parallelFor(Task fn, void *data, int64_t size, int64_t step) {
   step = std::max<int64_t>(step, 1);
   int64_t grains = (size + step - 1) / step;
-  int64_t count = std::min<int64_t>(grains, threads());
+  int64_t count = std::min<int64_t>(grains, threadCount);
   // In a child forked after the pool started, no worker exists: serial.
+  // (getpid is a system call, a fraction of a microsecond next to a GEMM
+  // of the threshold's size.)
   if (count <= 1 || inRange || getpid() != owner) {
     if (size > 0)
       fn(data, 0, size);
     return;
   }
+  State &s = *state;
   // Workers 1 .. count-1 each get one range; the others are not woken.
   // The fields are written before the slots (release) and read after
   // (acquire); the next call writes them only once every range is done.
-  task = fn;
-  frame = data;
-  extent = size;
-  grain = step;
-  ranges = count;
-  pending.store(int(count - 1), std::memory_order_relaxed);
-  ++calls;
+  s.task = fn;
+  s.frame = data;
+  s.extent = size;
+  s.grain = step;
+  s.ranges = count;
+  s.pending.store(int(count - 1), std::memory_order_relaxed);
+  ++s.calls;
   {
-    std::lock_guard<std::mutex> lock(mutex);
+    std::lock_guard<std::mutex> lock(s.mutex);
     for (int64_t i = 1; i < count; ++i)
-      slots[i].call.store(calls, std::memory_order_release);
+      s.slots[i].call.store(s.calls, std::memory_order_release);
   }
-  wake.notify_all();
+  s.wake.notify_all();
   {
     RangeScope scope;
     auto [begin, end] = range(0, count, size, step);
     fn(data, begin, end);
   }
-  for (int spins = 0; pending.load(std::memory_order_acquire) != 0; ++spins)
+  for (int spins = 0; s.pending.load(std::memory_order_acquire) != 0; ++spins)
     relax(spins);
-  regions.fetch_add(1, std::memory_order_relaxed);
+  s.regions.fetch_add(1, std::memory_order_relaxed);
 }
 
-void ThreadPool::work(int index) {
+void ThreadPool::State::work(int index) {
   std::atomic<uint64_t> &mailbox = slots[index].call;
   uint64_t seen = 0;
   while (true) {
@@ -170,7 +215,7 @@ void ThreadPool::work(int index) {
     seen = current;
     {
       RangeScope scope;
-      auto [begin, end] = range(index, ranges, extent, grain);
+      auto [begin, end] = ThreadPool::range(index, ranges, extent, grain);
       task(frame, begin, end);
     }
     pending.fetch_sub(1, std::memory_order_acq_rel);

@@ -18,14 +18,11 @@
 
 #include "runtime/HostModule.h"
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <utility>
-#include <vector>
+
+#include <sys/types.h>
 
 namespace dsc::runtime {
 
@@ -45,19 +42,17 @@ public:
   ThreadPool(const ThreadPool &) = delete;
   ThreadPool &operator=(const ThreadPool &) = delete;
 
-  int threads() const { return int(workers.size()) + 1; }
+  int threads() const { return threadCount; }
 
   /// Runs `task` on ranges that cover [0, extent), each starting at a
   /// multiple of `grain` (>= 1), at most one per thread, and returns when
   /// all have run. One call at a time (the session's); a call from inside
   /// a task (a nested loop), or in a process forked from the one that made
-  /// the pool, runs on the calling thread alone.
+  /// the pool (which has no workers), runs on the calling thread alone.
   void parallelFor(Task task, void *frame, int64_t extent, int64_t grain);
 
   /// Calls that ran on more than one thread.
-  int64_t parallelRegions() const {
-    return regions.load(std::memory_order_relaxed);
-  }
+  int64_t parallelRegions() const;
 
   /// Range `index` of `count` over [0, extent): whole grains, the first
   /// ranges one grain longer when they do not divide evenly.
@@ -69,30 +64,16 @@ public:
   static int availableCores();
 
 private:
-  /// A worker's mailbox: the number of the last call it was given a range
-  /// of. Only the workers a call needs are woken.
-  struct alignas(64) Slot {
-    std::atomic<uint64_t> call{0};
-  };
+  /// What the workers share with the calling thread. On the heap: a child
+  /// forked while the workers ran has copies of their mutex and condition
+  /// variable (possibly locked, or with waiters that will never wake) and
+  /// no workers to join, so it leaks this instead of destroying it.
+  struct State;
 
-  void work(int index);
-  void stop();
-
-  std::vector<std::thread> workers;
-  std::unique_ptr<Slot[]> slots; // One per thread; slot 0 (the caller) unused.
-  std::mutex mutex;
-  std::condition_variable wake;
-  std::atomic<bool> stopping{false};
-  /// The current call, published by each worker's slot.
-  Task task = nullptr;
-  void *frame = nullptr;
-  int64_t extent = 0, grain = 1, ranges = 0;
-  uint64_t calls = 0;
-  /// Workers that have not yet finished their range of the current call.
-  std::atomic<int> pending{0};
-  std::atomic<int64_t> regions{0};
-  /// The process that started the workers (a forked child has none).
-  int owner;
+  std::unique_ptr<State> state;
+  int threadCount = 1;
+  /// The process that started the workers.
+  pid_t owner;
 };
 
 /// Points `module`'s parallel-for hook at `pool` (modules compiled without

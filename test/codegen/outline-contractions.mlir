@@ -221,8 +221,14 @@ func.func @maps(%x: memref<?x64xf32>, %v: memref<64x64xf32>, %y: memref<?x64xf32
 // CHECK-NOT: call @generic
 // ALL-LABEL: func.func @elementwise
 // ALL-SAME: (%[[A:.*]]: memref<4x64xf32>, %[[B:.*]]: memref<4x64xf32>, %[[C:.*]]: memref<4x64xf32>, %[[S:.*]]: f32, %[[R:.*]]: memref<4xf32>)
-// ALL: call @generic_0(%{{.*}}, %{{.*}})
-// ALL: call @generic_0(%{{.*}}, %{{.*}})
+// ALL-NOT: linalg.generic
+// ALL-DAG: %[[AC:.*]] = memref.cast %[[A]]
+// ALL-DAG: %[[BC:.*]] = memref.cast %[[B]]
+// ALL: call @generic_0(%[[AC]], %[[BC]])
+// ALL-NOT: linalg.generic
+// ALL-DAG: %[[BC2:.*]] = memref.cast %[[B]]
+// ALL-DAG: %[[CC:.*]] = memref.cast %[[C]]
+// ALL: call @generic_0(%[[BC2]], %[[CC]])
 // ALL: linalg.generic
 // ALL: arith.mulf %{{.*}}, %[[S]]
 // ALL: linalg.generic
@@ -264,3 +270,132 @@ func.func @elementwise(%a: memref<4x64xf32>, %b: memref<4x64xf32>, %c: memref<4x
   }
   return
 }
+
+// -----
+
+// With all-generics, generics are not shared when they differ in a
+// constant's value or a mark, or when one reads a memref twice and the
+// other two memrefs; one whose body reads its loop's index stays in place.
+// Contractions and generics are numbered apart, and an existing
+// @generic_0 keeps its name.
+#id = affine_map<(i) -> (i)>
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+// ALL-LABEL: func.func @apart
+// ALL-SAME: (%[[A:.*]]: memref<64xf32>, %[[B:.*]]: memref<64xf32>, %[[C:.*]]: memref<64xf32>
+// ALL: call @[[TWICE:generic_[0-9_]+]](%{{.*}}, %{{.*}}, %{{.*}})
+// ALL: call @[[TWICE]](
+// ALL: call @[[PAIR:generic_[0-9_]+]](
+// ALL: call @[[PAIR]](
+// ALL: call @[[ONE:generic_[0-9_]+]](
+// ALL: call @[[ONE]](
+// ALL: call @[[TWO:generic_[0-9_]+]](
+// ALL: call @[[TWO]](
+// ALL: call @[[MARKED:generic_[0-9_]+]](
+// ALL: call @[[MARKED]](
+// ALL: call @contraction_0(
+// ALL: call @contraction_0(
+// ALL: scf.for
+// ALL-NEXT: arith.index_cast
+// ALL-NEXT: linalg.generic
+// ALL: linalg.generic
+// ALL: func.func private @generic_0()
+// ALL-NOT: func.func private @generic_0(
+// ALL-DAG: func.func private @[[TWICE]](%[[T0:.*]]: memref<64xf32, strided<[1], offset: ?>>, %[[T1:.*]]: memref<64xf32, strided<[1], offset: ?>>, %[[T2:.*]]: memref<64xf32, strided<[1], offset: ?>>)
+// ALL-DAG: func.func private @[[ONE]]
+// ALL-DAG: func.func private @[[TWO]]
+// ALL-DAG: func.func private @[[MARKED]]
+// ALL-DAG: func.func private @[[PAIR]]
+func.func @apart(%a: memref<64xf32>, %b: memref<64xf32>, %c: memref<64xf32>, %x: memref<4x64xf32>, %w: memref<8x64xf32>, %y: memref<4x8xf32>) {
+  // a * a, twice.
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel"]} ins(%a, %a : memref<64xf32>, memref<64xf32>) outs(%c : memref<64xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %m = arith.mulf %p, %q : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel"]} ins(%b, %b : memref<64xf32>, memref<64xf32>) outs(%c : memref<64xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %m = arith.mulf %p, %q : f32
+    linalg.yield %m : f32
+  }
+  // a * b, twice.
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel"]} ins(%a, %b : memref<64xf32>, memref<64xf32>) outs(%c : memref<64xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %m = arith.mulf %p, %q : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel"]} ins(%b, %a : memref<64xf32>, memref<64xf32>) outs(%c : memref<64xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %m = arith.mulf %p, %q : f32
+    linalg.yield %m : f32
+  }
+  // + 1.0 twice, + 2.0 twice.
+  %one = arith.constant 1.0 : f32
+  %two = arith.constant 2.0 : f32
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%a : memref<64xf32>) outs(%c : memref<64xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %m = arith.addf %p, %one : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%b : memref<64xf32>) outs(%c : memref<64xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %m = arith.addf %p, %one : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%a : memref<64xf32>) outs(%c : memref<64xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %m = arith.addf %p, %two : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%b : memref<64xf32>) outs(%c : memref<64xf32>) {
+  ^bb0(%p: f32, %o: f32):
+    %m = arith.addf %p, %two : f32
+    linalg.yield %m : f32
+  }
+  // + 1.0, marked, twice.
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%a : memref<64xf32>) outs(%c : memref<64xf32>) attrs = {dsc.mark} {
+  ^bb0(%p: f32, %o: f32):
+    %m = arith.addf %p, %one : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%b : memref<64xf32>) outs(%c : memref<64xf32>) attrs = {dsc.mark} {
+  ^bb0(%p: f32, %o: f32):
+    %m = arith.addf %p, %one : f32
+    linalg.yield %m : f32
+  }
+  // Two contractions alike.
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<4x64xf32>, memref<8x64xf32>) outs(%y : memref<4x8xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %m, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<4x64xf32>, memref<8x64xf32>) outs(%y : memref<4x8xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %m, %acc : f32
+    linalg.yield %s : f32
+  }
+  // The loop's index read in the body, twice: in place.
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  scf.for %i = %c0 to %c2 step %c1 {
+    %f = arith.index_cast %i : index to i32
+    linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%a : memref<64xf32>) outs(%c : memref<64xf32>) {
+    ^bb0(%p: f32, %o: f32):
+      %g = arith.sitofp %f : i32 to f32
+      %m = arith.addf %p, %g : f32
+      linalg.yield %m : f32
+    }
+    linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%b : memref<64xf32>) outs(%c : memref<64xf32>) {
+    ^bb0(%p: f32, %o: f32):
+      %g = arith.sitofp %f : i32 to f32
+      %m = arith.addf %p, %g : f32
+      linalg.yield %m : f32
+    }
+  }
+  return
+}
+func.func private @generic_0()
