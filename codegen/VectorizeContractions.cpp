@@ -679,8 +679,12 @@ struct DscParallelizeContractionsPass
       return;
     SmallVector<std::pair<linalg::GenericOp, Contraction>> matches;
     getOperation().walk([&](linalg::GenericOp op) {
+      // (A range function must be a symbol of this module: see
+      // inHostFunction.)
+      if (!inHostFunction(op, getOperation()))
+        return;
       auto fn = op->getParentOfType<func::FuncOp>();
-      if (fn && fn->hasAttr(kColumnsAttr))
+      if (fn->hasAttr(kColumnsAttr))
         return;
       if (std::optional<Contraction> match = matchContraction(op))
         matches.emplace_back(op, *match);

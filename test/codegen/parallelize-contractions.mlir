@@ -203,3 +203,27 @@ func.func @heads(%q: memref<4x2x64xf32>, %kv: memref<4x64x64xf32>, %s: memref<4x
   }
   return
 }
+
+// -----
+
+// A nested module's contraction is left alone: a function for it would be
+// a symbol of the outer module, which the nested one cannot call.
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: module @inner
+// CHECK: linalg.generic
+// CHECK-NOT: @columns_
+module {
+  module @inner {
+    func.func @decode(%x: memref<1x64xf32>, %w: memref<64x64xf32>, %y: memref<1x64xf32>) {
+      linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<1x64xf32>, memref<64x64xf32>) outs(%y : memref<1x64xf32>) {
+      ^bb0(%a: f32, %b: f32, %acc: f32):
+        %p = arith.mulf %a, %b : f32
+        %s = arith.addf %p, %acc : f32
+        linalg.yield %s : f32
+      }
+      return
+    }
+  }
+}
