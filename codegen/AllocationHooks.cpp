@@ -47,16 +47,9 @@ struct DscAllocationHooksPass
       if (!libc)
         libc = LLVM::LLVMFuncOp::create(b, loc, hook.libc, type);
       // An exported, writable function pointer initialized to libc.
-      auto global = LLVM::GlobalOp::create(
-          b, loc, ptrType, /*isConstant=*/false, LLVM::Linkage::External,
-          hook.hook, Attribute());
-      {
-        Block *init = b.createBlock(&global.getInitializerRegion());
-        OpBuilder ib = OpBuilder::atBlockBegin(init);
-        Value address = LLVM::AddressOfOp::create(ib, loc, libc);
-        LLVM::ReturnOp::create(ib, loc, address);
-      }
-      b.setInsertionPointToEnd(module.getBody());
+      auto global = createHookGlobal(b, loc, hook.hook, [&](OpBuilder &ib) {
+        return LLVM::AddressOfOp::create(ib, loc, libc).getResult();
+      });
       // The generic entry point calls through the pointer.
       Block *body = generic.addEntryBlock(b);
       OpBuilder fb = OpBuilder::atBlockBegin(body);
@@ -74,3 +67,16 @@ struct DscAllocationHooksPass
   }
 };
 } // namespace
+
+LLVM::GlobalOp
+mlir::dsc::createHookGlobal(OpBuilder &b, Location loc, StringRef name,
+                            function_ref<Value(OpBuilder &)> initial) {
+  auto global = LLVM::GlobalOp::create(
+      b, loc, LLVM::LLVMPointerType::get(b.getContext()),
+      /*isConstant=*/false, LLVM::Linkage::External, name, Attribute());
+  OpBuilder::InsertionGuard guard(b);
+  OpBuilder ib =
+      OpBuilder::atBlockBegin(b.createBlock(&global.getInitializerRegion()));
+  LLVM::ReturnOp::create(ib, loc, initial(ib));
+  return global;
+}

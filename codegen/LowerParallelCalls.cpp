@@ -31,8 +31,6 @@ using namespace mlir::dsc;
 
 namespace {
 
-constexpr StringLiteral kParallelForAttr = "dsc.parallel_for";
-constexpr StringLiteral kColumnsAttr = "dsc.parallel_columns";
 constexpr StringLiteral kHook = "dsc_parallel_for_hook";
 constexpr StringLiteral kContext = "dsc_parallel_for_context";
 constexpr StringLiteral kSerial = "dsc_parallel_for_serial";
@@ -43,7 +41,7 @@ struct DscLowerParallelCallsPass
     ModuleOp module = getOperation();
     SmallVector<LLVM::LLVMFuncOp> marked;
     for (auto fn : module.getOps<LLVM::LLVMFuncOp>()) {
-      fn->removeAttr(kColumnsAttr);
+      fn->removeAttr(kParallelColumnsAttr);
       if (fn->hasAttr(kParallelForAttr))
         marked.push_back(fn);
     }
@@ -90,25 +88,12 @@ private:
       LLVM::ReturnOp::create(fb, loc, ValueRange{});
     }
     b.setInsertionPointToEnd(module.getBody());
-    auto hook =
-        LLVM::GlobalOp::create(b, loc, ptrType, /*isConstant=*/false,
-                               LLVM::Linkage::External, kHook, Attribute());
-    {
-      OpBuilder ib =
-          OpBuilder::atBlockBegin(b.createBlock(&hook.getInitializerRegion()));
-      LLVM::ReturnOp::create(
-          ib, loc, LLVM::AddressOfOp::create(ib, loc, serial).getResult());
-    }
-    b.setInsertionPointToEnd(module.getBody());
-    auto context = LLVM::GlobalOp::create(
-        b, loc, ptrType,
-        /*isConstant=*/false, LLVM::Linkage::External, kContext, Attribute());
-    {
-      OpBuilder ib = OpBuilder::atBlockBegin(
-          b.createBlock(&context.getInitializerRegion()));
-      LLVM::ReturnOp::create(
-          ib, loc, LLVM::ZeroOp::create(ib, loc, ptrType).getResult());
-    }
+    createHookGlobal(b, loc, kHook, [&](OpBuilder &ib) {
+      return LLVM::AddressOfOp::create(ib, loc, serial).getResult();
+    });
+    createHookGlobal(b, loc, kContext, [&](OpBuilder &ib) {
+      return LLVM::ZeroOp::create(ib, loc, ptrType).getResult();
+    });
     return success();
   }
 

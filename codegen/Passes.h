@@ -13,7 +13,11 @@
 // header, NVVM's above all, costs a translation unit tens of seconds).
 
 namespace mlir {
+class OpBuilder;
 class RewritePatternSet;
+namespace LLVM {
+class GlobalOp;
+} // namespace LLVM
 namespace dsc {
 
 #define GEN_PASS_DECL
@@ -86,6 +90,18 @@ inline constexpr llvm::StringLiteral kLibraryBatchedGemmAttr =
 /// dsc_gpu_tensor_map_* functions).
 inline constexpr llvm::StringLiteral kMetadataOnlyAttr = "dsc.metadata_only";
 
+/// Marks a function that dsc-parallelize-contractions made to run a
+/// contraction's output columns through the runtime's parallel-for hook;
+/// its value is the grain (ranges start at its multiples).
+/// dsc-lower-parallel-calls lowers it.
+inline constexpr llvm::StringLiteral kParallelForAttr = "dsc.parallel_for";
+
+/// Marks a function of column ranges (`@columns_N(args..., begin, end)`),
+/// so that a second dsc-parallelize-contractions leaves it alone;
+/// dsc-lower-parallel-calls drops it.
+inline constexpr llvm::StringLiteral kParallelColumnsAttr =
+    "dsc.parallel_columns";
+
 /// Whether `op` carries one of the marks above (`dsc.library_*`):
 /// dsc-library-gemms matches its form, which other passes keep.
 inline bool hasLibraryMark(Operation *op) {
@@ -93,6 +109,14 @@ inline bool hasLibraryMark(Operation *op) {
     return attr.getName().strref().starts_with("dsc.library_");
   });
 }
+
+/// Adds at `b`'s insertion point an exported, writable pointer global
+/// `name` (a hook the runtime may repoint, as dsc-allocation-hooks' and
+/// dsc-lower-parallel-calls' are), initialized to what `initial` builds in
+/// its initializer region (an address, or null). Leaves `b` after it.
+LLVM::GlobalOp createHookGlobal(OpBuilder &b, Location loc,
+                                llvm::StringRef name,
+                                llvm::function_ref<Value(OpBuilder &)> initial);
 
 /// Adds the dsc op decompositions to `patterns`, as dsc-lower-to-linalg
 /// with `options` runs them: `plainAttention` (dsc.mla as the plain causal

@@ -658,11 +658,6 @@ struct DscOutlineContractionsPass
   }
 };
 
-/// The attribute dsc-lower-parallel-calls lowers (see Passes.td).
-constexpr StringLiteral kParallelForAttr = "dsc.parallel_for";
-/// Marks a function of column ranges (dropped by dsc-lower-parallel-calls).
-constexpr StringLiteral kColumnsAttr = "dsc.parallel_columns";
-
 struct DscParallelizeContractionsPass
     : mlir::dsc::impl::DscParallelizeContractionsBase<
           DscParallelizeContractionsPass> {
@@ -684,7 +679,7 @@ struct DscParallelizeContractionsPass
       if (!inHostFunction(op, getOperation()))
         return;
       auto fn = op->getParentOfType<func::FuncOp>();
-      if (fn->hasAttr(kColumnsAttr))
+      if (fn->hasAttr(kParallelColumnsAttr))
         return;
       if (std::optional<Contraction> match = matchContraction(op))
         matches.emplace_back(op, *match);
@@ -783,7 +778,7 @@ private:
     // serial path of a size checked at run time).
     fn->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
     // Its contraction is split already (a second run of the pass).
-    fn->setAttr(kColumnsAttr, b.getUnitAttr());
+    fn->setAttr(kParallelColumnsAttr, b.getUnitAttr());
     Block *body = fn.addEntryBlock();
     b.setInsertionPointToStart(body);
     Value begin = body->getArgument(op->getNumOperands());

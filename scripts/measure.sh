@@ -27,6 +27,14 @@ WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
 PART="${1:-all}"
 want() { [[ "$PART" == all || "$PART" == "$1" ]]; }
 
+# DeepSeek-V2-Lite's shapes, 2 layers (dense, MoE), random BF16 weights, in
+# $WORK/v2l2: made once, for the parts that use it.
+v2_lite_checkpoint() {
+  [[ -f "$WORK/v2l2/config.json" ]] && return
+  python3 scripts/make_random_checkpoint.py test/fixtures/configs/deepseek-v2-lite/config.json \
+    "$WORK/v2l2" num_hidden_layers=2 --dtype BF16 --dsc-compile "$TOOLS/dsc-compile" > /dev/null
+}
+
 if want compile; then
 echo "== dsc-compile --shapes-only DeepSeek-V3 (61 layers, 256 experts) -> cpu,sm_90a"
 /usr/bin/time -f "wall %e s, peak RSS %M KiB" \
@@ -114,8 +122,7 @@ fi
 
 if want weights; then
 echo "== CPU weights: DeepSeek-V2-Lite's shapes, 2 layers (dense, MoE), random BF16 weights; one 16-token prompt, 16 new tokens; --cpu-weights f32 and auto alternating, 3 processes each, medians of --repeat 3"
-python3 scripts/make_random_checkpoint.py test/fixtures/configs/deepseek-v2-lite/config.json \
-  "$WORK/v2l2" num_hidden_layers=2 --dtype BF16 --dsc-compile "$TOOLS/dsc-compile" > /dev/null
+v2_lite_checkpoint
 for mode in f32 auto; do
   "$TOOLS/dsc-compile" "$WORK/v2l2" --target cpu --cpu-weights $mode -o "$WORK/w-$mode.dscx" --quiet
 done
@@ -140,8 +147,7 @@ fi
 
 if want threads; then
 echo "== CPU threads: DeepSeek-V2-Lite's shapes, 2 layers, random BF16 weights; one 16-token prompt, 16 new tokens; unsplit (--cpu-parallel-min-work -1) on 1 thread, split on 1 and 2, alternating, 3 processes each, medians of --repeat 3"
-python3 scripts/make_random_checkpoint.py test/fixtures/configs/deepseek-v2-lite/config.json \
-  "$WORK/v2l2" num_hidden_layers=2 --dtype BF16 --dsc-compile "$TOOLS/dsc-compile" > /dev/null
+v2_lite_checkpoint
 "$TOOLS/dsc-compile" "$WORK/v2l2" --target cpu -o "$WORK/split.dscx" --quiet
 "$TOOLS/dsc-compile" "$WORK/v2l2" --target cpu --cpu-parallel-min-work -1 -o "$WORK/unsplit.dscx" --quiet
 prompt=$(python3 -c "import random; random.seed(1); print(','.join(str(random.randrange(1000)) for _ in range(16)))")

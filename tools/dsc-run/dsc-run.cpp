@@ -485,19 +485,24 @@ int runForward(const Options &options) {
         dsc_session_forward(session, tokens.data(), batch, seq, logits.data());
     times.push_back(millisecondsBetween(start, Clock::now()));
   }
+  dsc_thread_stats_t threadStats = {};
+  dsc_session_thread_stats(session, &threadStats);
   dsc_session_release(session);
   dsc_artifact_release(artifact);
   if (status)
     return failWith(status);
+  std::fprintf(stderr,
+               "[dsc-run] forward of [%lld, %lld] tokens: ", (long long)batch,
+               (long long)seq);
   if (options.repeat > 1)
-    std::fprintf(stderr,
-                 "[dsc-run] forward of [%lld, %lld] tokens: median %.3f ms "
-                 "of %lld runs (first %.3f ms)\n",
-                 (long long)batch, (long long)seq, median(times),
-                 (long long)options.repeat, times.front());
+    std::fprintf(stderr, "median %.3f ms of %lld runs (first %.3f ms)",
+                 median(times), (long long)options.repeat, times.front());
   else
-    std::fprintf(stderr, "[dsc-run] forward of [%lld, %lld] tokens: %.2f ms\n",
-                 (long long)batch, (long long)seq, times.front());
+    std::fprintf(stderr, "%.2f ms", times.front());
+  if (threadStats.threads > 1)
+    std::fprintf(stderr, ", %d threads (%lld parallel GEMM calls)",
+                 threadStats.threads, (long long)threadStats.parallel_regions);
+  std::fputc('\n', stderr);
   if (options.output.empty()) {
     std::fprintf(stderr,
                  "[dsc-run] logits [%lld, %lld, %lld] computed; "
