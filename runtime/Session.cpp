@@ -477,6 +477,14 @@ Session::bindParam(const Argument &arg, bool fromSections,
       stored = embedded.data();
     else if (checkpoint)
       stored = storedAsPacked(*checkpoint, arg.param);
+    // A stack whose experts are stored apart: their pages, back to back.
+    if (!stored && checkpoint && !fromSections) {
+      if (std::optional<StitchedMapping> stitched =
+              stitchStoredSlices(*checkpoint, arg.param)) {
+        stored = stitched->data();
+        stitchedParams.push_back(std::move(*stitched));
+      }
+    }
     if (stored) {
       ++weightStats.inPlace;
       weightStats.inPlaceBytes += static_cast<int64_t>(bytes);

@@ -292,6 +292,9 @@ private:
   /// Host memory of allocateLongLived: params that could not be used in
   /// place and the KV cache's storage, on the CPU.
   std::vector<AlignedBuffer> sessionBuffers;
+  /// Expert stacks read in place from the checkpoint's pages, mapped back
+  /// to back (stitchStoredSlices), on the CPU.
+  std::vector<StitchedMapping> stitchedParams;
   std::unique_ptr<KvCache> cache;
 
   /// A recorded decode step and the buffers its kernels read and write:

@@ -223,8 +223,8 @@ absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
   return absl::OkStatus();
 }
 
-const void *storedAsPacked(const st::Checkpoint &checkpoint,
-                           const ParamSpec &param) {
+std::vector<const st::TensorInfo *>
+storedSlices(const st::Checkpoint &checkpoint, const ParamSpec &param) {
   st::DType stored = st::DType::F32;
   switch (param.dtype) {
   case ElementType::F32:
@@ -237,32 +237,62 @@ const void *storedAsPacked(const st::Checkpoint &checkpoint,
     stored = st::DType::F8_E4M3;
     break;
   case ElementType::I64:
-    return nullptr;
+    return {};
   }
   const std::vector<int64_t> sliceShape = param.sliceShape();
   std::optional<int64_t> sliceElements = checkedProduct(sliceShape);
   if (!sliceElements || param.numElements() < 0)
-    return nullptr;
+    return {};
   const uint64_t sliceBytes =
       static_cast<uint64_t>(*sliceElements) * elementSize(param.dtype);
-  const st::TensorInfo *head = nullptr;
+  std::vector<const st::TensorInfo *> slices;
   for (int64_t i = 0, e = param.stack ? param.stack : 1; i < e; ++i) {
     const st::TensorInfo *t = checkpoint.find(param.tensorName(i));
     if (!t || t->dtype != stored || t->shape != sliceShape ||
-        t->numBytes != sliceBytes)
-      return nullptr;
-    if (!head)
-      head = t;
-    // A file's data section is one mapping: slice i must start where
-    // slice 0 does plus i slices.
-    else if (t->file != head->file ||
-             reinterpret_cast<uintptr_t>(t->data) !=
-                 reinterpret_cast<uintptr_t>(head->data) + i * sliceBytes)
-      return nullptr;
+        t->numBytes != sliceBytes ||
+        reinterpret_cast<uintptr_t>(t->data) % elementSize(param.dtype) != 0)
+      return {};
+    slices.push_back(t);
   }
-  if (reinterpret_cast<uintptr_t>(head->data) % elementSize(param.dtype) != 0)
+  return slices;
+}
+
+const void *storedAsPacked(const st::Checkpoint &checkpoint,
+                           const ParamSpec &param) {
+  std::vector<const st::TensorInfo *> slices = storedSlices(checkpoint, param);
+  if (slices.empty())
     return nullptr;
+  // A file's data section is one mapping: slice i must start where slice 0
+  // does plus i slices.
+  const st::TensorInfo *head = slices.front();
+  for (size_t i = 1; i < slices.size(); ++i)
+    if (slices[i]->file != head->file ||
+        slices[i]->data != head->data + i * head->numBytes)
+      return nullptr;
   return head->data;
+}
+
+std::optional<StitchedMapping>
+stitchStoredSlices(const st::Checkpoint &checkpoint, const ParamSpec &param) {
+  if (param.stack < 2)
+    return std::nullopt;
+  std::vector<const st::TensorInfo *> slices = storedSlices(checkpoint, param);
+  if (slices.empty())
+    return std::nullopt;
+  std::vector<StitchedMapping::Piece> pieces;
+  for (const st::TensorInfo *t : slices) {
+    // The file the tensor was read from, so that stitching maps no other.
+    auto file =
+        std::find_if(checkpoint.files().begin(), checkpoint.files().end(),
+                     [&](const std::unique_ptr<st::File> &f) {
+                       return f->path() == t->file;
+                     });
+    if (file == checkpoint.files().end())
+      return std::nullopt;
+    pieces.push_back(
+        {t->file, (*file)->identity(), t->fileOffset, t->numBytes, t->data});
+  }
+  return StitchedMapping::stitch(pieces);
 }
 
 //===----------------------------------------------------------------------===//

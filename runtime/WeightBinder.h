@@ -22,6 +22,7 @@
 
 #include "runtime/support/Json.h"
 #include "runtime/support/Safetensors.h"
+#include "runtime/support/StitchedMapping.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -85,15 +86,28 @@ struct ParamSpec {
 absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
                        void *out);
 
+/// The tensors of `param`'s slices (each expert of a stack; the one tensor
+/// of an unstacked param), in stack order, when `checkpoint` stores every
+/// one in the param's own element type and shape, aligned to the element
+/// size (the compiled code's loads assume no more); empty otherwise.
+std::vector<const st::TensorInfo *>
+storedSlices(const st::Checkpoint &checkpoint, const ParamSpec &param);
+
 /// Where the compiled code can read `param` in `checkpoint`'s mapping as it
-/// is, or null: when every slice (each expert of a stack) is a tensor stored
-/// in the param's own element type and shape, the slices lie back to back
-/// in stack order, and the first is aligned to the element size (the
-/// compiled code's loads assume no more). packParam's bytes would be these
-/// bytes. Null sends the param to packParam, which converts it or reports
-/// the mismatch.
+/// is, or null: when its slices are stored as it reads them (storedSlices)
+/// and lie back to back in stack order. packParam's bytes would be these
+/// bytes. Null sends the param to stitchStoredSlices or packParam, which
+/// converts it or reports the mismatch.
 const void *storedAsPacked(const st::Checkpoint &checkpoint,
                            const ParamSpec &param);
+
+/// A stacked param whose slices are stored as the code reads them
+/// (storedSlices) but apart, in name order or among other tensors: the
+/// checkpoint's own pages mapped back to back (StitchedMapping), so that it
+/// too is read in place, or std::nullopt when they cannot be (packParam
+/// then copies them).
+std::optional<StitchedMapping>
+stitchStoredSlices(const st::Checkpoint &checkpoint, const ParamSpec &param);
 
 /// Fills `out` (param.numBytes() bytes) with random values for `param`,
 /// from `seed` and the param's name, for benchmarks of a model whose

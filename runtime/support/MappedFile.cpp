@@ -32,6 +32,8 @@ absl::StatusOr<MappedFile> MappedFile::open(const std::string &path) {
   }
   MappedFile file;
   file.mappingSize = static_cast<uint64_t>(st.st_size);
+  file.device = static_cast<uint64_t>(st.st_dev);
+  file.inode = static_cast<uint64_t>(st.st_ino);
   if (file.mappingSize == 0) {
     ::close(fd);
     return file;
@@ -48,7 +50,8 @@ absl::StatusOr<MappedFile> MappedFile::open(const std::string &path) {
 
 MappedFile::MappedFile(MappedFile &&other) noexcept
     : mapping(std::exchange(other.mapping, nullptr)),
-      mappingSize(std::exchange(other.mappingSize, 0)) {}
+      mappingSize(std::exchange(other.mappingSize, 0)), device(other.device),
+      inode(other.inode) {}
 
 MappedFile &MappedFile::operator=(MappedFile &&other) noexcept {
   if (this != &other) {
@@ -56,6 +59,8 @@ MappedFile &MappedFile::operator=(MappedFile &&other) noexcept {
       ::munmap(mapping, mappingSize);
     mapping = std::exchange(other.mapping, nullptr);
     mappingSize = std::exchange(other.mappingSize, 0);
+    device = other.device;
+    inode = other.inode;
   }
   return *this;
 }

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace dsc {
 
@@ -32,6 +33,9 @@ public:
 
   const uint8_t *data() const { return static_cast<const uint8_t *>(mapping); }
   uint64_t size() const { return mappingSize; }
+  /// The mapped file's device and inode numbers (st_dev, st_ino), to
+  /// recognize it when opened again by its path.
+  std::pair<uint64_t, uint64_t> identity() const { return {device, inode}; }
 
   /// Drops the pages this process has touched from its resident set (they
   /// stay in the page cache); a later read maps them again from the file.
@@ -41,6 +45,7 @@ public:
 private:
   void *mapping = nullptr;
   uint64_t mappingSize = 0;
+  uint64_t device = 0, inode = 0;
 };
 
 } // namespace dsc

@@ -268,6 +268,7 @@ absl::Status File::parseHeader() {
                          " bytes but data_offsets ", offsetsText, " span ",
                          end - begin);
     info.data = dataStart + begin;
+    info.fileOffset = 8 + headerSize + begin;
     info.numBytes = end - begin;
     tensorList.push_back(std::move(info));
   }

@@ -71,6 +71,8 @@ struct TensorInfo {
   uint64_t numBytes = 0;
   /// Path of the file holding the tensor, for error messages.
   std::string file;
+  /// Where `data` starts in that file (for mapping its pages elsewhere).
+  uint64_t fileOffset = 0;
 
   /// Product of the shape (1 for a scalar), or -1 when a dimension is
   /// negative or the product overflows int64_t (never for tensors from
@@ -103,6 +105,8 @@ public:
   const Metadata &metadata() const { return metadataEntries; }
   /// The path the file was opened with.
   const std::string &path() const { return filePath; }
+  /// The file's device and inode numbers (MappedFile::identity).
+  std::pair<uint64_t, uint64_t> identity() const { return mapped.identity(); }
   /// Drops the pages read so far from the process's resident set
   /// (MappedFile::dropResidentPages); tensors stay readable.
   void dropResidentPages() const { mapped.dropResidentPages(); }

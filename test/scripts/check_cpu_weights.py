@@ -15,8 +15,9 @@ both (dsc-run: prefill, then decode steps through the KV cache) and checks:
     (`dsc.bf16_stored`);
   * on the CPU, dsc-run reads the weights stored as the code reads them in
     place from the checkpoint's mapping (auto: the BF16 weights it binds as
-    bf16, unless gathered into an expert stack; both: F32 tensors bound as
-    f32) and packs the rest: auto reads more bytes in place than f32;
+    bf16, expert stacks too when their experts' pages can be mapped back to
+    back; both: F32 tensors bound as f32) and packs the rest: auto reads
+    more bytes in place than f32;
   * the prefill logits and every decode step's logits are bit for bit the
     same (a BF16 value widened to f32 is exact, and the contractions sum in
     the same order), the greedy tokens identical, nothing NaN.
@@ -85,6 +86,16 @@ def check(variant, tools, work, expect_bf16):
           f"{in_place['f32']['bytes']} bytes, auto {in_place['auto']['params']} params "
           f"{in_place['auto']['bytes']} bytes; auto reads more in place: "
           f"{in_place['auto']['bytes'] > in_place['f32']['bytes']}")
+    # The routed experts' tensors: each stack is read in place, its
+    # experts' pages mapped back to back, when every expert's offset in the
+    # file agrees with its place in the stack modulo the page (sizes that
+    # are page multiples: 32 x 64 bf16 is one page); otherwise packed.
+    with open(os.path.join(ckpt, "model.safetensors"), "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    experts = sum(e["data_offsets"][1] - e["data_offsets"][0]
+                  for name, e in header.items() if ".experts." in name)
+    print(f"{variant}: auto packs {packed['auto']['bytes']} bytes, the expert tensors hold "
+          f"{experts}: stacks in place: {packed['auto']['bytes'] < experts}")
     total = {mode: in_place[mode]["bytes"] + packed[mode]["bytes"] for mode in results}
     print(f"{variant}: weight bytes bound: f32 {total['f32']}, auto {total['auto']}; "
           f"auto binds fewer: {total['auto'] < total['f32']}")

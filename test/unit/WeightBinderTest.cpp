@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace dsc;
@@ -339,3 +340,61 @@ TEST_F(WeightBinderTest, StoredAsPackedReadsInPlace) {
 }
 
 } // namespace
+
+// An expert stack whose experts are stored as the code reads them but
+// apart (name order puts "e.10" before "e.2", and another tensor lies
+// between): stitchStoredSlices maps their pages back to back, the bytes
+// packParam would write. Not when an expert's offset disagrees with its
+// place modulo the page (a tensor of an odd size before it), nor for one
+// that needs converting.
+TEST_F(WeightBinderTest, StitchesApartExperts) {
+  const std::string other = dir + "/apart";
+  std::filesystem::create_directories(other);
+  const int64_t pageElements = ::sysconf(_SC_PAGESIZE) / 2;
+  auto expert = [&](int index) {
+    std::vector<float> values(2 * pageElements);
+    for (size_t i = 0; i < values.size(); ++i)
+      values[i] = static_cast<float>(index * 64 + i % 61);
+    return bf16Bytes(values);
+  };
+  std::vector<st::WriteTensor> tensors;
+  for (int index : {0, 1, 10, 11, 2, 3, 4, 5, 6, 7, 8, 9})
+    tensors.push_back({"e." + std::to_string(index) + ".w",
+                       st::DType::BF16,
+                       {2, pageElements},
+                       expert(index)});
+  tensors.push_back({"gap", st::DType::BF16, {2, pageElements}, expert(99)});
+  tensors.push_back({"o.1.w", st::DType::BF16, {2, pageElements}, expert(1)});
+  tensors.push_back({"odd", st::DType::U8, {2}, {1, 2}});
+  tensors.push_back({"o.0.w", st::DType::BF16, {2, pageElements}, expert(0)});
+  ASSERT_TRUE(st::writeFile(other + "/model.safetensors", tensors).ok());
+  auto opened = st::Checkpoint::open(other);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  const st::Checkpoint &stored = **opened;
+
+  ParamSpec stack = spec(R"({"name":"e.{}.w","dtype":"f32",
+      "shape":[12,2,)" + std::to_string(pageElements) +
+                         R"(],"stack":12})");
+  stack.dtype = ElementType::BF16;
+  EXPECT_EQ(storedAsPacked(stored, stack), nullptr);
+  std::optional<StitchedMapping> stitched = stitchStoredSlices(stored, stack);
+  ASSERT_TRUE(stitched);
+  std::vector<uint8_t> packed(stack.numBytes());
+  ASSERT_TRUE(packParam(stored, stack, packed.data()).ok());
+  ASSERT_EQ(stitched->size(), packed.size());
+  EXPECT_EQ(std::memcmp(stitched->data(), packed.data(), packed.size()), 0);
+  // Runs of experts back to back in the file too (0-1, 2-9, 10-11) map
+  // whole: at most a page is copied per run.
+  EXPECT_LE(stitched->copiedBytes(), 3 * 2 * pageElements);
+
+  // o.0.w starts 2 bytes further into its page than its place allows.
+  ParamSpec shifted = stack;
+  shifted.name = "o.{}.w";
+  shifted.stack = 2;
+  shifted.shape[0] = 2;
+  EXPECT_FALSE(stitchStoredSlices(stored, shifted));
+  // f32 values of BF16 tensors must be converted.
+  ParamSpec widened = stack;
+  widened.dtype = ElementType::F32;
+  EXPECT_FALSE(stitchStoredSlices(stored, widened));
+}
