@@ -210,6 +210,8 @@ void dsc_session_weight_stats(const dsc_session_t *session,
   stats->bytes_in_place = counts.inPlaceBytes;
   stats->params_packed = counts.packed;
   stats->bytes_packed = counts.packedBytes;
+  stats->params_stitched = counts.stitched;
+  stats->bytes_copied_stitched = counts.stitchedCopiedBytes;
 }
 
 void dsc_session_thread_stats(const dsc_session_t *session,

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <system_error>
 
 namespace dsc::runtime {
@@ -433,9 +434,10 @@ absl::Status Session::bindParams(const SessionOptions &options) {
       call->descriptors[i] = MemRefDescriptor(it->second, arg.shape);
     }
   }
-  // Params read from the checkpoint's mapping keep it open. The pages
-  // packing read (converted weights, gathered stacks) need not stay
-  // resident with it; the in-place params' pages load again on first use.
+  // Params read from the checkpoint's mapping keep it open (stitched
+  // stacks map its files themselves). The pages packing read (converted
+  // weights, packed stacks) need not stay resident with it; the in-place
+  // params' pages load again on first use.
   if (checkpoint && weightStats.inPlace > 0) {
     for (const std::unique_ptr<st::File> &file : checkpoint->files())
       file->dropResidentPages();
@@ -475,14 +477,20 @@ Session::bindParam(const Argument &arg, bool fromSections,
                 AlignedBuffer::kAlignment ==
             0)
       stored = embedded.data();
-    else if (checkpoint)
-      stored = storedAsPacked(*checkpoint, arg.param);
-    // A stack whose experts are stored apart: their pages, back to back.
-    if (!stored && checkpoint && !fromSections) {
-      if (std::optional<StitchedMapping> stitched =
-              stitchStoredSlices(*checkpoint, arg.param)) {
-        stored = stitched->data();
-        stitchedParams.push_back(std::move(*stitched));
+    else if (checkpoint && !fromSections) {
+      std::vector<const st::TensorInfo *> slices =
+          storedSlices(*checkpoint, arg.param);
+      stored = backToBack(slices);
+      // A stack whose experts are stored apart: their pages, back to back.
+      if (!stored) {
+        if (std::optional<StitchedMapping> stitched =
+                stitchSlices(*checkpoint, slices)) {
+          stored = stitched->data();
+          ++weightStats.stitched;
+          weightStats.stitchedCopiedBytes +=
+              static_cast<int64_t>(stitched->copiedBytes());
+          stitchedParams.push_back(std::move(*stitched));
+        }
       }
     }
     if (stored) {

@@ -16,6 +16,7 @@
 #include "runtime/ThreadPool.h"
 #include "runtime/artifact/Artifact.h"
 #include "runtime/cuda/CudaDevice.h"
+#include "runtime/support/StitchedMapping.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -152,6 +153,10 @@ public:
     int64_t inPlaceBytes = 0;
     int64_t packed = 0;
     int64_t packedBytes = 0;
+    /// Of the in-place params, the stacks whose experts' pages are mapped
+    /// back to back (stitchSlices), and the bytes of theirs copied.
+    int64_t stitched = 0;
+    int64_t stitchedCopiedBytes = 0;
   };
   WeightCounts weightCounts() const { return weightStats; }
 
@@ -293,7 +298,7 @@ private:
   /// place and the KV cache's storage, on the CPU.
   std::vector<AlignedBuffer> sessionBuffers;
   /// Expert stacks read in place from the checkpoint's pages, mapped back
-  /// to back (stitchStoredSlices), on the CPU.
+  /// to back (stitchSlices), on the CPU.
   std::vector<StitchedMapping> stitchedParams;
   std::unique_ptr<KvCache> cache;
 

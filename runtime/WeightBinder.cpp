@@ -12,6 +12,7 @@
 #include <cctype>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -257,9 +258,7 @@ storedSlices(const st::Checkpoint &checkpoint, const ParamSpec &param) {
   return slices;
 }
 
-const void *storedAsPacked(const st::Checkpoint &checkpoint,
-                           const ParamSpec &param) {
-  std::vector<const st::TensorInfo *> slices = storedSlices(checkpoint, param);
+const void *backToBack(const std::vector<const st::TensorInfo *> &slices) {
   if (slices.empty())
     return nullptr;
   // A file's data section is one mapping: slice i must start where slice 0
@@ -272,25 +271,28 @@ const void *storedAsPacked(const st::Checkpoint &checkpoint,
   return head->data;
 }
 
+const void *storedAsPacked(const st::Checkpoint &checkpoint,
+                           const ParamSpec &param) {
+  return backToBack(storedSlices(checkpoint, param));
+}
+
 std::optional<StitchedMapping>
-stitchStoredSlices(const st::Checkpoint &checkpoint, const ParamSpec &param) {
-  if (param.stack < 2)
+stitchSlices(const st::Checkpoint &checkpoint,
+             const std::vector<const st::TensorInfo *> &slices) {
+  if (slices.size() < 2)
     return std::nullopt;
-  std::vector<const st::TensorInfo *> slices = storedSlices(checkpoint, param);
-  if (slices.empty())
-    return std::nullopt;
+  // The identity of each file the tensors were read from, so that
+  // stitching maps no other file that has taken its path since.
+  std::map<std::string, std::pair<uint64_t, uint64_t>> identities;
+  for (const std::unique_ptr<st::File> &file : checkpoint.files())
+    identities.emplace(file->path(), file->identity());
   std::vector<StitchedMapping::Piece> pieces;
   for (const st::TensorInfo *t : slices) {
-    // The file the tensor was read from, so that stitching maps no other.
-    auto file =
-        std::find_if(checkpoint.files().begin(), checkpoint.files().end(),
-                     [&](const std::unique_ptr<st::File> &f) {
-                       return f->path() == t->file;
-                     });
-    if (file == checkpoint.files().end())
+    auto identity = identities.find(t->file);
+    if (identity == identities.end())
       return std::nullopt;
     pieces.push_back(
-        {t->file, (*file)->identity(), t->fileOffset, t->numBytes, t->data});
+        {t->file, identity->second, t->fileOffset, t->numBytes, t->data});
   }
   return StitchedMapping::stitch(pieces);
 }

@@ -93,21 +93,24 @@ absl::Status packParam(const st::Checkpoint &checkpoint, const ParamSpec &param,
 std::vector<const st::TensorInfo *>
 storedSlices(const st::Checkpoint &checkpoint, const ParamSpec &param);
 
-/// Where the compiled code can read `param` in `checkpoint`'s mapping as it
-/// is, or null: when its slices are stored as it reads them (storedSlices)
-/// and lie back to back in stack order. packParam's bytes would be these
-/// bytes. Null sends the param to stitchStoredSlices or packParam, which
-/// converts it or reports the mismatch.
+/// The first slice's bytes when `slices` (storedSlices) lie back to back
+/// in stack order in one file, so that the compiled code can read the
+/// param there as it is (packParam's bytes would be these bytes); null
+/// otherwise.
+const void *backToBack(const std::vector<const st::TensorInfo *> &slices);
+
+/// backToBack(storedSlices(checkpoint, param)).
 const void *storedAsPacked(const st::Checkpoint &checkpoint,
                            const ParamSpec &param);
 
-/// A stacked param whose slices are stored as the code reads them
-/// (storedSlices) but apart, in name order or among other tensors: the
-/// checkpoint's own pages mapped back to back (StitchedMapping), so that it
-/// too is read in place, or std::nullopt when they cannot be (packParam
-/// then copies them).
+/// A stack's slices stored as the code reads them (storedSlices) but apart,
+/// in name order or among other tensors: the checkpoint's own pages mapped
+/// back to back (StitchedMapping), so that it too is read in place, or
+/// std::nullopt when they cannot or should not be (packParam then copies
+/// them).
 std::optional<StitchedMapping>
-stitchStoredSlices(const st::Checkpoint &checkpoint, const ParamSpec &param);
+stitchSlices(const st::Checkpoint &checkpoint,
+             const std::vector<const st::TensorInfo *> &slices);
 
 /// Fills `out` (param.numBytes() bytes) with random values for `param`,
 /// from `seed` and the param's name, for benchmarks of a model whose

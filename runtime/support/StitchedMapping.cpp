@@ -3,6 +3,8 @@
 #include "runtime/support/StitchedMapping.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <map>
@@ -13,6 +15,23 @@
 namespace dsc {
 
 namespace {
+
+std::atomic<int64_t> liveMappingCount{0};
+
+/// Half of `vm.max_map_count` (65530 when it cannot be read).
+int64_t mappingBudget() {
+  static const int64_t budget = [] {
+    int64_t limit = 65530;
+    if (FILE *f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+      long long value = 0;
+      if (std::fscanf(f, "%lld", &value) == 1 && value > 0)
+        limit = value;
+      std::fclose(f);
+    }
+    return limit / 2;
+  }();
+  return budget;
+}
 
 /// The files a stitch opens, each once, closed when it ends (the mappings
 /// keep the files alive).
@@ -92,6 +111,24 @@ StitchedMapping::stitch(const std::vector<Piece> &pieces) {
     return std::nullopt;
   span -= span % page;
 
+  // What it would copy: each run's bytes outside its whole pages, as
+  // placed after a range starting `lead` into a page. Past half the bytes,
+  // mapping saves too little for its mappings.
+  uint64_t toCopy = 0;
+  for (const Run &run : runs) {
+    const uint64_t begin = lead + run.place, end = begin + run.bytes;
+    const uint64_t first = (begin + page - 1) / page * page;
+    const uint64_t last = end / page * page;
+    toCopy += first < last ? (first - begin) + (end - last) : run.bytes;
+  }
+  if (toCopy > total / 2)
+    return std::nullopt;
+  // Each run is a file mapping and a copied range after it: at most two
+  // mappings a run, and one for the reservation's start.
+  const int64_t mappings = 2 * static_cast<int64_t>(runs.size()) + 1;
+  if (liveMappingCount.load() + mappings > mappingBudget())
+    return std::nullopt;
+
   // Reserve the whole range first, so that the pieces' mappings replace
   // pages of ours (MAP_FIXED) and nothing else's.
   void *range = ::mmap(nullptr, span, PROT_NONE,
@@ -99,7 +136,7 @@ StitchedMapping::stitch(const std::vector<Piece> &pieces) {
   if (range == MAP_FAILED)
     return std::nullopt;
   // From here on, returning std::nullopt unmaps the range.
-  StitchedMapping stitched(static_cast<uint8_t *>(range), span, lead);
+  StitchedMapping stitched(static_cast<uint8_t *>(range), span, lead, mappings);
   stitched.total = total;
   uint8_t *const base = stitched.reserved + lead;
 
@@ -115,11 +152,19 @@ StitchedMapping::stitch(const std::vector<Piece> &pieces) {
     }
     const Piece &head = pieces[run.begin];
     int fd = files.of(head);
-    if (fd < 0 ||
-        ::mmap(first, static_cast<size_t>(last - first), PROT_READ,
-               MAP_PRIVATE | MAP_FIXED, fd,
-               static_cast<off_t>(head.offset + (first - begin))) == MAP_FAILED)
+    if (fd < 0)
       return std::nullopt;
+    const size_t length = static_cast<size_t>(last - first);
+    if (::mmap(first, length, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd,
+               static_cast<off_t>(head.offset + (first - begin))) ==
+        MAP_FAILED) {
+      // A MAP_FIXED that fails may have unmapped our pages there already:
+      // take them back before another thread's mapping lands in the hole,
+      // which unmapping the range would then take too.
+      ::mmap(first, length, PROT_NONE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+      return std::nullopt;
+    }
     if (begin < first)
       copiedRanges.emplace_back(begin, first);
     if (last < end)
@@ -159,19 +204,30 @@ StitchedMapping::stitch(const std::vector<Piece> &pieces) {
   return stitched;
 }
 
+int64_t StitchedMapping::liveMappings() { return liveMappingCount.load(); }
+
+StitchedMapping::StitchedMapping(uint8_t *reserved, uint64_t span,
+                                 uint64_t lead, int64_t mappings)
+    : reserved(reserved), span(span), lead(lead), mappings(mappings) {
+  liveMappingCount += mappings;
+}
+
 StitchedMapping::StitchedMapping(StitchedMapping &&other) noexcept
     : reserved(std::exchange(other.reserved, nullptr)), span(other.span),
-      lead(other.lead), total(other.total), copied(other.copied) {}
+      lead(other.lead), total(other.total), copied(other.copied),
+      mappings(std::exchange(other.mappings, 0)) {}
 
 StitchedMapping &StitchedMapping::operator=(StitchedMapping &&other) noexcept {
   if (this != &other) {
     if (reserved)
       ::munmap(reserved, span);
+    liveMappingCount -= mappings;
     reserved = std::exchange(other.reserved, nullptr);
     span = other.span;
     lead = other.lead;
     total = other.total;
     copied = other.copied;
+    mappings = std::exchange(other.mappings, 0);
   }
   return *this;
 }
@@ -179,6 +235,7 @@ StitchedMapping &StitchedMapping::operator=(StitchedMapping &&other) noexcept {
 StitchedMapping::~StitchedMapping() {
   if (reserved)
     ::munmap(reserved, span);
+  liveMappingCount -= mappings;
 }
 
 } // namespace dsc

@@ -48,13 +48,22 @@ public:
     const uint8_t *bytes = nullptr;
   };
 
-  /// `pieces` back to back, or std::nullopt where they cannot be stitched:
-  /// no pieces, an empty one, offsets that do not agree with the pieces'
-  /// places modulo the page size, or a system call that fails (a file
-  /// gone or replaced, the process's limit of mappings reached). Nothing
-  /// is left mapped then.
+  /// `pieces` back to back, or std::nullopt where they cannot be stitched
+  /// or should not be: no pieces, an empty one, offsets that do not agree
+  /// with the pieces' places modulo the page size, more than half the
+  /// bytes in pages to copy (pieces of a page or two, whose copy is as
+  /// large as packing them), more mappings than the budget leaves, or a
+  /// system call that fails (a file gone or replaced). Nothing is left
+  /// mapped then.
   static std::optional<StitchedMapping>
   stitch(const std::vector<Piece> &pieces);
+
+  /// The mappings the live StitchedMappings of this process hold. Each
+  /// stitch keeps it within half the kernel's limit (`vm.max_map_count`,
+  /// 65530 by default): every other mapping of the process, malloc's
+  /// among them, shares that limit, and a stitch declined just packs its
+  /// weight instead.
+  static int64_t liveMappings();
 
   StitchedMapping(StitchedMapping &&other) noexcept;
   StitchedMapping &operator=(StitchedMapping &&other) noexcept;
@@ -70,14 +79,16 @@ public:
   uint64_t copiedBytes() const { return copied; }
 
 private:
-  StitchedMapping(uint8_t *reserved, uint64_t span, uint64_t lead)
-      : reserved(reserved), span(span), lead(lead) {}
+  StitchedMapping(uint8_t *reserved, uint64_t span, uint64_t lead,
+                  int64_t mappings);
 
   /// The whole range (page-aligned, `span` bytes) and where the first
   /// piece starts in it.
   uint8_t *reserved = nullptr;
   uint64_t span = 0, lead = 0;
   uint64_t total = 0, copied = 0;
+  /// The mappings counted in liveMappings() for this one (at most).
+  int64_t mappings = 0;
 };
 
 } // namespace dsc

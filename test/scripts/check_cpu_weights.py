@@ -27,6 +27,7 @@ Prints PASS or FAIL.
 import argparse
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -86,16 +87,21 @@ def check(variant, tools, work, expect_bf16):
           f"{in_place['f32']['bytes']} bytes, auto {in_place['auto']['params']} params "
           f"{in_place['auto']['bytes']} bytes; auto reads more in place: "
           f"{in_place['auto']['bytes'] > in_place['f32']['bytes']}")
-    # The routed experts' tensors: each stack is read in place, its
-    # experts' pages mapped back to back, when every expert's offset in the
-    # file agrees with its place in the stack modulo the page (sizes that
-    # are page multiples: 32 x 64 bf16 is one page); otherwise packed.
+    # The routed experts' stacks: read in place, their experts' pages
+    # mapped back to back, when each expert's offset in the file agrees
+    # with its place in the stack modulo the page and less than half the
+    # bytes lie in pages two experts share (experts of several pages);
+    # otherwise packed.
     with open(os.path.join(ckpt, "model.safetensors"), "rb") as f:
         header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
-    experts = sum(e["data_offsets"][1] - e["data_offsets"][0]
-                  for name, e in header.items() if ".experts." in name)
-    print(f"{variant}: auto packs {packed['auto']['bytes']} bytes, the expert tensors hold "
-          f"{experts}: stacks in place: {packed['auto']['bytes'] < experts}")
+    experts = [name for name in header if ".experts." in name]
+    routed_stacks = len({re.sub(r"\.experts\.\d+\.", ".experts.{}.", n) for n in experts})
+    expert_bytes = sum(header[n]["data_offsets"][1] - header[n]["data_offsets"][0]
+                       for n in experts)
+    stitched = results["auto"]["weights"]["stitched"]
+    print(f"{variant}: expert stacks mapped in place: {stitched['params']} of {routed_stacks}, "
+          f"copied {stitched['copied_bytes']} of their {expert_bytes} bytes; fewer than half: "
+          f"{2 * stitched['copied_bytes'] < expert_bytes}")
     total = {mode: in_place[mode]["bytes"] + packed[mode]["bytes"] for mode in results}
     print(f"{variant}: weight bytes bound: f32 {total['f32']}, auto {total['auto']}; "
           f"auto binds fewer: {total['auto'] < total['f32']}")

@@ -215,6 +215,13 @@ VARIANTS = {
         {"hidden_size": 60, "intermediate_size": 100, "moe_intermediate_size": 36,
          "q_lora_rank": 36, "kv_lora_rank": 28},
         {}),
+    "wide-experts": (
+        "DeepseekV3ForCausalLM with moe_intermediate_size 128: each expert matrix (128 x 64 "
+        "bf16) is 4 pages, stored apart from its stack's other experts (name order, gate, up "
+        "and down together), so that the CPU runtime maps their pages back to back",
+        V3_BASE,
+        {"moe_intermediate_size": 128},
+        {}),
     "f16": (
         "DeepseekV3ForCausalLM stored in F16 (e_score_correction_bias F32)",
         V3_BASE,

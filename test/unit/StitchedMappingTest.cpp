@@ -113,18 +113,61 @@ TEST_F(StitchedMappingTest, BackToBackPiecesMapTogether) {
   EXPECT_EQ(stitched->copiedBytes(), page);
 }
 
-// Pieces smaller than a page, and of sizes that are not page multiples
-// whose offsets still agree: copied where no whole page lies inside.
-TEST_F(StitchedMappingTest, SmallAndUnevenPieces) {
-  writeFile("a", 16 * page, 5);
-  const uint64_t size = page + page / 2;
+// Pieces of sizes that are not page multiples, whose offsets still agree
+// with their places: the pages they share are copied.
+TEST_F(StitchedMappingTest, UnevenPieces) {
+  writeFile("a", 26 * page, 5);
+  const uint64_t size = 4 * page + page / 2;
   // Piece i at place i * size must start at i * size (mod page) in the file.
   std::vector<StitchedMapping::Piece> pieces = {
-      piece(0, 8 * page, size), piece(0, 2 * page + size, size),
-      piece(0, 10 * page + 2 * size, 10), piece(0, 2 * size + 10, 7)};
+      piece(0, 0, size), piece(0, 10 * page + page / 2, size),
+      piece(0, 20 * page, size)};
   std::optional<StitchedMapping> stitched = StitchedMapping::stitch(pieces);
   ASSERT_TRUE(stitched);
   expectBytes(*stitched, pieces);
+  // Half a page at each of the two boundaries, and the last piece's tail.
+  EXPECT_EQ(stitched->copiedBytes(), 3 * page / 2);
+}
+
+// Pieces mostly in shared pages (smaller than a page, or a page straddling
+// two): copying them is as large as packing, so they are not stitched.
+TEST_F(StitchedMappingTest, MostlyCopiedPiecesAreNotStitched) {
+  writeFile("a", 16 * page, 5);
+  EXPECT_FALSE(StitchedMapping::stitch(
+      {piece(0, 8 * page, 10), piece(0, 2 * page + 10, 7)}));
+  EXPECT_FALSE(StitchedMapping::stitch(
+      {piece(0, 100, page), piece(0, 5 * page + 100, page)}));
+  // The same pieces a page further into the file are stitched whole.
+  EXPECT_TRUE(StitchedMapping::stitch(
+      {piece(0, page, page), piece(0, 5 * page, page)}));
+}
+
+// The result is read-only: its mapped and its copied pages alike.
+TEST_F(StitchedMappingTest, IsReadOnly) {
+  writeFile("a", 12 * page, 9);
+  std::optional<StitchedMapping> stitched = StitchedMapping::stitch(
+      {piece(0, 8 + 6 * page, 3 * page), piece(0, 8, 3 * page)});
+  ASSERT_TRUE(stitched);
+  EXPECT_GT(stitched->copiedBytes(), 0u);
+  uint8_t *mapped = const_cast<uint8_t *>(stitched->data()) + page;
+  uint8_t *copied = const_cast<uint8_t *>(stitched->data()) + 3 * page - 1;
+  EXPECT_DEATH(*static_cast<volatile uint8_t *>(mapped) = 1, "");
+  EXPECT_DEATH(*static_cast<volatile uint8_t *>(copied) = 1, "");
+}
+
+// Each live mapping counts against the process's budget until destroyed.
+TEST_F(StitchedMappingTest, CountsItsMappings) {
+  writeFile("a", 8 * page, 10);
+  const int64_t before = StitchedMapping::liveMappings();
+  {
+    std::optional<StitchedMapping> stitched = StitchedMapping::stitch(
+        {piece(0, 4 * page, 2 * page), piece(0, 0, 2 * page)});
+    ASSERT_TRUE(stitched);
+    EXPECT_GT(StitchedMapping::liveMappings(), before);
+    StitchedMapping moved = std::move(*stitched);
+    EXPECT_GT(StitchedMapping::liveMappings(), before);
+  }
+  EXPECT_EQ(StitchedMapping::liveMappings(), before);
 }
 
 // Offsets that disagree with the places modulo the page, no piece, an

@@ -339,11 +339,9 @@ TEST_F(WeightBinderTest, StoredAsPackedReadsInPlace) {
       nullptr);
 }
 
-} // namespace
-
 // An expert stack whose experts are stored as the code reads them but
 // apart (name order puts "e.10" before "e.2", and another tensor lies
-// between): stitchStoredSlices maps their pages back to back, the bytes
+// between): stitchSlices maps their pages back to back, the bytes
 // packParam would write. Not when an expert's offset disagrees with its
 // place modulo the page (a tensor of an odd size before it), nor for one
 // that needs converting.
@@ -377,7 +375,8 @@ TEST_F(WeightBinderTest, StitchesApartExperts) {
                          R"(],"stack":12})");
   stack.dtype = ElementType::BF16;
   EXPECT_EQ(storedAsPacked(stored, stack), nullptr);
-  std::optional<StitchedMapping> stitched = stitchStoredSlices(stored, stack);
+  std::optional<StitchedMapping> stitched =
+      stitchSlices(stored, storedSlices(stored, stack));
   ASSERT_TRUE(stitched);
   std::vector<uint8_t> packed(stack.numBytes());
   ASSERT_TRUE(packParam(stored, stack, packed.data()).ok());
@@ -392,9 +391,11 @@ TEST_F(WeightBinderTest, StitchesApartExperts) {
   shifted.name = "o.{}.w";
   shifted.stack = 2;
   shifted.shape[0] = 2;
-  EXPECT_FALSE(stitchStoredSlices(stored, shifted));
-  // f32 values of BF16 tensors must be converted.
+  EXPECT_FALSE(stitchSlices(stored, storedSlices(stored, shifted)));
+  // f32 values of BF16 tensors must be converted: no stored slices.
   ParamSpec widened = stack;
   widened.dtype = ElementType::F32;
-  EXPECT_FALSE(stitchStoredSlices(stored, widened));
+  EXPECT_TRUE(storedSlices(stored, widened).empty());
 }
+
+} // namespace

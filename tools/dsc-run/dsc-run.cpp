@@ -106,15 +106,20 @@ usage: dsc-run ARTIFACT --prompt-ids IDS [--output=@LOGITS.npy] [options]
                             "decode_padded_steps": decode steps run at
                                            their bucket's padded shape,
                             "weights": {"in_place": {"params", "bytes"},
-                                        "packed": {"params", "bytes"}}:
+                                        "packed": {"params", "bytes"},
+                                        "stitched": {"params",
+                                                     "copied_bytes"}}:
                                            params read where they are
                                            stored (on the CPU: the
                                            artifact's sections, or the
                                            checkpoint's mapping when it
                                            stores them as the code reads
-                                           them), and params copied or
+                                           them), params copied or
                                            converted into memory of their
-                                           own,
+                                           own, and of the first the
+                                           expert stacks mapped from
+                                           experts stored apart (with the
+                                           bytes of their shared pages),
                             "threads": {"threads", "parallel_regions"}:
                                            the CPU code's threads, and its
                                            GEMM calls that used more than
@@ -653,7 +658,10 @@ int run(int argc, char **argv) {
         ",\"bytes\":" + std::to_string(weightStats.bytes_in_place) +
         "},\"packed\":{\"params\":" +
         std::to_string(weightStats.params_packed) +
-        ",\"bytes\":" + std::to_string(weightStats.bytes_packed) + "}}" +
+        ",\"bytes\":" + std::to_string(weightStats.bytes_packed) +
+        "},\"stitched\":{\"params\":" +
+        std::to_string(weightStats.params_stitched) + ",\"copied_bytes\":" +
+        std::to_string(weightStats.bytes_copied_stitched) + "}}" +
         ",\"threads\":{\"threads\":" + std::to_string(threadStats.threads) +
         ",\"parallel_regions\":" +
         std::to_string(threadStats.parallel_regions) + "}";

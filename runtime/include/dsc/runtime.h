@@ -188,9 +188,14 @@ typedef struct dsc_weight_stats_s {
   int64_t bytes_in_place;
   /** Params packed into memory of the session's own: converted (a BF16
       tensor the code reads as f32), gathered (an expert stack whose
-      tensors are not back to back in one file), on a GPU, or random. */
+      experts cannot be mapped back to back), on a GPU, or random. */
   int64_t params_packed;
   int64_t bytes_packed;
+  /** Of the params in place, the expert stacks whose experts, stored
+      apart, are mapped back to back from the checkpoint's pages, and the
+      bytes of theirs copied all the same (the pages two experts share). */
+  int64_t params_stitched;
+  int64_t bytes_copied_stitched;
 } dsc_weight_stats_t;
 
 /** Fills `stats` (not NULL). */
