@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 
 #include "llvm/ADT/MapVector.h"
@@ -99,6 +100,77 @@ Value stackLayers(OpBuilder &b, Location loc, ArrayRef<Value> entries) {
         SmallVector<OpFoldResult>(4, b.getIndexAttr(1)));
   }
   return all;
+}
+
+/// Rows `positions[b]` (clamped to [0, S)) of `x` [B, S, ...], as
+/// [B, 1, ...].
+Value gatherRows(OpBuilder &b, Location loc, Value x, Value positions) {
+  TensorMath m(b, loc);
+  auto type = cast<RankedTensorType>(x.getType());
+  const unsigned rank = type.getRank();
+  SmallVector<OpFoldResult> sizes = m.sizes(x);
+  sizes[1] = b.getIndexAttr(1);
+  Value init = m.empty(sizes, type.getElementType());
+  Value last = arith::SubIOp::create(
+      b, loc, tensor::DimOp::create(b, loc, x, 1), m.index(1));
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps = {
+      AffineMap::get(rank, 0, b.getAffineDimExpr(0), ctx),
+      AffineMap::getMultiDimIdentityMap(rank, ctx)};
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::parallel);
+  auto gather = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{positions}, ValueRange{init}, maps,
+      iterators, [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value p = arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]);
+        p = arith::MaxSIOp::create(nb, l,
+                                   arith::MinSIOp::create(nb, l, p, last),
+                                   arith::ConstantIndexOp::create(nb, l, 0));
+        SmallVector<Value> at;
+        for (unsigned d = 0; d < rank; ++d)
+          at.push_back(d == 1 ? p
+                              : linalg::IndexOp::create(nb, l, d).getResult());
+        linalg::YieldOp::create(
+            nb, l, tensor::ExtractOp::create(nb, l, x, at).getResult());
+      });
+  return gather.getResult(0);
+}
+
+/// Has `entry` (a copy of @forward) return its logits at `positions` only,
+/// [B, 1, ...]: the rows are gathered before the ops that end the graph
+/// row by row (its final RMSNorm and output head, when they do), so those
+/// run on B rows, not B x S. A prompt needs only its last token's logits.
+void returnRowsAt(func::FuncOp entry, Value positions) {
+  auto ret = cast<func::ReturnOp>(entry.getBody().front().getTerminator());
+  // The row-wise tail: each op takes the rows as operand 0, and only the
+  // next one (or the return) reads its result.
+  SmallVector<Operation *> tail;
+  Value rows = ret.getOperand(0);
+  while (Operation *def = rows.getDefiningOp()) {
+    if (!isa<LinearOp, RmsNormOp>(def) || !def->hasOneUse())
+      break;
+    tail.push_back(def);
+    rows = def->getOperand(0);
+  }
+  // Before the return, where every operand of the tail is defined.
+  OpBuilder b(ret);
+  Value value = gatherRows(b, ret.getLoc(), rows, positions);
+  // The tail again, on the gathered rows.
+  for (Operation *op : llvm::reverse(tail)) {
+    IRMapping mapping;
+    mapping.map(op->getOperand(0), value);
+    Operation *copy = b.clone(*op, mapping);
+    auto type = cast<RankedTensorType>(op->getResult(0).getType());
+    SmallVector<int64_t> shape(type.getShape());
+    shape[1] = 1;
+    copy->getResult(0).setType(type.clone(shape));
+    value = copy->getResult(0);
+  }
+  ret.setOperand(0, value);
+  for (Operation *op : tail)
+    op->erase();
+  entry.setFunctionType(FunctionType::get(
+      entry.getContext(), entry.getArgumentTypes(), ret.getOperandTypes()));
 }
 
 struct DscKvCachePass : mlir::dsc::impl::DscKvCacheBase<DscKvCachePass> {
@@ -323,6 +395,17 @@ void DscKvCachePass::makeEntryPoint(func::FuncOp forward, bool decode) {
   entry.setArgAttr(0, kInputAttr, StringAttr::get(ctx, "tokens"));
 
   SmallVector<Value> entries = callVariants(entry, decode, cache, table, past);
+  // Prefill returns each prompt's logits at one position (its last
+  // token's, past the right padding of a batch): [B, 1, V].
+  if (!decode) {
+    (void)entry.insertArgument(
+        1, pastType,
+        DictionaryAttr::get(
+            ctx, {NamedAttribute(StringAttr::get(ctx, kInputAttr),
+                                 StringAttr::get(ctx, "last_positions"))}),
+        loc);
+    returnRowsAt(entry, entry.getArgument(1));
+  }
   auto ret = cast<func::ReturnOp>(body.getTerminator());
   OpBuilder b(ret);
   appendResults(entry, stackLayers(b, loc, entries));

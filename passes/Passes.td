@@ -173,13 +173,17 @@ def DscKvCache : Pass<"dsc-kv-cache", "ModuleOp"> {
     derives two entry points:
 
     ```
-    @prefill(tokens [B, S]) -> (logits [B, S, V], latents [L, B, S, W])
+    @prefill(tokens [B, S], last_positions [B])
+        -> (logits [B, 1, V], latents [L, B, S, W])
     @decode(tokens [B, S], past [B], block_table [B, max_pages],
             cache [L, pages, page_size, W]) -> (logits, latents)
     ```
 
     where L counts the attention layers and W = kv_lora_rank +
-    qk_rope_head_dim. `latents` holds each new token's cache entry (its
+    qk_rope_head_dim. Prefill's logits are each sequence's at
+    `last_positions[b]` (clamped into the sequence) only: the rows are
+    gathered before the final `dsc.rms_norm` and `dsc.linear` head when
+    they end `@forward` row by row, which then run on B rows, not B x S. `latents` holds each new token's cache entry (its
     latent, then its rotated rope key) in f32. Prefill's are for the caller
     to store; `@decode` is marked `dsc.stores_cache_entries`: after
     bufferization, codegen's `dsc-store-cache-entries` makes it store its

@@ -175,7 +175,8 @@ absl::StatusOr<bool> Session::checkKvCacheSignatures() {
   auto signatureError = [&](const auto &...parts) {
     return absl::FailedPreconditionError(absl::StrCat(
         path, ": ", parts...,
-        " (the runtime needs prefill(tokens) -> (logits, latents) and "
+        " (the runtime needs prefill(tokens[, last_positions]) -> (logits, "
+        "latents) and "
         "decode(tokens, past, block_table, kv_cache) -> (logits, latents))"));
   };
   if (!prefillCall.entry || !decodeCall.entry)
@@ -222,9 +223,17 @@ absl::StatusOr<bool> Session::checkKvCacheSignatures() {
               decodeCall.entry->args[cacheIndex].dtype == ElementType::BF16
           ? ElementType::BF16
           : f32;
-  if (absl::Status s = check(prefillCall, {{in, "tokens", i64, 2},
-                                           {out, "logits", f32, 3},
-                                           {out, "latents", f32, 4}});
+  // Prefill returns every position's logits, or (artifacts since the
+  // thirty-third session) each sequence's at `last_positions` only.
+  prefillLastPositions = prefillCall.indexOf(in, "last_positions") >= 0;
+  if (absl::Status s = prefillLastPositions
+                           ? check(prefillCall, {{in, "tokens", i64, 2},
+                                                 {in, "last_positions", i64, 1},
+                                                 {out, "logits", f32, 3},
+                                                 {out, "latents", f32, 4}})
+                           : check(prefillCall, {{in, "tokens", i64, 2},
+                                                 {out, "logits", f32, 3},
+                                                 {out, "latents", f32, 4}});
       !s.ok())
     return s;
   if (absl::Status s = check(decodeCall, {{in, "tokens", i64, 2},
@@ -1029,8 +1038,14 @@ absl::Status Session::generateWithCache(
   for (int64_t b = 0; b < batch; ++b)
     std::copy(prompts[b], prompts[b] + promptLengths[b],
               tokens.begin() + b * width);
+  // Each sequence's logits at its last prompt token: the prefill returns
+  // only those rows, or every position's.
+  const int64_t logitRows = prefillLastPositions ? 1 : width;
+  std::vector<int64_t> lastPositions(promptLengths, promptLengths + batch);
+  for (int64_t &position : lastPositions)
+    position -= 1;
   absl::StatusOr<AlignedBuffer> logits = AlignedBuffer::allocate(
-      size_t(batch * width * vocab) * sizeof(float), "the prefill logits");
+      size_t(batch * logitRows * vocab) * sizeof(float), "the prefill logits");
   if (!logits.ok())
     return logits.status();
   absl::StatusOr<AlignedBuffer> latents = AlignedBuffer::allocate(
@@ -1040,22 +1055,27 @@ absl::Status Session::generateWithCache(
     return latents.status();
   float *logitData = reinterpret_cast<float *>(logits->data());
   float *latentData = reinterpret_cast<float *>(latents->data());
-  if (absl::Status s =
-          invoke(prefillCall, {{prefillCall.indexOf(ArgRole::Input, "tokens"),
-                                tokens.data(),
-                                {batch, width},
-                                sizeof(int64_t)},
-                               {prefillCall.indexOf(ArgRole::Output, "logits"),
-                                logitData,
-                                {batch, width, vocab},
-                                sizeof(float),
-                                true},
-                               {prefillCall.indexOf(ArgRole::Output, "latents"),
-                                latentData,
-                                {shape.layers, batch, width, shape.width},
-                                sizeof(float),
-                                true}});
-      !s.ok())
+  std::vector<CallTensor> bindings = {
+      {prefillCall.indexOf(ArgRole::Input, "tokens"),
+       tokens.data(),
+       {batch, width},
+       sizeof(int64_t)},
+      {prefillCall.indexOf(ArgRole::Output, "logits"),
+       logitData,
+       {batch, logitRows, vocab},
+       sizeof(float),
+       true},
+      {prefillCall.indexOf(ArgRole::Output, "latents"),
+       latentData,
+       {shape.layers, batch, width, shape.width},
+       sizeof(float),
+       true}};
+  if (prefillLastPositions)
+    bindings.push_back({prefillCall.indexOf(ArgRole::Input, "last_positions"),
+                        lastPositions.data(),
+                        {batch},
+                        sizeof(int64_t)});
+  if (absl::Status s = invoke(prefillCall, bindings); !s.ok())
     return s;
   if (absl::Status s = cache->store(
           latentData, batch, width,
@@ -1080,7 +1100,9 @@ absl::Status Session::generateWithCache(
   if (absl::Status s = takeStep(
           0,
           [&](int64_t b) {
-            return logitData + (b * width + promptLengths[b] - 1) * vocab;
+            return logitData + (b * logitRows +
+                                (prefillLastPositions ? 0 : lastPositions[b])) *
+                                   vocab;
           });
       !s.ok())
     return s;

@@ -323,6 +323,9 @@ private:
   /// Buckets whose recording failed (out of memory): they run launch by
   /// launch.
   std::set<std::pair<int64_t, int64_t>> unrecordable;
+  /// The artifact's prefill returns each sequence's logits at its
+  /// `last_positions` input only ([B, 1, V]), not at every position.
+  bool prefillLastPositions = false;
   GraphCounts graphStats;
   WeightCounts weightStats;
   /// The checkpoint whose mapping params are read from in place (null when

@@ -45,8 +45,19 @@
 // CHECK: %[[ALL:.*]] = tensor.insert_slice %[[L1]]#1 into %{{.*}}[1, 0, 0, 0]
 // CHECK: return %[[L1]]#0, %[[ALL]]
 
+// Prefill returns each prompt's logits at its last position only: the
+// rows at `last_positions` (clamped into the sequence), [B, 1, ...].
 // CHECK-LABEL: func.func @prefill(
-// CHECK-SAME: {dsc.input = "tokens"})
+// CHECK-SAME: {dsc.input = "tokens"}, %[[LAST:[^:]*]]: tensor<?xi64> {dsc.input = "last_positions"})
+// CHECK-SAME: -> (tensor<?x1x2x4xf32> {dsc.output = "logits"}, tensor<2x?x?x10xf32> {dsc.output = "latents"})
+// CHECK: call @layer_prefill(
+// CHECK: %[[P1:.*]]:2 = call @layer_prefill(
+// CHECK: %[[END:.*]] = arith.subi
+// CHECK: %[[ROWS:.*]] = linalg.generic {{.*}} ins(%[[LAST]] : tensor<?xi64>) outs(%{{.*}} : tensor<?x1x2x4xf32>)
+// CHECK: arith.minsi %{{.*}}, %[[END]]
+// CHECK: arith.maxsi
+// CHECK: tensor.extract %[[P1]]#0
+// CHECK: return %[[ROWS]], %{{.*}} : tensor<?x1x2x4xf32>, tensor<2x?x?x10xf32>
 
 // cache-type=bf16: the cache and its pages are bf16; the entries returned
 // stay f32 (the runtime rounds them when it stores them).
@@ -58,8 +69,6 @@
 // BF16-LABEL: func.func @decode(
 // BF16-SAME: tensor<2x?x64x10xbf16> {dsc.input = "kv_cache"})
 // BF16-SAME: tensor<2x?x?x10xf32> {dsc.output = "latents"}
-// CHECK: call @layer_prefill(
-// CHECK: call @layer_prefill(
 func.func private @layer(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %pos: tensor<?x?xi64>, %w: tensor<16x8xf32>) -> tensor<?x?x2x4xf32> {
   %qr = dsc.rope %qp, %pos {theta = 1.0e4 : f64} : (tensor<?x?x2x2xf32>, tensor<?x?xi64>) -> tensor<?x?x2x2xf32>
   %kr = dsc.rope %k, %pos {theta = 1.0e4 : f64} : (tensor<?x?x2xf32>, tensor<?x?xi64>) -> tensor<?x?x2xf32>
@@ -252,4 +261,42 @@ func.func @forward(%t: tensor<?x?xi64>) -> tensor<?x?x2x4xf32> {
   %w = dsc.weight "kv_b" : tensor<16x8xf32>
   %0 = call @layer(%qn, %qp, %c, %k, %t, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?xi64>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
   return %0 : tensor<?x?x2x4xf32>
+}
+
+// -----
+
+// The final RMSNorm and the output head run on the gathered rows in
+// @prefill: B rows, not B x S. @forward keeps every position's logits.
+// CHECK-LABEL: func.func @forward(
+// CHECK: %[[N:.*]] = dsc.rms_norm %{{.*}} -> tensor<?x?x2x4xf32>
+// CHECK: dsc.linear %[[N]], %{{.*}} -> tensor<?x?x2x6xf32>
+// CHECK-LABEL: func.func @prefill(
+// CHECK-SAME: -> (tensor<?x1x2x6xf32> {dsc.output = "logits"}, tensor<1x?x?x10xf32> {dsc.output = "latents"})
+// CHECK: %[[L:.*]]:2 = call @layer_prefill(
+// CHECK: %[[ROWS:.*]] = linalg.generic
+// CHECK: tensor.extract %[[L]]#0
+// CHECK: %[[RN:.*]] = dsc.rms_norm %[[ROWS]], %{{.*}} : (tensor<?x1x2x4xf32>, tensor<4xf32>) -> tensor<?x1x2x4xf32>
+// CHECK: %[[HEAD:.*]] = dsc.linear %[[RN]], %{{.*}} : (tensor<?x1x2x4xf32>, tensor<6x4xf32>) -> tensor<?x1x2x6xf32>
+// CHECK: return %[[HEAD]],
+func.func private @layer(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %pos: tensor<?x?xi64>, %w: tensor<16x8xf32>) -> tensor<?x?x2x4xf32> {
+  %qr = dsc.rope %qp, %pos {theta = 1.0e4 : f64} : (tensor<?x?x2x2xf32>, tensor<?x?xi64>) -> tensor<?x?x2x2xf32>
+  %o = dsc.mla %qn, %qr, %c, %k, %w {scale = 0.5 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %o : tensor<?x?x2x4xf32>
+}
+func.func @forward(%t: tensor<?x?xi64>) -> tensor<?x?x2x6xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = tensor.dim %t, %c0 : tensor<?x?xi64>
+  %s = tensor.dim %t, %c1 : tensor<?x?xi64>
+  %qn = tensor.empty(%b, %s) : tensor<?x?x2x4xf32>
+  %qp = tensor.empty(%b, %s) : tensor<?x?x2x2xf32>
+  %c = tensor.empty(%b, %s) : tensor<?x?x8xf32>
+  %k = tensor.empty(%b, %s) : tensor<?x?x2xf32>
+  %w = dsc.weight "kv_b" : tensor<16x8xf32>
+  %0 = call @layer(%qn, %qp, %c, %k, %t, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?xi64>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  %nw = dsc.weight "model.norm.weight" : tensor<4xf32>
+  %n = dsc.rms_norm %0, %nw {epsilon = 1.0e-06 : f64} : (tensor<?x?x2x4xf32>, tensor<4xf32>) -> tensor<?x?x2x4xf32>
+  %hw = dsc.weight "lm_head.weight" : tensor<6x4xf32>
+  %h = dsc.linear %n, %hw : (tensor<?x?x2x4xf32>, tensor<6x4xf32>) -> tensor<?x?x2x6xf32>
+  return %h : tensor<?x?x2x6xf32>
 }

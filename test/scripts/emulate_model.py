@@ -206,9 +206,11 @@ def generation(args, module, weights, prompt, cpu_artifact):
     generated = json.loads(p.stdout)["generated"][0]
     want = np.load(os.path.join(args.work, "steps.npy"))[0].astype(np.float64)
     funcs = emu._named(module, "func.func")
-    call = arguments(funcs["prefill"], weights, {"tokens": np.array([prompt], np.int64)})
+    call = arguments(funcs["prefill"], weights,
+                     {"tokens": np.array([prompt], np.int64),
+                      "last_positions": np.array([len(prompt) - 1], np.int64)})
     emu.run_host(module, "prefill", call)
-    logits, latents = call[-2].data, call[-1].data  # [1, S, V], [L, 1, S, W]
+    logits, latents = call[-2].data, call[-1].data  # [1, 1, V], [L, 1, S, W]
     attrs = dictionaries(re.search(r"arg_attrs = \[(.*?)\], function_type",
                                    funcs["decode"].text).group(1))
     cache_type = next(t for e, t in zip(attrs, funcs["decode"].arg_types)
