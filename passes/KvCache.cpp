@@ -108,9 +108,14 @@ Value gatherRows(OpBuilder &b, Location loc, Value x, Value positions) {
   TensorMath m(b, loc);
   auto type = cast<RankedTensorType>(x.getType());
   const unsigned rank = type.getRank();
-  SmallVector<OpFoldResult> sizes = m.sizes(x);
-  sizes[1] = b.getIndexAttr(1);
-  Value init = m.empty(sizes, type.getElementType());
+  // x's type with one row: the ops after it keep their types but dim 1.
+  SmallVector<int64_t> shape(type.getShape());
+  shape[1] = 1;
+  SmallVector<Value> dynamic;
+  for (unsigned d = 0; d < rank; ++d)
+    if (ShapedType::isDynamic(shape[d]))
+      dynamic.push_back(tensor::DimOp::create(b, loc, x, d));
+  Value init = tensor::EmptyOp::create(b, loc, type.clone(shape), dynamic);
   Value last = arith::SubIOp::create(
       b, loc, tensor::DimOp::create(b, loc, x, 1), m.index(1));
   MLIRContext *ctx = b.getContext();
@@ -146,8 +151,10 @@ void returnRowsAt(func::FuncOp entry, Value positions) {
   // next one (or the return) reads its result.
   SmallVector<Operation *> tail;
   Value rows = ret.getOperand(0);
+  const int64_t rank = cast<RankedTensorType>(rows.getType()).getRank();
   while (Operation *def = rows.getDefiningOp()) {
-    if (!isa<LinearOp, RmsNormOp>(def) || !def->hasOneUse())
+    if (!isa<LinearOp, RmsNormOp>(def) || !def->hasOneUse() ||
+        cast<RankedTensorType>(def->getOperand(0).getType()).getRank() != rank)
       break;
     tail.push_back(def);
     rows = def->getOperand(0);
@@ -396,8 +403,11 @@ void DscKvCachePass::makeEntryPoint(func::FuncOp forward, bool decode) {
 
   SmallVector<Value> entries = callVariants(entry, decode, cache, table, past);
   // Prefill returns each prompt's logits at one position (its last
-  // token's, past the right padding of a batch): [B, 1, V].
-  if (!decode) {
+  // token's, past the right padding of a batch): [B, 1, V]. (Logits of
+  // another rank than [B, S, ...] stay whole.)
+  auto logitsType =
+      dyn_cast<RankedTensorType>(entry.getFunctionType().getResult(0));
+  if (!decode && logitsType && logitsType.getRank() >= 3) {
     (void)entry.insertArgument(
         1, pastType,
         DictionaryAttr::get(

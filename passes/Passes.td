@@ -183,9 +183,9 @@ def DscKvCache : Pass<"dsc-kv-cache", "ModuleOp"> {
     qk_rope_head_dim. Prefill's logits are each sequence's at
     `last_positions[b]` (clamped into the sequence) only: the rows are
     gathered before the final `dsc.rms_norm` and `dsc.linear` head when
-    they end `@forward` row by row, which then run on B rows, not B x S. `latents` holds each new token's cache entry (its
-    latent, then its rotated rope key) in f32. Prefill's are for the caller
-    to store; `@decode` is marked `dsc.stores_cache_entries`: after
+    they end `@forward` row by row, which then run on B rows, not B x S.
+    `latents` holds each new token's cache entry (its latent, then its
+    rotated rope key) in f32. Prefill's are for the caller to store; `@decode` is marked `dsc.stores_cache_entries`: after
     bufferization, codegen's `dsc-store-cache-entries` makes it store its
     entries into the cache itself (the attention reads only the cached
     tokens before `past[b]`, so the store comes last). The cache's element

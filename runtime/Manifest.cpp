@@ -106,10 +106,19 @@ ManifestReader::readArgument(const json::Value &arg, const std::string &where,
     result.name = result.param.name;
     result.dtype = result.param.dtype;
     result.shape = result.param.shape;
-    if (embeddedWeights)
+    if (embeddedWeights) {
       if (absl::Status s = readSection(arg, "section", where, result.section);
           !s.ok())
         return s;
+      // A param every target reads as bf16 is embedded as bf16.
+      if (const json::Value *type = arg.find("section_dtype")) {
+        if (!type->isString() || type->getString() != "bf16" ||
+            result.param.dtype != ElementType::F32)
+          return error(where,
+                       "'section_dtype' must be \"bf16\", for an f32 param");
+        result.sectionBf16 = true;
+      }
+    }
     return result;
   }
   if (*role == "input")

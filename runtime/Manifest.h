@@ -20,7 +20,10 @@
 // where each ARG is {"role": "input"|"param"|"output", "name", "dtype":
 // "i64"|"f32"|"f8e4m3", "shape": [dims, -1 for a dynamic one]} plus, for
 // params, optional "stack" (see ParamSpec) and, when the weights are
-// embedded, "section": the section holding the packed bytes. The compiled
+// embedded, "section": the section holding the packed bytes, and
+// "section_dtype": "bf16" when they are bf16 values of an f32 param (every
+// target takes it as bf16; a runtime that ignored the key would find the
+// section half the size it expects, and say so). The compiled
 // entry symbol takes one descriptor per ARG, in this order.
 //
 // Unknown keys are ignored so that later compilers can add information
@@ -56,8 +59,11 @@ struct Argument {
   std::vector<int64_t> shape;
   /// For params: what to bind (name, dtype and shape repeat the above).
   ParamSpec param;
-  /// For params of an artifact with embedded weights: their section.
+  /// For params of an artifact with embedded weights: their section, and
+  /// whether it holds bf16 values ("section_dtype": "bf16", for an f32
+  /// param every target takes as bf16) rather than the param's type.
   std::string section;
+  bool sectionBf16 = false;
 };
 
 /// One compiled function the runtime can call.

@@ -236,6 +236,10 @@ absl::StatusOr<bool> Session::checkKvCacheSignatures() {
                                                  {out, "latents", f32, 4}});
       !s.ok())
     return s;
+  if (prefillLastPositions &&
+      prefillCall.entry->args[prefillCall.indexOf(out, "logits")].shape[1] != 1)
+    return signatureError("entry point 'prefill' takes last_positions but "
+                          "returns logits of more than one position");
   if (absl::Status s = check(decodeCall, {{in, "tokens", i64, 2},
                                           {in, "past", i64, 1},
                                           {in, "block_table", i64, 2},
@@ -462,11 +466,16 @@ Session::bindParam(const Argument &arg, bool fromSections,
   const size_t bytes = arg.param.numBytes();
   std::string what = absl::StrCat("param ", quote(arg.name));
   // A param the target takes as bf16 (Target::bf16Params) is embedded as
-  // the entry point's f32.
-  const bool narrowed = arg.param.dtype == ElementType::BF16;
-  const size_t sectionBytes =
-      narrowed ? static_cast<size_t>(arg.param.numElements()) * sizeof(float)
-               : bytes;
+  // bf16 when every target takes it so (Argument::sectionBf16), else as
+  // the entry point's f32: narrowed here. A bf16 section of a param this
+  // target takes as f32 is widened (exactly).
+  const bool takesBf16 = arg.param.dtype == ElementType::BF16;
+  const bool narrowed = takesBf16 && !arg.sectionBf16;
+  const bool widened = !takesBf16 && arg.sectionBf16;
+  const size_t elements = static_cast<size_t>(arg.param.numElements());
+  const size_t sectionBytes = narrowed  ? elements * sizeof(float)
+                              : widened ? elements * sizeof(uint16_t)
+                                        : bytes;
   std::string_view embedded;
   if (fromSections) {
     embedded = *artifact->section(arg.section);
@@ -481,7 +490,7 @@ Session::bindParam(const Argument &arg, bool fromSections,
   // params, an FP8 one's e4m3 weights, F32 tensors of f32 params).
   if (!gpu && !randomSeed) {
     const void *stored = nullptr;
-    if (fromSections && !narrowed &&
+    if (fromSections && !narrowed && !widened &&
         reinterpret_cast<uintptr_t>(embedded.data()) %
                 AlignedBuffer::kAlignment ==
             0)
@@ -518,8 +527,14 @@ Session::bindParam(const Argument &arg, bool fromSections,
   if (randomSeed) {
     fillRandomParam(arg.param, randomSeed, block);
   } else if (fromSections && narrowed) {
-    st::narrowToBf16(embedded.data(), bytes / 2,
-                     static_cast<uint16_t *>(block));
+    st::narrowToBf16(embedded.data(), elements, static_cast<uint16_t *>(block));
+  } else if (fromSections && widened) {
+    float *out = static_cast<float *>(block);
+    for (size_t i = 0; i < elements; ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, embedded.data() + i * sizeof(bits), sizeof(bits));
+      out[i] = st::bf16ToF32(bits);
+    }
   } else if (fromSections) {
     std::memcpy(block, embedded.data(), bytes);
   } else if (absl::Status s = packParam(*checkpoint, arg.param, block);

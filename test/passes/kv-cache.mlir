@@ -54,9 +54,15 @@
 // CHECK: %[[P1:.*]]:2 = call @layer_prefill(
 // CHECK: %[[END:.*]] = arith.subi
 // CHECK: %[[ROWS:.*]] = linalg.generic {{.*}} ins(%[[LAST]] : tensor<?xi64>) outs(%{{.*}} : tensor<?x1x2x4xf32>)
-// CHECK: arith.minsi %{{.*}}, %[[END]]
-// CHECK: arith.maxsi
-// CHECK: tensor.extract %[[P1]]#0
+// CHECK: ^bb0(%[[IN:.*]]: i64,
+// CHECK: %[[P:.*]] = arith.index_cast %[[IN]] : i64 to index
+// CHECK: %[[ZERO:.*]] = arith.constant 0 : index
+// CHECK: %[[HIGH:.*]] = arith.minsi %[[P]], %[[END]]
+// CHECK: %[[AT:.*]] = arith.maxsi %[[HIGH]], %[[ZERO]]
+// CHECK: %[[I0:.*]] = linalg.index 0
+// CHECK: %[[I2:.*]] = linalg.index 2
+// CHECK: %[[I3:.*]] = linalg.index 3
+// CHECK: tensor.extract %[[P1]]#0[%[[I0]], %[[AT]], %[[I2]], %[[I3]]]
 // CHECK: return %[[ROWS]], %{{.*}} : tensor<?x1x2x4xf32>, tensor<2x?x?x10xf32>
 
 // cache-type=bf16: the cache and its pages are bf16; the entries returned
@@ -273,8 +279,10 @@ func.func @forward(%t: tensor<?x?xi64>) -> tensor<?x?x2x4xf32> {
 // CHECK-LABEL: func.func @prefill(
 // CHECK-SAME: -> (tensor<?x1x2x6xf32> {dsc.output = "logits"}, tensor<1x?x?x10xf32> {dsc.output = "latents"})
 // CHECK: %[[L:.*]]:2 = call @layer_prefill(
+// CHECK-NOT: dsc.rms_norm
 // CHECK: %[[ROWS:.*]] = linalg.generic
 // CHECK: tensor.extract %[[L]]#0
+// CHECK-NOT: dsc.rms_norm
 // CHECK: %[[RN:.*]] = dsc.rms_norm %[[ROWS]], %{{.*}} : (tensor<?x1x2x4xf32>, tensor<4xf32>) -> tensor<?x1x2x4xf32>
 // CHECK: %[[HEAD:.*]] = dsc.linear %[[RN]], %{{.*}} : (tensor<?x1x2x4xf32>, tensor<6x4xf32>) -> tensor<?x1x2x6xf32>
 // CHECK: return %[[HEAD]],
@@ -299,4 +307,40 @@ func.func @forward(%t: tensor<?x?xi64>) -> tensor<?x?x2x6xf32> {
   %hw = dsc.weight "lm_head.weight" : tensor<6x4xf32>
   %h = dsc.linear %n, %hw : (tensor<?x?x2x4xf32>, tensor<6x4xf32>) -> tensor<?x?x2x6xf32>
   return %h : tensor<?x?x2x6xf32>
+}
+
+// -----
+
+// The tail stops at an op that is not a norm or a linear layer (here a sum
+// of a head's and the norm's rows, which also have other readers): the rows
+// are gathered after it, and only the last head runs on them.
+// CHECK-LABEL: func.func @prefill(
+// CHECK: %[[N:.*]] = dsc.rms_norm %{{.*}} -> tensor<?x?x2x4xf32>
+// CHECK: %[[ROWS:.*]] = linalg.generic
+// CHECK: tensor.extract %{{.*}}
+// CHECK: %[[HEAD:.*]] = dsc.linear %[[ROWS]], %{{.*}} -> tensor<?x1x2x4xf32>
+// CHECK: return %[[HEAD]],
+func.func private @layer(%qn: tensor<?x?x2x4xf32>, %qp: tensor<?x?x2x2xf32>, %c: tensor<?x?x8xf32>, %k: tensor<?x?x2xf32>, %pos: tensor<?x?xi64>, %w: tensor<16x8xf32>) -> tensor<?x?x2x4xf32> {
+  %qr = dsc.rope %qp, %pos {theta = 1.0e4 : f64} : (tensor<?x?x2x2xf32>, tensor<?x?xi64>) -> tensor<?x?x2x2xf32>
+  %o = dsc.mla %qn, %qr, %c, %k, %w {scale = 0.5 : f64, form = #dsc<mla_form naive>} : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  return %o : tensor<?x?x2x4xf32>
+}
+func.func @forward(%t: tensor<?x?xi64>) -> tensor<?x?x2x4xf32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = tensor.dim %t, %c0 : tensor<?x?xi64>
+  %s = tensor.dim %t, %c1 : tensor<?x?xi64>
+  %qn = tensor.empty(%b, %s) : tensor<?x?x2x4xf32>
+  %qp = tensor.empty(%b, %s) : tensor<?x?x2x2xf32>
+  %c = tensor.empty(%b, %s) : tensor<?x?x8xf32>
+  %k = tensor.empty(%b, %s) : tensor<?x?x2xf32>
+  %w = dsc.weight "kv_b" : tensor<16x8xf32>
+  %0 = call @layer(%qn, %qp, %c, %k, %t, %w) : (tensor<?x?x2x4xf32>, tensor<?x?x2x2xf32>, tensor<?x?x8xf32>, tensor<?x?x2xf32>, tensor<?x?xi64>, tensor<16x8xf32>) -> tensor<?x?x2x4xf32>
+  %nw = dsc.weight "model.norm.weight" : tensor<4xf32>
+  %n = dsc.rms_norm %0, %nw {epsilon = 1.0e-06 : f64} : (tensor<?x?x2x4xf32>, tensor<4xf32>) -> tensor<?x?x2x4xf32>
+  %hw = dsc.weight "lm_head.weight" : tensor<4x4xf32>
+  %h = dsc.linear %n, %hw : (tensor<?x?x2x4xf32>, tensor<4x4xf32>) -> tensor<?x?x2x4xf32>
+  %sum = arith.addf %h, %n : tensor<?x?x2x4xf32>
+  %h2 = dsc.linear %sum, %hw : (tensor<?x?x2x4xf32>, tensor<4x4xf32>) -> tensor<?x?x2x4xf32>
+  return %h2 : tensor<?x?x2x4xf32>
 }

@@ -112,6 +112,9 @@ struct ArtifactSpec {
   json::Value graphCapturable;
   /// That target's bf16_params; none when null.
   json::Value bf16Params;
+  /// With embedWeights: the embedding table's "section_dtype" (its
+  /// section bf16 values when "bf16"); none when empty.
+  std::string tableSectionDtype;
 };
 
 class RuntimeTest : public dsc::testing::TempDirTest {
@@ -195,6 +198,11 @@ protected:
       for (size_t i = 1; i <= 3; ++i) {
         auto param = runtime::ParamSpec::fromJson(list[i]);
         EXPECT_TRUE(param.ok()) << param.status();
+        if (i == 1 && !spec.tableSectionDtype.empty()) {
+          list[i].set("section_dtype", spec.tableSectionDtype);
+          if (spec.tableSectionDtype == "bf16")
+            param->dtype = runtime::ElementType::BF16;
+        }
         std::vector<uint8_t> bytes(param->numBytes());
         EXPECT_TRUE(
             runtime::packParam(**checkpoint, *param, bytes.data()).ok());
@@ -467,6 +475,25 @@ TEST_F(RuntimeTest, EmbeddedWeightsNeedNoCheckpoint) {
   std::vector<float> logits(3 * kVocab);
   expectOk(dsc_session_forward(s.get(), tokens, 1, 3, logits.data()));
   EXPECT_EQ(logits, referenceLogits({6, 1, 1}));
+}
+
+// An f32 param embedded as bf16 (as dsc-compile does for one every target
+// takes as bf16) is widened for a target that takes it as f32: the same
+// logits, its values being bf16 ones. Another section_dtype is an error.
+TEST_F(RuntimeTest, Bf16SectionsOfF32ParamsAreWidened) {
+  ArtifactSpec spec;
+  spec.embedWeights = true;
+  spec.tableSectionDtype = "bf16";
+  SessionPtr s = session(writeArtifact("bf16-section.dscx", spec));
+  int64_t tokens[] = {6, 1, 1};
+  std::vector<float> logits(3 * kVocab);
+  expectOk(dsc_session_forward(s.get(), tokens, 1, 3, logits.data()));
+  EXPECT_EQ(logits, referenceLogits({6, 1, 1}));
+
+  spec.tableSectionDtype = "f16";
+  expectError(createError(writeArtifact("f16-section.dscx", spec), nullptr),
+              DSC_STATUS_INVALID_ARGUMENT,
+              "'section_dtype' must be \"bf16\", for an f32 param");
 }
 
 TEST_F(RuntimeTest, SessionOutlivesItsArtifactHandle) {

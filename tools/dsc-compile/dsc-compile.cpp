@@ -57,6 +57,7 @@
 #include <future>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 
 using namespace mlir;
@@ -870,7 +871,12 @@ int main(int argc, char **argv) {
       options.fixedShapes = fixedShapes;
       options.bf16LinearInputs = bf16LinearInputs;
       options.cpuWeights = cpuWeights;
-      options.embeddingTablesBf16 = !embedWeights;
+      // An embedded table is a section every target reads: bf16 when the
+      // CPU is the only target (see the weights below), else the f32 one
+      // it reads in place (a gather touches only its rows) rather than a
+      // whole table narrowed at load.
+      options.embeddingTablesBf16 =
+          !embedWeights || (targets.size() == 1 && emit != Emit::Ptx);
       options.parallelMinMultiplyAdds = cpuParallelMinWork;
       mlir::dsc::buildCpuPipeline(pm, options);
       if (failed(pm.run(*clone)))
@@ -988,6 +994,22 @@ int main(int argc, char **argv) {
         return fail(std::string(opened.status().message()));
       checkpoint = std::move(*opened);
     }
+    // A param every target takes as bf16 (their bf16_params) is embedded
+    // as bf16 ("section_dtype": "bf16"): half the bytes, and the CPU reads
+    // it in place. Others keep the entry point's type, which a target
+    // taking bf16 narrows when it binds.
+    std::optional<std::set<std::string>> bf16Everywhere;
+    for (const json::Value &t : targetsJson.getArray()) {
+      std::set<std::string> listed;
+      if (const json::Value *names = t.find("bf16_params"))
+        for (const json::Value &name : names->getArray())
+          listed.insert(name.getString());
+      if (!bf16Everywhere)
+        bf16Everywhere = std::move(listed);
+      else
+        for (auto it = bf16Everywhere->begin(); it != bf16Everywhere->end();)
+          it = listed.count(*it) ? std::next(it) : bf16Everywhere->erase(it);
+    }
     std::map<std::string, std::string> sectionOf;
     json::Value withSections = json::Value::array();
     for (const json::Value &entryPoint : entryPoints->getArray()) {
@@ -1002,14 +1024,28 @@ int main(int argc, char **argv) {
           std::string key = arg.dump();
           auto [it, inserted] = sectionOf.try_emplace(
               key, "weights/" + std::to_string(sectionOf.size()));
+          const bool asBf16 = spec->dtype == rt::ElementType::F32 &&
+                              bf16Everywhere &&
+                              bf16Everywhere->count(spec->name);
           if (inserted) {
-            std::vector<uint8_t> bytes(spec->numBytes());
+            rt::ParamSpec packed = *spec;
+            if (asBf16)
+              packed.dtype = rt::ElementType::BF16;
+            std::vector<uint8_t> bytes(packed.numBytes());
+            // f32 values, as bytes or narrowed to bf16 ones.
+            auto store = [&](const float *values) {
+              if (asBf16)
+                st::narrowToBf16(values, size_t(packed.numElements()),
+                                 reinterpret_cast<uint16_t *>(bytes.data()));
+              else
+                std::memcpy(bytes.data(), values, bytes.size());
+            };
             if (auto it = foldedWeights.find(spec->name);
                 it != foldedWeights.end()) {
-              if (it->second.size() * sizeof(float) != bytes.size())
+              if (int64_t(it->second.size()) != packed.numElements())
                 return fail("folded weight '" + spec->name +
                             "' has the wrong size");
-              std::memcpy(bytes.data(), it->second.data(), bytes.size());
+              store(it->second.data());
             } else if (onnxModel) {
               // The importer made an f32 weight of each float initializer.
               const ::dsc::onnx_frontend::OnnxInitializer *init =
@@ -1017,16 +1053,19 @@ int main(int argc, char **argv) {
               if (!init)
                 return fail(modelPath + ": no initializer '" + spec->name +
                             "' for a weight of the graph");
-              ::dsc::onnx_frontend::initializerToF32(
-                  *init, reinterpret_cast<float *>(bytes.data()));
+              std::vector<float> values(size_t(packed.numElements()));
+              ::dsc::onnx_frontend::initializerToF32(*init, values.data());
+              store(values.data());
             } else if (absl::Status s =
-                           rt::packParam(**&checkpoint, *spec, bytes.data());
+                           rt::packParam(**&checkpoint, packed, bytes.data());
                        !s.ok()) {
               return fail(std::string(s.message()));
             }
             writer.addSection(it->second, std::move(bytes));
           }
           arg.set("section", it->second);
+          if (asBf16)
+            arg.set("section_dtype", "bf16");
         }
         args.push(std::move(arg));
       }
