@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -112,9 +113,11 @@ struct ArtifactSpec {
   json::Value graphCapturable;
   /// That target's bf16_params; none when null.
   json::Value bf16Params;
-  /// With embedWeights: the embedding table's "section_dtype" (its
-  /// section bf16 values when "bf16"); none when empty.
-  std::string tableSectionDtype;
+  /// With embedWeights: the "section_dtype" of params by index in the
+  /// args (1 the table, 3 the e4m3 marker), their sections packed as bf16
+  /// when it is "bf16" and `packAsBf16`.
+  std::map<size_t, std::string> sectionDtypes;
+  bool packAsBf16 = true;
 };
 
 class RuntimeTest : public dsc::testing::TempDirTest {
@@ -198,9 +201,11 @@ protected:
       for (size_t i = 1; i <= 3; ++i) {
         auto param = runtime::ParamSpec::fromJson(list[i]);
         EXPECT_TRUE(param.ok()) << param.status();
-        if (i == 1 && !spec.tableSectionDtype.empty()) {
-          list[i].set("section_dtype", spec.tableSectionDtype);
-          if (spec.tableSectionDtype == "bf16")
+        if (auto it = spec.sectionDtypes.find(i);
+            it != spec.sectionDtypes.end()) {
+          list[i].set("section_dtype", it->second);
+          if (it->second == "bf16" && spec.packAsBf16 &&
+              param->dtype == runtime::ElementType::F32)
             param->dtype = runtime::ElementType::BF16;
         }
         std::vector<uint8_t> bytes(param->numBytes());
@@ -483,17 +488,29 @@ TEST_F(RuntimeTest, EmbeddedWeightsNeedNoCheckpoint) {
 TEST_F(RuntimeTest, Bf16SectionsOfF32ParamsAreWidened) {
   ArtifactSpec spec;
   spec.embedWeights = true;
-  spec.tableSectionDtype = "bf16";
+  spec.sectionDtypes = {{1, "bf16"}};
   SessionPtr s = session(writeArtifact("bf16-section.dscx", spec));
   int64_t tokens[] = {6, 1, 1};
   std::vector<float> logits(3 * kVocab);
   expectOk(dsc_session_forward(s.get(), tokens, 1, 3, logits.data()));
   EXPECT_EQ(logits, referenceLogits({6, 1, 1}));
 
-  spec.tableSectionDtype = "f16";
+  spec.sectionDtypes = {{1, "f16"}};
   expectError(createError(writeArtifact("f16-section.dscx", spec), nullptr),
               DSC_STATUS_INVALID_ARGUMENT,
               "'section_dtype' must be \"bf16\", for an f32 param");
+  // Not for an e4m3 param.
+  spec.sectionDtypes = {{3, "bf16"}};
+  expectError(createError(writeArtifact("e4m3-section.dscx", spec), nullptr),
+              DSC_STATUS_INVALID_ARGUMENT,
+              "'section_dtype' must be \"bf16\", for an f32 param");
+  // A section marked bf16 that holds f32 values is twice the size.
+  spec.sectionDtypes = {{1, "bf16"}};
+  spec.packAsBf16 = false;
+  expectError(createError(writeArtifact("f32-marked.dscx", spec), nullptr),
+              DSC_STATUS_INVALID_ARGUMENT,
+              "section 'weights/1' holds 256 bytes but param 'embed.weight' "
+              "needs 128");
 }
 
 TEST_F(RuntimeTest, SessionOutlivesItsArtifactHandle) {

@@ -875,8 +875,7 @@ int main(int argc, char **argv) {
       // CPU is the only target (see the weights below), else the f32 one
       // it reads in place (a gather touches only its rows) rather than a
       // whole table narrowed at load.
-      options.embeddingTablesBf16 =
-          !embedWeights || (targets.size() == 1 && emit != Emit::Ptx);
+      options.embeddingTablesBf16 = !embedWeights || targets.size() == 1;
       options.parallelMinMultiplyAdds = cpuParallelMinWork;
       mlir::dsc::buildCpuPipeline(pm, options);
       if (failed(pm.run(*clone)))
@@ -1053,9 +1052,17 @@ int main(int argc, char **argv) {
               if (!init)
                 return fail(modelPath + ": no initializer '" + spec->name +
                             "' for a weight of the graph");
-              std::vector<float> values(size_t(packed.numElements()));
-              ::dsc::onnx_frontend::initializerToF32(*init, values.data());
-              store(values.data());
+              if (init->shape != spec->shape)
+                return fail(modelPath + ": initializer '" + spec->name +
+                            "' does not have the shape of its weight");
+              if (asBf16) {
+                std::vector<float> values(size_t(packed.numElements()));
+                ::dsc::onnx_frontend::initializerToF32(*init, values.data());
+                store(values.data());
+              } else {
+                ::dsc::onnx_frontend::initializerToF32(
+                    *init, reinterpret_cast<float *>(bytes.data()));
+              }
             } else if (absl::Status s =
                            rt::packParam(**&checkpoint, packed, bytes.data());
                        !s.ok()) {
