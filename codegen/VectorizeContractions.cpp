@@ -63,6 +63,11 @@ struct Contraction {
   OpOperand *a, *b, *c;
   SmallVector<OpOperand *> scales;
   unsigned m, n, k;            // m indexes A and not B, n indexes B and not A.
+  /// Another parallel loop of A's and C's rows, not of B (a batch outside
+  /// a sequence: [B, S, K] x [N, K]), flattened with m into one range of
+  /// rows so that tiles of rows span it: a decode step's B rows of one
+  /// token each then share each loaded column of B, not stream B B times.
+  std::optional<unsigned> mOuter;
   SmallVector<unsigned> outer; // The other loops (parallel or reduction).
 };
 
@@ -136,9 +141,17 @@ std::optional<Contraction> matchRoles(linalg::GenericOp op, OpOperand *a,
       return std::nullopt;
     match.scales.push_back(input);
   }
-  for (unsigned dim = 0; dim < iters.size(); ++dim)
-    if (dim != *m && dim != *n && dim != match.k)
-      match.outer.push_back(dim);
+  for (unsigned dim = 0; dim < iters.size(); ++dim) {
+    if (dim == *m || dim == *n || dim == match.k)
+      continue;
+    if (!match.mOuter && iters[dim] == utils::IteratorType::parallel &&
+        mapA.isFunctionOfDim(dim) && mapC.isFunctionOfDim(dim) &&
+        !mapB.isFunctionOfDim(dim)) {
+      match.mOuter = dim;
+      continue;
+    }
+    match.outer.push_back(dim);
+  }
   return match;
 }
 
@@ -231,9 +244,22 @@ private:
     return result;
   }
 
+  /// Sets the loop indices of row `row` of the flattened rows: m, and
+  /// mOuter when there is one (row = mOuter * size(m) + m).
+  void setRow(Value row) {
+    if (!match.mOuter) {
+      dims[match.m] = row;
+      return;
+    }
+    dims[match.m] = arith::RemUIOp::create(b, loc, row, sizes[match.m]);
+    dims[*match.mOuter] = arith::DivUIOp::create(b, loc, row, sizes[match.m]);
+  }
+
   /// Full tiles of tileM rows, then the remaining rows one by one.
   void emitRows() {
     Value rows = sizes[match.m];
+    if (match.mOuter)
+      rows = arith::MulIOp::create(b, loc, rows, sizes[*match.mOuter]);
     Value fullRows = floorTo(rows, tileM);
     loop(constant(0), fullRows, tileM,
          [&](Value m0) { emitColumns(m0, tileM); });
@@ -379,7 +405,7 @@ private:
     if (int64_t(accs.size()) == lanes && llvm::isPowerOf2_64(lanes))
       sums = sumEach(accs, laneOf);
     for (int64_t i = 0; i < rows; ++i) {
-      dims[match.m] = add(m0, i);
+      setRow(add(m0, i));
       for (int64_t j = 0; j < cols; ++j) {
         dims[match.n] = add(n0, j);
         SmallVector<Value> at = indices(match.c);
@@ -443,7 +469,7 @@ private:
                                         Value mask) {
     SmallVector<Value> aRows, result;
     for (int64_t i = 0; i < rows; ++i) {
-      dims[match.m] = add(m0, i);
+      setRow(add(m0, i));
       aRows.push_back(loadVector(match.a, mask));
     }
     result.assign(accs.begin(), accs.end());
@@ -473,7 +499,7 @@ private:
         bVectors.push_back(loadVector(match.b, mask));
       }
       for (int64_t i = 0; i < rows; ++i) {
-        dims[match.m] = add(m0, i);
+        setRow(add(m0, i));
         Value scalar = scaled(loadScalar(match.a));
         Value splat = vector::BroadcastOp::create(b, loc, vectorType, scalar);
         for (int64_t j = 0; j < vecs; ++j)
@@ -483,7 +509,7 @@ private:
       scf::YieldOp::create(b, loc, accs);
     }
     for (int64_t i = 0; i < rows; ++i) {
-      dims[match.m] = add(m0, i);
+      setRow(add(m0, i));
       for (int64_t j = 0; j < vecs; ++j) {
         dims[match.n] = add(n0, j * lanes);
         Value old = loadVector(match.c, mask);

@@ -5,15 +5,26 @@
 // accumulators along k. A full tile's 8 accumulators are summed by one tree
 // of shuffles and adds into one vector (lane l: the sum of one output);
 // narrower tiles for the last rows and columns reduce each accumulator.
-// k = 64 divides by 8: no masks.
+// k = 64 divides by 8: no masks. The batch b and the sequence s are
+// flattened into one range of b x s rows (row r: b = r / S, s = r % S), so
+// that a decode step's rows (one token per sequence) share tiles too.
 #x = affine_map<(b, s, n, k) -> (b, s, k)>
 #w = affine_map<(b, s, n, k) -> (n, k)>
 #y = affine_map<(b, s, n, k) -> (b, s, n)>
 // CHECK-LABEL: func.func @linear
 // CHECK-NOT: linalg.generic
-// CHECK: scf.for
+// CHECK: %[[B:.*]] = memref.dim %{{.*}}, %c0{{.*}} : memref<?x?x64xf32>
+// CHECK: %[[S:.*]] = memref.dim %{{.*}}, %c1{{.*}} : memref<?x?x64xf32>
+// CHECK: %[[ROWS:.*]] = arith.muli %[[S]], %[[B]] : index
+// CHECK: %[[TAIL:.*]] = arith.remui %[[ROWS]], %c4
+// CHECK: %[[FULL:.*]] = arith.subi %[[ROWS]], %[[TAIL]]
+// CHECK: scf.for %[[R:.*]] = %{{.*}} to %[[FULL]] step %c4
+// CHECK: scf.for %{{.*}} step %c2
 // CHECK: %[[ACC:.*]]:8 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c8{{.*}} iter_args
-// CHECK-COUNT-4: vector.load %{{.*}} : memref<?x?x64xf32>, vector<8xf32>
+// CHECK: %[[S0:.*]] = arith.remui %[[R]], %[[S]] : index
+// CHECK: %[[B0:.*]] = arith.divui %[[R]], %[[S]] : index
+// CHECK: vector.load %{{.*}}[%[[B0]], %[[S0]], %{{.*}}] : memref<?x?x64xf32>, vector<8xf32>
+// CHECK-COUNT-3: vector.load %{{.*}} : memref<?x?x64xf32>, vector<8xf32>
 // CHECK: vector.load %{{.*}} : memref<40x64xf32>, vector<8xf32>
 // CHECK-COUNT-4: vector.fma
 // CHECK: scf.yield
