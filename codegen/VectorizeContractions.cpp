@@ -255,7 +255,9 @@ private:
     dims[*match.mOuter] = arith::DivUIOp::create(b, loc, row, sizes[match.m]);
   }
 
-  /// Full tiles of tileM rows, then the remaining rows one by one.
+  /// Full tiles of tileM rows, then the remaining rows in pairs (a decode
+  /// step of two or three sequences: two rows share each loaded column of
+  /// B), then one by one.
   void emitRows() {
     Value rows = sizes[match.m];
     if (match.mOuter)
@@ -263,17 +265,25 @@ private:
     Value fullRows = floorTo(rows, tileM);
     loop(constant(0), fullRows, tileM,
          [&](Value m0) { emitColumns(m0, tileM); });
+    Value single = fullRows;
+    if (tileM > 2) {
+      Value left = arith::SubIOp::create(b, loc, rows, fullRows);
+      single = arith::AddIOp::create(b, loc, fullRows, floorTo(left, 2));
+      loop(fullRows, single, 2, [&](Value m0) { emitColumns(m0, 2); });
+    }
     if (tileM > 1)
-      loop(fullRows, rows, 1, [&](Value m0) { emitColumns(m0, 1); });
+      loop(single, rows, 1, [&](Value m0) { emitColumns(m0, 1); });
   }
 
   void emitColumns(Value m0, int64_t rows) {
     Value columns = sizes[match.n];
     if (match.form == Form::Dot) {
-      // A single row (a decode step's GEMMs, the edge rows) spends a full
-      // tile's accumulators on columns: as many weight rows streamed at
-      // once, for the memory to overlap, and a full tile's shuffle tree.
-      int64_t cols = rows == 1 ? tileM * tileN : tileN;
+      // Fewer rows (a decode step's GEMMs, the edge rows) spend a full
+      // tile's accumulators on more columns where they divide evenly: as
+      // many weight rows streamed at once, for the memory to overlap, and
+      // a full tile's shuffle tree. (Columns then start at multiples of
+      // tileN, which the threads' ranges keep.)
+      int64_t cols = (tileM * tileN) % rows == 0 ? tileM * tileN / rows : tileN;
       Value full = floorTo(columns, cols);
       loop(constant(0), full, cols,
            [&](Value n0) { emitDotTile(m0, rows, n0, cols); });

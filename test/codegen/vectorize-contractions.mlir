@@ -41,9 +41,27 @@
 // CHECK: memref.store
 // CHECK: vector.extract %[[SUMS]][4] : f32 from vector<8xf32>
 // CHECK: memref.store
-// The last rows one at a time: 1 x 8 tiles (a full tile's accumulators,
+// The rows left in pairs (a decode step of two or three sequences): 2 x 4
+// tiles, a full tile's eight accumulators, each loaded row of W feeding two
+// rows of x.
+// CHECK: scf.for %{{.*}} step %c2
+// CHECK: scf.for %{{.*}} step %c4
+// CHECK: %[[PAIR:.*]]:8 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c8{{.*}} iter_args
+// CHECK-NEXT: arith.remui
+// CHECK-NEXT: arith.divui
+// CHECK-NEXT: vector.load %{{.*}} : memref<?x?x64xf32>, vector<8xf32>
+// CHECK: arith.addi
+// CHECK-NEXT: arith.remui
+// CHECK-NEXT: arith.divui
+// CHECK-NEXT: vector.load %{{.*}} : memref<?x?x64xf32>, vector<8xf32>
+// CHECK-COUNT-4: vector.load %{{.*}} : memref<40x64xf32>, vector<8xf32>
+// CHECK-NOT: vector.load
+// CHECK: scf.yield
+// CHECK: vector.shuffle %[[PAIR]]#0, %[[PAIR]]#1
+// The last row one at a time: 1 x 8 tiles (a full tile's accumulators,
 // eight rows of W streamed at once, one shuffle tree), then the last
 // columns one by one, each reduced alone.
+// CHECK: scf.for %{{.*}} step %c1
 // CHECK: %[[ROW:.*]]:8 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %c8{{.*}} iter_args
 // CHECK-COUNT-1: vector.load %{{.*}} : memref<?x?x64xf32>, vector<8xf32>
 // CHECK-COUNT-8: vector.load %{{.*}} : memref<40x64xf32>, vector<8xf32>
