@@ -14,8 +14,9 @@
 #     default) against f32 copies (--cpu-weights f32): a 2-layer model of
 #     DeepSeek-V2-Lite's shapes, random BF16 weights (2.2 GB).
 #  6. CPU threads: the same model's GEMMs unsplit on 1 thread, split on 1
-#     and on 2 (dsc-run --threads), logits compared bit for bit; and the
-#     thread pool's own cost per call (dsc-thread-pool-bench).
+#     and on 2 (dsc-run --threads), logits compared bit for bit; the
+#     thread pool's own cost per call (dsc-thread-pool-bench); the CPU's
+#     memory read rate (dsc-memory-bench), a decode step's floor.
 # With an argument (compile, fixtures, fusion, context, weights, threads)
 # only that part runs.
 # The project build time is measured separately: see docs/performance.md.
@@ -170,4 +171,6 @@ for run, ts in runs.items():
 cmp "$WORK/unsplit-1.npy" "$WORK/split-1.npy" && cmp "$WORK/unsplit-1.npy" "$WORK/split-2.npy" \
   && echo "step logits: bit for bit the same"
 "$BUILD_DIR/test/unit/dsc-thread-pool-bench" 1 2 3 4
+# The memory read rate a decode step's weights stream at, at best.
+"$BUILD_DIR/test/unit/dsc-memory-bench" 1024 1 2
 fi
