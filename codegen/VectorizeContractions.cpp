@@ -281,8 +281,9 @@ private:
       // Fewer rows (a decode step's GEMMs, the edge rows) spend a full
       // tile's accumulators on more columns where they divide evenly: as
       // many weight rows streamed at once, for the memory to overlap, and
-      // a full tile's shuffle tree. (Columns then start at multiples of
-      // tileN, which the threads' ranges keep.)
+      // a full tile's shuffle tree. (The widths all divide tileM x tileN,
+      // and so the threads' grain: a range takes the tiles unsplit code
+      // would.)
       int64_t cols = (tileM * tileN) % rows == 0 ? tileM * tileN / rows : tileN;
       Value full = floorTo(columns, cols);
       loop(constant(0), full, cols,
