@@ -68,7 +68,7 @@ private:
 /// Consecutive pieces that also lie back to back in one file: one mapping.
 struct Run {
   size_t begin, end;
-  /// The run's place in the whole, and its bytes.
+  /// Where the run starts in the reservation, and its bytes.
   uint64_t place, bytes;
 };
 
@@ -80,13 +80,13 @@ StitchedMapping::stitch(const std::vector<Piece> &pieces) {
   if (pieces.empty() || pageSize <= 0)
     return std::nullopt;
   const uint64_t page = static_cast<uint64_t>(pageSize);
-  auto down = [page](uint8_t *p) {
-    return p - reinterpret_cast<uintptr_t>(p) % page;
-  };
-  auto up = [&](uint8_t *p) { return down(p + page - 1); };
+  auto down = [page](uint64_t at) { return at - at % page; };
+  auto up = [&](uint64_t at) { return down(at + page - 1); };
 
   // A piece at `place` must start in its file at lead + place, modulo the
-  // page: then its whole pages line up with the file's.
+  // page: then its whole pages line up with the file's. (Places below are
+  // offsets from the reservation, whose first page the first piece starts
+  // `lead` bytes into.)
   const uint64_t lead = pieces.front().offset % page;
   std::vector<Run> runs;
   uint64_t total = 0;
@@ -101,7 +101,7 @@ StitchedMapping::stitch(const std::vector<Piece> &pieces) {
       runs.back().end = i + 1;
       runs.back().bytes += piece.size;
     } else {
-      runs.push_back({i, i + 1, total, piece.size});
+      runs.push_back({i, i + 1, lead + total, piece.size});
     }
     if (__builtin_add_overflow(total, piece.size, &total))
       return std::nullopt;
@@ -109,18 +109,27 @@ StitchedMapping::stitch(const std::vector<Piece> &pieces) {
   uint64_t span;
   if (__builtin_add_overflow(lead + total, page - 1, &span))
     return std::nullopt;
-  span -= span % page;
+  span = down(span);
 
-  // What it would copy: each run's bytes outside its whole pages, as
-  // placed after a range starting `lead` into a page. Past half the bytes,
-  // mapping saves too little for its mappings.
+  // Each run's whole pages map its file's; the bytes outside them are
+  // copied. Past half the bytes, mapping saves too little for its
+  // mappings.
+  std::vector<std::pair<uint64_t, uint64_t>> copiedRanges;
   uint64_t toCopy = 0;
   for (const Run &run : runs) {
-    const uint64_t begin = lead + run.place, end = begin + run.bytes;
-    const uint64_t first = (begin + page - 1) / page * page;
-    const uint64_t last = end / page * page;
-    toCopy += first < last ? (first - begin) + (end - last) : run.bytes;
+    const uint64_t begin = run.place, end = begin + run.bytes;
+    const uint64_t first = up(begin), last = down(end);
+    if (first >= last) {
+      copiedRanges.emplace_back(begin, end);
+    } else {
+      if (begin < first)
+        copiedRanges.emplace_back(begin, first);
+      if (last < end)
+        copiedRanges.emplace_back(last, end);
+    }
   }
+  for (auto [from, to] : copiedRanges)
+    toCopy += to - from;
   if (toCopy > total / 2)
     return std::nullopt;
   // Each run is a file mapping and a copied range after it: at most two
@@ -138,69 +147,63 @@ StitchedMapping::stitch(const std::vector<Piece> &pieces) {
   // From here on, returning std::nullopt unmaps the range.
   StitchedMapping stitched(static_cast<uint8_t *>(range), span, lead, mappings);
   stitched.total = total;
-  uint8_t *const base = stitched.reserved + lead;
+  uint8_t *const reserved = stitched.reserved;
 
   Descriptors files;
-  // The bytes of each run outside its whole pages, to copy.
-  std::vector<std::pair<uint8_t *, uint8_t *>> copiedRanges;
   for (const Run &run : runs) {
-    uint8_t *begin = base + run.place, *end = begin + run.bytes;
-    uint8_t *first = up(begin), *last = down(end);
-    if (first >= last) {
-      copiedRanges.emplace_back(begin, end);
+    const uint64_t first = up(run.place), last = down(run.place + run.bytes);
+    if (first >= last)
       continue;
-    }
     const Piece &head = pieces[run.begin];
     int fd = files.of(head);
     if (fd < 0)
       return std::nullopt;
     const size_t length = static_cast<size_t>(last - first);
-    if (::mmap(first, length, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd,
-               static_cast<off_t>(head.offset + (first - begin))) ==
+    if (::mmap(reserved + first, length, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd,
+               static_cast<off_t>(head.offset + (first - run.place))) ==
         MAP_FAILED) {
       // A MAP_FIXED that fails may have unmapped our pages there already:
       // take them back before another thread's mapping lands in the hole,
       // which unmapping the range would then take too.
-      ::mmap(first, length, PROT_NONE,
+      ::mmap(reserved + first, length, PROT_NONE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
       return std::nullopt;
     }
-    if (begin < first)
-      copiedRanges.emplace_back(begin, first);
-    if (last < end)
-      copiedRanges.emplace_back(last, end);
   }
 
-  // Copy those bytes into anonymous pages (the reservation's), writable
-  // while they are filled. A page two runs share gets both runs' bytes.
-  for (auto [from, to] : copiedRanges)
-    if (::mprotect(down(from), static_cast<size_t>(up(to) - down(from)),
-                   PROT_READ | PROT_WRITE) != 0)
-      return std::nullopt;
-  uint64_t place = 0;
+  // Copy the other bytes into anonymous pages (the reservation's),
+  // writable while they are filled. A page two runs share gets both runs'
+  // bytes.
+  auto protect = [&](int protection) {
+    for (auto [from, to] : copiedRanges)
+      if (::mprotect(reserved + down(from),
+                     static_cast<size_t>(up(to) - down(from)), protection) != 0)
+        return false;
+    return true;
+  };
+  if (!protect(PROT_READ | PROT_WRITE))
+    return std::nullopt;
+  uint64_t place = lead;
   size_t next = 0;
   for (const Piece &piece : pieces) {
-    uint8_t *begin = base + place, *end = begin + piece.size;
+    const uint64_t begin = place, end = begin + piece.size;
     // The copied ranges are in order: skip those before this piece.
     while (next < copiedRanges.size() && copiedRanges[next].second <= begin)
       ++next;
     for (size_t r = next; r < copiedRanges.size(); ++r) {
-      uint8_t *from = std::max(begin, copiedRanges[r].first);
-      uint8_t *to = std::min(end, copiedRanges[r].second);
+      const uint64_t from = std::max(begin, copiedRanges[r].first);
+      const uint64_t to = std::min(end, copiedRanges[r].second);
       if (from >= end)
         break;
-      if (from < to) {
-        std::memcpy(from, piece.bytes + (from - begin),
+      if (from < to)
+        std::memcpy(reserved + from, piece.bytes + (from - begin),
                     static_cast<size_t>(to - from));
-        stitched.copied += static_cast<uint64_t>(to - from);
-      }
     }
-    place += piece.size;
+    place = end;
   }
-  for (auto [from, to] : copiedRanges)
-    if (::mprotect(down(from), static_cast<size_t>(up(to) - down(from)),
-                   PROT_READ) != 0)
-      return std::nullopt;
+  stitched.copied = toCopy;
+  if (!protect(PROT_READ))
+    return std::nullopt;
   return stitched;
 }
 
