@@ -196,6 +196,10 @@ struct CodegenOptions {
   /// columns are split among the runtime's threads
   /// (dsc-parallelize-contractions' min-multiply-adds); negative: none is.
   int64_t parallelMinMultiplyAdds = 131072;
+  /// For the CPU pipeline: the cache blocks of the GEMMs in dot form
+  /// (dsc-vectorize-contractions' block-k and block-bytes).
+  int64_t gemmBlockK = DscVectorizeContractionsOptions().blockK;
+  int64_t gemmBlockBytes = DscVectorizeContractionsOptions().blockBytes;
 };
 
 /// The SMs of `chip`'s usual card, the blocks a split K aims at: an H100's

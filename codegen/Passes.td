@@ -222,14 +222,25 @@ def DscVectorizeContractions
 
     - *dot form*, when the reduction dimension k is contiguous in A and B
       (`x * W^T`, as `nn.Linear` stores W): `tile-m` x `tile-n` outputs are
-      accumulated as vectors of `lanes` along k and summed horizontally once
-      at the end, so each loaded vector feeds several `vector.fma`s; a
+      accumulated as vectors of `lanes` along k and summed horizontally per
+      block of k, so each loaded vector feeds several `vector.fma`s; a
       single row (a decode step's, or the rows past the last full tile)
       takes 1 x (`tile-m` * `tile-n`) outputs, the same accumulators
       streaming more weight rows at once;
     - *axpy form*, when the output's innermost dimension n is contiguous in
       B and C (`x * W`, as an exported MatMul stores W): `tile-m` rows x
       `axpy-vectors` vectors of `lanes` along n, A broadcast per k.
+
+    The dot form sums k in blocks of `block-k`, each output adding its
+    blocks' sums in order, each block's lanes by the same tree of shuffles
+    and adds (not `reassoc`: its order is the IR's). Full tiles run in
+    cache blocks: per block of B's columns (as many as `block-bytes` of B
+    hold at that depth, a multiple of `tile-m` x `tile-n`), per
+    block of k, every tile of rows, so that each tile reads the block of B
+    from the L2 cache instead of streaming all of B from memory. Pairs and
+    single rows (a decode step's, which share no weights to keep) stream
+    B's rows whole and add the blocks' sums in registers, in the same
+    order: an output's bits depend on neither its tile nor its thread.
 
     Tiles at the edges are narrower and the k (or n) remainder uses masked
     loads, so every size, static or dynamic, is handled. Other generics are
@@ -238,7 +249,8 @@ def DscVectorizeContractions
     already allows.
 
     ```mlir
-    // x[m, k] * w[n, k] -> y[m, n] becomes, per 4 x 2 tile of y:
+    // x[m, k] * w[n, k] -> y[m, n] becomes, per 4 x 2 tile of y (and
+    // per block of k when k is deeper than block-k):
     %acc:8 = scf.for %k = %c0 to %kfull step %c8 iter_args(...) {
       %x0 = vector.load %x[%m0, %k] : memref<?x64xf32>, vector<8xf32>
       ...
@@ -246,7 +258,10 @@ def DscVectorizeContractions
       %a00 = vector.fma %x0, %w0, %acc00 : vector<8xf32>
       ...
     }
-    %y00 = vector.reduction <add>, %acc#0, %old fastmath<reassoc> : ...
+    // The 8 accumulators' lanes summed by one tree of shuffles and adds
+    // into %sums, lane l an output's sum; then per output:
+    %s00 = vector.extract %sums[0] : f32 from vector<8xf32>
+    %y00 = arith.addf %old00, %s00 : f32
     ```
   }];
   let options = [
@@ -258,6 +273,11 @@ def DscVectorizeContractions
            "Columns of B per register tile (dot form)">,
     Option<"axpyVectors", "axpy-vectors", "int64_t", /*default=*/"2",
            "Vectors along n per register tile (axpy form)">,
+    Option<"blockK", "block-k", "int64_t", /*default=*/"2048",
+           "Dot form: depth of a cache block of k, a multiple of lanes "
+           "(0: no cache blocks)">,
+    Option<"blockBytes", "block-bytes", "int64_t", /*default=*/"262144",
+           "Dot form: bytes of B in a cache block (its columns at block-k)">,
   ];
   let statistics = [
     Statistic<"numDot", "dot-form", "Contractions vectorized along k">,

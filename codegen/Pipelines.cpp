@@ -131,6 +131,8 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm,
   //     every tile width, so that each column takes the tile it would take
   //     unsplit and the results do not depend on the threads.
   DscVectorizeContractionsOptions tiles;
+  tiles.blockK = options.gemmBlockK;
+  tiles.blockBytes = options.gemmBlockBytes;
   DscParallelizeContractionsOptions parallel;
   parallel.grain =
       std::lcm(tiles.tileM * tiles.tileN, tiles.lanes * tiles.axpyVectors);

@@ -9,8 +9,9 @@
 // each loaded vector feeds several multiply-adds:
 //
 //   dot form  (k contiguous in A and B, as x * W^T of nn.Linear): MR x NR
-//             vector accumulators along k, summed horizontally once per
-//             output at the end; a single row takes 1 x (MR * NR);
+//             vector accumulators along k, summed horizontally per block
+//             of k; a single row takes 1 x (MR * NR). Full tiles run in
+//             cache blocks of B's columns and of k (emitCacheBlocks);
 //   axpy form (n contiguous in B and C, as x * W of an exported MatMul):
 //             MR x NV vector accumulators along n, A broadcast per k.
 //
@@ -185,9 +186,10 @@ std::optional<Contraction> matchContraction(linalg::GenericOp op) {
 class Emitter {
 public:
   Emitter(OpBuilder &builder, linalg::GenericOp op, const Contraction &match,
-          int64_t lanes, int64_t tileM, int64_t tileN)
+          int64_t lanes, int64_t tileM, int64_t tileN, int64_t blockK,
+          int64_t blockBytes)
       : b(builder), loc(op.getLoc()), op(op), match(match), lanes(lanes),
-        tileM(tileM), tileN(tileN),
+        tileM(tileM), tileN(tileN), blockK(blockK), blockBytes(blockBytes),
         vectorType(VectorType::get({lanes}, b.getF32Type())),
         maskType(VectorType::get({lanes}, b.getI1Type())) {}
 
@@ -258,13 +260,29 @@ private:
   /// Full tiles of tileM rows, then the remaining rows in pairs (a decode
   /// step of two or three sequences: two rows share each loaded column of
   /// B), then one by one.
+  ///
+  /// The dot form sums k in blocks of `blockK`: each output adds its
+  /// blocks' sums to C in order, whatever its tile or thread, so that the
+  /// results depend on neither. Full tiles run in cache blocks
+  /// (emitCacheBlocks); the narrower tiles (a decode step's rows, which
+  /// share no weights to keep in cache) stream their columns of B whole,
+  /// with each block's sum added in registers.
   void emitRows() {
     Value rows = sizes[match.m];
     if (match.mOuter)
       rows = arith::MulIOp::create(b, loc, rows, sizes[*match.mOuter]);
     Value fullRows = floorTo(rows, tileM);
-    loop(constant(0), fullRows, tileM,
-         [&](Value m0) { emitColumns(m0, tileM); });
+    nBegin = constant(0);
+    nEnd = sizes[match.n];
+    inRegisters = false;
+    emitCacheBlocks([&] {
+      loop(constant(0), fullRows, tileM,
+           [&](Value m0) { emitColumns(m0, tileM); });
+    });
+    nBegin = kBegin = constant(0);
+    nEnd = sizes[match.n];
+    kEnd = sizes[match.k];
+    inRegisters = true;
     Value single = fullRows;
     if (tileM > 2) {
       Value left = arith::SubIOp::create(b, loc, rows, fullRows);
@@ -273,6 +291,57 @@ private:
     }
     if (tileM > 1)
       loop(single, rows, 1, [&](Value m0) { emitColumns(m0, 1); });
+  }
+
+  /// Whether the dot form sums k in blocks (not all in one).
+  bool blocksOfK() {
+    std::optional<int64_t> depth = getConstantIntValue(sizes[match.k]);
+    return match.form == Form::Dot && blockK > 0 && (!depth || *depth > blockK);
+  }
+
+  /// `tiles` in cache blocks (dot form): per block of B's columns
+  /// [nBegin, nEnd), as many as `blockBytes` of B hold at a depth of
+  /// `blockK`, one block of k [kBegin, kEnd) after another. Each tile of
+  /// rows then reads the block of B from the L2 cache, and its rows of A
+  /// (at most blockK deep) from the caches across the block's columns.
+  /// (Unblocked, every tile of rows streamed all of B from memory, a
+  /// 512-token prefill reading each weight 128 times, and its rows over the
+  /// whole depth: 2-2.3x slower on a 512 x 2048 x 10944 GEMM,
+  /// docs/performance.md.)
+  void emitCacheBlocks(function_ref<void()> tiles) {
+    Value columns = sizes[match.n];
+    Value depth = sizes[match.k];
+    kBegin = constant(0);
+    kEnd = depth;
+    if (match.form != Form::Dot || blockK <= 0)
+      return tiles();
+    std::optional<int64_t> staticDepth = getConstantIntValue(depth);
+    int64_t sliceDepth = std::max<int64_t>(
+        1, staticDepth ? std::min(*staticDepth, blockK) : blockK);
+    int64_t bytes =
+        cast<MemRefType>(match.b->get().getType()).getElementTypeBitWidth() / 8;
+    // A multiple of every tile's width, so that the columns of a block take
+    // the tiles they would unblocked.
+    int64_t width = tileM * tileN;
+    int64_t blockN = std::max<int64_t>(
+        width, blockBytes / (sliceDepth * bytes) / width * width);
+    auto kBlocks = [&] {
+      if (!blocksOfK())
+        return tiles();
+      loop(constant(0), depth, blockK, [&](Value k0) {
+        kBegin = k0;
+        kEnd = arith::MinUIOp::create(b, loc, add(k0, blockK), depth);
+        tiles();
+      });
+    };
+    std::optional<int64_t> staticColumns = getConstantIntValue(columns);
+    if (staticColumns && *staticColumns <= blockN)
+      return kBlocks();
+    loop(constant(0), columns, blockN, [&](Value n0) {
+      nBegin = n0;
+      nEnd = arith::MinUIOp::create(b, loc, add(n0, blockN), columns);
+      kBlocks();
+    });
   }
 
   void emitColumns(Value m0, int64_t rows) {
@@ -285,11 +354,13 @@ private:
       // and so the threads' grain: a range takes the tiles unsplit code
       // would.)
       int64_t cols = (tileM * tileN) % rows == 0 ? tileM * tileN / rows : tileN;
-      Value full = floorTo(columns, cols);
-      loop(constant(0), full, cols,
+      Value full = arith::AddIOp::create(
+          b, loc, nBegin,
+          floorTo(arith::SubIOp::create(b, loc, nEnd, nBegin), cols));
+      loop(nBegin, full, cols,
            [&](Value n0) { emitDotTile(m0, rows, n0, cols); });
       if (cols > 1)
-        loop(full, columns, 1, [&](Value n0) { emitDotTile(m0, rows, n0, 1); });
+        loop(full, nEnd, 1, [&](Value n0) { emitDotTile(m0, rows, n0, 1); });
       return;
     }
     int64_t width = tileN * lanes;
@@ -382,13 +453,57 @@ private:
     return ifOp.getResult(0);
   }
 
-  /// Dot form: rows x cols outputs, each a vector accumulator along k.
+  /// Dot form: rows x cols outputs, each a vector accumulator along k,
+  /// over the current block of k (cache blocks) or block by block over all
+  /// of k (in registers).
   void emitDotTile(Value m0, int64_t rows, Value n0, int64_t cols) {
+    if (!inRegisters || !blocksOfK()) {
+      addBlockSums(m0, rows, n0, cols, kBegin, kEnd, {});
+      return;
+    }
+    // C's values carried through the blocks of k, and stored once.
+    SmallVector<Value> partial;
+    for (int64_t i = 0; i < rows; ++i) {
+      setRow(add(m0, i));
+      for (int64_t j = 0; j < cols; ++j) {
+        dims[match.n] = add(n0, j);
+        partial.push_back(
+            memref::LoadOp::create(b, loc, match.c->get(), indices(match.c)));
+      }
+    }
     Value depth = sizes[match.k];
-    Value fullDepth = floorTo(depth, lanes);
+    auto blocks = scf::ForOp::create(b, loc, constant(0), depth,
+                                     constant(blockK), partial);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(blocks.getBody());
+      Value k0 = blocks.getInductionVar();
+      Value k1 = arith::MinUIOp::create(b, loc, add(k0, blockK), depth);
+      scf::YieldOp::create(
+          b, loc,
+          addBlockSums(m0, rows, n0, cols, k0, k1, blocks.getRegionIterArgs()));
+    }
+    for (int64_t i = 0; i < rows; ++i) {
+      setRow(add(m0, i));
+      for (int64_t j = 0; j < cols; ++j) {
+        dims[match.n] = add(n0, j);
+        memref::StoreOp::create(b, loc, blocks.getResult(i * cols + j),
+                                match.c->get(), indices(match.c));
+      }
+    }
+  }
+
+  /// The tile's sums over k in [k0, k1), scaled, added to `partial` (per
+  /// output, rows x cols) and returned; without `partial`, added to C and
+  /// stored (nothing returned).
+  SmallVector<Value> addBlockSums(Value m0, int64_t rows, Value n0,
+                                  int64_t cols, Value k0, Value k1,
+                                  ValueRange partial) {
+    Value fullDepth = arith::AddIOp::create(
+        b, loc, k0, floorTo(arith::SubIOp::create(b, loc, k1, k0), lanes));
     SmallVector<Value> init(rows * cols, zeroVector());
-    auto kLoop = scf::ForOp::create(b, loc, constant(0), fullDepth,
-                                    constant(lanes), init);
+    auto kLoop =
+        scf::ForOp::create(b, loc, k0, fullDepth, constant(lanes), init);
     SmallVector<Value> accs;
     {
       OpBuilder::InsertionGuard guard(b);
@@ -400,46 +515,72 @@ private:
     }
     accs.assign(kLoop.getResults().begin(), kLoop.getResults().end());
     // The k remainder, masked (all lanes off when k divides evenly, unless
-    // k is known to).
-    std::optional<int64_t> staticDepth = getConstantIntValue(depth);
+    // k is known to; blocks of k are whole vectors but the last).
+    std::optional<int64_t> staticDepth = getConstantIntValue(sizes[match.k]);
     if (!staticDepth || *staticDepth % lanes != 0) {
       dims[match.k] = fullDepth;
-      Value left = arith::SubIOp::create(b, loc, depth, fullDepth);
+      Value left = arith::SubIOp::create(b, loc, k1, fullDepth);
       Value mask = vector::CreateMaskOp::create(b, loc, maskType, left);
       accs = multiplyAccumulate(m0, rows, n0, cols, accs, mask);
     }
     // A full tile has as many accumulators as lanes: one tree of shuffles
     // and adds sums them all into one vector (lanes - 1 adds in all, not
     // log2(lanes) per accumulator).
-    Value sums;
+    Value tree;
     SmallVector<int64_t> laneOf(accs.size(), -1);
     if (int64_t(accs.size()) == lanes && llvm::isPowerOf2_64(lanes))
-      sums = sumEach(accs, laneOf);
+      tree = sumEach(accs, laneOf);
+    SmallVector<Value> result;
     for (int64_t i = 0; i < rows; ++i) {
       setRow(add(m0, i));
       for (int64_t j = 0; j < cols; ++j) {
         dims[match.n] = add(n0, j);
-        SmallVector<Value> at = indices(match.c);
-        Value old = memref::LoadOp::create(b, loc, match.c->get(), at);
-        Value sum;
         int64_t acc = i * cols + j;
-        if (sums)
-          sum = vector::ExtractOp::create(b, loc, sums, laneOf[acc]);
-        else
-          sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                            accs[acc],
-                                            arith::FastMathFlags::reassoc);
+        SmallVector<Value> at = indices(match.c);
+        Value old = partial.empty()
+                        ? memref::LoadOp::create(b, loc, match.c->get(), at)
+                        : partial[acc];
+        Value sum = tree ? vector::ExtractOp::create(b, loc, tree, laneOf[acc])
+                         : sumLanes(accs[acc]);
         sum = arith::AddFOp::create(b, loc, old, scaled(sum));
-        memref::StoreOp::create(b, loc, sum, match.c->get(), at);
+        if (partial.empty())
+          memref::StoreOp::create(b, loc, sum, match.c->get(), at);
+        else
+          result.push_back(sum);
       }
     }
+    return result;
+  }
+
+  /// The sum of `vector`'s lanes in sumEach's order: the two halves added,
+  /// then the halves of that, down to one lane. (A `vector.reduction`
+  /// would leave the order to LLVM: an output at a tile's edge, reduced
+  /// alone, would not be sure to get the bits it gets in a full tile.)
+  Value sumLanes(Value vector) {
+    if (!llvm::isPowerOf2_64(lanes))
+      return vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                         vector, arith::FastMathFlags::reassoc);
+    for (int64_t h = lanes / 2; h >= 1; h /= 2) {
+      SmallVector<int64_t> low, high;
+      for (int64_t l = 0; l < h; ++l) {
+        low.push_back(l);
+        high.push_back(h + l);
+      }
+      Value lowHalf = vector::ShuffleOp::create(b, loc, vector, vector, low);
+      Value highHalf = vector::ShuffleOp::create(b, loc, vector, vector, high);
+      vector = arith::AddFOp::create(b, loc, lowHalf, highHalf);
+    }
+    return vector::ExtractOp::create(b, loc, vector, 0);
   }
 
   /// One vector whose lane `laneOf[v]` is the sum of the lanes of
   /// `vectors[v]`, for `lanes` vectors. Each step pairs the vectors and,
   /// per pair (x, y), adds the two halves of every block of 2h lanes: the
   /// result holds h partial sums of x, then h of y, per block. After
-  /// log2(lanes) steps (h = lanes/2, ..., 1) one vector of totals is left.
+  /// log2(lanes) steps (h = lanes/2, ..., 1) one vector of totals is left:
+  /// each total is ((x0 + x4) + (x2 + x6)) + ((x1 + x5) + (x3 + x7)) for 8
+  /// lanes, as sumLanes sums. The adds are not `reassoc`: the order is
+  /// the IR's, whatever code surrounds it.
   Value sumEach(ArrayRef<Value> vectors, SmallVectorImpl<int64_t> &laneOf) {
     // owner[v][l]: the accumulator whose partial sum lane l of vector v
     // holds.
@@ -462,8 +603,7 @@ private:
         Value x = current[p], y = current[p + 1];
         Value lowHalves = vector::ShuffleOp::create(b, loc, x, y, low);
         Value highHalves = vector::ShuffleOp::create(b, loc, x, y, high);
-        next.push_back(arith::AddFOp::create(b, loc, lowHalves, highHalves,
-                                             arith::FastMathFlags::reassoc));
+        next.push_back(arith::AddFOp::create(b, loc, lowHalves, highHalves));
         nextOwner.push_back(owners);
       }
       current = std::move(next);
@@ -542,7 +682,14 @@ private:
   int64_t lanes, tileM;
   /// Columns per tile in the dot form, vectors of `lanes` in the axpy form.
   int64_t tileN;
+  /// Dot form: the depth of a block of k (0: no blocks), and the bytes of
+  /// B a block of columns holds at that depth.
+  int64_t blockK, blockBytes;
   VectorType vectorType, maskType;
+  /// The current cache block of the dot form (emitCacheBlocks), and
+  /// whether the current tiles add their blocks of k in registers instead.
+  Value nBegin, nEnd, kBegin, kEnd;
+  bool inRegisters = false;
   SmallVector<Value> sizes; // Per loop.
   SmallVector<Value> dims;  // Per loop: the current index.
 };
@@ -882,6 +1029,12 @@ struct DscVectorizeContractionsPass
           "dsc-vectorize-contractions: lanes and tile sizes must be >= 1");
       return signalPassFailure();
     }
+    if (blockK < 0 || blockK % lanes != 0 || blockBytes < 1) {
+      getOperation().emitError(
+          "dsc-vectorize-contractions: block-k must be a multiple of lanes "
+          "(0: no blocks) and block-bytes >= 1");
+      return signalPassFailure();
+    }
     SmallVector<std::pair<linalg::GenericOp, Contraction>> matches;
     getOperation().walk([&](linalg::GenericOp op) {
       if (std::optional<Contraction> match = matchContraction(op))
@@ -891,7 +1044,7 @@ struct DscVectorizeContractionsPass
     for (auto &[op, match] : matches) {
       builder.setInsertionPoint(op);
       Emitter(builder, op, match, lanes, tileM,
-              match.form == Form::Dot ? tileN : axpyVectors)
+              match.form == Form::Dot ? tileN : axpyVectors, blockK, blockBytes)
           .emit();
       ++(match.form == Form::Dot ? numDot : numAxpy);
       op.erase();

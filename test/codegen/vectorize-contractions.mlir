@@ -1,5 +1,8 @@
 // RUN: dsc-opt %s --split-input-file --dsc-vectorize-contractions | FileCheck %s
 // RUN: dsc-opt %s --split-input-file --dsc-vectorize-contractions="lanes=4 tile-m=2 tile-n=1" | FileCheck %s --check-prefix=SMALL
+// RUN: dsc-opt %s --split-input-file --dsc-vectorize-contractions="block-k=16 block-bytes=1024" --canonicalize | FileCheck %s --check-prefix=BLOCKS
+// RUN: not dsc-opt %s --split-input-file --dsc-vectorize-contractions="block-k=12" 2>&1 | FileCheck %s --check-prefix=BADBLOCK
+// BADBLOCK: dsc-vectorize-contractions: block-k must be a multiple of lanes (0: no blocks) and block-bytes >= 1
 
 // Dot form (x * W^T, k contiguous in both): 4 x 2 tiles of vector
 // accumulators along k. A full tile's 8 accumulators are summed by one tree
@@ -31,11 +34,11 @@
 // CHECK-NOT: vector.create_mask
 // CHECK: %[[LO:.*]] = vector.shuffle %[[ACC]]#0, %[[ACC]]#1 [0, 1, 2, 3, 8, 9, 10, 11]
 // CHECK: %[[HI:.*]] = vector.shuffle %[[ACC]]#0, %[[ACC]]#1 [4, 5, 6, 7, 12, 13, 14, 15]
-// CHECK: arith.addf %[[LO]], %[[HI]] fastmath<reassoc> : vector<8xf32>
+// CHECK: arith.addf %[[LO]], %[[HI]] : vector<8xf32>
 // CHECK-COUNT-3: vector.shuffle {{.*}} [4, 5, 6, 7, 12, 13, 14, 15]
 // CHECK-COUNT-2: vector.shuffle {{.*}} [2, 3, 10, 11, 6, 7, 14, 15]
 // CHECK: vector.shuffle {{.*}} [0, 8, 2, 10, 4, 12, 6, 14]
-// CHECK: %[[SUMS:.*]] = arith.addf {{.*}} fastmath<reassoc> : vector<8xf32>
+// CHECK: %[[SUMS:.*]] = arith.addf {{.*}} : vector<8xf32>
 // Row 0, column 0 (accumulator 0) is lane 0; row 0, column 1 is lane 4.
 // CHECK: vector.extract %[[SUMS]][0] : f32 from vector<8xf32>
 // CHECK: memref.store
@@ -70,7 +73,7 @@
 // The tree leaves column j of the tile in lane j with its 3 bits reversed
 // (column 1 in lane 4): each column's store reads its own lane.
 // CHECK: vector.shuffle {{.*}} [1, 9, 3, 11, 5, 13, 7, 15]
-// CHECK-NEXT: %[[ROWSUM:.*]] = arith.addf %{{.*}}, %{{.*}} fastmath<reassoc> : vector<8xf32>
+// CHECK-NEXT: %[[ROWSUM:.*]] = arith.addf %{{.*}}, %{{.*}} : vector<8xf32>
 // CHECK: memref.load %{{.*}}[%{{.*}}, %{{.*}}, %[[N0:.*]]] : memref<?x?x40xf32>
 // CHECK: vector.extract %[[ROWSUM]][0] : f32 from vector<8xf32>
 // CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %[[N0]]]
@@ -95,7 +98,19 @@
 // CHECK: %[[N7:.*]] = arith.addi %[[N0]], %c7{{[_0-9]*}} : index
 // CHECK: vector.extract %[[ROWSUM]][7] : f32 from vector<8xf32>
 // CHECK: memref.store %{{.*}}, %{{.*}}[%{{.*}}, %{{.*}}, %[[N7]]]
-// CHECK: vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
+// The last columns: each output's lanes summed alone by the same tree
+// (the halves added, then their halves), not a vector.reduction whose
+// order LLVM would choose: the bits of a full tile's output.
+// CHECK: %[[LOW4:.*]] = vector.shuffle %[[EDGE:.*]], %[[EDGE]] [0, 1, 2, 3] : vector<8xf32>, vector<8xf32>
+// CHECK: %[[HIGH4:.*]] = vector.shuffle %[[EDGE]], %[[EDGE]] [4, 5, 6, 7] : vector<8xf32>, vector<8xf32>
+// CHECK: %[[SUM4:.*]] = arith.addf %[[LOW4]], %[[HIGH4]] : vector<4xf32>
+// CHECK: vector.shuffle %[[SUM4]], %[[SUM4]] [0, 1] : vector<4xf32>, vector<4xf32>
+// CHECK: arith.addf {{.*}} : vector<2xf32>
+// CHECK: %[[SUM1:.*]] = arith.addf {{.*}} : vector<1xf32>
+// CHECK: vector.extract %[[SUM1]][0] : f32 from vector<1xf32>
+// CHECK-NOT: vector.reduction
+// CHECK-NOT: fastmath
+// CHECK: return
 // SMALL-LABEL: func.func @linear
 // SMALL: scf.for %{{.*}} step %c4{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
 func.func @linear(%x: memref<?x?x64xf32>, %w: memref<40x64xf32>, %y: memref<?x?x40xf32>) {
@@ -118,6 +133,21 @@ func.func @linear(%x: memref<?x?x64xf32>, %w: memref<40x64xf32>, %y: memref<?x?x
 // CHECK: vector.load
 // CHECK: vector.create_mask %{{.*}} : vector<8xi1>
 // CHECK: vector.maskedload %{{.*}}, %{{.*}}, %{{.*}} : memref<?x20xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// In blocks of 16 (16 + 4): the last block's remainder is masked from its
+// own end, in the cache blocks and in the registers' blocks alike.
+// BLOCKS-LABEL: func.func @ragged_depth
+// BLOCKS: scf.for %[[K0:.*]] = %c0 to %c20 step %c16 {
+// BLOCKS: %[[K1:.*]] = arith.minui %{{.*}}, %c20 : index
+// BLOCKS: %[[KFULL:.*]] = arith.addi %[[K0]], %{{.*}} : index
+// BLOCKS: scf.for %{{.*}} = %[[K0]] to %[[KFULL]] step %c8 iter_args
+// BLOCKS: %[[LEFT:.*]] = arith.subi %[[K1]], %[[KFULL]] : index
+// BLOCKS: vector.create_mask %[[LEFT]] : vector<8xi1>
+// BLOCKS: scf.for %[[RK0:.*]] = %c0 to %c20 step %c16 iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32) {
+// BLOCKS: %[[RK1:.*]] = arith.minui %{{.*}}, %c20 : index
+// BLOCKS: %[[RKFULL:.*]] = arith.addi %[[RK0]], %{{.*}} : index
+// BLOCKS: scf.for %{{.*}} = %[[RK0]] to %[[RKFULL]] step %c8 iter_args
+// BLOCKS: %[[RLEFT:.*]] = arith.subi %[[RK1]], %[[RKFULL]] : index
+// BLOCKS: vector.create_mask %[[RLEFT]] : vector<8xi1>
 func.func @ragged_depth(%x: memref<?x20xf32>, %w: memref<6x20xf32>, %y: memref<?x6xf32>) {
   linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x20xf32>, memref<6x20xf32>) outs(%y : memref<?x6xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
@@ -252,9 +282,17 @@ func.func @transposed_product(%x: memref<64x?xf32>, %w: memref<8x64xf32>, %y: me
 // CHECK-LABEL: func.func @dense_experts_down
 // CHECK-NOT: linalg.generic
 // CHECK: vector.fma
-// CHECK: %[[SUM:.*]] = vector.reduction <add>, %{{.*}} fastmath<reassoc> : vector<8xf32> into f32
+// CHECK: %[[SUM:.*]] = vector.extract %{{.*}}[0] : f32 from vector<1xf32>
 // CHECK: %[[WEIGHT:.*]] = memref.load %{{.*}} : memref<?x16xf32>
 // CHECK: arith.mulf %[[SUM]], %[[WEIGHT]]
+// In blocks, each block's sum is scaled before it is added.
+// BLOCKS-LABEL: func.func @dense_experts_down
+// BLOCKS: scf.for %[[DK0:.*]] = %c0 to %c32 step %c16 {
+// BLOCKS: scf.for %{{.*}} = %[[DK0]] to %{{.*}} step %c8 iter_args
+// BLOCKS: %[[DSUM:.*]] = vector.extract %{{.*}} : f32 from vector<8xf32>
+// BLOCKS: %[[DWEIGHT:.*]] = memref.load %{{.*}} : memref<?x16xf32>
+// BLOCKS: %[[DSCALED:.*]] = arith.mulf %[[DSUM]], %[[DWEIGHT]] : f32
+// BLOCKS: arith.addf %{{.*}}, %[[DSCALED]] : f32
 func.func @dense_experts_down(%r: memref<?x16xf32>, %act: memref<16x?x32xf32>, %w: memref<16x64x32xf32>, %y: memref<?x64xf32>) {
   linalg.generic {indexing_maps = [#r, #a, #w, #y], iterator_types = ["parallel", "parallel", "reduction", "reduction"]} ins(%r, %act, %w : memref<?x16xf32>, memref<16x?x32xf32>, memref<16x64x32xf32>) outs(%y : memref<?x64xf32>) {
   ^bb0(%g: f32, %a: f32, %b: f32, %acc: f32):
@@ -396,6 +434,70 @@ func.func @negative_f16_weight(%x: memref<?x64xf32>, %w: memref<8x64xf16>, %y: m
   ^bb0(%a: f32, %b: f16, %acc: f32):
     %e = arith.extf %b : f16 to f32
     %p = arith.mulf %a, %e : f32
+    %s = arith.addf %p, %acc : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Cache blocks (here of 16 k and 1 KiB of W: 16 columns of 16 f32). The
+// full tiles of 4 rows run per block of columns [n0, n0 + 16), per block of
+// k [k0, k0 + 16), adding each block's sums to y: a tile reads its slice of
+// W from the L2 cache and its rows of x from the L1 cache across the
+// block's columns. The pairs and single rows (a decode step's) stream W's
+// rows whole, adding each block's sums in registers, in the same order:
+// the same bits for an output whatever its tile. (With the default
+// blocks, 2048 k and 256 KiB, these shapes are one block: no loops.)
+#x = affine_map<(m, n, k) -> (m, k)>
+#w = affine_map<(m, n, k) -> (n, k)>
+#y = affine_map<(m, n, k) -> (m, n)>
+// CHECK-LABEL: func.func @cache_blocks
+// CHECK-NOT: arith.minui
+// CHECK: return
+// BLOCKS-LABEL: func.func @cache_blocks
+// BLOCKS: scf.for %[[N0:.*]] = %c0 to %c40 step %c16 {
+// BLOCKS: %[[N16:.*]] = arith.addi %[[N0]], %c16 : index
+// BLOCKS: %[[N1:.*]] = arith.minui %[[N16]], %c40 : index
+// BLOCKS: scf.for %[[K0:.*]] = %c0 to %c40 step %c16 {
+// BLOCKS: %[[K16:.*]] = arith.addi %[[K0]], %c16 : index
+// BLOCKS: %[[K1:.*]] = arith.minui %[[K16]], %c40 : index
+// BLOCKS: scf.for %[[M0:.*]] = %c0 to %{{.*}} step %c4 {
+// BLOCKS: scf.for %[[C0:.*]] = %[[N0]] to %{{.*}} step %c2 {
+// BLOCKS: %[[KFULL:.*]] = arith.addi %[[K0]], %{{.*}} : index
+// BLOCKS: scf.for %{{.*}} = %[[K0]] to %[[KFULL]] step %c8 iter_args
+// BLOCKS-COUNT-4: vector.load %{{.*}} : memref<?x40xf32>, vector<8xf32>
+// BLOCKS: scf.yield
+// BLOCKS: %[[OLD:.*]] = memref.load %{{.*}}[%[[M0]], %[[C0]]] : memref<?x40xf32>
+// BLOCKS: %[[LANE:.*]] = vector.extract %{{.*}}[0] : f32 from vector<8xf32>
+// BLOCKS: %[[NEW:.*]] = arith.addf %[[OLD]], %[[LANE]] : f32
+// BLOCKS: memref.store %[[NEW]], %{{.*}}[%[[M0]], %[[C0]]] : memref<?x40xf32>
+// The pairs: y's eight values loaded once, carried through the blocks of k
+// in registers, stored once.
+// BLOCKS: scf.for %[[P:.*]] = %{{.*}} to %{{.*}} step %c2 {
+// BLOCKS: scf.for %[[PC:.*]] = %c0 to %c40 step %c4 {
+// BLOCKS: %[[Y0:.*]] = memref.load %{{.*}}[%[[P]], %[[PC]]] : memref<?x40xf32>
+// BLOCKS-COUNT-7: memref.load
+// BLOCKS: %[[SUMS:.*]]:8 = scf.for %[[PK:.*]] = %c0 to %c40 step %c16 iter_args(%[[CARRY:.*]] = %[[Y0]], {{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32) {
+// BLOCKS: arith.minui
+// BLOCKS: scf.for %{{.*}} = %[[PK]] to %{{.*}} step %c8 iter_args
+// BLOCKS-COUNT-2: vector.load %{{.*}} : memref<?x40xf32>, vector<8xf32>
+// BLOCKS-COUNT-4: vector.load %{{.*}} : memref<40x40xf32>, vector<8xf32>
+// BLOCKS: scf.yield
+// BLOCKS: %[[PLANE:.*]] = vector.extract %{{.*}}[0] : f32 from vector<8xf32>
+// BLOCKS: arith.addf %[[CARRY]], %[[PLANE]] : f32
+// BLOCKS-NOT: memref.store
+// BLOCKS: scf.yield {{.*}} : f32, f32, f32, f32, f32, f32, f32, f32
+// BLOCKS: memref.store %[[SUMS]]#0, %{{.*}}[%[[P]], %[[PC]]] : memref<?x40xf32>
+// The single rows likewise.
+// BLOCKS: scf.for %{{.*}} step %c1 {
+// BLOCKS: scf.for %{{.*}} = %c0 to %c40 step %c8 {
+// BLOCKS: scf.for %{{.*}} = %c0 to %c40 step %c16 iter_args
+func.func @cache_blocks(%x: memref<?x40xf32>, %w: memref<40x40xf32>, %y: memref<?x40xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x40xf32>, memref<40x40xf32>) outs(%y : memref<?x40xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
     %s = arith.addf %p, %acc : f32
     linalg.yield %s : f32
   }

@@ -52,6 +52,9 @@ def main():
                          "only; report, not require, equal greedy tokens (numerics that "
                          "differ from the reference's on purpose, such as bf16)")
     ap.add_argument("--generation", choices=["kv-cache", "recompute"], default="kv-cache")
+    ap.add_argument("--compile-arg", action="append", default=[],
+                    help="one more dsc-compile argument (repeatable), e.g. "
+                         "--compile-arg=--cpu-gemm-block-k=16")
     args = ap.parse_args()
 
     expected = json.load(open(os.path.join(args.fixture, "expected.json")))
@@ -70,7 +73,7 @@ def main():
         compile_cmd.append("--fixed-shapes")
     if args.bf16_linear_inputs:
         compile_cmd.append("--bf16-linear-inputs")
-    run(compile_cmd)
+    run(compile_cmd + args.compile_arg)
 
     prompts = ";".join(",".join(str(t) for t in r["prompt"]) for r in results)
     run_cmd = [os.path.join(args.tools, "dsc-run"), artifact, "--prompt-ids", prompts,

@@ -194,6 +194,19 @@ cl::opt<int64_t> cpuParallelMinWork(
              "--threads); a negative value splits none. The results are the "
              "same for any number of threads"),
     cl::value_desc("multiply-adds"), cl::cat(category));
+cl::opt<int64_t> cpuGemmBlockK(
+    "cpu-gemm-block-k", cl::init(mlir::dsc::CodegenOptions().gemmBlockK),
+    cl::desc("CPU target: the depth of a GEMM's cache blocks, a multiple of "
+             "the vector lanes, 8 (0: no cache blocks): each output sums its "
+             "k in blocks of this depth, in the same order whatever its tile "
+             "or thread"),
+    cl::value_desc("k"), cl::cat(category));
+cl::opt<int64_t> cpuGemmBlockBytes(
+    "cpu-gemm-block-bytes",
+    cl::init(mlir::dsc::CodegenOptions().gemmBlockBytes),
+    cl::desc("CPU target: the bytes of weights in a GEMM's cache block (its "
+             "columns at the block's depth), for the L2 cache"),
+    cl::value_desc("bytes"), cl::cat(category));
 cl::opt<int64_t> gemmLargeTileBlocks(
     "gemm-large-tile-blocks", cl::init(mlir::dsc::kLargeTileBlocks),
     cl::desc("sm_90a: the blocks of 128-row tiles a linear layer's GEMM must "
@@ -618,6 +631,14 @@ int main(int argc, char **argv) {
     return fail("--bf16-linear-inputs binds the linear weights as bf16; it "
                 "cannot be combined with --cpu-weights " +
                 std::string(cpuWeights == CpuWeights::F32 ? "f32" : "auto"));
+  const int64_t lanes = mlir::dsc::DscVectorizeContractionsOptions().lanes;
+  if (cpuGemmBlockK < 0 || cpuGemmBlockK % lanes != 0)
+    return fail("--cpu-gemm-block-k: expected a multiple of " +
+                std::to_string(lanes) + " (0 for no blocks), not " +
+                std::to_string(cpuGemmBlockK));
+  if (cpuGemmBlockBytes < 1)
+    return fail("--cpu-gemm-block-bytes: expected a positive size, not " +
+                std::to_string(cpuGemmBlockBytes));
   if (gemmLargeTileBlocks < 1)
     return fail("--gemm-large-tile-blocks: expected a positive count, not " +
                 std::to_string(gemmLargeTileBlocks));
@@ -877,6 +898,8 @@ int main(int argc, char **argv) {
       // whole table narrowed at load.
       options.embeddingTablesBf16 = !embedWeights || targets.size() == 1;
       options.parallelMinMultiplyAdds = cpuParallelMinWork;
+      options.gemmBlockK = cpuGemmBlockK;
+      options.gemmBlockBytes = cpuGemmBlockBytes;
       mlir::dsc::buildCpuPipeline(pm, options);
       if (failed(pm.run(*clone)))
         return fail("cpu: lowering failed");

@@ -138,8 +138,9 @@ Flags take their value as "--flag value" or "--flag=value".
 Without --json, stdout has one line per prompt,
   prompt 0: 5 17 99 -> 12 44 ...
 and the timings (artifact load, weight binding, prefill, decode per token,
-decode tokens/s) go to stderr, as does a progress line when stderr is a
-terminal or the run takes more than 2 s.
+decode tokens/s) go to stderr, as does the generation's progress: on a
+terminal one line redrawn every step; otherwise, once a run takes more than
+2 s, a line every 2 s.
 
 Exit status: 0 on success, 1 when loading or running the model fails, 2 on a
 usage error.
@@ -350,9 +351,12 @@ double millisecondsBetween(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-/// Records when each generation step ends and draws the progress line.
+/// Records when each generation step ends and draws the progress line: on
+/// a terminal redrawn in place every step; into a file or pipe (a log) a
+/// line of its own, once the run takes more than 2 s and then every 2 s.
 struct Progress {
   Clock::time_point start;
+  Clock::time_point lastShown;
   std::vector<Clock::time_point> stepEnds;
   bool interactive = false;
   bool shown = false;
@@ -361,12 +365,19 @@ struct Progress {
     auto *self = static_cast<Progress *>(user);
     Clock::time_point now = Clock::now();
     self->stepEnds.push_back(now);
-    if (self->interactive || millisecondsBetween(self->start, now) > 2000) {
-      std::fprintf(stderr, "\r[dsc-run] step %lld/%lld",
-                   static_cast<long long>(step), static_cast<long long>(total));
-      std::fflush(stderr);
-      self->shown = true;
+    const long long done = step, all = total;
+    if (self->interactive) {
+      std::fprintf(stderr, "\r[dsc-run] step %lld/%lld", done, all);
+    } else if (millisecondsBetween(self->start, now) > 2000 &&
+               (!self->shown ||
+                millisecondsBetween(self->lastShown, now) > 2000)) {
+      std::fprintf(stderr, "[dsc-run] step %lld/%lld\n", done, all);
+      self->lastShown = now;
+    } else {
+      return;
     }
+    std::fflush(stderr);
+    self->shown = true;
   }
 };
 
@@ -574,7 +585,7 @@ int run(int argc, char **argv) {
           session, promptData.data(), promptLengths.data(), batch,
           options.maxNewTokens, generated.data(), stepLogits.data(),
           Progress::callback, &progress);
-    if (progress.shown)
+    if (progress.shown && progress.interactive)
       std::fputc('\n', stderr);
     const size_t steps = progress.stepEnds.size();
     if (steps)
