@@ -272,16 +272,12 @@ private:
     if (match.mOuter)
       rows = arith::MulIOp::create(b, loc, rows, sizes[*match.mOuter]);
     Value fullRows = floorTo(rows, tileM);
-    nBegin = constant(0);
-    nEnd = sizes[match.n];
     inRegisters = false;
     emitCacheBlocks([&] {
       loop(constant(0), fullRows, tileM,
            [&](Value m0) { emitColumns(m0, tileM); });
     });
-    nBegin = kBegin = constant(0);
-    nEnd = sizes[match.n];
-    kEnd = sizes[match.k];
+    wholeBlock();
     inRegisters = true;
     Value single = fullRows;
     if (tileM > 2) {
@@ -291,6 +287,13 @@ private:
     }
     if (tileM > 1)
       loop(single, rows, 1, [&](Value m0) { emitColumns(m0, 1); });
+  }
+
+  /// The current block: all columns, all of k.
+  void wholeBlock() {
+    nBegin = kBegin = constant(0);
+    nEnd = sizes[match.n];
+    kEnd = sizes[match.k];
   }
 
   /// Whether the dot form sums k in blocks (not all in one).
@@ -311,8 +314,7 @@ private:
   void emitCacheBlocks(function_ref<void()> tiles) {
     Value columns = sizes[match.n];
     Value depth = sizes[match.k];
-    kBegin = constant(0);
-    kEnd = depth;
+    wholeBlock();
     if (match.form != Form::Dot || blockK <= 0)
       return tiles();
     std::optional<int64_t> staticDepth = getConstantIntValue(depth);
@@ -462,13 +464,15 @@ private:
       return;
     }
     // C's values carried through the blocks of k, and stored once.
+    SmallVector<SmallVector<Value>> at;
     SmallVector<Value> partial;
     for (int64_t i = 0; i < rows; ++i) {
       setRow(add(m0, i));
       for (int64_t j = 0; j < cols; ++j) {
         dims[match.n] = add(n0, j);
+        at.push_back(indices(match.c));
         partial.push_back(
-            memref::LoadOp::create(b, loc, match.c->get(), indices(match.c)));
+            memref::LoadOp::create(b, loc, match.c->get(), at.back()));
       }
     }
     Value depth = sizes[match.k];
@@ -483,14 +487,8 @@ private:
           b, loc,
           addBlockSums(m0, rows, n0, cols, k0, k1, blocks.getRegionIterArgs()));
     }
-    for (int64_t i = 0; i < rows; ++i) {
-      setRow(add(m0, i));
-      for (int64_t j = 0; j < cols; ++j) {
-        dims[match.n] = add(n0, j);
-        memref::StoreOp::create(b, loc, blocks.getResult(i * cols + j),
-                                match.c->get(), indices(match.c));
-      }
-    }
+    for (auto [sum, where] : llvm::zip(blocks.getResults(), at))
+      memref::StoreOp::create(b, loc, sum, match.c->get(), where);
   }
 
   /// The tile's sums over k in [k0, k1), scaled, added to `partial` (per

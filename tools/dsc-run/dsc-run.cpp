@@ -356,7 +356,7 @@ double millisecondsBetween(Clock::time_point a, Clock::time_point b) {
 /// line of its own, once the run takes more than 2 s and then every 2 s.
 struct Progress {
   Clock::time_point start;
-  Clock::time_point lastShown;
+  Clock::time_point lastShown; // start, until a log line is shown
   std::vector<Clock::time_point> stepEnds;
   bool interactive = false;
   bool shown = false;
@@ -368,9 +368,7 @@ struct Progress {
     const long long done = step, all = total;
     if (self->interactive) {
       std::fprintf(stderr, "\r[dsc-run] step %lld/%lld", done, all);
-    } else if (millisecondsBetween(self->start, now) > 2000 &&
-               (!self->shown ||
-                millisecondsBetween(self->lastShown, now) > 2000)) {
+    } else if (millisecondsBetween(self->lastShown, now) > 2000) {
       std::fprintf(stderr, "[dsc-run] step %lld/%lld\n", done, all);
       self->lastShown = now;
     } else {
@@ -573,7 +571,7 @@ int run(int argc, char **argv) {
   for (int64_t run = 0; run < options.repeat && !status; ++run) {
     Progress progress;
     progress.interactive = ::isatty(STDERR_FILENO);
-    progress.start = Clock::now();
+    progress.start = progress.lastShown = Clock::now();
     if (stepLogits.empty())
       status =
           dsc_session_generate(session, promptData.data(), promptLengths.data(),
