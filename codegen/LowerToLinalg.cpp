@@ -1046,12 +1046,189 @@ struct LowerMla : OpRewritePattern<MlaOp> {
   }
 };
 
-/// The keys of the new tokens: [B, T, C + dr] with T = max(past) + S, the
-/// cached entries of each sequence (through its block table) followed by
-/// its new tokens' latent and rope key. Rows past a sequence's own
-/// `past[b] + S` repeat its last new token; the causal mask hides them.
-/// Every index is clamped, so a bad block table cannot read outside the
-/// cache.
+/// Where decode attention's keys come from: `op`'s cache [pages, P, C + dr]
+/// through its block table, and its new tokens. Key j of sequence b is
+/// cached entry j (page table[b, j / P], row j % P) when j < past[b], else
+/// new token j - past[b]. Every index is clamped, so a bad block table
+/// cannot read outside the cache; rows past a sequence's own past[b] + S
+/// repeat its last new token (the causal mask hides them).
+struct KeySources {
+  Value latent, kPe; // [B, S, C], [B, S, dr]
+  Value cache, table, past, newTokens, pages, tablePages, batch, keyCount;
+  int64_t pageSize;
+  /// The new tokens' keys rounded to bf16, as the library's cache stores
+  /// them.
+  bool roundFresh;
+
+  /// `min(max(v, 0), upper - 1)`; upper - 1 >= 0 holds for the sizes used.
+  static Value clamp(OpBuilder &b, Location loc, Value v, Value upper) {
+    Value last = arith::SubIOp::create(
+        b, loc, upper, arith::ConstantIndexOp::create(b, loc, 1));
+    Value low = arith::MaxSIOp::create(
+        b, loc, v, arith::ConstantIndexOp::create(b, loc, 0));
+    return arith::MinSIOp::create(b, loc, low, last);
+  }
+  static int64_t width(Value keys) {
+    return cast<RankedTensorType>(keys.getType()).getDimSize(2);
+  }
+  /// past[bi] as an index.
+  Value seen(OpBuilder &b, Location loc, Value bi) const {
+    return arith::IndexCastOp::create(
+        b, loc, b.getIndexType(),
+        tensor::ExtractOp::create(b, loc, past, ValueRange{bi}));
+  }
+  /// The cache's page and row of key j of sequence bi.
+  std::pair<Value, Value> cachedAt(OpBuilder &b, Location loc, Value bi,
+                                   Value j) const {
+    Value size = arith::ConstantIndexOp::create(b, loc, pageSize);
+    Value slot =
+        clamp(b, loc, arith::DivUIOp::create(b, loc, j, size), tablePages);
+    Value page = clamp(
+        b, loc,
+        arith::IndexCastOp::create(
+            b, loc, b.getIndexType(),
+            tensor::ExtractOp::create(b, loc, table, ValueRange{bi, slot})),
+        pages);
+    return {page, arith::RemUIOp::create(b, loc, j, size)};
+  }
+  /// The new token of key j of a sequence that has seen `seen` tokens.
+  Value freshAt(OpBuilder &b, Location loc, Value j, Value seen) const {
+    return clamp(b, loc, arith::SubIOp::create(b, loc, j, seen), newTokens);
+  }
+  /// A new token's key element `v` in f32, rounded like the library's.
+  Value freshValue(OpBuilder &b, Location loc, Value v) const {
+    TensorMath s(b, loc);
+    v = s.toF32(v);
+    return roundFresh ? s.toF32(fromF32(b, loc, v, b.getBF16Type())) : v;
+  }
+
+  /// The latent keys [B, T, C] and the rope keys [B, T, dr] as one
+  /// generic over [B, T, C + dr], each element choosing its source: a GPU
+  /// kernel of a thread per element (the sizes from shapes alone, with
+  /// fixed shapes), sliced.
+  std::pair<Value, Value> gatherByElements(TensorMath &m) const {
+    OpBuilder &b = m.builder();
+    int64_t c = width(latent), dr = width(kPe);
+    SmallVector<OpFoldResult> sizes = {batch, keyCount, b.getIndexAttr(c + dr)};
+    Value keys = m.generic(
+        {}, m.empty(sizes, b.getF32Type()), 3, {{0, 1, 2}}, {},
+        [&](OpBuilder &nb, Location l, ValueRange) {
+          TensorMath s(nb, l);
+          Value bi = linalg::IndexOp::create(nb, l, 0);
+          Value j = linalg::IndexOp::create(nb, l, 1);
+          Value w = linalg::IndexOp::create(nb, l, 2);
+          Value seenHere = seen(nb, l, bi);
+          auto [page, row] = cachedAt(nb, l, bi, j);
+          Value cached = s.toF32(tensor::ExtractOp::create(
+              nb, l, cache, ValueRange{page, row, w}));
+          Value token = freshAt(nb, l, j, seenHere);
+          Value isLatent = arith::CmpIOp::create(
+              nb, l, arith::CmpIPredicate::ult, w, s.index(c));
+          Value fromLatent = tensor::ExtractOp::create(
+              nb, l, latent,
+              ValueRange{bi, token,
+                         arith::MinUIOp::create(nb, l, w, s.index(c - 1))});
+          Value rope = clamp(nb, l, arith::SubIOp::create(nb, l, w, s.index(c)),
+                             s.index(dr));
+          Value fromRope = tensor::ExtractOp::create(
+              nb, l, kPe, ValueRange{bi, token, rope});
+          Value fresh = freshValue(nb, l,
+                                   arith::SelectOp::create(nb, l, isLatent,
+                                                           s.toF32(fromLatent),
+                                                           s.toF32(fromRope)));
+          Value isCached = arith::CmpIOp::create(
+              nb, l, arith::CmpIPredicate::slt, j, seenHere);
+          linalg::YieldOp::create(
+              nb, l,
+              arith::SelectOp::create(nb, l, isCached, cached, fresh)
+                  .getResult());
+        })[0];
+    return {m.sliceLast(keys, 0, c), m.sliceLast(keys, c, dr)};
+  }
+
+  /// The same keys gathered a row at a time by host loops (CPU code): each
+  /// key's source row is chosen once, then its elements are copied by a
+  /// loop over contiguous memory, which LLVM vectorizes. (In the generic,
+  /// the table's and `past`'s loads stay in the innermost loop, since they
+  /// might alias the keys it writes: a scalar loop, 9% of a CPU decode step
+  /// at a 2048-token context.)
+  std::pair<Value, Value> gatherByRows(TensorMath &m) const {
+    int64_t c = width(latent), dr = width(kPe);
+    return {gatherRows(m, latent, c, 0), gatherRows(m, kPe, dr, c)};
+  }
+
+private:
+  /// Keys [B, T, width]: a cached key's columns `column ..` of its cache
+  /// row, a new token's row of `fresh` [B, S, width].
+  Value gatherRows(TensorMath &m, Value fresh, int64_t width,
+                   int64_t column) const {
+    OpBuilder &b = m.builder();
+    Location loc = m.getLoc();
+    SmallVector<OpFoldResult> rowSizes = {b.getIndexAttr(1), b.getIndexAttr(1),
+                                          b.getIndexAttr(width)};
+    SmallVector<OpFoldResult> unit(3, b.getIndexAttr(1));
+    // Row `at` of `from` extended to f32 (`round`: as freshValue) into row
+    // (bi, j) of `keys`, in place.
+    auto copyRow = [&](OpBuilder &nb, Location l, Value from,
+                       ArrayRef<OpFoldResult> at, Value keys, Value bi, Value j,
+                       bool round) -> Value {
+      Value source =
+          tensor::ExtractSliceOp::create(nb, l, from, at, rowSizes, unit);
+      SmallVector<OpFoldResult> target = {bi, j, nb.getIndexAttr(0)};
+      Value slot =
+          tensor::ExtractSliceOp::create(nb, l, keys, target, rowSizes, unit);
+      Value copied = TensorMath(nb, l).generic(
+          source, slot, 3, {{0, 1, 2}, {0, 1, 2}}, {},
+          [&](OpBuilder &gb, Location gl, ValueRange a) {
+            Value v = round ? freshValue(gb, gl, a[0])
+                            : TensorMath(gb, gl).toF32(a[0]);
+            linalg::YieldOp::create(gb, gl, v);
+          })[0];
+      return tensor::InsertSliceOp::create(nb, l, copied, keys, target,
+                                           rowSizes, unit);
+    };
+    Value zero = m.index(0), one = m.index(1);
+    Value init =
+        m.empty({batch, keyCount, b.getIndexAttr(width)}, b.getF32Type());
+    auto sequences = scf::ForOp::create(
+        b, loc, zero, batch, one, ValueRange{init},
+        [&](OpBuilder &ob, Location ol, Value bi, ValueRange outer) {
+          Value seenHere = seen(ob, ol, bi);
+          auto keys = scf::ForOp::create(
+              ob, ol, zero, keyCount, one, ValueRange{outer[0]},
+              [&](OpBuilder &nb, Location l, Value j, ValueRange inner) {
+                Value isCached = arith::CmpIOp::create(
+                    nb, l, arith::CmpIPredicate::slt, j, seenHere);
+                auto row = scf::IfOp::create(
+                    nb, l, isCached,
+                    [&](OpBuilder &tb, Location tl) {
+                      auto [page, pageRow] = cachedAt(tb, tl, bi, j);
+                      scf::YieldOp::create(
+                          tb, tl,
+                          copyRow(tb, tl, cache,
+                                  {page, pageRow, tb.getIndexAttr(column)},
+                                  inner[0], bi, j, /*round=*/false));
+                    },
+                    [&](OpBuilder &tb, Location tl) {
+                      Value token = freshAt(tb, tl, j, seenHere);
+                      scf::YieldOp::create(
+                          tb, tl,
+                          copyRow(tb, tl, fresh,
+                                  {bi, token, tb.getIndexAttr(0)}, inner[0], bi,
+                                  j, roundFresh));
+                    });
+                scf::YieldOp::create(nb, l, row.getResult(0));
+              });
+          scf::YieldOp::create(ob, ol, keys.getResult(0));
+        });
+    return sequences.getResult(0);
+  }
+};
+
+/// Absorbed attention over T = max(past) + S keys of each sequence: its
+/// cached entries (through its block table), then its new tokens' latent
+/// and rope key (KeySources), gathered per element (a GPU kernel) or, with
+/// `keyRowLoops`, per row (KeySources::gatherByRows, CPU code).
 ///
 /// With `fixedShapes`, T = (block table width) * page size + S instead:
 /// the sizes then follow from the arguments' shapes alone, never from
@@ -1069,10 +1246,10 @@ struct LowerMla : OpRewritePattern<MlaOp> {
 /// to bf16.
 struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
   LowerMlaDecode(MLIRContext *context, bool fixedShapes, bool library,
-                 bool bf16Inputs)
+                 bool bf16Inputs, bool keyRowLoops)
       : OpRewritePattern(context), fixedShapes(fixedShapes), library(library),
-        bf16Inputs(bf16Inputs) {}
-  bool fixedShapes, library, bf16Inputs;
+        bf16Inputs(bf16Inputs), keyRowLoops(keyRowLoops) {}
+  bool fixedShapes, library, bf16Inputs, keyRowLoops;
   LogicalResult matchAndRewrite(MlaDecodeOp op,
                                 PatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
@@ -1085,8 +1262,6 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     }
     bool roundLikeLibrary = bf16Inputs && libraryRuns(op);
     Type i64 = b.getI64Type();
-    int64_t c = op.getLatent().getType().getDimSize(2),
-            dr = op.getKPe().getType().getDimSize(2);
     int64_t pageSize = op.getCache().getType().getDimSize(1);
     Value cache = op.getCache(), table = op.getBlockTable(),
           past = op.getPast();
@@ -1112,62 +1287,13 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     Value keyCount = arith::AddIOp::create(b, loc, keysBefore, newTokens);
     Value batch = tensor::DimOp::create(b, loc, op.getLatent(), 0);
 
-    SmallVector<OpFoldResult> keySizes = {batch, keyCount,
-                                          b.getIndexAttr(c + dr)};
-    Value keys = m.generic(
-        {}, m.empty(keySizes, b.getF32Type()), 3, {{0, 1, 2}}, {},
-        [&](OpBuilder &nb, Location l, ValueRange) {
-          TensorMath s(nb, l);
-          auto clamp = [&](Value v, Value upper) -> Value {
-            // upper - 1 >= 0 always holds for the dims used here.
-            Value last = arith::SubIOp::create(nb, l, upper, s.index(1));
-            return arith::MinSIOp::create(
-                nb, l, arith::MaxSIOp::create(nb, l, v, s.index(0)), last);
-          };
-          Value bi = linalg::IndexOp::create(nb, l, 0);
-          Value j = linalg::IndexOp::create(nb, l, 1);
-          Value w = linalg::IndexOp::create(nb, l, 2);
-          Value seen = arith::IndexCastOp::create(
-              nb, l, nb.getIndexType(),
-              tensor::ExtractOp::create(nb, l, past, ValueRange{bi}));
-          // From the cache: page table[b, j / P], row j % P.
-          Value slot = clamp(
-              arith::DivUIOp::create(nb, l, j, s.index(pageSize)), tablePages);
-          Value page = clamp(arith::IndexCastOp::create(
-                                 nb, l, nb.getIndexType(),
-                                 tensor::ExtractOp::create(
-                                     nb, l, table, ValueRange{bi, slot})),
-                             pages);
-          Value row = arith::RemUIOp::create(nb, l, j, s.index(pageSize));
-          Value cached = s.toF32(tensor::ExtractOp::create(
-              nb, l, cache, ValueRange{page, row, w}));
-          // From the new tokens: token j - past[b].
-          Value token = clamp(arith::SubIOp::create(nb, l, j, seen), newTokens);
-          Value isLatent = arith::CmpIOp::create(
-              nb, l, arith::CmpIPredicate::ult, w, s.index(c));
-          Value fromLatent = tensor::ExtractOp::create(
-              nb, l, op.getLatent(),
-              ValueRange{bi, token,
-                         arith::MinUIOp::create(nb, l, w, s.index(c - 1))});
-          Value rope =
-              clamp(arith::SubIOp::create(nb, l, w, s.index(c)), s.index(dr));
-          Value fromRope = tensor::ExtractOp::create(
-              nb, l, op.getKPe(), ValueRange{bi, token, rope});
-          Value fresh = arith::SelectOp::create(
-              nb, l, isLatent, s.toF32(fromLatent), s.toF32(fromRope));
-          if (roundLikeLibrary)
-            fresh = s.toF32(fromF32(nb, l, fresh, nb.getBF16Type()));
-          Value isCached =
-              arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt, j, seen);
-          linalg::YieldOp::create(
-              nb, l,
-              arith::SelectOp::create(nb, l, isCached, cached, fresh)
-                  .getResult());
-        })[0];
+    KeySources keys{op.getLatent(), op.getKPe(), cache,    table,
+                    past,           newTokens,   pages,    tablePages,
+                    batch,          keyCount,    pageSize, roundLikeLibrary};
+    auto [latentKeys, ropeKeys] =
+        keyRowLoops ? keys.gatherByRows(m) : keys.gatherByElements(m);
     // One new token per step reads each key once: a transposed copy of the
     // keys would cost as much as the scores (the default layout).
-    Value latentKeys = m.sliceLast(keys, 0, c),
-          ropeKeys = m.sliceLast(keys, c, dr);
     Value result;
     if (roundLikeLibrary) {
       auto [wUK, wUV] = absorptionWeights(m, op, /*bf16=*/true);
@@ -1782,6 +1908,7 @@ struct DscLowerToLinalgPass
     options.libraryAttention = libraryAttention;
     options.libraryRouter = libraryRouter;
     options.libraryNorm = libraryNorm;
+    options.keyRowLoops = keyRowLoops;
     populateDscToLinalgPatterns(patterns, options);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       return signalPassFailure();
@@ -1811,7 +1938,7 @@ void mlir::dsc::populateDscToLinalgPatterns(
   patterns.add<LowerLinear>(context, options.bf16LinearInputs);
   patterns.add<LowerMlaDecode>(context, options.fixedShapes,
                                options.libraryAttention,
-                               options.bf16LinearInputs);
+                               options.bf16LinearInputs, options.keyRowLoops);
   patterns.add<LowerMoe>(context, options.fixedShapes,
                          options.bf16LinearInputs);
   patterns.add<LowerMla>(

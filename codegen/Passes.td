@@ -35,6 +35,11 @@ def DscLowerToLinalg : Pass<"dsc-lower-to-linalg"> {
            "No size or loop bound that depends on a tensor's values: decode "
            "attention over the whole block table, the routed experts per "
            "slot (what a GPU step captured into a CUDA graph needs)">,
+    Option<"keyRowLoops", "key-row-loops", "bool", /*default=*/"false",
+           "Decode attention gathers its keys from the cache and the new "
+           "tokens a row at a time, in loops around a copy of each row "
+           "(CPU code: the copies vectorize), instead of one generic that "
+           "chooses each element's source (a GPU kernel)">,
     Option<"bf16LinearInputs", "bf16-linear-inputs", "bool",
            /*default=*/"false",
            "Linear layers with bf16 weights round their inputs to bf16 and "

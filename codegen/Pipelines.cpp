@@ -68,6 +68,9 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
   // The GPU's host code launches kernels; it must not size buffers or loops
   // by what they compute.
   lowering.fixedShapes = forGpu || options.fixedShapes;
+  // The host code gathers decode attention's keys in loops of row copies;
+  // a GPU kernel gathers them an element per thread.
+  lowering.keyRowLoops = !forGpu;
   // A GPU runs linear layers with bf16 weights on tensor cores (below).
   lowering.bf16LinearInputs = forGpu || options.bf16LinearInputs;
   // A GPU runs decode attention over a bf16 cache as the kernel library's

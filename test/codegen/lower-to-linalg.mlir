@@ -1,5 +1,6 @@
 // RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg | FileCheck %s
 // RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg=plain-attention | FileCheck %s --check-prefix=PLAIN
+// RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg=key-row-loops | FileCheck %s --check-prefix=KEYROWS
 
 // CHECK-LABEL: func.func @rms_norm
 // CHECK-NOT: dsc.rms_norm
@@ -316,6 +317,32 @@ func.func @mla_absorbed_joined_halves(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?
 // CHECK: arith.cmpi ugt
 // CHECK: math.exp
 // CHECK: } -> tensor<?x1x4x16xf32>
+// With key-row-loops (CPU code), the latent keys and then the rope keys
+// are gathered a row at a time: loops over the sequences and the key
+// positions, each row taken whole from its cache page (columns 0..32, then
+// 32..40) or from its new token, and put in place.
+// KEYROWS-LABEL: func.func @mla_decode(
+// KEYROWS-NOT: tensor<?x?x40xf32>
+// KEYROWS: %[[LATENT:.*]] = scf.for %[[B:.*]] = %{{.*}} iter_args(%{{.*}} = %{{.*}}) -> (tensor<?x?x32xf32>) {
+// KEYROWS: %[[SEEN:.*]] = arith.index_cast %{{.*}} : i64 to index
+// KEYROWS: scf.for %[[J:.*]] = %{{.*}} iter_args(%[[KEYS:.*]] = %{{.*}}) -> (tensor<?x?x32xf32>) {
+// KEYROWS: %[[CACHED:.*]] = arith.cmpi slt, %[[J]], %[[SEEN]] : index
+// KEYROWS: scf.if %[[CACHED]] -> (tensor<?x?x32xf32>) {
+// KEYROWS: tensor.extract %arg6[%[[B]], %{{.*}}] : tensor<?x?xi64>
+// KEYROWS: %[[ROW:.*]] = tensor.extract_slice %arg5[%{{.*}}, %{{.*}}, 0] [1, 1, 32] [1, 1, 1] : tensor<?x64x40xf32> to tensor<1x1x32xf32>
+// KEYROWS: %[[SLOT:.*]] = tensor.extract_slice %[[KEYS]][%[[B]], %[[J]], 0] [1, 1, 32]
+// KEYROWS: %[[COPY:.*]] = linalg.generic {{.*}} ins(%[[ROW]] : tensor<1x1x32xf32>) outs(%[[SLOT]] : tensor<1x1x32xf32>)
+// KEYROWS: tensor.insert_slice %[[COPY]] into %[[KEYS]][%[[B]], %[[J]], 0] [1, 1, 32]
+// KEYROWS: } else {
+// KEYROWS: %[[NEW:.*]] = tensor.extract_slice %arg2[%[[B]], %{{.*}}, 0] [1, 1, 32] [1, 1, 1] : tensor<?x1x32xf32> to tensor<1x1x32xf32>
+// KEYROWS: linalg.generic {{.*}} ins(%[[NEW]] : tensor<1x1x32xf32>)
+// KEYROWS: tensor.insert_slice %{{.*}} into %[[KEYS]][%[[B]], %[[J]], 0] [1, 1, 32]
+// KEYROWS: %[[ROPE:.*]] = scf.for {{.*}} -> (tensor<?x?x8xf32>) {
+// KEYROWS: tensor.extract_slice %arg5[%{{.*}}, %{{.*}}, 32] [1, 1, 8] [1, 1, 1] : tensor<?x64x40xf32> to tensor<1x1x8xf32>
+// KEYROWS: tensor.extract_slice %arg3[%{{.*}}, %{{.*}}, 0] [1, 1, 8] [1, 1, 1] : tensor<?x1x8xf32> to tensor<1x1x8xf32>
+// KEYROWS: linalg.generic {{.*}} ins(%{{.*}}, %[[LATENT]] : tensor<?x1x4x32xf32>, tensor<?x?x32xf32>)
+// KEYROWS: linalg.generic {{.*}} ins(%{{.*}}, %[[ROPE]] : tensor<?x1x4x8xf32>, tensor<?x?x8xf32>)
+// KEYROWS: math.exp
 func.func @mla_decode(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: tensor<?x1x32xf32>, %kp: tensor<?x1x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xf32>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
   %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x8xf32>, tensor<?x1x32xf32>, tensor<?x1x8xf32>, tensor<128x32xf32>, tensor<?x64x40xf32>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
   return %0 : tensor<?x1x4x16xf32>
@@ -329,6 +356,10 @@ func.func @mla_decode(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: t
 // CHECK: %[[WIDE:.*]] = arith.extf %[[CACHED]] : bf16 to f32
 // CHECK: arith.select %{{.*}}, %[[WIDE]], %{{.*}} : f32
 // CHECK: } -> tensor<?x?x40xf32>
+// KEYROWS-LABEL: func.func @mla_decode_bf16_cache
+// KEYROWS: %[[ROW:.*]] = tensor.extract_slice %arg5[%{{.*}}, %{{.*}}, 0] [1, 1, 32] [1, 1, 1] : tensor<?x64x40xbf16> to tensor<1x1x32xbf16>
+// KEYROWS: linalg.generic {{.*}} ins(%[[ROW]] : tensor<1x1x32xbf16>) outs(%{{.*}} : tensor<1x1x32xf32>)
+// KEYROWS: arith.extf %{{.*}} : bf16 to f32
 func.func @mla_decode_bf16_cache(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: tensor<?x1x32xf32>, %kp: tensor<?x1x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
   %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x8xf32>, tensor<?x1x32xf32>, tensor<?x1x8xf32>, tensor<128x32xf32>, tensor<?x64x40xbf16>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
   return %0 : tensor<?x1x4x16xf32>
