@@ -1053,14 +1053,24 @@ struct LowerMla : OpRewritePattern<MlaOp> {
 /// cannot read outside the cache; rows past a sequence's own past[b] + S
 /// repeat its last new token (the causal mask hides them).
 struct KeySources {
+  /// `op`'s sources; T = `keyCount` keys for each of `batch` sequences.
+  /// With `roundFresh`, the new tokens' keys are rounded to bf16, as the
+  /// library's cache stores them.
+  KeySources(MlaDecodeOp op, Value pages, Value tablePages, Value batch,
+             Value keyCount, Value newTokens, bool roundFresh)
+      : latent(op.getLatent()), kPe(op.getKPe()), cache(op.getCache()),
+        table(op.getBlockTable()), past(op.getPast()), pages(pages),
+        tablePages(tablePages), batch(batch), keyCount(keyCount),
+        newTokens(newTokens), pageSize(op.getCache().getType().getDimSize(1)),
+        roundFresh(roundFresh) {}
+
   Value latent, kPe; // [B, S, C], [B, S, dr]
-  Value cache, table, past, newTokens, pages, tablePages, batch, keyCount;
+  Value cache, table, past, pages, tablePages, batch, keyCount, newTokens;
   int64_t pageSize;
-  /// The new tokens' keys rounded to bf16, as the library's cache stores
-  /// them.
   bool roundFresh;
 
-  /// `min(max(v, 0), upper - 1)`; upper - 1 >= 0 holds for the sizes used.
+  /// `min(max(v, 0), upper - 1)`. With upper 0 (no new tokens, an empty
+  /// table) the index is -1: only a value never chosen is read there.
   static Value clamp(OpBuilder &b, Location loc, Value v, Value upper) {
     Value last = arith::SubIOp::create(
         b, loc, upper, arith::ConstantIndexOp::create(b, loc, 1));
@@ -1147,81 +1157,85 @@ struct KeySources {
   }
 
   /// The same keys gathered a row at a time by host loops (CPU code): each
-  /// key's source row is chosen once, then its elements are copied by a
-  /// loop over contiguous memory, which LLVM vectorizes. (In the generic,
-  /// the table's and `past`'s loads stay in the innermost loop, since they
+  /// key's source is chosen once, then its latent and rope rows are copied
+  /// over contiguous memory, which LLVM vectorizes. (In the generic, the
+  /// table's and `past`'s loads stay in the innermost loop, since they
   /// might alias the keys it writes: a scalar loop, 9% of a CPU decode step
   /// at a 2048-token context.)
   std::pair<Value, Value> gatherByRows(TensorMath &m) const {
-    int64_t c = width(latent), dr = width(kPe);
-    return {gatherRows(m, latent, c, 0), gatherRows(m, kPe, dr, c)};
-  }
-
-private:
-  /// Keys [B, T, width]: a cached key's columns `column ..` of its cache
-  /// row, a new token's row of `fresh` [B, S, width].
-  Value gatherRows(TensorMath &m, Value fresh, int64_t width,
-                   int64_t column) const {
     OpBuilder &b = m.builder();
     Location loc = m.getLoc();
-    SmallVector<OpFoldResult> rowSizes = {b.getIndexAttr(1), b.getIndexAttr(1),
-                                          b.getIndexAttr(width)};
-    SmallVector<OpFoldResult> unit(3, b.getIndexAttr(1));
-    // Row `at` of `from` extended to f32 (`round`: as freshValue) into row
-    // (bi, j) of `keys`, in place.
-    auto copyRow = [&](OpBuilder &nb, Location l, Value from,
-                       ArrayRef<OpFoldResult> at, Value keys, Value bi, Value j,
-                       bool round) -> Value {
-      Value source =
-          tensor::ExtractSliceOp::create(nb, l, from, at, rowSizes, unit);
-      SmallVector<OpFoldResult> target = {bi, j, nb.getIndexAttr(0)};
-      Value slot =
-          tensor::ExtractSliceOp::create(nb, l, keys, target, rowSizes, unit);
-      Value copied = TensorMath(nb, l).generic(
-          source, slot, 3, {{0, 1, 2}, {0, 1, 2}}, {},
-          [&](OpBuilder &gb, Location gl, ValueRange a) {
-            Value v = round ? freshValue(gb, gl, a[0])
-                            : TensorMath(gb, gl).toF32(a[0]);
-            linalg::YieldOp::create(gb, gl, v);
-          })[0];
-      return tensor::InsertSliceOp::create(nb, l, copied, keys, target,
-                                           rowSizes, unit);
-    };
+    int64_t c = width(latent), dr = width(kPe);
+    Type f32 = b.getF32Type();
     Value zero = m.index(0), one = m.index(1);
-    Value init =
-        m.empty({batch, keyCount, b.getIndexAttr(width)}, b.getF32Type());
+    SmallVector<Value> init = {
+        m.empty({batch, keyCount, b.getIndexAttr(c)}, f32),
+        m.empty({batch, keyCount, b.getIndexAttr(dr)}, f32)};
     auto sequences = scf::ForOp::create(
-        b, loc, zero, batch, one, ValueRange{init},
+        b, loc, zero, batch, one, init,
         [&](OpBuilder &ob, Location ol, Value bi, ValueRange outer) {
           Value seenHere = seen(ob, ol, bi);
-          auto keys = scf::ForOp::create(
-              ob, ol, zero, keyCount, one, ValueRange{outer[0]},
-              [&](OpBuilder &nb, Location l, Value j, ValueRange inner) {
+          auto positions = scf::ForOp::create(
+              ob, ol, zero, keyCount, one, outer,
+              [&](OpBuilder &nb, Location l, Value j, ValueRange keys) {
                 Value isCached = arith::CmpIOp::create(
                     nb, l, arith::CmpIPredicate::slt, j, seenHere);
-                auto row = scf::IfOp::create(
+                auto rows = scf::IfOp::create(
                     nb, l, isCached,
                     [&](OpBuilder &tb, Location tl) {
-                      auto [page, pageRow] = cachedAt(tb, tl, bi, j);
+                      auto [page, row] = cachedAt(tb, tl, bi, j);
                       scf::YieldOp::create(
                           tb, tl,
-                          copyRow(tb, tl, cache,
-                                  {page, pageRow, tb.getIndexAttr(column)},
-                                  inner[0], bi, j, /*round=*/false));
+                          ValueRange{copyRow(tb, tl, cache, {page, row}, 0, c,
+                                             keys[0], bi, j, /*round=*/false),
+                                     copyRow(tb, tl, cache, {page, row}, c, dr,
+                                             keys[1], bi, j, /*round=*/false)});
                     },
                     [&](OpBuilder &tb, Location tl) {
                       Value token = freshAt(tb, tl, j, seenHere);
                       scf::YieldOp::create(
                           tb, tl,
-                          copyRow(tb, tl, fresh,
-                                  {bi, token, tb.getIndexAttr(0)}, inner[0], bi,
-                                  j, roundFresh));
+                          ValueRange{copyRow(tb, tl, latent, {bi, token}, 0, c,
+                                             keys[0], bi, j, roundFresh),
+                                     copyRow(tb, tl, kPe, {bi, token}, 0, dr,
+                                             keys[1], bi, j, roundFresh)});
                     });
-                scf::YieldOp::create(nb, l, row.getResult(0));
+                scf::YieldOp::create(nb, l, rows.getResults());
               });
-          scf::YieldOp::create(ob, ol, keys.getResult(0));
+          scf::YieldOp::create(ob, ol, positions.getResults());
         });
-    return sequences.getResult(0);
+    return {sequences.getResult(0), sequences.getResult(1)};
+  }
+
+private:
+  /// Elements `column .. column + width` of `from`'s row `at` (its first
+  /// two indices) into row (bi, j) of `keys` [B, T, width], in place, in
+  /// f32 (rounded as freshValue with `round`). A row in f32 already is
+  /// inserted as it is (a copy); another goes through an elementwise
+  /// generic.
+  Value copyRow(OpBuilder &b, Location loc, Value from, ValueRange at,
+                int64_t column, int64_t width, Value keys, Value bi, Value j,
+                bool round) const {
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
+                                       b.getIndexAttr(width)};
+    SmallVector<OpFoldResult> unit(3, b.getIndexAttr(1));
+    Value row = tensor::ExtractSliceOp::create(
+        b, loc, from, {at[0], at[1], b.getIndexAttr(column)}, sizes, unit);
+    SmallVector<OpFoldResult> target = {bi, j, b.getIndexAttr(0)};
+    Type type = cast<RankedTensorType>(from.getType()).getElementType();
+    if (round || !type.isF32()) {
+      Value slot =
+          tensor::ExtractSliceOp::create(b, loc, keys, target, sizes, unit);
+      row = TensorMath(b, loc).generic(
+          row, slot, 3, {{0, 1, 2}, {0, 1, 2}}, {},
+          [&](OpBuilder &nb, Location l, ValueRange a) {
+            Value v =
+                round ? freshValue(nb, l, a[0]) : TensorMath(nb, l).toF32(a[0]);
+            linalg::YieldOp::create(nb, l, v);
+          })[0];
+    }
+    return tensor::InsertSliceOp::create(b, loc, row, keys, target, sizes,
+                                         unit);
   }
 };
 
@@ -1287,9 +1301,8 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     Value keyCount = arith::AddIOp::create(b, loc, keysBefore, newTokens);
     Value batch = tensor::DimOp::create(b, loc, op.getLatent(), 0);
 
-    KeySources keys{op.getLatent(), op.getKPe(), cache,    table,
-                    past,           newTokens,   pages,    tablePages,
-                    batch,          keyCount,    pageSize, roundLikeLibrary};
+    KeySources keys(op, pages, tablePages, batch, keyCount, newTokens,
+                    roundLikeLibrary);
     auto [latentKeys, ropeKeys] =
         keyRowLoops ? keys.gatherByRows(m) : keys.gatherByElements(m);
     // One new token per step reads each key once: a transposed copy of the
@@ -1310,7 +1323,6 @@ struct LowerMlaDecode : OpRewritePattern<MlaDecodeOp> {
     return success();
   }
 
-  /// Whether the kernel library's MLA decode can run `op`'s attention.
   /// Whether the kernel library's MLA decode can run `op`'s attention
   /// (dsc-compile's note says why not, when it cannot).
   static bool libraryRuns(MlaDecodeOp op) {

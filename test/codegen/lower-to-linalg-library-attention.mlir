@@ -11,6 +11,10 @@
 // with fixed shapes or without.
 // RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="fixed-shapes bf16-linear-inputs" | FileCheck %s --check-prefix=CPU
 // RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="bf16-linear-inputs" | FileCheck %s --check-prefix=CPU
+// The CPU pipeline gathers the keys a row at a time (key-row-loops): the
+// new tokens' rows are rounded to bf16 there, as the cache stores them,
+// the cached rows only widened.
+// RUN: dsc-opt %s --split-input-file --dsc-lower-to-linalg="bf16-linear-inputs key-row-loops" | FileCheck %s --check-prefixes=CPU,CPUROWS
 
 // An f32 kv_b: the per-head products stay generated code, q_nope as it
 // is.
@@ -29,6 +33,22 @@
 // BUFFERS: dsc.paged_mla_decode %{{.*}}, %{{.*}} cache(%{{.*}}, %{{.*}}, %{{.*}}) outs(%{{.*}}) {scale = 2.500000e-01 : f64} : memref<?x4x40xbf16>, memref<?x40xbf16>, memref<?x64x40xbf16{{.*}}>, memref<?x?xi32>, memref<?xi32>, memref<?x4x32xbf16>{{$}}
 // CPU-LABEL: func.func @bf16_cache
 // CPU-NOT: dsc.paged_mla_decode
+// CPUROWS: scf.if %{{.*}} -> (tensor<?x?x32xf32>, tensor<?x?x8xf32>) {
+// CPUROWS: linalg.generic {{.*}} ins(%{{.*}} : tensor<1x1x32xbf16>) outs(%{{.*}} : tensor<1x1x32xf32>)
+// CPUROWS-NEXT: ^bb0
+// CPUROWS-NEXT: arith.extf %{{.*}} : bf16 to f32
+// CPUROWS: linalg.generic {{.*}} ins(%{{.*}} : tensor<1x1x8xbf16>) outs(%{{.*}} : tensor<1x1x8xf32>)
+// CPUROWS-NEXT: ^bb0
+// CPUROWS-NEXT: arith.extf %{{.*}} : bf16 to f32
+// CPUROWS: } else {
+// CPUROWS: linalg.generic {{.*}} ins(%{{.*}} : tensor<1x1x32xf32>) outs(%{{.*}} : tensor<1x1x32xf32>)
+// CPUROWS-NEXT: ^bb0
+// CPUROWS-NEXT: %[[R:.*]] = arith.truncf %{{.*}} : f32 to bf16
+// CPUROWS-NEXT: arith.extf %[[R]] : bf16 to f32
+// CPUROWS: linalg.generic {{.*}} ins(%{{.*}} : tensor<1x1x8xf32>) outs(%{{.*}} : tensor<1x1x8xf32>)
+// CPUROWS-NEXT: ^bb0
+// CPUROWS-NEXT: %[[R:.*]] = arith.truncf %{{.*}} : f32 to bf16
+// CPUROWS-NEXT: arith.extf %[[R]] : bf16 to f32
 // CPU: arith.truncf %{{.*}} : f32 to bf16
 // CPU: return
 func.func @bf16_cache(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?x4x8xf32>, %c: tensor<?x?x32xf32>, %kp: tensor<?x?x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x?x4x16xf32> {

@@ -317,31 +317,45 @@ func.func @mla_absorbed_joined_halves(%qn: tensor<?x?x4x16xf32>, %qp: tensor<?x?
 // CHECK: arith.cmpi ugt
 // CHECK: math.exp
 // CHECK: } -> tensor<?x1x4x16xf32>
-// With key-row-loops (CPU code), the latent keys and then the rope keys
-// are gathered a row at a time: loops over the sequences and the key
-// positions, each row taken whole from its cache page (columns 0..32, then
-// 32..40) or from its new token, and put in place.
+// With key-row-loops (CPU code), the keys are gathered a row at a time:
+// loops over the sequences and the key positions carry the latent and the
+// rope keys; each key takes its two rows whole from its cache page
+// (columns 0..32, then 32..40, page table[b, j / 64], row j % 64) or from
+// its new token (j - past[b]), and puts them in place. An f32 row is
+// inserted as it is.
 // KEYROWS-LABEL: func.func @mla_decode(
+// KEYROWS-SAME: %[[C:[a-z0-9_]+]]: tensor<?x1x32xf32>, %[[KP:[a-z0-9_]+]]: tensor<?x1x8xf32>, %{{[a-z0-9_]+}}: tensor<128x32xf32>, %[[CACHE:[a-z0-9_]+]]: tensor<?x64x40xf32>, %[[TABLE:[a-z0-9_]+]]: tensor<?x?xi64>, %[[PAST:[a-z0-9_]+]]: tensor<?xi64>)
 // KEYROWS-NOT: tensor<?x?x40xf32>
-// KEYROWS: %[[LATENT:.*]] = scf.for %[[B:.*]] = %{{.*}} iter_args(%{{.*}} = %{{.*}}) -> (tensor<?x?x32xf32>) {
-// KEYROWS: %[[SEEN:.*]] = arith.index_cast %{{.*}} : i64 to index
-// KEYROWS: scf.for %[[J:.*]] = %{{.*}} iter_args(%[[KEYS:.*]] = %{{.*}}) -> (tensor<?x?x32xf32>) {
+// KEYROWS: %[[KEYS:.*]]:2 = scf.for %[[B:.*]] = %{{.*}} iter_args({{.*}}) -> (tensor<?x?x32xf32>, tensor<?x?x8xf32>) {
+// KEYROWS: %[[SEEN64:.*]] = tensor.extract %[[PAST]][%[[B]]] : tensor<?xi64>
+// KEYROWS: %[[SEEN:.*]] = arith.index_cast %[[SEEN64]] : i64 to index
+// KEYROWS: scf.for %[[J:.*]] = %{{.*}} iter_args(%[[LATENT:.*]] = %{{.*}}, %[[ROPE:.*]] = %{{.*}}) -> (tensor<?x?x32xf32>, tensor<?x?x8xf32>) {
 // KEYROWS: %[[CACHED:.*]] = arith.cmpi slt, %[[J]], %[[SEEN]] : index
-// KEYROWS: scf.if %[[CACHED]] -> (tensor<?x?x32xf32>) {
-// KEYROWS: tensor.extract %arg6[%[[B]], %{{.*}}] : tensor<?x?xi64>
-// KEYROWS: %[[ROW:.*]] = tensor.extract_slice %arg5[%{{.*}}, %{{.*}}, 0] [1, 1, 32] [1, 1, 1] : tensor<?x64x40xf32> to tensor<1x1x32xf32>
-// KEYROWS: %[[SLOT:.*]] = tensor.extract_slice %[[KEYS]][%[[B]], %[[J]], 0] [1, 1, 32]
-// KEYROWS: %[[COPY:.*]] = linalg.generic {{.*}} ins(%[[ROW]] : tensor<1x1x32xf32>) outs(%[[SLOT]] : tensor<1x1x32xf32>)
-// KEYROWS: tensor.insert_slice %[[COPY]] into %[[KEYS]][%[[B]], %[[J]], 0] [1, 1, 32]
+// KEYROWS: scf.if %[[CACHED]] -> (tensor<?x?x32xf32>, tensor<?x?x8xf32>) {
+// KEYROWS: %[[SLOT:.*]] = arith.divui %[[J]], %c64 : index
+// KEYROWS: %[[SLOTMAX:.*]] = arith.maxsi %[[SLOT]], %c0 : index
+// KEYROWS: %[[SLOTIN:.*]] = arith.minsi %[[SLOTMAX]], %{{.*}} : index
+// KEYROWS: %[[PAGE64:.*]] = tensor.extract %[[TABLE]][%[[B]], %[[SLOTIN]]] : tensor<?x?xi64>
+// KEYROWS: %[[PAGE0:.*]] = arith.index_cast %[[PAGE64]] : i64 to index
+// KEYROWS: %[[PAGEMAX:.*]] = arith.maxsi %[[PAGE0]], %c0 : index
+// KEYROWS: %[[PAGE:.*]] = arith.minsi %[[PAGEMAX]], %{{.*}} : index
+// KEYROWS: %[[ROW:.*]] = arith.remui %[[J]], %c64 : index
+// KEYROWS: %[[CL:.*]] = tensor.extract_slice %[[CACHE]][%[[PAGE]], %[[ROW]], 0] [1, 1, 32] [1, 1, 1] : tensor<?x64x40xf32> to tensor<1x1x32xf32>
+// KEYROWS: %[[L1:.*]] = tensor.insert_slice %[[CL]] into %[[LATENT]][%[[B]], %[[J]], 0] [1, 1, 32]
+// KEYROWS: %[[CR:.*]] = tensor.extract_slice %[[CACHE]][%[[PAGE]], %[[ROW]], 32] [1, 1, 8] [1, 1, 1] : tensor<?x64x40xf32> to tensor<1x1x8xf32>
+// KEYROWS: %[[R1:.*]] = tensor.insert_slice %[[CR]] into %[[ROPE]][%[[B]], %[[J]], 0] [1, 1, 8]
+// KEYROWS: scf.yield %[[L1]], %[[R1]]
 // KEYROWS: } else {
-// KEYROWS: %[[NEW:.*]] = tensor.extract_slice %arg2[%[[B]], %{{.*}}, 0] [1, 1, 32] [1, 1, 1] : tensor<?x1x32xf32> to tensor<1x1x32xf32>
-// KEYROWS: linalg.generic {{.*}} ins(%[[NEW]] : tensor<1x1x32xf32>)
-// KEYROWS: tensor.insert_slice %{{.*}} into %[[KEYS]][%[[B]], %[[J]], 0] [1, 1, 32]
-// KEYROWS: %[[ROPE:.*]] = scf.for {{.*}} -> (tensor<?x?x8xf32>) {
-// KEYROWS: tensor.extract_slice %arg5[%{{.*}}, %{{.*}}, 32] [1, 1, 8] [1, 1, 1] : tensor<?x64x40xf32> to tensor<1x1x8xf32>
-// KEYROWS: tensor.extract_slice %arg3[%{{.*}}, %{{.*}}, 0] [1, 1, 8] [1, 1, 1] : tensor<?x1x8xf32> to tensor<1x1x8xf32>
-// KEYROWS: linalg.generic {{.*}} ins(%{{.*}}, %[[LATENT]] : tensor<?x1x4x32xf32>, tensor<?x?x32xf32>)
-// KEYROWS: linalg.generic {{.*}} ins(%{{.*}}, %[[ROPE]] : tensor<?x1x4x8xf32>, tensor<?x?x8xf32>)
+// KEYROWS: %[[AFTER:.*]] = arith.subi %[[J]], %[[SEEN]] : index
+// KEYROWS: %[[TOKMAX:.*]] = arith.maxsi %[[AFTER]], %c0 : index
+// KEYROWS: %[[TOKEN:.*]] = arith.minsi %[[TOKMAX]], %c0 : index
+// KEYROWS: %[[NL:.*]] = tensor.extract_slice %[[C]][%[[B]], %[[TOKEN]], 0] [1, 1, 32] [1, 1, 1] : tensor<?x1x32xf32> to tensor<1x1x32xf32>
+// KEYROWS: %[[L2:.*]] = tensor.insert_slice %[[NL]] into %[[LATENT]][%[[B]], %[[J]], 0] [1, 1, 32]
+// KEYROWS: %[[NR:.*]] = tensor.extract_slice %[[KP]][%[[B]], %[[TOKEN]], 0] [1, 1, 8] [1, 1, 1] : tensor<?x1x8xf32> to tensor<1x1x8xf32>
+// KEYROWS: %[[R2:.*]] = tensor.insert_slice %[[NR]] into %[[ROPE]][%[[B]], %[[J]], 0] [1, 1, 8]
+// KEYROWS: scf.yield %[[L2]], %[[R2]]
+// KEYROWS: linalg.generic {{.*}} ins(%{{.*}}, %[[KEYS]]#0 : tensor<?x1x4x32xf32>, tensor<?x?x32xf32>)
+// KEYROWS: linalg.generic {{.*}} ins(%{{.*}}, %[[KEYS]]#1 : tensor<?x1x4x8xf32>, tensor<?x?x8xf32>)
 // KEYROWS: math.exp
 func.func @mla_decode(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: tensor<?x1x32xf32>, %kp: tensor<?x1x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xf32>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
   %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x8xf32>, tensor<?x1x32xf32>, tensor<?x1x8xf32>, tensor<128x32xf32>, tensor<?x64x40xf32>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
@@ -356,10 +370,19 @@ func.func @mla_decode(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: t
 // CHECK: %[[WIDE:.*]] = arith.extf %[[CACHED]] : bf16 to f32
 // CHECK: arith.select %{{.*}}, %[[WIDE]], %{{.*}} : f32
 // CHECK: } -> tensor<?x?x40xf32>
+// A bf16 cache's rows are widened by an elementwise generic into place;
+// the new tokens' f32 rows are inserted as they are.
 // KEYROWS-LABEL: func.func @mla_decode_bf16_cache
-// KEYROWS: %[[ROW:.*]] = tensor.extract_slice %arg5[%{{.*}}, %{{.*}}, 0] [1, 1, 32] [1, 1, 1] : tensor<?x64x40xbf16> to tensor<1x1x32xbf16>
-// KEYROWS: linalg.generic {{.*}} ins(%[[ROW]] : tensor<1x1x32xbf16>) outs(%{{.*}} : tensor<1x1x32xf32>)
+// KEYROWS: scf.if
+// KEYROWS: %[[ROW:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, %{{.*}}, 0] [1, 1, 32] [1, 1, 1] : tensor<?x64x40xbf16> to tensor<1x1x32xbf16>
+// KEYROWS: %[[SLOT:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, %{{.*}}, 0] [1, 1, 32] [1, 1, 1] : tensor<?x?x32xf32> to tensor<1x1x32xf32>
+// KEYROWS: %[[WIDE:.*]] = linalg.generic {{.*}} ins(%[[ROW]] : tensor<1x1x32xbf16>) outs(%[[SLOT]] : tensor<1x1x32xf32>)
 // KEYROWS: arith.extf %{{.*}} : bf16 to f32
+// KEYROWS: tensor.insert_slice %[[WIDE]] into
+// KEYROWS: tensor<?x64x40xbf16> to tensor<1x1x8xbf16>
+// KEYROWS: } else {
+// KEYROWS-NOT: linalg.generic
+// KEYROWS: scf.yield
 func.func @mla_decode_bf16_cache(%qn: tensor<?x1x4x16xf32>, %qp: tensor<?x1x4x8xf32>, %c: tensor<?x1x32xf32>, %kp: tensor<?x1x8xf32>, %w: tensor<128x32xf32>, %pages: tensor<?x64x40xbf16>, %table: tensor<?x?xi64>, %past: tensor<?xi64>) -> tensor<?x1x4x16xf32> {
   %0 = dsc.mla_decode %qn, %qp, %c, %kp, %w cache(%pages, %table, %past) {scale = 0.25 : f64} : (tensor<?x1x4x16xf32>, tensor<?x1x4x8xf32>, tensor<?x1x32xf32>, tensor<?x1x8xf32>, tensor<128x32xf32>, tensor<?x64x40xbf16>, tensor<?x?xi64>, tensor<?xi64>) -> tensor<?x1x4x16xf32>
   return %0 : tensor<?x1x4x16xf32>
