@@ -154,6 +154,11 @@ bool libraryHasMoeRoute(int64_t experts, int64_t groups);
 /// to take that tile: two waves on an H100's or H200's 132 SMs.
 inline constexpr int64_t kLargeTileBlocks = 2 * 132;
 
+/// The x86-64 level host code gets by default: dsc-compile's
+/// (kDefaultHostCpu in runtime/support/HostCpu.h, which Pipelines.cpp
+/// checks it equals).
+inline constexpr const char kDefaultHostLevel[] = "x86-64-v3";
+
 struct CodegenOptions {
   /// NVIDIA target for the GPU pipeline, e.g. "sm_80" or "sm_90a".
   std::string chip = "sm_90a";
@@ -200,7 +205,18 @@ struct CodegenOptions {
   /// (dsc-vectorize-contractions' block-k and block-bytes).
   int64_t gemmBlockK = DscVectorizeContractionsOptions().blockK;
   int64_t gemmBlockBytes = DscVectorizeContractionsOptions().blockBytes;
+  /// For the CPU pipeline: the x86-64 level the host code is compiled for
+  /// (runtime/support/HostCpu.h), which sets the GEMMs' register tiles
+  /// (cpuGemmTiles).
+  std::string hostCpu = kDefaultHostLevel;
 };
+
+/// The register tiles of the CPU's GEMMs (dsc-vectorize-contractions) for
+/// x86-64 level `hostCpu`: with AVX-512 (x86-64-v4), 16 lanes and 4 x 4
+/// tiles, 16 of its 32 vector registers accumulating; below, 8 lanes and
+/// 4 x 2 tiles (with AVX2, 8 of its 16 registers). The other options keep
+/// their defaults.
+DscVectorizeContractionsOptions cpuGemmTiles(llvm::StringRef hostCpu);
 
 /// The SMs of `chip`'s usual card, the blocks a split K aims at: an H100's
 /// or H200's 132 for sm_90a, an A100's 108 otherwise.

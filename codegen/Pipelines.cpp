@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
+#include "runtime/support/HostCpu.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/InitAllPasses.h"
@@ -115,13 +116,29 @@ void buildGraphToBuffersSteps(OpPassManager &pm, bool forGpu,
 
 } // namespace
 
+DscVectorizeContractionsOptions
+mlir::dsc::cpuGemmTiles(llvm::StringRef hostCpu) {
+  DscVectorizeContractionsOptions tiles;
+  // AVX-512 holds 16 f32 lanes a vector and has 32 vector registers: a
+  // 4 x 4 tile's 16 accumulators, its 4 rows of A and a column of B fit.
+  // (On a 2-core Zen 5, a 2-layer V2-Lite-shaped model's 512-token prefill
+  // 1.8x faster than 8 lanes in 4 x 2 tiles, batch-8 decode 1.6x, batch-1
+  // 1.1x: docs/performance.md.)
+  if (hostCpu == "x86-64-v4") {
+    tiles.lanes = 16;
+    tiles.tileN = 4;
+  }
+  return tiles;
+}
+
 void mlir::dsc::buildCpuPipeline(OpPassManager &pm,
                                  const CodegenOptions &options) {
   buildGraphToBuffersSteps(pm, /*forGpu=*/false, options);
   // 3b. Reductions may be reordered, so that LLVM vectorizes them.
   pm.addNestedPass<func::FuncOp>(createDscReassociateReductions());
-  // 3c. GEMMs to register-blocked vector code (8 lanes: AVX2; on a
-  //     baseline x86-64 host LLVM splits each vector in two).
+  // 3c. GEMMs to register-blocked vector code (cpuGemmTiles: 8 lanes for
+  //     AVX2, on a baseline x86-64 host LLVM splits each vector in two; 16
+  //     for AVX-512).
   //     Contractions alike share one function (dsc-outline-contractions),
   //     so that each tile's code is written and optimized once.
   //     With all-generics, the other loop nests alike too: a graph
@@ -133,7 +150,7 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm,
   //     run (dsc-parallelize-contractions); a range starts at a multiple of
   //     every tile width, so that each column takes the tile it would take
   //     unsplit and the results do not depend on the threads.
-  DscVectorizeContractionsOptions tiles;
+  DscVectorizeContractionsOptions tiles = cpuGemmTiles(options.hostCpu);
   tiles.blockK = options.gemmBlockK;
   tiles.blockBytes = options.gemmBlockBytes;
   DscParallelizeContractionsOptions parallel;
@@ -223,10 +240,35 @@ void mlir::dsc::buildNvvmPipeline(OpPassManager &pm,
 
 void mlir::dsc::registerCodegenPipelines() {
   registerDscCodegenPasses();
-  PassPipelineRegistration<>(
+  // The levels of runtime/support/HostCpu.h, as an option's values (an
+  // unknown one is refused when the options are parsed).
+  enum class HostLevel : unsigned { X86_64, V2, V3, V4 };
+  static_assert(std::size(::dsc::kHostCpuLevels) == 4 &&
+                ::dsc::kHostCpuLevels[static_cast<unsigned>(HostLevel::V3)] ==
+                    ::dsc::kDefaultHostCpu &&
+                std::string_view(kDefaultHostLevel) == ::dsc::kDefaultHostCpu);
+  struct CpuOptions : public PassPipelineOptions<CpuOptions> {
+    Option<HostLevel> hostCpu{
+        *this, "host-cpu",
+        llvm::cl::desc("x86-64 level of the host code (x86-64-v4: the "
+                       "GEMMs in AVX-512's 16 lanes, 4 x 4 tiles)"),
+        llvm::cl::init(HostLevel::V3),
+        llvm::cl::values(
+            clEnumValN(HostLevel::X86_64, "x86-64", "SSE2"),
+            clEnumValN(HostLevel::V2, "x86-64-v2", "SSE4.2"),
+            clEnumValN(HostLevel::V3, "x86-64-v3", "AVX2, FMA (default)"),
+            clEnumValN(HostLevel::V4, "x86-64-v4", "AVX-512"))};
+  };
+  PassPipelineRegistration<CpuOptions>(
       "dsc-lower-to-cpu",
       "Lower a dsc graph to the LLVM dialect for the host CPU",
-      [](OpPassManager &pm) { buildCpuPipeline(pm); });
+      [](OpPassManager &pm, const CpuOptions &opts) {
+        CodegenOptions options;
+        options.hostCpu =
+            std::string(::dsc::kHostCpuLevels[static_cast<unsigned>(
+                opts.hostCpu.getValue())]);
+        buildCpuPipeline(pm, options);
+      });
   struct NvvmOptions : public PassPipelineOptions<NvvmOptions> {
     Option<std::string> chip{*this, "chip",
                              llvm::cl::desc("NVIDIA target (sm_80, sm_90a)"),

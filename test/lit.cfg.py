@@ -23,6 +23,26 @@ if config.ptxas:
     config.available_features.add("ptxas")
     config.substitutions.append(("%ptxas", config.ptxas))
 
+# A CPU that runs x86-64-v4 host code, for tests of `dsc-compile --cpu
+# x86-64-v4` artifacts: the psABI's v4 set (AVX-512) and the v2 and v3 sets
+# under it, as the runtime's __builtin_cpu_supports("x86-64-v4") asks.
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+_x86_64_v4 = {
+    "cx16", "lahf_lm", "popcnt", "pni", "ssse3", "sse4_1", "sse4_2",  # v2
+    "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave",  # v3
+    "avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl",  # v4
+}
+if _x86_64_v4 <= _cpu_flags():
+    config.available_features.add("x86-64-v4")
+
 # mlir-runner and its C runner utilities (mlir-22-tools): for tests that run
 # lowered code to check its numerics.
 _runner_utils = os.path.join(config.llvm_tools_dir, "..", "lib", "libmlir_c_runner_utils.so")

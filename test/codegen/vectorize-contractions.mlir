@@ -2,6 +2,8 @@
 // RUN: dsc-opt %s --split-input-file --dsc-vectorize-contractions="lanes=4 tile-m=2 tile-n=1" | FileCheck %s --check-prefix=SMALL
 // RUN: dsc-opt %s --split-input-file --dsc-vectorize-contractions="block-k=16 block-bytes=1024" --canonicalize | FileCheck %s --check-prefix=BLOCKS
 // RUN: not dsc-opt %s --split-input-file --dsc-vectorize-contractions="block-k=12" 2>&1 | FileCheck %s --check-prefix=BADBLOCK
+// AVX-512's tiles (cpuGemmTiles at x86-64-v4): 16 lanes, 4 x 4.
+// RUN: dsc-opt %s --split-input-file --dsc-vectorize-contractions="lanes=16 tile-n=4" | FileCheck %s --check-prefix=WIDE
 // BADBLOCK: dsc-vectorize-contractions: block-k must be a multiple of lanes (0: no blocks) and block-bytes >= 1
 
 // Dot form (x * W^T, k contiguous in both): 4 x 2 tiles of vector
@@ -113,6 +115,37 @@
 // CHECK: return
 // SMALL-LABEL: func.func @linear
 // SMALL: scf.for %{{.*}} step %c4{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
+// With 16 lanes in 4 x 4 tiles: each k step loads 4 rows of x and feeds
+// each loaded row of W to 4 accumulators; the tree's first shuffles add
+// the lanes 8 apart, its last ones neighbours, and leave column j of row 0
+// in lane j with its 4 bits reversed (column 1 in lane 8). Pairs take 2 x
+// 8 tiles and single rows 1 x 16: as many outputs as lanes, one tree.
+// WIDE-LABEL: func.func @linear
+// WIDE: scf.for %{{.*}} step %c4
+// WIDE: scf.for %{{.*}} step %c4
+// WIDE: %[[ACC:.*]]:16 = scf.for %{{.*}} step %c16{{.*}} iter_args
+// WIDE-COUNT-4: vector.load %{{.*}} : memref<?x?x64xf32>, vector<16xf32>
+// WIDE: %[[W0:.*]] = vector.load %{{.*}} : memref<40x64xf32>, vector<16xf32>
+// WIDE-COUNT-4: vector.fma %{{.*}}, %[[W0]], %{{.*}} : vector<16xf32>
+// WIDE: scf.yield
+// WIDE: vector.shuffle %[[ACC]]#0, %[[ACC]]#1 [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]
+// WIDE: vector.shuffle {{.*}} [0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30]
+// WIDE: %[[SUMS:.*]] = arith.addf {{.*}} : vector<16xf32>
+// WIDE: vector.extract %[[SUMS]][0] : f32 from vector<16xf32>
+// WIDE: vector.extract %[[SUMS]][8] : f32 from vector<16xf32>
+// WIDE: vector.extract %[[SUMS]][4] : f32 from vector<16xf32>
+// WIDE: vector.extract %[[SUMS]][12] : f32 from vector<16xf32>
+// WIDE: scf.for %{{.*}} step %c2
+// WIDE: scf.for %{{.*}} step %c8
+// WIDE: %[[PAIR:.*]]:16 = scf.for %{{.*}} step %c16{{.*}} iter_args
+// WIDE: vector.shuffle %[[PAIR]]#0, %[[PAIR]]#1
+// WIDE: scf.for %{{.*}} step %c1
+// WIDE: scf.for %{{.*}} step %c16
+// WIDE: %[[ROW:.*]]:16 = scf.for %{{.*}} step %c16{{.*}} iter_args
+// WIDE-COUNT-1: vector.load %{{.*}} : memref<?x?x64xf32>, vector<16xf32>
+// WIDE-COUNT-16: vector.load %{{.*}} : memref<40x64xf32>, vector<16xf32>
+// WIDE: scf.yield
+// WIDE: vector.shuffle %[[ROW]]#0, %[[ROW]]#1
 func.func @linear(%x: memref<?x?x64xf32>, %w: memref<40x64xf32>, %y: memref<?x?x40xf32>) {
   linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %w : memref<?x?x64xf32>, memref<40x64xf32>) outs(%y : memref<?x?x40xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):

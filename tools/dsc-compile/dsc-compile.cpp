@@ -154,9 +154,9 @@ cl::opt<bool> libraryReport(
 cl::opt<std::string> hostCpu(
     "cpu", cl::init(std::string(::dsc::kDefaultHostCpu)),
     cl::desc("x86-64 level of the host code: x86-64, x86-64-v2, x86-64-v3 "
-             "(AVX2, FMA; the default), x86-64-v4 (AVX-512) or native (the "
-             "highest this machine runs); the runtime refuses code the CPU "
-             "it runs on cannot execute"),
+             "(AVX2, FMA; the default), x86-64-v4 (AVX-512: GEMMs in 16 "
+             "lanes, 4 x 4 tiles) or native (the highest this machine runs); "
+             "the runtime refuses code the CPU it runs on cannot execute"),
     cl::value_desc("level"), cl::cat(category));
 cl::opt<bool> fixedShapes(
     "fixed-shapes",
@@ -197,9 +197,9 @@ cl::opt<int64_t> cpuParallelMinWork(
 cl::opt<int64_t> cpuGemmBlockK(
     "cpu-gemm-block-k", cl::init(mlir::dsc::CodegenOptions().gemmBlockK),
     cl::desc("CPU target: the depth of a GEMM's cache blocks, a multiple of "
-             "the vector lanes, 8 (0: no cache blocks): each output sums its "
-             "k in blocks of this depth, in the same order whatever its tile "
-             "or thread"),
+             "the vector lanes, 8 (16 with --cpu x86-64-v4) (0: no cache "
+             "blocks): each output sums its k in blocks of this depth, in the "
+             "same order whatever its tile or thread"),
     cl::value_desc("k"), cl::cat(category));
 cl::opt<int64_t> cpuGemmBlockBytes(
     "cpu-gemm-block-bytes",
@@ -631,11 +631,13 @@ int main(int argc, char **argv) {
     return fail("--bf16-linear-inputs binds the linear weights as bf16; it "
                 "cannot be combined with --cpu-weights " +
                 std::string(cpuWeights == CpuWeights::F32 ? "f32" : "auto"));
-  const int64_t lanes = mlir::dsc::DscVectorizeContractionsOptions().lanes;
-  if (cpuGemmBlockK < 0 || cpuGemmBlockK % lanes != 0)
+  // The CPU's GEMMs sum k in blocks of a multiple of their lanes.
+  const int64_t lanes = mlir::dsc::cpuGemmTiles(cpu).lanes;
+  if (llvm::is_contained(targets, "cpu") &&
+      (cpuGemmBlockK < 0 || cpuGemmBlockK % lanes != 0))
     return fail("--cpu-gemm-block-k: expected a multiple of " +
-                std::to_string(lanes) + " (0 for no blocks), not " +
-                std::to_string(cpuGemmBlockK));
+                std::to_string(lanes) + " (the vector lanes of " + cpu +
+                "; 0 for no blocks), not " + std::to_string(cpuGemmBlockK));
   if (cpuGemmBlockBytes < 1)
     return fail("--cpu-gemm-block-bytes: expected a positive size, not " +
                 std::to_string(cpuGemmBlockBytes));
@@ -900,6 +902,7 @@ int main(int argc, char **argv) {
       options.parallelMinMultiplyAdds = cpuParallelMinWork;
       options.gemmBlockK = cpuGemmBlockK;
       options.gemmBlockBytes = cpuGemmBlockBytes;
+      options.hostCpu = cpu;
       mlir::dsc::buildCpuPipeline(pm, options);
       if (failed(pm.run(*clone)))
         return fail("cpu: lowering failed");
