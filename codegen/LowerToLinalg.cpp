@@ -1069,8 +1069,10 @@ struct KeySources {
   int64_t pageSize;
   bool roundFresh;
 
-  /// `min(max(v, 0), upper - 1)`. With upper 0 (no new tokens, an empty
-  /// table) the index is -1: only a value never chosen is read there.
+  /// `min(max(v, 0), upper - 1)`, so -1 when upper is 0. A decode step has
+  /// at least one new token; a table or cache without pages (nothing
+  /// cached) gives -1, which gatherByRows never reads (no key is cached)
+  /// and gatherByElements reads but does not choose.
   static Value clamp(OpBuilder &b, Location loc, Value v, Value upper) {
     Value last = arith::SubIOp::create(
         b, loc, upper, arith::ConstantIndexOp::create(b, loc, 1));
