@@ -214,9 +214,16 @@ struct CodegenOptions {
 /// The register tiles of the CPU's GEMMs (dsc-vectorize-contractions) for
 /// x86-64 level `hostCpu`: with AVX-512 (x86-64-v4), 16 lanes and 4 x 4
 /// tiles, 16 of its 32 vector registers accumulating; below, 8 lanes and
-/// 4 x 2 tiles (with AVX2, 8 of its 16 registers). The other options keep
-/// their defaults.
+/// 4 x 2 tiles (with AVX2, 8 of its 16 registers); x86-64-v4-bf16 as -v4,
+/// its bf16 x bf16 GEMMs on AVX512_BF16's dot products (bf16-dot). The
+/// other options keep their defaults.
 DscVectorizeContractionsOptions cpuGemmTiles(llvm::StringRef hostCpu);
+
+/// The k a step of `tiles`' dot form takes at most, which a cache block's
+/// depth must be a multiple of: the lanes, twice that with bf16-dot.
+inline int64_t cpuGemmKStep(const DscVectorizeContractionsOptions &tiles) {
+  return tiles.bf16Dot ? 2 * tiles.lanes : tiles.lanes;
+}
 
 /// The SMs of `chip`'s usual card, the blocks a split K aims at: an H100's
 /// or H200's 132 for sm_90a, an A100's 108 otherwise.

@@ -253,6 +253,15 @@ def DscVectorizeContractions
     over k runs in `lanes` partial sums), as `dsc-reassociate-reductions`
     already allows.
 
+    With `bf16-dot` (host code for x86-64-v4-bf16), a dot-form contraction
+    whose A and B are both bf16 (a linear layer's rounded input and its
+    bf16 weight) multiplies on AVX512_BF16's `vdpbf16ps`
+    (`x86vector.avx512.dot`): each step loads 2 x `lanes` values of k from
+    each and adds two products to each f32 lane, with no widening; the
+    products are exact, bf16 subnormals count as zero. The tiles, blocks
+    and shuffle tree are the same, so the order is again the same for every
+    tile and thread.
+
     ```mlir
     // x[m, k] * w[n, k] -> y[m, n] becomes, per 4 x 2 tile of y (and
     // per block of k when k is deeper than block-k):
@@ -283,15 +292,22 @@ def DscVectorizeContractions
            "(0: no cache blocks)">,
     Option<"blockBytes", "block-bytes", "int64_t", /*default=*/"262144",
            "Dot form: bytes of B in a cache block (its columns at block-k)">,
+    Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
+           "Dot form with bf16 A and B: AVX512_BF16 pair dot products "
+           "(x86vector.avx512.dot), 2 x lanes of k a step; lanes 4, 8 or "
+           "16, block-k a multiple of 2 x lanes">,
   ];
   let statistics = [
     Statistic<"numDot", "dot-form", "Contractions vectorized along k">,
+    Statistic<"numBf16Dot", "bf16-dot-form",
+              "Of those, on bf16 pair dot products">,
     Statistic<"numAxpy", "axpy-form", "Contractions vectorized along n">,
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::vector::VectorDialect"];
+                           "::mlir::vector::VectorDialect",
+                           "::mlir::x86vector::X86VectorDialect"];
 }
 
 def DscOutlineContractions

@@ -124,10 +124,14 @@ mlir::dsc::cpuGemmTiles(llvm::StringRef hostCpu) {
   // (On a 2-core Zen 5, a 2-layer V2-Lite-shaped model's 512-token prefill
   // 1.8x faster than 8 lanes in 4 x 2 tiles, batch-8 decode 1.6x, batch-1
   // 1.1x: docs/performance.md.)
-  if (hostCpu == "x86-64-v4") {
+  if (hostCpu == "x86-64-v4" || hostCpu == "x86-64-v4-bf16") {
     tiles.lanes = 16;
     tiles.tileN = 4;
   }
+  // bf16 x bf16 GEMMs (a linear layer's rounded input and its bf16
+  // weight) on vdpbf16ps: twice the products an instruction, and no
+  // widening of the weights.
+  tiles.bf16Dot = hostCpu == "x86-64-v4-bf16";
   return tiles;
 }
 
@@ -171,7 +175,7 @@ void mlir::dsc::buildCpuPipeline(OpPassManager &pm,
   addSteps(pm, "func.func(convert-linalg-to-loops),expand-strided-metadata,"
                "lower-affine,convert-scf-to-cf");
   // 5. Everything to the LLVM dialect.
-  addSteps(pm, "convert-vector-to-llvm,"
+  addSteps(pm, "convert-vector-to-llvm{enable-x86vector},"
                "finalize-memref-to-llvm{use-generic-functions},"
                "convert-math-to-llvm,"
                "convert-math-to-libm,convert-arith-to-llvm,"
@@ -242,8 +246,8 @@ void mlir::dsc::registerCodegenPipelines() {
   registerDscCodegenPasses();
   // The levels of runtime/support/HostCpu.h, as an option's values (an
   // unknown one is refused when the options are parsed).
-  enum class HostLevel : unsigned { X86_64, V2, V3, V4 };
-  static_assert(std::size(::dsc::kHostCpuLevels) == 4 &&
+  enum class HostLevel : unsigned { X86_64, V2, V3, V4, V4Bf16 };
+  static_assert(std::size(::dsc::kHostCpuLevels) == 5 &&
                 ::dsc::kHostCpuLevels[static_cast<unsigned>(HostLevel::V3)] ==
                     ::dsc::kDefaultHostCpu &&
                 std::string_view(kDefaultHostLevel) == ::dsc::kDefaultHostCpu);
@@ -251,13 +255,16 @@ void mlir::dsc::registerCodegenPipelines() {
     Option<HostLevel> hostCpu{
         *this, "host-cpu",
         llvm::cl::desc("x86-64 level of the host code (x86-64-v4: the "
-                       "GEMMs in AVX-512's 16 lanes, 4 x 4 tiles)"),
+                       "GEMMs in AVX-512's 16 lanes, 4 x 4 tiles; "
+                       "x86-64-v4-bf16: bf16 x bf16 ones on vdpbf16ps)"),
         llvm::cl::init(HostLevel::V3),
         llvm::cl::values(
             clEnumValN(HostLevel::X86_64, "x86-64", "SSE2"),
             clEnumValN(HostLevel::V2, "x86-64-v2", "SSE4.2"),
             clEnumValN(HostLevel::V3, "x86-64-v3", "AVX2, FMA (default)"),
-            clEnumValN(HostLevel::V4, "x86-64-v4", "AVX-512"))};
+            clEnumValN(HostLevel::V4, "x86-64-v4", "AVX-512"),
+            clEnumValN(HostLevel::V4Bf16, "x86-64-v4-bf16",
+                       "AVX-512, AVX512_BF16"))};
   };
   PassPipelineRegistration<CpuOptions>(
       "dsc-lower-to-cpu",

@@ -1,6 +1,7 @@
 //===- Targets.cpp - Compile lowered modules to target binaries -----------===//
 
 #include "codegen/Targets.h"
+#include "runtime/support/HostCpu.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -274,7 +275,8 @@ mlir::dsc::buildHostSharedObject(HostModule host, StringRef cpu,
   if (!target)
     return failure();
   std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
-      triple, cpu, "", llvm::TargetOptions(), llvm::Reloc::PIC_, std::nullopt,
+      triple, ::dsc::hostCpuLlvmName(cpu), ::dsc::hostCpuLlvmFeatures(cpu),
+      llvm::TargetOptions(), llvm::Reloc::PIC_, std::nullopt,
       llvm::CodeGenOptLevel::Aggressive));
   llvmModule->setTargetTriple(triple);
   llvmModule->setDataLayout(machine->createDataLayout());

@@ -50,8 +50,8 @@ struct HostModule {
 FailureOr<HostModule> translateHostModule(ModuleOp module, std::string &error);
 
 /// Optimizes `host` and compiles it to native code for x86-64 level `cpu`
-/// (x86-64, x86-64-v2, -v3 or -v4; runtime/support/HostCpu.h), then links
-/// it into a shared object (with the system C compiler driver as linker).
+/// (x86-64, x86-64-v2, -v3, -v4 or -v4-bf16; runtime/support/HostCpu.h), then
+/// links it into a shared object (with the system C compiler driver as linker).
 /// Safe on any thread. Returns the shared object's bytes, or fails with a
 /// message in `error`.
 FailureOr<std::vector<char>>

@@ -15,6 +15,10 @@
 //   axpy form (n contiguous in B and C, as x * W of an exported MatMul):
 //             MR x NV vector accumulators along n, A broadcast per k.
 //
+// On AVX512_BF16 (bf16-dot), a dot form whose A and B are both bf16 takes
+// twice the k a step, each accumulator adding pairs of products
+// (vdpbf16ps) instead of one product of widened values.
+//
 // Edges (rows and columns past the last full tile, the k or n remainder)
 // use narrower tiles (single rows a wider one) and masked loads, so any
 // size is handled. Generics of another shape are left to
@@ -31,6 +35,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Transforms/RegionUtils.h"
@@ -187,9 +192,10 @@ class Emitter {
 public:
   Emitter(OpBuilder &builder, linalg::GenericOp op, const Contraction &match,
           int64_t lanes, int64_t tileM, int64_t tileN, int64_t blockK,
-          int64_t blockBytes)
+          int64_t blockBytes, bool pairs)
       : b(builder), loc(op.getLoc()), op(op), match(match), lanes(lanes),
         tileM(tileM), tileN(tileN), blockK(blockK), blockBytes(blockBytes),
+        pairs(pairs), step(pairs ? 2 * lanes : lanes),
         vectorType(VectorType::get({lanes}, b.getF32Type())),
         maskType(VectorType::get({lanes}, b.getI1Type())) {}
 
@@ -498,10 +504,10 @@ private:
                                   int64_t cols, Value k0, Value k1,
                                   ValueRange partial) {
     Value fullDepth = arith::AddIOp::create(
-        b, loc, k0, floorTo(arith::SubIOp::create(b, loc, k1, k0), lanes));
+        b, loc, k0, floorTo(arith::SubIOp::create(b, loc, k1, k0), step));
     SmallVector<Value> init(rows * cols, zeroVector());
     auto kLoop =
-        scf::ForOp::create(b, loc, k0, fullDepth, constant(lanes), init);
+        scf::ForOp::create(b, loc, k0, fullDepth, constant(step), init);
     SmallVector<Value> accs;
     {
       OpBuilder::InsertionGuard guard(b);
@@ -515,10 +521,11 @@ private:
     // The k remainder, masked (all lanes off when k divides evenly, unless
     // k is known to; blocks of k are whole vectors but the last).
     std::optional<int64_t> staticDepth = getConstantIntValue(sizes[match.k]);
-    if (!staticDepth || *staticDepth % lanes != 0) {
+    if (!staticDepth || *staticDepth % step != 0) {
       dims[match.k] = fullDepth;
       Value left = arith::SubIOp::create(b, loc, k1, fullDepth);
-      Value mask = vector::CreateMaskOp::create(b, loc, maskType, left);
+      Value mask = vector::CreateMaskOp::create(
+          b, loc, VectorType::get({step}, b.getI1Type()), left);
       accs = multiplyAccumulate(m0, rows, n0, cols, accs, mask);
     }
     // A full tile has as many accumulators as lanes: one tree of shuffles
@@ -616,20 +623,44 @@ private:
   SmallVector<Value> multiplyAccumulate(Value m0, int64_t rows, Value n0,
                                         int64_t cols, ValueRange accs,
                                         Value mask) {
+    auto load = [&](OpOperand *operand) {
+      return pairs ? loadPairs(operand, mask) : loadVector(operand, mask);
+    };
     SmallVector<Value> aRows, result;
     for (int64_t i = 0; i < rows; ++i) {
       setRow(add(m0, i));
-      aRows.push_back(loadVector(match.a, mask));
+      aRows.push_back(load(match.a));
     }
     result.assign(accs.begin(), accs.end());
     for (int64_t j = 0; j < cols; ++j) {
       dims[match.n] = add(n0, j);
-      Value bColumn = loadVector(match.b, mask);
-      for (int64_t i = 0; i < rows; ++i)
-        result[i * cols + j] = vector::FMAOp::create(b, loc, aRows[i], bColumn,
-                                                     result[i * cols + j]);
+      Value bColumn = load(match.b);
+      for (int64_t i = 0; i < rows; ++i) {
+        Value &acc = result[i * cols + j];
+        acc = pairs ? x86vector::DotBF16Op::create(b, loc, vectorType, acc,
+                                                   aRows[i], bColumn)
+                          .getResult()
+                    : vector::FMAOp::create(b, loc, aRows[i], bColumn, acc)
+                          .getResult();
+      }
     }
     return result;
+  }
+
+  /// bf16 dot form: 2 x lanes values of a bf16 `operand` at `dims`, as
+  /// stored; past `mask` (when set) zeros, so that a lane's products there
+  /// are 0 x 0. (AVX-512 loads 16-bit lanes under a mask itself, unlike
+  /// AVX2: loadLanes.)
+  Value loadPairs(OpOperand *operand, Value mask) {
+    auto type = VectorType::get({step}, b.getBF16Type());
+    SmallVector<Value> at = indices(operand);
+    if (!mask)
+      return vector::LoadOp::create(b, loc, type, operand->get(), at);
+    Value zeros = arith::ConstantOp::create(
+        b, loc, type,
+        DenseElementsAttr::get(type, APFloat::getZero(APFloat::BFloat())));
+    return vector::MaskedLoadOp::create(b, loc, type, operand->get(), at, mask,
+                                        zeros);
   }
 
   /// Axpy form: rows x vecs accumulators along n; A is broadcast per k.
@@ -683,6 +714,10 @@ private:
   /// Dot form: the depth of a block of k (0: no blocks), and the bytes of
   /// B a block of columns holds at that depth.
   int64_t blockK, blockBytes;
+  /// bf16 dot form: A and B both bf16, multiplied in pairs of k
+  /// (vdpbf16ps); `step` values of k a step (2 x lanes; lanes otherwise).
+  bool pairs;
+  int64_t step;
   VectorType vectorType, maskType;
   /// The current cache block of the dot form (emitCacheBlocks), and
   /// whether the current tiles add their blocks of k in registers instead.
@@ -1033,18 +1068,35 @@ struct DscVectorizeContractionsPass
           "(0: no blocks) and block-bytes >= 1");
       return signalPassFailure();
     }
+    // vdpbf16ps comes in 128, 256 and 512 bits.
+    if (bf16Dot && ((lanes != 4 && lanes != 8 && lanes != 16) ||
+                    blockK % (2 * lanes) != 0)) {
+      getOperation().emitError(
+          "dsc-vectorize-contractions: bf16-dot takes lanes 4, 8 or 16 and "
+          "block-k a multiple of 2 x lanes");
+      return signalPassFailure();
+    }
     SmallVector<std::pair<linalg::GenericOp, Contraction>> matches;
     getOperation().walk([&](linalg::GenericOp op) {
       if (std::optional<Contraction> match = matchContraction(op))
         matches.emplace_back(op, *match);
     });
     OpBuilder builder(&getContext());
+    auto isBf16 = [](OpOperand *operand) {
+      return cast<MemRefType>(operand->get().getType())
+          .getElementType()
+          .isBF16();
+    };
     for (auto &[op, match] : matches) {
       builder.setInsertionPoint(op);
+      bool pairs = bf16Dot && match.form == Form::Dot && isBf16(match.a) &&
+                   isBf16(match.b);
       Emitter(builder, op, match, lanes, tileM,
-              match.form == Form::Dot ? tileN : axpyVectors, blockK, blockBytes)
+              match.form == Form::Dot ? tileN : axpyVectors, blockK, blockBytes,
+              pairs)
           .emit();
       ++(match.form == Form::Dot ? numDot : numAxpy);
+      numBf16Dot += pairs;
       op.erase();
     }
   }

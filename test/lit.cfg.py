@@ -42,6 +42,9 @@ _x86_64_v4 = {
 }
 if _x86_64_v4 <= _cpu_flags():
     config.available_features.add("x86-64-v4")
+    # dsc's x86-64-v4-bf16: and AVX512_BF16 (vdpbf16ps).
+    if "avx512_bf16" in _cpu_flags():
+        config.available_features.add("x86-64-v4-bf16")
 
 # mlir-runner and its C runner utilities (mlir-22-tools): for tests that run
 # lowered code to check its numerics.

@@ -2,9 +2,11 @@
 //
 // The host code of an artifact is compiled for one x86-64 microarchitecture
 // level (the psABI's x86-64, -v2: SSE4.2, -v3: AVX2 and FMA, -v4:
-// AVX-512). dsc-compile records the level in the manifest; the runtime
-// refuses host code the CPU it runs on cannot execute, instead of dying of
-// an illegal instruction.
+// AVX-512; and dsc's own x86-64-v4-bf16: -v4 with AVX512_BF16's bf16 dot
+// products, on Zen 4 and later, Cooper Lake, Sapphire Rapids and later).
+// dsc-compile records the level in the manifest; the runtime refuses host
+// code the CPU it runs on cannot execute, instead of dying of an illegal
+// instruction.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,8 +21,8 @@
 namespace dsc {
 
 /// The levels, lowest first.
-inline constexpr std::string_view kHostCpuLevels[] = {"x86-64", "x86-64-v2",
-                                                      "x86-64-v3", "x86-64-v4"};
+inline constexpr std::string_view kHostCpuLevels[] = {
+    "x86-64", "x86-64-v2", "x86-64-v3", "x86-64-v4", "x86-64-v4-bf16"};
 
 /// The level host code gets when the user does not choose one.
 inline constexpr std::string_view kDefaultHostCpu = "x86-64-v3";
@@ -33,7 +35,7 @@ inline bool isHostCpuLevel(std::string_view level) {
 }
 
 /// The levels for messages, then `extra` if given: "x86-64, x86-64-v2,
-/// x86-64-v3 or x86-64-v4".
+/// x86-64-v3, x86-64-v4 or x86-64-v4-bf16".
 inline std::string hostCpuLevelList(std::string_view extra = {}) {
   std::vector<std::string_view> names(std::begin(kHostCpuLevels),
                                       std::end(kHostCpuLevels));
@@ -60,6 +62,9 @@ inline bool hostCpuSupports(std::string_view level) {
     return __builtin_cpu_supports("x86-64-v3");
   if (level == "x86-64-v4")
     return __builtin_cpu_supports("x86-64-v4");
+  if (level == "x86-64-v4-bf16")
+    return __builtin_cpu_supports("x86-64-v4") &&
+           __builtin_cpu_supports("avx512bf16");
 #endif
   return false;
 }
@@ -81,7 +86,18 @@ inline std::string_view hostCpuFeatures(std::string_view level) {
     return "AVX2, FMA";
   if (level == "x86-64-v4")
     return "AVX-512";
+  if (level == "x86-64-v4-bf16")
+    return "AVX-512, AVX512_BF16";
   return "SSE2";
+}
+
+/// LLVM's name of the CPU to compile `level`'s host code for, and the
+/// features it adds (LLVM knows the psABI levels, not dsc's own).
+inline std::string_view hostCpuLlvmName(std::string_view level) {
+  return level == "x86-64-v4-bf16" ? "x86-64-v4" : level;
+}
+inline std::string_view hostCpuLlvmFeatures(std::string_view level) {
+  return level == "x86-64-v4-bf16" ? "+avx512bf16" : "";
 }
 
 } // namespace dsc

@@ -155,8 +155,10 @@ cl::opt<std::string> hostCpu(
     "cpu", cl::init(std::string(::dsc::kDefaultHostCpu)),
     cl::desc("x86-64 level of the host code: x86-64, x86-64-v2, x86-64-v3 "
              "(AVX2, FMA; the default), x86-64-v4 (AVX-512: GEMMs in 16 "
-             "lanes, 4 x 4 tiles) or native (the highest this machine runs); "
-             "the runtime refuses code the CPU it runs on cannot execute"),
+             "lanes, 4 x 4 tiles), x86-64-v4-bf16 (and AVX512_BF16: with "
+             "--bf16-linear-inputs, the linear layers' GEMMs on bf16 dot "
+             "products) or native (the highest this machine runs); the "
+             "runtime refuses code the CPU it runs on cannot execute"),
     cl::value_desc("level"), cl::cat(category));
 cl::opt<bool> fixedShapes(
     "fixed-shapes",
@@ -197,9 +199,10 @@ cl::opt<int64_t> cpuParallelMinWork(
 cl::opt<int64_t> cpuGemmBlockK(
     "cpu-gemm-block-k", cl::init(mlir::dsc::CodegenOptions().gemmBlockK),
     cl::desc("CPU target: the depth of a GEMM's cache blocks, a multiple of "
-             "the vector lanes, 8 (16 with --cpu x86-64-v4) (0: no cache "
-             "blocks): each output sums its k in blocks of this depth, in the "
-             "same order whatever its tile or thread"),
+             "the k a vector step takes, 8 (16 with --cpu x86-64-v4, 32 with "
+             "x86-64-v4-bf16) (0: no cache blocks): each output sums its k "
+             "in blocks of this depth, in the same order whatever its tile "
+             "or thread"),
     cl::value_desc("k"), cl::cat(category));
 cl::opt<int64_t> cpuGemmBlockBytes(
     "cpu-gemm-block-bytes",
@@ -631,13 +634,14 @@ int main(int argc, char **argv) {
     return fail("--bf16-linear-inputs binds the linear weights as bf16; it "
                 "cannot be combined with --cpu-weights " +
                 std::string(cpuWeights == CpuWeights::F32 ? "f32" : "auto"));
-  // The CPU's GEMMs sum k in blocks of a multiple of their lanes.
-  const int64_t lanes = mlir::dsc::cpuGemmTiles(cpu).lanes;
+  // The CPU's GEMMs sum k in blocks of a multiple of their vector step.
+  const int64_t kStep = mlir::dsc::cpuGemmKStep(mlir::dsc::cpuGemmTiles(cpu));
   if (llvm::is_contained(targets, "cpu") &&
-      (cpuGemmBlockK < 0 || cpuGemmBlockK % lanes != 0))
+      (cpuGemmBlockK < 0 || cpuGemmBlockK % kStep != 0))
     return fail("--cpu-gemm-block-k: expected a multiple of " +
-                std::to_string(lanes) + " (the vector lanes of " + cpu +
-                "; 0 for no blocks), not " + std::to_string(cpuGemmBlockK));
+                std::to_string(kStep) + " (the k a vector step of " + cpu +
+                " takes; 0 for no blocks), not " +
+                std::to_string(cpuGemmBlockK));
   if (cpuGemmBlockBytes < 1)
     return fail("--cpu-gemm-block-bytes: expected a positive size, not " +
                 std::to_string(cpuGemmBlockBytes));
