@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include <sys/mman.h>
+
 namespace dsc::runtime {
 namespace {
 
@@ -50,6 +52,20 @@ uint64_t classSize(unsigned index) {
   return (uint64_t(4) + (index & 3)) << (index / 4 - 2);
 }
 
+/// Asks for transparent huge pages in the whole 2 MiB pages of a large
+/// block (where the kernel gives them only on request, THP "madvise"): one
+/// page fault per 2 MiB instead of 512, and fewer TLB misses.
+void adviseHugePages(void *allocation, uint64_t bytes) {
+  constexpr uint64_t kHuge = uint64_t(2) << 20;
+  if (bytes < 2 * kHuge)
+    return;
+  uintptr_t first = reinterpret_cast<uintptr_t>(allocation);
+  uintptr_t begin = (first + kHuge - 1) / kHuge * kHuge;
+  uintptr_t end = (first + bytes) / kHuge * kHuge;
+  if (end > begin)
+    madvise(reinterpret_cast<void *>(begin), end - begin, MADV_HUGEPAGE);
+}
+
 } // namespace
 
 uint64_t CachingHeapAllocator::classBytes(uint64_t bytes) {
@@ -90,6 +106,7 @@ void *CachingHeapAllocator::allocate(uint64_t bytes, uint64_t alignment) {
     if (posix_memalign(&allocation, align, size + align) != 0)
       return nullptr;
   }
+  adviseHugePages(allocation, size + align);
   void *block = static_cast<char *>(allocation) + align;
   *headerOf(block) = Header{
       allocation, align == kKeptAlignment ? sizeClass : kClasses, kMagic};

@@ -40,6 +40,9 @@ BlockAllocator &heapAllocator();
 /// class and the underlying allocation). Blocks aligned to more than 64
 /// bytes are not kept.
 ///
+/// A block of 4 MiB or more asks for transparent huge pages over its whole
+/// 2 MiB pages: the first call's blocks still fault, once per 2 MiB.
+///
 /// At most `cacheLimit` bytes are kept unused: a released block that would
 /// pass it is freed. When the heap refuses a block, the kept ones are freed
 /// and the request retried. Kept blocks are memory the process holds on top
